@@ -1,0 +1,385 @@
+"""Settings: built once from defaults, then the TOML file, then ``DIGEST_*`` environment variables.
+
+Every stage receives the frozen ``Settings`` (or the part of it it needs). Any problem is raised as
+one ``ConfigError`` that lists every problem found, each with the file, the key path and the reason.
+
+Paths that are part of the configuration (subscriber CSV files, the sample feed folder, a template
+folder) are resolved against the config file's folder; paths for data the service writes (the
+outbox, an SQLite database) are resolved against the working directory.
+
+Secrets never come from the file: ``DIGEST_SECRET_KEY`` signs unsubscribe links and
+``DIGEST_SMTP_PASSWORD`` logs in to the mail server.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
+from jinja2 import TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+)
+
+from digest.errors import ConfigError
+
+CONFIG_ENV = "DIGEST_CONFIG"
+DEFAULT_CONFIG_PATH = Path("config/example.toml")
+
+# Environment variables that override a key of the file.
+ENV_OVERRIDES: dict[str, tuple[str, str]] = {
+    "DIGEST_DATABASE_URL": ("service", "database_url"),
+    "DIGEST_BROKER_URL": ("service", "broker_url"),
+    "DIGEST_OUTBOX": ("service", "outbox"),
+    "DIGEST_BASE_URL": ("service", "base_url"),
+}
+SECRET_ENV = {"secret_key": "DIGEST_SECRET_KEY", "smtp_password": "DIGEST_SMTP_PASSWORD"}
+# Keys that look like secrets; found in the file, they get a pointed error rather than "unknown key".
+_SECRET_KEYS = {"password", "secret", "secret_key", "signing_key", "api_key", "token"}
+
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+_ADDRESS = re.compile(r"^[^@\s<>\"(),;:]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$")
+
+
+def _check_cron(expression: str) -> str:
+    if not croniter.is_valid(expression):
+        raise ValueError(
+            f"invalid cron expression {expression!r}: expected five fields "
+            "'minute hour day-of-month month day-of-week', e.g. '0 7 * * *'"
+        )
+    return expression
+
+
+def _check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown timezone {name!r}: use an IANA name such as 'Asia/Dubai'") from None
+    return name
+
+
+def _check_http_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{url!r} is not an http(s) URL")
+    return url
+
+
+def _check_https_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        raise ValueError(
+            f"{url!r} must be an https URL: mailbox providers require https unsubscribe links"
+        )
+    return url.rstrip("/")
+
+
+def _check_address(address: str) -> str:
+    if not _ADDRESS.match(address):
+        raise ValueError(f"{address!r} is not an email address")
+    return address
+
+
+def _check_subject_template(source: str) -> str:
+    try:
+        SandboxedEnvironment().parse(source)
+    except TemplateSyntaxError as error:
+        raise ValueError(f"subject template does not parse: {error.message}") from None
+    return source
+
+
+def _no_line_breaks(value: str) -> str:
+    if "\r" in value or "\n" in value:
+        raise ValueError("must be a single line (it goes into mail headers)")
+    return value
+
+
+Slug = Annotated[str, Field(pattern=SLUG_PATTERN)]
+CronExpression = Annotated[str, AfterValidator(_check_cron)]
+TimezoneName = Annotated[str, AfterValidator(_check_timezone)]
+HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
+HttpsUrl = Annotated[str, AfterValidator(_check_https_url)]
+EmailAddress = Annotated[str, AfterValidator(_check_address)]
+HeaderText = Annotated[str, Field(min_length=1), AfterValidator(_no_line_breaks)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServiceSettings(_Model):
+    database_url: str = "sqlite:///var/digest.db"
+    broker_url: str | None = None  # None: tasks run in-process (embedded mode)
+    outbox: Path = Path("var/outbox")
+    base_url: HttpsUrl
+    sender_name: HeaderText
+    sender_address: EmailAddress
+    reply_to: EmailAddress | None = None
+    postal_address: str = Field(min_length=1)
+    templates: Path | None = None  # a folder of templates to use instead of the bundled ones
+
+
+class SmtpSettings(_Model):
+    host: str = Field(min_length=1)
+    port: int = Field(default=587, ge=1, le=65535)
+    tls: Literal["starttls", "ssl", "none"] = "starttls"
+    user: str | None = None
+    timeout_seconds: float = Field(default=30.0, gt=0)
+
+
+class IngestSettings(_Model):
+    timeout_seconds: float = Field(default=20.0, gt=0, le=300)
+    max_body_bytes: int = Field(default=10_000_000, ge=1024)
+    contact_url: HttpUrl | None = None  # named in the User-Agent so publishers can reach us
+    allow_private_addresses: bool = False
+
+
+class SampleServerSettings(_Model):
+    """Serve a folder of feed files on loopback while a command runs (the offline example)."""
+
+    directory: Path
+    host: Literal["127.0.0.1", "localhost", "::1"] = "127.0.0.1"
+    port: int = Field(ge=1, le=65535)
+
+
+class FeedSettings(_Model):
+    url: HttpUrl
+    name: str = Field(min_length=1)
+    enabled: bool = True
+
+
+class TopicRules(_Model):
+    feeds: tuple[str, ...] = ()  # feed names whose every article belongs to the topic
+    categories: tuple[str, ...] = ()  # feed categories (case-insensitive)
+    include: tuple[str, ...] = ()  # words and phrases, matched on word boundaries
+    exclude: tuple[str, ...] = ()  # words and phrases that veto the topic
+
+
+class TopicSettings(_Model):
+    slug: Slug
+    name: str = Field(min_length=1)
+    parent: Slug | None = None
+    rules: TopicRules = TopicRules()
+
+
+class ListSettings(_Model):
+    slug: Slug
+    name: HeaderText
+    description: str = ""
+    topics: tuple[Slug, ...] = Field(min_length=1)
+    schedule: CronExpression
+    timezone: TimezoneName = "UTC"
+    subject: Annotated[str, AfterValidator(_check_subject_template)] = "{{ list_name }}: {{ date }}"
+    max_articles: int = Field(default=25, ge=1, le=200)
+    recommended: int = Field(default=3, ge=0, le=20)
+    send_when_empty: bool = False
+    subscribers: Path  # a CSV file with columns email, name (optional), timezone (optional)
+
+
+class ConfigFile(_Model):
+    """The tables of a config file, as written by the operator."""
+
+    service: ServiceSettings
+    smtp: SmtpSettings | None = None
+    ingest: IngestSettings = IngestSettings()
+    sample_server: SampleServerSettings | None = None
+    feeds: tuple[FeedSettings, ...] = ()
+    topics: tuple[TopicSettings, ...] = ()
+    lists: tuple[ListSettings, ...] = ()
+
+
+class Settings(ConfigFile):
+    """The config file plus what never comes from it: where it was read from, and the secrets."""
+
+    source: Path = Path("<settings>")
+    secret_key: SecretStr | None = None
+    smtp_password: SecretStr | None = None
+
+    def topic(self, slug: str) -> TopicSettings:
+        for topic in self.topics:
+            if topic.slug == slug:
+                return topic
+        raise KeyError(slug)
+
+    def list(self, slug: str) -> ListSettings:
+        for digest_list in self.lists:
+            if digest_list.slug == slug:
+                return digest_list
+        raise KeyError(slug)
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder that relative config paths are resolved against."""
+        return self.source.parent
+
+    def config_path(self, path: Path) -> Path:
+        return path if path.is_absolute() else self.base_dir / path
+
+
+def config_path_from_env(explicit: Path | None, environ: Mapping[str, str] = os.environ) -> Path:
+    """The config file to use: the ``--config`` option, else ``DIGEST_CONFIG``, else the example."""
+    if explicit is not None:
+        return explicit
+    if environ.get(CONFIG_ENV):
+        return Path(environ[CONFIG_ENV])
+    return DEFAULT_CONFIG_PATH
+
+
+def load_settings(path: Path, environ: Mapping[str, str] = os.environ) -> Settings:
+    """Read, validate and cross-check a config file. Raises ConfigError listing every problem."""
+    source = str(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(source, [("", "file not found")]) from None
+    except OSError as error:
+        raise ConfigError(source, [("", f"cannot read: {error.strerror}")]) from None
+    except UnicodeDecodeError:
+        raise ConfigError(source, [("", "not UTF-8 text")]) from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(source, [("", f"not valid TOML: {error}")]) from None
+    return settings_from_mapping(raw, source=path, environ=environ)
+
+
+def settings_from_mapping(
+    raw: Mapping[str, Any], *, source: Path, environ: Mapping[str, str] = os.environ
+) -> Settings:
+    """Validate an already-parsed config (a TOML document's tables) into Settings."""
+    problems = list(_secret_keys_in_file(raw))
+    if problems:
+        raise ConfigError(str(source), problems)
+    try:
+        config_file = ConfigFile.model_validate(_apply_environment(raw, environ))
+    except ValidationError as error:
+        raise ConfigError(str(source), _describe(error)) from None
+    secrets = {
+        field_name: environ[variable]
+        for field_name, variable in SECRET_ENV.items()
+        if environ.get(variable)
+    }
+    settings = Settings.model_validate({**dict(config_file), "source": source, **secrets})
+    problems = list(_cross_check(settings))
+    if problems:
+        raise ConfigError(str(source), problems)
+    return settings
+
+
+def _apply_environment(raw: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    data = {key: (dict(value) if isinstance(value, dict) else value) for key, value in raw.items()}
+    for variable, (table, key) in ENV_OVERRIDES.items():
+        if environ.get(variable):
+            section = data.setdefault(table, {})
+            if isinstance(section, dict):
+                section[key] = environ[variable]
+    return data
+
+
+def _secret_keys_in_file(raw: Mapping[str, Any], path: str = "") -> Iterable[tuple[str, str]]:
+    for key, value in raw.items():
+        key_path = f"{path}.{key}" if path else key
+        if key in _SECRET_KEYS:
+            hint = "DIGEST_SMTP_PASSWORD" if key == "password" else "DIGEST_SECRET_KEY"
+            yield key_path, f"secrets never go in the config file: set the {hint} environment variable"
+        elif isinstance(value, dict):
+            yield from _secret_keys_in_file(value, key_path)
+
+
+def _format_location(location: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in location:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else part
+    return text
+
+
+def _describe(error: ValidationError) -> list[tuple[str, str]]:
+    problems = []
+    for detail in error.errors(include_url=False):
+        location = tuple(part for part in detail["loc"] if not str(part).startswith("function-"))
+        kind = detail["type"]
+        if kind == "extra_forbidden":
+            why = "unknown key (check its spelling against the config reference in README.md)"
+        elif kind == "missing":
+            why = "required key is missing"
+        elif kind == "value_error":
+            why = str(detail["ctx"]["error"]) if "ctx" in detail else detail["msg"]
+        else:
+            why = f"{detail['msg']} (got {detail.get('input')!r})"
+        problems.append((_format_location(location), why))
+    return problems
+
+
+def _duplicates(values: Iterable[str]) -> set[str]:
+    return {value for value, count in Counter(values).items() if count > 1}
+
+
+def _cross_check(settings: Settings) -> Iterable[tuple[str, str]]:
+    """Problems that span several keys: references, duplicates, files that must exist."""
+    for what, values in (
+        ("feeds", [feed.url for feed in settings.feeds]),
+        ("feeds", [feed.name for feed in settings.feeds]),
+        ("topics", [topic.slug for topic in settings.topics]),
+        ("lists", [digest_list.slug for digest_list in settings.lists]),
+    ):
+        for duplicate in sorted(_duplicates(values)):
+            index = values.index(duplicate, values.index(duplicate) + 1)
+            attribute = {"feeds": "url" if "://" in duplicate else "name"}.get(what, "slug")
+            yield f"{what}[{index}].{attribute}", f"duplicate {attribute} {duplicate!r}"
+
+    topic_slugs = {topic.slug for topic in settings.topics}
+    feed_names = {feed.name for feed in settings.feeds}
+    for index, topic in enumerate(settings.topics):
+        if topic.parent is not None and topic.parent not in topic_slugs:
+            yield f"topics[{index}].parent", f"unknown topic {topic.parent!r}"
+        for feed_name in topic.rules.feeds:
+            if feed_name not in feed_names:
+                yield f"topics[{index}].rules.feeds", f"no feed is named {feed_name!r}"
+    yield from _parent_cycles(settings.topics)
+
+    for index, digest_list in enumerate(settings.lists):
+        for slug in digest_list.topics:
+            if slug not in topic_slugs:
+                yield f"lists[{index}].topics", f"unknown topic {slug!r}"
+        for duplicate in sorted(_duplicates(digest_list.topics)):
+            yield f"lists[{index}].topics", f"topic {duplicate!r} is listed twice"
+        subscribers = settings.config_path(digest_list.subscribers)
+        if not subscribers.is_file():
+            yield f"lists[{index}].subscribers", f"file not found: {subscribers}"
+
+    if settings.sample_server is not None:
+        folder = settings.config_path(settings.sample_server.directory)
+        if not folder.is_dir():
+            yield "sample_server.directory", f"folder not found: {folder}"
+    if settings.service.templates is not None:
+        folder = settings.config_path(settings.service.templates)
+        if not folder.is_dir():
+            yield "service.templates", f"folder not found: {folder}"
+
+
+def _parent_cycles(topics: tuple[TopicSettings, ...]) -> Iterable[tuple[str, str]]:
+    parents = {topic.slug: topic.parent for topic in topics}
+    for index, topic in enumerate(topics):
+        seen = {topic.slug}
+        parent = topic.parent
+        while parent is not None and parent in parents:
+            if parent in seen:
+                yield f"topics[{index}].parent", f"topic {topic.slug!r} is its own ancestor"
+                break
+            seen.add(parent)
+            parent = parents[parent]

@@ -1,0 +1,69 @@
+"""One exception tree for the whole service.
+
+    DigestError
+    ├── ConfigError            bad config file, key or referenced file (says file, key path, why)
+    ├── FetchError             a feed could not be fetched (network, HTTP status, limits)
+    ├── ParseError             a feed's bytes are not a feed we can read
+    ├── RenderError            a template failed to render an edition
+    └── DeliveryError          a message could not be handed to the mail server
+        ├── DeliveryTemporaryError   try again later (4xx, connection refused, timeout)
+        └── DeliveryPermanentError   never retry this recipient (5xx)
+
+Third-party errors are wrapped at the boundary with ``raise ... from``, so callers catch only these.
+"""
+
+from __future__ import annotations
+
+
+class DigestError(Exception):
+    """Root of every error the service raises on purpose."""
+
+
+class ConfigError(DigestError):
+    """The configuration is invalid; the message names the file, the key path and the reason."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = [f"{source}: {key}: {why}" if key else f"{source}: {why}" for key, why in problems]
+        super().__init__("\n".join(lines))
+
+
+class FetchError(DigestError):
+    """A feed could not be fetched."""
+
+    def __init__(self, url: str, reason: str, *, status: int | None = None) -> None:
+        self.url = url
+        self.reason = reason
+        self.status = status
+        super().__init__(f"{url}: {reason}")
+
+
+class ParseError(DigestError):
+    """A feed's content could not be read as a feed."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"{url}: {reason}")
+
+
+class RenderError(DigestError):
+    """An edition could not be rendered."""
+
+
+class DeliveryError(DigestError):
+    """A message could not be delivered."""
+
+    def __init__(self, recipient: str, reason: str) -> None:
+        self.recipient = recipient
+        self.reason = reason
+        super().__init__(f"{recipient}: {reason}")
+
+
+class DeliveryTemporaryError(DeliveryError):
+    """The mail server may accept the message later."""
+
+
+class DeliveryPermanentError(DeliveryError):
+    """The mail server refused the message for good."""

@@ -1,0 +1,202 @@
+"""Typed, frozen records passed between the stages of the pipeline.
+
+    fetch ─► FetchResult ─► parse/clean ─► ParsedFeed(entries: Entry…) ─► store ─► Article
+    classify(Article) ─► TopicMatch…
+    compose(Candidate…) ─► Edition ─► render ─► RenderedEdition
+    personalize(RenderedEdition, Subscriber) ─► OutgoingMessage ─► transport
+
+Stages exchange only these records: no ORM objects, no feedparser dicts, no HTTP responses.
+All datetimes are timezone-aware and in UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """What one HTTP fetch of a feed gave back."""
+
+    requested_url: str
+    url: str  # where the content came from, after redirects
+    status: int  # the final HTTP status (200, 304, ...)
+    content: bytes | None  # None when the server answered 304 Not Modified
+    etag: str | None = None
+    last_modified: str | None = None
+    content_type: str | None = None
+    permanent_redirect: str | None = None  # new address to store after a 301/308
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One cleaned feed entry, ready to be stored as an article.
+
+    Every string is Unicode; ``summary_html`` went through the allowlist sanitizer; ``link`` and
+    ``image_url`` are absolute http(s) URLs; ``link`` is canonical (no tracking parameters).
+    """
+
+    guid: str
+    link: str
+    title: str
+    summary_html: str
+    summary_text: str
+    author: str | None = None
+    published_at: datetime | None = None
+    updated_at: datetime | None = None
+    categories: tuple[str, ...] = ()
+    image_url: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """A feed document read into entries."""
+
+    title: str | None
+    link: str | None
+    language: str | None
+    entries: tuple[Entry, ...]
+    warning: str | None = None  # a recoverable parse problem (feedparser's bozo), kept on the feed
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """A stored article: an entry plus where and when we first saw it."""
+
+    id: int
+    feed_id: int
+    feed_name: str
+    guid: str
+    link: str
+    title: str
+    summary_html: str
+    summary_text: str
+    author: str | None
+    published_at: datetime | None
+    first_seen_at: datetime
+    categories: tuple[str, ...] = ()
+    image_url: str | None = None
+    language: str | None = None
+
+    @property
+    def sort_time(self) -> datetime:
+        """When the article appeared: its publication date, or when we first saw it."""
+        return self.published_at or self.first_seen_at
+
+
+@dataclass(frozen=True, slots=True)
+class TopicMatch:
+    """An article filed under a topic, with how strongly the rules matched it."""
+
+    topic: str  # topic slug
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """An article that may go into an edition, with the topics it was filed under."""
+
+    article: Article
+    topics: dict[str, float]  # topic slug -> score
+
+
+@dataclass(frozen=True, slots=True)
+class EditionItem:
+    """One story in an edition; ``more_from`` holds the author's other pieces shown under it."""
+
+    article: Article
+    topic: str  # slug of the topic it is shown under
+    more_from: tuple[Article, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    topic: str  # slug
+    title: str  # the topic's display name
+    items: tuple[EditionItem, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Edition:
+    """The content of one issue of one list, keyed by (list, slot)."""
+
+    list_slug: str
+    slot: datetime  # when the edition was due
+    window_start: datetime | None  # exclusive; None for a list's first edition
+    window_end: datetime  # inclusive
+    lead: EditionItem | None
+    sections: tuple[Section, ...] = ()
+    recommended: tuple[EditionItem, ...] = ()
+
+    def items(self) -> Iterator[EditionItem]:
+        if self.lead is not None:
+            yield self.lead
+        for section in self.sections:
+            yield from section.items
+        yield from self.recommended
+
+    def articles(self) -> Iterator[Article]:
+        """Every article the edition shows, each exactly once."""
+        for item in self.items():
+            yield item.article
+            yield from item.more_from
+
+    @property
+    def is_empty(self) -> bool:
+        return self.lead is None and not self.sections and not self.recommended
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    id: int
+    email: str
+    name: str | None = None
+    timezone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedEdition:
+    """An edition rendered once for all subscribers: HTML with CSS inlined, and plain text.
+
+    Per-subscriber fields are left as the placeholders in ``digest.render.PLACEHOLDERS`` and are
+    filled in by ``digest.mail.personalize`` with plain string substitution.
+    """
+
+    list_slug: str
+    slot: datetime
+    subject: str
+    preheader: str
+    html: str
+    text: str
+    article_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """One personal copy of an edition, ready for a mail transport."""
+
+    sender: str  # envelope sender
+    recipient: str  # envelope recipient
+    message_id: str
+    data: bytes  # the whole RFC 5322 message, CRLF line endings
+
+
+@dataclass(frozen=True, slots=True)
+class CycleSummary:
+    """What one run of the pipeline did, for the operator's summary table."""
+
+    feeds_polled: int = 0
+    feeds_failed: int = 0
+    new_articles: int = 0
+    editions_built: int = 0
+    editions_skipped: int = 0
+    messages_delivered: int = 0
+    messages_failed: int = 0
+    problems: tuple[str, ...] = field(default=())
