@@ -48,11 +48,13 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "DIGEST_BASE_URL": ("service", "base_url"),
 }
 SECRET_ENV = {"secret_key": "DIGEST_SECRET_KEY", "smtp_password": "DIGEST_SMTP_PASSWORD"}
-# Keys that look like secrets; found in the file, they get a pointed error rather than "unknown key".
+# Keys that look like secrets: found in the file, they get a pointed error, not "unknown key".
 _SECRET_KEYS = {"password", "secret", "secret_key", "signing_key", "api_key", "token"}
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
-_ADDRESS = re.compile(r"^[^@\s<>\"(),;:]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$")
+_ADDRESS = re.compile(
+    r"^[^@\s<>\"(),;:]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
+)
 
 
 def _check_cron(expression: str) -> str:
@@ -68,7 +70,9 @@ def _check_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown timezone {name!r}: use an IANA name such as 'Asia/Dubai'") from None
+        raise ValueError(
+            f"unknown timezone {name!r}: use an IANA name such as 'Asia/Dubai'"
+        ) from None
     return name
 
 
@@ -124,6 +128,7 @@ class _Model(BaseModel):
 class ServiceSettings(_Model):
     database_url: str = "sqlite:///var/digest.db"
     broker_url: str | None = None  # None: tasks run in-process (embedded mode)
+    data_dir: Path = Path("var")  # files the service keeps for itself, e.g. a generated secret key
     outbox: Path = Path("var/outbox")
     base_url: HttpsUrl
     sender_name: HeaderText
@@ -293,7 +298,10 @@ def _secret_keys_in_file(raw: Mapping[str, Any], path: str = "") -> Iterable[tup
         key_path = f"{path}.{key}" if path else key
         if key in _SECRET_KEYS:
             hint = "DIGEST_SMTP_PASSWORD" if key == "password" else "DIGEST_SECRET_KEY"
-            yield key_path, f"secrets never go in the config file: set the {hint} environment variable"
+            yield (
+                key_path,
+                f"secrets never go in the config file: set the {hint} environment variable",
+            )
         elif isinstance(value, dict):
             yield from _secret_keys_in_file(value, key_path)
 

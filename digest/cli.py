@@ -1,0 +1,264 @@
+"""The ``digest`` command line: run cycles, check config, preview editions, upgrade the database."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.table import Table
+
+from digest import __version__, pipeline
+from digest.config import Settings, config_path_from_env, load_settings
+from digest.errors import ConfigError, DigestError
+from digest.mail.subscribers import read_subscriber_csv
+from digest.records import CycleSummary
+from digest.sample_server import serve_folder
+from digest.schedule import next_slot
+from digest.services import Services, build_services
+
+app = typer.Typer(help="Topic newsletter digests from RSS and Atom feeds.", no_args_is_help=True)
+config_app = typer.Typer(help="Check the configuration.", no_args_is_help=True)
+db_app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(db_app, name="db")
+
+console = Console()
+errors = Console(stderr=True)
+
+
+class _State:
+    config_path: Path = Path("config/example.toml")
+
+
+state = _State()
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"digest {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Config file (default: $DIGEST_CONFIG, else config/example.toml).",
+            show_default=False,
+        ),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    state.config_path = config_path_from_env(config, os.environ)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings(state.config_path, os.environ)
+    except ConfigError as error:
+        errors.print(f"[bold red]Invalid configuration[/]\n{error}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+@contextmanager
+def _running(settings: Settings) -> Iterator[Services]:
+    """Services for one command, with the sample feeds served while it runs when configured."""
+    with ExitStack() as stack:
+        if settings.sample_server is not None:
+            sample = settings.sample_server
+            stack.enter_context(
+                serve_folder(
+                    settings.config_path(sample.directory), host=sample.host, port=sample.port
+                )
+            )
+        services = build_services(settings)
+        stack.callback(services.close)
+        from worker import runtime
+
+        runtime.configure(settings, services)
+        yield services
+
+
+class _ProgressObserver:
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, TaskID] = {}
+
+    def stage(self, name: str, total: int) -> None:
+        self.tasks[name] = self.progress.add_task(name, total=total)
+
+    def advance(self, name: str, detail: str = "") -> None:
+        self.progress.update(self.tasks[name], advance=1)
+
+
+def _summary_table(summary: CycleSummary) -> Table:
+    table = Table(title="Cycle summary", show_header=True, header_style="bold")
+    table.add_column("")
+    table.add_column("count", justify="right")
+    table.add_row("feeds polled", str(summary.feeds_polled))
+    table.add_row("feeds failed", str(summary.feeds_failed))
+    table.add_row("new articles", str(summary.new_articles))
+    table.add_row("editions built", str(summary.editions_built))
+    table.add_row("editions with nothing to send", str(summary.editions_skipped))
+    table.add_row("messages delivered", str(summary.messages_delivered))
+    table.add_row("messages failed", str(summary.messages_failed))
+    return table
+
+
+def _one_cycle(services: Services, only_list: str | None) -> CycleSummary:
+    from worker.app import app as celery_app
+    from worker.dispatch import CeleryDispatcher
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        return pipeline.run_cycle(
+            services,
+            CeleryDispatcher(celery_app),
+            only_list=only_list,
+            observer=_ProgressObserver(progress),
+        )
+
+
+def _report(summary: CycleSummary, services: Services) -> None:
+    console.print(_summary_table(summary))
+    for problem in summary.problems:
+        errors.print(f"[yellow]problem:[/] {problem}", highlight=False)
+    if services.settings.smtp is None and summary.messages_delivered:
+        console.print(f"Messages written to [bold]{services.settings.service.outbox}/[/]")
+
+
+@app.command()
+def run(
+    once: Annotated[bool, typer.Option("--once", help="Run one cycle and exit.")] = False,
+    list_slug: Annotated[
+        str | None,
+        typer.Option("--list", help="Build and send this list's edition now, due or not."),
+    ] = None,
+    interval: Annotated[
+        int, typer.Option(help="Seconds between cycles when running continuously.", min=10)
+    ] = 60,
+) -> None:
+    """Poll every feed, build every edition that is due and deliver it; repeat unless --once."""
+    settings = _settings()
+    if list_slug is not None and list_slug not in {item.slug for item in settings.lists}:
+        errors.print(f"[red]No list {list_slug!r} in {settings.source}[/]")
+        raise typer.Exit(2)
+    try:
+        with _running(settings) as services:
+            while True:
+                summary = _one_cycle(services, list_slug)
+                _report(summary, services)
+                if once:
+                    break
+                time.sleep(interval)
+    except DigestError as error:
+        errors.print(f"[bold red]error:[/] {error}", highlight=False)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        console.print("Stopped.")
+
+
+@config_app.command("check")
+def config_check() -> None:
+    """Validate the config file and the files it names; show what it will do."""
+    settings = _settings()
+    problems = []
+    subscribers: dict[str, int] = {}
+    for digest_list in settings.lists:
+        try:
+            rows = read_subscriber_csv(settings.config_path(digest_list.subscribers))
+            subscribers[digest_list.slug] = len(rows)
+        except ConfigError as error:
+            problems.append(str(error))
+    if problems:
+        errors.print("[bold red]Invalid configuration[/]\n" + "\n".join(problems), highlight=False)
+        raise typer.Exit(2)
+    console.print(f"[green]OK[/] {settings.source}")
+    console.print(
+        f"{len(settings.feeds)} feeds, {len(settings.topics)} topics, {len(settings.lists)} lists"
+    )
+    table = Table(show_header=True, header_style="bold")
+    for column in ("list", "topics", "schedule", "next edition", "subscribers"):
+        table.add_column(column)
+    now = datetime.now(UTC)
+    for digest_list in settings.lists:
+        upcoming = next_slot(digest_list.schedule, digest_list.timezone, now)
+        local = upcoming.astimezone(ZoneInfo(digest_list.timezone))
+        table.add_row(
+            digest_list.slug,
+            ", ".join(digest_list.topics),
+            f"{digest_list.schedule} ({digest_list.timezone})",
+            local.strftime("%a %d %b %Y %H:%M %Z"),
+            str(subscribers[digest_list.slug]),
+        )
+    console.print(table)
+
+
+@app.command()
+def preview(
+    list_slug: Annotated[str, typer.Argument(metavar="LIST", help="The list's slug.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Where to write the HTML.")
+    ] = None,
+    poll: Annotated[bool, typer.Option("--poll", help="Poll every feed first.")] = False,
+) -> None:
+    """Write the next edition of LIST to an HTML file, without storing or sending anything."""
+    settings = _settings()
+    if list_slug not in {item.slug for item in settings.lists}:
+        errors.print(f"[red]No list {list_slug!r} in {settings.source}[/]")
+        raise typer.Exit(2)
+    try:
+        with _running(settings) as services:
+            if poll:
+                for feed in services.store.sync_feeds(settings.feeds, services.clock.now()):
+                    if feed.enabled:
+                        pipeline.poll_feed(services, feed.id)
+            path = output or settings.service.data_dir / "preview" / f"{list_slug}.html"
+            rendered = pipeline.preview_edition(services, list_slug)
+    except DigestError as error:
+        errors.print(f"[bold red]error:[/] {error}", highlight=False)
+        raise typer.Exit(1) from None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(rendered.html, encoding="utf-8")
+    errors.print(
+        f"{rendered.article_count} articles · subject: {rendered.subject}", highlight=False
+    )
+    console.print(str(path))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or upgrade the database schema to the latest version."""
+    from digest.store import create_database_engine, upgrade
+    from digest.store.db import current_revision
+
+    settings = _settings()
+    engine = create_database_engine(settings.service.database_url)
+    try:
+        upgrade(engine)
+        console.print(f"Database at revision {current_revision(engine)}")
+    finally:
+        engine.dispose()
+
+
+def main() -> None:
+    app()

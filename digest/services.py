@@ -1,0 +1,68 @@
+"""The collaborators every stage is handed: settings, store, clock, HTTP client, mail transport."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from digest.clock import Clock, SystemClock
+from digest.config import Settings
+from digest.ingest import build_client
+from digest.mail.tokens import TokenSigner, load_or_create_secret
+from digest.mail.transport import MailTransport, OutboxTransport, SmtpTransport
+from digest.render import Renderer
+from digest.store import Store, open_store
+from digest.topics import TopicClassifier
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    clock: Clock
+    http: httpx.Client
+    transport: MailTransport
+    classifier: TopicClassifier
+    renderer: Renderer
+    signer: TokenSigner
+
+    def close(self) -> None:
+        self.transport.close()
+        self.http.close()
+        self.store.engine.dispose()
+
+
+def default_transport(settings: Settings) -> MailTransport:
+    """SMTP when ``[smtp]`` is configured, else .eml files in the outbox folder."""
+    if settings.smtp is not None:
+        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+        return SmtpTransport(settings.smtp, password=password)
+    return OutboxTransport(settings.service.outbox)
+
+
+def signing_secret(settings: Settings) -> str:
+    """``DIGEST_SECRET_KEY``, or a key generated once and kept in the data folder."""
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value()
+    return load_or_create_secret(settings.service.data_dir / "secret_key")
+
+
+def build_services(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    transport: MailTransport | None = None,
+    http: httpx.Client | None = None,
+    migrate: bool = True,
+) -> Services:
+    return Services(
+        settings=settings,
+        store=open_store(settings.service.database_url, migrate=migrate),
+        clock=clock or SystemClock(),
+        http=http or build_client(settings.ingest),
+        transport=transport or default_transport(settings),
+        classifier=TopicClassifier(settings.topics),
+        renderer=Renderer(settings),
+        signer=TokenSigner(signing_secret(settings)),
+    )

@@ -1,0 +1,31 @@
+"""The store: one SQLAlchemy database behind a small typed API, one domain per module."""
+
+from __future__ import annotations
+
+from digest.store.db import create_database_engine, upgrade
+from digest.store.editions import DeliveryCounts, EditionState, EditionStore
+from digest.store.feeds import FeedState, FeedStore
+from digest.store.subscribers import SubscriberInput, SubscriberStore, SubscriberSync
+
+
+class Store(FeedStore, SubscriberStore, EditionStore):
+    """Feeds, articles and topics, subscribers, editions and the delivery ledger."""
+
+
+def open_store(database_url: str, *, migrate: bool = True) -> Store:
+    """Connect to the database, bringing its schema up to date first unless told not to."""
+    engine = create_database_engine(database_url)
+    if migrate:
+        upgrade(engine)
+    return Store(engine)
+
+
+__all__ = [
+    "DeliveryCounts",
+    "EditionState",
+    "FeedState",
+    "Store",
+    "SubscriberInput",
+    "SubscriberSync",
+    "open_store",
+]

@@ -1,0 +1,331 @@
+"""Editions and the delivery ledger (invariants 2 and 3)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from digest.records import Article, Edition, EditionItem, RenderedEdition, Section, Subscriber
+from digest.store.articles import ArticleStore
+from digest.store.schema import (
+    DeliveryRow,
+    EditionArticleRow,
+    EditionRow,
+    SubscriberRow,
+    SubscriptionRow,
+)
+from digest.store.subscribers import ACTIVE
+
+EMPTY = "empty"  # nothing to send; the slot is done
+READY = "ready"  # built and rendered; deliveries queued
+SENT = "sent"  # every delivery settled
+
+PENDING = "pending"
+DELIVERED = "sent"
+FAILED = "failed"
+SKIPPED = "skipped"  # the subscriber left the list before the send
+
+
+@dataclass(frozen=True, slots=True)
+class EditionState:
+    id: int
+    list_slug: str
+    slot: datetime
+    window_start: datetime | None
+    window_end: datetime
+    status: str
+    article_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryCounts:
+    pending: int = 0
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+
+def _state(row: EditionRow) -> EditionState:
+    return EditionState(
+        id=row.id,
+        list_slug=row.list_slug,
+        slot=row.slot,
+        window_start=row.window_start,
+        window_end=row.window_end,
+        status=row.status,
+        article_count=row.article_count,
+    )
+
+
+def _item_layout(item: EditionItem) -> dict[str, Any]:
+    return {
+        "article": item.article.id,
+        "topic": item.topic,
+        "more_from": [article.id for article in item.more_from],
+    }
+
+
+def edition_layout(edition: Edition) -> dict[str, Any]:
+    """The edition's structure by article id: what is stored, so a rebuild yields the same."""
+    return {
+        "lead": _item_layout(edition.lead) if edition.lead else None,
+        "sections": [
+            {
+                "topic": section.topic,
+                "title": section.title,
+                "items": [_item_layout(item) for item in section.items],
+            }
+            for section in edition.sections
+        ],
+        "recommended": [_item_layout(item) for item in edition.recommended],
+    }
+
+
+class EditionStore(ArticleStore):
+    def edition_for_slot(self, list_slug: str, slot: datetime) -> EditionState | None:
+        with self.transaction() as session:
+            row = session.scalars(
+                select(EditionRow).where(EditionRow.list_slug == list_slug, EditionRow.slot == slot)
+            ).one_or_none()
+            return _state(row) if row else None
+
+    def latest_edition(self, list_slug: str) -> EditionState | None:
+        with self.transaction() as session:
+            row = session.scalars(
+                select(EditionRow)
+                .where(EditionRow.list_slug == list_slug)
+                .order_by(EditionRow.slot.desc())
+                .limit(1)
+            ).one_or_none()
+            return _state(row) if row else None
+
+    def save_edition(
+        self, edition: Edition, rendered: RenderedEdition | None, built_at: datetime
+    ) -> tuple[EditionState, bool]:
+        """Store a built edition: (state, True) when stored now, (existing, False) if it was before.
+
+        The unique (list, slot) key makes concurrent builds of one slot agree on one edition.
+        """
+        row = EditionRow(
+            list_slug=edition.list_slug,
+            slot=edition.slot,
+            window_start=edition.window_start,
+            window_end=edition.window_end,
+            status=EMPTY if rendered is None else READY,
+            built_at=built_at,
+            layout=edition_layout(edition),
+            article_count=sum(1 for _ in edition.articles()),
+        )
+        if rendered is not None:
+            row.subject, row.preheader = rendered.subject, rendered.preheader
+            row.html, row.text = rendered.html, rendered.text
+        try:
+            with self.transaction() as session:
+                session.add(row)
+                session.flush()
+                session.add_all(
+                    EditionArticleRow(edition_id=row.id, article_id=article.id, position=position)
+                    for position, article in enumerate(edition.articles())
+                )
+                return _state(row), True
+        except IntegrityError:
+            existing = self.edition_for_slot(edition.list_slug, edition.slot)
+            if existing is None:
+                raise
+            return existing, False
+
+    def load_edition(self, edition_id: int) -> Edition:
+        with self.transaction() as session:
+            row = session.get_one(EditionRow, edition_id)
+            layout, state = row.layout, _state(row)
+        ids = [
+            article_id
+            for item in _layout_items(layout)
+            for article_id in (item["article"], *item["more_from"])
+        ]
+        articles = {article.id: article for article in self.articles(ids)}
+
+        def item(data: dict[str, Any]) -> EditionItem:
+            return EditionItem(
+                article=articles[data["article"]],
+                topic=data["topic"],
+                more_from=tuple(articles[i] for i in data["more_from"]),
+            )
+
+        return Edition(
+            list_slug=state.list_slug,
+            slot=state.slot,
+            window_start=state.window_start,
+            window_end=state.window_end,
+            lead=item(layout["lead"]) if layout["lead"] else None,
+            sections=tuple(
+                Section(
+                    topic=section["topic"],
+                    title=section["title"],
+                    items=tuple(item(data) for data in section["items"]),
+                )
+                for section in layout["sections"]
+            ),
+            recommended=tuple(item(data) for data in layout["recommended"]),
+        )
+
+    def rendered_edition(self, edition_id: int) -> RenderedEdition:
+        with self.transaction() as session:
+            row = session.get_one(EditionRow, edition_id)
+            if row.html is None or row.text is None or row.subject is None:
+                raise LookupError(f"edition {edition_id} has nothing to send")
+            return RenderedEdition(
+                list_slug=row.list_slug,
+                slot=row.slot,
+                subject=row.subject,
+                preheader=row.preheader or "",
+                html=row.html,
+                text=row.text,
+                article_count=row.article_count,
+            )
+
+    def edition_articles(self, edition_id: int) -> list[Article]:
+        with self.transaction() as session:
+            ids = list(
+                session.scalars(
+                    select(EditionArticleRow.article_id)
+                    .where(EditionArticleRow.edition_id == edition_id)
+                    .order_by(EditionArticleRow.position)
+                )
+            )
+        return self.articles(ids)
+
+    # The delivery ledger -----------------------------------------------------------------------
+
+    def queue_deliveries(self, edition_id: int, subscribers: Iterable[Subscriber]) -> int:
+        """One pending row per (edition, subscriber); rows that exist are left as they are."""
+        with self.transaction() as session:
+            queued = set(
+                session.scalars(
+                    select(DeliveryRow.subscriber_id).where(DeliveryRow.edition_id == edition_id)
+                )
+            )
+            new = [
+                DeliveryRow(edition_id=edition_id, subscriber_id=subscriber.id, status=PENDING)
+                for subscriber in subscribers
+                if subscriber.id not in queued
+            ]
+            session.add_all(new)
+            return len(new)
+
+    def pending_deliveries(self, edition_id: int) -> list[int]:
+        with self.transaction() as session:
+            return list(
+                session.scalars(
+                    select(DeliveryRow.id)
+                    .where(DeliveryRow.edition_id == edition_id, DeliveryRow.status == PENDING)
+                    .order_by(DeliveryRow.id)
+                )
+            )
+
+    def deliveries_to_send(
+        self, edition_id: int, delivery_ids: Sequence[int]
+    ) -> list[tuple[int, Subscriber]]:
+        """The still-pending deliveries among ``delivery_ids``, with their subscribers.
+
+        A subscriber no longer active on the edition's list gets nothing: the row is skipped.
+        """
+        with self.transaction() as session:
+            list_slug = session.get_one(EditionRow, edition_id).list_slug
+            rows = session.execute(
+                select(DeliveryRow, SubscriberRow, SubscriptionRow.status)
+                .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
+                .outerjoin(
+                    SubscriptionRow,
+                    (SubscriptionRow.subscriber_id == SubscriberRow.id)
+                    & (SubscriptionRow.list_slug == list_slug),
+                )
+                .where(
+                    DeliveryRow.id.in_(delivery_ids),
+                    DeliveryRow.edition_id == edition_id,
+                    DeliveryRow.status == PENDING,
+                )
+                .order_by(DeliveryRow.id)
+            ).all()
+            ready = []
+            for delivery, subscriber, membership in rows:
+                if membership != ACTIVE:
+                    delivery.status = SKIPPED
+                    continue
+                ready.append(
+                    (
+                        delivery.id,
+                        Subscriber(
+                            id=subscriber.id,
+                            email=subscriber.email,
+                            name=subscriber.name,
+                            timezone=subscriber.timezone,
+                        ),
+                    )
+                )
+            return ready
+
+    def mark_delivered(self, delivery_id: int, message_id: str, now: datetime) -> None:
+        with self.transaction() as session:
+            row = session.get_one(DeliveryRow, delivery_id)
+            row.status, row.message_id, row.sent_at = DELIVERED, message_id, now
+            row.attempts += 1
+            row.last_error = None
+
+    def mark_failed(self, delivery_id: int, error: str, *, permanent: bool) -> None:
+        """Record a failed attempt; a temporary failure leaves the row pending for a retry."""
+        with self.transaction() as session:
+            row = session.get_one(DeliveryRow, delivery_id)
+            row.attempts += 1
+            row.last_error = error
+            if permanent:
+                row.status = FAILED
+
+    def delivery_counts(self, edition_id: int) -> DeliveryCounts:
+        with self.transaction() as session:
+            counts = dict(
+                session.execute(
+                    select(DeliveryRow.status, func.count())
+                    .where(DeliveryRow.edition_id == edition_id)
+                    .group_by(DeliveryRow.status)
+                ).all()
+            )
+        return DeliveryCounts(
+            pending=counts.get(PENDING, 0),
+            sent=counts.get(DELIVERED, 0),
+            failed=counts.get(FAILED, 0),
+            skipped=counts.get(SKIPPED, 0),
+        )
+
+    def settle_edition(self, edition_id: int) -> None:
+        """Mark an edition sent once no delivery of it is pending."""
+        if self.delivery_counts(edition_id).pending:
+            return
+        with self.transaction() as session:
+            row = session.get_one(EditionRow, edition_id)
+            if row.status == READY:
+                row.status = SENT
+
+    def editions_with_pending_deliveries(self) -> list[int]:
+        with self.transaction() as session:
+            return list(
+                session.scalars(
+                    select(DeliveryRow.edition_id)
+                    .where(DeliveryRow.status == PENDING)
+                    .distinct()
+                    .order_by(DeliveryRow.edition_id)
+                )
+            )
+
+
+def _layout_items(layout: dict[str, Any]) -> Iterable[dict[str, Any]]:
+    if layout["lead"]:
+        yield layout["lead"]
+    for section in layout["sections"]:
+        yield from section["items"]
+    yield from layout["recommended"]

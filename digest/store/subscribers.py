@@ -1,0 +1,117 @@
+"""Subscribers and their list memberships in the store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from digest.records import Subscriber
+from digest.store.base import StoreBase
+from digest.store.schema import SubscriberRow, SubscriptionRow
+
+ACTIVE = "active"
+UNSUBSCRIBED = "unsubscribed"
+REMOVED = "removed"  # no longer in the list's source file
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberSync:
+    added: int
+    removed: int
+    kept_unsubscribed: int
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberInput:
+    email: str
+    name: str | None = None
+    timezone: str | None = None
+
+
+class SubscriberStore(StoreBase):
+    def sync_subscribers(
+        self, list_slug: str, members: Iterable[SubscriberInput], now: datetime
+    ) -> SubscriberSync:
+        """Make a list's memberships match its source: add the new, remove the absent.
+
+        Someone who unsubscribed stays unsubscribed even while their address is still in the
+        source file: only they can undo it.
+        """
+        added = removed = kept_unsubscribed = 0
+        with self.transaction() as session:
+            wanted = {member.email.lower(): member for member in members}
+            existing = {
+                row.email.lower(): row
+                for row in session.scalars(
+                    select(SubscriberRow).where(SubscriberRow.email.in_(list(wanted)))
+                )
+            }
+            memberships = {
+                row.subscriber_id: row
+                for row in session.scalars(
+                    select(SubscriptionRow).where(SubscriptionRow.list_slug == list_slug)
+                )
+            }
+            present: set[int] = set()
+            for email, member in wanted.items():
+                subscriber = existing.get(email)
+                if subscriber is None:
+                    subscriber = SubscriberRow(email=member.email, created_at=now)
+                    session.add(subscriber)
+                subscriber.name = member.name
+                subscriber.timezone = member.timezone
+                session.flush()
+                present.add(subscriber.id)
+                membership = memberships.get(subscriber.id)
+                if membership is None:
+                    session.add(
+                        SubscriptionRow(
+                            subscriber_id=subscriber.id,
+                            list_slug=list_slug,
+                            status=ACTIVE,
+                            changed_at=now,
+                        )
+                    )
+                    added += 1
+                elif membership.status == REMOVED:
+                    membership.status, membership.changed_at = ACTIVE, now
+                    added += 1
+                elif membership.status == UNSUBSCRIBED:
+                    kept_unsubscribed += 1
+            for subscriber_id, membership in memberships.items():
+                if subscriber_id not in present and membership.status == ACTIVE:
+                    membership.status, membership.changed_at = REMOVED, now
+                    removed += 1
+        return SubscriberSync(added, removed, kept_unsubscribed)
+
+    def active_subscribers(self, list_slug: str) -> list[Subscriber]:
+        with self.transaction() as session:
+            rows = session.scalars(
+                select(SubscriberRow)
+                .join(SubscriptionRow, SubscriptionRow.subscriber_id == SubscriberRow.id)
+                .where(SubscriptionRow.list_slug == list_slug, SubscriptionRow.status == ACTIVE)
+                .order_by(SubscriberRow.id)
+            )
+            return [_subscriber(row) for row in rows]
+
+    def unsubscribe(self, subscriber_id: int, list_slug: str, now: datetime) -> bool:
+        """Mark a membership unsubscribed; False when there was no such membership."""
+        with self.transaction() as session:
+            membership = session.scalars(
+                select(SubscriptionRow).where(
+                    SubscriptionRow.subscriber_id == subscriber_id,
+                    SubscriptionRow.list_slug == list_slug,
+                )
+            ).one_or_none()
+            if membership is None:
+                return False
+            if membership.status != UNSUBSCRIBED:
+                membership.status, membership.changed_at = UNSUBSCRIBED, now
+            return True
+
+
+def _subscriber(row: SubscriberRow) -> Subscriber:
+    return Subscriber(id=row.id, email=row.email, name=row.name, timezone=row.timezone)

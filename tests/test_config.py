@@ -1,0 +1,199 @@
+"""Config validation: every kind of mistake is refused with the file, the key path and the reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from digest.config import config_path_from_env, load_settings
+from digest.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "config" / "example.toml"
+
+MINIMAL = """
+[service]
+base_url = "https://news.example.org"
+sender_name = "Desk"
+sender_address = "desk@example.org"
+postal_address = "1 Example Street, Example City"
+
+[[feeds]]
+name = "Wire"
+url = "https://wire.example.org/feed.xml"
+
+[[topics]]
+slug = "middle-east"
+name = "Middle East"
+
+[[topics]]
+slug = "iran"
+name = "Iran"
+parent = "middle-east"
+[topics.rules]
+include = ["Iran"]
+
+[[lists]]
+slug = "daily"
+name = "Daily"
+topics = ["middle-east", "iran"]
+schedule = "0 7 * * *"
+timezone = "Asia/Dubai"
+subscribers = "members.csv"
+"""
+
+
+def write_config(tmp_path: Path, text: str, *, subscribers: bool = True) -> Path:
+    if subscribers:
+        (tmp_path / "members.csv").write_text("email,name\nsam@example.org,Sam\n")
+    path = tmp_path / "digest.toml"
+    path.write_text(text)
+    return path
+
+
+def problems(path: Path, environ: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, environ or {})
+    assert str(path) in str(caught.value)
+    return caught.value.problems
+
+
+def test_example_config_is_valid() -> None:
+    settings = load_settings(EXAMPLE, {})
+    assert settings.list("middle-east-daily").timezone == "Asia/Dubai"
+    assert settings.topic("iran").parent == "middle-east"
+    assert settings.smtp is None
+    assert settings.service.outbox == Path("var/outbox")
+    assert settings.secret_key is None
+
+
+def test_minimal_config_gets_defaults(tmp_path: Path) -> None:
+    settings = load_settings(write_config(tmp_path, MINIMAL), {})
+    daily = settings.list("daily")
+    assert daily.max_articles == 25
+    assert daily.send_when_empty is False
+    assert settings.config_path(daily.subscribers) == tmp_path / "members.csv"
+    assert settings.service.database_url == "sqlite:///var/digest.db"
+
+
+def test_unknown_key_is_named(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path, MINIMAL.replace('slug = "daily"', 'slug = "daily"\nfrequency = 2')
+    )
+    assert problems(path) == [
+        (
+            "lists[0].frequency",
+            "unknown key (check its spelling against the config reference in README.md)",
+        )
+    ]
+
+
+def test_wrong_type_is_named(tmp_path: Path) -> None:
+    path = write_config(tmp_path, MINIMAL + 'max_articles = "many"\n')
+    [(key, why)] = problems(path)
+    assert key == "lists[0].max_articles"
+    assert "integer" in why and "'many'" in why
+
+
+def test_bad_cron_expression(tmp_path: Path) -> None:
+    path = write_config(tmp_path, MINIMAL.replace('"0 7 * * *"', '"61 7 * * *"'))
+    [(key, why)] = problems(path)
+    assert key == "lists[0].schedule"
+    assert "invalid cron expression '61 7 * * *'" in why
+
+
+def test_unknown_timezone(tmp_path: Path) -> None:
+    path = write_config(tmp_path, MINIMAL.replace('"Asia/Dubai"', '"Mars/Olympus"'))
+    assert problems(path) == [
+        (
+            "lists[0].timezone",
+            "unknown timezone 'Mars/Olympus': use an IANA name such as 'Asia/Dubai'",
+        )
+    ]
+
+
+def test_list_naming_an_unknown_topic(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path, MINIMAL.replace('["middle-east", "iran"]', '["middle-east", "yemen"]')
+    )
+    assert problems(path) == [("lists[0].topics", "unknown topic 'yemen'")]
+
+
+def test_duplicate_slug(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        MINIMAL.replace('slug = "iran"', 'slug = "middle-east"').replace(
+            'parent = "middle-east"', ""
+        ),
+    )
+    assert ("topics[1].slug", "duplicate slug 'middle-east'") in problems(path)
+
+
+def test_missing_subscriber_file(tmp_path: Path) -> None:
+    path = write_config(tmp_path, MINIMAL, subscribers=False)
+    assert problems(path) == [
+        ("lists[0].subscribers", f"file not found: {tmp_path / 'members.csv'}")
+    ]
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    assert problems(tmp_path / "nowhere.toml") == [("", "file not found")]
+
+
+def test_toml_syntax_error_says_where(tmp_path: Path) -> None:
+    path = write_config(tmp_path, MINIMAL + "\n[[lists]\n")
+    [(key, why)] = problems(path)
+    assert key == "" and "not valid TOML" in why and "line" in why
+
+
+def test_unknown_parent_and_unknown_rule_feed(tmp_path: Path) -> None:
+    text = MINIMAL.replace('parent = "middle-east"', 'parent = "levant"').replace(
+        'include = ["Iran"]', 'include = ["Iran"]\nfeeds = ["Nope"]'
+    )
+    found = problems(write_config(tmp_path, text))
+    assert ("topics[1].parent", "unknown topic 'levant'") in found
+    assert ("topics[1].rules.feeds", "no feed is named 'Nope'") in found
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    text = MINIMAL.replace('"0 7 * * *"', '"every day"').replace('"Asia/Dubai"', '"Nowhere"')
+    keys = {key for key, _ in problems(write_config(tmp_path, text))}
+    assert keys == {"lists[0].schedule", "lists[0].timezone"}
+
+
+def test_secrets_are_refused_in_the_file(tmp_path: Path) -> None:
+    text = MINIMAL + '\n[smtp]\nhost = "smtp.example.org"\npassword = "hunter2"\n'
+    [(key, why)] = problems(write_config(tmp_path, text))
+    assert key == "smtp.password"
+    assert "DIGEST_SMTP_PASSWORD" in why
+
+
+def test_secrets_and_overrides_come_from_the_environment(tmp_path: Path) -> None:
+    path = write_config(tmp_path, MINIMAL)
+    settings = load_settings(
+        path,
+        {
+            "DIGEST_SECRET_KEY": "s3cret",
+            "DIGEST_SMTP_PASSWORD": "pw",
+            "DIGEST_DATABASE_URL": "postgresql+psycopg://digest@127.0.0.1/digest",
+            "DIGEST_BROKER_URL": "redis://127.0.0.1:6379/0",
+        },
+    )
+    assert settings.secret_key is not None and settings.secret_key.get_secret_value() == "s3cret"
+    assert settings.smtp_password is not None
+    assert "s3cret" not in repr(settings)
+    assert settings.service.database_url.startswith("postgresql")
+    assert settings.service.broker_url == "redis://127.0.0.1:6379/0"
+
+
+def test_base_url_must_be_https(tmp_path: Path) -> None:
+    path = write_config(tmp_path, MINIMAL.replace("https://news", "http://news"))
+    [(key, why)] = problems(path)
+    assert key == "service.base_url" and "https" in why
+
+
+def test_config_path_comes_from_option_then_environment() -> None:
+    assert config_path_from_env(Path("a.toml"), {"DIGEST_CONFIG": "b.toml"}) == Path("a.toml")
+    assert config_path_from_env(None, {"DIGEST_CONFIG": "b.toml"}) == Path("b.toml")
+    assert config_path_from_env(None, {}) == Path("config/example.toml")

@@ -1,0 +1,41 @@
+"""A pipeline Dispatcher that runs the stages as Celery tasks (in-process when the app is eager)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from celery import Celery
+from celery.result import AsyncResult
+
+from digest.pipeline import BuildOutcome, DeliveryOutcome, PollOutcome
+from worker import tasks
+
+
+class CeleryDispatcher:
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+
+    def _run(self, calls: Sequence[tuple[Any, tuple[Any, ...]]]) -> Iterator[dict[str, Any]]:
+        if self.app.conf.task_always_eager:
+            # Eager tasks run as they are sent: send them one by one so progress shows as it goes.
+            for task, args in calls:
+                yield task.delay(*args).get()
+            return
+        results: list[AsyncResult[Any]] = [task.delay(*args) for task, args in calls]
+        for result in results:
+            yield result.get()
+
+    def poll_feeds(self, feed_ids: Sequence[int]) -> Iterator[PollOutcome]:
+        for outcome in self._run([(tasks.poll_feed, (feed_id,)) for feed_id in feed_ids]):
+            yield PollOutcome(**outcome)
+
+    def build_edition(self, list_slug: str, slot: datetime) -> BuildOutcome:
+        (outcome,) = self._run([(tasks.build_edition, (list_slug, slot.isoformat()))])
+        return BuildOutcome(**outcome)
+
+    def deliver(self, edition_id: int, batches: Sequence[list[int]]) -> Iterator[DeliveryOutcome]:
+        calls = [(tasks.deliver_batch, (edition_id, batch)) for batch in batches]
+        for outcome in self._run(calls):
+            yield DeliveryOutcome(**outcome)
