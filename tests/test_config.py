@@ -1,4 +1,4 @@
-"""Config validation: every kind of mistake is refused with the file, the key path and the reason."""
+"""Config validation: each kind of mistake is refused with the file, the key path and why."""
 
 from __future__ import annotations
 

@@ -1,0 +1,56 @@
+"""Real servers for tests, started on loopback on free ports and stopped by process id."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _postgres_binary(name: str) -> str:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+    if not candidates:
+        raise RuntimeError(f"PostgreSQL's {name} is not installed (apt-get install -y postgresql)")
+    return str(candidates[-1])
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster; yields a SQLAlchemy URL of its ``postgres`` database."""
+    folder = Path(tempfile.mkdtemp(prefix="digest-pg-"))
+    as_postgres: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        shutil.chown(folder, user="postgres")
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+    data, port = folder / "data", free_port()
+    subprocess.run(
+        [*as_postgres, _postgres_binary("initdb"), "-D", str(data), "-A", "trust", "-U", "digest"],
+        check=True,
+        capture_output=True,
+    )
+    pg_ctl = [*as_postgres, _postgres_binary("pg_ctl"), "-D", str(data)]
+    options = f"-p {port} -k {folder} -h 127.0.0.1 -c fsync=off"
+    subprocess.run(
+        [*pg_ctl, "-o", options, "-l", str(folder / "log"), "-w", "start"],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql+psycopg://digest@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*pg_ctl, "-m", "immediate", "-w", "stop"], check=False, capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,168 @@
+"""The store on SQLite and PostgreSQL: articles once (invariant 1), editions by slot, the ledger."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from digest.config import FeedSettings
+from digest.records import Edition, EditionItem, Entry, RenderedEdition, Section, TopicMatch
+from digest.store import Store, SubscriberInput, open_store
+from digest.store.db import current_revision
+
+T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
+
+
+def entry(number: int, **changes: object) -> Entry:
+    fields: dict[str, object] = {
+        "guid": f"urn:story:{number}",
+        "link": f"https://news.example.org/story/{number}",
+        "title": f"Story {number}",
+        "summary_html": f"<p>Summary {number}</p>",
+        "summary_text": f"Summary {number}",
+        "author": "Leila Haddad",
+        "published_at": T0,
+        "categories": ("Gulf",),
+    }
+    fields.update(changes)
+    return Entry(**fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def store(database_url: str) -> Store:
+    store = open_store(database_url)
+    yield store
+    store.engine.dispose()
+
+
+def two_feeds(store: Store) -> tuple[int, int]:
+    first, second = store.sync_feeds(
+        [
+            FeedSettings(name="Wire", url="https://wire.example.org/rss"),
+            FeedSettings(name="Post", url="https://post.example.org/atom"),
+        ],
+        T0,
+    )
+    return first.id, second.id
+
+
+def test_schema_is_at_the_latest_migration(store: Store) -> None:
+    assert current_revision(store.engine) == "0001"
+
+
+def test_an_article_is_stored_once_per_guid_and_per_link(store: Store) -> None:
+    wire, post = two_feeds(store)
+    first = store.store_entries(wire, [entry(1), entry(2), entry(1)], T0)
+    assert len(first.new) == 2
+    again = store.store_entries(wire, [entry(1), entry(2)], T0 + timedelta(hours=1))
+    assert again.new == () and again.updated == () and again.duplicates == 2
+    # Another feed carrying the same story (same canonical link, its own guid) adds nothing.
+    other = store.store_entries(post, [entry(1, guid="tag:post,2026:1")], T0)
+    assert other.new == () and other.duplicates == 1
+    assert len(store.all_article_ids()) == 2
+
+
+def test_an_entry_updated_in_place_updates_the_article_and_keeps_first_seen(store: Store) -> None:
+    wire, _ = two_feeds(store)
+    [article_id] = store.store_entries(wire, [entry(1)], T0).new
+    later = T0 + timedelta(hours=3)
+    result = store.store_entries(wire, [entry(1, title="Story 1, updated")], later)
+    assert result.updated == (article_id,) and result.new == ()
+    [article] = store.articles([article_id])
+    assert article.title == "Story 1, updated"
+    assert article.first_seen_at == T0
+
+
+def test_candidates_are_the_window_and_the_topics(store: Store) -> None:
+    wire, _ = two_feeds(store)
+    early = store.store_entries(wire, [entry(1), entry(2)], T0).new
+    late = store.store_entries(wire, [entry(3)], T0 + timedelta(hours=2)).new
+    store.set_topics(
+        {
+            early[0]: (TopicMatch("middle-east", 2.0), TopicMatch("gulf", 2.0)),
+            early[1]: (TopicMatch("sport", 1.0),),
+            late[0]: (TopicMatch("middle-east", 1.0),),
+        }
+    )
+    everything = store.candidates(["gulf", "middle-east"], None, T0 + timedelta(hours=5))
+    assert [c.article.id for c in everything] == [early[0], late[0]]
+    assert everything[0].topics == {"middle-east": 2.0, "gulf": 2.0}
+    window = store.candidates(["middle-east"], T0, T0 + timedelta(hours=5))
+    assert [c.article.id for c in window] == [late[0]]  # start is exclusive, end inclusive
+
+
+def make_edition(store: Store, slot: datetime) -> tuple[Edition, RenderedEdition]:
+    wire, _ = two_feeds(store)
+    ids = store.store_entries(wire, [entry(1), entry(2), entry(3)], T0).new
+    articles = store.articles(ids)
+    edition = Edition(
+        list_slug="daily",
+        slot=slot,
+        window_start=None,
+        window_end=slot,
+        lead=EditionItem(articles[0], "middle-east"),
+        sections=(
+            Section("gulf", "The Gulf", (EditionItem(articles[1], "gulf", (articles[2],)),)),
+        ),
+    )
+    rendered = RenderedEdition("daily", slot, "Subject", "Pre", "<p>html</p>", "text", 3)
+    return edition, rendered
+
+
+def test_an_edition_is_keyed_by_list_and_slot(store: Store) -> None:
+    edition, rendered = make_edition(store, T0)
+    state, created = store.save_edition(edition, rendered, T0)
+    assert created and state.article_count == 3
+    again, created_again = store.save_edition(edition, rendered, T0 + timedelta(minutes=5))
+    assert not created_again and again.id == state.id
+    assert store.load_edition(state.id) == edition
+    assert store.rendered_edition(state.id) == rendered
+    assert store.latest_edition("daily") == state
+
+
+def test_the_ledger_sends_each_member_once_and_skips_who_left(store: Store) -> None:
+    edition, rendered = make_edition(store, T0)
+    state, _ = store.save_edition(edition, rendered, T0)
+    members = [SubscriberInput("a@example.org", "A"), SubscriberInput("b@example.org", None)]
+    store.sync_subscribers("daily", members, T0)
+    subscribers = store.active_subscribers("daily")
+    assert store.queue_deliveries(state.id, subscribers) == 2
+    assert store.queue_deliveries(state.id, subscribers) == 0  # one row per (edition, subscriber)
+    pending = store.pending_deliveries(state.id)
+
+    assert store.unsubscribe(subscribers[1].id, "daily", T0)
+    ready = store.deliveries_to_send(state.id, pending)
+    assert [subscriber.email for _, subscriber in ready] == ["a@example.org"]
+    store.mark_delivered(ready[0][0], "<1.1@example.org>", T0)
+    assert store.deliveries_to_send(state.id, pending) == []  # nothing pending is left
+    counts = store.delivery_counts(state.id)
+    assert (counts.sent, counts.skipped, counts.pending) == (1, 1, 0)
+    store.settle_edition(state.id)
+    assert store.edition_for_slot("daily", T0).status == "sent"  # type: ignore[union-attr]
+
+
+def test_a_temporary_failure_stays_pending(store: Store) -> None:
+    edition, rendered = make_edition(store, T0)
+    state, _ = store.save_edition(edition, rendered, T0)
+    store.sync_subscribers("daily", [SubscriberInput("a@example.org")], T0)
+    store.queue_deliveries(state.id, store.active_subscribers("daily"))
+    [delivery_id] = store.pending_deliveries(state.id)
+    store.mark_failed(delivery_id, "451 try later", permanent=False)
+    assert store.pending_deliveries(state.id) == [delivery_id]
+    store.mark_failed(delivery_id, "550 no such user", permanent=True)
+    assert store.pending_deliveries(state.id) == []
+
+
+def test_subscriber_sync_keeps_unsubscribes_and_removes_the_absent(store: Store) -> None:
+    store.sync_subscribers(
+        "daily", [SubscriberInput("a@example.org"), SubscriberInput("b@example.org")], T0
+    )
+    [a, _] = store.active_subscribers("daily")
+    store.unsubscribe(a.id, "daily", T0)
+    sync = store.sync_subscribers("daily", [SubscriberInput("a@example.org")], T0)
+    assert (sync.added, sync.removed, sync.kept_unsubscribed) == (0, 1, 1)
+    assert store.active_subscribers("daily") == []
+    sync = store.sync_subscribers("daily", [SubscriberInput("b@example.org", "Bea")], T0)
+    assert sync.added == 1
+    assert [s.name for s in store.active_subscribers("daily")] == ["Bea"]
