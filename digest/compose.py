@@ -1,0 +1,279 @@
+"""Edition composition: choose and arrange one list's articles for one slot, with no side effects.
+
+    candidates ─► file each under its best topic ─► rank ─► lead ─► sections (balanced, capped)
+               ─► recommended (the best of what did not fit) ─► "more from" an author ─► Edition
+
+The rules, each chosen so the same inputs always give an equal edition:
+
+- Only candidates filed under at least one of the list's topics count. Each is filed under its most
+  specific topic among them (a child beats its ancestor); ties go to the higher score, then to the
+  topic listed first.
+- Rank: score under that topic, then recency (``Article.sort_time``), then having an image, then
+  the lower article id.
+- Lead: the best-ranked article of the list's first topic or its descendants. An article with both
+  an image and a summary is preferred when its score is at least half the best one there; when the
+  first topic has nothing, the lead is taken the same way from the whole edition. The lead counts
+  towards its topic's section but is not repeated in it.
+- Cap and balance: at most ``max_articles`` articles in all, lead, items, "more from" and
+  recommended alike. Sections fill up to ``max_articles - recommended`` (at least the lead): first
+  the best article of each topic in list order, so every topic with material is seen, then the rest
+  in rank order, no section taking more than half the cap (rounded up) while another section still
+  has material. Only when every other section has run dry may a section grow past its half.
+- Recommended: the best-ranked articles that did not make the sections, up to ``recommended`` and
+  within the cap.
+- "More from": when one author (compared case-insensitively; no author is never grouped) has
+  several articles in the edition, the most prominent one (the lead, else the best-ranked in the
+  sections, else in recommended) stays an item, and up to three others, best-ranked first, move
+  under it. Moving never changes the number of articles shown, so the cap still holds; any further
+  pieces by the author stay items of their own.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from digest.config import ListSettings, TopicSettings
+from digest.records import Article, Candidate, Edition, EditionItem, Section
+
+MORE_FROM_LIMIT = 3  # an author's other pieces shown under their item
+# The lead prefers an article with an image and a summary when it scores at least this share of
+# the best article, so a well-illustrated minor story never displaces the day's main one.
+LEAD_ILLUSTRATED_SHARE = 0.5
+
+_RankKey = tuple[float, float, bool, int]
+
+
+@dataclass(frozen=True, slots=True)
+class _Pick:
+    """A candidate filed under its topic in this edition, with its ranking key."""
+
+    article: Article
+    topic: str
+    score: float
+    scores: Mapping[str, float]  # every topic the article was filed under
+
+    @property
+    def id(self) -> int:
+        return self.article.id
+
+    @property
+    def rank(self) -> _RankKey:
+        return _rank_key(self.article, self.score)
+
+
+def _rank_key(article: Article, score: float) -> _RankKey:
+    return (-score, -article.sort_time.timestamp(), article.image_url is None, article.id)
+
+
+class _TopicTree:
+    def __init__(self, topics: Sequence[TopicSettings]) -> None:
+        self._parents = {topic.slug: topic.parent for topic in topics}
+        self._names = {topic.slug: topic.name for topic in topics}
+
+    def name(self, slug: str) -> str:
+        return self._names.get(slug, slug)
+
+    def ancestors(self, slug: str) -> tuple[str, ...]:
+        chain: list[str] = []
+        parent = self._parents.get(slug)
+        while parent is not None and parent not in chain:  # config refuses cycles; guard anyway
+            chain.append(parent)
+            parent = self._parents.get(parent)
+        return tuple(chain)
+
+    def subtree(self, slug: str) -> frozenset[str]:
+        """The topic and all its descendants."""
+        return frozenset(
+            other for other in self._parents if other == slug or slug in self.ancestors(other)
+        )
+
+
+def build_edition(
+    digest_list: ListSettings,
+    topics: Sequence[TopicSettings],
+    *,
+    slot: datetime,
+    window_start: datetime | None,
+    window_end: datetime,
+    candidates: Sequence[Candidate],
+) -> Edition:
+    """Compose the edition of ``digest_list`` due at ``slot`` from the window's candidates."""
+    tree = _TopicTree(topics)
+    picks = _file(_merge(candidates), digest_list.topics, tree)
+    if not picks:
+        return Edition(
+            list_slug=digest_list.slug,
+            slot=slot,
+            window_start=window_start,
+            window_end=window_end,
+            lead=None,
+        )
+
+    lead = _choose_lead(picks, tree.subtree(digest_list.topics[0]))
+    sections, recommended = _select(picks, lead, digest_list)
+    more_from = _group_by_author(lead, sections, recommended)
+    moved = {article.id for articles in more_from.values() for article in articles}
+
+    def item(pick: _Pick) -> EditionItem:
+        return EditionItem(
+            article=pick.article, topic=pick.topic, more_from=more_from.get(pick.id, ())
+        )
+
+    return Edition(
+        list_slug=digest_list.slug,
+        slot=slot,
+        window_start=window_start,
+        window_end=window_end,
+        lead=item(lead),
+        sections=tuple(
+            Section(topic=topic, title=tree.name(topic), items=items)
+            for topic in digest_list.topics
+            if (items := tuple(item(p) for p in sections.get(topic, ()) if p.id not in moved))
+        ),
+        recommended=tuple(item(p) for p in recommended if p.id not in moved),
+    )
+
+
+def _merge(candidates: Iterable[Candidate]) -> list[Candidate]:
+    """One candidate per article id, whatever the caller passed twice; scores merged by maximum."""
+    merged: dict[int, Candidate] = {}
+    for candidate in candidates:
+        seen = merged.get(candidate.article.id)
+        if seen is None:
+            merged[candidate.article.id] = candidate
+        else:
+            scores = dict(seen.topics)
+            for slug, score in candidate.topics.items():
+                scores[slug] = max(scores.get(slug, score), score)
+            merged[candidate.article.id] = Candidate(article=seen.article, topics=scores)
+    return [merged[article_id] for article_id in sorted(merged)]
+
+
+def _file(
+    candidates: Iterable[Candidate], list_topics: Sequence[str], tree: _TopicTree
+) -> list[_Pick]:
+    """File each candidate under its best topic of the list; the result is in rank order."""
+    order = {slug: index for index, slug in enumerate(list_topics)}
+    picks = []
+    for candidate in candidates:
+        matched = [slug for slug in list_topics if slug in candidate.topics]
+        if not matched:
+            continue
+        covered = {ancestor for slug in matched for ancestor in tree.ancestors(slug)}
+        most_specific = [slug for slug in matched if slug not in covered]
+        topic = min(most_specific, key=lambda slug: (-candidate.topics[slug], order[slug]))
+        picks.append(
+            _Pick(
+                article=candidate.article,
+                topic=topic,
+                score=candidate.topics[topic],
+                scores=candidate.topics,
+            )
+        )
+    return sorted(picks, key=lambda pick: pick.rank)
+
+
+def _choose_lead(picks: Sequence[_Pick], first_topic: frozenset[str]) -> _Pick:
+    """The lead: see the module docstring. ``first_topic`` is the list's first topic's subtree."""
+
+    def lead_score(pick: _Pick) -> float:
+        return max(
+            (score for slug, score in pick.scores.items() if slug in first_topic), default=0.0
+        )
+
+    pool = [pick for pick in picks if any(slug in first_topic for slug in pick.scores)]
+    if pool:
+        scored = sorted(
+            ((lead_score(p), p) for p in pool), key=lambda sp: _rank_key(sp[1].article, sp[0])
+        )
+    else:
+        scored = [(pick.score, pick) for pick in picks]
+    best_score = scored[0][0]
+    for score, pick in scored:
+        illustrated = pick.article.image_url is not None and pick.article.summary_text.strip() != ""
+        if illustrated and score >= best_score * LEAD_ILLUSTRATED_SHARE:
+            return pick
+    return scored[0][1]
+
+
+def _select(
+    picks: Sequence[_Pick], lead: _Pick, digest_list: ListSettings
+) -> tuple[dict[str, list[_Pick]], list[_Pick]]:
+    """The articles of each section (rank order, lead left out) and the recommended ones."""
+    cap = digest_list.max_articles
+    sections_budget = max(1, cap - digest_list.recommended)
+    topics_with_material = {pick.topic for pick in picks}
+    share = -(-cap // 2) if len(topics_with_material) > 1 else cap
+
+    counts: Counter[str] = Counter({lead.topic: 1})
+    chosen: set[int] = {lead.id}
+    sections: dict[str, list[_Pick]] = {}
+
+    def take(pick: _Pick) -> None:
+        counts[pick.topic] += 1
+        chosen.add(pick.id)
+        sections.setdefault(pick.topic, []).append(pick)
+
+    # Every topic with material first shows its best article, in the list's order.
+    for topic in digest_list.topics:
+        if len(chosen) >= sections_budget:
+            break
+        if counts[topic] == 0:
+            best = next((pick for pick in picks if pick.topic == topic), None)
+            if best is not None:
+                take(best)
+
+    overflow: list[_Pick] = []
+    for pick in picks:
+        if pick.id in chosen:
+            continue
+        if len(chosen) < sections_budget and counts[pick.topic] < share:
+            take(pick)
+        else:
+            overflow.append(pick)
+
+    # Room left means every refusal above came from a share: the other sections have run dry, so
+    # the sections over their share may grow.
+    leftovers: list[_Pick] = []
+    for pick in overflow:
+        if len(chosen) < sections_budget:
+            take(pick)
+        else:
+            leftovers.append(pick)
+
+    room = min(digest_list.recommended, cap - len(chosen))
+    recommended = leftovers[: max(0, room)]
+    for topic_picks in sections.values():
+        topic_picks.sort(key=lambda pick: pick.rank)
+    return sections, recommended
+
+
+def _author_key(article: Article) -> str | None:
+    name = " ".join((article.author or "").split())
+    return name.casefold() if name else None
+
+
+def _group_by_author(
+    lead: _Pick, sections: Mapping[str, Sequence[_Pick]], recommended: Sequence[_Pick]
+) -> dict[int, tuple[Article, ...]]:
+    """For each author with several articles shown: the head's id -> the articles moved under it."""
+    by_prominence: list[tuple[tuple[int, _RankKey], _Pick]] = [((0, lead.rank), lead)]
+    by_prominence += [((1, p.rank), p) for picks in sections.values() for p in picks]
+    by_prominence += [((2, p.rank), p) for p in recommended]
+    by_prominence.sort(key=lambda entry: entry[0])
+
+    by_author: dict[str, list[_Pick]] = {}
+    for _, pick in by_prominence:
+        key = _author_key(pick.article)
+        if key is not None:
+            by_author.setdefault(key, []).append(pick)
+
+    more_from: dict[int, tuple[Article, ...]] = {}
+    for head, *others in by_author.values():
+        if others:
+            others.sort(key=lambda pick: pick.rank)
+            more_from[head.id] = tuple(pick.article for pick in others[:MORE_FROM_LIMIT])
+    return more_from

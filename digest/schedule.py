@@ -1,0 +1,97 @@
+"""List schedules: when a cron expression, read in a list's timezone, fires around a moment.
+
+The cron expression speaks of wall-clock time in the list's timezone ("0 7 * * *" is 07:00 in
+Dubai, every day). Daylight-saving changes are settled like this:
+
+- a wall time that happens twice (clocks go back) fires once, at its first occurrence;
+- a wall time that does not exist (clocks go forward) fires as if the clocks had not yet changed,
+  that is shifted forward by the gap: 02:30 on the night New York skips 02:00-03:00 fires at 03:30.
+
+So a daily list goes out exactly once every local day, whatever the season. Every result is an
+aware datetime in UTC. Nothing here reads the clock: callers pass ``now``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import CroniterError, croniter
+
+# Wider than any daylight-saving shift in use (one hour, two at most): wall times closer than this
+# to a moment may map to instants on either side of it, so the search looks this far around.
+_DST_MARGIN = timedelta(hours=3)
+
+
+def latest_slot(schedule: str, timezone: str, now: datetime) -> datetime:
+    """The most recent firing of ``schedule`` in ``timezone`` at or before ``now``, in UTC."""
+    zone = _zone(timezone)
+    now = _as_utc(now, "now")
+    # Start past ``now`` on the wall clock: a skipped wall time earlier than now's wall time may
+    # fire after now, and a repeated one later than it may fire before.
+    iterator = _iterator(schedule, _wall(now, zone) + _DST_MARGIN)
+    best: tuple[datetime, datetime] | None = None  # (wall time, instant)
+    while True:
+        wall = _cron_step(iterator, schedule, backwards=True)
+        if best is not None and wall < best[0] - _DST_MARGIN:
+            return best[1]
+        instant = _instant(wall, zone)
+        if instant <= now and (best is None or instant > best[1]):
+            best = (wall, instant)
+
+
+def next_slot(schedule: str, timezone: str, after: datetime) -> datetime:
+    """The first firing of ``schedule`` in ``timezone`` strictly after ``after``, in UTC."""
+    zone = _zone(timezone)
+    after = _as_utc(after, "after")
+    iterator = _iterator(schedule, _wall(after, zone) - _DST_MARGIN)
+    best: tuple[datetime, datetime] | None = None
+    while True:
+        wall = _cron_step(iterator, schedule, backwards=False)
+        if best is not None and wall > best[0] + _DST_MARGIN:
+            return best[1]
+        instant = _instant(wall, zone)
+        if instant > after and (best is None or instant < best[1]):
+            best = (wall, instant)
+
+
+def _zone(timezone: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown timezone {timezone!r}: use an IANA name such as 'Asia/Dubai'"
+        ) from None
+
+
+def _as_utc(moment: datetime, name: str) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError(f"{name} must be a timezone-aware datetime, got {moment.isoformat()}")
+    return moment.astimezone(UTC)
+
+
+def _wall(moment: datetime, zone: ZoneInfo) -> datetime:
+    """The wall-clock reading of ``moment`` in ``zone``, as a naive datetime."""
+    return moment.astimezone(zone).replace(tzinfo=None)
+
+
+def _instant(wall: datetime, zone: ZoneInfo) -> datetime:
+    # fold=0 picks the first of a repeated wall time, and for a skipped one applies the offset in
+    # force before the change, which moves it forward by the gap (PEP 495).
+    return wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
+
+
+def _iterator(schedule: str, start: datetime) -> croniter:
+    # croniter walks wall-clock time; tagging it UTC keeps croniter from applying any DST itself.
+    try:
+        return croniter(schedule, start.replace(tzinfo=UTC))
+    except (CroniterError, KeyError) as error:
+        raise ValueError(f"invalid cron expression {schedule!r}: {error}") from error
+
+
+def _cron_step(iterator: croniter, schedule: str, *, backwards: bool) -> datetime:
+    try:
+        fired: datetime = iterator.get_prev(datetime) if backwards else iterator.get_next(datetime)
+    except CroniterError as error:  # an expression that names no real date, such as "0 0 30 2 *"
+        raise ValueError(f"cron expression {schedule!r} never fires: {error}") from error
+    return fired.replace(tzinfo=None)

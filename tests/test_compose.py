@@ -1,0 +1,427 @@
+"""Tests for digest.compose: filing, ranking, lead, sections, cap, more-from, recommended."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from digest.compose import build_edition
+from digest.config import ListSettings, TopicSettings
+from digest.records import Article, Candidate, Edition
+
+SLOT = datetime(2024, 5, 1, 3, 0, tzinfo=UTC)
+WINDOW_START = SLOT - timedelta(days=1)
+
+TOPICS = (
+    TopicSettings(slug="middle-east", name="Middle East"),
+    TopicSettings(slug="iran", name="Iran", parent="middle-east"),
+    TopicSettings(slug="tehran", name="Tehran", parent="iran"),
+    TopicSettings(slug="gulf", name="The Gulf", parent="middle-east"),
+    TopicSettings(slug="syria", name="Syria", parent="middle-east"),
+    TopicSettings(slug="diplomacy", name="Diplomacy", parent="middle-east"),
+)
+
+
+def digest_list(
+    topics: Sequence[str] = ("middle-east", "iran", "gulf", "syria"),
+    *,
+    max_articles: int = 25,
+    recommended: int = 3,
+) -> ListSettings:
+    return ListSettings(
+        slug="daily",
+        name="The Middle East in your inbox",
+        topics=tuple(topics),
+        schedule="0 7 * * *",
+        max_articles=max_articles,
+        recommended=recommended,
+        subscribers=Path("subscribers.csv"),
+    )
+
+
+def article(
+    article_id: int,
+    *,
+    minutes_ago: int = 60,
+    image: bool = False,
+    summary: str = "What happened, in two lines.",
+    author: str | None = None,
+) -> Article:
+    return Article(
+        id=article_id,
+        feed_id=1,
+        feed_name="Gulf Wire",
+        guid=f"guid-{article_id}",
+        link=f"https://news.example.org/{article_id}",
+        title=f"Story {article_id}",
+        summary_html=f"<p>{summary}</p>",
+        summary_text=summary,
+        author=author,
+        published_at=SLOT - timedelta(minutes=minutes_ago),
+        first_seen_at=SLOT - timedelta(minutes=minutes_ago),
+        image_url=f"https://news.example.org/{article_id}.jpg" if image else None,
+    )
+
+
+def candidate(article_id: int, topics: dict[str, float], **fields: object) -> Candidate:
+    return Candidate(article=article(article_id, **fields), topics=topics)  # type: ignore[arg-type]
+
+
+def compose(candidates: Sequence[Candidate], settings: ListSettings | None = None) -> Edition:
+    return build_edition(
+        settings or digest_list(),
+        TOPICS,
+        slot=SLOT,
+        window_start=WINDOW_START,
+        window_end=SLOT,
+        candidates=candidates,
+    )
+
+
+def shown_ids(edition: Edition) -> list[int]:
+    return [shown.id for shown in edition.articles()]
+
+
+def section_ids(edition: Edition) -> dict[str, list[int]]:
+    return {
+        section.topic: [item.article.id for item in section.items] for section in edition.sections
+    }
+
+
+def section_counts(edition: Edition) -> Counter[str]:
+    """Articles per topic, the lead and "more from" included."""
+    counts: Counter[str] = Counter()
+    for item in edition.items():
+        if item not in edition.recommended:
+            counts[item.topic] += 1 + len(item.more_from)
+    return counts
+
+
+# --- empty input --------------------------------------------------------------------------------
+
+
+def test_no_candidates_gives_an_empty_edition() -> None:
+    edition = compose([])
+    assert edition.lead is None
+    assert edition.sections == ()
+    assert edition.recommended == ()
+    assert edition.is_empty
+    assert (edition.list_slug, edition.slot, edition.window_start, edition.window_end) == (
+        "daily",
+        SLOT,
+        WINDOW_START,
+        SLOT,
+    )
+
+
+def test_candidates_outside_the_list_topics_do_not_count() -> None:
+    edition = compose([candidate(1, {"diplomacy": 5.0}), candidate(2, {"sport": 9.0})])
+    assert edition.is_empty
+
+
+# --- filing under the best topic ----------------------------------------------------------------
+
+
+def test_article_goes_under_its_most_specific_topic() -> None:
+    lead = candidate(1, {"middle-east": 9.0}, image=True)
+    child = candidate(2, {"middle-east": 5.0, "iran": 3.0})
+    edition = compose([lead, child])
+    assert section_ids(edition) == {"iran": [2]}
+    assert edition.sections[0].items[0].topic == "iran"
+
+
+def test_grandchild_in_the_list_beats_child_and_parent() -> None:
+    tehran = candidate(2, {"middle-east": 4.0, "iran": 4.0, "tehran": 4.0})
+    lead = candidate(1, {"middle-east": 9.0}, image=True)
+    with_tehran = compose([lead, tehran], digest_list(("middle-east", "iran", "tehran")))
+    assert section_ids(with_tehran) == {"tehran": [2]}
+    without_tehran = compose([lead, tehran], digest_list(("middle-east", "iran")))
+    assert section_ids(without_tehran) == {"iran": [2]}
+
+
+def test_ties_between_unrelated_topics_go_by_score_then_list_order() -> None:
+    lead = candidate(1, {"middle-east": 9.0}, image=True)
+    both_equal = candidate(2, {"middle-east": 3.0, "iran": 3.0, "gulf": 3.0})
+    gulf_higher = candidate(3, {"middle-east": 4.0, "iran": 3.0, "gulf": 4.0})
+    edition = compose([lead, both_equal, gulf_higher])
+    assert section_ids(edition) == {"iran": [2], "gulf": [3]}
+    reordered = compose([lead, both_equal], digest_list(("middle-east", "gulf", "iran")))
+    assert section_ids(reordered) == {"gulf": [2]}
+
+
+# --- sections and ranking -----------------------------------------------------------------------
+
+
+def test_sections_follow_list_order_with_topic_names_and_skip_empty_topics() -> None:
+    edition = compose(
+        [
+            candidate(1, {"middle-east": 9.0}, image=True),
+            candidate(2, {"middle-east": 2.0, "syria": 2.0}),
+            candidate(3, {"middle-east": 3.0, "iran": 3.0}),
+            candidate(4, {"middle-east": 1.0}),
+        ]
+    )
+    assert [(s.topic, s.title) for s in edition.sections] == [
+        ("middle-east", "Middle East"),
+        ("iran", "Iran"),
+        ("syria", "Syria"),
+    ]
+
+
+def test_ranking_is_score_then_recency_then_image_then_id() -> None:
+    edition = compose(
+        [
+            candidate(1, {"middle-east": 9.0}, image=True),  # the lead
+            candidate(10, {"gulf": 2.0}, minutes_ago=5),
+            candidate(11, {"gulf": 4.0}, minutes_ago=500),  # highest score first
+            candidate(12, {"gulf": 2.0}, minutes_ago=30),
+            candidate(13, {"gulf": 2.0}, minutes_ago=30, image=True),  # image breaks the tie
+            candidate(15, {"gulf": 2.0}, minutes_ago=300),
+            candidate(14, {"gulf": 2.0}, minutes_ago=300),  # the lower id breaks a full tie
+        ]
+    )
+    assert section_ids(edition) == {"gulf": [11, 10, 13, 12, 14, 15]}
+
+
+# --- the lead -----------------------------------------------------------------------------------
+
+
+def test_lead_is_from_the_first_topic_and_not_repeated() -> None:
+    edition = compose(
+        [
+            candidate(1, {"gulf": 20.0}, image=True),  # best overall, but not the first topic
+            candidate(2, {"middle-east": 6.0, "iran": 6.0}, image=True),
+            candidate(3, {"middle-east": 5.0}, image=True),
+        ],
+        digest_list(("iran", "gulf")),
+    )
+    assert edition.lead is not None
+    assert edition.lead.article.id == 2
+    assert edition.lead.topic == "iran"
+    assert 2 not in [item.article.id for s in edition.sections for item in s.items]
+    assert section_ids(edition) == {"gulf": [1]}  # article 3 is in no topic of this list
+
+
+def test_lead_pool_takes_in_descendants_of_the_first_topic() -> None:
+    # Article 1 was filed under Tehran but not Iran (as when Iran's own exclude fired).
+    edition = compose(
+        [
+            candidate(1, {"gulf": 2.0, "tehran": 2.0}, image=True),
+            candidate(2, {"gulf": 30.0}, image=True),
+        ],
+        digest_list(("iran", "gulf")),
+    )
+    assert edition.lead is not None
+    assert edition.lead.article.id == 1
+    assert section_ids(edition) == {"gulf": [2]}
+
+
+def test_lead_prefers_an_illustrated_article_close_enough_in_score() -> None:
+    edition = compose(
+        [
+            candidate(1, {"middle-east": 10.0}),  # best, but no image
+            candidate(2, {"middle-east": 9.0}, image=True, summary=""),  # image, no summary
+            candidate(3, {"middle-east": 5.0}, image=True),  # half the best: preferred
+        ]
+    )
+    assert edition.lead is not None
+    assert edition.lead.article.id == 3
+    assert section_ids(edition) == {"middle-east": [1, 2]}
+
+
+def test_lead_keeps_the_best_story_when_illustrated_ones_are_far_behind() -> None:
+    edition = compose(
+        [candidate(1, {"middle-east": 10.0}), candidate(2, {"middle-east": 4.0}, image=True)]
+    )
+    assert edition.lead is not None
+    assert edition.lead.article.id == 1
+
+
+def test_lead_falls_back_to_the_whole_edition_when_the_first_topic_is_empty() -> None:
+    edition = compose(
+        [candidate(1, {"gulf": 3.0}), candidate(2, {"syria": 5.0})],
+        digest_list(("iran", "gulf", "syria")),
+    )
+    assert edition.lead is not None
+    assert edition.lead.article.id == 2
+    assert section_ids(edition) == {"gulf": [1]}
+
+
+# --- cap, balance and recommended ---------------------------------------------------------------
+
+
+def many(first_id: int, count: int, topic: str, score: float) -> list[Candidate]:
+    return [
+        candidate(first_id + n, {"middle-east": score, topic: score}, minutes_ago=n + 1)
+        for n in range(count)
+    ]
+
+
+def test_cap_counts_every_article_shown() -> None:
+    candidates = many(100, 30, "iran", 5.0) + many(200, 30, "gulf", 4.0)
+    edition = compose(candidates, digest_list(max_articles=10, recommended=2))
+    assert len(shown_ids(edition)) == 10
+    assert len(edition.recommended) == 2
+
+
+def test_no_section_takes_more_than_half_while_others_have_material() -> None:
+    # Iran outranks the Gulf entirely; the cap is 10, so Iran keeps at most 5 (lead included).
+    candidates = many(100, 30, "iran", 5.0) + many(200, 5, "gulf", 4.0)
+    edition = compose(candidates, digest_list(max_articles=10, recommended=2))
+    counts = section_counts(edition)
+    assert counts["iran"] == 5
+    assert counts["gulf"] == 3  # the rest of the 8 slots before the recommended
+    assert edition.lead is not None
+    assert edition.lead.article.id == 100
+    # The recommended are the best of what did not fit: Iran's next two.
+    assert [item.article.id for item in edition.recommended] == [105, 106]
+    assert len(shown_ids(edition)) == 10
+
+
+def test_a_section_grows_past_half_when_the_others_run_dry() -> None:
+    candidates = many(100, 30, "iran", 5.0) + many(200, 1, "gulf", 4.0)
+    edition = compose(candidates, digest_list(max_articles=10, recommended=2))
+    counts = section_counts(edition)
+    assert counts == {"iran": 7, "gulf": 1}
+    assert [item.article.id for item in edition.recommended] == [107, 108]
+
+
+def test_every_topic_with_material_gets_its_best_article() -> None:
+    candidates = (
+        many(100, 20, "iran", 9.0) + many(200, 20, "gulf", 8.0) + many(300, 2, "syria", 1.0)
+    )
+    edition = compose(candidates, digest_list(max_articles=6, recommended=1))
+    assert section_ids(edition)["syria"] == [300]
+    assert len(shown_ids(edition)) == 6
+
+
+def test_recommended_holds_only_leftovers_best_first() -> None:
+    candidates = many(100, 12, "iran", 5.0) + many(200, 12, "gulf", 4.0)
+    edition = compose(candidates, digest_list(max_articles=8, recommended=3))
+    assert edition.lead is not None
+    in_sections = {item.article.id for s in edition.sections for item in s.items}
+    assert in_sections | {edition.lead.article.id} == {100, 101, 102, 103, 200}
+    assert [item.article.id for item in edition.recommended] == [104, 105, 106]
+
+
+def test_nothing_is_recommended_when_everything_fits() -> None:
+    candidates = many(100, 4, "iran", 5.0) + many(200, 3, "gulf", 4.0)
+    edition = compose(candidates, digest_list(max_articles=10, recommended=3))
+    assert edition.recommended == ()
+    assert sorted(shown_ids(edition)) == [100, 101, 102, 103, 200, 201, 202]
+
+
+def test_recommended_zero_and_cap_one() -> None:
+    candidates = many(100, 5, "iran", 5.0) + many(200, 5, "gulf", 4.0)
+    no_recommended = compose(candidates, digest_list(max_articles=6, recommended=0))
+    assert no_recommended.recommended == ()
+    assert len(shown_ids(no_recommended)) == 6
+    lead_only = compose(candidates, digest_list(max_articles=1, recommended=3))
+    assert shown_ids(lead_only) == [100]
+    assert lead_only.sections == ()
+    assert lead_only.recommended == ()
+
+
+# --- more from an author ------------------------------------------------------------------------
+
+
+def test_more_from_groups_an_authors_pieces_under_the_best_one() -> None:
+    edition = compose(
+        [
+            candidate(1, {"middle-east": 9.0}, image=True, author="Lina Haddad"),
+            candidate(2, {"gulf": 5.0}, author="Omar Said"),
+            candidate(3, {"syria": 4.0}, author="omar  SAID"),  # same author, other spelling
+            candidate(4, {"gulf": 3.0}, author="Omar Said"),
+            candidate(5, {"gulf": 2.0}),
+            candidate(6, {"gulf": 1.0}),  # no author: never grouped
+        ]
+    )
+    items = {item.article.id: item for item in edition.items()}
+    assert [a.id for a in items[2].more_from] == [3, 4]
+    assert 3 not in items and 4 not in items
+    assert items[5].more_from == () and items[6].more_from == ()
+    assert section_ids(edition) == {"gulf": [2, 5, 6]}  # Syria's only piece moved under item 2
+    assert sorted(shown_ids(edition)) == [1, 2, 3, 4, 5, 6]
+
+
+def test_more_from_holds_at_most_three_and_the_rest_stay_items() -> None:
+    candidates = [candidate(1, {"middle-east": 9.0}, image=True, author="Dana Levi")] + [
+        candidate(n, {"gulf": 10.0 - n}, author="Dana Levi") for n in range(2, 7)
+    ]
+    edition = compose(candidates)
+    assert edition.lead is not None
+    assert [a.id for a in edition.lead.more_from] == [2, 3, 4]
+    assert section_ids(edition) == {"gulf": [5, 6]}
+
+
+# --- invariants ---------------------------------------------------------------------------------
+
+
+def random_candidates(seed: int) -> list[Candidate]:
+    rng = random.Random(seed)
+    slugs = [topic.slug for topic in TOPICS]
+    authors = ["Lina Haddad", "lina haddad", "Omar Said", "Dana Levi", None, None]
+    candidates = []
+    for article_id in range(1, rng.randrange(0, 60) + 1):
+        chosen = rng.sample(slugs, rng.randrange(1, 4))
+        scores = {slug: float(rng.randrange(1, 10)) for slug in chosen}
+        for slug in chosen:  # a parent takes in its children, as the classifier guarantees
+            parent = next(t.parent for t in TOPICS if t.slug == slug)
+            while parent is not None:
+                scores[parent] = max(scores.get(parent, 0.0), scores[slug])
+                parent = next(t.parent for t in TOPICS if t.slug == parent)
+        candidates.append(
+            candidate(
+                article_id,
+                scores,
+                minutes_ago=rng.randrange(1, 1440),
+                image=rng.random() < 0.5,
+                author=rng.choice(authors),
+            )
+        )
+    return candidates
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_invariants_hold_on_random_input(seed: int) -> None:
+    rng = random.Random(seed)
+    settings = digest_list(
+        rng.sample(
+            ["middle-east", "iran", "tehran", "gulf", "syria", "diplomacy"], rng.randrange(1, 6)
+        ),
+        max_articles=rng.randrange(1, 30),
+        recommended=rng.randrange(0, 6),
+    )
+    candidates = random_candidates(seed)
+    edition = compose(candidates, settings)
+    ids = shown_ids(edition)
+
+    assert len(ids) == len(set(ids)), "an article is shown twice"
+    assert len(ids) <= settings.max_articles
+    assert len(edition.recommended) <= settings.recommended
+    assert all(len(item.more_from) <= 3 for item in edition.items())
+    assert all(section.items for section in edition.sections)
+    assert [s.topic for s in edition.sections] == [
+        t for t in settings.topics if t in section_ids(edition)
+    ]
+    eligible = {c.article.id for c in candidates if set(c.topics) & set(settings.topics)}
+    assert set(ids) <= eligible
+    assert (edition.lead is None) == (not eligible)
+    if eligible and len(eligible) <= settings.max_articles - settings.recommended:
+        assert set(ids) == eligible, "everything fits, so everything is shown"
+
+    shuffled = list(candidates)
+    rng.shuffle(shuffled)
+    assert compose(shuffled, settings) == edition  # deterministic, whatever the input order
+
+
+def test_a_candidate_passed_twice_is_shown_once() -> None:
+    first = candidate(1, {"middle-east": 2.0})
+    again = candidate(1, {"middle-east": 2.0, "iran": 2.0})
+    edition = compose([first, again, candidate(2, {"gulf": 1.0})])
+    assert sorted(shown_ids(edition)) == [1, 2]

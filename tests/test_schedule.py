@@ -1,0 +1,167 @@
+"""Tests for digest.schedule: cron slots in a list's timezone, across daylight-saving changes."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from digest.schedule import latest_slot, next_slot
+
+
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
+
+
+def firings(schedule: str, tz: str, after: datetime, count: int) -> list[datetime]:
+    slots = []
+    for _ in range(count):
+        after = next_slot(schedule, tz, after)
+        slots.append(after)
+    return slots
+
+
+# --- plain days ---------------------------------------------------------------------------------
+
+
+def test_latest_slot_is_the_last_firing_at_or_before_now() -> None:
+    # 07:00 in Dubai (UTC+4, no daylight saving) is 03:00 UTC.
+    assert latest_slot("0 7 * * *", "Asia/Dubai", utc(2024, 5, 1, 9, 0)) == utc(2024, 5, 1, 3, 0)
+    assert latest_slot("0 7 * * *", "Asia/Dubai", utc(2024, 5, 1, 2, 59)) == utc(2024, 4, 30, 3, 0)
+
+
+def test_latest_slot_includes_now_itself() -> None:
+    assert latest_slot("0 7 * * *", "Asia/Dubai", utc(2024, 5, 1, 3, 0)) == utc(2024, 5, 1, 3, 0)
+
+
+def test_next_slot_is_strictly_after() -> None:
+    assert next_slot("0 7 * * *", "Asia/Dubai", utc(2024, 5, 1, 2, 59)) == utc(2024, 5, 1, 3, 0)
+    assert next_slot("0 7 * * *", "Asia/Dubai", utc(2024, 5, 1, 3, 0)) == utc(2024, 5, 2, 3, 0)
+
+
+def test_results_are_aware_utc_whatever_the_input_offset() -> None:
+    dubai_morning = datetime(2024, 5, 1, 9, 0, tzinfo=timezone(timedelta(hours=4)))
+    slot = latest_slot("0 7 * * *", "Asia/Dubai", dubai_morning)
+    assert slot == utc(2024, 5, 1, 3, 0)
+    assert slot.tzinfo is UTC
+    assert next_slot("0 7 * * *", "Asia/Dubai", dubai_morning).tzinfo is UTC
+
+
+def test_weekly_schedule_fires_on_its_weekday() -> None:
+    # 08:00 every Monday in Riyadh (UTC+3); 2024-05-06 is a Monday.
+    assert next_slot("0 8 * * 1", "Asia/Riyadh", utc(2024, 5, 1)) == utc(2024, 5, 6, 5, 0)
+    assert latest_slot("0 8 * * 1", "Asia/Riyadh", utc(2024, 5, 12)) == utc(2024, 5, 6, 5, 0)
+
+
+def test_a_slot_in_the_list_timezone_can_fall_on_the_previous_utc_day() -> None:
+    # 06:00 in Tokyo is 21:00 UTC the day before.
+    assert next_slot("0 6 * * *", "Asia/Tokyo", utc(2024, 5, 1, 12)) == utc(2024, 5, 1, 21, 0)
+
+
+# --- daylight saving ----------------------------------------------------------------------------
+
+
+def test_daily_slot_keeps_its_wall_time_across_spring_forward() -> None:
+    # New York moves from EST (UTC-5) to EDT (UTC-4) on 2024-03-10 at 02:00.
+    slots = firings("0 7 * * *", "America/New_York", utc(2024, 3, 9), 3)
+    assert slots == [utc(2024, 3, 9, 12, 0), utc(2024, 3, 10, 11, 0), utc(2024, 3, 11, 11, 0)]
+    assert latest_slot("0 7 * * *", "America/New_York", utc(2024, 3, 10, 11, 30)) == utc(
+        2024, 3, 10, 11, 0
+    )
+    assert latest_slot("0 7 * * *", "America/New_York", utc(2024, 3, 10, 10, 59)) == utc(
+        2024, 3, 9, 12, 0
+    )
+
+
+def test_daily_slot_keeps_its_wall_time_across_fall_back_in_london() -> None:
+    # London goes from BST (UTC+1) back to GMT on 2024-10-27 at 02:00.
+    slots = firings("0 9 * * *", "Europe/London", utc(2024, 10, 26), 3)
+    assert slots == [utc(2024, 10, 26, 8, 0), utc(2024, 10, 27, 9, 0), utc(2024, 10, 28, 9, 0)]
+
+
+def test_skipped_wall_time_fires_once_shifted_by_the_gap() -> None:
+    # 02:30 does not exist in New York on 2024-03-10: it fires at 03:30 EDT (07:30 UTC).
+    slots = firings("30 2 * * *", "America/New_York", utc(2024, 3, 9), 3)
+    assert slots == [utc(2024, 3, 9, 7, 30), utc(2024, 3, 10, 7, 30), utc(2024, 3, 11, 6, 30)]
+    assert latest_slot("30 2 * * *", "America/New_York", utc(2024, 3, 10, 7, 30)) == utc(
+        2024, 3, 10, 7, 30
+    )
+    assert latest_slot("30 2 * * *", "America/New_York", utc(2024, 3, 10, 7, 29)) == utc(
+        2024, 3, 9, 7, 30
+    )
+
+
+def test_skipped_wall_time_found_from_just_after_the_change() -> None:
+    # At 03:10 EDT the wall clock is past 02:30, yet the shifted 02:30 slot (03:30 EDT) is ahead.
+    assert next_slot("30 2 * * *", "America/New_York", utc(2024, 3, 10, 7, 10)) == utc(
+        2024, 3, 10, 7, 30
+    )
+
+
+def test_repeated_wall_time_fires_once_at_its_first_occurrence() -> None:
+    # 01:30 happens twice in New York on 2024-11-03: at 05:30 UTC (EDT) and 06:30 UTC (EST).
+    slots = firings("30 1 * * *", "America/New_York", utc(2024, 11, 2), 3)
+    assert slots == [utc(2024, 11, 2, 5, 30), utc(2024, 11, 3, 5, 30), utc(2024, 11, 4, 6, 30)]
+    # During the second 01:30 the latest slot is still the first one.
+    assert latest_slot("30 1 * * *", "America/New_York", utc(2024, 11, 3, 6, 45)) == utc(
+        2024, 11, 3, 5, 30
+    )
+
+
+def test_hourly_schedule_across_fall_back_skips_the_repeated_hour() -> None:
+    slots = firings("0 * * * *", "America/New_York", utc(2024, 11, 3, 4, 30), 3)
+    # 01:00 EDT, then the wall clock shows 01:00 again (already fired), then 02:00 EST.
+    assert slots == [utc(2024, 11, 3, 5, 0), utc(2024, 11, 3, 7, 0), utc(2024, 11, 3, 8, 0)]
+
+
+def test_quarter_hourly_schedule_across_spring_forward_has_no_duplicates() -> None:
+    slots = firings("*/15 * * * *", "America/New_York", utc(2024, 3, 10, 6, 30), 8)
+    assert slots == [utc(2024, 3, 10, 6, 45) + timedelta(minutes=15 * i) for i in range(8)]
+
+
+@pytest.mark.parametrize(
+    ("schedule", "tz"),
+    [
+        ("0 7 * * *", "America/New_York"),
+        ("30 1 * * *", "America/New_York"),
+        ("30 2 * * 0", "America/New_York"),
+        ("0 9 * * 1-5", "Europe/London"),
+        ("15 */6 * * *", "Australia/Lord_Howe"),  # a half-hour daylight-saving shift
+        ("0 8 * * 1", "Asia/Riyadh"),
+    ],
+)
+def test_latest_and_next_slot_agree(schedule: str, tz: str) -> None:
+    moments = random.Random(f"{schedule}{tz}")
+    start = utc(2024, 1, 1)
+    for _ in range(60):
+        now = start + timedelta(minutes=moments.randrange(366 * 24 * 60))
+        latest = latest_slot(schedule, tz, now)
+        following = next_slot(schedule, tz, latest)
+        assert latest <= now < following
+        assert next_slot(schedule, tz, now) == following
+        assert latest_slot(schedule, tz, following) == following
+        assert latest_slot(schedule, tz, following - timedelta(seconds=1)) == latest
+
+
+# --- bad input ----------------------------------------------------------------------------------
+
+
+def test_naive_moment_is_refused() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        latest_slot("0 7 * * *", "Asia/Dubai", datetime(2024, 5, 1, 9))
+
+
+def test_unknown_timezone_is_refused() -> None:
+    with pytest.raises(ValueError, match="Mars/Olympus"):
+        next_slot("0 7 * * *", "Mars/Olympus", utc(2024, 5, 1))
+
+
+def test_expression_that_never_fires_is_refused() -> None:
+    with pytest.raises(ValueError, match="never fires"):
+        next_slot("0 0 30 2 *", "UTC", utc(2024, 5, 1))
+
+
+def test_invalid_expression_is_refused() -> None:
+    with pytest.raises(ValueError, match="invalid cron expression"):
+        next_slot("every morning", "UTC", utc(2024, 5, 1))
