@@ -1,0 +1,491 @@
+"""Render an edition once into the HTML and plain-text parts that every subscriber receives.
+
+    Edition + ListSettings ─► story views (local dates, safe URLs, text direction)
+                           ─► Jinja2: email/digest.html.j2 and email/digest.txt.j2
+                           ─► premailer inlines the CSS, once per edition (invariant 4)
+                           ─► RenderedEdition (subject, preheader, html, text)
+
+Per-subscriber fields are left as the markers of ``digest.placeholders`` for ``digest.mail`` to
+fill in by plain string substitution. Feed text can never spell one of those markers: every string
+a template prints goes through ``finalize``, which breaks up ``%%`` runs (invariant 6).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import textwrap
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import jinja2
+from jinja2.nodes import EvalContext
+from jinja2.sandbox import SandboxedEnvironment
+from lxml import etree
+from markupsafe import Markup, escape
+from premailer import Premailer
+
+import digest
+from digest import placeholders
+from digest.config import ListSettings, Settings
+from digest.errors import RenderError
+from digest.records import Article, Edition, EditionItem, RenderedEdition
+
+HTML_TEMPLATE = "email/digest.html.j2"
+TEXT_TEMPLATE = "email/digest.txt.j2"
+
+PLACEHOLDERS = placeholders.ALL
+
+SUBJECT_MAX_CHARS = 150
+PREHEADER_MAX_CHARS = 140
+LEAD_SUMMARY_CHARS = 480
+SUMMARY_CHARS = 300
+TEXT_WIDTH = 72
+
+# Scripts written right to left; a feed's language tag is matched on its primary subtag.
+RTL_LANGUAGES = frozenset({"ar", "he", "iw", "fa", "ur", "ps", "sd", "ug", "yi", "ckb", "dv"})
+
+_MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+# "%%" opens every placeholder; breaking up the run in feed text makes a forged one impossible.
+# In HTML a word joiner keeps the text looking the same and survives premailer's reparse (an
+# entity such as "&#37;" would be decoded back into "%" by lxml); in plain text a space is honest.
+_PERCENT_RUN = re.compile(r"%(?=%)")
+_HTML_PERCENT_BREAK = "%\u2060"
+_TEXT_PERCENT_BREAK = "% "
+_URL_PERCENT_BREAK = "%25"  # a bare "%" in a URL is invalid anyway; %25 is the literal percent
+# Enough invisible filler after the preheader that mail apps do not pull body text into the preview.
+_PREHEADER_FILLER = "\u034f\u200c\u00a0" * 40
+
+
+def template_folder(settings: Settings) -> Path:
+    """The folder of templates: the operator's ``service.templates``, else the bundled one."""
+    if settings.service.templates is not None:
+        return settings.config_path(settings.service.templates)
+    return bundled_template_folder()
+
+
+def bundled_template_folder() -> Path:
+    """The templates shipped with the service."""
+    package = Path(digest.__file__).parent
+    bundled = package / "templates"  # where wheel installs put the templates
+    if bundled.is_dir():
+        return bundled
+    return package.parent / "templates"
+
+
+# --------------------------------------------------------------------------------------------
+# What the templates see
+
+
+@dataclass(frozen=True, slots=True)
+class StoryLink:
+    """One of an author's other pieces, shown as a link under a story."""
+
+    title: str
+    url: str | None
+    feed_name: str
+    published: str
+    direction: Literal["ltr", "rtl"]
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """An edition item as the templates show it: local dates, safe URLs, text direction."""
+
+    article: Article
+    title: str
+    url: str | None  # None when the link is not http(s): the headline is shown unlinked
+    summary: str
+    author: str | None
+    feed_name: str
+    published: str  # "25 Nov 2026, 09:14" in the list's timezone
+    image_url: str | None
+    language: str | None
+    direction: Literal["ltr", "rtl"]
+    more_from: tuple[StoryLink, ...] = ()
+
+    @property
+    def byline(self) -> str:
+        return " · ".join(part for part in (self.author, self.feed_name, self.published) if part)
+
+
+@dataclass(frozen=True, slots=True)
+class SectionView:
+    slug: str
+    title: str
+    stories: tuple[Story, ...]
+
+
+# --------------------------------------------------------------------------------------------
+# Pure helpers
+
+
+def one_line(text: str) -> str:
+    """Collapse every run of whitespace (CR and LF included) to a space; drop control characters."""
+    text = "".join(" " if unicodedata.category(char) == "Cc" else char for char in text)
+    return " ".join(text.split())
+
+
+def shorten(text: str, limit: int, *, ellipsis: str = "…") -> str:
+    """Cut ``text`` to at most ``limit`` characters at a word boundary, marking the cut."""
+    text = one_line(text)
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - len(ellipsis) + 1]
+    space = cut.rfind(" ")
+    # A single very long word is cut where it is rather than dropped whole.
+    cut = cut[:space] if space > limit // 2 else cut[: limit - len(ellipsis)]
+    return cut.rstrip(" ,;:–—-·") + ellipsis
+
+
+def neutralize_html(text: str) -> str:
+    return _PERCENT_RUN.sub(_HTML_PERCENT_BREAK, text)
+
+
+def neutralize_text(text: str) -> str:
+    return _PERCENT_RUN.sub(_TEXT_PERCENT_BREAK, text)
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` if it is an absolute http(s) URL, with any ``%%`` run broken; otherwise None."""
+    if not url:
+        return None
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    if any(char.isspace() or unicodedata.category(char) == "Cc" for char in url):
+        return None
+    return _PERCENT_RUN.sub(_URL_PERCENT_BREAK, url)
+
+
+def text_direction(article: Article) -> Literal["ltr", "rtl"]:
+    """RTL for Arabic, Hebrew, Persian, Urdu… articles, or when the title is mostly RTL script."""
+    if article.language:
+        primary = article.language.replace("_", "-").split("-")[0].lower()
+        if primary in RTL_LANGUAGES:
+            return "rtl"
+    rtl = ltr = 0
+    for char in article.title:
+        kind = unicodedata.bidirectional(char)
+        if kind in ("R", "AL"):
+            rtl += 1
+        elif kind == "L":
+            ltr += 1
+    return "rtl" if rtl > ltr else "ltr"
+
+
+def format_datetime(moment: datetime, zone: ZoneInfo) -> str:
+    """'25 Nov 2026, 09:14' in the list's timezone; month names fixed, whatever the locale."""
+    local = moment.astimezone(zone)
+    return f"{local.day} {_MONTHS[local.month - 1][:3]} {local.year}, {local:%H:%M}"
+
+
+def format_date(moment: datetime, zone: ZoneInfo) -> str:
+    """'25 November 2026' in the list's timezone."""
+    local = moment.astimezone(zone)
+    return f"{local.day} {_MONTHS[local.month - 1]} {local.year}"
+
+
+def format_long_date(moment: datetime, zone: ZoneInfo) -> str:
+    """'Wednesday 25 November 2026' in the list's timezone, for the masthead."""
+    local = moment.astimezone(zone)
+    return f"{_WEEKDAYS[local.weekday()]} {format_date(local, zone)}"
+
+
+def build_preheader(titles: Iterable[str], fallback: str, limit: int = PREHEADER_MAX_CHARS) -> str:
+    """The inbox teaser: the lead title, then as many whole next headlines as fit."""
+    headlines = [title for title in (one_line(t) for t in titles) if title]
+    if not headlines:
+        return shorten(fallback, limit)
+    text = shorten(headlines[0], limit)
+    for headline in headlines[1:]:
+        candidate = f"{text} · {headline}"
+        if len(candidate) > limit:
+            break
+        text = candidate
+    return text
+
+
+def wrap_text(
+    text: str, width: int = TEXT_WIDTH, indent: str = "", subsequent_indent: str | None = None
+) -> str:
+    """Wrap feed text to ``width`` columns; words longer than a line (URLs) stay whole.
+
+    ``%%`` runs are broken first, so that the line lengths hold in the output.
+    """
+    return wrap_block(neutralize_text(str(text)), width, indent, subsequent_indent)
+
+
+def wrap_block(
+    text: str, width: int = TEXT_WIDTH, indent: str = "", subsequent_indent: str | None = None
+) -> str:
+    """Wrap template output whose feed text was already neutralized (it may hold placeholders)."""
+    text = one_line(str(text))
+    if not text:
+        return ""
+    return textwrap.fill(
+        text,
+        width=width,
+        initial_indent=indent,
+        subsequent_indent=indent if subsequent_indent is None else subsequent_indent,
+        break_long_words=False,
+        break_on_hyphens=False,  # keeps placeholders and hyphenated names in one piece
+    )
+
+
+def underline(text: str, char: str = "-") -> str:
+    longest = max((len(line) for line in str(text).splitlines()), default=0)
+    return char * min(longest, TEXT_WIDTH)
+
+
+def tidy_text(text: str) -> str:
+    """Strip trailing spaces, keep at most one blank line in a row, end with a newline."""
+    lines = [line.rstrip() for line in text.splitlines()]
+    tidy: list[str] = []
+    for line in lines:
+        if not line and (not tidy or not tidy[-1]):
+            continue
+        tidy.append(line)
+    while tidy and not tidy[-1]:
+        tidy.pop()
+    return "\n".join(tidy) + "\n"
+
+
+@jinja2.pass_eval_context
+def _finalize(eval_context: EvalContext, value: Any) -> Any:
+    """Break ``%%`` runs in every printed string that is not trusted markup (the placeholders)."""
+    if isinstance(value, Markup) or not isinstance(value, str):
+        return value
+    return neutralize_html(value) if eval_context.autoescape else neutralize_text(value)
+
+
+def _http_url_filter(value: Any) -> str:
+    """Template filter: the URL if http(s), else an empty string (never a javascript: link)."""
+    return safe_url(value if isinstance(value, str) else None) or ""
+
+
+# --------------------------------------------------------------------------------------------
+# The renderer
+
+
+class Renderer:
+    """Renders editions of any list with one template environment and one CSS inliner."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self.folder = template_folder(settings)
+        # An operator's folder may override only some templates; the rest come bundled.
+        search_path = [self.folder]
+        if bundled_template_folder() != self.folder:
+            search_path.append(bundled_template_folder())
+        self.environment = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(search_path),
+            autoescape=jinja2.select_autoescape(
+                enabled_extensions=("html", "htm", "xml", "html.j2", "xml.j2"),
+                default_for_string=False,
+                default=False,  # the plain-text part (.txt.j2) and the stylesheet
+            ),
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            finalize=_finalize,
+            keep_trailing_newline=True,
+        )
+        self.environment.filters["http_url"] = _http_url_filter
+        self.environment.filters["wrap"] = wrap_text
+        self.environment.filters["wrap_block"] = wrap_block
+        self.environment.filters["underline"] = underline
+        self._subject_environment = SandboxedEnvironment(
+            autoescape=False, undefined=jinja2.StrictUndefined
+        )
+        self._subject_templates: dict[str, jinja2.Template] = {}
+        self.inliner = Premailer(
+            keep_style_tags=True,  # media queries for phones must stay in <head>
+            strip_important=False,  # they override the inlined styles with !important
+            allow_network=False,
+            allow_loading_external_files=False,
+            disable_link_rewrites=True,
+            disable_validation=True,  # email CSS uses properties cssutils does not know
+            # The templates set width/height attributes themselves; premailer would turn
+            # "width:100%" and "height:auto" into attributes that Outlook misreads.
+            disable_basic_attributes=["width", "height"],
+            cssutils_logging_level=logging.ERROR,
+            exclude_pseudoclasses=True,
+        )
+
+    def render(self, edition: Edition, digest_list: ListSettings) -> RenderedEdition:
+        """Render ``edition`` of ``digest_list``: subject, preheader, inlined HTML, plain text."""
+        if edition.list_slug != digest_list.slug:
+            raise RenderError(
+                f"edition of list {edition.list_slug!r} cannot be rendered with the settings of "
+                f"list {digest_list.slug!r}"
+            )
+        zone = ZoneInfo(digest_list.timezone)
+        lead = self._story(edition.lead, zone, LEAD_SUMMARY_CHARS) if edition.lead else None
+        sections = tuple(
+            SectionView(
+                slug=section.topic,
+                title=section.title,
+                stories=tuple(self._story(item, zone, SUMMARY_CHARS) for item in section.items),
+            )
+            for section in edition.sections
+            if section.items
+        )
+        recommended = tuple(self._story(item, zone, SUMMARY_CHARS) for item in edition.recommended)
+        article_count = len({article.id for article in edition.articles()})
+        titles = [item.article.title for item in edition.items()]
+        preheader = neutralize_text(
+            build_preheader(titles, fallback=digest_list.description or digest_list.name)
+        )
+        subject = self.subject(edition, digest_list, article_count)
+
+        context: dict[str, Any] = {
+            "list_name": digest_list.name,
+            "list_slug": digest_list.slug,
+            "list_description": digest_list.description,
+            "edition_date": format_long_date(edition.slot, zone),
+            "edition_short_date": format_date(edition.slot, zone),
+            "subject": subject,
+            "preheader": preheader,
+            "preheader_filler": _PREHEADER_FILLER,
+            "lead": lead,
+            "sections": sections,
+            "recommended": recommended,
+            "article_count": article_count,
+            "sender_name": self._settings.service.sender_name,
+            "postal_address": self._settings.service.postal_address,
+            "base_url": self._settings.service.base_url,
+            "placeholders": {
+                # Markup, so that finalize lets them through whole (they hold no HTML).
+                "GREETING": escape(placeholders.GREETING),
+                "UNSUBSCRIBE_URL": escape(placeholders.UNSUBSCRIBE_URL),
+                "SUBSCRIBER_EMAIL": escape(placeholders.SUBSCRIBER_EMAIL),
+            },
+        }
+        html = self._inline(self._render_template(HTML_TEMPLATE, context, digest_list), digest_list)
+        text = tidy_text(self._render_template(TEXT_TEMPLATE, context, digest_list))
+        return RenderedEdition(
+            list_slug=edition.list_slug,
+            slot=edition.slot,
+            subject=subject,
+            preheader=preheader,
+            html=html,
+            text=text,
+            article_count=article_count,
+        )
+
+    def subject(self, edition: Edition, digest_list: ListSettings, article_count: int) -> str:
+        """The list's subject template rendered on one line of at most ~150 characters."""
+        zone = ZoneInfo(digest_list.timezone)
+        first = next(edition.items(), None)
+        lead_title = one_line(first.article.title) if first else "No new stories"
+        date = format_date(edition.slot, zone)
+        variables = {
+            "list_name": digest_list.name,
+            "date": date,
+            "lead_title": neutralize_text(lead_title),
+            "article_count": article_count,
+        }
+        try:
+            template = self._subject_templates.get(digest_list.subject)
+            if template is None:
+                template = self._subject_environment.from_string(digest_list.subject)
+                self._subject_templates[digest_list.subject] = template
+            rendered = template.render(variables)
+        except jinja2.TemplateError as error:
+            raise RenderError(
+                f"{self._settings.source}: {self._list_key(digest_list)}.subject: the subject "
+                f"template {digest_list.subject!r} failed: {error}. Use only the variables "
+                f"list_name, date, lead_title and article_count."
+            ) from error
+        subject = shorten(rendered, SUBJECT_MAX_CHARS)
+        return subject or f"{digest_list.name}: {date}"
+
+    # ----------------------------------------------------------------------------------------
+
+    def _story(self, item: EditionItem, zone: ZoneInfo, summary_chars: int) -> Story:
+        article = item.article
+        # The plain-text summary: safer than feed HTML, and it reads the same in every mail app.
+        summary = shorten(article.summary_text, summary_chars)
+        if summary == one_line(article.title):
+            summary = ""  # feeds that repeat the title as the summary
+        return Story(
+            article=article,
+            title=one_line(article.title) or "(untitled)",
+            url=safe_url(article.link),
+            summary=summary,
+            author=one_line(article.author or "") or None,
+            feed_name=one_line(article.feed_name),
+            published=format_datetime(article.sort_time, zone),
+            image_url=safe_url(article.image_url),
+            language=_language_tag(article.language),
+            direction=text_direction(article),
+            more_from=tuple(
+                StoryLink(
+                    title=one_line(other.title) or "(untitled)",
+                    url=safe_url(other.link),
+                    feed_name=one_line(other.feed_name),
+                    published=format_datetime(other.sort_time, zone),
+                    direction=text_direction(other),
+                )
+                for other in item.more_from
+            ),
+        )
+
+    def _render_template(
+        self, name: str, context: Mapping[str, Any], digest_list: ListSettings
+    ) -> str:
+        try:
+            return self.environment.get_template(name).render(context)
+        except jinja2.TemplateNotFound as error:
+            raise RenderError(
+                f"list {digest_list.slug!r}: template {error.name!r} not found in {self.folder}; "
+                "check service.templates in the config or restore the bundled templates"
+            ) from error
+        except jinja2.TemplateSyntaxError as error:
+            raise RenderError(
+                f"list {digest_list.slug!r}: template {error.filename or error.name}, line "
+                f"{error.lineno}: {error.message}"
+            ) from error
+        except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError) as error:
+            # An operator's template may fail in plain Python ways too (adding a str to an int).
+            raise RenderError(
+                f"list {digest_list.slug!r}: template {name} in {self.folder} failed: "
+                f"{type(error).__name__}: {error}"
+            ) from error
+
+    def _inline(self, html: str, digest_list: ListSettings) -> str:
+        try:
+            inlined: str = self.inliner.transform(html, pretty_print=False)
+        except (etree.LxmlError, ValueError, TypeError) as error:
+            raise RenderError(
+                f"list {digest_list.slug!r}: inlining the CSS of {HTML_TEMPLATE} failed: {error}"
+            ) from error
+        return inlined
+
+    def _list_key(self, digest_list: ListSettings) -> str:
+        for index, candidate in enumerate(self._settings.lists):
+            if candidate.slug == digest_list.slug:
+                return f"lists[{index}]"
+        return f"list {digest_list.slug!r}"
+
+
+def _language_tag(language: str | None) -> str | None:
+    """A BCP 47-looking tag for the lang attribute, or None for anything else."""
+    if language and re.fullmatch(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*", language.strip()):
+        return language.strip().replace("_", "-")
+    return None

@@ -1,0 +1,637 @@
+"""Tests for digest.render: an edition rendered once into inlined HTML and readable plain text."""
+
+from __future__ import annotations
+
+import html as html_module
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from premailer import Premailer
+
+from digest import placeholders
+from digest.config import Settings, settings_from_mapping
+from digest.errors import RenderError
+from digest.records import Article, Edition, EditionItem, RenderedEdition, Section
+from digest.render import (
+    Renderer,
+    build_preheader,
+    format_datetime,
+    safe_url,
+    shorten,
+    template_folder,
+    text_direction,
+)
+
+SLOT = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # 07:00 in Dubai
+IMAGES = "https://images.example.org"
+LIST_NAME = "The Middle East in your inbox"
+
+
+def make_settings(tmp_path: Path, **list_overrides: Any) -> Settings:
+    (tmp_path / "subscribers.csv").write_text("email,name\n", encoding="utf-8")
+    digest_list: dict[str, Any] = {
+        "slug": "middle-east-daily",
+        "name": LIST_NAME,
+        "description": "The day's essential stories from the region, picked by our desk.",
+        "topics": ["middle-east", "iran", "gulf", "diplomacy"],
+        "schedule": "0 7 * * *",
+        "timezone": "Asia/Dubai",
+        "subject": "{{ list_name }}: {{ lead_title }}",
+        "subscribers": "subscribers.csv",
+    }
+    digest_list.update(list_overrides)
+    raw = {
+        "service": {
+            "base_url": "https://briefing.example.org",
+            "sender_name": "The Middle East Desk",
+            "sender_address": "briefing@example.org",
+            "postal_address": (
+                "Example Media Ltd, 12 Harbour Street, Dubai Media City, Dubai, "
+                "United Arab Emirates"
+            ),
+        },
+        "topics": [
+            {"slug": "middle-east", "name": "Middle East"},
+            {"slug": "iran", "name": "Iran", "parent": "middle-east"},
+            {"slug": "gulf", "name": "The Gulf", "parent": "middle-east"},
+            {"slug": "diplomacy", "name": "Diplomacy", "parent": "middle-east"},
+        ],
+        "lists": [digest_list],
+    }
+    return settings_from_mapping(raw, source=tmp_path / "config.toml", environ={})
+
+
+def article(
+    article_id: int,
+    title: str,
+    *,
+    feed: str = "Gulf Wire",
+    author: str | None = "Layla Haddad",
+    summary: str = "",
+    image: str | None = None,
+    language: str | None = "en",
+    hours_ago: float = 2,
+    link: str | None = None,
+) -> Article:
+    published = SLOT - timedelta(hours=hours_ago)
+    return Article(
+        id=article_id,
+        feed_id=1,
+        feed_name=feed,
+        guid=f"guid-{article_id}",
+        link=link or f"https://news.example.org/2026/11/story-{article_id}",
+        title=title,
+        summary_html=f"<p>{summary}</p>",
+        summary_text=summary,
+        author=author,
+        published_at=published,
+        first_seen_at=published + timedelta(minutes=5),
+        image_url=image,
+        language=language,
+    )
+
+
+def sample_edition(image_base: str = IMAGES) -> Edition:
+    """A realistic edition: a lead, three sections, an author's other pieces, recommendations."""
+    lead = article(
+        1,
+        "Saudi Arabia and Iran agree to reopen trade offices after talks in Muscat",
+        feed="Diplomatic Notes",
+        author="Omar Al-Rashid",
+        summary=(
+            "Negotiators from Riyadh and Tehran ended three days of talks hosted by Oman with "
+            "an agreement to reopen trade offices in both capitals by March, the first concrete "
+            "step since embassies reopened. Officials on both sides described the meeting as "
+            "businesslike, and said a joint committee would meet again in January to settle "
+            "shipping insurance and visa rules for traders."
+        ),
+        image=f"{image_base}/lead.svg",
+        hours_ago=5,
+    )
+    oil = article(
+        2,
+        "OPEC+ holds output steady as Gulf producers eye a softer 2027",
+        summary=(
+            "Ministers kept production quotas unchanged at a brief online meeting, with Saudi "
+            "and Emirati officials signalling caution over demand next year."
+        ),
+        image=f"{image_base}/oil.svg",
+        author="Layla Haddad",
+    )
+    oil_more = (
+        article(
+            3, "Aramco's new pricing favours Asian buyers", author="Layla Haddad", hours_ago=20
+        ),
+        article(4, "Why Abu Dhabi is betting on hydrogen", author="Layla Haddad", hours_ago=30),
+    )
+    qatar = article(
+        5,
+        "Qatar opens the region's largest desalination plant",
+        summary=(
+            "The plant at Ras Abu Fontas will supply a fifth of the country's drinking water, "
+            "and runs partly on solar power."
+        ),
+        author=None,
+    )
+    rial = article(
+        6,
+        "Iran's rial steadies after central bank intervention",
+        feed="Persia Review",
+        author="Sara Mohammadi",
+        summary="The currency recovered some of last week's losses on the open market in Tehran.",
+        image=f"{image_base}/tehran.svg",
+    )
+    arabic = article(
+        7,
+        "مجلس التعاون الخليجي يبحث توحيد التأشيرات السياحية",
+        feed="Al-Manara",
+        author="أحمد الخطيب",
+        summary="ناقش وزراء الداخلية في دول المجلس خطة لإطلاق تأشيرة سياحية موحدة العام المقبل.",
+        image=f"{image_base}/gcc.svg",
+        language="ar",
+    )
+    envoy = article(
+        8,
+        "UN envoy returns to Sanaa with a new ceasefire proposal",
+        feed="Diplomatic Notes",
+        author="Omar Al-Rashid",
+        summary="The plan would extend the truce by six months and reopen roads around Taiz.",
+    )
+    recommended = (
+        article(
+            9,
+            "The long read: how Dubai's creek shaped a trading city",
+            feed="Weekend Life",
+            author="Nadia Farouk",
+            summary="A walk along the water, from the abra stations to the spice souk.",
+            image=f"{image_base}/creek.svg",
+            hours_ago=40,
+        ),
+        article(
+            10,
+            "Podcast: what the Muscat talks mean for the region",
+            feed="World Briefing",
+            author=None,
+            summary="Our correspondents discuss the agreement and what comes next.",
+            hours_ago=3,
+        ),
+    )
+    return Edition(
+        list_slug="middle-east-daily",
+        slot=SLOT,
+        window_start=SLOT - timedelta(days=1),
+        window_end=SLOT,
+        lead=EditionItem(lead, "diplomacy"),
+        sections=(
+            Section(
+                "gulf",
+                "The Gulf",
+                (
+                    EditionItem(oil, "gulf", more_from=oil_more),
+                    EditionItem(qatar, "gulf"),
+                    EditionItem(arabic, "gulf"),
+                ),
+            ),
+            Section("iran", "Iran", (EditionItem(rial, "iran"),)),
+            Section("diplomacy", "Diplomacy", (EditionItem(envoy, "diplomacy"),)),
+        ),
+        recommended=tuple(EditionItem(item, "middle-east") for item in recommended),
+    )
+
+
+class _Anchors(HTMLParser):
+    """Collects (href, text, attributes) for every link, and dir of the element around text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.anchors: list[tuple[str, str, dict[str, str | None]]] = []
+        self._open: list[tuple[dict[str, str | None], list[str]]] = []
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        self.tags.append((tag, attributes))
+        if tag == "a":
+            self._open.append((attributes, []))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._open:
+            attributes, text = self._open.pop()
+            self.anchors.append((attributes.get("href") or "", "".join(text), attributes))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+        for _, text in self._open:
+            text.append(data)
+
+    def tag(self, name: str, css_class: str) -> dict[str, str | None]:
+        """The attributes of the only ``name`` element whose class list holds ``css_class``."""
+        found = [
+            attributes
+            for tag, attributes in self.tags
+            if tag == name and css_class in (attributes.get("class") or "").split()
+        ]
+        assert len(found) == 1, (name, css_class, len(found))
+        return found[0]
+
+
+def parse(html: str) -> _Anchors:
+    parser = _Anchors()
+    parser.feed(html)
+    parser.close()
+    return parser
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def rendered(settings: Settings) -> RenderedEdition:
+    return Renderer(settings).render(sample_edition(), settings.list("middle-east-daily"))
+
+
+def body_of(html: str) -> str:
+    return html.split("<body", 1)[1]
+
+
+def head_of(html: str) -> str:
+    return html.split("<body", 1)[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# The HTML part
+
+
+def test_css_is_inlined_and_media_queries_stay_in_head(rendered: RenderedEdition) -> None:
+    page = parse(body_of(rendered.html))
+    assert "font-family:Georgia" in (page.tag("h1", "masthead-title").get("style") or "")
+    assert "padding-left:36px" in (page.tag("td", "masthead").get("style") or "")
+    links = [attributes for _, _, attributes in page.anchors]
+    assert links and all("color:" in (attributes.get("style") or "") for attributes in links)
+    head = head_of(rendered.html)
+    assert "<style" in head
+    assert "@media only screen and (max-width: 620px)" in head
+    assert "!important" in head  # the phone rules still win over the inlined ones
+    assert "<style" not in body_of(rendered.html) and "<script" not in rendered.html.lower()
+    assert "<link" not in rendered.html  # no external stylesheet
+    assert 'name="viewport"' in head
+
+
+def test_every_article_is_one_headline_link(rendered: RenderedEdition) -> None:
+    edition = sample_edition()
+    anchors = parse(rendered.html).anchors
+    headline_items = [edition.lead, *(i for s in edition.sections for i in s.items)]
+    headline_items += list(edition.recommended)
+    for item in headline_items:
+        assert item is not None
+        title, link = item.article.title, item.article.link
+        matches = [a for a in anchors if a[0] == link]
+        assert len(matches) == 1, link
+        assert matches[0][1] == title
+        assert "headline-link" in (matches[0][2].get("class") or "")
+    for item in edition.items():
+        for other in item.more_from:
+            matches = [a for a in anchors if a[0] == other.link]
+            assert [(m[1], m[2].get("class")) for m in matches] == [(other.title, "more-from-link")]
+    assert rendered.article_count == 10
+
+
+def test_masthead_lead_sections_and_blocks_in_order(rendered: RenderedEdition) -> None:
+    body = " ".join("".join(parse(body_of(rendered.html)).text).split())
+    order = [
+        LIST_NAME,
+        "Wednesday 25 November 2026",  # the slot's date in Dubai
+        placeholders.GREETING,
+        "The day's essential stories from the region",
+        "Top story",
+        "Saudi Arabia and Iran agree",
+        "The Gulf",
+        "OPEC+ holds output steady",
+        "More from Layla Haddad",
+        "Aramco's new pricing favours Asian buyers",
+        "Iran's rial steadies",
+        "Diplomacy",
+        "Recommended",
+        "The long read",
+        "You are receiving this because you subscribed to",
+        "Unsubscribe",
+        "Example Media Ltd, 12 Harbour Street",
+    ]
+    body = body[body.index(LIST_NAME) :]  # after the hidden preheader
+    position = 0
+    for part in order:
+        found = body.find(part, position)
+        assert found >= position, f"{part!r} missing or out of order"
+        position = found + len(part)
+    # author · feed · date in the list's timezone (the lead was published 22:00 UTC = 02:00 Dubai)
+    assert "Omar Al-Rashid · Diplomatic Notes · 25 Nov 2026, 02:00" in body
+
+
+def test_placeholders_appear_exactly_where_intended(rendered: RenderedEdition) -> None:
+    html, text = rendered.html, rendered.text
+    for marker in placeholders.ALL:
+        assert html.count(marker) == 1, marker
+        assert text.count(marker) == 1, marker
+    assert re.search(rf'<p class="greeting" style=[^>]*>{placeholders.GREETING}</p>', html)
+    unsubscribe = [a for a in parse(html).anchors if a[1] == "Unsubscribe"]
+    assert [a[0] for a in unsubscribe] == [placeholders.UNSUBSCRIBE_URL]
+    assert f"(sent to {placeholders.SUBSCRIBER_EMAIL})" in html
+    assert f"Unsubscribe:\n{placeholders.UNSUBSCRIBE_URL}\n" in text
+
+
+def test_images_have_size_and_alt_text(rendered: RenderedEdition) -> None:
+    images = [attrs for tag, attrs in parse(rendered.html).tags if tag == "img"]
+    assert len(images) == 5  # the lead picture and four thumbnails
+    lead = images[0]
+    assert lead["src"] == f"{IMAGES}/lead.svg"
+    assert lead["width"] == "528"
+    assert (
+        lead["alt"] == "Saudi Arabia and Iran agree to reopen trade offices after talks in Muscat"
+    )
+    for thumbnail in images[1:]:
+        assert (thumbnail["width"], thumbnail["height"]) == ("96", "96")
+        assert thumbnail["alt"]
+        assert (thumbnail["src"] or "").startswith(IMAGES)
+
+
+def test_rtl_article_gets_dir_rtl(rendered: RenderedEdition) -> None:
+    body = body_of(rendered.html)
+    title = "مجلس التعاون الخليجي يبحث توحيد التأشيرات السياحية"
+    blocks = list(re.finditer(r'<table [^>]*dir="(\w+)"[^>]*>', body))
+    enclosing = [block for block in blocks if block.start() < body.index(title)][-1]
+    assert enclosing.group(1) == "rtl"
+    assert 'lang="ar"' in enclosing.group(0)
+    assert [block.group(1) for block in blocks].count("rtl") == 1
+    assert [block.group(1) for block in blocks].count("ltr") == 7  # the other stories
+
+
+def test_rtl_is_detected_from_language_or_script() -> None:
+    assert text_direction(article(1, "Plain English title", language="he-IL")) == "rtl"
+    assert text_direction(article(1, "Plain English title", language="fa")) == "rtl"
+    assert text_direction(article(1, "ישראל והמפרץ: IDF", language=None)) == "rtl"
+    assert text_direction(article(1, "Beirut: لبنان", language=None)) == "ltr"
+    assert text_direction(article(1, "An English title", language="en")) == "ltr"
+
+
+# ---------------------------------------------------------------------------------------------
+# Hostile feed text
+
+
+HOSTILE_TITLE = "<script>alert(1)</script> \"quoted\" 'single' %%DIGEST-UNSUBSCRIBE-URL%%"
+HOSTILE_AUTHOR = '"><img src=x onerror=alert(1)> %%DIGEST-EMAIL%%'
+HOSTILE_SUMMARY = "</p><script>steal()</script> %%DIGEST-GREETING%% %%%DIGEST-EMAIL%%% 100%"
+
+
+def hostile_edition() -> Edition:
+    bad = article(
+        1,
+        HOSTILE_TITLE,
+        author=HOSTILE_AUTHOR,
+        feed="Evil <b>Feed</b> %%DIGEST-EMAIL%%",
+        summary=HOSTILE_SUMMARY,
+        image="javascript:alert(1)",
+        link='https://evil.example.org/a?x="y"&q=%%DIGEST-UNSUBSCRIBE-URL%%',
+    )
+    sneaky = article(2, "Sneaky link", link="javascript:alert(document.cookie)", image="data:x")
+    return Edition(
+        list_slug="middle-east-daily",
+        slot=SLOT,
+        window_start=None,
+        window_end=SLOT,
+        lead=EditionItem(bad, "gulf", more_from=(sneaky,)),
+        sections=(Section("gulf", "The Gulf", (EditionItem(sneaky, "gulf"),)),),
+    )
+
+
+def test_hostile_feed_text_is_escaped_and_cannot_forge_placeholders(settings: Settings) -> None:
+    result = Renderer(settings).render(hostile_edition(), settings.list("middle-east-daily"))
+    for marker in placeholders.ALL:
+        # Only the template's own markers: one each in the body parts, none in the headers.
+        assert result.html.count(marker) == 1, marker
+        assert result.text.count(marker) == 1, marker
+        assert marker not in result.subject and marker not in result.preheader
+    html = result.html
+    assert "<script" not in html.lower()
+    assert "<img src=x" not in html and "<b>Feed" not in html
+    assert "javascript:" not in html and 'src="data:' not in html
+    parser = parse(html)
+    # Quotes did not break out of an attribute: every link and image has only expected attributes.
+    for tag, attributes in parser.tags:
+        assert not {name for name in attributes if name.startswith("on")}, (tag, attributes)
+        for name in ("href", "src"):
+            value = attributes.get(name)
+            if value is not None:
+                assert value.startswith(("http://", "https://", "%%DIGEST-")), value
+    headline = [a for a in parser.anchors if a[0].startswith("https://evil.example.org/")]
+    assert len(headline) == 1
+    assert headline[0][0] == 'https://evil.example.org/a?x="y"&q=%25%DIGEST-UNSUBSCRIBE-URL%25%'
+    # The reader still sees the text, with the %% run broken by an invisible word joiner.
+    assert headline[0][1] == HOSTILE_TITLE.replace("%%", "%\u2060%")
+    assert "<script>alert(1)</script>" in result.text  # plain text is not HTML: shown as is
+    assert "% %DIGEST-UNSUBSCRIBE-URL% %" in result.text
+    assert "Sneaky link" in html and "Sneaky link" in result.text
+    assert "javascript:" not in result.text
+
+
+def test_safe_url_only_passes_http_and_https() -> None:
+    assert safe_url("https://example.org/a") == "https://example.org/a"
+    assert safe_url("HTTP://example.org/a") == "HTTP://example.org/a"
+    assert safe_url("javascript:alert(1)") is None
+    assert safe_url(" javascript:alert(1)") is None
+    assert safe_url("//example.org/a") is None
+    assert safe_url("https://example.org/a\nb") is None
+    assert (
+        safe_url("https://example.org/%%DIGEST-EMAIL%%")
+        == "https://example.org/%25%DIGEST-EMAIL%25%"
+    )
+    assert safe_url(None) is None
+
+
+# ---------------------------------------------------------------------------------------------
+# The plain-text part
+
+
+def test_text_part_reads_on_its_own_within_72_columns(rendered: RenderedEdition) -> None:
+    text = rendered.text
+    for line in text.splitlines():
+        if "://" in line or "%%DIGEST-" in line:
+            continue
+        assert len(line) <= 72, line
+    lines = text.splitlines()
+    assert lines[0] == LIST_NAME.upper()
+    assert lines[1] == "Wednesday 25 November 2026"
+    assert "TOP STORY\n=========\n" in text
+    assert "THE GULF\n========\n" in text
+    assert "RECOMMENDED\n===========\n" in text
+    assert "More from Layla Haddad:" in text
+    # Each article's link stands on a line of its own.
+    for item in sample_edition().items():
+        assert f"\n{item.article.link}\n" in text
+    assert " ".join(text.split()).endswith("Dubai Media City, Dubai, United Arab Emirates")
+    assert "  - Aramco's new pricing favours Asian buyers\n" in text
+    assert "\n\n\n" not in text and not text.startswith("\n")
+    assert "<" not in text  # no markup in the plain part
+
+
+# ---------------------------------------------------------------------------------------------
+# Subject and preheader
+
+
+def test_subject_is_rendered_from_the_list_template(rendered: RenderedEdition) -> None:
+    assert rendered.subject == (
+        f"{LIST_NAME}: Saudi Arabia and Iran agree to reopen trade offices after talks in Muscat"
+    )
+
+
+def test_subject_variables_and_single_line(tmp_path: Path) -> None:
+    settings = make_settings(
+        tmp_path,
+        subject="{{ list_name }}\r\n — {{ date }}\n({{ article_count }} stories): {{ lead_title }}",
+    )
+    edition = sample_edition()
+    long_lead = article(1, "Word " * 60 + "\nInjected: header", feed="Diplomatic Notes")
+    edition = Edition(
+        list_slug=edition.list_slug,
+        slot=edition.slot,
+        window_start=None,
+        window_end=edition.window_end,
+        lead=EditionItem(long_lead, "diplomacy"),
+        sections=edition.sections,
+    )
+    subject = Renderer(settings).render(edition, settings.list("middle-east-daily")).subject
+    assert "\n" not in subject and "\r" not in subject and "  " not in subject
+    assert subject.startswith(f"{LIST_NAME} — 25 November 2026 (8 stories): Word Word")
+    assert len(subject) <= 150
+    assert subject.endswith("Word…")
+
+
+def test_subject_template_error_is_a_render_error(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, subject="{{ list_name }} {{ no_such_variable }}")
+    with pytest.raises(RenderError, match=r"lists\[0\]\.subject.*no_such_variable"):
+        Renderer(settings).render(sample_edition(), settings.list("middle-east-daily"))
+
+
+def test_subject_template_is_sandboxed(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, subject="{{ list_name.__class__.__mro__ }}")
+    with pytest.raises(RenderError):
+        Renderer(settings).render(sample_edition(), settings.list("middle-east-daily"))
+
+
+def test_preheader_teases_the_lead_and_next_headlines(rendered: RenderedEdition) -> None:
+    assert rendered.preheader.startswith("Saudi Arabia and Iran agree to reopen trade offices")
+    assert " · OPEC+ holds output steady" in rendered.preheader
+    assert len(rendered.preheader) <= 140
+    assert rendered.preheader in rendered.html  # in the hidden span at the top of the body
+    assert body_of(rendered.html).index(rendered.preheader) < body_of(rendered.html).index(
+        LIST_NAME
+    )
+
+
+def test_preheader_and_shorten_limits() -> None:
+    assert build_preheader([], fallback="A list") == "A list"
+    long = build_preheader(["x" * 30, "y" * 200, "z"], fallback="")
+    assert long == "x" * 30  # a headline that does not fit whole is left out
+    cut = shorten("alpha beta gamma delta", 15)
+    assert cut == "alpha beta…" and len(cut) <= 15
+    assert shorten("line one\r\nline\ttwo", 100) == "line one line two"
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering once, edge cases, template folders
+
+
+def test_premailer_runs_exactly_once_per_render(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    original: Callable[..., str] = Premailer.transform
+
+    def counting(self: Premailer, *args: Any, **kwargs: Any) -> str:
+        calls.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Premailer, "transform", counting)
+    renderer = Renderer(settings)
+    digest_list = settings.list("middle-east-daily")
+    first = renderer.render(sample_edition(), digest_list)
+    assert len(calls) == 1
+    second = renderer.render(sample_edition(), digest_list)
+    assert len(calls) == 2
+    assert first == second  # rendering is deterministic
+
+
+def test_empty_edition_renders_a_short_note(settings: Settings) -> None:
+    edition = Edition(
+        list_slug="middle-east-daily", slot=SLOT, window_start=None, window_end=SLOT, lead=None
+    )
+    result = Renderer(settings).render(edition, settings.list("middle-east-daily"))
+    assert result.article_count == 0
+    assert "There are no new stories in this edition." in result.html
+    assert "There are no new stories in this edition." in result.text
+    assert result.subject == f"{LIST_NAME}: No new stories"
+    assert result.preheader.startswith("The day's essential stories")
+    assert placeholders.UNSUBSCRIBE_URL in result.html
+
+
+def test_edition_of_another_list_is_refused(settings: Settings) -> None:
+    edition = Edition(
+        list_slug="gulf-weekly", slot=SLOT, window_start=None, window_end=SLOT, lead=None
+    )
+    with pytest.raises(RenderError, match="gulf-weekly"):
+        Renderer(settings).render(edition, settings.list("middle-east-daily"))
+
+
+def test_dates_are_in_the_list_timezone() -> None:
+    from zoneinfo import ZoneInfo
+
+    moment = datetime(2026, 11, 25, 5, 14, tzinfo=UTC)
+    assert format_datetime(moment, ZoneInfo("Asia/Dubai")) == "25 Nov 2026, 09:14"
+    assert format_datetime(moment, ZoneInfo("America/New_York")) == "25 Nov 2026, 00:14"
+
+
+def test_template_folder_is_bundled_by_default(settings: Settings) -> None:
+    folder = template_folder(settings)
+    assert (folder / "email" / "digest.html.j2").is_file()
+    assert (folder / "email" / "digest.txt.j2").is_file()
+
+
+def test_operator_templates_override_the_bundled_ones(tmp_path: Path) -> None:
+    own = tmp_path / "brand"
+    (own / "email").mkdir(parents=True)
+    (own / "email" / "digest.txt.j2").write_text(
+        "{{ list_name }} by ACME\n{{ placeholders.UNSUBSCRIBE_URL }}\n", encoding="utf-8"
+    )
+    settings = make_settings(tmp_path)
+    settings = settings.model_copy(
+        update={"service": settings.service.model_copy(update={"templates": Path("brand")})}
+    )
+    assert template_folder(settings) == tmp_path / "brand"
+    result = Renderer(settings).render(sample_edition(), settings.list("middle-east-daily"))
+    assert result.text == f"{LIST_NAME} by ACME\n{placeholders.UNSUBSCRIBE_URL}\n"
+    assert "Top story" in result.html  # the HTML template still comes bundled
+
+
+def test_broken_operator_template_is_a_render_error(tmp_path: Path) -> None:
+    own = tmp_path / "brand"
+    (own / "email").mkdir(parents=True)
+    (own / "email" / "digest.txt.j2").write_text("{{ no_such_thing.title }}\n", encoding="utf-8")
+    settings = make_settings(tmp_path)
+    settings = settings.model_copy(
+        update={"service": settings.service.model_copy(update={"templates": own})}
+    )
+    with pytest.raises(RenderError, match=r"digest\.txt\.j2.*no_such_thing"):
+        Renderer(settings).render(sample_edition(), settings.list("middle-east-daily"))
+
+
+def test_html_entities_decode_to_the_feed_text(rendered: RenderedEdition) -> None:
+    # What a reader sees is the feed's text, not doubly escaped entities.
+    assert "&amp;#39;" not in rendered.html and "&amp;amp;" not in rendered.html
+    assert html_module.unescape("Aramco&#39;s new pricing") in html_module.unescape(rendered.html)
