@@ -238,16 +238,16 @@ def deliver_batch(
     sent = failed = 0
     errors: list[str] = []
     for delivery_id, subscriber in ready:
-        message = personalize(
-            rendered,
-            subscriber,
-            edition_id=edition_id,
-            service=settings.service,
-            digest_list=digest_list,
-            signer=services.signer,
-            now=services.clock.now(),
-        )
         try:
+            message = personalize(
+                rendered,
+                subscriber,
+                edition_id=edition_id,
+                service=settings.service,
+                digest_list=digest_list,
+                signer=services.signer,
+                now=services.clock.now(),
+            )
             services.transport.send(message)
         except (DeliveryTemporaryError, DeliveryPermanentError) as error:
             permanent = isinstance(error, DeliveryPermanentError)

@@ -1,0 +1,35 @@
+"""The mail stage: signed tokens, a personal copy per subscriber, and the transports."""
+
+from __future__ import annotations
+
+from digest.mail.personalize import personalize
+from digest.mail.subscribers import (
+    SubscriberRow,
+    clean_name,
+    normalize_email,
+    read_subscriber_csv,
+)
+from digest.mail.tokens import InvalidToken, TokenSigner, load_or_create_secret
+from digest.mail.transport import (
+    MailTransport,
+    MemoryTransport,
+    OutboxTransport,
+    SmtpTransport,
+    outbox_file_name,
+)
+
+__all__ = [
+    "InvalidToken",
+    "MailTransport",
+    "MemoryTransport",
+    "OutboxTransport",
+    "SmtpTransport",
+    "SubscriberRow",
+    "TokenSigner",
+    "clean_name",
+    "load_or_create_secret",
+    "normalize_email",
+    "outbox_file_name",
+    "personalize",
+    "read_subscriber_csv",
+]

@@ -1,0 +1,168 @@
+"""Subscriber CSV files (columns email, name, timezone) read into checked, normalized rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from digest.errors import ConfigError
+
+COLUMNS = ("email", "name", "timezone")
+
+# The local part: printable ASCII without spaces or the characters that delimit addresses.
+_LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
+_DOMAIN_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+# Characters that end a line in some reader or mail header parser: control characters (Cc) and
+# the Unicode line and paragraph separators (Zl, Zp).
+_LINE_BREAKING = frozenset(("Cc", "Zl", "Zp"))
+
+
+@dataclass(frozen=True)
+class SubscriberRow:
+    email: str
+    name: str | None
+    timezone: str | None
+
+
+def clean_name(name: str | None) -> str | None:
+    """A subscriber's name on one line: control characters become spaces, runs of space shrink.
+
+    Names end up in mail headers and greetings; this is what keeps ``"Eve\\r\\nBcc: x"`` from
+    adding a header. Format characters (Cf) stay: Persian names need the zero-width non-joiner.
+    """
+    if name is None:
+        return None
+    if name.isprintable():
+        # The common case: nothing to replace, only the outer space to trim.
+        cleaned = " ".join(name.split())
+    else:
+        cleaned = " ".join(
+            "".join(
+                " " if unicodedata.category(char) in _LINE_BREAKING else char for char in name
+            ).split()
+        )
+    return cleaned or None
+
+
+def normalize_email(address: str) -> str:
+    """The address with its domain lowercased (and IDNA-encoded); raises ValueError if invalid."""
+    address = address.strip()
+    if not address:
+        raise ValueError("missing email")
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain:
+        raise ValueError(f"{address!r} is not an email address (expected name@domain)")
+    dots_misplaced = local.startswith(".") or local.endswith(".") or ".." in local
+    if not _LOCAL_PART.match(local) or dots_misplaced:
+        raise ValueError(
+            f"{address!r} is not an email address we can send to "
+            "(the part before @ must be plain ASCII letters, digits or . _ + -)"
+        )
+    try:
+        ascii_domain = domain.lower().encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValueError(f"{address!r} has an invalid domain {domain!r}") from None
+    labels = ascii_domain.split(".")
+    if len(labels) < 2 or not all(_DOMAIN_LABEL.match(label) for label in labels):
+        raise ValueError(f"{address!r} has an invalid domain {domain!r}")
+    return f"{local}@{ascii_domain}"
+
+
+def read_subscriber_csv(path: Path) -> list[SubscriberRow]:
+    """Read a subscriber list; raises one ConfigError listing every bad line.
+
+    The header row names the columns: ``email`` is required, ``name`` and ``timezone`` are
+    optional, in any order. The file is UTF-8, with or without a byte order mark. Blank lines are
+    skipped. The same address twice (ignoring case) is an error, so nobody gets two copies.
+    """
+    source = str(path)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(source, [("", "subscriber file not found")]) from None
+    except OSError as error:
+        raise ConfigError(source, [("", f"cannot read: {error.strerror}")]) from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            source, [("", f"not UTF-8 text (byte {error.start}): save the file as UTF-8")]
+        ) from None
+
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise ConfigError(
+                source, [("", "empty file: expected a header row 'email,name,timezone'")]
+            )
+        columns = [column.strip().lower() for column in header]
+        _check_header(source, columns)
+
+        rows: list[SubscriberRow] = []
+        problems: list[tuple[str, str]] = []
+        first_line: dict[str, int] = {}  # casefolded address -> line it first appeared on
+        for fields in reader:
+            line = reader.line_num
+            if not any(field.strip() for field in fields):
+                continue
+            if len(fields) > len(columns):
+                problems.append(
+                    (f"line {line}", f"{len(fields)} fields but the header names {len(columns)}")
+                )
+                continue
+            values = dict(zip(columns, fields, strict=False))  # missing trailing fields are empty
+            row, why = _read_row(values)
+            if row is None:
+                problems.append((f"line {line}", why))
+                continue
+            key = row.email.casefold()
+            if key in first_line:
+                why = f"duplicate email {row.email!r} (first on line {first_line[key]})"
+                problems.append((f"line {line}", why))
+                continue
+            first_line[key] = line
+            rows.append(row)
+    except csv.Error as error:
+        raise ConfigError(
+            source, [(f"line {reader.line_num}", f"not valid CSV: {error}")]
+        ) from None
+    if problems:
+        raise ConfigError(source, problems)
+    return rows
+
+
+def _check_header(source: str, columns: list[str]) -> None:
+    problems = [
+        ("line 1", f"unknown column {column!r}: the columns are {', '.join(COLUMNS)}")
+        for column in columns
+        if column not in COLUMNS
+    ]
+    problems += [
+        ("line 1", f"column {column!r} appears twice")
+        for column in COLUMNS
+        if columns.count(column) > 1
+    ]
+    if "email" not in columns:
+        problems.append(
+            ("line 1", "no 'email' column: the first row names the columns: email,name,timezone")
+        )
+    if problems:
+        raise ConfigError(source, problems)
+
+
+def _read_row(values: dict[str, str]) -> tuple[SubscriberRow | None, str]:
+    try:
+        email = normalize_email(values.get("email", ""))
+    except ValueError as error:
+        return None, str(error)
+    timezone = values.get("timezone", "").strip() or None
+    if timezone is not None:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            return None, f"unknown timezone {timezone!r}: use an IANA name such as 'Asia/Dubai'"
+    return SubscriberRow(email=email, name=clean_name(values.get("name")), timezone=timezone), ""

@@ -1,0 +1,113 @@
+"""Signed tokens for the links in a mail, and the secret key that signs them."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import tempfile
+from pathlib import Path
+
+from itsdangerous import BadData, URLSafeSerializer
+
+from digest.errors import ConfigError, DigestError
+
+# One salt per action: a token signed for one action never opens another (invariant 7).
+UNSUBSCRIBE_SALT = "unsubscribe"
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+class InvalidToken(DigestError):
+    """A token was altered, signed with another key, or made for another action."""
+
+
+class TokenSigner:
+    """Signs and reads the tokens carried by links in a mail.
+
+    Tokens hold no expiry: an unsubscribe link in a years-old mail must still work. They are
+    signed with HMAC under the service's secret key, so rotating the key voids every link sent.
+    """
+
+    def __init__(self, secret: str) -> None:
+        if not secret:
+            raise ValueError("the signing secret is empty: set DIGEST_SECRET_KEY")
+        self._unsubscribe = URLSafeSerializer(secret, salt=UNSUBSCRIBE_SALT)
+
+    def unsubscribe_token(self, subscriber_id: int, list_slug: str) -> str:
+        """A token that unsubscribes this subscriber from this list, and does nothing else."""
+        return self._unsubscribe.dumps([subscriber_id, list_slug])
+
+    def read_unsubscribe_token(self, token: str) -> tuple[int, str]:
+        """The (subscriber id, list slug) an unsubscribe token was made for.
+
+        Raises InvalidToken for a token that was altered or not signed by us for unsubscribing.
+        """
+        try:
+            payload = self._unsubscribe.loads(token)
+        except BadData as error:
+            raise InvalidToken("the unsubscribe link is invalid or was altered") from error
+        # A valid signature over an unexpected shape means a bug or a key shared with another
+        # program; refuse rather than guess.
+        match payload:
+            case [int() as subscriber_id, str() as list_slug] if _SLUG.match(list_slug):
+                if not isinstance(subscriber_id, bool):  # JSON true is not subscriber 1
+                    return subscriber_id, list_slug
+        raise InvalidToken("the unsubscribe link does not name a subscriber and a list")
+
+
+def load_or_create_secret(path: Path) -> str:
+    """The secret key kept in ``path``, created there (mode 0600) on first use.
+
+    For the embedded mode, when DIGEST_SECRET_KEY is unset. The key is written to a temporary
+    file and then linked into place, so a reader never sees a half-written key and two processes
+    starting together end up with the same key.
+    """
+    key = _read_secret(path)
+    if key is not None:
+        return key
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secret-", suffix=".tmp")
+        try:
+            with os.fdopen(descriptor, "w", encoding="ascii") as file:
+                file.write(secrets.token_urlsafe(32) + "\n")
+                file.flush()
+                os.fsync(file.fileno())
+            # link, not replace: if another process created the key meanwhile, keep theirs.
+            with contextlib.suppress(FileExistsError):
+                os.link(temporary, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                Path(temporary).unlink()
+    except OSError as error:
+        why = (
+            f"cannot create the secret key file: {error.strerror}; "
+            "make its folder writable or set DIGEST_SECRET_KEY"
+        )
+        raise ConfigError(str(path), [("", why)]) from error
+    key = _read_secret(path)
+    if key is None:
+        raise ConfigError(str(path), [("", "the secret key file vanished while being created")])
+    return key
+
+
+def _read_secret(path: Path) -> str | None:
+    try:
+        key = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as error:
+        why = error.strerror if isinstance(error, OSError) else "not ASCII text"
+        raise ConfigError(
+            str(path),
+            [("", f"cannot read the secret key file: {why}; fix it or set DIGEST_SECRET_KEY")],
+        ) from error
+    if not key:
+        why = (
+            "the secret key file is empty: delete it to have a new key made "
+            "(links in mails already sent stop working), or set DIGEST_SECRET_KEY"
+        )
+        raise ConfigError(str(path), [("", why)])
+    return key

@@ -1,0 +1,143 @@
+"""Subscriber CSV files: a good file read and normalized, every kind of bad line reported."""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+import pytest
+
+from digest.errors import ConfigError
+from digest.mail.subscribers import SubscriberRow, clean_name, read_subscriber_csv
+
+
+def write(tmp_path: Path, text: str, *, bom: bool = False) -> Path:
+    path = tmp_path / "subscribers.csv"
+    path.write_bytes((codecs.BOM_UTF8 if bom else b"") + text.encode("utf-8"))
+    return path
+
+
+def problems(path: Path) -> list[tuple[str, str]]:
+    with pytest.raises(ConfigError) as caught:
+        read_subscriber_csv(path)
+    assert caught.value.source == str(path)
+    return caught.value.problems
+
+
+GOOD = (
+    "email,name,timezone\r\n"
+    "sam@Example.ORG,Sam Haddad,Asia/Dubai\r\n"
+    "m.abdullah@example.org,محمد عبد الله,\r\n"
+    "\r\n"
+    "Rana.K@example.org,,Europe/London\r\n"
+    '"dana@example.org","Haddad, Dana",\r\n'
+    "lee@example.org\r\n"
+)
+EXPECTED = [
+    SubscriberRow("sam@example.org", "Sam Haddad", "Asia/Dubai"),
+    SubscriberRow("m.abdullah@example.org", "محمد عبد الله", None),
+    SubscriberRow("Rana.K@example.org", None, "Europe/London"),
+    SubscriberRow("dana@example.org", "Haddad, Dana", None),
+    SubscriberRow("lee@example.org", None, None),
+]
+
+
+@pytest.mark.parametrize("bom", [False, True])
+def test_good_file(tmp_path: Path, bom: bool) -> None:
+    assert read_subscriber_csv(write(tmp_path, GOOD, bom=bom)) == EXPECTED
+
+
+def test_columns_in_any_order_and_optional(tmp_path: Path) -> None:
+    path = write(tmp_path, "Timezone, Email\nAsia/Riyadh,a@example.org\n,b@example.org\n")
+    assert read_subscriber_csv(path) == [
+        SubscriberRow("a@example.org", None, "Asia/Riyadh"),
+        SubscriberRow("b@example.org", None, None),
+    ]
+
+
+def test_header_only_is_an_empty_list(tmp_path: Path) -> None:
+    assert read_subscriber_csv(write(tmp_path, "email,name,timezone\n")) == []
+
+
+def test_international_domain_is_encoded_and_lowercased(tmp_path: Path) -> None:
+    path = write(tmp_path, "email\nsam@Bücher.Example\n")
+    assert read_subscriber_csv(path) == [SubscriberRow("sam@xn--bcher-kva.example", None, None)]
+
+
+def test_names_lose_control_characters(tmp_path: Path) -> None:
+    path = write(tmp_path, 'email,name\neve@example.org,"Eve\r\nBcc: x@example.net\x00\u2028 "\n')
+    assert read_subscriber_csv(path) == [
+        SubscriberRow("eve@example.org", "Eve Bcc: x@example.net", None)
+    ]
+
+
+def test_clean_name_keeps_persian_zero_width_non_joiner() -> None:
+    assert clean_name("می\u200cخواهم") == "می\u200cخواهم"
+    assert clean_name("  Sam \t Haddad ") == "Sam Haddad"
+    assert clean_name("\r\n") is None
+    assert clean_name(None) is None
+
+
+def test_every_bad_line_is_reported_at_once(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "email,name,timezone\n"
+        "sam@example.org,Sam,Asia/Dubai\n"  # 2 good
+        ",No Address,\n"  # 3 missing email
+        "not-an-address,Someone,\n"  # 4 no @
+        "a b@example.org,,\n"  # 5 space in the local part
+        "x@localhost,,\n"  # 6 domain without a dot
+        "x@exa_mple.org,,\n"  # 7 bad domain label
+        "rana@example.org,Rana,Mars/Olympus_Mons\n"  # 8 unknown timezone
+        "SAM@EXAMPLE.ORG,Sam again,\n"  # 9 duplicate of line 2
+        "lee@example.org,Lee,UTC,extra\n"  # 10 too many fields
+        "ok@example.org,,../../etc/passwd\n",  # 11 a path is not a timezone
+    )
+    found = problems(path)
+    assert [where for where, _ in found] == [f"line {n}" for n in range(3, 12)]
+    reasons = dict(found)
+    assert reasons["line 3"] == "missing email"
+    assert "not an email address" in reasons["line 4"]
+    assert "a b@example.org" in reasons["line 5"]
+    assert "invalid domain" in reasons["line 6"]
+    assert "invalid domain" in reasons["line 7"]
+    assert "unknown timezone 'Mars/Olympus_Mons'" in reasons["line 8"]
+    assert "duplicate email 'SAM@example.org' (first on line 2)" in reasons["line 9"]
+    assert "4 fields" in reasons["line 10"]
+    assert "unknown timezone" in reasons["line 11"]
+    assert f"{path}: line 8: unknown timezone" in str(ConfigError(str(path), found))
+
+
+def test_unknown_column_is_an_error(tmp_path: Path) -> None:
+    found = problems(write(tmp_path, "email,name,city\nsam@example.org,Sam,Dubai\n"))
+    assert found == [("line 1", "unknown column 'city': the columns are email, name, timezone")]
+
+
+def test_missing_email_column_is_an_error(tmp_path: Path) -> None:
+    found = problems(write(tmp_path, "name,timezone\nSam,Asia/Dubai\n"))
+    assert [where for where, _ in found] == ["line 1"]
+    assert "no 'email' column" in found[0][1]
+
+
+def test_repeated_column_is_an_error(tmp_path: Path) -> None:
+    found = problems(write(tmp_path, "email,email\na@example.org,b@example.org\n"))
+    assert found == [("line 1", "column 'email' appears twice")]
+
+
+def test_empty_file_is_an_error(tmp_path: Path) -> None:
+    assert "empty file" in problems(write(tmp_path, ""))[0][1]
+
+
+def test_file_that_is_not_utf8_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("email,name\nj@example.org,Jos\xe9\n".encode("latin-1"))
+    assert "not UTF-8" in problems(path)[0][1]
+
+
+def test_missing_file_is_an_error(tmp_path: Path) -> None:
+    assert problems(tmp_path / "nope.csv") == [("", "subscriber file not found")]
+
+
+def test_broken_csv_quoting_is_an_error(tmp_path: Path) -> None:
+    found = problems(write(tmp_path, 'email,name\na@example.org,"Sam "Quoted" Haddad\n'))
+    assert "not valid CSV" in found[0][1]

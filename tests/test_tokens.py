@@ -1,0 +1,122 @@
+"""Signed unsubscribe tokens and the secret key file."""
+
+from __future__ import annotations
+
+import re
+import stat
+from pathlib import Path
+
+import pytest
+from itsdangerous import URLSafeSerializer
+
+from digest.errors import ConfigError, DigestError
+from digest.mail.tokens import InvalidToken, TokenSigner, load_or_create_secret
+
+SECRET = "test-secret-0123456789"
+
+
+def test_unsubscribe_token_round_trip() -> None:
+    signer = TokenSigner(SECRET)
+    token = signer.unsubscribe_token(42, "middle-east-daily")
+    assert re.fullmatch(r"[A-Za-z0-9_.-]+", token), "a token must fit in a URL path unquoted"
+    assert signer.read_unsubscribe_token(token) == (42, "middle-east-daily")
+
+
+def test_tokens_differ_per_subscriber_and_list_and_are_stable() -> None:
+    signer = TokenSigner(SECRET)
+    token = signer.unsubscribe_token(1, "gulf-weekly")
+    assert token == TokenSigner(SECRET).unsubscribe_token(1, "gulf-weekly")
+    assert token != signer.unsubscribe_token(2, "gulf-weekly")
+    assert token != signer.unsubscribe_token(1, "middle-east-daily")
+
+
+@pytest.mark.parametrize("position", [0, 5, -2, -10])
+def test_tampered_token_is_rejected(position: int) -> None:
+    # Not the last character: its lowest bits are base64 padding that decoding ignores.
+    signer = TokenSigner(SECRET)
+    token = signer.unsubscribe_token(42, "middle-east-daily")
+    index = position % len(token)
+    swapped = "A" if token[index] != "A" else "B"
+    tampered = token[:index] + swapped + token[index + 1 :]
+    with pytest.raises(InvalidToken):
+        signer.read_unsubscribe_token(tampered)
+
+
+def test_token_made_for_another_subscriber_cannot_be_rewritten() -> None:
+    signer = TokenSigner(SECRET)
+    payload_42, _, _ = signer.unsubscribe_token(42, "gulf-weekly").partition(".")
+    _, _, signature_43 = signer.unsubscribe_token(43, "gulf-weekly").partition(".")
+    with pytest.raises(InvalidToken):
+        signer.read_unsubscribe_token(f"{payload_42}.{signature_43}")
+
+
+def test_token_for_another_action_is_rejected() -> None:
+    other_action = URLSafeSerializer(SECRET, salt="confirm").dumps([42, "middle-east-daily"])
+    with pytest.raises(InvalidToken):
+        TokenSigner(SECRET).read_unsubscribe_token(other_action)
+
+
+def test_token_from_another_key_is_rejected() -> None:
+    foreign = TokenSigner("another-secret").unsubscribe_token(42, "middle-east-daily")
+    with pytest.raises(InvalidToken):
+        TokenSigner(SECRET).read_unsubscribe_token(foreign)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"id": 42},
+        [42],
+        ["42", "gulf-weekly"],
+        [True, "gulf-weekly"],
+        [42, "Not A Slug"],
+        [42, "gulf-weekly", "extra"],
+    ],
+)
+def test_signed_payload_of_the_wrong_shape_is_rejected(payload: object) -> None:
+    token = URLSafeSerializer(SECRET, salt="unsubscribe").dumps(payload)
+    with pytest.raises(InvalidToken):
+        TokenSigner(SECRET).read_unsubscribe_token(token)
+
+
+@pytest.mark.parametrize("garbage", ["", "not-a-token", "a.b.c", "%%%"])
+def test_garbage_is_rejected_as_a_digest_error(garbage: str) -> None:
+    with pytest.raises(DigestError):
+        TokenSigner(SECRET).read_unsubscribe_token(garbage)
+
+
+def test_empty_secret_is_refused() -> None:
+    with pytest.raises(ValueError, match="DIGEST_SECRET_KEY"):
+        TokenSigner("")
+
+
+def test_secret_file_is_created_private_and_then_reused(tmp_path: Path) -> None:
+    path = tmp_path / "var" / "keys" / "secret_key"
+    key = load_or_create_secret(path)
+    assert len(key) >= 40
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load_or_create_secret(path) == key
+    assert sorted(p.name for p in path.parent.iterdir()) == ["secret_key"], "no temporary left"
+    # The key really signs: a token made with it reads back with a signer built from the file.
+    token = TokenSigner(key).unsubscribe_token(7, "gulf-weekly")
+    reloaded = TokenSigner(load_or_create_secret(path))
+    assert reloaded.read_unsubscribe_token(token) == (7, "gulf-weekly")
+
+
+def test_existing_secret_file_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "secret_key"
+    path.write_text("  operator-chosen-key\n", encoding="ascii")
+    assert load_or_create_secret(path) == "operator-chosen-key"
+
+
+def test_each_new_secret_file_gets_its_own_key(tmp_path: Path) -> None:
+    assert load_or_create_secret(tmp_path / "a") != load_or_create_secret(tmp_path / "b")
+
+
+def test_empty_secret_file_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "secret_key"
+    path.write_text("\n", encoding="ascii")
+    with pytest.raises(ConfigError, match="empty") as caught:
+        load_or_create_secret(path)
+    assert caught.value.source == str(path)
+    assert "DIGEST_SECRET_KEY" in str(caught.value)

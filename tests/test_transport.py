@@ -1,0 +1,357 @@
+"""Mail transports: the outbox folder, the in-memory fake, and SMTP against a loopback server."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from digest.config import SmtpSettings
+from digest.errors import ConfigError, DeliveryPermanentError, DeliveryTemporaryError
+from digest.mail.transport import (
+    MemoryTransport,
+    OutboxTransport,
+    SmtpTransport,
+    outbox_file_name,
+)
+from digest.records import OutgoingMessage
+from tests.servers import free_port
+
+
+def message(
+    edition_id: int = 12,
+    subscriber_id: int = 345,
+    recipient: str = "sam@example.org",
+    body: str = "Hello Sam,",
+) -> OutgoingMessage:
+    message_id = f"<{edition_id}.{subscriber_id}.1a2b3c4d5e6f@example.org>"
+    data = (
+        "From: The Middle East Desk <briefing@example.org>\r\n"
+        f"To: {recipient}\r\n"
+        "Subject: The Middle East in your inbox\r\n"
+        f"Message-ID: {message_id}\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: text/plain; charset="utf-8"\r\n'
+        "\r\n"
+        f"{body}\r\n"
+        ".A line that starts with a dot must survive SMTP transparency.\r\n"
+        ".\r\n"
+        "The end.\r\n"
+    ).encode("ascii")
+    return OutgoingMessage(
+        sender="briefing@example.org", recipient=recipient, message_id=message_id, data=data
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Outbox
+
+
+def test_outbox_writes_one_eml_per_message(tmp_path: Path) -> None:
+    folder = tmp_path / "var" / "outbox"
+    messages = [message(12, 345), message(12, 7, "rana@example.org"), message(9, 1000)]
+    with OutboxTransport(folder) as outbox:
+        for outgoing in messages:
+            outbox.send(outgoing)
+    files = sorted(folder.iterdir())
+    assert [path.name for path in files] == [
+        "000000000009.000000001000.1a2b3c4d5e6f@example.org.eml",
+        "000000000012.000000000007.1a2b3c4d5e6f@example.org.eml",
+        "000000000012.000000000345.1a2b3c4d5e6f@example.org.eml",
+    ], "named by message id, sorted by edition then subscriber, no temporary files left"
+    assert files[0].read_bytes() == messages[2].data
+    assert files[1].read_bytes() == messages[1].data
+    assert files[2].read_bytes() == messages[0].data
+
+
+def test_outbox_resend_overwrites_rather_than_duplicates(tmp_path: Path) -> None:
+    outbox = OutboxTransport(tmp_path, fsync=False)
+    outbox.send(message(body="first attempt"))
+    again = message(body="second attempt")
+    outbox.send(again)
+    files = list(tmp_path.iterdir())
+    assert len(files) == 1
+    assert files[0].read_bytes() == again.data
+    assert outbox.path_for(again) == files[0]
+
+
+def test_outbox_that_cannot_be_written_is_a_temporary_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "outbox"
+    blocker.write_text("a file where the folder should be", encoding="utf-8")
+    with pytest.raises(DeliveryTemporaryError, match=r"service\.outbox") as caught:
+        OutboxTransport(blocker).send(message())
+    assert caught.value.recipient == "sam@example.org"
+
+
+@pytest.mark.parametrize(
+    ("message_id", "expected"),
+    [
+        ("<1.2.ab@example.org>", "000000000001.000000000002.ab@example.org.eml"),
+        ("<../../etc/passwd@x>", "_.._.._etc_passwd@x.eml"),
+        ("<.hidden@x>", "_.hidden@x.eml"),
+        ('<a b\\c:d*e?f"g|h@x>', "a_b_c_d_e_f_g_h@x.eml"),
+        ("<>", "_.eml"),
+    ],
+)
+def test_outbox_file_names_are_safe(message_id: str, expected: str) -> None:
+    assert outbox_file_name(message_id) == expected
+
+
+def test_outbox_file_name_of_a_very_long_id_is_bounded_and_distinct() -> None:
+    first = outbox_file_name("<" + "a" * 400 + "1@example.org>")
+    second = outbox_file_name("<" + "a" * 400 + "2@example.org>")
+    assert len(first) <= 255 and len(second) <= 255
+    assert first != second
+
+
+# ---------------------------------------------------------------------------------------------
+# Memory
+
+
+def test_memory_transport_keeps_messages_and_raises_configured_failures() -> None:
+    refused = DeliveryPermanentError("gone@example.org", "550 no such user")
+    with MemoryTransport() as memory:
+        memory.failures["gone@example.org"] = refused
+        memory.send(message())
+        with pytest.raises(DeliveryPermanentError) as caught:
+            memory.send(message(subscriber_id=2, recipient="gone@example.org"))
+        assert caught.value is refused
+        assert not memory.closed
+    assert memory.closed
+    assert [sent.recipient for sent in memory.sent] == ["sam@example.org"]
+
+
+# ---------------------------------------------------------------------------------------------
+# SMTP against aiosmtpd on loopback
+
+
+@dataclass(frozen=True)
+class Received:
+    peer: tuple[str, int]
+    mail_from: str
+    rcpt_tos: list[str]
+    content: bytes
+
+
+@dataclass
+class RecordingHandler:
+    """Records what the server accepted; replies can be scripted per command."""
+
+    received: list[Received] = field(default_factory=list)
+    mail_replies: list[str] = field(default_factory=list)  # consumed one per MAIL command
+    rcpt_replies: dict[str, str] = field(default_factory=dict)  # address -> reply
+    data_reply: str | None = None
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if self.mail_replies:
+            reply = self.mail_replies.pop(0)
+            if reply.startswith("421"):
+                # Like a server shutting down: say 421, then hang up.
+                assert server.transport is not None
+                asyncio.get_running_loop().call_soon(server.transport.close)
+            return reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if address in self.rcpt_replies:
+            return self.rcpt_replies[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.data_reply is not None:
+            return self.data_reply
+        assert isinstance(envelope.content, bytes) and envelope.mail_from is not None
+        assert session.peer is not None
+        self.received.append(
+            Received(
+                peer=tuple(session.peer),  # type: ignore[arg-type]
+                mail_from=envelope.mail_from,
+                rcpt_tos=list(envelope.rcpt_tos),
+                content=envelope.content,
+            )
+        )
+        return "250 2.0.0 Message accepted"
+
+
+@dataclass
+class Server:
+    handler: RecordingHandler
+    port: int
+
+    def settings(self, **changes: Any) -> SmtpSettings:
+        return SmtpSettings(
+            host="127.0.0.1", port=self.port, tls="none", timeout_seconds=5, **changes
+        )
+
+
+def start_server(**smtp_options: Any) -> tuple[Server, Controller]:
+    handler = RecordingHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), **smtp_options)
+    controller.start()
+    return Server(handler, controller.port), controller
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    running, controller = start_server()
+    yield running
+    controller.stop()
+
+
+@pytest.mark.integration
+def test_smtp_delivers_exact_bytes_on_one_reused_connection(server: Server) -> None:
+    first, second = message(12, 1), message(12, 2, "rana@example.org", "Hello Rana,")
+    with SmtpTransport(server.settings(), None) as smtp:
+        smtp.send(first)
+        smtp.send(second)
+    received = server.handler.received
+    assert [(r.mail_from, r.rcpt_tos) for r in received] == [
+        ("briefing@example.org", ["sam@example.org"]),
+        ("briefing@example.org", ["rana@example.org"]),
+    ]
+    assert received[0].content == first.data
+    assert received[1].content == second.data
+    assert received[0].peer == received[1].peer, "one connection for both messages"
+
+
+@pytest.mark.integration
+def test_smtp_recipient_refused_5xx_is_permanent(server: Server) -> None:
+    server.handler.rcpt_replies["gone@example.org"] = "550 5.1.1 No such user here"
+    with SmtpTransport(server.settings(), None) as smtp:
+        with pytest.raises(DeliveryPermanentError, match=r"550 5\.1\.1 No such user") as caught:
+            smtp.send(message(recipient="gone@example.org"))
+        assert caught.value.recipient == "gone@example.org"
+        smtp.send(message(subscriber_id=2))  # the session is still good for the next one
+    assert [r.rcpt_tos for r in server.handler.received] == [["sam@example.org"]]
+
+
+@pytest.mark.integration
+def test_smtp_recipient_refused_4xx_is_temporary(server: Server) -> None:
+    server.handler.rcpt_replies["busy@example.org"] = "450 4.2.1 Mailbox busy, try later"
+    with (
+        SmtpTransport(server.settings(), None) as smtp,
+        pytest.raises(DeliveryTemporaryError, match=r"450 4\.2\.1"),
+    ):
+        smtp.send(message(recipient="busy@example.org"))
+    assert server.handler.received == []
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [
+        ("554 5.6.0 Message content rejected", DeliveryPermanentError),
+        ("451 4.3.0 Local error in processing", DeliveryTemporaryError),
+    ],
+)
+def test_smtp_message_refused_after_data(
+    server: Server, reply: str, error: type[Exception]
+) -> None:
+    server.handler.data_reply = reply
+    with (
+        SmtpTransport(server.settings(), None) as smtp,
+        pytest.raises(error, match=re.escape(reply)),
+    ):
+        smtp.send(message())
+
+
+@pytest.mark.integration
+def test_smtp_sender_refused_is_temporary_and_names_the_setting(server: Server) -> None:
+    server.handler.mail_replies.append("553 5.7.1 Sender address rejected: not owned by user")
+    with (
+        SmtpTransport(server.settings(), None) as smtp,
+        pytest.raises(DeliveryTemporaryError, match=r"service\.sender_address"),
+    ):
+        smtp.send(message())
+
+
+@pytest.mark.integration
+def test_smtp_reconnects_once_after_an_idle_server_hung_up() -> None:
+    # The server closes a connection idle for 0.3 s, as real servers do after a few minutes.
+    running, controller = start_server(timeout=0.3)
+    try:
+        with SmtpTransport(running.settings(), None) as smtp:
+            smtp.send(message(12, 1))
+            time.sleep(0.8)
+            smtp.send(message(12, 2))
+    finally:
+        controller.stop()
+    received = running.handler.received
+    assert [r.content for r in received] == [message(12, 1).data, message(12, 2).data]
+    assert received[0].peer != received[1].peer, "the second message went on a new connection"
+
+
+@pytest.mark.integration
+def test_smtp_reconnects_once_after_421(server: Server) -> None:
+    with SmtpTransport(server.settings(), None) as smtp:
+        smtp.send(message(12, 1))
+        server.handler.mail_replies.append("421 4.3.2 Service shutting down")
+        smtp.send(message(12, 2))
+    received = server.handler.received
+    assert [r.content for r in received] == [message(12, 1).data, message(12, 2).data]
+    assert received[0].peer != received[1].peer
+
+
+@pytest.mark.integration
+def test_smtp_gives_up_when_the_new_connection_drops_too(server: Server) -> None:
+    server.handler.mail_replies += ["421 4.3.2 Try later", "421 4.3.2 Try later"]
+    with (
+        SmtpTransport(server.settings(), None) as smtp,
+        pytest.raises(DeliveryTemporaryError, match="closed the connection again"),
+    ):
+        smtp.send(message())
+    assert server.handler.received == []
+    assert server.handler.mail_replies == [], "exactly two attempts"
+
+
+@pytest.mark.integration
+def test_smtp_server_unreachable_is_temporary() -> None:
+    settings = SmtpSettings(host="127.0.0.1", port=free_port(), tls="none", timeout_seconds=2)
+    with (
+        SmtpTransport(settings, None) as smtp,
+        pytest.raises(DeliveryTemporaryError, match=re.escape(f"127.0.0.1:{settings.port}")),
+    ):
+        smtp.send(message())
+
+
+@pytest.mark.integration
+def test_smtp_login() -> None:
+    def authenticator(
+        server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        good = isinstance(data, LoginPassword) and data == (b"briefing", b"s3cret")
+        return AuthResult(success=good, handled=False)  # False: the server replies 535
+
+    running, controller = start_server(authenticator=authenticator, auth_require_tls=False)
+    try:
+        with SmtpTransport(running.settings(user="briefing"), "s3cret") as smtp:
+            smtp.send(message())
+        with (
+            SmtpTransport(running.settings(user="briefing"), "wrong") as smtp,
+            pytest.raises(DeliveryTemporaryError, match="DIGEST_SMTP_PASSWORD"),
+        ):
+            smtp.send(message(subscriber_id=2))
+    finally:
+        controller.stop()
+    assert [r.content for r in running.handler.received] == [message().data]
+
+
+def test_smtp_user_without_password_is_a_config_error() -> None:
+    settings = SmtpSettings(host="127.0.0.1", port=25, tls="none", user="briefing")
+    with pytest.raises(ConfigError, match="DIGEST_SMTP_PASSWORD"):
+        SmtpTransport(settings, None)
