@@ -8,6 +8,9 @@ The rules, each chosen so the same inputs always give an equal edition:
 - Only candidates filed under at least one of the list's topics count. Each is filed under its most
   specific topic among them (a child beats its ancestor); ties go to the higher score, then to the
   topic listed first.
+- Freshness: every score is halved for each ``FRESHNESS_HALF_LIFE`` between the article's time
+  (``Article.sort_time``) and the window's end, so a daily briefing leads with today's news even
+  when its window (a list's first edition, say) spans a week.
 - Rank: score under that topic, then recency (``Article.sort_time``), then having an image, then
   the lower article id.
 - Lead: the best-ranked article of the list's first topic or its descendants. An article with both
@@ -33,7 +36,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from digest.config import ListSettings, TopicSettings
 from digest.records import Article, Candidate, Edition, EditionItem, Section
@@ -42,6 +45,7 @@ MORE_FROM_LIMIT = 3  # an author's other pieces shown under their item
 # The lead prefers an article with an image and a summary when it scores at least this share of
 # the best article, so a well-illustrated minor story never displaces the day's main one.
 LEAD_ILLUSTRATED_SHARE = 0.5
+FRESHNESS_HALF_LIFE = timedelta(hours=24)
 
 _RankKey = tuple[float, float, bool, int]
 
@@ -102,7 +106,8 @@ def build_edition(
 ) -> Edition:
     """Compose the edition of ``digest_list`` due at ``slot`` from the window's candidates."""
     tree = _TopicTree(topics)
-    picks = _file(_merge(candidates), digest_list.topics, tree)
+    fresh = [_freshened(candidate, window_end) for candidate in _merge(candidates)]
+    picks = _file(fresh, digest_list.topics, tree)
     if not picks:
         return Edition(
             list_slug=digest_list.slug,
@@ -150,6 +155,16 @@ def _merge(candidates: Iterable[Candidate]) -> list[Candidate]:
                 scores[slug] = max(scores.get(slug, score), score)
             merged[candidate.article.id] = Candidate(article=seen.article, topics=scores)
     return [merged[article_id] for article_id in sorted(merged)]
+
+
+def _freshened(candidate: Candidate, window_end: datetime) -> Candidate:
+    """The candidate with its scores weighted by freshness (see the module docstring)."""
+    age = max(window_end - candidate.article.sort_time, timedelta(0))
+    weight = 0.5 ** (age / FRESHNESS_HALF_LIFE)
+    return Candidate(
+        article=candidate.article,
+        topics={slug: score * weight for slug, score in candidate.topics.items()},
+    )
 
 
 def _file(

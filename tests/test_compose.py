@@ -425,3 +425,13 @@ def test_a_candidate_passed_twice_is_shown_once() -> None:
     again = candidate(1, {"middle-east": 2.0, "iran": 2.0})
     edition = compose([first, again, candidate(2, {"gulf": 1.0})])
     assert sorted(shown_ids(edition)) == [1, 2]
+
+
+def test_freshness_lets_todays_story_lead_over_a_stronger_one_from_days_ago() -> None:
+    week_old = candidate(1, {"middle-east": 6.0}, minutes_ago=60 * 24 * 6, image=True)
+    today = candidate(2, {"middle-east": 3.0}, minutes_ago=90, image=True)
+    edition = compose([week_old, today])
+    assert edition.lead is not None and edition.lead.article.id == 2
+    # Between stories of the same day, the stronger match still leads.
+    strong = candidate(3, {"middle-east": 6.0}, minutes_ago=120, image=True)
+    assert compose([today, strong]).lead.article.id == 3  # type: ignore[union-attr]
