@@ -1,3 +1,3 @@
-"""Topic newsletter digests: poll feeds, file articles under topics, compose, render and mail editions."""
+"""Topic newsletter digests: poll feeds, file articles under topics, compose, render, mail."""
 
 __version__ = "0.1.0"

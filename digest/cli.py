@@ -32,7 +32,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)  # error lines stay whole for grep
 
 
 class _State:

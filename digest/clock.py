@@ -1,4 +1,4 @@
-"""The clock: the only place that reads the current time, so every stage can be tested at a fixed now."""
+"""The clock: the only place that reads the current time, so stages can be tested at a fixed now."""
 
 from __future__ import annotations
 

@@ -1,0 +1,12 @@
+"""The ingest stage: fetch a feed over HTTP, parse its bytes, clean each entry.
+
+    fetch_feed(client, url) ─► FetchResult ─► parse_feed(content) ─► ParsedFeed(entries: Entry…)
+                                               └─ clean.clean_entry for each entry
+
+Each step raises its own error (FetchError, ParseError) that names the feed URL.
+"""
+
+from digest.ingest.fetch import build_client, fetch_feed
+from digest.ingest.parse import parse_feed
+
+__all__ = ["build_client", "fetch_feed", "parse_feed"]

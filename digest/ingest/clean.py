@@ -1,0 +1,440 @@
+"""Clean one feedparser entry into an ``Entry``: sanitized HTML, plain text, canonical URLs.
+
+Nothing a feed sends reaches a reader unescaped (invariant 6): summary HTML goes through an nh3
+allowlist, titles and authors become plain text, and every URL kept is an absolute http(s) URL.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from contextlib import suppress
+from datetime import UTC, datetime, timedelta
+from html import escape
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import quote, unquote_plus, urljoin, urlsplit, urlunsplit
+
+import nh3
+
+from digest.records import Entry
+
+SUMMARY_LIMIT = 600  # characters of summary_text, ellipsis included
+TITLE_LIMIT = 300
+AUTHOR_LIMIT = 200
+FUTURE_TOLERANCE = timedelta(days=1)  # a publication date further ahead than this is a feed's error
+
+ALLOWED_TAGS = frozenset(
+    {"p", "a", "em", "strong", "b", "i", "ul", "ol", "li", "blockquote", "br", "code"}
+)
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
+LINK_SCHEMES = frozenset({"http", "https", "mailto"})
+# Elements dropped with everything inside them; other disallowed tags lose the tag, keep the text.
+DROPPED_WITH_CONTENT = frozenset(
+    {
+        "script", "style", "iframe", "object", "embed", "noscript", "template", "svg", "math",
+        "form", "textarea", "select", "button", "head", "title", "frameset", "frame",
+    }
+)  # fmt: skip
+
+# Query parameters that only tell the publisher where a click came from.
+TRACKING_PARAMETERS = frozenset(
+    {
+        "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "igshid",
+        "mc_cid", "mc_eid", "ref", "ref_src", "ref_url", "cmpid", "icid", "ocid", "ncid",
+        "_hsenc", "_hsmi", "mkt_tok", "s_cid", "at_medium", "at_campaign", "soc_src", "soc_trk",
+        "__twitter_impression", "oly_anon_id", "oly_enc_id", "vero_id", "rss",
+    }
+)  # fmt: skip
+TRACKING_PREFIXES = ("utm_",)
+
+# Characters left as they are when re-quoting a URL's path and query (existing %XX escapes too).
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
+_QUERY_SAFE = _PATH_SAFE + "?"
+_WHITESPACE = re.compile(r"\s+")
+_WHITESPACE_RUN = re.compile(r"[ \t]{2,}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_EMPTY_PARAGRAPH = re.compile(r"<p>\s*</p>")
+# Block elements the allowlist strips would otherwise glue their text to the next block's.
+_STRIPPED_BLOCK_END = re.compile(
+    r"(</(?:h[1-6]|div|section|article|header|footer|figure|figcaption|table|tr|td|th|dd|dt|pre)\s*>)",
+    re.IGNORECASE,
+)
+_EMAIL_THEN_NAME = re.compile(r"^[^\s@()<>]+@[^\s@()<>]+\s*\((?P<name>[^()]+)\)$")  # a@b.c (Name)
+_NAME_THEN_EMAIL = re.compile(r"^(?P<name>[^<>@]+?)\s*<[^\s@<>]+@[^\s@<>]+>$")  # Name <a@b.c>
+_NOT_IMAGE_SUFFIXES = (
+    ".mp3", ".m4a", ".ogg", ".oga", ".mp4", ".m4v", ".webm", ".mov", ".m3u8", ".pdf",
+)  # fmt: skip
+
+_BLOCK_TAGS = frozenset(
+    {
+        "p", "div", "br", "li", "ul", "ol", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6",
+        "tr", "td", "th", "table", "section", "article", "header", "footer", "pre", "hr",
+        "figure", "figcaption", "dd", "dt", "dl",
+    }
+)  # fmt: skip
+
+
+# ----------------------------------------------------------------------------------------------
+# HTML
+
+
+def sanitize_html(html: str, *, base_url: str | None) -> str:
+    """Feed HTML cut down to a small allowlist: links absolute http(s)/mailto, no images."""
+
+    def keep_attribute(tag: str, attribute: str, value: str) -> str | None:
+        if tag == "a" and attribute == "href":
+            return _safe_link(value, base_url)
+        return value
+
+    cleaned = nh3.clean(
+        _STRIPPED_BLOCK_END.sub(r"\1 ", html),
+        tags=set(ALLOWED_TAGS),
+        clean_content_tags=set(DROPPED_WITH_CONTENT),
+        attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
+        attribute_filter=keep_attribute,
+        url_schemes=set(LINK_SCHEMES),
+        link_rel="noopener noreferrer",
+        strip_comments=True,
+    )
+    # Dropping images leaves the paragraphs that held them empty.
+    return _WHITESPACE_RUN.sub(" ", _EMPTY_PARAGRAPH.sub("", cleaned)).strip()
+
+
+def _safe_link(value: str, base_url: str | None) -> str | None:
+    # Browsers ignore control characters and surrounding spaces in URLs ("java\tscript:"), so we
+    # drop them too before deciding what the scheme is.
+    href = _CONTROL.sub("", value).strip()
+    if not href:
+        return None
+    scheme = urlsplit(href).scheme.lower()
+    if not scheme:
+        if base_url is None:
+            return None  # a relative link is useless in a mail
+        href = urljoin(base_url, href)
+        scheme = urlsplit(href).scheme.lower()
+    return href if scheme in LINK_SCHEMES else None
+
+
+# Elements whose text is not part of the text; void elements (embed, frame) have none to skip.
+_TEXT_SKIPPED = DROPPED_WITH_CONTENT - {"embed", "frame"}
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _TEXT_SKIPPED:
+            self._skipping += 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append(" ")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _BLOCK_TAGS:
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _TEXT_SKIPPED:
+            self._skipping = max(0, self._skipping - 1)
+        elif tag in _BLOCK_TAGS:
+            self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """Plain text of an HTML fragment: tags removed, entities decoded, whitespace collapsed."""
+    extractor = _TextExtractor()
+    extractor.feed(html)
+    extractor.close()
+    return collapse_whitespace("".join(extractor.parts))
+
+
+def collapse_whitespace(text: str) -> str:
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def truncate_text(text: str, limit: int) -> str:
+    """``text`` cut at a word boundary to at most ``limit`` characters, with an ellipsis if cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    boundary = cut.rfind(" ")
+    # A text with no space in reach (one enormous word, or a script without spaces) is cut hard.
+    if boundary > limit // 2:
+        cut = cut[:boundary]
+    return cut.rstrip(" ,;:.-–—") + "…"
+
+
+class _ImageSources(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.sources: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag != "img":
+            return
+        values = dict(attrs)
+        # Tracking pixels are declared 1x1 (or 0x0); they are not a picture of the story.
+        if values.get("width") in ("0", "1") or values.get("height") in ("0", "1"):
+            return
+        if values.get("src"):
+            self.sources.append(values["src"] or "")
+
+    handle_startendtag = handle_starttag
+
+
+def image_sources(html: str) -> list[str]:
+    """The ``src`` of each ``<img>`` in ``html``, in order, tracking pixels left out."""
+    finder = _ImageSources()
+    finder.feed(html)
+    finder.close()
+    return finder.sources
+
+
+# ----------------------------------------------------------------------------------------------
+# URLs
+
+
+def canonical_link(url: str) -> str:
+    """The one spelling of an article's address used to recognise it across feeds.
+
+    Absolute http(s), lowercased scheme and host, default port, credentials and fragment removed,
+    tracking parameters (``utm_*``, ``fbclid``, ...) removed, unsafe characters percent-encoded.
+    Raises ValueError for anything that is not an absolute http(s) URL.
+    """
+    parts = urlsplit(_CONTROL.sub("", url).strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")
+    if scheme not in ("http", "https") or not host:
+        raise ValueError(f"not an absolute http(s) URL: {url!r}")
+    with suppress(UnicodeError):  # else keep the host as written; it is lowercased already
+        host = host.encode("idna").decode("ascii")
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 literal
+    port = parts.port  # raises ValueError for a port that is not a number
+    default_port = {"http": 80, "https": 443}[scheme]
+    netloc = host if port is None or port == default_port else f"{host}:{port}"
+    path = quote(parts.path or "/", safe=_PATH_SAFE)
+    kept = [pair for pair in parts.query.split("&") if pair and not _is_tracking(pair)]
+    query = quote("&".join(kept), safe=_QUERY_SAFE)
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def _is_tracking(pair: str) -> bool:
+    name = unquote_plus(pair.split("=", 1)[0]).lower()
+    return name in TRACKING_PARAMETERS or name.startswith(TRACKING_PREFIXES)
+
+
+def absolute_http_url(url: str | None, base_url: str | None) -> str | None:
+    """``url`` made absolute against ``base_url``, if the result is an http(s) URL; else None."""
+    if not url:
+        return None
+    candidate = _CONTROL.sub("", url).strip()
+    if base_url:
+        candidate = urljoin(base_url, candidate)
+    parts = urlsplit(candidate)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return candidate
+
+
+def _is_http_url(url: str | None) -> bool:
+    return absolute_http_url(url, None) is not None
+
+
+# ----------------------------------------------------------------------------------------------
+# Entries
+
+RawEntry = Mapping[str, Any]  # one of feedparser's entry dicts
+
+
+def clean_entry(
+    raw: RawEntry,
+    *,
+    feed_url: str,
+    feed_link: str | None,
+    feed_language: str | None,
+    now: datetime,
+) -> Entry | None:
+    """An ``Entry`` from one feedparser entry, or None when it has no usable link.
+
+    Relative entry links are resolved against the feed's site (``feed_link``) when it has one, since
+    feeds are often served from another host than the site they describe; relative URLs in the
+    entry's HTML are resolved against the entry's own link, the page that HTML was written for.
+    """
+    site = feed_link if feed_link and _is_http_url(feed_link) else feed_url
+    link = _entry_link(raw, site)
+    if link is None:
+        return None
+    guid = collapse_whitespace(str(raw.get("id") or "")) or link
+
+    source_html = _summary_source(raw)
+    summary_html = sanitize_html(source_html, base_url=link)
+    summary_text = html_to_text(summary_html)
+    if len(summary_text) > SUMMARY_LIMIT:
+        # The source was a whole article: keep a short, plain summary rather than pages of HTML.
+        summary_text = truncate_text(summary_text, SUMMARY_LIMIT)
+        summary_html = f"<p>{escape(summary_text, quote=False)}</p>"
+
+    title = _text_field(raw.get("title_detail"), raw.get("title"))
+    if not title:
+        title = truncate_text(summary_text, 80) if summary_text else link
+    published = _utc(_own(raw, "published_parsed"), now)
+    updated = _utc(_own(raw, "updated_parsed"), now)
+
+    return Entry(
+        guid=guid,
+        link=link,
+        title=truncate_text(title, TITLE_LIMIT),
+        summary_html=summary_html,
+        summary_text=summary_text,
+        author=_author(raw),
+        published_at=published or updated,  # an Atom entry often carries only <updated>
+        updated_at=updated,
+        categories=_categories(raw.get("tags") or ()),
+        image_url=_image_url(raw, source_html, link),
+        language=_language(raw) or normalize_language(feed_language),
+    )
+
+
+def _own(raw: RawEntry, key: str) -> object:
+    """``raw[key]`` if the feed gave it; feedparser would answer "updated" with "published"."""
+    return dict.get(raw, key) if isinstance(raw, dict) else raw.get(key)
+
+
+def _entry_link(raw: RawEntry, base_url: str) -> str | None:
+    candidates = [raw.get("link")]
+    candidates += [
+        link.get("href")
+        for link in raw.get("links") or ()
+        if link.get("rel", "alternate") == "alternate"
+    ]
+    if raw.get("guidislink") or _is_http_url(raw.get("id")):
+        candidates.append(raw.get("id"))
+    for candidate in candidates:
+        url = absolute_http_url(candidate, base_url)
+        if url is not None:
+            try:
+                return canonical_link(url)
+            except ValueError:
+                continue
+    return None
+
+
+def _summary_source(raw: RawEntry) -> str:
+    """The entry's description as HTML, or its content when it has no description."""
+    details: list[Mapping[str, Any]] = []
+    if raw.get("summary"):
+        details.append(raw.get("summary_detail") or {"type": "text/html", "value": raw["summary"]})
+    details.extend(raw.get("content") or ())
+    for detail in details:
+        value = str(detail.get("value") or "")
+        if not value.strip():
+            continue
+        if detail.get("type") == "text/plain":
+            return "".join(f"<p>{escape(part)}</p>" for part in value.split("\n\n") if part.strip())
+        return value
+    return ""
+
+
+def _text_field(detail: Mapping[str, Any] | None, value: object) -> str:
+    # Even a title declared as plain text goes through html_to_text: feeds escape markup twice
+    # ("AT&amp;amp;T", "&lt;em&gt;") far more often than they mean a literal "<tag>".
+    return html_to_text(str((detail or {}).get("value") or value or ""))
+
+
+def _author(raw: RawEntry) -> str | None:
+    # The name feedparser splits out of "email (Name)" is unreliable, so the raw form is read first.
+    written = collapse_whitespace(str(raw.get("author") or ""))
+    match = _EMAIL_THEN_NAME.match(written) or _NAME_THEN_EMAIL.match(written)
+    if match:
+        name = match.group("name")
+    else:
+        name = str((raw.get("author_detail") or {}).get("name") or written)
+    text = html_to_text(name)
+    return truncate_text(text, AUTHOR_LIMIT) or None
+
+
+def _utc(value: object, now: datetime) -> datetime | None:
+    """A feedparser ``*_parsed`` value (a UTC struct_time) as an aware datetime, clamped to now."""
+    if not isinstance(value, tuple) or len(value) < 6:  # struct_time is a tuple
+        return None
+    try:
+        # A leap second (60) is valid in a struct_time but not in a datetime.
+        year, month, day, hour, minute, second = (int(part) for part in value[:6])
+        moment = datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if moment > now + FUTURE_TOLERANCE:
+        return now
+    return moment
+
+
+def _categories(tags: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
+    seen: set[str] = set()
+    categories: list[str] = []
+    for tag in tags:
+        term = collapse_whitespace(str(tag.get("term") or tag.get("label") or ""))
+        if term and term.casefold() not in seen:
+            seen.add(term.casefold())
+            categories.append(term)
+    return tuple(categories)
+
+
+def _image_url(raw: RawEntry, source_html: str, base_url: str) -> str | None:
+    for candidate in _image_candidates(raw, source_html):
+        url = absolute_http_url(candidate, base_url)
+        if url is not None:
+            return url
+    return None
+
+
+def _image_candidates(raw: RawEntry, source_html: str) -> Iterable[str | None]:
+    media = [item for item in raw.get("media_content") or () if _looks_like_image(item)]
+    # Publishers list several renditions; the widest makes the best lead picture.
+    media.sort(key=lambda item: _as_int(item.get("width")), reverse=True)
+    yield from (item.get("url") for item in media)
+    yield from (item.get("url") for item in raw.get("media_thumbnail") or ())
+    for link in raw.get("links") or ():
+        if link.get("rel") == "enclosure" and str(link.get("type", "")).startswith("image/"):
+            yield link.get("href")
+    yield (raw.get("image") or {}).get("href")
+    yield from image_sources(source_html)
+    for content in raw.get("content") or ():
+        yield from image_sources(str(content.get("value") or ""))
+
+
+def _looks_like_image(item: Mapping[str, Any]) -> bool:
+    medium = str(item.get("medium") or "")
+    kind = str(item.get("type") or "")
+    if medium or kind:
+        return medium == "image" or kind.startswith("image/")
+    # Undeclared media is usually a picture; a sound or video file says so by its name.
+    return not urlsplit(str(item.get("url") or "")).path.lower().endswith(_NOT_IMAGE_SUFFIXES)
+
+
+def _as_int(value: object) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return 0
+
+
+def _language(raw: RawEntry) -> str | None:
+    for key in ("title_detail", "summary_detail"):
+        language = (raw.get(key) or {}).get("language")
+        if language:
+            return normalize_language(language)
+    return normalize_language(raw.get("language"))
+
+
+def normalize_language(value: object) -> str | None:
+    """A language tag as ``en-us``: lowercased, hyphenated; None when empty."""
+    text = collapse_whitespace(str(value or "")).replace("_", "-").lower()
+    return text or None

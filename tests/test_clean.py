@@ -1,0 +1,401 @@
+"""Tests for digest.ingest.clean: sanitizing, plain text, canonical links and entry cleaning."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from digest.ingest.clean import (
+    SUMMARY_LIMIT,
+    canonical_link,
+    clean_entry,
+    html_to_text,
+    sanitize_html,
+    truncate_text,
+)
+
+NOW = datetime(2025, 6, 10, 12, 0, tzinfo=UTC)
+FEED_URL = "https://feeds.example/gulf.xml"
+SITE = "https://gulfwire.example/"
+
+
+def clean(raw: dict[str, Any], **overrides: Any) -> Any:
+    arguments: dict[str, Any] = {
+        "feed_url": FEED_URL,
+        "feed_link": SITE,
+        "feed_language": "en",
+        "now": NOW,
+    }
+    arguments.update(overrides)
+    return clean_entry(raw, **arguments)
+
+
+def utc_struct(moment: datetime) -> time.struct_time:
+    return moment.astimezone(UTC).timetuple()
+
+
+# ----------------------------------------------------------------------------------------------
+# sanitize_html
+
+
+def test_sanitizer_drops_scripts_styles_and_event_handlers() -> None:
+    html = (
+        '<p onclick="steal()" style="color:red">Hello<script>alert(1)</script>'
+        "<style>p { display: none }</style> world</p>"
+        '<iframe src="https://evil.example/"></iframe><form action="/x"><input name="q"></form>'
+    )
+    cleaned = sanitize_html(html, base_url=SITE)
+    assert cleaned == "<p>Hello world</p>"
+
+
+@pytest.mark.parametrize(
+    "href",
+    [
+        "javascript:alert(1)",
+        "JavaScript:alert(1)",
+        " java\tscript:alert(1)",
+        "data:text/html;base64,PHNjcmlwdD4=",
+        "vbscript:msgbox(1)",
+        "file:///etc/passwd",
+    ],
+)
+def test_sanitizer_drops_dangerous_links(href: str) -> None:
+    cleaned = sanitize_html(f'<a href="{href}">click</a>', base_url=SITE)
+    assert "href" not in cleaned
+    assert "click" in cleaned
+    assert "script" not in cleaned.lower() and "data:" not in cleaned
+
+
+def test_sanitizer_resolves_relative_links_and_marks_them_noopener() -> None:
+    cleaned = sanitize_html(
+        '<a href="/ports">ports</a> <a href="docs/a?b=1">doc</a> <a href="//cdn.example/x">cdn</a>',
+        base_url="https://gulfwire.example/news/today",
+    )
+    assert '<a href="https://gulfwire.example/ports" rel="noopener noreferrer">ports</a>' in cleaned
+    assert 'href="https://gulfwire.example/news/docs/a?b=1"' in cleaned
+    assert 'href="https://cdn.example/x"' in cleaned
+
+
+def test_sanitizer_drops_relative_links_without_a_base() -> None:
+    cleaned = sanitize_html('<a href="/ports">ports</a>', base_url=None)
+    assert cleaned == '<a rel="noopener noreferrer">ports</a>'
+
+
+def test_sanitizer_keeps_mailto_and_the_allowed_tags() -> None:
+    html = (
+        "<p><strong>S</strong> <b>b</b> <em>e</em> <i>i</i> <code>c</code><br></p>"
+        "<ul><li>one</li></ul><ol><li>two</li></ol><blockquote>q</blockquote>"
+        '<a href="mailto:desk@gulfwire.example" title="Write">mail</a>'
+    )
+    cleaned = sanitize_html(html, base_url=None)
+    for tag in ("strong", "b", "em", "i", "code", "br", "ul", "ol", "li", "blockquote"):
+        assert f"<{tag}>" in cleaned
+    assert 'href="mailto:desk@gulfwire.example"' in cleaned
+    assert 'title="Write"' in cleaned
+
+
+def test_sanitizer_drops_images_and_the_paragraphs_they_leave_empty() -> None:
+    cleaned = sanitize_html(
+        '<p><img src="https://cdn.example/a.jpg" onerror="x()"></p><p>Text <img src=x>here</p>',
+        base_url=None,
+    )
+    assert cleaned == "<p>Text here</p>"
+
+
+def test_sanitizer_strips_unknown_tags_but_keeps_their_text() -> None:
+    cleaned = sanitize_html("<div><h2>Heading</h2><span>body</span></div>", base_url=None)
+    assert cleaned == "Heading body"
+
+
+# ----------------------------------------------------------------------------------------------
+# html_to_text and truncate_text
+
+
+def test_html_to_text_decodes_entities_and_collapses_whitespace() -> None:
+    text = html_to_text("<p>Doha&nbsp;&amp;\n\n  Muscat</p><p>caf&eacute; &#8212; &lt;b&gt;</p>")
+    assert text == "Doha & Muscat café — <b>"
+
+
+def test_html_to_text_separates_blocks_and_drops_scripts() -> None:
+    text = html_to_text("<ul><li>one</li><li>two</li></ul><script>var x = 1;</script>end<br>x")
+    assert text == "one two end x"
+
+
+def test_html_to_text_keeps_the_text_after_a_void_element() -> None:
+    assert html_to_text("<p>before<embed src='x.swf'> after</p>") == "before after"
+
+
+def test_truncate_cuts_at_a_word_boundary_with_an_ellipsis() -> None:
+    text = " ".join(["diplomacy"] * 100)
+    cut = truncate_text(text, 60)
+    assert len(cut) <= 60
+    assert cut.endswith("diplomacy…")
+    assert truncate_text("short", 60) == "short"
+
+
+def test_truncate_cuts_hard_when_there_is_no_space() -> None:
+    cut = truncate_text("x" * 100, 10)
+    assert cut == "x" * 9 + "…"
+
+
+# ----------------------------------------------------------------------------------------------
+# canonical_link
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "https://gulfwire.example/a?utm_source=rss&utm_medium=feed&id=5#comments",
+            "https://gulfwire.example/a?id=5",
+        ),
+        (
+            "HTTPS://GulfWire.Example:443/Story/One?fbclid=x&gclid=y&mc_cid=1&mc_eid=2&ref=home",
+            "https://gulfwire.example/Story/One",
+        ),
+        ("http://gulfwire.example:80", "http://gulfwire.example/"),
+        ("http://gulfwire.example:8080/x?b=2&a=1", "http://gulfwire.example:8080/x?b=2&a=1"),
+        ("https://user:pw@gulfwire.example/x", "https://gulfwire.example/x"),
+        ("https://gulfwire.example/a b/ü", "https://gulfwire.example/a%20b/%C3%BC"),
+        ("https://gulfwire.example/a%20b?q=%2F", "https://gulfwire.example/a%20b?q=%2F"),
+        ("https://bücher.example/x", "https://xn--bcher-kva.example/x"),
+        ("https://gulfwire.example/x?UTM_Campaign=z&cmpid=3", "https://gulfwire.example/x"),
+    ],
+)
+def test_canonical_link(url: str, expected: str) -> None:
+    assert canonical_link(url) == expected
+
+
+@pytest.mark.parametrize("url", ["/relative/path", "mailto:a@b.example", "ftp://x.example/f", ""])
+def test_canonical_link_refuses_what_is_not_absolute_http(url: str) -> None:
+    with pytest.raises(ValueError):
+        canonical_link(url)
+
+
+# ----------------------------------------------------------------------------------------------
+# clean_entry
+
+
+def test_clean_entry_title_author_and_link() -> None:
+    entry = clean(
+        {
+            "title": "Oman &amp; Qatar   sign a <em>pact</em>",
+            "title_detail": {
+                "type": "text/html",
+                "value": "Oman &amp; Qatar   sign a <em>pact</em>",
+            },
+            "link": "/2025/pact?utm_source=rss#top",
+            "id": "gulfwire-4711",
+            "author": "desk@gulfwire.example (Layla Haddad)",
+            "summary": "<p>Signed today.</p>",
+        }
+    )
+    assert entry.title == "Oman & Qatar sign a pact"
+    assert entry.link == "https://gulfwire.example/2025/pact"  # resolved against the site
+    assert entry.guid == "gulfwire-4711"
+    assert entry.author == "Layla Haddad"
+    assert entry.summary_html == "<p>Signed today.</p>"
+    assert entry.summary_text == "Signed today."
+    assert entry.language == "en"
+
+
+def test_clean_entry_plain_text_title_keeps_angle_brackets() -> None:
+    entry = clean(
+        {
+            "title": "Why x < y matters",
+            "title_detail": {"type": "text/plain", "value": "Why x < y matters"},
+            "link": "https://gulfwire.example/a",
+        }
+    )
+    assert entry.title == "Why x < y matters"
+
+
+@pytest.mark.parametrize(
+    ("written", "name"),
+    [
+        ("desk@gulfwire.example (Layla Haddad)", "Layla Haddad"),
+        ("Omar Nasser <omar@gulfwire.example>", "Omar Nasser"),
+        ("Rana Khalil", "Rana Khalil"),
+    ],
+)
+def test_clean_entry_author_forms(written: str, name: str) -> None:
+    entry = clean({"link": "https://gulfwire.example/a", "author": written})
+    assert entry.author == name
+
+
+def test_clean_entry_guid_falls_back_to_the_canonical_link() -> None:
+    entry = clean({"link": "https://gulfwire.example/a?utm_campaign=x"})
+    assert entry.guid == "https://gulfwire.example/a"
+
+
+def test_clean_entry_without_a_usable_link_is_dropped() -> None:
+    assert clean({"title": "No link", "id": "urn:uuid:1234"}) is None
+    assert clean({"title": "Bad link", "link": "javascript:alert(1)"}) is None
+
+
+def test_clean_entry_uses_a_permalink_guid_as_link() -> None:
+    entry = clean({"id": "https://gulfwire.example/story", "guidislink": True})
+    assert entry.link == "https://gulfwire.example/story"
+
+
+def test_clean_entry_summary_is_cut_at_a_word_boundary() -> None:
+    long_text = " ".join(f"word{n}" for n in range(400))
+    entry = clean({"link": "https://gulfwire.example/a", "summary": f"<p>{long_text}</p>"})
+    assert len(entry.summary_text) <= SUMMARY_LIMIT
+    assert entry.summary_text.endswith("…")
+    last_word = entry.summary_text[:-1].rsplit(" ", 1)[-1]
+    assert last_word in long_text.split(" ")  # a whole word, not a fragment
+    assert entry.summary_html == f"<p>{entry.summary_text}</p>"
+
+
+def test_clean_entry_takes_the_summary_from_content_when_there_is_no_description() -> None:
+    entry = clean(
+        {
+            "link": "https://gulfwire.example/a",
+            "content": [{"type": "text/html", "value": "<p>From <b>content</b></p>"}],
+        }
+    )
+    assert entry.summary_html == "<p>From <b>content</b></p>"
+
+
+def test_clean_entry_escapes_plain_text_summaries() -> None:
+    entry = clean(
+        {
+            "link": "https://gulfwire.example/a",
+            "summary": "Tags like <script> stay text",
+            "summary_detail": {"type": "text/plain", "value": "Tags like <script> stay text"},
+        }
+    )
+    assert entry.summary_html == "<p>Tags like &lt;script&gt; stay text</p>"
+    assert entry.summary_text == "Tags like <script> stay text"
+
+
+def test_clean_entry_dates_are_utc_and_published_falls_back_to_updated() -> None:
+    published = datetime(2025, 6, 10, 6, 30, tzinfo=UTC)
+    updated = datetime(2025, 6, 10, 9, 0, tzinfo=UTC)
+    entry = clean(
+        {
+            "link": "https://gulfwire.example/a",
+            "published_parsed": utc_struct(published),
+            "updated_parsed": utc_struct(updated),
+        }
+    )
+    assert entry.published_at == published
+    assert entry.published_at.tzinfo is UTC
+    assert entry.updated_at == updated
+
+    only_updated = clean(
+        {"link": "https://gulfwire.example/b", "updated_parsed": utc_struct(updated)}
+    )
+    assert only_updated.published_at == updated
+
+
+def test_clean_entry_clamps_dates_far_in_the_future_to_now() -> None:
+    near = NOW + timedelta(hours=20)
+    far = NOW + timedelta(days=3)
+    assert (
+        clean({"link": "https://x.example/a", "published_parsed": utc_struct(near)}).published_at
+        == near
+    )
+    assert (
+        clean({"link": "https://x.example/b", "published_parsed": utc_struct(far)}).published_at
+        == NOW
+    )
+
+
+def test_clean_entry_ignores_impossible_dates() -> None:
+    entry = clean(
+        {"link": "https://x.example/a", "published_parsed": (2025, 13, 40, 0, 0, 0, 0, 0, 0)}
+    )
+    assert entry.published_at is None
+
+
+def test_clean_entry_categories_are_stripped_and_deduplicated() -> None:
+    entry = clean(
+        {
+            "link": "https://x.example/a",
+            "tags": [
+                {"term": " Gulf "},
+                {"term": "gulf"},
+                {"term": "Energy"},
+                {"term": ""},
+                {"label": "GCC"},
+            ],
+        }
+    )
+    assert entry.categories == ("Gulf", "Energy", "GCC")
+
+
+def test_clean_entry_image_prefers_the_widest_media_content() -> None:
+    entry = clean(
+        {
+            "link": "https://gulfwire.example/a",
+            "media_content": [
+                {"url": "https://cdn.example/small.jpg", "medium": "image", "width": "320"},
+                {"url": "https://cdn.example/clip.mp4", "medium": "video", "width": "1920"},
+                {"url": "/img/large.jpg", "medium": "image", "width": "1280"},
+            ],
+            "media_thumbnail": [{"url": "https://cdn.example/thumb.jpg"}],
+        }
+    )
+    assert entry.image_url == "https://gulfwire.example/img/large.jpg"
+
+
+def test_clean_entry_image_from_an_image_enclosure() -> None:
+    entry = clean(
+        {
+            "link": "https://gulfwire.example/a",
+            "links": [
+                {"rel": "alternate", "href": "https://gulfwire.example/a"},
+                {"rel": "enclosure", "type": "audio/mpeg", "href": "https://cdn.example/a.mp3"},
+                {"rel": "enclosure", "type": "image/png", "href": "https://cdn.example/e.png"},
+            ],
+        }
+    )
+    assert entry.image_url == "https://cdn.example/e.png"
+
+
+def test_clean_entry_image_from_the_first_img_in_the_content() -> None:
+    entry = clean(
+        {
+            "link": "https://gulfwire.example/news/a",
+            "summary": (
+                '<p><img src="https://track.example/p.gif" width="1" height="1">'
+                '<img src="data:image/png;base64,AAAA"><img src="pics/lead.jpg"> text</p>'
+            ),
+        }
+    )
+    # The pixel is skipped, the data: URI refused, the relative one made absolute.
+    assert entry.image_url == "https://gulfwire.example/news/pics/lead.jpg"
+    assert "<img" not in entry.summary_html
+
+
+def test_clean_entry_image_must_be_http() -> None:
+    entry = clean(
+        {
+            "link": "https://gulfwire.example/a",
+            "media_thumbnail": [{"url": "javascript:alert(1)"}, {"url": "ftp://x.example/a.jpg"}],
+        }
+    )
+    assert entry.image_url is None
+
+
+def test_clean_entry_language_from_the_entry_then_the_feed() -> None:
+    own = clean(
+        {
+            "link": "https://x.example/a",
+            "title": "عنوان",
+            "title_detail": {"type": "text/plain", "value": "عنوان", "language": "ar"},
+        }
+    )
+    assert own.language == "ar"
+    inherited = clean({"link": "https://x.example/b"}, feed_language="en-GB")
+    assert inherited.language == "en-gb"
+
+
+def test_clean_entry_without_a_title_borrows_the_start_of_the_summary() -> None:
+    entry = clean({"link": "https://x.example/a", "summary": "A short note from Muscat."})
+    assert entry.title == "A short note from Muscat."

@@ -1,0 +1,186 @@
+"""The whole cycle as an operator runs it: the `digest` command, a loopback feed server, SMTP."""
+
+from __future__ import annotations
+
+import csv
+import email
+import os
+import re
+import subprocess
+import sys
+from email import policy
+from email.message import EmailMessage
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from digest.config import load_settings
+from digest.mail.tokens import TokenSigner
+from tests.servers import SmtpSink, free_port, smtp_server
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "config" / "example.toml"
+DIGEST = str(Path(sys.executable).parent / "digest")
+SECRET = "end-to-end-secret"
+
+pytestmark = pytest.mark.integration
+
+
+def example_config(tmp_path: Path, *, smtp_port: int | None) -> Path:
+    """The example config, with its sample server on a free port and its data in ``tmp_path``."""
+    port = free_port()
+    text = EXAMPLE.read_text().replace("127.0.0.1:8421", f"127.0.0.1:{port}")
+    text = text.replace("port = 8421", f"port = {port}")
+    text = text.replace('directory = "samples"', f'directory = "{ROOT / "config" / "samples"}"')
+    text = re.sub(
+        r'subscribers = "(subscribers/[^"]+)"', rf'subscribers = "{ROOT / "config"}/\1"', text
+    )
+    text = text.replace(
+        'database_url = "sqlite:///var/digest.db"',
+        f'database_url = "sqlite:///{tmp_path / "digest.db"}"\ndata_dir = "{tmp_path / "var"}"',
+    )
+    text = text.replace('outbox = "var/outbox"', f'outbox = "{tmp_path / "outbox"}"')
+    if smtp_port is not None:
+        text += f'\n[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\ntls = "none"\n'
+    path = tmp_path / "digest.toml"
+    path.write_text(text)
+    return path
+
+
+def digest(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "DIGEST_SECRET_KEY": SECRET, "COLUMNS": "120"}
+    environment.pop("DIGEST_CONFIG", None)
+    return subprocess.run(
+        [DIGEST, "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=300,
+        check=False,
+    )
+
+
+def subscribers(name: str) -> list[str]:
+    with (ROOT / "config" / "subscribers" / name).open(encoding="utf-8-sig") as file:
+        return [row["email"].lower() for row in csv.DictReader(file)]
+
+
+class _StoryLinks(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "a" and attributes.get("class") in ("headline-link", "more-from-link"):
+            self.links.append(attributes.get("href") or "")
+
+
+def story_links(html: str) -> list[str]:
+    """The links of every story shown: headlines and "More from" entries."""
+    parser = _StoryLinks()
+    parser.feed(html)
+    return parser.links
+
+
+def parse(data: bytes) -> EmailMessage:
+    message = email.message_from_bytes(data, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+@pytest.fixture
+def smtp() -> SmtpSink:
+    with smtp_server() as sink:
+        yield sink
+
+
+def test_one_cycle_mails_every_subscriber_once_and_a_second_sends_nothing(
+    tmp_path: Path, smtp: SmtpSink
+) -> None:
+    config = example_config(tmp_path, smtp_port=smtp.port)
+    first = digest(config, "run", "--once")
+    assert first.returncode == 0, first.stderr
+    assert re.search(r"feeds polled\s+│\s+8", first.stdout)
+    assert re.search(r"messages delivered\s+│\s+14", first.stdout)
+
+    expected = sorted(subscribers("middle-east-daily.csv") + subscribers("gulf-weekly.csv"))
+    assert sorted(r for mail in smtp.received for r in mail.rcpt_tos) == expected
+    assert all(mail.mail_from == "briefing@example.org" for mail in smtp.received)
+
+    settings = load_settings(config, {})
+    signer = TokenSigner(SECRET)
+    article_links: set[str] = set()
+    for mail in smtp.received:
+        message = parse(mail.data)
+        assert message["To"].addresses[0].addr_spec.lower() == mail.rcpt_tos[0]
+        assert message["From"].addresses[0].display_name == "The Middle East Desk"
+        assert message["List-Id"].endswith(".example.org>")
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert message["Message-ID"] and message["Date"]
+        assert message.get_content_type() == "multipart/alternative"
+        unsubscribe = re.fullmatch(r"<(https://[^>]+)>", message["List-Unsubscribe"])
+        assert unsubscribe is not None
+        token = unsubscribe.group(1).rsplit("/", 1)[1]
+        list_slug = signer.read_unsubscribe_token(token)[1]
+        assert list_slug in {"middle-east-daily", "gulf-weekly"}
+        assert message["List-Id"].startswith(f'"{settings.list(list_slug).name}"')
+
+        html = message.get_body(("html",)).get_content()
+        text = message.get_body(("plain",)).get_content()
+        assert unsubscribe.group(1) in html and unsubscribe.group(1) in text
+        assert 'style="' in html  # CSS was inlined
+        assert settings.service.postal_address in html
+        # Nothing from the feeds arrives unescaped: the samples carry scripts and handlers.
+        for hostile in ("<script", "<iframe", "onclick", "onerror", "onmouseover", "javascript:"):
+            assert hostile not in html.lower()
+        assert "%%DIGEST-" not in html and "%%DIGEST-" not in text
+        # Each article at most once: every headline link appears once as a headline.
+        stories = story_links(html)
+        assert stories and len(stories) == len(set(stories))
+        article_links.update(stories)
+    assert len(article_links) > 20
+
+    second = digest(config, "run", "--once")
+    assert second.returncode == 0, second.stderr
+    assert re.search(r"messages delivered\s+│\s+0", second.stdout)
+    assert len(smtp.received) == 14
+
+
+def test_the_example_writes_eml_files_to_the_outbox(tmp_path: Path) -> None:
+    config = example_config(tmp_path, smtp_port=None)
+    result = digest(config, "run", "--once")
+    assert result.returncode == 0, result.stderr
+    files = sorted((tmp_path / "outbox").glob("*.eml"))
+    assert len(files) == 14
+    message = parse(files[0].read_bytes())
+    assert message["Subject"].startswith("The Middle East in your inbox: ")
+
+    forced = digest(config, "run", "--once", "--list", "gulf-weekly")
+    assert forced.returncode == 0, forced.stderr
+    # Forced in the same minute with no new article: nothing new to say, so nothing is sent.
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 14
+
+
+def test_config_check_and_preview(tmp_path: Path) -> None:
+    config = example_config(tmp_path, smtp_port=None)
+    check = digest(config, "config", "check")
+    assert check.returncode == 0, check.stderr
+    assert "8 feeds, 7 topics, 2 lists" in check.stdout
+
+    preview = digest(config, "preview", "middle-east-daily", "--poll")
+    assert preview.returncode == 0, preview.stderr
+    path = Path(preview.stdout.strip().splitlines()[-1])
+    html = path.read_text()
+    assert "The Middle East in your inbox" in html and 'style="' in html
+    assert not (tmp_path / "outbox").exists()  # a preview sends nothing
+
+
+def test_a_broken_config_is_refused_with_file_key_and_reason(tmp_path: Path) -> None:
+    config = example_config(tmp_path, smtp_port=None)
+    config.write_text(config.read_text().replace('schedule = "0 7 * * *"', 'schedule = "7am"'))
+    result = digest(config, "run", "--once")
+    assert result.returncode == 2
+    assert f"{config}: lists[0].schedule: invalid cron expression '7am'" in result.stderr
+    assert not (tmp_path / "digest.db").exists()  # nothing ran

@@ -1,0 +1,193 @@
+"""Tests for digest.ingest.parse: the feed formats, broken feeds, non-feeds and legacy encodings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from digest.errors import ParseError
+from digest.ingest import parse_feed
+from digest.records import ParsedFeed
+
+FEEDS = Path(__file__).parent / "data" / "feeds"
+NOW = datetime(2025, 6, 10, 12, 0, tzinfo=UTC)
+
+
+def parse(name: str, content_type: str | None = "application/rss+xml") -> ParsedFeed:
+    return parse_feed(
+        (FEEDS / name).read_bytes(),
+        url=f"https://feeds.example/{name}",
+        content_type=content_type,
+        now=NOW,
+    )
+
+
+def test_rss_20() -> None:
+    feed = parse("rss20.xml")
+    assert feed.title == "Gulf Wire & Friends"
+    assert feed.link == "https://gulfwire.example/"
+    assert feed.language == "en-gb"
+    assert feed.warning is None
+    # The third item has neither link nor guid and is dropped.
+    assert [entry.guid for entry in feed.entries] == [
+        "gulfwire-4711",
+        "https://gulfwire.example/2025/06/riyadh-energy-summit",
+    ]
+
+    pact, summit = feed.entries
+    assert pact.title == "Oman & Qatar sign a shipping pact"
+    assert pact.link == "https://gulfwire.example/2025/06/oman-qatar-shipping?id=42"
+    assert pact.author == "Layla Haddad"
+    assert pact.published_at == datetime(2025, 6, 10, 6, 30, tzinfo=UTC)
+    assert pact.updated_at is None
+    assert pact.categories == ("Gulf", "Shipping")
+    assert pact.image_url == "https://cdn.gulfwire.example/img/pact-large.jpg"
+    assert pact.summary_html == (
+        '<p>Muscat and Doha agreed on <a href="https://gulfwire.example/ports" '
+        'rel="noopener noreferrer">new port rules</a>.</p>'
+    )
+    assert pact.summary_text == "Muscat and Doha agreed on new port rules."
+    assert pact.language == "en-gb"
+
+    assert summit.author == "Omar Nasser"
+    assert summit.summary_html == "<p>Ministers from across the <b>GCC</b> met in Riyadh.</p>"
+    assert summit.image_url == "https://cdn.gulfwire.example/img/summit-enclosure.jpg"
+    assert summit.published_at == datetime(2025, 6, 10, 8, 0, tzinfo=UTC)
+
+
+def test_atom_10() -> None:
+    feed = parse("atom.xml", "application/atom+xml")
+    assert feed.title == "The Levant Ledger"
+    assert feed.link == "https://levantledger.example/"
+    assert feed.language == "en"
+    beirut, damascus = feed.entries
+
+    assert beirut.guid == "tag:levantledger.example,2025:beirut-port"
+    assert beirut.title == "Beirut port reopens"
+    # Relative links are resolved through xml:base.
+    assert beirut.link == "https://levantledger.example/articles/beirut-port"
+    assert 'href="https://levantledger.example/terminals/east"' in beirut.summary_html
+    # Only <updated>: it stands in for the publication date, converted to UTC.
+    assert beirut.published_at == datetime(2025, 6, 10, 5, 15, tzinfo=UTC)
+    assert beirut.author == "Rana Khalil"
+    assert beirut.categories == ("Lebanon",)
+
+    assert damascus.link == "https://levantledger.example/articles/damascus-talks"
+    assert damascus.published_at == datetime(2025, 6, 9, 18, 0, tzinfo=UTC)
+    assert damascus.updated_at == datetime(2025, 6, 10, 7, 0, tzinfo=UTC)
+    assert damascus.summary_text == "Delegations met again on Monday & agreed to continue."
+    assert (
+        damascus.summary_html == "<p>Delegations met again on Monday &amp; agreed to continue.</p>"
+    )
+
+
+def test_rss_10() -> None:
+    feed = parse("rss10.rdf", "application/rdf+xml")
+    assert feed.title == "Persia Review"
+    assert feed.language == "en"
+    isfahan, tehran = feed.entries
+    assert isfahan.link == "https://persiareview.example/isfahan-water"
+    assert isfahan.author == "Sara Tehrani"
+    assert isfahan.categories == ("Iran",)
+    assert isfahan.published_at == datetime(2025, 6, 10, 2, 30, tzinfo=UTC)
+    assert tehran.title == "Tehran markets steady as the rial holds"
+    assert tehran.published_at == datetime(2025, 6, 9, 15, 0, tzinfo=UTC)
+
+
+def test_a_broken_feed_still_yields_its_entries_with_a_warning() -> None:
+    feed = parse("bozo.xml")
+    assert [entry.link for entry in feed.entries] == [
+        "https://diplomaticnotes.example/envoys-doha-cairo",
+        "https://diplomaticnotes.example/ceasefire-talks",
+    ]
+    assert feed.entries[0].title == "Envoys meet in Doha & Cairo"
+    assert feed.warning is not None
+    assert "not well-formed" in feed.warning
+    assert "2 entries" in feed.warning
+
+
+def test_an_html_page_is_not_a_feed() -> None:
+    with pytest.raises(ParseError) as raised:
+        parse("not-a-feed.html", "text/html; charset=utf-8")
+    assert raised.value.url == "https://feeds.example/not-a-feed.html"
+    assert "not an RSS or Atom feed" in raised.value.reason
+    assert "text/html" in raised.value.reason
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"   \n", b"\x00\x01\x02garbage\xff\xfe", b"just some words", b'{"version": "json"}'],
+)
+def test_garbage_is_not_a_feed(content: bytes) -> None:
+    with pytest.raises(ParseError):
+        parse_feed(content, url="https://feeds.example/x", content_type=None, now=NOW)
+
+
+@pytest.mark.parametrize("content_type", ["application/rss+xml", "text/xml", None])
+def test_arabic_windows_1256_feed(content_type: str | None) -> None:
+    feed = parse("arabic-windows-1256.xml", content_type)
+    assert feed.warning is None
+    assert feed.title == "المنارة"
+    assert feed.language == "ar"
+    (entry,) = feed.entries
+    assert entry.title == "قمة الرياض تبحث أمن الخليج"
+    assert entry.summary_text == "اجتمع وزراء الخارجية في الرياض لبحث أمن الشرق الأوسط."
+    assert entry.categories == ("الشرق الأوسط",)
+    assert entry.published_at == datetime(2025, 6, 10, 4, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("content_type", ["application/rss+xml", "text/xml", None])
+def test_hebrew_iso_8859_8_feed(content_type: str | None) -> None:
+    feed = parse("hebrew-iso-8859-8.xml", content_type)
+    assert feed.warning is None
+    assert feed.title == "חדשות המזרח התיכון"
+    (entry,) = feed.entries
+    assert entry.title == "הכנסת מתכנסת בירושלים"
+    assert entry.summary_text == "חברי הכנסת דנו במצב בעזה."
+    assert entry.language == "he"
+
+
+def test_the_http_charset_wins_over_a_wrong_declaration() -> None:
+    document = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+        "<item><title>שלום</title><link>https://x.example/a</link></item></channel></rss>"
+    ).encode("iso-8859-8")
+    feed = parse_feed(
+        document,
+        url="https://feeds.example/x",
+        content_type="application/rss+xml; charset=iso-8859-8",
+        now=NOW,
+    )
+    assert feed.entries[0].title == "שלום"
+
+
+def test_repeated_items_are_one_entry() -> None:
+    item = "<item><title>Same</title><link>https://x.example/a</link><guid>g1</guid></item>"
+    document = f'<rss version="2.0"><channel><title>t</title>{item}{item}</channel></rss>'
+    feed = parse_feed(document.encode(), url="https://feeds.example/x", content_type=None, now=NOW)
+    assert [entry.guid for entry in feed.entries] == ["g1"]
+
+
+def test_an_empty_feed_is_a_feed() -> None:
+    document = b'<rss version="2.0"><channel><title>Quiet</title></channel></rss>'
+    feed = parse_feed(document, url="https://feeds.example/x", content_type=None, now=NOW)
+    assert feed.title == "Quiet"
+    assert feed.entries == ()
+    assert feed.warning is None
+
+
+def test_feed_markup_never_reaches_the_entry() -> None:
+    document = b"""<rss version="2.0"><channel><title>t</title><item>
+      <title>&lt;script&gt;alert(1)&lt;/script&gt;Headline</title>
+      <link>https://x.example/a</link>
+      <description>&lt;img src=x onerror=alert(1)&gt;
+        &lt;a href="javascript:alert(2)"&gt;x&lt;/a&gt;</description>
+    </item></channel></rss>"""
+    (entry,) = parse_feed(
+        document, url="https://feeds.example/x", content_type=None, now=NOW
+    ).entries
+    assert entry.title == "Headline"
+    assert "onerror" not in entry.summary_html
+    assert "javascript" not in entry.summary_html
