@@ -163,8 +163,13 @@ def test_the_example_writes_eml_files_to_the_outbox(tmp_path: Path) -> None:
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 14
 
 
-def test_config_check_and_preview(tmp_path: Path) -> None:
+def test_config_check_db_upgrade_and_preview(tmp_path: Path) -> None:
     config = example_config(tmp_path, smtp_port=None)
+    upgrade = digest(config, "db", "upgrade")
+    assert upgrade.returncode == 0, upgrade.stderr
+    assert "Database at revision 0001" in upgrade.stdout
+    assert (tmp_path / "digest.db").exists()
+
     check = digest(config, "config", "check")
     assert check.returncode == 0, check.stderr
     assert "8 feeds, 7 topics, 2 lists" in check.stdout

@@ -1,0 +1,267 @@
+"""The pipeline on a fixed clock: windows across editions, rebuilds, crash resume, unsubscribes."""
+
+from __future__ import annotations
+
+import email
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import pytest
+
+from digest import pipeline
+from digest.clock import FixedClock
+from digest.config import Settings, settings_from_mapping
+from digest.mail.transport import MemoryTransport
+from digest.records import OutgoingMessage
+from digest.sample_server import serve_folder
+from digest.services import Services, build_services
+
+DAY1 = datetime(2026, 11, 24, 3, 30, tzinfo=UTC)  # 07:30 in Dubai, just after the 07:00 slot
+
+
+def write_feed(folder: Path, stories: list[tuple[int, str, datetime]]) -> None:
+    items = "".join(
+        f"""<item><title>{escape(title)}</title>
+        <link>https://wire.example.org/story/{number}</link>
+        <guid>urn:wire:{number}</guid><author>desk@wire.example.org (Desk {number % 3})</author>
+        <description>{escape(title)}. More on this story as it develops.</description>
+        <pubDate>{format_datetime(published)}</pubDate></item>"""
+        for number, title, published in stories
+    )
+    (folder / "wire.xml").write_text(
+        f"""<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>
+        <title>Wire</title><link>https://wire.example.org/</link>{items}</channel></rss>""",
+        encoding="utf-8",
+    )
+
+
+@pytest.fixture
+def feeds(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    folder = tmp_path / "feeds"
+    folder.mkdir()
+    write_feed(folder, [])
+    with serve_folder(folder) as base_url:
+        yield folder, base_url
+
+
+def make_settings(tmp_path: Path, base_url: str, **list_options: object) -> Settings:
+    (tmp_path / "members.csv").write_text(
+        "email,name\nsam@example.org,Sam\nrana@example.org,Rana\nli@example.org,\n"
+    )
+    raw = {
+        "service": {
+            "database_url": f"sqlite:///{tmp_path / 'digest.db'}",
+            "data_dir": str(tmp_path / "var"),
+            "base_url": "https://news.example.org",
+            "sender_name": "The Desk",
+            "sender_address": "desk@example.org",
+            "postal_address": "1 Example Street, Example City",
+        },
+        "ingest": {"allow_private_addresses": True},
+        "feeds": [{"name": "Wire", "url": f"{base_url}/wire.xml"}],
+        "topics": [
+            {"slug": "middle-east", "name": "Middle East", "rules": {"include": ["Gulf"]}},
+            {
+                "slug": "iran",
+                "name": "Iran",
+                "parent": "middle-east",
+                "rules": {"include": ["Iran"]},
+            },
+        ],
+        "lists": [
+            {
+                "slug": "daily",
+                "name": "Daily Brief",
+                "topics": ["middle-east", "iran"],
+                "schedule": "0 7 * * *",
+                "timezone": "Asia/Dubai",
+                "subscribers": "members.csv",
+                **list_options,
+            }
+        ],
+    }
+    return settings_from_mapping(raw, source=tmp_path / "digest.toml", environ={})
+
+
+class CrashingTransport(MemoryTransport):
+    """Takes ``accept`` messages, then hands over one more and 'crashes' before it is recorded."""
+
+    def __init__(self, accept: int) -> None:
+        super().__init__()
+        self.accept = accept
+
+    def send(self, message: OutgoingMessage) -> None:
+        super().send(message)
+        if len(self.sent) > self.accept:
+            raise SystemExit("worker killed")
+
+
+def services_for(
+    settings: Settings, clock: FixedClock, transport: MemoryTransport | None = None
+) -> Services:
+    return build_services(settings, clock=clock, transport=transport or MemoryTransport())
+
+
+def run(services: Services) -> pipeline.CycleSummary:
+    return pipeline.run_cycle(services, pipeline.InlineDispatcher(services))
+
+
+def titles(message: OutgoingMessage) -> set[str]:
+    parsed = email.message_from_bytes(message.data, policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    text = parsed.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    return {title for title in ALL_TITLES if title in text}
+
+
+ALL_TITLES = [f"Iran story {n}" for n in range(1, 6)]
+
+
+def test_each_edition_starts_where_the_last_ended(tmp_path: Path, feeds: tuple[Path, str]) -> None:
+    folder, base_url = feeds
+    clock = FixedClock(DAY1)
+    transport = MemoryTransport()
+    services = services_for(make_settings(tmp_path, base_url), clock, transport)
+    write_feed(folder, [(n, f"Iran story {n}", DAY1 - timedelta(hours=n)) for n in (1, 2, 3)])
+
+    first = run(services)
+    assert (first.new_articles, first.editions_built, first.messages_delivered) == (3, 1, 3)
+    day1_edition = services.store.latest_edition("daily")
+    assert day1_edition is not None and day1_edition.window_start is None
+
+    # Two more stories arrive during the day; one old one is updated in place.
+    clock.advance(timedelta(hours=6))
+    write_feed(
+        folder,
+        [(1, "Iran story 1", DAY1 - timedelta(hours=1))]
+        + [(n, f"Iran story {n}", clock.now() - timedelta(hours=1)) for n in (4, 5)],
+    )
+    assert run(services).editions_built == 0  # not due until tomorrow's slot
+    clock.set(DAY1 + timedelta(days=1))
+    second = run(services)
+    assert (second.editions_built, second.messages_delivered) == (1, 3)
+    day2_edition = services.store.latest_edition("daily")
+    assert day2_edition is not None and day2_edition.window_start == day1_edition.window_end
+
+    day1 = {a.id for a in services.store.edition_articles(day1_edition.id)}
+    day2 = {a.id for a in services.store.edition_articles(day2_edition.id)}
+    assert len(day1) == 3 and len(day2) == 2 and not day1 & day2
+    assert day1 | day2 == set(services.store.all_article_ids())  # none missed
+    services.close()
+
+
+def test_building_a_slot_again_yields_the_same_edition(
+    tmp_path: Path, feeds: tuple[Path, str]
+) -> None:
+    folder, base_url = feeds
+    clock = FixedClock(DAY1)
+    services = services_for(make_settings(tmp_path, base_url), clock)
+    write_feed(folder, [(1, "Iran story 1", DAY1 - timedelta(hours=1))])
+    run(services)
+    state = services.store.latest_edition("daily")
+    assert state is not None
+    edition = services.store.load_edition(state.id)
+    clock.advance(timedelta(minutes=20))
+    again = pipeline.build_edition(services, "daily", state.slot)
+    assert again.edition_id == state.id and not again.built
+    assert services.store.load_edition(state.id) == edition
+    services.close()
+
+
+def test_a_crash_mid_send_resumes_and_only_the_message_in_flight_goes_twice(
+    tmp_path: Path, feeds: tuple[Path, str]
+) -> None:
+    folder, base_url = feeds
+    clock = FixedClock(DAY1)
+    settings = make_settings(tmp_path, base_url)
+    write_feed(folder, [(1, "Iran story 1", DAY1 - timedelta(hours=1))])
+    crashing = CrashingTransport(accept=1)
+    services = services_for(settings, clock, crashing)
+    with pytest.raises(SystemExit):
+        run(services)
+    services.close()
+    # The first message was recorded as sent; the second reached the server but not the ledger.
+    assert len(crashing.sent) == 2
+
+    resumed = MemoryTransport()
+    services = services_for(settings, clock, resumed)
+    summary = run(services)
+    assert summary.editions_built == 0 and summary.messages_delivered == 2
+    first_ids = [m.message_id for m in crashing.sent]
+    resumed_ids = [m.message_id for m in resumed.sent]
+    assert first_ids[1] in resumed_ids  # the in-flight message goes again, with the same id
+    assert first_ids[0] not in resumed_ids
+    recipients = [m.recipient for m in crashing.sent[:1] + resumed.sent]
+    assert sorted(recipients) == ["li@example.org", "rana@example.org", "sam@example.org"]
+    services.close()
+
+
+def test_who_unsubscribed_before_the_send_gets_nothing(
+    tmp_path: Path, feeds: tuple[Path, str]
+) -> None:
+    folder, base_url = feeds
+    clock = FixedClock(DAY1)
+    transport = MemoryTransport()
+    services = services_for(make_settings(tmp_path, base_url), clock, transport)
+    write_feed(folder, [(1, "Iran story 1", DAY1 - timedelta(hours=1))])
+    # Poll and build, but stop before delivering: a batch still queued when the reader opts out.
+    [feed] = services.store.sync_feeds(services.settings.feeds, clock.now())
+    pipeline.poll_feed(services, feed.id)
+    built = pipeline.build_edition(services, "daily", datetime(2026, 11, 24, 3, tzinfo=UTC))
+    assert len(built.pending_deliveries) == 3
+    rana = next(s for s in services.store.active_subscribers("daily") if s.name == "Rana")
+    token = services.signer.unsubscribe_token(rana.id, "daily")
+    subscriber_id, list_slug = services.signer.read_unsubscribe_token(token)
+    assert services.store.unsubscribe(subscriber_id, list_slug, clock.now())
+
+    outcome = pipeline.deliver_batch(services, built.edition_id, built.pending_deliveries)
+    assert (outcome.sent, outcome.skipped) == (2, 1)
+    assert "rana@example.org" not in {m.recipient for m in transport.sent}
+    services.close()
+
+
+@pytest.mark.parametrize("send_when_empty", [False, True])
+def test_an_empty_edition_is_sent_only_when_the_list_says_so(
+    tmp_path: Path, feeds: tuple[Path, str], send_when_empty: bool
+) -> None:
+    folder, base_url = feeds
+    clock = FixedClock(DAY1)
+    transport = MemoryTransport()
+    settings = make_settings(tmp_path, base_url, send_when_empty=send_when_empty)
+    services = services_for(settings, clock, transport)
+    write_feed(folder, [(1, "Cricket final goes to a super over", DAY1 - timedelta(hours=1))])
+    summary = run(services)
+    assert summary.new_articles == 1
+    assert len(transport.sent) == (3 if send_when_empty else 0)
+    assert summary.editions_skipped == (0 if send_when_empty else 1)
+    assert run(services).messages_delivered == 0  # the slot is done either way
+    services.close()
+
+
+def test_the_celery_tasks_run_in_process_in_the_embedded_mode(
+    tmp_path: Path, feeds: tuple[Path, str]
+) -> None:
+    from worker import runtime
+    from worker.app import app
+    from worker.dispatch import CeleryDispatcher
+
+    folder, base_url = feeds
+    clock = FixedClock(DAY1)
+    transport = MemoryTransport()
+    settings = make_settings(tmp_path, base_url)
+    services = services_for(settings, clock, transport)
+    runtime.configure(settings, services)
+    write_feed(folder, [(n, f"Iran story {n}", DAY1 - timedelta(hours=n)) for n in (1, 2)])
+    try:
+        summary = pipeline.run_cycle(services, CeleryDispatcher(app))
+    finally:
+        runtime.configure(settings, None)
+    assert app.conf.task_always_eager
+    assert {"digest.poll_feed", "digest.build_edition", "digest.deliver_batch"} <= set(app.tasks)
+    assert (summary.new_articles, summary.messages_delivered) == (2, 3)
+    assert all(titles(message) == {"Iran story 1", "Iran story 2"} for message in transport.sent)
+    services.close()
