@@ -1,96 +1,24 @@
-"""The ``digest`` command line: run cycles, check config, preview editions, upgrade the database."""
+"""Commands that run the pipeline: run, preview, config check, db upgrade."""
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
-from digest import __version__, pipeline
-from digest.config import Settings, config_path_from_env, load_settings
+from digest import pipeline
+from digest.cli.app import app, config_app, console, db_app, errors, load_config, running
 from digest.errors import ConfigError, DigestError
 from digest.mail.subscribers import read_subscriber_csv
 from digest.records import CycleSummary
-from digest.sample_server import serve_folder
 from digest.schedule import next_slot
-from digest.services import Services, build_services
-
-app = typer.Typer(help="Topic newsletter digests from RSS and Atom feeds.", no_args_is_help=True)
-config_app = typer.Typer(help="Check the configuration.", no_args_is_help=True)
-db_app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
-app.add_typer(config_app, name="config")
-app.add_typer(db_app, name="db")
-
-console = Console()
-errors = Console(stderr=True, soft_wrap=True)  # error lines stay whole for grep
-
-
-class _State:
-    config_path: Path = Path("config/example.toml")
-
-
-state = _State()
-
-
-def _version(value: bool) -> None:
-    if value:
-        console.print(f"digest {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def main_options(
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            "--config",
-            "-c",
-            help="Config file (default: $DIGEST_CONFIG, else config/example.toml).",
-            show_default=False,
-        ),
-    ] = None,
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
-    ] = False,
-) -> None:
-    state.config_path = config_path_from_env(config, os.environ)
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings(state.config_path, os.environ)
-    except ConfigError as error:
-        errors.print(f"[bold red]Invalid configuration[/]\n{error}", highlight=False)
-        raise typer.Exit(2) from None
-
-
-@contextmanager
-def _running(settings: Settings) -> Iterator[Services]:
-    """Services for one command, with the sample feeds served while it runs when configured."""
-    with ExitStack() as stack:
-        if settings.sample_server is not None:
-            sample = settings.sample_server
-            stack.enter_context(
-                serve_folder(
-                    settings.config_path(sample.directory), host=sample.host, port=sample.port
-                )
-            )
-        services = build_services(settings)
-        stack.callback(services.close)
-        from worker import runtime
-
-        runtime.configure(settings, services)
-        yield services
+from digest.services import Services
 
 
 class _ProgressObserver:
@@ -158,12 +86,12 @@ def run(
     ] = 60,
 ) -> None:
     """Poll every feed, build every edition that is due and deliver it; repeat unless --once."""
-    settings = _settings()
+    settings = load_config()
     if list_slug is not None and list_slug not in {item.slug for item in settings.lists}:
         errors.print(f"[red]No list {list_slug!r} in {settings.source}[/]")
         raise typer.Exit(2)
     try:
-        with _running(settings) as services:
+        with running(settings) as services:
             while True:
                 summary = _one_cycle(services, list_slug)
                 _report(summary, services)
@@ -180,7 +108,7 @@ def run(
 @config_app.command("check")
 def config_check() -> None:
     """Validate the config file and the files it names; show what it will do."""
-    settings = _settings()
+    settings = load_config()
     problems = []
     subscribers: dict[str, int] = {}
     for digest_list in settings.lists:
@@ -222,12 +150,12 @@ def preview(
     poll: Annotated[bool, typer.Option("--poll", help="Poll every feed first.")] = False,
 ) -> None:
     """Write the next edition of LIST to an HTML file, without storing or sending anything."""
-    settings = _settings()
+    settings = load_config()
     if list_slug not in {item.slug for item in settings.lists}:
         errors.print(f"[red]No list {list_slug!r} in {settings.source}[/]")
         raise typer.Exit(2)
     try:
-        with _running(settings) as services:
+        with running(settings) as services:
             if poll:
                 for feed in services.store.sync_feeds(settings.feeds, services.clock.now()):
                     if feed.enabled:
@@ -248,17 +176,12 @@ def preview(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or upgrade the database schema to the latest version."""
-    from digest.store import create_database_engine, upgrade
-    from digest.store.db import current_revision
+    from digest.store.db import create_database_engine, current_revision, upgrade
 
-    settings = _settings()
+    settings = load_config()
     engine = create_database_engine(settings.service.database_url)
     try:
         upgrade(engine)
         console.print(f"Database at revision {current_revision(engine)}")
     finally:
         engine.dispose()
-
-
-def main() -> None:
-    app()

@@ -1,0 +1,13 @@
+"""The ``digest`` command line; each module adds its commands to the one Typer app."""
+
+from __future__ import annotations
+
+from digest.cli import commands as _commands  # noqa: F401  (registers the commands)
+from digest.cli.app import app
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

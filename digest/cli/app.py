@@ -1,0 +1,85 @@
+"""The ``digest`` Typer app and what its commands share: options, settings, consoles, services."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from digest import __version__
+from digest.config import Settings, config_path_from_env, load_settings
+from digest.errors import ConfigError
+from digest.sample_server import serve_folder
+from digest.services import Services, build_services
+
+app = typer.Typer(help="Topic newsletter digests from RSS and Atom feeds.", no_args_is_help=True)
+config_app = typer.Typer(help="Check the configuration.", no_args_is_help=True)
+db_app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(db_app, name="db")
+
+console = Console()
+errors = Console(stderr=True, soft_wrap=True)  # error lines stay whole for grep
+
+
+class _State:
+    config_path: Path = Path("config/example.toml")
+
+
+state = _State()
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"digest {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Config file (default: $DIGEST_CONFIG, else config/example.toml).",
+            show_default=False,
+        ),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    state.config_path = config_path_from_env(config, os.environ)
+
+
+def load_config() -> Settings:
+    try:
+        return load_settings(state.config_path, os.environ)
+    except ConfigError as error:
+        errors.print(f"[bold red]Invalid configuration[/]\n{error}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+@contextmanager
+def running(settings: Settings) -> Iterator[Services]:
+    """Services for one command, with the sample feeds served while it runs when configured."""
+    with ExitStack() as stack:
+        if settings.sample_server is not None:
+            sample = settings.sample_server
+            stack.enter_context(
+                serve_folder(
+                    settings.config_path(sample.directory), host=sample.host, port=sample.port
+                )
+            )
+        services = build_services(settings)
+        stack.callback(services.close)
+        from worker import runtime
+
+        runtime.configure(settings, services)
+        yield services
