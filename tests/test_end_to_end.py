@@ -167,7 +167,7 @@ def test_config_check_db_upgrade_and_preview(tmp_path: Path) -> None:
     config = example_config(tmp_path, smtp_port=None)
     upgrade = digest(config, "db", "upgrade")
     assert upgrade.returncode == 0, upgrade.stderr
-    assert "Database at revision 0001" in upgrade.stdout
+    assert "Database at revision 0002" in upgrade.stdout
     assert (tmp_path / "digest.db").exists()
 
     check = digest(config, "config", "check")

@@ -76,6 +76,13 @@ class FeedRow(Base):
     parse_warning: Mapped[str | None] = mapped_column(Text)
     consecutive_errors: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Polling state (issue #3): where to fetch now (after a permanent redirect), when next.
+    current_url: Mapped[str | None] = mapped_column(String(2048))
+    next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    entries_per_day: Mapped[float | None] = mapped_column(Float)
+    last_new_entry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ArticleRow(Base):
@@ -100,6 +107,9 @@ class ArticleRow(Base):
     categories: Mapped[list[str]] = mapped_column(JSON, default=list)
     image_url: Mapped[str | None] = mapped_column(String(2048))
     language: Mapped[str | None] = mapped_column(String(35))
+    # Near-duplicate stories from different outlets share a cluster (issue #3).
+    cluster_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    fingerprint: Mapped[list[int] | None] = mapped_column(JSON)
 
 
 class ArticleTopicRow(Base):
