@@ -5,6 +5,7 @@
     ├── FetchError             a feed could not be fetched (network, HTTP status, limits)
     ├── ParseError             a feed's bytes are not a feed we can read
     ├── RenderError            a template failed to render an edition
+    │   └── EditionLintError   a rendered edition failed the checks before sending (digest.lint)
     └── DeliveryError          a message could not be handed to the mail server
         ├── DeliveryTemporaryError   try again later (4xx, connection refused, timeout)
         └── DeliveryPermanentError   never retry this recipient (5xx)
@@ -32,10 +33,18 @@ class ConfigError(DigestError):
 class FetchError(DigestError):
     """A feed could not be fetched."""
 
-    def __init__(self, url: str, reason: str, *, status: int | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        reason: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         self.url = url
         self.reason = reason
         self.status = status
+        self.retry_after = retry_after  # seconds the server asked us to wait (429/503 Retry-After)
         super().__init__(f"{url}: {reason}")
 
 
@@ -50,6 +59,14 @@ class ParseError(DigestError):
 
 class RenderError(DigestError):
     """An edition could not be rendered."""
+
+
+class EditionLintError(RenderError):
+    """A rendered edition failed the checks that run before any of its messages goes out."""
+
+    def __init__(self, message: str, findings: tuple[object, ...] = ()) -> None:
+        self.findings = findings  # digest.lint.Finding records; empty when rebuilt by Celery
+        super().__init__(message)
 
 
 class DeliveryError(DigestError):

@@ -264,6 +264,24 @@ def test_503_reports_a_retry_after_date() -> None:
     assert when in error.reason
 
 
+def test_429_and_503_carry_retry_after_in_seconds() -> None:
+    routes = {
+        "/limited": answer(429, headers={"Retry-After": "120"}),
+        "/down": answer(503, headers={"Retry-After": "Wed, 11 Jun 2025 07:00:00 GMT"}),
+        "/no-header": answer(503),
+        "/not-found": answer(404, headers={"Retry-After": "120"}),
+    }
+    with feed_server(routes) as server:
+        limited = fetch_error(server.url("/limited"))
+        down = fetch_error(server.url("/down"))
+        bare = fetch_error(server.url("/no-header"))
+        not_found = fetch_error(server.url("/not-found"))
+    assert limited.retry_after == 120.0
+    assert down.retry_after == 0.0  # a date already past by the server's own clock
+    assert bare.retry_after is None
+    assert not_found.retry_after is None  # only 429 and 503 ask us to wait
+
+
 def test_500_is_a_fetch_error() -> None:
     with feed_server({"/feed": answer(500, b"oops")}) as server:
         error = fetch_error(server.url("/feed"))

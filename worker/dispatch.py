@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
 from celery import Celery
 from celery.result import AsyncResult
 
-from digest.pipeline import BuildOutcome, DeliveryOutcome, PollOutcome
-from worker import tasks
+from digest.pipeline import BuildOutcome, DeliveryOutcome, PollOutcome, poll_feeds
+from worker import runtime, tasks
 
 
 class CeleryDispatcher:
@@ -28,6 +28,13 @@ class CeleryDispatcher:
             yield result.get()
 
     def poll_feeds(self, feed_ids: Sequence[int]) -> Iterator[PollOutcome]:
+        if self.app.conf.task_always_eager:
+            # In-process, the tasks run on the same bounded pool as the inline dispatcher.
+            def poll(feed_id: int) -> PollOutcome:
+                return PollOutcome(**tasks.poll_feed.apply((feed_id,)).get())
+
+            yield from poll_feeds(runtime.services(), feed_ids, poll)
+            return
         for outcome in self._run([(tasks.poll_feed, (feed_id,)) for feed_id in feed_ids]):
             yield PollOutcome(**outcome)
 
@@ -35,7 +42,7 @@ class CeleryDispatcher:
         (outcome,) = self._run([(tasks.build_edition, (list_slug, slot.isoformat()))])
         return BuildOutcome(**outcome)
 
-    def deliver(self, edition_id: int, batches: Sequence[list[int]]) -> Iterator[DeliveryOutcome]:
+    def deliver(self, edition_id: int, batches: Iterable[list[int]]) -> Iterator[DeliveryOutcome]:
         calls = [(tasks.deliver_batch, (edition_id, batch)) for batch in batches]
         for outcome in self._run(calls):
             yield DeliveryOutcome(**outcome)

@@ -29,6 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from functools import cache
 from typing import Any, NoReturn
 from urllib.parse import urljoin, urlsplit
@@ -56,7 +58,7 @@ REDIRECTS = frozenset({301, 302, 303, 307, 308})
 Resolver = Callable[[str, int], list[str]]
 
 # Host name lookups run here so that a slow DNS server cannot hold a fetch past its deadline.
-_lookups = ThreadPoolExecutor(max_workers=8, thread_name_prefix="digest-dns")
+_lookups = ThreadPoolExecutor(max_workers=32, thread_name_prefix="digest-dns")
 
 # When the fetch running in this context must be over (time.monotonic()); read by every socket call.
 _deadline: ContextVar[float | None] = ContextVar("digest_fetch_deadline", default=None)
@@ -255,6 +257,10 @@ def _status_error(url: str, current: str, response: httpx.Response) -> FetchErro
     status = response.status_code
     label = f"HTTP {status} {response.reason_phrase}".rstrip()
     retry_after = _retry_after(response.headers.get("retry-after"))
+    wait = None
+    if status in (429, 503):
+        headers = response.headers
+        wait = retry_after_seconds(headers.get("retry-after"), headers.get("date"))
     where = "" if current == url else f" at {current}"
     if status == 410:
         reason = (
@@ -273,7 +279,34 @@ def _status_error(url: str, current: str, response: httpx.Response) -> FetchErro
         reason = f"server error ({label}){where}; it may recover by the next poll"
     else:
         reason = f"the server refused the request ({label}){where}"
-    return FetchError(url, reason, status=status)
+    return FetchError(url, reason, status=status, retry_after=wait)
+
+
+def retry_after_seconds(value: str | None, date: str | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: a number of seconds, or an HTTP date.
+
+    A date is measured against the response's own Date header when there is one, so a server whose
+    clock is off still gets the wait it meant; a value that cannot be read gives None.
+    """
+    text = (value or "").strip()
+    if not text:
+        return None
+    if text.isdigit():
+        return float(int(text[:12]))  # twelve digits are 30,000 years; more is noise
+    when = _http_date(text)
+    if when is None:
+        return None
+    sent = _http_date(date) if date else None
+    reference = sent.timestamp() if sent is not None else time.time()
+    return max(0.0, when.timestamp() - reference)
+
+
+def _http_date(text: str) -> datetime | None:
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def _retry_after(value: str | None) -> str:

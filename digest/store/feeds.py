@@ -1,25 +1,28 @@
-"""Feeds in the store: kept in step with the config, and the state of their last fetch."""
+"""Feeds in the store: kept in step with the config, and the state of their polling."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, or_, select, update
 
 from digest.config import FeedSettings
 from digest.records import FetchResult, ParsedFeed
 from digest.store.base import StoreBase
 from digest.store.schema import ArticleRow, FeedRow
 
+OK, ERROR, DISABLED, NEVER_POLLED = "ok", "error", "disabled", "never polled"
+
 
 @dataclass(frozen=True, slots=True)
 class FeedState:
     id: int
-    url: str
+    url: str  # the address in the config: the feed's identity
     name: str
-    enabled: bool
+    enabled: bool  # the config's switch
     etag: str | None
     last_modified: str | None
     last_fetched_at: datetime | None
@@ -27,6 +30,32 @@ class FeedState:
     last_error: str | None
     consecutive_errors: int
     articles: int = 0
+    current_url: str | None = None  # where it moved to for good (301/308), when it did
+    next_poll_at: datetime | None = None
+    last_error_at: datetime | None = None
+    disabled_reason: str | None = None  # set by a 410 Gone; cleared by `digest feeds enable`
+    entries_per_day: float | None = None
+    last_new_entry_at: datetime | None = None
+    title: str | None = None
+    parse_warning: str | None = None
+
+    @property
+    def fetch_url(self) -> str:
+        """The address to fetch: the permanent redirect's target once there was one."""
+        return self.current_url or self.url
+
+    @property
+    def pollable(self) -> bool:
+        return self.enabled and self.disabled_reason is None
+
+    @property
+    def status(self) -> str:
+        """ok, error, disabled or never polled: the word `digest feeds` shows."""
+        if not self.pollable:
+            return DISABLED
+        if self.last_fetched_at is None:
+            return NEVER_POLLED
+        return ERROR if self.consecutive_errors else OK
 
 
 def _state(row: FeedRow, articles: int = 0) -> FeedState:
@@ -42,6 +71,14 @@ def _state(row: FeedRow, articles: int = 0) -> FeedState:
         last_error=row.last_error,
         consecutive_errors=row.consecutive_errors,
         articles=articles,
+        current_url=row.current_url,
+        next_poll_at=row.next_poll_at,
+        last_error_at=row.last_error_at,
+        disabled_reason=row.disabled_reason,
+        entries_per_day=row.entries_per_day,
+        last_new_entry_at=row.last_new_entry_at,
+        title=row.title,
+        parse_warning=row.parse_warning,
     )
 
 
@@ -73,6 +110,7 @@ class FeedStore(StoreBase):
             return [_state(rows[feed.url]) for feed in feeds]
 
     def feeds(self) -> list[FeedState]:
+        """Every stored feed with the number of articles stored from it."""
         with self.transaction() as session:
             counts = dict(
                 session.execute(
@@ -86,30 +124,108 @@ class FeedStore(StoreBase):
         with self.transaction() as session:
             return _state(session.get_one(FeedRow, feed_id))
 
-    def record_fetch(
-        self, feed_id: int, result: FetchResult, parsed: ParsedFeed | None, now: datetime
-    ) -> None:
-        """Remember a successful fetch: validators for the next conditional GET, the title."""
+    def due_feeds(self, now: datetime) -> list[FeedState]:
+        """Enabled feeds whose next poll time has come, or that were never polled."""
         with self.transaction() as session:
-            row = session.get_one(FeedRow, feed_id)
-            row.last_fetched_at = now
-            row.last_status = result.status
-            row.last_error = None
-            row.consecutive_errors = 0
-            if not result.not_modified:
-                row.etag = result.etag
-                row.last_modified = result.last_modified
-            if parsed is not None:
-                row.title = parsed.title or row.title
-                row.link = parsed.link or row.link
-                row.parse_warning = parsed.warning
+            rows = session.scalars(
+                select(FeedRow)
+                .where(
+                    FeedRow.enabled.is_(True),
+                    FeedRow.disabled_reason.is_(None),
+                    or_(FeedRow.next_poll_at.is_(None), FeedRow.next_poll_at <= now),
+                )
+                .order_by(FeedRow.id)
+            )
+            return [_state(row) for row in rows]
+
+    def fetch_urls(self) -> dict[int, str]:
+        """Each feed's id -> the address it is fetched from now."""
+        with self.transaction() as session:
+            rows = session.execute(select(FeedRow.id, FeedRow.url, FeedRow.current_url))
+            return {feed_id: current or url for feed_id, url, current in rows}
+
+    def record_fetch(
+        self,
+        feed_id: int,
+        result: FetchResult,
+        parsed: ParsedFeed | None,
+        now: datetime,
+        *,
+        next_poll_at: datetime | None = None,
+        entries_per_day: float | None = None,
+        new_entries: int = 0,
+    ) -> None:
+        """Remember a successful poll: validators for the next conditional GET, the feed's new
+        address after a permanent redirect, its title, its publishing rate and next poll time.
+
+        One UPDATE, no read first: a re-poll of unchanged feeds is mostly this and a 304.
+        """
+        values: dict[str, Any] = {
+            "last_fetched_at": now,
+            "last_status": result.status,
+            "last_error": None,
+            "consecutive_errors": 0,
+            "next_poll_at": next_poll_at,
+            "entries_per_day": entries_per_day,
+        }
+        if new_entries:
+            values["last_new_entry_at"] = now
+        if result.permanent_redirect is not None:
+            # Only a 301/308 moves the feed; a 302/307 leaves the address we fetch from alone.
+            target = result.permanent_redirect
+            values["current_url"] = case((FeedRow.url == target, None), else_=target)
+        if not result.not_modified:
+            values["etag"] = result.etag
+            values["last_modified"] = result.last_modified
+        else:
+            # A 304 may carry fresher validators; keep what it sent, else what we had.
+            if result.etag:
+                values["etag"] = result.etag
+            if result.last_modified:
+                values["last_modified"] = result.last_modified
+        if parsed is not None:
+            if parsed.title:
+                values["title"] = parsed.title
+            if parsed.link:
+                values["link"] = parsed.link
+            values["parse_warning"] = parsed.warning
+        with self.transaction() as session:
+            session.execute(update(FeedRow).where(FeedRow.id == feed_id).values(values))
 
     def record_failure(
-        self, feed_id: int, error: str, now: datetime, status: int | None = None
-    ) -> None:
+        self,
+        feed_id: int,
+        error: str,
+        now: datetime,
+        status: int | None = None,
+        *,
+        next_poll_at: datetime | None = None,
+        disabled_reason: str | None = None,
+    ) -> int:
+        """Remember a failed poll and when to try again; returns the consecutive errors so far."""
         with self.transaction() as session:
             row = session.get_one(FeedRow, feed_id)
             row.last_fetched_at = now
             row.last_status = status
             row.last_error = error
+            row.last_error_at = now
             row.consecutive_errors += 1
+            row.next_poll_at = next_poll_at
+            if disabled_reason is not None:
+                row.disabled_reason = disabled_reason
+            return row.consecutive_errors
+
+    def enable_feed(self, url: str) -> FeedState | None:
+        """Lift a 410's disabling of the feed configured at ``url`` (or moved to it): it is polled
+        at the next cycle, from its configured address. None when no stored feed has that URL."""
+        with self.transaction() as session:
+            row = session.scalars(
+                select(FeedRow).where(or_(FeedRow.url == url, FeedRow.current_url == url))
+            ).first()
+            if row is None:
+                return None
+            row.disabled_reason = None
+            row.consecutive_errors = 0
+            row.next_poll_at = None
+            row.current_url = None
+            return _state(row)

@@ -1,0 +1,292 @@
+"""Commands for feeds: their health, OPML import and export, re-enabling, and polling."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from digest import pipeline
+from digest.cli.app import app, console, errors, load_config, running
+from digest.clock import SystemClock
+from digest.config import Settings, settings_from_mapping
+from digest.errors import ConfigError, DigestError
+from digest.opml import plan_import, read_opml, toml_blocks, write_opml
+from digest.store import FeedState, Store, open_store
+
+feeds_app = typer.Typer(
+    help="Feed health, OPML import and export.", invoke_without_command=True, no_args_is_help=False
+)
+app.add_typer(feeds_app, name="feeds")
+
+
+@contextmanager
+def _store(settings: Settings) -> Iterator[Store]:
+    store = open_store(settings.service.database_url)
+    try:
+        yield store
+    finally:
+        store.engine.dispose()
+
+
+def _configured_states(settings: Settings, store: Store) -> list[FeedState]:
+    """The state of every configured feed, in config order (never-polled ones included)."""
+    store.sync_feeds(settings.feeds, SystemClock().now())
+    by_url = {feed.url: feed for feed in store.feeds()}
+    return [by_url[feed.url] for feed in settings.feeds]
+
+
+def _problem(feed: FeedState) -> str | None:
+    if not feed.enabled:
+        return "disabled in the config (enabled = false)"
+    if feed.disabled_reason:
+        return feed.disabled_reason
+    if feed.last_error:
+        return feed.last_error
+    if feed.parse_warning:
+        return f"warning: {feed.parse_warning}"
+    return None
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when is not None else None
+
+
+def feed_record(feed: FeedState) -> dict[str, Any]:
+    """One feed as `digest feeds --json` prints it."""
+    return {
+        "name": feed.name,
+        "url": feed.url,
+        "current_url": feed.current_url,
+        "status": feed.status,
+        "enabled": feed.enabled,
+        "disabled_reason": feed.disabled_reason,
+        "http_status": feed.last_status,
+        "last_fetch": _iso(feed.last_fetched_at),
+        "next_poll": _iso(feed.next_poll_at) if feed.pollable else None,
+        "entries_per_day": (
+            round(feed.entries_per_day, 3) if feed.entries_per_day is not None else None
+        ),
+        "articles": feed.articles,
+        "consecutive_errors": feed.consecutive_errors,
+        "last_error": feed.last_error,
+        "last_error_at": _iso(feed.last_error_at),
+        "parse_warning": feed.parse_warning,
+        "title": feed.title,
+    }
+
+
+_STATUS_STYLE = {"ok": "green", "error": "red", "disabled": "yellow", "never polled": "dim"}
+
+
+def _when(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
+        return "—"
+    seconds = (moment - now).total_seconds()
+    span = abs(seconds)
+    if span < 60:
+        amount = f"{span:.0f} s"
+    elif span < 3600:
+        amount = f"{span / 60:.0f} min"
+    elif span < 2 * 86400:
+        amount = f"{span / 3600:.1f} h"
+    else:
+        amount = f"{span / 86400:.1f} d"
+    return f"in {amount}" if seconds > 0 else f"{amount} ago"
+
+
+def _feeds_table(feeds: list[FeedState], now: datetime) -> Table:
+    table = Table(show_header=True, header_style="bold", title="Feeds")
+    for column, justify in (
+        ("feed", "left"),
+        ("status", "left"),
+        ("last fetch", "right"),
+        ("HTTP", "right"),
+        ("entries/day", "right"),
+        ("next poll", "right"),
+        ("errors", "right"),
+        ("last error", "left"),
+    ):
+        # Long URLs and errors wrap rather than vanish behind an ellipsis.
+        table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for feed in feeds:
+        url = feed.url if feed.current_url is None else f"{feed.url}\n→ {feed.current_url}"
+        rate = f"{feed.entries_per_day:.1f}" if feed.entries_per_day is not None else "—"
+        table.add_row(
+            f"[bold]{_escape(feed.name)}[/]\n{_escape(url)}",
+            f"[{_STATUS_STYLE[feed.status]}]{feed.status}[/]",
+            _when(feed.last_fetched_at, now),
+            str(feed.last_status) if feed.last_status is not None else "—",
+            rate,
+            _when(feed.next_poll_at, now) if feed.pollable else "—",
+            str(feed.consecutive_errors),
+            _escape(_problem(feed) or ""),
+        )
+    return table
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", r"\[")
+
+
+@feeds_app.callback()
+def feeds_status(
+    context: typer.Context,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object per feed, for scripts.")
+    ] = False,
+) -> None:
+    """Show every configured feed: status, last fetch, HTTP status, rate, next poll, errors."""
+    if context.invoked_subcommand is not None:
+        return
+    settings = load_config()
+    try:
+        with _store(settings) as store:
+            feeds = _configured_states(settings, store)
+    except DigestError as error:
+        errors.print(f"[bold red]error:[/] {error}", highlight=False)
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps([feed_record(feed) for feed in feeds], ensure_ascii=False, indent=2))
+        return
+    console.print(_feeds_table(feeds, SystemClock().now()))
+
+
+@feeds_app.command("import")
+def feeds_import(
+    path: Annotated[Path, typer.Argument(metavar="FILE.opml", help="An OPML subscription list.")],
+    write: Annotated[
+        bool, typer.Option("--write", help="Append the new [[feeds]] to the config file.")
+    ] = False,
+) -> None:
+    """Print the [[feeds]] blocks an OPML file adds to the config (or append them with --write)."""
+    settings = load_config()
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        errors.print(f"[bold red]error:[/] {path}: cannot read: {error.strerror}", highlight=False)
+        raise typer.Exit(2) from None
+    try:
+        plan = plan_import(read_opml(data, str(path)), settings.feeds)
+    except ConfigError as error:
+        errors.print(f"[bold red]Invalid OPML[/]\n{error}", highlight=False)
+        raise typer.Exit(2) from None
+    for url, why in plan.left_out:
+        errors.print(f"[yellow]left out:[/] {url}: {why}", highlight=False)
+    if not plan.new:
+        errors.print("Nothing to add: every feed in the file is left out (see above).")
+        raise typer.Exit(1)
+    blocks = toml_blocks(plan.new)
+    if not write:
+        typer.echo(f"# {len(plan.new)} feeds from {path.name}; add these to {settings.source}\n")
+        typer.echo(blocks, nl=False)
+        return
+    try:
+        _append_to_config(settings.source, f"\n# Imported from {path.name}\n\n{blocks}")
+    except ConfigError as error:
+        errors.print(f"[bold red]Not written[/]: the result would be invalid\n{error}")
+        raise typer.Exit(2) from None
+    console.print(f"Added {len(plan.new)} feeds to {settings.source}")
+
+
+def _append_to_config(config: Path, addition: str) -> None:
+    """Append ``addition`` to the config file, only if the result is a valid config."""
+    text = config.read_text(encoding="utf-8")
+    if not text.endswith("\n"):
+        text += "\n"
+    updated = text + addition
+    try:
+        raw = tomllib.loads(updated)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(str(config), [("", f"not valid TOML: {error}")]) from None
+    settings_from_mapping(raw, source=config)
+    # Write beside it and rename, so a crash never leaves half a config behind.
+    handle, temporary = tempfile.mkstemp(dir=config.parent, prefix=f".{config.name}.")
+    with os.fdopen(handle, "w", encoding="utf-8") as file:
+        file.write(updated)
+    Path(temporary).replace(config)
+
+
+@feeds_app.command("export")
+def feeds_export(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
+    ] = None,
+) -> None:
+    """Print the configured feeds as OPML 2.0."""
+    settings = load_config()
+    document = write_opml(
+        settings.feeds, title=f"{settings.service.sender_name}: feeds", now=SystemClock().now()
+    )
+    if output is None:
+        typer.echo(document, nl=False)
+    else:
+        output.write_text(document, encoding="utf-8")
+        errors.print(f"{len(settings.feeds)} feeds written to {output}")
+
+
+@feeds_app.command("enable")
+def feeds_enable(
+    url: Annotated[str, typer.Argument(help="The feed's URL, as in the config.")],
+) -> None:
+    """Poll again a feed that answered 410 Gone (its config entry must still be enabled)."""
+    settings = load_config()
+    with _store(settings) as store:
+        store.sync_feeds(settings.feeds, SystemClock().now())
+        feed = store.enable_feed(url)
+    if feed is None:
+        errors.print(f"[red]No feed with the URL {url} in the store[/] (see `digest feeds`)")
+        raise typer.Exit(1)
+    console.print(f"{feed.name} ({feed.url}) will be polled at the next cycle")
+    if not feed.enabled:
+        errors.print(f"[yellow]note:[/] it is disabled in {settings.source}: set enabled = true")
+
+
+@app.command()
+def poll(
+    force: Annotated[
+        bool, typer.Option("--force", help="Poll every enabled feed now, due or not.")
+    ] = False,
+) -> None:
+    """Poll the feeds that are due (conditional GETs: unchanged feeds cost a 304)."""
+    from digest.cli.commands import _ProgressObserver
+    from worker.app import app as celery_app
+    from worker.dispatch import CeleryDispatcher
+
+    settings = load_config()
+    try:
+        with (
+            running(settings) as services,
+            Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=console,
+                transient=True,
+            ) as progress,
+        ):
+            summary = pipeline.poll_cycle(
+                services,
+                CeleryDispatcher(celery_app),
+                force=force,
+                observer=_ProgressObserver(progress),
+            )
+    except DigestError as error:
+        errors.print(f"[bold red]error:[/] {error}", highlight=False)
+        raise typer.Exit(1) from None
+    console.print(
+        f"{summary.feeds_polled} feeds polled, {summary.feeds_failed} failed, "
+        f"{summary.new_articles} new articles"
+    )
+    for problem in summary.problems:
+        errors.print(f"[yellow]problem:[/] {problem}", highlight=False)

@@ -1,0 +1,70 @@
+"""Run many jobs at once on a thread pool, never more than a few at a time against one host.
+
+Polling is mostly waiting on the network, so threads suffice; the per-host limit keeps one
+publisher with a hundred feeds from seeing a hundred requests at once. Jobs are handed to the pool
+only when their host has room, so a host with many feeds never ties up workers that could be
+fetching from other hosts; results come back as each job ends, for a progress bar.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import TypeVar
+
+Job = TypeVar("Job")
+Result = TypeVar("Result")
+
+
+def run_per_host(
+    jobs: Iterable[tuple[str, Job]],
+    work: Callable[[Job], Result],
+    *,
+    max_workers: int,
+    per_host: int,
+) -> Iterator[Result]:
+    """``work(job)`` for every (host, job), at most ``max_workers`` at once and ``per_host`` at
+    once per host, yielding each result as it is ready (not in the order given).
+
+    An exception from ``work`` is raised from the iterator once the jobs already running are done;
+    callers whose jobs must not stop the others catch inside ``work``.
+    """
+    if max_workers < 1 or per_host < 1:
+        raise ValueError("max_workers and per_host must be at least 1")
+    waiting: dict[str, deque[Job]] = {}
+    for host, job in jobs:
+        waiting.setdefault(host, deque()).append(job)
+    if not waiting:
+        return
+    busy: Counter[str] = Counter()
+    running: dict[Future[Result], str] = {}
+    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="digest-poll") as pool:
+
+        def start_more() -> None:
+            # Round-robin over the hosts with room, one job each per pass, so hosts take turns.
+            while len(running) < max_workers:
+                started = False
+                for host in list(waiting):
+                    if len(running) >= max_workers:
+                        break
+                    if busy[host] >= per_host:
+                        continue
+                    queue = waiting[host]
+                    job = queue.popleft()
+                    if not queue:
+                        del waiting[host]
+                    running[pool.submit(work, job)] = host
+                    busy[host] += 1
+                    started = True
+                if not started:
+                    return
+
+        start_more()
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                busy[running.pop(future)] -= 1
+            start_more()
+            for future in done:
+                yield future.result()

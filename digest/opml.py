@@ -1,0 +1,183 @@
+"""OPML in and out: read a subscription list into [[feeds]] blocks, write the configured feeds.
+
+The config file stays the one source of truth for feeds: an import proposes TOML to add to it
+(``digest feeds import``), and an export writes OPML 2.0 from it (``digest feeds export``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import format_datetime
+from urllib.parse import urlsplit
+from xml.parsers.expat import ExpatError, ParserCreate
+
+from digest.config import FeedSettings
+from digest.errors import ConfigError
+
+OPML_DOCS = "http://opml.org/spec2.opml"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+@dataclass(frozen=True, slots=True)
+class OpmlFeed:
+    """One outline with an ``xmlUrl``: a feed in someone else's subscription list."""
+
+    url: str
+    title: str | None = None
+    html_url: str | None = None
+    category: str | None = None  # the titles of the enclosing outlines, joined with " / "
+
+
+@dataclass(frozen=True, slots=True)
+class ImportPlan:
+    """What importing an OPML file would add to the config, and what it leaves out and why."""
+
+    new: tuple[FeedSettings, ...]
+    left_out: tuple[tuple[str, str], ...] = field(default=())  # (url, why)
+
+
+def read_opml(data: bytes, source: str) -> list[OpmlFeed]:
+    """The feeds an OPML document lists, in document order. Raises ConfigError naming ``source``."""
+    try:
+        _refuse_dtd(data)
+        # Safe once _refuse_dtd passed: with no DTD, no entity can be declared, let alone expand.
+        root = ElementTree.fromstring(data)  # noqa: S314
+    except (ElementTree.ParseError, ExpatError) as error:
+        raise ConfigError(source, [("", f"not well-formed XML: {error}")]) from None
+    except _DoctypeError:
+        raise ConfigError(
+            source, [("", "refused: it declares a DTD or entities, which OPML never needs")]
+        ) from None
+    if _local(root.tag) != "opml":
+        raise ConfigError(
+            source,
+            [("", f"not an OPML file: the root element is <{_local(root.tag)}>, not <opml>")],
+        )
+    body = next((child for child in root if _local(child.tag) == "body"), None)
+    if body is None:
+        raise ConfigError(source, [("", "not an OPML file: it has no <body>")])
+    feeds = list(_outlines(body, ()))
+    if not feeds:
+        raise ConfigError(source, [("", "the OPML file lists no feed (no outline has an xmlUrl)")])
+    return feeds
+
+
+class _DoctypeError(Exception):
+    pass
+
+
+def _refuse_dtd(data: bytes) -> None:
+    """Read ``data`` with expat once, stopping at a DOCTYPE, before anything can expand."""
+
+    def refuse(*_: object) -> None:
+        raise _DoctypeError
+
+    parser = ParserCreate()
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
+    parser.Parse(data, True)
+
+
+def _outlines(parent: ElementTree.Element, path: tuple[str, ...]) -> Iterable[OpmlFeed]:
+    for outline in parent:
+        if _local(outline.tag) != "outline":
+            continue
+        attributes = {name.lower(): value for name, value in outline.attrib.items()}
+        title = _text(attributes.get("title")) or _text(attributes.get("text"))
+        url = (attributes.get("xmlurl") or "").strip()
+        if url:
+            yield OpmlFeed(
+                url=url,
+                title=title,
+                html_url=(attributes.get("htmlurl") or "").strip() or None,
+                category=" / ".join(path) or None,
+            )
+        yield from _outlines(outline, (*path, title) if title and not url else path)
+
+
+def plan_import(feeds: Sequence[OpmlFeed], configured: Sequence[FeedSettings]) -> ImportPlan:
+    """The [[feeds]] to add for ``feeds``: new http(s) URLs only, each with a name no other feed
+    has (the outline's title, else the site's host, numbered when taken)."""
+    urls = {feed.url: feed.name for feed in configured}
+    names = {feed.name for feed in configured}
+    planned: set[str] = set()
+    new: list[FeedSettings] = []
+    left_out: list[tuple[str, str]] = []
+    for feed in feeds:
+        parts = urlsplit(feed.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            left_out.append((feed.url, "not an http(s) URL"))
+            continue
+        if feed.url in urls:
+            left_out.append((feed.url, f"already in the config as {urls[feed.url]!r}"))
+            continue
+        if feed.url in planned:
+            left_out.append((feed.url, "listed twice in the file"))
+            continue
+        name = _unique(feed.title or parts.hostname, names)
+        names.add(name)
+        planned.add(feed.url)
+        new.append(FeedSettings(url=feed.url, name=name))
+    return ImportPlan(new=tuple(new), left_out=tuple(left_out))
+
+
+def toml_blocks(feeds: Iterable[FeedSettings]) -> str:
+    """[[feeds]] tables for the config file, one per feed."""
+    blocks = [
+        f"[[feeds]]\nname = {_toml_string(feed.name)}\nurl = {_toml_string(feed.url)}\n"
+        for feed in feeds
+    ]
+    return "\n".join(blocks)
+
+
+def write_opml(
+    feeds: Iterable[FeedSettings],
+    *,
+    title: str,
+    now: datetime,
+    html_urls: Mapping[str, str] | None = None,
+) -> str:
+    """An OPML 2.0 document of ``feeds``; ``html_urls`` maps a feed URL to its site, when known."""
+    html_urls = html_urls or {}
+    root = ElementTree.Element("opml", version="2.0")
+    head = ElementTree.SubElement(root, "head")
+    ElementTree.SubElement(head, "title").text = title
+    ElementTree.SubElement(head, "dateCreated").text = format_datetime(now, usegmt=True)
+    ElementTree.SubElement(head, "docs").text = OPML_DOCS
+    body = ElementTree.SubElement(root, "body")
+    for feed in feeds:
+        attributes = {"type": "rss", "text": feed.name, "title": feed.name, "xmlUrl": feed.url}
+        if feed.url in html_urls:
+            attributes["htmlUrl"] = html_urls[feed.url]
+        ElementTree.SubElement(body, "outline", attributes)
+    ElementTree.indent(root)
+    document: str = ElementTree.tostring(root, encoding="unicode", xml_declaration=False)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + document + "\n"
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1].lower() if isinstance(tag, str) else ""
+
+
+def _text(value: str | None) -> str | None:
+    return " ".join(_CONTROL.sub(" ", value).split()) or None if value else None
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    if name not in taken:
+        return name
+    number = 2
+    while f"{name} ({number})" in taken:
+        number += 1
+    return f"{name} ({number})"
+
+
+def _toml_string(value: str) -> str:
+    # A JSON string is a TOML basic string once control characters are gone (TOML forbids DEL
+    # unescaped, which JSON leaves as is).
+    return json.dumps(_CONTROL.sub(" ", value), ensure_ascii=False)

@@ -1,0 +1,157 @@
+"""When to poll a feed again: pure decisions on the outcome of the last poll.
+
+    success ─► entries_per_day (from the entries' dates, else new entries over time)
+            ─► interval = a day / entries_per_day, within the feed's [min, max], ± jitter
+    failure ─► backoff = min_interval × 2^(consecutive errors − 1), capped, + jitter
+            ─► never before the server's Retry-After (429, 503)
+    410 Gone ─► no next poll: the feed is disabled until an operator re-enables it
+
+Nothing here reads a clock, a database or the network: callers pass ``now``, the bounds from the
+config, what the feed held and a ``jitter`` drawn uniformly from [0, 1). Jitter spreads feeds that
+were added together over time, so a large install never polls them all in the same second.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from digest.config import FeedSettings, IngestSettings
+
+DAY = timedelta(days=1)
+# Entries older than this say nothing about how often the feed publishes now.
+RATE_WINDOW = timedelta(days=30)
+# Entries packed in less than this still count as spread over it: a feed that stamps every item
+# with the same time must not look like it publishes thousands a day.
+MIN_RATE_SPAN = timedelta(hours=1)
+# How fast the estimate from new entries follows a change: after a day, the old one weighs 1/e.
+SMOOTHING = DAY
+INTERVAL_JITTER = 0.1  # a healthy feed's interval varies by ±10%
+BACKOFF_JITTER = 0.25  # a failing feed's delay grows by up to 25%
+# A Retry-After is honoured up to this; beyond it, the value is more likely a mistake than a wish.
+RETRY_AFTER_LIMIT = timedelta(days=7)
+GONE = 410
+
+
+@dataclass(frozen=True, slots=True)
+class PollBounds:
+    """How soon and how late a feed may be polled again."""
+
+    min_interval: timedelta
+    max_interval: timedelta
+    max_backoff: timedelta
+
+
+def bounds_for(ingest: IngestSettings, feed: FeedSettings | None = None) -> PollBounds:
+    """The [ingest] bounds, with the feed's own min/max where its [[feeds]] entry sets them."""
+    low = ingest.min_interval_minutes
+    high = ingest.max_interval_minutes
+    if feed is not None:
+        low = feed.min_interval_minutes or low
+        high = feed.max_interval_minutes or high
+    return PollBounds(
+        min_interval=timedelta(minutes=low),
+        max_interval=timedelta(minutes=max(low, high)),
+        max_backoff=timedelta(minutes=ingest.max_backoff_minutes),
+    )
+
+
+def estimate_entries_per_day(
+    entry_dates: Iterable[datetime | None],
+    now: datetime,
+    *,
+    previous: float | None = None,
+    new_entries: int = 0,
+    elapsed: timedelta | None = None,
+) -> float | None:
+    """How many entries a day the feed publishes, or None when nothing tells yet.
+
+    The dates of the entries in the document are the best evidence: n entries over the time from
+    the oldest (within RATE_WINDOW) to now. A feed whose entries carry no date is judged by the new
+    entries it brought since the last poll (``elapsed`` ago), smoothed with ``previous``.
+    """
+    dates = [when for when in entry_dates if when is not None and when <= now]
+    if dates:
+        recent = [when for when in dates if when >= now - RATE_WINDOW]
+        if not recent:
+            return 0.0  # everything it holds is old: a feed that has gone quiet
+        span = max(now - min(recent), MIN_RATE_SPAN)
+        return len(recent) / (span / DAY)
+    if elapsed is None or elapsed <= timedelta(0):
+        return previous
+    observed = new_entries / (elapsed / DAY)
+    if previous is None:
+        return observed
+    weight = 1 - math.exp(-(elapsed / SMOOTHING))
+    return previous + weight * (observed - previous)
+
+
+def interval_for(entries_per_day: float | None, bounds: PollBounds) -> timedelta:
+    """The time between polls for a feed publishing ``entries_per_day``, within the bounds.
+
+    Polling once per expected entry keeps the delay to about half an entry's interval on average.
+    A feed not yet estimated is polled at the shortest interval until it is.
+    """
+    if entries_per_day is None:
+        return bounds.min_interval
+    if entries_per_day <= 0:
+        return bounds.max_interval
+    return _clamp(DAY / entries_per_day, bounds.min_interval, bounds.max_interval)
+
+
+def next_poll_after_success(
+    now: datetime, entries_per_day: float | None, bounds: PollBounds, jitter: float
+) -> datetime:
+    """When to poll a feed that answered (200 or 304)."""
+    interval = interval_for(entries_per_day, bounds)
+    spread = interval * (1 + INTERVAL_JITTER * (2 * _unit(jitter) - 1))
+    return now + _clamp(spread, bounds.min_interval, bounds.max_interval)
+
+
+def backoff_delay(consecutive_errors: int, bounds: PollBounds, jitter: float) -> timedelta:
+    """The wait after the ``consecutive_errors``-th failure in a row (counting this one)."""
+    exponent = min(max(consecutive_errors, 1) - 1, 32)  # 2^32 × a minute outgrows any cap
+    base = bounds.min_interval * (2**exponent)
+    delay: timedelta = min(base * (1 + BACKOFF_JITTER * _unit(jitter)), bounds.max_backoff)
+    return max(delay, bounds.min_interval)  # the politeness floor holds for failing feeds too
+
+
+def next_poll_after_failure(
+    now: datetime,
+    consecutive_errors: int,
+    bounds: PollBounds,
+    jitter: float,
+    *,
+    retry_after: float | None = None,
+) -> datetime:
+    """When to poll a feed whose fetch or parse failed; never before the server's Retry-After."""
+    delay = backoff_delay(consecutive_errors, bounds, jitter)
+    if retry_after is not None and retry_after > 0:
+        delay = max(delay, min(timedelta(seconds=retry_after), RETRY_AFTER_LIMIT))
+    return now + delay
+
+
+def disabled_reason_for(status: int | None, url: str) -> str | None:
+    """Why a failure ends the feed's polling for good (410 Gone), or None when it does not."""
+    if status != GONE:
+        return None
+    return (
+        f"the publisher removed the feed for good (HTTP 410 Gone at {url}); it is no longer "
+        "polled. Replace its URL in the config, or if it is back, run "
+        f"`digest feeds enable {url}`"
+    )
+
+
+def is_due(next_poll_at: datetime | None, now: datetime) -> bool:
+    """A feed never polled is due; otherwise it is due once its next poll time has come."""
+    return next_poll_at is None or next_poll_at <= now
+
+
+def _unit(jitter: float) -> float:
+    return min(max(jitter, 0.0), 1.0)
+
+
+def _clamp(value: timedelta, low: timedelta, high: timedelta) -> timedelta:
+    return max(low, min(value, high))

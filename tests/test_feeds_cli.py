@@ -1,0 +1,235 @@
+"""`digest feeds` (status, import, export, enable) and `digest poll`, with a loopback server."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from digest.cli import app
+from digest.opml import read_opml
+from tests.feedserver import FeedServer, answer, feed_server
+from tests.test_poll_behaviour import conditional, rss
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Setup:
+    config: Path
+    server: FeedServer
+
+
+CONFIG = """\
+[service]
+database_url = "sqlite:///{folder}/digest.db"
+data_dir = "{folder}/var"
+outbox = "{folder}/outbox"
+base_url = "https://news.example.org"
+sender_name = "The Desk"
+sender_address = "desk@example.org"
+postal_address = "1 Example Street, Example City"
+
+[ingest]
+allow_private_addresses = true
+timeout_seconds = 5
+
+[[feeds]]
+name = "Wire"
+url = "{base}/wire"
+
+[[feeds]]
+name = "Missing"
+url = "{base}/missing"
+
+[[feeds]]
+name = "Paused"
+url = "{base}/paused"
+enabled = false
+
+[[feeds]]
+name = "Gone"
+url = "{base}/gone"
+"""
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[Setup]:
+    routes = {
+        "/wire": conditional(rss("wire")),
+        "/paused": conditional(rss("paused")),
+        "/gone": answer(410, b"gone"),
+    }
+    with feed_server(routes) as server:
+        config = tmp_path / "digest.toml"
+        config.write_text(CONFIG.format(folder=tmp_path, base=server.base_url))
+        yield Setup(config, server)
+
+
+def digest(config: Path, *args: str) -> Any:
+    result = CliRunner().invoke(app, ["--config", str(config), *args], env={"COLUMNS": "200"})
+    return result
+
+
+def feeds_json(config: Path) -> dict[str, dict[str, Any]]:
+    result = digest(config, "feeds", "--json")
+    assert result.exit_code == 0, result.output
+    return {item["name"]: item for item in json.loads(result.stdout)}
+
+
+def test_feeds_before_any_poll_are_never_polled(setup: Setup) -> None:
+    feeds = feeds_json(setup.config)
+    assert list(feeds) == ["Wire", "Missing", "Paused", "Gone"]
+    assert {name: item["status"] for name, item in feeds.items()} == {
+        "Wire": "never polled",
+        "Missing": "never polled",
+        "Paused": "disabled",
+        "Gone": "never polled",
+    }
+    wire = feeds["Wire"]
+    assert wire["url"] == f"{setup.server.base_url}/wire"
+    assert (wire["http_status"], wire["articles"], wire["consecutive_errors"]) == (None, 0, 0)
+    assert wire["last_error"] is None and wire["next_poll"] is None
+
+
+def test_poll_then_feeds_shows_each_feeds_health(setup: Setup) -> None:
+    polled = digest(setup.config, "poll")
+    assert polled.exit_code == 0, polled.output
+    assert "3 feeds polled, 2 failed, 3 new articles" in polled.stdout
+    assert "digest feeds enable" in polled.stderr
+    feeds = feeds_json(setup.config)
+    wire, missing, paused, gone = (feeds[name] for name in ("Wire", "Missing", "Paused", "Gone"))
+    assert (wire["status"], wire["http_status"], wire["articles"]) == ("ok", 200, 3)
+    assert wire["entries_per_day"] > 0 and wire["next_poll"] and wire["last_fetch"]
+    assert (missing["status"], missing["http_status"], missing["consecutive_errors"]) == (
+        "error",
+        404,
+        1,
+    )
+    assert "not found" in missing["last_error"]
+    assert paused["status"] == "disabled" and paused["last_fetch"] is None
+    assert (gone["status"], gone["http_status"]) == ("disabled", 410)
+    assert "digest feeds enable" in gone["disabled_reason"]
+    assert "/paused" not in setup.server.paths()
+
+    table = digest(setup.config, "feeds")
+    assert table.exit_code == 0, table.output
+    for text in ("Wire", "ok", "200", "error", "404", "disabled", "410 Gone", "not found"):
+        assert text in table.stdout
+
+
+def test_poll_polls_only_due_feeds_and_force_polls_every_enabled_one(setup: Setup) -> None:
+    assert digest(setup.config, "poll").exit_code == 0
+    again = digest(setup.config, "poll")
+    assert "0 feeds polled" in again.stdout
+    forced = digest(setup.config, "poll", "--force")
+    assert "2 feeds polled, 1 failed, 0 new articles" in forced.stdout  # Wire and Missing
+    assert feeds_json(setup.config)["Wire"]["http_status"] == 304  # still conditional
+    assert setup.server.paths().count("/gone") == 1
+
+
+def test_enable_lifts_a_410(setup: Setup) -> None:
+    digest(setup.config, "poll")
+    url = f"{setup.server.base_url}/gone"
+    enabled = digest(setup.config, "feeds", "enable", url)
+    assert enabled.exit_code == 0, enabled.output
+    assert "will be polled at the next cycle" in enabled.stdout
+    gone = feeds_json(setup.config)["Gone"]
+    assert gone["disabled_reason"] is None and gone["consecutive_errors"] == 0
+    unknown = digest(setup.config, "feeds", "enable", "https://nowhere.example/rss")
+    assert unknown.exit_code == 1 and "No feed with the URL" in unknown.stderr
+
+
+OPML = """<?xml version="1.0"?>
+<opml version="2.0"><head><title>Theirs</title></head><body>
+  <outline text="News">
+    <outline type="rss" text="Wire again" xmlUrl="{base}/wire"/>
+    <outline type="rss" text="Post" xmlUrl="https://post.example/rss"/>
+    <outline type="rss" text="Wire" xmlUrl="https://wire2.example/atom"/>
+  </outline>
+</body></opml>"""
+
+
+def test_import_prints_the_blocks_to_add(setup: Setup, tmp_path: Path) -> None:
+    opml = tmp_path / "theirs.opml"
+    opml.write_text(OPML.format(base=setup.server.base_url))
+    result = digest(setup.config, "feeds", "import", str(opml))
+    assert result.exit_code == 0, result.output
+    assert "already in the config as 'Wire'" in result.stderr
+    added = tomllib.loads(result.stdout)["feeds"]
+    assert added == [
+        {"name": "Post", "url": "https://post.example/rss"},
+        {"name": "Wire (2)", "url": "https://wire2.example/atom"},
+    ]
+    assert "post.example" not in setup.config.read_text()  # printing writes nothing
+
+
+def test_import_write_appends_valid_feeds_and_refuses_duplicates(
+    setup: Setup, tmp_path: Path
+) -> None:
+    opml = tmp_path / "theirs.opml"
+    opml.write_text(OPML.format(base=setup.server.base_url))
+    written = digest(setup.config, "feeds", "import", str(opml), "--write")
+    assert written.exit_code == 0, written.output
+    assert "Added 2 feeds" in written.stdout
+    config = tomllib.loads(setup.config.read_text())
+    assert [feed["name"] for feed in config["feeds"]] == [
+        "Wire",
+        "Missing",
+        "Paused",
+        "Gone",
+        "Post",
+        "Wire (2)",
+    ]
+    assert "Post" in feeds_json(setup.config)
+    # Importing the same file again adds nothing, and says why.
+    again = digest(setup.config, "feeds", "import", str(opml), "--write")
+    assert again.exit_code == 1
+    assert "already in the config as 'Post'" in again.stderr
+    assert "Nothing to add" in again.stderr
+
+
+def test_import_write_refuses_to_break_the_config(setup: Setup, tmp_path: Path) -> None:
+    # A config whose feeds are an inline array cannot take [[feeds]] tables after it.
+    text = setup.config.read_text().split("[[feeds]]")[0]
+    text = 'feeds = [{name = "A", url = "https://a.example/rss"}]\n' + text
+    setup.config.write_text(text)
+    opml = tmp_path / "theirs.opml"
+    opml.write_text(OPML.format(base=setup.server.base_url))
+    result = digest(setup.config, "feeds", "import", str(opml), "--write")
+    assert result.exit_code == 2
+    assert "Not written" in result.stderr
+    assert setup.config.read_text() == text
+
+
+def test_import_of_malformed_opml_names_the_file_and_the_reason(
+    setup: Setup, tmp_path: Path
+) -> None:
+    opml = tmp_path / "broken.opml"
+    opml.write_text("<opml><body><outline text='x'")
+    result = digest(setup.config, "feeds", "import", str(opml))
+    assert result.exit_code == 2
+    assert f"{opml}: not well-formed XML" in result.stderr
+
+
+def test_export_prints_opml_2_of_the_configured_feeds(setup: Setup, tmp_path: Path) -> None:
+    result = digest(setup.config, "feeds", "export")
+    assert result.exit_code == 0, result.output
+    assert '<opml version="2.0">' in result.stdout
+    exported = read_opml(result.stdout.encode(), "stdout")
+    assert [(feed.title, feed.url) for feed in exported] == [
+        ("Wire", f"{setup.server.base_url}/wire"),
+        ("Missing", f"{setup.server.base_url}/missing"),
+        ("Paused", f"{setup.server.base_url}/paused"),
+        ("Gone", f"{setup.server.base_url}/gone"),
+    ]
+    target = tmp_path / "out.opml"
+    to_file = digest(setup.config, "feeds", "export", "--output", str(target))
+    assert to_file.exit_code == 0, to_file.output
+    assert read_opml(target.read_bytes(), str(target)) == exported

@@ -1,0 +1,133 @@
+"""OPML import and export: reading outlines, planning [[feeds]] blocks, writing OPML 2.0."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import UTC, datetime
+
+import pytest
+
+from digest.config import FeedSettings
+from digest.errors import ConfigError
+from digest.opml import OpmlFeed, plan_import, read_opml, toml_blocks, write_opml
+
+SUBSCRIPTIONS = b"""<?xml version="1.0" encoding="UTF-8"?>
+<opml version="1.0">
+  <head><title>My feeds</title></head>
+  <body>
+    <outline text="Middle East" title="Middle East">
+      <outline type="rss" text="Gulf Wire" xmlUrl="https://gulfwire.example/rss"
+               htmlUrl="https://gulfwire.example/"/>
+      <outline text="Levant">
+        <outline type="rss" text="Levant &amp; Co" xmlurl="https://levant.example/atom"/>
+      </outline>
+    </outline>
+    <outline type="rss" title="Plain feed" text="" xmlUrl="http://plain.example/f"/>
+    <outline type="rss" xmlUrl="https://nameless.example/feed.xml"/>
+    <outline text="A link, not a feed" type="link" url="https://example.org/"/>
+  </body>
+</opml>"""
+
+
+def test_outlines_with_an_xml_url_are_feeds_at_any_depth() -> None:
+    feeds = read_opml(SUBSCRIPTIONS, "my.opml")
+    assert feeds == [
+        OpmlFeed(
+            "https://gulfwire.example/rss", "Gulf Wire", "https://gulfwire.example/", "Middle East"
+        ),
+        OpmlFeed("https://levant.example/atom", "Levant & Co", None, "Middle East / Levant"),
+        OpmlFeed("http://plain.example/f", "Plain feed", None, None),
+        OpmlFeed("https://nameless.example/feed.xml", None, None, None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("document", "reason"),
+    [
+        (b"", "not well-formed XML"),
+        (b"<opml><body><outline", "not well-formed XML"),
+        (b"<rss version='2.0'><channel/></rss>", "the root element is <rss>, not <opml>"),
+        (b"<opml version='2.0'><head/></opml>", "it has no <body>"),
+        (b"<opml version='2.0'><body><outline text='x'/></body></opml>", "lists no feed"),
+    ],
+)
+def test_malformed_opml_is_refused_with_file_and_reason(document: bytes, reason: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        read_opml(document, "feeds/broken.opml")
+    assert str(raised.value).startswith("feeds/broken.opml: ")
+    assert reason in str(raised.value)
+
+
+def test_an_entity_bomb_is_refused_before_it_expands() -> None:
+    bomb = b"""<?xml version="1.0"?>
+<!DOCTYPE opml [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">
+<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]>
+<opml version="2.0"><body><outline text="&d;&d;&d;" xmlUrl="https://a.example/rss"/></body></opml>"""
+    with pytest.raises(ConfigError) as raised:
+        read_opml(bomb, "bomb.opml")
+    assert "declares a DTD or entities" in str(raised.value)
+
+
+def test_external_entities_are_refused_too() -> None:
+    document = b"""<?xml version="1.0"?>
+<!DOCTYPE opml [<!ENTITY secret SYSTEM "file:///etc/passwd">]>
+<opml version="2.0"><body><outline text="&secret;" xmlUrl="https://a.example/rss"/></body></opml>"""
+    with pytest.raises(ConfigError):
+        read_opml(document, "xxe.opml")
+
+
+def test_the_plan_skips_what_is_configured_and_names_what_is_new() -> None:
+    configured = [
+        FeedSettings(url="https://gulfwire.example/rss", name="Gulf Wire"),
+        FeedSettings(url="https://other.example/rss", name="Levant & Co"),
+    ]
+    feeds = [*read_opml(SUBSCRIPTIONS, "my.opml"), OpmlFeed("ftp://files.example/feed")]
+    feeds.append(OpmlFeed("https://levant.example/atom", "Again"))  # listed twice in the file
+    plan = plan_import(feeds, configured)
+    assert [(feed.name, feed.url) for feed in plan.new] == [
+        ("Levant & Co (2)", "https://levant.example/atom"),  # the name is taken: numbered
+        ("Plain feed", "http://plain.example/f"),
+        ("nameless.example", "https://nameless.example/feed.xml"),
+    ]
+    assert plan.left_out == (
+        ("https://gulfwire.example/rss", "already in the config as 'Gulf Wire'"),
+        ("ftp://files.example/feed", "not an http(s) URL"),
+        ("https://levant.example/atom", "listed twice in the file"),
+    )
+
+
+def test_toml_blocks_read_back_as_the_same_feeds() -> None:
+    feeds = [
+        FeedSettings(url="https://a.example/rss?x=1&y=2", name='Quotes " and \\ backslash'),
+        FeedSettings(url="https://b.example/atom", name="الخليج اليوم — עברית"),
+        FeedSettings(url="https://c.example/feed", name="Tab\tand\x7fdelete"),
+    ]
+    text = toml_blocks(feeds)
+    read = tomllib.loads(text)["feeds"]
+    assert [(item["url"], item["name"]) for item in read] == [
+        ("https://a.example/rss?x=1&y=2", 'Quotes " and \\ backslash'),
+        ("https://b.example/atom", "الخليج اليوم — עברית"),
+        ("https://c.example/feed", "Tab and delete"),
+    ]
+
+
+def test_export_is_opml_2_that_imports_back() -> None:
+    feeds = [
+        FeedSettings(url="https://a.example/rss?x=1&y=2", name="A & B <news>"),
+        FeedSettings(url="https://b.example/atom", name="الخليج"),
+    ]
+    now = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
+    document = write_opml(
+        feeds,
+        title="Desk feeds",
+        now=now,
+        html_urls={"https://b.example/atom": "https://b.example/"},
+    )
+    assert document.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<opml version="2.0">')
+    assert "<dateCreated>Wed, 25 Nov 2026 09:30:00 GMT</dateCreated>" in document
+    assert "<docs>http://opml.org/spec2.opml</docs>" in document
+    back = read_opml(document.encode(), "export.opml")
+    assert [(feed.url, feed.title, feed.html_url) for feed in back] == [
+        ("https://a.example/rss?x=1&y=2", "A & B <news>", None),
+        ("https://b.example/atom", "الخليج", "https://b.example/"),
+    ]

@@ -1,0 +1,507 @@
+"""Polling against a loopback server: what the store and the feed's status hold after each case.
+
+Every test goes through ``pipeline.poll_feed`` (or a whole poll cycle): the real HTTP client, the
+real parser and a real database, on a fixed clock.
+"""
+
+from __future__ import annotations
+
+import gzip
+import threading
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from datetime import timedelta
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import pytest
+
+from digest import pipeline
+from digest.clock import FixedClock
+from digest.config import Settings, settings_from_mapping
+from digest.mail.transport import MemoryTransport
+from digest.records import Article, TopicMatch
+from digest.services import Services, build_services
+from digest.store import FeedState
+from tests.conftest import NOW
+from tests.feedserver import Route, answer, drip, feed_server, redirect, send, unsized
+
+MINUTE = timedelta(minutes=1)
+pytestmark = pytest.mark.integration
+
+
+def rss(prefix: str, count: int = 3, *, hours_apart: int = 2) -> bytes:
+    items = "".join(
+        f"<item><title>{escape(prefix)} story {n}</title>"
+        f"<link>https://{prefix}.example.org/story/{n}</link><guid>urn:{prefix}:{n}</guid>"
+        f"<description>Story {n} from {escape(prefix)}.</description>"
+        f"<pubDate>{format_datetime(NOW - timedelta(hours=hours_apart * n + 1))}</pubDate></item>"
+        for n in range(count)
+    )
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>{prefix}</title><link>https://{prefix}.example.org/</link>{items}"
+        "</channel></rss>"
+    ).encode()
+
+
+FEED = rss("wire")
+RSS = {"Content-Type": "application/rss+xml"}
+
+
+def conditional(body: bytes, etag: str = '"v1"') -> Route:
+    """200 with an ETag, or 304 when the request carries it."""
+
+    def route(handler: BaseHTTPRequestHandler) -> None:
+        if handler.headers.get("If-None-Match") == etag:
+            send(handler, 304, headers={"ETag": etag})
+        else:
+            send(handler, 200, body, {**RSS, "ETag": etag})
+
+    return route
+
+
+def make_settings(
+    tmp_path: Path,
+    feeds: Mapping[str, str],
+    *,
+    database_url: str | None = None,
+    **ingest: object,
+) -> Settings:
+    raw = {
+        "service": {
+            "database_url": database_url or f"sqlite:///{tmp_path / 'digest.db'}",
+            "data_dir": str(tmp_path / "var"),
+            "base_url": "https://news.example.org",
+            "sender_name": "The Desk",
+            "sender_address": "desk@example.org",
+            "postal_address": "1 Example Street, Example City",
+        },
+        "ingest": {"allow_private_addresses": True, "timeout_seconds": 5, **ingest},
+        "feeds": [{"name": name, "url": url} for name, url in feeds.items()],
+    }
+    return settings_from_mapping(raw, source=tmp_path / "digest.toml", environ={})
+
+
+def services_for(settings: Settings, clock: FixedClock) -> Services:
+    return build_services(settings, clock=clock, transport=MemoryTransport())
+
+
+def poll_one(tmp_path: Path, clock: FixedClock, url: str, **ingest: object) -> Iterator[FeedState]:
+    """Poll the feed at ``url`` each time the iterator is advanced; yields its state after."""
+    services = services_for(make_settings(tmp_path, {"Feed": url}, **ingest), clock)
+    try:
+        [feed] = services.store.sync_feeds(services.settings.feeds, clock.now())
+        while True:
+            pipeline.poll_feed(services, feed.id)
+            yield state(services, feed.id)
+    finally:
+        services.close()
+
+
+def state(services: Services, feed_id: int) -> FeedState:
+    return next(feed for feed in services.store.feeds() if feed.id == feed_id)
+
+
+# ----------------------------------------------------------------------------------------------
+# Success, 304, compression
+
+
+def test_a_first_poll_stores_the_entries_and_schedules_the_next(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    with feed_server({"/feed": conditional(FEED)}) as server:
+        polls = poll_one(tmp_path, clock, server.url("/feed"))
+        feed = next(polls)
+        polls.close()
+    assert (feed.status, feed.last_status, feed.articles) == ("ok", 200, 3)
+    assert feed.etag == '"v1"' and feed.consecutive_errors == 0 and feed.last_error is None
+    assert feed.last_fetched_at == NOW and feed.last_new_entry_at == NOW
+    # Three entries over about five hours: spread over at least the hour, one every ~two hours.
+    assert feed.entries_per_day == pytest.approx(3 / (5 / 24))
+    assert feed.next_poll_at is not None
+    assert NOW + 90 * MINUTE <= feed.next_poll_at <= NOW + 110 * MINUTE
+
+
+def test_a_304_costs_no_parse_and_keeps_everything(tmp_path: Path, clock: FixedClock) -> None:
+    with feed_server({"/feed": conditional(FEED)}) as server:
+        polls = poll_one(tmp_path, clock, server.url("/feed"))
+        first = next(polls)
+        clock.advance(timedelta(hours=2))
+        second = next(polls)
+        polls.close()
+    assert server.requests[1].headers["If-None-Match"] == '"v1"'
+    assert (second.status, second.last_status, second.articles) == ("ok", 304, 3)
+    assert second.etag == first.etag and second.title == "wire"
+    assert second.entries_per_day == first.entries_per_day
+    assert second.last_fetched_at == NOW + timedelta(hours=2)
+    assert second.last_new_entry_at == NOW  # nothing new came with the 304
+    assert second.next_poll_at is not None and second.next_poll_at > clock.now() + 80 * MINUTE
+
+
+def test_a_gzip_feed_is_stored(tmp_path: Path, clock: FixedClock) -> None:
+    body = gzip.compress(FEED)
+    route = answer(200, body, {**RSS, "Content-Encoding": "gzip"})
+    with feed_server({"/feed": route}) as server:
+        polls = poll_one(tmp_path, clock, server.url("/feed"))
+        feed = next(polls)
+        polls.close()
+    assert server.requests[0].headers["Accept-Encoding"] == "gzip, deflate"
+    assert (feed.status, feed.last_status, feed.articles) == ("ok", 200, 3)
+
+
+# ----------------------------------------------------------------------------------------------
+# Redirects
+
+
+@pytest.mark.parametrize("status", [301, 308])
+def test_a_permanent_redirect_moves_the_feed(
+    tmp_path: Path, clock: FixedClock, status: int
+) -> None:
+    routes = {"/old": redirect(status, "/new"), "/new": conditional(FEED)}
+    with feed_server(routes) as server:
+        polls = poll_one(tmp_path, clock, server.url("/old"))
+        first = next(polls)
+        clock.advance(timedelta(hours=3))
+        second = next(polls)
+        polls.close()
+    assert first.url == server.url("/old")  # the config's address stays the feed's identity
+    assert first.current_url == server.url("/new")
+    assert first.fetch_url == server.url("/new")
+    assert (first.status, first.articles) == ("ok", 3)
+    # The next poll goes straight to the new address, conditionally.
+    assert server.paths() == ["/old", "/new", "/new"]
+    assert server.requests[2].headers["If-None-Match"] == '"v1"'
+    assert second.last_status == 304 and second.current_url == server.url("/new")
+
+
+@pytest.mark.parametrize("status", [302, 307])
+def test_a_temporary_redirect_leaves_the_address_alone(
+    tmp_path: Path, clock: FixedClock, status: int
+) -> None:
+    routes = {"/old": redirect(status, "/today"), "/today": conditional(FEED)}
+    with feed_server(routes) as server:
+        polls = poll_one(tmp_path, clock, server.url("/old"))
+        first = next(polls)
+        clock.advance(timedelta(hours=3))
+        second = next(polls)
+        polls.close()
+    assert first.current_url is None and first.fetch_url == server.url("/old")
+    assert (first.status, first.articles) == ("ok", 3)
+    assert server.paths() == ["/old", "/today", "/old", "/today"]
+    assert second.last_status == 304 and second.current_url is None
+
+
+def test_a_redirect_loop_is_an_error_with_backoff(tmp_path: Path, clock: FixedClock) -> None:
+    routes = {"/a": redirect(301, "/b"), "/b": redirect(302, "/a")}
+    with feed_server(routes) as server:
+        polls = poll_one(tmp_path, clock, server.url("/a"))
+        feed = next(polls)
+        polls.close()
+    assert (feed.status, feed.articles, feed.consecutive_errors) == ("error", 0, 1)
+    assert feed.last_error is not None and "redirect loop" in feed.last_error
+    assert feed.last_error_at == NOW and feed.current_url is None
+    assert feed.next_poll_at is not None
+    assert NOW + 15 * MINUTE <= feed.next_poll_at <= NOW + 19 * MINUTE
+
+
+# ----------------------------------------------------------------------------------------------
+# Errors the server means: 410, 429, 503, 5xx
+
+
+def test_410_disables_the_feed_until_an_operator_enables_it(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    gone = {"on": True}
+
+    def route(handler: BaseHTTPRequestHandler) -> None:
+        send(handler, 410, b"gone") if gone["on"] else conditional(FEED)(handler)
+
+    with feed_server({"/feed": route}) as server:
+        settings = make_settings(tmp_path, {"Feed": server.url("/feed")})
+        services = services_for(settings, clock)
+        summary = pipeline.poll_cycle(services, pipeline.InlineDispatcher(services))
+        [feed] = services.store.feeds()
+        assert summary.feeds_failed == 1
+        assert f"digest feeds enable {server.url('/feed')}" in summary.problems[0]
+        assert (feed.status, feed.last_status, feed.articles) == ("disabled", 410, 0)
+        assert feed.disabled_reason is not None and "410 Gone" in feed.disabled_reason
+        assert feed.next_poll_at is None and feed.enabled  # the config's switch is untouched
+
+        # Skipped from now on, even when forced and long after.
+        clock.advance(timedelta(days=30))
+        assert pipeline.due_feeds(services, clock.now(), force=True) == []
+        assert pipeline.poll_cycle(services, pipeline.InlineDispatcher(services)).feeds_polled == 0
+        assert len(server.requests) == 1
+
+        # The publisher brings it back; the operator re-enables it.
+        gone["on"] = False
+        assert services.store.enable_feed(server.url("/feed")) is not None
+        again = pipeline.poll_cycle(services, pipeline.InlineDispatcher(services))
+        [feed] = services.store.feeds()
+        services.close()
+    assert (again.feeds_polled, again.new_articles) == (1, 3)
+    assert (feed.status, feed.disabled_reason, feed.consecutive_errors) == ("ok", None, 0)
+
+
+def test_429_waits_as_long_as_retry_after_says(tmp_path: Path, clock: FixedClock) -> None:
+    route = answer(429, b"slow down", {"Retry-After": "7200"})
+    with feed_server({"/feed": route}) as server:
+        polls = poll_one(tmp_path, clock, server.url("/feed"))
+        feed = next(polls)
+        polls.close()
+    assert (feed.status, feed.last_status, feed.consecutive_errors) == ("error", 429, 1)
+    assert feed.last_error is not None and "rate limited" in feed.last_error
+    assert feed.next_poll_at == NOW + timedelta(hours=2)
+    assert feed.articles == 0
+
+
+def test_503_with_retry_after_date_and_repeated_errors_back_off(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    # Retry-After as a date 45 minutes after the server's own Date header.
+    def route(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response_only(503)
+        handler.send_header("Date", "Wed, 25 Nov 2026 09:30:00 GMT")
+        handler.send_header("Retry-After", "Wed, 25 Nov 2026 10:15:00 GMT")
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    with feed_server({"/feed": route}) as server:
+        polls = poll_one(tmp_path, clock, server.url("/feed"))
+        first = next(polls)
+        assert first.next_poll_at == NOW + timedelta(minutes=45)
+        delays = []
+        for _ in range(5):
+            clock.advance(timedelta(days=1))
+            feed = next(polls)
+            assert feed.next_poll_at is not None
+            delays.append(feed.next_poll_at - clock.now())
+        polls.close()
+    assert feed.consecutive_errors == 6 and feed.status == "error" and feed.last_status == 503
+    # 2^(n-1) × 15 minutes with up to 25% jitter, capped at max_backoff (a day): it grows.
+    # Second error: the 30-37.5 min backoff is shorter than the server's 45 min, which wins.
+    assert delays[0] == timedelta(minutes=45)
+    assert delays[0] < delays[1] < delays[2] < delays[3] < delays[4]
+    assert timedelta(hours=8) <= delays[4] <= timedelta(hours=10)
+    assert all(delay <= timedelta(days=1) for delay in delays)
+
+
+def test_a_success_after_errors_resets_the_count(tmp_path: Path, clock: FixedClock) -> None:
+    failing = {"on": True}
+
+    def route(handler: BaseHTTPRequestHandler) -> None:
+        send(handler, 500, b"oops") if failing["on"] else conditional(FEED)(handler)
+
+    with feed_server({"/feed": route}) as server:
+        polls = poll_one(tmp_path, clock, server.url("/feed"))
+        for _ in range(3):
+            feed = next(polls)
+        assert feed.consecutive_errors == 3 and feed.last_status == 500
+        failing["on"] = False
+        clock.advance(timedelta(hours=1))
+        feed = next(polls)
+        polls.close()
+    assert (feed.status, feed.consecutive_errors, feed.last_error, feed.articles) == (
+        "ok",
+        0,
+        None,
+        3,
+    )
+    assert feed.last_error_at == NOW  # when it last failed stays on record
+
+
+# ----------------------------------------------------------------------------------------------
+# Limits: slow drip, oversized body, private addresses
+
+
+def test_a_slow_drip_is_cut_off_and_recorded(tmp_path: Path, clock: FixedClock) -> None:
+    with feed_server({"/feed": drip(b" ", every=0.05, count=200)}) as server:
+        polls = poll_one(tmp_path, clock, server.url("/feed"), timeout_seconds=0.5)
+        feed = next(polls)
+        polls.close()
+    assert (feed.status, feed.articles, feed.consecutive_errors) == ("error", 0, 1)
+    assert feed.last_error is not None and "gave up after 0.5 seconds" in feed.last_error
+    assert feed.last_status is None
+
+
+def test_an_oversized_body_is_refused_and_recorded(tmp_path: Path, clock: FixedClock) -> None:
+    huge = FEED.replace(b"</channel>", b"<!--" + b"x" * 50_000 + b"--></channel>")
+    with feed_server({"/feed": unsized(huge)}) as server:
+        polls = poll_one(tmp_path, clock, server.url("/feed"), max_body_bytes=20_000)
+        feed = next(polls)
+        polls.close()
+    assert (feed.status, feed.articles) == ("error", 0)
+    assert feed.last_error is not None and "max_body_bytes = 20000" in feed.last_error
+
+
+def test_a_private_address_is_refused_unless_allowed(tmp_path: Path, clock: FixedClock) -> None:
+    with feed_server({"/feed": conditional(FEED)}) as server:
+        polls = poll_one(tmp_path, clock, server.url("/feed"), allow_private_addresses=False)
+        feed = next(polls)
+        polls.close()
+        assert server.requests == []
+    assert feed.status == "error" and feed.articles == 0
+    assert feed.last_error is not None and "allow_private_addresses" in feed.last_error
+
+
+# ----------------------------------------------------------------------------------------------
+# Many feeds: one failure never stops the others; due feeds; concurrency
+
+
+def test_one_feeds_failure_never_stops_the_others(tmp_path: Path, clock: FixedClock) -> None:
+    routes = {
+        "/good": conditional(FEED),
+        "/drip": drip(b" ", every=0.05, count=200),
+        "/gone": answer(410),
+        "/broken": answer(500),
+        "/not-xml": answer(200, b"\x00\xff" * 100, RSS),
+        "/other": conditional(rss("post")),
+    }
+    with feed_server(routes) as server:
+        feeds = {path.strip("/"): server.url(path) for path in routes}
+        settings = make_settings(tmp_path, feeds, timeout_seconds=0.5)
+        services = services_for(settings, clock)
+        summary = pipeline.poll_cycle(services, pipeline.InlineDispatcher(services))
+        by_name = {feed.name: feed for feed in services.store.feeds()}
+        services.close()
+    assert (summary.feeds_polled, summary.feeds_failed, summary.new_articles) == (6, 4, 6)
+    assert by_name["good"].articles == by_name["other"].articles == 3
+    statuses = {name: feed.status for name, feed in by_name.items()}
+    assert statuses == {
+        "good": "ok",
+        "other": "ok",
+        "drip": "error",
+        "gone": "disabled",
+        "broken": "error",
+        "not-xml": "error",
+    }
+
+
+class Exploding:
+    """A classifier that fails on one feed's articles, as a bug met on odd content would."""
+
+    def classify(self, article: Article) -> tuple[TopicMatch, ...]:
+        if article.feed_name == "bad":
+            raise ValueError("cannot classify this")
+        return ()
+
+
+def test_an_unexpected_error_is_recorded_on_its_feed_only(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    routes = {"/bad": conditional(rss("bad")), "/good": conditional(FEED)}
+    with feed_server(routes) as server:
+        settings = make_settings(tmp_path, {"bad": server.url("/bad"), "good": server.url("/good")})
+        services = services_for(settings, clock)
+        services.classifier = Exploding()  # type: ignore[assignment]
+        summary = pipeline.poll_cycle(services, pipeline.InlineDispatcher(services))
+        by_name = {feed.name: feed for feed in services.store.feeds()}
+        services.close()
+    assert (summary.feeds_polled, summary.feeds_failed) == (2, 1)
+    bad = by_name["bad"]
+    assert bad.status == "error" and bad.last_error is not None
+    assert "unexpected error while polling (ValueError: cannot classify this)" in bad.last_error
+    assert by_name["good"].status == "ok" and by_name["good"].articles == 3
+
+
+def test_only_due_feeds_are_polled_unless_forced(tmp_path: Path, clock: FixedClock) -> None:
+    routes = {"/a": conditional(FEED), "/b": conditional(rss("post"))}
+    with feed_server(routes) as server:
+        settings = make_settings(tmp_path, {"a": server.url("/a"), "b": server.url("/b")})
+        settings = settings.model_copy(
+            update={
+                "feeds": (
+                    *settings.feeds,
+                    settings.feeds[0].model_copy(
+                        update={"url": server.url("/c"), "name": "c", "enabled": False}
+                    ),
+                )
+            }
+        )
+        services = services_for(settings, clock)
+        dispatcher = pipeline.InlineDispatcher(services)
+        # A fresh install: everything enabled is due (never polled).
+        assert [feed.name for feed in pipeline.due_feeds(services, clock.now())] == ["a", "b"]
+        assert pipeline.poll_cycle(services, dispatcher).feeds_polled == 2
+        clock.advance(10 * MINUTE)
+        assert pipeline.due_feeds(services, clock.now()) == []
+        assert pipeline.poll_cycle(services, dispatcher).feeds_polled == 0
+        forced = pipeline.poll_cycle(services, dispatcher, force=True)
+        assert forced.feeds_polled == 2  # every enabled feed, never the disabled one
+        assert [feed.last_status for feed in services.store.feeds()] == [304, 304, None]
+        clock.advance(timedelta(days=1, hours=3))
+        assert len(pipeline.due_feeds(services, clock.now())) == 2
+        services.close()
+    assert "/c" not in server.paths()
+
+
+def test_polls_run_concurrently_but_at_most_two_at_once_per_host(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    in_flight: Counter[str] = Counter()
+    most: Counter[str] = Counter()
+    lock = threading.Lock()
+    # The first two requests to each host wait for each other: a sequential poller would fail.
+    barriers = {
+        "127.0.0.1": threading.Barrier(2, timeout=10),
+        "localhost": threading.Barrier(2, timeout=10),
+    }
+    arrived: Counter[str] = Counter()
+
+    def route(handler: BaseHTTPRequestHandler) -> None:
+        host = handler.headers["Host"].rsplit(":", 1)[0]
+        with lock:
+            in_flight[host] += 1
+            most[host] = max(most[host], in_flight[host])
+            arrived[host] += 1
+            first_two = arrived[host] <= 2
+        if first_two:
+            barriers[host].wait()
+        body = rss(handler.path.strip("/").replace("/", "-"))
+        with lock:
+            in_flight[host] -= 1
+        send(handler, 200, body, RSS)
+
+    paths = [f"/f{n}" for n in range(12)]
+    with feed_server(dict.fromkeys(paths, route)) as server:
+        feeds = {}
+        for n, path in enumerate(paths):
+            url = server.url(path)
+            feeds[f"feed {n}"] = url if n % 2 else url.replace("127.0.0.1", "localhost")
+        settings = make_settings(tmp_path, feeds, max_concurrency=8, per_host_concurrency=2)
+        services = services_for(settings, clock)
+        summary = pipeline.poll_cycle(services, pipeline.InlineDispatcher(services))
+        articles = sum(feed.articles for feed in services.store.feeds())
+        services.close()
+    assert (summary.feeds_polled, summary.feeds_failed, summary.new_articles) == (12, 0, 36)
+    assert articles == 36
+    assert most == {"127.0.0.1": 2, "localhost": 2}
+
+
+def test_concurrent_polls_store_a_shared_story_once(
+    tmp_path: Path, clock: FixedClock, database_url: str
+) -> None:
+    # Twenty feeds carry the same three stories under their own guids, polled sixteen at a time.
+    shared = rss("shared")
+
+    def route(handler: BaseHTTPRequestHandler) -> None:
+        own = handler.path.strip("/").encode()
+        send(handler, 200, shared.replace(b"urn:shared:", b"urn:" + own + b":"), RSS)
+
+    paths = [f"/f{n}" for n in range(20)]
+    with feed_server(dict.fromkeys(paths, route)) as server:
+        feeds = {f"feed {n}": server.url(path) for n, path in enumerate(paths)}
+        settings = make_settings(
+            tmp_path, feeds, database_url=database_url, per_host_concurrency=16
+        )
+        services = services_for(settings, clock)
+        summary = pipeline.poll_cycle(services, pipeline.InlineDispatcher(services))
+        stored = services.store.all_article_ids()
+        feeds_state = services.store.feeds()
+        services.close()
+    assert summary.feeds_failed == 0, summary.problems
+    assert summary.new_articles == 3 and len(stored) == 3
+    assert all(feed.status == "ok" and feed.last_status == 200 for feed in feeds_state)

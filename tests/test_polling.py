@@ -1,0 +1,163 @@
+"""The pure polling decisions: adaptive interval, backoff with jitter, Retry-After, 410 Gone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from digest import polling
+from digest.config import FeedSettings, IngestSettings
+from digest.ingest.fetch import retry_after_seconds
+
+NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
+MINUTE = timedelta(minutes=1)
+BOUNDS = polling.PollBounds(
+    min_interval=15 * MINUTE, max_interval=24 * 60 * MINUTE, max_backoff=6 * 60 * MINUTE
+)
+
+
+def test_bounds_come_from_ingest_and_the_feed_may_override_them() -> None:
+    ingest = IngestSettings(
+        min_interval_minutes=10, max_interval_minutes=600, max_backoff_minutes=90
+    )
+    assert polling.bounds_for(ingest) == polling.PollBounds(10 * MINUTE, 600 * MINUTE, 90 * MINUTE)
+    feed = FeedSettings(url="https://a.example/rss", name="A", min_interval_minutes=60)
+    assert polling.bounds_for(ingest, feed).min_interval == 60 * MINUTE
+    assert polling.bounds_for(ingest, feed).max_interval == 600 * MINUTE
+    slow = FeedSettings(url="https://b.example/rss", name="B", max_interval_minutes=7 * 24 * 60)
+    assert polling.bounds_for(ingest, slow).max_interval == timedelta(days=7)
+
+
+def test_defaults_are_polite() -> None:
+    bounds = polling.bounds_for(IngestSettings())
+    assert bounds.min_interval == 15 * MINUTE
+    assert bounds.max_interval == timedelta(days=1)
+    assert IngestSettings().max_concurrency == 16
+    assert IngestSettings().per_host_concurrency == 2
+
+
+@pytest.mark.parametrize(
+    ("entries_per_day", "interval"),
+    [
+        (None, 15 * MINUTE),  # not known yet: the shortest interval until it is
+        (0.0, 24 * 60 * MINUTE),  # quiet: the longest
+        (24.0, 60 * MINUTE),  # one an hour: poll hourly
+        (4.0, 6 * 60 * MINUTE),
+        (1000.0, 15 * MINUTE),  # never faster than the floor
+        (0.1, 24 * 60 * MINUTE),  # never slower than the ceiling
+    ],
+)
+def test_the_interval_follows_the_publishing_rate_within_bounds(
+    entries_per_day: float | None, interval: timedelta
+) -> None:
+    assert polling.interval_for(entries_per_day, BOUNDS) == interval
+
+
+@pytest.mark.parametrize("jitter", [0.0, 0.25, 0.5, 0.999])
+def test_jitter_spreads_the_next_poll_by_at_most_a_tenth(jitter: float) -> None:
+    when = polling.next_poll_after_success(NOW, 24.0, BOUNDS, jitter)
+    assert NOW + 54 * MINUTE <= when <= NOW + 66 * MINUTE
+    # and never outside the bounds
+    fast = polling.next_poll_after_success(NOW, 1000.0, BOUNDS, jitter)
+    assert NOW + 15 * MINUTE <= fast <= NOW + 17 * MINUTE
+    slow = polling.next_poll_after_success(NOW, 0.0, BOUNDS, jitter)
+    assert slow <= NOW + timedelta(days=1)
+
+
+def test_the_jitter_actually_moves_the_time() -> None:
+    low = polling.next_poll_after_success(NOW, 24.0, BOUNDS, 0.0)
+    high = polling.next_poll_after_success(NOW, 24.0, BOUNDS, 0.999)
+    assert high - low > 10 * MINUTE
+
+
+def test_backoff_doubles_after_each_error_and_is_capped() -> None:
+    delays = [polling.backoff_delay(errors, BOUNDS, jitter=0.0) for errors in range(1, 8)]
+    minutes = [delay / MINUTE for delay in delays]
+    assert minutes == [15, 30, 60, 120, 240, 360, 360]
+    assert polling.backoff_delay(1000, BOUNDS, jitter=0.0) == BOUNDS.max_backoff
+
+
+def test_backoff_jitter_adds_up_to_a_quarter_and_never_passes_the_cap() -> None:
+    assert polling.backoff_delay(2, BOUNDS, jitter=0.999) > 37 * MINUTE
+    assert polling.backoff_delay(2, BOUNDS, jitter=0.999) <= 37.5 * MINUTE
+    assert polling.backoff_delay(6, BOUNDS, jitter=0.999) == BOUNDS.max_backoff
+
+
+def test_backoff_never_goes_below_the_minimum_interval() -> None:
+    tight = polling.PollBounds(
+        min_interval=60 * MINUTE, max_interval=120 * MINUTE, max_backoff=MINUTE
+    )
+    assert polling.backoff_delay(1, tight, jitter=0.5) == 60 * MINUTE
+    assert polling.backoff_delay(9, tight, jitter=0.5) == 60 * MINUTE
+
+
+def test_retry_after_is_honoured_when_longer_than_the_backoff() -> None:
+    when = polling.next_poll_after_failure(NOW, 1, BOUNDS, 0.0, retry_after=7200)
+    assert when == NOW + timedelta(hours=2)
+    # Shorter than the backoff: the backoff wins, since polling sooner than it is never polite.
+    sooner = polling.next_poll_after_failure(NOW, 3, BOUNDS, 0.0, retry_after=60)
+    assert sooner == NOW + 60 * MINUTE
+    # Absurd values are bounded.
+    far = polling.next_poll_after_failure(NOW, 1, BOUNDS, 0.0, retry_after=10**12)
+    assert far == NOW + polling.RETRY_AFTER_LIMIT
+
+
+def test_retry_after_is_read_as_seconds_or_an_http_date() -> None:
+    assert retry_after_seconds("120") == 120.0
+    date = "Wed, 11 Jun 2025 07:00:00 GMT"
+    assert retry_after_seconds(date, "Wed, 11 Jun 2025 06:30:00 GMT") == 1800.0
+    assert retry_after_seconds(date, "Wed, 11 Jun 2025 08:00:00 GMT") == 0.0  # already past
+    assert retry_after_seconds("soon") is None
+    assert retry_after_seconds("-5") is None
+    assert retry_after_seconds(None) is None
+
+
+def test_only_410_disables_a_feed_and_the_message_says_how_to_undo_it() -> None:
+    reason = polling.disabled_reason_for(410, "https://a.example/rss")
+    assert reason is not None
+    assert "410 Gone" in reason
+    assert "digest feeds enable https://a.example/rss" in reason
+    for status in (None, 404, 429, 500, 503):
+        assert polling.disabled_reason_for(status, "https://a.example/rss") is None
+
+
+def test_the_rate_comes_from_the_entries_dates() -> None:
+    hourly = [NOW - timedelta(hours=n) for n in range(1, 49)]
+    assert polling.estimate_entries_per_day(hourly, NOW) == pytest.approx(24.0)
+    daily = [NOW - timedelta(days=n) for n in range(1, 11)]
+    assert polling.estimate_entries_per_day(daily, NOW) == pytest.approx(1.0)
+
+
+def test_old_entries_mean_a_quiet_feed_and_future_ones_are_ignored() -> None:
+    old = [NOW - timedelta(days=40 + n) for n in range(10)]
+    assert polling.estimate_entries_per_day(old, NOW) == 0.0
+    future = [NOW + timedelta(days=1), NOW - timedelta(days=2), NOW - timedelta(days=4)]
+    assert polling.estimate_entries_per_day(future, NOW) == pytest.approx(0.5)
+
+
+def test_entries_stamped_all_at_once_do_not_look_like_thousands_a_day() -> None:
+    stamped = [NOW - timedelta(seconds=1)] * 50
+    rate = polling.estimate_entries_per_day(stamped, NOW)
+    assert rate == pytest.approx(50 * 24)  # spread over at least an hour
+    assert polling.interval_for(rate, BOUNDS) == BOUNDS.min_interval
+
+
+def test_undated_feeds_are_judged_by_new_entries_over_time() -> None:
+    assert polling.estimate_entries_per_day([None, None], NOW) is None  # first poll: unknown
+    first = polling.estimate_entries_per_day(
+        [None] * 5, NOW, previous=None, new_entries=2, elapsed=timedelta(hours=12)
+    )
+    assert first == pytest.approx(4.0)
+    # Nothing new for a day: the estimate falls, but smoothly.
+    later = polling.estimate_entries_per_day(
+        [None] * 5, NOW, previous=4.0, new_entries=0, elapsed=timedelta(days=1)
+    )
+    assert later is not None and 1.0 < later < 2.0
+    assert polling.estimate_entries_per_day([None], NOW, previous=3.0) == 3.0
+
+
+def test_a_feed_never_polled_is_due() -> None:
+    assert polling.is_due(None, NOW)
+    assert polling.is_due(NOW, NOW)
+    assert not polling.is_due(NOW + MINUTE, NOW)
