@@ -112,7 +112,7 @@ def test_an_html_page_is_not_a_feed() -> None:
     with pytest.raises(ParseError) as raised:
         parse("not-a-feed.html", "text/html; charset=utf-8")
     assert raised.value.url == "https://feeds.example/not-a-feed.html"
-    assert "not an RSS or Atom feed" in raised.value.reason
+    assert "not an RSS, Atom or JSON feed" in raised.value.reason
     assert "text/html" in raised.value.reason
 
 
@@ -191,3 +191,111 @@ def test_feed_markup_never_reaches_the_entry() -> None:
     assert entry.title == "Headline"
     assert "onerror" not in entry.summary_html
     assert "javascript" not in entry.summary_html
+
+
+# ----------------------------------------------------------------------------------------------
+# More formats: Atom 0.3, RSS 0.91, JSON Feed
+
+
+def test_atom_03() -> None:
+    document = b"""<?xml version="1.0" encoding="utf-8"?>
+    <feed version="0.3" xmlns="http://purl.org/atom/ns#" xml:base="https://old.example/">
+      <title>Old Atom</title><link rel="alternate" type="text/html" href="https://old.example/"/>
+      <entry><title>First</title><link rel="alternate" type="text/html" href="/posts/1"/>
+        <id>tag:old.example,2004:1</id><issued>2004-05-01T10:00:00+02:00</issued>
+        <summary type="text/html" mode="escaped"
+          >&lt;p&gt;Hello &lt;a href="/x"&gt;x&lt;/a&gt;&lt;/p&gt;</summary>
+      </entry></feed>"""
+    feed = parse_feed(document, url="https://feeds.example/a", content_type=None, now=NOW)
+    (entry,) = feed.entries
+    assert feed.title == "Old Atom"
+    assert entry.link == "https://old.example/posts/1"
+    assert entry.published_at == datetime(2004, 5, 1, 8, 0, tzinfo=UTC)
+    assert 'href="https://old.example/x"' in entry.summary_html
+
+
+def test_rss_091_with_its_netscape_doctype() -> None:
+    document = b"""<?xml version="1.0" encoding="ISO-8859-1"?>
+    <!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN"
+      "http://my.netscape.com/publish/formats/rss-0.91.dtd">
+    <rss version="0.91"><channel><title>Caf\xe9 News</title><link>https://cafe.example/</link>
+    <item><title>Menu</title><link>https://cafe.example/menu</link>
+    <description>Caf\xe9 au lait</description></item></channel></rss>"""
+    feed = parse_feed(document, url="https://feeds.example/a", content_type=None, now=NOW)
+    assert feed.title == "Café News"
+    assert feed.warning is None
+    assert [entry.summary_text for entry in feed.entries] == ["Café au lait"]
+
+
+def test_json_feed_11() -> None:
+    feed = parse("jsonfeed-1.1.json", "application/feed+json")
+    assert (feed.title, feed.link, feed.language) == (
+        "JSON Wire",
+        "https://jsonwire.example/",
+        "en",
+    )
+    first, second, third = feed.entries
+    assert first.guid == "https://jsonwire.example/1"
+    assert first.link == "https://jsonwire.example/news/1"
+    assert first.title == "Doha talks & resume"  # whitespace and entities normalized
+    assert first.summary_text == "Negotiators met again in Doha."
+    assert first.summary_html == "<p>Negotiators met again in Doha.</p>"
+    assert first.published_at == datetime(2025, 6, 10, 6, 0, tzinfo=UTC)
+    assert first.updated_at == datetime(2025, 6, 10, 9, 0, tzinfo=UTC)
+    assert first.author == "Layla Haddad"
+    assert first.categories == ("Gulf", "Qatar")
+    assert first.image_url == "https://cdn.jsonwire.example/1.jpg"
+    # content_html only: sanitized, relative links resolved against the item's page.
+    assert second.summary_html == (
+        '<p>See <a href="https://jsonwire.example/news/more" rel="noopener noreferrer">more</a></p>'
+    )
+    assert second.author == "Desk"  # the feed's authors stand in for the item's
+    assert second.image_url == "https://cdn.jsonwire.example/2.png"  # from an attachment
+    # JSON Feed 1.0: "author", a numeric id, content_text, an external_url only.
+    assert (third.guid, third.link) == ("3", "https://elsewhere.example/story")
+    assert third.summary_text == "Plain text body."
+    assert third.published_at is None
+
+
+def test_json_feed_is_sniffed_without_a_content_type() -> None:
+    content = (FEEDS / "jsonfeed-1.1.json").read_bytes()
+    feed = parse_feed(content, url="https://feeds.example/j", content_type=None, now=NOW)
+    assert len(feed.entries) == 3
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b'{"version": "https://jsonfeed.org/version/1.1", "items": 5}', '"items" list'),
+        (b'{"title": "x", "items": []}', "no JSON Feed version"),
+        (b"[1, 2]", "not an object"),
+        (b"[" * 100_000, "nested too deeply"),
+        (b'{"version": "https://jsonfeed.org/version/1.1", "items": [', "not valid JSON"),
+    ],
+)
+def test_broken_json_feeds_say_why(content: bytes, reason: str) -> None:
+    with pytest.raises(ParseError) as raised:
+        parse_feed(content, url="https://feeds.example/j", content_type="application/json", now=NOW)
+    assert reason in raised.value.reason
+
+
+def test_a_feed_with_too_many_entries_keeps_the_first_ones() -> None:
+    from digest.ingest.parse import MAX_ENTRIES
+
+    items = "".join(
+        f"<item><link>https://x.example/{n}</link></item>" for n in range(MAX_ENTRIES + 5)
+    )
+    document = f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
+    feed = parse_feed(document, url="https://feeds.example/x", content_type=None, now=NOW)
+    assert len(feed.entries) == MAX_ENTRIES
+    assert feed.entries[0].link == "https://x.example/0"
+    assert feed.warning is not None and f"only the first {MAX_ENTRIES}" in feed.warning
+
+
+def test_a_guid_given_to_several_links_gives_way_to_the_links() -> None:
+    items = "".join(
+        f"<item><guid>same</guid><link>https://x.example/{n}</link></item>" for n in range(3)
+    )
+    document = f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
+    feed = parse_feed(document, url="https://feeds.example/x", content_type=None, now=NOW)
+    assert [entry.guid for entry in feed.entries] == [f"https://x.example/{n}" for n in range(3)]

@@ -1,8 +1,14 @@
-"""Read a feed document's bytes (RSS 0.9x/1.0/2.0, Atom) into a ``ParsedFeed`` of clean entries."""
+"""Read a feed document's bytes (RSS 0.9x/1.0/2.0, Atom 0.3/1.0, JSON Feed) into clean entries.
+
+bytes ─► JSON Feed? ─► jsonfeed.read_json_feed ─┐
+      └► safety.guard_document ─► feedparser ───┴► clean.clean_entry each ─► ParsedFeed
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -10,32 +16,46 @@ import feedparser
 
 from digest.errors import ParseError
 from digest.ingest.clean import (
+    TITLE_LIMIT,
+    RawEntry,
     absolute_http_url,
     clean_entry,
     collapse_whitespace,
     html_to_text,
     normalize_language,
+    truncate_text,
 )
+from digest.ingest.jsonfeed import NotAJsonFeed, looks_like_json, read_json_feed
+from digest.ingest.safety import guard_document
 from digest.records import Entry, ParsedFeed
 
+# The entries read from one document; real feeds carry tens, archives a few hundred. The first
+# ones are kept: feeds list the newest first.
+MAX_ENTRIES = 1000
+# What feedparser is told about the bytes guard_document hands it: UTF-8, whatever came in.
+_UTF8_XML = {"content-type": "application/xml; charset=utf-8"}
 _TEXT_XML_TYPES = frozenset({"text/xml", "text/rss+xml", "text/atom+xml", "text/rdf+xml"})
 
 
 def parse_feed(content: bytes, *, url: str, content_type: str | None, now: datetime) -> ParsedFeed:
     """Parse a fetched feed document.
 
-    feedparser is handed the bytes, never a URL, so it cannot fetch anything; the HTTP Content-Type
-    goes along so it can find the character encoding the way RFC 3023 says. A document with
-    recoverable errors yields the entries recovered and a ``warning``; a document that is no feed at
-    all raises ParseError.
+    feedparser is handed bytes, never a URL, so it cannot fetch anything, and only bytes that
+    ``safety.guard_document`` made safe: decoded the way feedparser would (the HTTP Content-Type
+    goes along for RFC 3023's rules), without entity declarations, with bounded author fields.
+    A document with recoverable errors yields the entries recovered and a ``warning``; a document
+    that is no feed at all raises ParseError.
     """
     if not content.strip():
         raise ParseError(url, "the server sent an empty document instead of a feed")
-    headers = {"content-type": _modern_content_type(content_type)} if content_type else {}
+    if looks_like_json(content, content_type):
+        return _parse_json_feed(content, url=url, now=now)
+
+    guarded = guard_document(content, _modern_content_type(content_type) if content_type else None)
     try:
         # sanitize_html is off because clean.sanitize_html applies our own, stricter allowlist.
         # No content-location is given: clean resolves relative links against the feed's site.
-        parsed = feedparser.parse(content, response_headers=headers, sanitize_html=False)
+        parsed = feedparser.parse(guarded.content, response_headers=_UTF8_XML, sanitize_html=False)
     except Exception as error:  # feedparser is lenient, but a parser bug must not stop the poll
         raise ParseError(url, f"the feed parser failed: {error}") from error
 
@@ -43,24 +63,86 @@ def parse_feed(content: bytes, *, url: str, content_type: str | None, now: datet
         raise ParseError(url, _not_a_feed_reason(parsed, content_type))
 
     feed = parsed.feed
-    title = _feed_title(feed)
     link = absolute_http_url(feed.get("link"), url)
     language = normalize_language(feed.get("language"))
+    entries, dropped = _clean_entries(
+        parsed.entries, url=url, link=link, language=language, now=now
+    )
+
+    problems = []
+    if guarded.encoding_problem:
+        problems.append(guarded.encoding_problem)
+    if parsed.get("bozo"):
+        problem = parsed.get("bozo_exception")
+        problems.append(_exception_text(problem) if problem else "unknown problem")
+    problems += guarded.warnings
+    if dropped:
+        problems.append(
+            f"only the first {MAX_ENTRIES} of {MAX_ENTRIES + dropped} entries were read"
+        )
+    return ParsedFeed(
+        title=_feed_title(feed),
+        link=link,
+        language=language,
+        entries=entries,
+        warning=_describe_problems(problems, len(entries)),
+    )
+
+
+def _parse_json_feed(content: bytes, *, url: str, now: datetime) -> ParsedFeed:
+    try:
+        document = read_json_feed(content)
+    except NotAJsonFeed as error:
+        raise ParseError(url, f"{error}; check that the URL points at the feed itself") from error
+    link = absolute_http_url(document.link, url)
+    language = normalize_language(document.language)
+    entries, dropped = _clean_entries(
+        document.entries, url=url, link=link, language=language, now=now
+    )
+    problems = [f"only the first {MAX_ENTRIES} entries were read"] if dropped else []
+    title = truncate_text(html_to_text(document.title or ""), TITLE_LIMIT) or None
+    return ParsedFeed(
+        title=title,
+        link=link,
+        language=language,
+        entries=entries,
+        warning=_describe_problems(problems, len(entries)),
+    )
+
+
+def _clean_entries(
+    raw_entries: Sequence[RawEntry],
+    *,
+    url: str,
+    link: str | None,
+    language: str | None,
+    now: datetime,
+) -> tuple[tuple[Entry, ...], int]:
+    """The document's entries cleaned, one per guid, and how many were left out over the cap."""
+    dropped = max(0, len(raw_entries) - MAX_ENTRIES)
+    cleaned = [
+        entry
+        for raw in raw_entries[:MAX_ENTRIES]
+        if (
+            entry := clean_entry(raw, feed_url=url, feed_link=link, feed_language=language, now=now)
+        )
+        is not None
+    ]
+    # A guid the document gives to several different links is no identifier (some systems stamp
+    # every item with the same one): those entries are known by their link instead.
+    links_by_guid: defaultdict[str, set[str]] = defaultdict(set)
+    for entry in cleaned:
+        links_by_guid[entry.guid].add(entry.link)
     entries: list[Entry] = []
     seen: set[str] = set()
-    for raw in parsed.entries:
-        entry = clean_entry(raw, feed_url=url, feed_link=link, feed_language=language, now=now)
+    for entry in cleaned:
+        if len(links_by_guid[entry.guid]) > 1:
+            entry = replace(entry, guid=entry.link)
         # Some feeds repeat an item; it is still one article.
-        if entry is not None and entry.guid not in seen:
+        if entry.guid not in seen:
             seen.add(entry.guid)
             entries.append(entry)
-
-    warning = None
-    if parsed.get("bozo"):
-        warning = _describe_problem(parsed.get("bozo_exception"), len(entries))
-    return ParsedFeed(
-        title=title, link=link, language=language, entries=tuple(entries), warning=warning
-    )
+    return tuple(entries), dropped
 
 
 def _modern_content_type(content_type: str) -> str:
@@ -77,7 +159,8 @@ def _modern_content_type(content_type: str) -> str:
 
 def _feed_title(feed: Mapping[str, Any]) -> str | None:
     detail = feed.get("title_detail") or {}
-    return html_to_text(str(detail.get("value") or feed.get("title") or "")) or None
+    title = html_to_text(str(detail.get("value") or feed.get("title") or ""))
+    return truncate_text(title, TITLE_LIMIT) or None
 
 
 def _not_a_feed_reason(parsed: Mapping[str, Any], content_type: str | None) -> str:
@@ -85,13 +168,15 @@ def _not_a_feed_reason(parsed: Mapping[str, Any], content_type: str | None) -> s
     problem = parsed.get("bozo_exception")
     detail = f"; the parser said: {_exception_text(problem)}" if problem else ""
     return (
-        f"the document is not an RSS or Atom feed{served_as}{detail}; "
+        f"the document is not an RSS, Atom or JSON feed{served_as}{detail}; "
         "check that the URL points at the feed itself and not at a web page"
     )
 
 
-def _describe_problem(problem: object, entry_count: int) -> str:
-    text = _exception_text(problem) if problem else "unknown problem"
+def _describe_problems(problems: list[str], entry_count: int) -> str | None:
+    if not problems:
+        return None
+    text = "; ".join(problems)
     return f"the feed has errors the parser worked around ({text}); {entry_count} entries were read"
 
 

@@ -1,18 +1,34 @@
-"""Articles in the store: each stored once (invariant 1), with the topics they are filed under."""
+"""Articles in the store: each stored once (invariant 1), clustered with the other outlets'
+reports of the same story, and filed under topics.
+
+    entry ─► same feed and guid?        ─► update in place (not new: never mailed again)
+          ─► same feed and link?        ─► the feed moved its guid: adopt it, update in place
+          ─► same link from another feed ─► duplicate, dropped
+          ─► new article ─► fingerprint ─► cluster of the most similar recent article, or its own
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from digest import dedup
 from digest.records import Article, Candidate, Entry, TopicMatch
 from digest.store.base import StoreBase
 from digest.store.schema import ArticleRow, ArticleTopicRow, FeedRow
+
+# New articles are compared with the articles first seen this long before them: a story's other
+# reports come out within hours, and a longer window only adds unrelated candidates.
+CLUSTER_WINDOW = timedelta(days=3)
+# The in-memory index of recent fingerprints is read again from scratch this often, which drops
+# the articles that left the window (and picks up any that other processes committed late).
+INDEX_REBUILD = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +54,7 @@ def to_article(row: ArticleRow, feed_name: str) -> Article:
         categories=tuple(row.categories or ()),
         image_url=row.image_url,
         language=row.language,
+        cluster_id=row.cluster_id,
     )
 
 
@@ -63,36 +80,104 @@ def _copy_entry(row: ArticleRow, entry: Entry) -> None:
     row.language = entry.language
 
 
+class _RecentFingerprints:
+    """This process's index of recent articles' fingerprints, kept in step with the database.
+
+    Each ``store_entries`` reads only the rows added since the last read; the index is rebuilt
+    every ``INDEX_REBUILD``. A lock keeps threads polling in parallel from reading or assigning at
+    the same moment.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.index = dedup.ClusterIndex()
+        self.last_id = 0
+        self.built_at: datetime | None = None
+
+    def refresh(self, session: Session, now: datetime) -> None:
+        if self.built_at is None or now - self.built_at > INDEX_REBUILD or now < self.built_at:
+            self.index, self.last_id, self.built_at = dedup.ClusterIndex(), 0, now
+        rows = session.execute(
+            select(ArticleRow.id, ArticleRow.feed_id, ArticleRow.cluster_id, ArticleRow.fingerprint)
+            .where(ArticleRow.id > self.last_id)
+            .where(ArticleRow.first_seen_at >= now - CLUSTER_WINDOW)
+            .where(ArticleRow.cluster_id.is_not(None))  # not the rows this transaction is adding
+            .order_by(ArticleRow.id)
+        )
+        for article_id, feed_id, cluster_id, fingerprint in rows:
+            sketch = tuple(int(value) for value in fingerprint or ())
+            self.index.add(article_id, feed_id, cluster_id or article_id, sketch)
+            self.last_id = max(self.last_id, article_id)
+
+
 class ArticleStore(StoreBase):
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self._recent = _RecentFingerprints()
+
     def store_entries(self, feed_id: int, entries: Sequence[Entry], now: datetime) -> StoredEntries:
         """Store a feed's entries: once per (feed, guid) and once per canonical link across feeds.
 
-        An entry seen before in the same feed updates the stored article in place; one whose link
-        another feed already brought is a duplicate and is dropped.
+        An entry seen before in the same feed updates the stored article in place, whether the
+        feed kept its guid or moved it to a new one (same link, new guid: the guid is adopted).
+        One whose link another feed already brought is a duplicate and is dropped. A new article
+        joins the cluster of the most similar article of another feed seen in ``CLUSTER_WINDOW``.
         """
-        new: list[int] = []
+        inserted: list[ArticleRow] = []
         updated: list[int] = []
         duplicates = 0
+        kept = _unique(entries)
         with self.transaction() as session:
-            for entry in _unique(entries):
-                row = session.scalars(
+            # Two queries for the whole feed rather than two per entry.
+            by_guid = {
+                row.guid: row
+                for chunk in _chunks([entry.guid for entry in kept])
+                for row in session.scalars(
                     select(ArticleRow).where(
-                        ArticleRow.feed_id == feed_id, ArticleRow.guid == entry.guid
+                        ArticleRow.feed_id == feed_id, ArticleRow.guid.in_(chunk)
                     )
-                ).one_or_none()
-                if row is not None:
-                    if _changed(row, entry):
-                        _copy_entry(row, entry)
-                        updated.append(row.id)
-                    else:
+                )
+            }
+            unknown = [entry.link for entry in kept if entry.guid not in by_guid]
+            by_link = {
+                row.link: row
+                for chunk in _chunks(unknown)
+                for row in session.scalars(select(ArticleRow).where(ArticleRow.link.in_(chunk)))
+            }
+            fresh: list[Entry] = []
+            for entry in kept:
+                row = by_guid.get(entry.guid)
+                if row is None:
+                    row = by_link.get(entry.link)
+                    if row is None:
+                        fresh.append(entry)
+                        continue
+                    if row.feed_id != feed_id:
+                        duplicates += 1  # another feed brought this link first
+                        continue
+                    if row.guid in by_guid:  # this row's own guid is still in the feed
                         duplicates += 1
-                    continue
-                article_id = _insert(session, feed_id, entry, now)
-                if article_id is None:
-                    duplicates += 1
+                        continue
+                    row.guid = entry.guid  # the feed moved its guids; the link is the story
+                if _changed(row, entry):
+                    _copy_entry(row, entry)
+                    updated.append(row.id)
                 else:
-                    new.append(article_id)
-        return StoredEntries(tuple(new), tuple(updated), duplicates)
+                    duplicates += 1
+            inserted = _insert_all(session, feed_id, fresh, now)
+            duplicates += len(fresh) - len(inserted)
+            self._cluster(session, inserted, now)
+        return StoredEntries(tuple(row.id for row in inserted), tuple(updated), duplicates)
+
+    def _cluster(self, session: Session, rows: Sequence[ArticleRow], now: datetime) -> None:
+        """Give each new article its cluster (module docstring)."""
+        if not rows:
+            return
+        with self._recent.lock:
+            self._recent.refresh(session, now)
+            for row in rows:
+                sketch = tuple(row.fingerprint or ())
+                row.cluster_id = self._recent.index.assign(row.id, row.feed_id, sketch)
 
     def articles(self, article_ids: Iterable[int]) -> list[Article]:
         ids = list(article_ids)
@@ -122,6 +207,17 @@ class ArticleStore(StoreBase):
     def all_article_ids(self) -> list[int]:
         with self.transaction() as session:
             return list(session.scalars(select(ArticleRow.id).order_by(ArticleRow.id)))
+
+    def articles_seen_since(self, since: datetime) -> list[Article]:
+        """Articles first seen after ``since``, oldest first (a dry run of new topic rules)."""
+        with self.transaction() as session:
+            rows = session.execute(
+                select(ArticleRow, FeedRow.name)
+                .join(FeedRow, FeedRow.id == ArticleRow.feed_id)
+                .where(ArticleRow.first_seen_at > since)
+                .order_by(ArticleRow.first_seen_at, ArticleRow.id)
+            ).all()
+            return [to_article(row, name) for row, name in rows]
 
     def candidates(
         self, topics: Sequence[str], window_start: datetime | None, window_end: datetime
@@ -165,15 +261,41 @@ def _unique(entries: Sequence[Entry]) -> list[Entry]:
     return kept
 
 
-def _insert(session: Session, feed_id: int, entry: Entry, now: datetime) -> int | None:
-    """Insert a new article; None when another feed (or a concurrent poll) stored the link first."""
-    if session.scalar(select(ArticleRow.id).where(ArticleRow.link == entry.link)) is not None:
-        return None
+def _chunks(values: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
+    """``values`` in slices small enough for an IN list on every database."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _new_row(feed_id: int, entry: Entry, now: datetime) -> ArticleRow:
     row = ArticleRow(feed_id=feed_id, guid=entry.guid, link=entry.link, first_seen_at=now)
     _copy_entry(row, entry)
+    row.fingerprint = list(dedup.fingerprint(entry.title, entry.summary_text))
+    return row
+
+
+def _insert_all(
+    session: Session, feed_id: int, entries: Sequence[Entry], now: datetime
+) -> list[ArticleRow]:
+    """Insert new articles, all at once; one by one if a concurrent poll stored some link first
+    (those are left out)."""
+    if not entries:
+        return []
+    rows = [_new_row(feed_id, entry, now) for entry in entries]
+    try:
+        with session.begin_nested():
+            session.add_all(rows)
+    except IntegrityError:
+        rows = [row for entry in entries if (row := _insert(session, feed_id, entry, now))]
+    return rows
+
+
+def _insert(session: Session, feed_id: int, entry: Entry, now: datetime) -> ArticleRow | None:
+    """Insert a new article; None when another feed (or a concurrent poll) stored the link first."""
+    row = _new_row(feed_id, entry, now)
     try:
         with session.begin_nested():
             session.add(row)
     except IntegrityError:
         return None
-    return row.id
+    return row
