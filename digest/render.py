@@ -18,7 +18,7 @@ import textwrap
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -36,6 +36,16 @@ from digest import placeholders
 from digest.config import ListSettings, Settings
 from digest.errors import RenderError
 from digest.records import Article, Edition, EditionItem, RenderedEdition
+from digest.tracking import NONE as NO_TRACKING
+from digest.tracking import utm_parameters, with_parameters
+from digest.wording import (
+    Wording,
+    direction_of,
+    format_date,
+    format_datetime,  # noqa: F401  (part of this module's interface: times in a timezone)
+    format_long_date,
+    wording_for,
+)
 
 HTML_TEMPLATE = "email/digest.html.j2"
 TEXT_TEMPLATE = "email/digest.txt.j2"
@@ -44,18 +54,37 @@ PLACEHOLDERS = placeholders.ALL
 
 SUBJECT_MAX_CHARS = 150
 PREHEADER_MAX_CHARS = 140
+TEXT_WIDTH = 72
+# Bounds on what a feed may put into an edition, so that 25 articles with the longest of
+# everything stay under Gmail's 102 KB clipping limit (tests/test_render.py measures it).
 LEAD_SUMMARY_CHARS = 480
 SUMMARY_CHARS = 300
-TEXT_WIDTH = 72
+TITLE_CHARS = 160
+NAME_CHARS = 60  # an author or a feed name
+URL_CHARS = 600  # a longer article link is shown unlinked, a longer image URL not at all
+# Gmail clips at about 102 KB (digest.lint.HTML_SIZE_LIMIT); what is left is room for what each
+# subscriber's copy adds: the signed unsubscribe link, the address, tracking parameters on links.
+HTML_BUDGET = 96_000
 
-# Scripts written right to left; a feed's language tag is matched on its primary subtag.
-RTL_LANGUAGES = frozenset({"ar", "he", "iw", "fa", "ur", "ps", "sd", "ug", "yi", "ckb", "dv"})
 
-_MONTHS = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-)  # fmt: skip
-_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """How much of each article an edition shows."""
+
+    lead_summary: int
+    summary: int
+    thumbnails: bool
+    lead_image: bool
+
+
+# Tried in order until the HTML fits the budget: almost every edition fits the first, so the CSS
+# is inlined once; an edition of very long feed text gives up thumbnails, then shortens summaries.
+FALLBACK_BOUNDS = (
+    Bounds(LEAD_SUMMARY_CHARS, SUMMARY_CHARS, thumbnails=True, lead_image=True),
+    Bounds(320, 200, thumbnails=False, lead_image=True),
+    Bounds(200, 120, thumbnails=False, lead_image=False),
+    Bounds(0, 0, thumbnails=False, lead_image=False),
+)
 # "%%" opens every placeholder; breaking up the run in feed text makes a forged one impossible.
 # In HTML a word joiner keeps the text looking the same and survives premailer's reparse (an
 # entity such as "&#37;" would be decoded back into "%" by lxml); in plain text a space is honest.
@@ -108,15 +137,19 @@ class Story:
     summary: str
     author: str | None
     feed_name: str
-    published: str  # "25 Nov 2026, 09:14" in the list's timezone
+    published: str  # a time marker: "25 Nov 2026, 09:14" in each subscriber's timezone
     image_url: str | None
     language: str | None
     direction: Literal["ltr", "rtl"]
     more_from: tuple[StoryLink, ...] = ()
+    also_covered_by: tuple[StoryLink, ...] = ()  # other outlets' reports of the same story
 
     @property
-    def byline(self) -> str:
-        return " · ".join(part for part in (self.author, self.feed_name, self.published) if part)
+    def byline(self) -> Neutralized:
+        parts = (self.author, self.feed_name)
+        return Neutralized(
+            " · ".join([*(neutralize_text(part) for part in parts if part), self.published])
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,10 +207,8 @@ def safe_url(url: str | None) -> str | None:
 
 def text_direction(article: Article) -> Literal["ltr", "rtl"]:
     """RTL for Arabic, Hebrew, Persian, Urdu… articles, or when the title is mostly RTL script."""
-    if article.language:
-        primary = article.language.replace("_", "-").split("-")[0].lower()
-        if primary in RTL_LANGUAGES:
-            return "rtl"
+    if direction_of(article.language) == "rtl":
+        return "rtl"
     rtl = ltr = 0
     for char in article.title:
         kind = unicodedata.bidirectional(char)
@@ -188,22 +219,12 @@ def text_direction(article: Article) -> Literal["ltr", "rtl"]:
     return "rtl" if rtl > ltr else "ltr"
 
 
-def format_datetime(moment: datetime, zone: ZoneInfo) -> str:
-    """'25 Nov 2026, 09:14' in the list's timezone; month names fixed, whatever the locale."""
-    local = moment.astimezone(zone)
-    return f"{local.day} {_MONTHS[local.month - 1][:3]} {local.year}, {local:%H:%M}"
+def edition_url(base_url: str, list_slug: str, slot: datetime) -> str:
+    """The edition's stable web address: ``{base_url}/editions/{list}/{slot, UTC, %Y-%m-%d-%H%M}``.
 
-
-def format_date(moment: datetime, zone: ZoneInfo) -> str:
-    """'25 November 2026' in the list's timezone."""
-    local = moment.astimezone(zone)
-    return f"{local.day} {_MONTHS[local.month - 1]} {local.year}"
-
-
-def format_long_date(moment: datetime, zone: ZoneInfo) -> str:
-    """'Wednesday 25 November 2026' in the list's timezone, for the masthead."""
-    local = moment.astimezone(zone)
-    return f"{_WEEKDAYS[local.weekday()]} {format_date(local, zone)}"
+    UTC, because a local time can occur twice when clocks go back; the slot keys the edition.
+    """
+    return f"{base_url.rstrip('/')}/editions/{list_slug}/{slot.astimezone(UTC):%Y-%m-%d-%H%M}"
 
 
 def build_preheader(titles: Iterable[str], fallback: str, limit: int = PREHEADER_MAX_CHARS) -> str:
@@ -227,7 +248,10 @@ def wrap_text(
 
     ``%%`` runs are broken first, so that the line lengths hold in the output.
     """
-    return wrap_block(neutralize_text(str(text)), width, indent, subsequent_indent)
+    if not isinstance(text, Neutralized):
+        text = neutralize_text(str(text))
+    # Neutralized: finalize must not break the time markers a byline holds.
+    return Neutralized(wrap_block(text, width, indent, subsequent_indent))
 
 
 def wrap_block(
@@ -265,10 +289,18 @@ def tidy_text(text: str) -> str:
     return "\n".join(tidy) + "\n"
 
 
+class Neutralized(str):
+    """Text whose feed parts had their ``%%`` runs broken already and that may hold a marker of
+    ``digest.placeholders`` (an article's time): printed and wrapped as it is. HTML
+    autoescaping still applies to it, unlike Markup."""
+
+    __slots__ = ()
+
+
 @jinja2.pass_eval_context
 def _finalize(eval_context: EvalContext, value: Any) -> Any:
     """Break ``%%`` runs in every printed string that is not trusted markup (the placeholders)."""
-    if isinstance(value, Markup) or not isinstance(value, str):
+    if isinstance(value, Markup | Neutralized) or not isinstance(value, str):
         return value
     return neutralize_html(value) if eval_context.autoescape else neutralize_text(value)
 
@@ -335,17 +367,7 @@ class Renderer:
                 f"list {digest_list.slug!r}"
             )
         zone = ZoneInfo(digest_list.timezone)
-        lead = self._story(edition.lead, zone, LEAD_SUMMARY_CHARS) if edition.lead else None
-        sections = tuple(
-            SectionView(
-                slug=section.topic,
-                title=section.title,
-                stories=tuple(self._story(item, zone, SUMMARY_CHARS) for item in section.items),
-            )
-            for section in edition.sections
-            if section.items
-        )
-        recommended = tuple(self._story(item, zone, SUMMARY_CHARS) for item in edition.recommended)
+        words = wording_for(digest_list.language)
         article_count = len({article.id for article in edition.articles()})
         titles = [item.article.title for item in edition.items()]
         preheader = neutralize_text(
@@ -357,14 +379,17 @@ class Renderer:
             "list_name": digest_list.name,
             "list_slug": digest_list.slug,
             "list_description": digest_list.description,
-            "edition_date": format_long_date(edition.slot, zone),
-            "edition_short_date": format_date(edition.slot, zone),
+            "language": _language_tag(digest_list.language) or "en",
+            "direction": direction_of(digest_list.language),
+            "words": words,
+            "edition_date": format_long_date(edition.slot, zone, words),
+            "edition_short_date": format_date(edition.slot, zone, words),
+            "edition_url": edition_url(
+                self._settings.service.base_url, edition.list_slug, edition.slot
+            ),
             "subject": subject,
             "preheader": preheader,
             "preheader_filler": _PREHEADER_FILLER,
-            "lead": lead,
-            "sections": sections,
-            "recommended": recommended,
             "article_count": article_count,
             "sender_name": self._settings.service.sender_name,
             "postal_address": self._settings.service.postal_address,
@@ -374,10 +399,21 @@ class Renderer:
                 "GREETING": escape(placeholders.GREETING),
                 "UNSUBSCRIBE_URL": escape(placeholders.UNSUBSCRIBE_URL),
                 "SUBSCRIBER_EMAIL": escape(placeholders.SUBSCRIBER_EMAIL),
+                "PREFERENCES_URL": escape(placeholders.PREFERENCES_URL),
             },
         }
-        html = self._inline(self._render_template(HTML_TEMPLATE, context, digest_list), digest_list)
+        # The plain text has no size limit: it shows all that the first bounds allow.
+        # Per-list tracking parameters on article links, once per edition (digest.tracking).
+        tracking = utm_parameters(digest_list, edition.slot)
+        context.update(self._stories(edition, zone, words, FALLBACK_BOUNDS[0], tracking))
         text = tidy_text(self._render_template(TEXT_TEMPLATE, context, digest_list))
+        html = ""
+        for bounds in FALLBACK_BOUNDS:
+            context.update(self._stories(edition, zone, words, bounds, tracking))
+            page = self._render_template(HTML_TEMPLATE, context, digest_list)
+            html = self._inline(page, digest_list)
+            if len(html.encode("utf-8")) <= HTML_BUDGET:
+                break
         return RenderedEdition(
             list_slug=edition.list_slug,
             slot=edition.slot,
@@ -391,9 +427,10 @@ class Renderer:
     def subject(self, edition: Edition, digest_list: ListSettings, article_count: int) -> str:
         """The list's subject template rendered on one line of at most ~150 characters."""
         zone = ZoneInfo(digest_list.timezone)
+        words = wording_for(digest_list.language)
         first = next(edition.items(), None)
-        lead_title = one_line(first.article.title) if first else "No new stories"
-        date = format_date(edition.slot, zone)
+        lead_title = shorten(first.article.title, TITLE_CHARS) if first else words.no_new_stories
+        date = format_date(edition.slot, zone, words)
         variables = {
             "list_name": digest_list.name,
             "date": date,
@@ -417,32 +454,100 @@ class Renderer:
 
     # ----------------------------------------------------------------------------------------
 
-    def _story(self, item: EditionItem, zone: ZoneInfo, summary_chars: int) -> Story:
+    def _stories(
+        self,
+        edition: Edition,
+        zone: ZoneInfo,
+        words: Wording,
+        bounds: Bounds,
+        tracking: dict[str, str] = NO_TRACKING,
+    ) -> dict[str, Any]:
+        """The lead, sections and recommended stories of the context, within ``bounds``."""
+        lead = (
+            self._story(
+                edition.lead,
+                zone,
+                words,
+                bounds.lead_summary,
+                image=bounds.lead_image,
+                tracking=tracking,
+            )
+            if edition.lead
+            else None
+        )
+        sections = tuple(
+            SectionView(
+                slug=section.topic,
+                title=section.title,
+                stories=tuple(
+                    self._story(
+                        item,
+                        zone,
+                        words,
+                        bounds.summary,
+                        image=bounds.thumbnails,
+                        tracking=tracking,
+                    )
+                    for item in section.items
+                ),
+            )
+            for section in edition.sections
+            if section.items
+        )
+        recommended = tuple(
+            self._story(
+                item, zone, words, bounds.summary, image=bounds.thumbnails, tracking=tracking
+            )
+            for item in edition.recommended
+        )
+        return {"lead": lead, "sections": sections, "recommended": recommended}
+
+    def _story(
+        self,
+        item: EditionItem,
+        zone: ZoneInfo,
+        words: Wording,
+        summary_chars: int,
+        *,
+        image: bool,
+        tracking: dict[str, str] = NO_TRACKING,
+    ) -> Story:
         article = item.article
+        title = shorten(article.title, TITLE_CHARS) or words.untitled
         # The plain-text summary: safer than feed HTML, and it reads the same in every mail app.
-        summary = shorten(article.summary_text, summary_chars)
+        summary = shorten(article.summary_text, summary_chars) if summary_chars else ""
         if summary == one_line(article.title):
             summary = ""  # feeds that repeat the title as the summary
         return Story(
             article=article,
-            title=one_line(article.title) or "(untitled)",
-            url=safe_url(article.link),
+            title=title,
+            url=with_parameters(_bounded_url(article.link), tracking),
             summary=summary,
-            author=one_line(article.author or "") or None,
-            feed_name=one_line(article.feed_name),
-            published=format_datetime(article.sort_time, zone),
-            image_url=safe_url(article.image_url),
+            author=shorten(article.author or "", NAME_CHARS) or None,
+            feed_name=shorten(article.feed_name, NAME_CHARS),
+            published=_time(article.sort_time),
+            image_url=_bounded_url(article.image_url) if image else None,
             language=_language_tag(article.language),
             direction=text_direction(article),
             more_from=tuple(
                 StoryLink(
-                    title=one_line(other.title) or "(untitled)",
-                    url=safe_url(other.link),
-                    feed_name=one_line(other.feed_name),
-                    published=format_datetime(other.sort_time, zone),
+                    title=shorten(other.title, TITLE_CHARS) or words.untitled,
+                    url=with_parameters(_bounded_url(other.link), tracking),
+                    feed_name=shorten(other.feed_name, NAME_CHARS),
+                    published=_time(other.sort_time),
                     direction=text_direction(other),
                 )
                 for other in item.more_from
+            ),
+            also_covered_by=tuple(
+                StoryLink(
+                    title=shorten(other.title, TITLE_CHARS) or words.untitled,
+                    url=with_parameters(_bounded_url(other.link), tracking),
+                    feed_name=shorten(other.feed_name, NAME_CHARS),
+                    published=_time(other.sort_time),
+                    direction=text_direction(other),
+                )
+                for other in item.also_covered_by
             ),
         )
 
@@ -482,6 +587,18 @@ class Renderer:
             if candidate.slug == digest_list.slug:
                 return f"lists[{index}]"
         return f"list {digest_list.slug!r}"
+
+
+def _time(moment: datetime) -> Neutralized:
+    """An article's time, left as a marker that each subscriber's copy writes in their timezone
+    (``digest.placeholders``); the preview and the linter see it in the list's."""
+    return Neutralized(placeholders.time_marker(moment))
+
+
+def _bounded_url(url: str | None) -> str | None:
+    """``safe_url``, and None for a URL too long to be worth its weight in the edition."""
+    checked = safe_url(url)
+    return checked if checked is not None and len(checked) <= URL_CHARS else None
 
 
 def _language_tag(language: str | None) -> str | None:

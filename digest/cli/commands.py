@@ -12,12 +12,13 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
-from digest import pipeline
+from digest import lint, pipeline
 from digest.cli.app import app, config_app, console, db_app, errors, load_config, running
 from digest.errors import ConfigError, DigestError
 from digest.mail.subscribers import read_subscriber_csv
 from digest.records import CycleSummary
 from digest.schedule import next_slot
+from digest.screenshot import screenshot_edition
 from digest.services import Services
 
 
@@ -148,8 +149,15 @@ def preview(
         Path | None, typer.Option("--output", "-o", help="Where to write the HTML.")
     ] = None,
     poll: Annotated[bool, typer.Option("--poll", help="Poll every feed first.")] = False,
+    png: Annotated[
+        bool,
+        typer.Option(
+            "--png", help="Also screenshot it in Chromium at 600 and 375 pixels wide, beside it."
+        ),
+    ] = False,
 ) -> None:
-    """Write the next edition of LIST to an HTML file, without storing or sending anything."""
+    """Write the next edition of LIST to an HTML file, without storing or sending anything, and
+    show what the checks that run before each send find wrong with it."""
     settings = load_config()
     if list_slug not in {item.slug for item in settings.lists}:
         errors.print(f"[red]No list {list_slug!r} in {settings.source}[/]")
@@ -161,16 +169,37 @@ def preview(
                     if feed.enabled:
                         pipeline.poll_feed(services, feed.id)
             path = output or settings.service.data_dir / "preview" / f"{list_slug}.html"
-            rendered = pipeline.preview_edition(services, list_slug)
+            digest_list = settings.list(list_slug)
+            rendered = pipeline.render_preview(services, list_slug)
+            # What a reader receives: the sample personal copy the checks look at.
+            sample = pipeline.sample_message(services, rendered, digest_list)
+            findings = lint.lint_edition(
+                rendered, sample, postal_address=settings.service.postal_address
+            )
+        text, html = lint.message_bodies(sample.data)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(html or "", encoding="utf-8")
+        path.with_suffix(".txt").write_text(text or "", encoding="utf-8")
+        errors.print(
+            f"{rendered.article_count} articles · subject: {rendered.subject} · HTML "
+            f"{len((html or '').encode()) / 1000:.1f} KB",
+            highlight=False,
+        )
+        for finding in findings:
+            colour = "red" if finding.blocking else "yellow"
+            errors.print(f"[{colour}]{finding}[/]", highlight=False)
+        if not findings:
+            errors.print("[green]Checks passed[/]: ready to send", highlight=False)
+        if png:
+            for layout in screenshot_edition(html or "", path.with_suffix(".png")):
+                verdict = "fits" if layout.fits else "OVERFLOWS: " + ", ".join(layout.overflowing)
+                errors.print(f"{layout.png} ({layout.viewport}px wide, {verdict})", highlight=False)
     except DigestError as error:
         errors.print(f"[bold red]error:[/] {error}", highlight=False)
         raise typer.Exit(1) from None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(rendered.html, encoding="utf-8")
-    errors.print(
-        f"{rendered.article_count} articles · subject: {rendered.subject}", highlight=False
-    )
     console.print(str(path))
+    if lint.blocking(findings):
+        raise typer.Exit(1)
 
 
 @db_app.command("upgrade")

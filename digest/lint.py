@@ -1,0 +1,271 @@
+"""Checks a rendered edition must pass before any of its messages goes out.
+
+    RenderedEdition + one personalized sample message ─► lint_edition ─► findings
+    blocking findings ─► EditionLintError: the edition is not stored, nothing is queued or sent,
+                         and the next tick builds it again (no article is lost) once fixed
+
+Pure: it reads the two records it is given and touches nothing. The sample is a real personal
+copy (``digest.mail.personalize``), so headers and filled-in links are checked as subscribers get
+them. ``digest preview`` prints the same findings.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import getaddresses
+from html.parser import HTMLParser
+from urllib.parse import urlsplit
+
+from digest import placeholders
+from digest.errors import EditionLintError
+from digest.records import OutgoingMessage, RenderedEdition
+
+# Gmail shows "[Message clipped]" and hides the rest (the unsubscribe link and the postal address
+# with it) once a message's HTML passes about 102 KB; the limit is kept a little under that.
+HTML_SIZE_LIMIT = 102_000
+# Gmail drops a <style> block over 16 KB whole, and with it the phone and dark-mode rules.
+STYLE_SIZE_LIMIT = 16_000
+ONE_CLICK = "List-Unsubscribe=One-Click"
+_MARKER = re.compile(r"%%DIGEST-[A-Z-]+%%")
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem with an edition: which check, what to fix; blocking ones stop the edition."""
+
+    check: str
+    message: str
+    blocking: bool = True
+
+    def __str__(self) -> str:
+        return f"{self.check}: {self.message}" + ("" if self.blocking else " (warning)")
+
+
+class _Page(HTMLParser):
+    """What the checks need from an HTML part: links, images, text, style blocks."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.links: list[str] = []
+        self.images: list[dict[str, str | None]] = []
+        self.styles: list[str] = []
+        self.text: list[str] = []
+        self._in_style = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "a" and "href" in attributes:
+            self.links.append((attributes["href"] or "").strip())
+        elif tag == "img":
+            self.images.append(attributes)
+        elif tag == "style":
+            self._in_style = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "style":
+            self._in_style = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_style:
+            self.styles.append(data)
+        else:
+            self.text.append(data)
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _absolute_http(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
+
+
+def message_bodies(data: bytes) -> tuple[str | None, str | None]:
+    """The plain-text and HTML parts of a whole message, decoded; None for a part it lacks."""
+    return _bodies(_parse(data))
+
+
+def _parse(data: bytes) -> EmailMessage:
+    message = message_from_bytes(data, _class=EmailMessage, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def _bodies(message: EmailMessage) -> tuple[str | None, str | None]:
+    text = message.get_body(preferencelist=("plain",))
+    rich = message.get_body(preferencelist=("html",))
+    # Parts travel with CRLF line endings; callers read and compare plain newlines.
+    return (
+        text.get_content().replace("\r\n", "\n") if isinstance(text, EmailMessage) else None,
+        rich.get_content().replace("\r\n", "\n") if isinstance(rich, EmailMessage) else None,
+    )
+
+
+def _header_findings(message: EmailMessage) -> Iterable[Finding]:
+    for name in ("From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "List-Id"):
+        if not str(message.get(name) or "").strip():
+            yield Finding("headers", f"the {name} header is missing from the personal copies")
+    sender = getaddresses([str(message.get("From") or "")])
+    if sender and sender[0][1] and not sender[0][0]:
+        yield Finding("headers", "From has no display name: set service.sender_name in the config")
+    unsubscribe = str(message.get("List-Unsubscribe") or "")
+    if not re.search(r"<https://[^>]+>", unsubscribe):
+        yield Finding(
+            "headers",
+            "List-Unsubscribe has no <https://…> link; mailbox providers require one-click "
+            "unsubscribe for bulk mail",
+        )
+    if str(message.get("List-Unsubscribe-Post") or "").strip() != ONE_CLICK:
+        yield Finding("headers", f"List-Unsubscribe-Post must be exactly {ONE_CLICK!r} (RFC 8058)")
+
+
+def _link_findings(page: _Page, part: str) -> Iterable[Finding]:
+    # mailto: is absolute too, and the one-click alternative some readers use.
+    bad_links = [
+        url for url in page.links if not (_absolute_http(url) or url.startswith("mailto:"))
+    ]
+    if bad_links:
+        yield Finding(
+            "links",
+            f"{len(bad_links)} link(s) in the {part} are not absolute http(s) URLs, e.g. "
+            f"{bad_links[0][:80]!r}: fix the template's href",
+        )
+    no_alt = [image for image in page.images if not (image.get("alt") or "").strip()]
+    if no_alt:
+        yield Finding(
+            "images",
+            f"{len(no_alt)} image(s) have no alt text, e.g. {(no_alt[0].get('src') or '')[:80]!r}: "
+            "give every <img> an alt attribute in the template",
+        )
+    sources = [image.get("src") or "" for image in page.images]
+    bad_sources = [source for source in sources if not _absolute_http(source)]
+    if bad_sources:
+        yield Finding(
+            "images",
+            f"{len(bad_sources)} image(s) do not load from an absolute http(s) URL, e.g. "
+            f"{bad_sources[0][:80]!r}",
+        )
+    no_width = [image for image in page.images if not (image.get("width") or "").strip()]
+    if no_width:
+        yield Finding(
+            "images",
+            f"{len(no_width)} image(s) have no width attribute; Outlook shows them at full size",
+            blocking=False,
+        )
+
+
+def lint_edition(
+    rendered: RenderedEdition, sample: OutgoingMessage, *, postal_address: str
+) -> tuple[Finding, ...]:
+    """Every problem with ``rendered``, as ``sample`` (one personal copy of it) shows them."""
+    findings: list[Finding] = []
+    message = _parse(sample.data)
+    findings.extend(_header_findings(message))
+    text, rich = _bodies(message)
+
+    if not (text or "").strip():
+        findings.append(
+            Finding("text-part", "the message has no plain-text part: restore digest.txt.j2")
+        )
+    if rich is None or not rich.strip():
+        findings.append(Finding("html-part", "the message has no HTML part"))
+        rich = ""
+
+    page = _Page()
+    page.feed(rich)
+    page.close()
+    size = len(rich.encode("utf-8"))
+    if size > HTML_SIZE_LIMIT:
+        findings.append(
+            Finding(
+                "size",
+                f"the HTML is {size / 1000:.0f} KB, over Gmail's clipping limit of "
+                f"{HTML_SIZE_LIMIT / 1000:.0f} KB (Gmail would hide the rest, unsubscribe link "
+                f"included): lower max_articles of list {rendered.list_slug!r} or trim the "
+                "template",
+            )
+        )
+    style_size = sum(len(style.encode("utf-8")) for style in page.styles)
+    if style_size > STYLE_SIZE_LIMIT:
+        findings.append(
+            Finding(
+                "style",
+                f"the <style> block is {style_size / 1000:.1f} KB; Gmail drops one over "
+                f"{STYLE_SIZE_LIMIT / 1000:.0f} KB with its phone and dark-mode rules",
+                blocking=False,
+            )
+        )
+
+    address = _squash(postal_address)
+    if address not in _squash(html.unescape("".join(page.text))):
+        findings.append(
+            Finding("postal-address", "the HTML part does not show service.postal_address")
+        )
+    if text is not None and address not in _squash(text):
+        findings.append(
+            Finding("postal-address", "the plain-text part does not show service.postal_address")
+        )
+
+    match = re.search(r"<(https://[^>]+)>", str(message.get("List-Unsubscribe") or ""))
+    if match:
+        url = match.group(1)
+        if url not in page.links:
+            findings.append(
+                Finding(
+                    "unsubscribe",
+                    "the HTML part has no link to the unsubscribe URL: keep "
+                    "placeholders.UNSUBSCRIBE_URL as an href in the template",
+                )
+            )
+        if text is not None and url not in text:
+            findings.append(
+                Finding(
+                    "unsubscribe",
+                    "the plain-text part does not show the unsubscribe URL: keep "
+                    "placeholders.UNSUBSCRIBE_URL in digest.txt.j2",
+                )
+            )
+    findings.extend(_link_findings(page, "HTML part"))
+
+    left = {
+        marker
+        for body in (text or "", rich, *(str(value) for value in message.values()))
+        for marker in _MARKER.findall(body)
+    }
+    if left:
+        known = ", ".join(sorted(left & set(placeholders.ALL))) or "none"
+        findings.append(
+            Finding(
+                "placeholders",
+                f"personal copies still show {', '.join(sorted(left))} (known markers among "
+                f"them: {known}): a template prints a marker the mailer does not fill",
+            )
+        )
+    return tuple(findings)
+
+
+def blocking(findings: Sequence[Finding]) -> list[Finding]:
+    return [finding for finding in findings if finding.blocking]
+
+
+def reject_if_blocking(rendered: RenderedEdition, findings: Sequence[Finding]) -> None:
+    """Raise ``EditionLintError`` naming what to fix when any finding blocks the edition."""
+    stoppers = blocking(findings)
+    if not stoppers:
+        return
+    slot = f"{rendered.slot:%Y-%m-%d %H:%M %Z}".strip()
+    lines = "\n".join(f"  - {finding}" for finding in stoppers)
+    raise EditionLintError(
+        f"list {rendered.list_slug!r}: the edition of {slot} was not sent; fix "
+        f"{'this' if len(stoppers) == 1 else 'these'} and it goes out at the next run:\n{lines}",
+        findings=tuple(stoppers),
+    )

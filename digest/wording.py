@@ -1,0 +1,163 @@
+"""The words an edition says itself (labels, dates), in the list's language, and its direction.
+
+A list declares ``language`` (a BCP 47 tag, "en" by default). Labels come in English, Arabic,
+Hebrew and Persian; any other language falls back to English words, but still gets its direction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+# Scripts written right to left; a language tag is matched on its primary subtag.
+RTL_LANGUAGES = frozenset({"ar", "he", "iw", "fa", "ur", "ps", "sd", "ug", "yi", "ckb", "dv"})
+
+
+@dataclass(frozen=True, slots=True)
+class Wording:
+    """Everything the templates write that is not feed text."""
+
+    top_story: str
+    recommended: str
+    more_from: str  # followed by an author or feed name
+    view_in_browser: str
+    photo: str  # the alt text of a picture: "Photo · Gulf Wire"
+    untitled: str
+    empty_edition: str
+    subscribed_to: str  # "You are receiving this because you subscribed to" + list name
+    sent_to: str  # "(sent to" + address + ")"
+    unsubscribe: str
+    no_new_stories: str  # the subject's lead_title when an edition is empty
+    months: tuple[str, ...]
+    weekdays: tuple[str, ...]  # Monday first
+    short_months: bool  # "25 Nov 2026, 09:14" rather than "25 November 2026, 09:14"
+    comma: str = ","
+    preferences: str = "Preferences"  # the link to a subscriber's settings for the list
+
+
+ENGLISH = Wording(
+    top_story="Top story",
+    recommended="Recommended",
+    more_from="More from",
+    view_in_browser="View in your browser",
+    photo="Photo",
+    untitled="(untitled)",
+    empty_edition="There are no new stories in this edition. We will be back with the next one.",
+    subscribed_to="You are receiving this because you subscribed to",
+    sent_to="sent to",
+    unsubscribe="Unsubscribe",
+    no_new_stories="No new stories",
+    months=(
+        "January", "February", "March", "April", "May", "June",
+        "July", "August", "September", "October", "November", "December",
+    ),
+    weekdays=("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+    short_months=True,
+)  # fmt: skip
+
+ARABIC = Wording(
+    top_story="الخبر الرئيسي",
+    recommended="مختارات",
+    more_from="المزيد من",
+    view_in_browser="اعرض في المتصفح",
+    photo="صورة",
+    untitled="(بلا عنوان)",
+    empty_edition="لا أخبار جديدة في هذا العدد. نلقاكم في العدد القادم.",
+    subscribed_to="تصلك هذه الرسالة لأنك مشترك في",
+    sent_to="أُرسلت إلى",
+    unsubscribe="إلغاء الاشتراك",
+    preferences="إعدادات الاشتراك",
+    no_new_stories="لا أخبار جديدة",
+    months=(
+        "يناير", "فبراير", "مارس", "أبريل", "مايو", "يونيو",
+        "يوليو", "أغسطس", "سبتمبر", "أكتوبر", "نوفمبر", "ديسمبر",
+    ),
+    weekdays=("الاثنين", "الثلاثاء", "الأربعاء", "الخميس", "الجمعة", "السبت", "الأحد"),
+    short_months=False,
+    comma="،",
+)  # fmt: skip
+
+HEBREW = Wording(
+    top_story="הכתבה המרכזית",
+    recommended="מומלצות",
+    more_from="עוד מאת",
+    view_in_browser="לצפייה בדפדפן",
+    photo="תמונה",
+    untitled="(ללא כותרת)",
+    empty_edition="אין כתבות חדשות בגיליון הזה. נשוב בגיליון הבא.",
+    subscribed_to="הודעה זו נשלחה אליך כי נרשמת אל",
+    sent_to="נשלח אל",
+    unsubscribe="להסרה מרשימת התפוצה",
+    preferences="העדפות",
+    no_new_stories="אין כתבות חדשות",
+    months=(
+        "ינואר", "פברואר", "מרץ", "אפריל", "מאי", "יוני",
+        "יולי", "אוגוסט", "ספטמבר", "אוקטובר", "נובמבר", "דצמבר",
+    ),
+    weekdays=("יום שני", "יום שלישי", "יום רביעי", "יום חמישי", "יום שישי", "שבת", "יום ראשון"),
+    short_months=False,
+)  # fmt: skip
+
+PERSIAN = Wording(
+    top_story="خبر اصلی",
+    recommended="پیشنهادها",
+    more_from="بیشتر از",
+    view_in_browser="نمایش در مرورگر",
+    photo="عکس",
+    untitled="(بدون عنوان)",
+    empty_edition="در این شماره خبر تازه‌ای نیست. در شماره بعد با شما هستیم.",
+    subscribed_to="این پیام را دریافت می‌کنید چون مشترک این خبرنامه هستید:",
+    sent_to="ارسال به",
+    unsubscribe="لغو اشتراک",
+    preferences="تنظیمات اشتراک",
+    no_new_stories="خبر تازه‌ای نیست",
+    months=(
+        "ژانویه", "فوریه", "مارس", "آوریل", "مه", "ژوئن",
+        "ژوئیه", "اوت", "سپتامبر", "اکتبر", "نوامبر", "دسامبر",
+    ),
+    weekdays=("دوشنبه", "سه‌شنبه", "چهارشنبه", "پنجشنبه", "جمعه", "شنبه", "یکشنبه"),
+    short_months=False,
+    comma="،",
+)  # fmt: skip
+
+_BY_LANGUAGE = {"en": ENGLISH, "ar": ARABIC, "he": HEBREW, "iw": HEBREW, "fa": PERSIAN}
+
+
+def primary_subtag(language: str | None) -> str:
+    """'ar' for 'ar-AE' or 'AR_ae'; empty for no language."""
+    return (language or "").replace("_", "-").split("-")[0].lower()
+
+
+def direction_of(language: str | None) -> Literal["ltr", "rtl"]:
+    """The direction text in ``language`` is written in; LTR when unknown."""
+    return "rtl" if primary_subtag(language) in RTL_LANGUAGES else "ltr"
+
+
+def wording_for(language: str | None) -> Wording:
+    return _BY_LANGUAGE.get(primary_subtag(language), ENGLISH)
+
+
+def _month(wording: Wording, month: int) -> str:
+    name = wording.months[month - 1]
+    return name[:3] if wording.short_months else name
+
+
+def format_datetime(moment: datetime, zone: ZoneInfo, wording: Wording = ENGLISH) -> str:
+    """'25 Nov 2026, 09:14' in ``zone``; month names from ``wording``, whatever the locale."""
+    local = moment.astimezone(zone)
+    month = _month(wording, local.month)
+    return f"{local.day} {month} {local.year}{wording.comma} {local:%H:%M}"
+
+
+def format_date(moment: datetime, zone: ZoneInfo, wording: Wording = ENGLISH) -> str:
+    """'25 November 2026' in ``zone``."""
+    local = moment.astimezone(zone)
+    return f"{local.day} {wording.months[local.month - 1]} {local.year}"
+
+
+def format_long_date(moment: datetime, zone: ZoneInfo, wording: Wording = ENGLISH) -> str:
+    """'Wednesday 25 November 2026' in ``zone``, for the masthead."""
+    local = moment.astimezone(zone)
+    return f"{wording.weekdays[local.weekday()]} {format_date(local, zone, wording)}"
