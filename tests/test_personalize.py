@@ -7,16 +7,26 @@ import email.policy
 import email.utils
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 from digest import placeholders
-from digest.config import ListSettings, ServiceSettings
+from digest.config import ListSettings, ServiceSettings, Settings
 from digest.errors import DeliveryPermanentError
-from digest.mail.personalize import personalize
-from digest.mail.tokens import TokenSigner
-from digest.records import OutgoingMessage, RenderedEdition, Subscriber
+from digest.mail.personalize import Personalizer, personalize
+from digest.mail.tokens import InvalidToken, TokenSigner
+from digest.records import (
+    Article,
+    Edition,
+    EditionItem,
+    OutgoingMessage,
+    RenderedEdition,
+    Section,
+    Subscriber,
+)
+from digest.render import Renderer
 
 NOW = datetime(2024, 5, 1, 3, 0, 5, tzinfo=UTC)
 SLOT = datetime(2024, 5, 1, 3, 0, tzinfo=UTC)
@@ -37,22 +47,29 @@ DIGEST_LIST = ListSettings(
     subscribers=Path("subscribers/middle-east-daily.csv"),
 )
 
+PUBLISHED = datetime(2024, 5, 1, 1, 14, tzinfo=UTC)  # 05:14 in Dubai, 21:14 the day before in NY
 HTML = (
     '<!DOCTYPE html><html><body style="margin:0">'
     f'<p style="font-size:16px">{placeholders.GREETING}</p>'
     "<h1>Talks resume in Muscat</h1>"
+    f"<p>Gulf Wire &middot; {placeholders.time_marker(PUBLISHED)}</p>"
     "<p>" + "Envoys met for a third day. " * 80 + "</p>"  # one very long line
     '<p dir="rtl">استؤنفت المحادثات في مسقط</p>'
     f"<p>Sent to {placeholders.SUBSCRIBER_EMAIL}. "
-    f'<a href="{placeholders.UNSUBSCRIBE_URL}">Unsubscribe</a></p>'
+    f'<a href="{placeholders.UNSUBSCRIBE_URL}">Unsubscribe</a> '
+    f'<a href="{placeholders.PREFERENCES_URL}">Preferences</a></p>'
     "</body></html>\n"
 )
 TEXT = (
     f"{placeholders.GREETING}\n\n"
     "Talks resume in Muscat\n"
+    f"Gulf Wire · {placeholders.time_marker(PUBLISHED)}\n"
+    "...and a line that starts with dots\n"
+    ".\n"
     "استؤنفت المحادثات في مسقط\n\n"
     f"Sent to {placeholders.SUBSCRIBER_EMAIL}.\n"
     f"Unsubscribe: {placeholders.UNSUBSCRIBE_URL}\n"
+    f"Preferences: {placeholders.PREFERENCES_URL}\n"
 )
 RENDERED = RenderedEdition(
     list_slug="middle-east-daily",
@@ -139,14 +156,20 @@ def test_message_is_multipart_alternative_text_then_html_in_utf8() -> None:
 
 
 def test_wire_format_is_crlf_ascii_with_short_lines() -> None:
-    data = make().data
+    message = make()
+    assert message.smtp_ready, "the transport may send it without rewriting it"
+    data = message.data
     assert data.isascii(), "7-bit clean: no server needs 8BITMIME"
     assert b"\n" not in data.replace(b"\r\n", b""), "every line ends in CRLF"
     assert max(len(line) for line in data.split(b"\r\n")) <= 998
-    head, _, _ = data.partition(b"\r\n\r\n")
-    # Headers are folded, except List-Unsubscribe whose URL must stay one piece.
+    head, _, body = data.partition(b"\r\n\r\n")
+    # Headers are folded, except List-Unsubscribe, whose two URLs must each stay in one piece.
+    unsubscribe = head.split(b"\r\nList-Unsubscribe: ")[1].split(b"\r\nList-Unsubscribe-Post")[0]
     for line in head.split(b"\r\n"):
-        assert len(line) <= 78 or line.startswith(b"List-Unsubscribe:"), line
+        assert len(line) <= 78 or line.removeprefix(b"List-Unsubscribe: ") in unsubscribe, line
+    # Quoted-printable lines are at most 76 characters, and none needs SMTP dot-stuffing.
+    assert max(len(line) for line in body.split(b"\r\n")) <= 76
+    assert b"\r\n." not in data
 
 
 def test_greeting_with_name() -> None:
@@ -179,14 +202,75 @@ def test_every_placeholder_is_filled() -> None:
 
 def test_unsubscribe_link_matches_header_and_reads_back() -> None:
     parsed = parse(make())
-    header = parsed["List-Unsubscribe"]
-    assert header.startswith("<https://briefing.example.org/unsubscribe/") and header.endswith(">")
-    url = header[1:-1]
+    https, mailto = str(parsed["List-Unsubscribe"]).split(", ")
+    assert https.startswith("<https://briefing.example.org/unsubscribe/") and https.endswith(">")
+    url = https[1:-1]
     text, html = bodies(parsed)
     assert f"Unsubscribe: {url}\n" in text
     assert f'<a href="{url}">Unsubscribe</a>' in html
     token = url.rpartition("/")[2]
     assert SIGNER.read_unsubscribe_token(token) == (345, "middle-east-daily")
+    # The mailto: fallback carries the same token, to the sender's domain by default.
+    assert mailto == f"<mailto:unsubscribe@example.org?subject=unsubscribe-{token}>"
+
+
+def test_unsubscribe_address_is_configurable() -> None:
+    service = SERVICE.model_copy(update={"unsubscribe_address": "leave@lists.example.org"})
+    mailto = str(parse(make(service=service))["List-Unsubscribe"]).split(", ")[1]
+    assert mailto.startswith("<mailto:leave@lists.example.org?subject=unsubscribe-")
+
+
+def test_preferences_link_has_its_own_token() -> None:
+    text, html = bodies(parse(make()))
+    url = text.split("Preferences: ")[1].split("\n")[0]
+    assert url.startswith("https://briefing.example.org/preferences/")
+    assert f'<a href="{url}">Preferences</a>' in html
+    token = url.rpartition("/")[2]
+    assert SIGNER.read_preferences_token(token) == (345, "middle-east-daily")
+    with pytest.raises(InvalidToken):
+        SIGNER.read_unsubscribe_token(token)  # it opens the preferences and nothing else
+
+
+def test_feedback_id_names_list_edition_and_sender() -> None:
+    assert parse(make())["Feedback-ID"] == "middle-east-daily:12:digest:example.org"
+    custom = SERVICE.model_copy(update={"feedback_id": "{list}:{edition}:digest:acme-news"})
+    assert parse(make(service=custom))["Feedback-ID"] == "middle-east-daily:12:digest:acme-news"
+    assert "Feedback-ID" not in parse(make(service=SERVICE.model_copy(update={"feedback_id": ""})))
+
+
+def test_times_are_written_in_the_subscribers_timezone() -> None:
+    text, html = bodies(parse(make()))  # no timezone of their own: the list's, Asia/Dubai
+    assert "Gulf Wire · 1 May 2024, 05:14\n" in text
+    assert "<p>Gulf Wire &middot; 1 May 2024, 05:14</p>" in html
+    new_york = Subscriber(id=345, email="sam@example.org", name="Sam", timezone="America/New_York")
+    text, html = bodies(parse(make(new_york)))
+    assert "Gulf Wire · 30 Apr 2024, 21:14\n" in text
+    assert "<p>Gulf Wire &middot; 30 Apr 2024, 21:14</p>" in html
+    unknown = Subscriber(id=345, email="sam@example.org", timezone="Mars/Olympus_Mons")
+    assert "1 May 2024, 05:14" in bodies(parse(make(unknown)))[0]
+
+
+def test_one_personalizer_makes_every_copy() -> None:
+    personalizer = Personalizer(
+        RENDERED, edition_id=12, service=SERVICE, digest_list=DIGEST_LIST, signer=SIGNER
+    )
+    rana = Subscriber(id=346, email="rana@example.org", name="Rana", timezone="Europe/London")
+    for subscriber in (SAM, rana, SAM):
+        assert personalizer.message_for(subscriber, NOW) == make(subscriber)
+
+
+@pytest.mark.parametrize("length", range(0, 160, 7))
+def test_values_of_any_length_survive_the_encoding(length: int) -> None:
+    # Names that put "=XX" escapes and spaces at every position around the 76-column breaks.
+    name = ("Zoë ō=x " * 30)[:length].strip() or None
+    message = make(Subscriber(id=5, email="zoe@example.org", name=name))
+    parsed = parse(message)
+    text, html = bodies(parsed)
+    greeting = f"Hello {name}," if name else "Hello,"
+    assert text.startswith(greeting + "\n\nTalks resume in Muscat\n")
+    assert f'<p style="font-size:16px">{greeting}</p>' in html
+    assert max(len(line) for line in message.data.split(b"\r\n\r\n", 1)[1].split(b"\r\n")) <= 76
+    assert "\n.\n" in text and "...and a line that starts with dots" in text
 
 
 def test_hostile_name_is_escaped_in_html_and_kept_out_of_headers() -> None:
@@ -294,3 +378,116 @@ def test_unusable_address_is_a_permanent_delivery_error() -> None:
 def test_naive_now_is_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         make(now=datetime(2024, 5, 1, 3, 0))
+
+
+# Rendered and personalized together: hostile feed text and names, tracking, times ------------
+
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+def hostile_edition() -> tuple[Settings, RenderedEdition]:
+    raw = {
+        "service": SERVICE.model_dump(exclude_none=True, mode="json"),
+        "topics": [{"slug": "middle-east", "name": f"Middle East {HOSTILE}"}],
+        "lists": [
+            {
+                **DIGEST_LIST.model_dump(exclude_none=True, mode="json"),
+                "description": f"Daily {HOSTILE}",
+                "utm": {"source": "digest", "medium": "email", "campaign": "{list}-{date}"},
+            }
+        ],
+    }
+    settings = Settings.model_validate(raw)  # no subscriber file: nothing is sent here
+
+    def article(number: int, **fields: object) -> Article:
+        values: dict[str, object] = {
+            "id": number,
+            "feed_id": 1,
+            "feed_name": f"Wire {HOSTILE}",
+            "guid": f"g{number}",
+            "link": f"https://wire.example.org/story/{number}?id={number}",
+            "title": f"Story {number} {HOSTILE} %%DIGEST-EMAIL%% %%DIGEST-TIME-1%%",
+            "summary_html": "",
+            "summary_text": f"Summary {HOSTILE} \"quoted\" & 'single' %%DIGEST-GREETING%%",
+            "author": f"Eve {HOSTILE}",
+            "published_at": PUBLISHED,
+            "first_seen_at": PUBLISHED,
+            **fields,
+        }
+        return Article(**values)  # type: ignore[arg-type]
+
+    lead = EditionItem(article(1, link="javascript:alert(1)"), "middle-east")
+    others = tuple(EditionItem(article(n), "middle-east") for n in (2, 3))
+    edition = Edition(
+        list_slug=DIGEST_LIST.slug,
+        slot=SLOT,
+        window_start=None,
+        window_end=SLOT,
+        lead=lead,
+        sections=(Section("middle-east", f"Middle East {HOSTILE}", others),),
+    )
+    return settings, Renderer(settings).render(edition, settings.lists[0])
+
+
+class Elements(HTMLParser):
+    """Every element of an HTML document with its attributes: what a mail client would build."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, list[tuple[str, str | None]]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.found.append((tag, attrs))
+
+
+def test_hostile_titles_names_and_summaries_arrive_escaped() -> None:
+    settings, rendered = hostile_edition()
+    eve = Subscriber(id=666, email="eve@example.org", name=f'Eve {HOSTILE} "x" & y')
+    personalizer = Personalizer(
+        rendered,
+        edition_id=12,
+        service=settings.service,
+        digest_list=settings.lists[0],
+        signer=SIGNER,
+    )
+    parsed = parse(personalizer.message_for(eve, NOW))
+    text, html = bodies(parsed)
+    elements = Elements()
+    elements.feed(html)
+    assert "script" not in {tag for tag, _ in elements.found}
+    assert not [name for _, attrs in elements.found for name, _ in attrs if name.startswith("on")]
+    assert not [value for _, attrs in elements.found for _, value in attrs
+                if (value or "").strip().lower().startswith("javascript:")]  # fmt: skip
+    assert [src for tag, attrs in elements.found if tag == "img" for name, src in attrs] == []
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
+    assert html.count("&lt;script&gt;") >= 6  # titles, summaries, authors, feeds, name, topic
+    escaped = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;"
+    assert f"Hello Eve {escaped} &quot;x&quot; &amp; y," in html
+    # Feed text that spells a marker stays text: it is neither filled nor leaks the address.
+    assert "%%DIGEST" not in html and "%%DIGEST" not in text
+    assert text.count("eve@example.org") == 1 and html.count("eve@example.org") == 1
+    # The plain text is plain: the hostile strings are there as text, nothing is HTML-escaped.
+    assert HOSTILE in text
+
+
+def test_article_links_carry_the_lists_tracking_and_our_own_links_do_not() -> None:
+    settings, rendered = hostile_edition()
+    personalizer = Personalizer(
+        rendered,
+        edition_id=12,
+        service=settings.service,
+        digest_list=settings.lists[0],
+        signer=SIGNER,
+    )
+    parsed = parse(personalizer.message_for(SAM, NOW))
+    text, html = bodies(parsed)
+    tracking = "utm_source=digest&utm_medium=email&utm_campaign=middle-east-daily-2024-05-01"
+    assert f"https://wire.example.org/story/2?id=2&{tracking}" in text
+    escaped = tracking.replace("&", "&amp;")
+    assert f'href="https://wire.example.org/story/2?id=2&amp;{escaped}"' in html
+    for line in text.splitlines():
+        if "/unsubscribe/" in line or "/preferences/" in line:
+            assert "utm_" not in line
+    assert "utm_" not in str(parsed["List-Unsubscribe"])
+    # Times are the subscriber's: Dubai (the list's) for Sam, who has no timezone of his own.
+    assert "1 May 2024, 05:14" in text

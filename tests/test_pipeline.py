@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
+import multiprocessing
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope
 
 from digest import pipeline
 from digest.clock import FixedClock
-from digest.config import Settings, settings_from_mapping
-from digest.mail.transport import MemoryTransport
+from digest.config import Settings, SmtpSettings, settings_from_mapping
+from digest.mail.transport import MemoryTransport, OutboxTransport
 from digest.records import OutgoingMessage
 from digest.sample_server import serve_folder
 from digest.services import Services, build_services
+from tests.servers import SmtpSink, free_port
 
 DAY1 = datetime(2026, 11, 24, 3, 30, tzinfo=UTC)  # 07:30 in Dubai, just after the 07:00 slot
 
@@ -265,3 +272,113 @@ def test_the_celery_tasks_run_in_process_in_the_embedded_mode(
     assert (summary.new_articles, summary.messages_delivered) == (2, 3)
     assert all(titles(message) == {"Iran story 1", "Iran story 2"} for message in transport.sent)
     services.close()
+
+
+class KilledAfter(OutboxTransport):
+    """Writes messages to a folder (the server took them), then kills its process outright
+    after ``accept`` messages: no exception unwinds, no ``finally`` runs."""
+
+    def __init__(self, folder: Path, accept: int) -> None:
+        super().__init__(folder, fsync=False)
+        self.accept = accept
+        self.count = 0
+
+    def send(self, message: OutgoingMessage) -> None:
+        super().send(message)
+        self.count += 1
+        if self.count == self.accept:
+            os._exit(1)
+
+
+def _deliver_until_killed(settings: Settings, folder: Path) -> None:
+    services = services_for(settings, FixedClock(DAY1), KilledAfter(folder, accept=2))
+    run(services)
+
+
+def test_a_process_killed_mid_batch_resends_only_that_batchs_messages_with_the_same_ids(
+    tmp_path: Path, feeds: tuple[Path, str]
+) -> None:
+    # Marking is one UPDATE per batch: a process killed outright loses the marks of the batch
+    # in flight, so the messages of that batch the server took go again, with the same ids.
+    folder, base_url = feeds
+    settings = make_settings(tmp_path, base_url)
+    write_feed(folder, [(1, "Iran story 1", DAY1 - timedelta(hours=1))])
+    child = multiprocessing.get_context("fork").Process(
+        target=_deliver_until_killed, args=(settings, tmp_path / "killed")
+    )
+    child.start()
+    child.join(60)
+    assert child.exitcode == 1
+    taken = {
+        parse_message(path.read_bytes())["Message-ID"]: path
+        for path in (tmp_path / "killed").glob("*.eml")
+    }
+    assert len(taken) == 2
+
+    resumed = MemoryTransport()
+    services = services_for(settings, FixedClock(DAY1), resumed)
+    summary = run(services)
+    assert summary.editions_built == 0 and summary.messages_delivered == 3
+    resent = {message.message_id for message in resumed.sent}
+    assert set(taken) <= resent, "what the server took but the ledger missed goes again, same id"
+    assert len(resent) == 3
+    counts = services.store.delivery_counts(services.store.editions_with_pending_deliveries() or 1)
+    assert counts.pending == 0 and counts.sent == 3
+    services.close()
+
+
+class PeerSink(SmtpSink):
+    """Notes which connection (client port) brought each message, and holds the first messages
+    until a second connection shows up (10 s at most): one sender alone would fail the test."""
+
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__(host, port)
+        self.peers: list[object] = []
+
+    async def handle_DATA(self, server: object, session: Any, envelope: Envelope) -> str:
+        self.peers.append(session.peer)
+        for _ in range(1000):
+            if len(set(self.peers)) >= 2:
+                break
+            await asyncio.sleep(0.01)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_an_edition_goes_out_over_several_smtp_connections(
+    tmp_path: Path, feeds: tuple[Path, str]
+) -> None:
+    folder, base_url = feeds
+    sink = PeerSink("127.0.0.1", free_port())
+    controller = Controller(sink, hostname=sink.host, port=sink.port)
+    controller.start()
+    members = "".join(f"reader{n}@example.org,Reader {n}\n" for n in range(23))
+    settings = make_settings(tmp_path, base_url)
+    (tmp_path / "members.csv").write_text("email,name\n" + members)
+    smtp = {"host": sink.host, "port": sink.port, "tls": "none", "connections": 2}
+    settings = settings.model_copy(update={"smtp": SmtpSettings(**smtp)})
+    clock = FixedClock(DAY1)
+    services = build_services(settings, clock=clock)
+    try:
+        write_feed(folder, [(1, "Iran story 1", DAY1 - timedelta(hours=1))])
+        [feed] = services.store.sync_feeds(settings.feeds, clock.now())
+        pipeline.poll_feed(services, feed.id)
+        built = pipeline.build_edition(services, "daily", datetime(2026, 11, 24, 3, tzinfo=UTC))
+        ledger = services.store.pending_delivery_batches(built.edition_id, 5)
+        outcomes = list(pipeline.InlineDispatcher(services).deliver(built.edition_id, ledger))
+    finally:
+        services.close()
+        controller.stop()
+    assert [outcome.sent for outcome in outcomes] == [5, 5, 5, 5, 3]
+    recipients = sorted(r for mail in sink.received for r in mail.rcpt_tos)
+    assert recipients == sorted(f"reader{n}@example.org" for n in range(23))
+    assert len(set(sink.peers)) == 2, "two processes, one connection each"
+    ids = {parse_message(mail.data)["Message-ID"] for mail in sink.received}
+    assert len(ids) == 23
+    counts = build_services(settings, clock=clock).store.delivery_counts(built.edition_id)
+    assert (counts.pending, counts.sent) == (0, 23)
+
+
+def parse_message(data: bytes) -> EmailMessage:
+    parsed = email.message_from_bytes(data, policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed

@@ -56,6 +56,20 @@ def test_token_for_another_action_is_rejected() -> None:
         TokenSigner(SECRET).read_unsubscribe_token(other_action)
 
 
+def test_preferences_token_round_trip_and_stays_in_its_lane() -> None:
+    signer = TokenSigner(SECRET)
+    preferences = signer.preferences_token(42, "middle-east-daily")
+    assert re.fullmatch(r"[A-Za-z0-9_.-]+", preferences)
+    assert signer.read_preferences_token(preferences) == (42, "middle-east-daily")
+    unsubscribe = signer.unsubscribe_token(42, "middle-east-daily")
+    assert preferences != unsubscribe
+    # Each token opens its own action only: the salts differ (invariant 7).
+    with pytest.raises(InvalidToken, match="unsubscribe link is invalid"):
+        signer.read_unsubscribe_token(preferences)
+    with pytest.raises(InvalidToken, match="preferences link is invalid"):
+        signer.read_preferences_token(unsubscribe)
+
+
 def test_token_from_another_key_is_rejected() -> None:
     foreign = TokenSigner("another-secret").unsubscribe_token(42, "middle-east-daily")
     with pytest.raises(InvalidToken):

@@ -31,8 +31,13 @@ def message(
     subscriber_id: int = 345,
     recipient: str = "sam@example.org",
     body: str = "Hello Sam,",
+    *,
+    ready: bool = False,
 ) -> OutgoingMessage:
+    """A small message. ``ready``: already SMTP-ready, as personal copies are (no line starts
+    with a dot), so the transport sends it as it is; otherwise smtplib dot-stuffs it."""
     message_id = f"<{edition_id}.{subscriber_id}.1a2b3c4d5e6f@example.org>"
+    dot = "=2E" if ready else "."
     data = (
         "From: The Middle East Desk <briefing@example.org>\r\n"
         f"To: {recipient}\r\n"
@@ -42,12 +47,16 @@ def message(
         'Content-Type: text/plain; charset="utf-8"\r\n'
         "\r\n"
         f"{body}\r\n"
-        ".A line that starts with a dot must survive SMTP transparency.\r\n"
-        ".\r\n"
+        f"{dot}A line that starts with a dot must survive SMTP transparency.\r\n"
+        f"{dot}\r\n"
         "The end.\r\n"
     ).encode("ascii")
     return OutgoingMessage(
-        sender="briefing@example.org", recipient=recipient, message_id=message_id, data=data
+        sender="briefing@example.org",
+        recipient=recipient,
+        message_id=message_id,
+        data=data,
+        smtp_ready=ready,
     )
 
 
@@ -149,6 +158,20 @@ class RecordingHandler:
     mail_replies: list[str] = field(default_factory=list)  # consumed one per MAIL command
     rcpt_replies: dict[str, str] = field(default_factory=dict)  # address -> reply
     data_reply: str | None = None
+    pipelining: bool = False  # aiosmtpd reads commands in order; this only advertises it
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.pipelining:
+            return [*responses[:-1], "250-PIPELINING", responses[-1]]
+        return responses
 
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -199,23 +222,36 @@ class Server:
         )
 
 
-def start_server(**smtp_options: Any) -> tuple[Server, Controller]:
-    handler = RecordingHandler()
+MODES = ("sendmail", "ready", "pipelined")
+
+
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    """How a message goes: through smtplib's sendmail, or as it is (SMTP-ready), one command
+    at a time or pipelined (RFC 2920)."""
+    return str(request.param)
+
+
+def start_server(mode: str = "sendmail", **smtp_options: Any) -> tuple[Server, Controller]:
+    handler = RecordingHandler(pipelining=mode == "pipelined")
     controller = Controller(handler, hostname="127.0.0.1", port=free_port(), **smtp_options)
     controller.start()
     return Server(handler, controller.port), controller
 
 
 @pytest.fixture
-def server() -> Iterator[Server]:
-    running, controller = start_server()
+def server(mode: str) -> Iterator[Server]:
+    running, controller = start_server(mode)
     yield running
     controller.stop()
 
 
 @pytest.mark.integration
-def test_smtp_delivers_exact_bytes_on_one_reused_connection(server: Server) -> None:
-    first, second = message(12, 1), message(12, 2, "rana@example.org", "Hello Rana,")
+def test_smtp_delivers_exact_bytes_on_one_reused_connection(server: Server, mode: str) -> None:
+    first, second = (
+        message(12, 1, ready=mode != "sendmail"),
+        message(12, 2, "rana@example.org", "Hello Rana,", ready=mode != "sendmail"),
+    )
     with SmtpTransport(server.settings(), None) as smtp:
         smtp.send(first)
         smtp.send(second)
@@ -230,24 +266,26 @@ def test_smtp_delivers_exact_bytes_on_one_reused_connection(server: Server) -> N
 
 
 @pytest.mark.integration
-def test_smtp_recipient_refused_5xx_is_permanent(server: Server) -> None:
+def test_smtp_recipient_refused_5xx_is_permanent(server: Server, mode: str) -> None:
     server.handler.rcpt_replies["gone@example.org"] = "550 5.1.1 No such user here"
     with SmtpTransport(server.settings(), None) as smtp:
         with pytest.raises(DeliveryPermanentError, match=r"550 5\.1\.1 No such user") as caught:
-            smtp.send(message(recipient="gone@example.org"))
+            smtp.send(message(recipient="gone@example.org", ready=mode != "sendmail"))
         assert caught.value.recipient == "gone@example.org"
-        smtp.send(message(subscriber_id=2))  # the session is still good for the next one
+        smtp.send(
+            message(subscriber_id=2, ready=mode != "sendmail")
+        )  # the session is still good for the next one
     assert [r.rcpt_tos for r in server.handler.received] == [["sam@example.org"]]
 
 
 @pytest.mark.integration
-def test_smtp_recipient_refused_4xx_is_temporary(server: Server) -> None:
+def test_smtp_recipient_refused_4xx_is_temporary(server: Server, mode: str) -> None:
     server.handler.rcpt_replies["busy@example.org"] = "450 4.2.1 Mailbox busy, try later"
     with (
         SmtpTransport(server.settings(), None) as smtp,
         pytest.raises(DeliveryTemporaryError, match=r"450 4\.2\.1"),
     ):
-        smtp.send(message(recipient="busy@example.org"))
+        smtp.send(message(recipient="busy@example.org", ready=mode != "sendmail"))
     assert server.handler.received == []
 
 
@@ -260,95 +298,101 @@ def test_smtp_recipient_refused_4xx_is_temporary(server: Server) -> None:
     ],
 )
 def test_smtp_message_refused_after_data(
-    server: Server, reply: str, error: type[Exception]
+    server: Server, mode: str, reply: str, error: type[Exception]
 ) -> None:
     server.handler.data_reply = reply
     with (
         SmtpTransport(server.settings(), None) as smtp,
         pytest.raises(error, match=re.escape(reply)),
     ):
-        smtp.send(message())
+        smtp.send(message(ready=mode != "sendmail"))
 
 
 @pytest.mark.integration
-def test_smtp_sender_refused_is_temporary_and_names_the_setting(server: Server) -> None:
+def test_smtp_sender_refused_is_temporary_and_names_the_setting(server: Server, mode: str) -> None:
     server.handler.mail_replies.append("553 5.7.1 Sender address rejected: not owned by user")
     with (
         SmtpTransport(server.settings(), None) as smtp,
         pytest.raises(DeliveryTemporaryError, match=r"service\.sender_address"),
     ):
-        smtp.send(message())
+        smtp.send(message(ready=mode != "sendmail"))
 
 
 @pytest.mark.integration
-def test_smtp_reconnects_once_after_an_idle_server_hung_up() -> None:
+def test_smtp_reconnects_once_after_an_idle_server_hung_up(mode: str) -> None:
     # The server closes a connection idle for 0.3 s, as real servers do after a few minutes.
-    running, controller = start_server(timeout=0.3)
+    running, controller = start_server(mode, timeout=0.3)
     try:
         with SmtpTransport(running.settings(), None) as smtp:
-            smtp.send(message(12, 1))
+            smtp.send(message(12, 1, ready=mode != "sendmail"))
             time.sleep(0.8)
-            smtp.send(message(12, 2))
+            smtp.send(message(12, 2, ready=mode != "sendmail"))
     finally:
         controller.stop()
     received = running.handler.received
-    assert [r.content for r in received] == [message(12, 1).data, message(12, 2).data]
+    assert [r.content for r in received] == [
+        message(12, 1, ready=mode != "sendmail").data,
+        message(12, 2, ready=mode != "sendmail").data,
+    ]
     assert received[0].peer != received[1].peer, "the second message went on a new connection"
 
 
 @pytest.mark.integration
-def test_smtp_reconnects_once_after_421(server: Server) -> None:
+def test_smtp_reconnects_once_after_421(server: Server, mode: str) -> None:
     with SmtpTransport(server.settings(), None) as smtp:
-        smtp.send(message(12, 1))
+        smtp.send(message(12, 1, ready=mode != "sendmail"))
         server.handler.mail_replies.append("421 4.3.2 Service shutting down")
-        smtp.send(message(12, 2))
+        smtp.send(message(12, 2, ready=mode != "sendmail"))
     received = server.handler.received
-    assert [r.content for r in received] == [message(12, 1).data, message(12, 2).data]
+    assert [r.content for r in received] == [
+        message(12, 1, ready=mode != "sendmail").data,
+        message(12, 2, ready=mode != "sendmail").data,
+    ]
     assert received[0].peer != received[1].peer
 
 
 @pytest.mark.integration
-def test_smtp_gives_up_when_the_new_connection_drops_too(server: Server) -> None:
+def test_smtp_gives_up_when_the_new_connection_drops_too(server: Server, mode: str) -> None:
     server.handler.mail_replies += ["421 4.3.2 Try later", "421 4.3.2 Try later"]
     with (
         SmtpTransport(server.settings(), None) as smtp,
         pytest.raises(DeliveryTemporaryError, match="closed the connection again"),
     ):
-        smtp.send(message())
+        smtp.send(message(ready=mode != "sendmail"))
     assert server.handler.received == []
     assert server.handler.mail_replies == [], "exactly two attempts"
 
 
 @pytest.mark.integration
-def test_smtp_server_unreachable_is_temporary() -> None:
+def test_smtp_server_unreachable_is_temporary(mode: str) -> None:
     settings = SmtpSettings(host="127.0.0.1", port=free_port(), tls="none", timeout_seconds=2)
     with (
         SmtpTransport(settings, None) as smtp,
         pytest.raises(DeliveryTemporaryError, match=re.escape(f"127.0.0.1:{settings.port}")),
     ):
-        smtp.send(message())
+        smtp.send(message(ready=mode != "sendmail"))
 
 
 @pytest.mark.integration
-def test_smtp_login() -> None:
+def test_smtp_login(mode: str) -> None:
     def authenticator(
         server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
     ) -> AuthResult:
         good = isinstance(data, LoginPassword) and data == (b"briefing", b"s3cret")
         return AuthResult(success=good, handled=False)  # False: the server replies 535
 
-    running, controller = start_server(authenticator=authenticator, auth_require_tls=False)
+    running, controller = start_server(mode, authenticator=authenticator, auth_require_tls=False)
     try:
         with SmtpTransport(running.settings(user="briefing"), "s3cret") as smtp:
-            smtp.send(message())
+            smtp.send(message(ready=mode != "sendmail"))
         with (
             SmtpTransport(running.settings(user="briefing"), "wrong") as smtp,
             pytest.raises(DeliveryTemporaryError, match="DIGEST_SMTP_PASSWORD"),
         ):
-            smtp.send(message(subscriber_id=2))
+            smtp.send(message(subscriber_id=2, ready=mode != "sendmail"))
     finally:
         controller.stop()
-    assert [r.content for r in running.handler.received] == [message().data]
+    assert [r.content for r in running.handler.received] == [message(ready=mode != "sendmail").data]
 
 
 def test_smtp_user_without_password_is_a_config_error() -> None:

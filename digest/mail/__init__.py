@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from digest.mail.personalize import personalize
+from digest.mail.personalize import Personalizer, fill_for_preview, personalize
 from digest.mail.subscribers import (
     SubscriberRow,
     clean_name,
@@ -23,10 +23,12 @@ __all__ = [
     "MailTransport",
     "MemoryTransport",
     "OutboxTransport",
+    "Personalizer",
     "SmtpTransport",
     "SubscriberRow",
     "TokenSigner",
     "clean_name",
+    "fill_for_preview",
     "load_or_create_secret",
     "normalize_email",
     "outbox_file_name",

@@ -1,44 +1,50 @@
-"""One subscriber's copy of a rendered edition: placeholders filled, a MIME message in bytes.
+"""Each subscriber's copy of a rendered edition: the edition's message compiled once, then filled.
 
-This is the per-subscriber step of a send (invariant 4): string substitution of the markers in
-``digest.placeholders`` and a few headers. The edition's HTML is never parsed again here.
+This is the per-subscriber step of a send (invariant 4). ``Personalizer`` builds the edition's
+``MessageTemplate`` once (headers shared by every copy, both parts encoded); each copy then costs
+two signed tokens, a few short values encoded, a join of bytes and, when configured, a DKIM
+signature. The edition's HTML is never parsed again here.
 
     multipart/alternative
     ├── text/plain; charset=utf-8   quoted-printable
     └── text/html; charset=utf-8    quoted-printable
 
-Quoted-printable keeps every line under 78 characters whatever the template or feed produced, and
-leaves the ASCII of the HTML readable in the raw message.
+What differs per subscriber: To, Date, Message-ID, List-Unsubscribe (https and mailto, both
+holding the subscriber's unsubscribe token), the greeting, the unsubscribe and preferences links,
+the address the copy was sent to, and article times written in the subscriber's timezone.
 """
 
 from __future__ import annotations
 
-import binascii
 import hashlib
 import html
 import re
+from dataclasses import replace
 from datetime import datetime
 from email.errors import HeaderParseError
 from email.headerregistry import Address, HeaderRegistry, UnstructuredHeader
-from email.message import EmailMessage, MIMEPart
+from email.message import EmailMessage
 from email.policy import SMTP, Policy
+from email.utils import format_datetime as rfc5322_date
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digest import placeholders
 from digest.config import ListSettings, ServiceSettings
 from digest.errors import DeliveryPermanentError
+from digest.mail.dkim import DkimSigner
+from digest.mail.message import MessageTemplate, encode_value
 from digest.mail.subscribers import clean_name
 from digest.mail.tokens import TokenSigner
 from digest.records import OutgoingMessage, RenderedEdition, Subscriber
-
-_MARKERS = re.compile("|".join(re.escape(marker) for marker in placeholders.ALL))
+from digest.wording import format_datetime, wording_for
 
 
 class _VerbatimHeader(UnstructuredHeader):
     """A header written exactly as given, on one line.
 
     The email package folds a long unstructured header that has no space in it by turning it
-    into RFC 2047 encoded-words, which no mail client reads back as a URL (RFC 2369 headers hold
-    ``<URL>``). Only used for values we build ourselves from ASCII, well under 998 characters.
+    into RFC 2047 encoded-words, which no mail client reads back as a URL. Only used for values
+    we build ourselves from ASCII, well under 998 characters.
     """
 
     name: str  # set by BaseHeader.init, which the registry mixes in
@@ -48,9 +54,161 @@ class _VerbatimHeader(UnstructuredHeader):
 
 
 _HEADERS = HeaderRegistry()
-_HEADERS.map_to_type("list-unsubscribe", _VerbatimHeader)  # type: ignore[arg-type]
+_HEADERS.map_to_type("feedback-id", _VerbatimHeader)  # type: ignore[arg-type]
 # SMTP: CRLF line endings, headers folded at 78 characters, non-ASCII header text RFC 2047 encoded.
 POLICY = SMTP.clone(header_factory=_HEADERS)
+
+# An address we can put in a header and an SMTP envelope as it is (``normalize_email`` made it).
+_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]*)")
+# A display name that needs neither quotes nor encoding: atext words and spaces (RFC 5322).
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?: [A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+
+
+class Personalizer:
+    """Makes every subscriber's copy of one edition of one list."""
+
+    def __init__(
+        self,
+        rendered: RenderedEdition,
+        *,
+        edition_id: int,
+        service: ServiceSettings,
+        digest_list: ListSettings,
+        signer: TokenSigner,
+        dkim: DkimSigner | None = None,
+    ) -> None:
+        self.rendered = rendered
+        self.edition_id = edition_id
+        self._service = service
+        self._list = digest_list
+        self._signer = signer
+        self._dkim = dkim
+        self._domain = service.sender_address.rpartition("@")[2].lower()
+        self._unsubscribe_address = service.unsubscribe_address or f"unsubscribe@{self._domain}"
+        self._list_zone = ZoneInfo(digest_list.timezone)
+        self._wording = wording_for(digest_list.language)
+        self._times: dict[str, dict[str, bytes]] = {}  # timezone name -> time hole -> value
+        self._last_date: tuple[int, str] = (-1, "")
+        key = f"{rendered.list_slug}|{rendered.slot.isoformat()}|{edition_id}"
+        boundary = "=_" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
+        self.template = MessageTemplate(
+            static_headers=self._static_headers(boundary),
+            text=rendered.text,
+            html=rendered.html,
+            boundary=boundary,
+        )
+        self._time_holes = self.template.time_holes()
+
+    def message_for(self, subscriber: Subscriber, now: datetime) -> OutgoingMessage:
+        """The copy for ``subscriber``, dated ``now``.
+
+        The Message-ID depends only on the edition and the subscriber, so a copy sent again after
+        a crash carries the same one (invariant 3) and the recipient's mail client can drop the
+        twin. Raises DeliveryPermanentError when the address cannot go in a header.
+        """
+        if now.tzinfo is None:
+            raise ValueError("personalize needs a timezone-aware now")
+        address = subscriber.email
+        if not _ADDRESS.fullmatch(address) or ".." in address or address.startswith("."):
+            raise DeliveryPermanentError(address, "not an address a message can be sent to")
+        message_id = self.message_id(subscriber.id)
+        list_slug = self._list.slug
+        token = self._signer.unsubscribe_token(subscriber.id, list_slug)
+        unsubscribe_url = f"{self._service.base_url}/unsubscribe/{token}"
+        preferences_url = (
+            f"{self._service.base_url}/preferences/"
+            f"{self._signer.preferences_token(subscriber.id, list_slug)}"
+        )
+        name = clean_name(subscriber.name)
+        greeting = f"Hello {name}," if name else "Hello,"
+
+        headers = (
+            _to_header(name, address) + f"Date: {self._date(now)}\r\n"
+            f"Message-ID: {message_id}\r\n"
+            # RFC 2369 and 8058: the https URL takes the one-click POST; mailto is for clients
+            # that only send mail. Folded between the two, each URL stays whole on its line.
+            f"List-Unsubscribe: <{unsubscribe_url}>,\r\n"
+            f" <mailto:{self._unsubscribe_address}?subject=unsubscribe-{token}>\r\n"
+        ).encode("ascii")
+        times = self._times_in(subscriber.timezone)
+        text_values = {
+            placeholders.GREETING: encode_value(greeting),
+            placeholders.UNSUBSCRIBE_URL: encode_value(unsubscribe_url),
+            placeholders.PREFERENCES_URL: encode_value(preferences_url),
+            placeholders.SUBSCRIBER_EMAIL: encode_value(address),
+            **times,
+        }
+        html_values = {
+            **text_values,
+            # URLs and the address hold nothing HTML escapes; the name may hold anything.
+            placeholders.GREETING: encode_value(html.escape(greeting)),
+        }
+        data = self.template.fill(headers, text_values, html_values)
+        if self._dkim is not None:
+            data = self._dkim.sign(data)
+        return OutgoingMessage(
+            sender=self._service.sender_address,
+            recipient=address,
+            message_id=message_id,
+            data=data,
+            smtp_ready=True,  # MessageTemplate's guarantee; a DKIM header is folded ASCII too
+        )
+
+    def _date(self, now: datetime) -> str:
+        # The header has whole seconds: one formatting per second, not per message.
+        second = int(now.timestamp())
+        if self._last_date[0] != second:
+            self._last_date = (second, rfc5322_date(now))
+        return self._last_date[1]
+
+    def message_id(self, subscriber_id: int) -> str:
+        # The list and slot go into the hash so that ids stay unique should the database (and
+        # its edition numbers) ever start afresh.
+        rendered, edition_id = self.rendered, self.edition_id
+        key = f"{rendered.list_slug}|{rendered.slot.isoformat()}|{edition_id}|{subscriber_id}"
+        tag = hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
+        return f"<{edition_id}.{subscriber_id}.{tag}@{self._domain}>"
+
+    def _times_in(self, timezone: str | None) -> dict[str, bytes]:
+        """Every time hole's value in ``timezone`` (the list's when unset or unknown); computed
+        once per timezone, since subscribers share a handful of them."""
+        name = timezone or self._list.timezone
+        values = self._times.get(name)
+        if values is None:
+            try:
+                zone = ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                zone = self._list_zone
+            values = {}
+            for hole in self._time_holes:
+                moment = placeholders.time_of(hole)
+                assert moment is not None  # time_holes holds only time markers
+                values[hole] = encode_value(format_datetime(moment, zone, self._wording))
+            self._times[name] = values
+        return values
+
+    def _static_headers(self, boundary: str) -> bytes:
+        service, digest_list = self._service, self._list
+        message = EmailMessage(policy=POLICY)
+        message["From"] = Address(
+            display_name=_one_line(service.sender_name), addr_spec=service.sender_address
+        )
+        if service.reply_to:
+            message["Reply-To"] = Address(addr_spec=service.reply_to)
+        message["Subject"] = _one_line(self.rendered.subject)
+        message["List-Id"] = (
+            f"{_phrase(_one_line(digest_list.name))} <{digest_list.slug}.{self._domain}>"
+        )
+        # RFC 8058 one-click unsubscribe: mailbox providers POST to the https URL.
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        if service.feedback_id:
+            message["Feedback-ID"] = service.feedback_id.format(
+                list=digest_list.slug, edition=self.edition_id, domain=self._domain
+            )
+        message["MIME-Version"] = "1.0"
+        message["Content-Type"] = f'multipart/alternative; boundary="{boundary}"'
+        head = message.as_bytes(policy=POLICY).partition(b"\r\n\r\n")[0]
+        return head + b"\r\n"
 
 
 def personalize(
@@ -62,83 +220,34 @@ def personalize(
     digest_list: ListSettings,
     signer: TokenSigner,
     now: datetime,
+    dkim: DkimSigner | None = None,
 ) -> OutgoingMessage:
-    """The message that carries ``rendered`` to ``subscriber``, dated ``now``.
+    """One copy, compiling the edition for it; a send uses one ``Personalizer`` for all."""
+    personalizer = Personalizer(
+        rendered,
+        edition_id=edition_id,
+        service=service,
+        digest_list=digest_list,
+        signer=signer,
+        dkim=dkim,
+    )
+    return personalizer.message_for(subscriber, now)
 
-    The Message-ID depends only on the edition and the subscriber, so a copy sent again after a
-    crash carries the same one (invariant 3) and the recipient's mail client can drop the twin.
-    Raises DeliveryPermanentError when the subscriber's address cannot go in a header.
-    """
-    if now.tzinfo is None:
-        raise ValueError("personalize needs a timezone-aware now")
-    domain = service.sender_address.rpartition("@")[2].lower()
-    message_id = _message_id(rendered, edition_id, subscriber.id, domain)
-    token = signer.unsubscribe_token(subscriber.id, digest_list.slug)
-    unsubscribe_url = f"{service.base_url}/unsubscribe/{token}"
-    name = clean_name(subscriber.name)
-    greeting = f"Hello {name}," if name else "Hello,"
 
-    text_values = {
-        placeholders.GREETING: greeting,
-        placeholders.UNSUBSCRIBE_URL: unsubscribe_url,
-        placeholders.SUBSCRIBER_EMAIL: subscriber.email,
-    }
-    html_values = {marker: html.escape(value) for marker, value in text_values.items()}
-    text = _MARKERS.sub(lambda match: text_values[match.group()], rendered.text)
-    html_body = _MARKERS.sub(lambda match: html_values[match.group()], rendered.html)
-
+def _to_header(name: str | None, address: str) -> str:
+    if not name:
+        return f"To: {address}\r\n"
+    if len(name) + len(address) < 64 and _PLAIN_NAME.fullmatch(name):
+        return f"To: {name} <{address}>\r\n"
+    # Quotes, non-ASCII, great length: the email package quotes, encodes (RFC 2047) and folds.
     message = EmailMessage(policy=POLICY)
     try:
-        message["From"] = Address(
-            display_name=_one_line(service.sender_name), addr_spec=service.sender_address
-        )
-        message["To"] = Address(display_name=name or "", addr_spec=subscriber.email)
-        if service.reply_to:
-            message["Reply-To"] = Address(addr_spec=service.reply_to)
+        message["To"] = Address(display_name=name, addr_spec=address)
     except (ValueError, IndexError, HeaderParseError) as error:
-        # The email package raises these for an address it cannot parse.
         raise DeliveryPermanentError(
-            subscriber.email, f"not an address a message can be sent to ({error})"
+            address, f"not an address a message can be sent to ({error})"
         ) from error
-    message["Subject"] = _one_line(rendered.subject)
-    message["Date"] = now
-    message["Message-ID"] = message_id
-    message["List-Id"] = f"{_phrase(_one_line(digest_list.name))} <{digest_list.slug}.{domain}>"
-    message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
-    # RFC 8058 one-click unsubscribe: mailbox providers POST to the URL above.
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message["MIME-Version"] = "1.0"
-    # A boundary starting "=_" can never occur in quoted-printable text, where "=" is always
-    # followed by two hex digits or a line end (RFC 2045 section 6.7).
-    message["Content-Type"] = (
-        f'multipart/alternative; boundary="=_{message_id[1:].partition("@")[0]}"'
-    )
-    message.set_payload([_text_part("plain", text), _text_part("html", html_body)])
-
-    return OutgoingMessage(
-        sender=service.sender_address,
-        recipient=subscriber.email,
-        message_id=message_id,
-        data=message.as_bytes(policy=POLICY),
-    )
-
-
-def _message_id(rendered: RenderedEdition, edition_id: int, subscriber_id: int, domain: str) -> str:
-    # The list and slot go into the hash so that ids stay unique should the database (and its
-    # edition numbers) ever start afresh.
-    key = f"{rendered.list_slug}|{rendered.slot.isoformat()}|{edition_id}|{subscriber_id}"
-    tag = hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
-    return f"<{edition_id}.{subscriber_id}.{tag}@{domain}>"
-
-
-def _text_part(subtype: str, body: str) -> MIMEPart:
-    part = MIMEPart(policy=POLICY)
-    part["Content-Type"] = f'text/{subtype}; charset="utf-8"'
-    part["Content-Transfer-Encoding"] = "quoted-printable"
-    # binascii's encoder (in C) rather than email's: this runs for every subscriber. It breaks
-    # lines at 76 characters and encodes trailing spaces, control characters and "=".
-    part.set_payload(binascii.b2a_qp(body.encode("utf-8"), istext=True).decode("ascii"))
-    return part
+    return message.as_bytes(policy=POLICY).partition(b"\r\n\r\n")[0].decode("ascii") + "\r\n"
 
 
 def _one_line(text: str) -> str:
@@ -155,3 +264,29 @@ def _phrase(name: str) -> str:
     if name.isascii():
         return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return name
+
+
+def fill_for_preview(
+    rendered: RenderedEdition, *, service: ServiceSettings, digest_list: ListSettings
+) -> RenderedEdition:
+    """``rendered`` with its markers filled for a made-up reader with no name, times in the
+    list's timezone: what ``digest preview`` shows in a browser."""
+    zone, wording = ZoneInfo(digest_list.timezone), wording_for(digest_list.language)
+    values = {
+        placeholders.GREETING: "Hello,",
+        placeholders.UNSUBSCRIBE_URL: f"{service.base_url}/unsubscribe/preview",
+        placeholders.PREFERENCES_URL: f"{service.base_url}/preferences/preview",
+        placeholders.SUBSCRIBER_EMAIL: "you@example.org",
+    }
+
+    def value(match: re.Match[str]) -> str:
+        moment = placeholders.time_of(match.group())
+        if moment is not None:
+            return format_datetime(moment, zone, wording)
+        return values[match.group()]
+
+    return replace(
+        rendered,
+        html=placeholders.ANY.sub(value, rendered.html),
+        text=placeholders.ANY.sub(value, rendered.text),
+    )

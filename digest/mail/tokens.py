@@ -15,6 +15,7 @@ from digest.errors import ConfigError, DigestError
 
 # One salt per action: a token signed for one action never opens another (invariant 7).
 UNSUBSCRIBE_SALT = "unsubscribe"
+PREFERENCES_SALT = "preferences"
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
@@ -34,27 +35,43 @@ class TokenSigner:
         if not secret:
             raise ValueError("the signing secret is empty: set DIGEST_SECRET_KEY")
         self._unsubscribe = URLSafeSerializer(secret, salt=UNSUBSCRIBE_SALT)
+        self._preferences = URLSafeSerializer(secret, salt=PREFERENCES_SALT)
 
     def unsubscribe_token(self, subscriber_id: int, list_slug: str) -> str:
         """A token that unsubscribes this subscriber from this list, and does nothing else."""
         return self._unsubscribe.dumps([subscriber_id, list_slug])
+
+    def preferences_token(self, subscriber_id: int, list_slug: str) -> str:
+        """A token that opens this subscriber's preferences for this list, and nothing else."""
+        return self._preferences.dumps([subscriber_id, list_slug])
 
     def read_unsubscribe_token(self, token: str) -> tuple[int, str]:
         """The (subscriber id, list slug) an unsubscribe token was made for.
 
         Raises InvalidToken for a token that was altered or not signed by us for unsubscribing.
         """
-        try:
-            payload = self._unsubscribe.loads(token)
-        except BadData as error:
-            raise InvalidToken("the unsubscribe link is invalid or was altered") from error
-        # A valid signature over an unexpected shape means a bug or a key shared with another
-        # program; refuse rather than guess.
-        match payload:
-            case [int() as subscriber_id, str() as list_slug] if _SLUG.match(list_slug):
-                if not isinstance(subscriber_id, bool):  # JSON true is not subscriber 1
-                    return subscriber_id, list_slug
-        raise InvalidToken("the unsubscribe link does not name a subscriber and a list")
+        return _read(self._unsubscribe, token, "unsubscribe")
+
+    def read_preferences_token(self, token: str) -> tuple[int, str]:
+        """The (subscriber id, list slug) a preferences token was made for.
+
+        Raises InvalidToken for a token that was altered or not signed by us for preferences.
+        """
+        return _read(self._preferences, token, "preferences")
+
+
+def _read(serializer: URLSafeSerializer, token: str, action: str) -> tuple[int, str]:
+    try:
+        payload = serializer.loads(token)
+    except BadData as error:
+        raise InvalidToken(f"the {action} link is invalid or was altered") from error
+    # A valid signature over an unexpected shape means a bug or a key shared with another
+    # program; refuse rather than guess.
+    match payload:
+        case [int() as subscriber_id, str() as list_slug] if _SLUG.match(list_slug):
+            if not isinstance(subscriber_id, bool):  # JSON true is not subscriber 1
+                return subscriber_id, list_slug
+    raise InvalidToken(f"the {action} link does not name a subscriber and a list")
 
 
 def load_or_create_secret(path: Path) -> str:

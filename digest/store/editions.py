@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from digest.records import Article, Edition, EditionItem, RenderedEdition, Section, Subscriber
@@ -67,6 +67,7 @@ def _item_layout(item: EditionItem) -> dict[str, Any]:
         "article": item.article.id,
         "topic": item.topic,
         "more_from": [article.id for article in item.more_from],
+        "also_covered_by": [article.id for article in item.also_covered_by],
     }
 
 
@@ -146,7 +147,11 @@ class EditionStore(ArticleStore):
         ids = [
             article_id
             for item in _layout_items(layout)
-            for article_id in (item["article"], *item["more_from"])
+            for article_id in (
+                item["article"],
+                *item["more_from"],
+                *item.get("also_covered_by", ()),
+            )
         ]
         articles = {article.id: article for article in self.articles(ids)}
 
@@ -155,6 +160,7 @@ class EditionStore(ArticleStore):
                 article=articles[data["article"]],
                 topic=data["topic"],
                 more_from=tuple(articles[i] for i in data["more_from"]),
+                also_covered_by=tuple(articles[i] for i in data.get("also_covered_by", ())),
             )
 
         return Edition(
@@ -228,6 +234,32 @@ class EditionStore(ArticleStore):
                 )
             )
 
+    def pending_delivery_batches(self, edition_id: int, size: int) -> Iterator[list[int]]:
+        """The ids of the edition's pending deliveries, ``size`` at a time, in id order.
+
+        Read a batch at a time (keyset pagination), so a list of any size costs one batch of
+        memory. A row that leaves "pending" meanwhile is not read again.
+        """
+        after = 0
+        while True:
+            with self.transaction() as session:
+                ids = list(
+                    session.scalars(
+                        select(DeliveryRow.id)
+                        .where(
+                            DeliveryRow.edition_id == edition_id,
+                            DeliveryRow.status == PENDING,
+                            DeliveryRow.id > after,
+                        )
+                        .order_by(DeliveryRow.id)
+                        .limit(size)
+                    )
+                )
+            if not ids:
+                return
+            yield ids
+            after = ids[-1]
+
     def deliveries_to_send(
         self, edition_id: int, delivery_ids: Sequence[int]
     ) -> list[tuple[int, Subscriber]]:
@@ -277,6 +309,25 @@ class EditionStore(ArticleStore):
             row.attempts += 1
             row.last_error = None
 
+    def mark_delivered_many(self, sent: Sequence[tuple[int, str]], now: datetime) -> None:
+        """Mark the (delivery id, Message-ID) pairs sent, in one UPDATE for the whole batch."""
+        if not sent:
+            return
+        message_ids = dict(sent)
+        with self.transaction() as session:
+            session.execute(
+                update(DeliveryRow)
+                .where(DeliveryRow.id.in_(message_ids))
+                .values(
+                    status=DELIVERED,
+                    message_id=case(message_ids, value=DeliveryRow.id),
+                    sent_at=now,
+                    attempts=DeliveryRow.attempts + 1,
+                    last_error=None,
+                )
+                .execution_options(synchronize_session=False)
+            )
+
     def mark_failed(self, delivery_id: int, error: str, *, permanent: bool) -> None:
         """Record a failed attempt; a temporary failure leaves the row pending for a retry."""
         with self.transaction() as session:
@@ -304,9 +355,15 @@ class EditionStore(ArticleStore):
 
     def settle_edition(self, edition_id: int) -> None:
         """Mark an edition sent once no delivery of it is pending."""
-        if self.delivery_counts(edition_id).pending:
-            return
         with self.transaction() as session:
+            # An index lookup, not a count: this runs after every batch of a large list.
+            pending = session.scalar(
+                select(DeliveryRow.id)
+                .where(DeliveryRow.edition_id == edition_id, DeliveryRow.status == PENDING)
+                .limit(1)
+            )
+            if pending is not None:
+                return
             row = session.get_one(EditionRow, edition_id)
             if row.status == READY:
                 row.status = SENT

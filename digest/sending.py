@@ -1,0 +1,134 @@
+"""Sending an edition's deliveries: one compiled message per process, several SMTP connections.
+
+    ledger (pending rows, a batch at a time) ─► N worker processes, each with its own store
+    session and SMTP connection ─► deliver_batch: personalize ─► send ─► one UPDATE per batch
+
+Processes rather than threads: most of a send is Python work under the GIL (tokens, joining
+bytes, SMTP replies), so threads share one core; bench/send_cost.py measures it. Each process
+compiles the edition's message once (``personalizer_for``) and reuses it for every batch.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing.util import Finalize
+from typing import TYPE_CHECKING
+
+from digest.mail.dkim import DkimSigner, dkim_signer
+from digest.mail.personalize import Personalizer
+
+if TYPE_CHECKING:
+    from digest.clock import Clock
+    from digest.config import Settings
+    from digest.pipeline import DeliveryOutcome
+    from digest.services import Services
+
+_CACHED = 2  # editions whose compiled message a process keeps
+_personalizers: dict[tuple[int, int], Personalizer] = {}
+_dkim: dict[int, DkimSigner | None] = {}
+
+
+def personalizer_for(services: Services, edition_id: int) -> Personalizer:
+    """The edition's Personalizer, compiled once per process and settings.
+
+    Keyed by the settings object too: a config reload builds new settings, and the next batch
+    then compiles afresh with them (invariant 5). A stored edition never changes.
+    """
+    settings = services.settings
+    key = (edition_id, id(settings))
+    personalizer = _personalizers.get(key)
+    if personalizer is None:
+        rendered = services.store.rendered_edition(edition_id)
+        if id(settings) not in _dkim:
+            _dkim.clear()
+            _dkim[id(settings)] = dkim_signer(settings)
+        personalizer = Personalizer(
+            rendered,
+            edition_id=edition_id,
+            service=settings.service,
+            digest_list=settings.list(rendered.list_slug),
+            signer=services.signer,
+            dkim=_dkim[id(settings)],
+        )
+        while len(_personalizers) >= _CACHED:
+            del _personalizers[next(iter(_personalizers))]
+        _personalizers[key] = personalizer
+    return personalizer
+
+
+# Worker processes ---------------------------------------------------------------------------
+
+_worker_services: Services | None = None
+
+
+def _start_worker(settings: Settings, clock: Clock) -> None:
+    global _worker_services
+    from digest.services import build_services
+
+    _worker_services = build_services(settings, clock=clock, migrate=False)
+    # Say goodbye to the mail server and release the database when the pool shuts down.
+    Finalize(None, _worker_services.close, exitpriority=10)
+
+
+def _deliver_in_worker(edition_id: int, delivery_ids: list[int]) -> DeliveryOutcome:
+    from digest.pipeline import deliver_batch
+
+    assert _worker_services is not None, "the worker process was not started"
+    return deliver_batch(_worker_services, edition_id, delivery_ids)
+
+
+def deliver_in_processes(
+    services: Services,
+    edition_id: int,
+    batches: Iterable[list[int]],
+    processes: int,
+    deliver_here: Callable[[list[int]], DeliveryOutcome],
+) -> Iterator[DeliveryOutcome]:
+    """Deliver ``batches`` on ``processes`` worker processes, each with its own connection.
+
+    A single batch is delivered here with ``deliver_here``: starting processes costs more than it
+    saves. Batches are read from ``batches`` only as workers free up, so the ledger is streamed.
+    Outcomes come back in the order the batches were read.
+    """
+    source = iter(batches)
+    first = next(source, None)
+    if first is None:
+        return
+    second = next(source, None)
+    if second is None or processes <= 1:
+        yield deliver_here(first)
+        if second is not None:
+            yield deliver_here(second)
+            for batch in source:
+                yield deliver_here(batch)
+        return
+    # spawn, not fork: a forked child would share the parent's database connections and locks.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        max_workers=processes,
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(services.settings, services.clock),
+    ) as pool:
+        in_flight: deque[Future[DeliveryOutcome]] = deque()
+        pending_batches: Iterator[list[int]] = _chain(first, second, source)
+        try:
+            for batch in pending_batches:
+                in_flight.append(pool.submit(_deliver_in_worker, edition_id, batch))
+                # Two batches per process keep every connection busy while the next is read.
+                if len(in_flight) >= 2 * processes:
+                    yield in_flight.popleft().result()
+            while in_flight:
+                yield in_flight.popleft().result()
+        finally:
+            for future in in_flight:
+                future.cancel()
+
+
+def _chain(first: list[int], second: list[int], rest: Iterator[list[int]]) -> Iterator[list[int]]:
+    yield first
+    yield second
+    yield from rest
