@@ -1,6 +1,7 @@
 """Edition composition: choose and arrange one list's articles for one slot, with no side effects.
 
-    candidates ─► file each under its best topic ─► rank ─► lead ─► sections (balanced, capped)
+    candidates ─► file each under its best topic ─► rank ─► one per story (cluster) ─► lead
+               ─► sections (balanced, capped)
                ─► recommended (the best of what did not fit) ─► "more from" an author ─► Edition
 
 The rules, each chosen so the same inputs always give an equal edition:
@@ -15,8 +16,11 @@ The rules, each chosen so the same inputs always give an equal edition:
   the lower article id.
 - Lead: the best-ranked article of the list's first topic or its descendants. An article with both
   an image and a summary is preferred when its score is at least half the best one there; when the
-  first topic has nothing, the lead is taken the same way from the whole edition. The lead counts
-  towards its topic's section but is not repeated in it.
+  first topic has nothing, the lead is taken the same way from the whole edition. An article the
+  rules are unsure of (its stored score under every topic that could make it lead is below
+  ``digest.topics.UNSURE_MARGIN`` times that topic's threshold) never leads; when no article is
+  sure, the edition has no lead. The lead counts towards its topic's section but is not repeated
+  in it.
 - Cap and balance: at most ``max_articles`` articles in all, lead, items, "more from" and
   recommended alike. Sections fill up to ``max_articles - recommended`` (at least the lead): first
   the best article of each topic in list order, so every topic with material is seen, then the rest
@@ -24,6 +28,9 @@ The rules, each chosen so the same inputs always give an equal edition:
   has material. Only when every other section has run dry may a section grow past its half.
 - Recommended: the best-ranked articles that did not make the sections, up to ``recommended`` and
   within the cap.
+- One per story: articles of one cluster (other outlets' reports of the same story, see
+  ``digest.dedup``) are shown once: the best-ranked stays, the others go under it as "also covered
+  by". They are not shown anywhere else in the edition and do not count towards ``max_articles``.
 - "More from": when one author (compared case-insensitively; no author is never grouped) has
   several articles in the edition, the most prominent one (the lead, else the best-ranked in the
   sections, else in recommended) stays an item, and up to three others, best-ranked first, move
@@ -40,6 +47,7 @@ from datetime import datetime, timedelta
 
 from digest.config import ListSettings, TopicSettings
 from digest.records import Article, Candidate, Edition, EditionItem, Section
+from digest.topics import is_unsure
 
 MORE_FROM_LIMIT = 3  # an author's other pieces shown under their item
 # The lead prefers an article with an image and a summary when it scores at least this share of
@@ -107,7 +115,7 @@ def build_edition(
     """Compose the edition of ``digest_list`` due at ``slot`` from the window's candidates."""
     tree = _TopicTree(topics)
     fresh = [_freshened(candidate, window_end) for candidate in _merge(candidates)]
-    picks = _file(fresh, digest_list.topics, tree)
+    picks, also_covered = _one_per_story(_file(fresh, digest_list.topics, tree))
     if not picks:
         return Edition(
             list_slug=digest_list.slug,
@@ -117,14 +125,19 @@ def build_edition(
             lead=None,
         )
 
-    lead = _choose_lead(picks, tree.subtree(digest_list.topics[0]))
+    lead = _choose_lead(
+        picks, tree.subtree(digest_list.topics[0]), _sure_topics(candidates, topics)
+    )
     sections, recommended = _select(picks, lead, digest_list)
     more_from = _group_by_author(lead, sections, recommended)
     moved = {article.id for articles in more_from.values() for article in articles}
 
     def item(pick: _Pick) -> EditionItem:
         return EditionItem(
-            article=pick.article, topic=pick.topic, more_from=more_from.get(pick.id, ())
+            article=pick.article,
+            topic=pick.topic,
+            more_from=more_from.get(pick.id, ()),
+            also_covered_by=also_covered.get(pick.id, ()),
         )
 
     return Edition(
@@ -132,7 +145,7 @@ def build_edition(
         slot=slot,
         window_start=window_start,
         window_end=window_end,
-        lead=item(lead),
+        lead=item(lead) if lead is not None else None,
         sections=tuple(
             Section(topic=topic, title=tree.name(topic), items=items)
             for topic in digest_list.topics
@@ -191,7 +204,41 @@ def _file(
     return sorted(picks, key=lambda pick: pick.rank)
 
 
-def _choose_lead(picks: Sequence[_Pick], first_topic: frozenset[str]) -> _Pick:
+def _one_per_story(picks: Sequence[_Pick]) -> tuple[list[_Pick], dict[int, tuple[Article, ...]]]:
+    """The best-ranked pick of each cluster (``picks`` are in rank order), and for each kept
+    pick's id the other articles of its cluster, best-ranked first."""
+    kept: list[_Pick] = []
+    head_of: dict[int, _Pick] = {}
+    others: dict[int, list[Article]] = {}
+    for pick in picks:
+        cluster = pick.article.cluster_id if pick.article.cluster_id is not None else pick.id
+        head = head_of.get(cluster)
+        if head is None:
+            head_of[cluster] = pick
+            kept.append(pick)
+        else:
+            others.setdefault(head.id, []).append(pick.article)
+    return kept, {head_id: tuple(articles) for head_id, articles in others.items()}
+
+
+def _sure_topics(
+    candidates: Iterable[Candidate], topics: Sequence[TopicSettings]
+) -> dict[int, frozenset[str]]:
+    """For each article, the topics whose rules are sure of it, judged on the stored scores."""
+    thresholds = {topic.slug: topic.rules.threshold for topic in topics}
+    return {
+        candidate.article.id: frozenset(
+            slug
+            for slug, score in candidate.topics.items()
+            if not is_unsure(score, thresholds.get(slug, 1.0))
+        )
+        for candidate in _merge(candidates)
+    }
+
+
+def _choose_lead(
+    picks: Sequence[_Pick], first_topic: frozenset[str], sure: Mapping[int, frozenset[str]]
+) -> _Pick | None:
     """The lead: see the module docstring. ``first_topic`` is the list's first topic's subtree."""
 
     def lead_score(pick: _Pick) -> float:
@@ -199,13 +246,15 @@ def _choose_lead(picks: Sequence[_Pick], first_topic: frozenset[str]) -> _Pick:
             (score for slug, score in pick.scores.items() if slug in first_topic), default=0.0
         )
 
-    pool = [pick for pick in picks if any(slug in first_topic for slug in pick.scores)]
+    pool = [pick for pick in picks if sure.get(pick.id, frozenset()) & first_topic]
     if pool:
         scored = sorted(
             ((lead_score(p), p) for p in pool), key=lambda sp: _rank_key(sp[1].article, sp[0])
         )
     else:
-        scored = [(pick.score, pick) for pick in picks]
+        scored = [(pick.score, pick) for pick in picks if pick.topic in sure.get(pick.id, ())]
+    if not scored:
+        return None
     best_score = scored[0][0]
     for score, pick in scored:
         illustrated = pick.article.image_url is not None and pick.article.summary_text.strip() != ""
@@ -215,7 +264,7 @@ def _choose_lead(picks: Sequence[_Pick], first_topic: frozenset[str]) -> _Pick:
 
 
 def _select(
-    picks: Sequence[_Pick], lead: _Pick, digest_list: ListSettings
+    picks: Sequence[_Pick], lead: _Pick | None, digest_list: ListSettings
 ) -> tuple[dict[str, list[_Pick]], list[_Pick]]:
     """The articles of each section (rank order, lead left out) and the recommended ones."""
     cap = digest_list.max_articles
@@ -223,8 +272,8 @@ def _select(
     topics_with_material = {pick.topic for pick in picks}
     share = -(-cap // 2) if len(topics_with_material) > 1 else cap
 
-    counts: Counter[str] = Counter({lead.topic: 1})
-    chosen: set[int] = {lead.id}
+    counts: Counter[str] = Counter([lead.topic] if lead is not None else [])
+    chosen: set[int] = {lead.id} if lead is not None else set()
     sections: dict[str, list[_Pick]] = {}
 
     def take(pick: _Pick) -> None:
@@ -272,10 +321,12 @@ def _author_key(article: Article) -> str | None:
 
 
 def _group_by_author(
-    lead: _Pick, sections: Mapping[str, Sequence[_Pick]], recommended: Sequence[_Pick]
+    lead: _Pick | None, sections: Mapping[str, Sequence[_Pick]], recommended: Sequence[_Pick]
 ) -> dict[int, tuple[Article, ...]]:
     """For each author with several articles shown: the head's id -> the articles moved under it."""
-    by_prominence: list[tuple[tuple[int, _RankKey], _Pick]] = [((0, lead.rank), lead)]
+    by_prominence: list[tuple[tuple[int, _RankKey], _Pick]] = (
+        [((0, lead.rank), lead)] if lead is not None else []
+    )
     by_prominence += [((1, p.rank), p) for picks in sections.values() for p in picks]
     by_prominence += [((2, p.rank), p) for p in recommended]
     by_prominence.sort(key=lambda entry: entry[0])

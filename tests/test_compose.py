@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from digest.compose import build_edition
-from digest.config import ListSettings, TopicSettings
+from digest.config import ListSettings, TopicRules, TopicSettings
 from digest.records import Article, Candidate, Edition
 
 SLOT = datetime(2024, 5, 1, 3, 0, tzinfo=UTC)
@@ -435,3 +435,67 @@ def test_freshness_lets_todays_story_lead_over_a_stronger_one_from_days_ago() ->
     # Between stories of the same day, the stronger match still leads.
     strong = candidate(3, {"middle-east": 6.0}, minutes_ago=120, image=True)
     assert compose([today, strong]).lead.article.id == 3  # type: ignore[union-attr]
+
+
+# --- unsure articles never lead -----------------------------------------------------------------
+
+
+def test_an_article_the_rules_are_unsure_of_never_leads() -> None:
+    # Fresh but barely over the threshold (1.4 < 1.5 x 1): without the rule it would outrank the
+    # day-old story once freshness is weighed in.
+    unsure = candidate(1, {"middle-east": 1.4}, minutes_ago=10, image=True)
+    sure = candidate(2, {"middle-east": 3.0}, minutes_ago=30 * 60)
+    edition = compose([unsure, sure])
+    assert edition.lead is not None
+    assert edition.lead.article.id == 2
+    assert section_ids(edition) == {"middle-east": [1]}  # still shown, just not as the lead
+
+
+def test_near_is_measured_against_each_topics_own_threshold() -> None:
+    strict = (
+        TopicSettings(slug="middle-east", name="Middle East"),
+        TopicSettings(
+            slug="iran", name="Iran", parent="middle-east", rules=TopicRules(threshold=4)
+        ),
+    )
+    picks = [candidate(1, {"iran": 5.0}), candidate(2, {"iran": 6.0}, minutes_ago=20 * 60)]
+    edition = build_edition(
+        digest_list(("iran",)),
+        strict,
+        slot=SLOT,
+        window_start=WINDOW_START,
+        window_end=SLOT,
+        candidates=picks,
+    )
+    assert edition.lead is not None
+    assert edition.lead.article.id == 2  # 6 >= 1.5 x 4; 5 is not
+
+
+def test_an_edition_of_unsure_articles_has_no_lead() -> None:
+    edition = compose([candidate(1, {"iran": 1.0}), candidate(2, {"gulf": 1.2})])
+    assert edition.lead is None
+    assert section_ids(edition) == {"iran": [1], "gulf": [2]}
+    assert shown_ids(edition) == [1, 2]
+
+
+def test_a_sure_article_elsewhere_leads_when_the_first_topic_is_unsure() -> None:
+    edition = compose([candidate(1, {"middle-east": 1.0}), candidate(2, {"gulf": 4.0})])
+    assert edition.lead is not None
+    assert edition.lead.article.id == 2
+
+
+def test_each_article_shows_once_under_its_best_topic_in_list_order() -> None:
+    both = candidate(1, {"middle-east": 6.0, "iran": 3.0, "gulf": 5.0})
+    others = [
+        candidate(2, {"syria": 4.0}),
+        candidate(3, {"iran": 4.0}),
+        candidate(4, {"gulf": 3.0}),
+    ]
+    edition = compose([both, *others])
+    assert shown_ids(edition).count(1) == 1
+    filed = {item.article.id: item.topic for item in edition.items()}
+    assert filed[1] == "gulf"  # the most specific topics first, then the higher score
+    order = ["middle-east", "iran", "gulf", "syria"]
+    assert [section.topic for section in edition.sections] == [
+        slug for slug in order if slug in {s.topic for s in edition.sections}
+    ]

@@ -1,0 +1,64 @@
+"""Text folded for matching: one spelling per word whatever the script, case or marks."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_TATWEEL = "\u0640"  # Arabic kashida: stretches a word for layout, never changes it
+_FOLDS = str.maketrans(
+    {
+        # Typographic apostrophes, so "Jordan’s" in a feed matches the term "Jordan's".
+        "\u2019": "'",
+        "\u2018": "'",
+        "\u02bc": "'",
+        "\u2032": "'",
+        # Arabic letter variants writers use interchangeably: alef wasla, taa marbuta / haa,
+        # alef maqsura / yaa. (The hamza and madda forms of alef fold by losing their marks.)
+        "\u0671": "\u0627",  # ٱ -> ا
+        "\u0629": "\u0647",  # ة -> ه
+        "\u0649": "\u064a",  # ى -> ي
+        # Persian letters that Arabic text writes with their Arabic twins.
+        "\u06cc": "\u064a",  # ی -> ي
+        "\u06a9": "\u0643",  # ک -> ك
+        "\u06d5": "\u0647",  # ە -> ه
+        # Turkish dotless i: "Diyarbakır" and "Diyarbakir" are one word here. (Dotted capital İ
+        # folds to i by losing its combining dot.)
+        "\u0131": "i",
+    }
+)
+_SPACES = re.compile(r"\s+")
+
+
+def normalize_text(text: str) -> str:
+    """Text folded for matching: NFKC, casefolded, marks and invisible format characters removed.
+
+    Removing combining marks strips Latin and Turkish diacritics ("Tehrān" -> "tehran",
+    "Erdoğan" -> "erdogan"), Arabic harakat and Hebrew niqqud, and the hamza or madda carried on
+    an alef ("إيران" -> "ايران"), so a term matches whether or not the writer vocalized it.
+    Format characters (zero-width non-joiner in Persian, bidi marks, soft hyphens) are dropped;
+    the letter variants above are folded to one form. Runs of whitespace become one space.
+    """
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    decomposed = unicodedata.normalize("NFD", folded)
+    kept = "".join(
+        char
+        for char in decomposed
+        if char != _TATWEEL and unicodedata.category(char) not in ("Mn", "Cf")
+    )
+    # Recompose: scripts such as Hangul decompose into letters that must be joined again.
+    recomposed = unicodedata.normalize("NFC", kept).translate(_FOLDS)
+    return _SPACES.sub(" ", recomposed).strip()
+
+
+def script_of(term: str) -> str:
+    """ "arabic", "hebrew" or "other": the script of a normalized term's first letter."""
+    for char in term:
+        if char.isalpha():
+            code = ord(char)
+            if 0x0600 <= code <= 0x06FF or 0x0750 <= code <= 0x077F or 0x08A0 <= code <= 0x08FF:
+                return "arabic"
+            if 0x0590 <= code <= 0x05FF:
+                return "hebrew"
+            return "other"
+    return "other"

@@ -1,0 +1,142 @@
+"""Topic rules compiled for matching: one pattern per kind of rule, clitic prefixes included.
+
+Terms match whole words on normalized text (``normalize.normalize_text``). ``(?<!\\w)`` and
+``(?!\\w)`` are Unicode-aware word boundaries that work for Arabic and Hebrew letters and for
+terms that begin or end with punctuation ("Jordan's"). Longer terms come first, so "Saudi Arabia"
+is one hit rather than "Saudi" and nothing.
+
+Arabic and Hebrew attach short words to the next one: "بغزة" is "in Gaza", "والسعودية" "and
+Saudi Arabia", "בירושלים" "in Jerusalem". With ``clitic_prefixes`` on (the default), a term
+written in those scripts also matches behind the prefixes the grammar allows, and only those:
+
+    Arabic   [و|ف] then one of ال, بال, كال, لل, ب, ك, ل    (or و / ف alone)
+             a term written with its article ("السعودية") also matches without it ("سعودية")
+    Hebrew   [ו] then [ש|כש] then one of ב, ל, כ, מ          (up to four letters, in that order)
+             ה (the article) only for a term the editor wrote with it ("הכנסת" -> "בכנסת",
+             "מהכנסת", "והכנסת"); never before a name, so "עזה" (Gaza) does not match "העזה"
+             (daring)
+
+A term of fewer than three letters (after the article) never takes a prefix: a short word and a
+prefix letter too often spell another word.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from digest.topics.normalize import normalize_text, script_of
+
+_ARABIC_ARTICLE = "ال"
+_HEBREW_ARTICLE = "ה"
+_MIN_CORE_LETTERS = 3
+_ARABIC_PREFIX = "(?:[وف]?(?:ال|بال|كال|لل|[بكل])|[وف])?"
+_HEBREW_PREFIX = "(?:ו?(?:ש|כש)?[בלכמ]|ו?(?:ש|כש)|ו)?"
+_HEBREW_ARTICLE_PREFIX = "(?:ו?(?:ש|כש)?(?:ה|[בלכ]|מה?))?"
+# A masked span (see ``mask``) is neither a letter nor a space: no term or phrase runs across it.
+MASK = "\x00"
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A configured term, as the editor wrote it, and the kind of rule it belongs to."""
+
+    text: str
+    kind: str  # include, place, person, group, ambiguous, exclude or ignore
+
+
+@dataclass(frozen=True, slots=True)
+class TermHit:
+    term: Term
+    start: int
+    end: int
+    # Matched only through a clitic prefix, on a one-word term: "بقطر" is "in Qatar" or "with a
+    # diameter of", "מעזה" is "from Gaza" or "she dares". Such a hit needs supporting evidence.
+    prefixed: bool = False
+
+
+class TermPattern:
+    """Finds the configured terms of one or more kinds in normalized text."""
+
+    def __init__(self, terms: Iterable[Term], *, clitic_prefixes: bool) -> None:
+        self._by_core: dict[tuple[str, str], tuple[Term, str]] = {}
+        groups: dict[str, set[str]] = {"ar": set(), "he": set(), "hea": set(), "plain": set()}
+        for term in terms:
+            normalized = normalize_text(term.text)
+            if not normalized:
+                continue
+            group, core = _group_and_core(normalized, clitic_prefixes)
+            self._by_core.setdefault((group, core), (term, normalized))
+            groups[group].add(core)
+        alternatives = []
+        for group, prefix in (
+            ("ar", _ARABIC_PREFIX),
+            ("he", _HEBREW_PREFIX),
+            ("hea", _HEBREW_ARTICLE_PREFIX),
+            ("plain", ""),
+        ):
+            if groups[group]:
+                alternatives.append(f"{prefix}(?P<{group}>{_alternation(groups[group])})")
+        self._pattern = (
+            re.compile(rf"(?<!\w)(?:{'|'.join(alternatives)})(?!\w)") if alternatives else None
+        )
+
+    def __bool__(self) -> bool:
+        return self._pattern is not None
+
+    def finditer(self, text: str) -> Iterable[TermHit]:
+        if self._pattern is None:
+            return
+        for match in self._pattern.finditer(text):
+            group = match.lastgroup
+            assert group is not None  # every alternative ends in a named group
+            core = " ".join(match.group(group).split())
+            found = self._by_core.get((group, core))
+            if found is not None:
+                term, written = found
+                # The article the editor wrote ("السعودية") is no prefix of ours.
+                prefixed = match.group(0) != written and match.start(group) > match.start()
+                yield TermHit(
+                    term, match.start(), match.end(), prefixed=prefixed and " " not in core
+                )
+
+    def mask(self, text: str) -> tuple[str, list[TermHit]]:
+        """The text with every hit blanked out (same length, offsets kept), and the hits."""
+        hits = list(self.finditer(text))
+        if not hits:
+            return text, hits
+        pieces, last = [], 0
+        for hit in hits:
+            pieces += [text[last : hit.start], MASK * (hit.end - hit.start)]
+            last = hit.end
+        pieces.append(text[last:])
+        return "".join(pieces), hits
+
+
+def _group_and_core(normalized: str, clitic_prefixes: bool) -> tuple[str, str]:
+    if not clitic_prefixes:
+        return "plain", normalized
+    script = script_of(normalized)
+    if script == "arabic":
+        core = normalized
+        if core.startswith(_ARABIC_ARTICLE) and _letters(core[2:]) >= _MIN_CORE_LETTERS:
+            core = core[2:]
+        if _letters(core) >= _MIN_CORE_LETTERS:
+            return "ar", core
+    elif script == "hebrew":
+        if normalized.startswith(_HEBREW_ARTICLE) and _letters(normalized[1:]) >= _MIN_CORE_LETTERS:
+            return "hea", normalized[1:]
+        if _letters(normalized) >= _MIN_CORE_LETTERS:
+            return "he", normalized
+    return "plain", normalized
+
+
+def _letters(text: str) -> int:
+    return sum(1 for char in text if char.isalpha())
+
+
+def _alternation(terms: Iterable[str]) -> str:
+    ordered = sorted(terms, key=lambda term: (-len(term), term))
+    # A space in a phrase matches any run of whitespace in the (already collapsed) text.
+    return "|".join(r"\s+".join(map(re.escape, term.split(" "))) for term in ordered)

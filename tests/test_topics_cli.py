@@ -1,0 +1,199 @@
+"""Tests for ``digest topics explain`` and ``digest topics test`` on a real SQLite store and the
+loopback sample server."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from digest.cli import app
+from digest.config import load_settings
+from digest.ingest import parse_feed
+from digest.store import open_store
+from tests.servers import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "config" / "example.toml"
+SAMPLES = ROOT / "config" / "samples"
+
+
+def example_config(tmp_path: Path, name: str = "digest.toml", edit: str = "") -> Path:
+    """The example config, its sample server on a free port and its database in ``tmp_path``."""
+    port = free_port()
+    text = EXAMPLE.read_text(encoding="utf-8").replace("127.0.0.1:8421", f"127.0.0.1:{port}")
+    text = text.replace("port = 8421", f"port = {port}")
+    text = text.replace('directory = "samples"', f'directory = "{SAMPLES}"')
+    text = re.sub(
+        r'subscribers = "(subscribers/[^"]+)"', rf'subscribers = "{ROOT / "config"}/\1"', text
+    )
+    text = text.replace(
+        'database_url = "sqlite:///var/digest.db"',
+        f'database_url = "sqlite:///{tmp_path / "digest.db"}"\ndata_dir = "{tmp_path / "var"}"',
+    )
+    if edit:
+        old, new = edit.split(" => ")
+        assert old in text, old
+        text = text.replace(old, new)
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def run(*args: str) -> Any:
+    result = CliRunner().invoke(app, list(args))
+    return result
+
+
+def store_samples(config: Path, *files: str) -> dict[str, int]:
+    """Store the entries of sample feed files as their configured feeds would; title -> id."""
+    settings = load_settings(config, {})
+    store = open_store(settings.service.database_url)
+    now = datetime.now(UTC)
+    feeds = {Path(feed.url).name: feed for feed in store.sync_feeds(settings.feeds, now)}
+    ids: dict[str, int] = {}
+    for name in files:
+        parsed = parse_feed(
+            (SAMPLES / name).read_bytes(), url=feeds[name].url, content_type=None, now=now
+        )
+        stored = store.store_entries(feeds[name].id, parsed.entries, now)
+        for article in store.articles(stored.new):
+            ids[article.title] = article.id
+    store.engine.dispose()
+    return ids
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    return example_config(tmp_path)
+
+
+def test_explain_a_feed_file_as_json(config: Path) -> None:
+    result = run(
+        "--config", str(config), "topics", "explain", str(SAMPLES / "weekend-life.xml"), "--json"
+    )
+    assert result.exit_code == 0, result.output
+    records = {record["article"]["title"]: record for record in json.loads(result.output)}
+    assert len(records) == 24
+    # The file's name is a configured feed's: its rules apply under that name.
+    assert {record["article"]["feed"] for record in records.values()} == {"Weekend Life"}
+    recipe = records["A slow-roast turkey recipe that frees up your oven on the day"]
+    assert recipe["topics"] == []
+    turkey = next(v for v in recipe["verdicts"] if v["topic"] == "turkey")
+    assert turkey["filed"] is False
+    assert turkey["rules"][0]["rule"] == "ambiguous" and turkey["rules"][0]["counted"] is False
+    middle_east = next(v for v in recipe["verdicts"] if v["topic"] == "middle-east")
+    assert {"term": "recipe", "field": "title"} in middle_east["vetoed_by"]
+    assert middle_east["filed"] is False and middle_east["reason"].startswith("vetoed")
+    skier = records["Lebanon, New Hampshire, skier takes her first World Cup podium"]
+    assert skier["topics"] == []
+    assert (
+        "Lebanon, New Hampshire"
+        in next(v for v in skier["verdicts"] if v["topic"] == "lebanon")["ignored"]
+    )
+
+
+def test_explain_a_configured_feed_url_fetches_it(config: Path) -> None:
+    settings = load_settings(config, {})
+    url = next(feed.url for feed in settings.feeds if feed.name == "Persia Review")
+    result = run("--config", str(config), "topics", "explain", url, "--json")
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.output)
+    assert len(records) == 20
+    for record in records:
+        assert "iran" in record["topics"]  # the feed implies the topic
+        iran = next(v for v in record["verdicts"] if v["topic"] == "iran")
+        feed_rules = [rule for rule in iran["rules"] if rule["rule"] == "feed"]
+        assert feed_rules == [
+            {
+                "topic": "iran",
+                "rule": "feed",
+                "term": "Persia Review",
+                "field": "feed",
+                "count": 1,
+                "points": 1.0,
+                "counted": True,
+                "note": "",
+            }
+        ]
+
+
+def test_explain_refuses_a_url_that_is_not_a_configured_feed(config: Path) -> None:
+    result = run("--config", str(config), "topics", "explain", "https://news.example.org/feed")
+    assert result.exit_code == 1
+    assert "is not a feed of" in result.output
+
+
+def test_explain_a_stored_article_prints_rules_and_scores(config: Path) -> None:
+    ids = store_samples(config, "world-briefing.xml")
+    title = "Late-season Hurricane Vicky strengthens over the Gulf of Mexico"
+    result = run("--config", str(config), "topics", "explain", str(ids[title]))
+    assert result.exit_code == 0, result.output
+    assert title in result.output
+    assert "topics: no topic" in result.output
+    assert "ignored: 'Gulf of Mexico'" in result.output
+
+    iraq = "Iraq signs framework deal for an elevated metro in Baghdad"
+    result = run("--config", str(config), "topics", "explain", str(ids[iraq]))
+    assert result.exit_code == 0, result.output
+    assert re.search(r"topics: middle-east \d+, iraq \d+", result.output)
+    assert "place 'Iraq' in title" in result.output
+    assert "implies the topic" in result.output
+
+    missing = run("--config", str(config), "topics", "explain", "999999")
+    assert missing.exit_code == 1
+    assert "no stored article has id 999999" in missing.output
+
+
+def test_dry_run_shows_what_moves_per_topic(config: Path, tmp_path: Path) -> None:
+    ids = store_samples(config, "world-briefing.xml", "weekend-life.xml")
+    # The new rules drop Iraq's place names: Iraq stories leave the topic (and Baghdad's metro
+    # leaves the Middle East), and a turkey trot is now filed under Turkey.
+    new = example_config(
+        tmp_path,
+        "new.toml",
+        edit='ambiguous = ["Turkey", "Ottoman", => include = ["Turkey"]\nambiguous = ["Ottoman", ',
+    )
+    text = new.read_text(encoding="utf-8")
+    text = text.replace(
+        '"Turkish", "Turks", "Turkish lira"', '"Turkish", "Turks", "Turkish lira", "Turkey"'
+    )
+    text = text.replace('include = ["Turkey"]\n', "")
+    text = text.replace('"Turkey Trot",', "")
+    new.write_text(text, encoding="utf-8")
+
+    result = run("--config", str(config), "topics", "test", str(new), "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["articles"] == len(ids) == 52
+    turkey = next(row for row in report["topics"] if row["topic"] == "turkey")
+    assert turkey["gained"] >= 2 and turkey["lost"] == 0
+    assert turkey["new"] == turkey["now"] + turkey["gained"]
+    gained = {m["title"] for m in report["moves"] if m["topic"] == "turkey"}
+    assert "Turkey trot season: how to run a Thanksgiving 5K without training for it" in gained
+    assert all(m["change"] == "gained" for m in report["moves"] if m["topic"] == "turkey")
+
+    # The same through the option form, as a table; unchanged rules move nothing.
+    table = run("--config", str(config), "topics", "test", "--config", str(new), "--days", "3")
+    assert table.exit_code == 0, table.output
+    assert (
+        "+ turkey" in table.output and "52 articles first seen in the last 3 days" in table.output
+    )
+    same = run("--config", str(config), "topics", "test", str(config))
+    assert same.exit_code == 0, same.output
+    assert "Nothing moves." in same.output
+
+
+def test_dry_run_refuses_a_broken_new_config(config: Path, tmp_path: Path) -> None:
+    broken = example_config(tmp_path, "broken.toml", edit="threshold = 3 => threshold = 0")
+    result = run("--config", str(config), "topics", "test", str(broken))
+    assert result.exit_code == 2
+    assert "rules.threshold" in result.output
+    nothing = run("--config", str(config), "topics", "test")
+    assert nothing.exit_code == 2
+    assert "digest topics test NEW.toml" in nothing.output
