@@ -33,6 +33,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    model_validator,
 )
 
 from digest.errors import ConfigError
@@ -47,9 +48,16 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "DIGEST_OUTBOX": ("service", "outbox"),
     "DIGEST_BASE_URL": ("service", "base_url"),
 }
-SECRET_ENV = {"secret_key": "DIGEST_SECRET_KEY", "smtp_password": "DIGEST_SMTP_PASSWORD"}
+SECRET_ENV = {
+    "secret_key": "DIGEST_SECRET_KEY",
+    "smtp_password": "DIGEST_SMTP_PASSWORD",
+    "dkim_key": "DIGEST_DKIM_KEY",
+}
 # Keys that look like secrets: found in the file, they get a pointed error, not "unknown key".
-_SECRET_KEYS = {"password", "secret", "secret_key", "signing_key", "api_key", "token"}
+_SECRET_KEYS = {
+    *("password", "secret", "secret_key", "signing_key", "api_key", "token", "private_key"),
+}
+_SECRET_HINTS = {"password": "DIGEST_SMTP_PASSWORD", "private_key": "DIGEST_DKIM_KEY"}
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 _ADDRESS = re.compile(
@@ -112,9 +120,33 @@ def _no_line_breaks(value: str) -> str:
     return value
 
 
+def _check_feedback_id(template: str) -> str:
+    try:
+        value = template.format(list="daily", edition=12, domain="example.org")
+    except (KeyError, IndexError, ValueError) as error:
+        raise ValueError(
+            f"feedback_id {template!r} does not format ({error}): use only the variables "
+            "{list}, {edition} and {domain}"
+        ) from None
+    if not value.isascii() or not value.isprintable() or " " in value or len(value) > 200:
+        raise ValueError(f"feedback_id {template!r} must give ASCII with no spaces (<= 200 chars)")
+    return template
+
+
+def _check_utm_value(template: str) -> str:
+    try:
+        template.format(list="daily", date="2026-11-25")
+    except (KeyError, IndexError, ValueError) as error:
+        raise ValueError(
+            f"{template!r} does not format ({error}): use only the variables {{list}} and {{date}}"
+        ) from None
+    return _no_line_breaks(template)
+
+
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN)]
 CronExpression = Annotated[str, AfterValidator(_check_cron)]
 TimezoneName = Annotated[str, AfterValidator(_check_timezone)]
+LanguageTag = Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")]
 HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
 HttpsUrl = Annotated[str, AfterValidator(_check_https_url)]
 EmailAddress = Annotated[str, AfterValidator(_check_address)]
@@ -136,6 +168,12 @@ class ServiceSettings(_Model):
     reply_to: EmailAddress | None = None
     postal_address: str = Field(min_length=1)
     templates: Path | None = None  # a folder of templates to use instead of the bundled ones
+    # The mailto: half of List-Unsubscribe; None means unsubscribe@ the sender's domain.
+    unsubscribe_address: EmailAddress | None = None
+    # Gmail's Feedback-ID (campaign:customer:type:sender); "" leaves the header out.
+    feedback_id: Annotated[str, AfterValidator(_check_feedback_id)] = (
+        "{list}:{edition}:digest:{domain}"
+    )
 
 
 class SmtpSettings(_Model):
@@ -144,6 +182,15 @@ class SmtpSettings(_Model):
     tls: Literal["starttls", "ssl", "none"] = "starttls"
     user: str | None = None
     timeout_seconds: float = Field(default=30.0, gt=0)
+    connections: int = Field(default=4, ge=1, le=32)  # messages sent at once, one process each
+
+
+class DkimSettings(_Model):
+    """Sign every message with DKIM; the private key comes from key_file or DIGEST_DKIM_KEY."""
+
+    selector: str = Field(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62})$")
+    domain: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
+    key_file: Path | None = None  # a PEM file; relative to the config file
 
 
 class IngestSettings(_Model):
@@ -151,6 +198,22 @@ class IngestSettings(_Model):
     max_body_bytes: int = Field(default=10_000_000, ge=1024)
     contact_url: HttpUrl | None = None  # named in the User-Agent so publishers can reach us
     allow_private_addresses: bool = False
+    # When to poll each feed again (digest.polling): adapted to how often it publishes, within
+    # these bounds; after errors, an exponential backoff up to max_backoff_minutes.
+    min_interval_minutes: float = Field(default=15, ge=1, le=7 * 24 * 60)
+    max_interval_minutes: float = Field(default=24 * 60, ge=1, le=30 * 24 * 60)
+    max_backoff_minutes: float = Field(default=24 * 60, ge=1, le=30 * 24 * 60)
+    max_concurrency: int = Field(default=16, ge=1, le=256)  # feeds polled at the same time
+    per_host_concurrency: int = Field(default=2, ge=1, le=32)  # requests at once to one host
+
+    @model_validator(mode="after")
+    def _intervals_in_order(self) -> IngestSettings:
+        if self.min_interval_minutes > self.max_interval_minutes:
+            raise ValueError(
+                f"min_interval_minutes ({self.min_interval_minutes:g}) is more than "
+                f"max_interval_minutes ({self.max_interval_minutes:g})"
+            )
+        return self
 
 
 class SampleServerSettings(_Model):
@@ -165,13 +228,51 @@ class FeedSettings(_Model):
     url: HttpUrl
     name: str = Field(min_length=1)
     enabled: bool = True
+    # Per-feed bounds on the polling interval; unset, the [ingest] ones apply.
+    min_interval_minutes: float | None = Field(default=None, ge=1, le=7 * 24 * 60)
+    max_interval_minutes: float | None = Field(default=None, ge=1, le=30 * 24 * 60)
+
+
+def _check_term(term: str) -> str:
+    if not term.strip():
+        raise ValueError("empty term: write a word or phrase, or remove the entry")
+    if "\n" in term or "\r" in term:
+        raise ValueError(f"{term!r} spans lines: write one term per string")
+    return term
+
+
+Term = Annotated[str, AfterValidator(_check_term)]
 
 
 class TopicRules(_Model):
+    """An editor's brief for one topic; digest.topics documents how each rule counts."""
+
     feeds: tuple[str, ...] = ()  # feed names whose every article belongs to the topic
     categories: tuple[str, ...] = ()  # feed categories (case-insensitive)
-    include: tuple[str, ...] = ()  # words and phrases, matched on word boundaries
-    exclude: tuple[str, ...] = ()  # words and phrases that veto the topic
+    include: tuple[Term, ...] = ()  # words and phrases, matched on word boundaries
+    places: tuple[Term, ...] = ()  # countries, regions, cities: count like include
+    people: tuple[Term, ...] = ()  # leaders and officials: count like include
+    groups: tuple[Term, ...] = ()  # parties, armed groups, institutions: count like include
+    ambiguous: tuple[Term, ...] = ()  # count only next to other evidence from the topic's tree
+    exclude: tuple[Term, ...] = ()  # words and phrases that veto the topic
+    ignore: tuple[Term, ...] = ()  # phrases that are not mentions ("Gulf of Mexico")
+    threshold: float = Field(default=1.0, gt=0, le=1000)  # score at which terms file an article
+    clitic_prefixes: bool = True  # Arabic/Hebrew terms also match behind attached prefixes
+
+    @model_validator(mode="after")
+    def _each_term_once(self) -> TopicRules:
+        """A term in two lists is a contradiction (or a slip): say which lists, so one goes."""
+        seen: dict[str, str] = {}
+        problems = []
+        for kind in ("include", "places", "people", "groups", "ambiguous", "exclude", "ignore"):
+            for term in getattr(self, kind):
+                key = " ".join(term.casefold().split())
+                if key in seen and seen[key] != kind:
+                    problems.append(f"{term!r} is in both {seen[key]} and {kind}")
+                seen.setdefault(key, kind)
+        if problems:
+            raise ValueError("; ".join(problems) + ": keep each term in one list")
+        return self
 
 
 class TopicSettings(_Model):
@@ -181,6 +282,19 @@ class TopicSettings(_Model):
     rules: TopicRules = TopicRules()
 
 
+UtmValue = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_check_utm_value)]
+
+
+class UtmSettings(_Model):
+    """Tracking parameters added to the article links of a list's editions (never to our own)."""
+
+    source: UtmValue | None = "digest"
+    medium: UtmValue | None = "email"
+    campaign: UtmValue | None = "{list}-{date}"
+    term: UtmValue | None = None
+    content: UtmValue | None = None
+
+
 class ListSettings(_Model):
     slug: Slug
     name: HeaderText
@@ -188,11 +302,15 @@ class ListSettings(_Model):
     topics: tuple[Slug, ...] = Field(min_length=1)
     schedule: CronExpression
     timezone: TimezoneName = "UTC"
+    # BCP 47 tag of the edition's own words (labels, dates); "ar", "he", "fa"… lay it out
+    # right to left. Each article keeps its own direction, from its feed's language or script.
+    language: LanguageTag = "en"
     subject: Annotated[str, AfterValidator(_check_subject_template)] = "{{ list_name }}: {{ date }}"
     max_articles: int = Field(default=25, ge=1, le=200)
     recommended: int = Field(default=3, ge=0, le=20)
     send_when_empty: bool = False
     subscribers: Path  # a CSV file with columns email, name (optional), timezone (optional)
+    utm: UtmSettings | None = None  # none: article links are left as the feed gave them
 
 
 class ConfigFile(_Model):
@@ -200,6 +318,7 @@ class ConfigFile(_Model):
 
     service: ServiceSettings
     smtp: SmtpSettings | None = None
+    dkim: DkimSettings | None = None
     ingest: IngestSettings = IngestSettings()
     sample_server: SampleServerSettings | None = None
     feeds: tuple[FeedSettings, ...] = ()
@@ -213,6 +332,7 @@ class Settings(ConfigFile):
     source: Path = Path("<settings>")
     secret_key: SecretStr | None = None
     smtp_password: SecretStr | None = None
+    dkim_key: SecretStr | None = None  # PEM text from DIGEST_DKIM_KEY
 
     def topic(self, slug: str) -> TopicSettings:
         for topic in self.topics:
@@ -297,7 +417,7 @@ def _secret_keys_in_file(raw: Mapping[str, Any], path: str = "") -> Iterable[tup
     for key, value in raw.items():
         key_path = f"{path}.{key}" if path else key
         if key in _SECRET_KEYS:
-            hint = "DIGEST_SMTP_PASSWORD" if key == "password" else "DIGEST_SECRET_KEY"
+            hint = _SECRET_HINTS.get(key, "DIGEST_SECRET_KEY")
             yield (
                 key_path,
                 f"secrets never go in the config file: set the {hint} environment variable",
@@ -349,6 +469,15 @@ def _cross_check(settings: Settings) -> Iterable[tuple[str, str]]:
             index = values.index(duplicate, values.index(duplicate) + 1)
             attribute = {"feeds": "url" if "://" in duplicate else "name"}.get(what, "slug")
             yield f"{what}[{index}].{attribute}", f"duplicate {attribute} {duplicate!r}"
+    for index, feed in enumerate(settings.feeds):
+        low = feed.min_interval_minutes or settings.ingest.min_interval_minutes
+        high = feed.max_interval_minutes or settings.ingest.max_interval_minutes
+        if low > high:
+            yield (
+                f"feeds[{index}].min_interval_minutes",
+                f"the feed's shortest interval ({low:g} minutes) is longer than its longest "
+                f"({high:g} minutes; max_interval_minutes here or in [ingest])",
+            )
 
     topic_slugs = {topic.slug for topic in settings.topics}
     feed_names = {feed.name for feed in settings.feeds}
@@ -378,6 +507,16 @@ def _cross_check(settings: Settings) -> Iterable[tuple[str, str]]:
         folder = settings.config_path(settings.service.templates)
         if not folder.is_dir():
             yield "service.templates", f"folder not found: {folder}"
+    if settings.dkim is not None:
+        if settings.dkim.key_file is not None:
+            key_file = settings.config_path(settings.dkim.key_file)
+            if not key_file.is_file():
+                yield "dkim.key_file", f"file not found: {key_file}"
+        elif settings.dkim_key is None:
+            yield (
+                "dkim",
+                "no private key: set dkim.key_file to a PEM file or the DIGEST_DKIM_KEY variable",
+            )
 
 
 def _parent_cycles(topics: tuple[TopicSettings, ...]) -> Iterable[tuple[str, str]]:

@@ -5,9 +5,13 @@
     build_edition(list, slot)  window = (previous edition's end, now]
                                ─► candidates ─► compose ─► render once ─► store ─► queue deliveries
     deliver_batch(edition, ids)
-                               pending ledger rows ─► personalize ─► transport ─► mark sent
-    run_cycle(dispatcher)      poll every feed, build every due edition, deliver in batches
-                               (and resume deliveries a crash left pending)
+                               pending ledger rows ─► personalize (the edition's message compiled
+                               once per process) ─► transport ─► mark the batch sent, one UPDATE
+    due_feeds(now)             feeds whose next poll time (digest.polling) has come
+    poll_feeds(ids)            poll_feed on a thread pool, a few at a time per host
+    run_cycle(dispatcher)      poll the due feeds, build every due edition, deliver in batches
+                               read from the ledger as they go, on smtp.connections processes
+                               (digest.sending), and resume deliveries a crash left pending
 
 The three stage functions are what the Celery tasks in ``worker/`` call; ``run_cycle`` hands them
 to a ``Dispatcher``, which runs them in-process (embedded mode) or on workers (distributed mode).
@@ -16,24 +20,39 @@ Building has no side effect but storing; sending comes last, so a retried task n
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, replace
+import logging
+import random
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
-from digest import compose, placeholders
-from digest.config import ListSettings
-from digest.errors import DeliveryPermanentError, DeliveryTemporaryError, FetchError, ParseError
+from sqlalchemy.exc import SQLAlchemyError
+
+from digest import compose, lint, polling
+from digest.concurrency import run_per_host
+from digest.config import FeedSettings, ListSettings
+from digest.errors import (
+    DeliveryPermanentError,
+    DeliveryTemporaryError,
+    FetchError,
+    ParseError,
+    RenderError,
+)
 from digest.ingest import fetch_feed, parse_feed
-from digest.mail.personalize import personalize
+from digest.mail.personalize import fill_for_preview, personalize
 from digest.mail.subscribers import read_subscriber_csv
-from digest.records import CycleSummary, RenderedEdition
+from digest.records import CycleSummary, OutgoingMessage, RenderedEdition, Subscriber
 from digest.schedule import latest_slot
+from digest.sending import deliver_in_processes, personalizer_for
 from digest.services import Services
-from digest.store import SubscriberInput
+from digest.store import FeedState, SubscriberInput
 from digest.store.editions import EMPTY
 
 DELIVERY_BATCH_SIZE = 200
+_log = logging.getLogger(__name__)
+_jitter = random.Random()  # spreads next poll times; see digest.polling
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,36 +94,139 @@ def outcome_to_dict(outcome: PollOutcome | BuildOutcome | DeliveryOutcome) -> di
 
 
 def poll_feed(services: Services, feed_id: int) -> PollOutcome:
-    """Fetch one feed, store its new articles once each and file them under topics.
+    """Fetch one feed, store its new articles once each and file them under topics; record the
+    poll on the feed with its next poll time (``digest.polling`` decides it).
 
     A feed's failure is recorded on the feed and returned, never raised: one bad feed must not stop
-    the others.
+    the others. Only a failing store (the database itself) raises.
     """
-    store, now = services.store, services.clock.now()
+    store, settings, now = services.store, services.settings, services.clock.now()
     feed = store.feed(feed_id)
+    bounds = polling.bounds_for(settings.ingest, _feed_settings(services, feed.url))
     try:
-        result = fetch_feed(
-            services.http,
-            feed.url,
-            etag=feed.etag,
-            last_modified=feed.last_modified,
-            settings=services.settings.ingest,
+        try:
+            result = fetch_feed(
+                services.http,
+                feed.fetch_url,
+                etag=feed.etag,
+                last_modified=feed.last_modified,
+                settings=settings.ingest,
+            )
+            if result.not_modified or result.content is None:
+                next_at = polling.next_poll_after_success(
+                    now, feed.entries_per_day, bounds, _jitter.random()
+                )
+                store.record_fetch(
+                    feed_id,
+                    result,
+                    None,
+                    now,
+                    next_poll_at=next_at,
+                    entries_per_day=feed.entries_per_day,
+                )
+                return PollOutcome(feed_id, feed.url, not_modified=True)
+            parsed = parse_feed(
+                result.content, url=result.url, content_type=result.content_type, now=now
+            )
+        except (FetchError, ParseError) as error:
+            return _record_poll_failure(services, feed, error, bounds, now)
+        stored = store.store_entries(feed_id, parsed.entries, now)
+        rate = polling.estimate_entries_per_day(
+            (entry.published_at or entry.updated_at for entry in parsed.entries),
+            now,
+            previous=feed.entries_per_day,
+            new_entries=len(stored.new),
+            elapsed=now - feed.last_fetched_at if feed.last_fetched_at else None,
         )
-        if result.not_modified or result.content is None:
-            store.record_fetch(feed_id, result, None, now)
-            return PollOutcome(feed_id, feed.url, not_modified=True)
-        parsed = parse_feed(
-            result.content, url=result.url, content_type=result.content_type, now=now
+        store.record_fetch(
+            feed_id,
+            result,
+            parsed,
+            now,
+            next_poll_at=polling.next_poll_after_success(now, rate, bounds, _jitter.random()),
+            entries_per_day=rate,
+            new_entries=len(stored.new),
         )
-    except (FetchError, ParseError) as error:
-        status = error.status if isinstance(error, FetchError) else None
-        store.record_failure(feed_id, str(error), now, status=status)
-        return PollOutcome(feed_id, feed.url, error=str(error))
-    stored = store.store_entries(feed_id, parsed.entries, now)
-    store.record_fetch(feed_id, result, parsed, now)
-    classify_articles(services, [*stored.new, *stored.updated])
+        classify_articles(services, [*stored.new, *stored.updated])
+    except SQLAlchemyError:
+        raise  # the database failing is no feed's fault: the cycle stops and says so
+    except Exception as error:  # a bug met on one feed's content must not stop the others
+        _log.exception("unexpected error while polling %s", feed.url)
+        return _record_poll_failure(services, feed, error, bounds, now)
     return PollOutcome(
         feed_id, feed.url, new_articles=len(stored.new), updated_articles=len(stored.updated)
+    )
+
+
+def _feed_settings(services: Services, url: str) -> FeedSettings | None:
+    return next((feed for feed in services.settings.feeds if feed.url == url), None)
+
+
+def _record_poll_failure(
+    services: Services,
+    feed: FeedState,
+    error: Exception,
+    bounds: polling.PollBounds,
+    now: datetime,
+) -> PollOutcome:
+    status = error.status if isinstance(error, FetchError) else None
+    retry_after = error.retry_after if isinstance(error, FetchError) else None
+    if isinstance(error, FetchError | ParseError):
+        text = str(error)
+    else:
+        text = (
+            f"{feed.url}: unexpected error while polling ({type(error).__name__}: {error}); "
+            "the other feeds were polled; the service log has the details"
+        )
+    disabled_reason = polling.disabled_reason_for(status, feed.url)
+    next_at = None
+    if disabled_reason is None:
+        next_at = polling.next_poll_after_failure(
+            now,
+            feed.consecutive_errors + 1,
+            bounds,
+            _jitter.random(),
+            retry_after=retry_after,
+        )
+    services.store.record_failure(
+        feed.id, text, now, status, next_poll_at=next_at, disabled_reason=disabled_reason
+    )
+    if disabled_reason is not None:
+        text = f"{text}; {disabled_reason}"
+    return PollOutcome(feed.id, feed.url, error=text)
+
+
+def due_feeds(services: Services, now: datetime, *, force: bool = False) -> list[FeedState]:
+    """The configured feeds to poll now: enabled, not disabled by a 410, and due (every such feed
+    when ``force``). A feed never polled is due, so a fresh install polls everything."""
+    feeds = services.store.sync_feeds(services.settings.feeds, now)
+    return [
+        feed
+        for feed in feeds
+        if feed.pollable and (force or polling.is_due(feed.next_poll_at, now))
+    ]
+
+
+def poll_feeds(
+    services: Services,
+    feed_ids: Sequence[int],
+    poll: Callable[[int], PollOutcome] | None = None,
+) -> Iterator[PollOutcome]:
+    """Poll feeds concurrently: ``ingest.max_concurrency`` at once, at most
+    ``ingest.per_host_concurrency`` per host; outcomes stream back as each poll ends.
+
+    ``poll`` replaces ``poll_feed`` for each feed (the Celery dispatcher runs it as a task).
+    """
+    hosts = {
+        feed_id: urlsplit(url).hostname or ""
+        for feed_id, url in services.store.fetch_urls().items()
+    }
+    ingest = services.settings.ingest
+    yield from run_per_host(
+        ((hosts.get(feed_id, ""), feed_id) for feed_id in feed_ids),
+        poll or (lambda feed_id: poll_feed(services, feed_id)),
+        max_workers=ingest.max_concurrency,
+        per_host=ingest.per_host_concurrency,
     )
 
 
@@ -175,6 +297,9 @@ def build_edition(services: Services, list_slug: str, slot: datetime) -> BuildOu
         )
         send = not edition.is_empty or digest_list.send_when_empty
         rendered = services.renderer.render(edition, digest_list) if send else None
+        if rendered is not None:
+            # Before anything is stored or queued: a refused edition is built again next tick.
+            lint.reject_if_blocking(rendered, check_edition(services, rendered, digest_list))
         state, built = store.save_edition(edition, rendered, now)
     else:
         state, built = existing, False
@@ -195,8 +320,8 @@ def build_edition(services: Services, list_slug: str, slot: datetime) -> BuildOu
     return outcome
 
 
-def preview_edition(services: Services, list_slug: str) -> RenderedEdition:
-    """The edition ``list_slug`` would send now, for a reader with no name; nothing is stored."""
+def render_preview(services: Services, list_slug: str) -> RenderedEdition:
+    """The edition ``list_slug`` would send now, placeholders unfilled; nothing is stored."""
     store, settings, now = services.store, services.settings, services.clock.now()
     digest_list = settings.list(list_slug)
     previous = store.latest_edition(list_slug)
@@ -209,16 +334,46 @@ def preview_edition(services: Services, list_slug: str) -> RenderedEdition:
         window_end=now,
         candidates=store.candidates(digest_list.topics, window_start, now),
     )
-    rendered = services.renderer.render(edition, digest_list)
-    filled = {
-        placeholders.GREETING: "Hello,",
-        placeholders.UNSUBSCRIBE_URL: f"{settings.service.base_url}/unsubscribe/preview",
-        placeholders.SUBSCRIBER_EMAIL: "you@example.org",
-    }
-    html, text = rendered.html, rendered.text
-    for marker, value in filled.items():
-        html, text = html.replace(marker, value), text.replace(marker, value)
-    return replace(rendered, html=html, text=text)
+    return services.renderer.render(edition, digest_list)
+
+
+def preview_edition(services: Services, list_slug: str) -> RenderedEdition:
+    """The edition ``list_slug`` would send now, for a reader with no name; nothing is stored."""
+    settings = services.settings
+    rendered = render_preview(services, list_slug)
+    return fill_for_preview(
+        rendered, service=settings.service, digest_list=settings.list(list_slug)
+    )
+
+
+SAMPLE_READER = "you@example.org"
+
+
+def sample_message(
+    services: Services, rendered: RenderedEdition, digest_list: ListSettings
+) -> OutgoingMessage:
+    """One personal copy of ``rendered`` for a made-up reader, to check and to preview."""
+    reader = Subscriber(id=0, email=SAMPLE_READER, name=None, timezone=digest_list.timezone)
+    return personalize(
+        rendered,
+        reader,
+        edition_id=0,
+        service=services.settings.service,
+        digest_list=digest_list,
+        signer=services.signer,
+        now=services.clock.now(),
+    )
+
+
+def check_edition(
+    services: Services, rendered: RenderedEdition, digest_list: ListSettings
+) -> tuple[lint.Finding, ...]:
+    """What ``digest.lint`` finds wrong with ``rendered``, seen through a sample personal copy."""
+    return lint.lint_edition(
+        rendered,
+        sample_message(services, rendered, digest_list),
+        postal_address=services.settings.service.postal_address,
+    )
 
 
 # Delivery --------------------------------------------------------------------------------------
@@ -231,40 +386,45 @@ def deliver_batch(
 
     A temporary failure leaves the row pending for the next attempt; a permanent one fails it.
     """
-    store, settings = services.store, services.settings
-    rendered = store.rendered_edition(edition_id)
-    digest_list = settings.list(rendered.list_slug)
+    store = services.store
+    personalizer = personalizer_for(services, edition_id)  # compiled once per process
     ready = store.deliveries_to_send(edition_id, delivery_ids)
-    sent = failed = 0
+    sent: list[tuple[int, str]] = []
+    failed = 0
     errors: list[str] = []
-    for delivery_id, subscriber in ready:
-        try:
-            message = personalize(
-                rendered,
-                subscriber,
-                edition_id=edition_id,
-                service=settings.service,
-                digest_list=digest_list,
-                signer=services.signer,
-                now=services.clock.now(),
-            )
-            services.transport.send(message)
-        except (DeliveryTemporaryError, DeliveryPermanentError) as error:
-            permanent = isinstance(error, DeliveryPermanentError)
-            store.mark_failed(delivery_id, str(error), permanent=permanent)
-            failed += 1
-            errors.append(str(error))
-            continue
-        store.mark_delivered(delivery_id, message.message_id, services.clock.now())
-        sent += 1
+    try:
+        for delivery_id, subscriber in ready:
+            try:
+                message = personalizer.message_for(subscriber, services.clock.now())
+                services.transport.send(message)
+            except (DeliveryTemporaryError, DeliveryPermanentError) as error:
+                permanent = isinstance(error, DeliveryPermanentError)
+                store.mark_failed(delivery_id, str(error), permanent=permanent)
+                failed += 1
+                errors.append(str(error))
+                continue
+            sent.append((delivery_id, message.message_id))
+    finally:
+        # One UPDATE for the batch, also when a crash unwinds it. A process killed outright
+        # never gets here: the messages of this batch the server took go again on resume, with
+        # the same Message-ID (invariant 3).
+        store.mark_delivered_many(sent, services.clock.now())
     store.settle_edition(edition_id)
     skipped = len(set(delivery_ids)) - len(ready)
-    return DeliveryOutcome(edition_id, sent=sent, failed=failed, skipped=skipped, errors=errors)
+    return DeliveryOutcome(
+        edition_id, sent=len(sent), failed=failed, skipped=skipped, errors=errors
+    )
 
 
 def batches(ids: Sequence[int], size: int = DELIVERY_BATCH_SIZE) -> Iterator[list[int]]:
     for start in range(0, len(ids), size):
         yield list(ids[start : start + size])
+
+
+def connections(services: Services) -> int:
+    """How many messages go out at once: ``smtp.connections``; one for the outbox folder."""
+    smtp = services.settings.smtp
+    return smtp.connections if smtp is not None else 1
 
 
 # One cycle -------------------------------------------------------------------------------------
@@ -278,26 +438,31 @@ class Dispatcher(Protocol):
     def build_edition(self, list_slug: str, slot: datetime) -> BuildOutcome: ...
 
     def deliver(
-        self, edition_id: int, batches: Sequence[list[int]]
+        self, edition_id: int, batches: Iterable[list[int]]
     ) -> Iterable[DeliveryOutcome]: ...
 
 
 class InlineDispatcher:
-    """Calls the stage functions directly, one after the other."""
+    """Calls the stage functions in this process: feeds polled concurrently, the rest in turn."""
 
     def __init__(self, services: Services) -> None:
         self.services = services
 
     def poll_feeds(self, feed_ids: Sequence[int]) -> Iterator[PollOutcome]:
-        for feed_id in feed_ids:
-            yield poll_feed(self.services, feed_id)
+        return poll_feeds(self.services, feed_ids)
 
     def build_edition(self, list_slug: str, slot: datetime) -> BuildOutcome:
         return build_edition(self.services, list_slug, slot)
 
-    def deliver(self, edition_id: int, batches: Sequence[list[int]]) -> Iterator[DeliveryOutcome]:
-        for batch in batches:
-            yield deliver_batch(self.services, edition_id, batch)
+    def deliver(self, edition_id: int, batches: Iterable[list[int]]) -> Iterator[DeliveryOutcome]:
+        """Batches on ``smtp.connections`` worker processes, each with its own connection."""
+        return deliver_in_processes(
+            self.services,
+            edition_id,
+            batches,
+            connections(self.services),
+            lambda batch: deliver_batch(self.services, edition_id, batch),
+        )
 
 
 class CycleObserver(Protocol):
@@ -316,24 +481,19 @@ class _Silent:
         pass
 
 
-def run_cycle(
+def poll_cycle(
     services: Services,
     dispatcher: Dispatcher,
     *,
-    only_list: str | None = None,
+    force: bool = False,
     observer: CycleObserver | None = None,
 ) -> CycleSummary:
-    """Poll every enabled feed, build every edition that is due, deliver it, and say what happened.
-
-    With ``only_list``, that list's edition is built now whether or not it is due.
-    """
+    """Poll the feeds that are due (every enabled one when ``force``; still conditional GETs)."""
     observer = observer or _Silent()
-    store, settings, now = services.store, services.settings, services.clock.now()
-    problems: list[str] = []
-
-    feeds = [feed for feed in store.sync_feeds(settings.feeds, now) if feed.enabled]
+    feeds = due_feeds(services, services.clock.now(), force=force)
     observer.stage("Polling feeds", len(feeds))
     polled = failed_feeds = new_articles = 0
+    problems: list[str] = []
     for poll in dispatcher.poll_feeds([feed.id for feed in feeds]):
         polled += 1
         new_articles += poll.new_articles
@@ -341,6 +501,33 @@ def run_cycle(
             failed_feeds += 1
             problems.append(poll.error)
         observer.advance("Polling feeds", poll.url)
+    return CycleSummary(
+        feeds_polled=polled,
+        feeds_failed=failed_feeds,
+        new_articles=new_articles,
+        problems=tuple(problems),
+    )
+
+
+def run_cycle(
+    services: Services,
+    dispatcher: Dispatcher,
+    *,
+    only_list: str | None = None,
+    observer: CycleObserver | None = None,
+    force_poll: bool = False,
+) -> CycleSummary:
+    """Poll the feeds that are due, build every edition that is due, deliver it, and say what
+    happened.
+
+    With ``only_list``, that list's edition is built now whether or not it is due; with
+    ``force_poll``, every enabled feed is polled, due or not.
+    """
+    observer = observer or _Silent()
+    store = services.store
+    polls = poll_cycle(services, dispatcher, force=force_poll, observer=observer)
+    polled, failed_feeds, new_articles = polls.feeds_polled, polls.feeds_failed, polls.new_articles
+    problems: list[str] = list(polls.problems)
 
     now = services.clock.now()
     if only_list is not None:
@@ -349,25 +536,30 @@ def run_cycle(
         due = due_editions(services, now)
     observer.stage("Building editions", len(due))
     built = skipped = 0
-    to_deliver: dict[int, list[int]] = {}
     for list_slug, slot in due:
-        outcome = dispatcher.build_edition(list_slug, slot)
+        try:
+            outcome = dispatcher.build_edition(list_slug, slot)
+        except RenderError as error:  # that list's edition waits for a fix; the others go on
+            problems.append(str(error))
+            observer.advance("Building editions", list_slug)
+            continue
         if outcome.empty:
             skipped += 1
         elif outcome.built:
             built += 1
-        if outcome.pending_deliveries:
-            to_deliver[outcome.edition_id] = outcome.pending_deliveries
         observer.advance("Building editions", list_slug)
 
-    for edition_id in store.editions_with_pending_deliveries():  # resume what a crash left
-        if edition_id not in to_deliver:
-            to_deliver[edition_id] = store.pending_deliveries(edition_id)
-
-    observer.stage("Delivering", sum(len(ids) for ids in to_deliver.values()))
+    # The editions just built, and any a crash left pending. The ledger is read a batch at a
+    # time, so a list of any size costs one batch of memory here.
+    pending = {
+        edition_id: store.delivery_counts(edition_id).pending
+        for edition_id in store.editions_with_pending_deliveries()
+    }
+    observer.stage("Delivering", sum(pending.values()))
     delivered = failed_messages = 0
-    for edition_id, delivery_ids in to_deliver.items():
-        for delivery in dispatcher.deliver(edition_id, list(batches(delivery_ids))):
+    for edition_id in pending:
+        ledger = store.pending_delivery_batches(edition_id, DELIVERY_BATCH_SIZE)
+        for delivery in dispatcher.deliver(edition_id, ledger):
             delivered += delivery.sent
             failed_messages += delivery.failed
             problems.extend(delivery.errors)

@@ -84,6 +84,7 @@ class Article:
     categories: tuple[str, ...] = ()
     image_url: str | None = None
     language: str | None = None
+    cluster_id: int | None = None  # articles of one cluster are reports of the same story
 
     @property
     def sort_time(self) -> datetime:
@@ -109,11 +110,13 @@ class Candidate:
 
 @dataclass(frozen=True, slots=True)
 class EditionItem:
-    """One story in an edition; ``more_from`` holds the author's other pieces shown under it."""
+    """One story in an edition; ``more_from`` holds the author's other pieces shown under it,
+    ``also_covered_by`` other outlets' reports of the same story (shown as a line of links)."""
 
     article: Article
     topic: str  # slug of the topic it is shown under
     more_from: tuple[Article, ...] = ()
+    also_covered_by: tuple[Article, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +189,8 @@ class OutgoingMessage:
     recipient: str  # envelope recipient
     message_id: str
     data: bytes  # the whole RFC 5322 message, CRLF line endings
+    # True when ``data`` is 7-bit with no line starting with a dot, so SMTP can carry it as is.
+    smtp_ready: bool = False
 
 
 @dataclass(frozen=True, slots=True)

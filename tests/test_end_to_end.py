@@ -120,7 +120,10 @@ def test_one_cycle_mails_every_subscriber_once_and_a_second_sends_nothing(
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert message["Message-ID"] and message["Date"]
         assert message.get_content_type() == "multipart/alternative"
-        unsubscribe = re.fullmatch(r"<(https://[^>]+)>", message["List-Unsubscribe"])
+        unsubscribe = re.fullmatch(
+            r"<(https://[^>]+)>, <mailto:unsubscribe@example\.org\?subject=unsubscribe-[\w.-]+>",
+            message["List-Unsubscribe"],
+        )
         assert unsubscribe is not None
         token = unsubscribe.group(1).rsplit("/", 1)[1]
         list_slug = signer.read_unsubscribe_token(token)[1]
@@ -172,7 +175,7 @@ def test_config_check_db_upgrade_and_preview(tmp_path: Path) -> None:
 
     check = digest(config, "config", "check")
     assert check.returncode == 0, check.stderr
-    assert "8 feeds, 7 topics, 2 lists" in check.stdout
+    assert "8 feeds, 12 topics, 2 lists" in check.stdout
 
     preview = digest(config, "preview", "middle-east-daily", "--poll")
     assert preview.returncode == 0, preview.stderr
