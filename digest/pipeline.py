@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -48,7 +48,7 @@ from digest.schedule import latest_slot
 from digest.sending import deliver_in_processes, personalizer_for
 from digest.services import Services
 from digest.store import FeedState, SubscriberInput
-from digest.store.editions import EMPTY
+from digest.store.editions import EMPTY, READY
 
 DELIVERY_BATCH_SIZE = 200
 _log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class BuildOutcome:
     built: bool  # False when the edition of this slot existed already
     empty: bool
     article_count: int
-    pending_deliveries: list[int] = field(default_factory=list)
+    pending_deliveries: int = 0  # ledger rows of the edition still to send
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,13 +311,13 @@ def build_edition(services: Services, list_slug: str, slot: datetime) -> BuildOu
         empty=state.status == EMPTY,
         article_count=state.article_count,
     )
-    if state.status == EMPTY:
+    if state.status != READY:
         return outcome
-    if built:
-        sync_list_subscribers(services, digest_list)
-        store.queue_deliveries(state.id, store.active_subscribers(list_slug))
-    outcome.pending_deliveries.extend(store.pending_deliveries(state.id))
-    return outcome
+    # Also when the edition existed: a crash between storing it and queueing must not leave its
+    # members without their copy. Queueing adds only the rows that are missing.
+    sync_list_subscribers(services, digest_list)
+    store.queue_deliveries(state.id, list_slug)
+    return replace(outcome, pending_deliveries=store.delivery_counts(state.id).pending)
 
 
 def render_preview(services: Services, list_slug: str) -> RenderedEdition:

@@ -127,8 +127,8 @@ def test_the_ledger_sends_each_member_once_and_skips_who_left(store: Store) -> N
     members = [SubscriberInput("a@example.org", "A"), SubscriberInput("b@example.org", None)]
     store.sync_subscribers("daily", members, T0)
     subscribers = store.active_subscribers("daily")
-    assert store.queue_deliveries(state.id, subscribers) == 2
-    assert store.queue_deliveries(state.id, subscribers) == 0  # one row per (edition, subscriber)
+    assert store.queue_deliveries(state.id, "daily") == 2
+    assert store.queue_deliveries(state.id, "daily") == 0  # one row per (edition, subscriber)
     pending = store.pending_deliveries(state.id)
 
     assert store.unsubscribe(subscribers[1].id, "daily", T0)
@@ -146,7 +146,7 @@ def test_a_temporary_failure_stays_pending(store: Store) -> None:
     edition, rendered = make_edition(store, T0)
     state, _ = store.save_edition(edition, rendered, T0)
     store.sync_subscribers("daily", [SubscriberInput("a@example.org")], T0)
-    store.queue_deliveries(state.id, store.active_subscribers("daily"))
+    store.queue_deliveries(state.id, "daily")
     [delivery_id] = store.pending_deliveries(state.id)
     store.mark_failed(delivery_id, "451 try later", permanent=False)
     assert store.pending_deliveries(state.id) == [delivery_id]
@@ -166,3 +166,18 @@ def test_subscriber_sync_keeps_unsubscribes_and_removes_the_absent(store: Store)
     sync = store.sync_subscribers("daily", [SubscriberInput("b@example.org", "Bea")], T0)
     assert sync.added == 1
     assert [s.name for s in store.active_subscribers("daily")] == ["Bea"]
+
+
+def test_a_large_list_syncs_and_queues_in_a_few_statements(store: Store) -> None:
+    edition, rendered = make_edition(store, T0)
+    state, _ = store.save_edition(edition, rendered, T0)
+    members = [SubscriberInput(f"reader{n}@example.org", f"Reader {n}") for n in range(5_000)]
+    sync = store.sync_subscribers("daily", members, T0)
+    assert sync.added == 5_000
+    assert store.queue_deliveries(state.id, "daily") == 5_000
+    assert store.delivery_counts(state.id).pending == 5_000
+    # A second sync with one reader gone and one renamed touches only those two.
+    members[0] = SubscriberInput("reader0@example.org", "Reader Zero")
+    sync = store.sync_subscribers("daily", members[:-1], T0)
+    assert (sync.added, sync.removed) == (0, 1)
+    assert store.queue_deliveries(state.id, "daily") == 0

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, exists, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from digest.records import Article, Edition, EditionItem, RenderedEdition, Section, Subscriber
@@ -208,21 +208,36 @@ class EditionStore(ArticleStore):
 
     # The delivery ledger -----------------------------------------------------------------------
 
-    def queue_deliveries(self, edition_id: int, subscribers: Iterable[Subscriber]) -> int:
-        """One pending row per (edition, subscriber); rows that exist are left as they are."""
-        with self.transaction() as session:
-            queued = set(
-                session.scalars(
-                    select(DeliveryRow.subscriber_id).where(DeliveryRow.edition_id == edition_id)
+    def queue_deliveries(self, edition_id: int, list_slug: str) -> int:
+        """One pending row per (edition, active member of the list); existing rows stay as they are.
+
+        One INSERT ... SELECT, so queueing 100,000 members loads none of them into memory.
+        """
+        members = (
+            select(
+                literal(edition_id),
+                SubscriptionRow.subscriber_id,
+                literal(PENDING),
+                literal(0),
+            )
+            .where(SubscriptionRow.list_slug == list_slug, SubscriptionRow.status == ACTIVE)
+            .where(
+                ~exists().where(
+                    DeliveryRow.edition_id == edition_id,
+                    DeliveryRow.subscriber_id == SubscriptionRow.subscriber_id,
                 )
             )
-            new = [
-                DeliveryRow(edition_id=edition_id, subscriber_id=subscriber.id, status=PENDING)
-                for subscriber in subscribers
-                if subscriber.id not in queued
-            ]
-            session.add_all(new)
-            return len(new)
+        )
+        rows = select(func.count()).where(DeliveryRow.edition_id == edition_id)
+        with self.transaction() as session:
+            before = session.scalar(rows) or 0
+            session.execute(
+                insert(DeliveryRow).from_select(
+                    ["edition_id", "subscriber_id", "status", "attempts"], members
+                )
+            )
+            # Counted, not read from rowcount, which psycopg leaves at -1 for INSERT ... SELECT.
+            return (session.scalar(rows) or 0) - before
 
     def pending_deliveries(self, edition_id: int) -> list[int]:
         with self.transaction() as session:

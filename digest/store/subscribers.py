@@ -41,13 +41,14 @@ class SubscriberStore(StoreBase):
         source file: only they can undo it.
         """
         added = removed = kept_unsubscribed = 0
+        wanted = {member.email.lower(): member for member in members}
         with self.transaction() as session:
-            wanted = {member.email.lower(): member for member in members}
+            # One pass over the subscribers, rather than IN lists of addresses: those are slow
+            # on PostgreSQL at this size, and capped by SQLite.
             existing = {
                 row.email.lower(): row
-                for row in session.scalars(
-                    select(SubscriberRow).where(SubscriberRow.email.in_(list(wanted)))
-                )
+                for row in session.scalars(select(SubscriberRow))
+                if row.email.lower() in wanted
             }
             memberships = {
                 row.subscriber_id: row
@@ -55,21 +56,29 @@ class SubscriberStore(StoreBase):
                     select(SubscriptionRow).where(SubscriptionRow.list_slug == list_slug)
                 )
             }
-            present: set[int] = set()
+            new_rows = []
             for email, member in wanted.items():
                 subscriber = existing.get(email)
                 if subscriber is None:
-                    subscriber = SubscriberRow(email=member.email, created_at=now)
-                    session.add(subscriber)
-                subscriber.name = member.name
-                subscriber.timezone = member.timezone
-                session.flush()
-                present.add(subscriber.id)
-                membership = memberships.get(subscriber.id)
+                    subscriber = SubscriberRow(
+                        email=member.email, name=member.name, timezone=member.timezone
+                    )
+                    subscriber.created_at = now
+                    new_rows.append(subscriber)
+                    existing[email] = subscriber
+                elif (subscriber.name, subscriber.timezone) != (member.name, member.timezone):
+                    subscriber.name, subscriber.timezone = member.name, member.timezone
+            session.add_all(new_rows)
+            session.flush()
+            present: set[int] = set()
+            for email in wanted:
+                subscriber_id = existing[email].id
+                present.add(subscriber_id)
+                membership = memberships.get(subscriber_id)
                 if membership is None:
                     session.add(
                         SubscriptionRow(
-                            subscriber_id=subscriber.id,
+                            subscriber_id=subscriber_id,
                             list_slug=list_slug,
                             status=ACTIVE,
                             changed_at=now,
