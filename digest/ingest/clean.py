@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Mapping
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
-from html import escape
+from html import escape, unescape
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import quote, unquote_plus, urljoin, urlsplit, urlunsplit
@@ -60,6 +60,11 @@ _STRIPPED_BLOCK_END = re.compile(
     r"(</(?:h[1-6]|div|section|article|header|footer|figure|figcaption|table|tr|td|th|dd|dt|pre)\s*>)",
     re.IGNORECASE,
 )
+# A start or end tag of ALLOWED_TAGS as the sanitizer writes it: lowercase, attributes in double
+# quotes with "<" escaped, no "/>". Each holds exactly one "<".
+_TAG_NAMES = "|".join(sorted(ALLOWED_TAGS))
+_SANITIZED_TAG = re.compile(rf'<(?:({_TAG_NAMES})(?: [a-z]+="[^"<]*")*|/({_TAG_NAMES}))>')
+_IMG_TAG = re.compile(r"<img", re.IGNORECASE)
 _EMAIL_THEN_NAME = re.compile(r"^[^\s@()<>]+@[^\s@()<>]+\s*\((?P<name>[^()]+)\)$")  # a@b.c (Name)
 _NAME_THEN_EMAIL = re.compile(r"^(?P<name>[^<>@]+?)\s*<[^\s@<>]+@[^\s@<>]+>$")  # Name <a@b.c>
 _NOT_IMAGE_SUFFIXES = (
@@ -149,10 +154,42 @@ class _TextExtractor(HTMLParser):
 
 def html_to_text(html: str) -> str:
     """Plain text of an HTML fragment: tags removed, entities decoded, whitespace collapsed."""
-    extractor = _TextExtractor()
-    extractor.feed(html)
-    extractor.close()
-    return collapse_whitespace("".join(extractor.parts))
+    if "<" not in html:
+        # No tag (most titles and bylines): all the parser would do is decode the entities.
+        return collapse_whitespace(unescape(html))
+    text = _plain_markup_text(html)
+    if text is None:
+        extractor = _TextExtractor()
+        extractor.feed(html)
+        extractor.close()
+        text = "".join(extractor.parts)
+    return collapse_whitespace(text)
+
+
+def _plain_markup_text(html: str) -> str | None:
+    """The text ``_TextExtractor`` would find in ``html``, read with one regular expression when
+    every tag is an allowlisted one written as the sanitizer writes it (so every summary); None
+    for anything else, which the parser reads.
+
+    Between such tags there is nothing but text, so the parser's events are exactly: each tag
+    (a space for a block element) and each run of text with its entities decoded.
+    """
+    parts: list[str] = []
+    position = tags = 0
+    for tag in _SANITIZED_TAG.finditer(html):
+        parts.append(_decoded(html[position : tag.start()]))
+        if (tag.group(1) or tag.group(2)) in _BLOCK_TAGS:
+            parts.append(" ")
+        position = tag.end()
+        tags += 1
+    if html.count("<") != tags:  # a "<" that starts no such tag: not plain markup
+        return None
+    parts.append(_decoded(html[position:]))
+    return "".join(parts)
+
+
+def _decoded(text: str) -> str:
+    return unescape(text) if "&" in text else text
 
 
 def collapse_whitespace(text: str) -> str:
@@ -191,6 +228,8 @@ class _ImageSources(HTMLParser):
 
 def image_sources(html: str) -> list[str]:
     """The ``src`` of each ``<img>`` in ``html``, in order, tracking pixels left out."""
+    if _IMG_TAG.search(html) is None:  # the parser sees a tag only where "<img" is written
+        return []
     finder = _ImageSources()
     finder.feed(html)
     finder.close()

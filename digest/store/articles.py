@@ -5,16 +5,18 @@ reports of the same story, and filed under topics.
           ─► same feed and link?        ─► the feed moved its guid: adopt it, update in place
           ─► same link from another feed ─► duplicate, dropped
           ─► new article ─► fingerprint ─► cluster of the most similar recent article, or its own
+    new and changed articles ─► classify (when given) ─► their topics, in the same transaction
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, Table, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,6 +31,14 @@ CLUSTER_WINDOW = timedelta(days=3)
 # The in-memory index of recent fingerprints is read again from scratch this often, which drops
 # the articles that left the window (and picks up any that other processes committed late).
 INDEX_REBUILD = timedelta(hours=1)
+
+
+T = TypeVar("T")
+# What files an article under topics (TopicClassifier.classify).
+Classify = Callable[[Article], tuple[TopicMatch, ...]]
+# Tables, for the plain INSERTs and UPDATEs of many rows at once that polling does.
+_ARTICLES = cast(Table, ArticleRow.__table__)
+_ARTICLE_TOPICS = cast(Table, ArticleTopicRow.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,16 +125,24 @@ class ArticleStore(StoreBase):
         super().__init__(engine)
         self._recent = _RecentFingerprints()
 
-    def store_entries(self, feed_id: int, entries: Sequence[Entry], now: datetime) -> StoredEntries:
+    def store_entries(
+        self,
+        feed_id: int,
+        entries: Sequence[Entry],
+        now: datetime,
+        *,
+        classify: Classify | None = None,
+    ) -> StoredEntries:
         """Store a feed's entries: once per (feed, guid) and once per canonical link across feeds.
 
         An entry seen before in the same feed updates the stored article in place, whether the
         feed kept its guid or moved it to a new one (same link, new guid: the guid is adopted).
         One whose link another feed already brought is a duplicate and is dropped. A new article
         joins the cluster of the most similar article of another feed seen in ``CLUSTER_WINDOW``.
+        With ``classify``, the new and changed articles are filed under the topics it gives in
+        the same transaction, so an article is never stored without its topics.
         """
-        inserted: list[ArticleRow] = []
-        updated: list[int] = []
+        updated: list[ArticleRow] = []
         duplicates = 0
         kept = _unique(entries)
         with self.transaction() as session:
@@ -161,23 +179,51 @@ class ArticleStore(StoreBase):
                     row.guid = entry.guid  # the feed moved its guids; the link is the story
                 if _changed(row, entry):
                     _copy_entry(row, entry)
-                    updated.append(row.id)
+                    updated.append(row)
                 else:
                     duplicates += 1
-            inserted = _insert_all(session, feed_id, fresh, now)
+            inserted = self._insert_clustered(session, feed_id, fresh, now)
             duplicates += len(fresh) - len(inserted)
-            self._cluster(session, inserted, now)
-        return StoredEntries(tuple(row.id for row in inserted), tuple(updated), duplicates)
+            if classify is not None and (inserted or updated):
+                session.flush()  # the changed rows, before they are read for filing
+                feed_name = session.scalar(select(FeedRow.name).where(FeedRow.id == feed_id))
+                articles = [
+                    *(_new_article(new, feed_id, feed_name or "", now) for new in inserted),
+                    *(to_article(row, feed_name or "") for row in updated),
+                ]
+                _file(session, articles, classify, replace=[row.id for row in updated])
+        return StoredEntries(
+            tuple(new.id for new in inserted), tuple(row.id for row in updated), duplicates
+        )
 
-    def _cluster(self, session: Session, rows: Sequence[ArticleRow], now: datetime) -> None:
-        """Give each new article its cluster (module docstring)."""
-        if not rows:
-            return
+    def _insert_clustered(
+        self, session: Session, feed_id: int, entries: Sequence[Entry], now: datetime
+    ) -> list[_Inserted]:
+        """Insert new articles and give each its cluster (module docstring); the ones a
+        concurrent poll stored first (same link) are left out."""
+        if not entries:
+            return []
+        sketches = [dedup.fingerprint(entry.title, entry.summary_text) for entry in entries]
+        kept = _insert_all(
+            session,
+            [
+                _row_values(feed_id, entry, now, sketch)
+                for entry, sketch in zip(entries, sketches, strict=True)
+            ],
+        )
+        inserted = [_Inserted(article_id, entries[at], sketches[at]) for at, article_id in kept]
         with self._recent.lock:
             self._recent.refresh(session, now)
-            for row in rows:
-                sketch = tuple(row.fingerprint or ())
-                row.cluster_id = self._recent.index.assign(row.id, row.feed_id, sketch)
+            for new in inserted:
+                new.cluster_id = self._recent.index.assign(new.id, feed_id, new.fingerprint)
+        if inserted:
+            session.execute(
+                update(_ARTICLES)
+                .where(_ARTICLES.c.id == bindparam("b_id"))
+                .values(cluster_id=bindparam("b_cluster")),
+                [{"b_id": new.id, "b_cluster": new.cluster_id} for new in inserted],
+            )
+        return inserted
 
     def articles(self, article_ids: Iterable[int]) -> list[Article]:
         ids = list(article_ids)
@@ -261,41 +307,100 @@ def _unique(entries: Sequence[Entry]) -> list[Entry]:
     return kept
 
 
-def _chunks(values: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
+def _chunks(values: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:
     """``values`` in slices small enough for an IN list on every database."""
     for start in range(0, len(values), size):
         yield values[start : start + size]
 
 
-def _new_row(feed_id: int, entry: Entry, now: datetime) -> ArticleRow:
-    row = ArticleRow(feed_id=feed_id, guid=entry.guid, link=entry.link, first_seen_at=now)
-    _copy_entry(row, entry)
-    row.fingerprint = list(dedup.fingerprint(entry.title, entry.summary_text))
-    return row
+@dataclass(slots=True)
+class _Inserted:
+    """A new article just inserted: its id, the entry stored, and its cluster once known."""
+
+    id: int
+    entry: Entry
+    fingerprint: dedup.Fingerprint
+    cluster_id: int | None = None
 
 
-def _insert_all(
-    session: Session, feed_id: int, entries: Sequence[Entry], now: datetime
-) -> list[ArticleRow]:
-    """Insert new articles, all at once; one by one if a concurrent poll stored some link first
-    (those are left out)."""
-    if not entries:
-        return []
-    rows = [_new_row(feed_id, entry, now) for entry in entries]
+def _row_values(
+    feed_id: int, entry: Entry, now: datetime, sketch: dedup.Fingerprint
+) -> dict[str, Any]:
+    """The columns of a new article: what ``_copy_entry`` writes, where and when it was seen."""
+    return {
+        "feed_id": feed_id,
+        "guid": entry.guid,
+        "link": entry.link,
+        "first_seen_at": now,
+        "title": entry.title,
+        "summary_html": entry.summary_html,
+        "summary_text": entry.summary_text,
+        "author": entry.author,
+        "published_at": entry.published_at,
+        "updated_at": entry.updated_at,
+        "categories": list(entry.categories),
+        "image_url": entry.image_url,
+        "language": entry.language,
+        "fingerprint": list(sketch),
+        "cluster_id": None,  # until _insert_clustered has found it
+    }
+
+
+def _insert_all(session: Session, rows: Sequence[dict[str, Any]]) -> list[tuple[int, int]]:
+    """Insert new articles in one statement; one by one if a concurrent poll stored some link
+    first (those are left out). Returns (position in ``rows``, id) of each inserted."""
+    # Ids are matched to rows by link (unique), not by the order RETURNING gives them in: asking
+    # for that order makes SQLite insert one row per statement.
+    statement = insert(_ARTICLES).returning(_ARTICLES.c.id, _ARTICLES.c.link)
+    position = {row["link"]: at for at, row in enumerate(rows)}
     try:
         with session.begin_nested():
-            session.add_all(rows)
+            returned = session.execute(statement, rows).all()
+        return sorted((position[link], article_id) for article_id, link in returned)
     except IntegrityError:
-        rows = [row for entry in entries if (row := _insert(session, feed_id, entry, now))]
-    return rows
+        pass
+    kept = []
+    for at, row in enumerate(rows):
+        try:
+            with session.begin_nested():
+                kept.append((at, session.execute(statement, [row]).one().id))
+        except IntegrityError:
+            continue
+    return kept
 
 
-def _insert(session: Session, feed_id: int, entry: Entry, now: datetime) -> ArticleRow | None:
-    """Insert a new article; None when another feed (or a concurrent poll) stored the link first."""
-    row = _new_row(feed_id, entry, now)
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        return None
-    return row
+def _new_article(new: _Inserted, feed_id: int, feed_name: str, now: datetime) -> Article:
+    """The article ``new`` as ``to_article`` would read it back."""
+    entry = new.entry
+    return Article(
+        id=new.id,
+        feed_id=feed_id,
+        feed_name=feed_name,
+        guid=entry.guid,
+        link=entry.link,
+        title=entry.title,
+        summary_html=entry.summary_html,
+        summary_text=entry.summary_text,
+        author=entry.author,
+        published_at=entry.published_at,
+        first_seen_at=now,
+        categories=tuple(entry.categories),
+        image_url=entry.image_url,
+        language=entry.language,
+        cluster_id=new.cluster_id,
+    )
+
+
+def _file(
+    session: Session, articles: Sequence[Article], classify: Classify, *, replace: Sequence[int]
+) -> None:
+    """Store the topics ``classify`` gives each article; ``replace`` lists those that had some."""
+    for chunk in _chunks(replace):
+        session.execute(delete(_ARTICLE_TOPICS).where(_ARTICLE_TOPICS.c.article_id.in_(chunk)))
+    rows = [
+        {"article_id": article.id, "topic": match.topic, "score": match.score}
+        for article in articles
+        for match in classify(article)
+    ]
+    if rows:
+        session.execute(insert(_ARTICLE_TOPICS), rows)

@@ -86,6 +86,7 @@ class Explanation:
 @dataclass(frozen=True, slots=True)
 class _CompiledTopic:
     settings: TopicSettings
+    slug: str  # settings.slug, read for every article
     root: str  # the slug at the top of its tree: ambiguous terms look for context there
     descendants: tuple[str, ...]
     feeds: frozenset[str]
@@ -93,10 +94,6 @@ class _CompiledTopic:
     terms: TermPattern
     exclude: TermPattern
     ignore: TermPattern
-
-    @property
-    def slug(self) -> str:
-        return self.settings.slug
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +105,7 @@ class _Text:
     categories: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built for every hit, and a frozen __init__ costs twice as much
 class _Hit:
     key: tuple[object, ...]  # where it is: one place in the text counts once, whatever topic
     topic: str
@@ -156,6 +153,7 @@ class TopicClassifier:
         self._topics = tuple(
             _CompiledTopic(
                 settings=topic,
+                slug=topic.slug,
                 root=(chains[topic.slug] or (topic.slug,))[-1],
                 descendants=tuple(
                     other.slug for other in topics if topic.slug in chains[other.slug]
@@ -187,29 +185,25 @@ class TopicClassifier:
         )
 
     def classify(self, article: Article) -> tuple[TopicMatch, ...]:
-        """The topics the article is filed under, in config order, each with its score."""
-        return self.explain(article).matches
+        """The topics the article is filed under, in config order, each with its score.
+
+        The same as ``explain(article).matches``, without writing the explanation.
+        """
+        own, scored, passes = self._judge(article)
+        matches = []
+        for topic in self._topics:
+            mine = own[topic.slug]
+            if mine.vetoes:
+                continue
+            score, evidence = scored[topic.slug]
+            via = any(passes[slug] for slug in topic.descendants)
+            if (evidence or mine.ignored or via) and (passes[topic.slug] or via):
+                matches.append(TopicMatch(topic.slug, score))
+        return tuple(matches)
 
     def explain(self, article: Article) -> Explanation:
         """Every topic's verdict on the article, with the rules that fired and those that vetoed."""
-        text = _Text(
-            title=normalize_text(article.title),
-            summary=normalize_text(article.summary_text),
-            # Duplicates such as "Iran" and "IRAN" count once.
-            categories=tuple(sorted({normalize_text(name) for name in article.categories} - {""})),
-        )
-        own = {topic.slug: self._own(topic, article.feed_name, text) for topic in self._topics}
-        context = {topic.root for topic in self._topics if own[topic.slug].gives_context()}
-        passes: dict[str, bool] = {}
-        scored: dict[str, tuple[float, list[Evidence]]] = {}
-        for topic in self._topics:
-            if own[topic.slug].vetoes:
-                passes[topic.slug] = False
-                continue
-            score, evidence = self._rolled_up(topic, own, topic.root in context)
-            scored[topic.slug] = (score, evidence)
-            passes[topic.slug] = own[topic.slug].implied or score >= topic.settings.rules.threshold
-
+        own, scored, passes = self._judge(article)
         verdicts = []
         for topic in self._topics:
             mine = own[topic.slug]
@@ -247,20 +241,47 @@ class TopicClassifier:
             )
         return Explanation(article=article, verdicts=tuple(verdicts))
 
+    def _judge(
+        self, article: Article
+    ) -> tuple[dict[str, _Own], dict[str, tuple[float, list[Evidence]]], dict[str, bool]]:
+        """What each topic's own rules found, each topic's rolled-up score and evidence (vetoed
+        topics have none), and whether each passes on its own."""
+        text = _Text(
+            title=normalize_text(article.title),
+            summary=normalize_text(article.summary_text),
+            # Duplicates such as "Iran" and "IRAN" count once.
+            categories=tuple(sorted({normalize_text(name) for name in article.categories} - {""})),
+        )
+        own = {topic.slug: self._own(topic, article.feed_name, text) for topic in self._topics}
+        context = {topic.root for topic in self._topics if own[topic.slug].gives_context()}
+        passes: dict[str, bool] = {}
+        scored: dict[str, tuple[float, list[Evidence]]] = {}
+        for topic in self._topics:
+            if own[topic.slug].vetoes:
+                passes[topic.slug] = False
+                continue
+            score, evidence = self._rolled_up(topic, own, topic.root in context)
+            scored[topic.slug] = (score, evidence)
+            passes[topic.slug] = own[topic.slug].implied or score >= topic.settings.rules.threshold
+        return own, scored, passes
+
     @staticmethod
     def _own(topic: _CompiledTopic, feed_name: str, text: _Text) -> _Own:
         found = _Own()
-        for field_name, value in (("title", text.title), ("summary", text.summary)):
-            found.vetoes += [
-                Veto(hit.term.text, field_name) for hit in topic.exclude.finditer(value)
-            ]
+        if topic.exclude:  # most topics have no exclude or ignore terms: no need to look
+            for field_name, value in (("title", text.title), ("summary", text.summary)):
+                found.vetoes += [
+                    Veto(hit.term.text, field_name) for hit in topic.exclude.finditer(value)
+                ]
         fields = [("title", 0, text.title), ("summary", 0, text.summary)]
         fields += [("category", index, name) for index, name in enumerate(text.categories)]
         for field_name, index, value in fields:
-            masked, ignored = topic.ignore.mask(value)
-            found.ignored += [
-                hit.term.text for hit in ignored if hit.term.text not in found.ignored
-            ]
+            masked = value
+            if topic.ignore:
+                masked, ignored = topic.ignore.mask(value)
+                found.ignored += [
+                    hit.term.text for hit in ignored if hit.term.text not in found.ignored
+                ]
             for hit in topic.terms.finditer(masked):
                 found.hits.append(
                     _Hit(

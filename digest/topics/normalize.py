@@ -30,6 +30,20 @@ _FOLDS = str.maketrans(
 _SPACES = re.compile(r"\s+")
 
 
+class _Marks(dict[int, str | None]):
+    """``str.translate`` table deleting combining marks, format characters and the tatweel; each
+    code point is looked up in ``unicodedata`` once, the first time it is met."""
+
+    def __missing__(self, point: int) -> str | None:
+        char = chr(point)
+        kept = char != _TATWEEL and unicodedata.category(char) not in ("Mn", "Cf")
+        self[point] = value = char if kept else None
+        return value
+
+
+_MARKS = _Marks()
+
+
 def normalize_text(text: str) -> str:
     """Text folded for matching: NFKC, casefolded, marks and invisible format characters removed.
 
@@ -39,13 +53,11 @@ def normalize_text(text: str) -> str:
     Format characters (zero-width non-joiner in Persian, bidi marks, soft hyphens) are dropped;
     the letter variants above are folded to one form. Runs of whitespace become one space.
     """
+    if text.isascii():
+        # NFKC, NFD and NFC leave ASCII alone, it has no marks or folds, and casefold is lower.
+        return _SPACES.sub(" ", text.lower()).strip()
     folded = unicodedata.normalize("NFKC", text).casefold()
-    decomposed = unicodedata.normalize("NFD", folded)
-    kept = "".join(
-        char
-        for char in decomposed
-        if char != _TATWEEL and unicodedata.category(char) not in ("Mn", "Cf")
-    )
+    kept = unicodedata.normalize("NFD", folded).translate(_MARKS)
     # Recompose: scripts such as Hangul decompose into letters that must be joined again.
     recomposed = unicodedata.normalize("NFC", kept).translate(_FOLDS)
     return _SPACES.sub(" ", recomposed).strip()
