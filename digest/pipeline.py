@@ -1,6 +1,6 @@
 """The pipeline: every stage called in order, with the world passed in.
 
-    poll_feed(feed)            fetch ─► parse + clean ─► store once ─► classify ─► store topics
+    poll_feed(feed)            fetch ─► parse + clean ─► store once, classified (one transaction)
     due_editions(now)          each list's latest cron slot that has no edition yet
     build_edition(list, slot)  window = (previous edition's end, now]
                                ─► candidates ─► compose ─► render once ─► store ─► queue deliveries
@@ -8,7 +8,8 @@
                                pending ledger rows ─► personalize (the edition's message compiled
                                once per process) ─► transport ─► mark the batch sent, one UPDATE
     due_feeds(now)             feeds whose next poll time (digest.polling) has come
-    poll_feeds(ids)            poll_feed on a thread pool, a few at a time per host
+    poll_feeds(ids)            poll_feed on a thread pool, a few at a time per host; the fetches
+                               overlap, the work between them takes turns (concurrency.cpu_turn)
     run_cycle(dispatcher)      poll the due feeds, build every due edition, deliver in batches
                                read from the ledger as they go, on smtp.connections processes
                                (digest.sending), and resume deliveries a crash left pending
@@ -31,11 +32,11 @@ from urllib.parse import urlsplit
 from sqlalchemy.exc import SQLAlchemyError
 
 from digest import compose, lint, polling
-from digest.concurrency import run_per_host
+from digest.concurrency import cpu_turn, run_per_host
 from digest.config import FeedSettings, ListSettings
 from digest.errors import (
+    DeliveryError,
     DeliveryPermanentError,
-    DeliveryTemporaryError,
     FetchError,
     ParseError,
     RenderError,
@@ -43,7 +44,13 @@ from digest.errors import (
 from digest.ingest import fetch_feed, parse_feed
 from digest.mail.personalize import fill_for_preview, personalize
 from digest.mail.subscribers import read_subscriber_csv
-from digest.records import CycleSummary, OutgoingMessage, RenderedEdition, Subscriber
+from digest.records import (
+    CycleSummary,
+    FetchResult,
+    OutgoingMessage,
+    RenderedEdition,
+    Subscriber,
+)
 from digest.schedule import latest_slot
 from digest.sending import deliver_in_processes, personalizer_for
 from digest.services import Services
@@ -98,10 +105,12 @@ def poll_feed(services: Services, feed_id: int) -> PollOutcome:
     poll on the feed with its next poll time (``digest.polling`` decides it).
 
     A feed's failure is recorded on the feed and returned, never raised: one bad feed must not stop
-    the others. Only a failing store (the database itself) raises.
+    the others. Only a failing store (the database itself) raises. Everything but the fetch runs
+    on ``cpu_turn``, so polls running at once overlap their network waits only.
     """
-    store, settings, now = services.store, services.settings, services.clock.now()
-    feed = store.feed(feed_id)
+    settings, now = services.settings, services.clock.now()
+    with cpu_turn:
+        feed = services.store.feed(feed_id)
     bounds = polling.bounds_for(settings.ingest, _feed_settings(services, feed.url))
     try:
         try:
@@ -112,49 +121,69 @@ def poll_feed(services: Services, feed_id: int) -> PollOutcome:
                 last_modified=feed.last_modified,
                 settings=settings.ingest,
             )
-            if result.not_modified or result.content is None:
-                next_at = polling.next_poll_after_success(
-                    now, feed.entries_per_day, bounds, _jitter.random()
-                )
-                store.record_fetch(
-                    feed_id,
-                    result,
-                    None,
-                    now,
-                    next_poll_at=next_at,
-                    entries_per_day=feed.entries_per_day,
-                )
-                return PollOutcome(feed_id, feed.url, not_modified=True)
-            parsed = parse_feed(
-                result.content, url=result.url, content_type=result.content_type, now=now
-            )
-        except (FetchError, ParseError) as error:
-            return _record_poll_failure(services, feed, error, bounds, now)
-        stored = store.store_entries(feed_id, parsed.entries, now)
-        rate = polling.estimate_entries_per_day(
-            (entry.published_at or entry.updated_at for entry in parsed.entries),
-            now,
-            previous=feed.entries_per_day,
-            new_entries=len(stored.new),
-            elapsed=now - feed.last_fetched_at if feed.last_fetched_at else None,
-        )
-        store.record_fetch(
-            feed_id,
-            result,
-            parsed,
-            now,
-            next_poll_at=polling.next_poll_after_success(now, rate, bounds, _jitter.random()),
-            entries_per_day=rate,
-            new_entries=len(stored.new),
-        )
-        classify_articles(services, [*stored.new, *stored.updated])
+        except FetchError as error:
+            with cpu_turn:
+                return _record_poll_failure(services, feed, error, bounds, now)
+        with cpu_turn:
+            return _take_in(services, feed, result, bounds, now)
     except SQLAlchemyError:
         raise  # the database failing is no feed's fault: the cycle stops and says so
     except Exception as error:  # a bug met on one feed's content must not stop the others
         _log.exception("unexpected error while polling %s", feed.url)
+        with cpu_turn:
+            return _record_poll_failure(services, feed, error, bounds, now)
+
+
+def _take_in(
+    services: Services,
+    feed: FeedState,
+    result: FetchResult,
+    bounds: polling.PollBounds,
+    now: datetime,
+) -> PollOutcome:
+    """What ``poll_feed`` does with a fetched document: parse, store and classify (one
+    transaction), record the poll."""
+    store = services.store
+    if result.not_modified or result.content is None:
+        next_at = polling.next_poll_after_success(
+            now, feed.entries_per_day, bounds, _jitter.random()
+        )
+        store.record_fetch(
+            feed.id,
+            result,
+            None,
+            now,
+            next_poll_at=next_at,
+            entries_per_day=feed.entries_per_day,
+        )
+        return PollOutcome(feed.id, feed.url, not_modified=True)
+    try:
+        parsed = parse_feed(
+            result.content, url=result.url, content_type=result.content_type, now=now
+        )
+    except ParseError as error:
         return _record_poll_failure(services, feed, error, bounds, now)
+    stored = store.store_entries(
+        feed.id, parsed.entries, now, classify=services.classifier.classify
+    )
+    rate = polling.estimate_entries_per_day(
+        (entry.published_at or entry.updated_at for entry in parsed.entries),
+        now,
+        previous=feed.entries_per_day,
+        new_entries=len(stored.new),
+        elapsed=now - feed.last_fetched_at if feed.last_fetched_at else None,
+    )
+    store.record_fetch(
+        feed.id,
+        result,
+        parsed,
+        now,
+        next_poll_at=polling.next_poll_after_success(now, rate, bounds, _jitter.random()),
+        entries_per_day=rate,
+        new_entries=len(stored.new),
+    )
     return PollOutcome(
-        feed_id, feed.url, new_articles=len(stored.new), updated_articles=len(stored.updated)
+        feed.id, feed.url, new_articles=len(stored.new), updated_articles=len(stored.updated)
     )
 
 
@@ -227,13 +256,6 @@ def poll_feeds(
         poll or (lambda feed_id: poll_feed(services, feed_id)),
         max_workers=ingest.max_concurrency,
         per_host=ingest.per_host_concurrency,
-    )
-
-
-def classify_articles(services: Services, article_ids: Sequence[int]) -> None:
-    articles = services.store.articles(article_ids)
-    services.store.set_topics(
-        {article.id: services.classifier.classify(article) for article in articles}
     )
 
 
@@ -390,20 +412,33 @@ def deliver_batch(
     personalizer = personalizer_for(services, edition_id)  # compiled once per process
     ready = store.deliveries_to_send(edition_id, delivery_ids)
     sent: list[tuple[int, str]] = []
-    failed = 0
     errors: list[str] = []
-    try:
+    delivery_of: dict[str, int] = {}  # Message-ID -> ledger row, for the copies in flight
+
+    def fail(delivery_id: int, error: DeliveryError) -> None:
+        permanent = isinstance(error, DeliveryPermanentError)
+        store.mark_failed(delivery_id, str(error), permanent=permanent)
+        errors.append(str(error))
+
+    def copies() -> Iterator[OutgoingMessage]:
+        # Made one at a time as the transport takes them: one that pipelines makes the next
+        # copy while the server reads the last.
         for delivery_id, subscriber in ready:
             try:
                 message = personalizer.message_for(subscriber, services.clock.now())
-                services.transport.send(message)
-            except (DeliveryTemporaryError, DeliveryPermanentError) as error:
-                permanent = isinstance(error, DeliveryPermanentError)
-                store.mark_failed(delivery_id, str(error), permanent=permanent)
-                failed += 1
-                errors.append(str(error))
+            except DeliveryError as error:
+                fail(delivery_id, error)
                 continue
-            sent.append((delivery_id, message.message_id))
+            delivery_of[message.message_id] = delivery_id
+            yield message
+
+    try:
+        for message, error in services.transport.send_many(copies()):
+            delivery_id = delivery_of.pop(message.message_id)
+            if error is None:
+                sent.append((delivery_id, message.message_id))
+            else:
+                fail(delivery_id, error)
     finally:
         # One UPDATE for the batch, also when a crash unwinds it. A process killed outright
         # never gets here: the messages of this batch the server took go again on resume, with
@@ -412,7 +447,7 @@ def deliver_batch(
     store.settle_edition(edition_id)
     skipped = len(set(delivery_ids)) - len(ready)
     return DeliveryOutcome(
-        edition_id, sent=len(sent), failed=failed, skipped=skipped, errors=errors
+        edition_id, sent=len(sent), failed=len(errors), skipped=skipped, errors=errors
     )
 
 

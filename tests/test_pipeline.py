@@ -18,6 +18,7 @@ from xml.sax.saxutils import escape
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
+from sqlalchemy import select
 
 from digest import pipeline
 from digest.clock import FixedClock
@@ -26,6 +27,7 @@ from digest.mail.transport import MemoryTransport, OutboxTransport
 from digest.records import OutgoingMessage
 from digest.sample_server import serve_folder
 from digest.services import Services, build_services
+from digest.store.schema import DeliveryRow, SubscriberRow
 from tests.servers import SmtpSink, free_port
 
 DAY1 = datetime(2026, 11, 24, 3, 30, tzinfo=UTC)  # 07:30 in Dubai, just after the 07:00 slot
@@ -377,6 +379,69 @@ def test_an_edition_goes_out_over_several_smtp_connections(
     assert len(ids) == 23
     counts = build_services(settings, clock=clock).store.delivery_counts(built.edition_id)
     assert (counts.pending, counts.sent) == (0, 23)
+
+
+class PipeliningSink(SmtpSink):
+    """Offers PIPELINING (aiosmtpd reads pipelined commands in order) and refuses one address."""
+
+    def __init__(self, host: str, port: int, refused: str) -> None:
+        super().__init__(host, port)
+        self.refused = refused
+
+    async def handle_EHLO(
+        self, server: object, session: Any, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+    async def handle_RCPT(
+        self, server: object, session: object, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if address == self.refused:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def test_a_pipelined_batch_marks_what_the_server_took_with_its_message_ids(
+    tmp_path: Path, feeds: tuple[Path, str]
+) -> None:
+    folder, base_url = feeds
+    sink = PipeliningSink("127.0.0.1", free_port(), refused="reader3@example.org")
+    controller = Controller(sink, hostname=sink.host, port=sink.port)
+    controller.start()
+    settings = make_settings(tmp_path, base_url)
+    members = "".join(f"reader{n}@example.org,Reader {n}\n" for n in range(8))
+    (tmp_path / "members.csv").write_text("email,name\n" + members)
+    smtp = {"host": sink.host, "port": sink.port, "tls": "none", "connections": 1}
+    settings = settings.model_copy(update={"smtp": SmtpSettings(**smtp)})
+    clock = FixedClock(DAY1)
+    services = build_services(settings, clock=clock)
+    try:
+        write_feed(folder, [(1, "Iran story 1", DAY1 - timedelta(hours=1))])
+        [feed] = services.store.sync_feeds(settings.feeds, clock.now())
+        pipeline.poll_feed(services, feed.id)
+        built = pipeline.build_edition(services, "daily", datetime(2026, 11, 24, 3, tzinfo=UTC))
+        pending = services.store.pending_deliveries(built.edition_id)
+        outcome = pipeline.deliver_batch(services, built.edition_id, pending)
+        with services.store.transaction() as session:
+            ledger = {
+                email: (status, message_id)
+                for email, status, message_id in session.execute(
+                    select(SubscriberRow.email, DeliveryRow.status, DeliveryRow.message_id).join(
+                        DeliveryRow, DeliveryRow.subscriber_id == SubscriberRow.id
+                    )
+                )
+            }
+    finally:
+        services.close()
+        controller.stop()
+    assert (outcome.sent, outcome.failed) == (7, 1)
+    assert "550 5.1.1" in outcome.errors[0]
+    taken = {mail.rcpt_tos[0]: parse_message(mail.data)["Message-ID"] for mail in sink.received}
+    assert len(taken) == 7 and "reader3@example.org" not in taken
+    assert ledger.pop("reader3@example.org") == ("failed", None)
+    assert ledger == {address: ("sent", message_id) for address, message_id in taken.items()}
 
 
 def parse_message(data: bytes) -> EmailMessage:

@@ -159,6 +159,11 @@ class RecordingHandler:
     rcpt_replies: dict[str, str] = field(default_factory=dict)  # address -> reply
     data_reply: str | None = None
     pipelining: bool = False  # aiosmtpd reads commands in order; this only advertises it
+    mail_replies_at: dict[int, str] = field(default_factory=dict)  # MAIL number (1-) -> reply
+    data_replies: dict[str, str] = field(default_factory=dict)  # address -> reply to its end
+    mail_count: int = 0
+    # For each message taken: had the client's next command arrived before our reply to it?
+    next_command_waiting: list[bool] = field(default_factory=list)
 
     async def handle_EHLO(
         self,
@@ -176,8 +181,9 @@ class RecordingHandler:
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
-        if self.mail_replies:
-            reply = self.mail_replies.pop(0)
+        self.mail_count += 1
+        if self.mail_replies or self.mail_count in self.mail_replies_at:
+            reply = self.mail_replies_at.get(self.mail_count) or self.mail_replies.pop(0)
             if reply.startswith("421"):
                 # Like a server shutting down: say 421, then hang up.
                 assert server.transport is not None
@@ -198,7 +204,11 @@ class RecordingHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         if self.data_reply is not None:
             return self.data_reply
+        if envelope.rcpt_tos[0] in self.data_replies:
+            return self.data_replies[envelope.rcpt_tos[0]]
         assert isinstance(envelope.content, bytes) and envelope.mail_from is not None
+        reader = getattr(server, "_reader", None)  # aiosmtpd's input stream, read line by line
+        self.next_command_waiting.append(bool(reader is not None and reader._buffer))
         assert session.peer is not None
         self.received.append(
             Received(
@@ -399,3 +409,132 @@ def test_smtp_user_without_password_is_a_config_error() -> None:
     settings = SmtpSettings(host="127.0.0.1", port=25, tls="none", user="briefing")
     with pytest.raises(ConfigError, match="DIGEST_SMTP_PASSWORD"):
         SmtpTransport(settings, None)
+
+
+# ---------------------------------------------------------------------------------------------
+# SMTP, a stream of messages (send_many)
+
+
+def stream(mode: str, count: int, *, start: int = 1) -> list[OutgoingMessage]:
+    return [
+        message(12, n, f"reader{n}@example.org", f"Hello {n},", ready=mode != "sendmail")
+        for n in range(start, start + count)
+    ]
+
+
+@pytest.mark.integration
+def test_send_many_delivers_each_message_once_on_one_connection(server: Server, mode: str) -> None:
+    messages = stream(mode, 6)
+    with SmtpTransport(server.settings(), None) as smtp:
+        outcomes = list(smtp.send_many(iter(messages)))
+    assert outcomes == [(sent, None) for sent in messages]
+    received = server.handler.received
+    assert [r.content for r in received] == [sent.data for sent in messages]
+    assert [r.rcpt_tos for r in received] == [[sent.recipient] for sent in messages]
+    assert len({r.peer for r in received}) == 1
+
+
+@pytest.mark.integration
+def test_send_many_pipelines_the_next_message_behind_the_end_of_the_last() -> None:
+    running, controller = start_server("pipelined")
+    try:
+        with SmtpTransport(running.settings(), None) as smtp:
+            assert all(error is None for _, error in smtp.send_many(stream("pipelined", 5)))
+    finally:
+        controller.stop()
+    # The next MAIL, RCPT and DATA came in the same write as the end of each message but the
+    # last: one round trip per message.
+    assert running.handler.next_command_waiting == [True, True, True, True, False]
+
+
+@pytest.mark.integration
+def test_send_many_says_sent_only_after_the_server_took_the_message(
+    server: Server, mode: str
+) -> None:
+    with SmtpTransport(server.settings(), None) as smtp:
+        for sent, error in smtp.send_many(stream(mode, 4)):
+            assert error is None
+            assert sent.data in [r.content for r in server.handler.received]
+
+
+@pytest.mark.integration
+def test_send_many_refusals_stop_only_their_message(server: Server, mode: str) -> None:
+    server.handler.rcpt_replies["reader2@example.org"] = "550 5.1.1 No such user here"
+    server.handler.rcpt_replies["reader3@example.org"] = "450 4.2.1 Mailbox busy"
+    server.handler.data_replies["reader5@example.org"] = "554 5.6.0 Message content rejected"
+    messages = stream(mode, 6)
+    with SmtpTransport(server.settings(), None) as smtp:
+        outcomes = list(smtp.send_many(messages))
+    assert [sent for sent, _ in outcomes] == messages
+    errors = {sent.recipient: error for sent, error in outcomes if error is not None}
+    assert isinstance(errors.pop("reader2@example.org"), DeliveryPermanentError)
+    assert isinstance(errors.pop("reader3@example.org"), DeliveryTemporaryError)
+    assert "554 5.6.0" in str(errors.pop("reader5@example.org"))
+    assert errors == {}
+    received = server.handler.received
+    assert [r.rcpt_tos for r in received] == [[f"reader{n}@example.org"] for n in (1, 4, 6)]
+    assert len({r.peer for r in received}) == 1, "the session survives each refusal"
+
+
+@pytest.mark.integration
+def test_send_many_after_421_sends_the_unconfirmed_again_on_a_new_connection(
+    server: Server, mode: str
+) -> None:
+    server.handler.mail_replies_at[3] = "421 4.3.2 Service shutting down"
+    messages = stream(mode, 5)
+    with SmtpTransport(server.settings(), None) as smtp:
+        outcomes = list(smtp.send_many(messages))
+    assert outcomes == [(sent, None) for sent in messages]
+    received = server.handler.received
+    assert [r.content for r in received] == [sent.data for sent in messages], "each once"
+    assert received[1].peer != received[2].peer
+
+
+@pytest.mark.integration
+def test_send_many_gives_up_on_a_message_the_new_connection_drops_too(
+    server: Server, mode: str
+) -> None:
+    server.handler.mail_replies_at.update({2: "421 4.3.2 Try later", 3: "421 4.3.2 Try later"})
+    messages = stream(mode, 3)
+    with SmtpTransport(server.settings(), None) as smtp:
+        outcomes = list(smtp.send_many(messages))
+    assert [sent for sent, _ in outcomes] == messages
+    assert outcomes[0][1] is None and outcomes[2][1] is None
+    assert isinstance(outcomes[1][1], DeliveryTemporaryError)
+    assert "closed the connection again" in str(outcomes[1][1])
+    assert [r.rcpt_tos for r in server.handler.received] == [
+        ["reader1@example.org"],
+        ["reader3@example.org"],
+    ]
+
+
+@pytest.mark.integration
+def test_send_many_left_early_leaves_the_transport_usable(server: Server, mode: str) -> None:
+    with SmtpTransport(server.settings(), None) as smtp:
+        for _ in smtp.send_many(stream(mode, 4)):
+            break  # replies are still due on that connection: it must not be reused
+        smtp.send(message(12, 9, ready=mode != "sendmail"))
+    assert server.handler.received[-1].content == message(12, 9, ready=mode != "sendmail").data
+
+
+@pytest.mark.integration
+def test_send_many_mixes_ready_and_other_messages(mode: str) -> None:
+    running, controller = start_server(mode)
+    plain = message(12, 7, "plain@example.org", "Hello,", ready=False)
+    messages = [*stream("ready", 2), plain, *stream("ready", 2, start=3)]
+    try:
+        with SmtpTransport(running.settings(), None) as smtp:
+            outcomes = list(smtp.send_many(messages))
+    finally:
+        controller.stop()
+    assert outcomes == [(sent, None) for sent in messages]
+    assert [r.content for r in running.handler.received] == [sent.data for sent in messages]
+
+
+def test_send_many_of_the_other_transports_reports_each_failure() -> None:
+    refused = DeliveryPermanentError("gone@example.org", "550 no such user")
+    with MemoryTransport() as memory:
+        memory.failures["gone@example.org"] = refused
+        messages = [message(), message(subscriber_id=2, recipient="gone@example.org")]
+        assert list(memory.send_many(messages)) == [(messages[0], None), (messages[1], refused)]
+    assert memory.sent == [messages[0]]

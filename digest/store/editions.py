@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, exists, func, insert, literal, select, update
+from sqlalchemy import bindparam, exists, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from digest.records import Article, Edition, EditionItem, RenderedEdition, Section, Subscriber
@@ -283,9 +283,19 @@ class EditionStore(ArticleStore):
         A subscriber no longer active on the edition's list gets nothing: the row is skipped.
         """
         with self.transaction() as session:
-            list_slug = session.get_one(EditionRow, edition_id).list_slug
-            rows = session.execute(
-                select(DeliveryRow, SubscriberRow, SubscriptionRow.status)
+            # Plain rows, not ORM objects: this runs once per batch of a list of any size.
+            list_slug = session.execute(
+                select(EditionRow.list_slug).where(EditionRow.id == edition_id)
+            ).scalar_one()
+            rows = session.connection().execute(
+                select(
+                    DeliveryRow.id,
+                    SubscriberRow.id,
+                    SubscriberRow.email,
+                    SubscriberRow.name,
+                    SubscriberRow.timezone,
+                    SubscriptionRow.status,
+                )
                 .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
                 .outerjoin(
                     SubscriptionRow,
@@ -300,20 +310,20 @@ class EditionStore(ArticleStore):
                 .order_by(DeliveryRow.id)
             ).all()
             ready = []
-            for delivery, subscriber, membership in rows:
+            skipped = []
+            for delivery_id, subscriber_id, email, name, timezone, membership in rows:
                 if membership != ACTIVE:
-                    delivery.status = SKIPPED
+                    skipped.append(delivery_id)
                     continue
                 ready.append(
-                    (
-                        delivery.id,
-                        Subscriber(
-                            id=subscriber.id,
-                            email=subscriber.email,
-                            name=subscriber.name,
-                            timezone=subscriber.timezone,
-                        ),
-                    )
+                    (delivery_id, Subscriber(subscriber_id, email, name, timezone=timezone))
+                )
+            if skipped:
+                session.execute(
+                    update(DeliveryRow)
+                    .where(DeliveryRow.id.in_(skipped), DeliveryRow.status == PENDING)
+                    .values(status=SKIPPED)
+                    .execution_options(synchronize_session=False)
                 )
             return ready
 
@@ -325,22 +335,18 @@ class EditionStore(ArticleStore):
             row.last_error = None
 
     def mark_delivered_many(self, sent: Sequence[tuple[int, str]], now: datetime) -> None:
-        """Mark the (delivery id, Message-ID) pairs sent, in one UPDATE for the whole batch."""
+        """Mark the (delivery id, Message-ID) pairs sent: one UPDATE, run for the whole batch
+        in one transaction (an executemany, which SQLite and psycopg run without a round trip
+        per row)."""
         if not sent:
             return
-        message_ids = dict(sent)
         with self.transaction() as session:
-            session.execute(
-                update(DeliveryRow)
-                .where(DeliveryRow.id.in_(message_ids))
-                .values(
-                    status=DELIVERED,
-                    message_id=case(message_ids, value=DeliveryRow.id),
-                    sent_at=now,
-                    attempts=DeliveryRow.attempts + 1,
-                    last_error=None,
-                )
-                .execution_options(synchronize_session=False)
+            session.connection().execute(
+                _MARK_SENT.values(sent_at=now),
+                [
+                    {"delivery": delivery_id, "sent_id": message_id}
+                    for delivery_id, message_id in sent
+                ],
             )
 
     def mark_failed(self, delivery_id: int, error: str, *, permanent: bool) -> None:
@@ -393,6 +399,19 @@ class EditionStore(ArticleStore):
                     .order_by(DeliveryRow.edition_id)
                 )
             )
+
+
+# Built once: a Core UPDATE by primary key, its Message-ID bound per row.
+_MARK_SENT = (
+    update(DeliveryRow)
+    .where(DeliveryRow.id == bindparam("delivery"))
+    .values(
+        status=DELIVERED,
+        message_id=bindparam("sent_id"),
+        attempts=DeliveryRow.attempts + 1,
+        last_error=None,
+    )
+)
 
 
 def _layout_items(layout: dict[str, Any]) -> Iterable[dict[str, Any]]:
