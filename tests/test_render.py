@@ -350,7 +350,7 @@ def test_placeholders_appear_exactly_where_intended(rendered: RenderedEdition) -
     assert re.search(rf'<p class="greeting" style=[^>]*>{placeholders.GREETING}</p>', html)
     unsubscribe = [a for a in parse(html).anchors if a[1] == "Unsubscribe"]
     assert [a[0] for a in unsubscribe] == [placeholders.UNSUBSCRIBE_URL]
-    assert f"(sent to <span dir=\"ltr\">{placeholders.SUBSCRIBER_EMAIL}</span>)" in html
+    assert f'(sent to <span dir="ltr">{placeholders.SUBSCRIBER_EMAIL}</span>)' in html
     assert f"Unsubscribe:\n{placeholders.UNSUBSCRIBE_URL}\n" in text
 
 
