@@ -287,7 +287,7 @@ class EditionStore(ArticleStore):
             list_slug = session.execute(
                 select(EditionRow.list_slug).where(EditionRow.id == edition_id)
             ).scalar_one()
-            rows = session.connection().execute(
+            query = (
                 select(
                     DeliveryRow.id,
                     SubscriberRow.id,
@@ -308,7 +308,8 @@ class EditionStore(ArticleStore):
                     DeliveryRow.status == PENDING,
                 )
                 .order_by(DeliveryRow.id)
-            ).all()
+            )
+            rows = session.connection().execute(query).all()
             ready = []
             skipped = []
             for delivery_id, subscriber_id, email, name, timezone, membership in rows:
