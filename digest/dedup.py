@@ -126,6 +126,9 @@ class ClusterIndex:
     def __len__(self) -> int:
         return len(self._articles)
 
+    def __contains__(self, article_id: object) -> bool:
+        return article_id in self._articles
+
     def add(self, article_id: int, feed_id: int, cluster_id: int, sketch: Fingerprint) -> None:
         if article_id in self._articles:
             return

@@ -7,7 +7,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from digest.config import FeedSettings
-from digest.records import Edition, EditionItem, Entry, RenderedEdition, Section, TopicMatch
+from digest.records import (
+    Article,
+    Edition,
+    EditionItem,
+    Entry,
+    RenderedEdition,
+    Section,
+    TopicMatch,
+)
 from digest.store import Store, SubscriberInput, open_store
 from digest.store.db import current_revision
 
@@ -72,6 +80,28 @@ def test_an_entry_updated_in_place_updates_the_article_and_keeps_first_seen(stor
     [article] = store.articles([article_id])
     assert article.title == "Story 1, updated"
     assert article.first_seen_at == T0
+
+
+def test_stored_entries_are_filed_as_stored_and_refiled_when_updated(store: Store) -> None:
+    wire, _ = two_feeds(store)
+    seen = []
+
+    def classify(article: Article) -> tuple[TopicMatch, ...]:
+        seen.append(article)
+        return (TopicMatch("gulf", 3.0),) if "Gulf" in article.title else ()
+
+    first = store.store_entries(
+        wire, [entry(1, title="Gulf talks"), entry(2)], T0, classify=classify
+    )
+    # The classifier saw each new article as it reads back from the store.
+    assert seen == store.articles(first.new)
+    later = T0 + timedelta(hours=1)
+    store.store_entries(
+        wire, [entry(1, title="Talks"), entry(2, title="Gulf port")], later, classify=classify
+    )
+    filed = store.candidates(["gulf"], None, later)
+    assert [(c.article.id, c.topics) for c in filed] == [(first.new[1], {"gulf": 3.0})]
+    assert seen[-1].cluster_id is not None
 
 
 def test_candidates_are_the_window_and_the_topics(store: Store) -> None:

@@ -65,6 +65,18 @@ _STRIPPED_BLOCK_END = re.compile(
 _TAG_NAMES = "|".join(sorted(ALLOWED_TAGS))
 _SANITIZED_TAG = re.compile(rf'<(?:({_TAG_NAMES})(?: [a-z]+="[^"<]*")*|/({_TAG_NAMES}))>')
 _IMG_TAG = re.compile(r"<img", re.IGNORECASE)
+# A start tag whose attributes are all name="value" (no "<", ">" or quote inside), separated by
+# the spaces that end a tag name for html.parser, or an end tag; each holds exactly one "<".
+_PLAIN_TAG = re.compile(
+    r'<(?:([a-zA-Z][a-zA-Z0-9]*)((?:[\t\n\r\f ]+[a-zA-Z_:][-a-zA-Z0-9_:.]*(?:="[^"<>]*")?)*)'
+    r"[\t\n\r\f ]*/?|/[a-zA-Z][a-zA-Z0-9]*)>"
+)
+_PLAIN_ATTRIBUTE = re.compile(r'([a-zA-Z_:][-a-zA-Z0-9_:.]*)(?:="([^"<>]*)")?')
+# Elements whose content some version of html.parser reads as text rather than as tags.
+_RAW_TEXT = frozenset(
+    {"script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "noscript",
+     "plaintext"}
+)  # fmt: skip
 _EMAIL_THEN_NAME = re.compile(r"^[^\s@()<>]+@[^\s@()<>]+\s*\((?P<name>[^()]+)\)$")  # a@b.c (Name)
 _NAME_THEN_EMAIL = re.compile(r"^(?P<name>[^<>@]+?)\s*<[^\s@<>]+@[^\s@<>]+>$")  # Name <a@b.c>
 _NOT_IMAGE_SUFFIXES = (
@@ -214,26 +226,60 @@ class _ImageSources(HTMLParser):
         self.sources: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag != "img":
-            return
-        values = dict(attrs)
-        # Tracking pixels are declared 1x1 (or 0x0); they are not a picture of the story.
-        if values.get("width") in ("0", "1") or values.get("height") in ("0", "1"):
-            return
-        if values.get("src"):
-            self.sources.append(values["src"] or "")
+        if tag == "img":
+            _add_image(self.sources, dict(attrs))
 
     handle_startendtag = handle_starttag
+
+
+def _add_image(sources: list[str], values: dict[str, str | None]) -> None:
+    # Tracking pixels are declared 1x1 (or 0x0); they are not a picture of the story.
+    if values.get("width") in ("0", "1") or values.get("height") in ("0", "1"):
+        return
+    if values.get("src"):
+        sources.append(values["src"] or "")
 
 
 def image_sources(html: str) -> list[str]:
     """The ``src`` of each ``<img>`` in ``html``, in order, tracking pixels left out."""
     if _IMG_TAG.search(html) is None:  # the parser sees a tag only where "<img" is written
         return []
-    finder = _ImageSources()
-    finder.feed(html)
-    finder.close()
-    return finder.sources
+    sources = _plain_markup_images(html)
+    if sources is None:
+        finder = _ImageSources()
+        finder.feed(html)
+        finder.close()
+        sources = finder.sources
+    return sources
+
+
+def _plain_markup_images(html: str) -> list[str] | None:
+    """What ``_ImageSources`` would find in ``html``, read with regular expressions when every
+    tag in it is plainly written (as feedparser writes the HTML it hands on); None for anything
+    else (comments, declarations, raw-text elements such as ``<script>``, unquoted or oddly
+    spaced attributes), which the parser reads.
+
+    Between such tags there is only text, so the parser's start tags are exactly these, with
+    the same names and attributes (lowercased names, entities in values decoded).
+    """
+    sources: list[str] = []
+    tags = 0
+    for tag in _PLAIN_TAG.finditer(html):
+        tags += 1
+        name = (tag.group(1) or "").lower()  # "" for an end tag
+        if name in _RAW_TEXT:
+            return None
+        if name == "img":
+            values: dict[str, str | None] = {
+                attribute.group(1).lower(): (
+                    unescape(attribute.group(2)) if attribute.group(2) else attribute.group(2)
+                )
+                for attribute in _PLAIN_ATTRIBUTE.finditer(tag.group(2))
+            }
+            _add_image(sources, values)
+    if html.count("<") != tags:  # a "<" that starts no plain tag
+        return None
+    return sources
 
 
 # ----------------------------------------------------------------------------------------------

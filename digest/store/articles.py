@@ -10,13 +10,24 @@ reports of the same story, and filed under topics.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Engine, Table, bindparam, delete, insert, select, update
+from sqlalchemy import (
+    Engine,
+    Table,
+    Text,
+    bindparam,
+    delete,
+    insert,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -107,16 +118,22 @@ class _RecentFingerprints:
     def refresh(self, session: Session, now: datetime) -> None:
         if self.built_at is None or now - self.built_at > INDEX_REBUILD or now < self.built_at:
             self.index, self.last_id, self.built_at = dedup.ClusterIndex(), 0, now
+        # The fingerprint as stored: most rows read here are this process's own, indexed already
+        # when they were stored, and need no decoding.
+        stored = type_coerce(ArticleRow.fingerprint, Text)
         rows = session.execute(
-            select(ArticleRow.id, ArticleRow.feed_id, ArticleRow.cluster_id, ArticleRow.fingerprint)
+            select(ArticleRow.id, ArticleRow.feed_id, ArticleRow.cluster_id, stored)
             .where(ArticleRow.id > self.last_id)
             .where(ArticleRow.first_seen_at >= now - CLUSTER_WINDOW)
             .where(ArticleRow.cluster_id.is_not(None))  # not the rows this transaction is adding
             .order_by(ArticleRow.id)
         )
         for article_id, feed_id, cluster_id, fingerprint in rows:
-            sketch = tuple(int(value) for value in fingerprint or ())
-            self.index.add(article_id, feed_id, cluster_id or article_id, sketch)
+            if article_id not in self.index:
+                # A driver that decodes JSON itself (psycopg) hands over the list.
+                values = json.loads(fingerprint) if isinstance(fingerprint, str) else fingerprint
+                sketch = tuple(int(value) for value in values or ())
+                self.index.add(article_id, feed_id, cluster_id or article_id, sketch)
             self.last_id = max(self.last_id, article_id)
 
 

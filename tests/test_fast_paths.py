@@ -1,0 +1,228 @@
+"""The short cuts of the poll path give exactly what the plain implementations give.
+
+Each fast path (text and images read with regular expressions, normalization by table, the trie
+of terms, ``classify`` without the explanation) is checked against the straightforward code it
+stands in for, on the labelled sample and on generated markup built to reach both the fast path
+and its fallback.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import unicodedata
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import nh3
+import pytest
+
+from digest.config import load_settings
+from digest.ingest import clean
+from digest.records import Article
+from digest.topics import TopicClassifier, normalize_text
+from digest.topics.classify import _INCLUDE_KINDS, _terms
+from digest.topics.rules import Term, TermPattern
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = [
+    json.loads(line)
+    for name in ("labelled.jsonl", "holdout.jsonl")
+    for line in (ROOT / "tests" / "data" / "topics" / name).read_text().splitlines()
+    if line.strip()
+]
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+# The letter folds of digest.topics.normalize, as first written.
+FOLDS = str.maketrans(
+    {
+        "\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u2032": "'", "\u0671": "\u0627",
+        "\u0629": "\u0647", "\u0649": "\u064a", "\u06cc": "\u064a", "\u06a9": "\u0643",
+        "\u06d5": "\u0647", "\u0131": "i",
+    }
+)  # fmt: skip
+
+
+def parser_text(html: str) -> str:
+    extractor = clean._TextExtractor()
+    extractor.feed(html)
+    extractor.close()
+    return clean.collapse_whitespace("".join(extractor.parts))
+
+
+def parser_images(html: str) -> list[str]:
+    finder = clean._ImageSources()
+    finder.feed(html)
+    finder.close()
+    return finder.sources
+
+
+def generated_markup(seed: int, count: int) -> Iterable[str]:
+    """Fragments of plain tags, odd tags, comments, raw-text elements, entities and text."""
+    rnd = random.Random(seed)
+    names = ["img", "IMG", "p", "a", "br", "b", "div", "span", "script", "style", "textarea"]
+    attributes = ["src", "SRC", "width", "height", "alt", "href", "title", "data-x", "x:y"]
+    values = ["", "0", "1", "a.png", "/i/&amp;x.jpg", "&lt;q&gt;", "&#x41;", "a b", "&zz", "'"]
+    spaces = [" ", "  ", "\t", "\n", "\f", "\x0b", "\xa0", "/", ""]
+    texts = ["text", " ", "&amp;", "a > b", "&", "\n", "é", "<", "<!-- c -->", "<!x>", "<?pi?>"]
+
+    def tag() -> str:
+        name = rnd.choice(names)
+        if rnd.random() < 0.2:
+            return f"</{name}{rnd.choice(['', ' ', ' x'])}>"
+        written = "<" + name
+        for _ in range(rnd.randint(0, 3)):
+            written += rnd.choice(spaces) + rnd.choice(attributes)
+            quoting = rnd.random()
+            value = rnd.choice(values)
+            if quoting < 0.7:
+                written += f'="{value}"'
+            elif quoting < 0.8:
+                written += f"='{value}'"
+            elif quoting < 0.9:
+                written += "=" + value.replace(" ", "")
+        return written + rnd.choice(["", " ", "/", " /"]) + ">"
+
+    for _ in range(count):
+        pieces = rnd.randint(1, 12)
+        yield "".join(tag() if rnd.random() < 0.5 else rnd.choice(texts) for _ in range(pieces))
+
+
+def test_text_of_markup_is_what_the_parser_reads() -> None:
+    reached = 0
+    for number, html in enumerate(generated_markup(1, 20000)):
+        if number % 2:  # as the sanitizer writes it: the fast path's usual input
+            html = clean.sanitize_html(html, base_url="https://site.example/a/")
+        reached += clean._plain_markup_text(html) is not None
+        assert clean.html_to_text(html) == parser_text(html), html
+    assert reached > 5000  # the fast path was taken, and so was the parser
+
+
+def test_text_without_tags_is_what_the_parser_reads() -> None:
+    rnd = random.Random(2)
+    pieces = ["a", " ", "&amp;", "&#39;", "&#x27;", "&nbsp;", "&bogus;", "&", "&copy", "\t", "\xa0"]
+    for _ in range(20000):
+        text = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 20)))
+        assert clean.html_to_text(text) == parser_text(text), text
+
+
+def test_image_sources_are_what_the_parser_finds() -> None:
+    reached = 0
+    for html in generated_markup(3, 20000):
+        reached += clean._plain_markup_images(html) is not None
+        assert clean.image_sources(html) == parser_images(html), html
+    assert reached > 1000
+
+
+def test_the_sanitizer_writes_markup_the_fast_path_reads() -> None:
+    html = nh3.clean('<p title="a>b &amp; &quot;c">x &amp; y &lt; z</p><br><a href="h">q</a>')
+    assert clean._plain_markup_text(clean.sanitize_html(html, base_url=None)) is not None
+
+
+def reference_normalize(text: str) -> str:
+    """normalize_text as first written: one code point at a time."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    kept = "".join(
+        char
+        for char in unicodedata.normalize("NFD", folded)
+        if char != "\u0640" and unicodedata.category(char) not in ("Mn", "Cf")
+    )
+    recomposed = unicodedata.normalize("NFC", kept).translate(FOLDS)
+    return re.sub(r"\s+", " ", recomposed).strip()
+
+
+def test_normalization_is_unchanged_for_every_code_point_and_the_sample() -> None:
+    points = [chr(point) for point in range(0x110000) if not 0xD800 <= point < 0xE000]
+    for start in range(0, len(points), 997):
+        chunk = "".join(points[start : start + 997])
+        assert normalize_text(chunk) == reference_normalize(chunk), start
+    for sample in SAMPLES:
+        text = f"{sample['title']} {sample['summary']}"
+        assert normalize_text(text) == reference_normalize(text)
+
+
+class FlatPattern(TermPattern):
+    """TermPattern with the terms as one flat alternation, longest first (the first design)."""
+
+    def __init__(self, terms: Iterable[Term], *, clitic_prefixes: bool) -> None:
+        import digest.topics.rules as rules
+
+        def flat(terms: Iterable[str]) -> str:
+            ordered = sorted(terms, key=lambda term: (-len(term), term))
+            return "|".join(r"\s+".join(map(re.escape, term.split(" "))) for term in ordered)
+
+        trie, rules._alternation = rules._alternation, flat
+        try:
+            super().__init__(terms, clitic_prefixes=clitic_prefixes)
+        finally:
+            rules._alternation = trie
+
+
+def hits(pattern: TermPattern, text: str) -> list[tuple[str, str, int, int, bool]]:
+    return [
+        (hit.term.text, hit.term.kind, hit.start, hit.end, hit.prefixed)
+        for hit in pattern.finditer(text)
+    ]
+
+
+@pytest.mark.parametrize("kinds", [_INCLUDE_KINDS, ("exclude",), ("ignore",)])
+def test_the_term_trie_finds_what_a_flat_alternation_finds(kinds: tuple[str, ...]) -> None:
+    topics = load_settings(ROOT / "config" / "example.toml", {}).topics
+    texts = [normalize_text(f"{s['title']} {s['summary']}") for s in SAMPLES]
+    texts += [normalize_text(name) for s in SAMPLES for name in s.get("categories", ())]
+    found = 0
+    for topic in topics:
+        terms = _terms(topic, kinds)
+        prefixes = topic.rules.clitic_prefixes
+        trie, flat = (
+            TermPattern(terms, clitic_prefixes=prefixes),
+            FlatPattern(terms, clitic_prefixes=prefixes),
+        )
+        for text in texts:
+            expected = hits(flat, text)
+            assert hits(trie, text) == expected, (topic.slug, text)
+            found += len(expected)
+    assert found or kinds != _INCLUDE_KINDS
+
+
+def test_the_term_trie_prefers_the_longest_term_and_gives_way_to_a_shorter_one() -> None:
+    rnd = random.Random(4)
+    letters = "ab سعودية בירושלים'-."
+    for _ in range(1500):
+        terms = [
+            Term("".join(rnd.choice(letters) for _ in range(rnd.randint(1, 7))), "include")
+            for _ in range(rnd.randint(1, 12))
+        ]
+        prefixes = rnd.random() < 0.7
+        trie, flat = (
+            TermPattern(terms, clitic_prefixes=prefixes),
+            FlatPattern(terms, clitic_prefixes=prefixes),
+        )
+        for _ in range(10):
+            text = normalize_text("".join(rnd.choice(letters + " x") for _ in range(30)))
+            assert hits(trie, text) == hits(flat, text), (terms, text)
+
+
+def test_classify_gives_the_matches_of_the_explanation_on_the_sample() -> None:
+    classifier = TopicClassifier(load_settings(ROOT / "config" / "example.toml", {}).topics)
+    filed = 0
+    for number, sample in enumerate(SAMPLES):
+        article = Article(
+            id=number,
+            feed_id=1,
+            feed_name=sample["feed"],
+            guid=sample["id"],
+            link="https://news.example/",
+            title=sample["title"],
+            summary_html="",
+            summary_text=sample["summary"],
+            author=None,
+            published_at=None,
+            first_seen_at=NOW,
+            categories=tuple(sample.get("categories", ())),
+        )
+        matches = classifier.classify(article)
+        assert matches == classifier.explain(article).matches, sample["id"]
+        filed += bool(matches)
+    assert filed > len(SAMPLES) / 3
