@@ -91,6 +91,36 @@ class Article:
         """When the article appeared: its publication date, or when we first saw it."""
         return self.published_at or self.first_seen_at
 
+    @classmethod
+    def from_entry(
+        cls,
+        entry: Entry,
+        *,
+        id: int,
+        feed_id: int,
+        feed_name: str,
+        first_seen_at: datetime,
+        cluster_id: int | None = None,
+    ) -> Article:
+        """The article an entry becomes once stored (or would become: id 0 for a dry run)."""
+        return cls(
+            id=id,
+            feed_id=feed_id,
+            feed_name=feed_name,
+            guid=entry.guid,
+            link=entry.link,
+            title=entry.title,
+            summary_html=entry.summary_html,
+            summary_text=entry.summary_text,
+            author=entry.author,
+            published_at=entry.published_at,
+            first_seen_at=first_seen_at,
+            categories=tuple(entry.categories),
+            image_url=entry.image_url,
+            language=entry.language,
+            cluster_id=cluster_id,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class TopicMatch:

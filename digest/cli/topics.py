@@ -164,22 +164,8 @@ def _articles(settings: Settings, source: str, feed_name: str | None) -> list[Ar
 
 def _entry_article(entry: Entry, index: int, feed_name: str) -> Article:
     """A feed entry as the classifier sees a stored article (id 0: not stored)."""
-    return Article(
-        id=0,
-        feed_id=0,
-        feed_name=feed_name,
-        guid=entry.guid,
-        link=entry.link,
-        title=entry.title,
-        summary_html=entry.summary_html,
-        summary_text=entry.summary_text,
-        author=entry.author,
-        published_at=entry.published_at,
-        first_seen_at=entry.published_at or entry.updated_at or _EPOCH,
-        categories=entry.categories,
-        image_url=entry.image_url,
-        language=entry.language,
-    )
+    first_seen = entry.published_at or entry.updated_at or _EPOCH
+    return Article.from_entry(entry, id=0, feed_id=0, feed_name=feed_name, first_seen_at=first_seen)
 
 
 def _print_explanation(explanation: Explanation) -> None:

@@ -388,22 +388,12 @@ def _insert_all(session: Session, rows: Sequence[dict[str, Any]]) -> list[tuple[
 
 def _new_article(new: _Inserted, feed_id: int, feed_name: str, now: datetime) -> Article:
     """The article ``new`` as ``to_article`` would read it back."""
-    entry = new.entry
-    return Article(
+    return Article.from_entry(
+        new.entry,
         id=new.id,
         feed_id=feed_id,
         feed_name=feed_name,
-        guid=entry.guid,
-        link=entry.link,
-        title=entry.title,
-        summary_html=entry.summary_html,
-        summary_text=entry.summary_text,
-        author=entry.author,
-        published_at=entry.published_at,
         first_seen_at=now,
-        categories=tuple(entry.categories),
-        image_url=entry.image_url,
-        language=entry.language,
         cluster_id=new.cluster_id,
     )
 
