@@ -46,6 +46,7 @@ from digest.mail.personalize import fill_for_preview, personalize
 from digest.mail.subscribers import read_subscriber_csv
 from digest.records import (
     CycleSummary,
+    Edition,
     FetchResult,
     OutgoingMessage,
     RenderedEdition,
@@ -297,6 +298,24 @@ def sync_list_subscribers(services: Services, digest_list: ListSettings) -> None
     )
 
 
+def compose_next_edition(
+    services: Services, digest_list: ListSettings, slot: datetime, now: datetime
+) -> Edition:
+    """The list's next edition: its window starts where the last edition's ended, ends now."""
+    store = services.store
+    previous = store.latest_edition(digest_list.slug)
+    window_start = previous.window_end if previous is not None else None
+    window_end = max(now, window_start) if window_start is not None else now
+    return compose.build_edition(
+        digest_list,
+        services.settings.topics,
+        slot=slot,
+        window_start=window_start,
+        window_end=window_end,
+        candidates=store.candidates(digest_list.topics, window_start, window_end),
+    )
+
+
 def build_edition(services: Services, list_slug: str, slot: datetime) -> BuildOutcome:
     """Compose, render and store the edition of (list, slot), and queue one delivery per member.
 
@@ -306,17 +325,7 @@ def build_edition(services: Services, list_slug: str, slot: datetime) -> BuildOu
     digest_list = settings.list(list_slug)
     existing = store.edition_for_slot(list_slug, slot)
     if existing is None:
-        previous = store.latest_edition(list_slug)
-        window_start = previous.window_end if previous is not None else None
-        window_end = max(now, window_start) if window_start is not None else now
-        edition = compose.build_edition(
-            digest_list,
-            settings.topics,
-            slot=slot,
-            window_start=window_start,
-            window_end=window_end,
-            candidates=store.candidates(digest_list.topics, window_start, window_end),
-        )
+        edition = compose_next_edition(services, digest_list, slot, now)
         send = not edition.is_empty or digest_list.send_when_empty
         rendered = services.renderer.render(edition, digest_list) if send else None
         if rendered is not None:
@@ -344,18 +353,9 @@ def build_edition(services: Services, list_slug: str, slot: datetime) -> BuildOu
 
 def render_preview(services: Services, list_slug: str) -> RenderedEdition:
     """The edition ``list_slug`` would send now, placeholders unfilled; nothing is stored."""
-    store, settings, now = services.store, services.settings, services.clock.now()
-    digest_list = settings.list(list_slug)
-    previous = store.latest_edition(list_slug)
-    window_start = previous.window_end if previous is not None else None
-    edition = compose.build_edition(
-        digest_list,
-        settings.topics,
-        slot=now,
-        window_start=window_start,
-        window_end=now,
-        candidates=store.candidates(digest_list.topics, window_start, now),
-    )
+    digest_list = services.settings.list(list_slug)
+    now = services.clock.now()
+    edition = compose_next_edition(services, digest_list, now, now)
     return services.renderer.render(edition, digest_list)
 
 
