@@ -409,7 +409,7 @@ def deliver_batch(
     A temporary failure leaves the row pending for the next attempt; a permanent one fails it.
     """
     store = services.store
-    personalizer = personalizer_for(services, edition_id)  # compiled once per process
+    personalizer = personalizer_for(services, edition_id)  # compiled once per services
     ready = store.deliveries_to_send(edition_id, delivery_ids)
     sent: list[tuple[int, str]] = []
     errors: list[str] = []

@@ -17,7 +17,6 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing.util import Finalize
 from typing import TYPE_CHECKING
 
-from digest.mail.dkim import DkimSigner, dkim_signer
 from digest.mail.personalize import Personalizer
 
 if TYPE_CHECKING:
@@ -27,35 +26,30 @@ if TYPE_CHECKING:
     from digest.services import Services
 
 _CACHED = 2  # editions whose compiled message a process keeps
-_personalizers: dict[tuple[int, int], Personalizer] = {}
-_dkim: dict[int, DkimSigner | None] = {}
 
 
 def personalizer_for(services: Services, edition_id: int) -> Personalizer:
-    """The edition's Personalizer, compiled once per process and settings.
+    """The edition's Personalizer, compiled once per ``services`` and kept for the next batch.
 
-    Keyed by the settings object too: a config reload builds new settings, and the next batch
-    then compiles afresh with them (invariant 5). A stored edition never changes.
+    A config reload builds new services, and the next batch then compiles afresh with the new
+    settings (invariant 5). A stored edition never changes.
     """
-    settings = services.settings
-    key = (edition_id, id(settings))
-    personalizer = _personalizers.get(key)
+    cached = services.personalizers
+    personalizer = cached.get(edition_id)
     if personalizer is None:
+        settings = services.settings
         rendered = services.store.rendered_edition(edition_id)
-        if id(settings) not in _dkim:
-            _dkim.clear()
-            _dkim[id(settings)] = dkim_signer(settings)
         personalizer = Personalizer(
             rendered,
             edition_id=edition_id,
             service=settings.service,
             digest_list=settings.list(rendered.list_slug),
             signer=services.signer,
-            dkim=_dkim[id(settings)],
+            dkim=services.dkim,
         )
-        while len(_personalizers) >= _CACHED:
-            del _personalizers[next(iter(_personalizers))]
-        _personalizers[key] = personalizer
+        while len(cached) >= _CACHED:
+            del cached[next(iter(cached))]
+        cached[edition_id] = personalizer
     return personalizer
 
 

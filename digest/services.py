@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
 from digest.clock import Clock, SystemClock
 from digest.config import Settings
 from digest.ingest import build_client
+from digest.mail.dkim import DkimSigner, dkim_signer
+from digest.mail.personalize import Personalizer
 from digest.mail.tokens import TokenSigner, load_or_create_secret
 from digest.mail.transport import MailTransport, OutboxTransport, SmtpTransport
 from digest.render import Renderer
@@ -26,6 +28,11 @@ class Services:
     classifier: TopicClassifier
     renderer: Renderer
     signer: TokenSigner
+    dkim: DkimSigner | None = None
+    # Recent editions' compiled messages (see digest.sending.personalizer_for). They live here,
+    # not in a module global, so a second store or a reloaded config can never be handed a
+    # message compiled for another: edition ids are only unique within one database.
+    personalizers: dict[int, Personalizer] = field(default_factory=dict, repr=False)
 
     def close(self) -> None:
         self.transport.close()
@@ -65,4 +72,5 @@ def build_services(
         classifier=TopicClassifier(settings.topics),
         renderer=Renderer(settings),
         signer=TokenSigner(signing_secret(settings)),
+        dkim=dkim_signer(settings),  # a bad key is a config error now, not at the first send
     )

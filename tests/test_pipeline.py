@@ -277,6 +277,25 @@ def test_the_celery_tasks_run_in_process_in_the_embedded_mode(
     services.close()
 
 
+def test_each_services_sends_its_own_edition_though_edition_ids_repeat(
+    tmp_path: Path, feeds: tuple[Path, str]
+) -> None:
+    # Edition ids are unique within one database only. Each round here starts on an empty
+    # database (as after an operator resets it) with the same settings, so every round has an
+    # edition 1: what one round compiled must never reach the next round's readers.
+    folder, base_url = feeds
+    settings = make_settings(tmp_path, base_url)
+    database = tmp_path / "digest.db"
+    for number in (1, 2, 3):
+        database.unlink(missing_ok=True)
+        transport = MemoryTransport()
+        services = services_for(settings, FixedClock(DAY1), transport)
+        write_feed(folder, [(number, f"Iran story {number}", DAY1 - timedelta(hours=1))])
+        assert run(services).messages_delivered == 3
+        assert all(titles(message) == {f"Iran story {number}"} for message in transport.sent)
+        services.close()
+
+
 class KilledAfter(OutboxTransport):
     """Writes messages to a folder (the server took them), then kills its process outright
     after ``accept`` messages: no exception unwinds, no ``finally`` runs."""
