@@ -214,6 +214,30 @@ def test_atom_03() -> None:
     assert 'href="https://old.example/x"' in entry.summary_html
 
 
+def test_xml_base_on_the_content_itself_places_its_links_and_images() -> None:
+    # The content's own xml:base (absolute or relative) wins over the feed's and the entry's page.
+    document = b"""<?xml version="1.0" encoding="utf-8"?>
+    <feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://site.example/">
+      <title>Bases</title><id>tag:site.example,2026:feed</id><updated>2026-01-01T00:00:00Z</updated>
+      <entry><title>Absolute</title><link href="/news/1"/><id>tag:site.example,2026:1</id>
+        <updated>2026-01-01T00:00:00Z</updated>
+        <content type="html" xml:base="https://cdn.example/2026/"
+          >&lt;p&gt;&lt;img src="pics/a.jpg" alt=""&gt;&lt;a href="more.html"&gt;more&lt;/a&gt;&lt;/p&gt;</content>
+      </entry>
+      <entry><title>Relative</title><link href="/news/2"/><id>tag:site.example,2026:2</id>
+        <updated>2026-01-01T00:00:00Z</updated>
+        <content type="html" xml:base="/archive/"
+          >&lt;p&gt;&lt;img src="b.jpg" alt=""&gt;&lt;a href="c.html"&gt;c&lt;/a&gt;&lt;/p&gt;</content>
+      </entry></feed>"""
+    feed = parse_feed(document, url="https://feeds.example/a", content_type=None, now=NOW)
+    absolute, relative = feed.entries
+    assert absolute.link == "https://site.example/news/1"
+    assert absolute.image_url == "https://cdn.example/2026/pics/a.jpg"
+    assert 'href="https://cdn.example/2026/more.html"' in absolute.summary_html
+    assert relative.image_url == "https://site.example/archive/b.jpg"
+    assert 'href="https://site.example/archive/c.html"' in relative.summary_html
+
+
 def test_rss_091_with_its_netscape_doctype() -> None:
     document = b"""<?xml version="1.0" encoding="ISO-8859-1"?>
     <!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN"

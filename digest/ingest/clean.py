@@ -359,8 +359,10 @@ def clean_entry(
         return None
     guid = collapse_whitespace(str(raw.get("id") or "")) or link
 
-    source_html = _summary_source(raw)
-    summary_html = sanitize_html(source_html, base_url=link)
+    source_html, source_base = _summary_source(raw)
+    # The HTML's relative URLs are relative to its xml:base, itself relative to the entry's page.
+    html_base = absolute_http_url(source_base, link) or link
+    summary_html = sanitize_html(source_html, base_url=html_base)
     summary_text = html_to_text(summary_html)
     if len(summary_text) > SUMMARY_LIMIT:
         # The source was a whole article: keep a short, plain summary rather than pages of HTML.
@@ -383,7 +385,7 @@ def clean_entry(
         published_at=published or updated,  # an Atom entry often carries only <updated>
         updated_at=updated,
         categories=_categories(raw.get("tags") or ()),
-        image_url=_image_url(raw, source_html, link),
+        image_url=_image_url(raw, source_html, link, html_base),
         language=_language(raw) or normalize_language(feed_language),
     )
 
@@ -412,20 +414,25 @@ def _entry_link(raw: RawEntry, base_url: str) -> str | None:
     return None
 
 
-def _summary_source(raw: RawEntry) -> str:
-    """The entry's description as HTML, or its content when it has no description."""
+def _summary_source(raw: RawEntry) -> tuple[str, str]:
+    """The entry's description as HTML, or its content when it has no description, with the
+    xml:base its relative URLs are written against ("" when none was declared)."""
     details: list[Mapping[str, Any]] = []
-    if raw.get("summary"):
-        details.append(raw.get("summary_detail") or {"type": "text/html", "value": raw["summary"]})
+    if raw.get("summary_detail"):
+        details.append(raw["summary_detail"])
     details.extend(raw.get("content") or ())
+    if not details and raw.get("summary"):
+        details.append({"type": "text/html", "value": raw["summary"]})
     for detail in details:
         value = str(detail.get("value") or "")
         if not value.strip():
             continue
+        base = str(detail.get("base") or "")
         if detail.get("type") == "text/plain":
-            return "".join(f"<p>{escape(part)}</p>" for part in value.split("\n\n") if part.strip())
-        return value
-    return ""
+            paragraphs = value.split("\n\n")
+            return "".join(f"<p>{escape(part)}</p>" for part in paragraphs if part.strip()), base
+        return value, base
+    return "", ""
 
 
 def _text_field(detail: Mapping[str, Any] | None, value: object) -> str:
@@ -472,27 +479,33 @@ def _categories(tags: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
     return tuple(categories)
 
 
-def _image_url(raw: RawEntry, source_html: str, base_url: str) -> str | None:
-    for candidate in _image_candidates(raw, source_html):
-        url = absolute_http_url(candidate, base_url)
+def _image_url(raw: RawEntry, source_html: str, link: str, html_base: str) -> str | None:
+    for candidate, base in _image_candidates(raw, source_html, link, html_base):
+        url = absolute_http_url(candidate, base)
         if url is not None:
             return url
     return None
 
 
-def _image_candidates(raw: RawEntry, source_html: str) -> Iterable[str | None]:
+def _image_candidates(
+    raw: RawEntry, source_html: str, link: str, html_base: str
+) -> Iterable[tuple[str | None, str]]:
+    """Lead image candidates, best first, each with the URL it is relative to."""
     media = [item for item in raw.get("media_content") or () if _looks_like_image(item)]
     # Publishers list several renditions; the widest makes the best lead picture.
     media.sort(key=lambda item: _as_int(item.get("width")), reverse=True)
-    yield from (item.get("url") for item in media)
-    yield from (item.get("url") for item in raw.get("media_thumbnail") or ())
-    for link in raw.get("links") or ():
-        if link.get("rel") == "enclosure" and str(link.get("type", "")).startswith("image/"):
-            yield link.get("href")
-    yield (raw.get("image") or {}).get("href")
-    yield from image_sources(source_html)
+    yield from ((item.get("url"), link) for item in media)
+    yield from ((item.get("url"), link) for item in raw.get("media_thumbnail") or ())
+    for enclosure in raw.get("links") or ():
+        if enclosure.get("rel") == "enclosure" and str(enclosure.get("type", "")).startswith(
+            "image/"
+        ):
+            yield enclosure.get("href"), link
+    yield (raw.get("image") or {}).get("href"), link
+    yield from ((source, html_base) for source in image_sources(source_html))
     for content in raw.get("content") or ():
-        yield from image_sources(str(content.get("value") or ""))
+        base = absolute_http_url(str(content.get("base") or ""), link) or link
+        yield from ((source, base) for source in image_sources(str(content.get("value") or "")))
 
 
 def _looks_like_image(item: Mapping[str, Any]) -> bool:
