@@ -5,7 +5,7 @@
 A server in its own process serves generated RSS 2.0 documents from memory, with ETags. The
 benchmark runs the poll path of ``digest run`` (pipeline.due_feeds + pipeline.poll_feeds: fetch,
 parse, clean, store once, classify) into a fresh SQLite store, then polls every feed again (all
-answer 304), then has feedparser alone parse the same bytes. It prints:
+answer 304); feedparser alone parses the same bytes before and after the polls. It prints:
 
 - entries per second of the first poll;
 - first poll / feedparser alone (target: within 1.5);
@@ -172,6 +172,10 @@ def main() -> None:
         f"/feed/{n}.xml": feed_document(n, arguments.entries) for n in range(arguments.feeds)
     }
     size = sum(len(body) for body in documents.values())
+    # feedparser alone is timed before and after the polls, and the faster of the two is the
+    # reference: the speed of a shared machine drifts over a minute, and the faster reference
+    # gives the less flattering ratio.
+    alone_before, alone_before_cpu, parsed_entries = feedparser_alone(documents)
     receive, send = multiprocessing.Pipe(duplex=False)
     server = multiprocessing.get_context("fork").Process(
         target=serve, args=(documents, send), daemon=True
@@ -193,15 +197,17 @@ def main() -> None:
         server.terminate()
         server.join()
 
-    started, started_cpu = time.perf_counter(), time.process_time()
-    parsed_entries = sum(len(feedparser.parse(body).entries) for body in documents.values())
-    alone, alone_cpu = time.perf_counter() - started, time.process_time() - started_cpu
+    alone_after, alone_after_cpu, _ = feedparser_alone(documents)
+    alone, alone_cpu = min(alone_before, alone_after), min(alone_before_cpu, alone_after_cpu)
 
     expected = arguments.feeds * arguments.entries
     print(f"feeds: {arguments.feeds}, entries: {expected}, bytes: {size / 1e6:.1f} MB")
     print(f"first poll:        {first:7.2f} s  {new_articles} new articles, {failures} failures")
     print(f"re-poll (304s):    {second:7.2f} s  {again} new articles, {failures_again} failures")
-    print(f"feedparser alone:  {alone:7.2f} s  {parsed_entries} entries")
+    print(
+        f"feedparser alone:  {alone:7.2f} s  {parsed_entries} entries"
+        f" (before the polls {alone_before:.2f} s, after {alone_after:.2f} s; the faster counts)"
+    )
     print(f"entries per second (first poll): {expected / first:,.0f}")
     print(f"first poll / feedparser alone:   {first / alone:.2f}  (target <= 1.5)")
     print(f"re-poll / first poll:            {second / first:.4f}  (target < 0.05)")
@@ -211,6 +217,13 @@ def main() -> None:
     if new_articles != expected or again or failures or failures_again:
         print("WARNING: the polls did not store every entry exactly once", file=sys.stderr)
         sys.exit(1)
+
+
+def feedparser_alone(documents: dict[str, bytes]) -> tuple[float, float, int]:
+    """feedparser parsing every document with its defaults: seconds, CPU seconds, entries."""
+    started, started_cpu = time.perf_counter(), time.process_time()
+    entries = sum(len(feedparser.parse(body).entries) for body in documents.values())
+    return time.perf_counter() - started, time.process_time() - started_cpu, entries
 
 
 def poll_all(services: Any) -> tuple[float, float, int, int]:

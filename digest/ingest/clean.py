@@ -7,8 +7,9 @@ allowlist, titles and authors become plain text, and every URL kept is an absolu
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import suppress
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from html import escape, unescape
 from html.parser import HTMLParser
@@ -98,24 +99,35 @@ _BLOCK_TAGS = frozenset(
 
 def sanitize_html(html: str, *, base_url: str | None) -> str:
     """Feed HTML cut down to a small allowlist: links absolute http(s)/mailto, no images."""
-
-    def keep_attribute(tag: str, attribute: str, value: str) -> str | None:
-        if tag == "a" and attribute == "href":
-            return _safe_link(value, base_url)
-        return value
-
-    cleaned = nh3.clean(
-        _STRIPPED_BLOCK_END.sub(r"\1 ", html),
-        tags=set(ALLOWED_TAGS),
-        clean_content_tags=set(DROPPED_WITH_CONTENT),
-        attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
-        attribute_filter=keep_attribute,
-        url_schemes=set(LINK_SCHEMES),
-        link_rel="noopener noreferrer",
-        strip_comments=True,
-    )
+    token = _LINK_BASE.set(base_url)
+    try:
+        cleaned = _SANITIZER.clean(_STRIPPED_BLOCK_END.sub(r"\1 ", html))
+    finally:
+        _LINK_BASE.reset(token)
     # Dropping images leaves the paragraphs that held them empty.
     return _WHITESPACE_RUN.sub(" ", _EMPTY_PARAGRAPH.sub("", cleaned)).strip()
+
+
+# What relative links in the HTML being sanitized are relative to: one sanitizer serves every
+# entry (building one per call costs more than the cleaning), so the base goes beside it.
+_LINK_BASE: ContextVar[str | None] = ContextVar("link_base", default=None)
+
+
+def _keep_attribute(tag: str, attribute: str, value: str) -> str | None:
+    if tag == "a" and attribute == "href":
+        return _safe_link(value, _LINK_BASE.get())
+    return value
+
+
+_SANITIZER = nh3.Cleaner(
+    tags=set(ALLOWED_TAGS),
+    clean_content_tags=set(DROPPED_WITH_CONTENT),
+    attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
+    attribute_filter=_keep_attribute,
+    url_schemes=set(LINK_SCHEMES),
+    link_rel="noopener noreferrer",
+    strip_comments=True,
+)
 
 
 def _safe_link(value: str, base_url: str | None) -> str | None:
@@ -321,9 +333,10 @@ def absolute_http_url(url: str | None, base_url: str | None) -> str | None:
     if not url:
         return None
     candidate = _CONTROL.sub("", url).strip()
-    if base_url:
-        candidate = urljoin(base_url, candidate)
     parts = urlsplit(candidate)
+    if base_url and not (parts.scheme and parts.netloc):  # relative: resolve it
+        candidate = urljoin(base_url, candidate)
+        parts = urlsplit(candidate)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
     return candidate
@@ -336,7 +349,11 @@ def _is_http_url(url: str | None) -> bool:
 # ----------------------------------------------------------------------------------------------
 # Entries
 
-RawEntry = Mapping[str, Any]  # one of feedparser's entry dicts
+# One of feedparser's entry dicts (or a JSON Feed item in the same shape). clean_entry reads a
+# plain copy of its top level: feedparser's dict answers every lookup in Python, with aliases and
+# fallbacks clean neither needs nor wants ("updated" answered with "published"), and copying
+# the top level once costs less than the few dozen lookups a clean makes.
+RawEntry = Mapping[str, Any]
 
 
 def clean_entry(
@@ -353,6 +370,7 @@ def clean_entry(
     feeds are often served from another host than the site they describe; relative URLs in the
     entry's HTML are resolved against the entry's own link, the page that HTML was written for.
     """
+    raw = dict(raw)  # see RawEntry
     site = feed_link if feed_link and _is_http_url(feed_link) else feed_url
     link = _entry_link(raw, site)
     if link is None:
@@ -372,8 +390,8 @@ def clean_entry(
     title = _text_field(raw.get("title_detail"), raw.get("title"))
     if not title:
         title = truncate_text(summary_text, 80) if summary_text else link
-    published = _utc(_own(raw, "published_parsed"), now)
-    updated = _utc(_own(raw, "updated_parsed"), now)
+    published = _utc(raw.get("published_parsed"), now)
+    updated = _utc(raw.get("updated_parsed"), now)
 
     return Entry(
         guid=guid,
@@ -390,21 +408,8 @@ def clean_entry(
     )
 
 
-def _own(raw: RawEntry, key: str) -> object:
-    """``raw[key]`` if the feed gave it; feedparser would answer "updated" with "published"."""
-    return dict.get(raw, key) if isinstance(raw, dict) else raw.get(key)
-
-
 def _entry_link(raw: RawEntry, base_url: str) -> str | None:
-    candidates = [raw.get("link")]
-    candidates += [
-        link.get("href")
-        for link in raw.get("links") or ()
-        if link.get("rel", "alternate") == "alternate"
-    ]
-    if raw.get("guidislink") or _is_http_url(raw.get("id")):
-        candidates.append(raw.get("id"))
-    for candidate in candidates:
+    for candidate in _link_candidates(raw):
         url = absolute_http_url(candidate, base_url)
         if url is not None:
             try:
@@ -412,6 +417,15 @@ def _entry_link(raw: RawEntry, base_url: str) -> str | None:
             except ValueError:
                 continue
     return None
+
+
+def _link_candidates(raw: RawEntry) -> Iterator[str | None]:
+    yield raw.get("link")
+    for link in raw.get("links") or ():
+        if link.get("rel", "alternate") == "alternate":
+            yield link.get("href")
+    if raw.get("guidislink") or _is_http_url(raw.get("id")):
+        yield raw.get("id")
 
 
 def _summary_source(raw: RawEntry) -> tuple[str, str]:
