@@ -72,6 +72,24 @@ def test_an_article_is_stored_once_per_guid_and_per_link(store: Store) -> None:
     assert len(store.all_article_ids()) == 2
 
 
+def test_a_story_another_poll_stored_meanwhile_is_left_out_of_the_insert(store: Store) -> None:
+    # Between a poll's duplicate lookups and its insert, a concurrent poll may store the same
+    # link (or the same feed and guid): that row is skipped and the rest still go in.
+    from digest.store import articles
+
+    wire, post = two_feeds(store)
+    [taken] = store.store_entries(wire, [entry(1)], T0).new
+    rows = [
+        articles._row_values(post, entry(1, guid="tag:post,2026:1"), T0, (1, 2), None),
+        articles._row_values(post, entry(2), T0, (3, 4), None),
+        articles._row_values(wire, entry(3, guid="urn:story:1"), T0, (5, 6), None),
+    ]
+    with store.transaction() as session:
+        kept = articles._insert_new(session, rows)
+    assert [at for at, _ in kept] == [1]
+    assert sorted(store.all_article_ids()) == sorted([taken, kept[0][1]])
+
+
 def test_an_entry_updated_in_place_updates_the_article_and_keeps_first_seen(store: Store) -> None:
     wire, _ = two_feeds(store)
     [article_id] = store.store_entries(wire, [entry(1)], T0).new

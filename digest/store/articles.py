@@ -21,13 +21,14 @@ from sqlalchemy import (
     Engine,
     Table,
     Text,
-    bindparam,
     delete,
     insert,
     select,
     type_coerce,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -216,30 +217,41 @@ class ArticleStore(StoreBase):
     def _insert_clustered(
         self, session: Session, feed_id: int, entries: Sequence[Entry], now: datetime
     ) -> list[_Inserted]:
-        """Insert new articles and give each its cluster (module docstring); the ones a
-        concurrent poll stored first (same link) are left out."""
+        """Insert new articles, each with its cluster (module docstring); the ones a concurrent
+        poll stored first (same link) are left out."""
         if not entries:
             return []
         sketches = [dedup.fingerprint(entry.title, entry.summary_text) for entry in entries]
-        kept = _insert_all(
-            session,
-            [
-                _row_values(feed_id, entry, now, sketch)
-                for entry, sketch in zip(entries, sketches, strict=True)
-            ],
-        )
-        inserted = [_Inserted(article_id, entries[at], sketches[at]) for at, article_id in kept]
         with self._recent.lock:
             self._recent.refresh(session, now)
-            for new in inserted:
-                new.cluster_id = self._recent.index.assign(new.id, feed_id, new.fingerprint)
-        if inserted:
-            session.execute(
-                update(_ARTICLES)
-                .where(_ARTICLES.c.id == bindparam("b_id"))
-                .values(cluster_id=bindparam("b_cluster")),
-                [{"b_id": new.id, "b_cluster": new.cluster_id} for new in inserted],
+            index = self._recent.index
+            # Matched before the insert, so that a row joining a cluster is written with it. The
+            # entries of one feed never match each other, so none needs the others indexed.
+            joined = [
+                match[0] if (match := index.best_match(feed_id, sketch)) else None
+                for sketch in sketches
+            ]
+            kept = _insert_new(
+                session,
+                [
+                    _row_values(feed_id, entry, now, sketch, cluster_id)
+                    for entry, sketch, cluster_id in zip(entries, sketches, joined, strict=True)
+                ],
             )
+            inserted = [
+                _Inserted(article_id, entries[at], sketches[at], joined[at] or article_id)
+                for at, article_id in kept
+            ]
+            # The others start a cluster of their own, known by their own id.
+            alone = [new.id for new in inserted if new.cluster_id == new.id]
+            for chunk in _chunks(alone):
+                session.execute(
+                    update(_ARTICLES)
+                    .where(_ARTICLES.c.id.in_(chunk))
+                    .values(cluster_id=_ARTICLES.c.id)
+                )
+            for new in inserted:
+                index.add(new.id, feed_id, new.cluster_id, new.fingerprint)
         return inserted
 
     def articles(self, article_ids: Iterable[int]) -> list[Article]:
@@ -332,18 +344,19 @@ def _chunks(values: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:
 
 @dataclass(slots=True)
 class _Inserted:
-    """A new article just inserted: its id, the entry stored, and its cluster once known."""
+    """A new article just inserted: its id, the entry stored, its fingerprint and cluster."""
 
     id: int
     entry: Entry
     fingerprint: dedup.Fingerprint
-    cluster_id: int | None = None
+    cluster_id: int
 
 
 def _row_values(
-    feed_id: int, entry: Entry, now: datetime, sketch: dedup.Fingerprint
+    feed_id: int, entry: Entry, now: datetime, sketch: dedup.Fingerprint, cluster_id: int | None
 ) -> dict[str, Any]:
-    """The columns of a new article: what ``_copy_entry`` writes, where and when it was seen."""
+    """The columns of a new article: what ``_copy_entry`` writes, where and when it was seen.
+    A cluster id of None is filled in with the article's own id once it has one."""
     return {
         "feed_id": feed_id,
         "guid": entry.guid,
@@ -359,20 +372,27 @@ def _row_values(
         "image_url": entry.image_url,
         "language": entry.language,
         "fingerprint": list(sketch),
-        "cluster_id": None,  # until _insert_clustered has found it
+        "cluster_id": cluster_id,
     }
 
 
-def _insert_all(session: Session, rows: Sequence[dict[str, Any]]) -> list[tuple[int, int]]:
-    """Insert new articles in one statement; one by one if a concurrent poll stored some link
-    first (those are left out). Returns (position in ``rows``, id) of each inserted."""
+def _insert_new(session: Session, rows: Sequence[dict[str, Any]]) -> list[tuple[int, int]]:
+    """Insert new articles in one statement, leaving out any whose link (or feed and guid) a
+    concurrent poll stored first. Returns (position in ``rows``, id) of each inserted."""
     # Ids are matched to rows by link (unique), not by the order RETURNING gives them in: asking
     # for that order makes SQLite insert one row per statement.
-    statement = insert(_ARTICLES).returning(_ARTICLES.c.id, _ARTICLES.c.link)
     position = {row["link"]: at for at, row in enumerate(rows)}
+    dialect = session.get_bind().dialect.name
+    if dialect in ("sqlite", "postgresql"):  # INSERT ... ON CONFLICT DO NOTHING
+        new = (sqlite_insert if dialect == "sqlite" else postgresql_insert)(_ARTICLES)
+        statement = new.on_conflict_do_nothing().returning(_ARTICLES.c.id, _ARTICLES.c.link)
+        returned = session.execute(statement, rows).all()
+        return sorted((position[link], article_id) for article_id, link in returned)
+    # Elsewhere: all at once, or one by one when some row is taken already.
+    plain = insert(_ARTICLES).returning(_ARTICLES.c.id, _ARTICLES.c.link)
     try:
         with session.begin_nested():
-            returned = session.execute(statement, rows).all()
+            returned = session.execute(plain, rows).all()
         return sorted((position[link], article_id) for article_id, link in returned)
     except IntegrityError:
         pass
@@ -380,7 +400,7 @@ def _insert_all(session: Session, rows: Sequence[dict[str, Any]]) -> list[tuple[
     for at, row in enumerate(rows):
         try:
             with session.begin_nested():
-                kept.append((at, session.execute(statement, [row]).one().id))
+                kept.append((at, session.execute(plain, [row]).one().id))
         except IntegrityError:
             continue
     return kept
