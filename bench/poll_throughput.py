@@ -108,6 +108,9 @@ def serve(documents: dict[str, bytes], ready: Connection) -> None:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # As web servers do on keep-alive connections: without it, the last part of each body
+        # waits for the client's delayed ACK (40 ms a feed, hidden only by running many at once).
+        disable_nagle_algorithm = True
 
         def do_GET(self) -> None:
             body, tag = documents.get(self.path), tags.get(self.path)

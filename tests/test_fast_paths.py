@@ -1,9 +1,10 @@
 """The short cuts of the poll path give exactly what the plain implementations give.
 
 Each fast path (text and images read with regular expressions, normalization by table, the trie
-of terms, ``classify`` without the explanation) is checked against the straightforward code it
-stands in for, on the labelled sample and on generated markup built to reach both the fast path
-and its fallback.
+of terms and its look-ahead past the clitic prefixes, the fields of an article scanned as one
+string, ``classify`` without the explanation) is checked against the straightforward code it
+stands in for, on the labelled sample and on generated markup and articles built to reach both
+the fast path and its fallback.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import random
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,12 +21,21 @@ from pathlib import Path
 import nh3
 import pytest
 
-from digest.config import load_settings
+from digest.config import TopicRules, TopicSettings, load_settings
 from digest.ingest import clean
 from digest.records import Article
 from digest.topics import TopicClassifier, normalize_text
-from digest.topics.classify import _INCLUDE_KINDS, _terms
-from digest.topics.rules import Term, TermPattern
+from digest.topics.classify import (
+    _FIELD_WEIGHTS,
+    _INCLUDE_KINDS,
+    Veto,
+    _CompiledTopic,
+    _Hit,
+    _Own,
+    _terms,
+    _Text,
+)
+from digest.topics.rules import MASK, Term, TermPattern
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = [
@@ -159,6 +170,19 @@ class FlatPattern(TermPattern):
             rules._alternation = trie
 
 
+class UnguardedPattern(TermPattern):
+    """TermPattern without the look-ahead for a match's first character before each prefix."""
+
+    def __init__(self, terms: Iterable[Term], *, clitic_prefixes: bool) -> None:
+        import digest.topics.rules as rules
+
+        guard, rules._first_letters = rules._first_letters, lambda prefix, cores: ""
+        try:
+            super().__init__(terms, clitic_prefixes=clitic_prefixes)
+        finally:
+            rules._first_letters = guard
+
+
 def hits(pattern: TermPattern, text: str) -> list[tuple[str, str, int, int, bool]]:
     return [
         (hit.term.text, hit.term.kind, hit.start, hit.end, hit.prefixed)
@@ -226,3 +250,182 @@ def test_classify_gives_the_matches_of_the_explanation_on_the_sample() -> None:
         assert matches == classifier.explain(article).matches, sample["id"]
         filed += bool(matches)
     assert filed > len(SAMPLES) / 3
+
+
+@pytest.mark.parametrize("kinds", [_INCLUDE_KINDS, ("exclude",), ("ignore",)])
+def test_the_prefix_look_ahead_changes_no_hit(kinds: tuple[str, ...]) -> None:
+    topics = load_settings(ROOT / "config" / "example.toml", {}).topics
+    texts = [normalize_text(f"{s['title']} {s['summary']}") for s in SAMPLES]
+    texts += [normalize_text(name) for s in SAMPLES for name in s.get("categories", ())]
+    for topic in topics:
+        terms = _terms(topic, kinds)
+        prefixes = topic.rules.clitic_prefixes
+        guarded, unguarded = (
+            TermPattern(terms, clitic_prefixes=prefixes),
+            UnguardedPattern(terms, clitic_prefixes=prefixes),
+        )
+        for text in texts:
+            assert hits(guarded, text) == hits(unguarded, text), (topic.slug, text)
+
+
+def test_the_prefix_look_ahead_changes_no_hit_among_the_prefix_letters() -> None:
+    # Terms of the prefix letters (وفالبك, ושכבלמה), some behind punctuation, and text made of
+    # the terms, prefixes, letters and punctuation.
+    rnd = random.Random(5)
+    letters = "وفالبكسعدية ושכבלמהירם'(-.a"
+    prefixes = ["و", "ب", "ال", "وبال", "فل", "ו", "ה", "מ", "וב", "שב", "כשה"]
+    found = 0
+    for _ in range(1000):
+        terms = [
+            Term("".join(rnd.choice(letters) for _ in range(rnd.randint(1, 7))), "include")
+            for _ in range(rnd.randint(1, 12))
+        ]
+        guarded, unguarded = (
+            TermPattern(terms, clitic_prefixes=True),
+            UnguardedPattern(terms, clitic_prefixes=True),
+        )
+        pieces = [term.text for term in terms] + prefixes + list(letters) + [" "] * 8
+        for _ in range(10):
+            text = normalize_text("".join(rnd.choice(pieces) for _ in range(12)))
+            expected = hits(unguarded, text)
+            assert hits(guarded, text) == expected, (terms, text)
+            found += sum(hit[4] or not hit[0][0].isalpha() for hit in expected)
+    assert found > 300  # behind a prefix, or beginning with punctuation
+
+
+class PerFieldClassifier(TopicClassifier):
+    """TopicClassifier scanning each field on its own, as first written."""
+
+    @staticmethod
+    def _scan(topic: _CompiledTopic, text: _Text, found: _Own) -> None:
+        if topic.exclude:
+            for field_name, value in (("title", text.title), ("summary", text.summary)):
+                found.vetoes += [
+                    Veto(hit.term.text, field_name) for hit in topic.exclude.finditer(value)
+                ]
+        fields = [("title", 0, text.title), ("summary", 0, text.summary)]
+        fields += [("category", index, name) for index, name in enumerate(text.categories)]
+        for field_name, index, value in fields:
+            masked = value
+            if topic.ignore:
+                masked, ignored = topic.ignore.mask(value)
+                found.ignored += [
+                    hit.term.text for hit in ignored if hit.term.text not in found.ignored
+                ]
+            for hit in topic.terms.finditer(masked):
+                found.hits.append(
+                    _Hit(
+                        key=(field_name, index, hit.start),
+                        topic=topic.slug,
+                        rule=hit.term.kind,
+                        term=hit.term.text,
+                        field=field_name,
+                        points=_FIELD_WEIGHTS[field_name],
+                        needs_context=hit.term.kind == "ambiguous" or hit.prefixed,
+                    )
+                )
+
+
+def sample_article(
+    number: int, feed: str, title: str, summary: str, categories: Iterable[str]
+) -> Article:
+    return Article(
+        id=number,
+        feed_id=1,
+        feed_name=feed,
+        guid=f"guid-{number}",
+        link="https://news.example/",
+        title=title,
+        summary_html="",
+        summary_text=summary,
+        author=None,
+        published_at=None,
+        first_seen_at=NOW,
+        categories=tuple(categories),
+    )
+
+
+def generated_articles(seed: int, count: int, topics: Iterable[TopicSettings]) -> Iterable[Article]:
+    """Articles strung together from the topics' own rules, behind prefixes, next to punctuation
+    and the mask character, in every field, with the same phrase more than once in a field."""
+    rnd = random.Random(seed)
+    rules = [topic.rules for topic in topics]
+    columns = ("include", "places", "people", "groups", "ambiguous", "exclude", "ignore")
+    words = sorted(
+        {
+            word
+            for rule in rules
+            for column in (*columns, "categories")
+            for word in getattr(rule, column)
+        }
+    )
+    feeds = [*sorted({feed for rule in rules for feed in rule.feeds}), "Daily Ledger"]
+    prefixes = ["", "", "", "", "و", "ب", "ال", "وبال", "ו", "ה", "מ", "וב", "שב"]
+    maqaf = "\u05be"  # the Hebrew hyphen
+    others = ["the", "recipe", "talks", "of", "-", ",", ".", "'s", "'", '"', "(", MASK, maqaf, "x"]
+    spaces = [" ", " ", " ", "", "  ", "-", "\n"]
+
+    def text(pieces: int) -> str:
+        written, word = "", ""
+        for _ in range(pieces):
+            if not word or rnd.random() > 0.1:  # now and then the same word again
+                word = rnd.choice(words) if rnd.random() < 0.6 else rnd.choice(others)
+            if rnd.random() < 0.2:
+                word = word.upper()
+            written += rnd.choice(spaces) + rnd.choice(prefixes) + word
+        return written
+
+    for number in range(count):
+        yield sample_article(
+            number,
+            rnd.choice(feeds),
+            text(rnd.randint(0, 6)),
+            text(rnd.randint(0, 14)),
+            [text(rnd.randint(0, 2)) for _ in range(rnd.randint(0, 4))],
+        )
+
+
+def test_the_joined_fields_give_the_verdicts_of_each_field_scanned_alone() -> None:
+    topics = load_settings(ROOT / "config" / "example.toml", {}).topics
+    joined, per_field = TopicClassifier(topics), PerFieldClassifier(topics)
+    articles = [
+        sample_article(n, s["feed"], s["title"], s["summary"], s.get("categories", ()))
+        for n, s in enumerate(SAMPLES)
+    ]
+    articles += generated_articles(6, 2500, topics)
+    # Phrases cut in two, from title to summary and from summary to category: no field has one.
+    phrases = sorted({term.text for topic in topics for term in _terms(topic, _INCLUDE_KINDS)})
+    for number, phrase in enumerate(phrase for phrase in phrases if " " in phrase):
+        first, rest = phrase.split(" ", 1)
+        summary = f"{rest} today, and {first}"
+        articles.append(sample_article(number, "Daily Ledger", f"Report {first}", summary, [rest]))
+    reached: Counter[str] = Counter()
+    for article in articles:
+        explanation = joined.explain(article)
+        assert explanation == per_field.explain(article), article
+        # Down to where each hit is: the same keys, at the same offsets in the same fields.
+        assert joined._judge(article)[0] == per_field._judge(article)[0], article
+        assert joined.classify(article) == per_field.classify(article), article
+        for verdict in explanation.verdicts:
+            reached.update(evidence.field for evidence in verdict.evidence)
+            reached.update(evidence.note for evidence in verdict.evidence)
+            reached["vetoed"] += bool(verdict.vetoed_by)
+            reached["ignored"] += bool(verdict.ignored)
+            reached["ignored twice"] += len(set(verdict.ignored)) < len(verdict.ignored)
+    for what in ("title", "summary", "category", "feed", "vetoed", "ignored", "ignored twice"):
+        assert reached[what] > 20, (what, reached)
+    assert reached["matched behind a prefix; supported by other evidence"] > 20, reached
+
+
+def test_fields_are_joined_by_a_character_no_term_contains() -> None:
+    # A term with the mask character in it (TOML can write one) must not run from the end of
+    # the title into the summary.
+    topics = [
+        TopicSettings(slug="odd", name="Odd", rules=TopicRules(include=(f"north{MASK}south",)))
+    ]
+    article = sample_article(1, "Daily Ledger", "Heading north", "south we go", ())
+    assert PerFieldClassifier(topics).explain(article).verdicts == ()
+    assert TopicClassifier(topics).explain(article).verdicts == ()
+    inside = sample_article(2, "Daily Ledger", f"north{MASK}south", "", ())
+    assert TopicClassifier(topics).explain(inside) == PerFieldClassifier(topics).explain(inside)
+    assert TopicClassifier(topics).classify(inside)

@@ -222,12 +222,14 @@ def test_xml_base_on_the_content_itself_places_its_links_and_images() -> None:
       <entry><title>Absolute</title><link href="/news/1"/><id>tag:site.example,2026:1</id>
         <updated>2026-01-01T00:00:00Z</updated>
         <content type="html" xml:base="https://cdn.example/2026/"
-          >&lt;p&gt;&lt;img src="pics/a.jpg" alt=""&gt;&lt;a href="more.html"&gt;more&lt;/a&gt;&lt;/p&gt;</content>
+          >&lt;p&gt;&lt;img src="pics/a.jpg" alt=""&gt;
+          &lt;a href="more.html"&gt;more&lt;/a&gt;&lt;/p&gt;</content>
       </entry>
       <entry><title>Relative</title><link href="/news/2"/><id>tag:site.example,2026:2</id>
         <updated>2026-01-01T00:00:00Z</updated>
         <content type="html" xml:base="/archive/"
-          >&lt;p&gt;&lt;img src="b.jpg" alt=""&gt;&lt;a href="c.html"&gt;c&lt;/a&gt;&lt;/p&gt;</content>
+          >&lt;p&gt;&lt;img src="b.jpg" alt=""&gt;
+          &lt;a href="c.html"&gt;c&lt;/a&gt;&lt;/p&gt;</content>
       </entry></feed>"""
     feed = parse_feed(document, url="https://feeds.example/a", content_type=None, now=NOW)
     absolute, relative = feed.entries

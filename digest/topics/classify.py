@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from digest.config import TopicSettings
 from digest.records import Article, TopicMatch
 from digest.topics.normalize import normalize_text
-from digest.topics.rules import Term, TermPattern
+from digest.topics.rules import MASK, Term, TermHit, TermPattern
 
 TITLE_WEIGHT = 3.0
 SUMMARY_WEIGHT = 1.0
@@ -98,11 +99,50 @@ class _CompiledTopic:
 
 @dataclass(frozen=True, slots=True)
 class _Text:
-    """The normalized text of an article, computed once and shared by every topic."""
+    """The normalized text of an article, computed once and shared by every topic.
+
+    Each topic's patterns scan the fields as one string, ``joined``: one call per pattern rather
+    than one per field, for a call costs more than the few characters of a field. The separator
+    is a character no term contains (``_separator``), so no match runs across it, and it is
+    neither a word character nor a space, so a term at the edge of a field meets a word boundary
+    as at the end of a string: each field has the hits it would have alone, at the same offsets.
+    """
 
     title: str
     summary: str
     categories: tuple[str, ...]
+    joined: str  # title, summary, then each category, separated
+    starts: tuple[int, ...]  # where each field begins in ``joined``, in that order
+    places: tuple[tuple[str, int], ...]  # each field's name and index, as a hit's key has them
+    # Ignore patterns, some shared by several topics, and what each makes of ``joined``.
+    masks: dict[TermPattern, tuple[str, list[TermHit]]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, separator: str, title: str, summary: str, categories: tuple[str, ...]) -> _Text:
+        fields = (title, summary, *categories)
+        starts, start = [], 0
+        for value in fields:
+            starts.append(start)
+            start += len(value) + len(separator)
+        places = (("title", 0), ("summary", 0), *(("category", i) for i in range(len(categories))))
+        joined = separator.join(fields)
+        return cls(title, summary, categories, joined, tuple(starts), places)
+
+    @property
+    def head(self) -> str:
+        """The title and summary, separated: what exclude terms look at."""
+        return self.joined[: self.starts[1] + len(self.summary)]
+
+    def masked(self, pattern: TermPattern) -> tuple[str, list[TermHit]]:
+        """``joined`` with the hits of an ignore pattern masked, and the hits; once per pattern."""
+        found = self.masks.get(pattern)
+        if found is None:
+            found = self.masks[pattern] = pattern.mask(self.joined)
+        return found
+
+    def slot(self, start: int) -> int:
+        """Which field a position in ``joined`` falls in: an index into ``starts``."""
+        return bisect_right(self.starts, start) - 1
 
 
 @dataclass(slots=True)  # not frozen: built for every hit, and a frozen __init__ costs twice as much
@@ -114,6 +154,12 @@ class _Hit:
     field: str
     points: float
     needs_context: bool = False  # an ambiguous term, or a one-word term behind a clitic prefix
+
+
+# One rule's hits under a topic, summed: (topic, rule, term, field, needs context, count, points,
+# counted). A plain tuple: ``classify`` wants only the score, and only ``explain`` pays for
+# ``Evidence`` records.
+_Tally = tuple[str, str, str, str, bool, int, float, bool]
 
 
 @dataclass
@@ -150,6 +196,16 @@ class TopicClassifier:
         parents = {topic.slug: topic.parent for topic in topics}
         chains = {topic.slug: _ancestors(topic.slug, parents) for topic in topics}
         by_slug = {topic.slug: topic for topic in topics}
+        # A sub-topic with no ignore phrases of its own has its parent's: one pattern for both,
+        # so that an article is masked once for the two (see ``_Text.masked``).
+        ignores: dict[tuple[tuple[Term, ...], bool], TermPattern] = {}
+
+        def shared(terms: list[Term], clitic_prefixes: bool) -> TermPattern:
+            key = (tuple(terms), clitic_prefixes)
+            if key not in ignores:
+                ignores[key] = TermPattern(terms, clitic_prefixes=clitic_prefixes)
+            return ignores[key]
+
         self._topics = tuple(
             _CompiledTopic(
                 settings=topic,
@@ -172,17 +228,18 @@ class TopicClassifier:
                 ),
                 # A parent's ignore phrases hold for its whole tree: "Syrian-born" is no
                 # mention of Syria, whichever topic lists "Syrian".
-                ignore=TermPattern(
+                ignore=shared(
                     [
                         term
                         for slug in (topic.slug, *chains[topic.slug])
                         for term in _terms(by_slug[slug], ("ignore",))
                     ],
-                    clitic_prefixes=topic.rules.clitic_prefixes,
+                    topic.rules.clitic_prefixes,
                 ),
             )
             for topic in topics
         )
+        self._separator = _separator(topics)
 
     def classify(self, article: Article) -> tuple[TopicMatch, ...]:
         """The topics the article is filed under, in config order, each with its score.
@@ -195,9 +252,9 @@ class TopicClassifier:
             mine = own[topic.slug]
             if mine.vetoes:
                 continue
-            score, evidence = scored[topic.slug]
+            score, tallies = scored[topic.slug]
             via = any(passes[slug] for slug in topic.descendants)
-            if (evidence or mine.ignored or via) and (passes[topic.slug] or via):
+            if (tallies or mine.ignored or via) and (passes[topic.slug] or via):
                 matches.append(TopicMatch(topic.slug, score))
         return tuple(matches)
 
@@ -222,10 +279,23 @@ class TopicClassifier:
                     )
                 )
                 continue
-            score, evidence = scored[topic.slug]
+            score, tallies = scored[topic.slug]
             via = tuple(slug for slug in topic.descendants if passes[slug])
-            if not (evidence or mine.ignored or via):
+            if not (tallies or mine.ignored or via):
                 continue
+            evidence = [
+                Evidence(
+                    topic=slug,
+                    rule=rule,
+                    term=term,
+                    field=field_name,
+                    count=count,
+                    points=points,
+                    counted=counted,
+                    note=_note(rule, needs_context, counted),
+                )
+                for slug, rule, term, field_name, needs_context, count, points, counted in tallies
+            ]
             filed = passes[topic.slug] or bool(via)
             verdicts.append(
                 TopicVerdict(
@@ -243,10 +313,11 @@ class TopicClassifier:
 
     def _judge(
         self, article: Article
-    ) -> tuple[dict[str, _Own], dict[str, tuple[float, list[Evidence]]], dict[str, bool]]:
+    ) -> tuple[dict[str, _Own], dict[str, tuple[float, list[_Tally]]], dict[str, bool]]:
         """What each topic's own rules found, each topic's rolled-up score and evidence (vetoed
         topics have none), and whether each passes on its own."""
-        text = _Text(
+        text = _Text.of(
+            self._separator,
             title=normalize_text(article.title),
             summary=normalize_text(article.summary_text),
             # Duplicates such as "Iran" and "IRAN" count once.
@@ -255,45 +326,19 @@ class TopicClassifier:
         own = {topic.slug: self._own(topic, article.feed_name, text) for topic in self._topics}
         context = {topic.root for topic in self._topics if own[topic.slug].gives_context()}
         passes: dict[str, bool] = {}
-        scored: dict[str, tuple[float, list[Evidence]]] = {}
+        scored: dict[str, tuple[float, list[_Tally]]] = {}
         for topic in self._topics:
             if own[topic.slug].vetoes:
                 passes[topic.slug] = False
                 continue
-            score, evidence = self._rolled_up(topic, own, topic.root in context)
-            scored[topic.slug] = (score, evidence)
+            score, tallies = self._rolled_up(topic, own, topic.root in context)
+            scored[topic.slug] = (score, tallies)
             passes[topic.slug] = own[topic.slug].implied or score >= topic.settings.rules.threshold
         return own, scored, passes
 
-    @staticmethod
-    def _own(topic: _CompiledTopic, feed_name: str, text: _Text) -> _Own:
+    def _own(self, topic: _CompiledTopic, feed_name: str, text: _Text) -> _Own:
         found = _Own()
-        if topic.exclude:  # most topics have no exclude or ignore terms: no need to look
-            for field_name, value in (("title", text.title), ("summary", text.summary)):
-                found.vetoes += [
-                    Veto(hit.term.text, field_name) for hit in topic.exclude.finditer(value)
-                ]
-        fields = [("title", 0, text.title), ("summary", 0, text.summary)]
-        fields += [("category", index, name) for index, name in enumerate(text.categories)]
-        for field_name, index, value in fields:
-            masked = value
-            if topic.ignore:
-                masked, ignored = topic.ignore.mask(value)
-                found.ignored += [
-                    hit.term.text for hit in ignored if hit.term.text not in found.ignored
-                ]
-            for hit in topic.terms.finditer(masked):
-                found.hits.append(
-                    _Hit(
-                        key=(field_name, index, hit.start),
-                        topic=topic.slug,
-                        rule=hit.term.kind,
-                        term=hit.term.text,
-                        field=field_name,
-                        points=_FIELD_WEIGHTS[field_name],
-                        needs_context=hit.term.kind == "ambiguous" or hit.prefixed,
-                    )
-                )
+        self._scan(topic, text, found)
         if feed_name in topic.feeds:
             found.implied = True
             found.hits.append(_Hit(("feed",), topic.slug, "feed", feed_name, "feed", FEED_WEIGHT))
@@ -312,9 +357,45 @@ class TopicClassifier:
                 )
         return found
 
+    @staticmethod
+    def _scan(topic: _CompiledTopic, text: _Text, found: _Own) -> None:
+        """The topic's exclude, ignore and include terms in the article's title, summary and
+        categories (exclude terms in the title and summary only)."""
+        if topic.exclude:  # most topics have no exclude or ignore terms: no need to look
+            found.vetoes += [
+                Veto(hit.term.text, "title" if text.slot(hit.start) == 0 else "summary")
+                for hit in topic.exclude.finditer(text.head)
+            ]
+        masked = text.joined
+        if topic.ignore:
+            # Masking keeps offsets, so the joined fields masked are the fields masked, joined.
+            masked, ignored = text.masked(topic.ignore)
+            # A phrase is listed again for each field it is found in, unless an earlier field had
+            # it (and as often as a field has it): as when each field was masked on its own.
+            slot, earlier = -1, 0
+            for hit in ignored:
+                if text.slot(hit.start) != slot:
+                    slot, earlier = text.slot(hit.start), len(found.ignored)
+                if hit.term.text not in found.ignored[:earlier]:
+                    found.ignored.append(hit.term.text)
+        for hit in topic.terms.finditer(masked):
+            slot = text.slot(hit.start)
+            field_name, index = text.places[slot]
+            found.hits.append(
+                _Hit(
+                    key=(field_name, index, hit.start - text.starts[slot]),
+                    topic=topic.slug,
+                    rule=hit.term.kind,
+                    term=hit.term.text,
+                    field=field_name,
+                    points=_FIELD_WEIGHTS[field_name],
+                    needs_context=hit.term.kind == "ambiguous" or hit.prefixed,
+                )
+            )
+
     def _rolled_up(
         self, topic: _CompiledTopic, own: dict[str, _Own], has_context: bool
-    ) -> tuple[float, list[Evidence]]:
+    ) -> tuple[float, list[_Tally]]:
         """The topic's score over its own hits and those of its descendants that were not vetoed."""
         seen: set[tuple[object, ...]] = set()
         grouped: dict[tuple[str, str, str, str, bool], list[_Hit]] = {}
@@ -328,24 +409,31 @@ class TopicClassifier:
                 key = (hit.topic, hit.rule, hit.term, hit.field, hit.needs_context)
                 grouped.setdefault(key, []).append(hit)
         score = 0.0
-        evidence = []
+        tallies = []
         for (slug, rule, term, field_name, needs_context), hits in grouped.items():
             counted = not needs_context or has_context
             points = sum(hit.points for hit in hits) if counted else 0.0
             score += points
-            evidence.append(
-                Evidence(
-                    topic=slug,
-                    rule=rule,
-                    term=term,
-                    field=field_name,
-                    count=len(hits),
-                    points=points,
-                    counted=counted,
-                    note=_note(rule, needs_context, counted),
-                )
+            tallies.append(
+                (slug, rule, term, field_name, needs_context, len(hits), points, counted)
             )
-        return score, evidence
+        return score, tallies
+
+
+def _separator(topics: Sequence[TopicSettings]) -> str:
+    """A character to join an article's fields with that no term of ``topics`` contains.
+
+    ``MASK`` unless a config writes it into a term; the fallbacks are private-use characters.
+    Each is neither a word character nor a space, and no clitic prefix is made of them.
+    """
+    kinds = (*_INCLUDE_KINDS, "exclude", "ignore")
+    used = {
+        char
+        for topic in topics
+        for term in _terms(topic, kinds)
+        for char in normalize_text(term.text)
+    }
+    return next(char for char in (MASK, *map(chr, range(0xE000, 0xF900))) if char not in used)
 
 
 def _note(rule: str, needs_context: bool, counted: bool) -> str:
