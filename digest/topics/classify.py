@@ -370,13 +370,8 @@ class TopicClassifier:
         if topic.ignore:
             # Masking keeps offsets, so the joined fields masked are the fields masked, joined.
             masked, ignored = text.masked(topic.ignore)
-            # A phrase is listed again for each field it is found in, unless an earlier field had
-            # it (and as often as a field has it): as when each field was masked on its own.
-            slot, earlier = -1, 0
-            for hit in ignored:
-                if text.slot(hit.start) != slot:
-                    slot, earlier = text.slot(hit.start), len(found.ignored)
-                if hit.term.text not in found.ignored[:earlier]:
+            for hit in ignored:  # each phrase listed once, however often it was found
+                if hit.term.text not in found.ignored:
                     found.ignored.append(hit.term.text)
         for hit in topic.terms.finditer(masked):
             slot = text.slot(hit.start)
