@@ -196,6 +196,11 @@ class DkimSettings(_Model):
 class IngestSettings(_Model):
     timeout_seconds: float = Field(default=20.0, gt=0, le=300)
     max_body_bytes: int = Field(default=10_000_000, ge=1024)
+    # Documents larger than this are parsed in a child process, stopped after the timeout or when
+    # it needs more memory than allowed (digest.ingest.isolation); smaller ones in the poller.
+    parse_apart_above_bytes: int = Field(default=262_144, ge=0)
+    parse_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
+    parse_memory_mb: int = Field(default=512, ge=64)
     contact_url: HttpUrl | None = None  # named in the User-Agent so publishers can reach us
     allow_private_addresses: bool = False
     # When to poll each feed again (digest.polling): adapted to how often it publishes, within

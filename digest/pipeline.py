@@ -33,7 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from digest import compose, lint, polling
 from digest.concurrency import cpu_turn, run_per_host
-from digest.config import FeedSettings, ListSettings
+from digest.config import FeedSettings, IngestSettings, ListSettings
 from digest.errors import (
     DeliveryError,
     DeliveryPermanentError,
@@ -42,6 +42,7 @@ from digest.errors import (
     RenderError,
 )
 from digest.ingest import fetch_feed, parse_feed
+from digest.ingest.isolation import parse_apart
 from digest.mail.personalize import fill_for_preview, personalize
 from digest.mail.subscribers import read_subscriber_csv
 from digest.records import (
@@ -49,6 +50,7 @@ from digest.records import (
     Edition,
     FetchResult,
     OutgoingMessage,
+    ParsedFeed,
     RenderedEdition,
     Subscriber,
 )
@@ -125,8 +127,11 @@ def poll_feed(services: Services, feed_id: int) -> PollOutcome:
         except FetchError as error:
             with cpu_turn:
                 return _record_poll_failure(services, feed, error, bounds, now)
+        # A large document is parsed in a child process, bounded in time and memory, while
+        # the other polls take their turns; a small one on this poll's turn.
+        parsed = _parse_large_apart(settings.ingest, result, now)
         with cpu_turn:
-            return _take_in(services, feed, result, bounds, now)
+            return _take_in(services, feed, result, bounds, now, parsed)
     except SQLAlchemyError:
         raise  # the database failing is no feed's fault: the cycle stops and says so
     except Exception as error:  # a bug met on one feed's content must not stop the others
@@ -135,15 +140,37 @@ def poll_feed(services: Services, feed_id: int) -> PollOutcome:
             return _record_poll_failure(services, feed, error, bounds, now)
 
 
+def _parse_large_apart(
+    ingest: IngestSettings, result: FetchResult, now: datetime
+) -> ParsedFeed | ParseError | None:
+    """The parse of a document over ``ingest.parse_apart_above_bytes``, or its error; None for a
+    smaller document (or none), which ``_take_in`` parses."""
+    content = result.content
+    if result.not_modified or content is None or len(content) <= ingest.parse_apart_above_bytes:
+        return None
+    try:
+        return parse_apart(
+            content,
+            url=result.url,
+            content_type=result.content_type,
+            now=now,
+            timeout=ingest.parse_timeout_seconds,
+            memory_bytes=ingest.parse_memory_mb << 20,
+        )
+    except ParseError as error:
+        return error
+
+
 def _take_in(
     services: Services,
     feed: FeedState,
     result: FetchResult,
     bounds: polling.PollBounds,
     now: datetime,
+    parsed_apart: ParsedFeed | ParseError | None = None,
 ) -> PollOutcome:
-    """What ``poll_feed`` does with a fetched document: parse, store and classify (one
-    transaction), record the poll."""
+    """What ``poll_feed`` does with a fetched document: parse (unless ``parsed_apart`` holds the
+    parse or its error), store and classify (one transaction), record the poll."""
     store = services.store
     if result.not_modified or result.content is None:
         next_at = polling.next_poll_after_success(
@@ -159,7 +186,9 @@ def _take_in(
         )
         return PollOutcome(feed.id, feed.url, not_modified=True)
     try:
-        parsed = parse_feed(
+        if isinstance(parsed_apart, ParseError):
+            raise parsed_apart
+        parsed = parsed_apart or parse_feed(
             result.content, url=result.url, content_type=result.content_type, now=now
         )
     except ParseError as error:

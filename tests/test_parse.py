@@ -9,6 +9,7 @@ import pytest
 
 from digest.errors import ParseError
 from digest.ingest import parse_feed
+from digest.ingest.isolation import parse_apart
 from digest.records import ParsedFeed
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
@@ -238,6 +239,15 @@ def test_xml_base_on_the_content_itself_places_its_links_and_images() -> None:
     assert 'href="https://cdn.example/2026/more.html"' in absolute.summary_html
     assert relative.image_url == "https://site.example/archive/b.jpg"
     assert 'href="https://site.example/archive/c.html"' in relative.summary_html
+
+
+@pytest.mark.parametrize("name", ["rss20.xml", "atom.xml"])
+def test_a_document_parsed_apart_reads_as_one_parsed_here(name: str) -> None:
+    content, url = (FEEDS / name).read_bytes(), f"https://feeds.example/{name}"
+    apart = parse_apart(
+        content, url=url, content_type=None, now=NOW, timeout=60, memory_bytes=256 << 20
+    )
+    assert apart == parse_feed(content, url=url, content_type=None, now=NOW)
 
 
 def test_rss_091_with_its_netscape_doctype() -> None:

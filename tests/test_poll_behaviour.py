@@ -380,6 +380,67 @@ def test_one_feeds_failure_never_stops_the_others(tmp_path: Path, clock: FixedCl
     }
 
 
+# Unclosed tags, about 6 MB: feedparser's lenient parser takes many seconds over them.
+SLOW_TO_PARSE = (
+    b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><description>'
+    + b"<b>" * 2_000_000
+)
+
+
+def test_a_document_too_slow_to_parse_is_stopped_and_the_others_go_on(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    routes = {"/slow": answer(200, SLOW_TO_PARSE, RSS), "/good": conditional(FEED)}
+    with feed_server(routes) as server:
+        feeds = {path.strip("/"): server.url(path) for path in routes}
+        settings = make_settings(
+            tmp_path, feeds, max_body_bytes=8_000_000, parse_timeout_seconds=1.5
+        )
+        services = services_for(settings, clock)
+        summary = pipeline.poll_cycle(services, pipeline.InlineDispatcher(services))
+        by_name = {feed.name: feed for feed in services.store.feeds()}
+        services.close()
+    assert (summary.feeds_polled, summary.feeds_failed, summary.new_articles) == (2, 1, 3)
+    assert by_name["good"].status == "ok" and by_name["good"].articles == 3
+    slow = by_name["slow"]
+    assert (slow.status, slow.articles, slow.consecutive_errors) == ("error", 0, 1)
+    assert "parsing took longer than 1.5 s and was stopped" in (slow.last_error or "")
+    assert "ingest.parse_timeout_seconds" in (slow.last_error or "")
+
+
+def test_a_large_document_is_parsed_apart_and_stored_as_usual(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    body = rss("wire", count=30)
+    assert len(body) > 1024
+    with feed_server({"/feed": conditional(body)}) as server:
+        polls = poll_one(tmp_path, clock, server.url("/feed"), parse_apart_above_bytes=1024)
+        feed = next(polls)
+        polls.close()
+    assert (feed.status, feed.articles, feed.last_error) == ("ok", 30, None)
+
+
+def test_a_document_that_needs_too_much_memory_to_parse_is_stopped(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    # 150,000 items: feedparser builds a dictionary for each before anything is cut.
+    items = b"<item><link>https://wire.example.org/story</link></item>" * 150_000
+    document = b'<?xml version="1.0"?><rss version="2.0"><channel>' + items + b"</channel></rss>"
+    with feed_server({"/huge": answer(200, document, RSS)}) as server:
+        polls = poll_one(
+            tmp_path,
+            clock,
+            server.url("/huge"),
+            max_body_bytes=16_000_000,
+            parse_memory_mb=64,
+            parse_timeout_seconds=120,
+        )
+        feed = next(polls)
+        polls.close()
+    assert (feed.status, feed.articles) == ("error", 0)
+    assert "parsing needed more than 64 MB of memory and was stopped" in (feed.last_error or "")
+
+
 class Exploding:
     """A classifier that fails on one feed's articles, as a bug met on odd content would."""
 

@@ -63,6 +63,8 @@ def parse_feed(content: bytes, *, url: str, content_type: str | None, now: datet
             sanitize_html=False,
             resolve_relative_uris=False,
         )
+    except MemoryError:
+        raise  # no fault of the parser's: whoever bounded the memory says what happened
     except Exception as error:  # feedparser is lenient, but a parser bug must not stop the poll
         raise ParseError(url, f"the feed parser failed: {error}") from error
 
