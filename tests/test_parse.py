@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from datetime import UTC, datetime
+from multiprocessing import Queue
 from pathlib import Path
 
 import pytest
@@ -248,6 +250,29 @@ def test_a_document_parsed_apart_reads_as_one_parsed_here(name: str) -> None:
         content, url=url, content_type=None, now=NOW, timeout=60, memory_bytes=256 << 20
     )
     assert apart == parse_feed(content, url=url, content_type=None, now=NOW)
+
+
+def _entries_parsed_apart(answers: Queue[int]) -> None:
+    content = (FEEDS / "atom.xml").read_bytes()
+    parsed = parse_apart(
+        content, url="https://feeds.example/a", content_type=None, now=NOW, timeout=60,
+        memory_bytes=256 << 20,
+    )  # fmt: skip
+    answers.put(len(parsed.entries))
+
+
+def test_a_document_is_parsed_apart_from_a_daemonic_process_too() -> None:
+    # A Celery worker's pool processes are daemonic, and multiprocessing refuses them children;
+    # parse_apart starts a plain subprocess instead.
+    context = multiprocessing.get_context("spawn")
+    answers = context.Queue()
+    worker = context.Process(target=_entries_parsed_apart, args=(answers,), daemon=True)
+    worker.start()
+    try:
+        assert answers.get(timeout=60) == 2
+    finally:
+        worker.join(10)
+    assert worker.exitcode == 0
 
 
 def test_rss_091_with_its_netscape_doctype() -> None:
