@@ -2,6 +2,8 @@
 
     fetch_feed(client, url) ─► FetchResult ─► parse_feed(content) ─► ParsedFeed(entries: Entry…)
                                                └─ clean.clean_entry for each entry
+    a large document: isolation.parse_apart runs parse_feed in a child process, bounded in time
+    and memory
 
 Each step raises its own error (FetchError, ParseError) that names the feed URL.
 """
