@@ -108,8 +108,9 @@ def poll_feed(services: Services, feed_id: int) -> PollOutcome:
     poll on the feed with its next poll time (``digest.polling`` decides it).
 
     A feed's failure is recorded on the feed and returned, never raised: one bad feed must not stop
-    the others. Only a failing store (the database itself) raises. Everything but the fetch runs
-    on ``cpu_turn``, so polls running at once overlap their network waits only.
+    the others. Only a failing store (the database itself) raises. Everything but the fetch (and
+    the parse of a large document, in a child process) runs on ``cpu_turn``, so polls running at
+    once overlap their network waits only.
     """
     settings, now = services.settings, services.clock.now()
     with cpu_turn:
