@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 from digest import pipeline  # noqa: E402
 from digest.clock import SystemClock  # noqa: E402
 from digest.config import Settings, settings_from_mapping  # noqa: E402
+from digest.gc_tuning import tune_garbage_collection  # noqa: E402
 from digest.mail.transport import MemoryTransport  # noqa: E402
 from digest.services import build_services  # noqa: E402
 
@@ -174,6 +175,7 @@ def main() -> None:
     parser.add_argument("--database-url", help="a fresh, empty database (default: SQLite)")
     parser.add_argument("--round", type=int, default=50, help="feeds per round (first poll)")
     arguments = parser.parse_args()
+    tune_garbage_collection()  # as `digest poll` and the workers do
 
     documents = {
         f"/feed/{n}.xml": feed_document(n, arguments.entries) for n in range(arguments.feeds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import tomllib
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from digest.cli import app
+from digest.gc_tuning import YOUNG_GENERATION_THRESHOLD
 from digest.opml import read_opml
 from tests.feedserver import FeedServer, answer, feed_server
 from tests.test_poll_behaviour import conditional, rss
@@ -233,3 +235,27 @@ def test_export_prints_opml_2_of_the_configured_feeds(setup: Setup, tmp_path: Pa
     to_file = digest(setup.config, "feeds", "export", "--output", str(target))
     assert to_file.exit_code == 0, to_file.output
     assert read_opml(target.read_bytes(), str(target)) == exported
+
+
+@pytest.fixture
+def default_collector() -> Iterator[None]:
+    saved = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)  # CPython's default
+    yield
+    gc.set_threshold(*saved)
+
+
+@pytest.mark.usefixtures("default_collector")
+def test_digest_poll_runs_with_the_collector_tuned(setup: Setup) -> None:
+    assert digest(setup.config, "poll").exit_code == 0
+    assert gc.get_threshold() == (YOUNG_GENERATION_THRESHOLD, 10, 10)
+
+
+@pytest.mark.usefixtures("default_collector")
+def test_a_celery_worker_runs_with_the_collector_tuned() -> None:
+    from celery.signals import worker_init
+
+    import worker.app  # noqa: F401  (connects the worker's signal handlers)
+
+    worker_init.send(sender=None)
+    assert gc.get_threshold() == (YOUNG_GENERATION_THRESHOLD, 10, 10)

@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import worker_init, worker_process_init
 
 from digest.config import Settings
+from digest.gc_tuning import tune_garbage_collection
 from worker import runtime
 
 app = Celery("digest", include=["worker.tasks"])
@@ -53,7 +54,13 @@ def _configure_from_settings(sender: Celery, **_: Any) -> None:
     sender.conf.update(celery_settings(runtime.settings()))
 
 
+@worker_init.connect
+def _tuned_worker(**_: Any) -> None:
+    tune_garbage_collection()  # the worker itself, which runs the tasks with a solo or thread pool
+
+
 @worker_process_init.connect
 def _fresh_services_in_child(**_: Any) -> None:
     # Database connections and HTTP pools must not be shared across a fork.
     runtime.reset()
+    tune_garbage_collection()

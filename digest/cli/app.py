@@ -14,6 +14,7 @@ from rich.console import Console
 from digest import __version__
 from digest.config import Settings, config_path_from_env, load_settings
 from digest.errors import ConfigError
+from digest.gc_tuning import tune_garbage_collection
 from digest.sample_server import serve_folder
 from digest.services import Services, build_services
 
@@ -69,6 +70,7 @@ def load_config() -> Settings:
 @contextmanager
 def running(settings: Settings) -> Iterator[Services]:
     """Services for one command, with the sample feeds served while it runs when configured."""
+    tune_garbage_collection()
     with ExitStack() as stack:
         if settings.sample_server is not None:
             sample = settings.sample_server
