@@ -529,25 +529,9 @@ class Renderer:
             image_url=_bounded_url(article.image_url) if image else None,
             language=_language_tag(article.language),
             direction=text_direction(article),
-            more_from=tuple(
-                StoryLink(
-                    title=shorten(other.title, TITLE_CHARS) or words.untitled,
-                    url=with_parameters(_bounded_url(other.link), tracking),
-                    feed_name=shorten(other.feed_name, NAME_CHARS),
-                    published=_time(other.sort_time),
-                    direction=text_direction(other),
-                )
-                for other in item.more_from
-            ),
+            more_from=tuple(_story_link(other, words, tracking) for other in item.more_from),
             also_covered_by=tuple(
-                StoryLink(
-                    title=shorten(other.title, TITLE_CHARS) or words.untitled,
-                    url=with_parameters(_bounded_url(other.link), tracking),
-                    feed_name=shorten(other.feed_name, NAME_CHARS),
-                    published=_time(other.sort_time),
-                    direction=text_direction(other),
-                )
-                for other in item.also_covered_by
+                _story_link(other, words, tracking) for other in item.also_covered_by
             ),
         )
 
@@ -587,6 +571,17 @@ class Renderer:
             if candidate.slug == digest_list.slug:
                 return f"lists[{index}]"
         return f"list {digest_list.slug!r}"
+
+
+def _story_link(article: Article, words: Wording, tracking: dict[str, str]) -> StoryLink:
+    """A one-line link to another article beside a story ("More from", "Also covered by")."""
+    return StoryLink(
+        title=shorten(article.title, TITLE_CHARS) or words.untitled,
+        url=with_parameters(_bounded_url(article.link), tracking),
+        feed_name=shorten(article.feed_name, NAME_CHARS),
+        published=_time(article.sort_time),
+        direction=text_direction(article),
+    )
 
 
 def _time(moment: datetime) -> Neutralized:
