@@ -251,12 +251,7 @@ class SmtpTransport(MailTransport):
         while (message := next(source, None)) is not None:
             smtp = self._pipelining_connection() if message.smtp_ready else None
             if smtp is None:  # one at a time: send says why it cannot connect
-                try:
-                    self.send(message)
-                except DeliveryError as error:
-                    yield message, error
-                else:
-                    yield message, None
+                yield from super().send_many((message,))
                 continue
             pipeline = _Pipeline(smtp, self._where)
             try:
