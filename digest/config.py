@@ -114,6 +114,16 @@ def _check_subject_template(source: str) -> str:
     return source
 
 
+def _check_database_url(url: str) -> str:
+    backend = url.partition(":")[0].partition("+")[0].lower()
+    if backend not in ("sqlite", "postgresql"):
+        raise ValueError(
+            f"the store runs on SQLite or PostgreSQL, not {backend or url!r}: use "
+            "sqlite:///path/to/digest.db or postgresql+psycopg://user@host/database"
+        )
+    return url
+
+
 def _no_line_breaks(value: str) -> str:
     if "\r" in value or "\n" in value:
         raise ValueError("must be a single line (it goes into mail headers)")
@@ -158,7 +168,7 @@ class _Model(BaseModel):
 
 
 class ServiceSettings(_Model):
-    database_url: str = "sqlite:///var/digest.db"
+    database_url: Annotated[str, AfterValidator(_check_database_url)] = "sqlite:///var/digest.db"
     broker_url: str | None = None  # None: tasks run in-process (embedded mode)
     data_dir: Path = Path("var")  # files the service keeps for itself, e.g. a generated secret key
     outbox: Path = Path("var/outbox")

@@ -96,6 +96,14 @@ def test_wrong_type_is_named(tmp_path: Path) -> None:
     assert "integer" in why and "'many'" in why
 
 
+def test_a_database_the_store_does_not_run_on(tmp_path: Path) -> None:
+    url = 'database_url = "mysql+pymysql://desk@db/digest"\n'
+    path = write_config(tmp_path, MINIMAL.replace("[service]\n", "[service]\n" + url))
+    [(key, why)] = problems(path)
+    assert key == "service.database_url"
+    assert "the store runs on SQLite or PostgreSQL, not 'mysql'" in why
+
+
 def test_bad_cron_expression(tmp_path: Path) -> None:
     path = write_config(tmp_path, MINIMAL.replace('"0 7 * * *"', '"61 7 * * *"'))
     [(key, why)] = problems(path)

@@ -29,7 +29,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from digest import dedup
@@ -382,28 +381,12 @@ def _insert_new(session: Session, rows: Sequence[dict[str, Any]]) -> list[tuple[
     # Ids are matched to rows by link (unique), not by the order RETURNING gives them in: asking
     # for that order makes SQLite insert one row per statement.
     position = {row["link"]: at for at, row in enumerate(rows)}
-    dialect = session.get_bind().dialect.name
-    if dialect in ("sqlite", "postgresql"):  # INSERT ... ON CONFLICT DO NOTHING
-        new = (sqlite_insert if dialect == "sqlite" else postgresql_insert)(_ARTICLES)
-        statement = new.on_conflict_do_nothing().returning(_ARTICLES.c.id, _ARTICLES.c.link)
-        returned = session.execute(statement, rows).all()
-        return sorted((position[link], article_id) for article_id, link in returned)
-    # Elsewhere: all at once, or one by one when some row is taken already.
-    plain = insert(_ARTICLES).returning(_ARTICLES.c.id, _ARTICLES.c.link)
-    try:
-        with session.begin_nested():
-            returned = session.execute(plain, rows).all()
-        return sorted((position[link], article_id) for article_id, link in returned)
-    except IntegrityError:
-        pass
-    kept = []
-    for at, row in enumerate(rows):
-        try:
-            with session.begin_nested():
-                kept.append((at, session.execute(plain, [row]).one().id))
-        except IntegrityError:
-            continue
-    return kept
+    # INSERT ... ON CONFLICT DO NOTHING: SQLite or PostgreSQL, the two that config allows.
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    new = (postgresql_insert if postgresql else sqlite_insert)(_ARTICLES)
+    statement = new.on_conflict_do_nothing().returning(_ARTICLES.c.id, _ARTICLES.c.link)
+    returned = session.execute(statement, rows).all()
+    return sorted((position[link], article_id) for article_id, link in returned)
 
 
 def _new_article(new: _Inserted, feed_id: int, feed_name: str, now: datetime) -> Article:
