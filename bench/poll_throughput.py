@@ -142,6 +142,9 @@ def serve(documents: dict[str, bytes], ready: Connection) -> None:
         daemon_threads = True
         request_queue_size = 256
 
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            pass  # the poller closing its idle keep-alive connections when it is done
+
     server = Server(("127.0.0.1", 0), Handler)
     ready.send(server.server_address[1])
     server.serve_forever()

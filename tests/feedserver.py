@@ -20,6 +20,7 @@ Route = Callable[[BaseHTTPRequestHandler], None]
 class RecordedRequest:
     path: str
     headers: dict[str, str]
+    client_port: int = 0  # one per connection: requests on the same connection share it
 
 
 @dataclass
@@ -124,7 +125,9 @@ def feed_server(routes: Mapping[str, Route]) -> Iterator[FeedServer]:
 
         def do_GET(self) -> None:
             path = urlsplit(self.path).path
-            server_state.requests.append(RecordedRequest(path, dict(self.headers.items())))
+            server_state.requests.append(
+                RecordedRequest(path, dict(self.headers.items()), self.client_address[1])
+            )
             route = routes.get(path)
             if route is None:
                 send(self, 404, b"not found\n")

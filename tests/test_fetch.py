@@ -19,7 +19,7 @@ from digest.ingest import build_client, fetch_feed
 from digest.ingest.fetch import is_public_address, user_agent
 from digest.records import FetchResult
 from digest.sample_server import serve_folder
-from tests.feedserver import Route, answer, drip, feed_server, redirect, unsized
+from tests.feedserver import Route, answer, drip, feed_server, redirect, send, unsized
 from tests.servers import free_port
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
@@ -182,6 +182,42 @@ def test_a_temporary_redirect_then_a_permanent_one_records_nothing() -> None:
         result = fetch(server.url("/old"))
     assert result.url == server.url("/final")
     assert result.permanent_redirect is None
+
+
+def test_304s_and_redirects_leave_their_connection_for_the_next_request() -> None:
+    # Re-polling a host's feeds (nearly all 304s) and following a redirect on the same host
+    # reuse one connection rather than opening one per request.
+    routes = {"/feed": answer(304), "/old": redirect(301, "/new"), "/new": answer(200, FEED)}
+    config = settings()
+    with feed_server(routes) as server, build_client(config) as client:
+        for _ in range(3):
+            result = fetch_feed(
+                client, server.url("/feed"), etag='"v1"', last_modified=None, settings=config
+            )
+            assert result.not_modified
+        moved = fetch_feed(
+            client, server.url("/old"), etag=None, last_modified=None, settings=config
+        )
+    assert moved.content == FEED
+    assert server.paths() == ["/feed", "/feed", "/feed", "/old", "/new"]
+    assert len({request.client_port for request in server.requests}) == 1
+
+
+def test_a_long_redirect_body_is_not_read() -> None:
+    # Reading it would cost more than a new connection does; a hostile one could be endless.
+    def long_redirect(handler: BaseHTTPRequestHandler) -> None:
+        body = b"<p>moved</p>" * 10_000
+        headers = {"Location": "/new", "Content-Length": str(len(body))}
+        send(handler, 302, body, headers)
+
+    config = settings()
+    routes = {"/old": long_redirect, "/new": answer(200, FEED)}
+    with feed_server(routes) as server, build_client(config) as client:
+        result = fetch_feed(
+            client, server.url("/old"), etag=None, last_modified=None, settings=config
+        )
+    assert result.content == FEED
+    assert len({request.client_port for request in server.requests}) == 2
 
 
 def test_a_redirect_to_a_304_keeps_the_bookkeeping() -> None:

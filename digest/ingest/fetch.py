@@ -51,6 +51,8 @@ ACCEPT = (
 )
 ACCEPT_ENCODING = "gzip, deflate"  # the encodings _Inflater can bound; never br or zstd
 CHUNK_BYTES = 64 * 1024
+# The longest redirect body read to keep its connection for the next request (see _drain).
+DRAIN_BYTES = 16 * 1024
 PERMANENT_REDIRECTS = frozenset({301, 308})
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
@@ -149,8 +151,10 @@ def _fetch(
                     raise FetchError(url, f"redirect loop: {chain}", status=status)
                 visited.append(target)
                 current = target
+                _drain(response)
                 continue
             if status == 304:
+                _drain(response)
                 return FetchResult(
                     requested_url=url,
                     url=current,
@@ -363,6 +367,23 @@ def _iter_raw(
         raise FetchError(url, "timed out while reading the feed") from error
     except httpx.HTTPError as error:
         raise FetchError(url, f"the connection failed while reading the feed: {error}") from error
+
+
+def _drain(response: httpx.Response) -> None:
+    """Read a response we need nothing more of to its end, when it is short, so that its
+    connection goes back to the pool: re-polling a host's feeds, or following a redirect on the
+    same host, then costs no new connection. A 304 has no body; a redirect's body is read when
+    it announces ``DRAIN_BYTES`` or fewer (servers put a line or two of HTML there), else its
+    connection is closed. Failing to read it is no failure of the fetch, whose answer is known.
+    """
+    declared = response.headers.get("content-length", "")
+    if response.status_code != 304 and not (declared.isdigit() and int(declared) <= DRAIN_BYTES):
+        return
+    try:
+        for _ in response.iter_raw(CHUNK_BYTES):
+            pass
+    except (httpx.HTTPError, httpx.StreamError):
+        return
 
 
 def _too_large(url: str, settings: IngestSettings, detail: str) -> NoReturn:
