@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import multiprocessing
+import xml.sax
+import xml.sax.handler
 from datetime import UTC, datetime
 from multiprocessing import Queue
 from pathlib import Path
 
+import feedparser.api
 import pytest
 
 from digest.errors import ParseError
-from digest.ingest import parse_feed
+from digest.ingest import expat_driver, parse_feed
 from digest.ingest.isolation import parse_apart
 from digest.records import ParsedFeed
 
@@ -360,3 +363,46 @@ def test_a_guid_given_to_several_links_gives_way_to_the_links() -> None:
     document = f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
     feed = parse_feed(document, url="https://feeds.example/x", content_type=None, now=NOW)
     assert [entry.guid for entry in feed.entries] == [f"https://x.example/{n}" for n in range(3)]
+
+
+SAMPLES = Path(__file__).parents[1] / "config" / "samples"
+
+
+def _feedparser_with(readers: list[str], content: bytes) -> dict[str, object]:
+    preferred = feedparser.api.PREFERRED_XML_PARSERS
+    kept = preferred[:]
+    preferred[:] = readers
+    try:
+        result = dict(feedparser.parse(content, sanitize_html=False, resolve_relative_uris=False))
+    finally:
+        preferred[:] = kept
+    if "bozo_exception" in result:  # exceptions compare by identity: compare what they say
+        problem = result["bozo_exception"]
+        result["bozo_exception"] = (type(problem), str(problem))
+    return result
+
+
+@pytest.mark.parametrize(
+    "path",
+    [*sorted(FEEDS.glob("*.xml")), FEEDS / "rss10.rdf", *sorted(SAMPLES.glob("*.[xar]*"))],
+    ids=lambda path: path.name,
+)
+def test_feedparser_reads_with_the_buffered_reader_what_it_reads_without(path: Path) -> None:
+    content = path.read_bytes()
+    assert feedparser.api.PREFERRED_XML_PARSERS[0] == expat_driver.__name__  # installed
+    buffered = _feedparser_with([expat_driver.__name__], content)
+    assert buffered == _feedparser_with([], content)  # xml.sax's own expat reader
+
+
+def test_the_buffered_reader_hands_over_escaped_html_in_one_piece() -> None:
+    pieces: list[str] = []
+
+    class Text(xml.sax.handler.ContentHandler):
+        def characters(self, content: str) -> None:
+            pieces.append(content)
+
+    reader = xml.sax.make_parser([expat_driver.__name__])
+    reader.setContentHandler(Text())
+    reader.feed(b"<d>&lt;p&gt;The &lt;b&gt;talks&lt;/b&gt;\nresume.&lt;/p&gt;</d>")
+    reader.close()
+    assert pieces == ["<p>The <b>talks</b>\nresume.</p>"]

@@ -15,6 +15,7 @@ from typing import Any
 import feedparser
 
 from digest.errors import ParseError
+from digest.ingest import expat_driver
 from digest.ingest.clean import (
     TITLE_LIMIT,
     RawEntry,
@@ -35,6 +36,8 @@ MAX_ENTRIES = 1000
 # What feedparser is told about the bytes guard_document hands it: UTF-8, whatever came in.
 _UTF8_XML = {"content-type": "application/xml; charset=utf-8"}
 _TEXT_XML_TYPES = frozenset({"text/xml", "text/rss+xml", "text/atom+xml", "text/rdf+xml"})
+
+expat_driver.install()
 
 
 def parse_feed(content: bytes, *, url: str, content_type: str | None, now: datetime) -> ParsedFeed:
