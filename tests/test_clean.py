@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urljoin
 
 import pytest
 
@@ -12,7 +15,9 @@ from digest.ingest.clean import (
     SUMMARY_LIMIT,
     canonical_link,
     clean_entry,
+    collapse_whitespace,
     html_to_text,
+    resolve_url,
     sanitize_html,
     truncate_text,
 )
@@ -399,3 +404,50 @@ def test_clean_entry_language_from_the_entry_then_the_feed() -> None:
 def test_clean_entry_without_a_title_borrows_the_start_of_the_summary() -> None:
     entry = clean({"link": "https://x.example/a", "summary": "A short note from Muscat."})
     assert entry.title == "A short note from Muscat."
+
+
+def test_whitespace_is_collapsed_as_the_unicode_pattern_would_for_every_character() -> None:
+    everything = "a".join(chr(point) for point in range(sys.maxunicode + 1))
+    assert collapse_whitespace(everything) == re.sub(r"\s+", " ", everything).strip()
+    assert collapse_whitespace(" \t\u00a0Gulf \n\u2003 talks\u3000") == "Gulf talks"
+
+
+RESOLVE_BASES = [
+    "https://news.example/2026/11/story.html",
+    "http://news.example",
+    "HTTPS://User:pw@News.Example:8443/a/b/?q=1#top",
+    "https://news.example/a/b;params?x=1",
+    "ftp://files.example/pub/",
+    "mailto:desk@news.example",
+    "/relative/base",
+    "",
+]
+RESOLVE_REFERENCES = [
+    "/desk/7",
+    "/img/3-7.jpg?w=600&h=400#main",
+    "/a;p?q",
+    "/a//b/",
+    "/",
+    "/a/./b",
+    "/a/../b",
+    "/..",
+    "/.hidden",
+    "//cdn.example/x.jpg",
+    "/a b",
+    "/a\tb",
+    "/a\nb",
+    "/caf\u00e9/\u0645\u0642\u0627\u0644",
+    "relative/path",
+    "../up",
+    "?query",
+    "#fragment",
+    "https://other.example/x",
+    "javascript:alert(1)",
+    "",
+]
+
+
+@pytest.mark.parametrize("base", RESOLVE_BASES)
+def test_resolving_a_url_is_what_urljoin_does(base: str) -> None:
+    for reference in RESOLVE_REFERENCES:
+        assert resolve_url(base, reference) == urljoin(base, reference), reference

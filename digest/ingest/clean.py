@@ -52,7 +52,6 @@ TRACKING_PREFIXES = ("utm_",)
 # Characters left as they are when re-quoting a URL's path and query (existing %XX escapes too).
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 _QUERY_SAFE = _PATH_SAFE + "?"
-_WHITESPACE = re.compile(r"\s+")
 _WHITESPACE_RUN = re.compile(r"[ \t]{2,}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _EMPTY_PARAGRAPH = re.compile(r"<p>\s*</p>")
@@ -140,7 +139,7 @@ def _safe_link(value: str, base_url: str | None) -> str | None:
     if not scheme:
         if base_url is None:
             return None  # a relative link is useless in a mail
-        href = urljoin(base_url, href)
+        href = resolve_url(base_url, href)
         scheme = urlsplit(href).scheme.lower()
     return href if scheme in LINK_SCHEMES else None
 
@@ -217,7 +216,9 @@ def _decoded(text: str) -> str:
 
 
 def collapse_whitespace(text: str) -> str:
-    return _WHITESPACE.sub(" ", text).strip()
+    # The same as re.sub(r"\s+", " ", text).strip(), a few times faster: str.split and the
+    # pattern's \s agree on what whitespace is, for every character (the tests check).
+    return " ".join(text.split())
 
 
 def truncate_text(text: str, limit: int) -> str:
@@ -328,6 +329,23 @@ def _is_tracking(pair: str) -> bool:
     return name in TRACKING_PARAMETERS or name.startswith(TRACKING_PREFIXES)
 
 
+def resolve_url(base_url: str, reference: str) -> str:
+    """``urljoin(base_url, reference)``, at a fraction of its cost for the common case: a path
+    from the site's root ("/2026/story.html") on an http(s) base, which needs no resolving of
+    "." or ".." segments and keeps everything else as written."""
+    if (
+        reference[:1] == "/"
+        and reference[1:2] != "/"  # "//host/path" names another host
+        and "/." not in reference
+        and reference.isprintable()  # urljoin drops tabs and line breaks
+        and " " not in reference
+    ):
+        base = urlsplit(base_url)
+        if base.scheme in ("http", "https") and base.netloc:
+            return f"{base.scheme}://{base.netloc}{reference}"
+    return urljoin(base_url, reference)
+
+
 def absolute_http_url(url: str | None, base_url: str | None) -> str | None:
     """``url`` made absolute against ``base_url``, if the result is an http(s) URL; else None."""
     if not url:
@@ -335,7 +353,7 @@ def absolute_http_url(url: str | None, base_url: str | None) -> str | None:
     candidate = _CONTROL.sub("", url).strip()
     parts = urlsplit(candidate)
     if base_url and not (parts.scheme and parts.netloc):  # relative: resolve it
-        candidate = urljoin(base_url, candidate)
+        candidate = resolve_url(base_url, candidate)
         parts = urlsplit(candidate)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
