@@ -21,6 +21,7 @@ from sqlalchemy import (
     Engine,
     Table,
     Text,
+    bindparam,
     delete,
     insert,
     select,
@@ -50,6 +51,45 @@ Classify = Callable[[Article], tuple[TopicMatch, ...]]
 # Tables, for the plain INSERTs and UPDATEs of many rows at once that polling does.
 _ARTICLES = cast(Table, ArticleRow.__table__)
 _ARTICLE_TOPICS = cast(Table, ArticleTopicRow.__table__)
+
+# The statements every poll runs, built once: building one costs more than running it on a
+# small feed (SQLAlchemy caches the compiled form, not the construction).
+_BY_GUID = select(ArticleRow).where(
+    ArticleRow.feed_id == bindparam("feed_id"),
+    ArticleRow.guid.in_(bindparam("guids", expanding=True)),
+)
+_BY_LINK = select(ArticleRow).where(ArticleRow.link.in_(bindparam("links", expanding=True)))
+_FEED_NAME = select(FeedRow.name).where(FeedRow.id == bindparam("feed_id"))
+_RECENT = (
+    # The fingerprint as stored: most rows read here are this process's own, indexed already
+    # when they were stored, and need no decoding.
+    select(
+        ArticleRow.id,
+        ArticleRow.feed_id,
+        ArticleRow.cluster_id,
+        type_coerce(ArticleRow.fingerprint, Text),
+    )
+    .where(ArticleRow.id > bindparam("after_id"))
+    .where(ArticleRow.first_seen_at >= bindparam("since"))
+    .where(ArticleRow.cluster_id.is_not(None))  # not the rows this transaction is adding
+    .order_by(ArticleRow.id)
+)
+_OWN_CLUSTERS = (
+    update(_ARTICLES)
+    .where(_ARTICLES.c.id.in_(bindparam("ids", expanding=True)))
+    .values(cluster_id=_ARTICLES.c.id)
+)
+# INSERT ... ON CONFLICT DO NOTHING, in the dialect of each database config allows.
+_INSERT_NEW = {
+    name: dialect_insert(_ARTICLES)
+    .on_conflict_do_nothing()
+    .returning(_ARTICLES.c.id, _ARTICLES.c.link)
+    for name, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
+}
+_FILE = insert(_ARTICLE_TOPICS)
+_CLEAR_TOPICS = delete(_ARTICLE_TOPICS).where(
+    _ARTICLE_TOPICS.c.article_id.in_(bindparam("ids", expanding=True))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,16 +158,7 @@ class _RecentFingerprints:
     def refresh(self, session: Session, now: datetime) -> None:
         if self.built_at is None or now - self.built_at > INDEX_REBUILD or now < self.built_at:
             self.index, self.last_id, self.built_at = dedup.ClusterIndex(), 0, now
-        # The fingerprint as stored: most rows read here are this process's own, indexed already
-        # when they were stored, and need no decoding.
-        stored = type_coerce(ArticleRow.fingerprint, Text)
-        rows = session.execute(
-            select(ArticleRow.id, ArticleRow.feed_id, ArticleRow.cluster_id, stored)
-            .where(ArticleRow.id > self.last_id)
-            .where(ArticleRow.first_seen_at >= now - CLUSTER_WINDOW)
-            .where(ArticleRow.cluster_id.is_not(None))  # not the rows this transaction is adding
-            .order_by(ArticleRow.id)
-        )
+        rows = session.execute(_RECENT, {"after_id": self.last_id, "since": now - CLUSTER_WINDOW})
         for article_id, feed_id, cluster_id, fingerprint in rows:
             if article_id not in self.index:
                 # A driver that decodes JSON itself (psycopg) hands over the list.
@@ -167,17 +198,13 @@ class ArticleStore(StoreBase):
             by_guid = {
                 row.guid: row
                 for chunk in _chunks([entry.guid for entry in kept])
-                for row in session.scalars(
-                    select(ArticleRow).where(
-                        ArticleRow.feed_id == feed_id, ArticleRow.guid.in_(chunk)
-                    )
-                )
+                for row in session.scalars(_BY_GUID, {"feed_id": feed_id, "guids": chunk})
             }
             unknown = [entry.link for entry in kept if entry.guid not in by_guid]
             by_link = {
                 row.link: row
                 for chunk in _chunks(unknown)
-                for row in session.scalars(select(ArticleRow).where(ArticleRow.link.in_(chunk)))
+                for row in session.scalars(_BY_LINK, {"links": chunk})
             }
             fresh: list[Entry] = []
             for entry in kept:
@@ -203,7 +230,7 @@ class ArticleStore(StoreBase):
             duplicates += len(fresh) - len(inserted)
             if classify is not None and (inserted or updated):
                 session.flush()  # the changed rows, before they are read for filing
-                feed_name = session.scalar(select(FeedRow.name).where(FeedRow.id == feed_id))
+                feed_name = session.scalar(_FEED_NAME, {"feed_id": feed_id})
                 articles = [
                     *(_new_article(new, feed_id, feed_name or "", now) for new in inserted),
                     *(to_article(row, feed_name or "") for row in updated),
@@ -244,11 +271,7 @@ class ArticleStore(StoreBase):
             # The others start a cluster of their own, known by their own id.
             alone = [new.id for new in inserted if new.cluster_id == new.id]
             for chunk in _chunks(alone):
-                session.execute(
-                    update(_ARTICLES)
-                    .where(_ARTICLES.c.id.in_(chunk))
-                    .values(cluster_id=_ARTICLES.c.id)
-                )
+                session.execute(_OWN_CLUSTERS, {"ids": chunk})
             for new in inserted:
                 index.add(new.id, feed_id, new.cluster_id, new.fingerprint)
         return inserted
@@ -381,11 +404,7 @@ def _insert_new(session: Session, rows: Sequence[dict[str, Any]]) -> list[tuple[
     # Ids are matched to rows by link (unique), not by the order RETURNING gives them in: asking
     # for that order makes SQLite insert one row per statement.
     position = {row["link"]: at for at, row in enumerate(rows)}
-    # INSERT ... ON CONFLICT DO NOTHING: SQLite or PostgreSQL, the two that config allows.
-    postgresql = session.get_bind().dialect.name == "postgresql"
-    new = (postgresql_insert if postgresql else sqlite_insert)(_ARTICLES)
-    statement = new.on_conflict_do_nothing().returning(_ARTICLES.c.id, _ARTICLES.c.link)
-    returned = session.execute(statement, rows).all()
+    returned = session.execute(_INSERT_NEW[session.get_bind().dialect.name], rows).all()
     return sorted((position[link], article_id) for article_id, link in returned)
 
 
@@ -406,11 +425,11 @@ def _file(
 ) -> None:
     """Store the topics ``classify`` gives each article; ``replace`` lists those that had some."""
     for chunk in _chunks(replace):
-        session.execute(delete(_ARTICLE_TOPICS).where(_ARTICLE_TOPICS.c.article_id.in_(chunk)))
+        session.execute(_CLEAR_TOPICS, {"ids": chunk})
     rows = [
         {"article_id": article.id, "topic": match.topic, "score": match.score}
         for article in articles
         for match in classify(article)
     ]
     if rows:
-        session.execute(insert(_ARTICLE_TOPICS), rows)
+        session.execute(_FILE, rows)
