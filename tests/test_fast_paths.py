@@ -32,6 +32,8 @@ from digest.topics.classify import (
     _CompiledTopic,
     _Hit,
     _Own,
+    _tallies,
+    _Tally,
     _terms,
     _Text,
 )
@@ -415,6 +417,61 @@ def test_the_joined_fields_give_the_verdicts_of_each_field_scanned_alone() -> No
     for what in ("title", "summary", "category", "feed", "vetoed", "ignored"):
         assert reached[what] > 20, (what, reached)
     assert reached["matched behind a prefix; supported by other evidence"] > 20, reached
+
+
+def reference_rolled_up(
+    topic: _CompiledTopic, own: dict[str, _Own], has_context: bool
+) -> tuple[float, list[_Tally]]:
+    """A topic's score and evidence as first written: its tree's hits, each place once, summed
+    rule by rule."""
+    seen: set[tuple[object, ...]] = set()
+    grouped: dict[tuple[str, str, str, str, bool], list[_Hit]] = {}
+    for slug in (topic.slug, *topic.descendants):
+        if own[slug].vetoes:
+            continue
+        for hit in own[slug].hits:
+            if hit.key not in seen:
+                seen.add(hit.key)
+                key = (hit.topic, hit.rule, hit.term, hit.field, hit.needs_context)
+                grouped.setdefault(key, []).append(hit)
+    score, tallies = 0.0, []
+    for (slug, rule, term, field_name, needs_context), hits in grouped.items():
+        counted = not needs_context or has_context
+        points = sum(hit.points for hit in hits) if counted else 0.0
+        score += points
+        tallies.append((slug, rule, term, field_name, needs_context, len(hits), points, counted))
+    return score, tallies
+
+
+def test_scores_added_hit_by_hit_are_those_of_the_evidence_summed_rule_by_rule() -> None:
+    topics = load_settings(ROOT / "config" / "example.toml", {}).topics
+    classifier = TopicClassifier(topics)
+    articles = [
+        sample_article(n, s["feed"], s["title"], s["summary"], s.get("categories", ()))
+        for n, s in enumerate(SAMPLES)
+    ]
+    articles += generated_articles(7, 2500, topics)
+    merged = 0
+    for article in articles:
+        own, scored, _ = classifier._judge(article)
+        context = {
+            topic.root
+            for topic in classifier._topics
+            if not own[topic.slug].vetoes
+            and (own[topic.slug].implied or any(not h.needs_context for h in own[topic.slug].hits))
+        }
+        for topic in classifier._topics:
+            if own[topic.slug].vetoes:
+                assert topic.slug not in scored
+                continue
+            score, hits, has_context = scored[topic.slug]
+            assert has_context == (topic.root in context)
+            assert (score, _tallies(hits, has_context)) == reference_rolled_up(
+                topic, own, has_context
+            ), (article, topic.slug)
+            tree = (topic.slug, *topic.descendants)
+            merged += sum(bool(own[slug].hits and not own[slug].vetoes) for slug in tree) > 1
+    assert merged > 500  # hits of several topics of a tree, some at the same places
 
 
 def test_fields_are_joined_by_a_character_no_term_contains() -> None:

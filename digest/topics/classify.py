@@ -5,12 +5,15 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
 from digest.config import TopicSettings
 from digest.records import Article, TopicMatch
 from digest.topics.normalize import normalize_text
 from digest.topics.rules import MASK, Term, TermHit, TermPattern
 
+# The weights are whole numbers, so a score, their sum, is exact in whatever order the points
+# are added: ``classify`` adds them hit by hit, ``explain`` shows them summed rule by rule.
 TITLE_WEIGHT = 3.0
 SUMMARY_WEIGHT = 1.0
 CATEGORY_TEXT_WEIGHT = 1.0  # a term inside one of the article's category names
@@ -97,7 +100,7 @@ class _CompiledTopic:
     ignore: TermPattern
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built for every article, and a frozen __init__ costs more
 class _Text:
     """The normalized text of an article, computed once and shared by every topic.
 
@@ -124,9 +127,8 @@ class _Text:
         for value in fields:
             starts.append(start)
             start += len(value) + len(separator)
-        places = (("title", 0), ("summary", 0), *(("category", i) for i in range(len(categories))))
         joined = separator.join(fields)
-        return cls(title, summary, categories, joined, tuple(starts), places)
+        return cls(title, summary, categories, joined, tuple(starts), _places(len(categories)), {})
 
     @property
     def head(self) -> str:
@@ -145,6 +147,12 @@ class _Text:
         return bisect_right(self.starts, start) - 1
 
 
+@cache
+def _places(categories: int) -> tuple[tuple[str, int], ...]:
+    """``_Text.places`` for an article with that many categories: the same for most articles."""
+    return (("title", 0), ("summary", 0), *(("category", i) for i in range(categories)))
+
+
 @dataclass(slots=True)  # not frozen: built for every hit, and a frozen __init__ costs twice as much
 class _Hit:
     key: tuple[object, ...]  # where it is: one place in the text counts once, whatever topic
@@ -157,22 +165,31 @@ class _Hit:
 
 
 # One rule's hits under a topic, summed: (topic, rule, term, field, needs context, count, points,
-# counted). A plain tuple: ``classify`` wants only the score, and only ``explain`` pays for
-# ``Evidence`` records.
+# counted). Only ``explain`` groups the hits so (``classify`` wants only the score), and only it
+# pays for ``Evidence`` records.
 _Tally = tuple[str, str, str, str, bool, int, float, bool]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Own:
     """What one topic's own rules found."""
 
+    # Each at its own place in the text: a topic's terms are found without overlaps, and its
+    # feed and each of the article's (distinct) categories count once.
     hits: list[_Hit] = field(default_factory=list)
     vetoes: list[Veto] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     implied: bool = False  # a feed or category of the topic matched
 
     def gives_context(self) -> bool:
-        return not self.vetoes and (self.implied or any(not hit.needs_context for hit in self.hits))
+        if self.vetoes or not self.hits:  # no hits: not implied either
+            return False
+        return self.implied or any(not hit.needs_context for hit in self.hits)
+
+
+# A topic's rolled-up evidence: its score, the hits it counts (its own and its descendants', one
+# per place in the text) and whether its tree gives ambiguous terms their context.
+_Scored = tuple[float, list[_Hit], bool]
 
 
 def _terms(settings: TopicSettings, kinds: Sequence[str]) -> list[Term]:
@@ -252,9 +269,10 @@ class TopicClassifier:
             mine = own[topic.slug]
             if mine.vetoes:
                 continue
-            score, tallies = scored[topic.slug]
-            via = any(passes[slug] for slug in topic.descendants)
-            if (tallies or mine.ignored or via) and (passes[topic.slug] or via):
+            score, hits, _ = scored[topic.slug]
+            # (most topics have no descendants: no generator to build for them)
+            via = bool(topic.descendants) and any(passes[slug] for slug in topic.descendants)
+            if (hits or mine.ignored or via) and (passes[topic.slug] or via):
                 matches.append(TopicMatch(topic.slug, score))
         return tuple(matches)
 
@@ -279,10 +297,11 @@ class TopicClassifier:
                     )
                 )
                 continue
-            score, tallies = scored[topic.slug]
+            score, hits, has_context = scored[topic.slug]
             via = tuple(slug for slug in topic.descendants if passes[slug])
-            if not (tallies or mine.ignored or via):
+            if not (hits or mine.ignored or via):
                 continue
+            tallies = _tallies(hits, has_context)
             evidence = [
                 Evidence(
                     topic=slug,
@@ -313,8 +332,8 @@ class TopicClassifier:
 
     def _judge(
         self, article: Article
-    ) -> tuple[dict[str, _Own], dict[str, tuple[float, list[_Tally]]], dict[str, bool]]:
-        """What each topic's own rules found, each topic's rolled-up score and evidence (vetoed
+    ) -> tuple[dict[str, _Own], dict[str, _Scored], dict[str, bool]]:
+        """What each topic's own rules found, each topic's rolled-up score and hits (vetoed
         topics have none), and whether each passes on its own."""
         text = _Text.of(
             self._separator,
@@ -323,17 +342,20 @@ class TopicClassifier:
             # Duplicates such as "Iran" and "IRAN" count once.
             categories=tuple(sorted({normalize_text(name) for name in article.categories} - {""})),
         )
-        own = {topic.slug: self._own(topic, article.feed_name, text) for topic in self._topics}
+        feed_name = article.feed_name
+        own = {topic.slug: self._own(topic, feed_name, text) for topic in self._topics}
         context = {topic.root for topic in self._topics if own[topic.slug].gives_context()}
         passes: dict[str, bool] = {}
-        scored: dict[str, tuple[float, list[_Tally]]] = {}
+        scored: dict[str, _Scored] = {}
         for topic in self._topics:
-            if own[topic.slug].vetoes:
+            mine = own[topic.slug]
+            if mine.vetoes:
                 passes[topic.slug] = False
                 continue
-            score, tallies = self._rolled_up(topic, own, topic.root in context)
-            scored[topic.slug] = (score, tallies)
-            passes[topic.slug] = own[topic.slug].implied or score >= topic.settings.rules.threshold
+            has_context = topic.root in context
+            score, hits = _rolled_up(topic, own, has_context)
+            scored[topic.slug] = (score, hits, has_context)
+            passes[topic.slug] = mine.implied or score >= topic.settings.rules.threshold
         return own, scored, passes
 
     def _own(self, topic: _CompiledTopic, feed_name: str, text: _Text) -> _Own:
@@ -342,19 +364,20 @@ class TopicClassifier:
         if feed_name in topic.feeds:
             found.implied = True
             found.hits.append(_Hit(("feed",), topic.slug, "feed", feed_name, "feed", FEED_WEIGHT))
-        for name in text.categories:
-            if name in topic.categories:
-                found.implied = True
-                found.hits.append(
-                    _Hit(
-                        ("category-match", name),
-                        topic.slug,
-                        "category",
-                        topic.categories[name],
-                        "category",
-                        CATEGORY_WEIGHT,
+        if topic.categories:
+            for name in text.categories:
+                if name in topic.categories:
+                    found.implied = True
+                    found.hits.append(
+                        _Hit(
+                            ("category-match", name),
+                            topic.slug,
+                            "category",
+                            topic.categories[name],
+                            "category",
+                            CATEGORY_WEIGHT,
+                        )
                     )
-                )
         return found
 
     @staticmethod
@@ -363,8 +386,8 @@ class TopicClassifier:
         categories (exclude terms in the title and summary only)."""
         if topic.exclude:  # most topics have no exclude or ignore terms: no need to look
             found.vetoes += [
-                Veto(hit.term.text, "title" if text.slot(hit.start) == 0 else "summary")
-                for hit in topic.exclude.finditer(text.head)
+                Veto(term.text, "title" if text.slot(start) == 0 else "summary")
+                for term, start, _, _ in topic.exclude.spans(text.head)
             ]
         masked = text.joined
         if topic.ignore:
@@ -373,46 +396,63 @@ class TopicClassifier:
             for hit in ignored:  # each phrase listed once, however often it was found
                 if hit.term.text not in found.ignored:
                     found.ignored.append(hit.term.text)
-        for hit in topic.terms.finditer(masked):
-            slot = text.slot(hit.start)
-            field_name, index = text.places[slot]
-            found.hits.append(
+        starts, places, hits = text.starts, text.places, found.hits
+        for term, start, _, prefixed in topic.terms.spans(masked):
+            slot = bisect_right(starts, start) - 1  # text.slot(start), without the call
+            field_name, index = places[slot]
+            hits.append(
                 _Hit(
-                    key=(field_name, index, hit.start - text.starts[slot]),
-                    topic=topic.slug,
-                    rule=hit.term.kind,
-                    term=hit.term.text,
-                    field=field_name,
-                    points=_FIELD_WEIGHTS[field_name],
-                    needs_context=hit.term.kind == "ambiguous" or hit.prefixed,
+                    (field_name, index, start - starts[slot]),
+                    topic.slug,
+                    term.kind,
+                    term.text,
+                    field_name,
+                    _FIELD_WEIGHTS[field_name],
+                    term.kind == "ambiguous" or prefixed,
                 )
             )
 
-    def _rolled_up(
-        self, topic: _CompiledTopic, own: dict[str, _Own], has_context: bool
-    ) -> tuple[float, list[_Tally]]:
-        """The topic's score over its own hits and those of its descendants that were not vetoed."""
+
+def _rolled_up(
+    topic: _CompiledTopic, own: dict[str, _Own], has_context: bool
+) -> tuple[float, list[_Hit]]:
+    """The topic's score, and the hits it counts: its own and those of its descendants that were
+    not vetoed, one per place in the text (the first found, own hits first). The list may be a
+    topic's own ``_Own.hits``: not to be changed."""
+    found = [
+        own[slug].hits
+        for slug in (topic.slug, *topic.descendants)
+        if own[slug].hits and not own[slug].vetoes
+    ]
+    if len(found) == 1:  # the usual case: one topic's hits are each at a place of their own
+        hits = found[0]
+    else:
         seen: set[tuple[object, ...]] = set()
-        grouped: dict[tuple[str, str, str, str, bool], list[_Hit]] = {}
-        for slug in (topic.slug, *topic.descendants):
-            if own[slug].vetoes:
-                continue
-            for hit in own[slug].hits:
-                if hit.key in seen:
-                    continue
-                seen.add(hit.key)
-                key = (hit.topic, hit.rule, hit.term, hit.field, hit.needs_context)
-                grouped.setdefault(key, []).append(hit)
-        score = 0.0
-        tallies = []
-        for (slug, rule, term, field_name, needs_context), hits in grouped.items():
-            counted = not needs_context or has_context
-            points = sum(hit.points for hit in hits) if counted else 0.0
-            score += points
-            tallies.append(
-                (slug, rule, term, field_name, needs_context, len(hits), points, counted)
-            )
-        return score, tallies
+        hits = []
+        for topic_hits in found:
+            for hit in topic_hits:
+                if hit.key not in seen:
+                    seen.add(hit.key)
+                    hits.append(hit)
+    score = 0.0  # hit by hit: the same sum as ``_tallies`` rule by rule (whole-number weights)
+    for hit in hits:
+        if has_context or not hit.needs_context:
+            score += hit.points
+    return score, hits
+
+
+def _tallies(hits: list[_Hit], has_context: bool) -> list[_Tally]:
+    """The hits summed rule by rule, in the order each rule was first found."""
+    grouped: dict[tuple[str, str, str, str, bool], list[_Hit]] = {}
+    for hit in hits:
+        key = (hit.topic, hit.rule, hit.term, hit.field, hit.needs_context)
+        grouped.setdefault(key, []).append(hit)
+    tallies = []
+    for (slug, rule, term, field_name, needs_context), found in grouped.items():
+        counted = not needs_context or has_context
+        points = sum(hit.points for hit in found) if counted else 0.0
+        tallies.append((slug, rule, term, field_name, needs_context, len(found), points, counted))
+    return tallies
 
 
 def _separator(topics: Sequence[TopicSettings]) -> str:

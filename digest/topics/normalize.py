@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import unicodedata
 
 _TATWEEL = "\u0640"  # Arabic kashida: stretches a word for layout, never changes it
@@ -27,7 +26,6 @@ _FOLDS = str.maketrans(
         "\u0131": "i",
     }
 )
-_SPACES = re.compile(r"\s+")
 
 
 class _Marks(dict[int, str | None]):
@@ -53,14 +51,16 @@ def normalize_text(text: str) -> str:
     Format characters (zero-width non-joiner in Persian, bidi marks, soft hyphens) are dropped;
     the letter variants above are folded to one form. Runs of whitespace become one space.
     """
+    # Whitespace is collapsed by splitting, several times faster than ``re.sub(r"\s+", " ")``
+    # and the same: ``str.split`` and ``\s`` both take the characters of ``str.isspace``.
     if text.isascii():
         # NFKC, NFD and NFC leave ASCII alone, it has no marks or folds, and casefold is lower.
-        return _SPACES.sub(" ", text.lower()).strip()
+        return " ".join(text.lower().split())
     folded = unicodedata.normalize("NFKC", text).casefold()
     kept = unicodedata.normalize("NFD", folded).translate(_MARKS)
     # Recompose: scripts such as Hangul decompose into letters that must be joined again.
     recomposed = unicodedata.normalize("NFC", kept).translate(_FOLDS)
-    return _SPACES.sub(" ", recomposed).strip()
+    return " ".join(recomposed.split())
 
 
 def script_of(term: str) -> str:

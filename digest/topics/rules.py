@@ -23,7 +23,7 @@ prefix letter too often spell another word.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,31 +57,44 @@ class TermHit:
     prefixed: bool = False
 
 
+# A hit as (term, start, end, prefixed), the fields of a ``TermHit``.
+Span = tuple[Term, int, int, bool]
+
+
 class TermPattern:
     """Finds the configured terms of one or more kinds in normalized text."""
 
     def __init__(self, terms: Iterable[Term], *, clitic_prefixes: bool) -> None:
-        self._by_core: dict[tuple[str, str], tuple[Term, str]] = {}
+        # (group, core) -> the term, as normalized, and whether it is one word
+        self._by_core: dict[tuple[str, str], tuple[Term, str, bool]] = {}
         groups: dict[str, set[str]] = {"ar": set(), "he": set(), "hea": set(), "plain": set()}
         for term in terms:
             normalized = normalize_text(term.text)
             if not normalized:
                 continue
             group, core = _group_and_core(normalized, clitic_prefixes)
-            self._by_core.setdefault((group, core), (term, normalized))
+            self._by_core.setdefault((group, core), (term, normalized, " " not in core))
             groups[group].add(core)
         alternatives = []
+        prefixes, cores = "", set[str]()  # those of the terms that take a prefix
         for group, prefix in (
             ("ar", _ARABIC_PREFIX),
             ("he", _HEBREW_PREFIX),
             ("hea", _HEBREW_ARTICLE_PREFIX),
-            ("plain", ""),
         ):
             if groups[group]:
                 alternatives.append(
                     _first_letters(prefix, groups[group])
                     + f"{prefix}(?P<{group}>{_alternation(groups[group])})"
                 )
+                prefixes += prefix
+                cores |= groups[group]
+        if len(alternatives) > 1:
+            # One look-ahead in front of theirs, which passes wherever one of theirs does: the
+            # same matches, and a Latin word fails one look-ahead instead of two or three.
+            alternatives = [_first_letters(prefixes, cores) + f"(?:{'|'.join(alternatives)})"]
+        if groups["plain"]:
+            alternatives.append(f"(?P<plain>{_alternation(groups['plain'])})")
         self._pattern = (
             re.compile(rf"(?<!\w)(?:{'|'.join(alternatives)})(?!\w)") if alternatives else None
         )
@@ -89,33 +102,40 @@ class TermPattern:
     def __bool__(self) -> bool:
         return self._pattern is not None
 
-    def finditer(self, text: str) -> Iterable[TermHit]:
+    def finditer(self, text: str) -> Iterator[TermHit]:
+        for term, start, end, prefixed in self.spans(text):
+            yield TermHit(term, start, end, prefixed=prefixed)
+
+    def spans(self, text: str) -> list[Span]:
+        """The hits ``finditer`` yields, as plain tuples: the classifier runs every pattern on
+        every article and needs no ``TermHit`` record, nor a generator, for each."""
+        spans: list[Span] = []
         if self._pattern is None:
-            return
+            return spans
+        by_core = self._by_core
         for match in self._pattern.finditer(text):
             group = match.lastgroup
             assert group is not None  # every alternative ends in a named group
-            core = " ".join(match.group(group).split())
-            found = self._by_core.get((group, core))
+            found = by_core.get((group, " ".join(match.group(group).split())))
             if found is not None:
-                term, written = found
+                term, written, one_word = found
+                start, end = match.span()
                 # The article the editor wrote ("السعودية") is no prefix of ours.
-                prefixed = match.group(0) != written and match.start(group) > match.start()
-                yield TermHit(
-                    term, match.start(), match.end(), prefixed=prefixed and " " not in core
-                )
+                prefixed = one_word and match.start(group) > start and match.group() != written
+                spans.append((term, start, end, prefixed))
+        return spans
 
     def mask(self, text: str) -> tuple[str, list[TermHit]]:
         """The text with every hit blanked out (same length, offsets kept), and the hits."""
-        hits = list(self.finditer(text))
-        if not hits:
-            return text, hits
+        spans = self.spans(text)
+        if not spans:
+            return text, []
         pieces, last = [], 0
-        for hit in hits:
-            pieces += [text[last : hit.start], MASK * (hit.end - hit.start)]
-            last = hit.end
+        for _, start, end, _ in spans:
+            pieces += [text[last:start], MASK * (end - start)]
+            last = end
         pieces.append(text[last:])
-        return "".join(pieces), hits
+        return "".join(pieces), [TermHit(*span) for span in spans]
 
 
 def _group_and_core(normalized: str, clitic_prefixes: bool) -> tuple[str, str]:
