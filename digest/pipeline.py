@@ -103,18 +103,20 @@ def outcome_to_dict(outcome: PollOutcome | BuildOutcome | DeliveryOutcome) -> di
 # Polling ---------------------------------------------------------------------------------------
 
 
-def poll_feed(services: Services, feed_id: int) -> PollOutcome:
+def poll_feed(services: Services, feed_id: int, feed: FeedState | None = None) -> PollOutcome:
     """Fetch one feed, store its new articles once each and file them under topics; record the
     poll on the feed with its next poll time (``digest.polling`` decides it).
 
     A feed's failure is recorded on the feed and returned, never raised: one bad feed must not stop
     the others. Only a failing store (the database itself) raises. Everything but the fetch (and
     the parse of a large document, in a child process) runs on ``cpu_turn``, so polls running at
-    once overlap their network waits only.
+    once overlap their network waits only. ``feed`` is the feed's stored state when the caller
+    has just read it, else it is read here.
     """
     settings, now = services.settings, services.clock.now()
-    with cpu_turn:
-        feed = services.store.feed(feed_id)
+    if feed is None:
+        with cpu_turn:
+            feed = services.store.feed(feed_id)
     bounds = polling.bounds_for(settings.ingest, _feed_settings(services, feed.url))
     try:
         try:
@@ -277,14 +279,13 @@ def poll_feeds(
 
     ``poll`` replaces ``poll_feed`` for each feed (the Celery dispatcher runs it as a task).
     """
-    hosts = {
-        feed_id: urlsplit(url).hostname or ""
-        for feed_id, url in services.store.fetch_urls().items()
-    }
+    # Read once for all of them: the host each is fetched from, and its state for poll_feed.
+    states = services.store.feed_states()
+    hosts = {feed_id: urlsplit(state.fetch_url).hostname or "" for feed_id, state in states.items()}
     ingest = services.settings.ingest
     yield from run_per_host(
         ((hosts.get(feed_id, ""), feed_id) for feed_id in feed_ids),
-        poll or (lambda feed_id: poll_feed(services, feed_id)),
+        poll or (lambda feed_id: poll_feed(services, feed_id, states.get(feed_id))),
         max_workers=ingest.max_concurrency,
         per_host=ingest.per_host_concurrency,
     )
