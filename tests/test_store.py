@@ -55,6 +55,28 @@ def two_feeds(store: Store) -> tuple[int, int]:
     return first.id, second.id
 
 
+def test_syncing_the_feeds_follows_the_config(store: Store) -> None:
+    wire = FeedSettings(name="Wire", url="https://wire.example.org/rss")
+    post = FeedSettings(name="Post", url="https://post.example.org/atom")
+    first = store.sync_feeds([wire, post], T0)
+    assert [(feed.name, feed.enabled) for feed in first] == [("Wire", True), ("Post", True)]
+    assert store.sync_feeds([wire, post], T0) == first  # nothing changed, nothing changes
+
+    # Renamed and switched off in the config; the other feed taken out of it.
+    renamed = FeedSettings(name="Wire Service", url=wire.url, enabled=False)
+    [state] = store.sync_feeds([renamed], T0)
+    assert (state.id, state.name, state.enabled) == (first[0].id, "Wire Service", False)
+    removed = next(feed for feed in store.feeds() if feed.url == post.url)
+    assert (removed.id, removed.enabled) == (first[1].id, False)  # kept: its articles stay
+
+    # Both back as they were, under their old ids; a new one added after them.
+    extra = FeedSettings(name="Extra", url="https://extra.example.org/feed")
+    again = store.sync_feeds([wire, post, extra], T0)
+    assert again[:2] == first
+    assert (again[2].name, again[2].enabled) == ("Extra", True)
+    assert again[2].id not in {first[0].id, first[1].id}
+
+
 def test_schema_is_at_the_latest_migration(store: Store) -> None:
     head = head_revision()
     assert head is not None and current_revision(store.engine) == head

@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, Update, bindparam, case, func, or_, select, update
+from sqlalchemy import Row, Table, Update, bindparam, case, func, insert, or_, select, update
 
 from digest.config import FeedSettings
 from digest.records import FetchResult, ParsedFeed
@@ -20,6 +20,11 @@ OK, ERROR, DISABLED, NEVER_POLLED = "ok", "error", "disabled", "never polled"
 # ORM's identity map and bulk-update bookkeeping, which a poll of unchanged feeds is mostly).
 _FEEDS = cast(Table, FeedRow.__table__)
 _FEED_BY_ID = select(_FEEDS).where(_FEEDS.c.id == bindparam("b_id"))
+_SET_FROM_CONFIG = (
+    update(_FEEDS)
+    .where(_FEEDS.c.id == bindparam("b_id"))
+    .values(name=bindparam("b_name"), enabled=bindparam("b_enabled"))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,27 +97,35 @@ class FeedStore(StoreBase):
         """Make the stored feeds match the config: add new ones, update names, disable removed ones.
 
         Removed feeds are disabled rather than deleted, so their articles stay in past editions.
+        Every poll starts here, with the config nearly always as it was: one SELECT then, and
+        writes only for what changed.
         """
-        with self.transaction() as session:
-            rows = {row.url: row for row in session.scalars(select(FeedRow))}
-            configured = set()
-            for feed in feeds:
-                configured.add(feed.url)
-                row = rows.get(feed.url)
-                if row is None:
-                    row = FeedRow(
-                        url=feed.url, name=feed.name, enabled=feed.enabled, created_at=now
-                    )
-                    session.add(row)
-                    rows[feed.url] = row
-                else:
-                    row.name = feed.name
-                    row.enabled = feed.enabled
-            for url, row in rows.items():
-                if url not in configured:
-                    row.enabled = False
-            session.flush()
-            return [_state(rows[feed.url]) for feed in feeds]
+        with self.engine.begin() as connection:
+            stored = {row.url: row for row in connection.execute(select(_FEEDS))}
+            configured = {feed.url: feed for feed in feeds}  # one row per URL, the last one wins
+            new = [
+                {"url": url, "name": feed.name, "enabled": feed.enabled, "created_at": now}
+                for url, feed in configured.items()
+                if url not in stored
+            ]
+            changed = [
+                {"b_id": row.id, "b_name": feed.name, "b_enabled": feed.enabled}
+                for url, feed in configured.items()
+                if (row := stored.get(url)) is not None
+                and (row.name, row.enabled) != (feed.name, feed.enabled)
+            ]
+            changed += [
+                {"b_id": row.id, "b_name": row.name, "b_enabled": False}
+                for url, row in stored.items()
+                if url not in configured and row.enabled
+            ]
+            if new:
+                connection.execute(insert(_FEEDS), new)
+            if changed:
+                connection.execute(_SET_FROM_CONFIG, changed)
+            if new or changed:
+                stored = {row.url: row for row in connection.execute(select(_FEEDS))}
+            return [_state(stored[feed.url]) for feed in feeds]
 
     def feeds(self) -> list[FeedState]:
         """Every stored feed with the number of articles stored from it."""
