@@ -11,7 +11,7 @@ speed (a fifth over a minute is common on shared machines) favours neither side.
 
 - entries per second of the first poll;
 - first poll / feedparser alone (target: within 1.5);
-- re-poll / first poll (target: under 1/20 = 0.05).
+- re-poll / first poll (target: under 1/20 = 0.05), the re-poll's time the median of three.
 
 Every figure is a ratio of times measured in the same run, so it holds on any machine. The feeds
 all live on one loopback host standing for a thousand publishers, so the per-host limit is raised
@@ -32,6 +32,7 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.connection import Connection
 from pathlib import Path
+from statistics import median
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -75,6 +76,9 @@ WORDS = (
     "trade",
 )
 NOW = datetime.now(UTC)
+# Re-polls timed (each of every feed, all answering 304): one takes about a second, which a
+# shared machine's hiccup can stretch by a third, so the median of a few is reported.
+REPOLLS = 3
 
 
 def feed_document(number: int, entries: int) -> bytes:
@@ -200,7 +204,7 @@ def main() -> None:
             services = build_services(settings, clock=SystemClock(), transport=MemoryTransport())
             try:
                 first = first_poll(services, list(documents.values()), arguments.round)
-                second, second_cpu, again, failures_again = poll_all(services)
+                repolls = [poll_all(services) for _ in range(REPOLLS)]
             finally:
                 services.close()
     finally:
@@ -216,7 +220,13 @@ def main() -> None:
         f"first poll:        {first.seconds:7.2f} s  {first.new_articles} new articles, "
         f"{first.failures} failures ({len(first.rounds)} rounds of {arguments.round} feeds)"
     )
-    print(f"re-poll (304s):    {second:7.2f} s  {again} new articles, {failures_again} failures")
+    second, second_cpu = median(run[0] for run in repolls), median(run[1] for run in repolls)
+    again, failures_again = sum(run[2] for run in repolls), sum(run[3] for run in repolls)
+    each = ", ".join(f"{run[0]:.2f}" for run in repolls)
+    print(
+        f"re-poll (304s):    {second:7.2f} s  median of {each}; "
+        f"{again} new articles, {failures_again} failures"
+    )
     print(f"feedparser alone:  {first.alone:7.2f} s  {first.parsed_entries} entries")
     print(f"entries per second (first poll): {expected / first.seconds:,.0f}")
     print(f"first poll / feedparser alone:   {first.seconds / first.alone:.2f}  (target <= 1.5)")
