@@ -203,6 +203,38 @@ def test_304s_and_redirects_leave_their_connection_for_the_next_request() -> Non
     assert len({request.client_port for request in server.requests}) == 1
 
 
+def test_a_304_with_a_stray_body_spoils_no_later_fetch() -> None:
+    # A 304 has no body; bytes a server sends after one anyway must not be read as the next
+    # answer on the connection kept for reuse (the pool sees them and opens a new connection).
+    def stray_body(handler: BaseHTTPRequestHandler) -> None:
+        handler.wfile.write(b"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\nhello")
+        handler.wfile.flush()
+
+    config = settings()
+    routes = {"/feed": stray_body, "/other": answer(200, FEED)}
+    with feed_server(routes) as server, build_client(config) as client:
+        first = fetch_feed(
+            client, server.url("/feed"), etag='"v1"', last_modified=None, settings=config
+        )
+        time.sleep(0.1)  # the stray bytes have arrived by the next request
+        second = fetch_feed(
+            client, server.url("/other"), etag=None, last_modified=None, settings=config
+        )
+    assert first.not_modified
+    assert second.content == FEED
+
+
+def test_a_server_that_garbles_every_answer_fails_after_one_more_try() -> None:
+    def garbled(handler: BaseHTTPRequestHandler) -> None:
+        handler.wfile.write(b"NOT HTTP AT ALL\r\n\r\n")
+        handler.close_connection = True
+
+    with feed_server({"/feed": garbled}) as server:
+        error = fetch_error(server.url("/feed"))
+    assert "broke the HTTP protocol" in str(error)
+    assert server.paths() == ["/feed", "/feed"]
+
+
 def test_a_long_redirect_body_is_not_read() -> None:
     # Reading it would cost more than a new connection does; a hostile one could be endless.
     def long_redirect(handler: BaseHTTPRequestHandler) -> None:

@@ -27,7 +27,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -206,10 +206,8 @@ def _request(
     if remaining <= 0:
         _deadline_passed(url, settings, where)
     try:
-        with client.stream(
-            "GET", current, headers=headers, timeout=min(settings.timeout_seconds, remaining)
-        ) as response:
-            yield response
+        with ExitStack() as stack:
+            yield _send(client, stack, current, headers, settings, deadline)
     except AddressRefusedError as refused:
         if refused.host == refused.address:
             what = f"{refused.address} is"
@@ -234,6 +232,32 @@ def _request(
         raise FetchError(url, f"network error{where}: {error}") from error
     except httpx.InvalidURL as error:
         raise FetchError(url, f"invalid URL{where}: {error}") from error
+
+
+def _send(
+    client: httpx.Client,
+    stack: ExitStack,
+    url: str,
+    headers: dict[str, str],
+    settings: IngestSettings,
+    deadline: float,
+) -> httpx.Response:
+    """GET ``url``, streamed, the response closed with ``stack``.
+
+    Sent once more if the answer is garbled before its body: on a kept-alive connection that is
+    most often bytes the server sent past the end of its previous answer (a 304 "with a body"),
+    read as the start of this one. The pool has closed that connection; the second try opens a
+    new one. A server that garbles every answer still fails, on the second.
+    """
+
+    def attempt() -> httpx.Response:
+        timeout = min(settings.timeout_seconds, max(deadline - time.monotonic(), 0.001))
+        return stack.enter_context(client.stream("GET", url, headers=headers, timeout=timeout))
+
+    try:
+        return attempt()
+    except httpx.RemoteProtocolError:
+        return attempt()
 
 
 def _deadline_passed(
