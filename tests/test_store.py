@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 
 from digest.config import FeedSettings
 from digest.records import (
@@ -18,6 +20,7 @@ from digest.records import (
 )
 from digest.store import Store, SubscriberInput, open_store
 from digest.store.db import current_revision, head_revision
+from digest.store.schema import Base
 
 T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
 
@@ -53,6 +56,13 @@ def two_feeds(store: Store) -> tuple[int, int]:
         T0,
     )
     return first.id, second.id
+
+
+def test_the_migrations_build_the_schema_the_code_declares(store: Store) -> None:
+    # A column added to the models without its migration (or the reverse) shows up here.
+    with store.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert differences == []
 
 
 def test_syncing_the_feeds_follows_the_config(store: Store) -> None:
