@@ -21,6 +21,7 @@ Building has no side effect but storing; sending comes last, so a retried task n
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -71,7 +72,7 @@ class PollOutcome:
     url: str
     new_articles: int = 0
     updated_articles: int = 0
-    not_modified: bool = False
+    not_modified: bool = False  # a 304, or the very document stored last time
     error: str | None = None
 
 
@@ -130,17 +131,29 @@ def poll_feed(services: Services, feed_id: int, feed: FeedState | None = None) -
         except FetchError as error:
             with cpu_turn:
                 return _record_poll_failure(services, feed, error, bounds, now)
+        content_hash = _content_hash(result)
+        if content_hash is not None and content_hash == feed.content_hash:
+            # The very bytes stored last time, from a server that sends no validators (or
+            # ignores them): nothing to read, as after a 304.
+            with cpu_turn:
+                return _take_in(services, feed, result, bounds, now, unchanged=True)
         # A large document is parsed in a child process, bounded in time and memory, while
         # the other polls take their turns; a small one on this poll's turn.
         parsed = _parse_large_apart(settings.ingest, result, now)
         with cpu_turn:
-            return _take_in(services, feed, result, bounds, now, parsed)
+            return _take_in(services, feed, result, bounds, now, parsed, content_hash)
     except SQLAlchemyError:
         raise  # the database failing is no feed's fault: the cycle stops and says so
     except Exception as error:  # a bug met on one feed's content must not stop the others
         _log.exception("unexpected error while polling %s", feed.url)
         with cpu_turn:
             return _record_poll_failure(services, feed, error, bounds, now)
+
+
+def _content_hash(result: FetchResult) -> str | None:
+    """SHA-256 of the document fetched (None after a 304): the same bytes as a feed's last
+    document need no parse, whatever validators the server sent."""
+    return None if result.content is None else hashlib.sha256(result.content).hexdigest()
 
 
 def _parse_large_apart(
@@ -171,11 +184,16 @@ def _take_in(
     bounds: polling.PollBounds,
     now: datetime,
     parsed_apart: ParsedFeed | ParseError | None = None,
+    content_hash: str | None = None,
+    *,
+    unchanged: bool = False,
 ) -> PollOutcome:
     """What ``poll_feed`` does with a fetched document: parse (unless ``parsed_apart`` holds the
-    parse or its error), store and classify (one transaction), record the poll."""
+    parse or its error), store and classify (one transaction), record the poll with the
+    document's ``content_hash``. A 304, or a document ``unchanged`` since the last one stored,
+    is only recorded."""
     store = services.store
-    if result.not_modified or result.content is None:
+    if result.not_modified or result.content is None or unchanged:
         next_at = polling.next_poll_after_success(
             now, feed.entries_per_day, bounds, _jitter.random()
         )
@@ -214,6 +232,7 @@ def _take_in(
         next_poll_at=polling.next_poll_after_success(now, rate, bounds, _jitter.random()),
         entries_per_day=rate,
         new_entries=len(stored.new),
+        content_hash=content_hash,
     )
     return PollOutcome(
         feed.id, feed.url, new_articles=len(stored.new), updated_articles=len(stored.updated)

@@ -141,6 +141,41 @@ def test_a_304_costs_no_parse_and_keeps_everything(tmp_path: Path, clock: FixedC
     assert second.next_poll_at is not None and second.next_poll_at > clock.now() + 80 * MINUTE
 
 
+def test_the_same_document_again_costs_no_parse(
+    tmp_path: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A server that sends no validators answers every poll in full; the bytes say it is the
+    # same feed as last time.
+    parsed: list[str] = []
+    parse = pipeline.parse_feed
+
+    def counted(content: bytes, **arguments: object) -> object:
+        parsed.append(content.decode())
+        return parse(content, **arguments)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "parse_feed", counted)
+    served = {"body": FEED}
+    route: Route = lambda handler: send(handler, 200, served["body"], RSS)  # noqa: E731
+    with feed_server({"/feed": route}) as server:
+        polls = poll_one(tmp_path, clock, server.url("/feed"))
+        first = next(polls)
+        clock.advance(timedelta(hours=2))
+        second = next(polls)
+        served["body"] = rss("wire", 4)  # one story more
+        clock.advance(timedelta(hours=2))
+        third = next(polls)
+        polls.close()
+    assert len(parsed) == 2  # the first and third polls
+    assert "If-None-Match" not in server.requests[1].headers  # nothing to be conditional on
+    assert (second.status, second.last_status, second.articles) == ("ok", 200, 3)
+    assert second.last_fetched_at == NOW + timedelta(hours=2)
+    assert second.last_new_entry_at == NOW and second.entries_per_day == first.entries_per_day
+    assert second.next_poll_at is not None and second.next_poll_at > second.last_fetched_at
+    assert (third.last_status, third.articles) == (200, 4)
+    assert third.last_new_entry_at == NOW + timedelta(hours=4)
+    assert third.content_hash is not None and third.content_hash != first.content_hash
+
+
 def test_a_gzip_feed_is_stored(tmp_path: Path, clock: FixedClock) -> None:
     body = gzip.compress(FEED)
     route = answer(200, body, {**RSS, "Content-Encoding": "gzip"})

@@ -48,6 +48,7 @@ class FeedState:
     last_new_entry_at: datetime | None = None
     title: str | None = None
     parse_warning: str | None = None
+    content_hash: str | None = None  # of the last document read in full (see record_fetch)
 
     @property
     def fetch_url(self) -> str:
@@ -89,6 +90,7 @@ def _state(row: FeedRow | Row[Any], articles: int = 0) -> FeedState:
         last_new_entry_at=row.last_new_entry_at,
         title=row.title,
         parse_warning=row.parse_warning,
+        content_hash=row.content_hash,
     )
 
 
@@ -172,9 +174,11 @@ class FeedStore(StoreBase):
         next_poll_at: datetime | None = None,
         entries_per_day: float | None = None,
         new_entries: int = 0,
+        content_hash: str | None = None,
     ) -> None:
         """Remember a successful poll: validators for the next conditional GET, the feed's new
-        address after a permanent redirect, its title, its publishing rate and next poll time.
+        address after a permanent redirect, its title, its publishing rate and next poll time,
+        and ``content_hash`` when given (the document was read and its entries stored).
 
         One UPDATE, no read first: a re-poll of unchanged feeds is mostly this and a 304.
         """
@@ -206,6 +210,8 @@ class FeedStore(StoreBase):
             if parsed.link:
                 values["link"] = parsed.link
             values["parse_warning"] = parsed.warning
+        if content_hash is not None:
+            values["content_hash"] = content_hash
         parameters = {f"b_{column}": value for column, value in values.items()}
         with self.engine.begin() as connection:
             connection.execute(

@@ -83,6 +83,8 @@ class FeedRow(Base):
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     entries_per_day: Mapped[float | None] = mapped_column(Float)
     last_new_entry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # SHA-256 of the last document stored in full: the same bytes again need no parse (issue #3).
+    content_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class ArticleRow(Base):
