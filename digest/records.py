@@ -15,6 +15,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
+# The longest URL kept anywhere (a feed's address or site, an article's link, a lead image): the
+# store's columns hold this many characters, which is what browsers and crawlers reliably accept.
+URL_LIMIT = 2048
+
 
 @dataclass(frozen=True, slots=True)
 class FetchResult:

@@ -367,3 +367,81 @@ def test_a_json_feed_is_stored_like_any_other(services: Services, folder: Path) 
     assert article.published_at == datetime(2026, 11, 25, 4, 0, tzinfo=UTC)
     assert (article.author, article.categories) == ("Rana", ("Syria",))
     assert article.image_url == "https://json.example/i.jpg"
+
+
+# ----------------------------------------------------------------------------------------------
+# Values a database would refuse: bounded before the store sees them (PostgreSQL refuses strings
+# longer than their column, index keys over about 2,700 bytes, and NUL characters)
+
+
+def test_values_too_long_for_the_store_are_bounded_before_it(
+    services: Services, folder: Path
+) -> None:
+    far = "https://site.example/" + "x" * 3000
+    document = rss(
+        item("ج" * 3000, "https://site.example/a", "A guid of 6,000 bytes")
+        + item(far, far, "A link of 3,000 characters, and no other")
+        + '<item xmlns:media="http://search.yahoo.com/mrss/"><guid>c</guid>'
+        "<link>https://site.example/c</link><title>Long image, many categories</title>"
+        f'<media:content url="{far}.jpg" medium="image"/>'
+        + "".join(f"<category>{n} {'topic ' * 50}</category>" for n in range(200))
+        + "</item>"
+    ).replace(
+        "<link>https://site.example/</link>", f"<link>{far}</link><language>{'x' * 99}</language>"
+    )
+    write(folder, "broken", document.encode())
+    outcome, feed = poll(services, "broken")
+    assert outcome.error is None and outcome.new_articles == 2
+    assert feed.last_error is None
+    by_link = {article.link: article for article in stored(services)}
+    assert set(by_link) == {"https://site.example/a", "https://site.example/c"}
+    long_guid = by_link["https://site.example/a"]
+    assert long_guid.guid.startswith("sha256:") and long_guid.language is None
+    many = by_link["https://site.example/c"]
+    assert many.image_url is None
+    assert len(many.categories) == 50 and all(len(name) <= 100 for name in many.categories)
+    # The same document again stores nothing twice: the long guid is known by its hash.
+    write(folder, "broken", document.encode() + b"\n")
+    outcome, _ = poll(services, "broken")
+    assert outcome.error is None and outcome.new_articles == 0
+
+
+def test_characters_xml_forbids_are_removed_and_every_entry_read(
+    services: Services, folder: Path
+) -> None:
+    # A control character pasted from a word processor, and references to NUL and to a
+    # surrogate: expat refuses each, and the surrogate crashed feedparser's fallback parser.
+    document = rss(
+        item("g1", "https://site.example/a", "Aleppo\x0b reopens&#0;", "Shops \x01open.")
+        + item("g2", "https://site.example/b", "Homs &#xD800;market", "Trade &#55296;resumes.")
+    )
+    write(folder, "broken", document.encode())
+    outcome, feed = poll(services, "broken")
+    assert outcome.error is None and outcome.new_articles == 2
+    assert (
+        feed.parse_warning is not None and "5 character(s) that XML forbids" in feed.parse_warning
+    )
+    by_guid = {article.guid: article for article in stored(services)}
+    assert by_guid["g1"].title == "Aleppo reopens\ufffd"
+    assert by_guid["g1"].summary_text == "Shops open."
+    assert by_guid["g2"].title == "Homs \ufffdmarket"
+
+
+def test_a_json_feed_with_nul_and_lone_surrogates_is_stored(
+    services: Services, folder: Path
+) -> None:
+    document = """{"version": "https://jsonfeed.org/version/1.1", "title": "Wire\\u0000",
+      "items": [{"id": "1\\u0000", "url": "https://json.example/a",
+                 "title": "Gaza\\u0000 talks\\ud800",
+                 "content_html": "<p>Envoys\\u0000 meet\\udfff.</p>",
+                 "authors": [{"name": "Rana\\u0000"}], "tags": ["Gaza\\u0001"]}]}"""
+    write(folder, "broken", document.encode())
+    outcome, feed = poll(services, "broken")
+    assert outcome.error is None and outcome.new_articles == 1 and feed.last_error is None
+    (article,) = stored(services)
+    assert (article.guid, article.title, article.summary_text) == (
+        "1",
+        "Gaza talks",
+        "Envoys meet.",
+    )
+    assert (article.author, article.categories) == ("Rana", ("Gaza",))

@@ -6,6 +6,7 @@ allowlist, titles and authors become plain text, and every URL kept is an absolu
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import suppress
@@ -18,11 +19,17 @@ from urllib.parse import quote, unquote_plus, urljoin, urlsplit, urlunsplit
 
 import nh3
 
-from digest.records import Entry
+from digest.records import URL_LIMIT, Entry
 
 SUMMARY_LIMIT = 600  # characters of summary_text, ellipsis included
 TITLE_LIMIT = 300
 AUTHOR_LIMIT = 200
+CATEGORY_LIMIT = 100  # characters of one category's name
+CATEGORIES_LIMIT = 50  # categories kept per entry, the first ones
+LANGUAGE_LIMIT = 35  # characters; BCP 47 tags in use are far shorter
+# A guid longer than this (in UTF-8 bytes) is stored as its SHA-256: it still identifies the entry,
+# and a database index can hold it (PostgreSQL's refuses keys over about 2,700 bytes).
+GUID_LIMIT = URL_LIMIT
 FUTURE_TOLERANCE = timedelta(days=1)  # a publication date further ahead than this is a feed's error
 
 ALLOWED_TAGS = frozenset(
@@ -347,7 +354,8 @@ def resolve_url(base_url: str, reference: str) -> str:
 
 
 def absolute_http_url(url: str | None, base_url: str | None) -> str | None:
-    """``url`` made absolute against ``base_url``, if the result is an http(s) URL; else None."""
+    """``url`` made absolute against ``base_url``, if the result is an http(s) URL no longer than
+    ``URL_LIMIT``; else None."""
     if not url:
         return None
     candidate = _CONTROL.sub("", url).strip()
@@ -357,7 +365,7 @@ def absolute_http_url(url: str | None, base_url: str | None) -> str | None:
         parts = urlsplit(candidate)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
-    return candidate
+    return candidate if len(candidate) <= URL_LIMIT else None
 
 
 def _is_http_url(url: str | None) -> bool:
@@ -393,7 +401,7 @@ def clean_entry(
     link = _entry_link(raw, site)
     if link is None:
         return None
-    guid = collapse_whitespace(str(raw.get("id") or "")) or link
+    guid = _guid(raw.get("id")) or link
 
     source_html, source_base = _summary_source(raw)
     # The HTML's relative URLs are relative to its xml:base, itself relative to the entry's page.
@@ -431,9 +439,12 @@ def _entry_link(raw: RawEntry, base_url: str) -> str | None:
         url = absolute_http_url(candidate, base_url)
         if url is not None:
             try:
-                return canonical_link(url)
+                link = canonical_link(url)
             except ValueError:
                 continue
+            # Percent-encoding can lengthen a link; a host IDNA refused keeps its non-ASCII.
+            if len(link) <= URL_LIMIT and (link.isascii() or len(link.encode()) <= URL_LIMIT):
+                return link
     return None
 
 
@@ -465,6 +476,13 @@ def _summary_source(raw: RawEntry) -> tuple[str, str]:
             return "".join(f"<p>{escape(part)}</p>" for part in paragraphs if part.strip()), base
         return value, base
     return "", ""
+
+
+def _guid(value: object) -> str:
+    guid = collapse_whitespace(str(value or ""))
+    if len(guid) <= GUID_LIMIT // 4 or len(guid.encode()) <= GUID_LIMIT:
+        return guid
+    return "sha256:" + hashlib.sha256(guid.encode()).hexdigest()
 
 
 def _text_field(detail: Mapping[str, Any] | None, value: object) -> str:
@@ -505,9 +523,12 @@ def _categories(tags: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
     categories: list[str] = []
     for tag in tags:
         term = collapse_whitespace(str(tag.get("term") or tag.get("label") or ""))
+        term = truncate_text(term, CATEGORY_LIMIT)
         if term and term.casefold() not in seen:
             seen.add(term.casefold())
             categories.append(term)
+            if len(categories) == CATEGORIES_LIMIT:
+                break
     return tuple(categories)
 
 
@@ -565,6 +586,6 @@ def _language(raw: RawEntry) -> str | None:
 
 
 def normalize_language(value: object) -> str | None:
-    """A language tag as ``en-us``: lowercased, hyphenated; None when empty."""
+    """A language tag as ``en-us``: lowercased, hyphenated; None when empty or too long for one."""
     text = collapse_whitespace(str(value or "")).replace("_", "-").lower()
-    return text or None
+    return text if text and len(text) <= LANGUAGE_LIMIT else None

@@ -8,6 +8,7 @@ rather than trusted: a feed is input from a stranger.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +18,10 @@ from typing import Any
 JSON_FEED_TYPES = frozenset({"application/feed+json", "application/json"})
 VERSION_PREFIX = "https://jsonfeed.org/version/"
 MAX_DEPTH_ERROR = "the JSON is nested too deeply to be a feed"
+# What a JSON string can carry (as "\u0000" or "\ud800" escapes) that no text may: control
+# characters but tab and line breaks, which XML forbids and PostgreSQL refuses (NUL), and lone
+# surrogates, which cannot be encoded to store or mail them.
+_UNSAFE_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 
 
 class NotAJsonFeed(ValueError):
@@ -77,7 +82,7 @@ def _entry(
     entry: dict[str, Any] = {}
     item_id = item.get("id")
     if isinstance(item_id, str | int) and not isinstance(item_id, bool):
-        entry["id"] = str(item_id)  # 1.1 says a string; 1.0 feeds often sent numbers
+        entry["id"] = _text(str(item_id))  # 1.1 says a string; 1.0 feeds often sent numbers
     link = _text(item.get("url")) or _text(item.get("external_url"))
     if link:
         entry["link"] = link
@@ -103,7 +108,7 @@ def _entry(
         entry["author_detail"] = authors[0]
     tags = item.get("tags")
     if isinstance(tags, list):
-        entry["tags"] = [{"term": tag} for tag in tags if isinstance(tag, str)]
+        entry["tags"] = [{"term": term} for tag in tags if (term := _text(tag))]
     images = [
         {"url": url, "medium": "image"}
         for url in (_text(item.get("image")), _text(item.get("banner_image")))
@@ -136,7 +141,12 @@ def _authors(holder: Mapping[str, Any]) -> list[dict[str, str]]:
 
 
 def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value.strip() else None
+    """A string field's value, without characters no text may hold; None if it is no string or
+    nothing but blanks."""
+    if not isinstance(value, str):
+        return None
+    value = _UNSAFE_CHARACTERS.sub("", value)
+    return value if value.strip() else None
 
 
 def _rfc3339(value: object) -> struct_time | None:

@@ -9,6 +9,11 @@ feedparser 6.0.x has holes a hostile feed can reach, so the bytes are made safe 
 - **Author fields** (``author``, ``dc:creator``, ``webMaster``...) that are over-long, or hold a run
   of address characters longer than any real address part, are emptied: feedparser's e-mail regex
   backtracks quadratically on them.
+- **Characters XML forbids** (NUL and the other C0 controls but tab and line breaks, and character
+  references to them, to surrogates or past U+10FFFF) are removed or made U+FFFD. Stray control
+  characters pasted from word processors are common in real feeds; each makes expat refuse the
+  whole document, and a reference to a surrogate then crashes feedparser's fallback parser too,
+  losing every entry.
 - **Encodings**: the guards must see the characters the parser will see, so the document is first
   decoded the way feedparser decodes it (its own ``convert_to_utf8``: HTTP charset, XML declaration,
   byte order mark, then guesses) and handed on as UTF-8. UTF-16, UTF-7 or EBCDIC cannot hide an
@@ -38,6 +43,18 @@ _AUTHOR_FIELD = re.compile(
     re.IGNORECASE,
 )
 _ADDRESS_RUN = re.compile(rb"[A-Za-z0-9_.+-]{%d}" % (ADDRESS_RUN_LIMIT + 1))
+# In UTF-8 each of these is one byte that is never part of another character.
+_FORBIDDEN_CONTROLS = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
+# The character references that may name a forbidden code point: hex 0-1F, D800-DFFF, FFFE, FFFF
+# and anything of five digits or more; decimal 0-31 and anything of five digits or more. The
+# common ones ("&#8217;", "&#x2019;") do not match, so checking the rest costs next to nothing.
+# Leading zeros are skipped possessively, so no run of digits makes the pattern backtrack.
+_SUSPECT_REFERENCE = re.compile(
+    rb"&#(?:[xX](?=[0-9a-fA-F])0*+"
+    rb"([0-9a-fA-F]?|1[0-9a-fA-F]|[dD][89a-fA-F][0-9a-fA-F]{2}|[fF]{3}[eEfF]|[0-9a-fA-F]{5,}+)"
+    rb"|(?=[0-9])0*+([12]?[0-9]|3[01]|[0-9]{5,}+|));"
+)
+_REPLACEMENT_REFERENCE = b"&#xFFFD;"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +66,16 @@ class GuardedDocument:
     encoding_problem: str | None = None  # a wrong or missing declaration, as feedparser saw it
     entities_removed: int = 0
     author_fields_emptied: int = 0
+    forbidden_characters: int = 0
 
     @property
     def warnings(self) -> list[str]:
         notes = []
+        if self.forbidden_characters:
+            notes.append(
+                f"{self.forbidden_characters} character(s) that XML forbids (control characters, "
+                "or references to them or to surrogates) were removed"
+            )
         if self.entities_removed:
             notes.append(
                 f"{self.entities_removed} entity declaration(s) in the DOCTYPE were removed "
@@ -75,6 +98,7 @@ def guard_document(content: bytes, content_type: str | None) -> GuardedDocument:
     utf8 = convert_to_utf8(headers, content, found)
     problem = found.get("bozo_exception")
     encoding = str(found.get("encoding") or "") or None
+    utf8, forbidden = remove_forbidden_characters(utf8)
     utf8, entities = remove_entity_declarations(utf8)
     utf8, authors = bound_author_fields(utf8)
     return GuardedDocument(
@@ -83,6 +107,40 @@ def guard_document(content: bytes, content_type: str | None) -> GuardedDocument:
         encoding_problem=str(problem) if problem else None,
         entities_removed=entities,
         author_fields_emptied=authors,
+        forbidden_characters=forbidden,
+    )
+
+
+def remove_forbidden_characters(content: bytes) -> tuple[bytes, int]:
+    """UTF-8 ``content`` without the control characters XML forbids, its character references
+    to forbidden code points replaced by one to U+FFFD, and how many of both there were."""
+    allowed = content.translate(None, _FORBIDDEN_CONTROLS)
+    removed = len(content) - len(allowed)
+    if b"&#" not in allowed:
+        return allowed, removed
+    replaced = 0
+
+    def replace(reference: re.Match[bytes]) -> bytes:
+        nonlocal replaced
+        hexadecimal = reference.group(1)
+        digits = reference.group(2) if hexadecimal is None else hexadecimal
+        base = 10 if hexadecimal is None else 16
+        if len(digits) <= 7 and _xml_allows(int(digits or "0", base)):
+            return reference.group(0)
+        replaced += 1
+        return _REPLACEMENT_REFERENCE
+
+    allowed = _SUSPECT_REFERENCE.sub(replace, allowed)
+    return allowed, removed + replaced
+
+
+def _xml_allows(code_point: int) -> bool:
+    """Whether XML 1.0 allows the character (its production ``Char``)."""
+    return (
+        code_point in (0x9, 0xA, 0xD)
+        or 0x20 <= code_point <= 0xD7FF
+        or 0xE000 <= code_point <= 0xFFFD
+        or 0x10000 <= code_point <= 0x10FFFF
     )
 
 
