@@ -30,7 +30,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from digest import compose, lint, polling
 from digest.concurrency import cpu_turn, run_per_host
@@ -111,7 +111,8 @@ def poll_feed(services: Services, feed_id: int, feed: FeedState | None = None) -
     A feed's failure is recorded on the feed and returned, never raised: one bad feed must not stop
     the others. Only a failing store (the database itself) raises. Everything but the fetch (and
     the parse of a large document, in a child process) runs on ``cpu_turn``, so polls running at
-    once overlap their network waits only. ``feed`` is the feed's stored state when the caller
+    once overlap their network waits only. A value from the feed that the database refuses
+    (``DataError``) fails this feed only. ``feed`` is the feed's stored state when the caller
     has just read it, else it is read here.
     """
     settings, now = services.settings, services.clock.now()
@@ -142,8 +143,19 @@ def poll_feed(services: Services, feed_id: int, feed: FeedState | None = None) -
         parsed = _parse_large_apart(settings.ingest, result, now)
         with cpu_turn:
             return _take_in(services, feed, result, bounds, now, parsed, content_hash)
-    except SQLAlchemyError:
-        raise  # the database failing is no feed's fault: the cycle stops and says so
+    except SQLAlchemyError as error:
+        if not isinstance(error, DataError):
+            raise  # the database failing is no feed's fault: the cycle stops and says so
+        # A value the database refused (cleaning bounds every one it knows of): the feed's
+        # content, not the database, so it fails this feed only; its transaction rolled back.
+        _log.exception("the database refused a value from %s", feed.url)
+        refused = ParseError(
+            feed.url,
+            f"the database refused a value from the feed ({error.orig}); nothing of this poll "
+            "was stored, and the other feeds were polled",
+        )
+        with cpu_turn:
+            return _record_poll_failure(services, feed, refused, bounds, now)
     except Exception as error:  # a bug met on one feed's content must not stop the others
         _log.exception("unexpected error while polling %s", feed.url)
         with cpu_turn:

@@ -9,20 +9,22 @@ from __future__ import annotations
 import gzip
 import threading
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 import pytest
+from sqlalchemy.exc import DataError
 
 from digest import pipeline
 from digest.clock import FixedClock
 from digest.config import Settings, settings_from_mapping
 from digest.mail.transport import MemoryTransport
-from digest.records import Article, TopicMatch
+from digest.records import Article, Entry, TopicMatch
 from digest.services import Services, build_services
 from digest.store import FeedState
 from tests.conftest import NOW
@@ -89,9 +91,17 @@ def services_for(settings: Settings, clock: FixedClock) -> Services:
     return build_services(settings, clock=clock, transport=MemoryTransport())
 
 
-def poll_one(tmp_path: Path, clock: FixedClock, url: str, **ingest: object) -> Iterator[FeedState]:
+def poll_one(
+    tmp_path: Path,
+    clock: FixedClock,
+    url: str,
+    *,
+    database_url: str | None = None,
+    **ingest: object,
+) -> Iterator[FeedState]:
     """Poll the feed at ``url`` each time the iterator is advanced; yields its state after."""
-    services = services_for(make_settings(tmp_path, {"Feed": url}, **ingest), clock)
+    settings = make_settings(tmp_path, {"Feed": url}, database_url=database_url, **ingest)
+    services = services_for(settings, clock)
     try:
         [feed] = services.store.sync_feeds(services.settings.feeds, clock.now())
         while True:
@@ -210,6 +220,46 @@ def test_a_permanent_redirect_moves_the_feed(
     assert server.paths() == ["/old", "/new", "/new"]
     assert server.requests[2].headers["If-None-Match"] == '"v1"'
     assert second.last_status == 304 and second.current_url == server.url("/new")
+
+
+def test_a_permanent_redirect_too_long_to_store_is_followed_not_remembered(
+    tmp_path: Path, clock: FixedClock, database_url: str
+) -> None:
+    target = "/new?session=" + "q" * 3000  # longer than any stored URL may be (URL_LIMIT)
+    routes = {"/old": redirect(301, target), "/new": conditional(FEED)}
+    with feed_server(routes) as server:
+        polls = poll_one(tmp_path, clock, server.url("/old"), database_url=database_url)
+        first = next(polls)
+        polls.close()
+    assert server.paths() == ["/old", "/new"]
+    assert (first.status, first.articles) == ("ok", 3)
+    assert first.current_url is None and first.fetch_url == server.url("/old")
+
+
+@pytest.mark.parametrize(
+    ("etag", "last_modified"),
+    [
+        ('W/"caf\u00e9"', None),  # not ASCII: httpx cannot send it back
+        ('"' + "v" * 600 + '"', "Wed, 25 Nov 2026 06:00:00 GMT" + " " * 10 + "x" * 100),
+    ],
+    ids=["not-ascii", "too-long"],
+)
+def test_validators_that_cannot_be_sent_back_are_not_kept(
+    tmp_path: Path, clock: FixedClock, database_url: str, etag: str, last_modified: str | None
+) -> None:
+    # Kept, such a value failed every later fetch of the feed (or, too long, its storing on
+    # PostgreSQL): the feed was stuck for good. Without it, the document's hash spares the parse.
+    headers = {**RSS, "ETag": etag, **({"Last-Modified": last_modified} if last_modified else {})}
+    with feed_server({"/feed": answer(200, FEED, headers)}) as server:
+        polls = poll_one(tmp_path, clock, server.url("/feed"), database_url=database_url)
+        first = next(polls)
+        clock.advance(timedelta(hours=3))
+        second = next(polls)
+        polls.close()
+    assert (first.status, first.articles, first.etag, first.last_modified) == ("ok", 3, None, None)
+    assert (second.status, second.last_status, second.consecutive_errors) == ("ok", 200, 0)
+    assert "If-None-Match" not in server.requests[1].headers
+    assert "If-Modified-Since" not in server.requests[1].headers
 
 
 @pytest.mark.parametrize("status", [302, 307])
@@ -601,3 +651,32 @@ def test_concurrent_polls_store_a_shared_story_once(
     assert summary.feeds_failed == 0, summary.problems
     assert summary.new_articles == 3 and len(stored) == 3
     assert all(feed.status == "ok" and feed.last_status == 200 for feed in feeds_state)
+
+
+def test_a_value_the_database_refuses_fails_that_feed_only(
+    tmp_path: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Cleaning bounds every value the store's columns limit (test_ingest_store); should one
+    # still slip through, the database's refusal is that feed's failure, not the cycle's end.
+    routes = {"/bad": conditional(rss("bad")), "/good": conditional(FEED)}
+    with feed_server(routes) as server:
+        settings = make_settings(tmp_path, {"bad": server.url("/bad"), "good": server.url("/good")})
+        services = services_for(settings, clock)
+        store_entries = services.store.store_entries
+
+        def refuse_bad(feed_id: int, entries: Sequence[Entry], *args: Any, **kw: Any) -> Any:
+            if any("bad.example.org" in entry.link for entry in entries):
+                refusal = ValueError("value too long for type character varying(35)")
+                raise DataError("INSERT INTO articles ...", {}, refusal)
+            return store_entries(feed_id, entries, *args, **kw)
+
+        monkeypatch.setattr(services.store, "store_entries", refuse_bad)
+        summary = pipeline.poll_cycle(services, pipeline.InlineDispatcher(services))
+        by_name = {feed.name: feed for feed in services.store.feeds()}
+        services.close()
+    assert (summary.feeds_polled, summary.feeds_failed) == (2, 1)
+    bad = by_name["bad"]
+    assert bad.status == "error" and bad.articles == 0 and bad.last_error is not None
+    assert "the database refused a value from the feed (value too long" in bad.last_error
+    assert "INSERT" not in bad.last_error
+    assert by_name["good"].status == "ok" and by_name["good"].articles == 3

@@ -41,7 +41,7 @@ import httpx
 import digest
 from digest.config import IngestSettings
 from digest.errors import FetchError
-from digest.records import FetchResult
+from digest.records import URL_LIMIT, FetchResult
 
 USER_AGENT_TEMPLATE = "digest/{version} (+{contact_url})"
 MAX_REDIRECTS = 5
@@ -53,6 +53,10 @@ ACCEPT_ENCODING = "gzip, deflate"  # the encodings _Inflater can bound; never br
 CHUNK_BYTES = 64 * 1024
 # The longest redirect body read to keep its connection for the next request (see _drain).
 DRAIN_BYTES = 16 * 1024
+# The longest validators kept for the next conditional GET (an HTTP date is 29 characters; an
+# ETag is a quoted token, rarely over a hundred).
+ETAG_LIMIT = 500
+LAST_MODIFIED_LIMIT = 100
 PERMANENT_REDIRECTS = frozenset({301, 308})
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
@@ -128,6 +132,8 @@ def _fetch(
     deadline: float,
 ) -> FetchResult:
     headers = {}
+    etag = _validator(etag, ETAG_LIMIT)
+    last_modified = _validator(last_modified, LAST_MODIFIED_LIMIT)
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
@@ -142,7 +148,9 @@ def _fetch(
             status = response.status_code
             if status in REDIRECTS:
                 target = _redirect_target(url, current, response)
-                if status in PERMANENT_REDIRECTS and chain_is_permanent:
+                # A new address too long to store is followed, but not remembered.
+                remembered = len(target) <= URL_LIMIT
+                if status in PERMANENT_REDIRECTS and chain_is_permanent and remembered:
                     permanent_redirect = target
                 else:
                     chain_is_permanent = False
@@ -160,8 +168,8 @@ def _fetch(
                     url=current,
                     status=304,
                     content=None,
-                    etag=response.headers.get("etag") or etag,
-                    last_modified=response.headers.get("last-modified") or last_modified,
+                    etag=_response_validator(response, "etag") or etag,
+                    last_modified=_response_validator(response, "last-modified") or last_modified,
                     content_type=response.headers.get("content-type"),
                     permanent_redirect=permanent_redirect,
                 )
@@ -177,14 +185,35 @@ def _fetch(
                 url=current,
                 status=status,
                 content=content,
-                etag=response.headers.get("etag"),
-                last_modified=response.headers.get("last-modified"),
+                etag=_response_validator(response, "etag"),
+                last_modified=_response_validator(response, "last-modified"),
                 content_type=response.headers.get("content-type"),
                 permanent_redirect=permanent_redirect,
             )
     raise FetchError(
         url, f"more than {MAX_REDIRECTS} redirects: {' -> '.join(visited)}", status=None
     )
+
+
+def _response_validator(response: httpx.Response, name: str) -> str | None:
+    limit = ETAG_LIMIT if name == "etag" else LAST_MODIFIED_LIMIT
+    return _validator(response.headers.get(name), limit)
+
+
+def _validator(value: str | None, limit: int) -> str | None:
+    """An ETag or Last-Modified value worth sending back, else None.
+
+    A value that is not printable ASCII could not be sent back as it came (httpx refuses to
+    encode it, h11 to send control characters), and one longer than ``limit`` is no real
+    server's: kept, either would fail every later fetch of the feed, or its storing. Without
+    it the next fetch is unconditional, and the document's hash still spares its parse.
+    """
+    if not value:
+        return None
+    value = value.strip()
+    if not value or len(value) > limit or not (value.isascii() and value.isprintable()):
+        return None
+    return value
 
 
 @contextmanager
