@@ -290,8 +290,7 @@ def first_poll(services: Any, documents: list[bytes], round_size: int) -> FirstP
         measured.alone_cpu += alone_cpu
         measured.parsed_entries += entries
         started, started_cpu = time.perf_counter(), time.process_time()
-        ids = [feed.id for feed in feeds[start : start + round_size]]
-        for outcome in pipeline.poll_feeds(services, ids):
+        for outcome in pipeline.poll_feeds(services, feeds[start : start + round_size]):
             measured.new_articles += outcome.new_articles
             measured.failures += outcome.error is not None
         elapsed = time.perf_counter() - started
@@ -324,7 +323,7 @@ def poll_all(services: Any) -> tuple[float, float, int, int]:
     started, started_cpu = time.perf_counter(), time.process_time()
     feeds = pipeline.due_feeds(services, services.clock.now(), force=True)
     new = failures = 0
-    for outcome in pipeline.poll_feeds(services, [feed.id for feed in feeds]):
+    for outcome in pipeline.poll_feeds(services, feeds):
         new += outcome.new_articles
         failures += outcome.error is not None
     elapsed, cpu = time.perf_counter() - started, time.process_time() - started_cpu

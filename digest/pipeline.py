@@ -8,7 +8,7 @@
                                pending ledger rows ─► personalize (the edition's message compiled
                                once per process) ─► transport ─► mark the batch sent, one UPDATE
     due_feeds(now)             feeds whose next poll time (digest.polling) has come
-    poll_feeds(ids)            poll_feed on a thread pool, a few at a time per host; the fetches
+    poll_feeds(feeds)          poll_feed on a thread pool, a few at a time per host; the fetches
                                overlap, the work between them takes turns (concurrency.cpu_turn)
     run_cycle(dispatcher)      poll the due feeds, build every due edition, deliver in batches
                                read from the ledger as they go, on smtp.connections processes
@@ -34,7 +34,7 @@ from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from digest import compose, lint, polling
 from digest.concurrency import cpu_turn, run_per_host
-from digest.config import FeedSettings, IngestSettings, ListSettings
+from digest.config import IngestSettings, ListSettings
 from digest.errors import (
     DeliveryError,
     DeliveryPermanentError,
@@ -119,7 +119,7 @@ def poll_feed(services: Services, feed_id: int, feed: FeedState | None = None) -
     if feed is None:
         with cpu_turn:
             feed = services.store.feed(feed_id)
-    bounds = polling.bounds_for(settings.ingest, _feed_settings(services, feed.url))
+    bounds = polling.bounds_for(settings.ingest, services.feed_settings(feed.url))
     try:
         try:
             result = fetch_feed(
@@ -251,10 +251,6 @@ def _take_in(
     )
 
 
-def _feed_settings(services: Services, url: str) -> FeedSettings | None:
-    return next((feed for feed in services.settings.feeds if feed.url == url), None)
-
-
 def _record_poll_failure(
     services: Services,
     feed: FeedState,
@@ -302,21 +298,24 @@ def due_feeds(services: Services, now: datetime, *, force: bool = False) -> list
 
 def poll_feeds(
     services: Services,
-    feed_ids: Sequence[int],
+    feeds: Sequence[FeedState],
     poll: Callable[[int], PollOutcome] | None = None,
 ) -> Iterator[PollOutcome]:
-    """Poll feeds concurrently: ``ingest.max_concurrency`` at once, at most
-    ``ingest.per_host_concurrency`` per host; outcomes stream back as each poll ends.
+    """Poll ``feeds`` (as ``due_feeds`` just read them) concurrently: ``ingest.max_concurrency``
+    at once, at most ``ingest.per_host_concurrency`` per host; outcomes stream back as each
+    poll ends.
 
-    ``poll`` replaces ``poll_feed`` for each feed (the Celery dispatcher runs it as a task).
+    ``poll`` replaces ``poll_feed`` for each feed id (the Celery dispatcher runs it as a task).
     """
-    # Read once for all of them: the host each is fetched from, and its state for poll_feed.
-    states = services.store.feed_states()
-    hosts = {feed_id: urlsplit(state.fetch_url).hostname or "" for feed_id, state in states.items()}
     ingest = services.settings.ingest
+    work: Callable[[FeedState], PollOutcome] = (
+        (lambda feed: poll_feed(services, feed.id, feed))
+        if poll is None
+        else (lambda feed: poll(feed.id))
+    )
     yield from run_per_host(
-        ((hosts.get(feed_id, ""), feed_id) for feed_id in feed_ids),
-        poll or (lambda feed_id: poll_feed(services, feed_id, states.get(feed_id))),
+        ((urlsplit(feed.fetch_url).hostname or "", feed) for feed in feeds),
+        work,
         max_workers=ingest.max_concurrency,
         per_host=ingest.per_host_concurrency,
     )
@@ -530,7 +529,7 @@ def connections(services: Services) -> int:
 class Dispatcher(Protocol):
     """Runs the stage functions somewhere: in this process, or as tasks on workers."""
 
-    def poll_feeds(self, feed_ids: Sequence[int]) -> Iterable[PollOutcome]: ...
+    def poll_feeds(self, feeds: Sequence[FeedState]) -> Iterable[PollOutcome]: ...
 
     def build_edition(self, list_slug: str, slot: datetime) -> BuildOutcome: ...
 
@@ -545,8 +544,8 @@ class InlineDispatcher:
     def __init__(self, services: Services) -> None:
         self.services = services
 
-    def poll_feeds(self, feed_ids: Sequence[int]) -> Iterator[PollOutcome]:
-        return poll_feeds(self.services, feed_ids)
+    def poll_feeds(self, feeds: Sequence[FeedState]) -> Iterator[PollOutcome]:
+        return poll_feeds(self.services, feeds)
 
     def build_edition(self, list_slug: str, slot: datetime) -> BuildOutcome:
         return build_edition(self.services, list_slug, slot)
@@ -591,7 +590,7 @@ def poll_cycle(
     observer.stage("Polling feeds", len(feeds))
     polled = failed_feeds = new_articles = 0
     problems: list[str] = []
-    for poll in dispatcher.poll_feeds([feed.id for feed in feeds]):
+    for poll in dispatcher.poll_feeds(feeds):
         polled += 1
         new_articles += poll.new_articles
         if poll.error:

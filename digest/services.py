@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from digest.clock import Clock, SystemClock
-from digest.config import Settings
+from digest.config import FeedSettings, Settings
 from digest.ingest import build_client
 from digest.mail.dkim import DkimSigner, dkim_signer
 from digest.mail.personalize import Personalizer
@@ -33,6 +33,19 @@ class Services:
     # not in a module global, so a second store or a reloaded config can never be handed a
     # message compiled for another: edition ids are only unique within one database.
     personalizers: dict[int, Personalizer] = field(default_factory=dict, repr=False)
+    # The [[feeds]] entries by URL, and the settings they were read from (see feed_settings).
+    _feeds_by_url: tuple[Settings | None, dict[str, FeedSettings]] = field(
+        default=(None, {}), repr=False
+    )
+
+    def feed_settings(self, url: str) -> FeedSettings | None:
+        """The ``[[feeds]]`` entry of ``url``, or None. Every poll asks: a scan of a thousand
+        feeds each time adds up, so a dict is built once for the settings in force."""
+        built_from, by_url = self._feeds_by_url
+        if built_from is not self.settings:
+            by_url = {feed.url: feed for feed in self.settings.feeds}
+            self._feeds_by_url = (self.settings, by_url)
+        return by_url.get(url)
 
     def close(self) -> None:
         self.transport.close()

@@ -10,6 +10,7 @@ from celery import Celery
 from celery.result import AsyncResult
 
 from digest.pipeline import BuildOutcome, DeliveryOutcome, PollOutcome, poll_feeds
+from digest.store import FeedState
 from worker import runtime, tasks
 
 
@@ -27,15 +28,15 @@ class CeleryDispatcher:
         for result in results:
             yield result.get()
 
-    def poll_feeds(self, feed_ids: Sequence[int]) -> Iterator[PollOutcome]:
+    def poll_feeds(self, feeds: Sequence[FeedState]) -> Iterator[PollOutcome]:
         if self.app.conf.task_always_eager:
             # In-process, the tasks run on the same bounded pool as the inline dispatcher.
             def poll(feed_id: int) -> PollOutcome:
                 return PollOutcome(**tasks.poll_feed.apply((feed_id,)).get())
 
-            yield from poll_feeds(runtime.services(), feed_ids, poll)
+            yield from poll_feeds(runtime.services(), feeds, poll)
             return
-        for outcome in self._run([(tasks.poll_feed, (feed_id,)) for feed_id in feed_ids]):
+        for outcome in self._run([(tasks.poll_feed, (feed.id,)) for feed in feeds]):
             yield PollOutcome(**outcome)
 
     def build_edition(self, list_slug: str, slot: datetime) -> BuildOutcome:
