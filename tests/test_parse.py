@@ -8,12 +8,13 @@ import xml.sax.handler
 from datetime import UTC, datetime
 from multiprocessing import Queue
 from pathlib import Path
+from typing import Any
 
 import feedparser.api
 import pytest
 
 from digest.errors import ParseError
-from digest.ingest import expat_driver, parse_feed
+from digest.ingest import expat_driver, isolation, parse_feed
 from digest.ingest.isolation import parse_apart
 from digest.records import ParsedFeed
 
@@ -253,6 +254,42 @@ def test_a_document_parsed_apart_reads_as_one_parsed_here(name: str) -> None:
         content, url=url, content_type=None, now=NOW, timeout=60, memory_bytes=256 << 20
     )
     assert apart == parse_feed(content, url=url, content_type=None, now=NOW)
+
+
+def test_parser_processes_are_kept_for_the_next_document_and_replaced_when_stopped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    started: list[object] = []
+    popen = isolation.subprocess.Popen
+
+    def counted(*arguments: Any, **keywords: Any) -> Any:
+        started.append(arguments)
+        return popen(*arguments, **keywords)
+
+    monkeypatch.setattr(isolation.subprocess, "Popen", counted)
+    monkeypatch.setattr(isolation, "_parsers", isolation._Parsers())
+    content, url = (FEEDS / "atom.xml").read_bytes(), "https://feeds.example/a"
+    limits = {"timeout": 60.0, "memory_bytes": 256 << 20}
+
+    def parsed(document: bytes = content, **bounds: Any) -> int:
+        answer = parse_apart(document, url=url, content_type=None, now=NOW, **limits | bounds)
+        return len(answer.entries)
+
+    assert [parsed(), parsed(), parsed()] == [2, 2, 2]
+    assert len(started) == 1  # one process, kept between documents
+
+    slow = b'<?xml version="1.0"?><rss version="2.0"><channel><item><description>'
+    with pytest.raises(ParseError, match=r"parsing took longer than 0\.5 s"):
+        parsed(slow + b"<b>" * 2_000_000, timeout=0.5)
+    assert parsed() == 2  # a new process took over from the one stopped
+    assert len(started) == 2
+    with pytest.raises(ParseError, match="not an RSS, Atom or JSON feed"):
+        parsed(b"<html><body>A page</body></html>")
+    assert parsed() == 2 and len(started) == 3  # nor is one kept after a failed document
+    monkeypatch.setattr(isolation, "DOCUMENTS_PER_PROCESS", 2)
+    assert [parsed(), parsed(), parsed()] == [2, 2, 2]
+    assert len(started) == 4  # the third document's process read two: the next is new
+    isolation._parsers.close()
 
 
 def _entries_parsed_apart(answers: Queue[int]) -> None:
