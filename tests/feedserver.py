@@ -3,6 +3,8 @@ sample_server does not show (redirects, errors, compression, oversized and slow 
 
 from __future__ import annotations
 
+import select
+import socket
 import sys
 import threading
 import time
@@ -106,6 +108,33 @@ def unsized(body: bytes) -> Route:
     return route
 
 
+def raw(data: bytes, *, hold: float = 0.0) -> Route:
+    """Write ``data`` to the socket as it is, whatever it holds: a broken or hostile server.
+
+    The connection is then closed, or with ``hold`` kept open for up to that many seconds (until
+    the client hangs up), as a server that promised more than it sent would.
+    """
+
+    def route(handler: BaseHTTPRequestHandler) -> None:
+        with suppress(BrokenPipeError, ConnectionResetError):
+            handler.wfile.write(data)
+            handler.wfile.flush()
+            if hold:
+                hang_on(handler.connection, hold)
+        handler.close_connection = True
+
+    return route
+
+
+def hang_on(connection: socket.socket, seconds: float) -> None:
+    """Wait up to ``seconds`` for the client to hang up, reading (and dropping) what it sends."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        readable, _, _ = select.select([connection], [], [], left)
+        if readable and not connection.recv(65536):
+            return
+
+
 class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -115,8 +144,9 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 @contextmanager
-def feed_server(routes: Mapping[str, Route]) -> Iterator[FeedServer]:
-    """Serve ``routes`` (path -> what to answer) on 127.0.0.1 at a free port; 404 elsewhere."""
+def feed_server(routes: Mapping[str, Route], host: str = "127.0.0.1") -> Iterator[FeedServer]:
+    """Serve ``routes`` (path -> what to answer) on ``host`` (a loopback address) at a free port;
+    404 elsewhere."""
     server_state = FeedServer(base_url="")
 
     class Handler(BaseHTTPRequestHandler):
@@ -137,8 +167,8 @@ def feed_server(routes: Mapping[str, Route]) -> Iterator[FeedServer]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = _QuietServer(("127.0.0.1", 0), Handler)
-    server_state.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    server = _QuietServer((host, 0), Handler)
+    server_state.base_url = f"http://{host}:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01})
     thread.daemon = True
     thread.start()

@@ -20,6 +20,7 @@ on time. A client built otherwise (another transport) gets the HTTP logic but no
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 import ssl
 import time
@@ -32,8 +33,11 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import cache
+from http.client import HTTPResponse
+from http.cookiejar import Cookie, CookieJar
 from typing import Any, NoReturn
 from urllib.parse import urljoin, urlsplit
+from urllib.request import Request
 
 import httpcore
 import httpx
@@ -57,6 +61,11 @@ DRAIN_BYTES = 16 * 1024
 # ETag is a quoted token, rarely over a hundred).
 ETAG_LIMIT = 500
 LAST_MODIFIED_LIMIT = 100
+# Two layers of compression ("gzip, gzip") is a misconfigured server compressing twice; more is
+# no real server's, and each layer costs a pass over up to max_body_bytes.
+MAX_CONTENT_CODINGS = 2
+# The most of a library's error text put into a feed's error: some quote the whole offending line.
+DETAIL_CHARS = 200
 PERMANENT_REDIRECTS = frozenset({301, 308})
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
@@ -103,7 +112,20 @@ def build_client(
         follow_redirects=False,
         # Proxies from the environment would bypass the address checks of GuardedTransport.
         trust_env=False,
+        cookies=_NoCookies(),
     )
+
+
+class _NoCookies(CookieJar):
+    """A cookie jar that keeps nothing. One client serves every feed: with httpx's own jar, the
+    cookies a server sets would ride along on every later request to its domain, from any feed,
+    and a server sending thousands would grow the jar (and those requests) without bound."""
+
+    def extract_cookies(self, response: HTTPResponse, request: Request) -> None:
+        pass
+
+    def set_cookie(self, cookie: Cookie) -> None:
+        pass
 
 
 def fetch_feed(
@@ -163,6 +185,16 @@ def _fetch(
                 continue
             if status == 304:
                 _drain(response)
+                if not headers:
+                    # Taken as "unchanged", it would leave a feed never fetched looking healthy
+                    # and empty for good.
+                    raise FetchError(
+                        url,
+                        f"the server answered HTTP 304 Not Modified{_at(url, current)} to a "
+                        "request that was not conditional (we sent no ETag or Last-Modified to "
+                        "compare with): it never sends the feed itself",
+                        status=status,
+                    )
                 return FetchResult(
                     requested_url=url,
                     url=current,
@@ -179,6 +211,23 @@ def _fetch(
                 raise FetchError(
                     url, f"unexpected answer HTTP {status} {response.reason_phrase}", status=status
                 )
+            if status == 204:
+                raise FetchError(
+                    url,
+                    f"the server answered HTTP 204 No Content{_at(url, current)}: "
+                    "it has no feed to send at this address",
+                    status=status,
+                )
+            if status == 206 and not _whole_range(response.headers.get("content-range")):
+                # We never ask for a range; a part of a feed would be parsed as a short feed.
+                content_range = _brief(response.headers.get("content-range") or "none")
+                raise FetchError(
+                    url,
+                    f"the server sent only part of the feed (HTTP 206 Partial Content, "
+                    f"Content-Range: {content_range}){_at(url, current)}, though we asked for "
+                    "all of it",
+                    status=status,
+                )
             content = _read_body(url, response, settings, deadline)
             return FetchResult(
                 requested_url=url,
@@ -193,6 +242,28 @@ def _fetch(
     raise FetchError(
         url, f"more than {MAX_REDIRECTS} redirects: {' -> '.join(visited)}", status=None
     )
+
+
+def _at(url: str, current: str) -> str:
+    return "" if current == url else f" at {current}"
+
+
+def _whole_range(content_range: str | None) -> bool:
+    """Whether a Content-Range ("bytes 0-2041/2042") covers the whole representation."""
+    found = re.fullmatch(r"\s*bytes\s+0-([0-9]{1,15})/([0-9]{1,15})\s*", content_range or "")
+    return found is not None and int(found[1]) + 1 == int(found[2])
+
+
+def _whole_number(text: str) -> int | None:
+    """``text`` as a number of ASCII digits, else None (str.isdigit also takes "²", which int
+    refuses)."""
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+def _brief(text: str) -> str:
+    """``text`` on one line, and short enough for a feed's error and the log."""
+    text = " ".join(text.split())
+    return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 1] + "…"
 
 
 def _response_validator(response: httpx.Response, name: str) -> str | None:
@@ -227,10 +298,16 @@ def _request(
 ) -> Iterator[httpx.Response]:
     """One GET, streamed; every failure below HTTP becomes a FetchError about ``url``."""
     where = "" if current == url else f" (redirected to {current})"
-    scheme = urlsplit(current).scheme.lower()
+    parts = urlsplit(current)
+    scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         what = f"a {scheme}: URL" if scheme else "a URL without a scheme"
         raise FetchError(url, f"only http and https feeds can be fetched, not {what}{where}")
+    try:
+        # httpx takes any port number, and the system would wrap one past 65535 to another port.
+        _ = parts.port
+    except ValueError as error:
+        raise FetchError(url, f"invalid URL{where}: {error}") from None
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         _deadline_passed(url, settings, where)
@@ -256,11 +333,34 @@ def _request(
         host = urlsplit(current).hostname
         raise FetchError(url, f"cannot connect to {host}{where}: {error}") from error
     except httpx.RemoteProtocolError as error:
-        raise FetchError(url, f"the server broke the HTTP protocol{where}: {error}") from error
+        problem = _protocol_problem(error)
+        raise FetchError(url, f"the server broke the HTTP protocol{where}: {problem}") from error
     except httpx.HTTPError as error:
-        raise FetchError(url, f"network error{where}: {error}") from error
+        raise FetchError(url, f"network error{where}: {_brief(str(error))}") from error
     except httpx.InvalidURL as error:
-        raise FetchError(url, f"invalid URL{where}: {error}") from error
+        raise FetchError(url, f"invalid URL{where}: {_brief(str(error))}") from error
+
+
+# What h11 and httpcore say about a broken answer, in the words an operator needs; other messages
+# are passed on as they are.
+_PROTOCOL_PROBLEMS = {
+    "Receive buffer too long": "it sent more than 100 KB of headers, more than any real server",
+    "Server disconnected without sending a response.": "it closed the connection without answering",
+    "Received server _SWITCH_UPGRADE event without a pending proposal": (
+        "it answered HTTP 101 Switching Protocols, an upgrade we never asked for"
+    ),
+    "Invalid URL in location header": "its redirect points to an invalid address",
+    "peer closed connection without sending complete message body": (
+        "it closed the connection before the end of the feed"
+    ),
+}
+
+
+def _protocol_problem(error: Exception) -> str:
+    text = str(error)
+    for said, meant in _PROTOCOL_PROBLEMS.items():
+        text = text.replace(said, meant)
+    return _brief(text)
 
 
 def _send(
@@ -300,14 +400,24 @@ def _deadline_passed(
 
 
 def _redirect_target(url: str, current: str, response: httpx.Response) -> str:
-    location = response.headers.get("location")
+    # Some proxies repeat the header; joined, the copies would make one address of two.
+    locations = response.headers.get_list("location")
+    location = locations[0].strip() if locations else ""
     if not location:
         raise FetchError(
             url,
             f"HTTP {response.status_code} redirect without a Location header from {current}",
             status=response.status_code,
         )
-    return str(urljoin(current, location.strip()))
+    try:
+        return str(urljoin(current, location))
+    except ValueError as error:  # urlsplit's "Invalid IPv6 URL"
+        raise FetchError(
+            url,
+            f"HTTP {response.status_code} redirect from {current} to an invalid address "
+            f"({_brief(location)}): {error}",
+            status=response.status_code,
+        ) from None
 
 
 def _status_error(url: str, current: str, response: httpx.Response) -> FetchError:
@@ -348,7 +458,7 @@ def retry_after_seconds(value: str | None, date: str | None = None) -> float | N
     text = (value or "").strip()
     if not text:
         return None
-    if text.isdigit():
+    if _whole_number(text) is not None:
         return float(int(text[:12]))  # twelve digits are 30,000 years; more is noise
     when = _http_date(text)
     if when is None:
@@ -370,8 +480,9 @@ def _retry_after(value: str | None) -> str:
     if not value:
         return ""
     text = " ".join(value.split())[:64]  # it goes into logs: no line breaks, no essays
-    if text.isdigit():
-        return f"; the server asks to retry after {int(text)} seconds (Retry-After: {text})"
+    seconds = _whole_number(text)
+    if seconds is not None:
+        return f"; the server asks to retry after {seconds} seconds (Retry-After: {text})"
     return f"; the server asks to retry after {text} (Retry-After)"
 
 
@@ -383,10 +494,14 @@ def _read_body(
     url: str, response: httpx.Response, settings: IngestSettings, deadline: float
 ) -> bytes:
     limit = settings.max_body_bytes
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        _too_large(url, settings, f"the server announces {int(declared)} bytes")
-    inflater = _Inflater(url, response.headers.get("content-encoding"))
+    declared = _whole_number(response.headers.get("content-length", ""))
+    if declared is not None and declared > limit:
+        _too_large(url, settings, f"the server announces {declared} bytes")
+    inflater = _Inflater(
+        url,
+        response.headers.get("content-encoding"),
+        lambda: _too_large(url, settings, f"more than {limit} bytes once decompressed"),
+    )
     body = bytearray()
     received = 0
     for chunk in _iter_raw(url, response, settings, deadline):
@@ -399,7 +514,7 @@ def _read_body(
             _too_large(url, settings, f"more than {limit} bytes once decompressed")
         if time.monotonic() >= deadline:
             _deadline_passed(url, settings, "")
-    body += inflater.finish()
+    body += inflater.finish(limit - len(body) + 1)
     if len(body) > limit:
         _too_large(url, settings, f"more than {limit} bytes once decompressed")
     return bytes(body)
@@ -418,8 +533,14 @@ def _iter_raw(
         if time.monotonic() >= deadline:
             _deadline_passed(url, settings, "", error)
         raise FetchError(url, "timed out while reading the feed") from error
+    except httpx.RemoteProtocolError as error:
+        problem = _protocol_problem(error)
+        raise FetchError(
+            url, f"the server broke the HTTP protocol while sending the feed: {problem}"
+        ) from error
     except httpx.HTTPError as error:
-        raise FetchError(url, f"the connection failed while reading the feed: {error}") from error
+        problem = _brief(str(error))
+        raise FetchError(url, f"the connection failed while reading the feed: {problem}") from error
 
 
 def _drain(response: httpx.Response) -> None:
@@ -429,8 +550,8 @@ def _drain(response: httpx.Response) -> None:
     it announces ``DRAIN_BYTES`` or fewer (servers put a line or two of HTML there), else its
     connection is closed. Failing to read it is no failure of the fetch, whose answer is known.
     """
-    declared = response.headers.get("content-length", "")
-    if response.status_code != 304 and not (declared.isdigit() and int(declared) <= DRAIN_BYTES):
+    declared = _whole_number(response.headers.get("content-length", ""))
+    if response.status_code != 304 and not (declared is not None and declared <= DRAIN_BYTES):
         return
     try:
         for _ in response.iter_raw(CHUNK_BYTES):
@@ -448,44 +569,115 @@ def _too_large(url: str, settings: IngestSettings, detail: str) -> NoReturn:
 
 
 class _Inflater:
-    """Undo a Content-Encoding of gzip or deflate, never producing more than asked for at a time."""
+    """Undo a Content-Encoding of gzip or deflate (one, or two stacked), never producing more than
+    asked for at a time; ``too_large`` is called when an inner layer alone outgrows that."""
 
-    def __init__(self, url: str, content_encoding: str | None) -> None:
-        self._url = url
-        self._encoding = (content_encoding or "identity").strip().lower()
-        self._started = False
-        self._inflater: Any = None
-        if self._encoding in ("gzip", "x-gzip"):
-            self._inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
-        elif self._encoding == "deflate":
-            self._inflater = zlib.decompressobj()
-        elif self._encoding not in ("identity", ""):
+    def __init__(
+        self, url: str, content_encoding: str | None, too_large: Callable[[], NoReturn]
+    ) -> None:
+        self._too_large = too_large
+        header = _brief(content_encoding or "")
+        listed = [coding.strip().lower() for coding in (content_encoding or "").split(",")]
+        codings = [coding for coding in listed if coding not in ("", "identity")]
+        for coding in codings:
+            if coding not in ("gzip", "x-gzip", "deflate"):
+                raise FetchError(
+                    url,
+                    f"the server compressed the feed with {_brief(coding)!r} (Content-Encoding: "
+                    f"{header}), which we never ask for: we accept gzip and deflate",
+                )
+        if len(codings) > MAX_CONTENT_CODINGS:
             raise FetchError(
-                url, f"the server sent the content encoding {self._encoding!r}; we never ask for it"
+                url,
+                f"the server compressed the feed {len(codings)} times over (Content-Encoding: "
+                f"{header}); more than {MAX_CONTENT_CODINGS} layers is no real server's",
             )
+        # The codings are listed in the order they were applied: the last is undone first.
+        self._layers = [_Layer(url, coding) for coding in reversed(codings)]
 
     def inflate(self, data: bytes, max_length: int) -> bytes:
-        if self._inflater is None:
-            return data
-        try:
-            output: bytes = self._inflater.decompress(data, max_length)
-        except zlib.error as error:
-            if self._encoding == "deflate" and not self._started:
-                # Some servers send raw deflate without the zlib header the RFC asks for.
-                self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-                self._started = True
-                return self.inflate(data, max_length)
-            raise FetchError(self._url, f"the {self._encoding} body is corrupt: {error}") from error
-        self._started = True
-        return output
+        for depth, layer in enumerate(self._layers):
+            data = layer.inflate(data, max_length)
+            if len(data) >= max_length and depth < len(self._layers) - 1:
+                self._too_large()
+        return data
+
+    def finish(self, max_length: int) -> bytes:
+        data = b""
+        for depth, layer in enumerate(self._layers):
+            data = layer.inflate(data, max_length) + layer.finish()
+            if len(data) >= max_length and depth < len(self._layers) - 1:
+                self._too_large()
+        return data
+
+
+class _Layer:
+    """One layer of gzip or deflate undone. A gzip body may hold several members one after the
+    other (it decompresses to all of them, joined); bytes after the end of the compressed data are
+    ignored, as browsers do; compressed data that stops short is an error, not a short feed."""
+
+    def __init__(self, url: str, coding: str) -> None:
+        self._url = url
+        self._coding = coding
+        self._gzip = coding != "deflate"
+        self._zlib = self._decompressor()
+        self._fed = False  # an empty body is empty, whatever its Content-Encoding says
+        self._started = False
+        self._after_end = b""  # bytes after a gzip member, until there are enough to tell
+        self._ignoring = False
+
+    def _decompressor(self, wbits: int = zlib.MAX_WBITS) -> Any:
+        return zlib.decompressobj(wbits | 16 if self._gzip else wbits)
+
+    def inflate(self, data: bytes, max_length: int) -> bytes:
+        self._fed = self._fed or bool(data)
+        output = bytearray()
+        while data and not self._ignoring and len(output) < max_length:
+            if self._zlib.eof:
+                data = self._next_member(data)
+                continue
+            try:
+                # A max_length of 0 would mean no limit: the loop stops before that.
+                output += self._zlib.decompress(data, max_length - len(output))
+            except zlib.error as error:
+                if not self._gzip and not self._started:
+                    # Some servers send raw deflate without the zlib header the RFC asks for.
+                    self._zlib = self._decompressor(-zlib.MAX_WBITS)
+                    self._started = True
+                    continue
+                raise FetchError(
+                    self._url, f"the {self._coding} body is corrupt: {error}"
+                ) from error
+            self._started = True
+            data = self._zlib.unused_data if self._zlib.eof else b""
+        return bytes(output)
+
+    def _next_member(self, data: bytes) -> bytes:
+        """What to feed a new gzip member after the end of one (nothing while undecided)."""
+        pending = self._after_end + data
+        if len(pending) < 2:
+            self._after_end = pending
+            return b""
+        self._after_end = b""
+        if self._gzip and pending.startswith(b"\x1f\x8b"):
+            self._zlib = self._decompressor()
+            return pending
+        self._ignoring = True
+        return b""
 
     def finish(self) -> bytes:
-        if self._inflater is None:
+        if not self._fed or self._ignoring or self._zlib.eof:
             return b""
         try:
-            output: bytes = self._inflater.flush()
+            output: bytes = self._zlib.flush()
         except zlib.error as error:
-            raise FetchError(self._url, f"the {self._encoding} body is corrupt: {error}") from error
+            raise FetchError(self._url, f"the {self._coding} body is corrupt: {error}") from error
+        if not self._zlib.eof:
+            raise FetchError(
+                self._url,
+                f"the {self._coding} body is cut short: the compressed data stops before its end "
+                "(the server or a proxy broke off the transfer)",
+            )
         return output
 
 
