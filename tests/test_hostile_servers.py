@@ -142,7 +142,7 @@ def test_a_header_section_of_hundreds_of_kilobytes_is_refused_in_plain_words() -
         hostile.assert_still_works()
     assert "more than 100 KB of headers" in error.reason
     assert "Receive buffer" not in error.reason  # h11's words, which tell an operator nothing
-    assert elapsed < 1
+    assert elapsed < 4  # refused on reading, long before the 5 s deadline
 
 
 def test_a_single_header_line_of_hundreds_of_kilobytes_does_not_flood_the_error() -> None:
@@ -192,7 +192,7 @@ def test_a_body_shorter_than_its_content_length_is_cut_off_by_the_deadline() -> 
         elapsed = time.monotonic() - started
         hostile.assert_still_works()
     assert "gave up after 1 seconds" in error.reason
-    assert elapsed < 1.5
+    assert elapsed < 4  # the 1 s deadline, not the server's 5 s, ended it
 
 
 def test_a_server_that_never_answers_is_cut_off_by_the_deadline() -> None:
@@ -202,7 +202,7 @@ def test_a_server_that_never_answers_is_cut_off_by_the_deadline() -> None:
         elapsed = time.monotonic() - started
         hostile.assert_still_works()
     assert "gave up after 1 seconds" in error.reason
-    assert elapsed < 1.5
+    assert elapsed < 4  # the 1 s deadline, not the server's 5 s, ended it
 
 
 def test_a_body_longer_than_its_content_length_is_cut_and_the_rest_spoils_no_later_fetch() -> None:
@@ -225,7 +225,7 @@ def test_a_body_longer_than_its_content_length_is_cut_and_the_rest_spoils_no_lat
     assert len(body) > len(text)
     assert result.content == body[: len(text)]
     assert s.server.paths() == ["/feed", "/ok", "/ok"]
-    assert elapsed < 0.5
+    assert elapsed < 4  # asked again at once, not after the 5 s deadline
 
 
 def test_a_connection_closed_mid_body_is_an_error() -> None:
@@ -277,7 +277,7 @@ def test_interim_answers_before_the_real_one_are_skipped() -> None:
 def test_an_endless_stream_of_interim_answers_is_cut_off_by_the_deadline() -> None:
     def endless(handler: BaseHTTPRequestHandler) -> None:
         with suppress(BrokenPipeError, ConnectionResetError):
-            for _ in range(500):
+            for _ in range(2000):
                 handler.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                 handler.wfile.flush()
                 time.sleep(0.005)
@@ -289,7 +289,7 @@ def test_an_endless_stream_of_interim_answers_is_cut_off_by_the_deadline() -> No
         elapsed = time.monotonic() - started
         hostile.assert_still_works()
     assert "gave up after 1 seconds" in error.reason
-    assert elapsed < 1.5
+    assert elapsed < 4  # the 1 s deadline, not the server's 10 s, ended it
 
 
 # ----------------------------------------------------------------------------------------------
@@ -348,7 +348,7 @@ def test_a_compression_bomb_in_two_layers_is_cut_off_at_the_inner_layer() -> Non
         error = hostile.error("/feed")
         elapsed = time.monotonic() - started
     assert "more than 20000 bytes once decompressed" in error.reason
-    assert elapsed < 1
+    assert elapsed < 4  # no hang; well within the 5 s deadline
 
 
 def test_a_truncated_gzip_body_is_an_error_not_a_short_feed() -> None:
@@ -683,7 +683,7 @@ def test_a_flood_of_cookies_is_neither_kept_nor_sent_back() -> None:
         assert len(s.client.cookies.jar) == 0
     assert result.content == FEED
     assert "Cookie" not in s.server.requests[-1].headers  # one feed's cookies reach no other
-    assert elapsed < 1
+    assert elapsed < 4  # no hang; well within the 5 s deadline
 
 
 def test_a_cookie_is_not_sent_to_the_next_hop_of_a_redirect() -> None:
