@@ -60,6 +60,40 @@ def test_author_fields_are_bounded() -> None:
     assert b"<title>" + long_run + b"</title>" in cleaned  # only author fields are bounded
 
 
+def test_an_author_field_in_cdata_is_bounded_and_markup_in_a_field_is_left_whole() -> None:
+    long_run = b"a" * (ADDRESS_RUN_LIMIT + 1)
+    comment = b"<!-- <name> is the byline; " + b"notes " * 200 + b"-->"
+    document = (
+        b"<rss><dc:creator>\n  <![CDATA[" + long_run + b"]]>\n</dc:creator>"
+        b"<author>" + long_run + b"<name>Rana</name></author>" + comment + b"<title>t</title></rss>"
+    )
+    cleaned, emptied = bound_author_fields(document)
+    assert emptied == 2
+    assert b"<dc:creator></dc:creator>" in cleaned
+    sneaky = b"<author>" + long_run + b"--></author>"  # no comment to hide in
+    assert bound_author_fields(sneaky) == (b"<author></author>", 1)
+    # The text before a child element is emptied, the element kept; a comment is never cut.
+    assert b"<author><name>Rana</name></author>" in cleaned
+    assert comment in cleaned
+
+
+def test_a_comment_naming_an_author_field_keeps_the_feed_readable() -> None:
+    # A template's comment mentioning <name>, followed by more than AUTHOR_FIELD_LIMIT bytes
+    # before the next end tag: emptying "the field" once cut the comment's "-->".
+    items = b"<item><title>Story</title><link>https://site.example/a</link></item>"
+    document = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+        b"<!-- fill <name> and <author> in the template --><description>"
+        + b"About the site. " * 60
+        + b"</description>"
+        + items
+        + b"</channel></rss>"
+    )
+    feed = parse_feed(document, url="https://site.example/feed", content_type=None, now=NOW)
+    assert feed.warning is None
+    assert [entry.title for entry in feed.entries] == ["Story"]
+
+
 def test_an_unclosed_author_field_is_bounded_too() -> None:
     cleaned, emptied = bound_author_fields(b"<rss><author>" + b"a" * 10_000)
     assert (cleaned, emptied) == (b"<rss><author>", 1)

@@ -164,24 +164,61 @@ def remove_entity_declarations(content: bytes) -> tuple[bytes, int]:
     return b"".join(parts), removed
 
 
+def _next_comment(content: bytes, start: int) -> tuple[int, int] | None:
+    """Where the next comment from ``start`` begins and ends (an unclosed one runs to the end)."""
+    begin = content.find(b"<!--", start)
+    if begin == -1:
+        return None
+    end = content.find(b"-->", begin + 4)
+    return begin, len(content) if end == -1 else end + 3
+
+
+def _field_text(content: bytes) -> tuple[bytes, bytes]:
+    """A field's content split into its text and the markup after it: all of it is text when it
+    holds no markup or is one CDATA section; else the text is what comes before the first tag.
+
+    Markup inside a field is a child element (whose own fields are bounded on their own) or a
+    comment; emptying it too would cut the document's structure and lose the whole feed to a
+    parse error.
+    """
+    first_tag = content.find(b"<")
+    if first_tag == -1:
+        return content, b""
+    inner = content.strip()
+    if inner.startswith(b"<![CDATA[") and inner.find(b"]]>") == len(inner) - 3:
+        return content, b""
+    return content[:first_tag], content[first_tag:]
+
+
 def bound_author_fields(content: bytes) -> tuple[bytes, int]:
     """``content`` with over-long author fields emptied, and how many were (module docstring).
 
-    A field's text is what follows its start tag up to the next end tag; each byte is looked at
-    a bounded number of times, so this stays linear whatever the document holds.
+    A field's text is what follows its start tag up to the next end tag (see ``_field_text``);
+    each byte is looked at a bounded number of times, so this stays linear whatever the document
+    holds.
     """
     parts: list[bytes] = []
     position = emptied = 0
+    comment = _next_comment(content, 0)
     while (tag := _AUTHOR_FIELD.search(content, position)) is not None:
+        while comment is not None and comment[1] <= tag.start():
+            comment = _next_comment(content, comment[1])
+        if comment is not None and comment[0] < tag.start():
+            # A word in a comment ("<!-- fill <name> in -->") is no field: emptying up to the
+            # next end tag would cut the comment's end and lose the feed to a parse error.
+            parts.append(content[position : comment[1]])
+            position = comment[1]
+            continue
         end = content.find(b"</", tag.end())
         if end == -1:
             end = len(content)
-        text = content[tag.end() : end]
+        text, markup = _field_text(content[tag.end() : end])
         parts.append(content[position : tag.end()])
         if len(text) > AUTHOR_FIELD_LIMIT or _ADDRESS_RUN.search(text) is not None:
             emptied += 1
         else:
             parts.append(text)
+        parts.append(markup)
         position = end
     if not emptied:
         return content, 0
