@@ -2,16 +2,19 @@
 
 Nothing a feed sends reaches a reader unescaped (invariant 6): summary HTML goes through an nh3
 allowlist, titles and authors become plain text, and every URL kept is an absolute http(s) URL.
+What particular platforms add to their entries (FeedBurner, Google News, Reddit, WordPress footers)
+is undone with the rules in ``quirks``.
 """
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import suppress
 from contextvars import ContextVar
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from html import escape, unescape
 from html.parser import HTMLParser
 from typing import Any
@@ -19,6 +22,7 @@ from urllib.parse import quote, unquote_plus, urljoin, urlsplit, urlunsplit
 
 import nh3
 
+from digest.ingest import quirks
 from digest.records import URL_LIMIT, Entry
 
 SUMMARY_LIMIT = 600  # characters of summary_text, ellipsis included
@@ -30,6 +34,7 @@ LANGUAGE_LIMIT = 35  # characters; BCP 47 tags in use are far shorter
 # A guid longer than this (in UTF-8 bytes) is stored as its SHA-256: it still identifies the entry,
 # and a database index can hold it (PostgreSQL's refuses keys over about 2,700 bytes).
 GUID_LIMIT = URL_LIMIT
+ICON_WIDTH = 100  # pixels; a picture declared narrower is an icon or a thumbnail crop
 FUTURE_TOLERANCE = timedelta(days=1)  # a publication date further ahead than this is a feed's error
 
 ALLOWED_TAGS = frozenset(
@@ -51,7 +56,7 @@ TRACKING_PARAMETERS = frozenset(
         "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "igshid",
         "mc_cid", "mc_eid", "ref", "ref_src", "ref_url", "cmpid", "icid", "ocid", "ncid",
         "_hsenc", "_hsmi", "mkt_tok", "s_cid", "at_medium", "at_campaign", "soc_src", "soc_trk",
-        "__twitter_impression", "oly_anon_id", "oly_enc_id", "vero_id", "rss",
+        "__twitter_impression", "oly_anon_id", "oly_enc_id", "vero_id", "rss", "traffic_source",
     }
 )  # fmt: skip
 TRACKING_PREFIXES = ("utm_",)
@@ -62,6 +67,8 @@ _QUERY_SAFE = _PATH_SAFE + "?"
 _WHITESPACE_RUN = re.compile(r"[ \t]{2,}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _EMPTY_PARAGRAPH = re.compile(r"<p>\s*</p>")
+# An anchor the sanitizer emptied (it held an image, a feedflare button, a thumbnail).
+_EMPTY_ANCHOR = re.compile(r'<a(?: [a-z]+="[^"]*")*>\s*</a>')
 # Block elements the allowlist strips would otherwise glue their text to the next block's.
 _STRIPPED_BLOCK_END = re.compile(
     r"(</(?:h[1-6]|div|section|article|header|footer|figure|figcaption|table|tr|td|th|dd|dt|pre)\s*>)",
@@ -72,6 +79,13 @@ _STRIPPED_BLOCK_END = re.compile(
 _TAG_NAMES = "|".join(sorted(ALLOWED_TAGS))
 _SANITIZED_TAG = re.compile(rf'<(?:({_TAG_NAMES})(?: [a-z]+="[^"<]*")*|/({_TAG_NAMES}))>')
 _IMG_TAG = re.compile(r"<img", re.IGNORECASE)
+# Images that are never the story's picture: counters and beacons, FeedBurner's flare buttons,
+# WordPress's emoji, lazy-loading placeholders.
+_NOT_A_PICTURE = re.compile(
+    r"//(?:feeds\.feedburner\.com/~|pixel\.wp\.com/|stats\.wordpress\.com/|[^/]*doubleclick\.net/)"
+    r"|/images/core/emoji/|/[^/?]*(?:placeholder|spacer|blank)[^/?]*\.(?:gif|png|svg)(?:\?|$)",
+    re.IGNORECASE,
+)
 # A start tag whose attributes are all name="value" (no "<", ">" or quote inside), separated by
 # the spaces that end a tag name for html.parser, or an end tag; each holds exactly one "<".
 _PLAIN_TAG = re.compile(
@@ -86,6 +100,24 @@ _RAW_TEXT = frozenset(
 )  # fmt: skip
 _EMAIL_THEN_NAME = re.compile(r"^[^\s@()<>]+@[^\s@()<>]+\s*\((?P<name>[^()]+)\)$")  # a@b.c (Name)
 _NAME_THEN_EMAIL = re.compile(r"^(?P<name>[^<>@]+?)\s*<[^\s@<>]+@[^\s@<>]+>$")  # Name <a@b.c>
+# An entity reference escaped once too often ("Israel&amp;#8217;s" in a CDATA title or summary):
+# the publisher meant the character. Only references that name a character are undone.
+_ENTITY_NAMES = (
+    r"#[0-9]{2,7}|#[xX][0-9a-fA-F]{2,6}|amp|quot|apos|lt|gt|nbsp|hellip|[lr][sd]quo|[mn]dash"
+)
+_ESCAPED_TWICE_IN_TEXT = re.compile(rf"&(?:{_ENTITY_NAMES});")
+_ESCAPED_TWICE_IN_HTML = re.compile(rf"&amp;({_ENTITY_NAMES});")
+# The zones feedparser does not know (it reads them as UTC) and the "GMT+3" offsets it misreads
+# or refuses, at the end of an RFC 822 date; minutes east of UTC.
+_ZONE_OFFSETS = {
+    "bst": 60, "cet": 60, "cest": 120, "eet": 120, "eest": 180, "idt": 180, "msk": 180,
+    "trt": 180, "irst": 210, "irdt": 270, "gst": 240, "pkt": 300,
+}  # fmt: skip
+_ZONE_NAMES = "|".join(_ZONE_OFFSETS)
+_MISREAD_ZONE = re.compile(
+    rf"\s(?:(?:GMT|UTC|UT)\s*([+-])([0-9]{{1,2}})(?::?([0-9]{{2}}))?|({_ZONE_NAMES}))\s*$",
+    re.IGNORECASE,
+)
 _NOT_IMAGE_SUFFIXES = (
     ".mp3", ".m4a", ".ogg", ".oga", ".mp4", ".m4v", ".webm", ".mov", ".m3u8", ".pdf",
 )  # fmt: skip
@@ -110,7 +142,9 @@ def sanitize_html(html: str, *, base_url: str | None) -> str:
         cleaned = _SANITIZER.clean(_STRIPPED_BLOCK_END.sub(r"\1 ", html))
     finally:
         _LINK_BASE.reset(token)
-    # Dropping images leaves the paragraphs that held them empty.
+    # Dropping images leaves the links and then the paragraphs that held them empty.
+    if "</a>" in cleaned:
+        cleaned = _EMPTY_ANCHOR.sub("", cleaned)
     return _WHITESPACE_RUN.sub(" ", _EMPTY_PARAGRAPH.sub("", cleaned)).strip()
 
 
@@ -240,6 +274,10 @@ def truncate_text(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:.-–—") + "…"
 
 
+# Where lazy-loading scripts (WordPress plugins, jQuery lazyload, lazysizes) keep the picture.
+_LAZY_SOURCES = ("data-lazy-src", "data-src", "data-original", "data-lazy")
+
+
 class _ImageSources(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -256,12 +294,23 @@ def _add_image(sources: list[str], values: dict[str, str | None]) -> None:
     # Tracking pixels are declared 1x1 (or 0x0); they are not a picture of the story.
     if values.get("width") in ("0", "1") or values.get("height") in ("0", "1"):
         return
-    if values.get("src"):
-        sources.append(values["src"] or "")
+    # WordPress writes each emoji as an <img class="emoji"> (or "wp-smiley"): an icon, not a photo.
+    if "emoji" in (kind := values.get("class") or "") or "smiley" in kind:
+        return
+    # Lazy-loading plugins put the picture in a data attribute and a placeholder in src.
+    for name in _LAZY_SOURCES:
+        if source := values.get(name):
+            sources.append(source)
+            return
+    if source := values.get("src"):
+        sources.append(source)
+    elif srcset := values.get("srcset"):
+        sources.append((srcset.split() or [""])[0].rstrip(","))  # its first candidate
 
 
 def image_sources(html: str) -> list[str]:
-    """The ``src`` of each ``<img>`` in ``html``, in order, tracking pixels left out."""
+    """The picture of each ``<img>`` in ``html`` (its lazy-loaded source over ``src``, else its
+    ``srcset``), in order, tracking pixels and emoji left out."""
     if _IMG_TAG.search(html) is None:  # the parser sees a tag only where "<img" is written
         return []
     sources = _plain_markup_images(html)
@@ -398,26 +447,35 @@ def clean_entry(
     """
     raw = dict(raw)  # see RawEntry
     site = feed_link if feed_link and _is_http_url(feed_link) else feed_url
-    link = _entry_link(raw, site)
-    if link is None:
+    page = _entry_link(raw, site)
+    if page is None:
         return None
-    guid = _guid(raw.get("id")) or link
+    guid = _guid(raw.get("id")) or page
 
     source_html, source_base = _summary_source(raw)
     # The HTML's relative URLs are relative to its xml:base, itself relative to the entry's page.
-    html_base = absolute_http_url(source_base, link) or link
-    summary_html = sanitize_html(source_html, base_url=html_base)
+    html_base = absolute_http_url(source_base, page) or page
+    # A link post (Reddit) is read for the article it shares, not for its own page.
+    link = _usable_link(quirks.shared_link(page, source_html), html_base) or page
+    summary_html = quirks.without_boilerplate(sanitize_html(source_html, base_url=html_base))
+    if "&amp;" in summary_html:
+        summary_html = _ESCAPED_TWICE_IN_HTML.sub(r"&\1;", summary_html)
     summary_text = html_to_text(summary_html)
+
+    source = quirks.source_name(raw)
+    title = quirks.title_without_source(
+        _text_field(raw.get("title_detail"), raw.get("title")), source
+    )
+    if title and quirks.restates_title(summary_text, title, source):
+        summary_html = summary_text = ""
     if len(summary_text) > SUMMARY_LIMIT:
         # The source was a whole article: keep a short, plain summary rather than pages of HTML.
         summary_text = truncate_text(summary_text, SUMMARY_LIMIT)
         summary_html = f"<p>{escape(summary_text, quote=False)}</p>"
-
-    title = _text_field(raw.get("title_detail"), raw.get("title"))
     if not title:
         title = truncate_text(summary_text, 80) if summary_text else link
-    published = _utc(raw.get("published_parsed"), now)
-    updated = _utc(raw.get("updated_parsed"), now)
+    published = _utc(_written_date(raw, "published"), now)
+    updated = _utc(_written_date(raw, "updated"), now)
 
     return Entry(
         guid=guid,
@@ -429,26 +487,36 @@ def clean_entry(
         published_at=published or updated,  # an Atom entry often carries only <updated>
         updated_at=updated,
         categories=_categories(raw.get("tags") or ()),
-        image_url=_image_url(raw, source_html, link, html_base),
+        image_url=_image_url(raw, source_html, page, html_base),
         language=_language(raw) or normalize_language(feed_language),
     )
 
 
 def _entry_link(raw: RawEntry, base_url: str) -> str | None:
     for candidate in _link_candidates(raw):
-        url = absolute_http_url(candidate, base_url)
-        if url is not None:
-            try:
-                link = canonical_link(url)
-            except ValueError:
-                continue
-            # Percent-encoding can lengthen a link; a host IDNA refused keeps its non-ASCII.
-            if len(link) <= URL_LIMIT and (link.isascii() or len(link.encode()) <= URL_LIMIT):
-                return link
+        if (link := _usable_link(candidate, base_url)) is not None:
+            return link
+    return None
+
+
+def _usable_link(candidate: str | None, base_url: str) -> str | None:
+    """``candidate`` as an entry's link: absolute, canonical, storable; None if it cannot be."""
+    url = absolute_http_url(candidate, base_url)
+    if url is None:
+        return None
+    try:
+        link = canonical_link(url)
+    except ValueError:
+        return None
+    # Percent-encoding can lengthen a link; a host IDNA refused keeps its non-ASCII.
+    if len(link) <= URL_LIMIT and (link.isascii() or len(link.encode()) <= URL_LIMIT):
+        return link
     return None
 
 
 def _link_candidates(raw: RawEntry) -> Iterator[str | None]:
+    # A FeedBurner feed's <link> is a redirect through FeedBurner; the article is its origLink.
+    yield raw.get("feedburner_origlink")
     yield raw.get("link")
     for link in raw.get("links") or ():
         if link.get("rel", "alternate") == "alternate":
@@ -488,7 +556,10 @@ def _guid(value: object) -> str:
 def _text_field(detail: Mapping[str, Any] | None, value: object) -> str:
     # Even a title declared as plain text goes through html_to_text: feeds escape markup twice
     # ("AT&amp;amp;T", "&lt;em&gt;") far more often than they mean a literal "<tag>".
-    return html_to_text(str((detail or {}).get("value") or value or ""))
+    text = html_to_text(str((detail or {}).get("value") or value or ""))
+    if "&" in text:
+        text = _ESCAPED_TWICE_IN_TEXT.sub(lambda reference: unescape(reference.group()), text)
+    return text
 
 
 def _author(raw: RawEntry) -> str | None:
@@ -501,6 +572,39 @@ def _author(raw: RawEntry) -> str | None:
         name = str((raw.get("author_detail") or {}).get("name") or written)
     text = html_to_text(name)
     return truncate_text(text, AUTHOR_LIMIT) or None
+
+
+def _written_date(raw: RawEntry, key: str) -> object:
+    """feedparser's reading of the entry's ``key`` date, or ours where its reading is wrong or
+    missing: a zone it does not know, a "GMT+3" offset, no zone at all."""
+    parsed = raw.get(f"{key}_parsed")
+    written = raw.get(key)
+    if isinstance(written, str) and (parsed is None or _MISREAD_ZONE.search(written)):
+        return _rfc822_date(written) or parsed
+    return parsed
+
+
+def _rfc822_date(written: str) -> tuple[int, ...] | None:
+    """An RFC 822 date as a UTC time tuple; a date without a zone is taken to be in UTC."""
+    if (zone := _MISREAD_ZONE.search(written)) is not None:
+        sign, hours, minutes, name = zone.groups()
+        if name:
+            offset = _ZONE_OFFSETS[name.lower()]
+        else:
+            offset = (int(hours) * 60 + int(minutes or 0)) * (-1 if sign == "-" else 1)
+        whole_hours, rest = divmod(abs(offset), 60)
+        numeric = f"{'-' if offset < 0 else '+'}{whole_hours:02d}{rest:02d}"
+        written = f"{written[: zone.start()]} {numeric}"
+    fields = email.utils.parsedate_tz(written)
+    if fields is None:
+        return None
+    try:
+        zone_offset = timezone(timedelta(seconds=fields[9] or 0))
+        year, month, day, hour, minute, second = fields[:6]
+        moment = datetime(year, month, day, hour, minute, min(second, 59), tzinfo=zone_offset)
+    except (ValueError, OverflowError):
+        return None
+    return tuple(moment.astimezone(UTC).timetuple())
 
 
 def _utc(value: object, now: datetime) -> datetime | None:
@@ -522,7 +626,8 @@ def _categories(tags: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
     seen: set[str] = set()
     categories: list[str] = []
     for tag in tags:
-        term = collapse_whitespace(str(tag.get("term") or tag.get("label") or ""))
+        # An Atom category's label is its name for people; its term may be a machine's.
+        term = collapse_whitespace(str(tag.get("label") or tag.get("term") or ""))
         term = truncate_text(term, CATEGORY_LIMIT)
         if term and term.casefold() not in seen:
             seen.add(term.casefold())
@@ -535,7 +640,7 @@ def _categories(tags: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
 def _image_url(raw: RawEntry, source_html: str, link: str, html_base: str) -> str | None:
     for candidate, base in _image_candidates(raw, source_html, link, html_base):
         url = absolute_http_url(candidate, base)
-        if url is not None:
+        if url is not None and _NOT_A_PICTURE.search(url) is None:
             return url
     return None
 
@@ -548,7 +653,9 @@ def _image_candidates(
     # Publishers list several renditions; the widest makes the best lead picture.
     media.sort(key=lambda item: _as_int(item.get("width")), reverse=True)
     yield from ((item.get("url"), link) for item in media)
-    yield from ((item.get("url"), link) for item in raw.get("media_thumbnail") or ())
+    thumbnails = raw.get("media_thumbnail") or ()
+    # An icon-sized thumbnail (Blogger's 72px crops) is the last resort, after the HTML's images.
+    yield from ((item.get("url"), link) for item in thumbnails if not _is_icon_sized(item))
     for enclosure in raw.get("links") or ():
         if enclosure.get("rel") == "enclosure" and str(enclosure.get("type", "")).startswith(
             "image/"
@@ -559,6 +666,11 @@ def _image_candidates(
     for content in raw.get("content") or ():
         base = absolute_http_url(str(content.get("base") or ""), link) or link
         yield from ((source, base) for source in image_sources(str(content.get("value") or "")))
+    yield from ((item.get("url"), link) for item in thumbnails if _is_icon_sized(item))
+
+
+def _is_icon_sized(item: Mapping[str, Any]) -> bool:
+    return 0 < _as_int(item.get("width")) < ICON_WIDTH
 
 
 def _looks_like_image(item: Mapping[str, Any]) -> bool:

@@ -1,0 +1,84 @@
+"""Habits of particular publishers and platforms that would mislead a reader, undone.
+
+- Google News titles end in " - Outlet" (the outlet is also in ``<source>``), and a description
+  that is only a link to the story says nothing the title does not.
+- A Reddit link post's entry links to its comments page; the article is its "[link]".
+- WordPress, The Guardian and Reddit append the same lines to every summary ("The post ...
+  appeared first on ...", "Continue reading...", "submitted by /u/... [link] [comments]").
+
+Each rule starts with a substring test, so feeds without the habit pay next to nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from html import unescape
+from typing import Any
+
+# An anchor's start tag as the sanitizer writes it (see clean.sanitize_html).
+_ANCHOR = r'<a(?: [a-z]+="[^"]*")*>'
+# Text up to, not across, the end of the paragraph it is in.
+_IN_PARAGRAPH = r"(?:[^<]|<(?!/p>))"
+_WORDPRESS_FOOTER = re.compile(
+    rf"\s*<p>The post {_IN_PARAGRAPH}*? appeared first on {_IN_PARAGRAPH}*</p>"
+)
+_CONTINUE_READING = re.compile(rf"\s*{_ANCHOR}Continue reading(?:\.\.\.|…)</a>")
+_REDDIT_BYLINE = re.compile(
+    rf"\s*submitted by\s*{_ANCHOR}[^<]*</a>\s*(?:<br>)?\s*"
+    rf"{_ANCHOR}\[link\]</a>\s*{_ANCHOR}\[comments\]</a>"
+)
+# WordPress's "read more" mark at the end of an excerpt: " [&#8230;]", " [...]".
+_EXCERPT_MORE = re.compile(r"\s*\[(?:…|\.\.\.)\]")
+_REDDIT_PAGE = re.compile(r"https?://(?:[a-z0-9-]+\.)*reddit\.com/", re.IGNORECASE)
+_REDDIT_SHARED = re.compile(r'<a href="([^"<>]*)">\s*\[link\]\s*</a>')
+
+
+def without_boilerplate(summary_html: str) -> str:
+    """Sanitized summary HTML without the lines a platform appends to every entry."""
+    if "appeared first on" in summary_html:
+        summary_html = _WORDPRESS_FOOTER.sub("", summary_html)
+    if "Continue reading" in summary_html:
+        summary_html = _CONTINUE_READING.sub("", summary_html)
+    if "submitted by" in summary_html:
+        summary_html = _REDDIT_BYLINE.sub("", summary_html)
+    if "[…]" in summary_html or "[...]" in summary_html:
+        summary_html = _EXCERPT_MORE.sub("…", summary_html)
+    return summary_html.strip()
+
+
+def source_name(raw: Mapping[str, Any]) -> str:
+    """The outlet an aggregator's ``<source>`` names (Google News), or ""."""
+    source = raw.get("source")
+    if not isinstance(source, Mapping):
+        return ""
+    return " ".join(str(source.get("title") or "").split())
+
+
+def title_without_source(title: str, source: str) -> str:
+    """``title`` without the " - Outlet" an aggregator appends, when it names ``source``."""
+    suffix = f" - {source}"
+    if source and title.endswith(suffix) and len(title) > len(suffix):
+        return title[: -len(suffix)].rstrip()
+    return title
+
+
+def restates_title(summary_text: str, title: str, source: str) -> bool:
+    """Whether the summary is only the title again (with the outlet after it, as Google News
+    writes its descriptions)."""
+    if not summary_text.startswith(title):
+        return False
+    rest = summary_text[len(title) :].strip()
+    return rest in ("", source)
+
+
+def shared_link(link: str, source_html: str) -> str | None:
+    """The address a Reddit link post shares (its "[link]"), when ``link`` is its Reddit page."""
+    if "[link]" not in source_html or _REDDIT_PAGE.match(link) is None:
+        return None
+    found = _REDDIT_SHARED.search(source_html)
+    if found is None:
+        return None
+    url = unescape(found.group(1))
+    # A text post's "[link]" is its own page: nothing is shared.
+    return None if _REDDIT_PAGE.match(url) else url
