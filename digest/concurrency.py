@@ -5,11 +5,13 @@ publisher with a hundred feeds from seeing a hundred requests at once. Jobs are 
 only when their host has room, so a host with many feeds never ties up workers that could be
 fetching from other hosts; results come back as each job ends, for a progress bar.
 
-What the threads overlap is the waiting. The work between the waits (parsing, storing,
-classifying) is Python holding the GIL, so it runs one thread at a time whatever we do; ``cpu_turn``
-makes that explicit: a job takes the turn for that work and gives it back before it waits again.
-Sixteen threads fighting for the GIL instead cost a third more time than taking turns (switches
-every few milliseconds, cold caches, SQLite writers waiting out each other's locks).
+What the threads overlap is the waiting. The work between the waits (the HTTP exchange itself,
+parsing, storing, classifying) is Python holding the GIL, so it runs one thread at a time whatever
+we do; ``cpu_turn`` makes that explicit: a poll holds the turn from start to end, and gives it
+up only while it waits (``cpu_turn.waiting()``: on the network, in the fetcher's socket calls
+that would block; on a parser process). Sixteen threads fighting for the GIL instead cost a third
+more time than taking turns (a handoff at every socket call, cold caches, SQLite writers waiting
+out each other's locks).
 """
 
 from __future__ import annotations
@@ -18,14 +20,61 @@ import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from queue import SimpleQueue
+from types import TracebackType
 from typing import TypeVar
 
 Job = TypeVar("Job")
 Result = TypeVar("Result")
 
-# Held by a thread while it does CPU-bound work between network waits (module docstring).
-cpu_turn = threading.Lock()
+
+class CpuTurn:
+    """The one turn to run Python that polls take (module docstring); ``with cpu_turn:`` takes
+    it, also when the thread holds it already."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    @property
+    def held(self) -> bool:
+        """Whether this thread holds the turn."""
+        return bool(getattr(self._local, "depth", 0))
+
+    def __enter__(self) -> None:
+        depth = getattr(self._local, "depth", 0)
+        if not depth:
+            self._lock.acquire()
+        self._local.depth = depth + 1
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._local.depth -= 1
+        if not self._local.depth:
+            self._lock.release()
+
+    @contextmanager
+    def waiting(self) -> Iterator[None]:
+        """Give the turn up while this thread waits, if it holds it; take it back after."""
+        depth = getattr(self._local, "depth", 0)
+        if not depth:
+            yield
+            return
+        self._local.depth = 0
+        self._lock.release()
+        try:
+            yield
+        finally:
+            self._lock.acquire()
+            self._local.depth = depth
+
+
+cpu_turn = CpuTurn()
 
 
 def run_per_host(

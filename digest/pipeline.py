@@ -109,16 +109,20 @@ def poll_feed(services: Services, feed_id: int, feed: FeedState | None = None) -
     poll on the feed with its next poll time (``digest.polling`` decides it).
 
     A feed's failure is recorded on the feed and returned, never raised: one bad feed must not stop
-    the others. Only a failing store (the database itself) raises. Everything but the fetch (and
-    the parse of a large document, in a child process) runs on ``cpu_turn``, so polls running at
-    once overlap their network waits only. A value from the feed that the database refuses
-    (``DataError``) fails this feed only. ``feed`` is the feed's stored state when the caller
-    has just read it, else it is read here.
+    the others. Only a failing store (the database itself) raises; a value from the feed that the
+    database refuses (``DataError``) fails this feed only. The poll holds ``cpu_turn`` but while
+    it waits (the fetcher's network waits, the parse of a large document in a parser process),
+    so polls running at once overlap their waits only. ``feed`` is the feed's stored state when
+    the caller has just read it, else it is read here.
     """
+    with cpu_turn:
+        return _poll_feed(services, feed_id, feed)
+
+
+def _poll_feed(services: Services, feed_id: int, feed: FeedState | None) -> PollOutcome:
     settings, now = services.settings, services.clock.now()
     if feed is None:
-        with cpu_turn:
-            feed = services.store.feed(feed_id)
+        feed = services.store.feed(feed_id)
     bounds = polling.bounds_for(settings.ingest, services.feed_settings(feed.url))
     try:
         try:
@@ -130,19 +134,17 @@ def poll_feed(services: Services, feed_id: int, feed: FeedState | None = None) -
                 settings=settings.ingest,
             )
         except FetchError as error:
-            with cpu_turn:
-                return _record_poll_failure(services, feed, error, bounds, now)
+            return _record_poll_failure(services, feed, error, bounds, now)
         content_hash = _content_hash(result)
         if content_hash is not None and content_hash == feed.content_hash:
             # The very bytes stored last time, from a server that sends no validators (or
             # ignores them): nothing to read, as after a 304.
-            with cpu_turn:
-                return _take_in(services, feed, result, bounds, now, unchanged=True)
-        # A large document is parsed in a child process, bounded in time and memory, while
+            return _take_in(services, feed, result, bounds, now, unchanged=True)
+        # A large document is parsed in a parser process, bounded in time and memory, while
         # the other polls take their turns; a small one on this poll's turn.
-        parsed = _parse_large_apart(settings.ingest, result, now)
-        with cpu_turn:
-            return _take_in(services, feed, result, bounds, now, parsed, content_hash)
+        with cpu_turn.waiting():
+            parsed = _parse_large_apart(settings.ingest, result, now)
+        return _take_in(services, feed, result, bounds, now, parsed, content_hash)
     except SQLAlchemyError as error:
         if not isinstance(error, DataError):
             raise  # the database failing is no feed's fault: the cycle stops and says so
@@ -154,12 +156,10 @@ def poll_feed(services: Services, feed_id: int, feed: FeedState | None = None) -
             f"the database refused a value from the feed ({error.orig}); nothing of this poll "
             "was stored, and the other feeds were polled",
         )
-        with cpu_turn:
-            return _record_poll_failure(services, feed, refused, bounds, now)
+        return _record_poll_failure(services, feed, refused, bounds, now)
     except Exception as error:  # a bug met on one feed's content must not stop the others
         _log.exception("unexpected error while polling %s", feed.url)
-        with cpu_turn:
-            return _record_poll_failure(services, feed, error, bounds, now)
+        return _record_poll_failure(services, feed, error, bounds, now)
 
 
 def _content_hash(result: FetchResult) -> str | None:

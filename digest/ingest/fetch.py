@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import select
 import socket
 import ssl
 import time
@@ -43,6 +44,7 @@ import httpcore
 import httpx
 
 import digest
+from digest.concurrency import cpu_turn
 from digest.config import IngestSettings
 from digest.errors import FetchError
 from digest.records import URL_LIMIT, FetchResult
@@ -736,14 +738,41 @@ def _bounded(timeout: float | None, expired: type[Exception]) -> float | None:
 
 
 class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every call keeps the fetch's deadline, and gives the poll's CPU turn
+    up (``digest.concurrency``) while it would wait on the network."""
+
     def __init__(self, inner: httpcore.NetworkStream) -> None:
         self._inner = inner
+        # TLS may hold a whole record back from a readable socket, or have one buffered on a
+        # quiet one: with TLS, every call may wait. A plain socket says whether it would.
+        self._socket: socket.socket | None = (
+            None
+            if inner.get_extra_info("ssl_object") is not None
+            else inner.get_extra_info("socket")
+        )
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
+        if self._ready(select.POLLIN):
+            return self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
+        with cpu_turn.waiting():
+            return self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
+        if self._ready(select.POLLOUT):
+            self._inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
+            return
+        with cpu_turn.waiting():
+            self._inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
+
+    def _ready(self, event: int) -> bool:
+        """Whether a plain socket can be read or written without waiting: then the turn is
+        kept (on a busy host most reads find their data there, and handing the turn over at
+        each would cost more than the read)."""
+        if self._socket is None or not cpu_turn.held:
+            return False
+        poller = select.poll()  # not select.select, which fails past 1,024 open files
+        poller.register(self._socket, event)
+        return bool(poller.poll(0))
 
     def close(self) -> None:
         self._inner.close()
@@ -754,9 +783,10 @@ class _DeadlineStream(httpcore.NetworkStream):
         server_hostname: str | None = None,
         timeout: float | None = None,
     ) -> httpcore.NetworkStream:
-        inner = self._inner.start_tls(
-            ssl_context, server_hostname, _bounded(timeout, httpcore.ConnectTimeout)
-        )
+        with cpu_turn.waiting():  # the handshake's round trips
+            inner = self._inner.start_tls(
+                ssl_context, server_hostname, _bounded(timeout, httpcore.ConnectTimeout)
+            )
         return _DeadlineStream(inner)
 
     def get_extra_info(self, info: str) -> Any:
@@ -776,6 +806,17 @@ class _GuardedBackend(httpcore.NetworkBackend):
         timeout: float | None = None,
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        with cpu_turn.waiting():  # on DNS, then on the connection
+            return self._connect_tcp(host, port, timeout, local_address, socket_options)
+
+    def _connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None,
+        local_address: str | None,
+        socket_options: Iterable[Any] | None,
     ) -> httpcore.NetworkStream:
         addresses = self._resolve(host, port, _bounded(timeout, httpcore.ConnectTimeout))
         if not self._allow_private_addresses:
@@ -840,7 +881,10 @@ class GuardedTransport(httpx.HTTPTransport):
         # built the same way over ours; test_fetch covers both the checks and the deadline.
         self._pool = httpcore.ConnectionPool(
             ssl_context=_ssl_context(),
-            max_connections=100,
+            # No limit: the poller's own concurrency bounds the connections in use, and a
+            # request waiting for the pool to give it one would hold the CPU turn that the
+            # polls using the others need to finish.
+            max_connections=None,
             max_keepalive_connections=20,
             keepalive_expiry=5.0,
             network_backend=_GuardedBackend(
