@@ -18,6 +18,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.exc import DataError
 
 from digest import pipeline
@@ -680,3 +681,43 @@ def test_a_value_the_database_refuses_fails_that_feed_only(
     assert "the database refused a value from the feed (value too long" in bad.last_error
     assert "INSERT" not in bad.last_error
     assert by_name["good"].status == "ok" and by_name["good"].articles == 3
+
+
+def test_unchanged_feeds_are_recorded_together_and_each_as_its_own(
+    tmp_path: Path, clock: FixedClock, database_url: str
+) -> None:
+    # Two answer 304, one sends the very document stored last time (it sends no validators).
+    routes = {
+        "/a": conditional(rss("a")),
+        "/b": conditional(rss("b")),
+        "/same": answer(200, rss("same"), RSS),
+    }
+    with feed_server(routes) as server:
+        feeds = {path.strip("/"): server.url(path) for path in routes}
+        services = services_for(make_settings(tmp_path, feeds, database_url=database_url), clock)
+        pipeline.poll_cycle(services, pipeline.InlineDispatcher(services))
+        before = {feed.name: feed for feed in services.store.feeds()}
+        clock.advance(timedelta(hours=5))
+        updates: list[tuple[str, bool]] = []
+
+        def seen(
+            _c: object, _k: object, statement: str, _p: object, _x: object, many: bool
+        ) -> None:
+            if statement.lstrip().upper().startswith("UPDATE FEEDS"):
+                updates.append((statement, many))
+
+        event.listen(services.store.engine, "before_cursor_execute", seen)
+        summary = pipeline.poll_cycle(services, pipeline.InlineDispatcher(services))
+        event.remove(services.store.engine, "before_cursor_execute", seen)
+        after = {feed.name: feed for feed in services.store.feeds()}
+        services.close()
+    assert (summary.feeds_polled, summary.feeds_failed, summary.new_articles) == (3, 0, 0)
+    # One statement for both 304s (they set the same columns), one for the same document.
+    assert len(updates) == 2 and any(many for _, many in updates)
+    for name, feed in after.items():
+        assert feed.last_fetched_at == NOW + timedelta(hours=5), name
+        assert feed.next_poll_at is not None and feed.next_poll_at > clock.now(), name
+        assert (feed.status, feed.articles) == ("ok", 3), name
+        assert feed.entries_per_day == before[name].entries_per_day
+    statuses = [after[name].last_status for name in ("a", "b", "same")]
+    assert statuses == [304, 304, 200]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from digest.store.db import create_database_engine, upgrade
 from digest.store.editions import DeliveryCounts, EditionState, EditionStore
-from digest.store.feeds import FeedState, FeedStore
+from digest.store.feeds import FeedState, FeedStore, UnchangedFetch
 from digest.store.subscribers import SubscriberInput, SubscriberStore, SubscriberSync
 
 
@@ -27,5 +27,6 @@ __all__ = [
     "Store",
     "SubscriberInput",
     "SubscriberSync",
+    "UnchangedFetch",
     "open_store",
 ]

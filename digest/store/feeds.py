@@ -182,41 +182,26 @@ class FeedStore(StoreBase):
 
         One UPDATE, no read first: a re-poll of unchanged feeds is mostly this and a 304.
         """
-        values: dict[str, Any] = {
-            "last_fetched_at": now,
-            "last_status": result.status,
-            "last_error": None,
-            "consecutive_errors": 0,
-            "next_poll_at": next_poll_at,
-            "entries_per_day": entries_per_day,
-        }
-        if new_entries:
-            values["last_new_entry_at"] = now
-        if result.permanent_redirect is not None:
-            # Only a 301/308 moves the feed; a 302/307 leaves the address we fetch from alone.
-            values["current_url"] = result.permanent_redirect
-        if not result.not_modified:
-            values["etag"] = result.etag
-            values["last_modified"] = result.last_modified
-        else:
-            # A 304 may carry fresher validators; keep what it sent, else what we had.
-            if result.etag:
-                values["etag"] = result.etag
-            if result.last_modified:
-                values["last_modified"] = result.last_modified
-        if parsed is not None:
-            if parsed.title:
-                values["title"] = parsed.title
-            if parsed.link:
-                values["link"] = parsed.link
-            values["parse_warning"] = parsed.warning
-        if content_hash is not None:
-            values["content_hash"] = content_hash
-        parameters = {f"b_{column}": value for column, value in values.items()}
+        values = _fetch_values(
+            result, now, next_poll_at, entries_per_day, new_entries, parsed, content_hash
+        )
         with self.engine.begin() as connection:
-            connection.execute(
-                _record_statement(frozenset(values)), {"b_id": feed_id, **parameters}
+            connection.execute(_record_statement(frozenset(values)), _parameters(feed_id, values))
+
+    def record_unchanged(self, fetches: Sequence[UnchangedFetch]) -> None:
+        """Remember several polls that found their feed unchanged (``record_fetch`` without a
+        document), in one transaction: one statement for all that set the same columns."""
+        shapes: dict[frozenset[str], list[dict[str, Any]]] = {}
+        for fetch in fetches:
+            values = _fetch_values(
+                fetch.result, fetch.now, fetch.next_poll_at, fetch.entries_per_day
             )
+            shapes.setdefault(frozenset(values), []).append(_parameters(fetch.feed_id, values))
+        if not shapes:
+            return
+        with self.engine.begin() as connection:
+            for columns, rows in shapes.items():
+                connection.execute(_record_statement(columns), rows)
 
     def record_failure(
         self,
@@ -255,6 +240,64 @@ class FeedStore(StoreBase):
             row.next_poll_at = None
             row.current_url = None
             return _state(row)
+
+
+@dataclass(frozen=True, slots=True)
+class UnchangedFetch:
+    """A poll that found its feed unchanged (a 304, or the document stored last time)."""
+
+    feed_id: int
+    result: FetchResult
+    now: datetime
+    next_poll_at: datetime | None
+    entries_per_day: float | None
+
+
+def _fetch_values(
+    result: FetchResult,
+    now: datetime,
+    next_poll_at: datetime | None,
+    entries_per_day: float | None,
+    new_entries: int = 0,
+    parsed: ParsedFeed | None = None,
+    content_hash: str | None = None,
+) -> dict[str, Any]:
+    """The columns a successful poll sets (see ``FeedStore.record_fetch``)."""
+    values: dict[str, Any] = {
+        "last_fetched_at": now,
+        "last_status": result.status,
+        "last_error": None,
+        "consecutive_errors": 0,
+        "next_poll_at": next_poll_at,
+        "entries_per_day": entries_per_day,
+    }
+    if new_entries:
+        values["last_new_entry_at"] = now
+    if result.permanent_redirect is not None:
+        # Only a 301/308 moves the feed; a 302/307 leaves the address we fetch from alone.
+        values["current_url"] = result.permanent_redirect
+    if not result.not_modified:
+        values["etag"] = result.etag
+        values["last_modified"] = result.last_modified
+    else:
+        # A 304 may carry fresher validators; keep what it sent, else what we had.
+        if result.etag:
+            values["etag"] = result.etag
+        if result.last_modified:
+            values["last_modified"] = result.last_modified
+    if parsed is not None:
+        if parsed.title:
+            values["title"] = parsed.title
+        if parsed.link:
+            values["link"] = parsed.link
+        values["parse_warning"] = parsed.warning
+    if content_hash is not None:
+        values["content_hash"] = content_hash
+    return values
+
+
+def _parameters(feed_id: int, values: dict[str, Any]) -> dict[str, Any]:
+    return {"b_id": feed_id, **{f"b_{column}": value for column, value in values.items()}}
 
 
 @cache
