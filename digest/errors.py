@@ -84,3 +84,13 @@ class DeliveryTemporaryError(DeliveryError):
 
 class DeliveryPermanentError(DeliveryError):
     """The mail server refused the message for good."""
+
+
+# The most of a library's error text put into an error: some quote the whole offending line.
+DETAIL_CHARS = 200
+
+
+def brief(text: str) -> str:
+    """``text`` on one line, and short enough for a feed's error and the log."""
+    text = " ".join(text.split())
+    return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 1] + "…"

@@ -16,7 +16,8 @@ import digest
 from digest.config import IngestSettings
 from digest.errors import FetchError
 from digest.ingest import build_client, fetch_feed
-from digest.ingest.fetch import is_public_address, user_agent
+from digest.ingest.fetch import user_agent
+from digest.ingest.network import is_public_address
 from digest.records import FetchResult
 from digest.sample_server import serve_folder
 from tests.feedserver import Route, answer, drip, feed_server, redirect, send, unsized
@@ -504,7 +505,7 @@ def test_the_connection_goes_to_the_address_that_was_checked(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Pretend loopback is public, so the checked connection can reach the test server.
-    monkeypatch.setattr("digest.ingest.fetch.is_public_address", lambda address: True)
+    monkeypatch.setattr("digest.ingest.network.is_public_address", lambda address: True)
     resolved: list[str] = []
 
     def resolver(host: str, port: int) -> list[str]:

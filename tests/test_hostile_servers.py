@@ -27,8 +27,7 @@ from digest import polling
 from digest.clock import FixedClock
 from digest.config import IngestSettings
 from digest.errors import FetchError
-from digest.ingest import build_client, fetch_feed
-from digest.ingest import fetch as fetch_module
+from digest.ingest import build_client, fetch_feed, network
 from digest.records import FetchResult
 from tests.conftest import NOW
 from tests.feedserver import FeedServer, Route, answer, feed_server, raw, redirect, send
@@ -554,9 +553,9 @@ def guarded(monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
     """A client that refuses private addresses, fetching from a server on PUBLIC_STAND_IN known
     as feeds.example; every other name but localhost. is refused, so nothing leaves the machine.
     """
-    is_public = fetch_module.is_public_address
+    is_public = network.is_public_address
     monkeypatch.setattr(
-        fetch_module,
+        network,
         "is_public_address",
         lambda address: address == PUBLIC_STAND_IN or is_public(address),
     )

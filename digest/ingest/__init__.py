@@ -1,9 +1,11 @@
 """The ingest stage: fetch a feed over HTTP, parse its bytes, clean each entry.
 
     fetch_feed(client, url) ─► FetchResult ─► parse_feed(content) ─► ParsedFeed(entries: Entry…)
-                                               └─ clean.clean_entry for each entry
-    a large document: isolation.parse_apart runs parse_feed in a child process, bounded in time
-    and memory
+      over network (address      │  safety.guard_document first   └─ clean.clean_entry each
+      checks, deadline),         │  (jsonfeed for JSON Feed)          (quirks, dates)
+      content_coding (inflate)   │
+    a large document: isolation.parse_apart runs parse_feed in a kept parser process, bounded in
+    time and memory
 
 Each step raises its own error (FetchError, ParseError) that names the feed URL.
 """

@@ -8,13 +8,12 @@ is undone with the rules in ``quirks``.
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import suppress
 from contextvars import ContextVar
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
 from html import escape, unescape
 from html.parser import HTMLParser
 from typing import Any
@@ -23,6 +22,7 @@ from urllib.parse import quote, unquote_plus, urljoin, urlsplit, urlunsplit
 import nh3
 
 from digest.ingest import quirks
+from digest.ingest.dates import entry_date
 from digest.records import URL_LIMIT, Entry
 
 SUMMARY_LIMIT = 600  # characters of summary_text, ellipsis included
@@ -35,7 +35,6 @@ LANGUAGE_LIMIT = 35  # characters; BCP 47 tags in use are far shorter
 # and a database index can hold it (PostgreSQL's refuses keys over about 2,700 bytes).
 GUID_LIMIT = URL_LIMIT
 ICON_WIDTH = 100  # pixels; a picture declared narrower is an icon or a thumbnail crop
-FUTURE_TOLERANCE = timedelta(days=1)  # a publication date further ahead than this is a feed's error
 
 ALLOWED_TAGS = frozenset(
     {"p", "a", "em", "strong", "b", "i", "ul", "ol", "li", "blockquote", "br", "code"}
@@ -107,17 +106,6 @@ _ENTITY_NAMES = (
 )
 _ESCAPED_TWICE_IN_TEXT = re.compile(rf"&(?:{_ENTITY_NAMES});")
 _ESCAPED_TWICE_IN_HTML = re.compile(rf"&amp;({_ENTITY_NAMES});")
-# The zones feedparser does not know (it reads them as UTC) and the "GMT+3" offsets it misreads
-# or refuses, at the end of an RFC 822 date; minutes east of UTC.
-_ZONE_OFFSETS = {
-    "bst": 60, "cet": 60, "cest": 120, "eet": 120, "eest": 180, "idt": 180, "msk": 180,
-    "trt": 180, "irst": 210, "irdt": 270, "gst": 240, "pkt": 300,
-}  # fmt: skip
-_ZONE_NAMES = "|".join(_ZONE_OFFSETS)
-_MISREAD_ZONE = re.compile(
-    rf"\s(?:(?:GMT|UTC|UT)\s*([+-])([0-9]{{1,2}})(?::?([0-9]{{2}}))?|({_ZONE_NAMES}))\s*$",
-    re.IGNORECASE,
-)
 _NOT_IMAGE_SUFFIXES = (
     ".mp3", ".m4a", ".ogg", ".oga", ".mp4", ".m4v", ".webm", ".mov", ".m3u8", ".pdf",
 )  # fmt: skip
@@ -474,8 +462,8 @@ def clean_entry(
         summary_html = f"<p>{escape(summary_text, quote=False)}</p>"
     if not title:
         title = truncate_text(summary_text, 80) if summary_text else link
-    published = _utc(_written_date(raw, "published"), now)
-    updated = _utc(_written_date(raw, "updated"), now)
+    published = entry_date(raw, "published", now)
+    updated = entry_date(raw, "updated", now)
 
     return Entry(
         guid=guid,
@@ -572,54 +560,6 @@ def _author(raw: RawEntry) -> str | None:
         name = str((raw.get("author_detail") or {}).get("name") or written)
     text = html_to_text(name)
     return truncate_text(text, AUTHOR_LIMIT) or None
-
-
-def _written_date(raw: RawEntry, key: str) -> object:
-    """feedparser's reading of the entry's ``key`` date, or ours where its reading is wrong or
-    missing: a zone it does not know, a "GMT+3" offset, no zone at all."""
-    parsed = raw.get(f"{key}_parsed")
-    written = raw.get(key)
-    if isinstance(written, str) and (parsed is None or _MISREAD_ZONE.search(written)):
-        return _rfc822_date(written) or parsed
-    return parsed
-
-
-def _rfc822_date(written: str) -> tuple[int, ...] | None:
-    """An RFC 822 date as a UTC time tuple; a date without a zone is taken to be in UTC."""
-    if (zone := _MISREAD_ZONE.search(written)) is not None:
-        sign, hours, minutes, name = zone.groups()
-        if name:
-            offset = _ZONE_OFFSETS[name.lower()]
-        else:
-            offset = (int(hours) * 60 + int(minutes or 0)) * (-1 if sign == "-" else 1)
-        whole_hours, rest = divmod(abs(offset), 60)
-        numeric = f"{'-' if offset < 0 else '+'}{whole_hours:02d}{rest:02d}"
-        written = f"{written[: zone.start()]} {numeric}"
-    fields = email.utils.parsedate_tz(written)
-    if fields is None:
-        return None
-    try:
-        zone_offset = timezone(timedelta(seconds=fields[9] or 0))
-        year, month, day, hour, minute, second = fields[:6]
-        moment = datetime(year, month, day, hour, minute, min(second, 59), tzinfo=zone_offset)
-    except (ValueError, OverflowError):
-        return None
-    return tuple(moment.astimezone(UTC).timetuple())
-
-
-def _utc(value: object, now: datetime) -> datetime | None:
-    """A feedparser ``*_parsed`` value (a UTC struct_time) as an aware datetime, clamped to now."""
-    if not isinstance(value, tuple) or len(value) < 6:  # struct_time is a tuple
-        return None
-    try:
-        # A leap second (60) is valid in a struct_time but not in a datetime.
-        year, month, day, hour, minute, second = (int(part) for part in value[:6])
-        moment = datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    if moment > now + FUTURE_TOLERANCE:
-        return now
-    return moment
 
 
 def _categories(tags: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:

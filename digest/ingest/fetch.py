@@ -9,44 +9,34 @@
              ├─ 4xx/5xx ─► FetchError (status, reason for the operator)
              └─ 2xx ─► read the body, inflating gzip/deflate ourselves, up to max_body_bytes
 
-Every limit is enforced below httpx, in the network backend of the client ``build_client`` makes:
-each connection resolves the host itself, checks the addresses (no private, loopback or link-local
-address unless the settings allow it) and connects to the very address it checked, so a DNS answer
-cannot change between the check and the connection; and the lookup and every socket read and write
-are bounded by one deadline for the whole fetch, so a server that drips a byte at a time is cut off
-on time. A client built otherwise (another transport) gets the HTTP logic but not these guards.
+The address checks and the deadline are enforced below httpx, in the network stack of the client
+``build_client`` makes (``digest.ingest.network``); the body's compression is undone by
+``digest.ingest.content_coding``, within the size limit. A client built otherwise (another
+transport) gets the HTTP logic but not the network guards.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
-import select
-import socket
-import ssl
 import time
-import zlib
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from contextvars import ContextVar
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from functools import cache
 from http.client import HTTPResponse
 from http.cookiejar import Cookie, CookieJar
-from typing import Any, NoReturn
+from typing import NoReturn
 from urllib.parse import urljoin, urlsplit
 from urllib.request import Request
 
-import httpcore
 import httpx
 
 import digest
-from digest.concurrency import cpu_turn
 from digest.config import IngestSettings
-from digest.errors import FetchError
+from digest.errors import FetchError, brief
+from digest.ingest import network
+from digest.ingest.content_coding import Inflater
+from digest.ingest.network import AddressRefusedError, GuardedTransport, Resolver, resolve_host
 from digest.records import URL_LIMIT, FetchResult
 
 USER_AGENT_TEMPLATE = "digest/{version} (+{contact_url})"
@@ -55,7 +45,7 @@ ACCEPT = (
     "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
     "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1"
 )
-ACCEPT_ENCODING = "gzip, deflate"  # the encodings _Inflater can bound; never br or zstd
+ACCEPT_ENCODING = "gzip, deflate"  # the encodings Inflater can bound; never br or zstd
 CHUNK_BYTES = 64 * 1024
 # The longest redirect body read to keep its connection for the next request (see _drain).
 DRAIN_BYTES = 16 * 1024
@@ -63,22 +53,8 @@ DRAIN_BYTES = 16 * 1024
 # ETag is a quoted token, rarely over a hundred).
 ETAG_LIMIT = 500
 LAST_MODIFIED_LIMIT = 100
-# Two layers of compression ("gzip, gzip") is a misconfigured server compressing twice; more is
-# no real server's, and each layer costs a pass over up to max_body_bytes.
-MAX_CONTENT_CODINGS = 2
-# The most of a library's error text put into a feed's error: some quote the whole offending line.
-DETAIL_CHARS = 200
 PERMANENT_REDIRECTS = frozenset({301, 308})
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
-
-# host, port -> the IP addresses to try, in order
-Resolver = Callable[[str, int], list[str]]
-
-# Host name lookups run here so that a slow DNS server cannot hold a fetch past its deadline.
-_lookups = ThreadPoolExecutor(max_workers=32, thread_name_prefix="digest-dns")
-
-# When the fetch running in this context must be over (time.monotonic()); read by every socket call.
-_deadline: ContextVar[float | None] = ContextVar("digest_fetch_deadline", default=None)
 
 
 def user_agent(settings: IngestSettings) -> str:
@@ -140,11 +116,8 @@ def fetch_feed(
 ) -> FetchResult:
     """GET a feed, conditionally on the validators of the last fetch. Raises FetchError."""
     deadline = time.monotonic() + settings.timeout_seconds
-    token = _deadline.set(deadline)
-    try:
+    with network.deadline(deadline):
         return _fetch(client, url, etag, last_modified, settings, deadline)
-    finally:
-        _deadline.reset(token)
 
 
 def _fetch(
@@ -222,7 +195,7 @@ def _fetch(
                 )
             if status == 206 and not _whole_range(response.headers.get("content-range")):
                 # We never ask for a range; a part of a feed would be parsed as a short feed.
-                content_range = _brief(response.headers.get("content-range") or "none")
+                content_range = brief(response.headers.get("content-range") or "none")
                 raise FetchError(
                     url,
                     f"the server sent only part of the feed (HTTP 206 Partial Content, "
@@ -260,12 +233,6 @@ def _whole_number(text: str) -> int | None:
     """``text`` as a number of ASCII digits, else None (str.isdigit also takes "²", which int
     refuses)."""
     return int(text) if text.isascii() and text.isdigit() else None
-
-
-def _brief(text: str) -> str:
-    """``text`` on one line, and short enough for a feed's error and the log."""
-    text = " ".join(text.split())
-    return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 1] + "…"
 
 
 def _response_validator(response: httpx.Response, name: str) -> str | None:
@@ -338,9 +305,9 @@ def _request(
         problem = _protocol_problem(error)
         raise FetchError(url, f"the server broke the HTTP protocol{where}: {problem}") from error
     except httpx.HTTPError as error:
-        raise FetchError(url, f"network error{where}: {_brief(str(error))}") from error
+        raise FetchError(url, f"network error{where}: {brief(str(error))}") from error
     except httpx.InvalidURL as error:
-        raise FetchError(url, f"invalid URL{where}: {_brief(str(error))}") from error
+        raise FetchError(url, f"invalid URL{where}: {brief(str(error))}") from error
 
 
 # What h11 and httpcore say about a broken answer, in the words an operator needs; other messages
@@ -362,7 +329,7 @@ def _protocol_problem(error: Exception) -> str:
     text = str(error)
     for said, meant in _PROTOCOL_PROBLEMS.items():
         text = text.replace(said, meant)
-    return _brief(text)
+    return brief(text)
 
 
 def _send(
@@ -417,7 +384,7 @@ def _redirect_target(url: str, current: str, response: httpx.Response) -> str:
         raise FetchError(
             url,
             f"HTTP {response.status_code} redirect from {current} to an invalid address "
-            f"({_brief(location)}): {error}",
+            f"({brief(location)}): {error}",
             status=response.status_code,
         ) from None
 
@@ -499,7 +466,7 @@ def _read_body(
     declared = _whole_number(response.headers.get("content-length", ""))
     if declared is not None and declared > limit:
         _too_large(url, settings, f"the server announces {declared} bytes")
-    inflater = _Inflater(
+    inflater = Inflater(
         url,
         response.headers.get("content-encoding"),
         lambda: _too_large(url, settings, f"more than {limit} bytes once decompressed"),
@@ -541,7 +508,7 @@ def _iter_raw(
             url, f"the server broke the HTTP protocol while sending the feed: {problem}"
         ) from error
     except httpx.HTTPError as error:
-        problem = _brief(str(error))
+        problem = brief(str(error))
         raise FetchError(url, f"the connection failed while reading the feed: {problem}") from error
 
 
@@ -568,326 +535,3 @@ def _too_large(url: str, settings: IngestSettings, detail: str) -> NoReturn:
         f"the feed is larger than ingest.max_body_bytes = {settings.max_body_bytes} ({detail}); "
         "raise the limit if the feed is genuine",
     )
-
-
-class _Inflater:
-    """Undo a Content-Encoding of gzip or deflate (one, or two stacked), never producing more than
-    asked for at a time; ``too_large`` is called when an inner layer alone outgrows that."""
-
-    def __init__(
-        self, url: str, content_encoding: str | None, too_large: Callable[[], NoReturn]
-    ) -> None:
-        self._too_large = too_large
-        header = _brief(content_encoding or "")
-        listed = [coding.strip().lower() for coding in (content_encoding or "").split(",")]
-        codings = [coding for coding in listed if coding not in ("", "identity")]
-        for coding in codings:
-            if coding not in ("gzip", "x-gzip", "deflate"):
-                raise FetchError(
-                    url,
-                    f"the server compressed the feed with {_brief(coding)!r} (Content-Encoding: "
-                    f"{header}), which we never ask for: we accept gzip and deflate",
-                )
-        if len(codings) > MAX_CONTENT_CODINGS:
-            raise FetchError(
-                url,
-                f"the server compressed the feed {len(codings)} times over (Content-Encoding: "
-                f"{header}); more than {MAX_CONTENT_CODINGS} layers is no real server's",
-            )
-        # The codings are listed in the order they were applied: the last is undone first.
-        self._layers = [_Layer(url, coding) for coding in reversed(codings)]
-
-    def inflate(self, data: bytes, max_length: int) -> bytes:
-        for depth, layer in enumerate(self._layers):
-            data = layer.inflate(data, max_length)
-            if len(data) >= max_length and depth < len(self._layers) - 1:
-                self._too_large()
-        return data
-
-    def finish(self, max_length: int) -> bytes:
-        data = b""
-        for depth, layer in enumerate(self._layers):
-            data = layer.inflate(data, max_length) + layer.finish()
-            if len(data) >= max_length and depth < len(self._layers) - 1:
-                self._too_large()
-        return data
-
-
-class _Layer:
-    """One layer of gzip or deflate undone. A gzip body may hold several members one after the
-    other (it decompresses to all of them, joined); bytes after the end of the compressed data are
-    ignored, as browsers do; compressed data that stops short is an error, not a short feed."""
-
-    def __init__(self, url: str, coding: str) -> None:
-        self._url = url
-        self._coding = coding
-        self._gzip = coding != "deflate"
-        self._zlib = self._decompressor()
-        self._fed = False  # an empty body is empty, whatever its Content-Encoding says
-        self._started = False
-        self._after_end = b""  # bytes after a gzip member, until there are enough to tell
-        self._ignoring = False
-
-    def _decompressor(self, wbits: int = zlib.MAX_WBITS) -> Any:
-        return zlib.decompressobj(wbits | 16 if self._gzip else wbits)
-
-    def inflate(self, data: bytes, max_length: int) -> bytes:
-        self._fed = self._fed or bool(data)
-        output = bytearray()
-        while data and not self._ignoring and len(output) < max_length:
-            if self._zlib.eof:
-                data = self._next_member(data)
-                continue
-            try:
-                # A max_length of 0 would mean no limit: the loop stops before that.
-                output += self._zlib.decompress(data, max_length - len(output))
-            except zlib.error as error:
-                if not self._gzip and not self._started:
-                    # Some servers send raw deflate without the zlib header the RFC asks for.
-                    self._zlib = self._decompressor(-zlib.MAX_WBITS)
-                    self._started = True
-                    continue
-                raise FetchError(
-                    self._url, f"the {self._coding} body is corrupt: {error}"
-                ) from error
-            self._started = True
-            data = self._zlib.unused_data if self._zlib.eof else b""
-        return bytes(output)
-
-    def _next_member(self, data: bytes) -> bytes:
-        """What to feed a new gzip member after the end of one (nothing while undecided)."""
-        pending = self._after_end + data
-        if len(pending) < 2:
-            self._after_end = pending
-            return b""
-        self._after_end = b""
-        if self._gzip and pending.startswith(b"\x1f\x8b"):
-            self._zlib = self._decompressor()
-            return pending
-        self._ignoring = True
-        return b""
-
-    def finish(self) -> bytes:
-        if not self._fed or self._ignoring or self._zlib.eof:
-            return b""
-        try:
-            output: bytes = self._zlib.flush()
-        except zlib.error as error:
-            raise FetchError(self._url, f"the {self._coding} body is corrupt: {error}") from error
-        if not self._zlib.eof:
-            raise FetchError(
-                self._url,
-                f"the {self._coding} body is cut short: the compressed data stops before its end "
-                "(the server or a proxy broke off the transfer)",
-            )
-        return output
-
-
-# ----------------------------------------------------------------------------------------------
-# The guarded network stack: address checks and the deadline, below httpx.
-
-
-class AddressRefusedError(Exception):
-    """A host resolved to an address that feeds may not be fetched from. Internal to this module."""
-
-    def __init__(self, host: str, address: str) -> None:
-        self.host = host
-        self.address = address
-        super().__init__(f"{host} resolves to {address}")
-
-
-def is_public_address(address: str) -> bool:
-    """True for a globally routable unicast address; False for private, loopback, link-local..."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone ("fe80::1%eth0")
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address):
-        # An IPv4 address wrapped in IPv6 reaches the IPv4 host: judge that one.
-        embedded = ip.ipv4_mapped or ip.sixtofour
-        if embedded is not None:
-            ip = embedded
-    return ip.is_global and not (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-    )
-
-
-def resolve_host(host: str, port: int) -> list[str]:
-    """The addresses ``host`` resolves to, in the order the system prefers them."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as error:
-        raise httpcore.ConnectError(f"cannot resolve the host name {host!r}: {error}") from error
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
-
-
-def _bounded(timeout: float | None, expired: type[Exception]) -> float | None:
-    """``timeout`` shortened to what is left before the current fetch's deadline."""
-    deadline = _deadline.get()
-    if deadline is None:
-        return timeout
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise expired("the deadline for this fetch has passed")
-    return remaining if timeout is None else min(timeout, remaining)
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    """A connection whose every call keeps the fetch's deadline, and gives the poll's CPU turn
-    up (``digest.concurrency``) while it would wait on the network."""
-
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
-        self._inner = inner
-        # TLS may hold a whole record back from a readable socket, or have one buffered on a
-        # quiet one: with TLS, every call may wait. A plain socket says whether it would.
-        self._socket: socket.socket | None = (
-            None
-            if inner.get_extra_info("ssl_object") is not None
-            else inner.get_extra_info("socket")
-        )
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        if self._ready(select.POLLIN):
-            return self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
-        with cpu_turn.waiting():
-            return self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        if self._ready(select.POLLOUT):
-            self._inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
-            return
-        with cpu_turn.waiting():
-            self._inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
-
-    def _ready(self, event: int) -> bool:
-        """Whether a plain socket can be read or written without waiting: then the turn is
-        kept (on a busy host most reads find their data there, and handing the turn over at
-        each would cost more than the read)."""
-        if self._socket is None or not cpu_turn.held:
-            return False
-        poller = select.poll()  # not select.select, which fails past 1,024 open files
-        poller.register(self._socket, event)
-        return bool(poller.poll(0))
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(
-        self,
-        ssl_context: Any,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.NetworkStream:
-        with cpu_turn.waiting():  # the handshake's round trips
-            inner = self._inner.start_tls(
-                ssl_context, server_hostname, _bounded(timeout, httpcore.ConnectTimeout)
-            )
-        return _DeadlineStream(inner)
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-class _GuardedBackend(httpcore.NetworkBackend):
-    def __init__(self, *, allow_private_addresses: bool, resolver: Resolver) -> None:
-        self._inner = httpcore.SyncBackend()
-        self._allow_private_addresses = allow_private_addresses
-        self._resolver = resolver
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        with cpu_turn.waiting():  # on DNS, then on the connection
-            return self._connect_tcp(host, port, timeout, local_address, socket_options)
-
-    def _connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None,
-        local_address: str | None,
-        socket_options: Iterable[Any] | None,
-    ) -> httpcore.NetworkStream:
-        addresses = self._resolve(host, port, _bounded(timeout, httpcore.ConnectTimeout))
-        if not self._allow_private_addresses:
-            for address in addresses:
-                if not is_public_address(address):
-                    raise AddressRefusedError(host, address)
-        failure: httpcore.ConnectError | None = None
-        for address in addresses:
-            try:
-                stream = self._inner.connect_tcp(
-                    address,
-                    port,
-                    _bounded(timeout, httpcore.ConnectTimeout),
-                    local_address,
-                    socket_options,
-                )
-            except httpcore.ConnectError as error:
-                failure = error
-                continue
-            return _DeadlineStream(stream)
-        raise failure or httpcore.ConnectError(f"{host} resolves to no address")
-
-    def _resolve(self, host: str, port: int, timeout: float | None) -> list[str]:
-        """The resolver's answer, within ``timeout``: getaddrinfo itself cannot be interrupted."""
-        try:
-            return [str(ipaddress.ip_address(host))]  # a literal needs no lookup
-        except ValueError:
-            pass
-        if timeout is None:
-            return self._resolver(host, port)
-        lookup = _lookups.submit(self._resolver, host, port)
-        try:
-            return lookup.result(timeout=timeout)
-        except FutureTimeout:
-            # The lookup finishes in its thread on its own; this fetch does not wait for it.
-            raise httpcore.ConnectTimeout(f"resolving {host} took too long") from None
-
-    def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        raise httpcore.ConnectError("feeds are not fetched over unix sockets")
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-
-@cache
-def _ssl_context() -> ssl.SSLContext:
-    # Loading the CA bundle takes tens of milliseconds; one context serves every client.
-    return httpx.create_ssl_context(trust_env=False)
-
-
-class GuardedTransport(httpx.HTTPTransport):
-    """httpx's own transport over a network backend that checks addresses and keeps the deadline."""
-
-    def __init__(self, *, allow_private_addresses: bool, resolver: Resolver = resolve_host) -> None:
-        super().__init__(trust_env=False)
-        # HTTPTransport offers no way to choose the network backend, so its pool is replaced by one
-        # built the same way over ours; test_fetch covers both the checks and the deadline.
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=_ssl_context(),
-            # No limit: the poller's own concurrency bounds the connections in use, and a
-            # request waiting for the pool to give it one would hold the CPU turn that the
-            # polls using the others need to finish.
-            max_connections=None,
-            max_keepalive_connections=20,
-            keepalive_expiry=5.0,
-            network_backend=_GuardedBackend(
-                allow_private_addresses=allow_private_addresses, resolver=resolver
-            ),
-        )

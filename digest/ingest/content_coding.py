@@ -1,0 +1,130 @@
+"""Undo a body's Content-Encoding (gzip or deflate, one layer or two), within a size limit.
+
+The fetcher inflates bodies itself rather than letting httpx do it, so that ``max_body_bytes``
+bounds the decompressed size too: a compression bomb stops at the limit, layer by layer.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from digest.errors import FetchError, brief
+
+# Two layers of compression ("gzip, gzip") is a misconfigured server compressing twice; more is
+# no real server's, and each layer costs a pass over up to max_body_bytes.
+MAX_CONTENT_CODINGS = 2
+
+
+class Inflater:
+    """Undo a Content-Encoding of gzip or deflate (one, or two stacked), never producing more than
+    asked for at a time; ``too_large`` is called when an inner layer alone outgrows that."""
+
+    def __init__(
+        self, url: str, content_encoding: str | None, too_large: Callable[[], NoReturn]
+    ) -> None:
+        self._too_large = too_large
+        header = brief(content_encoding or "")
+        listed = [coding.strip().lower() for coding in (content_encoding or "").split(",")]
+        codings = [coding for coding in listed if coding not in ("", "identity")]
+        for coding in codings:
+            if coding not in ("gzip", "x-gzip", "deflate"):
+                raise FetchError(
+                    url,
+                    f"the server compressed the feed with {brief(coding)!r} (Content-Encoding: "
+                    f"{header}), which we never ask for: we accept gzip and deflate",
+                )
+        if len(codings) > MAX_CONTENT_CODINGS:
+            raise FetchError(
+                url,
+                f"the server compressed the feed {len(codings)} times over (Content-Encoding: "
+                f"{header}); more than {MAX_CONTENT_CODINGS} layers is no real server's",
+            )
+        # The codings are listed in the order they were applied: the last is undone first.
+        self._layers = [_Layer(url, coding) for coding in reversed(codings)]
+
+    def inflate(self, data: bytes, max_length: int) -> bytes:
+        for depth, layer in enumerate(self._layers):
+            data = layer.inflate(data, max_length)
+            if len(data) >= max_length and depth < len(self._layers) - 1:
+                self._too_large()
+        return data
+
+    def finish(self, max_length: int) -> bytes:
+        data = b""
+        for depth, layer in enumerate(self._layers):
+            data = layer.inflate(data, max_length) + layer.finish()
+            if len(data) >= max_length and depth < len(self._layers) - 1:
+                self._too_large()
+        return data
+
+
+class _Layer:
+    """One layer of gzip or deflate undone. A gzip body may hold several members one after the
+    other (it decompresses to all of them, joined); bytes after the end of the compressed data are
+    ignored, as browsers do; compressed data that stops short is an error, not a short feed."""
+
+    def __init__(self, url: str, coding: str) -> None:
+        self._url = url
+        self._coding = coding
+        self._gzip = coding != "deflate"
+        self._zlib = self._decompressor()
+        self._fed = False  # an empty body is empty, whatever its Content-Encoding says
+        self._started = False
+        self._after_end = b""  # bytes after a gzip member, until there are enough to tell
+        self._ignoring = False
+
+    def _decompressor(self, wbits: int = zlib.MAX_WBITS) -> Any:
+        return zlib.decompressobj(wbits | 16 if self._gzip else wbits)
+
+    def inflate(self, data: bytes, max_length: int) -> bytes:
+        self._fed = self._fed or bool(data)
+        output = bytearray()
+        while data and not self._ignoring and len(output) < max_length:
+            if self._zlib.eof:
+                data = self._next_member(data)
+                continue
+            try:
+                # A max_length of 0 would mean no limit: the loop stops before that.
+                output += self._zlib.decompress(data, max_length - len(output))
+            except zlib.error as error:
+                if not self._gzip and not self._started:
+                    # Some servers send raw deflate without the zlib header the RFC asks for.
+                    self._zlib = self._decompressor(-zlib.MAX_WBITS)
+                    self._started = True
+                    continue
+                raise FetchError(
+                    self._url, f"the {self._coding} body is corrupt: {error}"
+                ) from error
+            self._started = True
+            data = self._zlib.unused_data if self._zlib.eof else b""
+        return bytes(output)
+
+    def _next_member(self, data: bytes) -> bytes:
+        """What to feed a new gzip member after the end of one (nothing while undecided)."""
+        pending = self._after_end + data
+        if len(pending) < 2:
+            self._after_end = pending
+            return b""
+        self._after_end = b""
+        if self._gzip and pending.startswith(b"\x1f\x8b"):
+            self._zlib = self._decompressor()
+            return pending
+        self._ignoring = True
+        return b""
+
+    def finish(self) -> bytes:
+        if not self._fed or self._ignoring or self._zlib.eof:
+            return b""
+        try:
+            output: bytes = self._zlib.flush()
+        except zlib.error as error:
+            raise FetchError(self._url, f"the {self._coding} body is corrupt: {error}") from error
+        if not self._zlib.eof:
+            raise FetchError(
+                self._url,
+                f"the {self._coding} body is cut short: the compressed data stops before its end "
+                "(the server or a proxy broke off the transfer)",
+            )
+        return output

@@ -1,0 +1,82 @@
+"""An entry's dates as aware UTC datetimes: feedparser's reading, or ours where it misreads one.
+
+feedparser reads RFC 822 dates in zones it does not know (IDT, EET, MSK, IRST...) as UTC, and
+misreads or refuses "GMT+3"; news feeds of the region write both. A date more than a day ahead is
+the feed's error, and is taken as the time of the poll.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+FUTURE_TOLERANCE = timedelta(days=1)  # a publication date further ahead than this is a feed's error
+
+# The zones feedparser does not know (it reads them as UTC) and the "GMT+3" offsets it misreads
+# or refuses, at the end of an RFC 822 date; minutes east of UTC.
+_ZONE_OFFSETS = {
+    "bst": 60, "cet": 60, "cest": 120, "eet": 120, "eest": 180, "idt": 180, "msk": 180,
+    "trt": 180, "irst": 210, "irdt": 270, "gst": 240, "pkt": 300,
+}  # fmt: skip
+_ZONE_NAMES = "|".join(_ZONE_OFFSETS)
+_MISREAD_ZONE = re.compile(
+    rf"\s(?:(?:GMT|UTC|UT)\s*([+-])([0-9]{{1,2}})(?::?([0-9]{{2}}))?|({_ZONE_NAMES}))\s*$",
+    re.IGNORECASE,
+)
+
+
+def entry_date(raw: Mapping[str, Any], key: str, now: datetime) -> datetime | None:
+    """The entry's ``key`` date ("published", "updated") in UTC, at most ``now`` plus a day's
+    tolerance; None when it has none that can be read."""
+    return _utc(_written_date(raw, key), now)
+
+
+def _written_date(raw: Mapping[str, Any], key: str) -> object:
+    """feedparser's reading of the entry's ``key`` date, or ours where its reading is wrong or
+    missing: a zone it does not know, a "GMT+3" offset, no zone at all."""
+    parsed = raw.get(f"{key}_parsed")
+    written = raw.get(key)
+    if isinstance(written, str) and (parsed is None or _MISREAD_ZONE.search(written)):
+        return _rfc822_date(written) or parsed
+    return parsed
+
+
+def _rfc822_date(written: str) -> tuple[int, ...] | None:
+    """An RFC 822 date as a UTC time tuple; a date without a zone is taken to be in UTC."""
+    if (zone := _MISREAD_ZONE.search(written)) is not None:
+        sign, hours, minutes, name = zone.groups()
+        if name:
+            offset = _ZONE_OFFSETS[name.lower()]
+        else:
+            offset = (int(hours) * 60 + int(minutes or 0)) * (-1 if sign == "-" else 1)
+        whole_hours, rest = divmod(abs(offset), 60)
+        numeric = f"{'-' if offset < 0 else '+'}{whole_hours:02d}{rest:02d}"
+        written = f"{written[: zone.start()]} {numeric}"
+    fields = email.utils.parsedate_tz(written)
+    if fields is None:
+        return None
+    try:
+        zone_offset = timezone(timedelta(seconds=fields[9] or 0))
+        year, month, day, hour, minute, second = fields[:6]
+        moment = datetime(year, month, day, hour, minute, min(second, 59), tzinfo=zone_offset)
+    except (ValueError, OverflowError):
+        return None
+    return tuple(moment.astimezone(UTC).timetuple())
+
+
+def _utc(value: object, now: datetime) -> datetime | None:
+    """A feedparser ``*_parsed`` value (a UTC struct_time) as an aware datetime, clamped to now."""
+    if not isinstance(value, tuple) or len(value) < 6:  # struct_time is a tuple
+        return None
+    try:
+        # A leap second (60) is valid in a struct_time but not in a datetime.
+        year, month, day, hour, minute, second = (int(part) for part in value[:6])
+        moment = datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if moment > now + FUTURE_TOLERANCE:
+        return now
+    return moment
