@@ -115,6 +115,29 @@ def test_a_broken_feed_still_yields_its_entries_with_a_warning() -> None:
     assert "2 entries" in feed.warning
 
 
+def test_a_web_page_that_names_its_feeds_says_which_to_configure() -> None:
+    page = b"""<!DOCTYPE html><html><head><title>The Desk</title>
+      <link rel="stylesheet" href="/site.css">
+      <link rel="alternate" type="application/rss+xml" title="All news" href="/feed/">
+      <link rel="Alternate" type="application/atom+xml; charset=utf-8"
+            href="https://cdn.example/atom.xml"/>
+      <link rel="alternate" hreflang="ar" href="/ar/">
+      <link rel="alternate" type="application/rss+xml" href="javascript:alert(1)">
+    </head><body><p>News.</p></body></html>"""
+    with pytest.raises(ParseError) as raised:
+        parse_feed(page, url="https://desk.example/", content_type="text/html", now=NOW)
+    assert raised.value.reason.endswith(
+        "it is a web page that names 2 feeds, https://desk.example/feed/, "
+        "https://cdn.example/atom.xml: set the feed's url to one of them"
+    )
+    one = page.replace(b"https://cdn.example/atom.xml", b"/feed/")
+    with pytest.raises(ParseError) as raised:
+        parse_feed(one, url="https://desk.example/", content_type="text/html", now=NOW)
+    assert raised.value.reason.endswith(
+        "it is a web page that names its feed, https://desk.example/feed/: set the feed's url to it"
+    )
+
+
 def test_an_html_page_is_not_a_feed() -> None:
     with pytest.raises(ParseError) as raised:
         parse("not-a-feed.html", "text/html; charset=utf-8")

@@ -26,6 +26,7 @@ from digest.ingest.clean import (
     normalize_language,
     truncate_text,
 )
+from digest.ingest.discovery import feeds_named_by_page
 from digest.ingest.jsonfeed import NotAJsonFeed, looks_like_json, read_json_feed
 from digest.ingest.safety import guard_document
 from digest.records import Entry, ParsedFeed
@@ -72,7 +73,7 @@ def parse_feed(content: bytes, *, url: str, content_type: str | None, now: datet
         raise ParseError(url, f"the feed parser failed: {error}") from error
 
     if not parsed.get("version") and not parsed.entries:
-        raise ParseError(url, _not_a_feed_reason(parsed, content_type))
+        raise ParseError(url, _not_a_feed_reason(parsed, content_type, guarded.content, url))
 
     feed = parsed.feed
     link = absolute_http_url(feed.get("link"), url)
@@ -175,14 +176,23 @@ def _feed_title(feed: Mapping[str, Any]) -> str | None:
     return truncate_text(title, TITLE_LIMIT) or None
 
 
-def _not_a_feed_reason(parsed: Mapping[str, Any], content_type: str | None) -> str:
+def _not_a_feed_reason(
+    parsed: Mapping[str, Any], content_type: str | None, content: bytes, url: str
+) -> str:
     served_as = f" (served as {content_type})" if content_type else ""
     problem = parsed.get("bozo_exception")
     detail = f"; the parser said: {_exception_text(problem)}" if problem else ""
-    return (
-        f"the document is not an RSS, Atom or JSON feed{served_as}{detail}; "
-        "check that the URL points at the feed itself and not at a web page"
-    )
+    named = feeds_named_by_page(content, url)
+    if len(named) == 1:
+        advice = f"it is a web page that names its feed, {named[0]}: set the feed's url to it"
+    elif named:
+        advice = (
+            f"it is a web page that names {len(named)} feeds, {', '.join(named)}: "
+            "set the feed's url to one of them"
+        )
+    else:
+        advice = "check that the URL points at the feed itself and not at a web page"
+    return f"the document is not an RSS, Atom or JSON feed{served_as}{detail}; {advice}"
 
 
 def _describe_problems(problems: list[str], entry_count: int) -> str | None:

@@ -1,0 +1,53 @@
+"""The feeds a web page names (``<link rel="alternate" type="application/rss+xml" href=...>``).
+
+Operators often configure a site's address instead of its feed's; the poll then fails with a page
+that is no feed. The error names the feeds the page points to, so the fix is one copy away.
+"""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+
+from digest.ingest.clean import absolute_http_url
+
+FEED_TYPES = frozenset(
+    {
+        "application/rss+xml",
+        "application/atom+xml",
+        "application/rdf+xml",
+        "application/feed+json",
+        "application/json",
+    }
+)
+# A page's <head> is near its start; the rest is not worth reading for this.
+SCANNED_BYTES = 256 * 1024
+MAX_FEEDS = 5
+
+
+class _FeedLinks(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag != "link":
+            return
+        values = {name: value or "" for name, value in attrs}
+        kind = values.get("type", "").split(";")[0].strip().lower()
+        if "alternate" in values.get("rel", "").lower().split() and kind in FEED_TYPES:
+            self.hrefs.append(values.get("href", ""))
+
+    handle_startendtag = handle_starttag
+
+
+def feeds_named_by_page(page: bytes, page_url: str) -> list[str]:
+    """The absolute http(s) addresses of the feeds ``page`` (UTF-8) links to, in its order, at
+    most ``MAX_FEEDS``; [] when it names none (or is no HTML page at all)."""
+    finder = _FeedLinks()
+    finder.feed(page[:SCANNED_BYTES].decode("utf-8", "replace"))
+    found: list[str] = []
+    for href in finder.hrefs:
+        url = absolute_http_url(href, page_url)
+        if url is not None and url != page_url and url not in found:
+            found.append(url)
+    return found[:MAX_FEEDS]
