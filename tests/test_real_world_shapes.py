@@ -9,6 +9,7 @@ show: a plain title, the article's own canonical link, its date in UTC, its byli
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -356,3 +357,25 @@ def test_a_date_no_parser_can_read_leaves_the_entry_undated() -> None:
     )
     feed = parse_feed(document, url="https://feeds.example/x", content_type=None, now=NOW)
     assert feed.entries[0].published_at is None
+
+
+def test_a_summary_of_line_breaks_around_every_boilerplate_word_is_read_in_linear_time() -> None:
+    # A pattern starting with blanks would be tried at each of the 200,000 line breaks and scan
+    # the rest of the run each time: minutes. Read once, it takes milliseconds; the bound only
+    # tells the two apart.
+    breaks = "\n" * 200_000
+    description = (
+        f"Talks resume{breaks} submitted by{breaks} Continue reading{breaks}"
+        f"The post appeared first on{breaks} [...]"
+    )
+    document = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><item>'
+        "<title>Talks</title><link>https://site.example/a</link>"
+        f"<description>{description}</description></item></channel></rss>"
+    ).encode()
+    started = time.monotonic()
+    (entry,) = parse_feed(
+        document, url="https://site.example/f", content_type=None, now=NOW
+    ).entries
+    assert time.monotonic() - started < 10
+    assert entry.summary_text.startswith("Talks resume submitted by Continue reading")

@@ -20,16 +20,19 @@ from typing import Any
 _ANCHOR = r'<a(?: [a-z]+="[^"]*")*>'
 # Text up to, not across, the end of the paragraph it is in.
 _IN_PARAGRAPH = r"(?:[^<]|<(?!/p>))"
+# Each pattern starts with a literal, never with whitespace: a pattern that starts with "\s*" is
+# tried at every position of a run of blanks, which takes a time quadratic in the run's length
+# (a feed can send hundreds of kilobytes of line breaks). The blanks left in front are harmless.
 _WORDPRESS_FOOTER = re.compile(
-    rf"\s*<p>The post {_IN_PARAGRAPH}*? appeared first on {_IN_PARAGRAPH}*</p>"
+    rf"<p>The post {_IN_PARAGRAPH}*? appeared first on {_IN_PARAGRAPH}*</p>"
 )
-_CONTINUE_READING = re.compile(rf"\s*{_ANCHOR}Continue reading(?:\.\.\.|…)</a>")
+_CONTINUE_READING = re.compile(rf"{_ANCHOR}Continue reading(?:\.\.\.|…)</a>")
 _REDDIT_BYLINE = re.compile(
-    rf"\s*submitted by\s*{_ANCHOR}[^<]*</a>\s*(?:<br>)?\s*"
+    rf"submitted by\s*{_ANCHOR}[^<]*</a>\s*(?:<br>)?\s*"
     rf"{_ANCHOR}\[link\]</a>\s*{_ANCHOR}\[comments\]</a>"
 )
 # WordPress's "read more" mark at the end of an excerpt: " [&#8230;]", " [...]".
-_EXCERPT_MORE = re.compile(r"\s*\[(?:…|\.\.\.)\]")
+_EXCERPT_MORE = re.compile(r" ?\[(?:…|\.\.\.)\]")
 _REDDIT_PAGE = re.compile(r"https?://(?:[a-z0-9-]+\.)*reddit\.com/", re.IGNORECASE)
 _REDDIT_SHARED = re.compile(r'<a href="([^"<>]*)">\s*\[link\]\s*</a>')
 
