@@ -212,10 +212,24 @@ def html_to_text(html: str) -> str:
     text = _plain_markup_text(html)
     if text is None:
         extractor = _TextExtractor()
-        extractor.feed(html)
+        extractor.feed(_TEXT_MARKUP.clean(html))  # see _TEXT_MARKUP
         extractor.close()
         text = "".join(extractor.parts)
     return collapse_whitespace(text)
+
+
+# What html.parser is handed when the plain-markup readers cannot take a fragment: the fragment as
+# html5ever reads it (in linear time), with nothing but the tags that matter left, all closed
+# and quoted. Given a malformed fragment itself, html.parser takes a time quadratic in the length
+# of a run of unclosed tags ("<img src=x <img src=x ...", "<!--<!--..."): 100 KB of them in a
+# title or description held the poller for twenty seconds.
+_TEXT_MARKUP = nh3.Cleaner(
+    tags=set(_BLOCK_TAGS),
+    clean_content_tags=set(_TEXT_SKIPPED),
+    attributes={},
+    strip_comments=True,
+    link_rel=None,
+)
 
 
 def _plain_markup_text(html: str) -> str | None:
@@ -296,6 +310,17 @@ def _add_image(sources: list[str], values: dict[str, str | None]) -> None:
         sources.append((srcset.split() or [""])[0].rstrip(","))  # its first candidate
 
 
+# Every attribute _add_image reads; <noscript> is kept, where lazy-loading plugins put the real
+# <img> for readers without scripts.
+_IMAGE_MARKUP = nh3.Cleaner(
+    tags={"img"},
+    clean_content_tags={"script", "style", "template", "textarea"},
+    attributes={"img": {"src", "srcset", "width", "height", "class", *_LAZY_SOURCES}},
+    strip_comments=True,
+    link_rel=None,
+)
+
+
 def image_sources(html: str) -> list[str]:
     """The picture of each ``<img>`` in ``html`` (its lazy-loaded source over ``src``, else its
     ``srcset``), in order, tracking pixels and emoji left out."""
@@ -303,10 +328,13 @@ def image_sources(html: str) -> list[str]:
         return []
     sources = _plain_markup_images(html)
     if sources is None:
-        finder = _ImageSources()
-        finder.feed(html)
-        finder.close()
-        sources = finder.sources
+        canonical = _IMAGE_MARKUP.clean(html)  # see _TEXT_MARKUP
+        sources = _plain_markup_images(canonical)
+        if sources is None:  # an attribute value with "<" or ">" in it
+            finder = _ImageSources()
+            finder.feed(canonical)
+            finder.close()
+            sources = finder.sources
     return sources
 
 
