@@ -138,6 +138,15 @@ def test_a_web_page_that_names_its_feeds_says_which_to_configure() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "content_type", ["text/html; charset=utf-8", "text/plain", "application/octet-stream"]
+)
+def test_a_feed_served_under_another_type_is_read_without_a_warning(content_type: str) -> None:
+    feed = parse("rss20.xml", content_type)
+    assert feed.warning is None
+    assert feed.entries == parse("rss20.xml").entries
+
+
 def test_an_html_page_is_not_a_feed() -> None:
     with pytest.raises(ParseError) as raised:
         parse("not-a-feed.html", "text/html; charset=utf-8")

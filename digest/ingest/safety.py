@@ -28,6 +28,7 @@ import re
 from dataclasses import dataclass
 
 from feedparser.encodings import convert_to_utf8
+from feedparser.exceptions import NonXMLContentType
 
 AUTHOR_FIELD_LIMIT = 512  # bytes; a real byline is far shorter
 ADDRESS_RUN_LIMIT = 64  # characters; RFC 5321 caps an address's local part at 64
@@ -97,6 +98,10 @@ def guard_document(content: bytes, content_type: str | None) -> GuardedDocument:
     found: dict[str, object] = {}
     utf8 = convert_to_utf8(headers, content, found)
     problem = found.get("bozo_exception")
+    if isinstance(problem, NonXMLContentType):
+        # Served as text/html, text/plain or octet-stream: a common mislabelling, and harmless;
+        # a document that is no feed is refused by the parse, with the type it was served as.
+        problem = None
     encoding = str(found.get("encoding") or "") or None
     utf8, forbidden = remove_forbidden_characters(utf8)
     utf8, entities = remove_entity_declarations(utf8)
