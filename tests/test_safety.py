@@ -13,9 +13,30 @@ from digest.ingest.safety import (
     bound_author_fields,
     guard_document,
     remove_entity_declarations,
+    without_leading_blanks,
 )
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("before", [b"\n\n", b"  \r\n", b"\xef\xbb\xbf\n", b"\n\xef\xbb\xbf"])
+def test_blank_lines_before_the_declaration_neither_hide_it_nor_break_the_parse(
+    before: bytes,
+) -> None:
+    document = (
+        b'<?xml version="1.0" encoding="iso-8859-1"?><rss version="2.0"><channel><title>T'
+        b"</title><item><title>Caf\xe9</title><link>https://s.example/a</link></item>"
+        b"</channel></rss>"
+    )
+    feed = parse_feed(before + document, url="https://s.example/f", content_type=None, now=NOW)
+    assert feed.warning is None  # read by expat, in the declared encoding
+    assert [entry.title for entry in feed.entries] == ["Café"]
+
+
+def test_blanks_are_left_alone_where_the_document_is_not_ascii_compatible() -> None:
+    utf16 = "\n<rss/>".encode("utf-16-le")
+    assert without_leading_blanks(utf16) == utf16
+    assert without_leading_blanks(b"\n\n{}") == b"\n\n{}"
 
 
 def test_entity_declarations_are_cut_out() -> None:

@@ -96,7 +96,7 @@ def guard_document(content: bytes, content_type: str | None) -> GuardedDocument:
     """``content`` decoded to UTF-8, entity declarations removed, author fields bounded."""
     headers = {"content-type": content_type} if content_type else {}
     found: dict[str, object] = {}
-    utf8 = convert_to_utf8(headers, content, found)
+    utf8 = convert_to_utf8(headers, without_leading_blanks(content), found)
     problem = found.get("bozo_exception")
     if isinstance(problem, NonXMLContentType):
         # Served as text/html, text/plain or octet-stream: a common mislabelling, and harmless;
@@ -114,6 +114,17 @@ def guard_document(content: bytes, content_type: str | None) -> GuardedDocument:
         author_fields_emptied=authors,
         forbidden_characters=forbidden,
     )
+
+
+def without_leading_blanks(content: bytes) -> bytes:
+    """``content`` without the blank lines (and a byte order mark among them) that scripts often
+    print before the XML declaration. Left there, they hide the declaration: its encoding is
+    guessed instead of read, and expat refuses the document, leaving it to the loose parser.
+    Only an ASCII-compatible document is touched: one that then starts with "<"."""
+    stripped = content.lstrip(b" \t\r\n")
+    if stripped.startswith(b"\xef\xbb\xbf"):
+        stripped = stripped[3:].lstrip(b" \t\r\n")
+    return stripped if stripped.startswith(b"<") else content
 
 
 def remove_forbidden_characters(content: bytes) -> tuple[bytes, int]:
