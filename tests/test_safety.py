@@ -12,6 +12,7 @@ from digest.ingest.safety import (
     AUTHOR_FIELD_LIMIT,
     bound_author_fields,
     guard_document,
+    html_entities_as_numbers,
     remove_entity_declarations,
     without_leading_blanks,
 )
@@ -37,6 +38,24 @@ def test_blanks_are_left_alone_where_the_document_is_not_ascii_compatible() -> N
     utf16 = "\n<rss/>".encode("utf-16-le")
     assert without_leading_blanks(utf16) == utf16
     assert without_leading_blanks(b"\n\n{}") == b"\n\n{}"
+
+
+def test_html_entities_xml_does_not_define_are_written_as_numbers() -> None:
+    text = b"Caf&eacute; &rsquo;&nbsp;&amp;nbsp; &lt;b&gt; &bogus; &fjlig; &#233; & AT&T;"
+    assert html_entities_as_numbers(text) == (
+        b"Caf&#233; &#8217;&#160;&amp;nbsp; &lt;b&gt; &bogus; &#102;&#106; &#233; & AT&T;"
+    )
+
+
+def test_a_feed_with_html_entities_is_read_by_expat_without_a_warning() -> None:
+    document = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>The&nbsp;Desk</title><item>'
+        b"<title>Caf&eacute; talks&hellip; &amp; more</title><link>https://s.example/a</link>"
+        b"</item></channel></rss>"
+    )
+    feed = parse_feed(document, url="https://s.example/f", content_type=None, now=NOW)
+    assert feed.warning is None
+    assert (feed.title, feed.entries[0].title) == ("The Desk", "Café talks… & more")
 
 
 def test_entity_declarations_are_cut_out() -> None:

@@ -14,6 +14,9 @@ feedparser 6.0.x has holes a hostile feed can reach, so the bytes are made safe 
   characters pasted from word processors are common in real feeds; each makes expat refuse the
   whole document, and a reference to a surrogate then crashes feedparser's fallback parser too,
   losing every entry.
+- **HTML entities** that XML does not define (``&nbsp;``, ``&rsquo;``, ``&eacute;``...) are written
+  as the numeric references of their characters: feeds use them all the time, and each made expat
+  refuse the whole document, leaving it to the loose parser (slower, and a warning on the feed).
 - **Encodings**: the guards must see the characters the parser will see, so the document is first
   decoded the way feedparser decodes it (its own ``convert_to_utf8``: HTTP charset, XML declaration,
   byte order mark, then guesses) and handed on as UTF-8. UTF-16, UTF-7 or EBCDIC cannot hide an
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from html.entities import html5
 
 from feedparser.encodings import convert_to_utf8
 from feedparser.exceptions import NonXMLContentType
@@ -56,6 +60,9 @@ _SUSPECT_REFERENCE = re.compile(
     rb"|(?=[0-9])0*+([12]?[0-9]|3[01]|[0-9]{5,}+|));"
 )
 _REPLACEMENT_REFERENCE = b"&#xFFFD;"
+# A named reference other than the five XML defines; the look-ahead keeps "&amp;" and the like,
+# frequent in escaped HTML, from costing a call each.
+_HTML_ENTITY = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos);)([A-Za-z][A-Za-z0-9]{1,31});")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +112,7 @@ def guard_document(content: bytes, content_type: str | None) -> GuardedDocument:
     encoding = str(found.get("encoding") or "") or None
     utf8, forbidden = remove_forbidden_characters(utf8)
     utf8, entities = remove_entity_declarations(utf8)
+    utf8 = html_entities_as_numbers(utf8)
     utf8, authors = bound_author_fields(utf8)
     return GuardedDocument(
         content=utf8,
@@ -148,6 +156,25 @@ def remove_forbidden_characters(content: bytes) -> tuple[bytes, int]:
 
     allowed = _SUSPECT_REFERENCE.sub(replace, allowed)
     return allowed, removed + replaced
+
+
+def html_entities_as_numbers(content: bytes) -> bytes:
+    """UTF-8 ``content`` with each HTML named reference XML does not define ("&nbsp;") written as
+    the numeric references of its characters ("&#160;"); unknown names are left as they are.
+
+    Run after ``remove_entity_declarations``: a name the document declared itself is then no
+    longer declared, and reads as the HTML character it names, if any.
+    """
+    if b"&" not in content:
+        return content
+
+    def numeric(reference: re.Match[bytes]) -> bytes:
+        characters = html5.get(reference.group(1).decode("ascii") + ";")
+        if characters is None:
+            return reference.group(0)
+        return b"".join(b"&#%d;" % ord(character) for character in characters)
+
+    return _HTML_ENTITY.sub(numeric, content)
 
 
 def _xml_allows(code_point: int) -> bool:
