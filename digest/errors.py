@@ -45,7 +45,7 @@ class FetchError(DigestError):
         self.reason = reason
         self.status = status
         self.retry_after = retry_after  # seconds the server asked us to wait (429/503 Retry-After)
-        super().__init__(f"{url}: {reason}")
+        super().__init__(f"{without_password(url)}: {reason}")
 
 
 class ParseError(DigestError):
@@ -54,7 +54,7 @@ class ParseError(DigestError):
     def __init__(self, url: str, reason: str) -> None:
         self.url = url
         self.reason = reason
-        super().__init__(f"{url}: {reason}")
+        super().__init__(f"{without_password(url)}: {reason}")
 
 
 class RenderError(DigestError):
@@ -94,3 +94,15 @@ def brief(text: str) -> str:
     """``text`` on one line, and short enough for a feed's error and the log."""
     text = " ".join(text.split())
     return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 1] + "…"
+
+
+def without_password(url: str) -> str:
+    """``url`` with the password of its user info masked ("user:***@host"), for what is shown
+    and logged: a feed behind basic auth carries it in its configured address."""
+    scheme, separator, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    user_info, at, host = authority.rpartition("@")
+    user, colon, _password = user_info.partition(":")
+    if not (separator and at and colon):
+        return url
+    return f"{scheme}://{user}:***@{host}{slash}{path}"

@@ -42,6 +42,7 @@ from digest.errors import (
     FetchError,
     ParseError,
     RenderError,
+    without_password,
 )
 from digest.ingest import fetch_feed, parse_feed
 from digest.ingest.isolation import parse_apart
@@ -163,7 +164,7 @@ def _poll_feed(
             raise  # the database failing is no feed's fault: the cycle stops and says so
         # A value the database refused (cleaning bounds every one it knows of): the feed's
         # content, not the database, so it fails this feed only; its transaction rolled back.
-        _log.exception("the database refused a value from %s", feed.url)
+        _log.exception("the database refused a value from %s", without_password(feed.url))
         refused = ParseError(
             feed.url,
             f"the database refused a value from the feed ({error.orig}); nothing of this poll "
@@ -171,7 +172,7 @@ def _poll_feed(
         )
         return _record_poll_failure(services, feed, refused, bounds, now)
     except Exception as error:  # a bug met on one feed's content must not stop the others
-        _log.exception("unexpected error while polling %s", feed.url)
+        _log.exception("unexpected error while polling %s", without_password(feed.url))
         return _record_poll_failure(services, feed, error, bounds, now)
 
 
@@ -271,10 +272,11 @@ def _record_poll_failure(
         text = str(error)
     else:
         text = (
-            f"{feed.url}: unexpected error while polling ({type(error).__name__}: {error}); "
+            f"{without_password(feed.url)}: unexpected error while polling "
+            f"({type(error).__name__}: {error}); "
             "the other feeds were polled; the service log has the details"
         )
-    disabled_reason = polling.disabled_reason_for(status, feed.url)
+    disabled_reason = polling.disabled_reason_for(status, without_password(feed.url))
     next_at = None
     if disabled_reason is None:
         next_at = polling.next_poll_after_failure(

@@ -721,3 +721,17 @@ def test_unchanged_feeds_are_recorded_together_and_each_as_its_own(
         assert feed.entries_per_day == before[name].entries_per_day
     statuses = [after[name].last_status for name in ("a", "b", "same")]
     assert statuses == [304, 304, 200]
+
+
+def test_a_password_in_a_feeds_address_is_sent_but_never_shown(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    with feed_server({"/private": answer(404, b"gone")}) as server:
+        url = server.url("/private").replace("http://", "http://desk:s3cret@")
+        polls = poll_one(tmp_path, clock, url)
+        feed = next(polls)
+        polls.close()
+    assert server.requests[0].headers["Authorization"] == "Basic ZGVzazpzM2NyZXQ="  # desk:s3cret
+    assert feed.status == "error" and feed.last_error is not None
+    assert "s3cret" not in feed.last_error
+    assert "http://desk:***@127.0.0.1" in feed.last_error
