@@ -602,6 +602,7 @@ ABSURD_RETRY_AFTER = [
     b"1e9",
     b"3.5",
     b"99999999999999999999",
+    b"9" * 5000,  # more digits than int() reads from a string
     b"Mon, 01 Jan 1900 00:00:00 GMT",
     b"Fri, 31 Dec 9999 23:59:59 GMT",
     b"Fri, 31 Dec 9999 23:59:59 -2359",

@@ -229,10 +229,11 @@ def _whole_range(content_range: str | None) -> bool:
     return found is not None and int(found[1]) + 1 == int(found[2])
 
 
-def _whole_number(text: str) -> int | None:
-    """``text`` as a number of ASCII digits, else None (str.isdigit also takes "²", which int
-    refuses)."""
-    return int(text) if text.isascii() and text.isdigit() else None
+def _whole_number(text: str, digits: int = 18) -> int | None:
+    """``text`` as a number of ASCII digits (str.isdigit also takes "²", which int refuses), of
+    its first ``digits`` only: more is noise past any byte count or wait, and int() refuses a
+    number of more than 4,300 digits, which a header can hold."""
+    return int(text[:digits]) if text.isascii() and text.isdigit() else None
 
 
 def _response_validator(response: httpx.Response, name: str) -> str | None:
@@ -427,8 +428,9 @@ def retry_after_seconds(value: str | None, date: str | None = None) -> float | N
     text = (value or "").strip()
     if not text:
         return None
-    if _whole_number(text) is not None:
-        return float(int(text[:12]))  # twelve digits are 30,000 years; more is noise
+    seconds = _whole_number(text, digits=12)  # twelve digits are 30,000 years
+    if seconds is not None:
+        return float(seconds)
     when = _http_date(text)
     if when is None:
         return None
