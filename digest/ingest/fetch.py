@@ -220,6 +220,7 @@ def _fetch(
 
 
 def _at(url: str, current: str) -> str:
+    """Where an answer came from, when a redirect took the fetch elsewhere: " at URL"."""
     return "" if current == url else f" at {current}"
 
 
@@ -398,7 +399,7 @@ def _status_error(url: str, current: str, response: httpx.Response) -> FetchErro
     if status in (429, 503):
         headers = response.headers
         wait = retry_after_seconds(headers.get("retry-after"), headers.get("date"))
-    where = "" if current == url else f" at {current}"
+    where = _at(url, current)
     if status == 410:
         reason = (
             f"the feed is gone ({label}){where}: the publisher removed it for good; "
