@@ -17,7 +17,7 @@ import os
 import re
 import tomllib
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -65,13 +65,47 @@ _ADDRESS = re.compile(
 )
 
 
+# The five fields of a cron expression, in order, with the values each takes.
+_CRON_FIELDS = (
+    ("minute", 0, 59, "0-59"),
+    ("hour", 0, 23, "0-23"),
+    ("day-of-month", 1, 31, "1-31"),
+    ("month", 1, 12, "1-12 or jan-dec"),
+    ("day-of-week", 0, 7, "0-7 or sun-sat, 0 and 7 both Sunday"),
+)
+
+
 def _check_cron(expression: str) -> str:
     if not croniter.is_valid(expression):
-        raise ValueError(
-            f"invalid cron expression {expression!r}: expected five fields "
-            "'minute hour day-of-month month day-of-week', e.g. '0 7 * * *'"
-        )
+        raise ValueError(f"invalid cron expression {expression!r}: {_cron_problem(expression)}")
     return expression
+
+
+def _cron_problem(expression: str) -> str:
+    """Which part of an invalid cron expression is wrong, and what it may be instead."""
+    fields = expression.split()
+    if len(fields) != len(_CRON_FIELDS):
+        return (
+            f"expected five fields 'minute hour day-of-month month day-of-week', got "
+            f"{len(fields)}; e.g. '0 7 * * *' is 07:00 every day"
+        )
+    for position, (name, low, high, allowed) in enumerate(_CRON_FIELDS):
+        # The field on its own, every other one '*': croniter says which one it refuses.
+        alone = ["*"] * len(_CRON_FIELDS)
+        alone[position] = fields[position]
+        if croniter.is_valid(" ".join(alone)):
+            continue
+        outside = [
+            n for n in map(int, re.findall(r"\d+", fields[position])) if not low <= n <= high
+        ]
+        if outside and "/" not in fields[position]:
+            where = "" if fields[position] == str(outside[0]) else f" (in {fields[position]!r})"
+            return f"{name} {outside[0]} is out of range{where}: the {name} field takes {allowed}"
+        return (
+            f"the {name} field {fields[position]!r} is not understood: use {allowed}, '*', "
+            "ranges 'a-b', lists 'a,b' and steps '*/n'"
+        )
+    return "the fields are each valid but not together; e.g. '0 7 * * *' is 07:00 every day"
 
 
 def _check_timezone(name: str) -> str:
@@ -402,10 +436,11 @@ def settings_from_mapping(
     problems = list(_secret_keys_in_file(raw))
     if problems:
         raise ConfigError(str(source), problems)
+    data = _apply_environment(raw, environ)
     try:
-        config_file = ConfigFile.model_validate(_apply_environment(raw, environ))
+        config_file = ConfigFile.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(str(source), _describe(error)) from None
+        raise ConfigError(str(source), _describe(error, data)) from None
     secrets = {
         field_name: environ[variable]
         for field_name, variable in SECRET_ENV.items()
@@ -441,17 +476,48 @@ def _secret_keys_in_file(raw: Mapping[str, Any], path: str = "") -> Iterable[tup
             yield from _secret_keys_in_file(value, key_path)
 
 
-def _format_location(location: tuple[int | str, ...]) -> str:
+# The key that names an entry of each array of tables to the operator.
+_ENTRY_NAME_KEYS = {"lists": "slug", "topics": "slug", "feeds": "name"}
+
+
+def entry_key(table: str, entries: Sequence[Any], index: int) -> str:
+    """How errors name entry ``index`` of ``[[table]]``: ``lists[daily]``, by its slug (a feed
+    by its name), or ``lists[2]``, by position, when it has none or shares it with another.
+
+    ``entries`` are the file's tables (mappings) or the validated settings.
+    """
+    key = _ENTRY_NAME_KEYS.get(table, "")
+    names = [_entry_name(entry, key) for entry in entries]
+    name = names[index] if 0 <= index < len(names) else None
+    if name is None or names.count(name) > 1:
+        return f"{table}[{index}]"
+    return f"{table}[{name}]"
+
+
+def _entry_name(entry: object, key: str) -> str | None:
+    value = entry.get(key) if isinstance(entry, Mapping) else getattr(entry, key, None)
+    # A name that reads like a position, or that would end the brackets, is no name here.
+    if not isinstance(value, str) or not value.strip() or value.isdigit():
+        return None
+    if len(value) > 80 or "]" in value or not value.isprintable():
+        return None
+    return value
+
+
+def _format_location(location: tuple[int | str, ...], raw: Mapping[str, Any]) -> str:
     text = ""
-    for part in location:
-        if isinstance(part, int):
+    for position, part in enumerate(location):
+        entries = raw.get(str(location[0])) if position == 1 else None
+        if isinstance(part, int) and isinstance(entries, list):
+            text = entry_key(str(location[0]), entries, part)
+        elif isinstance(part, int):
             text += f"[{part}]"
         else:
             text += f".{part}" if text else part
     return text
 
 
-def _describe(error: ValidationError) -> list[tuple[str, str]]:
+def _describe(error: ValidationError, raw: Mapping[str, Any]) -> list[tuple[str, str]]:
     problems = []
     for detail in error.errors(include_url=False):
         location = tuple(part for part in detail["loc"] if not str(part).startswith("function-"))
@@ -464,7 +530,7 @@ def _describe(error: ValidationError) -> list[tuple[str, str]]:
             why = str(detail["ctx"]["error"]) if "ctx" in detail else detail["msg"]
         else:
             why = f"{detail['msg']} (got {detail.get('input')!r})"
-        problems.append((_format_location(location), why))
+        problems.append((_format_location(location, raw), why))
     return problems
 
 
@@ -481,15 +547,21 @@ def _cross_check(settings: Settings) -> Iterable[tuple[str, str]]:
         ("lists", [digest_list.slug for digest_list in settings.lists]),
     ):
         for duplicate in sorted(_duplicates(values)):
-            index = values.index(duplicate, values.index(duplicate) + 1)
+            first = values.index(duplicate)
+            index = values.index(duplicate, first + 1)
             attribute = {"feeds": "url" if "://" in duplicate else "name"}.get(what, "slug")
-            yield f"{what}[{index}].{attribute}", f"duplicate {attribute} {duplicate!r}"
+            entries = getattr(settings, what)
+            yield (
+                f"{entry_key(what, entries, index)}.{attribute}",
+                f"duplicate {attribute} {duplicate!r} (also {entry_key(what, entries, first)}):"
+                f" give each entry its own {attribute}",
+            )
     for index, feed in enumerate(settings.feeds):
         low = feed.min_interval_minutes or settings.ingest.min_interval_minutes
         high = feed.max_interval_minutes or settings.ingest.max_interval_minutes
         if low > high:
             yield (
-                f"feeds[{index}].min_interval_minutes",
+                f"{entry_key('feeds', settings.feeds, index)}.min_interval_minutes",
                 f"the feed's shortest interval ({low:g} minutes) is longer than its longest "
                 f"({high:g} minutes; max_interval_minutes here or in [ingest])",
             )
@@ -498,21 +570,36 @@ def _cross_check(settings: Settings) -> Iterable[tuple[str, str]]:
     feed_names = {feed.name for feed in settings.feeds}
     for index, topic in enumerate(settings.topics):
         if topic.parent is not None and topic.parent not in topic_slugs:
-            yield f"topics[{index}].parent", f"unknown topic {topic.parent!r}"
+            yield (
+                f"{entry_key('topics', settings.topics, index)}.parent",
+                f"unknown topic {topic.parent!r}",
+            )
         for feed_name in topic.rules.feeds:
             if feed_name not in feed_names:
-                yield f"topics[{index}].rules.feeds", f"no feed is named {feed_name!r}"
+                yield (
+                    f"{entry_key('topics', settings.topics, index)}.rules.feeds",
+                    f"no feed is named {feed_name!r}",
+                )
     yield from _parent_cycles(settings.topics)
 
     for index, digest_list in enumerate(settings.lists):
         for slug in digest_list.topics:
             if slug not in topic_slugs:
-                yield f"lists[{index}].topics", f"unknown topic {slug!r}"
+                yield (
+                    f"{entry_key('lists', settings.lists, index)}.topics",
+                    f"unknown topic {slug!r}",
+                )
         for duplicate in sorted(_duplicates(digest_list.topics)):
-            yield f"lists[{index}].topics", f"topic {duplicate!r} is listed twice"
+            yield (
+                f"{entry_key('lists', settings.lists, index)}.topics",
+                f"topic {duplicate!r} is listed twice",
+            )
         subscribers = settings.config_path(digest_list.subscribers)
         if not subscribers.is_file():
-            yield f"lists[{index}].subscribers", f"file not found: {subscribers}"
+            yield (
+                f"{entry_key('lists', settings.lists, index)}.subscribers",
+                f"file not found: {subscribers}",
+            )
 
     if settings.sample_server is not None:
         folder = settings.config_path(settings.sample_server.directory)
@@ -541,7 +628,10 @@ def _parent_cycles(topics: tuple[TopicSettings, ...]) -> Iterable[tuple[str, str
         parent = topic.parent
         while parent is not None and parent in parents:
             if parent in seen:
-                yield f"topics[{index}].parent", f"topic {topic.slug!r} is its own ancestor"
+                yield (
+                    f"{entry_key('topics', topics, index)}.parent",
+                    f"topic {topic.slug!r} is its own ancestor",
+                )
                 break
             seen.add(parent)
             parent = parents[parent]

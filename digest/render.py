@@ -33,7 +33,7 @@ from premailer import Premailer
 
 import digest
 from digest import placeholders
-from digest.config import ListSettings, Settings
+from digest.config import ListSettings, Settings, entry_key
 from digest.errors import RenderError
 from digest.records import Article, Edition, EditionItem, RenderedEdition
 from digest.tracking import NONE as NO_TRACKING
@@ -569,7 +569,7 @@ class Renderer:
     def _list_key(self, digest_list: ListSettings) -> str:
         for index, candidate in enumerate(self._settings.lists):
             if candidate.slug == digest_list.slug:
-                return f"lists[{index}]"
+                return entry_key("lists", self._settings.lists, index)
         return f"list {digest_list.slug!r}"
 
 

@@ -83,7 +83,7 @@ def test_unknown_key_is_named(tmp_path: Path) -> None:
     )
     assert problems(path) == [
         (
-            "lists[0].frequency",
+            "lists[daily].frequency",
             "unknown key (check its spelling against the config reference in README.md)",
         )
     ]
@@ -92,7 +92,7 @@ def test_unknown_key_is_named(tmp_path: Path) -> None:
 def test_wrong_type_is_named(tmp_path: Path) -> None:
     path = write_config(tmp_path, MINIMAL + 'max_articles = "many"\n')
     [(key, why)] = problems(path)
-    assert key == "lists[0].max_articles"
+    assert key == "lists[daily].max_articles"
     assert "integer" in why and "'many'" in why
 
 
@@ -107,7 +107,7 @@ def test_a_database_the_store_does_not_run_on(tmp_path: Path) -> None:
 def test_bad_cron_expression(tmp_path: Path) -> None:
     path = write_config(tmp_path, MINIMAL.replace('"0 7 * * *"', '"61 7 * * *"'))
     [(key, why)] = problems(path)
-    assert key == "lists[0].schedule"
+    assert key == "lists[daily].schedule"
     assert "invalid cron expression '61 7 * * *'" in why
 
 
@@ -115,7 +115,7 @@ def test_unknown_timezone(tmp_path: Path) -> None:
     path = write_config(tmp_path, MINIMAL.replace('"Asia/Dubai"', '"Mars/Olympus"'))
     assert problems(path) == [
         (
-            "lists[0].timezone",
+            "lists[daily].timezone",
             "unknown timezone 'Mars/Olympus': use an IANA name such as 'Asia/Dubai'",
         )
     ]
@@ -125,7 +125,7 @@ def test_list_naming_an_unknown_topic(tmp_path: Path) -> None:
     path = write_config(
         tmp_path, MINIMAL.replace('["middle-east", "iran"]', '["middle-east", "yemen"]')
     )
-    assert problems(path) == [("lists[0].topics", "unknown topic 'yemen'")]
+    assert problems(path) == [("lists[daily].topics", "unknown topic 'yemen'")]
 
 
 def test_duplicate_slug(tmp_path: Path) -> None:
@@ -135,13 +135,16 @@ def test_duplicate_slug(tmp_path: Path) -> None:
             'parent = "middle-east"', ""
         ),
     )
-    assert ("topics[1].slug", "duplicate slug 'middle-east'") in problems(path)
+    assert (
+        "topics[1].slug",
+        "duplicate slug 'middle-east' (also topics[0]): give each entry its own slug",
+    ) in problems(path)
 
 
 def test_missing_subscriber_file(tmp_path: Path) -> None:
     path = write_config(tmp_path, MINIMAL, subscribers=False)
     assert problems(path) == [
-        ("lists[0].subscribers", f"file not found: {tmp_path / 'members.csv'}")
+        ("lists[daily].subscribers", f"file not found: {tmp_path / 'members.csv'}")
     ]
 
 
@@ -160,14 +163,14 @@ def test_unknown_parent_and_unknown_rule_feed(tmp_path: Path) -> None:
         'include = ["Iran"]', 'include = ["Iran"]\nfeeds = ["Nope"]'
     )
     found = problems(write_config(tmp_path, text))
-    assert ("topics[1].parent", "unknown topic 'levant'") in found
-    assert ("topics[1].rules.feeds", "no feed is named 'Nope'") in found
+    assert ("topics[iran].parent", "unknown topic 'levant'") in found
+    assert ("topics[iran].rules.feeds", "no feed is named 'Nope'") in found
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     text = MINIMAL.replace('"0 7 * * *"', '"every day"').replace('"Asia/Dubai"', '"Nowhere"')
     keys = {key for key, _ in problems(write_config(tmp_path, text))}
-    assert keys == {"lists[0].schedule", "lists[0].timezone"}
+    assert keys == {"lists[daily].schedule", "lists[daily].timezone"}
 
 
 def test_secrets_are_refused_in_the_file(tmp_path: Path) -> None:

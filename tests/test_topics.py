@@ -463,7 +463,7 @@ def test_rules_are_validated_with_clear_errors(
     )
     with pytest.raises(ConfigError) as caught:
         load_settings(path, {})
-    assert "topics[12].rules" in str(caught.value)
+    assert "topics[extra].rules" in str(caught.value)
     assert message in str(caught.value)
 
 
