@@ -191,5 +191,6 @@ def test_a_broken_config_is_refused_with_file_key_and_reason(tmp_path: Path) -> 
     config.write_text(config.read_text().replace('schedule = "0 7 * * *"', 'schedule = "7am"'))
     result = digest(config, "run", "--once")
     assert result.returncode == 2
-    assert f"{config}: lists[middle-east-daily].schedule: invalid cron expression '7am'" in result.stderr
+    key = "lists[middle-east-daily].schedule"
+    assert f"{config}: {key}: invalid cron expression '7am'" in result.stderr
     assert not (tmp_path / "digest.db").exists()  # nothing ran
