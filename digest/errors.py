@@ -6,9 +6,11 @@
     ├── ParseError             a feed's bytes are not a feed we can read
     ├── RenderError            a template failed to render an edition
     │   └── EditionLintError   a rendered edition failed the checks before sending (digest.lint)
-    └── DeliveryError          a message could not be handed to the mail server
-        ├── DeliveryTemporaryError   try again later (4xx, connection refused, timeout)
-        └── DeliveryPermanentError   never retry this recipient (5xx)
+    ├── DeliveryError          a message could not be handed to the mail server
+    │   ├── DeliveryTemporaryError   try again later (4xx, connection refused, timeout)
+    │   └── DeliveryPermanentError   never retry this recipient (5xx)
+    ├── StoreUnavailableError  the database cannot be reached or opened (says its URL, masked)
+    └── ListenError            a socket the service serves on cannot be bound (says port and key)
 
 Third-party errors are wrapped at the boundary with ``raise ... from``, so callers catch only these.
 """
@@ -84,6 +86,40 @@ class DeliveryTemporaryError(DeliveryError):
 
 class DeliveryPermanentError(DeliveryError):
     """The mail server refused the message for good."""
+
+
+class StoreUnavailableError(DigestError):
+    """The database cannot be reached or opened: the server is down, the file cannot be made."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        shown = without_password(url)
+        if url.startswith("sqlite"):
+            what_to_do = (
+                "check that its folder exists (or can be made) and is writable, or point "
+                "service.database_url (or DIGEST_DATABASE_URL) at another file"
+            )
+        else:
+            what_to_do = (
+                "check that the database server is running and accepts connections at that "
+                "address, or correct service.database_url (or DIGEST_DATABASE_URL)"
+            )
+        super().__init__(f"cannot open the database {shown}: {brief(reason)}; {what_to_do}")
+
+
+class ListenError(DigestError):
+    """An address the service was told to serve on cannot be bound (most often: in use)."""
+
+    def __init__(self, what: str, host: str, port: int, key: str, reason: str) -> None:
+        self.host = host
+        self.port = port
+        self.key = key
+        self.reason = reason
+        super().__init__(
+            f"cannot serve {what} on {host}:{port} ({key} = {port}): {reason}; stop what is "
+            f"listening there or set {key} to a free port"
+        )
 
 
 # The most of a library's error text put into an error: some quote the whole offending line.

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from digest.errors import DigestError
+from digest.errors import DigestError, ListenError
 
 CONTENT_TYPES = {
     ".rss": "application/rss+xml",
@@ -140,10 +140,13 @@ def _server_class(host: str) -> type[ThreadingHTTPServer]:
 
 
 @contextmanager
-def serve_folder(folder: Path, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+def serve_folder(
+    folder: Path, *, host: str = "127.0.0.1", port: int = 0, key: str = "sample_server.port"
+) -> Iterator[str]:
     """Serve the files of ``folder`` read-only at the yielded base URL until the block ends.
 
-    ``port=0`` picks a free port. Raises DigestError if the address cannot be bound.
+    ``port=0`` picks a free port. Raises ListenError, naming the config ``key`` that set the
+    port, if the address cannot be bound.
     """
     root = folder.resolve()
     if not root.is_dir():
@@ -153,7 +156,7 @@ def serve_folder(folder: Path, *, host: str = "127.0.0.1", port: int = 0) -> Ite
         server = _server_class(host)((host, port), handler)
     except OSError as error:
         reason = error.strerror or str(error)
-        raise DigestError(f"cannot serve sample feeds on {host}:{port}: {reason}") from error
+        raise ListenError("sample feeds", host, port, key, reason) from error
     bound_port = server.server_address[1]
     url_host = f"[{host}]" if ":" in host else host
     thread = threading.Thread(

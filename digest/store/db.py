@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +11,9 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from digest.errors import StoreUnavailableError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -19,7 +24,12 @@ def create_database_engine(url: str) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(parsed.database).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            reason = f"cannot make its folder {folder}: {error.strerror or error}"
+            raise StoreUnavailableError(url, reason) from error
     engine = create_engine(url, connect_args={"timeout": 30})
 
     @event.listens_for(engine, "connect")
@@ -31,6 +41,18 @@ def create_database_engine(url: str) -> Engine:
         cursor.close()
 
     return engine
+
+
+@contextmanager
+def database_errors(url: str) -> Iterator[None]:
+    """Turn the database driver's "cannot connect / cannot open" into a StoreUnavailableError that
+    names the database (password masked) and what to do; for the boundary of a command or task."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as error:
+        # The driver's own words, without SQLAlchemy's statement and background link.
+        reason = str(error.orig) if error.orig is not None else str(error)
+        raise StoreUnavailableError(url, reason) from error
 
 
 def alembic_config(engine: Engine) -> Config:
