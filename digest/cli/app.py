@@ -10,22 +10,25 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from digest import __version__
+from digest.cli.boundary import DigestTyper
+from digest.cli.boundary import errors as errors  # the commands' stderr console
 from digest.config import Settings, config_path_from_env, load_settings
 from digest.errors import ConfigError
 from digest.gc_tuning import tune_garbage_collection
 from digest.sample_server import serve_folder
 from digest.services import Services, build_services
+from digest.store.db import database_errors
 
-app = typer.Typer(help="Topic newsletter digests from RSS and Atom feeds.", no_args_is_help=True)
-config_app = typer.Typer(help="Check the configuration.", no_args_is_help=True)
-db_app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
+app = DigestTyper(help="Topic newsletter digests from RSS and Atom feeds.", no_args_is_help=True)
+config_app = DigestTyper(help="Check the configuration.", no_args_is_help=True)
+db_app = DigestTyper(help="Manage the database schema.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 
 console = Console()
-errors = Console(stderr=True, soft_wrap=True)  # error lines stay whole for grep
 
 
 class _State:
@@ -63,15 +66,33 @@ def load_config() -> Settings:
     try:
         return load_settings(state.config_path, os.environ)
     except ConfigError as error:
-        errors.print(f"[bold red]Invalid configuration[/]\n{error}", highlight=False)
+        errors.print(f"[bold red]Invalid configuration[/]\n{escape(str(error))}", highlight=False)
+        if not state.config_path.exists():
+            errors.print(
+                "Give the config file with --config FILE or the DIGEST_CONFIG variable.",
+                highlight=False,
+            )
         raise typer.Exit(2) from None
+
+
+def known_list(settings: Settings, slug: str) -> str:
+    """``slug`` if the config has that list; else says which lists it has and exits (code 2)."""
+    slugs = [digest_list.slug for digest_list in settings.lists]
+    if slug not in slugs:
+        have = f"its lists are {', '.join(slugs)}" if slugs else "it has no [[lists]]"
+        errors.print(
+            f"[red]No list {escape(repr(slug))} in {escape(str(settings.source))}[/]: {have}",
+            highlight=False,
+        )
+        raise typer.Exit(2)
+    return slug
 
 
 @contextmanager
 def running(settings: Settings) -> Iterator[Services]:
     """Services for one command, with the sample feeds served while it runs when configured."""
     tune_garbage_collection()
-    with ExitStack() as stack:
+    with database_errors(settings.service.database_url), ExitStack() as stack:
         if settings.sample_server is not None:
             sample = settings.sample_server
             stack.enter_context(

@@ -9,11 +9,23 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
 from digest import lint, pipeline
-from digest.cli.app import app, config_app, console, db_app, errors, load_config, running
+from digest.cli.app import (
+    app,
+    config_app,
+    console,
+    db_app,
+    errors,
+    known_list,
+    load_config,
+    running,
+)
+from digest.cli.boundary import report
+from digest.config import entry_key
 from digest.errors import ConfigError, DigestError
 from digest.mail.subscribers import read_subscriber_csv
 from digest.records import CycleSummary
@@ -70,7 +82,7 @@ def _one_cycle(services: Services, only_list: str | None) -> CycleSummary:
 def _report(summary: CycleSummary, services: Services) -> None:
     console.print(_summary_table(summary))
     for problem in summary.problems:
-        errors.print(f"[yellow]problem:[/] {problem}", highlight=False)
+        errors.print(f"[yellow]problem:[/] {escape(problem)}", highlight=False)
     if services.settings.smtp is None and summary.messages_delivered:
         console.print(f"Messages written to [bold]{services.settings.service.outbox}/[/]")
 
@@ -88,9 +100,8 @@ def run(
 ) -> None:
     """Poll every feed, build every edition that is due and deliver it; repeat unless --once."""
     settings = load_config()
-    if list_slug is not None and list_slug not in {item.slug for item in settings.lists}:
-        errors.print(f"[red]No list {list_slug!r} in {settings.source}[/]")
-        raise typer.Exit(2)
+    if list_slug is not None:
+        known_list(settings, list_slug)
     try:
         with running(settings) as services:
             while True:
@@ -100,9 +111,11 @@ def run(
                     break
                 time.sleep(interval)
     except DigestError as error:
-        errors.print(f"[bold red]error:[/] {error}", highlight=False)
+        report(error)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
+        if once:
+            raise  # a cycle cut short: the boundary says so, with the exit code of an interrupt
         console.print("Stopped.")
 
 
@@ -119,7 +132,9 @@ def config_check() -> None:
         except ConfigError as error:
             problems.append(str(error))
     if problems:
-        errors.print("[bold red]Invalid configuration[/]\n" + "\n".join(problems), highlight=False)
+        errors.print(
+            "[bold red]Invalid configuration[/]\n" + escape("\n".join(problems)), highlight=False
+        )
         raise typer.Exit(2)
     console.print(f"[green]OK[/] {settings.source}")
     console.print(
@@ -159,9 +174,7 @@ def preview(
     """Write the next edition of LIST to an HTML file, without storing or sending anything, and
     show what the checks that run before each send find wrong with it."""
     settings = load_config()
-    if list_slug not in {item.slug for item in settings.lists}:
-        errors.print(f"[red]No list {list_slug!r} in {settings.source}[/]")
-        raise typer.Exit(2)
+    known_list(settings, list_slug)
     try:
         with running(settings) as services:
             if poll:
@@ -187,15 +200,23 @@ def preview(
         )
         for finding in findings:
             colour = "red" if finding.blocking else "yellow"
-            errors.print(f"[{colour}]{finding}[/]", highlight=False)
-        if not findings:
+            errors.print(f"[{colour}]{escape(str(finding))}[/]", highlight=False)
+        if rendered.article_count == 0 and not digest_list.send_when_empty:
+            errors.print(
+                f"[yellow]Not sent[/]: no articles since the last edition, and "
+                f"{escape(entry_key('lists', settings.lists, settings.lists.index(digest_list)))}"
+                ".send_when_empty is false; the list skips this edition (set it to true to "
+                "send empty editions)",
+                highlight=False,
+            )
+        elif not findings:
             errors.print("[green]Checks passed[/]: ready to send", highlight=False)
         if png:
             for layout in screenshot_edition(html or "", path.with_suffix(".png")):
                 verdict = "fits" if layout.fits else "OVERFLOWS: " + ", ".join(layout.overflowing)
                 errors.print(f"{layout.png} ({layout.viewport}px wide, {verdict})", highlight=False)
     except DigestError as error:
-        errors.print(f"[bold red]error:[/] {error}", highlight=False)
+        report(error)
         raise typer.Exit(1) from None
     console.print(str(path))
     if lint.blocking(findings):
@@ -205,12 +226,13 @@ def preview(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or upgrade the database schema to the latest version."""
-    from digest.store.db import create_database_engine, current_revision, upgrade
+    from digest.store.db import create_database_engine, current_revision, database_errors, upgrade
 
     settings = load_config()
-    engine = create_database_engine(settings.service.database_url)
-    try:
-        upgrade(engine)
-        console.print(f"Database at revision {current_revision(engine)}")
-    finally:
-        engine.dispose()
+    with database_errors(settings.service.database_url):
+        engine = create_database_engine(settings.service.database_url)
+        try:
+            upgrade(engine)
+            console.print(f"Database at revision {current_revision(engine)}")
+        finally:
+            engine.dispose()

@@ -13,18 +13,21 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from digest import pipeline
 from digest.cli.app import app, console, errors, load_config, running
+from digest.cli.boundary import DigestTyper, report
 from digest.clock import SystemClock
-from digest.config import Settings, settings_from_mapping
+from digest.config import Settings, entry_key, settings_from_mapping
 from digest.errors import ConfigError, DigestError
 from digest.opml import plan_import, read_opml, toml_blocks, write_opml
 from digest.store import FeedState, Store, open_store
+from digest.store.db import database_errors
 
-feeds_app = typer.Typer(
+feeds_app = DigestTyper(
     help="Feed health, OPML import and export.", invoke_without_command=True, no_args_is_help=False
 )
 app.add_typer(feeds_app, name="feeds")
@@ -32,11 +35,12 @@ app.add_typer(feeds_app, name="feeds")
 
 @contextmanager
 def _store(settings: Settings) -> Iterator[Store]:
-    store = open_store(settings.service.database_url)
-    try:
-        yield store
-    finally:
-        store.engine.dispose()
+    with database_errors(settings.service.database_url):
+        store = open_store(settings.service.database_url)
+        try:
+            yield store
+        finally:
+            store.engine.dispose()
 
 
 def _configured_states(settings: Settings, store: Store) -> list[FeedState]:
@@ -44,6 +48,12 @@ def _configured_states(settings: Settings, store: Store) -> list[FeedState]:
     store.sync_feeds(settings.feeds, SystemClock().now())
     by_url = {feed.url: feed for feed in store.feeds()}
     return [by_url[feed.url] for feed in settings.feeds]
+
+
+def _index(settings: Settings, url: str) -> int:
+    """The position of the feed ``url`` among the config's ``[[feeds]]`` (-1: not there)."""
+    urls = [feed.url for feed in settings.feeds]
+    return urls.index(url) if url in urls else -1
 
 
 def _problem(feed: FeedState) -> str | None:
@@ -154,7 +164,7 @@ def feeds_status(
         with _store(settings) as store:
             feeds = _configured_states(settings, store)
     except DigestError as error:
-        errors.print(f"[bold red]error:[/] {error}", highlight=False)
+        report(error)
         raise typer.Exit(1) from None
     if as_json:
         typer.echo(json.dumps([feed_record(feed) for feed in feeds], ensure_ascii=False, indent=2))
@@ -166,23 +176,24 @@ def feeds_status(
 def feeds_import(
     path: Annotated[Path, typer.Argument(metavar="FILE.opml", help="An OPML subscription list.")],
     write: Annotated[
-        bool, typer.Option("--write", help="Append the new [[feeds]] to the config file.")
+        bool, typer.Option("--write", help="Append the new \\[\\[feeds]] to the config file.")
     ] = False,
 ) -> None:
-    """Print the [[feeds]] blocks an OPML file adds to the config (or append them with --write)."""
+    """Print the \\[\\[feeds]] blocks an OPML file adds to the config (or append them with
+    --write)."""
     settings = load_config()
     try:
         data = path.read_bytes()
     except OSError as error:
-        errors.print(f"[bold red]error:[/] {path}: cannot read: {error.strerror}", highlight=False)
+        report(f"{path}: cannot read: {error.strerror}")
         raise typer.Exit(2) from None
     try:
         plan = plan_import(read_opml(data, str(path)), settings.feeds)
     except ConfigError as error:
-        errors.print(f"[bold red]Invalid OPML[/]\n{error}", highlight=False)
+        errors.print(f"[bold red]Invalid OPML[/]\n{escape(str(error))}", highlight=False)
         raise typer.Exit(2) from None
     for url, why in plan.left_out:
-        errors.print(f"[yellow]left out:[/] {url}: {why}", highlight=False)
+        errors.print(f"[yellow]left out:[/] {escape(url)}: {escape(why)}", highlight=False)
     if not plan.new:
         errors.print("Nothing to add: every feed in the file is left out (see above).")
         raise typer.Exit(1)
@@ -194,7 +205,10 @@ def feeds_import(
     try:
         _append_to_config(settings.source, f"\n# Imported from {path.name}\n\n{blocks}")
     except ConfigError as error:
-        errors.print(f"[bold red]Not written[/]: the result would be invalid\n{error}")
+        errors.print(
+            f"[bold red]Not written[/]: the result would be invalid\n{escape(str(error))}",
+            highlight=False,
+        )
         raise typer.Exit(2) from None
     console.print(f"Added {len(plan.new)} feeds to {settings.source}")
 
@@ -245,11 +259,20 @@ def feeds_enable(
         store.sync_feeds(settings.feeds, SystemClock().now())
         feed = store.enable_feed(url)
     if feed is None:
-        errors.print(f"[red]No feed with the URL {url} in the store[/] (see `digest feeds`)")
+        errors.print(
+            f"[red]No feed with the URL {escape(url)}[/] in {escape(str(settings.source))} or "
+            "the store: give a URL as the config writes it (`digest feeds` lists them)",
+            highlight=False,
+        )
         raise typer.Exit(1)
     console.print(f"{feed.name} ({feed.url}) will be polled at the next cycle")
     if not feed.enabled:
-        errors.print(f"[yellow]note:[/] it is disabled in {settings.source}: set enabled = true")
+        errors.print(
+            f"[yellow]note:[/] it is disabled in {escape(str(settings.source))}: set "
+            f"{escape(entry_key('feeds', settings.feeds, _index(settings, feed.url)))}.enabled "
+            "= true",
+            highlight=False,
+        )
 
 
 @app.command()
@@ -282,11 +305,11 @@ def poll(
                 observer=_ProgressObserver(progress),
             )
     except DigestError as error:
-        errors.print(f"[bold red]error:[/] {error}", highlight=False)
+        report(error)
         raise typer.Exit(1) from None
     console.print(
         f"{summary.feeds_polled} feeds polled, {summary.feeds_failed} failed, "
         f"{summary.new_articles} new articles"
     )
     for problem in summary.problems:
-        errors.print(f"[yellow]problem:[/] {problem}", highlight=False)
+        errors.print(f"[yellow]problem:[/] {escape(problem)}", highlight=False)

@@ -14,9 +14,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from digest.cli.app import app, console, errors, load_config, running
+from digest.cli.boundary import DigestTyper
 from digest.clock import SystemClock
 from digest.config import Settings, load_settings
-from digest.errors import ConfigError, DigestError
+from digest.errors import ConfigError, DigestError, without_password
 from digest.ingest import fetch_feed, parse_feed
 from digest.records import Article, Entry
 from digest.topics import Explanation, TopicClassifier
@@ -24,7 +25,7 @@ from digest.topics.report import DryRun, dry_run, explanation_record
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # an unstored entry with no date at all
 
-topics_app = typer.Typer(help="Explain topic filing and try new topic rules.", no_args_is_help=True)
+topics_app = DigestTyper(help="Explain topic filing and try new topic rules.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
 
 
@@ -127,7 +128,10 @@ def _articles(settings: Settings, source: str, feed_name: str | None) -> list[Ar
             found = services.store.articles([int(source)])
         if not found:
             raise DigestError(
-                f"no stored article has id {source} in {settings.service.database_url}"
+                f"no stored article has id {source} in "
+                f"{without_password(settings.service.database_url)}: give the id of a stored "
+                "article (`digest topics test --json` lists ids), a configured feed's URL or "
+                "a feed file"
             )
         return found
     if source.startswith(("http://", "https://")):
@@ -213,7 +217,8 @@ def _print_explanation(explanation: Explanation) -> None:
 def _print_dry_run(result: DryRun, current: Settings, proposed: Settings, days: int) -> None:
     console.print(
         f"{result.articles} articles first seen in the last {days} days, from "
-        f"{current.service.database_url}: rules of {current.source} → rules of {proposed.source}",
+        f"{without_password(current.service.database_url)}: rules of {current.source} → rules of "
+        f"{proposed.source}",
         highlight=False,
     )
     table = Table(show_header=True, header_style="bold")

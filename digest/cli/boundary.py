@@ -1,0 +1,107 @@
+"""Where the command line meets the operator: expected failures end as a few lines, not a traceback.
+
+Every command and group of the ``digest`` app runs inside ``expected_failures``: a ``DigestError``
+(the service's own, each saying what is wrong, where and what to do), an OS error on a file the
+operator named, a database that cannot be reached and Ctrl-C are printed as short messages with
+an exit code a script can test:
+
+    2    the configuration (or a file it names) is invalid: nothing ran
+    1    the command failed (a database or port it needs, a feed, a file)
+    130  interrupted by Ctrl-C (128 + SIGINT, as the shell reports it)
+
+Anything else is a bug and keeps its traceback, without local variables (they hold settings).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from sqlalchemy.exc import SQLAlchemyError
+from typer.core import TyperCommand, TyperGroup, TyperOption
+
+from digest.errors import ConfigError, DigestError, brief
+
+errors = Console(stderr=True, soft_wrap=True)  # error lines stay whole for grep
+
+EXIT_FAILED = 1
+EXIT_INVALID_CONFIG = 2
+EXIT_INTERRUPTED = 130
+
+
+def report(error: BaseException | str, *, title: str = "error:") -> None:
+    """Print ``error`` for the operator: its text as written (markup escaped), never styled."""
+    errors.print(f"[bold red]{title}[/] {escape(str(error))}", highlight=False)
+
+
+@contextmanager
+def expected_failures() -> Iterator[None]:
+    """Run a command; turn its expected failures into a message and an exit code."""
+    try:
+        yield
+    except ConfigError as error:
+        errors.print(f"[bold red]Invalid configuration[/]\n{escape(str(error))}", highlight=False)
+        raise typer.Exit(EXIT_INVALID_CONFIG) from None
+    except DigestError as error:
+        report(error)
+        raise typer.Exit(EXIT_FAILED) from None
+    except SQLAlchemyError as error:
+        # Commands open the store inside digest.store.database_errors, which names the database;
+        # this is the net under it, for a query that fails some other way.
+        reason = str(getattr(error, "orig", None) or error)
+        report(f"the database failed: {brief(reason)}")
+        raise typer.Exit(EXIT_FAILED) from None
+    except OSError as error:
+        where = f"{error.filename}: " if error.filename else ""
+        report(f"{where}{error.strerror or error}")
+        raise typer.Exit(EXIT_FAILED) from None
+    except KeyboardInterrupt:
+        errors.print("Interrupted.", highlight=False)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+# Typer's own click is private (typer._click): contexts and parameters are typed Any here.
+
+
+def _bare_flags(params: list[Any]) -> list[Any]:
+    """Flags take no value, so their help shows none: typer's rich help would print ``<bool>``."""
+    for param in params:
+        if isinstance(param, TyperOption) and param.is_flag and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class DigestCommand(TyperCommand):
+    """A command whose flags show no value in ``--help``."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _bare_flags(super().get_params(ctx))
+
+
+class DigestGroup(TyperGroup):
+    """A command group that runs its commands inside ``expected_failures``."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _bare_flags(super().get_params(ctx))
+
+    def invoke(self, ctx: Any) -> Any:
+        with expected_failures():
+            return super().invoke(ctx)
+
+
+class DigestTyper(typer.Typer):
+    """``typer.Typer`` whose groups and commands are the ones above."""
+
+    def __init__(self, **options: Any) -> None:
+        options.setdefault("cls", DigestGroup)
+        options.setdefault("pretty_exceptions_show_locals", False)
+        super().__init__(**options)
+
+    def command(  # type: ignore[override]
+        self, name: str | None = None, *, cls: type[TyperCommand] | None = None, **options: Any
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return super().command(name, cls=cls or DigestCommand, **options)
