@@ -1,0 +1,375 @@
+"""What the operator reads when a command fails: what is wrong, where, what to do; no traceback.
+
+Each test runs a ``digest`` command the way a careless operator would (a bad schedule, a wrong
+slug, a database that is down, a port that is taken, Ctrl-C) and checks the message names the key,
+list, port or file at fault, says what to do, carries no traceback, and ends with the exit code a
+script can test (2: invalid configuration, 1: failed, 130: interrupted).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from digest.cli import app
+from tests.servers import free_port
+
+DIGEST = str(Path(sys.executable).parent / "digest")
+
+CONFIG = """\
+[service]
+database_url = "{database_url}"
+data_dir = "{folder}/var"
+outbox = "{folder}/outbox"
+base_url = "https://news.example.org"
+sender_name = "The Desk"
+sender_address = "desk@example.org"
+postal_address = "1 Example Street, Example City"
+
+[ingest]
+allow_private_addresses = true
+timeout_seconds = 20
+
+[[feeds]]
+name = "Wire"
+url = "{feed_url}"
+
+[[topics]]
+slug = "world"
+name = "World"
+[topics.rules]
+include = ["world"]
+
+[[lists]]
+slug = "daily"
+name = "Daily"
+topics = ["world"]
+schedule = "{schedule}"
+subscribers = "members.csv"
+"""
+
+
+def write_config(
+    folder: Path,
+    *,
+    database_url: str | None = None,
+    schedule: str = "0 7 * * *",
+    feed_url: str = "http://127.0.0.1:9/wire",
+    extra: str = "",
+) -> Path:
+    (folder / "members.csv").write_text("email,name\nsam@example.org,Sam\n", encoding="utf-8")
+    config = folder / "digest.toml"
+    text = CONFIG.format(
+        database_url=database_url or f"sqlite:///{folder / 'digest.db'}",
+        folder=folder,
+        feed_url=feed_url,
+        schedule=schedule,
+    )
+    config.write_text(text + extra, encoding="utf-8")
+    return config
+
+
+def digest(config: Path | None, *args: str) -> Any:
+    options = ["--config", str(config)] if config is not None else []
+    return CliRunner().invoke(app, [*options, *args], env={"COLUMNS": "200"})
+
+
+def refused(result: Any, exit_code: int) -> str:
+    """The command ended on purpose, with ``exit_code`` and no traceback; its stderr."""
+    assert result.exit_code == exit_code, result.output
+    # CliRunner catches an escaping exception and reports exit code 1: it must be a plain exit.
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    return str(result.stderr)
+
+
+def run_digest(config: Path, *args: str, **options: Any) -> subprocess.CompletedProcess[str]:
+    """``digest`` in its own process: what an operator's terminal shows, tracebacks included."""
+    environment = {**os.environ, "COLUMNS": "200"}
+    environment.pop("DIGEST_CONFIG", None)
+    environment.pop("DIGEST_DATABASE_URL", None)
+    return subprocess.run(
+        [DIGEST, "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+        check=False,
+        **options,
+    )
+
+
+# --- config: which field, which list -------------------------------------------------------------
+
+
+def test_a_cron_hour_out_of_range_is_named_with_its_range(tmp_path: Path) -> None:
+    config = write_config(tmp_path, schedule="0 25 * * *")
+    stderr = refused(digest(config, "config", "check"), 2)
+    assert "lists[daily].schedule" in stderr
+    assert "hour 25 is out of range" in stderr and "0-23" in stderr
+    assert "expected five fields" not in stderr
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [
+        ("61 7 * * *", "minute 61 is out of range: the minute field takes 0-59"),
+        ("0 7 32 * *", "day-of-month 32 is out of range: the day-of-month field takes 1-31"),
+        ("0 7 * 13 *", "month 13 is out of range: the month field takes 1-12 or jan-dec"),
+        ("0 7 * * 8", "day-of-week 8 is out of range: the day-of-week field takes 0-7"),
+        ("0 7-30 * * *", "hour 30 is out of range (in '7-30')"),
+        ("0 7 * * monday", "the day-of-week field 'monday' is not understood"),
+        ("0 7 * *", "expected five fields 'minute hour day-of-month month day-of-week', got 4"),
+    ],
+)
+def test_each_cron_field_says_what_it_takes(tmp_path: Path, schedule: str, expected: str) -> None:
+    stderr = refused(digest(write_config(tmp_path, schedule=schedule), "config", "check"), 2)
+    assert f"lists[daily].schedule: invalid cron expression '{schedule}': {expected}" in stderr
+
+
+def test_errors_name_lists_topics_and_feeds_by_slug_and_name(tmp_path: Path) -> None:
+    config = write_config(tmp_path, feed_url="ftp://example.org/wire")
+    text = config.read_text().replace('subscribers = "members.csv"', 'subscribers = "gone.csv"')
+    text = text.replace('include = ["world"]', 'include = ["world"]\nfeeds = ["Nope"]')
+    config.write_text(text + 'frequency = "daily"\n')
+    stderr = refused(digest(config, "config", "check"), 2)
+    assert "feeds[Wire].url: 'ftp://example.org/wire' is not an http(s) URL" in stderr
+    assert "lists[daily].frequency: unknown key" in stderr
+    # The cross-checks, after the fields are valid.
+    config.write_text(text.replace("ftp://", "http://"))
+    stderr = refused(digest(config, "config", "check"), 2)
+    assert "topics[world].rules.feeds: no feed is named 'Nope'" in stderr
+    assert f"lists[daily].subscribers: file not found: {tmp_path / 'gone.csv'}" in stderr
+    assert "lists[0]" not in stderr and "topics[0]" not in stderr
+
+
+def test_entries_sharing_a_slug_are_named_by_position(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    text = config.read_text()
+    config.write_text(text + text[text.index("[[lists]]") :])
+    stderr = refused(digest(config, "config", "check"), 2)
+    assert (
+        "lists[1].slug: duplicate slug 'daily' (also lists[0]): give each entry its own slug"
+        in (stderr)
+    )
+
+
+# --- preview of an edition that would not go out -------------------------------------------------
+
+
+def test_preview_of_an_empty_edition_says_it_would_not_be_sent_and_why(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    result = digest(config, "preview", "daily", "--output", str(tmp_path / "daily.html"))
+    assert result.exit_code == 0, result.output
+    assert "0 articles" in result.stderr
+    assert "ready to send" not in result.stderr
+    assert "Not sent" in result.stderr and "lists[daily].send_when_empty is false" in result.stderr
+    assert "set it to true" in result.stderr
+
+
+def test_preview_of_an_empty_edition_of_a_list_that_sends_them_is_ready(tmp_path: Path) -> None:
+    config = write_config(tmp_path, extra="send_when_empty = true\n")
+    result = digest(config, "preview", "daily", "--output", str(tmp_path / "daily.html"))
+    assert result.exit_code == 0, result.output
+    assert "ready to send" in result.stderr and "Not sent" not in result.stderr
+
+
+# --- a database that cannot be reached -----------------------------------------------------------
+
+
+def test_a_postgresql_server_that_is_not_there(tmp_path: Path) -> None:
+    url = f"postgresql+psycopg://desk:hunter2@127.0.0.1:{free_port()}/digest"
+    config = write_config(tmp_path, database_url=url)
+    for command in (["run", "--once"], ["feeds"], ["db", "upgrade"], ["topics", "explain", "1"]):
+        result = run_digest(config, *command)
+        assert result.returncode == 1, (command, result.stderr)
+        assert "Traceback" not in result.stderr, command
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, lines
+        [line] = lines
+        masked = url.replace(":hunter2@", ":***@")
+        assert f"cannot open the database {masked}: connection failed" in line, line
+        assert "hunter2" not in line
+        assert "Connection refused" in line
+        assert "check that the database server is running" in line
+        assert "service.database_url (or DIGEST_DATABASE_URL)" in line
+
+
+@pytest.mark.parametrize("where", ["under a file", "a folder"])
+def test_an_sqlite_file_that_cannot_be_made(tmp_path: Path, where: str) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    (tmp_path / "a-folder").mkdir()
+    database = tmp_path / ("a-file/data/digest.db" if where == "under a file" else "a-folder")
+    url = f"sqlite:///{database}"
+    config = write_config(tmp_path, database_url=url)
+    for command in (["run", "--once"], ["feeds", "enable", "http://127.0.0.1:9/wire"]):
+        result = run_digest(config, *command)
+        assert result.returncode == 1, (command, result.stderr)
+        assert "Traceback" not in result.stderr
+        [line] = result.stderr.strip().splitlines()
+        assert line.startswith(f"error: cannot open the database {url}: "), line
+        assert "check that its folder exists (or can be made) and is writable" in line
+
+
+def test_an_sqlite_file_in_a_folder_that_does_not_exist_yet_is_made(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'new' / 'folder' / 'digest.db'}"
+    result = digest(write_config(tmp_path, database_url=url), "feeds", "--json")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "new" / "folder" / "digest.db").is_file()
+
+
+# --- a port in use -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        yield int(taken.getsockname()[1])
+
+
+def test_a_sample_server_port_in_use_is_one_line_naming_port_and_key(
+    tmp_path: Path, taken_port: int
+) -> None:
+    (tmp_path / "samples").mkdir()
+    sample = f'\n[sample_server]\ndirectory = "samples"\nport = {taken_port}\n'
+    config = write_config(tmp_path)
+    config.write_text(config.read_text().replace("[[feeds]]", sample + "\n[[feeds]]", 1))
+    for command in (["run", "--once"], ["topics", "test", str(config)], ["preview", "daily"]):
+        result = run_digest(config, *command)
+        assert result.returncode == 1, (command, result.stderr)
+        assert "Traceback" not in result.stderr
+        [line] = result.stderr.strip().splitlines()
+        assert f"127.0.0.1:{taken_port} (sample_server.port = {taken_port})" in line, line
+        assert "Address already in use" in line
+        assert "set sample_server.port to a free port" in line
+
+
+# --- help ----------------------------------------------------------------------------------------
+
+
+def test_feeds_import_help_shows_the_feeds_blocks() -> None:
+    result = CliRunner().invoke(app, ["feeds", "import", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "Print the [[feeds]] blocks an OPML file adds" in result.output
+    assert "Append the new [[feeds]] to the config file." in result.output
+    assert "[]" not in result.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[], ["run"], ["preview"], ["poll"], ["feeds"], ["feeds", "import"], ["topics", "explain"]],
+)
+def test_flags_show_no_value_in_help(command: list[str]) -> None:
+    result = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "<bool>" not in result.output
+    assert "--help" in result.output
+
+
+def test_options_that_take_a_value_still_show_it() -> None:
+    result = CliRunner().invoke(app, ["run", "--help"], env={"COLUMNS": "200"})
+    assert "<str>" in result.output and "<int range>" in result.output
+
+
+# --- careless operator ---------------------------------------------------------------------------
+
+
+def test_a_missing_config_says_how_to_give_one(tmp_path: Path) -> None:
+    stderr = refused(digest(tmp_path / "nowhere.toml", "run", "--once"), 2)
+    assert f"{tmp_path / 'nowhere.toml'}: file not found" in stderr
+    assert "--config FILE or the DIGEST_CONFIG variable" in stderr
+
+
+def test_an_unreadable_config_is_named(tmp_path: Path) -> None:
+    stderr = refused(digest(tmp_path, "feeds"), 2)
+    assert f"{tmp_path}: cannot read: Is a directory" in stderr
+
+
+@pytest.mark.parametrize("command", [["run", "--once", "--list"], ["preview"]])
+def test_a_wrong_list_slug_names_the_lists_there_are(tmp_path: Path, command: list[str]) -> None:
+    stderr = refused(digest(write_config(tmp_path), *command, "weekly"), 2)
+    assert "No list 'weekly' in" in stderr and "its lists are daily" in stderr
+
+
+def test_enabling_a_feed_that_is_not_configured(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    stderr = refused(digest(config, "feeds", "enable", "http://example.org/other"), 1)
+    assert f"No feed with the URL http://example.org/other in {config}" in stderr
+    assert "`digest feeds` lists them" in stderr
+
+
+def test_a_bad_opml_file_is_named(tmp_path: Path) -> None:
+    opml = tmp_path / "subscriptions[old].opml"  # brackets: printed as written, not as markup
+    opml.write_text("<opml><body><outline")
+    stderr = refused(digest(write_config(tmp_path), "feeds", "import", str(opml)), 2)
+    assert f"{opml}: not well-formed XML" in stderr
+
+
+def test_explaining_an_article_that_is_not_stored(tmp_path: Path) -> None:
+    stderr = refused(digest(write_config(tmp_path), "topics", "explain", "4242"), 1)
+    assert "no stored article has id 4242" in stderr
+    assert "give the id of a stored article" in stderr
+
+
+def test_exporting_to_a_folder_that_does_not_exist(tmp_path: Path) -> None:
+    target = tmp_path / "missing" / "feeds.opml"
+    stderr = refused(digest(write_config(tmp_path), "feeds", "export", "--output", str(target)), 1)
+    assert f"error: {target}: No such file or directory" in stderr
+
+
+def test_a_rich_markup_lookalike_in_an_error_is_printed_as_written(tmp_path: Path) -> None:
+    config = write_config(tmp_path, schedule="0 7 * * [bold]")
+    stderr = refused(digest(config, "config", "check"), 2)
+    assert "lists[daily].schedule: invalid cron expression '0 7 * * [bold]'" in stderr
+
+
+def test_ctrl_c_is_one_line_and_the_exit_code_of_an_interrupt(tmp_path: Path) -> None:
+    # A feed server that accepts and never answers: the poll waits on it until interrupted.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/wire"
+        config = write_config(tmp_path, feed_url=url)
+        environment = {**os.environ, "COLUMNS": "200"}
+        environment.pop("DIGEST_DATABASE_URL", None)
+        process = subprocess.Popen(
+            [DIGEST, "--config", str(config), "poll", "--force"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environment,
+            # As a terminal delivers it: the test runner may have set SIGINT to be ignored.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # until the poll has connected
+            silent.settimeout(0.2)
+            try:
+                connection, _ = silent.accept()
+                break
+            except TimeoutError:
+                continue
+        else:
+            pytest.fail("the poll never connected")
+        process.send_signal(signal.SIGINT)
+        try:
+            time.sleep(1)  # the interrupt lands first; then the fetch in flight ends, refused
+            connection.close()
+            _, stderr = process.communicate(timeout=60)
+        finally:
+            process.kill()
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert stderr.strip() == "Interrupted."
