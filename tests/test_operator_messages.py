@@ -295,6 +295,7 @@ def test_a_missing_config_says_how_to_give_one(tmp_path: Path) -> None:
 def test_an_unreadable_config_is_named(tmp_path: Path) -> None:
     stderr = refused(digest(tmp_path, "feeds"), 2)
     assert f"{tmp_path}: cannot read: Is a directory" in stderr
+    assert "--config FILE or the DIGEST_CONFIG variable" in stderr
 
 
 @pytest.mark.parametrize("command", [["run", "--once", "--list"], ["preview"]])

@@ -529,7 +529,7 @@ def test_subject_variables_and_single_line(tmp_path: Path) -> None:
 
 def test_subject_template_error_is_a_render_error(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, subject="{{ list_name }} {{ no_such_variable }}")
-    with pytest.raises(RenderError, match=r"lists\[0\]\.subject.*no_such_variable"):
+    with pytest.raises(RenderError, match=r"lists\[middle-east-daily\]\.subject.*no_such_variable"):
         Renderer(settings).render(sample_edition(), settings.list("middle-east-daily"))
 
 
