@@ -103,7 +103,8 @@ class StoreUnavailableError(DigestError):
         else:
             what_to_do = (
                 "check that the database server is running and accepts connections at that "
-                "address, or correct service.database_url (or DIGEST_DATABASE_URL)"
+                "address and that the database and its user exist, or correct "
+                "service.database_url (or DIGEST_DATABASE_URL)"
             )
         super().__init__(f"cannot open the database {shown}: {brief(reason)}; {what_to_do}")
 

@@ -205,6 +205,16 @@ def test_a_postgresql_server_that_is_not_there(tmp_path: Path) -> None:
         assert "service.database_url (or DIGEST_DATABASE_URL)" in line
 
 
+def test_a_postgresql_database_that_does_not_exist(tmp_path: Path, postgres_url: str) -> None:
+    url = postgres_url.rsplit("/", 1)[0] + "/no_such_database"
+    result = run_digest(write_config(tmp_path, database_url=url), "feeds")
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert f"cannot open the database {url}: " in line and "no_such_database" in line
+    assert "that the database and its user exist" in line
+
+
 @pytest.mark.parametrize("where", ["under a file", "a folder"])
 def test_an_sqlite_file_that_cannot_be_made(tmp_path: Path, where: str) -> None:
     (tmp_path / "a-file").write_text("not a folder")

@@ -67,7 +67,7 @@ def load_config() -> Settings:
         return load_settings(state.config_path, os.environ)
     except ConfigError as error:
         errors.print(f"[bold red]Invalid configuration[/]\n{escape(str(error))}", highlight=False)
-        if not state.config_path.is_file():
+        if not state.config_path.exists() or state.config_path.is_dir():
             errors.print(
                 "Give the config file with --config FILE or the DIGEST_CONFIG variable.",
                 highlight=False,
