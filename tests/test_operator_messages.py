@@ -314,6 +314,14 @@ def test_a_wrong_list_slug_names_the_lists_there_are(tmp_path: Path, command: li
     assert "No list 'weekly' in" in stderr and "its lists are daily" in stderr
 
 
+def test_a_list_slug_for_a_config_with_no_lists(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    text = config.read_text()
+    config.write_text(text[: text.index("[[lists]]")])
+    stderr = refused(digest(config, "preview", "daily"), 2)
+    assert "No list 'daily' in" in stderr and "it has no [[lists]]" in stderr
+
+
 def test_enabling_a_feed_that_is_not_configured(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     stderr = refused(digest(config, "feeds", "enable", "http://example.org/other"), 1)

@@ -81,7 +81,8 @@ def known_list(settings: Settings, slug: str) -> str:
     if slug not in slugs:
         have = f"its lists are {', '.join(slugs)}" if slugs else "it has no [[lists]]"
         errors.print(
-            f"[red]No list {escape(repr(slug))} in {escape(str(settings.source))}[/]: {have}",
+            f"[red]No list {escape(repr(slug))} in {escape(str(settings.source))}[/]: "
+            f"{escape(have)}",
             highlight=False,
         )
         raise typer.Exit(2)
