@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
+from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
-from digest.cli import app
+from digest.cli import app, boundary
 from tests.servers import free_port
 
 DIGEST = str(Path(sys.executable).parent / "digest")
@@ -392,3 +394,25 @@ def test_ctrl_c_is_one_line_and_the_exit_code_of_an_interrupt(tmp_path: Path) ->
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert stderr.strip() == "Interrupted."
+
+
+def test_a_database_error_that_reaches_the_boundary_names_the_database(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A command that opens the store some other way than digest.store.db.database_errors.
+    monkeypatch.setattr(boundary._context, "database_url", None)
+    boundary.note_database("postgresql+psycopg://desk:hunter2@db.example.org/digest")
+    lost = OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+    with pytest.raises(typer.Exit) as exited, boundary.expected_failures():
+        raise lost
+    assert exited.value.exit_code == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(
+        "error: cannot open the database postgresql+psycopg://desk:***@db.example.org/digest: "
+        "server closed the connection unexpectedly; check that the database server is running"
+    )
+
+
+def test_an_error_that_is_a_bug_keeps_its_traceback() -> None:
+    with pytest.raises(KeyError), boundary.expected_failures():
+        raise KeyError("a bug")

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from digest import __version__
-from digest.cli.boundary import DigestTyper
+from digest.cli.boundary import DigestTyper, note_database
 from digest.cli.boundary import errors as errors  # the commands' stderr console
 from digest.config import Settings, config_path_from_env, load_settings
 from digest.errors import ConfigError
@@ -64,7 +64,7 @@ def main_options(
 
 def load_config() -> Settings:
     try:
-        return load_settings(state.config_path, os.environ)
+        settings = load_settings(state.config_path, os.environ)
     except ConfigError as error:
         errors.print(f"[bold red]Invalid configuration[/]\n{escape(str(error))}", highlight=False)
         if not state.config_path.exists() or state.config_path.is_dir():
@@ -73,6 +73,8 @@ def load_config() -> Settings:
                 highlight=False,
             )
         raise typer.Exit(2) from None
+    note_database(settings.service.database_url)
+    return settings
 
 
 def known_list(settings: Settings, slug: str) -> str:

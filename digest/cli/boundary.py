@@ -24,9 +24,22 @@ from rich.markup import escape
 from sqlalchemy.exc import InterfaceError, OperationalError
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
-from digest.errors import ConfigError, DigestError, brief
+from digest.errors import ConfigError, DigestError, StoreUnavailableError, brief
 
 errors = Console(stderr=True, soft_wrap=True)  # error lines stay whole for grep
+
+
+class _Context:
+    database_url: str | None = None  # the configured one, once the config is read
+
+
+_context = _Context()
+
+
+def note_database(url: str) -> None:
+    """Remember the database the command uses, so that an error reaching the boundary names it."""
+    _context.database_url = url
+
 
 EXIT_FAILED = 1
 EXIT_INVALID_CONFIG = 2
@@ -51,10 +64,13 @@ def expected_failures() -> Iterator[None]:
         raise typer.Exit(EXIT_FAILED) from None
     except (OperationalError, InterfaceError) as error:
         # Commands open the store inside digest.store.db.database_errors, which names the
-        # database; this is the net under it. Other database errors are bugs: they keep their
-        # traceback.
+        # database; this is the net under it, for a command that opens it some other way. Other
+        # database errors are bugs: they keep their traceback.
         reason = str(error.orig or error)
-        report(f"the database failed: {brief(reason)}")
+        if _context.database_url is None:
+            report(f"the database failed: {brief(reason)}")
+        else:
+            report(StoreUnavailableError(_context.database_url, reason))
         raise typer.Exit(EXIT_FAILED) from None
     except OSError as error:
         where = f"{error.filename}: " if error.filename else ""
