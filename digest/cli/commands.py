@@ -201,7 +201,12 @@ def preview(
         for finding in findings:
             colour = "red" if finding.blocking else "yellow"
             errors.print(f"[{colour}]{escape(str(finding))}[/]", highlight=False)
-        if rendered.article_count == 0 and not digest_list.send_when_empty:
+        # An empty edition of a list that does not send them is skipped by `run`, checks or not.
+        sendable = rendered.article_count > 0 or digest_list.send_when_empty
+        if not findings:
+            verdict = ": ready to send" if sendable else ""
+            errors.print(f"[green]Checks passed[/]{verdict}", highlight=False)
+        if not sendable:
             errors.print(
                 f"[yellow]Not sent[/]: no articles since the last edition, and "
                 f"{escape(entry_key('lists', settings.lists, settings.lists.index(digest_list)))}"
@@ -209,8 +214,6 @@ def preview(
                 "send empty editions)",
                 highlight=False,
             )
-        elif not findings:
-            errors.print("[green]Checks passed[/]: ready to send", highlight=False)
         if png:
             for layout in screenshot_edition(html or "", path.with_suffix(".png")):
                 verdict = "fits" if layout.fits else "OVERFLOWS: " + ", ".join(layout.overflowing)
