@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.config import config_path_from_env, load_settings
+from digest.config import config_path_from_env, entry_key, load_settings
 from digest.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -208,3 +208,21 @@ def test_config_path_comes_from_option_then_environment() -> None:
     assert config_path_from_env(Path("a.toml"), {"DIGEST_CONFIG": "b.toml"}) == Path("a.toml")
     assert config_path_from_env(None, {"DIGEST_CONFIG": "b.toml"}) == Path("b.toml")
     assert config_path_from_env(None, {}) == Path("config/example.toml")
+
+
+def test_entries_are_named_by_slug_or_name_else_by_position() -> None:
+    lists = [{"slug": "daily"}, {"slug": "weekly"}, {"slug": "weekly"}, {}, {"slug": 7}]
+    assert [entry_key("lists", lists, index) for index in range(5)] == [
+        "lists[daily]",
+        "lists[1]",  # shared: the position says which one
+        "lists[2]",
+        "lists[3]",  # no slug
+        "lists[4]",  # not a string
+    ]
+    feeds = [{"name": "Gulf Wire"}, {"name": "Wire [old]"}, {"name": "2024"}, {"name": " "}]
+    assert [entry_key("feeds", feeds, index) for index in range(4)] == [
+        "feeds[Gulf Wire]",
+        "feeds[1]",  # a bracket in the name would end the key early
+        "feeds[2]",  # digits read as a position
+        "feeds[3]",
+    ]
