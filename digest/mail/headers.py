@@ -59,8 +59,9 @@ def header_text(text: str | None, limit: int) -> str:
         return ""
     if text.isprintable() and "=?" not in text and len(text) <= limit:
         return " ".join(text.split())  # the common case: only runs of space to squeeze
-    # Decoding never makes text longer, so a bound on the input bounds the work.
-    text = text[: limit * 8 + 64]
+    # Decoding never makes text longer, so a bound on the input bounds the work. This one is
+    # room for ``limit`` characters of any script in encoded words (Q: 12 per character).
+    text = text[: max(limit * 24, 2_000)]
     for _ in range(DECODE_ROUNDS):
         if "=?" not in text:
             break
