@@ -40,6 +40,7 @@ from digest.errors import (
     DeliveryError,
     DeliveryPermanentError,
     FetchError,
+    HeaderCheckError,
     ParseError,
     RenderError,
     without_password,
@@ -520,8 +521,8 @@ def check_edition(
     """
     try:
         sample = sample_message(services, rendered, digest_list)
-    except RenderError as error:
-        return (lint.Finding("headers", str(error)),)
+    except HeaderCheckError as error:
+        return (lint.Finding("headers", f"the mailer's last check refused them: {error.problem}"),)
     return lint.lint_edition(
         rendered, sample, postal_address=services.settings.service.postal_address
     )

@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digest import placeholders
 from digest.config import ListSettings, ServiceSettings
-from digest.errors import DeliveryPermanentError, RenderError
+from digest.errors import DeliveryPermanentError, HeaderCheckError, RenderError
 from digest.mail.dkim import DkimSigner
 from digest.mail.headers import block_problem, cut, decoded_problem, header_text
 from digest.mail.message import MessageTemplate, encode_value
@@ -254,10 +254,11 @@ class Personalizer:
         expected = list(message.keys())  # the names written, in order
         problem = block_problem(head, expected) or decoded_problem(head)
         if problem is not None:
-            raise RenderError(
+            raise HeaderCheckError(
                 f"list {digest_list.slug!r}: the headers of the edition of "
                 f"{self.rendered.slot:%Y-%m-%d %H:%M %Z} failed the last check before sending "
-                f"({problem}); nothing was sent"
+                f"({problem}); nothing was sent",
+                problem,
             )
         return head
 
