@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import email
+import sys
 import unicodedata
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -29,13 +30,17 @@ from digest import pipeline, placeholders
 from digest.clock import FixedClock
 from digest.config import ListSettings, Settings, SmtpSettings, settings_from_mapping
 from digest.mail.personalize import Personalizer
+from digest.mail.subscribers import clean_name
 from digest.mail.tokens import TokenSigner
-from digest.mail.transport import SmtpTransport
+from digest.mail.transport import MemoryTransport, SmtpTransport
 from digest.records import Article, Edition, EditionItem, RenderedEdition, Section, Subscriber
 from digest.render import Renderer
 from digest.sample_server import serve_folder
 from digest.services import build_services
 from tests.servers import SmtpSink, smtp_server
+from tests.test_pipeline import DAY1, feeds  # noqa: F401
+from tests.test_pipeline import make_settings as make_pipeline_settings
+from tests.test_pipeline import write_feed as write_pipeline_feed
 
 pytestmark = pytest.mark.integration
 
@@ -423,3 +428,64 @@ def test_a_hostile_feed_and_subscriber_file_forge_no_header_in_any_copy(
         assert parsed["Reply-To"] == "letters@example.org"
         # Both stories went out: nothing had to be left out of the edition.
         assert b"story/3" in mail.data and b"story/2" in mail.data
+
+
+# ---------------------------------------------------------------------------------------------
+# With the first line of defence switched off (header text cleaned as it was before), the
+# checks before sending still catch the payload: the article is left out, with a warning that
+# names its feed and link, and the rest of the edition goes out rather than none of it.
+
+
+def _old_one_line(text: str | None, limit: int) -> str:
+    """What the headers had before: literal control characters dropped, encoded words kept."""
+    return clean_name(text) or ""
+
+
+@pytest.fixture
+def first_line_down(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # raising=False: the old code, where this test must fail too, has no header_text.
+    for module in ("digest.mail.personalize", "digest.render"):
+        monkeypatch.setattr(sys.modules[module], "header_text", _old_one_line, raising=False)
+    yield
+
+
+@pytest.mark.usefixtures("first_line_down")
+@pytest.mark.parametrize(
+    "payload",
+    ["\r\nReply-To: attacker@evil.example\r\nX-Injected: 1", "\r\n\r\nX-Injected: 1\r\n\r\n"],
+    ids=["encoded CRLF", "blank line"],
+)
+def test_an_article_that_gets_past_the_cleaning_is_left_out_and_the_rest_goes_out(
+    tmp_path: Path,
+    feeds: tuple[Path, str],  # noqa: F811
+    payload: str,
+) -> None:
+    folder, base_url = feeds
+    hostile = "Iran story " + b_word(payload)
+    write_pipeline_feed(
+        folder,
+        [
+            (1, hostile, DAY1 - timedelta(hours=1)),  # the newest: it leads
+            (2, "Iran story 2", DAY1 - timedelta(hours=2)),
+            (3, "Gulf story 3", DAY1 - timedelta(hours=3)),
+        ],
+    )
+    transport = MemoryTransport()
+    settings = make_pipeline_settings(
+        tmp_path, base_url, subject="{{ list_name }}: {{ lead_title }}"
+    )
+    services = build_services(settings, clock=FixedClock(DAY1), transport=transport)
+    try:
+        summary = pipeline.run_cycle(services, pipeline.InlineDispatcher(services))
+    finally:
+        services.close()
+    (warning,) = summary.problems
+    assert "list 'daily'" in warning and "was left out of the edition" in warning
+    assert "feed 'Wire'" in warning and "https://wire.example.org/story/1" in warning
+    assert "Iran story" in warning
+    assert summary.editions_built == 1 and summary.messages_delivered == 3
+    for message in transport.sent:
+        assert b"X-Injected" not in message.data
+        assert b"wire.example.org/story/2" in message.data
+        assert b"wire.example.org/story/3" in message.data
+        assert b"wire.example.org/story/1" not in message.data
