@@ -164,7 +164,8 @@ def _check_feedback_id(template: str) -> str:
         or len(value) > 200
     ):
         raise ValueError(
-            f"feedback_id {template!r} must give ASCII with no spaces or '=?' (<= 200 chars)"
+            f"feedback_id {template!r} must give ASCII with no spaces or '=?' (<= 200 chars): "
+            "it is written into a mail header as it is"
         )
     return template
 

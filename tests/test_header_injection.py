@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 from digest import pipeline, placeholders
 from digest.clock import FixedClock
 from digest.config import ListSettings, Settings, SmtpSettings, settings_from_mapping
+from digest.errors import DeliveryPermanentError
 from digest.mail.personalize import Personalizer
 from digest.mail.subscribers import clean_name
 from digest.mail.tokens import TokenSigner
@@ -489,3 +490,22 @@ def test_an_article_that_gets_past_the_cleaning_is_left_out_and_the_rest_goes_ou
         assert b"wire.example.org/story/2" in message.data
         assert b"wire.example.org/story/3" in message.data
         assert b"wire.example.org/story/1" not in message.data
+
+
+@pytest.mark.parametrize(
+    "address", ["=?utf-8?q?=0D=0AX-Injected:_1?=@example.org", "a" * 64 + "@" + "b" * 200 + ".org"]
+)
+def test_an_address_that_cannot_go_in_a_header_fails_that_copy_only(
+    mailer: Mailer, address: str
+) -> None:
+    rendered = mailer.renderer.render(edition_led_by("Talks resume"), mailer.digest_list)
+    personalizer = Personalizer(
+        rendered,
+        edition_id=7,
+        service=mailer.settings.service,
+        digest_list=mailer.digest_list,
+        signer=SIGNER,
+    )
+    with pytest.raises(DeliveryPermanentError, match="not an address a message can be sent to"):
+        personalizer.message_for(Subscriber(id=1, email=address), NOW)
+    mailer.send(rendered, Subscriber(id=2, email="sam@example.org", name="Sam"))

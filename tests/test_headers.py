@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import unicodedata
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -15,6 +16,8 @@ from digest.mail.headers import (
     decoded_problem,
     header_text,
 )
+from digest.mail.subscribers import normalize_email
+from tests.test_config import MINIMAL, problems, write_config
 
 
 def b_word(text: str, charset: str = "utf-8") -> str:
@@ -160,3 +163,63 @@ def test_decoded_problem_reads_encoded_words_as_a_mail_program_does() -> None:
     assert found is not None and "the Subject header holds a line break" in found
     found = decoded_problem(b"Subject: a=?utf-8?q?=E2=80=A8?=b\r\n")
     assert found is not None and "Subject" in found
+
+
+# ---------------------------------------------------------------------------------------------
+# What the config and the subscriber files may put into a header
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        (
+            'sender_address = "desk@example.org"',
+            'sender_address = "=?utf-8?q?=0D=0A?=@example.org"',
+            "service.sender_address",
+        ),
+        (
+            'sender_address = "desk@example.org"',
+            'sender_address = "désk@example.org"',
+            "service.sender_address",
+        ),
+        (
+            "postal_address",
+            'reply_to = "=?utf-8?q?x?=@example.org"\npostal_address',
+            "service.reply_to",
+        ),
+        (
+            "postal_address",
+            'unsubscribe_address = "=?a?q?b?=@example.org"\npostal_address',
+            "service.unsubscribe_address",
+        ),
+        (
+            '"https://news.example.org"',
+            '"https://news.example.org/=?utf-8?q?=0D=0A?="',
+            "service.base_url",
+        ),
+        ('"https://news.example.org"', '"https://news.example.org/a b"', "service.base_url"),
+        ('"https://news.example.org"', '"https://news.example.org/é"', "service.base_url"),
+        (
+            "postal_address",
+            'feedback_id = "{list}=?utf-8?q?=0D=0A?="\npostal_address',
+            "service.feedback_id",
+        ),
+        ('sender_name = "Desk"', 'sender_name = "Desk\\u2028Bcc: x"', "service.sender_name"),
+        ('sender_name = "Desk"', 'sender_name = "Desk\\u0085Bcc: x"', "service.sender_name"),
+        ('name = "Daily"', 'name = "Daily\\u000bBcc: x"', "lists[0].name"),
+    ],
+)
+def test_the_config_refuses_what_would_break_a_header(
+    tmp_path: Path, old: str, new: str, key: str
+) -> None:
+    assert old in MINIMAL
+    path = write_config(tmp_path, MINIMAL.replace(old, new, 1))
+    found = problems(path)
+    assert [name for name, _ in found] == [key], found
+    assert "header" in found[0][1]
+
+
+def test_a_subscriber_address_holding_an_encoded_word_is_refused() -> None:
+    with pytest.raises(ValueError, match="not an email address we can send to"):
+        normalize_email("=?utf-8?q?=0D=0AX?=@example.org")
+    assert normalize_email("a=b?c@example.org") == "a=b?c@example.org"  # "=" and "?" alone pass
