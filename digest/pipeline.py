@@ -445,8 +445,8 @@ def build_edition(services: Services, list_slug: str, slot: datetime) -> BuildOu
             # an article whose text broke the headers is left out and the rest goes out.
             screened = screening.screen_edition(
                 edition,
-                render=lambda edition: services.renderer.render(edition, digest_list),
-                check=lambda rendered: check_edition(services, rendered, digest_list),
+                render=lambda draft: services.renderer.render(draft, digest_list),
+                check=lambda rendering: check_edition(services, rendering, digest_list),
                 compose_without=lambda ids: compose_next_edition(
                     services, digest_list, slot, now, ids
                 ),
