@@ -88,11 +88,11 @@ def cut(text: str, limit: int) -> str:
     """One-line ``text`` cut to at most ``limit`` characters at a word boundary, the cut marked."""
     if len(text) <= limit:
         return text
-    cut = text[: limit - len(_ELLIPSIS) + 1]
-    space = cut.rfind(" ")
+    kept = text[: limit - len(_ELLIPSIS) + 1]
+    space = kept.rfind(" ")
     # A single very long word is cut where it is rather than dropped whole.
-    cut = cut[:space] if space > limit // 2 else cut[: limit - len(_ELLIPSIS)]
-    return cut.rstrip() + _ELLIPSIS
+    kept = kept[:space] if space > limit // 2 else kept[: limit - len(_ELLIPSIS)]
+    return kept.rstrip() + _ELLIPSIS
 
 
 def decode_words(text: str) -> str:
@@ -160,8 +160,8 @@ def _decode_bytes(data: bytes, charset: str) -> str:
 def block_problem(head: bytes, names: Sequence[str]) -> str | None:
     """What is wrong with ``head``, a header block (each line ending CRLF, no blank line), when
     it should hold exactly the fields ``names`` in that order; None when nothing is."""
-    # One match of a compiled pattern decides the common case (a few microseconds a copy); the
-    # walk below runs only for a block that fails, to say why.
+    # One match of a compiled pattern decides the common case (about a microsecond a copy);
+    # the walk below runs only for a block that fails, to say why.
     if (
         head.isascii()
         and _block_pattern(tuple(names)).fullmatch(head)
@@ -232,11 +232,11 @@ def _names_problem(found: Sequence[str], names: Sequence[str]) -> str:
 
 def decoded_problem(head: bytes) -> str | None:
     """The first header of ``head`` whose value, decoded as mail programs decode it, holds a
-    line break or another control character; None when none does."""
+    line break or another control character but a tab; None when none does."""
     message = BytesHeaderParser(policy=default_policy).parsebytes(head + b"\r\n")
     for name, value in message.items():
         text = str(value)
-        if any(unicodedata.category(char) in _LINE_BREAKING for char in text):
+        if any(line_breaking(char) for char in text):
             return f"the {name} header holds a line break once decoded: {text[:80]!r}"
     for defect in message.defects:
         return f"the header block does not parse cleanly: {defect}"
@@ -244,5 +244,7 @@ def decoded_problem(head: bytes) -> str | None:
 
 
 def line_breaking(char: str) -> bool:
-    """Whether ``char`` ends a line in some mail program or parser."""
-    return unicodedata.category(char) in _LINE_BREAKING
+    """Whether ``char``, found in a header's value, may end a line in some mail program or
+    parser: a control character (a tab is white space a header may hold) or a line or
+    paragraph separator."""
+    return char != "\t" and unicodedata.category(char) in _LINE_BREAKING
