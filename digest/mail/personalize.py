@@ -15,8 +15,8 @@ the address the copy was sent to, and article times written in the subscriber's 
 
 No header carries a line break, however the text was encoded (invariant 6): every value from a
 feed, a subscriber or the config goes through ``digest.mail.headers.header_text``, and the bytes
-are checked last, the shared headers once per edition (parsed and decoded as a reader's mail
-program would) and each copy's own headers line by line, before anything is sent.
+are checked last, before anything is sent: the shared headers once per edition (parsed and
+decoded as a reader's mail program would), each copy's own against the four it must hold.
 """
 
 from __future__ import annotations
