@@ -454,6 +454,8 @@ def build_edition(services: Services, list_slug: str, slot: datetime) -> BuildOu
             edition, rendered, warnings = screened.edition, screened.rendered, screened.warnings
             for warning in warnings:
                 _log.warning("%s", warning)
+            if edition.is_empty and not digest_list.send_when_empty:
+                rendered = None  # every article was left out: an empty edition, not sent
         state, built = store.save_edition(edition, rendered, now)
     else:
         state, built = existing, False

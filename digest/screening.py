@@ -75,7 +75,8 @@ def screen_edition(
         if not _article_blockers(trial_findings):
             # What is left may still block for the operator's reasons: that stops it as before.
             reject_if_blocking(trial_rendered, trial_findings)
-            warnings = tuple(_warning(rendered, article, suspects) for article in dropped)
+            rest = "the edition is left empty" if trial.is_empty else "the rest goes out"
+            warnings = tuple(_warning(rendered, article, suspects, rest) for article in dropped)
             return Screened(trial, trial_rendered, trial_findings, tuple(dropped), warnings)
     lead = edition.lead.article if edition.lead is not None else None
     raise lint_error(rendered, findings, note=_not_cleared(lead, len(dropped)))
@@ -92,12 +93,14 @@ def describe(article: Article) -> str:
     return f"the article {title!r} ({article.link}) of feed {article.feed_name!r}"
 
 
-def _warning(rendered: RenderedEdition, article: Article, findings: Sequence[Finding]) -> str:
+def _warning(
+    rendered: RenderedEdition, article: Article, findings: Sequence[Finding], rest: str
+) -> str:
     slot = f"{rendered.slot:%Y-%m-%d %H:%M %Z}".strip()
     what = "; ".join(str(finding) for finding in findings)
     return (
         f"list {rendered.list_slug!r}: {describe(article)} was left out of the edition of "
-        f"{slot}, whose headers it broke ({what}); the rest of the edition goes out"
+        f"{slot}, whose headers it broke ({what}); {rest}"
     )
 
 

@@ -509,3 +509,27 @@ def test_an_address_that_cannot_go_in_a_header_fails_that_copy_only(
     with pytest.raises(DeliveryPermanentError, match="not an address a message can be sent to"):
         personalizer.message_for(Subscriber(id=1, email=address), NOW)
     mailer.send(rendered, Subscriber(id=2, email="sam@example.org", name="Sam"))
+
+
+@pytest.mark.usefixtures("first_line_down")
+def test_an_edition_left_with_no_article_is_not_sent(
+    tmp_path: Path,
+    feeds: tuple[Path, str],  # noqa: F811
+) -> None:
+    folder, base_url = feeds
+    write_pipeline_feed(folder, [(1, "Iran story " + b_word(INJECTED), DAY1 - timedelta(hours=1))])
+    transport = MemoryTransport()
+    settings = make_pipeline_settings(
+        tmp_path, base_url, subject="{{ list_name }}: {{ lead_title }}"
+    )
+    services = build_services(settings, clock=FixedClock(DAY1), transport=transport)
+    try:
+        summary = pipeline.run_cycle(services, pipeline.InlineDispatcher(services))
+        latest = services.store.latest_edition("daily")
+    finally:
+        services.close()
+    (warning,) = summary.problems
+    assert "https://wire.example.org/story/1" in warning
+    assert warning.endswith("; the edition is left empty")
+    assert summary.editions_skipped == 1 and transport.sent == []
+    assert latest is not None and latest.article_count == 0
