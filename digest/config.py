@@ -111,10 +111,10 @@ def _check_address(address: str) -> str:
         raise ValueError(f"{address!r} is not an email address")
     # Mail programs read "=?...?=" as an encoded word (which may hide a line break), and a
     # header of a message without SMTPUTF8 holds ASCII only.
-    if not address.isascii() or "=?" in address:
+    if not address.isascii() or "=?" in address or len(address) > 254:
         raise ValueError(
             f"{address!r} is not an address the mailer can put in a header: use plain ASCII "
-            "without '=?'"
+            "without '=?', at most 254 characters"
         )
     return address
 

@@ -183,6 +183,11 @@ def test_decoded_problem_reads_encoded_words_as_a_mail_program_does() -> None:
             "service.sender_address",
         ),
         (
+            'sender_address = "desk@example.org"',
+            'sender_address = "desk@' + "a" * 250 + '.org"',
+            "service.sender_address",
+        ),
+        (
             "postal_address",
             'reply_to = "=?utf-8?q?x?=@example.org"\npostal_address',
             "service.reply_to",
