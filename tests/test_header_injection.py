@@ -493,7 +493,8 @@ def test_an_article_that_gets_past_the_cleaning_is_left_out_and_the_rest_goes_ou
 
 
 @pytest.mark.parametrize(
-    "address", ["=?utf-8?q?=0D=0AX-Injected=3A_1?=@example.org", "a" * 64 + "@" + "b" * 200 + ".org"]
+    "address",
+    ["=?utf-8?q?=0D=0AX-Injected=3A_1?=@example.org", "a" * 64 + "@" + "b" * 200 + ".org"],
 )
 def test_an_address_that_cannot_go_in_a_header_fails_that_copy_only(
     mailer: Mailer, address: str
