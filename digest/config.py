@@ -131,12 +131,25 @@ def _check_https_url(url: str) -> str:
         raise ValueError(
             f"{url!r} must be an https URL: mailbox providers require https unsubscribe links"
         )
+    # It is written into the List-Unsubscribe header of every copy as it is.
+    if not (url.isascii() and url.isprintable()) or " " in url or "=?" in url or ">" in url:
+        raise ValueError(
+            f"{url!r} must be plain ASCII with no spaces, '>' or '=?' (it goes into mail "
+            "headers): percent-encode other characters"
+        )
     return url.rstrip("/")
 
 
 def _check_address(address: str) -> str:
     if not _ADDRESS.match(address):
         raise ValueError(f"{address!r} is not an email address")
+    # Mail programs read "=?...?=" as an encoded word (which may hide a line break), and a
+    # header of a message without SMTPUTF8 holds ASCII only.
+    if not address.isascii() or "=?" in address or len(address) > 254:
+        raise ValueError(
+            f"{address!r} is not an address the mailer can put in a header: use plain ASCII "
+            "without '=?', at most 254 characters"
+        )
     return address
 
 
@@ -158,8 +171,13 @@ def _check_database_url(url: str) -> str:
     return url
 
 
+# What str.splitlines() breaks at: CR, LF, VT, FF, the file/group/record separators, NEL and
+# the Unicode line and paragraph separators; some mail program reads each as a line end.
+_LINE_BREAKS = frozenset("\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
 def _no_line_breaks(value: str) -> str:
-    if "\r" in value or "\n" in value:
+    if not _LINE_BREAKS.isdisjoint(value):
         raise ValueError("must be a single line (it goes into mail headers)")
     return value
 
@@ -172,8 +190,17 @@ def _check_feedback_id(template: str) -> str:
             f"feedback_id {template!r} does not format ({error}): use only the variables "
             "{list}, {edition} and {domain}"
         ) from None
-    if not value.isascii() or not value.isprintable() or " " in value or len(value) > 200:
-        raise ValueError(f"feedback_id {template!r} must give ASCII with no spaces (<= 200 chars)")
+    if (
+        not value.isascii()
+        or not value.isprintable()
+        or " " in value
+        or "=?" in value  # mail programs would decode it as an encoded word
+        or len(value) > 200
+    ):
+        raise ValueError(
+            f"feedback_id {template!r} must give ASCII with no spaces or '=?' (<= 200 chars): "
+            "it is written into a mail header as it is"
+        )
     return template
 
 

@@ -5,7 +5,8 @@
     ├── FetchError             a feed could not be fetched (network, HTTP status, limits)
     ├── ParseError             a feed's bytes are not a feed we can read
     ├── RenderError            a template failed to render an edition
-    │   └── EditionLintError   a rendered edition failed the checks before sending (digest.lint)
+    │   ├── EditionLintError   a rendered edition failed the checks before sending (digest.lint)
+    │   └── HeaderCheckError   an edition's headers failed the mailer's last check on its bytes
     ├── DeliveryError          a message could not be handed to the mail server
     │   ├── DeliveryTemporaryError   try again later (4xx, connection refused, timeout)
     │   └── DeliveryPermanentError   never retry this recipient (5xx)
@@ -68,6 +69,15 @@ class EditionLintError(RenderError):
 
     def __init__(self, message: str, findings: tuple[object, ...] = ()) -> None:
         self.findings = findings  # digest.lint.Finding records; empty when rebuilt by Celery
+        super().__init__(message)
+
+
+class HeaderCheckError(RenderError):
+    """The headers every copy of an edition shares failed the last check before sending: a
+    mail program would read them as other headers than the mailer wrote."""
+
+    def __init__(self, message: str, problem: str) -> None:
+        self.problem = problem  # what is wrong with the header bytes, without where
         super().__init__(message)
 
 

@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 
 from digest import placeholders
 from digest.errors import EditionLintError
+from digest.mail.headers import MAX_LINE_OCTETS, line_breaking
+from digest.mail.personalize import COPY_HEADERS, SHARED_HEADERS
 from digest.records import OutgoingMessage, RenderedEdition
 
 # Gmail shows "[Message clipped]" and hides the rest (the unsubscribe link and the postal address
@@ -31,6 +33,12 @@ HTML_SIZE_LIMIT = 102_000
 # Gmail drops a <style> block over 16 KB whole, and with it the phone and dark-mode rules.
 STYLE_SIZE_LIMIT = 16_000
 ONE_CLICK = "List-Unsubscribe=One-Click"
+# Every header a copy may carry: what personalize writes, a DKIM signature, and the transfer
+# encoding a single-part message has. Anything else was forged by the text of a header.
+_KNOWN_HEADERS = frozenset(
+    name.lower()
+    for name in (*SHARED_HEADERS, *COPY_HEADERS, "DKIM-Signature", "Content-Transfer-Encoding")
+)
 _MARKER = re.compile(r"%%DIGEST-[A-Z-]+%%")
 
 
@@ -110,6 +118,32 @@ def _bodies(message: EmailMessage) -> tuple[str | None, str | None]:
     )
 
 
+def _forged_header_findings(message: EmailMessage, data: bytes) -> Iterable[Finding]:
+    """A header no part of the mailer writes, one written twice, a value that holds a line
+    break once decoded, or a line too long for a mail server: text that reached a header
+    (a feed's title through the subject) forged or broke it."""
+    names = [name.lower() for name in message]  # iterating a message gives its field names
+    unknown = sorted({name for name in names if name not in _KNOWN_HEADERS})
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if unknown or twice:
+        what = ", ".join([*(f"{name} (not the mailer's)" for name in unknown), *twice])
+        yield Finding("headers", f"the personal copies carry forged headers: {what}")
+    for name, value in message.items():
+        text = str(value)
+        if any(line_breaking(char) for char in text):
+            yield Finding(
+                "headers", f"the {name} header holds a line break once decoded: {text[:80]!r}"
+            )
+    head = data.partition(b"\r\n\r\n")[0]
+    longest = max((len(line) for line in head.split(b"\r\n")), default=0)
+    if longest > MAX_LINE_OCTETS:
+        yield Finding(
+            "headers",
+            f"a header line is {longest} octets long; mail servers refuse one over "
+            f"{MAX_LINE_OCTETS}",
+        )
+
+
 def _header_findings(message: EmailMessage) -> Iterable[Finding]:
     for name in ("From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "List-Id"):
         if not str(message.get(name) or "").strip():
@@ -170,6 +204,7 @@ def lint_edition(
     findings: list[Finding] = []
     message = _parse(sample.data)
     findings.extend(_header_findings(message))
+    findings.extend(_forged_header_findings(message, sample.data))
     text, rich = _bodies(message)
 
     if not (text or "").strip():
@@ -257,15 +292,25 @@ def blocking(findings: Sequence[Finding]) -> list[Finding]:
     return [finding for finding in findings if finding.blocking]
 
 
-def reject_if_blocking(rendered: RenderedEdition, findings: Sequence[Finding]) -> None:
+def reject_if_blocking(
+    rendered: RenderedEdition, findings: Sequence[Finding], *, note: str = ""
+) -> None:
     """Raise ``EditionLintError`` naming what to fix when any finding blocks the edition."""
+    if blocking(findings):
+        raise lint_error(rendered, findings, note=note)
+
+
+def lint_error(
+    rendered: RenderedEdition, findings: Sequence[Finding], *, note: str = ""
+) -> EditionLintError:
+    """The error that stops ``rendered`` for its blocking ``findings``; ``note`` is a last
+    line that says more (which article was suspected)."""
     stoppers = blocking(findings)
-    if not stoppers:
-        return
     slot = f"{rendered.slot:%Y-%m-%d %H:%M %Z}".strip()
     lines = "\n".join(f"  - {finding}" for finding in stoppers)
-    raise EditionLintError(
+    return EditionLintError(
         f"list {rendered.list_slug!r}: the edition of {slot} was not sent; fix "
-        f"{'this' if len(stoppers) == 1 else 'these'} and it goes out at the next run:\n{lines}",
+        f"{'this' if len(stoppers) == 1 else 'these'} and it goes out at the next run:\n{lines}"
+        + (f"\n  ({note})" if note else ""),
         findings=tuple(stoppers),
     )

@@ -33,13 +33,14 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.exc import DataError, SQLAlchemyError
 
-from digest import compose, lint, polling
+from digest import compose, lint, polling, screening
 from digest.concurrency import cpu_turn, run_per_host
 from digest.config import IngestSettings, ListSettings
 from digest.errors import (
     DeliveryError,
     DeliveryPermanentError,
     FetchError,
+    HeaderCheckError,
     ParseError,
     RenderError,
     without_password,
@@ -87,6 +88,7 @@ class BuildOutcome:
     empty: bool
     article_count: int
     pending_deliveries: int = 0  # ledger rows of the edition still to send
+    warnings: tuple[str, ...] = ()  # articles left out because their text broke the checks
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,9 +401,14 @@ def sync_list_subscribers(services: Services, digest_list: ListSettings) -> None
 
 
 def compose_next_edition(
-    services: Services, digest_list: ListSettings, slot: datetime, now: datetime
+    services: Services,
+    digest_list: ListSettings,
+    slot: datetime,
+    now: datetime,
+    excluded: frozenset[int] = frozenset(),
 ) -> Edition:
-    """The list's next edition: its window starts where the last edition's ended, ends now."""
+    """The list's next edition: its window starts where the last edition's ended, ends now;
+    the articles ``excluded`` (ids) are left out, as if the feeds had never sent them."""
     store = services.store
     previous = store.latest_edition(digest_list.slug)
     window_start = previous.window_end if previous is not None else None
@@ -412,7 +419,11 @@ def compose_next_edition(
         slot=slot,
         window_start=window_start,
         window_end=window_end,
-        candidates=store.candidates(digest_list.topics, window_start, window_end),
+        candidates=[
+            candidate
+            for candidate in store.candidates(digest_list.topics, window_start, window_end)
+            if candidate.article.id not in excluded
+        ],
     )
 
 
@@ -424,13 +435,27 @@ def build_edition(services: Services, list_slug: str, slot: datetime) -> BuildOu
     store, settings, now = services.store, services.settings, services.clock.now()
     digest_list = settings.list(list_slug)
     existing = store.edition_for_slot(list_slug, slot)
+    warnings: tuple[str, ...] = ()
     if existing is None:
         edition = compose_next_edition(services, digest_list, slot, now)
         send = not edition.is_empty or digest_list.send_when_empty
-        rendered = services.renderer.render(edition, digest_list) if send else None
-        if rendered is not None:
-            # Before anything is stored or queued: a refused edition is built again next tick.
-            lint.reject_if_blocking(rendered, check_edition(services, rendered, digest_list))
+        rendered = None
+        if send:
+            # Before anything is stored or queued: a refused edition is built again next tick;
+            # an article whose text broke the headers is left out and the rest goes out.
+            screened = screening.screen_edition(
+                edition,
+                render=lambda draft: services.renderer.render(draft, digest_list),
+                check=lambda rendering: check_edition(services, rendering, digest_list),
+                compose_without=lambda ids: compose_next_edition(
+                    services, digest_list, slot, now, ids
+                ),
+            )
+            edition, rendered, warnings = screened.edition, screened.rendered, screened.warnings
+            for warning in warnings:
+                _log.warning("%s", warning)
+            if edition.is_empty and not digest_list.send_when_empty:
+                rendered = None  # every article was left out: an empty edition, not sent
         state, built = store.save_edition(edition, rendered, now)
     else:
         state, built = existing, False
@@ -441,6 +466,7 @@ def build_edition(services: Services, list_slug: str, slot: datetime) -> BuildOu
         built=built,
         empty=state.status == EMPTY,
         article_count=state.article_count,
+        warnings=warnings,
     )
     if state.status != READY:
         return outcome
@@ -490,11 +516,17 @@ def sample_message(
 def check_edition(
     services: Services, rendered: RenderedEdition, digest_list: ListSettings
 ) -> tuple[lint.Finding, ...]:
-    """What ``digest.lint`` finds wrong with ``rendered``, seen through a sample personal copy."""
+    """What ``digest.lint`` finds wrong with ``rendered``, seen through a sample personal copy.
+
+    Headers that fail the mailer's own last check (``digest.mail.personalize``) are a finding
+    too, so that the edition is refused, or the article at fault left out, like any other.
+    """
+    try:
+        sample = sample_message(services, rendered, digest_list)
+    except HeaderCheckError as error:
+        return (lint.Finding("headers", f"the mailer's last check refused them: {error.problem}"),)
     return lint.lint_edition(
-        rendered,
-        sample_message(services, rendered, digest_list),
-        postal_address=services.settings.service.postal_address,
+        rendered, sample, postal_address=services.settings.service.postal_address
     )
 
 
@@ -678,6 +710,7 @@ def run_cycle(
             problems.append(str(error))
             observer.advance("Building editions", list_slug)
             continue
+        problems.extend(outcome.warnings)  # articles left out of it, named
         if outcome.empty:
             skipped += 1
         elif outcome.built:

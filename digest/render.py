@@ -35,6 +35,7 @@ import digest
 from digest import placeholders
 from digest.config import ListSettings, Settings, entry_key
 from digest.errors import RenderError
+from digest.mail.headers import header_text
 from digest.records import Article, Edition, EditionItem, RenderedEdition
 from digest.tracking import NONE as NO_TRACKING
 from digest.tracking import utm_parameters, with_parameters
@@ -425,7 +426,8 @@ class Renderer:
         )
 
     def subject(self, edition: Edition, digest_list: ListSettings, article_count: int) -> str:
-        """The list's subject template rendered on one line of at most ~150 characters."""
+        """The list's subject template rendered on one line of at most ~150 characters, fit for
+        a mail header whatever the feed's text held."""
         zone = ZoneInfo(digest_list.timezone)
         words = wording_for(digest_list.language)
         first = next(edition.items(), None)
@@ -449,8 +451,10 @@ class Renderer:
                 f"template {digest_list.subject!r} failed: {error}. Use only the variables "
                 f"list_name, date, lead_title and article_count."
             ) from error
-        subject = shorten(rendered, SUBJECT_MAX_CHARS)
-        return subject or f"{digest_list.name}: {date}"
+        # Feed text reaches the subject (lead_title): encoded words are decoded and checked, and
+        # whatever would break the header line is a space (invariant 6; digest.mail.headers).
+        subject = shorten(header_text(rendered, 4 * SUBJECT_MAX_CHARS), SUBJECT_MAX_CHARS)
+        return subject or header_text(f"{digest_list.name}: {date}", SUBJECT_MAX_CHARS)
 
     # ----------------------------------------------------------------------------------------
 

@@ -92,6 +92,36 @@ def test_each_required_header(missing: str) -> None:
     assert any(missing in f.message for f in found)
 
 
+def with_header_lines(lines: bytes) -> OutgoingMessage:
+    """The good message with raw ``lines`` (CRLF-ended) put right after its Subject header."""
+    good = message()
+    data = good.data.replace(b"\r\nDate:", b"\r\n" + lines + b"Date:", 1)
+    assert data != good.data
+    return OutgoingMessage(good.sender, good.recipient, good.message_id, data)
+
+
+def test_a_forged_or_doubled_header_is_refused() -> None:
+    forged = findings(with_header_lines(b"Reply-To: x@evil.example\r\nX-Injected: 1\r\n"))
+    assert [f.check for f in forged if f.blocking] == ["headers"]
+    assert "forged headers: x-injected (not the mailer's)" in forged[0].message
+    doubled = findings(with_header_lines(b"Subject: a second subject\r\n"))
+    assert [f.message for f in doubled] == ["the personal copies carry forged headers: subject"]
+
+
+def test_a_header_that_decodes_to_a_line_break_is_refused() -> None:
+    found = findings(with_header_lines(b"Comments: =?utf-8?q?a=0D=0AX-Injected:_1?=\r\n"))
+    assert any("the Comments header holds a line break once decoded" in f.message for f in found)
+    separator = findings(with_header_lines(b"Keywords: a =?utf-8?b?4oCo?= b\r\n"))  # U+2028
+    assert any("Keywords header holds a line break" in f.message for f in separator)
+
+
+def test_a_header_line_over_998_octets_is_refused() -> None:
+    found = findings(message(To="reader@example.org", Subject="x" * 1200))
+    assert not any("octets" in f.message for f in found)  # the email package folds it
+    raw = findings(with_header_lines(b"Comments: " + b"x" * 1000 + b"\r\n"))
+    assert any("1010 octets long" in f.message for f in raw)
+
+
 def test_one_click_unsubscribe_needs_https_and_the_post_header() -> None:
     found = findings(message(List_Unsubscribe="<mailto:leave@example.org>"))
     assert any("<https://" in f.message for f in found)

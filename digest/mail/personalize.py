@@ -12,6 +12,11 @@ signature. The edition's HTML is never parsed again here.
 What differs per subscriber: To, Date, Message-ID, List-Unsubscribe (https and mailto, both
 holding the subscriber's unsubscribe token), the greeting, the unsubscribe and preferences links,
 the address the copy was sent to, and article times written in the subscriber's timezone.
+
+No header carries a line break, however the text was encoded (invariant 6): every value from a
+feed, a subscriber or the config goes through ``digest.mail.headers.header_text``, and the bytes
+are checked last, before anything is sent: the shared headers once per edition (parsed and
+decoded as a reader's mail program would), each copy's own against the four it must hold.
 """
 
 from __future__ import annotations
@@ -30,10 +35,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digest import placeholders
 from digest.config import ListSettings, ServiceSettings
-from digest.errors import DeliveryPermanentError
+from digest.errors import DeliveryPermanentError, HeaderCheckError, RenderError
 from digest.mail.dkim import DkimSigner
+from digest.mail.headers import block_problem, cut, decoded_problem, header_text
 from digest.mail.message import MessageTemplate, encode_value
-from digest.mail.subscribers import clean_name
 from digest.mail.tokens import TokenSigner
 from digest.records import OutgoingMessage, RenderedEdition, Subscriber
 from digest.wording import format_datetime, wording_for
@@ -60,6 +65,23 @@ POLICY = SMTP.clone(header_factory=_HEADERS)
 
 # An address we can put in a header and an SMTP envelope as it is (``normalize_email`` made it).
 _ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]*)")
+ADDRESS_CHARS = 254  # RFC 5321's limit on a forward path, address and brackets
+SUBJECT_CHARS = 250  # render keeps subjects to 150; this bounds one stored by anything else
+NAME_CHARS = 100  # a display name (sender, subscriber) or the phrase of List-Id
+GREETING_NAME_CHARS = 500  # the body has no line limit, but a name is not a letter
+# The headers every copy shares (Reply-To and Feedback-ID when configured), then each copy's
+# own, in the order they are written.
+SHARED_HEADERS = (
+    "From",
+    "Reply-To",
+    "Subject",
+    "List-Id",
+    "List-Unsubscribe-Post",
+    "Feedback-ID",
+    "MIME-Version",
+    "Content-Type",
+)
+COPY_HEADERS = ("To", "Date", "Message-ID", "List-Unsubscribe")
 # A display name that needs neither quotes nor encoding: atext words and spaces (RFC 5322).
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?: [A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 
@@ -109,24 +131,37 @@ class Personalizer:
         if now.tzinfo is None:
             raise ValueError("personalize needs a timezone-aware now")
         address = subscriber.email
-        if not _ADDRESS.fullmatch(address) or ".." in address or address.startswith("."):
+        if (
+            not _ADDRESS.fullmatch(address)
+            or ".." in address
+            or address.startswith(".")
+            or "=?" in address  # mail programs would read an encoded word into it
+            or len(address) > ADDRESS_CHARS
+        ):
             raise DeliveryPermanentError(address, "not an address a message can be sent to")
         message_id = self.message_id(subscriber.id)
         list_slug = self._list.slug
         token, preferences_token = self._signer.link_tokens(subscriber.id, list_slug)
         unsubscribe_url = f"{self._service.base_url}/unsubscribe/{token}"
         preferences_url = f"{self._service.base_url}/preferences/{preferences_token}"
-        name = clean_name(subscriber.name)
+        name = header_text(subscriber.name, GREETING_NAME_CHARS)
         greeting = f"Hello {name}," if name else "Hello,"
 
         headers = (
-            _to_header(name, address) + f"Date: {self._date(now)}\r\n"
+            _to_header(cut(name, NAME_CHARS), address) + f"Date: {self._date(now)}\r\n"
             f"Message-ID: {message_id}\r\n"
             # RFC 2369 and 8058: the https URL takes the one-click POST; mailto is for clients
             # that only send mail. Folded between the two, each URL stays whole on its line.
             f"List-Unsubscribe: <{unsubscribe_url}>,\r\n"
             f" <mailto:{self._unsubscribe_address}?subject=unsubscribe-{token}>\r\n"
         ).encode("ascii")
+        # The last look before sending, a few lines long: these headers are the only ones that
+        # differ per copy (the shared ones were checked once, when the template was built).
+        problem = block_problem(headers, COPY_HEADERS)
+        if problem is not None:
+            raise DeliveryPermanentError(
+                address, f"this copy's headers failed the last check before sending: {problem}"
+            )
         times = self._times_in(subscriber.timezone)
         text_values = {
             placeholders.GREETING: encode_value(greeting),
@@ -185,17 +220,28 @@ class Personalizer:
         return values
 
     def _static_headers(self, boundary: str) -> bytes:
+        """The headers every copy shares, checked; raises RenderError rather than let one out
+        that a mail program would read as more (or other) headers than these."""
         service, digest_list = self._service, self._list
+        subject = header_text(self.rendered.subject, SUBJECT_CHARS) or header_text(
+            digest_list.name, SUBJECT_CHARS
+        )
         message = EmailMessage(policy=POLICY)
-        message["From"] = Address(
-            display_name=_one_line(service.sender_name), addr_spec=service.sender_address
-        )
-        if service.reply_to:
-            message["Reply-To"] = Address(addr_spec=service.reply_to)
-        message["Subject"] = _one_line(self.rendered.subject)
-        message["List-Id"] = (
-            f"{_phrase(_one_line(digest_list.name))} <{digest_list.slug}.{self._domain}>"
-        )
+        try:
+            message["From"] = Address(
+                display_name=header_text(service.sender_name, NAME_CHARS),
+                addr_spec=service.sender_address,
+            )
+            if service.reply_to:
+                message["Reply-To"] = Address(addr_spec=service.reply_to)
+        except (ValueError, IndexError, HeaderParseError) as error:
+            raise RenderError(
+                f"service.sender_address or service.reply_to cannot go in a header ({error}): "
+                "use a plain address such as news@example.org"
+            ) from error
+        message["Subject"] = subject
+        list_name = header_text(digest_list.name, NAME_CHARS)
+        message["List-Id"] = f"{_phrase(list_name)} <{digest_list.slug}.{self._domain}>"
         # RFC 8058 one-click unsubscribe: mailbox providers POST to the https URL.
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         if service.feedback_id:
@@ -204,8 +250,17 @@ class Personalizer:
             )
         message["MIME-Version"] = "1.0"
         message["Content-Type"] = f'multipart/alternative; boundary="{boundary}"'
-        head = message.as_bytes(policy=POLICY).partition(b"\r\n\r\n")[0]
-        return head + b"\r\n"
+        head = message.as_bytes(policy=POLICY).partition(b"\r\n\r\n")[0] + b"\r\n"
+        expected = list(message.keys())  # the names written, in order
+        problem = block_problem(head, expected) or decoded_problem(head)
+        if problem is not None:
+            raise HeaderCheckError(
+                f"list {digest_list.slug!r}: the headers of the edition of "
+                f"{self.rendered.slot:%Y-%m-%d %H:%M %Z} failed the last check before sending "
+                f"({problem}); nothing was sent",
+                problem,
+            )
+        return head
 
 
 def personalize(
@@ -245,11 +300,6 @@ def _to_header(name: str | None, address: str) -> str:
             address, f"not an address a message can be sent to ({error})"
         ) from error
     return message.as_bytes(policy=POLICY).partition(b"\r\n\r\n")[0].decode("ascii") + "\r\n"
-
-
-def _one_line(text: str) -> str:
-    """Header text with any line break or other control character turned into a space."""
-    return clean_name(text) or ""
 
 
 def _phrase(name: str) -> str:

@@ -58,7 +58,8 @@ def normalize_email(address: str) -> str:
     if not at or not local or not domain:
         raise ValueError(f"{address!r} is not an email address (expected name@domain)")
     dots_misplaced = local.startswith(".") or local.endswith(".") or ".." in local
-    if not _LOCAL_PART.match(local) or dots_misplaced:
+    # "=?" would start an RFC 2047 encoded word, which mail programs decode even here.
+    if not _LOCAL_PART.match(local) or dots_misplaced or "=?" in local:
         raise ValueError(
             f"{address!r} is not an email address we can send to "
             "(the part before @ must be plain ASCII letters, digits or . _ + -)"
