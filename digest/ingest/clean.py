@@ -23,6 +23,7 @@ import nh3
 
 from digest.ingest import quirks
 from digest.ingest.dates import entry_date
+from digest.ingest.nesting import bound_nesting
 from digest.records import URL_LIMIT, Entry
 
 SUMMARY_LIMIT = 600  # characters of summary_text, ellipsis included
@@ -127,7 +128,7 @@ def sanitize_html(html: str, *, base_url: str | None) -> str:
     """Feed HTML cut down to a small allowlist: links absolute http(s)/mailto, no images."""
     token = _LINK_BASE.set(base_url)
     try:
-        cleaned = _SANITIZER.clean(_STRIPPED_BLOCK_END.sub(r"\1 ", html))
+        cleaned = _SANITIZER.clean(_STRIPPED_BLOCK_END.sub(r"\1 ", bound_nesting(html)))
     finally:
         _LINK_BASE.reset(token)
     # Dropping images leaves the links and then the paragraphs that held them empty.
@@ -212,7 +213,7 @@ def html_to_text(html: str) -> str:
     text = _plain_markup_text(html)
     if text is None:
         extractor = _TextExtractor()
-        extractor.feed(_TEXT_MARKUP.clean(html))  # see _TEXT_MARKUP
+        extractor.feed(_TEXT_MARKUP.clean(bound_nesting(html)))  # see _TEXT_MARKUP
         extractor.close()
         text = "".join(extractor.parts)
     return collapse_whitespace(text)
@@ -328,7 +329,7 @@ def image_sources(html: str) -> list[str]:
         return []
     sources = _plain_markup_images(html)
     if sources is None:
-        canonical = _IMAGE_MARKUP.clean(html)  # see _TEXT_MARKUP
+        canonical = _IMAGE_MARKUP.clean(bound_nesting(html))  # see _TEXT_MARKUP
         sources = _plain_markup_images(canonical)
         if sources is None:  # an attribute value with "<" or ">" in it
             finder = _ImageSources()

@@ -1,0 +1,212 @@
+"""Bound how deeply feed HTML nests before html5ever (the parser inside nh3) builds its tree.
+
+html5ever's tree builder looks down its stack of open elements for many tokens: every ``<div>``,
+``<ul>`` or ``<blockquote>`` asks whether a ``<p>`` is open "in button scope", every stray end
+tag looks for its element. Each look costs the depth of the stack, so a description of tens of
+thousands of nested elements costs the square of its length: 250 KB of ``<ul>`` held the poller
+for seconds in the sanitizer alone. Real articles nest a few dozen levels at most.
+
+``bound_nesting`` reads the fragment's tags once, in linear time, and keeps its own account of the
+elements open; a start tag that would open more than ``MAX_DEPTH`` of them is left out, and so is
+the end tag that closes it. Text is never left out, only tags.
+
+The account only ever counts too many open elements, never too few, so html5ever's stack stays
+within a small multiple of ``MAX_DEPTH`` (the elements it adds itself, ``<tbody>`` and ``<tr>``
+in a table, the formatting elements it reopens, each stand for a start tag counted here):
+
+- a start tag is counted wherever ``<`` and a letter stand outside what html5ever surely reads as
+  text (a comment, a quoted attribute value, a ``<script>``), even where html5ever might read text;
+- an end tag closes an element only when it is surely one (outside comments, attribute values and
+  raw text), and only when the element it names is the current one, or is below nothing but
+  elements an end tag closes implicitly (``<li>``, ``<p>``, ...). Any other end tag is taken to
+  close nothing, whatever html5ever makes of it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+# Open elements allowed, as counted here; real articles stay far below it.
+MAX_DEPTH = 200
+# Elements an end tag may look below the current one for (html5ever's implied end tags).
+_LOOK_DOWN = 8
+
+_VOID = frozenset(
+    {
+        "area", "base", "basefont", "bgsound", "br", "col", "embed", "frame", "hr", "image",
+        "img", "input", "keygen", "link", "meta", "param", "source", "track", "wbr",
+    }
+)  # fmt: skip
+# Elements whose content html5ever reads as text up to their end tag.
+_RAW_TEXT = frozenset(
+    {"script", "style", "xmp", "iframe", "noembed", "noframes", "textarea", "title"}
+)
+# Elements closed by the end tag of the element they are in (html5ever: "generate implied end
+# tags"), and those that a start tag of the same name closes when it is the current element.
+_IMPLIED_END = frozenset({"p", "li", "dt", "dd", "option", "optgroup", "rb", "rp", "rt", "rtc"})
+_REPLACED_BY_SAME = _IMPLIED_END | {"tr", "td", "th"}
+_FOREIGN = frozenset({"svg", "math"})  # where <style> and <title> hold markup
+
+# A start or end tag from its "<" to its ">", as html5ever reads it: attribute values are skipped
+# whole, quoted or not, and a quoted one that is never closed makes no tag. Each repeat is
+# possessive and each alternative starts differently, so no input makes the match backtrack.
+_SPACE = r"[\t\n\f\r ]"
+_VALUE = rf"={_SPACE}*+(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >\"'][^\t\n\f\r >]*+|(?=>))"
+_ATTRIBUTES = (
+    rf"(?:{_SPACE}|/)*+"
+    rf"(?:[^\t\n\f\r />][^\t\n\f\r /=>]*+{_SPACE}*+(?:{_VALUE}|(?!=))(?:{_SPACE}|/)*+)*+"
+)
+_START_TAG = re.compile(rf"<([a-zA-Z][^\t\n\f\r />]*+)({_ATTRIBUTES})>")
+_END_TAG = re.compile(rf"</([a-zA-Z][^\t\n\f\r />]*+){_ATTRIBUTES}>")
+_MARKUP_START = re.compile(r"<[a-zA-Z/!?]")
+_LETTER_AFTER = re.compile(r"<[a-zA-Z]")
+_END_TAG_START = re.compile(r"</[a-zA-Z]")
+
+
+def bound_nesting(html: str, max_depth: int = MAX_DEPTH) -> str:
+    """``html`` without the start tags (and their end tags) that would open more than
+    ``max_depth`` elements at once (module docstring); ``html`` itself when none would."""
+    if html.count("<") <= max_depth:  # too few tags to nest that deep: the common case
+        return html
+    return _Bounder(html, max_depth).run()
+
+
+class _Bounder:
+    """One pass over one fragment (``bound_nesting``)."""
+
+    def __init__(self, html: str, max_depth: int) -> None:
+        self.html = html
+        self.max_depth = max_depth
+        self.open: list[str] = []  # names of the open elements, as counted here
+        self.foreign = 0  # open <svg> and <math> among them
+        self.left_out: Counter[str] = Counter()  # start tags left out, by name, not yet closed
+        self.kept: list[str] = []
+        self.kept_from = 0  # where the text not yet copied to ``kept`` starts
+
+    def run(self) -> str:
+        html, position = self.html, 0
+        while (found := _MARKUP_START.search(html, position)) is not None:
+            start = found.start()
+            second = html[start + 1]
+            if second == "!":
+                position = self._declaration(start)
+            elif second == "?":
+                position = _after_bogus_comment(html, start)
+            elif second == "/":
+                position = self._end_tag(start)
+            else:
+                position = self._start_tag(start)
+        if not self.kept:
+            return html
+        self.kept.append(html[self.kept_from :])
+        return "".join(self.kept)
+
+    def _start_tag(self, start: int) -> int:
+        tag = _START_TAG.match(self.html, start)
+        if tag is None:  # a quoted value never closed: html5ever reads no tag to the end
+            return self._unsure(start, len(self.html))
+        name = tag.group(1).lower()
+        if name == "plaintext":
+            return len(self.html)  # everything after it is text
+        if name in _RAW_TEXT:
+            end = self._raw_text_end(name, tag.end())
+            if self.foreign:
+                # In <svg> or <math>, <style> or <title> hold markup, unless html5ever has left
+                # the foreign element already: either way, as far as their end tag.
+                return self._unsure(tag.end(), end)
+            return end
+        if name in _VOID:
+            return tag.end()
+        if name in _REPLACED_BY_SAME and self.open and self.open[-1] == name:
+            return tag.end()  # closes the current one and takes its place
+        self._open(name, start, tag.end())
+        return tag.end()
+
+    def _open(self, name: str, start: int, end: int) -> None:
+        if len(self.open) >= self.max_depth:
+            self.kept.append(self.html[self.kept_from : start])
+            self.kept_from = end
+            self.left_out[name] += 1
+            return
+        self.open.append(name)
+        if name in _FOREIGN:
+            self.foreign += 1
+
+    def _end_tag(self, start: int) -> int:
+        html = self.html
+        if _END_TAG_START.match(html, start) is None:
+            # "</>" is ignored, and "</" before anything but a letter starts a bogus comment.
+            return start + 3 if html.startswith("</>", start) else _after_bogus_comment(html, start)
+        tag = _END_TAG.match(html, start)
+        if tag is None:  # a quoted value never closed: html5ever reads no tag to the end
+            return self._unsure(start, len(html))
+        name = tag.group(1).lower()
+        if self.left_out[name]:
+            self.left_out[name] -= 1
+            self.kept.append(html[self.kept_from : start])
+            self.kept_from = tag.end()
+            return tag.end()
+        # The element it closes: the current one, or one below elements it closes implicitly.
+        for depth in range(1, min(_LOOK_DOWN, len(self.open)) + 1):
+            below = self.open[-depth]
+            if below == name:
+                self.foreign -= sum(closed in _FOREIGN for closed in self.open[-depth:])
+                del self.open[-depth:]
+                break
+            if below not in _IMPLIED_END:
+                break
+        return tag.end()
+
+    def _declaration(self, start: int) -> int:
+        """Where a comment, a doctype or a CDATA section ("<!") ends."""
+        html = self.html
+        if html.startswith("<!--", start):
+            # html5ever ends a comment at once ("<!-->", "<!--->"), else at "-->" or "--!>".
+            if html.startswith(">", start + 4) or html.startswith("->", start + 4):
+                return html.index(">", start + 4) + 1
+            ends = [
+                found + len(close)
+                for close in ("-->", "--!>")
+                if (found := html.find(close, start + 4)) != -1
+            ]
+            return min(ends, default=len(html))
+        end = _after_bogus_comment(html, start)
+        if html.startswith("<![CDATA[", start):
+            # In <svg> or <math> a CDATA section runs to "]]>", elsewhere to the first ">".
+            close = html.find("]]>", start)
+            return self._unsure(end, len(html) if close == -1 else close + 3)
+        return end
+
+    def _raw_text_end(self, name: str, content_start: int) -> int:
+        """Where the text of a raw-text element (``<script>``, ``<style>``...) ends: at its end
+        tag, which is then read as any end tag."""
+        end = re.compile(rf"</{name}[\t\n\f\r />]", re.IGNORECASE).search(self.html, content_start)
+        if end is None:
+            return len(self.html)
+        if name == "script":
+            text = self.html[content_start : end.start()].lower()
+            comment = text.find("<!--")
+            if comment != -1 and "<script" in text[comment:]:
+                # html5ever may read on past this end tag ("script data double escaped"): where
+                # the script ends is not known.
+                return self._unsure(content_start, len(self.html))
+        return end.start()
+
+    def _unsure(self, start: int, end: int) -> int:
+        """Past ``start`` up to ``end``, where it is not known what html5ever reads as a tag:
+        every "<" and a letter is counted as an element opened that stays open, and no end tag
+        closes anything."""
+        position = start
+        while (found := _LETTER_AFTER.search(self.html, position, end)) is not None:
+            tag = _START_TAG.match(self.html, found.start(), end)
+            # A "<" inside a tag's attribute values is no tag, whichever way the tag is read.
+            position = tag.end() if tag is not None else found.start() + 1
+            self._open("", found.start(), position)
+        return end
+
+
+def _after_bogus_comment(html: str, start: int) -> int:
+    """Where a bogus comment ("<?...>", "<!DOCTYPE ...>", "</ ...>") ends: its first ">"."""
+    end = html.find(">", start + 2)
+    return len(html) if end == -1 else end + 1
