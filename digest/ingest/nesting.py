@@ -104,8 +104,10 @@ class _Bounder:
 
     def _start_tag(self, start: int) -> int:
         tag = _START_TAG.match(self.html, start)
-        if tag is None:  # a quoted value never closed: html5ever reads no tag to the end
-            return self._unsure(start, len(self.html))
+        if tag is None:
+            # No ">" ends it, or a quoted value is never closed: html5ever reads the rest of the
+            # fragment as this unfinished tag, and drops it.
+            return len(self.html)
         name = tag.group(1).lower()
         if name == "plaintext":
             return len(self.html)  # everything after it is text
@@ -139,8 +141,8 @@ class _Bounder:
             # "</>" is ignored, and "</" before anything but a letter starts a bogus comment.
             return start + 3 if html.startswith("</>", start) else _after_bogus_comment(html, start)
         tag = _END_TAG.match(html, start)
-        if tag is None:  # a quoted value never closed: html5ever reads no tag to the end
-            return self._unsure(start, len(html))
+        if tag is None:  # an unfinished tag to the end, as for a start tag
+            return len(html)
         name = tag.group(1).lower()
         if self.left_out[name]:
             self.left_out[name] -= 1
@@ -200,9 +202,12 @@ class _Bounder:
         position = start
         while (found := _LETTER_AFTER.search(self.html, position, end)) is not None:
             tag = _START_TAG.match(self.html, found.start(), end)
+            if tag is None:  # an unfinished tag up to the end: one element at most
+                self._open("", found.start(), found.start())
+                break
             # A "<" inside a tag's attribute values is no tag, whichever way the tag is read.
-            position = tag.end() if tag is not None else found.start() + 1
-            self._open("", found.start(), position)
+            self._open("", found.start(), tag.end())
+            position = tag.end()
         return end
 
 
