@@ -128,12 +128,12 @@ def guard_document(content: bytes, content_type: str | None) -> GuardedDocument:
     except ValueError:
         # The server's charset or the XML declaration names an encoding no codec can be looked
         # up by ("UTF-8\0" raises ValueError, not LookupError, which feedparser expects).
-        utf8, encoding = read_undeclared(without_leading_blanks(content))
+        utf8, read_as = read_undeclared(without_leading_blanks(content))
         problem = (
             "the document's declared encoding (its XML declaration or the server's charset) "
-            f"names no encoding; it was read as {encoding}"
+            f"names no encoding; it was read as {read_as}"
         )
-        found = {"encoding": encoding}
+        found = {"encoding": read_as}
     else:
         problem = found.get("bozo_exception")
     if isinstance(problem, NonXMLContentType):
