@@ -43,10 +43,39 @@ _RAW_TEXT = frozenset(
     {"script", "style", "xmp", "iframe", "noembed", "noframes", "textarea", "title"}
 )
 # Elements closed by the end tag of the element they are in (html5ever: "generate implied end
-# tags"), and those that a start tag of the same name closes when it is the current element.
+# tags").
 _IMPLIED_END = frozenset({"p", "li", "dt", "dd", "option", "optgroup", "rb", "rp", "rt", "rtc"})
-_REPLACED_BY_SAME = _IMPLIED_END | {"tr", "td", "th"}
-_FOREIGN = frozenset({"svg", "math"})  # where <style> and <title> hold markup
+_CELLS = frozenset({"td", "th"})
+_TABLE_PARTS = _IMPLIED_END | _CELLS | {"tr", "tbody", "thead", "tfoot", "caption", "colgroup"}
+# The start tags that close an open element as html5ever does: the elements they close, and
+# the elements they close on the way to one (what else is above it, html5ever leaves open or
+# this account does not know: the start tag then only opens its own element).
+_CLOSING_START = {
+    "p": (frozenset({"p"}), frozenset()),
+    "li": (frozenset({"li"}), frozenset({"p"})),
+    "dt": (frozenset({"dt", "dd"}), frozenset({"p"})),
+    "dd": (frozenset({"dt", "dd"}), frozenset({"p"})),
+    "option": (frozenset({"option"}), frozenset()),
+    "optgroup": (frozenset({"optgroup", "option"}), frozenset({"option"})),
+    "td": (_CELLS, _IMPLIED_END),
+    "th": (_CELLS, _IMPLIED_END),
+    "tr": (frozenset({"tr"}), _IMPLIED_END | _CELLS),
+}
+# End tags that close the elements of a table left open inside them; others close only those
+# of _IMPLIED_END.
+_TABLE_ENDS = frozenset({"table", "tbody", "thead", "tfoot", "tr"})
+_FOREIGN = frozenset({"svg", "math"})
+# Start tags after which html5ever reads HTML again inside <svg> or <math>, where "<x/>" opened
+# nothing: the elements that end foreign content, and its HTML integration points.
+_HTML_AGAIN = frozenset(
+    {
+        "b", "big", "blockquote", "body", "br", "center", "code", "dd", "div", "dl", "dt", "em",
+        "embed", "h1", "h2", "h3", "h4", "h5", "h6", "head", "hr", "i", "img", "li", "listing",
+        "menu", "meta", "nobr", "ol", "p", "pre", "ruby", "s", "small", "span", "strong",
+        "strike", "sub", "sup", "table", "tt", "u", "ul", "var", "font", "foreignobject",
+        "desc", "title", "mi", "mo", "mn", "ms", "mtext", "annotation-xml",
+    }
+)  # fmt: skip
 
 # A start or end tag from its "<" to its ">", as html5ever reads it: attribute values are skipped
 # whole, quoted or not, and a quoted one that is never closed makes no tag. Each repeat is
@@ -80,6 +109,9 @@ class _Bounder:
         self.max_depth = max_depth
         self.open: list[str] = []  # names of the open elements, as counted here
         self.foreign = 0  # open <svg> and <math> among them
+        # Whether "<x/>" surely opens nothing here: in <svg> or <math>, and no tag since their
+        # start that takes html5ever back to HTML.
+        self.surely_foreign = False
         self.left_out: Counter[str] = Counter()  # start tags left out, by name, not yet closed
         self.kept: list[str] = []
         self.kept_from = 0  # where the text not yet copied to ``kept`` starts
@@ -118,12 +150,33 @@ class _Bounder:
                 # the foreign element already: either way, as far as their end tag.
                 return self._unsure(tag.end(), end)
             return end
-        if name in _VOID:
+        if name in _FOREIGN:
+            # In a <select> html5ever ignores it, and after </select> reads "<x/>" as HTML.
+            self.surely_foreign = "select" not in self.open
+        elif name in _HTML_AGAIN:
+            self.surely_foreign = False
+        if name in _VOID or (self.surely_foreign and tag.group(2).endswith("/")):
             return tag.end()
-        if name in _REPLACED_BY_SAME and self.open and self.open[-1] == name:
-            return tag.end()  # closes the current one and takes its place
+        if name in _CLOSING_START:
+            targets, passed = _CLOSING_START[name]
+            if self._close(targets, passed):
+                self.open.append(name)  # in the place of the one it closed
+                return tag.end()
         self._open(name, start, tag.end())
         return tag.end()
+
+    def _close(self, targets: frozenset[str], passed: frozenset[str]) -> bool:
+        """Close the nearest open element of ``targets`` with the elements above it, if that
+        is the current element or only elements of ``passed`` (a few) are above it."""
+        for depth in range(1, min(_LOOK_DOWN, len(self.open)) + 1):
+            below = self.open[-depth]
+            if below in targets:
+                self.foreign -= sum(closed in _FOREIGN for closed in self.open[-depth:])
+                del self.open[-depth:]
+                return True
+            if below not in passed:
+                return False
+        return False
 
     def _open(self, name: str, start: int, end: int) -> None:
         if len(self.open) >= self.max_depth:
@@ -150,14 +203,7 @@ class _Bounder:
             self.kept_from = tag.end()
             return tag.end()
         # The element it closes: the current one, or one below elements it closes implicitly.
-        for depth in range(1, min(_LOOK_DOWN, len(self.open)) + 1):
-            below = self.open[-depth]
-            if below == name:
-                self.foreign -= sum(closed in _FOREIGN for closed in self.open[-depth:])
-                del self.open[-depth:]
-                break
-            if below not in _IMPLIED_END:
-                break
+        self._close(frozenset({name}), _TABLE_PARTS if name in _TABLE_ENDS else _IMPLIED_END)
         return tag.end()
 
     def _declaration(self, start: int) -> int:
