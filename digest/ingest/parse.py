@@ -7,6 +7,7 @@ bytes ─► JSON Feed? ─► jsonfeed.read_json_feed ─┐
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -44,7 +45,19 @@ expat_driver.install()
 _log = logging.getLogger(__name__)
 
 
-def parse_feed(content: bytes, *, url: str, content_type: str | None, now: datetime) -> ParsedFeed:
+class OutOfTime(ParseError):
+    """The document was not read by the deadline ``parse_feed`` was given. The poller hands such
+    a document to a parser process (``isolation.parse_apart``), which can be stopped at any time."""
+
+
+def parse_feed(
+    content: bytes,
+    *,
+    url: str,
+    content_type: str | None,
+    now: datetime,
+    deadline: float | None = None,
+) -> ParsedFeed:
     """Parse a fetched feed document.
 
     feedparser is handed bytes, never a URL, so it cannot fetch anything, and only bytes that
@@ -52,11 +65,15 @@ def parse_feed(content: bytes, *, url: str, content_type: str | None, now: datet
     goes along for RFC 3023's rules), without entity declarations, with bounded author fields.
     A document with recoverable errors yields the entries recovered and a ``warning``; a document
     that is no feed at all raises ParseError.
+
+    ``deadline`` (a ``time.monotonic()`` value) is checked after the XML parse and between
+    entries: past it, OutOfTime is raised. No single step runs long past it: each is linear in
+    the size of what it reads (``nesting`` bounds what html5ever is handed).
     """
     if not content.strip():
         raise ParseError(url, "the server sent an empty document instead of a feed")
     if looks_like_json(content, content_type):
-        return _parse_json_feed(content, url=url, now=now)
+        return _parse_json_feed(content, url=url, now=now, deadline=deadline)
 
     guarded = guard_document(content, _modern_content_type(content_type) if content_type else None)
     try:
@@ -78,11 +95,12 @@ def parse_feed(content: bytes, *, url: str, content_type: str | None, now: datet
     if not parsed.get("version") and not parsed.entries:
         raise ParseError(url, _not_a_feed_reason(parsed, content_type, guarded.content, url))
 
+    _check_deadline(deadline, url, "reading its XML")
     feed = parsed.feed
     link = absolute_http_url(feed.get("link"), url)
     language = normalize_language(feed.get("language"))
     entries, dropped, cleaning_problems = _clean_entries(
-        parsed.entries, url=url, link=link, language=language, now=now
+        parsed.entries, url=url, link=link, language=language, now=now, deadline=deadline
     )
 
     problems = []
@@ -106,15 +124,18 @@ def parse_feed(content: bytes, *, url: str, content_type: str | None, now: datet
     )
 
 
-def _parse_json_feed(content: bytes, *, url: str, now: datetime) -> ParsedFeed:
+def _parse_json_feed(
+    content: bytes, *, url: str, now: datetime, deadline: float | None
+) -> ParsedFeed:
     try:
         document = read_json_feed(content)
     except NotAJsonFeed as error:
         raise ParseError(url, f"{error}; check that the URL points at the feed itself") from error
+    _check_deadline(deadline, url, "reading its JSON")
     link = absolute_http_url(document.link, url)
     language = normalize_language(document.language)
     entries, dropped, problems = _clean_entries(
-        document.entries, url=url, link=link, language=language, now=now
+        document.entries, url=url, link=link, language=language, now=now, deadline=deadline
     )
     if dropped:
         problems.append(f"only the first {MAX_ENTRIES} entries were read")
@@ -135,6 +156,7 @@ def _clean_entries(
     link: str | None,
     language: str | None,
     now: datetime,
+    deadline: float | None = None,
 ) -> tuple[tuple[Entry, ...], int, list[str]]:
     """The document's entries cleaned, one per guid, how many were left out over the cap, and
     what could not be read in them (each such entry or value was left out, the rest kept)."""
@@ -142,7 +164,8 @@ def _clean_entries(
     cleaned: list[Entry] = []
     failures: list[str] = []
     with collecting_unreadable() as unreadable:
-        for raw in raw_entries[:MAX_ENTRIES]:
+        for index, raw in enumerate(raw_entries[:MAX_ENTRIES]):
+            _check_deadline(deadline, url, f"cleaning its entries ({index} of {len(raw_entries)})")
             try:
                 entry = clean_entry(
                     raw, feed_url=url, feed_link=link, feed_language=language, now=now
@@ -184,6 +207,11 @@ def _clean_entries(
             seen.add(entry.guid)
             entries.append(entry)
     return tuple(entries), dropped, problems
+
+
+def _check_deadline(deadline: float | None, url: str, step: str) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise OutOfTime(url, f"the document was not read in the time allowed ({step} was late)")
 
 
 def _quoted(address: str) -> str:
