@@ -30,6 +30,7 @@ HOSTILE_SHAPES: dict[str, Callable[[int], str]] = {
     "<div> with attributes": lambda n: '<div class="a" id=b>' * (n // 4) + "x",
     "<x/> after an ignored <svg>": lambda n: "<select><svg></select>" + "<x/>" * (n // 4),
     "<x/> after a foreignObject": lambda n: "<svg><foreignObject>" + "<x/>" * (n // 4),
+    "nested <optgroup>": lambda n: "<optgroup>" * (n // 2),
 }
 
 

@@ -56,7 +56,7 @@ _CLOSING_START = {
     "dt": (frozenset({"dt", "dd"}), frozenset({"p"})),
     "dd": (frozenset({"dt", "dd"}), frozenset({"p"})),
     "option": (frozenset({"option"}), frozenset()),
-    "optgroup": (frozenset({"optgroup", "option"}), frozenset({"option"})),
+    "optgroup": (frozenset({"option"}), frozenset()),  # outside <select>, optgroups nest
     "td": (_CELLS, _IMPLIED_END),
     "th": (_CELLS, _IMPLIED_END),
     "tr": (frozenset({"tr"}), _IMPLIED_END | _CELLS),

@@ -95,7 +95,7 @@ def parse_feed(
     if not parsed.get("version") and not parsed.entries:
         raise ParseError(url, _not_a_feed_reason(parsed, content_type, guarded.content, url))
 
-    _check_deadline(deadline, url, "reading its XML")
+    _check_deadline(deadline, url, "the entries, after the XML")
     feed = parsed.feed
     link = absolute_http_url(feed.get("link"), url)
     language = normalize_language(feed.get("language"))
@@ -131,7 +131,7 @@ def _parse_json_feed(
         document = read_json_feed(content)
     except NotAJsonFeed as error:
         raise ParseError(url, f"{error}; check that the URL points at the feed itself") from error
-    _check_deadline(deadline, url, "reading its JSON")
+    _check_deadline(deadline, url, "the entries, after the JSON")
     link = absolute_http_url(document.link, url)
     language = normalize_language(document.language)
     entries, dropped, problems = _clean_entries(
@@ -165,7 +165,8 @@ def _clean_entries(
     failures: list[str] = []
     with collecting_unreadable() as unreadable:
         for index, raw in enumerate(raw_entries[:MAX_ENTRIES]):
-            _check_deadline(deadline, url, f"cleaning its entries ({index} of {len(raw_entries)})")
+            if deadline is not None and time.monotonic() > deadline:
+                _check_deadline(deadline, url, f"entry {index + 1} of {len(raw_entries)}")
             try:
                 entry = clean_entry(
                     raw, feed_url=url, feed_link=link, feed_language=language, now=now
@@ -209,9 +210,10 @@ def _clean_entries(
     return tuple(entries), dropped, problems
 
 
-def _check_deadline(deadline: float | None, url: str, step: str) -> None:
+def _check_deadline(deadline: float | None, url: str, reached: str) -> None:
+    """OutOfTime if ``deadline`` has passed; ``reached`` says where the reading was."""
     if deadline is not None and time.monotonic() > deadline:
-        raise OutOfTime(url, f"the document was not read in the time allowed ({step} was late)")
+        raise OutOfTime(url, f"the document was not read in the time allowed (reached {reached})")
 
 
 def _quoted(address: str) -> str:
