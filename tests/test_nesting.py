@@ -31,6 +31,9 @@ HOSTILE_SHAPES: dict[str, Callable[[int], str]] = {
     "<x/> after an ignored <svg>": lambda n: "<select><svg></select>" + "<x/>" * (n // 4),
     "<x/> after a foreignObject": lambda n: "<svg><foreignObject>" + "<x/>" * (n // 4),
     "nested <optgroup>": lambda n: "<optgroup>" * (n // 2),
+    "<keygen> in <svg> and stray end tags": lambda n: "<svg><keygen><svg></em><keygen>" * (n // 6),
+    "<td> in <svg>": lambda n: "<svg>" + "<td>" * (n // 2),
+    "<plaintext> in <svg>": lambda n: "<svg><plaintext>" + "<g>" * (n // 2),
 }
 
 

@@ -141,7 +141,7 @@ class _Bounder:
             # fragment as this unfinished tag, and drops it.
             return len(self.html)
         name = tag.group(1).lower()
-        if name == "plaintext":
+        if name == "plaintext" and not self.foreign:
             return len(self.html)  # everything after it is text
         if name in _RAW_TEXT:
             end = self._raw_text_end(name, tag.end())
@@ -155,9 +155,12 @@ class _Bounder:
             self.surely_foreign = "select" not in self.open
         elif name in _HTML_AGAIN:
             self.surely_foreign = False
-        if name in _VOID or (self.surely_foreign and tag.group(2).endswith("/")):
+        # In <svg> or <math> every element but those that lead back to HTML is a foreign one:
+        # <keygen> or <td> there open an element like any other, and close none.
+        html_rules = not self.foreign or name in _HTML_AGAIN
+        if (name in _VOID and html_rules) or (self.surely_foreign and tag.group(2).endswith("/")):
             return tag.end()
-        if name in _CLOSING_START:
+        if name in _CLOSING_START and html_rules:
             targets, passed = _CLOSING_START[name]
             if self._close(targets, passed):
                 self.open.append(name)  # in the place of the one it closed
