@@ -320,3 +320,35 @@ def test_an_entry_that_fails_to_clean_is_skipped_with_a_warning() -> None:
         "2 entries could not be read and were skipped "
         "(the first: AttributeError: 'NoneType' object has no attribute 'get')"
     ]
+
+
+_GEO = 'xmlns:georss="http://www.georss.org/georss" xmlns:gml="http://www.opengis.net/gml"'
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        # feedparser raised TypeError on this one, and lost the whole document.
+        f"<georss:where {_GEO}><gml:Polygon><gml:exterior><gml:LinearRing>"
+        "<gml:posList>a b</gml:posList></gml:LinearRing></gml:exterior></gml:Polygon>"
+        "</georss:where>",
+        f"<georss:where {_GEO}><gml:Polygon><gml:exterior><gml:LinearRing>"
+        "<gml:posList>1 2 3</gml:posList></gml:LinearRing></gml:exterior></gml:Polygon>"
+        "</georss:where>",
+        f'<georss:where {_GEO}><gml:Point srsDimension="0"><gml:pos>1 2</gml:pos></gml:Point>'
+        "</georss:where>",
+        f"<georss:point {_GEO}>x y</georss:point>",
+        f"<georss:box {_GEO}>1 2</georss:box>",
+        '<media:content url="https://news.example/a.jpg" duration="x" fileSize="y"/>',
+        '<psc:chapters xmlns:psc="http://podlove.org/simple-chapters">'
+        '<psc:chapter start="99:99:99:99.9999" title="t"/></psc:chapters>',
+        '<dcterms:valid xmlns:dcterms="http://purl.org/dc/terms/">start=x;end=99999-99-99'
+        "</dcterms:valid>",
+        "<pubDate>0000-00-00T00:00:00Z</pubDate>",
+        "<pubDate>9999-12-31T23:59:60-23:59</pubDate>",
+    ],
+)
+def test_a_value_the_xml_parser_cannot_read_costs_that_value_only(field: str) -> None:
+    item = f"<item><title>Bad</title><link>https://news.example/bad</link>{field}</item>"
+    feed = _parse(_rss(item))
+    assert _links(feed) == ["https://news.example/bad", GOOD_LINK]

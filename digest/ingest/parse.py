@@ -17,7 +17,7 @@ from typing import Any
 import feedparser
 
 from digest.errors import ParseError, without_password
-from digest.ingest import expat_driver
+from digest.ingest import expat_driver, georss_guard
 from digest.ingest.clean import (
     TITLE_LIMIT,
     RawEntry,
@@ -42,6 +42,7 @@ _UTF8_XML = {"content-type": "application/xml; charset=utf-8"}
 _TEXT_XML_TYPES = frozenset({"text/xml", "text/rss+xml", "text/atom+xml", "text/rdf+xml"})
 
 expat_driver.install()
+georss_guard.install()
 _log = logging.getLogger(__name__)
 
 
