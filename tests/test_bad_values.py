@@ -352,3 +352,10 @@ def test_a_value_the_xml_parser_cannot_read_costs_that_value_only(field: str) ->
     item = f"<item><title>Bad</title><link>https://news.example/bad</link>{field}</item>"
     feed = _parse(_rss(item))
     assert _links(feed) == ["https://news.example/bad", GOOD_LINK]
+
+
+def test_a_long_declared_encoding_is_quoted_short_in_the_warning() -> None:
+    declaration = f'<?xml version="1.0" encoding="{"x" * 100_000}"?>'
+    feed = _parse(_rss("", declaration=declaration))
+    assert _links(feed) == [GOOD_LINK]
+    assert feed.warning is not None and len(feed.warning) < 1_000
