@@ -123,6 +123,8 @@ SHAPES: dict[str, Callable[[int], str]] = {
     "run of <a href=": _one_description("<a href="),
     "long attribute run": _one_description(' data-x="1"', tail=">x", cdata=True),
     "comments <!--": _one_description("<!--"),
+    "comments <!---->": _one_description("<!---->"),
+    "comments <!----!>": _one_description("<!----!>"),
     "entities &amp;": _one_description("&amp;&lt;&#8217;"),
     "description and content, nested <div>": _description_and_content("<div>"),
     "entries nested 30 deep": _many_entries(30),

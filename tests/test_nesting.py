@@ -34,6 +34,10 @@ HOSTILE_SHAPES: dict[str, Callable[[int], str]] = {
     "<keygen> in <svg> and stray end tags": lambda n: "<svg><keygen><svg></em><keygen>" * (n // 6),
     "<td> in <svg>": lambda n: "<svg>" + "<td>" * (n // 2),
     "<plaintext> in <svg>": lambda n: "<svg><plaintext>" + "<g>" * (n // 2),
+    # Not html5ever's cost but the bound's own: each comment's end must not be looked for from
+    # the comment to the end of the fragment.
+    "comments <!---->": lambda n: "<!---->" * (n // 2),
+    "comments <!----!>": lambda n: "<!----!>" * (n // 2),
 }
 
 

@@ -114,6 +114,7 @@ class _Bounder:
         self.surely_foreign = False
         self.left_out: Counter[str] = Counter()  # start tags left out, by name, not yet closed
         self.kept: list[str] = []
+        self.found: dict[str, tuple[int, int]] = {}  # see _find
         self.kept_from = 0  # where the text not yet copied to ``kept`` starts
 
     def run(self) -> str:
@@ -219,7 +220,7 @@ class _Bounder:
             ends = [
                 found + len(close)
                 for close in ("-->", "--!>")
-                if (found := html.find(close, start + 4)) != -1
+                if (found := self._find(close, start + 4)) != -1
             ]
             return min(ends, default=len(html))
         end = _after_bogus_comment(html, start)
@@ -228,6 +229,17 @@ class _Bounder:
             close = html.find("]]>", start)
             return self._unsure(end, len(html) if close == -1 else close + 3)
         return end
+
+    def _find(self, text: str, start: int) -> int:
+        """``self.html.find(text, start)``, remembering the last answer for each ``text``, so
+        that looking for a comment's end from each of many comments stays linear: a search
+        that found nothing up to the end is not run again."""
+        searched_from, found = self.found.get(text, (len(self.html) + 1, -1))
+        if searched_from <= start and (found == -1 or found >= start):
+            return found
+        found = self.html.find(text, start)
+        self.found[text] = (start, found)
+        return found
 
     def _raw_text_end(self, name: str, content_start: int) -> int:
         """Where the text of a raw-text element (``<script>``, ``<style>``...) ends: at its end
