@@ -180,6 +180,8 @@ def test_a_bad_channel_link_costs_the_feed_its_site_only(url: str) -> None:
     feed = _parse(content)
     assert feed.link is None or _readable(feed.link)
     assert _links(feed) == [GOOD_LINK]
+    if feed.link is None and "[" in url:
+        assert feed.warning is not None and "cannot be read were left out" in feed.warning
 
 
 @pytest.mark.parametrize("url", BAD_URLS)

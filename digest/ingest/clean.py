@@ -145,7 +145,11 @@ _UNREADABLE: ContextVar[list[str] | None] = ContextVar("unreadable", default=Non
 @contextmanager
 def collecting_unreadable() -> Iterator[list[str]]:
     """Collect, into the list yielded, the addresses left out because urllib cannot read them
-    ("http://[oops]/"), so that the feed's warning can say so."""
+    ("http://[oops]/"), so that the feed's warning can say so; within another collection, into
+    that one's list."""
+    if (outer := _UNREADABLE.get()) is not None:
+        yield outer
+        return
     found: list[str] = []
     token = _UNREADABLE.set(found)
     try:

@@ -98,11 +98,12 @@ def parse_feed(
 
     _check_deadline(deadline, url, "the entries, after the XML")
     feed = parsed.feed
-    link = absolute_http_url(feed.get("link"), url)
-    language = normalize_language(feed.get("language"))
-    entries, dropped, cleaning_problems = _clean_entries(
-        parsed.entries, url=url, link=link, language=language, now=now, deadline=deadline
-    )
+    with collecting_unreadable():  # the feed's own link among the addresses left out
+        link = absolute_http_url(feed.get("link"), url)
+        language = normalize_language(feed.get("language"))
+        entries, dropped, cleaning_problems = _clean_entries(
+            parsed.entries, url=url, link=link, language=language, now=now, deadline=deadline
+        )
 
     problems = []
     if guarded.encoding_problem:
@@ -133,11 +134,12 @@ def _parse_json_feed(
     except NotAJsonFeed as error:
         raise ParseError(url, f"{error}; check that the URL points at the feed itself") from error
     _check_deadline(deadline, url, "the entries, after the JSON")
-    link = absolute_http_url(document.link, url)
-    language = normalize_language(document.language)
-    entries, dropped, problems = _clean_entries(
-        document.entries, url=url, link=link, language=language, now=now, deadline=deadline
-    )
+    with collecting_unreadable():  # the feed's own link among the addresses left out
+        link = absolute_http_url(document.link, url)
+        language = normalize_language(document.language)
+        entries, dropped, problems = _clean_entries(
+            document.entries, url=url, link=link, language=language, now=now, deadline=deadline
+        )
     if dropped:
         problems.append(f"only the first {MAX_ENTRIES} entries were read")
     title = truncate_text(html_to_text(document.title or ""), TITLE_LIMIT) or None
