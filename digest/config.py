@@ -271,6 +271,8 @@ class IngestSettings(_Model):
     # it needs more memory than allowed (digest.ingest.isolation); smaller ones in the poller.
     parse_apart_above_bytes: int = Field(default=262_144, ge=0)
     parse_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
+    # A smaller document not read within this time in the poller is handed to a parser process.
+    parse_in_poller_seconds: float = Field(default=2.0, gt=0, le=600)
     parse_memory_mb: int = Field(default=512, ge=64)
     contact_url: HttpUrl | None = None  # named in the User-Agent so publishers can reach us
     allow_private_addresses: bool = False

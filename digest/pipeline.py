@@ -25,6 +25,7 @@ import hashlib
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
@@ -47,6 +48,7 @@ from digest.errors import (
 )
 from digest.ingest import fetch_feed, parse_feed
 from digest.ingest.isolation import parse_apart
+from digest.ingest.parse import OutOfTime
 from digest.mail.personalize import fill_for_preview, personalize
 from digest.mail.subscribers import read_subscriber_csv
 from digest.records import (
@@ -205,6 +207,38 @@ def _parse_large_apart(
         return error
 
 
+def _parse_in_poller(ingest: IngestSettings, result: FetchResult, now: datetime) -> ParsedFeed:
+    """A document up to ``ingest.parse_apart_above_bytes``, parsed on this poll's turn; one not
+    read within ``ingest.parse_in_poller_seconds`` is handed to a parser process, bounded by
+    ``ingest.parse_timeout_seconds``, while the other polls take their turns (ParseError when
+    that fails too).
+
+    The poller cannot stop a parse midway, only check between its steps; a parser process can
+    be stopped at any moment. Handing the document over, rather than keeping the entries read
+    so far, stores all of them whenever the process reads it in time.
+    """
+    assert result.content is not None
+    try:
+        return parse_feed(
+            result.content,
+            url=result.url,
+            content_type=result.content_type,
+            now=now,
+            deadline=time.monotonic() + ingest.parse_in_poller_seconds,
+        )
+    except OutOfTime as late:
+        _log.info("%s; handing it to a parser process", late)
+    with cpu_turn.waiting():
+        return parse_apart(
+            result.content,
+            url=result.url,
+            content_type=result.content_type,
+            now=now,
+            timeout=ingest.parse_timeout_seconds,
+            memory_bytes=ingest.parse_memory_mb << 20,
+        )
+
+
 def _take_in(
     services: Services,
     feed: FeedState,
@@ -231,9 +265,7 @@ def _take_in(
     try:
         if isinstance(parsed_apart, ParseError):
             raise parsed_apart
-        parsed = parsed_apart or parse_feed(
-            result.content, url=result.url, content_type=result.content_type, now=now
-        )
+        parsed = parsed_apart or _parse_in_poller(services.settings.ingest, result, now)
     except ParseError as error:
         return _record_poll_failure(services, feed, error, bounds, now)
     stored = store.store_entries(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import time
 import xml.sax
 import xml.sax.handler
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ import pytest
 from digest.errors import ParseError
 from digest.ingest import expat_driver, isolation, parse_feed
 from digest.ingest.isolation import parse_apart
+from digest.ingest.parse import OutOfTime
 from digest.records import ParsedFeed
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
@@ -475,3 +477,14 @@ def test_the_buffered_reader_hands_over_escaped_html_in_one_piece() -> None:
     reader.feed(b"<d>&lt;p&gt;The &lt;b&gt;talks&lt;/b&gt;\nresume.&lt;/p&gt;</d>")
     reader.close()
     assert pieces == ["<p>The <b>talks</b>\nresume.</p>"]
+
+
+def test_a_document_not_read_by_its_deadline_raises_out_of_time() -> None:
+    content = (FEEDS / "rss20.xml").read_bytes()
+    with pytest.raises(OutOfTime, match="was not read in the time allowed"):
+        parse_feed(content, url="https://feeds.example/f", content_type=None, now=NOW, deadline=0.0)
+    ahead = time.monotonic() + 60
+    feed = parse_feed(
+        content, url="https://feeds.example/f", content_type=None, now=NOW, deadline=ahead
+    )
+    assert len(feed.entries) == 2

@@ -494,6 +494,52 @@ def test_a_document_too_slow_to_parse_is_stopped_and_the_others_go_on(
     assert "ingest.parse_timeout_seconds" in (slow.last_error or "")
 
 
+def _heavy(entries: int) -> bytes:
+    """A document under the parse-apart size that takes the poller a while: many entries, each
+    with a nested description."""
+    description = escape("<div><ul><li><b>x</b> " * 40 + "</li></ul></div>" * 40)
+    items = "".join(
+        f"<item><title>Story {n}</title><link>https://wire.example.org/{n}</link>"
+        f"<description>{description}</description></item>"
+        for n in range(entries)
+    )
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title>{items}'
+        "</channel></rss>"
+    ).encode()
+
+
+def test_a_document_not_read_in_time_in_the_poller_is_handed_to_a_parser_process(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    body = _heavy(60)
+    assert len(body) < 262_144  # parsed in the poller by size
+    with feed_server({"/feed": conditional(body)}) as server:
+        polls = poll_one(tmp_path, clock, server.url("/feed"), parse_in_poller_seconds=0.001)
+        feed = next(polls)
+        polls.close()
+    # The parser process read it all: nothing is lost to the poller's deadline.
+    assert (feed.status, feed.articles, feed.last_error) == ("ok", 60, None)
+
+
+def test_a_document_not_read_in_time_anywhere_ends_with_the_feeds_error(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    with feed_server({"/feed": conditional(_heavy(60))}) as server:
+        polls = poll_one(
+            tmp_path,
+            clock,
+            server.url("/feed"),
+            parse_in_poller_seconds=0.001,
+            parse_timeout_seconds=0.001,
+        )
+        feed = next(polls)
+        polls.close()
+    assert (feed.status, feed.articles) == ("error", 0)
+    assert "parsing took longer than 0.001 s and was stopped" in (feed.last_error or "")
+    assert "ingest.parse_timeout_seconds" in (feed.last_error or "")
+
+
 def test_a_large_document_is_parsed_apart_and_stored_as_usual(
     tmp_path: Path, clock: FixedClock
 ) -> None:

@@ -4,8 +4,9 @@
       over network (address      │  safety.guard_document first   └─ clean.clean_entry each
       checks, deadline),         │  (jsonfeed for JSON Feed)          (quirks, dates)
       content_coding (inflate)   │
-    a large document: isolation.parse_apart runs parse_feed in a kept parser process, bounded in
-    time and memory
+    a large document, or one the poller did not read by its deadline: isolation.parse_apart runs
+    parse_feed in a kept parser process, bounded in time and memory; nesting bounds how deeply
+    the HTML html5ever reads nests, so every step of a parse is linear in what it reads
 
 Each step raises its own error (FetchError, ParseError) that names the feed URL.
 """

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from datetime import datetime
 from html import escape, unescape
@@ -23,6 +23,7 @@ import nh3
 
 from digest.ingest import quirks
 from digest.ingest.dates import entry_date
+from digest.ingest.nesting import bound_nesting
 from digest.records import URL_LIMIT, Entry
 
 SUMMARY_LIMIT = 600  # characters of summary_text, ellipsis included
@@ -127,13 +128,39 @@ def sanitize_html(html: str, *, base_url: str | None) -> str:
     """Feed HTML cut down to a small allowlist: links absolute http(s)/mailto, no images."""
     token = _LINK_BASE.set(base_url)
     try:
-        cleaned = _SANITIZER.clean(_STRIPPED_BLOCK_END.sub(r"\1 ", html))
+        cleaned = _SANITIZER.clean(_STRIPPED_BLOCK_END.sub(r"\1 ", bound_nesting(html)))
     finally:
         _LINK_BASE.reset(token)
     # Dropping images leaves the links and then the paragraphs that held them empty.
     if "</a>" in cleaned:
         cleaned = _EMPTY_ANCHOR.sub("", cleaned)
     return _WHITESPACE_RUN.sub(" ", _EMPTY_PARAGRAPH.sub("", cleaned)).strip()
+
+
+# The addresses urllib could not read while a document's entries were cleaned (``collecting_
+# unreadable``); each was left out. None when no one is collecting.
+_UNREADABLE: ContextVar[list[str] | None] = ContextVar("unreadable", default=None)
+
+
+@contextmanager
+def collecting_unreadable() -> Iterator[list[str]]:
+    """Collect, into the list yielded, the addresses left out because urllib cannot read them
+    ("http://[oops]/"), so that the feed's warning can say so; within another collection, into
+    that one's list."""
+    if (outer := _UNREADABLE.get()) is not None:
+        yield outer
+        return
+    found: list[str] = []
+    token = _UNREADABLE.set(found)
+    try:
+        yield found
+    finally:
+        _UNREADABLE.reset(token)
+
+
+def _unreadable(address: str) -> None:
+    if (found := _UNREADABLE.get()) is not None:
+        found.append(address)
 
 
 # What relative links in the HTML being sanitized are relative to: one sanitizer serves every
@@ -164,12 +191,16 @@ def _safe_link(value: str, base_url: str | None) -> str | None:
     href = _CONTROL.sub("", value).strip()
     if not href:
         return None
-    scheme = urlsplit(href).scheme.lower()
-    if not scheme:
-        if base_url is None:
-            return None  # a relative link is useless in a mail
-        href = resolve_url(base_url, href)
+    try:
         scheme = urlsplit(href).scheme.lower()
+        if not scheme:
+            if base_url is None:
+                return None  # a relative link is useless in a mail
+            href = resolve_url(base_url, href)
+            scheme = urlsplit(href).scheme.lower()
+    except ValueError:  # "http://[oops]/": brackets that hold no IPv6 address
+        _unreadable(href)
+        return None
     return href if scheme in LINK_SCHEMES else None
 
 
@@ -212,7 +243,7 @@ def html_to_text(html: str) -> str:
     text = _plain_markup_text(html)
     if text is None:
         extractor = _TextExtractor()
-        extractor.feed(_TEXT_MARKUP.clean(html))  # see _TEXT_MARKUP
+        extractor.feed(_TEXT_MARKUP.clean(bound_nesting(html)))  # see _TEXT_MARKUP
         extractor.close()
         text = "".join(extractor.parts)
     return collapse_whitespace(text)
@@ -328,7 +359,7 @@ def image_sources(html: str) -> list[str]:
         return []
     sources = _plain_markup_images(html)
     if sources is None:
-        canonical = _IMAGE_MARKUP.clean(html)  # see _TEXT_MARKUP
+        canonical = _IMAGE_MARKUP.clean(bound_nesting(html))  # see _TEXT_MARKUP
         sources = _plain_markup_images(canonical)
         if sources is None:  # an attribute value with "<" or ">" in it
             finder = _ImageSources()
@@ -385,8 +416,8 @@ def canonical_link(url: str) -> str:
         raise ValueError(f"not an absolute http(s) URL: {url!r}")
     with suppress(UnicodeError):  # else keep the host as written; it is lowercased already
         host = host.encode("idna").decode("ascii")
-    if ":" in host:
-        host = f"[{host}]"  # an IPv6 literal
+    if parts.netloc.rpartition("@")[2].startswith("["):
+        host = f"[{host}]"  # an IPv6 (or future) literal, as it was written
     port = parts.port  # raises ValueError for a port that is not a number
     default_port = {"http": 80, "https": 443}[scheme]
     netloc = host if port is None or port == default_port else f"{host}:{port}"
@@ -424,10 +455,15 @@ def absolute_http_url(url: str | None, base_url: str | None) -> str | None:
     if not url:
         return None
     candidate = _CONTROL.sub("", url).strip()
-    parts = urlsplit(candidate)
-    if base_url and not (parts.scheme and parts.netloc):  # relative: resolve it
-        candidate = resolve_url(base_url, candidate)
+    try:
         parts = urlsplit(candidate)
+        if base_url and not (parts.scheme and parts.netloc):  # relative: resolve it
+            candidate = resolve_url(base_url, candidate)
+            parts = urlsplit(candidate)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
+    except ValueError:  # "http://[oops]/" (no IPv6 address in brackets), "http://host:x/"
+        _unreadable(candidate)
+        return None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
     return candidate if len(candidate) <= URL_LIMIT else None
@@ -647,7 +683,11 @@ def _looks_like_image(item: Mapping[str, Any]) -> bool:
     if medium or kind:
         return medium == "image" or kind.startswith("image/")
     # Undeclared media is usually a picture; a sound or video file says so by its name.
-    return not urlsplit(str(item.get("url") or "")).path.lower().endswith(_NOT_IMAGE_SUFFIXES)
+    try:
+        path = urlsplit(str(item.get("url") or "")).path
+    except ValueError:  # no address at all; absolute_http_url refuses it too
+        return False
+    return not path.lower().endswith(_NOT_IMAGE_SUFFIXES)
 
 
 def _as_int(value: object) -> int:

@@ -62,9 +62,10 @@ def _rfc822_date(written: str) -> tuple[int, ...] | None:
         zone_offset = timezone(timedelta(seconds=fields[9] or 0))
         year, month, day, hour, minute, second = fields[:6]
         moment = datetime(year, month, day, hour, minute, min(second, 59), tzinfo=zone_offset)
+        # Late on 31 December 9999 west of UTC is past year 9999 in UTC: no datetime holds it.
+        return tuple(moment.astimezone(UTC).timetuple())
     except (ValueError, OverflowError):
         return None
-    return tuple(moment.astimezone(UTC).timetuple())
 
 
 def _utc(value: object, now: datetime) -> datetime | None:

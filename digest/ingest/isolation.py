@@ -5,8 +5,9 @@ unclosed tags keep its lenient parser busy for twenty seconds. In the poller suc
 hold the CPU turn (``digest.concurrency.cpu_turn``) and stall every other feed meanwhile. So:
 
     document <= ingest.parse_apart_above_bytes ─► parse_feed here: its size bounds its time
-                                                  (the worst measured: ~5 µs a byte)
-    larger ─► parse_feed in a parser process, killed after ingest.parse_timeout_seconds, with
+                                                  (the worst measured: ~5 µs a byte); not read
+                                                  within ingest.parse_in_poller_seconds ─┐
+    larger ─► parse_feed in a parser process, killed after ingest.parse_timeout_seconds, with ◄┘
               ingest.parse_memory_mb of memory beyond what the interpreter holds at start
 
 A parser process is a plain subprocess of this Python (not one of multiprocessing's, which a

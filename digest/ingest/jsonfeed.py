@@ -159,4 +159,7 @@ def _rfc3339(value: object) -> struct_time | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).timetuple()
+    try:
+        return moment.astimezone(UTC).timetuple()
+    except OverflowError:  # "0001-01-01T00:00:00+01:00" is before year 1 in UTC
+        return None

@@ -6,6 +6,8 @@ bytes ─► JSON Feed? ─► jsonfeed.read_json_feed ─┐
 
 from __future__ import annotations
 
+import logging
+import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -14,14 +16,15 @@ from typing import Any
 
 import feedparser
 
-from digest.errors import ParseError
-from digest.ingest import expat_driver
+from digest.errors import ParseError, without_password
+from digest.ingest import expat_driver, georss_guard
 from digest.ingest.clean import (
     TITLE_LIMIT,
     RawEntry,
     absolute_http_url,
     clean_entry,
     collapse_whitespace,
+    collecting_unreadable,
     html_to_text,
     normalize_language,
     truncate_text,
@@ -39,9 +42,23 @@ _UTF8_XML = {"content-type": "application/xml; charset=utf-8"}
 _TEXT_XML_TYPES = frozenset({"text/xml", "text/rss+xml", "text/atom+xml", "text/rdf+xml"})
 
 expat_driver.install()
+georss_guard.install()
+_log = logging.getLogger(__name__)
 
 
-def parse_feed(content: bytes, *, url: str, content_type: str | None, now: datetime) -> ParsedFeed:
+class OutOfTime(ParseError):
+    """The document was not read by the deadline ``parse_feed`` was given. The poller hands such
+    a document to a parser process (``isolation.parse_apart``), which can be stopped at any time."""
+
+
+def parse_feed(
+    content: bytes,
+    *,
+    url: str,
+    content_type: str | None,
+    now: datetime,
+    deadline: float | None = None,
+) -> ParsedFeed:
     """Parse a fetched feed document.
 
     feedparser is handed bytes, never a URL, so it cannot fetch anything, and only bytes that
@@ -49,11 +66,15 @@ def parse_feed(content: bytes, *, url: str, content_type: str | None, now: datet
     goes along for RFC 3023's rules), without entity declarations, with bounded author fields.
     A document with recoverable errors yields the entries recovered and a ``warning``; a document
     that is no feed at all raises ParseError.
+
+    ``deadline`` (a ``time.monotonic()`` value) is checked after the XML parse and between
+    entries: past it, OutOfTime is raised. No single step runs long past it: each is linear in
+    the size of what it reads (``nesting`` bounds what html5ever is handed).
     """
     if not content.strip():
         raise ParseError(url, "the server sent an empty document instead of a feed")
     if looks_like_json(content, content_type):
-        return _parse_json_feed(content, url=url, now=now)
+        return _parse_json_feed(content, url=url, now=now, deadline=deadline)
 
     guarded = guard_document(content, _modern_content_type(content_type) if content_type else None)
     try:
@@ -75,12 +96,14 @@ def parse_feed(content: bytes, *, url: str, content_type: str | None, now: datet
     if not parsed.get("version") and not parsed.entries:
         raise ParseError(url, _not_a_feed_reason(parsed, content_type, guarded.content, url))
 
+    _check_deadline(deadline, url, "the entries, after the XML")
     feed = parsed.feed
-    link = absolute_http_url(feed.get("link"), url)
-    language = normalize_language(feed.get("language"))
-    entries, dropped = _clean_entries(
-        parsed.entries, url=url, link=link, language=language, now=now
-    )
+    with collecting_unreadable():  # the feed's own link among the addresses left out
+        link = absolute_http_url(feed.get("link"), url)
+        language = normalize_language(feed.get("language"))
+        entries, dropped, cleaning_problems = _clean_entries(
+            parsed.entries, url=url, link=link, language=language, now=now, deadline=deadline
+        )
 
     problems = []
     if guarded.encoding_problem:
@@ -89,6 +112,7 @@ def parse_feed(content: bytes, *, url: str, content_type: str | None, now: datet
         problem = parsed.get("bozo_exception")
         problems.append(_exception_text(problem) if problem else "unknown problem")
     problems += guarded.warnings
+    problems += cleaning_problems
     if dropped:
         problems.append(
             f"only the first {MAX_ENTRIES} of {MAX_ENTRIES + dropped} entries were read"
@@ -102,17 +126,22 @@ def parse_feed(content: bytes, *, url: str, content_type: str | None, now: datet
     )
 
 
-def _parse_json_feed(content: bytes, *, url: str, now: datetime) -> ParsedFeed:
+def _parse_json_feed(
+    content: bytes, *, url: str, now: datetime, deadline: float | None
+) -> ParsedFeed:
     try:
         document = read_json_feed(content)
     except NotAJsonFeed as error:
         raise ParseError(url, f"{error}; check that the URL points at the feed itself") from error
-    link = absolute_http_url(document.link, url)
-    language = normalize_language(document.language)
-    entries, dropped = _clean_entries(
-        document.entries, url=url, link=link, language=language, now=now
-    )
-    problems = [f"only the first {MAX_ENTRIES} entries were read"] if dropped else []
+    _check_deadline(deadline, url, "the entries, after the JSON")
+    with collecting_unreadable():  # the feed's own link among the addresses left out
+        link = absolute_http_url(document.link, url)
+        language = normalize_language(document.language)
+        entries, dropped, problems = _clean_entries(
+            document.entries, url=url, link=link, language=language, now=now, deadline=deadline
+        )
+    if dropped:
+        problems.append(f"only the first {MAX_ENTRIES} entries were read")
     title = truncate_text(html_to_text(document.title or ""), TITLE_LIMIT) or None
     return ParsedFeed(
         title=title,
@@ -130,17 +159,43 @@ def _clean_entries(
     link: str | None,
     language: str | None,
     now: datetime,
-) -> tuple[tuple[Entry, ...], int]:
-    """The document's entries cleaned, one per guid, and how many were left out over the cap."""
+    deadline: float | None = None,
+) -> tuple[tuple[Entry, ...], int, list[str]]:
+    """The document's entries cleaned, one per guid, how many were left out over the cap, and
+    what could not be read in them (each such entry or value was left out, the rest kept)."""
     dropped = max(0, len(raw_entries) - MAX_ENTRIES)
-    cleaned = [
-        entry
-        for raw in raw_entries[:MAX_ENTRIES]
-        if (
-            entry := clean_entry(raw, feed_url=url, feed_link=link, feed_language=language, now=now)
+    cleaned: list[Entry] = []
+    failures: list[str] = []
+    with collecting_unreadable() as unreadable:
+        for index, raw in enumerate(raw_entries[:MAX_ENTRIES]):
+            if deadline is not None and time.monotonic() > deadline:
+                _check_deadline(deadline, url, f"entry {index + 1} of {len(raw_entries)}")
+            try:
+                entry = clean_entry(
+                    raw, feed_url=url, feed_link=link, feed_language=language, now=now
+                )
+            except MemoryError:
+                raise  # whoever bounded the memory says what happened
+            except Exception as error:  # one entry's bad value must cost that entry only
+                _log.warning(
+                    "an entry of %s could not be read", without_password(url), exc_info=True
+                )
+                failures.append(_exception_text(error))
+                continue
+            if entry is not None:
+                cleaned.append(entry)
+    problems = []
+    if unreadable:
+        # One address may be met twice (an entry's <link> is also among its links).
+        problems.append(
+            f"{len(set(unreadable))} address(es) that cannot be read were left out "
+            f"(the first: {_quoted(unreadable[0])})"
         )
-        is not None
-    ]
+    if failures:
+        problems.append(
+            f"{len(failures)} entr{'y' if len(failures) == 1 else 'ies'} could not be read and "
+            f"{'was' if len(failures) == 1 else 'were'} skipped (the first: {failures[0][:200]})"
+        )
     # A guid the document gives to several different links is no identifier (some systems stamp
     # every item with the same one): those entries are known by their link instead.
     links_by_guid: defaultdict[str, set[str]] = defaultdict(set)
@@ -155,7 +210,19 @@ def _clean_entries(
         if entry.guid not in seen:
             seen.add(entry.guid)
             entries.append(entry)
-    return tuple(entries), dropped
+    return tuple(entries), dropped, problems
+
+
+def _check_deadline(deadline: float | None, url: str, reached: str) -> None:
+    """OutOfTime if ``deadline`` has passed; ``reached`` says where the reading was."""
+    if deadline is not None and time.monotonic() > deadline:
+        raise OutOfTime(url, f"the document was not read in the time allowed (reached {reached})")
+
+
+def _quoted(address: str) -> str:
+    """An address from the feed as the warning quotes it: printable ASCII, cut short."""
+    text = address.encode("ascii", "backslashreplace").decode("ascii")
+    return repr(text if len(text) <= 100 else text[:99] + "…")
 
 
 def _modern_content_type(content_type: str) -> str:

@@ -17,6 +17,9 @@ feedparser 6.0.x has holes a hostile feed can reach, so the bytes are made safe 
 - **HTML entities** that XML does not define (``&nbsp;``, ``&rsquo;``, ``&eacute;``...) are written
   as the numeric references of their characters: feeds use them all the time, and each made expat
   refuse the whole document, leaving it to the loose parser (slower, and a warning on the feed).
+- **Base addresses** (``xml:base``) that urllib cannot read are removed: feedparser resolves
+  every later link against the base in force, and each of those failed and came out empty,
+  losing the entry and every one after it.
 - **Encodings**: the guards must see the characters the parser will see, so the document is first
   decoded the way feedparser decodes it (its own ``convert_to_utf8``: HTTP charset, XML declaration,
   byte order mark, then guesses) and handed on as UTF-8. UTF-16, UTF-7 or EBCDIC cannot hide an
@@ -27,9 +30,12 @@ What was removed is reported, so it can be kept on the feed as a warning.
 
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass
+from html import unescape
 from html.entities import html5
+from urllib.parse import urljoin, urlsplit
 
 from feedparser.encodings import convert_to_utf8
 from feedparser.exceptions import NonXMLContentType
@@ -60,6 +66,13 @@ _SUSPECT_REFERENCE = re.compile(
     rb"|(?=[0-9])0*+([12]?[0-9]|3[01]|[0-9]{5,}+|));"
 )
 _REPLACEMENT_REFERENCE = b"&#xFFFD;"
+# An xml:base attribute (feedparser also takes a plain "base") and its quoted value; a value
+# stops at "<", which XML does not allow in one, so a quote never closed costs a short scan.
+_BASE_ATTRIBUTE = re.compile(rb"""(?<=\s)(?:xml:)?base\s*=\s*(?:"([^"<]*)"|'([^'<]*)')""", re.I)
+_SOME_BASE = "http://feed.example/a/"
+PROBLEM_LIMIT = 300  # characters of the decoder's message on a declared encoding kept
+_XML_DECLARATION = re.compile(r"<\?xml[^>]*>")
+_UTF8_DECLARATION = b"<?xml version='1.0' encoding='utf-8'?>\n"
 # A named reference other than the five XML defines; the look-ahead keeps "&amp;" and the like,
 # frequent in escaped HTML, from costing a call each.
 _HTML_ENTITY = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos);)([A-Za-z][A-Za-z0-9]{1,31});")
@@ -75,6 +88,7 @@ class GuardedDocument:
     entities_removed: int = 0
     author_fields_emptied: int = 0
     forbidden_characters: int = 0
+    bases_removed: int = 0
 
     @property
     def warnings(self) -> list[str]:
@@ -96,6 +110,11 @@ class GuardedDocument:
                 f"(longer than {AUTHOR_FIELD_LIMIT} bytes, or an unbroken run of more than "
                 f"{ADDRESS_RUN_LIMIT} address characters)"
             )
+        if self.bases_removed:
+            notes.append(
+                f"{self.bases_removed} xml:base address(es) that cannot be read were removed "
+                "(the links in their scope were read against the entry or the feed instead)"
+            )
         return notes
 
 
@@ -103,8 +122,20 @@ def guard_document(content: bytes, content_type: str | None) -> GuardedDocument:
     """``content`` decoded to UTF-8, entity declarations removed, author fields bounded."""
     headers = {"content-type": content_type} if content_type else {}
     found: dict[str, object] = {}
-    utf8 = convert_to_utf8(headers, without_leading_blanks(content), found)
-    problem = found.get("bozo_exception")
+    problem: object
+    try:
+        utf8 = convert_to_utf8(headers, without_leading_blanks(content), found)
+    except ValueError:
+        # The server's charset or the XML declaration names an encoding no codec can be looked
+        # up by ("UTF-8\0" raises ValueError, not LookupError, which feedparser expects).
+        utf8, read_as = read_undeclared(without_leading_blanks(content))
+        problem = (
+            "the document's declared encoding (its XML declaration or the server's charset) "
+            f"names no encoding; it was read as {read_as}"
+        )
+        found = {"encoding": read_as}
+    else:
+        problem = found.get("bozo_exception")
     if isinstance(problem, NonXMLContentType):
         # Served as text/html, text/plain or octet-stream: a common mislabelling, and harmless;
         # a document that is no feed is refused by the parse, with the type it was served as.
@@ -114,14 +145,69 @@ def guard_document(content: bytes, content_type: str | None) -> GuardedDocument:
     utf8, entities = remove_entity_declarations(utf8)
     utf8 = html_entities_as_numbers(utf8)
     utf8, authors = bound_author_fields(utf8)
+    utf8, bases = remove_unreadable_bases(utf8)
     return GuardedDocument(
         content=utf8,
         encoding=encoding,
-        encoding_problem=str(problem) if problem else None,
+        encoding_problem=_bounded(str(problem)) if problem else None,
         entities_removed=entities,
         author_fields_emptied=authors,
         forbidden_characters=forbidden,
+        bases_removed=bases,
     )
+
+
+def _bounded(text: str) -> str:
+    """A message from the decoder, which quotes the declared encoding, cut to a readable size."""
+    text = text.encode("ascii", "backslashreplace").decode("ascii")
+    return text if len(text) <= PROBLEM_LIMIT else text[: PROBLEM_LIMIT - 1] + "…"
+
+
+def remove_unreadable_bases(content: bytes) -> tuple[bytes, int]:
+    """UTF-8 ``content`` without the ``xml:base`` attributes whose address urllib cannot read
+    (brackets that hold no IPv6 address: "http://[x/"), and how many there were.
+
+    feedparser keeps such a base and resolves every later link against it, so each of them
+    failed and came out empty: the entry that carried it and every entry after it were lost.
+    """
+    if b"base" not in content:
+        return content, 0
+    removed = 0
+
+    def remove(attribute: re.Match[bytes]) -> bytes:
+        nonlocal removed
+        value = unescape(
+            (attribute.group(1) or attribute.group(2) or b"").decode("utf-8", "replace")
+        )
+        try:
+            urljoin(_SOME_BASE, value)
+            urlsplit(value).port  # noqa: B018 -- raises ValueError for a port that is no number
+        except ValueError:
+            removed += 1
+            return b" "
+        return attribute.group(0)
+
+    return _BASE_ATTRIBUTE.sub(remove, content), removed
+
+
+def read_undeclared(content: bytes) -> tuple[bytes, str]:
+    """``content`` as UTF-8 with an XML declaration that says so, whatever it declared, and the
+    encoding it was read as: UTF-16 or UTF-32 by their byte order mark, else UTF-8, else
+    Windows-1252 (what feedparser tries when a declaration does not decode a document)."""
+    encoding = "utf-8"
+    if content.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        encoding = "utf-32"
+    elif content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    try:
+        text = content.decode(encoding)
+    except UnicodeDecodeError:
+        encoding = "windows-1252"
+        text = content.decode(encoding, "replace")  # five bytes of it are not characters
+    text = text.removeprefix("\ufeff")
+    if (declaration := _XML_DECLARATION.match(text)) is not None:
+        text = text[declaration.end() :]
+    return _UTF8_DECLARATION + text.encode("utf-8", "replace"), encoding
 
 
 def without_leading_blanks(content: bytes) -> bytes:
