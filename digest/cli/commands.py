@@ -14,8 +14,8 @@ from rich.table import Table
 
 from digest import lint, pipeline
 from digest.cli.app import app, config_app, console, db_app, errors, load_config, running
-from digest.errors import ConfigError, DigestError
-from digest.mail.subscribers import read_subscriber_csv
+from digest.errors import DigestError
+from digest.preflight import Preflight, existing_store, preflight
 from digest.records import CycleSummary
 from digest.schedule import next_slot
 from digest.screenshot import screenshot_edition
@@ -75,6 +75,16 @@ def _report(summary: CycleSummary, services: Services) -> None:
         console.print(f"Messages written to [bold]{services.settings.service.outbox}/[/]")
 
 
+def _print_preflight(checked: Preflight) -> None:
+    """The verdict of ``digest.preflight``, as `config check` and `run` both print it."""
+    for warning in checked.warnings:
+        errors.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    if checked.errors:
+        errors.print(
+            "[bold red]Invalid configuration[/]\n" + "\n".join(checked.errors), highlight=False
+        )
+
+
 @app.command()
 def run(
     once: Annotated[bool, typer.Option("--once", help="Run one cycle and exit.")] = False,
@@ -93,6 +103,11 @@ def run(
         raise typer.Exit(2)
     try:
         with running(settings) as services:
+            # What `config check` refuses, this refuses before anything is polled or sent.
+            checked = preflight(settings, services.store)
+            _print_preflight(checked)
+            if checked.errors:
+                raise typer.Exit(2)
             while True:
                 summary = _one_cycle(services, list_slug)
                 _report(summary, services)
@@ -110,18 +125,19 @@ def run(
 def config_check() -> None:
     """Validate the config file and the files it names; show what it will do."""
     settings = load_config()
-    problems = []
-    subscribers: dict[str, int] = {}
-    for digest_list in settings.lists:
-        try:
-            rows = read_subscriber_csv(settings.config_path(digest_list.subscribers))
-            subscribers[digest_list.slug] = len(rows)
-        except ConfigError as error:
-            problems.append(str(error))
-    if problems:
-        errors.print("[bold red]Invalid configuration[/]\n" + "\n".join(problems), highlight=False)
+    store, unchecked = existing_store(settings)
+    try:
+        checked = preflight(settings, store)
+    finally:
+        if store is not None:
+            store.engine.dispose()
+    _print_preflight(checked)
+    if checked.errors:
         raise typer.Exit(2)
+    subscribers = checked.subscribers
     console.print(f"[green]OK[/] {settings.source}")
+    if unchecked:
+        console.print(f"Lists' history not checked: {unchecked}", highlight=False)
     console.print(
         f"{len(settings.feeds)} feeds, {len(settings.topics)} topics, {len(settings.lists)} lists"
     )

@@ -1,0 +1,47 @@
+"""A reader's unsubscribe, recorded where it outlives the database: the suppression file first.
+
+    unsubscribe(subscriber, list) ─► the list's slug now (an old link may carry a former one)
+                                  ─► a line in the suppression file, synced to disk
+                                  ─► the membership marked unsubscribed in the database
+
+The file is written first: should the database write fail, the next subscriber sync applies the
+file's line, so the reader's word is never lost between the two (invariant 8). The web page, the
+one-click POST and the mailto handler all come through here.
+"""
+
+from __future__ import annotations
+
+from digest.config import Settings
+from digest.lists import list_for_slug
+from digest.services import Services
+from digest.store import Store
+from digest.suppression import append_suppressions, read_suppressions
+
+
+def unsubscribe(services: Services, subscriber_id: int, list_slug: str, reason: str) -> bool:
+    """Unsubscribe a reader from a list (by its slug now or before); False when there is no
+    such reader. ``reason`` says which channel brought it (link, one-click, mailto, operator)."""
+    settings, store, now = services.settings, services.store, services.clock.now()
+    subscriber = store.subscriber(subscriber_id)
+    if subscriber is None:
+        return False
+    digest_list = list_for_slug(settings, list_slug)
+    slug = digest_list.slug if digest_list is not None else list_slug
+    append_suppressions(settings.service.suppression_path, [(subscriber.email, slug, reason, now)])
+    # The membership may still be under the slug of the link until the rename is carried over.
+    return store.unsubscribe(subscriber_id, slug, now) or store.unsubscribe(
+        subscriber_id, list_slug, now
+    )
+
+
+def copy_unsubscribes_to_file(settings: Settings, store: Store) -> int:
+    """Append to the suppression file the database's unsubscribes it lacks (recorded before the
+    file existed, or by hand in the database); returns how many lines were added."""
+    path = settings.service.suppression_path
+    kept = read_suppressions(path)
+    missing = [
+        (email, slug, "unsubscribed (copied from the database)", when)
+        for email, slug, when in store.unsubscribed_members()
+        if not kept.holds(email, slug)
+    ]
+    return append_suppressions(path, missing)
