@@ -9,6 +9,7 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
@@ -70,18 +71,20 @@ def _one_cycle(services: Services, only_list: str | None) -> CycleSummary:
 def _report(summary: CycleSummary, services: Services) -> None:
     console.print(_summary_table(summary))
     for problem in summary.problems:
-        errors.print(f"[yellow]problem:[/] {problem}", highlight=False)
+        errors.print(f"[yellow]problem:[/] {escape(problem)}", highlight=False)
     if services.settings.smtp is None and summary.messages_delivered:
         console.print(f"Messages written to [bold]{services.settings.service.outbox}/[/]")
 
 
 def _print_preflight(checked: Preflight) -> None:
     """The verdict of ``digest.preflight``, as `config check` and `run` both print it."""
+    # Escaped: the messages quote config syntax ("[[lists]]") that rich would take for markup.
     for warning in checked.warnings:
-        errors.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        errors.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     if checked.errors:
         errors.print(
-            "[bold red]Invalid configuration[/]\n" + "\n".join(checked.errors), highlight=False
+            "[bold red]Invalid configuration[/]\n" + escape("\n".join(checked.errors)),
+            highlight=False,
         )
 
 
