@@ -108,7 +108,8 @@ def append_suppressions(path: Path, lines: Iterable[tuple[str, str, str, datetim
     with path.open("a", encoding="utf-8", newline="") as file:
         fcntl.flock(file, fcntl.LOCK_EX)
         try:
-            if file.tell() == 0:
+            # Where the end is now, after whoever held the lock before: not when opened.
+            if file.seek(0, os.SEEK_END) == 0:
                 file.write(",".join(COLUMNS) + "\n")
             elif not _ends_with_newline(path):
                 file.write("\n")  # an operator's last line without its line break
