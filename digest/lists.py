@@ -76,10 +76,23 @@ def rename_problems(settings: Settings, history: set[str]) -> list[tuple[str, st
     if not removed:
         return []
     problems = []
+    names = " or ".join(repr(slug) for slug in removed)
     for digest_list in settings.lists:
-        if digest_list.slug in history or digest_list.previous_slugs is not None:
+        previous = digest_list.previous_slugs
+        if digest_list.slug in history or previous == ():
             continue
-        names = " or ".join(repr(slug) for slug in removed)
+        if previous:
+            if not set(previous) & history:
+                # A slip of the pen ("dialy") would carry nothing over and say nothing.
+                problems.append(
+                    (
+                        f"list {digest_list.slug!r}: previous_slugs",
+                        f"the database has no history of {', '.join(map(repr, previous))}, "
+                        f"while {names}, no longer in the config, has: check the spelling of "
+                        "previous_slugs",
+                    )
+                )
+            continue
         problems.append(
             (
                 f"list {digest_list.slug!r}",

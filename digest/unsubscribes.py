@@ -11,11 +11,16 @@ one-click POST and the mailto handler all come through here.
 
 from __future__ import annotations
 
+import logging
+
 from digest.config import Settings
+from digest.errors import ConfigError
 from digest.lists import list_for_slug
 from digest.services import Services
 from digest.store import Store
 from digest.suppression import append_suppressions, read_suppressions
+
+_log = logging.getLogger(__name__)
 
 
 def unsubscribe(services: Services, subscriber_id: int, list_slug: str, reason: str) -> bool:
@@ -27,21 +32,38 @@ def unsubscribe(services: Services, subscriber_id: int, list_slug: str, reason: 
         return False
     digest_list = list_for_slug(settings, list_slug)
     slug = digest_list.slug if digest_list is not None else list_slug
-    append_suppressions(settings.service.suppression_path, [(subscriber.email, slug, reason, now)])
+    path = settings.service.suppression_path
+    try:
+        append_suppressions(path, [(subscriber.email, slug, reason, now)])
+    except OSError as error:
+        # The database still records it, and the next cycle copies it to the file: a reader's
+        # word is never refused because of a disk.
+        _log.error("could not write %s (%s); the unsubscribe is kept in the database", path, error)
     # The membership may still be under the slug of the link until the rename is carried over.
     return store.unsubscribe(subscriber_id, slug, now) or store.unsubscribe(
         subscriber_id, list_slug, now
     )
 
 
-def copy_unsubscribes_to_file(settings: Settings, store: Store) -> int:
+def copy_unsubscribes_to_file(settings: Settings, store: Store) -> list[str]:
     """Append to the suppression file the database's unsubscribes it lacks (recorded before the
-    file existed, or by hand in the database); returns how many lines were added."""
+    file existed, by hand in the database, or while the file could not be written); returns
+    a warning when the file cannot be read or written."""
     path = settings.service.suppression_path
-    kept = read_suppressions(path)
+    try:
+        kept = read_suppressions(path)
+    except ConfigError as error:
+        return [f"{error} (unsubscribes are kept in the database only until it is fixed)"]
     missing = [
         (email, slug, "unsubscribed (copied from the database)", when)
         for email, slug, when in store.unsubscribed_members()
         if not kept.holds(email, slug)
     ]
-    return append_suppressions(path, missing)
+    try:
+        append_suppressions(path, missing)
+    except OSError as error:
+        return [
+            f"{path}: cannot write ({error.strerror}): {len(missing)} unsubscribes are kept in "
+            "the database only until it can be written; check service.suppression_file"
+        ]
+    return []

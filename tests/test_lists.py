@@ -403,3 +403,51 @@ def test_previous_slugs_that_contradict_the_config_are_refused(tmp_path: Path) -
         ),
         ("list 'weekly': previous_slugs", twice),
     ]
+
+
+def test_a_misspelt_previous_slug_is_refused_not_ignored(
+    tmp_path: Path, feed: tuple[Path, str]
+) -> None:
+    _, base_url = feed
+    clock = FixedClock(DAY1)
+    services, _ = start(settings_of(tmp_path, raw_config(tmp_path, base_url)), clock)
+    run(services)
+    services.close()
+    misspelt = a_list("morning", "members.csv", previous_slugs=["dialy"])
+    services, transport = start(
+        settings_of(tmp_path, raw_config(tmp_path, base_url, misspelt)), clock
+    )
+    with pytest.raises(ConfigError, match="no history of 'dialy', while 'daily'"):
+        run(services)
+    assert transport.sent == []
+    services.close()
+
+
+def test_an_unsubscribe_is_kept_when_the_suppression_file_cannot_be_written(
+    tmp_path: Path, feed: tuple[Path, str]
+) -> None:
+    _, base_url = feed
+    raw = raw_config(tmp_path, base_url)
+    clock = FixedClock(DAY1)
+    services, _ = start(settings_of(tmp_path, raw), clock)
+    run(services)
+    sam = next(s for s in services.store.active_subscribers("daily") if s.name == "Sam")
+    services.close()
+
+    # The operator points the file somewhere it cannot be: under a regular file.
+    raw["service"]["suppression_file"] = str(tmp_path / "members.csv" / "suppressed.csv")
+    services, _ = start(settings_of(tmp_path, raw), clock)
+    assert unsubscribe(services, sam.id, "daily", "one-click")
+    assert "sam@example.org" not in {s.email for s in services.store.active_subscribers("daily")}
+    summary = run(services)
+    assert any("suppressed.csv" in problem for problem in summary.problems)
+    services.close()
+
+    # Pointed back, the next cycle copies the unsubscribe out of the database.
+    del raw["service"]["suppression_file"]
+    services, _ = start(settings_of(tmp_path, raw), clock)
+    run(services)
+    assert read_suppressions(services.settings.service.suppression_path).holds(
+        "sam@example.org", "daily"
+    )
+    services.close()
