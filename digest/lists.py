@@ -130,6 +130,13 @@ def held_warnings(settings: Settings, store: Store) -> list[str]:
             what.append(f"{held[slug]} pending deliveries")
         if unqueued.get(slug):
             what.append(f"{unqueued[slug]} editions never queued")
+        renamed = list_for_slug(settings, slug)
+        if renamed is not None:
+            warnings.append(
+                f"list {renamed.slug!r} (before, {slug!r}): {' and '.join(what)} of editions "
+                f"whose slot {renamed.slug!r} already had stay under {slug!r}, held, not sent"
+            )
+            continue
         warnings.append(
             f"list {slug!r} is no longer in {settings.source}: {' and '.join(what)} of it are "
             "held, not sent. Put the list back to send them; if it was renamed, add "

@@ -347,3 +347,26 @@ def test_renaming_a_list_carries_its_history_and_an_unsubscribe_wins(store: Stor
     assert store.editions_with_pending_deliveries({"daily"}) == []
     again = store.rename_list("daily", "morning", T0)
     assert (again.editions, again.memberships) == (0, 0)
+
+
+def test_editions_stored_before_the_queued_mark_count_as_queued(database_url: str) -> None:
+    # Queueing them at the upgrade would mail readers who joined since an edition never theirs.
+    from sqlalchemy import text
+
+    from digest.store.db import create_database_engine, upgrade
+
+    engine = create_database_engine(database_url)
+    upgrade(engine, "0003")
+    with engine.begin() as connection:
+        for slot, status in (("2026-11-24 03:00:00", "ready"), ("2026-11-25 03:00:00", "empty")):
+            connection.execute(
+                text(
+                    "INSERT INTO editions (list_slug, slot, window_end, status, built_at, layout,"
+                    " article_count) VALUES ('daily', :slot, :slot, :status, :slot, '{}', 0)"
+                ),
+                {"slot": slot, "status": status},
+            )
+    upgrade(engine)
+    store = Store(engine)
+    assert store.unqueued_editions() == []
+    engine.dispose()
