@@ -96,8 +96,10 @@ def rename_problems(settings: Settings, history: set[str]) -> list[tuple[str, st
         problems.append(
             (
                 f"list {digest_list.slug!r}",
-                f"this list is new to the database, and {names}, which has editions or "
-                f"subscribers there, is no longer in the config. If {digest_list.slug!r} is "
+                f"this list is new to the database, and {' and '.join(map(repr, removed))}, which "
+                f"{'has' if len(removed) == 1 else 'have'} editions or subscribers there, "
+                f"{'is' if len(removed) == 1 else 'are'} no longer in the config. "
+                f"If {digest_list.slug!r} is "
                 f'{names} renamed, add previous_slugs = ["{removed[0]}"] to its [[lists]] '
                 "entry, so its unsubscribes and editions follow it; if it is a new list, add "
                 "previous_slugs = [] to say so",

@@ -68,9 +68,12 @@ def _one_cycle(services: Services, only_list: str | None) -> CycleSummary:
         )
 
 
-def _report(summary: CycleSummary, services: Services) -> None:
+def _report(summary: CycleSummary, services: Services, shown: frozenset[str] = frozenset()) -> None:
+    """The cycle's table and problems, but those ``shown`` already (the checks at start)."""
     console.print(_summary_table(summary))
     for problem in summary.problems:
+        if problem in shown:
+            continue
         errors.print(f"[yellow]problem:[/] {escape(problem)}", highlight=False)
     if services.settings.smtp is None and summary.messages_delivered:
         console.print(f"Messages written to [bold]{services.settings.service.outbox}/[/]")
@@ -111,9 +114,11 @@ def run(
             _print_preflight(checked)
             if checked.errors:
                 raise typer.Exit(2)
+            shown = frozenset(checked.warnings)
             while True:
                 summary = _one_cycle(services, list_slug)
-                _report(summary, services)
+                _report(summary, services, shown)
+                shown = frozenset()  # later cycles name what still holds
                 if once:
                     break
                 time.sleep(interval)
