@@ -10,7 +10,9 @@
     due_feeds(now)             feeds whose next poll time (digest.polling) has come
     poll_feeds(feeds)          poll_feed on a thread pool, a few at a time per host; the fetches
                                overlap, the work between them takes turns (concurrency.cpu_turn)
-    run_cycle(dispatcher)      poll the due feeds, build every due edition, deliver in batches
+    run_cycle(dispatcher)      carry renamed lists' history over and name the removed ones
+                               (digest.lists), poll the due feeds, queue any edition stored but
+                               never queued, build every due edition, deliver in batches
                                read from the ledger as they go, on smtp.connections processes
                                (digest.sending), and resume deliveries a crash left pending
 
