@@ -409,13 +409,21 @@ def sync_list_subscribers(services: Services, digest_list: ListSettings) -> list
         suppressions = read_suppressions(settings.service.suppression_path)
     except ConfigError as error:
         return [f"{error} ({keep})"]
-    services.store.sync_subscribers(
+    synced = services.store.sync_subscribers(
         digest_list.slug,
         (SubscriberInput(row.email, row.name, row.timezone) for row in read.rows),
         services.clock.now(),
         suppressed=suppressions.for_list(slugs_and_previous(digest_list)),
     )
-    return subscriber_file_warnings(path, read.refused, digest_list.slug) + [
+    warnings = subscriber_file_warnings(path, read.refused, digest_list.slug)
+    if not read.rows and synced.removed:
+        # Most likely a bad export: said loudly, since the next editions go to nobody.
+        warnings.append(
+            f"{path}: no subscribers in the file: {synced.removed} readers of list "
+            f"{digest_list.slug!r} are left out of its next editions (copies already queued "
+            "still go); restore the file to bring them back"
+        )
+    return warnings + [
         f"{settings.service.suppression_path}: {line}: {why} (the line is left out)"
         for line, why in suppressions.refused
     ]

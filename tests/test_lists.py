@@ -201,6 +201,8 @@ def test_an_emptied_subscriber_file_does_not_skip_copies_already_queued(
     # The first edition's copies still go: a file change is no reader's unsubscribe.
     assert recipients(transport) == ["li@example.org", "rana@example.org", "sam@example.org"]
     assert run_list.messages_delivered == 3
+    [emptied] = run_list.problems
+    assert "no subscribers in the file: 3 readers of list 'daily' are left out" in emptied
     assert services.store.delivery_counts(first.edition_id).skipped == 0
 
     # Restored, the file brings its readers back for the next edition.
