@@ -67,7 +67,7 @@ from digest.services import Services
 from digest.store import FeedState, Store, SubscriberInput, UnchangedFetch
 from digest.store.editions import EMPTY, READY
 from digest.suppression import read_suppressions
-from digest.unsubscribes import copy_unsubscribes_to_file
+from digest.unsubscribes import reconcile_suppressions
 
 DELIVERY_BATCH_SIZE = 200
 _log = logging.getLogger(__name__)
@@ -699,7 +699,7 @@ def run_cycle(
     # Before anything is sent: an undeclared rename is refused (ConfigError), declared ones
     # carry their history over, and lists that left the config are named, held, every cycle.
     held = carry_over(settings, store, services.clock.now())
-    held += copy_unsubscribes_to_file(settings, store)
+    held += reconcile_suppressions(settings, store, services.clock.now())
     polls = poll_cycle(services, dispatcher, force=force_poll, observer=observer)
     polled, failed_feeds, new_articles = polls.feeds_polled, polls.feeds_failed, polls.new_articles
     problems: list[str] = [*held, *polls.problems]

@@ -12,10 +12,11 @@ one-click POST and the mailto handler all come through here.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from digest.config import Settings
 from digest.errors import ConfigError
-from digest.lists import list_for_slug
+from digest.lists import list_for_slug, slugs_and_previous
 from digest.services import Services
 from digest.store import Store
 from digest.suppression import append_suppressions, read_suppressions
@@ -45,15 +46,21 @@ def unsubscribe(services: Services, subscriber_id: int, list_slug: str, reason: 
     )
 
 
-def copy_unsubscribes_to_file(settings: Settings, store: Store) -> list[str]:
-    """Append to the suppression file the database's unsubscribes it lacks (recorded before the
-    file existed, by hand in the database, or while the file could not be written); returns
-    a warning when the file cannot be read or written."""
+def reconcile_suppressions(settings: Settings, store: Store, now: datetime) -> list[str]:
+    """Bring the suppression file and the database in step, both ways, at each cycle: the
+    database's unsubscribes the file lacks are appended to it (recorded before the file existed,
+    or while it could not be written), and the file's lines (an operator's, or one written just
+    before a crash) unsubscribe their readers at once, so copies already queued for them are
+    skipped. Returns warnings when the file cannot be read or written."""
     path = settings.service.suppression_path
     try:
         kept = read_suppressions(path)
     except ConfigError as error:
         return [f"{error} (unsubscribes are kept in the database only until it is fixed)"]
+    for digest_list in settings.lists:
+        store.unsubscribe_addresses(
+            digest_list.slug, kept.for_list(slugs_and_previous(digest_list)), now
+        )
     missing = [
         (email, slug, "unsubscribed (copied from the database)", when)
         for email, slug, when in store.unsubscribed_members()

@@ -453,3 +453,21 @@ def test_an_unsubscribe_is_kept_when_the_suppression_file_cannot_be_written(
         "sam@example.org", "daily"
     )
     services.close()
+
+
+def test_a_suppression_added_while_copies_are_pending_skips_them(
+    tmp_path: Path, feed: tuple[Path, str]
+) -> None:
+    # An operator's line (a complaint), or one an unsubscribe wrote just before a crash.
+    _, base_url = feed
+    settings = settings_of(tmp_path, raw_config(tmp_path, base_url))
+    services, transport = start(settings, FixedClock(DAY1))
+    built = build_without_sending(services, "daily")
+    assert built.pending_deliveries == 3
+    settings.service.suppression_path.parent.mkdir(parents=True, exist_ok=True)
+    settings.service.suppression_path.write_text("email\nRana@example.org\n")
+    summary = run(services)
+    assert recipients(transport) == ["li@example.org", "sam@example.org"]
+    assert services.store.delivery_counts(built.edition_id).skipped == 1
+    assert not summary.problems
+    services.close()

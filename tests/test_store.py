@@ -370,3 +370,14 @@ def test_editions_stored_before_the_queued_mark_count_as_queued(database_url: st
     store = Store(engine)
     assert store.unqueued_editions() == []
     engine.dispose()
+
+
+def test_unsubscribing_addresses_ignores_case_and_other_lists(store: Store) -> None:
+    members = [SubscriberInput(f"Reader{n}@example.org") for n in range(1_200)]
+    store.sync_subscribers("daily", members, T0)
+    store.sync_subscribers("weekly", members[:1], T0)
+    wanted = {f"reader{n}@EXAMPLE.org" for n in range(0, 1_200, 2)}  # past one batch of 500
+    assert store.unsubscribe_addresses("daily", wanted, T0) == 600
+    assert store.unsubscribe_addresses("daily", wanted, T0) == 0
+    assert len(store.active_subscribers("daily")) == 600
+    assert len(store.active_subscribers("weekly")) == 1

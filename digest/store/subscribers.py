@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from digest.records import Subscriber
 from digest.store.base import StoreBase
@@ -149,6 +149,27 @@ class SubscriberStore(StoreBase):
             if membership.status != UNSUBSCRIBED:
                 membership.status, membership.changed_at = UNSUBSCRIBED, now
             return True
+
+    def unsubscribe_addresses(self, list_slug: str, emails: Collection[str], now: datetime) -> int:
+        """Mark unsubscribed the list's memberships of ``emails`` (any case); returns how many
+        changed. The copies still pending for them are then skipped at the send."""
+        lowered = sorted({email.lower() for email in emails})
+        changed = 0
+        with self.transaction() as session:
+            for start in range(0, len(lowered), 500):  # SQLite caps bound parameters
+                rows = session.scalars(
+                    select(SubscriptionRow)
+                    .join(SubscriberRow, SubscriberRow.id == SubscriptionRow.subscriber_id)
+                    .where(
+                        SubscriptionRow.list_slug == list_slug,
+                        SubscriptionRow.status != UNSUBSCRIBED,
+                        func.lower(SubscriberRow.email).in_(lowered[start : start + 500]),
+                    )
+                )
+                for row in rows:
+                    row.status, row.changed_at = UNSUBSCRIBED, now
+                    changed += 1
+        return changed
 
     def subscriber(self, subscriber_id: int) -> Subscriber | None:
         with self.transaction() as session:
