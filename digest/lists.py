@@ -119,7 +119,7 @@ def held_warnings(settings: Settings, store: Store) -> list[str]:
     """One warning per list slug outside the config whose editions have deliveries pending, or
     were never queued: held, not sent, until the list is back (or named as a previous slug)."""
     current = {digest_list.slug for digest_list in settings.lists}
-    held = {slug: count for slug, count in store.held_deliveries().items() if slug not in current}
+    held = store.held_deliveries(besides=current)
     unqueued = Counter(
         edition.list_slug
         for edition in store.unqueued_editions()

@@ -343,6 +343,7 @@ def test_renaming_a_list_carries_its_history_and_an_unsubscribe_wins(store: Stor
     ]
     assert {slug for _, slug, _ in store.unsubscribed_members()} == {"morning"}
     assert store.held_deliveries() == {"morning": 1}
+    assert store.held_deliveries(besides={"morning"}) == {}
     assert store.editions_with_pending_deliveries({"morning"}) == [old.id]
     assert store.editions_with_pending_deliveries({"daily"}) == []
     again = store.rename_list("daily", "morning", T0)
