@@ -245,6 +245,13 @@ class ServiceSettings(_Model):
     feedback_id: Annotated[str, AfterValidator(_check_feedback_id)] = (
         "{list}:{edition}:digest:{domain}"
     )
+    # Addresses that must never get mail (a list's or every list's), kept outside the database so
+    # an unsubscribe survives a new one (digest.suppression); None: data_dir/suppressed.csv.
+    suppression_file: Path | None = None
+
+    @property
+    def suppression_path(self) -> Path:
+        return self.suppression_file or self.data_dir / "suppressed.csv"
 
 
 class SmtpSettings(_Model):
@@ -389,6 +396,9 @@ class ListSettings(_Model):
     send_when_empty: bool = False
     subscribers: Path  # a CSV file with columns email, name (optional), timezone (optional)
     utm: UtmSettings | None = None  # none: article links are left as the feed gave them
+    # The slugs this list had before: its editions, members and unsubscribes follow it to this
+    # slug (digest.lists). [] says "a new list", where a list that left the config has history.
+    previous_slugs: tuple[Slug, ...] | None = None
 
 
 class ConfigFile(_Model):

@@ -10,7 +10,9 @@
     due_feeds(now)             feeds whose next poll time (digest.polling) has come
     poll_feeds(feeds)          poll_feed on a thread pool, a few at a time per host; the fetches
                                overlap, the work between them takes turns (concurrency.cpu_turn)
-    run_cycle(dispatcher)      poll the due feeds, build every due edition, deliver in batches
+    run_cycle(dispatcher)      carry renamed lists' history over and name the removed ones
+                               (digest.lists), poll the due feeds, queue any edition stored but
+                               never queued, build every due edition, deliver in batches
                                read from the ledger as they go, on smtp.connections processes
                                (digest.sending), and resume deliveries a crash left pending
 
@@ -38,6 +40,7 @@ from digest import compose, lint, polling, screening
 from digest.concurrency import cpu_turn, run_per_host
 from digest.config import IngestSettings, ListSettings
 from digest.errors import (
+    ConfigError,
     DeliveryError,
     DeliveryPermanentError,
     FetchError,
@@ -49,8 +52,9 @@ from digest.errors import (
 from digest.ingest import fetch_feed, parse_feed
 from digest.ingest.isolation import parse_apart
 from digest.ingest.parse import OutOfTime
+from digest.lists import carry_over, slugs_and_previous
 from digest.mail.personalize import fill_for_preview, personalize
-from digest.mail.subscribers import read_subscriber_csv
+from digest.mail.subscribers import read_subscriber_file, subscriber_file_warnings
 from digest.records import (
     CycleSummary,
     Edition,
@@ -65,6 +69,8 @@ from digest.sending import deliver_in_processes, personalizer_for
 from digest.services import Services
 from digest.store import FeedState, Store, SubscriberInput, UnchangedFetch
 from digest.store.editions import EMPTY, READY
+from digest.suppression import read_suppressions
+from digest.unsubscribes import reconcile_suppressions
 
 DELIVERY_BATCH_SIZE = 200
 _log = logging.getLogger(__name__)
@@ -90,7 +96,7 @@ class BuildOutcome:
     empty: bool
     article_count: int
     pending_deliveries: int = 0  # ledger rows of the edition still to send
-    warnings: tuple[str, ...] = ()  # articles left out because their text broke the checks
+    warnings: tuple[str, ...] = ()  # articles left out, subscriber rows refused: named
 
 
 @dataclass(frozen=True, slots=True)
@@ -421,15 +427,39 @@ def forced_slot(services: Services, list_slug: str, now: datetime) -> datetime:
     return now.replace(second=0, microsecond=0)
 
 
-def sync_list_subscribers(services: Services, digest_list: ListSettings) -> None:
-    """Bring a list's members in step with its subscriber file before an edition is queued."""
-    path = services.settings.config_path(digest_list.subscribers)
-    rows = read_subscriber_csv(path)
-    services.store.sync_subscribers(
+def sync_list_subscribers(services: Services, digest_list: ListSettings) -> list[str]:
+    """Bring a list's members in step with its subscriber file and the suppression file before
+    an edition is queued; returns warnings, never raises for a file's content.
+
+    A bad row costs that row (its reader is left out, the rest imported); a file that cannot be
+    read at all leaves the members as they were imported last (invariant 6).
+    """
+    settings = services.settings
+    path = settings.config_path(digest_list.subscribers)
+    keep = f"list {digest_list.slug!r} keeps its members as last imported"
+    try:
+        read = read_subscriber_file(path)
+        suppressions = read_suppressions(settings.service.suppression_path)
+    except ConfigError as error:
+        return [f"{error} ({keep})"]
+    synced = services.store.sync_subscribers(
         digest_list.slug,
-        (SubscriberInput(row.email, row.name, row.timezone) for row in rows),
+        (SubscriberInput(row.email, row.name, row.timezone) for row in read.rows),
         services.clock.now(),
+        suppressed=suppressions.for_list(slugs_and_previous(digest_list)),
     )
+    warnings = subscriber_file_warnings(path, read.refused, digest_list.slug)
+    if not read.rows and synced.removed:
+        # Most likely a bad export: said loudly, since the next editions go to nobody.
+        warnings.append(
+            f"{path}: no subscribers in the file: {synced.removed} readers of list "
+            f"{digest_list.slug!r} are left out of its next editions (copies already queued "
+            "still go); restore the file to bring them back"
+        )
+    return warnings + [
+        f"{settings.service.suppression_path}: {line}: {why} (the line is left out)"
+        for line, why in suppressions.refused
+    ]
 
 
 def compose_next_edition(
@@ -503,10 +533,15 @@ def build_edition(services: Services, list_slug: str, slot: datetime) -> BuildOu
     if state.status != READY:
         return outcome
     # Also when the edition existed: a crash between storing it and queueing must not leave its
-    # members without their copy. Queueing adds only the rows that are missing.
-    sync_list_subscribers(services, digest_list)
-    store.queue_deliveries(state.id, list_slug)
-    return replace(outcome, pending_deliveries=store.delivery_counts(state.id).pending)
+    # members without their copy (run_cycle builds again each edition never queued). Queueing
+    # adds only the rows that are missing, and marks the edition queued.
+    file_warnings = sync_list_subscribers(services, digest_list)
+    store.queue_deliveries(state.id, list_slug, services.clock.now())
+    return replace(
+        outcome,
+        pending_deliveries=store.delivery_counts(state.id).pending,
+        warnings=(*outcome.warnings, *file_warnings),
+    )
 
 
 def render_preview(services: Services, list_slug: str) -> RenderedEdition:
@@ -723,16 +758,28 @@ def run_cycle(
     ``force_poll``, every enabled feed is polled, due or not.
     """
     observer = observer or _Silent()
-    store = services.store
+    store, settings = services.store, services.settings
+    # Before anything is sent: an undeclared rename is refused (ConfigError), declared ones
+    # carry their history over, and lists that left the config are named, held, every cycle.
+    held = carry_over(settings, store, services.clock.now())
+    held += reconcile_suppressions(settings, store, services.clock.now())
     polls = poll_cycle(services, dispatcher, force=force_poll, observer=observer)
     polled, failed_feeds, new_articles = polls.feeds_polled, polls.feeds_failed, polls.new_articles
-    problems: list[str] = list(polls.problems)
+    problems: list[str] = [*held, *polls.problems]
 
     now = services.clock.now()
+    configured = {digest_list.slug for digest_list in settings.lists}
+    # Editions stored but never queued (a build that stopped in between) go first, in order:
+    # building a stored slot again only queues it.
+    due = [
+        (edition.list_slug, edition.slot)
+        for edition in store.unqueued_editions()
+        if edition.list_slug in configured
+    ]
     if only_list is not None:
-        due = [(only_list, forced_slot(services, only_list, now))]
+        due.append((only_list, forced_slot(services, only_list, now)))
     else:
-        due = due_editions(services, now)
+        due += due_editions(services, now)  # slots with no edition: never one of the above
     observer.stage("Building editions", len(due))
     built = skipped = 0
     for list_slug, slot in due:
@@ -749,11 +796,12 @@ def run_cycle(
             built += 1
         observer.advance("Building editions", list_slug)
 
-    # The editions just built, and any a crash left pending. The ledger is read a batch at a
-    # time, so a list of any size costs one batch of memory here.
+    # The editions just built, and any a crash left pending, of the lists in the config (the
+    # others' are held: carry_over named them). The ledger is read a batch at a time, so a list
+    # of any size costs one batch of memory here.
     pending = {
         edition_id: store.delivery_counts(edition_id).pending
-        for edition_id in store.editions_with_pending_deliveries()
+        for edition_id in store.editions_with_pending_deliveries(configured)
     }
     observer.stage("Delivering", sum(pending.values()))
     delivered = failed_messages = 0

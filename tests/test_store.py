@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -262,3 +263,122 @@ def test_a_large_list_syncs_and_queues_in_a_few_statements(store: Store) -> None
     sync = store.sync_subscribers("daily", members[:-1], T0)
     assert (sync.added, sync.removed) == (0, 1)
     assert store.queue_deliveries(state.id, "daily") == 0
+
+
+def test_a_reader_removed_from_the_file_still_gets_the_copy_already_queued(store: Store) -> None:
+    edition, rendered = make_edition(store, T0)
+    state, _ = store.save_edition(edition, rendered, T0)
+    members = [SubscriberInput("a@example.org"), SubscriberInput("b@example.org")]
+    store.sync_subscribers("daily", members, T0)
+    store.queue_deliveries(state.id, "daily")
+    pending = store.pending_deliveries(state.id)
+    store.sync_subscribers("daily", [], T0)  # the file emptied: no reader's word
+    ready = store.deliveries_to_send(state.id, pending)
+    assert sorted(subscriber.email for _, subscriber in ready) == ["a@example.org", "b@example.org"]
+    assert store.delivery_counts(state.id).skipped == 0
+    later, _ = store.save_edition(replace(edition, slot=T0 + timedelta(days=1)), rendered, T0)
+    assert store.queue_deliveries(later.id, "daily", T0) == 0  # but no later edition
+
+
+def test_a_suppressed_address_is_unsubscribed_in_the_file_or_not(store: Store) -> None:
+    edition, rendered = make_edition(store, T0)
+    state, _ = store.save_edition(edition, rendered, T0)
+    members = [SubscriberInput(f"{name}@example.org") for name in ("a", "b", "c")]
+    store.sync_subscribers("daily", members, T0)
+    store.queue_deliveries(state.id, "daily", T0)
+    pending = store.pending_deliveries(state.id)
+    # "b" in the suppression file and still in the subscriber file; "c" in it, out of the file.
+    sync = store.sync_subscribers(
+        "daily", members[:2], T0, suppressed={"B@example.org", "c@example.org"}
+    )
+    assert (sync.added, sync.removed, sync.kept_unsubscribed) == (0, 0, 1)
+    assert [s.email for s in store.active_subscribers("daily")] == ["a@example.org"]
+    ready = store.deliveries_to_send(state.id, pending)
+    assert [subscriber.email for _, subscriber in ready] == ["a@example.org"]
+    # A new address that is suppressed is never made a member at all.
+    store.sync_subscribers(
+        "daily", [SubscriberInput("d@example.org")], T0, suppressed={"d@example.org"}
+    )
+    assert store.active_subscribers("daily") == []
+    assert sorted(email for email, _, _ in store.unsubscribed_members()) == [
+        "b@example.org",
+        "c@example.org",
+        "d@example.org",
+    ]
+
+
+def test_an_edition_is_unqueued_until_its_deliveries_are_queued(store: Store) -> None:
+    edition, rendered = make_edition(store, T0)
+    state, _ = store.save_edition(edition, rendered, T0)
+    assert [e.id for e in store.unqueued_editions()] == [state.id]
+    store.queue_deliveries(state.id, "daily", T0)  # no member yet: queued all the same
+    assert store.unqueued_editions() == []
+    empty, _ = store.save_edition(replace(edition, slot=T0 + timedelta(days=1)), None, T0)
+    assert empty.status == "empty" and store.unqueued_editions() == []
+
+
+def test_renaming_a_list_carries_its_history_and_an_unsubscribe_wins(store: Store) -> None:
+    edition, rendered = make_edition(store, T0)
+    old, _ = store.save_edition(edition, rendered, T0)
+    clash, _ = store.save_edition(replace(edition, slot=T0 + timedelta(days=1)), rendered, T0)
+    store.save_edition(replace(edition, list_slug="morning", slot=clash.slot), rendered, T0)
+    members = [SubscriberInput(f"{name}@example.org") for name in ("a", "b", "c")]
+    store.sync_subscribers("daily", members, T0)
+    store.sync_subscribers("morning", members[1:], T0)
+    a, b, _ = store.active_subscribers("daily")
+    store.unsubscribe(a.id, "daily", T0)  # only under the old slug
+    store.unsubscribe(b.id, "daily", T0)  # a member of both, unsubscribed from the old one
+    store.queue_deliveries(old.id, "daily", T0)
+    assert store.list_slugs_with_history() == {"daily", "morning"}
+    assert store.held_deliveries() == {"daily": 1}
+
+    moved = store.rename_list("daily", "morning", T0)
+    assert (moved.editions, moved.memberships, moved.editions_left) == (1, 3, 1)
+    assert store.edition_for_slot("morning", T0) == replace(old, list_slug="morning")
+    assert store.edition_for_slot("daily", clash.slot) is not None  # its slot was taken
+    assert [s.email for s in store.active_subscribers("morning")] == ["c@example.org"]
+    assert sorted(email for email, slug, _ in store.unsubscribed_members()) == [
+        "a@example.org",
+        "b@example.org",
+    ]
+    assert {slug for _, slug, _ in store.unsubscribed_members()} == {"morning"}
+    assert store.held_deliveries() == {"morning": 1}
+    assert store.held_deliveries(besides={"morning"}) == {}
+    assert store.editions_with_pending_deliveries({"morning"}) == [old.id]
+    assert store.editions_with_pending_deliveries({"daily"}) == []
+    again = store.rename_list("daily", "morning", T0)
+    assert (again.editions, again.memberships) == (0, 0)
+
+
+def test_editions_stored_before_the_queued_mark_count_as_queued(database_url: str) -> None:
+    # Queueing them at the upgrade would mail readers who joined since an edition never theirs.
+    from sqlalchemy import text
+
+    from digest.store.db import create_database_engine, upgrade
+
+    engine = create_database_engine(database_url)
+    upgrade(engine, "0003")
+    with engine.begin() as connection:
+        for slot, status in (("2026-11-24 03:00:00", "ready"), ("2026-11-25 03:00:00", "empty")):
+            connection.execute(
+                text(
+                    "INSERT INTO editions (list_slug, slot, window_end, status, built_at, layout,"
+                    " article_count) VALUES ('daily', :slot, :slot, :status, :slot, '{}', 0)"
+                ),
+                {"slot": slot, "status": status},
+            )
+    upgrade(engine)
+    store = Store(engine)
+    assert store.unqueued_editions() == []
+    engine.dispose()
+
+
+def test_unsubscribing_addresses_ignores_case_and_other_lists(store: Store) -> None:
+    members = [SubscriberInput(f"Reader{n}@example.org") for n in range(1_200)]
+    store.sync_subscribers("daily", members, T0)
+    store.sync_subscribers("weekly", members[:1], T0)
+    wanted = {f"reader{n}@EXAMPLE.org" for n in range(0, 1_200, 2)}  # past one batch of 500
+    assert store.unsubscribe_addresses("daily", wanted, T0) == 600
+    assert store.unsubscribe_addresses("daily", wanted, T0) == 0
+    assert len(store.active_subscribers("daily")) == 600
+    assert len(store.active_subscribers("weekly")) == 1

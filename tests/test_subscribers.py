@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from digest.errors import ConfigError
-from digest.mail.subscribers import SubscriberRow, clean_name, read_subscriber_csv
+from digest.mail.subscribers import (
+    SubscriberRow,
+    clean_name,
+    read_subscriber_csv,
+    read_subscriber_file,
+    subscriber_file_warnings,
+)
 
 
 def write(tmp_path: Path, text: str, *, bom: bool = False) -> Path:
@@ -141,3 +147,29 @@ def test_missing_file_is_an_error(tmp_path: Path) -> None:
 def test_broken_csv_quoting_is_an_error(tmp_path: Path) -> None:
     found = problems(write(tmp_path, 'email,name\na@example.org,"Sam "Quoted" Haddad\n'))
     assert "not valid CSV" in found[0][1]
+
+
+def test_a_bad_line_costs_that_line_only(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "email,name,timezone\n"
+        "sam@example.org,Sam,Asia/Dubai\n"
+        "not-an-address,Someone,\n"
+        "rana@example.org,Rana,Mars/Olympus_Mons\n"
+        "SAM@EXAMPLE.ORG,Sam again,\n"
+        "lee@example.org,Lee,\n",
+    )
+    read = read_subscriber_file(path)
+    assert read.rows == [
+        SubscriberRow("sam@example.org", "Sam", "Asia/Dubai"),
+        SubscriberRow("lee@example.org", "Lee", None),
+    ]
+    assert [where for where, _ in read.refused] == ["line 3", "line 4", "line 5"]
+    [warning, *_] = subscriber_file_warnings(path, read.refused, "daily")
+    assert warning.startswith(f"{path}: line 3: 'not-an-address' is not an email address")
+    assert warning.endswith("(this row is left out; list 'daily' goes to the others)")
+
+
+def test_a_file_that_cannot_be_read_as_a_whole_still_raises(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown column 'mail'"):
+        read_subscriber_file(write(tmp_path, "mail,name\nsam@example.org,Sam\n"))

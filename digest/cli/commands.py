@@ -26,8 +26,8 @@ from digest.cli.app import (
 )
 from digest.cli.boundary import report
 from digest.config import entry_key
-from digest.errors import ConfigError, DigestError
-from digest.mail.subscribers import read_subscriber_csv
+from digest.errors import DigestError
+from digest.preflight import Preflight, existing_store, preflight
 from digest.records import CycleSummary
 from digest.schedule import next_slot
 from digest.screenshot import screenshot_edition
@@ -79,12 +79,27 @@ def _one_cycle(services: Services, only_list: str | None) -> CycleSummary:
         )
 
 
-def _report(summary: CycleSummary, services: Services) -> None:
+def _report(summary: CycleSummary, services: Services, shown: frozenset[str] = frozenset()) -> None:
+    """The cycle's table and problems, but those ``shown`` already (the checks at start)."""
     console.print(_summary_table(summary))
     for problem in summary.problems:
+        if problem in shown:
+            continue
         errors.print(f"[yellow]problem:[/] {escape(problem)}", highlight=False)
     if services.settings.smtp is None and summary.messages_delivered:
         console.print(f"Messages written to [bold]{services.settings.service.outbox}/[/]")
+
+
+def _print_preflight(checked: Preflight) -> None:
+    """The verdict of ``digest.preflight``, as `config check` and `run` both print it."""
+    # Escaped: the messages quote config syntax ("[[lists]]") that rich would take for markup.
+    for warning in checked.warnings:
+        errors.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+    if checked.errors:
+        errors.print(
+            "[bold red]Invalid configuration[/]\n" + escape("\n".join(checked.errors)),
+            highlight=False,
+        )
 
 
 @app.command()
@@ -104,9 +119,16 @@ def run(
         known_list(settings, list_slug)
     try:
         with running(settings) as services:
+            # What `config check` refuses, this refuses before anything is polled or sent.
+            checked = preflight(settings, services.store)
+            _print_preflight(checked)
+            if checked.errors:
+                raise typer.Exit(2)
+            shown = frozenset(checked.warnings)
             while True:
                 summary = _one_cycle(services, list_slug)
-                _report(summary, services)
+                _report(summary, services, shown)
+                shown = frozenset()  # later cycles name what still holds
                 if once:
                     break
                 time.sleep(interval)
@@ -123,20 +145,19 @@ def run(
 def config_check() -> None:
     """Validate the config file and the files it names; show what it will do."""
     settings = load_config()
-    problems = []
-    subscribers: dict[str, int] = {}
-    for digest_list in settings.lists:
-        try:
-            rows = read_subscriber_csv(settings.config_path(digest_list.subscribers))
-            subscribers[digest_list.slug] = len(rows)
-        except ConfigError as error:
-            problems.append(str(error))
-    if problems:
-        errors.print(
-            "[bold red]Invalid configuration[/]\n" + escape("\n".join(problems)), highlight=False
-        )
+    store, unchecked = existing_store(settings)
+    try:
+        checked = preflight(settings, store)
+    finally:
+        if store is not None:
+            store.engine.dispose()
+    _print_preflight(checked)
+    if checked.errors:
         raise typer.Exit(2)
+    subscribers = checked.subscribers
     console.print(f"[green]OK[/] {settings.source}")
+    if unchecked:
+        console.print(f"Lists' history not checked: {unchecked}", highlight=False)
     console.print(
         f"{len(settings.feeds)} feeds, {len(settings.topics)} topics, {len(settings.lists)} lists"
     )

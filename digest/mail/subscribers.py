@@ -74,12 +74,26 @@ def normalize_email(address: str) -> str:
     return f"{local}@{ascii_domain}"
 
 
-def read_subscriber_csv(path: Path) -> list[SubscriberRow]:
-    """Read a subscriber list; raises one ConfigError listing every bad line.
+@dataclass(frozen=True)
+class SubscriberFile:
+    """A subscriber file as read: the good rows, and each refused line with why.
+
+    One bad line costs that line only (invariant 6): the caller imports ``rows`` and reports
+    ``refused`` as warnings naming the file and the line.
+    """
+
+    rows: list[SubscriberRow]
+    refused: list[tuple[str, str]]  # ("line N", why)
+
+
+def read_subscriber_file(path: Path) -> SubscriberFile:
+    """Read a subscriber list: its good rows, and every bad line with the reason.
 
     The header row names the columns: ``email`` is required, ``name`` and ``timezone`` are
     optional, in any order. The file is UTF-8, with or without a byte order mark. Blank lines are
-    skipped. The same address twice (ignoring case) is an error, so nobody gets two copies.
+    skipped. The same address twice (ignoring case) is refused on its second line, so nobody gets
+    two copies. Only a file that cannot be read as a whole (missing, not UTF-8, no usable header,
+    broken CSV quoting) raises ConfigError: then no row can be trusted.
     """
     source = str(path)
     try:
@@ -131,9 +145,26 @@ def read_subscriber_csv(path: Path) -> list[SubscriberRow]:
         raise ConfigError(
             source, [(f"line {reader.line_num}", f"not valid CSV: {error}")]
         ) from None
-    if problems:
-        raise ConfigError(source, problems)
-    return rows
+    return SubscriberFile(rows, problems)
+
+
+def read_subscriber_csv(path: Path) -> list[SubscriberRow]:
+    """Read a subscriber list strictly: raises one ConfigError listing every bad line."""
+    read = read_subscriber_file(path)
+    if read.refused:
+        raise ConfigError(str(path), read.refused)
+    return read.rows
+
+
+def subscriber_file_warnings(
+    path: Path, refused: list[tuple[str, str]], list_slug: str
+) -> list[str]:
+    """The refused lines of a subscriber file as warnings an operator can act on: the file, the
+    line, why, and what happened (``digest config check`` and ``digest run`` say the same)."""
+    return [
+        f"{path}: {line}: {why} (this row is left out; list {list_slug!r} goes to the others)"
+        for line, why in refused
+    ]
 
 
 def _check_header(source: str, columns: list[str]) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from digest.store.db import create_database_engine, upgrade
 from digest.store.editions import DeliveryCounts, EditionState, EditionStore
 from digest.store.feeds import FeedState, FeedStore, UnchangedFetch
+from digest.store.lists import ListRename, ListStore
 from digest.store.subscribers import SubscriberInput, SubscriberStore, SubscriberSync
 
 
-class Store(FeedStore, SubscriberStore, EditionStore):
-    """Feeds, articles and topics, subscribers, editions and the delivery ledger."""
+class Store(FeedStore, SubscriberStore, EditionStore, ListStore):
+    """Feeds, articles and topics, subscribers, editions and the delivery ledger, lists."""
 
 
 def open_store(database_url: str, *, migrate: bool = True) -> Store:
@@ -24,6 +25,7 @@ __all__ = [
     "DeliveryCounts",
     "EditionState",
     "FeedState",
+    "ListRename",
     "Store",
     "SubscriberInput",
     "SubscriberSync",

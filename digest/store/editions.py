@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,7 +19,7 @@ from digest.store.schema import (
     SubscriberRow,
     SubscriptionRow,
 )
-from digest.store.subscribers import ACTIVE
+from digest.store.subscribers import ACTIVE, REMOVED
 
 EMPTY = "empty"  # nothing to send; the slot is done
 READY = "ready"  # built and rendered; deliveries queued
@@ -28,7 +28,9 @@ SENT = "sent"  # every delivery settled
 PENDING = "pending"
 DELIVERED = "sent"
 FAILED = "failed"
-SKIPPED = "skipped"  # the subscriber left the list before the send
+SKIPPED = "skipped"  # the subscriber unsubscribed before the send
+# Memberships whose queued copies still go: removal from the file is no unsubscribe.
+_STILL_SENT = frozenset((ACTIVE, REMOVED))
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,10 +210,12 @@ class EditionStore(ArticleStore):
 
     # The delivery ledger -----------------------------------------------------------------------
 
-    def queue_deliveries(self, edition_id: int, list_slug: str) -> int:
+    def queue_deliveries(self, edition_id: int, list_slug: str, now: datetime | None = None) -> int:
         """One pending row per (edition, active member of the list); existing rows stay as they are.
 
-        One INSERT ... SELECT, so queueing 100,000 members loads none of them into memory.
+        One INSERT ... SELECT, so queueing 100,000 members loads none of them into memory. The
+        edition is marked queued (at ``now``, else when it was built) in the same transaction:
+        an edition stored but never queued is found by ``unqueued_editions``.
         """
         members = (
             select(
@@ -235,6 +239,12 @@ class EditionStore(ArticleStore):
                 insert(DeliveryRow).from_select(
                     ["edition_id", "subscriber_id", "status", "attempts"], members
                 )
+            )
+            session.execute(
+                update(EditionRow)
+                .where(EditionRow.id == edition_id, EditionRow.queued_at.is_(None))
+                .values(queued_at=now if now is not None else EditionRow.built_at)
+                .execution_options(synchronize_session=False)
             )
             # Counted, not read from rowcount, which psycopg leaves at -1 for INSERT ... SELECT.
             return (session.scalar(rows) or 0) - before
@@ -280,7 +290,9 @@ class EditionStore(ArticleStore):
     ) -> list[tuple[int, Subscriber]]:
         """The still-pending deliveries among ``delivery_ids``, with their subscribers.
 
-        A subscriber no longer active on the edition's list gets nothing: the row is skipped.
+        A subscriber who unsubscribed from the edition's list (or has no membership of it) gets
+        nothing: the row is skipped. One removed from the list's file since the row was queued
+        still gets this copy: a file change is no reader's word (invariant 8).
         """
         with self.transaction() as session:
             # Plain rows, not ORM objects: this runs once per batch of a list of any size.
@@ -313,7 +325,7 @@ class EditionStore(ArticleStore):
             ready = []
             skipped = []
             for delivery_id, subscriber_id, email, name, timezone, membership in rows:
-                if membership != ACTIVE:
+                if membership not in _STILL_SENT:
                     skipped.append(delivery_id)
                     continue
                 ready.append(
@@ -390,16 +402,28 @@ class EditionStore(ArticleStore):
             if row.status == READY:
                 row.status = SENT
 
-    def editions_with_pending_deliveries(self) -> list[int]:
+    def unqueued_editions(self) -> list[EditionState]:
+        """Ready editions whose deliveries were never queued (a build that stopped after storing
+        the edition), oldest first."""
         with self.transaction() as session:
-            return list(
-                session.scalars(
-                    select(DeliveryRow.edition_id)
-                    .where(DeliveryRow.status == PENDING)
-                    .distinct()
-                    .order_by(DeliveryRow.edition_id)
-                )
+            rows = session.scalars(
+                select(EditionRow)
+                .where(EditionRow.status == READY, EditionRow.queued_at.is_(None))
+                .order_by(EditionRow.slot, EditionRow.id)
             )
+            return [_state(row) for row in rows]
+
+    def editions_with_pending_deliveries(
+        self, list_slugs: Collection[str] | None = None
+    ) -> list[int]:
+        """Editions with a delivery pending; only those of ``list_slugs`` when given."""
+        query = select(DeliveryRow.edition_id).where(DeliveryRow.status == PENDING)
+        if list_slugs is not None:
+            query = query.join(EditionRow, EditionRow.id == DeliveryRow.edition_id).where(
+                EditionRow.list_slug.in_(list(list_slugs))
+            )
+        with self.transaction() as session:
+            return list(session.scalars(query.distinct().order_by(DeliveryRow.edition_id)))
 
 
 # Built once: a Core UPDATE by primary key, its Message-ID bound per row.

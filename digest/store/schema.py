@@ -168,6 +168,9 @@ class EditionRow(Base):
     preheader: Mapped[str | None] = mapped_column(Text)
     html: Mapped[str | None] = mapped_column(Text)
     text: Mapped[str | None] = mapped_column(Text)
+    # When its deliveries were queued; a ready edition without it is queued at the next cycle,
+    # so a failure between storing and queueing strands nothing (issue #9).
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class EditionArticleRow(Base):

@@ -1,0 +1,93 @@
+"""What ``digest config check`` and the start of ``digest run`` check: one function, one verdict.
+
+    settings ─► each list's subscriber file: rows counted; a bad row a warning, an unreadable file
+                an error
+             ─► the suppression file: a bad line a warning, an unreadable file an error
+             ─► previous_slugs that contradict the config: errors
+    database ─► (when there is one to see) an undeclared rename: an error; a list that left the
+                config with deliveries pending: a warning naming it
+
+An error stops both commands before anything is sent; a warning is printed by both and stops
+nothing. ``run`` repeats the database part at each cycle (``digest.lists.carry_over``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from digest.config import Settings
+from digest.errors import ConfigError
+from digest.lists import held_warnings, history_problems, previous_slug_problems
+from digest.mail.subscribers import read_subscriber_file, subscriber_file_warnings
+from digest.store import Store
+from digest.store.db import create_database_engine, current_revision, head_revision
+from digest.suppression import read_suppressions
+
+
+@dataclass(frozen=True)
+class Preflight:
+    errors: list[str] = field(default_factory=list)  # each names the file and where
+    warnings: list[str] = field(default_factory=list)
+    subscribers: dict[str, int] = field(default_factory=dict)  # rows imported, by list slug
+    database: str = ""  # what became of the database checks, when they were not run
+
+
+def preflight(settings: Settings, store: Store | None) -> Preflight:
+    """Check the files the config names and, with ``store``, the lists' history in it."""
+    result = Preflight()
+    for digest_list in settings.lists:
+        path = settings.config_path(digest_list.subscribers)
+        try:
+            read = read_subscriber_file(path)
+        except ConfigError as error:
+            result.errors.append(str(error))
+            continue
+        result.subscribers[digest_list.slug] = len(read.rows)
+        result.warnings.extend(subscriber_file_warnings(path, read.refused, digest_list.slug))
+    suppression_path = settings.service.suppression_path
+    try:
+        suppressions = read_suppressions(suppression_path)
+    except ConfigError as error:
+        result.errors.append(str(error))
+    else:
+        result.warnings.extend(
+            f"{suppression_path}: {line}: {why} (the line is left out)"
+            for line, why in suppressions.refused
+        )
+    if store is None:
+        problems = previous_slug_problems(settings)
+    else:
+        problems = history_problems(settings, store)
+        result.warnings.extend(held_warnings(settings, store))
+    if problems:
+        result.errors.append(str(ConfigError(str(settings.source), problems)))
+    return result
+
+
+def existing_store(settings: Settings) -> tuple[Store | None, str]:
+    """The database of ``settings`` when it exists and has a schema, to read and never change;
+    else None and why. ``config check`` creates nothing."""
+    url = settings.service.database_url
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            return None, "no database file to check"
+        if not Path(parsed.database).is_file():
+            return None, f"no database yet at {parsed.database}"
+    engine = create_database_engine(url)
+    try:
+        revision = current_revision(engine)
+        if revision != head_revision():
+            engine.dispose()
+            if revision is None:
+                return None, "the database has no schema yet"
+            return None, "the database's schema is older than this version (digest db upgrade)"
+    except SQLAlchemyError as error:
+        engine.dispose()
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+        return None, f"the database could not be reached ({reason})"
+    return Store(engine), ""

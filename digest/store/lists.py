@@ -1,0 +1,94 @@
+"""Lists as the database remembers them: which slugs have history, what they hold, renames."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+
+from digest.store.base import StoreBase
+from digest.store.schema import DeliveryRow, EditionRow, SubscriptionRow
+from digest.store.subscribers import UNSUBSCRIBED
+
+
+@dataclass(frozen=True, slots=True)
+class ListRename:
+    editions: int  # editions now under the new slug
+    memberships: int  # memberships now under the new slug (merged ones included)
+    editions_left: int  # editions of a slot the new slug already had, left under the old one
+
+
+class ListStore(StoreBase):
+    def list_slugs_with_history(self) -> set[str]:
+        """Every list slug that has an edition or a membership in the database."""
+        with self.transaction() as session:
+            editions = session.scalars(select(EditionRow.list_slug).distinct())
+            members = session.scalars(select(SubscriptionRow.list_slug).distinct())
+            return {*editions, *members}
+
+    def held_deliveries(self, besides: Collection[str] = ()) -> dict[str, int]:
+        """Pending deliveries by the list slug of their edition, for the lists not ``besides``.
+
+        The editions are picked first, then their deliveries counted by the (edition, status)
+        index: a cycle asks this with ``besides`` the configured lists, and must not read a
+        ledger of millions of rows to find none.
+        """
+        query = (
+            select(EditionRow.list_slug, func.count())
+            .join(DeliveryRow, DeliveryRow.edition_id == EditionRow.id)
+            .where(DeliveryRow.status == "pending")
+            .group_by(EditionRow.list_slug)
+        )
+        if besides:
+            query = query.where(EditionRow.list_slug.not_in(list(besides)))
+        with self.transaction() as session:
+            return {row[0]: row[1] for row in session.execute(query).all()}
+
+    def rename_list(self, old: str, new: str, now: datetime) -> ListRename:
+        """Carry list ``old``'s editions and memberships over to ``new``, in one transaction.
+
+        A reader with a membership under both keeps one, under ``new``: unsubscribed if either
+        was (a reader's word is final), else the one ``new`` had. An edition whose slot ``new``
+        already has stays under ``old`` (editions are keyed by list and slot); it is history,
+        and its pending deliveries, if any, are reported as held. Running it again moves nothing.
+        """
+        with self.transaction() as session:
+            taken = select(EditionRow.slot).where(EditionRow.list_slug == new)
+            before = session.scalar(
+                select(func.count()).select_from(EditionRow).where(EditionRow.list_slug == old)
+            )
+            session.execute(
+                update(EditionRow)
+                .where(EditionRow.list_slug == old, EditionRow.slot.not_in(taken))
+                .values(list_slug=new)
+                .execution_options(synchronize_session=False)
+            )
+            left = session.scalar(
+                select(func.count()).select_from(EditionRow).where(EditionRow.list_slug == old)
+            )
+            current = {
+                row.subscriber_id: row
+                for row in session.scalars(
+                    select(SubscriptionRow).where(SubscriptionRow.list_slug == new)
+                )
+            }
+            merged: list[int] = []
+            memberships = 0
+            for row in session.scalars(
+                select(SubscriptionRow).where(SubscriptionRow.list_slug == old)
+            ):
+                memberships += 1
+                kept = current.get(row.subscriber_id)
+                if kept is None:
+                    row.list_slug = new
+                    continue
+                if row.status == UNSUBSCRIBED and kept.status != UNSUBSCRIBED:
+                    kept.status, kept.changed_at = UNSUBSCRIBED, now
+                merged.append(row.id)
+            session.flush()
+            if merged:
+                session.execute(delete(SubscriptionRow).where(SubscriptionRow.id.in_(merged)))
+        moved = (before or 0) - (left or 0)
+        return ListRename(editions=moved, memberships=memberships, editions_left=left or 0)

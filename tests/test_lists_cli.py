@@ -1,0 +1,172 @@
+"""`digest config check` and `digest run` agree on what is wrong with the lists: the same warnings,
+and `run` refuses at start what `check` refuses (issue #9, points 4, 5 and 7)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from digest import pipeline
+from digest.cli import app
+from digest.clock import FixedClock
+from tests.test_lists import (
+    DAY1,
+    SLOT1,
+    a_list,
+    build_without_sending,
+    raw_config,
+    settings_of,
+    start,
+)
+from tests.test_pipeline import write_feed
+
+
+@pytest.fixture
+def base_url(tmp_path: Path) -> Iterator[str]:
+    from digest.sample_server import serve_folder
+
+    folder = tmp_path / "feeds"
+    folder.mkdir()
+    write_feed(folder, [(1, "Iran story 1", DAY1 - timedelta(hours=1))])
+    with serve_folder(folder) as url:
+        yield url
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{key} = {toml_value(item)}" for key, item in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(str(value))
+
+
+def write_config(tmp_path: Path, raw: dict[str, Any]) -> Path:
+    """The config as TOML: tables, arrays of tables, anything deeper inline."""
+    raw["service"].setdefault("outbox", str(tmp_path / "outbox"))
+    lines: list[str] = []
+    for name, value in raw.items():
+        rows = value if isinstance(value, list) else [value]
+        for row in rows:
+            lines.append(f"[[{name}]]" if isinstance(value, list) else f"[{name}]")
+            lines += [f"{key} = {toml_value(item)}" for key, item in row.items()]
+    path = tmp_path / "digest.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def digest(config: Path, *args: str) -> Any:
+    return CliRunner().invoke(app, ["--config", str(config), *args], env={"COLUMNS": "200"})
+
+
+def warnings(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("warning:")]
+
+
+def sent(tmp_path: Path) -> int:
+    return len(list((tmp_path / "outbox").glob("*.eml")))
+
+
+def test_a_bad_subscriber_row_is_the_same_warning_in_check_and_run_and_stops_neither(
+    tmp_path: Path, base_url: str
+) -> None:
+    (tmp_path / "members.csv").write_text(
+        "email,name\nsam@example.org,Sam\nsam@example,Typo\nli@example.org,Li\n"
+    )
+    config = write_config(tmp_path, raw_config(tmp_path, base_url))
+    check = digest(config, "config", "check")
+    assert check.exit_code == 0, check.output
+    [warning] = warnings(check.stderr)
+    assert f"{tmp_path / 'members.csv'}: line 3: 'sam@example' has an invalid domain" in warning
+    assert "OK" in check.stdout
+
+    first = digest(config, "run", "--once")
+    assert first.exit_code == 0, first.output
+    assert warning in warnings(first.stderr)
+    assert sent(tmp_path) == 2
+    # A run with nothing due reads the file all the same, and says so: never silent.
+    again = digest(config, "run", "--once")
+    assert again.exit_code == 0, again.output
+    assert warnings(again.stderr) == [warning]
+
+
+def test_an_unreadable_subscriber_file_is_refused_by_check_and_by_run_before_it_starts(
+    tmp_path: Path, base_url: str
+) -> None:
+    (tmp_path / "members.csv").write_text("mail,name\nsam@example.org,Sam\n")
+    config = write_config(tmp_path, raw_config(tmp_path, base_url))
+    check = digest(config, "config", "check")
+    run = digest(config, "run", "--once")
+    assert (check.exit_code, run.exit_code) == (2, 2)
+    reason = f"{tmp_path / 'members.csv'}: line 1: unknown column 'mail'"
+    assert reason in check.stderr and reason in run.stderr
+    assert sent(tmp_path) == 0
+    settings = settings_of(tmp_path, raw_config(tmp_path, base_url))
+    services, _ = start(settings, FixedClock(DAY1))
+    assert services.store.latest_edition("daily") is None  # nothing was stored either
+    services.close()
+
+
+def test_a_removed_list_is_named_by_check_and_run_and_the_others_are_sent(
+    tmp_path: Path, base_url: str
+) -> None:
+    daily, weekly = a_list("daily", "members.csv"), a_list("weekly", "weekly.csv")
+    raw = raw_config(tmp_path, base_url, daily, weekly)
+    raw["service"]["outbox"] = str(tmp_path / "outbox")
+    services, _ = start(settings_of(tmp_path, raw), FixedClock(DAY1))
+    build_without_sending(services, "daily")
+    pipeline.build_edition(services, "weekly", SLOT1)  # its copies pending when the list goes
+    services.close()
+
+    config = write_config(tmp_path, raw_config(tmp_path, base_url, daily))
+    check = digest(config, "config", "check")
+    assert check.exit_code == 0, check.output
+    [warning] = warnings(check.stderr)
+    assert "list 'weekly' is no longer in" in warning and "2 pending deliveries" in warning
+    assert 'add previous_slugs = ["weekly"] to its new [[lists]] entry' in warning
+    run = digest(config, "run", "--once")
+    assert run.exit_code == 0, run.output
+    assert warnings(run.stderr) == [warning]
+    assert sent(tmp_path) == 3  # daily's readers, and only them
+
+
+def test_an_undeclared_rename_is_refused_by_check_and_run_alike(
+    tmp_path: Path, base_url: str
+) -> None:
+    config = write_config(tmp_path, raw_config(tmp_path, base_url))
+    assert digest(config, "run", "--once").exit_code == 0
+    assert sent(tmp_path) == 3
+
+    config = write_config(
+        tmp_path, raw_config(tmp_path, base_url, a_list("morning", "members.csv"))
+    )
+    check = digest(config, "config", "check")
+    run = digest(config, "run", "--once", "--list", "morning")
+    assert (check.exit_code, run.exit_code) == (2, 2)
+    refusal = f"{config}: list 'morning': this list is new to the database"
+    assert refusal in check.stderr and refusal in run.stderr
+    assert 'add previous_slugs = ["daily"]' in run.stderr
+    assert sent(tmp_path) == 3  # nothing more
+
+    renamed = a_list("morning", "members.csv", previous_slugs=["daily"])
+    config = write_config(tmp_path, raw_config(tmp_path, base_url, renamed))
+    check = digest(config, "config", "check")
+    assert check.exit_code == 0, check.output
+    assert warnings(check.stderr) == []
+
+
+def test_config_check_creates_no_database(tmp_path: Path, base_url: str) -> None:
+    config = write_config(tmp_path, raw_config(tmp_path, base_url))
+    check = digest(config, "config", "check")
+    assert check.exit_code == 0, check.output
+    assert "no database yet" in check.stdout
+    assert not (tmp_path / "digest.db").exists()
