@@ -8,6 +8,8 @@
     │   └── EditionLintError   a rendered edition failed the checks before sending (digest.lint)
     └── DeliveryError          a message could not be handed to the mail server
         ├── DeliveryTemporaryError   try again later (4xx, connection refused, timeout)
+        │   └── DeliveryUnknownError the message's end went out and no reply came back: the
+        │                            server may have taken it (retried a bounded number of times)
         └── DeliveryPermanentError   never retry this recipient (5xx)
 
 Third-party errors are wrapped at the boundary with ``raise ... from``, so callers catch only these.
@@ -80,6 +82,11 @@ class DeliveryError(DigestError):
 
 class DeliveryTemporaryError(DeliveryError):
     """The mail server may accept the message later."""
+
+
+class DeliveryUnknownError(DeliveryTemporaryError):
+    """The whole message went out but its reply never came (the connection lost, or no reply in
+    time): the server may have taken it, so sending it again may deliver a second copy."""
 
 
 class DeliveryPermanentError(DeliveryError):
