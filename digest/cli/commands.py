@@ -45,6 +45,10 @@ def _summary_table(summary: CycleSummary) -> Table:
     table.add_row("editions with nothing to send", str(summary.editions_skipped))
     table.add_row("messages delivered", str(summary.messages_delivered))
     table.add_row("messages failed", str(summary.messages_failed))
+    if summary.messages_retrying:
+        table.add_row("messages to retry later", str(summary.messages_retrying))
+    if summary.messages_parked:
+        table.add_row("messages parked (see digest status)", str(summary.messages_parked))
     return table
 
 

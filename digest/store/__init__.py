@@ -5,10 +5,11 @@ from __future__ import annotations
 from digest.store.db import create_database_engine, upgrade
 from digest.store.editions import DeliveryCounts, EditionState, EditionStore
 from digest.store.feeds import FeedState, FeedStore, UnchangedFetch
+from digest.store.ledger import EditionDeliveries, FailedAttempt, LedgerStore, ParkedDelivery
 from digest.store.subscribers import SubscriberInput, SubscriberStore, SubscriberSync
 
 
-class Store(FeedStore, SubscriberStore, EditionStore):
+class Store(FeedStore, SubscriberStore, EditionStore, LedgerStore):
     """Feeds, articles and topics, subscribers, editions and the delivery ledger."""
 
 
@@ -22,8 +23,11 @@ def open_store(database_url: str, *, migrate: bool = True) -> Store:
 
 __all__ = [
     "DeliveryCounts",
+    "EditionDeliveries",
     "EditionState",
+    "FailedAttempt",
     "FeedState",
+    "ParkedDelivery",
     "Store",
     "SubscriberInput",
     "SubscriberSync",
