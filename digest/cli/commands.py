@@ -75,6 +75,14 @@ def _report(summary: CycleSummary, services: Services) -> None:
     console.print(_summary_table(summary))
     for problem in summary.problems:
         errors.print(f"[yellow]problem:[/] {problem}", highlight=False)
+    parked = services.store.parked_deliveries(limit=0)[1]
+    if parked:
+        errors.print(
+            f"[yellow]{parked} deliveries are parked[/]: the server may have taken each of them "
+            "(the reply never came, smtp.max_attempts times), so they are not sent again; "
+            "see digest status",
+            highlight=False,
+        )
     if services.settings.smtp is None and summary.messages_delivered:
         console.print(f"Messages written to [bold]{services.settings.service.outbox}/[/]")
 
