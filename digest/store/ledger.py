@@ -172,9 +172,9 @@ class LedgerStore(StoreBase):
             for edition_id, list_slug, slot, built_at, status in editions
         ]
 
-    def parked_deliveries(self, *, limit: int = 100) -> tuple[list[ParkedDelivery], int]:
-        """The parked deliveries (the first ``limit``, by edition and reader) and how many
-        there are in all."""
+    def parked_deliveries(self, *, limit: int | None = None) -> tuple[list[ParkedDelivery], int]:
+        """The parked deliveries (the first ``limit`` when given, by edition and reader) and how
+        many there are in all."""
         with self.transaction() as session:
             total = session.scalar(
                 select(func.count()).select_from(DeliveryRow).where(DeliveryRow.status == PARKED)
