@@ -95,10 +95,11 @@ WORDS = (
 )
 
 
-def write_feed(folder: Path) -> None:
+def write_feed(folder: Path, first: int = 1) -> None:
+    """40 stories, numbered from ``first``."""
     items = []
-    for number in range(1, 41):
-        published = NOW - timedelta(minutes=17 * number)
+    for number in range(first, first + 40):
+        published = NOW - timedelta(minutes=17 * (number - first + 1))
         summary = (WORDS * 4)[: 300 + number * 7]
         items.append(
             f"""<item><title>{escape(f"Gulf story {number}: talks resume as envoys meet")}</title>
