@@ -59,14 +59,19 @@ from digest.records import (
     Subscriber,
 )
 from digest.schedule import latest_slot
-from digest.sending import deliver_in_processes, personalizer_for
+from digest.sending import deliver_in_processes, personalizer_for, start_sending_processes
 from digest.services import Services
 from digest.store import FailedAttempt, FeedState, Store, SubscriberInput, UnchangedFetch
 from digest.store.editions import EMPTY, READY
 
 DELIVERY_BATCH_SIZE = 200
 _log = logging.getLogger(__name__)
-_jitter = random.Random()  # spreads next poll times; see digest.polling
+_jitter = random.Random()  # spreads next poll and retry times; see digest.polling, .retries
+
+
+def reseed_jitter() -> None:
+    """A new seed for the jitter, in a process forked from another that drew from it."""
+    _jitter.seed()
 
 
 @dataclass(frozen=True, slots=True)
@@ -611,6 +616,9 @@ class Dispatcher(Protocol):
         self, edition_id: int, batches: Iterable[list[int]]
     ) -> Iterable[DeliveryOutcome]: ...
 
+    def prepare_delivery(self) -> None:
+        """Deliveries are coming: start what sends them (it may do nothing)."""
+
 
 class InlineDispatcher:
     """Calls the stage functions in this process: feeds polled concurrently, the rest in turn."""
@@ -623,6 +631,10 @@ class InlineDispatcher:
 
     def build_edition(self, list_slug: str, slot: datetime) -> BuildOutcome:
         return build_edition(self.services, list_slug, slot)
+
+    def prepare_delivery(self) -> None:
+        """The sending processes start while the editions are built."""
+        start_sending_processes(self.services, connections(self.services))
 
     def deliver(self, edition_id: int, batches: Iterable[list[int]]) -> Iterator[DeliveryOutcome]:
         """Batches on ``smtp.connections`` worker processes, each with its own connection."""
@@ -704,6 +716,8 @@ def run_cycle(
         due = [(only_list, forced_slot(services, only_list, now))]
     else:
         due = due_editions(services, now)
+    if due:
+        dispatcher.prepare_delivery()  # the sending processes start while editions are built
     observer.stage("Building editions", len(due))
     built = skipped = 0
     for list_slug, slot in due:

@@ -10,7 +10,7 @@ from celery import Celery
 from celery.result import AsyncResult
 
 from digest.pipeline import BuildOutcome, DeliveryOutcome, PollOutcome, connections, poll_feeds
-from digest.sending import deliver_in_processes
+from digest.sending import deliver_in_processes, start_sending_processes
 from digest.store import FeedState
 from worker import runtime, tasks
 
@@ -43,6 +43,11 @@ class CeleryDispatcher:
     def build_edition(self, list_slug: str, slot: datetime) -> BuildOutcome:
         (outcome,) = self._run([(tasks.build_edition, (list_slug, slot.isoformat()))])
         return BuildOutcome(**outcome)
+
+    def prepare_delivery(self) -> None:
+        if self.app.conf.task_always_eager:  # in-process: the sending processes start now
+            services = runtime.services()
+            start_sending_processes(services, connections(services))
 
     def deliver(self, edition_id: int, batches: Iterable[list[int]]) -> Iterator[DeliveryOutcome]:
         if self.app.conf.task_always_eager:
