@@ -118,6 +118,10 @@ class SendingProcesses:
                 self._pool.submit(_ready)
         return self._pool
 
+    def pids(self) -> list[int]:
+        """The process ids of the processes started so far (to watch them, e.g. their memory)."""
+        return list(self._pool._processes or {}) if self._pool is not None else []
+
     def close(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:
