@@ -105,6 +105,11 @@ class SendingProcesses:
         self._pool: ProcessPoolExecutor | None = None
 
     def start(self) -> ProcessPoolExecutor:
+        if self._pool is not None and self._pool._broken:
+            # A process died (killed, out of memory): its batch failed the cycle that sent it;
+            # the next one gets new processes.
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(_PRELOAD)  # effective when the server starts

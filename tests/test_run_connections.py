@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -119,3 +120,27 @@ def test_run_once_sends_on_smtp_connections_sessions(
     assert result.returncode == 0, result.stderr
     assert sorted(r for mail in sink.received for r in mail.rcpt_tos) == sorted(readers)
     assert len(set(sink.sessions)) == 2, "smtp.connections = 2: two sessions, one per process"
+
+
+def test_sending_processes_die_and_are_replaced_at_the_next_start(tmp_path: Path) -> None:
+    from concurrent.futures.process import BrokenProcessPool
+
+    from digest.clock import FixedClock
+    from digest.sending import SendingProcesses, _ready
+    from tests.test_pipeline import DAY1, make_settings
+
+    sending = SendingProcesses(make_settings(tmp_path, "http://127.0.0.1:9"), FixedClock(DAY1), 2)
+    try:
+        pool = sending.start()
+        assert sending.start() is pool, "kept while it works"
+        first = pool.submit(_ready).result(timeout=60)
+        os.kill(first, signal.SIGKILL)
+        with pytest.raises(BrokenProcessPool):
+            for _ in range(100):  # the pool notices the death within moments
+                pool.submit(_ready).result(timeout=60)
+                time.sleep(0.05)
+        replaced = sending.start()
+        assert replaced is not pool
+        assert replaced.submit(_ready).result(timeout=60) != first
+    finally:
+        sending.close()
