@@ -716,8 +716,9 @@ def run_cycle(
         due = [(only_list, forced_slot(services, only_list, now))]
     else:
         due = due_editions(services, now)
-    if due:
-        dispatcher.prepare_delivery()  # the sending processes start while editions are built
+    if due and store.members_of([slug for slug, _ in due]) > DELIVERY_BATCH_SIZE:
+        # More than one batch to send: the sending processes start while editions are built.
+        dispatcher.prepare_delivery()
     observer.stage("Building editions", len(due))
     built = skipped = 0
     for list_slug, slot in due:

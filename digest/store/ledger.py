@@ -25,7 +25,8 @@ from digest.store.editions import (
     SKIPPED,
     DeliveryCounts,
 )
-from digest.store.schema import DeliveryRow, EditionRow, SubscriberRow
+from digest.store.schema import DeliveryRow, EditionRow, SubscriberRow, SubscriptionRow
+from digest.store.subscribers import ACTIVE
 
 _STATUS_OF = {"retry": PENDING, "failed": FAILED, "parked": PARKED}
 
@@ -119,6 +120,17 @@ class LedgerStore(StoreBase):
             if rows:
                 session.connection().execute(_RECORD_FAILURE, rows)
             return steps
+
+    def members_of(self, list_slugs: Sequence[str]) -> int:
+        """How many active members the lists have: about the deliveries their editions will
+        queue, enough to tell whether sending them will take more than one batch."""
+        with self.transaction() as session:
+            members = session.scalar(
+                select(func.count())
+                .select_from(SubscriptionRow)
+                .where(SubscriptionRow.list_slug.in_(list_slugs), SubscriptionRow.status == ACTIVE)
+            )
+        return members or 0
 
     def edition_deliveries(self, *, recent: int = 10) -> list[EditionDeliveries]:
         """Every edition with deliveries in flight, and the ``recent`` last built that had any,
