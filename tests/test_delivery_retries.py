@@ -258,6 +258,7 @@ def test_copies_with_no_reply_are_bounded_across_cycles_then_parked_and_shown(
     # Released by the operator, they go once more in the next cycle (here the server answers).
     released = cli(setup.config, "deliveries", "retry", str(edition["edition"]))
     assert released.exit_code == 0 and "Released 3" in released.output
+    assert {row[:3] for row in ledger(settings).values()} == {("pending", 0, 0)}
     assert cli(setup.config, "deliveries", "retry", str(edition["edition"])).exit_code == 1
     handler.hang, handler.data_reply = False, "250 OK"
     services = build_services(settings, clock=clock)

@@ -230,7 +230,14 @@ class LedgerStore(StoreBase):
                 .execute(
                     update(DeliveryRow)
                     .where(DeliveryRow.edition_id == edition_id, DeliveryRow.status == PARKED)
-                    .values(status=PENDING, unknown_attempts=0, next_attempt_at=None)
+                    .values(
+                        status=PENDING,
+                        # The copies with no reply are counted afresh; the temporary failures
+                        # (attempts less those copies) still count against smtp.max_retries.
+                        attempts=DeliveryRow.attempts - DeliveryRow.unknown_attempts,
+                        unknown_attempts=0,
+                        next_attempt_at=None,
+                    )
                 )
                 .rowcount
             )
