@@ -17,11 +17,14 @@ so every edition of a cycle (and of the next cycles of ``digest run``) uses the 
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.util import Finalize
 from typing import TYPE_CHECKING
 
@@ -103,6 +106,7 @@ class SendingProcesses:
     def __init__(self, settings: Settings, clock: Clock, processes: int) -> None:
         self.settings, self.clock, self.processes = settings, clock, processes
         self._pool: ProcessPoolExecutor | None = None
+        self._starting: threading.Thread | None = None
 
     def start(self) -> ProcessPoolExecutor:
         if self._pool is not None and self._pool._broken:
@@ -119,8 +123,15 @@ class SendingProcesses:
                 initializer=_start_worker,
                 initargs=(self.settings, self.clock),
             )
-            for _ in range(self.processes):  # a process is started for each until all are
-                self._pool.submit(_ready)
+            # The first process waits for the server to import the library: started from a
+            # thread, so that the caller goes on meanwhile (building editions).
+            self._starting = threading.Thread(
+                target=_start_processes,
+                args=(self._pool, self.processes),
+                name="digest-sending-start",
+                daemon=True,
+            )
+            self._starting.start()
         return self._pool
 
     def pids(self) -> list[int]:
@@ -129,8 +140,18 @@ class SendingProcesses:
 
     def close(self) -> None:
         pool, self._pool = self._pool, None
+        starting, self._starting = self._starting, None
+        if starting is not None:
+            starting.join()
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _start_processes(pool: ProcessPoolExecutor, processes: int) -> None:
+    """Start ``processes`` processes in ``pool``: a submit starts one while none is idle."""
+    with contextlib.suppress(RuntimeError, BrokenProcessPool):  # closed or broken meanwhile
+        for _ in range(processes):
+            pool.submit(_ready)
 
 
 def start_sending_processes(services: Services, processes: int) -> SendingProcesses | None:
