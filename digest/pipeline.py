@@ -591,6 +591,23 @@ def _retry_decider(
     return decide
 
 
+def _copies_ahead(services: Services, list_slugs: Sequence[str]) -> int:
+    """About how many copies the editions of ``list_slugs`` will send: their lists' members,
+    or, before a list's first edition, the lines of its subscriber file (counted, not read)."""
+    members = services.store.members_of(list_slugs)
+    if members > DELIVERY_BATCH_SIZE:
+        return members
+    lines = 0
+    for slug in list_slugs:
+        try:
+            path = services.settings.config_path(services.settings.list(slug).subscribers)
+            with path.open("rb") as file:
+                lines += sum(chunk.count(b"\n") for chunk in iter(lambda: file.read(1 << 16), b""))
+        except (LookupError, OSError):
+            continue  # the build says what is wrong with the list or its file
+    return max(members, lines)
+
+
 def batches(ids: Sequence[int], size: int = DELIVERY_BATCH_SIZE) -> Iterator[list[int]]:
     for start in range(0, len(ids), size):
         yield list(ids[start : start + size])
@@ -716,7 +733,7 @@ def run_cycle(
         due = [(only_list, forced_slot(services, only_list, now))]
     else:
         due = due_editions(services, now)
-    if due and store.members_of([slug for slug, _ in due]) > DELIVERY_BATCH_SIZE:
+    if due and _copies_ahead(services, [slug for slug, _ in due]) > DELIVERY_BATCH_SIZE:
         # More than one batch to send: the sending processes start while editions are built.
         dispatcher.prepare_delivery()
     observer.stage("Building editions", len(due))
