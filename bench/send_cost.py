@@ -95,10 +95,11 @@ WORDS = (
 )
 
 
-def write_feed(folder: Path) -> None:
+def write_feed(folder: Path, first: int = 1) -> None:
+    """40 stories, numbered from ``first``."""
     items = []
-    for number in range(1, 41):
-        published = NOW - timedelta(minutes=17 * number)
+    for number in range(first, first + 40):
+        published = NOW - timedelta(minutes=17 * (number - first + 1))
         summary = (WORDS * 4)[: 300 + number * 7]
         items.append(
             f"""<item><title>{escape(f"Gulf story {number}: talks resume as envoys meet")}</title>
@@ -227,14 +228,26 @@ def deliver(folder: Path, edition_id: int, dkim_key: Path | None) -> dict[str, A
         sent += outcome.sent
         failed += outcome.failed
     seconds = time.perf_counter() - start
+    # The workers are forked from a server process, not from this one: their peak memory is
+    # read from /proc while they live.
+    workers = services.sending.pids() if services.sending is not None else []
+    rss_worker_mb = max((peak_rss_mb(pid) for pid in workers), default=0.0)
     services.close()
     return {
         "sent": sent,
         "failed": failed,
         "seconds": seconds,
         "rss_main_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "rss_worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "rss_worker_mb": rss_worker_mb,
     }
+
+
+def peak_rss_mb(pid: int) -> float:
+    """A process's peak resident memory (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def run_delivery(

@@ -261,6 +261,14 @@ class SmtpSettings(_Model):
     user: str | None = None
     timeout_seconds: float = Field(default=30.0, gt=0)
     connections: int = Field(default=4, ge=1, le=32)  # messages sent at once, one process each
+    # Delivery retries (digest.retries): copies of one message that may reach the server with no
+    # reply (it may have taken them) before the delivery is parked; temporary failures (4xx, the
+    # server unreachable) before it is failed; the wait before the first retry, doubled after
+    # each, and its cap.
+    max_attempts: int = Field(default=3, ge=1, le=20)
+    max_retries: int = Field(default=8, ge=0, le=100)
+    retry_minutes: float = Field(default=5, gt=0, le=24 * 60)
+    max_retry_minutes: float = Field(default=6 * 60, gt=0, le=7 * 24 * 60)
 
 
 class DkimSettings(_Model):

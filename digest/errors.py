@@ -9,6 +9,8 @@
     │   └── HeaderCheckError   an edition's headers failed the mailer's last check on its bytes
     ├── DeliveryError          a message could not be handed to the mail server
     │   ├── DeliveryTemporaryError   try again later (4xx, connection refused, timeout)
+    │   │   └── DeliveryUnknownError the message's end went out and no reply came back: the
+    │   │                            server may have taken it (retried a bounded number of times)
     │   └── DeliveryPermanentError   never retry this recipient (5xx)
     ├── StoreUnavailableError  the database cannot be reached or opened (says its URL, masked)
     └── ListenError            a socket the service serves on cannot be bound (says port and key)
@@ -92,6 +94,11 @@ class DeliveryError(DigestError):
 
 class DeliveryTemporaryError(DeliveryError):
     """The mail server may accept the message later."""
+
+
+class DeliveryUnknownError(DeliveryTemporaryError):
+    """The whole message went out but its reply never came (the connection lost, or no reply in
+    time): the server may have taken it, so sending it again may deliver a second copy."""
 
 
 class DeliveryPermanentError(DeliveryError):

@@ -5,8 +5,10 @@
     build_edition(list, slot)  window = (previous edition's end, now]
                                ─► candidates ─► compose ─► render once ─► store ─► queue deliveries
     deliver_batch(edition, ids)
-                               pending ledger rows ─► personalize (the edition's message compiled
-                               once per process) ─► transport ─► mark the batch sent, one UPDATE
+                               due pending ledger rows ─► personalize (the edition's message
+                               compiled once per process) ─► transport ─► mark the batch sent,
+                               one UPDATE; failed attempts retried later, failed or parked
+                               (digest.retries decides)
     due_feeds(now)             feeds whose next poll time (digest.polling) has come
     poll_feeds(feeds)          poll_feed on a thread pool, a few at a time per host; the fetches
                                overlap, the work between them takes turns (concurrency.cpu_turn)
@@ -36,13 +38,12 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.exc import DataError, SQLAlchemyError
 
-from digest import compose, lint, polling, screening
+from digest import compose, lint, polling, retries, screening
 from digest.concurrency import cpu_turn, run_per_host
 from digest.config import IngestSettings, ListSettings
 from digest.errors import (
     ConfigError,
     DeliveryError,
-    DeliveryPermanentError,
     FetchError,
     HeaderCheckError,
     ParseError,
@@ -65,16 +66,21 @@ from digest.records import (
     Subscriber,
 )
 from digest.schedule import latest_slot
-from digest.sending import deliver_in_processes, personalizer_for
+from digest.sending import deliver_in_processes, personalizer_for, start_sending_processes
 from digest.services import Services
-from digest.store import FeedState, Store, SubscriberInput, UnchangedFetch
+from digest.store import FailedAttempt, FeedState, Store, SubscriberInput, UnchangedFetch
 from digest.store.editions import EMPTY, READY
 from digest.suppression import read_suppressions
 from digest.unsubscribes import reconcile_suppressions
 
 DELIVERY_BATCH_SIZE = 200
 _log = logging.getLogger(__name__)
-_jitter = random.Random()  # spreads next poll times; see digest.polling
+_jitter = random.Random()  # spreads next poll and retry times; see digest.polling, .retries
+
+
+def reseed_jitter() -> None:
+    """A new seed for the jitter, in a process forked from another that drew from it."""
+    _jitter.seed()
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +109,11 @@ class BuildOutcome:
 class DeliveryOutcome:
     edition_id: int
     sent: int = 0
-    failed: int = 0
+    failed: int = 0  # for good: refused (5xx), or out of retries
     skipped: int = 0
     errors: list[str] = field(default_factory=list)
+    retrying: int = 0  # a temporary failure or no reply: tried again in a later cycle
+    parked: int = 0  # no reply, smtp.max_attempts times: not sent again (digest status)
 
 
 def outcome_to_dict(outcome: PollOutcome | BuildOutcome | DeliveryOutcome) -> dict[str, Any]:
@@ -603,21 +611,25 @@ def check_edition(
 def deliver_batch(
     services: Services, edition_id: int, delivery_ids: Sequence[int]
 ) -> DeliveryOutcome:
-    """Send the pending deliveries among ``delivery_ids``, marking each once the server took it.
+    """Send the due pending deliveries among ``delivery_ids``, marking each once the server
+    took it.
 
-    A temporary failure leaves the row pending for the next attempt; a permanent one fails it.
+    A failed attempt is recorded as ``digest.retries`` decides: a permanent failure fails the
+    row; a temporary one leaves it pending until a backoff has passed, a bounded number of
+    times (``smtp.max_retries``), then fails it; a copy whose reply never came (the server may
+    have it) likewise, until ``smtp.max_attempts`` copies may have arrived: then the row is
+    parked, and never sent again unless an operator releases it. A row is tried at most once
+    per call, so a cycle sends at most one copy per reader.
     """
     store = services.store
     personalizer = personalizer_for(services, edition_id)  # compiled once per services
-    ready = store.deliveries_to_send(edition_id, delivery_ids)
+    ready = store.deliveries_to_send(edition_id, delivery_ids, services.clock.now())
     sent: list[tuple[int, str]] = []
-    errors: list[str] = []
+    failures: list[FailedAttempt] = []
     delivery_of: dict[str, int] = {}  # Message-ID -> ledger row, for the copies in flight
 
     def fail(delivery_id: int, error: DeliveryError) -> None:
-        permanent = isinstance(error, DeliveryPermanentError)
-        store.mark_failed(delivery_id, str(error), permanent=permanent)
-        errors.append(str(error))
+        failures.append(FailedAttempt(delivery_id, retries.kind_of(error), str(error)))
 
     def copies() -> Iterator[OutgoingMessage]:
         # Made one at a time as the transport takes them: one that pipelines makes the next
@@ -642,12 +654,57 @@ def deliver_batch(
         # One UPDATE for the batch, also when a crash unwinds it. A process killed outright
         # never gets here: the messages of this batch the server took go again on resume, with
         # the same Message-ID (invariant 3).
-        store.mark_delivered_many(sent, services.clock.now())
+        now = services.clock.now()
+        store.mark_delivered_many(sent, now)
+        steps = store.record_failed_attempts(failures, _retry_decider(services, now))
     store.settle_edition(edition_id)
     skipped = len(set(delivery_ids)) - len(ready)
+    verdicts = [step.verdict for step in steps]
     return DeliveryOutcome(
-        edition_id, sent=len(sent), failed=len(errors), skipped=skipped, errors=errors
+        edition_id,
+        sent=len(sent),
+        failed=verdicts.count("failed"),
+        skipped=skipped,
+        errors=[step.reason for step in steps],
+        retrying=verdicts.count("retry"),
+        parked=verdicts.count("parked"),
     )
+
+
+def _retry_decider(
+    services: Services, now: datetime
+) -> Callable[[FailedAttempt, int, int], retries.NextStep]:
+    policy = retries.RetryPolicy.from_settings(services.settings.smtp)
+
+    def decide(attempt: FailedAttempt, failures: int, unknown: int) -> retries.NextStep:
+        return retries.next_step(
+            policy,
+            attempt.kind,
+            attempt.error,
+            failures=failures,
+            unknown=unknown,
+            now=now,
+            jitter=_jitter.random(),
+        )
+
+    return decide
+
+
+def _copies_ahead(services: Services, list_slugs: Sequence[str]) -> int:
+    """About how many copies the editions of ``list_slugs`` will send: their lists' members,
+    or, before a list's first edition, the lines of its subscriber file (counted, not read)."""
+    members = services.store.members_of(list_slugs)
+    if members > DELIVERY_BATCH_SIZE:
+        return members
+    lines = 0
+    for slug in list_slugs:
+        try:
+            path = services.settings.config_path(services.settings.list(slug).subscribers)
+            with path.open("rb") as file:
+                lines += sum(chunk.count(b"\n") for chunk in iter(lambda: file.read(1 << 16), b""))
+        except (LookupError, OSError):
+            continue  # the build says what is wrong with the list or its file
+    return max(members, lines)
 
 
 def batches(ids: Sequence[int], size: int = DELIVERY_BATCH_SIZE) -> Iterator[list[int]]:
@@ -675,6 +732,9 @@ class Dispatcher(Protocol):
         self, edition_id: int, batches: Iterable[list[int]]
     ) -> Iterable[DeliveryOutcome]: ...
 
+    def prepare_delivery(self) -> None:
+        """Deliveries are coming: start what sends them (it may do nothing)."""
+
 
 class InlineDispatcher:
     """Calls the stage functions in this process: feeds polled concurrently, the rest in turn."""
@@ -687,6 +747,10 @@ class InlineDispatcher:
 
     def build_edition(self, list_slug: str, slot: datetime) -> BuildOutcome:
         return build_edition(self.services, list_slug, slot)
+
+    def prepare_delivery(self) -> None:
+        """The sending processes start while the editions are built."""
+        start_sending_processes(self.services, connections(self.services))
 
     def deliver(self, edition_id: int, batches: Iterable[list[int]]) -> Iterator[DeliveryOutcome]:
         """Batches on ``smtp.connections`` worker processes, each with its own connection."""
@@ -780,6 +844,9 @@ def run_cycle(
         due.append((only_list, forced_slot(services, only_list, now)))
     else:
         due += due_editions(services, now)  # slots with no edition: never one of the above
+    if due and _copies_ahead(services, [slug for slug, _ in due]) > DELIVERY_BATCH_SIZE:
+        # More than one batch to send: the sending processes start while editions are built.
+        dispatcher.prepare_delivery()
     observer.stage("Building editions", len(due))
     built = skipped = 0
     for list_slug, slot in due:
@@ -804,14 +871,18 @@ def run_cycle(
         for edition_id in store.editions_with_pending_deliveries(configured)
     }
     observer.stage("Delivering", sum(pending.values()))
-    delivered = failed_messages = 0
+    delivered = failed_messages = retrying = parked = 0
+    due_at = services.clock.now()  # a delivery waiting to retry goes in a later cycle
     for edition_id in pending:
-        ledger = store.pending_delivery_batches(edition_id, DELIVERY_BATCH_SIZE)
+        ledger = store.pending_delivery_batches(edition_id, DELIVERY_BATCH_SIZE, due_at)
         for delivery in dispatcher.deliver(edition_id, ledger):
             delivered += delivery.sent
             failed_messages += delivery.failed
+            retrying += delivery.retrying
+            parked += delivery.parked
             problems.extend(delivery.errors)
-            for _ in range(delivery.sent + delivery.failed + delivery.skipped):
+            done = delivery.sent + delivery.failed + delivery.retrying + delivery.parked
+            for _ in range(done + delivery.skipped):
                 observer.advance("Delivering")
 
     return CycleSummary(
@@ -822,5 +893,7 @@ def run_cycle(
         editions_skipped=skipped,
         messages_delivered=delivered,
         messages_failed=failed_messages,
+        messages_retrying=retrying,
+        messages_parked=parked,
         problems=tuple(problems),
     )

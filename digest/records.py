@@ -238,4 +238,6 @@ class CycleSummary:
     editions_skipped: int = 0
     messages_delivered: int = 0
     messages_failed: int = 0
+    messages_retrying: int = 0  # to be tried again in a later cycle (digest.retries)
+    messages_parked: int = 0  # parked in this cycle: not sent again (see digest status)
     problems: tuple[str, ...] = field(default=())

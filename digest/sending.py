@@ -6,14 +6,25 @@
 Processes rather than threads: most of a send is Python work under the GIL (tokens, joining
 bytes, SMTP replies), so threads share one core; bench/send_cost.py measures it. Each process
 compiles the edition's message once (``personalizer_for``) and reuses it for every batch.
+
+The processes are forked from a server process that imported the library once (the
+"forkserver" start method, with the modules preloaded): a process then starts in milliseconds
+rather than the second its imports take. Nothing of the parent is shared with them (its database
+connections and locks stay its own), and they live as long as the services that started them,
+so every edition of a cycle (and of the next cycles of ``digest run``) uses the same ones;
+``start_sending_processes`` starts them ahead, while editions are built.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.util import Finalize
 from typing import TYPE_CHECKING
 
@@ -26,6 +37,8 @@ if TYPE_CHECKING:
     from digest.services import Services
 
 _CACHED = 2  # editions whose compiled message a process keeps
+# Imported once by the server the sending processes are forked from.
+_PRELOAD = ["digest.pipeline", "digest.services", "digest.sending"]
 
 
 def personalizer_for(services: Services, edition_id: int) -> Personalizer:
@@ -60,11 +73,22 @@ _worker_services: Services | None = None
 
 def _start_worker(settings: Settings, clock: Clock) -> None:
     global _worker_services
+    from digest import pipeline
+    from digest.gc_tuning import tune_garbage_collection
     from digest.services import build_services
 
+    tune_garbage_collection()
+    # Forked from one server: without a new seed, every process would draw the same jitter
+    # for its retries.
+    pipeline.reseed_jitter()
     _worker_services = build_services(settings, clock=clock, migrate=False)
     # Say goodbye to the mail server and release the database when the pool shuts down.
     Finalize(None, _worker_services.close, exitpriority=10)
+
+
+def _ready() -> int:
+    """Nothing; sent to each process as it starts, so that its start is not left for later."""
+    return os.getpid()
 
 
 def _deliver_in_worker(edition_id: int, delivery_ids: list[int]) -> DeliveryOutcome:
@@ -74,6 +98,81 @@ def _deliver_in_worker(edition_id: int, delivery_ids: list[int]) -> DeliveryOutc
     return deliver_batch(_worker_services, edition_id, delivery_ids)
 
 
+class SendingProcesses:
+    """``processes`` worker processes, each with its own services (store session, SMTP
+    connection) built from ``settings`` and ``clock``. ``start`` starts them without waiting;
+    ``close`` says goodbye to the mail server and ends them."""
+
+    def __init__(self, settings: Settings, clock: Clock, processes: int) -> None:
+        self.settings, self.clock, self.processes = settings, clock, processes
+        self._pool: ProcessPoolExecutor | None = None
+        self._starting: threading.Thread | None = None
+
+    def start(self) -> ProcessPoolExecutor:
+        if self._pool is not None and self._pool._broken:
+            # A process died (killed, out of memory): its batch failed the cycle that sent it;
+            # the next one gets new processes.
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+        if self._pool is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(_PRELOAD)  # effective when the server starts
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.processes,
+                mp_context=context,
+                initializer=_start_worker,
+                initargs=(self.settings, self.clock),
+            )
+            # The first process waits for the server to import the library: started from a
+            # thread, so that the caller goes on meanwhile (building editions).
+            self._starting = threading.Thread(
+                target=_start_processes,
+                args=(self._pool, self.processes),
+                name="digest-sending-start",
+                daemon=True,
+            )
+            self._starting.start()
+        return self._pool
+
+    def pids(self) -> list[int]:
+        """The process ids of the processes started so far (to watch them, e.g. their memory)."""
+        return list(self._pool._processes or {}) if self._pool is not None else []
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        starting, self._starting = self._starting, None
+        if starting is not None:
+            starting.join()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _start_processes(pool: ProcessPoolExecutor, processes: int) -> None:
+    """Start ``processes`` processes in ``pool``: a submit starts one while none is idle."""
+    with contextlib.suppress(RuntimeError, BrokenProcessPool):  # closed or broken meanwhile
+        for _ in range(processes):
+            pool.submit(_ready)
+
+
+def start_sending_processes(services: Services, processes: int) -> SendingProcesses | None:
+    """The services' sending processes, started now if they were not (None for one process,
+    which sends in this one). Those of another number or other settings are replaced."""
+    current = services.sending
+    if current is not None and (
+        current.processes != processes
+        or current.settings is not services.settings
+        or current.clock is not services.clock
+    ):
+        current.close()
+        current = services.sending = None
+    if processes <= 1:
+        return None
+    if current is None:
+        current = services.sending = SendingProcesses(services.settings, services.clock, processes)
+    current.start()
+    return current
+
+
 def deliver_in_processes(
     services: Services,
     edition_id: int,
@@ -81,9 +180,10 @@ def deliver_in_processes(
     processes: int,
     deliver_here: Callable[[list[int]], DeliveryOutcome],
 ) -> Iterator[DeliveryOutcome]:
-    """Deliver ``batches`` on ``processes`` worker processes, each with its own connection.
+    """Deliver ``batches`` on ``processes`` worker processes (the services' own, see
+    ``start_sending_processes``), each with its own connection.
 
-    A single batch is delivered here with ``deliver_here``: starting processes costs more than it
+    A single batch is delivered here with ``deliver_here``: handing it over costs more than it
     saves. Batches are read from ``batches`` only as workers free up, so the ledger is streamed.
     Outcomes come back in the order the batches were read.
     """
@@ -99,27 +199,24 @@ def deliver_in_processes(
             for batch in source:
                 yield deliver_here(batch)
         return
-    # spawn, not fork: a forked child would share the parent's database connections and locks.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        max_workers=processes,
-        mp_context=context,
-        initializer=_start_worker,
-        initargs=(services.settings, services.clock),
-    ) as pool:
-        in_flight: deque[Future[DeliveryOutcome]] = deque()
-        pending_batches: Iterator[list[int]] = _chain(first, second, source)
-        try:
-            for batch in pending_batches:
-                in_flight.append(pool.submit(_deliver_in_worker, edition_id, batch))
-                # Two batches per process keep every connection busy while the next is read.
-                if len(in_flight) >= 2 * processes:
-                    yield in_flight.popleft().result()
-            while in_flight:
+    # Forked from the server of preloaded modules, not from this process, whose database
+    # connections and locks a child must not share.
+    sending = start_sending_processes(services, processes)
+    assert sending is not None
+    pool = sending.start()
+    in_flight: deque[Future[DeliveryOutcome]] = deque()
+    pending_batches: Iterator[list[int]] = _chain(first, second, source)
+    try:
+        for batch in pending_batches:
+            in_flight.append(pool.submit(_deliver_in_worker, edition_id, batch))
+            # Two batches per process keep every connection busy while the next is read.
+            if len(in_flight) >= 2 * processes:
                 yield in_flight.popleft().result()
-        finally:
-            for future in in_flight:
-                future.cancel()
+        while in_flight:
+            yield in_flight.popleft().result()
+    finally:
+        for future in in_flight:
+            future.cancel()
 
 
 def _chain(first: list[int], second: list[int], rest: Iterator[list[int]]) -> Iterator[list[int]]:

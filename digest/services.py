@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -16,6 +17,9 @@ from digest.mail.transport import MailTransport, OutboxTransport, SmtpTransport
 from digest.render import Renderer
 from digest.store import Store, open_store
 from digest.topics import TopicClassifier
+
+if TYPE_CHECKING:
+    from digest.sending import SendingProcesses
 
 
 @dataclass
@@ -33,6 +37,9 @@ class Services:
     # not in a module global, so a second store or a reloaded config can never be handed a
     # message compiled for another: edition ids are only unique within one database.
     personalizers: dict[int, Personalizer] = field(default_factory=dict, repr=False)
+    # The processes that send batches on smtp.connections connections (digest.sending), kept
+    # for every edition these services send.
+    sending: SendingProcesses | None = field(default=None, repr=False)
     # The [[feeds]] entries by URL, and the settings they were read from (see feed_settings).
     _feeds_by_url: tuple[Settings | None, dict[str, FeedSettings]] = field(
         default=(None, {}), repr=False
@@ -48,6 +55,9 @@ class Services:
         return by_url.get(url)
 
     def close(self) -> None:
+        if self.sending is not None:
+            self.sending.close()
+            self.sending = None
         self.transport.close()
         self.http.close()
         self.store.engine.dispose()

@@ -9,7 +9,8 @@ from typing import Any
 from celery import Celery
 from celery.result import AsyncResult
 
-from digest.pipeline import BuildOutcome, DeliveryOutcome, PollOutcome, poll_feeds
+from digest.pipeline import BuildOutcome, DeliveryOutcome, PollOutcome, connections, poll_feeds
+from digest.sending import deliver_in_processes, start_sending_processes
 from digest.store import FeedState
 from worker import runtime, tasks
 
@@ -43,7 +44,23 @@ class CeleryDispatcher:
         (outcome,) = self._run([(tasks.build_edition, (list_slug, slot.isoformat()))])
         return BuildOutcome(**outcome)
 
+    def prepare_delivery(self) -> None:
+        if self.app.conf.task_always_eager:  # in-process: the sending processes start now
+            services = runtime.services()
+            start_sending_processes(services, connections(services))
+
     def deliver(self, edition_id: int, batches: Iterable[list[int]]) -> Iterator[DeliveryOutcome]:
+        if self.app.conf.task_always_eager:
+            # In-process, batches go on smtp.connections worker processes, one connection
+            # each, as with the inline dispatcher; a lone batch runs here, as the task.
+            def here(batch: list[int]) -> DeliveryOutcome:
+                return DeliveryOutcome(**tasks.deliver_batch.apply((edition_id, batch)).get())
+
+            services = runtime.services()
+            yield from deliver_in_processes(
+                services, edition_id, batches, connections(services), here
+            )
+            return
         calls = [(tasks.deliver_batch, (edition_id, batch)) for batch in batches]
         for outcome in self._run(calls):
             yield DeliveryOutcome(**outcome)

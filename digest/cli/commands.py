@@ -57,6 +57,10 @@ def _summary_table(summary: CycleSummary) -> Table:
     table.add_row("editions with nothing to send", str(summary.editions_skipped))
     table.add_row("messages delivered", str(summary.messages_delivered))
     table.add_row("messages failed", str(summary.messages_failed))
+    if summary.messages_retrying:
+        table.add_row("messages to retry later", str(summary.messages_retrying))
+    if summary.messages_parked:
+        table.add_row("messages parked (see digest status)", str(summary.messages_parked))
     return table
 
 
@@ -86,6 +90,14 @@ def _report(summary: CycleSummary, services: Services, shown: frozenset[str] = f
         if problem in shown:
             continue
         errors.print(f"[yellow]problem:[/] {escape(problem)}", highlight=False)
+    parked = services.store.parked_deliveries(limit=0)[1]
+    if parked:
+        errors.print(
+            f"[yellow]{parked} deliveries are parked[/]: the server may have taken each of them "
+            "(the reply never came, smtp.max_attempts times), so they are not sent again; "
+            "see digest status",
+            highlight=False,
+        )
     if services.settings.smtp is None and summary.messages_delivered:
         console.print(f"Messages written to [bold]{services.settings.service.outbox}/[/]")
 

@@ -1,8 +1,9 @@
 """Mail transports: where personal copies go — an outbox folder, an SMTP server, or memory.
 
-Every transport raises only DeliveryTemporaryError (try again later: the ledger row stays pending)
-or DeliveryPermanentError (the server refused this recipient for good). A transport is used by one
-worker at a time; open one per process or thread.
+Every transport raises only DeliveryTemporaryError (try again later: the ledger row stays pending),
+its DeliveryUnknownError (the whole message went out but no reply came: the server may have taken
+it, so a retry may deliver a second copy) or DeliveryPermanentError (the server refused this
+recipient for good). A transport is used by one worker at a time; open one per process or thread.
 
 ``send_many`` takes a stream of messages and says what became of each, in order, once it is
 known; the SMTP transport keeps two messages in flight on its connection (RFC 2920 pipelining),
@@ -30,6 +31,7 @@ from digest.errors import (
     DeliveryError,
     DeliveryPermanentError,
     DeliveryTemporaryError,
+    DeliveryUnknownError,
 )
 from digest.records import OutgoingMessage
 
@@ -187,7 +189,19 @@ class _ConnectionProblem(Exception):
 
 
 class _Dropped(Exception):
-    """The server closed the connection in the middle of a message."""
+    """The server closed the connection in the middle of a message.
+
+    ``after_end`` when the message's end (its final dot) had gone out and its reply had not come
+    back: the server may have taken it, and sending it again may deliver it twice.
+    """
+
+    def __init__(self, reason: str, *, after_end: bool = False) -> None:
+        super().__init__(reason)
+        self.after_end = after_end
+
+
+class _NoReplyToEnd(smtplib.SMTPServerDisconnected):
+    """The connection was lost (or the reply timed out) after a message's end went out."""
 
 
 class SmtpTransport(MailTransport):
@@ -196,8 +210,10 @@ class SmtpTransport(MailTransport):
     ``settings.tls`` picks implicit TLS ("ssl", usually port 465), STARTTLS ("starttls", port 587)
     or a plain connection ("none", for a relay on the same host). If the server has dropped the
     connection since the last message (idle timeout, restart, a 421 reply), the transport
-    reconnects and tries once more; only a message in flight at that moment may arrive twice,
-    with the same Message-ID.
+    reconnects and tries once more. A message whose end went out but whose reply never came
+    (the connection lost, or no reply within ``timeout_seconds``) is never sent again here: it is
+    a DeliveryUnknownError, and the ledger decides whether it may go again (a bounded number of
+    times, ``smtp.max_attempts``), since the server may have taken it.
 
     A reply in the 5xx range to the recipient or the message is a DeliveryPermanentError. Anything
     that is not about this recipient — the server unreachable, the login refused, the sender
@@ -230,10 +246,12 @@ class SmtpTransport(MailTransport):
     def send(self, message: OutgoingMessage) -> None:
         try:
             self._send_once(message)
-        except _Dropped:
-            # The server dropped the connection we kept (idle timeout, restart, or a 421
-            # reply): open a new one and try once more.
+        except _Dropped as dropped:
             self._discard()
+            if dropped.after_end:  # it may have arrived: never sent again here
+                raise self._unknown(message, dropped) from dropped.__cause__
+            # The server dropped the connection we kept (idle timeout, restart, or a 421
+            # reply) before the message's end went: open a new one and try once more.
             error = self._send_again(message)
             if error is not None:
                 raise error from error.__cause__
@@ -244,8 +262,9 @@ class SmtpTransport(MailTransport):
         Each message's MAIL, RCPT and DATA go in one write with the end of the message before
         it, so a copy costs one round trip, and the next copy is made while the server reads
         this one. A message is yielded as sent only once the server said 250 to its end. If the
-        connection drops, the messages whose fate is unknown are tried once more on a new one,
-        as ``send`` does; only they may arrive twice, with the same Message-ID.
+        connection drops, a message whose end had not gone out yet is tried once more on a new
+        one, as ``send`` does; the one whose end went out and whose reply never came is yielded
+        with a DeliveryUnknownError and not sent again: the server may have taken it.
         """
         source = iter(messages)
         while (message := next(source, None)) is not None:
@@ -256,10 +275,13 @@ class SmtpTransport(MailTransport):
             pipeline = _Pipeline(smtp, self._where)
             try:
                 yield from pipeline.run(message, source)
-            except _Dropped:
+            except _Dropped as dropped:
                 self._discard()
                 for unconfirmed in pipeline.in_flight:
-                    yield unconfirmed, self._send_again(unconfirmed)
+                    if unconfirmed is pipeline.ended:
+                        yield unconfirmed, self._unknown(unconfirmed, dropped)
+                    else:
+                        yield unconfirmed, self._send_again(unconfirmed)
             except BaseException:
                 # Replies are still due on this connection (the caller stopped reading, or
                 # the connection failed): it cannot carry another message.
@@ -268,12 +290,24 @@ class SmtpTransport(MailTransport):
             if pipeline.drawn is not None:  # made but not sent (a drop, or not SMTP-ready)
                 source = _prepend(pipeline.drawn, source)
 
+    def _unknown(self, message: OutgoingMessage, dropped: _Dropped) -> DeliveryUnknownError:
+        error = DeliveryUnknownError(
+            message.recipient,
+            f"the whole message went to {self._where} but its reply never came ({dropped}); "
+            "the server may have taken it",
+        )
+        error.__cause__ = dropped.__cause__
+        return error
+
     def _send_again(self, message: OutgoingMessage) -> DeliveryError | None:
-        """One more try, on a new connection, for a message the old one dropped."""
+        """One more try, on a new connection, for a message the old one dropped before its
+        end went out."""
         try:
             self._send_once(message)
         except _Dropped as dropped:
             self._discard()
+            if dropped.after_end:
+                return self._unknown(message, dropped)
             error = DeliveryTemporaryError(
                 message.recipient, f"{self._where} closed the connection again: {dropped}"
             )
@@ -306,12 +340,9 @@ class SmtpTransport(MailTransport):
         except _ConnectionProblem as problem:
             raise DeliveryTemporaryError(recipient, str(problem)) from problem.__cause__
         try:
-            if message.smtp_ready:
-                _send_ready(smtp, message)
-            else:
-                smtp.sendmail(message.sender, [recipient], message.data)
+            _send_ready(smtp, message)
         except smtplib.SMTPServerDisconnected as error:
-            raise _Dropped(str(error)) from error
+            raise _Dropped(str(error), after_end=isinstance(error, _NoReplyToEnd)) from error
         except smtplib.SMTPRecipientsRefused as error:
             code, reply = error.recipients.get(recipient, (-1, b"refused"))
             if code == CLOSING:
@@ -399,11 +430,14 @@ class SmtpTransport(MailTransport):
 
 
 def _send_ready(smtp: smtplib.SMTP, message: OutgoingMessage) -> None:
-    """An SMTP-ready message (``digest.mail.message`` makes every personal copy so) sent as it
-    is, its commands pipelined when the server allows (RFC 2920). smtplib's sendmail would
-    rewrite line ends and double dots with two regular expression passes over every message.
+    """One message, its commands pipelined when the server allows (RFC 2920). An SMTP-ready
+    message (``digest.mail.message`` makes every personal copy so) goes as it is: smtplib's
+    sendmail would rewrite line ends and double dots with two regular expression passes over
+    every message; another is made ready here, as sendmail would.
 
-    Raises the exceptions ``smtplib.SMTP.sendmail`` raises, so errors are read the same way.
+    Raises the exceptions ``smtplib.SMTP.sendmail`` raises, so errors are read the same way, and
+    ``_NoReplyToEnd`` when the connection is lost after the message's end went out: sendmail
+    cannot tell that from a loss before, which must be told apart (the server may have it).
     """
     sender, recipient = message.sender, message.recipient
     if smtp.does_esmtp and smtp.has_extn("pipelining"):
@@ -425,11 +459,25 @@ def _send_ready(smtp: smtplib.SMTP, message: OutgoingMessage) -> None:
     if data[0] != 354:
         _reset(smtp, data[0])
         raise smtplib.SMTPDataError(data[0], data[1])
-    smtp.send(message.data + b".\r\n")
-    code, reply = smtp.getreply()
+    smtp.send((message.data if message.smtp_ready else _made_ready(message.data)) + b".\r\n")
+    try:
+        code, reply = smtp.getreply()
+    except smtplib.SMTPServerDisconnected as error:
+        raise _NoReplyToEnd(str(error)) from error
     if code != 250:
         _reset(smtp, code)
         raise smtplib.SMTPDataError(code, reply)
+
+
+_LINE_END = re.compile(rb"\r\n|\n|\r(?!\n)")
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def _made_ready(data: bytes) -> bytes:
+    """``data`` as smtplib's ``data`` sends it: CRLF line ends, leading dots doubled, ending in
+    a line end."""
+    ready = _LEADING_DOT.sub(b"..", _LINE_END.sub(b"\r\n", data))
+    return ready if ready.endswith(b"\r\n") else ready + b"\r\n"
 
 
 class _Pipeline:
@@ -445,6 +493,9 @@ class _Pipeline:
         self._where = where
         self.in_flight: list[OutgoingMessage] = []  # sent, their fate not known yet
         self.drawn: OutgoingMessage | None = None  # taken from the source, not sent yet
+        # The one message whose end went out and whose reply has not come back: should the
+        # connection drop now, the server may have taken it (at most one: replies come in order).
+        self.ended: OutgoingMessage | None = None
 
     def run(self, first: OutgoingMessage, source: Iterator[OutgoingMessage]) -> Iterator[Sent]:
         """Send ``first`` and what follows it in ``source``; raises _Dropped when the
@@ -459,7 +510,7 @@ class _Pipeline:
                 if following is not None and not following.smtp_ready:
                     following = None  # ends this pipeline; send_many takes it on its own
                 if len(in_flight) == 2:  # the first one's content went: its reply is due
-                    outcome = self._data_outcome(in_flight[0], smtp.getreply())
+                    outcome = self._data_outcome(in_flight[0], self._reply_to_end())
                     yield in_flight.pop(0), outcome
                 message = in_flight[0]
                 payload, error = self._envelope_outcome(
@@ -472,14 +523,24 @@ class _Pipeline:
                     payload += _envelope(following)
                     in_flight.append(following)
                     self.drawn = None
+                if error is None:
+                    # Before the write: should it fail half way, the end may have gone.
+                    self.ended = message
                 if payload:
                     smtp.send(payload)
                 if error is None and following is None:  # the last: wait for its reply
-                    outcome = self._data_outcome(message, smtp.getreply())
+                    outcome = self._data_outcome(message, self._reply_to_end())
                     yield in_flight.pop(0), outcome
         except (smtplib.SMTPException, OSError) as error:
             # Lost, or out of step with the server: either way the connection is done for.
             raise _Dropped(f"sending through {self._where} failed: {error}") from error
+
+    def _reply_to_end(self) -> tuple[int, bytes]:
+        """The reply to the end of the message sent last; once it came, the fate of that
+        message is known (a 421 included: the server says it did not take it)."""
+        reply = self._smtp.getreply()
+        self.ended = None
+        return reply
 
     def _envelope_outcome(
         self,

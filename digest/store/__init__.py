@@ -5,11 +5,12 @@ from __future__ import annotations
 from digest.store.db import create_database_engine, upgrade
 from digest.store.editions import DeliveryCounts, EditionState, EditionStore
 from digest.store.feeds import FeedState, FeedStore, UnchangedFetch
+from digest.store.ledger import EditionDeliveries, FailedAttempt, LedgerStore, ParkedDelivery
 from digest.store.lists import ListRename, ListStore
 from digest.store.subscribers import SubscriberInput, SubscriberStore, SubscriberSync
 
 
-class Store(FeedStore, SubscriberStore, EditionStore, ListStore):
+class Store(FeedStore, SubscriberStore, EditionStore, LedgerStore, ListStore):
     """Feeds, articles and topics, subscribers, editions and the delivery ledger, lists."""
 
 
@@ -23,9 +24,12 @@ def open_store(database_url: str, *, migrate: bool = True) -> Store:
 
 __all__ = [
     "DeliveryCounts",
+    "EditionDeliveries",
     "EditionState",
+    "FailedAttempt",
     "FeedState",
     "ListRename",
+    "ParkedDelivery",
     "Store",
     "SubscriberInput",
     "SubscriberSync",

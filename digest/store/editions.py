@@ -7,7 +7,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, insert, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    bindparam,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from digest.records import Article, Edition, EditionItem, RenderedEdition, Section, Subscriber
@@ -29,8 +40,17 @@ PENDING = "pending"
 DELIVERED = "sent"
 FAILED = "failed"
 SKIPPED = "skipped"  # the subscriber unsubscribed before the send
+PARKED = "parked"  # copies may have arrived with no reply, max_attempts times: not sent again
 # Memberships whose queued copies still go: removal from the file is no unsubscribe.
 _STILL_SENT = frozenset((ACTIVE, REMOVED))
+
+
+def is_due(now: datetime | None) -> ColumnElement[bool]:
+    """A pending row that may be tried at ``now`` (a retry waits for its next_attempt_at);
+    every pending row when ``now`` is None."""
+    if now is None:
+        return true()
+    return or_(DeliveryRow.next_attempt_at.is_(None), DeliveryRow.next_attempt_at <= now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +70,7 @@ class DeliveryCounts:
     sent: int = 0
     failed: int = 0
     skipped: int = 0
+    parked: int = 0
 
 
 def _state(row: EditionRow) -> EditionState:
@@ -259,11 +280,15 @@ class EditionStore(ArticleStore):
                 )
             )
 
-    def pending_delivery_batches(self, edition_id: int, size: int) -> Iterator[list[int]]:
-        """The ids of the edition's pending deliveries, ``size`` at a time, in id order.
+    def pending_delivery_batches(
+        self, edition_id: int, size: int, now: datetime | None = None
+    ) -> Iterator[list[int]]:
+        """The ids of the edition's pending deliveries, ``size`` at a time, in id order; with
+        ``now``, only those due (a retry waits for its ``next_attempt_at``).
 
         Read a batch at a time (keyset pagination), so a list of any size costs one batch of
-        memory. A row that leaves "pending" meanwhile is not read again.
+        memory. A row that leaves "pending" meanwhile is not read again, nor is a row read
+        twice in one pass: a retry is for a later pass.
         """
         after = 0
         while True:
@@ -275,6 +300,7 @@ class EditionStore(ArticleStore):
                             DeliveryRow.edition_id == edition_id,
                             DeliveryRow.status == PENDING,
                             DeliveryRow.id > after,
+                            is_due(now),
                         )
                         .order_by(DeliveryRow.id)
                         .limit(size)
@@ -286,9 +312,10 @@ class EditionStore(ArticleStore):
             after = ids[-1]
 
     def deliveries_to_send(
-        self, edition_id: int, delivery_ids: Sequence[int]
+        self, edition_id: int, delivery_ids: Sequence[int], now: datetime | None = None
     ) -> list[tuple[int, Subscriber]]:
-        """The still-pending deliveries among ``delivery_ids``, with their subscribers.
+        """The still-pending deliveries among ``delivery_ids``, with their subscribers; with
+        ``now``, only those due (a batch read before a retry was set waits for its time).
 
         A subscriber who unsubscribed from the edition's list (or has no membership of it) gets
         nothing: the row is skipped. One removed from the list's file since the row was queued
@@ -318,6 +345,7 @@ class EditionStore(ArticleStore):
                     DeliveryRow.id.in_(delivery_ids),
                     DeliveryRow.edition_id == edition_id,
                     DeliveryRow.status == PENDING,
+                    is_due(now),
                 )
                 .order_by(DeliveryRow.id)
             )
@@ -385,6 +413,7 @@ class EditionStore(ArticleStore):
             sent=counts.get(DELIVERED, 0),
             failed=counts.get(FAILED, 0),
             skipped=counts.get(SKIPPED, 0),
+            parked=counts.get(PARKED, 0),
         )
 
     def settle_edition(self, edition_id: int) -> None:

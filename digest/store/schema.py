@@ -197,8 +197,12 @@ class DeliveryRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(String(16))  # pending | sent | failed | skipped
+    status: Mapped[str] = mapped_column(String(16))  # pending | sent | failed | skipped | parked
     attempts: Mapped[int] = mapped_column(default=0)
+    # Attempts whose reply never came after the message's end went out (the server may have
+    # taken them), and when a pending row may be tried again (digest.retries); issue #9.
+    unknown_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     message_id: Mapped[str | None] = mapped_column(String(300))
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

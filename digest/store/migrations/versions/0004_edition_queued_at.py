@@ -1,6 +1,6 @@
 """edition queued_at
 
-Revision ID: 0004_edition_queued_at
+Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-04 14:20:00.000000
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_edition_queued_at"
+revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None

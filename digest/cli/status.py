@@ -1,0 +1,202 @@
+"""`digest status`: where the service's work stands; `digest deliveries retry`: release parked ones.
+
+The report is a list of sections, each a record read from the store and a table drawn from it,
+so that a later section (workers, queue depth) is one more pair of functions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from digest.cli.app import app, console, errors, load_config
+from digest.clock import SystemClock
+from digest.config import Settings
+from digest.store import EditionDeliveries, ParkedDelivery, Store, open_store
+
+deliveries_app = typer.Typer(help="Deliveries the ledger holds back.", no_args_is_help=True)
+app.add_typer(deliveries_app, name="deliveries")
+
+PARKED_SHOWN = 50
+
+
+@contextmanager
+def _store(settings: Settings) -> Iterator[Store]:
+    store = open_store(settings.service.database_url)
+    try:
+        yield store
+    finally:
+        store.engine.dispose()
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    """What `digest status` shows; each field one section."""
+
+    now: datetime
+    editions: list[EditionDeliveries]
+    parked: list[ParkedDelivery]
+    parked_total: int
+
+
+def read_status(
+    store: Store, now: datetime, *, recent: int, parked: int | None = PARKED_SHOWN
+) -> StatusReport:
+    """The report; at most ``parked`` parked deliveries listed (None: all)."""
+    listed, total = store.parked_deliveries(limit=parked)
+    return StatusReport(now, store.edition_deliveries(recent=recent), listed, total)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def status_record(report: StatusReport) -> dict[str, Any]:
+    """The report as `digest status --json` prints it."""
+    return {
+        "editions": [
+            {
+                "edition": edition.edition_id,
+                "list": edition.list_slug,
+                "slot": edition.slot.isoformat(),
+                "built_at": edition.built_at.isoformat(),
+                "status": "in flight" if edition.status == "ready" else edition.status,
+                "sent": edition.counts.sent,
+                "pending": edition.counts.pending,
+                "failed": edition.counts.failed,
+                "parked": edition.counts.parked,
+                "skipped": edition.counts.skipped,
+                "next_retry_at": _iso(edition.next_retry_at),
+            }
+            for edition in report.editions
+        ],
+        "parked": [
+            {
+                "delivery": parked.delivery_id,
+                "edition": parked.edition_id,
+                "list": parked.list_slug,
+                "email": parked.email,
+                "attempts": parked.attempts,
+                "unanswered_attempts": parked.unknown_attempts,
+                "reason": parked.reason,
+            }
+            for parked in report.parked
+        ],
+        "parked_total": report.parked_total,
+    }
+
+
+def _editions_table(report: StatusReport) -> Table:
+    table = Table(title="Editions", show_header=True, header_style="bold")
+    for column, justify in (
+        ("edition", "right"),
+        ("list", "left"),
+        ("slot (UTC)", "left"),
+        ("status", "left"),
+        ("sent", "right"),
+        ("pending", "right"),
+        ("failed", "right"),
+        ("parked", "right"),
+        ("skipped", "right"),
+        ("next retry", "left"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for edition in report.editions:
+        counts = edition.counts
+        retry = edition.next_retry_at
+        table.add_row(
+            str(edition.edition_id),
+            edition.list_slug,
+            edition.slot.strftime("%Y-%m-%d %H:%M"),
+            "[yellow]in flight[/]" if edition.status == "ready" else edition.status,
+            str(counts.sent),
+            str(counts.pending),
+            f"[red]{counts.failed}[/]" if counts.failed else "0",
+            f"[red]{counts.parked}[/]" if counts.parked else "0",
+            str(counts.skipped),
+            retry.strftime("%Y-%m-%d %H:%M") if retry and retry > report.now else "—",
+        )
+    return table
+
+
+def _parked_table(report: StatusReport) -> Table:
+    table = Table(
+        title=f"Parked deliveries ({report.parked_total})", show_header=True, header_style="bold"
+    )
+    for column in ("edition", "list", "reader", "attempts", "why"):
+        table.add_column(column, overflow="fold")
+    for parked in report.parked:
+        table.add_row(
+            str(parked.edition_id),
+            parked.list_slug,
+            parked.email,
+            f"{parked.attempts} ({parked.unknown_attempts} unanswered)",
+            parked.reason,
+        )
+    return table
+
+
+# The sections, in the order shown: (is there anything to show, its table).
+SECTIONS: list[tuple[Callable[[StatusReport], bool], Callable[[StatusReport], Table]]] = [
+    (lambda report: bool(report.editions), _editions_table),
+    (lambda report: bool(report.parked_total), _parked_table),
+]
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    recent: Annotated[
+        int, typer.Option(help="How many settled editions to show besides those in flight.", min=0)
+    ] = 10,
+) -> None:
+    """Where deliveries stand: each edition in flight or recent, and the parked deliveries."""
+    settings = load_config()
+    with _store(settings) as store:
+        listed = None if as_json else PARKED_SHOWN
+        report = read_status(store, SystemClock().now(), recent=recent, parked=listed)
+    if as_json:
+        print(json.dumps(status_record(report), indent=2))
+        return
+    shown = False
+    for has_content, table in SECTIONS:
+        if has_content(report):
+            console.print(table(report))
+            shown = True
+    if not shown:
+        console.print("No editions yet.")
+    if report.parked_total:
+        more = report.parked_total - len(report.parked)
+        if more > 0:
+            console.print(f"… and {more} more parked (digest status --json lists them all).")
+        console.print(
+            "A parked delivery's reader may have the message already: the server took it and "
+            "the reply never came. Check the mail server's log, then send them again with "
+            "[bold]digest deliveries retry EDITION[/]."
+        )
+
+
+@deliveries_app.command("retry")
+def deliveries_retry(
+    edition: Annotated[
+        int, typer.Argument(metavar="EDITION", help="The edition's number (digest status).")
+    ],
+) -> None:
+    """Send an edition's parked deliveries again at the next run (each may then arrive twice)."""
+    settings = load_config()
+    with _store(settings) as store:
+        released = store.release_parked(edition)
+    if not released:
+        errors.print(f"Edition {edition} has no parked deliveries (see digest status).")
+        raise typer.Exit(1)
+    console.print(
+        f"Released {released} parked deliveries of edition {edition}: the next "
+        "[bold]digest run[/] sends them, again up to smtp.max_attempts times each."
+    )

@@ -1,0 +1,365 @@
+"""Bounded retries: a server that takes a message and never answers, one that answers 4xx, and
+what the operator sees (`digest status`, the run summary, `digest deliveries retry`)."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email import policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from digest import pipeline, retries
+from digest.cli import app
+from digest.clock import FixedClock
+from digest.config import Settings, SmtpSettings, load_settings
+from digest.errors import DeliveryTemporaryError, DeliveryUnknownError
+from digest.mail.transport import SmtpTransport
+from digest.sample_server import serve_folder
+from digest.services import build_services
+from digest.store.schema import DeliveryRow, SubscriberRow
+from tests.servers import free_port
+from tests.test_pipeline import DAY1, write_feed
+from tests.test_transport import message, stream
+
+pytestmark = pytest.mark.integration
+
+READERS = ("sam@example.org", "rana@example.org", "li@example.org")
+
+
+@dataclass
+class UnansweredHandler:
+    """Takes every message (keeps it) and then never answers its end: with ``hang``, it holds
+    the connection open until the client gives up; otherwise it hangs up at once. Offers
+    PIPELINING when asked. ``data_reply`` answers the end instead (e.g. a 4xx)."""
+
+    hang: bool = False
+    pipelining: bool = False
+    data_reply: str | None = None
+    taken: list[tuple[str, bytes]] = field(default_factory=list)  # (recipient, content)
+    ends: Counter[str] = field(default_factory=Counter)  # ends of message seen per recipient
+
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: Any
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.pipelining:
+            return [*responses[:-1], "250-PIPELINING", responses[-1]]
+        return list(responses)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        recipient = envelope.rcpt_tos[0]
+        self.ends[recipient] += 1
+        if self.data_reply is not None:
+            return self.data_reply
+        assert isinstance(envelope.content, bytes)
+        self.taken.append((recipient, envelope.content))
+        if not self.hang:
+            assert server.transport is not None
+            server.transport.close()
+        await asyncio.sleep(30)  # cancelled when the connection goes
+        return "250 OK"
+
+
+@pytest.fixture
+def unanswered() -> Iterator[tuple[UnansweredHandler, int]]:
+    handler = UnansweredHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield handler, controller.port
+    finally:
+        controller.stop()
+
+
+# The transport: a copy whose reply never came is not sent again ------------------------------
+
+
+@pytest.mark.parametrize("mode", ["sendmail", "ready", "pipelined"])
+@pytest.mark.parametrize("hang", [False, True], ids=["hangs-up", "times-out"])
+def test_a_copy_whose_reply_never_came_reaches_the_server_once(
+    unanswered: tuple[UnansweredHandler, int], mode: str, hang: bool
+) -> None:
+    handler, port = unanswered
+    handler.hang, handler.pipelining = hang, mode == "pipelined"
+    settings = SmtpSettings(host="127.0.0.1", port=port, tls="none", timeout_seconds=0.5)
+    messages = stream(mode, 3)
+    with SmtpTransport(settings, None) as smtp:
+        outcomes = list(smtp.send_many(messages))
+        with pytest.raises(DeliveryUnknownError, match="reply never came"):
+            smtp.send(message(12, 9, "solo@example.org", ready=mode != "sendmail"))
+    assert [sent for sent, _ in outcomes] == messages
+    assert all(isinstance(error, DeliveryUnknownError) for _, error in outcomes)
+    assert all(isinstance(error, DeliveryTemporaryError) for _, error in outcomes)
+    assert [recipient for recipient, _ in handler.taken] == [
+        "reader1@example.org",
+        "reader2@example.org",
+        "reader3@example.org",
+        "solo@example.org",
+    ], "each copy reached the server once, never again on a new connection"
+
+
+# The ledger, across cycles ---------------------------------------------------------------------
+
+CONFIG = """\
+[service]
+database_url = "sqlite:///{folder}/digest.db"
+data_dir = "{folder}/var"
+outbox = "{folder}/outbox"
+base_url = "https://news.example.org"
+sender_name = "The Desk"
+sender_address = "desk@example.org"
+postal_address = "1 Example Street, Example City"
+
+[smtp]
+host = "127.0.0.1"
+port = {port}
+tls = "none"
+timeout_seconds = 0.5
+connections = {connections}
+max_attempts = {max_attempts}
+max_retries = {max_retries}
+retry_minutes = 5
+max_retry_minutes = 60
+
+[ingest]
+allow_private_addresses = true
+
+[[feeds]]
+name = "Wire"
+url = "{base}/wire.xml"
+
+[[topics]]
+slug = "iran"
+name = "Iran"
+rules = {{ include = ["Iran"] }}
+
+[[lists]]
+slug = "daily"
+name = "Daily Brief"
+topics = ["iran"]
+schedule = "0 7 * * *"
+timezone = "Asia/Dubai"
+subscribers = "members.csv"
+send_when_empty = true
+"""
+
+
+@dataclass
+class Setup:
+    folder: Path
+    config: Path
+    base_url: str
+
+    def settings(self, port: int, **smtp: int) -> Settings:
+        values = {"connections": 4, "max_attempts": 3, "max_retries": 8} | smtp
+        self.config.write_text(
+            CONFIG.format(folder=self.folder, base=self.base_url, port=port, **values)
+        )
+        return load_settings(self.config, {"DIGEST_SECRET_KEY": "retries-secret"})
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[Setup]:
+    feeds = tmp_path / "feeds"
+    feeds.mkdir()
+    write_feed(feeds, [(1, "Iran story 1", DAY1 - timedelta(hours=1))])
+    (tmp_path / "members.csv").write_text(
+        "email,name\n" + "".join(f"{reader},\n" for reader in READERS)
+    )
+    with serve_folder(feeds) as base_url:
+        yield Setup(tmp_path, tmp_path / "digest.toml", base_url)
+
+
+def cli(config: Path, *args: str) -> Any:
+    environment = {"COLUMNS": "250", "DIGEST_SECRET_KEY": "retries-secret"}
+    return CliRunner().invoke(app, ["--config", str(config), *args], env=environment)
+
+
+def ledger(settings: Settings) -> dict[str, tuple[str, int, int, datetime | None]]:
+    services = build_services(settings, migrate=False)
+    try:
+        with services.store.transaction() as session:
+            rows = session.execute(
+                select(
+                    SubscriberRow.email,
+                    DeliveryRow.status,
+                    DeliveryRow.attempts,
+                    DeliveryRow.unknown_attempts,
+                    DeliveryRow.next_attempt_at,
+                ).join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
+            ).all()
+    finally:
+        services.close()
+    return {row[0]: (row[1], row[2], row[3], row[4]) for row in rows}
+
+
+def message_ids(taken: list[tuple[str, bytes]]) -> Counter[str]:
+    return Counter(
+        str(email.message_from_bytes(content, policy=policy.default)["Message-ID"])
+        for _, content in taken
+    )
+
+
+def test_copies_with_no_reply_are_bounded_across_cycles_then_parked_and_shown(
+    setup: Setup, unanswered: tuple[UnansweredHandler, int]
+) -> None:
+    handler, port = unanswered
+    handler.pipelining = True
+    settings = setup.settings(port, max_attempts=3)
+    clock = FixedClock(DAY1)
+    summaries = []
+    for _ in range(6):  # every cycle two hours on: past any backoff, within the same slot
+        services = build_services(settings, clock=clock)
+        try:
+            summaries.append(pipeline.run_cycle(services, pipeline.InlineDispatcher(services)))
+        finally:
+            services.close()
+        clock.advance(timedelta(hours=2))
+
+    assert summaries[0].editions_built == 1 and sum(s.editions_built for s in summaries) == 1
+    copies = message_ids(handler.taken)
+    assert len(copies) == 3 and set(copies.values()) == {3}, "max_attempts copies per reader"
+    assert [s.messages_retrying for s in summaries] == [3, 3, 0, 0, 0, 0]
+    assert [s.messages_parked for s in summaries] == [0, 0, 3, 0, 0, 0]
+    rows = ledger(settings)
+    assert {email: row[:3] for email, row in rows.items()} == dict.fromkeys(
+        READERS, ("parked", 3, 3)
+    )
+    assert any("parked after 3 copies" in problem for problem in summaries[2].problems)
+
+    shown = cli(setup.config, "status")
+    assert shown.exit_code == 0, shown.output
+    assert "Parked deliveries (3)" in shown.output
+    assert all(reader in shown.output for reader in READERS)
+    assert "reply never came" in shown.output and "digest deliveries retry" in shown.output
+    report = json.loads(cli(setup.config, "status", "--json").output)
+    [edition] = report["editions"]
+    assert (edition["list"], edition["sent"], edition["parked"], edition["pending"]) == (
+        "daily",
+        0,
+        3,
+        0,
+    )
+    assert {parked["email"] for parked in report["parked"]} == set(READERS)
+    assert report["parked_total"] == 3
+
+    # Released by the operator, they go once more in the next cycle (here the server answers).
+    released = cli(setup.config, "deliveries", "retry", str(edition["edition"]))
+    assert released.exit_code == 0 and "Released 3" in released.output
+    assert {row[:3] for row in ledger(settings).values()} == {("pending", 0, 0)}
+    assert cli(setup.config, "deliveries", "retry", str(edition["edition"])).exit_code == 1
+    handler.hang, handler.data_reply = False, "250 OK"
+    services = build_services(settings, clock=clock)
+    try:
+        assert (
+            pipeline.run_cycle(services, pipeline.InlineDispatcher(services)).messages_delivered
+            == 3
+        )
+    finally:
+        services.close()
+    assert {row[0] for row in ledger(settings).values()} == {"sent"}
+
+
+def test_a_reply_that_times_out_is_bounded_the_same_way(
+    setup: Setup, unanswered: tuple[UnansweredHandler, int]
+) -> None:
+    handler, port = unanswered
+    handler.hang = True  # holds the connection; the client gives up after timeout_seconds
+    settings = setup.settings(port, max_attempts=2)
+    clock = FixedClock(DAY1)
+    services = build_services(settings, clock=clock)
+    try:
+        built = pipeline.build_edition(services, "daily", datetime(2026, 11, 24, 3, tzinfo=UTC))
+        for _ in range(4):
+            ids = services.store.pending_deliveries(built.edition_id)
+            pipeline.deliver_batch(services, built.edition_id, ids)
+            clock.advance(timedelta(hours=2))
+    finally:
+        services.close()
+    assert set(message_ids(handler.taken).values()) == {2}
+    assert {row[:3] for row in ledger(settings).values()} == {("parked", 2, 2)}
+
+
+def test_temporary_failures_wait_for_their_backoff_then_fail(
+    setup: Setup, unanswered: tuple[UnansweredHandler, int]
+) -> None:
+    handler, port = unanswered
+    handler.data_reply = "451 4.3.0 Try again later"
+    settings = setup.settings(port, max_retries=2)
+    clock = FixedClock(DAY1)
+
+    def cycle() -> pipeline.CycleSummary:
+        services = build_services(settings, clock=clock)
+        try:
+            return pipeline.run_cycle(services, pipeline.InlineDispatcher(services))
+        finally:
+            services.close()
+
+    first = cycle()
+    assert (first.messages_retrying, first.messages_failed) == (3, 0)
+    rows = ledger(settings)
+    waits = {row[3] - DAY1 for row in rows.values()}  # type: ignore[operator]
+    assert all(timedelta(minutes=5) <= wait <= timedelta(minutes=6.25) for wait in waits)
+    assert cycle().messages_retrying == 0, "not due yet: nothing is sent"
+    assert sum(handler.ends.values()) == 3
+
+    clock.advance(timedelta(minutes=6.5))
+    assert cycle().messages_retrying == 3
+    assert sum(handler.ends.values()) == 6
+    clock.advance(timedelta(minutes=6.5))
+    assert cycle().messages_retrying == 0, "the second wait is twice the first"
+    clock.advance(timedelta(minutes=6.5))
+    third = cycle()
+    assert (third.messages_retrying, third.messages_failed) == (0, 3)
+    assert any("gave up after 3 temporary failures" in p for p in third.problems)
+    clock.advance(timedelta(hours=3))
+    cycle()
+    assert set(handler.ends.values()) == {3}, "1 + max_retries attempts per reader"
+    assert {row[:3] for row in ledger(settings).values()} == {("failed", 3, 0)}
+
+
+def test_the_run_summary_tells_of_parked_deliveries(
+    setup: Setup, unanswered: tuple[UnansweredHandler, int]
+) -> None:
+    handler, port = unanswered
+    setup.settings(port, max_attempts=1)
+    result = cli(setup.config, "run", "--once")
+    assert result.exit_code == 0, result.output
+    assert "messages parked (see digest status)" in result.output
+    assert "3 deliveries are parked" in result.output
+    assert len(handler.taken) == 3
+
+
+# The decision on its own -----------------------------------------------------------------------
+
+
+def test_the_retry_decision() -> None:
+    policy = retries.RetryPolicy(max_attempts=3, max_retries=2, retry_minutes=5)
+    now = DAY1
+
+    def step(kind: retries.AttemptKind, failures: int, unknown: int, jitter: float = 0.0) -> Any:
+        return retries.next_step(
+            policy, kind, "boom", failures=failures, unknown=unknown, now=now, jitter=jitter
+        )
+
+    assert step("permanent", 1, 0).verdict == "failed"
+    assert step("temporary", 1, 0).next_attempt_at == now + timedelta(minutes=5)
+    assert step("temporary", 2, 0, 0.999).next_attempt_at < now + timedelta(minutes=12.5)
+    assert step("temporary", 3, 0).verdict == "failed"
+    assert step("unknown", 2, 2).verdict == "retry"
+    assert step("unknown", 3, 3).verdict == "parked"
+    assert step("temporary", 3, 2).verdict == "retry", "unanswered copies are not retries"
+    capped = retries.retry_wait(policy, 40, 0.0)
+    assert capped == timedelta(minutes=policy.max_retry_minutes)

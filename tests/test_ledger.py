@@ -1,0 +1,88 @@
+"""The ledger's retries and status queries, on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from digest import retries
+from digest.store import FailedAttempt, Store, SubscriberInput, open_store
+from tests.test_store import T0, make_edition
+
+POLICY = retries.RetryPolicy(max_attempts=2, max_retries=1, retry_minutes=5)
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    store = open_store(database_url)
+    yield store
+    store.engine.dispose()
+
+
+def decide(attempt: FailedAttempt, failures: int, unknown: int) -> retries.NextStep:
+    return retries.next_step(
+        POLICY, attempt.kind, attempt.error, failures=failures, unknown=unknown, now=T0, jitter=0
+    )
+
+
+def test_failed_attempts_are_retried_when_due_then_failed_or_parked(store: Store) -> None:
+    edition, rendered = make_edition(store, T0)
+    state, _ = store.save_edition(edition, rendered, T0)
+    readers = [SubscriberInput(f"reader{n}@example.org") for n in range(3)]
+    store.sync_subscribers("daily", readers, T0)
+    store.queue_deliveries(state.id, "daily")
+    lost, busy, gone = store.pending_deliveries(state.id)
+
+    steps = store.record_failed_attempts(
+        [
+            FailedAttempt(lost, "unknown", "no reply"),
+            FailedAttempt(busy, "temporary", "451 later"),
+            FailedAttempt(gone, "permanent", "550 no such user"),
+        ],
+        decide,
+    )
+    assert [step.verdict for step in steps] == ["retry", "retry", "failed"]
+    assert list(store.pending_delivery_batches(state.id, 10, T0)) == [], "none is due yet"
+    later = T0 + timedelta(minutes=5)
+    assert list(store.pending_delivery_batches(state.id, 10, later)) == [[lost, busy]]
+    assert [row for row, _ in store.deliveries_to_send(state.id, [lost, busy], T0)] == []
+    [overview] = store.edition_deliveries()
+    assert (overview.counts.pending, overview.counts.failed) == (2, 1)
+    assert overview.next_retry_at == later and overview.next_retry_at.tzinfo is not None
+
+    steps = store.record_failed_attempts(
+        [FailedAttempt(lost, "unknown", "no reply"), FailedAttempt(busy, "temporary", "451")],
+        decide,
+    )
+    assert [step.verdict for step in steps] == ["parked", "failed"]
+    assert store.record_failed_attempts([FailedAttempt(lost, "unknown", "x")], decide) == []
+    store.settle_edition(state.id)
+    [overview] = store.edition_deliveries()
+    assert overview.status == "sent"
+    assert (overview.counts.parked, overview.counts.failed, overview.counts.pending) == (1, 2, 0)
+    parked, total = store.parked_deliveries()
+    assert total == 1 and [(p.email, p.attempts, p.unknown_attempts) for p in parked] == [
+        ("reader0@example.org", 2, 2)
+    ]
+    assert "parked after 2 copies" in parked[0].reason
+
+    assert store.release_parked(state.id) == 1
+    assert store.release_parked(state.id) == 0
+    assert store.pending_deliveries(state.id) == [lost]
+    [overview] = store.edition_deliveries()
+    assert overview.status == "ready" and overview.counts.pending == 1
+
+
+def test_status_lists_editions_in_flight_and_the_recent_ones(store: Store) -> None:
+    edition, rendered = make_edition(store, T0)
+    for hours in range(4):
+        slot = T0 + timedelta(hours=hours)
+        state, _ = store.save_edition(replace(edition, slot=slot), rendered, slot)
+        if hours < 3:
+            store.settle_edition(state.id)  # no deliveries: settled at once
+    shown = store.edition_deliveries(recent=2)
+    assert [e.slot for e in shown] == [T0 + timedelta(hours=h) for h in (3, 2, 1)]
+    assert [e.status for e in shown] == ["ready", "sent", "sent"]
