@@ -11,6 +11,7 @@ fuzzer steers by the branches of our own code and of the parser beneath it.
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -25,7 +26,10 @@ with atheris.instrument_imports(include=["digest", "feedparser", "fuzz"]):
 
 def main() -> None:
     world()  # the example's settings and templates, loaded once before the first input
-    atheris.Setup(sys.argv, check_feed_path)
+    # libFuzzer starts itself again for -jobs, -fork and -minimize_crash, through the shell, with
+    # argv[0] as the command: it must be this interpreter (the project's venv) and this file.
+    command = shlex.join([sys.executable, str(Path(__file__).resolve())])
+    atheris.Setup([command, *sys.argv[1:]], check_feed_path)
     atheris.Fuzz()
 
 

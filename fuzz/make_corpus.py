@@ -445,6 +445,13 @@ def known_seeds() -> Iterator[tuple[str, bytes]]:
             item("NUL encoding Iran"), declaration='<?xml version="1.0" encoding="UTF-8\0"?>'
         ).encode("utf-8"),
     )
+    # A byte that is no UTF-8 in the declared name: UnicodeDecodeError, the same way out.
+    yield (
+        "bad-encoding-non-utf8-declaration.xml",
+        rss(
+            item("Byte encoding Iran"), declaration='<?xml version="1.0" encoding="UTF-\udcff"?>'
+        ).encode("utf-8", "surrogateescape"),
+    )
 
 
 def project_documents() -> Iterator[tuple[str, bytes]]:
