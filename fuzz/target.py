@@ -30,6 +30,7 @@ What must hold for any input (``FeedPathFailure`` when it does not):
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import time
@@ -141,14 +142,10 @@ def _build_world() -> _World:
     return world
 
 
-_world: _World | None = None
-
-
+@functools.cache
 def world() -> _World:
-    global _world
-    if _world is None:
-        _world = _build_world()
-    return _world
+    """The stages every input goes through, built on first use."""
+    return _build_world()
 
 
 def split_input(data: bytes) -> tuple[str | None, bytes]:
