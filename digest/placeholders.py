@@ -23,7 +23,7 @@ ALL = (GREETING, UNSUBSCRIBE_URL, PREFERENCES_URL, SUBSCRIBER_EMAIL)
 
 # At least as long as the longest date it stands for ("25 November 2026, 09:14" in any of the
 # edition's languages), so that text wrapped around the marker still fits 72 columns once filled.
-_TIME = re.compile(r"%%DIGEST-TIME-(\d{1,12})%%")
+_TIME = re.compile(r"%%DIGEST-TIME-(-?\d{1,12})%%")
 # Every marker, fixed or a time, in one pattern for the mailer's single pass.
 ANY = re.compile("|".join([*(re.escape(marker) for marker in ALL), _TIME.pattern]))
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin
 
+import feedparser
 import pytest
 
 from digest.ingest.clean import (
@@ -316,6 +317,25 @@ def test_clean_entry_ignores_impossible_dates() -> None:
         {"link": "https://x.example/a", "published_parsed": (2025, 13, 40, 0, 0, 0, 0, 0, 0)}
     )
     assert entry.published_at is None
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["0001-01-01T00:00:00Z", "Mon, 01 Jan 0001 00:00:00 GMT", "1970-01-01T00:00:00Z", "1013-11-24"],
+)
+def test_clean_entry_reads_dates_before_1970_as_none(written: str) -> None:
+    # Go's and .NET's zero time and the Unix epoch are what publishing systems write for "no
+    # date"; year 1 kept made every copy to a reader west of UTC fail (fuzz/crashes/).
+    parsed = feedparser.parse(
+        "<rss version='2.0'><channel><item><link>https://x.example/a</link>"
+        f"<pubDate>{written}</pubDate><dc:date>{written}</dc:date></item></channel></rss>"
+    )
+    entry = clean(parsed.entries[0])
+    assert entry.published_at is None and entry.updated_at is None
+    since_1970 = clean(
+        {"link": "https://x.example/b", "published": "Fri, 02 Jan 1970 00:00:00 GMT"}
+    )
+    assert since_1970.published_at == datetime(1970, 1, 2, tzinfo=UTC)
 
 
 def test_clean_entry_categories_are_stripped_and_deduplicated() -> None:

@@ -140,6 +140,15 @@ def test_a_web_page_that_names_its_feeds_says_which_to_configure() -> None:
     )
 
 
+def test_a_page_html_parser_refuses_is_still_no_feed() -> None:
+    # "<![" opens a marked section; html.parser raised AssertionError on a keyword it does not
+    # know, out of the parse and past the feed's error (fuzz/crashes/).
+    page = b'<html><head><link rel="alternate" type="application/rss+xml" href="/feed/"><![CDATX[x'
+    with pytest.raises(ParseError) as raised:
+        parse_feed(page, url="https://desk.example/", content_type="text/html", now=NOW)
+    assert "names its feed, https://desk.example/feed/" in raised.value.reason
+
+
 @pytest.mark.parametrize(
     "content_type", ["text/html; charset=utf-8", "text/plain", "application/octet-stream"]
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import email.utils
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from html.parser import HTMLParser
@@ -248,6 +249,20 @@ def test_times_are_written_in_the_subscribers_timezone() -> None:
     assert "<p>Gulf Wire &middot; 30 Apr 2024, 21:14</p>" in html
     unknown = Subscriber(id=345, email="sam@example.org", timezone="Mars/Olympus_Mons")
     assert "1 May 2024, 05:14" in bodies(parse(make(unknown)))[0]
+
+
+def test_times_before_1970_are_filled_like_any_other() -> None:
+    # Their marker holds a minus sign; it was left in the copy as it was (fuzz/crashes/).
+    marker = placeholders.time_marker(datetime(1969, 7, 20, 20, 17, tzinfo=UTC))
+    rendered = replace(
+        RENDERED,
+        text=TEXT + f"Archive · {marker}\n",
+        html=HTML.replace("</body>", f"<p>Archive &middot; {marker}</p></body>"),
+    )
+    text, html = bodies(parse(make(rendered=rendered)))
+    assert "%%DIGEST" not in text and "%%DIGEST" not in html
+    assert "Archive · 21 Jul 1969, 00:17\n" in text
+    assert "<p>Archive &middot; 21 Jul 1969, 00:17</p>" in html
 
 
 def test_one_personalizer_makes_every_copy() -> None:

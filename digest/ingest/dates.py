@@ -2,7 +2,8 @@
 
 feedparser reads RFC 822 dates in zones it does not know (IDT, EET, MSK, IRST...) as UTC, and
 misreads or refuses "GMT+3"; news feeds of the region write both. A date more than a day ahead is
-the feed's error, and is taken as the time of the poll.
+the feed's error, and is taken as the time of the poll; a date before 1970 is a feed's stand-in
+for none, and is read as none.
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 FUTURE_TOLERANCE = timedelta(days=1)  # a publication date further ahead than this is a feed's error
+# Earlier dates are what publishing systems write for "no date": the zero time of Go and .NET
+# (0001-01-01), the Unix epoch. Kept, year 1 could not even be written in a reader's timezone west
+# of UTC (every copy of the edition to such a reader failed); read as none, the entry is placed by
+# when it was first seen.
+EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
 
 # The zones feedparser does not know (it reads them as UTC) and the "GMT+3" offsets it misreads
 # or refuses, at the end of an RFC 822 date; minutes east of UTC.
@@ -69,7 +75,8 @@ def _rfc822_date(written: str) -> tuple[int, ...] | None:
 
 
 def _utc(value: object, now: datetime) -> datetime | None:
-    """A feedparser ``*_parsed`` value (a UTC struct_time) as an aware datetime, clamped to now."""
+    """A feedparser ``*_parsed`` value (a UTC struct_time) as an aware datetime, clamped to now;
+    None for a date before ``EARLIEST``."""
     if not isinstance(value, tuple) or len(value) < 6:  # struct_time is a tuple
         return None
     try:
@@ -80,4 +87,6 @@ def _utc(value: object, now: datetime) -> datetime | None:
         return None
     if moment > now + FUTURE_TOLERANCE:
         return now
+    if moment < EARLIEST:
+        return None
     return moment

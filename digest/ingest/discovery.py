@@ -6,6 +6,7 @@ that is no feed. The error names the feeds the page points to, so the fix is one
 
 from __future__ import annotations
 
+from contextlib import suppress
 from html.parser import HTMLParser
 
 from digest.ingest.clean import absolute_http_url
@@ -44,7 +45,10 @@ def feeds_named_by_page(page: bytes, page_url: str) -> list[str]:
     """The absolute http(s) addresses of the feeds ``page`` (UTF-8) links to, in its order, at
     most ``MAX_FEEDS``; [] when it names none (or is no HTML page at all)."""
     finder = _FeedLinks()
-    finder.feed(page[:SCANNED_BYTES].decode("utf-8", "replace"))
+    # AssertionError is html.parser's way of refusing some markup ("<![CDATX[", a marked section
+    # it does not know); the links read before it still count, and the page is still no feed.
+    with suppress(AssertionError):
+        finder.feed(page[:SCANNED_BYTES].decode("utf-8", "replace"))
     found: list[str] = []
     for href in finder.hrefs:
         url = absolute_http_url(href, page_url)
