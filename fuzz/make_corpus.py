@@ -1,6 +1,6 @@
-"""Write the fuzz target's seed corpus (fuzz/corpus/) and the reproducers of known kinds.
+"""Write the fuzz target's seed corpus (fuzz/corpus/).
 
-    .venv/bin/python fuzz/make_corpus.py           rewrite fuzz/corpus/ (and fuzz/known/'s seeds)
+    .venv/bin/python fuzz/make_corpus.py           rewrite fuzz/corpus/
 
 Seeds are the project's own documents: the bundled sample feeds (config/samples/), the parse
 tests' feeds (tests/data/feeds/, tests/data/real_world/), and small documents written here in
@@ -10,9 +10,9 @@ script in every disguise, entities of every kind, nesting, declared encodings th
 out of range, author fields that make regexes backtrack, forged placeholders. Each input is the
 document, after a ``Content-Type: TYPE`` line when a type goes with it (``fuzz.target``).
 
-Every seed must pass the target as the code is: the fuzzer starts by running them all. A seed
-that fails for a reason being fixed elsewhere is written to fuzz/known/ instead, named after its
-kind, and moves into the corpus once the fix lands.
+Every seed must pass the target as the code is: the fuzzer starts by running them all.
+``attack_seeds`` are the attacks the hardening of the feed path was written against (a header
+forged by an encoded word, URLs no parser accepts, declared encodings no codec has).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "fuzz" / "corpus"
-KNOWN = ROOT / "fuzz" / "known"
 
 TYPES = {
     ".xml": "application/rss+xml",
@@ -422,8 +421,8 @@ def generated_seeds() -> Iterator[tuple[str, bytes]]:
     )
 
 
-def known_seeds() -> Iterator[tuple[str, bytes]]:
-    """(name, input) of the reproducers of kinds being fixed elsewhere (fuzz/known/)."""
+def attack_seeds() -> Iterator[tuple[str, bytes]]:
+    """(name, input) of the attacks that once broke the feed path, each named after its kind."""
     injection = encoded_word("Gulf talks\r\nReply-To: attacker@evil.example\r\nX-Injected: yes")
     yield "header-injection-encoded-word-title.xml", rss(item(injection)).encode("utf-8")
     # The email package decodes these words too; their bytes are no UTF-8, and building the
@@ -478,13 +477,13 @@ def seeds() -> Iterator[tuple[str, bytes]]:
     """(name, input) of every seed of fuzz/corpus/."""
     yield from project_documents()
     yield from generated_seeds()
+    yield from attack_seeds()
 
 
 def main() -> None:
     if CORPUS.exists():
         shutil.rmtree(CORPUS)
     size = write(CORPUS, seeds())
-    write(KNOWN, known_seeds())
     count = sum(1 for _ in CORPUS.iterdir())
     print(f"{count} seeds, {size:,} bytes, in {CORPUS.relative_to(ROOT)}")
 
