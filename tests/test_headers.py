@@ -211,7 +211,7 @@ def test_decoded_problem_reads_encoded_words_as_a_mail_program_does() -> None:
         ),
         ('sender_name = "Desk"', 'sender_name = "Desk\\u2028Bcc: x"', "service.sender_name"),
         ('sender_name = "Desk"', 'sender_name = "Desk\\u0085Bcc: x"', "service.sender_name"),
-        ('name = "Daily"', 'name = "Daily\\u000bBcc: x"', "lists[0].name"),
+        ('name = "Daily"', 'name = "Daily\\u000bBcc: x"', "lists[daily].name"),
     ],
 )
 def test_the_config_refuses_what_would_break_a_header(
