@@ -192,7 +192,15 @@ def test_preview_of_an_empty_edition_of_a_list_that_sends_them_is_ready(tmp_path
 def test_a_postgresql_server_that_is_not_there(tmp_path: Path) -> None:
     url = f"postgresql+psycopg://desk:hunter2@127.0.0.1:{free_port()}/digest"
     config = write_config(tmp_path, database_url=url)
-    for command in (["run", "--once"], ["feeds"], ["db", "upgrade"], ["topics", "explain", "1"]):
+    commands = (
+        ["run", "--once"],
+        ["feeds"],
+        ["db", "upgrade"],
+        ["topics", "explain", "1"],
+        ["status"],
+        ["deliveries", "retry", "1"],
+    )
+    for command in commands:
         result = run_digest(config, *command)
         assert result.returncode == 1, (command, result.stderr)
         assert "Traceback" not in result.stderr, command

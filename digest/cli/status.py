@@ -17,11 +17,13 @@ import typer
 from rich.table import Table
 
 from digest.cli.app import app, console, errors, load_config
+from digest.cli.boundary import DigestTyper
 from digest.clock import SystemClock
 from digest.config import Settings
 from digest.store import EditionDeliveries, ParkedDelivery, Store, open_store
+from digest.store.db import database_errors
 
-deliveries_app = typer.Typer(help="Deliveries the ledger holds back.", no_args_is_help=True)
+deliveries_app = DigestTyper(help="Deliveries the ledger holds back.", no_args_is_help=True)
 app.add_typer(deliveries_app, name="deliveries")
 
 PARKED_SHOWN = 50
@@ -29,11 +31,13 @@ PARKED_SHOWN = 50
 
 @contextmanager
 def _store(settings: Settings) -> Iterator[Store]:
-    store = open_store(settings.service.database_url)
-    try:
-        yield store
-    finally:
-        store.engine.dispose()
+    url = settings.service.database_url
+    with database_errors(url):
+        store = open_store(url)
+        try:
+            yield store
+        finally:
+            store.engine.dispose()
 
 
 @dataclass(frozen=True, slots=True)
