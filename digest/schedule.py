@@ -55,6 +55,15 @@ def next_slot(schedule: str, timezone: str, after: datetime) -> datetime:
             best = (wall, instant)
 
 
+def upcoming_slots(schedule: str, timezone: str, after: datetime, count: int) -> list[datetime]:
+    """The next ``count`` firings of ``schedule`` in ``timezone`` after ``after``, in UTC."""
+    slots: list[datetime] = []
+    for _ in range(count):
+        after = next_slot(schedule, timezone, after)
+        slots.append(after)
+    return slots
+
+
 def _zone(timezone: str) -> ZoneInfo:
     try:
         return ZoneInfo(timezone)

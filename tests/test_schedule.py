@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
 from digest.schedule import latest_slot, next_slot
+from digest.schedule import upcoming_slots as firings
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=UTC)
-
-
-def firings(schedule: str, tz: str, after: datetime, count: int) -> list[datetime]:
-    slots = []
-    for _ in range(count):
-        after = next_slot(schedule, tz, after)
-        slots.append(after)
-    return slots
 
 
 # --- plain days ---------------------------------------------------------------------------------
@@ -165,3 +159,37 @@ def test_expression_that_never_fires_is_refused() -> None:
 def test_invalid_expression_is_refused() -> None:
     with pytest.raises(ValueError, match="invalid cron expression"):
         next_slot("every morning", "UTC", utc(2024, 5, 1))
+
+
+# --- digest schedule ----------------------------------------------------------------------------
+
+
+def test_the_schedule_command_shows_each_lists_next_editions_locally_and_in_utc(
+    tmp_path: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from digest.cli import app
+
+    config = Path(__file__).resolve().parent.parent / "config" / "example.toml"
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["--config", str(config), "schedule", "--count", "2"], env={"COLUMNS": "200"}
+    )
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.stdout.splitlines() if ":" in line and "│" in line]
+    assert len(rows) == 4, result.stdout  # two lists, two editions each
+    daily = rows[:2]
+    assert "middle-east-daily" in daily[0] and "0 7 * * * (Asia/Dubai)" in daily[0]
+    for row in daily:  # 07:00 in Dubai is 03:00 UTC, every day of the year
+        local, universal = (cell.strip() for cell in row.split("│")[3:5])
+        assert local.endswith("07:00 +04") and universal.endswith("03:00"), row
+    weekly = rows[2:]
+    assert "gulf-weekly" in weekly[0]
+    assert all(row.split("│")[3].strip().startswith("Mon") for row in weekly)
+
+    only = runner.invoke(app, ["--config", str(config), "schedule", "--list", "gulf-weekly"])
+    assert only.exit_code == 0 and "middle-east-daily" not in only.stdout
+    unknown = runner.invoke(app, ["--config", str(config), "schedule", "--list", "nope"])
+    assert unknown.exit_code == 2
+    assert "middle-east-daily, gulf-weekly" in unknown.stderr

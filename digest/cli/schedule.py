@@ -1,0 +1,47 @@
+"""`digest schedule`: when each list's next editions are due, in its own timezone and in UTC."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.table import Table
+
+from digest.cli.app import app, console, known_list, load_config
+from digest.clock import SystemClock
+from digest.schedule import upcoming_slots
+
+
+@app.command()
+def schedule(
+    list_slug: Annotated[
+        str | None, typer.Option("--list", help="Only this list (its slug).", show_default=False)
+    ] = None,
+    count: Annotated[
+        int, typer.Option(help="How many of each list's next editions to show.", min=1, max=100)
+    ] = 5,
+) -> None:
+    """Each list's next editions: the slot in the list's timezone and in UTC."""
+    settings = load_config()
+    if list_slug is not None:
+        known_list(settings, list_slug)
+    now = SystemClock().now()
+    table = Table(show_header=True, header_style="bold")
+    for column in ("list", "schedule", "local time", "UTC"):
+        table.add_column(column, no_wrap=True)
+    for digest_list in settings.lists:
+        if list_slug is not None and digest_list.slug != list_slug:
+            continue
+        zone = ZoneInfo(digest_list.timezone)
+        rule = f"{digest_list.schedule} ({digest_list.timezone})"
+        for index, slot in enumerate(
+            upcoming_slots(digest_list.schedule, digest_list.timezone, now, count)
+        ):
+            table.add_row(
+                digest_list.slug if index == 0 else "",
+                rule if index == 0 else "",
+                slot.astimezone(zone).strftime("%a %d %b %Y %H:%M %Z"),
+                slot.strftime("%a %d %b %Y %H:%M"),
+            )
+    console.print(table)
