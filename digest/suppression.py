@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 
 from digest.errors import ConfigError
-from digest.mail.subscribers import normalize_email
+from digest.mail.subscribers import normalize_email, read_utf8_file
 
 COLUMNS = ("email", "list", "reason", "at")
 EVERY_LIST = ""
@@ -55,15 +55,9 @@ def read_suppressions(path: Path) -> Suppressions:
     file cannot be read at all (not UTF-8, no ``email`` column, broken quoting)."""
     source = str(path)
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = read_utf8_file(path)
     except FileNotFoundError:
         return Suppressions()
-    except OSError as error:
-        raise ConfigError(source, [("", f"cannot read: {error.strerror}")]) from None
-    except UnicodeDecodeError as error:
-        raise ConfigError(
-            source, [("", f"not UTF-8 text (byte {error.start}): save the file as UTF-8")]
-        ) from None
     reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
     found = Suppressions()
     try:

@@ -86,6 +86,22 @@ class SubscriberFile:
     refused: list[tuple[str, str]]  # ("line N", why)
 
 
+def read_utf8_file(path: Path) -> str:
+    """The text of an operator's UTF-8 file (a byte order mark allowed). A file that is there but
+    cannot be read raises ConfigError naming it; a missing one raises FileNotFoundError, which
+    each caller answers in its own words."""
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise
+    except OSError as error:
+        raise ConfigError(str(path), [("", f"cannot read: {error.strerror}")]) from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            str(path), [("", f"not UTF-8 text (byte {error.start}): save the file as UTF-8")]
+        ) from None
+
+
 def read_subscriber_file(path: Path) -> SubscriberFile:
     """Read a subscriber list: its good rows, and every bad line with the reason.
 
@@ -97,15 +113,9 @@ def read_subscriber_file(path: Path) -> SubscriberFile:
     """
     source = str(path)
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = read_utf8_file(path)
     except FileNotFoundError:
         raise ConfigError(source, [("", "subscriber file not found")]) from None
-    except OSError as error:
-        raise ConfigError(source, [("", f"cannot read: {error.strerror}")]) from None
-    except UnicodeDecodeError as error:
-        raise ConfigError(
-            source, [("", f"not UTF-8 text (byte {error.start}): save the file as UTF-8")]
-        ) from None
 
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
