@@ -1,0 +1,32 @@
+"""``digest worker`` and ``digest beat`` refuse to start without a broker, saying what to set."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DIGEST = Path(sys.executable).parent / "digest"
+CONFIG = Path(__file__).resolve().parent.parent / "config" / "example.toml"
+
+
+@pytest.mark.parametrize("command", ["worker", "beat"])
+def test_worker_and_beat_refuse_to_start_without_a_broker(command: str, tmp_path: Path) -> None:
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
+    done = subprocess.run(
+        [str(DIGEST), "--config", str(CONFIG), command],
+        env=environ,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "DIGEST_BROKER_URL" in lines[0] and "service.broker_url" in lines[0]
+    assert f"digest {command} needs a broker" in lines[0]
+    assert "Traceback" not in done.stderr
