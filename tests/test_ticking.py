@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,6 +17,7 @@ from digest.config import load_settings
 from digest.mail.transport import MemoryTransport
 from digest.services import Services
 from tests.test_pipeline import DAY1, feeds, make_settings, services_for, write_feed
+from tests.test_service_processes import fresh_database
 
 __all__ = ["feeds"]  # the fixture, used by name
 
@@ -191,3 +194,35 @@ def test_an_invalid_config_edit_is_refused_in_the_log_and_the_previous_settings_
     assert kept is edited
     (refusal,) = [record.getMessage() for record in caplog.records]
     assert str(path) in refusal and "schedule" in refusal and "every morning" in refusal
+
+
+def test_two_publishes_of_one_slot_at_once_on_postgresql_make_one_edition_and_one_ledger(
+    tmp_path: Path, feeds: tuple[Path, str], postgres_url: str
+) -> None:
+    """At-least-once delivery may run a publish twice, on two workers at once: the (list, slot)
+    key makes one of them find the other's edition, and the ledger holds one row per reader."""
+    folder, base_url = feeds
+    write_feed(folder, [(1, "Iran story 1", DAY1 - timedelta(hours=1))])
+    database = fresh_database(postgres_url)
+    settings = make_settings(tmp_path, base_url)
+    settings = settings.model_copy(
+        update={"service": settings.service.model_copy(update={"database_url": database})}
+    )
+    clock = FixedClock(DAY1)
+    first, second = (services_for(settings, clock) for _ in range(2))
+    poll_all(first)
+    fanout, leases = RecordingFanout(), ticking.LocalLeases(clock)
+    start = threading.Barrier(2)
+
+    def publish(services: Services) -> pipeline.BuildOutcome:
+        start.wait()
+        return ticking.publish(services, fanout, leases, "daily", SLOT)
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(publish, [first, second]))
+    assert sorted(outcome.built for outcome in outcomes) == [False, True]
+    assert outcomes[0].edition_id == outcomes[1].edition_id
+    assert first.store.delivery_counts(outcomes[0].edition_id).pending == 3
+    assert len(fanout.deliveries) == 1 and len(fanout.deliveries[0][1]) == 3
+    first.close()
+    second.close()
