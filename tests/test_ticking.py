@@ -6,7 +6,7 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -226,3 +226,27 @@ def test_two_publishes_of_one_slot_at_once_on_postgresql_make_one_edition_and_on
     assert len(fanout.deliveries) == 1 and len(fanout.deliveries[0][1]) == 3
     first.close()
     second.close()
+
+
+def test_the_tick_finds_slots_with_the_dst_safe_schedule_on_the_night_clocks_skip(
+    tmp_path: Path, feeds: tuple[Path, str]
+) -> None:
+    """02:30 does not exist in New York on 8 March 2026: that day's slot is 03:30 EDT (07:30 UTC),
+    handed out once, the tick after it; the day before, 02:30 EST was 07:30 UTC too."""
+    _, base_url = feeds
+    settings = make_settings(tmp_path, base_url, schedule="30 2 * * *", timezone="America/New_York")
+    clock = FixedClock(datetime(2026, 3, 8, 7, 29, tzinfo=UTC))
+    services = services_for(settings, clock)
+    fanout, leases = RecordingFanout(), ticking.LocalLeases(clock)
+    day_before = datetime(2026, 3, 7, 7, 30, tzinfo=UTC)
+    assert ticking.tick(services, fanout, leases).publishes == (("daily", day_before.isoformat()),)
+    work(services, fanout, leases)
+    clock.set(datetime(2026, 3, 8, 7, 30, tzinfo=UTC))
+    skipped_night = datetime(2026, 3, 8, 7, 30, tzinfo=UTC)
+    assert ticking.tick(services, fanout, leases).publishes == (
+        ("daily", skipped_night.isoformat()),
+    )
+    work(services, fanout, leases)
+    clock.advance(timedelta(minutes=1))
+    assert ticking.tick(services, fanout, leases).publishes == ()
+    services.close()
