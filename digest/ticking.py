@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from sqlalchemy.exc import IntegrityError
+
 from digest import pipeline
 from digest.clock import Clock
 from digest.config import Settings, load_settings
@@ -38,6 +40,7 @@ _log = logging.getLogger(__name__)
 POLL_LEASE_SECONDS = 300
 BUILD_LEASE_SECONDS = 600
 DELIVERY_LEASE_SECONDS = 1800
+_BUILD_ATTEMPTS = 3
 
 
 class Fanout(Protocol):
@@ -151,7 +154,16 @@ def publish(
     Run twice (at-least-once delivery of the task), the second run finds the stored edition and
     the delivery lease held: it hands out nothing.
     """
-    outcome = pipeline.build_edition(services, list_slug, slot)
+    for attempt in range(_BUILD_ATTEMPTS):
+        try:
+            outcome = pipeline.build_edition(services, list_slug, slot)
+            break
+        except IntegrityError:
+            # Another worker builds the same slot at this moment and stored a row this one was
+            # storing too (an imported reader, a ledger row): built again, it finds them.
+            if attempt == _BUILD_ATTEMPTS - 1:
+                raise
+            _log.info("list %r, slot %s: built at the same time elsewhere; again", list_slug, slot)
     for warning in outcome.warnings:
         _log.warning("%s", warning)
     if outcome.pending_deliveries:

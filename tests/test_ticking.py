@@ -196,36 +196,43 @@ def test_an_invalid_config_edit_is_refused_in_the_log_and_the_previous_settings_
     assert str(path) in refusal and "schedule" in refusal and "every morning" in refusal
 
 
-def test_two_publishes_of_one_slot_at_once_on_postgresql_make_one_edition_and_one_ledger(
-    tmp_path: Path, feeds: tuple[Path, str], postgres_url: str
-) -> None:
-    """At-least-once delivery may run a publish twice, on two workers at once: the (list, slot)
-    key makes one of them find the other's edition, and the ledger holds one row per reader."""
-    folder, base_url = feeds
-    write_feed(folder, [(1, "Iran story 1", DAY1 - timedelta(hours=1))])
-    database = fresh_database(postgres_url)
-    settings = make_settings(tmp_path, base_url)
-    settings = settings.model_copy(
-        update={"service": settings.service.model_copy(update={"database_url": database})}
-    )
-    clock = FixedClock(DAY1)
-    first, second = (services_for(settings, clock) for _ in range(2))
-    poll_all(first)
-    fanout, leases = RecordingFanout(), ticking.LocalLeases(clock)
-    start = threading.Barrier(2)
+def publish_at_once(
+    workers: list[Services], fanout: RecordingFanout, leases: ticking.Leases
+) -> list[pipeline.BuildOutcome]:
+    """Publish (daily, SLOT) on each of ``workers`` at the same moment, one thread each."""
+    start = threading.Barrier(len(workers))
 
     def publish(services: Services) -> pipeline.BuildOutcome:
         start.wait()
         return ticking.publish(services, fanout, leases, "daily", SLOT)
 
-    with ThreadPoolExecutor(2) as pool:
-        outcomes = list(pool.map(publish, [first, second]))
-    assert sorted(outcome.built for outcome in outcomes) == [False, True]
-    assert outcomes[0].edition_id == outcomes[1].edition_id
-    assert first.store.delivery_counts(outcomes[0].edition_id).pending == 3
-    assert len(fanout.deliveries) == 1 and len(fanout.deliveries[0][1]) == 3
-    first.close()
-    second.close()
+    with ThreadPoolExecutor(len(workers)) as pool:
+        return list(pool.map(publish, workers))
+
+
+def test_two_publishes_of_one_slot_at_once_on_postgresql_make_one_edition_and_one_ledger(
+    tmp_path: Path, feeds: tuple[Path, str], postgres_url: str
+) -> None:
+    """At-least-once delivery may run a publish twice, on two workers at once: the (list, slot)
+    key makes one of them find the other's edition, and the ledger holds one row per reader.
+    Raced on five fresh databases, as the two may or may not collide on a given run."""
+    folder, base_url = feeds
+    write_feed(folder, [(1, "Iran story 1", DAY1 - timedelta(hours=1))])
+    for _ in range(5):
+        settings = make_settings(tmp_path, base_url)
+        service = settings.service.model_copy(update={"database_url": fresh_database(postgres_url)})
+        settings = settings.model_copy(update={"service": service})
+        clock = FixedClock(DAY1)
+        first, second = (services_for(settings, clock) for _ in range(2))
+        poll_all(first)
+        fanout, leases = RecordingFanout(), ticking.LocalLeases(clock)
+        outcomes = publish_at_once([first, second], fanout, leases)
+        assert sorted(outcome.built for outcome in outcomes) == [False, True]
+        assert outcomes[0].edition_id == outcomes[1].edition_id
+        assert first.store.delivery_counts(outcomes[0].edition_id).pending == 3
+        assert len(fanout.deliveries) == 1 and len(fanout.deliveries[0][1]) == 3
+        first.close()
+        second.close()
 
 
 def test_the_tick_finds_slots_with_the_dst_safe_schedule_on_the_night_clocks_skip(
