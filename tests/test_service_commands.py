@@ -30,3 +30,22 @@ def test_worker_and_beat_refuse_to_start_without_a_broker(command: str, tmp_path
     assert "DIGEST_BROKER_URL" in lines[0] and "service.broker_url" in lines[0]
     assert f"digest {command} needs a broker" in lines[0]
     assert "Traceback" not in done.stderr
+
+
+def test_a_worker_with_a_broken_config_exits_2_naming_the_file_and_key(tmp_path: Path) -> None:
+    config = tmp_path / "digest.toml"
+    text = CONFIG.read_text(encoding="utf-8")
+    config.write_text(text + '\n[smtp]\nhost = "127.0.0.1"\nport = "not a port"\n')
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
+    environ["DIGEST_BROKER_URL"] = "redis://127.0.0.1:1/0"  # never reached: the config is first
+    done = subprocess.run(
+        [str(DIGEST), "--config", str(config), "worker"],
+        env=environ,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert str(config) in done.stderr and "smtp.port" in done.stderr
+    assert "Traceback" not in done.stderr
