@@ -64,3 +64,8 @@ def _fresh_services_in_child(**_: Any) -> None:
     # Database connections and HTTP pools must not be shared across a fork.
     runtime.reset()
     tune_garbage_collection()
+
+
+def beat_schedule(interval_seconds: float) -> dict[str, Any]:
+    """Beat's whole schedule: one tick; lists' own schedules are read by the tick, from config."""
+    return {"digest-tick": {"task": "digest.tick", "schedule": interval_seconds}}

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 
+from digest import ticking
 from digest.config import Settings, config_path_from_env, load_settings
 from digest.services import Services, build_services
+from digest.ticking import Fanout, Leases, LocalLeases
 
 _settings: Settings | None = None
 _services: Services | None = None
@@ -37,3 +39,38 @@ def reset() -> None:
     if _services is not None:
         _services.close()
     _services = None
+
+
+def refresh() -> Services:
+    """The services for the config as its file says now (invariant 5): rebuilt when it changed,
+    the previous ones kept when the file is invalid (the refusal is logged)."""
+    global _settings
+    current = settings()
+    fresh = ticking.reload_settings(current, os.environ)
+    if fresh != current:
+        reset()
+        _settings = fresh
+    return services()
+
+
+_leases: tuple[str | None, Leases] | None = None  # (the broker they live on, the leases)
+
+
+def leases() -> Leases:
+    """Leases on the broker's Redis, shared by all workers; in-process ones in embedded mode."""
+    global _leases
+    broker = settings().service.broker_url
+    if _leases is None or _leases[0] != broker:
+        if broker is None:
+            _leases = (None, LocalLeases(services().clock))
+        else:
+            from worker.fanout import RedisLeases  # worker.fanout imports the app, which imports us
+
+            _leases = (broker, RedisLeases(broker))
+    return _leases[1]
+
+
+def fanout() -> Fanout:
+    from worker.fanout import CeleryFanout
+
+    return CeleryFanout()

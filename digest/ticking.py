@@ -1,0 +1,186 @@
+"""One tick of the distributed mode: read the config afresh, find what is due, hand it out as tasks.
+
+    beat ─► tick ─┬─► poll, one per due feed
+                  ├─► publish, one per due (list, slot) ─► deliver, one per batch of its ledger rows
+                  └─► deliver, per batch of the pending rows of an edition nobody is delivering
+                      (a crash, a lost broker message): read from the ledger, not from task results
+
+Nothing here waits on a task: a ``Fanout`` only sends. Work already handed out is not handed out
+again while its ``Leases`` key lives (a poll, a build, an edition's delivery), so a tick every
+minute does not pile copies of a slow task into the queue; a lease that lapses (its worker died)
+lets the next tick hand the work out again. Every task is idempotent besides: a feed polled twice
+stores each article once, a (list, slot) built twice is one edition (invariant 2), and a ledger
+row goes out only while pending (invariant 3).
+
+Schedules are the project's own ``digest.schedule`` (DST-safe, keyed by (list, slot)), not Celery's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy.exc import IntegrityError
+
+from digest import pipeline
+from digest.clock import Clock
+from digest.config import Settings, load_settings
+from digest.errors import ConfigError
+from digest.lists import carry_over
+from digest.services import Services
+from digest.unsubscribes import reconcile_suppressions
+
+_log = logging.getLogger(__name__)
+
+# How long work handed out is taken as in hand. Each is above its task's time limit (see
+# worker/tasks.py), so a live task is never doubled; every batch of an edition renews its lease.
+POLL_LEASE_SECONDS = 300
+BUILD_LEASE_SECONDS = 600
+DELIVERY_LEASE_SECONDS = 1800
+_BUILD_ATTEMPTS = 3
+
+
+class Fanout(Protocol):
+    """Sends tasks; never waits for one."""
+
+    def poll(self, feed_id: int) -> None: ...
+
+    def publish(self, list_slug: str, slot: datetime) -> None: ...
+
+    def deliver(self, edition_id: int, delivery_ids: list[int]) -> None: ...
+
+
+class Leases(Protocol):
+    """Keys that say some work is in hand, each for a while (shared by all workers: Redis)."""
+
+    def claim(self, key: str, seconds: int) -> bool:
+        """True if ``key`` was free and is now held for ``seconds``; False if it is held."""
+        ...
+
+    def renew(self, key: str, seconds: int) -> None:
+        """Hold ``key`` for ``seconds`` from now, held before or not."""
+        ...
+
+
+class LocalLeases:
+    """Leases held in this process, timed by ``clock``: for one process (and for tests)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._until: dict[str, datetime] = {}
+
+    def claim(self, key: str, seconds: int) -> bool:
+        now = self._clock.now()
+        if self._until.get(key, now) > now:
+            return False
+        self._until[key] = now + timedelta(seconds=seconds)
+        return True
+
+    def renew(self, key: str, seconds: int) -> None:
+        self._until[key] = self._clock.now() + timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True)
+class TickOutcome:
+    polls: int = 0
+    publishes: tuple[tuple[str, str], ...] = ()  # (list, slot as ISO text)
+    batches: int = 0  # delivery batches handed out again from the ledger
+    problems: tuple[str, ...] = ()
+
+
+def reload_settings(current: Settings, environ: Mapping[str, str]) -> Settings:
+    """The config as its file says now; ``current`` when the file is invalid (invariant 5).
+
+    The refusal is logged with the file, the key and the reason, and the previous settings stay
+    in force until the file is fixed.
+    """
+    try:
+        return load_settings(current.source, environ)
+    except ConfigError as error:
+        _log.error("config edit refused, the previous settings stay in force:\n%s", error)
+        return current
+
+
+def delivery_key(edition_id: int) -> str:
+    return f"deliver:{edition_id}"
+
+
+def tick(services: Services, fanout: Fanout, leases: Leases) -> TickOutcome:
+    """Hand out the polls, builds and deliveries due now (``services.clock``), and nothing twice
+    while it is in hand."""
+    settings, store, now = services.settings, services.store, services.clock.now()
+    try:
+        # As run_cycle does before anything is sent: renames carried over, suppressions applied.
+        problems = carry_over(settings, store, now) + reconcile_suppressions(settings, store, now)
+    except ConfigError as error:  # an undeclared rename: nothing goes out until it is declared
+        _log.error("%s", error)
+        return TickOutcome(problems=(str(error),))
+    for problem in problems:
+        _log.warning("%s", problem)
+
+    polls = 0
+    for feed in pipeline.due_feeds(services, now):
+        if leases.claim(f"poll:{feed.id}", POLL_LEASE_SECONDS):
+            fanout.poll(feed.id)
+            polls += 1
+
+    configured = {digest_list.slug for digest_list in settings.lists}
+    # Editions stored but never queued first (a build that stopped in between), then due slots.
+    due = [
+        (edition.list_slug, edition.slot)
+        for edition in store.unqueued_editions()
+        if edition.list_slug in configured
+    ] + pipeline.due_editions(services, now)
+    publishes = []
+    for list_slug, slot in due:
+        if leases.claim(f"build:{list_slug}:{slot.isoformat()}", BUILD_LEASE_SECONDS):
+            fanout.publish(list_slug, slot)
+            publishes.append((list_slug, slot.isoformat()))
+
+    batches = 0
+    for edition_id in store.editions_with_pending_deliveries(configured):
+        batches += hand_out_deliveries(services, fanout, leases, edition_id)
+    return TickOutcome(polls, tuple(publishes), batches, tuple(problems))
+
+
+def publish(
+    services: Services, fanout: Fanout, leases: Leases, list_slug: str, slot: datetime
+) -> pipeline.BuildOutcome:
+    """Build the edition of (list, slot) and queue its ledger rows, then hand its deliveries out.
+
+    Run twice (at-least-once delivery of the task), the second run finds the stored edition and
+    the delivery lease held: it hands out nothing.
+    """
+    for attempt in range(_BUILD_ATTEMPTS):
+        try:
+            outcome = pipeline.build_edition(services, list_slug, slot)
+            break
+        except IntegrityError:
+            # Another worker builds the same slot at this moment and stored a row this one was
+            # storing too (an imported reader, a ledger row): built again, it finds them.
+            if attempt == _BUILD_ATTEMPTS - 1:
+                raise
+            _log.info("list %r, slot %s: built at the same time elsewhere; again", list_slug, slot)
+    for warning in outcome.warnings:
+        _log.warning("%s", warning)
+    if outcome.pending_deliveries:
+        hand_out_deliveries(services, fanout, leases, outcome.edition_id)
+    return outcome
+
+
+def hand_out_deliveries(services: Services, fanout: Fanout, leases: Leases, edition_id: int) -> int:
+    """Send one deliver task per batch of the edition's due pending rows, unless its delivery is
+    in hand already; returns the number of batches sent."""
+    if not leases.claim(delivery_key(edition_id), DELIVERY_LEASE_SECONDS):
+        return 0
+    sent = 0
+    ledger = services.store.pending_delivery_batches(
+        edition_id, pipeline.DELIVERY_BATCH_SIZE, services.clock.now()
+    )
+    for batch in ledger:
+        fanout.deliver(edition_id, batch)
+        sent += 1
+    return sent

@@ -1,0 +1,51 @@
+"""``digest worker`` and ``digest beat`` refuse to start without a broker, saying what to set."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DIGEST = Path(sys.executable).parent / "digest"
+CONFIG = Path(__file__).resolve().parent.parent / "config" / "example.toml"
+
+
+@pytest.mark.parametrize("command", ["worker", "beat"])
+def test_worker_and_beat_refuse_to_start_without_a_broker(command: str, tmp_path: Path) -> None:
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
+    done = subprocess.run(
+        [str(DIGEST), "--config", str(CONFIG), command],
+        env=environ,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "DIGEST_BROKER_URL" in lines[0] and "service.broker_url" in lines[0]
+    assert f"digest {command} needs a broker" in lines[0]
+    assert "Traceback" not in done.stderr
+
+
+def test_a_worker_with_a_broken_config_exits_2_naming_the_file_and_key(tmp_path: Path) -> None:
+    config = tmp_path / "digest.toml"
+    text = CONFIG.read_text(encoding="utf-8")
+    config.write_text(text + '\n[smtp]\nhost = "127.0.0.1"\nport = "not a port"\n')
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
+    environ["DIGEST_BROKER_URL"] = "redis://127.0.0.1:1/0"  # never reached: the config is first
+    done = subprocess.run(
+        [str(DIGEST), "--config", str(config), "worker"],
+        env=environ,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert str(config) in done.stderr and "smtp.port" in done.stderr
+    assert "Traceback" not in done.stderr

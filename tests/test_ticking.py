@@ -1,0 +1,259 @@
+"""The tick of the distributed mode, with a fixed clock, a recording fanout and local leases."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from digest import pipeline, ticking
+from digest.clock import FixedClock
+from digest.config import load_settings
+from digest.mail.transport import MemoryTransport
+from digest.services import Services
+from tests.test_pipeline import DAY1, feeds, make_settings, services_for, write_feed
+from tests.test_service_processes import fresh_database
+
+__all__ = ["feeds"]  # the fixture, used by name
+
+SLOT = DAY1.replace(minute=0)  # 07:00 in Dubai
+
+
+@dataclass
+class RecordingFanout:
+    """Keeps the tasks sent, to run them later as a worker would (or to lose them)."""
+
+    polls: list[int] = field(default_factory=list)
+    publishes: list[tuple[str, datetime]] = field(default_factory=list)
+    deliveries: list[tuple[int, list[int]]] = field(default_factory=list)
+
+    def poll(self, feed_id: int) -> None:
+        self.polls.append(feed_id)
+
+    def publish(self, list_slug: str, slot: datetime) -> None:
+        self.publishes.append((list_slug, slot))
+
+    def deliver(self, edition_id: int, delivery_ids: list[int]) -> None:
+        self.deliveries.append((edition_id, delivery_ids))
+
+
+def work(services: Services, fanout: RecordingFanout, leases: ticking.Leases) -> None:
+    """Run every task sent so far, and those they send, as the workers would."""
+    while fanout.polls or fanout.publishes or fanout.deliveries:
+        polls, fanout.polls = fanout.polls, []
+        for feed_id in polls:
+            pipeline.poll_feed(services, feed_id)
+        publishes, fanout.publishes = fanout.publishes, []
+        for list_slug, slot in publishes:
+            ticking.publish(services, fanout, leases, list_slug, slot)
+        deliveries, fanout.deliveries = fanout.deliveries, []
+        for edition_id, batch in deliveries:
+            pipeline.deliver_batch(services, edition_id, batch)
+
+
+def poll_all(services: Services) -> None:
+    for feed in pipeline.due_feeds(services, services.clock.now()):
+        pipeline.poll_feed(services, feed.id)
+
+
+@pytest.fixture
+def setup(
+    tmp_path: Path, feeds: tuple[Path, str]
+) -> tuple[Services, FixedClock, MemoryTransport, ticking.LocalLeases]:
+    folder, base_url = feeds
+    write_feed(folder, [(n, f"Iran story {n}", DAY1 - timedelta(hours=n)) for n in (1, 2)])
+    clock = FixedClock(DAY1)
+    transport = MemoryTransport()
+    services = services_for(make_settings(tmp_path, base_url), clock, transport)
+    return services, clock, transport, ticking.LocalLeases(clock)
+
+
+Setup = tuple[Services, FixedClock, MemoryTransport, ticking.LocalLeases]
+
+
+def recipients(transport: MemoryTransport) -> list[str]:
+    return sorted(message.recipient for message in transport.sent)
+
+
+def test_a_tick_hands_out_the_polls_and_the_due_slot_and_each_reader_gets_one_copy(
+    setup: Setup,
+) -> None:
+    services, clock, transport, leases = setup
+    fanout = RecordingFanout()
+    outcome = ticking.tick(services, fanout, leases)
+    assert outcome.polls == 1 and len(fanout.polls) == 1
+    assert outcome.publishes == (("daily", SLOT.isoformat()),)
+    # The poll runs before the build, as the queue's order has it; the build hands out batches.
+    work(services, fanout, leases)
+    assert recipients(transport) == ["li@example.org", "rana@example.org", "sam@example.org"]
+    state = services.store.edition_for_slot("daily", SLOT)
+    assert state is not None and state.article_count == 2
+
+    clock.advance(timedelta(minutes=1))
+    again = ticking.tick(services, fanout, leases)
+    assert again == ticking.TickOutcome()  # nothing due, nothing pending
+    assert not (fanout.polls or fanout.publishes or fanout.deliveries)
+    services.close()
+
+
+def test_work_in_hand_is_not_handed_out_again_until_its_lease_lapses(setup: Setup) -> None:
+    services, clock, _, leases = setup
+    fanout = RecordingFanout()
+    ticking.tick(services, fanout, leases)
+    clock.advance(timedelta(minutes=1))
+    assert ticking.tick(services, fanout, leases) == ticking.TickOutcome()
+    # Its worker died: once the leases lapse, the next tick hands the same work out again.
+    clock.advance(timedelta(seconds=ticking.BUILD_LEASE_SECONDS))
+    later = ticking.tick(services, fanout, leases)
+    assert later.polls == 1 and later.publishes == (("daily", SLOT.isoformat()),)
+    services.close()
+
+
+def test_a_publish_run_twice_builds_one_edition_and_hands_its_deliveries_out_once(
+    setup: Setup,
+) -> None:
+    services, _, transport, leases = setup
+    fanout = RecordingFanout()
+    poll_all(services)
+    first = ticking.publish(services, fanout, leases, "daily", SLOT)
+    second = ticking.publish(services, fanout, leases, "daily", SLOT)
+    assert first.built and not second.built and first.edition_id == second.edition_id
+    assert [edition for edition, _ in fanout.deliveries] == [first.edition_id]
+    work(services, fanout, leases)
+    assert len(transport.sent) == 3
+    services.close()
+
+
+def test_deliveries_a_crash_left_pending_are_handed_out_again_from_the_ledger(
+    setup: Setup,
+) -> None:
+    services, clock, transport, leases = setup
+    fanout = RecordingFanout()
+    poll_all(services)
+    ticking.publish(services, fanout, leases, "daily", SLOT)
+    assert len(fanout.deliveries) == 1
+    fanout.deliveries.clear()  # the batch task was lost (a broker restart, a killed worker)
+    clock.advance(timedelta(minutes=1))
+    assert ticking.tick(services, fanout, leases).batches == 0  # still in hand for a while
+    clock.advance(timedelta(seconds=ticking.DELIVERY_LEASE_SECONDS))
+    assert ticking.tick(services, fanout, leases).batches == 1
+    work(services, fanout, leases)
+    assert recipients(transport) == ["li@example.org", "rana@example.org", "sam@example.org"]
+    clock.advance(timedelta(seconds=ticking.DELIVERY_LEASE_SECONDS + 60))
+    assert ticking.tick(services, fanout, leases).batches == 0  # none left pending
+    services.close()
+
+
+CONFIG = """
+[service]
+database_url = "sqlite:///{folder}/digest.db"
+data_dir = "{folder}/var"
+base_url = "https://news.example.org"
+sender_name = "The Desk"
+sender_address = "desk@example.org"
+postal_address = "1 Example Street, Example City"
+
+[[feeds]]
+name = "Wire"
+url = "https://wire.example.org/feed.xml"
+
+[[topics]]
+slug = "iran"
+name = "Iran"
+rules = {{ include = ["Iran"] }}
+
+[[lists]]
+slug = "daily"
+name = "Daily Brief"
+topics = ["iran"]
+schedule = "{schedule}"
+timezone = "Asia/Dubai"
+subscribers = "members.csv"
+"""
+
+
+def test_an_invalid_config_edit_is_refused_in_the_log_and_the_previous_settings_stay(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "digest.toml"
+    (tmp_path / "members.csv").write_text("email,name\nsam@example.org,Sam\n")
+    path.write_text(CONFIG.format(folder=tmp_path, schedule="0 7 * * *"))
+    current = load_settings(path, {})
+    path.write_text(CONFIG.format(folder=tmp_path, schedule="0 8 * * *"))
+    edited = ticking.reload_settings(current, {})
+    assert edited.list("daily").schedule == "0 8 * * *"  # a valid edit applies at the next tick
+
+    path.write_text(CONFIG.format(folder=tmp_path, schedule="every morning"))
+    with caplog.at_level(logging.ERROR, logger="digest.ticking"):
+        kept = ticking.reload_settings(edited, {})
+    assert kept is edited
+    (refusal,) = [record.getMessage() for record in caplog.records]
+    assert str(path) in refusal and "schedule" in refusal and "every morning" in refusal
+
+
+def publish_at_once(
+    workers: list[Services], fanout: RecordingFanout, leases: ticking.Leases
+) -> list[pipeline.BuildOutcome]:
+    """Publish (daily, SLOT) on each of ``workers`` at the same moment, one thread each."""
+    start = threading.Barrier(len(workers))
+
+    def publish(services: Services) -> pipeline.BuildOutcome:
+        start.wait()
+        return ticking.publish(services, fanout, leases, "daily", SLOT)
+
+    with ThreadPoolExecutor(len(workers)) as pool:
+        return list(pool.map(publish, workers))
+
+
+def test_two_publishes_of_one_slot_at_once_on_postgresql_make_one_edition_and_one_ledger(
+    tmp_path: Path, feeds: tuple[Path, str], postgres_url: str
+) -> None:
+    """At-least-once delivery may run a publish twice, on two workers at once: the (list, slot)
+    key makes one of them find the other's edition, and the ledger holds one row per reader.
+    Raced on five fresh databases, as the two may or may not collide on a given run."""
+    folder, base_url = feeds
+    write_feed(folder, [(1, "Iran story 1", DAY1 - timedelta(hours=1))])
+    for _ in range(5):
+        settings = make_settings(tmp_path, base_url)
+        service = settings.service.model_copy(update={"database_url": fresh_database(postgres_url)})
+        settings = settings.model_copy(update={"service": service})
+        clock = FixedClock(DAY1)
+        first, second = (services_for(settings, clock) for _ in range(2))
+        poll_all(first)
+        fanout, leases = RecordingFanout(), ticking.LocalLeases(clock)
+        outcomes = publish_at_once([first, second], fanout, leases)
+        assert sorted(outcome.built for outcome in outcomes) == [False, True]
+        assert outcomes[0].edition_id == outcomes[1].edition_id
+        assert first.store.delivery_counts(outcomes[0].edition_id).pending == 3
+        assert len(fanout.deliveries) == 1 and len(fanout.deliveries[0][1]) == 3
+        first.close()
+        second.close()
+
+
+def test_the_tick_finds_slots_with_the_dst_safe_schedule_on_the_night_clocks_skip(
+    tmp_path: Path, feeds: tuple[Path, str]
+) -> None:
+    """02:30 does not exist in New York on 8 March 2026: that day's slot is 03:30 EDT (07:30 UTC),
+    handed out once, the tick after it; the day before, 02:30 EST was 07:30 UTC too."""
+    _, base_url = feeds
+    settings = make_settings(tmp_path, base_url, schedule="30 2 * * *", timezone="America/New_York")
+    clock = FixedClock(datetime(2026, 3, 8, 7, 29, tzinfo=UTC))
+    services = services_for(settings, clock)
+    fanout, leases = RecordingFanout(), ticking.LocalLeases(clock)
+    day_before = datetime(2026, 3, 7, 7, 30, tzinfo=UTC)
+    assert ticking.tick(services, fanout, leases).publishes == (("daily", day_before.isoformat()),)
+    work(services, fanout, leases)
+    clock.set(datetime(2026, 3, 8, 7, 30, tzinfo=UTC))
+    skipped_night = datetime(2026, 3, 8, 7, 30, tzinfo=UTC)
+    assert ticking.tick(services, fanout, leases).publishes == (
+        ("daily", skipped_night.isoformat()),
+    )
+    work(services, fanout, leases)
+    clock.advance(timedelta(minutes=1))
+    assert ticking.tick(services, fanout, leases).publishes == ()
+    services.close()
