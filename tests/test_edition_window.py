@@ -13,7 +13,7 @@ import pytest
 
 from digest import pipeline
 from digest.clock import FixedClock
-from digest.config import Settings, settings_from_mapping
+from digest.config import FeedSettings, Settings, settings_from_mapping
 from digest.mail.transport import MemoryTransport
 from digest.records import Article, TopicMatch
 from digest.services import Services, build_services
@@ -183,3 +183,78 @@ def test_each_article_lands_in_exactly_one_edition_whatever_the_interleaving(
     mailed = [article for edition in editions for article in edition]
     assert sorted(mailed) == sorted(stored)
     assert len(stored) >= 45
+
+
+def test_the_upgrade_numbers_articles_so_that_windows_continue_exactly(
+    database_url: str,
+) -> None:
+    """From 0005 with articles and editions: after the upgrade each old edition's window holds
+    the articles it held by first-seen time, and the next one starts exactly after the last."""
+    from sqlalchemy import text
+
+    from digest.store import Store
+    from digest.store.db import create_database_engine, upgrade
+
+    def at(hours: int) -> str:
+        return (T0 + timedelta(hours=hours)).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    engine = create_database_engine(database_url)
+    upgrade(engine, "0005")
+    # Ids deliberately out of first-seen order, and two articles first seen at the same time.
+    first_seen = {1: 3, 2: 1, 3: 5, 4: 1, 5: 2}
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO feeds (id, url, name, enabled, consecutive_errors, created_at)"
+                " VALUES (1, 'https://wire.example.org/rss', 'Wire', true, 0, :at)"
+            ),
+            {"at": at(0)},
+        )
+        for article_id, hours in first_seen.items():
+            connection.execute(
+                text(
+                    "INSERT INTO articles (id, feed_id, guid, link, title, summary_html,"
+                    " summary_text, first_seen_at, categories) VALUES (:id, 1, :guid, :link,"
+                    " 'Story', '<p>S</p>', 'S', :at, '[]')"
+                ),
+                {
+                    "id": article_id,
+                    "guid": f"g{article_id}",
+                    "link": f"l{article_id}",
+                    "at": at(hours),
+                },
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO article_topics (article_id, topic, score)"
+                    " VALUES (:id, 'middle-east', 1.0)"
+                ),
+                {"id": article_id},
+            )
+        for hours in (2, 4):  # windows (-, T0+2h] and (T0+2h, T0+4h]
+            connection.execute(
+                text(
+                    "INSERT INTO editions (list_slug, slot, window_end, status, built_at, layout,"
+                    " article_count) VALUES ('daily', :at, :at, 'empty', :at, '{}', 0)"
+                ),
+                {"at": at(hours)},
+            )
+    upgrade(engine)
+    store = Store(engine)
+    older, newer = (
+        store.edition_for_slot("daily", T0 + timedelta(hours=hours)) for hours in (2, 4)
+    )
+    assert older is not None and newer is not None
+    topics = ["middle-east"]
+
+    def window(after: int, upto: int) -> list[int]:
+        return sorted(candidate.article.id for candidate in store.candidates(topics, after, upto))
+
+    assert window(0, older.window_seq) == [2, 4, 5]  # first seen at T0+1h and T0+2h
+    assert window(older.window_seq, newer.window_seq) == [1]  # T0+3h
+    assert window(newer.window_seq, store.article_sequence()) == [3]  # not mailed yet
+    # Articles stored after the upgrade come after every numbered one.
+    sync = store.sync_feeds([FeedSettings(name="Wire", url="https://wire.example.org/rss")], T0)
+    new = store.store_entries(sync[0].id, [entry(9)], T0, classify=lambda _a: FILED).new
+    assert window(newer.window_seq, store.article_sequence()) == [3, *new]
+    engine.dispose()

@@ -60,17 +60,16 @@ def upgrade() -> None:
             value=len(numbered)
         )
     )
-    with op.batch_alter_table("articles", schema=None) as batch_op:
-        batch_op.alter_column("seq", existing_type=sa.Integer(), nullable=False)
-        batch_op.create_index("ix_articles_seq", ["seq"], unique=False)
-    with op.batch_alter_table("editions", schema=None) as batch_op:
-        batch_op.alter_column("window_seq", existing_type=sa.Integer(), nullable=False)
+    # Left nullable in the table (the code always writes them): making them NOT NULL on SQLite
+    # means copying the table, and dropping the old one would cascade to the topics, the
+    # editions' articles and the deliveries.
+    op.create_index("ix_articles_seq", "articles", ["seq"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("editions", schema=None) as batch_op:
         batch_op.drop_column("window_seq")
+    op.drop_index("ix_articles_seq", table_name="articles")
     with op.batch_alter_table("articles", schema=None) as batch_op:
-        batch_op.drop_index("ix_articles_seq")
         batch_op.drop_column("seq")
     op.drop_table("article_sequence")
