@@ -2,7 +2,7 @@
 
     poll_feed(feed)            fetch ─► parse + clean ─► store once, classified (one transaction)
     due_editions(now)          each list's latest cron slot that has no edition yet
-    build_edition(list, slot)  window = (previous edition's end, now]
+    build_edition(list, slot)  window = (previous edition's sequence, committed sequence]
                                ─► candidates ─► compose ─► render once ─► store ─► queue deliveries
     deliver_batch(edition, ids)
                                due pending ledger rows ─► personalize (the edition's message
