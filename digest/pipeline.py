@@ -2,7 +2,7 @@
 
     poll_feed(feed)            fetch ─► parse + clean ─► store once, classified (one transaction)
     due_editions(now)          each list's latest cron slot that has no edition yet
-    build_edition(list, slot)  window = (previous edition's end, now]
+    build_edition(list, slot)  window = (previous edition's sequence, committed sequence]
                                ─► candidates ─► compose ─► render once ─► store ─► queue deliveries
     deliver_batch(edition, ids)
                                due pending ledger rows ─► personalize (the edition's message
@@ -475,15 +475,21 @@ def compose_next_edition(
     digest_list: ListSettings,
     slot: datetime,
     now: datetime,
+    window_seq: int,
     excluded: frozenset[int] = frozenset(),
 ) -> Edition:
-    """The list's next edition: its window starts where the last edition's ended, ends now;
-    the articles ``excluded`` (ids) are left out, as if the feeds had never sent them."""
+    """The list's next edition: its window starts where the last edition's ended and ends at
+    ``window_seq``, the article sequence read when the build began (digest.store.sequence),
+    shown to readers as ending ``now``; the articles ``excluded`` (ids) are left out, as if the
+    feeds had never sent them."""
     store = services.store
     previous = store.latest_edition(digest_list.slug)
     window_start = previous.window_end if previous is not None else None
     window_end = max(now, window_start) if window_start is not None else now
-    return compose.build_edition(
+    after_seq = previous.window_seq if previous is not None else 0
+    # Never behind the previous window, should a second build of another slot have raced ahead.
+    window_seq = max(window_seq, after_seq)
+    edition = compose.build_edition(
         digest_list,
         services.settings.topics,
         slot=slot,
@@ -491,10 +497,11 @@ def compose_next_edition(
         window_end=window_end,
         candidates=[
             candidate
-            for candidate in store.candidates(digest_list.topics, window_start, window_end)
+            for candidate in store.candidates(digest_list.topics, after_seq, window_seq)
             if candidate.article.id not in excluded
         ],
     )
+    return replace(edition, window_seq=window_seq)
 
 
 def build_edition(services: Services, list_slug: str, slot: datetime) -> BuildOutcome:
@@ -507,7 +514,9 @@ def build_edition(services: Services, list_slug: str, slot: datetime) -> BuildOu
     existing = store.edition_for_slot(list_slug, slot)
     warnings: tuple[str, ...] = ()
     if existing is None:
-        edition = compose_next_edition(services, digest_list, slot, now)
+        # Read once: a recomposition without a refused article keeps the same window.
+        window_seq = store.article_sequence()
+        edition = compose_next_edition(services, digest_list, slot, now, window_seq)
         send = not edition.is_empty or digest_list.send_when_empty
         rendered = None
         if send:
@@ -518,7 +527,7 @@ def build_edition(services: Services, list_slug: str, slot: datetime) -> BuildOu
                 render=lambda draft: services.renderer.render(draft, digest_list),
                 check=lambda rendering: check_edition(services, rendering, digest_list),
                 compose_without=lambda ids: compose_next_edition(
-                    services, digest_list, slot, now, ids
+                    services, digest_list, slot, now, window_seq, ids
                 ),
             )
             edition, rendered, warnings = screened.edition, screened.rendered, screened.warnings
@@ -556,7 +565,9 @@ def render_preview(services: Services, list_slug: str) -> RenderedEdition:
     """The edition ``list_slug`` would send now, placeholders unfilled; nothing is stored."""
     digest_list = services.settings.list(list_slug)
     now = services.clock.now()
-    edition = compose_next_edition(services, digest_list, now, now)
+    edition = compose_next_edition(
+        services, digest_list, now, now, services.store.article_sequence()
+    )
     return services.renderer.render(edition, digest_list)
 
 

@@ -171,6 +171,9 @@ class Edition:
     lead: EditionItem | None
     sections: tuple[Section, ...] = ()
     recommended: tuple[EditionItem, ...] = ()
+    # The article sequence the window ends at (inclusive): it starts after the previous
+    # edition's, so no article is in two editions or in none (digest.store.sequence).
+    window_seq: int = 0
 
     def items(self) -> Iterator[EditionItem]:
         if self.lead is not None:

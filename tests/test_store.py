@@ -113,9 +113,9 @@ def test_a_story_another_poll_stored_meanwhile_is_left_out_of_the_insert(store: 
     wire, post = two_feeds(store)
     [taken] = store.store_entries(wire, [entry(1)], T0).new
     rows = [
-        articles._row_values(post, entry(1, guid="tag:post,2026:1"), T0, (1, 2), None),
-        articles._row_values(post, entry(2), T0, (3, 4), None),
-        articles._row_values(wire, entry(3, guid="urn:story:1"), T0, (5, 6), None),
+        articles._row_values(post, entry(1, guid="tag:post,2026:1"), T0, 1, (1, 2), None),
+        articles._row_values(post, entry(2), T0, 1, (3, 4), None),
+        articles._row_values(wire, entry(3, guid="urn:story:1"), T0, 1, (5, 6), None),
     ]
     with store.transaction() as session:
         kept = articles._insert_new(session, rows)
@@ -151,7 +151,7 @@ def test_stored_entries_are_filed_as_stored_and_refiled_when_updated(store: Stor
     store.store_entries(
         wire, [entry(1, title="Talks"), entry(2, title="Gulf port")], later, classify=classify
     )
-    filed = store.candidates(["gulf"], None, later)
+    filed = store.candidates(["gulf"], 0, store.article_sequence())
     assert [(c.article.id, c.topics) for c in filed] == [(first.new[1], {"gulf": 3.0})]
     assert seen[-1].cluster_id is not None
 
@@ -159,6 +159,7 @@ def test_stored_entries_are_filed_as_stored_and_refiled_when_updated(store: Stor
 def test_candidates_are_the_window_and_the_topics(store: Store) -> None:
     wire, _ = two_feeds(store)
     early = store.store_entries(wire, [entry(1), entry(2)], T0).new
+    after_early = store.article_sequence()
     late = store.store_entries(wire, [entry(3)], T0 + timedelta(hours=2)).new
     store.set_topics(
         {
@@ -167,10 +168,10 @@ def test_candidates_are_the_window_and_the_topics(store: Store) -> None:
             late[0]: (TopicMatch("middle-east", 1.0),),
         }
     )
-    everything = store.candidates(["gulf", "middle-east"], None, T0 + timedelta(hours=5))
+    everything = store.candidates(["gulf", "middle-east"], 0, store.article_sequence())
     assert [c.article.id for c in everything] == [early[0], late[0]]
     assert everything[0].topics == {"middle-east": 2.0, "gulf": 2.0}
-    window = store.candidates(["middle-east"], T0, T0 + timedelta(hours=5))
+    window = store.candidates(["middle-east"], after_early, store.article_sequence())
     assert [c.article.id for c in window] == [late[0]]  # start is exclusive, end inclusive
 
 

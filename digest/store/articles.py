@@ -36,6 +36,7 @@ from digest import dedup
 from digest.records import Article, Candidate, Entry, TopicMatch
 from digest.store.base import StoreBase
 from digest.store.schema import ArticleRow, ArticleTopicRow, FeedRow
+from digest.store.sequence import committed, next_stamp
 
 # New articles are compared with the articles first seen this long before them: a story's other
 # reports come out within hours, and a longer window only adds unrelated candidates.
@@ -257,10 +258,13 @@ class ArticleStore(StoreBase):
                 match[0] if (match := index.best_match(feed_id, sketch)) else None
                 for sketch in sketches
             ]
+            # Taken last before the insert, one per transaction: the counter stays locked until
+            # commit, so other polls' store transactions queue behind this one from here only.
+            seq = next_stamp(session)
             kept = _insert_new(
                 session,
                 [
-                    _row_values(feed_id, entry, now, sketch, cluster_id)
+                    _row_values(feed_id, entry, now, seq, sketch, cluster_id)
                     for entry, sketch, cluster_id in zip(entries, sketches, joined, strict=True)
                 ],
             )
@@ -316,15 +320,20 @@ class ArticleStore(StoreBase):
             ).all()
             return [to_article(row, name) for row, name in rows]
 
-    def candidates(
-        self, topics: Sequence[str], window_start: datetime | None, window_end: datetime
-    ) -> list[Candidate]:
-        """Articles first seen in (window_start, window_end] and filed under any of ``topics``."""
+    def article_sequence(self) -> int:
+        """Where the next edition's window ends: the last committed sequence stamp
+        (digest.store.sequence). Read before ``candidates``, in a transaction of its own."""
+        with self.transaction() as session:
+            return committed(session)
+
+    def candidates(self, topics: Sequence[str], after_seq: int, upto_seq: int) -> list[Candidate]:
+        """Articles stored by the transactions stamped in (after_seq, upto_seq] and filed under
+        any of ``topics``."""
         with self.transaction() as session:
             query = (
                 select(ArticleRow, FeedRow.name)
                 .join(FeedRow, FeedRow.id == ArticleRow.feed_id)
-                .where(ArticleRow.first_seen_at <= window_end)
+                .where(ArticleRow.seq > after_seq, ArticleRow.seq <= upto_seq)
                 .where(
                     ArticleRow.id.in_(
                         select(ArticleTopicRow.article_id).where(ArticleTopicRow.topic.in_(topics))
@@ -332,8 +341,6 @@ class ArticleStore(StoreBase):
                 )
                 .order_by(ArticleRow.id)
             )
-            if window_start is not None:
-                query = query.where(ArticleRow.first_seen_at > window_start)
             articles = [to_article(row, name) for row, name in session.execute(query)]
             scores: dict[int, dict[str, float]] = {article.id: {} for article in articles}
             if articles:
@@ -375,15 +382,22 @@ class _Inserted:
 
 
 def _row_values(
-    feed_id: int, entry: Entry, now: datetime, sketch: dedup.Fingerprint, cluster_id: int | None
+    feed_id: int,
+    entry: Entry,
+    now: datetime,
+    seq: int,
+    sketch: dedup.Fingerprint,
+    cluster_id: int | None,
 ) -> dict[str, Any]:
-    """The columns of a new article: what ``_copy_entry`` writes, where and when it was seen.
-    A cluster id of None is filled in with the article's own id once it has one."""
+    """The columns of a new article: what ``_copy_entry`` writes, where and when it was seen,
+    and its transaction's sequence stamp. A cluster id of None is filled in with the article's
+    own id once it has one."""
     return {
         "feed_id": feed_id,
         "guid": entry.guid,
         "link": entry.link,
         "first_seen_at": now,
+        "seq": seq,
         "title": entry.title,
         "summary_html": entry.summary_html,
         "summary_text": entry.summary_text,

@@ -60,6 +60,7 @@ class EditionState:
     slot: datetime
     window_start: datetime | None
     window_end: datetime
+    window_seq: int
     status: str
     article_count: int
 
@@ -80,6 +81,7 @@ def _state(row: EditionRow) -> EditionState:
         slot=row.slot,
         window_start=row.window_start,
         window_end=row.window_end,
+        window_seq=row.window_seq,
         status=row.status,
         article_count=row.article_count,
     )
@@ -140,6 +142,7 @@ class EditionStore(ArticleStore):
             slot=edition.slot,
             window_start=edition.window_start,
             window_end=edition.window_end,
+            window_seq=edition.window_seq,
             status=EMPTY if rendered is None else READY,
             built_at=built_at,
             layout=edition_layout(edition),
@@ -191,6 +194,7 @@ class EditionStore(ArticleStore):
             slot=state.slot,
             window_start=state.window_start,
             window_end=state.window_end,
+            window_seq=state.window_seq,
             lead=item(layout["lead"]) if layout["lead"] else None,
             sections=tuple(
                 Section(

@@ -87,12 +87,22 @@ class FeedRow(Base):
     content_hash: Mapped[str | None] = mapped_column(String(64))
 
 
+class ArticleSequenceRow(Base):
+    """One row: the number of the last transaction that stored new articles (commit order)."""
+
+    __tablename__ = "article_sequence"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)
+
+
 class ArticleRow(Base):
     __tablename__ = "articles"
     __table_args__ = (
         UniqueConstraint("feed_id", "guid", name="uq_articles_feed_guid"),
         UniqueConstraint("link", name="uq_articles_link"),
         Index("ix_articles_first_seen_at", "first_seen_at"),
+        Index("ix_articles_seq", "seq"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -106,6 +116,9 @@ class ArticleRow(Base):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The article sequence value of the transaction that stored it (digest.store.sequence):
+    # editions take articles by it, in commit order, not by first_seen_at.
+    seq: Mapped[int] = mapped_column(Integer, nullable=True)  # nullable: see migration 0007
     categories: Mapped[list[str]] = mapped_column(JSON, default=list)
     image_url: Mapped[str | None] = mapped_column(String(2048))
     language: Mapped[str | None] = mapped_column(String(35))
@@ -160,6 +173,8 @@ class EditionRow(Base):
     slot: Mapped[datetime] = mapped_column(UTCDateTime)
     window_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
     window_end: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The article sequence value the window ends at: the next edition takes the articles after it.
+    window_seq: Mapped[int] = mapped_column(Integer, nullable=True)  # see migration 0007
     status: Mapped[str] = mapped_column(String(16))  # empty | ready | sent
     built_at: Mapped[datetime] = mapped_column(UTCDateTime)
     layout: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -1,0 +1,260 @@
+"""An article stored while an edition is being built is in that edition or the next: never in
+neither (a transaction that began before the build and committed after it) and never in both."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from digest import pipeline
+from digest.clock import FixedClock
+from digest.config import FeedSettings, Settings, settings_from_mapping
+from digest.mail.transport import MemoryTransport
+from digest.records import Article, TopicMatch
+from digest.services import Services, build_services
+from tests.test_store import T0, entry
+
+FILED = (TopicMatch("middle-east", 1.0),)
+
+
+def make_settings(tmp_path: Path, database_url: str) -> Settings:
+    (tmp_path / "members.csv").write_text("email,name\nsam@example.org,Sam\n")
+    raw = {
+        "service": {
+            "database_url": database_url,
+            "data_dir": str(tmp_path / "var"),
+            "base_url": "https://news.example.org",
+            "sender_name": "The Desk",
+            "sender_address": "desk@example.org",
+            "postal_address": "1 Example Street, Example City",
+        },
+        "feeds": [{"name": "Wire", "url": "https://wire.example.org/rss"}],
+        "topics": [{"slug": "middle-east", "name": "Middle East", "rules": {"include": ["Gulf"]}}],
+        "lists": [
+            {
+                "slug": "daily",
+                "name": "Daily Brief",
+                "topics": ["middle-east"],
+                "schedule": "0 7 * * *",
+                "timezone": "UTC",
+                "subscribers": "members.csv",
+                "send_when_empty": True,
+                "max_articles": 200,
+            }
+        ],
+    }
+    return settings_from_mapping(raw, source=tmp_path / "digest.toml", environ={})
+
+
+@pytest.fixture
+def services(tmp_path: Path, database_url: str) -> Iterator[Services]:
+    settings = make_settings(tmp_path, database_url)
+    built = build_services(settings, clock=FixedClock(T0), transport=MemoryTransport())
+    built.store.sync_feeds(settings.feeds, T0)
+    yield built
+    built.store.engine.dispose()
+
+
+def feed_id(services: Services) -> int:
+    return services.store.feeds()[0].id
+
+
+def build(services: Services, at: datetime) -> list[int]:
+    """Build the edition due at ``at`` (the clock set there); the ids of its articles."""
+    services.clock = FixedClock(at)
+    outcome = pipeline.build_edition(services, "daily", at)
+    return [article.id for article in services.store.edition_articles(outcome.edition_id)]
+
+
+class HeldStore:
+    """A poll's store transaction that has inserted its article and waits, open, for ``release``."""
+
+    def __init__(self, services: Services, number: int, at: datetime) -> None:
+        self.inserted = threading.Event()
+        self.release = threading.Event()
+        self.ids: tuple[int, ...] = ()
+
+        def classify(_article: Article) -> tuple[TopicMatch, ...]:
+            # Called inside the transaction, after the insert.
+            self.inserted.set()
+            assert self.release.wait(30)
+            return FILED
+
+        def store() -> None:
+            stored = services.store.store_entries(
+                feed_id(services), [entry(number)], at, classify=classify
+            )
+            self.ids = stored.new
+
+        self.thread = threading.Thread(target=store)
+        self.thread.start()
+        assert self.inserted.wait(30)
+
+    def commit(self) -> tuple[int, ...]:
+        self.release.set()
+        self.thread.join(30)
+        assert not self.thread.is_alive()
+        return self.ids
+
+
+def after_candidates(services: Services, then: Callable[[], None]) -> None:
+    """Run ``then`` once the build has read its candidates (before it stores the edition)."""
+    read = services.store.candidates
+
+    def candidates(*args: object) -> object:
+        found = read(*args)  # type: ignore[arg-type]
+        then()
+        return found
+
+    services.store.candidates = candidates  # type: ignore[method-assign,assignment]
+
+
+def test_an_article_committed_after_a_build_began_is_in_the_next_edition(
+    services: Services, database_url: str
+) -> None:
+    first = build(services, T0)
+    # The poll's transaction starts (first seen at T0 + 1h) before the build at T0 + 2h...
+    held = HeldStore(services, 1, T0 + timedelta(hours=1))
+    if database_url.startswith("sqlite"):
+        # ...SQLite writes one at a time: the build's own write waits for the poll, which commits
+        # once the build has read its window.
+        after_candidates(services, held.release.set)
+        during = build(services, T0 + timedelta(hours=2))
+        ids = held.commit()
+    else:
+        # ...and commits only after the build has stored its edition.
+        during = build(services, T0 + timedelta(hours=2))
+        ids = held.commit()
+    vars(services.store).pop("candidates", None)  # the store's own method again
+    after = build(services, T0 + timedelta(days=1))
+    assert len(ids) == 1
+    assert (first, during, after) == ([], [], list(ids))
+
+
+def test_an_article_committed_before_a_build_is_in_it_and_not_the_next(
+    services: Services,
+) -> None:
+    build(services, T0)
+    ids = services.store.store_entries(
+        feed_id(services), [entry(1)], T0 + timedelta(hours=1), classify=lambda _a: FILED
+    ).new
+    assert build(services, T0 + timedelta(hours=2)) == list(ids)
+    assert build(services, T0 + timedelta(days=1)) == []
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_each_article_lands_in_exactly_one_edition_whatever_the_interleaving(
+    services: Services, seed: int
+) -> None:
+    """Polls in threads store articles (first seen before the builds that race them) while
+    editions are built; every article ends in exactly one edition."""
+    chooser = random.Random(seed)
+    stored: list[int] = []
+    lock = threading.Lock()
+    number = iter(range(1, 10_000))
+
+    def poll(count: int) -> None:
+        for _ in range(count):
+            with lock:
+                entries = [entry(next(number)) for _ in range(chooser.randint(1, 3))]
+                at = T0 + timedelta(minutes=chooser.randint(0, 5))
+            new = services.store.store_entries(
+                feed_id(services), entries, at, classify=lambda _a: FILED
+            ).new
+            with lock:
+                stored.extend(new)
+
+    pollers = [threading.Thread(target=poll, args=(15,)) for _ in range(3)]
+    for poller in pollers:
+        poller.start()
+    editions = []
+    minute = 0
+    while any(poller.is_alive() for poller in pollers):
+        minute += 1
+        editions.append(build(services, T0 + timedelta(hours=1, minutes=minute)))
+    for poller in pollers:
+        poller.join()
+    editions.append(build(services, T0 + timedelta(days=1)))
+    mailed = [article for edition in editions for article in edition]
+    assert sorted(mailed) == sorted(stored)
+    assert len(stored) >= 45
+
+
+def test_the_upgrade_numbers_articles_so_that_windows_continue_exactly(
+    database_url: str,
+) -> None:
+    """From 0005 with articles and editions: after the upgrade each old edition's window holds
+    the articles it held by first-seen time, and the next one starts exactly after the last."""
+    from sqlalchemy import text
+
+    from digest.store import Store
+    from digest.store.db import create_database_engine, upgrade
+
+    def at(hours: int) -> str:
+        return (T0 + timedelta(hours=hours)).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    engine = create_database_engine(database_url)
+    upgrade(engine, "0005")
+    # Ids deliberately out of first-seen order, and two articles first seen at the same time.
+    first_seen = {1: 3, 2: 1, 3: 5, 4: 1, 5: 2}
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO feeds (id, url, name, enabled, consecutive_errors, created_at)"
+                " VALUES (1, 'https://wire.example.org/rss', 'Wire', true, 0, :at)"
+            ),
+            {"at": at(0)},
+        )
+        for article_id, hours in first_seen.items():
+            connection.execute(
+                text(
+                    "INSERT INTO articles (id, feed_id, guid, link, title, summary_html,"
+                    " summary_text, first_seen_at, categories) VALUES (:id, 1, :guid, :link,"
+                    " 'Story', '<p>S</p>', 'S', :at, '[]')"
+                ),
+                {
+                    "id": article_id,
+                    "guid": f"g{article_id}",
+                    "link": f"l{article_id}",
+                    "at": at(hours),
+                },
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO article_topics (article_id, topic, score)"
+                    " VALUES (:id, 'middle-east', 1.0)"
+                ),
+                {"id": article_id},
+            )
+        for hours in (2, 4):  # windows (-, T0+2h] and (T0+2h, T0+4h]
+            connection.execute(
+                text(
+                    "INSERT INTO editions (list_slug, slot, window_end, status, built_at, layout,"
+                    " article_count) VALUES ('daily', :at, :at, 'empty', :at, '{}', 0)"
+                ),
+                {"at": at(hours)},
+            )
+    upgrade(engine)
+    store = Store(engine)
+    older, newer = (
+        store.edition_for_slot("daily", T0 + timedelta(hours=hours)) for hours in (2, 4)
+    )
+    assert older is not None and newer is not None
+    topics = ["middle-east"]
+
+    def window(after: int, upto: int) -> list[int]:
+        return sorted(candidate.article.id for candidate in store.candidates(topics, after, upto))
+
+    assert window(0, older.window_seq) == [2, 4, 5]  # first seen at T0+1h and T0+2h
+    assert window(older.window_seq, newer.window_seq) == [1]  # T0+3h
+    assert window(newer.window_seq, store.article_sequence()) == [3]  # not mailed yet
+    # Articles stored after the upgrade come after every numbered one.
+    sync = store.sync_feeds([FeedSettings(name="Wire", url="https://wire.example.org/rss")], T0)
+    new = store.store_entries(sync[0].id, [entry(9)], T0, classify=lambda _a: FILED).new
+    assert window(newer.window_seq, store.article_sequence()) == [3, *new]
+    engine.dispose()
