@@ -118,7 +118,7 @@ class ArticleRow(Base):
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # The article sequence value of the transaction that stored it (digest.store.sequence):
     # editions take articles by it, in commit order, not by first_seen_at.
-    seq: Mapped[int] = mapped_column(Integer, nullable=True)  # nullable: see migration 0007
+    seq: Mapped[int] = mapped_column(Integer, nullable=True)  # nullable: see migration 0006
     categories: Mapped[list[str]] = mapped_column(JSON, default=list)
     image_url: Mapped[str | None] = mapped_column(String(2048))
     language: Mapped[str | None] = mapped_column(String(35))
@@ -174,7 +174,7 @@ class EditionRow(Base):
     window_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
     window_end: Mapped[datetime] = mapped_column(UTCDateTime)
     # The article sequence value the window ends at: the next edition takes the articles after it.
-    window_seq: Mapped[int] = mapped_column(Integer, nullable=True)  # see migration 0007
+    window_seq: Mapped[int] = mapped_column(Integer, nullable=True)  # see migration 0006
     status: Mapped[str] = mapped_column(String(16))  # empty | ready | sent
     built_at: Mapped[datetime] = mapped_column(UTCDateTime)
     layout: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from digest.store.schema import ArticleSequenceRow
 
 _SEQUENCE = cast(Table, ArticleSequenceRow.__table__)
-# One row, created by the migration that introduced the sequence (0007).
+# One row, created by the migration that introduced the sequence (0006).
 _ROW = 1
 _NEXT = (
     update(_SEQUENCE)

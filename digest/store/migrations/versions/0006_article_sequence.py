@@ -4,7 +4,7 @@ Existing articles are numbered in first-seen order and each edition is stamped w
 of the last article first seen within its window, so that every window continues exactly where
 it ended before the upgrade: no article is sent twice or missed across it.
 
-Revision ID: 0007
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-04 15:50:00.000000
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
+revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
