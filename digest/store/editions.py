@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -412,13 +412,7 @@ class EditionStore(ArticleStore):
                     .group_by(DeliveryRow.status)
                 ).all()
             )
-        return DeliveryCounts(
-            pending=counts.get(PENDING, 0),
-            sent=counts.get(DELIVERED, 0),
-            failed=counts.get(FAILED, 0),
-            skipped=counts.get(SKIPPED, 0),
-            parked=counts.get(PARKED, 0),
-        )
+        return counts_by_status(counts)
 
     def settle_edition(self, edition_id: int) -> None:
         """Mark an edition sent once no delivery of it is pending."""
@@ -478,3 +472,14 @@ def _layout_items(layout: dict[str, Any]) -> Iterable[dict[str, Any]]:
     for section in layout["sections"]:
         yield from section["items"]
     yield from layout["recommended"]
+
+
+def counts_by_status(by_status: Mapping[str, int]) -> DeliveryCounts:
+    """An edition's ledger rows counted by status (``status -> rows``) as DeliveryCounts."""
+    return DeliveryCounts(
+        pending=by_status.get(PENDING, 0),
+        sent=by_status.get(DELIVERED, 0),
+        failed=by_status.get(FAILED, 0),
+        skipped=by_status.get(SKIPPED, 0),
+        parked=by_status.get(PARKED, 0),
+    )

@@ -16,14 +16,13 @@ from sqlalchemy import bindparam, func, select, update
 from digest.retries import AttemptKind, NextStep
 from digest.store.base import StoreBase
 from digest.store.editions import (
-    DELIVERED,
     FAILED,
     PARKED,
     PENDING,
     READY,
     SENT,
-    SKIPPED,
     DeliveryCounts,
+    counts_by_status,
 )
 from digest.store.schema import DeliveryRow, EditionRow, SubscriberRow, SubscriptionRow
 from digest.store.subscribers import ACTIVE
@@ -178,7 +177,7 @@ class LedgerStore(StoreBase):
                 slot=slot,
                 built_at=built_at,
                 status=status,
-                counts=_counts(counts.get(edition_id, {})),
+                counts=counts_by_status(counts.get(edition_id, {})),
                 next_retry_at=retries.get(edition_id),
             )
             for edition_id, list_slug, slot, built_at, status in editions
@@ -248,13 +247,3 @@ class LedgerStore(StoreBase):
                     .values(status=READY)
                 )
             return int(released or 0)
-
-
-def _counts(by_status: dict[str, int]) -> DeliveryCounts:
-    return DeliveryCounts(
-        pending=by_status.get(PENDING, 0),
-        sent=by_status.get(DELIVERED, 0),
-        failed=by_status.get(FAILED, 0),
-        skipped=by_status.get(SKIPPED, 0),
-        parked=by_status.get(PARKED, 0),
-    )
