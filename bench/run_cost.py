@@ -28,7 +28,6 @@ import itertools
 import json
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -45,6 +44,7 @@ from sqlalchemy import update
 from bench.send_cost import (
     machine_busy,
     own_cpu,
+    postfix_tools_present,
     raw_settings,
     smtp_sink,
     smtp_source_rate,
@@ -201,13 +201,7 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=4, help="smtp-source sessions")
     parser.add_argument("--profile", type=Path, help="cProfile the (last) digest run into FILE")
     options = parser.parse_args()
-    missing = [tool for tool in ("smtp-sink", "smtp-source") if shutil.which(tool) is None]
-    if missing:
-        print(
-            f"{' and '.join(missing)} not found: install Postfix's test tools with\n"
-            "  DEBIAN_FRONTEND=noninteractive apt-get install -y postfix",
-            file=sys.stderr,
-        )
+    if not postfix_tools_present():
         return 2
 
     started, busy_before, ours_before = time.perf_counter(), machine_busy(), own_cpu()

@@ -350,6 +350,18 @@ def own_cpu() -> float:
     return sum(usage.ru_utime + usage.ru_stime for usage in own)
 
 
+def postfix_tools_present() -> bool:
+    """Whether smtp-sink and smtp-source are installed; says how to install them when not."""
+    missing = [tool for tool in ("smtp-sink", "smtp-source") if shutil.which(tool) is None]
+    if missing:
+        print(
+            f"{' and '.join(missing)} not found: install Postfix's test tools with\n"
+            "  DEBIAN_FRONTEND=noninteractive apt-get install -y postfix",
+            file=sys.stderr,
+        )
+    return not missing
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--counts", type=int, nargs="+", default=[10_000, 100_000])
@@ -365,13 +377,7 @@ def main() -> int:
         print(json.dumps(deliver(folder, edition_id, key)))
         return 0
 
-    missing = [tool for tool in ("smtp-sink", "smtp-source") if shutil.which(tool) is None]
-    if missing:
-        print(
-            f"{' and '.join(missing)} not found: install Postfix's test tools with\n"
-            "  DEBIAN_FRONTEND=noninteractive apt-get install -y postfix",
-            file=sys.stderr,
-        )
+    if not postfix_tools_present():
         return 2
 
     started, busy_before, ours_before = time.perf_counter(), machine_busy(), own_cpu()
