@@ -409,6 +409,29 @@ class ListSettings(_Model):
     previous_slugs: tuple[Slug, ...] | None = None
 
 
+class MetricsSettings(_Model):
+    """Prometheus metrics of the distributed mode (digest.metrics), on loopback unless told."""
+
+    host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        description="Address the metrics endpoints listen on; 0.0.0.0 for every interface.",
+    )
+    worker_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port of `digest worker`'s /metrics (task outcomes); none: not served. "
+        "`digest worker --metrics-port` overrides it, e.g. for two workers on one machine.",
+    )
+    beat_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port of `digest beat`'s /metrics (queue depth); none: not served.",
+    )
+
+
 class ConfigFile(_Model):
     """The tables of a config file, as written by the operator."""
 
@@ -417,6 +440,7 @@ class ConfigFile(_Model):
     dkim: DkimSettings | None = None
     ingest: IngestSettings = IngestSettings()
     sample_server: SampleServerSettings | None = None
+    metrics: MetricsSettings = MetricsSettings()
     feeds: tuple[FeedSettings, ...] = ()
     topics: tuple[TopicSettings, ...] = ()
     lists: tuple[ListSettings, ...] = ()

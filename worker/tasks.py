@@ -1,26 +1,46 @@
-"""Thin tasks: decode the arguments, call one library function, return a JSON-ready outcome."""
+"""Thin tasks: decode the arguments, call one library function, count its outcome
+(digest.metrics), return it JSON-ready."""
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from digest import pipeline, ticking
+from digest import metrics, pipeline, ticking
 from worker import runtime
 from worker.app import app
 
 _log = logging.getLogger(__name__)
 
 
+@contextmanager
+def _timed(task: str) -> Iterator[None]:
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        metrics.observe_task_seconds(task, time.monotonic() - started)
+
+
 @app.task(name="digest.poll_feed", soft_time_limit=120, time_limit=150)
 def poll_feed(feed_id: int) -> dict[str, Any]:
-    return pipeline.outcome_to_dict(pipeline.poll_feed(runtime.services(), feed_id))
+    with _timed("poll_feed"):
+        outcome = pipeline.poll_feed(runtime.services(), feed_id)
+    metrics.observe_poll(outcome)
+    return pipeline.outcome_to_dict(outcome)
 
 
 @app.task(name="digest.build_edition", soft_time_limit=300, time_limit=360)
 def build_edition(list_slug: str, slot: str) -> dict[str, Any]:
-    outcome = pipeline.build_edition(runtime.services(), list_slug, datetime.fromisoformat(slot))
+    with _timed("build_edition"):
+        outcome = pipeline.build_edition(
+            runtime.services(), list_slug, datetime.fromisoformat(slot)
+        )
+    metrics.observe_build(outcome)
     return pipeline.outcome_to_dict(outcome)
 
 
@@ -28,7 +48,9 @@ def build_edition(list_slug: str, slot: str) -> dict[str, Any]:
 def deliver_batch(edition_id: int, delivery_ids: list[int]) -> dict[str, Any]:
     # The edition's delivery is in hand while its batches run: the tick leaves it alone.
     runtime.leases().renew(ticking.delivery_key(edition_id), ticking.DELIVERY_LEASE_SECONDS)
-    outcome = pipeline.deliver_batch(runtime.services(), edition_id, delivery_ids)
+    with _timed("deliver_batch"):
+        outcome = pipeline.deliver_batch(runtime.services(), edition_id, delivery_ids)
+    metrics.observe_delivery(outcome)
     return pipeline.outcome_to_dict(outcome)
 
 
@@ -36,7 +58,8 @@ def deliver_batch(edition_id: int, delivery_ids: list[int]) -> dict[str, Any]:
 def tick() -> None:
     """Beat's one task: the config read afresh, the due work handed out as tasks."""
     services = runtime.refresh()
-    outcome = ticking.tick(services, runtime.fanout(), runtime.leases())
+    with _timed("tick"):
+        outcome = ticking.tick(services, runtime.fanout(), runtime.leases())
     _log.info(
         "tick: %d polls, %d editions, %d delivery batches handed out",
         outcome.polls,
@@ -49,6 +72,8 @@ def tick() -> None:
 def publish_edition(list_slug: str, slot: str) -> None:
     """Build (list, slot) and send its delivery batches as tasks, waiting for none."""
     services = runtime.refresh()
-    ticking.publish(
-        services, runtime.fanout(), runtime.leases(), list_slug, datetime.fromisoformat(slot)
-    )
+    with _timed("publish_edition"):
+        outcome = ticking.publish(
+            services, runtime.fanout(), runtime.leases(), list_slug, datetime.fromisoformat(slot)
+        )
+    metrics.observe_build(outcome)

@@ -15,11 +15,32 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from digest.cli.app import app, errors, load_config
+from digest import metrics
+from digest.cli.app import app, console, errors, load_config
 from digest.cli.boundary import EXIT_INVALID_CONFIG
 from digest.config import Settings
 
 TICK_SECONDS = 60.0
+QUEUE = "digest"  # worker.app's task_default_queue
+
+MetricsPort = Annotated[
+    int | None,
+    typer.Option(
+        "--metrics-port",
+        min=1,
+        max=65535,
+        help="Serve Prometheus metrics on this port (overrides the config's metrics table).",
+    ),
+]
+
+
+def _metrics_port(option: int | None, configured: int | None, key: str) -> tuple[int, str] | None:
+    """The metrics port and the name that set it (for a clear error when it is taken)."""
+    if option is not None:
+        return option, "--metrics-port"
+    if configured is not None:
+        return configured, key
+    return None
 
 
 def _require_broker(settings: Settings, command: str) -> str:
@@ -43,26 +64,38 @@ def worker(
     ] = 2,
     queues: Annotated[
         str, typer.Option("--queues", "-Q", help="Queues to consume, comma-separated.")
-    ] = "digest",
+    ] = QUEUE,
+    metrics_port: MetricsPort = None,
 ) -> None:
     """Run a Celery worker for the distributed mode (needs DIGEST_BROKER_URL)."""
     settings = load_config()
     _require_broker(settings, "worker")
+    serving = _metrics_port(metrics_port, settings.metrics.worker_port, "metrics.worker_port")
+    # Before any task module is loaded: prometheus-client picks its value store at import.
+    folder = metrics.use_multiprocess_directory() if serving else None
     from worker import runtime
     from worker.app import app as celery
 
     runtime.configure(settings)
-    celery.worker_main(
-        [
-            "worker",
-            f"--concurrency={concurrency}",
-            f"--queues={queues}",
-            "--pool=prefork",
-            "--loglevel=INFO",
-            "--without-gossip",
-            "--without-mingle",
-        ]
-    )
+    try:
+        if serving:
+            port, key = serving
+            host, bound = metrics.serve(metrics.worker_registry(), settings.metrics.host, port, key)
+            console.print(f"metrics: http://{host}:{bound}/metrics", highlight=False)
+        celery.worker_main(
+            [
+                "worker",
+                f"--concurrency={concurrency}",
+                f"--queues={queues}",
+                "--pool=prefork",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+            ]
+        )
+    finally:
+        if folder is not None:
+            metrics.remove_multiprocess_directory(folder)
 
 
 @app.command()
@@ -70,10 +103,19 @@ def beat(
     interval: Annotated[
         float, typer.Option("--interval", min=1.0, help="Seconds between two ticks.")
     ] = TICK_SECONDS,
+    metrics_port: MetricsPort = None,
 ) -> None:
     """Run Celery beat: one tick every interval; the tick finds what is due (needs a broker)."""
     settings = load_config()
-    _require_broker(settings, "beat")
+    broker = _require_broker(settings, "beat")
+    serving = _metrics_port(metrics_port, settings.metrics.beat_port, "metrics.beat_port")
+    if serving:
+        import redis
+
+        port, key = serving
+        registry = metrics.beat_registry(redis.Redis.from_url(broker), QUEUE)
+        host, bound = metrics.serve(registry, settings.metrics.host, port, key)
+        console.print(f"metrics: http://{host}:{bound}/metrics", highlight=False)
     from worker import runtime
     from worker.app import app as celery
     from worker.app import beat_schedule

@@ -9,19 +9,24 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from digest.cli.app import app, console, errors, load_config
 from digest.cli.boundary import DigestTyper
+from digest.cli.service import QUEUE
 from digest.clock import SystemClock
 from digest.config import Settings
 from digest.store import EditionDeliveries, ParkedDelivery, Store, open_store
 from digest.store.db import database_errors
+
+if TYPE_CHECKING:
+    from worker.inspect import ServiceState
 
 deliveries_app = DigestTyper(help="Deliveries the ledger holds back.", no_args_is_help=True)
 app.add_typer(deliveries_app, name="deliveries")
@@ -48,6 +53,7 @@ class StatusReport:
     editions: list[EditionDeliveries]
     parked: list[ParkedDelivery]
     parked_total: int
+    service: ServiceState | None = None  # the distributed mode's workers and queue; None embedded
 
 
 def read_status(
@@ -94,7 +100,35 @@ def status_record(report: StatusReport) -> dict[str, Any]:
             for parked in report.parked
         ],
         "parked_total": report.parked_total,
+        "service": _service_record(report.service),
     }
+
+
+def _service_record(state: ServiceState | None) -> dict[str, Any] | None:
+    if state is None:
+        return None
+    return {
+        "workers": list(state.workers),
+        "queue_waiting": state.queue.waiting if state.queue else None,
+        "queue_in_hand": state.queue.in_hand if state.queue else None,
+        "problem": state.problem,
+    }
+
+
+def _service_table(report: StatusReport) -> Table:
+    state = report.service
+    assert state is not None
+    table = Table(title="Workers and queue", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("state", overflow="fold")
+    if state.problem is not None:
+        table.add_row("broker", f"[red]{escape(state.problem)}[/]")
+        return table
+    alive = f"{len(state.workers)} answering" if state.workers else "[red]none answering[/]"
+    table.add_row("workers", alive + "".join(f"\n{escape(name)}" for name in state.workers))
+    if state.queue is not None:
+        table.add_row("queue", f"{state.queue.waiting} waiting, {state.queue.in_hand} in hand")
+    return table
 
 
 def _editions_table(report: StatusReport) -> Table:
@@ -149,6 +183,7 @@ def _parked_table(report: StatusReport) -> Table:
 
 # The sections, in the order shown: (is there anything to show, its table).
 SECTIONS: list[tuple[Callable[[StatusReport], bool], Callable[[StatusReport], Table]]] = [
+    (lambda report: report.service is not None, _service_table),
     (lambda report: bool(report.editions), _editions_table),
     (lambda report: bool(report.parked_total), _parked_table),
 ]
@@ -161,20 +196,26 @@ def status(
         int, typer.Option(help="How many settled editions to show besides those in flight.", min=0)
     ] = 10,
 ) -> None:
-    """Where deliveries stand: each edition in flight or recent, and the parked deliveries."""
+    """Where the work stands: workers and queue (distributed mode), each edition in flight or
+    recent, and the parked deliveries."""
     settings = load_config()
     with _store(settings) as store:
         listed = None if as_json else PARKED_SHOWN
         report = read_status(store, SystemClock().now(), recent=recent, parked=listed)
+    broker = settings.service.broker_url
+    if broker is not None:
+        from worker import runtime
+        from worker.inspect import service_state
+
+        runtime.configure(settings)
+        report = replace(report, service=service_state(broker, QUEUE))
     if as_json:
         print(json.dumps(status_record(report), indent=2))
         return
-    shown = False
     for has_content, table in SECTIONS:
         if has_content(report):
             console.print(table(report))
-            shown = True
-    if not shown:
+    if not report.editions:
         console.print("No editions yet.")
     if report.parked_total:
         more = report.parked_total - len(report.parked)

@@ -1,0 +1,237 @@
+"""Prometheus metrics of the distributed mode: what an operator watches on a dashboard.
+
+    worker task ─► outcome (PollOutcome, BuildOutcome, DeliveryOutcome) ─► observe() ─► counters
+    beat        ─► QueueCollector: the broker's queue depth and tasks in hand, read at each scrape
+
+The library's stages return outcomes and know nothing of Prometheus; the worker's thin tasks hand
+each outcome to ``observe``. A Celery worker runs its tasks in forked children, so the counters
+live in prometheus-client's multiprocess files (one directory per ``digest worker``, emptied when
+it starts) and the worker's endpoint sums them. Queue depth is a property of the broker, not of a
+worker: beat alone reports it, so that N workers do not report it N times.
+
+``PROMETHEUS_MULTIPROC_DIR`` must be set before prometheus-client is first imported (it picks its
+value store then): ``use_multiprocess_directory`` does that and is called by ``digest worker``
+before any task module is loaded.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from digest.errors import ListenError
+
+if TYPE_CHECKING:
+    from prometheus_client.registry import CollectorRegistry
+
+    from digest.pipeline import BuildOutcome, DeliveryOutcome, PollOutcome
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# The lists kombu's Redis transport keeps for one queue: the queue's own name, and one per
+# priority step (``name\x06\x16N``) for messages sent with a priority.
+_PRIORITY_SEPARATOR = "\x06\x16"
+_PRIORITY_STEPS = (3, 6, 9)
+
+
+def use_multiprocess_directory() -> Path:
+    """Point prometheus-client at a fresh, empty directory for this process and its children."""
+    folder = Path(tempfile.mkdtemp(prefix="digest-metrics-"))
+    os.environ[MULTIPROC_ENV] = str(folder)
+    return folder
+
+
+def remove_multiprocess_directory(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSpec:
+    """One metric the service exposes: what defines it and what documents it."""
+
+    name: str  # as exposed; a counter's samples end in _total
+    kind: str  # counter | histogram | gauge
+    help: str
+    labels: tuple[str, ...] = ()
+    exposed_by: str = "worker"  # the process whose endpoint shows it
+
+
+SECONDS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+
+POLLS = MetricSpec(
+    "digest_polls",
+    "counter",
+    "Feed polls by result: fetched, not_modified (304 or the same document), error.",
+    ("result",),
+)
+ARTICLES = MetricSpec(
+    "digest_articles",
+    "counter",
+    "Articles the polls stored: new ones, and stored ones updated.",
+    ("change",),
+)
+EDITIONS = MetricSpec(
+    "digest_editions_built",
+    "counter",
+    "Editions built, per list; empty ones (no article in the window) apart.",
+    ("list", "result"),
+)
+DELIVERIES = MetricSpec(
+    "digest_deliveries",
+    "counter",
+    "Deliveries by outcome: sent, failed (for good), skipped (unsubscribed or suppressed before "
+    "the send), retrying (a temporary failure), parked (no reply, smtp.max_attempts times). The "
+    'send rate is rate(digest_deliveries_total{outcome="sent"}[1m]).',
+    ("outcome",),
+)
+TASK_SECONDS = MetricSpec(
+    "digest_task_seconds", "histogram", "How long each kind of task ran.", ("task",)
+)
+QUEUE_WAITING = MetricSpec(
+    "digest_queue_waiting",
+    "gauge",
+    "Tasks in the queue no worker has taken yet.",
+    ("queue",),
+    exposed_by="beat",
+)
+QUEUE_IN_HAND = MetricSpec(
+    "digest_queue_in_hand",
+    "gauge",
+    "Tasks a worker has taken and not yet finished (they are acknowledged after they ran).",
+    exposed_by="beat",
+)
+ALL = (POLLS, ARTICLES, EDITIONS, DELIVERIES, TASK_SECONDS, QUEUE_WAITING, QUEUE_IN_HAND)
+
+_defined: dict[str, Any] = {}
+
+
+def _metric(spec: MetricSpec) -> Any:
+    """The worker's metric of ``spec``, defined on first use: after the multiprocess directory
+    is chosen."""
+    metric = _defined.get(spec.name)
+    if metric is None:
+        from prometheus_client import Counter, Histogram
+
+        if spec.kind == "counter":
+            metric = Counter(spec.name, spec.help, spec.labels)
+        elif spec.kind == "histogram":
+            metric = Histogram(spec.name, spec.help, spec.labels, buckets=SECONDS_BUCKETS)
+        else:
+            raise ValueError(f"{spec.name}: a {spec.kind} is not kept by the worker")
+        _defined[spec.name] = metric
+    return metric
+
+
+def observe_poll(outcome: PollOutcome) -> None:
+    if outcome.error is not None:
+        result = "error"
+    elif outcome.not_modified:
+        result = "not_modified"
+    else:
+        result = "fetched"
+    _metric(POLLS).labels(result=result).inc()
+    _metric(ARTICLES).labels(change="new").inc(outcome.new_articles)
+    _metric(ARTICLES).labels(change="updated").inc(outcome.updated_articles)
+
+
+def observe_build(outcome: BuildOutcome) -> None:
+    if outcome.built:  # a slot built already is not built again: nothing to count
+        result = "empty" if outcome.empty else "built"
+        _metric(EDITIONS).labels(list=outcome.list_slug, result=result).inc()
+
+
+def observe_delivery(outcome: DeliveryOutcome) -> None:
+    deliveries = _metric(DELIVERIES)
+    for name in ("sent", "failed", "skipped", "retrying", "parked"):
+        deliveries.labels(outcome=name).inc(getattr(outcome, name))
+
+
+def observe_task_seconds(task: str, seconds: float) -> None:
+    _metric(TASK_SECONDS).labels(task=task).observe(seconds)
+
+
+# What beat reports -------------------------------------------------------------------------------
+
+
+def queue_lists(queue: str) -> list[str]:
+    """The Redis lists that hold a queue's waiting messages, all priorities."""
+    return [queue, *(f"{queue}{_PRIORITY_SEPARATOR}{step}" for step in _PRIORITY_STEPS)]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueDepth:
+    waiting: int  # messages no worker has taken yet
+    in_hand: int  # taken by a worker, not yet acknowledged (running, or reserved)
+
+
+def queue_depth(redis_client: Any, queue: str) -> QueueDepth:
+    """The queue's depth as kombu's Redis transport keeps it (``unacked`` holds the messages
+    taken and not yet acknowledged, for every queue of the broker)."""
+    pipe = redis_client.pipeline()
+    for name in queue_lists(queue):
+        pipe.llen(name)
+    pipe.hlen("unacked")
+    *waiting, in_hand = pipe.execute()
+    return QueueDepth(waiting=sum(waiting), in_hand=in_hand)
+
+
+class QueueCollector:
+    """Reads the queue's depth from Redis at each scrape; a broker that does not answer gives
+    no sample rather than a stale one (the scrape itself still succeeds)."""
+
+    def __init__(self, redis_client: Any, queue: str) -> None:
+        self._redis, self._queue = redis_client, queue
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+        from redis.exceptions import RedisError
+
+        try:
+            depth = queue_depth(self._redis, self._queue)
+        except RedisError:
+            return
+        waiting = GaugeMetricFamily(
+            QUEUE_WAITING.name, QUEUE_WAITING.help, labels=list(QUEUE_WAITING.labels)
+        )
+        waiting.add_metric([self._queue], depth.waiting)
+        in_hand = GaugeMetricFamily(QUEUE_IN_HAND.name, QUEUE_IN_HAND.help)
+        in_hand.add_metric([], depth.in_hand)
+        yield from (waiting, in_hand)
+
+
+# Serving ---------------------------------------------------------------------------------------
+
+
+def worker_registry() -> CollectorRegistry:
+    """A registry that sums the counters every process of this worker wrote."""
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry
+
+
+def beat_registry(redis_client: Any, queue: str) -> CollectorRegistry:
+    from prometheus_client import CollectorRegistry
+
+    registry = CollectorRegistry()
+    registry.register(QueueCollector(redis_client, queue))
+    return registry
+
+
+def serve(registry: CollectorRegistry, host: str, port: int, key: str) -> tuple[str, int]:
+    """Serve /metrics on (host, port) from a daemon thread; returns the address bound. Raises
+    ListenError naming the config ``key`` that set the port when it cannot be bound."""
+    from prometheus_client import start_http_server
+
+    try:
+        server, _thread = start_http_server(port, addr=host, registry=registry)
+    except OSError as error:
+        raise ListenError("metrics", host, port, key, error.strerror or str(error)) from error
+    bound_host, bound_port = server.server_address[:2]
+    return str(bound_host), int(bound_port)

@@ -1,0 +1,44 @@
+"""What `digest status` shows of the distributed mode: the workers that answer, the queue's depth.
+
+Read from the broker (a control ping, and the lists of kombu's Redis transport), never from task
+results. Short timeouts: a status report must come back even when the broker does not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+from redis.exceptions import RedisError
+
+from digest.errors import brief, without_password
+from digest.metrics import QueueDepth, queue_depth
+from worker.app import app
+
+PING_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceState:
+    workers: tuple[str, ...]  # the names of the workers that answered a ping
+    queue: QueueDepth | None
+    problem: str | None = None  # why the broker could not be read
+
+
+def service_state(broker_url: str, queue: str, timeout: float = PING_SECONDS) -> ServiceState:
+    client = redis.Redis.from_url(
+        broker_url, socket_connect_timeout=timeout, socket_timeout=timeout
+    )
+    try:
+        depth = queue_depth(client, queue)
+    except RedisError as error:
+        return ServiceState(
+            (),
+            None,
+            f"the broker {without_password(broker_url)} does not answer: {brief(str(error))}",
+        )
+    finally:
+        client.close()
+    replies = app.control.ping(timeout=timeout) or []
+    workers = sorted(name for reply in replies for name in reply)
+    return ServiceState(tuple(workers), depth)
