@@ -40,6 +40,9 @@ _log = logging.getLogger(__name__)
 POLL_LEASE_SECONDS = 300
 BUILD_LEASE_SECONDS = 600
 DELIVERY_LEASE_SECONDS = 1800
+# A feed being fetched right now: above the poll task's hard time limit (150 s), so the key of a
+# poll that is still running never lapses, and one that was killed lapses soon after.
+POLLING_SECONDS = 180
 _BUILD_ATTEMPTS = 3
 
 
@@ -64,6 +67,10 @@ class Leases(Protocol):
         """Hold ``key`` for ``seconds`` from now, held before or not."""
         ...
 
+    def release(self, key: str) -> None:
+        """Free ``key`` now, held or not."""
+        ...
+
 
 class LocalLeases:
     """Leases held in this process, timed by ``clock``: for one process (and for tests)."""
@@ -81,6 +88,9 @@ class LocalLeases:
 
     def renew(self, key: str, seconds: int) -> None:
         self._until[key] = self._clock.now() + timedelta(seconds=seconds)
+
+    def release(self, key: str) -> None:
+        self._until.pop(key, None)
 
 
 @dataclass(frozen=True)
@@ -144,6 +154,22 @@ def tick(services: Services, fanout: Fanout, leases: Leases) -> TickOutcome:
     for edition_id in store.editions_with_pending_deliveries(configured):
         batches += hand_out_deliveries(services, fanout, leases, edition_id)
     return TickOutcome(polls, tuple(publishes), batches, tuple(problems))
+
+
+def poll_alone(services: Services, leases: Leases, feed_id: int) -> pipeline.PollOutcome | None:
+    """Poll the feed, unless another worker is polling it at this moment: then None, and no
+    request is made. The tick's lease keeps a feed from being handed out twice, but not a poll
+    task that waited in the queue past it from running beside the next one handed out: this
+    does. The key is freed when the poll ends; a poll killed at its time limit never frees it,
+    and it lapses after POLLING_SECONDS."""
+    key = f"polling:{feed_id}"
+    if not leases.claim(key, POLLING_SECONDS):
+        _log.info("feed %d is being polled by another worker; this poll is dropped", feed_id)
+        return None
+    try:
+        return pipeline.poll_feed(services, feed_id)
+    finally:
+        leases.release(key)
 
 
 def publish(

@@ -16,6 +16,7 @@ from digest.clock import FixedClock
 from digest.config import load_settings
 from digest.mail.transport import MemoryTransport
 from digest.services import Services
+from tests.servers import redis_server
 from tests.test_pipeline import DAY1, feeds, make_settings, services_for, write_feed
 from tests.test_service_processes import fresh_database
 
@@ -257,3 +258,31 @@ def test_the_tick_finds_slots_with_the_dst_safe_schedule_on_the_night_clocks_ski
     clock.advance(timedelta(minutes=1))
     assert ticking.tick(services, fanout, leases).publishes == ()
     services.close()
+
+
+def test_a_poll_task_is_dropped_while_another_worker_polls_the_same_feed(setup: Setup) -> None:
+    services, _, _, leases = setup
+    fanout = RecordingFanout()
+    ticking.tick(services, fanout, leases)
+    (feed_id,) = fanout.polls
+    # A copy of the task that waited in the queue runs while the first is fetching.
+    assert leases.claim(f"polling:{feed_id}", ticking.POLLING_SECONDS)
+    assert ticking.poll_alone(services, leases, feed_id) is None
+    assert services.store.feed(feed_id).last_fetched_at is None  # no request made
+    leases.release(f"polling:{feed_id}")
+    outcome = ticking.poll_alone(services, leases, feed_id)
+    assert outcome is not None and outcome.new_articles == 2
+    # Its key is freed when the poll ends: the next poll is not held back.
+    assert leases.claim(f"polling:{feed_id}", ticking.POLLING_SECONDS)
+    services.close()
+
+
+def test_redis_leases_are_shared_and_released() -> None:
+    from worker.fanout import RedisLeases
+
+    with redis_server() as url:
+        one, other = RedisLeases(url), RedisLeases(url)
+        assert one.claim("polling:7", 60)
+        assert not other.claim("polling:7", 60)
+        other.release("polling:7")
+        assert one.claim("polling:7", 60)

@@ -35,3 +35,6 @@ class RedisLeases:
 
     def renew(self, key: str, seconds: int) -> None:
         self._redis.set(_PREFIX + key, 1, ex=seconds)
+
+    def release(self, key: str) -> None:
+        self._redis.delete(_PREFIX + key)

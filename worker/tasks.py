@@ -27,9 +27,11 @@ def _timed(task: str) -> Iterator[None]:
 
 
 @app.task(name="digest.poll_feed", soft_time_limit=120, time_limit=150)
-def poll_feed(feed_id: int) -> dict[str, Any]:
+def poll_feed(feed_id: int) -> dict[str, Any] | None:
     with _timed("poll_feed"):
-        outcome = pipeline.poll_feed(runtime.services(), feed_id)
+        outcome = ticking.poll_alone(runtime.services(), runtime.leases(), feed_id)
+    if outcome is None:  # another worker is polling it now
+        return None
     metrics.observe_poll(outcome)
     return pipeline.outcome_to_dict(outcome)
 
