@@ -254,6 +254,14 @@ class ServiceSettings(_Model):
         return self.suppression_file or self.data_dir / "suppressed.csv"
 
 
+def _check_send_rate(value: str | None) -> str | None:
+    if value is not None:
+        from digest.send_rate import parse_rate
+
+        parse_rate(value)  # a ValueError names the value and what is accepted
+    return value
+
+
 class SmtpSettings(_Model):
     host: str = Field(min_length=1)
     port: int = Field(default=587, ge=1, le=65535)
@@ -269,6 +277,12 @@ class SmtpSettings(_Model):
     max_retries: int = Field(default=8, ge=0, le=100)
     retry_minutes: float = Field(default=5, gt=0, le=24 * 60)
     max_retry_minutes: float = Field(default=6 * 60, gt=0, le=7 * 24 * 60)
+    send_rate: Annotated[str | None, AfterValidator(_check_send_rate)] = Field(
+        default=None,
+        description="At most this many messages to this server, from all workers together "
+        "(shared through Redis in the distributed mode), e.g. '50/second' or '3000/minute'; "
+        "none: as fast as the server takes them.",
+    )
 
 
 class DkimSettings(_Model):

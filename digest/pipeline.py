@@ -652,6 +652,7 @@ def deliver_batch(
                 fail(delivery_id, error)
                 continue
             delivery_of[message.message_id] = delivery_id
+            services.send_rate.wait()  # smtp.send_rate, shared by every worker
             yield message
 
     try:

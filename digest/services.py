@@ -15,6 +15,7 @@ from digest.mail.personalize import Personalizer
 from digest.mail.tokens import TokenSigner, load_or_create_secret
 from digest.mail.transport import MailTransport, OutboxTransport, SmtpTransport
 from digest.render import Renderer
+from digest.send_rate import SendRate, Unlimited, send_rate_for
 from digest.store import Store, open_store
 from digest.topics import TopicClassifier
 
@@ -33,6 +34,7 @@ class Services:
     renderer: Renderer
     signer: TokenSigner
     dkim: DkimSigner | None = None
+    send_rate: SendRate = field(default_factory=Unlimited)  # smtp.send_rate (digest.send_rate)
     # Recent editions' compiled messages (see digest.sending.personalizer_for). They live here,
     # not in a module global, so a second store or a reloaded config can never be handed a
     # message compiled for another: edition ids are only unique within one database.
@@ -96,4 +98,15 @@ def build_services(
         renderer=Renderer(settings),
         signer=TokenSigner(signing_secret(settings)),
         dkim=dkim_signer(settings),  # a bad key is a config error now, not at the first send
+        send_rate=default_send_rate(settings),
+    )
+
+
+def default_send_rate(settings: Settings) -> SendRate:
+    """``smtp.send_rate`` for the configured server; no pace for the outbox folder."""
+    smtp = settings.smtp
+    if smtp is None:
+        return Unlimited()
+    return send_rate_for(
+        smtp.send_rate, f"{smtp.host}:{smtp.port}", settings.service.broker_url, smtp.connections
     )

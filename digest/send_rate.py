@@ -1,0 +1,94 @@
+"""The pace of sending: at most ``smtp.send_rate`` messages to one mail server, across workers.
+
+    deliver_batch ─► SendRate.wait() before each copy ─► the transport
+
+A mail server or relay (a provider's API quota, an ISP's limit per sender) counts what it takes
+from every worker together, so in the distributed mode the count lives on the broker's Redis and
+every worker draws from it (a moving window of the `limits` library). In the embedded mode the
+copies go out on ``smtp.connections`` processes with no Redis: each process keeps its own window
+for its share of the rate, over a window that many times as long (``50/second`` on 4 processes:
+50 per 4 seconds each), so the sum holds to the rate.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:  # `limits` is imported when a rate is set: most runs need none of it
+    from limits import RateLimitItem
+    from limits.storage import Storage
+
+# The longest wait between two looks at the window: a window freed early is noticed soon.
+_MAX_NAP_SECONDS = 0.5
+
+
+class SendRate(Protocol):
+    def wait(self) -> None:
+        """Return when one more message may go to the mail server."""
+        ...
+
+
+class Unlimited:
+    """No pace: every message goes as soon as the transport takes it."""
+
+    def wait(self) -> None:
+        return None
+
+
+def parse_rate(text: str) -> RateLimitItem:
+    """A rate such as ``50/second``, ``3000/minute`` or ``100 per 10 seconds``; ValueError
+    saying what is accepted otherwise."""
+    from limits import parse
+
+    try:
+        item = parse(text)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a rate: write a number of messages per unit, such as "
+            "'50/second', '3000/minute' or '100 per 10 seconds'"
+        ) from None
+    if item.amount < 1:
+        raise ValueError(f"{text!r}: the rate must allow at least one message")
+    return item
+
+
+class WindowSendRate:
+    """At most ``item`` messages in any moving window, counted in ``storage`` under ``key``."""
+
+    def __init__(
+        self,
+        item: RateLimitItem,
+        storage: Storage,
+        key: str,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        from limits.strategies import MovingWindowRateLimiter
+
+        self._item, self._key = item, key
+        self._limiter = MovingWindowRateLimiter(storage)
+        self._sleep, self._now = sleep, now
+
+    def wait(self) -> None:
+        while not self._limiter.hit(self._item, "send", self._key):
+            reset_at = self._limiter.get_window_stats(self._item, "send", self._key).reset_time
+            self._sleep(min(max(reset_at - self._now(), 0.001), _MAX_NAP_SECONDS))
+
+
+def send_rate_for(
+    rate: str | None, server: str, broker_url: str | None, processes: int
+) -> SendRate:
+    """The pace for copies to ``server`` (host:port): shared through the broker's Redis in the
+    distributed mode, a share of it per sending process in the embedded mode."""
+    if rate is None:
+        return Unlimited()
+    from limits.storage import MemoryStorage, RedisStorage
+
+    item = parse_rate(rate)
+    if broker_url is not None and broker_url.startswith(("redis://", "rediss://")):
+        return WindowSendRate(item, RedisStorage(broker_url), server)
+    share = type(item)(item.amount, item.multiples * max(processes, 1), item.namespace)
+    return WindowSendRate(share, MemoryStorage(), server)

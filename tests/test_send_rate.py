@@ -1,0 +1,140 @@
+"""smtp.send_rate: at most so many messages to one mail server, from every worker together.
+
+Times here are lower bounds only (a pace can only make sending slower; a slow machine makes the
+figures larger, never smaller), each set well above what the same work takes unpaced.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from limits.storage import MemoryStorage, RedisStorage
+
+from digest import pipeline
+from digest.clock import FixedClock
+from digest.config import SmtpSettings, settings_from_mapping
+from digest.errors import ConfigError
+from digest.send_rate import Unlimited, WindowSendRate, parse_rate, send_rate_for
+from digest.services import build_services, default_send_rate
+from tests.servers import SmtpSink, free_port, redis_server
+from tests.test_pipeline import DAY1, feeds, make_settings, write_feed
+
+__all__ = ["feeds"]  # the fixture, used by name
+
+
+def paced(rate: WindowSendRate, messages: int) -> None:
+    for _ in range(messages):
+        rate.wait()
+
+
+def test_a_rate_holds_messages_to_its_window() -> None:
+    rate = WindowSendRate(parse_rate("10/second"), MemoryStorage(), "mx:25")
+    started = time.monotonic()
+    paced(rate, 25)  # 10 at once, 10 a second later, 5 a second after that
+    assert time.monotonic() - started >= 1.9
+
+
+def test_workers_on_one_redis_share_the_rate() -> None:
+    with redis_server() as url:
+        workers = [
+            WindowSendRate(parse_rate("10/second"), RedisStorage(url), "mx.example.org:25")
+            for _ in range(2)
+        ]
+        threads = [threading.Thread(target=paced, args=(rate, 15)) for rate in workers]
+        started = time.monotonic()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.monotonic() - started
+    # 30 messages at 10 a second: two windows after the first. Each worker alone: one.
+    assert elapsed >= 1.9
+
+
+def test_embedded_processes_each_keep_a_share_of_the_rate() -> None:
+    rate = send_rate_for("50/second", "mx:25", None, processes=4)
+    assert isinstance(rate, WindowSendRate)
+    share = rate._item  # 50 per 4 seconds: four processes together send 50 a second
+    assert (share.amount, share.multiples, share.GRANULARITY.name) == (50, 4, "second")
+    assert isinstance(send_rate_for(None, "mx:25", None, 4), Unlimited)
+
+
+def test_the_distributed_mode_counts_on_the_brokers_redis(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, "http://127.0.0.1:9")
+    smtp = SmtpSettings(host="mx.example.org", port=25, send_rate="20/second")
+    distributed = settings.model_copy(
+        update={
+            "smtp": smtp,
+            "service": settings.service.model_copy(update={"broker_url": "redis://127.0.0.1:9/0"}),
+        }
+    )
+    rate = default_send_rate(distributed)
+    assert isinstance(rate, WindowSendRate) and isinstance(rate._limiter.storage, RedisStorage)
+    assert isinstance(default_send_rate(settings), Unlimited)  # the outbox folder: no pace
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("fast", "'fast' is not a rate"),
+        ("0/second", "at least one message"),
+        ("10/fortnight", "'10/fortnight' is not a rate"),
+    ],
+)
+def test_a_rate_that_is_not_one_is_refused_with_the_key(
+    tmp_path: Path, value: str, reason: str
+) -> None:
+    raw = {
+        "service": {
+            "base_url": "https://news.example.org",
+            "sender_name": "The Desk",
+            "sender_address": "desk@example.org",
+            "postal_address": "1 Example Street",
+        },
+        "smtp": {"host": "mx.example.org", "send_rate": value},
+    }
+    with pytest.raises(ConfigError) as caught:
+        settings_from_mapping(raw, source=tmp_path / "digest.toml", environ={})
+    assert "smtp.send_rate" in str(caught.value) and reason in str(caught.value)
+
+
+def test_an_edition_over_two_embedded_connections_keeps_to_the_rate(
+    tmp_path: Path, feeds: tuple[Path, str]
+) -> None:
+    folder, base_url = feeds
+    sink = SmtpSink("127.0.0.1", free_port())
+    controller = Controller(sink, hostname=sink.host, port=sink.port)
+    controller.start()
+    settings = make_settings(tmp_path, base_url)
+    readers = 26
+    (tmp_path / "members.csv").write_text(
+        "email,name\n" + "".join(f"reader{n}@example.org,Reader {n}\n" for n in range(readers))
+    )
+    smtp = {"host": sink.host, "port": sink.port, "tls": "none", "connections": 2}
+    settings = settings.model_copy(update={"smtp": SmtpSettings(**smtp, send_rate="10/second")})
+    clock = FixedClock(DAY1)
+    services = build_services(settings, clock=clock)
+    try:
+        write_feed(folder, [(1, "Iran story 1", DAY1 - timedelta(hours=1))])
+        [feed] = services.store.sync_feeds(settings.feeds, clock.now())
+        pipeline.poll_feed(services, feed.id)
+        built = pipeline.build_edition(services, "daily", datetime(2026, 11, 24, 3, tzinfo=UTC))
+        ledger = services.store.pending_delivery_batches(built.edition_id, 13)
+        dispatcher = pipeline.InlineDispatcher(services)
+        dispatcher.prepare_delivery()  # the sending processes start before the clock runs
+        started = time.monotonic()
+        outcomes = list(dispatcher.deliver(built.edition_id, ledger))
+        elapsed = time.monotonic() - started
+    finally:
+        services.close()
+        controller.stop()
+    assert sum(outcome.sent for outcome in outcomes) == readers
+    assert len(sink.received) == readers
+    # 10 a second in all: each of the two processes 10 per 2 seconds, so its 13 copies take
+    # one 2-second window after the first. At the whole rate each, they would take one second.
+    assert elapsed >= 1.9, f"{readers} copies in {elapsed:.2f} s at 10/second"
