@@ -127,6 +127,8 @@ def _metric(spec: MetricSpec) -> Any:
 
 
 def observe_poll(outcome: PollOutcome) -> None:
+    if outcome.elsewhere:  # no request made: another worker's poll of the feed counts
+        return
     if outcome.error is not None:
         result = "error"
     elif outcome.not_modified:

@@ -91,6 +91,7 @@ class PollOutcome:
     updated_articles: int = 0
     not_modified: bool = False  # a 304, or the very document stored last time
     error: str | None = None
+    elsewhere: bool = False  # not polled: another worker was polling the feed at that moment
 
 
 @dataclass(frozen=True, slots=True)

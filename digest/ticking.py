@@ -156,16 +156,16 @@ def tick(services: Services, fanout: Fanout, leases: Leases) -> TickOutcome:
     return TickOutcome(polls, tuple(publishes), batches, tuple(problems))
 
 
-def poll_alone(services: Services, leases: Leases, feed_id: int) -> pipeline.PollOutcome | None:
-    """Poll the feed, unless another worker is polling it at this moment: then None, and no
-    request is made. The tick's lease keeps a feed from being handed out twice, but not a poll
-    task that waited in the queue past it from running beside the next one handed out: this
-    does. The key is freed when the poll ends; a poll killed at its time limit never frees it,
-    and it lapses after POLLING_SECONDS."""
+def poll_alone(services: Services, leases: Leases, feed_id: int) -> pipeline.PollOutcome:
+    """Poll the feed, unless another worker is polling it at this moment: then no request is
+    made, and the outcome says ``elsewhere``. The tick's lease keeps a feed from being handed
+    out twice, but not a poll task that waited in the queue past it from running beside the
+    next one handed out: this does. The key is freed when the poll ends; a poll killed at its
+    time limit never frees it, and it lapses after POLLING_SECONDS."""
     key = f"polling:{feed_id}"
     if not leases.claim(key, POLLING_SECONDS):
         _log.info("feed %d is being polled by another worker; this poll is dropped", feed_id)
-        return None
+        return pipeline.PollOutcome(feed_id, services.store.feed(feed_id).url, elsewhere=True)
     try:
         return pipeline.poll_feed(services, feed_id)
     finally:

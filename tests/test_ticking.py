@@ -267,11 +267,11 @@ def test_a_poll_task_is_dropped_while_another_worker_polls_the_same_feed(setup: 
     (feed_id,) = fanout.polls
     # A copy of the task that waited in the queue runs while the first is fetching.
     assert leases.claim(f"polling:{feed_id}", ticking.POLLING_SECONDS)
-    assert ticking.poll_alone(services, leases, feed_id) is None
+    assert ticking.poll_alone(services, leases, feed_id).elsewhere
     assert services.store.feed(feed_id).last_fetched_at is None  # no request made
     leases.release(f"polling:{feed_id}")
     outcome = ticking.poll_alone(services, leases, feed_id)
-    assert outcome is not None and outcome.new_articles == 2
+    assert not outcome.elsewhere and outcome.new_articles == 2
     # Its key is freed when the poll ends: the next poll is not held back.
     assert leases.claim(f"polling:{feed_id}", ticking.POLLING_SECONDS)
     services.close()

@@ -27,11 +27,9 @@ def _timed(task: str) -> Iterator[None]:
 
 
 @app.task(name="digest.poll_feed", soft_time_limit=120, time_limit=150)
-def poll_feed(feed_id: int) -> dict[str, Any] | None:
+def poll_feed(feed_id: int) -> dict[str, Any]:
     with _timed("poll_feed"):
         outcome = ticking.poll_alone(runtime.services(), runtime.leases(), feed_id)
-    if outcome is None:  # another worker is polling it now
-        return None
     metrics.observe_poll(outcome)
     return pipeline.outcome_to_dict(outcome)
 
