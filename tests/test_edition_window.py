@@ -161,7 +161,10 @@ def test_each_article_lands_in_exactly_one_edition_whatever_the_interleaving(
     def poll(count: int) -> None:
         for _ in range(count):
             with lock:
-                entries = [entry(next(number)) for _ in range(chooser.randint(1, 3))]
+                # At most 90 articles in all: one edition holding every one stays under
+                # Gmail's clipping size, which the pre-send checks refuse (a build that ran
+                # before every poll made one of 135, 104 KB, and the run failed on that).
+                entries = [entry(next(number)) for _ in range(chooser.randint(1, 2))]
                 at = T0 + timedelta(minutes=chooser.randint(0, 5))
             new = services.store.store_entries(
                 feed_id(services), entries, at, classify=lambda _a: FILED
