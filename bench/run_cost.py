@@ -52,9 +52,9 @@ from bench.send_cost import (
 )
 from digest.clock import SystemClock
 from digest.config import load_settings
+from digest.delivering import personalizer_for
 from digest.records import Subscriber
 from digest.sample_server import serve_folder
-from digest.sending import personalizer_for
 from digest.services import build_services
 from digest.store.db import create_database_engine
 from digest.store.schema import FeedRow

@@ -271,8 +271,8 @@ def sample_size(folder: Path, edition_id: int) -> int:
 
 def sample_message(folder: Path, edition_id: int) -> bytes:
     services = build_services(load(folder), clock=FixedClock(NOW), migrate=False)
+    from digest.delivering import personalizer_for
     from digest.records import Subscriber
-    from digest.sending import personalizer_for
 
     message = personalizer_for(services, edition_id).message_for(
         Subscriber(id=1, email="reader1@example.org", name="Reader 1"), NOW

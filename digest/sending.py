@@ -5,7 +5,8 @@
 
 Processes rather than threads: most of a send is Python work under the GIL (tokens, joining
 bytes, SMTP replies), so threads share one core; bench/send_cost.py measures it. Each process
-compiles the edition's message once (``personalizer_for``) and reuses it for every batch.
+compiles the edition's message once (``digest.delivering.personalizer_for``) and reuses it for
+every batch.
 
 The processes are forked from a server process that imported the library once (the
 "forkserver" start method, with the modules preloaded): a process then starts in milliseconds
@@ -28,42 +29,16 @@ from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.util import Finalize
 from typing import TYPE_CHECKING
 
-from digest.mail.personalize import Personalizer
+from digest import jitter
+from digest.delivering import DeliveryOutcome, deliver_batch
 
 if TYPE_CHECKING:
     from digest.clock import Clock
     from digest.config import Settings
-    from digest.pipeline import DeliveryOutcome
     from digest.services import Services
 
-_CACHED = 2  # editions whose compiled message a process keeps
 # Imported once by the server the sending processes are forked from.
-_PRELOAD = ["digest.pipeline", "digest.services", "digest.sending"]
-
-
-def personalizer_for(services: Services, edition_id: int) -> Personalizer:
-    """The edition's Personalizer, compiled once per ``services`` and kept for the next batch.
-
-    A config reload builds new services, and the next batch then compiles afresh with the new
-    settings (invariant 5). A stored edition never changes.
-    """
-    cached = services.personalizers
-    personalizer = cached.get(edition_id)
-    if personalizer is None:
-        settings = services.settings
-        rendered = services.store.rendered_edition(edition_id)
-        personalizer = Personalizer(
-            rendered,
-            edition_id=edition_id,
-            service=settings.service,
-            digest_list=settings.list(rendered.list_slug),
-            signer=services.signer,
-            dkim=services.dkim,
-        )
-        while len(cached) >= _CACHED:
-            del cached[next(iter(cached))]
-        cached[edition_id] = personalizer
-    return personalizer
+_PRELOAD = ["digest.delivering", "digest.services", "digest.sending"]
 
 
 # Worker processes ---------------------------------------------------------------------------
@@ -73,14 +48,13 @@ _worker_services: Services | None = None
 
 def _start_worker(settings: Settings, clock: Clock) -> None:
     global _worker_services
-    from digest import pipeline
     from digest.gc_tuning import tune_garbage_collection
     from digest.services import build_services
 
     tune_garbage_collection()
     # Forked from one server: without a new seed, every process would draw the same jitter
     # for its retries.
-    pipeline.reseed_jitter()
+    jitter.reseed()
     _worker_services = build_services(settings, clock=clock, migrate=False)
     # Say goodbye to the mail server and release the database when the pool shuts down.
     Finalize(None, _worker_services.close, exitpriority=10)
@@ -92,8 +66,6 @@ def _ready() -> int:
 
 
 def _deliver_in_worker(edition_id: int, delivery_ids: list[int]) -> DeliveryOutcome:
-    from digest.pipeline import deliver_batch
-
     assert _worker_services is not None, "the worker process was not started"
     return deliver_batch(_worker_services, edition_id, delivery_ids)
 

@@ -35,7 +35,7 @@ class Services:
     signer: TokenSigner
     dkim: DkimSigner | None = None
     send_rate: SendRate = field(default_factory=Unlimited)  # smtp.send_rate (digest.send_rate)
-    # Recent editions' compiled messages (see digest.sending.personalizer_for). They live here,
+    # Recent editions' compiled messages (see digest.delivering.personalizer_for). They live here,
     # not in a module global, so a second store or a reloaded config can never be handed a
     # message compiled for another: edition ids are only unique within one database.
     personalizers: dict[int, Personalizer] = field(default_factory=dict, repr=False)

@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.exc import DataError
 
-from digest import pipeline
+from digest import ingesting, pipeline
 from digest.clock import FixedClock
 from digest.config import Settings, settings_from_mapping
 from digest.mail.transport import MemoryTransport
@@ -158,13 +158,13 @@ def test_the_same_document_again_costs_no_parse(
     # A server that sends no validators answers every poll in full; the bytes say it is the
     # same feed as last time.
     parsed: list[str] = []
-    parse = pipeline.parse_feed
+    parse = ingesting.parse_feed
 
     def counted(content: bytes, **arguments: object) -> object:
         parsed.append(content.decode())
         return parse(content, **arguments)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(pipeline, "parse_feed", counted)
+    monkeypatch.setattr(ingesting, "parse_feed", counted)
     served = {"body": FEED}
     route: Route = lambda handler: send(handler, 200, served["body"], RSS)  # noqa: E731
     with feed_server({"/feed": route}) as server:

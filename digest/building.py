@@ -1,0 +1,255 @@
+"""Building: each list's due edition composed, rendered once, stored and queued.
+
+    due_editions(now)          each list's latest cron slot that has no edition yet
+    build_edition(list, slot)  window = (previous edition's sequence, committed sequence]
+                               ─► candidates ─► compose ─► render once ─► store ─► queue deliveries
+
+Building has no side effect but storing: a retried build never sends, and building a (list, slot)
+again yields the same edition (invariant 2). ``build_edition`` is what the build task calls.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from digest import compose, lint, screening
+from digest.config import ListSettings
+from digest.errors import (
+    ConfigError,
+    HeaderCheckError,
+)
+from digest.lists import slugs_and_previous
+from digest.mail.personalize import fill_for_preview, personalize
+from digest.mail.subscribers import read_subscriber_file, subscriber_file_warnings
+from digest.records import (
+    Edition,
+    OutgoingMessage,
+    RenderedEdition,
+    Subscriber,
+)
+from digest.schedule import latest_slot
+from digest.services import Services
+from digest.store import SubscriberInput
+from digest.store.editions import EMPTY, READY
+from digest.suppression import read_suppressions
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class BuildOutcome:
+    list_slug: str
+    slot: str  # ISO 8601, UTC
+    edition_id: int
+    built: bool  # False when the edition of this slot existed already
+    empty: bool
+    article_count: int
+    pending_deliveries: int = 0  # ledger rows of the edition still to send
+    warnings: tuple[str, ...] = ()  # articles left out, subscriber rows refused: named
+
+
+def due_editions(services: Services, now: datetime) -> list[tuple[str, datetime]]:
+    """(list, slot) for every list whose latest scheduled slot has no edition yet.
+
+    A list that never sent counts its latest slot as due, so a first run mails at once; missed
+    slots are not replayed one by one: the next edition's window covers them.
+    """
+    due = []
+    for digest_list in services.settings.lists:
+        slot = latest_slot(digest_list.schedule, digest_list.timezone, now)
+        if services.store.edition_for_slot(digest_list.slug, slot) is None:
+            due.append((digest_list.slug, slot))
+    return due
+
+
+def forced_slot(services: Services, list_slug: str, now: datetime) -> datetime:
+    """The slot for an edition asked for by hand: the latest scheduled one if it has not been
+    built, else the current minute (an extra edition whose window continues from the last)."""
+    digest_list = services.settings.list(list_slug)
+    slot = latest_slot(digest_list.schedule, digest_list.timezone, now)
+    if services.store.edition_for_slot(list_slug, slot) is None:
+        return slot
+    return now.replace(second=0, microsecond=0)
+
+
+def sync_list_subscribers(services: Services, digest_list: ListSettings) -> list[str]:
+    """Bring a list's members in step with its subscriber file and the suppression file before
+    an edition is queued; returns warnings, never raises for a file's content.
+
+    A bad row costs that row (its reader is left out, the rest imported); a file that cannot be
+    read at all leaves the members as they were imported last (invariant 6).
+    """
+    settings = services.settings
+    path = settings.config_path(digest_list.subscribers)
+    keep = f"list {digest_list.slug!r} keeps its members as last imported"
+    try:
+        read = read_subscriber_file(path)
+        suppressions = read_suppressions(settings.service.suppression_path)
+    except ConfigError as error:
+        return [f"{error} ({keep})"]
+    synced = services.store.sync_subscribers(
+        digest_list.slug,
+        (SubscriberInput(row.email, row.name, row.timezone) for row in read.rows),
+        services.clock.now(),
+        suppressed=suppressions.for_list(slugs_and_previous(digest_list)),
+    )
+    warnings = subscriber_file_warnings(path, read.refused, digest_list.slug)
+    if not read.rows and synced.removed:
+        # Most likely a bad export: said loudly, since the next editions go to nobody.
+        warnings.append(
+            f"{path}: no subscribers in the file: {synced.removed} readers of list "
+            f"{digest_list.slug!r} are left out of its next editions (copies already queued "
+            "still go); restore the file to bring them back"
+        )
+    return warnings + [
+        f"{settings.service.suppression_path}: {line}: {why} (the line is left out)"
+        for line, why in suppressions.refused
+    ]
+
+
+def compose_next_edition(
+    services: Services,
+    digest_list: ListSettings,
+    slot: datetime,
+    now: datetime,
+    window_seq: int,
+    excluded: frozenset[int] = frozenset(),
+) -> Edition:
+    """The list's next edition: its window starts where the last edition's ended and ends at
+    ``window_seq``, the article sequence read when the build began (digest.store.sequence),
+    shown to readers as ending ``now``; the articles ``excluded`` (ids) are left out, as if the
+    feeds had never sent them."""
+    store = services.store
+    previous = store.latest_edition(digest_list.slug)
+    window_start = previous.window_end if previous is not None else None
+    window_end = max(now, window_start) if window_start is not None else now
+    after_seq = previous.window_seq if previous is not None else 0
+    # Never behind the previous window, should a second build of another slot have raced ahead.
+    window_seq = max(window_seq, after_seq)
+    edition = compose.build_edition(
+        digest_list,
+        services.settings.topics,
+        slot=slot,
+        window_start=window_start,
+        window_end=window_end,
+        candidates=[
+            candidate
+            for candidate in store.candidates(digest_list.topics, after_seq, window_seq)
+            if candidate.article.id not in excluded
+        ],
+    )
+    return replace(edition, window_seq=window_seq)
+
+
+def build_edition(services: Services, list_slug: str, slot: datetime) -> BuildOutcome:
+    """Compose, render and store the edition of (list, slot), and queue one delivery per member.
+
+    Building a slot that was built before returns the stored edition (invariant 2).
+    """
+    store, settings, now = services.store, services.settings, services.clock.now()
+    digest_list = settings.list(list_slug)
+    existing = store.edition_for_slot(list_slug, slot)
+    warnings: tuple[str, ...] = ()
+    if existing is None:
+        # Read once: a recomposition without a refused article keeps the same window.
+        window_seq = store.article_sequence()
+        edition = compose_next_edition(services, digest_list, slot, now, window_seq)
+        send = not edition.is_empty or digest_list.send_when_empty
+        rendered = None
+        if send:
+            # Before anything is stored or queued: a refused edition is built again next tick;
+            # an article whose text broke the headers is left out and the rest goes out.
+            screened = screening.screen_edition(
+                edition,
+                render=lambda draft: services.renderer.render(draft, digest_list),
+                check=lambda rendering: check_edition(services, rendering, digest_list),
+                compose_without=lambda ids: compose_next_edition(
+                    services, digest_list, slot, now, window_seq, ids
+                ),
+            )
+            edition, rendered, warnings = screened.edition, screened.rendered, screened.warnings
+            for warning in warnings:
+                _log.warning("%s", warning)
+            if edition.is_empty and not digest_list.send_when_empty:
+                rendered = None  # every article was left out: an empty edition, not sent
+        state, built = store.save_edition(edition, rendered, now)
+    else:
+        state, built = existing, False
+    outcome = BuildOutcome(
+        list_slug=list_slug,
+        slot=slot.isoformat(),
+        edition_id=state.id,
+        built=built,
+        empty=state.status == EMPTY,
+        article_count=state.article_count,
+        warnings=warnings,
+    )
+    if state.status != READY:
+        return outcome
+    # Also when the edition existed: a crash between storing it and queueing must not leave its
+    # members without their copy (run_cycle builds again each edition never queued). Queueing
+    # adds only the rows that are missing, and marks the edition queued.
+    file_warnings = sync_list_subscribers(services, digest_list)
+    store.queue_deliveries(state.id, list_slug, services.clock.now())
+    return replace(
+        outcome,
+        pending_deliveries=store.delivery_counts(state.id).pending,
+        warnings=(*outcome.warnings, *file_warnings),
+    )
+
+
+def render_preview(services: Services, list_slug: str) -> RenderedEdition:
+    """The edition ``list_slug`` would send now, placeholders unfilled; nothing is stored."""
+    digest_list = services.settings.list(list_slug)
+    now = services.clock.now()
+    edition = compose_next_edition(
+        services, digest_list, now, now, services.store.article_sequence()
+    )
+    return services.renderer.render(edition, digest_list)
+
+
+def preview_edition(services: Services, list_slug: str) -> RenderedEdition:
+    """The edition ``list_slug`` would send now, for a reader with no name; nothing is stored."""
+    settings = services.settings
+    rendered = render_preview(services, list_slug)
+    return fill_for_preview(
+        rendered, service=settings.service, digest_list=settings.list(list_slug)
+    )
+
+
+SAMPLE_READER = "you@example.org"
+
+
+def sample_message(
+    services: Services, rendered: RenderedEdition, digest_list: ListSettings
+) -> OutgoingMessage:
+    """One personal copy of ``rendered`` for a made-up reader, to check and to preview."""
+    reader = Subscriber(id=0, email=SAMPLE_READER, name=None, timezone=digest_list.timezone)
+    return personalize(
+        rendered,
+        reader,
+        edition_id=0,
+        service=services.settings.service,
+        digest_list=digest_list,
+        signer=services.signer,
+        now=services.clock.now(),
+    )
+
+
+def check_edition(
+    services: Services, rendered: RenderedEdition, digest_list: ListSettings
+) -> tuple[lint.Finding, ...]:
+    """What ``digest.lint`` finds wrong with ``rendered``, seen through a sample personal copy.
+
+    Headers that fail the mailer's own last check (``digest.mail.personalize``) are a finding
+    too, so that the edition is refused, or the article at fault left out, like any other.
+    """
+    try:
+        sample = sample_message(services, rendered, digest_list)
+    except HeaderCheckError as error:
+        return (lint.Finding("headers", f"the mailer's last check refused them: {error.problem}"),)
+    return lint.lint_edition(
+        rendered, sample, postal_address=services.settings.service.postal_address
+    )

@@ -1,0 +1,160 @@
+"""Delivering: a batch of an edition's ledger rows personalised and handed to the transport.
+
+    deliver_batch(edition, ids)  due pending ledger rows ─► personalize (the edition's message
+                                 compiled once per process, ``personalizer_for``) ─► transport
+                                 ─► mark the batch sent, one UPDATE; failed attempts retried
+                                 later, failed or parked (digest.retries decides)
+
+``deliver_batch`` is what the delivery task calls, and what each of the embedded mode's sending
+processes runs (digest.sending).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from digest import jitter, retries
+from digest.errors import DeliveryError
+from digest.mail.personalize import Personalizer
+from digest.records import OutgoingMessage
+from digest.services import Services
+from digest.store import FailedAttempt
+
+_log = logging.getLogger(__name__)
+
+
+DELIVERY_BATCH_SIZE = 200
+_CACHED = 2  # editions whose compiled message a process keeps
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryOutcome:
+    edition_id: int
+    sent: int = 0
+    failed: int = 0  # for good: refused (5xx), or out of retries
+    skipped: int = 0
+    errors: list[str] = field(default_factory=list)
+    retrying: int = 0  # a temporary failure or no reply: tried again in a later cycle
+    parked: int = 0  # no reply, smtp.max_attempts times: not sent again (digest status)
+
+
+def personalizer_for(services: Services, edition_id: int) -> Personalizer:
+    """The edition's Personalizer, compiled once per ``services`` and kept for the next batch.
+
+    A config reload builds new services, and the next batch then compiles afresh with the new
+    settings (invariant 5). A stored edition never changes.
+    """
+    cached = services.personalizers
+    personalizer = cached.get(edition_id)
+    if personalizer is None:
+        settings = services.settings
+        rendered = services.store.rendered_edition(edition_id)
+        personalizer = Personalizer(
+            rendered,
+            edition_id=edition_id,
+            service=settings.service,
+            digest_list=settings.list(rendered.list_slug),
+            signer=services.signer,
+            dkim=services.dkim,
+        )
+        while len(cached) >= _CACHED:
+            del cached[next(iter(cached))]
+        cached[edition_id] = personalizer
+    return personalizer
+
+
+def deliver_batch(
+    services: Services, edition_id: int, delivery_ids: Sequence[int]
+) -> DeliveryOutcome:
+    """Send the due pending deliveries among ``delivery_ids``, marking each once the server
+    took it.
+
+    A failed attempt is recorded as ``digest.retries`` decides: a permanent failure fails the
+    row; a temporary one leaves it pending until a backoff has passed, a bounded number of
+    times (``smtp.max_retries``), then fails it; a copy whose reply never came (the server may
+    have it) likewise, until ``smtp.max_attempts`` copies may have arrived: then the row is
+    parked, and never sent again unless an operator releases it. A row is tried at most once
+    per call, so a cycle sends at most one copy per reader.
+    """
+    store = services.store
+    personalizer = personalizer_for(services, edition_id)  # compiled once per services
+    ready = store.deliveries_to_send(edition_id, delivery_ids, services.clock.now())
+    sent: list[tuple[int, str]] = []
+    failures: list[FailedAttempt] = []
+    delivery_of: dict[str, int] = {}  # Message-ID -> ledger row, for the copies in flight
+
+    def fail(delivery_id: int, error: DeliveryError) -> None:
+        failures.append(FailedAttempt(delivery_id, retries.kind_of(error), str(error)))
+
+    def copies() -> Iterator[OutgoingMessage]:
+        # Made one at a time as the transport takes them: one that pipelines makes the next
+        # copy while the server reads the last.
+        for delivery_id, subscriber in ready:
+            try:
+                message = personalizer.message_for(subscriber, services.clock.now())
+            except DeliveryError as error:
+                fail(delivery_id, error)
+                continue
+            delivery_of[message.message_id] = delivery_id
+            services.send_rate.wait()  # smtp.send_rate, shared by every worker
+            yield message
+
+    try:
+        for message, error in services.transport.send_many(copies()):
+            delivery_id = delivery_of.pop(message.message_id)
+            if error is None:
+                sent.append((delivery_id, message.message_id))
+            else:
+                fail(delivery_id, error)
+    finally:
+        # One UPDATE for the batch, also when a crash unwinds it. A process killed outright
+        # never gets here: the messages of this batch the server took go again on resume, with
+        # the same Message-ID (invariant 3).
+        now = services.clock.now()
+        store.mark_delivered_many(sent, now)
+        steps = store.record_failed_attempts(failures, _retry_decider(services, now))
+    store.settle_edition(edition_id)
+    skipped = len(set(delivery_ids)) - len(ready)
+    verdicts = [step.verdict for step in steps]
+    return DeliveryOutcome(
+        edition_id,
+        sent=len(sent),
+        failed=verdicts.count("failed"),
+        skipped=skipped,
+        errors=[step.reason for step in steps],
+        retrying=verdicts.count("retry"),
+        parked=verdicts.count("parked"),
+    )
+
+
+def _retry_decider(
+    services: Services, now: datetime
+) -> Callable[[FailedAttempt, int, int], retries.NextStep]:
+    policy = retries.RetryPolicy.from_settings(services.settings.smtp)
+
+    def decide(attempt: FailedAttempt, failures: int, unknown: int) -> retries.NextStep:
+        return retries.next_step(
+            policy,
+            attempt.kind,
+            attempt.error,
+            failures=failures,
+            unknown=unknown,
+            now=now,
+            jitter=jitter.draw(),
+        )
+
+    return decide
+
+
+def batches(ids: Sequence[int], size: int = DELIVERY_BATCH_SIZE) -> Iterator[list[int]]:
+    for start in range(0, len(ids), size):
+        yield list(ids[start : start + size])
+
+
+def connections(services: Services) -> int:
+    """How many messages go out at once: ``smtp.connections``; one for the outbox folder."""
+    smtp = services.settings.smtp
+    return smtp.connections if smtp is not None else 1
