@@ -278,7 +278,7 @@ def test_a_poll_task_is_dropped_while_another_worker_polls_the_same_feed(setup: 
 
 
 def test_redis_leases_are_shared_and_released() -> None:
-    from worker.fanout import RedisLeases
+    from worker.leases import RedisLeases
 
     with redis_server() as url:
         one, other = RedisLeases(url), RedisLeases(url)

@@ -1,14 +1,10 @@
-"""The tick's door to the queue and to Redis: tasks sent by name, leases as expiring Redis keys."""
+"""The tick's door to the queue: tasks sent by name, never waited for."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-import redis
-
 from worker.app import app
-
-_PREFIX = "digest:lease:"
 
 
 class CeleryFanout:
@@ -22,19 +18,3 @@ class CeleryFanout:
 
     def deliver(self, edition_id: int, delivery_ids: list[int]) -> None:
         app.send_task("digest.deliver_batch", (edition_id, delivery_ids))
-
-
-class RedisLeases:
-    """Leases shared by every worker and beat: one key each, gone when its time is up."""
-
-    def __init__(self, url: str) -> None:
-        self._redis = redis.Redis.from_url(url)
-
-    def claim(self, key: str, seconds: int) -> bool:
-        return bool(self._redis.set(_PREFIX + key, 1, nx=True, ex=seconds))
-
-    def renew(self, key: str, seconds: int) -> None:
-        self._redis.set(_PREFIX + key, 1, ex=seconds)
-
-    def release(self, key: str) -> None:
-        self._redis.delete(_PREFIX + key)

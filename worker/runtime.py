@@ -7,7 +7,7 @@ import os
 from digest import ticking
 from digest.config import Settings, config_path_from_env, load_settings
 from digest.services import Services, build_services
-from digest.ticking import Fanout, Leases, LocalLeases
+from digest.ticking import Leases, LocalLeases
 
 _settings: Settings | None = None
 _services: Services | None = None
@@ -64,13 +64,7 @@ def leases() -> Leases:
         if broker is None:
             _leases = (None, LocalLeases(services().clock))
         else:
-            from worker.fanout import RedisLeases  # worker.fanout imports the app, which imports us
+            from worker.leases import RedisLeases  # redis-py is imported when leases are shared
 
             _leases = (broker, RedisLeases(broker))
     return _leases[1]
-
-
-def fanout() -> Fanout:
-    from worker.fanout import CeleryFanout
-
-    return CeleryFanout()

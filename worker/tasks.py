@@ -13,6 +13,7 @@ from typing import Any
 from digest import metrics, pipeline, ticking
 from worker import runtime
 from worker.app import app
+from worker.fanout import CeleryFanout
 
 _log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def tick() -> None:
     """Beat's one task: the config read afresh, the due work handed out as tasks."""
     services = runtime.refresh()
     with _timed("tick"):
-        outcome = ticking.tick(services, runtime.fanout(), runtime.leases())
+        outcome = ticking.tick(services, CeleryFanout(), runtime.leases())
     _log.info(
         "tick: %d polls, %d editions, %d delivery batches handed out",
         outcome.polls,
@@ -74,6 +75,6 @@ def publish_edition(list_slug: str, slot: str) -> None:
     services = runtime.refresh()
     with _timed("publish_edition"):
         outcome = ticking.publish(
-            services, runtime.fanout(), runtime.leases(), list_slug, datetime.fromisoformat(slot)
+            services, CeleryFanout(), runtime.leases(), list_slug, datetime.fromisoformat(slot)
         )
     metrics.observe_build(outcome)
