@@ -47,6 +47,7 @@ class BuildOutcome:
     empty: bool
     article_count: int
     pending_deliveries: int = 0  # ledger rows of the edition still to send
+    ready: bool = False  # stored to be sent (not empty, not sent already): to be queued
     warnings: tuple[str, ...] = ()  # articles left out, subscriber rows refused: named
 
 
@@ -148,6 +149,12 @@ def build_edition(services: Services, list_slug: str, slot: datetime) -> BuildOu
 
     Building a slot that was built before returns the stored edition (invariant 2).
     """
+    return queue_edition(services, store_edition(services, list_slug, slot))
+
+
+def store_edition(services: Services, list_slug: str, slot: datetime) -> BuildOutcome:
+    """The first half of ``build_edition``: the edition of (list, slot) composed, rendered and
+    stored, or found stored (``built`` says which); nothing queued yet."""
     store, settings, now = services.store, services.settings, services.clock.now()
     digest_list = settings.list(list_slug)
     existing = store.edition_for_slot(list_slug, slot)
@@ -177,26 +184,32 @@ def build_edition(services: Services, list_slug: str, slot: datetime) -> BuildOu
         state, built = store.save_edition(edition, rendered, now)
     else:
         state, built = existing, False
-    outcome = BuildOutcome(
+    return BuildOutcome(
         list_slug=list_slug,
         slot=slot.isoformat(),
         edition_id=state.id,
         built=built,
         empty=state.status == EMPTY,
         article_count=state.article_count,
+        ready=state.status == READY,
         warnings=warnings,
     )
-    if state.status != READY:
-        return outcome
-    # Also when the edition existed: a crash between storing it and queueing must not leave its
-    # members without their copy (run_cycle builds again each edition never queued). Queueing
-    # adds only the rows that are missing, and marks the edition queued.
-    file_warnings = sync_list_subscribers(services, digest_list)
-    store.queue_deliveries(state.id, list_slug, services.clock.now())
+
+
+def queue_edition(services: Services, stored: BuildOutcome) -> BuildOutcome:
+    """The second half of ``build_edition``: one ledger row per member of the list for a stored
+    edition that is to be sent. Also when the edition existed: a crash between storing it and
+    queueing must not leave its members without their copy (run_cycle builds again each edition
+    never queued). Queueing adds only the rows that are missing, and marks the edition queued."""
+    if not stored.ready:
+        return stored
+    store = services.store
+    file_warnings = sync_list_subscribers(services, services.settings.list(stored.list_slug))
+    store.queue_deliveries(stored.edition_id, stored.list_slug, services.clock.now())
     return replace(
-        outcome,
-        pending_deliveries=store.delivery_counts(state.id).pending,
-        warnings=(*outcome.warnings, *file_warnings),
+        stored,
+        pending_deliveries=store.delivery_counts(stored.edition_id).pending,
+        warnings=(*stored.warnings, *file_warnings),
     )
 
 

@@ -18,14 +18,14 @@ Schedules are the project's own ``digest.schedule`` (DST-safe, keyed by (list, s
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy.exc import IntegrityError
 
-from digest import pipeline
+from digest import building, pipeline
 from digest.clock import Clock
 from digest.config import Settings, load_settings
 from digest.errors import ConfigError
@@ -180,21 +180,33 @@ def publish(
     Run twice (at-least-once delivery of the task), the second run finds the stored edition and
     the delivery lease held: it hands out nothing.
     """
-    for attempt in range(_BUILD_ATTEMPTS):
-        try:
-            outcome = pipeline.build_edition(services, list_slug, slot)
-            break
-        except IntegrityError:
-            # Another worker builds the same slot at this moment and stored a row this one was
-            # storing too (an imported reader, a ledger row): built again, it finds them.
-            if attempt == _BUILD_ATTEMPTS - 1:
-                raise
-            _log.info("list %r, slot %s: built at the same time elsewhere; again", list_slug, slot)
+    stored = _again_if_raced(
+        lambda: building.store_edition(services, list_slug, slot), list_slug, slot
+    )
+    # Queued apart, so that the outcome still says this worker built the edition when the
+    # queueing met the other worker's rows and had to run again.
+    outcome = _again_if_raced(lambda: building.queue_edition(services, stored), list_slug, slot)
     for warning in outcome.warnings:
         _log.warning("%s", warning)
     if outcome.pending_deliveries:
         hand_out_deliveries(services, fanout, leases, outcome.edition_id)
     return outcome
+
+
+def _again_if_raced(
+    step: Callable[[], pipeline.BuildOutcome], list_slug: str, slot: datetime
+) -> pipeline.BuildOutcome:
+    """Run ``step`` again when another worker building the same slot at this moment stored a
+    row it was storing too (the edition, an imported reader, a ledger row): run again, it
+    finds them."""
+    for attempt in range(_BUILD_ATTEMPTS):
+        try:
+            return step()
+        except IntegrityError:
+            if attempt == _BUILD_ATTEMPTS - 1:
+                raise
+            _log.info("list %r, slot %s: built at the same time elsewhere; again", list_slug, slot)
+    raise AssertionError("unreachable")
 
 
 def hand_out_deliveries(services: Services, fanout: Fanout, leases: Leases, edition_id: int) -> int:
