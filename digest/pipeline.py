@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from digest import compose, lint, polling, retries, screening
+from digest.bylines import Bylines
 from digest.concurrency import cpu_turn, run_per_host
 from digest.config import IngestSettings, ListSettings
 from digest.errors import (
@@ -492,6 +493,7 @@ def compose_next_edition(
     edition = compose.build_edition(
         digest_list,
         services.settings.topics,
+        bylines=Bylines.for_feeds(services.settings.feeds),
         slot=slot,
         window_start=window_start,
         window_end=window_end,
