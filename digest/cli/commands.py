@@ -226,8 +226,8 @@ def preview(
                     if feed.enabled:
                         pipeline.poll_feed(services, feed.id)
             if as_json:
-                layout = _layout_json(services, list_slug)
-                typer.echo(json.dumps(layout, ensure_ascii=False, indent=2))
+                edition = _layout_json(services, list_slug)
+                typer.echo(json.dumps(edition, ensure_ascii=False, indent=2))
                 return
             path = output or settings.service.data_dir / "preview" / f"{list_slug}.html"
             digest_list = settings.list(list_slug)
