@@ -339,7 +339,7 @@ class FeedSettings(_Model):
         default=(),
         description=(
             "Bylines of this feed that name a desk, an agency or the outlet rather than a "
-            'person ("Gulf Wire Staff", "Our Correspondent"), compared case-insensitively. '
+            'person ("Harbour Syndicate"), compared case-insensitively, for this feed only. '
             "Added to the built-in list (Reuters, AFP, AP, News Desk, Staff...); a byline "
             'read as no person never heads a "More from".'
         ),
