@@ -35,6 +35,7 @@ from digest.config import FeedSettings
 from digest.records import Article
 
 MAX_NAME_WORDS = 6
+MAX_BYLINE_CHARS = 300  # read of an author field: the store keeps 200 (clean.AUTHOR_LIMIT)
 
 # Wire agencies, broadcasters and generic newsroom credits seen as whole bylines. Compared
 # case-insensitively, ignoring dots and a leading "The" ("A.P." is "AP").
@@ -154,7 +155,9 @@ def read_byline(
 ) -> Byline:
     """The people and credits of ``author``; ``agencies`` are a feed's own non-person bylines,
     ``outlet`` the feed's name (its own name in a byline is no person either)."""
-    return _read(author or "", frozenset(_credit_key(name) for name in agencies), outlet or "")
+    # Longer is no byline; the bound keeps every pattern below cheap on any input.
+    text = (author or "")[:MAX_BYLINE_CHARS]
+    return _read(text, frozenset(_credit_key(name) for name in agencies), outlet or "")
 
 
 def is_agency(name: str) -> bool:
@@ -167,7 +170,8 @@ def written_author(author: str | None) -> str | None:
     names and credits kept as written; None when nothing is left."""
     if not author:
         return None
-    text = " ".join(_WEB_ADDRESS.sub(" ", _EMAIL.sub(" ", author)).split())
+    text = author[:MAX_BYLINE_CHARS]
+    text = " ".join(_WEB_ADDRESS.sub(" ", _EMAIL.sub(" ", text)).split())
     text = re.sub(r"\(\s*\)|<\s*>|\[\s*\]", " ", text)  # what held an address
     text = " ".join(_LEADING_BY.sub("", text).split()).strip(" ,;|-–—:")
     return text or None
@@ -202,14 +206,17 @@ def _read(author: str, agencies: frozenset[str], outlet: str) -> Byline:
 def _split_attached_conjunction(part: str) -> list[str]:
     """ "أحمد علي ومحمد حسن" is two people: a conjunction written onto the first word of a
     name of two or more words, after a name of two or more words."""
+    names: list[str] = []
     words = part.split()
-    for index in range(2, len(words) - 1):
+    start = 0
+    for index in range(len(words) - 1):
         word = words[index]
-        if word[:1] in _CONJUNCTIONS and len(word) > 2 and _is_rtl(word):
-            first = " ".join(words[:index])
-            rest = " ".join([word[1:], *words[index + 1 :]])
-            return [first, *_split_attached_conjunction(rest)]
-    return [part] if part else []
+        if index - start >= 2 and word[:1] in _CONJUNCTIONS and len(word) > 2 and _is_rtl(word):
+            names.append(" ".join(words[start:index]))
+            words[index] = word[1:]
+            start = index
+    names.append(" ".join(words[start:]))
+    return [name for name in names if name]
 
 
 def _is_rtl(word: str) -> bool:

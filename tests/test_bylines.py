@@ -159,3 +159,18 @@ def test_a_hostile_byline_is_read_at_once() -> None:
     once (an optional space between the words made it take twice as long per letter)."""
     byline = read_byline("Jane Doe in " + "A" * 60 + "!")
     assert byline.people == ("Jane Doe in " + "A" * 60 + "!",)
+
+
+@pytest.mark.parametrize(
+    "author",
+    [
+        "a@" + "b." * 20_000,  # an address that never ends
+        "أحمد علي " + "ومحمد حسن " * 5_000,  # thousands of names joined by conjunctions
+        "Jane Doe, " * 10_000,
+    ],
+)
+def test_an_author_field_of_any_length_is_read_without_failing(author: str) -> None:
+    """Only the first MAX_BYLINE_CHARS characters are a byline; the rest is never scanned."""
+    byline = read_byline(author)
+    assert len(" ".join(byline.people + byline.credits)) <= 300
+    assert (written_author(author) or "") == (written_author(author[:300]) or "")
