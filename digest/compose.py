@@ -351,6 +351,13 @@ def _group_by_person(
     by_prominence += [((2, p.rank), p) for p in recommended]
     by_prominence.sort(key=lambda entry: entry[0])
     shown = [pick for _, pick in by_prominence]
+    # What marks each item's story, its "also covered by" reports included.
+    stories = {
+        pick.id: set().union(
+            *(_story_keys(article) for article in (pick.article, *also_covered.get(pick.id, ())))
+        )
+        for pick in shown
+    }
 
     by_person: dict[str, list[_Pick]] = {}  # in the order each person first appears
     for pick in shown:
@@ -371,7 +378,7 @@ def _group_by_person(
                 for pick in others
                 if pick.id not in more_from
                 and pick.id not in also_covered  # its "also covered by" would be lost
-                and not _story_shown_elsewhere(pick, shown, also_covered)
+                and not _story_shown_elsewhere(pick, stories)
             ),
             key=lambda pick: pick.rank,
         )[:MORE_FROM_LIMIT]
@@ -389,15 +396,8 @@ def _story_keys(article: Article) -> set[str]:
     return keys
 
 
-def _story_shown_elsewhere(
-    pick: _Pick, shown: Sequence[_Pick], also_covered: Mapping[int, Sequence[Article]]
-) -> bool:
-    """Whether another item of the edition, or a report under one, is ``pick``'s story."""
+def _story_shown_elsewhere(pick: _Pick, stories: Mapping[int, set[str]]) -> bool:
+    """Whether another item of the edition, or a report under one, is ``pick``'s story;
+    ``stories`` holds each item's story keys by its id."""
     keys = _story_keys(pick.article)
-    for other in shown:
-        if other.id == pick.id:
-            continue
-        for article in (other.article, *also_covered.get(other.id, ())):
-            if keys & _story_keys(article):
-                return True
-    return False
+    return any(keys & other for other_id, other in stories.items() if other_id != pick.id)

@@ -448,10 +448,13 @@ def test_more_from_never_repeats_a_story_shown_elsewhere_in_the_edition() -> Non
             by(4, {"syria": 4.0}, "Lina Haddad", cluster_id=70, title="Aleppo power plant"),
             by(5, {"syria": 3.0}, "Dana Levi", cluster_id=70, title="Power back in Aleppo"),
             by(6, {"gulf": 2.0}, "Lina Haddad", title="Port reopens"),
+            # the title of a report shown under item 4 as "also covered by"
+            by(7, {"gulf": 1.5}, "Lina Haddad", title="Power back in Aleppo"),
         ]
     )
     items = {item.article.id: item for item in edition.items()}
     assert [a.id for a in items[2].more_from] == [6]
+    assert 7 in items
     assert 3 in items  # not hidden under item 2: it is its own item, beside the lead
     # Other outlets' reports keep their story an item, with its "also covered by" line.
     assert [a.id for a in items[4].also_covered_by] == [5]
