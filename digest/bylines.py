@@ -102,7 +102,7 @@ DESK_WORDS = frozenset(
     }
 )  # fmt: skip
 
-# What opens a byline before the names: "By", "Written by", بقلم، كتب، מאת, "Par", "Por".
+# What opens a byline before the names: "By", "Written by", "Reporting by", بقلم، كتب، מאת.
 _LEADING_BY = re.compile(
     r"^(?:(?:written|words|reporting|reported|story|text|analysis|photos?|pictures)\s+)?by\s*:?\s+"
     r"|^(?:بقلم|كتب|كتبت|إعداد|اعداد|מאת|نویسنده)\s*:?\s+",
