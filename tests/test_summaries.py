@@ -36,6 +36,9 @@ DATELINES = [
     ("غزة - الأناضول - قال", "قال"),
     ("ירושלים (רויטרס) - ישראל הודיעה", "ישראל הודיעה"),
     ("تهران (ایرنا) - وزیر", "وزیر"),
+    ("Dubai: The Roads and Transport Authority said", "The Roads and Transport Authority said"),
+    ("Abu Dhabi — Etihad Rail opened", "Etihad Rail opened"),
+    ("Kuwait City, Jan 5 – The cabinet approved", "The cabinet approved"),
 ]
 
 NOT_DATELINES = [
@@ -48,6 +51,9 @@ NOT_DATELINES = [
     "Talks resumed in Geneva on Monday.",
     "Smith (born 1950) - a diplomat",
     "JERUSALEM (Reuters) -",  # nothing after it: left as it is
+    "Netanyahu: We will win this war",  # a quote, not a dateline
+    "Analysis: the war's second year",
+    "Dubai-based airline Emirates said",
 ]
 
 

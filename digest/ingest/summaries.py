@@ -14,6 +14,7 @@ What leaves the opening of a paragraph, each a pattern below:
 - a place in capitals and a dash or a colon: "WASHINGTON —", "BEIRUT, Lebanon —",
   "JERUSALEM:";
 - a place and a double hyphen, as wires send it: "Nairobi --";
+- a well-known place (``DATELINE_PLACES``) and a colon or a dash: "Dubai:", "Doha —";
 - a byline: "By Jane Doe |", "By Jane Doe, Reuters —", or a first paragraph that is only
   "By Jane Doe".
 A source tag in brackets ("[Capital FM] Nairobi -- ...") stays; the dateline after it goes.
@@ -43,6 +44,22 @@ _CAPITALS_DATELINE = re.compile(
     r"^[A-Z][A-Z'’.]{2,}(?:[ -][A-Z][A-Z'’.]+){0,3}"  # JERUSALEM, NEW YORK, TEL AVIV-JAFFA
     r"(?:,\s*[A-Z][\w.]*(?:\s+[\w.]+){0,2})?"  # , Lebanon / , Jan. 5
     r"\s*(?:[-–—]{1,2}|:)\s+"
+)
+# Places that open Gulf and world wire copy in mixed case ("Dubai: The RTA said...", "Doha —").
+# Only these: "Netanyahu: We will win" is a quote, not a dateline.
+DATELINE_PLACES = (
+    "Abu Dhabi", "Dubai", "Sharjah", "Ajman", "Fujairah", "Ras Al Khaimah", "Al Ain", "Riyadh",
+    "Jeddah", "Mecca", "Makkah", "Medina", "Dammam", "Doha", "Manama", "Muscat", "Kuwait City",
+    "Kuwait", "Amman", "Beirut", "Damascus", "Aleppo", "Baghdad", "Basra", "Erbil", "Cairo",
+    "Alexandria", "Tehran", "Jerusalem", "Gaza", "Gaza City", "Ramallah", "Tel Aviv", "Haifa",
+    "Ankara", "Istanbul", "Sanaa", "Aden", "Tripoli", "Tunis", "Algiers", "Rabat", "Khartoum",
+    "Washington", "New York", "United Nations", "London", "Paris", "Brussels", "Geneva",
+    "Vienna", "Berlin", "Moscow", "Kyiv", "Beijing", "New Delhi", "Islamabad", "Karachi",
+    "Kabul", "Tokyo", "Nairobi",
+)  # fmt: skip
+_PLACE_DATELINE = re.compile(
+    r"^(?:" + "|".join(re.escape(place) for place in DATELINE_PLACES) + r")"
+    r"(?:,\s*[A-Z][\w.]*(?:\s+[\w.]+){0,2})?\s*(?::|[-–—]{1,2})\s+(?=\S)"
 )
 _DOUBLE_HYPHEN_DATELINE = re.compile(r"^[A-Z][\w'’.]+(?:\s+[A-Z][\w'’.]+){0,2}\s+--\s+")
 # "By" and names, each capitalised ("By the end of the year, ..." is no byline).
@@ -112,7 +129,7 @@ def _opening(text: str) -> int:
         return match.end()
     if (match := _AGENCY_AFTER_DASH.match(text)) and _known_agencies(match["agency"]):
         return match.end()
-    for pattern in (_CAPITALS_DATELINE, _DOUBLE_HYPHEN_DATELINE, _BYLINE_OPENING):
+    for pattern in (_CAPITALS_DATELINE, _PLACE_DATELINE, _DOUBLE_HYPHEN_DATELINE, _BYLINE_OPENING):
         if match := pattern.match(text):
             return match.end()
     return 0
