@@ -14,7 +14,8 @@ A part of a byline is a person only when it is none of these:
   "Web Desk", "FP Staff", "the Monitor's Editorial Board", "Staff Writer";
 - the feed's own name, alone or followed by an edition ("The Week UK" in the feed "The Week");
 - a single word ("admin", "Namibian", an unknown agency's acronym), a part with digits, or one
-  of more than ``MAX_NAME_WORDS`` words: a false "More from" costs more than a missed one.
+  of more than ``MAX_NAME_WORDS`` words: a false "More from" costs more than a missed one;
+- the outlet an aggregator's summary opens with in brackets ("[Africa Check] ...", ``Bylines.of``).
 
 The parts are split on commas (also "،"), "|", "/", ";", " - ", "and", "&", "with" and the
 Arabic and Hebrew conjunctions (" و ", " ו ", and "و"/"ו" written onto a name of two or more
@@ -265,16 +266,29 @@ class Bylines:
     def read(self, author: str | None, feed_name: str) -> Byline:
         return read_byline(author, agencies=self.per_feed.get(feed_name, ()), outlet=feed_name)
 
-    def people(self, author: str | None, feed_name: str) -> tuple[str, ...]:
-        return self.read(author, feed_name).people
+    def of(self, article: Article) -> Byline:
+        """Who wrote ``article``. An aggregator credits the outlet it took the article from both
+        as the author and as a tag opening the summary ("[Africa Check] No, photos..."): that
+        author is an outlet, not a person."""
+        byline = self.read(article.author, article.feed_name)
+        if byline.people and article.author:
+            tag = article.summary_text[: MAX_BYLINE_CHARS + 2]
+            if tag.startswith("[") and person_key(tag[1:].partition("]")[0]) == person_key(
+                article.author
+            ):
+                return Byline(people=(), credits=(*byline.people, *byline.credits))
+        return byline
+
+    def people(self, article: Article) -> tuple[str, ...]:
+        return self.of(article).people
 
     def shared_person(self, head: Article, others: Sequence[Article]) -> str | None:
         """The person ``head`` and every one of ``others`` name: whom a "More from" is from."""
         shared = None
         for article in others:
-            keys = set(self.read(article.author, article.feed_name).keys)
+            keys = set(self.of(article).keys)
             shared = keys if shared is None else shared & keys
-        for person in self.people(head.author, head.feed_name):
+        for person in self.people(head):
             if shared is None or person_key(person) in shared:
                 return person
         return None

@@ -361,7 +361,7 @@ def _group_by_person(
 
     by_person: dict[str, list[_Pick]] = {}  # in the order each person first appears
     for pick in shown:
-        for key in bylines.read(pick.article.author, pick.article.feed_name).keys:
+        for key in bylines.of(pick.article).keys:
             by_person.setdefault(key, []).append(pick)
 
     more_from: dict[int, tuple[Article, ...]] = {}

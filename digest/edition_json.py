@@ -32,7 +32,7 @@ def edition_json(edition: Edition, bylines: Bylines, topic_names: dict[str, str]
             **_link(entry.article),
             "topic": entry.topic,
             "topic_name": topic_names.get(entry.topic, entry.topic),
-            "people": list(bylines.people(entry.article.author, entry.article.feed_name)),
+            "people": list(bylines.people(entry.article)),
             "image": picture_url(entry.article.image_url),
             "more_from": more_from,
             "also_covered_by": [_link(article) for article in entry.also_covered_by],

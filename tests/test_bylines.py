@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from digest.bylines import Bylines, read_byline, written_author
+from digest.bylines import DEFAULT, Bylines, read_byline, written_author
 from digest.config import FeedSettings
 
 # (author field, the feed's name, the people read). Shapes seen in real feeds.
@@ -120,11 +120,11 @@ def test_a_feeds_own_agency_bylines_are_no_person() -> None:
         agency_bylines=("Harbour Bureau Chief", "Levant Syndicate"),
     )
     bylines = Bylines.for_feeds([feed])
-    assert bylines.people("Levant Syndicate", "Gulf Wire") == ()
-    assert bylines.people("levant  syndicate", "Gulf Wire") == ()
-    assert bylines.people("Jane Doe | Levant Syndicate", "Gulf Wire") == ("Jane Doe",)
+    assert bylines.read("Levant Syndicate", "Gulf Wire").people == ()
+    assert bylines.read("levant  syndicate", "Gulf Wire").people == ()
+    assert bylines.read("Jane Doe | Levant Syndicate", "Gulf Wire").people == ("Jane Doe",)
     # Only in that feed: elsewhere the same two words could be a person's name.
-    assert bylines.people("Levant Syndicate", "Other Feed") == ("Levant Syndicate",)
+    assert bylines.read("Levant Syndicate", "Other Feed").people == ("Levant Syndicate",)
 
 
 def test_an_empty_agency_byline_in_the_config_is_refused() -> None:
@@ -174,3 +174,31 @@ def test_an_author_field_of_any_length_is_read_without_failing(author: str) -> N
     byline = read_byline(author)
     assert len(" ".join(byline.people + byline.credits)) <= 300
     assert (written_author(author) or "") == (written_author(author[:300]) or "")
+
+
+def test_an_aggregators_source_outlet_is_no_person() -> None:
+    """An aggregator names the outlet it took a story from as the author and in brackets at the
+    summary's start: two words, but no person."""
+    from datetime import UTC, datetime
+
+    from digest.records import Article
+
+    def story(author: str, summary: str) -> Article:
+        now = datetime(2026, 2, 17, tzinfo=UTC)
+        return Article(
+            id=1,
+            feed_id=1,
+            feed_name="AllAfrica News",
+            guid="g",
+            link="https://aggregator.example/1",
+            title="Kenya vendor photos",
+            summary_html="",
+            summary_text=summary,
+            author=author,
+            published_at=now,
+            first_seen_at=now,
+        )
+
+    assert DEFAULT.people(story("Africa Check", "[Africa Check] No, photos do not show")) == ()
+    assert DEFAULT.people(story("Jane Doe", "[Capital FM] Nairobi traders")) == ("Jane Doe",)
+    assert DEFAULT.people(story("Africa Check", "No, photos do not show")) == ("Africa Check",)
