@@ -36,6 +36,13 @@ DATELINES = [
     ("غزة - الأناضول - قال", "قال"),
     ("ירושלים (רויטרס) - ישראל הודיעה", "ישראל הודיעה"),
     ("تهران (ایرنا) - وزیر", "وزیر"),
+    ("به گزارش ایرنا، وزیر امور خارجه گفت", "وزیر امور خارجه گفت"),
+    ("به گزارش خبرگزاری تسنیم، رئیس مجلس", "رئیس مجلس"),
+    ("غزة - وكالات: قصفت", "قصفت"),
+    ("القدس - (وكالات) - قال", "قال"),
+    ("دبي - وام: أعلنت", "أعلنت"),
+    ("ANKARA (AA) - Dışişleri Bakanlığı", "Dışişleri Bakanlığı"),
+    ("İSTANBUL (DHA) – Vali açıkladı", "Vali açıkladı"),
     ("Dubai: The Roads and Transport Authority said", "The Roads and Transport Authority said"),
     ("Abu Dhabi — Etihad Rail opened", "Etihad Rail opened"),
     ("Kuwait City, Jan 5 – The cabinet approved", "The cabinet approved"),
@@ -54,6 +61,7 @@ NOT_DATELINES = [
     "Netanyahu: We will win this war",  # a quote, not a dateline
     "Analysis: the war's second year",
     "Dubai-based airline Emirates said",
+    "به گزارش یک شاهد، مردم",  # "as a witness reports": no agency
 ]
 
 

@@ -15,6 +15,7 @@ What leaves the opening of a paragraph, each a pattern below:
   "JERUSALEM:";
 - a place and a double hyphen, as wires send it: "Nairobi --";
 - a well-known place (``DATELINE_PLACES``) and a colon or a dash: "Dubai:", "Doha —";
+- a Persian wire's credit: "به گزارش ایرنا،";
 - a byline: "By Jane Doe |", "By Jane Doe, Reuters —", or a first paragraph that is only
   "By Jane Doe".
 A source tag in brackets ("[Capital FM] Nairobi -- ...") stays; the dateline after it goes.
@@ -61,6 +62,8 @@ _PLACE_DATELINE = re.compile(
     r"^(?:" + "|".join(re.escape(place) for place in DATELINE_PLACES) + r")"
     r"(?:,\s*[A-Z][\w.]*(?:\s+[\w.]+){0,2})?\s*(?::|[-–—]{1,2})\s+(?=\S)"
 )
+# Persian wire copy opens with its credit: "به گزارش ایرنا، ..." ("as IRNA reports, ...").
+_PERSIAN_CREDIT = re.compile(r"^به گزارش\s+(?P<agency>[^،,\n]{2,40}?)\s*[،,]\s*")
 _DOUBLE_HYPHEN_DATELINE = re.compile(r"^[A-Z][\w'’.]+(?:\s+[A-Z][\w'’.]+){0,2}\s+--\s+")
 # "By" and names, each capitalised ("By the end of the year, ..." is no byline).
 _BY_NAMES = r"By\s+[A-Z][\w'’.-]*(?:,?\s+(?:and\s+)?[A-Z][\w'’.-]*){0,6}"
@@ -129,6 +132,9 @@ def _opening(text: str) -> int:
         return match.end()
     if (match := _AGENCY_AFTER_DASH.match(text)) and _known_agencies(match["agency"]):
         return match.end()
+    match = _PERSIAN_CREDIT.match(text)
+    if match and _known_agencies(match["agency"].removeprefix("خبرگزاری").strip()):
+        return match.end()
     for pattern in (_CAPITALS_DATELINE, _PLACE_DATELINE, _DOUBLE_HYPHEN_DATELINE, _BYLINE_OPENING):
         if match := pattern.match(text):
             return match.end()
@@ -139,7 +145,7 @@ def _is_place(text: str) -> bool:
     """Whether ``text`` reads as a dateline's place and date ("GAZA CITY, Jan 5", "القدس"):
     at most six words, each Latin one capitalised or a number ("Israel said on Monday" is
     a sentence)."""
-    words = text.replace(",", " ").split()
+    words = [word for word in text.replace(",", " ").split() if any(c.isalnum() for c in word)]
     return len(words) <= 6 and all(
         not word[:1].isascii() or word[:1].isupper() or word[:1].isdigit() for word in words
     )
