@@ -121,6 +121,7 @@ _SEPARATORS = re.compile(
 _PLACE_SUFFIX = re.compile(
     r"\s+(?:in|reporting\s+from|from)\s+[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*$"
 )  # one way to match any text: no backtracking over the words
+_NAME_IN_CAPITALS = re.compile(r"\b[A-Z][A-Z'’.-]+(?:\s+[A-Z][A-Z'’.-]+)+\b")
 _CONJUNCTIONS = ("و", "ו")  # written onto the next word in Arabic and Hebrew
 _DOTS = re.compile(r"[.\u200c\u200f\u200e]")
 
@@ -175,7 +176,15 @@ def written_author(author: str | None) -> str | None:
     text = " ".join(_WEB_ADDRESS.sub(" ", _EMAIL.sub(" ", text)).split())
     text = re.sub(r"\(\s*\)|<\s*>|\[\s*\]", " ", text)  # what held an address
     text = " ".join(_LEADING_BY.sub("", text).split()).strip(" ,;|-–—:")
+    # A name in capitals ("By JANE DOE, Reuters") reads as a name; an agency's stays.
+    text = _NAME_IN_CAPITALS.sub(_names_in_capitals, text)
     return text or None
+
+
+def _names_in_capitals(run: re.Match[str]) -> str:
+    if is_agency(run[0]):
+        return run[0]
+    return " ".join(word if is_agency(word) else word.title() for word in run[0].split())
 
 
 @lru_cache(maxsize=4096)

@@ -146,6 +146,10 @@ def test_an_empty_agency_byline_in_the_config_is_refused() -> None:
         ("Jane Doe <jane@gulfwire.example>", "Jane Doe"),
         ("Byron Smith", "Byron Smith"),
         ("Jane Doe | Reuters", "Jane Doe | Reuters"),
+        ("By JANE DOE, Reuters", "Jane Doe, Reuters"),
+        ("JANE O'NEIL | AFP", "Jane O'Neil | AFP"),
+        ("BBC NEWS", "BBC NEWS"),
+        ("AP NEWS STAFF", "AP News Staff"),
     ],
 )
 def test_the_written_author_drops_addresses_and_a_leading_by(
