@@ -107,3 +107,24 @@ def test_preview_json_prints_the_layout_of_the_next_edition(tmp_path: Path) -> N
     topics = [section["topic"] for section in layout["sections"]]
     assert topics == sorted(topics, key=order.index)  # sections in the list's order
     assert not (tmp_path / "var" / "preview").exists()  # --json writes no file
+
+
+@pytest.mark.integration
+def test_a_feeds_agency_bylines_in_the_config_reach_the_edition(tmp_path: Path) -> None:
+    """The example's Persia Review signs two pieces "Nasrin Ebadi": a "More from" until the
+    operator lists that byline as the feed's desk."""
+
+    def more_from(config: Path) -> set[str]:
+        result = digest(config, "preview", "middle-east-daily", "--poll", "--json")
+        assert result.returncode == 0, result.stderr
+        items = _items(json.loads(result.stdout))
+        return {item["more_from"]["person"] for item in items if item["more_from"]}
+
+    config = example_config(tmp_path, smtp_port=None)
+    assert "Nasrin Ebadi" in more_from(config)
+    text = config.read_text()
+    feed = 'name = "Persia Review"\n'
+    assert feed in text
+    config.write_text(text.replace(feed, feed + 'agency_bylines = ["Nasrin Ebadi"]\n'))
+    people = more_from(config)
+    assert "Nasrin Ebadi" not in people and people  # the others' "More from" stay
