@@ -118,7 +118,7 @@ def test_a_feeds_agency_bylines_in_the_config_reach_the_edition(tmp_path: Path) 
         result = digest(config, "preview", "middle-east-daily", "--poll", "--json")
         assert result.returncode == 0, result.stderr
         items = _items(json.loads(result.stdout))
-        return {item["more_from"]["person"] for item in items if item["more_from"]}
+        return {item["author"] for item in items if item["more_from"]}
 
     config = example_config(tmp_path, smtp_port=None)
     assert "Nasrin Ebadi" in more_from(config)
@@ -126,5 +126,5 @@ def test_a_feeds_agency_bylines_in_the_config_reach_the_edition(tmp_path: Path) 
     feed = 'name = "Persia Review"\n'
     assert feed in text
     config.write_text(text.replace(feed, feed + 'agency_bylines = ["Nasrin Ebadi"]\n'))
-    people = more_from(config)
-    assert "Nasrin Ebadi" not in people and people  # the others' "More from" stay
+    authors = more_from(config)
+    assert "Nasrin Ebadi" not in authors and authors  # the others' "More from" stay
