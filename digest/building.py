@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from digest import compose, lint, screening
+from digest.bylines import Bylines
 from digest.config import ListSettings
 from digest.errors import (
     ConfigError,
@@ -132,6 +133,7 @@ def compose_next_edition(
     edition = compose.build_edition(
         digest_list,
         services.settings.topics,
+        bylines=Bylines.for_feeds(services.settings.feeds),
         slot=slot,
         window_start=window_start,
         window_end=window_end,

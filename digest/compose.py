@@ -31,11 +31,18 @@ The rules, each chosen so the same inputs always give an equal edition:
 - One per story: articles of one cluster (other outlets' reports of the same story, see
   ``digest.dedup``) are shown once: the best-ranked stays, the others go under it as "also covered
   by". They are not shown anywhere else in the edition and do not count towards ``max_articles``.
-- "More from": when one author (compared case-insensitively; no author is never grouped) has
-  several articles in the edition, the most prominent one (the lead, else the best-ranked in the
-  sections, else in recommended) stays an item, and up to three others, best-ranked first, move
-  under it. Moving never changes the number of articles shown, so the cap still holds; any further
-  pieces by the author stay items of their own.
+- "More from": when one person (``digest.bylines``: an agency, a desk, the outlet or no author
+  is never grouped; names compared case-insensitively; a byline of several people counts for
+  each) has several articles in the edition, the most prominent one (the lead, else the
+  best-ranked in the sections, else in recommended) stays an item, and up to three others,
+  best-ranked first, move under it. An item heads one person's "More from" at most; a piece
+  of a story shown elsewhere in the edition (its cluster, link or title, the lead and "also
+  covered by" included), or one with "also covered by" reports of its own, never moves: it
+  stays an item. Moving never changes the number of
+  articles shown, so the cap still holds; any further pieces by the person stay items of their
+  own.
+- Pictures: an image address ``digest.ingest.pictures`` knows for a pixel or a broken address
+  counts as no picture, for the lead and the rank alike.
 """
 
 from __future__ import annotations
@@ -45,7 +52,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from digest import bylines as byline_reading
+from digest.bylines import Bylines
 from digest.config import ListSettings, TopicSettings
+from digest.ingest.pictures import picture_url
 from digest.records import Article, Candidate, Edition, EditionItem, Section
 from digest.topics import is_unsure
 
@@ -77,7 +87,12 @@ class _Pick:
 
 
 def _rank_key(article: Article, score: float) -> _RankKey:
-    return (-score, -article.sort_time.timestamp(), article.image_url is None, article.id)
+    return (
+        -score,
+        -article.sort_time.timestamp(),
+        picture_url(article.image_url) is None,
+        article.id,
+    )
 
 
 class _TopicTree:
@@ -111,8 +126,10 @@ def build_edition(
     window_start: datetime | None,
     window_end: datetime,
     candidates: Sequence[Candidate],
+    bylines: Bylines = byline_reading.DEFAULT,
 ) -> Edition:
-    """Compose the edition of ``digest_list`` due at ``slot`` from the window's candidates."""
+    """Compose the edition of ``digest_list`` due at ``slot`` from the window's candidates;
+    ``bylines`` reads who wrote each (the config's feeds add their own agency bylines)."""
     tree = _TopicTree(topics)
     fresh = [_freshened(candidate, window_end) for candidate in _merge(candidates)]
     picks, also_covered = _one_per_story(_file(fresh, digest_list.topics, tree))
@@ -129,7 +146,7 @@ def build_edition(
         picks, tree.subtree(digest_list.topics[0]), _sure_topics(candidates, topics)
     )
     sections, recommended = _select(picks, lead, digest_list)
-    more_from = _group_by_author(lead, sections, recommended)
+    more_from = _group_by_person(lead, sections, recommended, also_covered, bylines)
     moved = {article.id for articles in more_from.values() for article in articles}
 
     def item(pick: _Pick) -> EditionItem:
@@ -257,7 +274,10 @@ def _choose_lead(
         return None
     best_score = scored[0][0]
     for score, pick in scored:
-        illustrated = pick.article.image_url is not None and pick.article.summary_text.strip() != ""
+        illustrated = (
+            picture_url(pick.article.image_url) is not None
+            and pick.article.summary_text.strip() != ""
+        )
         if illustrated and score >= best_score * LEAD_ILLUSTRATED_SHARE:
             return pick
     return scored[0][1]
@@ -315,31 +335,69 @@ def _select(
     return sections, recommended
 
 
-def _author_key(article: Article) -> str | None:
-    name = " ".join((article.author or "").split())
-    return name.casefold() if name else None
-
-
-def _group_by_author(
-    lead: _Pick | None, sections: Mapping[str, Sequence[_Pick]], recommended: Sequence[_Pick]
+def _group_by_person(
+    lead: _Pick | None,
+    sections: Mapping[str, Sequence[_Pick]],
+    recommended: Sequence[_Pick],
+    also_covered: Mapping[int, Sequence[Article]],
+    bylines: Bylines,
 ) -> dict[int, tuple[Article, ...]]:
-    """For each author with several articles shown: the head's id -> the articles moved under it."""
+    """For each person with several articles shown: the head's id -> the articles moved under it
+    (see the module docstring)."""
     by_prominence: list[tuple[tuple[int, _RankKey], _Pick]] = (
         [((0, lead.rank), lead)] if lead is not None else []
     )
     by_prominence += [((1, p.rank), p) for picks in sections.values() for p in picks]
     by_prominence += [((2, p.rank), p) for p in recommended]
     by_prominence.sort(key=lambda entry: entry[0])
+    shown = [pick for _, pick in by_prominence]
+    # What marks each item's story, its "also covered by" reports included.
+    stories = {
+        pick.id: set().union(
+            *(_story_keys(article) for article in (pick.article, *also_covered.get(pick.id, ())))
+        )
+        for pick in shown
+    }
 
-    by_author: dict[str, list[_Pick]] = {}
-    for _, pick in by_prominence:
-        key = _author_key(pick.article)
-        if key is not None:
-            by_author.setdefault(key, []).append(pick)
+    by_person: dict[str, list[_Pick]] = {}  # in the order each person first appears
+    for pick in shown:
+        for key in bylines.of(pick.article).keys:
+            by_person.setdefault(key, []).append(pick)
 
     more_from: dict[int, tuple[Article, ...]] = {}
-    for head, *others in by_author.values():
-        if others:
-            others.sort(key=lambda pick: pick.rank)
-            more_from[head.id] = tuple(pick.article for pick in others[:MORE_FROM_LIMIT])
+    moved: set[int] = set()
+    for picks in by_person.values():
+        available = [pick for pick in picks if pick.id not in moved]
+        if len(available) < 2 or available[0].id in more_from:
+            continue
+        head, *others = available
+        # A piece of a story the edition shows elsewhere would repeat it under another item.
+        movable = sorted(
+            (
+                pick
+                for pick in others
+                if pick.id not in more_from
+                and pick.id not in also_covered  # its "also covered by" would be lost
+                and not _story_shown_elsewhere(pick, stories)
+            ),
+            key=lambda pick: pick.rank,
+        )[:MORE_FROM_LIMIT]
+        if movable:
+            more_from[head.id] = tuple(pick.article for pick in movable)
+            moved.update(pick.id for pick in movable)
     return more_from
+
+
+def _story_keys(article: Article) -> set[str]:
+    """What marks two articles as one story here: the cluster, the link, the title."""
+    keys = {f"link:{article.link}", f"title:{' '.join(article.title.casefold().split())}"}
+    if article.cluster_id is not None:
+        keys.add(f"cluster:{article.cluster_id}")
+    return keys
+
+
+def _story_shown_elsewhere(pick: _Pick, stories: Mapping[int, set[str]]) -> bool:
+    """Whether another item of the edition, or a report under one, is ``pick``'s story;
+    ``stories`` holds each item's story keys by its id."""
+    keys = _story_keys(pick.article)
+    return any(keys & other for other_id, other in stories.items() if other_id != pick.id)

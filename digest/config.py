@@ -331,15 +331,6 @@ class SampleServerSettings(_Model):
     port: int = Field(ge=1, le=65535)
 
 
-class FeedSettings(_Model):
-    url: HttpUrl
-    name: str = Field(min_length=1)
-    enabled: bool = True
-    # Per-feed bounds on the polling interval; unset, the [ingest] ones apply.
-    min_interval_minutes: float | None = Field(default=None, ge=1, le=7 * 24 * 60)
-    max_interval_minutes: float | None = Field(default=None, ge=1, le=30 * 24 * 60)
-
-
 def _check_term(term: str) -> str:
     if not term.strip():
         raise ValueError("empty term: write a word or phrase, or remove the entry")
@@ -349,6 +340,24 @@ def _check_term(term: str) -> str:
 
 
 Term = Annotated[str, AfterValidator(_check_term)]
+
+
+class FeedSettings(_Model):
+    url: HttpUrl
+    name: str = Field(min_length=1)
+    enabled: bool = True
+    # Per-feed bounds on the polling interval; unset, the [ingest] ones apply.
+    min_interval_minutes: float | None = Field(default=None, ge=1, le=7 * 24 * 60)
+    max_interval_minutes: float | None = Field(default=None, ge=1, le=30 * 24 * 60)
+    agency_bylines: tuple[Term, ...] = Field(
+        default=(),
+        description=(
+            "Bylines of this feed that name a desk, an agency or the outlet rather than a "
+            'person ("Harbour Syndicate"), compared case-insensitively, for this feed only. '
+            "Added to the built-in list (Reuters, AFP, AP, News Desk, Staff...); a byline "
+            'read as no person never heads a "More from".'
+        ),
+    )
 
 
 class TopicRules(_Model):

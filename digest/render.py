@@ -33,8 +33,11 @@ from premailer import Premailer
 
 import digest
 from digest import placeholders
+from digest.bylines import Bylines, written_author
 from digest.config import ListSettings, Settings, entry_key
 from digest.errors import RenderError
+from digest.ingest import summaries
+from digest.ingest.pictures import picture_url
 from digest.mail.headers import header_text
 from digest.records import Article, Edition, EditionItem, RenderedEdition
 from digest.tracking import NONE as NO_TRACKING
@@ -63,6 +66,7 @@ SUMMARY_CHARS = 300
 TITLE_CHARS = 160
 NAME_CHARS = 60  # an author or a feed name
 URL_CHARS = 600  # a longer article link is shown unlinked, a longer image URL not at all
+MIN_PARAGRAPH_CHARS = 40  # a summary's next paragraph is shown only with room for this much
 # Gmail clips at about 102 KB (digest.lint.HTML_SIZE_LIMIT); what is left is room for what each
 # subscriber's copy adds: the signed unsubscribe link, the address, tracking parameters on links.
 HTML_BUDGET = 96_000
@@ -135,7 +139,7 @@ class Story:
     article: Article
     title: str
     url: str | None  # None when the link is not http(s): the headline is shown unlinked
-    summary: str
+    summary: str  # the paragraphs shown, on one line
     author: str | None
     feed_name: str
     published: str  # a time marker: "25 Nov 2026, 09:14" in each subscriber's timezone
@@ -144,6 +148,8 @@ class Story:
     direction: Literal["ltr", "rtl"]
     more_from: tuple[StoryLink, ...] = ()
     also_covered_by: tuple[StoryLink, ...] = ()  # other outlets' reports of the same story
+    more_from_name: str | None = None  # the person "More from" is from (digest.bylines)
+    paragraphs: tuple[str, ...] = ()  # the summary's paragraphs, shown apart
 
     @property
     def byline(self) -> Neutralized:
@@ -320,6 +326,7 @@ class Renderer:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
+        self._bylines = Bylines.for_feeds(settings.feeds)
         self.folder = template_folder(settings)
         # An operator's folder may override only some templates; the rest come bundled.
         search_path = [self.folder]
@@ -519,21 +526,30 @@ class Renderer:
         article = item.article
         title = shorten(article.title, TITLE_CHARS) or words.untitled
         # The plain-text summary: safer than feed HTML, and it reads the same in every mail app.
-        summary = shorten(article.summary_text, summary_chars) if summary_chars else ""
+        paragraphs = _summary_paragraphs(article, summary_chars) if summary_chars else ()
+        summary = " ".join(paragraphs)
         if summary == one_line(article.title):
-            summary = ""  # feeds that repeat the title as the summary
+            summary, paragraphs = "", ()  # feeds that repeat the title as the summary
         return Story(
             article=article,
             title=title,
             url=with_parameters(_bounded_url(article.link), tracking),
             summary=summary,
-            author=shorten(article.author or "", NAME_CHARS) or None,
+            paragraphs=paragraphs,
+            author=shorten(written_author(article.author) or "", NAME_CHARS) or None,
             feed_name=shorten(article.feed_name, NAME_CHARS),
             published=_time(article.sort_time),
-            image_url=_bounded_url(article.image_url) if image else None,
+            # A pixel stored before its pattern was known is no picture either (ingest.pictures).
+            image_url=_bounded_url(picture_url(article.image_url)) if image else None,
             language=_language_tag(article.language),
             direction=text_direction(article),
             more_from=tuple(_story_link(other, words, tracking) for other in item.more_from),
+            more_from_name=(
+                shorten(person, NAME_CHARS)
+                if item.more_from
+                and (person := self._bylines.shared_person(article, item.more_from))
+                else None
+            ),
             also_covered_by=tuple(
                 _story_link(other, words, tracking) for other in item.also_covered_by
             ),
@@ -586,6 +602,30 @@ def _story_link(article: Article, words: Wording, tracking: dict[str, str]) -> S
         published=_time(article.sort_time),
         direction=text_direction(article),
     )
+
+
+def _summary_paragraphs(article: Article, limit: int) -> tuple[str, ...]:
+    """The summary's first paragraphs, at most ``summaries.MAX_PARAGRAPHS`` (the rest joins the
+    last) and ``limit`` characters in all, without an opening dateline (one stored before
+    ingest knew it too)."""
+    paragraphs = summaries.clean_paragraphs(summaries.paragraphs_of(article.summary_html))
+    if not paragraphs:
+        paragraphs = [one_line(article.summary_text)] if article.summary_text.strip() else []
+    if len(paragraphs) > summaries.MAX_PARAGRAPHS:
+        last = summaries.MAX_PARAGRAPHS - 1
+        paragraphs = [*paragraphs[:last], " ".join(paragraphs[last:])]
+    shown: list[str] = []
+    room = limit
+    for paragraph in paragraphs:
+        if shown and room < MIN_PARAGRAPH_CHARS:
+            shown[-1] = shorten(shown[-1] + " …", len(shown[-1]) + 1)
+            break
+        piece = shorten(paragraph, room)
+        shown.append(piece)
+        room -= len(piece)
+        if piece != one_line(paragraph):
+            break
+    return tuple(piece for piece in shown if piece)
 
 
 def _time(moment: datetime) -> Neutralized:

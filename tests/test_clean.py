@@ -471,3 +471,107 @@ RESOLVE_REFERENCES = [
 def test_resolving_a_url_is_what_urljoin_does(base: str) -> None:
     for reference in RESOLVE_REFERENCES:
         assert resolve_url(base, reference) == urljoin(base, reference), reference
+
+
+def test_an_entry_takes_its_picture_past_a_pixel_and_a_broken_address() -> None:
+    """The first candidates a feed offers are a pixel and a script's "undefined"; the story's
+    photograph comes after them, in the description."""
+    entry = clean(
+        {
+            "link": "https://news.example.org/2026/truce",
+            "title": "Truce holds",
+            "media_content": [
+                {"url": "https://news.example.org/assets/rss-pixel.png", "medium": "image"},
+                {"url": "https://news.example.org/images/undefined", "medium": "image"},
+            ],
+            "summary": '<p><img src="https://news.example.org/photos/truce.jpg">Calm.</p>',
+        }
+    )
+    assert entry is not None
+    assert entry.image_url == "https://news.example.org/photos/truce.jpg"
+
+
+# --- clean text: paragraphs apart, no wire dateline, no tracking parameter ---------------------
+
+
+def test_a_summary_keeps_its_paragraphs_and_loses_its_wire_dateline() -> None:
+    entry = clean(
+        {
+            "link": "https://gulfwire.example/truce",
+            "summary": "<p>Strikes go on despite truce</p>"
+            "<p>JERUSALEM (Reuters) - Israel said on Monday it would keep talking.</p>",
+        }
+    )
+    assert entry.summary_html == (
+        "<p>Strikes go on despite truce</p><p>Israel said on Monday it would keep talking.</p>"
+    )
+    assert (
+        entry.summary_text
+        == "Strikes go on despite truce Israel said on Monday it would keep talking."
+    )
+
+
+def test_plain_text_lines_in_a_description_stay_paragraphs() -> None:
+    entry = clean(
+        {
+            "link": "https://gulfwire.example/truce",
+            "summary": "Strikes go on despite truce\nJERUSALEM: Israeli officials said on Monday.",
+        }
+    )
+    assert entry.summary_html == (
+        "<p>Strikes go on despite truce</p><p>Israeli officials said on Monday.</p>"
+    )
+
+
+def test_a_long_summary_is_cut_in_its_paragraphs() -> None:
+    first, second = "Strikes go on despite the truce. " * 5, "Officials said talks go on. " * 40
+    entry = clean(
+        {"link": "https://gulfwire.example/truce", "summary": f"<p>{first}</p><p>{second}</p>"}
+    )
+    assert entry.summary_html.startswith(f"<p>{first.strip()}</p><p>Officials said")
+    assert entry.summary_html.count("<p>") == 2
+    assert len(entry.summary_text) <= SUMMARY_LIMIT
+    assert entry.summary_text.endswith("…")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "utm_source=rss&utm_medium=feed",
+        "fbclid=IwAR0abc",
+        "gclid=abc",
+        "mc_cid=abc&mc_eid=def",
+        "ocid=msn",
+        "cmpid=rss",
+        "CMP=twt_gu",
+        "INTCMP=sfl",
+        "ns_mchannel=social&ns_source=twitter&ns_campaign=bbc",
+        "at_medium=custom7&at_campaign=64&at_custom1=x",
+        "_ga=2.123.456",
+        "smid=tw-nytimes&smtyp=cur",
+        "ref=rss",
+        "mod=rss_Top_Stories",
+        "partner=rss&emc=rss",
+        "source=feed",
+        "xtor=RSS-3208",
+        "WT.mc_id=abc",
+        "pk_campaign=x&mtm_source=y",
+        "guccounter=1&guce_referrer=aHR0",
+        "ito=792",
+        "ftag=MSF0951a18",
+    ],
+)
+def test_known_tracking_parameters_leave_links(query: str) -> None:
+    assert canonical_link(f"https://gulfwire.example/story?id=7&{query}") == (
+        "https://gulfwire.example/story?id=7"
+    )
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["mod=viewthread&tid=12", "src=viewer", "s=truce", "source=un", "page=2", "id=7"],
+)
+def test_parameters_a_site_may_need_stay_on_links(query: str) -> None:
+    assert canonical_link(f"https://gulfwire.example/story?{query}") == (
+        f"https://gulfwire.example/story?{query}"
+    )

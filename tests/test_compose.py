@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -357,6 +358,106 @@ def test_more_from_holds_at_most_three_and_the_rest_stay_items() -> None:
     assert edition.lead is not None
     assert [a.id for a in edition.lead.more_from] == [2, 3, 4]
     assert section_ids(edition) == {"gulf": [5, 6]}
+
+
+def by(article_id: int, topics: dict[str, float], author: str, **fields: object) -> Candidate:
+    """A candidate by ``author``; ``fields`` may also set the title, cluster or feed."""
+    extra = {key: fields.pop(key) for key in ("title", "cluster_id", "feed_name") if key in fields}
+    made = candidate(article_id, topics, author=author, **fields)
+    return Candidate(article=replace(made.article, **extra), topics=made.topics)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "desk", ["AFP", "Reuters", "Associated Press", "News Desk", "Web Desk", "Staff", "Gulf Wire"]
+)
+def test_more_from_is_never_an_agency_a_desk_or_the_outlet(desk: str) -> None:
+    edition = compose(
+        [
+            by(1, {"middle-east": 9.0}, desk, image=True),
+            by(2, {"gulf": 5.0}, desk),
+            by(3, {"syria": 4.0}, desk),
+        ]
+    )
+    assert all(item.more_from == () for item in edition.items())
+    assert sorted(shown_ids(edition)) == [1, 2, 3]
+    assert section_ids(edition) == {"gulf": [2], "syria": [3]}
+
+
+def test_more_from_reads_the_person_behind_an_agency_credit() -> None:
+    edition = compose(
+        [
+            by(1, {"middle-east": 9.0}, "Jane Doe | Reuters", image=True),
+            by(2, {"gulf": 5.0}, "By JANE DOE, Reuters"),
+            by(3, {"syria": 4.0}, "Jane Doe (AFP)"),
+            by(4, {"gulf": 3.0}, "Omar Said | Reuters"),  # the same agency, another person
+        ]
+    )
+    assert edition.lead is not None
+    assert [a.id for a in edition.lead.more_from] == [2, 3]
+    assert section_ids(edition) == {"gulf": [4]}
+
+
+def test_more_from_counts_each_of_several_authors() -> None:
+    edition = compose(
+        [
+            by(1, {"middle-east": 9.0}, "Lina Haddad and Omar Said", image=True),
+            by(2, {"gulf": 5.0}, "Omar Said"),
+            by(3, {"syria": 4.0}, "Dana Levi, Lina Haddad"),
+        ]
+    )
+    assert edition.lead is not None
+    # One "More from" per item: the lead's first person with other pieces, Lina Haddad.
+    assert [a.id for a in edition.lead.more_from] == [3]
+    assert section_ids(edition) == {"gulf": [2]}
+
+
+def test_a_feeds_own_agency_byline_heads_no_more_from() -> None:
+    from digest.bylines import Bylines
+    from digest.config import FeedSettings
+
+    feed = FeedSettings(
+        url="https://gulfwire.example/feed",  # type: ignore[arg-type]
+        name="Gulf Wire",
+        agency_bylines=("Harbour Syndicate",),
+    )
+    candidates = [
+        by(1, {"middle-east": 9.0}, "Harbour Syndicate", image=True),
+        by(2, {"gulf": 5.0}, "Harbour Syndicate"),
+    ]
+    assert compose(candidates).lead.more_from != ()  # type: ignore[union-attr]  # two words: a name
+    edition = build_edition(
+        digest_list(),
+        TOPICS,
+        slot=SLOT,
+        window_start=WINDOW_START,
+        window_end=SLOT,
+        candidates=candidates,
+        bylines=Bylines.for_feeds([feed]),
+    )
+    assert all(item.more_from == () for item in edition.items())
+
+
+def test_more_from_never_repeats_a_story_shown_elsewhere_in_the_edition() -> None:
+    """The lead's story again (its title) under another item by the same person would show it
+    twice: such a piece stays an item of its own, and so does a story other outlets covered."""
+    edition = compose(
+        [
+            by(1, {"middle-east": 9.0}, "Omar Said", image=True, title="Truce holds in Gaza"),
+            by(2, {"gulf": 6.0}, "Lina Haddad", title="Causeway opens"),
+            by(3, {"gulf": 5.0}, "Lina Haddad", title="Truce  holds in GAZA"),  # the lead's
+            by(4, {"syria": 4.0}, "Lina Haddad", cluster_id=70, title="Aleppo power plant"),
+            by(5, {"syria": 3.0}, "Dana Levi", cluster_id=70, title="Power back in Aleppo"),
+            by(6, {"gulf": 2.0}, "Lina Haddad", title="Port reopens"),
+            # the title of a report shown under item 4 as "also covered by"
+            by(7, {"gulf": 1.5}, "Lina Haddad", title="Power back in Aleppo"),
+        ]
+    )
+    items = {item.article.id: item for item in edition.items()}
+    assert [a.id for a in items[2].more_from] == [6]
+    assert 7 in items
+    assert 3 in items  # not hidden under item 2: it is its own item, beside the lead
+    # Other outlets' reports keep their story an item, with its "also covered by" line.
+    assert [a.id for a in items[4].also_covered_by] == [5]
 
 
 # --- invariants ---------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html as html_module
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -786,3 +787,57 @@ def test_25_articles_with_the_longest_summaries_stay_under_gmail_clipping(
     assert len(absurd.html.encode()) <= HTML_BUDGET
     assert absurd.html.count('class="thumb"') == 0
     assert absurd.article_count == 25 and absurd.text.count("https://news.example.org/") == 25
+
+
+# ---------------------------------------------------------------------------------------------
+# What an editor would sign: paragraphs apart, no dateline, no pixel, "More from" a person
+
+
+def edited_edition() -> Edition:
+    """A lead stored before ingest knew its dateline and its pixel, with two paragraphs, and an
+    item whose author is credited beside an agency."""
+    lead = article(
+        1,
+        "Strikes go on in Gaza despite the truce",
+        author="Jane Doe | Reuters",
+        image="https://news.example.org/assets/rss-pixel.png",
+    )
+    lead = replace(
+        lead,
+        summary_html="<p>Strikes go on despite truce</p>"
+        "<p>JERUSALEM (Reuters) - Israel said on Monday it would keep talking.</p>",
+        summary_text="Strikes go on despite truce JERUSALEM (Reuters) - Israel said on Monday it "
+        "would keep talking.",
+    )
+    other = article(2, "Talks move to Cairo", author="By JANE DOE, Reuters")
+    return Edition(
+        list_slug="middle-east-daily",
+        slot=SLOT,
+        window_start=SLOT - timedelta(days=1),
+        window_end=SLOT,
+        lead=EditionItem(lead, "middle-east", more_from=(other,)),
+    )
+
+
+def test_summary_paragraphs_stay_apart_without_their_dateline(settings: Settings) -> None:
+    result = Renderer(settings).render(edited_edition(), settings.list("middle-east-daily"))
+    assert "Strikes go on despite truce\n\nIsrael said on Monday it would keep talking." in (
+        result.text
+    )
+    body = body_of(result.html)
+    assert re.search(r">Strikes go on despite truce</p>\s*<p[^>]*>Israel said on Monday", body)
+    assert "(Reuters) -" not in result.text and "(Reuters) -" not in body
+    assert "truce JERUSALEM" not in result.text and "truce JERUSALEM" not in body
+
+
+def test_a_stored_pixel_is_never_shown(settings: Settings) -> None:
+    result = Renderer(settings).render(edited_edition(), settings.list("middle-east-daily"))
+    assert "rss-pixel.png" not in result.html
+    assert "<img" not in body_of(result.html)
+
+
+def test_more_from_names_the_person_not_the_agency(settings: Settings) -> None:
+    result = Renderer(settings).render(edited_edition(), settings.list("middle-east-daily"))
+    assert "More from Jane Doe:" in result.text
+    assert "More from Jane Doe</p>" in result.html
+    assert "More from Jane Doe | Reuters" not in result.text

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
@@ -14,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from digest import lint, pipeline
+from digest.bylines import Bylines
 from digest.cli.app import (
     app,
     config_app,
@@ -26,6 +28,7 @@ from digest.cli.app import (
 )
 from digest.cli.boundary import report
 from digest.config import entry_key
+from digest.edition_json import edition_json
 from digest.errors import DigestError
 from digest.preflight import Preflight, existing_store, preflight
 from digest.records import CycleSummary
@@ -203,6 +206,14 @@ def preview(
             "--png", help="Also screenshot it in Chromium at 600 and 375 pixels wide, beside it."
         ),
     ] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the edition's layout as JSON instead (lead, sections, items, "
+            '"More from", "Also covered by"; see docs/editing.md); no file is written.',
+        ),
+    ] = False,
 ) -> None:
     """Write the next edition of LIST to an HTML file, without storing or sending anything, and
     show what the checks that run before each send find wrong with it."""
@@ -214,6 +225,10 @@ def preview(
                 for feed in services.store.sync_feeds(settings.feeds, services.clock.now()):
                     if feed.enabled:
                         pipeline.poll_feed(services, feed.id)
+            if as_json:
+                edition = _layout_json(services, list_slug)
+                typer.echo(json.dumps(edition, ensure_ascii=False, indent=2))
+                return
             path = output or settings.service.data_dir / "preview" / f"{list_slug}.html"
             digest_list = settings.list(list_slug)
             rendered = pipeline.render_preview(services, list_slug)
@@ -257,6 +272,16 @@ def preview(
     console.print(str(path))
     if lint.blocking(findings):
         raise typer.Exit(1)
+
+
+def _layout_json(services: Services, list_slug: str) -> dict[str, Any]:
+    """The layout of the edition ``list_slug`` would send now (digest.edition_json)."""
+    settings, now = services.settings, services.clock.now()
+    edition = pipeline.compose_next_edition(
+        services, settings.list(list_slug), now, now, services.store.article_sequence()
+    )
+    names = {topic.slug: topic.name for topic in settings.topics}
+    return edition_json(edition, Bylines.for_feeds(settings.feeds), names)
 
 
 @db_app.command("upgrade")

@@ -21,7 +21,8 @@ from urllib.parse import quote, unquote_plus, urljoin, urlsplit, urlunsplit
 
 import nh3
 
-from digest.ingest import quirks
+from digest.bylines import written_author
+from digest.ingest import pictures, quirks, summaries
 from digest.ingest.dates import entry_date
 from digest.ingest.nesting import bound_nesting
 from digest.records import URL_LIMIT, Entry
@@ -50,16 +51,36 @@ DROPPED_WITH_CONTENT = frozenset(
     }
 )  # fmt: skip
 
-# Query parameters that only tell the publisher where a click came from.
+# Query parameters that only tell the publisher where a click came from: the one list of them,
+# kept up to date with what major publishers add (tests/test_clean.py holds an example of each).
+# Compared case-insensitively ("CMP", "WT.mc_id").
 TRACKING_PARAMETERS = frozenset(
     {
-        "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "igshid",
-        "mc_cid", "mc_eid", "ref", "ref_src", "ref_url", "cmpid", "icid", "ocid", "ncid",
-        "_hsenc", "_hsmi", "mkt_tok", "s_cid", "at_medium", "at_campaign", "soc_src", "soc_trk",
-        "__twitter_impression", "oly_anon_id", "oly_enc_id", "vero_id", "rss", "traffic_source",
+        # click ids of ad and social platforms
+        "fbclid", "gclid", "gclsrc", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid",
+        "igshid", "ttclid", "li_fat_id", "epik", "sccid", "irclickid",
+        # mail platforms (Mailchimp, HubSpot, Marketo, Vero, Klaviyo)
+        "mc_cid", "mc_eid", "_hsenc", "_hsmi", "mkt_tok", "vero_id", "vero_conv", "_kx",
+        # publishers' campaign codes
+        "ref", "ref_src", "ref_url", "cmpid", "cmp", "intcmp", "icid", "ocid", "ncid", "s_cid",
+        "s_kwcid", "soc_src", "soc_trk", "smid", "smtyp", "xtor", "ito", "ftag", "emc",
+        "__twitter_impression", "oly_anon_id", "oly_enc_id", "traffic_source", "rss",
+        "_ga", "_gl", "guccounter", "guce_referrer", "guce_referrer_sig", "sr_share",
+        "taid", "dicbo", "mbid", "int_source", "int_medium", "int_campaign", "cid_source",
     }
 )  # fmt: skip
-TRACKING_PREFIXES = ("utm_",)
+# Families: utm_* (Google), ns_* (BBC's comScore), at_* (AT Internet: BBC, Le Monde),
+# pk_* and mtm_* (Matomo), hsa_* (HubSpot ads), wt.* and wt_* (Webtrends), oly_* (Olytics).
+TRACKING_PREFIXES = ("utm_", "ns_", "at_", "pk_", "mtm_", "hsa_", "wt.", "wt_", "oly_")
+# Parameters that track only when they say the click came from a feed ("?mod=rss_Top_Stories",
+# "?partner=rss", "?source=feed"): elsewhere a site may use them for its own pages
+# ("?mod=viewthread" on a forum, "?src=" of a viewer).
+FEED_MARKER_PARAMETERS = frozenset(
+    {"mod", "partner", "src", "source", "from", "feed", "f", "via", "r", "s"}
+)
+_FEED_MARKER_VALUE = re.compile(
+    r"(?:rss|atom|feeds?|feedburner|rssfeeds?)(?:[-_.:].*)?|.*[-_](?:rss|feed)", re.IGNORECASE
+)
 
 # Characters left as they are when re-quoting a URL's path and query (existing %XX escapes too).
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
@@ -79,13 +100,6 @@ _STRIPPED_BLOCK_END = re.compile(
 _TAG_NAMES = "|".join(sorted(ALLOWED_TAGS))
 _SANITIZED_TAG = re.compile(rf'<(?:({_TAG_NAMES})(?: [a-z]+="[^"<]*")*|/({_TAG_NAMES}))>')
 _IMG_TAG = re.compile(r"<img", re.IGNORECASE)
-# Images that are never the story's picture: counters and beacons, FeedBurner's flare buttons,
-# WordPress's emoji, lazy-loading placeholders.
-_NOT_A_PICTURE = re.compile(
-    r"//(?:feeds\.feedburner\.com/~|pixel\.wp\.com/|stats\.wordpress\.com/|[^/]*doubleclick\.net/)"
-    r"|/images/core/emoji/|/[^/?]*(?:placeholder|spacer|blank)[^/?]*\.(?:gif|png|svg)(?:\?|$)",
-    re.IGNORECASE,
-)
 # A start tag whose attributes are all name="value" (no "<", ">" or quote inside), separated by
 # the spaces that end a tag name for html.parser, or an end tag; each holds exactly one "<".
 _PLAIN_TAG = re.compile(
@@ -428,8 +442,13 @@ def canonical_link(url: str) -> str:
 
 
 def _is_tracking(pair: str) -> bool:
-    name = unquote_plus(pair.split("=", 1)[0]).lower()
-    return name in TRACKING_PARAMETERS or name.startswith(TRACKING_PREFIXES)
+    written_name, _, written_value = pair.partition("=")
+    name = unquote_plus(written_name).lower()
+    if name in TRACKING_PARAMETERS or name.startswith(TRACKING_PREFIXES):
+        return True
+    return name in FEED_MARKER_PARAMETERS and bool(
+        _FEED_MARKER_VALUE.fullmatch(unquote_plus(written_value))
+    )
 
 
 def resolve_url(base_url: str, reference: str) -> str:
@@ -512,6 +531,10 @@ def clean_entry(
     summary_html = quirks.without_boilerplate(sanitize_html(source_html, base_url=html_base))
     if "&amp;" in summary_html:
         summary_html = _ESCAPED_TWICE_IN_HTML.sub(r"&\1;", summary_html)
+    paragraphs = summaries.paragraphs_of(summary_html)
+    # A wire dateline or byline opening a paragraph is no part of the story's summary.
+    if (cleaned := summaries.clean_paragraphs(paragraphs)) != paragraphs:
+        paragraphs, summary_html = cleaned, summaries.paragraphs_html(cleaned)
     summary_text = html_to_text(summary_html)
 
     source = quirks.source_name(raw)
@@ -521,9 +544,11 @@ def clean_entry(
     if title and quirks.restates_title(summary_text, title, source):
         summary_html = summary_text = ""
     if len(summary_text) > SUMMARY_LIMIT:
-        # The source was a whole article: keep a short, plain summary rather than pages of HTML.
-        summary_text = truncate_text(summary_text, SUMMARY_LIMIT)
-        summary_html = f"<p>{escape(summary_text, quote=False)}</p>"
+        # The source was a whole article: keep a short, plain summary rather than pages of
+        # HTML, in its paragraphs.
+        paragraphs = _cut_paragraphs(paragraphs, SUMMARY_LIMIT)
+        summary_html = summaries.paragraphs_html(paragraphs)
+        summary_text = " ".join(paragraphs)
     if not title:
         title = truncate_text(summary_text, 80) if summary_text else link
     published = entry_date(raw, "published", now)
@@ -542,6 +567,23 @@ def clean_entry(
         image_url=_image_url(raw, source_html, page, html_base),
         language=_language(raw) or normalize_language(feed_language),
     )
+
+
+def _cut_paragraphs(paragraphs: list[str], limit: int) -> list[str]:
+    """The first paragraphs, the last cut at a word, all together at most ``limit`` characters
+    with the spaces between them."""
+    kept: list[str] = []
+    room = limit
+    for paragraph in paragraphs:
+        if kept and room < 40:  # too little room for a useful piece of another paragraph
+            kept[-1] = truncate_text(kept[-1] + " …", len(kept[-1]) + 1)
+            break
+        piece = truncate_text(paragraph, room)
+        kept.append(piece)
+        room -= len(piece) + 1
+        if piece != paragraph:
+            break
+    return kept
 
 
 def _entry_link(raw: RawEntry, base_url: str) -> str | None:
@@ -592,8 +634,13 @@ def _summary_source(raw: RawEntry) -> tuple[str, str]:
             continue
         base = str(detail.get("base") or "")
         if detail.get("type") == "text/plain":
-            paragraphs = value.split("\n\n")
-            return "".join(f"<p>{escape(part)}</p>" for part in paragraphs if part.strip()), base
+            paragraphs = summaries.plain_text_paragraphs(value)
+            return "".join(f"<p>{escape(part)}</p>" for part in paragraphs), base
+        if "<" not in value and "\n" in value:
+            # Plain text in an HTML field: its line breaks are all that part its paragraphs,
+            # and HTML would read them as spaces ("...despite truce JERUSALEM: ...").
+            paragraphs = summaries.plain_text_paragraphs(value)
+            return "".join(f"<p>{part}</p>" for part in paragraphs), base
         return value, base
     return "", ""
 
@@ -622,7 +669,8 @@ def _author(raw: RawEntry) -> str | None:
         name = match.group("name")
     else:
         name = str((raw.get("author_detail") or {}).get("name") or written)
-    text = html_to_text(name)
+    # An address is no name, and a reader's mail is no place to publish one.
+    text = written_author(html_to_text(name)) or ""
     return truncate_text(text, AUTHOR_LIMIT) or None
 
 
@@ -644,7 +692,7 @@ def _categories(tags: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
 def _image_url(raw: RawEntry, source_html: str, link: str, html_base: str) -> str | None:
     for candidate, base in _image_candidates(raw, source_html, link, html_base):
         url = absolute_http_url(candidate, base)
-        if url is not None and _NOT_A_PICTURE.search(url) is None:
+        if url is not None and pictures.picture_url(url) is not None:
             return url
     return None
 

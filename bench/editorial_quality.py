@@ -1,0 +1,440 @@
+"""How an editor would judge the example's editions built from captured real feeds.
+
+    python bench/editorial_quality.py [--realfeeds ../shared/realfeeds]
+
+Builds the lists of config/example.toml (its topics and lists; its own sample feeds switched
+off) from the captured feeds of real news outlets in ``../shared/realfeeds/`` (read there, never
+copied into this repository; see its README), and from a feed of editing shapes this script
+writes itself (desk and agency bylines, pixels, datelines, tracking parameters, paragraphs). It
+polls them through the real pipeline (loopback server, SQLite, classification, clusters),
+composes and renders the next edition of every list, and counts what an editor would strike:
+
+- "More from" a desk, an agency or an outlet (hand-labelled bylines below), not a person;
+- pictures shown that are tracking pixels, spacers, placeholders or broken addresses;
+- run-together text: two paragraphs of a feed's description printed as one;
+- wire datelines and bylines left opening a summary paragraph;
+- links shown with a tracking parameter;
+- same-story pairs (hand-labelled below) shown apart within a section, and different labelled
+  stories merged into one item.
+
+Every judgement here is the bench's own (its patterns and labels), not the product's, so that
+the same script measures the code before and after a change:
+
+    PYTHONPATH=/path/to/older/checkout python bench/editorial_quality.py
+
+The real feeds are optional: without the folder, only the bench's own feed is measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import re
+import shutil
+import sys
+import tempfile
+import tomllib
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from html import unescape
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.append(str(ROOT))  # after PYTHONPATH: an older checkout given there is measured
+
+from digest import pipeline  # noqa: E402
+from digest.cli.app import running  # noqa: E402
+from digest.clock import FixedClock  # noqa: E402
+from digest.config import settings_from_mapping  # noqa: E402
+from digest.records import Edition  # noqa: E402
+
+EXAMPLE = ROOT / "config" / "example.toml"
+# ../shared/realfeeds beside the checkout (or beside a folder that holds checkouts).
+REALFEEDS = next(
+    (folder / "shared" / "realfeeds" for folder in ROOT.parents if (folder / "shared").is_dir()),
+    ROOT.parent / "shared" / "realfeeds",
+)
+NOW = datetime(2026, 2, 18, 12, 0, tzinfo=UTC)  # just after the captures
+OWN_FEED = "editing-shapes.xml"
+ALL_CAPTURED = "all-captured"  # a list of every article, made by the bench
+
+# Bylines of the captured feeds (and of the bench's own feed) that are no person: labelled by
+# hand from the feeds, compared case-insensitively.
+NOT_PEOPLE = {
+    name.casefold()
+    for name in (
+        "The Week US", "The Week UK", "The Week Staff", "Associated Press", "FP Staff",
+        "allAfrica", "the Monitor's Editorial Board", "Africa Check", "Namibian",
+        "Liberian Observer", "AFP", "Reuters", "News Desk", "Web Desk", "Gulf Desk Staff",
+        "وكالات", "מערכת וואלה",
+    )
+}  # fmt: skip
+
+# Reports of one event, labelled by hand: a story's name -> pieces of its articles' links.
+STORIES = {
+    "iran-us-talks-geneva": (
+        "washingtonpost.com/world/2026/02/17/iran-talks-geneva-nuclear-trump",
+        "abcnews.com/International/wireStory/us-iran-hold-round-nuclear-talks-geneva",
+        "csmonitor.com/World/Middle-East/2026/0217/Iran-US-nuclear-talks",
+        "abc.net.au/news/2026-02-18/iran-announces-closure-of-hormuz-strait",
+    ),
+    "russia-ukraine-talks-geneva": (
+        "washingtonpost.com/world/2026/02/17/russia-ukraine-talks-geneva-impasse",
+        "abcnews.com/International/wireStory/russian-ukrainian-officials-geneva",
+    ),
+    "rubio-orban": (
+        "washingtonpost.com/national-security/2026/02/16/rubio-hungary-orban-trump",
+        "theweek.com/world-news/hungary-election-rubio-boosts-orban-trump",
+    ),
+    "peru-jeri-removed": (
+        "mercopress.com/2026/02/17/peru-s-congress-ousts-interim-president-jose-jeri",
+        "abcnews.com/International/wireStory/perus-congress-debate-motion-remove-interim",
+    ),
+    "kenya-airport-strike-ends": (
+        "allafrica.com/stories/202602170379",
+        "abcnews.com/International/wireStory/kenyas-main-airport-resumes-operations",
+    ),
+    "bangladesh-election-result": (
+        "theweek.com/world-news/bangladesh-election-tarique-rahman",
+        "foreignpolicy.com/2026/02/13/bangladesh-parliamentary-elections",
+    ),
+    "bangladesh-pm-sworn-in": (
+        "abcnews.com/International/wireStory/bangladeshs-new-prime-minister",
+    ),
+    "washington-post-cuts": (
+        "theweek.com/media/bezos-gut-washington-post",
+        "theweek.com/media/jeff-bezos-washington-post-cuts",
+    ),
+    # the bench's own feed
+    "own-truce": ("gulfshapes.example/truce-", "gulfshapes.example/gaza-truce-"),
+    "own-causeway": ("gulfshapes.example/causeway",),
+}  # fmt: skip
+
+# The bench's own patterns for what must not reach a reader.
+PIXEL = re.compile(
+    r"pixel|1x1|spacer|blank\.gif|transparent\.(?:gif|png)|/undefined\b|/null\b|default|"
+    r"placeholder|doubleclick|scorecardresearch|feedburner\.com/~|^data:",
+    re.IGNORECASE,
+)
+DATELINE = re.compile(
+    r"^(?:\[[^\]]+\]\s*)?(?:"
+    r"[^()]{0,40}\((?:Reuters|AFP|AP|Xinhua|WAFA|IRNA|Anadolu|رويترز|أ ف ب|وفا|רויטרס)\)\s*[-–—:]"
+    r"|[A-Z]{3,}(?:[ ,][A-Z][A-Za-z.]*){0,3}\s*(?:[-–—]{1,2}|:)\s"
+    r"|[A-Z][a-z]+(?: [A-Z][a-z]+){0,2} -- "
+    r"|By [A-Z][\w.]* [A-Z]"
+    r"|[^\s()-]+(?: [^\s()-]+)? - (?:وفا|الأناضول|رويترز)"
+    r")"
+)
+TRACKING = re.compile(
+    r"^(?:utm_\w+|fbclid|gclid|mc_cid|mc_eid|ocid|cmpid|cmp|intcmp|ns_\w+|at_\w+|_ga|smid|smtyp|"
+    r"xtor|ito|ftag|guccounter|pk_\w+)$",
+    re.IGNORECASE,
+)
+
+OWN_ITEMS = [
+    # (link path, title, author, description HTML, picture)
+    ("truce-1?ocid=rss&CMP=share_btn", "Gaza truce holds as talks resume in Cairo", "AFP",
+     "<p>Strikes go on despite truce</p><p>GAZA CITY, Jan 5 (AFP) — Israel and Hamas negotiators "
+     "resumed talks in Cairo on the Gaza truce, Egyptian officials said.</p>",
+     "https://gulfshapes.example/assets/rss-pixel.png"),
+    ("gaza-truce-2?ns_mchannel=social&ns_source=tw", "Cairo talks on Gaza truce enter second day",
+     "Jane Doe | Reuters",
+     "JERUSALEM (Reuters) - Negotiators on the Gaza truce met in Cairo for a second day.\n"
+     "Israel said the talks would go on.", "https://gulfshapes.example/images/undefined"),
+    ("causeway?smid=tw-share&at_medium=custom7", "Saudi-Bahrain causeway adds customs lanes",
+     "By JANE DOE, Reuters",
+     "<p>By Jane Doe</p><p>MANAMA — Bahrain and Saudi Arabia will add eight customs lanes on "
+     "the King Fahd Causeway, the causeway authority said.</p>",
+     "https://gulfshapes.example/photos/causeway.webp"),
+    ("qatar-lng?_ga=2.1.2&mc_cid=abc", "Qatar signs LNG supply deal with Japan", "AFP",
+     "DOHA, Jan 5 (AFP) -- Qatar signed a 15-year LNG supply deal with a Japanese utility, "
+     "QatarEnergy said.", "https://gulfshapes.example/1x1.gif"),
+    ("oman-port?xtor=RSS-3208", "Oman opens Duqm port expansion", "News Desk",
+     "<p>MUSCAT: Oman opened the expansion of Duqm port on Monday.</p><p>The port authority "
+     "said traffic would double.</p>", "https://gulfshapes.example/img/spacer.gif"),
+    ("kuwait-budget?utm_source=rss", "Kuwait cabinet approves budget", "News Desk",
+     "KUWAIT CITY (Reuters) - Kuwait's cabinet approved the budget for the next fiscal year.",
+     "https://sb.scorecardresearch.com/p?c1=2"),
+    ("uae-rail", "Etihad Rail opens first passenger line", "Gulf Desk Staff",
+     "ABU DHABI — Etihad Rail opened its first passenger line between Abu Dhabi and Dubai.",
+     "https://gulfshapes.example/photos/rail.jpg"),
+    ("saudi-tourism", "Saudi Arabia records tourism high", "Gulf Desk Staff",
+     "RIYADH — Saudi Arabia recorded its highest number of tourists.",
+     "https://gulfshapes.example/photos/tourism.jpg?width=1&height=1"),
+]  # fmt: skip
+
+
+def own_feed() -> str:
+    """The bench's feed of editing shapes: Gulf stories, so the example's lists file them."""
+    items = []
+    for index, (path, title, author, description, picture) in enumerate(OWN_ITEMS):
+        link = f"https://gulfshapes.example/{path}".replace("&", "&amp;")
+        items.append(
+            f"<item><title>{title}</title><link>{link}</link><guid>shape-{index}</guid>"
+            f"<dc:creator><![CDATA[{author}]]></dc:creator>"
+            f"<pubDate>Wed, 18 Feb 2026 0{index}:00:00 GMT</pubDate>"
+            f"<category>Gulf</category><category>Middle East</category>"
+            f'<media:content url="{picture.replace("&", "&amp;")}" medium="image"/>'
+            f"<description><![CDATA[{description}]]></description></item>"
+        )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:media="http://search.yahoo.com/mrss/">'
+        "<channel><title>Gulf Shapes</title><link>https://gulfshapes.example/</link>"
+        + "".join(items)
+        + "</channel></rss>"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Building the editions
+
+
+def feed_title(path: Path) -> str:
+    match = re.search(
+        rb"<title>(?:<!\[CDATA\[)?\s*([^<\]]*?)\s*(?:\]\]>)?</title>", path.read_bytes()
+    )
+    title = unescape(match.group(1).decode("utf-8", "replace")) if match else ""
+    return title.strip() or path.stem
+
+
+def build_settings(folder: Path, files: list[Path], port: int) -> Any:
+    raw = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
+    for feed in raw["feeds"]:
+        feed["enabled"] = False  # the example's own samples: this bench reads other feeds
+    raw["feeds"] += [
+        {"name": name, "url": f"http://127.0.0.1:{port}/{path.name}"}
+        for path, name in ((path, feed_title(path)) for path in files)
+    ]
+    # A bench-only list of everything captured, to see what the example's lists leave out.
+    captured = [feed["name"] for feed in raw["feeds"] if feed.get("enabled", True)]
+    raw["topics"].append({"slug": "captured", "name": "Captured", "rules": {"feeds": captured}})
+    raw["lists"].append(
+        {
+            **raw["lists"][0],
+            "slug": ALL_CAPTURED,
+            "name": "Everything captured",
+            "topics": ["captured"],
+            "max_articles": 200,
+            "recommended": 0,
+        }
+    )
+    raw["service"]["database_url"] = f"sqlite:///{folder / 'bench.db'}"
+    raw["service"]["data_dir"] = str(folder / "var")
+    raw["service"]["outbox"] = str(folder / "outbox")
+    raw["sample_server"] = {"directory": str(folder / "feeds"), "port": port}
+    for digest_list in raw["lists"]:
+        digest_list["subscribers"] = str(EXAMPLE.parent / digest_list["subscribers"])
+    return settings_from_mapping(raw, source=EXAMPLE, environ={"DIGEST_SECRET_KEY": "bench"})
+
+
+@dataclass
+class Built:
+    edition: Edition
+    html: str
+    text: str
+
+
+def build_editions(realfeeds: Path | None, *, own_feed_too: bool = True) -> dict[str, Built]:
+    from tests.servers import free_port
+
+    with tempfile.TemporaryDirectory(prefix="editorial-") as temp:
+        folder = Path(temp)
+        (folder / "feeds").mkdir()
+        files = []
+        if realfeeds is not None:
+            for path in sorted(realfeeds.glob("*.xml")):
+                # Served from a temporary folder (the sample server follows no symbolic link),
+                # deleted when the bench ends: nothing of them enters the repository.
+                shutil.copyfile(path, folder / "feeds" / path.name)
+                files.append(folder / "feeds" / path.name)
+        if own_feed_too:
+            (folder / "feeds" / OWN_FEED).write_text(own_feed(), encoding="utf-8")
+            files.append(folder / "feeds" / OWN_FEED)
+        settings = build_settings(folder, files, free_port())
+        built = {}
+        with running(settings) as services:
+            services.clock = FixedClock(NOW)
+            for feed in services.store.sync_feeds(settings.feeds, NOW):
+                if feed.enabled:
+                    pipeline.poll_feed(services, feed.id)
+            for digest_list in settings.lists:
+                edition = pipeline.compose_next_edition(
+                    services, digest_list, NOW, NOW, services.store.article_sequence()
+                )
+                rendered = services.renderer.render(edition, digest_list)
+                built[digest_list.slug] = Built(edition, rendered.html, rendered.text)
+        return built
+
+
+# ---------------------------------------------------------------------------------------------
+# Judging them
+
+
+class _Html(HTMLParser):
+    """The summary paragraphs, pictures, links and "More from" labels of an edition's HTML."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.summaries: list[str] = []
+        self.images: list[str] = []
+        self.links: list[str] = []
+        self.more_from: list[str] = []
+        self._capture: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        kind = values.get("class") or ""
+        if tag == "img" and values.get("src"):
+            self.images.append(values["src"] or "")
+        if tag == "a" and kind.endswith("-link") and values.get("href"):
+            self.links.append(values["href"] or "")
+        if tag == "p" and kind in ("summary", "lead-summary", "more-from-title"):
+            self._capture = [kind]
+
+    def handle_data(self, data: str) -> None:
+        if self._capture is not None:
+            self._capture.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "p" and self._capture is not None:
+            kind, *parts = self._capture
+            text = " ".join("".join(parts).split())
+            (self.more_from if kind == "more-from-title" else self.summaries).append(text)
+            self._capture = None
+
+
+@dataclass
+class Findings:
+    counts: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, kind: str, example: str) -> None:
+        self.counts[kind] += 1
+        self.examples.setdefault(kind, []).append(example)
+
+
+KINDS = (
+    "items shown",
+    'non-person "More from"',
+    "pixel or broken pictures",
+    "run-together text",
+    "datelines left in summaries",
+    "tracking params left in links",
+    "same-story pairs apart in a section",
+    "different stories merged",
+)
+
+
+def story_of(link: str) -> str | None:
+    for story, pieces in STORIES.items():
+        if any(piece in link for piece in pieces):
+            return story
+    return None
+
+
+def paragraphs_in_feed(html: str) -> list[str]:
+    """A feed description's paragraphs, read by the bench: block tags and line breaks."""
+    blocks = re.split(r"(?i)</?(?:p|div|li|h\d)[^>]*>|<br\s*/?>|\n", html)
+    return [" ".join(unescape(re.sub(r"<[^>]+>", " ", b)).split()) for b in blocks if b.strip()]
+
+
+def judge(built: Built, descriptions: dict[str, list[str]], findings: Findings) -> None:
+    page = _Html()
+    page.feed(built.html)
+    edition = built.edition
+    findings.counts["items shown"] += sum(1 for _ in edition.items())
+    for label in page.more_from:
+        person = re.sub(r"^(?:More from|المزيد من|עוד מאת|بیشتر از)\s*", "", label)
+        if person.casefold() in NOT_PEOPLE:
+            findings.add('non-person "More from"', label)
+    for source in page.images:
+        if PIXEL.search(source):
+            findings.add("pixel or broken pictures", source)
+    for link in page.links:
+        tracked = [name for name, _ in parse_qsl(urlsplit(link).query) if TRACKING.match(name)]
+        if tracked:
+            findings.add("tracking params left in links", link)
+    shown_text = page.summaries + [" ".join(block.split()) for block in built.text.split("\n\n")]
+    # The HTML's summaries, and the text part's blocks (it keeps summaries the HTML gave up to
+    # fit Gmail's clipping limit), each paragraph counted once.
+    for paragraph in dict.fromkeys(shown_text):
+        if DATELINE.match(paragraph):
+            findings.add("datelines left in summaries", paragraph[:70])
+    for item in edition.items():
+        paragraphs = descriptions.get(item.article.link, [])
+        for first, second in itertools.pairwise(paragraphs):
+            joint = " ".join(first.split()[-3:] + second.split()[:3])
+            if len(first.split()) >= 2 and any(joint in block for block in shown_text):
+                findings.add("run-together text", joint)
+                break
+        stories = [story_of(other.link) for other in (item.article, *item.also_covered_by)]
+        labelled = {story for story in stories if story is not None}
+        if len(labelled) > 1:
+            findings.add("different stories merged", " + ".join(sorted(labelled)))
+    for section in edition.sections:
+        seen: Counter[str] = Counter(
+            story for item in section.items if (story := story_of(item.article.link))
+        )
+        for story, count in seen.items():
+            for _ in range(count * (count - 1) // 2):
+                findings.add("same-story pairs apart in a section", f"{section.topic}: {story}")
+
+
+def feed_descriptions(folder: Path | None) -> dict[str, list[str]]:
+    """Each entry's description paragraphs by its canonical link, read with feedparser."""
+    import feedparser
+
+    from digest.ingest.clean import canonical_link
+
+    documents = [own_feed().encode()]
+    if folder is not None:
+        documents += [path.read_bytes() for path in sorted(folder.glob("*.xml"))]
+    found: dict[str, list[str]] = {}
+    for document in documents:
+        for entry in feedparser.parse(document).entries:
+            html = entry.get("summary") or ""
+            for link in (entry.get("feedburner_origlink"), entry.get("link")):
+                if link:
+                    try:
+                        found[canonical_link(link)] = paragraphs_in_feed(html)
+                    except ValueError:
+                        continue
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--realfeeds", type=Path, default=REALFEEDS)
+    parser.add_argument("--examples", action="store_true", help="list what was counted")
+    parser.add_argument(
+        "--real-only", action="store_true", help="leave out the bench's own feed of shapes"
+    )
+    arguments = parser.parse_args()
+    realfeeds: Path | None = arguments.realfeeds
+    if realfeeds is None or not realfeeds.is_dir():
+        print(f"{realfeeds} not found: measuring the bench's own feed only")
+        realfeeds = None
+    built = build_editions(realfeeds, own_feed_too=realfeeds is None or not arguments.real_only)
+    descriptions = feed_descriptions(realfeeds)
+    for slug, edition in built.items():
+        findings = Findings()
+        judge(edition, descriptions, findings)
+        print(
+            f"\n{slug}"
+            + (" (made by the bench: every article captured)" if slug == ALL_CAPTURED else "")
+        )
+        for kind in KINDS:
+            print(f"  {kind:38} {findings.counts[kind]:4}")
+            if arguments.examples and kind != "items shown":
+                for example in findings.examples.get(kind, ())[:6]:
+                    print(f"      {example}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,306 @@
+"""Read a feed's author field as the people who wrote the article, apart from desks and agencies.
+
+    "By Jane Doe and John Roe, Reuters"  ─► people ("Jane Doe", "John Roe"), credits ("Reuters",)
+    "Justin Klawans, The Week US"        ─► people ("Justin Klawans",) when the feed is The Week
+    "AFP" · "News Desk" · "Staff"        ─► no person
+
+"More from" groups an edition's articles by person (``digest.compose``), never by a desk or an
+agency: "More from AFP" is no author's work and repeats the news of the day under one item.
+
+A part of a byline is a person only when it is none of these:
+- an agency or a desk: ``AGENCY_BYLINES`` (in English, Arabic, Hebrew, Persian and Turkish
+  spellings) or a feed's own ``agency_bylines``;
+- a part holding a desk word (staff, desk, agencies, newsroom, correspondent, وكالات, מערכת…):
+  "Web Desk", "FP Staff", "the Monitor's Editorial Board", "Staff Writer";
+- the feed's own name, alone or followed by an edition ("The Week UK" in the feed "The Week");
+- a single word ("admin", "Namibian", an unknown agency's acronym), a part with digits, or one
+  of more than ``MAX_NAME_WORDS`` words: a false "More from" costs more than a missed one;
+- the outlet an aggregator's summary opens with in brackets ("[Africa Check] ...", ``Bylines.of``).
+
+The parts are split on commas (also "،"), "|", "/", ";", " - ", "and", "&", "with" and the
+Arabic and Hebrew conjunctions (" و ", " ו ", and "و"/"ו" written onto a name of two or more
+words after one of two or more words). E-mail addresses and web addresses are dropped, a leading
+"By" (بقلم، كتب، מאת…) too; "(AFP)" is a credit; " in Jerusalem" after a name is where the
+reporter was. "By JANE DOE" reads as Jane Doe.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from digest.config import FeedSettings
+from digest.records import Article
+
+MAX_NAME_WORDS = 6
+MAX_BYLINE_CHARS = 300  # read of an author field: the store keeps 200 (clean.AUTHOR_LIMIT)
+
+# Wire agencies, broadcasters and generic newsroom credits seen as whole bylines. Compared
+# case-insensitively, ignoring dots and a leading "The" ("A.P." is "AP").
+AGENCY_BYLINES = frozenset(
+    {
+        # International wires and their usual spellings
+        "Reuters", "Thomson Reuters", "AFP", "Agence France-Presse", "Agence France Presse",
+        "AP", "Associated Press", "The Associated Press", "Bloomberg", "Bloomberg News",
+        "dpa", "EFE", "ANSA", "Kyodo", "Kyodo News", "Yonhap", "Xinhua", "Xinhua News Agency",
+        "TASS", "RIA Novosti", "Sputnik", "Interfax", "UPI", "United Press International",
+        "PA", "PA Media", "Press Association", "AAP", "Canadian Press", "CP", "PTI", "IANS",
+        "ANI", "UNI", "Bernama", "Antara", "CNA", "NHK", "CGTN", "BBC", "BBC News", "CNN",
+        "Al Jazeera", "Al Jazeera English", "Deutsche Welle", "DW", "France 24", "RFI",
+        "Euronews", "PR Newswire", "Business Wire", "GlobeNewswire",
+        # Middle East agencies and outlets
+        "Anadolu", "Anadolu Agency", "Anadolu Ajansı", "AA", "DHA", "IHA", "İHA", "WAFA",
+        "IRNA", "ISNA", "Tasnim", "Tasnim News Agency", "Fars", "Fars News Agency", "Mehr",
+        "Mehr News Agency", "IRIB", "Press TV", "WAM", "Emirates News Agency", "SPA",
+        "Saudi Press Agency", "KUNA", "QNA", "BNA", "ONA", "MENA", "SANA", "NNA", "Petra",
+        "Saba", "Ma'an", "Maan", "Shafaq News", "Rudaw", "Kurdistan24", "i24NEWS", "TPS",
+        "JNS", "Ynet", "Walla", "Kan", "Al Arabiya", "Asharq Al-Awsat", "The National",
+        "Gulf News", "Khaleej Times", "Arab News", "Middle East Eye", "Middle East Monitor",
+        "MEMO", "Times of Israel", "Jerusalem Post", "Haaretz", "Tehran Times",
+        # Arabic
+        "رويترز", "فرانس برس", "فرانس بريس", "أ ف ب", "ا ف ب", "أسوشيتد برس", "الأناضول",
+        "وكالات", "وفا", "إرنا", "ارنا", "شينخوا", "سبوتنيك", "بي بي سي", "الجزيرة", "الجزيرة نت",
+        "العربية", "وام", "واس", "كونا", "قنا", "بنا", "سانا", "بترا", "سبأ",
+        # Hebrew
+        "רויטרס", "סוכנות הידיעות", "AP וסוכנויות", "ynet", "וואלה", "כאן חדשות", "מעריב",
+        "הארץ", "ישראל היום", "גלובס",
+        # Persian
+        "ایرنا", "ایسنا", "تسنیم", "فارس", "مهر", "ایلنا", "رویترز", "خبرآنلاین", "همشهری",
+        "بی‌بی‌سی", "بی بی سی",
+    }
+)  # fmt: skip
+
+# A part holding one of these words is a desk, a role or an institution, not a person.
+DESK_WORDS = frozenset(
+    {
+        # English
+        "staff", "desk", "desks", "team", "editor", "editors", "editorial", "newsroom",
+        "bureau", "agencies", "agency", "wire", "wires", "wireservices", "service", "services",
+        "correspondent", "correspondents", "reporter", "reporters", "writer", "writers",
+        "contributor", "contributors", "admin", "administrator", "webmaster", "press", "news",
+        "media", "report", "online", "digital", "web", "monitor", "newswire", "syndicated",
+        "sponsored", "partner", "content", "guest", "author", "authors", "times", "tribune",
+        "gazette", "herald", "journal", "magazine", "network", "channel", "tv", "radio",
+        "daily", "weekly", "board", "ministry", "office", "institute", "foundation",
+        "observer", "special", "fellow", "director", "analyst", "columnist", "columnists",
+        "contributing", "senior", "chief", "associate", "deputy", "managing", "executive",
+        "producer", "producers", "photographer", "opinion", "newsletter", "podcast",
+        # French, Spanish, German, Turkish
+        "rédaction", "redaction", "redacción", "redaccion", "agencias", "agences", "agence",
+        "redaktion", "haber", "haberleri", "merkezi", "ajansı", "ajansi", "servisi",
+        "muhabiri", "editör",
+        # Arabic
+        "وكالات", "وكالة", "الأنباء", "فريق", "تحرير", "التحرير", "المحرر", "محرر", "مراسل",
+        "مراسلنا", "مراسلة", "قسم", "الأخبار", "أخبار", "اخبار", "موقع", "بوابة", "خاص",
+        "الموقع", "الإلكتروني", "نت",
+        # Hebrew
+        "מערכת", "חדשות", "סוכנויות", "הידיעות", "כתב", "כתבנו", "כתבת", "דסק", "צוות",
+        # Persian
+        "خبرگزاری", "گروه", "سرویس", "تحریریه", "خبرنگار", "خبرنگاران", "پایگاه",
+    }
+)  # fmt: skip
+
+# What opens a byline before the names: "By", "Written by", "Reporting by", بقلم، كتب، מאת.
+_LEADING_BY = re.compile(
+    r"^(?:(?:written|words|reporting|reported|story|text|analysis|photos?|pictures)\s+)?by\s*:?\s+"
+    r"|^(?:بقلم|كتب|كتبت|إعداد|اعداد|מאת|نویسنده)\s*:?\s+",
+    re.IGNORECASE,
+)
+_EMAIL = re.compile(r"<?[^\s<>()@,]+@[^\s<>()@,]+\.[^\s<>()@,]+>?")
+_WEB_ADDRESS = re.compile(r"(?:https?://|www\.)[^\s()<>\[\]]+", re.IGNORECASE)
+_PARENTHESES = re.compile(r"[(\[]([^()\[\]]*)[)\]]")
+# Between two names. " - " needs its spaces: hyphenated names have none.
+_SEPARATORS = re.compile(
+    r"\s*[,،;|/]\s*(?:(?:and|&|و|ו)\s+)?|\s+[-–—]\s+|\s+(?:and|&|\+|with|et|y|und|ve|و|ו)\s+",
+    re.IGNORECASE,
+)
+# Where the reporter was: "Bethan McKernan in Jerusalem", "Jane Doe reporting from Gaza".
+_PLACE_SUFFIX = re.compile(
+    r"\s+(?:in|reporting\s+from|from)\s+[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*$"
+)  # one way to match any text: no backtracking over the words
+_NAME_IN_CAPITALS = re.compile(r"\b[A-Z][A-Z'’.-]+(?:\s+[A-Z][A-Z'’.-]+)+\b")
+_CONJUNCTIONS = ("و", "ו")  # written onto the next word in Arabic and Hebrew
+_DOTS = re.compile(r"[.\u200c\u200f\u200e]")
+
+
+@dataclass(frozen=True, slots=True)
+class Byline:
+    """An author field read: the people named, and everything else it credits."""
+
+    people: tuple[str, ...] = ()
+    credits: tuple[str, ...] = ()
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Each person's name as compared: case and spacing ignored."""
+        return tuple(person_key(person) for person in self.people)
+
+
+def person_key(name: str) -> str:
+    """A person's name as compared across articles: case, accents' forms and spacing ignored."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
+def _credit_key(text: str) -> str:
+    key = person_key(_DOTS.sub("", text))
+    return key.removeprefix("the ").strip(" -–—:")
+
+
+_AGENCY_KEYS = frozenset(_credit_key(name) for name in AGENCY_BYLINES)
+
+
+def read_byline(
+    author: str | None, *, agencies: Iterable[str] = (), outlet: str | None = None
+) -> Byline:
+    """The people and credits of ``author``; ``agencies`` are a feed's own non-person bylines,
+    ``outlet`` the feed's name (its own name in a byline is no person either)."""
+    # Longer is no byline; the bound keeps every pattern below cheap on any input.
+    text = (author or "")[:MAX_BYLINE_CHARS]
+    return _read(text, frozenset(_credit_key(name) for name in agencies), outlet or "")
+
+
+def is_agency(name: str) -> bool:
+    """Whether ``name`` is one of ``AGENCY_BYLINES`` (case, dots and a leading "The" aside)."""
+    return _credit_key(name) in _AGENCY_KEYS
+
+
+def written_author(author: str | None) -> str | None:
+    """``author`` as a byline shows it: e-mail and web addresses and a leading "By" dropped,
+    names and credits kept as written; None when nothing is left."""
+    if not author:
+        return None
+    text = author[:MAX_BYLINE_CHARS]
+    text = " ".join(_WEB_ADDRESS.sub(" ", _EMAIL.sub(" ", text)).split())
+    text = re.sub(r"\(\s*\)|<\s*>|\[\s*\]", " ", text)  # what held an address
+    text = " ".join(_LEADING_BY.sub("", text).split()).strip(" ,;|-–—:")
+    # A name in capitals ("By JANE DOE, Reuters") reads as a name; an agency's stays.
+    text = _NAME_IN_CAPITALS.sub(_names_in_capitals, text)
+    return text or None
+
+
+def _names_in_capitals(run: re.Match[str]) -> str:
+    if is_agency(run[0]):
+        return run[0]
+    return " ".join(word if is_agency(word) else word.title() for word in run[0].split())
+
+
+@lru_cache(maxsize=4096)
+def _read(author: str, agencies: frozenset[str], outlet: str) -> Byline:
+    text = " ".join(_WEB_ADDRESS.sub(" ", _EMAIL.sub(" ", author)).split())
+    credits: list[str] = []
+
+    def credit(part: str) -> None:
+        if part and part not in credits:
+            credits.append(part)
+
+    for inner in _PARENTHESES.findall(text):
+        credit(inner.strip())
+    text = " ".join(_PARENTHESES.sub(" ", text).split())
+    people: list[str] = []
+    outlet_key = _credit_key(outlet)
+    for raw_part in _SEPARATORS.split(_LEADING_BY.sub("", text)):
+        for part in _split_attached_conjunction(_LEADING_BY.sub("", raw_part.strip(" .:-–—"))):
+            name = _PLACE_SUFFIX.sub("", part)
+            if _is_person(name, agencies, outlet_key):
+                person = _display(name)
+                if person_key(person) not in map(person_key, people):
+                    people.append(person)
+            else:
+                credit(part)
+    return Byline(people=tuple(people), credits=tuple(credits))
+
+
+def _split_attached_conjunction(part: str) -> list[str]:
+    """ "أحمد علي ومحمد حسن" is two people: a conjunction written onto the first word of a
+    name of two or more words, after a name of two or more words."""
+    names: list[str] = []
+    words = part.split()
+    start = 0
+    for index in range(len(words) - 1):
+        word = words[index]
+        if index - start >= 2 and word[:1] in _CONJUNCTIONS and len(word) > 2 and _is_rtl(word):
+            names.append(" ".join(words[start:index]))
+            words[index] = word[1:]
+            start = index
+    names.append(" ".join(words[start:]))
+    return [name for name in names if name]
+
+
+def _is_rtl(word: str) -> bool:
+    return any(unicodedata.bidirectional(char) in ("R", "AL") for char in word)
+
+
+def _is_person(name: str, agencies: frozenset[str], outlet_key: str) -> bool:
+    words = name.split()
+    if not 2 <= len(words) <= MAX_NAME_WORDS:
+        return False
+    if any(char.isdigit() for char in name) or not any(char.isalpha() for char in name):
+        return False
+    key = _credit_key(name)
+    if key in _AGENCY_KEYS or key in agencies:
+        return False
+    folded = {word.strip(".,'’:").casefold() for word in words}
+    folded |= {word.removeprefix("ال") for word in folded if len(word) > 4}
+    if folded & DESK_WORDS:
+        return False
+    # The feed's own name, alone or with an edition after it ("The Week UK" in "The Week").
+    return not outlet_key or not (
+        key == outlet_key or key.startswith(outlet_key + " ") or outlet_key.startswith(key + " ")
+    )
+
+
+def _display(name: str) -> str:
+    """ "JANE DOE" (a byline in capitals) as Jane Doe; any other spelling as written."""
+    letters = [char for char in name if char.isalpha()]
+    if letters and all(char.isupper() for char in letters) and len(letters) > 3:
+        return name.title()
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class Bylines:
+    """The bylines reader of a config: the default agencies plus each feed's ``agency_bylines``
+    (by feed name)."""
+
+    per_feed: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    @classmethod
+    def for_feeds(cls, feeds: Sequence[FeedSettings]) -> Bylines:
+        """The reader of the config's feeds."""
+        return cls({feed.name: frozenset(feed.agency_bylines) for feed in feeds})
+
+    def read(self, author: str | None, feed_name: str) -> Byline:
+        return read_byline(author, agencies=self.per_feed.get(feed_name, ()), outlet=feed_name)
+
+    def of(self, article: Article) -> Byline:
+        """Who wrote ``article``. An aggregator credits the outlet it took the article from both
+        as the author and as a tag opening the summary ("[Africa Check] No, photos..."): that
+        author is an outlet, not a person."""
+        byline = self.read(article.author, article.feed_name)
+        if byline.people and article.author:
+            tag = article.summary_text[: MAX_BYLINE_CHARS + 2]
+            if tag.startswith("[") and person_key(tag[1:].partition("]")[0]) == person_key(
+                article.author
+            ):
+                return Byline(people=(), credits=(*byline.people, *byline.credits))
+        return byline
+
+    def people(self, article: Article) -> tuple[str, ...]:
+        return self.of(article).people
+
+    def shared_person(self, head: Article, others: Sequence[Article]) -> str | None:
+        """The person ``head`` and every one of ``others`` name: whom a "More from" is from."""
+        shared = None
+        for article in others:
+            keys = set(self.of(article).keys)
+            shared = keys if shared is None else shared & keys
+        for person in self.people(head):
+            if shared is None or person_key(person) in shared:
+                return person
+        return None
+
+
+DEFAULT = Bylines()

@@ -1,0 +1,128 @@
+"""Which image addresses are no picture of the story: tracking pixels, spacers, broken addresses.
+
+A feed's picture is loaded by the reader's mail app from the publisher's server when the mail is
+opened; a tracking pixel among them tells the publisher who opened it and when. Without the
+image service, the address is all there is to judge by, so this is a list of address patterns,
+kept here and nowhere else (tests/test_pictures.py holds an example of each):
+
+- hosts that serve only counters, beacons and ads (``TRACKER_HOSTS``, subdomains included);
+- paths of trackers and of platform furniture: FeedBurner's flare buttons, WordPress's emoji,
+  stats and comment-count images, gravatars (the author's face, not the story's);
+- file names that say pixel, spacer, blank, transparent, 1x1, placeholder or default image;
+- a width or height of 0 or 1 in the query (``?w=1&h=1``);
+- broken addresses: a path ending in ``undefined``, ``null``, ``None``, ``[object Object]``, an
+  unfilled template (``{{image}}``, ``${url}``), no path at all, a ``data:`` URI.
+
+A WebP or AVIF picture is kept: most mail apps show it (Outlook for Windows does not), and
+converting it is the image service's work.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+# Hosts whose images are never a story's picture (a subdomain matches too).
+TRACKER_HOSTS = frozenset(
+    {
+        "doubleclick.net", "googlesyndication.com", "googleadservices.com",
+        "google-analytics.com", "googletagmanager.com", "scorecardresearch.com",
+        "quantserve.com", "imrworldwide.com", "chartbeat.net", "chartbeat.com", "parsely.com",
+        "parse.ly", "omtrdc.net", "2o7.net", "demdex.net", "krxd.net", "moatads.com",
+        "adsrvr.org", "adnxs.com", "taboola.com", "outbrain.com", "bat.bing.com",
+        "pixel.wp.com", "stats.wordpress.com", "pixel.quantserve.com", "feedsportal.com",
+        "feedburner.google.com", "pi.feedsportal.com", "feeds.feedblitz.com",
+        "gravatar.com", "tracking.feedpress.it", "pixel.mathtag.com", "px.ads.linkedin.com",
+        "ct.pinterest.com", "analytics.twitter.com", "mc.yandex.ru",
+    }
+)  # fmt: skip
+
+# Paths (host and path) of counters, flare buttons and platform icons.
+_TRACKER_PATHS = re.compile(
+    r"^feeds\.feedburner\.com/~|^[^/]*facebook\.com/tr(?:/|$)|^feeds\.wordpress\.com/1\.0/"
+    r"|^[^/]*/~/i/|/wp-includes/images/|/images/core/emoji/",
+    re.IGNORECASE,
+)
+# Words of a file name made only of them ("rss-pixel.gif", "spacer.png", "1x1.gif") name no
+# photograph; a photograph's name has some other word ("clear-skies.jpg").
+_TRACKER_WORDS = frozenset(
+    {
+        "pixel", "px", "tracking", "tracker", "track", "beacon", "spacer", "blank", "transparent",
+        "clear", "trans", "1x1", "0x0", "dot", "rss", "feed", "open", "counter", "empty",
+        "s", "t", "p", "b", "x", "i",
+    }
+)  # fmt: skip
+# Those of them that say so whatever the file's suffix ("blank.jpg"); the others ("t", "dot")
+# only in a GIF or a PNG.
+_STRONG_TRACKER_WORDS = frozenset(
+    {"pixel", "px", "tracking", "tracker", "beacon", "spacer", "blank", "transparent", "1x1", "0x0"}
+)
+# In a GIF, PNG or SVG, a strong word anywhere ("lazy-spacer-grey.gif") or one of these words
+# at the end ("story-123-pixel.png") says so too.
+_TRACKER_ENDINGS = frozenset({"pixel", "spacer", "beacon", "1x1", "0x0", "dot", "counter"})
+# Words of a stand-in for a missing picture ("abc_news_default_2000x2000.jpg", "no-image.png").
+_PLACEHOLDER_WORDS = frozenset({"default", "fallback", "dummy"})
+_PLACEHOLDER_PARTS = ("placeholder", "noimage", "nophoto", "noimg", "nopicture")  # "no-image"
+_NAME_WORDS = re.compile(r"[-_.\s]+")
+# A pixel or a spacer is a GIF, a PNG or an SVG, or has no suffix at all.
+_NO_PHOTO_SUFFIXES = ("gif", "png", "svg", "")
+# What a script or a template wrote when the picture's address was missing.
+_BROKEN_SEGMENT = re.compile(
+    r"^(?:undefined|null|none|nil|nan|false|\[object object\]|object object)$"
+    r"|\{\{|\}\}|\$\{|<%|%>",
+    re.IGNORECASE,
+)
+_SIZE_PARAMETERS = frozenset({"w", "h", "width", "height", "wid", "hei", "sz"})
+
+
+def not_a_picture(url: str) -> str | None:
+    """Why ``url`` is no picture of a story ("a tracking pixel", "a broken address"), or None
+    when nothing in the address says so."""
+    address = url.strip()
+    if address[:5].lower() == "data:":
+        return "an inline data address"
+    try:
+        parts = urlsplit(address)
+        host = (parts.hostname or "").rstrip(".").lower()
+    except ValueError:
+        return "a broken address"
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return "a broken address"
+    if any(host == tracker or host.endswith("." + tracker) for tracker in TRACKER_HOSTS):
+        return "a tracker's address"
+    if _TRACKER_PATHS.search(host + parts.path):
+        return "a tracker's address"
+    path = unquote(parts.path)
+    segments = [segment for segment in path.split("/") if segment]
+    if not segments:
+        return "a broken address"  # the site's home page, not a picture
+    if any(_BROKEN_SEGMENT.search(segment) for segment in segments) or _BROKEN_SEGMENT.search(
+        unquote(parts.query)
+    ):
+        return "a broken address"
+    stem, _, suffix = segments[-1].lower().rpartition(".")
+    if not stem:
+        stem, suffix = suffix, ""
+    words = [word for word in _NAME_WORDS.split(stem) if word]
+    named = set(words)
+    only_tracker_words = bool(named) and named <= _TRACKER_WORDS
+    if only_tracker_words and (suffix in _NO_PHOTO_SUFFIXES or _STRONG_TRACKER_WORDS & named):
+        return "a tracking pixel or a spacer"
+    if suffix in _NO_PHOTO_SUFFIXES and (
+        _STRONG_TRACKER_WORDS & named or (words and words[-1] in _TRACKER_ENDINGS)
+    ):
+        return "a tracking pixel or a spacer"
+    squashed = "".join(words)
+    if _PLACEHOLDER_WORDS & named or any(part in squashed for part in _PLACEHOLDER_PARTS):
+        return "a placeholder, no picture of the story"
+    for name, value in parse_qsl(parts.query):
+        if name.lower() in _SIZE_PARAMETERS and value.strip() in ("0", "1", "1px"):
+            return "a tracking pixel or a spacer"
+    return None
+
+
+def picture_url(url: str | None) -> str | None:
+    """``url`` when it may be the story's picture; None when it is none or no picture."""
+    if not url or not_a_picture(url) is not None:
+        return None
+    return url

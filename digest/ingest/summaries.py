@@ -1,0 +1,169 @@
+"""A summary as an editor would print it: its paragraphs apart, no wire dateline or byline first.
+
+    "<p>Strikes despite truce</p><p>JERUSALEM (Reuters) - Israel said...</p>"
+        ─► paragraphs ("Strikes despite truce", "Israel said...")
+
+Read at ingest (``digest.ingest.clean`` stores the summary without the dateline) and again when
+an edition is rendered (``digest.render`` shows each paragraph apart, so "...despite truce" and
+"JERUSALEM: ..." never run together).
+
+What leaves the opening of a paragraph, each a pattern below:
+- a place and a known agency in parentheses, with a date or not: "JERUSALEM (Reuters) -",
+  "GAZA CITY, Jan 5 (AFP) —", "القدس (رويترز) -", "ירושלים (רויטרס) -";
+- a place and a known agency after a dash: "رام الله - وفا:", "غزة - الأناضول -";
+- a place in capitals and a dash or a colon: "WASHINGTON —", "BEIRUT, Lebanon —",
+  "JERUSALEM:";
+- a place and a double hyphen, as wires send it: "Nairobi --";
+- a well-known place (``DATELINE_PLACES``) and a colon or a dash: "Dubai:", "Doha —";
+- a Persian wire's credit: "به گزارش ایرنا،";
+- a byline: "By Jane Doe |", "By Jane Doe, Reuters —", or a first paragraph that is only
+  "By Jane Doe".
+A source tag in brackets ("[Capital FM] Nairobi -- ...") stays; the dateline after it goes.
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape, unescape
+
+from digest.bylines import is_agency
+
+MAX_PARAGRAPHS = 3  # shown per summary: a feed's many short lines must not swell the mail
+
+# Boundaries of the blocks a sanitized summary holds (clean.ALLOWED_TAGS, as nh3 writes them).
+_BLOCK_BOUNDARY = re.compile(r"</?(?:p|li|ul|ol|blockquote)>|<br>")
+_TAG = re.compile(r"<[^<>]*>")
+
+_AGENCY_IN_PARENTHESES = re.compile(
+    r"^(?P<place>[^()\n]{0,60}?)\s*\((?P<agency>[^()\n]{1,40})\)\s*[-–—:]+\s*"
+)
+_AGENCY_AFTER_DASH = re.compile(
+    r"^(?P<place>[^\s()\-–—:]+(?:\s+[^\s()\-–—:]+){0,2})\s*[-–—]\s*(?P<agency>[^\n:\-–—()]{1,30}?)"
+    r"\s*[:\-–—]\s*"
+)
+_CAPITALS_DATELINE = re.compile(
+    r"^[A-Z][A-Z'’.]{2,}(?:[ -][A-Z][A-Z'’.]+){0,3}"  # JERUSALEM, NEW YORK, TEL AVIV-JAFFA
+    r"(?:,\s*[A-Z][\w.]*(?:\s+[\w.]+){0,2})?"  # , Lebanon / , Jan. 5
+    r"\s*(?:[-–—]{1,2}|:)\s+"
+)
+# Places that open Gulf and world wire copy in mixed case ("Dubai: The RTA said...", "Doha —").
+# Only these: "Netanyahu: We will win" is a quote, not a dateline.
+DATELINE_PLACES = (
+    "Abu Dhabi", "Dubai", "Sharjah", "Ajman", "Fujairah", "Ras Al Khaimah", "Al Ain", "Riyadh",
+    "Jeddah", "Mecca", "Makkah", "Medina", "Dammam", "Doha", "Manama", "Muscat", "Kuwait City",
+    "Kuwait", "Amman", "Beirut", "Damascus", "Aleppo", "Baghdad", "Basra", "Erbil", "Cairo",
+    "Alexandria", "Tehran", "Jerusalem", "Gaza", "Gaza City", "Ramallah", "Tel Aviv", "Haifa",
+    "Ankara", "Istanbul", "Sanaa", "Aden", "Tripoli", "Tunis", "Algiers", "Rabat", "Khartoum",
+    "Washington", "New York", "United Nations", "London", "Paris", "Brussels", "Geneva",
+    "Vienna", "Berlin", "Moscow", "Kyiv", "Beijing", "New Delhi", "Islamabad", "Karachi",
+    "Kabul", "Tokyo", "Nairobi",
+)  # fmt: skip
+_PLACE_DATELINE = re.compile(
+    r"^(?:" + "|".join(re.escape(place) for place in DATELINE_PLACES) + r")"
+    r"(?:,\s*[A-Z][\w.]*(?:\s+[\w.]+){0,2})?\s*(?::|[-–—]{1,2})\s+(?=\S)"
+)
+# Persian wire copy opens with its credit: "به گزارش ایرنا، ..." ("as IRNA reports, ...").
+_PERSIAN_CREDIT = re.compile(r"^به گزارش\s+(?P<agency>[^،,\n]{2,40}?)\s*[،,]\s*")
+_DOUBLE_HYPHEN_DATELINE = re.compile(r"^[A-Z][\w'’.]+(?:\s+[A-Z][\w'’.]+){0,2}\s+--\s+")
+# "By" and names, each capitalised ("By the end of the year, ..." is no byline).
+_BY_NAMES = r"By\s+[A-Z][\w'’.-]*(?:,?\s+(?:and\s+)?[A-Z][\w'’.-]*){0,6}"
+_BYLINE_OPENING = re.compile(rf"^{_BY_NAMES}\s*(?:\||—|–|--?|:)\s+")
+_BYLINE_ALONE = re.compile(rf"^{_BY_NAMES}$")
+_SOURCE_TAG = re.compile(r"^\[[^\[\]\n]{1,60}\]\s*")
+_SENTENCE_END = re.compile(r"[.!?…\"”’:]$")
+
+
+def paragraphs_of(summary_html: str) -> list[str]:
+    """The plain text of each paragraph (or list item, or line) of a sanitized summary."""
+    paragraphs = []
+    for block in _BLOCK_BOUNDARY.split(summary_html):
+        text = " ".join(unescape(_TAG.sub(" ", block)).split())
+        if text:
+            paragraphs.append(text)
+    return paragraphs
+
+
+def paragraphs_html(paragraphs: list[str]) -> str:
+    """Plain paragraphs written back as summary HTML."""
+    return "".join(f"<p>{escape(paragraph, quote=False)}</p>" for paragraph in paragraphs)
+
+
+def plain_text_paragraphs(text: str) -> list[str]:
+    """The paragraphs of a description written as plain text inside HTML (no block tags): a
+    blank line parts two, and so does a line break after a sentence's end or before a dateline.
+    Other line breaks are where the writer's editor wrapped the line."""
+    paragraphs: list[str] = []
+    for chunk in re.split(r"\n[ \t]*\n", text):
+        current: list[str] = []
+        for line in chunk.splitlines():
+            line = line.strip()
+            if not line:
+                continue
+            if current and (_SENTENCE_END.search(current[-1]) or _opening(line) > 0):
+                paragraphs.append(" ".join(current))
+                current = []
+            current.append(line)
+        if current:
+            paragraphs.append(" ".join(current))
+    return paragraphs
+
+
+def without_dateline(paragraph: str) -> str:
+    """``paragraph`` without the wire dateline or byline it opens with (see the module
+    docstring); unchanged when it opens with neither, or when nothing would be left."""
+    tag = _SOURCE_TAG.match(paragraph)
+    prefix = tag.group() if tag else ""
+    text = paragraph[len(prefix) :]
+    for _ in range(3):  # "By Jane Doe | JERUSALEM (Reuters) - ..." holds two
+        cut = _opening(text)
+        if cut == 0:
+            break
+        text = text[cut:]
+    text = text.strip()
+    if not text or len(prefix) + len(text) == len(paragraph):
+        return paragraph  # nothing cut, or nothing left
+    return prefix + text[:1].upper() + text[1:]
+
+
+def _opening(text: str) -> int:
+    """How many characters of ``text`` are a dateline or a byline (0: none)."""
+    match = _AGENCY_IN_PARENTHESES.match(text)
+    if match and _known_agencies(match["agency"]) and _is_place(match["place"]):
+        return match.end()
+    if (match := _AGENCY_AFTER_DASH.match(text)) and _known_agencies(match["agency"]):
+        return match.end()
+    match = _PERSIAN_CREDIT.match(text)
+    if match and _known_agencies(match["agency"].removeprefix("خبرگزاری").strip()):
+        return match.end()
+    for pattern in (_CAPITALS_DATELINE, _PLACE_DATELINE, _DOUBLE_HYPHEN_DATELINE, _BYLINE_OPENING):
+        if match := pattern.match(text):
+            return match.end()
+    return 0
+
+
+def _is_place(text: str) -> bool:
+    """Whether ``text`` reads as a dateline's place and date ("GAZA CITY, Jan 5", "القدس"):
+    at most six words, each Latin one capitalised or a number ("Israel said on Monday" is
+    a sentence)."""
+    words = [word for word in text.replace(",", " ").split() if any(c.isalnum() for c in word)]
+    return len(words) <= 6 and all(
+        not word[:1].isascii() or word[:1].isupper() or word[:1].isdigit() for word in words
+    )
+
+
+def _known_agencies(text: str) -> bool:
+    """Whether ``text`` names agencies only ("Reuters", "AFP/AP", "أ ف ب")."""
+    names = [name.strip() for name in re.split(r"[/,&]|\band\b", text) if name.strip()]
+    return bool(names) and all(is_agency(name) for name in names)
+
+
+def without_byline_paragraph(paragraphs: list[str]) -> list[str]:
+    """``paragraphs`` without a first one that is only a byline ("By Jane Doe, Reuters")."""
+    if len(paragraphs) > 1 and _BYLINE_ALONE.match(paragraphs[0]):
+        return paragraphs[1:]
+    return paragraphs
+
+
+def clean_paragraphs(paragraphs: list[str]) -> list[str]:
+    """Each paragraph without its opening dateline or byline, a byline paragraph left out."""
+    return [without_dateline(paragraph) for paragraph in without_byline_paragraph(paragraphs)]

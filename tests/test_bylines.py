@@ -1,0 +1,208 @@
+"""Tests for digest.bylines: who wrote an article, apart from the desks and agencies it credits."""
+
+from __future__ import annotations
+
+import pytest
+
+from digest.bylines import DEFAULT, Bylines, read_byline, written_author
+from digest.config import FeedSettings
+
+# (author field, the feed's name, the people read). Shapes seen in real feeds.
+PEOPLE_CASES = [
+    # agencies, desks and staff: nobody
+    ("Reuters", "Gulf Wire", ()),
+    ("REUTERS", "Gulf Wire", ()),
+    ("AFP", "Gulf Wire", ()),
+    ("A.F.P.", "Gulf Wire", ()),
+    ("Agence France-Presse", "Gulf Wire", ()),
+    ("AP", "Gulf Wire", ()),
+    ("Associated Press", "Gulf Wire", ()),
+    ("The Associated Press", "Gulf Wire", ()),
+    ("Bloomberg", "Gulf Wire", ()),
+    ("Bloomberg News", "Gulf Wire", ()),
+    ("Anadolu Agency", "Gulf Wire", ()),
+    ("WAFA", "Gulf Wire", ()),
+    ("IRNA", "Gulf Wire", ()),
+    ("Xinhua", "Gulf Wire", ()),
+    ("News Desk", "Gulf Wire", ()),
+    ("Web Desk", "Gulf Wire", ()),
+    ("Digital Desk", "Gulf Wire", ()),
+    ("Staff", "Gulf Wire", ()),
+    ("FP Staff", "Foreign Policy", ()),
+    ("Reuters Staff", "Gulf Wire", ()),
+    ("TOI Staff", "Gulf Wire", ()),
+    ("Al Jazeera Staff", "Gulf Wire", ()),
+    ("Al Jazeera and news agencies", "Gulf Wire", ()),
+    ("Staff and agencies", "Gulf Wire", ()),
+    ("Reuters/AFP", "Gulf Wire", ()),
+    ("AFP and Reuters", "Gulf Wire", ()),
+    ("the Monitor's Editorial Board", "The Monitor", ()),
+    ("Our Correspondent", "Gulf Wire", ()),
+    ("admin", "Gulf Wire", ()),
+    ("The Week UK", "The Week", ()),
+    ("Gulf Wire", "Gulf Wire", ()),
+    ("allAfrica", "AllAfrica News", ()),
+    ("desk@gulfwire.example", "Gulf Wire", ()),
+    ("https://gulfwire.example/authors/desk", "Gulf Wire", ()),
+    ("", "Gulf Wire", ()),
+    # Arabic, Hebrew, Persian, Turkish
+    ("رويترز", "Al-Manara", ()),
+    ("فرانس برس", "Al-Manara", ()),
+    ("وكالات", "Al-Manara", ()),
+    ("فريق التحرير", "Al-Manara", ()),
+    ("الجزيرة نت", "Al-Manara", ()),
+    ("מערכת ynet", "HaMizrah", ()),
+    ("סוכנויות הידיעות", "HaMizrah", ()),
+    ("خبرگزاری ایرنا", "Persia Review", ()),
+    ("Anadolu Ajansı", "Gulf Wire", ()),
+    ("Dış Haberler Servisi", "Gulf Wire", ()),
+    # people, with the agency or outlet beside them
+    ("Jane Doe", "Gulf Wire", ("Jane Doe",)),
+    ("Jane Doe | Reuters", "Gulf Wire", ("Jane Doe",)),
+    ("By Jane Doe, Reuters", "Gulf Wire", ("Jane Doe",)),
+    ("Jane Doe (AFP)", "Gulf Wire", ("Jane Doe",)),
+    ("Jane Doe - Reuters", "Gulf Wire", ("Jane Doe",)),
+    ("By JANE DOE", "Gulf Wire", ("Jane Doe",)),
+    ("BY JANE DOE | AFP", "Gulf Wire", ("Jane Doe",)),
+    ("Jane Doe, Staff Writer", "Gulf Wire", ("Jane Doe",)),
+    ("Jane Doe, Middle East correspondent", "Gulf Wire", ("Jane Doe",)),
+    ("Justin Klawans, The Week US", "The Week", ("Justin Klawans",)),
+    ("Jane Doe <jane@gulfwire.example>", "Gulf Wire", ("Jane Doe",)),
+    ("Bethan McKernan in Jerusalem", "Gulf Wire", ("Bethan McKernan",)),
+    ("Stephen M. Walt", "Foreign Policy", ("Stephen M. Walt",)),
+    ("Hélène Landemore", "Foreign Policy", ("Hélène Landemore",)),
+    ("Chas Newkey-Burden, The Week UK", "The Week", ("Chas Newkey-Burden",)),
+    # several people
+    ("Amba Kak and Astha Kapoor", "Rest of World", ("Amba Kak", "Astha Kapoor")),
+    ("By Jane Doe and John Roe", "Gulf Wire", ("Jane Doe", "John Roe")),
+    ("Jane Doe & John Roe", "Gulf Wire", ("Jane Doe", "John Roe")),
+    ("Tara  Copp, Alex Horton", "World", ("Tara Copp", "Alex Horton")),
+    (
+        "David Chau, Yiying Li, and Emilia Terzon",
+        "Top Stories",
+        ("David Chau", "Yiying Li", "Emilia Terzon"),
+    ),
+    ("Jane Doe and John Roe, Reuters", "Gulf Wire", ("Jane Doe", "John Roe")),
+    ("Jane Doe, John Roe | AFP", "Gulf Wire", ("Jane Doe", "John Roe")),
+    ("أحمد علي ومحمد حسن", "Al-Manara", ("أحمد علي", "محمد حسن")),
+    ("أحمد علي و محمد حسن", "Al-Manara", ("أحمد علي", "محمد حسن")),
+    ("أحمد علي، رويترز", "Al-Manara", ("أحمد علي",)),
+    ("بقلم: أحمد علي", "Al-Manara", ("أحمد علي",)),
+    ("יואב זיתון ואלישע בן קימון", "HaMizrah", ("יואב זיתון", "אלישע בן קימון")),
+    ("מאת: דני כהן", "HaMizrah", ("דני כהן",)),
+    ("Jane Doe and jane  DOE", "Gulf Wire", ("Jane Doe",)),  # one person, written twice
+]
+
+
+@pytest.mark.parametrize(("author", "outlet", "people"), PEOPLE_CASES)
+def test_a_byline_names_its_people_and_no_desk_or_agency(
+    author: str, outlet: str, people: tuple[str, ...]
+) -> None:
+    assert read_byline(author, outlet=outlet).people == people
+
+
+def test_an_agency_beside_a_person_is_kept_as_a_credit() -> None:
+    byline = read_byline("By Jane Doe and John Roe, Reuters (AFP)")
+    assert byline.people == ("Jane Doe", "John Roe")
+    assert byline.credits == ("AFP", "Reuters")
+
+
+def test_a_single_word_or_a_name_with_digits_is_no_person() -> None:
+    """An unknown agency's acronym or a handle must not head a "More from"."""
+    for author in ("KUNAX", "jdoe", "Desk 7 Team", "Reporter 12"):
+        assert read_byline(author).people == ()
+
+
+def test_a_feeds_own_agency_bylines_are_no_person() -> None:
+    feed = FeedSettings(
+        url="https://gulfwire.example/feed",  # type: ignore[arg-type]
+        name="Gulf Wire",
+        agency_bylines=("Harbour Bureau Chief", "Levant Syndicate"),
+    )
+    bylines = Bylines.for_feeds([feed])
+    assert bylines.read("Levant Syndicate", "Gulf Wire").people == ()
+    assert bylines.read("levant  syndicate", "Gulf Wire").people == ()
+    assert bylines.read("Jane Doe | Levant Syndicate", "Gulf Wire").people == ("Jane Doe",)
+    # Only in that feed: elsewhere the same two words could be a person's name.
+    assert bylines.read("Levant Syndicate", "Other Feed").people == ("Levant Syndicate",)
+
+
+def test_an_empty_agency_byline_in_the_config_is_refused() -> None:
+    with pytest.raises(ValueError, match="empty term"):
+        FeedSettings(
+            url="https://gulfwire.example/feed",  # type: ignore[arg-type]
+            name="Gulf Wire",
+            agency_bylines=(" ",),
+        )
+
+
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        ("desk@gulfwire.example", None),
+        ("https://gulfwire.example/authors/jane", None),
+        ("Jane Doe (https://gulfwire.example/jane)", "Jane Doe"),
+        ("By Jane Doe", "Jane Doe"),
+        ("Jane Doe <jane@gulfwire.example>", "Jane Doe"),
+        ("Byron Smith", "Byron Smith"),
+        ("Jane Doe | Reuters", "Jane Doe | Reuters"),
+        ("By JANE DOE, Reuters", "Jane Doe, Reuters"),
+        ("JANE O'NEIL | AFP", "Jane O'Neil | AFP"),
+        ("BBC NEWS", "BBC NEWS"),
+        ("AP NEWS STAFF", "AP News Staff"),
+    ],
+)
+def test_the_written_author_drops_addresses_and_a_leading_by(
+    written: str, shown: str | None
+) -> None:
+    assert written_author(written) == shown
+
+
+def test_a_hostile_byline_is_read_at_once() -> None:
+    """A place after "in" that ends in no name: each word split one way, so this returns at
+    once (an optional space between the words made it take twice as long per letter)."""
+    byline = read_byline("Jane Doe in " + "A" * 60 + "!")
+    assert byline.people == ("Jane Doe in " + "A" * 60 + "!",)
+
+
+@pytest.mark.parametrize(
+    "author",
+    [
+        "a@" + "b." * 20_000,  # an address that never ends
+        "أحمد علي " + "ومحمد حسن " * 5_000,  # thousands of names joined by conjunctions
+        "Jane Doe, " * 10_000,
+    ],
+)
+def test_an_author_field_of_any_length_is_read_without_failing(author: str) -> None:
+    """Only the first MAX_BYLINE_CHARS characters are a byline; the rest is never scanned."""
+    byline = read_byline(author)
+    assert len(" ".join(byline.people + byline.credits)) <= 300
+    assert (written_author(author) or "") == (written_author(author[:300]) or "")
+
+
+def test_an_aggregators_source_outlet_is_no_person() -> None:
+    """An aggregator names the outlet it took a story from as the author and in brackets at the
+    summary's start: two words, but no person."""
+    from datetime import UTC, datetime
+
+    from digest.records import Article
+
+    def story(author: str, summary: str) -> Article:
+        now = datetime(2026, 2, 17, tzinfo=UTC)
+        return Article(
+            id=1,
+            feed_id=1,
+            feed_name="AllAfrica News",
+            guid="g",
+            link="https://aggregator.example/1",
+            title="Kenya vendor photos",
+            summary_html="",
+            summary_text=summary,
+            author=author,
+            published_at=now,
+            first_seen_at=now,
+        )
+
+    assert DEFAULT.people(story("Africa Check", "[Africa Check] No, photos do not show")) == ()
+    assert DEFAULT.people(story("Jane Doe", "[Capital FM] Nairobi traders")) == ("Jane Doe",)
+    assert DEFAULT.people(story("Africa Check", "No, photos do not show")) == ("Africa Check",)

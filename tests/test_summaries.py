@@ -1,0 +1,108 @@
+"""Tests for digest.ingest.summaries: paragraphs kept apart, wire datelines and bylines off."""
+
+from __future__ import annotations
+
+import pytest
+
+from digest.ingest.summaries import (
+    clean_paragraphs,
+    paragraphs_of,
+    plain_text_paragraphs,
+    without_dateline,
+)
+
+DATELINES = [
+    ("JERUSALEM (Reuters) - Israel said on Monday", "Israel said on Monday"),
+    ("JERUSALEM (Reuters) – Israel said", "Israel said"),
+    ("GAZA CITY, Jan 5 (AFP) — Strikes hit the north", "Strikes hit the north"),
+    ("WASHINGTON, Jan. 5 (Xinhua) -- The Senate", "The Senate"),
+    ("LONDON, Feb 17 (Reuters/AFP) - Oil rose", "Oil rose"),
+    ("BEIRUT (AP) — Rescuers dug", "Rescuers dug"),
+    ("(AFP) - Strikes resumed", "Strikes resumed"),
+    ("Amman (Petra) -- Jordan said", "Jordan said"),
+    ("WASHINGTON — The Senate voted", "The Senate voted"),
+    ("NEW YORK — Markets fell", "Markets fell"),
+    ("BEIRUT, Lebanon — Rescuers dug", "Rescuers dug"),
+    ("JERUSALEM: Israeli officials said", "Israeli officials said"),
+    ("Nairobi -- Pilots have warned", "Pilots have warned"),
+    ("Addis Abeba -- The front warned", "The front warned"),
+    ("[Capital FM] Nairobi -- Aviation workers", "[Capital FM] Aviation workers"),
+    ("By Jane Doe | Talks resumed", "Talks resumed"),
+    ("By Jane Doe, Reuters — Talks resumed", "Talks resumed"),
+    ("By JANE DOE | JERUSALEM (Reuters) - Israel said", "Israel said"),
+    ("القدس (رويترز) - قالت إسرائيل", "قالت إسرائيل"),
+    ("غزة (أ ف ب) - قصفت", "قصفت"),
+    ("رام الله - وفا: قال الرئيس", "قال الرئيس"),
+    ("غزة - الأناضول - قال", "قال"),
+    ("ירושלים (רויטרס) - ישראל הודיעה", "ישראל הודיעה"),
+    ("تهران (ایرنا) - وزیر", "وزیر"),
+    ("به گزارش ایرنا، وزیر امور خارجه گفت", "وزیر امور خارجه گفت"),
+    ("به گزارش خبرگزاری تسنیم، رئیس مجلس", "رئیس مجلس"),
+    ("غزة - وكالات: قصفت", "قصفت"),
+    ("القدس - (وكالات) - قال", "قال"),
+    ("دبي - وام: أعلنت", "أعلنت"),
+    ("ANKARA (AA) - Dışişleri Bakanlığı", "Dışişleri Bakanlığı"),
+    ("İSTANBUL (DHA) – Vali açıkladı", "Vali açıkladı"),
+    ("Dubai: The Roads and Transport Authority said", "The Roads and Transport Authority said"),
+    ("Abu Dhabi — Etihad Rail opened", "Etihad Rail opened"),
+    ("Kuwait City, Jan 5 – The cabinet approved", "The cabinet approved"),
+]
+
+NOT_DATELINES = [
+    "By the end of the year, officials said: talks would go on",
+    "Israel said on Monday (Reuters) - that talks would go on",
+    "The talks (AP) — went on",
+    "US — China talks resume",
+    "Iran — the country at a crossroads",
+    "NATO allies met in Brussels",
+    "Talks resumed in Geneva on Monday.",
+    "Smith (born 1950) - a diplomat",
+    "JERUSALEM (Reuters) -",  # nothing after it: left as it is
+    "Netanyahu: We will win this war",  # a quote, not a dateline
+    "Analysis: the war's second year",
+    "Dubai-based airline Emirates said",
+    "به گزارش یک شاهد، مردم",  # "as a witness reports": no agency
+]
+
+
+@pytest.mark.parametrize(("written", "cleaned"), DATELINES)
+def test_a_wire_dateline_or_byline_leaves_the_opening(written: str, cleaned: str) -> None:
+    assert without_dateline(written) == cleaned
+
+
+@pytest.mark.parametrize("written", NOT_DATELINES)
+def test_an_opening_that_is_no_dateline_stays(written: str) -> None:
+    assert without_dateline(written) == written
+
+
+def test_paragraphs_of_a_sanitized_summary() -> None:
+    html = "<p>Strikes despite truce</p><p>JERUSALEM: Israeli &amp; Egyptian officials</p>"
+    html += "<ul><li>one</li><li>two</li></ul><p>a<br>b</p><p> </p>"
+    assert paragraphs_of(html) == [
+        "Strikes despite truce",
+        "JERUSALEM: Israeli & Egyptian officials",
+        "one",
+        "two",
+        "a",
+        "b",
+    ]
+
+
+def test_a_byline_paragraph_and_each_paragraphs_dateline_go() -> None:
+    assert clean_paragraphs(
+        ["By Jane Doe and John Roe", "Strikes despite truce", "JERUSALEM (Reuters) - Israel said"]
+    ) == ["Strikes despite truce", "Israel said"]
+    assert clean_paragraphs(["By the numbers"]) == ["By the numbers"]  # nothing else to show
+
+
+def test_plain_text_keeps_its_paragraphs_and_joins_wrapped_lines() -> None:
+    text = (
+        "Strikes despite truce\nJERUSALEM: Israeli officials said\nthe talks would go on.\n"
+        "A second sentence.\n\n  Another paragraph  \nwrapped here."
+    )
+    assert plain_text_paragraphs(text) == [
+        "Strikes despite truce",
+        "JERUSALEM: Israeli officials said the talks would go on.",
+        "A second sentence.",
+        "Another paragraph wrapped here.",
+    ]
