@@ -11,10 +11,11 @@ again yields the same edition (invariant 2). ``build_edition`` is what the build
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from digest import compose, lint, screening
+from digest import compose, lint, local_time, screening
 from digest.bylines import Bylines
 from digest.config import ListSettings
 from digest.errors import (
@@ -33,7 +34,7 @@ from digest.records import (
 from digest.schedule import latest_slot
 from digest.services import Services
 from digest.store import SubscriberInput
-from digest.store.editions import EMPTY, READY
+from digest.store.editions import EMPTY, READY, EditionState
 from digest.suppression import read_suppressions
 
 _log = logging.getLogger(__name__)
@@ -43,7 +44,9 @@ _log = logging.getLogger(__name__)
 class BuildOutcome:
     list_slug: str
     slot: str  # ISO 8601, UTC
-    edition_id: int
+    # The edition (for a list read in each reader's timezone: the variant with the most readers
+    # at this slot); None when nobody is due at the slot and nothing was stored for it.
+    edition_id: int | None
     built: bool  # False when the edition of this slot existed already
     empty: bool
     article_count: int
@@ -60,16 +63,60 @@ def due_editions(services: Services, now: datetime) -> list[tuple[str, datetime]
     """
     due = []
     for digest_list in services.settings.lists:
+        if digest_list.reader_local:
+            due += [
+                (digest_list.slug, slot) for slot in _local_due_slots(services, digest_list, now)
+            ]
+            continue
         slot = latest_slot(digest_list.schedule, digest_list.timezone, now)
         if services.store.edition_for_slot(digest_list.slug, slot) is None:
             due.append((digest_list.slug, slot))
     return due
 
 
+def _local_due_slots(
+    services: Services, digest_list: ListSettings, now: datetime
+) -> list[datetime]:
+    """The slots of a list read in each reader's timezone with readers to serve: a group whose
+    variant is not stored yet, or is stored to be sent and they are not queued for it (they
+    joined since). A group whose variant came out empty waits for its next slot."""
+    store, slots = services.store, []
+    # Its members first, from its subscriber file (the warnings are given when they are queued).
+    sync_list_subscribers(services, digest_list)
+    for group in _due_groups(services, digest_list, now):
+        if group.slot in slots:
+            continue
+        stored = store.edition_for_slot(digest_list.slug, group.slot, group.variant)
+        if stored is None or stored.status == READY:
+            slots.append(group.slot)
+    return slots
+
+
+def _due_groups(
+    services: Services, digest_list: ListSettings, now: datetime, extra_slot: datetime | None = None
+) -> list[local_time.DueGroup]:
+    store = services.store
+
+    def start_for_new(zone: str, slot: datetime) -> int:
+        before = latest_slot(digest_list.schedule, zone, slot - timedelta(microseconds=1))
+        return store.sequence_before(before)
+
+    return local_time.due_groups(
+        digest_list.schedule,
+        digest_list.timezone,
+        store.reader_positions(digest_list.slug),
+        now,
+        start_for_new,
+        extra_slot=extra_slot,
+    )
+
+
 def forced_slot(services: Services, list_slug: str, now: datetime) -> datetime:
     """The slot for an edition asked for by hand: the latest scheduled one if it has not been
     built, else the current minute (an extra edition whose window continues from the last)."""
     digest_list = services.settings.list(list_slug)
+    if digest_list.reader_local:  # every reader's hour is their own: the extra edition is now
+        return now.replace(second=0, microsecond=0)
     slot = latest_slot(digest_list.schedule, digest_list.timezone, now)
     if services.store.edition_for_slot(list_slug, slot) is None:
         return slot
@@ -123,11 +170,34 @@ def compose_next_edition(
     ``window_seq``, the article sequence read when the build began (digest.store.sequence),
     shown to readers as ending ``now``; the articles ``excluded`` (ids) are left out, as if the
     feeds had never sent them."""
+    previous = services.store.latest_edition(digest_list.slug)
+    return compose_window(
+        services,
+        digest_list,
+        slot,
+        now,
+        window_seq,
+        after_seq=previous.window_seq if previous is not None else 0,
+        window_start=previous.window_end if previous is not None else None,
+        excluded=excluded,
+    )
+
+
+def compose_window(
+    services: Services,
+    digest_list: ListSettings,
+    slot: datetime,
+    now: datetime,
+    window_seq: int,
+    *,
+    after_seq: int,
+    window_start: datetime | None,
+    excluded: frozenset[int] = frozenset(),
+) -> Edition:
+    """The edition of the articles after ``after_seq`` up to ``window_seq``, shown to readers as
+    the window from ``window_start`` to ``now``; the articles ``excluded`` left out."""
     store = services.store
-    previous = store.latest_edition(digest_list.slug)
-    window_start = previous.window_end if previous is not None else None
     window_end = max(now, window_start) if window_start is not None else now
-    after_seq = previous.window_seq if previous is not None else 0
     # Never behind the previous window, should a second build of another slot have raced ahead.
     window_seq = max(window_seq, after_seq)
     edition = compose.build_edition(
@@ -159,31 +229,20 @@ def store_edition(services: Services, list_slug: str, slot: datetime) -> BuildOu
     stored, or found stored (``built`` says which); nothing queued yet."""
     store, settings, now = services.store, services.settings, services.clock.now()
     digest_list = settings.list(list_slug)
+    if digest_list.reader_local:
+        return _local_slot(services, digest_list, slot, queue=False)
     existing = store.edition_for_slot(list_slug, slot)
     warnings: tuple[str, ...] = ()
     if existing is None:
         # Read once: a recomposition without a refused article keeps the same window.
         window_seq = store.article_sequence()
-        edition = compose_next_edition(services, digest_list, slot, now, window_seq)
-        send = not edition.is_empty or digest_list.send_when_empty
-        rendered = None
-        if send:
-            # Before anything is stored or queued: a refused edition is built again next tick;
-            # an article whose text broke the headers is left out and the rest goes out.
-            screened = screening.screen_edition(
-                edition,
-                render=lambda draft: services.renderer.render(draft, digest_list),
-                check=lambda rendering: check_edition(services, rendering, digest_list),
-                compose_without=lambda ids: compose_next_edition(
-                    services, digest_list, slot, now, window_seq, ids
-                ),
-            )
-            edition, rendered, warnings = screened.edition, screened.rendered, screened.warnings
-            for warning in warnings:
-                _log.warning("%s", warning)
-            if edition.is_empty and not digest_list.send_when_empty:
-                rendered = None  # every article was left out: an empty edition, not sent
-        state, built = store.save_edition(edition, rendered, now)
+        state, built, warnings = _store_screened(
+            services,
+            digest_list,
+            lambda excluded: compose_next_edition(
+                services, digest_list, slot, now, window_seq, excluded
+            ),
+        )
     else:
         state, built = existing, False
     return BuildOutcome(
@@ -203,7 +262,10 @@ def queue_edition(services: Services, stored: BuildOutcome) -> BuildOutcome:
     edition that is to be sent. Also when the edition existed: a crash between storing it and
     queueing must not leave its members without their copy (run_cycle builds again each edition
     never queued). Queueing adds only the rows that are missing, and marks the edition queued."""
-    if not stored.ready:
+    if services.settings.list(stored.list_slug).reader_local:
+        slot = datetime.fromisoformat(stored.slot)
+        return _local_slot(services, services.settings.list(stored.list_slug), slot, queue=True)
+    if not stored.ready or stored.edition_id is None:
         return stored
     store = services.store
     file_warnings = sync_list_subscribers(services, services.settings.list(stored.list_slug))
@@ -212,6 +274,114 @@ def queue_edition(services: Services, stored: BuildOutcome) -> BuildOutcome:
         stored,
         pending_deliveries=store.delivery_counts(stored.edition_id).pending,
         warnings=(*stored.warnings, *file_warnings),
+    )
+
+
+def _store_screened(
+    services: Services,
+    digest_list: ListSettings,
+    compose_without: Callable[[frozenset[int]], Edition],
+    variant: str = "",
+) -> tuple[EditionState, bool, tuple[str, ...]]:
+    """Compose, screen, render and store an edition: (its state, stored now, warnings)."""
+    now = services.clock.now()
+    edition = compose_without(frozenset())
+    rendered: RenderedEdition | None = None
+    warnings: tuple[str, ...] = ()
+    if not edition.is_empty or digest_list.send_when_empty:
+        # Before anything is stored or queued: a refused edition is built again next tick;
+        # an article whose text broke the headers is left out and the rest goes out.
+        screened = screening.screen_edition(
+            edition,
+            render=lambda draft: services.renderer.render(draft, digest_list),
+            check=lambda rendering: check_edition(services, rendering, digest_list),
+            compose_without=compose_without,
+        )
+        edition, rendered, warnings = screened.edition, screened.rendered, screened.warnings
+        for warning in warnings:
+            _log.warning("%s", warning)
+        if edition.is_empty and not digest_list.send_when_empty:
+            rendered = None  # every article was left out: an empty edition, not sent
+    state, built = services.store.save_edition(edition, rendered, now, variant)
+    return state, built, warnings
+
+
+def _window_composer(
+    services: Services,
+    digest_list: ListSettings,
+    slot: datetime,
+    window_seq: int,
+    after_seq: int,
+    window_start: datetime | None,
+) -> Callable[[frozenset[int]], Edition]:
+    now = services.clock.now()
+
+    def compose_without(excluded: frozenset[int]) -> Edition:
+        return compose_window(
+            services,
+            digest_list,
+            slot,
+            now,
+            window_seq,
+            after_seq=after_seq,
+            window_start=window_start,
+            excluded=excluded,
+        )
+
+    return compose_without
+
+
+def _local_slot(
+    services: Services, digest_list: ListSettings, slot: datetime, *, queue: bool
+) -> BuildOutcome:
+    """Store (and with ``queue``, queue) the variants of (list, slot) for a list read in each
+    reader's timezone: one per group of readers due at the slot with the same window start
+    (digest.local_time). A slot that is no reader's latest is an extra edition asked for by
+    hand: every reader not served since is due at it."""
+    store, now = services.store, services.clock.now()
+    file_warnings = sync_list_subscribers(services, digest_list) if queue else []
+    groups = [group for group in _due_groups(services, digest_list, now) if group.slot == slot]
+    if not groups and slot > latest_slot(digest_list.schedule, digest_list.timezone, now):
+        groups = _due_groups(services, digest_list, now, extra_slot=slot)
+    window_seq = store.article_sequence()  # read once: every variant ends at the same place
+    built_any, pending = False, 0
+    warnings: list[str] = list(file_warnings)
+    largest: tuple[int, EditionState] | None = None
+    for group in groups:
+        state = store.edition_for_slot(digest_list.slug, slot, group.variant)
+        if state is None:
+            previous = store.edition_ending_at(digest_list.slug, group.after_seq)
+            state, built, found = _store_screened(
+                services,
+                digest_list,
+                _window_composer(
+                    services,
+                    digest_list,
+                    slot,
+                    window_seq,
+                    group.after_seq,
+                    previous.window_end if previous else None,
+                ),
+                group.variant,
+            )
+            built_any, warnings = built_any or built, [*warnings, *found]
+        if queue and state.status == READY:
+            store.queue_deliveries(state.id, digest_list.slug, now, readers=group.readers)
+            pending += store.delivery_counts(state.id).pending
+        if largest is None or len(group.readers) > largest[0]:
+            largest = (len(group.readers), state)
+    shown = largest[1] if largest else store.edition_for_slot(digest_list.slug, slot)
+    states = store.editions_of_slot(digest_list.slug, slot)
+    return BuildOutcome(
+        list_slug=digest_list.slug,
+        slot=slot.isoformat(),
+        edition_id=shown.id if shown else None,
+        built=built_any,
+        empty=all(state.status == EMPTY for state in states),
+        article_count=shown.article_count if shown else 0,
+        pending_deliveries=pending,
+        ready=any(state.status == READY for state in states),
+        warnings=tuple(warnings),
     )
 
 

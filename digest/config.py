@@ -418,6 +418,12 @@ class ListSettings(_Model):
     topics: tuple[Slug, ...] = Field(min_length=1)
     schedule: CronExpression
     timezone: TimezoneName = "UTC"
+    reader_local: bool = Field(
+        default=False,
+        description="Read the schedule in each reader's own timezone ('0 7 * * *': 07:00 where "
+        "the reader is); readers without a timezone get the list's. Each reader still gets "
+        "every article of the list's topics once across their own editions.",
+    )
     # BCP 47 tag of the edition's own words (labels, dates); "ar", "he", "fa"… lay it out
     # right to left. Each article keeps its own direction, from its feed's language or script.
     language: LanguageTag = "en"

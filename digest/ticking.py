@@ -188,8 +188,10 @@ def publish(
     outcome = _again_if_raced(lambda: building.queue_edition(services, stored), list_slug, slot)
     for warning in outcome.warnings:
         _log.warning("%s", warning)
-    if outcome.pending_deliveries:
-        hand_out_deliveries(services, fanout, leases, outcome.edition_id)
+    # Every edition of the slot: a list read in each reader's timezone may have several.
+    for edition in services.store.editions_of_slot(list_slug, slot):
+        if services.store.delivery_counts(edition.id).pending:
+            hand_out_deliveries(services, fanout, leases, edition.id)
     return outcome
 
 

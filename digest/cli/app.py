@@ -20,6 +20,7 @@ from digest.errors import ConfigError
 from digest.gc_tuning import tune_garbage_collection
 from digest.sample_server import serve_folder
 from digest.services import Services, build_services
+from digest.store import Store, open_store
 from digest.store.db import database_errors
 
 app = DigestTyper(help="Topic newsletter digests from RSS and Atom feeds.", no_args_is_help=True)
@@ -89,6 +90,18 @@ def known_list(settings: Settings, slug: str) -> str:
         )
         raise typer.Exit(2)
     return slug
+
+
+@contextmanager
+def configured_store(settings: Settings) -> Iterator[Store]:
+    """The store of the config, for a command that reads or edits it without running anything;
+    a database that cannot be opened is a one-line error (digest.cli.boundary)."""
+    with database_errors(settings.service.database_url):
+        store = open_store(settings.service.database_url)
+        try:
+            yield store
+        finally:
+            store.engine.dispose()
 
 
 @contextmanager

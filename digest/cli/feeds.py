@@ -6,8 +6,6 @@ import json
 import os
 import tempfile
 import tomllib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,29 +16,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from digest import pipeline
-from digest.cli.app import app, console, errors, load_config, running
+from digest.cli.app import app, configured_store, console, errors, load_config, running
 from digest.cli.boundary import DigestTyper, report
 from digest.clock import SystemClock
 from digest.config import Settings, entry_key, settings_from_mapping
 from digest.errors import ConfigError, DigestError
 from digest.opml import plan_import, read_opml, toml_blocks, write_opml
-from digest.store import FeedState, Store, open_store
-from digest.store.db import database_errors
+from digest.store import FeedState, Store
 
 feeds_app = DigestTyper(
     help="Feed health, OPML import and export.", invoke_without_command=True, no_args_is_help=False
 )
 app.add_typer(feeds_app, name="feeds")
-
-
-@contextmanager
-def _store(settings: Settings) -> Iterator[Store]:
-    with database_errors(settings.service.database_url):
-        store = open_store(settings.service.database_url)
-        try:
-            yield store
-        finally:
-            store.engine.dispose()
 
 
 def _configured_states(settings: Settings, store: Store) -> list[FeedState]:
@@ -161,7 +148,7 @@ def feeds_status(
         return
     settings = load_config()
     try:
-        with _store(settings) as store:
+        with configured_store(settings) as store:
             feeds = _configured_states(settings, store)
     except DigestError as error:
         report(error)
@@ -255,7 +242,7 @@ def feeds_enable(
 ) -> None:
     """Poll again a feed that answered 410 Gone (its config entry must still be enabled)."""
     settings = load_config()
-    with _store(settings) as store:
+    with configured_store(settings) as store:
         store.sync_feeds(settings.feeds, SystemClock().now())
         feed = store.enable_feed(url)
     if feed is None:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
 
-from digest.cli.app import app, console, known_list, load_config
+from digest.cli.app import app, configured_store, console, known_list, load_config
 from digest.clock import SystemClock
+from digest.config import ListSettings
+from digest.local_time import readers_by_slot
 from digest.schedule import upcoming_slots
+from digest.store import Store
 
 
 @app.command()
@@ -45,3 +49,39 @@ def schedule(
                 slot.strftime("%a %d %b %Y %H:%M"),
             )
     console.print(table)
+    local = [
+        digest_list
+        for digest_list in settings.lists
+        if digest_list.reader_local and list_slug in (None, digest_list.slug)
+    ]
+    if local:
+        with configured_store(settings) as store:
+            for digest_list in local:
+                console.print(_readers_table(store, digest_list, now))
+
+
+def _readers_table(store: Store, digest_list: ListSettings, now: datetime) -> Table:
+    """When the readers of a list read in their own timezones get its next edition."""
+    positions = store.reader_positions(digest_list.slug)
+    by_slot = readers_by_slot(
+        digest_list.schedule,
+        digest_list.timezone,
+        (position.timezone for position in positions),
+        now,
+    )
+    table = Table(
+        title=f"{digest_list.slug}: each reader at {digest_list.schedule} in their own timezone",
+        show_header=True,
+        header_style="bold",
+    )
+    for column, justify in (("UTC", "left"), ("readers", "right"), ("their timezones", "left")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for slot, zones in by_slot.items():
+        table.add_row(
+            slot.strftime("%a %d %b %Y %H:%M"),
+            str(sum(zones.values())),
+            ", ".join(f"{zone} ({count})" for zone, count in zones.items()),
+        )
+    if not by_slot:
+        table.add_row("—", "0", "no readers yet")
+    return table

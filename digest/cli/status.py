@@ -7,8 +7,7 @@ so that a later section (workers, queue depth) is one more pair of functions.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
@@ -17,13 +16,11 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from digest.cli.app import app, console, errors, load_config
+from digest.cli.app import app, configured_store, console, errors, load_config
 from digest.cli.boundary import DigestTyper
 from digest.cli.service import QUEUE
 from digest.clock import SystemClock
-from digest.config import Settings
-from digest.store import EditionDeliveries, ParkedDelivery, Store, open_store
-from digest.store.db import database_errors
+from digest.store import EditionDeliveries, ParkedDelivery, Store
 
 if TYPE_CHECKING:
     from worker.inspect import ServiceState
@@ -32,17 +29,6 @@ deliveries_app = DigestTyper(help="Deliveries the ledger holds back.", no_args_i
 app.add_typer(deliveries_app, name="deliveries")
 
 PARKED_SHOWN = 50
-
-
-@contextmanager
-def _store(settings: Settings) -> Iterator[Store]:
-    url = settings.service.database_url
-    with database_errors(url):
-        store = open_store(url)
-        try:
-            yield store
-        finally:
-            store.engine.dispose()
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +185,7 @@ def status(
     """Where the work stands: workers and queue (distributed mode), each edition in flight or
     recent, and the parked deliveries."""
     settings = load_config()
-    with _store(settings) as store:
+    with configured_store(settings) as store:
         listed = None if as_json else PARKED_SHOWN
         report = read_status(store, SystemClock().now(), recent=recent, parked=listed)
     broker = settings.service.broker_url
@@ -236,7 +222,7 @@ def deliveries_retry(
 ) -> None:
     """Send an edition's parked deliveries again at the next run (each may then arrive twice)."""
     settings = load_config()
-    with _store(settings) as store:
+    with configured_store(settings) as store:
         released = store.release_parked(edition)
     if not released:
         errors.print(f"Edition {edition} has no parked deliveries (see digest status).")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from digest.store.db import create_database_engine, upgrade
-from digest.store.editions import DeliveryCounts, EditionState, EditionStore
+from digest.store.editions import DeliveryCounts, EditionState, EditionStore, ReaderPosition
 from digest.store.feeds import FeedState, FeedStore, UnchangedFetch
 from digest.store.ledger import EditionDeliveries, FailedAttempt, LedgerStore, ParkedDelivery
 from digest.store.lists import ListRename, ListStore
@@ -30,6 +30,7 @@ __all__ = [
     "FeedState",
     "ListRename",
     "ParkedDelivery",
+    "ReaderPosition",
     "Store",
     "SubscriberInput",
     "SubscriberSync",

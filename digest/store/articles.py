@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     bindparam,
     delete,
+    func,
     insert,
     select,
     type_coerce,
@@ -325,6 +326,16 @@ class ArticleStore(StoreBase):
         (digest.store.sequence). Read before ``candidates``, in a transaction of its own."""
         with self.transaction() as session:
             return committed(session)
+
+    def sequence_before(self, moment: datetime) -> int:
+        """The highest stamp of the articles first seen at or before ``moment`` (0: none): where
+        the window of a reader who joins starts, so that their first edition holds what came in
+        since their previous slot."""
+        with self.transaction() as session:
+            found = session.scalar(
+                select(func.max(ArticleRow.seq)).where(ArticleRow.first_seen_at <= moment)
+            )
+            return int(found or 0)
 
     def candidates(self, topics: Sequence[str], after_seq: int, upto_seq: int) -> list[Candidate]:
         """Articles stored by the transactions stamped in (after_seq, upto_seq] and filed under

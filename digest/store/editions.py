@@ -63,6 +63,18 @@ class EditionState:
     window_seq: int
     status: str
     article_count: int
+    variant: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderPosition:
+    """Where a member of a list stands: their timezone, and the slot and window end of the last
+    edition of the list queued for them (None: none yet)."""
+
+    subscriber_id: int
+    timezone: str | None
+    last_slot: datetime | None
+    last_seq: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +96,7 @@ def _state(row: EditionRow) -> EditionState:
         window_seq=row.window_seq,
         status=row.status,
         article_count=row.article_count,
+        variant=row.variant,
     )
 
 
@@ -113,12 +126,65 @@ def edition_layout(edition: Edition) -> dict[str, Any]:
 
 
 class EditionStore(ArticleStore):
-    def edition_for_slot(self, list_slug: str, slot: datetime) -> EditionState | None:
+    def edition_for_slot(
+        self, list_slug: str, slot: datetime, variant: str | None = None
+    ) -> EditionState | None:
+        """The edition of (list, slot) and ``variant``; with no variant named, the first stored
+        of the slot (a list read in one timezone has only one)."""
+        query = select(EditionRow).where(EditionRow.list_slug == list_slug, EditionRow.slot == slot)
+        if variant is not None:
+            query = query.where(EditionRow.variant == variant)
+        with self.transaction() as session:
+            row = session.scalars(query.order_by(EditionRow.id).limit(1)).one_or_none()
+            return _state(row) if row else None
+
+    def editions_of_slot(self, list_slug: str, slot: datetime) -> list[EditionState]:
+        with self.transaction() as session:
+            rows = session.scalars(
+                select(EditionRow)
+                .where(EditionRow.list_slug == list_slug, EditionRow.slot == slot)
+                .order_by(EditionRow.id)
+            )
+            return [_state(row) for row in rows]
+
+    def edition_ending_at(self, list_slug: str, window_seq: int) -> EditionState | None:
+        """The latest edition of the list whose window ended at ``window_seq``."""
         with self.transaction() as session:
             row = session.scalars(
-                select(EditionRow).where(EditionRow.list_slug == list_slug, EditionRow.slot == slot)
+                select(EditionRow)
+                .where(EditionRow.list_slug == list_slug, EditionRow.window_seq == window_seq)
+                .order_by(EditionRow.slot.desc(), EditionRow.id.desc())
+                .limit(1)
             ).one_or_none()
             return _state(row) if row else None
+
+    def reader_positions(self, list_slug: str) -> list[ReaderPosition]:
+        """Every active member of the list with the last edition of it queued for them. Each
+        reader's windows follow one another, so their latest slot and their highest window
+        end belong to the same edition."""
+        last = (
+            select(
+                DeliveryRow.subscriber_id.label("subscriber_id"),
+                func.max(EditionRow.slot).label("last_slot"),
+                func.max(EditionRow.window_seq).label("last_seq"),
+            )
+            .join(EditionRow, EditionRow.id == DeliveryRow.edition_id)
+            .where(EditionRow.list_slug == list_slug)
+            .group_by(DeliveryRow.subscriber_id)
+            .subquery()
+        )
+        query = (
+            select(SubscriberRow.id, SubscriberRow.timezone, last.c.last_slot, last.c.last_seq)
+            .join(SubscriptionRow, SubscriptionRow.subscriber_id == SubscriberRow.id)
+            .outerjoin(last, last.c.subscriber_id == SubscriberRow.id)
+            .where(SubscriptionRow.list_slug == list_slug, SubscriptionRow.status == ACTIVE)
+            .order_by(SubscriberRow.id)
+        )
+        with self.transaction() as session:
+            return [
+                ReaderPosition(subscriber_id, timezone, last_slot, last_seq)
+                for subscriber_id, timezone, last_slot, last_seq in session.execute(query)
+            ]
 
     def latest_edition(self, list_slug: str) -> EditionState | None:
         with self.transaction() as session:
@@ -131,15 +197,21 @@ class EditionStore(ArticleStore):
             return _state(row) if row else None
 
     def save_edition(
-        self, edition: Edition, rendered: RenderedEdition | None, built_at: datetime
+        self,
+        edition: Edition,
+        rendered: RenderedEdition | None,
+        built_at: datetime,
+        variant: str = "",
     ) -> tuple[EditionState, bool]:
         """Store a built edition: (state, True) when stored now, (existing, False) if it was before.
 
-        The unique (list, slot) key makes concurrent builds of one slot agree on one edition.
+        The unique (list, slot, variant) key makes concurrent builds of one slot agree on one
+        edition.
         """
         row = EditionRow(
             list_slug=edition.list_slug,
             slot=edition.slot,
+            variant=variant,
             window_start=edition.window_start,
             window_end=edition.window_end,
             window_seq=edition.window_seq,
@@ -161,7 +233,7 @@ class EditionStore(ArticleStore):
                 )
                 return _state(row), True
         except IntegrityError:
-            existing = self.edition_for_slot(edition.list_slug, edition.slot)
+            existing = self.edition_for_slot(edition.list_slug, edition.slot, variant)
             if existing is None:
                 raise
             return existing, False
@@ -235,8 +307,15 @@ class EditionStore(ArticleStore):
 
     # The delivery ledger -----------------------------------------------------------------------
 
-    def queue_deliveries(self, edition_id: int, list_slug: str, now: datetime | None = None) -> int:
-        """One pending row per (edition, active member of the list); existing rows stay as they are.
+    def queue_deliveries(
+        self,
+        edition_id: int,
+        list_slug: str,
+        now: datetime | None = None,
+        readers: Collection[int] | None = None,
+    ) -> int:
+        """One pending row per (edition, active member of the list), or of those of them in
+        ``readers`` (ids; the readers of one variant); existing rows stay as they are.
 
         One INSERT ... SELECT, so queueing 100,000 members loads none of them into memory. The
         edition is marked queued (at ``now``, else when it was built) in the same transaction:
@@ -257,14 +336,23 @@ class EditionStore(ArticleStore):
                 )
             )
         )
+        if readers is None:
+            selections = [members]
+        else:  # a bounded IN list at a time: SQLite caps bound parameters
+            chosen = sorted(readers)
+            selections = [
+                members.where(SubscriptionRow.subscriber_id.in_(chosen[start : start + 500]))
+                for start in range(0, len(chosen), 500)
+            ]
         rows = select(func.count()).where(DeliveryRow.edition_id == edition_id)
         with self.transaction() as session:
             before = session.scalar(rows) or 0
-            session.execute(
-                insert(DeliveryRow).from_select(
-                    ["edition_id", "subscriber_id", "status", "attempts"], members
+            for selection in selections:
+                session.execute(
+                    insert(DeliveryRow).from_select(
+                        ["edition_id", "subscriber_id", "status", "attempts"], selection
+                    )
                 )
-            )
             session.execute(
                 update(EditionRow)
                 .where(EditionRow.id == edition_id, EditionRow.queued_at.is_(None))

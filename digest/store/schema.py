@@ -163,14 +163,19 @@ class SubscriptionRow(Base):
 
 
 class EditionRow(Base):
-    """One issue of a list, keyed by (list, slot), with its layout and its rendering frozen."""
+    """One issue of a list, keyed by (list, slot, variant), with its layout and its rendering
+    frozen. A list read in each reader's timezone may send several editions at one slot, one per
+    window its readers are at (see digest.local_time); every other edition is variant ""."""
 
     __tablename__ = "editions"
-    __table_args__ = (UniqueConstraint("list_slug", "slot", name="uq_editions_list_slot"),)
+    __table_args__ = (
+        UniqueConstraint("list_slug", "slot", "variant", name="uq_editions_list_slot_variant"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     list_slug: Mapped[str] = mapped_column(String(64))
     slot: Mapped[datetime] = mapped_column(UTCDateTime)
+    variant: Mapped[str] = mapped_column(String(64), default="", server_default="")
     window_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
     window_end: Mapped[datetime] = mapped_column(UTCDateTime)
     # The article sequence value the window ends at: the next edition takes the articles after it.

@@ -1,0 +1,105 @@
+"""Lists read in each reader's own timezone: who is due at which slot, and from which window.
+
+    members' positions ─► each reader's latest slot of the schedule in their own timezone (the
+    list's when they have none, or one no longer known) ─► due when no edition of the list was
+    queued for them at or after it ─► grouped by slot, and within a slot by where their last
+    edition's window ended: one variant of the edition per group, composed and rendered once
+    (invariant 4 holds per variant)
+
+Each reader's next window starts exactly where their own last edition's ended, so across their
+own editions no article is missed and none repeats: also on the nights clocks change (the
+schedule settles those, digest.schedule) and when a reader changes timezone. A reader with no
+edition yet gets what came in since the slot before their first (the caller says where in the
+article sequence that is). Nothing here reads the clock or the store.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from digest.schedule import latest_slot, next_slot
+from digest.store import ReaderPosition
+
+
+@dataclass(frozen=True, slots=True)
+class DueGroup:
+    """The readers due at ``slot`` whose last edition's window ended at ``after_seq``."""
+
+    slot: datetime
+    after_seq: int
+    readers: tuple[int, ...]
+
+    @property
+    def variant(self) -> str:
+        return variant_name(self.after_seq)
+
+
+def variant_name(after_seq: int) -> str:
+    """The variant of an edition whose window starts after ``after_seq``."""
+    return f"after-{after_seq}"
+
+
+def reader_timezone(timezone: str | None, list_timezone: str) -> str:
+    """The timezone a reader's editions come in: their own when it is one, else the list's."""
+    if timezone:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            return list_timezone
+        return timezone
+    return list_timezone
+
+
+def due_groups(
+    schedule: str,
+    list_timezone: str,
+    positions: Iterable[ReaderPosition],
+    now: datetime,
+    start_for_new: Callable[[str, datetime], int],
+    *,
+    extra_slot: datetime | None = None,
+) -> list[DueGroup]:
+    """The readers due now, grouped by slot and window start, in slot order. A reader with no
+    edition yet starts at ``start_for_new(their zone, their slot)``. With ``extra_slot`` (an
+    edition asked for by hand), every reader not yet served at that moment is due at it,
+    whatever their hour."""
+    slot_of: dict[str, datetime] = {}
+    groups: dict[tuple[datetime, int], list[int]] = defaultdict(list)
+    for position in positions:
+        if extra_slot is not None:
+            slot = extra_slot
+        else:
+            zone = reader_timezone(position.timezone, list_timezone)
+            if zone not in slot_of:
+                slot_of[zone] = latest_slot(schedule, zone, now)
+            slot = slot_of[zone]
+        if position.last_slot is not None and position.last_slot >= slot:
+            continue
+        if position.last_seq is not None:
+            after = position.last_seq
+        else:  # a reader who joined: their first window is the last day (or week) of their zone
+            zone = reader_timezone(position.timezone, list_timezone)
+            after = start_for_new(zone, slot)
+        groups[(slot, after)].append(position.subscriber_id)
+    return [
+        DueGroup(slot, after, tuple(readers)) for (slot, after), readers in sorted(groups.items())
+    ]
+
+
+def readers_by_slot(
+    schedule: str, list_timezone: str, timezones: Iterable[str | None], after: datetime
+) -> dict[datetime, dict[str, int]]:
+    """When each reader's next edition comes (UTC), and how many readers of which zone get it
+    then: what `digest schedule` shows of a list read in each reader's timezone."""
+    counts: dict[datetime, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    slot_of: dict[str, datetime] = {}
+    for timezone in timezones:
+        zone = reader_timezone(timezone, list_timezone)
+        if zone not in slot_of:
+            slot_of[zone] = next_slot(schedule, zone, after)
+        counts[slot_of[zone]][zone] += 1
+    return {slot: dict(sorted(zones.items())) for slot, zones in sorted(counts.items())}

@@ -1,0 +1,303 @@
+"""Lists read in each reader's own timezone: "07:00 where the reader is", across both 2026
+changes of the clocks in London, New York and Sydney, in Kolkata (+5:30), Kathmandu (+5:45) and
+Tehran (+3:30), and for a reader who moves. The clock is injected and stepped through the days
+hour by hour, an article stored each hour; every reader must get one edition per local day at
+07:00 their time, and every article exactly once across their own editions."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select, update
+
+from digest import pipeline
+from digest.clock import FixedClock
+from digest.config import FeedSettings, Settings, settings_from_mapping
+from digest.local_time import due_groups, readers_by_slot
+from digest.mail.transport import MemoryTransport
+from digest.records import TopicMatch
+from digest.services import Services, build_services
+from digest.store import ReaderPosition
+from digest.store.schema import DeliveryRow, EditionArticleRow, EditionRow, SubscriberRow
+from tests.test_store import entry
+
+FILED = (TopicMatch("middle-east", 1.0),)
+ZONES = {
+    "london@example.org": "Europe/London",
+    "newyork@example.org": "America/New_York",
+    "sydney@example.org": "Australia/Sydney",
+    "kolkata@example.org": "Asia/Kolkata",
+    "kathmandu@example.org": "Asia/Kathmandu",
+    "tehran@example.org": "Asia/Tehran",
+    "nozone@example.org": "",  # gets the list's timezone, Asia/Dubai
+}
+LIST_ZONE = "Asia/Dubai"
+
+
+def make_settings(tmp_path: Path, database_url: str) -> Settings:
+    (tmp_path / "members.csv").write_text(
+        "email,name,timezone\n" + "".join(f"{email},,{zone}\n" for email, zone in ZONES.items())
+    )
+    raw = {
+        "service": {
+            "database_url": database_url,
+            "data_dir": str(tmp_path / "var"),
+            "base_url": "https://news.example.org",
+            "sender_name": "The Desk",
+            "sender_address": "desk@example.org",
+            "postal_address": "1 Example Street, Example City",
+        },
+        "topics": [{"slug": "middle-east", "name": "Middle East", "rules": {"include": ["Gulf"]}}],
+        "lists": [
+            {
+                "slug": "daily",
+                "name": "Daily Brief",
+                "topics": ["middle-east"],
+                "schedule": "0 7 * * *",
+                "timezone": LIST_ZONE,
+                "reader_local": True,
+                "subscribers": "members.csv",
+                "max_articles": 200,
+            }
+        ],
+    }
+    return settings_from_mapping(raw, source=tmp_path / "digest.toml", environ={})
+
+
+def started(tmp_path: Path, database_url: str) -> Iterator[Services]:
+    settings = make_settings(tmp_path, database_url)
+    built = build_services(settings, clock=FixedClock(datetime(2026, 1, 1, tzinfo=UTC)))
+    built.transport = MemoryTransport()
+    built.store.sync_feeds(
+        [FeedSettings(name="Wire", url="https://wire.example.org/rss")], built.clock.now()
+    )
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def services(tmp_path: Path, database_url: str) -> Iterator[Services]:
+    yield from started(tmp_path, database_url)
+
+
+@pytest.fixture
+def embedded(tmp_path: Path) -> Iterator[Services]:
+    """On SQLite alone: what these runs check is the schedule's arithmetic, not the database's."""
+    yield from started(tmp_path, f"sqlite:///{tmp_path / 'digest.db'}")
+
+
+class Simulation:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.feed_id = services.store.feeds()[0].id
+        self.number = 0
+        self.stored: list[int] = []
+
+    def hour(self, at: datetime) -> None:
+        """One hour of the service: an article comes in, then the cycle builds what is due and
+        delivers it."""
+        services = self.services
+        services.clock = FixedClock(at)
+        self.number += 1
+        self.stored += services.store.store_entries(
+            self.feed_id, [entry(self.number)], at - timedelta(minutes=1), classify=lambda _a: FILED
+        ).new
+        for list_slug, slot in pipeline.due_editions(services, at):
+            pipeline.build_edition(services, list_slug, slot)
+        for edition_id in services.store.editions_with_pending_deliveries({"daily"}):
+            for batch in services.store.pending_delivery_batches(edition_id, 200, at):
+                pipeline.deliver_batch(services, edition_id, batch)
+
+    def run(self, start: datetime, days: int) -> None:
+        for step in range(days * 24):
+            self.hour(start + timedelta(hours=step))
+
+    def received(self) -> dict[str, list[tuple[datetime, list[int]]]]:
+        """Per reader, their editions in order: (slot, the edition's article ids)."""
+        store = self.services.store
+        with store.engine.connect() as connection:
+            rows = connection.execute(
+                select(SubscriberRow.email, EditionRow.slot, EditionRow.id)
+                .join(DeliveryRow, DeliveryRow.subscriber_id == SubscriberRow.id)
+                .join(EditionRow, EditionRow.id == DeliveryRow.edition_id)
+                .where(DeliveryRow.status == "sent")
+                .order_by(EditionRow.slot)
+            ).all()
+            articles: dict[int, list[int]] = defaultdict(list)
+            for edition_id, article_id in connection.execute(
+                select(EditionArticleRow.edition_id, EditionArticleRow.article_id)
+            ):
+                articles[edition_id].append(article_id)
+        got: dict[str, list[tuple[datetime, list[int]]]] = defaultdict(list)
+        for email, slot, edition_id in rows:
+            got[email].append((slot, articles[edition_id]))
+        return got
+
+
+def check_every_reader(simulation: Simulation, zones: dict[str, str], since: datetime) -> None:
+    """One edition per local day at 07:00 in the reader's zone (from ``since``), and across a
+    reader's editions each article once, none missed up to their last edition."""
+    received = simulation.received()
+    assert set(received) == set(zones)
+    for email, editions in received.items():
+        zone = ZoneInfo(zones[email] or LIST_ZONE)
+        later = [slot.astimezone(zone) for slot, _ in editions if slot >= since]
+        assert later, email
+        assert {(moment.hour, moment.minute) for moment in later} == {(7, 0)}, (email, later)
+        days = [moment.date() for moment in later]
+        assert days == sorted(set(days)), f"{email}: two editions on one day {days}"
+        assert all((b - a).days == 1 for a, b in itertools.pairwise(days)), days
+        mailed = Counter(article for _, ids in editions for article in ids)
+        assert max(mailed.values()) == 1, f"{email}: an article twice"
+        last = max(mailed)
+        assert set(mailed) == {a for a in simulation.stored if a <= last}, f"{email}: missed"
+
+
+CHANGES = [
+    pytest.param(datetime(2026, 3, 6, tzinfo=UTC), id="new-york-spring"),
+    pytest.param(datetime(2026, 3, 27, tzinfo=UTC), id="london-spring"),
+    pytest.param(datetime(2026, 4, 3, tzinfo=UTC), id="sydney-autumn"),
+    pytest.param(datetime(2026, 10, 2, tzinfo=UTC), id="sydney-spring"),
+    pytest.param(datetime(2026, 10, 23, tzinfo=UTC), id="london-autumn"),
+    pytest.param(datetime(2026, 10, 30, tzinfo=UTC), id="new-york-autumn"),
+]
+
+
+@pytest.mark.parametrize("start", CHANGES)
+def test_each_reader_gets_one_edition_a_day_at_seven_their_time_across_the_change(
+    embedded: Services, start: datetime
+) -> None:
+    simulation = Simulation(embedded)
+    simulation.run(start, days=4)
+    # From the second day: the first edition of each reader comes at the first tick.
+    check_every_reader(simulation, ZONES, since=start + timedelta(days=1))
+
+
+def test_a_reader_who_moves_misses_nothing_and_gets_nothing_twice(services: Services) -> None:
+    simulation = Simulation(services)
+    start = datetime(2026, 5, 4, tzinfo=UTC)
+    simulation.run(start, days=2)
+    moves = {"london@example.org": "Asia/Tokyo", "sydney@example.org": "America/Los_Angeles"}
+    # The reader's new zone, wherever it comes from (the subscriber file, their preferences).
+    members = services.settings.config_path(services.settings.list("daily").subscribers)
+    members.write_text(
+        "email,name,timezone\n"
+        + "".join(f"{email},,{moves.get(email, zone)}\n" for email, zone in ZONES.items())
+    )
+    with services.store.engine.begin() as connection:
+        for email, zone in moves.items():
+            connection.execute(
+                update(SubscriberRow).where(SubscriberRow.email == email).values(timezone=zone)
+            )
+    simulation.run(start + timedelta(days=2), days=3)
+    received = simulation.received()
+    for email in moves:
+        mailed = Counter(article for _, ids in received[email] for article in ids)
+        assert max(mailed.values()) == 1
+        assert set(mailed) == {a for a in simulation.stored if a <= max(mailed)}
+        # Settled in the new zone: 07:00 there from the day after the move.
+        zone = ZoneInfo(moves[email])
+        settled = [s.astimezone(zone) for s, _ in received[email] if s >= start + timedelta(days=3)]
+        assert settled and {(m.hour, m.minute) for m in settled} == {(7, 0)}
+    others = {email: zone for email, zone in ZONES.items() if email not in moves}
+    for email in others:
+        mailed = Counter(article for _, ids in received[email] for article in ids)
+        assert max(mailed.values()) == 1
+
+
+def test_readers_of_one_zone_share_one_rendering_per_slot(services: Services) -> None:
+    simulation = Simulation(services)
+    start = datetime(2026, 6, 1, tzinfo=UTC)
+    simulation.run(start, days=3)
+    with services.store.engine.connect() as connection:
+        per_slot = Counter(slot for (slot,) in connection.execute(select(EditionRow.slot)).all())
+    # Kolkata (01:30 UTC) and Kathmandu (01:15 UTC) differ by a quarter hour: separate slots;
+    # no slot ever needed two renderings, as every reader of a zone stands at the same place.
+    assert max(per_slot.values()) == 1
+
+
+def test_due_groups_read_each_readers_zone_and_window() -> None:
+    now = datetime(2026, 3, 29, 6, 30, tzinfo=UTC)  # London's first morning of summer time
+    positions = [
+        ReaderPosition(1, "Europe/London", datetime(2026, 3, 28, 7, tzinfo=UTC), 40),
+        ReaderPosition(2, "Europe/London", datetime(2026, 3, 28, 7, tzinfo=UTC), 40),
+        ReaderPosition(3, "Asia/Kathmandu", datetime(2026, 3, 28, 1, 15, tzinfo=UTC), 38),
+        ReaderPosition(4, "Not/AZone", None, None),  # the list's zone; new: starts at 39
+        ReaderPosition(5, "Asia/Tehran", datetime(2026, 3, 29, 3, 30, tzinfo=UTC), 44),
+    ]
+    groups = due_groups("0 7 * * *", "Asia/Dubai", positions, now, lambda zone, slot: 39)
+    assert [(g.slot, g.after_seq, g.readers) for g in groups] == [
+        (datetime(2026, 3, 29, 1, 15, tzinfo=UTC), 38, (3,)),
+        (datetime(2026, 3, 29, 3, 0, tzinfo=UTC), 39, (4,)),
+        (datetime(2026, 3, 29, 6, 0, tzinfo=UTC), 40, (1, 2)),  # 07:00 BST
+    ]  # Tehran's 07:00 (03:30 UTC) was served already
+
+
+def test_schedule_counts_readers_at_each_utc_time() -> None:
+    after = datetime(2026, 7, 1, 12, tzinfo=UTC)
+    counts = readers_by_slot(
+        "0 7 * * *", "UTC", ["Asia/Kolkata", "Asia/Kolkata", "Europe/London", None, ""], after
+    )
+    assert counts == {
+        datetime(2026, 7, 2, 1, 30, tzinfo=UTC): {"Asia/Kolkata": 2},
+        datetime(2026, 7, 2, 6, 0, tzinfo=UTC): {"Europe/London": 1},
+        datetime(2026, 7, 2, 7, 0, tzinfo=UTC): {"UTC": 2},
+    }
+
+
+def test_the_schedule_command_counts_the_readers_of_each_utc_time(
+    tmp_path: Path, embedded: Services
+) -> None:
+    from typer.testing import CliRunner
+
+    from digest.cli import app
+
+    pipeline.due_editions(embedded, datetime(2026, 7, 1, 12, tzinfo=UTC))  # members read in
+    config = tmp_path / "digest.toml"
+    config.write_text(
+        f"""
+[service]
+database_url = "sqlite:///{tmp_path / "digest.db"}"
+data_dir = "{tmp_path / "var"}"
+base_url = "https://news.example.org"
+sender_name = "The Desk"
+sender_address = "desk@example.org"
+postal_address = "1 Example Street, Example City"
+
+[[topics]]
+slug = "middle-east"
+name = "Middle East"
+rules = {{ include = ["Gulf"] }}
+
+[[lists]]
+slug = "daily"
+name = "Daily Brief"
+topics = ["middle-east"]
+schedule = "0 7 * * *"
+timezone = "{LIST_ZONE}"
+reader_local = true
+subscribers = "members.csv"
+"""
+    )
+    result = CliRunner().invoke(
+        app, ["--config", str(config), "schedule", "--list", "daily"], env={"COLUMNS": "200"}
+    )
+    assert result.exit_code == 0, result.output
+    seen: set[str] = set()
+    for line in result.stdout.splitlines():
+        cells = [cell.strip() for cell in line.split("│")]
+        if len(cells) < 4 or "(1)" not in cells[3]:
+            continue
+        moment = datetime.strptime(cells[1], "%a %d %b %Y %H:%M").replace(tzinfo=UTC)
+        for listed in cells[3].split(", "):
+            zone = listed.removesuffix(" (1)")
+            local = moment.astimezone(ZoneInfo(zone))
+            assert (local.hour, local.minute) == (7, 0), line  # 07:00 where each reader is
+            seen.add(zone)
+    assert seen == {zone or LIST_ZONE for zone in ZONES.values()}
