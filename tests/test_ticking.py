@@ -286,3 +286,45 @@ def test_redis_leases_are_shared_and_released() -> None:
         assert not other.claim("polling:7", 60)
         other.release("polling:7")
         assert one.claim("polling:7", 60)
+
+
+def test_a_list_read_in_each_readers_zone_is_handed_out_slot_by_slot(
+    tmp_path: Path, feeds: tuple[Path, str]
+) -> None:
+    """Each reader's 07:00 is a slot of its own: the tick hands out a publish per zone's slot
+    as it comes, and each publish hands out its edition's deliveries, once."""
+    folder, base_url = feeds
+    write_feed(folder, [(n, f"Iran story {n}", DAY1 - timedelta(hours=n)) for n in (1, 2)])
+    settings = make_settings(tmp_path, base_url, reader_local=True)
+    (tmp_path / "members.csv").write_text(
+        "email,name,timezone\nsam@example.org,Sam,Asia/Kolkata\n"
+        "rana@example.org,Rana,Europe/London\nli@example.org,,\n"
+    )
+    clock = FixedClock(DAY1)  # 03:30 UTC on the 24th
+    transport = MemoryTransport()
+    services = services_for(settings, clock, transport)
+    leases, fanout = ticking.LocalLeases(clock), RecordingFanout()
+    ticking.tick(services, fanout, leases)
+    # Each reader's latest 07:00: Kolkata's and Dubai's today, London's yesterday: three slots.
+    assert len(fanout.publishes) == 3
+    work(services, fanout, leases)
+    assert recipients(transport) == ["li@example.org", "rana@example.org", "sam@example.org"]
+    clock.advance(timedelta(hours=4))  # 07:30 UTC: London's 07:00 today has come
+    write_feed(folder, [(n, f"Iran story {n}", DAY1 + timedelta(hours=n)) for n in (3,)])
+    for feed in services.store.feeds():
+        pipeline.poll_feed(services, feed.id)
+    ticking.tick(services, fanout, leases)
+    assert fanout.publishes == [("daily", datetime(2026, 11, 24, 7, tzinfo=UTC))]
+    work(services, fanout, leases)
+    assert recipients(transport) == [
+        "li@example.org",
+        "rana@example.org",
+        "rana@example.org",
+        "sam@example.org",
+    ]
+    # Rana's second edition holds the one story that came in since her first, and only it.
+    second = [m for m in transport.sent if m.recipient == "rana@example.org"][-1]
+    assert b"Iran story 3" in second.data and b"Iran story 1" not in second.data
+    clock.advance(timedelta(minutes=1))
+    assert ticking.tick(services, fanout, leases) == ticking.TickOutcome()
+    services.close()
