@@ -13,6 +13,7 @@
     │   │                            server may have taken it (retried a bounded number of times)
     │   └── DeliveryPermanentError   never retry this recipient (5xx)
     ├── StoreUnavailableError  the database cannot be reached or opened (says its URL, masked)
+    ├── SchemaMismatchError    the database's schema is not this code's (distributed mode)
     └── ListenError            a socket the service serves on cannot be bound (says port and key)
 
 Third-party errors are wrapped at the boundary with ``raise ... from``, so callers catch only these.
@@ -124,6 +125,26 @@ class StoreUnavailableError(DigestError):
                 "service.database_url (or DIGEST_DATABASE_URL)"
             )
         super().__init__(f"cannot open the database {shown}: {brief(reason)}; {what_to_do}")
+
+
+class SchemaMismatchError(DigestError):
+    """The database's schema is not the one this code was written for (distributed mode)."""
+
+    def __init__(self, url: str, current: str | None, head: str | None, *, newer: bool) -> None:
+        self.current, self.head = current, head
+        shown = without_password(url)
+        if newer:
+            what = (
+                f"the database {shown} has schema {current}, newer than this code knows "
+                f"(its newest is {head}): run the version of digest that upgraded it"
+            )
+        else:
+            found = f"schema {current}" if current else "no schema yet"
+            what = (
+                f"the database {shown} has {found}, this code needs {head}: run "
+                "`digest db upgrade` once, then start the workers and beat again"
+            )
+        super().__init__(what)
 
 
 class ListenError(DigestError):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,13 +108,19 @@ QUEUE_IN_HAND = MetricSpec(
 ALL = (POLLS, ARTICLES, EDITIONS, DELIVERIES, TASK_SECONDS, QUEUE_WAITING, QUEUE_IN_HAND)
 
 _defined: dict[str, Any] = {}
+_defining = threading.Lock()  # polls run on threads: two may ask for a new metric at once
 
 
 def _metric(spec: MetricSpec) -> Any:
     """The worker's metric of ``spec``, defined on first use: after the multiprocess directory
     is chosen."""
     metric = _defined.get(spec.name)
-    if metric is None:
+    if metric is not None:
+        return metric
+    with _defining:
+        metric = _defined.get(spec.name)
+        if metric is not None:
+            return metric
         from prometheus_client import Counter, Histogram
 
         if spec.kind == "counter":
@@ -123,7 +130,7 @@ def _metric(spec: MetricSpec) -> Any:
         else:
             raise ValueError(f"{spec.name}: a {spec.kind} is not kept by the worker")
         _defined[spec.name] = metric
-    return metric
+        return metric
 
 
 def observe_poll(outcome: PollOutcome) -> None:

@@ -240,3 +240,56 @@ def test_status_says_when_the_broker_does_not_answer_and_still_shows_the_ledger(
     text = " ".join(shown.stdout.split())
     assert "does not answer" in text and "No editions yet." in text
     assert "secret" not in text
+
+
+def test_threads_asking_for_a_new_metric_at_once_get_one() -> None:
+    """Polls run on threads, and each may be the first to count: one metric is defined."""
+    import threading
+
+    spec = metrics.MetricSpec("digest_test_raced_once", "counter", "A metric for this test.")
+    start = threading.Barrier(16)
+    got: list[object] = []
+    errors: list[BaseException] = []
+
+    def ask() -> None:
+        start.wait()
+        try:
+            got.append(metrics._metric(spec))
+        except BaseException as error:  # a second definition: "Duplicated timeseries"
+            errors.append(error)
+
+    threads = [threading.Thread(target=ask) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(got) == 16 and len({id(metric) for metric in got}) == 1
+
+
+def test_a_worker_refuses_a_database_whose_schema_is_behind_the_code(tmp_path: Path) -> None:
+    from digest.store.db import create_database_engine, head_revision, upgrade
+
+    config = tmp_path / "digest.toml"
+    config.write_text(
+        CONFIG.format(folder=tmp_path, smtp_port=free_port(), feed_url="http://127.0.0.1:9/x")
+    )
+    (tmp_path / "members.csv").write_text("email,name\n")
+    url = f"sqlite:///{tmp_path / 'digest.db'}"
+    engine = create_database_engine(url)
+    upgrade(engine, "0006")
+    engine.dispose()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
+    env |= {"DIGEST_BROKER_URL": "redis://127.0.0.1:9/0", "DIGEST_DATABASE_URL": url}
+    env["COLUMNS"] = "200"
+    for command in ("worker", "beat"):
+        result = subprocess.run(
+            [str(DIGEST), "--config", str(config), command],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        message = " ".join((result.stdout + result.stderr).split())
+        assert result.returncode == 1, message
+        assert f"has schema 0006, this code needs {head_revision()}" in message
+        assert "digest db upgrade" in message and "Traceback" not in message

@@ -29,7 +29,9 @@ def settings() -> Settings:
 def services() -> Services:
     global _services
     if _services is None:
-        _services = build_services(settings())
+        # Distributed: `digest worker` checked the schema at start (digest.cli.service); a
+        # worker never migrates, so that many starting at once race no migration.
+        _services = build_services(settings(), migrate=settings().service.broker_url is None)
     return _services
 
 

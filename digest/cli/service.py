@@ -57,6 +57,20 @@ def _require_broker(settings: Settings, command: str) -> str:
     return broker
 
 
+def _require_schema(settings: Settings) -> None:
+    """Refuse to start on a database whose schema is not this code's (SchemaMismatchError,
+    saying to run `digest db upgrade`): checked here, before anything is consumed."""
+    from digest.store.db import check_schema, create_database_engine, database_errors
+
+    url = settings.service.database_url
+    with database_errors(url):
+        engine = create_database_engine(url)
+        try:
+            check_schema(engine, url)
+        finally:
+            engine.dispose()
+
+
 @app.command()
 def worker(
     concurrency: Annotated[
@@ -70,6 +84,7 @@ def worker(
     """Run a Celery worker for the distributed mode (needs DIGEST_BROKER_URL)."""
     settings = load_config()
     _require_broker(settings, "worker")
+    _require_schema(settings)
     serving = _metrics_port(metrics_port, settings.metrics.worker_port, "metrics.worker_port")
     # Before any task module is loaded: prometheus-client picks its value store at import.
     folder = metrics.use_multiprocess_directory() if serving else None
@@ -108,6 +123,7 @@ def beat(
     """Run Celery beat: one tick every interval; the tick finds what is due (needs a broker)."""
     settings = load_config()
     broker = _require_broker(settings, "beat")
+    _require_schema(settings)
     serving = _metrics_port(metrics_port, settings.metrics.beat_port, "metrics.beat_port")
     if serving:
         import redis

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from digest.errors import StoreUnavailableError
+from digest.errors import SchemaMismatchError, StoreUnavailableError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -79,3 +79,20 @@ def current_revision(engine: Engine) -> str | None:
 
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def check_schema(engine: Engine, url: str) -> None:
+    """Raise SchemaMismatchError unless the database's schema is the one this code ships.
+
+    The processes of the distributed mode check rather than upgrade: several workers starting
+    at once must not race one migration, and an operator upgrades on purpose, once
+    (``digest db upgrade``), before the new code runs.
+    """
+    head, current = head_revision(), current_revision(engine)
+    if current == head:
+        return
+    from alembic.script import ScriptDirectory
+
+    known = {script.revision for script in ScriptDirectory(str(MIGRATIONS)).walk_revisions()}
+    newer = current is not None and current not in known
+    raise SchemaMismatchError(url, current, head, newer=newer)
