@@ -116,6 +116,8 @@ def test_a_taken_metrics_port_is_refused_with_the_option_that_set_it(tmp_path: P
     env = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
     env |= {"DIGEST_BROKER_URL": "redis://127.0.0.1:9/0", "COLUMNS": "200"}
     env["DIGEST_DATABASE_URL"] = f"sqlite:///{tmp_path / 'digest.db'}"
+    upgrade = [str(DIGEST), "--config", str(config), "db", "upgrade"]
+    subprocess.run(upgrade, env=env, check=True, capture_output=True)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
