@@ -1,0 +1,48 @@
+"""``digest inbound``: the receiver of bounces, complaints and mailto unsubscribes."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from digest.cli.app import app, console, load_config, running
+from digest.inbound.server import InboundServer
+
+
+@app.command()
+def inbound(
+    host: Annotated[
+        str | None, typer.Option("--host", help="Listen on this address (inbound.host).")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", min=1, max=65535, help="Listen on this port (inbound.port)."),
+    ] = None,
+    lmtp: Annotated[
+        bool | None,
+        typer.Option("--lmtp/--smtp", help="Speak LMTP, for a Postfix transport (inbound.lmtp)."),
+    ] = None,
+) -> None:
+    """Receive bounces, complaints and mailto unsubscribes by SMTP or LMTP until stopped."""
+    settings = load_config()
+    with running(settings) as services:
+        server = InboundServer.from_settings(services, host=host, port=port, lmtp=lmtp)
+        server.start()
+        stop = threading.Event()
+
+        def terminate(signum: int, frame: FrameType | None) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGTERM, terminate)
+        console.print(server.describe(), highlight=False)
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.stop()
+        console.print("Stopped.")
