@@ -210,3 +210,30 @@ def test_lmtp_answers_once_per_recipient(tmp_path: Path, feed: tuple[Path, str])
     finally:
         server.stop()
         services.close()
+
+
+def test_a_store_that_fails_asks_the_sending_server_to_try_again(
+    sent: tuple[Services, MemoryTransport, InboundServer],
+) -> None:
+    services, transport, server = sent
+    verp = return_path(transport, "rana@example.org")
+    with services.store.engine.begin() as connection:
+        connection.exec_driver_sql("ALTER TABLE inbound_events RENAME TO gone")
+    with pytest.raises(smtplib.SMTPDataError) as later:
+        send(server, verp, inbound_mail.dsn(to=verp))
+    assert later.value.smtp_code == 451
+    with services.store.engine.begin() as connection:
+        connection.exec_driver_sql("ALTER TABLE gone RENAME TO inbound_events")
+    send(server, verp, inbound_mail.dsn(to=verp))  # the server's retry is taken
+    assert [kind for _, kind, _, _ in services.store.inbound_events()] == ["hard-bounce"]
+
+
+def test_a_hundred_recipients_at_most(
+    sent: tuple[Services, MemoryTransport, InboundServer],
+) -> None:
+    _, _, server = sent
+    with smtplib.SMTP(server.host, server.port, timeout=30) as client:
+        client.ehlo()
+        client.mail("")
+        codes = [client.rcpt(f"bounces+{n}@example.org")[0] for n in range(101)]
+    assert codes == [250] * 100 + [452]

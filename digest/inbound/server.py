@@ -34,6 +34,8 @@ from digest.services import Services
 _log = logging.getLogger(__name__)
 
 REFUSED = "550 5.1.1 No such mailbox: this server takes only bounces and unsubscribes"
+TOO_MANY = "452 4.5.3 Too many recipients"
+MAX_RECIPIENTS = 100  # a bounce has one; the bound keeps a hostile client's envelope small
 TRY_LATER = "451 4.3.0 The message could not be recorded now; try again later"
 
 
@@ -53,6 +55,8 @@ class InboundHandler:
         if not self.mailboxes.accepts(address):
             _log.info("inbound: refused mail for %s", short(address, 200))
             return REFUSED
+        if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
+            return TOO_MANY
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
