@@ -29,10 +29,8 @@ LIST_UNSUBSCRIBE = (
 )
 
 
-def read(data: bytes, to: str, mail_from: str = "") -> Reading:
-    return read_inbound(
-        data, mail_from=mail_from, recipients=[to], mailboxes=MAILBOXES, signer=SIGNER
-    )
+def read(data: bytes, to: str) -> Reading:
+    return read_inbound(data, recipients=[to], mailboxes=MAILBOXES, signer=SIGNER)
 
 
 def one(reading: Reading) -> InboundEvent:
@@ -115,8 +113,14 @@ def test_a_bounce_without_codes_or_from_no_mailer_daemon_is_ignored() -> None:
         f"From: sam@example.net\r\nTo: {VERP}\r\nSubject: Re: The Daily Brief\r\n\r\n"
         "Thanks! Our office is at 550 Main Street, suite 5.1.1.\r\n"
     ).encode()
-    reading = read(reply, VERP, mail_from="sam@example.net")
+    reading = read(reply, VERP)
     assert reading.events == () and "not a bounce" in (reading.ignored or "")
+    # An out-of-office reply comes from the null sender too (RFC 3834).
+    away = (
+        f"From: Sam <sam@example.net>\r\nTo: {VERP}\r\nSubject: Out of office\r\n"
+        "Auto-Submitted: auto-replied\r\n\r\nBack on 5.1.24; the mail server said 550 hi.\r\n"
+    ).encode()
+    assert read(away, VERP).events == ()
 
 
 def test_a_plain_bounce_with_a_forged_token_is_ignored() -> None:

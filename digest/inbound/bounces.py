@@ -32,7 +32,7 @@ from digest.inbound.events import (
 from digest.inbound.mailboxes import Mailboxes
 from digest.mail.tokens import TokenSigner
 
-_STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+_STATUS = re.compile(r"\b([245])\.([0-7])\.(\d{1,3})\b")  # RFC 3463: subjects 0 to 7
 # A basic reply code only where a bounce quotes a server's reply ("host x said: 550 ..."),
 # never a bare number (a street, a price).
 _QUOTED_REPLY = re.compile(
@@ -72,17 +72,18 @@ def read_dsn(
     return _bounce(worst, delivery, detail_prefix + "; ".join(details))
 
 
-def read_plain_bounce(
-    message: Message, mail_from: str, delivery: tuple[int, int] | None
-) -> Reading:
+def read_plain_bounce(message: Message, delivery: tuple[int, int] | None) -> Reading:
     """A bounce without a report part ("Undelivered Mail Returned to Sender"), read from the
     SMTP codes its text quotes."""
     if delivery is None:
         return ignored("mail to the bounce address naming no delivery of ours (no valid VERP)")
     sender = mime.header(message, "From")
     subject = mime.header(message, "Subject")
-    from_daemon = mail_from in ("", "<>") or _DAEMON.search(sender) is not None
-    if not from_daemon and _BOUNCE_SUBJECT.search(subject) is None:
+    # Not the null sender alone: RFC 3834 has out-of-office replies use it too, and their text
+    # may hold a date that reads like a status code ("back on 5.1.24").
+    looks_like_bounce = _DAEMON.search(sender) or _BOUNCE_SUBJECT.search(subject)
+    auto_reply = mime.header(message, "Auto-Submitted").lower().startswith("auto-replied")
+    if auto_reply or not looks_like_bounce:
         return ignored(
             f"mail to the bounce address that is not a bounce (subject {short(subject, 80)!r})"
         )

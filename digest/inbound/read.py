@@ -28,14 +28,13 @@ _log = logging.getLogger(__name__)
 def read_inbound(
     data: bytes,
     *,
-    mail_from: str,
     recipients: Sequence[str],
     mailboxes: Mailboxes,
     signer: TokenSigner,
 ) -> Reading:
-    """Read one message received for ``recipients`` (envelope) from ``mail_from``."""
+    """Read one message received for ``recipients`` (the envelope's)."""
     try:
-        return _read(data, mail_from, recipients, mailboxes, signer)
+        return _read(data, recipients, mailboxes, signer)
     except mime.Unreadable as why:
         return ignored(f"unreadable message: {why}")
     except RecursionError:
@@ -46,11 +45,7 @@ def read_inbound(
 
 
 def _read(
-    data: bytes,
-    mail_from: str,
-    recipients: Sequence[str],
-    mailboxes: Mailboxes,
-    signer: TokenSigner,
+    data: bytes, recipients: Sequence[str], mailboxes: Mailboxes, signer: TokenSigner
 ) -> Reading:
     message = mime.parse(data)
     feedback = delivery_status = None
@@ -69,5 +64,5 @@ def _read(
         return read_mailto(message, signer, data)
     if any(mailboxes.is_bounce(address) for address in recipients):
         delivery = delivery_named(recipients, message, mailboxes, signer)
-        return read_plain_bounce(message, mail_from, delivery)
+        return read_plain_bounce(message, delivery)
     return ignored("not sent to the bounce or the unsubscribe address")

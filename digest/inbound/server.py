@@ -76,7 +76,6 @@ class InboundHandler:
         """Read and take one message; what became of its events."""
         reading = read_inbound(
             data,
-            mail_from=sender,
             recipients=recipients,
             mailboxes=self.mailboxes,
             signer=self.services.signer,
