@@ -447,7 +447,23 @@ class ListSettings(_Model):
     previous_slugs: tuple[Slug, ...] | None = None
 
 
-_DOMAIN = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))+$"
+_DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))+")
+
+
+def _check_local_part(value: str) -> str:
+    # Room for "+", the token (up to 52 characters) and RFC 5321's 64 of a local part.
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,19}", value):
+        raise ValueError(
+            f"{value!r} cannot start a return path: use letters, digits, '-' and '_' (no '+', "
+            "which the token follows), at most 20 characters, e.g. 'bounces'"
+        )
+    return value
+
+
+def _check_domain(value: str) -> str:
+    if not _DOMAIN.fullmatch(value) or len(value) > 253:
+        raise ValueError(f"{value!r} is not a domain name such as bounce.example.org")
+    return value
 
 
 class BouncesSettings(_Model):
@@ -461,15 +477,13 @@ class BouncesSettings(_Model):
         "that domain reaches `digest inbound` (see docs/inbound.md); off, every copy's envelope "
         "sender is service.sender_address.",
     )
-    local_part: str = Field(
+    local_part: Annotated[str, AfterValidator(_check_local_part)] = Field(
         default="bounces",
-        pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,19})$",
         description="The mailbox part of the return path, before the '+': letters, digits, '-' "
         "and '_', at most 20 characters.",
     )
-    domain: str | None = Field(
+    domain: Annotated[str, AfterValidator(_check_domain)] | None = Field(
         default=None,
-        pattern=_DOMAIN,
         description="The domain of the return path, whose MX (or a Postfix transport) hands "
         "its mail to `digest inbound`; none: the domain of service.sender_address.",
     )
