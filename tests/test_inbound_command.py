@@ -81,6 +81,10 @@ def test_digest_inbound_takes_a_bounce_and_a_mailto_and_stops_on_sigterm(
         stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
     assert f"inbound: smtp://127.0.0.1:{port}" in stdout and "Stopped." in stdout
+    # One line per message for the operator: what it was and what was done, or why not.
+    assert f"inbound: hard-bounce for {bounced} (smtp): suppressed" in stderr
+    assert f"inbound: unsubscribe for {leaving} (smtp): unsubscribed from" in stderr
+    assert "inbound: refused mail for desk@example.org" in stderr
 
     settings = load_settings(config, {})
     suppressed = read_suppressions(settings.service.suppression_path)

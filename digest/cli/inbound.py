@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import signal
+import sys
 import threading
 from types import FrameType
 from typing import Annotated
@@ -29,6 +31,7 @@ def inbound(
 ) -> None:
     """Receive bounces, complaints and mailto unsubscribes by SMTP or LMTP until stopped."""
     settings = load_config()
+    _log_each_message()
     with running(settings) as services:
         server = InboundServer.from_settings(services, host=host, port=port, lmtp=lmtp)
         server.start()
@@ -46,3 +49,14 @@ def inbound(
         finally:
             server.stop()
         console.print("Stopped.")
+
+
+def _log_each_message() -> None:
+    """One line on stderr per message taken, ignored (with why) or refused: the operator's
+    record of what came back."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    logger = logging.getLogger("digest.inbound")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False

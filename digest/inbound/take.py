@@ -45,12 +45,13 @@ def take_events(services: Services, events: Iterable[InboundEvent]) -> list[Take
 def _take(services: Services, event: InboundEvent) -> Taken:
     store = services.store
     if store.inbound_event_seen(event.event_id):
+        _log.info("inbound: %s %s taken in before: skipped", event.kind, event.event_id)
         return Taken(event, "duplicate", False)
     email = event.email
     if email is None and event.subscriber_id is not None:
         email = apply.address_of(services, event.subscriber_id)
     if email is None:
-        _log.info("inbound %s %s: no such reader", event.kind, event.event_id)
+        _log.info("inbound: %s %s names no reader we have", event.kind, event.event_id)
         return Taken(event, "unknown reader", False)
     if event.kind == SOFT_BOUNCE:
         return _soft_bounce(services, event, email)
@@ -63,7 +64,7 @@ def _take(services: Services, event: InboundEvent) -> Taken:
     else:
         outcome = "nothing to do"
     recorded = _record(services, event, email, outcome)
-    _log.info("inbound %s for %s: %s", event.kind, email, outcome)
+    _log.info("inbound: %s for %s (%s): %s", event.kind, email, event.source, outcome)
     return Taken(event, outcome if recorded else "duplicate", recorded)
 
 
@@ -74,14 +75,16 @@ def _soft_bounce(services: Services, event: InboundEvent, email: str) -> Taken:
     since = now - timedelta(days=bounces.soft_window_days)
     count = services.store.soft_bounces_since(email, since)
     if count < bounces.soft_limit:
-        return Taken(event, f"counted ({count} of {bounces.soft_limit})", True)
+        outcome = f"counted ({count} of {bounces.soft_limit})"
+        _log.info("inbound: soft-bounce for %s (%s): %s", email, event.source, outcome)
+        return Taken(event, outcome, True)
     ended = apply.suppress(services, email, HARD_BOUNCE)
     outcome = (
         f"suppressed after {count} soft bounces in {bounces.soft_window_days:g} days "
         f"({ended} memberships ended)"
     )
     services.store.set_inbound_outcome(event.event_id, outcome)
-    _log.info("inbound soft bounce for %s: %s", email, outcome)
+    _log.info("inbound: soft-bounce for %s (%s): %s", email, event.source, outcome)
     return Taken(event, outcome, True)
 
 
