@@ -237,3 +237,26 @@ def test_a_hundred_recipients_at_most(
         client.mail("")
         codes = [client.rcpt(f"bounces+{n}@example.org")[0] for n in range(101)]
     assert codes == [250] * 100 + [452]
+
+
+def test_a_bounce_during_a_send_skips_the_copies_still_pending(
+    sent: tuple[Services, MemoryTransport, InboundServer], feed: tuple[Path, str]
+) -> None:
+    services, transport, server = sent
+    verp = return_path(transport, "rana@example.org")  # yesterday's copy
+    transport.sent.clear()
+    assert isinstance(services.clock, FixedClock)
+    services.clock.set(DAY1 + timedelta(days=1))
+    folder, _ = feed
+    write_feed(folder, [(2, "Iran story 2", services.clock.now() - timedelta(minutes=5))])
+    for state in services.store.sync_feeds(services.settings.feeds, services.clock.now()):
+        pipeline.poll_feed(services, state.id)
+    built = pipeline.build_edition(
+        services, "daily", DAY1.replace(hour=3, minute=0) + timedelta(days=1)
+    )
+    assert built.pending_deliveries == 4  # queued, Rana's among them
+    send(server, verp, inbound_mail.dsn(to=verp))
+    pipeline.run_cycle(services, pipeline.InlineDispatcher(services))
+    daily = [m.recipient for m in transport.sent if b"The Daily Brief" in m.data]
+    assert sorted(daily) == ["li@example.org", "omar@example.org", "sam@example.org"]
+    assert services.store.delivery_counts(built.edition_id).skipped == 1
