@@ -48,9 +48,7 @@ _BOUNCE_SUBJECT = re.compile(
 )
 
 
-def read_dsn(
-    message: Message, report: Message, delivery: tuple[int, int] | None, detail_prefix: str = ""
-) -> Reading:
+def read_dsn(report: Message, delivery: tuple[int, int] | None) -> Reading:
     """A DSN whose message/delivery-status part is ``report``, about ``delivery``."""
     if delivery is None:
         return ignored("a delivery status notification naming no delivery of ours (no valid VERP)")
@@ -69,7 +67,7 @@ def read_dsn(
             worst = kind
     if worst is None:
         return ignored("a delivery status notification that reports no failure or delay")
-    return _bounce(worst, delivery, detail_prefix + "; ".join(details))
+    return _bounce(worst, delivery, "; ".join(details))
 
 
 def read_plain_bounce(message: Message, delivery: tuple[int, int] | None) -> Reading:

@@ -59,7 +59,7 @@ def _read(
         return read_complaint(message, feedback, mailboxes, signer, data)
     if delivery_status is not None:
         delivery = delivery_named(recipients, message, mailboxes, signer)
-        return read_dsn(message, delivery_status, delivery)
+        return read_dsn(delivery_status, delivery)
     if any(mailboxes.is_unsubscribe(address) for address in recipients):
         return read_mailto(message, signer, data)
     if any(mailboxes.is_bounce(address) for address in recipients):
