@@ -250,16 +250,20 @@ def test_hostile_mail_is_ignored_with_a_reason_and_never_raises(name: str) -> No
         assert reading.events == () and reading.ignored, name
 
 
-def test_parts_beyond_the_bound_cost_linear_time() -> None:
-    # 10x the parts should take about 10x the time, far from 100x (refused before parsing).
+def test_a_message_of_many_parts_is_refused_in_linear_time() -> None:
+    # 10x the parts cost about 10x the time (refused before parsing), far from quadratic's 100x.
     def seconds(parts: int) -> float:
         data = (
             b"Content-Type: multipart/mixed; boundary=x\r\n\r\n"
             + b"--x\r\nContent-Type: text/plain\r\n\r\nx\r\n" * parts
         )
-        start = time.perf_counter()
-        read(data, VERP)
-        return time.perf_counter() - start
+        best = float("inf")
+        for _ in range(5):
+            start = time.perf_counter()
+            reading = read(data, VERP)
+            best = min(best, time.perf_counter() - start)
+        assert reading.events == () and "lines that may start parts" in (reading.ignored or "")
+        return best
 
-    small, large = min(seconds(2000) for _ in range(3)), min(seconds(20000) for _ in range(3))
-    assert large < 100 * max(small, 1e-4)
+    small, large = seconds(20_000), seconds(200_000)
+    assert large < 30 * small

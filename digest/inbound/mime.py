@@ -18,6 +18,7 @@ from email.message import Message
 
 MAX_PARTS = 64  # a DSN or ARF report has three or four; an unsubscribe mail a few
 MAX_DEPTH = 6
+MAX_DELIMITER_LINES = 512  # lines starting with "--" before anything is parsed
 MAX_TEXT_CHARS = 200_000  # of one text part: diagnostics are at the top
 _CONTAINERS = re.compile(rb"boundary\s*=|content-type\s*:\s*message/", re.IGNORECASE)
 
@@ -31,6 +32,10 @@ def parse(data: bytes) -> Message:
     containers = len(_CONTAINERS.findall(data))
     if containers > MAX_PARTS:
         raise Unreadable(f"{containers} nested parts or more (at most {MAX_PARTS} are read)")
+    # Parts are cut at lines starting with "--": the parser would make an object of each.
+    delimiters = data.count(b"\n--")
+    if delimiters > MAX_DELIMITER_LINES:
+        raise Unreadable(f"{delimiters} lines that may start parts (at most {MAX_DELIMITER_LINES})")
     try:
         return email.message_from_bytes(data)
     except RecursionError:
