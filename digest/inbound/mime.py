@@ -57,7 +57,9 @@ def walk(message: Message) -> Iterator[tuple[Message, int]]:
         yield part, depth
         payload = part.get_payload()
         if isinstance(payload, list) and depth < MAX_DEPTH:
-            stack.extend((child, depth + 1) for child in reversed(payload))
+            stack.extend(
+                (child, depth + 1) for child in reversed(payload) if isinstance(child, Message)
+            )
 
 
 def content_type(part: Message) -> str:
