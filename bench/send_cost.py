@@ -9,7 +9,10 @@ Targets: at least 50% of smtp-source's rate, at least 100x the naive path, and p
 (within 1.5x) from 10,000 to 100,000 subscribers. Figures are ratios measured in one run.
 
     python bench/send_cost.py [--counts 10000 100000] [--connections 1 2 4] [--naive 300]
-                              [--dkim 2000]
+                              [--dkim 2000] [--verp]
+
+--verp sends every copy from its own return path (``[bounces] enabled``), as a newsroom that
+reads its bounces does: one more HMAC per copy.
 
 Each count is sent once per number of connections: 1 is the sending process itself; more are
 worker processes, one connection each (``smtp.connections``). The ratios use the fastest.
@@ -58,6 +61,7 @@ NOW = datetime(2026, 11, 25, 3, 30, tzinfo=UTC)
 SLOT = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 SENDER = "briefing@example.org"
 TIMEZONES = ("Asia/Dubai", "Europe/London", "America/New_York", None)
+VERP = {"enabled": False}  # --verp: [bounces] enabled in the settings every run writes
 
 
 def free_port() -> int:
@@ -134,6 +138,7 @@ def raw_settings(folder: Path, feed_url: str, smtp_port: int, connections: int) 
             "connections": connections,
         },
         "ingest": {"allow_private_addresses": True},
+        "bounces": {"enabled": VERP["enabled"]},
         "feeds": [{"name": "Gulf Wire", "url": feed_url}],
         "topics": [{"slug": "gulf", "name": "The Gulf", "rules": {"feeds": ["Gulf Wire"]}}],
         "lists": [
@@ -368,9 +373,11 @@ def main() -> int:
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--naive", type=int, default=300, help="subscribers for the naive path")
     parser.add_argument("--dkim", type=int, default=2000, help="messages signed with DKIM; 0: skip")
+    parser.add_argument("--verp", action="store_true", help="a return path per copy (VERP)")
     parser.add_argument("--deliver", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--dkim-key", help=argparse.SUPPRESS)
     options = parser.parse_args()
+    VERP["enabled"] = options.verp
     if options.deliver:
         folder, edition_id = Path(options.deliver[0]), int(options.deliver[1])
         key = Path(options.dkim_key) if options.dkim_key else None

@@ -52,12 +52,17 @@ SECRET_ENV = {
     "secret_key": "DIGEST_SECRET_KEY",
     "smtp_password": "DIGEST_SMTP_PASSWORD",
     "dkim_key": "DIGEST_DKIM_KEY",
+    "mailgun_signing_key": "DIGEST_MAILGUN_SIGNING_KEY",
 }
 # Keys that look like secrets: found in the file, they get a pointed error, not "unknown key".
 _SECRET_KEYS = {
     *("password", "secret", "secret_key", "signing_key", "api_key", "token", "private_key"),
 }
-_SECRET_HINTS = {"password": "DIGEST_SMTP_PASSWORD", "private_key": "DIGEST_DKIM_KEY"}
+_SECRET_HINTS = {
+    "password": "DIGEST_SMTP_PASSWORD",
+    "private_key": "DIGEST_DKIM_KEY",
+    "signing_key": "DIGEST_MAILGUN_SIGNING_KEY",
+}
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 _ADDRESS = re.compile(
@@ -253,6 +258,16 @@ class ServiceSettings(_Model):
     def suppression_path(self) -> Path:
         return self.suppression_file or self.data_dir / "suppressed.csv"
 
+    @property
+    def sender_domain(self) -> str:
+        return self.sender_address.rpartition("@")[2].lower()
+
+    @property
+    def unsubscribe_mailbox(self) -> str:
+        """The address of List-Unsubscribe's mailto: the configured one, else unsubscribe@ the
+        sender's domain."""
+        return self.unsubscribe_address or f"unsubscribe@{self.sender_domain}"
+
 
 def _check_send_rate(value: str | None) -> str | None:
     if value is not None:
@@ -438,6 +453,109 @@ class ListSettings(_Model):
     previous_slugs: tuple[Slug, ...] | None = None
 
 
+_DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))+")
+
+
+def _check_local_part(value: str) -> str:
+    # Room for "+", the token (up to 52 characters) and RFC 5321's 64 of a local part.
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,19}", value):
+        raise ValueError(
+            f"{value!r} cannot start a return path: use letters, digits, '-' and '_' (no '+', "
+            "which the token follows), at most 20 characters, e.g. 'bounces'"
+        )
+    return value
+
+
+def _check_domain(value: str) -> str:
+    if not _DOMAIN.fullmatch(value) or len(value) > 253:
+        raise ValueError(f"{value!r} is not a domain name such as bounce.example.org")
+    return value
+
+
+class BouncesSettings(_Model):
+    """VERP return paths: each copy's envelope sender names its delivery, so that a bounce says
+    whose copy bounced (digest.inbound)."""
+
+    enabled: bool = Field(
+        default=False,
+        description="Send each copy from its own return path, local_part+TOKEN@domain, where the "
+        "token names the delivery and is signed with the secret key. Turn it on once mail to "
+        "that domain reaches `digest inbound` (see docs/inbound.md); off, every copy's envelope "
+        "sender is service.sender_address.",
+    )
+    local_part: Annotated[str, AfterValidator(_check_local_part)] = Field(
+        default="bounces",
+        description="The mailbox part of the return path, before the '+': letters, digits, '-' "
+        "and '_', at most 20 characters.",
+    )
+    domain: Annotated[str, AfterValidator(_check_domain)] | None = Field(
+        default=None,
+        description="The domain of the return path, whose MX (or a Postfix transport) hands "
+        "its mail to `digest inbound`; none: the domain of service.sender_address.",
+    )
+    soft_limit: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Soft bounces (mailbox full, server unavailable, delayed) of one address, "
+        "each of a different message, after which it is suppressed like a hard bounce.",
+    )
+    soft_window_days: float = Field(
+        default=30,
+        gt=0,
+        le=365,
+        description="The soft bounces counted against soft_limit are those of the last this "
+        "many days.",
+    )
+
+
+def _check_topic_arn(arn: str) -> str:
+    if not re.fullmatch(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}", arn):
+        raise ValueError(
+            f"{arn!r} is not an SNS topic ARN: write it as "
+            "arn:aws:sns:REGION:ACCOUNT:TOPIC, as the SNS console shows it"
+        )
+    return arn
+
+
+class InboundSettings(_Model):
+    """The receiver of bounces, complaints and mailto unsubscribes (digest.inbound)."""
+
+    enabled: bool = Field(
+        default=False,
+        description="`digest run` also runs the inbound receiver, on host and port; "
+        "`digest inbound` runs it on its own whatever this says.",
+    )
+    host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        description="Address the receiver listens on; 0.0.0.0 for every interface.",
+    )
+    port: int = Field(default=2525, ge=1, le=65535, description="Port the receiver listens on.")
+    lmtp: bool = Field(
+        default=False,
+        description="Speak LMTP rather than SMTP: for a Postfix transport (lmtp:HOST:PORT).",
+    )
+    max_message_bytes: int = Field(
+        default=2_000_000,
+        ge=10_000,
+        le=100_000_000,
+        description="Larger messages are refused (552) before they are read.",
+    )
+    ses_topic_arns: tuple[Annotated[str, AfterValidator(_check_topic_arn)], ...] = Field(
+        default=(),
+        description="The SNS topics whose Amazon SES notifications the SES webhook takes; a "
+        "notification signed by SNS for any other topic is refused.",
+    )
+    webhook_max_age_seconds: int = Field(
+        default=900,
+        ge=30,
+        le=86_400,
+        description="A Mailgun webhook call signed longer ago than this (or this far in the "
+        "future) is refused, so a captured call cannot be replayed later.",
+    )
+
+
 class MetricsSettings(_Model):
     """Prometheus metrics of the distributed mode (digest.metrics), on loopback unless told."""
 
@@ -470,6 +588,8 @@ class ConfigFile(_Model):
     ingest: IngestSettings = IngestSettings()
     sample_server: SampleServerSettings | None = None
     metrics: MetricsSettings = MetricsSettings()
+    bounces: BouncesSettings = BouncesSettings()
+    inbound: InboundSettings = InboundSettings()
     feeds: tuple[FeedSettings, ...] = ()
     topics: tuple[TopicSettings, ...] = ()
     lists: tuple[ListSettings, ...] = ()
@@ -482,6 +602,12 @@ class Settings(ConfigFile):
     secret_key: SecretStr | None = None
     smtp_password: SecretStr | None = None
     dkim_key: SecretStr | None = None  # PEM text from DIGEST_DKIM_KEY
+    mailgun_signing_key: SecretStr | None = None  # DIGEST_MAILGUN_SIGNING_KEY: Mailgun webhooks
+
+    @property
+    def bounce_domain(self) -> str:
+        """The domain of the VERP return paths: ``[bounces] domain`` or the sender's."""
+        return (self.bounces.domain or self.service.sender_domain).lower()
 
     def topic(self, slug: str) -> TopicSettings:
         for topic in self.topics:

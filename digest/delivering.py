@@ -59,6 +59,7 @@ def personalizer_for(services: Services, edition_id: int) -> Personalizer:
             digest_list=settings.list(rendered.list_slug),
             signer=services.signer,
             dkim=services.dkim,
+            bounces=settings.bounces,
         )
         while len(cached) >= _CACHED:
             del cached[next(iter(cached))]

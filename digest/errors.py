@@ -14,7 +14,8 @@
     │   └── DeliveryPermanentError   never retry this recipient (5xx)
     ├── StoreUnavailableError  the database cannot be reached or opened (says its URL, masked)
     ├── SchemaMismatchError    the database's schema is not this code's (distributed mode)
-    └── ListenError            a socket the service serves on cannot be bound (says port and key)
+    ├── ListenError            a socket the service serves on cannot be bound (says port and key)
+    └── WebhookRefused         a provider's webhook call failed its signature, age or replay check
 
 Third-party errors are wrapped at the boundary with ``raise ... from``, so callers catch only these.
 """
@@ -104,6 +105,16 @@ class DeliveryUnknownError(DeliveryTemporaryError):
 
 class DeliveryPermanentError(DeliveryError):
     """The mail server refused the message for good."""
+
+
+class WebhookRefused(DigestError):
+    """A webhook call that is not a provider's, or not now: the web app answers ``status``."""
+
+    def __init__(self, provider: str, reason: str, status: int = 403) -> None:
+        self.provider = provider
+        self.reason = reason
+        self.status = status
+        super().__init__(f"{provider} webhook refused: {reason}")
 
 
 class StoreUnavailableError(DigestError):

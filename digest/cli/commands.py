@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -30,6 +31,7 @@ from digest.cli.boundary import report
 from digest.config import entry_key
 from digest.edition_json import edition_json
 from digest.errors import DigestError
+from digest.inbound.server import InboundServer
 from digest.preflight import Preflight, existing_store, preflight
 from digest.records import CycleSummary
 from digest.schedule import next_slot
@@ -133,12 +135,18 @@ def run(
     if list_slug is not None:
         known_list(settings, list_slug)
     try:
-        with running(settings) as services:
+        with running(settings) as services, ExitStack() as stack:
             # What `config check` refuses, this refuses before anything is polled or sent.
             checked = preflight(settings, services.store)
             _print_preflight(checked)
             if checked.errors:
                 raise typer.Exit(2)
+            if settings.inbound.enabled:
+                # Bounces and mailto unsubscribes are taken in while the loop runs.
+                receiver = InboundServer.from_settings(services)
+                receiver.start()
+                stack.callback(receiver.stop)
+                console.print(receiver.describe(), highlight=False)
             shown = frozenset(checked.warnings)
             while True:
                 summary = _one_cycle(services, list_slug)

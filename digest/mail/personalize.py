@@ -11,7 +11,9 @@ signature. The edition's HTML is never parsed again here.
 
 What differs per subscriber: To, Date, Message-ID, List-Unsubscribe (https and mailto, both
 holding the subscriber's unsubscribe token), the greeting, the unsubscribe and preferences links,
-the address the copy was sent to, and article times written in the subscriber's timezone.
+the address the copy was sent to, and article times written in the subscriber's timezone; with
+``[bounces] enabled``, the envelope sender too (VERP: ``bounces+EDITION-SUBSCRIBER-MAC@domain``,
+one more HMAC per copy), so that a bounce names the delivery it is about (digest.inbound).
 
 No header carries a line break, however the text was encoded (invariant 6): every value from a
 feed, a subscriber or the config goes through ``digest.mail.headers.header_text``, and the bytes
@@ -34,7 +36,7 @@ from email.utils import format_datetime as rfc5322_date
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digest import placeholders
-from digest.config import ListSettings, ServiceSettings
+from digest.config import BouncesSettings, ListSettings, ServiceSettings
 from digest.errors import DeliveryPermanentError, HeaderCheckError, RenderError
 from digest.mail.dkim import DkimSigner
 from digest.mail.headers import block_problem, cut, decoded_problem, header_text
@@ -98,6 +100,7 @@ class Personalizer:
         digest_list: ListSettings,
         signer: TokenSigner,
         dkim: DkimSigner | None = None,
+        bounces: BouncesSettings | None = None,
     ) -> None:
         self.rendered = rendered
         self.edition_id = edition_id
@@ -105,8 +108,12 @@ class Personalizer:
         self._list = digest_list
         self._signer = signer
         self._dkim = dkim
-        self._domain = service.sender_address.rpartition("@")[2].lower()
-        self._unsubscribe_address = service.unsubscribe_address or f"unsubscribe@{self._domain}"
+        self._domain = service.sender_domain
+        self._unsubscribe_address = service.unsubscribe_mailbox
+        # The return path around each copy's delivery token, or None: the sender's address.
+        self._verp: tuple[str, str] | None = None
+        if bounces is not None and bounces.enabled:
+            self._verp = (f"{bounces.local_part}+", f"@{bounces.domain or self._domain}")
         self._list_zone = ZoneInfo(digest_list.timezone)
         self._wording = wording_for(digest_list.language)
         self._times: dict[str, dict[str, bytes]] = {}  # timezone name -> time hole -> value
@@ -178,8 +185,12 @@ class Personalizer:
         data = self.template.fill(headers, text_values, html_values)
         if self._dkim is not None:
             data = self._dkim.sign(data)
+        sender = self._service.sender_address
+        if self._verp is not None:
+            prefix, suffix = self._verp
+            sender = prefix + self._signer.delivery_token(self.edition_id, subscriber.id) + suffix
         return OutgoingMessage(
-            sender=self._service.sender_address,
+            sender=sender,
             recipient=address,
             message_id=message_id,
             data=data,
@@ -273,6 +284,7 @@ def personalize(
     signer: TokenSigner,
     now: datetime,
     dkim: DkimSigner | None = None,
+    bounces: BouncesSettings | None = None,
 ) -> OutgoingMessage:
     """One copy, compiling the edition for it; a send uses one ``Personalizer`` for all."""
     personalizer = Personalizer(
@@ -282,6 +294,7 @@ def personalize(
         digest_list=digest_list,
         signer=signer,
         dkim=dkim,
+        bounces=bounces,
     )
     return personalizer.message_for(subscriber, now)
 

@@ -1,8 +1,9 @@
-"""Signed tokens for the links in a mail, and the secret key that signs them."""
+"""Signed tokens for the links in a mail and its return path, and the secret key that signs them."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import hmac
 import os
 import re
@@ -18,6 +19,11 @@ from digest.errors import ConfigError, DigestError
 # One salt per action: a token signed for one action never opens another (invariant 7).
 UNSUBSCRIBE_SALT = "unsubscribe"
 PREFERENCES_SALT = "preferences"
+
+# The return path's token: edition, subscriber and 80 bits of HMAC, in characters every mail
+# server keeps as they are in a local part (lowercase hex: some servers fold the case).
+DELIVERY_KEY_LABEL = b"digest delivery return path"
+_DELIVERY = re.compile(r"([0-9]{1,15})-([0-9]{1,15})-([0-9a-f]{20})")
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
@@ -40,6 +46,9 @@ class TokenSigner:
         self._preferences = URLSafeSerializer(secret, salt=PREFERENCES_SALT)
         self._unsubscribe_seal = _Seal(self._unsubscribe)
         self._preferences_seal = _Seal(self._preferences)
+        # A key of its own, derived from the secret: a return path never opens a link.
+        delivery_key = hmac.new(secret.encode("utf-8"), DELIVERY_KEY_LABEL, hashlib.sha256)
+        self._delivery_mac = hmac.new(delivery_key.digest(), digestmod=hashlib.sha256)
 
     def unsubscribe_token(self, subscriber_id: int, list_slug: str) -> str:
         """A token that unsubscribes this subscriber from this list, and does nothing else."""
@@ -54,6 +63,25 @@ class TokenSigner:
         the price of one payload: what every personal copy carries."""
         payload = self._unsubscribe.dump_payload([subscriber_id, list_slug])
         return self._unsubscribe_seal(payload), self._preferences_seal(payload)
+
+    def delivery_token(self, edition_id: int, subscriber_id: int) -> str:
+        """A token that names one delivery (edition, subscriber), for the copy's return path:
+        ``12-345-`` and 20 hex digits of HMAC. A bounce is believed only with a valid one."""
+        body = f"{edition_id}-{subscriber_id}"
+        mac = self._delivery_mac.copy()
+        mac.update(body.encode("ascii"))
+        return f"{body}-{mac.hexdigest()[:20]}"
+
+    def read_delivery_token(self, token: str) -> tuple[int, int]:
+        """The (edition id, subscriber id) a delivery token names. Raises InvalidToken for one
+        altered or not made by us."""
+        match = _DELIVERY.fullmatch(token.lower())
+        if match is None:
+            raise InvalidToken("the return path's token is not one of ours")
+        edition_id, subscriber_id = int(match[1]), int(match[2])
+        if not hmac.compare_digest(self.delivery_token(edition_id, subscriber_id), match[0]):
+            raise InvalidToken("the return path's token was altered or signed with another key")
+        return edition_id, subscriber_id
 
     def read_unsubscribe_token(self, token: str) -> tuple[int, str]:
         """The (subscriber id, list slug) an unsubscribe token was made for.

@@ -358,7 +358,8 @@ class SmtpTransport(MailTransport):
                     recipient,
                     f"{self._where} refused the sender {error.sender!r} "
                     f"({error.smtp_code} {_text(error.smtp_error)}): check service.sender_address "
-                    "and that the server relays mail for it",
+                    "(or [bounces], when it is a return path) and that the server relays mail "
+                    "for it",
                 ) from error
             raise _refusal(
                 recipient, f"{self._where} refused the message", error.smtp_code, error.smtp_error
@@ -566,7 +567,7 @@ class _Pipeline:
                 recipient,
                 f"{self._where} refused the sender {message.sender!r} "
                 f"({mail[0]} {_text(mail[1])}): check service.sender_address "
-                "and that the server relays mail for it",
+                "(or [bounces], when it is a return path) and that the server relays mail for it",
             )
         if rcpt[0] not in (250, 251):
             _reset(smtp, rcpt[0])

@@ -5,13 +5,15 @@ from __future__ import annotations
 from digest.store.db import create_database_engine, upgrade
 from digest.store.editions import DeliveryCounts, EditionState, EditionStore, ReaderPosition
 from digest.store.feeds import FeedState, FeedStore, UnchangedFetch
+from digest.store.inbound import InboundStore
 from digest.store.ledger import EditionDeliveries, FailedAttempt, LedgerStore, ParkedDelivery
 from digest.store.lists import ListRename, ListStore
 from digest.store.subscribers import SubscriberInput, SubscriberStore, SubscriberSync
 
 
-class Store(FeedStore, SubscriberStore, EditionStore, LedgerStore, ListStore):
-    """Feeds, articles and topics, subscribers, editions and the delivery ledger, lists."""
+class Store(FeedStore, SubscriberStore, EditionStore, LedgerStore, ListStore, InboundStore):
+    """Feeds, articles and topics, subscribers, editions and the delivery ledger, lists, and
+    the inbound events (bounces, complaints) taken in."""
 
 
 def open_store(database_url: str, *, migrate: bool = True) -> Store:

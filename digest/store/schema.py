@@ -226,3 +226,37 @@ class DeliveryRow(Base):
     message_id: Mapped[str | None] = mapped_column(String(300))
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class InboundEventRow(Base):
+    """A bounce, complaint or mailto unsubscribe taken in (digest.inbound), once per event id:
+    the same DSN or webhook call arriving twice is applied once, and soft bounces are counted."""
+
+    __tablename__ = "inbound_events"
+    __table_args__ = (
+        UniqueConstraint("event_id", name="uq_inbound_events_event_id"),
+        Index("ix_inbound_events_email_kind", "email", "kind", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(16))  # hard-bounce | soft-bounce | complaint | ...
+    source: Mapped[str] = mapped_column(String(16))  # smtp | ses | mailgun
+    email: Mapped[str | None] = mapped_column(String(320))  # lowercased
+    subscriber_id: Mapped[int | None] = mapped_column(Integer)  # no foreign key: kept as said
+    list_slug: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    outcome: Mapped[str] = mapped_column(Text, default="")  # what was done about it
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WebhookTokenRow(Base):
+    """A provider's signed webhook token seen once (Mailgun): a replayed call is refused."""
+
+    __tablename__ = "webhook_tokens"
+    __table_args__ = (UniqueConstraint("provider", "token", name="uq_webhook_tokens_token"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    token: Mapped[str] = mapped_column(String(200))
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -1,0 +1,62 @@
+"""``digest inbound``: the receiver of bounces, complaints and mailto unsubscribes."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from digest.cli.app import app, console, load_config, running
+from digest.inbound.server import InboundServer
+
+
+@app.command()
+def inbound(
+    host: Annotated[
+        str | None, typer.Option("--host", help="Listen on this address (inbound.host).")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", min=1, max=65535, help="Listen on this port (inbound.port)."),
+    ] = None,
+    lmtp: Annotated[
+        bool | None,
+        typer.Option("--lmtp/--smtp", help="Speak LMTP, for a Postfix transport (inbound.lmtp)."),
+    ] = None,
+) -> None:
+    """Receive bounces, complaints and mailto unsubscribes by SMTP or LMTP until stopped."""
+    settings = load_config()
+    _log_each_message()
+    with running(settings) as services:
+        server = InboundServer.from_settings(services, host=host, port=port, lmtp=lmtp)
+        server.start()
+        stop = threading.Event()
+
+        def terminate(signum: int, frame: FrameType | None) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGTERM, terminate)
+        console.print(server.describe(), highlight=False)
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.stop()
+        console.print("Stopped.")
+
+
+def _log_each_message() -> None:
+    """One line on stderr per message taken, ignored (with why) or refused: the operator's
+    record of what came back."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    logger = logging.getLogger("digest.inbound")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False

@@ -1,0 +1,187 @@
+"""Bounces: delivery status notifications (RFC 3464) and the common ones without a report part.
+
+    the return path it came to (VERP) ─► the delivery, if its token verifies; else ignored
+    message/delivery-status part ─► per recipient: Action failed + Status 5.x.x ─► hard
+                                                   Action failed + 4.x.x, or delayed ─► soft
+    no report part, but from a mailer daemon ─► the SMTP codes in its text: only 5.x.x ─► hard,
+                                                any 4.x.x ─► soft, none ─► ignored
+
+Conservative on purpose, since a hard bounce stops a reader's mail: a status that says the
+address is fine but the message was not (5.2.2 mailbox full, 5.3.4 too big, 5.7.x refused by
+policy, e.g. our sender's reputation) counts as soft, and a bounce that names no delivery of ours
+(no valid VERP token) is ignored whatever it says.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from email.message import Message
+
+from digest.inbound import mime
+from digest.inbound.events import (
+    HARD_BOUNCE,
+    SOFT_BOUNCE,
+    EventKind,
+    InboundEvent,
+    Reading,
+    event_id,
+    ignored,
+    short,
+)
+from digest.inbound.mailboxes import Mailboxes
+from digest.mail.tokens import TokenSigner
+
+_STATUS = re.compile(r"\b([245])\.([0-7])\.(\d{1,3})\b")  # RFC 3463: subjects 0 to 7
+# A basic reply code only where a bounce quotes a server's reply ("host x said: 550 ..."),
+# never a bare number (a street, a price).
+_QUOTED_REPLY = re.compile(
+    r"(?:said|error|reply|response|failed|smtp)[^\n]{0,80}?(?:\n[ \t]*)?\b([45][0-5][0-9])[ -]",
+    re.IGNORECASE,
+)
+_NOT_THE_ADDRESS = {("5", "2", "2"), ("5", "3", "4")}  # mailbox full, message too big
+_DAEMON = re.compile(r"mailer-daemon|postmaster|mail delivery|mail administrator", re.IGNORECASE)
+_BOUNCE_SUBJECT = re.compile(
+    r"undeliver|returned mail|returned to sender|delivery (?:status|failure|failed|has failed)"
+    r"|failure notice|mail delivery failed|could not be delivered|delivery notification",
+    re.IGNORECASE,
+)
+
+
+def read_dsn(report: Message, delivery: tuple[int, int] | None) -> Reading:
+    """A DSN whose message/delivery-status part is ``report``, about ``delivery``."""
+    if delivery is None:
+        return ignored("a delivery status notification naming no delivery of ours (no valid VERP)")
+    worst: EventKind | None = None
+    details = []
+    blocks = mime.field_blocks(report)
+    for block in blocks[1:] or blocks:  # the first group is about the message, not a recipient
+        action = mime.header(block, "Action").lower()
+        status = mime.header(block, "Status")
+        diagnostic = mime.header(block, "Diagnostic-Code")
+        kind = _recipient_kind(action, status, diagnostic)
+        if kind is None:
+            continue
+        details.append(short(f"{action} {status} {diagnostic}".strip(), 240))
+        if worst != HARD_BOUNCE:
+            worst = kind
+    if worst is None:
+        return ignored("a delivery status notification that reports no failure or delay")
+    return _bounce(worst, delivery, "; ".join(details))
+
+
+def read_plain_bounce(message: Message, delivery: tuple[int, int] | None) -> Reading:
+    """A bounce without a report part ("Undelivered Mail Returned to Sender"), read from the
+    SMTP codes its text quotes."""
+    if delivery is None:
+        return ignored("mail to the bounce address naming no delivery of ours (no valid VERP)")
+    sender = mime.header(message, "From")
+    subject = mime.header(message, "Subject")
+    # Not the null sender alone: RFC 3834 has out-of-office replies use it too, and their text
+    # may hold a date that reads like a status code ("back on 5.1.24").
+    looks_like_bounce = _DAEMON.search(sender) or _BOUNCE_SUBJECT.search(subject)
+    auto_reply = mime.header(message, "Auto-Submitted").lower().startswith("auto-replied")
+    if auto_reply or not looks_like_bounce:
+        return ignored(
+            f"mail to the bounce address that is not a bounce (subject {short(subject, 80)!r})"
+        )
+    texts = [
+        mime.text_of(part)
+        for part, _ in _outside_returned_message(message)
+        if mime.content_type(part) == "text/plain"
+    ]
+    classes: set[str] = set()
+    quoted: list[str] = []
+    for text in texts:
+        for match in _STATUS.finditer(text):
+            classes.add(_class_of(match.groups()))
+            quoted.append(match.group())
+        for match in _QUOTED_REPLY.finditer(text):
+            classes.add("soft" if match[1].startswith("4") else "hard")
+            quoted.append(match[1])
+    if not classes:
+        return ignored("a bounce without a report part or an SMTP code to read")
+    kind: EventKind = HARD_BOUNCE if classes == {"hard"} else SOFT_BOUNCE
+    return _bounce(kind, delivery, f"no report part; codes {', '.join(dict.fromkeys(quoted))}")
+
+
+def _recipient_kind(action: str, status: str, diagnostic: str) -> EventKind | None:
+    if action.startswith("delayed"):
+        return SOFT_BOUNCE
+    if not action.startswith("failed"):
+        return None  # delivered, relayed, expanded
+    found = _STATUS.search(status) or _STATUS.search(diagnostic)
+    if found is None:
+        return SOFT_BOUNCE  # failed, but not said how: not enough to stop a reader's mail
+    return HARD_BOUNCE if _class_of(found.groups()) == "hard" else SOFT_BOUNCE
+
+
+def _class_of(code: Sequence[str]) -> str:
+    klass, subject, detail = code
+    if klass != "5" or subject == "7" or (klass, subject, detail) in _NOT_THE_ADDRESS:
+        return "soft"
+    return "hard"
+
+
+def _outside_returned_message(message: Message) -> Iterable[tuple[Message, int]]:
+    """The parts of a bounce, but those of the message it returns (ours, whose text is not the
+    bounce's)."""
+    inside: list[Message] = []
+    for part, depth in mime.walk(message):
+        if any(part is seen for seen in inside):
+            continue
+        if mime.content_type(part) == "message/rfc822":
+            payload = part.get_payload()
+            if isinstance(payload, list):
+                inside.extend(_descendants([p for p in payload if isinstance(p, Message)]))
+            continue
+        yield part, depth
+
+
+def _descendants(parts: list[Message]) -> list[Message]:
+    found: list[Message] = []
+    stack = list(parts)
+    while stack and len(found) < mime.MAX_PARTS:
+        part = stack.pop()
+        found.append(part)
+        payload = part.get_payload()
+        if isinstance(payload, list):
+            stack.extend(child for child in payload if isinstance(child, Message))
+    return found
+
+
+def _bounce(kind: EventKind, delivery: tuple[int, int], detail: str) -> Reading:
+    edition_id, subscriber_id = delivery
+    return Reading(
+        (
+            InboundEvent(
+                kind=kind,
+                # The delivery stands for the original Message-ID and recipient (ours is made
+                # from the two): a second DSN about the same copy and kind is the same event.
+                event_id=event_id(kind, f"delivery {edition_id}.{subscriber_id}"),
+                source="smtp",
+                subscriber_id=subscriber_id,
+                detail=short(detail),
+            ),
+        )
+    )
+
+
+def delivery_named(
+    recipients: Sequence[str], message: Message, mailboxes: Mailboxes, signer: TokenSigner
+) -> tuple[int, int] | None:
+    """The delivery the bounce is about: from the return path it was sent to, else from the
+    headers that carry it (Delivered-To, X-Original-To, the returned message's Return-Path).
+    Whatever the place, only a token that verifies counts."""
+    candidates = list(recipients)
+    candidates += [mime.header(message, name) for name in ("Delivered-To", "X-Original-To", "To")]
+    for part, _ in mime.walk(message):
+        if mime.content_type(part) in ("message/rfc822", "text/rfc822-headers"):
+            returned = mime.headers_of(part)
+            if returned is not None:
+                candidates.append(mime.header(returned, "Return-Path"))
+    for candidate in candidates:
+        delivery = mailboxes.delivery_in(candidate, signer) if candidate else None
+        if delivery is not None:
+            return delivery
+    return None

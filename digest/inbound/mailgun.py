@@ -1,0 +1,113 @@
+"""Mailgun's webhooks: failed (permanent, temporary) and complained events.
+
+POST body (JSON) ─► signature: HMAC-SHA256 of timestamp + token under the webhook signing
+                    key (DIGEST_MAILGUN_SIGNING_KEY) ─► else refused
+                 ─► timestamp within [inbound] webhook_max_age_seconds of now ─► else refused
+                 ─► token never seen before (kept in the store) ─► else refused: a replay
+                 ─► event-data: failed permanent ─► hard; failed temporary ─► soft;
+                    complained ─► complaint; the rest ─► nothing
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from digest.errors import WebhookRefused
+from digest.inbound.events import (
+    COMPLAINT,
+    HARD_BOUNCE,
+    SOFT_BOUNCE,
+    EventKind,
+    InboundEvent,
+    event_id,
+    short,
+)
+from digest.inbound.webhooks import json_body
+
+PROVIDER = "Mailgun"
+
+
+class TokenLedger(Protocol):
+    def first_use_of_webhook_token(
+        self, provider: str, token: str, now: datetime, forget_before: datetime
+    ) -> bool: ...
+
+
+class MailgunWebhook:
+    """Takes Mailgun's webhook POSTs signed with ``signing_key``."""
+
+    def __init__(self, signing_key: str, tokens: TokenLedger, max_age_seconds: int) -> None:
+        if not signing_key:
+            raise ValueError("the Mailgun signing key is empty: set DIGEST_MAILGUN_SIGNING_KEY")
+        self._key = signing_key.encode("utf-8")
+        self._tokens = tokens
+        self._max_age = timedelta(seconds=max_age_seconds)
+
+    def handle(self, headers: Mapping[str, str], body: bytes, now: datetime) -> list[InboundEvent]:
+        """The events of one POST; raises WebhookRefused for one not signed by Mailgun just now
+        or seen before."""
+        document = json_body(PROVIDER, body)
+        signature = _mapping(document.get("signature"))
+        timestamp, token = _text(signature, "timestamp"), _text(signature, "token")
+        given = _text(signature, "signature")
+        if not timestamp or not token or not given or len(token) > 200:
+            raise WebhookRefused(PROVIDER, "no signature (timestamp, token, signature)")
+        expected = hmac.new(self._key, (timestamp + token).encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, given.lower()):
+            raise WebhookRefused(PROVIDER, "the signature does not verify")
+        try:
+            signed_at = datetime.fromtimestamp(int(timestamp), tz=now.tzinfo)
+        except (ValueError, OverflowError, OSError):
+            raise WebhookRefused(PROVIDER, "the timestamp is not a number of seconds") from None
+        if abs(now - signed_at) > self._max_age:
+            raise WebhookRefused(
+                PROVIDER,
+                f"signed at {signed_at:%Y-%m-%d %H:%M:%S}, not within "
+                f"{self._max_age.total_seconds():g} seconds of now (webhook_max_age_seconds)",
+            )
+        if not self._tokens.first_use_of_webhook_token(
+            "mailgun", token, now, now - 2 * self._max_age
+        ):
+            raise WebhookRefused(PROVIDER, "the token was used before: a replay", 409)
+        return _events(_mapping(document.get("event-data")))
+
+
+def _events(data: Mapping[str, Any]) -> list[InboundEvent]:
+    name, severity = _text(data, "event"), _text(data, "severity")
+    kind: EventKind
+    if name == "failed":
+        kind = HARD_BOUNCE if severity == "permanent" else SOFT_BOUNCE
+    elif name == "complained":
+        kind = COMPLAINT
+    else:
+        return []
+    recipient = _text(data, "recipient").strip().lower()
+    identifier = _text(data, "id")
+    if "@" not in recipient or len(recipient) > 320 or not identifier:
+        return []
+    status = _mapping(data.get("delivery-status"))
+    detail = f"Mailgun {name} {severity} {status.get('code') or ''} {status.get('message') or ''}"
+    return [
+        InboundEvent(
+            kind=kind,
+            event_id=event_id("mailgun", identifier, recipient),
+            source="mailgun",
+            email=recipient,
+            detail=short(detail.strip()),
+        )
+    ]
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(data: Mapping[str, Any], name: str) -> str:
+    value = data.get(name)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(int(value))
+    return value if isinstance(value, str) else ""

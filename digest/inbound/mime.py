@@ -1,0 +1,121 @@
+"""Reading hostile mail safely: bounded parsing, a bounded walk of the parts, forgiving decoding.
+
+Anyone can send mail to the bounce and unsubscribe addresses. Every reader here gives up with
+``Unreadable`` (a reason for the log) rather than raise anything else or spend unbounded time:
+too many parts or too deep a nesting is refused before the email package is asked to parse
+(its parser recurses once per level), and a header or body in a charset nobody knows is read
+with replacement characters.
+"""
+
+from __future__ import annotations
+
+import email
+import email.parser
+import re
+from collections.abc import Iterator
+from email.header import decode_header, make_header
+from email.message import Message
+
+MAX_PARTS = 64  # a DSN or ARF report has three or four; an unsubscribe mail a few
+MAX_DEPTH = 6
+MAX_DELIMITER_LINES = 512  # lines starting with "--" before anything is parsed
+MAX_TEXT_CHARS = 200_000  # of one text part: diagnostics are at the top
+_CONTAINERS = re.compile(rb"boundary\s*=|content-type\s*:\s*message/", re.IGNORECASE)
+
+
+class Unreadable(Exception):  # a reason for the log; never leaves digest.inbound
+    """The message cannot be read within the bounds; the text says why, for the log."""
+
+
+def parse(data: bytes) -> Message:
+    """``data`` as a message (compat32: headers stay raw strings until decoded here)."""
+    containers = len(_CONTAINERS.findall(data))
+    if containers > MAX_PARTS:
+        raise Unreadable(f"{containers} nested parts or more (at most {MAX_PARTS} are read)")
+    # Parts are cut at lines starting with "--": the parser would make an object of each.
+    delimiters = data.count(b"\n--")
+    if delimiters > MAX_DELIMITER_LINES:
+        raise Unreadable(f"{delimiters} lines that may start parts (at most {MAX_DELIMITER_LINES})")
+    try:
+        return email.message_from_bytes(data)
+    except RecursionError:
+        raise Unreadable("nested too deeply to parse") from None
+    except Exception as error:  # the email package is meant not to raise; be sure
+        raise Unreadable(f"cannot be parsed ({type(error).__name__})") from None
+
+
+def walk(message: Message) -> Iterator[tuple[Message, int]]:
+    """Every part with its depth, depth first, at most MAX_PARTS and MAX_DEPTH deep; the parts
+    of a returned message (message/rfc822) are walked too."""
+    stack = [(message, 0)]
+    seen = 0
+    while stack:
+        part, depth = stack.pop()
+        seen += 1
+        if seen > MAX_PARTS:
+            raise Unreadable(f"more than {MAX_PARTS} parts")
+        yield part, depth
+        payload = part.get_payload()
+        if isinstance(payload, list) and depth < MAX_DEPTH:
+            stack.extend(
+                (child, depth + 1) for child in reversed(payload) if isinstance(child, Message)
+            )
+
+
+def content_type(part: Message) -> str:
+    try:
+        return part.get_content_type()
+    except Exception:  # a parameter in a broken encoding
+        return "application/octet-stream"
+
+
+def header(part: Message, name: str) -> str:
+    """A header's value decoded (RFC 2047) to text on one line; '' when absent or unreadable."""
+    raw = part.get(name)
+    if raw is None:
+        return ""
+    try:
+        text = str(make_header(decode_header(str(raw))))
+    except Exception:  # unknown charset, broken encoded word
+        text = str(raw)
+    return " ".join(text.split())
+
+
+def headers_of(part: Message) -> Message | None:
+    """The headers a message/rfc822 or text/rfc822-headers part holds, as a message."""
+    payload = part.get_payload()
+    if isinstance(payload, list):
+        first = payload[0] if payload else None
+        return first if isinstance(first, Message) else None
+    if isinstance(payload, str):
+        return email.parser.HeaderParser().parsestr(payload[:MAX_TEXT_CHARS])
+    return None
+
+
+def text_of(part: Message) -> str:
+    """A text part's body decoded (transfer encoding, then charset, with replacements)."""
+    try:
+        body = part.get_payload(decode=True)
+    except Exception:
+        return ""
+    if not isinstance(body, bytes):
+        return ""
+    charset = "utf-8"
+    try:
+        charset = part.get_content_charset() or "utf-8"
+        return body[: MAX_TEXT_CHARS * 4].decode(charset, "replace")[:MAX_TEXT_CHARS]
+    except (LookupError, ValueError):
+        return body[: MAX_TEXT_CHARS * 4].decode("latin-1")[:MAX_TEXT_CHARS]
+
+
+def field_blocks(part: Message) -> list[Message]:
+    """The field groups of a message/delivery-status or message/feedback-report part: the email
+    package gives a list of header blocks, or a string when it could not tell."""
+    payload = part.get_payload()
+    if isinstance(payload, list):
+        return [block for block in payload if isinstance(block, Message)]
+    if isinstance(payload, str):
+        parser = email.parser.HeaderParser()
+        text = payload[:MAX_TEXT_CHARS].replace("\r\n", "\n")
+        return [parser.parsestr(block) for block in text.split("\n\n") if block.strip()]
+    return []

@@ -1,0 +1,177 @@
+"""The inbound receiver: an SMTP (or LMTP) server for the bounce and unsubscribe addresses.
+
+    RCPT TO ─► the bounce mailbox (local_part, local_part+TOKEN) or the unsubscribe address?
+               else 550, so the sending server bounces it (we are nobody's mailbox)
+    DATA    ─► at most inbound.max_message_bytes (else 552) ─► read.read_inbound
+            ─► take.take_events, on one worker thread (the store's calls block)
+            ─► 250 whatever was read, ignored or not: refusing a bounce makes a bounce of it;
+               451 when the store failed, so that the sending server tries again later
+
+Runs on aiosmtpd's threaded controller: ``digest inbound`` runs it alone, ``digest run`` beside
+its loop when ``[inbound] enabled``. LMTP for a Postfix ``transport`` entry (``lmtp:HOST:PORT``),
+which answers one line per recipient after DATA.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.lmtp import LMTP
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from digest.errors import ListenError
+from digest.inbound.events import short
+from digest.inbound.mailboxes import Mailboxes
+from digest.inbound.read import read_inbound
+from digest.inbound.take import Taken, take_events
+from digest.services import Services
+
+_log = logging.getLogger(__name__)
+
+REFUSED = "550 5.1.1 No such mailbox: this server takes only bounces and unsubscribes"
+TOO_MANY = "452 4.5.3 Too many recipients"
+MAX_RECIPIENTS = 100  # a bounce has one; the bound keeps a hostile client's envelope small
+TRY_LATER = "451 4.3.0 The message could not be recorded now; try again later"
+
+
+class InboundHandler:
+    """aiosmtpd's handler: which recipients are taken, and what each message does."""
+
+    def __init__(self, services: Services, mailboxes: Mailboxes, lmtp: bool) -> None:
+        self.services = services
+        self.mailboxes = mailboxes
+        self.lmtp = lmtp
+        # One thread: events are applied one at a time, in the order they came.
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-inbound")
+
+    async def handle_RCPT(  # aiosmtpd's hook names
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
+    ) -> str:
+        if not self.mailboxes.accepts(address):
+            _log.info("inbound: refused mail for %s", short(address, 200))
+            return REFUSED
+        if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
+            return TOO_MANY
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        data = envelope.original_content or b""
+        sender = str(envelope.mail_from or "")
+        recipients = list(envelope.rcpt_tos)
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._worker, self.receive, data, sender, recipients)
+        except Exception:
+            _log.exception("inbound: a message from %s could not be recorded", short(sender, 200))
+            return self._status(TRY_LATER, recipients)
+        return self._status("250 OK", recipients)
+
+    def receive(self, data: bytes, sender: str, recipients: Sequence[str]) -> list[Taken]:
+        """Read and take one message; what became of its events."""
+        reading = read_inbound(
+            data,
+            recipients=recipients,
+            mailboxes=self.mailboxes,
+            signer=self.services.signer,
+        )
+        if reading.ignored is not None:
+            _log.info("inbound: a message from %s ignored: %s", short(sender, 200), reading.ignored)
+        return take_events(self.services, reading.events)
+
+    def _status(self, status: str, recipients: Sequence[str]) -> str:
+        # LMTP answers DATA once per recipient (RFC 2033).
+        return "\r\n".join([status] * len(recipients)) if self.lmtp else status
+
+    def close(self) -> None:
+        self._worker.shutdown(wait=True)
+
+
+class _LmtpController(Controller):
+    def factory(self) -> SMTP:
+        return LMTP(self.handler, **self.SMTP_kwargs)
+
+
+class InboundServer:
+    """The receiver on ``host``:``port``, started and stopped from the calling thread."""
+
+    def __init__(
+        self,
+        services: Services,
+        *,
+        host: str,
+        port: int,
+        lmtp: bool,
+        max_message_bytes: int,
+        port_key: str = "inbound.port",
+    ) -> None:
+        self.host, self.port, self.lmtp, self.port_key = host, port, lmtp, port_key
+        self.mailboxes = Mailboxes.from_settings(services.settings)
+        self.handler = InboundHandler(services, self.mailboxes, lmtp)
+        kind = _LmtpController if lmtp else Controller
+        self._controller = kind(
+            self.handler,
+            hostname=host,
+            port=port,
+            data_size_limit=max_message_bytes,
+            ident="digest inbound",
+            ready_timeout=30.0,
+        )
+
+    @classmethod
+    def from_settings(
+        cls,
+        services: Services,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        lmtp: bool | None = None,
+    ) -> InboundServer:
+        """The receiver as ``[inbound]`` says, but for what the command line overrides."""
+        inbound = services.settings.inbound
+        return cls(
+            services,
+            host=host or inbound.host,
+            port=port or inbound.port,
+            lmtp=inbound.lmtp if lmtp is None else lmtp,
+            max_message_bytes=inbound.max_message_bytes,
+            port_key="--port" if port else "inbound.port",
+        )
+
+    @property
+    def address(self) -> str:
+        return f"{'lmtp' if self.lmtp else 'smtp'}://{self.host}:{self.port}"
+
+    def describe(self) -> str:
+        """One line for the operator: where it listens and for which addresses."""
+        mailboxes = self.mailboxes
+        return (
+            f"inbound: {self.address} takes mail for {mailboxes.bounce_local_part}"
+            f"+…@{mailboxes.bounce_domain} (bounces, complaints) and "
+            f"{mailboxes.unsubscribe_address} (unsubscribes)"
+        )
+
+    def start(self) -> None:
+        """Listen; raises ListenError naming the port and its key when it cannot."""
+        try:
+            self._controller.start()
+        except OSError as error:
+            self.handler.close()
+            reason = error.strerror or str(error)
+            raise ListenError(
+                "the inbound receiver", self.host, self.port, self.port_key, reason
+            ) from error
+        except (RuntimeError, TimeoutError) as error:
+            self.handler.close()
+            raise ListenError(
+                "the inbound receiver", self.host, self.port, self.port_key, str(error)
+            ) from error
+
+    def stop(self) -> None:
+        self._controller.stop(no_assert=True)
+        self.handler.close()

@@ -1,0 +1,102 @@
+"""Taking inbound events in: each once, soft bounces counted, one transition each.
+
+    event ─► already taken in (its id)? ─► dropped as a duplicate
+          ─► the reader's address (a token names a subscriber id; a provider, an address)
+          ─► hard bounce ─► suppress the address              (digest.inbound.apply)
+             complaint   ─► suppress it (every list, now and to come)
+             soft bounce ─► recorded, then counted: soft_limit within soft_window_days
+                            ─► suppressed as a hard bounce
+             mailto      ─► unsubscribe from the token's list
+          ─► recorded with what was done
+
+An event is recorded after it was applied, so a crash between the two applies it again at the
+next delivery of the same report, never not at all; applying twice changes nothing more. A soft
+bounce is recorded first, since recording is what counts it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from digest.inbound import apply
+from digest.inbound.events import COMPLAINT, HARD_BOUNCE, SOFT_BOUNCE, UNSUBSCRIBE, InboundEvent
+from digest.services import Services
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """What became of one event."""
+
+    event: InboundEvent
+    outcome: str  # suppressed, unsubscribed, counted, duplicate, unknown reader, ...
+    applied: bool
+
+
+def take_events(services: Services, events: Iterable[InboundEvent]) -> list[Taken]:
+    """Apply each event not taken in before; the outcomes, in order."""
+    return [_take(services, event) for event in events]
+
+
+def _take(services: Services, event: InboundEvent) -> Taken:
+    store = services.store
+    if store.inbound_event_seen(event.event_id):
+        _log.info("inbound: %s %s taken in before: skipped", event.kind, event.event_id)
+        return Taken(event, "duplicate", False)
+    email = event.email
+    if email is None and event.subscriber_id is not None:
+        email = apply.address_of(services, event.subscriber_id)
+    if email is None:
+        _log.info("inbound: %s %s names no reader we have", event.kind, event.event_id)
+        return Taken(event, "unknown reader", False)
+    if event.kind == SOFT_BOUNCE:
+        return _soft_bounce(services, event, email)
+    if event.kind in (HARD_BOUNCE, COMPLAINT):
+        ended = apply.suppress(services, email, event.kind)
+        outcome = f"suppressed ({ended} memberships ended)"
+    elif event.kind == UNSUBSCRIBE and event.subscriber_id is not None and event.list_slug:
+        done = apply.unsubscribe(services, event.subscriber_id, event.list_slug, "mailto")
+        outcome = f"unsubscribed from {event.list_slug}" if done else "unknown reader"
+    else:
+        outcome = "nothing to do"
+    recorded = _record(services, event, email, outcome)
+    _log.info("inbound: %s for %s (%s): %s", event.kind, email, event.source, outcome)
+    return Taken(event, outcome if recorded else "duplicate", recorded)
+
+
+def _soft_bounce(services: Services, event: InboundEvent, email: str) -> Taken:
+    bounces, now = services.settings.bounces, services.clock.now()
+    if not _record(services, event, email, "counted"):
+        return Taken(event, "duplicate", False)
+    since = now - timedelta(days=bounces.soft_window_days)
+    count = services.store.soft_bounces_since(email, since)
+    if count < bounces.soft_limit:
+        outcome = f"counted ({count} of {bounces.soft_limit})"
+        _log.info("inbound: soft-bounce for %s (%s): %s", email, event.source, outcome)
+        return Taken(event, outcome, True)
+    ended = apply.suppress(services, email, HARD_BOUNCE)
+    outcome = (
+        f"suppressed after {count} soft bounces in {bounces.soft_window_days:g} days "
+        f"({ended} memberships ended)"
+    )
+    services.store.set_inbound_outcome(event.event_id, outcome)
+    _log.info("inbound: soft-bounce for %s (%s): %s", email, event.source, outcome)
+    return Taken(event, outcome, True)
+
+
+def _record(services: Services, event: InboundEvent, email: str, outcome: str) -> bool:
+    return services.store.record_inbound_event(
+        event_id=event.event_id,
+        kind=event.kind,
+        source=event.source,
+        email=email,
+        subscriber_id=event.subscriber_id,
+        list_slug=event.list_slug,
+        detail=event.detail,
+        outcome=outcome,
+        now=services.clock.now(),
+    )

@@ -1,0 +1,109 @@
+"""`digest inbound` and `digest run` with [inbound] as an operator runs them: real processes."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import smtplib
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from digest.config import load_settings
+from digest.suppression import read_suppressions
+from tests import inbound_mail
+from tests.servers import free_port, smtp_server
+from tests.test_end_to_end import DIGEST, SECRET, digest, example_config, parse
+
+pytestmark = pytest.mark.integration
+
+
+def wait_for_port(port: int, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                output = process.communicate(timeout=10)
+                raise AssertionError(f"digest inbound did not listen on {port}: {output}") from None
+            time.sleep(0.1)
+
+
+def test_digest_inbound_takes_a_bounce_and_a_mailto_and_stops_on_sigterm(
+    tmp_path: Path,
+) -> None:
+    with smtp_server() as sink:
+        config = example_config(tmp_path, smtp_port=sink.port)
+        run_port = free_port()
+        config.write_text(
+            config.read_text()
+            + f"\n[bounces]\nenabled = true\n\n[inbound]\nenabled = true\nport = {run_port}\n"
+        )
+        first = digest(config, "run", "--once")
+        assert first.returncode == 0, first.stderr
+        # digest run also received, and said where.
+        assert f"inbound: smtp://127.0.0.1:{run_port}" in first.stdout
+    senders = {mail.rcpt_tos[0]: mail for mail in sink.received}
+    assert all(mail.mail_from.startswith("bounces+") for mail in sink.received)
+    bounced, leaving = sorted(senders)[:2]
+    unsubscribe = parse(senders[leaving].data)["List-Unsubscribe"]
+    token = re.search(r"subject=unsubscribe-([\w.-]+)>", unsubscribe)
+    assert token is not None
+
+    port = free_port()
+    environment = {**os.environ, "DIGEST_SECRET_KEY": SECRET}
+    process = subprocess.Popen(
+        [DIGEST, "--config", str(config), "inbound", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+    )
+    try:
+        wait_for_port(port, process)
+        verp = senders[bounced].mail_from
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+            client.sendmail("", [verp], inbound_mail.dsn(to=verp))
+            mailto = inbound_mail.mailto(
+                to="unsubscribe@example.org", subject=f"unsubscribe-{token[1]}"
+            )
+            client.sendmail(leaving, ["unsubscribe@example.org"], mailto)
+            with pytest.raises(smtplib.SMTPRecipientsRefused):
+                client.sendmail("", ["desk@example.org"], b"Subject: hi\r\n\r\nhello\r\n")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert f"inbound: smtp://127.0.0.1:{port}" in stdout and "Stopped." in stdout
+    # One line per message for the operator: what it was and what was done, or why not.
+    assert f"inbound: hard-bounce for {bounced} (smtp): suppressed" in stderr
+    assert f"inbound: unsubscribe for {leaving} (smtp): unsubscribed from" in stderr
+    assert "inbound: refused mail for desk@example.org" in stderr
+
+    settings = load_settings(config, {})
+    suppressed = read_suppressions(settings.service.suppression_path)
+    assert suppressed.holds(bounced, "every list, now and to come")
+    assert suppressed.holds(leaving, "middle-east-daily") or suppressed.holds(
+        leaving, "gulf-weekly"
+    )
+    assert not suppressed.holds(leaving, "a list it did not leave")
+
+
+def test_digest_inbound_on_a_taken_port_says_which_and_exits_1(tmp_path: Path) -> None:
+    config = example_config(tmp_path, smtp_port=None)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = digest(config, "inbound", "--port", str(port))
+    assert result.returncode == 1
+    assert f"cannot serve the inbound receiver on 127.0.0.1:{port} (--port = {port})" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr

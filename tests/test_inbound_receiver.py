@@ -1,0 +1,262 @@
+"""The inbound receiver over SMTP and LMTP: bounces, complaints and mailto unsubscribes sent with
+smtplib to a real aiosmtpd server, and the next edition skipping those readers."""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from digest import pipeline
+from digest.clock import FixedClock
+from digest.inbound.server import InboundServer
+from digest.mail.tokens import TokenSigner
+from digest.mail.transport import MemoryTransport
+from digest.services import Services, build_services
+from digest.suppression import read_suppressions
+from tests import inbound_mail
+from tests.servers import free_port
+from tests.test_lists import a_list, raw_config, settings_of
+from tests.test_pipeline import DAY1, write_feed
+
+pytestmark = pytest.mark.integration
+
+DAILY = (
+    "email,name\nsam@example.org,Sam\nrana@example.org,Rana\nli@example.org,Li\n"
+    "omar@example.org,Omar\n"
+)
+WEEKLY = "email,name\nsam@example.org,Sam\nnoor@example.org,Noor\n"
+
+
+@pytest.fixture
+def feed(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    from digest.sample_server import serve_folder
+
+    folder = tmp_path / "feeds"
+    folder.mkdir()
+    write_feed(folder, [(1, "Iran story 1", DAY1 - timedelta(hours=1))])
+    with serve_folder(folder) as base_url:
+        yield folder, base_url
+
+
+def config(tmp_path: Path, base_url: str, **inbound: Any) -> dict[str, Any]:
+    (tmp_path / "members.csv").write_text(DAILY)
+    (tmp_path / "weekly.csv").write_text(WEEKLY)
+    raw = raw_config(
+        tmp_path, base_url, a_list("daily", "members.csv"), a_list("weekly", "weekly.csv")
+    )
+    raw["bounces"] = {"enabled": True, "soft_limit": 2}
+    raw["inbound"] = {"port": free_port(), **inbound}
+    return raw
+
+
+@pytest.fixture
+def sent(
+    tmp_path: Path, feed: tuple[Path, str]
+) -> Iterator[tuple[Services, MemoryTransport, InboundServer]]:
+    """The first editions sent (VERP on), and the receiver listening."""
+    settings = settings_of(tmp_path, config(tmp_path, feed[1]))
+    transport = MemoryTransport()
+    services = build_services(settings, clock=FixedClock(DAY1), transport=transport)
+    pipeline.run_cycle(services, pipeline.InlineDispatcher(services))
+    server = InboundServer.from_settings(services)
+    server.start()
+    try:
+        yield services, transport, server
+    finally:
+        server.stop()
+        services.close()
+
+
+def return_path(transport: MemoryTransport, email: str, list_name: str = "Daily") -> str:
+    for message in transport.sent:
+        if message.recipient == email and f"The {list_name} Brief".encode() in message.data:
+            return message.sender
+    raise AssertionError(f"nothing was sent to {email}")
+
+
+def send(server: InboundServer, to: str, data: bytes, mail_from: str = "") -> None:
+    with smtplib.SMTP(server.host, server.port, timeout=30) as client:
+        client.sendmail(mail_from, [to], data)
+
+
+def next_day(services: Services, transport: MemoryTransport, folder: Path) -> list[str]:
+    transport.sent.clear()
+    assert isinstance(services.clock, FixedClock)
+    services.clock.set(DAY1 + timedelta(days=1))
+    write_feed(folder, [(2, "Iran story 2", services.clock.now() - timedelta(minutes=5))])
+    pipeline.run_cycle(services, pipeline.InlineDispatcher(services))
+    return sorted(message.recipient for message in transport.sent)
+
+
+def test_a_bounce_a_complaint_and_a_mailto_stop_the_next_editions(
+    sent: tuple[Services, MemoryTransport, InboundServer], feed: tuple[Path, str]
+) -> None:
+    services, transport, server = sent
+    verp = {
+        email: return_path(transport, email) for email in ("sam@example.org", "rana@example.org")
+    }
+    assert all(address.startswith("bounces+") for address in verp.values())
+    li = next(s for s in services.store.active_subscribers("daily") if s.email == "li@example.org")
+    token = services.signer.unsubscribe_token(li.id, "daily")
+
+    # Rana's server bounces her copy, twice (a retried notification): taken once.
+    bounce = inbound_mail.dsn(to=verp["rana@example.org"])
+    send(server, verp["rana@example.org"], bounce)
+    send(server, verp["rana@example.org"], bounce)
+    # Sam complains to his provider, whose feedback loop sends the report to the bounce address.
+    original = inbound_mail.returned_headers(return_path=verp["sam@example.org"])
+    send(
+        server, "bounces@example.org", inbound_mail.arf(to="bounces@example.org", original=original)
+    )
+    # Li's mail program sends the mailto unsubscribe.
+    unsubscribe = inbound_mail.mailto(to="unsubscribe@example.org", subject=f"unsubscribe-{token}")
+    send(server, "unsubscribe@example.org", unsubscribe, mail_from="li@example.org")
+    # A forged bounce for Omar: a well-formed token, not signed with our secret.
+    edition_id, _ = services.signer.read_delivery_token(verp["rana@example.org"][8:].split("@")[0])
+    omar = next(s for s in services.store.active_subscribers("daily") if s.name == "Omar")
+    token_of_another = TokenSigner("not-our-secret-0123").delivery_token(edition_id, omar.id)
+    forged = f"bounces+{token_of_another}@example.org"
+    send(server, forged, inbound_mail.dsn(to=forged))
+
+    kinds = sorted((kind, email) for _, kind, email, _ in services.store.inbound_events())
+    assert kinds == [
+        ("complaint", "sam@example.org"),
+        ("hard-bounce", "rana@example.org"),
+        ("unsubscribe", "li@example.org"),
+    ]
+    suppressed = read_suppressions(services.settings.service.suppression_path)
+    assert suppressed.holds("rana@example.org", "any list") and suppressed.holds(
+        "sam@example.org", "weekly"
+    )
+    assert suppressed.holds("li@example.org", "daily") and not suppressed.holds(
+        "li@example.org", "weekly"
+    )
+    text = services.settings.service.suppression_path.read_text()
+    assert text.count("rana@example.org") == 1  # the duplicate applied once
+
+    folder, _ = feed
+    assert next_day(services, transport, folder) == ["noor@example.org", "omar@example.org"]
+
+
+def test_other_recipients_are_refused_and_oversized_mail_too(
+    sent: tuple[Services, MemoryTransport, InboundServer],
+) -> None:
+    services, _, server = sent
+    with smtplib.SMTP(server.host, server.port, timeout=30) as client:
+        client.ehlo()
+        client.mail("")
+        code, _ = client.rcpt("desk@example.org")
+        assert code == 550
+        code, _ = client.rcpt("bounces@elsewhere.example")
+        assert code == 550
+        client.rset()
+        big = b"Subject: x\r\n\r\n" + (b"x" * 998 + b"\r\n") * 2100  # over 2,000,000 bytes
+        # Declared (SIZE), it is refused before it is sent; undeclared, once it passes the bound.
+        with pytest.raises(smtplib.SMTPSenderRefused) as refused:
+            client.sendmail("", ["unsubscribe@example.org"], big)
+        assert refused.value.smtp_code == 552
+        client.mail("")
+        client.rcpt("unsubscribe@example.org")
+        code, _ = client.data(big)
+        assert code == 552
+    assert services.store.inbound_events() == []
+
+
+def test_soft_bounces_suppress_after_the_limit_within_the_window(
+    sent: tuple[Services, MemoryTransport, InboundServer], feed: tuple[Path, str]
+) -> None:
+    services, transport, server = sent
+    daily = return_path(transport, "omar@example.org")
+    delayed = inbound_mail.dsn(to=daily, action="delayed", status="4.4.1")
+    send(server, daily, delayed)
+    send(server, daily, delayed)  # the same copy delayed again: still one
+    assert read_suppressions(services.settings.service.suppression_path).by_list == {}
+    folder, _ = feed
+    assert "omar@example.org" in next_day(services, transport, folder)
+    # The next day's copy soft-bounces too: two copies, soft_limit 2.
+    again = return_path(transport, "omar@example.org")
+    assert again != daily
+    send(server, again, inbound_mail.dsn(to=again, status="4.2.2", diagnostic="mailbox full"))
+    assert read_suppressions(services.settings.service.suppression_path).holds(
+        "omar@example.org", "daily"
+    )
+    outcomes = [outcome for _, _, email, outcome in services.store.inbound_events()]
+    assert outcomes[-1].startswith("suppressed after 2 soft bounces in 30 days")
+
+
+def test_lmtp_answers_once_per_recipient(tmp_path: Path, feed: tuple[Path, str]) -> None:
+    settings = settings_of(tmp_path, config(tmp_path, feed[1], lmtp=True))
+    transport = MemoryTransport()
+    services = build_services(settings, clock=FixedClock(DAY1), transport=transport)
+    pipeline.run_cycle(services, pipeline.InlineDispatcher(services))
+    server = InboundServer.from_settings(services)
+    server.start()
+    try:
+        rana, sam = (return_path(transport, e) for e in ("rana@example.org", "sam@example.org"))
+        with smtplib.LMTP(server.host, server.port, timeout=30) as client:
+            client.ehlo()  # LHLO, in smtplib's LMTP
+            client.mail("")
+            assert client.rcpt(rana)[0] == 250 and client.rcpt(sam)[0] == 250
+            assert client.rcpt("desk@example.org")[0] == 550
+            # smtplib reads one reply after DATA; LMTP gives one per accepted recipient.
+            assert client.data(inbound_mail.dsn(to=rana))[0] == 250
+            assert client.getreply()[0] == 250
+        assert [kind for _, kind, _, _ in services.store.inbound_events()] == ["hard-bounce"]
+    finally:
+        server.stop()
+        services.close()
+
+
+def test_a_store_that_fails_asks_the_sending_server_to_try_again(
+    sent: tuple[Services, MemoryTransport, InboundServer],
+) -> None:
+    services, transport, server = sent
+    verp = return_path(transport, "rana@example.org")
+    with services.store.engine.begin() as connection:
+        connection.exec_driver_sql("ALTER TABLE inbound_events RENAME TO gone")
+    with pytest.raises(smtplib.SMTPDataError) as later:
+        send(server, verp, inbound_mail.dsn(to=verp))
+    assert later.value.smtp_code == 451
+    with services.store.engine.begin() as connection:
+        connection.exec_driver_sql("ALTER TABLE gone RENAME TO inbound_events")
+    send(server, verp, inbound_mail.dsn(to=verp))  # the server's retry is taken
+    assert [kind for _, kind, _, _ in services.store.inbound_events()] == ["hard-bounce"]
+
+
+def test_a_hundred_recipients_at_most(
+    sent: tuple[Services, MemoryTransport, InboundServer],
+) -> None:
+    _, _, server = sent
+    with smtplib.SMTP(server.host, server.port, timeout=30) as client:
+        client.ehlo()
+        client.mail("")
+        codes = [client.rcpt(f"bounces+{n}@example.org")[0] for n in range(101)]
+    assert codes == [250] * 100 + [452]
+
+
+def test_a_bounce_during_a_send_skips_the_copies_still_pending(
+    sent: tuple[Services, MemoryTransport, InboundServer], feed: tuple[Path, str]
+) -> None:
+    services, transport, server = sent
+    verp = return_path(transport, "rana@example.org")  # yesterday's copy
+    transport.sent.clear()
+    assert isinstance(services.clock, FixedClock)
+    services.clock.set(DAY1 + timedelta(days=1))
+    folder, _ = feed
+    write_feed(folder, [(2, "Iran story 2", services.clock.now() - timedelta(minutes=5))])
+    for state in services.store.sync_feeds(services.settings.feeds, services.clock.now()):
+        pipeline.poll_feed(services, state.id)
+    built = pipeline.build_edition(
+        services, "daily", DAY1.replace(hour=3, minute=0) + timedelta(days=1)
+    )
+    assert built.pending_deliveries == 4  # queued, Rana's among them
+    send(server, verp, inbound_mail.dsn(to=verp))
+    pipeline.run_cycle(services, pipeline.InlineDispatcher(services))
+    daily = [m.recipient for m in transport.sent if b"The Daily Brief" in m.data]
+    assert sorted(daily) == ["li@example.org", "omar@example.org", "sam@example.org"]
+    assert services.store.delivery_counts(built.edition_id).skipped == 1
