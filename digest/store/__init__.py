@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from digest.store.archive import ArchivedEdition, ArchiveStore
 from digest.store.db import create_database_engine, upgrade
 from digest.store.editions import DeliveryCounts, EditionState, EditionStore
 from digest.store.feeds import FeedState, FeedStore, UnchangedFetch
@@ -10,8 +11,9 @@ from digest.store.lists import ListRename, ListStore
 from digest.store.subscribers import SubscriberInput, SubscriberStore, SubscriberSync
 
 
-class Store(FeedStore, SubscriberStore, EditionStore, LedgerStore, ListStore):
-    """Feeds, articles and topics, subscribers, editions and the delivery ledger, lists."""
+class Store(FeedStore, SubscriberStore, EditionStore, LedgerStore, ListStore, ArchiveStore):
+    """Feeds, articles and topics, subscribers, editions and the delivery ledger, lists, and the
+    archive's reading of editions."""
 
 
 def open_store(database_url: str, *, migrate: bool = True) -> Store:
@@ -23,6 +25,7 @@ def open_store(database_url: str, *, migrate: bool = True) -> Store:
 
 
 __all__ = [
+    "ArchivedEdition",
     "DeliveryCounts",
     "EditionDeliveries",
     "EditionState",

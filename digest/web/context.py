@@ -1,0 +1,24 @@
+"""What every route of the web app is handed: the services, the pages, the form tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from digest.services import Services
+from digest.web.forms import FormTokens
+from digest.web.pages import Pages
+
+
+@dataclass(frozen=True, slots=True)
+class WebContext:
+    services: Services
+    pages: Pages
+    forms: FormTokens
+
+
+def web_context(request: Request) -> WebContext:
+    """The context ``create_app`` put on the app."""
+    context: WebContext = request.app.state.web
+    return context
