@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -114,6 +115,17 @@ def _print_preflight(checked: Preflight) -> None:
         )
 
 
+def _serve_web_pages(stack: ExitStack, services: Services) -> None:
+    """The readers' pages from a thread of this process, for as long as ``stack`` is open."""
+    from digest.cli.web import announce
+    from digest.web import create_app
+    from digest.web.server import serving
+
+    web = services.settings.web
+    url = stack.enter_context(serving(create_app(services), web.host, web.port))
+    announce(url, services.settings.service.base_url)
+
+
 @app.command()
 def run(
     once: Annotated[bool, typer.Option("--once", help="Run one cycle and exit.")] = False,
@@ -137,13 +149,16 @@ def run(
             if checked.errors:
                 raise typer.Exit(2)
             shown = frozenset(checked.warnings)
-            while True:
-                summary = _one_cycle(services, list_slug)
-                _report(summary, services, shown)
-                shown = frozenset()  # later cycles name what still holds
-                if once:
-                    break
-                time.sleep(interval)
+            with ExitStack() as web:
+                if settings.web.enabled and not once:
+                    _serve_web_pages(web, services)
+                while True:
+                    summary = _one_cycle(services, list_slug)
+                    _report(summary, services, shown)
+                    shown = frozenset()  # later cycles name what still holds
+                    if once:
+                        break
+                    time.sleep(interval)
     except DigestError as error:
         report(error)
         raise typer.Exit(1) from None

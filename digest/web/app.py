@@ -1,6 +1,6 @@
 """The web app: ``create_app(services)`` gives the Starlette app that ``digest serve`` runs.
 
-    request ─► SecurityHeaders ─► BodyLimit ─► router
+    request ─► SecurityHeaders ─► RequestLimits ─► router
                                                 ├─ /, /healthz, /static/site.css    (home)
                                                 ├─ /unsubscribe/{token}            (unsubscribe)
                                                 └─ /editions/{list}[/{slot}|/feed.atom] (archive)
@@ -27,7 +27,7 @@ from digest.web import archive, home, unsubscribe
 from digest.web.context import WebContext, web_context
 from digest.web.forms import FormTokens
 from digest.web.pages import Pages
-from digest.web.security import BODY_LIMIT, BodyLimit, SecurityHeaders
+from digest.web.security import BODY_LIMIT, RequestLimits, SecurityHeaders
 
 _log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def create_app(services: Services, *, body_limit: int = BODY_LIMIT) -> Starlette
         routes=[*home.routes, *unsubscribe.routes, *archive.routes],
         middleware=[
             Middleware(SecurityHeaders, https=settings.service.base_url.startswith("https:")),
-            Middleware(BodyLimit, limit=body_limit),
+            Middleware(RequestLimits, limit=body_limit),
         ],
         exception_handlers={
             HTTPException: _http_error,

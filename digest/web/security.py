@@ -2,12 +2,14 @@
 
 Two plain ASGI middlewares, outermost first:
 
-    request ─► SecurityHeaders ─► BodyLimit ─► the routes
-                 adds the headers    refuses a body over the limit with 413, before reading it
-                 a route did not set (by Content-Length), or as soon as a chunked one passes it
+    request ─► SecurityHeaders ─► RequestLimits ─► the routes
+                 adds the headers    headers over HEADER_LIMIT ─► 431
+                 a route did not     a body over BODY_LIMIT ─► 413, before reading it (by its
+                 set                 Content-Length), or as soon as a chunked one passes it
 
-Oversized request lines and headers never reach the app: uvicorn's h11 parser refuses them
-(``digest.web.server.HEADER_LIMIT``).
+uvicorn's h11 parser refuses a request head it has not seen the end of within HEADER_LIMIT
+bytes (400); one that arrives whole in a single read (up to 64 KiB) reaches us, and the 431
+here holds the same limit for it.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ EDITION_CSP = (
 
 # Forms are a few hundred bytes; anything much larger is not a reader.
 BODY_LIMIT = 16 * 1024
+# The request line and every header together; browsers send 1-3 KiB.
+HEADER_LIMIT = 16 * 1024
 
 
 def _default_headers(https: bool) -> dict[bytes, bytes]:
@@ -80,18 +84,28 @@ class _TooLarge(Exception):
     """The body went past the limit while it was being read."""
 
 
-class BodyLimit:
-    """Refuses request bodies over ``limit`` bytes with 413, reading no more than the limit."""
+class RequestLimits:
+    """Refuses request heads over ``header_limit`` bytes (431) and bodies over ``limit`` (413),
+    reading no more of a body than the limit."""
 
-    def __init__(self, app: ASGIApp, *, limit: int = BODY_LIMIT) -> None:
+    def __init__(
+        self, app: ASGIApp, *, limit: int = BODY_LIMIT, header_limit: int = HEADER_LIMIT
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.header_limit = header_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = _content_length(dict(scope.get("headers", [])))
+        raw_headers = scope.get("headers", [])
+        head = len(scope.get("raw_path") or b"") + len(scope.get("query_string", b""))
+        head += sum(len(name) + len(value) + 4 for name, value in raw_headers)
+        if head > self.header_limit:
+            await _refuse(send, 431, b"The request headers are too large.\n")
+            return
+        declared = _content_length(dict(raw_headers))
         if declared == -1:
             await _refuse(send, 400, b"The Content-Length header is not a number.\n")
             return
