@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from digest import pipeline
 from digest.render import edition_url
-from digest.web import archive, create_app
+from digest.web import archive, cache, create_app
 from tests.webtools import FIRST_SLOT, Newsroom, build_editions, newsroom
 
 
@@ -153,3 +153,15 @@ def test_the_atom_feed_parses_and_lists_the_editions_newest_first(
     ]
     assert feed.entries[0].summary == "Gulf story 4 &"
     assert feed.entries[0].published_parsed[:5] == room.slots[-1].astimezone(UTC).timetuple()[:5]
+
+
+def test_archive_pages_are_cached_for_at_most_the_ttl(room: Newsroom, client: TestClient) -> None:
+    start = room.clock.now()
+    assert client.get("/editions/daily").status_code == 200
+    build_editions(room, 1)
+    newest = slot_path("daily", room.slots[-1])
+    room.clock.set(start + cache.TTL - timedelta(seconds=1))
+    assert newest not in client.get("/editions/daily").text  # the page rendered at start
+    room.clock.set(start + cache.TTL)
+    assert newest in client.get("/editions/daily").text
+    assert client.get(newest).status_code == 200  # a page never cached is read at once

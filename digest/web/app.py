@@ -24,6 +24,7 @@ from starlette.responses import Response
 from digest.errors import StoreUnavailableError
 from digest.services import Services, signing_secret
 from digest.web import archive, home, unsubscribe
+from digest.web.cache import PageCache
 from digest.web.context import WebContext, web_context
 from digest.web.forms import FormTokens
 from digest.web.pages import Pages
@@ -52,6 +53,7 @@ def create_app(services: Services, *, body_limit: int = BODY_LIMIT) -> Starlette
         services=services,
         pages=Pages(settings),
         forms=FormTokens(signing_secret(settings), services.clock),
+        archive_cache=PageCache(services.clock),
     )
     return app
 

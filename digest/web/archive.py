@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -48,7 +49,7 @@ ARCHIVE_REFERRER = "strict-origin-when-cross-origin"
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-async def editions_page(request: Request) -> Response:
+async def _editions_page(request: Request) -> Response:
     web = web_context(request)
     found = _list(web, request)
     if not isinstance(found, tuple):
@@ -96,7 +97,7 @@ async def editions_page(request: Request) -> Response:
     )
 
 
-async def edition_page(request: Request) -> Response:
+async def _edition_page(request: Request) -> Response:
     web = web_context(request)
     found = _list(web, request)
     if not isinstance(found, tuple):
@@ -119,7 +120,7 @@ async def edition_page(request: Request) -> Response:
     )
 
 
-async def editions_feed(request: Request) -> Response:
+async def _editions_feed(request: Request) -> Response:
     web = web_context(request)
     found = _list(web, request)
     if not isinstance(found, tuple):
@@ -230,6 +231,30 @@ def _not_found(web: WebContext) -> Response:
         "There is no newsletter or edition at this address. It may have been mistyped; the "
         "list of newsletters links to every archive.",
     )
+
+
+async def editions_page(request: Request) -> Response:
+    return await _cached(request, _editions_page)
+
+
+async def edition_page(request: Request) -> Response:
+    return await _cached(request, _edition_page)
+
+
+async def editions_feed(request: Request) -> Response:
+    return await _cached(request, _editions_feed)
+
+
+async def _cached(request: Request, render: Callable[[Request], Awaitable[Response]]) -> Response:
+    """The page from the archive cache, else rendered and, when it is a 200, kept there."""
+    cache = web_context(request).archive_cache
+    key = f"{request.url.path}?{request.url.query}"
+    response = cache.get(key)
+    if response is None:
+        response = await render(request)
+        if response.status_code == 200:
+            cache.put(key, response)
+    return response
 
 
 routes = [

@@ -1,4 +1,4 @@
-"""What every route of the web app is handed: the services, the pages, the form tokens."""
+"""What every route of the web app is handed: services, pages, form tokens, the archive cache."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from digest.services import Services
+from digest.web.cache import PageCache
 from digest.web.forms import FormTokens
 from digest.web.pages import Pages
 
@@ -16,6 +17,7 @@ class WebContext:
     services: Services
     pages: Pages
     forms: FormTokens
+    archive_cache: PageCache
 
 
 def web_context(request: Request) -> WebContext:
