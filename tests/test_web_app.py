@@ -126,6 +126,20 @@ def test_headers_over_the_limit_are_refused(client: TestClient) -> None:
     assert client.get("/", headers={"x-padding": "a" * 2000}).status_code == 200
 
 
+def test_a_bug_is_a_500_page_with_the_same_headers(room: Newsroom) -> None:
+    app = create_app(room.services)
+
+    def broken(request: object) -> None:
+        raise RuntimeError("a bug")
+
+    app.add_route("/broken", broken)
+    answer = TestClient(app, raise_server_exceptions=False).get("/broken")
+    assert answer.status_code == 500 and "Something went wrong on our side" in answer.text
+    assert "a bug" not in answer.text and "Traceback" not in answer.text
+    assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+    assert answer.headers["cache-control"] == "no-store"
+
+
 def test_a_wrong_method_gets_a_page_that_says_so(client: TestClient) -> None:
     answer = client.post("/editions/daily")
     assert answer.status_code == 405 and "GET" in answer.headers["allow"]

@@ -7,7 +7,8 @@
 
 Routes are thin: they read the request, call the store or ``digest.unsubscribes`` (in a thread:
 the store is synchronous) and render a template. Errors become pages in the site's look: 404 and
-405 say what to do, a database that does not answer is a 503 that asks to come back shortly.
+405 say what to do, a database that does not answer is a 503 that asks to come back shortly, and
+a bug is a 500 page with the same headers as every other page.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from digest.web.cache import PageCache
 from digest.web.context import WebContext, web_context
 from digest.web.forms import FormTokens
 from digest.web.pages import Pages
-from digest.web.security import BODY_LIMIT, RequestLimits, SecurityHeaders
+from digest.web.security import BODY_LIMIT, RequestLimits, SecurityHeaders, default_headers
 
 _log = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ def create_app(services: Services, *, body_limit: int = BODY_LIMIT) -> Starlette
             OperationalError: _store_down,
             InterfaceError: _store_down,
             StoreUnavailableError: _store_down,
+            # Starlette answers this one outside every middleware: the page sets the headers.
+            Exception: _server_error,
         },
     )
     app.state.web = WebContext(
@@ -76,6 +79,18 @@ async def _http_error(request: Request, error: Exception) -> Response:
             headers=dict(error.headers or {}),
         )
     return pages.error(error.status_code, "The request could not be read", error.detail)
+
+
+async def _server_error(request: Request, error: Exception) -> Response:
+    web = web_context(request)
+    https = web.services.settings.service.base_url.startswith("https:")
+    return web.pages.error(
+        500,
+        "Something went wrong on our side",
+        "Nothing was changed. Please try again in a few minutes; if it keeps happening, reply "
+        "to one of our mails to tell us.",
+        headers=default_headers(https),
+    )
 
 
 async def _store_down(request: Request, error: Exception) -> Response:

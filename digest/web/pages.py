@@ -21,7 +21,7 @@ from digest.render import bundled_template_folder, template_folder
 from digest.web.words import ENGLISH, PageWords
 
 STYLESHEET = "web/site.css"
-NO_STORE = {"Cache-Control": "no-store"}
+NO_STORE = {"cache-control": "no-store"}
 
 
 class Pages:
@@ -82,9 +82,8 @@ class Pages:
     ) -> HTMLResponse:
         """A page in the site's look that says what went wrong and what the reader can do."""
         context = {"words": words, "title": title, "message": message, "status": status}
-        return self.render(
-            "web/error.html.j2", context, status=status, headers={**NO_STORE, **(headers or {})}
-        )
+        extra = {name.lower(): value for name, value in (headers or {}).items()}
+        return self.render("web/error.html.j2", context, status=status, headers=NO_STORE | extra)
 
     def stylesheet_response(self, request: Request) -> Response:
         headers = {"ETag": self.stylesheet_etag, "Cache-Control": "public, max-age=86400"}

@@ -38,6 +38,11 @@ BODY_LIMIT = 16 * 1024
 HEADER_LIMIT = 16 * 1024
 
 
+def default_headers(https: bool) -> dict[str, str]:
+    """The headers every response carries unless it sets its own."""
+    return {name.decode(): value.decode() for name, value in _default_headers(https).items()}
+
+
 def _default_headers(https: bool) -> dict[bytes, bytes]:
     headers = {
         b"content-security-policy": PAGE_CSP.encode(),
