@@ -3,10 +3,13 @@ what a request may hold, error pages, and no 500 whatever the path or body."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
+import anyio
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,6 +19,7 @@ from digest.clock import FixedClock
 from digest.mail.transport import MemoryTransport
 from digest.services import build_services
 from digest.web import create_app
+from digest.web.context import STORE_THREADS, StoreThreads
 from digest.web.security import BODY_LIMIT, HEADER_LIMIT
 from tests.servers import free_port
 from tests.webtools import Newsroom, newsroom, web_settings
@@ -203,3 +207,26 @@ def test_no_path_or_body_makes_a_500_or_unsubscribes_anyone(
     )
     assert answer.status_code < 500, (method, path, answer.status_code)
     assert all(room.is_member("daily", name) for name in ("Sam", "Rana"))
+
+
+def test_no_more_store_calls_run_at_once_than_the_pool_has_connections() -> None:
+    running, most = 0, 0
+    lock = threading.Lock()
+
+    def store_call() -> None:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.02)
+        with lock:
+            running -= 1
+
+    async def many() -> None:
+        threads = StoreThreads()
+        async with anyio.create_task_group() as group:
+            for _ in range(30):
+                group.start_soon(threads.run, store_call)
+
+    anyio.run(many)
+    assert most == STORE_THREADS == 5

@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -58,7 +57,7 @@ async def _editions_page(request: Request) -> Response:
     page = _page_number(request.query_params.get("page"))
     if page is None:
         return _not_found(web)
-    editions, total = await run_in_threadpool(
+    editions, total = await web.store_threads.run(
         web.services.store.archived_editions,
         digest_list.slug,
         offset=(page - 1) * PAGE_SIZE,
@@ -106,7 +105,9 @@ async def _edition_page(request: Request) -> Response:
     slot = _slot(request.path_params["slot"])
     if slot is None:
         return _not_found(web)
-    archived = await run_in_threadpool(web.services.store.archived_edition, digest_list.slug, slot)
+    archived = await web.store_threads.run(
+        web.services.store.archived_edition, digest_list.slug, slot
+    )
     if archived is None:
         return _not_found(web)
     neutral = neutral_copy(archived[1], digest_list, words, home=f"{web.pages.root}/")
@@ -126,7 +127,7 @@ async def _editions_feed(request: Request) -> Response:
     if not isinstance(found, tuple):
         return found
     digest_list, _ = found
-    editions, _ = await run_in_threadpool(
+    editions, _ = await web.store_threads.run(
         web.services.store.archived_editions, digest_list.slug, offset=0, limit=FEED_SIZE
     )
     base_url = web.services.settings.service.base_url

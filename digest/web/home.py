@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -44,7 +43,7 @@ async def healthz(request: Request) -> Response:
     """200 while the store answers a query, else 503: what a load balancer needs to know."""
     web = web_context(request)
     try:
-        await run_in_threadpool(web.services.store.ping)
+        await web.store_threads.run(web.services.store.ping)
     except (SQLAlchemyError, DigestError, OSError) as error:
         _log.warning("health check: the store does not answer: %s", error)
         return JSONResponse({"status": "unavailable", "store": "down"}, status_code=503)

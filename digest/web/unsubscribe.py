@@ -12,7 +12,6 @@ who is subscribed. Every unsubscribe goes through ``digest.unsubscribes.unsubscr
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -55,13 +54,13 @@ async def unsubscribe_post(request: Request) -> Response:
         return _damaged(web)
     subscriber_id, list_slug = read
     if one_click:
-        await run_in_threadpool(
+        await web.store_threads.run(
             unsubscribe, web.services, subscriber_id, list_slug, ONE_CLICK_REASON
         )
         return PlainTextResponse("Unsubscribed.\n")
     if not web.forms.valid(form.get(FIELD), request.url.path):
         return _button_page(web, request, list_slug, expired=True)
-    await run_in_threadpool(unsubscribe, web.services, subscriber_id, list_slug, PAGE_REASON)
+    await web.store_threads.run(unsubscribe, web.services, subscriber_id, list_slug, PAGE_REASON)
     digest_list = list_for_slug(web.services.settings, list_slug)
     archive = f"{web.pages.root}/editions/{digest_list.slug}" if digest_list else None
     return web.pages.render(
