@@ -165,3 +165,14 @@ def test_archive_pages_are_cached_for_at_most_the_ttl(room: Newsroom, client: Te
     room.clock.set(start + cache.TTL)
     assert newest in client.get("/editions/daily").text
     assert client.get(newest).status_code == 200  # a page never cached is read at once
+
+
+def test_made_up_query_strings_share_the_pages_cache_entry(
+    room: Newsroom, client: TestClient
+) -> None:
+    web = client.app.state.web  # type: ignore[attr-defined]
+    for n in range(cache.SIZE + 10):
+        assert client.get(f"/editions/daily?utm_source={n}").status_code == 200
+    assert len(web.archive_cache) == 1
+    client.get("/editions/daily?page=1&x=1")
+    assert len(web.archive_cache) == 2

@@ -249,7 +249,10 @@ async def editions_feed(request: Request) -> Response:
 async def _cached(request: Request, render: Callable[[Request], Awaitable[Response]]) -> Response:
     """The page from the archive cache, else rendered and, when it is a 200, kept there."""
     cache = web_context(request).archive_cache
-    key = f"{request.url.path}?{request.url.query}"
+    # Only ?page= changes a page: other query strings share its entry, so made-up ones cannot
+    # push the real pages out.
+    page = request.query_params.get("page")
+    key = request.url.path if page is None else f"{request.url.path}?page={page}"
     response = cache.get(key)
     if response is None:
         response = await render(request)

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from digest.clock import Clock
 
 TTL = timedelta(seconds=30)
-SIZE = 512  # pages of about 2-100 KB: a few MB at most
+SIZE = 256  # pages of 2 KB (a list page) to 100 KB (an edition): 25 MB at the very most
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +37,9 @@ class PageCache:
         self._ttl = ttl
         self._size = size
         self._pages: OrderedDict[str, _Page] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._pages)
 
     def get(self, key: str) -> Response | None:
         page = self._pages.get(key)
