@@ -13,6 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from digest import pipeline
+from digest.records import Edition
 from digest.render import edition_url
 from digest.web import archive, cache, create_app
 from tests.webtools import FIRST_SLOT, Newsroom, build_editions, newsroom
@@ -54,6 +55,26 @@ def test_an_empty_edition_is_not_in_the_archive(room: Newsroom, client: TestClie
     assert built.pending_deliveries == 0
     assert slot_path("daily", empty_slot) not in client.get("/editions/daily").text
     assert client.get(slot_path("daily", empty_slot)).status_code == 404
+
+
+def test_an_edition_mailed_with_no_stories_is_not_in_the_archive(
+    room: Newsroom, client: TestClient
+) -> None:
+    services = room.services
+    slot = FIRST_SLOT + timedelta(days=20)
+    nothing_new = Edition(
+        list_slug="daily", slot=slot, window_start=None, window_end=slot, lead=None
+    )
+    rendered = services.renderer.render(nothing_new, services.settings.list("daily"))
+    state, _ = services.store.save_edition(nothing_new, rendered, slot)
+    assert state.status == "ready" and rendered.article_count == 0  # as send_when_empty mails it
+    room.clock.set(slot + timedelta(hours=1))  # past the archive cache
+    assert slot_path("daily", slot) not in client.get("/editions/daily").text
+    assert client.get(slot_path("daily", slot)).status_code == 404
+    assert (
+        edition_url(services.settings.service.base_url, "daily", slot)
+        not in client.get("/editions/daily/feed.atom").text
+    )
 
 
 def test_the_archive_is_paginated_and_its_pages_are_bounded(

@@ -11,7 +11,8 @@ from sqlalchemy import ColumnElement, and_, func, select, text
 from digest.store.base import StoreBase
 from digest.store.schema import EditionRow
 
-# An edition with something in it that went (or is going) to readers; never an empty one.
+# An edition with something in it that went (or is going) to readers; never an empty one, not
+# even one a list with send_when_empty mailed ("no new stories").
 _SHOWN = ("ready", "sent")
 
 
@@ -44,6 +45,7 @@ def _shown(list_slug: str) -> ColumnElement[bool]:
         EditionRow.list_slug == list_slug,
         EditionRow.status.in_(_SHOWN),
         EditionRow.html.is_not(None),
+        EditionRow.article_count > 0,
     )
 
 
