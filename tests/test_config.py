@@ -8,6 +8,7 @@ import pytest
 
 from digest.config import config_path_from_env, entry_key, load_settings
 from digest.errors import ConfigError
+from digest.preflight import preflight
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config" / "example.toml"
@@ -212,6 +213,9 @@ def test_base_url_may_be_plain_http_on_a_loopback_host(tmp_path: Path, url: str)
     path = write_config(tmp_path, MINIMAL.replace("https://news.example.org", url))
     settings = load_settings(path, {})
     assert settings.service.base_url == url
+    # Allowed, and said at every check and run: no reader can follow such a link.
+    [warning] = preflight(settings, None).warnings
+    assert f"service.base_url is {url}" in warning and "set an https URL" in warning
 
 
 @pytest.mark.parametrize(
