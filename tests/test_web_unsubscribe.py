@@ -7,8 +7,11 @@ import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from digest.web import create_app
@@ -216,3 +219,29 @@ def test_the_page_of_an_arabic_list_is_arabic_and_right_to_left(
     assert "إلغاء الاشتراك" in page.text and "النشرة اليومية" in page.text
     english = client.get(f"/unsubscribe/{room.unsubscribe_token('daily', 'Rana')}")
     assert '<html lang="en" dir="ltr">' in english.text
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=st.one_of(
+        st.binary(max_size=200),
+        st.text(max_size=200).map(str.encode),
+        st.dictionaries(st.text(max_size=30), st.text(max_size=60), max_size=4).map(
+            lambda fields: urlencode(fields).encode()
+        ),
+    ),
+    content_type=st.sampled_from(
+        ["application/x-www-form-urlencoded", "multipart/form-data; boundary=b", "text/plain", ""]
+    ),
+)
+def test_a_valid_link_with_any_other_body_changes_nothing(
+    room: Newsroom, client: TestClient, body: bytes, content_type: str
+) -> None:
+    assume(b"One-Click" not in body)  # the one body that does unsubscribe (tested above)
+    token = room.unsubscribe_token("daily", "Sam")
+    headers = {"content-type": content_type} if content_type else {}
+    answer = client.post(f"/unsubscribe/{token}", content=body, headers=headers)
+    assert answer.status_code in (403, 413), answer.status_code
+    assert room.is_member("daily", "Sam")
