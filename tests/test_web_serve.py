@@ -270,8 +270,8 @@ def test_a_kept_alive_connection_gets_each_answer_without_waiting_for_an_ack(
     ):
         client.get(f"{address}/")  # the connection, kept alive from here on
         started = time.monotonic()
-        for _ in range(50):
+        for _ in range(100):
             assert client.get(f"{address}/").status_code == 200
         # With Nagle's algorithm on, each answer waits out the client's delayed ACK (40 ms
-        # here): 2 s for 50. Without it, a few ms each.
-        assert time.monotonic() - started < 1.0
+        # here): 4 s at the least for 100. Without it, 1-3 ms each.
+        assert time.monotonic() - started < 1.5
