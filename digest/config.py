@@ -13,6 +13,7 @@ Secrets never come from the file: ``DIGEST_SECRET_KEY`` signs unsubscribe links 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -130,11 +131,27 @@ def _check_http_url(url: str) -> str:
     return url
 
 
+def is_loopback_host(host: str | None) -> bool:
+    """True for ``localhost`` and the loopback addresses (127.0.0.0/8, ::1): this machine only."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _check_https_url(url: str) -> str:
     parts = urlsplit(url)
-    if parts.scheme != "https" or not parts.hostname:
+    # Plain http only where no mailbox provider will ever follow it: a local trial, the tests.
+    loopback_http = parts.scheme == "http" and is_loopback_host(parts.hostname)
+    if not (parts.scheme == "https" or loopback_http) or not parts.hostname:
         raise ValueError(
-            f"{url!r} must be an https URL: mailbox providers require https unsubscribe links"
+            f"{url!r} must be an https URL: mailbox providers require https unsubscribe links "
+            "(plain http is accepted only for a loopback host, e.g. http://127.0.0.1:8080 for "
+            "a local trial)"
         )
     # It is written into the List-Unsubscribe header of every copy as it is.
     if not (url.isascii() and url.isprintable()) or " " in url or "=?" in url or ">" in url:
@@ -344,6 +361,25 @@ class SampleServerSettings(_Model):
     directory: Path
     host: Literal["127.0.0.1", "localhost", "::1"] = "127.0.0.1"
     port: int = Field(ge=1, le=65535)
+
+
+class WebSettings(_Model):
+    """The readers' web pages (unsubscribe, archive) served by ``digest run`` itself."""
+
+    enabled: bool = Field(
+        default=False,
+        description="Serve the web pages from `digest run` (the loop) too; `digest serve` "
+        "serves them on its own whatever this says.",
+    )
+    host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        description="The address to listen on; 127.0.0.1 behind a reverse proxy that terminates "
+        "https, 0.0.0.0 to listen on every interface.",
+    )
+    port: int = Field(
+        default=8080, ge=1, le=65535, description="The port to listen on (`digest serve --port`)."
+    )
 
 
 def _check_term(term: str) -> str:
@@ -590,6 +626,7 @@ class ConfigFile(_Model):
     metrics: MetricsSettings = MetricsSettings()
     bounces: BouncesSettings = BouncesSettings()
     inbound: InboundSettings = InboundSettings()
+    web: WebSettings = WebSettings()
     feeds: tuple[FeedSettings, ...] = ()
     topics: tuple[TopicSettings, ...] = ()
     lists: tuple[ListSettings, ...] = ()

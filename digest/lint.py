@@ -22,6 +22,7 @@ from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 from digest import placeholders
+from digest.config import is_loopback_host
 from digest.errors import EditionLintError
 from digest.mail.headers import MAX_LINE_OCTETS, line_breaking
 from digest.mail.personalize import COPY_HEADERS, SHARED_HEADERS
@@ -144,6 +145,16 @@ def _forged_header_findings(message: EmailMessage, data: bytes) -> Iterable[Find
         )
 
 
+def one_click_url(message: EmailMessage) -> str | None:
+    """The List-Unsubscribe URL that takes the one-click POST: https, or plain http on a
+    loopback host (a local trial, whose base_url config.py allows only there)."""
+    for url in re.findall(r"<(https?://[^>]+)>", str(message.get("List-Unsubscribe") or "")):
+        parts = urlsplit(url)
+        if parts.scheme == "https" or is_loopback_host(parts.hostname):
+            return str(url)
+    return None
+
+
 def _header_findings(message: EmailMessage) -> Iterable[Finding]:
     for name in ("From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "List-Id"):
         if not str(message.get(name) or "").strip():
@@ -151,8 +162,7 @@ def _header_findings(message: EmailMessage) -> Iterable[Finding]:
     sender = getaddresses([str(message.get("From") or "")])
     if sender and sender[0][1] and not sender[0][0]:
         yield Finding("headers", "From has no display name: set service.sender_name in the config")
-    unsubscribe = str(message.get("List-Unsubscribe") or "")
-    if not re.search(r"<https://[^>]+>", unsubscribe):
+    if one_click_url(message) is None:
         yield Finding(
             "headers",
             "List-Unsubscribe has no <https://…> link; mailbox providers require one-click "
@@ -250,9 +260,8 @@ def lint_edition(
             Finding("postal-address", "the plain-text part does not show service.postal_address")
         )
 
-    match = re.search(r"<(https://[^>]+)>", str(message.get("List-Unsubscribe") or ""))
-    if match:
-        url = match.group(1)
+    url = one_click_url(message)
+    if url is not None:
         if url not in page.links:
             findings.append(
                 Finding(

@@ -4,6 +4,7 @@
                 an error
              ─► the suppression file: a bad line a warning, an unreadable file an error
              ─► previous_slugs that contradict the config: errors
+             ─► a base_url on plain http (loopback only): a warning that no reader can use it
     database ─► (when there is one to see) an undeclared rename: an error; a list that left the
                 config with deliveries pending: a warning naming it
 
@@ -57,6 +58,12 @@ def preflight(settings: Settings, store: Store | None) -> Preflight:
         result.warnings.extend(
             f"{suppression_path}: {line}: {why} (the line is left out)"
             for line, why in suppressions.refused
+        )
+    if settings.service.base_url.startswith("http:"):
+        result.warnings.append(
+            f"{settings.source}: service.base_url is {settings.service.base_url}: the unsubscribe "
+            "and archive links in mail open only on this machine; set an https URL before "
+            "mailing readers"
         )
     if store is None:
         problems = previous_slug_problems(settings)

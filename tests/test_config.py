@@ -8,6 +8,7 @@ import pytest
 
 from digest.config import config_path_from_env, entry_key, load_settings
 from digest.errors import ConfigError
+from digest.preflight import preflight
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config" / "example.toml"
@@ -202,6 +203,37 @@ def test_base_url_must_be_https(tmp_path: Path) -> None:
     path = write_config(tmp_path, MINIMAL.replace("https://news", "http://news"))
     [(key, why)] = problems(path)
     assert key == "service.base_url" and "https" in why
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:8080", "http://localhost:8080", "http://[::1]:8080", "http://127.9.0.1"],
+)
+def test_base_url_may_be_plain_http_on_a_loopback_host(tmp_path: Path, url: str) -> None:
+    path = write_config(tmp_path, MINIMAL.replace("https://news.example.org", url))
+    settings = load_settings(path, {})
+    assert settings.service.base_url == url
+    # Allowed, and said at every check and run: no reader can follow such a link.
+    [warning] = preflight(settings, None).warnings
+    assert f"service.base_url is {url}" in warning and "set an https URL" in warning
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://10.0.0.5", "http://news.example.org", "http://127.0.0.1.example.org", "ftp://[::1]"],
+)
+def test_base_url_is_plain_http_nowhere_else(tmp_path: Path, url: str) -> None:
+    path = write_config(tmp_path, MINIMAL.replace("https://news.example.org", url))
+    [(key, why)] = problems(path)
+    assert key == "service.base_url"
+    assert "must be an https URL" in why and "only for a loopback host" in why
+
+
+def test_the_web_table_is_checked_and_off_by_default(tmp_path: Path) -> None:
+    assert not load_settings(write_config(tmp_path, MINIMAL), {}).web.enabled
+    path = write_config(tmp_path, MINIMAL + "\n[web]\nenabled = true\nport = 70000\n")
+    [(key, why)] = problems(path)
+    assert key == "web.port" and "65535" in why
 
 
 def test_config_path_comes_from_option_then_environment() -> None:

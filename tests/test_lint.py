@@ -131,6 +131,24 @@ def test_one_click_unsubscribe_needs_https_and_the_post_header() -> None:
     assert any("sender_name" in f.message for f in nameless)
 
 
+@pytest.mark.parametrize("base", ["http://127.0.0.1:8080", "http://localhost:8080"])
+def test_a_plain_http_unsubscribe_link_passes_on_a_loopback_host_only(base: str) -> None:
+    url = f"{base}/unsubscribe/token"
+    local = message(
+        html=GOOD_HTML.replace(UNSUBSCRIBE, url),
+        text=GOOD_TEXT.replace(UNSUBSCRIBE, url),
+        List_Unsubscribe=f"<{url}>",
+    )
+    assert checks(local) == []
+    remote = url.replace(base, "http://news.example.org")
+    public = message(
+        html=GOOD_HTML.replace(UNSUBSCRIBE, remote),
+        text=GOOD_TEXT.replace(UNSUBSCRIBE, remote),
+        List_Unsubscribe=f"<{remote}>",
+    )
+    assert "headers" in checks(public)
+
+
 def test_postal_address_must_show_in_both_parts() -> None:
     found = findings(
         message(html=GOOD_HTML.replace(POSTAL, ""), text=GOOD_TEXT.replace(POSTAL, ""))

@@ -301,3 +301,29 @@ subscribers = "members.csv"
             assert (local.hour, local.minute) == (7, 0), line  # 07:00 where each reader is
             seen.add(zone)
     assert seen == {zone or LIST_ZONE for zone in ZONES.values()}
+
+
+def test_the_archive_shows_one_edition_per_slot_of_a_list_read_in_each_zone(
+    embedded: Services,
+) -> None:
+    from starlette.testclient import TestClient
+
+    from digest.web import create_app
+
+    simulation = Simulation(embedded)
+    start = datetime(2026, 6, 1, tzinfo=UTC)
+    simulation.run(start, days=1)
+    # A reader who joins gets a variant of their own at their first slot: two at one slot.
+    members = embedded.settings.config_path(embedded.settings.list("daily").subscribers)
+    members.write_text(members.read_text() + "late@example.org,,Asia/Kolkata\n")
+    simulation.run(start + timedelta(days=1), days=1)
+    with embedded.store.engine.connect() as connection:
+        per_slot = Counter(slot for (slot,) in connection.execute(select(EditionRow.slot)).all())
+    shared = [slot for slot, editions in per_slot.items() if editions > 1]
+    assert shared, "the late reader's first edition is a second variant of Kolkata's slot"
+    client = TestClient(create_app(embedded))
+    listing = client.get("/editions/daily")
+    assert listing.status_code == 200
+    assert listing.text.count(f"/editions/daily/{shared[0]:%Y-%m-%d-%H%M}") == 1
+    page = client.get(f"/editions/daily/{shared[0].astimezone(UTC):%Y-%m-%d-%H%M}")
+    assert page.status_code == 200

@@ -119,6 +119,17 @@ def _print_preflight(checked: Preflight) -> None:
         )
 
 
+def _serve_web_pages(stack: ExitStack, services: Services) -> None:
+    """The readers' pages from a thread of this process, for as long as ``stack`` is open."""
+    from digest.cli.web import announce
+    from digest.web import create_app
+    from digest.web.server import serving
+
+    web = services.settings.web
+    url = stack.enter_context(serving(create_app(services), web.host, web.port))
+    announce(url, services.settings.service.base_url)
+
+
 @app.command()
 def run(
     once: Annotated[bool, typer.Option("--once", help="Run one cycle and exit.")] = False,
@@ -148,13 +159,16 @@ def run(
                 stack.callback(receiver.stop)
                 console.print(receiver.describe(), highlight=False)
             shown = frozenset(checked.warnings)
-            while True:
-                summary = _one_cycle(services, list_slug)
-                _report(summary, services, shown)
-                shown = frozenset()  # later cycles name what still holds
-                if once:
-                    break
-                time.sleep(interval)
+            with ExitStack() as web:
+                if settings.web.enabled and not once:
+                    _serve_web_pages(web, services)
+                while True:
+                    summary = _one_cycle(services, list_slug)
+                    _report(summary, services, shown)
+                    shown = frozenset()  # later cycles name what still holds
+                    if once:
+                        break
+                    time.sleep(interval)
     except DigestError as error:
         report(error)
         raise typer.Exit(1) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from digest.store.archive import ArchivedEdition, ArchiveStore
 from digest.store.db import create_database_engine, upgrade
 from digest.store.editions import DeliveryCounts, EditionState, EditionStore, ReaderPosition
 from digest.store.feeds import FeedState, FeedStore, UnchangedFetch
@@ -11,9 +12,11 @@ from digest.store.lists import ListRename, ListStore
 from digest.store.subscribers import SubscriberInput, SubscriberStore, SubscriberSync
 
 
-class Store(FeedStore, SubscriberStore, EditionStore, LedgerStore, ListStore, InboundStore):
-    """Feeds, articles and topics, subscribers, editions and the delivery ledger, lists, and
-    the inbound events (bounces, complaints) taken in."""
+class Store(
+    FeedStore, SubscriberStore, EditionStore, LedgerStore, ListStore, InboundStore, ArchiveStore
+):
+    """Feeds, articles and topics, subscribers, editions and the delivery ledger, lists, the
+    inbound events (bounces, complaints) taken in, and the archive's reading of editions."""
 
 
 def open_store(database_url: str, *, migrate: bool = True) -> Store:
@@ -25,6 +28,7 @@ def open_store(database_url: str, *, migrate: bool = True) -> Store:
 
 
 __all__ = [
+    "ArchivedEdition",
     "DeliveryCounts",
     "EditionDeliveries",
     "EditionState",

@@ -1,0 +1,97 @@
+"""The archive's reading of editions: a list's sent editions by page, one by its slot, a ping."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, select, text
+
+from digest.store.base import StoreBase
+from digest.store.schema import EditionRow
+
+# An edition with something in it that went (or is going) to readers; never an empty one, not
+# even one a list with send_when_empty mailed ("no new stories").
+_SHOWN = ("ready", "sent")
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedEdition:
+    """What the archive shows of one edition, without its HTML."""
+
+    list_slug: str
+    slot: datetime
+    subject: str
+    preheader: str
+    article_count: int
+    built_at: datetime
+
+
+def _archived(row: Any) -> ArchivedEdition:
+    """From an EditionRow or a row of the same columns."""
+    return ArchivedEdition(
+        list_slug=row.list_slug,
+        slot=row.slot,
+        subject=row.subject or "",
+        preheader=row.preheader or "",
+        article_count=row.article_count,
+        built_at=row.built_at,
+    )
+
+
+def _shown(list_slug: str) -> ColumnElement[bool]:
+    return and_(
+        EditionRow.list_slug == list_slug,
+        EditionRow.status.in_(_SHOWN),
+        EditionRow.html.is_not(None),
+        EditionRow.article_count > 0,
+    )
+
+
+class ArchiveStore(StoreBase):
+    def ping(self) -> None:
+        """Raise unless the database answers a query (the health check)."""
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def archived_editions(
+        self, list_slug: str, *, offset: int, limit: int
+    ) -> tuple[list[ArchivedEdition], int]:
+        """The list's shown editions, newest first, from ``offset``; and how many there are.
+        One per slot: of a list read in each reader's timezone, the first variant stored."""
+        first_of_slot = (
+            select(func.min(EditionRow.id)).where(_shown(list_slug)).group_by(EditionRow.slot)
+        )
+        with self.transaction() as session:
+            total = session.scalar(select(func.count()).select_from(first_of_slot.subquery()))
+            rows = session.execute(
+                select(
+                    EditionRow.list_slug,
+                    EditionRow.slot,
+                    EditionRow.subject,
+                    EditionRow.preheader,
+                    EditionRow.article_count,
+                    EditionRow.built_at,
+                )
+                .where(EditionRow.id.in_(first_of_slot))
+                .order_by(EditionRow.slot.desc())
+                .offset(offset)
+                .limit(limit)
+            ).all()
+        return [_archived(row) for row in rows], int(total or 0)
+
+    def archived_edition(
+        self, list_slug: str, slot: datetime
+    ) -> tuple[ArchivedEdition, str] | None:
+        """The shown edition of ``list_slug`` at ``slot`` and its stored HTML, or None."""
+        with self.transaction() as session:
+            row = session.scalars(
+                select(EditionRow)
+                .where(_shown(list_slug), EditionRow.slot == slot)
+                .order_by(EditionRow.id)
+                .limit(1)
+            ).one_or_none()
+            if row is None or row.html is None:
+                return None
+            return _archived(row), row.html

@@ -1,0 +1,104 @@
+"""The web app: ``create_app(services)`` gives the Starlette app that ``digest serve`` runs.
+
+    request ─► SecurityHeaders ─► RequestLimits ─► router
+                                                ├─ /, /healthz, /static/site.css    (home)
+                                                ├─ /unsubscribe/{token}            (unsubscribe)
+                                                └─ /editions/{list}[/{slot}|/feed.atom] (archive)
+
+Routes are thin: they read the request, call the store or ``digest.unsubscribes`` (in a thread:
+the store is synchronous) and render a template. Errors become pages in the site's look: 404 and
+405 say what to do, a database that does not answer is a 503 that asks to come back shortly, and
+a bug is a 500 page with the same headers as every other page.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.exc import InterfaceError, OperationalError
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+
+from digest.errors import StoreUnavailableError
+from digest.services import Services, signing_secret
+from digest.web import archive, home, unsubscribe
+from digest.web.cache import PageCache
+from digest.web.context import WebContext, web_context
+from digest.web.forms import FormTokens
+from digest.web.pages import Pages
+from digest.web.security import BODY_LIMIT, RequestLimits, SecurityHeaders, default_headers
+
+_log = logging.getLogger(__name__)
+
+
+def create_app(services: Services, *, body_limit: int = BODY_LIMIT) -> Starlette:
+    """The readers' web app on ``services`` (its store, signer, clock and settings)."""
+    settings = services.settings
+    app = Starlette(
+        routes=[*home.routes, *unsubscribe.routes, *archive.routes],
+        middleware=[
+            Middleware(SecurityHeaders, https=settings.service.base_url.startswith("https:")),
+            Middleware(RequestLimits, limit=body_limit),
+        ],
+        exception_handlers={
+            HTTPException: _http_error,
+            OperationalError: _store_down,
+            InterfaceError: _store_down,
+            StoreUnavailableError: _store_down,
+            # Starlette answers this one outside every middleware: the page sets the headers.
+            Exception: _server_error,
+        },
+    )
+    app.state.web = WebContext(
+        services=services,
+        pages=Pages(settings),
+        forms=FormTokens(signing_secret(settings), services.clock),
+        archive_cache=PageCache(services.clock),
+    )
+    return app
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    pages = web_context(request).pages
+    if error.status_code == 404:
+        return pages.error(
+            404,
+            "No such page",
+            "There is nothing at this address. It may have been mistyped; the list of "
+            "newsletters links to every archive.",
+        )
+    if error.status_code == 405:
+        return pages.error(
+            405,
+            "Not a way to ask for this page",
+            "This address answers to other requests: open it as a link.",
+            headers=dict(error.headers or {}),
+        )
+    return pages.error(error.status_code, "The request could not be read", error.detail)
+
+
+async def _server_error(request: Request, error: Exception) -> Response:
+    web = web_context(request)
+    https = web.services.settings.service.base_url.startswith("https:")
+    return web.pages.error(
+        500,
+        "Something went wrong on our side",
+        "Nothing was changed. Please try again in a few minutes; if it keeps happening, reply "
+        "to one of our mails to tell us.",
+        headers=default_headers(https),
+    )
+
+
+async def _store_down(request: Request, error: Exception) -> Response:
+    _log.error("the store failed during %s %s: %s", request.method, request.url.path, error)
+    return web_context(request).pages.error(
+        503,
+        "Please try again in a few minutes",
+        "The service cannot reach its records just now. Nothing was changed; the same link "
+        "will work again shortly.",
+        headers={"Retry-After": "120"},
+    )

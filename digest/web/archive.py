@@ -1,0 +1,268 @@
+"""The archive: a list's past editions, each as it was mailed minus what was personal, and a feed.
+
+    /editions/{list}              newest first, PAGE_SIZE a page (?page=N, 1 to the last page)
+    /editions/{list}/{slot}       the stored rendering; slot as in the mail's "View in your
+                                  browser" link (digest.render.edition_url: UTC, %Y-%m-%d-%H%M)
+    /editions/{list}/feed.atom    the newest FEED_SIZE editions as Atom
+
+Only editions that went to readers (ready or sent) are shown, never an empty one. A former slug
+of a list (``previous_slugs``) redirects to its slug now, so old links keep working. The stored
+HTML holds the personal markers of ``digest.placeholders``: here they become neutral words and
+links, and times are written in the list's timezone.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from digest import placeholders
+from digest.config import ListSettings
+from digest.lists import list_for_slug
+from digest.render import edition_url
+from digest.store import ArchivedEdition
+from digest.web.context import WebContext, web_context
+from digest.web.security import EDITION_CSP
+from digest.web.words import PageWords, words_for
+from digest.wording import format_datetime, format_long_date, wording_for
+
+PAGE_SIZE = 20
+FEED_SIZE = 30
+MAX_PAGE_DIGITS = 6  # ?page= beyond a million editions is no page
+_SLOT = re.compile(r"\d{4}-\d{2}-\d{2}-\d{4}")
+SLOT_FORMAT = "%Y-%m-%d-%H%M"
+# Archived pages change only when an edition is added: caches may keep them a while.
+LIST_CACHE = "public, max-age=300"
+EDITION_CACHE = "public, max-age=3600"
+# Readers follow article links from the archive: the newsroom's own site may say where from.
+ARCHIVE_REFERRER = "strict-origin-when-cross-origin"
+# Characters XML 1.0 does not allow, whatever the escaping.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+async def _editions_page(request: Request) -> Response:
+    web = web_context(request)
+    found = _list(web, request)
+    if not isinstance(found, tuple):
+        return found
+    digest_list, words = found
+    page = _page_number(request.query_params.get("page"))
+    if page is None:
+        return _not_found(web)
+    editions, total = await web.store_threads.run(
+        web.services.store.archived_editions,
+        digest_list.slug,
+        offset=(page - 1) * PAGE_SIZE,
+        limit=PAGE_SIZE,
+    )
+    pages = max(1, -(-total // PAGE_SIZE))
+    if page > pages:
+        return _not_found(web)
+    base = f"{web.pages.root}/editions/{digest_list.slug}"
+    zone, wording = ZoneInfo(digest_list.timezone), wording_for(digest_list.language)
+    context = {
+        "words": words,
+        "list_name": digest_list.name,
+        "description": digest_list.description,
+        "editions": [
+            {
+                "date": format_long_date(edition.slot, zone, wording),
+                "iso": edition.slot.astimezone(UTC).isoformat(),
+                "subject": edition.subject,
+                "preheader": edition.preheader,
+                "count": edition.article_count,
+                "url": f"{base}/{edition.slot.astimezone(UTC):{SLOT_FORMAT}}",
+            }
+            for edition in editions
+        ],
+        "page": page,
+        "pages": pages,
+        "newer": (base if page == 2 else f"{base}?page={page - 1}") if page > 1 else None,
+        "older": f"{base}?page={page + 1}" if page < pages else None,
+        "feed": f"{base}/feed.atom",
+    }
+    return web.pages.render(
+        "web/archive.html.j2",
+        context,
+        headers={"Cache-Control": LIST_CACHE, "Referrer-Policy": ARCHIVE_REFERRER},
+    )
+
+
+async def _edition_page(request: Request) -> Response:
+    web = web_context(request)
+    found = _list(web, request)
+    if not isinstance(found, tuple):
+        return found
+    digest_list, words = found
+    slot = _slot(request.path_params["slot"])
+    if slot is None:
+        return _not_found(web)
+    archived = await web.store_threads.run(
+        web.services.store.archived_edition, digest_list.slug, slot
+    )
+    if archived is None:
+        return _not_found(web)
+    neutral = neutral_copy(archived[1], digest_list, words, home=f"{web.pages.root}/")
+    return HTMLResponse(
+        neutral,
+        headers={
+            "Content-Security-Policy": EDITION_CSP,
+            "Cache-Control": EDITION_CACHE,
+            "Referrer-Policy": ARCHIVE_REFERRER,
+        },
+    )
+
+
+async def _editions_feed(request: Request) -> Response:
+    web = web_context(request)
+    found = _list(web, request)
+    if not isinstance(found, tuple):
+        return found
+    digest_list, _ = found
+    editions, _ = await web.store_threads.run(
+        web.services.store.archived_editions, digest_list.slug, offset=0, limit=FEED_SIZE
+    )
+    base_url = web.services.settings.service.base_url
+    archive_url = f"{base_url}/editions/{digest_list.slug}"
+    newest = max((edition.built_at for edition in editions), default=None)
+    context = {
+        "feed_id": archive_url,
+        "self_url": f"{archive_url}/feed.atom",
+        "archive_url": archive_url,
+        "title": _xml_text(digest_list.name),
+        "subtitle": _xml_text(digest_list.description),
+        "updated": _rfc3339(newest or web.services.clock.now()),
+        "author": _xml_text(web.services.settings.service.sender_name),
+        "language": digest_list.language,
+        "entries": [_entry(base_url, edition) for edition in editions],
+    }
+    return Response(
+        web.pages.html("web/feed.atom.xml.j2", context),
+        media_type="application/atom+xml; charset=utf-8",
+        headers={"Cache-Control": LIST_CACHE},
+    )
+
+
+def neutral_copy(page: str, digest_list: ListSettings, words: PageWords, *, home: str) -> str:
+    """The stored HTML with no one's greeting, address or token: the personal markers become
+    neutral words and links, the time markers times in the list's timezone."""
+    zone, wording = ZoneInfo(digest_list.timezone), wording_for(digest_list.language)
+    values = {
+        placeholders.GREETING: "",
+        placeholders.UNSUBSCRIBE_URL: html.escape(home),
+        placeholders.PREFERENCES_URL: html.escape(home),
+        placeholders.SUBSCRIBER_EMAIL: html.escape(words.recipient),
+    }
+
+    def value(match: re.Match[str]) -> str:
+        moment = placeholders.time_of(match.group())
+        if moment is not None:
+            return html.escape(format_datetime(moment, zone, wording))
+        return values[match.group()]
+
+    return placeholders.ANY.sub(value, page)
+
+
+def _entry(base_url: str, edition: ArchivedEdition) -> dict[str, Any]:
+    url = edition_url(base_url, edition.list_slug, edition.slot)
+    return {
+        "id": url,
+        "url": url,
+        "title": _xml_text(edition.subject),
+        "summary": _xml_text(edition.preheader),
+        "published": _rfc3339(edition.slot),
+        "updated": _rfc3339(edition.built_at),
+    }
+
+
+def _list(web: WebContext, request: Request) -> tuple[ListSettings, PageWords] | Response:
+    """The list the path names; a redirect when it names a former slug; else a 404 page."""
+    slug = request.path_params["list_slug"]
+    digest_list = list_for_slug(web.services.settings, slug)
+    if digest_list is None:
+        return _not_found(web)
+    if digest_list.slug != slug:
+        rest = request.url.path.split("/", 3)[3:]  # "", "editions", slug, rest
+        target = "/".join([f"{web.pages.root}/editions", digest_list.slug, *rest])
+        if request.url.query:
+            target += f"?{request.url.query}"
+        return RedirectResponse(target, status_code=301)
+    return digest_list, words_for(digest_list.language)
+
+
+def _page_number(text: str | None) -> int | None:
+    if text is None:
+        return 1
+    if not text.isascii() or not text.isdigit() or len(text) > MAX_PAGE_DIGITS:
+        return None
+    number = int(text)
+    return number if number >= 1 else None
+
+
+def _slot(text: str) -> datetime | None:
+    if not _SLOT.fullmatch(text):
+        return None
+    try:
+        return datetime.strptime(text, SLOT_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _xml_text(text: str) -> str:
+    return _NOT_XML.sub("", text)
+
+
+def _not_found(web: WebContext) -> Response:
+    # In English, as every error page: its words are not the list's.
+    return web.pages.error(
+        404,
+        "No such page",
+        "There is no newsletter or edition at this address. It may have been mistyped; the "
+        "list of newsletters links to every archive.",
+    )
+
+
+async def editions_page(request: Request) -> Response:
+    return await _cached(request, _editions_page)
+
+
+async def edition_page(request: Request) -> Response:
+    return await _cached(request, _edition_page)
+
+
+async def editions_feed(request: Request) -> Response:
+    return await _cached(request, _editions_feed)
+
+
+async def _cached(request: Request, render: Callable[[Request], Awaitable[Response]]) -> Response:
+    """The page from the archive cache, else rendered and, when it is a 200, kept there."""
+    cache = web_context(request).archive_cache
+    # Only ?page= changes a page: other query strings share its entry, so made-up ones cannot
+    # push the real pages out.
+    page = request.query_params.get("page")
+    key = request.url.path if page is None else f"{request.url.path}?page={page}"
+    response = cache.get(key)
+    if response is None:
+        response = await render(request)
+        if response.status_code == 200:
+            cache.put(key, response)
+    return response
+
+
+routes = [
+    Route("/editions/{list_slug}", editions_page, methods=["GET"]),
+    Route("/editions/{list_slug}/feed.atom", editions_feed, methods=["GET"]),
+    Route("/editions/{list_slug}/{slot}", edition_page, methods=["GET"]),
+]

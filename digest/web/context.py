@@ -1,0 +1,54 @@
+"""What every route of the web app is handed: services, pages, form tokens, the archive cache."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, TypeVar
+
+import anyio.to_thread
+from anyio import CapacityLimiter
+from starlette.requests import Request
+
+from digest.services import Services
+from digest.web.cache import PageCache
+from digest.web.forms import FormTokens
+from digest.web.pages import Pages
+
+T = TypeVar("T")
+# The store's calls at once: the size of SQLAlchemy's connection pool (5). More threads than
+# connections make the pool open and close a connection per request past the fifth (PostgreSQL's
+# one-click rate fell from 600 to 350 a second with Starlette's default of 40 threads), and the
+# unsubscribes take turns at the suppression file anyway.
+STORE_THREADS = 5
+
+
+class StoreThreads:
+    """Runs the synchronous store's calls in threads, at most ``size`` at a time."""
+
+    def __init__(self, size: int = STORE_THREADS) -> None:
+        self._size = size
+        self._limiter: CapacityLimiter | None = None  # made inside the event loop, on first use
+
+    async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        if self._limiter is None:
+            self._limiter = CapacityLimiter(self._size)
+        return await anyio.to_thread.run_sync(
+            partial(function, *args, **kwargs), limiter=self._limiter
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WebContext:
+    services: Services
+    pages: Pages
+    forms: FormTokens
+    archive_cache: PageCache
+    store_threads: StoreThreads = field(default_factory=StoreThreads)
+
+
+def web_context(request: Request) -> WebContext:
+    """The context ``create_app`` put on the app."""
+    context: WebContext = request.app.state.web
+    return context

@@ -1,0 +1,92 @@
+"""The web pages' templates (``templates/web/``), the stylesheet, and the pages for errors.
+
+Templates come from the operator's ``service.templates`` folder first, then the bundled one, as
+the mail's do, so a newsroom rebrands both in one place. Every page extends ``web/base.html.j2``
+(landmarks, a skip link, the list's language and direction).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from digest.config import Settings
+from digest.render import bundled_template_folder, template_folder
+from digest.web.words import ENGLISH, PageWords
+
+STYLESHEET = "web/site.css"
+NO_STORE = {"cache-control": "no-store"}
+
+
+class Pages:
+    """Renders the web templates with what every page needs (the site's name, its root path)."""
+
+    def __init__(self, settings: Settings) -> None:
+        folders = [template_folder(settings)]
+        if bundled_template_folder() not in folders:
+            folders.append(bundled_template_folder())
+        self.environment = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(folders),
+            autoescape=jinja2.select_autoescape(
+                enabled_extensions=("html.j2", "xml.j2"), default_for_string=True, default=True
+            ),
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        service = settings.service
+        # Links are written from the root path of base_url, so that they hold on any host name
+        # the pages are reached by and under a path prefix (https://example.org/news).
+        self.root = urlsplit(service.base_url).path.rstrip("/")
+        self.common = {
+            "site_name": service.sender_name,
+            "postal_address": service.postal_address,
+            "root": self.root,
+        }
+        source, _, _ = self.environment.loader.get_source(  # type: ignore[union-attr]
+            self.environment, STYLESHEET
+        )
+        self.stylesheet = source.encode("utf-8")
+        self.stylesheet_etag = '"' + hashlib.sha256(self.stylesheet).hexdigest()[:20] + '"'
+        self.common["stylesheet"] = f"{self.root}/static/site.css?v={self.stylesheet_etag[1:9]}"
+
+    def html(self, template: str, context: Mapping[str, Any]) -> str:
+        return self.environment.get_template(template).render({**self.common, **context})
+
+    def render(
+        self,
+        template: str,
+        context: Mapping[str, Any],
+        *,
+        status: int = 200,
+        headers: Mapping[str, str] | None = None,
+    ) -> HTMLResponse:
+        return HTMLResponse(
+            self.html(template, context), status_code=status, headers=dict(headers or NO_STORE)
+        )
+
+    def error(
+        self,
+        status: int,
+        title: str,
+        message: str,
+        *,
+        words: PageWords = ENGLISH,
+        headers: Mapping[str, str] | None = None,
+    ) -> HTMLResponse:
+        """A page in the site's look that says what went wrong and what the reader can do."""
+        context = {"words": words, "title": title, "message": message, "status": status}
+        extra = {name.lower(): value for name, value in (headers or {}).items()}
+        return self.render("web/error.html.j2", context, status=status, headers=NO_STORE | extra)
+
+    def stylesheet_response(self, request: Request) -> Response:
+        headers = {"ETag": self.stylesheet_etag, "Cache-Control": "public, max-age=86400"}
+        if request.headers.get("if-none-match") == self.stylesheet_etag:
+            return Response(status_code=304, headers=headers)
+        return Response(self.stylesheet, media_type="text/css; charset=utf-8", headers=headers)

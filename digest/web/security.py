@@ -1,0 +1,170 @@
+"""What every response carries and every request is held to: security headers, a body limit.
+
+Two plain ASGI middlewares, outermost first:
+
+    request ─► SecurityHeaders ─► RequestLimits ─► the routes
+                 adds the headers    headers over HEADER_LIMIT ─► 431
+                 a route did not     a body over BODY_LIMIT ─► 413, before reading it (by its
+                 set                 Content-Length), or as soon as a chunked one passes it
+
+uvicorn's h11 parser refuses a request head it has not seen the end of within HEADER_LIMIT
+bytes (400); one that arrives whole in a single read (up to 64 KiB) reaches us, and the 431
+here holds the same limit for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# The pages: our stylesheet, our images, forms posting back to us; no script anywhere, no frame.
+PAGE_CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+# An archived edition is email HTML: its styles are inline (premailer put them there), its
+# pictures come from the feeds' servers. Inline styles are allowed for that route alone; scripts
+# stay forbidden (default-src 'none' covers script-src), so even feed HTML the sanitizer missed
+# could not run.
+EDITION_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; form-action 'none'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+
+# Forms are a few hundred bytes; anything much larger is not a reader.
+BODY_LIMIT = 16 * 1024
+# The request line and every header together; browsers send 1-3 KiB.
+HEADER_LIMIT = 16 * 1024
+
+
+def default_headers(https: bool) -> dict[str, str]:
+    """The headers every response carries unless it sets its own."""
+    return {name.decode(): value.decode() for name, value in _default_headers(https).items()}
+
+
+def _default_headers(https: bool) -> dict[bytes, bytes]:
+    headers = {
+        b"content-security-policy": PAGE_CSP.encode(),
+        # Unsubscribe URLs carry a reader's token: no page tells another site where it was.
+        b"referrer-policy": b"no-referrer",
+        b"x-content-type-options": b"nosniff",
+        b"x-frame-options": b"DENY",  # for browsers that predate frame-ancestors
+        b"cross-origin-opener-policy": b"same-origin",
+        b"permissions-policy": b"camera=(), microphone=(), geolocation=(), interest-cohort=()",
+        # Nothing is cached unless its route says it may be (the archive does).
+        b"cache-control": b"no-store",
+    }
+    if https:
+        headers[b"strict-transport-security"] = b"max-age=31536000"
+    return headers
+
+
+class SecurityHeaders:
+    """Adds the security and cache headers to every response that does not set its own."""
+
+    def __init__(self, app: ASGIApp, *, https: bool) -> None:
+        self.app = app
+        self.defaults = _default_headers(https)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(
+                    (name, value) for name, value in self.defaults.items() if name not in present
+                )
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class _TooLarge(Exception):
+    """The body went past the limit while it was being read."""
+
+
+class RequestLimits:
+    """Refuses request heads over ``header_limit`` bytes (431) and bodies over ``limit`` (413),
+    reading no more of a body than the limit."""
+
+    def __init__(
+        self, app: ASGIApp, *, limit: int = BODY_LIMIT, header_limit: int = HEADER_LIMIT
+    ) -> None:
+        self.app = app
+        self.limit = limit
+        self.header_limit = header_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        raw_headers = scope.get("headers", [])
+        head = len(scope.get("raw_path") or b"") + len(scope.get("query_string", b""))
+        head += sum(len(name) + len(value) + 4 for name, value in raw_headers)
+        if head > self.header_limit:
+            await _refuse(send, 431, b"The request headers are too large.\n")
+            return
+        declared = _content_length(dict(raw_headers))
+        if declared == -1:
+            await _refuse(send, 400, b"The Content-Length header is not a number.\n")
+            return
+        if declared is not None and declared > self.limit:
+            await _refuse(send, 413, b"The request body is too large.\n")
+            return
+        received = 0
+        started = False
+
+        async def counted_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _TooLarge
+            return message
+
+        async def noting_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, noting_send)
+        except _TooLarge:
+            if started:
+                raise
+            await _refuse(send, 413, b"The request body is too large.\n")
+
+
+def _content_length(headers: Mapping[bytes, bytes]) -> int | None:
+    """The declared body length; None when not declared; -1 when it is no number."""
+    value = headers.get(b"content-length")
+    if value is None:
+        return None
+    text = value.strip()
+    if not text.isdigit() or len(text) > 18:
+        return -1
+    return int(text)
+
+
+async def _refuse(send: Send, status: int, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                # The body was not read: the connection cannot carry another request.
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

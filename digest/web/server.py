@@ -1,0 +1,106 @@
+"""The web app on uvicorn: in the foreground (``digest serve``) or beside the loop (``digest run``).
+
+uvicorn runs on h11, the pure-Python HTTP/1.1 parser, with its limit on an incomplete request
+head set to HEADER_LIMIT: a head not complete within that many bytes is refused with 400 (h11
+has no 431) before the app sees it. A longer head that arrives whole in one read of the socket
+is parsed, and the app refuses it with 431 (digest.web.security.RequestLimits); bodies are the
+app's affair too.
+
+The listening socket is bound here, not by uvicorn, so that an address in use is a ListenError
+naming the config key, as for the sample feeds, rather than a log line and an exit.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from digest.errors import DigestError, ListenError
+from digest.web.security import HEADER_LIMIT
+
+KEY = "web.port"
+
+
+def bind(host: str, port: int, key: str = KEY) -> socket.socket:
+    """A listening socket on (host, port); ``port`` 0 picks a free one."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP said outright: asyncio turns Nagle's algorithm off only on sockets that say
+    # so, and with it on, a kept-alive connection waits 40 ms for each response's body (the
+    # headers go first, and the client delays its ACK). The option is set here as well, and
+    # accepted connections inherit it.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as error:
+        sock.close()
+        raise ListenError("the web pages", host, port, key, error.strerror or str(error)) from error
+    sock.set_inheritable(True)
+    return sock
+
+
+def address(sock: socket.socket) -> str:
+    """The http URL a bound socket answers at."""
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def server_for(app: ASGIApp) -> uvicorn.Server:
+    config = uvicorn.Config(
+        app,
+        http="h11",
+        h11_max_incomplete_event_size=HEADER_LIMIT,
+        lifespan="off",
+        server_header=False,
+        access_log=False,
+        log_level="warning",
+        timeout_keep_alive=5,
+        # Behind a reverse proxy on this machine, the client's address comes from its headers.
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+    )
+    return uvicorn.Server(config)
+
+
+def serve(
+    app: ASGIApp, host: str, port: int, *, announce: Callable[[str], None], key: str = KEY
+) -> None:
+    """Serve ``app`` until interrupted (Ctrl-C or SIGTERM end it gracefully)."""
+    sock = bind(host, port, key)
+    announce(address(sock))
+    server = server_for(app)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+@contextmanager
+def serving(app: ASGIApp, host: str, port: int, *, key: str = KEY) -> Iterator[str]:
+    """Serve ``app`` from a thread while the block runs; yields the address it answers at."""
+    sock = bind(host, port, key)
+    server = server_for(app)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="digest-web", daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            sock.close()
+            raise DigestError(f"the web pages did not start on {address(sock)}")
+        time.sleep(0.01)
+    try:
+        yield address(sock)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

@@ -1,0 +1,232 @@
+"""The app as a whole: the front page, /healthz, the headers on every response, the limits on
+what a request may hold, error pages, and no 500 whatever the path or body."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import anyio
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from starlette.testclient import TestClient
+
+from digest.clock import FixedClock
+from digest.mail.transport import MemoryTransport
+from digest.services import build_services
+from digest.web import create_app
+from digest.web.context import STORE_THREADS, StoreThreads
+from digest.web.security import BODY_LIMIT, HEADER_LIMIT
+from tests.servers import free_port
+from tests.webtools import Newsroom, newsroom, web_settings
+
+ROUTES = [
+    "/",
+    "/healthz",
+    "/static/site.css",
+    "/editions/daily",
+    "/editions/daily/2026-11-24-0300",
+    "/editions/daily/feed.atom",
+    "/editions/nope",
+    "/nope",
+    "/unsubscribe/damaged",
+]
+
+
+@pytest.fixture(scope="module")
+def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Newsroom]:
+    with newsroom(tmp_path_factory.mktemp("web"), editions=1) as built:
+        yield built
+
+
+@pytest.fixture(scope="module")
+def client(room: Newsroom) -> TestClient:
+    return TestClient(create_app(room.services))
+
+
+def test_the_front_page_lists_each_list_in_its_own_language_and_direction(
+    client: TestClient,
+) -> None:
+    page = client.get("/")
+    assert page.status_code == 200
+    assert '<h2 lang="en" dir="ltr"><a href="/editions/daily">Daily Brief</a></h2>' in page.text
+    assert '<h2 lang="ar" dir="rtl"><a href="/editions/arabic">النشرة اليومية</a></h2>' in page.text
+    assert '<p class="description" lang="ar" dir="rtl">أخبار الخليج كل صباح</p>' in page.text
+    # The frame every page has: a skip link to the main landmark, header and footer.
+    assert '<a class="skip-link" href="#content">' in page.text
+    assert '<main id="content"' in page.text and "<header" in page.text and "<footer" in page.text
+
+
+def test_healthz_answers_while_the_store_does(client: TestClient) -> None:
+    answer = client.get("/healthz")
+    assert answer.status_code == 200 and answer.json()["status"] == "ok"
+    assert answer.headers["cache-control"] == "no-store"
+
+
+def test_healthz_is_503_when_the_store_does_not_answer(tmp_path: Path) -> None:
+    settings = web_settings(
+        tmp_path,
+        "http://127.0.0.1:9/feed.xml",
+        database_url=f"postgresql+psycopg://digest@127.0.0.1:{free_port()}/nothing",
+    )
+    services = build_services(
+        settings, clock=FixedClock.__new__(FixedClock), transport=MemoryTransport(), migrate=False
+    )
+    try:
+        client = TestClient(create_app(services))
+        answer = client.get("/healthz")
+        assert answer.status_code == 503 and answer.json()["status"] == "unavailable"
+        # A page that needs the store says to come back, it does not crash.
+        page = client.get("/editions/daily")
+        assert page.status_code == 503 and page.headers["retry-after"] == "120"
+        assert "try again" in page.text
+    finally:
+        services.close()
+
+
+@pytest.mark.parametrize("path", ROUTES)
+def test_every_response_carries_the_security_headers(client: TestClient, path: str) -> None:
+    answer = client.get(path)
+    policy = answer.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy
+    assert "script-src" not in policy  # so default-src 'none' forbids every script
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["referrer-policy"] in ("no-referrer", "strict-origin-when-cross-origin")
+    assert answer.headers["x-frame-options"] == "DENY"
+    assert "cache-control" in answer.headers
+    assert answer.headers["strict-transport-security"].startswith("max-age=")
+
+
+def test_the_pages_use_no_inline_style_or_script(client: TestClient) -> None:
+    for path in ("/", "/editions/daily", "/nope"):
+        text = client.get(path).text
+        assert "<script" not in text and "<style" not in text and "style=" not in text
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(client: TestClient) -> None:
+    declared = client.post(
+        "/unsubscribe/damaged",
+        content=b"x" * (BODY_LIMIT + 1),
+        headers={"content-length": str(BODY_LIMIT + 1)},
+    )
+    assert declared.status_code == 413
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(4):
+            yield b"List-Unsubscribe=One-Click&" + b"x" * (BODY_LIMIT // 2)
+
+    streamed = client.post("/unsubscribe/damaged", content=chunks())  # chunked: no length
+    assert streamed.status_code == 413
+    assert client.post("/unsubscribe/damaged", headers={"content-length": "12x"}).status_code == 400
+
+
+def test_headers_over_the_limit_are_refused(client: TestClient) -> None:
+    answer = client.get("/", headers={"x-padding": "a" * HEADER_LIMIT})
+    assert answer.status_code == 431
+    assert client.get("/", headers={"x-padding": "a" * 2000}).status_code == 200
+
+
+def test_a_bug_is_a_500_page_with_the_same_headers(room: Newsroom) -> None:
+    app = create_app(room.services)
+
+    def broken(request: object) -> None:
+        raise RuntimeError("a bug")
+
+    app.add_route("/broken", broken)
+    answer = TestClient(app, raise_server_exceptions=False).get("/broken")
+    assert answer.status_code == 500 and "Something went wrong on our side" in answer.text
+    assert "a bug" not in answer.text and "Traceback" not in answer.text
+    assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+    assert answer.headers["cache-control"] == "no-store"
+
+
+def test_a_wrong_method_gets_a_page_that_says_so(client: TestClient) -> None:
+    answer = client.post("/editions/daily")
+    assert answer.status_code == 405 and "GET" in answer.headers["allow"]
+    assert "open it as a link" in answer.text
+
+
+def test_the_stylesheet_is_cached_and_revalidated(client: TestClient) -> None:
+    sheet = client.get("/static/site.css")
+    assert sheet.headers["content-type"].startswith("text/css")
+    again = client.get("/static/site.css", headers={"if-none-match": sheet.headers["etag"]})
+    assert again.status_code == 304
+
+
+_SEGMENT = st.text(
+    alphabet=st.characters(codec="utf-8"),
+    min_size=0,
+    max_size=40,
+)
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    prefix=st.sampled_from(["", "editions", "unsubscribe", "static", "healthz"]),
+    segments=st.lists(_SEGMENT, max_size=3),
+    query=st.text(max_size=40),
+    method=st.sampled_from(["GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS"]),
+    body=st.one_of(st.binary(max_size=300), st.just(b"List-Unsubscribe=One-Click")),
+    content_type=st.sampled_from(
+        [
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "multipart/form-data",
+            "text/plain",
+            "application/json",
+            "",
+        ]
+    ),
+)
+def test_no_path_or_body_makes_a_500_or_unsubscribes_anyone(
+    room: Newsroom,
+    client: TestClient,
+    prefix: str,
+    segments: list[str],
+    query: str,
+    method: str,
+    body: bytes,
+    content_type: str,
+) -> None:
+    # Percent-encoded, so that every character reaches the app (httpx refuses raw controls).
+    path = "/" + "/".join(quote(part, safe="") for part in [prefix, *segments] if part or prefix)
+    headers = {"content-type": content_type} if content_type else {}
+    answer = client.request(
+        method,
+        "http://testserver" + path,
+        params={"page": query},
+        content=body,
+        headers=headers,
+        follow_redirects=False,
+    )
+    assert answer.status_code < 500, (method, path, answer.status_code)
+    assert all(room.is_member("daily", name) for name in ("Sam", "Rana"))
+
+
+def test_no_more_store_calls_run_at_once_than_the_pool_has_connections() -> None:
+    running, most = 0, 0
+    lock = threading.Lock()
+
+    def store_call() -> None:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.02)
+        with lock:
+            running -= 1
+
+    async def many() -> None:
+        threads = StoreThreads()
+        async with anyio.create_task_group() as group:
+            for _ in range(30):
+                group.start_soon(threads.run, store_call)
+
+    anyio.run(many)
+    assert most == STORE_THREADS == 5

@@ -1,0 +1,199 @@
+"""The archive: a list's editions newest first a page at a time, each as mailed minus what was
+personal, its Atom feed, and 404 pages for what is not there."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import feedparser
+import pytest
+from starlette.testclient import TestClient
+
+from digest import pipeline
+from digest.records import Edition
+from digest.render import edition_url
+from digest.web import archive, cache, create_app
+from tests.webtools import FIRST_SLOT, Newsroom, build_editions, newsroom
+
+
+@pytest.fixture
+def room(tmp_path: Path) -> Iterator[Newsroom]:
+    with newsroom(tmp_path, editions=3) as built:
+        yield built
+
+
+@pytest.fixture
+def client(room: Newsroom) -> TestClient:
+    return TestClient(create_app(room.services))
+
+
+def slot_path(list_slug: str, slot: datetime) -> str:
+    return f"/editions/{list_slug}/{slot:%Y-%m-%d-%H%M}"
+
+
+def test_the_archive_lists_sent_editions_newest_first_with_links_that_open_them(
+    room: Newsroom, client: TestClient
+) -> None:
+    page = client.get("/editions/daily")
+    assert page.status_code == 200
+    links = re.findall(r'<a href="(/editions/daily/[0-9-]+)">', page.text)
+    assert links == [slot_path("daily", slot) for slot in reversed(room.slots)]
+    assert "Thursday 26 November 2026" in page.text  # the slot's day in Dubai
+    assert "The Gulf each morning &lt;in brief&gt; &amp; more." in page.text
+    assert page.headers["cache-control"].startswith("public")
+    for link in links:
+        assert client.get(link).status_code == 200
+
+
+def test_an_empty_edition_is_not_in_the_archive(room: Newsroom, client: TestClient) -> None:
+    empty_slot = FIRST_SLOT + timedelta(days=10)
+    room.clock.set(empty_slot + timedelta(minutes=1))
+    built = pipeline.build_edition(room.services, "daily", empty_slot)  # no new story: empty
+    assert built.pending_deliveries == 0
+    assert slot_path("daily", empty_slot) not in client.get("/editions/daily").text
+    assert client.get(slot_path("daily", empty_slot)).status_code == 404
+
+
+def test_an_edition_mailed_with_no_stories_is_not_in_the_archive(
+    room: Newsroom, client: TestClient
+) -> None:
+    services = room.services
+    slot = FIRST_SLOT + timedelta(days=20)
+    nothing_new = Edition(
+        list_slug="daily", slot=slot, window_start=None, window_end=slot, lead=None
+    )
+    rendered = services.renderer.render(nothing_new, services.settings.list("daily"))
+    state, _ = services.store.save_edition(nothing_new, rendered, slot)
+    assert state.status == "ready" and rendered.article_count == 0  # as send_when_empty mails it
+    room.clock.set(slot + timedelta(hours=1))  # past the archive cache
+    assert slot_path("daily", slot) not in client.get("/editions/daily").text
+    assert client.get(slot_path("daily", slot)).status_code == 404
+    assert (
+        edition_url(services.settings.service.base_url, "daily", slot)
+        not in client.get("/editions/daily/feed.atom").text
+    )
+
+
+def test_the_archive_is_paginated_and_its_pages_are_bounded(
+    room: Newsroom, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(archive, "PAGE_SIZE", 2)
+    first, second = client.get("/editions/daily"), client.get("/editions/daily?page=2")
+    assert "Page 1 of 2" in first.text and 'href="/editions/daily?page=2"' in first.text
+    assert "Page 2 of 2" in second.text and 'href="/editions/daily"' in second.text
+    shown = re.findall(r'<a href="(/editions/daily/[0-9-]+)">', first.text + second.text)
+    assert shown == [slot_path("daily", slot) for slot in reversed(room.slots)]
+    for bad in ("3", "0", "-1", "x", "1.5", "9" * 40, "", "١"):
+        answer = client.get(f"/editions/daily?page={bad}")
+        assert answer.status_code == 404 and "No such page" in answer.text, bad
+
+
+def test_an_edition_is_shown_as_mailed_with_nothing_personal(
+    room: Newsroom, client: TestClient
+) -> None:
+    page = client.get(slot_path("daily", room.slots[-1]))
+    assert page.status_code == 200
+    assert "Gulf story 3" in page.text and 'style="' in page.text
+    assert "%%DIGEST" not in page.text
+    for member in room.services.store.active_subscribers("daily"):
+        assert member.email not in page.text
+        assert room.services.signer.unsubscribe_token(member.id, "daily") not in page.text
+    assert "Hello" not in page.text and "/unsubscribe/" not in page.text
+    assert "each subscriber" in page.text
+    # Inline styles are allowed for this page alone; scripts nowhere.
+    policy = page.headers["content-security-policy"]
+    assert "style-src 'unsafe-inline'" in policy and "frame-ancestors 'none'" in policy
+    assert "script-src" not in policy and "default-src 'none'" in policy
+    assert client.get("/editions/daily").headers["content-security-policy"].count("unsafe") == 0
+
+
+def test_the_mails_view_in_your_browser_link_opens_the_edition(
+    room: Newsroom, client: TestClient
+) -> None:
+    base_url = room.services.settings.service.base_url
+    url = edition_url(base_url, "daily", room.slots[0])
+    assert client.get(url.removeprefix(base_url)).status_code == 200
+    sent = room.services.store.rendered_edition(1).html
+    assert url in sent  # the stored mail links to exactly this address
+
+
+def test_the_arabic_lists_archive_is_arabic_and_right_to_left(
+    room: Newsroom, client: TestClient
+) -> None:
+    page = client.get("/editions/arabic")
+    assert '<html lang="ar" dir="rtl">' in page.text and "الأعداد السابقة" in page.text
+    edition = client.get(slot_path("arabic", room.slots[0]))
+    assert 'dir="rtl"' in edition.text and "كل مشترك" in edition.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/editions/weekly",
+        "/editions/daily/2026-11-23-0300",  # before the first edition
+        "/editions/daily/2026-13-01-0300",
+        "/editions/daily/2026-11-24-0300x",
+        "/editions/daily/2026-11-24",
+        "/editions/daily/..%2f..%2fetc",
+        "/editions/Daily/2026-11-24-0300",
+        "/editions/weekly/feed.atom",
+    ],
+)
+def test_what_is_not_there_is_a_404_page_in_the_sites_look(client: TestClient, path: str) -> None:
+    answer = client.get(path)
+    assert answer.status_code == 404
+    assert "No such page" in answer.text and '<main id="content"' in answer.text
+
+
+def test_a_former_slug_redirects_to_the_lists_slug_now(room: Newsroom, client: TestClient) -> None:
+    path = slot_path("morning", room.slots[0])
+    answer = client.get(path, follow_redirects=False)
+    assert answer.status_code == 301
+    assert answer.headers["location"] == slot_path("daily", room.slots[0])
+    old_page = client.get("/editions/morning?page=1", follow_redirects=False)
+    assert old_page.headers["location"] == "/editions/daily?page=1"
+
+
+def test_the_atom_feed_parses_and_lists_the_editions_newest_first(
+    room: Newsroom, client: TestClient
+) -> None:
+    build_editions(room, 1)  # a story whose title holds markup and an ampersand
+    answer = client.get("/editions/daily/feed.atom")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/atom+xml; charset=utf-8"
+    feed = feedparser.parse(answer.content)
+    assert not feed.bozo, feed.get("bozo_exception")
+    assert feed.version == "atom10"
+    assert feed.feed.title == "Daily Brief"
+    base_url = room.services.settings.service.base_url
+    assert [entry.link for entry in feed.entries] == [
+        edition_url(base_url, "daily", slot) for slot in reversed(room.slots)
+    ]
+    assert feed.entries[0].summary == "Gulf story 4 &"
+    assert feed.entries[0].published_parsed[:5] == room.slots[-1].astimezone(UTC).timetuple()[:5]
+
+
+def test_archive_pages_are_cached_for_at_most_the_ttl(room: Newsroom, client: TestClient) -> None:
+    start = room.clock.now()
+    assert client.get("/editions/daily").status_code == 200
+    build_editions(room, 1)
+    newest = slot_path("daily", room.slots[-1])
+    room.clock.set(start + cache.TTL - timedelta(seconds=1))
+    assert newest not in client.get("/editions/daily").text  # the page rendered at start
+    room.clock.set(start + cache.TTL)
+    assert newest in client.get("/editions/daily").text
+    assert client.get(newest).status_code == 200  # a page never cached is read at once
+
+
+def test_made_up_query_strings_share_the_pages_cache_entry(
+    room: Newsroom, client: TestClient
+) -> None:
+    web = client.app.state.web  # type: ignore[attr-defined]
+    for n in range(cache.SIZE + 10):
+        assert client.get(f"/editions/daily?utm_source={n}").status_code == 200
+    assert len(web.archive_cache) == 1
+    client.get("/editions/daily?page=1&x=1")
+    assert len(web.archive_cache) == 2

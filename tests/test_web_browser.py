@@ -1,0 +1,134 @@
+"""The web pages in a real browser: the system's Chromium (playwright) presses the unsubscribe
+button, by mouse and by keyboard; each page is screenshotted and checked by axe-core.
+
+Screenshots are kept in ``$DIGEST_TEST_ARTIFACTS/web`` (default: ``var/artifacts/web`` in the
+checkout), one PNG per page, overwritten by each run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from digest.screenshot import CHROMIUM_ARGS, chromium_path
+from digest.web import create_app
+from digest.web.server import serving
+from tests.webtools import Newsroom, newsroom
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = Path(os.environ.get("DIGEST_TEST_ARTIFACTS") or ROOT / "var" / "artifacts") / "web"
+BLOCKING = ("serious", "critical")
+
+
+@pytest.fixture(scope="module")
+def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Newsroom]:
+    with newsroom(tmp_path_factory.mktemp("browser"), editions=2) as built:
+        yield built
+
+
+@pytest.fixture(scope="module")
+def site(room: Newsroom) -> Iterator[str]:
+    with serving(create_app(room.services), "127.0.0.1", 0) as address:
+        yield address
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as driver:
+        launched = driver.chromium.launch(
+            executable_path=str(chromium_path()), args=list(CHROMIUM_ARGS)
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1024, "height": 800})
+    opened = context.new_page()
+    # Only the site answers: an archived edition's pictures on feed servers stay blocked.
+    opened.route(
+        "**/*",
+        lambda route: route.continue_() if "127.0.0.1" in route.request.url else route.abort(),
+    )
+    refused: list[str] = []
+    opened.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    yield opened
+    context.close()
+    assert refused == [], refused  # the page needed nothing its policy forbids
+
+
+def check(page: Page, name: str) -> None:
+    """Screenshot ``page`` as ``name`` and find no serious accessibility problem in it."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    results: Any = Axe().run(page)
+    blocking = [
+        f"{violation['id']} ({violation['impact']}): {violation['help']} at "
+        f"{[node['target'] for node in violation['nodes']][:3]}"
+        for violation in results.response["violations"]
+        if violation["impact"] in BLOCKING
+    ]
+    assert blocking == [], f"{name}: {blocking}"
+
+
+def test_every_page_looks_right_and_passes_axe(room: Newsroom, site: str, page: Page) -> None:
+    slot = f"{room.slots[-1]:%Y-%m-%d-%H%M}"
+    pages = {
+        "lists": "/",
+        "archive": "/editions/daily",
+        "archive-arabic": "/editions/arabic",
+        "edition": f"/editions/daily/{slot}",
+        "edition-arabic": f"/editions/arabic/{slot}",
+        "unsubscribe": f"/unsubscribe/{room.unsubscribe_token('daily', 'Rana')}",
+        "unsubscribe-arabic": f"/unsubscribe/{room.unsubscribe_token('arabic', 'Rana')}",
+        "damaged-link": "/unsubscribe/not-a-token",
+        "not-found": "/editions/nothing-here",
+    }
+    for name, path in pages.items():
+        answer = page.goto(site + path)
+        assert answer is not None
+        assert answer.status in (200, 400, 404), (path, answer.status)
+        check(page, name)
+    assert room.is_member("daily", "Rana") and room.is_member("arabic", "Rana")
+
+
+def test_pressing_the_button_unsubscribes(room: Newsroom, site: str, page: Page) -> None:
+    page.goto(f"{site}/unsubscribe/{room.unsubscribe_token('daily', 'Sam')}")
+    assert room.is_member("daily", "Sam")
+    page.get_by_role("button", name="Unsubscribe").click()
+    page.get_by_role("heading", name="You are unsubscribed").wait_for()
+    check(page, "unsubscribed")
+    assert not room.is_member("daily", "Sam")
+    assert room.is_member("arabic", "Sam")
+
+
+def test_the_button_works_from_the_keyboard_right_to_left(
+    room: Newsroom, site: str, page: Page
+) -> None:
+    page.goto(f"{site}/unsubscribe/{room.unsubscribe_token('arabic', 'Sam')}")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
+    for _ in range(5):
+        if page.evaluate("document.activeElement.tagName") == "BUTTON":
+            break
+        page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "إلغاء الاشتراك"
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="تم إلغاء اشتراكك").wait_for()
+    check(page, "unsubscribed-arabic")
+    assert not room.is_member("arabic", "Sam")

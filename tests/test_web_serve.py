@@ -1,0 +1,277 @@
+"""`digest serve` as a real process, on the mail a real cycle sent through a real SMTP server:
+the mailbox provider's one-click POST, a link scanner, damaged links, and `digest run` serving
+the same pages when [web] asks for them."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from email.message import EmailMessage
+from html.parser import HTMLParser
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.servers import SmtpSink, free_port, smtp_server
+from tests.test_end_to_end import DIGEST, ROOT, SECRET, digest, example_config, parse
+
+pytestmark = pytest.mark.integration
+
+NEW_STORY = """
+    <item>
+      <title>Oman brokers overnight talks between Tehran and Gulf envoys on shipping</title>
+      <link>https://gulfwire.example/2026/12/04/oman-brokers-overnight-talks</link>
+      <description>Envoys from Iran and the Gulf states met in Muscat to discuss shipping lanes
+      in the Strait of Hormuz, Oman's foreign ministry said.</description>
+      <category>Iran</category>
+      <category>Diplomacy</category>
+      <guid isPermaLink="true">https://gulfwire.example/2026/12/04/oman-brokers-overnight-talks</guid>
+      <pubDate>{date}</pubDate>
+    </item>
+"""
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    with smtp_server() as sink:
+        yield sink
+
+
+def served_config(tmp_path: Path, smtp_port: int, web_port: int, *, web_table: str = "") -> Path:
+    """The example config, its base_url this machine's web port, its samples a copy to add to."""
+    samples = tmp_path / "samples"
+    shutil.copytree(ROOT / "config" / "samples", samples)
+    config = example_config(tmp_path, smtp_port=smtp_port)
+    text = config.read_text()
+    text = text.replace(f'directory = "{ROOT / "config" / "samples"}"', f'directory = "{samples}"')
+    text = text.replace(
+        'base_url = "https://briefing.example.org"', f'base_url = "http://127.0.0.1:{web_port}"'
+    )
+    config.write_text(text + web_table)
+    return config
+
+
+def add_story(tmp_path: Path) -> None:
+    feed = tmp_path / "samples" / "gulf-wire.xml"
+    date = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(time.time() - 60))
+    feed.write_text(feed.read_text().replace("<item>", NEW_STORY.format(date=date) + "<item>", 1))
+
+
+@contextmanager
+def digest_process(config: Path, *args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``digest ARGS`` running; yields it and the address it said it serves at."""
+    environment = {**os.environ, "DIGEST_SECRET_KEY": SECRET, "COLUMNS": "200"}
+    environment.pop("DIGEST_CONFIG", None)
+    process = subprocess.Popen(
+        [DIGEST, "--config", str(config), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+    )
+    try:
+        assert process.stdout is not None
+        line = ""
+        deadline = time.monotonic() + 60
+        while "Serving the web pages on" not in line:
+            line = process.stdout.readline()
+            if (not line and process.poll() is not None) or time.monotonic() > deadline:
+                raise AssertionError(f"digest {args} did not serve: {process.communicate()}")
+        address = re.search(r"on (http://\S+)", line)
+        assert address is not None, line
+        yield process, address.group(1)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in ("href", "src") and value:
+                self.links.append(value)
+
+
+def every_url(message: EmailMessage) -> set[str]:
+    """What a link scanner opens: every link of both parts and of List-Unsubscribe."""
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    parser = _Links()
+    parser.feed(html)
+    urls = set(parser.links) | set(re.findall(r"https?://\S+", text))
+    urls |= set(re.findall(r"<(https?://[^>]+)>", message["List-Unsubscribe"]))
+    return {url for url in urls if url.startswith("http")}
+
+
+def by_recipient(smtp: SmtpSink, list_name: str) -> dict[str, EmailMessage]:
+    messages = {}
+    for mail in smtp.received:
+        message = parse(mail.data)
+        if list_name in str(message["List-Id"]):
+            messages[mail.rcpt_tos[0]] = message
+    return messages
+
+
+def unsubscribe_url(message: EmailMessage) -> str:
+    found = re.search(r"<(http://[^>]+/unsubscribe/[^>]+)>", message["List-Unsubscribe"])
+    assert found is not None
+    return found.group(1)
+
+
+def test_one_click_as_gmail_sends_it_unsubscribes_and_a_link_scanner_changes_nothing(
+    tmp_path: Path, smtp: SmtpSink
+) -> None:
+    web_port = free_port()
+    config = served_config(tmp_path, smtp.port, web_port)
+    first = digest(config, "run", "--once")
+    assert first.returncode == 0, first.stderr
+    daily = by_recipient(smtp, "The Middle East in your inbox")
+    assert len(daily) >= 3
+    leaving, scanned, *others = sorted(daily)
+
+    with digest_process(config, "serve", "--port", str(web_port)) as (_, address):
+        assert address == f"http://127.0.0.1:{web_port}"
+        with httpx.Client(timeout=10) as client:  # no cookies are kept from one call to the next
+            assert client.get(f"{address}/healthz").json()["status"] == "ok"
+
+            # A link scanner opens every URL of a reader's mail, and follows redirects.
+            ours = [url for url in every_url(daily[scanned]) if url.startswith(address)]
+            assert any("/unsubscribe/" in url for url in ours)
+            assert any("/editions/middle-east-daily/" in url for url in ours)
+            for url in ours:
+                for method in ("GET", "HEAD"):
+                    answer = client.request(method, url, follow_redirects=True)
+                    assert answer.status_code in (200, 404), (url, answer.status_code)
+
+            # The mail's "View in your browser" link opens the edition, with nothing personal.
+            view = next(url for url in ours if "/editions/" in url)
+            page = client.get(view)
+            assert page.status_code == 200 and "%%DIGEST" not in page.text
+            assert scanned not in page.text and "/unsubscribe/" not in page.text
+
+            # Damaged, and made for another action: refused, nothing changes.
+            url = unsubscribe_url(daily[leaving])
+            preferences = re.search(
+                r'href="(http://[^"]+/preferences/([^"]+))"',
+                daily[leaving].get_body(("html",)).get_content(),  # type: ignore[union-attr]
+            )
+            assert preferences is not None
+            one_click = {
+                "content": b"List-Unsubscribe=One-Click",
+                "headers": {"Content-Type": "application/x-www-form-urlencoded"},
+            }
+            for bad in (url[:-2], url + "A", url.rsplit("/", 1)[0] + "/" + preferences.group(2)):
+                assert client.post(bad, **one_click).status_code == 400  # type: ignore[arg-type]
+
+            # The mailbox provider's one-click POST: exactly this body, no cookie, no form token.
+            answer = client.post(url, **one_click)  # type: ignore[arg-type]
+            assert answer.status_code == 200
+            assert client.post(url, **one_click).status_code == 200  # type: ignore[arg-type]
+
+    sent_before = len(smtp.received)
+    add_story(tmp_path)
+    polled = digest(config, "poll", "--force")  # the feeds are not due again for minutes
+    assert polled.returncode == 0, polled.stderr
+    second = digest(config, "run", "--once", "--list", "middle-east-daily")
+    assert second.returncode == 0, second.stderr
+    next_edition = {mail.rcpt_tos[0] for mail in smtp.received[sent_before:]}
+    assert leaving not in next_edition
+    assert {scanned, *others} <= next_edition  # the scanned reader is still subscribed
+
+
+def status_of(address: str, request: bytes) -> int:
+    """The status the server answers ``request`` (raw bytes) with, read off the socket."""
+    host, port = address.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(request)
+        status_line = sock.makefile("rb").readline()
+    return int(status_line.split()[1])
+
+
+def test_oversized_heads_and_bodies_are_refused_by_the_real_server(
+    tmp_path: Path, smtp: SmtpSink
+) -> None:
+    web_port = free_port()
+    config = served_config(tmp_path, smtp.port, web_port)
+    with digest_process(config, "serve", "--port", str(web_port)) as (_, address):
+        # A head with no end in sight past 16 KiB: h11 refuses it unread (it has no 431).
+        endless = b"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 17_000
+        assert status_of(address, endless) == 400
+        # A whole head over the limit: refused by h11 or, arriving in one read, by the app.
+        whole = b"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 20_000 + b"\r\n\r\n"
+        assert status_of(address, whole) in (400, 431)
+        # A body declared too large: 413 before a byte of it is sent or read.
+        declared = b"POST /unsubscribe/x HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
+        assert status_of(address, declared) == 413
+        chunk = b"4000\r\n" + b"a" * 0x4000 + b"\r\n"
+        chunked = b"POST /unsubscribe/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        assert status_of(address, chunked + chunk * 2) == 413
+        with httpx.Client(timeout=10) as client:
+            assert client.get(f"{address}/healthz").status_code == 200
+
+
+def test_serve_names_the_port_when_it_is_taken(tmp_path: Path, smtp: SmtpSink) -> None:
+    web_port = free_port()
+    config = served_config(tmp_path, smtp.port, web_port, web_table=f"\n[web]\nport = {web_port}\n")
+    with digest_process(config, "serve"):
+        taken = digest(config, "serve")
+    assert taken.returncode == 1
+    assert f"cannot serve the web pages on 127.0.0.1:{web_port} (web.port = {web_port})" in (
+        taken.stderr
+    )
+    assert "Traceback" not in taken.stderr
+
+
+def test_digest_run_serves_the_pages_when_the_config_asks(tmp_path: Path, smtp: SmtpSink) -> None:
+    web_port = free_port()
+    table = f"\n[web]\nenabled = true\nport = {web_port}\n"
+    config = served_config(tmp_path, smtp.port, web_port, web_table=table)
+    with digest_process(config, "run", "--interval", "600") as (process, address):
+        assert address == f"http://127.0.0.1:{web_port}"
+        deadline = time.monotonic() + 120
+        with httpx.Client(timeout=10) as client:
+            while True:  # the first cycle runs beside the pages; its edition appears in them
+                page = client.get(f"{address}/editions/middle-east-daily")
+                assert page.status_code == 200
+                if "/editions/middle-east-daily/" in page.text:
+                    break
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.5)
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+    once = digest(config, "run", "--once")
+    assert once.returncode == 0 and "Serving the web pages" not in once.stdout
+
+
+def test_a_kept_alive_connection_gets_each_answer_without_waiting_for_an_ack(
+    tmp_path: Path, smtp: SmtpSink
+) -> None:
+    web_port = free_port()
+    config = served_config(tmp_path, smtp.port, web_port)
+    with (
+        digest_process(config, "serve", "--port", str(web_port)) as (_, address),
+        httpx.Client(timeout=10) as client,
+    ):
+        client.get(f"{address}/")  # the connection, kept alive from here on
+        started = time.monotonic()
+        for _ in range(100):
+            assert client.get(f"{address}/").status_code == 200
+        # With Nagle's algorithm on, each answer waits out the client's delayed ACK (40 ms
+        # here): 4 s at the least for 100. Without it, 1-3 ms each.
+        assert time.monotonic() - started < 1.5
