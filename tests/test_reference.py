@@ -84,6 +84,8 @@ def test_a_new_table_is_taken_in_without_an_edit() -> None:
         model_config = ConfigDict(use_attribute_docstrings=True)
         port: Annotated[int, Field(ge=1, le=65535)] = 8000
         """Where it listens."""
+        origins: list[str] = []
+        """Where forms may be posted from."""
 
     class Root(BaseModel):
         model_config = ConfigDict(use_attribute_docstrings=True)
@@ -91,7 +93,7 @@ def test_a_new_table_is_taken_in_without_an_edit() -> None:
         """The web side."""
 
     [table] = settings_page.tables(Root)
-    assert (table.header, table.presence) == ("[web]", "optional")
+    assert (table.header, table.presence) == ("[web]", "Optional.")
     assert table.keys[0] == settings_page.Key(
         path="web.port",
         name="port",
@@ -100,6 +102,7 @@ def test_a_new_table_is_taken_in_without_an_edit() -> None:
         bounds="≥ 1; ≤ 65,535",
         description="Where it listens.",
     )
+    assert (table.keys[1].type, table.keys[1].default) == ("list of string", "`[]`")
 
 
 def test_every_environment_variable_is_described() -> None:

@@ -102,10 +102,10 @@ def _walk(
 
 def _presence(field: FieldInfo) -> str:
     if field.is_required():
-        return "required"
+        return "Required."
     if field.default is None or field.default == ():
-        return "optional"
-    return "optional: its keys' defaults apply when it is absent"
+        return "Optional."
+    return "Optional: its keys' defaults apply when it is absent."
 
 
 def _table_model(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
@@ -153,9 +153,11 @@ def type_text(annotation: Any) -> str:
         return " or ".join(parts)
     if origin is Literal:
         return "one of " + ", ".join(f'`"{value}"`' for value in get_args(annotation))
-    if origin is tuple:
+    if origin in (tuple, list, set, frozenset):
         items = [arg for arg in get_args(annotation) if arg is not Ellipsis]
         return "list of " + (type_text(items[0]) if items else "values")
+    if origin is dict:
+        return "table of " + type_text(get_args(annotation)[-1])
     if annotation in _TYPE_NAMES:
         return _TYPE_NAMES[annotation]
     if _is_model(annotation):
@@ -307,7 +309,7 @@ def markdown() -> str:
     lines += [f"| `{var.name}` | {_cell(var.description)} |" for var in variables()]
     for table in tables():
         lines += ["", f"## `{table.header}` {{#{table.path}}}", ""]
-        lines += [f"{table.description} ({table.presence}.)", ""]
+        lines += [f"{table.description} {table.presence}", ""]
         lines += ["| key | type | default | values | description |"]
         lines += ["| --- | --- | --- | --- | --- |"]
         for key in table.keys:
