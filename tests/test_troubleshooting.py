@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -14,9 +16,10 @@ _PLACEHOLDERS = (
     "WHY|WHAT|COMMAND|TERM|KIND"
 )
 # Where a message is cut into the pieces that must each be found in the code: a placeholder, an
-# ellipsis, a quote or bracket (values are quoted by repr), and ": " or "; " (a message is often
-# made of a key path, a reason and a remedy written by different lines of code).
-_CUTS = re.compile(rf"\b(?:{_PLACEHOLDERS})\b|…|['\"\[\]]|: |; ")
+# ellipsis, a quote or bracket (values are quoted by repr), a brace (the code writes "{list}" as
+# "{{list}}" in an f-string), and ": " or "; " (a message is often made of a key path, a reason
+# and a remedy written by different lines of code).
+_CUTS = re.compile(rf"\b(?:{_PLACEHOLDERS})\b|…|['\"\[\]{{}}]|: |; ")
 _QUOTED = re.compile(r"\*\*`([^`]+)`\*\*")
 
 
@@ -78,3 +81,62 @@ def test_strings_split_over_lines_and_markup_are_read_as_printed() -> None:
     )
     assert wording_gone(page, source) == []
     assert wording_gone(page.replace("broker:", "queue:"), source) != []
+
+
+def _literal_pieces(node: ast.expr) -> list[str]:
+    """The literal text of a string or f-string, cut at its fields."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.JoinedStr):
+        pieces, current = [], ""
+        for value in node.values:
+            if isinstance(value, ast.Constant):
+                current += str(value.value)
+            else:
+                pieces.append(current)
+                current = ""
+        return [*pieces, current]
+    return []
+
+
+def _configuration_messages(path: Path) -> Iterator[tuple[int, ast.expr]]:
+    """The reasons of the configuration problems raised in ``path``: each ``(key, why)`` given
+    to ``ConfigError`` (``why`` followed to the string it names) and, in the config module, each
+    ``ValueError`` a validator raises (pydantic reports its text as the reason)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    assigned: dict[str, list[ast.expr]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            assigned.setdefault(node.targets[0].id, []).append(node.value)
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+            continue
+        if node.func.id == "ValueError" and path.name == "config.py" and node.args:
+            yield node.lineno, node.args[0]
+        elif node.func.id == "ConfigError":
+            for part in ast.walk(node):
+                if isinstance(part, ast.Tuple) and len(part.elts) == 2:
+                    why = part.elts[1]
+                    for value in assigned.get(why.id, []) if isinstance(why, ast.Name) else [why]:
+                        yield node.lineno, value
+
+
+def test_every_configuration_problem_has_an_entry() -> None:
+    page = " ".join(PAGE.read_text(encoding="utf-8").split())
+    checked, missing = 0, []
+    for path in sorted((ROOT / "digest").rglob("*.py")):
+        for line, message in _configuration_messages(path):
+            pieces = [piece for piece in map(_first_piece, _literal_pieces(message)) if piece]
+            if not pieces:
+                continue  # made wholly elsewhere (a joined list of problems): checked there
+            checked += 1
+            if pieces[0] not in page:
+                missing.append(f"{path.relative_to(ROOT)}:{line}: {pieces[0]!r}")
+    assert checked > 40
+    assert missing == []
+
+
+def _first_piece(text: str) -> str:
+    """The first piece of a message's literal text that the page would quote whole."""
+    pieces = [piece.strip(" '\"") for piece in _CUTS.split(text)]
+    return next((piece for piece in pieces if len(piece) >= 8), "")
