@@ -82,6 +82,7 @@ _CRON_FIELDS = (
 
 
 def _check_cron(expression: str) -> str:
+    """A cron expression: minute hour day-of-month month day-of-week."""
     if not croniter.is_valid(expression):
         raise ValueError(f"invalid cron expression {expression!r}: {_cron_problem(expression)}")
     return expression
@@ -115,6 +116,7 @@ def _cron_problem(expression: str) -> str:
 
 
 def _check_timezone(name: str) -> str:
+    """An IANA timezone name, such as ``Asia/Dubai``."""
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -125,6 +127,7 @@ def _check_timezone(name: str) -> str:
 
 
 def _check_http_url(url: str) -> str:
+    """An http or https URL."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{url!r} is not an http(s) URL")
@@ -144,6 +147,7 @@ def is_loopback_host(host: str | None) -> bool:
 
 
 def _check_https_url(url: str) -> str:
+    """An https URL in plain ASCII, with no spaces, ``>`` or ``=?``."""
     parts = urlsplit(url)
     # Plain http only where no mailbox provider will ever follow it: a local trial, the tests.
     loopback_http = parts.scheme == "http" and is_loopback_host(parts.hostname)
@@ -163,6 +167,7 @@ def _check_https_url(url: str) -> str:
 
 
 def _check_address(address: str) -> str:
+    """An email address in plain ASCII, without ``=?``, at most 254 characters."""
     if not _ADDRESS.match(address):
         raise ValueError(f"{address!r} is not an email address")
     # Mail programs read "=?...?=" as an encoded word (which may hide a line break), and a
@@ -176,6 +181,7 @@ def _check_address(address: str) -> str:
 
 
 def _check_subject_template(source: str) -> str:
+    """A Jinja2 template that parses."""
     try:
         SandboxedEnvironment().parse(source)
     except TemplateSyntaxError as error:
@@ -184,6 +190,7 @@ def _check_subject_template(source: str) -> str:
 
 
 def _check_database_url(url: str) -> str:
+    """An SQLAlchemy URL of SQLite or PostgreSQL."""
     backend = url.partition(":")[0].partition("+")[0].lower()
     if backend not in ("sqlite", "postgresql"):
         raise ValueError(
@@ -199,12 +206,15 @@ _LINE_BREAKS = frozenset("\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 
 
 def _no_line_breaks(value: str) -> str:
+    """A single line: it goes into mail headers."""
     if not _LINE_BREAKS.isdisjoint(value):
         raise ValueError("must be a single line (it goes into mail headers)")
     return value
 
 
 def _check_feedback_id(template: str) -> str:
+    """Formats with ``{list}``, ``{edition}`` and ``{domain}`` into ASCII with no spaces or
+    ``=?``, at most 200 characters."""
     try:
         value = template.format(list="daily", edition=12, domain="example.org")
     except (KeyError, IndexError, ValueError) as error:
@@ -227,6 +237,7 @@ def _check_feedback_id(template: str) -> str:
 
 
 def _check_utm_value(template: str) -> str:
+    """Formats with ``{list}`` and ``{date}``, on a single line."""
     try:
         template.format(list="daily", date="2026-11-25")
     except (KeyError, IndexError, ValueError) as error:
@@ -247,29 +258,49 @@ HeaderText = Annotated[str, Field(min_length=1), AfterValidator(_no_line_breaks)
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Each key's docstring is its description (the config reference is generated from it).
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class ServiceSettings(_Model):
+    """What every process of the service shares: the database, the broker, who sends the mail."""
+
     database_url: Annotated[str, AfterValidator(_check_database_url)] = "sqlite:///var/digest.db"
-    broker_url: str | None = None  # None: tasks run in-process (embedded mode)
-    data_dir: Path = Path("var")  # files the service keeps for itself, e.g. a generated secret key
+    """SQLite or PostgreSQL, as an SQLAlchemy URL; ``postgresql+psycopg://…`` in production
+    (``pip install -e ".[postgres]"``). An SQLite path is relative to the working directory."""
+    broker_url: str | None = None
+    """The Celery broker (``redis://…``); none runs tasks in-process (the embedded mode)."""
+    data_dir: Path = Path("var")
+    """Files the service keeps for itself: a generated secret key, previews, the suppression
+    file by default. Relative to the working directory."""
     outbox: Path = Path("var/outbox")
+    """The folder mail is written to as ``.eml`` files when there is no ``[smtp]`` table."""
     base_url: HttpsUrl
+    """The public https address that links in mail point to (unsubscribe:
+    ``base_url/unsubscribe/TOKEN``)."""
     sender_name: HeaderText
+    """The display name in the ``From`` of every message."""
     sender_address: EmailAddress
+    """The address in the ``From`` of every message; its domain is the sending domain."""
     reply_to: EmailAddress | None = None
+    """The ``Reply-To`` address; none leaves the header out."""
     postal_address: str = Field(min_length=1)
-    templates: Path | None = None  # a folder of templates to use instead of the bundled ones
-    # The mailto: half of List-Unsubscribe; None means unsubscribe@ the sender's domain.
+    """The postal address shown in every message's footer (bulk-mail law asks for one)."""
+    templates: Path | None = None
+    """A folder with ``email/digest.html.j2`` and ``email/digest.txt.j2`` to use instead of the
+    bundled templates; relative to the config file."""
     unsubscribe_address: EmailAddress | None = None
-    # Gmail's Feedback-ID (campaign:customer:type:sender); "" leaves the header out.
+    """The ``mailto:`` half of ``List-Unsubscribe``; none means ``unsubscribe@`` the sender's
+    domain."""
     feedback_id: Annotated[str, AfterValidator(_check_feedback_id)] = (
         "{list}:{edition}:digest:{domain}"
     )
-    # Addresses that must never get mail (a list's or every list's), kept outside the database so
-    # an unsubscribe survives a new one (digest.suppression); None: data_dir/suppressed.csv.
+    """Gmail's ``Feedback-ID`` (campaign:customer:type:sender), with the variables ``{list}``
+    (slug), ``{edition}`` (number) and ``{domain}`` (the sender's); ``""`` leaves it out."""
     suppression_file: Path | None = None
+    """Addresses that must never get mail again (a list's or every list's), kept outside the
+    database so that an unsubscribe survives a new one; none means ``data_dir/suppressed.csv``.
+    Relative to the working directory."""
 
     @property
     def suppression_path(self) -> Path:
@@ -295,20 +326,30 @@ def _check_send_rate(value: str | None) -> str | None:
 
 
 class SmtpSettings(_Model):
+    """The mail server that takes the messages; without this table mail goes to the outbox."""
+
     host: str = Field(min_length=1)
+    """The mail server's host name or address."""
     port: int = Field(default=587, ge=1, le=65535)
+    """The mail server's port."""
     tls: Literal["starttls", "ssl", "none"] = "starttls"
+    """How the connection is encrypted: STARTTLS after connecting, TLS from the start, or not."""
     user: str | None = None
+    """The login; its password comes from ``DIGEST_SMTP_PASSWORD``. None: no login."""
     timeout_seconds: float = Field(default=30.0, gt=0)
-    connections: int = Field(default=4, ge=1, le=32)  # messages sent at once, one process each
-    # Delivery retries (digest.retries): copies of one message that may reach the server with no
-    # reply (it may have taken them) before the delivery is parked; temporary failures (4xx, the
-    # server unreachable) before it is failed; the wait before the first retry, doubled after
-    # each, and its cap.
+    """How long one exchange with the server may take."""
+    connections: int = Field(default=4, ge=1, le=32)
+    """Messages sent at once, each by its own process with its own connection."""
+    # Delivery retries (digest.retries).
     max_attempts: int = Field(default=3, ge=1, le=20)
+    """Copies of one message that may reach the server with no reply (it may have taken them)
+    before the delivery is parked."""
     max_retries: int = Field(default=8, ge=0, le=100)
+    """Temporary failures (4xx, the server unreachable) of one delivery before it is failed."""
     retry_minutes: float = Field(default=5, gt=0, le=24 * 60)
+    """The wait before a delivery's first retry, doubled after each."""
     max_retry_minutes: float = Field(default=6 * 60, gt=0, le=7 * 24 * 60)
+    """The longest wait between two retries of a delivery."""
     send_rate: Annotated[str | None, AfterValidator(_check_send_rate)] = Field(
         default=None,
         description="At most this many messages to this server, from all workers together "
@@ -321,29 +362,48 @@ class DkimSettings(_Model):
     """Sign every message with DKIM; the private key comes from key_file or DIGEST_DKIM_KEY."""
 
     selector: str = Field(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62})$")
+    """The DKIM selector: the public key is published at ``{selector}._domainkey.{domain}``."""
     domain: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
-    key_file: Path | None = None  # a PEM file; relative to the config file
+    """The ``d=`` of the signature; none means the sender's domain."""
+    key_file: Path | None = None
+    """A PEM RSA private key, relative to the config file; none: ``DIGEST_DKIM_KEY`` holds the
+    PEM text."""
 
 
 class IngestSettings(_Model):
+    """How feeds are fetched and parsed, and how often each is polled."""
+
     timeout_seconds: float = Field(default=20.0, gt=0, le=300)
+    """How long one whole fetch may take, a server that drips a byte at a time included."""
     max_body_bytes: int = Field(default=10_000_000, ge=1024)
-    # Documents larger than this are parsed in a child process, stopped after the timeout or when
-    # it needs more memory than allowed (digest.ingest.isolation); smaller ones in the poller.
+    """The largest feed document read, counted while it streams and again once decompressed."""
     parse_apart_above_bytes: int = Field(default=262_144, ge=0)
+    """Documents larger than this are parsed in a parser process, stopped after
+    ``parse_timeout_seconds`` or past ``parse_memory_mb``; smaller ones in the poller."""
     parse_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
-    # A smaller document not read within this time in the poller is handed to a parser process.
+    """How long a parser process may take over one document."""
     parse_in_poller_seconds: float = Field(default=2.0, gt=0, le=600)
+    """A smaller document not read within this time in the poller is handed to a parser
+    process."""
     parse_memory_mb: int = Field(default=512, ge=64)
-    contact_url: HttpUrl | None = None  # named in the User-Agent so publishers can reach us
+    """The memory a parser process may use."""
+    contact_url: HttpUrl | None = None
+    """Named in the User-Agent (``digest/VERSION (+contact_url)``) so that publishers can reach
+    the operator."""
     allow_private_addresses: bool = False
-    # When to poll each feed again (digest.polling): adapted to how often it publishes, within
-    # these bounds; after errors, an exponential backoff up to max_backoff_minutes.
+    """Fetch feeds on private, loopback and link-local addresses (refused otherwise, after DNS
+    and on every redirect); the example sets it to reach its loopback sample server."""
     min_interval_minutes: float = Field(default=15, ge=1, le=7 * 24 * 60)
+    """The shortest time between two polls of a feed (the poll interval adapts to how often the
+    feed publishes, within these bounds)."""
     max_interval_minutes: float = Field(default=24 * 60, ge=1, le=30 * 24 * 60)
+    """The longest time between two polls of a feed."""
     max_backoff_minutes: float = Field(default=24 * 60, ge=1, le=30 * 24 * 60)
-    max_concurrency: int = Field(default=16, ge=1, le=256)  # feeds polled at the same time
-    per_host_concurrency: int = Field(default=2, ge=1, le=32)  # requests at once to one host
+    """The longest wait after errors in a row (the wait doubles with each)."""
+    max_concurrency: int = Field(default=16, ge=1, le=256)
+    """Feeds polled at the same time."""
+    per_host_concurrency: int = Field(default=2, ge=1, le=32)
+    """Requests at once to one host."""
 
     @model_validator(mode="after")
     def _intervals_in_order(self) -> IngestSettings:
@@ -359,8 +419,11 @@ class SampleServerSettings(_Model):
     """Serve a folder of feed files on loopback while a command runs (the offline example)."""
 
     directory: Path
+    """The folder of feed files, relative to the config file."""
     host: Literal["127.0.0.1", "localhost", "::1"] = "127.0.0.1"
+    """The loopback address to serve on."""
     port: int = Field(ge=1, le=65535)
+    """The port to serve on; the feeds' URLs name it."""
 
 
 class WebSettings(_Model):
@@ -383,6 +446,7 @@ class WebSettings(_Model):
 
 
 def _check_term(term: str) -> str:
+    """A word or phrase, not empty, on one line."""
     if not term.strip():
         raise ValueError("empty term: write a word or phrase, or remove the entry")
     if "\n" in term or "\r" in term:
@@ -394,12 +458,18 @@ Term = Annotated[str, AfterValidator(_check_term)]
 
 
 class FeedSettings(_Model):
+    """One feed to poll."""
+
     url: HttpUrl
+    """The feed's address; it may carry a user and password (``https://user:password@host/``)."""
     name: str = Field(min_length=1)
+    """The feed's name, unique; topic rules refer to it."""
     enabled: bool = True
-    # Per-feed bounds on the polling interval; unset, the [ingest] ones apply.
+    """The operator's switch: a disabled feed is not polled."""
     min_interval_minutes: float | None = Field(default=None, ge=1, le=7 * 24 * 60)
+    """This feed's shortest time between two polls; none: ``ingest.min_interval_minutes``."""
     max_interval_minutes: float | None = Field(default=None, ge=1, le=30 * 24 * 60)
+    """This feed's longest time between two polls; none: ``ingest.max_interval_minutes``."""
     agency_bylines: tuple[Term, ...] = Field(
         default=(),
         description=(
@@ -414,17 +484,31 @@ class FeedSettings(_Model):
 class TopicRules(_Model):
     """An editor's brief for one topic; digest.topics documents how each rule counts."""
 
-    feeds: tuple[str, ...] = ()  # feed names whose every article belongs to the topic
-    categories: tuple[str, ...] = ()  # feed categories (case-insensitive)
-    include: tuple[Term, ...] = ()  # words and phrases, matched on word boundaries
-    places: tuple[Term, ...] = ()  # countries, regions, cities: count like include
-    people: tuple[Term, ...] = ()  # leaders and officials: count like include
-    groups: tuple[Term, ...] = ()  # parties, armed groups, institutions: count like include
-    ambiguous: tuple[Term, ...] = ()  # count only next to other evidence from the topic's tree
-    exclude: tuple[Term, ...] = ()  # words and phrases that veto the topic
-    ignore: tuple[Term, ...] = ()  # phrases that are not mentions ("Gulf of Mexico")
-    threshold: float = Field(default=1.0, gt=0, le=1000)  # score at which terms file an article
-    clitic_prefixes: bool = True  # Arabic/Hebrew terms also match behind attached prefixes
+    feeds: tuple[str, ...] = ()
+    """Names of feeds whose every article belongs to the topic."""
+    categories: tuple[str, ...] = ()
+    """Feed categories that file an article under the topic (case-insensitive, normalized like
+    terms)."""
+    include: tuple[Term, ...] = ()
+    """Words and phrases, matched as whole words: 3 points in the title, 1 in the summary or a
+    category name."""
+    places: tuple[Term, ...] = ()
+    """Countries, regions, cities: they count like ``include``."""
+    people: tuple[Term, ...] = ()
+    """Leaders and officials: they count like ``include``."""
+    groups: tuple[Term, ...] = ()
+    """Parties, armed groups, institutions: they count like ``include``."""
+    ambiguous: tuple[Term, ...] = ()
+    """Terms that count only next to other evidence from the topic's tree ("Jordan")."""
+    exclude: tuple[Term, ...] = ()
+    """Words and phrases that veto the topic when in the title or summary."""
+    ignore: tuple[Term, ...] = ()
+    """Phrases that are no mention ("Gulf of Mexico"): their words count for nothing, and veto
+    nothing; a parent's apply to its descendants."""
+    threshold: float = Field(default=1.0, gt=0, le=1000)
+    """The score at which terms alone file an article (feeds and categories always do)."""
+    clitic_prefixes: bool = True
+    """Arabic and Hebrew terms also match behind attached prefixes (بـ, وال, ב, ו…)."""
 
     @model_validator(mode="after")
     def _each_term_once(self) -> TopicRules:
@@ -443,10 +527,16 @@ class TopicRules(_Model):
 
 
 class TopicSettings(_Model):
+    """A topic articles are filed under; an edition has a section per topic."""
+
     slug: Slug
+    """The topic's identifier; lists and other topics refer to it."""
     name: str = Field(min_length=1)
+    """The topic's name, as a section heading."""
     parent: Slug | None = None
+    """A topic slug: a parent takes in everything its children match."""
     rules: TopicRules = TopicRules()
+    """The editor's brief: what files an article under the topic."""
 
 
 UtmValue = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_check_utm_value)]
@@ -456,37 +546,61 @@ class UtmSettings(_Model):
     """Tracking parameters added to the article links of a list's editions (never to our own)."""
 
     source: UtmValue | None = "digest"
+    """``utm_source``."""
     medium: UtmValue | None = "email"
+    """``utm_medium``."""
     campaign: UtmValue | None = "{list}-{date}"
+    """``utm_campaign``; ``{list}`` is the slug, ``{date}`` the edition's date (YYYY-MM-DD)."""
     term: UtmValue | None = None
+    """``utm_term``; none leaves it out."""
     content: UtmValue | None = None
+    """``utm_content``; none leaves it out."""
 
 
 class ListSettings(_Model):
+    """A mailing list: its topics, its schedule and its subscribers."""
+
     slug: Slug
+    """The list's identifier (in commands, ``List-Id`` and unsubscribe links)."""
     name: HeaderText
+    """The list's display name (masthead, ``List-Id``)."""
     description: str = ""
+    """One line under the masthead."""
     topics: tuple[Slug, ...] = Field(min_length=1)
+    """Topic slugs, in the order of the edition's sections; the first one's best story leads."""
     schedule: CronExpression
+    """When an edition is due: a cron expression (``minute hour day month weekday``), in
+    ``timezone``."""
     timezone: TimezoneName = "UTC"
+    """The IANA timezone of the schedule, e.g. ``Asia/Dubai``."""
     reader_local: bool = Field(
         default=False,
         description="Read the schedule in each reader's own timezone ('0 7 * * *': 07:00 where "
         "the reader is); readers without a timezone get the list's. Each reader still gets "
         "every article of the list's topics once across their own editions.",
     )
-    # BCP 47 tag of the edition's own words (labels, dates); "ar", "he", "fa"… lay it out
-    # right to left. Each article keeps its own direction, from its feed's language or script.
     language: LanguageTag = "en"
+    """The BCP 47 tag of the edition's own words (labels, dates: English, Arabic, Hebrew, Persian;
+    others fall back to English words); ``ar``, ``he``, ``fa``, ``ur``… lay the edition out right
+    to left. Each article keeps its own direction, from its feed's language or script."""
     subject: Annotated[str, AfterValidator(_check_subject_template)] = "{{ list_name }}: {{ date }}"
+    """A Jinja2 template of the subject, with the variables ``list_name``, ``date``,
+    ``lead_title`` and ``article_count``."""
     max_articles: int = Field(default=25, ge=1, le=200)
+    """The most articles in one edition, all blocks counted."""
     recommended: int = Field(default=3, ge=0, le=20)
+    """The size of the "Recommended" block."""
     send_when_empty: bool = False
-    subscribers: Path  # a CSV file with columns email, name (optional), timezone (optional)
-    utm: UtmSettings | None = None  # none: article links are left as the feed gave them
-    # The slugs this list had before: its editions, members and unsubscribes follow it to this
-    # slug (digest.lists). [] says "a new list", where a list that left the config has history.
+    """Send an edition even when no article is new."""
+    subscribers: Path
+    """A CSV file with the columns ``email``, ``name`` (optional) and ``timezone`` (optional),
+    relative to the config file."""
+    utm: UtmSettings | None = None
+    """Tracking parameters for the list's article links; none leaves them as the feed gave
+    them."""
     previous_slugs: tuple[Slug, ...] | None = None
+    """The slugs this list had before: its editions, members and unsubscribes follow it to this
+    slug. ``[]`` says it is a new list, where a list that left the config has history."""
 
 
 _DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))+")
@@ -619,27 +733,44 @@ class ConfigFile(_Model):
     """The tables of a config file, as written by the operator."""
 
     service: ServiceSettings
+    """The service's own settings."""
     smtp: SmtpSettings | None = None
+    """The mail server; without it mail goes to ``service.outbox``."""
     dkim: DkimSettings | None = None
+    """DKIM signing; without it messages go unsigned (a relay may sign them)."""
     ingest: IngestSettings = IngestSettings()
+    """Fetching, parsing and polling feeds."""
     sample_server: SampleServerSettings | None = None
+    """A loopback server for a folder of feed files, while a command runs."""
     metrics: MetricsSettings = MetricsSettings()
+    """Prometheus metrics of `digest worker` and `digest beat`."""
     bounces: BouncesSettings = BouncesSettings()
+    """VERP return paths, and what bounces do to an address."""
     inbound: InboundSettings = InboundSettings()
+    """The receiver of bounces, complaints and mailto unsubscribes, and the providers' webhooks."""
     web: WebSettings = WebSettings()
+    """The readers' web pages: unsubscribe, archive."""
     feeds: tuple[FeedSettings, ...] = ()
+    """The feeds to poll."""
     topics: tuple[TopicSettings, ...] = ()
+    """The topics articles are filed under."""
     lists: tuple[ListSettings, ...] = ()
+    """The mailing lists."""
 
 
 class Settings(ConfigFile):
     """The config file plus what never comes from it: where it was read from, and the secrets."""
 
     source: Path = Path("<settings>")
+    """The config file read."""
     secret_key: SecretStr | None = None
+    """Signs unsubscribe links; when unset, a key is generated once in ``data_dir/secret_key``."""
     smtp_password: SecretStr | None = None
-    dkim_key: SecretStr | None = None  # PEM text from DIGEST_DKIM_KEY
-    mailgun_signing_key: SecretStr | None = None  # DIGEST_MAILGUN_SIGNING_KEY: Mailgun webhooks
+    """The password of ``smtp.user``."""
+    dkim_key: SecretStr | None = None
+    """The PEM private key that signs mail, when ``[dkim]`` has no ``key_file``."""
+    mailgun_signing_key: SecretStr | None = None
+    """``DIGEST_MAILGUN_SIGNING_KEY``: checks the signature of Mailgun's webhook calls."""
 
     @property
     def bounce_domain(self) -> str:
@@ -786,7 +917,7 @@ def _describe(error: ValidationError, raw: Mapping[str, Any]) -> list[tuple[str,
         location = tuple(part for part in detail["loc"] if not str(part).startswith("function-"))
         kind = detail["type"]
         if kind == "extra_forbidden":
-            why = "unknown key (check its spelling against the config reference in README.md)"
+            why = "unknown key (check its spelling in the configuration reference of the guides)"
         elif kind == "missing":
             why = "required key is missing"
         elif kind == "value_error":

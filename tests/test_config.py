@@ -85,7 +85,7 @@ def test_unknown_key_is_named(tmp_path: Path) -> None:
     assert problems(path) == [
         (
             "lists[daily].frequency",
-            "unknown key (check its spelling against the config reference in README.md)",
+            "unknown key (check its spelling in the configuration reference of the guides)",
         )
     ]
 
