@@ -402,7 +402,16 @@ class ListSettings(_Model):
     max_articles: int = Field(default=25, ge=1, le=200)
     recommended: int = Field(default=3, ge=0, le=20)
     send_when_empty: bool = False
-    subscribers: Path  # a CSV file with columns email, name (optional), timezone (optional)
+    subscribers: Path | None = Field(
+        default=None,
+        description=(
+            "A CSV file (columns email, name, timezone) imported into the list as confirmed "
+            "readers at the start of a cycle whenever it changed since its last import. An "
+            "import adds and updates, never removes or resubscribes anyone: readers live in "
+            "the database (digest subscribers). Leave it out for a list whose readers sign up "
+            "or are imported with digest subscribers import."
+        ),
+    )
     utm: UtmSettings | None = None  # none: article links are left as the feed gave them
     # The slugs this list had before: its editions, members and unsubscribes follow it to this
     # slug (digest.lists). [] says "a new list", where a list that left the config has history.
@@ -641,6 +650,8 @@ def _cross_check(settings: Settings) -> Iterable[tuple[str, str]]:
                 f"{entry_key('lists', settings.lists, index)}.topics",
                 f"topic {duplicate!r} is listed twice",
             )
+        if digest_list.subscribers is None:
+            continue
         subscribers = settings.config_path(digest_list.subscribers)
         if not subscribers.is_file():
             yield (

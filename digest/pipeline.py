@@ -13,9 +13,11 @@
     poll_feeds(feeds)          poll_feed on a thread pool, a few at a time per host; the fetches
                                overlap, the work between them takes turns (concurrency.cpu_turn)
     run_cycle(dispatcher)      carry renamed lists' history over and name the removed ones
-                               (digest.lists), poll the due feeds, queue any edition stored but
-                               never queued, build every due edition, deliver in batches
-                               read from the ledger as they go, on smtp.connections processes
+                               (digest.lists), import the lists' files that changed and bring
+                               the suppression file in step (members_in_step), poll the due
+                               feeds, queue any edition stored but never queued, build every
+                               due edition, deliver in batches read from the ledger as they
+                               go, on smtp.connections processes
                                (digest.sending), and resume deliveries a crash left pending
 
 The three stage functions are what the Celery tasks in ``worker/`` call; ``run_cycle`` hands them
@@ -42,7 +44,6 @@ from digest import compose, lint, polling, retries, screening
 from digest.concurrency import cpu_turn, run_per_host
 from digest.config import IngestSettings, ListSettings
 from digest.errors import (
-    ConfigError,
     DeliveryError,
     FetchError,
     HeaderCheckError,
@@ -50,12 +51,12 @@ from digest.errors import (
     RenderError,
     without_password,
 )
+from digest.imports import import_list_file, import_list_files
 from digest.ingest import fetch_feed, parse_feed
 from digest.ingest.isolation import parse_apart
 from digest.ingest.parse import OutOfTime
-from digest.lists import carry_over, slugs_and_previous
+from digest.lists import carry_over
 from digest.mail.personalize import fill_for_preview, personalize
-from digest.mail.subscribers import read_subscriber_file, subscriber_file_warnings
 from digest.records import (
     CycleSummary,
     Edition,
@@ -68,9 +69,8 @@ from digest.records import (
 from digest.schedule import latest_slot
 from digest.sending import deliver_in_processes, personalizer_for, start_sending_processes
 from digest.services import Services
-from digest.store import FailedAttempt, FeedState, Store, SubscriberInput, UnchangedFetch
+from digest.store import FailedAttempt, FeedState, Store, UnchangedFetch
 from digest.store.editions import EMPTY, READY
-from digest.suppression import read_suppressions
 from digest.unsubscribes import reconcile_suppressions
 
 DELIVERY_BATCH_SIZE = 200
@@ -435,39 +435,15 @@ def forced_slot(services: Services, list_slug: str, now: datetime) -> datetime:
     return now.replace(second=0, microsecond=0)
 
 
-def sync_list_subscribers(services: Services, digest_list: ListSettings) -> list[str]:
-    """Bring a list's members in step with its subscriber file and the suppression file before
-    an edition is queued; returns warnings, never raises for a file's content.
-
-    A bad row costs that row (its reader is left out, the rest imported); a file that cannot be
-    read at all leaves the members as they were imported last (invariant 6).
-    """
-    settings = services.settings
-    path = settings.config_path(digest_list.subscribers)
-    keep = f"list {digest_list.slug!r} keeps its members as last imported"
-    try:
-        read = read_subscriber_file(path)
-        suppressions = read_suppressions(settings.service.suppression_path)
-    except ConfigError as error:
-        return [f"{error} ({keep})"]
-    synced = services.store.sync_subscribers(
-        digest_list.slug,
-        (SubscriberInput(row.email, row.name, row.timezone) for row in read.rows),
-        services.clock.now(),
-        suppressed=suppressions.for_list(slugs_and_previous(digest_list)),
+def members_in_step(services: Services, now: datetime) -> list[str]:
+    """At the start of a cycle, after renames are carried over: each list's file from the
+    config imported if it changed since its last import (digest.imports), and the suppression
+    file and the database brought in step (digest.unsubscribes). Returns warnings naming the
+    file, the line and the list; never raises for a file's content."""
+    _, warnings = import_list_files(services.settings, services.store, services.address_key, now)
+    return warnings + reconcile_suppressions(
+        services.settings, services.store, services.address_key, now
     )
-    warnings = subscriber_file_warnings(path, read.refused, digest_list.slug)
-    if not read.rows and synced.removed:
-        # Most likely a bad export: said loudly, since the next editions go to nobody.
-        warnings.append(
-            f"{path}: no subscribers in the file: {synced.removed} readers of list "
-            f"{digest_list.slug!r} are left out of its next editions (copies already queued "
-            "still go); restore the file to bring them back"
-        )
-    return warnings + [
-        f"{settings.service.suppression_path}: {line}: {why} (the line is left out)"
-        for line, why in suppressions.refused
-    ]
 
 
 def compose_next_edition(
@@ -551,8 +527,12 @@ def build_edition(services: Services, list_slug: str, slot: datetime) -> BuildOu
         return outcome
     # Also when the edition existed: a crash between storing it and queueing must not leave its
     # members without their copy (run_cycle builds again each edition never queued). Queueing
-    # adds only the rows that are missing, and marks the edition queued.
-    file_warnings = sync_list_subscribers(services, digest_list)
+    # adds only the rows that are missing, and marks the edition queued. The members are who
+    # the database holds, with the list's file imported first if it changed since (a cycle
+    # did it already at its start: then this costs the file's SHA-256).
+    _, file_warnings = import_list_file(
+        settings, store, services.address_key, digest_list, services.clock.now()
+    )
     store.queue_deliveries(state.id, list_slug, services.clock.now())
     return replace(
         outcome,
@@ -702,20 +682,9 @@ def _retry_decider(
 
 
 def _copies_ahead(services: Services, list_slugs: Sequence[str]) -> int:
-    """About how many copies the editions of ``list_slugs`` will send: their lists' members,
-    or, before a list's first edition, the lines of its subscriber file (counted, not read)."""
-    members = services.store.members_of(list_slugs)
-    if members > DELIVERY_BATCH_SIZE:
-        return members
-    lines = 0
-    for slug in list_slugs:
-        try:
-            path = services.settings.config_path(services.settings.list(slug).subscribers)
-            with path.open("rb") as file:
-                lines += sum(chunk.count(b"\n") for chunk in iter(lambda: file.read(1 << 16), b""))
-        except (LookupError, OSError):
-            continue  # the build says what is wrong with the list or its file
-    return max(members, lines)
+    """About how many copies the editions of ``list_slugs`` will send: their lists' confirmed
+    members (the cycle imported their files before)."""
+    return services.store.members_of(list_slugs)
 
 
 def batches(ids: Sequence[int], size: int = DELIVERY_BATCH_SIZE) -> Iterator[list[int]]:
@@ -837,7 +806,7 @@ def run_cycle(
     # Before anything is sent: an undeclared rename is refused (ConfigError), declared ones
     # carry their history over, and lists that left the config are named, held, every cycle.
     held = carry_over(settings, store, services.clock.now())
-    held += reconcile_suppressions(settings, store, services.clock.now())
+    held += members_in_step(services, services.clock.now())
     polls = poll_cycle(services, dispatcher, force=force_poll, observer=observer)
     polled, failed_feeds, new_articles = polls.feeds_polled, polls.feeds_failed, polls.new_articles
     problems: list[str] = [*held, *polls.problems]
@@ -867,7 +836,9 @@ def run_cycle(
             problems.append(str(error))
             observer.advance("Building editions", list_slug)
             continue
-        problems.extend(outcome.warnings)  # articles left out of it, named
+        # Articles left out of it, named; a file's problem the cycle's start said already is not
+        # said twice.
+        problems.extend(warning for warning in outcome.warnings if warning not in problems)
         if outcome.empty:
             skipped += 1
         elif outcome.built:

@@ -1,8 +1,10 @@
 """What ``digest config check`` and the start of ``digest run`` check: one function, one verdict.
 
     settings ─► each list's subscriber file: rows counted; a bad row a warning, an unreadable file
-                an error
-             ─► the suppression file: a bad line a warning, an unreadable file an error
+                an error; a file unchanged since its last import is not read again (its
+                confirmed members are counted in the database instead)
+             ─► the suppression file: a bad line a warning, an unreadable file an error (not
+                read again either when unchanged since the database last read it)
              ─► previous_slugs that contradict the config: errors
     database ─► (when there is one to see) an undeclared rename: an error; a list that left the
                 config with deliveries pending: a warning naming it
@@ -21,11 +23,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from digest.config import Settings
 from digest.errors import ConfigError
+from digest.imports import file_digest, list_mark
 from digest.lists import held_warnings, history_problems, previous_slug_problems
 from digest.mail.subscribers import read_subscriber_file, subscriber_file_warnings
 from digest.store import Store
 from digest.store.db import create_database_engine, current_revision, head_revision
-from digest.suppression import read_suppressions
+from digest.suppression import Suppressions, read_suppressions
+from digest.unsubscribes import SUPPRESSION_MARK
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,15 @@ def preflight(settings: Settings, store: Store | None) -> Preflight:
     """Check the files the config names and, with ``store``, the lists' history in it."""
     result = Preflight()
     for digest_list in settings.lists:
+        if digest_list.subscribers is None:
+            result.subscribers[digest_list.slug] = (
+                store.members_of([digest_list.slug]) if store is not None else 0
+            )
+            continue
         path = settings.config_path(digest_list.subscribers)
+        if store is not None and _unchanged(store, list_mark(digest_list.slug), path):
+            result.subscribers[digest_list.slug] = store.members_of([digest_list.slug])
+            continue
         try:
             read = read_subscriber_file(path)
         except ConfigError as error:
@@ -50,7 +62,10 @@ def preflight(settings: Settings, store: Store | None) -> Preflight:
         result.warnings.extend(subscriber_file_warnings(path, read.refused, digest_list.slug))
     suppression_path = settings.service.suppression_path
     try:
-        suppressions = read_suppressions(suppression_path)
+        if store is not None and _unchanged(store, SUPPRESSION_MARK, suppression_path):
+            suppressions = Suppressions()
+        else:
+            suppressions = read_suppressions(suppression_path)
     except ConfigError as error:
         result.errors.append(str(error))
     else:
@@ -66,6 +81,17 @@ def preflight(settings: Settings, store: Store | None) -> Preflight:
     if problems:
         result.errors.append(str(ConfigError(str(settings.source), problems)))
     return result
+
+
+def _unchanged(store: Store, mark_name: str, path: Path) -> bool:
+    """Whether ``path`` is the very file the database last read under ``mark_name``."""
+    mark = store.file_mark(mark_name)
+    if mark is None or mark.digest is None:
+        return False
+    try:
+        return file_digest(path) == mark.digest
+    except OSError:
+        return False  # read below, which says what is wrong
 
 
 def existing_store(settings: Settings) -> tuple[Store | None, str]:

@@ -7,11 +7,22 @@ from digest.store.editions import DeliveryCounts, EditionState, EditionStore
 from digest.store.feeds import FeedState, FeedStore, UnchangedFetch
 from digest.store.ledger import EditionDeliveries, FailedAttempt, LedgerStore, ParkedDelivery
 from digest.store.lists import ListRename, ListStore
-from digest.store.subscribers import SubscriberInput, SubscriberStore, SubscriberSync
+from digest.store.people import PeopleStore
+from digest.store.subscribers import ImportReport, Membership, SubscriberInput, SubscriberStore
+from digest.store.suppressions import SuppressionStore
 
 
-class Store(FeedStore, SubscriberStore, EditionStore, LedgerStore, ListStore):
-    """Feeds, articles and topics, subscribers, editions and the delivery ledger, lists."""
+class Store(
+    FeedStore,
+    SubscriberStore,
+    SuppressionStore,
+    PeopleStore,
+    EditionStore,
+    LedgerStore,
+    ListStore,
+):
+    """Feeds, articles and topics, subscribers and suppressions, editions and the delivery
+    ledger, lists."""
 
 
 def open_store(database_url: str, *, migrate: bool = True) -> Store:
@@ -28,11 +39,12 @@ __all__ = [
     "EditionState",
     "FailedAttempt",
     "FeedState",
+    "ImportReport",
     "ListRename",
+    "Membership",
     "ParkedDelivery",
     "Store",
     "SubscriberInput",
-    "SubscriberSync",
     "UnchangedFetch",
     "open_store",
 ]

@@ -1,0 +1,184 @@
+"""Addresses suppressed for every list, and the marks of the operator's files already read.
+
+A suppression is kept under the address's key (an HMAC of it under the service's secret, see
+digest.addresses), and with the address itself until its owner asks to be forgotten: then only
+the key is left, enough to refuse the address at any import, never enough to mail it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, insert, select
+
+from digest.store.base import StoreBase
+from digest.store.schema import (
+    FileMarkRow,
+    SubscriberRow,
+    SubscriptionChangeRow,
+    SuppressionRow,
+)
+from digest.store.subscribers import FORGOTTEN, IMPORT, UNSUBSCRIBED, check_channel
+
+REASONS = ("hard-bounce", "complaint", "operator", "forgotten")
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    email: str | None  # None once forgotten
+    reason: str
+    channel: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FileMark:
+    digest: str | None
+    size: int
+    history_upto: int
+    suppressions_upto: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChangesToCopy:
+    """What the database recorded since the suppression file was last written: its lines, and
+    the ids to mark as copied."""
+
+    lines: list[tuple[str, str, str, datetime]]  # (email, list slug or "", reason, when)
+    history_upto: int
+    suppressions_upto: int
+
+
+def check_reason(reason: str) -> str:
+    if reason not in REASONS:
+        raise ValueError(f"unknown reason {reason!r}: one of {', '.join(REASONS)}")
+    return reason
+
+
+class SuppressionStore(StoreBase):
+    def suppress(
+        self, email: str | None, key: str, reason: str, channel: str, now: datetime
+    ) -> bool:
+        """Suppress an address for every list; False when it was suppressed already (a
+        forgotten one stays forgotten). ``email`` None keeps only the key."""
+        check_reason(reason)
+        check_channel(channel)
+        with self.transaction() as session:
+            found = session.scalar(
+                select(SuppressionRow.id).where(SuppressionRow.address_key == key)
+            )
+            if found is not None:
+                return False
+            session.execute(
+                insert(SuppressionRow),
+                [
+                    {
+                        "address_key": key,
+                        "email": email.lower() if email is not None else None,
+                        "reason": reason,
+                        "channel": channel,
+                        "at": now,
+                    }
+                ],
+            )
+            return True
+
+    def suppression(self, key: str) -> Suppression | None:
+        with self.transaction() as session:
+            row = session.execute(
+                select(
+                    SuppressionRow.email,
+                    SuppressionRow.reason,
+                    SuppressionRow.channel,
+                    SuppressionRow.at,
+                ).where(SuppressionRow.address_key == key)
+            ).first()
+            return Suppression(*row) if row is not None else None
+
+    def suppressions(self) -> list[Suppression]:
+        """Every suppression, oldest first (forgotten ones without their address)."""
+        with self.transaction() as session:
+            return [
+                Suppression(*row)
+                for row in session.execute(
+                    select(
+                        SuppressionRow.email,
+                        SuppressionRow.reason,
+                        SuppressionRow.channel,
+                        SuppressionRow.at,
+                    ).order_by(SuppressionRow.at, SuppressionRow.id)
+                )
+            ]
+
+    # The marks of files read ------------------------------------------------------------------
+
+    def file_mark(self, name: str) -> FileMark | None:
+        with self.transaction() as session:
+            row = session.get(FileMarkRow, name)
+            if row is None:
+                return None
+            return FileMark(row.digest, row.size, row.history_upto, row.suppressions_upto)
+
+    def set_file_mark(
+        self,
+        name: str,
+        digest: str | None,
+        now: datetime,
+        *,
+        size: int = 0,
+        history_upto: int | None = None,
+        suppressions_upto: int | None = None,
+    ) -> None:
+        with self.transaction() as session:
+            row = session.get(FileMarkRow, name)
+            if row is None:
+                row = FileMarkRow(name=name, history_upto=0, suppressions_upto=0)
+                session.add(row)
+            row.digest, row.size, row.at = digest, size, now
+            if history_upto is not None:
+                row.history_upto = history_upto
+            if suppressions_upto is not None:
+                row.suppressions_upto = suppressions_upto
+
+    def changes_to_copy(self, history_after: int, suppressions_after: int) -> ChangesToCopy:
+        """The unsubscribes and suppressions recorded after the given ids, as lines of the
+        suppression file; those that came from a file (channel "import") or whose address
+        was forgotten are left out."""
+        with self.transaction() as session:
+            history_upto = session.scalar(select(func.max(SubscriptionChangeRow.id))) or 0
+            suppressions_upto = session.scalar(select(func.max(SuppressionRow.id))) or 0
+            lines: list[tuple[str, str, str, datetime]] = [
+                (email, slug, channel, at)
+                for email, slug, channel, at in session.execute(
+                    select(
+                        SubscriberRow.email,
+                        SubscriptionChangeRow.list_slug,
+                        SubscriptionChangeRow.channel,
+                        SubscriptionChangeRow.at,
+                    )
+                    .join(SubscriberRow, SubscriberRow.id == SubscriptionChangeRow.subscriber_id)
+                    .where(
+                        SubscriptionChangeRow.id > history_after,
+                        SubscriptionChangeRow.id <= history_upto,
+                        SubscriptionChangeRow.to_status == UNSUBSCRIBED,
+                        SubscriptionChangeRow.channel != IMPORT,
+                        SubscriberRow.set_by != FORGOTTEN,
+                    )
+                    .order_by(SubscriptionChangeRow.id)
+                )
+            ]
+            lines += [
+                (email or "", "", reason, at)
+                for email, reason, at in session.execute(
+                    select(SuppressionRow.email, SuppressionRow.reason, SuppressionRow.at)
+                    .where(
+                        SuppressionRow.id > suppressions_after,
+                        SuppressionRow.id <= suppressions_upto,
+                        SuppressionRow.email.is_not(None),
+                        SuppressionRow.channel != IMPORT,
+                    )
+                    .order_by(SuppressionRow.id)
+                )
+            ]
+        return ChangesToCopy(lines, history_upto, suppressions_upto)
