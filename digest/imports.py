@@ -138,12 +138,12 @@ def import_list_file(
         return None, [f"{path}: cannot read: {error.strerror or error} ({keep})"]
     mark = store.file_mark(list_mark(digest_list.slug))
     if mark is not None and mark.digest == digest:
-        return ListImport(digest_list.slug, path, None), []
+        # Not read again; what its import said is said again, so a bad row is never silent.
+        return ListImport(digest_list.slug, path, None), list(mark.notes)
     try:
         report = import_file(store, address_key, path, digest_list.slug, now, confirmed=True)
     except ConfigError as error:
         return None, [f"{error} ({keep})"]
-    store.set_file_mark(list_mark(digest_list.slug), digest, now)
     _log.info(
         "%s imported into list %r: %d added, %d updated, %d refused",
         path,
@@ -164,4 +164,5 @@ def import_list_file(
             f"{digest_list.slug!r} or whose address is suppressed: they stay as they are "
             f"(digest subscribers import {path} --list {digest_list.slug} lists them)"
         )
+    store.set_file_mark(list_mark(digest_list.slug), digest, now, notes=tuple(warnings))
     return ListImport(digest_list.slug, path, report), warnings

@@ -28,6 +28,7 @@ from digest.lists import held_warnings, history_problems, previous_slug_problems
 from digest.mail.subscribers import read_subscriber_file, subscriber_file_warnings
 from digest.store import Store
 from digest.store.db import create_database_engine, current_revision, head_revision
+from digest.store.suppressions import FileMark
 from digest.suppression import Suppressions, read_suppressions
 from digest.unsubscribes import SUPPRESSION_MARK
 
@@ -50,8 +51,11 @@ def preflight(settings: Settings, store: Store | None) -> Preflight:
             )
             continue
         path = settings.config_path(digest_list.subscribers)
-        if store is not None and _unchanged(store, list_mark(digest_list.slug), path):
+        mark = store.file_mark(list_mark(digest_list.slug)) if store is not None else None
+        if store is not None and mark is not None and _unchanged(mark, path):
+            # Not read again: what its import said is said again.
             result.subscribers[digest_list.slug] = store.members_of([digest_list.slug])
+            result.warnings.extend(mark.notes)
             continue
         try:
             read = read_subscriber_file(path)
@@ -62,7 +66,8 @@ def preflight(settings: Settings, store: Store | None) -> Preflight:
         result.warnings.extend(subscriber_file_warnings(path, read.refused, digest_list.slug))
     suppression_path = settings.service.suppression_path
     try:
-        if store is not None and _unchanged(store, SUPPRESSION_MARK, suppression_path):
+        mark = store.file_mark(SUPPRESSION_MARK) if store is not None else None
+        if mark is not None and _unchanged(mark, suppression_path):
             suppressions = Suppressions()
         else:
             suppressions = read_suppressions(suppression_path)
@@ -83,10 +88,9 @@ def preflight(settings: Settings, store: Store | None) -> Preflight:
     return result
 
 
-def _unchanged(store: Store, mark_name: str, path: Path) -> bool:
-    """Whether ``path`` is the very file the database last read under ``mark_name``."""
-    mark = store.file_mark(mark_name)
-    if mark is None or mark.digest is None:
+def _unchanged(mark: FileMark, path: Path) -> bool:
+    """Whether ``path`` is the very file the database last read, as ``mark`` says."""
+    if mark.digest is None:
         return False
     try:
         return file_digest(path) == mark.digest

@@ -141,3 +141,40 @@ def _ends_with_newline(path: Path) -> bool:
     with path.open("rb") as file:
         file.seek(-1, os.SEEK_END)
         return file.read(1) == b"\n"
+
+
+def remove_address(path: Path, email: str) -> int:
+    """Take every line of ``email`` (any case) out of the file, under the appenders' lock;
+    returns how many went. For a forgotten address: its key stays in the database."""
+    key = email.strip().lower()
+    try:
+        file = path.open("r+", encoding="utf-8", newline="")
+    except FileNotFoundError:
+        return 0
+    with file:
+        fcntl.flock(file, fcntl.LOCK_EX)
+        try:
+            lines = file.read().splitlines(keepends=True)
+            kept = [
+                line
+                for number, line in enumerate(lines)
+                if number == 0 or _first_field(line).lower() != key
+            ]
+            removed = len(lines) - len(kept)
+            if removed:
+                file.seek(0)
+                file.write("".join(kept))
+                file.truncate()
+                file.flush()
+                os.fsync(file.fileno())
+            return removed
+        finally:
+            fcntl.flock(file, fcntl.LOCK_UN)
+
+
+def _first_field(line: str) -> str:
+    """The first field of a CSV line (the email column, as this module writes it)."""
+    try:
+        return next(csv.reader([line]), [""])[0].strip() if line.strip() else ""
+    except csv.Error:
+        return ""

@@ -215,6 +215,8 @@ class FileMarkRow(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)  # "list:SLUG", "suppressions"
     digest: Mapped[str | None] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer, default=0)
+    # What its last import said (refused rows, one a line): said again while it is unchanged.
+    notes: Mapped[str | None] = mapped_column(Text)
     history_upto: Mapped[int] = mapped_column(Integer, default=0)
     suppressions_upto: Mapped[int] = mapped_column(Integer, default=0)
     at: Mapped[datetime] = mapped_column(UTCDateTime)

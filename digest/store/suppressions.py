@@ -36,6 +36,7 @@ class Suppression:
 class FileMark:
     digest: str | None
     size: int
+    notes: tuple[str, ...]  # what the file's last import said
     history_upto: int
     suppressions_upto: int
 
@@ -118,7 +119,8 @@ class SuppressionStore(StoreBase):
             row = session.get(FileMarkRow, name)
             if row is None:
                 return None
-            return FileMark(row.digest, row.size, row.history_upto, row.suppressions_upto)
+            notes = tuple(row.notes.splitlines()) if row.notes else ()
+            return FileMark(row.digest, row.size, notes, row.history_upto, row.suppressions_upto)
 
     def set_file_mark(
         self,
@@ -127,6 +129,7 @@ class SuppressionStore(StoreBase):
         now: datetime,
         *,
         size: int = 0,
+        notes: tuple[str, ...] = (),
         history_upto: int | None = None,
         suppressions_upto: int | None = None,
     ) -> None:
@@ -136,6 +139,7 @@ class SuppressionStore(StoreBase):
                 row = FileMarkRow(name=name, history_upto=0, suppressions_upto=0)
                 session.add(row)
             row.digest, row.size, row.at = digest, size, now
+            row.notes = "\n".join(note.replace("\n", " ") for note in notes) or None
             if history_upto is not None:
                 row.history_upto = history_upto
             if suppressions_upto is not None:

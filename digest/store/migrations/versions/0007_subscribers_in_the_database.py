@@ -87,6 +87,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(100), nullable=False),
         sa.Column("digest", sa.String(64), nullable=True),
         sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("notes", sa.Text(), nullable=True),
         sa.Column("history_upto", sa.Integer(), nullable=False),
         sa.Column("suppressions_upto", sa.Integer(), nullable=False),
         sa.Column("at", sa.DateTime(), nullable=False),
