@@ -298,29 +298,24 @@ class SubscriberStore(StoreBase):
     def _insert_subscribers(
         self, connection: Connection, rows: Sequence[SubscriberInput], now: datetime
     ) -> dict[str, tuple[int, str | None, str | None, str]]:
-        """Insert new subscribers in one executemany; their ids come back with RETURNING."""
+        """Insert new subscribers in one executemany, then read their ids back ``CHUNK`` at a
+        time (an executemany with RETURNING runs a statement per row on SQLite)."""
         if not rows:
             return {}
-        params = [
-            {
-                "email": row.email,
-                "name": row.name,
-                "timezone": row.timezone,
-                "created_at": now,
-                "set_by": SET_BY_IMPORT,
-            }
-            for row in rows
-        ]
-        returned = connection.execute(
-            insert(SubscriberRow.__table__).returning(  # type: ignore[arg-type]
-                SubscriberRow.id, sort_by_parameter_order=True
-            ),
-            params,
-        ).scalars()
-        return {
-            row.email.lower(): (subscriber_id, row.name, row.timezone, SET_BY_IMPORT)
-            for row, subscriber_id in zip(rows, returned, strict=True)
-        }
+        connection.execute(
+            insert(SubscriberRow.__table__),  # type: ignore[arg-type]
+            [
+                {
+                    "email": row.email,
+                    "name": row.name,
+                    "timezone": row.timezone,
+                    "created_at": now,
+                    "set_by": SET_BY_IMPORT,
+                }
+                for row in rows
+            ],
+        )
+        return self._subscribers_by_email(connection, [row.email.lower() for row in rows])
 
     def _memberships_of(
         self, connection: Connection, list_slug: str, subscriber_ids: Sequence[int]
@@ -342,6 +337,25 @@ class SubscriberStore(StoreBase):
             ):
                 found[subscriber_id] = (membership_id, status, channel, changed_at)
         return found
+
+    def set_name_and_timezone(
+        self,
+        subscriber_id: int,
+        name: str | None,
+        timezone: str | None,
+        *,
+        by: str = SET_BY_READER,
+    ) -> bool:
+        """Record a subscriber's name and timezone as ``by`` chose them (the reader, on the
+        preferences page; the operator): no import changes them after. False when there is no
+        such subscriber."""
+        with self.transaction() as session:
+            done = session.execute(
+                update(SubscriberRow)
+                .where(SubscriberRow.id == subscriber_id, SubscriberRow.set_by != FORGOTTEN)
+                .values(name=name, timezone=timezone, set_by=by)
+            )
+            return bool(done.rowcount)  # type: ignore[attr-defined]
 
     # Transitions -------------------------------------------------------------------------------
 
