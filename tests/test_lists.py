@@ -181,9 +181,7 @@ def test_an_edition_stored_but_never_queued_is_queued_at_the_next_cycle(
     services.close()
 
 
-def test_an_emptied_subscriber_file_removes_nobody(
-    tmp_path: Path, feed: tuple[Path, str]
-) -> None:
+def test_an_emptied_subscriber_file_removes_nobody(tmp_path: Path, feed: tuple[Path, str]) -> None:
     folder, base_url = feed
     settings = settings_of(tmp_path, raw_config(tmp_path, base_url))
     clock = FixedClock(DAY1)

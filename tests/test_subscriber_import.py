@@ -100,7 +100,7 @@ def test_a_reimport_never_undoes_an_unsubscribe_a_suppression_or_a_readers_choic
     )
     path = write(tmp_path, text)
     import_file(store, KEY, path, "daily", T0, confirmed=True)
-    sam, rana, li = store.confirmed_subscribers("daily")
+    sam, _, li = store.confirmed_subscribers("daily")
     assert store.unsubscribe(sam.id, "daily", T0, "one-click")
     assert store.suppress("rana@example.org", KEY("rana@example.org"), "complaint", "complaint", T0)
     # Li chose another name and timezone on the preferences page.
