@@ -64,6 +64,8 @@ def read_suppressions(path: Path) -> Suppressions:
 def read_new_lines(path: Path, data: bytes, start: int) -> Suppressions:
     """The lines of the file (as ``data``) from byte ``start`` on, read under its header: what
     was appended since the file was last read up to ``start``."""
+    if start == 0:
+        return parse_suppressions(_decode(path, data), str(path))
     try:
         head, _, _ = data.decode("utf-8-sig").partition("\n")
         before = data[:start].decode("utf-8-sig")
@@ -74,6 +76,15 @@ def read_new_lines(path: Path, data: bytes, start: int) -> Suppressions:
         ) from None
     # Line numbers as in the file: the header, then as many blank lines as the lines before.
     return parse_suppressions(head + "\n" * before.count("\n") + tail, str(path))
+
+
+def _decode(path: Path, data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            str(path), [("", f"not UTF-8 text (byte {error.start}): save the file as UTF-8")]
+        ) from None
 
 
 def parse_suppressions(text: str, source: str) -> Suppressions:

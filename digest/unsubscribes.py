@@ -89,11 +89,13 @@ def reconcile_suppressions(
     warnings: list[str] = []
     held = Suppressions()
     if data is not None:
+        # A file that only grew since the mark (the mark of a missing file is the empty one)
+        # is read from where the mark ends; any other change, or no mark, means a whole read.
         grown = (
             mark is not None
             and mark.digest is not None
             and mark.size <= len(data)
-            and hashlib.sha256(data[: mark.size]).hexdigest() == mark.digest
+            and _sha256(data[: mark.size]) == mark.digest
         )
         try:
             if not grown:
@@ -110,10 +112,11 @@ def reconcile_suppressions(
     missing = [line for line in changes.lines if not held.holds(line[0], line[1])]
     try:
         append_suppressions(path, missing)
-        data = path.read_bytes() if missing else data
+        if missing:
+            data = path.read_bytes()
     except OSError as error:
-        if data is not None:  # read, not written: the changes are copied when it can be
-            store.set_file_mark(SUPPRESSION_MARK, _sha256(data), now, size=len(data))
+        # Read, not written: the changes are copied when it can be.
+        store.set_file_mark(SUPPRESSION_MARK, _sha256(data or b""), now, size=len(data or b""))
         return [
             *warnings,
             f"{path}: cannot write ({error.strerror}): {len(missing)} unsubscribes are "
@@ -121,9 +124,9 @@ def reconcile_suppressions(
         ]
     store.set_file_mark(
         SUPPRESSION_MARK,
-        _sha256(data) if data is not None else None,
+        _sha256(data or b""),
         now,
-        size=len(data) if data is not None else 0,
+        size=len(data or b""),
         history_upto=changes.history_upto,
         suppressions_upto=changes.suppressions_upto,
     )

@@ -203,8 +203,10 @@ class SubscriberStore(StoreBase):
             for email, (reason, at) in suppressed.items():
                 kept_out.append((wanted.pop(email).line, _suppressed_why(reason, at)))
             existing = self._subscribers_by_email(connection, list(wanted))
-            new = [email for email in wanted if email not in existing]
-            existing.update(self._insert_subscribers(connection, [wanted[e] for e in new], now))
+            new = {email for email in wanted if email not in existing}
+            existing.update(
+                self._insert_subscribers(connection, [wanted[e] for e in wanted if e in new], now)
+            )
             ids = {existing[email][0]: email for email in wanted}
             memberships = self._memberships_of(connection, list_slug, list(ids))
             plan = _Plan()
