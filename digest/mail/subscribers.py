@@ -24,10 +24,11 @@ COLUMNS = ("email", "name", "timezone")
 EXPORT_COLUMNS = ("list", "status", "channel", "changed_at", "suppressed")
 STATUSES = ("pending", "confirmed", "unsubscribed")
 MAX_EMAIL = 254  # RFC 5321's limit on a path, less the angle brackets
-MAX_NAME = 300  # the store's column
+MAX_NAME = 300  # the store's column: a longer name is cut to it (headers fold or cut it anyway)
 MAX_TIMEZONE = 64
-# A field larger than the csv module's default (128 KiB) would stop the whole file; a long
-# field is refused on its own line instead (a name over MAX_NAME, an address over MAX_EMAIL).
+MAX_FIELD = 10_000  # a field longer than this is no name or address: the row is refused
+# A field larger than the csv module's default (128 KiB) would stop the whole file; an oversize
+# field is refused on its own line instead.
 csv.field_size_limit(max(csv.field_size_limit(), 1 << 26))
 
 # The local part: printable ASCII without spaces or the characters that delimit addresses.
@@ -252,6 +253,9 @@ def _check_header(source: str, columns: list[str]) -> None:
 
 
 def _read_row(values: dict[str, str], line: int) -> tuple[SubscriberRow | None, str]:
+    for column, value in values.items():
+        if len(value) > MAX_FIELD:
+            return None, f"{column} of {len(value)} characters: at most {MAX_FIELD}"
     try:
         email = check_address(values.get("email", ""))
     except ValueError as error:
@@ -266,7 +270,7 @@ def _read_row(values: dict[str, str], line: int) -> tuple[SubscriberRow | None, 
             return None, f"unknown timezone {timezone!r}: use an IANA name such as 'Asia/Dubai'"
     name = clean_name(values.get("name"))
     if name is not None and len(name) > MAX_NAME:
-        return None, f"name of {len(name)} characters: at most {MAX_NAME}"
+        name = name[:MAX_NAME].rstrip()
     status = values.get("status", "").strip().lower() or None
     if status is not None and status not in STATUSES:
         return None, f"unknown status {status!r}: one of {', '.join(STATUSES)}"
