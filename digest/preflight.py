@@ -68,7 +68,8 @@ def preflight(settings: Settings, store: Store | None) -> Preflight:
     try:
         mark = store.file_mark(SUPPRESSION_MARK) if store is not None else None
         if mark is not None and _unchanged(mark, suppression_path):
-            suppressions = Suppressions()
+            suppressions = Suppressions()  # not read again: what it said is said again
+            result.warnings.extend(mark.notes)
         else:
             suppressions = read_suppressions(suppression_path)
     except ConfigError as error:

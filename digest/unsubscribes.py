@@ -105,6 +105,9 @@ def reconcile_suppressions(
         except ConfigError as error:
             return [f"{error} (unsubscribes are kept in the database only until it is fixed)"]
         _import_lines(settings, store, address_key, held, now)
+        # The bad lines of the part read before are said again, so a bad line is never silent.
+        if grown and mark is not None:
+            warnings += mark.notes
         warnings += [f"{path}: {line}: {why} (the line is left out)" for line, why in held.refused]
     changes = store.changes_to_copy(
         mark.history_upto if mark else 0, mark.suppressions_upto if mark else 0
@@ -116,7 +119,13 @@ def reconcile_suppressions(
             data = path.read_bytes()
     except OSError as error:
         # Read, not written: the changes are copied when it can be.
-        store.set_file_mark(SUPPRESSION_MARK, _sha256(data or b""), now, size=len(data or b""))
+        store.set_file_mark(
+            SUPPRESSION_MARK,
+            _sha256(data or b""),
+            now,
+            size=len(data or b""),
+            notes=tuple(warnings),
+        )
         return [
             *warnings,
             f"{path}: cannot write ({error.strerror}): {len(missing)} unsubscribes are "
@@ -127,6 +136,7 @@ def reconcile_suppressions(
         _sha256(data or b""),
         now,
         size=len(data or b""),
+        notes=tuple(warnings),
         history_upto=changes.history_upto,
         suppressions_upto=changes.suppressions_upto,
     )

@@ -177,3 +177,23 @@ def test_memberships_before_the_upgrade_keep_their_meaning(database_url: str) ->
     report = add_members(store, "daily", [SubscriberInput("removed@example.org")], T0)
     assert report.added == 0 and "unsubscribed from list 'daily'" in report.kept_out[0][1]
     engine.dispose()
+
+
+def test_a_bad_line_of_the_suppression_file_is_said_at_every_cycle_without_a_whole_read(
+    tmp_path: Path, feed: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, base_url = feed
+    raw = raw_config(tmp_path, base_url)
+    raw["service"]["suppression_file"] = str(tmp_path / "do-not-mail.csv")
+    (tmp_path / "do-not-mail.csv").write_text(
+        "email,list\nnot an address,\nsam@example.org,daily\n"
+    )
+    clock = FixedClock(DAY1)
+    services, transport = start(settings_of(tmp_path, raw), clock)
+    [first] = run(services).problems
+    assert "do-not-mail.csv: line 2: 'not an address' is not an email address" in first
+    assert recipients(transport) == ["li@example.org", "rana@example.org"]
+    monkeypatch.setattr(unsubscribes, "parse_suppressions", refuse)
+    clock.advance(timedelta(hours=1))
+    assert run(services).problems == (first,)
+    services.close()

@@ -215,6 +215,14 @@ class SubscriberStore(StoreBase):
             for email, row in wanted.items():
                 subscriber_id, name, timezone, set_by = existing[email]
                 membership = memberships.get(subscriber_id)
+                if (
+                    membership is not None
+                    and membership[1] == UNSUBSCRIBED
+                    and row.status != UNSUBSCRIBED
+                ):
+                    # Left alone, name and all: the reader's word is final.
+                    kept_out.append((row.line, _unsubscribed_why(list_slug, *membership[2:])))
+                    continue
                 renamed = email not in new and _renames(row, name, timezone)
                 if renamed and set_by != SET_BY_IMPORT:
                     kept += 1
@@ -241,13 +249,8 @@ class SubscriberStore(StoreBase):
                     plan.history.append(_history(subscriber_id, list_slug, None, after, now))
                     added += 1
                     pending += after == PENDING
-                    continue
-                membership_id, status, channel, changed_at = membership
-                if status == UNSUBSCRIBED and row.status != UNSUBSCRIBED:
-                    kept_out.append((row.line, _unsubscribed_why(list_slug, channel, changed_at)))
-                    continue
-                if status == PENDING and confirmed and row.status != UNSUBSCRIBED:
-                    plan.confirms.append({"membership": membership_id, "now": now})
+                elif membership[1] == PENDING and confirmed and row.status != UNSUBSCRIBED:
+                    plan.confirms.append({"membership": membership[0], "now": now})
                     plan.history.append(_history(subscriber_id, list_slug, PENDING, CONFIRMED, now))
                     updated += 1
                 elif renamed:
