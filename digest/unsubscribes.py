@@ -109,9 +109,7 @@ def reconcile_suppressions(
         if grown and mark is not None:
             warnings += mark.notes
         warnings += [f"{path}: {line}: {why} (the line is left out)" for line, why in held.refused]
-    changes = store.changes_to_copy(
-        mark.history_upto if mark else 0, mark.suppressions_upto if mark else 0
-    )
+    changes = store.changes_to_copy(mark, now)
     missing = [line for line in changes.lines if not held.holds(line[0], line[1])]
     try:
         append_suppressions(path, missing)
@@ -139,6 +137,7 @@ def reconcile_suppressions(
         notes=tuple(warnings),
         history_upto=changes.history_upto,
         suppressions_upto=changes.suppressions_upto,
+        copied=changes.copied,
     )
     return warnings
 

@@ -197,3 +197,51 @@ def test_a_bad_line_of_the_suppression_file_is_said_at_every_cycle_without_a_who
     clock.advance(timedelta(hours=1))
     assert run(services).problems == (first,)
     services.close()
+
+
+def test_a_change_committed_after_a_later_one_is_still_copied_out_once(store: Store) -> None:
+    # On PostgreSQL ids are handed out before commit: row 150 may be read while row 120, a
+    # slower transaction's, is not committed yet. Both reach the file, each once.
+    add_members(store, "daily", [SubscriberInput(f"{n}@example.org") for n in "abc"], T0)
+    a, b, c = store.confirmed_subscribers("daily")
+
+    def unsubscribed(row_id: int, subscriber_id: int) -> None:
+        with store.transaction() as session:
+            session.add(
+                SubscriptionChangeRow(
+                    id=row_id,
+                    subscriber_id=subscriber_id,
+                    list_slug="daily",
+                    from_status="confirmed",
+                    to_status="unsubscribed",
+                    channel="one-click",
+                    at=T0,
+                )
+            )
+
+    unsubscribed(100, a.id)
+    unsubscribed(150, b.id)
+    first = store.changes_to_copy(None, T0)
+    assert [line[0] for line in first.lines] == ["a@example.org", "b@example.org"]
+    store.set_file_mark(
+        "suppressions",
+        None,
+        T0,
+        history_upto=first.history_upto,
+        suppressions_upto=first.suppressions_upto,
+        copied=first.copied,
+    )
+    unsubscribed(120, c.id)  # the slow transaction commits
+    mark = store.file_mark("suppressions")
+    second = store.changes_to_copy(mark, T0 + timedelta(minutes=1))
+    assert [line[0] for line in second.lines] == ["c@example.org"]
+    store.set_file_mark(
+        "suppressions",
+        None,
+        T0,
+        history_upto=second.history_upto,
+        suppressions_upto=second.suppressions_upto,
+        copied=second.copied,
+    )
+    settled = store.changes_to_copy(store.file_mark("suppressions"), T0 + timedelta(minutes=11))
+    assert settled.lines == [] and settled.copied == () and settled.history_upto == 150

@@ -219,6 +219,8 @@ class FileMarkRow(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     history_upto: Mapped[int] = mapped_column(Integer, default=0)
     suppressions_upto: Mapped[int] = mapped_column(Integer, default=0)
+    # Rows after those ids already copied (ids are not committed in order): "h12,s3".
+    copied: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

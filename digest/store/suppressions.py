@@ -8,7 +8,7 @@ the key is left, enough to refuse the address at any import, never enough to mai
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, insert, select
 
@@ -22,6 +22,8 @@ from digest.store.schema import (
 from digest.store.subscribers import FORGOTTEN, IMPORT, UNSUBSCRIBED, check_channel
 
 REASONS = ("hard-bounce", "complaint", "operator", "forgotten")
+# How long a transaction may stay open and still have its unsubscribes copied to the file.
+SETTLE = timedelta(minutes=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,7 @@ class FileMark:
     notes: tuple[str, ...]  # what the file's last import said
     history_upto: int
     suppressions_upto: int
+    copied: tuple[str, ...] = ()  # rows after those ids already copied: "h<id>", "s<id>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,7 @@ class ChangesToCopy:
     lines: list[tuple[str, str, str, datetime]]  # (email, list slug or "", reason, when)
     history_upto: int
     suppressions_upto: int
+    copied: tuple[str, ...]  # rows past the ids above that are copied: "h<id>", "s<id>"
 
 
 def check_reason(reason: str) -> str:
@@ -120,7 +124,10 @@ class SuppressionStore(StoreBase):
             if row is None:
                 return None
             notes = tuple(row.notes.splitlines()) if row.notes else ()
-            return FileMark(row.digest, row.size, notes, row.history_upto, row.suppressions_upto)
+            copied = tuple(row.copied.split(",")) if row.copied else ()
+            return FileMark(
+                row.digest, row.size, notes, row.history_upto, row.suppressions_upto, copied
+            )
 
     def set_file_mark(
         self,
@@ -132,6 +139,7 @@ class SuppressionStore(StoreBase):
         notes: tuple[str, ...] = (),
         history_upto: int | None = None,
         suppressions_upto: int | None = None,
+        copied: tuple[str, ...] | None = None,
     ) -> None:
         with self.transaction() as session:
             row = session.get(FileMarkRow, name)
@@ -144,45 +152,76 @@ class SuppressionStore(StoreBase):
                 row.history_upto = history_upto
             if suppressions_upto is not None:
                 row.suppressions_upto = suppressions_upto
+            if copied is not None:
+                row.copied = ",".join(copied) or None
 
-    def changes_to_copy(self, history_after: int, suppressions_after: int) -> ChangesToCopy:
-        """The unsubscribes and suppressions recorded after the given ids, as lines of the
-        suppression file; those that came from a file (channel "import") or whose address
-        was forgotten are left out."""
+    def changes_to_copy(self, mark: FileMark | None, now: datetime) -> ChangesToCopy:
+        """The unsubscribes and suppressions recorded since ``mark``, as lines of the
+        suppression file; those that came from a file (channel "import") or whose address was
+        forgotten are left out.
+
+        Ids are handed out before commit: on PostgreSQL a transaction may commit a row with a
+        smaller id after a larger one was read. So the mark's ids only pass rows older than
+        ``SETTLE``; the newer ones already copied are named in the mark, not copied twice.
+        """
+        history_after = mark.history_upto if mark else 0
+        suppressions_after = mark.suppressions_upto if mark else 0
+        done = set(mark.copied) if mark else set()
+        settled = now - SETTLE
         with self.transaction() as session:
-            history_upto = session.scalar(select(func.max(SubscriptionChangeRow.id))) or 0
-            suppressions_upto = session.scalar(select(func.max(SuppressionRow.id))) or 0
-            lines: list[tuple[str, str, str, datetime]] = [
-                (email, slug, channel, at)
-                for email, slug, channel, at in session.execute(
-                    select(
-                        SubscriberRow.email,
-                        SubscriptionChangeRow.list_slug,
-                        SubscriptionChangeRow.channel,
-                        SubscriptionChangeRow.at,
-                    )
-                    .join(SubscriberRow, SubscriberRow.id == SubscriptionChangeRow.subscriber_id)
-                    .where(
-                        SubscriptionChangeRow.id > history_after,
-                        SubscriptionChangeRow.id <= history_upto,
-                        SubscriptionChangeRow.to_status == UNSUBSCRIBED,
-                        SubscriptionChangeRow.channel != IMPORT,
-                        SubscriberRow.set_by != FORGOTTEN,
-                    )
-                    .order_by(SubscriptionChangeRow.id)
+            history_upto = session.scalar(
+                select(func.max(SubscriptionChangeRow.id)).where(
+                    SubscriptionChangeRow.id > history_after, SubscriptionChangeRow.at <= settled
                 )
-            ]
-            lines += [
-                (email or "", "", reason, at)
-                for email, reason, at in session.execute(
-                    select(SuppressionRow.email, SuppressionRow.reason, SuppressionRow.at)
-                    .where(
-                        SuppressionRow.id > suppressions_after,
-                        SuppressionRow.id <= suppressions_upto,
-                        SuppressionRow.email.is_not(None),
-                        SuppressionRow.channel != IMPORT,
-                    )
-                    .order_by(SuppressionRow.id)
+            )
+            suppressions_upto = session.scalar(
+                select(func.max(SuppressionRow.id)).where(
+                    SuppressionRow.id > suppressions_after, SuppressionRow.at <= settled
                 )
-            ]
-        return ChangesToCopy(lines, history_upto, suppressions_upto)
+            )
+            history = session.execute(
+                select(
+                    SubscriptionChangeRow.id,
+                    SubscriberRow.email,
+                    SubscriptionChangeRow.list_slug,
+                    SubscriptionChangeRow.channel,
+                    SubscriptionChangeRow.at,
+                )
+                .join(SubscriberRow, SubscriberRow.id == SubscriptionChangeRow.subscriber_id)
+                .where(
+                    SubscriptionChangeRow.id > history_after,
+                    SubscriptionChangeRow.to_status == UNSUBSCRIBED,
+                    SubscriptionChangeRow.channel != IMPORT,
+                    SubscriberRow.set_by != FORGOTTEN,
+                )
+                .order_by(SubscriptionChangeRow.id)
+            ).all()
+            suppressions = session.execute(
+                select(
+                    SuppressionRow.id,
+                    SuppressionRow.email,
+                    SuppressionRow.reason,
+                    SuppressionRow.at,
+                )
+                .where(
+                    SuppressionRow.id > suppressions_after,
+                    SuppressionRow.email.is_not(None),
+                    SuppressionRow.channel != IMPORT,
+                )
+                .order_by(SuppressionRow.id)
+            ).all()
+        history_upto = history_upto or history_after
+        suppressions_upto = suppressions_upto or suppressions_after
+        lines: list[tuple[str, str, str, datetime]] = []
+        copied: list[str] = []
+        for row_id, email, slug, channel, at in history:
+            if f"h{row_id}" not in done:
+                lines.append((email, slug, channel, at))
+            if row_id > history_upto:
+                copied.append(f"h{row_id}")
+        for row_id, address, reason, at in suppressions:
+            if f"s{row_id}" not in done:
+                lines.append((address or "", "", reason, at))
+            if row_id > suppressions_upto:
+                copied.append(f"s{row_id}")
+        return ChangesToCopy(lines, history_upto, suppressions_upto, tuple(copied))

@@ -90,6 +90,7 @@ def upgrade() -> None:
         sa.Column("notes", sa.Text(), nullable=True),
         sa.Column("history_upto", sa.Integer(), nullable=False),
         sa.Column("suppressions_upto", sa.Integer(), nullable=False),
+        sa.Column("copied", sa.Text(), nullable=True),
         sa.Column("at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("name", name="pk_file_marks"),
     )
