@@ -30,7 +30,7 @@ from digest.store import Store
 from digest.store.db import create_database_engine, current_revision, head_revision
 from digest.store.suppressions import FileMark
 from digest.suppression import Suppressions, read_suppressions
-from digest.unsubscribes import SUPPRESSION_MARK
+from digest.unsubscribes import suppression_mark
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def preflight(settings: Settings, store: Store | None) -> Preflight:
         result.warnings.extend(subscriber_file_warnings(path, read.refused, digest_list.slug))
     suppression_path = settings.service.suppression_path
     try:
-        mark = store.file_mark(SUPPRESSION_MARK) if store is not None else None
+        mark = store.file_mark(suppression_mark(suppression_path)) if store is not None else None
         if mark is not None and _unchanged(mark, suppression_path):
             suppressions = Suppressions()  # not read again: what it said is said again
             result.warnings.extend(mark.notes)

@@ -44,7 +44,11 @@ from digest.suppression import (
 
 _log = logging.getLogger(__name__)
 
-SUPPRESSION_MARK = "suppressions"
+
+def suppression_mark(path: Path) -> str:
+    """The name of the mark of the suppression file at ``path``: another file (the setting
+    changed) starts afresh, with every unsubscribe the database holds."""
+    return "suppressions:" + hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
 
 
 def unsubscribe(services: Services, subscriber_id: int, list_slug: str, reason: str) -> bool:
@@ -79,7 +83,8 @@ def reconcile_suppressions(
     returns warnings when the file cannot be read or written, or has bad lines. A file that
     did not change costs its SHA-256 and three lookups; one that only grew, its new lines."""
     path = settings.service.suppression_path
-    mark = store.file_mark(SUPPRESSION_MARK)
+    name = suppression_mark(path)
+    mark = store.file_mark(name)
     try:
         data: bytes | None = path.read_bytes()
     except FileNotFoundError:
@@ -110,7 +115,10 @@ def reconcile_suppressions(
             warnings += mark.notes
         warnings += [f"{path}: {line}: {why} (the line is left out)" for line, why in held.refused]
     changes = store.changes_to_copy(mark, now)
-    missing = [line for line in changes.lines if not held.holds(line[0], line[1])]
+    # A file new to the database (first cycle after the upgrade, or the setting pointed to
+    # another file) gets every unsubscribe and suppression it lacks, not only the newest.
+    lines = store.unsubscribes_now() if mark is None else changes.lines
+    missing = [line for line in lines if not held.holds(line[0], line[1])]
     try:
         append_suppressions(path, missing)
         if missing:
@@ -118,7 +126,7 @@ def reconcile_suppressions(
     except OSError as error:
         # Read, not written: the changes are copied when it can be.
         store.set_file_mark(
-            SUPPRESSION_MARK,
+            name,
             _sha256(data or b""),
             now,
             size=len(data or b""),
@@ -130,7 +138,7 @@ def reconcile_suppressions(
             "kept in the database only until it can be written; check service.suppression_file",
         ]
     store.set_file_mark(
-        SUPPRESSION_MARK,
+        name,
         _sha256(data or b""),
         now,
         size=len(data or b""),

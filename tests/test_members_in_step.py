@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 
 from digest import imports, unsubscribes
 from digest.clock import FixedClock
 from digest.store import Store, SubscriberInput, open_store
 from digest.store.db import create_database_engine, upgrade
-from digest.store.schema import SubscriptionChangeRow
+from digest.store.schema import SubscriberRow, SubscriptionChangeRow, SubscriptionRow
 from digest.unsubscribes import unsubscribe
 from tests.members import add_members
 from tests.test_lists import DAY1, raw_config, recipients, run, settings_of, start
@@ -245,3 +245,46 @@ def test_a_change_committed_after_a_later_one_is_still_copied_out_once(store: St
     )
     settled = store.changes_to_copy(store.file_mark("suppressions"), T0 + timedelta(minutes=11))
     assert settled.lines == [] and settled.copied == () and settled.history_upto == 150
+
+
+def test_a_suppression_file_set_to_a_new_path_starts_with_every_unsubscribe(
+    tmp_path: Path, feed: tuple[Path, str]
+) -> None:
+    _, base_url = feed
+    raw = raw_config(tmp_path, base_url)
+    clock = FixedClock(DAY1)
+    services, _ = start(settings_of(tmp_path, raw), clock)
+    run(services)
+    sam = next(s for s in services.store.confirmed_subscribers("daily") if s.name == "Sam")
+    assert unsubscribe(services, sam.id, "daily", "unsubscribe-page")
+    key = services.address_key("li@example.org")
+    assert services.store.suppress("li@example.org", key, "complaint", "complaint", clock.now())
+    # An unsubscribe from before migration 0007: in the membership, with no history row.
+    with services.store.transaction() as session:
+        session.execute(
+            update(SubscriptionRow)
+            .where(SubscriptionRow.subscriber_id != sam.id)
+            .where(
+                SubscriptionRow.subscriber_id.in_(
+                    select(SubscriberRow.id).where(SubscriberRow.email == "rana@example.org")
+                )
+            )
+            .values(status="unsubscribed", channel="unrecorded")
+        )
+    clock.advance(timedelta(hours=1))
+    run(services)
+    services.close()
+
+    # The operator moves the file to the backed-up volume, empty: it is filled at once.
+    raw["service"]["suppression_file"] = str(tmp_path / "backup" / "suppressed.csv")
+    services, _ = start(settings_of(tmp_path, raw), clock)
+    run(services)
+    moved = (tmp_path / "backup" / "suppressed.csv").read_text().splitlines()
+    assert sorted(line.rsplit(",", 1)[0] for line in moved[1:]) == [
+        "li@example.org,,complaint",
+        "rana@example.org,daily,unrecorded",
+        "sam@example.org,daily,unsubscribe-page",
+    ]
+    run(services)  # and not twice
+    assert len((tmp_path / "backup" / "suppressed.csv").read_text().splitlines()) == 4
+    services.close()

@@ -17,6 +17,7 @@ from digest.store.schema import (
     FileMarkRow,
     SubscriberRow,
     SubscriptionChangeRow,
+    SubscriptionRow,
     SuppressionRow,
 )
 from digest.store.subscribers import FORGOTTEN, IMPORT, UNSUBSCRIBED, check_channel
@@ -154,6 +155,38 @@ class SuppressionStore(StoreBase):
                 row.suppressions_upto = suppressions_upto
             if copied is not None:
                 row.copied = ",".join(copied) or None
+
+    def unsubscribes_now(self) -> list[tuple[str, str, str, datetime]]:
+        """Every unsubscribed membership and suppression, as lines of the suppression file
+        (those that came from a file, and forgotten addresses, left out), oldest first."""
+        with self.transaction() as session:
+            lines: list[tuple[str, str, str, datetime]] = [
+                (email, slug, channel, at)
+                for email, slug, channel, at in session.execute(
+                    select(
+                        SubscriberRow.email,
+                        SubscriptionRow.list_slug,
+                        SubscriptionRow.channel,
+                        SubscriptionRow.changed_at,
+                    )
+                    .join(SubscriberRow, SubscriberRow.id == SubscriptionRow.subscriber_id)
+                    .where(
+                        SubscriptionRow.status == UNSUBSCRIBED,
+                        SubscriptionRow.channel != IMPORT,
+                        SubscriberRow.set_by != FORGOTTEN,
+                    )
+                    .order_by(SubscriptionRow.changed_at, SubscriptionRow.id)
+                )
+            ]
+            lines += [
+                (address or "", "", reason, at)
+                for address, reason, at in session.execute(
+                    select(SuppressionRow.email, SuppressionRow.reason, SuppressionRow.at)
+                    .where(SuppressionRow.email.is_not(None), SuppressionRow.channel != IMPORT)
+                    .order_by(SuppressionRow.at, SuppressionRow.id)
+                )
+            ]
+        return lines
 
     def changes_to_copy(self, mark: FileMark | None, now: datetime) -> ChangesToCopy:
         """The unsubscribes and suppressions recorded since ``mark``, as lines of the
