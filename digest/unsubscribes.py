@@ -115,9 +115,11 @@ def reconcile_suppressions(
             warnings += mark.notes
         warnings += [f"{path}: {line}: {why} (the line is left out)" for line, why in held.refused]
     changes = store.changes_to_copy(mark, now)
-    # A file new to the database (first cycle after the upgrade, or the setting pointed to
-    # another file) gets every unsubscribe and suppression it lacks, not only the newest.
-    lines = store.unsubscribes_now() if mark is None else changes.lines
+    # A file new to the database (first cycle after the upgrade, the setting pointed to another
+    # file, or the file deleted since) gets every unsubscribe and suppression it lacks, not
+    # only the newest.
+    fresh = mark is None or (data is None and mark.size > 0)
+    lines = store.unsubscribes_now() if fresh else changes.lines
     missing = [line for line in lines if not held.holds(line[0], line[1])]
     try:
         append_suppressions(path, missing)

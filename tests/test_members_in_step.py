@@ -287,4 +287,8 @@ def test_a_suppression_file_set_to_a_new_path_starts_with_every_unsubscribe(
     ]
     run(services)  # and not twice
     assert len((tmp_path / "backup" / "suppressed.csv").read_text().splitlines()) == 4
+    # Deleted, it is written again whole.
+    (tmp_path / "backup" / "suppressed.csv").unlink()
+    run(services)
+    assert len((tmp_path / "backup" / "suppressed.csv").read_text().splitlines()) == 4
     services.close()
