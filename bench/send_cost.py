@@ -55,7 +55,7 @@ from digest.sample_server import serve_folder
 from digest.services import Services, build_services
 from digest.store.editions import PENDING
 from digest.store.schema import DeliveryRow, SubscriberRow, SubscriptionRow
-from digest.store.subscribers import ACTIVE
+from digest.store.subscribers import CONFIRMED
 
 NOW = datetime(2026, 11, 25, 3, 30, tzinfo=UTC)
 SLOT = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
@@ -200,7 +200,7 @@ def queue_ledger(services: Services, edition_id: int, count: int) -> None:
             session.execute(
                 insert(SubscriptionRow),
                 [
-                    {"subscriber_id": i, "list_slug": "gulf-daily", "status": ACTIVE,
+                    {"subscriber_id": i, "list_slug": "gulf-daily", "status": CONFIRMED,
                      "changed_at": NOW}
                     for i in part
                 ],

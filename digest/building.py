@@ -19,12 +19,10 @@ from digest import compose, lint, local_time, screening
 from digest.bylines import Bylines
 from digest.config import ListSettings
 from digest.errors import (
-    ConfigError,
     HeaderCheckError,
 )
-from digest.lists import slugs_and_previous
+from digest.imports import import_list_file
 from digest.mail.personalize import fill_for_preview, personalize
-from digest.mail.subscribers import read_subscriber_file, subscriber_file_warnings
 from digest.records import (
     Edition,
     OutgoingMessage,
@@ -33,9 +31,7 @@ from digest.records import (
 )
 from digest.schedule import latest_slot
 from digest.services import Services
-from digest.store import SubscriberInput
 from digest.store.editions import EMPTY, READY, EditionState
-from digest.suppression import read_suppressions
 
 _log = logging.getLogger(__name__)
 
@@ -81,8 +77,8 @@ def _local_due_slots(
     variant is not stored yet, or is stored to be sent and they are not queued for it (they
     joined since). A group whose variant came out empty waits for its next slot."""
     store, slots = services.store, []
-    # Its members first, from its subscriber file (the warnings are given when they are queued).
-    sync_list_subscribers(services, digest_list)
+    # Its members first (the warnings are given when they are queued).
+    list_members_in_step(services, digest_list)
     for group in _due_groups(services, digest_list, now):
         if group.slot in slots:
             continue
@@ -123,39 +119,18 @@ def forced_slot(services: Services, list_slug: str, now: datetime) -> datetime:
     return now.replace(second=0, microsecond=0)
 
 
-def sync_list_subscribers(services: Services, digest_list: ListSettings) -> list[str]:
-    """Bring a list's members in step with its subscriber file and the suppression file before
-    an edition is queued; returns warnings, never raises for a file's content.
-
-    A bad row costs that row (its reader is left out, the rest imported); a file that cannot be
-    read at all leaves the members as they were imported last (invariant 6).
-    """
-    settings = services.settings
-    path = settings.config_path(digest_list.subscribers)
-    keep = f"list {digest_list.slug!r} keeps its members as last imported"
-    try:
-        read = read_subscriber_file(path)
-        suppressions = read_suppressions(settings.service.suppression_path)
-    except ConfigError as error:
-        return [f"{error} ({keep})"]
-    synced = services.store.sync_subscribers(
-        digest_list.slug,
-        (SubscriberInput(row.email, row.name, row.timezone) for row in read.rows),
+def list_members_in_step(services: Services, digest_list: ListSettings) -> list[str]:
+    """The list's file from the config imported first if it changed since its last import
+    (a cycle did it already at its start: then this costs the file's SHA-256); the members are
+    who the database holds. Returns warnings, never raises for a file's content."""
+    _, warnings = import_list_file(
+        services.settings,
+        services.store,
+        services.address_key,
+        digest_list,
         services.clock.now(),
-        suppressed=suppressions.for_list(slugs_and_previous(digest_list)),
     )
-    warnings = subscriber_file_warnings(path, read.refused, digest_list.slug)
-    if not read.rows and synced.removed:
-        # Most likely a bad export: said loudly, since the next editions go to nobody.
-        warnings.append(
-            f"{path}: no subscribers in the file: {synced.removed} readers of list "
-            f"{digest_list.slug!r} are left out of its next editions (copies already queued "
-            "still go); restore the file to bring them back"
-        )
-    return warnings + [
-        f"{settings.service.suppression_path}: {line}: {why} (the line is left out)"
-        for line, why in suppressions.refused
-    ]
+    return warnings
 
 
 def compose_next_edition(
@@ -268,7 +243,7 @@ def queue_edition(services: Services, stored: BuildOutcome) -> BuildOutcome:
     if not stored.ready or stored.edition_id is None:
         return stored
     store = services.store
-    file_warnings = sync_list_subscribers(services, services.settings.list(stored.list_slug))
+    file_warnings = list_members_in_step(services, services.settings.list(stored.list_slug))
     store.queue_deliveries(stored.edition_id, stored.list_slug, services.clock.now())
     return replace(
         stored,
@@ -339,7 +314,7 @@ def _local_slot(
     (digest.local_time). A slot that is no reader's latest is an extra edition asked for by
     hand: every reader not served since is due at it."""
     store, now = services.store, services.clock.now()
-    file_warnings = sync_list_subscribers(services, digest_list) if queue else []
+    file_warnings = list_members_in_step(services, digest_list) if queue else []
     groups = [group for group in _due_groups(services, digest_list, now) if group.slot == slot]
     if not groups and slot > latest_slot(digest_list.schedule, digest_list.timezone, now):
         groups = _due_groups(services, digest_list, now, extra_slot=slot)

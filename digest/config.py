@@ -592,9 +592,12 @@ class ListSettings(_Model):
     """The size of the "Recommended" block."""
     send_when_empty: bool = False
     """Send an edition even when no article is new."""
-    subscribers: Path
-    """A CSV file with the columns ``email``, ``name`` (optional) and ``timezone`` (optional),
-    relative to the config file."""
+    subscribers: Path | None = None
+    """A CSV file (columns ``email``, ``name``, ``timezone``; relative to the config file)
+    imported into the list as confirmed readers at the start of a cycle whenever it changed
+    since its last import. An import adds and updates, never removes or resubscribes anyone:
+    readers live in the database (``digest subscribers``). Leave it out for a list whose readers
+    sign up or are imported with ``digest subscribers import``."""
     utm: UtmSettings | None = None
     """Tracking parameters for the list's article links; none leaves them as the feed gave
     them."""
@@ -988,6 +991,8 @@ def _cross_check(settings: Settings) -> Iterable[tuple[str, str]]:
                 f"{entry_key('lists', settings.lists, index)}.topics",
                 f"topic {duplicate!r} is listed twice",
             )
+        if digest_list.subscribers is None:
+            continue
         subscribers = settings.config_path(digest_list.subscribers)
         if not subscribers.is_file():
             yield (

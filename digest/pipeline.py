@@ -5,10 +5,11 @@
     digest.delivering  deliver_batch(edition, ids) personalize ─► transport ─► mark sent (or retry)
 
     run_cycle(dispatcher)  carry renamed lists' history over and name the removed ones
-                           (digest.lists), poll the due feeds, queue any edition stored but never
-                           queued, build every due edition, deliver in batches read from the
-                           ledger as they go, on smtp.connections processes (digest.sending), and
-                           resume deliveries a crash left pending
+                           (digest.lists), import the lists' files that changed and bring the
+                           suppression file in step (members_in_step), poll the due feeds, queue
+                           any edition stored but never queued, build every due edition, deliver
+                           in batches read from the ledger as they go, on smtp.connections
+                           processes (digest.sending), and resume deliveries a crash left pending
     poll_cycle(dispatcher) the polls alone (``digest poll``)
 
 The three stage functions are what the Celery tasks in ``worker/`` call; ``run_cycle`` hands them
@@ -36,7 +37,6 @@ from digest.building import (
     preview_edition,
     render_preview,
     sample_message,
-    sync_list_subscribers,
 )
 from digest.delivering import (
     DELIVERY_BATCH_SIZE,
@@ -49,6 +49,7 @@ from digest.delivering import (
 from digest.errors import (
     RenderError,
 )
+from digest.imports import import_list_files
 from digest.ingesting import PollOutcome, UnchangedFetches, due_feeds, poll_feed, poll_feeds
 from digest.jitter import reseed as reseed_jitter
 from digest.lists import carry_over
@@ -82,10 +83,20 @@ __all__ = [
     "render_preview",
     "reseed_jitter",
     "sample_message",
-    "sync_list_subscribers",
 ]
 
 _log = logging.getLogger(__name__)
+
+
+def members_in_step(services: Services, now: datetime) -> list[str]:
+    """At the start of a cycle, after renames are carried over: each list's file from the
+    config imported if it changed since its last import (digest.imports), and the suppression
+    file and the database brought in step (digest.unsubscribes). Returns warnings naming the
+    file, the line and the list; never raises for a file's content."""
+    _, warnings = import_list_files(services.settings, services.store, services.address_key, now)
+    return warnings + reconcile_suppressions(
+        services.settings, services.store, services.address_key, now
+    )
 
 
 def outcome_to_dict(outcome: PollOutcome | BuildOutcome | DeliveryOutcome) -> dict[str, Any]:
@@ -94,20 +105,9 @@ def outcome_to_dict(outcome: PollOutcome | BuildOutcome | DeliveryOutcome) -> di
 
 
 def _copies_ahead(services: Services, list_slugs: Sequence[str]) -> int:
-    """About how many copies the editions of ``list_slugs`` will send: their lists' members,
-    or, before a list's first edition, the lines of its subscriber file (counted, not read)."""
-    members = services.store.members_of(list_slugs)
-    if members > DELIVERY_BATCH_SIZE:
-        return members
-    lines = 0
-    for slug in list_slugs:
-        try:
-            path = services.settings.config_path(services.settings.list(slug).subscribers)
-            with path.open("rb") as file:
-                lines += sum(chunk.count(b"\n") for chunk in iter(lambda: file.read(1 << 16), b""))
-        except (LookupError, OSError):
-            continue  # the build says what is wrong with the list or its file
-    return max(members, lines)
+    """About how many copies the editions of ``list_slugs`` will send: their lists' confirmed
+    members (the cycle imported their files before)."""
+    return services.store.members_of(list_slugs)
 
 
 class Dispatcher(Protocol):
@@ -215,7 +215,7 @@ def run_cycle(
     # Before anything is sent: an undeclared rename is refused (ConfigError), declared ones
     # carry their history over, and lists that left the config are named, held, every cycle.
     held = carry_over(settings, store, services.clock.now())
-    held += reconcile_suppressions(settings, store, services.clock.now())
+    held += members_in_step(services, services.clock.now())
     polls = poll_cycle(services, dispatcher, force=force_poll, observer=observer)
     polled, failed_feeds, new_articles = polls.feeds_polled, polls.feeds_failed, polls.new_articles
     problems: list[str] = [*held, *polls.problems]
@@ -245,7 +245,9 @@ def run_cycle(
             problems.append(str(error))
             observer.advance("Building editions", list_slug)
             continue
-        problems.extend(outcome.warnings)  # articles left out of it, named
+        # Articles left out of it, named; a file's problem the cycle's start said already is not
+        # said twice.
+        problems.extend(warning for warning in outcome.warnings if warning not in problems)
         if outcome.empty:
             skipped += 1
         elif outcome.built:

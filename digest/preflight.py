@@ -1,8 +1,10 @@
 """What ``digest config check`` and the start of ``digest run`` check: one function, one verdict.
 
     settings ─► each list's subscriber file: rows counted; a bad row a warning, an unreadable file
-                an error
-             ─► the suppression file: a bad line a warning, an unreadable file an error
+                an error; a file unchanged since its last import is not read again (its
+                confirmed members are counted in the database instead)
+             ─► the suppression file: a bad line a warning, an unreadable file an error (not
+                read again either when unchanged since the database last read it)
              ─► previous_slugs that contradict the config: errors
              ─► a base_url on plain http (loopback only): a warning that no reader can use it
     database ─► (when there is one to see) an undeclared rename: an error; a list that left the
@@ -22,11 +24,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from digest.config import Settings
 from digest.errors import ConfigError
+from digest.imports import file_digest, list_mark
 from digest.lists import held_warnings, history_problems, previous_slug_problems
 from digest.mail.subscribers import read_subscriber_file, subscriber_file_warnings
 from digest.store import Store
 from digest.store.db import create_database_engine, current_revision, head_revision
-from digest.suppression import read_suppressions
+from digest.store.suppressions import FileMark
+from digest.suppression import Suppressions, read_suppressions
+from digest.unsubscribes import suppression_mark
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,18 @@ def preflight(settings: Settings, store: Store | None) -> Preflight:
     """Check the files the config names and, with ``store``, the lists' history in it."""
     result = Preflight()
     for digest_list in settings.lists:
+        if digest_list.subscribers is None:
+            result.subscribers[digest_list.slug] = (
+                store.members_of([digest_list.slug]) if store is not None else 0
+            )
+            continue
         path = settings.config_path(digest_list.subscribers)
+        mark = store.file_mark(list_mark(digest_list.slug)) if store is not None else None
+        if store is not None and mark is not None and _unchanged(mark, path):
+            # Not read again: what its import said is said again.
+            result.subscribers[digest_list.slug] = store.members_of([digest_list.slug])
+            result.warnings.extend(mark.notes)
+            continue
         try:
             read = read_subscriber_file(path)
         except ConfigError as error:
@@ -51,7 +67,12 @@ def preflight(settings: Settings, store: Store | None) -> Preflight:
         result.warnings.extend(subscriber_file_warnings(path, read.refused, digest_list.slug))
     suppression_path = settings.service.suppression_path
     try:
-        suppressions = read_suppressions(suppression_path)
+        mark = store.file_mark(suppression_mark(suppression_path)) if store is not None else None
+        if mark is not None and _unchanged(mark, suppression_path):
+            suppressions = Suppressions()  # not read again: what it said is said again
+            result.warnings.extend(mark.notes)
+        else:
+            suppressions = read_suppressions(suppression_path)
     except ConfigError as error:
         result.errors.append(str(error))
     else:
@@ -73,6 +94,16 @@ def preflight(settings: Settings, store: Store | None) -> Preflight:
     if problems:
         result.errors.append(str(ConfigError(str(settings.source), problems)))
     return result
+
+
+def _unchanged(mark: FileMark, path: Path) -> bool:
+    """Whether ``path`` is the very file the database last read, as ``mark`` says."""
+    if mark.digest is None:
+        return False
+    try:
+        return file_digest(path) == mark.digest
+    except OSError:
+        return False  # read below, which says what is wrong
 
 
 def existing_store(settings: Settings) -> tuple[Store | None, str]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import httpx
 
+from digest.addresses import key_function
 from digest.clock import Clock, SystemClock
 from digest.config import FeedSettings, Settings
 from digest.ingest import build_client
@@ -33,6 +35,8 @@ class Services:
     classifier: TopicClassifier
     renderer: Renderer
     signer: TokenSigner
+    # The key an address is suppressed under (digest.addresses), with the signer's secret.
+    address_key: Callable[[str], str]
     dkim: DkimSigner | None = None
     send_rate: SendRate = field(default_factory=Unlimited)  # smtp.send_rate (digest.send_rate)
     # Recent editions' compiled messages (see digest.delivering.personalizer_for). They live here,
@@ -88,6 +92,7 @@ def build_services(
     http: httpx.Client | None = None,
     migrate: bool = True,
 ) -> Services:
+    secret = signing_secret(settings)
     return Services(
         settings=settings,
         store=open_store(settings.service.database_url, migrate=migrate),
@@ -96,7 +101,8 @@ def build_services(
         transport=transport or default_transport(settings),
         classifier=TopicClassifier(settings.topics),
         renderer=Renderer(settings),
-        signer=TokenSigner(signing_secret(settings)),
+        signer=TokenSigner(secret),
+        address_key=key_function(secret),
         dkim=dkim_signer(settings),  # a bad key is a config error now, not at the first send
         send_rate=default_send_rate(settings),
     )

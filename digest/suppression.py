@@ -1,15 +1,15 @@
-"""The suppression file: addresses that must never get mail, kept outside the database.
+"""The suppression file: the unsubscribes and suppressions of the database, copied out to a file.
 
     email,list,reason,at
-    rana@example.org,daily,unsubscribe link,2026-11-24T08:01:00+00:00
-    bounced@example.org,,operator,2026-11-25T10:00:00+00:00
+    rana@example.org,daily,one-click,2026-11-24T08:01:00+00:00
+    bounced@example.org,,hard-bounce,2026-11-25T10:00:00+00:00
 
-One line per unsubscribe (``list`` is the list's slug at the time) or per suppression of every
-list (``list`` empty), appended by ``digest.unsubscribes`` before the database records it, and
-open to the operator's own lines. Every subscriber sync reads it: an address in it is never made
-an active member again, so an unsubscribe survives a new or reset database (invariant 8). The
-database is the working copy; this file is what an operator backs up, moves with the service and
-may edit by hand. A line that cannot be read is reported and left out; it never stops a list.
+One line per unsubscribe (``list`` is the list's slug at the time, ``reason`` its channel) or per
+suppression of every list (``list`` empty, ``reason`` why). The database is the source of truth;
+this file is its export and an import (digest.unsubscribes): each cycle appends what the database
+recorded since, and reads the file back only when it changed since (an operator's own lines, or
+the file brought to a new database), so an unsubscribe survives a new or reset database
+(invariant 8). A line that cannot be read is reported and left out; it never stops a list.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ class Suppressions:
 
     by_list: dict[str, set[str]] = field(default_factory=dict)  # lowercased addresses
     refused: list[tuple[str, str]] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)  # every list's address -> reason
 
     def for_list(self, slugs: Iterable[str]) -> set[str]:
         """The addresses a list must not mail: its own lines (under any of ``slugs``, its name
@@ -53,11 +54,41 @@ class Suppressions:
 def read_suppressions(path: Path) -> Suppressions:
     """Read the suppression file; a missing file holds nothing. Raises ConfigError only when the
     file cannot be read at all (not UTF-8, no ``email`` column, broken quoting)."""
-    source = str(path)
     try:
         text = read_utf8_file(path)
     except FileNotFoundError:
         return Suppressions()
+    return parse_suppressions(text, str(path))
+
+
+def read_new_lines(path: Path, data: bytes, start: int) -> Suppressions:
+    """The lines of the file (as ``data``) from byte ``start`` on, read under its header: what
+    was appended since the file was last read up to ``start``."""
+    if start == 0:
+        return parse_suppressions(_decode(path, data), str(path))
+    try:
+        head, _, _ = data.decode("utf-8-sig").partition("\n")
+        before = data[:start].decode("utf-8-sig")
+        tail = data[start:].decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            str(path), [("", f"not UTF-8 text (byte {error.start}): save the file as UTF-8")]
+        ) from None
+    # Line numbers as in the file: the header, then as many blank lines as the lines before.
+    return parse_suppressions(head + "\n" * before.count("\n") + tail, str(path))
+
+
+def _decode(path: Path, data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            str(path), [("", f"not UTF-8 text (byte {error.start}): save the file as UTF-8")]
+        ) from None
+
+
+def parse_suppressions(text: str, source: str) -> Suppressions:
+    """The suppression file's ``text`` (``source`` names it in errors)."""
     reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
     found = Suppressions()
     try:
@@ -79,6 +110,8 @@ def read_suppressions(path: Path) -> Suppressions:
                 continue
             slug = (row.get("list") or "").strip()
             found.by_list.setdefault(slug, set()).add(email.lower())
+            if slug == EVERY_LIST:
+                found.reasons[email.lower()] = (row.get("reason") or "").strip()
     except csv.Error as error:
         raise ConfigError(
             source, [(f"line {reader.line_num}", f"not valid CSV: {error}")]
@@ -119,3 +152,40 @@ def _ends_with_newline(path: Path) -> bool:
     with path.open("rb") as file:
         file.seek(-1, os.SEEK_END)
         return file.read(1) == b"\n"
+
+
+def remove_address(path: Path, email: str) -> int:
+    """Take every line of ``email`` (any case) out of the file, under the appenders' lock;
+    returns how many went. For a forgotten address: its key stays in the database."""
+    key = email.strip().lower()
+    try:
+        file = path.open("r+", encoding="utf-8", newline="")
+    except FileNotFoundError:
+        return 0
+    with file:
+        fcntl.flock(file, fcntl.LOCK_EX)
+        try:
+            lines = file.read().splitlines(keepends=True)
+            kept = [
+                line
+                for number, line in enumerate(lines)
+                if number == 0 or _first_field(line).lower() != key
+            ]
+            removed = len(lines) - len(kept)
+            if removed:
+                file.seek(0)
+                file.write("".join(kept))
+                file.truncate()
+                file.flush()
+                os.fsync(file.fileno())
+            return removed
+        finally:
+            fcntl.flock(file, fcntl.LOCK_UN)
+
+
+def _first_field(line: str) -> str:
+    """The first field of a CSV line (the email column, as this module writes it)."""
+    try:
+        return next(csv.reader([line]), [""])[0].strip() if line.strip() else ""
+    except csv.Error:
+        return ""

@@ -31,7 +31,6 @@ from digest.config import Settings, load_settings
 from digest.errors import ConfigError
 from digest.lists import carry_over
 from digest.services import Services
-from digest.unsubscribes import reconcile_suppressions
 
 _log = logging.getLogger(__name__)
 
@@ -123,8 +122,9 @@ def tick(services: Services, fanout: Fanout, leases: Leases) -> TickOutcome:
     while it is in hand."""
     settings, store, now = services.settings, services.store, services.clock.now()
     try:
-        # As run_cycle does before anything is sent: renames carried over, suppressions applied.
-        problems = carry_over(settings, store, now) + reconcile_suppressions(settings, store, now)
+        # As run_cycle does before anything is sent: renames carried over, changed subscriber
+        # files imported, the suppression file and the database in step.
+        problems = carry_over(settings, store, now) + pipeline.members_in_step(services, now)
     except ConfigError as error:  # an undeclared rename: nothing goes out until it is declared
         _log.error("%s", error)
         return TickOutcome(problems=(str(error),))

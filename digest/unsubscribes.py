@@ -1,76 +1,196 @@
-"""A reader's unsubscribe, recorded where it outlives the database: the suppression file first.
+"""A reader's unsubscribe, and the suppression file kept in step with the database.
 
-    unsubscribe(subscriber, list) ─► the list's slug now (an old link may carry a former one)
-                                  ─► a line in the suppression file, synced to disk
-                                  ─► the membership marked unsubscribed in the database
+    unsubscribe(subscriber, list, channel) ─► the list's slug now (an old link may carry a
+                                              former one) ─► one transaction: the membership
+                                              unsubscribed, the change appended to its history
+                                           ─► a line appended to the suppression file
 
-The file is written first: should the database write fail, the next subscriber sync applies the
-file's line, so the reader's word is never lost between the two (invariant 8). The web page, the
-one-click POST and the mailto handler all come through here.
+    reconcile_suppressions, at the start of each cycle:
+        the file only grew since last read ─► its new lines imported (cheap: a few lines)
+        the file was edited, or is new to this database ─► all its lines imported
+            (a list's line unsubscribes the reader from it, a membership made if need be, so a
+            later import cannot add them; a line for every list suppresses the address)
+        the database's unsubscribes and suppressions since the last copy, less those the new
+        lines hold already ─► appended to the file
+
+The database is the source of truth: the reader's word is recorded once it is committed there.
+The file is its export, written at once by ``unsubscribe`` (best effort: a disk that refuses is
+caught up by the next cycle) and by each cycle for changes made elsewhere (an import of the
+file, a bounce); an operator backs it up, brings it to a new database and may edit it by hand.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 from digest.config import Settings
 from digest.errors import ConfigError
 from digest.lists import list_for_slug, slugs_and_previous
 from digest.services import Services
-from digest.store import Store
-from digest.suppression import append_suppressions, read_suppressions
+from digest.store import Store, SubscriberInput
+from digest.store.subscribers import IMPORT, UNSUBSCRIBED, check_channel
+from digest.store.suppressions import REASONS
+from digest.suppression import (
+    EVERY_LIST,
+    Suppressions,
+    append_suppressions,
+    parse_suppressions,
+    read_new_lines,
+)
 
 _log = logging.getLogger(__name__)
 
 
+def suppression_mark(path: Path) -> str:
+    """The name of the mark of the suppression file at ``path``: another file (the setting
+    changed) starts afresh, with every unsubscribe the database holds."""
+    return "suppressions:" + hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+
+
 def unsubscribe(services: Services, subscriber_id: int, list_slug: str, reason: str) -> bool:
     """Unsubscribe a reader from a list (by its slug now or before); False when there is no
-    such reader. ``reason`` says which channel brought it (link, one-click, mailto, operator)."""
+    such reader or membership. ``reason`` is the channel that brought it ("one-click",
+    "unsubscribe-page", "mailto", "operator"…; see digest.store.subscribers.CHANNELS)."""
+    channel = check_channel(reason)
     settings, store, now = services.settings, services.store, services.clock.now()
-    subscriber = store.subscriber(subscriber_id)
-    if subscriber is None:
-        return False
     digest_list = list_for_slug(settings, list_slug)
     slug = digest_list.slug if digest_list is not None else list_slug
-    path = settings.service.suppression_path
-    try:
-        append_suppressions(path, [(subscriber.email, slug, reason, now)])
-    except OSError as error:
-        # The database still records it, and the next cycle copies it to the file: a reader's
-        # word is never refused because of a disk.
-        _log.error("could not write %s (%s); the unsubscribe is kept in the database", path, error)
     # The membership may still be under the slug of the link until the rename is carried over.
-    return store.unsubscribe(subscriber_id, slug, now) or store.unsubscribe(
-        subscriber_id, list_slug, now
+    done = store.unsubscribe(subscriber_id, slug, now, channel) or (
+        slug != list_slug and store.unsubscribe(subscriber_id, list_slug, now, channel)
     )
+    subscriber = store.subscriber(subscriber_id) if done else None
+    if subscriber is not None:
+        path = settings.service.suppression_path
+        try:
+            append_suppressions(path, [(subscriber.email, slug, channel, now)])
+        except OSError as error:
+            # Recorded in the database: the next cycle copies it to the file.
+            _log.error(
+                "could not write %s (%s); the next cycle copies the unsubscribe", path, error
+            )
+    return done
 
 
-def reconcile_suppressions(settings: Settings, store: Store, now: datetime) -> list[str]:
-    """Bring the suppression file and the database in step, both ways, at each cycle: the
-    database's unsubscribes the file lacks are appended to it (recorded before the file existed,
-    or while it could not be written), and the file's lines (an operator's, or one written just
-    before a crash) unsubscribe their readers at once, so copies already queued for them are
-    skipped. Returns warnings when the file cannot be read or written."""
+def reconcile_suppressions(
+    settings: Settings, store: Store, address_key: Callable[[str], str], now: datetime
+) -> list[str]:
+    """Bring the suppression file and the database in step (see the module's docstring);
+    returns warnings when the file cannot be read or written, or has bad lines. A file that
+    did not change costs its SHA-256 and three lookups; one that only grew, its new lines."""
     path = settings.service.suppression_path
+    name = suppression_mark(path)
+    mark = store.file_mark(name)
     try:
-        kept = read_suppressions(path)
-    except ConfigError as error:
-        return [f"{error} (unsubscribes are kept in the database only until it is fixed)"]
-    for digest_list in settings.lists:
-        store.unsubscribe_addresses(
-            digest_list.slug, kept.for_list(slugs_and_previous(digest_list)), now
+        data: bytes | None = path.read_bytes()
+    except FileNotFoundError:
+        data = None
+    except OSError as error:
+        return [f"{path}: cannot read ({error.strerror}); unsubscribes are kept in the database"]
+    warnings: list[str] = []
+    held = Suppressions()
+    if data is not None:
+        # A file that only grew since the mark (the mark of a missing file is the empty one)
+        # is read from where the mark ends; any other change, or no mark, means a whole read.
+        grown = (
+            mark is not None
+            and mark.digest is not None
+            and mark.size <= len(data)
+            and _sha256(data[: mark.size]) == mark.digest
         )
-    missing = [
-        (email, slug, "unsubscribed (copied from the database)", when)
-        for email, slug, when in store.unsubscribed_members()
-        if not kept.holds(email, slug)
-    ]
+        try:
+            if not grown:
+                held = parse_suppressions(_text(path, data), str(path))
+            elif mark is not None and mark.size < len(data):
+                held = read_new_lines(path, data, mark.size)
+        except ConfigError as error:
+            return [f"{error} (unsubscribes are kept in the database only until it is fixed)"]
+        _import_lines(settings, store, address_key, held, now)
+        # The bad lines of the part read before are said again, so a bad line is never silent.
+        if grown and mark is not None:
+            warnings += mark.notes
+        warnings += [f"{path}: {line}: {why} (the line is left out)" for line, why in held.refused]
+    changes = store.changes_to_copy(mark, now)
+    # A file new to the database (first cycle after the upgrade, the setting pointed to another
+    # file, or the file deleted since) gets every unsubscribe and suppression it lacks, not
+    # only the newest.
+    fresh = mark is None or (data is None and mark.size > 0)
+    lines = store.unsubscribes_now() if fresh else changes.lines
+    missing = [line for line in lines if not held.holds(line[0], line[1])]
     try:
         append_suppressions(path, missing)
+        if missing:
+            data = path.read_bytes()
     except OSError as error:
+        # Read, not written: the changes are copied when it can be.
+        store.set_file_mark(
+            name,
+            _sha256(data or b""),
+            now,
+            size=len(data or b""),
+            notes=tuple(warnings),
+        )
         return [
-            f"{path}: cannot write ({error.strerror}): {len(missing)} unsubscribes are kept in "
-            "the database only until it can be written; check service.suppression_file"
+            *warnings,
+            f"{path}: cannot write ({error.strerror}): {len(missing)} unsubscribes are "
+            "kept in the database only until it can be written; check service.suppression_file",
         ]
-    return []
+    store.set_file_mark(
+        name,
+        _sha256(data or b""),
+        now,
+        size=len(data or b""),
+        notes=tuple(warnings),
+        history_upto=changes.history_upto,
+        suppressions_upto=changes.suppressions_upto,
+        copied=changes.copied,
+    )
+    return warnings
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _text(path: Path, data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            str(path), [("", f"not UTF-8 text (byte {error.start}): save the file as UTF-8")]
+        ) from None
+
+
+def _import_lines(
+    settings: Settings,
+    store: Store,
+    address_key: Callable[[str], str],
+    kept: Suppressions,
+    now: datetime,
+) -> None:
+    """The file's lines into the database: each list's (under its slug now or before) as
+    unsubscribes, made memberships if the reader had none yet, so a later import of the
+    list's file cannot add them; the lines for every list as suppressions."""
+    for digest_list in settings.lists:
+        addresses: set[str] = set()
+        for slug in slugs_and_previous(digest_list):
+            addresses |= kept.by_list.get(slug, set())
+        if not addresses:
+            continue
+        store.unsubscribe_addresses(digest_list.slug, addresses, now, IMPORT)
+        store.import_members(
+            digest_list.slug,
+            [SubscriberInput(email, status=UNSUBSCRIBED) for email in sorted(addresses)],
+            now,
+            confirmed=False,
+            address_key=address_key,
+        )
+    for email in sorted(kept.by_list.get(EVERY_LIST, set())):
+        reason = kept.reasons.get(email, "")
+        store.suppress(
+            email, address_key(email), reason if reason in REASONS else "operator", IMPORT, now
+        )

@@ -17,7 +17,6 @@ from digest.inbound.server import InboundServer
 from digest.mail.tokens import TokenSigner
 from digest.mail.transport import MemoryTransport
 from digest.services import Services, build_services
-from digest.suppression import read_suppressions
 from tests import inbound_mail
 from tests.servers import free_port
 from tests.test_lists import a_list, raw_config, settings_of
@@ -30,6 +29,21 @@ DAILY = (
     "omar@example.org,Omar\n"
 )
 WEEKLY = "email,name\nsam@example.org,Sam\nnoor@example.org,Noor\n"
+
+
+def suppression_reason(services: Services, email: str) -> str | None:
+    """Why ``email`` is suppressed for every list, in the database; None when it is not."""
+    found = services.store.suppression(services.address_key(email))
+    return found.reason if found is not None else None
+
+
+def left(services: Services, email: str) -> set[str]:
+    """The lists ``email`` is unsubscribed from."""
+    return {
+        membership.list_slug
+        for membership in services.store.memberships()
+        if membership.email == email and membership.status == "unsubscribed"
+    }
 
 
 @pytest.fixture
@@ -129,15 +143,13 @@ def test_a_bounce_a_complaint_and_a_mailto_stop_the_next_editions(
         ("hard-bounce", "rana@example.org"),
         ("unsubscribe", "li@example.org"),
     ]
-    suppressed = read_suppressions(services.settings.service.suppression_path)
-    assert suppressed.holds("rana@example.org", "any list") and suppressed.holds(
-        "sam@example.org", "weekly"
-    )
-    assert suppressed.holds("li@example.org", "daily") and not suppressed.holds(
-        "li@example.org", "weekly"
-    )
-    text = services.settings.service.suppression_path.read_text()
-    assert text.count("rana@example.org") == 1  # the duplicate applied once
+    # In the database, which holds the readers; the suppression file gets them at the next cycle.
+    assert suppression_reason(services, "rana@example.org") == "hard-bounce"  # once, as a key
+    assert suppression_reason(services, "sam@example.org") == "complaint"
+    assert left(services, "sam@example.org") == {"daily", "weekly"}  # a complaint: every list
+    assert suppression_reason(services, "li@example.org") is None
+    assert left(services, "li@example.org") == {"daily"}  # the list its mailto token names
+    assert suppression_reason(services, "omar@example.org") is None  # the forged bounce
 
     folder, _ = feed
     assert next_day(services, transport, folder) == ["noor@example.org", "omar@example.org"]
@@ -175,16 +187,14 @@ def test_soft_bounces_suppress_after_the_limit_within_the_window(
     delayed = inbound_mail.dsn(to=daily, action="delayed", status="4.4.1")
     send(server, daily, delayed)
     send(server, daily, delayed)  # the same copy delayed again: still one
-    assert read_suppressions(services.settings.service.suppression_path).by_list == {}
+    assert suppression_reason(services, "omar@example.org") is None
     folder, _ = feed
     assert "omar@example.org" in next_day(services, transport, folder)
     # The next day's copy soft-bounces too: two copies, soft_limit 2.
     again = return_path(transport, "omar@example.org")
     assert again != daily
     send(server, again, inbound_mail.dsn(to=again, status="4.2.2", diagnostic="mailbox full"))
-    assert read_suppressions(services.settings.service.suppression_path).holds(
-        "omar@example.org", "daily"
-    )
+    assert suppression_reason(services, "omar@example.org") == "hard-bounce"
     outcomes = [outcome for _, _, email, outcome in services.store.inbound_events()]
     assert outcomes[-1].startswith("suppressed after 2 soft bounces in 30 days")
 

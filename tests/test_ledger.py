@@ -10,6 +10,7 @@ import pytest
 
 from digest import retries
 from digest.store import FailedAttempt, Store, SubscriberInput, open_store
+from tests.members import add_members
 from tests.test_store import T0, make_edition
 
 POLICY = retries.RetryPolicy(max_attempts=2, max_retries=1, retry_minutes=5)
@@ -32,7 +33,7 @@ def test_failed_attempts_are_retried_when_due_then_failed_or_parked(store: Store
     edition, rendered = make_edition(store, T0)
     state, _ = store.save_edition(edition, rendered, T0)
     readers = [SubscriberInput(f"reader{n}@example.org") for n in range(3)]
-    store.sync_subscribers("daily", readers, T0)
+    add_members(store, "daily", readers, T0)
     store.queue_deliveries(state.id, "daily")
     lost, busy, gone = store.pending_deliveries(state.id)
 

@@ -22,6 +22,7 @@ from digest.records import (
 from digest.store import Store, SubscriberInput, open_store
 from digest.store.db import current_revision, head_revision
 from digest.store.schema import Base
+from tests.members import KEY, add_members
 
 T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
 
@@ -208,8 +209,8 @@ def test_the_ledger_sends_each_member_once_and_skips_who_left(store: Store) -> N
     edition, rendered = make_edition(store, T0)
     state, _ = store.save_edition(edition, rendered, T0)
     members = [SubscriberInput("a@example.org", "A"), SubscriberInput("b@example.org", None)]
-    store.sync_subscribers("daily", members, T0)
-    subscribers = store.active_subscribers("daily")
+    add_members(store, "daily", members, T0)
+    subscribers = store.confirmed_subscribers("daily")
     assert store.queue_deliveries(state.id, "daily") == 2
     assert store.queue_deliveries(state.id, "daily") == 0  # one row per (edition, subscriber)
     pending = store.pending_deliveries(state.id)
@@ -228,7 +229,7 @@ def test_the_ledger_sends_each_member_once_and_skips_who_left(store: Store) -> N
 def test_a_temporary_failure_stays_pending(store: Store) -> None:
     edition, rendered = make_edition(store, T0)
     state, _ = store.save_edition(edition, rendered, T0)
-    store.sync_subscribers("daily", [SubscriberInput("a@example.org")], T0)
+    add_members(store, "daily", [SubscriberInput("a@example.org")], T0)
     store.queue_deliveries(state.id, "daily")
     [delivery_id] = store.pending_deliveries(state.id)
     store.mark_failed(delivery_id, "451 try later", permanent=False)
@@ -237,75 +238,79 @@ def test_a_temporary_failure_stays_pending(store: Store) -> None:
     assert store.pending_deliveries(state.id) == []
 
 
-def test_subscriber_sync_keeps_unsubscribes_and_removes_the_absent(store: Store) -> None:
-    store.sync_subscribers(
-        "daily", [SubscriberInput("a@example.org"), SubscriberInput("b@example.org")], T0
+def test_an_import_adds_and_updates_but_never_removes_nor_resubscribes(store: Store) -> None:
+    report = add_members(
+        store, "daily", [SubscriberInput("a@example.org"), SubscriberInput("b@example.org")], T0
     )
-    [a, _] = store.active_subscribers("daily")
-    store.unsubscribe(a.id, "daily", T0)
-    sync = store.sync_subscribers("daily", [SubscriberInput("a@example.org")], T0)
-    assert (sync.added, sync.removed, sync.kept_unsubscribed) == (0, 1, 1)
-    assert store.active_subscribers("daily") == []
-    sync = store.sync_subscribers("daily", [SubscriberInput("b@example.org", "Bea")], T0)
-    assert sync.added == 1
-    assert [s.name for s in store.active_subscribers("daily")] == ["Bea"]
+    assert (report.added, report.updated, report.refused, report.kept_out) == (2, 0, (), ())
+    a, _ = store.confirmed_subscribers("daily")
+    store.unsubscribe(a.id, "daily", T0, "one-click")
+    # "b" left out of the file, "a" in it again: b stays, a stays unsubscribed.
+    again = add_members(store, "daily", [SubscriberInput("a@example.org", line=2)], T0)
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 0)
+    [(line, why)] = again.kept_out
+    assert line == 2 and "unsubscribed from list 'daily'" in why and "(one-click)" in why
+    assert [s.email for s in store.confirmed_subscribers("daily")] == ["b@example.org"]
+    renamed = add_members(store, "daily", [SubscriberInput("B@example.org", "Bea")], T0)
+    assert (renamed.added, renamed.updated) == (0, 1)
+    assert [s.name for s in store.confirmed_subscribers("daily")] == ["Bea"]
 
 
-def test_a_large_list_syncs_and_queues_in_a_few_statements(store: Store) -> None:
+def test_a_large_list_imports_and_queues_in_a_few_statements(store: Store) -> None:
     edition, rendered = make_edition(store, T0)
     state, _ = store.save_edition(edition, rendered, T0)
     members = [SubscriberInput(f"reader{n}@example.org", f"Reader {n}") for n in range(5_000)]
-    sync = store.sync_subscribers("daily", members, T0)
-    assert sync.added == 5_000
+    assert add_members(store, "daily", members, T0).added == 5_000
     assert store.queue_deliveries(state.id, "daily") == 5_000
     assert store.delivery_counts(state.id).pending == 5_000
-    # A second sync with one reader gone and one renamed touches only those two.
+    # Imported again with one reader renamed and one left out: one update, nobody removed.
     members[0] = SubscriberInput("reader0@example.org", "Reader Zero")
-    sync = store.sync_subscribers("daily", members[:-1], T0)
-    assert (sync.added, sync.removed) == (0, 1)
+    report = add_members(store, "daily", members[:-1], T0)
+    assert (report.added, report.updated, report.unchanged) == (0, 1, 4_998)
     assert store.queue_deliveries(state.id, "daily") == 0
+    assert len(store.confirmed_subscribers("daily")) == 5_000
 
 
-def test_a_reader_removed_from_the_file_still_gets_the_copy_already_queued(store: Store) -> None:
+def test_a_reader_left_out_of_a_file_still_gets_every_edition(store: Store) -> None:
     edition, rendered = make_edition(store, T0)
     state, _ = store.save_edition(edition, rendered, T0)
     members = [SubscriberInput("a@example.org"), SubscriberInput("b@example.org")]
-    store.sync_subscribers("daily", members, T0)
+    add_members(store, "daily", members, T0)
     store.queue_deliveries(state.id, "daily")
     pending = store.pending_deliveries(state.id)
-    store.sync_subscribers("daily", [], T0)  # the file emptied: no reader's word
+    add_members(store, "daily", [], T0)  # the file emptied: no reader's word
     ready = store.deliveries_to_send(state.id, pending)
     assert sorted(subscriber.email for _, subscriber in ready) == ["a@example.org", "b@example.org"]
-    assert store.delivery_counts(state.id).skipped == 0
     later, _ = store.save_edition(replace(edition, slot=T0 + timedelta(days=1)), rendered, T0)
-    assert store.queue_deliveries(later.id, "daily", T0) == 0  # but no later edition
+    assert store.queue_deliveries(later.id, "daily", T0) == 2
 
 
-def test_a_suppressed_address_is_unsubscribed_in_the_file_or_not(store: Store) -> None:
+def test_a_suppressed_address_gets_nothing_from_any_list_and_is_never_imported(
+    store: Store,
+) -> None:
     edition, rendered = make_edition(store, T0)
     state, _ = store.save_edition(edition, rendered, T0)
     members = [SubscriberInput(f"{name}@example.org") for name in ("a", "b", "c")]
-    store.sync_subscribers("daily", members, T0)
+    add_members(store, "daily", members, T0)
+    add_members(store, "weekly", members, T0)
     store.queue_deliveries(state.id, "daily", T0)
     pending = store.pending_deliveries(state.id)
-    # "b" in the suppression file and still in the subscriber file; "c" in it, out of the file.
-    sync = store.sync_subscribers(
-        "daily", members[:2], T0, suppressed={"B@example.org", "c@example.org"}
-    )
-    assert (sync.added, sync.removed, sync.kept_unsubscribed) == (0, 0, 1)
-    assert [s.email for s in store.active_subscribers("daily")] == ["a@example.org"]
+    # "b" bounces hard after its copy was queued: the copy is skipped at the send.
+    assert store.suppress("B@example.org", KEY("B@example.org"), "hard-bounce", "bounce", T0)
+    assert not store.suppress("b@example.org", KEY("b@example.org"), "complaint", "complaint", T0)
     ready = store.deliveries_to_send(state.id, pending)
-    assert [subscriber.email for _, subscriber in ready] == ["a@example.org"]
-    # A new address that is suppressed is never made a member at all.
-    store.sync_subscribers(
-        "daily", [SubscriberInput("d@example.org")], T0, suppressed={"d@example.org"}
-    )
-    assert store.active_subscribers("daily") == []
-    assert sorted(email for email, _, _ in store.unsubscribed_members()) == [
-        "b@example.org",
+    assert [subscriber.email for _, subscriber in ready] == ["a@example.org", "c@example.org"]
+    assert store.delivery_counts(state.id).skipped == 1
+    assert [s.email for s in store.confirmed_subscribers("weekly")] == [
+        "a@example.org",
         "c@example.org",
-        "d@example.org",
     ]
+    later, _ = store.save_edition(replace(edition, slot=T0 + timedelta(days=1)), rendered, T0)
+    assert store.queue_deliveries(later.id, "daily", T0) == 2
+    # An import into any list refuses the address, naming why.
+    report = add_members(store, "monthly", [SubscriberInput("b@EXAMPLE.org", line=7)], T0)
+    [(line, why)] = report.kept_out
+    assert report.added == 0 and line == 7 and "suppressed for every list (hard-bounce" in why
 
 
 def test_an_edition_is_unqueued_until_its_deliveries_are_queued(store: Store) -> None:
@@ -324,9 +329,9 @@ def test_renaming_a_list_carries_its_history_and_an_unsubscribe_wins(store: Stor
     clash, _ = store.save_edition(replace(edition, slot=T0 + timedelta(days=1)), rendered, T0)
     store.save_edition(replace(edition, list_slug="morning", slot=clash.slot), rendered, T0)
     members = [SubscriberInput(f"{name}@example.org") for name in ("a", "b", "c")]
-    store.sync_subscribers("daily", members, T0)
-    store.sync_subscribers("morning", members[1:], T0)
-    a, b, _ = store.active_subscribers("daily")
+    add_members(store, "daily", members, T0)
+    add_members(store, "morning", members[1:], T0)
+    a, b, _ = store.confirmed_subscribers("daily")
     store.unsubscribe(a.id, "daily", T0)  # only under the old slug
     store.unsubscribe(b.id, "daily", T0)  # a member of both, unsubscribed from the old one
     store.queue_deliveries(old.id, "daily", T0)
@@ -337,12 +342,10 @@ def test_renaming_a_list_carries_its_history_and_an_unsubscribe_wins(store: Stor
     assert (moved.editions, moved.memberships, moved.editions_left) == (1, 3, 1)
     assert store.edition_for_slot("morning", T0) == replace(old, list_slug="morning")
     assert store.edition_for_slot("daily", clash.slot) is not None  # its slot was taken
-    assert [s.email for s in store.active_subscribers("morning")] == ["c@example.org"]
-    assert sorted(email for email, slug, _ in store.unsubscribed_members()) == [
-        "a@example.org",
-        "b@example.org",
-    ]
-    assert {slug for _, slug, _ in store.unsubscribed_members()} == {"morning"}
+    assert [s.email for s in store.confirmed_subscribers("morning")] == ["c@example.org"]
+    unsubscribed = [m for m in store.memberships() if m.status == "unsubscribed"]
+    assert sorted(m.email for m in unsubscribed) == ["a@example.org", "b@example.org"]
+    assert {(m.list_slug, m.channel) for m in unsubscribed} == {("morning", "operator")}
     assert store.held_deliveries() == {"morning": 1}
     assert store.held_deliveries(besides={"morning"}) == {}
     assert store.editions_with_pending_deliveries({"morning"}) == [old.id]
@@ -376,10 +379,10 @@ def test_editions_stored_before_the_queued_mark_count_as_queued(database_url: st
 
 def test_unsubscribing_addresses_ignores_case_and_other_lists(store: Store) -> None:
     members = [SubscriberInput(f"Reader{n}@example.org") for n in range(1_200)]
-    store.sync_subscribers("daily", members, T0)
-    store.sync_subscribers("weekly", members[:1], T0)
+    add_members(store, "daily", members, T0)
+    add_members(store, "weekly", members[:1], T0)
     wanted = {f"reader{n}@EXAMPLE.org" for n in range(0, 1_200, 2)}  # past one batch of 500
     assert store.unsubscribe_addresses("daily", wanted, T0) == 600
     assert store.unsubscribe_addresses("daily", wanted, T0) == 0
-    assert len(store.active_subscribers("daily")) == 600
-    assert len(store.active_subscribers("weekly")) == 1
+    assert len(store.confirmed_subscribers("daily")) == 600
+    assert len(store.confirmed_subscribers("weekly")) == 1

@@ -8,6 +8,7 @@ from digest.cli import inbound as _inbound  # noqa: F401  (registers the command
 from digest.cli import schedule as _schedule  # noqa: F401  (registers the command)
 from digest.cli import service as _service  # noqa: F401  (registers the commands)
 from digest.cli import status as _status  # noqa: F401  (registers the commands)
+from digest.cli import subscribers as _subscribers  # noqa: F401  (registers the commands)
 from digest.cli import topics as _topics  # noqa: F401  (registers the commands)
 from digest.cli import web as _web  # noqa: F401  (registers the command)
 from digest.cli.app import app

@@ -1,11 +1,11 @@
 """Where an inbound event changes a reader's subscriptions: the one module that writes them.
 
     unsubscribe(list)  ─► digest.unsubscribes.unsubscribe, channel "mailto"
-    suppress(address)  ─► a line for every list in the suppression file (digest.suppression),
-                          then the address's memberships of every list marked unsubscribed
+    suppress(address)  ─► the address suppressed for every list in the database (a bounce, a
+                          complaint); a complaint also ends its memberships of every list. The
+                          suppression file gets the lines at the next cycle (digest.unsubscribes)
 
-Everything else in digest.inbound decides; this module only carries the decision out, against
-the subscriber store of today, so that it can move to another with nothing else changing.
+Everything else in digest.inbound decides; this module only carries the decision out.
 """
 
 from __future__ import annotations
@@ -14,10 +14,14 @@ import logging
 
 from digest.lists import slugs_and_previous
 from digest.services import Services
-from digest.suppression import EVERY_LIST, append_suppressions
 from digest.unsubscribes import unsubscribe as unsubscribe_from_list
 
 _log = logging.getLogger(__name__)
+
+# The channels of the subscriber lifecycle these changes come by (digest.store.subscribers), and
+# the suppression reason of a complaint.
+BOUNCE = "bounce"
+COMPLAINT = "complaint"
 
 
 def address_of(services: Services, subscriber_id: int) -> str | None:
@@ -33,14 +37,15 @@ def unsubscribe(services: Services, subscriber_id: int, list_slug: str, channel:
 
 def suppress(services: Services, email: str, reason: str) -> int:
     """Stop all mail to ``email``, for every list, now and in lists yet to come; ``reason`` is
-    hard-bounce or complaint. Returns how many memberships it ended."""
+    hard-bounce or complaint. A complaint also unsubscribes the address from every list (the
+    reader said no to all of it). Returns how many memberships it ended."""
     settings, store, now = services.settings, services.store, services.clock.now()
-    path = settings.service.suppression_path
-    try:
-        append_suppressions(path, [(email, EVERY_LIST, reason, now)])
-    except OSError as error:
-        # The memberships below still end; the next cycle copies them to the file per list.
-        _log.error("could not write %s (%s); %s is suppressed in the database", path, error, email)
+    channel = COMPLAINT if reason == COMPLAINT else BOUNCE
+    store.suppress(email, services.address_key(email), reason, channel, now)
+    if reason != COMPLAINT:
+        return 0
     slugs = {slug for entry in settings.lists for slug in slugs_and_previous(entry)}
     slugs |= store.list_slugs_with_history()
-    return sum(store.unsubscribe_addresses(slug, [email], now) for slug in sorted(slugs))
+    return sum(
+        store.unsubscribe_addresses(slug, [email], now, channel=COMPLAINT) for slug in sorted(slugs)
+    )

@@ -9,14 +9,25 @@ from digest.store.feeds import FeedState, FeedStore, UnchangedFetch
 from digest.store.inbound import InboundStore
 from digest.store.ledger import EditionDeliveries, FailedAttempt, LedgerStore, ParkedDelivery
 from digest.store.lists import ListRename, ListStore
-from digest.store.subscribers import SubscriberInput, SubscriberStore, SubscriberSync
+from digest.store.people import PeopleStore
+from digest.store.subscribers import ImportReport, Membership, SubscriberInput, SubscriberStore
+from digest.store.suppressions import SuppressionStore
 
 
 class Store(
-    FeedStore, SubscriberStore, EditionStore, LedgerStore, ListStore, InboundStore, ArchiveStore
+    FeedStore,
+    SubscriberStore,
+    SuppressionStore,
+    PeopleStore,
+    EditionStore,
+    LedgerStore,
+    ListStore,
+    InboundStore,
+    ArchiveStore,
 ):
-    """Feeds, articles and topics, subscribers, editions and the delivery ledger, lists, the
-    inbound events (bounces, complaints) taken in, and the archive's reading of editions."""
+    """Feeds, articles and topics, subscribers and suppressions, editions and the delivery
+    ledger, lists, the inbound events (bounces, complaints) taken in, and the archive's reading
+    of editions."""
 
 
 def open_store(database_url: str, *, migrate: bool = True) -> Store:
@@ -34,12 +45,13 @@ __all__ = [
     "EditionState",
     "FailedAttempt",
     "FeedState",
+    "ImportReport",
     "ListRename",
+    "Membership",
     "ParkedDelivery",
     "ReaderPosition",
     "Store",
     "SubscriberInput",
-    "SubscriberSync",
     "UnchangedFetch",
     "open_store",
 ]

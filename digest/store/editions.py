@@ -29,8 +29,9 @@ from digest.store.schema import (
     EditionRow,
     SubscriberRow,
     SubscriptionRow,
+    SuppressionRow,
 )
-from digest.store.subscribers import ACTIVE, REMOVED
+from digest.store.subscribers import CONFIRMED
 
 EMPTY = "empty"  # nothing to send; the slot is done
 READY = "ready"  # built and rendered; deliveries queued
@@ -41,8 +42,11 @@ DELIVERED = "sent"
 FAILED = "failed"
 SKIPPED = "skipped"  # the subscriber unsubscribed before the send
 PARKED = "parked"  # copies may have arrived with no reply, max_attempts times: not sent again
-# Memberships whose queued copies still go: removal from the file is no unsubscribe.
-_STILL_SENT = frozenset((ACTIVE, REMOVED))
+
+
+def _address_suppressed() -> ColumnElement[bool]:
+    """The subscriber's address is suppressed for every list (compared lowercased)."""
+    return exists().where(SuppressionRow.email == func.lower(SubscriberRow.email))
 
 
 def is_due(now: datetime | None) -> ColumnElement[bool]:
@@ -159,7 +163,8 @@ class EditionStore(ArticleStore):
             return _state(row) if row else None
 
     def reader_positions(self, list_slug: str) -> list[ReaderPosition]:
-        """Every active member of the list with the last edition of it queued for them. Each
+        """Every confirmed, unsuppressed member of the list with the last edition of it queued
+        for them. Each
         reader's windows follow one another, so their latest slot and their highest window
         end belong to the same edition."""
         last = (
@@ -177,7 +182,8 @@ class EditionStore(ArticleStore):
             select(SubscriberRow.id, SubscriberRow.timezone, last.c.last_slot, last.c.last_seq)
             .join(SubscriptionRow, SubscriptionRow.subscriber_id == SubscriberRow.id)
             .outerjoin(last, last.c.subscriber_id == SubscriberRow.id)
-            .where(SubscriptionRow.list_slug == list_slug, SubscriptionRow.status == ACTIVE)
+            .where(SubscriptionRow.list_slug == list_slug, SubscriptionRow.status == CONFIRMED)
+            .where(~_address_suppressed())
             .order_by(SubscriberRow.id)
         )
         with self.transaction() as session:
@@ -314,8 +320,9 @@ class EditionStore(ArticleStore):
         now: datetime | None = None,
         readers: Collection[int] | None = None,
     ) -> int:
-        """One pending row per (edition, active member of the list), or of those of them in
-        ``readers`` (ids; the readers of one variant); existing rows stay as they are.
+        """One pending row per (edition, confirmed member of the list whose address is not
+        suppressed), or of those of them in ``readers`` (ids; the readers of one variant);
+        existing rows stay as they are.
 
         One INSERT ... SELECT, so queueing 100,000 members loads none of them into memory. The
         edition is marked queued (at ``now``, else when it was built) in the same transaction:
@@ -328,7 +335,9 @@ class EditionStore(ArticleStore):
                 literal(PENDING),
                 literal(0),
             )
-            .where(SubscriptionRow.list_slug == list_slug, SubscriptionRow.status == ACTIVE)
+            .join(SubscriberRow, SubscriberRow.id == SubscriptionRow.subscriber_id)
+            .where(SubscriptionRow.list_slug == list_slug, SubscriptionRow.status == CONFIRMED)
+            .where(~_address_suppressed())
             .where(
                 ~exists().where(
                     DeliveryRow.edition_id == edition_id,
@@ -409,9 +418,9 @@ class EditionStore(ArticleStore):
         """The still-pending deliveries among ``delivery_ids``, with their subscribers; with
         ``now``, only those due (a batch read before a retry was set waits for its time).
 
-        A subscriber who unsubscribed from the edition's list (or has no membership of it) gets
-        nothing: the row is skipped. One removed from the list's file since the row was queued
-        still gets this copy: a file change is no reader's word (invariant 8).
+        A subscriber who is no longer a confirmed member of the edition's list (unsubscribed
+        since the row was queued, or no membership of it), or whose address was suppressed
+        meanwhile, gets nothing: the row is skipped (invariant 3).
         """
         with self.transaction() as session:
             # Plain rows, not ORM objects: this runs once per batch of a list of any size.
@@ -426,6 +435,7 @@ class EditionStore(ArticleStore):
                     SubscriberRow.name,
                     SubscriberRow.timezone,
                     SubscriptionRow.status,
+                    _address_suppressed(),
                 )
                 .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
                 .outerjoin(
@@ -444,8 +454,8 @@ class EditionStore(ArticleStore):
             rows = session.connection().execute(query).all()
             ready = []
             skipped = []
-            for delivery_id, subscriber_id, email, name, timezone, membership in rows:
-                if membership not in _STILL_SENT:
+            for delivery_id, subscriber_id, email, name, timezone, membership, suppressed in rows:
+                if membership != CONFIRMED or suppressed:
                     skipped.append(delivery_id)
                     continue
                 ready.append(

@@ -25,7 +25,7 @@ from digest.store.editions import (
     counts_by_status,
 )
 from digest.store.schema import DeliveryRow, EditionRow, SubscriberRow, SubscriptionRow
-from digest.store.subscribers import ACTIVE
+from digest.store.subscribers import CONFIRMED
 
 _STATUS_OF = {"retry": PENDING, "failed": FAILED, "parked": PARKED}
 
@@ -121,13 +121,15 @@ class LedgerStore(StoreBase):
             return steps
 
     def members_of(self, list_slugs: Sequence[str]) -> int:
-        """How many active members the lists have: about the deliveries their editions will
+        """How many confirmed members the lists have: about the deliveries their editions will
         queue, enough to tell whether sending them will take more than one batch."""
         with self.transaction() as session:
             members = session.scalar(
                 select(func.count())
                 .select_from(SubscriptionRow)
-                .where(SubscriptionRow.list_slug.in_(list_slugs), SubscriptionRow.status == ACTIVE)
+                .where(
+                    SubscriptionRow.list_slug.in_(list_slugs), SubscriptionRow.status == CONFIRMED
+                )
             )
         return members or 0
 

@@ -9,8 +9,8 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 
 from digest.store.base import StoreBase
-from digest.store.schema import DeliveryRow, EditionRow, SubscriptionRow
-from digest.store.subscribers import UNSUBSCRIBED
+from digest.store.schema import DeliveryRow, EditionRow, FileMarkRow, SubscriptionRow
+from digest.store.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +18,10 @@ class ListRename:
     editions: int  # editions now under the new slug
     memberships: int  # memberships now under the new slug (merged ones included)
     editions_left: int  # editions of a slot the new slug already had, left under the old one
+
+
+# (old status, new status) pairs where the merged membership takes the old one's.
+_OLD_WINS = frozenset([(UNSUBSCRIBED, PENDING), (UNSUBSCRIBED, CONFIRMED), (CONFIRMED, PENDING)])
 
 
 class ListStore(StoreBase):
@@ -50,7 +54,9 @@ class ListStore(StoreBase):
         """Carry list ``old``'s editions and memberships over to ``new``, in one transaction.
 
         A reader with a membership under both keeps one, under ``new``: unsubscribed if either
-        was (a reader's word is final), else the one ``new`` had. An edition whose slot ``new``
+        was (a reader's word is final), else confirmed if either was, else pending; with the
+        channel and time of the membership it takes its status from. The history stays under
+        the slug each change was made under. An edition whose slot ``new``
         already has stays under ``old`` (editions are keyed by list and slot); it is history,
         and its pending deliveries, if any, are reported as held. Running it again moves nothing.
         """
@@ -84,11 +90,22 @@ class ListStore(StoreBase):
                 if kept is None:
                     row.list_slug = new
                     continue
-                if row.status == UNSUBSCRIBED and kept.status != UNSUBSCRIBED:
-                    kept.status, kept.changed_at = UNSUBSCRIBED, now
+                if (row.status, kept.status) in _OLD_WINS:
+                    kept.status, kept.channel, kept.changed_at = (
+                        row.status,
+                        row.channel,
+                        row.changed_at,
+                    )
                 merged.append(row.id)
             session.flush()
             if merged:
                 session.execute(delete(SubscriptionRow).where(SubscriptionRow.id.in_(merged)))
+            # The mark of the list's file follows it: the same file is not imported again.
+            if session.get(FileMarkRow, f"list:{new}") is None:
+                session.execute(
+                    update(FileMarkRow)
+                    .where(FileMarkRow.name == f"list:{old}")
+                    .values(name=f"list:{new}")
+                )
         moved = (before or 0) - (left or 0)
         return ListRename(editions=moved, memberships=memberships, editions_left=left or 0)

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Column,
     DateTime,
     Dialect,
     Float,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -139,16 +141,21 @@ class ArticleTopicRow(Base):
 
 class SubscriberRow(Base):
     __tablename__ = "subscribers"
+    __table_args__ = (Index("ix_subscribers_email_lower", func.lower(Column("email"))),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str | None] = mapped_column(String(300))
     timezone: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Who set the name and timezone last: "import" (a file may change them again), "reader"
+    # (preferences: an import never overwrites them), "operator", or "forgotten" (erased).
+    set_by: Mapped[str] = mapped_column(String(16), default="import", server_default="import")
 
 
 class SubscriptionRow(Base):
-    """A subscriber's membership of one list. ``unsubscribed`` is final until they opt in again."""
+    """A subscriber's membership of one list: pending, confirmed or unsubscribed, with the
+    channel and time of its last change (digest.store.subscribers)."""
 
     __tablename__ = "subscriptions"
     __table_args__ = (
@@ -158,8 +165,63 @@ class SubscriptionRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
     list_slug: Mapped[str] = mapped_column(String(64), index=True)
-    status: Mapped[str] = mapped_column(String(16))  # active | unsubscribed | removed
+    status: Mapped[str] = mapped_column(String(16))  # pending | confirmed | unsubscribed
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    channel: Mapped[str] = mapped_column(String(32), default="import", server_default="import")
+
+
+class SubscriptionChangeRow(Base):
+    """Every change of a membership, appended and never changed: what ``audit`` and
+    ``export-person`` read."""
+
+    __tablename__ = "subscription_history"
+    __table_args__ = (Index("ix_subscription_history_to_status_at", "to_status", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    list_slug: Mapped[str] = mapped_column(String(64))
+    from_status: Mapped[str | None] = mapped_column(String(16))  # None: a new membership
+    to_status: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SuppressionRow(Base):
+    """An address that gets no mail from any list. ``address_key`` is the address's SHA-256
+    HMAC under the service's secret key; ``email`` is None once the address was forgotten."""
+
+    __tablename__ = "suppressions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    address_key: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320), index=True)  # lowercased
+    reason: Mapped[str] = mapped_column(
+        String(16)
+    )  # hard-bounce | complaint | operator | forgotten
+    channel: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FileMarkRow(Base):
+    """What the service last read of an operator's file: its SHA-256 and size, so an unchanged
+    file is not read again (and of one only appended to, only the new lines), and for the
+    suppression file how far the database's changes were copied out to it (the last history
+    and suppression ids)."""
+
+    __tablename__ = "file_marks"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)  # "list:SLUG", "suppressions"
+    digest: Mapped[str | None] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    # What its last import said (refused rows, one a line): said again while it is unchanged.
+    notes: Mapped[str | None] = mapped_column(Text)
+    history_upto: Mapped[int] = mapped_column(Integer, default=0)
+    suppressions_upto: Mapped[int] = mapped_column(Integer, default=0)
+    # Rows after those ids already copied (ids are not committed in order): "h12,s3".
+    copied: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class EditionRow(Base):

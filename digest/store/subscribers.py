@@ -1,196 +1,628 @@
-"""Subscribers and their list memberships in the store."""
+"""Subscribers and their list memberships: each (subscriber, list) and its every change.
+
+    (none) ──import / form──► pending ──confirm-page / import --confirmed──► confirmed
+                                 │                                            │
+                                 └──────── any channel ──► unsubscribed ◄─────┘
+
+A membership records the channel and time of its last change; each change is also appended to
+``subscription_history``. An import adds and confirms, never unsubscribes and never undoes an
+unsubscribe; only the reader (signing up again) leaves ``unsubscribed``. Only confirmed members
+whose address is not suppressed (digest.store.suppressions) are queued and sent (invariant 8).
+
+Imports work in batches of plain rows (Core executemany), never one ORM object per reader, and
+look addresses up ``CHUNK`` at a time: SQLite caps the bound parameters of one statement.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from digest.records import Subscriber
 from digest.store.base import StoreBase
-from digest.store.schema import SubscriberRow, SubscriptionRow
+from digest.store.schema import (
+    SubscriberRow,
+    SubscriptionChangeRow,
+    SubscriptionRow,
+    SuppressionRow,
+)
 
-ACTIVE = "active"
+PENDING = "pending"
+CONFIRMED = "confirmed"
 UNSUBSCRIBED = "unsubscribed"
-REMOVED = "removed"  # no longer in the list's source file; copies already queued still go
+STATUSES = (PENDING, CONFIRMED, UNSUBSCRIBED)
 
+# How a change came: the reader's own channels, the mail system's, the operator's, a file.
+CHANNELS = (
+    "form",
+    "confirm-page",
+    "one-click",
+    "unsubscribe-page",
+    "mailto",
+    "bounce",
+    "complaint",
+    "operator",
+    "import",
+)
+IMPORT = "import"
+UNRECORDED = "unrecorded"  # an unsubscribe from before migration 0007, which kept no channel
 
-@dataclass(frozen=True, slots=True)
-class SubscriberSync:
-    added: int
-    removed: int
-    kept_unsubscribed: int
+# Who set a subscriber's name and timezone last (SubscriberRow.set_by).
+SET_BY_IMPORT = "import"  # a later import may change them
+SET_BY_READER = "reader"  # the reader's own choice: no import overwrites it
+SET_BY_OPERATOR = "operator"
+FORGOTTEN = "forgotten"  # personal data erased (digest.privacy)
+
+CHUNK = 500  # addresses or ids per lookup: well under SQLite's bound-parameter cap
 
 
 @dataclass(frozen=True, slots=True)
 class SubscriberInput:
+    """One row to import: a checked, normalized address, and what the file says of them."""
+
     email: str
     name: str | None = None
     timezone: str | None = None
+    line: int = 0  # in the file, for the report
+    status: str | None = None  # a status column (an export read back): "unsubscribed" is kept
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """What an import did: readers added to the list, updated, left as they were, refused."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    kept_choices: int = 0  # names or timezones the reader chose, which the file did not change
+    refused: tuple[tuple[int, str], ...] = ()  # (line, why): bad or duplicate rows
+    pending: int = 0  # of the added: waiting for their confirmation
+    # (line, why): readers who unsubscribed from the list, addresses suppressed or forgotten.
+    kept_out: tuple[tuple[int, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One transition of a membership: ``before`` is None when it was new."""
+
+    before: str | None
+    after: str
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """A membership as the operator's commands show it."""
+
+    email: str
+    name: str | None
+    timezone: str | None
+    list_slug: str
+    status: str
+    channel: str
+    changed_at: datetime
+    suppressed: str | None = None  # the suppression's reason, when the address has one
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "email": self.email,
+            "name": self.name,
+            "timezone": self.timezone,
+            "list": self.list_slug,
+            "status": self.status,
+            "channel": self.channel,
+            "changed_at": self.changed_at.isoformat(),
+            "suppressed": self.suppressed,
+        }
+
+
+@dataclass
+class _Plan:
+    """What an import will write, gathered before one batch of statements per kind."""
+
+    new_members: list[dict[str, Any]] = field(default_factory=list)
+    confirms: list[dict[str, Any]] = field(default_factory=list)
+    renames: list[dict[str, Any]] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _suppressed_of(address: Any) -> Any:
+    """The reason of the suppression of ``address`` (a lowercased address column), or NULL."""
+    return (
+        select(SuppressionRow.reason)
+        .where(SuppressionRow.email == address)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def check_channel(channel: str) -> str:
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}: one of {', '.join(CHANNELS)}")
+    return channel
+
+
+_CONFIRM = (
+    update(SubscriptionRow)
+    .where(SubscriptionRow.id == bindparam("membership"), SubscriptionRow.status == PENDING)
+    .values(status=CONFIRMED, channel=IMPORT, changed_at=bindparam("now"))
+)
+_RENAME = (
+    update(SubscriberRow)
+    .where(SubscriberRow.id == bindparam("subscriber"), SubscriberRow.set_by == SET_BY_IMPORT)
+    .values(name=bindparam("new_name"), timezone=bindparam("new_timezone"))
+)
 
 
 class SubscriberStore(StoreBase):
-    def sync_subscribers(
+    # Imports -----------------------------------------------------------------------------------
+
+    def import_members(
         self,
         list_slug: str,
-        members: Iterable[SubscriberInput],
+        rows: Sequence[SubscriberInput],
         now: datetime,
-        suppressed: Collection[str] = (),
-    ) -> SubscriberSync:
-        """Make a list's memberships match its source: add the new, remove the absent.
+        *,
+        confirmed: bool,
+        address_key: Callable[[str], str],
+    ) -> ImportReport:
+        """Add ``rows`` to the list, in one transaction: new readers as confirmed (the operator
+        vouches) or pending; pending ones confirmed when ``confirmed``; names and timezones
+        updated where the file gives one and the reader never chose their own.
 
-        Someone who unsubscribed stays unsubscribed even while their address is still in the
-        source file: only they can undo it. An address in ``suppressed`` (lowercased; from the
-        suppression file, see digest.suppression) is made unsubscribed, in the file or not, so
-        an unsubscribe kept outside the database holds in a new one. Removal from the file only
-        keeps a member out of the editions queued from now on: the copies already queued for
-        them still go (only an unsubscribe revokes one).
+        Refused, each with its line and why: an address suppressed for every list or forgotten
+        (``address_key`` gives the key suppressions are kept under), a reader who unsubscribed
+        from this list (an import never resubscribes), the same address twice.
         """
-        added = removed = kept_unsubscribed = 0
-        wanted = {member.email.lower(): member for member in members}
-        suppressed = {email.lower() for email in suppressed}
+        refused: list[tuple[int, str]] = []
+        kept_out: list[tuple[int, str]] = []
+        wanted: dict[str, SubscriberInput] = {}
+        for row in rows:
+            email = row.email.lower()
+            if email in wanted:
+                refused.append((row.line, f"duplicate email {row.email!r} in the file"))
+            else:
+                wanted[email] = row
         with self.transaction() as session:
-            # One pass over the subscribers, rather than IN lists of addresses: those are slow
-            # on PostgreSQL at this size, and capped by SQLite.
-            existing = {}
-            suppressed_ids = set()
-            for row in session.scalars(select(SubscriberRow)):
-                email = row.email.lower()
-                if email in wanted:
-                    existing[email] = row
-                if email in suppressed:
-                    suppressed_ids.add(row.id)
-            memberships = {
-                row.subscriber_id: row
-                for row in session.scalars(
-                    select(SubscriptionRow).where(SubscriptionRow.list_slug == list_slug)
-                )
-            }
-            new_rows = []
-            for email, member in wanted.items():
-                subscriber = existing.get(email)
-                if subscriber is None:
-                    subscriber = SubscriberRow(
-                        email=member.email, name=member.name, timezone=member.timezone
-                    )
-                    subscriber.created_at = now
-                    new_rows.append(subscriber)
-                    existing[email] = subscriber
-                elif (subscriber.name, subscriber.timezone) != (member.name, member.timezone):
-                    subscriber.name, subscriber.timezone = member.name, member.timezone
-            session.add_all(new_rows)
-            session.flush()
-            present: set[int] = set()
-            for email in wanted:
-                subscriber_id = existing[email].id
-                present.add(subscriber_id)
-                membership = memberships.get(subscriber_id)
-                if email in suppressed:
-                    if membership is None:
-                        membership = SubscriptionRow(
-                            subscriber_id=subscriber_id,
-                            list_slug=list_slug,
-                            status=UNSUBSCRIBED,
-                            changed_at=now,
-                        )
-                        session.add(membership)
-                        memberships[subscriber_id] = membership
-                    elif membership.status != UNSUBSCRIBED:
-                        membership.status, membership.changed_at = UNSUBSCRIBED, now
-                    kept_unsubscribed += 1
-                elif membership is None:
-                    session.add(
-                        SubscriptionRow(
-                            subscriber_id=subscriber_id,
-                            list_slug=list_slug,
-                            status=ACTIVE,
-                            changed_at=now,
-                        )
-                    )
-                    added += 1
-                elif membership.status == REMOVED:
-                    membership.status, membership.changed_at = ACTIVE, now
-                    added += 1
-                elif membership.status == UNSUBSCRIBED:
-                    kept_unsubscribed += 1
-            for subscriber_id, membership in memberships.items():
-                if subscriber_id in present:
-                    continue
-                if subscriber_id in suppressed_ids and membership.status != UNSUBSCRIBED:
-                    membership.status, membership.changed_at = UNSUBSCRIBED, now
-                elif membership.status == ACTIVE:
-                    membership.status, membership.changed_at = REMOVED, now
-                    removed += 1
-        return SubscriberSync(added, removed, kept_unsubscribed)
-
-    def active_subscribers(self, list_slug: str) -> list[Subscriber]:
-        with self.transaction() as session:
-            rows = session.scalars(
-                select(SubscriberRow)
-                .join(SubscriptionRow, SubscriptionRow.subscriber_id == SubscriberRow.id)
-                .where(SubscriptionRow.list_slug == list_slug, SubscriptionRow.status == ACTIVE)
-                .order_by(SubscriberRow.id)
+            connection = session.connection()
+            suppressed = self._suppressions_by_key(
+                connection, {address_key(email): email for email in wanted}
             )
-            return [_subscriber(row) for row in rows]
+            for email, (reason, at) in suppressed.items():
+                kept_out.append((wanted.pop(email).line, _suppressed_why(reason, at)))
+            existing = self._subscribers_by_email(connection, list(wanted))
+            new = {email for email in wanted if email not in existing}
+            existing.update(
+                self._insert_subscribers(connection, [wanted[e] for e in wanted if e in new], now)
+            )
+            ids = {existing[email][0]: email for email in wanted}
+            memberships = self._memberships_of(connection, list_slug, list(ids))
+            plan = _Plan()
+            added = updated = unchanged = kept = pending = 0
+            status_new = CONFIRMED if confirmed else PENDING
+            for email, row in wanted.items():
+                subscriber_id, name, timezone, set_by = existing[email]
+                membership = memberships.get(subscriber_id)
+                if (
+                    membership is not None
+                    and membership[1] == UNSUBSCRIBED
+                    and row.status != UNSUBSCRIBED
+                ):
+                    # Left alone, name and all: the reader's word is final.
+                    kept_out.append((row.line, _unsubscribed_why(list_slug, *membership[2:])))
+                    continue
+                renamed = email not in new and _renames(row, name, timezone)
+                if renamed and set_by != SET_BY_IMPORT:
+                    kept += 1
+                    renamed = False
+                elif renamed:
+                    plan.renames.append(
+                        {
+                            "subscriber": subscriber_id,
+                            "new_name": row.name or name,
+                            "new_timezone": row.timezone or timezone,
+                        }
+                    )
+                if membership is None:
+                    after = UNSUBSCRIBED if row.status == UNSUBSCRIBED else status_new
+                    plan.new_members.append(
+                        {
+                            "subscriber_id": subscriber_id,
+                            "list_slug": list_slug,
+                            "status": after,
+                            "channel": IMPORT,
+                            "changed_at": now,
+                        }
+                    )
+                    plan.history.append(_history(subscriber_id, list_slug, None, after, now))
+                    added += 1
+                    pending += after == PENDING
+                elif membership[1] == PENDING and confirmed and row.status != UNSUBSCRIBED:
+                    plan.confirms.append({"membership": membership[0], "now": now})
+                    plan.history.append(_history(subscriber_id, list_slug, PENDING, CONFIRMED, now))
+                    updated += 1
+                elif renamed:
+                    updated += 1
+                else:
+                    unchanged += 1
+            _write(connection, plan)
+        return ImportReport(
+            added,
+            updated,
+            unchanged,
+            kept,
+            tuple(sorted(refused)),
+            pending,
+            tuple(sorted(kept_out)),
+        )
 
-    def unsubscribe(self, subscriber_id: int, list_slug: str, now: datetime) -> bool:
-        """Mark a membership unsubscribed; False when there was no such membership."""
-        with self.transaction() as session:
-            membership = session.scalars(
-                select(SubscriptionRow).where(
-                    SubscriptionRow.subscriber_id == subscriber_id,
-                    SubscriptionRow.list_slug == list_slug,
+    def _suppressions_by_key(
+        self, connection: Connection, emails_by_key: dict[str, str]
+    ) -> dict[str, tuple[str, datetime]]:
+        """The suppressed among the addresses (by their keys): address -> (reason, when)."""
+        found: dict[str, tuple[str, datetime]] = {}
+        for keys in _chunks(list(emails_by_key)):
+            for key, reason, at in connection.execute(
+                select(SuppressionRow.address_key, SuppressionRow.reason, SuppressionRow.at).where(
+                    SuppressionRow.address_key.in_(keys)
                 )
-            ).one_or_none()
-            if membership is None:
-                return False
-            if membership.status != UNSUBSCRIBED:
-                membership.status, membership.changed_at = UNSUBSCRIBED, now
-            return True
+            ):
+                found[emails_by_key[key]] = (reason, at)
+        return found
 
-    def unsubscribe_addresses(self, list_slug: str, emails: Collection[str], now: datetime) -> int:
-        """Mark unsubscribed the list's memberships of ``emails`` (any case); returns how many
-        changed. The copies still pending for them are then skipped at the send."""
+    def _subscribers_by_email(
+        self, connection: Connection, emails: Sequence[str]
+    ) -> dict[str, tuple[int, str | None, str | None, str]]:
+        """The subscribers of these lowercased addresses: address -> (id, name, tz, set_by)."""
+        found: dict[str, tuple[int, str | None, str | None, str]] = {}
+        for chunk in _chunks(emails):
+            for subscriber_id, email, name, timezone, set_by in connection.execute(
+                select(
+                    SubscriberRow.id,
+                    SubscriberRow.email,
+                    SubscriberRow.name,
+                    SubscriberRow.timezone,
+                    SubscriberRow.set_by,
+                ).where(func.lower(SubscriberRow.email).in_(chunk))
+            ):
+                found.setdefault(email.lower(), (subscriber_id, name, timezone, set_by))
+        return found
+
+    def _insert_subscribers(
+        self, connection: Connection, rows: Sequence[SubscriberInput], now: datetime
+    ) -> dict[str, tuple[int, str | None, str | None, str]]:
+        """Insert new subscribers in one executemany, then read their ids back ``CHUNK`` at a
+        time (an executemany with RETURNING runs a statement per row on SQLite)."""
+        if not rows:
+            return {}
+        connection.execute(
+            insert(SubscriberRow.__table__),  # type: ignore[arg-type]
+            [
+                {
+                    "email": row.email,
+                    "name": row.name,
+                    "timezone": row.timezone,
+                    "created_at": now,
+                    "set_by": SET_BY_IMPORT,
+                }
+                for row in rows
+            ],
+        )
+        return self._subscribers_by_email(connection, [row.email.lower() for row in rows])
+
+    def _memberships_of(
+        self, connection: Connection, list_slug: str, subscriber_ids: Sequence[int]
+    ) -> dict[int, tuple[int, str, str, datetime]]:
+        """subscriber id -> (membership id, status, channel, changed_at) in the list."""
+        found: dict[int, tuple[int, str, str, datetime]] = {}
+        for chunk in _chunks(subscriber_ids):
+            for subscriber_id, membership_id, status, channel, changed_at in connection.execute(
+                select(
+                    SubscriptionRow.subscriber_id,
+                    SubscriptionRow.id,
+                    SubscriptionRow.status,
+                    SubscriptionRow.channel,
+                    SubscriptionRow.changed_at,
+                ).where(
+                    SubscriptionRow.list_slug == list_slug,
+                    SubscriptionRow.subscriber_id.in_(chunk),
+                )
+            ):
+                found[subscriber_id] = (membership_id, status, channel, changed_at)
+        return found
+
+    def set_name_and_timezone(
+        self,
+        subscriber_id: int,
+        name: str | None,
+        timezone: str | None,
+        *,
+        by: str = SET_BY_READER,
+    ) -> bool:
+        """Record a subscriber's name and timezone as ``by`` chose them (the reader, on the
+        preferences page; the operator): no import changes them after. False when there is no
+        such subscriber."""
+        with self.transaction() as session:
+            done = session.execute(
+                update(SubscriberRow)
+                .where(SubscriberRow.id == subscriber_id, SubscriberRow.set_by != FORGOTTEN)
+                .values(name=name, timezone=timezone, set_by=by)
+            )
+            return bool(done.rowcount)  # type: ignore[attr-defined]
+
+    # Transitions -------------------------------------------------------------------------------
+
+    def unsubscribe(
+        self, subscriber_id: int, list_slug: str, now: datetime, channel: str = "operator"
+    ) -> bool:
+        """Unsubscribe a member from a list by ``channel``; False when there is no such
+        membership. Idempotent: unsubscribing again changes and records nothing."""
+        return (
+            self.change_membership(subscriber_id, list_slug, UNSUBSCRIBED, channel, now) is not None
+        )
+
+    def confirm(
+        self, subscriber_id: int, list_slug: str, now: datetime, channel: str = "confirm-page"
+    ) -> Change | None:
+        """Confirm a pending membership; an unsubscribed one stays so (the reader signs up
+        again first). None when there is no such membership."""
+        return self.change_membership(subscriber_id, list_slug, CONFIRMED, channel, now)
+
+    def change_membership(
+        self, subscriber_id: int, list_slug: str, to: str, channel: str, now: datetime
+    ) -> Change | None:
+        """Move one membership to ``to`` and append the change to the history, in one
+        transaction; None when there is no such membership. Only the transitions of the
+        lifecycle happen (unsubscribed to confirmed does not: the Change says it stayed).
+
+        The UPDATE is conditional on the status read, so two requests at once (a double
+        click, a retried one-click POST) record one change between them.
+        """
+        check_channel(channel)
+        with self.transaction() as session:
+            connection = session.connection()
+            for _ in range(5):
+                found = connection.execute(
+                    select(SubscriptionRow.id, SubscriptionRow.status).where(
+                        SubscriptionRow.subscriber_id == subscriber_id,
+                        SubscriptionRow.list_slug == list_slug,
+                    )
+                ).first()
+                if found is None:
+                    return None
+                membership_id, status = found
+                if status == to or (status == UNSUBSCRIBED and to == CONFIRMED):
+                    return Change(status, status)
+                done = connection.execute(
+                    update(SubscriptionRow)
+                    .where(SubscriptionRow.id == membership_id, SubscriptionRow.status == status)
+                    .values(status=to, channel=channel, changed_at=now)
+                )
+                if done.rowcount == 1:
+                    connection.execute(
+                        insert(SubscriptionChangeRow.__table__),  # type: ignore[arg-type]
+                        [
+                            {
+                                **_history(subscriber_id, list_slug, status, to, now),
+                                "channel": channel,
+                            }
+                        ],
+                    )
+                    return Change(status, to)
+            raise RuntimeError(f"membership {membership_id} kept changing under this update")
+
+    def unsubscribe_addresses(
+        self, list_slug: str, emails: Iterable[str], now: datetime, channel: str = IMPORT
+    ) -> int:
+        """Unsubscribe the list's members of ``emails`` (any case) not unsubscribed yet;
+        returns how many changed. The copies still pending for them are skipped at the send."""
+        check_channel(channel)
         lowered = sorted({email.lower() for email in emails})
         changed = 0
         with self.transaction() as session:
-            for start in range(0, len(lowered), 500):  # SQLite caps bound parameters
-                rows = session.scalars(
-                    select(SubscriptionRow)
+            connection = session.connection()
+            for chunk in _chunks(lowered):
+                rows = connection.execute(
+                    select(
+                        SubscriptionRow.id, SubscriptionRow.subscriber_id, SubscriptionRow.status
+                    )
                     .join(SubscriberRow, SubscriberRow.id == SubscriptionRow.subscriber_id)
                     .where(
                         SubscriptionRow.list_slug == list_slug,
                         SubscriptionRow.status != UNSUBSCRIBED,
-                        func.lower(SubscriberRow.email).in_(lowered[start : start + 500]),
+                        func.lower(SubscriberRow.email).in_(chunk),
                     )
+                ).all()
+                if not rows:
+                    continue
+                connection.execute(
+                    update(SubscriptionRow)
+                    .where(SubscriptionRow.id == bindparam("membership"))
+                    .values(status=UNSUBSCRIBED, channel=channel, changed_at=now),
+                    [{"membership": row[0]} for row in rows],
                 )
-                for row in rows:
-                    row.status, row.changed_at = UNSUBSCRIBED, now
-                    changed += 1
+                connection.execute(
+                    insert(SubscriptionChangeRow.__table__),  # type: ignore[arg-type]
+                    [
+                        {
+                            **_history(row[1], list_slug, row[2], UNSUBSCRIBED, now),
+                            "channel": channel,
+                        }
+                        for row in rows
+                    ],
+                )
+                changed += len(rows)
         return changed
+
+    # Reading -----------------------------------------------------------------------------------
+
+    def confirmed_subscribers(self, list_slug: str) -> list[Subscriber]:
+        """The list's confirmed members whose address is not suppressed: who its next edition
+        goes to."""
+        with self.transaction() as session:
+            rows = session.execute(
+                select(
+                    SubscriberRow.id,
+                    SubscriberRow.email,
+                    SubscriberRow.name,
+                    SubscriberRow.timezone,
+                )
+                .join(SubscriptionRow, SubscriptionRow.subscriber_id == SubscriberRow.id)
+                .where(
+                    SubscriptionRow.list_slug == list_slug,
+                    SubscriptionRow.status == CONFIRMED,
+                    _suppressed_of(func.lower(SubscriberRow.email)).is_(None),
+                )
+                .order_by(SubscriberRow.id)
+            )
+            return [Subscriber(*row) for row in rows]
+
+    # The name the store had before memberships could be pending: the members who get mail.
+    active_subscribers = confirmed_subscribers
 
     def subscriber(self, subscriber_id: int) -> Subscriber | None:
         with self.transaction() as session:
             row = session.get(SubscriberRow, subscriber_id)
-            return _subscriber(row) if row is not None else None
+            if row is None:
+                return None
+            return Subscriber(row.id, row.email, row.name, timezone=row.timezone)
 
-    def unsubscribed_members(self) -> list[tuple[str, str, datetime]]:
-        """(email, list slug, when) of every unsubscribed membership, oldest first."""
+    def subscriber_by_email(self, email: str) -> Subscriber | None:
+        with self.transaction() as session:
+            row = session.execute(
+                select(
+                    SubscriberRow.id,
+                    SubscriberRow.email,
+                    SubscriberRow.name,
+                    SubscriberRow.timezone,
+                )
+                .where(func.lower(SubscriberRow.email) == email.lower())
+                .order_by(SubscriberRow.id)
+                .limit(1)
+            ).first()
+            return Subscriber(*row) if row is not None else None
+
+    def memberships(
+        self, list_slug: str | None = None, *, batch: int = 1000
+    ) -> Iterator[Membership]:
+        """Every membership (of ``list_slug`` when given), by list and address, read ``batch``
+        at a time (keyset pagination): a list of any size costs one batch of memory."""
+        after: tuple[str, int] = ("", 0)
+        while True:
+            query = (
+                select(
+                    SubscriberRow.email,
+                    SubscriberRow.name,
+                    SubscriberRow.timezone,
+                    SubscriptionRow.list_slug,
+                    SubscriptionRow.status,
+                    SubscriptionRow.channel,
+                    SubscriptionRow.changed_at,
+                    _suppressed_of(func.lower(SubscriberRow.email)),
+                    SubscriptionRow.id,
+                )
+                .join(SubscriberRow, SubscriberRow.id == SubscriptionRow.subscriber_id)
+                .where(SubscriberRow.set_by != FORGOTTEN)
+                .where(
+                    (SubscriptionRow.list_slug > after[0])
+                    | ((SubscriptionRow.list_slug == after[0]) & (SubscriptionRow.id > after[1]))
+                )
+                .order_by(SubscriptionRow.list_slug, SubscriptionRow.id)
+                .limit(batch)
+            )
+            if list_slug is not None:
+                query = query.where(SubscriptionRow.list_slug == list_slug)
+            with self.transaction() as session:
+                rows = session.execute(query).all()
+            if not rows:
+                return
+            for row in rows:
+                yield Membership(*row[:8])
+            after = (rows[-1][3], rows[-1][8])
+
+    def unsubscribe_history(
+        self, since: datetime | None = None
+    ) -> list[tuple[datetime, str, str, str]]:
+        """(when, address, list slug, channel) of every unsubscribe recorded (since ``since``),
+        oldest first: what ``digest subscribers audit`` looks at."""
+        query = (
+            select(
+                SubscriptionChangeRow.at,
+                SubscriberRow.email,
+                SubscriptionChangeRow.list_slug,
+                SubscriptionChangeRow.channel,
+            )
+            .join(SubscriberRow, SubscriberRow.id == SubscriptionChangeRow.subscriber_id)
+            .where(SubscriptionChangeRow.to_status == UNSUBSCRIBED)
+            .order_by(SubscriptionChangeRow.at, SubscriptionChangeRow.id)
+        )
+        if since is not None:
+            query = query.where(SubscriptionChangeRow.at >= since)
         with self.transaction() as session:
             return [
-                (email, slug, changed_at)
-                for email, slug, changed_at in session.execute(
-                    select(
-                        SubscriberRow.email, SubscriptionRow.list_slug, SubscriptionRow.changed_at
-                    )
-                    .join(SubscriptionRow, SubscriptionRow.subscriber_id == SubscriberRow.id)
-                    .where(SubscriptionRow.status == UNSUBSCRIBED)
-                    .order_by(SubscriptionRow.changed_at, SubscriptionRow.id)
-                )
+                (at, email, slug, channel) for at, email, slug, channel in session.execute(query)
             ]
 
 
-def _subscriber(row: SubscriberRow) -> Subscriber:
-    return Subscriber(id=row.id, email=row.email, name=row.name, timezone=row.timezone)
+def _renames(row: SubscriberInput, name: str | None, timezone: str | None) -> bool:
+    """Whether the file changes the name or timezone: a blank in the file erases nothing."""
+    return bool(
+        (row.name is not None and row.name != name)
+        or (row.timezone is not None and row.timezone != timezone)
+    )
+
+
+def _history(
+    subscriber_id: int, list_slug: str, before: str | None, after: str, now: datetime
+) -> dict[str, Any]:
+    return {
+        "subscriber_id": subscriber_id,
+        "list_slug": list_slug,
+        "from_status": before,
+        "to_status": after,
+        "channel": IMPORT,
+        "at": now,
+    }
+
+
+def _write(connection: Connection, plan: _Plan) -> None:
+    """One executemany per kind of row the import changes."""
+    if plan.renames:
+        connection.execute(_RENAME, plan.renames)
+    if plan.new_members:
+        connection.execute(insert(SubscriptionRow.__table__), plan.new_members)  # type: ignore[arg-type]
+    if plan.confirms:
+        connection.execute(_CONFIRM, plan.confirms)
+    if plan.history:
+        connection.execute(insert(SubscriptionChangeRow.__table__), plan.history)  # type: ignore[arg-type]
+
+
+def _suppressed_why(reason: str, at: datetime) -> str:
+    if reason == FORGOTTEN:
+        return (
+            f"this address was forgotten at its owner's request on {at:%Y-%m-%d} "
+            "(digest subscribers forget): it is never imported or mailed again"
+        )
+    return (
+        f"suppressed for every list ({reason}, {at:%Y-%m-%d}): not imported; "
+        "see digest subscribers list"
+    )
+
+
+def _unsubscribed_why(list_slug: str, channel: str, at: datetime) -> str:
+    return (
+        f"unsubscribed from list {list_slug!r} on {at:%Y-%m-%d} ({channel}): an import never "
+        "resubscribes a reader; they can sign up again themselves"
+    )

@@ -1,0 +1,29 @@
+"""The key a suppression is kept under: an address recognised without being kept.
+
+``address_key`` is an HMAC-SHA-256 of the lowercased address under the service's secret key.
+A forgotten address leaves only its key in the database: an import or a sign-up of the same
+address computes the same key and is refused, while the database alone gives the address back
+to nobody. The key depends on the secret (DIGEST_SECRET_KEY or data_dir/secret_key): keep it
+as you keep the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+
+
+def address_key(secret: bytes, address: str) -> str:
+    """The HMAC-SHA-256 of the lowercased address under ``secret``, in hex."""
+    return hmac.new(secret, address.strip().lower().encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def key_function(secret: str) -> Callable[[str], str]:
+    """``address_key`` bound to ``secret``."""
+    secret_bytes = secret.encode("utf-8")
+
+    def key(address: str) -> str:
+        return address_key(secret_bytes, address)
+
+    return key

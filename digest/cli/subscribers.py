@@ -1,0 +1,309 @@
+"""``digest subscribers``: import, export, list, remove, suppress, audit, and privacy requests."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, timedelta
+from pathlib import Path
+from typing import Annotated, TextIO
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from digest import privacy
+from digest.addresses import key_function
+from digest.audit import find_bursts
+from digest.cli.app import app, console, errors, known_list, load_config
+from digest.cli.boundary import DigestTyper
+from digest.clock import SystemClock
+from digest.config import Settings
+from digest.errors import ConfigError
+from digest.imports import import_file
+from digest.mail.subscribers import check_address
+from digest.services import signing_secret
+from digest.store import Store, open_store
+from digest.store.db import database_errors
+from digest.store.suppressions import REASONS
+
+subscribers_app = DigestTyper(
+    help="Readers and their lists: import, export, list, remove, suppress, audit, privacy.",
+    no_args_is_help=True,
+)
+app.add_typer(subscribers_app, name="subscribers")
+
+EXPORT_COLUMNS = ("email", "name", "timezone", "list", "status", "channel", "changed_at")
+SUPPRESS_REASONS = tuple(reason for reason in REASONS if reason != "forgotten")
+ListOption = Annotated[str | None, typer.Option("--list", help="Only this list (its slug).")]
+
+
+@contextmanager
+def _store(settings: Settings) -> Iterator[tuple[Store, Callable[[str], str]]]:
+    """The store (schema brought up to date) and the address key, for one command."""
+    with database_errors(settings.service.database_url):
+        store = open_store(settings.service.database_url)
+        try:
+            yield store, key_function(signing_secret(settings))
+        finally:
+            store.engine.dispose()
+
+
+def _address(text: str) -> str:
+    try:
+        return check_address(text)
+    except ValueError as error:
+        errors.print(f"[red]Not an address[/]: {escape(str(error))}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+@subscribers_app.command("import")
+def import_subscribers(
+    path: Annotated[Path, typer.Argument(metavar="CSV", help="Columns email, name, timezone.")],
+    list_slug: Annotated[str, typer.Option("--list", help="The list to import into (its slug).")],
+    confirmed: Annotated[
+        bool,
+        typer.Option(
+            "--confirmed",
+            help="You vouch for these readers: they get editions at once. Without it, new "
+            "readers are pending until they confirm.",
+        ),
+    ] = False,
+) -> None:
+    """Add the readers of CSV to a list; never removes anyone and never resubscribes a reader
+    who unsubscribed. Reports rows added, updated and refused (each with its line and why)."""
+    settings = load_config()
+    known_list(settings, list_slug)
+    with _store(settings) as (store, key):
+        try:
+            report = import_file(
+                store, key, path, list_slug, SystemClock().now(), confirmed=confirmed
+            )
+        except ConfigError as error:
+            errors.print(f"[red]Not imported[/]: {escape(str(error))}", highlight=False)
+            raise typer.Exit(1) from None
+    refused = sorted((*report.refused, *report.kept_out))
+    console.print(
+        f"{escape(str(path))} into list {escape(list_slug)}: {report.added} added, "
+        f"{report.updated} updated, {report.unchanged} unchanged, {len(refused)} refused",
+        highlight=False,
+    )
+    for line, why in refused:
+        errors.print(f"  line {line}: {escape(why)}", highlight=False)
+    if report.kept_choices:
+        console.print(
+            f"{report.kept_choices} readers keep the name or timezone they chose themselves.",
+            highlight=False,
+        )
+    if report.pending:
+        console.print(
+            f"{report.pending} new readers are pending: they get no edition until they confirm. "
+            "This version sends no confirmation mail yet; import with --confirmed if you vouch "
+            "for them.",
+            highlight=False,
+        )
+
+
+@subscribers_app.command("export")
+def export_subscribers(
+    list_slug: ListOption = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of to the terminal.")
+    ] = None,
+) -> None:
+    """Write every membership (of one list with --list) as CSV, which import reads back: the
+    rows of readers who unsubscribed are imported as unsubscribed."""
+    settings = load_config()
+    if list_slug is not None:
+        known_list(settings, list_slug)
+    with _store(settings) as (store, _), _open(output) as out:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(EXPORT_COLUMNS)
+        for member in store.memberships(list_slug):
+            writer.writerow(
+                [
+                    member.email,
+                    member.name or "",
+                    member.timezone or "",
+                    member.list_slug,
+                    member.status,
+                    member.channel,
+                    member.changed_at.isoformat(),
+                ]
+            )
+
+
+@contextmanager
+def _open(path: Path | None) -> Iterator[TextIO]:
+    if path is None:
+        yield sys.stdout
+        return
+    with path.open("w", encoding="utf-8", newline="") as file:
+        yield file
+
+
+@subscribers_app.command("list")
+def list_subscribers(
+    list_slug: ListOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON array: email, list, status… per membership.")
+    ] = False,
+) -> None:
+    """Show every membership (of one list with --list): address, list, status, how and when it
+    last changed, and whether the address is suppressed."""
+    settings = load_config()
+    if list_slug is not None:
+        known_list(settings, list_slug)
+    with _store(settings) as (store, _):
+        if as_json:
+            # Streamed: a list of any size is never held whole.
+            sys.stdout.write("[")
+            for number, member in enumerate(store.memberships(list_slug)):
+                sys.stdout.write(("," if number else "") + "\n  " + json.dumps(member.as_dict()))
+            sys.stdout.write("\n]\n")
+            return
+        table = Table(show_header=True, header_style="bold")
+        for column in ("email", "name", "list", "status", "channel", "changed", "suppressed"):
+            table.add_column(column)
+        for member in store.memberships(list_slug):
+            table.add_row(
+                escape(member.email),
+                escape(member.name or ""),
+                member.list_slug,
+                member.status,
+                member.channel,
+                f"{member.changed_at:%Y-%m-%d %H:%M}",
+                member.suppressed or "",
+            )
+        console.print(table)
+        suppressions = store.suppressions()
+        if suppressions:
+            console.print(
+                f"{len(suppressions)} addresses suppressed for every list "
+                f"({sum(s.email is None for s in suppressions)} of them forgotten).",
+                highlight=False,
+            )
+
+
+@subscribers_app.command("remove")
+def remove_subscriber(
+    email: Annotated[str, typer.Argument(metavar="EMAIL", help="The address (any case).")],
+    list_slug: Annotated[str, typer.Option("--list", help="The list (its slug).")],
+) -> None:
+    """Unsubscribe EMAIL from a list (channel "operator"): no import brings them back; the copy
+    of an edition being delivered is skipped."""
+    settings = load_config()
+    known_list(settings, list_slug)
+    address = _address(email)
+    with _store(settings) as (store, _):
+        subscriber = store.subscriber_by_email(address)
+        if subscriber is None or not store.unsubscribe(
+            subscriber.id, list_slug, SystemClock().now(), "operator"
+        ):
+            errors.print(
+                f"[red]{escape(address)} is not a member of list {escape(list_slug)}[/]: "
+                "see digest subscribers list --list " + escape(list_slug),
+                highlight=False,
+            )
+            raise typer.Exit(1)
+    console.print(f"{escape(address)} unsubscribed from list {escape(list_slug)}.", highlight=False)
+
+
+@subscribers_app.command("suppress")
+def suppress_address(
+    email: Annotated[str, typer.Argument(metavar="EMAIL", help="The address (any case).")],
+    reason: Annotated[
+        str, typer.Option("--reason", help=f"Why: {', '.join(SUPPRESS_REASONS)}.")
+    ] = "operator",
+) -> None:
+    """Stop all mail to EMAIL, from every list, now and at any later import."""
+    if reason not in SUPPRESS_REASONS:
+        errors.print(
+            f"[red]Unknown reason {escape(repr(reason))}[/]: use one of "
+            f"{', '.join(SUPPRESS_REASONS)} (to erase a person, digest subscribers forget)",
+            highlight=False,
+        )
+        raise typer.Exit(2)
+    settings = load_config()
+    address = _address(email)
+    with _store(settings) as (store, key):
+        new = store.suppress(address, key(address), reason, "operator", SystemClock().now())
+    said = "suppressed for every list" if new else "was suppressed already"
+    console.print(f"{escape(address)} {said}.", highlight=False)
+
+
+@subscribers_app.command("audit")
+def audit(
+    minutes: Annotated[
+        int, typer.Option(help="How close together the unsubscribes of a burst are.", min=1)
+    ] = 10,
+    threshold: Annotated[
+        int, typer.Option(help="How many unsubscribes from one domain make a burst.", min=2)
+    ] = 5,
+    days: Annotated[int, typer.Option(help="How far back to look.", min=1)] = 30,
+) -> None:
+    """Flag bursts of unsubscribes from one domain within minutes: what a link scanner that
+    follows every link of a mail looks like. Exits 1 when it finds one, for monitoring."""
+    settings = load_config()
+    since = SystemClock().now() - timedelta(days=days)
+    with _store(settings) as (store, _):
+        history = store.unsubscribe_history(since)
+    bursts = find_bursts(history, minutes=minutes, threshold=threshold)
+    console.print(
+        f"{len(history)} unsubscribes in the last {days} days; "
+        f"{len(bursts)} bursts of {threshold} or more from one domain within {minutes} minutes.",
+        highlight=False,
+    )
+    if not bursts:
+        return
+    table = Table(show_header=True, header_style="bold")
+    for column in ("domain", "from", "to", "unsubscribes", "lists", "channels"):
+        table.add_column(column)
+    for burst in bursts:
+        table.add_row(
+            escape(burst.domain),
+            f"{burst.start.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
+            f"{burst.end.astimezone(UTC):%H:%M:%S}",
+            str(burst.count),
+            ", ".join(burst.lists),
+            ", ".join(f"{channel} {count}" for channel, count in burst.channels),
+        )
+    console.print(table)
+    raise typer.Exit(1)
+
+
+@subscribers_app.command("export-person")
+def export_person(
+    email: Annotated[str, typer.Argument(metavar="EMAIL", help="The address (any case).")],
+) -> None:
+    """Everything held on one person, as JSON: subscriber, memberships, history, suppression,
+    deliveries (for a subject access request)."""
+    settings = load_config()
+    with _store(settings) as (store, key):
+        held = privacy.export_person(store, key, email)
+    sys.stdout.write(json.dumps(held, indent=2, ensure_ascii=False) + "\n")
+
+
+@subscribers_app.command("forget")
+def forget_person(
+    email: Annotated[str, typer.Argument(metavar="EMAIL", help="The address (any case).")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Erase one person (a right-to-erasure request): their address, name and timezone, the
+    error texts of their deliveries, their lines in the suppression file. A keyed hash of the
+    address is kept so they are never imported or mailed again."""
+    settings = load_config()
+    if not yes and not typer.confirm(f"Erase everything held on {email}?"):
+        raise typer.Exit(1)
+    with _store(settings) as (store, key):
+        done = privacy.forget(settings, store, key, email, SystemClock().now())
+    found = "erased" if done.found else "not found; its key is kept all the same"
+    console.print(
+        f"{escape(email)}: {found}; {done.memberships} memberships ended, {done.deliveries} "
+        f"deliveries anonymised, {done.file_lines} lines taken out of "
+        f"{escape(str(settings.service.suppression_path))}.",
+        highlight=False,
+    )

@@ -1,0 +1,168 @@
+"""Subscriber files imported into the store: by the operator's command, or a list's file from the
+config when it changed since its last import.
+
+    CSV ─► read_subscriber_file: each bad row refused with its line and why, the rest read
+        ─► store.import_members: readers added (confirmed or pending), pending ones confirmed,
+           names and timezones updated unless the reader chose them; an address suppressed or
+           forgotten, or a reader who unsubscribed from the list, refused
+        ─► ImportReport (added, updated, unchanged, refused with lines)
+
+    [[lists]] subscribers = "file.csv" ─► SHA-256 of the file ─► the mark of its last import
+        the same: nothing more is read ─► else imported as confirmed (the operator vouches for
+        the file) and the mark kept, at the start of each cycle (``import_list_files``)
+
+An import never unsubscribes anyone and never resubscribes: the file is no reader's word
+(invariant 8). A bad row costs that row; a file that cannot be read at all changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy.exc import IntegrityError
+
+from digest.config import ListSettings, Settings
+from digest.errors import ConfigError
+from digest.mail.subscribers import read_subscriber_file
+from digest.store import ImportReport, Store, SubscriberInput
+
+_log = logging.getLogger(__name__)
+
+_IMPORT_ATTEMPTS = 3
+
+
+def list_mark(list_slug: str) -> str:
+    """The name of the mark a list's file from the config is remembered by."""
+    return f"list:{list_slug}"
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of the file's bytes, read a block at a time."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def import_file(
+    store: Store,
+    address_key: Callable[[str], str],
+    path: Path,
+    list_slug: str,
+    now: datetime,
+    *,
+    confirmed: bool,
+) -> ImportReport:
+    """Import a subscriber CSV into a list; ConfigError when the file cannot be read at all.
+
+    A row of an export whose ``list`` column names another list is refused, so an export of
+    every list is not poured into one by mistake.
+    """
+    read = read_subscriber_file(path)
+    refused: list[tuple[int, str]] = [(_line_number(line), why) for line, why in read.refused]
+    rows = []
+    for row in read.rows:
+        if row.list_slug is not None and row.list_slug != list_slug:
+            refused.append((row.line, f"this row is for list {row.list_slug!r}, not {list_slug!r}"))
+            continue
+        rows.append(SubscriberInput(row.email, row.name, row.timezone, row.line, row.status))
+    for attempt in range(_IMPORT_ATTEMPTS):
+        try:
+            report = store.import_members(
+                list_slug, rows, now, confirmed=confirmed, address_key=address_key
+            )
+            break
+        except IntegrityError:
+            # Another process added one of these readers at this moment (a sign-up, another
+            # import): imported again, the rows it added are found and not added twice.
+            if attempt == _IMPORT_ATTEMPTS - 1:
+                raise
+    return replace(report, refused=tuple(sorted((*report.refused, *refused))))
+
+
+def _line_number(line: str) -> int:
+    """ "line 7" -> 7 (the file reader's words)."""
+    return int(line.removeprefix("line ")) if line.startswith("line ") else 0
+
+
+@dataclass(frozen=True, slots=True)
+class ListImport:
+    """What became of a list's file at the start of a cycle."""
+
+    list_slug: str
+    path: Path
+    report: ImportReport | None  # None: unchanged since its last import, not read
+
+
+def import_list_files(
+    settings: Settings, store: Store, address_key: Callable[[str], str], now: datetime
+) -> tuple[list[ListImport], list[str]]:
+    """Import each list's file from the config that changed since its last import (as
+    confirmed: the operator vouches for it); returns what became of each file and warnings
+    naming the file, the line and the list. An unchanged file costs its SHA-256 and one
+    lookup."""
+    done: list[ListImport] = []
+    warnings: list[str] = []
+    for digest_list in settings.lists:
+        imported, said = import_list_file(settings, store, address_key, digest_list, now)
+        warnings += said
+        if imported is not None:
+            done.append(imported)
+    return done, warnings
+
+
+def import_list_file(
+    settings: Settings,
+    store: Store,
+    address_key: Callable[[str], str],
+    digest_list: ListSettings,
+    now: datetime,
+) -> tuple[ListImport | None, list[str]]:
+    """``import_list_files`` for one list: None when it names no file or the file cannot be
+    read (a warning says so, and the list keeps its members)."""
+    if digest_list.subscribers is None:
+        return None, []
+    path = settings.config_path(digest_list.subscribers)
+    keep = f"list {digest_list.slug!r} keeps its members as last imported"
+    try:
+        digest = file_digest(path)
+    except FileNotFoundError:
+        return None, [f"{path}: subscriber file not found ({keep})"]
+    except OSError as error:
+        return None, [f"{path}: cannot read: {error.strerror or error} ({keep})"]
+    mark = store.file_mark(list_mark(digest_list.slug))
+    if mark is not None and mark.digest == digest:
+        # Not read again; what its import said is said again, so a bad row is never silent.
+        return ListImport(digest_list.slug, path, None), list(mark.notes)
+    try:
+        report = import_file(store, address_key, path, digest_list.slug, now, confirmed=True)
+    except ConfigError as error:
+        return None, [f"{error} ({keep})"]
+    _log.info(
+        "%s imported into list %r: %d added, %d updated, %d refused",
+        path,
+        digest_list.slug,
+        report.added,
+        report.updated,
+        len(report.refused) + len(report.kept_out),
+    )
+    warnings = [
+        f"{path}: line {line}: {why} (this row is left out; list {digest_list.slug!r} "
+        "goes to the others)"
+        for line, why in report.refused
+    ]
+    if report.kept_out:
+        # Expected: a file kept by hand still lists readers who left. Counted, not listed.
+        warnings.append(
+            f"{path}: {len(report.kept_out)} rows are readers who unsubscribed from list "
+            f"{digest_list.slug!r} or whose address is suppressed: they stay as they are "
+            f"(digest subscribers import {path} --list {digest_list.slug} lists them)"
+        )
+    store.set_file_mark(list_mark(digest_list.slug), digest, now, notes=tuple(warnings))
+    return ListImport(digest_list.slug, path, report), warnings

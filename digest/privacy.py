@@ -1,0 +1,49 @@
+"""Privacy requests: everything held on one person, and forgetting them.
+
+    export_person(email) ─► the store's record of them (subscriber, memberships, history,
+                            suppression, deliveries from the ledger) as JSON-ready data
+    forget(email)        ─► the store erases them and keeps the address's key as a "forgotten"
+                            suppression (digest.store.people) ─► their lines taken out of the
+                            suppression file, so no copy of the address is left there
+
+The key (digest.addresses) is what refuses the address at any later import, and it cannot be
+turned back into the address. The email is looked up as given and lowercased; an address the
+service never held is forgotten all the same (its key is kept), so a request is always honoured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from digest.config import Settings
+from digest.store import Store
+from digest.suppression import remove_address
+
+
+@dataclass(frozen=True, slots=True)
+class ForgetOutcome:
+    found: bool
+    memberships: int  # memberships unsubscribed
+    deliveries: int  # ledger rows anonymised
+    file_lines: int  # lines taken out of the suppression file
+
+
+def export_person(store: Store, address_key: Callable[[str], str], email: str) -> dict[str, Any]:
+    """Everything the database holds on the person with ``email``."""
+    return store.person(email, address_key(email))
+
+
+def forget(
+    settings: Settings,
+    store: Store,
+    address_key: Callable[[str], str],
+    email: str,
+    now: datetime,
+) -> ForgetOutcome:
+    """Erase the person with ``email``; they are never imported or mailed again."""
+    done = store.forget(email, address_key(email), now)
+    lines = remove_address(settings.service.suppression_path, email)
+    return ForgetOutcome(done.found, done.memberships, done.deliveries, lines)

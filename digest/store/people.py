@@ -1,0 +1,217 @@
+"""Everything held on one person, and erasing it (privacy requests).
+
+    person(email)  the subscriber row, their memberships, the history of them, the suppression
+                   of their address, and their deliveries from the ledger: plain data for JSON
+    forget(email)  in one transaction: memberships unsubscribed (channel "operator"), the
+                   subscriber row anonymised (address, name, timezone gone), the ledger rows'
+                   error texts (which may quote the address) erased, and the address kept only
+                   as its key in a "forgotten" suppression, so it is never imported or mailed again
+
+The subscriber row is anonymised rather than deleted: the ledger and the history keep their
+counts (an edition went to N readers) without saying to whom.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+
+from digest.store.base import StoreBase
+from digest.store.schema import (
+    DeliveryRow,
+    EditionRow,
+    SubscriberRow,
+    SubscriptionChangeRow,
+    SubscriptionRow,
+    SuppressionRow,
+)
+from digest.store.subscribers import FORGOTTEN, UNSUBSCRIBED
+
+
+@dataclass(frozen=True, slots=True)
+class Forgotten:
+    found: bool  # a subscriber row had the address
+    memberships: int
+    deliveries: int
+
+
+def _when(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+class PeopleStore(StoreBase):
+    def person(self, email: str, key: str) -> dict[str, Any]:
+        """Everything held on the person with ``email`` (any case), as JSON-ready data."""
+        lowered = email.strip().lower()
+        with self.transaction() as session:
+            subscriber = session.execute(
+                select(SubscriberRow).where(func.lower(SubscriberRow.email) == lowered).limit(1)
+            ).scalar_one_or_none()
+            suppression = session.execute(
+                select(SuppressionRow.reason, SuppressionRow.channel, SuppressionRow.at).where(
+                    SuppressionRow.address_key == key
+                )
+            ).first()
+            held: dict[str, Any] = {
+                "email": lowered,
+                "subscriber": None,
+                "memberships": [],
+                "history": [],
+                "deliveries": [],
+                "suppression": None
+                if suppression is None
+                else {
+                    "reason": suppression[0],
+                    "channel": suppression[1],
+                    "at": _when(suppression[2]),
+                },
+            }
+            if subscriber is None:
+                return held
+            held["subscriber"] = {
+                "id": subscriber.id,
+                "email": subscriber.email,
+                "name": subscriber.name,
+                "timezone": subscriber.timezone,
+                "created_at": _when(subscriber.created_at),
+                "name_and_timezone_set_by": subscriber.set_by,
+            }
+            held["memberships"] = [
+                {"list": slug, "status": status, "channel": channel, "changed_at": _when(at)}
+                for slug, status, channel, at in session.execute(
+                    select(
+                        SubscriptionRow.list_slug,
+                        SubscriptionRow.status,
+                        SubscriptionRow.channel,
+                        SubscriptionRow.changed_at,
+                    )
+                    .where(SubscriptionRow.subscriber_id == subscriber.id)
+                    .order_by(SubscriptionRow.list_slug)
+                )
+            ]
+            held["history"] = [
+                {"list": slug, "from": before, "to": after, "channel": channel, "at": _when(at)}
+                for slug, before, after, channel, at in session.execute(
+                    select(
+                        SubscriptionChangeRow.list_slug,
+                        SubscriptionChangeRow.from_status,
+                        SubscriptionChangeRow.to_status,
+                        SubscriptionChangeRow.channel,
+                        SubscriptionChangeRow.at,
+                    )
+                    .where(SubscriptionChangeRow.subscriber_id == subscriber.id)
+                    .order_by(SubscriptionChangeRow.id)
+                )
+            ]
+            held["deliveries"] = [
+                {
+                    "edition": edition_id,
+                    "list": slug,
+                    "slot": _when(slot),
+                    "status": status,
+                    "attempts": attempts,
+                    "message_id": message_id,
+                    "sent_at": _when(sent_at),
+                    "last_error": last_error,
+                }
+                for edition_id, slug, slot, status, attempts, message_id, sent_at, last_error in (
+                    session.execute(
+                        select(
+                            DeliveryRow.edition_id,
+                            EditionRow.list_slug,
+                            EditionRow.slot,
+                            DeliveryRow.status,
+                            DeliveryRow.attempts,
+                            DeliveryRow.message_id,
+                            DeliveryRow.sent_at,
+                            DeliveryRow.last_error,
+                        )
+                        .join(EditionRow, EditionRow.id == DeliveryRow.edition_id)
+                        .where(DeliveryRow.subscriber_id == subscriber.id)
+                        .order_by(DeliveryRow.id)
+                    )
+                )
+            ]
+        return held
+
+    def forget(self, email: str, key: str, now: datetime) -> Forgotten:
+        """Erase what is held on the person with ``email`` and keep their address's key as a
+        forgotten suppression; in one transaction. Forgetting again finds nothing more."""
+        lowered = email.strip().lower()
+        with self.transaction() as session:
+            connection = session.connection()
+            ids = list(
+                session.scalars(
+                    select(SubscriberRow.id).where(func.lower(SubscriberRow.email) == lowered)
+                )
+            )
+            memberships = deliveries = 0
+            for subscriber_id in ids:
+                open_ones = connection.execute(
+                    select(
+                        SubscriptionRow.id, SubscriptionRow.list_slug, SubscriptionRow.status
+                    ).where(
+                        SubscriptionRow.subscriber_id == subscriber_id,
+                        SubscriptionRow.status != UNSUBSCRIBED,
+                    )
+                ).all()
+                for membership_id, slug, status in open_ones:
+                    connection.execute(
+                        update(SubscriptionRow)
+                        .where(SubscriptionRow.id == membership_id)
+                        .values(status=UNSUBSCRIBED, channel="operator", changed_at=now)
+                    )
+                    connection.execute(
+                        insert(SubscriptionChangeRow.__table__),  # type: ignore[arg-type]
+                        [
+                            {
+                                "subscriber_id": subscriber_id,
+                                "list_slug": slug,
+                                "from_status": status,
+                                "to_status": UNSUBSCRIBED,
+                                "channel": "operator",
+                                "at": now,
+                            }
+                        ],
+                    )
+                memberships += len(open_ones)
+                deliveries += (
+                    connection.execute(
+                        update(DeliveryRow)
+                        .where(DeliveryRow.subscriber_id == subscriber_id)
+                        .values(last_error=None)
+                    ).rowcount
+                    or 0
+                )
+                connection.execute(
+                    update(SubscriberRow)
+                    .where(SubscriberRow.id == subscriber_id)
+                    .values(
+                        email=f"forgotten-{subscriber_id}@forgotten.invalid",
+                        name=None,
+                        timezone=None,
+                        set_by=FORGOTTEN,
+                    )
+                )
+            done = connection.execute(
+                update(SuppressionRow)
+                .where(SuppressionRow.address_key == key)
+                .values(email=None, reason=FORGOTTEN, channel="operator", at=now)
+            )
+            if not done.rowcount:
+                connection.execute(
+                    insert(SuppressionRow.__table__),  # type: ignore[arg-type]
+                    [
+                        {
+                            "address_key": key,
+                            "email": None,
+                            "reason": FORGOTTEN,
+                            "channel": "operator",
+                            "at": now,
+                        }
+                    ],
+                )
+        return Forgotten(bool(ids), memberships, deliveries)

@@ -1,0 +1,260 @@
+"""Addresses suppressed for every list, and the marks of the operator's files already read.
+
+A suppression is kept under the address's key (an HMAC of it under the service's secret, see
+digest.addresses), and with the address itself until its owner asks to be forgotten: then only
+the key is left, enough to refuse the address at any import, never enough to mail it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, insert, select
+
+from digest.store.base import StoreBase
+from digest.store.schema import (
+    FileMarkRow,
+    SubscriberRow,
+    SubscriptionChangeRow,
+    SubscriptionRow,
+    SuppressionRow,
+)
+from digest.store.subscribers import FORGOTTEN, IMPORT, UNSUBSCRIBED, check_channel
+
+REASONS = ("hard-bounce", "complaint", "operator", "forgotten")
+# How long a transaction may stay open and still have its unsubscribes copied to the file.
+SETTLE = timedelta(minutes=10)
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    email: str | None  # None once forgotten
+    reason: str
+    channel: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FileMark:
+    digest: str | None
+    size: int
+    notes: tuple[str, ...]  # what the file's last import said
+    history_upto: int
+    suppressions_upto: int
+    copied: tuple[str, ...] = ()  # rows after those ids already copied: "h<id>", "s<id>"
+
+
+@dataclass(frozen=True, slots=True)
+class ChangesToCopy:
+    """What the database recorded since the suppression file was last written: its lines, and
+    the ids to mark as copied."""
+
+    lines: list[tuple[str, str, str, datetime]]  # (email, list slug or "", reason, when)
+    history_upto: int
+    suppressions_upto: int
+    copied: tuple[str, ...]  # rows past the ids above that are copied: "h<id>", "s<id>"
+
+
+def check_reason(reason: str) -> str:
+    if reason not in REASONS:
+        raise ValueError(f"unknown reason {reason!r}: one of {', '.join(REASONS)}")
+    return reason
+
+
+class SuppressionStore(StoreBase):
+    def suppress(
+        self, email: str | None, key: str, reason: str, channel: str, now: datetime
+    ) -> bool:
+        """Suppress an address for every list; False when it was suppressed already (a
+        forgotten one stays forgotten). ``email`` None keeps only the key."""
+        check_reason(reason)
+        check_channel(channel)
+        with self.transaction() as session:
+            found = session.scalar(
+                select(SuppressionRow.id).where(SuppressionRow.address_key == key)
+            )
+            if found is not None:
+                return False
+            session.execute(
+                insert(SuppressionRow),
+                [
+                    {
+                        "address_key": key,
+                        "email": email.lower() if email is not None else None,
+                        "reason": reason,
+                        "channel": channel,
+                        "at": now,
+                    }
+                ],
+            )
+            return True
+
+    def suppression(self, key: str) -> Suppression | None:
+        with self.transaction() as session:
+            row = session.execute(
+                select(
+                    SuppressionRow.email,
+                    SuppressionRow.reason,
+                    SuppressionRow.channel,
+                    SuppressionRow.at,
+                ).where(SuppressionRow.address_key == key)
+            ).first()
+            return Suppression(*row) if row is not None else None
+
+    def suppressions(self) -> list[Suppression]:
+        """Every suppression, oldest first (forgotten ones without their address)."""
+        with self.transaction() as session:
+            return [
+                Suppression(*row)
+                for row in session.execute(
+                    select(
+                        SuppressionRow.email,
+                        SuppressionRow.reason,
+                        SuppressionRow.channel,
+                        SuppressionRow.at,
+                    ).order_by(SuppressionRow.at, SuppressionRow.id)
+                )
+            ]
+
+    # The marks of files read ------------------------------------------------------------------
+
+    def file_mark(self, name: str) -> FileMark | None:
+        with self.transaction() as session:
+            row = session.get(FileMarkRow, name)
+            if row is None:
+                return None
+            notes = tuple(row.notes.splitlines()) if row.notes else ()
+            copied = tuple(row.copied.split(",")) if row.copied else ()
+            return FileMark(
+                row.digest, row.size, notes, row.history_upto, row.suppressions_upto, copied
+            )
+
+    def set_file_mark(
+        self,
+        name: str,
+        digest: str | None,
+        now: datetime,
+        *,
+        size: int = 0,
+        notes: tuple[str, ...] = (),
+        history_upto: int | None = None,
+        suppressions_upto: int | None = None,
+        copied: tuple[str, ...] | None = None,
+    ) -> None:
+        with self.transaction() as session:
+            row = session.get(FileMarkRow, name)
+            if row is None:
+                row = FileMarkRow(name=name, history_upto=0, suppressions_upto=0)
+                session.add(row)
+            row.digest, row.size, row.at = digest, size, now
+            row.notes = "\n".join(note.replace("\n", " ") for note in notes) or None
+            if history_upto is not None:
+                row.history_upto = history_upto
+            if suppressions_upto is not None:
+                row.suppressions_upto = suppressions_upto
+            if copied is not None:
+                row.copied = ",".join(copied) or None
+
+    def unsubscribes_now(self) -> list[tuple[str, str, str, datetime]]:
+        """Every unsubscribed membership and suppression, as lines of the suppression file
+        (those that came from a file, and forgotten addresses, left out), oldest first."""
+        with self.transaction() as session:
+            lines: list[tuple[str, str, str, datetime]] = [
+                (email, slug, channel, at)
+                for email, slug, channel, at in session.execute(
+                    select(
+                        SubscriberRow.email,
+                        SubscriptionRow.list_slug,
+                        SubscriptionRow.channel,
+                        SubscriptionRow.changed_at,
+                    )
+                    .join(SubscriberRow, SubscriberRow.id == SubscriptionRow.subscriber_id)
+                    .where(
+                        SubscriptionRow.status == UNSUBSCRIBED,
+                        SubscriptionRow.channel != IMPORT,
+                        SubscriberRow.set_by != FORGOTTEN,
+                    )
+                    .order_by(SubscriptionRow.changed_at, SubscriptionRow.id)
+                )
+            ]
+            lines += [
+                (address or "", "", reason, at)
+                for address, reason, at in session.execute(
+                    select(SuppressionRow.email, SuppressionRow.reason, SuppressionRow.at)
+                    .where(SuppressionRow.email.is_not(None), SuppressionRow.channel != IMPORT)
+                    .order_by(SuppressionRow.at, SuppressionRow.id)
+                )
+            ]
+        return lines
+
+    def changes_to_copy(self, mark: FileMark | None, now: datetime) -> ChangesToCopy:
+        """The unsubscribes and suppressions recorded since ``mark``, as lines of the
+        suppression file; those that came from a file (channel "import") or whose address was
+        forgotten are left out.
+
+        Ids are handed out before commit: on PostgreSQL a transaction may commit a row with a
+        smaller id after a larger one was read. So the mark's ids only pass rows older than
+        ``SETTLE``; the newer ones already copied are named in the mark, not copied twice.
+        """
+        history_after = mark.history_upto if mark else 0
+        suppressions_after = mark.suppressions_upto if mark else 0
+        done = set(mark.copied) if mark else set()
+        settled = now - SETTLE
+        with self.transaction() as session:
+            history_upto = session.scalar(
+                select(func.max(SubscriptionChangeRow.id)).where(
+                    SubscriptionChangeRow.id > history_after, SubscriptionChangeRow.at <= settled
+                )
+            )
+            suppressions_upto = session.scalar(
+                select(func.max(SuppressionRow.id)).where(
+                    SuppressionRow.id > suppressions_after, SuppressionRow.at <= settled
+                )
+            )
+            history = session.execute(
+                select(
+                    SubscriptionChangeRow.id,
+                    SubscriberRow.email,
+                    SubscriptionChangeRow.list_slug,
+                    SubscriptionChangeRow.channel,
+                    SubscriptionChangeRow.at,
+                )
+                .join(SubscriberRow, SubscriberRow.id == SubscriptionChangeRow.subscriber_id)
+                .where(
+                    SubscriptionChangeRow.id > history_after,
+                    SubscriptionChangeRow.to_status == UNSUBSCRIBED,
+                    SubscriptionChangeRow.channel != IMPORT,
+                    SubscriberRow.set_by != FORGOTTEN,
+                )
+                .order_by(SubscriptionChangeRow.id)
+            ).all()
+            suppressions = session.execute(
+                select(
+                    SuppressionRow.id,
+                    SuppressionRow.email,
+                    SuppressionRow.reason,
+                    SuppressionRow.at,
+                )
+                .where(
+                    SuppressionRow.id > suppressions_after,
+                    SuppressionRow.email.is_not(None),
+                    SuppressionRow.channel != IMPORT,
+                )
+                .order_by(SuppressionRow.id)
+            ).all()
+        history_upto = history_upto or history_after
+        suppressions_upto = suppressions_upto or suppressions_after
+        lines: list[tuple[str, str, str, datetime]] = []
+        copied: list[str] = []
+        for row_id, email, slug, channel, at in history:
+            if f"h{row_id}" not in done:
+                lines.append((email, slug, channel, at))
+            if row_id > history_upto:
+                copied.append(f"h{row_id}")
+        for row_id, address, reason, at in suppressions:
+            if f"s{row_id}" not in done:
+                lines.append((address or "", "", reason, at))
+            if row_id > suppressions_upto:
+                copied.append(f"s{row_id}")
+        return ChangesToCopy(lines, history_upto, suppressions_upto, tuple(copied))

@@ -1,0 +1,225 @@
+"""`digest subscribers`: the operator's commands on a real database and the real pipeline
+(issue #11, points 1, 4 and 8)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from digest.clock import FixedClock
+from digest.sample_server import serve_folder
+from digest.store.schema import DeliveryRow, SubscriberRow
+from digest.suppression import read_suppressions
+from digest.unsubscribes import unsubscribe
+from tests.test_lists import DAY1, a_list, raw_config, recipients, run, settings_of, start
+from tests.test_lists_cli import digest, write_config
+from tests.test_pipeline import write_feed
+
+
+@pytest.fixture
+def base_url(tmp_path: Path) -> Iterator[str]:
+    folder = tmp_path / "feeds"
+    folder.mkdir()
+    write_feed(folder, [(1, "Iran story 1", DAY1 - timedelta(hours=1))])
+    with serve_folder(folder) as url:
+        yield url
+
+
+READERS = "email,name\nsam@example.org,Sam\nrana@example.org,Rana\n"
+
+
+def config_without_file(tmp_path: Path, base_url: str) -> tuple[Path, dict[str, Any]]:
+    """A list whose readers come only from `digest subscribers import`."""
+    raw = raw_config(tmp_path, base_url, a_list("daily", "members.csv"))
+    del raw["lists"][0]["subscribers"]
+    return write_config(tmp_path, raw), raw
+
+
+def test_import_prints_the_report_and_each_refusal_with_its_line(
+    tmp_path: Path, base_url: str
+) -> None:
+    config, _ = config_without_file(tmp_path, base_url)
+    (tmp_path / "new.csv").write_text(
+        "email,name,timezone\nsam@example.org,Sam,\nbroken,,\nli@example.org,Li,Nowhere/City\n"
+    )
+    result = digest(config, "subscribers", "import", str(tmp_path / "new.csv"), "--list", "daily")
+    assert result.exit_code == 0, result.output
+    assert "1 added, 0 updated, 0 unchanged, 2 refused" in result.stdout
+    assert "  line 3: 'broken' is not an email address" in result.stderr
+    assert "  line 4: unknown timezone 'Nowhere/City'" in result.stderr
+    assert "1 new readers are pending" in result.stdout and "--confirmed" in result.stdout
+
+    listed = digest(config, "subscribers", "list", "--json")
+    assert listed.exit_code == 0, listed.output
+    [member] = json.loads(listed.stdout)
+    assert {"email", "list", "status"} <= set(member)
+    assert (member["email"], member["list"], member["status"]) == (
+        "sam@example.org",
+        "daily",
+        "pending",
+    )
+    assert member["channel"] == "import" and member["suppressed"] is None
+
+    unknown = digest(config, "subscribers", "import", str(tmp_path / "new.csv"), "--list", "dialy")
+    assert unknown.exit_code == 2 and "No list 'dialy'" in unknown.stderr
+    missing = digest(config, "subscribers", "import", str(tmp_path / "gone.csv"), "--list", "daily")
+    assert missing.exit_code == 1 and "gone.csv" in missing.stderr
+    assert "Traceback" not in missing.output
+
+
+def test_only_confirmed_readers_get_mail_and_a_removed_one_stays_out(
+    tmp_path: Path, base_url: str
+) -> None:
+    config, raw = config_without_file(tmp_path, base_url)
+    (tmp_path / "vouched.csv").write_text(READERS)
+    (tmp_path / "signups.csv").write_text("email\nli@example.org\n")
+    for name, flags in (("vouched.csv", ["--confirmed"]), ("signups.csv", [])):
+        done = digest(
+            config, "subscribers", "import", str(tmp_path / name), "--list", "daily", *flags
+        )
+        assert done.exit_code == 0, done.output
+    removed = digest(config, "subscribers", "remove", "Rana@Example.org", "--list", "daily")
+    assert removed.exit_code == 0, removed.output
+    again = digest(config, "subscribers", "remove", "nobody@example.org", "--list", "daily")
+    assert again.exit_code == 1 and "not a member of list daily" in again.stderr
+
+    services, transport = start(settings_of(tmp_path, raw), FixedClock(DAY1))
+    summary = run(services)
+    assert recipients(transport) == ["sam@example.org"]  # li pending, rana removed
+    assert summary.messages_delivered == 1
+    services.close()
+    # Re-imported as vouched for, rana stays out: the operator's removal is final too.
+    done = digest(
+        config,
+        "subscribers",
+        "import",
+        str(tmp_path / "vouched.csv"),
+        "--list",
+        "daily",
+        "--confirmed",
+    )
+    assert "0 added, 0 updated, 1 unchanged, 1 refused" in done.stdout
+    assert "line 3: unsubscribed from list 'daily'" in done.stderr and "(operator)" in done.stderr
+
+
+def test_suppress_stops_every_list_and_export_reads_back_as_an_import(
+    tmp_path: Path, base_url: str
+) -> None:
+    raw = raw_config(
+        tmp_path, base_url, a_list("daily", "members.csv"), a_list("weekly", "weekly.csv")
+    )
+    config = write_config(tmp_path, raw)
+    services, _ = start(settings_of(tmp_path, raw), FixedClock(DAY1))
+    run(services)  # imports both files
+    services.close()
+    bad = digest(config, "subscribers", "suppress", "omar@example.org", "--reason", "spam")
+    assert bad.exit_code == 2 and "Unknown reason 'spam'" in bad.stderr
+    done = digest(config, "subscribers", "suppress", "OMAR@example.org", "--reason", "complaint")
+    assert done.exit_code == 0 and "suppressed for every list" in done.stdout
+    listed = json.loads(digest(config, "subscribers", "list", "--list", "weekly", "--json").stdout)
+    assert {m["email"]: m["suppressed"] for m in listed}["omar@example.org"] == "complaint"
+
+    exported = digest(
+        config, "subscribers", "export", "--list", "daily", "-o", str(tmp_path / "out.csv")
+    )
+    assert exported.exit_code == 0, exported.output
+    lines = (tmp_path / "out.csv").read_text().splitlines()
+    assert lines[0] == "email,name,timezone,list,status,channel,changed_at"
+    assert len(lines) == 4
+    # The export imported into another list: the same readers, confirmed.
+    back = digest(config, "subscribers", "import", str(tmp_path / "out.csv"), "--list", "daily")
+    assert "0 added, 0 updated, 3 unchanged, 0 refused" in back.stdout
+    elsewhere = digest(
+        config, "subscribers", "import", str(tmp_path / "out.csv"), "--list", "weekly"
+    )
+    assert "3 refused" in elsewhere.stdout and "this row is for list 'daily'" in elsewhere.stderr
+    # The suppression reaches the file at the next cycle, for a new database to find.
+    services, _ = start(settings_of(tmp_path, raw), FixedClock(DAY1))
+    run(services)
+    assert read_suppressions(services.settings.service.suppression_path).holds(
+        "omar@example.org", "daily"
+    )
+    services.close()
+
+
+def test_audit_flags_a_burst_of_unsubscribes_from_one_domain(tmp_path: Path, base_url: str) -> None:
+    config, raw = config_without_file(tmp_path, base_url)
+    scanned = [f"staff{n}@bigcorp.example.org" for n in range(6)]
+    spread = [f"reader{n}@example.org" for n in range(6)]
+    (tmp_path / "all.csv").write_text("email\n" + "\n".join(scanned + spread) + "\n")
+    digest(
+        config, "subscribers", "import", str(tmp_path / "all.csv"), "--list", "daily", "--confirmed"
+    )
+    quiet = digest(config, "subscribers", "audit")
+    assert quiet.exit_code == 0 and "0 bursts" in quiet.stdout
+    now = datetime.now(UTC) - timedelta(hours=3)
+    clock = FixedClock(now)
+    services, _ = start(settings_of(tmp_path, raw), clock)
+    by_email = {s.email: s.id for s in services.store.confirmed_subscribers("daily")}
+    for number, email in enumerate(scanned):  # a scanner POSTs to every link, seconds apart
+        clock.set(now + timedelta(seconds=20 * number))
+        assert unsubscribe(services, by_email[email], "daily", "one-click")
+    for number, email in enumerate(spread):  # readers leaving over the day, each on their own
+        clock.set(now + timedelta(minutes=25 * number))
+        assert unsubscribe(services, by_email[email], "daily", "unsubscribe-page")
+    services.close()
+    flagged = digest(config, "subscribers", "audit", "--minutes", "10", "--threshold", "5")
+    assert flagged.exit_code == 1, flagged.output
+    assert "12 unsubscribes in the last 30 days; 1 bursts" in flagged.stdout
+    [row] = [line for line in flagged.stdout.splitlines() if "bigcorp" in line]
+    assert "│ 6 " in row and "one-click 6" in row
+    assert sum("example.org" in line for line in flagged.stdout.splitlines()) == 1
+
+
+def test_forget_erases_a_person_and_refuses_them_at_every_later_import(
+    tmp_path: Path, base_url: str
+) -> None:
+    raw = raw_config(tmp_path, base_url)
+    config = write_config(tmp_path, raw)
+    services, transport = start(settings_of(tmp_path, raw), FixedClock(DAY1))
+    run(services)
+    rana = next(s for s in services.store.confirmed_subscribers("daily") if s.name == "Rana")
+    assert unsubscribe(services, rana.id, "daily", "one-click")
+    with services.store.transaction() as session:  # a bounce text that quotes the address
+        session.query(DeliveryRow).filter_by(subscriber_id=rana.id).update(
+            {"last_error": "550 <rana@example.org> unknown"}
+        )
+    services.close()
+    assert "rana@example.org" in (tmp_path / "var" / "suppressed.csv").read_text()
+
+    person = json.loads(digest(config, "subscribers", "export-person", "RANA@example.org").stdout)
+    assert person["subscriber"]["name"] == "Rana"
+    assert [m["status"] for m in person["memberships"]] == ["unsubscribed"]
+    assert [h["to"] for h in person["history"]] == ["confirmed", "unsubscribed"]
+    assert [d["status"] for d in person["deliveries"]] == ["sent"]
+
+    forgotten = digest(config, "subscribers", "forget", "rana@example.org", "--yes")
+    assert forgotten.exit_code == 0, forgotten.output
+    assert "erased" in forgotten.stdout and "1 deliveries anonymised" in forgotten.stdout
+    assert "rana" not in (tmp_path / "var" / "suppressed.csv").read_text().lower()
+    services, _ = start(settings_of(tmp_path, raw), FixedClock(DAY1))
+    with services.store.transaction() as session:
+        emails = set(session.scalars(select(SubscriberRow.email)))
+        errors = set(session.scalars(select(DeliveryRow.last_error)))
+    assert not any("rana" in text.lower() for text in emails | {e or "" for e in errors})
+    services.close()
+    after = json.loads(digest(config, "subscribers", "export-person", "rana@example.org").stdout)
+    assert after["subscriber"] is None and after["suppression"]["reason"] == "forgotten"
+
+    # The file still lists her, and is imported again (changed): she is refused, and why.
+    (tmp_path / "members.csv").write_text((tmp_path / "members.csv").read_text() + "\n")
+    again = digest(
+        config, "subscribers", "import", str(tmp_path / "members.csv"), "--list", "daily"
+    )
+    assert "line 3: this address was forgotten at its owner's request" in again.stderr
+    services, transport = start(settings_of(tmp_path, raw), FixedClock(DAY1 + timedelta(days=1)))
+    summary = run(services)
+    assert "rana@example.org" not in recipients(transport)
+    assert any("1 rows are readers who unsubscribed" in p for p in summary.problems)
+    services.close()
