@@ -44,21 +44,31 @@ def digest_list(
     )
 
 
+def codename(number: int, salt: int = 0) -> str:
+    """A made-up word of its own for each number: the stories of these tests share no words, so
+    digest.stories keeps each apart (the tests that group stories say so with their texts)."""
+    value = number * 7 + salt * 100_003
+    letters = [chr(ord("a") + value // 26**place % 26) for place in range(4)]
+    return "".join(letters) + "o"
+
+
 def article(
     article_id: int,
     *,
     minutes_ago: int = 60,
     image: bool = False,
-    summary: str = "What happened, in two lines.",
+    summary: str | None = None,
     author: str | None = None,
 ) -> Article:
+    if summary is None:
+        summary = f"What {codename(article_id, 1)} did, in {codename(article_id, 2)} lines."
     return Article(
         id=article_id,
         feed_id=1,
         feed_name="Gulf Wire",
         guid=f"guid-{article_id}",
         link=f"https://news.example.org/{article_id}",
-        title=f"Story {article_id}",
+        title=f"Story {article_id}: {codename(article_id)}",
         summary_html=f"<p>{summary}</p>",
         summary_text=summary,
         author=author,
