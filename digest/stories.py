@@ -48,7 +48,7 @@ SAME_FEED_THRESHOLD = 0.25  # one outlet's pieces share its style and stock phra
 # Across languages: the share of names and numbers in common, and at least this many of them.
 ACROSS_THRESHOLD = 0.34
 ACROSS_SHARED = 3
-SEMANTIC_THRESHOLD = 0.6  # cosine of the optional sentence model, across languages
+SEMANTIC_THRESHOLD = 0.62  # cosine of the optional sentence model, across languages
 CLOSE_SPAN = timedelta(hours=14)
 LATE_FACTOR = 1.75  # the bar is raised this much for reports CLOSE_SPAN to STORY_SPAN apart
 STORY_SPAN = timedelta(hours=30)  # never one story beyond this
@@ -59,6 +59,9 @@ THREAD_STRENGTH = 1.5  # stories of one thread: this strong, time and figures se
 THREAD_GAP = timedelta(hours=12)  # ...and this far apart: a thread runs across days
 THREAD_AVERAGE = 1.0
 THREAD_ITEMS = 2
+# Two groups are compared by at most this many members each (the first by link): a feed that
+# repeats one text under a thousand links makes one story at a bounded cost.
+AVERAGE_MEMBERS = 16
 # Candidate pairs: each article is compared in full with at most CANDIDATES others, those that
 # share the most of its less common features; a feature in more than COMMON_SHARE of the articles
 # (and more than COMMON_FLOOR) suggests no pair on its own. The cost grows with the number of
@@ -119,7 +122,10 @@ def _script(text: str) -> str:
 
 def _profile(article: Article) -> _Profile:
     text = f"{article.title}\n{article.summary_text}"
-    words = dedup.fingerprint(article.title, article.summary_text)
+    # The stored fingerprint is not used: dates are taken out first (names.without_dates).
+    words = dedup.fingerprint(
+        names.without_dates(article.title), names.without_dates(article.summary_text)
+    )
     numbers = names.numbers(text)
     specifics = names.names(text) | numbers
     hashed = frozenset(zlib.crc32(b"#" + value.encode()) for value in specifics)
@@ -151,7 +157,7 @@ class _Links:
         return found
 
     def _link(self, a: _Profile, b: _Profile) -> tuple[float, float]:
-        if a.script == b.script and _language(a) == _language(b):
+        if a.script == b.script and not _other_languages(a, b):
             similar = dedup.similarity(a.words, b.words)
             bar = SAME_FEED_THRESHOLD if a.article.feed_id == b.article.feed_id else THRESHOLD
         else:
@@ -169,15 +175,18 @@ class _Links:
         return similar / bar, thread
 
     def _across(self, a: _Profile, b: _Profile) -> tuple[float, float]:
-        """(similarity, its bar) of two reports in different languages."""
-        vectors = self._semantic.get(a.article.id), self._semantic.get(b.article.id)
-        if vectors[0] is not None and vectors[1] is not None:
-            cosine = sum(x * y for x, y in zip(vectors[0], vectors[1], strict=True))
-            return max(cosine, 0.0), SEMANTIC_THRESHOLD
+        """(similarity, its bar) of two reports in different languages: by the names and
+        numbers they share, or by the sentence model when it is surer."""
         shared = a.specifics & b.specifics
-        if len(shared) < ACROSS_SHARED:
-            return 0.0, ACROSS_THRESHOLD
-        return len(shared) / len(a.specifics | b.specifics), ACROSS_THRESHOLD
+        found = 0.0
+        if len(shared) >= ACROSS_SHARED:
+            found = len(shared) / len(a.specifics | b.specifics)
+        first, second = self._semantic.get(a.article.id), self._semantic.get(b.article.id)
+        if first is not None and second is not None:
+            cosine = sum(x * y for x, y in zip(first, second, strict=True))
+            if cosine / SEMANTIC_THRESHOLD > found / ACROSS_THRESHOLD:
+                return cosine, SEMANTIC_THRESHOLD
+        return found, ACROSS_THRESHOLD
 
 
 def _conflict(first: frozenset[T], second: frozenset[T]) -> bool:
@@ -185,10 +194,13 @@ def _conflict(first: frozenset[T], second: frozenset[T]) -> bool:
     return bool(first) and bool(second) and not first & second
 
 
-def _language(profile: _Profile) -> str:
-    """The primary language subtag the feed declared ("fa" of "fa-IR"), else the script."""
-    declared = (profile.article.language or "").split("-")[0].casefold()
-    return declared or profile.script
+def _other_languages(a: _Profile, b: _Profile) -> bool:
+    """Both feeds declare a language, and not the same one ("fa" and "ar"; "en" and "en-GB"
+    are the same): one script, but words that are not shared."""
+    first, second = (
+        (profile.article.language or "").split("-")[0].casefold() for profile in (a, b)
+    )
+    return bool(first) and bool(second) and first != second
 
 
 def group(articles: Iterable[Article], *, encoder: Encoder | None = None) -> Stories:
@@ -250,26 +262,37 @@ def _merge(
     start: Mapping[int, int] | None = None,
 ) -> dict[int, int]:
     """Groups from ``edges`` taken strongest first: two groups merge when no pair between them
-    is a cannot-link (negative) and their average link reaches ``threshold``. Returns each
-    article's group, named by the member with the least link."""
+    is a cannot-link (negative) and their average link reaches ``threshold``, judged on the
+    first ``AVERAGE_MEMBERS`` of each. ``start`` gives groups to begin with (article -> a member
+    of its group). Returns each article's group, named by the member with the least link."""
+    key = {article_id: profile.key for article_id, profile in profiles.items()}
     members: dict[int, list[int]] = {}
-    group_of: dict[int, int] = {}
-    for article_id in profiles:
-        head = start[article_id] if start is not None else article_id
-        group_of[article_id] = head
-        members.setdefault(head, []).append(article_id)
+    for article_id in sorted(profiles, key=key.__getitem__):
+        members.setdefault(start[article_id] if start else article_id, []).append(article_id)
+    group_of = {member: head for head, group in members.items() for member in group}
+    # The first AVERAGE_MEMBERS members of each group by link, kept as groups merge.
+    sample = {head: group[:AVERAGE_MEMBERS] for head, group in members.items()}
     for a, b in edges:
         first, second = group_of[a], group_of[b]
         if first == second:
             continue
-        average = _average(members[first], members[second], link)
-        if average is not None and average >= threshold:
-            keep, gone = sorted((first, second), key=lambda head: profiles[head].key)
-            moved = members.pop(gone)
-            for member in moved:
-                group_of[member] = keep
-            members[keep].extend(moved)
-    return group_of
+        average = _average(sample[first], sample[second], link)
+        if average is None or average < threshold:
+            continue
+        # The smaller group moves (each article moves a logarithmic number of times at most).
+        big, small = (
+            (first, second) if len(members[first]) >= len(members[second]) else (second, first)
+        )
+        moved = members.pop(small)
+        for member in moved:
+            group_of[member] = big
+        members[big].extend(moved)
+        sample[big] = sorted((*sample[big], *sample.pop(small)), key=key.__getitem__)[
+            :AVERAGE_MEMBERS
+        ]
+    # Each group named by its member with the least link.
+    name = {head: min(group, key=key.__getitem__) for head, group in members.items()}
+    return {article_id: name[head] for article_id, head in group_of.items()}
 
 
 def _average(
