@@ -30,13 +30,13 @@ section; ``shown`` applies that to a list of articles in rank order.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from itertools import chain
 from typing import TypeVar
 
 from digest import dedup, names
@@ -55,7 +55,7 @@ STORY_SPAN = timedelta(hours=30)  # never one story beyond this
 CONFLICT_FACTOR = 2.25  # and this much when both give numbers, or days, and share none
 SHARED_FIGURE_FACTOR = 0.8  # lowered this much when they share a figure ("5.6", "31", "4.4")
 AVERAGE_STRENGTH = 0.6  # two groups merge when their pairs' strengths average this much
-THREAD_STRENGTH = 1.5  # stories of one thread: this strong, time and figures set aside...
+THREAD_STRENGTH = 1.25  # stories of one thread: this strong, time and figures set aside...
 THREAD_GAP = timedelta(hours=12)  # ...and this far apart: a thread runs across days
 THREAD_AVERAGE = 1.0
 THREAD_ITEMS = 2
@@ -64,11 +64,13 @@ THREAD_ITEMS = 2
 AVERAGE_MEMBERS = 16
 # Candidate pairs: each article is compared in full with at most CANDIDATES others, those that
 # share the most of its less common features; a feature in more than COMMON_SHARE of the articles
-# (and more than COMMON_FLOOR) suggests no pair on its own. The cost grows with the number of
-# articles times CANDIDATES, never with its square.
+# (and more than COMMON_FLOOR) counts only between articles near in time (COMMON_NEIGHBOURS). With
+# the sentence model, each article is also compared with the COMMON_NEIGHBOURS nearest in time of
+# every other language. The cost grows with the number of articles, never with its square.
 CANDIDATES = 24
 COMMON_SHARE = 0.05
 COMMON_FLOOR = 12
+COMMON_NEIGHBOURS = 8  # ...but the articles this near in time holding it still count
 
 T = TypeVar("T")
 Encoder = Callable[[Sequence[str]], Sequence[Sequence[float]]]
@@ -214,6 +216,8 @@ def group(articles: Iterable[Article], *, encoder: Encoder | None = None) -> Sto
         semantic = dict(zip(ids, encoder(texts), strict=True))
     links = _Links(profiles, semantic)
     pairs = _candidate_pairs(profiles)
+    if semantic:
+        pairs |= _nearest_across_languages(profiles)
     story_edges = _edges(profiles, pairs, lambda a, b: links.pair(a, b)[0], 1.0)
     story = _merge(profiles, story_edges, lambda a, b: links.pair(a, b)[0], AVERAGE_STRENGTH)
     thread_edges = _edges(
@@ -238,10 +242,23 @@ def _candidate_pairs(profiles: Mapping[int, _Profile]) -> set[tuple[int, int]]:
         for feature in profile.features:
             postings.setdefault(feature, []).append(article_id)
     common = max(COMMON_FLOOR, int(len(profiles) * COMMON_SHARE))
+    # A common feature still suggests the articles nearest in time that hold it (a story told
+    # by many outlets makes its own words common): each posting in order of time, then link.
+    places: dict[int, dict[int, int]] = {}
+    for feature, posting in postings.items():
+        if len(posting) > common:
+            posting.sort(key=lambda i: (profiles[i].article.sort_time, profiles[i].key))
+            places[feature] = {article_id: at for at, article_id in enumerate(posting)}
     pairs: set[tuple[int, int]] = set()
     for article_id, profile in profiles.items():
-        rare = (postings[f] for f in profile.features if len(postings[f]) <= common)
-        shared = Counter(chain.from_iterable(rare))
+        shared: Counter[int] = Counter()
+        for feature in profile.features:
+            posting = postings[feature]
+            if feature in places:
+                at = places[feature][article_id]
+                shared.update(posting[max(0, at - COMMON_NEIGHBOURS) : at + COMMON_NEIGHBOURS + 1])
+            else:
+                shared.update(posting)
         del shared[article_id]
         least = 2 if len(profile.features) > dedup.MIN_SHARED else 1
         pool = [
@@ -250,6 +267,27 @@ def _candidate_pairs(profiles: Mapping[int, _Profile]) -> set[tuple[int, int]]:
         # The most shared first, ties by link: the same pairs whatever order articles came in.
         for _, _, other in heapq.nsmallest(CANDIDATES, pool, key=lambda e: (-e[0], e[1])):
             pairs.add((min(article_id, other), max(article_id, other)))
+    return pairs
+
+
+def _nearest_across_languages(profiles: Mapping[int, _Profile]) -> set[tuple[int, int]]:
+    """Each article with the ``COMMON_NEIGHBOURS`` nearest in time of each other language."""
+    by_language: dict[str, list[int]] = {}
+    for article_id, profile in profiles.items():
+        language = (profile.article.language or "").split("-")[0].casefold() or profile.script
+        by_language.setdefault(language, []).append(article_id)
+    for members in by_language.values():
+        members.sort(key=lambda i: (profiles[i].article.sort_time, profiles[i].key))
+    pairs: set[tuple[int, int]] = set()
+    for language, members in by_language.items():
+        for other_language, others in by_language.items():
+            if other_language == language:
+                continue
+            times = [profiles[i].article.sort_time for i in others]
+            for article_id in members:
+                at = bisect.bisect_left(times, profiles[article_id].article.sort_time)
+                for other in others[max(0, at - COMMON_NEIGHBOURS) : at + COMMON_NEIGHBOURS]:
+                    pairs.add((min(article_id, other), max(article_id, other)))
     return pairs
 
 
