@@ -122,6 +122,8 @@ _ACRONYMS = {"US": "united-states", "USA": "united-states", "UN": "united-nation
              "UAE": "uae", "IAEA": "iaea", "UK": "britain", "EU": "europe"}  # fmt: skip
 _ACRONYM = re.compile(r"(?<![\w.])(?:U\.S\.A?\.?|U\.N\.|U\.K\.|[A-Z]{2,4})(?![\w])")
 _WORD = re.compile(r"[\w'\"]+")
+# Combining marks: Latin accents, Hebrew points and cantillation, Arabic harakat.
+_MARKS = re.compile("[\u0300-\u036f\u0591-\u05c7\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed]")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _YEARS = range(1900, 2101)
 _MONTHS = (
@@ -136,8 +138,7 @@ _DATE_CASED = re.compile(_DATE.pattern, re.IGNORECASE)
 
 def fold(text: str) -> str:
     """Case folded, marks deleted, letters and digits unified across Arabic and Persian."""
-    folded = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in folded if not unicodedata.combining(c)).translate(_UNIFY)
+    return _MARKS.sub("", unicodedata.normalize("NFKD", text.casefold())).translate(_UNIFY)
 
 
 _WEEKDAYS = {
@@ -175,6 +176,7 @@ def _build() -> dict[tuple[str, ...], str]:
 
 _FORMS = _build()
 _SINGLE = {words[0]: key for words, key in _FORMS.items() if len(words) == 1}
+_OPENERS = frozenset(words[0] for words in _FORMS if len(words) > 1)
 
 
 def _bare(word: str) -> str | None:
@@ -197,18 +199,20 @@ def _bare(word: str) -> str | None:
     return None
 
 
-def _prefixed(words: list[str]) -> str | None:
-    """The key of several words that are a name once the first loses a glued prefix ("בים
-    האדום", "والضفة الغربية")."""
-    first, rest = words[0], tuple(words[1:])
+def _first_words(word: str) -> tuple[str, ...]:
+    """The forms of ``word`` (as it is, or without a glued prefix, with or without the article)
+    that open a name of several words ("בים" of "בים האדום")."""
+    if word in _OPENERS:
+        return (word,)
+    if not "\u0590" <= word[:1] <= "\u06ff":  # only Arabic and Hebrew glue prefixes
+        return ()
+    found = []
     for prefixes, article in ((_ARABIC_PREFIXES, "ال"), (_HEBREW_PREFIXES, "ה")):
         for prefix in prefixes:
-            if first.startswith(prefix) and len(first) > len(prefix) + 1:
-                bare = first[len(prefix) :]
-                key = _FORMS.get((bare, *rest)) or _FORMS.get((article + bare, *rest))
-                if key is not None:
-                    return key
-    return None
+            if word.startswith(prefix) and len(word) > len(prefix) + 1:
+                bare = word[len(prefix) :]
+                found += [form for form in (bare, article + bare) if form in _OPENERS]
+    return tuple(found)
 
 
 def weekdays(text: str) -> frozenset[int]:
@@ -237,13 +241,18 @@ def names(text: str) -> frozenset[str]:
     words = _words(text)
     at = 0
     while at < len(words):
-        for length in range(min(_LONGEST_NAME, len(words) - at), 1, -1):
-            key = _FORMS.get(tuple(words[at : at + length])) or _prefixed(words[at : at + length])
-            if key is not None:
-                found.add(key)
-                at += length
-                break
-        else:
+        first = _first_words(words[at])
+        if first:
+            for length in range(min(_LONGEST_NAME, len(words) - at), 1, -1):
+                rest = tuple(words[at + 1 : at + length])
+                key = next((k for f in first if (k := _FORMS.get((f, *rest)))), None)
+                if key is not None:
+                    found.add(key)
+                    at += length
+                    break
+            else:
+                first = ()
+        if not first:
             key = _bare(words[at])
             if key is not None:
                 found.add(key)
