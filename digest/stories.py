@@ -1,31 +1,36 @@
 """Stories: an edition's articles grouped into reports of one event, and events into threads.
 
-    articles ─► profiles (word fingerprint, names, numbers, time, script)
+    articles ─► profiles (word fingerprint without dates, names, numbers, weekdays, time, script)
              ─► candidate pairs (sharing less common features; bounded per article)
-             ─► pair links: similarity, or "cannot link" (too far apart in time, other figures)
-             ─► stories: pairs merged strongest first while every cross pair links and the
-                 average holds (average linkage with cannot-links)
-             ─► threads: stories merged the same way with time and figures set aside
+             ─► pair strength: similarity over the bar the pair must reach (1.0 links it alone),
+                 or a cannot-link when the reports are more than STORY_SPAN apart
+             ─► stories: pairs merged strongest first while no cross pair is a cannot-link and
+                 the strengths average AVERAGE_STRENGTH (average linkage with cannot-links)
+             ─► threads: stories merged the same way, time and figures set aside, across days
 
 Grouping happens when an edition is composed, from the articles alone, so the result depends on
 the set of articles and never on the order feeds were polled in or articles were numbered: every
-order in the method is by similarity, then by the articles' links (unique, and the same whatever
-the poll order). Reports of one event from the same outlet merge too.
+order in the method is by strength, then by the articles' links (unique, and the same whatever
+the poll order). Reports of one event from the same outlet merge too, at a higher bar
+(``SAME_FEED_THRESHOLD``): an outlet's pieces share its style.
 
 What keeps two events on one subject apart (two days of one war, the next rate decision):
 
-- time: reports more than ``STORY_SPAN`` apart are never one story; beyond ``CLOSE_SPAN`` they
-  need ``LATE_THRESHOLD``;
-- figures: two reports that each give numbers but share none need ``CONFLICT_THRESHOLD``;
+- time: reports more than ``STORY_SPAN`` apart are never one story; beyond ``CLOSE_SPAN`` the bar
+  is raised by ``LATE_FACTOR``;
+- figures and days: two reports that each give numbers, or each name a day of the week, and
+  share none, face a bar raised by ``CONFLICT_FACTOR``; a shared figure lowers it a little;
 - average linkage: a story joins another only when the reports are similar on average, so a
   chain of pairwise resemblances never glues a week of one subject into one story.
 
-Across scripts (English and Arabic, Hebrew, Persian) words are never shared, so reports are
-compared by the names and numbers they share (``digest.names``), or by a multilingual sentence
-model when the optional ``semantic`` extra is installed (``digest.semantic``).
+Across languages (English and Arabic, Hebrew, Persian) words are never shared, so reports are
+compared by the share of names and numbers they have in common (``digest.names``), and also by a
+multilingual sentence model when the optional ``semantic`` extra is installed
+(``digest.semantic``), whichever is surer.
 
 A developing story — the same thread across days — shows at most ``THREAD_ITEMS`` items in one
-section; ``shown`` applies that to a list of articles in rank order.
+section; ``shown`` applies that to a list of articles in rank order. The figures of all this on
+labelled sets are in ``docs/stories.md`` (``python bench/dedup_quality.py``).
 """
 
 from __future__ import annotations
