@@ -1,6 +1,6 @@
 """Edition composition: choose and arrange one list's articles for one slot, with no side effects.
 
-    candidates ─► file each under its best topic ─► rank ─► one per story (cluster) ─► lead
+    candidates ─► file each under its best topic ─► rank ─► one per story (digest.stories) ─► lead
                ─► sections (balanced, capped)
                ─► recommended (the best of what did not fit) ─► "more from" an author ─► Edition
 
@@ -28,9 +28,11 @@ The rules, each chosen so the same inputs always give an equal edition:
   has material. Only when every other section has run dry may a section grow past its half.
 - Recommended: the best-ranked articles that did not make the sections, up to ``recommended`` and
   within the cap.
-- One per story: articles of one cluster (other outlets' reports of the same story, see
-  ``digest.dedup``) are shown once: the best-ranked stays, the others go under it as "also covered
-  by". They are not shown anywhere else in the edition and do not count towards ``max_articles``.
+- One per story: reports of one event (from other outlets or the same one, in any language; see
+  ``digest.stories``) are shown once: the best-ranked stays, the others go under it as "also
+  covered by". They are not shown anywhere else in the edition and do not count towards
+  ``max_articles``. A section shows at most two stories of one developing thread; the others are
+  left out.
 - "More from": when one person (``digest.bylines``: an agency, a desk, the outlet or no author
   is never grouped; names compared case-insensitively; a byline of several people counts for
   each) has several articles in the edition, the most prominent one (the lead, else the
@@ -53,6 +55,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from digest import bylines as byline_reading
+from digest import semantic, stories
 from digest.bylines import Bylines
 from digest.config import ListSettings, TopicSettings
 from digest.ingest.pictures import picture_url
@@ -222,19 +225,11 @@ def _file(
 
 
 def _one_per_story(picks: Sequence[_Pick]) -> tuple[list[_Pick], dict[int, tuple[Article, ...]]]:
-    """The best-ranked pick of each cluster (``picks`` are in rank order), and for each kept
-    pick's id the other articles of its cluster, best-ranked first."""
-    kept: list[_Pick] = []
-    head_of: dict[int, _Pick] = {}
-    others: dict[int, list[Article]] = {}
-    for pick in picks:
-        cluster = pick.article.cluster_id if pick.article.cluster_id is not None else pick.id
-        head = head_of.get(cluster)
-        if head is None:
-            head_of[cluster] = pick
-            kept.append(pick)
-        else:
-            others.setdefault(head.id, []).append(pick.article)
+    """The best-ranked pick of each story (``picks`` are in rank order), at most
+    ``stories.THREAD_ITEMS`` of one developing story per section, and for each kept pick's id the
+    other reports of its story, best-ranked first (``digest.stories``)."""
+    found = stories.group([pick.article for pick in picks], encoder=semantic.encoder())
+    kept, others = stories.shown(picks, lambda pick: pick.article, lambda pick: pick.topic, found)
     return kept, {head_id: tuple(articles) for head_id, articles in others.items()}
 
 

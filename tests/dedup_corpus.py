@@ -12,12 +12,14 @@ from __future__ import annotations
 import itertools
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from digest import dedup
+from digest import stories as stories_module
 from digest.ingest import parse_feed
+from digest.records import Article
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "dedup"
@@ -33,6 +35,8 @@ class Story:
     topic: str | None
     title: str
     summary: str
+    published: datetime = datetime(2026, 11, 20, 12, tzinfo=UTC)  # one day, when not labelled
+    language: str = "en"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,98 @@ def held_out_stories() -> list[Story]:
     return [
         Story(s["id"], s["outlet"], s["event"], s["topic"], s["title"], s["summary"]) for s in raw
     ]
+
+
+def event_stories() -> list[Story]:
+    """The reports of ``events.toml``: times, languages, same-outlet and cross-script pairs."""
+    with (DATA / "events.toml").open("rb") as file:
+        raw = tomllib.load(file)["story"]
+    fields = ("id", "outlet", "event", "subject", "title", "summary", "published", "language")
+    return [Story(*(s[name] for name in fields)) for s in raw]
+
+
+def as_articles(stories: Sequence[Story]) -> list[Article]:
+    """The stories as stored articles, numbered in the order given, one feed per outlet."""
+    feeds = {outlet: n for n, outlet in enumerate(sorted({s.outlet for s in stories}), start=1)}
+    return [
+        Article(id=n, feed_id=feeds[s.outlet], feed_name=s.outlet, guid=s.id,
+                link=f"https://{feeds[s.outlet]}.example/{s.id}", title=s.title,
+                summary_html=s.summary, summary_text=s.summary, author=None,
+                published_at=s.published, first_seen_at=s.published, language=s.language)
+        for n, s in enumerate(stories, start=1)
+    ]  # fmt: skip
+
+
+def grouped_pairs(stories: Sequence[Story], group_of: Sequence[object]) -> PairCounts:
+    """Every pair of stories (whatever their outlets), counted against the labels: ``group_of``
+    gives each story's group, in the order of ``stories``."""
+    counts = PairCounts()
+    for (a, group_a), (b, group_b) in itertools.combinations(
+        zip(stories, group_of, strict=True), 2
+    ):
+        counts.add(a, b, same=a.event == b.event, found=group_a == group_b)
+    return counts
+
+
+def ingest_groups(stories: Sequence[Story]) -> list[int]:
+    """The clusters the ingest-time index gives, articles taken in the order given."""
+    assigned = dedup.clusters(
+        (a.id, a.feed_id, a.title, a.summary_text) for a in as_articles(stories)
+    )
+    return [assigned[n] for n in range(1, len(stories) + 1)]
+
+
+def compose_groups(
+    stories: Sequence[Story], encoder: stories_module.Encoder | None = None
+) -> list[str]:
+    """The stories ``digest.stories`` groups them into."""
+    articles = as_articles(stories)
+    found = stories_module.group(articles, encoder=encoder)
+    return [found.story[a.id] for a in articles]
+
+
+@dataclass
+class PairCounts:
+    """Pairs of stories by kind (same outlet or not, same script or not), found and missed."""
+
+    true_positives: int = 0
+    false_positives: int = 0
+    false_negatives: int = 0
+    by_kind: dict[str, list[int]] = field(default_factory=dict)  # kind -> [tp, fp, fn, positives]
+
+    def add(self, a: Story, b: Story, *, same: bool, found: bool) -> None:
+        self.true_positives += same and found
+        self.false_positives += found and not same
+        self.false_negatives += same and not found
+        if a.outlet == b.outlet:
+            kind = "same outlet"
+        elif _script_of(a.language) != _script_of(b.language):
+            kind = "across scripts"
+        else:
+            kind = "across outlets"
+        if not same and a.topic is not None and a.topic == b.topic:
+            hard = self.by_kind.setdefault("same subject, other event", [0, 0, 0, 0])
+            hard[1] += found
+            hard[3] += 1
+        tally = self.by_kind.setdefault(kind, [0, 0, 0, 0])
+        tally[0] += same and found
+        tally[1] += found and not same
+        tally[2] += same and not found
+        tally[3] += same
+
+    @property
+    def precision(self) -> float:
+        found = self.true_positives + self.false_positives
+        return self.true_positives / found if found else 1.0
+
+    @property
+    def recall(self) -> float:
+        wanted = self.true_positives + self.false_negatives
+        return self.true_positives / wanted if wanted else 1.0
+
+
+def _script_of(language: str) -> str:
+    return {"ar": "arabic", "fa": "arabic", "he": "hebrew"}.get(language, "latin")
 
 
 def sample_stories() -> list[Story]:

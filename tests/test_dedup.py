@@ -97,18 +97,26 @@ def test_measured_precision_and_recall_on_the_labelled_stories() -> None:
 # In an edition: one report per story, the others "also covered by"
 
 
-def _candidate(article_id: int, score: float, cluster: int | None, feed: str) -> Candidate:
+# Reports of the held-out set, by id: three of one earthquake, and three other stories.
+QUAKE = ("quake-van-a", "quake-van-b", "quake-van-c")
+OTHERS = ("quake-kerman", "cb-saudi-cut", "zikim-fuel")
+
+
+def _candidate(article_id: int, score: float, story: str, cluster: int | None = None) -> Candidate:
+    """The held-out story ``story`` as a candidate of the edition; ``cluster`` is what ingest
+    stored, which composing no longer reads."""
+    found = next(s for s in held_out_stories() if s.id == story)
     when = SLOT - timedelta(hours=1)
     return Candidate(
         article=Article(
             id=article_id,
             feed_id=article_id,
-            feed_name=feed,
-            guid=str(article_id),
-            link=f"https://news.example.org/{article_id}",
-            title=f"Story {article_id}",
+            feed_name=found.outlet,
+            guid=story,
+            link=f"https://news.example.org/{story}",
+            title=found.title,
             summary_html="",
-            summary_text="",
+            summary_text=found.summary,
             author=None,
             published_at=when,
             first_seen_at=when,
@@ -141,11 +149,11 @@ def _compose(candidates: list[Candidate], max_articles: int = 25) -> Edition:
 def test_an_edition_shows_each_story_once_with_the_other_outlets_under_it() -> None:
     edition = _compose(
         [
-            _candidate(1, 0.5, cluster=1, feed="Wire"),
-            _candidate(2, 0.9, cluster=1, feed="Courier"),  # the best-ranked report leads
-            _candidate(3, 0.4, cluster=1, feed="Gazette"),
-            _candidate(4, 0.7, cluster=None, feed="Wire"),  # stored before clustering
-            _candidate(5, 0.6, cluster=5, feed="Wire"),
+            _candidate(1, 0.5, QUAKE[0], cluster=1),
+            _candidate(2, 0.9, QUAKE[1], cluster=2),  # the best-ranked report leads
+            _candidate(3, 0.4, QUAKE[2], cluster=None),  # stored before clustering
+            _candidate(4, 0.7, OTHERS[1], cluster=1),  # ingest put it with the quake: not read
+            _candidate(5, 0.6, OTHERS[2], cluster=5),
         ]
     )
     items = list(edition.items())
@@ -157,10 +165,10 @@ def test_an_edition_shows_each_story_once_with_the_other_outlets_under_it() -> N
 
 def test_reports_under_a_story_do_not_count_towards_the_cap() -> None:
     edition = _compose(
-        [_candidate(n, 1.0 - n / 10, cluster=1, feed=f"Feed {n}") for n in range(1, 5)]
-        + [_candidate(10, 0.1, cluster=10, feed="Wire")],
+        [_candidate(n, 1.0 - n / 10, QUAKE[n - 1]) for n in range(1, 4)]
+        + [_candidate(10, 0.1, OTHERS[0])],
         max_articles=2,
     )
     first, second = edition.items()
     assert (first.article.id, second.article.id) == (1, 10)
-    assert [article.id for article in first.also_covered_by] == [2, 3, 4]
+    assert [article.id for article in first.also_covered_by] == [2, 3]

@@ -1,0 +1,341 @@
+"""Tests for digest.stories: reports grouped into stories and threads when an edition is composed,
+whatever order the feeds were polled in."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from html import escape
+from pathlib import Path
+
+import pytest
+
+from digest import pipeline, stories
+from digest.clock import FixedClock
+from digest.compose import build_edition
+from digest.config import ListSettings, Settings, TopicSettings, settings_from_mapping
+from digest.mail.transport import MemoryTransport
+from digest.records import Article, Candidate, Edition
+from digest.services import build_services
+from tests.dedup_corpus import (
+    Story,
+    as_articles,
+    compose_groups,
+    event_stories,
+    grouped_pairs,
+    held_out_stories,
+    sample_stories,
+)
+from tests.feedserver import FeedServer, answer, feed_server
+
+
+def _by_id(found: Sequence[Story], *ids: str) -> list[Story]:
+    return [next(story for story in found if story.id == wanted) for wanted in ids]
+
+
+def _groups(articles: Sequence[Article]) -> set[frozenset[str]]:
+    """The stories of ``articles`` as sets of links: what stays the same whatever the ids."""
+    found = stories.group(articles)
+    members: dict[str, set[str]] = {}
+    for article in articles:
+        members.setdefault(found.story[article.id], set()).add(article.link)
+    return {frozenset(group) for group in members.values()}
+
+
+def _renumbered(articles: Sequence[Article], chooser: random.Random) -> list[Article]:
+    """The articles in another order, numbered in that order, as another poll order would."""
+    shuffled = chooser.sample(list(articles), len(articles))
+    return [replace(article, id=n) for n, article in enumerate(shuffled, start=1)]
+
+
+# ----------------------------------------------------------------------------------------------
+# Grouping
+
+
+def test_the_stories_do_not_depend_on_the_order_articles_came_in() -> None:
+    chooser = random.Random(7)
+    for labelled in (event_stories(), held_out_stories()):
+        articles = as_articles(labelled)
+        expected = _groups(articles)
+        assert any(len(group) > 1 for group in expected)
+        for _ in range(10):
+            assert _groups(_renumbered(articles, chooser)) == expected
+
+
+def test_two_days_of_one_war_are_two_stories_of_one_thread() -> None:
+    labelled = _by_id(
+        event_stories(), "gaza-day1-ledger", "gaza-day1-wire", "gaza-day2-ledger", "gaza-day2-wire"
+    )
+    articles = as_articles(labelled)
+    found = stories.group(articles)
+    day1, day2 = (
+        {found.story[a.id] for a in articles[:2]},
+        {found.story[a.id] for a in articles[2:]},
+    )
+    assert len(day1) == 1 and len(day2) == 1 and day1 != day2
+    assert len({found.thread[a.id] for a in articles}) == 1
+
+
+def test_reports_of_one_event_from_the_same_outlet_are_one_story() -> None:
+    articles = as_articles(
+        _by_id(event_stories(), "kerman-flash", "kerman-full", "hormozgan-quake")
+    )
+    assert articles[0].feed_id == articles[1].feed_id == articles[2].feed_id
+    found = stories.group(articles)
+    assert found.story[1] == found.story[2] != found.story[3]
+
+
+def test_reports_in_arabic_hebrew_and_persian_join_the_english_ones() -> None:
+    labelled = _by_id(
+        event_stories(),
+        "gaza-day1-ledger",
+        "gaza-day1-arabic",
+        "gaza-day1-hebrew",
+        "riyadh-fm-en",
+        "riyadh-fm-persian",
+        "riyadh-fm-arabic",
+        "gaza-day2-arabic",  # the next day's strikes, in Arabic: another story
+    )
+    found = stories.group(as_articles(labelled))
+    assert found.story[1] == found.story[2] == found.story[3]
+    assert found.story[4] == found.story[5] == found.story[6] != found.story[1]
+    assert found.story[7] not in {found.story[1], found.story[4]}
+
+
+def test_a_sentence_model_when_installed_compares_reports_across_languages() -> None:
+    """Two reports that share too few names and numbers to match: the encoder decides."""
+    english, hebrew = as_articles(_by_id(event_stories(), "redsea-ship-a", "redsea-ship-hebrew"))
+    hebrew = replace(hebrew, title="מכלית דיווחה על פיצוץ", summary_text="ללא נזק לספינה.")
+    english = [english, hebrew]
+    assert len(set(stories.group(english).story.values())) == 2
+
+    def encoder(texts: Sequence[str]) -> list[list[float]]:
+        return [[1.0, 0.0] for _ in texts]  # every text the same meaning
+
+    assert len(set(stories.group(english, encoder=encoder).story.values())) == 1
+
+    def unlike(texts: Sequence[str]) -> list[list[float]]:
+        return [[1.0, 0.0] if n % 2 else [0.0, 1.0] for n, _ in enumerate(texts)]
+
+    assert len(set(stories.group(english, encoder=unlike).story.values())) == 2
+
+
+def test_measured_precision_and_recall_of_same_story_pairs() -> None:
+    """The figures docs/stories.md reports (``python bench/dedup_quality.py`` prints them)."""
+    figures = {}
+    for name, labelled in (
+        ("events", event_stories()),
+        ("held-out", held_out_stories()),
+        ("tuning", sample_stories()),
+    ):
+        counts = grouped_pairs(labelled, compose_groups(labelled))
+        figures[name] = (counts.true_positives, counts.false_positives, counts.false_negatives)
+    assert figures == {"events": (21, 0, 4), "held-out": (16, 2, 1), "tuning": (11, 0, 0)}
+    events = grouped_pairs(event_stories(), compose_groups(event_stories()))
+    assert events.by_kind["same subject, other event"][1] == 0  # no two events merged
+    assert events.by_kind["across scripts"][0] == 14
+
+
+def test_pairs_compared_grow_with_the_articles_not_their_square() -> None:
+    """A thousand reports sharing most of their words: each is compared with a bounded number
+    of others (``CANDIDATES``), and one text repeated under many links is one story."""
+    base = as_articles(held_out_stories())[0]
+    articles = [
+        replace(base, id=n, link=f"https://wire.example/{n}", title=f"{base.title} {n}")
+        for n in range(1, 1001)
+    ]
+    profiles = {article.id: stories._profile(article) for article in articles}
+    pairs = stories._candidate_pairs(profiles)
+    assert len(pairs) <= stories.CANDIDATES * len(articles)
+    same = [replace(base, id=n, link=f"https://wire.example/{n}") for n in range(1, 1001)]
+    assert len(set(stories.group(same).story.values())) == 1
+
+
+# ----------------------------------------------------------------------------------------------
+# In an edition
+
+SLOT = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
+
+# Four days of one developing story, each a report of its own day's talks.
+ROUNDS = (
+    "Iran and European powers meet in Geneva on nuclear inspections, no deal",
+    "Iran and European powers meet again in Geneva on nuclear inspections, no deal",
+    "Iran and European powers hold more Geneva talks on nuclear inspections, no deal",
+    "Iran and European powers end Geneva talks on nuclear inspections with no deal",
+)
+
+
+def _edition(candidates: Sequence[Candidate]) -> Edition:
+    settings = ListSettings(
+        slug="weekly",
+        name="Weekly",
+        topics=("iran",),
+        schedule="0 7 * * 5",
+        max_articles=25,
+        recommended=0,
+        subscribers=Path("subscribers.csv"),
+    )
+    return build_edition(
+        settings,
+        (TopicSettings(slug="iran", name="Iran"),),
+        slot=SLOT,
+        window_start=SLOT - timedelta(days=7),
+        window_end=SLOT,
+        candidates=candidates,
+    )
+
+
+def test_a_section_shows_at_most_two_stories_of_one_developing_thread() -> None:
+    candidates = []
+    for day, title in enumerate(ROUNDS):
+        when = SLOT - timedelta(days=4 - day)
+        article = Article(
+            id=day + 1,
+            feed_id=1,
+            feed_name="Persia Review",
+            guid=str(day),
+            link=f"https://persiareview.example/round-{day}",
+            title=title,
+            summary_html="",
+            summary_text=f"Deputy foreign ministers met for a {day + 1}th day; round {day + 11}.",
+            author=None,
+            published_at=when,
+            first_seen_at=when,
+        )
+        candidates.append(Candidate(article=article, topics={"iran": 1.0}))
+    other = as_articles(_by_id(held_out_stories(), "quake-kerman"))[0]
+    other = replace(other, id=9, published_at=SLOT - timedelta(hours=3))
+    candidates.append(Candidate(article=other, topics={"iran": 0.5}))
+
+    edition = _edition(candidates)
+    shown = [item.article.id for item in edition.items()]
+    assert 9 in shown  # another story still has its place
+    assert len([n for n in shown if n != 9]) == stories.THREAD_ITEMS
+    assert {4, 3} <= set(shown)  # the freshest two days of the thread
+
+
+def test_an_outlets_flash_and_its_fuller_report_are_one_item() -> None:
+    labelled = _by_id(event_stories(), "kerman-flash", "kerman-full", "hormozgan-quake")
+    articles = as_articles(labelled)
+    edition = _edition([Candidate(article=a, topics={"iran": 1.0}) for a in articles])
+    items = {item.article.id: [a.id for a in item.also_covered_by] for item in edition.items()}
+    assert items == {2: [1], 3: []}  # the fuller report, fresher, is the item
+
+
+# ----------------------------------------------------------------------------------------------
+# Polled from a real feed server in shuffled orders
+
+NOW = datetime(2026, 11, 21, 20, 0, tzinfo=UTC)
+
+
+def _rss(title: str, items: Sequence[Story], link_base: str) -> bytes:
+    entries = "".join(
+        f"""<item><title>{escape(story.title)}</title><link>{link_base}{story.id}</link>
+        <guid>{story.id}</guid><description>{escape(story.summary)}</description>
+        <pubDate>{format_datetime(story.published)}</pubDate></item>"""
+        for story in items
+    )
+    return (
+        f"""<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>
+        <title>{escape(title)}</title><link>{link_base}</link>{entries}</channel></rss>"""
+    ).encode()
+
+
+@pytest.fixture
+def outlets() -> Iterator[tuple[FeedServer, dict[str, str]]]:
+    """Each outlet of events.toml as a feed of its reports of the last three days."""
+    recent = [story for story in event_stories() if NOW - story.published < timedelta(days=3)]
+    by_outlet: dict[str, list[Story]] = {}
+    for story in recent:
+        by_outlet.setdefault(story.outlet, []).append(story)
+    slugs = {outlet: outlet.lower().replace(" ", "-") for outlet in by_outlet}
+    routes = {
+        f"/{slugs[outlet]}.xml": answer(
+            200,
+            _rss(outlet, items, f"https://{slugs[outlet]}.example/"),
+            {"Content-Type": "application/rss+xml"},
+        )
+        for outlet, items in by_outlet.items()
+    }
+    with feed_server(routes) as server:
+        yield server, slugs
+
+
+def _settings(tmp_path: Path, server: FeedServer, slugs: dict[str, str]) -> Settings:
+    (tmp_path / "members.csv").write_text("email,name\nsam@example.org,Sam\n")
+    raw = {
+        "service": {
+            "database_url": f"sqlite:///{tmp_path / 'digest.db'}",
+            "data_dir": str(tmp_path / "var"),
+            "base_url": "https://news.example.org",
+            "sender_name": "The Desk",
+            "sender_address": "desk@example.org",
+            "postal_address": "1 Example Street, Example City",
+        },
+        "ingest": {"allow_private_addresses": True},
+        "feeds": [
+            {"name": outlet, "url": server.url(f"/{slug}.xml")} for outlet, slug in slugs.items()
+        ],
+        "topics": [{"slug": "news", "name": "News", "rules": {"feeds": list(slugs)}}],
+        "lists": [
+            {
+                "slug": "daily",
+                "name": "Daily Brief",
+                "topics": ["news"],
+                "schedule": "0 7 * * *",
+                "timezone": "UTC",
+                "subscribers": "members.csv",
+                "max_articles": 60,
+            }
+        ],
+    }
+    return settings_from_mapping(raw, source=tmp_path / "digest.toml", environ={})
+
+
+@pytest.mark.integration
+def test_polling_in_any_order_gives_the_same_stories_and_the_same_edition(
+    tmp_path: Path, outlets: tuple[FeedServer, dict[str, str]]
+) -> None:
+    server, slugs = outlets
+    chooser = random.Random(3)
+    results = []
+    for attempt in range(5):
+        folder = tmp_path / f"order-{attempt}"
+        folder.mkdir()
+        services = build_services(
+            _settings(folder, server, slugs), clock=FixedClock(NOW), transport=MemoryTransport()
+        )
+        try:
+            feeds = pipeline.due_feeds(services, NOW, force=True)
+            for feed in chooser.sample(feeds, len(feeds)):
+                assert pipeline.poll_feed(services, feed.id).error is None
+            edition = pipeline.compose_next_edition(
+                services,
+                services.settings.list("daily"),
+                NOW,
+                NOW,
+                services.store.article_sequence(),
+            )
+            rendered = services.renderer.render(edition, services.settings.list("daily"))
+        finally:
+            services.store.engine.dispose()
+        shown = [
+            (item.article.link, tuple(sorted(a.link for a in item.also_covered_by)))
+            for item in edition.items()
+        ]
+        results.append((shown, rendered.text, rendered.html))
+    first_shown, first_text, first_html = results[0]
+    groups = [{head, *covered} for head, covered in first_shown]
+    day1 = {"gaza-day1-ledger", "gaza-day1-wire", "gaza-day1-arabic", "gaza-day1-hebrew"}
+    day2 = {"gaza-day2-ledger", "gaza-day2-wire", "gaza-day2-arabic"}
+    named = [{link.rsplit("/", 1)[1] for link in group} for group in groups]
+    assert any(day1 <= group for group in named)  # across outlets and languages
+    assert any(day2 <= group for group in named)
+    assert not any(group & day1 and group & day2 for group in named)  # two days: two stories
+    for shown, text, html in results[1:]:
+        assert shown == first_shown
+        assert text == first_text
+        assert html == first_html
