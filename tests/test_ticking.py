@@ -14,10 +14,11 @@ import pytest
 from digest import pipeline, ticking
 from digest.clock import FixedClock
 from digest.config import load_settings
+from digest.errors import DeliveryTemporaryError
 from digest.mail.transport import MemoryTransport
 from digest.services import Services
+from tests.service_cluster import fresh_database
 from tests.test_pipeline import DAY1, feeds, make_settings, services_for, write_feed
-from tests.test_service_processes import fresh_database
 
 __all__ = ["feeds"]  # the fixture, used by name
 
@@ -53,7 +54,7 @@ def work(services: Services, fanout: RecordingFanout, leases: ticking.Leases) ->
             ticking.publish(services, fanout, leases, list_slug, slot)
         deliveries, fanout.deliveries = fanout.deliveries, []
         for edition_id, batch in deliveries:
-            pipeline.deliver_batch(services, edition_id, batch)
+            ticking.deliver(services, leases, edition_id, batch)
 
 
 def poll_all(services: Services) -> None:
@@ -98,6 +99,27 @@ def test_a_tick_hands_out_the_polls_and_the_due_slot_and_each_reader_gets_one_co
     again = ticking.tick(services, fanout, leases)
     assert again == ticking.TickOutcome()  # nothing due, nothing pending
     assert not (fanout.polls or fanout.publishes or fanout.deliveries)
+    services.close()
+
+
+def test_a_delivery_set_to_retry_goes_at_the_first_tick_after_its_time(setup: Setup) -> None:
+    """The edition's lease is let go when its last batch ends: a 4xx retried after its backoff
+    does not wait for the lease to lapse (half an hour)."""
+    services, clock, transport, leases = setup
+    transport.failures["li@example.org"] = DeliveryTemporaryError("li@example.org", "451 busy")
+    fanout = RecordingFanout()
+    ticking.tick(services, fanout, leases)
+    work(services, fanout, leases)
+    assert recipients(transport) == ["rana@example.org", "sam@example.org"]
+    del transport.failures["li@example.org"]
+
+    clock.advance(timedelta(minutes=1))  # before its backoff: nothing is due
+    assert ticking.tick(services, fanout, leases).batches == 0
+    clock.advance(timedelta(minutes=7))  # past it (5 minutes and up to a quarter more)
+    assert ticking.tick(services, fanout, leases).batches == 1
+    assert clock.now() - DAY1 < timedelta(seconds=ticking.DELIVERY_LEASE_SECONDS)
+    work(services, fanout, leases)
+    assert recipients(transport) == ["li@example.org", "rana@example.org", "sam@example.org"]
     services.close()
 
 
