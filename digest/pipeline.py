@@ -6,8 +6,9 @@
                                ─► candidates ─► compose ─► render once ─► store ─► queue deliveries
     deliver_batch(edition, ids)
                                due pending ledger rows ─► personalize (the edition's message
-                               compiled once per process) ─► transport ─► mark the batch sent,
-                               one UPDATE; failed attempts retried later, failed or parked
+                               compiled once per process) ─► transport ─► mark the copies sent,
+                               one UPDATE per RECORD_SENT_EVERY, outlasting a database restart;
+                               failed attempts retried later, failed or parked
                                (digest.retries decides)
     due_feeds(now)             feeds whose next poll time (digest.polling) has come
     poll_feeds(feeds)          poll_feed on a thread pool, a few at a time per host; the fetches
@@ -69,11 +70,15 @@ from digest.schedule import latest_slot
 from digest.sending import deliver_in_processes, personalizer_for, start_sending_processes
 from digest.services import Services
 from digest.store import FailedAttempt, FeedState, Store, SubscriberInput, UnchangedFetch
+from digest.store.db import outlasting_outages
 from digest.store.editions import EMPTY, READY
 from digest.suppression import read_suppressions
 from digest.unsubscribes import reconcile_suppressions
 
 DELIVERY_BATCH_SIZE = 200
+# Copies sent are recorded on the ledger this many at a time within a batch: a process killed
+# mid-batch sends again at most these (and the one or two on the wire), at one short UPDATE each.
+RECORD_SENT_EVERY = 20
 _log = logging.getLogger(__name__)
 _jitter = random.Random()  # spreads next poll and retry times; see digest.polling, .retries
 
@@ -636,11 +641,23 @@ def deliver_batch(
     personalizer = personalizer_for(services, edition_id)  # compiled once per services
     ready = store.deliveries_to_send(edition_id, delivery_ids, services.clock.now())
     sent: list[tuple[int, str]] = []
+    recorded = 0  # of sent, those on the ledger already
     failures: list[FailedAttempt] = []
     delivery_of: dict[str, int] = {}  # Message-ID -> ledger row, for the copies in flight
 
     def fail(delivery_id: int, error: DeliveryError) -> None:
         failures.append(FailedAttempt(delivery_id, retries.kind_of(error), str(error)))
+
+    def record_sent() -> None:
+        nonlocal recorded
+        if recorded < len(sent):
+            fresh, now = sent[recorded:], services.clock.now()
+            # Taken by the server: a database gone for a moment must not make them go again.
+            outlasting_outages(
+                lambda: store.mark_delivered_many(fresh, now),
+                f"recording {len(fresh)} copies of edition {edition_id} as sent",
+            )
+            recorded = len(sent)
 
     def copies() -> Iterator[OutgoingMessage]:
         # Made one at a time as the transport takes them: one that pipelines makes the next
@@ -659,15 +676,20 @@ def deliver_batch(
             delivery_id = delivery_of.pop(message.message_id)
             if error is None:
                 sent.append((delivery_id, message.message_id))
+                if len(sent) - recorded >= RECORD_SENT_EVERY:
+                    record_sent()
             else:
                 fail(delivery_id, error)
     finally:
-        # One UPDATE for the batch, also when a crash unwinds it. A process killed outright
-        # never gets here: the messages of this batch the server took go again on resume, with
-        # the same Message-ID (invariant 3).
+        # The rest of the batch, also when a crash unwinds it. A process killed outright never
+        # gets here: the copies the server took since the last record go again on resume, with
+        # the same Message-ID (invariant 3); recording every few copies keeps them few.
+        record_sent()
         now = services.clock.now()
-        store.mark_delivered_many(sent, now)
-        steps = store.record_failed_attempts(failures, _retry_decider(services, now))
+        steps = outlasting_outages(
+            lambda: store.record_failed_attempts(failures, _retry_decider(services, now)),
+            f"recording {len(failures)} failed attempts of edition {edition_id}",
+        )
     store.settle_edition(edition_id)
     skipped = len(set(delivery_ids)) - len(ready)
     verdicts = [step.verdict for step in steps]
