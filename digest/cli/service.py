@@ -2,8 +2,10 @@
 
 Both need a broker (``DIGEST_BROKER_URL`` or ``service.broker_url``): without one they refuse to
 start (exit 2), since a worker with no queue would wait for nothing and a beat with no queue would
-send its ticks nowhere. Beat sends one ``digest.tick`` every ``--interval`` seconds; the tick, on a
-worker, reads the config afresh and fans the due work out as tasks (``digest.ticking``).
+send its ticks nowhere. A worker whose config cannot work (a DKIM key that is no key) refuses to
+start too (exit 2), before it takes a task off the queue. Beat sends one ``digest.tick`` every
+``--interval`` seconds; the tick, on a worker, reads the config afresh and fans the due work out
+as tasks (``digest.ticking``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from rich.markup import escape
 from digest.cli.app import app, errors, load_config
 from digest.cli.boundary import EXIT_INVALID_CONFIG
 from digest.config import Settings
+from digest.services import build_services
 
 TICK_SECONDS = 60.0
 
@@ -48,6 +51,10 @@ def worker(
     """Run a Celery worker for the distributed mode (needs DIGEST_BROKER_URL)."""
     settings = load_config()
     _require_broker(settings, "worker")
+    # What the config names but only building the services reads (the DKIM key, the SMTP
+    # password, the secret) is checked now, before a task is taken: a worker that cannot do the
+    # work must leave it queued for one that can, not take it off the queue and fail it.
+    build_services(settings, migrate=False).close()
     from worker import runtime
     from worker.app import app as celery
 
