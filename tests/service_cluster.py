@@ -236,7 +236,7 @@ class Deployment:
 def deployment(
     folder: Path,
     database_url: str,
-    broker_url: str,
+    broker_url: str | None,
     sink: SmtpSink,
     readers: int,
     *,
@@ -273,7 +273,8 @@ def deployment(
             # same tick would be empty (and its articles in the next edition).
             done = service.run(*step)
             assert done.returncode == 0, done.stdout + done.stderr
-        env["DIGEST_BROKER_URL"] = broker_url
+        if broker_url is not None:  # else the embedded mode
+            env["DIGEST_BROKER_URL"] = broker_url
         try:
             yield service
         finally:
