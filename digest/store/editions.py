@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Select,
     bindparam,
     exists,
     func,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     true,
     update,
 )
@@ -41,6 +43,8 @@ DELIVERED = "sent"
 FAILED = "failed"
 SKIPPED = "skipped"  # the subscriber unsubscribed before the send
 PARKED = "parked"  # copies may have arrived with no reply, max_attempts times: not sent again
+# Rows queued at once from which PostgreSQL's statistics are brought up to date at once.
+_ANALYZE_AFTER = 1000
 # Memberships whose queued copies still go: removal from the file is no unsubscribe.
 _STILL_SENT = frozenset((ACTIVE, REMOVED))
 
@@ -51,6 +55,24 @@ def is_due(now: datetime | None) -> ColumnElement[bool]:
     if now is None:
         return true()
     return or_(DeliveryRow.next_attempt_at.is_(None), DeliveryRow.next_attempt_at <= now)
+
+
+def pending_batch_query(
+    edition_id: int, after: int, size: int, now: datetime | None
+) -> Select[int]:
+    """The ids of the edition's next ``size`` pending (and, with ``now``, due) deliveries after
+    id ``after``: one page of ``EditionStore.pending_delivery_batches``."""
+    return (
+        select(DeliveryRow.id)
+        .where(
+            DeliveryRow.edition_id == edition_id,
+            DeliveryRow.status == PENDING,
+            DeliveryRow.id > after,
+            is_due(now),
+        )
+        .order_by(DeliveryRow.id)
+        .limit(size)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,7 +294,16 @@ class EditionStore(ArticleStore):
                 .execution_options(synchronize_session=False)
             )
             # Counted, not read from rowcount, which psycopg leaves at -1 for INSERT ... SELECT.
-            return (session.scalar(rows) or 0) - before
+            queued = (session.scalar(rows) or 0) - before
+        if queued >= _ANALYZE_AFTER and self.engine.dialect.name == "postgresql":
+            # The ledger is read in batches next (pending_delivery_batches). Until autovacuum
+            # gets to the table, PostgreSQL takes the edition to have a handful of rows and reads
+            # each batch through the (edition, status) index, sorting every pending row of the
+            # edition each time: quadratic, 17 s for 100,000 readers. With fresh statistics it
+            # walks the primary key from the last id read: 0.5 s.
+            with self.engine.begin() as connection:
+                connection.execute(text("ANALYZE deliveries"))
+        return queued
 
     def pending_deliveries(self, edition_id: int) -> list[int]:
         with self.transaction() as session:
@@ -297,19 +328,7 @@ class EditionStore(ArticleStore):
         after = 0
         while True:
             with self.transaction() as session:
-                ids = list(
-                    session.scalars(
-                        select(DeliveryRow.id)
-                        .where(
-                            DeliveryRow.edition_id == edition_id,
-                            DeliveryRow.status == PENDING,
-                            DeliveryRow.id > after,
-                            is_due(now),
-                        )
-                        .order_by(DeliveryRow.id)
-                        .limit(size)
-                    )
-                )
+                ids = list(session.scalars(pending_batch_query(edition_id, after, size, now)))
             if not ids:
                 return
             yield ids
