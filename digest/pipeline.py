@@ -686,6 +686,8 @@ def deliver_batch(
         # the same Message-ID (invariant 3); recording every few copies keeps them few.
         record_sent()
         now = services.clock.now()
+        # Tried again too: should a commit's reply be what was lost, the retry counts one
+        # attempt more, a lesser harm than a retry time never recorded.
         steps = outlasting_outages(
             lambda: store.record_failed_attempts(failures, _retry_decider(services, now)),
             f"recording {len(failures)} failed attempts of edition {edition_id}",
