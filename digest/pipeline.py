@@ -635,8 +635,18 @@ def deliver_batch(
     times (``smtp.max_retries``), then fails it; a copy whose reply never came (the server may
     have it) likewise, until ``smtp.max_attempts`` copies may have arrived: then the row is
     parked, and never sent again unless an operator releases it. A row is tried at most once
-    per call, so a cycle sends at most one copy per reader.
+    per call, so a cycle sends at most one copy per reader. Rows another batch is sending at
+    this moment (``Store.claimed``) are left to it and counted as skipped.
     """
+    with services.store.claimed(delivery_ids) as mine:
+        outcome = _deliver_claimed(services, edition_id, mine)
+    return replace(outcome, skipped=outcome.skipped + len(set(delivery_ids)) - len(mine))
+
+
+def _deliver_claimed(
+    services: Services, edition_id: int, delivery_ids: Sequence[int]
+) -> DeliveryOutcome:
+    """``deliver_batch`` of rows no other batch is sending."""
     store = services.store
     personalizer = personalizer_for(services, edition_id)  # compiled once per services
     ready = store.deliveries_to_send(edition_id, delivery_ids, services.clock.now())

@@ -16,6 +16,7 @@ from digest.clock import FixedClock
 from digest.config import load_settings
 from digest.errors import DeliveryTemporaryError
 from digest.mail.transport import MemoryTransport
+from digest.records import OutgoingMessage
 from digest.services import Services
 from tests.service_cluster import fresh_database
 from tests.test_pipeline import DAY1, feeds, make_settings, services_for, write_feed
@@ -279,3 +280,53 @@ def test_the_tick_finds_slots_with_the_dst_safe_schedule_on_the_night_clocks_ski
     clock.advance(timedelta(minutes=1))
     assert ticking.tick(services, fanout, leases).publishes == ()
     services.close()
+
+
+class HeldTransport(MemoryTransport):
+    """Keeps messages; the first one waits, once it arrived, until ``go`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived, self.go = threading.Event(), threading.Event()
+
+    def send(self, message: OutgoingMessage) -> None:
+        if not self.arrived.is_set():
+            self.arrived.set()
+            assert self.go.wait(60), "never let go"
+        super().send(message)
+
+
+def test_a_batch_handed_out_twice_at_once_on_postgresql_sends_each_row_once(
+    tmp_path: Path, feeds: tuple[Path, str], postgres_url: str
+) -> None:
+    """A broker restart loses the queue and the leases while a batch runs: the next tick hands
+    the same rows out again, and a second worker starts on them while the first is still
+    sending. The rows the first holds are left to it."""
+    folder, base_url = feeds
+    write_feed(folder, [(1, "Iran story 1", DAY1 - timedelta(hours=1))])
+    settings = make_settings(tmp_path, base_url)
+    service = settings.service.model_copy(update={"database_url": fresh_database(postgres_url)})
+    settings = settings.model_copy(update={"service": service})
+    clock = FixedClock(DAY1)
+    held, other = HeldTransport(), MemoryTransport()
+    first, second = services_for(settings, clock, held), services_for(settings, clock, other)
+    poll_all(first)
+    fanout = RecordingFanout()
+    ticking.publish(first, fanout, ticking.LocalLeases(clock), "daily", SLOT)
+    [(edition_id, batch)] = fanout.deliveries
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(pipeline.deliver_batch, first, edition_id, batch)
+        assert held.arrived.wait(60)  # the first batch is sending, nothing recorded yet
+        again = pipeline.deliver_batch(second, edition_id, batch)
+        held.go.set()
+        done = running.result(60)
+    print(f"first batch sent {done.sent}, the same batch again {again.sent}")
+    assert again.sent == 0 and again.skipped == 3 and other.sent == []
+    assert done.sent == 3 and recipients(held) == [
+        "li@example.org",
+        "rana@example.org",
+        "sam@example.org",
+    ]
+    assert first.store.delivery_counts(edition_id).sent == 3
+    first.close()
+    second.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,7 +22,7 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from digest.records import Article, Edition, EditionItem, RenderedEdition, Section, Subscriber
 from digest.store.articles import ArticleStore
@@ -391,6 +392,43 @@ class EditionStore(ArticleStore):
                 )
             return ready
 
+    @contextmanager
+    def claimed(self, delivery_ids: Sequence[int]) -> Iterator[list[int]]:
+        """The deliveries among ``delivery_ids`` that no other batch is sending at this moment,
+        held for this one until the block ends.
+
+        Two batches may hold the same rows: one handed out again after a broker restart (the
+        queue and the leases lost) while the first still runs, or one redelivered by the
+        broker. Each would read the rows as pending and send them. On PostgreSQL each row is
+        held with a session advisory lock on a connection of the block's own: the other batch
+        skips the rows, and a process killed outright lets go of them with its connection, so
+        the batch sent again at once (reject_on_worker_lost) finds them free. SQLite is the
+        embedded mode, one machine with no second sender: every id is yielded.
+        """
+        if self.engine.dialect.name != "postgresql" or not delivery_ids:
+            yield list(delivery_ids)
+            return
+        connection = self.engine.connect()
+        try:
+            held = list(connection.execute(_CLAIM, {"ids": sorted(set(delivery_ids))}).scalars())
+            connection.commit()
+        except BaseException:
+            connection.invalidate()  # any lock the failed claim took goes with the connection
+            connection.close()
+            raise
+        try:
+            yield held
+        finally:
+            try:
+                connection.execute(text("SELECT pg_advisory_unlock_all()"))
+                connection.commit()
+            except SQLAlchemyError:
+                # Lost (the database restarted): its locks went with it. The connection must
+                # not go back to the pool, where locks it still held would outlive the block.
+                connection.invalidate()
+            finally:
+                connection.close()
+
     def mark_delivered(self, delivery_id: int, message_id: str, now: datetime) -> None:
         with self.transaction() as session:
             row = session.get_one(DeliveryRow, delivery_id)
@@ -471,6 +509,14 @@ class EditionStore(ArticleStore):
         with self.transaction() as session:
             return list(session.scalars(query.distinct().order_by(DeliveryRow.edition_id)))
 
+
+# The delivery ids among :ids whose advisory lock this session could take, another session's
+# not waited for. A lock's key is (1818584167, the row's id): the first number, "ledg" in
+# ASCII, keeps delivery rows apart from any other use of advisory locks.
+_CLAIM = text(
+    "SELECT id FROM unnest(CAST(:ids AS integer[])) AS id "
+    "WHERE pg_try_advisory_lock(1818584167, id) ORDER BY id"
+)
 
 # Built once: a Core UPDATE by primary key, its Message-ID bound per row.
 _MARK_SENT = (
