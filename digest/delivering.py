@@ -1,9 +1,10 @@
 """Delivering: a batch of an edition's ledger rows personalised and handed to the transport.
 
-    deliver_batch(edition, ids)  due pending ledger rows ─► personalize (the edition's message
-                                 compiled once per process, ``personalizer_for``) ─► transport
-                                 ─► mark the batch sent, one UPDATE; failed attempts retried
-                                 later, failed or parked (digest.retries decides)
+    deliver_batch(edition, ids)  due pending ledger rows no other batch holds ─► personalize
+                                 (the edition's message compiled once per process,
+                                 ``personalizer_for``) ─► transport ─► mark the copies sent, one
+                                 UPDATE per RECORD_SENT_EVERY, outlasting a database restart;
+                                 failed attempts retried later, failed or parked (retries decides)
 
 ``deliver_batch`` is what the delivery task calls, and what each of the embedded mode's sending
 processes runs (digest.sending).
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from digest import jitter, retries
@@ -22,11 +23,15 @@ from digest.mail.personalize import Personalizer
 from digest.records import OutgoingMessage
 from digest.services import Services
 from digest.store import FailedAttempt
+from digest.store.db import outlasting_outages
 
 _log = logging.getLogger(__name__)
 
 
 DELIVERY_BATCH_SIZE = 200
+# Copies sent are recorded on the ledger this many at a time within a batch: a process killed
+# mid-batch sends again at most these (and the one or two on the wire), at one short UPDATE each.
+RECORD_SENT_EVERY = 20
 _CACHED = 2  # editions whose compiled message a process keeps
 
 
@@ -78,17 +83,39 @@ def deliver_batch(
     times (``smtp.max_retries``), then fails it; a copy whose reply never came (the server may
     have it) likewise, until ``smtp.max_attempts`` copies may have arrived: then the row is
     parked, and never sent again unless an operator releases it. A row is tried at most once
-    per call, so a cycle sends at most one copy per reader.
+    per call, so a cycle sends at most one copy per reader. Rows another batch is sending at
+    this moment (``Store.claimed``) are left to it and counted as skipped.
     """
+    with services.store.claimed(delivery_ids) as mine:
+        outcome = _deliver_claimed(services, edition_id, mine)
+    return replace(outcome, skipped=outcome.skipped + len(set(delivery_ids)) - len(mine))
+
+
+def _deliver_claimed(
+    services: Services, edition_id: int, delivery_ids: Sequence[int]
+) -> DeliveryOutcome:
+    """``deliver_batch`` of rows no other batch is sending."""
     store = services.store
     personalizer = personalizer_for(services, edition_id)  # compiled once per services
     ready = store.deliveries_to_send(edition_id, delivery_ids, services.clock.now())
     sent: list[tuple[int, str]] = []
+    recorded = 0  # of sent, those on the ledger already
     failures: list[FailedAttempt] = []
     delivery_of: dict[str, int] = {}  # Message-ID -> ledger row, for the copies in flight
 
     def fail(delivery_id: int, error: DeliveryError) -> None:
         failures.append(FailedAttempt(delivery_id, retries.kind_of(error), str(error)))
+
+    def record_sent() -> None:
+        nonlocal recorded
+        if recorded < len(sent):
+            fresh, now = sent[recorded:], services.clock.now()
+            # Taken by the server: a database gone for a moment must not make them go again.
+            outlasting_outages(
+                lambda: store.mark_delivered_many(fresh, now),
+                f"recording {len(fresh)} copies of edition {edition_id} as sent",
+            )
+            recorded = len(sent)
 
     def copies() -> Iterator[OutgoingMessage]:
         # Made one at a time as the transport takes them: one that pipelines makes the next
@@ -108,15 +135,22 @@ def deliver_batch(
             delivery_id = delivery_of.pop(message.message_id)
             if error is None:
                 sent.append((delivery_id, message.message_id))
+                if len(sent) - recorded >= RECORD_SENT_EVERY:
+                    record_sent()
             else:
                 fail(delivery_id, error)
     finally:
-        # One UPDATE for the batch, also when a crash unwinds it. A process killed outright
-        # never gets here: the messages of this batch the server took go again on resume, with
-        # the same Message-ID (invariant 3).
+        # The rest of the batch, also when a crash unwinds it. A process killed outright never
+        # gets here: the copies the server took since the last record go again on resume, with
+        # the same Message-ID (invariant 3); recording every few copies keeps them few.
+        record_sent()
         now = services.clock.now()
-        store.mark_delivered_many(sent, now)
-        steps = store.record_failed_attempts(failures, _retry_decider(services, now))
+        # Tried again too: should a commit's reply be what was lost, the retry counts one
+        # attempt more, a lesser harm than a retry time never recorded.
+        steps = outlasting_outages(
+            lambda: store.record_failed_attempts(failures, _retry_decider(services, now)),
+            f"recording {len(failures)} failed attempts of edition {edition_id}",
+        )
     store.settle_edition(edition_id)
     skipped = len(set(delivery_ids)) - len(ready)
     verdicts = [step.verdict for step in steps]

@@ -8,9 +8,12 @@
 Nothing here waits on a task: a ``Fanout`` only sends. Work already handed out is not handed out
 again while its ``Leases`` key lives (a poll, a build, an edition's delivery), so a tick every
 minute does not pile copies of a slow task into the queue; a lease that lapses (its worker died)
-lets the next tick hand the work out again. Every task is idempotent besides: a feed polled twice
-stores each article once, a (list, slot) built twice is one edition (invariant 2), and a ledger
-row goes out only while pending (invariant 3).
+lets the next tick hand the work out again. An edition's delivery lease also counts the batches
+handed out under it and is let go when the last of them ends, so the deliveries that batch set
+to retry later go at the first tick after their time, not when the lease would have lapsed.
+Every task is idempotent besides: a feed polled twice stores each article once, a (list, slot)
+built twice is one edition (invariant 2), and a ledger row goes out only while pending
+(invariant 3).
 
 Schedules are the project's own ``digest.schedule`` (DST-safe, keyed by (list, slot)), not Celery's.
 """
@@ -66,8 +69,12 @@ class Leases(Protocol):
         """Hold ``key`` for ``seconds`` from now, held before or not."""
         ...
 
+    def hold(self, key: str, seconds: int) -> None:
+        """One more piece of work is in hand under ``key`` (held for ``seconds`` more)."""
+        ...
+
     def release(self, key: str) -> None:
-        """Free ``key`` now, held or not."""
+        """One piece of work under ``key`` is done; once none is left, ``key`` is free."""
         ...
 
 
@@ -77,6 +84,7 @@ class LocalLeases:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._until: dict[str, datetime] = {}
+        self._pieces: dict[str, int] = {}
 
     def claim(self, key: str, seconds: int) -> bool:
         now = self._clock.now()
@@ -88,8 +96,17 @@ class LocalLeases:
     def renew(self, key: str, seconds: int) -> None:
         self._until[key] = self._clock.now() + timedelta(seconds=seconds)
 
+    def hold(self, key: str, seconds: int) -> None:
+        self._pieces[key] = self._pieces.get(key, 0) + 1
+        self.renew(key, seconds)
+
     def release(self, key: str) -> None:
-        self._until.pop(key, None)
+        left = self._pieces.get(key, 0) - 1
+        if left > 0:
+            self._pieces[key] = left
+        else:
+            self._pieces.pop(key, None)
+            self._until.pop(key, None)
 
 
 @dataclass(frozen=True)
@@ -213,14 +230,39 @@ def _again_if_raced(
 
 def hand_out_deliveries(services: Services, fanout: Fanout, leases: Leases, edition_id: int) -> int:
     """Send one deliver task per batch of the edition's due pending rows, unless its delivery is
-    in hand already; returns the number of batches sent."""
-    if not leases.claim(delivery_key(edition_id), DELIVERY_LEASE_SECONDS):
+    in hand already; returns the number of batches sent.
+
+    Each batch sent holds the edition's lease once more and lets it go when it ends (``deliver``),
+    and so does the hand-out itself while it sends them: a batch that ends before the next is
+    sent cannot let the lease go early.
+    """
+    key = delivery_key(edition_id)
+    if not leases.claim(key, DELIVERY_LEASE_SECONDS):
         return 0
+    leases.hold(key, DELIVERY_LEASE_SECONDS)
     sent = 0
-    ledger = services.store.pending_delivery_batches(
-        edition_id, pipeline.DELIVERY_BATCH_SIZE, services.clock.now()
-    )
-    for batch in ledger:
-        fanout.deliver(edition_id, batch)
-        sent += 1
+    try:
+        ledger = services.store.pending_delivery_batches(
+            edition_id, pipeline.DELIVERY_BATCH_SIZE, services.clock.now()
+        )
+        for batch in ledger:
+            leases.hold(key, DELIVERY_LEASE_SECONDS)
+            fanout.deliver(edition_id, batch)
+            sent += 1
+    finally:
+        leases.release(key)
     return sent
+
+
+def deliver(
+    services: Services, leases: Leases, edition_id: int, delivery_ids: list[int]
+) -> pipeline.DeliveryOutcome:
+    """Deliver one batch handed out by ``hand_out_deliveries``, its edition's lease held while
+    it runs and let go (for this batch) when it ends, however it ends."""
+    key = delivery_key(edition_id)
+    # The edition's delivery is in hand while its batches run: the tick leaves it alone.
+    leases.renew(key, DELIVERY_LEASE_SECONDS)
+    try:
+        return pipeline.deliver_batch(services, edition_id, delivery_ids)
+    finally:
+        leases.release(key)

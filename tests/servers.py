@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -33,9 +34,36 @@ def _postgres_binary(name: str) -> str:
     return str(candidates[-1])
 
 
+@dataclass
+class PostgresServer:
+    """A running throwaway PostgreSQL cluster that a test may restart (same port, same data)."""
+
+    url: str  # SQLAlchemy URL of its ``postgres`` database
+    _start: list[str]
+    _stop: list[str]
+
+    def stop(self) -> None:
+        """Stop it now, as a crash would: connections are cut, no checkpoint."""
+        subprocess.run([*self._stop], check=True, capture_output=True)
+
+    def start(self) -> None:
+        subprocess.run([*self._start], check=True, capture_output=True)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
 @contextmanager
 def postgres_server() -> Iterator[str]:
     """A throwaway PostgreSQL cluster; yields a SQLAlchemy URL of its ``postgres`` database."""
+    with postgres_cluster() as server:
+        yield server.url
+
+
+@contextmanager
+def postgres_cluster() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL cluster, as a ``PostgresServer`` that can be restarted."""
     folder = Path(tempfile.mkdtemp(prefix="digest-pg-"))
     as_postgres: list[str] = []
     if os.geteuid() == 0:  # PostgreSQL refuses to run as root
@@ -49,16 +77,20 @@ def postgres_server() -> Iterator[str]:
     )
     pg_ctl = [*as_postgres, _postgres_binary("pg_ctl"), "-D", str(data)]
     options = f"-p {port} -k {folder} -h 127.0.0.1 -c fsync=off"
-    subprocess.run(
+    server = PostgresServer(
+        f"postgresql+psycopg://digest@127.0.0.1:{port}/postgres",
         [*pg_ctl, "-o", options, "-l", str(folder / "log"), "-w", "start"],
-        check=True,
-        capture_output=True,
+        [*pg_ctl, "-m", "immediate", "-w", "stop"],
     )
+    server.start()
     try:
-        yield f"postgresql+psycopg://digest@127.0.0.1:{port}/postgres"
+        yield server
     finally:
         subprocess.run([*pg_ctl, "-m", "immediate", "-w", "stop"], check=False, capture_output=True)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+_MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(\S+)", re.IGNORECASE | re.MULTILINE)
 
 
 @dataclass
@@ -66,6 +98,14 @@ class ReceivedMail:
     mail_from: str
     rcpt_tos: list[str]
     data: bytes
+
+    @property
+    def message_id(self) -> str:
+        """The Message-ID header's value ("" when it has none): a copy sent again carries the
+        same one."""
+        head = self.data.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+        found = _MESSAGE_ID.search(head)
+        return found.group(1).decode("ascii", "replace") if found else ""
 
 
 @dataclass
@@ -85,8 +125,9 @@ class SmtpSink:
 
 
 @contextmanager
-def smtp_server() -> Iterator[SmtpSink]:
-    sink = SmtpSink("127.0.0.1", free_port())
+def smtp_server(sink: SmtpSink | None = None) -> Iterator[SmtpSink]:
+    """``sink`` (a recording SmtpSink on a free port when None) served on loopback."""
+    sink = sink or SmtpSink("127.0.0.1", free_port())
     controller = Controller(sink, hostname=sink.host, port=sink.port)
     controller.start()
     try:
@@ -95,35 +136,66 @@ def smtp_server() -> Iterator[SmtpSink]:
         controller.stop()
 
 
-@contextmanager
-def redis_server() -> Iterator[str]:
-    """A throwaway redis-server on loopback, nothing saved to disk; yields its URL."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError("redis-server is not installed (apt-get install -y redis-server)")
-    folder, port = Path(tempfile.mkdtemp(prefix="digest-redis-")), free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        cwd=folder,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+class RedisServer:
+    """A throwaway redis-server on loopback, nothing saved to disk, that a test may restart on
+    the same port (it comes back empty: no queue, no keys)."""
+
+    def __init__(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed (apt-get install -y redis-server)")
+        self.folder, self.port = Path(tempfile.mkdtemp(prefix="digest-redis-")), free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._command = [
+            binary, "--port", str(self.port), "--bind", "127.0.0.1",
+            "--save", "", "--appendonly", "no",
+        ]  # fmt: skip
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        process = self._process = subprocess.Popen(
+            self._command, cwd=self.folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + 30
         while True:  # ready once it accepts a connection
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"redis-server did not start on port {port}") from None
+                    raise RuntimeError(f"redis-server did not start on port {self.port}") from None
                 time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
         process.terminate()
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        shutil.rmtree(folder, ignore_errors=True)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@contextmanager
+def redis_cluster() -> Iterator[RedisServer]:
+    """A ``RedisServer``, started, stopped by its process id at the end."""
+    server = RedisServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(server.folder, ignore_errors=True)
+
+
+@contextmanager
+def redis_server() -> Iterator[str]:
+    """A throwaway redis-server on loopback, nothing saved to disk; yields its URL."""
+    with redis_cluster() as server:
+        yield server.url

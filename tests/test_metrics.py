@@ -22,7 +22,7 @@ from digest.pipeline import BuildOutcome, DeliveryOutcome, PollOutcome
 from digest.store.schema import DeliveryRow
 from tests.feedserver import answer, feed_server
 from tests.servers import free_port, redis_server, smtp_server
-from tests.test_service_processes import CONFIG, DIGEST, fresh_database, process, rss, wait_for
+from tests.service_cluster import DIGEST, config_text, fresh_database, process, rss, wait_for
 
 
 def sample(name: str, **labels: str) -> float:
@@ -109,9 +109,7 @@ def test_a_broker_that_does_not_answer_gives_no_queue_sample() -> None:
 
 def test_a_taken_metrics_port_is_refused_with_the_option_that_set_it(tmp_path: Path) -> None:
     config = tmp_path / "digest.toml"
-    config.write_text(
-        CONFIG.format(folder=tmp_path, smtp_port=free_port(), feed_url="http://127.0.0.1:9/x")
-    )
+    config.write_text(config_text(tmp_path, free_port(), "http://127.0.0.1:9/x"))
     (tmp_path / "members.csv").write_text("email,name\n")
     env = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
     env |= {"DIGEST_BROKER_URL": "redis://127.0.0.1:9/0", "COLUMNS": "200"}
@@ -156,9 +154,7 @@ def test_worker_and_beat_serve_their_metrics(tmp_path: Path, postgres_url: str) 
     routes = {"/wire.xml": answer(200, rss(datetime.now(UTC)), {"Content-Type": "text/xml"})}
     with redis_server() as broker, smtp_server() as sink, feed_server(routes) as feeds:
         config = tmp_path / "digest.toml"
-        config.write_text(
-            CONFIG.format(folder=tmp_path, smtp_port=sink.port, feed_url=feeds.url("/wire.xml"))
-        )
+        config.write_text(config_text(tmp_path, sink.port, feeds.url("/wire.xml")))
         env = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
         env["DIGEST_DATABASE_URL"] = database_url
         digest = [str(DIGEST), "--config", str(config)]
@@ -226,9 +222,7 @@ def test_status_says_when_the_broker_does_not_answer_and_still_shows_the_ledger(
     tmp_path: Path,
 ) -> None:
     config = tmp_path / "digest.toml"
-    config.write_text(
-        CONFIG.format(folder=tmp_path, smtp_port=free_port(), feed_url="http://127.0.0.1:9/x")
-    )
+    config.write_text(config_text(tmp_path, free_port(), "http://127.0.0.1:9/x"))
     (tmp_path / "members.csv").write_text("email,name\n")
     env = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
     env |= {"DIGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'digest.db'}", "COLUMNS": "200"}
@@ -272,9 +266,7 @@ def test_a_worker_refuses_a_database_whose_schema_is_behind_the_code(tmp_path: P
     from digest.store.db import create_database_engine, head_revision, upgrade
 
     config = tmp_path / "digest.toml"
-    config.write_text(
-        CONFIG.format(folder=tmp_path, smtp_port=free_port(), feed_url="http://127.0.0.1:9/x")
-    )
+    config.write_text(config_text(tmp_path, free_port(), "http://127.0.0.1:9/x"))
     (tmp_path / "members.csv").write_text("email,name\n")
     url = f"sqlite:///{tmp_path / 'digest.db'}"
     engine = create_database_engine(url)

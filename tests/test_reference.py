@@ -279,12 +279,12 @@ def test_the_guides_name_only_keys_and_commands_that_exist() -> None:
 def test_a_key_or_command_that_no_longer_exists_is_caught() -> None:
     text = (
         "Set `smtp.connections` and `lists[daily].schedule`; `smtp.speed` is gone.\n"
-        "Run `digest run --once`, `digest feeds import theirs.opml --write` and `digest send`.\n"
+        "Run `digest run --once`, `digest feeds import theirs.opml --write` and `digest launch`.\n"
         "```sh\n.venv/bin/digest --config x.toml run --twice && echo done\n```\n"
     )
     assert _problems_in(text) == [
         "no config key 'smtp.speed'",
-        "digest has no command 'send' (in 'digest send')",
+        "digest has no command 'launch' (in 'digest launch')",
         "digest run has no option --twice (in '.venv/bin/digest --config x.toml run --twice "
         "&& echo done')",
     ]

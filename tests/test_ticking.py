@@ -14,11 +14,13 @@ import pytest
 from digest import pipeline, ticking
 from digest.clock import FixedClock
 from digest.config import load_settings
+from digest.errors import DeliveryTemporaryError
 from digest.mail.transport import MemoryTransport
+from digest.records import OutgoingMessage
 from digest.services import Services
 from tests.servers import redis_server
+from tests.service_cluster import fresh_database
 from tests.test_pipeline import DAY1, feeds, make_settings, services_for, write_feed
-from tests.test_service_processes import fresh_database
 
 __all__ = ["feeds"]  # the fixture, used by name
 
@@ -54,7 +56,7 @@ def work(services: Services, fanout: RecordingFanout, leases: ticking.Leases) ->
             ticking.publish(services, fanout, leases, list_slug, slot)
         deliveries, fanout.deliveries = fanout.deliveries, []
         for edition_id, batch in deliveries:
-            pipeline.deliver_batch(services, edition_id, batch)
+            ticking.deliver(services, leases, edition_id, batch)
 
 
 def poll_all(services: Services) -> None:
@@ -99,6 +101,27 @@ def test_a_tick_hands_out_the_polls_and_the_due_slot_and_each_reader_gets_one_co
     again = ticking.tick(services, fanout, leases)
     assert again == ticking.TickOutcome()  # nothing due, nothing pending
     assert not (fanout.polls or fanout.publishes or fanout.deliveries)
+    services.close()
+
+
+def test_a_delivery_set_to_retry_goes_at_the_first_tick_after_its_time(setup: Setup) -> None:
+    """The edition's lease is let go when its last batch ends: a 4xx retried after its backoff
+    does not wait for the lease to lapse (half an hour)."""
+    services, clock, transport, leases = setup
+    transport.failures["li@example.org"] = DeliveryTemporaryError("li@example.org", "451 busy")
+    fanout = RecordingFanout()
+    ticking.tick(services, fanout, leases)
+    work(services, fanout, leases)
+    assert recipients(transport) == ["rana@example.org", "sam@example.org"]
+    del transport.failures["li@example.org"]
+
+    clock.advance(timedelta(minutes=1))  # before its backoff: nothing is due
+    assert ticking.tick(services, fanout, leases).batches == 0
+    clock.advance(timedelta(minutes=7))  # past it (5 minutes and up to a quarter more)
+    assert ticking.tick(services, fanout, leases).batches == 1
+    assert clock.now() - DAY1 < timedelta(seconds=ticking.DELIVERY_LEASE_SECONDS)
+    work(services, fanout, leases)
+    assert recipients(transport) == ["li@example.org", "rana@example.org", "sam@example.org"]
     services.close()
 
 
@@ -328,3 +351,53 @@ def test_a_list_read_in_each_readers_zone_is_handed_out_slot_by_slot(
     clock.advance(timedelta(minutes=1))
     assert ticking.tick(services, fanout, leases) == ticking.TickOutcome()
     services.close()
+
+
+class HeldTransport(MemoryTransport):
+    """Keeps messages; the first one waits, once it arrived, until ``go`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived, self.go = threading.Event(), threading.Event()
+
+    def send(self, message: OutgoingMessage) -> None:
+        if not self.arrived.is_set():
+            self.arrived.set()
+            assert self.go.wait(60), "never let go"
+        super().send(message)
+
+
+def test_a_batch_handed_out_twice_at_once_on_postgresql_sends_each_row_once(
+    tmp_path: Path, feeds: tuple[Path, str], postgres_url: str
+) -> None:
+    """A broker restart loses the queue and the leases while a batch runs: the next tick hands
+    the same rows out again, and a second worker starts on them while the first is still
+    sending. The rows the first holds are left to it."""
+    folder, base_url = feeds
+    write_feed(folder, [(1, "Iran story 1", DAY1 - timedelta(hours=1))])
+    settings = make_settings(tmp_path, base_url)
+    service = settings.service.model_copy(update={"database_url": fresh_database(postgres_url)})
+    settings = settings.model_copy(update={"service": service})
+    clock = FixedClock(DAY1)
+    held, other = HeldTransport(), MemoryTransport()
+    first, second = services_for(settings, clock, held), services_for(settings, clock, other)
+    poll_all(first)
+    fanout = RecordingFanout()
+    ticking.publish(first, fanout, ticking.LocalLeases(clock), "daily", SLOT)
+    [(edition_id, batch)] = fanout.deliveries
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(pipeline.deliver_batch, first, edition_id, batch)
+        assert held.arrived.wait(60)  # the first batch is sending, nothing recorded yet
+        again = pipeline.deliver_batch(second, edition_id, batch)
+        held.go.set()
+        done = running.result(60)
+    print(f"first batch sent {done.sent}, the same batch again {again.sent}")
+    assert again.sent == 0 and again.skipped == 3 and other.sent == []
+    assert done.sent == 3 and recipients(held) == [
+        "li@example.org",
+        "rana@example.org",
+        "sam@example.org",
+    ]
+    assert first.store.delivery_counts(edition_id).sent == 3
+    first.close()
+    second.close()

@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, func, select
 from digest.store.schema import DeliveryRow
 from tests.feedserver import answer, feed_server
 from tests.servers import SmtpSink, free_port, redis_server
-from tests.test_service_processes import CONFIG, DIGEST, fresh_database, process, rss, wait_for
+from tests.service_cluster import DIGEST, config_text, fresh_database, process, rss, wait_for
 
 READERS = 80  # one delivery batch
 SECONDS_PER_MESSAGE = 0.1  # the batch takes about 8 s: the signal comes in the middle of it
@@ -45,9 +45,7 @@ def test_sigterm_lets_the_worker_finish_the_batch_in_hand(
     try:
         with redis_server() as broker, feed_server(routes) as feeds:
             config = tmp_path / "digest.toml"
-            config.write_text(
-                CONFIG.format(folder=tmp_path, smtp_port=sink.port, feed_url=feeds.url("/wire.xml"))
-            )
+            config.write_text(config_text(tmp_path, sink.port, feeds.url("/wire.xml")))
             env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
             env["DIGEST_DATABASE_URL"] = database_url
             digest = [str(DIGEST), "--config", str(config)]

@@ -18,6 +18,14 @@ from worker import runtime
 
 app = Celery("digest", include=["worker.tasks"])
 
+# How long Redis keeps a task a worker took but has not acknowledged (acks_late: until it ends)
+# before it hands the task to another worker. Above the longest time limit of any task
+# (worker/tasks.py: a delivery batch, 660 s) with room to spare: a shorter one would hand a batch
+# still running to a second worker, which would send its copies again at the same time. Not much
+# longer either: a worker killed outright (its machine lost) leaves its batches unacknowledged,
+# and they go again only once this has passed.
+VISIBILITY_TIMEOUT_SECONDS = 900
+
 
 def celery_settings(settings: Settings) -> dict[str, Any]:
     common: dict[str, Any] = {
@@ -46,6 +54,8 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
         "broker_connection_retry_on_startup": True,
+        "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
+        "result_backend_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
     }
 
 

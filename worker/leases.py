@@ -1,4 +1,5 @@
-"""Leases on the broker's Redis, shared by every worker and beat: one expiring key each."""
+"""Leases on the broker's Redis, shared by every worker and beat: one expiring key each, and a
+count of the pieces of work held under it beside it."""
 
 from __future__ import annotations
 
@@ -6,18 +7,38 @@ import redis
 
 _PREFIX = "digest:lease:"
 
+# One piece of work under a lease is done: count it off, and free the lease when none is left.
+# A script, so that no hold can come between the count and the delete.
+_RELEASE = """
+local left = redis.call('DECR', KEYS[2])
+if left <= 0 then redis.call('DEL', KEYS[1], KEYS[2]) end
+return left
+"""
+
 
 class RedisLeases:
-    """Leases shared by every worker and beat: one key each, gone when its time is up."""
+    """Leases shared by every worker and beat: one key each, gone when its time is up or when
+    the last piece of work held under it is released (a count kept beside it)."""
 
     def __init__(self, url: str) -> None:
         self._redis = redis.Redis.from_url(url)
+        self._release = self._redis.register_script(_RELEASE)
 
     def claim(self, key: str, seconds: int) -> bool:
         return bool(self._redis.set(_PREFIX + key, 1, nx=True, ex=seconds))
 
     def renew(self, key: str, seconds: int) -> None:
-        self._redis.set(_PREFIX + key, 1, ex=seconds)
+        with self._redis.pipeline() as pipe:
+            pipe.set(_PREFIX + key, 1, ex=seconds)
+            pipe.expire(_PREFIX + key + ":held", seconds)
+            pipe.execute()
+
+    def hold(self, key: str, seconds: int) -> None:
+        with self._redis.pipeline() as pipe:
+            pipe.incr(_PREFIX + key + ":held")
+            pipe.expire(_PREFIX + key + ":held", seconds)
+            pipe.set(_PREFIX + key, 1, ex=seconds)
+            pipe.execute()
 
     def release(self, key: str) -> None:
-        self._redis.delete(_PREFIX + key)
+        self._release(keys=[_PREFIX + key, _PREFIX + key + ":held"])

@@ -47,10 +47,8 @@ def build_edition(list_slug: str, slot: str) -> dict[str, Any]:
 
 @app.task(name="digest.deliver_batch", soft_time_limit=600, time_limit=660)
 def deliver_batch(edition_id: int, delivery_ids: list[int]) -> dict[str, Any]:
-    # The edition's delivery is in hand while its batches run: the tick leaves it alone.
-    runtime.leases().renew(ticking.delivery_key(edition_id), ticking.DELIVERY_LEASE_SECONDS)
     with _timed("deliver_batch"):
-        outcome = pipeline.deliver_batch(runtime.services(), edition_id, delivery_ids)
+        outcome = ticking.deliver(runtime.services(), runtime.leases(), edition_id, delivery_ids)
     metrics.observe_delivery(outcome)
     return pipeline.outcome_to_dict(outcome)
 

@@ -2,8 +2,10 @@
 
 Both need a broker (``DIGEST_BROKER_URL`` or ``service.broker_url``): without one they refuse to
 start (exit 2), since a worker with no queue would wait for nothing and a beat with no queue would
-send its ticks nowhere. Beat sends one ``digest.tick`` every ``--interval`` seconds; the tick, on a
-worker, reads the config afresh and fans the due work out as tasks (``digest.ticking``).
+send its ticks nowhere. A worker whose config cannot work (a DKIM key that is no key) refuses to
+start too (exit 2), before it takes a task off the queue. Beat sends one ``digest.tick`` every
+``--interval`` seconds; the tick, on a worker, reads the config afresh and fans the due work out
+as tasks (``digest.ticking``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from digest import metrics
 from digest.cli.app import app, console, errors, load_config
 from digest.cli.boundary import EXIT_INVALID_CONFIG
 from digest.config import Settings
+from digest.services import build_services
 
 TICK_SECONDS = 60.0
 QUEUE = "digest"  # worker.app's task_default_queue
@@ -85,6 +88,10 @@ def worker(
     settings = load_config()
     _require_broker(settings, "worker")
     _require_schema(settings)
+    # What the config names but only building the services reads (the DKIM key, the SMTP
+    # password, the secret) is checked now, before a task is taken: a worker that cannot do the
+    # work must leave it queued for one that can, not take it off the queue and fail it.
+    build_services(settings, migrate=False).close()
     serving = _metrics_port(metrics_port, settings.metrics.worker_port, "metrics.worker_port")
     # Before any task module is loaded: prometheus-client picks its value store at import.
     folder = metrics.use_multiprocess_directory() if serving else None

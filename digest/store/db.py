@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -16,6 +18,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from digest.errors import SchemaMismatchError, StoreUnavailableError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+_log = logging.getLogger(__name__)
 
 
 def create_database_engine(url: str) -> Engine:
@@ -96,3 +99,28 @@ def check_schema(engine: Engine, url: str) -> None:
     known = {script.revision for script in ScriptDirectory(str(MIGRATIONS)).walk_revisions()}
     newer = current is not None and current not in known
     raise SchemaMismatchError(url, current, head, newer=newer)
+
+
+T = TypeVar("T")
+# Waits between tries of a write that must not be lost to a database gone for a moment (a
+# restart, a failover): about a minute in all, well inside a delivery batch's time limit.
+OUTAGE_WAITS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+
+
+def outlasting_outages(
+    write: Callable[[], T], what: str, waits: Sequence[float] = OUTAGE_WAITS
+) -> T:
+    """``write()`` (one transaction, safe to run again), tried again while the database cannot be
+    reached, after each of ``waits``; its last failure is raised.
+
+    For what records a fact of the world, such as the copies a mail server took: lost, they
+    would go again (invariant 3).
+    """
+    for wait in waits:
+        try:
+            return write()
+        except (OperationalError, InterfaceError) as error:
+            reason = str(error.orig) if error.orig is not None else str(error)
+            _log.warning("%s: the database is unreachable (%s); again in %g s", what, reason, wait)
+            time.sleep(wait)
+    return write()

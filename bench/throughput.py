@@ -1,0 +1,305 @@
+"""Distributed delivery throughput and memory: an edition to 20,000 subscribers into Postfix's
+smtp-sink through Redis with 1 and 2 worker processes, the same in-process, and smtp-source on
+the same sink in the same run.
+
+    python bench/throughput.py [--readers 20000] [--workers 1 2] [--sizes 2000 20000]
+                               [--memory 10000 100000] [--sessions 4]
+
+Every path sends the same stored edition from PostgreSQL (a server this script starts, with a
+redis-server) to the same sink:
+
+    workers N    ``digest worker --concurrency N`` (N pool processes, one SMTP connection each);
+                 the delivery handed out as the tick does (``digest.ticking``: one task per
+                 batch of the ledger), timed from the hand-out until the ledger has every row
+                 sent (worker start-up not counted)
+    in process   the embedded mode's send (``pipeline.InlineDispatcher``, ``smtp.connections``
+                 processes), in a process of its own, on the same database kind
+    smtp-source  Postfix's C sender, ``--sessions`` sessions, messages of the same size
+
+It prints messages per second of each and the ratios (targets: 2 workers at least as fast as
+in-process with 2 connections; the best send at least 0.8 of smtp-source), the broker messages
+per subscriber at two list sizes (task messages pushed to Redis, must not grow with the list),
+and the peak resident memory of a worker's pool process at two list sizes (flat: within 1.5x).
+The sink, Redis and PostgreSQL share the machine's cores with the senders, and so does anything
+else running: the CPU time other processes took during the run is printed.
+
+Needs smtp-sink and smtp-source (DEBIAN_FRONTEND=noninteractive apt-get install -y postfix),
+redis-server and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import redis
+from sqlalchemy import Engine, create_engine, func, insert, select
+
+from bench.run_cost import toml_text
+from bench.send_cost import (
+    NOW,
+    SLOT,
+    load,
+    machine_busy,
+    own_cpu,
+    peak_rss_mb,
+    postfix_tools_present,
+    raw_settings,
+    sample_message,
+    smtp_sink,
+    smtp_source_rate,
+    write_feed,
+)
+from digest import pipeline, ticking
+from digest.clock import FixedClock
+from digest.sample_server import serve_folder
+from digest.services import Services, build_services
+from digest.store.schema import DeliveryRow, SubscriberRow, SubscriptionRow
+from digest.store.subscribers import ACTIVE
+from tests.servers import postgres_server, redis_cluster
+from tests.service_cluster import children, fresh_database
+
+DIGEST = str(Path(sys.executable).parent / "digest")
+SECRET = "bench-secret-0123456789"
+
+
+def prepare(folder: Path, port: int, database_url: str, readers: int) -> int:
+    """A database with one built edition and ``readers`` pending deliveries; its id. The
+    settings (settings.json, digest.toml) name the database and the sink."""
+    feeds = folder / "feeds"
+    feeds.mkdir(parents=True)
+    write_feed(feeds)
+    with serve_folder(feeds) as base_url:
+        raw = raw_settings(folder, f"{base_url}/wire.xml", port, 2)
+        raw["service"]["database_url"] = database_url
+        (folder / "settings.json").write_text(json.dumps(raw))
+        (folder / "digest.toml").write_text(toml_text(raw))
+        services = build_services(load(folder), clock=FixedClock(NOW))
+        [feed] = services.store.sync_feeds(services.settings.feeds, NOW)
+        pipeline.poll_feed(services, feed.id)
+    built = pipeline.build_edition(services, "gulf-daily", SLOT)
+    enrol(services, readers)
+    # The ledger as a build queues it (one INSERT ... SELECT, the statistics brought up to date).
+    services.store.queue_deliveries(built.edition_id, "gulf-daily", NOW)
+    services.close()
+    return built.edition_id
+
+
+def enrol(services: Services, count: int) -> None:
+    """``count`` subscribers, members of the list, inserted in bulk (setup, not measured)."""
+    chunk = 5000
+    with services.store.transaction() as session:
+        for start in range(0, count, chunk):
+            rows = [
+                {"email": f"reader{n}@example.org", "name": f"Reader {n}", "created_at": NOW}
+                for n in range(start, min(count, start + chunk))
+            ]
+            session.execute(insert(SubscriberRow), rows)
+        ids = list(session.scalars(select(SubscriberRow.id).order_by(SubscriberRow.id)))
+        for start in range(0, len(ids), chunk):
+            members = [
+                {"subscriber_id": i, "list_slug": "gulf-daily", "status": ACTIVE, "changed_at": NOW}
+                for i in ids[start : start + chunk]
+            ]
+            session.execute(insert(SubscriptionRow), members)
+
+
+def sent_count(engine: Engine, edition_id: int) -> int:
+    with engine.connect() as connection:
+        query = select(func.count()).where(
+            DeliveryRow.edition_id == edition_id, DeliveryRow.status == "sent"
+        )
+        return int(connection.execute(query).scalar_one())
+
+
+@contextmanager
+def digest_worker(folder: Path, broker: str, concurrency: int) -> Iterator[int]:
+    """A ``digest worker`` on ``folder``'s config, ready to take tasks; yields its pid."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST")}
+    environment |= {"DIGEST_BROKER_URL": broker, "DIGEST_SECRET_KEY": SECRET}
+    log = folder / f"worker-{concurrency}.log"
+    command = [DIGEST, "--config", str(folder / "digest.toml"), "worker", "-c", str(concurrency)]
+    with log.open("ab") as output:
+        worker = subprocess.Popen(
+            command, env=environment, stdout=output, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while "ready." not in log.read_text(errors="replace"):
+            if worker.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"digest worker did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.1)
+        yield worker.pid
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(worker.pid, signal.SIGTERM)
+        with suppress(subprocess.TimeoutExpired):
+            worker.wait(60)
+        with suppress(ProcessLookupError):
+            os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+
+
+def pushed(client: redis.Redis) -> int:
+    """Messages pushed onto Redis lists so far (kombu's queues): LPUSH and RPUSH calls."""
+    stats: dict[str, Any] = client.info("commandstats")  # type: ignore[assignment]
+    return sum(int(stats.get(f"cmdstat_{name}", {}).get("calls", 0)) for name in ("lpush", "rpush"))
+
+
+def through_workers(
+    port: int, postgres: str, broker: str, readers: int, concurrency: int
+) -> dict[str, Any]:
+    """An edition to ``readers`` delivered by one ``digest worker -c concurrency``."""
+    with tempfile.TemporaryDirectory(prefix="throughput-") as temporary:
+        folder = Path(temporary)
+        edition_id = prepare(folder, port, fresh_database(postgres), readers)
+        client = redis.Redis.from_url(broker)
+        client.flushdb()
+        from worker import runtime
+        from worker.app import app, celery_settings
+        from worker.fanout import CeleryFanout, RedisLeases
+
+        stored = load(folder)
+        service = stored.service.model_copy(update={"broker_url": broker})
+        settings = stored.model_copy(update={"service": service})
+        runtime.configure(settings)  # before the app reads its settings from the runtime
+        app.conf.update(celery_settings(settings))
+        engine = create_engine(settings.service.database_url)
+        with digest_worker(folder, broker, concurrency) as pid:
+            services = build_services(settings, clock=FixedClock(NOW), migrate=False)
+            before = pushed(client)
+            start = time.perf_counter()
+            batches = ticking.hand_out_deliveries(
+                services, CeleryFanout(), RedisLeases(broker), edition_id
+            )
+            handed = time.perf_counter() - start
+            while sent_count(engine, edition_id) < readers:
+                time.sleep(0.05)
+            seconds = time.perf_counter() - start
+            messages = pushed(client) - before
+            rss = max((peak_rss_mb(child) for child in children(pid)), default=0.0)
+            services.close()
+        engine.dispose()
+        return {
+            "sent": readers,
+            "seconds": seconds,
+            "hand_out_seconds": handed,
+            "batches": batches,
+            "broker_messages": messages,
+            "rss_worker_mb": rss,
+            "size": len(sample_message(folder, edition_id)),
+        }
+
+
+def in_process(port: int, postgres: str, readers: int, connections: int) -> dict[str, Any]:
+    """The embedded mode's send of the same edition, in a process of its own."""
+    with tempfile.TemporaryDirectory(prefix="throughput-") as temporary:
+        folder = Path(temporary)
+        edition_id = prepare(folder, port, fresh_database(postgres), readers)
+        raw = json.loads((folder / "settings.json").read_text())
+        raw["smtp"]["connections"] = connections
+        (folder / "settings.json").write_text(json.dumps(raw))
+        command = [sys.executable, "bench/send_cost.py", "--deliver", str(folder), str(edition_id)]
+        done = subprocess.run(command, check=True, capture_output=True, text=True)
+        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--readers", type=int, default=20_000)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--sizes", type=int, nargs=2, default=[2_000, 20_000])
+    parser.add_argument("--memory", type=int, nargs=2, default=[10_000, 100_000])
+    parser.add_argument("--sessions", type=int, default=4, help="smtp-source sessions")
+    options = parser.parse_args()
+    if not postfix_tools_present():
+        return 2
+
+    started, busy_before, ours_before = time.perf_counter(), machine_busy(), own_cpu()
+    print(f"{os.cpu_count()} CPUs; {options.readers:,} readers; sink: smtp-sink on loopback\n")
+    rates: dict[str, float] = {}
+    per_subscriber: dict[int, float] = {}
+    memory: dict[int, float] = {}
+    with postgres_server() as postgres, redis_cluster() as broker, smtp_sink() as port:
+        size = 0
+        for concurrency in options.workers:
+            result = through_workers(port, postgres, broker.url, options.readers, concurrency)
+            size = result["size"]
+            rates[f"through Redis, {concurrency} worker process(es)"] = (
+                result["sent"] / result["seconds"]
+            )
+            print(f"workers {concurrency}: {result}", flush=True)
+        for connections in options.workers:
+            result = in_process(port, postgres, options.readers, connections)
+            rates[f"in process, {connections} connection(s)"] = result["sent"] / result["seconds"]
+            print(f"in process {connections}: {result}", flush=True)
+        with tempfile.TemporaryDirectory(prefix="throughput-") as temporary:
+            folder = Path(temporary)
+            edition_id = prepare(folder, port, fresh_database(postgres), 0)
+            message = sample_message(folder, edition_id)
+        source = smtp_source_rate(port, message, options.readers, options.sessions)
+        rates[f"smtp-source (C), {options.sessions} sessions"] = source
+        for readers in options.sizes:
+            result = through_workers(port, postgres, broker.url, readers, 2)
+            per_subscriber[readers] = result["broker_messages"] / readers
+            print(f"broker, {readers}: {result}", flush=True)
+        for readers in options.memory:
+            result = through_workers(port, postgres, broker.url, readers, 1)
+            memory[readers] = result["rss_worker_mb"]
+            print(f"memory, {readers}: {result}", flush=True)
+
+    others = machine_busy() - busy_before - (own_cpu() - ours_before)
+    cpus = (time.perf_counter() - started) * (os.cpu_count() or 1)
+    print(f"\nmessage size: {size / 1024:.1f} KB (text + HTML, quoted-printable)")
+    print(f"other processes took {others:.0f} CPU-seconds during the run ({others / cpus:.0%})\n")
+    print(f"{'path':<44} {'msg/s':>9} {'/ smtp-source':>14}")
+    for name, rate in rates.items():
+        print(f"{name:<44} {rate:>9,.0f} {rate / source:>14.2f}")
+    print()
+    for readers, share in per_subscriber.items():
+        print(f"broker messages per subscriber, {readers:>7,} readers: {share:.4f}")
+    for readers, mb in memory.items():
+        print(f"peak memory of a worker process, {readers:>7,} readers: {mb:.0f} MB")
+
+    two, one_in = max(options.workers), max(options.workers)
+    workers_rate = rates[f"through Redis, {two} worker process(es)"]
+    inline_rate = rates[f"in process, {one_in} connection(s)"]
+    best = max(rate for name, rate in rates.items() if not name.startswith("smtp-source"))
+    small, large = options.sizes
+    low, high = options.memory
+    checks = [
+        (f"{two} workers / in process ({one_in} conn.)", workers_rate / inline_rate, ">= 1.0"),
+        ("best send / smtp-source", best / source, ">= 0.80"),
+        (
+            f"broker messages per subscriber {large:,} / {small:,}",
+            per_subscriber[large] / per_subscriber[small],
+            "<= 1.0",
+        ),
+        (f"peak worker memory {high:,} / {low:,}", memory[high] / memory[low], "<= 1.5"),
+    ]
+    print()
+    verdicts = []
+    for name, ratio, target in checks:
+        bound = float(target.split()[1])
+        ok = ratio >= bound if target.startswith(">=") else ratio <= bound
+        verdicts.append(ok)
+        print(f"{name:<48} {ratio:>7.2f}  target {target:<8} {'ok' if ok else 'MISSED'}")
+    return 0 if all(verdicts) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

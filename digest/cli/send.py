@@ -1,0 +1,127 @@
+"""``digest send LIST [--wait]``: build a list's edition now and deliver it; with ``--wait``,
+follow the delivery on the ledger until every copy is settled, then say how it went."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from digest.cli.app import app, console, errors, known_list, load_config, running
+from digest.send_now import send_now, settled, total
+from digest.services import Services
+from digest.store.editions import DeliveryCounts
+
+POLL_SECONDS = 0.5  # how often --wait reads the ledger
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def _detail(counts: DeliveryCounts) -> str:
+    return f"sent {counts.sent}, failed {counts.failed}, pending {counts.pending}"
+
+
+def _follow(services: Services, edition_id: int) -> DeliveryCounts:
+    """Read the edition's ledger every POLL_SECONDS, drawing a bar, until nothing is pending."""
+    counts = services.store.delivery_counts(edition_id)
+    with _progress() as progress:
+        bar = progress.add_task("Delivering", total=total(counts), detail=_detail(counts))
+        while counts.pending:
+            time.sleep(POLL_SECONDS)
+            counts = services.store.delivery_counts(edition_id)
+            progress.update(
+                bar, completed=settled(counts), total=total(counts), detail=_detail(counts)
+            )
+    return counts
+
+
+def _print_counts(counts: DeliveryCounts) -> None:
+    """The outcome: sent, failed for good, suppressed (the reader unsubscribed or is
+    suppressed), and parked when any are."""
+    console.print(
+        f"sent {counts.sent} / failed {counts.failed} / suppressed {counts.skipped}"
+        + (f" / parked {counts.parked} (see digest status)" if counts.parked else ""),
+        highlight=False,
+    )
+
+
+@app.command()
+def send(
+    list_slug: Annotated[str, typer.Argument(metavar="LIST", help="The list's slug.")],
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait", help="Follow the delivery until every copy is settled, then print counts."
+        ),
+    ] = False,
+) -> None:
+    """Build LIST's edition now and deliver it: on the workers in the distributed mode
+    (DIGEST_BROKER_URL), in this process otherwise."""
+    settings = load_config()
+    known_list(settings, list_slug)
+    distributed = settings.service.broker_url is not None
+    with running(settings) as services:
+        workers = None
+        if distributed:
+            from worker import runtime
+            from worker.fanout import CeleryFanout
+
+            workers = (CeleryFanout(), runtime.leases())
+        with _progress() as progress:
+            bar = progress.add_task("Delivering", total=None, detail="")
+
+            def advance(counts: DeliveryCounts) -> None:
+                progress.update(
+                    bar, completed=settled(counts), total=total(counts), detail=_detail(counts)
+                )
+
+            built = send_now(services, list_slug, workers=workers, progress=advance)
+        for warning in built.warnings:
+            errors.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+        if built.empty or built.edition_id is None:
+            console.print(
+                f"Nothing to send: the edition of {escape(list_slug)} for {built.slot} is empty "
+                f"(lists.{escape(list_slug)}.send_when_empty is false).",
+                highlight=False,
+            )
+            return
+        edition: int = built.edition_id
+        if not distributed:  # sent already, here; a retry waits for digest run to send it
+            counts = services.store.delivery_counts(edition)
+            _print_counts(counts)
+            if counts.pending:
+                console.print(
+                    f"{counts.pending} deliveries wait to be tried again: digest run sends them "
+                    "at their time (digest status shows when).",
+                    highlight=False,
+                )
+            return
+        if not wait:
+            console.print(
+                f"Edition {edition} of {escape(list_slug)}: {built.pending_deliveries} deliveries "
+                "handed to the workers; follow them with digest status "
+                f"(or digest send {escape(list_slug)} --wait next time).",
+                highlight=False,
+            )
+            return
+        try:
+            counts = _follow(services, edition)
+        except KeyboardInterrupt:
+            console.print(
+                f"Stopped following edition {edition}: its delivery goes on (digest status)."
+            )
+            raise typer.Exit(130) from None
+        _print_counts(counts)

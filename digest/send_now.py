@@ -1,0 +1,55 @@
+"""``digest send LIST``: a list's edition built now, its delivery handed to the workers (the
+distributed mode) or made in this process (the embedded mode); progress read from the ledger.
+
+    forced slot ─► build (digest.pipeline) ─┬─► workers: one deliver task per batch (digest.ticking)
+                                            └─► here: batches on smtp.connections processes
+    ledger counts ─► progress, until nothing of the edition is pending
+
+Nothing waits on a task result: whoever follows the delivery reads the edition's ledger rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from digest import pipeline, ticking
+from digest.services import Services
+from digest.store.editions import DeliveryCounts
+
+
+def send_now(
+    services: Services,
+    list_slug: str,
+    *,
+    workers: tuple[ticking.Fanout, ticking.Leases] | None,
+    progress: Callable[[DeliveryCounts], None] | None = None,
+) -> pipeline.BuildOutcome:
+    """Build ``list_slug``'s edition now (its latest slot if never built, else the current
+    minute, as ``digest run --list`` does) and deliver it: handed to ``workers`` (a fanout and
+    the shared leases) when given, else sent here, ``progress`` told after each batch."""
+    slot = pipeline.forced_slot(services, list_slug, services.clock.now())
+    if workers is not None:
+        fanout, leases = workers
+        return ticking.publish(services, fanout, leases, list_slug, slot)
+    built = pipeline.build_edition(services, list_slug, slot)
+    if built.pending_deliveries:
+        dispatcher = pipeline.InlineDispatcher(services)
+        dispatcher.prepare_delivery()
+        # Every edition of the slot: a list read in each reader's timezone may have several.
+        for edition in services.store.editions_of_slot(list_slug, slot):
+            ledger = services.store.pending_delivery_batches(
+                edition.id, pipeline.DELIVERY_BATCH_SIZE, services.clock.now()
+            )
+            for _ in dispatcher.deliver(edition.id, ledger):
+                if progress is not None:
+                    progress(services.store.delivery_counts(edition.id))
+    return built
+
+
+def settled(counts: DeliveryCounts) -> int:
+    """The edition's deliveries whose fate is known: all but the pending ones."""
+    return counts.sent + counts.failed + counts.skipped + counts.parked
+
+
+def total(counts: DeliveryCounts) -> int:
+    return settled(counts) + counts.pending
