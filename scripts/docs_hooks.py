@@ -1,8 +1,9 @@
 """MkDocs hook: the reference pages are written from the code at every build, never by hand.
 
-``reference/configuration.md`` comes from the settings models (``digest.reference.settings_page``)
-and ``reference/commands.md`` from the command line (``digest.reference.commands_page``). They
-exist only in the built site, so there is no copy in ``docs/`` to fall behind the code.
+``reference/configuration.md`` comes from the settings models (``digest.reference.settings_page``),
+``reference/commands.md`` from the command line (``digest.reference.commands_page``) and
+``reference/metrics.md`` from the metrics' specs (``digest.reference.metrics_page``). They exist
+only in the built site, so there is no copy in ``docs/`` to fall behind the code.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from typing import Any
 
 from mkdocs.structure.files import File, Files
 
-from digest.reference import commands_page, settings_page
+from digest.reference import commands_page, metrics_page, settings_page
 
 GENERATED = {
     "reference/configuration.md": settings_page.markdown,
     "reference/commands.md": commands_page.markdown,
+    "reference/metrics.md": metrics_page.markdown,
 }
 
 

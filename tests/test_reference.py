@@ -288,3 +288,38 @@ def test_a_key_or_command_that_no_longer_exists_is_caught() -> None:
         "digest run has no option --twice (in '.venv/bin/digest --config x.toml run --twice "
         "&& echo done')",
     ]
+
+
+_METRIC = re.compile(r"\bdigest_[a-z_]+\b")
+
+
+def unknown_metrics(text: str) -> set[str]:
+    """The metric names ``text`` writes that no metric of digest.metrics is exposed as."""
+    from digest.metrics import ALL
+    from digest.reference import metrics_page
+
+    exposed = {name for spec in ALL for name in metrics_page.exposed_names(spec)}
+    exposed |= {spec.name for spec in ALL}
+    return set(_METRIC.findall(text)) - exposed
+
+
+def test_every_metric_is_in_the_metrics_reference() -> None:
+    from digest.metrics import ALL
+    from digest.reference import metrics_page
+
+    page = metrics_page.markdown()
+    for spec in ALL:
+        assert spec.help in page.replace("\\|", "|")
+        for name in metrics_page.exposed_names(spec):
+            assert f"`{name}`" in page
+
+
+def test_the_guides_name_only_metrics_that_exist() -> None:
+    for document in _DOCUMENTS:
+        gone = unknown_metrics(document.read_text(encoding="utf-8"))
+        assert not gone, f"{document.relative_to(ROOT)} names metrics that do not exist: {gone}"
+
+
+def test_a_metric_that_no_longer_exists_is_caught() -> None:
+    text = "Watch `digest_deliveries_total`, `digest_task_seconds_count` and `digest_pixels_total`."
+    assert unknown_metrics(text) == {"digest_pixels_total"}
