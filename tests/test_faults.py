@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,18 @@ from tests.service_cluster import (
     wait_for,
 )
 from tests.smtp_faults import DroppingSink, FlakySink, RefusingSink, on_free_port
+
+
+@contextmanager
+def two_workers_and_beat(service: Deployment) -> Iterator[None]:
+    """Two ``digest worker`` processes and ``digest beat`` for the block; their logs printed
+    when the block fails an assertion."""
+    try:
+        with service.worker("worker-a"), service.worker("worker-b"), service.beat():
+            yield
+    except AssertionError:
+        service.print_logs()
+        raise
 
 
 def _deliver_through(service: Deployment, sink: SmtpSink, timeout: float = 180) -> None:
@@ -83,15 +96,11 @@ def test_redis_restarted_mid_delivery_loses_no_reader(tmp_path: Path, postgres_u
         smtp_server() as sink,
         deployment(tmp_path, fresh_database(postgres_url), broker.url, sink, readers) as service,
     ):
-        try:
-            with service.worker("worker-a"), service.worker("worker-b"), service.beat():
-                wait_for(lambda: service.sent() >= 200, "the delivery under way")
-                broker.restart()
-                in_flight = in_flight_now(sink, service)
-                _deliver_through(service, sink)
-        except AssertionError:
-            service.print_logs()
-            raise
+        with two_workers_and_beat(service):
+            wait_for(lambda: service.sent() >= 200, "the delivery under way")
+            broker.restart()
+            in_flight = in_flight_now(sink, service)
+            _deliver_through(service, sink)
         result = tally(sink, service)
     result.show("redis restarted")
     print(f"in flight at the restart: {len(in_flight)}")
@@ -108,15 +117,11 @@ def test_postgresql_restarted_mid_delivery_loses_no_reader(tmp_path: Path) -> No
         smtp_server() as sink,
         deployment(tmp_path, fresh_database(database.url), broker, sink, readers) as service,
     ):
-        try:
-            with service.worker("worker-a"), service.worker("worker-b"), service.beat():
-                wait_for(lambda: service.sent() >= 200, "the delivery under way")
-                database.restart()
-                in_flight = in_flight_now(sink, service)
-                _deliver_through(service, sink)
-        except AssertionError:
-            service.print_logs()
-            raise
+        with two_workers_and_beat(service):
+            wait_for(lambda: service.sent() >= 200, "the delivery under way")
+            database.restart()
+            in_flight = in_flight_now(sink, service)
+            _deliver_through(service, sink)
         result = tally(sink, service)
     result.show("postgresql restarted")
     print(f"in flight at the restart: {len(in_flight)}")
@@ -140,12 +145,8 @@ def test_a_server_answering_4xx_to_a_fifth_of_transactions(
             tmp_path, fresh_database(postgres_url), broker, sink, readers, smtp_extra=QUICK_RETRIES
         ) as service,
     ):
-        try:
-            with service.worker("worker-a"), service.worker("worker-b"), service.beat():
-                _deliver_through(service, sink)
-        except AssertionError:
-            service.print_logs()
-            raise
+        with two_workers_and_beat(service):
+            _deliver_through(service, sink)
         result = tally(sink, service)
     result.show("4xx to a fifth")
     print(f"refusals: {sink.refusals}")
@@ -169,12 +170,8 @@ def test_a_server_dropping_the_connection_every_500_messages(
             tmp_path, fresh_database(postgres_url), broker, sink, readers, smtp_extra=QUICK_RETRIES
         ) as service,
     ):
-        try:
-            with service.worker("worker-a"), service.worker("worker-b"), service.beat():
-                _deliver_through(service, sink)
-        except AssertionError:
-            service.print_logs()
-            raise
+        with two_workers_and_beat(service):
+            _deliver_through(service, sink)
         result = tally(sink, service)
     result.show("connection dropped every 500")
     print(f"dropped: {len(sink.dropped)}")
@@ -196,14 +193,10 @@ def test_a_server_refusing_some_recipients_for_good(tmp_path: Path, postgres_url
             tmp_path, fresh_database(postgres_url), broker, sink, readers, smtp_extra=QUICK_RETRIES
         ) as service,
     ):
-        try:
-            with service.worker("worker-a"), service.worker("worker-b"), service.beat():
-                _deliver_through(service, sink)
-                seen = service.ticks()  # ticks pass: a failed row is not handed out again
-                wait_for(lambda: service.ticks() >= seen + 3, "three more ticks")
-        except AssertionError:
-            service.print_logs()
-            raise
+        with two_workers_and_beat(service):
+            _deliver_through(service, sink)
+            seen = service.ticks()  # ticks pass: a failed row is not handed out again
+            wait_for(lambda: service.ticks() >= seen + 3, "three more ticks")
         result = tally(sink, service, refused=refused)
         rows = service.rows()
     result.show("5xx to some recipients")
