@@ -350,6 +350,14 @@ class SmtpSettings(_Model):
     """The wait before a delivery's first retry, doubled after each."""
     max_retry_minutes: float = Field(default=6 * 60, gt=0, le=7 * 24 * 60)
     """The longest wait between two retries of a delivery."""
+    suppress_after_refusals: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="A reader whose address the server refused for good (5xx) this many times, "
+        "each for a different edition, within bounces.soft_window_days, is suppressed like a "
+        "hard bounce; each refusal fails that delivery at once either way.",
+    )
     send_rate: Annotated[str | None, AfterValidator(_check_send_rate)] = Field(
         default=None,
         description="At most this many messages to this server, from all workers together "

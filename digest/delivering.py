@@ -21,6 +21,7 @@ from digest import jitter, retries
 from digest.errors import DeliveryError
 from digest.mail.personalize import Personalizer
 from digest.records import OutgoingMessage
+from digest.refusals import count_refusals
 from digest.services import Services
 from digest.store import FailedAttempt
 from digest.store.db import outlasting_outages
@@ -151,6 +152,14 @@ def _deliver_claimed(
             lambda: store.record_failed_attempts(failures, _retry_decider(services, now)),
             f"recording {len(failures)} failed attempts of edition {edition_id}",
         )
+    readers = dict(ready)
+    refused = [
+        (readers[attempt.delivery_id], attempt.error)
+        for attempt in failures
+        if attempt.kind == "permanent" and attempt.delivery_id in readers
+    ]
+    if refused:  # counted on each reader, who is suppressed after smtp.suppress_after_refusals
+        count_refusals(services, edition_id, refused)
     store.settle_edition(edition_id)
     skipped = len(set(delivery_ids)) - len(ready)
     verdicts = [step.verdict for step in steps]

@@ -63,13 +63,17 @@ class InboundStore(StoreBase):
 
     def soft_bounces_since(self, email: str, since: datetime) -> int:
         """How many soft bounces of ``email`` (each a different message) were taken in since."""
+        return self.events_since(email, "soft-bounce", since)
+
+    def events_since(self, email: str, kind: str, since: datetime) -> int:
+        """How many events of ``kind`` about ``email`` (each of a different message) since."""
         with self.transaction() as session:
             count = session.scalar(
                 select(func.count())
                 .select_from(InboundEventRow)
                 .where(
                     InboundEventRow.email == email.lower(),
-                    InboundEventRow.kind == "soft-bounce",
+                    InboundEventRow.kind == kind,
                     InboundEventRow.received_at >= since,
                 )
             )
