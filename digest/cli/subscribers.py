@@ -18,7 +18,7 @@ from rich.table import Table
 from digest import privacy
 from digest.addresses import key_function
 from digest.audit import find_bursts
-from digest.cli.app import app, console, errors, known_list, load_config
+from digest.cli.app import app, configured_store, console, errors, known_list, load_config
 from digest.cli.boundary import DigestTyper
 from digest.clock import SystemClock
 from digest.config import Settings
@@ -26,8 +26,7 @@ from digest.errors import ConfigError
 from digest.imports import import_file
 from digest.mail.subscribers import check_address
 from digest.services import signing_secret
-from digest.store import Store, open_store
-from digest.store.db import database_errors
+from digest.store import Store
 from digest.store.suppressions import REASONS
 
 subscribers_app = DigestTyper(
@@ -44,12 +43,8 @@ ListOption = Annotated[str | None, typer.Option("--list", help="Only this list (
 @contextmanager
 def _store(settings: Settings) -> Iterator[tuple[Store, Callable[[str], str]]]:
     """The store (schema brought up to date) and the address key, for one command."""
-    with database_errors(settings.service.database_url):
-        store = open_store(settings.service.database_url)
-        try:
-            yield store, key_function(signing_secret(settings))
-        finally:
-            store.engine.dispose()
+    with configured_store(settings) as store:
+        yield store, key_function(signing_secret(settings))
 
 
 def _address(text: str) -> str:
