@@ -77,8 +77,7 @@ def _local_due_slots(
     variant is not stored yet, or is stored to be sent and they are not queued for it (they
     joined since). A group whose variant came out empty waits for its next slot."""
     store, slots = services.store, []
-    # Its members first (the warnings are given when they are queued).
-    list_members_in_step(services, digest_list)
+    # Its members as the cycle or the tick brought them in step before asking (members_in_step).
     for group in _due_groups(services, digest_list, now):
         if group.slot in slots:
             continue

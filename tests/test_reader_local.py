@@ -108,6 +108,7 @@ class Simulation:
         self.stored += services.store.store_entries(
             self.feed_id, [entry(self.number)], at - timedelta(minutes=1), classify=lambda _a: FILED
         ).new
+        pipeline.members_in_step(services, at)  # as a cycle and a tick do first
         for list_slug, slot in pipeline.due_editions(services, at):
             pipeline.build_edition(services, list_slug, slot)
         for edition_id in services.store.editions_with_pending_deliveries({"daily"}):
@@ -258,7 +259,7 @@ def test_the_schedule_command_counts_the_readers_of_each_utc_time(
 
     from digest.cli import app
 
-    pipeline.due_editions(embedded, datetime(2026, 7, 1, 12, tzinfo=UTC))  # members read in
+    pipeline.members_in_step(embedded, datetime(2026, 7, 1, 12, tzinfo=UTC))  # members read in
     config = tmp_path / "digest.toml"
     config.write_text(
         f"""
