@@ -177,6 +177,22 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def ended(pids: list[int]) -> bool:
+    """Every one of ``pids`` has exited (gone, or a zombie its parent has not reaped yet)."""
+    for pid in pids:
+        with suppress(OSError):
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            if state != "Z":
+                return False
+    return True
+
+
+# What a killed sender had written to its socket before it died still reaches the server, and a
+# whole message there is taken: on loopback in microseconds. The server is given this long to
+# read it before the copies in flight at the kill are counted.
+WIRE_SETTLE_SECONDS = 1.0
+
+
 @dataclass
 class Deployment:
     """One configured service: its folder, environment and database; processes on demand."""

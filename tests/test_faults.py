@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -25,10 +26,12 @@ from digest.store.schema import DeliveryRow, EditionRow
 from tests.servers import SmtpSink, postgres_cluster, redis_cluster, redis_server, smtp_server
 from tests.service_cluster import (
     QUICK_RETRIES,
+    WIRE_SETTLE_SECONDS,
     Deployment,
     check_repeats,
     children,
     deployment,
+    ended,
     fresh_database,
     in_flight_now,
     reader,
@@ -73,6 +76,9 @@ def test_a_worker_process_killed_mid_delivery_of_5000_loses_no_reader(
                 assert victims, "worker-a has no pool process"
                 for victim in victims:  # both pool processes: each holds a batch
                     os.kill(victim, signal.SIGKILL)
+                # In flight at the kill: also a copy that was on a killed process's wire.
+                wait_for(lambda: ended(victims), "the killed pool processes to end", 30)
+                time.sleep(WIRE_SETTLE_SECONDS)
                 in_flight = in_flight_now(sink, service)
                 _deliver_through(service, sink)
         except AssertionError:
