@@ -119,10 +119,13 @@ def parse_suppressions(text: str, source: str) -> Suppressions:
     return found
 
 
-def append_suppressions(path: Path, lines: Iterable[tuple[str, str, str, datetime]]) -> int:
-    """Append (email, list slug or '', reason, when) lines, written and synced to disk before
-    this returns; the header too when the file is new. Processes on one machine take turns
-    (an exclusive lock), so lines never interleave. Returns how many lines were written."""
+def append_suppressions(
+    path: Path, lines: Iterable[tuple[str, str, str, datetime]], *, sync: bool = True
+) -> int:
+    """Append (email, list slug or '', reason, when) lines, written (and with ``sync``, synced
+    to disk) before this returns; the header too when the file is new. Processes on one machine
+    take turns (an exclusive lock), so lines never interleave. Returns how many lines were
+    written."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     count = 0
@@ -142,7 +145,8 @@ def append_suppressions(path: Path, lines: Iterable[tuple[str, str, str, datetim
                 file.write("\n")  # an operator's last line without its line break
             file.write(buffer.getvalue())
             file.flush()
-            os.fsync(file.fileno())
+            if sync:
+                os.fsync(file.fileno())
         finally:
             fcntl.flock(file, fcntl.LOCK_UN)
     return count

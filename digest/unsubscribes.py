@@ -54,26 +54,31 @@ def suppression_mark(path: Path) -> str:
 def unsubscribe(services: Services, subscriber_id: int, list_slug: str, reason: str) -> bool:
     """Unsubscribe a reader from a list (by its slug now or before); False when there is no
     such reader or membership. ``reason`` is the channel that brought it ("one-click",
-    "unsubscribe-page", "mailto", "operator"…; see digest.store.subscribers.CHANNELS)."""
+    "unsubscribe-page", "mailto", "operator"…; see digest.store.subscribers.CHANNELS).
+    Unsubscribing again is True and changes nothing, in the database or in the file."""
     channel = check_channel(reason)
     settings, store, now = services.settings, services.store, services.clock.now()
     digest_list = list_for_slug(settings, list_slug)
     slug = digest_list.slug if digest_list is not None else list_slug
     # The membership may still be under the slug of the link until the rename is carried over.
-    done = store.unsubscribe(subscriber_id, slug, now, channel) or (
-        slug != list_slug and store.unsubscribe(subscriber_id, list_slug, now, channel)
-    )
-    subscriber = store.subscriber(subscriber_id) if done else None
-    if subscriber is not None:
+    change = store.change_membership(subscriber_id, slug, UNSUBSCRIBED, channel, now)
+    if change is None and slug != list_slug:
+        change = store.change_membership(subscriber_id, list_slug, UNSUBSCRIBED, channel, now)
+    if change is None:
+        return False
+    email = store.email_of(subscriber_id) if change.changed else None
+    if email is not None:
         path = settings.service.suppression_path
         try:
-            append_suppressions(path, [(subscriber.email, slug, channel, now)])
+            # Not synced to disk line by line: the database holds the unsubscribe already (the
+            # file is its copy), and a line lost to a crash is copied again by the next cycle's
+            # reconcile, which syncs what it writes.
+            append_suppressions(path, [(email, slug, channel, now)], sync=False)
         except OSError as error:
-            # Recorded in the database: the next cycle copies it to the file.
             _log.error(
                 "could not write %s (%s); the next cycle copies the unsubscribe", path, error
             )
-    return done
+    return True
 
 
 def reconcile_suppressions(

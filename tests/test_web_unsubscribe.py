@@ -72,9 +72,12 @@ def test_a_one_click_post_as_gmail_sends_it_unsubscribes_at_once_and_again_chang
     assert [line.split(",")[:2] for line in suppression_lines(room)] == [
         ["sam@example.org", "daily"]
     ]
-    again = client.post(f"/unsubscribe/{token}", headers=FORM, **ONE_CLICK)
-    assert again.status_code == 200 and again.text == answer.text
+    for _ in range(3):  # a retried POST, a second press from another mail
+        again = client.post(f"/unsubscribe/{token}", headers=FORM, **ONE_CLICK)
+        assert again.status_code == 200 and again.text == answer.text
     assert not room.is_member("daily", "Sam")
+    # One line in the suppression file however often it came.
+    assert len(suppression_lines(room)) == 1
 
 
 def test_a_one_click_post_in_multipart_form_data_counts_too(

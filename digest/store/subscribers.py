@@ -85,6 +85,22 @@ class ImportReport:
     kept_out: tuple[tuple[int, str], ...] = ()
 
 
+# The statements of a membership's change, built once: a one-click unsubscribe is one of them
+# per request, and building a statement costs more than SQLite takes to run it.
+_MEMBERSHIP = select(SubscriptionRow.id, SubscriptionRow.status).where(
+    SubscriptionRow.subscriber_id == bindparam("member"),
+    SubscriptionRow.list_slug == bindparam("slug"),
+)
+_MOVE = (
+    update(SubscriptionRow)
+    .where(
+        SubscriptionRow.id == bindparam("membership"), SubscriptionRow.status == bindparam("was")
+    )
+    .values(status=bindparam("becomes"), channel=bindparam("by"), changed_at=bindparam("at"))
+)
+_EMAIL = select(SubscriberRow.email).where(SubscriberRow.id == bindparam("member"))
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
     """One transition of a membership: ``before`` is None when it was new."""
@@ -395,10 +411,7 @@ class SubscriberStore(StoreBase):
             connection = session.connection()
             for _ in range(5):
                 found = connection.execute(
-                    select(SubscriptionRow.id, SubscriptionRow.status).where(
-                        SubscriptionRow.subscriber_id == subscriber_id,
-                        SubscriptionRow.list_slug == list_slug,
-                    )
+                    _MEMBERSHIP, {"member": subscriber_id, "slug": list_slug}
                 ).first()
                 if found is None:
                     return None
@@ -406,9 +419,14 @@ class SubscriberStore(StoreBase):
                 if status == to or (status == UNSUBSCRIBED and to == CONFIRMED):
                     return Change(status, status)
                 done = connection.execute(
-                    update(SubscriptionRow)
-                    .where(SubscriptionRow.id == membership_id, SubscriptionRow.status == status)
-                    .values(status=to, channel=channel, changed_at=now)
+                    _MOVE,
+                    {
+                        "membership": membership_id,
+                        "was": status,
+                        "becomes": to,
+                        "by": channel,
+                        "at": now,
+                    },
                 )
                 if done.rowcount == 1:
                     connection.execute(
@@ -498,6 +516,14 @@ class SubscriberStore(StoreBase):
             if row is None:
                 return None
             return Subscriber(row.id, row.email, row.name, timezone=row.timezone)
+
+    def email_of(self, subscriber_id: int) -> str | None:
+        """The address of a subscriber, None when there is no such subscriber."""
+        with self.transaction() as session:
+            email: str | None = (
+                session.connection().execute(_EMAIL, {"member": subscriber_id}).scalar()
+            )
+            return email
 
     def subscriber_by_email(self, email: str) -> Subscriber | None:
         with self.transaction() as session:
