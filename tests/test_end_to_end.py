@@ -186,6 +186,18 @@ def test_config_check_db_upgrade_and_preview(tmp_path: Path) -> None:
     assert not (tmp_path / "outbox").exists()  # a preview sends nothing
 
 
+def test_preview_poll_says_which_feeds_failed_and_why(tmp_path: Path) -> None:
+    config = example_config(tmp_path, smtp_port=None)
+    (tmp_path / "no-samples").mkdir()  # the sample server answers 404 for every feed
+    config.write_text(
+        config.read_text().replace(str(ROOT / "config" / "samples"), str(tmp_path / "no-samples"))
+    )
+    preview = digest(config, "preview", "middle-east-daily", "--poll")
+    failures = [line for line in preview.stderr.splitlines() if line.startswith("feed http")]
+    assert len(failures) == 8 and all("404" in line for line in failures), preview.stderr
+    assert "polled 8 feeds: 0 new articles, 8 failed" in preview.stderr
+
+
 def test_a_broken_config_is_refused_with_file_key_and_reason(tmp_path: Path) -> None:
     config = example_config(tmp_path, smtp_port=None)
     config.write_text(config.read_text().replace('schedule = "0 7 * * *"', 'schedule = "7am"'))

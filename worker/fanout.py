@@ -20,11 +20,7 @@ class CeleryFanout:
         app.send_task("digest.poll_feed", (feed_id,), ignore_result=True)
 
     def publish(self, list_slug: str, slot: datetime) -> None:
-        app.send_task(
-            "digest.publish_edition", (list_slug, slot.isoformat()), ignore_result=True
-        )
+        app.send_task("digest.publish_edition", (list_slug, slot.isoformat()), ignore_result=True)
 
     def deliver(self, edition_id: int, delivery_ids: list[int]) -> None:
-        app.send_task(
-            "digest.deliver_batch", (edition_id, delivery_ids), ignore_result=True
-        )
+        app.send_task("digest.deliver_batch", (edition_id, delivery_ids), ignore_result=True)

@@ -244,9 +244,7 @@ def preview(
     try:
         with running(settings) as services:
             if poll:
-                for feed in services.store.sync_feeds(settings.feeds, services.clock.now()):
-                    if feed.enabled:
-                        pipeline.poll_feed(services, feed.id)
+                _poll_every_feed(services)
             if as_json:
                 edition = _layout_json(services, list_slug)
                 typer.echo(json.dumps(edition, ensure_ascii=False, indent=2))
@@ -294,6 +292,27 @@ def preview(
     console.print(str(path))
     if lint.blocking(findings):
         raise typer.Exit(1)
+
+
+def _poll_every_feed(services: Services) -> None:
+    """Poll each enabled feed once, saying which failed and why: a preview of an edition whose
+    feeds all failed is otherwise an empty edition with nothing to tell why."""
+    settings = services.settings
+    outcomes = [
+        pipeline.poll_feed(services, feed.id)
+        for feed in services.store.sync_feeds(settings.feeds, services.clock.now())
+        if feed.enabled
+    ]
+    failed = [outcome for outcome in outcomes if outcome.error is not None]
+    for outcome in failed:
+        errors.print(
+            f"[yellow]feed {escape(outcome.url)}[/]: {escape(outcome.error or '')}",
+            highlight=False,
+        )
+    new = sum(outcome.new_articles for outcome in outcomes)
+    summary = f"polled {len(outcomes)} feeds: {new} new articles, {len(failed)} failed"
+    colour = "red" if outcomes and len(failed) == len(outcomes) else "dim"
+    errors.print(f"[{colour}]{summary}[/]", highlight=False)
 
 
 def _layout_json(services: Services, list_slug: str) -> dict[str, Any]:
