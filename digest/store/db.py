@@ -7,15 +7,16 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from digest.errors import SchemaMismatchError, StoreUnavailableError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _log = logging.getLogger(__name__)
@@ -58,7 +59,11 @@ def database_errors(url: str) -> Iterator[None]:
         raise StoreUnavailableError(url, reason) from error
 
 
+# Alembic is imported where a migration is run or read, not with the store: it brings Mako and
+# Pygments, a seventh of the import time of every command, and most commands never migrate.
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
@@ -67,6 +72,8 @@ def alembic_config(engine: Engine) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to ``revision``; safe to run at every start."""
+    from alembic import command
+
     command.upgrade(alembic_config(engine), revision)
 
 
