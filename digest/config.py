@@ -740,6 +740,58 @@ class MetricsSettings(_Model):
     )
 
 
+class WorkerSettings(_Model):
+    """How delivery work is cut into tasks, and how long the broker keeps a task a worker took
+    (the distributed mode, worker/app.py)."""
+
+    batch_size: int = Field(
+        default=200,
+        ge=1,
+        le=5000,
+        description="Readers per delivery task. Smaller batches spread an edition over more "
+        "workers sooner and lose less work to a killed one; larger ones cost fewer broker "
+        "messages.",
+    )
+    batch_time_limit_seconds: int = Field(
+        default=600,
+        ge=10,
+        le=1200,
+        description="How long one delivery batch may run before it is stopped; its readers "
+        "not yet recorded as sent go again later (the few copies it sent since it last "
+        "recorded go twice, with the same Message-ID). The hard limit, which ends the "
+        "process, is a tenth more (at least 5 s).",
+    )
+    visibility_timeout_seconds: int | None = Field(
+        default=None,
+        ge=15,
+        le=1700,
+        description="How long Redis keeps a task a worker took but did not finish before it "
+        "hands the task to another worker: how long the batches of a worker killed outright "
+        "(its machine lost) wait to go again. It must exceed the batch's hard time limit, or a "
+        "batch still running would be handed out twice; none: the hard limit plus 240 s.",
+    )
+
+    @property
+    def batch_hard_time_limit_seconds(self) -> int:
+        return self.batch_time_limit_seconds + max(5, self.batch_time_limit_seconds // 10)
+
+    @property
+    def visibility_timeout(self) -> int:
+        return self.visibility_timeout_seconds or self.batch_hard_time_limit_seconds + 240
+
+    @model_validator(mode="after")
+    def _visibility_above_the_hard_limit(self) -> WorkerSettings:
+        hard = self.batch_hard_time_limit_seconds
+        if self.visibility_timeout <= hard:
+            raise ValueError(
+                f"visibility_timeout_seconds ({self.visibility_timeout}) must be more than a "
+                f"batch's hard time limit ({hard} s, from batch_time_limit_seconds "
+                f"{self.batch_time_limit_seconds}): a batch still running would be handed to a "
+                "second worker and its copies sent twice"
+            )
+        return self
+
+
 class ConfigFile(_Model):
     """The tables of a config file, as written by the operator."""
 
@@ -761,6 +813,8 @@ class ConfigFile(_Model):
     """The receiver of bounces, complaints and mailto unsubscribes, and the providers' webhooks."""
     web: WebSettings = WebSettings()
     """The readers' web pages: unsubscribe, archive."""
+    worker: WorkerSettings = WorkerSettings()
+    """Delivery batches and the broker's hold on a task (the distributed mode)."""
     feeds: tuple[FeedSettings, ...] = ()
     """The feeds to poll."""
     topics: tuple[TopicSettings, ...] = ()

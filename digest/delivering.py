@@ -29,6 +29,7 @@ from digest.store.db import outlasting_outages
 _log = logging.getLogger(__name__)
 
 
+# The default of worker.batch_size: readers per delivery task.
 DELIVERY_BATCH_SIZE = 200
 # Copies sent are recorded on the ledger this many at a time within a batch: a process killed
 # mid-batch sends again at most these (and the one or two on the wire), at one short UPDATE each.

@@ -221,6 +221,7 @@ def run_cycle(
     problems: list[str] = [*held, *polls.problems]
 
     now = services.clock.now()
+    batch_size = settings.worker.batch_size
     configured = {digest_list.slug for digest_list in settings.lists}
     # Editions stored but never queued (a build that stopped in between) go first, in order:
     # building a stored slot again only queues it.
@@ -233,7 +234,7 @@ def run_cycle(
         due.append((only_list, forced_slot(services, only_list, now)))
     else:
         due += due_editions(services, now)  # slots with no edition: never one of the above
-    if due and _copies_ahead(services, [slug for slug, _ in due]) > DELIVERY_BATCH_SIZE:
+    if due and _copies_ahead(services, [slug for slug, _ in due]) > batch_size:
         # More than one batch to send: the sending processes start while editions are built.
         dispatcher.prepare_delivery()
     observer.stage("Building editions", len(due))
@@ -265,7 +266,7 @@ def run_cycle(
     delivered = failed_messages = retrying = parked = 0
     due_at = services.clock.now()  # a delivery waiting to retry goes in a later cycle
     for edition_id in pending:
-        ledger = store.pending_delivery_batches(edition_id, DELIVERY_BATCH_SIZE, due_at)
+        ledger = store.pending_delivery_batches(edition_id, batch_size, due_at)
         for delivery in dispatcher.deliver(edition_id, ledger):
             delivered += delivery.sent
             failed_messages += delivery.failed

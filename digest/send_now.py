@@ -38,7 +38,7 @@ def send_now(
         # Every edition of the slot: a list read in each reader's timezone may have several.
         for edition in services.store.editions_of_slot(list_slug, slot):
             ledger = services.store.pending_delivery_batches(
-                edition.id, pipeline.DELIVERY_BATCH_SIZE, services.clock.now()
+                edition.id, services.settings.worker.batch_size, services.clock.now()
             )
             for _ in dispatcher.deliver(edition.id, ledger):
                 if progress is not None:

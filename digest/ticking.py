@@ -243,7 +243,7 @@ def hand_out_deliveries(services: Services, fanout: Fanout, leases: Leases, edit
     sent = 0
     try:
         ledger = services.store.pending_delivery_batches(
-            edition_id, pipeline.DELIVERY_BATCH_SIZE, services.clock.now()
+            edition_id, services.settings.worker.batch_size, services.clock.now()
         )
         for batch in ledger:
             leases.hold(key, DELIVERY_LEASE_SECONDS)

@@ -91,6 +91,8 @@ schedule = "{schedule}"
 timezone = "UTC"
 subscribers = "members.csv"
 {list_extra}
+
+{extra}
 """
 # Its latest slot is always past: the list is due at the first tick, once.
 ONCE_A_YEAR = "0 0 1 1 *"
@@ -105,8 +107,10 @@ def config_text(
     service_extra: str = "",
     list_extra: str = "",
     schedule: str = ONCE_A_YEAR,
+    extra: str = "",
 ) -> str:
-    """The config of one service: ``CONFIG`` with its blanks filled."""
+    """The config of one service: ``CONFIG`` with its blanks filled; ``extra`` holds tables of
+    its own, after the rest."""
     return CONFIG.format(
         folder=folder,
         smtp_port=smtp_port,
@@ -115,6 +119,7 @@ def config_text(
         service_extra=service_extra,
         list_extra=list_extra,
         schedule=schedule,
+        extra=extra,
     )
 
 
@@ -284,6 +289,7 @@ def deployment(
     service_extra: str = "",
     list_extra: str = "",
     schedule: str = ONCE_A_YEAR,
+    extra: str = "",
 ) -> Iterator[Deployment]:
     """The config, the subscribers, the schema and the feed's articles of one service whose
     mail goes to ``sink``; its workers and beat are started by the test."""
@@ -302,6 +308,7 @@ def deployment(
                 service_extra=service_extra,
                 list_extra=list_extra,
                 schedule=schedule,
+                extra=extra,
             )
         )
         env = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}

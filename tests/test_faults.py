@@ -93,6 +93,51 @@ def test_a_worker_process_killed_mid_delivery_of_5000_loses_no_reader(
     assert result.duplicates <= len(victims) * (RECORD_SENT_EVERY + 2)
 
 
+# A short hold on a taken task, so that a whole worker's batches go again within the test.
+SHORT_HOLD = """[worker]
+batch_size = 100
+batch_time_limit_seconds = 10
+visibility_timeout_seconds = 20
+"""
+
+
+def test_a_whole_worker_killed_outright_mid_delivery_loses_no_reader(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """SIGKILL a worker's main process and its pool at once, as when its machine is lost:
+    nothing is left to put its batches back, so Redis hands them to the other worker once
+    worker.visibility_timeout_seconds has passed, and every reader gets the edition."""
+    readers = 3000
+    with (
+        redis_server() as broker,
+        smtp_server() as sink,
+        deployment(
+            tmp_path, fresh_database(postgres_url), broker, sink, readers, extra=SHORT_HOLD
+        ) as service,
+    ):
+        try:
+            with service.worker("worker-a") as worker_a, service.worker("worker-b"), service.beat():
+                wait_for(lambda: service.sent() >= 600, "a fifth of the deliveries")
+                victims = [worker_a.pid, *children(worker_a.pid)]
+                os.killpg(worker_a.pid, signal.SIGKILL)
+                wait_for(lambda: ended(victims), "the killed worker's processes to end", 30)
+                time.sleep(WIRE_SETTLE_SECONDS)
+                in_flight = in_flight_now(sink, service)
+                # Well within the default hold (900 s): only the configured one brings the
+                # killed worker's batches back this soon.
+                _deliver_through(service, sink, timeout=150)
+        except AssertionError:
+            service.print_logs()
+            raise
+        result = tally(sink, service)
+    result.show("whole worker killed")
+    print(f"in flight at the kill: {len(in_flight)}")
+    assert result.lost == 0
+    check_repeats(result, in_flight)
+    pool = len(victims) - 1
+    assert result.duplicates <= pool * (RECORD_SENT_EVERY + 2)
+
+
 def test_redis_restarted_mid_delivery_loses_no_reader(tmp_path: Path, postgres_url: str) -> None:
     """redis-server restarts empty (the queue and the leases gone) during a delivery: the
     workers and beat reconnect, the next tick hands the pending rows out again from the ledger."""

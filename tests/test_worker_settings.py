@@ -3,24 +3,73 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from digest.config import load_settings
+from digest.errors import ConfigError
 from worker.app import app, celery_settings
 
 CONFIG = Path(__file__).resolve().parent.parent / "config" / "example.toml"
+BROKER = {"DIGEST_BROKER_URL": "redis://127.0.0.1:1/0"}
+
+
+def effective_time_limits(configured: dict[str, Any]) -> dict[str, int | None]:
+    """Each task's hard time limit: its own, or what the settings' annotations make it."""
+    app.loader.import_default_modules()  # the tasks, with their time limits
+    annotations = configured.get("task_annotations", {})
+    return {
+        name: annotations.get(name, {}).get("time_limit", task.time_limit)
+        for name, task in app.tasks.items()
+        if name.startswith("digest.")
+    }
+
+
+def with_worker_table(tmp_path: Path, table: str) -> Path:
+    """The example config, its files found from ``tmp_path``, with a ``[worker]`` table."""
+    folder = CONFIG.parent
+    text = CONFIG.read_text().replace('directory = "samples"', f'directory = "{folder}/samples"')
+    text = text.replace('subscribers = "subscribers/', f'subscribers = "{folder}/subscribers/')
+    config = tmp_path / "digest.toml"
+    config.write_text(f"{text}\n[worker]\n{table}\n")
+    return config
 
 
 def test_redis_hands_a_taken_task_on_only_after_the_longest_task_could_have_ended() -> None:
-    settings = load_settings(CONFIG, {"DIGEST_BROKER_URL": "redis://127.0.0.1:1/0"})
+    settings = load_settings(CONFIG, BROKER)
     configured = celery_settings(settings)
     assert configured["task_acks_late"] and configured["task_reject_on_worker_lost"]
     visibility = configured["broker_transport_options"]["visibility_timeout"]
-    app.loader.import_default_modules()  # the tasks, with their time limits
-    limits = {
-        name: task.time_limit for name, task in app.tasks.items() if name.startswith("digest.")
-    }
-    assert "digest.deliver_batch" in limits
+    limits = effective_time_limits(configured)
+    assert limits["digest.deliver_batch"] == 660
     # Redelivered while it still runs, a batch would go out twice: a wide margin above each.
     assert all(limit is not None and limit * 1.2 < visibility for limit in limits.values()), limits
     # Not the default hour either: a worker lost outright holds its batches that long.
-    assert visibility < 3600
+    assert visibility == 900
+
+
+def test_a_shorter_batch_limit_shortens_the_hold_and_the_sweep_with_it(tmp_path: Path) -> None:
+    config = with_worker_table(tmp_path, "batch_size = 50\nbatch_time_limit_seconds = 20")
+    settings = load_settings(config, BROKER)
+    configured = celery_settings(settings)
+    options = configured["broker_transport_options"]
+    assert effective_time_limits(configured)["digest.deliver_batch"] == 25
+    assert configured["task_annotations"]["digest.deliver_batch"]["soft_time_limit"] == 20
+    assert options["visibility_timeout"] == 25 + 240
+    # Redis looks for tasks a lost worker held every tenth of the timeout, not every 100 s.
+    assert options["unacked_restore_interval"] == 26 and options["unacked_restore_throttle"] == 1
+    assert settings.worker.batch_size == 50
+
+
+def test_a_visibility_timeout_below_the_batch_limit_is_refused_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    config = with_worker_table(
+        tmp_path, "batch_time_limit_seconds = 60\nvisibility_timeout_seconds = 60"
+    )
+    with pytest.raises(ConfigError) as refused:
+        load_settings(config, BROKER)
+    message = str(refused.value)
+    assert "worker" in message and "visibility_timeout_seconds (60)" in message
+    assert "hard time limit (66 s" in message and "sent twice" in message

@@ -18,13 +18,13 @@ from worker import runtime
 
 app = Celery("digest", include=["worker.tasks"])
 
-# How long Redis keeps a task a worker took but has not acknowledged (acks_late: until it ends)
-# before it hands the task to another worker. Above the longest time limit of any task
-# (worker/tasks.py: a delivery batch, 660 s) with room to spare: a shorter one would hand a batch
-# still running to a second worker, which would send its copies again at the same time. Not much
-# longer either: a worker killed outright (its machine lost) leaves its batches unacknowledged,
-# and they go again only once this has passed.
-VISIBILITY_TIMEOUT_SECONDS = 900
+# The broker keeps a task a worker took but has not acknowledged (acks_late: until it ends) for
+# ``worker.visibility_timeout_seconds`` before it hands it to another worker: above the hard time
+# limit of a delivery batch (``worker.batch_time_limit_seconds``), so that a batch still running
+# is never handed out twice; not much longer, since a worker killed outright (its machine lost)
+# leaves its batches unacknowledged until then. The other tasks' limits are far below it.
+# Redis's sweep for such tasks runs every tenth of it (at most a minute): without that, kombu's
+# default sweep (every 100 s) would add more than a short timeout's own length.
 
 
 def celery_settings(settings: Settings) -> dict[str, Any]:
@@ -44,6 +44,12 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
             "task_always_eager": True,
             "task_eager_propagates": True,
         }
+    worker = settings.worker
+    transport_options = {
+        "visibility_timeout": worker.visibility_timeout,
+        "unacked_restore_interval": min(60, max(1, worker.visibility_timeout // 10)),
+        "unacked_restore_throttle": 1,
+    }
     return common | {
         "broker_url": broker,
         "result_backend": broker,
@@ -54,8 +60,14 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
         "broker_connection_retry_on_startup": True,
-        "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
-        "result_backend_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
+        "broker_transport_options": transport_options,
+        "result_backend_transport_options": {"visibility_timeout": worker.visibility_timeout},
+        "task_annotations": {
+            "digest.deliver_batch": {
+                "soft_time_limit": worker.batch_time_limit_seconds,
+                "time_limit": worker.batch_hard_time_limit_seconds,
+            }
+        },
     }
 
 
