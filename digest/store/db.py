@@ -59,8 +59,8 @@ def database_errors(url: str) -> Iterator[None]:
         raise StoreUnavailableError(url, reason) from error
 
 
-# Alembic is imported where a migration is run or read, not with the store: it brings Mako and
-# Pygments, a seventh of the import time of every command, and most commands never migrate.
+# Alembic is imported where a migration is run or read, not with the store: with Mako it is
+# a tenth of the import time of every command, and most commands never migrate.
 def alembic_config(engine: Engine) -> Config:
     from alembic.config import Config
 
