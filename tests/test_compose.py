@@ -614,3 +614,53 @@ def test_each_article_shows_once_under_its_best_topic_in_list_order() -> None:
     assert [section.topic for section in edition.sections] == [
         slug for slug in order if slug in {s.topic for s in edition.sections}
     ]
+
+
+# --- distinct stories before a pile of one --------------------------------------------------------
+
+# Two days of one developing story (digest.stories: one thread, two stories).
+TALKS_DAYS = (
+    "Iran and European powers meet in Geneva on nuclear inspections, no deal",
+    "Iran and European powers meet again in Geneva on nuclear inspections, no deal",
+)
+
+
+def day_of_talks(article_id: int, day: int, hours_ago: int) -> Article:
+    return replace(
+        article(article_id, minutes_ago=hours_ago * 60),
+        title=TALKS_DAYS[day],
+        summary_text=f"Deputy foreign ministers met for a {day + 1}th day; round {day + 11}.",
+        summary_html="",
+    )
+
+
+def test_a_section_shows_other_stories_before_a_second_item_of_one_developing_story() -> None:
+    # Day two ranks above the other stories on its own (score 1.0 a day and a half old is
+    # 0.35; story 3 is 0.6 x 0.56 = 0.34), but it repeats the story day one already tells.
+    candidates = [
+        Candidate(day_of_talks(1, 1, hours_ago=1), {"gulf": 0.9}),
+        Candidate(day_of_talks(2, 0, hours_ago=36), {"gulf": 1.0}),
+        candidate(3, {"gulf": 0.6}, minutes_ago=20 * 60),
+        candidate(4, {"gulf": 0.5}, minutes_ago=20 * 60),
+    ]
+    roomy = compose(candidates, digest_list(("middle-east", "gulf")))
+    assert section_ids(roomy) == {"gulf": [1, 3, 4, 2]}
+    tight = compose(candidates, digest_list(("middle-east", "gulf"), max_articles=3, recommended=0))
+    assert section_ids(tight) == {"gulf": [1, 3, 4]}
+    assert tight.why is not None
+    assert [(entry.article_id, entry.reason) for entry in tight.why.left_out] == [
+        (2, "max-articles")
+    ]
+    assert tight.why.left_out[0].terms.repeats == 1
+    assert tight.why.left_out[0].terms.repeat_weight == 0.5
+
+
+def test_the_leads_developing_story_counts_as_shown() -> None:
+    candidates = [
+        Candidate(day_of_talks(1, 1, hours_ago=1), {"middle-east": 3.0}),
+        Candidate(day_of_talks(2, 0, hours_ago=36), {"gulf": 1.0}),
+        candidate(3, {"gulf": 0.6}, minutes_ago=20 * 60),
+    ]
+    edition = compose(candidates, digest_list(("middle-east", "gulf")))
+    assert edition.lead is not None and edition.lead.article.id == 1
+    assert section_ids(edition) == {"gulf": [3, 2]}
