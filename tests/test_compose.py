@@ -535,6 +535,50 @@ def test_invariants_hold_on_random_input(seed: int) -> None:
     assert compose(shuffled, settings) == edition  # deterministic, whatever the input order
 
 
+@pytest.mark.parametrize("seed", range(40))
+def test_the_reasons_account_for_every_candidate_on_random_input(seed: int) -> None:
+    rng = random.Random(seed)
+    settings = digest_list(
+        rng.sample(["middle-east", "iran", "gulf", "syria", "diplomacy"], rng.randrange(1, 5)),
+        max_articles=rng.randrange(1, 30),
+        recommended=rng.randrange(0, 6),
+    )
+    candidates = random_candidates(seed)
+    edition = compose(candidates, settings)
+    why = edition.why
+    eligible = {c.article.id for c in candidates if set(c.topics) & set(settings.topics)}
+    if not eligible:
+        assert edition.is_empty and why is None
+        return
+    assert why is not None
+    assert sorted(item.article_id for item in why.items) == sorted(shown_ids(edition))
+    blocks = [[edition.lead] if edition.lead else [], *(s.items for s in edition.sections)]
+    allowed = [{"lead"}, *({"topic-best", "rank", "past-share"} for _ in edition.sections)]
+    blocks.append(list(edition.recommended))
+    allowed.append({"recommended"})
+    for block, placements in zip(blocks, allowed, strict=True):
+        found = [why.item(entry.article.id) for entry in block]
+        assert [f.position for f in found if f] == list(range(1, len(block) + 1))
+        assert {f.placement for f in found if f} <= placements
+        if placements != {"lead"}:  # each block in rank order
+            scores = [f.terms.rank_score for f in found if f]
+            assert scores == sorted(scores, reverse=True)
+        for entry in block:
+            for position, moved in enumerate(entry.more_from, start=1):
+                reason = why.item(moved.id)
+                assert reason is not None and reason.placement == "more-from"
+                assert (reason.under, reason.position) == (entry.article.id, position)
+    covered = {a.id for item in edition.items() for a in item.also_covered_by}
+    left = [entry.article_id for entry in why.left_out]
+    assert sorted(left) == sorted(eligible - set(shown_ids(edition)) - covered)
+    assert {entry.reason for entry in why.left_out} <= {"max-articles"}
+    assert [e.terms.rank_score for e in why.left_out] == sorted(
+        (e.terms.rank_score for e in why.left_out), reverse=True
+    )
+    assert [s.topic for s in why.sections] == [s.topic for s in edition.sections]
+    assert why.lead is not None and why.lead.rule == "freshest"  # a daily
+
+
 def test_a_candidate_passed_twice_is_shown_once() -> None:
     first = candidate(1, {"middle-east": 2.0})
     again = candidate(1, {"middle-east": 2.0, "iran": 2.0})
