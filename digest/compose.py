@@ -62,19 +62,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from digest import bylines as byline_reading
-from digest import leads, semantic, stories
+from digest import edition_reasons, leads, semantic, stories
 from digest.bylines import Bylines
 from digest.config import ListSettings, TopicSettings
 from digest.ingest.pictures import picture_url
-from digest.reasons import (
-    EditionWhy,
-    ItemWhy,
-    LeadWhy,
-    LeftOut,
-    Placement,
-    RankTerms,
-    SectionWhy,
-)
+from digest.reasons import LeadWhy, Placement, RankTerms
 from digest.records import Article, Candidate, Edition, EditionItem, Section
 from digest.topics import is_unsure
 
@@ -210,7 +202,15 @@ def build_edition(
         sections=shown_sections,
         recommended=tuple(item(p) for p in recommended if p.id not in moved),
     )
-    why = _reasons(edition, picks, found.dropped, covered, places, lead_why, digest_list, bylines)
+    why = edition_reasons.gather(
+        edition,
+        [_ranked(pick, covered) for pick in picks],
+        [_ranked(pick, covered) for pick in found.dropped],
+        places,
+        lead_why,
+        digest_list,
+        bylines,
+    )
     return replace(edition, why=why)
 
 
@@ -418,67 +418,19 @@ def _select(
     return sections, recommended, places
 
 
-def _reasons(
-    edition: Edition,
-    picks: Sequence[_Pick],
-    dropped: Sequence[_Pick],
-    covered: Mapping[int, leads.Coverage],
-    places: Mapping[int, Placement],
-    lead: LeadWhy | None,
-    digest_list: ListSettings,
-    bylines: Bylines,
-) -> EditionWhy:
-    """The reasons for ``edition``'s layout as data (``digest.reasons``)."""
-    by_id = {pick.id: pick for pick in picks}
-
-    def terms(pick: _Pick) -> RankTerms:
-        coverage = covered.get(pick.id, leads.Coverage(1, 1))
-        return RankTerms(
-            topic_score=pick.topic_score,
-            freshness=pick.freshness,
-            sources=coverage.sources,
-            reports=coverage.reports,
-            repeats=pick.repeats,
-            repeat_weight=REPEAT_WEIGHT**pick.repeats,
-            has_picture=picture_url(pick.article.image_url) is not None,
-        )
-
-    items: list[ItemWhy] = []
-    blocks: list[tuple[EditionItem, ...]] = [(edition.lead,) if edition.lead else ()]
-    blocks += [section.items for section in edition.sections] + [edition.recommended]
-    for block in blocks:
-        for position, entry in enumerate(block, start=1):
-            pick = by_id[entry.article.id]
-            items.append(ItemWhy(pick.id, places[pick.id], position, terms(pick)))
-            person = bylines.shared_person(entry.article, entry.more_from)
-            for under, article in enumerate(entry.more_from, start=1):
-                moved = by_id[article.id]
-                items.append(ItemWhy(moved.id, "more-from", under, terms(moved), pick.id, person))
-
-    shown = {item.article_id for item in items}
-    share = -(-digest_list.max_articles // 2) if len({p.topic for p in picks}) > 1 else 0
-    left = [LeftOut(p.id, p.article.title, p.topic, "thread-cap", terms(p)) for p in dropped]
-    left += [
-        LeftOut(p.id, p.article.title, p.topic, "max-articles", terms(p))
-        for p in picks
-        if p.id not in shown
-    ]
-    return EditionWhy(
-        max_articles=digest_list.max_articles,
-        recommended=digest_list.recommended,
-        lead=lead,
-        sections=tuple(
-            SectionWhy(
-                topic=section.topic,
-                list_position=digest_list.topics.index(section.topic) + 1,
-                share=share or digest_list.max_articles,
-                past_share=any(places[e.article.id] == "past-share" for e in section.items),
-            )
-            for section in edition.sections
-        ),
-        items=tuple(items),
-        left_out=tuple(sorted(left, key=lambda entry: -entry.terms.rank_score)),
+def _ranked(pick: _Pick, covered: Mapping[int, leads.Coverage]) -> edition_reasons.Ranked:
+    """What the reasons say of ``pick``: its rank terms (``digest.reasons``)."""
+    coverage = covered.get(pick.id, leads.Coverage(1, 1))
+    terms = RankTerms(
+        topic_score=pick.topic_score,
+        freshness=pick.freshness,
+        sources=coverage.sources,
+        reports=coverage.reports,
+        repeats=pick.repeats,
+        repeat_weight=REPEAT_WEIGHT**pick.repeats,
+        has_picture=picture_url(pick.article.image_url) is not None,
     )
+    return edition_reasons.Ranked(pick.article, pick.topic, terms)
 
 
 def _group_by_person(

@@ -184,7 +184,7 @@ def test_sections_follow_list_order_with_topic_names_and_skip_empty_topics() -> 
     ]
 
 
-def test_ranking_is_score_then_recency_then_image_then_id() -> None:
+def test_ranking_is_score_then_recency_then_image_then_link() -> None:
     edition = compose(
         [
             candidate(1, {"middle-east": 9.0}, image=True),  # the lead
@@ -193,10 +193,26 @@ def test_ranking_is_score_then_recency_then_image_then_id() -> None:
             candidate(12, {"gulf": 2.0}, minutes_ago=30),
             candidate(13, {"gulf": 2.0}, minutes_ago=30, image=True),  # image breaks the tie
             candidate(15, {"gulf": 2.0}, minutes_ago=300),
-            candidate(14, {"gulf": 2.0}, minutes_ago=300),  # the lower id breaks a full tie
+            candidate(14, {"gulf": 2.0}, minutes_ago=300),  # the lower link breaks a full tie
         ]
     )
     assert section_ids(edition) == {"gulf": [11, 10, 13, 12, 14, 15]}
+
+
+def test_a_full_tie_goes_by_the_link_never_by_the_id_the_poll_order_gave() -> None:
+    def linked(article_id: int, link: str) -> Candidate:
+        tied = candidate(article_id, {"gulf": 2.0}, minutes_ago=30)
+        return replace(tied, article=replace(tied.article, link=link))
+
+    first = compose([linked(1, "https://b.example/x"), linked(2, "https://a.example/x")])
+    again = compose([linked(2, "https://b.example/x"), linked(1, "https://a.example/x")])
+    assert [item.article.link for item in first.items()] == [
+        "https://a.example/x",
+        "https://b.example/x",
+    ]
+    assert [item.article.link for item in again.items()] == [
+        item.article.link for item in first.items()
+    ]
 
 
 # --- the lead -----------------------------------------------------------------------------------
