@@ -548,7 +548,9 @@ def test_invariants_hold_on_random_input(seed: int) -> None:
 
     shuffled = list(candidates)
     rng.shuffle(shuffled)
-    assert compose(shuffled, settings) == edition  # deterministic, whatever the input order
+    again = compose(shuffled, settings)
+    assert again == edition  # deterministic, whatever the input order
+    assert again.why == edition.why  # and so are the reasons
 
 
 @pytest.mark.parametrize("seed", range(40))
