@@ -44,7 +44,8 @@ def why_lines(edition: Edition, topic_names: Mapping[str, str]) -> list[str]:
         lines += ["", "Lead"]
         lines += list(_item(edition.lead, why, indent="  "))
         if why.lead is not None:
-            lines += [f"     {line}" for line in _lead(why.lead)]
+            passed_over = _named(edition, why, why.lead.illustrated_over)
+            lines += [f"     {line}" for line in _lead(why.lead, passed_over)]
     for number, section in enumerate(edition.sections, start=1):
         found = why.section(section.topic)
         lines += ["", f"Section {number}: {section.title}"]
@@ -66,7 +67,7 @@ def _title(article: Article) -> str:
     return f'"{article.title}" ({article.feed_name})'
 
 
-def _lead(lead: LeadWhy) -> Iterator[str]:
+def _lead(lead: LeadWhy, passed_over: str) -> Iterator[str]:
     source = "the list's lead key" if lead.from_config else "the schedule"
     every = (
         f"{lead.interval_hours / 24:g} days"
@@ -83,7 +84,16 @@ def _lead(lead: LeadWhy) -> Iterator[str]:
     else:
         yield "none of them covered by two outlets: the best-ranked of all"
     if lead.illustrated_over is not None:
-        yield f"preferred to article {lead.illustrated_over} for its picture and summary"
+        yield f"preferred for its picture and summary to {passed_over}"
+
+
+def _named(edition: Edition, why: EditionWhy, article_id: int | None) -> str:
+    """The article ``article_id`` as a reader would know it: its title, wherever it went."""
+    for article in edition.articles():
+        if article.id == article_id:
+            return _title(article)
+    left = next((entry for entry in why.left_out if entry.article_id == article_id), None)
+    return f'"{left.title}"' if left is not None else f"article {article_id}"
 
 
 def _section(section: SectionWhy) -> str:

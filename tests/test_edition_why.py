@@ -140,3 +140,14 @@ def test_preview_why_explains_the_next_edition_and_json_carries_the_same(tmp_pat
     for entry in layout["why"]["left_out"]:
         assert f'"{entry["title"]}"' in text
     assert not (tmp_path / "var" / "preview").exists()  # --why writes no file
+
+
+def test_the_lead_says_which_better_ranked_article_it_was_preferred_to_for_its_picture() -> None:
+    plain = report(1, 1, PORT[0], PORT_SUMMARY, 2, image=False)
+    illustrated = report(2, 2, COLUMNS[0][0], COLUMNS[0][1], 3)
+    edition = weekly([Candidate(plain, {"gulf": 2.0}), Candidate(illustrated, {"gulf": 1.5})], 5)
+    assert edition.lead is not None and edition.lead.article.id == 2
+    assert edition.why is not None and edition.why.lead is not None
+    assert edition.why.lead.illustrated_over == 1
+    text = "\n".join(why_lines(edition, {}))
+    assert f'preferred for its picture and summary to "{PORT[0]}" (Outlet 1)' in text
