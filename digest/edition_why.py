@@ -37,6 +37,8 @@ def why_lines(edition: Edition, topic_names: Mapping[str, str]) -> list[str]:
         f"{len({article.id for article in edition.articles()})} articles shown"
         + (f" (max_articles {why.max_articles}, recommended {why.recommended})" if why else "")
     ]
+    if edition.is_empty:
+        return [*lines, "Nothing to show: no article of the list's topics in the window."]
     if why is None:
         return [*lines, "(the reasons for this edition's layout were not kept)"]
     lines.append("Rank: topic score x freshness x repeats, then time, picture and link.")

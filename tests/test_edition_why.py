@@ -108,6 +108,12 @@ def test_a_later_item_of_a_developing_story_says_what_the_repeat_cost_it() -> No
     assert "x 0.5 (item 2 of its developing story)" in repeat
 
 
+def test_an_empty_edition_says_there_is_nothing_to_show() -> None:
+    lines = why_lines(weekly([], max_articles=5), {})
+    assert lines[0].endswith("0 articles shown")
+    assert lines[-1] == "Nothing to show: no article of the list's topics in the window."
+
+
 def test_an_edition_loaded_from_the_store_says_its_reasons_were_not_kept() -> None:
     edition = replace(weekly(pieces(), max_articles=5), why=None)
     lines = why_lines(edition, {})
