@@ -174,6 +174,7 @@ def build_edition(
         _sure_topics(candidates, topics),
         covered,
         leads.rule_for(digest_list, slot),
+        window_end,
     )
     picks = _weigh_repeats(found.kept, lead, found.thread)
     sections, recommended, places = _select(picks, lead, digest_list)
@@ -323,6 +324,7 @@ def _choose_lead(
     sure: Mapping[int, frozenset[str]],
     covered: Mapping[int, leads.Coverage],
     rule: leads.Rule,
+    window_end: datetime,
 ) -> tuple[_Pick | None, LeadWhy | None]:
     """The lead, and how it was chosen: see the module docstring and ``digest.leads``.
     ``first_topic`` is the list's first topic's subtree."""
@@ -346,7 +348,7 @@ def _choose_lead(
     def coverage(pick: _Pick) -> leads.Coverage:
         return covered[pick.id]
 
-    found = leads.choose(scored, rule.rule, article, coverage)
+    found = leads.choose(scored, rule, window_end, article, coverage)
     lead, choice = found
     if lead is None:
         return None, None

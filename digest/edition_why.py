@@ -82,9 +82,9 @@ def _lead(lead: LeadWhy, passed_over: str) -> Iterator[str]:
     if lead.rule == "most-covered":
         yield f"{lead.narrowed_to} of them covered by the most outlets and reports"
     elif lead.well_covered:
-        yield f"{lead.narrowed_to} of them covered by two outlets or more"
+        yield f"{lead.narrowed_to} of them fresh and covered by two outlets or more"
     else:
-        yield "none of them covered by two outlets: the best-ranked of all"
+        yield "none of them fresh and covered by two outlets: the best-ranked of all"
     if lead.illustrated_over is not None:
         yield f"preferred for its picture and summary to {passed_over}"
 

@@ -4,9 +4,11 @@
 
 - **most-covered** (a weekly): the story the most outlets reported in the window, then the one
   with the most reports; the rank (score weighted by freshness, then recency) breaks ties.
-- **freshest** (a daily): among the stories at least ``WELL_COVERED_SOURCES`` outlets reported,
-  the best-ranked, which the freshness weight makes today's; when no story is that well covered,
-  the best-ranked of all.
+- **freshest** (a daily): among the fresh stories at least ``WELL_COVERED_SOURCES`` outlets
+  reported, the best-ranked, which the freshness weight makes today's; when no fresh story is that
+  well covered, the best-ranked of all. Fresh: reported within the time between two editions
+  (``FRESH_SPAN`` at least) of the window's end, so a daily whose window spans a week (its first
+  edition) still leads with today's news rather than with the week's most told story.
 
 Left out of the config, the rule follows the schedule: editions ``WEEKLY_INTERVAL`` or more apart
 (on average over the next few) take "most-covered", closer ones "freshest". Within what the rule
@@ -29,6 +31,7 @@ from digest.schedule import latest_slot, upcoming_slots
 
 WEEKLY_INTERVAL = timedelta(days=3)
 WELL_COVERED_SOURCES = 2
+FRESH_SPAN = timedelta(hours=24)
 # An article with a picture and a summary is preferred when it scores at least this share of the
 # best one, so a well-illustrated minor story never displaces the main one.
 ILLUSTRATED_SHARE = 0.5
@@ -84,18 +87,25 @@ class Choice:
 
 def choose(
     scored: Sequence[tuple[float, T]],
-    rule: LeadRule,
+    rule: Rule,
+    window_end: datetime,
     article: Callable[[T], Article],
     covered: Callable[[T], Coverage],
 ) -> tuple[T | None, Choice]:
     """The lead among ``scored`` ((score, item) in rank order, best first) under ``rule``."""
     pool = list(scored)
     well = True
-    if rule == "most-covered" and pool:
+    if rule.rule == "most-covered" and pool:
         best = max(covered(item) for _, item in pool)
         pool = [entry for entry in pool if covered(entry[1]) == best]
-    elif rule == "freshest":
-        narrowed = [e for e in pool if covered(e[1]).sources >= WELL_COVERED_SOURCES]
+    elif rule.rule == "freshest":
+        since = window_end - max(rule.interval, FRESH_SPAN)
+        narrowed = [
+            entry
+            for entry in pool
+            if covered(entry[1]).sources >= WELL_COVERED_SOURCES
+            and article(entry[1]).sort_time >= since
+        ]
         well = bool(narrowed)
         pool = narrowed or pool
     if not pool:

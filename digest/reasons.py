@@ -64,7 +64,7 @@ class LeadWhy:
     pool: Literal["first-topic", "edition"]  # where it was sought (the first topic had none)
     pool_size: int  # stories there the rules are sure of
     narrowed_to: int  # stories of that pool the rule kept (the most covered, the well covered)
-    well_covered: bool  # "freshest": whether any story of the pool had WELL_COVERED_SOURCES
+    well_covered: bool  # "freshest": whether a fresh story of the pool had WELL_COVERED_SOURCES
     illustrated_over: int | None  # the better-ranked article passed over for want of a picture
 
 

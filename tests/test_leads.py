@@ -131,6 +131,15 @@ def test_a_dailys_lead_is_well_covered_rather_than_a_stronger_single_report() ->
     assert not built.why.lead.well_covered
 
 
+def test_a_dailys_first_edition_leads_with_today_not_the_weeks_most_told_story() -> None:
+    old = story(1, TALKS, TALKS_SUMMARY, hours_ago=72)  # five outlets, three days ago
+    today = report(20, 9, SOLO, SOLO_SUMMARY, hours_ago=2)
+    built = edition([*old, today], {}, DAILY)
+    assert lead_title(built) == SOLO
+    assert built.why is not None and built.why.lead is not None
+    assert not built.why.lead.well_covered
+
+
 def test_the_lists_lead_key_overrides_what_the_schedule_suggests() -> None:
     old = story(1, TALKS, TALKS_SUMMARY, hours_ago=72)
     fresh = story(10, PORT, PORT_SUMMARY, hours_ago=2)
