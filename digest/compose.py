@@ -1,8 +1,10 @@
 """Edition composition: choose and arrange one list's articles for one slot, with no side effects.
 
-    candidates ─► file each under its best topic ─► rank ─► one per story (digest.stories) ─► lead
+    candidates ─► file each under its best topic ─► rank ─► one per story (digest.stories)
+               ─► lead (digest.leads: most covered or freshest) ─► repeats of a story weighed down
                ─► sections (balanced, capped)
-               ─► recommended (the best of what did not fit) ─► "more from" an author ─► Edition
+               ─► recommended (the best of what did not fit) ─► "more from" an author
+               ─► Edition, with the reasons for each place (digest.edition_reasons)
 
 The rules, each chosen so the same inputs always give an equal edition:
 
@@ -348,6 +350,7 @@ def _choose_lead(
     def coverage(pick: _Pick) -> leads.Coverage:
         return covered[pick.id]
 
+    # Bound before unpacking: unpacked here, mypy would read the type from the return annotation.
     found = leads.choose(scored, rule, window_end, article, coverage)
     lead, choice = found
     if lead is None:
