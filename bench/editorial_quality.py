@@ -15,7 +15,11 @@ composes and renders the next edition of every list, and counts what an editor w
 - wire datelines and bylines left opening a summary paragraph;
 - links shown with a tracking parameter;
 - same-story pairs (hand-labelled below) shown apart within a section, and different labelled
-  stories merged into one item.
+  stories merged into one item;
+- the lead: how many outlets reported its story (by the labels below), beside the most any
+  labelled story shown under the lead's topic had, and its title;
+- the layout's dependence on poll order: the editions built again from the same feeds polled in
+  shuffled orders, and the lists whose items (titles in order) came out otherwise.
 
 Every judgement here is the bench's own (its patterns and labels), not the product's, so that
 the same script measures the code before and after a change:
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import random
 import re
 import shutil
 import sys
@@ -240,7 +245,11 @@ class Built:
     text: str
 
 
-def build_editions(realfeeds: Path | None, *, own_feed_too: bool = True) -> dict[str, Built]:
+def build_editions(
+    realfeeds: Path | None, *, own_feed_too: bool = True, poll_order: int | None = None
+) -> dict[str, Built]:
+    """Every list's next edition; ``poll_order`` seeds a shuffle of the order feeds are polled
+    in (None: the config's order)."""
     from tests.servers import free_port
 
     with tempfile.TemporaryDirectory(prefix="editorial-") as temp:
@@ -260,9 +269,13 @@ def build_editions(realfeeds: Path | None, *, own_feed_too: bool = True) -> dict
         built = {}
         with running(settings) as services:
             services.clock = FixedClock(NOW)
-            for feed in services.store.sync_feeds(settings.feeds, NOW):
-                if feed.enabled:
-                    pipeline.poll_feed(services, feed.id)
+            feeds = [
+                feed for feed in services.store.sync_feeds(settings.feeds, NOW) if feed.enabled
+            ]
+            if poll_order is not None:
+                random.Random(poll_order).shuffle(feeds)
+            for feed in feeds:
+                pipeline.poll_feed(services, feed.id)
             for digest_list in settings.lists:
                 edition = pipeline.compose_next_edition(
                     services, digest_list, NOW, NOW, services.store.article_sequence()
@@ -328,7 +341,19 @@ KINDS = (
     "tracking params left in links",
     "same-story pairs apart in a section",
     "different stories merged",
+    "lead: outlets of its story",
+    "most outlets of a story in its topic",
+    "layouts changed by poll order",
 )
+POLL_ORDERS = 3  # shuffled poll orders the editions are built again from
+
+
+def outlets_of(story: str | None) -> int:
+    """How many outlets reported a labelled story (the hosts of its labelled links); an
+    unlabelled article counts as one outlet's."""
+    if story is None:
+        return 1
+    return len({piece.split("/")[0] for piece in STORIES[story]})
 
 
 def story_of(link: str) -> str | None:
@@ -377,6 +402,18 @@ def judge(built: Built, descriptions: dict[str, list[str]], findings: Findings) 
         labelled = {story for story in stories if story is not None}
         if len(labelled) > 1:
             findings.add("different stories merged", " + ".join(sorted(labelled)))
+    if edition.lead is not None:
+        findings.counts["lead: outlets of its story"] = max(
+            outlets_of(story_of(a.link))
+            for a in (edition.lead.article, *edition.lead.also_covered_by)
+        )
+        findings.counts["most outlets of a story in its topic"] = max(
+            outlets_of(story_of(a.link))
+            for item in edition.items()
+            if item.topic == edition.lead.topic
+            for a in (item.article, *item.also_covered_by)
+        )
+        findings.examples["lead: outlets of its story"] = [edition.lead.article.title]
     for section in edition.sections:
         seen: Counter[str] = Counter(
             story for item in section.items if (story := story_of(item.article.link))
@@ -384,6 +421,11 @@ def judge(built: Built, descriptions: dict[str, list[str]], findings: Findings) 
         for story, count in seen.items():
             for _ in range(count * (count - 1) // 2):
                 findings.add("same-story pairs apart in a section", f"{section.topic}: {story}")
+
+
+def titles(edition: Edition) -> list[str]:
+    """The layout as a reader sees it: the items' titles in order."""
+    return [item.article.title for item in edition.items()]
 
 
 def feed_descriptions(folder: Path | None) -> dict[str, list[str]]:
@@ -420,18 +462,29 @@ def main() -> None:
     if realfeeds is None or not realfeeds.is_dir():
         print(f"{realfeeds} not found: measuring the bench's own feed only")
         realfeeds = None
-    built = build_editions(realfeeds, own_feed_too=realfeeds is None or not arguments.real_only)
+    own_feed_too = realfeeds is None or not arguments.real_only
+    built = build_editions(realfeeds, own_feed_too=own_feed_too)
+    changed: Counter[str] = Counter()
+    for seed in range(1, POLL_ORDERS + 1):
+        again = build_editions(realfeeds, own_feed_too=own_feed_too, poll_order=seed)
+        for slug, edition in again.items():
+            if titles(edition.edition) != titles(built[slug].edition):
+                changed[slug] += 1
     descriptions = feed_descriptions(realfeeds)
+    print(f"(each list built again from {POLL_ORDERS} shuffled poll orders)")
     for slug, edition in built.items():
         findings = Findings()
         judge(edition, descriptions, findings)
+        findings.counts["layouts changed by poll order"] = changed[slug]
         print(
             f"\n{slug}"
             + (" (made by the bench: every article captured)" if slug == ALL_CAPTURED else "")
         )
         for kind in KINDS:
             print(f"  {kind:38} {findings.counts[kind]:4}")
-            if arguments.examples and kind != "items shown":
+            if kind == "lead: outlets of its story" and kind in findings.examples:
+                print(f"      {findings.examples[kind][0]}")
+            elif arguments.examples and kind != "items shown":
                 for example in findings.examples.get(kind, ())[:6]:
                     print(f"      {example}")
 

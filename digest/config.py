@@ -598,6 +598,14 @@ class ListSettings(_Model):
     """The most articles in one edition, all blocks counted."""
     recommended: int = Field(default=3, ge=0, le=20)
     """The size of the "Recommended" block."""
+    lead: Literal["most-covered", "freshest"] | None = Field(
+        default=None,
+        description="How the lead story is chosen. 'most-covered': the story the most outlets "
+        "(then the most reports) covered in the window, score and recency breaking ties, as a "
+        "weekly wants. 'freshest': the best fresh story among those at least two outlets covered, "
+        "as a daily briefing wants. Left out, it follows the schedule: 'most-covered' when "
+        "editions are three days or more apart, else 'freshest'.",
+    )
     send_when_empty: bool = False
     """Send an edition even when no article is new."""
     subscribers: Path | None = None

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from digest.reasons import EditionWhy
+
 # The longest URL kept anywhere (a feed's address or site, an article's link, a lead image): the
 # store's columns hold this many characters, which is what browsers and crawlers reliably accept.
 URL_LIMIT = 2048
@@ -174,6 +176,9 @@ class Edition:
     # The article sequence the window ends at (inclusive): it starts after the previous
     # edition's, so no article is in two editions or in none (digest.store.sequence).
     window_seq: int = 0
+    # Why each place is what it is (digest.reasons): set by compose, not stored with the
+    # edition, and no part of its identity.
+    why: EditionWhy | None = field(default=None, compare=False)
 
     def items(self) -> Iterator[EditionItem]:
         if self.lead is not None:

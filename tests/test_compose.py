@@ -184,7 +184,7 @@ def test_sections_follow_list_order_with_topic_names_and_skip_empty_topics() -> 
     ]
 
 
-def test_ranking_is_score_then_recency_then_image_then_id() -> None:
+def test_ranking_is_score_then_recency_then_image_then_link() -> None:
     edition = compose(
         [
             candidate(1, {"middle-east": 9.0}, image=True),  # the lead
@@ -193,10 +193,26 @@ def test_ranking_is_score_then_recency_then_image_then_id() -> None:
             candidate(12, {"gulf": 2.0}, minutes_ago=30),
             candidate(13, {"gulf": 2.0}, minutes_ago=30, image=True),  # image breaks the tie
             candidate(15, {"gulf": 2.0}, minutes_ago=300),
-            candidate(14, {"gulf": 2.0}, minutes_ago=300),  # the lower id breaks a full tie
+            candidate(14, {"gulf": 2.0}, minutes_ago=300),  # the lower link breaks a full tie
         ]
     )
     assert section_ids(edition) == {"gulf": [11, 10, 13, 12, 14, 15]}
+
+
+def test_a_full_tie_goes_by_the_link_never_by_the_id_the_poll_order_gave() -> None:
+    def linked(article_id: int, link: str) -> Candidate:
+        tied = candidate(article_id, {"gulf": 2.0}, minutes_ago=30)
+        return replace(tied, article=replace(tied.article, link=link))
+
+    first = compose([linked(1, "https://b.example/x"), linked(2, "https://a.example/x")])
+    again = compose([linked(2, "https://b.example/x"), linked(1, "https://a.example/x")])
+    assert [item.article.link for item in first.items()] == [
+        "https://a.example/x",
+        "https://b.example/x",
+    ]
+    assert [item.article.link for item in again.items()] == [
+        item.article.link for item in first.items()
+    ]
 
 
 # --- the lead -----------------------------------------------------------------------------------
@@ -532,7 +548,53 @@ def test_invariants_hold_on_random_input(seed: int) -> None:
 
     shuffled = list(candidates)
     rng.shuffle(shuffled)
-    assert compose(shuffled, settings) == edition  # deterministic, whatever the input order
+    again = compose(shuffled, settings)
+    assert again == edition  # deterministic, whatever the input order
+    assert again.why == edition.why  # and so are the reasons
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_reasons_account_for_every_candidate_on_random_input(seed: int) -> None:
+    rng = random.Random(seed)
+    settings = digest_list(
+        rng.sample(["middle-east", "iran", "gulf", "syria", "diplomacy"], rng.randrange(1, 5)),
+        max_articles=rng.randrange(1, 30),
+        recommended=rng.randrange(0, 6),
+    )
+    candidates = random_candidates(seed)
+    edition = compose(candidates, settings)
+    why = edition.why
+    eligible = {c.article.id for c in candidates if set(c.topics) & set(settings.topics)}
+    if not eligible:
+        assert edition.is_empty and why is None
+        return
+    assert why is not None
+    assert sorted(item.article_id for item in why.items) == sorted(shown_ids(edition))
+    blocks = [[edition.lead] if edition.lead else [], *(s.items for s in edition.sections)]
+    allowed = [{"lead"}, *({"topic-best", "rank", "past-share"} for _ in edition.sections)]
+    blocks.append(list(edition.recommended))
+    allowed.append({"recommended"})
+    for block, placements in zip(blocks, allowed, strict=True):
+        found = [why.item(entry.article.id) for entry in block]
+        assert [f.position for f in found if f] == list(range(1, len(block) + 1))
+        assert {f.placement for f in found if f} <= placements
+        if placements != {"lead"}:  # each block in rank order
+            scores = [f.terms.rank_score for f in found if f]
+            assert scores == sorted(scores, reverse=True)
+        for entry in block:
+            for position, moved in enumerate(entry.more_from, start=1):
+                reason = why.item(moved.id)
+                assert reason is not None and reason.placement == "more-from"
+                assert (reason.under, reason.position) == (entry.article.id, position)
+    covered = {a.id for item in edition.items() for a in item.also_covered_by}
+    left = [entry.article_id for entry in why.left_out]
+    assert sorted(left) == sorted(eligible - set(shown_ids(edition)) - covered)
+    assert {entry.reason for entry in why.left_out} <= {"max-articles"}
+    assert [e.terms.rank_score for e in why.left_out] == sorted(
+        (e.terms.rank_score for e in why.left_out), reverse=True
+    )
+    assert [s.topic for s in why.sections] == [s.topic for s in edition.sections]
+    assert why.lead is not None and why.lead.rule == "freshest"  # a daily
 
 
 def test_a_candidate_passed_twice_is_shown_once() -> None:
@@ -614,3 +676,53 @@ def test_each_article_shows_once_under_its_best_topic_in_list_order() -> None:
     assert [section.topic for section in edition.sections] == [
         slug for slug in order if slug in {s.topic for s in edition.sections}
     ]
+
+
+# --- distinct stories before a pile of one --------------------------------------------------------
+
+# Two days of one developing story (digest.stories: one thread, two stories).
+TALKS_DAYS = (
+    "Iran and European powers meet in Geneva on nuclear inspections, no deal",
+    "Iran and European powers meet again in Geneva on nuclear inspections, no deal",
+)
+
+
+def day_of_talks(article_id: int, day: int, hours_ago: int) -> Article:
+    return replace(
+        article(article_id, minutes_ago=hours_ago * 60),
+        title=TALKS_DAYS[day],
+        summary_text=f"Deputy foreign ministers met for a {day + 1}th day; round {day + 11}.",
+        summary_html="",
+    )
+
+
+def test_a_section_shows_other_stories_before_a_second_item_of_one_developing_story() -> None:
+    # Day two ranks above the other stories on its own (score 1.0 a day and a half old is
+    # 0.35; story 3 is 0.6 x 0.56 = 0.34), but it repeats the story day one already tells.
+    candidates = [
+        Candidate(day_of_talks(1, 1, hours_ago=1), {"gulf": 0.9}),
+        Candidate(day_of_talks(2, 0, hours_ago=36), {"gulf": 1.0}),
+        candidate(3, {"gulf": 0.6}, minutes_ago=20 * 60),
+        candidate(4, {"gulf": 0.5}, minutes_ago=20 * 60),
+    ]
+    roomy = compose(candidates, digest_list(("middle-east", "gulf")))
+    assert section_ids(roomy) == {"gulf": [1, 3, 4, 2]}
+    tight = compose(candidates, digest_list(("middle-east", "gulf"), max_articles=3, recommended=0))
+    assert section_ids(tight) == {"gulf": [1, 3, 4]}
+    assert tight.why is not None
+    assert [(entry.article_id, entry.reason) for entry in tight.why.left_out] == [
+        (2, "max-articles")
+    ]
+    assert tight.why.left_out[0].terms.repeats == 1
+    assert tight.why.left_out[0].terms.repeat_weight == 0.5
+
+
+def test_the_leads_developing_story_counts_as_shown() -> None:
+    candidates = [
+        Candidate(day_of_talks(1, 1, hours_ago=1), {"middle-east": 3.0}),
+        Candidate(day_of_talks(2, 0, hours_ago=36), {"gulf": 1.0}),
+        candidate(3, {"gulf": 0.6}, minutes_ago=20 * 60),
+    ]
+    edition = compose(candidates, digest_list(("middle-east", "gulf")))
+    assert edition.lead is not None and edition.lead.article.id == 1
+    assert section_ids(edition) == {"gulf": [3, 2]}

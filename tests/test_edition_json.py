@@ -13,12 +13,13 @@ from digest.bylines import DEFAULT
 from digest.config import load_settings
 from digest.edition_json import SCHEMA_VERSION, edition_json
 from digest.records import Article, Edition, EditionItem, Section
+from tests.test_edition_why import pieces, weekly
 from tests.test_end_to_end import digest, example_config
 
 SLOT = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 ITEM_KEYS = {
     "id", "title", "link", "outlet", "author", "published", "cluster", "topic", "topic_name",
-    "people", "image", "more_from", "also_covered_by",
+    "people", "image", "more_from", "also_covered_by", "why",
 }  # fmt: skip
 LINK_KEYS = {"id", "title", "link", "outlet", "author", "published", "cluster"}
 
@@ -66,7 +67,7 @@ def test_the_layout_names_every_item_its_more_from_and_its_other_reports() -> No
     assert top["author"] == "Jane Doe | Reuters" and top["people"] == ["Jane Doe"]
     assert top["image"] == "https://gulfwire.example/1.jpg"
     assert top["more_from"]["person"] == "Jane Doe"
-    assert [set(link) for link in top["more_from"]["items"]] == [LINK_KEYS]
+    assert [set(link) for link in top["more_from"]["items"]] == [LINK_KEYS | {"why"}]
     assert [link["id"] for link in top["more_from"]["items"]] == [2]
     assert [(link["id"], link["outlet"]) for link in top["also_covered_by"]] == [(3, "Gulf Wire")]
     [section] = layout["sections"]
@@ -76,6 +77,28 @@ def test_the_layout_names_every_item_its_more_from_and_its_other_reports() -> No
     assert gulf["people"] == [] and gulf["more_from"] is None
     assert gulf["topic_name"] == "The Gulf"
     assert layout["recommended"] == []
+    assert layout["why"] is None and top["why"] is None  # no reasons kept: a stored edition
+
+
+def test_the_layout_carries_the_reasons_compose_gave() -> None:
+    edition = weekly(pieces(), max_articles=5)
+    assert edition.why is not None
+    layout = json.loads(json.dumps(edition_json(edition, DEFAULT, {})))
+    why = layout["why"]
+    assert (why["max_articles"], why["recommended"]) == (5, 1)
+    assert why["lead"]["rule"] == "most-covered" and why["lead"]["from_config"] is False
+    assert [s["topic"] for s in why["sections"]] == ["gulf", "iran"]
+    assert [(e["reason"], e["topic"]) for e in why["left_out"]] == [("max-articles", "iran")]
+    lead = layout["lead"]["why"]
+    assert lead["placement"] == "lead" and lead["position"] == 1
+    assert (lead["terms"]["sources"], lead["terms"]["reports"]) == (4, 4)
+    assert lead["terms"]["rank_score"] == edition.why.items[0].terms.rank_score
+    [iran] = [s for s in layout["sections"] if s["topic"] == "iran"]
+    [moved] = iran["items"][0]["more_from"]["items"]
+    assert moved["why"]["placement"] == "more-from"
+    assert moved["why"]["under"] == iran["items"][0]["id"]
+    assert moved["why"]["person"] == "Mona Farid"
+    assert layout["recommended"][0]["why"]["placement"] == "recommended"
 
 
 def _items(layout: dict[str, Any]) -> list[dict[str, Any]]:
@@ -94,6 +117,8 @@ def test_preview_json_prints_the_layout_of_the_next_edition(tmp_path: Path) -> N
     items = _items(layout)
     assert layout["lead"] is not None and len(items) > 5
     assert all(set(item) == ITEM_KEYS for item in items)
+    assert all(item["why"]["terms"]["topic_score"] > 0 for item in items)
+    assert layout["why"]["lead"]["rule"] == "freshest"  # a daily
     shown = [item["id"] for item in items]
     shown += [
         link["id"] for item in items for link in (item["more_from"] or {"items": []})["items"]

@@ -264,7 +264,9 @@ def outlets() -> Iterator[tuple[FeedServer, dict[str, str]]]:
         yield server, slugs
 
 
-def _settings(tmp_path: Path, server: FeedServer, slugs: dict[str, str]) -> Settings:
+def _settings(
+    tmp_path: Path, server: FeedServer, slugs: dict[str, str], max_articles: int = 60
+) -> Settings:
     (tmp_path / "members.csv").write_text("email,name\nsam@example.org,Sam\n")
     raw = {
         "service": {
@@ -288,7 +290,7 @@ def _settings(tmp_path: Path, server: FeedServer, slugs: dict[str, str]) -> Sett
                 "schedule": "0 7 * * *",
                 "timezone": "UTC",
                 "subscribers": "members.csv",
-                "max_articles": 60,
+                "max_articles": max_articles,
             }
         ],
     }
@@ -339,3 +341,76 @@ def test_polling_in_any_order_gives_the_same_stories_and_the_same_edition(
         assert shown == first_shown
         assert text == first_text
         assert html == first_html
+
+
+TIED = datetime(2026, 11, 21, 18, 0, tzinfo=UTC)
+
+
+def _made_up_words(chooser: random.Random, count: int) -> str:
+    """Words no other piece shares, so that digest.stories keeps every piece apart."""
+    letters = "bcdfghklmnprstvz"
+    return " ".join(
+        "".join(chooser.choice(letters) + chooser.choice("aeiou") for _ in range(4))
+        for _ in range(count)
+    )
+
+
+@pytest.fixture
+def tied_outlets() -> Iterator[tuple[FeedServer, dict[str, str]]]:
+    """Three outlets of four unrelated pieces each, all published the same minute and filed with
+    the same score: nothing but the rank's last tie-break orders them."""
+    chooser = random.Random(12)
+    slugs: dict[str, str] = {}
+    routes = {}
+    for outlet in range(3):
+        name = f"Tied Outlet {outlet}"
+        slugs[name] = f"tied-{outlet}"
+        pieces = [
+            Story(
+                id=f"piece-{outlet}-{n}",
+                outlet=name,
+                event=f"piece-{outlet}-{n}",
+                topic=None,
+                title=_made_up_words(chooser, 6).capitalize(),
+                summary=_made_up_words(chooser, 14).capitalize() + ".",
+                published=TIED,
+            )
+            for n in range(4)
+        ]
+        routes[f"/tied-{outlet}.xml"] = answer(
+            200,
+            _rss(name, pieces, f"https://tied-{outlet}.example/"),
+            {"Content-Type": "application/rss+xml"},
+        )
+    with feed_server(routes) as server:
+        yield server, slugs
+
+
+@pytest.mark.integration
+def test_polling_in_any_order_gives_the_same_layout_when_every_rank_term_ties(
+    tmp_path: Path, tied_outlets: tuple[FeedServer, dict[str, str]]
+) -> None:
+    server, slugs = tied_outlets
+    chooser = random.Random(5)
+    layouts = []
+    for attempt in range(5):
+        folder = tmp_path / f"order-{attempt}"
+        folder.mkdir()
+        settings = _settings(folder, server, slugs, max_articles=5)
+        services = build_services(settings, clock=FixedClock(NOW), transport=MemoryTransport())
+        try:
+            feeds = pipeline.due_feeds(services, NOW, force=True)
+            for feed in chooser.sample(feeds, len(feeds)):
+                assert pipeline.poll_feed(services, feed.id).error is None
+            edition = pipeline.compose_next_edition(
+                services, settings.list("daily"), NOW, NOW, services.store.article_sequence()
+            )
+            ids = sorted(article.id for article in edition.articles())
+        finally:
+            services.store.engine.dispose()
+        layouts.append(([item.article.title for item in edition.items()], ids))
+    first_titles, _ = layouts[0]
+    assert len(first_titles) == 5  # the cap leaves seven of the twelve pieces out
+    for titles, _ in layouts[1:]:
+        assert titles == first_titles
+    assert len({tuple(ids) for _, ids in layouts}) > 1  # the poll orders numbered them apart

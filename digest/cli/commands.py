@@ -30,10 +30,11 @@ from digest.cli.app import (
 from digest.cli.boundary import report
 from digest.config import entry_key
 from digest.edition_json import edition_json
+from digest.edition_why import why_lines
 from digest.errors import DigestError
 from digest.inbound.server import InboundServer
 from digest.preflight import Preflight, existing_store, preflight
-from digest.records import CycleSummary
+from digest.records import CycleSummary, Edition
 from digest.schedule import next_slot
 from digest.screenshot import screenshot_edition
 from digest.services import Services
@@ -233,7 +234,17 @@ def preview(
         typer.Option(
             "--json",
             help="Print the edition's layout as JSON instead (lead, sections, items, "
-            '"More from", "Also covered by"; see docs/editing.md); no file is written.',
+            '"More from", "Also covered by", and why each is where it is; see docs/editing.md); '
+            "no file is written.",
+        ),
+    ] = False,
+    why: Annotated[
+        bool,
+        typer.Option(
+            "--why",
+            help="Print why the lead, each section and each item are there and in that place "
+            '(rule, topic score, freshness, coverage, repeats, "More from", what was left out '
+            "for max_articles) instead; no file is written.",
         ),
     ] = False,
 ) -> None:
@@ -246,8 +257,12 @@ def preview(
             if poll:
                 _poll_every_feed(services)
             if as_json:
-                edition = _layout_json(services, list_slug)
-                typer.echo(json.dumps(edition, ensure_ascii=False, indent=2))
+                document = _layout_json(services, list_slug)
+                typer.echo(json.dumps(document, ensure_ascii=False, indent=2))
+                return
+            if why:
+                names = {topic.slug: topic.name for topic in settings.topics}
+                typer.echo("\n".join(why_lines(_next_edition(services, list_slug), names)))
                 return
             path = output or settings.service.data_dir / "preview" / f"{list_slug}.html"
             digest_list = settings.list(list_slug)
@@ -315,14 +330,21 @@ def _poll_every_feed(services: Services) -> None:
     errors.print(f"[{colour}]{summary}[/]", highlight=False)
 
 
+def _next_edition(services: Services, list_slug: str) -> Edition:
+    """The edition ``list_slug`` would send now, its reasons included; nothing is stored."""
+    now = services.clock.now()
+    return pipeline.compose_next_edition(
+        services, services.settings.list(list_slug), now, now, services.store.article_sequence()
+    )
+
+
 def _layout_json(services: Services, list_slug: str) -> dict[str, Any]:
     """The layout of the edition ``list_slug`` would send now (digest.edition_json)."""
-    settings, now = services.settings, services.clock.now()
-    edition = pipeline.compose_next_edition(
-        services, settings.list(list_slug), now, now, services.store.article_sequence()
-    )
+    settings = services.settings
     names = {topic.slug: topic.name for topic in settings.topics}
-    return edition_json(edition, Bylines.for_feeds(settings.feeds), names)
+    return edition_json(
+        _next_edition(services, list_slug), Bylines.for_feeds(settings.feeds), names
+    )
 
 
 @db_app.command("upgrade")
