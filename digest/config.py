@@ -19,12 +19,13 @@ import re
 import tomllib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import (
@@ -85,6 +86,13 @@ def _check_cron(expression: str) -> str:
     """A cron expression: minute hour day-of-month month day-of-week."""
     if not croniter.is_valid(expression):
         raise ValueError(f"invalid cron expression {expression!r}: {_cron_problem(expression)}")
+    try:
+        croniter(expression, datetime(2026, 1, 1)).get_next(datetime)
+    except CroniterError:
+        raise ValueError(
+            f"cron expression {expression!r} never fires: its day and month name no real date "
+            "(such as 30 February or 31 April); e.g. '0 7 * * *' is 07:00 every day"
+        ) from None
     return expression
 
 

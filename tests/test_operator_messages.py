@@ -139,6 +139,20 @@ def test_each_cron_field_says_what_it_takes(tmp_path: Path, schedule: str, expec
     assert f"lists[daily].schedule: invalid cron expression '{schedule}': {expected}" in stderr
 
 
+@pytest.mark.parametrize("schedule", ["0 0 30 2 *", "0 7 31 4,6 *"])
+def test_a_schedule_that_never_fires_is_refused_not_a_traceback(
+    tmp_path: Path, schedule: str
+) -> None:
+    stderr = refused(digest(write_config(tmp_path, schedule=schedule), "config", "check"), 2)
+    assert f"lists[daily].schedule: cron expression '{schedule}' never fires" in stderr
+    assert "30 February" in stderr and "Traceback" not in stderr
+
+
+def test_a_schedule_of_29_february_is_kept(tmp_path: Path) -> None:
+    done = digest(write_config(tmp_path, schedule="0 7 29 2 *"), "config", "check")
+    assert done.exit_code == 0, done.output
+
+
 def test_errors_name_lists_topics_and_feeds_by_slug_and_name(tmp_path: Path) -> None:
     config = write_config(tmp_path, feed_url="ftp://example.org/wire")
     text = config.read_text().replace('subscribers = "members.csv"', 'subscribers = "gone.csv"')
