@@ -63,14 +63,7 @@ sender_name = "The Desk"
 sender_address = "desk@example.org"
 postal_address = "1 Example Street, Example City"
 {service_extra}
-
-[smtp]
-host = "127.0.0.1"
-port = {smtp_port}
-tls = "none"
-connections = 1
-{smtp_extra}
-
+{smtp}
 [ingest]
 allow_private_addresses = true
 
@@ -88,11 +81,19 @@ slug = "daily"
 name = "Daily Brief"
 topics = ["iran"]
 schedule = "{schedule}"
-timezone = "UTC"
+timezone = "{timezone}"
 subscribers = "members.csv"
 {list_extra}
 
 {extra}
+"""
+SMTP = """
+[smtp]
+host = "127.0.0.1"
+port = {smtp_port}
+tls = "none"
+connections = {connections}
+{smtp_extra}
 """
 # Its latest slot is always past: the list is due at the first tick, once.
 ONCE_A_YEAR = "0 0 1 1 *"
@@ -100,27 +101,42 @@ ONCE_A_YEAR = "0 0 1 1 *"
 
 def config_text(
     folder: Path,
-    smtp_port: int,
+    smtp_port: int | None,
     feed_url: str,
     *,
     smtp_extra: str = "",
     service_extra: str = "",
     list_extra: str = "",
     schedule: str = ONCE_A_YEAR,
+    timezone: str = "UTC",
+    connections: int = 1,
     extra: str = "",
 ) -> str:
-    """The config of one service: ``CONFIG`` with its blanks filled; ``extra`` holds tables of
-    its own, after the rest."""
+    """The config of one service, one feed, one topic and one list (``daily``, its readers in
+    ``folder/members.csv``): ``CONFIG`` with its blanks filled. Without ``smtp_port`` mail goes
+    to the outbox; the ``*_extra`` lines go into their tables, ``extra`` holds tables of its
+    own, after the rest. The database is the environment's (``DIGEST_DATABASE_URL``) unless
+    ``service_extra`` names one."""
+    smtp = (
+        ""
+        if smtp_port is None
+        else SMTP.format(smtp_port=smtp_port, connections=connections, smtp_extra=smtp_extra)
+    )
     return CONFIG.format(
         folder=folder,
-        smtp_port=smtp_port,
         feed_url=feed_url,
-        smtp_extra=smtp_extra,
+        smtp=smtp,
         service_extra=service_extra,
         list_extra=list_extra,
         schedule=schedule,
+        timezone=timezone,
         extra=extra,
     )
+
+
+def sqlite_database(folder: Path) -> str:
+    """The ``service_extra`` line of an SQLite database in ``folder``."""
+    return f'database_url = "sqlite:///{folder}/digest.db"'
 
 
 # Retries come back within a second or two, so a test sees them through.

@@ -30,6 +30,7 @@ from digest.sample_server import serve_folder
 from digest.services import build_services
 from digest.store.schema import DeliveryRow, SubscriberRow
 from tests.servers import free_port
+from tests.service_cluster import config_text, sqlite_database
 from tests.test_pipeline import DAY1, write_feed
 from tests.test_transport import message, stream
 
@@ -112,49 +113,6 @@ def test_a_copy_whose_reply_never_came_reaches_the_server_once(
 
 # The ledger, across cycles ---------------------------------------------------------------------
 
-CONFIG = """\
-[service]
-database_url = "sqlite:///{folder}/digest.db"
-data_dir = "{folder}/var"
-outbox = "{folder}/outbox"
-base_url = "https://news.example.org"
-sender_name = "The Desk"
-sender_address = "desk@example.org"
-postal_address = "1 Example Street, Example City"
-
-[smtp]
-host = "127.0.0.1"
-port = {port}
-tls = "none"
-timeout_seconds = 0.5
-connections = {connections}
-max_attempts = {max_attempts}
-max_retries = {max_retries}
-retry_minutes = 5
-max_retry_minutes = 60
-
-[ingest]
-allow_private_addresses = true
-
-[[feeds]]
-name = "Wire"
-url = "{base}/wire.xml"
-
-[[topics]]
-slug = "iran"
-name = "Iran"
-rules = {{ include = ["Iran"] }}
-
-[[lists]]
-slug = "daily"
-name = "Daily Brief"
-topics = ["iran"]
-schedule = "0 7 * * *"
-timezone = "Asia/Dubai"
-subscribers = "members.csv"
-send_when_empty = true
-"""
-
 
 @dataclass
 class Setup:
@@ -164,8 +122,22 @@ class Setup:
 
     def settings(self, port: int, **smtp: int) -> Settings:
         values = {"connections": 4, "max_attempts": 3, "max_retries": 8} | smtp
+        retries = (
+            f"timeout_seconds = 0.5\nmax_attempts = {values['max_attempts']}\n"
+            f"max_retries = {values['max_retries']}\nretry_minutes = 5\nmax_retry_minutes = 60"
+        )
         self.config.write_text(
-            CONFIG.format(folder=self.folder, base=self.base_url, port=port, **values)
+            config_text(
+                self.folder,
+                port,
+                f"{self.base_url}/wire.xml",
+                smtp_extra=retries,
+                service_extra=sqlite_database(self.folder),
+                list_extra="send_when_empty = true",
+                schedule="0 7 * * *",
+                timezone="Asia/Dubai",
+                connections=values["connections"],
+            )
         )
         return load_settings(self.config, {"DIGEST_SECRET_KEY": "retries-secret"})
 

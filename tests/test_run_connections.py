@@ -21,6 +21,7 @@ from aiosmtpd.smtp import Envelope
 from digest.pipeline import DELIVERY_BATCH_SIZE
 from digest.sample_server import serve_folder
 from tests.servers import SmtpSink, free_port
+from tests.service_cluster import config_text, sqlite_database
 from tests.test_pipeline import write_feed
 
 pytestmark = pytest.mark.integration
@@ -58,43 +59,6 @@ def sink() -> Iterator[SessionCountingSink]:
         controller.stop()
 
 
-CONFIG = """\
-[service]
-database_url = "sqlite:///{folder}/digest.db"
-data_dir = "{folder}/var"
-base_url = "https://news.example.org"
-sender_name = "The Desk"
-sender_address = "desk@example.org"
-postal_address = "1 Example Street, Example City"
-
-[smtp]
-host = "127.0.0.1"
-port = {port}
-tls = "none"
-connections = 2
-
-[ingest]
-allow_private_addresses = true
-
-[[feeds]]
-name = "Wire"
-url = "{base}/wire.xml"
-
-[[topics]]
-slug = "iran"
-name = "Iran"
-rules = {{ include = ["Iran"] }}
-
-[[lists]]
-slug = "daily"
-name = "Daily Brief"
-topics = ["iran"]
-schedule = "0 7 * * *"
-timezone = "Asia/Dubai"
-subscribers = "members.csv"
-"""
-
-
 def test_run_once_sends_on_smtp_connections_sessions(
     tmp_path: Path, sink: SessionCountingSink
 ) -> None:
@@ -106,7 +70,17 @@ def test_run_once_sends_on_smtp_connections_sessions(
     (tmp_path / "members.csv").write_text("email,name\n" + "".join(f"{r},\n" for r in readers))
     with serve_folder(feeds) as base_url:
         config = tmp_path / "digest.toml"
-        config.write_text(CONFIG.format(folder=tmp_path, base=base_url, port=sink.port))
+        config.write_text(
+            config_text(
+                tmp_path,
+                sink.port,
+                f"{base_url}/wire.xml",
+                service_extra=sqlite_database(tmp_path),
+                schedule="0 7 * * *",
+                timezone="Asia/Dubai",
+                connections=2,
+            )
+        )
         environment = {**os.environ, "DIGEST_SECRET_KEY": "connections-secret", "COLUMNS": "120"}
         environment.pop("DIGEST_BROKER_URL", None)
         result = subprocess.run(

@@ -19,7 +19,7 @@ from digest.mail.transport import MemoryTransport
 from digest.records import OutgoingMessage
 from digest.services import Services
 from tests.servers import redis_server
-from tests.service_cluster import fresh_database
+from tests.service_cluster import config_text, fresh_database, sqlite_database
 from tests.test_pipeline import DAY1, feeds, make_settings, services_for, write_feed
 
 __all__ = ["feeds"]  # the fixture, used by name
@@ -173,32 +173,15 @@ def test_deliveries_a_crash_left_pending_are_handed_out_again_from_the_ledger(
     services.close()
 
 
-CONFIG = """
-[service]
-database_url = "sqlite:///{folder}/digest.db"
-data_dir = "{folder}/var"
-base_url = "https://news.example.org"
-sender_name = "The Desk"
-sender_address = "desk@example.org"
-postal_address = "1 Example Street, Example City"
-
-[[feeds]]
-name = "Wire"
-url = "https://wire.example.org/feed.xml"
-
-[[topics]]
-slug = "iran"
-name = "Iran"
-rules = {{ include = ["Iran"] }}
-
-[[lists]]
-slug = "daily"
-name = "Daily Brief"
-topics = ["iran"]
-schedule = "{schedule}"
-timezone = "Asia/Dubai"
-subscribers = "members.csv"
-"""
+def daily_config(folder: Path, schedule: str) -> str:
+    return config_text(
+        folder,
+        None,
+        "https://wire.example.org/feed.xml",
+        service_extra=sqlite_database(folder),
+        schedule=schedule,
+        timezone="Asia/Dubai",
+    )
 
 
 def test_an_invalid_config_edit_is_refused_in_the_log_and_the_previous_settings_stay(
@@ -206,13 +189,13 @@ def test_an_invalid_config_edit_is_refused_in_the_log_and_the_previous_settings_
 ) -> None:
     path = tmp_path / "digest.toml"
     (tmp_path / "members.csv").write_text("email,name\nsam@example.org,Sam\n")
-    path.write_text(CONFIG.format(folder=tmp_path, schedule="0 7 * * *"))
+    path.write_text(daily_config(tmp_path, "0 7 * * *"))
     current = load_settings(path, {})
-    path.write_text(CONFIG.format(folder=tmp_path, schedule="0 8 * * *"))
+    path.write_text(daily_config(tmp_path, "0 8 * * *"))
     edited = ticking.reload_settings(current, {})
     assert edited.list("daily").schedule == "0 8 * * *"  # a valid edit applies at the next tick
 
-    path.write_text(CONFIG.format(folder=tmp_path, schedule="every morning"))
+    path.write_text(daily_config(tmp_path, "every morning"))
     with caplog.at_level(logging.ERROR, logger="digest.ticking"):
         kept = ticking.reload_settings(edited, {})
     assert kept is edited
