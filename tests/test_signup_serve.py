@@ -118,3 +118,32 @@ def test_sign_up_confirm_and_receive_the_next_edition_through_real_servers(
     edition_to = {mail.rcpt_tos[0] for mail in smtp.received[sent_before:]}
     assert "nour@example.org" in edition_to
     assert "idle@example.org" not in edition_to  # never confirmed: no edition
+
+
+def test_a_forged_x_forwarded_for_does_not_escape_the_client_limit(
+    tmp_path: Path, smtp: SmtpSink
+) -> None:
+    web_port = free_port()
+    limit = '\n[web]\nsignup_rate_per_client = "2/hour"\n'
+    config = served_config(tmp_path, smtp.port, web_port, web_table=limit)
+
+    def three_sign_ups(address: str, client: httpx.Client) -> list[int]:
+        codes = []
+        for number in range(3):
+            client.headers["x-forwarded-for"] = f"198.51.100.{number}"
+            codes.append(sign_up(client, address, f"r{number}@example.org", "").status_code)
+        return codes
+
+    with (
+        digest_process(config, "serve", "--port", str(web_port)) as (_, address),
+        httpx.Client(timeout=10) as client,
+    ):
+        # Every request comes from 127.0.0.1, whatever the header says: one client.
+        assert three_sign_ups(address, client) == [200, 200, 429]
+    # Behind a proxy the operator names, each forwarded address is a client of its own.
+    config.write_text(config.read_text() + 'trusted_proxies = ["127.0.0.1"]\n')
+    with (
+        digest_process(config, "serve", "--port", str(web_port)) as (_, address),
+        httpx.Client(timeout=10) as client,
+    ):
+        assert three_sign_ups(address, client) == [200, 200, 200]
