@@ -21,6 +21,8 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy.exc import IntegrityError
+
 from digest.errors import DeliveryError, HeaderCheckError
 from digest.lists import list_for_slug
 from digest.mail.confirmation import confirmation_message
@@ -60,9 +62,13 @@ def handle_sign_up(
         return None
     now = services.clock.now()
     store = services.store
-    outcome = store.sign_up(
-        request.email, request.name, digest_list.slug, services.address_key(request.email), now
-    )
+    key = services.address_key(request.email)
+    try:
+        outcome = store.sign_up(request.email, request.name, digest_list.slug, key, now)
+    except IntegrityError:
+        # Two workers made the same new subscriber or membership at once: the other's stands,
+        # and this one now finds it.
+        outcome = store.sign_up(request.email, request.name, digest_list.slug, key, now)
     if not outcome.wants_confirmation or outcome.subscriber_id is None:
         return outcome
     subscriber = store.subscriber(outcome.subscriber_id)
