@@ -29,6 +29,7 @@ from digest.mail.confirmation import confirmation_message
 from digest.mail.transport import MailTransport
 from digest.services import Services
 from digest.store.subscribers import SIGN_UP, Change, SignUp
+from digest.suppression import RESUBSCRIBED, append_suppressions
 
 _log = logging.getLogger(__name__)
 
@@ -100,7 +101,22 @@ def handle_sign_up(
 def confirm_sign_up(services: Services, subscriber_id: int, list_slug: str) -> Change | None:
     """The confirmation page's button: the pending membership confirmed (channel "sign-up");
     pressing it again changes nothing, and an unsubscribed reader stays unsubscribed. None
-    when there is no such membership."""
+    when there is no such membership.
+
+    A reader who had unsubscribed from the list and came back gets a ``sign-up`` line in the
+    suppression file, after their unsubscribe's: the file read again (an operator's edit)
+    then leaves them subscribed (digest.suppression).
+    """
     digest_list = list_for_slug(services.settings, list_slug)
     slug = digest_list.slug if digest_list is not None else list_slug
-    return services.store.confirm(subscriber_id, slug, services.clock.now(), SIGN_UP)
+    store, now = services.store, services.clock.now()
+    change = store.confirm(subscriber_id, slug, now, SIGN_UP)
+    if change is not None and change.changed and store.ever_unsubscribed(subscriber_id, slug):
+        subscriber = store.subscriber(subscriber_id)
+        path = services.settings.service.suppression_path
+        if subscriber is not None:
+            try:
+                append_suppressions(path, [(subscriber.email, slug, RESUBSCRIBED, now)])
+            except OSError as error:
+                _log.error("could not write %s (%s): a returning reader's line", path, error)
+    return change

@@ -93,3 +93,33 @@ def test_one_new_address_signed_up_by_several_workers_at_once(room: Newsroom) ->
         m.status for m in services.store.memberships("daily") if m.email == "race@example.org"
     ] == [PENDING]
     assert sum(len(t.sent) for t in transports) >= 1
+
+
+def test_a_returning_reader_stays_subscribed_when_the_suppression_file_is_read_again(
+    room: Newsroom,
+) -> None:
+    from digest.unsubscribes import reconcile_suppressions, unsubscribe
+
+    services, now = room.services, room.clock.now()
+    store, path = services.store, services.settings.service.suppression_path
+    handle_sign_up(services, MemoryTransport(), SignUpRequest("daily", "back@example.org"))
+    back = store.subscriber_by_email("back@example.org")
+    assert back is not None
+    confirm_sign_up(services, back.id, "daily")
+    assert unsubscribe(services, back.id, "daily", "one-click")
+    reconcile_suppressions(services.settings, store, services.address_key, now)
+    # They come back: sign up again, and confirm.
+    handle_sign_up(services, MemoryTransport(), SignUpRequest("daily", "back@example.org"))
+    assert membership(room, "back@example.org") == PENDING
+    confirm_sign_up(services, back.id, "daily")
+    assert path.read_text().splitlines()[-1].startswith("back@example.org,daily,sign-up,")
+    # The operator edits the file by hand: it is read whole again, and still they stay.
+    path.write_text(path.read_text() + "other@example.org,daily,operator,\n")
+    reconcile_suppressions(services.settings, store, services.address_key, now)
+    assert membership(room, "back@example.org") == CONFIRMED
+    assert membership(room, "other@example.org") == UNSUBSCRIBED
+    # Unsubscribing once more is a line after theirs: that one holds again.
+    assert unsubscribe(services, back.id, "daily", "unsubscribe-page")
+    path.write_text(path.read_text().replace("operator,", "operator,\n", 1))
+    reconcile_suppressions(services.settings, store, services.address_key, now)
+    assert membership(room, "back@example.org") == UNSUBSCRIBED

@@ -566,6 +566,20 @@ class SubscriberStore(StoreBase):
     # The name the store had before memberships could be pending: the members who get mail.
     active_subscribers = confirmed_subscribers
 
+    def ever_unsubscribed(self, subscriber_id: int, list_slug: str) -> bool:
+        """Whether the history holds an unsubscribe of this member from this list."""
+        with self.transaction() as session:
+            found = session.execute(
+                select(SubscriptionChangeRow.id)
+                .where(
+                    SubscriptionChangeRow.subscriber_id == subscriber_id,
+                    SubscriptionChangeRow.list_slug == list_slug,
+                    SubscriptionChangeRow.to_status == UNSUBSCRIBED,
+                )
+                .limit(1)
+            ).first()
+            return found is not None
+
     def subscriber(self, subscriber_id: int) -> Subscriber | None:
         with self.transaction() as session:
             row = session.get(SubscriberRow, subscriber_id)
