@@ -12,7 +12,8 @@ address above it, so reading the file again never unsubscribes them a second tim
 The database is the source of truth; this file is its export and an import
 (digest.unsubscribes): each cycle appends what the database recorded since, and reads the file
 back only when it changed since (an operator's own lines, or the file brought to a new
-database), so an unsubscribe survives a new or reset database (invariant 8). A line that cannot be read is reported and left out; it never stops a list.
+database), so an unsubscribe survives a new or reset database (invariant 8). A line that
+cannot be read is reported and left out; it never stops a list.
 """
 
 from __future__ import annotations

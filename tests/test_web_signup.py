@@ -422,3 +422,34 @@ def test_a_name_cannot_add_a_header_to_the_confirmation_mail(room: Newsroom) -> 
         assert str(message["Subject"]) == "أكّد اشتراكك في النشرة اليومية"
         html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
         assert 'dir="rtl"' in html and "تأكيد اشتراكي" in html
+
+
+def test_a_broker_that_does_not_take_the_sign_up_is_a_503(room: Newsroom) -> None:
+    from digest.web.signups import QueueUnavailable
+
+    class Down:
+        def submit(self, request: SignUpRequest) -> None:
+            raise QueueUnavailable("connection refused")
+
+    client = TestClient(create_app(room.services, signups=Down()))
+    answer = sign_up(client, "nour@example.org")
+    assert answer.status_code == 503 and answer.headers["retry-after"] == "120"
+    assert "Please try again in a few minutes" in answer.text
+
+
+def test_one_failing_sign_up_does_not_stop_the_next(room: Newsroom) -> None:
+    services, failed = room.services, []
+    real = services.store.sign_up
+
+    def failing_once(*args: object, **kwargs: object) -> object:
+        if not failed:
+            failed.append(args)
+            raise RuntimeError("the store went away")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    services.store.sign_up = failing_once  # type: ignore[method-assign]
+    queue = ThreadQueue(services, lambda: services.transport)
+    queue.submit(SignUpRequest("daily", "first@example.org"))
+    queue.submit(SignUpRequest("daily", "second@example.org"))
+    queue.join()
+    assert failed and [str(m["To"]) for m in confirmations(room)] == ["second@example.org"]

@@ -34,7 +34,7 @@ from digest.web.forms import FormTokens
 from digest.web.pages import Pages
 from digest.web.ratelimits import LimitsUnavailable, SignUpLimits, sign_up_limits
 from digest.web.security import BODY_LIMIT, RequestLimits, SecurityHeaders, default_headers
-from digest.web.signups import SignUpQueue, sign_up_queue
+from digest.web.signups import QueueUnavailable, SignUpQueue, sign_up_queue
 
 _log = logging.getLogger(__name__)
 
@@ -62,6 +62,7 @@ def create_app(
             InterfaceError: _store_down,
             StoreUnavailableError: _store_down,
             LimitsUnavailable: _store_down,
+            QueueUnavailable: _store_down,
             # Starlette answers this one outside every middleware: the page sets the headers.
             Exception: _server_error,
         },

@@ -67,7 +67,7 @@ class SignUpLimits:
             if self._limiter.hit(item, NAMESPACE, kind, who):
                 return None
             reset_at = self._limiter.get_window_stats(item, NAMESPACE, kind, who).reset_time
-        except Exception as error:
+        except Exception as error:  # whatever the storage's client raises
             # Redis is the broker too: without it no confirmation could be queued either.
             _log.error("the sign-up rate limits cannot be counted: %s", error)
             raise LimitsUnavailable(f"the rate limits' storage failed: {error}") from error

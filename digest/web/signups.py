@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
+from digest.errors import DigestError
 from digest.mail.transport import MailTransport
 from digest.services import Services, default_transport
 from digest.signup import SignUpRequest, handle_sign_up
@@ -76,12 +77,16 @@ class ThreadQueue:
                 if transport is None:
                     transport = self._transport_factory()
                 handle_sign_up(self._services, transport, request)
-            except Exception:
+            except Exception:  # one sign-up's failure (a store down, a bug) never stops the next
                 _log.exception("list %r: a sign-up failed", request.list_slug)
             finally:
                 if self._queue.empty() and transport is not None:
                     transport.close()  # no idle SMTP connection for the server to drop
                 self._queue.task_done()
+
+
+class QueueUnavailable(DigestError):
+    """The broker did not take the sign-up: a 503 that asks to come back, nothing done."""
 
 
 class CeleryQueue:
@@ -90,7 +95,11 @@ class CeleryQueue:
     def submit(self, request: SignUpRequest) -> None:
         from worker.app import app
 
-        app.send_task("digest.sign_up", request.as_args())
+        try:
+            app.send_task("digest.sign_up", request.as_args())
+        except Exception as error:  # whatever kombu raises for a broker down
+            _log.error("list %r: the broker did not take a sign-up: %s", request.list_slug, error)
+            raise QueueUnavailable(f"the broker did not take the sign-up: {error}") from error
 
 
 def sign_up_queue(services: Services) -> SignUpQueue:
