@@ -128,7 +128,8 @@ async def _sign_up(request: Request, *, embed: bool) -> Response:
     form = await _form(request)
     if not web.forms.valid(form.get(FIELD), request.url.path):
         return _form_page(request, embed=embed, status=403, values={"expired": True})
-    wait = web.limits.client(_client(web, request))
+    # In threads: in the distributed mode each count is a round trip to Redis.
+    wait = await anyio.to_thread.run_sync(web.limits.client, _client(web, request))
     if wait is not None:
         return _too_many(web, words, wait, embed)
     if _text(form, HONEYPOT):
@@ -143,7 +144,7 @@ async def _sign_up(request: Request, *, embed: bool) -> Response:
     except ValueError:
         values = {"problem": words.invalid_email, "email": typed[:EMAIL_CHARS], "name": name or ""}
         return _form_page(request, embed=embed, status=400, values=values)
-    wait = web.limits.address(web.services.address_key(email))
+    wait = await anyio.to_thread.run_sync(web.limits.address, web.services.address_key(email))
     if wait is not None:
         return _too_many(web, words, wait, embed)
     await anyio.to_thread.run_sync(web.signups.submit, SignUpRequest(digest_list.slug, email, name))
