@@ -453,3 +453,20 @@ def test_one_failing_sign_up_does_not_stop_the_next(room: Newsroom) -> None:
     queue.submit(SignUpRequest("daily", "second@example.org"))
     queue.join()
     assert failed and [str(m["To"]) for m in confirmations(room)] == ["second@example.org"]
+
+
+def test_in_the_embedded_default_the_confirmation_goes_to_the_outbox_folder(
+    room: Newsroom,
+) -> None:
+    """No [smtp]: the app's own queue writes the mail where every other mail goes."""
+    app = create_app(room.services)  # its default queue, with the configured transport
+    client = TestClient(app)
+    assert sign_up(client, "outbox@example.org").status_code == 200
+    queue = app.state.web.signups
+    assert isinstance(queue, ThreadQueue)
+    queue.join()
+    outbox = room.services.settings.service.outbox
+    [written] = [p for p in outbox.glob("*.eml") if b"outbox@example.org" in p.read_bytes()]
+    message = message_from_bytes(written.read_bytes(), _class=EmailMessage, policy=default_policy)  # type: ignore[arg-type]
+    assert str(message["Subject"]) == "Confirm your subscription to Daily Brief"
+    assert written.stat().st_mode & 0o077 == 0  # an address and a link: its owner's only
