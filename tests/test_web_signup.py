@@ -196,6 +196,8 @@ def test_the_answer_is_sent_before_the_sign_up_is_handled(room: Newsroom) -> Non
     held: list[SignUpRequest] = []
 
     class Held:
+        after_response = False
+
         def submit(self, request: SignUpRequest) -> None:
             held.append(request)
 
@@ -428,6 +430,8 @@ def test_a_broker_that_does_not_take_the_sign_up_is_a_503(room: Newsroom) -> Non
     from digest.web.signups import QueueUnavailable
 
     class Down:
+        after_response = False
+
         def submit(self, request: SignUpRequest) -> None:
             raise QueueUnavailable("connection refused")
 
@@ -470,3 +474,58 @@ def test_in_the_embedded_default_the_confirmation_goes_to_the_outbox_folder(
     message = message_from_bytes(written.read_bytes(), _class=EmailMessage, policy=default_policy)  # type: ignore[arg-type]
     assert str(message["Subject"]) == "Confirm your subscription to Daily Brief"
     assert written.stat().st_mode & 0o077 == 0  # an address and a link: its owner's only
+
+
+def test_the_thread_queue_gets_the_sign_up_only_once_the_answer_is_sent(room: Newsroom) -> None:
+    """Work on this process's thread never runs beside the answer: its last byte is sent
+    before the sign-up is handed over, whatever the address (no timing to tell them apart)."""
+    import anyio
+
+    events: list[str] = []
+
+    class Deferred:
+        after_response = True
+
+        def submit(self, request: SignUpRequest) -> None:
+            events.append(f"submitted {request.email}")
+
+    app = create_app(room.services, signups=Deferred())
+    token = form_token(TestClient(app).get("/").text, "/subscribe/daily")
+    body = f"form_token={token}&email=nour%40example.org".encode()
+
+    async def call() -> None:
+        received = False
+
+        async def receive() -> dict[str, object]:
+            nonlocal received
+            if received:
+                return {"type": "http.disconnect"}
+            received = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, object]) -> None:
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                events.append("answer sent")
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/subscribe/daily",
+            "raw_path": b"/subscribe/daily",
+            "root_path": "",
+            "query_string": b"",
+            "headers": [
+                (b"host", b"testserver"),
+                (b"content-type", b"application/x-www-form-urlencoded"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+            "client": ("192.0.2.1", 5000),
+            "server": ("testserver", 80),
+        }
+        await app(scope, receive, send)  # type: ignore[arg-type]
+
+    anyio.run(call)
+    assert events == ["answer sent", "submitted nour@example.org"]

@@ -30,6 +30,8 @@ HEADER_VALUES = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint
 
 
 class Recording:
+    after_response = False
+
     def __init__(self) -> None:
         self.submitted: list[SignUpRequest] = []
 

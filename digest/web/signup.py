@@ -7,7 +7,7 @@
         the honeypot filled ─► the answer below, and nothing else
         no address we can send to ─► the form again, 400, saying so
         over web.signup_rate_per_address ─► 429 with Retry-After
-        else ─► the sign-up queued (digest.web.signups) ─► the answer below
+        else ─► the answer below, and then the sign-up queued (digest.web.signups)
       the answer: one "check your inbox" page, the same bytes and headers whatever the address
       (new, pending, confirmed, unsubscribed, suppressed): the store is not even asked before
       the answer is sent, so neither its words nor its timing tell who is subscribed
@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import anyio.to_thread
+from starlette.background import BackgroundTask
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -147,8 +148,16 @@ async def _sign_up(request: Request, *, embed: bool) -> Response:
     wait = await anyio.to_thread.run_sync(web.limits.address, web.services.address_key(email))
     if wait is not None:
         return _too_many(web, words, wait, embed)
-    await anyio.to_thread.run_sync(web.signups.submit, SignUpRequest(digest_list.slug, email, name))
-    return _check_inbox(web, digest_list, words, embed)
+    wanted = SignUpRequest(digest_list.slug, email, name)
+    answer = _check_inbox(web, digest_list, words, embed)
+    if web.signups.after_response:
+        # Handed over once the answer is sent: work on this process's own thread must not
+        # run beside the answer's last bytes, or how long they take would tell a new address
+        # (a mail to render and send) from a confirmed one.
+        answer.background = BackgroundTask(web.signups.submit, wanted)
+    else:
+        await anyio.to_thread.run_sync(web.signups.submit, wanted)
+    return answer
 
 
 def _check_inbox(

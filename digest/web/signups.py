@@ -27,6 +27,10 @@ MAX_WAITING = 1000
 
 
 class SignUpQueue(Protocol):
+    # True: the sign-up is handed over only once the answer is sent (its work runs in this
+    # process); False: before, so a broker that does not take it is a 503.
+    after_response: bool
+
     def submit(self, request: SignUpRequest) -> None:
         """Hand the sign-up over; returns at once, whatever becomes of it."""
         ...
@@ -35,6 +39,8 @@ class SignUpQueue(Protocol):
 class ThreadQueue:
     """Handles sign-ups one at a time on a thread of this process, with a transport of its
     own (a transport serves one thread at a time), closed whenever the queue runs dry."""
+
+    after_response = True
 
     def __init__(
         self,
@@ -91,6 +97,8 @@ class QueueUnavailable(DigestError):
 
 class CeleryQueue:
     """Sends each sign-up to the workers as the task ``digest.sign_up``."""
+
+    after_response = False
 
     def submit(self, request: SignUpRequest) -> None:
         from worker.app import app
