@@ -825,7 +825,7 @@ class ConfigFile(_Model):
     inbound: InboundSettings = InboundSettings()
     """The receiver of bounces, complaints and mailto unsubscribes, and the providers' webhooks."""
     web: WebSettings = WebSettings()
-    """The readers' web pages: unsubscribe, archive."""
+    """The readers' web pages: sign-up, unsubscribe, archive."""
     feeds: tuple[FeedSettings, ...] = ()
     """The feeds to poll."""
     topics: tuple[TopicSettings, ...] = ()
