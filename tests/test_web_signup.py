@@ -529,3 +529,34 @@ def test_the_thread_queue_gets_the_sign_up_only_once_the_answer_is_sent(room: Ne
 
     anyio.run(call)
     assert events == ["answer sent", "submitted nour@example.org"]
+
+
+@pytest.mark.parametrize("language", ["en", "ar", "he", "fa"])
+def test_every_language_has_whole_sign_up_words(language: str) -> None:
+    """Each sentence takes exactly its variables, and the right-to-left ones are written so."""
+    import string
+
+    from digest.web.words import words_for
+    from digest.wording import wording_for
+
+    page, mail = words_for(language), wording_for(language)
+    assert page.language == language and mail.confirm_subject != "" and page.signup_button != ""
+    expected = {
+        page.check_inbox_body: {"list", "days"},
+        page.confirm_explain: {"list"},
+        page.confirmed_body: {"list"},
+        page.link_expired_body: {"days"},
+        page.too_many_body: {"minutes"},
+        mail.confirm_subject: {"list"},
+        mail.confirm_intro: {"list"},
+        mail.confirm_expires: {"days"},
+        mail.confirm_ignore: set(),
+        page.invalid_email: set(),
+    }
+    for sentence, variables in expected.items():
+        found = {name for _, name, _, _ in string.Formatter().parse(sentence) if name}
+        assert found == variables, (language, sentence)
+    if language != "en":
+        assert page.email_label != words_for("en").email_label
+        assert mail.confirm_link != wording_for("en").confirm_link
+    assert page.direction == ("ltr" if language == "en" else "rtl")
