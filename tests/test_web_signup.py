@@ -560,3 +560,17 @@ def test_every_language_has_whole_sign_up_words(language: str) -> None:
         assert page.email_label != words_for("en").email_label
         assert mail.confirm_link != wording_for("en").confirm_link
     assert page.direction == ("ltr" if language == "en" else "rtl")
+
+
+def test_a_renamed_list_keeps_its_sign_up_addresses(
+    room: Newsroom, client: TestClient, queue: ThreadQueue
+) -> None:
+    for kind in ("subscribe", "embed"):
+        moved = client.get(f"/{kind}/morning", follow_redirects=False)  # the daily's old slug
+        assert moved.status_code == 301 and moved.headers["location"] == f"/{kind}/daily"
+    # A form loaded before the rename still signs up, to the list under its slug now.
+    token = client.app.state.web.forms.issue("/subscribe/morning")  # type: ignore[attr-defined]
+    answer = client.post("/subscribe/morning", data={"form_token": token, "email": "m@example.org"})
+    assert answer.status_code == 200 and "Check your inbox" in answer.text
+    queue.join()
+    assert status_of(room, "m@example.org", "daily") == PENDING

@@ -26,7 +26,7 @@ from starlette.background import BackgroundTask
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from digest.config import ListSettings
@@ -70,11 +70,12 @@ def form_context(web: WebContext, digest_list: ListSettings, action: str) -> dic
 
 
 def _current_list(web: WebContext, slug: str) -> ListSettings:
-    """The list a form is for: only a configured list's slug of now (no old ones)."""
-    for digest_list in web.services.settings.lists:
-        if digest_list.slug == slug:
-            return digest_list
-    raise HTTPException(404)
+    """The list a form is for, by its slug now or before (a form loaded before a rename still
+    signs up to the list); 404 for no list."""
+    digest_list = list_for_slug(web.services.settings, slug)
+    if digest_list is None:
+        raise HTTPException(404)
+    return digest_list
 
 
 async def subscribe_page(request: Request) -> Response:
@@ -95,7 +96,12 @@ def _form_page(
     values: Mapping[str, Any] | None = None,
 ) -> Response:
     web = web_context(request)
-    digest_list = _current_list(web, request.path_params["list"])
+    slug = request.path_params["list"]
+    digest_list = _current_list(web, slug)
+    if digest_list.slug != slug and request.method in ("GET", "HEAD"):
+        # A renamed list: the newsroom's page that frames /embed/OLD keeps working.
+        kind = "embed" if embed else "subscribe"
+        return RedirectResponse(f"{web.pages.root}/{kind}/{digest_list.slug}", status_code=301)
     context = form_context(web, digest_list, request.url.path)
     context.update(values or {})
     context["form"] = dict(context)
