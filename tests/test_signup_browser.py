@@ -180,12 +180,14 @@ def test_the_other_sign_up_pages_look_right_and_pass_axe(
 ) -> None:
     issued = room.clock.now() - timedelta(days=4)  # web.confirm_days is 3
     expired = room.services.signer.confirm_token(1, "daily", issued)
+    arabic = room.services.signer.confirm_token(1, "arabic", room.clock.now())
     pages = {
         "signup-page": "/subscribe/daily",
         "signup-page-arabic": "/subscribe/arabic",
         "signup-embed": "/embed/daily",
         "signup-expired-link": f"/confirm/{expired}",
         "signup-damaged-link": f"/confirm/{expired[:-3]}",
+        "signup-confirm-arabic": f"/confirm/{arabic}",
     }
     for name, path in pages.items():
         answer = page.goto(site + path)
