@@ -5,11 +5,15 @@
     bounced@example.org,,hard-bounce,2026-11-25T10:00:00+00:00
 
 One line per unsubscribe (``list`` is the list's slug at the time, ``reason`` its channel) or per
-suppression of every list (``list`` empty, ``reason`` why). The database is the source of truth;
-this file is its export and an import (digest.unsubscribes): each cycle appends what the database
-recorded since, and reads the file back only when it changed since (an operator's own lines, or
-the file brought to a new database), so an unsubscribe survives a new or reset database
-(invariant 8). A line that cannot be read is reported and left out; it never stops a list.
+suppression of every list (``list`` empty, ``reason`` why). A list's line with the reason
+``sign-up`` is a reader who signed up again and confirmed: it cancels that list's lines for the
+address above it, so reading the file again never unsubscribes them a second time.
+
+The database is the source of truth; this file is its export and an import
+(digest.unsubscribes): each cycle appends what the database recorded since, and reads the file
+back only when it changed since (an operator's own lines, or the file brought to a new
+database), so an unsubscribe survives a new or reset database (invariant 8). A line that
+cannot be read is reported and left out; it never stops a list.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from digest.mail.subscribers import normalize_email, read_utf8_file
 
 COLUMNS = ("email", "list", "reason", "at")
 EVERY_LIST = ""
+RESUBSCRIBED = "sign-up"  # the reason of a line that cancels the list's lines above it
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,9 @@ def parse_suppressions(text: str, source: str) -> Suppressions:
                 found.refused.append((f"line {reader.line_num}", str(error)))
                 continue
             slug = (row.get("list") or "").strip()
+            if slug != EVERY_LIST and (row.get("reason") or "").strip() == RESUBSCRIBED:
+                found.by_list.get(slug, set()).discard(email.lower())
+                continue
             found.by_list.setdefault(slug, set()).add(email.lower())
             if slug == EVERY_LIST:
                 found.reasons[email.lower()] = (row.get("reason") or "").strip()

@@ -35,6 +35,17 @@ class Wording:
     short_months: bool  # "25 Nov 2026, 09:14" rather than "25 November 2026, 09:14"
     comma: str = ","
     preferences: str = "Preferences"  # the link to a subscriber's settings for the list
+    # The sign-up's confirmation mail ({list}: the list's name; {days}: how long the link works).
+    confirm_subject: str = "Confirm your subscription to {list}"
+    confirm_intro: str = (
+        "Someone, most likely you, asked for {list} to be sent to this address. To confirm, "
+        "open the link below and press the button on the page it opens."
+    )
+    confirm_link: str = "Confirm my subscription"
+    confirm_expires: str = "The link works for {days} days."
+    confirm_ignore: str = (
+        "If you did not ask for it, ignore this mail: you will not hear from us again."
+    )
 
 
 ENGLISH = Wording(
@@ -69,6 +80,12 @@ ARABIC = Wording(
     sent_to="أُرسلت إلى",
     unsubscribe="إلغاء الاشتراك",
     preferences="إعدادات الاشتراك",
+    confirm_subject="أكّد اشتراكك في {list}",
+    confirm_intro="طلب أحدٌ، على الأرجح أنت، إرسال {list} إلى هذا العنوان. للتأكيد افتح "
+    "الرابط أدناه واضغط الزر في الصفحة التي يفتحها.",
+    confirm_link="تأكيد اشتراكي",
+    confirm_expires="يعمل الرابط لمدة {days} أيام.",
+    confirm_ignore="إن لم تطلب ذلك فتجاهل هذه الرسالة: لن تصلك منا رسائل أخرى.",
     no_new_stories="لا أخبار جديدة",
     months=(
         "يناير", "فبراير", "مارس", "أبريل", "مايو", "يونيو",
@@ -91,6 +108,12 @@ HEBREW = Wording(
     sent_to="נשלח אל",
     unsubscribe="להסרה מרשימת התפוצה",
     preferences="העדפות",
+    confirm_subject="אישור ההרשמה אל {list}",
+    confirm_intro="מישהו, כנראה את או אתה, ביקש לקבל את {list} בכתובת הזו. כדי לאשר, פתחו את "
+    "הקישור שלמטה ולחצו על הכפתור בדף שייפתח.",
+    confirm_link="אישור ההרשמה שלי",
+    confirm_expires="הקישור תקף במשך {days} ימים.",
+    confirm_ignore="אם לא ביקשתם זאת, התעלמו מהודעה זו: לא תשמעו מאיתנו שוב.",
     no_new_stories="אין כתבות חדשות",
     months=(
         "ינואר", "פברואר", "מרץ", "אפריל", "מאי", "יוני",
@@ -112,6 +135,13 @@ PERSIAN = Wording(
     sent_to="ارسال به",
     unsubscribe="لغو اشتراک",
     preferences="تنظیمات اشتراک",
+    confirm_subject="اشتراک خود در {list} را تأیید کنید",
+    confirm_intro="کسی، به احتمال زیاد خود شما، خواسته است {list} به این نشانی فرستاده شود. برای "
+    "تأیید، پیوند زیر را باز کنید و دکمه صفحه‌ای را که باز می‌شود بزنید.",
+    confirm_link="تأیید اشتراک من",
+    confirm_expires="این پیوند {days} روز کار می‌کند.",
+    confirm_ignore="اگر شما درخواست نکرده‌اید، این نامه را نادیده بگیرید: دیگر از ما نامه‌ای "
+    "دریافت نمی‌کنید.",
     no_new_stories="خبر تازه‌ای نیست",
     months=(
         "ژانویه", "فوریه", "مارس", "آوریل", "مه", "ژوئن",

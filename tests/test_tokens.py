@@ -149,3 +149,33 @@ def test_empty_secret_file_is_a_config_error(tmp_path: Path) -> None:
         load_or_create_secret(path)
     assert caught.value.source == str(path)
     assert "DIGEST_SECRET_KEY" in str(caught.value)
+
+
+def test_a_confirmation_token_opens_its_sign_up_until_it_expires() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from digest.mail.tokens import ExpiredToken
+
+    signer, issued = TokenSigner(SECRET), datetime(2026, 11, 24, 8, tzinfo=UTC)
+    days = timedelta(days=3)
+    token = signer.confirm_token(42, "middle-east-daily", issued)
+    assert re.fullmatch(r"[A-Za-z0-9_.-]+", token) and len(token) < 100
+    assert signer.read_confirm_token(token, issued, days) == (42, "middle-east-daily")
+    assert signer.read_confirm_token(token, issued + days, days) == (42, "middle-east-daily")
+    with pytest.raises(ExpiredToken):
+        signer.read_confirm_token(token, issued + days + timedelta(seconds=1), days)
+    with pytest.raises(ExpiredToken):  # issued in the future: not by a clock we trust
+        signer.read_confirm_token(token, issued - timedelta(hours=1), days)
+    # Altered, another key, another action, another action's token: refused, and not as
+    # expired (the page says the link is damaged).
+    for bad in (
+        token[:-1] + ("A" if token[-1] != "A" else "B"),
+        TokenSigner("another-secret").confirm_token(42, "middle-east-daily", issued),
+        signer.unsubscribe_token(42, "middle-east-daily"),
+        signer.preferences_token(42, "middle-east-daily"),
+    ):
+        with pytest.raises(InvalidToken) as raised:
+            signer.read_confirm_token(bad, issued, days)
+        assert not isinstance(raised.value, ExpiredToken)
+    with pytest.raises(InvalidToken):  # nor does a confirmation token unsubscribe anyone
+        signer.read_unsubscribe_token(token)

@@ -14,7 +14,7 @@ from xml.sax.saxutils import escape
 from digest import pipeline
 from digest.clock import FixedClock
 from digest.config import Settings, settings_from_mapping
-from digest.mail.transport import MemoryTransport
+from digest.mail.transport import MailTransport, MemoryTransport
 from digest.records import Subscriber
 from digest.sample_server import serve_folder
 from digest.services import Services, build_services
@@ -133,14 +133,20 @@ def build_editions(newsroom: Newsroom, count: int, *, first_story: int = 1) -> N
 
 
 @contextmanager
-def newsroom(tmp_path: Path, editions: int = 2, **settings_options: object) -> Iterator[Newsroom]:
+def newsroom(
+    tmp_path: Path,
+    editions: int = 2,
+    *,
+    transport: MailTransport | None = None,
+    **settings_options: object,
+) -> Iterator[Newsroom]:
     folder = tmp_path / "feeds"
     folder.mkdir()
     write_feed(folder, [])
     with serve_folder(folder) as feed_base:
         settings = web_settings(tmp_path, f"{feed_base}/wire.xml", **settings_options)  # type: ignore[arg-type]
         clock = FixedClock(FIRST_SLOT)
-        services = build_services(settings, clock=clock, transport=MemoryTransport())
+        services = build_services(settings, clock=clock, transport=transport or MemoryTransport())
         room = Newsroom(services, clock, folder, [])
         try:
             build_editions(room, editions)

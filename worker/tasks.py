@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from digest import metrics, pipeline, ticking
+from digest import metrics, pipeline, signup, ticking
 from worker import runtime
 from worker.app import app
 from worker.fanout import CeleryFanout
@@ -76,3 +76,13 @@ def publish_edition(list_slug: str, slot: str) -> None:
             services, CeleryFanout(), runtime.leases(), list_slug, datetime.fromisoformat(slot)
         )
     metrics.observe_build(outcome)
+
+
+@app.task(name="digest.sign_up", soft_time_limit=60, time_limit=75, ignore_result=True)
+def sign_up(list_slug: str, email: str, name: str | None) -> None:
+    """A reader's sign-up from `digest serve`'s form: recorded, the confirmation mail sent."""
+    services = runtime.services()
+    with _timed("sign_up"):
+        signup.handle_sign_up(
+            services, services.transport, signup.SignUpRequest(list_slug, email, name)
+        )

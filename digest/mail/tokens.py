@@ -9,9 +9,16 @@ import os
 import re
 import secrets
 import tempfile
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from itsdangerous import BadData, URLSafeSerializer
+from itsdangerous import (
+    BadData,
+    SignatureExpired,
+    Signer,
+    URLSafeSerializer,
+    URLSafeTimedSerializer,
+)
 from itsdangerous.encoding import base64_encode
 
 from digest.errors import ConfigError, DigestError
@@ -19,6 +26,7 @@ from digest.errors import ConfigError, DigestError
 # One salt per action: a token signed for one action never opens another (invariant 7).
 UNSUBSCRIBE_SALT = "unsubscribe"
 PREFERENCES_SALT = "preferences"
+CONFIRM_SALT = "confirm-sign-up"
 
 # The return path's token: edition, subscriber and 80 bits of HMAC, in characters every mail
 # server keeps as they are in a local part (lowercase hex: some servers fold the case).
@@ -30,6 +38,10 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 class InvalidToken(DigestError):
     """A token was altered, signed with another key, or made for another action."""
+
+
+class ExpiredToken(InvalidToken):
+    """A token that was ours, for this action, but is older than it may be."""
 
 
 class TokenSigner:
@@ -44,6 +56,8 @@ class TokenSigner:
             raise ValueError("the signing secret is empty: set DIGEST_SECRET_KEY")
         self._unsubscribe = URLSafeSerializer(secret, salt=UNSUBSCRIBE_SALT)
         self._preferences = URLSafeSerializer(secret, salt=PREFERENCES_SALT)
+        # The one token that expires: a confirmation link opens a subscription only for a while.
+        self._confirm = URLSafeTimedSerializer(secret, salt=CONFIRM_SALT)
         self._unsubscribe_seal = _Seal(self._unsubscribe)
         self._preferences_seal = _Seal(self._preferences)
         # A key of its own, derived from the secret: a return path never opens a link.
@@ -63,6 +77,30 @@ class TokenSigner:
         the price of one payload: what every personal copy carries."""
         payload = self._unsubscribe.dump_payload([subscriber_id, list_slug])
         return self._unsubscribe_seal(payload), self._preferences_seal(payload)
+
+    def confirm_token(self, subscriber_id: int, list_slug: str, now: datetime) -> str:
+        """A token that confirms this subscriber's sign-up to this list, issued at ``now``."""
+        payload = self._confirm.dump_payload([subscriber_id, list_slug])
+        signer = self._confirm.make_signer()
+        # The timestamp is ``now`` (the service's clock), not the machine's time.time().
+        stamped = payload + signer.sep + base64_encode(_int_bytes(int(now.timestamp())))
+        # Signer.sign, not TimestampSigner.sign, which would add time.time() after ours.
+        return Signer.sign(signer, stamped).decode("ascii")
+
+    def read_confirm_token(self, token: str, now: datetime, max_age: timedelta) -> tuple[int, str]:
+        """The (subscriber id, list slug) a confirmation token was made for. Raises
+        ExpiredToken for one issued more than ``max_age`` before ``now`` (or in the future),
+        InvalidToken for one altered or not made by us for confirming."""
+        try:
+            payload, issued = self._confirm.loads(token, return_timestamp=True)
+        except SignatureExpired as error:  # never raised without max_age; kept for safety
+            raise ExpiredToken("the confirmation link has expired") from error
+        except BadData as error:
+            raise InvalidToken("the confirmation link is invalid or was altered") from error
+        age = now - issued.astimezone(now.tzinfo)
+        if age > max_age or age < -_CLOCK_SKEW:
+            raise ExpiredToken("the confirmation link has expired")
+        return _shape(payload, "confirmation")
 
     def delivery_token(self, edition_id: int, subscriber_id: int) -> str:
         """A token that names one delivery (edition, subscriber), for the copy's return path:
@@ -113,11 +151,22 @@ class _Seal:
         return (payload + self._sep + base64_encode(mac.digest())).decode("ascii")
 
 
+_CLOCK_SKEW = timedelta(minutes=5)  # web processes and workers whose clocks differ a little
+
+
+def _int_bytes(number: int) -> bytes:
+    return number.to_bytes((number.bit_length() + 7) // 8 or 1, "big")
+
+
 def _read(serializer: URLSafeSerializer, token: str, action: str) -> tuple[int, str]:
     try:
         payload = serializer.loads(token)
     except BadData as error:
         raise InvalidToken(f"the {action} link is invalid or was altered") from error
+    return _shape(payload, action)
+
+
+def _shape(payload: object, action: str) -> tuple[int, str]:
     # A valid signature over an unexpected shape means a bug or a key shared with another
     # program; refuse rather than guess.
     match payload:

@@ -1,8 +1,9 @@
 """Subscribers and their list memberships: each (subscriber, list) and its every change.
 
-    (none) ──import / form──► pending ──confirm-page / import --confirmed──► confirmed
-                                 │                                            │
-                                 └──────── any channel ──► unsubscribed ◄─────┘
+    (none) ──import / sign-up──► pending ──sign-up (its mail's button) / import --confirmed──►
+                                   ▲  │                                                confirmed
+                 sign-up again ────┘  └──────── any channel ──► unsubscribed ◄──────────────┘
+                 (from unsubscribed)
 
 A membership records the channel and time of its last change; each change is also appended to
 ``subscription_history``. An import adds and confirms, never unsubscribes and never undoes an
@@ -38,6 +39,7 @@ STATUSES = (PENDING, CONFIRMED, UNSUBSCRIBED)
 
 # How a change came: the reader's own channels, the mail system's, the operator's, a file.
 CHANNELS = (
+    "sign-up",  # the sign-up form (to pending) and its confirmation mail's button (to confirmed)
     "form",
     "confirm-page",
     "one-click",
@@ -49,6 +51,7 @@ CHANNELS = (
     "import",
 )
 IMPORT = "import"
+SIGN_UP = "sign-up"
 UNRECORDED = "unrecorded"  # an unsubscribe from before migration 0007, which kept no channel
 
 # Who set a subscriber's name and timezone last (SubscriberRow.set_by).
@@ -99,6 +102,21 @@ _MOVE = (
     .values(status=bindparam("becomes"), channel=bindparam("by"), changed_at=bindparam("at"))
 )
 _EMAIL = select(SubscriberRow.email).where(SubscriberRow.id == bindparam("member"))
+
+
+@dataclass(frozen=True, slots=True)
+class SignUp:
+    """What a sign-up did: the subscriber it is about (None when the address is suppressed),
+    the membership's status before (None when new) and after. A confirmation mail is due only
+    when the membership is pending now."""
+
+    subscriber_id: int | None
+    before: str | None
+    after: str | None
+
+    @property
+    def wants_confirmation(self) -> bool:
+        return self.subscriber_id is not None and self.after == PENDING
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,6 +377,62 @@ class SubscriberStore(StoreBase):
                 found[subscriber_id] = (membership_id, status, channel, changed_at)
         return found
 
+    def sign_up(
+        self, email: str, name: str | None, list_slug: str, key: str, now: datetime
+    ) -> SignUp:
+        """A reader asks to join a list with the form: in one transaction, the subscriber made
+        if new (with ``name``; an existing one's name is never changed by a stranger's form),
+        the membership made pending or, when unsubscribed, pending again (the reader opts in
+        anew), the change recorded with channel "sign-up". A pending or confirmed membership
+        stays as it is. An address suppressed for every list (``key``, see digest.addresses)
+        or forgotten changes nothing."""
+        with self.transaction() as session:
+            connection = session.connection()
+            suppressed = connection.execute(
+                select(SuppressionRow.id).where(SuppressionRow.address_key == key).limit(1)
+            ).first()
+            if suppressed is not None:
+                return SignUp(None, None, None)
+            found = self._subscribers_by_email(connection, [email.lower()])
+            if email.lower() not in found:
+                found = self._insert_subscribers(
+                    connection, [SubscriberInput(email, name=name)], now
+                )
+            subscriber_id = found[email.lower()][0]
+            membership = self._memberships_of(connection, list_slug, [subscriber_id])
+            if subscriber_id not in membership:
+                connection.execute(
+                    insert(SubscriptionRow.__table__),  # type: ignore[arg-type]
+                    [
+                        {
+                            "subscriber_id": subscriber_id,
+                            "list_slug": list_slug,
+                            "status": PENDING,
+                            "channel": SIGN_UP,
+                            "changed_at": now,
+                        }
+                    ],
+                )
+                before = None
+            else:
+                membership_id, before = membership[subscriber_id][:2]
+                if before != UNSUBSCRIBED:
+                    return SignUp(subscriber_id, before, before)
+                done = connection.execute(
+                    update(SubscriptionRow)
+                    .where(
+                        SubscriptionRow.id == membership_id, SubscriptionRow.status == UNSUBSCRIBED
+                    )
+                    .values(status=PENDING, channel=SIGN_UP, changed_at=now)
+                )
+                if done.rowcount != 1:  # another request changed it meanwhile: theirs stands
+                    return SignUp(subscriber_id, before, before)
+            connection.execute(
+                insert(SubscriptionChangeRow.__table__),  # type: ignore[arg-type]
+                [{**_history(subscriber_id, list_slug, before, PENDING, now), "channel": SIGN_UP}],
+            )
+            return SignUp(subscriber_id, before, PENDING)
+
     def set_name_and_timezone(
         self,
         subscriber_id: int,
@@ -509,6 +583,20 @@ class SubscriberStore(StoreBase):
 
     # The name the store had before memberships could be pending: the members who get mail.
     active_subscribers = confirmed_subscribers
+
+    def ever_unsubscribed(self, subscriber_id: int, list_slug: str) -> bool:
+        """Whether the history holds an unsubscribe of this member from this list."""
+        with self.transaction() as session:
+            found = session.execute(
+                select(SubscriptionChangeRow.id)
+                .where(
+                    SubscriptionChangeRow.subscriber_id == subscriber_id,
+                    SubscriptionChangeRow.list_slug == list_slug,
+                    SubscriptionChangeRow.to_status == UNSUBSCRIBED,
+                )
+                .limit(1)
+            ).first()
+            return found is not None
 
     def subscriber(self, subscriber_id: int) -> Subscriber | None:
         with self.transaction() as session:

@@ -2,6 +2,8 @@
 
     request ─► SecurityHeaders ─► RequestLimits ─► router
                                                 ├─ /, /healthz, /static/site.css    (home)
+                                                ├─ /subscribe/{list}, /embed/{list},
+                                                │  /confirm/{token}                 (signup)
                                                 ├─ /unsubscribe/{token}            (unsubscribe)
                                                 └─ /editions/{list}[/{slot}|/feed.atom] (archive)
 
@@ -24,21 +26,32 @@ from starlette.responses import Response
 
 from digest.errors import StoreUnavailableError
 from digest.services import Services, signing_secret
-from digest.web import archive, home, unsubscribe
+from digest.web import archive, home, signup, unsubscribe
 from digest.web.cache import PageCache
+from digest.web.clients import trusted_networks
 from digest.web.context import WebContext, web_context
 from digest.web.forms import FormTokens
 from digest.web.pages import Pages
+from digest.web.ratelimits import LimitsUnavailable, SignUpLimits, sign_up_limits
 from digest.web.security import BODY_LIMIT, RequestLimits, SecurityHeaders, default_headers
+from digest.web.signups import QueueUnavailable, SignUpQueue, sign_up_queue
 
 _log = logging.getLogger(__name__)
 
 
-def create_app(services: Services, *, body_limit: int = BODY_LIMIT) -> Starlette:
-    """The readers' web app on ``services`` (its store, signer, clock and settings)."""
+def create_app(
+    services: Services,
+    *,
+    body_limit: int = BODY_LIMIT,
+    signups: SignUpQueue | None = None,
+    limits: SignUpLimits | None = None,
+) -> Starlette:
+    """The readers' web app on ``services`` (its store, signer, clock and settings). Sign-ups
+    go to ``signups`` (by default a thread with the configured transport, or the workers in
+    the distributed mode) under ``limits`` (by default those of ``[web]``)."""
     settings = services.settings
     app = Starlette(
-        routes=[*home.routes, *unsubscribe.routes, *archive.routes],
+        routes=[*home.routes, *signup.routes, *unsubscribe.routes, *archive.routes],
         middleware=[
             Middleware(SecurityHeaders, https=settings.service.base_url.startswith("https:")),
             Middleware(RequestLimits, limit=body_limit),
@@ -48,6 +61,8 @@ def create_app(services: Services, *, body_limit: int = BODY_LIMIT) -> Starlette
             OperationalError: _store_down,
             InterfaceError: _store_down,
             StoreUnavailableError: _store_down,
+            LimitsUnavailable: _store_down,
+            QueueUnavailable: _store_down,
             # Starlette answers this one outside every middleware: the page sets the headers.
             Exception: _server_error,
         },
@@ -57,6 +72,9 @@ def create_app(services: Services, *, body_limit: int = BODY_LIMIT) -> Starlette
         pages=Pages(settings),
         forms=FormTokens(signing_secret(settings), services.clock),
         archive_cache=PageCache(services.clock),
+        signups=signups or sign_up_queue(services),
+        limits=limits or sign_up_limits(settings),
+        trusted_proxies=trusted_networks(settings.web.trusted_proxies),
     )
     return app
 

@@ -1,4 +1,5 @@
-"""What every route of the web app is handed: services, pages, form tokens, the archive cache."""
+"""What every route of the web app is handed: services, pages, form tokens, the archive cache,
+the sign-up queue and rate limits."""
 
 from __future__ import annotations
 
@@ -13,8 +14,11 @@ from starlette.requests import Request
 
 from digest.services import Services
 from digest.web.cache import PageCache
+from digest.web.clients import Network
 from digest.web.forms import FormTokens
 from digest.web.pages import Pages
+from digest.web.ratelimits import SignUpLimits
+from digest.web.signups import SignUpQueue
 
 T = TypeVar("T")
 # The store's calls at once: the size of SQLAlchemy's connection pool (5). More threads than
@@ -45,6 +49,9 @@ class WebContext:
     pages: Pages
     forms: FormTokens
     archive_cache: PageCache
+    signups: SignUpQueue  # where a sign-up goes once answered (digest.web.signups)
+    limits: SignUpLimits
+    trusted_proxies: tuple[Network, ...] = ()
     store_threads: StoreThreads = field(default_factory=StoreThreads)
 
 

@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from digest.errors import DigestError
 from digest.web.context import web_context
+from digest.web.signup import form_context
 from digest.web.words import ENGLISH
 from digest.wording import direction_of
 
@@ -18,7 +19,8 @@ _log = logging.getLogger(__name__)
 
 
 async def lists_page(request: Request) -> Response:
-    """Every list of the config: its name and description in its own language, its archive."""
+    """Every list of the config: its name and description in its own language, its archive,
+    its sign-up form."""
     web = web_context(request)
     root = web.pages.root
     lists = [
@@ -29,6 +31,7 @@ async def lists_page(request: Request) -> Response:
             "direction": direction_of(digest_list.language),
             "archive": f"{root}/editions/{digest_list.slug}",
             "feed": f"{root}/editions/{digest_list.slug}/feed.atom",
+            "form": form_context(web, digest_list, f"/subscribe/{digest_list.slug}"),
         }
         for digest_list in web.services.settings.lists
     ]

@@ -32,6 +32,15 @@ EDITION_CSP = (
     "frame-ancestors 'none'; base-uri 'none'"
 )
 
+
+def embed_csp(origins: tuple[str, ...]) -> str:
+    """The policy of the embeddable sign-up form (``/embed/LIST``): the page's own, but framed
+    by ``web.embed_origins`` ('*': any site; none: no site). The origins were checked when the
+    config was read: scheme, host and port, nothing that could end the directive."""
+    ancestors = " ".join(origins) if origins else "'none'"
+    return PAGE_CSP.replace("frame-ancestors 'none'", f"frame-ancestors {ancestors}")
+
+
 # Forms are a few hundred bytes; anything much larger is not a reader.
 BODY_LIMIT = 16 * 1024
 # The request line and every header together; browsers send 1-3 KiB.
@@ -75,14 +84,25 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
+                present = {name.lower(): value for name, value in headers}
                 headers.extend(
-                    (name, value) for name, value in self.defaults.items() if name not in present
+                    (name, value)
+                    for name, value in self.defaults.items()
+                    if name not in present and not _framing_allowed(name, present)
                 )
                 message = {**message, "headers": headers}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _framing_allowed(name: bytes, present: Mapping[bytes, bytes]) -> bool:
+    """True for X-Frame-Options on a response whose own policy lets some site frame it (the
+    embeddable form): DENY would forbid what its frame-ancestors allow."""
+    if name != b"x-frame-options":
+        return False
+    policy = present.get(b"content-security-policy", b"")
+    return b"frame-ancestors" in policy and b"frame-ancestors 'none'" not in policy
 
 
 class _TooLarge(Exception):

@@ -63,9 +63,9 @@ def server_for(app: ASGIApp) -> uvicorn.Server:
         access_log=False,
         log_level="warning",
         timeout_keep_alive=5,
-        # Behind a reverse proxy on this machine, the client's address comes from its headers.
-        proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
+        # X-Forwarded-For is read by the app, from web.trusted_proxies only (digest.web.clients):
+        # uvicorn would believe it from 127.0.0.1 without being asked.
+        proxy_headers=False,
     )
     return uvicorn.Server(config)
 

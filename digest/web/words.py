@@ -35,6 +35,26 @@ class PageWords:
     all_lists: str
     pagination: str  # the label of the pagination landmark
     recipient: str  # stands for the address in the footer of an archived edition
+    # Sign-up and its confirmation ({list}: the list's name; {days}: how long a link works).
+    signup_title: str  # followed by the list's name
+    email_label: str
+    name_label: str
+    signup_button: str
+    honeypot_label: str  # the trap field, hidden from people, which bots fill in
+    invalid_email: str
+    check_inbox_title: str
+    check_inbox_body: str
+    confirm_title: str  # followed by the list's name
+    confirm_explain: str  # {list}: nothing changes until the button is pressed
+    confirm_button: str
+    confirmed_title: str
+    confirmed_body: str  # {list}
+    not_confirmed_title: str
+    not_confirmed_body: str
+    link_expired_title: str
+    link_expired_body: str  # {days}
+    too_many_title: str
+    too_many_body: str  # {minutes}
 
     @property
     def direction(self) -> Literal["ltr", "rtl"]:
@@ -61,6 +81,28 @@ ENGLISH = PageWords(
     all_lists="All newsletters",
     pagination="Pages of editions",
     recipient="each subscriber",
+    signup_title="Sign up for",
+    email_label="Email address",
+    name_label="Name (optional)",
+    signup_button="Sign up",
+    honeypot_label="Leave this field empty",
+    invalid_email="Please enter an email address such as name@example.org.",
+    check_inbox_title="Check your inbox",
+    check_inbox_body="If this address can receive {list}, a mail is on its way with a link to "
+    "confirm. Nothing is sent to you until you confirm; the link works for {days} days.",
+    confirm_title="Confirm your subscription to",
+    confirm_explain="Press the button to start receiving {list}. Nothing changes until you do.",
+    confirm_button="Confirm my subscription",
+    confirmed_title="You are subscribed",
+    confirmed_body="The next edition of {list} will come to you. Every edition has a link to "
+    "unsubscribe.",
+    not_confirmed_title="This sign-up cannot be confirmed",
+    not_confirmed_body="The address left this list or was removed since the mail was sent. Sign "
+    "up again to receive it.",
+    link_expired_title="This link has expired",
+    link_expired_body="Confirmation links work for {days} days. Sign up again for a new one.",
+    too_many_title="Too many requests",
+    too_many_body="Please try again in {minutes} minutes.",
 )
 
 ARABIC = PageWords(
@@ -82,6 +124,26 @@ ARABIC = PageWords(
     all_lists="كل النشرات",
     pagination="صفحات الأعداد",
     recipient="كل مشترك",
+    signup_title="اشترك في",
+    email_label="البريد الإلكتروني",
+    name_label="الاسم (اختياري)",
+    signup_button="اشترك",
+    honeypot_label="اترك هذا الحقل فارغاً",
+    invalid_email="أدخل عنوان بريد إلكتروني مثل name@example.org.",
+    check_inbox_title="تفقّد بريدك",
+    check_inbox_body="إن كان هذا العنوان يستطيع استلام {list} فرسالة في طريقها إليه برابط للتأكيد. "
+    "لن يصلك شيء قبل أن تؤكد؛ يعمل الرابط لمدة {days} أيام.",
+    confirm_title="أكّد اشتراكك في",
+    confirm_explain="اضغط الزر لتبدأ باستلام {list}. لن يتغير شيء قبل أن تضغطه.",
+    confirm_button="تأكيد اشتراكي",
+    confirmed_title="تم اشتراكك",
+    confirmed_body="سيصلك العدد القادم من {list}. في كل عدد رابط لإلغاء الاشتراك.",
+    not_confirmed_title="لا يمكن تأكيد هذا الاشتراك",
+    not_confirmed_body="غادر هذا العنوان النشرة أو حُذف منذ إرسال الرسالة. اشترك من جديد لتصلك.",
+    link_expired_title="انتهت صلاحية هذا الرابط",
+    link_expired_body="تعمل روابط التأكيد لمدة {days} أيام. اشترك من جديد لتصلك رسالة جديدة.",
+    too_many_title="طلبات كثيرة",
+    too_many_body="حاول مرة أخرى بعد {minutes} دقيقة.",
 )
 
 HEBREW = PageWords(
@@ -103,6 +165,27 @@ HEBREW = PageWords(
     all_lists="כל הניוזלטרים",
     pagination="עמודי הגיליונות",
     recipient="כל מנוי",
+    signup_title="הרשמה אל",
+    email_label="כתובת דוא״ל",
+    name_label="שם (לא חובה)",
+    signup_button="הרשמה",
+    honeypot_label="השאירו שדה זה ריק",
+    invalid_email="הזינו כתובת דוא״ל כמו name@example.org.",
+    check_inbox_title="בדקו את תיבת הדואר",
+    check_inbox_body="אם הכתובת יכולה לקבל את {list}, נשלחה אליה הודעה עם קישור לאישור. דבר לא "
+    "יישלח אליכם עד שתאשרו; הקישור תקף במשך {days} ימים.",
+    confirm_title="אישור ההרשמה אל",
+    confirm_explain="לחצו על הכפתור כדי להתחיל לקבל את {list}. דבר לא ישתנה עד שתלחצו.",
+    confirm_button="אישור ההרשמה שלי",
+    confirmed_title="נרשמתם",
+    confirmed_body="הגיליון הבא של {list} יגיע אליכם. בכל גיליון יש קישור להסרה.",
+    not_confirmed_title="לא ניתן לאשר את ההרשמה",
+    not_confirmed_body="הכתובת עזבה את הרשימה או הוסרה מאז שההודעה נשלחה. הירשמו שוב כדי "
+    "לקבל אותה.",
+    link_expired_title="תוקף הקישור פג",
+    link_expired_body="קישורי אישור תקפים במשך {days} ימים. הירשמו שוב לקבלת קישור חדש.",
+    too_many_title="יותר מדי בקשות",
+    too_many_body="נסו שוב בעוד {minutes} דקות.",
 )
 
 PERSIAN = PageWords(
@@ -124,6 +207,27 @@ PERSIAN = PageWords(
     all_lists="همه خبرنامه‌ها",
     pagination="صفحه‌های شماره‌ها",
     recipient="هر مشترک",
+    signup_title="اشتراک در",
+    email_label="نشانی ایمیل",
+    name_label="نام (اختیاری)",
+    signup_button="اشتراک",
+    honeypot_label="این خانه را خالی بگذارید",
+    invalid_email="یک نشانی ایمیل مانند name@example.org وارد کنید.",
+    check_inbox_title="صندوق نامه‌تان را ببینید",
+    check_inbox_body="اگر این نشانی بتواند {list} را دریافت کند، نامه‌ای با پیوند تأیید در راه "
+    "است. تا تأیید نکنید چیزی برایتان فرستاده نمی‌شود؛ پیوند {days} روز کار می‌کند.",
+    confirm_title="تأیید اشتراک در",
+    confirm_explain="برای آغاز دریافت {list} دکمه را بزنید. تا آن را نزنید چیزی تغییر نمی‌کند.",
+    confirm_button="تأیید اشتراک من",
+    confirmed_title="مشترک شدید",
+    confirmed_body="شماره بعدی {list} برای شما می‌آید. هر شماره پیوندی برای لغو اشتراک دارد.",
+    not_confirmed_title="این اشتراک را نمی‌توان تأیید کرد",
+    not_confirmed_body="این نشانی از زمان ارسال نامه از خبرنامه خارج یا حذف شده است. برای "
+    "دریافت آن دوباره مشترک شوید.",
+    link_expired_title="این پیوند منقضی شده است",
+    link_expired_body="پیوندهای تأیید {days} روز کار می‌کنند. برای پیوند تازه دوباره مشترک شوید.",
+    too_many_title="درخواست‌های بیش از حد",
+    too_many_body="لطفاً {minutes} دقیقه دیگر دوباره امتحان کنید.",
 )
 
 _BY_LANGUAGE = {"en": ENGLISH, "ar": ARABIC, "he": HEBREW, "iw": HEBREW, "fa": PERSIAN}

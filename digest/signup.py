@@ -1,0 +1,122 @@
+"""Sign-up with double opt-in: the work behind the form, and the confirmation.
+
+    the form (digest.web.signup) ─► a SignUpRequest on the queue; the reader is answered at once
+    handle_sign_up(request), off the request path (digest.web.signups: a thread, or a Celery
+        task on the workers in the distributed mode):
+        address suppressed or forgotten ─► nothing
+        membership confirmed or pending ─► stays; a pending one is sent the mail again
+        new, or unsubscribed ─► pending (channel "sign-up"), and the confirmation mail:
+            a link to base_url/confirm/TOKEN, signed, expiring after web.confirm_days
+    the confirmation page's button ─► confirm_sign_up: pending ─► confirmed (channel "sign-up")
+
+Only confirmed members receive editions (digest.store.editions.queue_deliveries). A
+confirmed reader who signs up again gets no mail: the form's answer is the same for everyone,
+and a mail saying "you are subscribed already" would only tell a stranger's form to write to
+them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError
+
+from digest.errors import DeliveryError, HeaderCheckError
+from digest.lists import list_for_slug
+from digest.mail.confirmation import confirmation_message
+from digest.mail.transport import MailTransport
+from digest.services import Services
+from digest.store.subscribers import SIGN_UP, Change, SignUp
+from digest.suppression import RESUBSCRIBED, append_suppressions
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SignUpRequest:
+    """What the form asked for: a checked, normalized address, a name (or none), a list."""
+
+    list_slug: str
+    email: str
+    name: str | None = None
+
+    def as_args(self) -> tuple[str, str, str | None]:
+        """The arguments of the Celery task that handles it."""
+        return self.list_slug, self.email, self.name
+
+
+def confirm_max_age(services: Services) -> timedelta:
+    return timedelta(days=services.settings.web.confirm_days)
+
+
+def handle_sign_up(
+    services: Services, transport: MailTransport, request: SignUpRequest
+) -> SignUp | None:
+    """Record the sign-up and send the confirmation mail when one is due (see the module's
+    docstring); None when the list is no longer configured. A mail the transport refuses is
+    logged: the reader, told to check their inbox, signs up again."""
+    digest_list = list_for_slug(services.settings, request.list_slug)
+    if digest_list is None:
+        _log.warning("a sign-up for list %r, which is no longer configured", request.list_slug)
+        return None
+    now = services.clock.now()
+    store = services.store
+    key = services.address_key(request.email)
+    try:
+        outcome = store.sign_up(request.email, request.name, digest_list.slug, key, now)
+    except IntegrityError:
+        # Two workers made the same new subscriber or membership at once: the other's stands,
+        # and this one now finds it.
+        outcome = store.sign_up(request.email, request.name, digest_list.slug, key, now)
+    if not outcome.wants_confirmation or outcome.subscriber_id is None:
+        return outcome
+    subscriber = store.subscriber(outcome.subscriber_id)
+    if subscriber is None:  # forgotten between the two calls
+        return outcome
+    token = services.signer.confirm_token(subscriber.id, digest_list.slug, now)
+    url = f"{services.settings.service.base_url}/confirm/{token}"
+    try:
+        message = confirmation_message(
+            services.settings,
+            services.renderer,
+            digest_list,
+            subscriber,
+            url,
+            now,
+            dkim=services.dkim,
+        )
+        transport.send(message)
+    except (DeliveryError, HeaderCheckError) as error:
+        _log.error(
+            "list %r: the confirmation mail of subscriber %d was not sent: %s",
+            digest_list.slug,
+            subscriber.id,
+            error,
+        )
+    return outcome
+
+
+def confirm_sign_up(services: Services, subscriber_id: int, list_slug: str) -> Change | None:
+    """The confirmation page's button: the pending membership confirmed (channel "sign-up");
+    pressing it again changes nothing, and an unsubscribed reader stays unsubscribed. None
+    when there is no such membership.
+
+    A reader who had unsubscribed from the list and came back gets a ``sign-up`` line in the
+    suppression file, after their unsubscribe's: the file read again (an operator's edit)
+    then leaves them subscribed (digest.suppression).
+    """
+    digest_list = list_for_slug(services.settings, list_slug)
+    slug = digest_list.slug if digest_list is not None else list_slug
+    store, now = services.store, services.clock.now()
+    change = store.confirm(subscriber_id, slug, now, SIGN_UP)
+    if change is not None and change.changed and store.ever_unsubscribed(subscriber_id, slug):
+        subscriber = store.subscriber(subscriber_id)
+        path = services.settings.service.suppression_path
+        if subscriber is not None:
+            try:
+                append_suppressions(path, [(subscriber.email, slug, RESUBSCRIBED, now)])
+            except OSError as error:
+                _log.error("could not write %s (%s): a returning reader's line", path, error)
+    return change

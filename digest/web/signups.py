@@ -1,0 +1,119 @@
+"""Where a sign-up goes once the form is answered: off the request path, so the answer takes
+the same time whether a confirmation mail is sent or not (no enumeration, also by timing).
+
+    embedded: ThreadQueue ─► one thread, its own mail transport ─► digest.signup.handle_sign_up
+    distributed (service.broker_url): CeleryQueue ─► task digest.sign_up on the workers
+
+The thread's queue is bounded: a flood past ``MAX_WAITING`` is dropped (and logged) rather
+than held in memory; the readers among it are told to check their inbox, find nothing, and
+sign up again. Sign-ups still waiting when the process stops are lost the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import Protocol
+
+from digest.errors import DigestError
+from digest.mail.transport import MailTransport
+from digest.services import Services, default_transport
+from digest.signup import SignUpRequest, handle_sign_up
+
+_log = logging.getLogger(__name__)
+MAX_WAITING = 1000
+
+
+class SignUpQueue(Protocol):
+    # True: the sign-up is handed over only once the answer is sent (its work runs in this
+    # process); False: before, so a broker that does not take it is a 503.
+    after_response: bool
+
+    def submit(self, request: SignUpRequest) -> None:
+        """Hand the sign-up over; returns at once, whatever becomes of it."""
+        ...
+
+
+class ThreadQueue:
+    """Handles sign-ups one at a time on a thread of this process, with a transport of its
+    own (a transport serves one thread at a time), closed whenever the queue runs dry."""
+
+    after_response = True
+
+    def __init__(
+        self,
+        services: Services,
+        transport_factory: Callable[[], MailTransport],
+        *,
+        max_waiting: int = MAX_WAITING,
+    ) -> None:
+        self._services = services
+        self._transport_factory = transport_factory
+        self._queue: queue.Queue[SignUpRequest] = queue.Queue(max_waiting)
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, request: SignUpRequest) -> None:
+        self._start()
+        try:
+            self._queue.put_nowait(request)
+        except queue.Full:
+            _log.error("list %r: a sign-up was dropped, %d wait already", request.list_slug,
+                       self._queue.maxsize)  # fmt: skip
+
+    def join(self) -> None:
+        """Return once every sign-up submitted so far was handled (for tests and shutdown)."""
+        self._queue.join()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="digest-sign-ups", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        transport: MailTransport | None = None
+        while True:
+            request = self._queue.get()
+            try:
+                if transport is None:
+                    transport = self._transport_factory()
+                handle_sign_up(self._services, transport, request)
+            except Exception:  # one sign-up's failure (a store down, a bug) never stops the next
+                _log.exception("list %r: a sign-up failed", request.list_slug)
+            finally:
+                if self._queue.empty() and transport is not None:
+                    transport.close()  # no idle SMTP connection for the server to drop
+                self._queue.task_done()
+
+
+class QueueUnavailable(DigestError):
+    """The broker did not take the sign-up: a 503 that asks to come back, nothing done."""
+
+
+class CeleryQueue:
+    """Sends each sign-up to the workers as the task ``digest.sign_up``."""
+
+    after_response = False
+
+    def submit(self, request: SignUpRequest) -> None:
+        from worker.app import app
+
+        try:
+            app.send_task("digest.sign_up", request.as_args())
+        except Exception as error:  # whatever kombu raises for a broker down
+            _log.error("list %r: the broker did not take a sign-up: %s", request.list_slug, error)
+            raise QueueUnavailable(f"the broker did not take the sign-up: {error}") from error
+
+
+def sign_up_queue(services: Services) -> SignUpQueue:
+    """Celery in the distributed mode, else a thread with the configured transport."""
+    broker = services.settings.service.broker_url
+    if broker is not None:
+        return CeleryQueue()
+    settings = services.settings
+    return ThreadQueue(services, lambda: default_transport(settings))

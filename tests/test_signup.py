@@ -1,0 +1,125 @@
+"""digest.signup on SQLite and PostgreSQL: what a sign-up does for each state of the address,
+the confirmation, and sign-ups of one new address racing on several workers."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from digest.mail.transport import MemoryTransport
+from digest.signup import SignUpRequest, confirm_sign_up, handle_sign_up
+from digest.store.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
+from tests.webtools import Newsroom, newsroom
+
+
+@pytest.fixture
+def room(tmp_path: Path, database_url: str) -> Iterator[Newsroom]:
+    with newsroom(tmp_path, editions=0, database_url=database_url) as built:
+        yield built
+
+
+def membership(room: Newsroom, email: str, list_slug: str = "daily") -> str | None:
+    found = [m.status for m in room.services.store.memberships(list_slug) if m.email == email]
+    return found[0] if found else None
+
+
+def test_each_state_of_the_address(room: Newsroom) -> None:
+    services, now = room.services, room.clock.now()
+    store, transport = services.store, MemoryTransport()
+
+    def sign_up(email: str, name: str | None = None, list_slug: str = "daily") -> int:
+        before = len(transport.sent)
+        handle_sign_up(services, transport, SignUpRequest(list_slug, email, name))
+        return len(transport.sent) - before
+
+    assert sign_up("new@example.org", "New") == 1
+    assert membership(room, "new@example.org") == PENDING
+    assert sign_up("new@example.org", "Someone Else") == 1  # pending: the link again
+    assert store.subscriber_by_email("new@example.org").name == "New"  # type: ignore[union-attr]
+    subscriber = store.subscriber_by_email("new@example.org")
+    assert subscriber is not None
+    change = confirm_sign_up(services, subscriber.id, "daily")
+    assert change is not None and change.after == CONFIRMED
+    assert sign_up("NEW@example.org") == 0  # confirmed: nothing, however it is written
+    assert membership(room, "new@example.org") == CONFIRMED
+    assert sign_up("new@example.org", list_slug="arabic") == 1  # another list: its own opt-in
+    store.unsubscribe(subscriber.id, "daily", now, "one-click")
+    assert sign_up("new@example.org") == 1  # unsubscribed: opting in anew
+    assert membership(room, "new@example.org") == PENDING
+    for reason in ("hard-bounce", "forgotten"):
+        email = f"{reason}@example.org"
+        store.suppress(email, services.address_key(email), reason, "operator", now)
+        assert sign_up(email) == 0
+        assert store.subscriber_by_email(email) is None
+    assert handle_sign_up(services, transport, SignUpRequest("gone", "x@example.org")) is None
+
+
+def test_confirming_twice_or_after_leaving_changes_nothing(room: Newsroom) -> None:
+    services = room.services
+    handle_sign_up(services, MemoryTransport(), SignUpRequest("daily", "nour@example.org"))
+    nour = services.store.subscriber_by_email("nour@example.org")
+    assert nour is not None
+    first = confirm_sign_up(services, nour.id, "daily")
+    again = confirm_sign_up(services, nour.id, "daily")
+    assert first is not None and first.changed and again is not None and not again.changed
+    services.store.unsubscribe(nour.id, "daily", room.clock.now(), "one-click")
+    late = confirm_sign_up(services, nour.id, "daily")
+    assert late is not None and late.after == UNSUBSCRIBED
+    assert confirm_sign_up(services, nour.id, "arabic") is None  # never signed up there
+
+
+def test_one_new_address_signed_up_by_several_workers_at_once(room: Newsroom) -> None:
+    services = room.services
+    start, errors = threading.Barrier(6), []
+    transports = [MemoryTransport() for _ in range(6)]
+
+    def worker(transport: MemoryTransport) -> None:
+        start.wait()
+        try:
+            handle_sign_up(services, transport, SignUpRequest("daily", "race@example.org", "R"))
+        except Exception as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in transports]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert [
+        m.status for m in services.store.memberships("daily") if m.email == "race@example.org"
+    ] == [PENDING]
+    assert sum(len(t.sent) for t in transports) >= 1
+
+
+def test_a_returning_reader_stays_subscribed_when_the_suppression_file_is_read_again(
+    room: Newsroom,
+) -> None:
+    from digest.unsubscribes import reconcile_suppressions, unsubscribe
+
+    services, now = room.services, room.clock.now()
+    store, path = services.store, services.settings.service.suppression_path
+    handle_sign_up(services, MemoryTransport(), SignUpRequest("daily", "back@example.org"))
+    back = store.subscriber_by_email("back@example.org")
+    assert back is not None
+    confirm_sign_up(services, back.id, "daily")
+    assert unsubscribe(services, back.id, "daily", "one-click")
+    reconcile_suppressions(services.settings, store, services.address_key, now)
+    # They come back: sign up again, and confirm.
+    handle_sign_up(services, MemoryTransport(), SignUpRequest("daily", "back@example.org"))
+    assert membership(room, "back@example.org") == PENDING
+    confirm_sign_up(services, back.id, "daily")
+    assert path.read_text().splitlines()[-1].startswith("back@example.org,daily,sign-up,")
+    # The operator edits the file by hand: it is read whole again, and still they stay.
+    path.write_text(path.read_text() + "other@example.org,daily,operator,\n")
+    reconcile_suppressions(services.settings, store, services.address_key, now)
+    assert membership(room, "back@example.org") == CONFIRMED
+    assert membership(room, "other@example.org") == UNSUBSCRIBED
+    # Unsubscribing once more is a line after theirs: that one holds again.
+    assert unsubscribe(services, back.id, "daily", "unsubscribe-page")
+    path.write_text(path.read_text().replace("operator,", "operator,\n", 1))
+    reconcile_suppressions(services.settings, store, services.address_key, now)
+    assert membership(room, "back@example.org") == UNSUBSCRIBED

@@ -1,0 +1,576 @@
+"""Sign-up with double opt-in on the app: the form on /, one answer whatever the address, the
+confirmation mail (off the request path), /confirm/TOKEN's button, tokens refused, rate limits,
+the embeddable form, and only confirmed readers getting editions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from pathlib import Path
+
+import pytest
+from limits.storage import MemoryStorage
+from starlette.testclient import TestClient
+
+from digest.delivering import deliver_batch
+from digest.mail.transport import MemoryTransport
+from digest.signup import SignUpRequest, handle_sign_up
+from digest.store.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
+from digest.web import create_app
+from digest.web.ratelimits import SignUpLimits
+from digest.web.signups import ThreadQueue
+from tests.webtools import Newsroom, build_editions, newsroom
+
+BASE = "https://news.example.org"
+
+
+@pytest.fixture
+def room(tmp_path: Path) -> Iterator[Newsroom]:
+    with newsroom(tmp_path, editions=1) as built:
+        yield built
+
+
+@pytest.fixture
+def queue(room: Newsroom) -> ThreadQueue:
+    return ThreadQueue(room.services, lambda: room.services.transport)
+
+
+def app_client(room: Newsroom, queue: ThreadQueue, **limits: str) -> TestClient:
+    rates = {"per_client": "100/hour", "per_address": "100/hour", **limits}
+    return TestClient(
+        create_app(
+            room.services,
+            signups=queue,
+            limits=SignUpLimits(rates["per_client"], rates["per_address"], MemoryStorage()),
+        )
+    )
+
+
+@pytest.fixture
+def client(room: Newsroom, queue: ThreadQueue) -> TestClient:
+    return app_client(room, queue)
+
+
+def sent(room: Newsroom) -> list[EmailMessage]:
+    transport = room.services.transport
+    assert isinstance(transport, MemoryTransport)
+    return [
+        message_from_bytes(message.data, _class=EmailMessage, policy=default_policy)  # type: ignore[arg-type]
+        for message in transport.sent
+    ]
+
+
+def confirmations(room: Newsroom) -> list[EmailMessage]:
+    return [message for message in sent(room) if "confirm" in str(message["Message-ID"])]
+
+
+def form_token(page: str, action: str) -> str:
+    match = re.search(
+        rf'action="{re.escape(action)}".*?name="form_token" value="([^"]+)"', page, re.S
+    )
+    assert match is not None, page
+    return match.group(1)
+
+
+def sign_up(client: TestClient, email: str, list_slug: str = "daily", **fields: str):  # type: ignore[no-untyped-def]
+    action = f"/subscribe/{list_slug}"
+    token = form_token(client.get("/").text, action)
+    return client.post(action, data={"form_token": token, "email": email, **fields})
+
+
+def status_of(room: Newsroom, email: str, list_slug: str = "daily") -> str | None:
+    for membership in room.services.store.memberships(list_slug):
+        if membership.email == email:
+            return membership.status
+    return None
+
+
+def confirm_path(message: EmailMessage) -> str:
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    found = re.search(r"https://news\.example\.org(/confirm/\S+)", text)
+    assert found is not None, text
+    return found.group(1)
+
+
+def history(room: Newsroom, email: str) -> list[tuple[str | None, str, str]]:
+    from sqlalchemy import select
+
+    from digest.store.schema import SubscriberRow, SubscriptionChangeRow
+
+    with room.services.store.transaction() as session:
+        rows = session.execute(
+            select(
+                SubscriptionChangeRow.from_status,
+                SubscriptionChangeRow.to_status,
+                SubscriptionChangeRow.channel,
+            )
+            .join(SubscriberRow, SubscriberRow.id == SubscriptionChangeRow.subscriber_id)
+            .where(SubscriberRow.email == email)
+            .order_by(SubscriptionChangeRow.id)
+        )
+        return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+def test_the_front_page_has_a_labelled_sign_up_form_per_list_right_to_left_for_arabic(
+    client: TestClient,
+) -> None:
+    page = client.get("/").text
+    assert page.count('<form class="signup"') == 2
+    for slug in ("daily", "arabic"):
+        assert f'action="/subscribe/{slug}"' in page
+        assert f'<label for="email-{slug}">' in page and f'id="email-{slug}"' in page
+        assert f'<label for="name-{slug}">' in page
+    arabic = page[page.index('action="/subscribe/arabic"') - 200 :]
+    assert 'lang="ar" dir="rtl"' in arabic[:300]
+    assert "البريد الإلكتروني" in arabic and 'type="email"' in arabic
+    # The trap field: out of sight, out of the tab order, hidden from screen readers.
+    assert page.count('<div class="trap" aria-hidden="true">') == 2
+    assert 'name="website" type="text" tabindex="-1"' in page
+
+
+def test_a_sign_up_is_pending_and_gets_one_confirmation_mail(
+    room: Newsroom, client: TestClient, queue: ThreadQueue
+) -> None:
+    answer = sign_up(client, "New.Reader@Example.org", name="Nour")
+    assert answer.status_code == 200 and "Check your inbox" in answer.text
+    queue.join()
+    assert status_of(room, "New.Reader@example.org") == PENDING
+    assert history(room, "New.Reader@example.org") == [(None, PENDING, "sign-up")]
+    assert not room.is_member("daily", "Nour")  # pending: no edition yet
+    [mail] = confirmations(room)
+    assert mail["To"] == "Nour <New.Reader@example.org>"
+    assert str(mail["Subject"]) == "Confirm your subscription to Daily Brief"
+    assert mail["From"] == "The Desk <desk@example.org>"
+    html = mail.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert "#a3262a" in html and "Daily Brief" in html and confirm_path(mail) in html
+    assert "List-Unsubscribe" not in mail  # not a bulk message
+
+
+def test_one_answer_whatever_the_address_and_mail_only_where_due(
+    room: Newsroom, client: TestClient, queue: ThreadQueue
+) -> None:
+    services, now = room.services, room.clock.now()
+    sam = room.subscriber("daily", "Sam")
+    services.store.unsubscribe(sam.id, "daily", now, "one-click")
+    services.store.suppress(
+        "gone@example.org", services.address_key("gone@example.org"), "hard-bounce", "bounce", now
+    )
+    sign_up(client, "waiting@example.org")
+    queue.join()
+    mails_before = len(confirmations(room))
+    cases = {
+        "new": ("fresh@example.org", {}),
+        "pending": ("waiting@example.org", {}),
+        "confirmed": ("rana@example.org", {}),
+        "unsubscribed": ("sam@example.org", {}),
+        "suppressed": ("gone@example.org", {}),
+        "honeypot": ("bot@example.org", {"website": "http://spam.example"}),
+    }
+    answers = {case: sign_up(client, email, **extra) for case, (email, extra) in cases.items()}
+    queue.join()
+    first = answers["new"]
+    assert first.status_code == 200
+    for case, answer in answers.items():
+        assert answer.status_code == first.status_code, case
+        assert answer.content == first.content, case
+        assert dict(answer.headers) == dict(first.headers), case
+    for email, _ in cases.values():
+        assert email not in first.text
+    mailed = sorted(str(m["To"]) for m in confirmations(room)[mails_before:])
+    # A pending reader is sent the link again; an unsubscribed one opts in anew.
+    assert mailed == ["Sam <sam@example.org>", "fresh@example.org", "waiting@example.org"]
+    assert status_of(room, "sam@example.org") == PENDING
+    assert status_of(room, "rana@example.org") == CONFIRMED
+    assert status_of(room, "gone@example.org") is None
+    assert status_of(room, "bot@example.org") is None
+    assert services.store.subscriber_by_email("bot@example.org") is None
+
+
+def test_the_answer_is_sent_before_the_sign_up_is_handled(room: Newsroom) -> None:
+    """The store and the mail are off the request path: with the queue's thread held, the
+    answer still comes, and nothing is recorded until the thread runs."""
+    held: list[SignUpRequest] = []
+
+    class Held:
+        after_response = False
+
+        def submit(self, request: SignUpRequest) -> None:
+            held.append(request)
+
+    client = TestClient(create_app(room.services, signups=Held()))
+    answer = sign_up(client, "later@example.org", name="Later")
+    assert answer.status_code == 200
+    assert held == [SignUpRequest("daily", "later@example.org", "Later")]
+    assert room.services.store.subscriber_by_email("later@example.org") is None
+
+
+def test_without_a_valid_form_token_nothing_is_queued(
+    room: Newsroom, client: TestClient, queue: ThreadQueue
+) -> None:
+    other = form_token(client.get("/").text, "/subscribe/arabic")
+    for data in (
+        {"email": "a@example.org"},
+        {"email": "a@example.org", "form_token": "forged"},
+        {"email": "a@example.org", "form_token": other},  # issued for another form
+    ):
+        answer = client.post("/subscribe/daily", data=data)
+        assert answer.status_code == 403
+        assert "open too long" in answer.text and 'name="form_token"' in answer.text
+    queue.join()
+    assert room.services.store.subscriber_by_email("a@example.org") is None
+    assert confirmations(room) == []
+
+
+def test_an_address_we_cannot_send_to_is_refused_with_the_form_again(
+    room: Newsroom, client: TestClient, queue: ThreadQueue
+) -> None:
+    for typed in ("not-an-address", "a@b", "x@localhost", "a\r\nBcc: b@example.org", "é@ex.org"):
+        answer = sign_up(client, typed, name="N")
+        assert answer.status_code == 400, typed
+        assert "Please enter an email address" in answer.text
+        assert 'aria-invalid="true"' in answer.text
+    queue.join()
+    assert confirmations(room) == []
+
+
+def test_the_confirmation_link_shows_a_button_and_only_its_post_confirms(
+    room: Newsroom, client: TestClient, queue: ThreadQueue
+) -> None:
+    sign_up(client, "nour@example.org", name="Nour")
+    queue.join()
+    path = confirm_path(confirmations(room)[0])
+    for _ in range(3):  # a link scanner, a preview pane, the reader
+        page = client.get(path)
+        assert page.status_code == 200 and page.text.count("<button") == 1
+        assert client.head(path).status_code == 200
+    assert status_of(room, "nour@example.org") == PENDING
+    confirmed = client.post(path, data={"form_token": form_token(page.text, path)})
+    assert confirmed.status_code == 200 and "You are subscribed" in confirmed.text
+    assert room.is_member("daily", "Nour")
+    again = client.post(path, data={"form_token": form_token(page.text, path)})
+    assert again.status_code == 200  # a double click: still subscribed, nothing recorded twice
+    assert history(room, "nour@example.org") == [
+        (None, PENDING, "sign-up"),
+        (PENDING, CONFIRMED, "sign-up"),
+    ]
+    # The button without its form token confirms nothing new, and shows the button again.
+    assert client.post(path, data={}).status_code == 403
+
+
+def test_tampered_expired_and_foreign_tokens_change_nothing(
+    room: Newsroom, client: TestClient, queue: ThreadQueue
+) -> None:
+    services = room.services
+    sign_up(client, "nour@example.org")
+    queue.join()
+    path = confirm_path(confirmations(room)[0])
+    token = path.rsplit("/", 1)[1]
+    nour = services.store.subscriber_by_email("nour@example.org")
+    assert nour is not None
+    signer, now = services.signer, room.clock.now()
+    unsubscribe = signer.unsubscribe_token(nour.id, "daily")
+    cases = {
+        f"/confirm/{token[:-2]}": 400,
+        f"/confirm/{token}A": 400,
+        f"/confirm/{unsubscribe}": 400,  # made for another action
+        f"/confirm/{signer.confirm_token(nour.id, 'gone-list', now)}": 410,  # no such list
+        f"/confirm/{'x' * 400}": 400,
+    }
+    for bad, status in cases.items():
+        assert client.get(bad).status_code == status, bad
+        assert client.post(bad, data={"form_token": "x"}).status_code == status, bad
+    room.clock.set(now + timedelta(days=3, minutes=1))  # web.confirm_days = 3
+    page = client.get(path)
+    assert page.status_code == 410 and "expired" in page.text
+    assert client.post(path, data={"form_token": "x"}).status_code == 410
+    assert status_of(room, "nour@example.org") == PENDING
+
+
+def test_an_unsubscribed_reader_cannot_be_confirmed_by_an_old_link(
+    room: Newsroom, client: TestClient, queue: ThreadQueue
+) -> None:
+    sign_up(client, "nour@example.org")
+    queue.join()
+    path = confirm_path(confirmations(room)[0])
+    nour = room.services.store.subscriber_by_email("nour@example.org")
+    assert nour is not None
+    room.services.store.unsubscribe(nour.id, "daily", room.clock.now(), "one-click")
+    page = client.get(path)
+    answer = client.post(path, data={"form_token": form_token(page.text, path)})
+    assert answer.status_code == 409 and "cannot be confirmed" in answer.text
+    assert status_of(room, "nour@example.org") == UNSUBSCRIBED
+
+
+def test_only_confirmed_readers_get_the_next_edition(
+    room: Newsroom, client: TestClient, queue: ThreadQueue
+) -> None:
+    sign_up(client, "pending@example.org")
+    sign_up(client, "confirmed@example.org")
+    queue.join()
+    [_, mail] = confirmations(room)
+    path = confirm_path(mail)
+    assert mail["To"] == "confirmed@example.org"
+    client.post(path, data={"form_token": form_token(client.get(path).text, path)})
+    build_editions(room, 1)
+    services = room.services
+    edition = services.store.latest_edition("daily")
+    assert edition is not None
+    deliver_batch(services, edition.id, services.store.pending_deliveries(edition.id))
+    recipients = {
+        m["To"].addresses[0].addr_spec
+        for m in sent(room)
+        if "List-Id" in m and "daily" in str(m["List-Id"])
+    }
+    assert "confirmed@example.org" in recipients
+    assert "pending@example.org" not in recipients
+
+
+def test_over_the_limits_a_429_page_with_retry_after(room: Newsroom, queue: ThreadQueue) -> None:
+    client = app_client(room, queue, per_address="2/hour", per_client="4/hour")
+    for _ in range(2):
+        assert sign_up(client, "same@example.org").status_code == 200
+    third = sign_up(client, "Same@Example.org")  # the same address, however it is written
+    assert third.status_code == 429
+    assert 1 <= int(third.headers["retry-after"]) <= 3600
+    assert "Too many requests" in third.text and "/static/site.css" in third.text
+    assert third.headers["content-security-policy"].startswith("default-src 'none'")
+    assert sign_up(client, "other@example.org").status_code == 200  # the 4th from this client
+    fifth = sign_up(client, "another@example.org", list_slug="arabic")
+    assert fifth.status_code == 429 and "طلبات كثيرة" in fifth.text  # in the list's words
+    queue.join()
+    # same@ twice (a pending reader is sent the link again), other@ once; nothing more.
+    assert sorted(str(m["To"]) for m in confirmations(room)) == [
+        "other@example.org",
+        "same@example.org",
+        "same@example.org",
+    ]
+    assert status_of(room, "another@example.org", "arabic") is None
+
+
+def test_x_forwarded_for_counts_only_from_a_trusted_proxy(
+    room: Newsroom, queue: ThreadQueue
+) -> None:
+    client = app_client(room, queue, per_client="2/hour")
+    # Not a trusted proxy (none is by default): a forged header changes nothing.
+    for number in range(2):
+        forged = {"x-forwarded-for": f"198.51.100.{number}"}
+        token = form_token(client.get("/").text, "/subscribe/daily")
+        answer = client.post(
+            "/subscribe/daily",
+            data={"form_token": token, "email": f"r{number}@example.org"},
+            headers=forged,
+        )
+        assert answer.status_code == 200
+    token = form_token(client.get("/").text, "/subscribe/daily")
+    answer = client.post(
+        "/subscribe/daily",
+        data={"form_token": token, "email": "r9@example.org"},
+        headers={"x-forwarded-for": "198.51.100.99"},
+    )
+    assert answer.status_code == 429
+
+
+def test_the_embeddable_form_may_be_framed_and_still_needs_its_token(
+    room: Newsroom, client: TestClient, queue: ThreadQueue
+) -> None:
+    page = client.get("/embed/daily")
+    assert page.status_code == 200
+    policy = page.headers["content-security-policy"]
+    assert "frame-ancestors *" in policy and "form-action 'self'" in policy
+    assert "x-frame-options" not in page.headers
+    assert 'class="site-header"' not in page.text  # the form alone
+    token = form_token(page.text, "/embed/daily")
+    answer = client.post("/embed/daily", data={"form_token": token, "email": "e@example.org"})
+    assert answer.status_code == 200 and "Check your inbox" in answer.text
+    assert "frame-ancestors *" in answer.headers["content-security-policy"]
+    refused = client.post("/embed/daily", data={"email": "f@example.org"})
+    assert (
+        refused.status_code == 403
+        and "frame-ancestors *" in refused.headers["content-security-policy"]
+    )
+    queue.join()
+    assert [str(m["To"]) for m in confirmations(room)] == ["e@example.org"]
+    # Every other page still refuses every frame.
+    for path in ("/", "/subscribe/daily", "/editions/daily"):
+        other = client.get(path)
+        assert other.headers["x-frame-options"] == "DENY", path
+        assert "frame-ancestors 'none'" in other.headers["content-security-policy"], path
+    assert client.get("/embed/no-such-list").status_code == 404
+
+
+def test_a_name_cannot_add_a_header_to_the_confirmation_mail(room: Newsroom) -> None:
+    transport = MemoryTransport()
+    for name in (
+        "Eve\r\nBcc: victim@example.org",
+        "=?utf-8?b?DQpCY2M6IHZAZXhhbXBsZS5vcmc=?=",
+        "ن" * 400,
+    ):
+        handle_sign_up(
+            room.services,
+            transport,
+            SignUpRequest("arabic", f"x{len(transport.sent)}@example.org", name),
+        )
+    assert len(transport.sent) == 3
+    for outgoing in transport.sent:
+        head = outgoing.data.partition(b"\r\n\r\n")[0]
+        assert b"\nBcc" not in head and b"\r\nBcc" not in head
+        message = message_from_bytes(outgoing.data, _class=EmailMessage, policy=default_policy)  # type: ignore[arg-type]
+        assert "Bcc" not in message and len(message.get_all("To") or []) == 1
+        assert "\n" not in str(message["To"]) and "\r" not in str(message["To"])
+        assert str(message["Subject"]) == "أكّد اشتراكك في النشرة اليومية"
+        html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+        assert 'dir="rtl"' in html and "تأكيد اشتراكي" in html
+
+
+def test_a_broker_that_does_not_take_the_sign_up_is_a_503(room: Newsroom) -> None:
+    from digest.web.signups import QueueUnavailable
+
+    class Down:
+        after_response = False
+
+        def submit(self, request: SignUpRequest) -> None:
+            raise QueueUnavailable("connection refused")
+
+    client = TestClient(create_app(room.services, signups=Down()))
+    answer = sign_up(client, "nour@example.org")
+    assert answer.status_code == 503 and answer.headers["retry-after"] == "120"
+    assert "Please try again in a few minutes" in answer.text
+
+
+def test_one_failing_sign_up_does_not_stop_the_next(room: Newsroom) -> None:
+    services, failed = room.services, []
+    real = services.store.sign_up
+
+    def failing_once(*args: object, **kwargs: object) -> object:
+        if not failed:
+            failed.append(args)
+            raise RuntimeError("the store went away")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    services.store.sign_up = failing_once  # type: ignore[method-assign]
+    queue = ThreadQueue(services, lambda: services.transport)
+    queue.submit(SignUpRequest("daily", "first@example.org"))
+    queue.submit(SignUpRequest("daily", "second@example.org"))
+    queue.join()
+    assert failed and [str(m["To"]) for m in confirmations(room)] == ["second@example.org"]
+
+
+def test_in_the_embedded_default_the_confirmation_goes_to_the_outbox_folder(
+    room: Newsroom,
+) -> None:
+    """No [smtp]: the app's own queue writes the mail where every other mail goes."""
+    app = create_app(room.services)  # its default queue, with the configured transport
+    client = TestClient(app)
+    assert sign_up(client, "outbox@example.org").status_code == 200
+    queue = app.state.web.signups
+    assert isinstance(queue, ThreadQueue)
+    queue.join()
+    outbox = room.services.settings.service.outbox
+    [written] = [p for p in outbox.glob("*.eml") if b"outbox@example.org" in p.read_bytes()]
+    message = message_from_bytes(written.read_bytes(), _class=EmailMessage, policy=default_policy)  # type: ignore[arg-type]
+    assert str(message["Subject"]) == "Confirm your subscription to Daily Brief"
+    assert written.stat().st_mode & 0o077 == 0  # an address and a link: its owner's only
+
+
+def test_the_thread_queue_gets_the_sign_up_only_once_the_answer_is_sent(room: Newsroom) -> None:
+    """Work on this process's thread never runs beside the answer: its last byte is sent
+    before the sign-up is handed over, whatever the address (no timing to tell them apart)."""
+    import anyio
+
+    events: list[str] = []
+
+    class Deferred:
+        after_response = True
+
+        def submit(self, request: SignUpRequest) -> None:
+            events.append(f"submitted {request.email}")
+
+    app = create_app(room.services, signups=Deferred())
+    token = form_token(TestClient(app).get("/").text, "/subscribe/daily")
+    body = f"form_token={token}&email=nour%40example.org".encode()
+
+    async def call() -> None:
+        received = False
+
+        async def receive() -> dict[str, object]:
+            nonlocal received
+            if received:
+                return {"type": "http.disconnect"}
+            received = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, object]) -> None:
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                events.append("answer sent")
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/subscribe/daily",
+            "raw_path": b"/subscribe/daily",
+            "root_path": "",
+            "query_string": b"",
+            "headers": [
+                (b"host", b"testserver"),
+                (b"content-type", b"application/x-www-form-urlencoded"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+            "client": ("192.0.2.1", 5000),
+            "server": ("testserver", 80),
+        }
+        await app(scope, receive, send)  # type: ignore[arg-type]
+
+    anyio.run(call)
+    assert events == ["answer sent", "submitted nour@example.org"]
+
+
+@pytest.mark.parametrize("language", ["en", "ar", "he", "fa"])
+def test_every_language_has_whole_sign_up_words(language: str) -> None:
+    """Each sentence takes exactly its variables, and the right-to-left ones are written so."""
+    import string
+
+    from digest.web.words import words_for
+    from digest.wording import wording_for
+
+    page, mail = words_for(language), wording_for(language)
+    assert page.language == language and mail.confirm_subject != "" and page.signup_button != ""
+    expected = {
+        page.check_inbox_body: {"list", "days"},
+        page.confirm_explain: {"list"},
+        page.confirmed_body: {"list"},
+        page.link_expired_body: {"days"},
+        page.too_many_body: {"minutes"},
+        mail.confirm_subject: {"list"},
+        mail.confirm_intro: {"list"},
+        mail.confirm_expires: {"days"},
+        mail.confirm_ignore: set(),
+        page.invalid_email: set(),
+    }
+    for sentence, variables in expected.items():
+        found = {name for _, name, _, _ in string.Formatter().parse(sentence) if name}
+        assert found == variables, (language, sentence)
+    if language != "en":
+        assert page.email_label != words_for("en").email_label
+        assert mail.confirm_link != wording_for("en").confirm_link
+    assert page.direction == ("ltr" if language == "en" else "rtl")
+
+
+def test_a_renamed_list_keeps_its_sign_up_addresses(
+    room: Newsroom, client: TestClient, queue: ThreadQueue
+) -> None:
+    for kind in ("subscribe", "embed"):
+        moved = client.get(f"/{kind}/morning", follow_redirects=False)  # the daily's old slug
+        assert moved.status_code == 301 and moved.headers["location"] == f"/{kind}/daily"
+    # A form loaded before the rename still signs up, to the list under its slug now.
+    token = client.app.state.web.forms.issue("/subscribe/morning")  # type: ignore[attr-defined]
+    answer = client.post("/subscribe/morning", data={"form_token": token, "email": "m@example.org"})
+    assert answer.status_code == 200 and "Check your inbox" in answer.text
+    queue.join()
+    assert status_of(room, "m@example.org", "daily") == PENDING
