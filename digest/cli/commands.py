@@ -122,12 +122,11 @@ def _print_preflight(checked: Preflight) -> None:
 
 def _serve_web_pages(stack: ExitStack, services: Services) -> None:
     """The readers' pages from a thread of this process, for as long as ``stack`` is open."""
-    from digest.cli.web import announce
-    from digest.web import create_app
+    from digest.cli.web import announce, readers_app
     from digest.web.server import serving
 
     web = services.settings.web
-    url = stack.enter_context(serving(create_app(services), web.host, web.port))
+    url = stack.enter_context(serving(readers_app(services), web.host, web.port))
     announce(url, services.settings.service.base_url)
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from digest.cli.app import app, console, load_config
-from digest.services import build_services
+from digest.services import Services, build_services
 from digest.store.db import database_errors
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
 
 
 def announce(url: str, base_url: str) -> None:
@@ -30,7 +33,6 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the readers' pages: unsubscribe links, one-click unsubscribe, the archive."""
-    from digest.web import create_app
     from digest.web.server import serve as run_server
 
     settings = load_config()
@@ -38,7 +40,7 @@ def serve(
         services = build_services(settings)
     try:
         run_server(
-            create_app(services),
+            readers_app(services),
             host or settings.web.host,
             settings.web.port if port is None else port,
             announce=lambda url: announce(url, settings.service.base_url),
@@ -46,3 +48,15 @@ def serve(
         )
     finally:
         services.close()
+
+
+def readers_app(services: Services) -> Starlette:
+    """The readers' web app of ``services``: its sign-ups handled by a thread of this process
+    in the embedded mode, by the workers (the task ``digest.sign_up``) in the distributed one."""
+    from digest.web import create_app
+
+    if services.settings.service.broker_url is None:
+        return create_app(services)
+    from worker.signups import CeleryQueue
+
+    return create_app(services, signups=CeleryQueue())

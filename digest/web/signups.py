@@ -2,7 +2,8 @@
 the same time whether a confirmation mail is sent or not (no enumeration, also by timing).
 
     embedded: ThreadQueue ─► one thread, its own mail transport ─► digest.signup.handle_sign_up
-    distributed (service.broker_url): CeleryQueue ─► task digest.sign_up on the workers
+    distributed (service.broker_url): worker.signups.CeleryQueue ─► task digest.sign_up on the
+                                      workers (passed in by the commands that serve the app)
 
 The thread's queue is bounded: a flood past ``MAX_WAITING`` is dropped (and logged) rather
 than held in memory; the readers among it are told to check their inbox, find nothing, and
@@ -95,25 +96,9 @@ class QueueUnavailable(DigestError):
     """The broker did not take the sign-up: a 503 that asks to come back, nothing done."""
 
 
-class CeleryQueue:
-    """Sends each sign-up to the workers as the task ``digest.sign_up``."""
-
-    after_response = False
-
-    def submit(self, request: SignUpRequest) -> None:
-        from worker.app import app
-
-        try:
-            app.send_task("digest.sign_up", request.as_args())
-        except Exception as error:  # whatever kombu raises for a broker down
-            _log.error("list %r: the broker did not take a sign-up: %s", request.list_slug, error)
-            raise QueueUnavailable(f"the broker did not take the sign-up: {error}") from error
-
-
 def sign_up_queue(services: Services) -> SignUpQueue:
-    """Celery in the distributed mode, else a thread with the configured transport."""
-    broker = services.settings.service.broker_url
-    if broker is not None:
-        return CeleryQueue()
+    """A thread with the configured transport: the embedded mode's queue. The distributed
+    mode's, ``worker.signups.CeleryQueue``, is handed to the app by the commands that serve it
+    (the library knows nothing of Celery)."""
     settings = services.settings
     return ThreadQueue(services, lambda: default_transport(settings))
