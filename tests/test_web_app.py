@@ -56,6 +56,13 @@ def test_the_front_page_lists_each_list_in_its_own_language_and_direction(
     assert '<h2 lang="en" dir="ltr"><a href="/editions/daily">Daily Brief</a></h2>' in page.text
     assert '<h2 lang="ar" dir="rtl"><a href="/editions/arabic">النشرة اليومية</a></h2>' in page.text
     assert '<p class="description" lang="ar" dir="rtl">أخبار الخليج كل صباح</p>' in page.text
+    # Its links to past editions and the feed in its words and direction too.
+    assert '<p class="meta" lang="ar" dir="rtl"><a href="/editions/arabic">الأعداد السابقة</a>' in (
+        page.text
+    )
+    assert '<p class="meta" lang="en" dir="ltr"><a href="/editions/daily">Past editions</a>' in (
+        page.text
+    )
     # The frame every page has: a skip link to the main landmark, header and footer.
     assert '<a class="skip-link" href="#content">' in page.text
     assert '<main id="content"' in page.text and "<header" in page.text and "<footer" in page.text

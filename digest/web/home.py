@@ -12,7 +12,7 @@ from starlette.routing import Route
 from digest.errors import DigestError
 from digest.web.context import web_context
 from digest.web.signup import form_context
-from digest.web.words import ENGLISH
+from digest.web.words import ENGLISH, words_for
 from digest.wording import direction_of
 
 _log = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ async def lists_page(request: Request) -> Response:
             "direction": direction_of(digest_list.language),
             "archive": f"{root}/editions/{digest_list.slug}",
             "feed": f"{root}/editions/{digest_list.slug}/feed.atom",
+            "words": words_for(digest_list.language),
             "form": form_context(web, digest_list, f"/subscribe/{digest_list.slug}"),
         }
         for digest_list in web.services.settings.lists
