@@ -32,6 +32,7 @@ from digest.records import (
 from digest.schedule import latest_slot
 from digest.services import Services
 from digest.store.editions import EMPTY, READY, EditionState
+from digest.topic_choices import choice_groups, variant_name
 
 _log = logging.getLogger(__name__)
 
@@ -144,7 +145,9 @@ def compose_next_edition(
     ``window_seq``, the article sequence read when the build began (digest.store.sequence),
     shown to readers as ending ``now``; the articles ``excluded`` (ids) are left out, as if the
     feeds had never sent them."""
-    previous = services.store.latest_edition(digest_list.slug)
+    # The edition of a slot before this one: another variant of this slot, stored a moment
+    # ago, is not where this one's window starts.
+    previous = services.store.edition_before(digest_list.slug, slot)
     return compose_window(
         services,
         digest_list,
@@ -200,12 +203,13 @@ def build_edition(services: Services, list_slug: str, slot: datetime) -> BuildOu
 
 def store_edition(services: Services, list_slug: str, slot: datetime) -> BuildOutcome:
     """The first half of ``build_edition``: the edition of (list, slot) composed, rendered and
-    stored, or found stored (``built`` says which); nothing queued yet."""
+    stored, or found stored (``built`` says which), with a variant for each distinct choice of
+    topics its readers made (digest.topic_choices); nothing queued yet."""
     store, settings, now = services.store, services.settings, services.clock.now()
     digest_list = settings.list(list_slug)
     if digest_list.reader_local:
         return _local_slot(services, digest_list, slot, queue=False)
-    existing = store.edition_for_slot(list_slug, slot)
+    existing = store.edition_for_slot(list_slug, slot, "")
     warnings: tuple[str, ...] = ()
     if existing is None:
         # Read once: a recomposition without a refused article keeps the same window.
@@ -219,6 +223,10 @@ def store_edition(services: Services, list_slug: str, slot: datetime) -> BuildOu
         )
     else:
         state, built = existing, False
+    for choice in choice_groups(store.topic_choices(list_slug), digest_list.topics):
+        if choice is not None:
+            _, made, found = _topic_variant(services, digest_list, slot, choice, state)
+            built, warnings = built or made, (*warnings, *found)
     return BuildOutcome(
         list_slug=list_slug,
         slot=slot.isoformat(),
@@ -235,20 +243,74 @@ def queue_edition(services: Services, stored: BuildOutcome) -> BuildOutcome:
     """The second half of ``build_edition``: one ledger row per member of the list for a stored
     edition that is to be sent. Also when the edition existed: a crash between storing it and
     queueing must not leave its members without their copy (run_cycle builds again each edition
-    never queued). Queueing adds only the rows that are missing, and marks the edition queued."""
-    if services.settings.list(stored.list_slug).reader_local:
+    never queued). Queueing adds only the rows that are missing, and marks the edition queued.
+    Members who chose topics are queued for their choice's variant, stored now if their choice
+    is newer than the first half."""
+    digest_list = services.settings.list(stored.list_slug)
+    if digest_list.reader_local:
         slot = datetime.fromisoformat(stored.slot)
-        return _local_slot(services, services.settings.list(stored.list_slug), slot, queue=True)
+        return _local_slot(services, digest_list, slot, queue=True)
     if not stored.ready or stored.edition_id is None:
         return stored
-    store = services.store
-    file_warnings = list_members_in_step(services, services.settings.list(stored.list_slug))
-    store.queue_deliveries(stored.edition_id, stored.list_slug, services.clock.now())
-    return replace(
-        stored,
-        pending_deliveries=store.delivery_counts(stored.edition_id).pending,
-        warnings=(*stored.warnings, *file_warnings),
+    store, now = services.store, services.clock.now()
+    file_warnings = list_members_in_step(services, digest_list)
+    groups = choice_groups(store.topic_choices(digest_list.slug), digest_list.topics)
+    if not groups:  # nobody chose: every member gets the one edition, as always
+        store.queue_deliveries(stored.edition_id, stored.list_slug, now)
+        pending = store.delivery_counts(stored.edition_id).pending
+        return replace(
+            stored, pending_deliveries=pending, warnings=(*stored.warnings, *file_warnings)
+        )
+    slot = datetime.fromisoformat(stored.slot)
+    plain = store.edition_for_slot(digest_list.slug, slot, "")
+    assert plain is not None and plain.id == stored.edition_id
+    store.queue_deliveries(plain.id, digest_list.slug, now, default_topics=True)
+    warnings = [*stored.warnings, *file_warnings]
+    served = {plain.id}
+    for choice, readers in groups.items():
+        state = plain
+        if choice is not None:
+            state, _, found = _topic_variant(services, digest_list, slot, choice, plain)
+            warnings += found
+        # An empty variant (nothing new in the chosen topics) is not sent; its readers wait.
+        store.queue_deliveries(
+            state.id, digest_list.slug, now, readers=readers if state.status == READY else []
+        )
+        served.add(state.id)
+    states = store.editions_of_slot(digest_list.slug, slot)
+    for state in states:
+        if state.id not in served and state.status == READY:
+            # A choice nobody holds any more: marked queued, so no cycle comes back for it.
+            store.queue_deliveries(state.id, digest_list.slug, now, readers=[])
+    pending = sum(store.delivery_counts(state.id).pending for state in states)
+    return replace(stored, pending_deliveries=pending, warnings=tuple(warnings))
+
+
+def _topic_variant(
+    services: Services,
+    digest_list: ListSettings,
+    slot: datetime,
+    choice: tuple[str, ...],
+    plain: EditionState,
+) -> tuple[EditionState, bool, tuple[str, ...]]:
+    """The variant of (list, slot) for the readers of ``choice``, stored now if it was not:
+    the list narrowed to those topics, over the very window of the plain edition ``plain``."""
+    variant = variant_name(choice)
+    stored = services.store.edition_for_slot(digest_list.slug, slot, variant)
+    if stored is not None:
+        return stored, False, ()
+    narrowed = digest_list.model_copy(update={"topics": choice})
+    previous = services.store.edition_before(digest_list.slug, slot)
+    compose_without = _window_composer(
+        services,
+        narrowed,
+        slot,
+        plain.window_seq,
+        previous.window_seq if previous is not None else 0,
+        previous.window_end if previous is not None else None,
+        now=plain.window_end,
     )
+    return _store_screened(services, narrowed, compose_without, variant)
 
 
 def _store_screened(
@@ -287,8 +349,12 @@ def _window_composer(
     window_seq: int,
     after_seq: int,
     window_start: datetime | None,
+    *,
+    now: datetime | None = None,
 ) -> Callable[[frozenset[int]], Edition]:
-    now = services.clock.now()
+    """Composes the list's edition of the window (``after_seq``, ``window_seq``], shown to
+    readers as ending ``now`` (by default the clock's), less the articles it is given."""
+    now = now if now is not None else services.clock.now()
 
     def compose_without(excluded: frozenset[int]) -> Edition:
         return compose_window(
@@ -321,29 +387,45 @@ def _local_slot(
     built_any, pending = False, 0
     warnings: list[str] = list(file_warnings)
     largest: tuple[int, EditionState] | None = None
+    choices = store.topic_choices(digest_list.slug)
     for group in groups:
-        state = store.edition_for_slot(digest_list.slug, slot, group.variant)
-        if state is None:
-            previous = store.edition_ending_at(digest_list.slug, group.after_seq)
-            state, built, found = _store_screened(
-                services,
-                digest_list,
-                _window_composer(
+        # Within a window, one variant more per distinct choice of topics among its readers.
+        in_group = {reader: choices[reader] for reader in group.readers if reader in choices}
+        by_choice = choice_groups(in_group, digest_list.topics)
+        chosen = {reader for choice, readers in by_choice.items() if choice for reader in readers}
+        plain_readers = [reader for reader in group.readers if reader not in chosen]
+        subgroups = [(None, plain_readers)] + [
+            (choice, readers) for choice, readers in by_choice.items() if choice is not None
+        ]
+        for choice, readers in subgroups:
+            variant = variant_name(choice, base=group.variant)
+            state = store.edition_for_slot(digest_list.slug, slot, variant)
+            if state is None:
+                narrowed = (
+                    digest_list
+                    if choice is None
+                    else digest_list.model_copy(update={"topics": choice})
+                )
+                previous = store.edition_ending_at(digest_list.slug, group.after_seq)
+                state, built, found = _store_screened(
                     services,
-                    digest_list,
-                    slot,
-                    window_seq,
-                    group.after_seq,
-                    previous.window_end if previous else None,
-                ),
-                group.variant,
-            )
-            built_any, warnings = built_any or built, [*warnings, *found]
-        if queue and state.status == READY:
-            store.queue_deliveries(state.id, digest_list.slug, now, readers=group.readers)
-            pending += store.delivery_counts(state.id).pending
-        if largest is None or len(group.readers) > largest[0]:
-            largest = (len(group.readers), state)
+                    narrowed,
+                    _window_composer(
+                        services,
+                        narrowed,
+                        slot,
+                        window_seq,
+                        group.after_seq,
+                        previous.window_end if previous else None,
+                    ),
+                    variant,
+                )
+                built_any, warnings = built_any or built, [*warnings, *found]
+            if queue and state.status == READY:
+                store.queue_deliveries(state.id, digest_list.slug, now, readers=readers)
+                pending += store.delivery_counts(state.id).pending
+            if largest is None or len(readers) > largest[0]:
+                largest = (len(readers), state)
     shown = largest[1] if largest else store.edition_for_slot(digest_list.slug, slot)
     states = store.editions_of_slot(digest_list.slug, slot)
     return BuildOutcome(

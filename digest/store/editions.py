@@ -215,6 +215,18 @@ class EditionStore(ArticleStore):
                 for subscriber_id, timezone, last_slot, last_seq in session.execute(query)
             ]
 
+    def edition_before(self, list_slug: str, slot: datetime) -> EditionState | None:
+        """The list's latest edition of a slot before ``slot``: where the window of an edition
+        of ``slot`` starts, whichever of its variants is stored first."""
+        with self.transaction() as session:
+            row = session.scalars(
+                select(EditionRow)
+                .where(EditionRow.list_slug == list_slug, EditionRow.slot < slot)
+                .order_by(EditionRow.slot.desc(), EditionRow.id)
+                .limit(1)
+            ).one_or_none()
+            return _state(row) if row else None
+
     def latest_edition(self, list_slug: str) -> EditionState | None:
         with self.transaction() as session:
             row = session.scalars(
@@ -342,9 +354,12 @@ class EditionStore(ArticleStore):
         list_slug: str,
         now: datetime | None = None,
         readers: Collection[int] | None = None,
+        *,
+        default_topics: bool = False,
     ) -> int:
         """One pending row per (edition, confirmed member of the list whose address is not
-        suppressed), or of those of them in ``readers`` (ids; the readers of one variant);
+        suppressed), or of those of them in ``readers`` (ids; the readers of one variant), or
+        with ``default_topics`` of those who chose no topics (the plain variant's readers);
         existing rows stay as they are.
 
         One INSERT ... SELECT, so queueing 100,000 members loads none of them into memory. The
@@ -368,6 +383,22 @@ class EditionStore(ArticleStore):
                 )
             )
         )
+        if default_topics:
+            members = members.where(SubscriptionRow.topics.is_(None))
+        if default_topics or readers is not None:
+            # One variant of several: a reader queued for another variant of the same slot (they
+            # changed their topics, or their timezone, between two passes) gets no second copy.
+            slot_of_edition = select(EditionRow.slot).where(EditionRow.id == edition_id)
+            same_slot = select(EditionRow.id).where(
+                EditionRow.list_slug == list_slug,
+                EditionRow.slot == slot_of_edition.scalar_subquery(),
+            )
+            members = members.where(
+                ~exists().where(
+                    DeliveryRow.edition_id.in_(same_slot),
+                    DeliveryRow.subscriber_id == SubscriptionRow.subscriber_id,
+                )
+            )
         if readers is None:
             selections = [members]
         else:  # a bounded IN list at a time: SQLite caps bound parameters

@@ -168,6 +168,8 @@ class SubscriptionRow(Base):
     status: Mapped[str] = mapped_column(String(16))  # pending | confirmed | unsubscribed
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     channel: Mapped[str] = mapped_column(String(32), default="import", server_default="import")
+    # The list's topics the reader chose (preferences), sorted; None: every topic of the list.
+    topics: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class SubscriptionChangeRow(Base):

@@ -452,6 +452,56 @@ class SubscriberStore(StoreBase):
             )
             return bool(done.rowcount)  # type: ignore[attr-defined]
 
+    # Topic choices (the preferences page) ---------------------------------------------------
+
+    def choose_topics(
+        self, subscriber_id: int, list_slug: str, topics: Iterable[str] | None
+    ) -> bool:
+        """Record the topics of a list a member chose (None: every topic of the list); False
+        when there is no such membership. Only the reader chooses them: no import does."""
+        chosen = sorted(set(topics)) if topics is not None else None
+        with self.transaction() as session:
+            done = session.execute(
+                update(SubscriptionRow)
+                .where(
+                    SubscriptionRow.subscriber_id == subscriber_id,
+                    SubscriptionRow.list_slug == list_slug,
+                )
+                .values(topics=chosen)
+            )
+            return bool(done.rowcount)  # type: ignore[attr-defined]
+
+    def memberships_of(self, subscriber_id: int) -> dict[str, tuple[str, tuple[str, ...] | None]]:
+        """Each list the subscriber is or was on: (status, chosen topics or None for all)."""
+        with self.transaction() as session:
+            rows = session.execute(
+                select(
+                    SubscriptionRow.list_slug, SubscriptionRow.status, SubscriptionRow.topics
+                ).where(SubscriptionRow.subscriber_id == subscriber_id)
+            )
+            return {
+                slug: (status, tuple(topics) if topics is not None else None)
+                for slug, status, topics in rows
+            }
+
+    def topic_choices(self, list_slug: str) -> dict[int, tuple[str, ...]]:
+        """The confirmed members of a list who chose some of its topics, with their choice;
+        every other member takes every topic (they are not read: a list nobody customised
+        costs one indexed query that finds nothing)."""
+        with self.transaction() as session:
+            rows = session.execute(
+                select(SubscriptionRow.subscriber_id, SubscriptionRow.topics).where(
+                    SubscriptionRow.list_slug == list_slug,
+                    SubscriptionRow.status == CONFIRMED,
+                    SubscriptionRow.topics.is_not(None),
+                )
+            )
+            return {
+                subscriber_id: tuple(topics or ())
+                for subscriber_id, topics in rows
+                if topics is not None
+            }
+
     # Transitions -------------------------------------------------------------------------------
 
     def unsubscribe(

@@ -1,0 +1,52 @@
+"""Readers' choices of a list's topics (the preferences page), and the edition variants they make.
+
+A member who chose nothing takes every topic of the list: the edition's plain variant (""). Each
+distinct choice is one more variant of the (list, slot), composed and rendered once (invariant 4
+holds per variant) and then personalised per reader like every copy: a list of a thousand readers
+with three distinct choices renders three editions, never a thousand. Every variant of a slot
+covers the same window of articles, so a reader who changes their choice between two editions
+gets each article of their topics once, as every reader does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+
+PREFIX = "topics:"
+
+
+def effective_choice(
+    chosen: Sequence[str] | None, list_topics: Sequence[str]
+) -> tuple[str, ...] | None:
+    """The topics a reader gets now, in the list's order; None (every topic) for no choice, a
+    choice of every topic, or one whose topics have all left the list since (the reader stays
+    subscribed: they get the whole list rather than nothing)."""
+    if chosen is None:
+        return None
+    wanted = set(chosen)
+    kept = tuple(topic for topic in list_topics if topic in wanted)
+    if not kept or len(kept) == len(list_topics):
+        return None
+    return kept
+
+
+def variant_name(choice: Sequence[str] | None, base: str = "") -> str:
+    """The variant of an edition for the readers of ``choice`` (None: ``base`` itself), within
+    the variant ``base`` a list read in each reader's timezone has already; at most 64
+    characters, as the column holds."""
+    if choice is None:
+        return base
+    digest = hashlib.sha256(",".join(choice).encode("utf-8")).hexdigest()[:16]
+    return f"{base}|{PREFIX}{digest}" if base else f"{PREFIX}{digest}"
+
+
+def choice_groups(
+    choices: Mapping[int, Sequence[str]], list_topics: Sequence[str]
+) -> dict[tuple[str, ...] | None, list[int]]:
+    """The members with a choice (``Store.topic_choices``) by the topics they get now; those
+    under None get every topic, as everyone without a choice does."""
+    groups: dict[tuple[str, ...] | None, list[int]] = {}
+    for reader, chosen in sorted(choices.items()):
+        groups.setdefault(effective_choice(chosen, list_topics), []).append(reader)
+    return groups
