@@ -1,0 +1,199 @@
+"""A reader's choice of a list's topics (issue #11 point 5): each distinct choice is one variant
+of the edition, composed and rendered once, never per reader; each reader gets the variant of
+their choice, once per slot, and every article of their topics once across editions."""
+
+from __future__ import annotations
+
+import email
+from collections.abc import Iterator
+from datetime import timedelta
+from email import policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from digest.clock import FixedClock
+from digest.records import RenderedEdition
+from digest.services import Services
+from digest.topic_choices import choice_groups, effective_choice, variant_name
+from tests.test_lists import recipients, run, settings_of, start
+from tests.test_pipeline import DAY1, write_feed
+
+TOPICS = ["iran", "gulf", "levant"]
+STORIES = {
+    "iran": "Iran reopens talks on its uranium stockpile with the agency",
+    "gulf": "Gulf ports expand shipping lanes after a record season",
+    "levant": "Levant grain corridor reopens for relief convoys",
+}
+
+
+def test_a_choice_is_the_lists_topics_it_names_in_the_lists_order() -> None:
+    assert effective_choice(None, TOPICS) is None
+    assert effective_choice(["levant", "iran"], TOPICS) == ("iran", "levant")
+    assert effective_choice(TOPICS[::-1], TOPICS) is None  # every topic: the plain edition
+    assert effective_choice(["sport"], TOPICS) is None  # every chosen topic left the list
+    assert effective_choice(["sport", "gulf"], TOPICS) == ("gulf",)
+
+
+def test_a_variant_is_named_by_its_choice_within_a_window() -> None:
+    assert variant_name(None) == "" and variant_name(None, "after-7") == "after-7"
+    iran = variant_name(("iran",))
+    assert iran.startswith("topics:") and iran != variant_name(("gulf",))
+    assert variant_name(("iran",), "after-7") == f"after-7|{iran}"
+    assert len(variant_name(tuple(f"topic-{n}" for n in range(50)), "after-99999999999")) <= 64
+    groups = choice_groups({3: ["gulf"], 1: ["iran"], 2: ["iran"], 4: TOPICS}, TOPICS)
+    assert groups == {("iran",): [1, 2], ("gulf",): [3], None: [4]}
+
+
+def readers(count: int) -> str:
+    return "email,name\n" + "".join(f"reader{n}@example.org,Reader {n}\n" for n in range(count))
+
+
+@pytest.fixture
+def newsroom(tmp_path: Path) -> Iterator[tuple[Services, Any, Path]]:
+    from digest.sample_server import serve_folder
+
+    folder = tmp_path / "feeds"
+    folder.mkdir()
+    write_feed(folder, [])
+    (tmp_path / "members.csv").write_text(readers(30))
+    with serve_folder(folder) as base_url:
+        raw = {
+            "service": {
+                "database_url": f"sqlite:///{tmp_path / 'digest.db'}",
+                "data_dir": str(tmp_path / "var"),
+                "base_url": "https://news.example.org",
+                "sender_name": "The Desk",
+                "sender_address": "desk@example.org",
+                "postal_address": "1 Example Street, Example City",
+            },
+            "ingest": {"allow_private_addresses": True},
+            "feeds": [{"name": "Wire", "url": f"{base_url}/wire.xml"}],
+            "topics": [
+                {"slug": slug, "name": slug.title(), "rules": {"include": [slug.title()]}}
+                for slug in TOPICS
+            ],
+            "lists": [
+                {
+                    "slug": "daily",
+                    "name": "The Daily Brief",
+                    "topics": TOPICS,
+                    "schedule": "0 7 * * *",
+                    "timezone": "Asia/Dubai",
+                    "subscribers": "members.csv",
+                }
+            ],
+        }
+        services, transport = start(settings_of(tmp_path, raw), FixedClock(DAY1))
+        try:
+            yield services, transport, folder
+        finally:
+            services.close()
+
+
+def publish(folder: Path, day: int) -> None:
+    """Day ``day``'s three stories, one per topic, each an hour before that day's slot."""
+    when = DAY1 + timedelta(days=day) - timedelta(hours=1)
+    write_feed(
+        folder,
+        [(10 * day + n, f"{STORIES[slug]} (day {day})", when) for n, slug in enumerate(TOPICS)],
+    )
+
+
+def member_ids(services: Services) -> dict[str, int]:
+    return {s.email: s.id for s in services.store.active_subscribers("daily")}
+
+
+def copies(transport: Any) -> dict[str, list[str]]:
+    """Each reader's copies, as the text part a mail app shows."""
+    found: dict[str, list[str]] = {}
+    for message in transport.sent:
+        parsed = email.message_from_bytes(message.data, policy=policy.default)
+        text = parsed.get_body(preferencelist=("plain",))
+        assert text is not None
+        found.setdefault(message.recipient, []).append(" ".join(text.get_content().split()))
+    return found
+
+
+def test_each_distinct_choice_is_rendered_once_and_each_reader_gets_theirs(
+    newsroom: tuple[Services, Any, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services, transport, folder = newsroom
+    run(services)  # the readers come in; no article yet, nothing sent
+    ids = member_ids(services)
+    for n in range(0, 12):  # 12 readers want Iran only, 6 the Gulf and the Levant
+        services.store.choose_topics(ids[f"reader{n}@example.org"], "daily", ["iran"])
+    for n in range(12, 18):
+        services.store.choose_topics(ids[f"reader{n}@example.org"], "daily", ["levant", "gulf"])
+    services.store.choose_topics(ids["reader18@example.org"], "daily", TOPICS)  # all of them
+
+    renders: list[tuple[str, ...]] = []
+    render = services.renderer.render
+
+    def counted(edition: Any, digest_list: Any) -> RenderedEdition:
+        renders.append(tuple(digest_list.topics))
+        return render(edition, digest_list)
+
+    monkeypatch.setattr(services.renderer, "render", counted)
+    publish(folder, 1)
+    services.clock.set(DAY1 + timedelta(days=1))  # type: ignore[attr-defined]
+    transport.sent.clear()
+    summary = run(services)
+    # Three editions for 30 readers, each rendered once (the checks render no second time).
+    assert sorted(renders) == sorted([tuple(TOPICS), ("iran",), ("gulf", "levant")])
+    assert summary.messages_delivered == 30
+    got = copies(transport)
+    assert sorted(got) == sorted(ids) and all(len(c) == 1 for c in got.values())
+    [iran_only] = got["reader0@example.org"]
+    assert "uranium stockpile" in iran_only and "shipping lanes" not in iran_only
+    assert "grain corridor" not in iran_only
+    [two] = got["reader15@example.org"]
+    assert "uranium" not in two and "shipping lanes" in two and "grain corridor" in two
+    for everything in (got["reader18@example.org"][0], got["reader25@example.org"][0]):
+        assert all(words in everything for words in ("uranium", "shipping lanes", "grain"))
+
+
+def test_a_changed_choice_takes_effect_at_the_next_edition_with_nothing_twice(
+    newsroom: tuple[Services, Any, Path],
+) -> None:
+    services, transport, folder = newsroom
+    run(services)
+    reader = member_ids(services)["reader3@example.org"]
+    services.store.choose_topics(reader, "daily", ["iran"])
+    publish(folder, 1)
+    services.clock.set(DAY1 + timedelta(days=1))  # type: ignore[attr-defined]
+    run(services)
+    [first] = copies(transport)["reader3@example.org"]
+    assert "uranium stockpile" in first and "shipping lanes" not in first
+
+    services.store.choose_topics(reader, "daily", ["gulf"])
+    publish(folder, 2)  # day 1's stories stay in the feed: none may come again
+    services.clock.set(DAY1 + timedelta(days=2))  # type: ignore[attr-defined]
+    transport.sent.clear()
+    run(services)
+    [second] = copies(transport)["reader3@example.org"]
+    assert "shipping lanes after a record season (day 2)" in second
+    assert "(day 1)" not in second and "uranium" not in second
+    # Back to every topic: the plain edition, as everyone else's.
+    services.store.choose_topics(reader, "daily", None)
+    publish(folder, 3)
+    services.clock.set(DAY1 + timedelta(days=3))  # type: ignore[attr-defined]
+    transport.sent.clear()
+    run(services)
+    [third] = copies(transport)["reader3@example.org"]
+    assert third.count("(day 3)") >= 3 and "(day 2)" not in third
+    assert recipients(transport).count("reader3@example.org") == 1
+
+
+def test_a_list_nobody_customised_builds_one_edition(
+    newsroom: tuple[Services, Any, Path],
+) -> None:
+    services, _, folder = newsroom
+    run(services)
+    publish(folder, 1)
+    services.clock.set(DAY1 + timedelta(days=1))  # type: ignore[attr-defined]
+    run(services)
+    slot = services.store.latest_edition("daily")
+    assert slot is not None
+    assert [state.variant for state in services.store.editions_of_slot("daily", slot.slot)] == [""]
