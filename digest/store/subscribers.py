@@ -44,6 +44,7 @@ CHANNELS = (
     "confirm-page",
     "one-click",
     "unsubscribe-page",
+    "preferences",  # the reader left a list on their preferences page
     "mailto",
     "bounce",
     "complaint",
@@ -652,6 +653,14 @@ class SubscriberStore(StoreBase):
         with self.transaction() as session:
             row = session.get(SubscriberRow, subscriber_id)
             if row is None:
+                return None
+            return Subscriber(row.id, row.email, row.name, timezone=row.timezone)
+
+    def held_subscriber(self, subscriber_id: int) -> Subscriber | None:
+        """The subscriber, None when there is none or they were forgotten (digest.privacy)."""
+        with self.transaction() as session:
+            row = session.get(SubscriberRow, subscriber_id)
+            if row is None or row.set_by == FORGOTTEN:
                 return None
             return Subscriber(row.id, row.email, row.name, timezone=row.timezone)
 

@@ -55,6 +55,19 @@ class PageWords:
     link_expired_body: str  # {days}
     too_many_title: str
     too_many_body: str  # {minutes}
+    # The preferences page ({list}: the list's name).
+    preferences_title: str  # followed by the list's name
+    topics_legend: str
+    topics_hint: str
+    lists_legend: str
+    timezone_label: str
+    timezone_hint: str  # {zone}: the list's own
+    save_button: str
+    saved_notice: str
+    choose_a_topic: str
+    unknown_timezone: str
+    preferences_gone_title: str
+    preferences_gone_body: str
 
     @property
     def direction(self) -> Literal["ltr", "rtl"]:
@@ -103,6 +116,18 @@ ENGLISH = PageWords(
     link_expired_body="Confirmation links work for {days} days. Sign up again for a new one.",
     too_many_title="Too many requests",
     too_many_body="Please try again in {minutes} minutes.",
+    preferences_title="Your preferences for",
+    topics_legend="Topics in your edition",
+    topics_hint="Untick a topic to leave it out of your next editions.",
+    lists_legend="Newsletters you receive",
+    timezone_label="Your timezone",
+    timezone_hint="An IANA name such as Asia/Dubai; leave it empty for the newsletter's ({zone}).",
+    save_button="Save",
+    saved_notice="Saved. Your next edition follows these choices.",
+    choose_a_topic="Choose at least one topic, or unsubscribe from the newsletter.",
+    unknown_timezone="Write a timezone such as Asia/Dubai or Europe/London, or leave it empty.",
+    preferences_gone_title="These preferences are gone",
+    preferences_gone_body="The address this link was made for is no longer on our lists.",
 )
 
 ARABIC = PageWords(
@@ -144,6 +169,18 @@ ARABIC = PageWords(
     link_expired_body="تعمل روابط التأكيد لمدة {days} أيام. اشترك من جديد لتصلك رسالة جديدة.",
     too_many_title="طلبات كثيرة",
     too_many_body="حاول مرة أخرى بعد {minutes} دقيقة.",
+    preferences_title="إعداداتك في",
+    topics_legend="موضوعات نشرتك",
+    topics_hint="أزل علامة موضوع لتستبعده من أعدادك القادمة.",
+    lists_legend="النشرات التي تصلك",
+    timezone_label="منطقتك الزمنية",
+    timezone_hint="اسم من قاعدة IANA مثل Asia/Dubai؛ اتركه فارغاً لمنطقة النشرة ({zone}).",
+    save_button="حفظ",
+    saved_notice="تم الحفظ. يتبع عددك القادم هذه الاختيارات.",
+    choose_a_topic="اختر موضوعاً واحداً على الأقل، أو ألغِ اشتراكك في النشرة.",
+    unknown_timezone="اكتب منطقة زمنية مثل Asia/Dubai أو Europe/London، أو اتركها فارغة.",
+    preferences_gone_title="لم تعد هذه الإعدادات موجودة",
+    preferences_gone_body="العنوان الذي صُنع له هذا الرابط لم يعد في قوائمنا.",
 )
 
 HEBREW = PageWords(
@@ -186,6 +223,18 @@ HEBREW = PageWords(
     link_expired_body="קישורי אישור תקפים במשך {days} ימים. הירשמו שוב לקבלת קישור חדש.",
     too_many_title="יותר מדי בקשות",
     too_many_body="נסו שוב בעוד {minutes} דקות.",
+    preferences_title="ההעדפות שלך עבור",
+    topics_legend="הנושאים בגיליון שלך",
+    topics_hint="הסירו סימון מנושא כדי להשמיט אותו מהגיליונות הבאים.",
+    lists_legend="הידיעונים שמגיעים אליך",
+    timezone_label="אזור הזמן שלך",
+    timezone_hint="שם IANA כמו Asia/Jerusalem; השאירו ריק לאזור הזמן של הידיעון ({zone}).",
+    save_button="שמירה",
+    saved_notice="נשמר. הגיליון הבא שלך יהיה לפי הבחירות האלה.",
+    choose_a_topic="בחרו נושא אחד לפחות, או בטלו את המינוי לידיעון.",
+    unknown_timezone="כתבו אזור זמן כמו Asia/Jerusalem או Europe/London, או השאירו ריק.",
+    preferences_gone_title="ההעדפות האלה אינן עוד",
+    preferences_gone_body="הכתובת שעבורה נוצר הקישור כבר אינה ברשימות שלנו.",
 )
 
 PERSIAN = PageWords(
@@ -228,6 +277,18 @@ PERSIAN = PageWords(
     link_expired_body="پیوندهای تأیید {days} روز کار می‌کنند. برای پیوند تازه دوباره مشترک شوید.",
     too_many_title="درخواست‌های بیش از حد",
     too_many_body="لطفاً {minutes} دقیقه دیگر دوباره امتحان کنید.",
+    preferences_title="تنظیمات شما برای",
+    topics_legend="موضوع‌های شمارهٔ شما",
+    topics_hint="علامت یک موضوع را بردارید تا در شماره‌های بعدی نیاید.",
+    lists_legend="خبرنامه‌هایی که دریافت می‌کنید",
+    timezone_label="منطقهٔ زمانی شما",
+    timezone_hint="نامی از IANA مانند Asia/Tehran؛ برای منطقهٔ خبرنامه ({zone}) خالی بگذارید.",
+    save_button="ذخیره",
+    saved_notice="ذخیره شد. شمارهٔ بعدی شما طبق همین انتخاب‌هاست.",
+    choose_a_topic="دست‌کم یک موضوع انتخاب کنید، یا اشتراک خبرنامه را لغو کنید.",
+    unknown_timezone="منطقهٔ زمانی‌ای مانند Asia/Tehran یا Europe/London بنویسید، یا خالی بگذارید.",
+    preferences_gone_title="این تنظیمات دیگر وجود ندارد",
+    preferences_gone_body="نشانی‌ای که این پیوند برایش ساخته شده دیگر در فهرست‌های ما نیست.",
 )
 
 _BY_LANGUAGE = {"en": ENGLISH, "ar": ARABIC, "he": HEBREW, "iw": HEBREW, "fa": PERSIAN}

@@ -1,0 +1,119 @@
+"""A reader's preferences for a list, as the preferences page shows and saves them.
+
+Library work, no web: what a reader holds (``preferences_of``) and what a saved form changes
+(``save_preferences``): the list's topics they want (digest.topic_choices: their next edition
+follows them), their name and timezone (marked the reader's own: no import overwrites them),
+and which of their lists they stay on (leaving one is an unsubscribe with the channel
+"preferences", as any other).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from digest.config import ListSettings
+from digest.errors import DigestError
+from digest.mail.headers import cut
+from digest.mail.subscribers import clean_name
+from digest.services import Services
+from digest.store.subscribers import CONFIRMED
+from digest.topic_choices import effective_choice
+from digest.unsubscribes import unsubscribe
+
+CHANNEL = "preferences"
+NAME_CHARS = 100
+ZONE_CHARS = 64
+
+
+class PreferencesGone(DigestError):
+    """The reader a preferences link was made for is no longer held (forgotten or removed)."""
+
+
+class PreferencesRefused(DigestError):
+    """A saved form that cannot be taken as it is: ``problem`` says which field and why."""
+
+    def __init__(self, problem: str, field: str) -> None:
+        super().__init__(problem)
+        self.problem, self.field = problem, field
+
+
+@dataclass(frozen=True, slots=True)
+class ListMembership:
+    slug: str
+    name: str
+    language: str
+    status: str | None  # pending | confirmed | unsubscribed; None: never on it
+
+
+@dataclass(frozen=True, slots=True)
+class Preferences:
+    subscriber_id: int
+    email: str
+    name: str | None
+    timezone: str | None
+    topics: tuple[str, ...]  # the list's topics the reader gets, in the list's order
+    lists: tuple[ListMembership, ...]  # every list of the config, in its order
+
+
+def preferences_of(
+    services: Services, subscriber_id: int, digest_list: ListSettings
+) -> Preferences:
+    """What the preferences page of ``digest_list`` shows its reader; PreferencesGone when the
+    reader is not held any more."""
+    store = services.store
+    subscriber = store.held_subscriber(subscriber_id)
+    if subscriber is None:
+        raise PreferencesGone(f"subscriber {subscriber_id} is not held any more")
+    held = store.memberships_of(subscriber_id)
+    chosen = held.get(digest_list.slug, (None, None))[1]
+    topics = effective_choice(chosen, digest_list.topics) or tuple(digest_list.topics)
+    lists = tuple(
+        ListMembership(other.slug, other.name, other.language, held.get(other.slug, (None,))[0])
+        for other in services.settings.lists
+    )
+    return Preferences(
+        subscriber_id, subscriber.email, subscriber.name, subscriber.timezone, topics, lists
+    )
+
+
+def save_preferences(
+    services: Services,
+    subscriber_id: int,
+    digest_list: ListSettings,
+    *,
+    topics: Collection[str],
+    name: str,
+    timezone: str,
+    stay_on: Collection[str],
+) -> Preferences:
+    """Save a reader's form: ``topics`` of ``digest_list`` (at least one of its own), ``name``
+    and ``timezone`` (an IANA name; empty: the list's), and ``stay_on``, the slugs of the lists
+    they are on that they keep (the others of those are unsubscribed). Raises PreferencesRefused
+    before anything changes when a field cannot be taken, PreferencesGone for a reader not held."""
+    current = preferences_of(services, subscriber_id, digest_list)
+    kept = [topic for topic in digest_list.topics if topic in set(topics)]
+    if not kept:
+        raise PreferencesRefused("choose at least one topic", "topics")
+    zone = timezone.strip()
+    if zone:
+        try:
+            if len(zone) > ZONE_CHARS:
+                raise ValueError(zone)
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise PreferencesRefused(
+                f"unknown timezone {zone[:ZONE_CHARS]!r}", "timezone"
+            ) from None
+    cleaned = clean_name(name)
+    cleaned = cut(cleaned, NAME_CHARS) if cleaned else None
+    store = services.store
+    store.choose_topics(
+        subscriber_id, digest_list.slug, None if len(kept) == len(digest_list.topics) else kept
+    )
+    store.set_name_and_timezone(subscriber_id, cleaned, zone or None)
+    for membership in current.lists:
+        if membership.status == CONFIRMED and membership.slug not in stay_on:
+            unsubscribe(services, subscriber_id, membership.slug, CHANNEL)
+    return preferences_of(services, subscriber_id, digest_list)

@@ -1,0 +1,194 @@
+"""``/preferences/{token}``: the link of every mail to the reader's settings for its list.
+
+    GET  ─► the page: the list's topics (ticked: in their edition), their name and timezone,
+         and the lists they are on (untick to leave); nothing changes (link scanners open it)
+    POST form_token=… ─► saved (digest.preferences), and the page again saying so
+         a field that cannot be taken ─► the page again, 400, saying which and why; nothing saved
+    a damaged token ─► 400; a reader no longer held or a list no longer configured ─► 410
+
+The token names (subscriber, list) and nothing else; its forms carry a form token like every
+form of the site, so a form posted from another site changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from digest.config import ListSettings
+from digest.lists import list_for_slug
+from digest.mail.tokens import InvalidToken
+from digest.preferences import (
+    Preferences,
+    PreferencesGone,
+    PreferencesRefused,
+    preferences_of,
+    save_preferences,
+)
+from digest.store.subscribers import CONFIRMED
+from digest.web.context import WebContext, web_context
+from digest.web.forms import FIELD
+from digest.web.words import ENGLISH, words_for
+from digest.wording import direction_of
+
+MAX_FIELDS = 200  # topics and lists are ticked boxes: a form of more is no form of ours
+
+
+async def preferences_page(request: Request) -> Response:
+    """The page; never changes anything."""
+    web = web_context(request)
+    found = _reader(web, request.path_params["token"])
+    if isinstance(found, Response):
+        return found
+    subscriber_id, digest_list = found
+    try:
+        held = await web.store_threads.run(preferences_of, web.services, subscriber_id, digest_list)
+    except PreferencesGone:
+        return _gone(web, digest_list)
+    return _page(web, request, digest_list, held)
+
+
+async def preferences_post(request: Request) -> Response:
+    """The page's form: saved when its form token is this page's."""
+    web = web_context(request)
+    found = _reader(web, request.path_params["token"])
+    if isinstance(found, Response):
+        return found
+    subscriber_id, digest_list = found
+    form = await _form(request)
+    try:
+        held = await web.store_threads.run(preferences_of, web.services, subscriber_id, digest_list)
+    except PreferencesGone:
+        return _gone(web, digest_list)
+    if not web.forms.valid(form.get(FIELD), request.url.path):
+        return _page(web, request, digest_list, held, expired=True, status=403)
+    words = words_for(digest_list.language)
+    try:
+        saved = await web.store_threads.run(
+            lambda: save_preferences(
+                web.services,
+                subscriber_id,
+                digest_list,
+                topics=_all(form, "topics"),
+                name=_text(form, "name"),
+                timezone=_text(form, "timezone"),
+                stay_on=_all(form, "lists"),
+            )
+        )
+    except PreferencesGone:
+        return _gone(web, digest_list)
+    except PreferencesRefused as refused:
+        problem = words.choose_a_topic if refused.field == "topics" else words.unknown_timezone
+        typed = {"name": _text(form, "name"), "timezone": _text(form, "timezone")[:64]}
+        return _page(web, request, digest_list, held, problem=problem, typed=typed, status=400)
+    return _page(web, request, digest_list, saved, saved=True)
+
+
+def _reader(web: WebContext, token: str) -> tuple[int, ListSettings] | Response:
+    """(subscriber id, the list now) of a token, or the page that says why there is none."""
+    if len(token) > 300:  # ours are under 100 characters
+        return _damaged(web)
+    try:
+        subscriber_id, slug = web.services.signer.read_preferences_token(token)
+    except InvalidToken:
+        return _damaged(web)
+    digest_list = list_for_slug(web.services.settings, slug)
+    if digest_list is None:
+        return web.pages.error(
+            410,
+            "This newsletter has ended",
+            "The newsletter this link was made for is no longer sent, so there is nothing to "
+            "set. The list of newsletters links to every one there is.",
+        )
+    return subscriber_id, digest_list
+
+
+def _page(
+    web: WebContext,
+    request: Request,
+    digest_list: ListSettings,
+    held: Preferences,
+    *,
+    saved: bool = False,
+    expired: bool = False,
+    problem: str | None = None,
+    typed: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    words = words_for(digest_list.language)
+    names = {topic.slug: topic.name for topic in web.services.settings.topics}
+    context: dict[str, Any] = {
+        "words": words,
+        "list_name": digest_list.name,
+        "list_language": digest_list.language,
+        "list_direction": direction_of(digest_list.language),
+        "action": f"{web.pages.root}{request.url.path}",
+        "form_token": web.forms.issue(request.url.path),
+        "topics": [
+            {"slug": slug, "name": names.get(slug, slug), "chosen": slug in held.topics}
+            for slug in digest_list.topics
+        ],
+        "lists": [
+            {
+                "slug": membership.slug,
+                "name": membership.name,
+                "language": membership.language,
+                "direction": direction_of(membership.language),
+                "on": membership.status == CONFIRMED,
+                "signup": f"{web.pages.root}/subscribe/{membership.slug}",
+            }
+            for membership in held.lists
+        ],
+        "name": (typed or {}).get("name", held.name or ""),
+        "timezone": (typed or {}).get("timezone", held.timezone or ""),
+        "zone_hint": words.timezone_hint.format(zone=digest_list.timezone),
+        "saved": saved,
+        "expired": expired,
+        "problem": problem,
+    }
+    return web.pages.render("web/preferences.html.j2", context, status=status)
+
+
+def _gone(web: WebContext, digest_list: ListSettings) -> Response:
+    words = words_for(digest_list.language)
+    return web.pages.error(
+        410, words.preferences_gone_title, words.preferences_gone_body, words=words
+    )
+
+
+def _damaged(web: WebContext) -> Response:
+    return web.pages.error(
+        400,
+        "This link is damaged",
+        "The preferences link could not be read: part of it may have been lost when it was "
+        "copied. Open it again from the mail itself.",
+        words=ENGLISH,
+    )
+
+
+async def _form(request: Request) -> FormData:
+    """The posted form, or an empty one when the body is no form we can read."""
+    try:
+        return await request.form(max_files=0, max_fields=MAX_FIELDS, max_part_size=4096)
+    except (HTTPException, ValueError):
+        return FormData()
+
+
+def _text(form: FormData, field: str) -> str:
+    value = form.get(field)
+    return value if isinstance(value, str) else ""
+
+
+def _all(form: FormData, field: str) -> list[str]:
+    return [value for value in form.getlist(field) if isinstance(value, str)]
+
+
+routes = [
+    Route("/preferences/{token}", preferences_page, methods=["GET"]),
+    Route("/preferences/{token}", preferences_post, methods=["POST"]),
+]

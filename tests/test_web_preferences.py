@@ -1,0 +1,337 @@
+"""/preferences/{token}: the link of every mail to the reader's settings (issue #11 point 5).
+A GET changes nothing; the form, with its form token, saves the list's topics the reader wants
+(their next edition follows them), their name and timezone, and the lists they stay on."""
+
+from __future__ import annotations
+
+import email
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from email import policy
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+from starlette.testclient import TestClient
+
+from digest.clock import FixedClock
+from digest.privacy import forget
+from digest.sample_server import serve_folder
+from digest.services import Services
+from digest.store.schema import SubscriberRow, SubscriptionChangeRow
+from digest.web import create_app
+from tests.test_lists import run, settings_of, start
+from tests.test_pipeline import DAY1, write_feed
+
+TOPICS = ["iran", "gulf", "levant"]
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+
+
+def config(
+    tmp_path: Path, base_url: str, lists: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    (tmp_path / "members.csv").write_text(
+        "email,name\nsam@example.org,Sam\nrana@example.org,Rana\n"
+    )
+    common = {"schedule": "0 7 * * *", "timezone": "Asia/Dubai", "subscribers": "members.csv"}
+    return {
+        "service": {
+            "database_url": f"sqlite:///{tmp_path / 'digest.db'}",
+            "data_dir": str(tmp_path / "var"),
+            "base_url": "https://news.example.org",
+            "sender_name": "The Desk",
+            "sender_address": "desk@example.org",
+            "postal_address": "1 Example Street, Example City",
+        },
+        "ingest": {"allow_private_addresses": True},
+        "feeds": [{"name": "Wire", "url": f"{base_url}/wire.xml"}],
+        "topics": [
+            {"slug": slug, "name": f"The {slug.title()}", "rules": {"include": [slug.title()]}}
+            for slug in TOPICS
+        ],
+        "lists": lists
+        or [
+            {"slug": "daily", "name": "The Daily Brief", "topics": TOPICS, **common},
+            {"slug": "arabic", "name": "النشرة", "language": "ar", "topics": ["iran"], **common},
+        ],
+    }
+
+
+@pytest.fixture
+def room(tmp_path: Path) -> Iterator[tuple[Services, Any, Path]]:
+    folder = tmp_path / "feeds"
+    folder.mkdir()
+    write_feed(folder, [])
+    with serve_folder(folder) as base_url:
+        services, transport = start(
+            settings_of(tmp_path, config(tmp_path, base_url)), FixedClock(DAY1)
+        )
+        run(services)  # the members come in
+        try:
+            yield services, transport, folder
+        finally:
+            services.close()
+
+
+@pytest.fixture
+def client(room: tuple[Services, Any, Path]) -> TestClient:
+    return TestClient(create_app(room[0]))
+
+
+def member(services: Services, name: str) -> int:
+    """The subscriber id of Sam or Rana, whatever their name is now."""
+    found = services.store.subscriber_by_email(f"{name.lower()}@example.org")
+    assert found is not None
+    return found.id
+
+
+def link(services: Services, name: str, slug: str = "daily") -> str:
+    return f"/preferences/{services.signer.preferences_token(member(services, name), slug)}"
+
+
+def form_token(page: str) -> str:
+    match = re.search(r'name="form_token" value="([^"]+)"', page)
+    assert match is not None, page
+    return match.group(1)
+
+
+def state(services: Services) -> tuple[Any, ...]:
+    """Everything a preferences form could change, to compare before and after."""
+    with services.store.transaction() as session:
+        people = session.execute(
+            select(
+                SubscriberRow.email,
+                SubscriberRow.name,
+                SubscriberRow.timezone,
+                SubscriberRow.set_by,
+            )
+        ).all()
+        history = session.execute(select(SubscriptionChangeRow.id)).all()
+    memberships = {
+        name: services.store.memberships_of(member(services, name)) for name in ("Sam", "Rana")
+    }
+    return tuple(sorted(people)), len(history), memberships
+
+
+def test_opening_the_page_shows_the_readers_choices_and_changes_nothing(
+    room: tuple[Services, Any, Path], client: TestClient
+) -> None:
+    services = room[0]
+    before = state(services)
+    for _ in range(3):
+        page = client.get(link(services, "Sam"))
+        assert page.status_code == 200
+    assert state(services) == before
+    assert page.headers["cache-control"] == "no-store"
+    assert "Your preferences for" in page.text and "The Daily Brief" in page.text
+    for slug in TOPICS:  # every topic ticked: the reader chose none
+        assert f'id="topic-{slug}" name="topics" value="{slug}" checked' in page.text
+    assert 'name="lists" value="daily" checked' in page.text
+    assert 'name="lists" value="arabic" checked' in page.text
+    assert 'id="name" name="name" type="text" autocomplete="name" maxlength="100" value="Sam"' in (
+        page.text
+    )
+    assert "Asia/Dubai" in page.text  # the list's own zone, named in the hint
+    assert page.text.count("<form") == 1
+
+
+def test_saving_keeps_the_topics_name_and_timezone_as_the_readers_own(
+    room: tuple[Services, Any, Path], client: TestClient
+) -> None:
+    services = room[0]
+    path = link(services, "Sam")
+    token = form_token(client.get(path).text)
+    fields = [
+        ("form_token", token),
+        ("topics", "levant"),
+        ("topics", "iran"),
+        ("name", "Sam\r\nBcc: eve@example.org"),
+        ("timezone", "Europe/London"),
+        ("lists", "daily"),
+        ("lists", "arabic"),
+    ]
+    saved = client.post(path, content=urlencode(fields), headers=FORM)
+    assert saved.status_code == 200 and "Saved." in saved.text
+    sam = member(services, "Sam")
+    assert services.store.topic_choices("daily") == {sam: ("iran", "levant")}
+    held = services.store.held_subscriber(sam)
+    assert held is not None and held.name == "Sam Bcc: eve@example.org"  # one line
+    assert held.timezone == "Europe/London"
+    assert 'value="gulf">' in saved.text and 'value="iran" checked' in saved.text
+    # A CSV import later changes neither: they are the reader's own.
+    (Path(services.settings.source).parent / "members.csv").write_text(
+        "email,name,timezone\nsam@example.org,Samuel,Asia/Dubai\nrana@example.org,Rana,\n"
+    )
+    run(services)
+    again = services.store.held_subscriber(sam)
+    assert again is not None and again.timezone == "Europe/London"
+    # Every topic ticked again: back to the plain edition, no choice kept.
+    token = form_token(saved.text)
+    every = [("form_token", token), *[("topics", slug) for slug in TOPICS], ("lists", "daily")]
+    client.post(path, content=urlencode([*every, ("lists", "arabic")]), headers=FORM)
+    assert services.store.topic_choices("daily") == {}
+
+
+def test_unticking_a_list_unsubscribes_from_it_by_the_preferences_channel(
+    room: tuple[Services, Any, Path], client: TestClient
+) -> None:
+    services = room[0]
+    path = link(services, "Rana")
+    token = form_token(client.get(path).text)
+    fields = [("form_token", token), ("topics", "iran"), ("lists", "daily")]  # not arabic
+    assert client.post(path, content=urlencode(fields), headers=FORM).status_code == 200
+    rana = member(services, "Rana")
+    held = services.store.memberships_of(rana)
+    assert held["arabic"][0] == "unsubscribed" and held["daily"][0] == "confirmed"
+    with services.store.transaction() as session:
+        channel = session.execute(
+            select(SubscriptionChangeRow.channel).where(
+                SubscriptionChangeRow.subscriber_id == rana,
+                SubscriptionChangeRow.list_slug == "arabic",
+                SubscriptionChangeRow.to_status == "unsubscribed",
+            )
+        ).scalar_one()
+    assert channel == "preferences"
+    # The page now offers to sign up again, not a box to tick.
+    page = client.get(path).text
+    assert 'value="arabic"' not in page and 'href="/subscribe/arabic"' in page
+
+
+@pytest.mark.parametrize(
+    ("fields", "status", "says"),
+    [
+        ([("topics", "iran")], 403, "open too long"),  # no form token
+        ([("form_token", "forged"), ("topics", "iran")], 403, "open too long"),
+        ([("form_token", "OK"), ("lists", "daily")], 400, "Choose at least one topic"),
+        ([("form_token", "OK"), ("topics", "sport")], 400, "Choose at least one topic"),
+        ([("form_token", "OK"), ("topics", "iran"), ("timezone", "Mars/Base")], 400, "Asia/Dubai"),
+        ([("form_token", "OK"), ("topics", "iran"), ("timezone", "x" * 3000)], 400, "Asia/Dubai"),
+    ],
+)
+def test_a_form_that_cannot_be_taken_changes_nothing_and_says_why(
+    room: tuple[Services, Any, Path],
+    client: TestClient,
+    fields: list[tuple[str, str]],
+    status: int,
+    says: str,
+) -> None:
+    services = room[0]
+    path = link(services, "Sam")
+    token = form_token(client.get(path).text)
+    before = state(services)
+    fields = [(key, token if value == "OK" else value) for key, value in fields]
+    answer = client.post(path, content=urlencode([*fields, ("name", "Changed")]), headers=FORM)
+    assert answer.status_code == status and says in answer.text
+    assert state(services) == before and services.store.topic_choices("daily") == {}
+
+
+def test_damaged_foreign_and_stale_links_are_refused(
+    room: tuple[Services, Any, Path], client: TestClient, tmp_path: Path
+) -> None:
+    services = room[0]
+    sam = member(services, "Sam")
+    path = link(services, "Sam")
+    assert client.get(path[:-3]).status_code == 400
+    unsubscribe_token = services.signer.unsubscribe_token(sam, "daily")
+    assert client.get(f"/preferences/{unsubscribe_token}").status_code == 400
+    assert client.get(f"/preferences/{'x' * 400}").status_code == 400
+    gone = services.signer.preferences_token(sam, "weekly")  # a list no longer configured
+    answer = client.get(f"/preferences/{gone}")
+    assert answer.status_code == 410 and "no longer sent" in answer.text
+    forget(
+        services.settings,
+        services.store,
+        services.address_key,
+        "sam@example.org",
+        services.clock.now(),
+    )
+    answer = client.get(path)
+    assert answer.status_code == 410 and "no longer on our lists" in answer.text
+
+
+def test_the_arabic_lists_page_is_in_its_words_and_right_to_left(
+    room: tuple[Services, Any, Path], client: TestClient
+) -> None:
+    services = room[0]
+    page = client.get(link(services, "Sam", "arabic"))
+    assert page.status_code == 200
+    assert '<html lang="ar" dir="rtl"' in page.text and "إعداداتك في" in page.text
+
+
+def test_a_new_choice_shapes_the_next_edition_of_that_reader_only(
+    room: tuple[Services, Any, Path], client: TestClient
+) -> None:
+    services, transport, folder = room
+    path = link(services, "Sam")
+    token = form_token(client.get(path).text)
+    fields = [("form_token", token), ("topics", "iran"), ("lists", "daily"), ("lists", "arabic")]
+    saved = client.post(path, content=urlencode([*fields, ("name", "S" * 3000)]), headers=FORM)
+    assert saved.status_code == 200, saved.text
+    when = DAY1 + timedelta(days=1)
+    write_feed(
+        folder,
+        [
+            (1, "Iran reopens talks on its uranium stockpile", when - timedelta(hours=1)),
+            (
+                2,
+                "Gulf ports expand shipping lanes after a record season",
+                when - timedelta(hours=1),
+            ),
+        ],
+    )
+    services.clock.set(when)  # type: ignore[attr-defined]
+    transport.sent.clear()
+    run(services)
+    daily = {
+        message.recipient: email.message_from_bytes(message.data, policy=policy.default)
+        for message in transport.sent
+        if "Daily Brief" in email.message_from_bytes(message.data, policy=policy.default)["Subject"]
+    }
+    sam, rana = daily["sam@example.org"], daily["rana@example.org"]
+    sam_text = sam.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    rana_text = rana.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert "uranium" in sam_text and "shipping lanes" not in sam_text
+    assert "uranium" in rana_text and "shipping lanes" in rana_text
+    # The 3,000-character name was cut to the field's length: the To header stays one that
+    # servers take (a line under 998 characters), with the name the reader gave.
+    to = sam["To"]
+    assert "sam@example.org" in to and len(str(to)) < 998
+
+
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    fields=st.lists(
+        st.tuples(
+            st.sampled_from(["topics", "lists", "name", "timezone", "form_token", "x"]),
+            st.text(max_size=80),
+        ),
+        max_size=12,
+    ),
+    raw=st.binary(max_size=300),
+    use_raw=st.booleans(),
+    content_type=st.sampled_from(
+        ["application/x-www-form-urlencoded", "multipart/form-data; boundary=b", "text/plain", ""]
+    ),
+)
+def test_no_body_without_the_pages_form_token_makes_a_500_or_changes_anything(
+    room: tuple[Services, Any, Path],
+    client: TestClient,
+    fields: list[tuple[str, str]],
+    raw: bytes,
+    use_raw: bool,
+    content_type: str,
+) -> None:
+    services = room[0]
+    before = state(services)
+    body = raw if use_raw else urlencode(fields).encode()
+    headers = {"content-type": content_type} if content_type else {}
+    answer = client.post(link(services, "Sam"), content=body, headers=headers)
+    assert answer.status_code in (400, 403, 413), answer.status_code
+    assert state(services) == before and services.store.topic_choices("daily") == {}
