@@ -50,3 +50,17 @@ def choice_groups(
     for reader, chosen in sorted(choices.items()):
         groups.setdefault(effective_choice(chosen, list_topics), []).append(reader)
     return groups
+
+
+def variant_readers(
+    choices: Mapping[int, Sequence[str]], list_topics: Sequence[str], members: int
+) -> list[tuple[tuple[str, ...] | None, int]]:
+    """The variants an edition of the list will have, each with how many of its ``members``
+    get it: every topic first (None), then each choice, the most read first."""
+    groups = choice_groups(choices, list_topics)
+    chosen = sum(len(readers) for choice, readers in groups.items() if choice is not None)
+    narrowed = sorted(
+        ((choice, len(readers)) for choice, readers in groups.items() if choice is not None),
+        key=lambda item: (-item[1], item[0]),
+    )
+    return [(None, members - chosen), *narrowed]

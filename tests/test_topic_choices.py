@@ -16,7 +16,7 @@ import pytest
 from digest.clock import FixedClock
 from digest.records import RenderedEdition
 from digest.services import Services
-from digest.topic_choices import choice_groups, effective_choice, variant_name
+from digest.topic_choices import choice_groups, effective_choice, variant_name, variant_readers
 from tests.test_lists import recipients, run, settings_of, start
 from tests.test_pipeline import DAY1, write_feed
 
@@ -197,3 +197,37 @@ def test_a_list_nobody_customised_builds_one_edition(
     slot = services.store.latest_edition("daily")
     assert slot is not None
     assert [state.variant for state in services.store.editions_of_slot("daily", slot.slot)] == [""]
+
+
+def test_variant_readers_counts_each_choice_and_the_rest() -> None:
+    choices = {1: ["iran"], 2: ["iran"], 3: ["gulf", "levant"], 4: TOPICS}
+    assert variant_readers(choices, TOPICS, 10) == [
+        (None, 7),
+        (("iran",), 2),
+        (("gulf", "levant"), 1),
+    ]
+
+
+def test_preview_names_the_variants_the_edition_will_have(tmp_path: Path) -> None:
+    from digest.config import load_settings
+    from digest.services import build_services
+    from tests.test_end_to_end import SECRET, digest, example_config
+
+    config = example_config(tmp_path, smtp_port=None)
+    assert digest(config, "run", "--once").returncode == 0  # the readers come in
+    services = build_services(load_settings(config, {"DIGEST_SECRET_KEY": SECRET}))
+    try:
+        readers = services.store.active_subscribers("middle-east-daily")
+        topics = services.settings.list("middle-east-daily").topics
+        for reader in readers[:3]:
+            services.store.choose_topics(reader.id, "middle-east-daily", topics[:1])
+        services.store.choose_topics(readers[3].id, "middle-east-daily", topics[1:3])
+        names = {topic.slug: topic.name for topic in services.settings.topics}
+    finally:
+        services.close()
+    preview = digest(config, "preview", "middle-east-daily")
+    assert preview.returncode == 0, preview.stderr
+    line = next(line for line in preview.stderr.splitlines() if "variants" in line)
+    assert line.startswith("3 variants (this preview is the first): every topic: ")
+    assert f"{names[topics[0]]}: 3 readers" in line
+    assert f"{names[topics[1]]}, {names[topics[2]]}: 1 reader" in line

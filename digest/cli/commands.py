@@ -38,6 +38,7 @@ from digest.records import CycleSummary, Edition
 from digest.schedule import next_slot
 from digest.screenshot import screenshot_edition
 from digest.services import Services
+from digest.topic_choices import variant_readers
 
 
 class _ProgressObserver:
@@ -271,6 +272,11 @@ def preview(
             findings = lint.lint_edition(
                 rendered, sample, postal_address=settings.service.postal_address
             )
+            variants = variant_readers(
+                services.store.topic_choices(list_slug),
+                digest_list.topics,
+                services.store.confirmed_count(list_slug),
+            )
         text, html = lint.message_bodies(sample.data)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(html or "", encoding="utf-8")
@@ -294,6 +300,19 @@ def preview(
                 f"{escape(entry_key('lists', settings.lists, settings.lists.index(digest_list)))}"
                 ".send_when_empty is false; the list skips this edition (set it to true to "
                 "send empty editions)",
+                highlight=False,
+            )
+        if len(variants) > 1:
+            # Readers who chose some of the list's topics get a variant each choice: this file
+            # is the one of every topic.
+            names = {topic.slug: topic.name for topic in settings.topics}
+            shown = [
+                f"{'every topic' if choice is None else ', '.join(names[t] for t in choice)}: "
+                f"{readers} {'reader' if readers == 1 else 'readers'}"
+                for choice, readers in variants
+            ]
+            errors.print(
+                f"{len(variants)} variants (this preview is the first): " + " · ".join(shown),
                 highlight=False,
             )
         if png:

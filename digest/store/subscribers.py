@@ -485,6 +485,18 @@ class SubscriberStore(StoreBase):
                 for slug, status, topics in rows
             }
 
+    def confirmed_count(self, list_slug: str) -> int:
+        """How many confirmed members the list has (suppressed addresses included)."""
+        with self.transaction() as session:
+            return int(
+                session.scalar(
+                    select(func.count()).where(
+                        SubscriptionRow.list_slug == list_slug, SubscriptionRow.status == CONFIRMED
+                    )
+                )
+                or 0
+            )
+
     def topic_choices(self, list_slug: str) -> dict[int, tuple[str, ...]]:
         """The confirmed members of a list who chose some of its topics, with their choice;
         every other member takes every topic (they are not read: a list nobody customised
