@@ -46,12 +46,15 @@ def web_settings(
     base_url: str = "https://news.example.org",
     database_url: str | None = None,
     smtp_port: int | None = None,
+    topics: tuple[str, ...] = ("middle-east",),
 ) -> Settings:
+    """Two lists (``daily`` in English, ``arabic``) of ``topics``; a topic files the articles
+    whose title names it (``middle-east`` those that name the Gulf)."""
     (tmp_path / "members.csv").write_text(
         "email,name\nsam@example.org,Sam\nrana@example.org,Rana\nli@example.org,\n"
     )
     list_common = {
-        "topics": ["middle-east"],
+        "topics": list(topics),
         "schedule": "0 7 * * *",
         "timezone": "Asia/Dubai",
         "subscribers": "members.csv",
@@ -69,7 +72,12 @@ def web_settings(
         },
         "ingest": {"allow_private_addresses": True},
         "feeds": [{"name": "Wire", "url": feed_url}],
-        "topics": [{"slug": "middle-east", "name": "Middle East", "rules": {"include": ["Gulf"]}}],
+        "topics": [
+            {"slug": "middle-east", "name": "Middle East", "rules": {"include": ["Gulf"]}}
+            if slug == "middle-east"
+            else {"slug": slug, "name": slug.title(), "rules": {"include": [slug.title()]}}
+            for slug in topics
+        ],
         "lists": [
             {
                 "slug": "daily",
