@@ -175,7 +175,19 @@ _SEGMENT = st.text(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
-    prefix=st.sampled_from(["", "editions", "unsubscribe", "static", "healthz"]),
+    prefix=st.sampled_from(
+        [
+            "",
+            "editions",
+            "unsubscribe",
+            "preferences",
+            "subscribe",
+            "embed",
+            "confirm",
+            "static",
+            "healthz",
+        ]
+    ),
     segments=st.lists(_SEGMENT, max_size=3),
     query=st.text(max_size=40),
     method=st.sampled_from(["GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS"]),
@@ -214,6 +226,7 @@ def test_no_path_or_body_makes_a_500_or_unsubscribes_anyone(
     )
     assert answer.status_code < 500, (method, path, answer.status_code)
     assert all(room.is_member("daily", name) for name in ("Sam", "Rana"))
+    assert room.services.store.topic_choices("daily") == {}
 
 
 def test_no_more_store_calls_run_at_once_than_the_pool_has_connections() -> None:
