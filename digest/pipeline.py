@@ -234,6 +234,8 @@ def run_cycle(
         due.append((only_list, forced_slot(services, only_list, now)))
     else:
         due += due_editions(services, now)  # slots with no edition: never one of the above
+    # Several variants of one slot stored and not queued are one (list, slot) to build.
+    due = list(dict.fromkeys(due))
     if due and _copies_ahead(services, [slug for slug, _ in due]) > batch_size:
         # More than one batch to send: the sending processes start while editions are built.
         dispatcher.prepare_delivery()
