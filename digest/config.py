@@ -560,6 +560,13 @@ class FeedSettings(_Model):
             'read as no person never heads a "More from".'
         ),
     )
+    trust_categories: bool = Field(
+        default=False,
+        description="Take this feed's own categories (tags) as evidence on their own. By "
+        "default a category files an article, or adds to its score, only together with "
+        "evidence from its title or text: publishers tag an arts piece with a country's name "
+        "as readily as a report from it.",
+    )
 
 
 class TopicRules(_Model):

@@ -19,7 +19,7 @@ from digest.mail.transport import MailTransport, OutboxTransport, SmtpTransport
 from digest.render import Renderer
 from digest.send_rate import SendRate, Unlimited, send_rate_for
 from digest.store import Store, open_store
-from digest.topics import TopicClassifier
+from digest.topics import TopicClassifier, classifier_for
 
 if TYPE_CHECKING:
     from digest.sending import SendingProcesses
@@ -99,7 +99,7 @@ def build_services(
         clock=clock or SystemClock(),
         http=http or build_client(settings.ingest),
         transport=transport or default_transport(settings),
-        classifier=TopicClassifier(settings.topics),
+        classifier=classifier_for(settings),
         renderer=Renderer(settings),
         signer=TokenSigner(secret),
         address_key=key_function(secret),

@@ -61,7 +61,7 @@ from digest.records import (
     Subscriber,
 )
 from digest.render import Renderer
-from digest.topics import TopicClassifier
+from digest.topics import TopicClassifier, classifier_for
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = ROOT / "config" / "example.toml"
@@ -121,7 +121,7 @@ def _build_world() -> _World:
     signer = TokenSigner("fuzz-feed-path")
     world = _World(
         settings=settings,
-        classifier=TopicClassifier(settings.topics),
+        classifier=classifier_for(settings),
         renderer=Renderer(settings),
         signer=signer,
         header_names=Counter(),

@@ -270,10 +270,63 @@ def test_threshold_files_on_terms_alone_and_feeds_imply_the_topic() -> None:
     assert scores(classifier.classify(article("Weather", feed="Persia Review"))) == {"iran": 1}
 
 
-def test_category_matches_after_normalization(classifier: TopicClassifier) -> None:
-    matches = classifier.classify(article("Nothing to see", categories=("  middle   EAST ",)))
+def test_category_matches_after_normalization() -> None:
+    # A feed whose categories the operator trusts: a category files the article on its own.
+    trusting = TopicClassifier(TREE, trusted_feeds=["World Briefing"])
+    matches = trusting.classify(article("Nothing to see", categories=("  middle   EAST ",)))
     assert scores(matches) == {"middle-east": 2 + 1}  # category match, plus the phrase inside it
-    assert slugs(classifier.classify(article("", categories=("الشرق الأوسط",)))) == ["middle-east"]
+    assert slugs(trusting.classify(article("", categories=("الشرق الأوسط",)))) == ["middle-east"]
+
+
+# --- a publisher's categories need evidence from the text ----------------------------------------
+
+
+def test_a_category_alone_files_nothing_unless_the_feed_is_trusted(
+    classifier: TopicClassifier,
+) -> None:
+    # An arts piece tagged with a Gulf state's name, and its tag list naming the region.
+    arts = article(
+        "A retrospective of desert photography opens in London",
+        "Forty years of landscapes, from dunes to salt flats, in a new gallery show.",
+        categories=("Arts", "GCC", "Saudi Arabia", "Middle East"),
+    )
+    assert classifier.classify(arts) == ()
+    # A toy's "soft power", tagged Iran by its publisher, is no story of Iran.
+    toy = article(
+        "How a plush toy became a global craze",
+        "Collectors queue overnight as a cartoon rabbit's soft power spreads.",
+        categories=("Iran", "Diplomacy", "Culture"),
+    )
+    assert classifier.classify(toy) == ()
+    trusting = TopicClassifier(TREE, trusted_feeds=["World Briefing"])
+    assert "gulf" in slugs(trusting.classify(arts)) and "iran" in slugs(trusting.classify(toy))
+
+
+def test_a_category_counts_beside_the_text_of_its_topic_or_one_below_it(
+    classifier: TopicClassifier,
+) -> None:
+    # The title names Iran: the category Iran adds its weight, and the Middle East's category
+    # is supported by its sub-topic's evidence.
+    matches = scores(
+        classifier.classify(
+            article("Tehran raises fuel prices", categories=("Iran", "Middle East"))
+        )
+    )
+    assert matches["iran"] == 3 + 2 + 1  # title place, category match, place inside the category
+    assert matches["middle-east"] >= 3 + 2
+    # Evidence for another tree's topic is no support: the Gulf's category stays at nothing.
+    assert "gulf" not in slugs(
+        classifier.classify(article("Tehran raises fuel prices", categories=("GCC",)))
+    )
+
+
+def test_explain_says_a_category_was_left_without_support(classifier: TopicClassifier) -> None:
+    explained = classifier.explain(
+        article("A plush toy craze", "Collectors queue overnight.", categories=("Iran",))
+    )
+    [verdict] = [v for v in explained.verdicts if v.topic == "iran"]
+    assert not verdict.filed and "only the publisher's categories" in verdict.reason
+    assert all(not e.counted and "publisher's category" in e.note for e in verdict.evidence)
 
 
 def test_no_rule_matches_gives_no_topic(classifier: TopicClassifier) -> None:
@@ -296,7 +349,12 @@ def test_ambiguous_term_counts_next_to_another_term_of_the_tree(
     # Context may come from any topic of the tree, a feed or a category.
     assert "lebanon" in slugs(classifier.classify(article("Lebanon votes", "Iran watches.")))
     assert "lebanon" in slugs(classifier.classify(article("Lebanon votes", feed="Al-Manara")))
-    assert "lebanon" in slugs(classifier.classify(article("Lebanon votes", categories=("GCC",))))
+    # A category gives context only when its feed's categories are trusted.
+    assert "lebanon" not in slugs(
+        classifier.classify(article("Lebanon votes", categories=("GCC",)))
+    )
+    trusting = TopicClassifier(TREE, trusted_feeds=["World Briefing"])
+    assert "lebanon" in slugs(trusting.classify(article("Lebanon votes", categories=("GCC",))))
 
 
 def test_generic_words_count_only_in_the_region(classifier: TopicClassifier) -> None:

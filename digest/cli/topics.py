@@ -20,7 +20,7 @@ from digest.config import Settings, load_settings
 from digest.errors import ConfigError, DigestError, without_password
 from digest.ingest import fetch_feed, parse_feed
 from digest.records import Article, Entry
-from digest.topics import Explanation, TopicClassifier
+from digest.topics import Explanation, classifier_for
 from digest.topics.report import DryRun, dry_run, explanation_record
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # an unstored entry with no date at all
@@ -51,7 +51,7 @@ def explain(
     """Print each article with its topics, scores, the rules that fired and the excludes that
     vetoed."""
     settings = load_config()
-    classifier = TopicClassifier(settings.topics)
+    classifier = classifier_for(settings)
     try:
         articles = _articles(settings, source, feed_name)
     except DigestError as error:
@@ -107,8 +107,8 @@ def test(
         articles = services.store.articles_seen_since(since)
     result = dry_run(
         articles,
-        TopicClassifier(settings.topics),
-        TopicClassifier(proposed.topics),
+        classifier_for(settings),
+        classifier_for(proposed),
         [topic.slug for topic in proposed.topics],
     )
     if as_json:

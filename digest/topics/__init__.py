@@ -40,6 +40,7 @@ from digest.topics.classify import (
     TopicClassifier,
     TopicVerdict,
     Veto,
+    classifier_for,
     is_unsure,
 )
 from digest.topics.normalize import normalize_text
@@ -56,6 +57,7 @@ __all__ = [
     "TopicClassifier",
     "TopicVerdict",
     "Veto",
+    "classifier_for",
     "is_unsure",
     "normalize_text",
 ]

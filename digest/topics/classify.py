@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
-from digest.config import TopicSettings
+from digest.config import Settings, TopicSettings
 from digest.records import Article, TopicMatch
 from digest.topics.normalize import normalize_text
 from digest.topics.rules import MASK, Term, TermHit, TermPattern
@@ -162,12 +162,19 @@ class _Hit:
     field: str
     points: float
     needs_context: bool = False  # an ambiguous term, or a one-word term behind a clitic prefix
+    # A publisher's category, of a feed whose categories are not trusted, with nothing in the
+    # article's title or text for the topic: it counts for nothing.
+    unsupported: bool = False
 
 
-# One rule's hits under a topic, summed: (topic, rule, term, field, needs context, count, points,
-# counted). Only ``explain`` groups the hits so (``classify`` wants only the score), and only it
-# pays for ``Evidence`` records.
-_Tally = tuple[str, str, str, str, bool, int, float, bool]
+# One rule's hits under a topic, summed: (topic, rule, term, field, note, count, points, counted).
+# Only ``explain`` groups the hits so (``classify`` wants only the score), and only it pays for
+# ``Evidence`` records.
+_Tally = tuple[str, str, str, str, str, int, float, bool]
+UNSUPPORTED_CATEGORY = (
+    "a publisher's category; nothing in the title or text supports it, and the feed's "
+    "categories are not trusted (feeds[].trust_categories)"
+)
 
 
 @dataclass(slots=True)
@@ -179,12 +186,15 @@ class _Own:
     hits: list[_Hit] = field(default_factory=list)
     vetoes: list[Veto] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
-    implied: bool = False  # a feed or category of the topic matched
+    implied: bool = False  # a feed of the topic matched, or a category with support
+    implied_by_category: bool = False  # a category of the topic matched
 
     def gives_context(self) -> bool:
         if self.vetoes or not self.hits:  # no hits: not implied either
             return False
-        return self.implied or any(not hit.needs_context for hit in self.hits)
+        return self.implied or any(
+            not hit.needs_context and not hit.unsupported for hit in self.hits
+        )
 
 
 # A topic's rolled-up evidence: its score, the hits it counts (its own and its descendants', one
@@ -206,10 +216,21 @@ def _terms(settings: TopicSettings, kinds: Sequence[str]) -> list[Term]:
     return [Term(text, kind) for kind in kinds for text in columns[kind]]
 
 
+def classifier_for(settings: Settings) -> TopicClassifier:
+    """The classifier of a config: its topics, and the feeds whose categories it trusts."""
+    trusted = [feed.name for feed in settings.feeds if feed.trust_categories]
+    return TopicClassifier(settings.topics, trusted_feeds=trusted)
+
+
 class TopicClassifier:
     """Files articles under topics; build once per config and reuse for every article."""
 
-    def __init__(self, topics: Sequence[TopicSettings]) -> None:
+    def __init__(
+        self, topics: Sequence[TopicSettings], trusted_feeds: Collection[str] = ()
+    ) -> None:
+        """``trusted_feeds``: names of the feeds whose categories count on their own
+        (``feeds[].trust_categories``); anyone else's count only beside the article's text."""
+        self._trusted_feeds = frozenset(trusted_feeds)
         parents = {topic.slug: topic.parent for topic in topics}
         chains = {topic.slug: _ancestors(topic.slug, parents) for topic in topics}
         by_slug = {topic.slug: topic for topic in topics}
@@ -311,9 +332,9 @@ class TopicClassifier:
                     count=count,
                     points=points,
                     counted=counted,
-                    note=_note(rule, needs_context, counted),
+                    note=note,
                 )
-                for slug, rule, term, field_name, needs_context, count, points, counted in tallies
+                for slug, rule, term, field_name, note, count, points, counted in tallies
             ]
             filed = passes[topic.slug] or bool(via)
             verdicts.append(
@@ -344,6 +365,11 @@ class TopicClassifier:
         )
         feed_name = article.feed_name
         own = {topic.slug: self._own(topic, feed_name, text) for topic in self._topics}
+        if feed_name in self._trusted_feeds:
+            for mine in own.values():
+                mine.implied = mine.implied or mine.implied_by_category
+        else:
+            self._unsupported_categories(own)
         context = {topic.root for topic in self._topics if own[topic.slug].gives_context()}
         passes: dict[str, bool] = {}
         scored: dict[str, _Scored] = {}
@@ -367,7 +393,7 @@ class TopicClassifier:
         if topic.categories:
             for name in text.categories:
                 if name in topic.categories:
-                    found.implied = True
+                    found.implied_by_category = True
                     found.hits.append(
                         _Hit(
                             ("category-match", name),
@@ -379,6 +405,23 @@ class TopicClassifier:
                         )
                     )
         return found
+
+    def _unsupported_categories(self, own: dict[str, _Own]) -> None:
+        """A publisher's categories count beside evidence from the article's title, text or
+        feed for the topic or a topic under it, never alone (an arts piece is tagged with a
+        country's name as readily as a report from it): alone, they count for nothing. Only
+        for a feed whose categories the operator does not trust."""
+        for topic in self._topics:
+            mine = own[topic.slug]
+            if not any(hit.field == "category" for hit in mine.hits):
+                continue
+            tree = (topic.slug, *topic.descendants)
+            if any(hit.field != "category" for slug in tree for hit in own[slug].hits):
+                mine.implied = mine.implied or mine.implied_by_category
+                continue
+            for hit in mine.hits:
+                if hit.field == "category":
+                    hit.points, hit.unsupported = 0.0, True
 
     @staticmethod
     def _scan(topic: _CompiledTopic, text: _Text, found: _Own) -> None:
@@ -443,15 +486,16 @@ def _rolled_up(
 
 def _tallies(hits: list[_Hit], has_context: bool) -> list[_Tally]:
     """The hits summed rule by rule, in the order each rule was first found."""
-    grouped: dict[tuple[str, str, str, str, bool], list[_Hit]] = {}
+    grouped: dict[tuple[str, str, str, str, bool, bool], list[_Hit]] = {}
     for hit in hits:
-        key = (hit.topic, hit.rule, hit.term, hit.field, hit.needs_context)
+        key = (hit.topic, hit.rule, hit.term, hit.field, hit.needs_context, hit.unsupported)
         grouped.setdefault(key, []).append(hit)
     tallies = []
-    for (slug, rule, term, field_name, needs_context), found in grouped.items():
-        counted = not needs_context or has_context
+    for (slug, rule, term, field_name, needs_context, unsupported), found in grouped.items():
+        counted = (not needs_context or has_context) and not unsupported
         points = sum(hit.points for hit in found) if counted else 0.0
-        tallies.append((slug, rule, term, field_name, needs_context, len(found), points, counted))
+        note = UNSUPPORTED_CATEGORY if unsupported else _note(rule, needs_context, counted)
+        tallies.append((slug, rule, term, field_name, note, len(found), points, counted))
     return tallies
 
 
@@ -498,13 +542,19 @@ def _reason(
     filed: bool,
 ) -> str:
     threshold = topic.settings.rules.threshold
-    implied = [e for e in evidence if e.topic == topic.slug and e.rule in ("feed", "category")]
+    implied = [
+        e
+        for e in evidence
+        if e.topic == topic.slug and e.rule in ("feed", "category") and e.counted
+    ]
     if filed:
         if implied:
             return f"filed: its {implied[0].rule} {implied[0].term!r} implies the topic"
         if score >= threshold:
             return f"filed: score {score:g} reaches the threshold {threshold:g}"
         return f"filed: through {', '.join(via)}"
+    if evidence and all(e.note == UNSUPPORTED_CATEGORY for e in evidence):
+        return "not filed: only the publisher's categories name it, and nothing in the text"
     if evidence and all(not e.counted for e in evidence):
         return "not filed: only terms that need support, and nothing else supports them"
     if not evidence:
