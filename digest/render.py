@@ -48,6 +48,7 @@ from digest.wording import (
     format_date,
     format_datetime,  # noqa: F401  (part of this module's interface: times in a timezone)
     format_long_date,
+    longest_datetime,
     wording_for,
 )
 
@@ -99,6 +100,11 @@ _TEXT_PERCENT_BREAK = "% "
 _URL_PERCENT_BREAK = "%25"  # a bare "%" in a URL is invalid anyway; %25 is the literal percent
 # Enough invisible filler after the preheader that mail apps do not pull body text into the preview.
 _PREHEADER_FILLER = "\u034f\u200c\u00a0" * 40
+# A time marker is wrapped as if it were the longest time it may become ("25 September 2026,
+# 09:14 UTC+12:45"), so that a line holding one keeps within 72 columns once it is filled. The
+# padding is a character no text holds (one_line drops control characters before it is added).
+_TIME_WIDTH = longest_datetime()
+_TIME_PAD = "\x00"
 
 
 def template_folder(settings: Settings) -> Path:
@@ -268,14 +274,15 @@ def wrap_block(
     text = one_line(str(text))
     if not text:
         return ""
-    return textwrap.fill(
-        text,
+    wrapped = textwrap.fill(
+        placeholders.pad_time_markers(text, _TIME_WIDTH, _TIME_PAD),
         width=width,
         initial_indent=indent,
         subsequent_indent=indent if subsequent_indent is None else subsequent_indent,
         break_long_words=False,
         break_on_hyphens=False,  # keeps placeholders and hyphenated names in one piece
     )
+    return wrapped.replace(_TIME_PAD, "")
 
 
 def underline(text: str, char: str = "-") -> str:

@@ -11,6 +11,8 @@ from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from digest.zones import LONGEST_LABEL, zone_label
+
 # Scripts written right to left; a language tag is matched on its primary subtag.
 RTL_LANGUAGES = frozenset({"ar", "he", "iw", "fa", "ur", "ps", "sd", "ug", "yi", "ckb", "dv"})
 
@@ -35,6 +37,7 @@ class Wording:
     short_months: bool  # "25 Nov 2026, 09:14" rather than "25 November 2026, 09:14"
     comma: str = ","
     preferences: str = "Preferences"  # the link to a subscriber's settings for the list
+    language: str = "en"  # the primary subtag these words are in (digest.zones names offsets in it)
 
 
 ENGLISH = Wording(
@@ -58,6 +61,7 @@ ENGLISH = Wording(
 )  # fmt: skip
 
 ARABIC = Wording(
+    language="ar",
     top_story="الخبر الرئيسي",
     recommended="مختارات",
     more_from="المزيد من",
@@ -80,6 +84,7 @@ ARABIC = Wording(
 )  # fmt: skip
 
 HEBREW = Wording(
+    language="he",
     top_story="הכתבה המרכזית",
     recommended="מומלצות",
     more_from="עוד מאת",
@@ -101,6 +106,7 @@ HEBREW = Wording(
 )  # fmt: skip
 
 PERSIAN = Wording(
+    language="fa",
     top_story="خبر اصلی",
     recommended="پیشنهادها",
     more_from="بیشتر از",
@@ -125,6 +131,16 @@ PERSIAN = Wording(
 _BY_LANGUAGE = {"en": ENGLISH, "ar": ARABIC, "he": HEBREW, "iw": HEBREW, "fa": PERSIAN}
 
 
+def longest_datetime() -> int:
+    """The most characters ``format_datetime`` writes, in any language and zone."""
+    longest = 0
+    for wording in (ENGLISH, ARABIC, HEBREW, PERSIAN):
+        month = max(len(_month(wording, number)) for number in range(1, 13))
+        # "25 September 2026, 09:14 " and the zone
+        longest = max(longest, 2 + 1 + month + 1 + 4 + len(wording.comma) + 1 + 5 + 1)
+    return longest + LONGEST_LABEL
+
+
 def primary_subtag(language: str | None) -> str:
     """'ar' for 'ar-AE' or 'AR_ae'; empty for no language."""
     return (language or "").replace("_", "-").split("-")[0].lower()
@@ -145,10 +161,12 @@ def _month(wording: Wording, month: int) -> str:
 
 
 def format_datetime(moment: datetime, zone: ZoneInfo, wording: Wording = ENGLISH) -> str:
-    """'25 Nov 2026, 09:14' in ``zone``; month names from ``wording``, whatever the locale."""
+    """'25 Nov 2026, 09:14 GST' in ``zone``, named as readers know it (digest.zones); month names
+    from ``wording``, whatever the locale."""
     local = moment.astimezone(zone)
     month = _month(wording, local.month)
-    return f"{local.day} {month} {local.year}{wording.comma} {local:%H:%M}"
+    label = zone_label(moment, zone, wording.language)
+    return f"{local.day} {month} {local.year}{wording.comma} {local:%H:%M} {label}"
 
 
 def format_date(moment: datetime, zone: ZoneInfo, wording: Wording = ENGLISH) -> str:

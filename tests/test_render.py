@@ -608,8 +608,8 @@ def test_dates_are_in_the_list_timezone() -> None:
     from zoneinfo import ZoneInfo
 
     moment = datetime(2026, 11, 25, 5, 14, tzinfo=UTC)
-    assert format_datetime(moment, ZoneInfo("Asia/Dubai")) == "25 Nov 2026, 09:14"
-    assert format_datetime(moment, ZoneInfo("America/New_York")) == "25 Nov 2026, 00:14"
+    assert format_datetime(moment, ZoneInfo("Asia/Dubai")) == "25 Nov 2026, 09:14 GST"
+    assert format_datetime(moment, ZoneInfo("America/New_York")) == "25 Nov 2026, 00:14 ET"
 
 
 def test_template_folder_is_bundled_by_default(settings: Settings) -> None:
