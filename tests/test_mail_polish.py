@@ -105,3 +105,20 @@ def test_a_story_without_a_picture_has_no_empty_box(tmp_path: Path) -> None:
     bare = replace(edition.lead, article=replace(edition.lead.article, image_url=None))
     tree = lxml_html.fromstring(render(tmp_path, replace(edition, lead=bare)))
     assert tree.xpath("//td[contains(@class,'lead-image-cell')]") == []
+
+
+def test_an_english_lists_more_from_stays_left_to_right_over_an_arabic_story(
+    tmp_path: Path,
+) -> None:
+    edition = sample_edition()
+    section = edition.sections[0]
+    arabic = section.items[2]
+    assert arabic.article.language == "ar"
+    earlier = article(30, "تقرير سابق عن التأشيرات", author="أحمد الخطيب", language="ar")
+    items = (*section.items[:2], replace(arabic, more_from=(earlier,)))
+    edition = replace(edition, sections=(replace(section, items=items), *edition.sections[1:]))
+    tree = lxml_html.fromstring(render(tmp_path, edition))
+    titles = tree.xpath("//p[contains(@class,'more-from-title')]")
+    (title,) = [p for p in titles if p.xpath("bdi")[0].text == "أحمد الخطيب"]
+    assert title.xpath("ancestor::table[contains(@class,'story')][1]/@dir") == ["rtl"]
+    assert (title.get("dir"), title.get("lang"), title.text.strip()) == ("ltr", "en", "More from")

@@ -314,3 +314,14 @@ def test_a_compact_edition_keeps_the_lead_and_n_summaries() -> None:
         realistic_edition(), daily.model_copy(update={"layout": "full"})
     )
     assert full.html.count('class="summary"') == 24 and 'class="story brief' not in full.html
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_compact_arabic_list_fits_and_reads_right_to_left(
+    browser: Browser, tmp_path: Path, width: int
+) -> None:
+    settings = make_settings(tmp_path, language="ar", layout="compact")
+    html = filled(settings, settings.list("middle-east-daily"), realistic_edition())
+    layout = browser.capture(html, width, png=ARTIFACTS / f"arabic-compact-{width}.png")
+    assert layout.fits, layout
+    assert 'class="container compact"' in html and 'class="story brief' in html
