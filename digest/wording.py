@@ -35,9 +35,9 @@ class Wording:
     months: tuple[str, ...]
     weekdays: tuple[str, ...]  # Monday first
     short_months: bool  # "25 Nov 2026, 09:14" rather than "25 November 2026, 09:14"
+    language: str = "en"  # the primary subtag these words are in (digest.zones names offsets in it)
     comma: str = ","
     preferences: str = "Preferences"  # the link to a subscriber's settings for the list
-    language: str = "en"  # the primary subtag these words are in (digest.zones names offsets in it)
 
 
 ENGLISH = Wording(
