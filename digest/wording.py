@@ -36,6 +36,7 @@ class Wording:
     weekdays: tuple[str, ...]  # Monday first
     short_months: bool  # "25 Nov 2026, 09:14" rather than "25 November 2026, 09:14"
     language: str = "en"  # the primary subtag these words are in (digest.zones names offsets in it)
+    also_covered_by: str = "Also covered by"  # followed by other outlets' names
     comma: str = ","
     preferences: str = "Preferences"  # the link to a subscriber's settings for the list
 
@@ -62,6 +63,7 @@ ENGLISH = Wording(
 
 ARABIC = Wording(
     language="ar",
+    also_covered_by="تناولته أيضًا",
     top_story="الخبر الرئيسي",
     recommended="مختارات",
     more_from="المزيد من",
@@ -85,6 +87,7 @@ ARABIC = Wording(
 
 HEBREW = Wording(
     language="he",
+    also_covered_by="דיווחו גם",
     top_story="הכתבה המרכזית",
     recommended="מומלצות",
     more_from="עוד מאת",
@@ -107,6 +110,7 @@ HEBREW = Wording(
 
 PERSIAN = Wording(
     language="fa",
+    also_covered_by="همچنین در",
     top_story="خبر اصلی",
     recommended="پیشنهادها",
     more_from="بیشتر از",

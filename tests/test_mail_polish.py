@@ -122,3 +122,10 @@ def test_an_english_lists_more_from_stays_left_to_right_over_an_arabic_story(
     (title,) = [p for p in titles if p.xpath("bdi")[0].text == "أحمد الخطيب"]
     assert title.xpath("ancestor::table[contains(@class,'story')][1]/@dir") == ["rtl"]
     assert (title.get("dir"), title.get("lang"), title.text.strip()) == ("ltr", "en", "More from")
+
+
+def test_also_covered_by_is_in_the_lists_language(tmp_path: Path) -> None:
+    tree = lxml_html.fromstring(render(tmp_path, language="ar"))
+    (line,) = tree.xpath("//p[contains(@class,'also-covered')]")
+    assert (line.get("dir"), line.get("lang")) == ("rtl", "ar")
+    assert line.text.strip() == "تناولته أيضًا:"
