@@ -123,9 +123,13 @@ def test_the_edition_in_light_and_dark_at_desktop_and_phone_widths(
         )
         assert paper == ("rgb(26, 29, 33)" if scheme == "dark" else "rgb(255, 255, 255)")
         # The lead picture, held back, keeps a picture's box rather than a one-line strip.
+        # Measured as the room between the "Top story" label and the headline under the picture.
         box = page.evaluate(
-            "() => { const r = document.querySelector('img.lead-image').parentElement"
-            ".getBoundingClientRect(); return [r.width, r.height]; }"
+            """() => {
+              const label = document.querySelector('.lead .label').getBoundingClientRect();
+              const headline = document.querySelector('.lead-headline').getBoundingClientRect();
+              return [headline.width, headline.top - label.bottom];
+            }"""
         )
         assert box[1] >= box[0] * 0.5, box
         # "Also covered by" is in the mail's sans-serif, not the mail app's default serif.
@@ -148,16 +152,20 @@ def test_an_rtl_lists_more_from_label_reads_before_the_name(
         label, name = page.evaluate(
             """() => {
               const title = document.querySelector('.more-from-title');
-              const rects = [];
-              for (const node of title.childNodes) {
-                const text = node.textContent.trim();
-                if (!text) continue;
-                const range = document.createRange();
-                range.selectNodeContents(node);
-                const r = range.getBoundingClientRect();
-                rects.push([text, r.left, r.right]);
-              }
-              return [rects[0], rects[rects.length - 1]];
+              const where = (wanted) => {
+                const walker = document.createTreeWalker(title, NodeFilter.SHOW_TEXT);
+                for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                  const at = node.textContent.indexOf(wanted);
+                  if (at < 0) continue;
+                  const range = document.createRange();
+                  range.setStart(node, at);
+                  range.setEnd(node, at + wanted.length);
+                  const r = range.getBoundingClientRect();
+                  return [wanted, r.left, r.right];
+                }
+                return null;
+              };
+              return [where('المزيد من'), where('Layla Haddad')];
             }"""
         )
         assert label[0] == "المزيد من" and name[0] == "Layla Haddad"
