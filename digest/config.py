@@ -697,6 +697,20 @@ class ListSettings(_Model):
     utm: UtmSettings | None = None
     """Tracking parameters for the list's article links; none leaves them as the feed gave
     them."""
+    layout: Literal["full", "compact"] = Field(
+        default="full",
+        description="How much of each item the edition shows: 'full' gives every item its "
+        "summary and picture; 'compact' (a morning briefing) gives them to the lead and the "
+        "first compact_summaries items (shorter, without an author's other pieces), and lists "
+        "the rest as headlines with their outlet and time.",
+    )
+    compact_summaries: int = Field(
+        default=2,
+        ge=0,
+        le=50,
+        description="With layout = 'compact', how many items after the lead keep their summary "
+        "and picture, counted in the edition's order (sections, then recommended).",
+    )
     previous_slugs: tuple[Slug, ...] | None = None
     """The slugs this list had before: its editions, members and unsubscribes follow it to this
     slug. ``[]`` says it is a new list, where a list that left the config has history."""

@@ -21,8 +21,8 @@ SUBSCRIBER_EMAIL = "%%DIGEST-EMAIL%%"  # "sent to sam@example.org"
 
 ALL = (GREETING, UNSUBSCRIBE_URL, PREFERENCES_URL, SUBSCRIBER_EMAIL)
 
-# At least as long as the longest date it stands for ("25 November 2026, 09:14" in any of the
-# edition's languages), so that text wrapped around the marker still fits 72 columns once filled.
+# Shorter than some of the times it stands for ("25 September 2026, 09:14 UTC+12:45"): the plain
+# text is wrapped as if each marker were its longest value (digest.render.wrap_block).
 _TIME = re.compile(r"%%DIGEST-TIME-(-?\d{1,12})%%")
 # Every marker, fixed or a time, in one pattern for the mailer's single pass.
 ANY = re.compile("|".join([*(re.escape(marker) for marker in ALL), _TIME.pattern]))
@@ -41,6 +41,11 @@ def time_of(marker: str) -> datetime | None:
     if match is None:
         return None
     return datetime.fromtimestamp(int(match.group(1)), UTC)
+
+
+def pad_time_markers(text: str, width: int, pad: str) -> str:
+    """``text`` with ``pad`` after each time marker until it is ``width`` characters long."""
+    return _TIME.sub(lambda match: match.group().ljust(width, pad), text)
 
 
 def time_markers(text: str) -> set[str]:

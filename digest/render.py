@@ -48,6 +48,7 @@ from digest.wording import (
     format_date,
     format_datetime,  # noqa: F401  (part of this module's interface: times in a timezone)
     format_long_date,
+    longest_datetime,
     wording_for,
 )
 
@@ -66,6 +67,9 @@ SUMMARY_CHARS = 300
 TITLE_CHARS = 160
 NAME_CHARS = 60  # an author or a feed name
 URL_CHARS = 600  # a longer article link is shown unlinked, a longer image URL not at all
+# A compact edition (layout = "compact") is a briefing: shorter summaries for the few it keeps.
+COMPACT_LEAD_SUMMARY_CHARS = 320
+COMPACT_SUMMARY_CHARS = 200
 MIN_PARAGRAPH_CHARS = 40  # a summary's next paragraph is shown only with room for this much
 # Gmail clips at about 102 KB (digest.lint.HTML_SIZE_LIMIT); what is left is room for what each
 # subscriber's copy adds: the signed unsubscribe link, the address, tracking parameters on links.
@@ -99,6 +103,11 @@ _TEXT_PERCENT_BREAK = "% "
 _URL_PERCENT_BREAK = "%25"  # a bare "%" in a URL is invalid anyway; %25 is the literal percent
 # Enough invisible filler after the preheader that mail apps do not pull body text into the preview.
 _PREHEADER_FILLER = "\u034f\u200c\u00a0" * 40
+# A time marker is wrapped as if it were the longest time it may become ("25 September 2026,
+# 09:14 UTC+12:45"), so that a line holding one keeps within 72 columns once it is filled. The
+# padding is a character no text holds (one_line drops control characters before it is added).
+_TIME_WIDTH = longest_datetime()
+_TIME_PAD = "\x00"
 
 
 def template_folder(settings: Settings) -> Path:
@@ -150,6 +159,7 @@ class Story:
     also_covered_by: tuple[StoryLink, ...] = ()  # other outlets' reports of the same story
     more_from_name: str | None = None  # the person "More from" is from (digest.bylines)
     paragraphs: tuple[str, ...] = ()  # the summary's paragraphs, shown apart
+    headline_only: bool = False  # a compact edition's later items: headline, outlet and time
 
     @property
     def byline(self) -> Neutralized:
@@ -268,14 +278,15 @@ def wrap_block(
     text = one_line(str(text))
     if not text:
         return ""
-    return textwrap.fill(
-        text,
+    wrapped = textwrap.fill(
+        placeholders.pad_time_markers(text, _TIME_WIDTH, _TIME_PAD),
         width=width,
         initial_indent=indent,
         subsequent_indent=indent if subsequent_indent is None else subsequent_indent,
         break_long_words=False,
         break_on_hyphens=False,  # keeps placeholders and hyphenated names in one piece
     )
+    return wrapped.replace(_TIME_PAD, "")
 
 
 def underline(text: str, char: str = "-") -> str:
@@ -398,6 +409,7 @@ class Renderer:
             "subject": subject,
             "preheader": preheader,
             "preheader_filler": _PREHEADER_FILLER,
+            "compact": digest_list.layout == "compact",
             "article_count": article_count,
             "sender_name": self._settings.service.sender_name,
             "postal_address": self._settings.service.postal_address,
@@ -413,11 +425,12 @@ class Renderer:
         # The plain text has no size limit: it shows all that the first bounds allow.
         # Per-list tracking parameters on article links, once per edition (digest.tracking).
         tracking = utm_parameters(digest_list, edition.slot)
-        context.update(self._stories(edition, zone, words, FALLBACK_BOUNDS[0], tracking))
+        summaries = _summaries_shown(digest_list)
+        context.update(self._stories(edition, zone, words, FALLBACK_BOUNDS[0], tracking, summaries))
         text = tidy_text(self._render_template(TEXT_TEMPLATE, context, digest_list))
         html = ""
         for bounds in FALLBACK_BOUNDS:
-            context.update(self._stories(edition, zone, words, bounds, tracking))
+            context.update(self._stories(edition, zone, words, bounds, tracking, summaries))
             page = self._render_template(HTML_TEMPLATE, context, digest_list)
             html = self._inline(page, digest_list)
             if len(html.encode("utf-8")) <= HTML_BUDGET:
@@ -472,14 +485,42 @@ class Renderer:
         words: Wording,
         bounds: Bounds,
         tracking: dict[str, str] = NO_TRACKING,
+        summaries: int | None = None,
     ) -> dict[str, Any]:
-        """The lead, sections and recommended stories of the context, within ``bounds``."""
+        """The lead, sections and recommended stories of the context, within ``bounds``; with
+        ``summaries``, only that many items after the lead keep their summary and picture."""
+        shown = 0
+
+        def item_story(item: EditionItem) -> Story:
+            nonlocal shown
+            shown += 1
+            if summaries is None:
+                return self._story(
+                    item, zone, words, bounds.summary, image=bounds.thumbnails, tracking=tracking
+                )
+            if shown > summaries:
+                return self._story(item, zone, words, 0, image=False, tracking=tracking, brief=True)
+            # A briefing's summaries are short, and its authors' other pieces wait for the web.
+            return self._story(
+                item,
+                zone,
+                words,
+                min(bounds.summary, COMPACT_SUMMARY_CHARS),
+                image=bounds.thumbnails,
+                tracking=tracking,
+                brief=False,
+                more_from=False,
+            )
+
+        lead_summary = bounds.lead_summary
+        if summaries is not None:
+            lead_summary = min(lead_summary, COMPACT_LEAD_SUMMARY_CHARS)
         lead = (
             self._story(
                 edition.lead,
                 zone,
                 words,
-                bounds.lead_summary,
+                lead_summary,
                 image=bounds.lead_image,
                 tracking=tracking,
             )
@@ -490,27 +531,12 @@ class Renderer:
             SectionView(
                 slug=section.topic,
                 title=section.title,
-                stories=tuple(
-                    self._story(
-                        item,
-                        zone,
-                        words,
-                        bounds.summary,
-                        image=bounds.thumbnails,
-                        tracking=tracking,
-                    )
-                    for item in section.items
-                ),
+                stories=tuple(item_story(item) for item in section.items),
             )
             for section in edition.sections
             if section.items
         )
-        recommended = tuple(
-            self._story(
-                item, zone, words, bounds.summary, image=bounds.thumbnails, tracking=tracking
-            )
-            for item in edition.recommended
-        )
+        recommended = tuple(item_story(item) for item in edition.recommended)
         return {"lead": lead, "sections": sections, "recommended": recommended}
 
     def _story(
@@ -522,7 +548,11 @@ class Renderer:
         *,
         image: bool,
         tracking: dict[str, str] = NO_TRACKING,
+        brief: bool = False,
+        more_from: bool = True,
     ) -> Story:
+        """``item`` as the templates show it; ``brief``: as a headline, without "More from"."""
+        more_from = more_from and not brief
         article = item.article
         title = shorten(article.title, TITLE_CHARS) or words.untitled
         # The plain-text summary: safer than feed HTML, and it reads the same in every mail app.
@@ -543,13 +573,17 @@ class Renderer:
             image_url=_bounded_url(picture_url(article.image_url)) if image else None,
             language=_language_tag(article.language),
             direction=text_direction(article),
-            more_from=tuple(_story_link(other, words, tracking) for other in item.more_from),
+            more_from=()
+            if not more_from
+            else tuple(_story_link(other, words, tracking) for other in item.more_from),
             more_from_name=(
                 shorten(person, NAME_CHARS)
                 if item.more_from
+                and more_from
                 and (person := self._bylines.shared_person(article, item.more_from))
                 else None
             ),
+            headline_only=brief,
             also_covered_by=tuple(
                 _story_link(other, words, tracking) for other in item.also_covered_by
             ),
@@ -591,6 +625,11 @@ class Renderer:
             if candidate.slug == digest_list.slug:
                 return entry_key("lists", self._settings.lists, index)
         return f"list {digest_list.slug!r}"
+
+
+def _summaries_shown(digest_list: ListSettings) -> int | None:
+    """How many items after the lead keep their summary: all (None) unless the list is compact."""
+    return digest_list.compact_summaries if digest_list.layout == "compact" else None
 
 
 def _story_link(article: Article, words: Wording, tracking: dict[str, str]) -> StoryLink:

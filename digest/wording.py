@@ -11,6 +11,8 @@ from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from digest.zones import LONGEST_LABEL, zone_label
+
 # Scripts written right to left; a language tag is matched on its primary subtag.
 RTL_LANGUAGES = frozenset({"ar", "he", "iw", "fa", "ur", "ps", "sd", "ug", "yi", "ckb", "dv"})
 
@@ -33,6 +35,8 @@ class Wording:
     months: tuple[str, ...]
     weekdays: tuple[str, ...]  # Monday first
     short_months: bool  # "25 Nov 2026, 09:14" rather than "25 November 2026, 09:14"
+    language: str = "en"  # the primary subtag these words are in (digest.zones names offsets in it)
+    also_covered_by: str = "Also covered by"  # followed by other outlets' names
     comma: str = ","
     preferences: str = "Preferences"  # the link to a subscriber's settings for the list
     # The sign-up's confirmation mail ({list}: the list's name; {days}: how long the link works).
@@ -69,6 +73,8 @@ ENGLISH = Wording(
 )  # fmt: skip
 
 ARABIC = Wording(
+    language="ar",
+    also_covered_by="تناولته أيضًا",
     top_story="الخبر الرئيسي",
     recommended="مختارات",
     more_from="المزيد من",
@@ -97,6 +103,8 @@ ARABIC = Wording(
 )  # fmt: skip
 
 HEBREW = Wording(
+    language="he",
+    also_covered_by="דיווחו גם",
     top_story="הכתבה המרכזית",
     recommended="מומלצות",
     more_from="עוד מאת",
@@ -124,6 +132,8 @@ HEBREW = Wording(
 )  # fmt: skip
 
 PERSIAN = Wording(
+    language="fa",
+    also_covered_by="همچنین در",
     top_story="خبر اصلی",
     recommended="پیشنهادها",
     more_from="بیشتر از",
@@ -155,6 +165,16 @@ PERSIAN = Wording(
 _BY_LANGUAGE = {"en": ENGLISH, "ar": ARABIC, "he": HEBREW, "iw": HEBREW, "fa": PERSIAN}
 
 
+def longest_datetime() -> int:
+    """The most characters ``format_datetime`` writes, in any language and zone."""
+    longest = 0
+    for wording in (ENGLISH, ARABIC, HEBREW, PERSIAN):
+        month = max(len(_month(wording, number)) for number in range(1, 13))
+        # "25 September 2026, 09:14 " and the zone
+        longest = max(longest, 2 + 1 + month + 1 + 4 + len(wording.comma) + 1 + 5 + 1)
+    return longest + LONGEST_LABEL
+
+
 def primary_subtag(language: str | None) -> str:
     """'ar' for 'ar-AE' or 'AR_ae'; empty for no language."""
     return (language or "").replace("_", "-").split("-")[0].lower()
@@ -175,10 +195,12 @@ def _month(wording: Wording, month: int) -> str:
 
 
 def format_datetime(moment: datetime, zone: ZoneInfo, wording: Wording = ENGLISH) -> str:
-    """'25 Nov 2026, 09:14' in ``zone``; month names from ``wording``, whatever the locale."""
+    """'25 Nov 2026, 09:14 GST' in ``zone``, named as readers know it (digest.zones); month names
+    from ``wording``, whatever the locale."""
     local = moment.astimezone(zone)
     month = _month(wording, local.month)
-    return f"{local.day} {month} {local.year}{wording.comma} {local:%H:%M}"
+    label = zone_label(moment, zone, wording.language)
+    return f"{local.day} {month} {local.year}{wording.comma} {local:%H:%M} {label}"
 
 
 def format_date(moment: datetime, zone: ZoneInfo, wording: Wording = ENGLISH) -> str:

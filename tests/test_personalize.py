@@ -241,14 +241,14 @@ def test_feedback_id_names_list_edition_and_sender() -> None:
 
 def test_times_are_written_in_the_subscribers_timezone() -> None:
     text, html = bodies(parse(make()))  # no timezone of their own: the list's, Asia/Dubai
-    assert "Gulf Wire · 1 May 2024, 05:14\n" in text
-    assert "<p>Gulf Wire &middot; 1 May 2024, 05:14</p>" in html
+    assert "Gulf Wire · 1 May 2024, 05:14 GST\n" in text
+    assert "<p>Gulf Wire &middot; 1 May 2024, 05:14 GST</p>" in html
     new_york = Subscriber(id=345, email="sam@example.org", name="Sam", timezone="America/New_York")
     text, html = bodies(parse(make(new_york)))
-    assert "Gulf Wire · 30 Apr 2024, 21:14\n" in text
-    assert "<p>Gulf Wire &middot; 30 Apr 2024, 21:14</p>" in html
+    assert "Gulf Wire · 30 Apr 2024, 21:14 ET\n" in text
+    assert "<p>Gulf Wire &middot; 30 Apr 2024, 21:14 ET</p>" in html
     unknown = Subscriber(id=345, email="sam@example.org", timezone="Mars/Olympus_Mons")
-    assert "1 May 2024, 05:14" in bodies(parse(make(unknown)))[0]
+    assert "1 May 2024, 05:14 GST" in bodies(parse(make(unknown)))[0]
 
 
 def test_times_before_1970_are_filled_like_any_other() -> None:
@@ -261,8 +261,8 @@ def test_times_before_1970_are_filled_like_any_other() -> None:
     )
     text, html = bodies(parse(make(rendered=rendered)))
     assert "%%DIGEST" not in text and "%%DIGEST" not in html
-    assert "Archive · 21 Jul 1969, 00:17\n" in text
-    assert "<p>Archive &middot; 21 Jul 1969, 00:17</p>" in html
+    assert "Archive · 21 Jul 1969, 00:17 GST\n" in text
+    assert "<p>Archive &middot; 21 Jul 1969, 00:17 GST</p>" in html
 
 
 def test_one_personalizer_makes_every_copy() -> None:
@@ -505,4 +505,4 @@ def test_article_links_carry_the_lists_tracking_and_our_own_links_do_not() -> No
             assert "utm_" not in line
     assert "utm_" not in str(parsed["List-Unsubscribe"])
     # Times are the subscriber's: Dubai (the list's) for Sam, who has no timezone of his own.
-    assert "1 May 2024, 05:14" in text
+    assert "1 May 2024, 05:14 GST" in text

@@ -1,0 +1,335 @@
+"""The edition in headless Chromium, light and dark, at 600 and 375 px: what a reader sees.
+
+Screenshots are kept in ``$DIGEST_TEST_ARTIFACTS/mail`` (default: ``var/artifacts/mail`` in the
+checkout), overwritten by each run. Pictures stay blocked (digest.screenshot), as in the many mail
+apps that hold them back, so the lead picture's box must hold without its picture.
+"""
+
+from __future__ import annotations
+
+import html as html_module
+import os
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+
+from digest.config import ListSettings, Settings, load_settings
+from digest.mail.personalize import fill_for_preview
+from digest.records import Edition, EditionItem, Section
+from digest.render import Renderer
+from digest.screenshot import WIDTHS, Browser, open_browser
+from tests.test_mail_polish import with_also_covered
+from tests.test_render import SLOT, article, make_settings, sample_edition
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = Path(os.environ.get("DIGEST_TEST_ARTIFACTS") or ROOT / "var" / "artifacts") / "mail"
+COMPACT_HEIGHT_LIMIT = 3000  # px at 600 px wide: a morning briefing read in one go
+MIN_CONTRAST = 4.5  # WCAG AA for body text
+
+Scheme = Literal["light", "dark"]
+
+# Every visible element that holds text of its own, its colour and the colour behind it (the
+# first ancestor with an opaque background), and the contrast ratio between the two.
+_CONTRAST_SCRIPT = """
+() => {
+  const parse = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (v) => {
+      v /= 255;
+      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+    };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (el) => {
+    for (let node = el; node && node.nodeType === 1; node = node.parentElement) {
+      const c = parse(getComputedStyle(node).backgroundColor);
+      if (c.length >= 3 && (c.length === 3 || c[3] > 0.5)) return c;
+    }
+    return [255, 255, 255];
+  };
+  const results = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    const own = Array.from(el.childNodes).some((n) => n.nodeType === 3 && n.textContent.trim());
+    if (!own) continue;
+    const style = getComputedStyle(el);
+    const box = el.getBoundingClientRect();
+    if (style.display === 'none' || style.visibility === 'hidden' || box.height < 2) continue;
+    if (el.closest('.preheader')) continue;
+    const fg = lum(parse(style.color)), bg = lum(background(el));
+    const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+    results.push({what: el.tagName.toLowerCase() + '.' + el.className, ratio: ratio,
+                  text: el.textContent.trim().slice(0, 40)});
+  }
+  return results;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with open_browser() as opened:
+        yield opened
+
+
+def look(browser: Browser, html: str, width: int, scheme: Scheme, name: str) -> Any:
+    """Load ``html``, keep a screenshot as a test artifact, and return a page-facts reader."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    browser.capture(html, width, png=ARTIFACTS / f"{name}.png", color_scheme=scheme)
+    page = browser._browser.new_page(viewport={"width": width, "height": 800}, color_scheme=scheme)
+    page.route("**/*", lambda route: route.abort())
+    page.set_content(html, wait_until="load")
+    return page
+
+
+def filled(settings: Settings, digest_list: ListSettings, edition: Edition) -> str:
+    """The edition's HTML as a reader gets it: greeting, links and times filled in."""
+    result = Renderer(settings).render(edition, digest_list)
+    copy = fill_for_preview(result, service=settings.service, digest_list=digest_list)
+    assert "%%DIGEST" not in copy.html
+    return copy.html
+
+
+def rendered(tmp_path: Path, edition: Edition, **list_overrides: object) -> str:
+    settings = make_settings(tmp_path, **list_overrides)
+    return filled(settings, settings.list("middle-east-daily"), edition)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_edition_in_light_and_dark_at_desktop_and_phone_widths(
+    browser: Browser, tmp_path: Path, width: int, scheme: Scheme
+) -> None:
+    html = rendered(tmp_path, with_also_covered(sample_edition()))
+    page = look(browser, html, width, scheme, f"edition-{width}-{scheme}")
+    try:
+        # No sideways scrolling on a phone or at the desktop column.
+        scroll = page.evaluate(
+            "() => [document.scrollingElement.scrollWidth, document.scrollingElement.clientWidth]"
+        )
+        assert scroll[0] <= scroll[1], scroll
+        # Every piece of text is readable against what is behind it.
+        texts = page.evaluate(_CONTRAST_SCRIPT)
+        assert len(texts) > 40  # the whole edition was measured, not an empty page
+        poor = [item for item in texts if item["ratio"] < MIN_CONTRAST]
+        assert poor == [], poor[:5]
+        # The page is dark in dark mode, light in light mode.
+        paper = page.evaluate(
+            "() => getComputedStyle(document.querySelector('.container')).backgroundColor"
+        )
+        assert paper == ("rgb(26, 29, 33)" if scheme == "dark" else "rgb(255, 255, 255)")
+        # The lead picture, held back, keeps a picture's box rather than a one-line strip.
+        # Measured as the room between the "Top story" label and the headline under the picture.
+        box = page.evaluate(
+            """() => {
+              const label = document.querySelector('.lead .label').getBoundingClientRect();
+              const headline = document.querySelector('.lead-headline').getBoundingClientRect();
+              return [headline.width, headline.top - label.bottom];
+            }"""
+        )
+        assert box[1] >= box[0] * 0.5, box
+        # "Also covered by" is in the mail's sans-serif, not the mail app's default serif.
+        font = page.evaluate(
+            "() => getComputedStyle(document.querySelector('.also-covered')).fontFamily"
+        )
+        assert font.startswith("Helvetica"), font
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_an_rtl_lists_more_from_label_reads_before_the_name(
+    browser: Browser, tmp_path: Path, width: int
+) -> None:
+    # An Arabic list; the story with "More from" is in English (laid out left to right).
+    html = rendered(tmp_path, sample_edition(), language="ar")
+    page = look(browser, html, width, "light", f"arabic-more-from-{width}")
+    try:
+        label, name = page.evaluate(
+            """() => {
+              const title = document.querySelector('.more-from-title');
+              const where = (wanted) => {
+                const walker = document.createTreeWalker(title, NodeFilter.SHOW_TEXT);
+                for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                  const at = node.textContent.indexOf(wanted);
+                  if (at < 0) continue;
+                  const range = document.createRange();
+                  range.setStart(node, at);
+                  range.setEnd(node, at + wanted.length);
+                  const r = range.getBoundingClientRect();
+                  return [wanted, r.left, r.right];
+                }
+                return null;
+              };
+              return [where('المزيد من'), where('Layla Haddad')];
+            }"""
+        )
+        assert label[0] == "المزيد من" and name[0] == "Layla Haddad"
+        # Read right to left: the label first, at the right, then the name to its left.
+        assert label[1] > name[2] - 1, (label, name)
+    finally:
+        page.close()
+
+
+# Headlines of the lengths wire services write (45 to 95 characters).
+HEADLINES = (
+    "Iran's foreign minister heads to Muscat for a second round of indirect talks",
+    "Tehran stock exchange falls for a fourth day",
+    "Rial slides as traders brace for new sanctions on shipping and insurance firms",
+    "Ceasefire talks resume in Cairo with a new proposal on hostages and aid",
+    "Aid convoys wait at Kerem Shalom as crossings stay shut for a second day",
+    "Knesset committee delays vote on the budget",
+    "OPEC+ holds output steady as Gulf producers eye a softer year ahead",
+    "Qatar opens the region's largest desalination plant",
+    "Saudi Arabia's sovereign fund sells a stake in its telecoms champion to foreign buyers",
+    "Damascus and Ankara agree to reopen a border crossing closed since 2012",
+    "Syrian pound steadies after central bank auction",
+    "UN envoy warns of a funding gap for refugees returning to the north of the country",
+    "Lebanon's parliament fails again to elect a president",
+    "Beirut port blast inquiry resumes after a two-year pause",
+    "Electricity rationing in Lebanon extends to 20 hours a day as fuel shipment is delayed",
+    "UN envoy returns to Sanaa with a new ceasefire proposal",
+    "Gulf foreign ministers meet in Riyadh on regional security and trade",
+    "EU and GCC agree to start talks on visa-free travel",
+    "Shipping insurers raise Red Sea premiums again",
+    "Baghdad and Erbil settle oil export dispute after months of talks in the capital",
+    "Egypt's central bank holds rates, citing inflation that has yet to peak",
+)
+
+
+def realistic_edition() -> Edition:
+    """A busy morning: a lead with a picture, 21 items over the daily's 7 sections (pictures,
+    long summaries, an author's other pieces, other outlets' reports), 3 recommended: 25 in all."""
+    summary = (
+        "Officials said the talks would resume next week after both delegations reported progress "
+        "on the sequencing of the first steps, while diplomats cautioned that the hardest issues, "
+        "from security guarantees to the timetable for sanctions relief, remain unresolved."
+    )
+    sections = []
+    number = 100
+    topics = [
+        ("middle-east", "Middle East"),
+        ("iran", "Iran"),
+        ("israel-palestine", "Israel and Palestine"),
+        ("gulf", "The Gulf"),
+        ("syria", "Syria"),
+        ("lebanon", "Lebanon"),
+        ("diplomacy", "Diplomacy"),
+    ]
+    headlines = iter(HEADLINES)
+    for slug, title in topics:
+        items = []
+        for index in range(3):
+            number += 1
+            story = article(
+                number,
+                next(headlines),
+                feed=("Gulf Wire", "Levant Post", "Persia Review")[index],
+                summary=summary,
+                image=f"https://images.example.org/{number}.jpg" if index == 0 else None,
+                hours_ago=1 + number % 9,
+            )
+            more = (article(number + 500, "An earlier analysis of the same talks", hours_ago=30),)
+            covered = (article(number + 600, "Ministers meet again", feed="World Briefing"),)
+            items.append(
+                EditionItem(
+                    story,
+                    slug,
+                    more_from=more if index == 0 else (),
+                    also_covered_by=covered if index == 1 else (),
+                )
+            )
+        sections.append(Section(slug, title, tuple(items)))
+    recommended = tuple(
+        EditionItem(
+            article(
+                900 + index,
+                f"The long read: a city's trade routes, chapter {index}",
+                summary=summary,
+                image=f"https://images.example.org/long-{index}.jpg",
+                hours_ago=40,
+            ),
+            "middle-east",
+        )
+        for index in range(3)
+    )
+    lead = sample_edition().lead
+    assert lead is not None
+    edition = Edition(
+        list_slug="middle-east-daily",
+        slot=SLOT,
+        window_start=SLOT - timedelta(days=1),
+        window_end=SLOT,
+        lead=lead,
+        sections=tuple(sections),
+        recommended=recommended,
+    )
+    assert sum(1 for _ in edition.items()) == 25
+    return edition
+
+
+def example_daily(layout: str) -> tuple[Settings, ListSettings]:
+    """The example config's daily list, laid out as ``layout``."""
+    settings = load_settings(ROOT / "config" / "example.toml", environ={})
+    daily = settings.list("middle-east-daily").model_copy(update={"layout": layout})
+    return settings, daily
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_a_compact_daily_stays_under_3000_px_at_600_px_wide(
+    browser: Browser, scheme: Scheme
+) -> None:
+    heights = {}
+    for layout in ("full", "compact"):
+        settings, daily = example_daily(layout)
+        html = filled(settings, daily, realistic_edition())
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        png = ARTIFACTS / f"daily-{layout}-600-{scheme}.png"
+        layout_facts = browser.capture(html, 600, png=png, color_scheme=scheme)
+        assert layout_facts.fits, layout_facts
+        heights[layout] = layout_facts.height
+        phone = browser.capture(html, 375, color_scheme=scheme)
+        assert phone.fits, phone
+    print(
+        f"\n25 items at 600px, {scheme}: full {heights['full']}px, compact {heights['compact']}px"
+    )
+    assert heights["full"] > COMPACT_HEIGHT_LIMIT  # the edition is a real test of the layout
+    assert heights["compact"] < COMPACT_HEIGHT_LIMIT
+
+
+def test_a_compact_edition_keeps_the_lead_and_n_summaries() -> None:
+    settings, daily = example_daily("compact")
+    assert daily.compact_summaries == 2  # the default
+    daily = daily.model_copy(update={"compact_summaries": 3})
+    result = Renderer(settings).render(realistic_edition(), daily)
+    html = result.html
+    assert 'class="container compact"' in html
+    assert html.count('class="lead-summary"') == 1
+    assert html.count('class="summary"') == 3  # the first three items after the lead
+    assert html.count('class="story brief') == 25 - 1 - 3
+    assert html.count('class="thumb"') == 1  # the first item's picture; the rest have none
+    assert 'class="more-from"' not in html  # an author's other pieces wait for the web
+    # Every item's headline and link is still there, in the HTML and in the plain text.
+    for item in realistic_edition().items():
+        assert html_module.escape(item.article.title, quote=False) in html
+        assert item.article.link in result.text
+    # A full edition of the same list shows every summary.
+    full = Renderer(settings).render(
+        realistic_edition(), daily.model_copy(update={"layout": "full"})
+    )
+    assert full.html.count('class="summary"') == 24 and 'class="story brief' not in full.html
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_compact_arabic_list_fits_and_reads_right_to_left(
+    browser: Browser, tmp_path: Path, width: int
+) -> None:
+    settings = make_settings(tmp_path, language="ar", layout="compact")
+    html = filled(settings, settings.list("middle-east-daily"), realistic_edition())
+    layout = browser.capture(html, width, png=ARTIFACTS / f"arabic-compact-{width}.png")
+    assert layout.fits, layout
+    assert 'class="container compact"' in html and 'class="story brief' in html

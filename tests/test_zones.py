@@ -1,0 +1,133 @@
+"""Tests for digest.zones: times carry the zone they are written in, as a newsroom names it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, available_timezones
+
+import pytest
+
+from digest import placeholders
+from digest.render import Neutralized, wrap_text
+from digest.wording import (
+    ARABIC,
+    ENGLISH,
+    HEBREW,
+    PERSIAN,
+    Wording,
+    format_datetime,
+    longest_datetime,
+)
+from digest.zones import ABBREVIATIONS, offset_text, zone_label
+
+WINTER = datetime(2026, 1, 15, 4, 0, tzinfo=UTC)
+SUMMER = datetime(2026, 7, 15, 3, 0, tzinfo=UTC)
+
+
+def test_a_dubai_time_reads_gst() -> None:
+    moment = datetime(2026, 11, 25, 3, 12, tzinfo=UTC)
+    assert format_datetime(moment, ZoneInfo("Asia/Dubai")) == "25 Nov 2026, 07:12 GST"
+
+
+@pytest.mark.parametrize(
+    ("zone", "winter", "summer"),
+    [
+        ("Asia/Jerusalem", "IST", "IDT"),
+        ("Europe/London", "GMT", "BST"),
+        ("Europe/Paris", "CET", "CEST"),
+        ("Africa/Cairo", "EET", "EEST"),
+        ("Asia/Beirut", "EET", "EEST"),
+        ("America/New_York", "ET", "ET"),
+        ("America/Los_Angeles", "PT", "PT"),
+        ("Asia/Tehran", "IRST", "IRST"),  # no summer time since 2022
+        ("Asia/Riyadh", "AST", "AST"),
+        ("UTC", "UTC", "UTC"),
+    ],
+)
+def test_both_sides_of_the_clock_change(zone: str, winter: str, summer: str) -> None:
+    assert zone_label(WINTER, ZoneInfo(zone)) == winter
+    assert zone_label(SUMMER, ZoneInfo(zone)) == summer
+
+
+def test_the_hour_itself_changes_with_the_clocks() -> None:
+    # 04:00 UTC on either side of Israel's spring change (27 March 2026, 02:00 local).
+    before = datetime(2026, 3, 26, 23, 30, tzinfo=UTC)
+    after = datetime(2026, 3, 27, 0, 30, tzinfo=UTC)
+    zone = ZoneInfo("Asia/Jerusalem")
+    assert format_datetime(before, zone) == "27 Mar 2026, 01:30 IST"
+    assert format_datetime(after, zone) == "27 Mar 2026, 03:30 IDT"
+
+
+def test_an_abbreviation_holds_only_at_its_own_offset() -> None:
+    # Tehran kept summer time until 2022 (IRDT, +04:30) and was on +04:00 in the winter of 1978.
+    tehran = ZoneInfo("Asia/Tehran")
+    assert zone_label(datetime(2021, 7, 1, tzinfo=UTC), tehran) == "IRDT"
+    assert zone_label(datetime(1978, 1, 1, tzinfo=UTC), tehran) == "UTC+4"
+
+
+@pytest.mark.parametrize(
+    ("zone", "label"),
+    [
+        ("Asia/Kathmandu", "UTC+5:45"),
+        ("America/Sao_Paulo", "UTC-3"),
+        ("Asia/Amman", "UTC+3"),  # tzdata writes "+03": no name in common use
+        ("America/St_Johns", "UTC-3:30"),
+        ("Asia/Shanghai", "UTC+8"),  # tzdata's "CST" is Chicago's too
+    ],
+)
+def test_other_zones_fall_back_to_the_offset(zone: str, label: str) -> None:
+    assert zone_label(WINTER, ZoneInfo(zone)) == label
+
+
+def test_arabic_hebrew_and_persian_lists_name_the_offset_in_their_words() -> None:
+    moment = datetime(2026, 11, 25, 3, 12, tzinfo=UTC)
+    dubai = ZoneInfo("Asia/Dubai")
+    assert format_datetime(moment, dubai, ARABIC) == "25 نوفمبر 2026، 07:12 غرينتش+4"
+    assert zone_label(SUMMER, ZoneInfo("Asia/Jerusalem"), HEBREW.language) == "GMT+3"
+    assert zone_label(WINTER, ZoneInfo("Asia/Jerusalem"), HEBREW.language) == "GMT+2"
+    assert zone_label(WINTER, ZoneInfo("Asia/Tehran"), PERSIAN.language) == "گرینویچ+3:30"
+    assert zone_label(WINTER, ZoneInfo("Europe/London"), ARABIC.language) == "غرينتش"
+
+
+def test_offsets_are_written_short() -> None:
+    assert offset_text(timedelta(hours=4)) == "+4"
+    assert offset_text(timedelta(hours=-9, minutes=-30)) == "-9:30"
+    assert offset_text(timedelta(0)) == "+0"
+
+
+def test_every_abbreviation_is_at_an_offset_its_zone_really_has() -> None:
+    # A typo in the map (a wrong offset) would leave its abbreviation never used.
+    for name, by_offset in ABBREVIATIONS.items():
+        zone = ZoneInfo(name)
+        seen = {
+            round(offset.total_seconds() / 60)
+            for year in range(2000, 2027)
+            for month in (1, 7)
+            if (offset := datetime(year, month, 15, tzinfo=UTC).astimezone(zone).utcoffset())
+            is not None
+        }
+        assert set(by_offset) <= seen, (name, by_offset, seen)
+
+
+def test_no_time_is_longer_than_the_plain_text_allows_for() -> None:
+    longest = longest_datetime()
+    for name in sorted(available_timezones()):
+        zone = ZoneInfo(name)
+        for moment in (WINTER, SUMMER, datetime(2026, 9, 25, 23, 59, tzinfo=UTC)):
+            for wording in (ENGLISH, ARABIC, HEBREW, PERSIAN):
+                written = format_datetime(moment, zone, wording)
+                assert len(written) <= longest, (name, written)
+
+
+@pytest.mark.parametrize("wording", [ENGLISH, PERSIAN], ids=["en", "fa"])
+def test_a_filled_byline_keeps_within_72_columns(wording: Wording) -> None:
+    moment = datetime(2026, 9, 25, 5, 14, tzinfo=UTC)
+    marker = placeholders.time_marker(moment)
+    zone = ZoneInfo("America/St_Johns")  # a long offset: UTC-2:30 in September
+    for filler in range(20, 60):
+        # As a story's byline reaches the template: feed text neutralized, the marker whole.
+        byline = Neutralized(f"{'x' * filler} · Gulf Wire · {marker}")
+        wrapped = wrap_text(byline)
+        assert marker in wrapped
+        filled = wrapped.replace(marker, format_datetime(moment, zone, wording))
+        assert all(len(line) <= 72 for line in filled.splitlines()), filled
