@@ -22,6 +22,7 @@ from digest.ingest import fetch_feed, parse_feed
 from digest.records import Article, Entry
 from digest.topics import Explanation, classifier_for
 from digest.topics.report import DryRun, dry_run, explanation_record
+from digest.topics.suggest import Suggestion, suggest
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # an unstored entry with no date at all
 
@@ -119,6 +120,72 @@ def test(
         )
         return
     _print_dry_run(result, settings, proposed, days)
+
+
+@topics_app.command("suggest")
+def suggest_terms(
+    topic_slug: Annotated[str, typer.Argument(metavar="TOPIC", help="The topic's slug.")],
+    days: Annotated[
+        int, typer.Option("--days", min=1, max=3650, help="Articles first seen in the last N days.")
+    ] = 7,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=200, help="At most N phrases.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Propose names and phrases that recur in TOPIC's recent articles and near misses (some
+    evidence, under its threshold) but not in its rules, each with the near misses it would
+    file, for an editor to add to the config. Nothing is stored or changed."""
+    settings = load_config()
+    topic = next((t for t in settings.topics if t.slug == topic_slug), None)
+    if topic is None:
+        known = ", ".join(t.slug for t in settings.topics) or "none"
+        errors.print(
+            f"[bold red]error:[/] no topic {escape(topic_slug)!r} in "
+            f"{escape(str(settings.source))}; the topics are: {escape(known)}",
+            highlight=False,
+        )
+        raise typer.Exit(2)
+    with running(settings) as services:
+        articles = services.store.articles_seen_since(services.clock.now() - timedelta(days=days))
+    if not articles:
+        errors.print(
+            f"[bold red]error:[/] no article was stored in the last {days} days: poll the feeds "
+            "first (`digest poll`), or look further back with --days",
+            highlight=False,
+        )
+        raise typer.Exit(1)
+    found = suggest(articles, classifier_for(settings), topic, limit=limit)
+    if as_json:
+        print(json.dumps([_suggestion_record(s) for s in found], ensure_ascii=False, indent=2))
+        return
+    if not found:
+        console.print(
+            f"Nothing to suggest for {topic.slug}: no phrase recurs in its {len(articles)} "
+            f"articles of the last {days} days and near misses that its rules do not name."
+        )
+        return
+    table = Table(title=f"Phrases for {topic.slug}, from {len(articles)} articles of {days} days")
+    for column in ("phrase", "near misses", "filed", "elsewhere", "would file"):
+        table.add_column(column)
+    for item in found:
+        titles = "; ".join(title for _, title in item.near_misses[:3])
+        table.add_row(
+            escape(item.phrase),
+            str(len(item.near_misses)),
+            str(item.filed),
+            str(item.elsewhere),
+            escape(titles),
+        )
+    console.print(table)
+
+
+def _suggestion_record(item: Suggestion) -> dict[str, object]:
+    return {
+        "phrase": item.phrase,
+        "weight": round(item.weight, 3),
+        "filed": item.filed,
+        "elsewhere": item.elsewhere,
+        "near_misses": [{"id": aid, "title": title} for aid, title in item.near_misses],
+    }
 
 
 def _articles(settings: Settings, source: str, feed_name: str | None) -> list[Article]:

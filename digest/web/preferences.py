@@ -174,7 +174,9 @@ def _damaged(web: WebContext) -> Response:
 async def _form(request: Request) -> FormData:
     """The posted form, or an empty one when the body is no form we can read."""
     try:
-        return await request.form(max_files=0, max_fields=MAX_FIELDS, max_part_size=4096)
+        # A field over the default 4 KB would fail the whole form ("open too long"): a name
+        # pasted long is cut to its length instead.
+        return await request.form(max_files=0, max_fields=MAX_FIELDS, max_part_size=32 * 1024)
     except (HTTPException, ValueError):
         return FormData()
 

@@ -1,0 +1,171 @@
+"""Names and phrases an editor might add to a topic's rules: news vocabulary moves.
+
+    articles of the last days ─► each one's verdict under the topic: filed, a near miss (some
+    evidence, under the threshold) or neither ─► the words and runs of two or three words of
+    each title and summary ─► those that recur in the topic's articles and near misses far more
+    than in the others, and that its rules do not name yet
+
+A phrase is ranked by how much it tells the topic's articles (filed and near misses) from the
+rest: a smoothed log-odds ratio of the share of each side that uses it, then by the near misses
+it would file. Stop words of the
+languages the project writes (English, Arabic, Hebrew, Persian, Turkish), numbers and phrases
+that begin or end with a stop word are left out; so is a phrase when a longer one appears in
+exactly the same articles (the name "Dawn Shield", not also "Dawn" and "Shield"). Each
+suggestion carries the near misses it would file: what an editor reads before accepting it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from digest.config import TopicSettings
+from digest.records import Article
+from digest.topics.classify import TopicClassifier
+from digest.topics.normalize import normalize_text
+
+MAX_WORDS = 3
+_WORD = re.compile(r"[^\W\d_][\w'\u200c-]*", re.UNICODE)
+
+# The commonest function words of the languages the project writes: never a topic's evidence.
+_STOP_TEXT = (
+    # English
+    "a an and are as at be been but by for from has have he her his how in into is it its new "
+    "of on or over says said she than that the their them they this to up was were what when "
+    "where which who will with after amid before between more most not no out about against "
+    "could would should can may also one two three first last year years day days week month "
+    "today yesterday tomorrow us we our you your why while all any some other such then there "
+    "these those under again back off just now only very still even toward towards during "
+    "since until without within had did does do done being per via told say saying made make "
+    "set get got took take like many much well own both each every several another here",
+    # Arabic
+    "في من على إلى الى عن مع أن ان إن هذا هذه التي الذي بعد قبل بين كان كانت قد لا ما و أو ثم "
+    "عند حول خلال",
+    # Hebrew
+    "של את על עם אל כי לא גם זה זו הוא היא אשר או כל אחרי לפני בין",
+    # Persian
+    "در از به با که این آن را برای تا و یا هم بر پس پیش بین",
+    # Turkish
+    "ve ile bir bu da de için gibi daha en çok ama veya olarak sonra önce",
+)
+STOP_WORDS = frozenset(normalize_text(word) for text in _STOP_TEXT for word in text.split())
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    phrase: str  # as the articles write it (the first spelling met)
+    weight: float  # how much it tells the topic's articles from the rest (log-odds)
+    filed: int  # articles of the topic that use it
+    near_misses: tuple[tuple[int, str], ...]  # (id, title) of near misses it would help file
+    elsewhere: int  # other articles that use it
+
+
+@dataclass(frozen=True, slots=True)
+class _Side:
+    filed: bool
+    near: bool
+
+
+def suggest(
+    articles: Sequence[Article],
+    classifier: TopicClassifier,
+    topic: TopicSettings,
+    *,
+    limit: int = 20,
+    min_articles: int = 2,
+) -> list[Suggestion]:
+    """The phrases of ``articles`` worth adding to ``topic``'s rules, best first."""
+    sides: dict[int, _Side] = {}
+    for article in articles:
+        verdict = next(
+            (v for v in classifier.explain(article).verdicts if v.topic == topic.slug), None
+        )
+        filed = verdict is not None and verdict.filed
+        near = verdict is not None and not filed and not verdict.vetoed_by and verdict.score > 0
+        sides[article.id] = _Side(filed, near)
+    inside = {aid for aid, side in sides.items() if side.filed or side.near}
+    outside = len(articles) - len(inside)
+    if not inside:
+        return []
+    known = _known_terms(topic)
+    uses: dict[str, set[int]] = defaultdict(set)
+    spelling: dict[str, str] = {}
+    for article in articles:
+        for key, written in _phrases(f"{article.title}\n{article.summary_text}"):
+            uses[key].add(article.id)
+            spelling.setdefault(key, written)
+    titles = {article.id: article.title for article in articles}
+    found: list[tuple[str, frozenset[int], Suggestion]] = []
+    for key, ids in uses.items():
+        ours = ids & inside
+        if len(ours) < min_articles or _named(key, known):
+            continue
+        theirs = len(ids) - len(ours)
+        weight = math.log((len(ours) + 0.5) / (len(inside) - len(ours) + 0.5)) - math.log(
+            (theirs + 0.5) / (outside - theirs + 0.5)
+        )
+        if weight <= 0:
+            continue
+        missed = tuple(sorted((aid, titles[aid]) for aid in ours if sides[aid].near))
+        in_topic = sum(1 for aid in ours if sides[aid].filed)
+        suggestion = Suggestion(spelling[key], weight, in_topic, missed, theirs)
+        found.append((key, frozenset(ids), suggestion))
+    kept = _longest(found)
+    kept.sort(key=lambda s: (-s.weight, -len(s.near_misses), s.phrase))
+    return kept[:limit]
+
+
+def _phrases(text: str) -> Iterable[tuple[str, str]]:
+    """(normalized, as written) of each word and run of up to MAX_WORDS words of ``text``,
+    line by line, none beginning or ending with a stop word."""
+    for line in text.splitlines():
+        words = _WORD.findall(line)
+        folded = [normalize_text(word) for word in words]
+        for start in range(len(words)):
+            for size in range(1, MAX_WORDS + 1):
+                end = start + size
+                if end > len(words):
+                    break
+                first, last = folded[start], folded[end - 1]
+                if first in STOP_WORDS or last in STOP_WORDS or len(first) < 2 or len(last) < 2:
+                    continue
+                yield " ".join(folded[start:end]), " ".join(words[start:end])
+
+
+def _known_terms(topic: TopicSettings) -> list[str]:
+    rules = topic.rules
+    columns = (
+        rules.include,
+        rules.places,
+        rules.people,
+        rules.groups,
+        rules.ambiguous,
+        rules.exclude,
+        rules.ignore,
+        rules.categories,
+    )
+    return [normalize_text(term) for column in columns for term in column if term.strip()]
+
+
+def _named(key: str, known: list[str]) -> bool:
+    """Whether the rules already name the phrase, or a phrase inside it or around it."""
+    padded = f" {key} "
+    return any(f" {term} " in padded or padded in f" {term} " for term in known)
+
+
+def _longest(found: list[tuple[str, frozenset[int], Suggestion]]) -> list[Suggestion]:
+    """Leave out a phrase when a longer one holding it is used by exactly the same articles."""
+    by_articles: dict[frozenset[int], list[str]] = defaultdict(list)
+    for key, ids, _ in found:
+        by_articles[ids].append(key)
+    kept = []
+    for key, ids, suggestion in found:
+        longer = [
+            other for other in by_articles[ids] if other != key and f" {key} " in f" {other} "
+        ]
+        if not longer:
+            kept.append(suggestion)
+    return kept

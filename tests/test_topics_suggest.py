@@ -1,0 +1,104 @@
+"""`digest topics suggest TOPIC`: names and phrases that recur in a topic's articles and near
+misses but are not in its rules, each with the articles it would file (issue #12 point 3)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from itertools import count
+
+from digest.records import Article
+from digest.topics import TopicClassifier
+from digest.topics.suggest import suggest
+from tests.test_topics import DIPLOMACY, TREE
+
+_ids = count(1)
+
+
+def article(title: str, summary: str = "") -> Article:
+    number = next(_ids)
+    return Article(
+        id=number,
+        feed_id=1,
+        feed_name="World Briefing",
+        guid=f"guid-{number}",
+        link=f"https://news.example.org/{number}",
+        title=title,
+        summary_html=f"<p>{summary}</p>",
+        summary_text=summary,
+        author=None,
+        published_at=None,
+        first_seen_at=datetime(2026, 12, 1, tzinfo=UTC),
+        categories=(),
+    )
+
+
+# A new name of current events recurs in near misses: reports placed in the region whose only
+# diplomatic word ("talks") falls short of the topic's threshold without more.
+NEAR_MISSES = [
+    article("Muscat Framework draft circulates in Tehran", "Officials called the talks early."),
+    article("Oman hosts the Muscat Framework", "Delegates from Yemen joined the talks."),
+    article("Yemen factions weigh the Muscat Framework", "Sanaa sent nobody to the talks."),
+]
+FILED = [
+    article("Foreign ministers meet for summit talks in Amman", "Envoys from the region gathered."),
+    article(
+        "Ceasefire talks resume in Doha with mediators", "The envoy for Yemen joined the talks."
+    ),
+]
+ELSEWHERE = [
+    article("Cricket: England beat India in the final", "The final was played in Mumbai."),
+    article("Tech firms unveil new phones for the season", "The new phones go on sale in March."),
+    article("The final of the league is played in London", "Fans travelled to London."),
+    article("Weather: storms sweep across the north", "Forecasters expect more storms."),
+]
+
+
+def test_a_new_name_recurring_in_near_misses_is_proposed_with_what_it_would_file() -> None:
+    classifier = TopicClassifier(TREE)
+    found = suggest([*NEAR_MISSES, *FILED, *ELSEWHERE], classifier, DIPLOMACY)
+    phrases = [item.phrase for item in found]
+    assert phrases[0] == "Muscat Framework"
+    first = found[0]
+    assert {title for _, title in first.near_misses} == {a.title for a in NEAR_MISSES}
+    assert first.elsewhere == 0
+    # Not "Muscat" or "Framework" alone: the longer name is used by exactly the same articles.
+    assert "Muscat" not in phrases and "Framework" not in phrases
+
+
+def test_stop_words_and_terms_already_in_the_rules_are_never_proposed() -> None:
+    classifier = TopicClassifier(TREE)
+    found = suggest([*NEAR_MISSES, *FILED, *ELSEWHERE], classifier, DIPLOMACY)
+    folded = {item.phrase.lower() for item in found}
+    assert not folded & {"the", "in", "of", "with", "for", "from", "talks", "summit"}
+    assert all(not phrase.startswith(("the ", "in ")) for phrase in folded)
+    # Words of other subjects that recur only elsewhere say nothing of the topic.
+    assert "final" not in folded and "london" not in folded
+
+
+def test_nothing_to_suggest_without_articles_of_the_topic() -> None:
+    assert suggest(ELSEWHERE, TopicClassifier(TREE), DIPLOMACY) == []
+
+
+def test_the_command_refuses_an_unknown_topic_and_an_empty_store_and_prints_json(
+    tmp_path: object,
+) -> None:
+    from pathlib import Path
+
+    from tests.test_end_to_end import digest, example_config
+
+    folder = Path(str(tmp_path))
+    config = example_config(folder, smtp_port=None)
+    unknown = digest(config, "topics", "suggest", "sport")
+    assert unknown.returncode == 2
+    assert "no topic 'sport'" in unknown.stderr and "diplomacy" in unknown.stderr
+    empty = digest(config, "topics", "suggest", "diplomacy")
+    assert empty.returncode == 1 and "poll the feeds first" in empty.stderr
+    assert digest(config, "poll").returncode == 0
+    found = digest(config, "topics", "suggest", "diplomacy", "--json", "--days", "3650")
+    assert found.returncode == 0, found.stderr
+    records = json.loads(found.stdout)
+    assert all(set(r) == {"phrase", "weight", "filed", "elsewhere", "near_misses"} for r in records)
+    table = digest(config, "topics", "suggest", "iran", "--days", "3650")
+    assert table.returncode == 0, table.stderr
+    assert "Phrases for iran" in table.stdout or "Nothing to suggest for iran" in table.stdout
