@@ -3,9 +3,12 @@
     due_editions(now)          each list's latest cron slot that has no edition yet
     build_edition(list, slot)  window = (previous edition's sequence, committed sequence]
                                ─► candidates ─► compose ─► render once ─► store ─► queue deliveries
+                                  (web.images: the pictures fetched once and kept before the
+                                  render, which points at the service's copies: digest.images)
 
-Building has no side effect but storing: a retried build never sends, and building a (list, slot)
-again yields the same edition (invariant 2). ``build_edition`` is what the build task calls.
+Building has no side effect but storing (and, with web.images, fetching the pictures it keeps):
+a retried build never sends, and building a (list, slot) again yields the same edition
+(invariant 2). ``build_edition`` is what the build task calls.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from digest.config import ListSettings
 from digest.errors import (
     HeaderCheckError,
 )
+from digest.images.gathering import Pictures, gather_pictures
 from digest.imports import import_list_file
 from digest.mail.personalize import fill_for_preview, personalize
 from digest.records import (
@@ -30,7 +34,7 @@ from digest.records import (
     Subscriber,
 )
 from digest.schedule import latest_slot
-from digest.services import Services
+from digest.services import Services, signing_secret
 from digest.store.editions import EMPTY, READY, EditionState
 
 _log = logging.getLogger(__name__)
@@ -263,11 +267,12 @@ def _store_screened(
     rendered: RenderedEdition | None = None
     warnings: tuple[str, ...] = ()
     if not edition.is_empty or digest_list.send_when_empty:
+        pictures = edition_pictures(services, edition)
         # Before anything is stored or queued: a refused edition is built again next tick;
         # an article whose text broke the headers is left out and the rest goes out.
         screened = screening.screen_edition(
             edition,
-            render=lambda draft: services.renderer.render(draft, digest_list),
+            render=lambda draft: services.renderer.render(draft, digest_list, pictures),
             check=lambda rendering: check_edition(services, rendering, digest_list),
             compose_without=compose_without,
         )
@@ -366,7 +371,22 @@ def render_preview(services: Services, list_slug: str) -> RenderedEdition:
     edition = compose_next_edition(
         services, digest_list, now, now, services.store.article_sequence()
     )
-    return services.renderer.render(edition, digest_list)
+    return services.renderer.render(edition, digest_list, edition_pictures(services, edition))
+
+
+def edition_pictures(services: Services, edition: Edition) -> Pictures | None:
+    """The service's copies of the pictures ``edition`` shows (fetched now if not kept yet), or
+    None when the service does not serve pictures (web.images off): the publishers' addresses."""
+    if not services.settings.web.images:
+        return None
+    return gather_pictures(
+        edition,
+        settings=services.settings,
+        store=services.store,
+        client=services.http,
+        secret=signing_secret(services.settings),
+        now=services.clock.now(),
+    )
 
 
 def preview_edition(services: Services, list_slug: str) -> RenderedEdition:

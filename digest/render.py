@@ -36,6 +36,8 @@ from digest import placeholders
 from digest.bylines import Bylines, written_author
 from digest.config import ListSettings, Settings, entry_key
 from digest.errors import RenderError
+from digest.images.checking import Role
+from digest.images.gathering import Pictures
 from digest.ingest import summaries
 from digest.ingest.pictures import picture_url
 from digest.mail.headers import header_text
@@ -65,6 +67,7 @@ LEAD_SUMMARY_CHARS = 480
 SUMMARY_CHARS = 300
 TITLE_CHARS = 160
 NAME_CHARS = 60  # an author or a feed name
+LEAD_IMAGE_WIDTH = 528  # the lead picture's width in the mail (email/macros.html.j2)
 URL_CHARS = 600  # a longer article link is shown unlinked, a longer image URL not at all
 MIN_PARAGRAPH_CHARS = 40  # a summary's next paragraph is shown only with room for this much
 # Gmail clips at about 102 KB (digest.lint.HTML_SIZE_LIMIT); what is left is room for what each
@@ -144,6 +147,7 @@ class Story:
     feed_name: str
     published: str  # a time marker: "25 Nov 2026, 09:14" in each subscriber's timezone
     image_url: str | None
+    image_height: int | None  # the lead's height at LEAD_IMAGE_WIDTH, when known
     language: str | None
     direction: Literal["ltr", "rtl"]
     more_from: tuple[StoryLink, ...] = ()
@@ -367,8 +371,14 @@ class Renderer:
             exclude_pseudoclasses=True,
         )
 
-    def render(self, edition: Edition, digest_list: ListSettings) -> RenderedEdition:
-        """Render ``edition`` of ``digest_list``: subject, preheader, inlined HTML, plain text."""
+    def render(
+        self, edition: Edition, digest_list: ListSettings, pictures: Pictures | None = None
+    ) -> RenderedEdition:
+        """Render ``edition`` of ``digest_list``: subject, preheader, inlined HTML, plain text.
+
+        With ``pictures`` (web.images: the service's copies, digest.images), a picture is shown
+        from the service's address, and one missing from them is not shown at all; without,
+        from the publisher's address."""
         if edition.list_slug != digest_list.slug:
             raise RenderError(
                 f"edition of list {edition.list_slug!r} cannot be rendered with the settings of "
@@ -413,11 +423,11 @@ class Renderer:
         # The plain text has no size limit: it shows all that the first bounds allow.
         # Per-list tracking parameters on article links, once per edition (digest.tracking).
         tracking = utm_parameters(digest_list, edition.slot)
-        context.update(self._stories(edition, zone, words, FALLBACK_BOUNDS[0], tracking))
+        context.update(self._stories(edition, zone, words, FALLBACK_BOUNDS[0], tracking, pictures))
         text = tidy_text(self._render_template(TEXT_TEMPLATE, context, digest_list))
         html = ""
         for bounds in FALLBACK_BOUNDS:
-            context.update(self._stories(edition, zone, words, bounds, tracking))
+            context.update(self._stories(edition, zone, words, bounds, tracking, pictures))
             page = self._render_template(HTML_TEMPLATE, context, digest_list)
             html = self._inline(page, digest_list)
             if len(html.encode("utf-8")) <= HTML_BUDGET:
@@ -472,6 +482,7 @@ class Renderer:
         words: Wording,
         bounds: Bounds,
         tracking: dict[str, str] = NO_TRACKING,
+        pictures: Pictures | None = None,
     ) -> dict[str, Any]:
         """The lead, sections and recommended stories of the context, within ``bounds``."""
         lead = (
@@ -482,6 +493,8 @@ class Renderer:
                 bounds.lead_summary,
                 image=bounds.lead_image,
                 tracking=tracking,
+                pictures=pictures,
+                role="lead",
             )
             if edition.lead
             else None
@@ -498,6 +511,7 @@ class Renderer:
                         bounds.summary,
                         image=bounds.thumbnails,
                         tracking=tracking,
+                        pictures=pictures,
                     )
                     for item in section.items
                 ),
@@ -507,7 +521,13 @@ class Renderer:
         )
         recommended = tuple(
             self._story(
-                item, zone, words, bounds.summary, image=bounds.thumbnails, tracking=tracking
+                item,
+                zone,
+                words,
+                bounds.summary,
+                image=bounds.thumbnails,
+                tracking=tracking,
+                pictures=pictures,
             )
             for item in edition.recommended
         )
@@ -522,6 +542,8 @@ class Renderer:
         *,
         image: bool,
         tracking: dict[str, str] = NO_TRACKING,
+        pictures: Pictures | None = None,
+        role: Role = "thumb",
     ) -> Story:
         article = item.article
         title = shorten(article.title, TITLE_CHARS) or words.untitled
@@ -530,6 +552,7 @@ class Renderer:
         summary = " ".join(paragraphs)
         if summary == one_line(article.title):
             summary, paragraphs = "", ()  # feeds that repeat the title as the summary
+        image_url, image_height = _picture(article, role, pictures) if image else (None, None)
         return Story(
             article=article,
             title=title,
@@ -539,8 +562,8 @@ class Renderer:
             author=shorten(written_author(article.author) or "", NAME_CHARS) or None,
             feed_name=shorten(article.feed_name, NAME_CHARS),
             published=_time(article.sort_time),
-            # A pixel stored before its pattern was known is no picture either (ingest.pictures).
-            image_url=_bounded_url(picture_url(article.image_url)) if image else None,
+            image_url=image_url,
+            image_height=image_height,
             language=_language_tag(article.language),
             direction=text_direction(article),
             more_from=tuple(_story_link(other, words, tracking) for other in item.more_from),
@@ -632,6 +655,22 @@ def _time(moment: datetime) -> Neutralized:
     """An article's time, left as a marker that each subscriber's copy writes in their timezone
     (``digest.placeholders``); the preview and the linter see it in the list's."""
     return Neutralized(placeholders.time_marker(moment))
+
+
+def _picture(
+    article: Article, role: Role, pictures: Pictures | None
+) -> tuple[str | None, int | None]:
+    """The address a story's picture is shown from, and the lead's height at its display width
+    when the service's copy tells it."""
+    # A pixel stored before its pattern was known is no picture either (ingest.pictures).
+    source = picture_url(article.image_url)
+    if pictures is None:
+        return _bounded_url(source), None
+    served = pictures.get((role, source)) if source else None
+    if served is None:
+        return None, None  # not fetched, or refused by the check: the item shows without it
+    height = round(LEAD_IMAGE_WIDTH * served.height / served.width) if served.width else None
+    return served.url, height
 
 
 def _bounded_url(url: str | None) -> str | None:

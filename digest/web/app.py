@@ -26,7 +26,7 @@ from starlette.responses import Response
 
 from digest.errors import StoreUnavailableError
 from digest.services import Services, signing_secret
-from digest.web import archive, home, signup, unsubscribe
+from digest.web import archive, home, images, signup, unsubscribe
 from digest.web.cache import PageCache
 from digest.web.clients import trusted_networks
 from digest.web.context import WebContext, web_context
@@ -51,7 +51,13 @@ def create_app(
     the distributed mode) under ``limits`` (by default those of ``[web]``)."""
     settings = services.settings
     app = Starlette(
-        routes=[*home.routes, *signup.routes, *unsubscribe.routes, *archive.routes],
+        routes=[
+            *home.routes,
+            *signup.routes,
+            *unsubscribe.routes,
+            *archive.routes,
+            *images.routes,
+        ],
         middleware=[
             Middleware(SecurityHeaders, https=settings.service.base_url.startswith("https:")),
             Middleware(RequestLimits, limit=body_limit),

@@ -1,0 +1,163 @@
+"""The pictures of an edition, fetched once and kept, and the addresses the mail shows them at.
+
+    Edition ─► each picture it shows, by role (the lead's, the thumbnails)
+            ─► kept already (or failed lately)? ─► used as it is: no fetch
+            ─► otherwise fetched through the feeds' guarded client (digest.ingest.fetch:
+               no private address unless allowed, one deadline, a size bound)
+               ─► checked and converted (digest.images.checking) ─► kept, or its failure kept
+            ─► { (role, address): ServedPicture(base_url/images/ID.jpg, width, height) }
+
+A picture missing from the answer is dropped from the edition: the item shows without it. The
+id is an HMAC of the role and the address under the service's secret, so the mail never holds
+the publisher's address and nobody can guess the id of a picture from its address.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+
+from digest.config import Settings
+from digest.errors import FetchError
+from digest.images.checking import PictureRefused, Role, prepare_picture
+from digest.ingest.fetch import fetch_feed
+from digest.ingest.pictures import picture_url
+from digest.records import Edition
+from digest.store import Store
+
+_log = logging.getLogger(__name__)
+
+# A picture that failed is tried again after this long: a server down for a day, a fixed page.
+FAILURE_RETRY = timedelta(days=1)
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png"}
+ID_CHARS = 32  # 128 bits of the HMAC: unguessable, and short in the mail
+
+
+@dataclass(frozen=True, slots=True)
+class ServedPicture:
+    """A picture as the mail shows it: the service's address and its size in pixels."""
+
+    url: str
+    width: int
+    height: int
+
+
+# What the renderer is given: (role, the publisher's address) -> the service's copy.
+Pictures = Mapping[tuple[Role, str], ServedPicture]
+
+
+def picture_id(secret: str, role: Role, url: str) -> str:
+    """The unguessable id of the ``role`` copy of the picture at ``url``."""
+    mac = hmac.new(secret.encode("utf-8"), f"picture\n{role}\n{url}".encode(), hashlib.sha256)
+    return mac.hexdigest()[:ID_CHARS]
+
+
+def served_url(base_url: str, picture: str, content_type: str) -> str:
+    return f"{base_url.rstrip('/')}/images/{picture}.{EXTENSIONS.get(content_type, 'jpg')}"
+
+
+def shown_pictures(edition: Edition) -> Iterator[tuple[Role, str]]:
+    """Each (role, address) the edition may show, once: the lead's picture, the thumbnails."""
+    seen: set[tuple[Role, str]] = set()
+    for item in edition.items():
+        url = picture_url(item.article.image_url)  # a known pixel is never fetched
+        if url is None:
+            continue
+        key: tuple[Role, str] = ("lead" if item is edition.lead else "thumb", url)
+        if key not in seen:
+            seen.add(key)
+            yield key
+
+
+def gather_pictures(
+    edition: Edition,
+    *,
+    settings: Settings,
+    store: Store,
+    client: httpx.Client,
+    secret: str,
+    now: datetime,
+) -> dict[tuple[Role, str], ServedPicture]:
+    """The service's copy of each picture ``edition`` shows, fetching those not kept yet."""
+    wanted = {key: picture_id(secret, *key) for key in shown_pictures(edition)}
+    stored = store.stored_pictures(wanted.values())
+    fetched: dict[str, bytes | FetchError] = {}  # one fetch per address, whatever its roles
+    for (role, url), picture in wanted.items():
+        kept = stored.get(picture)
+        if kept is not None and (kept.failure is None or now - kept.fetched_at < FAILURE_RETRY):
+            continue
+        if url not in fetched:
+            fetched[url] = _fetch(client, url, settings)
+        _keep(store, picture, role, url, fetched[url], now)
+    stored = store.stored_pictures(wanted.values())
+    store.mark_pictures_used(wanted.values(), now)
+    store.evict_pictures(settings.web.images_max_mb * 1_000_000, keep=set(wanted.values()))
+    served: dict[tuple[Role, str], ServedPicture] = {}
+    base_url = settings.service.base_url
+    for key, picture in wanted.items():
+        kept = stored.get(picture)
+        if kept is None or kept.failure is not None or kept.content_type is None:
+            continue
+        served[key] = ServedPicture(
+            served_url(base_url, picture, kept.content_type), kept.width or 0, kept.height or 0
+        )
+    return served
+
+
+def _fetch(client: httpx.Client, url: str, settings: Settings) -> bytes | FetchError:
+    """The bytes at ``url`` through the feeds' guarded client, within the pictures' bounds."""
+    bounds = settings.ingest.model_copy(
+        update={
+            "max_body_bytes": settings.web.image_max_bytes,
+            "timeout_seconds": settings.web.image_timeout_seconds,
+        }
+    )
+    try:
+        result = fetch_feed(client, url, etag=None, last_modified=None, settings=bounds)
+    except FetchError as error:
+        return error
+    return result.content or b""
+
+
+def _keep(
+    store: Store, picture: str, role: Role, url: str, body: bytes | FetchError, now: datetime
+) -> None:
+    """Check and convert the fetched bytes, and keep the copy or the reason it failed."""
+    if isinstance(body, FetchError):
+        failure = f"not fetched: {body}"
+    else:
+        try:
+            prepared = prepare_picture(body, role)
+        except PictureRefused as refused:
+            failure = refused.reason
+        else:
+            store.save_picture(
+                picture_id=picture,
+                source_url=url,
+                role=role,
+                content_type=prepared.content_type,
+                data=prepared.data,
+                width=prepared.width,
+                height=prepared.height,
+                failure=None,
+                now=now,
+            )
+            return
+    _log.info("picture %s dropped from the edition: %s", url, failure)
+    store.save_picture(
+        picture_id=picture,
+        source_url=url,
+        role=role,
+        content_type=None,
+        data=None,
+        width=None,
+        height=None,
+        failure=failure[:1000],
+        now=now,
+    )
