@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,12 +29,13 @@ from digest.images.checking import PictureRefused, Role, prepare_picture
 from digest.ingest.fetch import fetch_feed
 from digest.ingest.pictures import picture_url
 from digest.records import Edition
-from digest.store import Store
+from digest.store import Store, StoredPicture
 
 _log = logging.getLogger(__name__)
 
 # A picture that failed is tried again after this long: a server down for a day, a fixed page.
 FAILURE_RETRY = timedelta(days=1)
+ROLES: tuple[Role, ...] = ("lead", "thumb")
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png"}
 ID_CHARS = 32  # 128 bits of the HMAC: unguessable, and short in the mail
 
@@ -85,17 +86,38 @@ def gather_pictures(
     now: datetime,
 ) -> dict[tuple[Role, str], ServedPicture]:
     """The service's copy of each picture ``edition`` shows, fetching those not kept yet."""
-    wanted = {key: picture_id(secret, *key) for key in shown_pictures(edition)}
+    return keep_pictures(
+        shown_pictures(edition),
+        settings=settings,
+        store=store,
+        client=client,
+        secret=secret,
+        now=now,
+    )
+
+
+def keep_pictures(
+    shown: Iterable[tuple[Role, str]],
+    *,
+    settings: Settings,
+    store: Store,
+    client: httpx.Client,
+    secret: str,
+    now: datetime,
+) -> dict[tuple[Role, str], ServedPicture]:
+    """The service's copy of each (role, address) in ``shown``, fetching those not kept yet.
+
+    An address is fetched once for both roles, so a picture that was a thumbnail yesterday and
+    leads today is not fetched again."""
+    wanted = {key: picture_id(secret, *key) for key in shown}
     stored = store.stored_pictures(wanted.values())
-    fetched: dict[str, bytes | FetchError] = {}  # one fetch per address, whatever its roles
-    for (role, url), picture in wanted.items():
-        kept = stored.get(picture)
-        if kept is not None and (kept.failure is None or now - kept.fetched_at < FAILURE_RETRY):
-            continue
-        if url not in fetched:
-            fetched[url] = _fetch(client, url, settings)
-        _keep(store, picture, role, url, fetched[url], now)
-    stored = store.stored_pictures(wanted.values())
+    stale = {url for (_, url), picture in wanted.items() if not _fresh(stored.get(picture), now)}
+    for url in sorted(stale):
+        body = _fetch(client, url, settings)
+        for role in ROLES:
+            _keep(store, picture_id(secret, role, url), role, url, body, now)
+    if stale:
+        stored = store.stored_pictures(wanted.values())
     store.mark_pictures_used(wanted.values(), now)
     store.evict_pictures(settings.web.images_max_mb * 1_000_000, keep=set(wanted.values()))
     served: dict[tuple[Role, str], ServedPicture] = {}
@@ -108,6 +130,11 @@ def gather_pictures(
             served_url(base_url, picture, kept.content_type), kept.width or 0, kept.height or 0
         )
     return served
+
+
+def _fresh(kept: StoredPicture | None, now: datetime) -> bool:
+    """Whether a kept picture, or a failure kept, stands: a failure is tried again later."""
+    return kept is not None and (kept.failure is None or now - kept.fetched_at < FAILURE_RETRY)
 
 
 def _fetch(client: httpx.Client, url: str, settings: Settings) -> bytes | FetchError:
