@@ -170,7 +170,7 @@ def test_the_mail_shows_only_the_services_copies_fetched_once_and_served_by_dige
     for message in messages:
         raw = message.as_string()
         assert server.base_url not in raw and "/pictures/" not in raw  # no publisher's address
-        found = image_sources(message)  # type: ignore[arg-type]
+        found = image_sources(message)
         assert found, "every edition shows the pictures that passed the check"
         assert all(re.fullmatch(rf"{base_url}/images/[0-9a-f]{{32}}\.jpg", src) for src in found)
         sources.update(found)
@@ -193,6 +193,13 @@ def test_the_mail_shows_only_the_services_copies_fetched_once_and_served_by_dige
             assert b"Camera Maker" not in answered.content
             again = httpx.get(src, headers={"If-None-Match": answered.headers["etag"]})
             assert again.status_code == 304 and again.content == b""
+        # The archive shows the same copies, which its Content-Security-Policy lets load
+        # from our own origin (base_url is plain http here: https: alone would not cover it).
+        page = httpx.get(f"{base_url}/editions/daily/{SLOT:%Y-%m-%d-%H%M}", timeout=10)
+        assert page.status_code == 200
+        assert "img-src 'self'" in page.headers["content-security-policy"]
+        archived = re.findall(r'<img\b[^>]*\bsrc="([^"]+)"', page.text)
+        assert archived and set(archived) <= sources
         unknown = httpx.get(f"{base_url}/images/{'0' * 32}.jpg", timeout=10)
         assert unknown.status_code == 404
         assert httpx.get(f"{base_url}/images/..%2Fdigest.db", timeout=10).status_code == 404
