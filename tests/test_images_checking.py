@@ -151,3 +151,13 @@ def test_an_animated_gif_gives_its_first_frame() -> None:
     data = encoded(frames[0], "GIF", save_all=True, append_images=frames[1:])
     prepared = prepare_picture(data, "thumb")
     assert prepared.content_type == "image/jpeg"
+
+
+def test_an_error_no_decoder_documents_is_one_more_refusal(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Hostile files reach struct.error, IndexError and the like deep in decoders: a refused
+    # picture, never a failed build.
+    def broken(source: Image.Image) -> Image.Image:
+        raise IndexError("tuple index out of range")
+
+    monkeypatch.setattr("digest.images.checking._converted", broken)
+    assert "cannot be decoded" in refusal(encoded(photo(), "JPEG"))

@@ -33,8 +33,9 @@ def image_settings(tmp_path: Path, **web: object) -> Settings:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = open_store(f"sqlite:///{tmp_path / 'pictures.db'}")
+def store(database_url: str) -> Iterator[Store]:
+    """The store on SQLite and on PostgreSQL (the bytes are a BLOB in one, bytea in the other)."""
+    opened = open_store(database_url)
     yield opened
     opened.engine.dispose()
 
@@ -150,3 +151,27 @@ def test_past_the_bound_the_least_recently_shown_pictures_go_first(store: Store)
     assert set(store.stored_pictures(["old", "middle", "new"])) == {"old", "middle"}
     assert store.evict_pictures(5000) == 0
     assert store.picture_bytes("new") is None and store.picture_bytes("old") is not None
+
+
+def test_two_builds_keeping_one_picture_at_once_both_succeed(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def save(data: bytes) -> None:
+        store.save_picture(
+            picture_id="same",
+            source_url="https://pictures.example/same.jpg",
+            role="lead",
+            content_type="image/jpeg",
+            data=data,
+            width=100,
+            height=100,
+            failure=None,
+            now=NOW,
+        )
+
+    save(b"first")
+    # The other build looked before this one inserted: its merge is an INSERT of the same id.
+    monkeypatch.setattr("sqlalchemy.orm.Session.merge", lambda session, row: session.add(row))
+    save(b"second")
+    kept = store.picture_bytes("same")
+    assert kept is not None and kept.data == b"first"

@@ -13,7 +13,6 @@ is refused as an unknown format and the item shows without it.
 from __future__ import annotations
 
 import io
-import warnings
 from dataclasses import dataclass
 from typing import Literal
 
@@ -61,22 +60,25 @@ def prepare_picture(data: bytes, role: Role) -> PreparedPicture:
     if data.lstrip()[:9].lower().startswith(_HTML_STARTS):
         raise PictureRefused("an HTML or XML page, not a picture")
     try:
-        with warnings.catch_warnings():
-            # Pillow only warns between MAX_IMAGE_PIXELS and twice that; a warning is a refusal.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=FORMATS) as source:
-                _check_header(source)
-                source.load()
-                picture = _converted(source)
+        # Image.open reads the header only; _check_header refuses past MAX_PIXELS, below
+        # Pillow's own warning bound (MAX_IMAGE_PIXELS), before load() decodes a pixel.
+        with Image.open(io.BytesIO(data), formats=FORMATS) as source:
+            _check_header(source)
+            source.load()
+            picture = _converted(source)
     except PictureRefused:
         raise
     except UnidentifiedImageError:
         raise PictureRefused(f"not a picture in a known format ({', '.join(FORMATS)})") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Image.DecompressionBombError:
         raise PictureRefused(f"over {MAX_PIXELS} pixels: a decompression bomb") from None
     except (OSError, ValueError, SyntaxError, EOFError) as error:
         # A truncated or corrupt file fails while decoding ("image file is truncated").
         raise PictureRefused(f"the picture cannot be decoded: {error}") from None
+    except Exception as error:
+        # A hostile file can reach an error no decoder documents (struct.error, IndexError...):
+        # it is one more picture refused, never a failed build.
+        raise PictureRefused(f"the picture cannot be decoded: {error!r}") from None
     _check_content(picture)
     return _encoded(_fitted(picture, role))
 

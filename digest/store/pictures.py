@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from digest.store.base import StoreBase
 from digest.store.schema import PictureRow
@@ -64,8 +66,9 @@ class PictureStore(StoreBase):
     ) -> None:
         """Keep a picture, or the reason it failed, replacing what was kept under its id (two
         builds fetching it at once keep the same thing)."""
-        with self.transaction() as session:
-            session.merge(
+        # Another build may keep it at the same moment, from the same address: either copy does.
+        with suppress(IntegrityError):
+            self._merge_picture(
                 PictureRow(
                     id=picture_id,
                     source_url=source_url,
@@ -80,6 +83,10 @@ class PictureStore(StoreBase):
                     used_at=now,
                 )
             )
+
+    def _merge_picture(self, row: PictureRow) -> None:
+        with self.transaction() as session:
+            session.merge(row)
 
     def picture_bytes(self, picture_id: str) -> PictureBytes | None:
         """The bytes the service serves for ``picture_id``; None for an unknown id or a failure."""
