@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -137,6 +138,23 @@ def _fresh(kept: StoredPicture | None, now: datetime) -> bool:
     return kept is not None and (kept.failure is None or now - kept.fetched_at < FAILURE_RETRY)
 
 
+# The feeds' fetch speaks of feeds and of the [ingest] limits; a picture's failure names the
+# limits it was fetched under (only allow_private_addresses is the feeds' own, and shared).
+_PICTURE_WORDS = {
+    "ingest.max_body_bytes": "web.image_max_bytes",
+    "ingest.timeout_seconds": "web.image_timeout_seconds",
+    "feeds": "pictures",
+    "feed": "picture",
+}
+_FEED_WORDS = re.compile(r"\bingest\.max_body_bytes\b|\bingest\.timeout_seconds\b|\bfeeds?\b")
+
+
+def in_picture_words(reason: str) -> str:
+    """A fetch failure's reason as it reads for a picture ("the picture is larger than
+    web.image_max_bytes"), not a feed."""
+    return _FEED_WORDS.sub(lambda found: _PICTURE_WORDS[found[0]], reason)
+
+
 def _fetch(client: httpx.Client, url: str, settings: Settings) -> bytes | FetchError:
     """The bytes at ``url`` through the feeds' guarded client, within the pictures' bounds."""
     bounds = settings.ingest.model_copy(
@@ -157,7 +175,7 @@ def _keep(
 ) -> None:
     """Check and convert the fetched bytes, and keep the copy or the reason it failed."""
     if isinstance(body, FetchError):
-        failure = f"not fetched: {body}"
+        failure = f"not fetched: {in_picture_words(body.reason)}"
     else:
         try:
             prepared = prepare_picture(body, role)
