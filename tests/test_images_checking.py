@@ -7,7 +7,7 @@ import struct
 import zlib
 
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageCms, ImageDraw
 
 from digest.images.checking import (
     AVIF_READABLE,
@@ -161,3 +161,17 @@ def test_an_error_no_decoder_documents_is_one_more_refusal(monkeypatch: pytest.M
 
     monkeypatch.setattr("digest.images.checking._converted", broken)
     assert "cannot be decoded" in refusal(encoded(photo(), "JPEG"))
+
+
+def test_a_sideways_photograph_is_turned_upright() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: the camera was turned; show it rotated 90° clockwise
+    prepared = prepare_picture(encoded(photo(800, 600), "JPEG", exif=exif.tobytes()), "lead")
+    assert (prepared.width, prepared.height) == (600, 800)
+
+
+def test_a_colour_profile_is_applied_and_not_carried_over() -> None:
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    prepared = prepare_picture(encoded(photo(), "JPEG", icc_profile=srgb), "lead")
+    with Image.open(io.BytesIO(prepared.data)) as again:
+        assert "icc_profile" not in again.info

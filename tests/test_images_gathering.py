@@ -153,6 +153,21 @@ def test_past_the_bound_the_least_recently_shown_pictures_go_first(store: Store)
     assert store.evict_pictures(2000, keep={"middle"}) == 1
     assert set(store.stored_pictures(["old", "middle", "new"])) == {"old", "middle"}
     assert store.evict_pictures(5000) == 0
+    store.save_picture(
+        picture_id="failed",
+        source_url="https://pictures.example/failed.jpg",
+        role="lead",
+        content_type=None,
+        data=None,
+        width=None,
+        height=None,
+        failure="a single colour",
+        now=NOW,
+    )
+    store.evict_pictures(5000, failures_unused_since=NOW)  # asked for at NOW: kept
+    assert "failed" in store.stored_pictures(["failed"])
+    store.evict_pictures(5000, failures_unused_since=NOW + timedelta(days=1))
+    assert store.stored_pictures(["failed", "old"]).keys() == {"old"}
     assert store.picture_bytes("new") is None and store.picture_bytes("old") is not None
 
 

@@ -36,6 +36,9 @@ _log = logging.getLogger(__name__)
 
 # A picture that failed is tried again after this long: a server down for a day, a fixed page.
 FAILURE_RETRY = timedelta(days=1)
+# A failure no edition asked for again in this long is forgotten (the table does not grow with
+# every broken address ever seen).
+FAILURES_KEPT = timedelta(days=30)
 ROLES: tuple[Role, ...] = ("lead", "thumb")
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png"}
 ID_CHARS = 32  # 128 bits of the HMAC: unguessable, and short in the mail
@@ -120,7 +123,11 @@ def keep_pictures(
     if stale:
         stored = store.stored_pictures(wanted.values())
     store.mark_pictures_used(wanted.values(), now)
-    store.evict_pictures(settings.web.images_max_mb * 1_000_000, keep=set(wanted.values()))
+    store.evict_pictures(
+        settings.web.images_max_mb * 1_000_000,
+        keep=set(wanted.values()),
+        failures_unused_since=now - FAILURES_KEPT,
+    )
     served: dict[tuple[Role, str], ServedPicture] = {}
     base_url = settings.service.base_url
     for key, picture in wanted.items():

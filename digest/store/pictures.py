@@ -106,9 +106,23 @@ class PictureStore(StoreBase):
                     update(PictureRow).where(PictureRow.id.in_(sorted(ids))).values(used_at=now)
                 )
 
-    def evict_pictures(self, max_bytes: int, keep: Collection[str] = ()) -> int:
+    def evict_pictures(
+        self,
+        max_bytes: int,
+        keep: Collection[str] = (),
+        *,
+        failures_unused_since: datetime | None = None,
+    ) -> int:
         """Delete the least recently used pictures until the kept bytes are at most
-        ``max_bytes``, never one in ``keep``; the number deleted."""
+        ``max_bytes``, never one in ``keep``, and the failures no edition wanted since
+        ``failures_unused_since``; the number of pictures deleted."""
+        if failures_unused_since is not None:
+            with self.transaction() as session:
+                session.execute(
+                    delete(PictureRow).where(
+                        PictureRow.data.is_(None), PictureRow.used_at < failures_unused_since
+                    )
+                )
         with self.transaction() as session:
             total = session.scalar(select(func.coalesce(func.sum(PictureRow.size), 0))) or 0
             if total <= max_bytes:
