@@ -4,8 +4,10 @@ through the feeds' guarded client, kept or its failure kept, served under an ung
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,7 @@ from digest.images.checking import Role
 from digest.images.gathering import ServedPicture, keep_pictures, picture_id
 from digest.ingest.fetch import build_client
 from digest.store import Store, open_store
-from tests.feedserver import answer, drip, feed_server, redirect
+from tests.feedserver import answer, drip, feed_server, redirect, send
 from tests.test_images_checking import encoded, photo
 from tests.webtools import web_settings
 
@@ -193,3 +195,22 @@ def test_two_builds_keeping_one_picture_at_once_both_succeed(
     save(b"second")
     kept = store.picture_bytes("same")
     assert kept is not None and kept.data == b"first"
+
+
+def test_the_pictures_of_an_edition_are_fetched_several_at_once(
+    tmp_path: Path, store: Store
+) -> None:
+    # Each answer waits until three requests are in: fetched one after another, the first
+    # would wait in vain and its picture be dropped.
+    together = threading.Barrier(3)
+    body = encoded(photo(), "JPEG")
+
+    def when_all_are_in(handler: BaseHTTPRequestHandler) -> None:
+        together.wait(timeout=30)
+        send(handler, 200, body, JPEG)
+
+    routes = {f"/{name}.jpg": when_all_are_in for name in ("one", "two", "three")}
+    settings = image_settings(tmp_path, image_timeout_seconds=60)
+    with feed_server(routes) as server:
+        served = keep(settings, store, [("thumb", server.url(path)) for path in routes])
+    assert len(served) == 3

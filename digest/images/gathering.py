@@ -19,6 +19,7 @@ import hmac
 import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -41,6 +42,7 @@ FAILURE_RETRY = timedelta(days=1)
 FAILURES_KEPT = timedelta(days=30)
 ROLES: tuple[Role, ...] = ("lead", "thumb")
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png"}
+FETCHES_AT_ONCE = 8
 ID_CHARS = 32  # 128 bits of the HMAC: unguessable, and short in the mail
 
 
@@ -116,10 +118,13 @@ def keep_pictures(
     wanted = {key: picture_id(secret, *key) for key in shown}
     stored = store.stored_pictures(wanted.values())
     stale = {url for (_, url), picture in wanted.items() if not _fresh(stored.get(picture), now)}
-    for url in sorted(stale):
-        body = _fetch(client, url, settings)
-        for role in ROLES:
-            _keep(store, picture_id(secret, role, url), role, url, body, now)
+    # A few at once: each may take up to web.image_timeout_seconds, and an edition of forty
+    # new pictures on slow servers must still be built well within the build's time limit.
+    with ThreadPoolExecutor(FETCHES_AT_ONCE, thread_name_prefix="digest-pictures") as fetches:
+        bodies = fetches.map(lambda url: (url, _fetch(client, url, settings)), sorted(stale))
+        for url, body in bodies:
+            for role in ROLES:
+                _keep(store, picture_id(secret, role, url), role, url, body, now)
     if stale:
         stored = store.stored_pictures(wanted.values())
     store.mark_pictures_used(wanted.values(), now)
