@@ -24,7 +24,8 @@ from digest.config import ListSettings
 from digest.errors import (
     HeaderCheckError,
 )
-from digest.images.gathering import Pictures, gather_pictures
+from digest.images.gathering import gather_pictures
+from digest.images.records import Pictures
 from digest.imports import import_list_file
 from digest.mail.personalize import fill_for_preview, personalize
 from digest.records import (

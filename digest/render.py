@@ -36,8 +36,7 @@ from digest import placeholders
 from digest.bylines import Bylines, written_author
 from digest.config import ListSettings, Settings, entry_key
 from digest.errors import RenderError
-from digest.images.checking import Role
-from digest.images.gathering import Pictures
+from digest.images.records import Pictures, Role
 from digest.ingest import summaries
 from digest.ingest.pictures import picture_url
 from digest.mail.headers import header_text

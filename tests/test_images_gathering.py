@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 
 from digest.config import Settings
-from digest.images.checking import Role
-from digest.images.gathering import ServedPicture, keep_pictures, picture_id
+from digest.images.gathering import keep_pictures, picture_id
+from digest.images.records import Role, ServedPicture
 from digest.ingest.fetch import build_client
 from digest.store import Store, open_store
 from tests.feedserver import answer, drip, feed_server, redirect, send

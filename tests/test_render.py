@@ -18,8 +18,7 @@ from premailer import Premailer
 from digest import placeholders
 from digest.config import Settings, settings_from_mapping
 from digest.errors import RenderError
-from digest.images.checking import Role
-from digest.images.gathering import ServedPicture
+from digest.images.records import Role, ServedPicture
 from digest.lint import HTML_SIZE_LIMIT, STYLE_SIZE_LIMIT
 from digest.records import Article, Edition, EditionItem, RenderedEdition, Section
 from digest.render import (

@@ -18,7 +18,7 @@ from typing import Literal
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError, features
 
-Role = Literal["lead", "thumb"]
+from digest.images.records import Role
 
 LEAD_WIDTH = 1056  # twice the 528 px the lead image is shown at
 THUMB_SIDE = 192  # twice the 96×96 slot of a thumbnail

@@ -18,16 +18,16 @@ import hashlib
 import hmac
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
 
 from digest.config import Settings
 from digest.errors import FetchError
-from digest.images.checking import PictureRefused, Role, prepare_picture
+from digest.images.checking import PictureRefused, prepare_picture
+from digest.images.records import Role, ServedPicture
 from digest.ingest.fetch import fetch_feed
 from digest.ingest.pictures import picture_url
 from digest.records import Edition
@@ -44,19 +44,6 @@ ROLES: tuple[Role, ...] = ("lead", "thumb")
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png"}
 FETCHES_AT_ONCE = 8
 ID_CHARS = 32  # 128 bits of the HMAC: unguessable, and short in the mail
-
-
-@dataclass(frozen=True, slots=True)
-class ServedPicture:
-    """A picture as the mail shows it: the service's address and its size in pixels."""
-
-    url: str
-    width: int
-    height: int
-
-
-# What the renderer is given: (role, the publisher's address) -> the service's copy.
-Pictures = Mapping[tuple[Role, str], ServedPicture]
 
 
 def picture_id(secret: str, role: Role, url: str) -> str:
