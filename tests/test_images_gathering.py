@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
@@ -211,6 +212,32 @@ def test_the_pictures_of_an_edition_are_fetched_several_at_once(
 
     routes = {f"/{name}.jpg": when_all_are_in for name in ("one", "two", "three")}
     settings = image_settings(tmp_path, image_timeout_seconds=60)
+    settings = settings.model_copy(
+        update={"ingest": settings.ingest.model_copy(update={"per_host_concurrency": 3})}
+    )
     with feed_server(routes) as server:
         served = keep(settings, store, [("thumb", server.url(path)) for path in routes])
     assert len(served) == 3
+
+
+def test_one_host_gets_no_more_requests_at_once_than_a_feeds_host(
+    tmp_path: Path, store: Store
+) -> None:
+    lock = threading.Lock()
+    in_flight = [0, 0]  # now, most
+
+    def counted(handler: BaseHTTPRequestHandler) -> None:
+        with lock:
+            in_flight[0] += 1
+            in_flight[1] = max(in_flight)
+        time.sleep(0.2)  # long enough for a third request to come in if it were sent
+        with lock:
+            in_flight[0] -= 1
+        send(handler, 200, b"<!doctype html>", JPEG)
+
+    routes = {f"/{number}.jpg": counted for number in range(6)}
+    settings = image_settings(tmp_path)  # ingest.per_host_concurrency = 2, the default
+    with feed_server(routes) as server:
+        keep(settings, store, [("thumb", server.url(path)) for path in routes])
+        assert len(server.paths()) == 6
+    assert in_flight[1] <= 2

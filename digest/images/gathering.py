@@ -18,9 +18,11 @@ import hashlib
 import hmac
 import logging
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -107,8 +109,18 @@ def keep_pictures(
     stale = {url for (_, url), picture in wanted.items() if not _fresh(stored.get(picture), now)}
     # A few at once: each may take up to web.image_timeout_seconds, and an edition of forty
     # new pictures on slow servers must still be built well within the build's time limit.
+    # One host gets no more requests at once than a feed's (ingest.per_host_concurrency).
+    hosts: dict[str, threading.Semaphore] = {
+        host: threading.Semaphore(settings.ingest.per_host_concurrency)
+        for host in {_host(url) for url in stale}
+    }
+
+    def fetch(url: str) -> tuple[str, bytes | FetchError]:
+        with hosts[_host(url)]:
+            return url, _fetch(client, url, settings)
+
     with ThreadPoolExecutor(FETCHES_AT_ONCE, thread_name_prefix="digest-pictures") as fetches:
-        bodies = fetches.map(lambda url: (url, _fetch(client, url, settings)), sorted(stale))
+        bodies = fetches.map(fetch, sorted(stale))
         for url, body in bodies:
             for role in ROLES:
                 _keep(store, picture_id(secret, role, url), role, url, body, now)
@@ -130,6 +142,13 @@ def keep_pictures(
             served_url(base_url, picture, kept.content_type), kept.width or 0, kept.height or 0
         )
     return served
+
+
+def _host(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""  # refused by the fetch, which says why
 
 
 def _fresh(kept: StoredPicture | None, now: datetime) -> bool:
