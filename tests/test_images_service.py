@@ -200,6 +200,10 @@ def test_the_mail_shows_only_the_services_copies_fetched_once_and_served_by_dige
         assert "img-src 'self'" in page.headers["content-security-policy"]
         archived = re.findall(r'<img\b[^>]*\bsrc="([^"]+)"', page.text)
         assert archived and set(archived) <= sources
+        some = sorted(sources)[0]
+        assert httpx.get(some.replace(".jpg", ".png"), timeout=10).status_code == 404
+        folder, name = some.rsplit("/", 1)
+        assert httpx.get(f"{folder}/{name[:32].upper()}.jpg", timeout=10).status_code == 404
         unknown = httpx.get(f"{base_url}/images/{'0' * 32}.jpg", timeout=10)
         assert unknown.status_code == 404
         assert httpx.get(f"{base_url}/images/..%2Fdigest.db", timeout=10).status_code == 404
