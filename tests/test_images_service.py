@@ -186,6 +186,7 @@ def test_the_mail_shows_only_the_services_copies_fetched_once_and_served_by_dige
             assert answered.status_code == 200
             assert answered.headers["content-type"] == "image/jpeg"
             assert answered.headers["x-content-type-options"] == "nosniff"
+            assert answered.headers["content-security-policy"] == "default-src 'none'; sandbox"
             assert "max-age=31536000" in answered.headers["cache-control"]
             with Image.open(io.BytesIO(answered.content)) as picture:
                 assert picture.format == "JPEG" and picture.width in (192, 900, 1056)
