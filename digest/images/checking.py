@@ -131,9 +131,9 @@ def _check_content(picture: Image.Image) -> None:
     """Refuse a picture of one colour (a spacer, a blank placeholder) or fully transparent."""
     if picture.mode == "RGBA" and _highest_alpha(picture) == 0:
         raise PictureRefused("fully transparent: a spacer")
-    small = picture.convert("RGB")
-    small.thumbnail((64, 64))
-    extrema = small.getextrema()
+    # Every pixel counts: a picture made small first would average a fine texture (sand,
+    # gravel, snow) to one colour.
+    extrema = picture.getextrema()[:3] if picture.mode == "RGBA" else picture.getextrema()
     if all(high - low <= FLAT_SPREAD for low, high in extrema):  # type: ignore[misc]
         raise PictureRefused("a single colour: a spacer or a blank placeholder")
 
