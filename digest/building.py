@@ -366,7 +366,8 @@ def _local_slot(
 
 
 def render_preview(services: Services, list_slug: str) -> RenderedEdition:
-    """The edition ``list_slug`` would send now, placeholders unfilled; nothing is stored."""
+    """The edition ``list_slug`` would send now, placeholders unfilled; nothing is stored but,
+    with web.images, the pictures it shows (which the build then finds kept)."""
     digest_list = services.settings.list(list_slug)
     now = services.clock.now()
     edition = compose_next_edition(

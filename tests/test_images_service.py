@@ -153,6 +153,11 @@ def test_the_mail_shows_only_the_services_copies_fetched_once_and_served_by_dige
                 clock.set(slot + timedelta(minutes=5))
                 for known in services.store.sync_feeds(settings.feeds, clock.now()):
                     pipeline.poll_feed(services, known.id)
+                if day == 0:
+                    # The preview shows what the mail will: the service's copies, which the
+                    # build then finds kept.
+                    preview = pipeline.render_preview(services, "daily").html
+                    assert f"{base_url}/images/" in preview and "/pictures/" not in preview
                 for list_slug in ("daily", "arabic"):
                     built = pipeline.build_edition(services, list_slug, slot)
                     assert built.edition_id is not None and built.article_count >= 2
