@@ -88,10 +88,14 @@ def test_a_refused_picture_is_dropped_and_its_failure_kept_until_the_retry(
     with feed_server(routes) as server:
         shown: list[tuple[Role, str]] = [("thumb", server.url(path)) for path in routes]
         assert keep(settings, store, shown) == {}
-        assert keep(settings, store, shown, NOW + timedelta(hours=20)) == {}
+        assert keep(settings, store, shown, NOW + timedelta(minutes=50)) == {}
         assert sorted(server.paths()) == sorted(routes)  # once each: the failures are kept
+        # What could not be fetched (the 404) is tried again after an hour; what was fetched
+        # and refused, after a day.
+        keep(settings, store, shown, NOW + timedelta(hours=2))
+        assert sorted(server.paths()) == sorted([*routes, "/story-5.jpg"])
         keep(settings, store, shown, NOW + timedelta(days=2))
-        assert len(server.paths()) == 2 * len(routes)  # tried again a day later
+        assert len(server.paths()) == 2 * len(routes) + 1
     kept = store.stored_pictures(picture_id(SECRET, "thumb", url) for _, url in shown)
     reasons = [str(kept[picture_id(SECRET, "thumb", url)].failure) for _, url in shown]
     assert "too small" in reasons[0] and "HTML" in reasons[1] and "404" in reasons[2]

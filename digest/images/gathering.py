@@ -37,8 +37,11 @@ from digest.store import Store, StoredPicture
 
 _log = logging.getLogger(__name__)
 
-# A picture that failed is tried again after this long: a server down for a day, a fixed page.
+# A picture refused by the check is tried again after a day (the publisher may replace it); one
+# that could not be fetched (a server down, a timeout) after an hour, for the next edition.
 FAILURE_RETRY = timedelta(days=1)
+FETCH_RETRY = timedelta(hours=1)
+NOT_FETCHED = "not fetched: "
 # A failure no edition asked for again in this long is forgotten (the table does not grow with
 # every broken address ever seen).
 FAILURES_KEPT = timedelta(days=30)
@@ -153,7 +156,10 @@ def _host(url: str) -> str:
 
 def _fresh(kept: StoredPicture | None, now: datetime) -> bool:
     """Whether a kept picture, or a failure kept, stands: a failure is tried again later."""
-    return kept is not None and (kept.failure is None or now - kept.fetched_at < FAILURE_RETRY)
+    if kept is None or kept.failure is None:
+        return kept is not None
+    retry = FETCH_RETRY if kept.failure.startswith(NOT_FETCHED) else FAILURE_RETRY
+    return now - kept.fetched_at < retry
 
 
 # The feeds' fetch speaks of feeds and of the [ingest] limits; a picture's failure names the
@@ -193,7 +199,7 @@ def _keep(
 ) -> None:
     """Check and convert the fetched bytes, and keep the copy or the reason it failed."""
     if isinstance(body, FetchError):
-        failure = f"not fetched: {in_picture_words(body.reason)}"
+        failure = NOT_FETCHED + in_picture_words(body.reason)
     else:
         try:
             prepared = prepare_picture(body, role)
