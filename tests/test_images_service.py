@@ -161,6 +161,7 @@ def test_the_mail_shows_only_the_services_copies_fetched_once_and_served_by_dige
                 for list_slug in ("daily", "arabic"):
                     built = pipeline.build_edition(services, list_slug, slot)
                     assert built.edition_id is not None and built.article_count >= 2
+                    assert built.warnings == ()
                     pending = services.store.pending_deliveries(built.edition_id)
                     pipeline.deliver_batch(services, built.edition_id, pending)
         finally:
