@@ -24,11 +24,13 @@ from digest.config import ListSettings
 from digest.errors import (
     HeaderCheckError,
 )
-from digest.images.gathering import gather_pictures
+from digest.images.gathering import gather_pictures, refused_pictures
 from digest.images.records import Pictures
 from digest.imports import import_list_file
+from digest.ingest.pictures import picture_url
 from digest.mail.personalize import fill_for_preview, personalize
 from digest.records import (
+    Candidate,
     Edition,
     OutgoingMessage,
     RenderedEdition,
@@ -186,13 +188,35 @@ def compose_window(
         slot=slot,
         window_start=window_start,
         window_end=window_end,
-        candidates=[
-            candidate
-            for candidate in store.candidates(digest_list.topics, after_seq, window_seq)
-            if candidate.article.id not in excluded
-        ],
+        candidates=_without_refused_pictures(
+            services,
+            [
+                candidate
+                for candidate in store.candidates(digest_list.topics, after_seq, window_seq)
+                if candidate.article.id not in excluded
+            ],
+        ),
     )
     return replace(edition, window_seq=window_seq)
+
+
+def _without_refused_pictures(services: Services, candidates: list[Candidate]) -> list[Candidate]:
+    """With web.images, the articles whose picture the service refused (or could not fetch)
+    composed as having none: such a picture is not shown, so it must not win an article
+    the lead over one whose picture will be."""
+    if not services.settings.web.images:
+        return candidates
+    refused = refused_pictures(
+        {url for candidate in candidates if (url := picture_url(candidate.article.image_url))},
+        store=services.store,
+        secret=signing_secret(services.settings),
+    )
+    return [
+        replace(candidate, article=replace(candidate.article, image_url=None))
+        if picture_url(candidate.article.image_url) in refused
+        else candidate
+        for candidate in candidates
+    ]
 
 
 def build_edition(services: Services, list_slug: str, slot: datetime) -> BuildOutcome:

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from digest import pipeline
+from digest import building, pipeline
 from digest.clock import FixedClock
 from digest.config import Settings
 from digest.mail.transport import MemoryTransport
@@ -164,6 +164,23 @@ def test_the_mail_shows_only_the_services_copies_fetched_once_and_served_by_dige
                     assert built.warnings == ()
                     pending = services.store.pending_deliveries(built.edition_id)
                     pipeline.deliver_batch(services, built.edition_id, pending)
+            # Composing again over every article: those whose picture the service refused
+            # count as having none, so such a picture cannot win its article the lead.
+            everything = building.compose_window(
+                services,
+                settings.list("daily"),
+                SLOT + timedelta(days=2),
+                clock.now(),
+                services.store.article_sequence(),
+                after_seq=0,
+                window_start=None,
+            )
+            composed = {
+                item.article.link.rsplit("/", 1)[1]: item.article.image_url
+                for item in everything.items()
+            }
+            assert composed["3"] is None and composed["4"] is None
+            assert str(composed["1"]).endswith("/pictures/harbour.webp")
         finally:
             services.close()
         fetched = [path for path in server.paths() if path.startswith("/pictures/")]

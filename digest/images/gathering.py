@@ -147,6 +147,20 @@ def keep_pictures(
     return served
 
 
+def refused_pictures(urls: Iterable[str], *, store: Store, secret: str) -> set[str]:
+    """The addresses among ``urls`` whose picture failed (refused by the check, or not fetched),
+    as the store keeps them: an article showing one will most likely show no picture, and
+    composing should know it. Such a picture is not asked for again, so its failure is
+    forgotten after ``FAILURES_KEPT`` and the picture then tried afresh."""
+    ids = {url: picture_id(secret, "lead", url) for url in urls}
+    stored = store.stored_pictures(ids.values())
+    return {
+        url
+        for url, picture in ids.items()
+        if (kept := stored.get(picture)) is not None and kept.failure is not None
+    }
+
+
 def _host(url: str) -> str:
     try:
         return (urlsplit(url).hostname or "").lower()
