@@ -202,7 +202,7 @@ def compose_window(
 
 def _without_refused_pictures(services: Services, candidates: list[Candidate]) -> list[Candidate]:
     """With web.images, the articles whose picture the service refused (or could not fetch)
-    composed as having none: such a picture is not shown, so it must not win an article
+    lately composed as having none: such a picture is not shown, so it must not win an article
     the lead over one whose picture will be."""
     if not services.settings.web.images:
         return candidates
@@ -210,6 +210,7 @@ def _without_refused_pictures(services: Services, candidates: list[Candidate]) -
         {url for candidate in candidates if (url := picture_url(candidate.article.image_url))},
         store=services.store,
         secret=signing_secret(services.settings),
+        now=services.clock.now(),
     )
     return [
         replace(candidate, article=replace(candidate.article, image_url=None))

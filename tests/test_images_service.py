@@ -164,8 +164,10 @@ def test_the_mail_shows_only_the_services_copies_fetched_once_and_served_by_dige
                     assert built.warnings == ()
                     pending = services.store.pending_deliveries(built.edition_id)
                     pipeline.deliver_batch(services, built.edition_id, pending)
-            # Composing again over every article: those whose picture the service refused
-            # count as having none, so such a picture cannot win its article the lead.
+            # Composing again over every article, on the first day: those whose picture the
+            # service refused count as having none, so such a picture cannot win its article
+            # the lead (a day later the retry is due, and they have their picture again).
+            clock.set(SLOT + timedelta(hours=12))
             everything = building.compose_window(
                 services,
                 settings.list("daily"),
@@ -181,6 +183,19 @@ def test_the_mail_shows_only_the_services_copies_fetched_once_and_served_by_dige
             }
             assert composed["3"] is None and composed["4"] is None
             assert str(composed["1"]).endswith("/pictures/harbour.webp")
+            clock.set(SLOT + timedelta(days=1, hours=1))
+            later = building.compose_window(
+                services,
+                settings.list("daily"),
+                SLOT + timedelta(days=2),
+                clock.now(),
+                services.store.article_sequence(),
+                after_seq=0,
+                window_start=None,
+            )
+            assert any(
+                str(item.article.image_url).endswith("/story-3.jpg") for item in later.items()
+            )
         finally:
             services.close()
         fetched = [path for path in server.paths() if path.startswith("/pictures/")]

@@ -147,17 +147,19 @@ def keep_pictures(
     return served
 
 
-def refused_pictures(urls: Iterable[str], *, store: Store, secret: str) -> set[str]:
-    """The addresses among ``urls`` whose picture failed (refused by the check, or not fetched),
-    as the store keeps them: an article showing one will most likely show no picture, and
-    composing should know it. Such a picture is not asked for again, so its failure is
-    forgotten after ``FAILURES_KEPT`` and the picture then tried afresh."""
+def refused_pictures(urls: Iterable[str], *, store: Store, secret: str, now: datetime) -> set[str]:
+    """The addresses among ``urls`` whose picture failed lately (refused by the check, or not
+    fetched) and is not to be tried again yet: an article showing one would show no picture,
+    and composing should know it. Once the retry is due, the article has its picture again and
+    the build tries it afresh."""
     ids = {url: picture_id(secret, "lead", url) for url in urls}
     stored = store.stored_pictures(ids.values())
     return {
         url
         for url, picture in ids.items()
-        if (kept := stored.get(picture)) is not None and kept.failure is not None
+        if (kept := stored.get(picture)) is not None
+        and kept.failure is not None
+        and _fresh(kept, now)
     }
 
 
