@@ -3,9 +3,12 @@
     due_editions(now)          each list's latest cron slot that has no edition yet
     build_edition(list, slot)  window = (previous edition's sequence, committed sequence]
                                ─► candidates ─► compose ─► render once ─► store ─► queue deliveries
+                                  (web.images: the pictures fetched once and kept before the
+                                  render, which points at the service's copies: digest.images)
 
-Building has no side effect but storing: a retried build never sends, and building a (list, slot)
-again yields the same edition (invariant 2). ``build_edition`` is what the build task calls.
+Building has no side effect but storing (and, with web.images, fetching the pictures it keeps):
+a retried build never sends, and building a (list, slot) again yields the same edition
+(invariant 2). ``build_edition`` is what the build task calls.
 """
 
 from __future__ import annotations
@@ -21,16 +24,20 @@ from digest.config import ListSettings
 from digest.errors import (
     HeaderCheckError,
 )
+from digest.images.gathering import gather_pictures, refused_pictures
+from digest.images.records import Pictures
 from digest.imports import import_list_file
+from digest.ingest.pictures import picture_url
 from digest.mail.personalize import fill_for_preview, personalize
 from digest.records import (
+    Candidate,
     Edition,
     OutgoingMessage,
     RenderedEdition,
     Subscriber,
 )
 from digest.schedule import latest_slot
-from digest.services import Services
+from digest.services import Services, signing_secret
 from digest.store.editions import EMPTY, READY, EditionState
 from digest.topic_choices import choice_groups, variant_name
 
@@ -184,13 +191,36 @@ def compose_window(
         slot=slot,
         window_start=window_start,
         window_end=window_end,
-        candidates=[
-            candidate
-            for candidate in store.candidates(digest_list.topics, after_seq, window_seq)
-            if candidate.article.id not in excluded
-        ],
+        candidates=_without_refused_pictures(
+            services,
+            [
+                candidate
+                for candidate in store.candidates(digest_list.topics, after_seq, window_seq)
+                if candidate.article.id not in excluded
+            ],
+        ),
     )
     return replace(edition, window_seq=window_seq)
+
+
+def _without_refused_pictures(services: Services, candidates: list[Candidate]) -> list[Candidate]:
+    """With web.images, the articles whose picture the service refused (or could not fetch)
+    lately composed as having none: such a picture is not shown, so it must not win an article
+    the lead over one whose picture will be."""
+    if not services.settings.web.images:
+        return candidates
+    refused = refused_pictures(
+        {url for candidate in candidates if (url := picture_url(candidate.article.image_url))},
+        store=services.store,
+        secret=signing_secret(services.settings),
+        now=services.clock.now(),
+    )
+    return [
+        replace(candidate, article=replace(candidate.article, image_url=None))
+        if picture_url(candidate.article.image_url) in refused
+        else candidate
+        for candidate in candidates
+    ]
 
 
 def build_edition(services: Services, list_slug: str, slot: datetime) -> BuildOutcome:
@@ -325,11 +355,12 @@ def _store_screened(
     rendered: RenderedEdition | None = None
     warnings: tuple[str, ...] = ()
     if not edition.is_empty or digest_list.send_when_empty:
+        pictures = edition_pictures(services, edition)
         # Before anything is stored or queued: a refused edition is built again next tick;
         # an article whose text broke the headers is left out and the rest goes out.
         screened = screening.screen_edition(
             edition,
-            render=lambda draft: services.renderer.render(draft, digest_list),
+            render=lambda draft: services.renderer.render(draft, digest_list, pictures),
             check=lambda rendering: check_edition(services, rendering, digest_list),
             compose_without=compose_without,
         )
@@ -442,13 +473,29 @@ def _local_slot(
 
 
 def render_preview(services: Services, list_slug: str) -> RenderedEdition:
-    """The edition ``list_slug`` would send now, placeholders unfilled; nothing is stored."""
+    """The edition ``list_slug`` would send now, placeholders unfilled; nothing is stored but,
+    with web.images, the pictures it shows (which the build then finds kept)."""
     digest_list = services.settings.list(list_slug)
     now = services.clock.now()
     edition = compose_next_edition(
         services, digest_list, now, now, services.store.article_sequence()
     )
-    return services.renderer.render(edition, digest_list)
+    return services.renderer.render(edition, digest_list, edition_pictures(services, edition))
+
+
+def edition_pictures(services: Services, edition: Edition) -> Pictures | None:
+    """The service's copies of the pictures ``edition`` shows (fetched now if not kept yet), or
+    None when the service does not serve pictures (web.images off): the publishers' addresses."""
+    if not services.settings.web.images:
+        return None
+    return gather_pictures(
+        edition,
+        settings=services.settings,
+        store=services.store,
+        client=services.http,
+        secret=signing_secret(services.settings),
+        now=services.clock.now(),
+    )
 
 
 def preview_edition(services: Services, list_slug: str) -> RenderedEdition:

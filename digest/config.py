@@ -524,6 +524,35 @@ class WebSettings(_Model):
         "(`frame-ancestors`): origins such as 'https://www.example.org', '*' for any site, [] "
         "for none. Every other page refuses to be framed.",
     )
+    images: bool = Field(
+        default=False,
+        description="Serve the editions' pictures from the service: each picture an edition "
+        "shows is fetched once at build time (through the same guards as feeds), checked, "
+        "converted and kept in the database, and the mail points at `base_url/images/ID.jpg`, "
+        "so no publisher sees a reader open it. Turn it on only when `digest serve` answers at "
+        "service.base_url; off, the mail shows the publishers' addresses.",
+    )
+    image_max_bytes: int = Field(
+        default=5_000_000,
+        ge=10_000,
+        le=50_000_000,
+        description="The largest picture fetched, in bytes; a larger one is dropped from the "
+        "edition (the item shows without it).",
+    )
+    image_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=120,
+        description="How long fetching one picture may take, a server that drips a byte at a "
+        "time included.",
+    )
+    images_max_mb: int = Field(
+        default=500,
+        ge=1,
+        description="The most the kept pictures may take in the database, in megabytes; past "
+        "it the pictures no recent edition showed are deleted first (an old mail then shows "
+        "an empty box where its picture was).",
+    )
 
 
 def _check_term(term: str) -> str:

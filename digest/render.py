@@ -36,6 +36,7 @@ from digest import placeholders
 from digest.bylines import Bylines, written_author
 from digest.config import ListSettings, Settings, entry_key
 from digest.errors import RenderError
+from digest.images.records import Pictures, Role
 from digest.ingest import summaries
 from digest.ingest.pictures import picture_url
 from digest.mail.headers import header_text
@@ -66,6 +67,7 @@ LEAD_SUMMARY_CHARS = 480
 SUMMARY_CHARS = 300
 TITLE_CHARS = 160
 NAME_CHARS = 60  # an author or a feed name
+LEAD_IMAGE_WIDTH = 528  # the lead picture's width in the mail (email/macros.html.j2)
 URL_CHARS = 600  # a longer article link is shown unlinked, a longer image URL not at all
 # A compact edition (layout = "compact") is a briefing: shorter summaries for the few it keeps.
 COMPACT_LEAD_SUMMARY_CHARS = 320
@@ -153,6 +155,7 @@ class Story:
     feed_name: str
     published: str  # a time marker: "25 Nov 2026, 09:14" in each subscriber's timezone
     image_url: str | None
+    image_height: int | None  # the lead's height at LEAD_IMAGE_WIDTH, when known
     language: str | None
     direction: Literal["ltr", "rtl"]
     more_from: tuple[StoryLink, ...] = ()
@@ -378,8 +381,14 @@ class Renderer:
             exclude_pseudoclasses=True,
         )
 
-    def render(self, edition: Edition, digest_list: ListSettings) -> RenderedEdition:
-        """Render ``edition`` of ``digest_list``: subject, preheader, inlined HTML, plain text."""
+    def render(
+        self, edition: Edition, digest_list: ListSettings, pictures: Pictures | None = None
+    ) -> RenderedEdition:
+        """Render ``edition`` of ``digest_list``: subject, preheader, inlined HTML, plain text.
+
+        With ``pictures`` (web.images: the service's copies, digest.images), a picture is shown
+        from the service's address, and one missing from them is not shown at all; without,
+        from the publisher's address."""
         if edition.list_slug != digest_list.slug:
             raise RenderError(
                 f"edition of list {edition.list_slug!r} cannot be rendered with the settings of "
@@ -426,11 +435,16 @@ class Renderer:
         # Per-list tracking parameters on article links, once per edition (digest.tracking).
         tracking = utm_parameters(digest_list, edition.slot)
         summaries = _summaries_shown(digest_list)
-        context.update(self._stories(edition, zone, words, FALLBACK_BOUNDS[0], tracking, summaries))
+        first = self._stories(
+            edition, zone, words, FALLBACK_BOUNDS[0], tracking, summaries, pictures
+        )
+        context.update(first)
         text = tidy_text(self._render_template(TEXT_TEMPLATE, context, digest_list))
         html = ""
         for bounds in FALLBACK_BOUNDS:
-            context.update(self._stories(edition, zone, words, bounds, tracking, summaries))
+            context.update(
+                self._stories(edition, zone, words, bounds, tracking, summaries, pictures)
+            )
             page = self._render_template(HTML_TEMPLATE, context, digest_list)
             html = self._inline(page, digest_list)
             if len(html.encode("utf-8")) <= HTML_BUDGET:
@@ -486,6 +500,7 @@ class Renderer:
         bounds: Bounds,
         tracking: dict[str, str] = NO_TRACKING,
         summaries: int | None = None,
+        pictures: Pictures | None = None,
     ) -> dict[str, Any]:
         """The lead, sections and recommended stories of the context, within ``bounds``; with
         ``summaries``, only that many items after the lead keep their summary and picture."""
@@ -496,7 +511,13 @@ class Renderer:
             shown += 1
             if summaries is None:
                 return self._story(
-                    item, zone, words, bounds.summary, image=bounds.thumbnails, tracking=tracking
+                    item,
+                    zone,
+                    words,
+                    bounds.summary,
+                    image=bounds.thumbnails,
+                    tracking=tracking,
+                    pictures=pictures,
                 )
             if shown > summaries:
                 return self._story(item, zone, words, 0, image=False, tracking=tracking, brief=True)
@@ -508,6 +529,7 @@ class Renderer:
                 min(bounds.summary, COMPACT_SUMMARY_CHARS),
                 image=bounds.thumbnails,
                 tracking=tracking,
+                pictures=pictures,
                 brief=False,
                 more_from=False,
             )
@@ -523,6 +545,8 @@ class Renderer:
                 lead_summary,
                 image=bounds.lead_image,
                 tracking=tracking,
+                pictures=pictures,
+                role="lead",
             )
             if edition.lead
             else None
@@ -550,6 +574,8 @@ class Renderer:
         tracking: dict[str, str] = NO_TRACKING,
         brief: bool = False,
         more_from: bool = True,
+        pictures: Pictures | None = None,
+        role: Role = "thumb",
     ) -> Story:
         """``item`` as the templates show it; ``brief``: as a headline, without "More from"."""
         more_from = more_from and not brief
@@ -560,6 +586,7 @@ class Renderer:
         summary = " ".join(paragraphs)
         if summary == one_line(article.title):
             summary, paragraphs = "", ()  # feeds that repeat the title as the summary
+        image_url, image_height = _picture(article, role, pictures) if image else (None, None)
         return Story(
             article=article,
             title=title,
@@ -569,8 +596,8 @@ class Renderer:
             author=shorten(written_author(article.author) or "", NAME_CHARS) or None,
             feed_name=shorten(article.feed_name, NAME_CHARS),
             published=_time(article.sort_time),
-            # A pixel stored before its pattern was known is no picture either (ingest.pictures).
-            image_url=_bounded_url(picture_url(article.image_url)) if image else None,
+            image_url=image_url,
+            image_height=image_height,
             language=_language_tag(article.language),
             direction=text_direction(article),
             more_from=()
@@ -671,6 +698,22 @@ def _time(moment: datetime) -> Neutralized:
     """An article's time, left as a marker that each subscriber's copy writes in their timezone
     (``digest.placeholders``); the preview and the linter see it in the list's."""
     return Neutralized(placeholders.time_marker(moment))
+
+
+def _picture(
+    article: Article, role: Role, pictures: Pictures | None
+) -> tuple[str | None, int | None]:
+    """The address a story's picture is shown from, and the lead's height at its display width
+    when the service's copy tells it."""
+    # A pixel stored before its pattern was known is no picture either (ingest.pictures).
+    source = picture_url(article.image_url)
+    if pictures is None:
+        return _bounded_url(source), None
+    served = pictures.get((role, source)) if source else None
+    if served is None:
+        return None, None  # not fetched, or refused by the check: the item shows without it
+    height = round(LEAD_IMAGE_WIDTH * served.height / served.width) if served.width else None
+    return served.url, height
 
 
 def _bounded_url(url: str | None) -> str | None:

@@ -18,6 +18,7 @@ from premailer import Premailer
 from digest import placeholders
 from digest.config import Settings, settings_from_mapping
 from digest.errors import RenderError
+from digest.images.records import Role, ServedPicture
 from digest.lint import HTML_SIZE_LIMIT, STYLE_SIZE_LIMIT
 from digest.records import Article, Edition, EditionItem, RenderedEdition, Section
 from digest.render import (
@@ -841,3 +842,33 @@ def test_more_from_names_the_person_not_the_agency(settings: Settings) -> None:
     assert "More from Jane Doe:" in result.text
     assert "More from <bdi>Jane Doe</bdi></p>" in result.html
     assert "More from Jane Doe | Reuters" not in result.text
+
+
+# With web.images: the service's copies, and nothing else
+
+
+def test_with_the_services_pictures_the_mail_shows_only_them(settings: Settings) -> None:
+    served = "https://news.example.org/images"
+    pictures: dict[tuple[Role, str], ServedPicture] = {
+        ("lead", f"{IMAGES}/lead.svg"): ServedPicture(f"{served}/{'a' * 32}.jpg", 1056, 704),
+        ("thumb", f"{IMAGES}/oil.svg"): ServedPicture(f"{served}/{'b' * 32}.png", 192, 192),
+        # The lead's picture as a thumbnail is another copy: not the one the lead shows.
+        ("thumb", f"{IMAGES}/lead.svg"): ServedPicture(f"{served}/{'c' * 32}.jpg", 192, 192),
+    }
+    result = Renderer(settings).render(
+        sample_edition(), settings.list("middle-east-daily"), pictures
+    )
+    images = [attrs for tag, attrs in parse(result.html).tags if tag == "img"]
+    # The lead keeps its box when pictures are blocked: 528 wide, 352 high (1056×704 halved).
+    assert [(i["src"], i["width"], i["height"]) for i in images] == [
+        (f"{served}/{'a' * 32}.jpg", "528", "352"),
+        (f"{served}/{'b' * 32}.png", "96", "96"),
+    ]  # the three thumbnails the service does not hold (refused, not fetched) are not shown
+    assert IMAGES not in result.html
+
+
+def test_without_the_services_pictures_the_publishers_addresses_stay(settings: Settings) -> None:
+    result = Renderer(settings).render(sample_edition(), settings.list("middle-east-daily"), None)
+    images = [attrs for tag, attrs in parse(result.html).tags if tag == "img"]
+    assert images[0]["src"] == f"{IMAGES}/lead.svg" and "height" not in images[0]
+    assert len(images) == 5

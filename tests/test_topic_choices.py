@@ -131,9 +131,9 @@ def test_each_distinct_choice_is_rendered_once_and_each_reader_gets_theirs(
     renders: list[tuple[str, ...]] = []
     render = services.renderer.render
 
-    def counted(edition: Any, digest_list: Any) -> RenderedEdition:
+    def counted(edition: Any, digest_list: Any, *more: Any, **options: Any) -> RenderedEdition:
         renders.append(tuple(digest_list.topics))
-        return render(edition, digest_list)
+        return render(edition, digest_list, *more, **options)
 
     monkeypatch.setattr(services.renderer, "render", counted)
     publish(folder, 1)

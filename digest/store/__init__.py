@@ -10,6 +10,7 @@ from digest.store.inbound import InboundStore
 from digest.store.ledger import EditionDeliveries, FailedAttempt, LedgerStore, ParkedDelivery
 from digest.store.lists import ListRename, ListStore
 from digest.store.people import PeopleStore
+from digest.store.pictures import PictureBytes, PictureStore, StoredPicture
 from digest.store.subscribers import ImportReport, Membership, SubscriberInput, SubscriberStore
 from digest.store.suppressions import SuppressionStore
 
@@ -24,10 +25,11 @@ class Store(
     ListStore,
     InboundStore,
     ArchiveStore,
+    PictureStore,
 ):
     """Feeds, articles and topics, subscribers and suppressions, editions and the delivery
     ledger, lists, the inbound events (bounces, complaints) taken in, and the archive's reading
-    of editions."""
+    of editions, and the pictures the service serves."""
 
 
 def open_store(database_url: str, *, migrate: bool = True) -> Store:
@@ -49,8 +51,10 @@ __all__ = [
     "ListRename",
     "Membership",
     "ParkedDelivery",
+    "PictureBytes",
     "ReaderPosition",
     "Store",
+    "StoredPicture",
     "SubscriberInput",
     "UnchangedFetch",
     "open_store",

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -324,3 +325,24 @@ class WebhookTokenRow(Base):
     provider: Mapped[str] = mapped_column(String(16))
     token: Mapped[str] = mapped_column(String(200))
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class PictureRow(Base):
+    """A picture an edition shows, fetched once and kept as the service serves it
+    (digest.images): every ``digest serve`` process answers ``/images/ID`` from here. A picture
+    that failed its check is kept too, with no bytes and the reason, so it is not fetched again
+    at each build."""
+
+    __tablename__ = "pictures"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # HMAC of role and address
+    source_url: Mapped[str] = mapped_column(String(2048))
+    role: Mapped[str] = mapped_column(String(8))  # lead | thumb
+    content_type: Mapped[str | None] = mapped_column(String(32))
+    data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    failure: Mapped[str | None] = mapped_column(Text)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

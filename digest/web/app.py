@@ -27,7 +27,7 @@ from starlette.responses import Response
 
 from digest.errors import StoreUnavailableError
 from digest.services import Services, signing_secret
-from digest.web import archive, home, preferences, signup, unsubscribe
+from digest.web import archive, home, images, preferences, signup, unsubscribe
 from digest.web.cache import PageCache
 from digest.web.clients import trusted_networks
 from digest.web.context import WebContext, web_context
@@ -58,6 +58,7 @@ def create_app(
             *unsubscribe.routes,
             *preferences.routes,
             *archive.routes,
+            *images.routes,
         ],
         middleware=[
             Middleware(SecurityHeaders, https=settings.service.base_url.startswith("https:")),

@@ -24,12 +24,13 @@ PAGE_CSP = (
     "frame-ancestors 'none'; base-uri 'none'"
 )
 # An archived edition is email HTML: its styles are inline (premailer put them there), its
-# pictures come from the feeds' servers. Inline styles are allowed for that route alone; scripts
-# stay forbidden (default-src 'none' covers script-src), so even feed HTML the sanitizer missed
-# could not run.
+# pictures come from the feeds' servers, or from our own /images/ (web.images: 'self', which
+# https: does not cover on a plain-http base_url). Inline styles are allowed for that route
+# alone; scripts stay forbidden (default-src 'none' covers script-src), so even feed HTML the
+# sanitizer missed could not run.
 EDITION_CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; form-action 'none'; "
-    "frame-ancestors 'none'; base-uri 'none'"
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; "
+    "form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
 )
 
 

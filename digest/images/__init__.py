@@ -1,0 +1,1 @@
+"""The pictures of an edition, fetched once, checked, converted and served by the service."""

@@ -1,0 +1,178 @@
+"""Whether fetched bytes are a real picture of useful size, and the copy the mail shows.
+
+    bytes ─► HTML page? ─► Pillow reads the header (known formats only) ─► size bounds (before
+    decoding: a decompression bomb is refused here) ─► decode (a truncated file fails) ─►
+    aspect ratio, one colour ─► orientation applied, colours to sRGB ─► scaled or cropped for
+    its role ─► JPEG (PNG when transparent), written without any metadata
+
+Pure: bytes in, bytes out, no network and no store. Pillow reads JPEG, PNG, GIF and WebP; AVIF
+only when the installed Pillow was built with it (``AVIF_READABLE``), otherwise an AVIF picture
+is refused as an unknown format and the item shows without it.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Literal
+
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError, features
+
+from digest.images.records import Role
+
+LEAD_WIDTH = 1056  # twice the 528 px the lead image is shown at
+THUMB_SIDE = 192  # twice the 96×96 slot of a thumbnail
+MIN_SIDE = 64  # narrower or lower is an icon, a pixel or a spacer
+MAX_ASPECT = 4.0  # wider than 4:1 (or taller than 1:4) is a banner or a rule, not a photograph
+# Decoding a picture takes about 4 bytes of memory per pixel: 40 megapixels is a camera's
+# largest photograph and 160 MB to decode; a header announcing more is a decompression bomb.
+MAX_PIXELS = 40_000_000
+# The widest spread of any colour channel that still reads as one flat colour (JPEG noise).
+FLAT_SPREAD = 6
+JPEG_QUALITY = 82
+
+AVIF_READABLE: bool = bool(features.check("avif"))
+FORMATS: tuple[str, ...] = ("JPEG", "PNG", "GIF", "WEBP", *(("AVIF",) if AVIF_READABLE else ()))
+
+_HTML_STARTS = (b"<!doctype", b"<html", b"<head", b"<body", b"<?xml", b"<!--", b"<")
+
+
+class PictureRefused(Exception):
+    """The bytes are no picture an edition should show; ``reason`` says why, for the log."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedPicture:
+    """The copy the mail shows: encoded bytes, their type, their size in pixels."""
+
+    data: bytes
+    content_type: Literal["image/jpeg", "image/png"]
+    width: int
+    height: int
+
+
+def prepare_picture(data: bytes, role: Role) -> PreparedPicture:
+    """The picture in ``data`` checked and made ready for ``role``; raises PictureRefused."""
+    if data.lstrip()[:9].lower().startswith(_HTML_STARTS):
+        raise PictureRefused("an HTML or XML page, not a picture")
+    try:
+        # Image.open reads the header only; _check_header refuses past MAX_PIXELS, below
+        # Pillow's own warning bound (MAX_IMAGE_PIXELS), before load() decodes a pixel.
+        with Image.open(io.BytesIO(data), formats=FORMATS) as source:
+            _check_header(source)
+            source.load()
+            picture = _converted(source)
+    except PictureRefused:
+        raise
+    except UnidentifiedImageError:
+        raise PictureRefused(f"not a picture in a known format ({', '.join(FORMATS)})") from None
+    except Image.DecompressionBombError:
+        raise PictureRefused(f"over {MAX_PIXELS} pixels: a decompression bomb") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as error:
+        # A truncated or corrupt file fails while decoding ("image file is truncated").
+        raise PictureRefused(f"the picture cannot be decoded: {error}") from None
+    except Exception as error:
+        # A hostile file can reach an error no decoder documents (struct.error, IndexError...):
+        # it is one more picture refused, never a failed build.
+        raise PictureRefused(f"the picture cannot be decoded: {error!r}") from None
+    _check_content(picture)
+    return _encoded(_fitted(picture, role))
+
+
+def _check_header(source: Image.Image) -> None:
+    """Refuse by the size the header announces, before a pixel is decoded."""
+    width, height = source.size
+    if width * height > MAX_PIXELS:
+        raise PictureRefused(f"{width}×{height} is over {MAX_PIXELS} pixels: a decompression bomb")
+    if min(width, height) < MIN_SIDE:
+        raise PictureRefused(f"{width}×{height} is too small: a pixel, a spacer or an icon")
+    if max(width / height, height / width) > MAX_ASPECT:
+        raise PictureRefused(f"{width}×{height} is too narrow or too wide: a banner or a spacer")
+
+
+def _converted(source: Image.Image) -> Image.Image:
+    """The first frame in RGB or RGBA, turned upright, its colours in sRGB, with no metadata."""
+    icc = source.info.get("icc_profile")
+    picture = ImageOps.exif_transpose(source) or source.copy()
+    if picture.mode in ("P", "PA", "LA", "La", "RGBa") or (
+        picture.mode in ("L", "RGB") and "transparency" in picture.info
+    ):
+        picture = picture.convert("RGBA")
+    elif picture.mode not in ("RGB", "RGBA"):
+        picture = picture.convert("RGB")  # CMYK, greyscale, 16-bit...
+    if icc:
+        picture = _to_srgb(picture, icc)
+    # A new image from the pixels alone: EXIF (GPS included), XMP, comments and profiles stay
+    # behind.
+    clean = Image.new(picture.mode, picture.size)
+    clean.paste(picture)
+    return clean
+
+
+def _to_srgb(picture: Image.Image, icc: bytes) -> Image.Image:
+    """The colours converted from the embedded profile to sRGB, which every mail app assumes."""
+    try:
+        source_profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if "srgb" in ImageCms.getProfileDescription(source_profile).lower():
+            return picture
+        converted = ImageCms.profileToProfile(
+            picture, source_profile, ImageCms.createProfile("sRGB"), outputMode=picture.mode
+        )
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return picture  # a broken profile: the pixels as they are
+    return converted if converted is not None else picture
+
+
+def _check_content(picture: Image.Image) -> None:
+    """Refuse a picture of one colour (a spacer, a blank placeholder) or fully transparent."""
+    if picture.mode == "RGBA" and _highest_alpha(picture) == 0:
+        raise PictureRefused("fully transparent: a spacer")
+    # Every pixel counts: a picture made small first would average a fine texture (sand,
+    # gravel, snow) to one colour.
+    extrema = picture.getextrema()[:3] if picture.mode == "RGBA" else picture.getextrema()
+    if all(high - low <= FLAT_SPREAD for low, high in extrema):  # type: ignore[misc]
+        raise PictureRefused("a single colour: a spacer or a blank placeholder")
+
+
+def _fitted(picture: Image.Image, role: Role) -> Image.Image:
+    """Scaled to twice its display width (never enlarged), or cropped to the thumbnail square."""
+    if role == "thumb":
+        return ImageOps.fit(picture, (THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
+    width, height = picture.size
+    if width <= LEAD_WIDTH:
+        return picture
+    return picture.resize(
+        (LEAD_WIDTH, max(1, round(height * LEAD_WIDTH / width))), Image.Resampling.LANCZOS
+    )
+
+
+def _encoded(picture: Image.Image) -> PreparedPicture:
+    """JPEG, or PNG when some pixel is see-through; no metadata is written."""
+    out = io.BytesIO()
+    if picture.mode == "RGBA" and _lowest_alpha(picture) < 255:
+        picture.save(out, format="PNG", optimize=True)
+        content_type: Literal["image/jpeg", "image/png"] = "image/png"
+    else:
+        picture.convert("RGB").save(
+            out, format="JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True
+        )
+        content_type = "image/jpeg"
+    return PreparedPicture(out.getvalue(), content_type, picture.width, picture.height)
+
+
+def _alpha_extrema(picture: Image.Image) -> tuple[int, int]:
+    extrema = picture.getchannel("A").getextrema()  # one band: (lowest, highest)
+    assert isinstance(extrema, tuple) and isinstance(extrema[0], int | float)
+    return int(extrema[0]), int(extrema[1])
+
+
+def _lowest_alpha(picture: Image.Image) -> int:
+    return _alpha_extrema(picture)[0]
+
+
+def _highest_alpha(picture: Image.Image) -> int:
+    return _alpha_extrema(picture)[1]

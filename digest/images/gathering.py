@@ -1,0 +1,248 @@
+"""The pictures of an edition, fetched once and kept, and the addresses the mail shows them at.
+
+    Edition ─► each picture it shows, by role (the lead's, the thumbnails)
+            ─► kept already (or failed lately)? ─► used as it is: no fetch
+            ─► otherwise fetched through the feeds' guarded client (digest.ingest.fetch:
+               no private address unless allowed, one deadline, a size bound)
+               ─► checked and converted (digest.images.checking) ─► kept, or its failure kept
+            ─► { (role, address): ServedPicture(base_url/images/ID.jpg, width, height) }
+
+A picture missing from the answer is dropped from the edition: the item shows without it. The
+id is an HMAC of the role and the address under the service's secret, so the mail never holds
+the publisher's address and nobody can guess the id of a picture from its address.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import threading
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+import httpx
+
+from digest.config import Settings
+from digest.errors import FetchError
+from digest.images.checking import PictureRefused, prepare_picture
+from digest.images.records import Role, ServedPicture
+from digest.ingest.fetch import fetch_feed
+from digest.ingest.pictures import picture_url
+from digest.records import Edition
+from digest.store import Store, StoredPicture
+
+_log = logging.getLogger(__name__)
+
+# A picture refused by the check is tried again after a day (the publisher may replace it); one
+# that could not be fetched (a server down, a timeout) after an hour, for the next edition.
+FAILURE_RETRY = timedelta(days=1)
+FETCH_RETRY = timedelta(hours=1)
+NOT_FETCHED = "not fetched: "
+# A failure no edition asked for again in this long is forgotten (the table does not grow with
+# every broken address ever seen).
+FAILURES_KEPT = timedelta(days=30)
+ROLES: tuple[Role, ...] = ("lead", "thumb")
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png"}
+FETCHES_AT_ONCE = 8
+ID_CHARS = 32  # 128 bits of the HMAC: unguessable, and short in the mail
+
+
+def picture_id(secret: str, role: Role, url: str) -> str:
+    """The unguessable id of the ``role`` copy of the picture at ``url``."""
+    mac = hmac.new(secret.encode("utf-8"), f"picture\n{role}\n{url}".encode(), hashlib.sha256)
+    return mac.hexdigest()[:ID_CHARS]
+
+
+def served_url(base_url: str, picture: str, content_type: str) -> str:
+    return f"{base_url.rstrip('/')}/images/{picture}.{EXTENSIONS.get(content_type, 'jpg')}"
+
+
+def shown_pictures(edition: Edition) -> Iterator[tuple[Role, str]]:
+    """Each (role, address) the edition may show, once: the lead's picture, the thumbnails."""
+    seen: set[tuple[Role, str]] = set()
+    for item in edition.items():
+        url = picture_url(item.article.image_url)  # a known pixel is never fetched
+        if url is None:
+            continue
+        key: tuple[Role, str] = ("lead" if item is edition.lead else "thumb", url)
+        if key not in seen:
+            seen.add(key)
+            yield key
+
+
+def gather_pictures(
+    edition: Edition,
+    *,
+    settings: Settings,
+    store: Store,
+    client: httpx.Client,
+    secret: str,
+    now: datetime,
+) -> dict[tuple[Role, str], ServedPicture]:
+    """The service's copy of each picture ``edition`` shows, fetching those not kept yet."""
+    return keep_pictures(
+        shown_pictures(edition),
+        settings=settings,
+        store=store,
+        client=client,
+        secret=secret,
+        now=now,
+    )
+
+
+def keep_pictures(
+    shown: Iterable[tuple[Role, str]],
+    *,
+    settings: Settings,
+    store: Store,
+    client: httpx.Client,
+    secret: str,
+    now: datetime,
+) -> dict[tuple[Role, str], ServedPicture]:
+    """The service's copy of each (role, address) in ``shown``, fetching those not kept yet.
+
+    An address is fetched once for both roles, so a picture that was a thumbnail yesterday and
+    leads today is not fetched again."""
+    wanted = {key: picture_id(secret, *key) for key in shown}
+    stored = store.stored_pictures(wanted.values())
+    stale = {url for (_, url), picture in wanted.items() if not _fresh(stored.get(picture), now)}
+    # A few at once: each may take up to web.image_timeout_seconds, and an edition of forty
+    # new pictures on slow servers must still be built well within the build's time limit.
+    # One host gets no more requests at once than a feed's (ingest.per_host_concurrency).
+    hosts: dict[str, threading.Semaphore] = {
+        host: threading.Semaphore(settings.ingest.per_host_concurrency)
+        for host in {_host(url) for url in stale}
+    }
+
+    def fetch(url: str) -> tuple[str, bytes | FetchError]:
+        with hosts[_host(url)]:
+            return url, _fetch(client, url, settings)
+
+    with ThreadPoolExecutor(FETCHES_AT_ONCE, thread_name_prefix="digest-pictures") as fetches:
+        bodies = fetches.map(fetch, sorted(stale))
+        for url, body in bodies:
+            for role in ROLES:
+                _keep(store, picture_id(secret, role, url), role, url, body, now)
+    if stale:
+        stored = store.stored_pictures(wanted.values())
+    store.mark_pictures_used(wanted.values(), now)
+    store.evict_pictures(
+        settings.web.images_max_mb * 1_000_000,
+        keep=set(wanted.values()),
+        failures_unused_since=now - FAILURES_KEPT,
+    )
+    served: dict[tuple[Role, str], ServedPicture] = {}
+    base_url = settings.service.base_url
+    for key, picture in wanted.items():
+        kept = stored.get(picture)
+        if kept is None or kept.failure is not None or kept.content_type is None:
+            continue
+        served[key] = ServedPicture(
+            served_url(base_url, picture, kept.content_type), kept.width or 0, kept.height or 0
+        )
+    return served
+
+
+def refused_pictures(urls: Iterable[str], *, store: Store, secret: str, now: datetime) -> set[str]:
+    """The addresses among ``urls`` whose picture failed lately (refused by the check, or not
+    fetched) and is not to be tried again yet: an article showing one would show no picture,
+    and composing should know it. Once the retry is due, the article has its picture again and
+    the build tries it afresh."""
+    ids = {url: picture_id(secret, "lead", url) for url in urls}
+    stored = store.stored_pictures(ids.values())
+    return {
+        url
+        for url, picture in ids.items()
+        if (kept := stored.get(picture)) is not None
+        and kept.failure is not None
+        and _fresh(kept, now)
+    }
+
+
+def _host(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""  # refused by the fetch, which says why
+
+
+def _fresh(kept: StoredPicture | None, now: datetime) -> bool:
+    """Whether a kept picture, or a failure kept, stands: a failure is tried again later."""
+    if kept is None or kept.failure is None:
+        return kept is not None
+    retry = FETCH_RETRY if kept.failure.startswith(NOT_FETCHED) else FAILURE_RETRY
+    return now - kept.fetched_at < retry
+
+
+# The feeds' fetch speaks of feeds and of the [ingest] limits; a picture's failure names the
+# limits it was fetched under (only allow_private_addresses is the feeds' own, and shared).
+_PICTURE_WORDS = {
+    "ingest.max_body_bytes": "web.image_max_bytes",
+    "ingest.timeout_seconds": "web.image_timeout_seconds",
+    "feeds": "pictures",
+    "feed": "picture",
+}
+_FEED_WORDS = re.compile(r"\bingest\.max_body_bytes\b|\bingest\.timeout_seconds\b|\bfeeds?\b")
+
+
+def in_picture_words(reason: str) -> str:
+    """A fetch failure's reason as it reads for a picture ("the picture is larger than
+    web.image_max_bytes"), not a feed."""
+    return _FEED_WORDS.sub(lambda found: _PICTURE_WORDS[found[0]], reason)
+
+
+def _fetch(client: httpx.Client, url: str, settings: Settings) -> bytes | FetchError:
+    """The bytes at ``url`` through the feeds' guarded client, within the pictures' bounds."""
+    bounds = settings.ingest.model_copy(
+        update={
+            "max_body_bytes": settings.web.image_max_bytes,
+            "timeout_seconds": settings.web.image_timeout_seconds,
+        }
+    )
+    try:
+        result = fetch_feed(client, url, etag=None, last_modified=None, settings=bounds)
+    except FetchError as error:
+        return error
+    return result.content or b""
+
+
+def _keep(
+    store: Store, picture: str, role: Role, url: str, body: bytes | FetchError, now: datetime
+) -> None:
+    """Check and convert the fetched bytes, and keep the copy or the reason it failed."""
+    if isinstance(body, FetchError):
+        failure = NOT_FETCHED + in_picture_words(body.reason)
+    else:
+        try:
+            prepared = prepare_picture(body, role)
+        except PictureRefused as refused:
+            failure = refused.reason
+        else:
+            store.save_picture(
+                picture_id=picture,
+                source_url=url,
+                role=role,
+                content_type=prepared.content_type,
+                data=prepared.data,
+                width=prepared.width,
+                height=prepared.height,
+                failure=None,
+                now=now,
+            )
+            return
+    _log.info("picture %s dropped from the edition: %s", url, failure)
+    store.save_picture(
+        picture_id=picture,
+        source_url=url,
+        role=role,
+        content_type=None,
+        data=None,
+        width=None,
+        height=None,
+        failure=failure[:1000],
+        now=now,
+    )

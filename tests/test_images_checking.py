@@ -1,0 +1,184 @@
+"""digest.images.checking: which bytes are a real picture, and the copy the mail shows."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import pytest
+from PIL import Image, ImageCms, ImageDraw
+
+from digest.images.checking import (
+    AVIF_READABLE,
+    LEAD_WIDTH,
+    MAX_PIXELS,
+    THUMB_SIDE,
+    PictureRefused,
+    prepare_picture,
+)
+
+
+def photo(width: int = 800, height: int = 600, mode: str = "RGB") -> Image.Image:
+    """A picture with something in it: a gradient and a few shapes."""
+    picture = Image.linear_gradient("L").resize((width, height)).convert(mode)
+    draw = ImageDraw.Draw(picture)
+    draw.ellipse((width // 4, height // 4, width // 2, height // 2), fill="red")
+    draw.rectangle((width // 2, height // 2, width * 9 // 10, height * 9 // 10), fill="blue")
+    return picture
+
+
+def encoded(picture: Image.Image, fmt: str, **options: object) -> bytes:
+    out = io.BytesIO()
+    picture.save(out, format=fmt, **options)
+    return out.getvalue()
+
+
+def refusal(data: bytes) -> str:
+    with pytest.raises(PictureRefused) as refused:
+        prepare_picture(data, "lead")
+    return refused.value.reason
+
+
+def test_a_photograph_becomes_a_jpeg_scaled_to_twice_the_lead_width() -> None:
+    prepared = prepare_picture(encoded(photo(2400, 1600), "JPEG"), "lead")
+    assert prepared.content_type == "image/jpeg"
+    assert (prepared.width, prepared.height) == (LEAD_WIDTH, 704)
+    with Image.open(io.BytesIO(prepared.data)) as again:
+        assert again.format == "JPEG" and again.size == (LEAD_WIDTH, 704)
+
+
+def test_a_small_photograph_is_not_enlarged() -> None:
+    prepared = prepare_picture(encoded(photo(640, 480), "PNG"), "lead")
+    assert (prepared.width, prepared.height) == (640, 480)
+
+
+def test_a_thumbnail_is_cropped_at_the_centre_to_the_square() -> None:
+    picture = photo(900, 300)
+    # A wide picture: the centre third is kept; mark it green to see it survives the crop.
+    ImageDraw.Draw(picture).rectangle((300, 0, 600, 300), fill=(0, 200, 0))
+    prepared = prepare_picture(encoded(picture, "PNG"), "thumb")
+    assert (prepared.width, prepared.height) == (THUMB_SIDE, THUMB_SIDE)
+    with Image.open(io.BytesIO(prepared.data)) as again:
+        red, green, blue = again.convert("RGB").getpixel((96, 96))  # type: ignore[misc]
+        assert green > 150 and red < 60 and blue < 60
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [((1, 1), "too small"), ((40, 40), "too small"), ((1200, 90), "too narrow or too wide")],
+    ids=["pixel", "icon", "banner"],
+)
+def test_pixels_icons_and_banners_are_refused(size: tuple[int, int], expected: str) -> None:
+    assert expected in refusal(encoded(photo(*size), "GIF"))
+
+
+def test_a_spacer_of_one_colour_is_refused() -> None:
+    assert "single colour" in refusal(encoded(Image.new("RGB", (600, 400), "#fafafa"), "JPEG"))
+    assert "transparent" in refusal(encoded(Image.new("RGBA", (600, 400), (0, 0, 0, 0)), "PNG"))
+
+
+def test_webp_with_exif_gps_becomes_a_jpeg_without_metadata() -> None:
+    exif = Image.Exif()
+    exif[0x010F] = "Camera Maker"  # Make
+    exif[0x8825] = {1: "N", 2: (48.0, 51.0, 30.0), 3: "E", 4: (2.0, 17.0, 40.0)}  # GPSInfo
+    data = encoded(photo(), "WEBP", exif=exif.tobytes(), quality=90)
+    with Image.open(io.BytesIO(data)) as source:
+        assert source.getexif().get_ifd(0x8825)  # the test's picture does carry a position
+    prepared = prepare_picture(data, "lead")
+    assert prepared.content_type == "image/jpeg"
+    assert b"Exif" not in prepared.data and b"Camera Maker" not in prepared.data
+    with Image.open(io.BytesIO(prepared.data)) as again:
+        assert again.format == "JPEG"
+        assert not again.getexif() and "icc_profile" not in again.info and "exif" not in again.info
+
+
+def test_a_png_with_transparency_stays_a_png_with_its_alpha() -> None:
+    picture = photo(400, 300, "RGBA")
+    ImageDraw.Draw(picture).rectangle((0, 0, 100, 100), fill=(0, 0, 0, 0))
+    prepared = prepare_picture(encoded(picture, "PNG"), "lead")
+    assert prepared.content_type == "image/png"
+    with Image.open(io.BytesIO(prepared.data)) as again:
+        assert again.mode == "RGBA" and again.getpixel((10, 10))[3] == 0  # type: ignore[index]
+
+
+def test_an_opaque_png_becomes_a_jpeg() -> None:
+    assert prepare_picture(encoded(photo(400, 300, "RGBA"), "PNG"), "lead").content_type == (
+        "image/jpeg"
+    )
+
+
+def test_a_truncated_file_is_refused() -> None:
+    data = encoded(photo(), "JPEG")
+    assert "cannot be decoded" in refusal(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize("side", [8_000, 100_000])
+def test_a_decompression_bomb_is_refused_from_its_header(side: int) -> None:
+    # A PNG header announcing side × side pixels, with one tiny compressed row: the refusal
+    # comes before anything is decoded (8,000² is under Pillow's own bound, not under ours).
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        checksum = struct.pack(">I", zlib.crc32(kind + body))
+        return struct.pack(">I", len(body)) + kind + body + checksum
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    data = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 1000))
+        + chunk(b"IEND", b"")
+    )
+    assert side * side > MAX_PIXELS
+    assert "decompression bomb" in refusal(data)
+
+
+def test_an_html_page_served_as_a_jpeg_is_refused() -> None:
+    page = b"<!DOCTYPE html><html><head><title>Not found</title></head><body>Gone</body></html>"
+    assert "HTML" in refusal(page)
+    assert "known format" in refusal(b"GIF89a but not really a picture at all")
+
+
+def test_avif_is_converted_when_pillow_reads_it() -> None:
+    # The Pillow this project installs is built with AVIF; a build without it refuses AVIF as
+    # an unknown format, which the module says (AVIF_READABLE).
+    assert AVIF_READABLE
+    prepared = prepare_picture(encoded(photo(), "AVIF"), "lead")
+    assert prepared.content_type == "image/jpeg" and prepared.width == 800
+
+
+def test_an_animated_gif_gives_its_first_frame() -> None:
+    frames = [photo(), Image.new("RGB", (800, 600), "white")]
+    data = encoded(frames[0], "GIF", save_all=True, append_images=frames[1:])
+    prepared = prepare_picture(data, "thumb")
+    assert prepared.content_type == "image/jpeg"
+
+
+def test_an_error_no_decoder_documents_is_one_more_refusal(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Hostile files reach struct.error, IndexError and the like deep in decoders: a refused
+    # picture, never a failed build.
+    def broken(source: Image.Image) -> Image.Image:
+        raise IndexError("tuple index out of range")
+
+    monkeypatch.setattr("digest.images.checking._converted", broken)
+    assert "cannot be decoded" in refusal(encoded(photo(), "JPEG"))
+
+
+def test_a_sideways_photograph_is_turned_upright() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: the camera was turned; show it rotated 90° clockwise
+    prepared = prepare_picture(encoded(photo(800, 600), "JPEG", exif=exif.tobytes()), "lead")
+    assert (prepared.width, prepared.height) == (600, 800)
+
+
+def test_a_colour_profile_is_applied_and_not_carried_over() -> None:
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    prepared = prepare_picture(encoded(photo(), "JPEG", icc_profile=srgb), "lead")
+    with Image.open(io.BytesIO(prepared.data)) as again:
+        assert "icc_profile" not in again.info
+
+
+def test_a_fine_texture_is_no_single_colour() -> None:
+    # Grey noise around one tone: averaged down to a thumbnail it would look flat, and it is not.
+    texture = Image.effect_noise((1200, 900), 10).convert("RGB")
+    prepared = prepare_picture(encoded(texture, "PNG"), "lead")
+    assert prepared.width == LEAD_WIDTH

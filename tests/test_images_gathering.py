@@ -1,0 +1,247 @@
+"""digest.images.gathering on a loopback server and a real store: each picture fetched once
+through the feeds' guarded client, kept or its failure kept, served under an unguessable id."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from digest.config import Settings
+from digest.images.gathering import keep_pictures, picture_id
+from digest.images.records import Role, ServedPicture
+from digest.ingest.fetch import build_client
+from digest.store import Store, open_store
+from tests.feedserver import answer, drip, feed_server, redirect, send
+from tests.test_images_checking import encoded, photo
+from tests.webtools import web_settings
+
+NOW = datetime(2026, 12, 4, 7, tzinfo=UTC)
+SECRET = "pictures-test-secret"
+JPEG = {"Content-Type": "image/jpeg"}
+
+
+def image_settings(tmp_path: Path, **web: object) -> Settings:
+    settings = web_settings(tmp_path, "http://127.0.0.1:9/wire.xml")
+    return settings.model_copy(
+        update={"web": settings.web.model_copy(update={"images": True, **web})}
+    )
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    """The store on SQLite and on PostgreSQL (the bytes are a BLOB in one, bytea in the other)."""
+    opened = open_store(database_url)
+    yield opened
+    opened.engine.dispose()
+
+
+def keep(
+    settings: Settings, store: Store, shown: list[tuple[Role, str]], now: datetime = NOW
+) -> dict[tuple[Role, str], ServedPicture]:
+    with build_client(settings.ingest) as client:
+        return keep_pictures(
+            shown, settings=settings, store=store, client=client, secret=SECRET, now=now
+        )
+
+
+def test_a_picture_is_fetched_once_for_both_roles_and_served_under_an_unguessable_id(
+    tmp_path: Path, store: Store
+) -> None:
+    settings = image_settings(tmp_path)
+    with feed_server(
+        {"/photo.jpg": answer(200, encoded(photo(2400, 1600), "JPEG"), JPEG)}
+    ) as server:
+        url = server.url("/photo.jpg")
+        first = keep(settings, store, [("lead", url)])
+        second = keep(settings, store, [("thumb", url), ("lead", url)])
+        assert server.paths() == ["/photo.jpg"]
+    lead, thumb = second[("lead", url)], second[("thumb", url)]
+    assert first[("lead", url)] == lead
+    assert (lead.width, lead.height) == (1056, 704)
+    assert (thumb.width, thumb.height) == (192, 192)
+    for served in (lead, thumb):
+        assert re.fullmatch(r"https://news\.example\.org/images/[0-9a-f]{32}\.jpg", served.url)
+        assert "photo" not in served.url and "127.0.0.1" not in served.url
+    assert lead.url != thumb.url
+    # Another secret, other ids: an id cannot be worked out from the picture's address.
+    assert picture_id("another secret", "lead", url) != picture_id(SECRET, "lead", url)
+
+
+def test_a_refused_picture_is_dropped_and_its_failure_kept_until_the_retry(
+    tmp_path: Path, store: Store
+) -> None:
+    settings = image_settings(tmp_path)
+    page = b"<!DOCTYPE html><html><body>Log in to see this picture</body></html>"
+    routes = {
+        "/story-3.jpg": answer(200, encoded(Image.new("RGB", (1, 1)), "GIF"), JPEG),
+        "/story-4.jpg": answer(200, page, JPEG),
+        "/story-5.jpg": answer(404, b"gone"),
+    }
+    with feed_server(routes) as server:
+        shown: list[tuple[Role, str]] = [("thumb", server.url(path)) for path in routes]
+        assert keep(settings, store, shown) == {}
+        assert keep(settings, store, shown, NOW + timedelta(minutes=50)) == {}
+        assert sorted(server.paths()) == sorted(routes)  # once each: the failures are kept
+        # What could not be fetched (the 404) is tried again after an hour; what was fetched
+        # and refused, after a day.
+        keep(settings, store, shown, NOW + timedelta(hours=2))
+        assert sorted(server.paths()) == sorted([*routes, "/story-5.jpg"])
+        keep(settings, store, shown, NOW + timedelta(days=2))
+        assert len(server.paths()) == 2 * len(routes) + 1
+    kept = store.stored_pictures(picture_id(SECRET, "thumb", url) for _, url in shown)
+    reasons = [str(kept[picture_id(SECRET, "thumb", url)].failure) for _, url in shown]
+    assert "too small" in reasons[0] and "HTML" in reasons[1] and "404" in reasons[2]
+
+
+def test_a_redirect_to_a_private_address_is_refused(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The test server is on loopback: let that one address count as public, and nothing else.
+    monkeypatch.setattr(
+        "digest.ingest.network.is_public_address", lambda address: address == "127.0.0.1"
+    )
+    settings = image_settings(tmp_path)
+    settings = settings.model_copy(
+        update={"ingest": settings.ingest.model_copy(update={"allow_private_addresses": False})}
+    )
+    routes = {"/photo.jpg": redirect(302, "http://10.1.2.3/photo.jpg")}
+    with feed_server(routes) as server:
+        url = server.url("/photo.jpg")
+        assert keep(settings, store, [("lead", url)]) == {}
+        assert server.paths() == ["/photo.jpg"]
+    failure = store.stored_pictures([picture_id(SECRET, "lead", url)])
+    assert "private, loopback or link-local" in str(
+        failure[picture_id(SECRET, "lead", url)].failure
+    )
+
+
+def test_a_slow_drip_and_an_oversized_picture_are_cut_off(tmp_path: Path, store: Store) -> None:
+    settings = image_settings(tmp_path, image_timeout_seconds=0.5, image_max_bytes=20_000)
+    big = encoded(Image.effect_noise((400, 400), 100).convert("RGB"), "PNG")  # no compression
+    assert len(big) > 20_000
+    routes = {
+        "/slow.jpg": drip(b"x", every=0.05, count=400),
+        "/big.png": answer(200, big, {"Content-Type": "image/png"}),
+    }
+    with feed_server(routes) as server:
+        shown: list[tuple[Role, str]] = [("lead", server.url(path)) for path in routes]
+        assert keep(settings, store, shown) == {}
+    ids = {path: picture_id(SECRET, "lead", server.url(path)) for path in routes}
+    kept = store.stored_pictures(ids.values())
+    slow, large = str(kept[ids["/slow.jpg"]].failure), str(kept[ids["/big.png"]].failure)
+    # Each names the limit it met, in the picture's words: not the feeds' [ingest] keys.
+    assert "gave up after 0.5 seconds" in slow and "web.image_timeout_seconds" in slow
+    assert "larger than web.image_max_bytes = 20000" in large
+    assert "feed" not in slow + large and "ingest." not in slow + large
+
+
+def test_past_the_bound_the_least_recently_shown_pictures_go_first(store: Store) -> None:
+    for day, name in enumerate(["old", "middle", "new"]):
+        store.save_picture(
+            picture_id=name,
+            source_url=f"https://pictures.example/{name}.jpg",
+            role="lead",
+            content_type="image/jpeg",
+            data=b"x" * 1000,
+            width=100,
+            height=100,
+            failure=None,
+            now=NOW + timedelta(days=day),
+        )
+    store.mark_pictures_used(["old"], NOW + timedelta(days=5))  # shown again: spared
+    assert store.evict_pictures(2000, keep={"middle"}) == 1
+    assert set(store.stored_pictures(["old", "middle", "new"])) == {"old", "middle"}
+    assert store.evict_pictures(5000) == 0
+    store.save_picture(
+        picture_id="failed",
+        source_url="https://pictures.example/failed.jpg",
+        role="lead",
+        content_type=None,
+        data=None,
+        width=None,
+        height=None,
+        failure="a single colour",
+        now=NOW,
+    )
+    store.evict_pictures(5000, failures_unused_since=NOW)  # asked for at NOW: kept
+    assert "failed" in store.stored_pictures(["failed"])
+    store.evict_pictures(5000, failures_unused_since=NOW + timedelta(days=1))
+    assert store.stored_pictures(["failed", "old"]).keys() == {"old"}
+    assert store.picture_bytes("new") is None and store.picture_bytes("old") is not None
+
+
+def test_two_builds_keeping_one_picture_at_once_both_succeed(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def save(data: bytes) -> None:
+        store.save_picture(
+            picture_id="same",
+            source_url="https://pictures.example/same.jpg",
+            role="lead",
+            content_type="image/jpeg",
+            data=data,
+            width=100,
+            height=100,
+            failure=None,
+            now=NOW,
+        )
+
+    save(b"first")
+    # The other build looked before this one inserted: its merge is an INSERT of the same id.
+    monkeypatch.setattr("sqlalchemy.orm.Session.merge", lambda session, row: session.add(row))
+    save(b"second")
+    kept = store.picture_bytes("same")
+    assert kept is not None and kept.data == b"first"
+
+
+def test_the_pictures_of_an_edition_are_fetched_several_at_once(
+    tmp_path: Path, store: Store
+) -> None:
+    # Each answer waits until three requests are in: fetched one after another, the first
+    # would wait in vain and its picture be dropped.
+    together = threading.Barrier(3)
+    body = encoded(photo(), "JPEG")
+
+    def when_all_are_in(handler: BaseHTTPRequestHandler) -> None:
+        together.wait(timeout=30)
+        send(handler, 200, body, JPEG)
+
+    routes = {f"/{name}.jpg": when_all_are_in for name in ("one", "two", "three")}
+    settings = image_settings(tmp_path, image_timeout_seconds=60)
+    settings = settings.model_copy(
+        update={"ingest": settings.ingest.model_copy(update={"per_host_concurrency": 3})}
+    )
+    with feed_server(routes) as server:
+        served = keep(settings, store, [("thumb", server.url(path)) for path in routes])
+    assert len(served) == 3
+
+
+def test_one_host_gets_no_more_requests_at_once_than_a_feeds_host(
+    tmp_path: Path, store: Store
+) -> None:
+    lock = threading.Lock()
+    in_flight = [0, 0]  # now, most
+
+    def counted(handler: BaseHTTPRequestHandler) -> None:
+        with lock:
+            in_flight[0] += 1
+            in_flight[1] = max(in_flight)
+        time.sleep(0.2)  # long enough for a third request to come in if it were sent
+        with lock:
+            in_flight[0] -= 1
+        send(handler, 200, b"<!doctype html>", JPEG)
+
+    routes = {f"/{number}.jpg": counted for number in range(6)}
+    settings = image_settings(tmp_path)  # ingest.per_host_concurrency = 2, the default
+    with feed_server(routes) as server:
+        keep(settings, store, [("thumb", server.url(path)) for path in routes])
+        assert len(server.paths()) == 6
+    assert in_flight[1] <= 2

@@ -1,0 +1,248 @@
+"""web.images end to end: a loopback server with a feed and its pictures, real builds, the mail
+sent, and `digest serve` answering the pictures the mail points at."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+import httpx
+import pytest
+from PIL import Image
+
+from digest import building, pipeline
+from digest.clock import FixedClock
+from digest.config import Settings
+from digest.mail.transport import MemoryTransport
+from digest.services import build_services
+from tests.feedserver import answer, feed_server, send
+from tests.servers import free_port
+from tests.test_images_checking import encoded, photo
+from tests.test_web_serve import digest_process
+from tests.webtools import web_settings
+
+pytestmark = pytest.mark.integration
+
+SLOT = datetime(2026, 11, 24, 3, tzinfo=UTC)  # 07:00 in Dubai
+JPEG = {"Content-Type": "image/jpeg"}
+
+
+def gps_webp() -> bytes:
+    """A WebP photograph that says where it was taken (and by which camera)."""
+    exif = Image.Exif()
+    exif[0x010F] = "Camera Maker"
+    exif[0x8825] = {1: "N", 2: (25.0, 16.0, 30.0), 3: "E", 4: (55.0, 17.0, 40.0)}
+    return encoded(photo(1600, 1200), "WEBP", exif=exif.tobytes())
+
+
+PICTURES = {
+    "/pictures/harbour.webp": answer(200, gps_webp(), {"Content-Type": "image/webp"}),
+    "/pictures/talks.jpg": answer(200, encoded(photo(900, 900), "JPEG"), JPEG),
+    "/pictures/story-3.jpg": answer(200, encoded(Image.new("RGB", (1, 1)), "GIF"), JPEG),
+    "/pictures/story-4.jpg": answer(200, b"<!doctype html><title>Sign in</title>", JPEG),
+}
+
+
+SUBJECTS = [
+    "Oman brokers overnight talks between Tehran and Gulf envoys on shipping",
+    "Qatar opens a new liquefied gas terminal on its northern Gulf coast",
+    "Kuwait's parliament passes a budget with record spending on housing",
+    "Bahrain hosts a regional summit on desalination and water security",
+    "Saudi Arabia announces a high-speed rail line from Riyadh to the Gulf",
+    "The UAE launches a weather satellite built by its own engineers",
+    "Dubai airport reports record passenger numbers for November",
+    "Iraq and Kuwait agree on navigation rules for the Khor Abdullah waterway",
+]
+
+
+def feed(base: str, stories: list[tuple[int, str, datetime]]) -> bytes:
+    items = "".join(
+        f"""<item><title>{SUBJECTS[number % len(SUBJECTS)]}</title>
+        <link>https://wire.example.org/story/{number}</link><guid>urn:wire:{number}</guid>
+        <description>{SUBJECTS[number % len(SUBJECTS)]}, officials said; more on this Gulf
+        story as it develops.</description>
+        <enclosure url={quoteattr(base + picture)} type="image/jpeg" length="1000"/>
+        <pubDate>{published.strftime("%a, %d %b %Y %H:%M:%S +0000")}</pubDate></item>"""
+        for number, picture, published in stories
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Wire</title>'
+        f"<link>https://wire.example.org/</link>{items}</channel></rss>"
+    ).encode()
+
+
+def settings_file(tmp_path: Path, settings: Settings, feed_url: str, web_port: int) -> Path:
+    """The same settings as a config file, for `digest serve` (web_settings wrote members.csv)."""
+    config = tmp_path / "digest.toml"
+    config.write_text(
+        f"""
+[service]
+database_url = "{settings.service.database_url}"
+data_dir = "{tmp_path / "var"}"
+outbox = "{tmp_path / "outbox"}"
+base_url = "{settings.service.base_url}"
+sender_name = "The Desk"
+sender_address = "desk@example.org"
+postal_address = "1 Example Street, Example City"
+
+[web]
+port = {web_port}
+images = true
+
+[ingest]
+allow_private_addresses = true
+
+[[feeds]]
+name = "Wire"
+url = "{feed_url}"
+
+[[topics]]
+slug = "middle-east"
+name = "Middle East"
+rules = {{ include = ["Gulf"] }}
+
+[[lists]]
+slug = "daily"
+name = "Daily Brief"
+topics = ["middle-east"]
+schedule = "0 7 * * *"
+timezone = "Asia/Dubai"
+subscribers = "members.csv"
+"""
+    )
+    return config
+
+
+def image_sources(message: EmailMessage) -> list[str]:
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    return re.findall(r'<img\b[^>]*\bsrc="([^"]+)"', html)
+
+
+def test_the_mail_shows_only_the_services_copies_fetched_once_and_served_by_digest_serve(
+    tmp_path: Path,
+) -> None:
+    web_port = free_port()
+    base_url = f"http://127.0.0.1:{web_port}"
+    stories: list[tuple[int, str, datetime]] = []
+
+    def wire(handler: BaseHTTPRequestHandler) -> None:
+        send(handler, 200, feed(server.base_url, stories), {"Content-Type": "application/rss+xml"})
+
+    with feed_server({"/wire.xml": wire, **PICTURES}) as server:
+        settings = web_settings(tmp_path, server.url("/wire.xml"), base_url=base_url)
+        settings = settings.model_copy(
+            update={"web": settings.web.model_copy(update={"images": True})}
+        )
+        transport = MemoryTransport()
+        clock = FixedClock(SLOT)
+        services = build_services(settings, clock=clock, transport=transport)
+        try:
+            # Two editions a day apart; the second's stories reuse the first's pictures.
+            for day, pictures in enumerate([list(PICTURES), list(PICTURES)[:2]]):
+                slot = SLOT + timedelta(days=day)
+                stories += [
+                    (4 * day + number, picture, slot - timedelta(hours=1, minutes=number))
+                    for number, picture in enumerate(pictures, start=1)
+                ]
+                clock.set(slot + timedelta(minutes=5))
+                for known in services.store.sync_feeds(settings.feeds, clock.now()):
+                    pipeline.poll_feed(services, known.id)
+                if day == 0:
+                    # The preview shows what the mail will: the service's copies, which the
+                    # build then finds kept.
+                    preview = pipeline.render_preview(services, "daily").html
+                    assert f"{base_url}/images/" in preview and "/pictures/" not in preview
+                for list_slug in ("daily", "arabic"):
+                    built = pipeline.build_edition(services, list_slug, slot)
+                    assert built.edition_id is not None and built.article_count >= 2
+                    assert built.warnings == ()
+                    pending = services.store.pending_deliveries(built.edition_id)
+                    pipeline.deliver_batch(services, built.edition_id, pending)
+            # Composing again over every article, on the first day: those whose picture the
+            # service refused count as having none, so such a picture cannot win its article
+            # the lead (a day later the retry is due, and they have their picture again).
+            clock.set(SLOT + timedelta(hours=12))
+            everything = building.compose_window(
+                services,
+                settings.list("daily"),
+                SLOT + timedelta(days=2),
+                clock.now(),
+                services.store.article_sequence(),
+                after_seq=0,
+                window_start=None,
+            )
+            composed = {
+                item.article.link.rsplit("/", 1)[1]: item.article.image_url
+                for item in everything.items()
+            }
+            assert composed["3"] is None and composed["4"] is None
+            assert str(composed["1"]).endswith("/pictures/harbour.webp")
+            clock.set(SLOT + timedelta(days=1, hours=1))
+            later = building.compose_window(
+                services,
+                settings.list("daily"),
+                SLOT + timedelta(days=2),
+                clock.now(),
+                services.store.article_sequence(),
+                after_seq=0,
+                window_start=None,
+            )
+            assert any(
+                str(item.article.image_url).endswith("/story-3.jpg") for item in later.items()
+            )
+        finally:
+            services.close()
+        fetched = [path for path in server.paths() if path.startswith("/pictures/")]
+    # Each picture fetched once, over two editions of two lists; the refused ones too.
+    assert sorted(fetched) == sorted(PICTURES)
+
+    messages = [message_from_bytes(sent.data, policy=policy.default) for sent in transport.sent]
+    assert len(messages) == 12  # 3 readers × 2 lists × 2 editions
+    sources: set[str] = set()
+    for message in messages:
+        raw = message.as_string()
+        assert server.base_url not in raw and "/pictures/" not in raw  # no publisher's address
+        found = image_sources(message)
+        assert found, "every edition shows the pictures that passed the check"
+        assert all(re.fullmatch(rf"{base_url}/images/[0-9a-f]{{32}}\.jpg", src) for src in found)
+        sources.update(found)
+    # The lead with its real height (528 wide; the 1600×1200 picture is 396 high there).
+    html = messages[0].get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert re.search(r'class="lead-image"[^>]*width="528" height="(396|528)"', html)
+
+    config = settings_file(tmp_path, settings, server.url("/wire.xml"), web_port)
+    with digest_process(config, "serve") as (_, address):
+        assert address.rstrip("/") == base_url
+        for src in sorted(sources):
+            answered = httpx.get(src, timeout=10)
+            assert answered.status_code == 200
+            assert answered.headers["content-type"] == "image/jpeg"
+            assert answered.headers["x-content-type-options"] == "nosniff"
+            assert answered.headers["content-security-policy"] == "default-src 'none'; sandbox"
+            assert "max-age=31536000" in answered.headers["cache-control"]
+            with Image.open(io.BytesIO(answered.content)) as picture:
+                assert picture.format == "JPEG" and picture.width in (192, 900, 1056)
+                assert not picture.getexif() and "exif" not in picture.info
+            assert b"Camera Maker" not in answered.content
+            again = httpx.get(src, headers={"If-None-Match": answered.headers["etag"]})
+            assert again.status_code == 304 and again.content == b""
+        # The archive shows the same copies, which its Content-Security-Policy lets load
+        # from our own origin (base_url is plain http here: https: alone would not cover it).
+        page = httpx.get(f"{base_url}/editions/daily/{SLOT:%Y-%m-%d-%H%M}", timeout=10)
+        assert page.status_code == 200
+        assert "img-src 'self'" in page.headers["content-security-policy"]
+        archived = re.findall(r'<img\b[^>]*\bsrc="([^"]+)"', page.text)
+        assert archived and set(archived) <= sources
+        some = sorted(sources)[0]
+        assert httpx.get(some.replace(".jpg", ".png"), timeout=10).status_code == 404
+        folder, name = some.rsplit("/", 1)
+        assert httpx.get(f"{folder}/{name[:32].upper()}.jpg", timeout=10).status_code == 404
+        unknown = httpx.get(f"{base_url}/images/{'0' * 32}.jpg", timeout=10)
+        assert unknown.status_code == 404
+        assert httpx.get(f"{base_url}/images/..%2Fdigest.db", timeout=10).status_code == 404
