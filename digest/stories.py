@@ -217,11 +217,12 @@ def _conflict(first: frozenset[T], second: frozenset[T]) -> bool:
 
 def _revised(earlier: frozenset[str], later: frozenset[str]) -> bool:
     """The later report raises a count of the earlier one: see ``REVISED_FIGURE``."""
-    first = [int(n) for n in earlier if n.isdigit() and len(n) > 1]
+    # Counts of people and things: two to nine digits (int() refuses a string of thousands).
+    first = [int(n) for n in earlier if n.isdigit() and 1 < len(n) < 10]
     return any(
         old < int(new) <= old * REVISED_FIGURE
         for new in later
-        if new.isdigit() and len(new) > 1
+        if new.isdigit() and 1 < len(new) < 10
         for old in first
     )
 

@@ -128,6 +128,19 @@ def test_bare_headlines_sharing_one_word_are_two_stories() -> None:
     assert found.story[1] != found.story[2]
 
 
+def test_a_number_of_thousands_of_digits_is_grouped_without_error() -> None:
+    """int() refuses strings of more than 4,300 digits: a hostile feed must not stop an edition."""
+    day = datetime(2026, 2, 27, 6, tzinfo=UTC)
+    huge = "9" * 5000
+    labelled = [
+        Story("a", "Wire", "a", None, f"Strikes kill {huge} in Khan Younis", f"Toll {huge}.", day),
+        Story("b", "Wire", "b", None, "Strikes kill 31 in Khan Younis", "Toll 31 people.",
+              day + timedelta(hours=2)),
+    ]  # fmt: skip
+    found = stories.group(as_articles(labelled))
+    assert set(found.story) == {1, 2}
+
+
 def test_reports_in_arabic_hebrew_and_persian_join_the_english_ones() -> None:
     labelled = _by_id(
         event_stories(),
