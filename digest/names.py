@@ -266,7 +266,9 @@ def numbers(text: str) -> frozenset[str]:
     found: set[str] = set()
     for match in _NUMBER.findall(_DATE.sub(" ", fold(text))):
         value = _plain_number(match)
-        if value and not (value.isdigit() and int(value) in _YEARS):
+        # The length first: int() refuses a string of more than 4,300 digits, which a hostile
+        # feed may send, and no year is that long.
+        if value and not (value.isdigit() and len(value) < 10 and int(value) in _YEARS):
             found.add(value)
     return frozenset(found)
 

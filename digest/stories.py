@@ -59,6 +59,14 @@ LATE_FACTOR = 1.75  # the bar is raised this much for reports CLOSE_SPAN to STOR
 STORY_SPAN = timedelta(hours=30)  # never one story beyond this
 CONFLICT_FACTOR = 2.25  # and this much when both give numbers, or days, and share none
 SHARED_FIGURE_FACTOR = 0.8  # lowered this much when they share a figure ("5.6", "31", "4.4")
+# A toll revised upwards is the same count, not another event: the later report's whole number
+# of two digits or more within this factor above one of the earlier's ("kills 31", then "rises
+# to 38" that day, within CLOSE_SPAN) lifts the conflict of figures. Tolls only rise: a smaller
+# one, or one a day later, stays a conflict.
+REVISED_FIGURE = 1.5
+# Two reports in one language must share this many word features (a title word counts twice): a
+# bare headline shares one word with its neighbour ("Magazine solutions", "Magazine printables").
+MIN_SHARED_WORDS = 3
 AVERAGE_STRENGTH = 0.6  # two groups merge when their pairs' strengths average this much
 THREAD_STRENGTH = 1.25  # stories of one thread: this strong, time and figures set aside...
 THREAD_GAP = timedelta(hours=12)  # ...and this far apart: a thread runs across days
@@ -166,6 +174,8 @@ class _Links:
     def _link(self, a: _Profile, b: _Profile) -> tuple[float, float]:
         if a.script == b.script and not _other_languages(a, b):
             similar = dedup.similarity(a.words, b.words)
+            if len(set(a.words) & set(b.words)) < MIN_SHARED_WORDS:
+                similar = 0.0
             bar = SAME_FEED_THRESHOLD if a.article.feed_id == b.article.feed_id else THRESHOLD
         else:
             similar, bar = self._across(a, b)
@@ -175,7 +185,11 @@ class _Links:
             return -1.0, thread
         if apart > CLOSE_SPAN:
             bar *= LATE_FACTOR
-        if _conflict(a.numbers, b.numbers) or _conflict(a.weekdays, b.weekdays):
+        earlier, later = sorted((a, b), key=lambda p: (p.article.sort_time, p.key))
+        figures = _conflict(a.numbers, b.numbers) and not (
+            apart <= CLOSE_SPAN and _revised(earlier.numbers, later.numbers)
+        )
+        if figures or _conflict(a.weekdays, b.weekdays):
             bar *= CONFLICT_FACTOR
         elif any(len(figure) > 1 for figure in a.numbers & b.numbers):
             bar *= SHARED_FIGURE_FACTOR
@@ -199,6 +213,18 @@ class _Links:
 def _conflict(first: frozenset[T], second: frozenset[T]) -> bool:
     """Both give some (numbers, days of the week) and none is the same."""
     return bool(first) and bool(second) and not first & second
+
+
+def _revised(earlier: frozenset[str], later: frozenset[str]) -> bool:
+    """The later report raises a count of the earlier one: see ``REVISED_FIGURE``."""
+    # Counts of people and things: two to nine digits (int() refuses a string of thousands).
+    first = [int(n) for n in earlier if n.isdigit() and 1 < len(n) < 10]
+    return any(
+        old < int(new) <= old * REVISED_FIGURE
+        for new in later
+        if new.isdigit() and 1 < len(new) < 10
+        for old in first
+    )
 
 
 def _other_languages(a: _Profile, b: _Profile) -> bool:
