@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import re
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -187,7 +188,9 @@ class _Links:
             bar *= LATE_FACTOR
         earlier, later = sorted((a, b), key=lambda p: (p.article.sort_time, p.key))
         figures = _conflict(a.numbers, b.numbers) and not (
-            apart <= CLOSE_SPAN and _revised(earlier.numbers, later.numbers)
+            apart <= CLOSE_SPAN
+            and _revised(earlier.numbers, later.numbers)
+            and not _numbered_alike(a.article.title, b.article.title)
         )
         if figures or _conflict(a.weekdays, b.weekdays):
             bar *= CONFLICT_FACTOR
@@ -225,6 +228,16 @@ def _revised(earlier: frozenset[str], later: frozenset[str]) -> bool:
         if new.isdigit() and 1 < len(new) < 10
         for old in first
     )
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+def _numbered_alike(first: str, second: str) -> bool:
+    """Two titles the same but for their numbers ("Day 10 of the siege", "Day 11 of the
+    siege"; "Story 10", "Story 11") number things in a series: a revised toll changes the
+    sentence around its figure too ("kills 31", then "toll rises to 38")."""
+    return _DIGITS.sub("#", first.casefold()) == _DIGITS.sub("#", second.casefold())
 
 
 def _other_languages(a: _Profile, b: _Profile) -> bool:

@@ -28,9 +28,11 @@ from digest.topics import TopicClassifier, normalize_text
 from digest.topics.classify import (
     _FIELD_WEIGHTS,
     _INCLUDE_KINDS,
+    UNSUPPORTED_CATEGORY,
     Veto,
     _CompiledTopic,
     _Hit,
+    _note,
     _Own,
     _tallies,
     _Tally,
@@ -436,23 +438,24 @@ def reference_rolled_up(
     topic: _CompiledTopic, own: dict[str, _Own], has_context: bool
 ) -> tuple[float, list[_Tally]]:
     """A topic's score and evidence as first written: its tree's hits, each place once, summed
-    rule by rule."""
+    rule by rule; a publisher's category without support counts for nothing."""
     seen: set[tuple[object, ...]] = set()
-    grouped: dict[tuple[str, str, str, str, bool], list[_Hit]] = {}
+    grouped: dict[tuple[str, str, str, str, bool, bool], list[_Hit]] = {}
     for slug in (topic.slug, *topic.descendants):
         if own[slug].vetoes:
             continue
         for hit in own[slug].hits:
             if hit.key not in seen:
                 seen.add(hit.key)
-                key = (hit.topic, hit.rule, hit.term, hit.field, hit.needs_context)
+                key = (hit.topic, hit.rule, hit.term, hit.field, hit.needs_context, hit.unsupported)
                 grouped.setdefault(key, []).append(hit)
     score, tallies = 0.0, []
-    for (slug, rule, term, field_name, needs_context), hits in grouped.items():
-        counted = not needs_context or has_context
+    for (slug, rule, term, field_name, needs_context, unsupported), hits in grouped.items():
+        counted = (not needs_context or has_context) and not unsupported
         points = sum(hit.points for hit in hits) if counted else 0.0
         score += points
-        tallies.append((slug, rule, term, field_name, needs_context, len(hits), points, counted))
+        note = UNSUPPORTED_CATEGORY if unsupported else _note(rule, needs_context, counted)
+        tallies.append((slug, rule, term, field_name, note, len(hits), points, counted))
     return score, tallies
 
 
@@ -471,7 +474,10 @@ def test_scores_added_hit_by_hit_are_those_of_the_evidence_summed_rule_by_rule()
             topic.root
             for topic in classifier._topics
             if not own[topic.slug].vetoes
-            and (own[topic.slug].implied or any(not h.needs_context for h in own[topic.slug].hits))
+            and (
+                own[topic.slug].implied
+                or any(not h.needs_context and not h.unsupported for h in own[topic.slug].hits)
+            )
         }
         for topic in classifier._topics:
             if own[topic.slug].vetoes:

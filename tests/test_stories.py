@@ -115,6 +115,22 @@ def test_a_toll_revised_upwards_that_day_is_the_same_story_but_not_the_next_day(
     assert found.story[1] != found.story[2]
 
 
+def test_titles_the_same_but_for_a_number_are_a_series_not_a_revised_toll() -> None:
+    """ "Day 10 of the siege" and "Day 11 of the siege", hours apart: two days, two stories,
+    though the second number is within a revised toll's rise of the first."""
+    day = datetime(2026, 2, 27, 6, tzinfo=UTC)
+    labelled = [
+        Story("day-10", "Ledger", "day-10", None, "Day 10 of the siege of the old city",
+              "No aid convoy reached the old city, and shelling hit its market, aid agencies "
+              "said.", day),
+        Story("day-11", "Ledger", "day-11", None, "Day 11 of the siege of the old city",
+              "An aid convoy was turned back at the old city's gate as shelling resumed, aid "
+              "agencies said.", day + timedelta(hours=6)),
+    ]  # fmt: skip
+    found = stories.group(as_articles(labelled))
+    assert found.story[1] != found.story[2]
+
+
 def test_bare_headlines_sharing_one_word_are_two_stories() -> None:
     """One outlet's puzzle pages, headline only: a single shared word is not a story."""
     day = datetime(2026, 2, 27, 6, tzinfo=UTC)
