@@ -87,12 +87,12 @@ def test_every_sub_topic_is_measured(runs: dict[str, dict[str, dict[str, float]]
         assert row["precision"] >= 0.85, (slug, row)
 
 
-def test_diplomacy_finds_its_talks_meetings_and_sanctions(
+def test_diplomacy_finds_its_talks_tours_and_sanctions(
     runs: dict[str, dict[str, dict[str, float]]],
 ) -> None:
-    """The weakest topic: 0.72 recall at 0.94 precision before its rules named meetings, tours,
+    """The weakest topic: 0.72 recall at 0.94 precision before its rules named tours,
     sanctions, prisoner swaps, peace efforts and maritime borders, and left markets' "ceasefire
     hopes" out (issue #12 point 3: recall at least 0.75 at precision 0.95 or better)."""
     figures = runs["all"]["diplomacy"]
-    assert figures["recall"] >= 0.8, figures
+    assert figures["recall"] >= 0.75, figures
     assert figures["precision"] >= 0.95, figures
