@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-GREETING = "%%DIGEST-GREETING%%"  # "Hello Sam," or "Hello," when the subscriber has no name
+# "Hello Sam," or "Hello," when the subscriber has no name, in the list's language
+GREETING = "%%DIGEST-GREETING%%"
 UNSUBSCRIBE_URL = "%%DIGEST-UNSUBSCRIBE-URL%%"  # the signed one-click unsubscribe link
 PREFERENCES_URL = "%%DIGEST-PREFERENCES-URL%%"  # the signed link to the subscriber's settings
 SUBSCRIBER_EMAIL = "%%DIGEST-EMAIL%%"  # "sent to sam@example.org"

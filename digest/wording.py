@@ -39,6 +39,9 @@ class Wording:
     also_covered_by: str = "Also covered by"  # followed by other outlets' names
     comma: str = ","
     preferences: str = "Preferences"  # the link to a subscriber's settings for the list
+    # The first line of each copy: to a reader by name ({name}), or with no name.
+    greeting_to: str = "Hello {name},"
+    greeting: str = "Hello,"
     # The sign-up's confirmation mail ({list}: the list's name; {days}: how long the link works).
     confirm_subject: str = "Confirm your subscription to {list}"
     confirm_intro: str = (
@@ -74,6 +77,8 @@ ENGLISH = Wording(
 
 ARABIC = Wording(
     language="ar",
+    greeting_to="مرحباً {name}،",
+    greeting="مرحباً،",
     also_covered_by="تناولته أيضًا",
     top_story="الخبر الرئيسي",
     recommended="مختارات",
@@ -104,6 +109,8 @@ ARABIC = Wording(
 
 HEBREW = Wording(
     language="he",
+    greeting_to="שלום {name},",
+    greeting="שלום,",
     also_covered_by="דיווחו גם",
     top_story="הכתבה המרכזית",
     recommended="מומלצות",
@@ -133,6 +140,8 @@ HEBREW = Wording(
 
 PERSIAN = Wording(
     language="fa",
+    greeting_to="سلام {name}،",
+    greeting="سلام،",
     also_covered_by="همچنین در",
     top_story="خبر اصلی",
     recommended="پیشنهادها",

@@ -191,6 +191,25 @@ def test_greeting_without_name() -> None:
         assert parsed["To"] == "anon@example.org"
 
 
+@pytest.mark.parametrize(
+    ("language", "named", "unnamed"),
+    [
+        ("ar", "مرحباً Sam Haddad،", "مرحباً،"),
+        ("he", "שלום Sam Haddad,", "שלום,"),
+        ("fa", "سلام Sam Haddad،", "سلام،"),
+        ("en-GB", "Hello Sam Haddad,", "Hello,"),
+    ],
+)
+def test_the_greeting_is_in_the_lists_language(language: str, named: str, unnamed: str) -> None:
+    """An Arabic list's copy once opened with "Hello," (",Hello" laid out right to left)."""
+    digest_list = DIGEST_LIST.model_copy(update={"language": language})
+    text, html = bodies(parse(make(digest_list=digest_list)))
+    assert text.startswith(f"{named}\n") and f">{named}</p>" in html
+    anonymous = Subscriber(id=9, email="anon@example.org")
+    text, _ = bodies(parse(make(anonymous, digest_list=digest_list)))
+    assert text.startswith(f"{unnamed}\n")
+
+
 def test_every_placeholder_is_filled() -> None:
     data = make().data
     text, html = bodies(parse(make()))

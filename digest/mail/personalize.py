@@ -152,7 +152,8 @@ class Personalizer:
         unsubscribe_url = f"{self._service.base_url}/unsubscribe/{token}"
         preferences_url = f"{self._service.base_url}/preferences/{preferences_token}"
         name = header_text(subscriber.name, GREETING_NAME_CHARS)
-        greeting = f"Hello {name}," if name else "Hello,"
+        words = self._wording
+        greeting = words.greeting_to.format(name=name) if name else words.greeting
 
         headers = (
             _to_header(cut(name, NAME_CHARS), address) + f"Date: {self._date(now)}\r\n"
@@ -333,7 +334,7 @@ def fill_for_preview(
     list's timezone: what ``digest preview`` shows in a browser."""
     zone, wording = ZoneInfo(digest_list.timezone), wording_for(digest_list.language)
     values = {
-        placeholders.GREETING: "Hello,",
+        placeholders.GREETING: wording.greeting,
         placeholders.UNSUBSCRIBE_URL: f"{service.base_url}/unsubscribe/preview",
         placeholders.PREFERENCES_URL: f"{service.base_url}/preferences/preview",
         placeholders.SUBSCRIBER_EMAIL: "you@example.org",
