@@ -17,6 +17,7 @@ from digest.config import FeedSettings, Settings, settings_from_mapping
 from digest.mail.transport import MemoryTransport
 from digest.records import Article, TopicMatch
 from digest.services import Services, build_services
+from tests.configs import service_table
 from tests.test_store import T0, entry
 
 FILED = (TopicMatch("middle-east", 1.0),)
@@ -25,14 +26,7 @@ FILED = (TopicMatch("middle-east", 1.0),)
 def make_settings(tmp_path: Path, database_url: str) -> Settings:
     (tmp_path / "members.csv").write_text("email,name\nsam@example.org,Sam\n")
     raw = {
-        "service": {
-            "database_url": database_url,
-            "data_dir": str(tmp_path / "var"),
-            "base_url": "https://news.example.org",
-            "sender_name": "The Desk",
-            "sender_address": "desk@example.org",
-            "postal_address": "1 Example Street, Example City",
-        },
+        "service": service_table(tmp_path, database_url=database_url),
         "feeds": [{"name": "Wire", "url": "https://wire.example.org/rss"}],
         "topics": [{"slug": "middle-east", "name": "Middle East", "rules": {"include": ["Gulf"]}}],
         "lists": [

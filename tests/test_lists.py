@@ -22,6 +22,7 @@ from digest.sample_server import serve_folder
 from digest.services import Services, build_services
 from digest.suppression import read_suppressions
 from digest.unsubscribes import unsubscribe
+from tests.configs import service_table
 from tests.test_pipeline import DAY1, write_feed
 
 MEMBERS = "email,name\nsam@example.org,Sam\nrana@example.org,Rana\nli@example.org,\n"
@@ -54,14 +55,7 @@ def raw_config(tmp_path: Path, base_url: str, *lists: dict[str, Any]) -> dict[st
         if not (tmp_path / name).exists():
             (tmp_path / name).write_text(text)
     return {
-        "service": {
-            "database_url": f"sqlite:///{tmp_path / 'digest.db'}",
-            "data_dir": str(tmp_path / "var"),
-            "base_url": "https://news.example.org",
-            "sender_name": "The Desk",
-            "sender_address": "desk@example.org",
-            "postal_address": "1 Example Street, Example City",
-        },
+        "service": service_table(tmp_path),
         "ingest": {"allow_private_addresses": True},
         "feeds": [{"name": "Wire", "url": f"{base_url}/wire.xml"}],
         "topics": [{"slug": "middle-east", "name": "Middle East", "rules": {"include": ["Iran"]}}],

@@ -28,6 +28,7 @@ from digest.records import OutgoingMessage
 from digest.sample_server import serve_folder
 from digest.services import Services, build_services
 from digest.store.schema import DeliveryRow, SubscriberRow
+from tests.configs import service_table
 from tests.servers import SmtpSink, free_port
 
 DAY1 = datetime(2026, 11, 24, 3, 30, tzinfo=UTC)  # 07:30 in Dubai, just after the 07:00 slot
@@ -63,14 +64,7 @@ def make_settings(tmp_path: Path, base_url: str, **list_options: object) -> Sett
         "email,name\nsam@example.org,Sam\nrana@example.org,Rana\nli@example.org,\n"
     )
     raw = {
-        "service": {
-            "database_url": f"sqlite:///{tmp_path / 'digest.db'}",
-            "data_dir": str(tmp_path / "var"),
-            "base_url": "https://news.example.org",
-            "sender_name": "The Desk",
-            "sender_address": "desk@example.org",
-            "postal_address": "1 Example Street, Example City",
-        },
+        "service": service_table(tmp_path),
         "ingest": {"allow_private_addresses": True},
         "feeds": [{"name": "Wire", "url": f"{base_url}/wire.xml"}],
         "topics": [

@@ -28,6 +28,7 @@ from digest.mail.transport import MemoryTransport
 from digest.records import Article, Entry, TopicMatch
 from digest.services import Services, build_services
 from digest.store import FeedState
+from tests.configs import service_table
 from tests.conftest import NOW
 from tests.feedserver import Route, answer, drip, feed_server, redirect, send, unsized
 
@@ -74,14 +75,9 @@ def make_settings(
     **ingest: object,
 ) -> Settings:
     raw = {
-        "service": {
-            "database_url": database_url or f"sqlite:///{tmp_path / 'digest.db'}",
-            "data_dir": str(tmp_path / "var"),
-            "base_url": "https://news.example.org",
-            "sender_name": "The Desk",
-            "sender_address": "desk@example.org",
-            "postal_address": "1 Example Street, Example City",
-        },
+        "service": service_table(
+            tmp_path, **({"database_url": database_url} if database_url else {})
+        ),
         "ingest": {"allow_private_addresses": True, "timeout_seconds": 5, **ingest},
         "feeds": [{"name": name, "url": url} for name, url in feeds.items()],
     }

@@ -25,6 +25,7 @@ from digest.records import TopicMatch
 from digest.services import Services, build_services
 from digest.store import ReaderPosition
 from digest.store.schema import DeliveryRow, EditionArticleRow, EditionRow, SubscriberRow
+from tests.configs import service_table
 from tests.test_store import entry
 
 FILED = (TopicMatch("middle-east", 1.0),)
@@ -45,14 +46,7 @@ def make_settings(tmp_path: Path, database_url: str) -> Settings:
         "email,name,timezone\n" + "".join(f"{email},,{zone}\n" for email, zone in ZONES.items())
     )
     raw = {
-        "service": {
-            "database_url": database_url,
-            "data_dir": str(tmp_path / "var"),
-            "base_url": "https://news.example.org",
-            "sender_name": "The Desk",
-            "sender_address": "desk@example.org",
-            "postal_address": "1 Example Street, Example City",
-        },
+        "service": service_table(tmp_path, database_url=database_url),
         "topics": [{"slug": "middle-east", "name": "Middle East", "rules": {"include": ["Gulf"]}}],
         "lists": [
             {

@@ -20,6 +20,7 @@ from digest.config import ListSettings, Settings, TopicSettings, settings_from_m
 from digest.mail.transport import MemoryTransport
 from digest.records import Article, Candidate, Edition
 from digest.services import build_services
+from tests.configs import service_table
 from tests.dedup_corpus import (
     Story,
     as_articles,
@@ -339,14 +340,7 @@ def _settings(
 ) -> Settings:
     (tmp_path / "members.csv").write_text("email,name\nsam@example.org,Sam\n")
     raw = {
-        "service": {
-            "database_url": f"sqlite:///{tmp_path / 'digest.db'}",
-            "data_dir": str(tmp_path / "var"),
-            "base_url": "https://news.example.org",
-            "sender_name": "The Desk",
-            "sender_address": "desk@example.org",
-            "postal_address": "1 Example Street, Example City",
-        },
+        "service": service_table(tmp_path),
         "ingest": {"allow_private_addresses": True},
         "feeds": [
             {"name": outlet, "url": server.url(f"/{slug}.xml")} for outlet, slug in slugs.items()

@@ -17,6 +17,7 @@ from digest.clock import FixedClock
 from digest.records import RenderedEdition
 from digest.services import Services
 from digest.topic_choices import choice_groups, effective_choice, variant_name, variant_readers
+from tests.configs import service_table
 from tests.test_lists import recipients, run, settings_of, start
 from tests.test_pipeline import DAY1, write_feed
 
@@ -60,14 +61,7 @@ def newsroom(tmp_path: Path) -> Iterator[tuple[Services, Any, Path]]:
     (tmp_path / "members.csv").write_text(readers(30))
     with serve_folder(folder) as base_url:
         raw = {
-            "service": {
-                "database_url": f"sqlite:///{tmp_path / 'digest.db'}",
-                "data_dir": str(tmp_path / "var"),
-                "base_url": "https://news.example.org",
-                "sender_name": "The Desk",
-                "sender_address": "desk@example.org",
-                "postal_address": "1 Example Street, Example City",
-            },
+            "service": service_table(tmp_path),
             "ingest": {"allow_private_addresses": True},
             "feeds": [{"name": "Wire", "url": f"{base_url}/wire.xml"}],
             "topics": [

@@ -25,6 +25,7 @@ from digest.sample_server import serve_folder
 from digest.services import Services
 from digest.store.schema import SubscriberRow, SubscriptionChangeRow
 from digest.web import create_app
+from tests.configs import service_table
 from tests.test_lists import run, settings_of, start
 from tests.test_pipeline import DAY1, write_feed
 
@@ -40,14 +41,7 @@ def config(
     )
     common = {"schedule": "0 7 * * *", "timezone": "Asia/Dubai", "subscribers": "members.csv"}
     return {
-        "service": {
-            "database_url": f"sqlite:///{tmp_path / 'digest.db'}",
-            "data_dir": str(tmp_path / "var"),
-            "base_url": "https://news.example.org",
-            "sender_name": "The Desk",
-            "sender_address": "desk@example.org",
-            "postal_address": "1 Example Street, Example City",
-        },
+        "service": service_table(tmp_path),
         "ingest": {"allow_private_addresses": True},
         "feeds": [{"name": "Wire", "url": f"{base_url}/wire.xml"}],
         "topics": [

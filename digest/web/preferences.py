@@ -42,29 +42,21 @@ MAX_FIELDS = 200  # topics and lists are ticked boxes: a form of more is no form
 async def preferences_page(request: Request) -> Response:
     """The page; never changes anything."""
     web = web_context(request)
-    found = _reader(web, request.path_params["token"])
+    found = await _reader(web, request.path_params["token"])
     if isinstance(found, Response):
         return found
-    subscriber_id, digest_list = found
-    try:
-        held = await web.store_threads.run(preferences_of, web.services, subscriber_id, digest_list)
-    except PreferencesGone:
-        return _gone(web, digest_list)
+    _, digest_list, held = found
     return _page(web, request, digest_list, held)
 
 
 async def preferences_post(request: Request) -> Response:
     """The page's form: saved when its form token is this page's."""
     web = web_context(request)
-    found = _reader(web, request.path_params["token"])
+    found = await _reader(web, request.path_params["token"])
     if isinstance(found, Response):
         return found
-    subscriber_id, digest_list = found
+    subscriber_id, digest_list, held = found
     form = await _form(request)
-    try:
-        held = await web.store_threads.run(preferences_of, web.services, subscriber_id, digest_list)
-    except PreferencesGone:
-        return _gone(web, digest_list)
     if not web.forms.valid(form.get(FIELD), request.url.path):
         return _page(web, request, digest_list, held, expired=True, status=403)
     words = words_for(digest_list.language)
@@ -89,8 +81,9 @@ async def preferences_post(request: Request) -> Response:
     return _page(web, request, digest_list, saved, saved=True)
 
 
-def _reader(web: WebContext, token: str) -> tuple[int, ListSettings] | Response:
-    """(subscriber id, the list now) of a token, or the page that says why there is none."""
+async def _reader(web: WebContext, token: str) -> tuple[int, ListSettings, Preferences] | Response:
+    """(subscriber id, the list now, what the reader holds) of a token, or the page that says
+    why there is none."""
     if len(token) > 300:  # ours are under 100 characters
         return _damaged(web)
     try:
@@ -105,7 +98,11 @@ def _reader(web: WebContext, token: str) -> tuple[int, ListSettings] | Response:
             "The newsletter this link was made for is no longer sent, so there is nothing to "
             "set. The list of newsletters links to every one there is.",
         )
-    return subscriber_id, digest_list
+    try:
+        held = await web.store_threads.run(preferences_of, web.services, subscriber_id, digest_list)
+    except PreferencesGone:
+        return _gone(web, digest_list)
+    return subscriber_id, digest_list, held
 
 
 def _page(
