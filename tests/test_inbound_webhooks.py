@@ -15,6 +15,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from digest.clock import FixedClock
 from digest.errors import WebhookRefused
@@ -355,3 +357,69 @@ def test_webhook_events_suppress_once_through_the_same_path_as_mail(tmp_path: Pa
     found = services.store.suppression(services.address_key("rana@example.org"))
     assert found is not None and found.reason == "hard-bounce" and found.channel == "bounce"
     services.close()
+
+
+# Anything at all posted to a webhook: refused with its status, never another error (a 500), and
+# never an event. JSON shapes near the real ones reach past the parsing into the checks.
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+_SNS_FIELDS = st.fixed_dictionaries(
+    {},
+    optional={
+        "Type": st.sampled_from(["Notification", "SubscriptionConfirmation", "Other", ""]),
+        "TopicArn": st.sampled_from([TOPIC, "arn:aws:sns:x", ""]) | st.text(max_size=20),
+        "Message": st.text(max_size=60) | st.just(json.dumps({"notificationType": "Bounce"})),
+        "MessageId": st.text(max_size=20),
+        "Signature": st.text(max_size=40),
+        "SignatureVersion": st.sampled_from(["1", "2", "3"]),
+        "SigningCertURL": st.sampled_from([CERT_URL, "http://evil.example/x.pem", ""]),
+        "SubscribeURL": st.sampled_from([SUBSCRIBE_URL, "https://evil.example/"]),
+        "Timestamp": st.text(max_size=30),
+    },
+)
+_MAILGUN_FIELDS = st.fixed_dictionaries(
+    {},
+    optional={
+        "signature": st.fixed_dictionaries(
+            {},
+            optional={
+                "timestamp": st.text(max_size=12) | st.just(str(int(NOW.timestamp()))),
+                "token": st.text(max_size=20),
+                "signature": st.text(max_size=64),
+            },
+        )
+        | _JSON_VALUES,
+        "event-data": _JSON_VALUES,
+    },
+)
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=st.binary(max_size=300)
+    | _JSON_VALUES.map(lambda v: json.dumps(v).encode())
+    | _SNS_FIELDS.map(lambda v: json.dumps(v).encode())
+    | _MAILGUN_FIELDS.map(lambda v: json.dumps(v).encode()),
+    headers=st.dictionaries(
+        st.sampled_from(["x-amz-sns-message-type", "content-type", "x"]),
+        st.text(max_size=30),
+        max_size=3,
+    ),
+)
+def test_any_body_is_refused_with_its_status_and_makes_no_event(
+    ledger: Any, body: bytes, headers: dict[str, str]
+) -> None:
+    for webhook in (SesWebhook(Fetcher(), [TOPIC]), MailgunWebhook(SIGNING_KEY, ledger, 900)):
+        try:
+            events = webhook.handle(headers, body, NOW)
+        except WebhookRefused as refused:
+            assert 400 <= refused.status < 500
+        else:
+            raise AssertionError(f"{type(webhook).__name__} took an unsigned body: {events}")

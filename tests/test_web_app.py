@@ -184,6 +184,7 @@ _SEGMENT = st.text(
             "subscribe",
             "embed",
             "confirm",
+            "images",
             "static",
             "healthz",
         ]

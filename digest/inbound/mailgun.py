@@ -57,7 +57,9 @@ class MailgunWebhook:
         if not timestamp or not token or not given or len(token) > 200:
             raise WebhookRefused(PROVIDER, "no signature (timestamp, token, signature)")
         expected = hmac.new(self._key, (timestamp + token).encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, given.lower()):
+        # Compared as bytes: compare_digest refuses str with non-ASCII characters (a TypeError,
+        # a 500, for a forged signature of "\u0080").
+        if not hmac.compare_digest(expected.encode(), given.lower().encode("utf-8", "replace")):
             raise WebhookRefused(PROVIDER, "the signature does not verify")
         try:
             signed_at = datetime.fromtimestamp(int(timestamp), tz=now.tzinfo)
