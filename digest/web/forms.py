@@ -15,6 +15,9 @@ import hashlib
 from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, Signer
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 
 from digest.clock import Clock
 
@@ -56,3 +59,15 @@ def _action_key(action: str) -> str:
     # A digest, not the path: an unsubscribe path holds a reader's token, which the form's own
     # token need not repeat.
     return hashlib.sha256(action.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+async def posted_form(
+    request: Request, *, max_fields: int = 20, max_part_size: int = 4096
+) -> FormData:
+    """The posted form of a page, or an empty one when the body is no form we can read (a
+    malformed multipart body, an undecodable field, more fields or a longer one than asked):
+    an empty form carries no form token, so it changes nothing. No file is ever taken."""
+    try:
+        return await request.form(max_files=0, max_fields=max_fields, max_part_size=max_part_size)
+    except (HTTPException, ValueError, AssertionError):
+        return FormData()

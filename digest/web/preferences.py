@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.datastructures import FormData
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -32,7 +31,7 @@ from digest.preferences import (
 )
 from digest.store.subscribers import CONFIRMED
 from digest.web.context import WebContext, web_context
-from digest.web.forms import FIELD
+from digest.web.forms import FIELD, posted_form
 from digest.web.words import ENGLISH, words_for
 from digest.wording import direction_of
 
@@ -56,7 +55,9 @@ async def preferences_post(request: Request) -> Response:
     if isinstance(found, Response):
         return found
     subscriber_id, digest_list, held = found
-    form = await _form(request)
+    # A field over the default 4 KB would fail the whole form ("open too long"): a name pasted
+    # long is cut to its length instead.
+    form = await posted_form(request, max_fields=MAX_FIELDS, max_part_size=32 * 1024)
     if not web.forms.valid(form.get(FIELD), request.url.path):
         return _page(web, request, digest_list, held, expired=True, status=403)
     words = words_for(digest_list.language)
@@ -166,16 +167,6 @@ def _damaged(web: WebContext) -> Response:
         "copied. Open it again from the mail itself.",
         words=ENGLISH,
     )
-
-
-async def _form(request: Request) -> FormData:
-    """The posted form, or an empty one when the body is no form we can read."""
-    try:
-        # A field over the default 4 KB would fail the whole form ("open too long"): a name
-        # pasted long is cut to its length instead.
-        return await request.form(max_files=0, max_fields=MAX_FIELDS, max_part_size=32 * 1024)
-    except (HTTPException, ValueError):
-        return FormData()
 
 
 def _text(form: FormData, field: str) -> str:

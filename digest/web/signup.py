@@ -38,7 +38,7 @@ from digest.signup import SignUpRequest, confirm_max_age, confirm_sign_up
 from digest.store.subscribers import CONFIRMED
 from digest.web.clients import client_address
 from digest.web.context import WebContext, web_context
-from digest.web.forms import FIELD
+from digest.web.forms import FIELD, posted_form
 from digest.web.security import embed_csp
 from digest.web.words import PageWords, words_for
 from digest.wording import direction_of
@@ -132,7 +132,7 @@ async def _sign_up(request: Request, *, embed: bool) -> Response:
     web = web_context(request)
     digest_list = _current_list(web, request.path_params["list"])
     words = words_for(digest_list.language)
-    form = await _form(request)
+    form = await posted_form(request)
     if not web.forms.valid(form.get(FIELD), request.url.path):
         return _form_page(request, embed=embed, status=403, values={"expired": True})
     # In threads: in the distributed mode each count is a round trip to Redis.
@@ -199,14 +199,6 @@ def _text(form: FormData, field: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-async def _form(request: Request) -> FormData:
-    """The posted form, or an empty one when the body is no form we can read."""
-    try:
-        return await request.form(max_files=0, max_fields=20, max_part_size=4096)
-    except (HTTPException, ValueError, AssertionError):
-        return FormData()
-
-
 # The confirmation link -----------------------------------------------------------------------
 
 
@@ -226,7 +218,7 @@ async def confirm_post(request: Request) -> Response:
     if isinstance(read, Response):
         return read
     subscriber_id, digest_list = read
-    form = await _form(request)
+    form = await posted_form(request)
     if not web.forms.valid(form.get(FIELD), request.url.path):
         return _button_page(web, request, digest_list, expired=True)
     change = await web.store_threads.run(

@@ -13,7 +13,6 @@ who is subscribed. Every unsubscribe goes through ``digest.unsubscribes.unsubscr
 from __future__ import annotations
 
 from starlette.datastructures import FormData
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -22,7 +21,7 @@ from digest.lists import list_for_slug
 from digest.mail.tokens import InvalidToken
 from digest.unsubscribes import unsubscribe
 from digest.web.context import WebContext, web_context
-from digest.web.forms import FIELD
+from digest.web.forms import FIELD, posted_form
 from digest.web.words import ENGLISH, words_for
 
 ONE_CLICK = b"List-Unsubscribe=One-Click"
@@ -45,7 +44,7 @@ async def unsubscribe_post(request: Request) -> Response:
     read = _read_token(web, request.path_params["token"])
     body = await request.body()
     one_click = body.strip() == ONE_CLICK
-    form = FormData() if one_click else await _form(request)
+    form = FormData() if one_click else await posted_form(request)
     if not one_click and form.get("List-Unsubscribe") == "One-Click":
         one_click = True  # sent as multipart/form-data, which RFC 8058 allows too
     if read is None:
@@ -80,14 +79,6 @@ def _read_token(web: WebContext, token: str) -> tuple[int, str] | None:
         return web.services.signer.read_unsubscribe_token(token)
     except InvalidToken:
         return None
-
-
-async def _form(request: Request) -> FormData:
-    """The posted form, or an empty one when the body is no form we can read."""
-    try:
-        return await request.form(max_files=0, max_fields=20, max_part_size=4096)
-    except (HTTPException, ValueError):  # a malformed multipart body, an undecodable field
-        return FormData()
 
 
 def _button_page(web: WebContext, request: Request, list_slug: str, *, expired: bool) -> Response:
