@@ -325,20 +325,41 @@ def _topic_variant(
 ) -> tuple[EditionState, bool, tuple[str, ...]]:
     """The variant of (list, slot) for the readers of ``choice``, stored now if it was not:
     the list narrowed to those topics, over the very window of the plain edition ``plain``."""
-    variant = variant_name(choice)
+    previous = services.store.edition_before(digest_list.slug, slot)
+    return _variant(
+        services,
+        digest_list,
+        slot,
+        choice,
+        variant_name(choice),
+        window_seq=plain.window_seq,
+        after_seq=previous.window_seq if previous is not None else 0,
+        window_start=previous.window_end if previous is not None else None,
+        now=plain.window_end,
+    )
+
+
+def _variant(
+    services: Services,
+    digest_list: ListSettings,
+    slot: datetime,
+    choice: tuple[str, ...] | None,
+    variant: str,
+    *,
+    window_seq: int,
+    after_seq: int,
+    window_start: datetime | None,
+    now: datetime | None = None,
+) -> tuple[EditionState, bool, tuple[str, ...]]:
+    """The edition ``variant`` of (list, slot), or, when it is not stored yet, the list's
+    edition of the window (``after_seq``, ``window_seq``] narrowed to the topics of ``choice``
+    (None: all of them) composed, screened and stored as it: (its state, stored now, warnings)."""
     stored = services.store.edition_for_slot(digest_list.slug, slot, variant)
     if stored is not None:
         return stored, False, ()
-    narrowed = digest_list.model_copy(update={"topics": choice})
-    previous = services.store.edition_before(digest_list.slug, slot)
+    narrowed = digest_list if choice is None else digest_list.model_copy(update={"topics": choice})
     compose_without = _window_composer(
-        services,
-        narrowed,
-        slot,
-        plain.window_seq,
-        previous.window_seq if previous is not None else 0,
-        previous.window_end if previous is not None else None,
-        now=plain.window_end,
+        services, narrowed, slot, window_seq, after_seq, window_start, now=now
     )
     return _store_screened(services, narrowed, compose_without, variant)
 
@@ -428,30 +449,19 @@ def _local_slot(
         subgroups = [(None, plain_readers)] + [
             (choice, readers) for choice, readers in by_choice.items() if choice is not None
         ]
+        previous = store.edition_ending_at(digest_list.slug, group.after_seq)
         for choice, readers in subgroups:
-            variant = variant_name(choice, base=group.variant)
-            state = store.edition_for_slot(digest_list.slug, slot, variant)
-            if state is None:
-                narrowed = (
-                    digest_list
-                    if choice is None
-                    else digest_list.model_copy(update={"topics": choice})
-                )
-                previous = store.edition_ending_at(digest_list.slug, group.after_seq)
-                state, built, found = _store_screened(
-                    services,
-                    narrowed,
-                    _window_composer(
-                        services,
-                        narrowed,
-                        slot,
-                        window_seq,
-                        group.after_seq,
-                        previous.window_end if previous else None,
-                    ),
-                    variant,
-                )
-                built_any, warnings = built_any or built, [*warnings, *found]
+            state, built, found = _variant(
+                services,
+                digest_list,
+                slot,
+                choice,
+                variant_name(choice, base=group.variant),
+                window_seq=window_seq,
+                after_seq=group.after_seq,
+                window_start=previous.window_end if previous else None,
+            )
+            built_any, warnings = built_any or built, [*warnings, *found]
             if queue and state.status == READY:
                 store.queue_deliveries(state.id, digest_list.slug, now, readers=readers)
                 pending += store.delivery_counts(state.id).pending
