@@ -112,11 +112,11 @@ def confirm_sign_up(services: Services, subscriber_id: int, list_slug: str) -> C
     store, now = services.store, services.clock.now()
     change = store.confirm(subscriber_id, slug, now, SIGN_UP)
     if change is not None and change.changed and store.ever_unsubscribed(subscriber_id, slug):
-        subscriber = store.subscriber(subscriber_id)
+        email = store.email_of(subscriber_id)
         path = services.settings.service.suppression_path
-        if subscriber is not None:
+        if email is not None:
             try:
-                append_suppressions(path, [(subscriber.email, slug, RESUBSCRIBED, now)])
+                append_suppressions(path, [(email, slug, RESUBSCRIBED, now)])
             except OSError as error:
                 _log.error("could not write %s (%s): a returning reader's line", path, error)
     return change
