@@ -147,7 +147,7 @@ def _forged_header_findings(message: EmailMessage, data: bytes) -> Iterable[Find
 
 def one_click_url(message: EmailMessage) -> str | None:
     """The List-Unsubscribe URL that takes the one-click POST: https, or plain http on a
-    loopback host (a local trial, whose base_url config.py allows only there)."""
+    loopback host (a local trial, whose base_url the settings allow only there)."""
     for url in re.findall(r"<(https?://[^>]+)>", str(message.get("List-Unsubscribe") or "")):
         parts = urlsplit(url)
         if parts.scheme == "https" or is_loopback_host(parts.hostname):

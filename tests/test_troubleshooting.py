@@ -101,7 +101,7 @@ def _literal_pieces(node: ast.expr) -> list[str]:
 
 def _configuration_messages(path: Path) -> Iterator[tuple[int, ast.expr]]:
     """The reasons of the configuration problems raised in ``path``: each ``(key, why)`` given
-    to ``ConfigError`` (``why`` followed to the string it names) and, in the config module, each
+    to ``ConfigError`` (``why`` followed to the string it names) and, in the config package, each
     ``ValueError`` a validator raises (pydantic reports its text as the reason)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     assigned: dict[str, list[ast.expr]] = {}
@@ -111,7 +111,7 @@ def _configuration_messages(path: Path) -> Iterator[tuple[int, ast.expr]]:
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
             continue
-        if node.func.id == "ValueError" and path.name == "config.py" and node.args:
+        if node.func.id == "ValueError" and path.parent.name == "config" and node.args:
             yield node.lineno, node.args[0]
         elif node.func.id == "ConfigError":
             for part in ast.walk(node):

@@ -295,7 +295,7 @@ def markdown() -> str:
     lines = [
         "# Configuration reference",
         "",
-        "Generated from the settings models in `digest/config.py` each time the documentation is",
+        "Generated from the settings models in `digest/config/` each time the documentation is",
         "built: every key of the config file, its type, its default, what values it takes and what",
         "it does. [Configuration](../configuration.md) explains how the file is read and checked.",
         "",

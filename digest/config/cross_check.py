@@ -1,0 +1,119 @@
+"""Problems that span several keys: references between tables, duplicates, files that must
+exist."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from digest.config.naming import entry_key
+
+if TYPE_CHECKING:
+    from digest.config.editorial import TopicSettings
+    from digest.config.loading import Settings
+
+
+def _duplicates(values: Iterable[str]) -> set[str]:
+    return {value for value, count in Counter(values).items() if count > 1}
+
+
+def cross_check(settings: Settings) -> Iterable[tuple[str, str]]:
+    """Problems that span several keys: references, duplicates, files that must exist."""
+    for what, values in (
+        ("feeds", [feed.url for feed in settings.feeds]),
+        ("feeds", [feed.name for feed in settings.feeds]),
+        ("topics", [topic.slug for topic in settings.topics]),
+        ("lists", [digest_list.slug for digest_list in settings.lists]),
+    ):
+        for duplicate in sorted(_duplicates(values)):
+            first = values.index(duplicate)
+            index = values.index(duplicate, first + 1)
+            attribute = {"feeds": "url" if "://" in duplicate else "name"}.get(what, "slug")
+            entries = getattr(settings, what)
+            yield (
+                f"{entry_key(what, entries, index)}.{attribute}",
+                f"duplicate {attribute} {duplicate!r} (also {entry_key(what, entries, first)}):"
+                f" give each entry its own {attribute}",
+            )
+    for index, feed in enumerate(settings.feeds):
+        low = feed.min_interval_minutes or settings.ingest.min_interval_minutes
+        high = feed.max_interval_minutes or settings.ingest.max_interval_minutes
+        if low > high:
+            yield (
+                f"{entry_key('feeds', settings.feeds, index)}.min_interval_minutes",
+                f"the feed's shortest interval ({low:g} minutes) is longer than its longest "
+                f"({high:g} minutes; max_interval_minutes here or in [ingest])",
+            )
+
+    topic_slugs = {topic.slug for topic in settings.topics}
+    feed_names = {feed.name for feed in settings.feeds}
+    for index, topic in enumerate(settings.topics):
+        if topic.parent is not None and topic.parent not in topic_slugs:
+            yield (
+                f"{entry_key('topics', settings.topics, index)}.parent",
+                f"unknown topic {topic.parent!r}",
+            )
+        for feed_name in topic.rules.feeds:
+            if feed_name not in feed_names:
+                yield (
+                    f"{entry_key('topics', settings.topics, index)}.rules.feeds",
+                    f"no feed is named {feed_name!r}",
+                )
+    yield from _parent_cycles(settings.topics)
+
+    for index, digest_list in enumerate(settings.lists):
+        for slug in digest_list.topics:
+            if slug not in topic_slugs:
+                yield (
+                    f"{entry_key('lists', settings.lists, index)}.topics",
+                    f"unknown topic {slug!r}",
+                )
+        for duplicate in sorted(_duplicates(digest_list.topics)):
+            yield (
+                f"{entry_key('lists', settings.lists, index)}.topics",
+                f"topic {duplicate!r} is listed twice",
+            )
+        if digest_list.subscribers is None:
+            continue
+        subscribers = settings.config_path(digest_list.subscribers)
+        if not subscribers.is_file():
+            yield (
+                f"{entry_key('lists', settings.lists, index)}.subscribers",
+                f"file not found: {subscribers}",
+            )
+
+    if settings.sample_server is not None:
+        folder = settings.config_path(settings.sample_server.directory)
+        if not folder.is_dir():
+            yield "sample_server.directory", f"folder not found: {folder}"
+    if settings.service.templates is not None:
+        folder = settings.config_path(settings.service.templates)
+        if not folder.is_dir():
+            yield "service.templates", f"folder not found: {folder}"
+    if settings.dkim is not None:
+        if settings.dkim.key_file is not None:
+            key_file = settings.config_path(settings.dkim.key_file)
+            if not key_file.is_file():
+                yield "dkim.key_file", f"file not found: {key_file}"
+        elif settings.dkim_key is None:
+            yield (
+                "dkim",
+                "no private key: set dkim.key_file to a PEM file or the DIGEST_DKIM_KEY variable",
+            )
+
+
+def _parent_cycles(topics: tuple[TopicSettings, ...]) -> Iterable[tuple[str, str]]:
+    parents = {topic.slug: topic.parent for topic in topics}
+    for index, topic in enumerate(topics):
+        seen = {topic.slug}
+        parent = topic.parent
+        while parent is not None and parent in parents:
+            if parent in seen:
+                yield (
+                    f"{entry_key('topics', topics, index)}.parent",
+                    f"topic {topic.slug!r} is its own ancestor",
+                )
+                break
+            seen.add(parent)
+            parent = parents[parent]

@@ -1,0 +1,232 @@
+"""The service's own tables: where it keeps its data, how it polls, what its processes serve
+and how work is cut into tasks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, model_validator
+
+from digest.config.values import EmailAddress, HeaderText, HttpsUrl, HttpUrl, SettingsModel
+
+
+def _check_database_url(url: str) -> str:
+    """An SQLAlchemy URL of SQLite or PostgreSQL."""
+    backend = url.partition(":")[0].partition("+")[0].lower()
+    if backend not in ("sqlite", "postgresql"):
+        raise ValueError(
+            f"the store runs on SQLite or PostgreSQL, not {backend or url!r}: use "
+            "sqlite:///path/to/digest.db or postgresql+psycopg://user@host/database"
+        )
+    return url
+
+
+def _check_feedback_id(template: str) -> str:
+    """Formats with ``{list}``, ``{edition}`` and ``{domain}`` into ASCII with no spaces or
+    ``=?``, at most 200 characters."""
+    try:
+        value = template.format(list="daily", edition=12, domain="example.org")
+    except (KeyError, IndexError, ValueError) as error:
+        raise ValueError(
+            f"feedback_id {template!r} does not format ({error}): use only the variables "
+            "{list}, {edition} and {domain}"
+        ) from None
+    if (
+        not value.isascii()
+        or not value.isprintable()
+        or " " in value
+        or "=?" in value  # mail programs would decode it as an encoded word
+        or len(value) > 200
+    ):
+        raise ValueError(
+            f"feedback_id {template!r} must give ASCII with no spaces or '=?' (<= 200 chars): "
+            "it is written into a mail header as it is"
+        )
+    return template
+
+
+class ServiceSettings(SettingsModel):
+    """What every process of the service shares: the database, the broker, who sends the mail."""
+
+    database_url: Annotated[str, AfterValidator(_check_database_url)] = "sqlite:///var/digest.db"
+    """SQLite or PostgreSQL, as an SQLAlchemy URL; ``postgresql+psycopg://…`` in production
+    (``pip install -e ".[postgres]"``). An SQLite path is relative to the working directory."""
+    broker_url: str | None = None
+    """The Celery broker (``redis://…``); none runs tasks in-process (the embedded mode)."""
+    data_dir: Path = Path("var")
+    """Files the service keeps for itself: a generated secret key, previews, the suppression
+    file by default. Relative to the working directory."""
+    outbox: Path = Path("var/outbox")
+    """The folder mail is written to as ``.eml`` files when there is no ``[smtp]`` table."""
+    base_url: HttpsUrl
+    """The public https address that links in mail point to (unsubscribe:
+    ``base_url/unsubscribe/TOKEN``)."""
+    sender_name: HeaderText
+    """The display name in the ``From`` of every message."""
+    sender_address: EmailAddress
+    """The address in the ``From`` of every message; its domain is the sending domain."""
+    reply_to: EmailAddress | None = None
+    """The ``Reply-To`` address; none leaves the header out."""
+    postal_address: str = Field(min_length=1)
+    """The postal address shown in every message's footer (bulk-mail law asks for one)."""
+    templates: Path | None = None
+    """A folder with ``email/digest.html.j2`` and ``email/digest.txt.j2`` to use instead of the
+    bundled templates; relative to the config file."""
+    unsubscribe_address: EmailAddress | None = None
+    """The ``mailto:`` half of ``List-Unsubscribe``; none means ``unsubscribe@`` the sender's
+    domain."""
+    feedback_id: Annotated[str, AfterValidator(_check_feedback_id)] = (
+        "{list}:{edition}:digest:{domain}"
+    )
+    """Gmail's ``Feedback-ID`` (campaign:customer:type:sender), with the variables ``{list}``
+    (slug), ``{edition}`` (number) and ``{domain}`` (the sender's); ``""`` leaves it out."""
+    suppression_file: Path | None = None
+    """Addresses that must never get mail again (a list's or every list's), kept outside the
+    database so that an unsubscribe survives a new one; none means ``data_dir/suppressed.csv``.
+    Relative to the working directory."""
+
+    @property
+    def suppression_path(self) -> Path:
+        return self.suppression_file or self.data_dir / "suppressed.csv"
+
+    @property
+    def sender_domain(self) -> str:
+        return self.sender_address.rpartition("@")[2].lower()
+
+    @property
+    def unsubscribe_mailbox(self) -> str:
+        """The address of List-Unsubscribe's mailto: the configured one, else unsubscribe@ the
+        sender's domain."""
+        return self.unsubscribe_address or f"unsubscribe@{self.sender_domain}"
+
+
+class IngestSettings(SettingsModel):
+    """How feeds are fetched and parsed, and how often each is polled."""
+
+    timeout_seconds: float = Field(default=20.0, gt=0, le=300)
+    """How long one whole fetch may take, a server that drips a byte at a time included."""
+    max_body_bytes: int = Field(default=10_000_000, ge=1024)
+    """The largest feed document read, counted while it streams and again once decompressed."""
+    parse_apart_above_bytes: int = Field(default=262_144, ge=0)
+    """Documents larger than this are parsed in a parser process, stopped after
+    ``parse_timeout_seconds`` or past ``parse_memory_mb``; smaller ones in the poller."""
+    parse_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
+    """How long a parser process may take over one document."""
+    parse_in_poller_seconds: float = Field(default=2.0, gt=0, le=600)
+    """A smaller document not read within this time in the poller is handed to a parser
+    process."""
+    parse_memory_mb: int = Field(default=512, ge=64)
+    """The memory a parser process may use."""
+    contact_url: HttpUrl | None = None
+    """Named in the User-Agent (``digest/VERSION (+contact_url)``) so that publishers can reach
+    the operator."""
+    allow_private_addresses: bool = False
+    """Fetch feeds on private, loopback and link-local addresses (refused otherwise, after DNS
+    and on every redirect); the example sets it to reach its loopback sample server."""
+    min_interval_minutes: float = Field(default=15, ge=1, le=7 * 24 * 60)
+    """The shortest time between two polls of a feed (the poll interval adapts to how often the
+    feed publishes, within these bounds)."""
+    max_interval_minutes: float = Field(default=24 * 60, ge=1, le=30 * 24 * 60)
+    """The longest time between two polls of a feed."""
+    max_backoff_minutes: float = Field(default=24 * 60, ge=1, le=30 * 24 * 60)
+    """The longest wait after errors in a row (the wait doubles with each)."""
+    max_concurrency: int = Field(default=16, ge=1, le=256)
+    """Feeds polled at the same time."""
+    per_host_concurrency: int = Field(default=2, ge=1, le=32)
+    """Requests at once to one host."""
+
+    @model_validator(mode="after")
+    def _intervals_in_order(self) -> IngestSettings:
+        if self.min_interval_minutes > self.max_interval_minutes:
+            raise ValueError(
+                f"min_interval_minutes ({self.min_interval_minutes:g}) is more than "
+                f"max_interval_minutes ({self.max_interval_minutes:g})"
+            )
+        return self
+
+
+class SampleServerSettings(SettingsModel):
+    """Serve a folder of feed files on loopback while a command runs (the offline example)."""
+
+    directory: Path
+    """The folder of feed files, relative to the config file."""
+    host: Literal["127.0.0.1", "localhost", "::1"] = "127.0.0.1"
+    """The loopback address to serve on."""
+    port: int = Field(ge=1, le=65535)
+    """The port to serve on; the feeds' URLs name it."""
+
+
+class MetricsSettings(SettingsModel):
+    """Prometheus metrics of the distributed mode (digest.metrics), on loopback unless told."""
+
+    host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        description="Address the metrics endpoints listen on; 0.0.0.0 for every interface.",
+    )
+    worker_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port of `digest worker`'s /metrics (task outcomes); none: not served. "
+        "`digest worker --metrics-port` overrides it, e.g. for two workers on one machine.",
+    )
+    beat_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port of `digest beat`'s /metrics (queue depth); none: not served.",
+    )
+
+
+class WorkerSettings(SettingsModel):
+    """How delivery work is cut into tasks, and how long the broker keeps a task a worker took
+    (the distributed mode, worker/app.py)."""
+
+    batch_size: int = Field(
+        default=200,
+        ge=1,
+        le=5000,
+        description="Readers per delivery task. Smaller batches spread an edition over more "
+        "workers sooner and lose less work to a killed one; larger ones cost fewer broker "
+        "messages.",
+    )
+    batch_time_limit_seconds: int = Field(
+        default=600,
+        ge=10,
+        le=1200,
+        description="How long one delivery batch may run before it is stopped; its readers "
+        "not yet recorded as sent go again later (the few copies it sent since it last "
+        "recorded go twice, with the same Message-ID). The hard limit, which ends the "
+        "process, is a tenth more (at least 5 s).",
+    )
+    visibility_timeout_seconds: int | None = Field(
+        default=None,
+        ge=15,
+        le=1700,
+        description="How long Redis keeps a task a worker took but did not finish before it "
+        "hands the task to another worker: how long the batches of a worker killed outright "
+        "(its machine lost) wait to go again. It must exceed the batch's hard time limit, or a "
+        "batch still running would be handed out twice; none: the hard limit plus 240 s.",
+    )
+
+    @property
+    def batch_hard_time_limit_seconds(self) -> int:
+        return self.batch_time_limit_seconds + max(5, self.batch_time_limit_seconds // 10)
+
+    @property
+    def visibility_timeout(self) -> int:
+        return self.visibility_timeout_seconds or self.batch_hard_time_limit_seconds + 240
+
+    @model_validator(mode="after")
+    def _visibility_above_the_hard_limit(self) -> WorkerSettings:
+        hard = self.batch_hard_time_limit_seconds
+        if self.visibility_timeout <= hard:
+            raise ValueError(
+                f"visibility_timeout_seconds ({self.visibility_timeout}) must be more than a "
+                f"batch's hard time limit ({hard} s, from batch_time_limit_seconds "
+                f"{self.batch_time_limit_seconds}): a batch still running would be handed to a "
+                "second worker and its copies sent twice"
+            )
+        return self

@@ -1,0 +1,162 @@
+"""What one key's value may be: the checks of single values, and the annotated types that
+carry them into the settings models."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import datetime
+from typing import Annotated
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import CroniterError, croniter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+_ADDRESS = re.compile(
+    r"^[^@\s<>\"(),;:]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
+)
+
+
+# The five fields of a cron expression, in order, with the values each takes.
+_CRON_FIELDS = (
+    ("minute", 0, 59, "0-59"),
+    ("hour", 0, 23, "0-23"),
+    ("day-of-month", 1, 31, "1-31"),
+    ("month", 1, 12, "1-12 or jan-dec"),
+    ("day-of-week", 0, 7, "0-7 or sun-sat, 0 and 7 both Sunday"),
+)
+
+
+def _check_cron(expression: str) -> str:
+    """A cron expression: minute hour day-of-month month day-of-week."""
+    if not croniter.is_valid(expression):
+        raise ValueError(f"invalid cron expression {expression!r}: {_cron_problem(expression)}")
+    try:
+        croniter(expression, datetime(2026, 1, 1)).get_next(datetime)
+    except CroniterError:
+        raise ValueError(
+            f"cron expression {expression!r} never fires: its day and month name no real date "
+            "(such as 30 February or 31 April); e.g. '0 7 * * *' is 07:00 every day"
+        ) from None
+    return expression
+
+
+def _cron_problem(expression: str) -> str:
+    """Which part of an invalid cron expression is wrong, and what it may be instead."""
+    fields = expression.split()
+    if len(fields) != len(_CRON_FIELDS):
+        return (
+            f"expected five fields 'minute hour day-of-month month day-of-week', got "
+            f"{len(fields)}; e.g. '0 7 * * *' is 07:00 every day"
+        )
+    for position, (name, low, high, allowed) in enumerate(_CRON_FIELDS):
+        # The field on its own, every other one '*': croniter says which one it refuses.
+        alone = ["*"] * len(_CRON_FIELDS)
+        alone[position] = fields[position]
+        if croniter.is_valid(" ".join(alone)):
+            continue
+        outside = [
+            n for n in map(int, re.findall(r"\d+", fields[position])) if not low <= n <= high
+        ]
+        if outside and "/" not in fields[position]:
+            where = "" if fields[position] == str(outside[0]) else f" (in {fields[position]!r})"
+            return f"{name} {outside[0]} is out of range{where}: the {name} field takes {allowed}"
+        return (
+            f"the {name} field {fields[position]!r} is not understood: use {allowed}, '*', "
+            "ranges 'a-b', lists 'a,b' and steps '*/n'"
+        )
+    return "the fields are each valid but not together; e.g. '0 7 * * *' is 07:00 every day"
+
+
+def _check_timezone(name: str) -> str:
+    """An IANA timezone name, such as ``Asia/Dubai``."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown timezone {name!r}: use an IANA name such as 'Asia/Dubai'"
+        ) from None
+    return name
+
+
+def _check_http_url(url: str) -> str:
+    """An http or https URL."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{url!r} is not an http(s) URL")
+    return url
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for ``localhost`` and the loopback addresses (127.0.0.0/8, ::1): this machine only."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_https_url(url: str) -> str:
+    """An https URL in plain ASCII, with no spaces, ``>`` or ``=?``."""
+    parts = urlsplit(url)
+    # Plain http only where no mailbox provider will ever follow it: a local trial, the tests.
+    loopback_http = parts.scheme == "http" and is_loopback_host(parts.hostname)
+    if not (parts.scheme == "https" or loopback_http) or not parts.hostname:
+        raise ValueError(
+            f"{url!r} must be an https URL: mailbox providers require https unsubscribe links "
+            "(plain http is accepted only for a loopback host, e.g. http://127.0.0.1:8080 for "
+            "a local trial)"
+        )
+    # It is written into the List-Unsubscribe header of every copy as it is.
+    if not (url.isascii() and url.isprintable()) or " " in url or "=?" in url or ">" in url:
+        raise ValueError(
+            f"{url!r} must be plain ASCII with no spaces, '>' or '=?' (it goes into mail "
+            "headers): percent-encode other characters"
+        )
+    return url.rstrip("/")
+
+
+def _check_address(address: str) -> str:
+    """An email address in plain ASCII, without ``=?``, at most 254 characters."""
+    if not _ADDRESS.match(address):
+        raise ValueError(f"{address!r} is not an email address")
+    # Mail programs read "=?...?=" as an encoded word (which may hide a line break), and a
+    # header of a message without SMTPUTF8 holds ASCII only.
+    if not address.isascii() or "=?" in address or len(address) > 254:
+        raise ValueError(
+            f"{address!r} is not an address the mailer can put in a header: use plain ASCII "
+            "without '=?', at most 254 characters"
+        )
+    return address
+
+
+# What str.splitlines() breaks at: CR, LF, VT, FF, the file/group/record separators, NEL and
+# the Unicode line and paragraph separators; some mail program reads each as a line end.
+_LINE_BREAKS = frozenset("\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+def no_line_breaks(value: str) -> str:
+    """A single line: it goes into mail headers."""
+    if not _LINE_BREAKS.isdisjoint(value):
+        raise ValueError("must be a single line (it goes into mail headers)")
+    return value
+
+
+Slug = Annotated[str, Field(pattern=SLUG_PATTERN)]
+CronExpression = Annotated[str, AfterValidator(_check_cron)]
+TimezoneName = Annotated[str, AfterValidator(_check_timezone)]
+LanguageTag = Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")]
+HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
+HttpsUrl = Annotated[str, AfterValidator(_check_https_url)]
+EmailAddress = Annotated[str, AfterValidator(_check_address)]
+HeaderText = Annotated[str, Field(min_length=1), AfterValidator(no_line_breaks)]
+
+
+class SettingsModel(BaseModel):
+    # Each key's docstring is its description (the config reference is generated from it).
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
