@@ -23,7 +23,7 @@ SUBSCRIBER_EMAIL = "%%DIGEST-EMAIL%%"  # "sent to sam@example.org"
 ALL = (GREETING, UNSUBSCRIBE_URL, PREFERENCES_URL, SUBSCRIBER_EMAIL)
 
 # Shorter than some of the times it stands for ("25 September 2026, 09:14 UTC+12:45"): the plain
-# text is wrapped as if each marker were its longest value (digest.render.wrap_block).
+# text is wrapped as if each marker were its longest value (digest.render.text.wrap_block).
 _TIME = re.compile(r"%%DIGEST-TIME-(-?\d{1,12})%%")
 # Every marker, fixed or a time, in one pattern for the mailer's single pass.
 ANY = re.compile("|".join([*(re.escape(marker) for marker in ALL), _TIME.pattern]))

@@ -445,7 +445,7 @@ def _old_one_line(text: str | None, limit: int) -> str:
 @pytest.fixture
 def first_line_down(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # raising=False: the old code, where this test must fail too, has no header_text.
-    for module in ("digest.mail.personalize", "digest.render"):
+    for module in ("digest.mail.personalize", "digest.render.renderer"):
         monkeypatch.setattr(sys.modules[module], "header_text", _old_one_line, raising=False)
     yield
 

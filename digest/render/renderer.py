@@ -1,34 +1,21 @@
-"""Render an edition once into the HTML and plain-text parts that every subscriber receives.
-
-    Edition + ListSettings ─► story views (local dates, safe URLs, text direction)
-                           ─► Jinja2: email/digest.html.j2 and email/digest.txt.j2
-                           ─► premailer inlines the CSS, once per edition (invariant 4)
-                           ─► RenderedEdition (subject, preheader, html, text)
-
-Per-subscriber fields are left as the markers of ``digest.placeholders`` for ``digest.mail`` to
-fill in by plain string substitution. Feed text can never spell one of those markers: every string
-a template prints goes through ``finalize``, which breaks up ``%%`` runs (invariant 6).
-"""
+"""The renderer: an edition into its HTML and plain-text parts, with one template environment
+and one CSS inliner, within the HTML budget that keeps Gmail from clipping it."""
 
 from __future__ import annotations
 
 import logging
 import re
-import textwrap
-import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
-from urllib.parse import urlsplit
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
-from jinja2.nodes import EvalContext
 from jinja2.sandbox import SandboxedEnvironment
 from lxml import etree
-from markupsafe import Markup, escape
+from markupsafe import escape
 from premailer import Premailer
 
 import digest
@@ -41,17 +28,26 @@ from digest.ingest import summaries
 from digest.ingest.pictures import picture_url
 from digest.mail.headers import header_text
 from digest.records import Article, Edition, EditionItem, RenderedEdition
+from digest.render.text import (
+    Neutralized,
+    build_preheader,
+    edition_url,
+    finalize,
+    http_url_filter,
+    neutralize_text,
+    one_line,
+    safe_url,
+    shorten,
+    text_direction,
+    tidy_text,
+    underline,
+    wrap_block,
+    wrap_text,
+)
+from digest.render.views import SectionView, Story, StoryLink
 from digest.tracking import NONE as NO_TRACKING
 from digest.tracking import utm_parameters, with_parameters
-from digest.wording import (
-    Wording,
-    direction_of,
-    format_date,
-    format_datetime,  # noqa: F401  (part of this module's interface: times in a timezone)
-    format_long_date,
-    longest_datetime,
-    wording_for,
-)
+from digest.wording import Wording, direction_of, format_date, format_long_date, wording_for
 
 HTML_TEMPLATE = "email/digest.html.j2"
 TEXT_TEMPLATE = "email/digest.txt.j2"
@@ -59,8 +55,6 @@ TEXT_TEMPLATE = "email/digest.txt.j2"
 PLACEHOLDERS = placeholders.ALL
 
 SUBJECT_MAX_CHARS = 150
-PREHEADER_MAX_CHARS = 140
-TEXT_WIDTH = 72
 # Bounds on what a feed may put into an edition, so that 25 articles with the longest of
 # everything stay under Gmail's 102 KB clipping limit (tests/test_render.py measures it).
 LEAD_SUMMARY_CHARS = 480
@@ -96,20 +90,8 @@ FALLBACK_BOUNDS = (
     Bounds(200, 120, thumbnails=False, lead_image=False),
     Bounds(0, 0, thumbnails=False, lead_image=False),
 )
-# "%%" opens every placeholder; breaking up the run in feed text makes a forged one impossible.
-# In HTML a word joiner keeps the text looking the same and survives premailer's reparse (an
-# entity such as "&#37;" would be decoded back into "%" by lxml); in plain text a space is honest.
-_PERCENT_RUN = re.compile(r"%(?=%)")
-_HTML_PERCENT_BREAK = "%\u2060"
-_TEXT_PERCENT_BREAK = "% "
-_URL_PERCENT_BREAK = "%25"  # a bare "%" in a URL is invalid anyway; %25 is the literal percent
 # Enough invisible filler after the preheader that mail apps do not pull body text into the preview.
 _PREHEADER_FILLER = "\u034f\u200c\u00a0" * 40
-# A time marker is wrapped as if it were the longest time it may become ("25 September 2026,
-# 09:14 UTC+12:45"), so that a line holding one keeps within 72 columns once it is filled. The
-# padding is a character no text holds (one_line drops control characters before it is added).
-_TIME_WIDTH = longest_datetime()
-_TIME_PAD = "\x00"
 
 
 def template_folder(settings: Settings) -> Path:
@@ -126,209 +108,6 @@ def bundled_template_folder() -> Path:
     if bundled.is_dir():
         return bundled
     return package.parent / "templates"
-
-
-# --------------------------------------------------------------------------------------------
-# What the templates see
-
-
-@dataclass(frozen=True, slots=True)
-class StoryLink:
-    """One of an author's other pieces, shown as a link under a story."""
-
-    title: str
-    url: str | None
-    feed_name: str
-    published: str
-    direction: Literal["ltr", "rtl"]
-
-
-@dataclass(frozen=True, slots=True)
-class Story:
-    """An edition item as the templates show it: local dates, safe URLs, text direction."""
-
-    article: Article
-    title: str
-    url: str | None  # None when the link is not http(s): the headline is shown unlinked
-    summary: str  # the paragraphs shown, on one line
-    author: str | None
-    feed_name: str
-    published: str  # a time marker: "25 Nov 2026, 09:14" in each subscriber's timezone
-    image_url: str | None
-    image_height: int | None  # the lead's height at LEAD_IMAGE_WIDTH, when known
-    language: str | None
-    direction: Literal["ltr", "rtl"]
-    more_from: tuple[StoryLink, ...] = ()
-    also_covered_by: tuple[StoryLink, ...] = ()  # other outlets' reports of the same story
-    more_from_name: str | None = None  # the person "More from" is from (digest.bylines)
-    paragraphs: tuple[str, ...] = ()  # the summary's paragraphs, shown apart
-    headline_only: bool = False  # a compact edition's later items: headline, outlet and time
-
-    @property
-    def byline(self) -> Neutralized:
-        parts = (self.author, self.feed_name)
-        return Neutralized(
-            " · ".join([*(neutralize_text(part) for part in parts if part), self.published])
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class SectionView:
-    slug: str
-    title: str
-    stories: tuple[Story, ...]
-
-
-# --------------------------------------------------------------------------------------------
-# Pure helpers
-
-
-def one_line(text: str) -> str:
-    """Collapse every run of whitespace (CR and LF included) to a space; drop control characters."""
-    text = "".join(" " if unicodedata.category(char) == "Cc" else char for char in text)
-    return " ".join(text.split())
-
-
-def shorten(text: str, limit: int, *, ellipsis: str = "…") -> str:
-    """Cut ``text`` to at most ``limit`` characters at a word boundary, marking the cut."""
-    text = one_line(text)
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - len(ellipsis) + 1]
-    space = cut.rfind(" ")
-    # A single very long word is cut where it is rather than dropped whole.
-    cut = cut[:space] if space > limit // 2 else cut[: limit - len(ellipsis)]
-    return cut.rstrip(" ,;:–—-·") + ellipsis
-
-
-def neutralize_html(text: str) -> str:
-    return _PERCENT_RUN.sub(_HTML_PERCENT_BREAK, text)
-
-
-def neutralize_text(text: str) -> str:
-    return _PERCENT_RUN.sub(_TEXT_PERCENT_BREAK, text)
-
-
-def safe_url(url: str | None) -> str | None:
-    """``url`` if it is an absolute http(s) URL, with any ``%%`` run broken; otherwise None."""
-    if not url:
-        return None
-    url = url.strip()
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    if any(char.isspace() or unicodedata.category(char) == "Cc" for char in url):
-        return None
-    return _PERCENT_RUN.sub(_URL_PERCENT_BREAK, url)
-
-
-def text_direction(article: Article) -> Literal["ltr", "rtl"]:
-    """RTL for Arabic, Hebrew, Persian, Urdu… articles, or when the title is mostly RTL script."""
-    if direction_of(article.language) == "rtl":
-        return "rtl"
-    rtl = ltr = 0
-    for char in article.title:
-        kind = unicodedata.bidirectional(char)
-        if kind in ("R", "AL"):
-            rtl += 1
-        elif kind == "L":
-            ltr += 1
-    return "rtl" if rtl > ltr else "ltr"
-
-
-def edition_url(base_url: str, list_slug: str, slot: datetime) -> str:
-    """The edition's stable web address: ``{base_url}/editions/{list}/{slot, UTC, %Y-%m-%d-%H%M}``.
-
-    UTC, because a local time can occur twice when clocks go back; the slot keys the edition.
-    """
-    return f"{base_url.rstrip('/')}/editions/{list_slug}/{slot.astimezone(UTC):%Y-%m-%d-%H%M}"
-
-
-def build_preheader(titles: Iterable[str], fallback: str, limit: int = PREHEADER_MAX_CHARS) -> str:
-    """The inbox teaser: the lead title, then as many whole next headlines as fit."""
-    headlines = [title for title in (one_line(t) for t in titles) if title]
-    if not headlines:
-        return shorten(fallback, limit)
-    text = shorten(headlines[0], limit)
-    for headline in headlines[1:]:
-        candidate = f"{text} · {headline}"
-        if len(candidate) > limit:
-            break
-        text = candidate
-    return text
-
-
-def wrap_text(
-    text: str, width: int = TEXT_WIDTH, indent: str = "", subsequent_indent: str | None = None
-) -> str:
-    """Wrap feed text to ``width`` columns; words longer than a line (URLs) stay whole.
-
-    ``%%`` runs are broken first, so that the line lengths hold in the output.
-    """
-    if not isinstance(text, Neutralized):
-        text = neutralize_text(str(text))
-    # Neutralized: finalize must not break the time markers a byline holds.
-    return Neutralized(wrap_block(text, width, indent, subsequent_indent))
-
-
-def wrap_block(
-    text: str, width: int = TEXT_WIDTH, indent: str = "", subsequent_indent: str | None = None
-) -> str:
-    """Wrap template output whose feed text was already neutralized (it may hold placeholders)."""
-    text = one_line(str(text))
-    if not text:
-        return ""
-    wrapped = textwrap.fill(
-        placeholders.pad_time_markers(text, _TIME_WIDTH, _TIME_PAD),
-        width=width,
-        initial_indent=indent,
-        subsequent_indent=indent if subsequent_indent is None else subsequent_indent,
-        break_long_words=False,
-        break_on_hyphens=False,  # keeps placeholders and hyphenated names in one piece
-    )
-    return wrapped.replace(_TIME_PAD, "")
-
-
-def underline(text: str, char: str = "-") -> str:
-    longest = max((len(line) for line in str(text).splitlines()), default=0)
-    return char * min(longest, TEXT_WIDTH)
-
-
-def tidy_text(text: str) -> str:
-    """Strip trailing spaces, keep at most one blank line in a row, end with a newline."""
-    lines = [line.rstrip() for line in text.splitlines()]
-    tidy: list[str] = []
-    for line in lines:
-        if not line and (not tidy or not tidy[-1]):
-            continue
-        tidy.append(line)
-    while tidy and not tidy[-1]:
-        tidy.pop()
-    return "\n".join(tidy) + "\n"
-
-
-class Neutralized(str):
-    """Text whose feed parts had their ``%%`` runs broken already and that may hold a marker of
-    ``digest.placeholders`` (an article's time): printed and wrapped as it is. HTML
-    autoescaping still applies to it, unlike Markup."""
-
-    __slots__ = ()
-
-
-@jinja2.pass_eval_context
-def _finalize(eval_context: EvalContext, value: Any) -> Any:
-    """Break ``%%`` runs in every printed string that is not trusted markup (the placeholders)."""
-    if isinstance(value, Markup | Neutralized) or not isinstance(value, str):
-        return value
-    return neutralize_html(value) if eval_context.autoescape else neutralize_text(value)
-
-
-def _http_url_filter(value: Any) -> str:
-    """Template filter: the URL if http(s), else an empty string (never a javascript: link)."""
-    return safe_url(value if isinstance(value, str) else None) or ""
 
 
 # --------------------------------------------------------------------------------------------
@@ -356,10 +135,10 @@ class Renderer:
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
-            finalize=_finalize,
+            finalize=finalize,
             keep_trailing_newline=True,
         )
-        self.environment.filters["http_url"] = _http_url_filter
+        self.environment.filters["http_url"] = http_url_filter
         self.environment.filters["wrap"] = wrap_text
         self.environment.filters["wrap_block"] = wrap_block
         self.environment.filters["underline"] = underline

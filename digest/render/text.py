@@ -1,0 +1,184 @@
+"""The pure text helpers of rendering: one line, shortened, neutralized against forged
+placeholders, wrapped to the plain part's width, safe URLs, text direction."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+import unicodedata
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import jinja2
+from jinja2.nodes import EvalContext
+from markupsafe import Markup
+
+from digest import placeholders
+from digest.records import Article
+from digest.wording import direction_of, longest_datetime
+
+PREHEADER_MAX_CHARS = 140
+TEXT_WIDTH = 72
+
+# "%%" opens every placeholder; breaking up the run in feed text makes a forged one impossible.
+# In HTML a word joiner keeps the text looking the same and survives premailer's reparse (an
+# entity such as "&#37;" would be decoded back into "%" by lxml); in plain text a space is honest.
+_PERCENT_RUN = re.compile(r"%(?=%)")
+_HTML_PERCENT_BREAK = "%\u2060"
+_TEXT_PERCENT_BREAK = "% "
+_URL_PERCENT_BREAK = "%25"  # a bare "%" in a URL is invalid anyway; %25 is the literal percent
+# A time marker is wrapped as if it were the longest time it may become ("25 September 2026,
+# 09:14 UTC+12:45"), so that a line holding one keeps within 72 columns once it is filled. The
+# padding is a character no text holds (one_line drops control characters before it is added).
+_TIME_WIDTH = longest_datetime()
+_TIME_PAD = "\x00"
+
+
+def one_line(text: str) -> str:
+    """Collapse every run of whitespace (CR and LF included) to a space; drop control characters."""
+    text = "".join(" " if unicodedata.category(char) == "Cc" else char for char in text)
+    return " ".join(text.split())
+
+
+def shorten(text: str, limit: int, *, ellipsis: str = "…") -> str:
+    """Cut ``text`` to at most ``limit`` characters at a word boundary, marking the cut."""
+    text = one_line(text)
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - len(ellipsis) + 1]
+    space = cut.rfind(" ")
+    # A single very long word is cut where it is rather than dropped whole.
+    cut = cut[:space] if space > limit // 2 else cut[: limit - len(ellipsis)]
+    return cut.rstrip(" ,;:–—-·") + ellipsis
+
+
+def neutralize_html(text: str) -> str:
+    return _PERCENT_RUN.sub(_HTML_PERCENT_BREAK, text)
+
+
+def neutralize_text(text: str) -> str:
+    return _PERCENT_RUN.sub(_TEXT_PERCENT_BREAK, text)
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` if it is an absolute http(s) URL, with any ``%%`` run broken; otherwise None."""
+    if not url:
+        return None
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    if any(char.isspace() or unicodedata.category(char) == "Cc" for char in url):
+        return None
+    return _PERCENT_RUN.sub(_URL_PERCENT_BREAK, url)
+
+
+def text_direction(article: Article) -> Literal["ltr", "rtl"]:
+    """RTL for Arabic, Hebrew, Persian, Urdu… articles, or when the title is mostly RTL script."""
+    if direction_of(article.language) == "rtl":
+        return "rtl"
+    rtl = ltr = 0
+    for char in article.title:
+        kind = unicodedata.bidirectional(char)
+        if kind in ("R", "AL"):
+            rtl += 1
+        elif kind == "L":
+            ltr += 1
+    return "rtl" if rtl > ltr else "ltr"
+
+
+def edition_url(base_url: str, list_slug: str, slot: datetime) -> str:
+    """The edition's stable web address: ``{base_url}/editions/{list}/{slot, UTC, %Y-%m-%d-%H%M}``.
+
+    UTC, because a local time can occur twice when clocks go back; the slot keys the edition.
+    """
+    return f"{base_url.rstrip('/')}/editions/{list_slug}/{slot.astimezone(UTC):%Y-%m-%d-%H%M}"
+
+
+def build_preheader(titles: Iterable[str], fallback: str, limit: int = PREHEADER_MAX_CHARS) -> str:
+    """The inbox teaser: the lead title, then as many whole next headlines as fit."""
+    headlines = [title for title in (one_line(t) for t in titles) if title]
+    if not headlines:
+        return shorten(fallback, limit)
+    text = shorten(headlines[0], limit)
+    for headline in headlines[1:]:
+        candidate = f"{text} · {headline}"
+        if len(candidate) > limit:
+            break
+        text = candidate
+    return text
+
+
+def wrap_text(
+    text: str, width: int = TEXT_WIDTH, indent: str = "", subsequent_indent: str | None = None
+) -> str:
+    """Wrap feed text to ``width`` columns; words longer than a line (URLs) stay whole.
+
+    ``%%`` runs are broken first, so that the line lengths hold in the output.
+    """
+    if not isinstance(text, Neutralized):
+        text = neutralize_text(str(text))
+    # Neutralized: finalize must not break the time markers a byline holds.
+    return Neutralized(wrap_block(text, width, indent, subsequent_indent))
+
+
+def wrap_block(
+    text: str, width: int = TEXT_WIDTH, indent: str = "", subsequent_indent: str | None = None
+) -> str:
+    """Wrap template output whose feed text was already neutralized (it may hold placeholders)."""
+    text = one_line(str(text))
+    if not text:
+        return ""
+    wrapped = textwrap.fill(
+        placeholders.pad_time_markers(text, _TIME_WIDTH, _TIME_PAD),
+        width=width,
+        initial_indent=indent,
+        subsequent_indent=indent if subsequent_indent is None else subsequent_indent,
+        break_long_words=False,
+        break_on_hyphens=False,  # keeps placeholders and hyphenated names in one piece
+    )
+    return wrapped.replace(_TIME_PAD, "")
+
+
+def underline(text: str, char: str = "-") -> str:
+    longest = max((len(line) for line in str(text).splitlines()), default=0)
+    return char * min(longest, TEXT_WIDTH)
+
+
+def tidy_text(text: str) -> str:
+    """Strip trailing spaces, keep at most one blank line in a row, end with a newline."""
+    lines = [line.rstrip() for line in text.splitlines()]
+    tidy: list[str] = []
+    for line in lines:
+        if not line and (not tidy or not tidy[-1]):
+            continue
+        tidy.append(line)
+    while tidy and not tidy[-1]:
+        tidy.pop()
+    return "\n".join(tidy) + "\n"
+
+
+class Neutralized(str):
+    """Text whose feed parts had their ``%%`` runs broken already and that may hold a marker of
+    ``digest.placeholders`` (an article's time): printed and wrapped as it is. HTML
+    autoescaping still applies to it, unlike Markup."""
+
+    __slots__ = ()
+
+
+@jinja2.pass_eval_context
+def finalize(eval_context: EvalContext, value: Any) -> Any:
+    """Break ``%%`` runs in every printed string that is not trusted markup (the placeholders)."""
+    if isinstance(value, Markup | Neutralized) or not isinstance(value, str):
+        return value
+    return neutralize_html(value) if eval_context.autoescape else neutralize_text(value)
+
+
+def http_url_filter(value: Any) -> str:
+    """Template filter: the URL if http(s), else an empty string (never a javascript: link)."""
+    return safe_url(value if isinstance(value, str) else None) or ""

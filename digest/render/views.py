@@ -1,0 +1,56 @@
+"""What the templates see: an edition's items as stories, links and sections."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from digest.records import Article
+from digest.render.text import Neutralized, neutralize_text
+
+
+@dataclass(frozen=True, slots=True)
+class StoryLink:
+    """One of an author's other pieces, shown as a link under a story."""
+
+    title: str
+    url: str | None
+    feed_name: str
+    published: str
+    direction: Literal["ltr", "rtl"]
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """An edition item as the templates show it: local dates, safe URLs, text direction."""
+
+    article: Article
+    title: str
+    url: str | None  # None when the link is not http(s): the headline is shown unlinked
+    summary: str  # the paragraphs shown, on one line
+    author: str | None
+    feed_name: str
+    published: str  # a time marker: "25 Nov 2026, 09:14" in each subscriber's timezone
+    image_url: str | None
+    image_height: int | None  # the lead's height at LEAD_IMAGE_WIDTH, when known
+    language: str | None
+    direction: Literal["ltr", "rtl"]
+    more_from: tuple[StoryLink, ...] = ()
+    also_covered_by: tuple[StoryLink, ...] = ()  # other outlets' reports of the same story
+    more_from_name: str | None = None  # the person "More from" is from (digest.bylines)
+    paragraphs: tuple[str, ...] = ()  # the summary's paragraphs, shown apart
+    headline_only: bool = False  # a compact edition's later items: headline, outlet and time
+
+    @property
+    def byline(self) -> Neutralized:
+        parts = (self.author, self.feed_name)
+        return Neutralized(
+            " · ".join([*(neutralize_text(part) for part in parts if part), self.published])
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SectionView:
+    slug: str
+    title: str
+    stories: tuple[Story, ...]
