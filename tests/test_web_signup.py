@@ -290,6 +290,21 @@ def test_tampered_expired_and_foreign_tokens_change_nothing(
     assert status_of(room, "nour@example.org") == PENDING
 
 
+def test_an_expired_link_is_explained_in_its_lists_language(
+    room: Newsroom, client: TestClient, queue: ThreadQueue
+) -> None:
+    sign_up(client, "nour@example.org", list_slug="arabic")
+    queue.join()
+    path = confirm_path(confirmations(room)[0])
+    room.clock.set(room.clock.now() + timedelta(days=3, minutes=1))  # web.confirm_days = 3
+    page = client.get(path)
+    assert page.status_code == 410
+    assert 'lang="ar" dir="rtl"' in page.text
+    assert "انتهت صلاحية هذا الرابط" in page.text and "3" in page.text
+    assert client.post(path, data={"form_token": "x"}).status_code == 410
+    assert status_of(room, "nour@example.org", "arabic") == PENDING
+
+
 def test_an_unsubscribed_reader_cannot_be_confirmed_by_an_old_link(
     room: Newsroom, client: TestClient, queue: ThreadQueue
 ) -> None:

@@ -41,7 +41,13 @@ class InvalidToken(DigestError):
 
 
 class ExpiredToken(InvalidToken):
-    """A token that was ours, for this action, but is older than it may be."""
+    """A token that was ours, for this action, but is older than it may be. ``list_slug`` is
+    the list it was made for, when its signature held (so that the page can say so in the
+    list's language)."""
+
+    def __init__(self, message: str, list_slug: str | None = None) -> None:
+        super().__init__(message)
+        self.list_slug = list_slug
 
 
 class TokenSigner:
@@ -97,10 +103,11 @@ class TokenSigner:
             raise ExpiredToken("the confirmation link has expired") from error
         except BadData as error:
             raise InvalidToken("the confirmation link is invalid or was altered") from error
+        subscriber_id, list_slug = _shape(payload, "confirmation")
         age = now - issued.astimezone(now.tzinfo)
         if age > max_age or age < -_CLOCK_SKEW:
-            raise ExpiredToken("the confirmation link has expired")
-        return _shape(payload, "confirmation")
+            raise ExpiredToken("the confirmation link has expired", list_slug)
+        return subscriber_id, list_slug
 
     def delivery_token(self, edition_id: int, subscriber_id: int) -> str:
         """A token that names one delivery (edition, subscriber), for the copy's return path:

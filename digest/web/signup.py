@@ -249,11 +249,13 @@ def _read_token(web: WebContext, token: str) -> tuple[int, ListSettings] | Respo
         subscriber_id, slug = services.signer.read_confirm_token(
             token, services.clock.now(), confirm_max_age(services)
         )
-    except ExpiredToken:
-        words = words_for(None)
+    except ExpiredToken as expired:
+        # Said in the list's language: the slug is the signed one, read before the age.
+        gone_to = list_for_slug(services.settings, expired.list_slug or "")
+        words = words_for(gone_to.language if gone_to is not None else None)
         days = f"{services.settings.web.confirm_days:g}"
         return web.pages.error(
-            410, words.link_expired_title, words.link_expired_body.format(days=days)
+            410, words.link_expired_title, words.link_expired_body.format(days=days), words=words
         )
     except InvalidToken:
         return web.pages.error(
