@@ -80,6 +80,9 @@ HEADLINE_WORDS = 3
 HEADLINE_WORDS_ALONE = 4
 HEADLINE_THRESHOLD = 0.12
 HEADLINE_SAME_FEED_THRESHOLD = 0.2
+# A kicker opening a title ("Winter Olympics: ...", "South Africa: ...", "Media: ...") names a
+# series, a desk or a country that many stories share: its words are no evidence of one story.
+_KICKER = re.compile(r"^[^:]{1,40}:\s")
 AVERAGE_STRENGTH = 0.6  # two groups merge when their pairs' strengths average this much
 THREAD_STRENGTH = 1.25  # stories of one thread: this strong, time and figures set aside...
 THREAD_GAP = timedelta(hours=12)  # ...and this far apart: a thread runs across days
@@ -159,7 +162,7 @@ def _profile(article: Article) -> _Profile:
     numbers = names.numbers(text)
     specifics = names.names(text) | numbers
     hashed = frozenset(zlib.crc32(b"#" + value.encode()) for value in specifics)
-    headline = dedup.title_words(names.without_dates(article.title))
+    headline = dedup.title_words(_KICKER.sub("", names.without_dates(article.title), count=1))
     return _Profile(
         article,
         words,

@@ -209,8 +209,9 @@ def test_short_pieces_whose_headlines_share_four_words_are_one_story() -> None:
 
 def test_headlines_sharing_words_are_not_enough_across_days_figures_or_one_outlets_pieces() -> None:
     """The lower bar for agreeing headlines holds only within CLOSE_SPAN, with no conflict of
-    figures or days, and within one outlet it stays higher: each of these pairs shares three
-    headline words or more, and each is two events."""
+    figures or days, not for the words of a kicker ("Winter Olympics: "), and within one outlet
+    it stays higher: each of these pairs shares three headline words or more, and each is two
+    events."""
     day = TALKS_DAY
     pairs = {
         "the next day's round": (
@@ -249,6 +250,16 @@ def test_headlines_sharing_words_are_not_enough_across_days_figures_or_one_outle
                   "Ghana: electronic voting debate forces council into closed-door session",
                   "Before the closed session, councillors were weighing a motion to cut the "
                   "notice period for polls.", day + timedelta(minutes=20)),
+        ),
+        "a kicker and one more word": (
+            Story("curling", "Wire", "curling", None,
+                  "Winter Olympics: Team GB win gold in women's curling",
+                  "Scotland's rink beat Canada in a tense final, a first title on ice for the "
+                  "squad.", day),
+            Story("skeleton", "Sport Daily", "skeleton", None,
+                  "Winter Olympics: Team GB miss out on skeleton medal",
+                  "The British slider finished fourth after a mistake on the last run in "
+                  "Cortina.", day + timedelta(hours=3)),
         ),
         "two stabbings": (
             Story("court", "Metro", "court", None,
