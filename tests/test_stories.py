@@ -243,11 +243,11 @@ def test_headlines_sharing_words_are_not_enough_across_days_figures_or_one_outle
         ),
         "one outlet, two chambers": (
             Story("walkout", "Africa Wire", "walkout", None,
-                  "Ghana: MPs walk out as protest over electronic voting continues",
+                  "MPs walk out as protest over electronic voting bill continues",
                   "Some members of parliament left the chamber in protest against the move to "
-                  "reverse the amendment bill.", day),
+                  "reverse the amendment.", day),
             Story("closed", "Africa Wire", "closed", None,
-                  "Ghana: electronic voting debate forces council into closed-door session",
+                  "Electronic voting bill debate forces council into closed-door session",
                   "Before the closed session, councillors were weighing a motion to cut the "
                   "notice period for polls.", day + timedelta(minutes=20)),
         ),
