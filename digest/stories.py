@@ -23,6 +23,11 @@ What keeps two events on one subject apart (two days of one war, the next rate d
 - average linkage: a story joins another only when the reports are similar on average, so a
   chain of pairwise resemblances never glues a week of one subject into one story.
 
+Short pieces on one event, a title and a sentence, share few words but their headline's: two
+titles that agree (``HEADLINE_WORDS`` shared with a phrase among them, a kicker such as
+"Winter Olympics:" left out) face a lower bar within ``CLOSE_SPAN``, with no conflict of figures
+or days.
+
 Across languages (English and Arabic, Hebrew, Persian) words are never shared, so reports are
 compared by the share of names and numbers they have in common (``digest.names``), and also by a
 multilingual sentence model when the optional ``semantic`` extra is installed
@@ -198,10 +203,10 @@ class _Links:
             if len(set(a.words) & set(b.words)) < MIN_SHARED_WORDS:
                 similar = 0.0
             bar = SAME_FEED_THRESHOLD if a.article.feed_id == b.article.feed_id else THRESHOLD
-            headlines = _headlines_agree(a, b)
+            one_language = True
         else:
             similar, bar = self._across(a, b)
-            headlines = False
+            one_language = False
         apart = abs(a.article.sort_time - b.article.sort_time)
         thread = similar / bar if apart >= THREAD_GAP else 0.0
         if apart > STORY_SPAN:
@@ -219,7 +224,7 @@ class _Links:
             return similar / bar, thread
         if any(len(figure) > 1 for figure in a.numbers & b.numbers):
             bar *= SHARED_FIGURE_FACTOR
-        if headlines and apart <= CLOSE_SPAN:
+        if one_language and apart <= CLOSE_SPAN and _headlines_agree(a, b):
             same_feed = a.article.feed_id == b.article.feed_id
             bar = min(bar, HEADLINE_SAME_FEED_THRESHOLD if same_feed else HEADLINE_THRESHOLD)
         return similar / bar, thread
