@@ -14,9 +14,10 @@ composes and renders the next edition of every list, and counts what an editor w
 - run-together text: two paragraphs of a feed's description printed as one;
 - wire datelines and bylines left opening a summary paragraph;
 - links shown with a tracking parameter;
-- same-story pairs (hand-labelled below) shown apart within a section, and different labelled
-  stories merged into one item;
-- the lead: how many outlets reported its story (by the labels below), beside the most any
+- same-story pairs shown apart within a section, and different labelled stories merged into one
+  item, by the labels of ``bench/realfeeds_stories.toml`` (the ones ``bench/dedup_quality.py``
+  measures the grouping by) and the two stories of the bench's own feed;
+- the lead: how many outlets reported its story (by the same labels), beside the most any
   labelled story shown under the lead's topic had, and its title;
 - the layout's dependence on poll order: the editions built again from the same feeds polled in
   shuffled orders, and the lists whose items (titles in order) came out otherwise.
@@ -80,45 +81,32 @@ NOT_PEOPLE = {
     )
 }  # fmt: skip
 
-# Reports of one event, labelled by hand: a story's name -> pieces of its articles' links.
-STORIES = {
-    "iran-us-talks-geneva": (
-        "washingtonpost.com/world/2026/02/17/iran-talks-geneva-nuclear-trump",
-        "abcnews.com/International/wireStory/us-iran-hold-round-nuclear-talks-geneva",
-        "csmonitor.com/World/Middle-East/2026/0217/Iran-US-nuclear-talks",
-        "abc.net.au/news/2026-02-18/iran-announces-closure-of-hormuz-strait",
-    ),
-    "russia-ukraine-talks-geneva": (
-        "washingtonpost.com/world/2026/02/17/russia-ukraine-talks-geneva-impasse",
-        "abcnews.com/International/wireStory/russian-ukrainian-officials-geneva",
-    ),
-    "rubio-orban": (
-        "washingtonpost.com/national-security/2026/02/16/rubio-hungary-orban-trump",
-        "theweek.com/world-news/hungary-election-rubio-boosts-orban-trump",
-    ),
-    "peru-jeri-removed": (
-        "mercopress.com/2026/02/17/peru-s-congress-ousts-interim-president-jose-jeri",
-        "abcnews.com/International/wireStory/perus-congress-debate-motion-remove-interim",
-    ),
-    "kenya-airport-strike-ends": (
-        "allafrica.com/stories/202602170379",
-        "abcnews.com/International/wireStory/kenyas-main-airport-resumes-operations",
-    ),
-    "bangladesh-election-result": (
-        "theweek.com/world-news/bangladesh-election-tarique-rahman",
-        "foreignpolicy.com/2026/02/13/bangladesh-parliamentary-elections",
-    ),
-    "bangladesh-pm-sworn-in": (
-        "abcnews.com/International/wireStory/bangladeshs-new-prime-minister",
-    ),
-    "washington-post-cuts": (
-        "theweek.com/media/bezos-gut-washington-post",
-        "theweek.com/media/jeff-bezos-washington-post-cuts",
-    ),
-    # the bench's own feed
-    "own-truce": ("gulfshapes.example/truce-", "gulfshapes.example/gaza-truce-"),
-    "own-causeway": ("gulfshapes.example/causeway",),
-}  # fmt: skip
+# Reports of one event, labelled by hand, in one file shared with bench/dedup_quality.py: a
+# story's name -> its articles' links (every other captured article is a story of its own).
+REALFEEDS_LABELS = ROOT / "bench" / "realfeeds_stories.toml"
+# The bench's own feed's two stories: a story's name -> its articles' links.
+OWN_STORIES = {
+    "own-truce": ("https://gulfshapes.example/truce-1", "https://gulfshapes.example/gaza-truce-2"),
+    "own-causeway": ("https://gulfshapes.example/causeway",),
+}
+
+
+def labelled_stories() -> dict[str, tuple[str, ...]]:
+    """Every labelled story: the captured feeds' (``realfeeds_stories.toml``) and the bench's
+    own feed's, each link in the spelling the service stores (``canonical_link``)."""
+    from digest.ingest.clean import canonical_link
+
+    with REALFEEDS_LABELS.open("rb") as file:
+        events: dict[str, list[str]] = tomllib.load(file)["events"]
+    stories = {name: tuple(links) for name, links in events.items()}
+    clash = stories.keys() & OWN_STORIES.keys()
+    assert not clash, f"{REALFEEDS_LABELS.name} uses the bench's own story names: {clash}"
+    stories.update(OWN_STORIES)
+    return {name: tuple(canonical_link(link) for link in links) for name, links in stories.items()}
+
+
+STORIES = labelled_stories()
+STORY_OF = {link: story for story, links in STORIES.items() for link in links}
 
 # The bench's own patterns for what must not reach a reader.
 PIXEL = re.compile(
@@ -353,14 +341,13 @@ def outlets_of(story: str | None) -> int:
     unlabelled article counts as one outlet's."""
     if story is None:
         return 1
-    return len({piece.split("/")[0] for piece in STORIES[story]})
+    return len({urlsplit(link).hostname for link in STORIES[story]})
 
 
 def story_of(link: str) -> str | None:
-    for story, pieces in STORIES.items():
-        if any(piece in link for piece in pieces):
-            return story
-    return None
+    """The labelled story of a stored article's link (its query cut, as the bench's own feed's
+    links carry tracking parameters the service may or may not strip), or None."""
+    return STORY_OF.get(link) or STORY_OF.get(link.split("?")[0])
 
 
 def paragraphs_in_feed(html: str) -> list[str]:
@@ -471,6 +458,9 @@ def main() -> None:
             if titles(edition.edition) != titles(built[slug].edition):
                 changed[slug] += 1
     descriptions = feed_descriptions(realfeeds)
+    if realfeeds is not None:  # the labels name articles the feeds still have
+        missing = [link for link in STORY_OF if link.split("?")[0] not in descriptions]
+        assert not missing, f"{REALFEEDS_LABELS.name} names links the feeds do not have: {missing}"
     print(f"(each list built again from {POLL_ORDERS} shuffled poll orders)")
     for slug, edition in built.items():
         findings = Findings()

@@ -99,6 +99,12 @@ def features(title: str, summary: str) -> set[str]:
     return set(title_words) | {f"^{word}" for word in title_words} | set(_words(summary))
 
 
+def title_words(title: str) -> tuple[str, ...]:
+    """The content words of a title, as features (folded, cut to ``STEM_LENGTH``), in order:
+    side by side, two of them are a phrase of the title ("nuclear talks")."""
+    return tuple(_words(title))
+
+
 def _words(text: str) -> list[str]:
     return [
         word[:STEM_LENGTH]

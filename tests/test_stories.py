@@ -145,6 +145,137 @@ def test_bare_headlines_sharing_one_word_are_two_stories() -> None:
     assert found.story[1] != found.story[2]
 
 
+# Short analysis pieces on one round of talks, a title and a sentence each, from three outlets:
+# their words barely meet (similarity 0.14-0.24), their headlines do ("security talks").
+TALKS_DAY = datetime(2026, 3, 3, 12, tzinfo=UTC)
+TALKS = [
+    Story("talks-end", "Harbour Monitor", "talks", None,
+          "Progress but no deal as latest Saudi-Iran security talks end",
+          "With pressure mounting on both capitals, the latest round closed without a clear way "
+          "forward.", TALKS_DAY),
+    Story("talks-proceed", "Capital Post", "talks", None,
+          "Amid threat of sanctions, Saudi-Iran security talks proceed without breakthrough",
+          "The meeting in Baghdad went ahead against a backdrop of naval drills, as Riyadh warned "
+          "it could walk away.", TALKS_DAY - timedelta(hours=1.5)),
+    Story("talks-drills", "Southern Broadcaster", "talks", None,
+          "Iran announces naval drills during security talks with Riyadh",
+          "Tehran said live-fire exercises would run near the Strait of Hormuz for two days as its "
+          "envoys sat down in Baghdad.", TALKS_DAY + timedelta(hours=2)),
+    # The same outlet as the second, on another subject, heading into the talks.
+    Story("anger", "Capital Post", "anger", None,
+          "Anger grows in Iran over prices, as Riyadh raises the pressure",
+          "As Tehran heads into security talks with Saudi Arabia, shopkeepers say inflation has "
+          "not eased.", TALKS_DAY - timedelta(hours=2)),
+    # Two events at once, the talks among them.
+    Story("busy-day", "Global Review", "busy-day", None, "A busy day for Gulf mediators",
+          "Iraq is hosting Saudi-Iran security talks and a Yemen prisoner exchange at once.",
+          TALKS_DAY + timedelta(hours=2.5)),
+]  # fmt: skip
+
+
+def test_short_pieces_on_one_event_whose_headlines_share_a_phrase_are_one_story() -> None:
+    """Three words of the headline in common, two of them side by side in both ("security
+    talks"), the same day: a lower bar, met at a word similarity of 0.14. The piece on another
+    subject that mentions the talks, and the one on two events at once, stay apart."""
+    articles = as_articles(TALKS)
+    expected = {
+        frozenset(a.link for a in articles[:3]),
+        frozenset({articles[3].link}),
+        frozenset({articles[4].link}),
+    }
+    assert _groups(articles) == expected
+    chooser = random.Random(3)
+    for _ in range(5):
+        assert _groups(_renumbered(articles, chooser)) == expected
+
+
+def test_short_pieces_whose_headlines_share_four_words_are_one_story() -> None:
+    """Four words of the headline in common, no phrase ("Armenia ... Azerbaijan talks ...
+    Geneva", "Armenian and Azerbaijani envoys meet in Geneva for ... talks"), five hours apart."""
+    day = TALKS_DAY
+    labelled = [
+        Story("geneva-a", "Capital Post", "geneva", None,
+              "Armenia presses claims, and faces pressure, as Azerbaijan talks move to Geneva",
+              "Falling reserves and an exodus of young workers signal time is short for Yerevan, "
+              "which is not dropping its demands over the disputed corridor.", day),
+        Story("geneva-b", "Wire", "geneva", None,
+              "Armenian and Azerbaijani envoys meet in Geneva for EU-brokered talks after two "
+              "years of clashes", "Delegations sat down at a lakeside hotel with European "
+              "mediators, officials said.", day - timedelta(hours=5)),
+    ]  # fmt: skip
+    found = stories.group(as_articles(labelled))
+    assert found.story[1] == found.story[2]
+
+
+def test_headlines_sharing_words_are_not_enough_across_days_figures_or_one_outlets_pieces() -> None:
+    """The lower bar for agreeing headlines holds only within CLOSE_SPAN, with no conflict of
+    figures or days, not for the words of a kicker ("Winter Olympics: "), and within one outlet
+    it stays higher: each of these pairs shares three headline words or more, and each is two
+    events."""
+    day = TALKS_DAY
+    pairs = {
+        "the next day's round": (
+            Story("open", "Wire", "open", None, "Saudi-Iran security talks open in Muscat",
+                  "The delegations sat down for a first session, Omani officials said.", day),
+            Story("end", "Gulf Post", "end", None, "Saudi-Iran security talks end without a deal",
+                  "Both envoys left Oman with no agreement after a long closing round.",
+                  day + timedelta(hours=20)),
+        ),
+        "another day named": (
+            Story("monday", "Wire", "monday", None,
+                  "Oman hosts Saudi-Iran security talks on Monday",
+                  "The delegations sat down in Muscat for a first session, Omani officials said.",
+                  day),
+            Story("thursday", "Gulf Post", "thursday", None,
+                  "Saudi-Iran security talks to resume on Thursday",
+                  "A second session is planned after both envoys consult their governments.",
+                  day + timedelta(hours=3)),
+        ),
+        "other figures": (
+            Story("van", "Wire", "van", None,
+                  "Magnitude 5.8 earthquake shakes Van province in eastern Turkey",
+                  "The quake struck at a depth of 10 km, the disaster agency said; no deaths "
+                  "were reported.", day),
+            Story("kerman", "Gulf Post", "kerman", None,
+                  "Magnitude 5.6 earthquake shakes Kerman province in Iran",
+                  "The quake struck at a shallow depth, the seismological centre said; homes "
+                  "were damaged.", day + timedelta(hours=1)),
+        ),
+        "one outlet, two chambers": (
+            Story("walkout", "Africa Wire", "walkout", None,
+                  "MPs walk out as protest over electronic voting bill continues",
+                  "Some members of parliament left the chamber in protest against the move to "
+                  "reverse the amendment.", day),
+            Story("closed", "Africa Wire", "closed", None,
+                  "Electronic voting bill debate forces council into closed-door session",
+                  "Before the closed session, councillors were weighing a motion to cut the "
+                  "notice period for polls.", day + timedelta(minutes=20)),
+        ),
+        "a kicker and one more word": (
+            Story("curling", "Wire", "curling", None,
+                  "Winter Olympics: Team GB win gold in women's curling",
+                  "Scotland's rink beat Canada in a tense final, a first title on ice for the "
+                  "squad.", day),
+            Story("skeleton", "Sport Daily", "skeleton", None,
+                  "Winter Olympics: Team GB miss out on skeleton medal",
+                  "The British slider finished fourth after a mistake on the last run in "
+                  "Cortina.", day + timedelta(hours=3)),
+        ),
+        "two stabbings": (
+            Story("court", "Metro", "court", None,
+                  "Man who fled a care unit appears in court over city stabbings",
+                  "A 25-year-old man accused of killing a shopper days after leaving a clinic "
+                  "was charged with murder.", day),
+            Story("released", "Metro", "released", None,
+                  "Man, 19, released without charge after fatal island stabbing",
+                  "Police said the man arrested over the death of another man, 27, on Saturday "
+                  "was released pending inquiries.", day + timedelta(hours=5)),
+        ),
+    }  # fmt: skip
+    merged = [name for name, pair in pairs.items() if len(_groups(as_articles(pair))) == 1]
+    assert merged == []
+
+
 def test_a_number_of_thousands_of_digits_is_grouped_without_error() -> None:
     """int() refuses strings of more than 4,300 digits: a hostile feed must not stop an edition."""
     day = datetime(2026, 2, 27, 6, tzinfo=UTC)
