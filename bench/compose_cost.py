@@ -10,6 +10,7 @@ all filed under one topic of one list. ``--before PATH`` also times the same can
 
 from __future__ import annotations
 
+import argparse
 import os
 import pickle
 import subprocess
@@ -87,7 +88,9 @@ def timed(pool: list[Candidate], code: Path) -> float:
 
 
 def main() -> None:
-    before = Path(sys.argv[sys.argv.index("--before") + 1]) if "--before" in sys.argv else None
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", type=Path, help="another checkout to time beside this one")
+    before: Path | None = parser.parse_args().before
     print("candidates   after (this checkout)" + (f"   before ({before})" if before else ""))
     for size in SIZES:
         pool = candidates(size)

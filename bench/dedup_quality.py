@@ -18,6 +18,7 @@ the captured feeds worth a look when labelling.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -54,6 +55,10 @@ SHUFFLES = 20
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--semantic", action="store_true", help="with the optional sentence model")
+    parser.add_argument("--near", action="store_true", help="the captured pairs worth a look")
+    options = parser.parse_args()
     sets = {"tuning": pair_similarities(sample_stories()),
             "held-out": pair_similarities(held_out_stories())}  # fmt: skip
     for name, pairs in sets.items():
@@ -84,7 +89,7 @@ def main() -> None:
             :8
         ],
     )
-    stories_section("--semantic" in sys.argv, "--near" in sys.argv)
+    stories_section(options.semantic, options.near)
 
 
 def realfeed_stories() -> list[Story]:

@@ -67,7 +67,7 @@ from digest.clock import FixedClock
 from digest.sample_server import serve_folder
 from digest.services import Services, build_services
 from digest.store.schema import DeliveryRow, SubscriberRow, SubscriptionRow
-from digest.store.subscribers import ACTIVE
+from digest.store.subscribers import CONFIRMED
 from tests.servers import postgres_server, redis_cluster
 from tests.service_cluster import children, fresh_database
 
@@ -110,7 +110,12 @@ def enrol(services: Services, count: int) -> None:
         ids = list(session.scalars(select(SubscriberRow.id).order_by(SubscriberRow.id)))
         for start in range(0, len(ids), chunk):
             members = [
-                {"subscriber_id": i, "list_slug": "gulf-daily", "status": ACTIVE, "changed_at": NOW}
+                {
+                    "subscriber_id": i,
+                    "list_slug": "gulf-daily",
+                    "status": CONFIRMED,
+                    "changed_at": NOW,
+                }
                 for i in ids[start : start + chunk]
             ]
             session.execute(insert(SubscriptionRow), members)
