@@ -175,7 +175,8 @@ def through_workers(
         client.flushdb()
         from worker import runtime
         from worker.app import app, celery_settings
-        from worker.fanout import CeleryFanout, RedisLeases
+        from worker.fanout import CeleryFanout
+        from worker.leases import RedisLeases
 
         stored = load(folder)
         service = stored.service.model_copy(update={"broker_url": broker})

@@ -4,6 +4,8 @@ measurement."""
 
 from __future__ import annotations
 
+import ast
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -30,3 +32,24 @@ def test_each_benchmark_imports_and_prints_its_usage(script: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "usage:" in done.stdout
+
+
+def test_every_name_a_benchmark_imports_from_the_project_exists() -> None:
+    """Also the imports inside functions, which --help never reaches (throughput.py's workers
+    path imported RedisLeases from a module it had left)."""
+    missing = []
+    for script in SCRIPTS:
+        for node in ast.walk(ast.parse(script.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ImportFrom) or node.module is None:
+                continue
+            if node.module.partition(".")[0] not in ("digest", "worker", "tests", "bench"):
+                continue
+            module = importlib.import_module(node.module)
+            for alias in node.names:
+                if hasattr(module, alias.name):
+                    continue
+                try:
+                    importlib.import_module(f"{node.module}.{alias.name}")
+                except ImportError:
+                    missing.append(f"{script.name}:{node.lineno}: {node.module}.{alias.name}")
+    assert missing == []
