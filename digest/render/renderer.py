@@ -176,11 +176,15 @@ class Renderer:
         zone = ZoneInfo(digest_list.timezone)
         words = wording_for(digest_list.language)
         article_count = len({article.id for article in edition.articles()})
+        subject = self.subject(edition, digest_list, article_count)
         titles = [item.article.title for item in edition.items()]
+        if titles and _shows_title(subject, titles[0]):
+            # An inbox prints the preheader right after the subject: the lead's headline twice
+            # in a row says nothing the first did not, so the teaser starts at the next one.
+            titles = titles[1:]
         preheader = neutralize_text(
             build_preheader(titles, fallback=digest_list.description or digest_list.name)
         )
-        subject = self.subject(edition, digest_list, article_count)
 
         context: dict[str, Any] = {
             "list_name": digest_list.name,
@@ -431,6 +435,13 @@ class Renderer:
             if candidate.slug == digest_list.slug:
                 return entry_key("lists", self._settings.lists, index)
         return f"list {digest_list.slug!r}"
+
+
+def _shows_title(subject: str, title: str) -> bool:
+    """Whether ``subject`` shows ``title`` (whole, or the start of it the subject kept)."""
+    shown = one_line(title)
+    start = shown[: min(len(shown), 40)]
+    return bool(start) and start in subject
 
 
 def _summaries_shown(digest_list: ListSettings) -> int | None:
