@@ -1,0 +1,111 @@
+"""What a reader saw in editions built from real news (#12): each defect found by reading the
+example's lists built from captured real feeds, held here on editions the tests write themselves.
+
+Browser checks measure the page in headless Chromium (tests/test_mail_screens.py); the rest read
+the rendered parts."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from digest.records import Edition, EditionItem, Section
+from digest.render.text import Neutralized, wrap_text
+from digest.screenshot import WIDTHS, Browser
+from tests.test_mail_screens import browser, look, rendered  # noqa: F401 (browser: a fixture)
+from tests.test_render import article, sample_edition
+
+# An outlet's name as operators paste it from a feed's title, long enough to fill a phone's line.
+LONG_OUTLET = "The Christian Science Monitor | All stories"
+
+
+def long_outlet_edition() -> Edition:
+    """``sample_edition`` whose lead and items come from an outlet with a long name."""
+    edition = sample_edition()
+    assert edition.lead is not None
+    lead = replace(edition.lead.article, feed_name=LONG_OUTLET, author="Scott Peterson")
+    items = tuple(
+        EditionItem(
+            article(
+                40 + index,
+                title,
+                feed=LONG_OUTLET if index % 2 else "TheWeek feed",
+                author=None,
+                summary="Officials said the talks would resume next week.",
+            ),
+            "iran",
+        )
+        for index, title in enumerate(
+            (
+                "Will increasing tensions with Iran boil over into war?",
+                "Iran's Protests Have Ended. The State's Terror Campaign Has Not.",
+                "The Week Unwrapped: Have televised confessions quelled protests in Iran?",
+                "In Gaza, Israel's creeping Yellow Line takes Palestinians' land, and lives",
+            )
+        )
+    )
+    return replace(
+        edition,
+        lead=replace(edition.lead, article=lead),
+        sections=(Section("iran", "Iran", items), *edition.sections),
+    )
+
+
+# The "·" before each time, and the time after it: their tops, so that a line ending in the dot
+# (the time wrapped to the next line) shows as two different tops.
+_DOT_AND_TIME = """
+() => {
+  const found = [];
+  for (const time of document.querySelectorAll('.byline .nowrap, .brief-meta .nowrap')) {
+    const before = time.previousSibling;
+    if (!before || before.nodeType !== 3) continue;
+    const at = before.textContent.lastIndexOf('·');
+    if (at < 0) continue;
+    const range = document.createRange();
+    range.setStart(before, at);
+    range.setEnd(before, at + 1);
+    const dot = range.getBoundingClientRect();
+    const word = document.createRange();
+    word.setStart(before, 0);
+    word.setEnd(before, at);
+    const rects = Array.from(word.getClientRects()).filter((r) => r.width > 0);
+    const last = rects.length ? rects[rects.length - 1] : dot;
+    found.push({dot: dot.top, time: time.getBoundingClientRect().top, word: last.top,
+                text: before.textContent.trim().slice(-30)});
+  }
+  return found;
+}
+"""
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("layout", ["full", "compact"])
+def test_the_dot_before_a_time_never_ends_or_opens_a_line(
+    browser: Browser,  # noqa: F811
+    tmp_path: Path,
+    width: int,
+    layout: str,
+) -> None:
+    html = rendered(tmp_path, long_outlet_edition(), layout=layout, compact_summaries=0)
+    page = look(browser, html, width, "light", f"reading-dot-{layout}-{width}")
+    try:
+        found = page.evaluate(_DOT_AND_TIME)
+        assert len(found) >= 5, found  # the lead's byline and the items' were measured
+        apart = [f for f in found if abs(f["dot"] - f["time"]) > 2 or abs(f["dot"] - f["word"]) > 2]
+        assert apart == [], apart
+    finally:
+        page.close()
+
+
+def test_the_plain_texts_byline_keeps_the_dot_with_the_time() -> None:
+    marker = "%%DIGEST-TIME-1771357740%%"
+    byline = Neutralized(f"Scott Peterson · {LONG_OUTLET} · {marker}")  # as Story.byline is
+    lines = wrap_text(byline).splitlines()
+    assert len(lines) == 2, lines
+    assert not lines[0].endswith("·") and not lines[1].startswith("·"), lines
+    assert lines[1] == f"stories · {marker}"
+    # A separator not before a time is an ordinary space to wrap at.
+    assert wrap_text("alpha · beta") == "alpha · beta"
