@@ -10,12 +10,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from lxml import html as lxml_html
 
 from digest.records import Edition, EditionItem, Section
+from digest.render import Renderer
 from digest.render.text import Neutralized, wrap_text
 from digest.screenshot import WIDTHS, Browser
 from tests.test_mail_screens import browser, look, rendered  # noqa: F401 (browser: a fixture)
-from tests.test_render import article, sample_edition
+from tests.test_render import article, make_settings, sample_edition
 
 # An outlet's name as operators paste it from a feed's title, long enough to fill a phone's line.
 LONG_OUTLET = "The Christian Science Monitor | All stories"
@@ -109,3 +111,52 @@ def test_the_plain_texts_byline_keeps_the_dot_with_the_time() -> None:
     assert lines[1] == f"stories · {marker}"
     # A separator not before a time is an ordinary space to wrap at.
     assert wrap_text("alpha · beta") == "alpha · beta"
+
+
+def covered_by_own_outlet() -> Edition:
+    """``sample_edition`` whose Qatar item (Gulf Wire) has two other reports of its story by
+    Gulf Wire itself and two by Levant Post."""
+    edition = sample_edition()
+    gulf = edition.sections[0]
+    reports = (
+        article(51, "Qatar's desalination plant to supply a fifth of its water", feed="Gulf Wire"),
+        article(52, "Desalination: Qatar opens Ras Abu Fontas plant", feed="Levant Post"),
+        article(53, "Ras Abu Fontas plant runs partly on solar power", feed="gulf wire"),
+        article(54, "Qatar's new plant, in pictures", feed="Levant Post"),
+    )
+    qatar = replace(gulf.items[1], also_covered_by=reports)
+    items = (gulf.items[0], qatar, *gulf.items[2:])
+    return replace(edition, sections=(replace(gulf, items=items), *edition.sections[1:]))
+
+
+def test_also_covered_by_names_other_outlets_once_and_the_own_outlets_reports_by_headline(
+    tmp_path: Path,
+) -> None:
+    settings = make_settings(tmp_path)
+    result = Renderer(settings).render(covered_by_own_outlet(), settings.list("middle-east-daily"))
+    tree = lxml_html.fromstring(result.html)
+    lines = [" ".join(p.text_content().split()) for p in tree.find_class("also-covered")]
+    assert "Also covered by: Levant Post" in lines  # once, though it filed two reports
+    assert not any("Gulf Wire" in line for line in lines)  # not under Gulf Wire's own story
+    assert (
+        "More on this story: Qatar's desalination plant to supply a fifth of its water · "
+        "Ras Abu Fontas plant runs partly on solar power"
+    ) in lines
+    links = {a.get("href") for a in tree.find_class("also-covered-link")}
+    assert {f"https://news.example.org/2026/11/story-{n}" for n in (51, 52, 53)} <= links
+    # The plain text says the same.
+    text = result.text
+    assert "Also covered by: Levant Post\n  https://news.example.org/2026/11/story-52\n" in text
+    assert (
+        "More on this story:\n"
+        "  - Qatar's desalination plant to supply a fifth of its water\n"
+        "    https://news.example.org/2026/11/story-51\n"
+        "  - Ras Abu Fontas plant runs partly on solar power\n"
+    ) in text
+    assert "Also covered by: Gulf Wire" not in text and "Levant Post, Levant Post" not in text
+
+
+def test_more_on_this_story_is_in_the_lists_language(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, language="ar")
+    result = Renderer(settings).render(covered_by_own_outlet(), settings.list("middle-east-daily"))
+    assert "المزيد عن هذا الخبر:" in result.html and "المزيد عن هذا الخبر:" in result.text

@@ -395,7 +395,13 @@ class Renderer:
             ),
             headline_only=brief,
             also_covered_by=tuple(
-                _story_link(other, words, tracking) for other in item.also_covered_by
+                _story_link(other, words, tracking)
+                for other in _other_outlets(article, item.also_covered_by)
+            ),
+            more_on_story=tuple(
+                _story_link(other, words, tracking)
+                for other in item.also_covered_by
+                if _outlet_key(other) == _outlet_key(article)
             ),
         )
 
@@ -458,6 +464,24 @@ def _story_link(article: Article, words: Wording, tracking: dict[str, str]) -> S
         published=_time(article.sort_time),
         direction=text_direction(article),
     )
+
+
+def _outlet_key(article: Article) -> str:
+    return one_line(article.feed_name).casefold()
+
+
+def _other_outlets(article: Article, reports: tuple[Article, ...]) -> list[Article]:
+    """The reports that "Also covered by" names: one per outlet (the first), none of the item's
+    own outlet, whose other reports are named by their headlines instead ("More on this story").
+    "Also covered by: ABC News" under an ABC News story, or "Gulf Wire, Gulf Wire", reads as
+    a slip."""
+    seen = {_outlet_key(article)}
+    shown = []
+    for report in reports:
+        if _outlet_key(report) not in seen:
+            seen.add(_outlet_key(report))
+            shown.append(report)
+    return shown
 
 
 def _summary_paragraphs(article: Article, limit: int) -> tuple[str, ...]:
