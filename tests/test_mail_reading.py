@@ -6,6 +6,7 @@ the rendered parts."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,11 +14,11 @@ import pytest
 from lxml import html as lxml_html
 
 from digest.records import Edition, EditionItem, Section
-from digest.render import Renderer
-from digest.render.text import Neutralized, wrap_text
+from digest.render import HTML_BUDGET, LEAD_SUMMARY_CHARS, SUMMARY_CHARS, Renderer
+from digest.render.text import SUMMARY_OVERRUN, Neutralized, shorten_summary, wrap_text
 from digest.screenshot import WIDTHS, Browser
 from tests.test_mail_screens import browser, look, rendered  # noqa: F401 (browser: a fixture)
-from tests.test_render import article, make_settings, sample_edition
+from tests.test_render import article, make_settings, sample_edition, twenty_five
 
 # An outlet's name as operators paste it from a feed's title, long enough to fill a phone's line.
 LONG_OUTLET = "The Christian Science Monitor | All stories"
@@ -160,3 +161,99 @@ def test_more_on_this_story_is_in_the_lists_language(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, language="ar")
     result = Renderer(settings).render(covered_by_own_outlet(), settings.list("middle-east-daily"))
     assert "المزيد عن هذا الخبر:" in result.html and "المزيد عن هذا الخبر:" in result.text
+
+
+# A wire summary of 212 characters, one sentence, as ABC News wrote it.
+ONE_SENTENCE = (
+    "Australian families with links to Islamic State fighters should be returned to Australia to "
+    "prevent harm and potential radicalisation of innocent children, according to United Nations "
+    "special rapporteur Ben Saul."
+)
+
+
+def test_a_summary_a_little_over_its_bound_is_shown_whole() -> None:
+    assert len(ONE_SENTENCE) == 212
+    # A compact edition's bound is 200: the last three words are worth the room.
+    assert shorten_summary(ONE_SENTENCE, 200) == ONE_SENTENCE
+    assert shorten_summary(ONE_SENTENCE, 189) == ONE_SENTENCE  # 189 + 189 // 8 = 212
+    # More than an eighth over (188 + 23 = 211): cut at a word, and the cut marked.
+    cut = shorten_summary(ONE_SENTENCE, 188)
+    assert len(cut) <= 188 and cut.endswith("United Nations…"), cut
+
+
+def test_a_long_summary_is_cut_at_a_sentences_end_rather_than_mid_sentence() -> None:
+    text = (
+        "Iran announced the temporary closure of the Strait of Hormuz for live fire drills. "
+        "Its negotiators held another round of indirect talks with the United States in Geneva "
+        "over its disputed nuclear program, officials from both sides said on Tuesday evening."
+    )
+    assert shorten_summary(text, 150) == (
+        "Iran announced the temporary closure of the Strait of Hormuz for live fire drills."
+    )
+    # A sentence's end before half the bound leaves too little: cut at a word.
+    assert shorten_summary(text, 200).endswith("…") and len(shorten_summary(text, 200)) <= 200
+    assert shorten_summary("“We will stay,” she said. " + "word " * 60, 45) == (
+        "“We will stay,” she said."
+    )
+    # Arabic: "؟" ends a question.
+    arabic = "هل تنجح المفاوضات؟ " + "كلمة " * 40
+    assert shorten_summary(arabic, 30) == "هل تنجح المفاوضات؟"
+
+
+def test_a_compact_items_summary_keeps_its_last_words(tmp_path: Path) -> None:
+    edition = sample_edition()
+    gulf = edition.sections[0]
+    oil = replace(
+        gulf.items[0],
+        article=replace(
+            gulf.items[0].article, summary_html=f"<p>{ONE_SENTENCE}</p>", summary_text=ONE_SENTENCE
+        ),
+    )
+    edition = replace(edition, sections=(replace(gulf, items=(oil, *gulf.items[1:])),))
+    settings = make_settings(tmp_path, layout="compact")
+    result = Renderer(settings).render(edition, settings.list("middle-east-daily"))
+    assert "special rapporteur Ben Saul.</p>" in result.html
+    assert "rapporteur Ben\nSaul." in result.text or "rapporteur Ben Saul." in result.text
+
+
+@pytest.mark.parametrize("word", ["word", "كلمة"])  # Arabic letters take two bytes each
+def test_25_summaries_an_eighth_over_their_bound_stay_whole_and_under_gmail_clipping(
+    tmp_path: Path, word: str
+) -> None:
+    def over(bound: int) -> str:
+        text = ((word + " ") * 200)[: bound + bound // SUMMARY_OVERRUN].strip()
+        assert len(text) > bound
+        return text
+
+    edition = twenty_five(word, url_length=120)
+    lead_text, item_text = over(LEAD_SUMMARY_CHARS), over(SUMMARY_CHARS)
+
+    def told(item: EditionItem, text: str) -> EditionItem:
+        return replace(
+            item, article=replace(item.article, summary_html=f"<p>{text}</p>", summary_text=text)
+        )
+
+    assert edition.lead is not None
+    edition = replace(
+        edition,
+        lead=told(edition.lead, lead_text),
+        sections=tuple(
+            replace(section, items=tuple(told(item, item_text) for item in section.items))
+            for section in edition.sections
+        ),
+        recommended=tuple(told(item, item_text) for item in edition.recommended),
+    )
+    settings = make_settings(tmp_path)
+    result = Renderer(settings).render(edition, settings.list("middle-east-daily"))
+    size = len(result.html.encode())
+    print(f"25 articles, summaries an eighth over ({word}): HTML {size / 1000:.1f} KB")
+    assert size <= HTML_BUDGET
+    assert result.html.count("<img") == 25  # thumbnails kept
+    summaries = re.findall(r'<p class="summary"[^>]*>([^<]*)</p>', result.html)
+    if word == "word":  # whole, within the budget
+        assert summaries == [item_text] * 24
+        assert result.html.count(f">{lead_text}</p>") == 1
+    else:
+        # In Arabic, two bytes a letter, that would pass the budget: the overrun is the first
+        # thing given up, before any thumbnail, and the summaries stop at their bound.
+        assert len(summaries) == 24 and all(len(text) <= SUMMARY_CHARS for text in summaries)

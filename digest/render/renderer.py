@@ -38,6 +38,7 @@ from digest.render.text import (
     one_line,
     safe_url,
     shorten,
+    shorten_summary,
     text_direction,
     tidy_text,
     underline,
@@ -80,11 +81,15 @@ class Bounds:
     summary: int
     thumbnails: bool
     lead_image: bool
+    # A summary up to an eighth over its bound is shown whole (render.text.shorten_summary).
+    overrun: bool = False
 
 
 # Tried in order until the HTML fits the budget: almost every edition fits the first, so the CSS
-# is inlined once; an edition of very long feed text gives up thumbnails, then shortens summaries.
+# is inlined once; an edition of very long feed text gives up the summaries' overrun first, then
+# thumbnails, then shortens summaries.
 FALLBACK_BOUNDS = (
+    Bounds(LEAD_SUMMARY_CHARS, SUMMARY_CHARS, thumbnails=True, lead_image=True, overrun=True),
     Bounds(LEAD_SUMMARY_CHARS, SUMMARY_CHARS, thumbnails=True, lead_image=True),
     Bounds(320, 200, thumbnails=False, lead_image=True),
     Bounds(200, 120, thumbnails=False, lead_image=False),
@@ -299,6 +304,7 @@ class Renderer:
                     words,
                     bounds.summary,
                     image=bounds.thumbnails,
+                    overrun=bounds.overrun,
                     tracking=tracking,
                     pictures=pictures,
                 )
@@ -311,6 +317,7 @@ class Renderer:
                 words,
                 min(bounds.summary, COMPACT_SUMMARY_CHARS),
                 image=bounds.thumbnails,
+                overrun=bounds.overrun,
                 tracking=tracking,
                 pictures=pictures,
                 brief=False,
@@ -327,6 +334,7 @@ class Renderer:
                 words,
                 lead_summary,
                 image=bounds.lead_image,
+                overrun=bounds.overrun,
                 tracking=tracking,
                 pictures=pictures,
                 role="lead",
@@ -359,13 +367,16 @@ class Renderer:
         more_from: bool = True,
         pictures: Pictures | None = None,
         role: Role = "thumb",
+        overrun: bool = False,
     ) -> Story:
         """``item`` as the templates show it; ``brief``: as a headline, without "More from"."""
         more_from = more_from and not brief
         article = item.article
         title = shorten(article.title, TITLE_CHARS) or words.untitled
         # The plain-text summary: safer than feed HTML, and it reads the same in every mail app.
-        paragraphs = _summary_paragraphs(article, summary_chars) if summary_chars else ()
+        paragraphs = (
+            _summary_paragraphs(article, summary_chars, overrun=overrun) if summary_chars else ()
+        )
         summary = " ".join(paragraphs)
         if summary == one_line(article.title):
             summary, paragraphs = "", ()  # feeds that repeat the title as the summary
@@ -484,7 +495,7 @@ def _other_outlets(article: Article, reports: tuple[Article, ...]) -> list[Artic
     return shown
 
 
-def _summary_paragraphs(article: Article, limit: int) -> tuple[str, ...]:
+def _summary_paragraphs(article: Article, limit: int, *, overrun: bool) -> tuple[str, ...]:
     """The summary's first paragraphs, at most ``summaries.MAX_PARAGRAPHS`` (the rest joins the
     last) and ``limit`` characters in all, without an opening dateline (one stored before
     ingest knew it too)."""
@@ -500,7 +511,7 @@ def _summary_paragraphs(article: Article, limit: int) -> tuple[str, ...]:
         if shown and room < MIN_PARAGRAPH_CHARS:
             shown[-1] = shorten(shown[-1] + " …", len(shown[-1]) + 1)
             break
-        piece = shorten(paragraph, room)
+        piece = shorten_summary(paragraph, room, overrun=overrun)
         shown.append(piece)
         room -= len(piece)
         if piece != one_line(paragraph):
