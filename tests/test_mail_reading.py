@@ -257,3 +257,26 @@ def test_25_summaries_an_eighth_over_their_bound_stay_whole_and_under_gmail_clip
         # In Arabic, two bytes a letter, that would pass the budget: the overrun is the first
         # thing given up, before any thumbnail, and the summaries stop at their bound.
         assert len(summaries) == 24 and all(len(text) <= SUMMARY_CHARS for text in summaries)
+
+
+def test_a_byline_does_not_name_the_outlet_twice(tmp_path: Path) -> None:
+    edition = sample_edition()
+    gulf = edition.sections[0]
+
+    def by(item: EditionItem, author: str) -> EditionItem:
+        return replace(item, article=replace(item.article, author=author, feed_name="The Week"))
+
+    items = (
+        by(gulf.items[0], "Justin Klawans, The Week US"),
+        by(gulf.items[1], "The Week UK"),
+        *gulf.items[2:],
+    )
+    edition = replace(edition, sections=(replace(gulf, items=items), *edition.sections[1:]))
+    settings = make_settings(tmp_path)
+    result = Renderer(settings).render(edition, settings.list("middle-east-daily"))
+    tree = lxml_html.fromstring(result.html)
+    bylines = [" ".join(p.text_content().split()) for p in tree.find_class("byline")]
+    assert any(line.startswith("Justin Klawans · The Week · ") for line in bylines), bylines
+    assert any(line.startswith("The Week · ") for line in bylines), bylines
+    assert not any("The Week US" in line or "The Week UK" in line for line in bylines)
+    assert "Justin Klawans · The Week · " in result.text and "The Week UK" not in result.text

@@ -20,7 +20,7 @@ from premailer import Premailer
 
 import digest
 from digest import placeholders
-from digest.bylines import Bylines, written_author
+from digest.bylines import Bylines, without_outlet, written_author
 from digest.config import ListSettings, Settings, entry_key
 from digest.errors import RenderError
 from digest.images.records import Pictures, Role
@@ -387,7 +387,12 @@ class Renderer:
             url=with_parameters(_bounded_url(article.link), tracking),
             summary=summary,
             paragraphs=paragraphs,
-            author=shorten(written_author(article.author) or "", NAME_CHARS) or None,
+            # Without the outlet's own name: the byline prints it right after.
+            author=shorten(
+                without_outlet(written_author(article.author), article.feed_name) or "",
+                NAME_CHARS,
+            )
+            or None,
             feed_name=shorten(article.feed_name, NAME_CHARS),
             published=_time(article.sort_time),
             image_url=image_url,
