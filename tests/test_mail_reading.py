@@ -103,15 +103,17 @@ def test_the_dot_before_a_time_never_ends_or_opens_a_line(
         page.close()
 
 
-def test_the_plain_texts_byline_keeps_the_dot_with_the_time() -> None:
+def test_the_plain_texts_byline_leaves_no_dot_at_the_break_before_a_time() -> None:
     marker = "%%DIGEST-TIME-1771357740%%"
     byline = Neutralized(f"Scott Peterson · {LONG_OUTLET} · {marker}")  # as Story.byline is
-    lines = wrap_text(byline).splitlines()
-    assert len(lines) == 2, lines
-    assert not lines[0].endswith("·") and not lines[1].startswith("·"), lines
-    assert lines[1] == f"stories · {marker}"
-    # A separator not before a time is an ordinary space to wrap at.
-    assert wrap_text("alpha · beta") == "alpha · beta"
+    assert wrap_text(byline).splitlines() == [f"Scott Peterson · {LONG_OUTLET}", marker]
+    # "·" that would open the time's line goes too (the outlet's name fills the line).
+    outlet = "O" * 71
+    assert wrap_text(Neutralized(f"{outlet} · {marker}")).splitlines() == [outlet, marker]
+    # On one line, the separator stays; elsewhere "·" is text like any other.
+    short = Neutralized(f"Gulf Wire · {marker}")
+    assert wrap_text(short) == short
+    assert wrap_text("alpha · " * 12).count("·") == 12
 
 
 def covered_by_own_outlet() -> Edition:
@@ -280,3 +282,51 @@ def test_a_byline_does_not_name_the_outlet_twice(tmp_path: Path) -> None:
     assert any(line.startswith("The Week · ") for line in bylines), bylines
     assert not any("The Week US" in line or "The Week UK" in line for line in bylines)
     assert "Justin Klawans · The Week · " in result.text and "The Week UK" not in result.text
+
+
+# The outlet's name in each compact item's line: the tops of the lines it is set on.
+_OUTLET_LINES = """
+() => Array.from(document.querySelectorAll('.brief-meta')).map((meta) => {
+  const text = meta.firstChild;
+  const name = text.textContent.split('\\u00a0·')[0];
+  const range = document.createRange();
+  range.setStart(text, 0);
+  range.setEnd(text, name.length);
+  const tops = new Set(Array.from(range.getClientRects()).filter((r) => r.width > 0)
+    .map((r) => Math.round(r.top)));
+  return {name: name, lines: tops.size};
+})
+"""
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_compact_items_outlet_is_not_split_across_lines(
+    browser: Browser,  # noqa: F811
+    tmp_path: Path,
+    width: int,
+) -> None:
+    # Headlines of the real daily whose outlet's first word ended their last line ("…protests
+    # in Iran? The" / "Week · 13 Feb"), and read as part of the headline.
+    titles = (
+        ("The Week Unwrapped: Have televised confessions quelled protests in Iran?", "The Week"),
+        ("Iran’s Protests Have Ended. The State’s Terror Campaign Has Not.", "Foreign Policy"),
+        ("Australia won't repatriate 34 women and children linked to IS from Syria", "ABC News"),
+        ("The Damascus book fair draws crowds, with censorship eased in post-Assad Syria", "ABC"),
+        ("Will increasing tensions with Iran boil over into war?", "The Week"),
+        ("Popular anger burns in Iran after crackdown, as Trump turns up pressure", "The Washington Post"),
+    )
+    items = tuple(
+        EditionItem(article(60 + index, title, feed=feed, author="Susannah George"), "iran")
+        for index, (title, feed) in enumerate(titles)
+    )
+    edition = replace(sample_edition(), sections=(Section("iran", "Iran", items),), recommended=())
+    html = rendered(tmp_path, edition, layout="compact", compact_summaries=0)
+    page = look(browser, html, width, "light", f"reading-outlet-{width}")
+    try:
+        found = page.evaluate(_OUTLET_LINES)
+        assert len(found) == len(titles), found
+        split = [item for item in found if item["lines"] != 1]
+        assert split == [], split
+    finally:
+        page.close()

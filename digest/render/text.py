@@ -34,11 +34,9 @@ _URL_PERCENT_BREAK = "%25"  # a bare "%" in a URL is invalid anyway; %25 is the 
 # padding is a character no text holds (one_line drops control characters before it is added).
 _TIME_WIDTH = longest_datetime()
 _TIME_PAD = "\x00"
-# The " · " before a time holds the word before it, the dot and the time on one line: a line
-# ending in a lone "·", or one opening with it, reads as a cut. Another character no text holds,
-# a space again once the lines are made.
-_SEPARATOR_BEFORE_TIME = re.compile(r" · (?=%%DIGEST-TIME-)")
-_GLUE = "\x01"
+# Where a byline's time goes to the next line, the " · " before it goes: a line ending in a lone
+# "·", or one opening with it, reads as a cut, and the line break separates them already.
+_SEPARATOR_AT_BREAK = re.compile(r" ·\n(?=%%DIGEST-TIME-)|\n· (?=%%DIGEST-TIME-)")
 
 
 def one_line(text: str) -> str:
@@ -160,7 +158,6 @@ def wrap_block(
     text = one_line(str(text))
     if not text:
         return ""
-    text = _SEPARATOR_BEFORE_TIME.sub(f"{_GLUE}·{_GLUE}", text)
     wrapped = textwrap.fill(
         placeholders.pad_time_markers(text, _TIME_WIDTH, _TIME_PAD),
         width=width,
@@ -169,7 +166,7 @@ def wrap_block(
         break_long_words=False,
         break_on_hyphens=False,  # keeps placeholders and hyphenated names in one piece
     )
-    return wrapped.replace(_TIME_PAD, "").replace(_GLUE, " ")
+    return _SEPARATOR_AT_BREAK.sub("\n", wrapped).replace(_TIME_PAD, "")
 
 
 def underline(text: str, char: str = "-") -> str:
