@@ -314,7 +314,7 @@ def test_a_compact_items_outlet_is_not_split_across_lines(
         ("Australia won't repatriate 34 women and children linked to IS from Syria", "ABC News"),
         ("The Damascus book fair draws crowds, with censorship eased in post-Assad Syria", "ABC"),
         ("Will increasing tensions with Iran boil over into war?", "The Week"),
-        ("Popular anger burns in Iran after crackdown, as Trump turns up pressure", "The Washington Post"),
+        ("Popular anger burns in Iran after crackdown, as Trump turns up pressure", "The Post"),
     )
     items = tuple(
         EditionItem(article(60 + index, title, feed=feed, author="Susannah George"), "iran")
