@@ -15,7 +15,13 @@ from lxml import html as lxml_html
 
 from digest.records import Edition, EditionItem, Section
 from digest.render import HTML_BUDGET, LEAD_SUMMARY_CHARS, SUMMARY_CHARS, Renderer
-from digest.render.text import SUMMARY_OVERRUN, Neutralized, shorten_summary, wrap_text
+from digest.render.text import (
+    SUMMARY_OVERRUN,
+    Neutralized,
+    shorten_summary,
+    with_full_stop,
+    wrap_text,
+)
 from digest.screenshot import WIDTHS, Browser
 from tests.test_mail_screens import browser, look, rendered  # noqa: F401 (browser: a fixture)
 from tests.test_render import article, make_settings, sample_edition, twenty_five
@@ -252,9 +258,9 @@ def test_25_summaries_an_eighth_over_their_bound_stay_whole_and_under_gmail_clip
     assert size <= HTML_BUDGET
     assert result.html.count("<img") == 25  # thumbnails kept
     summaries = re.findall(r'<p class="summary"[^>]*>([^<]*)</p>', result.html)
-    if word == "word":  # whole, within the budget
-        assert summaries == [item_text] * 24
-        assert result.html.count(f">{lead_text}</p>") == 1
+    if word == "word":  # whole (with the full stop of a whole summary), within the budget
+        assert summaries == [item_text + "."] * 24
+        assert result.html.count(f">{lead_text}.</p>") == 1
     else:
         # In Arabic, two bytes a letter, that would pass the budget: the overrun is the first
         # thing given up, before any thumbnail, and the summaries stop at their bound.
@@ -330,3 +336,45 @@ def test_a_compact_items_outlet_is_not_split_across_lines(
         assert split == [], split
     finally:
         page.close()
+
+
+def test_a_whole_summary_ends_with_a_full_stop_and_a_cut_one_with_an_ellipsis(
+    tmp_path: Path,
+) -> None:
+    edition = sample_edition()
+    gulf = edition.sections[0]
+
+    def told(item: EditionItem, html: str) -> EditionItem:
+        text = " ".join(lxml_html.fromstring(html).text_content().split())
+        return replace(item, article=replace(item.article, summary_html=html, summary_text=text))
+
+    wire = "Iran announced the closure of the Strait of Hormuz for drills"  # no stop, as sent
+    items = (
+        told(gulf.items[0], f"<p>{wire}</p>"),
+        # A standfirst keeps its form; the last paragraph ends the summary.
+        told(gulf.items[1], "<p>Strikes go on despite truce</p><p>Talks resume in Cairo</p>"),
+        told(gulf.items[2], "<p>Is the truce holding?</p>"),
+    )
+    edition = replace(edition, sections=(replace(gulf, items=items), *edition.sections[1:]))
+    settings = make_settings(tmp_path)
+    result = Renderer(settings).render(edition, settings.list("middle-east-daily"))
+    summaries = [
+        " ".join(p.text_content().split())
+        for p in lxml_html.fromstring(result.html).find_class("summary")
+    ]
+    assert f"{wire}." in summaries
+    assert [s for s in summaries if s.startswith(("Strikes", "Talks"))] == [
+        "Strikes go on despite truce",
+        "Talks resume in Cairo.",
+    ]
+    assert "Is the truce holding?" in summaries  # already ended
+    assert f"{wire}.\n" in result.text
+    # Cut ones keep their ellipsis, and a summary that repeats the title is still left out.
+    assert shorten_summary("word " * 100, 40).endswith("…")
+    title = gulf.items[0].article.title
+    repeated = replace(edition, sections=(replace(gulf, items=(told(items[0], title),)),))
+    again = Renderer(settings).render(repeated, settings.list("middle-east-daily"))
+    shown = [p.text_content() for p in lxml_html.fromstring(again.html).find_class("summary")]
+    assert shown and not any(text.startswith(title) for text in shown), shown
+    assert with_full_stop("كلمة") == "كلمة." and with_full_stop("2026") == "2026."
+    assert with_full_stop("(AFP)") == "(AFP)" and with_full_stop("") == ""

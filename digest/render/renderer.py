@@ -42,6 +42,7 @@ from digest.render.text import (
     text_direction,
     tidy_text,
     underline,
+    with_full_stop,
     wrap_block,
     wrap_text,
 )
@@ -378,7 +379,7 @@ class Renderer:
             _summary_paragraphs(article, summary_chars, overrun=overrun) if summary_chars else ()
         )
         summary = " ".join(paragraphs)
-        if summary == one_line(article.title):
+        if summary.rstrip(".") == one_line(article.title).rstrip("."):
             summary, paragraphs = "", ()  # feeds that repeat the title as the summary
         image_url, image_height = _picture(article, role, pictures) if image else (None, None)
         return Story(
@@ -521,6 +522,11 @@ def _summary_paragraphs(article: Article, limit: int, *, overrun: bool) -> tuple
         room -= len(piece)
         if piece != one_line(paragraph):
             break
+    else:
+        # Whole to its end: the summary ends as a sentence does. A paragraph before it may be a
+        # standfirst ("Strikes go on despite truce"), which keeps its form.
+        if shown:
+            shown[-1] = with_full_stop(shown[-1])
     return tuple(piece for piece in shown if piece)
 
 

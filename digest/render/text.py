@@ -78,6 +78,14 @@ def shorten_summary(text: str, limit: int, *, overrun: bool = True) -> str:
     return shorten(text, limit)
 
 
+def with_full_stop(text: str) -> str:
+    """``text`` ended with a full stop when it ends in a letter or a digit: wire copy often
+    drops the last one ("…over its disputed nuclear program"), which an editor puts back."""
+    if text and unicodedata.category(text[-1])[0] in "LN":
+        return text + "."
+    return text
+
+
 def neutralize_html(text: str) -> str:
     return _PERCENT_RUN.sub(_HTML_PERCENT_BREAK, text)
 
