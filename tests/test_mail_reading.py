@@ -132,6 +132,9 @@ def covered_by_own_outlet() -> Edition:
         article(52, "Desalination: Qatar opens Ras Abu Fontas plant", feed="Levant Post"),
         article(53, "Ras Abu Fontas plant runs partly on solar power", feed="gulf wire"),
         article(54, "Qatar's new plant, in pictures", feed="Levant Post"),
+        # The outlet's copy of the item itself, under another address, and of a report above.
+        article(55, "Qatar opens the region's largest desalination plant", feed="Gulf Wire"),
+        article(56, "Ras Abu Fontas plant runs partly on solar power", feed="Gulf Wire"),
     )
     qatar = replace(gulf.items[1], also_covered_by=reports)
     items = (gulf.items[0], qatar, *gulf.items[2:])

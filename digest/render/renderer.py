@@ -416,9 +416,7 @@ class Renderer:
                 for other in _other_outlets(article, item.also_covered_by)
             ),
             more_on_story=tuple(
-                _story_link(other, words, tracking)
-                for other in item.also_covered_by
-                if _outlet_key(other) == _outlet_key(article)
+                _story_link(other, words, tracking) for other in _own_outlet(article, item)
             ),
         )
 
@@ -497,6 +495,19 @@ def _other_outlets(article: Article, reports: tuple[Article, ...]) -> list[Artic
     for report in reports:
         if _outlet_key(report) not in seen:
             seen.add(_outlet_key(report))
+            shown.append(report)
+    return shown
+
+
+def _own_outlet(article: Article, item: EditionItem) -> list[Article]:
+    """The item's own outlet's other reports of its story, each headline once and none the
+    item's own: an outlet's copy of the same article under another address says nothing new."""
+    seen = {one_line(article.title).casefold()}
+    shown = []
+    for report in item.also_covered_by:
+        title = one_line(report.title).casefold()
+        if _outlet_key(report) == _outlet_key(article) and title not in seen:
+            seen.add(title)
             shown.append(report)
     return shown
 
