@@ -563,6 +563,19 @@ def test_preheader_teases_the_lead_when_the_subject_does_not_show_it(tmp_path: P
     assert " · OPEC+ holds output steady" in result.preheader
 
 
+def test_a_short_lead_title_the_subject_happens_to_hold_stays_in_the_preheader(
+    tmp_path: Path,
+) -> None:
+    settings = make_settings(tmp_path, subject="{{ list_name }}: the East this week")
+    edition = sample_edition()
+    assert edition.lead is not None
+    lead = replace(edition.lead, article=replace(edition.lead.article, title="East"))
+    result = Renderer(settings).render(
+        replace(edition, lead=lead), settings.list("middle-east-daily")
+    )
+    assert result.preheader.startswith("East · OPEC+ holds output steady")
+
+
 def test_a_preheader_of_a_lead_alone_is_the_description(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     edition = replace(sample_edition(), sections=(), recommended=())

@@ -184,7 +184,7 @@ class Renderer:
         article_count = len({article.id for article in edition.articles()})
         subject = self.subject(edition, digest_list, article_count)
         titles = [item.article.title for item in edition.items()]
-        if titles and _shows_title(subject, titles[0]):
+        if titles and "lead_title" in digest_list.subject and _shows_title(subject, titles[0]):
             # An inbox prints the preheader right after the subject: the lead's headline twice
             # in a row says nothing the first did not, so the teaser starts at the next one.
             titles = titles[1:]
