@@ -381,3 +381,68 @@ def test_a_whole_summary_ends_with_a_full_stop_and_a_cut_one_with_an_ellipsis(
     assert shown and not any(text.startswith(title) for text in shown), shown
     assert with_full_stop("كلمة") == "كلمة." and with_full_stop("2026") == "2026."
     assert with_full_stop("(AFP)") == "(AFP)" and with_full_stop("") == ""
+
+
+# For each "Also covered by" line and "More from" label: the side its story's headline is set
+# on, and how far its text sits from that side compared with the headline's.
+_LINES_BY_THEIR_STORY = """
+() => Array.from(document.querySelectorAll('.also-covered, .more-from-title')).map((line) => {
+  const story = line.closest('table.story');
+  const headline = story.querySelector('.headline, .lead-headline');
+  const text = (el) => {
+    const range = document.createRange();
+    range.selectNodeContents(el);
+    return range.getBoundingClientRect();
+  };
+  const rtl = story.getAttribute('dir') === 'rtl';
+  const l = text(line);
+  // A "More from" label sits in its tinted box: its side is the box's, inside its padding.
+  const cell = line.closest('.more-from-cell');
+  let left, right;
+  if (cell) {
+    const box = cell.getBoundingClientRect(), style = getComputedStyle(cell);
+    const px = (name) => parseFloat(style[name]) || 0;
+    left = box.left + px('borderLeftWidth') + px('paddingLeft');
+    right = box.right - px('borderRightWidth') - px('paddingRight');
+  } else {
+    const h = text(headline);
+    left = h.left;
+    right = h.right;
+  }
+  return {what: line.className, rtl: rtl,
+          gap: rtl ? Math.abs(right - l.right) : Math.abs(left - l.left)};
+})
+"""
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("language", ["en", "ar"])
+def test_lines_under_a_story_keep_to_its_side(
+    browser: Browser,  # noqa: F811
+    tmp_path: Path,
+    language: str,
+) -> None:
+    # An Arabic story with other outlets' reports and an author's other piece in an English
+    # list, and English ones in an Arabic list: the line under each starts where its story does.
+    edition = sample_edition()
+    gulf = edition.sections[0]
+    arabic = gulf.items[2]
+    assert arabic.article.language == "ar"
+    other = article(70, "وزراء الخليج يناقشون التأشيرة الموحدة", feed="Levant Post", language="ar")
+    earlier = article(71, "تقرير سابق عن التأشيرات", author="أحمد الخطيب", language="ar")
+    english = article(72, "OPEC+ output steady, ministers say", feed="Levant Post")
+    items = (
+        replace(gulf.items[0], also_covered_by=(english,)),
+        gulf.items[1],
+        replace(arabic, also_covered_by=(other,), more_from=(earlier,)),
+    )
+    edition = replace(edition, sections=(replace(gulf, items=items), *edition.sections[1:]))
+    html = rendered(tmp_path, edition, language=language)
+    page = look(browser, html, 600, "light", f"reading-sides-{language}")
+    try:
+        found = page.evaluate(_LINES_BY_THEIR_STORY)
+        assert {line["rtl"] for line in found} == {True, False}, found  # both kinds measured
+        astray = [line for line in found if line["gap"] > 2]
+        assert astray == [], astray
+    finally:
+        page.close()
