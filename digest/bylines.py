@@ -181,6 +181,36 @@ def written_author(author: str | None) -> str | None:
     return text or None
 
 
+def without_outlet(author: str | None, outlet: str) -> str | None:
+    """``author`` (as ``written_author`` gives it) without the parts that name the outlet
+    itself: printed beside the outlet's name, "The Week UK · The Week" or "Justin Klawans, The
+    Week US · The Week" say it twice. None when nothing else is left; agencies stay."""
+    key = _credit_key(outlet)
+    if not author or not key:
+        return author
+    pieces: list[tuple[str, str]] = []  # (the separator before it, a part)
+    separator, start = "", 0
+    for match in _SEPARATORS.finditer(author):
+        pieces.append((separator, author[start : match.start()]))
+        separator, start = match.group(), match.end()
+    pieces.append((separator, author[start:]))
+    kept = [(before, part) for before, part in pieces if not _names_outlet(part, key)]
+    if len(kept) == len(pieces):
+        return author
+    if not kept:
+        return None
+    text = kept[0][1] + "".join(before + part for before, part in kept[1:])
+    return text.strip(" ,;|/-–—:") or None
+
+
+def _names_outlet(part: str, outlet_key: str) -> bool:
+    """Whether a byline's part is the outlet, alone or with an edition ("The Week UK")."""
+    key = _credit_key(part.strip(" .:-–—"))
+    return bool(key) and (
+        key == outlet_key or key.startswith(outlet_key + " ") or outlet_key.startswith(key + " ")
+    )
+
+
 def _names_in_capitals(run: re.Match[str]) -> str:
     if is_agency(run[0]):
         return run[0]

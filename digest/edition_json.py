@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from digest.bylines import Bylines, written_author
+from digest.bylines import Bylines, without_outlet, written_author
 from digest.ingest.pictures import picture_url
 from digest.reasons import EditionWhy, ItemWhy, RankTerms
 from digest.records import Article, Edition, EditionItem
@@ -116,7 +116,7 @@ def _link(article: Article) -> dict[str, Any]:
         "title": article.title,
         "link": article.link,
         "outlet": article.feed_name,
-        "author": written_author(article.author),
+        "author": without_outlet(written_author(article.author), article.feed_name),
         "published": article.sort_time.isoformat(),
         "cluster": article.cluster_id,
     }

@@ -37,6 +37,8 @@ class Wording:
     short_months: bool  # "25 Nov 2026, 09:14" rather than "25 November 2026, 09:14"
     language: str = "en"  # the primary subtag these words are in (digest.zones names offsets in it)
     also_covered_by: str = "Also covered by"  # followed by other outlets' names
+    # Followed by the headlines of the item's own outlet's other reports of its story.
+    more_on_story: str = "More on this story"
     comma: str = ","
     preferences: str = "Preferences"  # the link to a subscriber's settings for the list
     # The first line of each copy: to a reader by name ({name}), or with no name.
@@ -80,6 +82,7 @@ ARABIC = Wording(
     greeting_to="مرحباً {name}،",
     greeting="مرحباً،",
     also_covered_by="تناولته أيضًا",
+    more_on_story="المزيد عن هذا الخبر",
     top_story="الخبر الرئيسي",
     recommended="مختارات",
     more_from="المزيد من",
@@ -112,6 +115,7 @@ HEBREW = Wording(
     greeting_to="שלום {name},",
     greeting="שלום,",
     also_covered_by="דיווחו גם",
+    more_on_story="עוד על הידיעה",
     top_story="הכתבה המרכזית",
     recommended="מומלצות",
     more_from="עוד מאת",
@@ -143,6 +147,7 @@ PERSIAN = Wording(
     greeting_to="سلام {name}،",
     greeting="سلام،",
     also_covered_by="همچنین در",
+    more_on_story="بیشتر درباره این خبر",
     top_story="خبر اصلی",
     recommended="پیشنهادها",
     more_from="بیشتر از",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from digest.bylines import DEFAULT, Bylines, read_byline, written_author
+from digest.bylines import DEFAULT, Bylines, read_byline, without_outlet, written_author
 from digest.config import FeedSettings
 
 # (author field, the feed's name, the people read). Shapes seen in real feeds.
@@ -206,3 +206,28 @@ def test_an_aggregators_source_outlet_is_no_person() -> None:
     assert DEFAULT.people(story("Africa Check", "[Africa Check] No, photos do not show")) == ()
     assert DEFAULT.people(story("Jane Doe", "[Capital FM] Nairobi traders")) == ("Jane Doe",)
     assert DEFAULT.people(story("Africa Check", "No, photos do not show")) == ("Africa Check",)
+
+
+@pytest.mark.parametrize(
+    ("author", "outlet", "printed"),
+    [
+        ("The Week UK", "The Week", None),  # the outlet itself, with its edition
+        ("Justin Klawans, The Week US", "The Week", "Justin Klawans"),
+        ("Jane Doe | The Times of Oman", "Times of Oman", "Jane Doe"),
+        ("Gulf Wire staff and Jane Doe", "Gulf Wire", "Jane Doe"),
+        ("Jane Doe and John Roe, Gulf Wire", "Gulf Wire", "Jane Doe and John Roe"),
+        ("Jane Doe | Reuters", "Gulf Wire", "Jane Doe | Reuters"),  # an agency stays
+        ("Reuters", "Gulf Wire", "Reuters"),
+        ("Jane Weekes", "The Week", "Jane Weekes"),  # a name is not the outlet's start
+        ("BBC", "BBC News", None),  # the outlet's short name
+        ("أحمد علي، الوطن", "الوطن", "أحمد علي"),
+        (None, "Gulf Wire", None),
+        ("Jane Doe", "", "Jane Doe"),
+    ],
+)
+def test_a_printed_byline_leaves_out_the_outlets_own_name(
+    author: str | None, outlet: str, printed: str | None
+) -> None:
+    assert without_outlet(author, outlet) == printed
+    hostile = "The Week, " * 30
+    assert without_outlet(hostile, "The Week") is None

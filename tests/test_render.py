@@ -541,14 +541,46 @@ def test_subject_template_is_sandboxed(tmp_path: Path) -> None:
         Renderer(settings).render(sample_edition(), settings.list("middle-east-daily"))
 
 
-def test_preheader_teases_the_lead_and_next_headlines(rendered: RenderedEdition) -> None:
-    assert rendered.preheader.startswith("Saudi Arabia and Iran agree to reopen trade offices")
-    assert " · OPEC+ holds output steady" in rendered.preheader
+def test_preheader_teases_the_headlines_after_the_one_the_subject_shows(
+    rendered: RenderedEdition,
+) -> None:
+    # The subject shows the lead's headline; an inbox prints the preheader right after it.
+    assert "Saudi Arabia and Iran agree to reopen trade offices" in rendered.subject
+    assert "Saudi Arabia and Iran" not in rendered.preheader
+    assert rendered.preheader.startswith("OPEC+ holds output steady")
+    assert " · " in rendered.preheader  # more than one headline
     assert len(rendered.preheader) <= 140
     assert rendered.preheader in rendered.html  # in the hidden span at the top of the body
     assert body_of(rendered.html).index(rendered.preheader) < body_of(rendered.html).index(
         LIST_NAME
     )
+
+
+def test_preheader_teases_the_lead_when_the_subject_does_not_show_it(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, subject="{{ list_name }} — week of {{ date }}")
+    result = Renderer(settings).render(sample_edition(), settings.list("middle-east-daily"))
+    assert result.preheader.startswith("Saudi Arabia and Iran agree to reopen trade offices")
+    assert " · OPEC+ holds output steady" in result.preheader
+
+
+def test_a_short_lead_title_the_subject_happens_to_hold_stays_in_the_preheader(
+    tmp_path: Path,
+) -> None:
+    settings = make_settings(tmp_path, subject="{{ list_name }}: the East this week")
+    edition = sample_edition()
+    assert edition.lead is not None
+    lead = replace(edition.lead, article=replace(edition.lead.article, title="East"))
+    result = Renderer(settings).render(
+        replace(edition, lead=lead), settings.list("middle-east-daily")
+    )
+    assert result.preheader.startswith("East · OPEC+ holds output steady")
+
+
+def test_a_preheader_of_a_lead_alone_is_the_description(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    edition = replace(sample_edition(), sections=(), recommended=())
+    result = Renderer(settings).render(edition, settings.list("middle-east-daily"))
+    assert result.preheader == "The day's essential stories from the region, picked by our desk."
 
 
 def test_preheader_and_shorten_limits() -> None:
@@ -716,7 +748,7 @@ def test_an_arabic_list_reads_right_to_left_and_keeps_english_articles_left_to_r
     assert "الأربعاء 25 نوفمبر 2026" in html  # the masthead date in Arabic
     assert "إلغاء الاشتراك" in result.text
     # An English story in the Arabic digest stays left to right, the Arabic one right to left.
-    body = body_of(html)
+    body = body_of(html).split('class="canvas', 1)[1]  # past the preheader's headlines
     english = body.rindex("<table", 0, body.index(">OPEC+ holds output steady"))
     assert 'dir="ltr" lang="en"' in body[english : body.index(">", english)]
     arabic = body.rindex("<table", 0, body.index(">مجلس التعاون الخليجي يبحث"))

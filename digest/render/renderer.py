@@ -20,7 +20,7 @@ from premailer import Premailer
 
 import digest
 from digest import placeholders
-from digest.bylines import Bylines, written_author
+from digest.bylines import Bylines, without_outlet, written_author
 from digest.config import ListSettings, Settings, entry_key
 from digest.errors import RenderError
 from digest.images.records import Pictures, Role
@@ -38,9 +38,11 @@ from digest.render.text import (
     one_line,
     safe_url,
     shorten,
+    shorten_summary,
     text_direction,
     tidy_text,
     underline,
+    with_full_stop,
     wrap_block,
     wrap_text,
 )
@@ -80,11 +82,15 @@ class Bounds:
     summary: int
     thumbnails: bool
     lead_image: bool
+    # A summary up to an eighth over its bound is shown whole (render.text.shorten_summary).
+    overrun: bool = False
 
 
 # Tried in order until the HTML fits the budget: almost every edition fits the first, so the CSS
-# is inlined once; an edition of very long feed text gives up thumbnails, then shortens summaries.
+# is inlined once; an edition of very long feed text gives up the summaries' overrun first, then
+# thumbnails, then shortens summaries.
 FALLBACK_BOUNDS = (
+    Bounds(LEAD_SUMMARY_CHARS, SUMMARY_CHARS, thumbnails=True, lead_image=True, overrun=True),
     Bounds(LEAD_SUMMARY_CHARS, SUMMARY_CHARS, thumbnails=True, lead_image=True),
     Bounds(320, 200, thumbnails=False, lead_image=True),
     Bounds(200, 120, thumbnails=False, lead_image=False),
@@ -176,11 +182,15 @@ class Renderer:
         zone = ZoneInfo(digest_list.timezone)
         words = wording_for(digest_list.language)
         article_count = len({article.id for article in edition.articles()})
+        subject = self.subject(edition, digest_list, article_count)
         titles = [item.article.title for item in edition.items()]
+        if titles and "lead_title" in digest_list.subject and _shows_title(subject, titles[0]):
+            # An inbox prints the preheader right after the subject: the lead's headline twice
+            # in a row says nothing the first did not, so the teaser starts at the next one.
+            titles = titles[1:]
         preheader = neutralize_text(
             build_preheader(titles, fallback=digest_list.description or digest_list.name)
         )
-        subject = self.subject(edition, digest_list, article_count)
 
         context: dict[str, Any] = {
             "list_name": digest_list.name,
@@ -295,6 +305,7 @@ class Renderer:
                     words,
                     bounds.summary,
                     image=bounds.thumbnails,
+                    overrun=bounds.overrun,
                     tracking=tracking,
                     pictures=pictures,
                 )
@@ -307,6 +318,7 @@ class Renderer:
                 words,
                 min(bounds.summary, COMPACT_SUMMARY_CHARS),
                 image=bounds.thumbnails,
+                overrun=bounds.overrun,
                 tracking=tracking,
                 pictures=pictures,
                 brief=False,
@@ -323,6 +335,7 @@ class Renderer:
                 words,
                 lead_summary,
                 image=bounds.lead_image,
+                overrun=bounds.overrun,
                 tracking=tracking,
                 pictures=pictures,
                 role="lead",
@@ -355,15 +368,18 @@ class Renderer:
         more_from: bool = True,
         pictures: Pictures | None = None,
         role: Role = "thumb",
+        overrun: bool = False,
     ) -> Story:
         """``item`` as the templates show it; ``brief``: as a headline, without "More from"."""
         more_from = more_from and not brief
         article = item.article
         title = shorten(article.title, TITLE_CHARS) or words.untitled
         # The plain-text summary: safer than feed HTML, and it reads the same in every mail app.
-        paragraphs = _summary_paragraphs(article, summary_chars) if summary_chars else ()
+        paragraphs = (
+            _summary_paragraphs(article, summary_chars, overrun=overrun) if summary_chars else ()
+        )
         summary = " ".join(paragraphs)
-        if summary == one_line(article.title):
+        if summary.rstrip(".") == one_line(article.title).rstrip("."):
             summary, paragraphs = "", ()  # feeds that repeat the title as the summary
         image_url, image_height = _picture(article, role, pictures) if image else (None, None)
         return Story(
@@ -372,7 +388,12 @@ class Renderer:
             url=with_parameters(_bounded_url(article.link), tracking),
             summary=summary,
             paragraphs=paragraphs,
-            author=shorten(written_author(article.author) or "", NAME_CHARS) or None,
+            # Without the outlet's own name: the byline prints it right after.
+            author=shorten(
+                without_outlet(written_author(article.author), article.feed_name) or "",
+                NAME_CHARS,
+            )
+            or None,
             feed_name=shorten(article.feed_name, NAME_CHARS),
             published=_time(article.sort_time),
             image_url=image_url,
@@ -391,7 +412,11 @@ class Renderer:
             ),
             headline_only=brief,
             also_covered_by=tuple(
-                _story_link(other, words, tracking) for other in item.also_covered_by
+                _story_link(other, words, tracking)
+                for other in _other_outlets(article, item.also_covered_by)
+            ),
+            more_on_story=tuple(
+                _story_link(other, words, tracking) for other in _own_outlet(article, item)
             ),
         )
 
@@ -433,6 +458,13 @@ class Renderer:
         return f"list {digest_list.slug!r}"
 
 
+def _shows_title(subject: str, title: str) -> bool:
+    """Whether ``subject`` shows ``title`` (whole, or the start of it the subject kept)."""
+    shown = one_line(title)
+    start = shown[: min(len(shown), 40)]
+    return bool(start) and start in subject
+
+
 def _summaries_shown(digest_list: ListSettings) -> int | None:
     """How many items after the lead keep their summary: all (None) unless the list is compact."""
     return digest_list.compact_summaries if digest_list.layout == "compact" else None
@@ -449,7 +481,38 @@ def _story_link(article: Article, words: Wording, tracking: dict[str, str]) -> S
     )
 
 
-def _summary_paragraphs(article: Article, limit: int) -> tuple[str, ...]:
+def _outlet_key(article: Article) -> str:
+    return one_line(article.feed_name).casefold()
+
+
+def _other_outlets(article: Article, reports: tuple[Article, ...]) -> list[Article]:
+    """The reports that "Also covered by" names: one per outlet (the first), none of the item's
+    own outlet, whose other reports are named by their headlines instead ("More on this story").
+    "Also covered by: ABC News" under an ABC News story, or "Gulf Wire, Gulf Wire", reads as
+    a slip."""
+    seen = {_outlet_key(article)}
+    shown = []
+    for report in reports:
+        if _outlet_key(report) not in seen:
+            seen.add(_outlet_key(report))
+            shown.append(report)
+    return shown
+
+
+def _own_outlet(article: Article, item: EditionItem) -> list[Article]:
+    """The item's own outlet's other reports of its story, each headline once and none the
+    item's own: an outlet's copy of the same article under another address says nothing new."""
+    seen = {one_line(article.title).casefold()}
+    shown = []
+    for report in item.also_covered_by:
+        title = one_line(report.title).casefold()
+        if _outlet_key(report) == _outlet_key(article) and title not in seen:
+            seen.add(title)
+            shown.append(report)
+    return shown
+
+
+def _summary_paragraphs(article: Article, limit: int, *, overrun: bool) -> tuple[str, ...]:
     """The summary's first paragraphs, at most ``summaries.MAX_PARAGRAPHS`` (the rest joins the
     last) and ``limit`` characters in all, without an opening dateline (one stored before
     ingest knew it too)."""
@@ -465,11 +528,16 @@ def _summary_paragraphs(article: Article, limit: int) -> tuple[str, ...]:
         if shown and room < MIN_PARAGRAPH_CHARS:
             shown[-1] = shorten(shown[-1] + " …", len(shown[-1]) + 1)
             break
-        piece = shorten(paragraph, room)
+        piece = shorten_summary(paragraph, room, overrun=overrun)
         shown.append(piece)
         room -= len(piece)
         if piece != one_line(paragraph):
             break
+    else:
+        # Whole to its end: the summary ends as a sentence does. A paragraph before it may be a
+        # standfirst ("Strikes go on despite truce"), which keeps its form.
+        if shown:
+            shown[-1] = with_full_stop(shown[-1])
     return tuple(piece for piece in shown if piece)
 
 

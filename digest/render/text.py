@@ -34,6 +34,9 @@ _URL_PERCENT_BREAK = "%25"  # a bare "%" in a URL is invalid anyway; %25 is the 
 # padding is a character no text holds (one_line drops control characters before it is added).
 _TIME_WIDTH = longest_datetime()
 _TIME_PAD = "\x00"
+# Where a byline's time goes to the next line, the " · " before it goes: a line ending in a lone
+# "·", or one opening with it, reads as a cut, and the line break separates them already.
+_SEPARATOR_AT_BREAK = re.compile(r" ·\n(?=%%DIGEST-TIME-)|\n· (?=%%DIGEST-TIME-)")
 
 
 def one_line(text: str) -> str:
@@ -52,6 +55,35 @@ def shorten(text: str, limit: int, *, ellipsis: str = "…") -> str:
     # A single very long word is cut where it is rather than dropped whole.
     cut = cut[:space] if space > limit // 2 else cut[: limit - len(ellipsis)]
     return cut.rstrip(" ,;:–—-·") + ellipsis
+
+
+# A summary a little over its bound is shown whole: its last words ("…according to UN special
+# rapporteur Ben Saul.") say more than the room they take, and a cut a few words from the end
+# reads as a slip. The bound grows by this share at most, so the HTML budget still holds.
+SUMMARY_OVERRUN = 8  # a summary may run to limit + limit // SUMMARY_OVERRUN
+# A sentence's end: ".", "?", "!" (Arabic "؟", CJK "。") and a closing quote, then a space.
+_SENTENCE_END = re.compile(r"[.?!؟。][\"'”’»)]?(?= )")
+
+
+def shorten_summary(text: str, limit: int, *, overrun: bool = True) -> str:
+    """A summary paragraph in at most about ``limit`` characters, ended as a reader expects:
+    whole when it runs over by an eighth at most (with ``overrun``), else at the last sentence's
+    end past half the bound, else at a word with "…"."""
+    text = one_line(text)
+    if len(text) <= limit + (limit // SUMMARY_OVERRUN if overrun else 0):
+        return text
+    ends = [match.end() for match in _SENTENCE_END.finditer(text, 0, limit + 1)]
+    if ends and ends[-1] >= limit // 2:
+        return text[: ends[-1]]
+    return shorten(text, limit)
+
+
+def with_full_stop(text: str) -> str:
+    """``text`` ended with a full stop when it ends in a letter or a digit: wire copy often
+    drops the last one ("…over its disputed nuclear program"), which an editor puts back."""
+    if text and unicodedata.category(text[-1])[0] in "LN":
+        return text + "."
+    return text
 
 
 def neutralize_html(text: str) -> str:
@@ -142,7 +174,7 @@ def wrap_block(
         break_long_words=False,
         break_on_hyphens=False,  # keeps placeholders and hyphenated names in one piece
     )
-    return wrapped.replace(_TIME_PAD, "")
+    return _SEPARATOR_AT_BREAK.sub("\n", wrapped).replace(_TIME_PAD, "")
 
 
 def underline(text: str, char: str = "-") -> str:

@@ -36,7 +36,8 @@ class Story:
     language: str | None
     direction: Literal["ltr", "rtl"]
     more_from: tuple[StoryLink, ...] = ()
-    also_covered_by: tuple[StoryLink, ...] = ()  # other outlets' reports of the same story
+    also_covered_by: tuple[StoryLink, ...] = ()  # other outlets' reports of the story, one each
+    more_on_story: tuple[StoryLink, ...] = ()  # its own outlet's other reports of the story
     more_from_name: str | None = None  # the person "More from" is from (digest.bylines)
     paragraphs: tuple[str, ...] = ()  # the summary's paragraphs, shown apart
     headline_only: bool = False  # a compact edition's later items: headline, outlet and time
