@@ -208,13 +208,17 @@ def _month(wording: Wording, month: int) -> str:
     return name[:3] if wording.short_months else name
 
 
-def format_datetime(moment: datetime, zone: ZoneInfo, wording: Wording = ENGLISH) -> str:
+def format_datetime(
+    moment: datetime, zone: ZoneInfo, wording: Wording = ENGLISH, *, this_year: int | None = None
+) -> str:
     """'25 Nov 2026, 09:14 GST' in ``zone``, named as readers know it (digest.zones); month names
-    from ``wording``, whatever the locale."""
+    from ``wording``, whatever the locale. A moment of ``this_year`` leaves the year out
+    ('25 Nov, 09:14 GST'): a mail is read the day it comes, and an item of last year keeps it."""
     local = moment.astimezone(zone)
     month = _month(wording, local.month)
     label = zone_label(moment, zone, wording.language)
-    return f"{local.day} {month} {local.year}{wording.comma} {local:%H:%M} {label}"
+    year = "" if local.year == this_year else f" {local.year}"
+    return f"{local.day} {month}{year}{wording.comma} {local:%H:%M} {label}"
 
 
 def format_date(moment: datetime, zone: ZoneInfo, wording: Wording = ENGLISH) -> str:

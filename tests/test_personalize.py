@@ -259,15 +259,39 @@ def test_feedback_id_names_list_edition_and_sender() -> None:
 
 
 def test_times_are_written_in_the_subscribers_timezone() -> None:
+    # Of the edition's year: the year is left out, as a reader of today's mail expects.
     text, html = bodies(parse(make()))  # no timezone of their own: the list's, Asia/Dubai
-    assert "Gulf Wire · 1 May 2024, 05:14 GST\n" in text
-    assert "<p>Gulf Wire &middot; 1 May 2024, 05:14 GST</p>" in html
+    assert "Gulf Wire · 1 May, 05:14 GST\n" in text
+    assert "<p>Gulf Wire &middot; 1 May, 05:14 GST</p>" in html
     new_york = Subscriber(id=345, email="sam@example.org", name="Sam", timezone="America/New_York")
     text, html = bodies(parse(make(new_york)))
-    assert "Gulf Wire · 30 Apr 2024, 21:14 ET\n" in text
-    assert "<p>Gulf Wire &middot; 30 Apr 2024, 21:14 ET</p>" in html
+    assert "Gulf Wire · 30 Apr, 21:14 ET\n" in text
+    assert "<p>Gulf Wire &middot; 30 Apr, 21:14 ET</p>" in html
     unknown = Subscriber(id=345, email="sam@example.org", timezone="Mars/Olympus_Mons")
-    assert "1 May 2024, 05:14 GST" in bodies(parse(make(unknown)))[0]
+    assert "1 May, 05:14 GST" in bodies(parse(make(unknown)))[0]
+
+
+def test_a_time_of_another_year_than_the_editions_keeps_its_year() -> None:
+    # New Year's Day's edition: last night's article is of last year where the reader is.
+    slot = datetime(2025, 1, 1, 3, 0, tzinfo=UTC)  # 07:00 in Dubai
+    last_night = placeholders.time_marker(datetime(2024, 12, 31, 18, 30, tzinfo=UTC))
+    this_morning = placeholders.time_marker(datetime(2025, 1, 1, 2, 0, tzinfo=UTC))
+    rendered = replace(
+        RENDERED,
+        slot=slot,
+        text=TEXT + f"Late · {last_night}\nEarly · {this_morning}\n",
+        html=HTML.replace(
+            "</body>",
+            f"<p>Late &middot; {last_night}</p><p>Early &middot; {this_morning}</p></body>",
+        ),
+    )
+    text, html = bodies(parse(make(rendered=rendered, now=slot)))
+    assert "Late · 31 Dec 2024, 22:30 GST\n" in text and "Early · 1 Jan, 06:00 GST\n" in text
+    assert "<p>Late &middot; 31 Dec 2024, 22:30 GST</p>" in html
+    # A reader in New York on 31 December: the edition's year there is 2024.
+    new_york = Subscriber(id=345, email="sam@example.org", timezone="America/New_York")
+    text = bodies(parse(make(new_york, rendered=rendered, now=slot)))[0]
+    assert "Late · 31 Dec, 13:30 ET\n" in text and "Early · 31 Dec, 21:00 ET\n" in text
 
 
 def test_times_before_1970_are_filled_like_any_other() -> None:
@@ -524,4 +548,4 @@ def test_article_links_carry_the_lists_tracking_and_our_own_links_do_not() -> No
             assert "utm_" not in line
     assert "utm_" not in str(parsed["List-Unsubscribe"])
     # Times are the subscriber's: Dubai (the list's) for Sam, who has no timezone of his own.
-    assert "1 May 2024, 05:14 GST" in text
+    assert "1 May, 05:14 GST" in text

@@ -224,10 +224,12 @@ class Personalizer:
             except (ZoneInfoNotFoundError, ValueError):
                 zone = self._list_zone
             values = {}
+            this_year = self.rendered.slot.astimezone(zone).year  # the edition's, read there
             for hole in self._time_holes:
                 moment = placeholders.time_of(hole)
                 assert moment is not None  # time_holes holds only time markers
-                values[hole] = encode_value(format_datetime(moment, zone, self._wording))
+                shown = format_datetime(moment, zone, self._wording, this_year=this_year)
+                values[hole] = encode_value(shown)
             self._times[name] = values
         return values
 
@@ -340,10 +342,12 @@ def fill_for_preview(
         placeholders.SUBSCRIBER_EMAIL: "you@example.org",
     }
 
+    this_year = rendered.slot.astimezone(zone).year
+
     def value(match: re.Match[str]) -> str:
         moment = placeholders.time_of(match.group())
         if moment is not None:
-            return format_datetime(moment, zone, wording)
+            return format_datetime(moment, zone, wording, this_year=this_year)
         return values[match.group()]
 
     return replace(
