@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 
@@ -32,6 +32,7 @@ from digest.store.subscribers import SIGN_UP, Change, SignUp
 from digest.suppression import RESUBSCRIBED, append_suppressions
 
 _log = logging.getLogger(__name__)
+_TOKEN_SECOND = timedelta(seconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,10 +99,14 @@ def handle_sign_up(
     return outcome
 
 
-def confirm_sign_up(services: Services, subscriber_id: int, list_slug: str) -> Change | None:
+def confirm_sign_up(
+    services: Services, subscriber_id: int, list_slug: str, issued: datetime
+) -> Change | None:
     """The confirmation page's button: the pending membership confirmed (channel "sign-up");
     pressing it again changes nothing, and an unsubscribed reader stays unsubscribed. None
-    when there is no such membership.
+    when there is no such membership. ``issued`` is when the link was made: a link older than
+    the membership's pending state (the reader left since, and someone signed them up again)
+    confirms nothing; only the mail of that later sign-up does.
 
     A reader who had unsubscribed from the list and came back gets a ``sign-up`` line in the
     suppression file, after their unsubscribe's: the file read again (an operator's edit)
@@ -110,7 +115,8 @@ def confirm_sign_up(services: Services, subscriber_id: int, list_slug: str) -> C
     digest_list = list_for_slug(services.settings, list_slug)
     slug = digest_list.slug if digest_list is not None else list_slug
     store, now = services.store, services.clock.now()
-    change = store.confirm(subscriber_id, slug, now, SIGN_UP)
+    # The link holds whole seconds; the sign-up that sent it was recorded within that second.
+    change = store.confirm(subscriber_id, slug, now, SIGN_UP, asked_at=issued + _TOKEN_SECOND)
     if change is not None and change.changed and store.ever_unsubscribed(subscriber_id, slug):
         email = store.email_of(subscriber_id)
         path = services.settings.service.suppression_path

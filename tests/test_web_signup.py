@@ -305,6 +305,40 @@ def test_an_unsubscribed_reader_cannot_be_confirmed_by_an_old_link(
     assert status_of(room, "nour@example.org") == UNSUBSCRIBED
 
 
+def test_a_link_from_before_an_unsubscribe_does_not_bring_the_reader_back(
+    room: Newsroom, client: TestClient, queue: ThreadQueue
+) -> None:
+    # Nour confirms, then leaves. A stranger's form signs her up again (pending: a mail goes to
+    # her). The first mail's link, still within web.confirm_days, was for a sign-up she undid:
+    # pressed by whoever has that old mail, it must not re-subscribe her.
+    sign_up(client, "nour@example.org")
+    queue.join()
+    old_path = confirm_path(confirmations(room)[0])
+    old_page = client.get(old_path).text
+    client.post(old_path, data={"form_token": form_token(old_page, old_path)})
+    assert status_of(room, "nour@example.org") == CONFIRMED
+    now = room.clock.now()
+    room.clock.set(now + timedelta(hours=1))
+    nour = room.services.store.subscriber_by_email("nour@example.org")
+    assert nour is not None
+    unsubscribe = f"/unsubscribe/{room.services.signer.unsubscribe_token(nour.id, 'daily')}"
+    assert client.post(unsubscribe, content=b"List-Unsubscribe=One-Click").status_code == 200
+    room.clock.set(now + timedelta(hours=2))
+    assert sign_up(client, "nour@example.org").status_code == 200
+    queue.join()
+    assert status_of(room, "nour@example.org") == PENDING
+    page = client.get(old_path)
+    answer = client.post(old_path, data={"form_token": form_token(page.text, old_path)})
+    assert answer.status_code == 409 and "cannot be confirmed" in answer.text
+    assert status_of(room, "nour@example.org") == PENDING
+    # Her own press of the new mail's button is what brings her back.
+    new_path = confirm_path(confirmations(room)[-1])
+    assert new_path != old_path
+    page = client.get(new_path)
+    answer = client.post(new_path, data={"form_token": form_token(page.text, new_path)})
+    assert answer.status_code == 200 and status_of(room, "nour@example.org") == CONFIRMED
+
+
 def test_only_confirmed_readers_get_the_next_edition(
     room: Newsroom, client: TestClient, queue: ThreadQueue
 ) -> None:

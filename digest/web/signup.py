@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import anyio.to_thread
@@ -217,12 +218,12 @@ async def confirm_post(request: Request) -> Response:
     read = _read_token(web, request.path_params["token"])
     if isinstance(read, Response):
         return read
-    subscriber_id, digest_list = read
+    subscriber_id, digest_list, issued = read
     form = await posted_form(request)
     if not web.forms.valid(form.get(FIELD), request.url.path):
         return _button_page(web, request, digest_list, expired=True)
     change = await web.store_threads.run(
-        confirm_sign_up, web.services, subscriber_id, digest_list.slug
+        confirm_sign_up, web.services, subscriber_id, digest_list.slug, issued
     )
     words = words_for(digest_list.language)
     if change is None or change.after != CONFIRMED:
@@ -240,13 +241,14 @@ async def confirm_post(request: Request) -> Response:
     return web.pages.render("web/confirmed.html.j2", context)
 
 
-def _read_token(web: WebContext, token: str) -> tuple[int, ListSettings] | Response:
-    """The subscriber and list of a confirmation token, or the page that says what is wrong."""
+def _read_token(web: WebContext, token: str) -> tuple[int, ListSettings, datetime] | Response:
+    """The subscriber and list of a confirmation token, and when it was issued; or the page
+    that says what is wrong."""
     services = web.services
     try:
         if len(token) > 300:  # ours are under 100 characters
             raise InvalidToken("too long")
-        subscriber_id, slug = services.signer.read_confirm_token(
+        subscriber_id, slug, issued = services.signer.read_confirm_token_issued(
             token, services.clock.now(), confirm_max_age(services)
         )
     except ExpiredToken:
@@ -270,7 +272,7 @@ def _read_token(web: WebContext, token: str) -> tuple[int, ListSettings] | Respo
             "The list this link was for is not sent any more. The front page shows the "
             "newsletters there are.",
         )
-    return subscriber_id, digest_list
+    return subscriber_id, digest_list, issued
 
 
 def _button_page(
