@@ -237,6 +237,17 @@ def test_an_address_we_cannot_send_to_is_refused_with_the_form_again(
     assert confirmations(room) == []
 
 
+def test_the_confirmation_goes_to_the_domain_typed_and_not_its_idna_2003_twin(
+    room: Newsroom, client: TestClient, queue: ThreadQueue
+) -> None:
+    # "straße" is not "strasse": a mail for the one must never reach the other's owner.
+    assert sign_up(client, "leser@straße.example").status_code == 200
+    queue.join()
+    [mail] = confirmations(room)
+    assert mail["To"].addresses[0].addr_spec == "leser@xn--strae-oqa.example"
+    assert status_of(room, "leser@strasse.example") is None
+
+
 def test_the_confirmation_link_shows_a_button_and_only_its_post_confirms(
     room: Newsroom, client: TestClient, queue: ThreadQueue
 ) -> None:
