@@ -396,6 +396,32 @@ def test_over_the_limits_a_429_page_with_retry_after(room: Newsroom, queue: Thre
     assert status_of(room, "another@example.org", "arabic") is None
 
 
+def test_one_mailbox_is_one_count_however_its_address_is_written_and_for_every_list(
+    room: Newsroom, queue: ThreadQueue
+) -> None:
+    # Gmail ignores dots and every big provider a "+tag": a stranger who writes the victim's
+    # address many ways, on several lists, still makes their mailbox receive per_address mails.
+    client = app_client(room, queue, per_address="2/hour")
+    assert sign_up(client, "victim@gmail.com").status_code == 200
+    assert sign_up(client, "vic.tim+news@gmail.com", list_slug="arabic").status_code == 200
+    for variant in ("V.i.c.t.i.m+2@googlemail.com", "victim+3@gmail.com", "v.ictim@gmail.com"):
+        assert sign_up(client, variant).status_code == 429, variant
+    assert sign_up(client, "ann+a@example.org").status_code == 200
+    assert sign_up(client, "ann+b@example.org").status_code == 200
+    assert sign_up(client, "Ann@Example.org", list_slug="arabic").status_code == 429
+    # Dots count only where the provider ignores them: a.nn is someone else at example.org.
+    assert sign_up(client, "a.nn@example.org").status_code == 200
+    queue.join()
+    mailed = sorted(str(message["To"]) for message in confirmations(room))
+    assert mailed == [
+        "a.nn@example.org",
+        "ann+a@example.org",
+        "ann+b@example.org",
+        "vic.tim+news@gmail.com",  # the mail goes to the address as it was written
+        "victim@gmail.com",
+    ]
+
+
 def test_x_forwarded_for_counts_only_from_a_trusted_proxy(
     room: Newsroom, queue: ThreadQueue
 ) -> None:

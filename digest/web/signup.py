@@ -30,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from digest.addresses import mailbox_of
 from digest.config import ListSettings
 from digest.lists import list_for_slug
 from digest.mail.headers import cut
@@ -152,7 +153,9 @@ async def _sign_up(request: Request, *, embed: bool) -> Response:
     except ValueError:
         values = {"problem": words.invalid_email, "email": typed[:EMAIL_CHARS], "name": name or ""}
         return _form_page(request, embed=embed, status=400, values=values)
-    wait = await anyio.to_thread.run_sync(web.limits.address, web.services.address_key(email))
+    # Counted per mailbox, not per spelling: "ann+1@", "a.nn@gmail.com" all reach Ann.
+    mailbox = web.services.address_key(mailbox_of(email))
+    wait = await anyio.to_thread.run_sync(web.limits.address, mailbox)
     if wait is not None:
         return _too_many(web, words, wait, embed)
     wanted = SignUpRequest(digest_list.slug, email, name)
