@@ -445,6 +445,20 @@ def test_x_forwarded_for_counts_only_from_a_trusted_proxy(
     assert answer.status_code == 429
 
 
+def test_an_ipv6_client_cannot_step_round_its_limit_by_changing_address(
+    room: Newsroom, queue: ThreadQueue
+) -> None:
+    limits = SignUpLimits("2/hour", "100/hour", MemoryStorage())
+    app = create_app(room.services, signups=queue, limits=limits)
+    answers = []
+    for number in range(4):  # four addresses of one /64, as a privacy-extension host has
+        client = TestClient(app, client=(f"2001:db8:7:7::{number + 1:x}", 40000 + number))
+        answers.append(sign_up(client, f"v6-{number}@example.org").status_code)
+    assert answers == [200, 200, 429, 429]
+    other = TestClient(app, client=("2001:db8:7:8::1", 40100))  # the next /64: someone else
+    assert sign_up(other, "v6-next@example.org").status_code == 200
+
+
 def test_the_embeddable_form_may_be_framed_and_still_needs_its_token(
     room: Newsroom, client: TestClient, queue: ThreadQueue
 ) -> None:

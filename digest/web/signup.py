@@ -38,7 +38,7 @@ from digest.mail.subscribers import check_address, clean_name
 from digest.mail.tokens import ExpiredToken, InvalidToken
 from digest.signup import SignUpRequest, confirm_max_age, confirm_sign_up
 from digest.store.subscribers import CONFIRMED
-from digest.web.clients import client_address
+from digest.web.clients import client_address, counted_as
 from digest.web.context import WebContext, web_context
 from digest.web.forms import FIELD, posted_form
 from digest.web.security import embed_csp
@@ -195,7 +195,8 @@ def _too_many(web: WebContext, words: PageWords, wait: int, embed: bool) -> Resp
 
 def _client(web: WebContext, request: Request) -> str:
     peer = request.client.host if request.client else None
-    return client_address(peer, request.headers.getlist("x-forwarded-for"), web.trusted_proxies)
+    forwarded = request.headers.getlist("x-forwarded-for")
+    return counted_as(client_address(peer, forwarded, web.trusted_proxies))
 
 
 def _text(form: FormData, field: str) -> str:
