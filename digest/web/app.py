@@ -6,7 +6,9 @@
                                                 │  /confirm/{token}                 (signup)
                                                 ├─ /unsubscribe/{token}            (unsubscribe)
                                                 ├─ /preferences/{token}            (preferences)
-                                                └─ /editions/{list}[/{slot}|/feed.atom] (archive)
+                                                ├─ /editions/{list}[/{slot}|/feed.atom] (archive)
+                                                ├─ /images/{id}.jpg|png             (images)
+                                                └─ /webhooks/ses, /webhooks/mailgun (webhooks)
 
 Routes are thin: they read the request, call the store or ``digest.unsubscribes`` (in a thread:
 the store is synchronous) and render a template. Errors become pages in the site's look: 404 and
@@ -26,8 +28,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from digest.errors import StoreUnavailableError
+from digest.inbound.providers import Webhooks, webhooks_for
 from digest.services import Services, signing_secret
-from digest.web import archive, home, images, preferences, signup, unsubscribe
+from digest.web import archive, home, images, preferences, signup, unsubscribe, webhooks
 from digest.web.cache import PageCache
 from digest.web.clients import trusted_networks
 from digest.web.context import WebContext, web_context
@@ -46,10 +49,12 @@ def create_app(
     body_limit: int = BODY_LIMIT,
     signups: SignUpQueue | None = None,
     limits: SignUpLimits | None = None,
+    providers: Webhooks | None = None,
 ) -> Starlette:
     """The readers' web app on ``services`` (its store, signer, clock and settings). Sign-ups
     go to ``signups`` (by default a thread with the configured transport, or the workers in
-    the distributed mode) under ``limits`` (by default those of ``[web]``)."""
+    the distributed mode) under ``limits`` (by default those of ``[web]``); the providers'
+    webhooks are ``providers`` (by default those the config enables)."""
     settings = services.settings
     app = Starlette(
         routes=[
@@ -59,10 +64,15 @@ def create_app(
             *preferences.routes,
             *archive.routes,
             *images.routes,
+            *webhooks.routes,
         ],
         middleware=[
             Middleware(SecurityHeaders, https=settings.service.base_url.startswith("https:")),
-            Middleware(RequestLimits, limit=body_limit),
+            Middleware(
+                RequestLimits,
+                limit=body_limit,
+                wider={webhooks.PREFIX: webhooks.WEBHOOK_BODY_LIMIT},
+            ),
         ],
         exception_handlers={
             HTTPException: _http_error,
@@ -83,6 +93,7 @@ def create_app(
         signups=signups or sign_up_queue(services),
         limits=limits or sign_up_limits(settings),
         trusted_proxies=trusted_networks(settings.web.trusted_proxies),
+        webhooks=providers if providers is not None else webhooks_for(services),
     )
     return app
 
