@@ -84,6 +84,15 @@ def test_an_international_domain_is_the_one_typed_never_another() -> None:
             check_address(hidden)
 
 
+def test_a_timezone_that_is_a_folder_of_the_database_costs_its_line_only(tmp_path: Path) -> None:
+    # ZoneInfo("Asia") raises IsADirectoryError: the whole file failed to import.
+    text = "email,timezone\na@example.org,Asia\nb@example.org,Asia/Dubai\nc@example.org,right/UTC\n"
+    read = read_subscriber_file(write(tmp_path, text))
+    assert read.rows == [SubscriberRow("b@example.org", None, "Asia/Dubai")]
+    assert [line for line, _ in read.refused] == ["line 2", "line 4"]
+    assert all("unknown timezone" in why for _, why in read.refused)
+
+
 def test_names_lose_control_characters(tmp_path: Path) -> None:
     path = write(tmp_path, 'email,name\neve@example.org,"Eve\r\nBcc: x@example.net\x00\u2028 "\n')
     assert read_subscriber_csv(path) == [

@@ -14,12 +14,12 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import idna
 from email_validator import EmailNotValidError, validate_email
 
 from digest.errors import ConfigError
+from digest.zone_names import zone_named
 
 COLUMNS = ("email", "name", "timezone")
 EXPORT_COLUMNS = ("list", "status", "channel", "changed_at", "suppressed")
@@ -295,9 +295,7 @@ def _read_row(values: dict[str, str], line: int) -> tuple[SubscriberRow | None, 
     if timezone is not None:
         if len(timezone) > MAX_TIMEZONE:
             return None, f"timezone of {len(timezone)} characters: at most {MAX_TIMEZONE}"
-        try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
+        if zone_named(timezone) is None:
             return None, f"unknown timezone {timezone!r}: use an IANA name such as 'Asia/Dubai'"
     name = clean_name(from_spreadsheet_safe(values.get("name", "")))
     if name is not None and len(name) > MAX_NAME:
