@@ -142,7 +142,7 @@ def test_a_sign_up_is_pending_and_gets_one_confirmation_mail(
     assert history(room, "New.Reader@example.org") == [(None, PENDING, "sign-up")]
     assert not room.is_member("daily", "Nour")  # pending: no edition yet
     [mail] = confirmations(room)
-    assert mail["To"] == "Nour <New.Reader@example.org>"
+    assert mail["To"] == "New.Reader@example.org"  # no name: anyone may have typed it
     assert str(mail["Subject"]) == "Confirm your subscription to Daily Brief"
     assert mail["From"] == "The Desk <desk@example.org>"
     html = mail.get_body(("html",)).get_content()  # type: ignore[union-attr]
@@ -182,7 +182,7 @@ def test_one_answer_whatever_the_address_and_mail_only_where_due(
         assert email not in first.text
     mailed = sorted(str(m["To"]) for m in confirmations(room)[mails_before:])
     # A pending reader is sent the link again; an unsubscribed one opts in anew.
-    assert mailed == ["Sam <sam@example.org>", "fresh@example.org", "waiting@example.org"]
+    assert mailed == ["fresh@example.org", "sam@example.org", "waiting@example.org"]
     assert status_of(room, "sam@example.org") == PENDING
     assert status_of(room, "rana@example.org") == CONFIRMED
     assert status_of(room, "gone@example.org") is None
@@ -509,6 +509,21 @@ def test_a_name_cannot_add_a_header_to_the_confirmation_mail(room: Newsroom) -> 
         assert str(message["Subject"]) == "أكّد اشتراكك في النشرة اليومية"
         html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
         assert 'dir="rtl"' in html and "تأكيد اشتراكي" in html
+
+
+def test_words_typed_as_a_name_are_not_carried_to_the_inbox_by_the_confirmation(
+    room: Newsroom, client: TestClient, queue: ThreadQueue
+) -> None:
+    # Anyone may type anyone's address: the name field would put the stranger's words in the
+    # To of a mail our domain signs, into the victim's inbox.
+    lure = "Your account is locked, call 555-0100 or visit evil.example"
+    assert sign_up(client, "victim@example.org", name=lure).status_code == 200
+    queue.join()
+    [mail] = confirmations(room)
+    assert mail["To"] == "victim@example.org"
+    raw = room.services.transport.sent[-1].data  # type: ignore[attr-defined]
+    assert b"evil.example" not in raw and b"555-0100" not in raw
+    assert "evil.example" not in mail.get_body(("html",)).get_content()  # type: ignore[union-attr]
 
 
 def test_a_broker_that_does_not_take_the_sign_up_is_a_503(room: Newsroom) -> None:
