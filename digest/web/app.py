@@ -25,7 +25,8 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Match
 
 from digest.errors import StoreUnavailableError
 from digest.inbound.providers import Webhooks, webhooks_for
@@ -85,6 +86,10 @@ def create_app(
             Exception: _server_error,
         },
     )
+    # Starlette's own redirect of "/editions/daily/" writes an absolute URL from the request's
+    # Host and scheme: behind an https proxy it sent readers to plain http, and any Host header
+    # went into the Location. The 404 handler redirects to a path of base_url's instead.
+    app.router.redirect_slashes = False
     app.state.web = WebContext(
         services=services,
         pages=Pages(settings),
@@ -102,6 +107,10 @@ async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     pages = web_context(request).pages
     if error.status_code == 404:
+        twin = _without_trailing_slash(request)
+        if twin is not None:
+            query = f"?{request.url.query}" if request.url.query else ""
+            return RedirectResponse(f"{pages.root}{twin}{query}", status_code=307)
         return pages.error(
             404,
             "No such page",
@@ -116,6 +125,20 @@ async def _http_error(request: Request, error: Exception) -> Response:
             headers=dict(error.headers or {}),
         )
     return pages.error(error.status_code, "The request could not be read", error.detail)
+
+
+def _without_trailing_slash(request: Request) -> str | None:
+    """The path without its trailing slashes when a route answers it ("/editions/daily/"
+    is "/editions/daily"), else None."""
+    path = request.url.path
+    twin = path.rstrip("/")
+    if not twin or twin == path:
+        return None
+    scope = {**request.scope, "path": twin}
+    for route in request.app.router.routes:
+        if route.matches(scope)[0] is not Match.NONE:
+            return twin
+    return None
 
 
 async def _server_error(request: Request, error: Exception) -> Response:
