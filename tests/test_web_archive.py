@@ -198,6 +198,10 @@ def test_made_up_query_strings_share_the_pages_cache_entry(
     assert len(web.archive_cache) == 1
     client.get("/editions/daily?page=1&x=1")
     assert len(web.archive_cache) == 2
+    # One page number written with leading zeros is still one entry.
+    for spelling in ("01", "001", "0001", "00001", "000001"):
+        assert client.get(f"/editions/daily?page={spelling}").status_code == 200
+    assert len(web.archive_cache) == 2
 
 
 def test_a_title_ending_cdata_or_holding_control_characters_keeps_every_page_well_formed(
