@@ -674,3 +674,19 @@ def test_a_renamed_list_keeps_its_sign_up_addresses(
     assert answer.status_code == 200 and "Check your inbox" in answer.text
     queue.join()
     assert status_of(room, "m@example.org", "daily") == PENDING
+
+
+def test_a_confirmation_link_made_before_a_rename_confirms_on_the_list_now(
+    room: Newsroom, client: TestClient, queue: ThreadQueue
+) -> None:
+    sign_up(client, "renamed@example.org")
+    queue.join()
+    reader = room.services.store.subscriber_by_email("renamed@example.org")
+    assert reader is not None
+    # The mail went out while the list was "morning" (its previous_slugs).
+    old = room.services.signer.confirm_token(reader.id, "morning", room.clock.now())
+    path = f"/confirm/{old}"
+    page = client.get(path)
+    assert page.status_code == 200 and "Daily Brief" in page.text
+    answer = client.post(path, data={"form_token": form_token(page.text, path)})
+    assert answer.status_code == 200 and status_of(room, "renamed@example.org") == CONFIRMED
