@@ -3,7 +3,7 @@
     the form (digest.web.signup) ─► a SignUpRequest on the queue; the reader is answered at once
     handle_sign_up(request), off the request path (digest.web.signups: a thread, or a Celery
         task on the workers in the distributed mode):
-        address suppressed or forgotten ─► nothing
+        address, or its mailbox's plain spelling, suppressed or forgotten ─► nothing
         membership confirmed or pending ─► stays; a pending one is sent the mail again
         new, or unsubscribed ─► pending (channel "sign-up"), and the confirmation mail:
             a link to base_url/confirm/TOKEN, signed, expiring after web.confirm_days
@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 
+from digest.addresses import mailbox_of
 from digest.errors import DeliveryError, HeaderCheckError
 from digest.lists import list_for_slug
 from digest.mail.confirmation import confirmation_message
@@ -65,12 +66,16 @@ def handle_sign_up(
     now = services.clock.now()
     store = services.store
     key = services.address_key(request.email)
+    # A mailbox that bounced or complained under its plain spelling is not mailed again under
+    # another ("ann+news@", "a.nn@gmail.com"), which anyone's form can write.
+    mailbox = services.address_key(mailbox_of(request.email))
+    wanted = (request.email, request.name, digest_list.slug, key, now)
     try:
-        outcome = store.sign_up(request.email, request.name, digest_list.slug, key, now)
+        outcome = store.sign_up(*wanted, mailbox_key=mailbox)
     except IntegrityError:
         # Two workers made the same new subscriber or membership at once: the other's stands,
         # and this one now finds it.
-        outcome = store.sign_up(request.email, request.name, digest_list.slug, key, now)
+        outcome = store.sign_up(*wanted, mailbox_key=mailbox)
     if not outcome.wants_confirmation or outcome.subscriber_id is None:
         return outcome
     subscriber = store.subscriber(outcome.subscriber_id)

@@ -148,3 +148,18 @@ def test_a_link_older_than_the_pending_sign_up_confirms_nothing(room: Newsroom) 
     # The link of the mail that sign-up sent does confirm.
     new = confirm_sign_up(services, left.id, "daily", second_mail)
     assert new is not None and new.after == CONFIRMED
+
+
+def test_a_mailbox_that_complained_is_not_mailed_under_another_spelling(room: Newsroom) -> None:
+    services, transport = room.services, MemoryTransport()
+    store, now = services.store, room.clock.now()
+    for email, reason in (("victim@gmail.com", "complaint"), ("ann@example.org", "hard-bounce")):
+        store.suppress(email, services.address_key(email), reason, "operator", now)
+    for spelling in ("victim+news@gmail.com", "Vic.Tim@gmail.com", "ann+x@example.org"):
+        outcome = handle_sign_up(services, transport, SignUpRequest("daily", spelling))
+        assert outcome is not None and outcome.subscriber_id is None, spelling
+        assert store.subscriber_by_email(spelling) is None
+    assert transport.sent == []
+    # Another person's address that merely looks alike is not theirs: a.nn is not ann.
+    handle_sign_up(services, transport, SignUpRequest("daily", "a.nn@example.org"))
+    assert [message.recipient for message in transport.sent] == ["a.nn@example.org"]

@@ -379,18 +379,27 @@ class SubscriberStore(StoreBase):
         return found
 
     def sign_up(
-        self, email: str, name: str | None, list_slug: str, key: str, now: datetime
+        self,
+        email: str,
+        name: str | None,
+        list_slug: str,
+        key: str,
+        now: datetime,
+        *,
+        mailbox_key: str | None = None,
     ) -> SignUp:
         """A reader asks to join a list with the form: in one transaction, the subscriber made
         if new (with ``name``; an existing one's name is never changed by a stranger's form),
         the membership made pending or, when unsubscribed, pending again (the reader opts in
         anew), the change recorded with channel "sign-up". A pending or confirmed membership
         stays as it is. An address suppressed for every list (``key``, see digest.addresses)
-        or forgotten changes nothing."""
+        or forgotten changes nothing; so does one whose mailbox is (``mailbox_key``, the key
+        of its plain spelling: "ann+news@" when "ann@" complained)."""
+        keys = [key] if mailbox_key is None else [key, mailbox_key]
         with self.transaction() as session:
             connection = session.connection()
             suppressed = connection.execute(
-                select(SuppressionRow.id).where(SuppressionRow.address_key == key).limit(1)
+                select(SuppressionRow.id).where(SuppressionRow.address_key.in_(keys)).limit(1)
             ).first()
             if suppressed is not None:
                 return SignUp(None, None, None)
