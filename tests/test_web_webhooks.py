@@ -5,6 +5,7 @@ bodies that are no JSON, with their status and nothing changed; `digest serve` a
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,11 +22,14 @@ from digest.inbound.sns import SesWebhook
 from digest.services import build_services
 from digest.store import open_store
 from digest.web import create_app
+from digest.web.context import STORE_THREADS
 from digest.web.ratelimits import SignUpLimits
+from digest.web.server import serving
 from digest.web.signups import ThreadQueue
 from tests.servers import SmtpSink, free_port, smtp_server
 from tests.test_end_to_end import digest
 from tests.test_inbound_webhooks import (
+    CERT_URL,
     SIGNING_KEY,
     TOPIC,
     Fetcher,
@@ -205,3 +209,53 @@ def test_digest_serve_takes_a_mailgun_complaint_and_refuses_its_replay(
         assert [e for e in store.inbound_events() if "ev-serve-1" in str(e)]
     finally:
         store.engine.dispose()
+
+
+def test_ses_calls_waiting_on_a_certificate_hold_no_store_thread(room: Newsroom) -> None:
+    # A stranger who knows our topic can post calls that make us fetch a certificate; while
+    # Amazon is slow to answer, readers' one-click unsubscribes must still be taken.
+    release, waiting = threading.Event(), threading.Semaphore(0)
+
+    def slow_certificate(url: str) -> bytes:
+        waiting.release()
+        release.wait(60)
+        raise OSError("no certificate")
+
+    providers = Webhooks(ses=SesWebhook(slow_certificate, [TOPIC]))
+    services = room.services
+    app = create_app(
+        services,
+        signups=ThreadQueue(services, lambda: services.transport),
+        limits=SignUpLimits("100/hour", "100/hour", MemoryStorage()),
+        providers=providers,
+    )
+    held = STORE_THREADS  # as many calls as the store has threads
+    with serving(app, "127.0.0.1", 0) as address, httpx.Client(timeout=60) as http:
+        calls = []
+        for number in range(held):
+            message = sns(
+                message=bounce(), SigningCertURL=CERT_URL.replace(".pem", f"{number}.pem")
+            )
+            body = json.dumps(message).encode()
+            calls.append(
+                threading.Thread(
+                    target=http.post, args=(f"{address}/webhooks/ses",), kwargs={"content": body}
+                )
+            )
+        for call in calls:
+            call.start()
+        for _ in range(held):
+            assert waiting.acquire(timeout=30)  # every call is now waiting on its certificate
+        try:
+            token = room.unsubscribe_token("daily", "Sam")
+            answer = httpx.post(
+                f"{address}/unsubscribe/{token}",
+                content=b"List-Unsubscribe=One-Click",
+                timeout=10,  # the calls wait for a minute: anything queued behind them fails
+            )
+            assert answer.status_code == 200
+            assert not room.is_member("daily", "Sam")
+        finally:
+            release.set()
+            for call in calls:
+                call.join(60)
