@@ -27,3 +27,20 @@ def key_function(secret: str) -> Callable[[str], str]:
         return address_key(secret_bytes, address)
 
     return key
+
+
+# Providers whose mailboxes ignore the dots of the local part (and the two names of Gmail).
+_DOTLESS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+
+
+def mailbox_of(address: str) -> str:
+    """The mailbox ``address`` reaches, as far as a sender can tell: lowercased, without a
+    "+tag" (subaddressing, which nearly every provider delivers to the same mailbox), and for
+    Gmail without dots. Many spellings of one reader's address are one mailbox here, so that a
+    limit counted per address cannot be stepped round by writing it another way
+    ("ann+1@", "a.nn@", "Ann@"). Only for counting: mail goes to the address as written."""
+    local, _, domain = address.strip().lower().rpartition("@")
+    local = local.partition("+")[0] or local
+    if domain in _DOTLESS:
+        local, domain = local.replace(".", "") or local, _DOTLESS[domain]
+    return f"{local}@{domain}"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digest.config import ListSettings
 from digest.errors import DigestError
@@ -21,6 +20,7 @@ from digest.services import Services
 from digest.store.subscribers import CONFIRMED
 from digest.topic_choices import effective_choice
 from digest.unsubscribes import unsubscribe
+from digest.zone_names import zone_named
 
 CHANNEL = "preferences"
 NAME_CHARS = 100
@@ -97,15 +97,8 @@ def save_preferences(
     if not kept:
         raise PreferencesRefused("choose at least one topic", "topics")
     zone = timezone.strip()
-    if zone:
-        try:
-            if len(zone) > ZONE_CHARS:
-                raise ValueError(zone)
-            ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise PreferencesRefused(
-                f"unknown timezone {zone[:ZONE_CHARS]!r}", "timezone"
-            ) from None
+    if zone and (len(zone) > ZONE_CHARS or zone_named(zone) is None):
+        raise PreferencesRefused(f"unknown timezone {zone[:ZONE_CHARS]!r}", "timezone")
     cleaned = clean_name(name)
     cleaned = cut(cleaned, NAME_CHARS) if cleaned else None
     store = services.store

@@ -3,7 +3,7 @@
     the form (digest.web.signup) ─► a SignUpRequest on the queue; the reader is answered at once
     handle_sign_up(request), off the request path (digest.web.signups: a thread, or a Celery
         task on the workers in the distributed mode):
-        address suppressed or forgotten ─► nothing
+        address, or its mailbox's plain spelling, suppressed or forgotten ─► nothing
         membership confirmed or pending ─► stays; a pending one is sent the mail again
         new, or unsubscribed ─► pending (channel "sign-up"), and the confirmation mail:
             a link to base_url/confirm/TOKEN, signed, expiring after web.confirm_days
@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 
+from digest.addresses import mailbox_of
 from digest.errors import DeliveryError, HeaderCheckError
 from digest.lists import list_for_slug
 from digest.mail.confirmation import confirmation_message
@@ -32,6 +33,7 @@ from digest.store.subscribers import SIGN_UP, Change, SignUp
 from digest.suppression import RESUBSCRIBED, append_suppressions
 
 _log = logging.getLogger(__name__)
+_TOKEN_SECOND = timedelta(seconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +66,16 @@ def handle_sign_up(
     now = services.clock.now()
     store = services.store
     key = services.address_key(request.email)
+    # A mailbox that bounced or complained under its plain spelling is not mailed again under
+    # another ("ann+news@", "a.nn@gmail.com"), which anyone's form can write.
+    mailbox = services.address_key(mailbox_of(request.email))
+    wanted = (request.email, request.name, digest_list.slug, key, now)
     try:
-        outcome = store.sign_up(request.email, request.name, digest_list.slug, key, now)
+        outcome = store.sign_up(*wanted, mailbox_key=mailbox)
     except IntegrityError:
         # Two workers made the same new subscriber or membership at once: the other's stands,
         # and this one now finds it.
-        outcome = store.sign_up(request.email, request.name, digest_list.slug, key, now)
+        outcome = store.sign_up(*wanted, mailbox_key=mailbox)
     if not outcome.wants_confirmation or outcome.subscriber_id is None:
         return outcome
     subscriber = store.subscriber(outcome.subscriber_id)
@@ -98,10 +104,14 @@ def handle_sign_up(
     return outcome
 
 
-def confirm_sign_up(services: Services, subscriber_id: int, list_slug: str) -> Change | None:
+def confirm_sign_up(
+    services: Services, subscriber_id: int, list_slug: str, issued: datetime
+) -> Change | None:
     """The confirmation page's button: the pending membership confirmed (channel "sign-up");
     pressing it again changes nothing, and an unsubscribed reader stays unsubscribed. None
-    when there is no such membership.
+    when there is no such membership. ``issued`` is when the link was made: a link older than
+    the membership's pending state (the reader left since, and someone signed them up again)
+    confirms nothing; only the mail of that later sign-up does.
 
     A reader who had unsubscribed from the list and came back gets a ``sign-up`` line in the
     suppression file, after their unsubscribe's: the file read again (an operator's edit)
@@ -110,7 +120,8 @@ def confirm_sign_up(services: Services, subscriber_id: int, list_slug: str) -> C
     digest_list = list_for_slug(services.settings, list_slug)
     slug = digest_list.slug if digest_list is not None else list_slug
     store, now = services.store, services.clock.now()
-    change = store.confirm(subscriber_id, slug, now, SIGN_UP)
+    # The link holds whole seconds; the sign-up that sent it was recorded within that second.
+    change = store.confirm(subscriber_id, slug, now, SIGN_UP, asked_at=issued + _TOKEN_SECOND)
     if change is not None and change.changed and store.ever_unsubscribed(subscriber_id, slug):
         email = store.email_of(subscriber_id)
         path = services.settings.service.suppression_path

@@ -7,7 +7,7 @@ import struct
 import zlib
 
 import pytest
-from PIL import Image, ImageCms, ImageDraw
+from PIL import GifImagePlugin, Image, ImageCms, ImageDraw
 
 from digest.images.checking import (
     AVIF_READABLE,
@@ -182,3 +182,47 @@ def test_a_fine_texture_is_no_single_colour() -> None:
     texture = Image.effect_noise((1200, 900), 10).convert("RGB")
     prepared = prepare_picture(encoded(texture, "PNG"), "lead")
     assert prepared.width == LEAD_WIDTH
+
+
+def test_an_svg_is_refused_whatever_it_starts_with() -> None:
+    svg = (
+        b'<svg xmlns="http://www.w3.org/2000/svg" width="800" height="600"><script>x</script></svg>'
+    )
+    assert "HTML or XML" in refusal(svg)
+    assert "HTML or XML" in refusal(b'\n  <?xml version="1.0"?>' + svg)
+    assert "known format" in refusal(b"\xef\xbb\xbf" + svg)  # behind a byte order mark
+
+
+def test_a_picture_that_is_also_an_html_page_is_served_as_new_pixels_only() -> None:
+    # A GIF whose comment block holds a page: a browser sniffing it could run the page. The
+    # copy we serve is encoded anew from the pixels, so nothing of the page is left in it.
+    page = b"<html><body><script>alert(document.domain)</script></body></html>"
+    polyglot = encoded(photo(), "GIF", comment=page)
+    assert page in polyglot
+    prepared = prepare_picture(polyglot, "lead")
+    assert prepared.content_type == "image/jpeg"
+    assert b"<script" not in prepared.data and b"<html" not in prepared.data
+    assert prepared.data.startswith(b"\xff\xd8\xff")
+
+
+def test_a_gif_of_thousands_of_frames_is_read_for_its_first_only() -> None:
+    # Decoding every frame of an animation is the bomb a header does not show: 1,000 frames
+    # here, of which only the first is ever decoded (Image.open reads no frame past it).
+    frames = [photo(200, 150)] + [
+        Image.new("RGB", (200, 150), (n % 256, 0, 0)) for n in range(1000)
+    ]
+    data = encoded(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=20)
+    with Image.open(io.BytesIO(data)) as opened:
+        assert opened.n_frames == 1001
+    seen: list[int] = []
+    original = GifImagePlugin.GifImageFile._seek
+
+    def counting_seek(self: GifImagePlugin.GifImageFile, frame: int, *args: object) -> None:
+        seen.append(frame)
+        original(self, frame, *args)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(GifImagePlugin.GifImageFile, "_seek", counting_seek)
+        prepared = prepare_picture(data, "lead")
+    assert prepared.width == 200
+    assert seen == [0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -41,7 +42,7 @@ def test_each_state_of_the_address(room: Newsroom) -> None:
     assert store.subscriber_by_email("new@example.org").name == "New"  # type: ignore[union-attr]
     subscriber = store.subscriber_by_email("new@example.org")
     assert subscriber is not None
-    change = confirm_sign_up(services, subscriber.id, "daily")
+    change = confirm_sign_up(services, subscriber.id, "daily", room.clock.now())
     assert change is not None and change.after == CONFIRMED
     assert sign_up("NEW@example.org") == 0  # confirmed: nothing, however it is written
     assert membership(room, "new@example.org") == CONFIRMED
@@ -62,13 +63,15 @@ def test_confirming_twice_or_after_leaving_changes_nothing(room: Newsroom) -> No
     handle_sign_up(services, MemoryTransport(), SignUpRequest("daily", "nour@example.org"))
     nour = services.store.subscriber_by_email("nour@example.org")
     assert nour is not None
-    first = confirm_sign_up(services, nour.id, "daily")
-    again = confirm_sign_up(services, nour.id, "daily")
+    first = confirm_sign_up(services, nour.id, "daily", room.clock.now())
+    again = confirm_sign_up(services, nour.id, "daily", room.clock.now())
     assert first is not None and first.changed and again is not None and not again.changed
     services.store.unsubscribe(nour.id, "daily", room.clock.now(), "one-click")
-    late = confirm_sign_up(services, nour.id, "daily")
+    late = confirm_sign_up(services, nour.id, "daily", room.clock.now())
     assert late is not None and late.after == UNSUBSCRIBED
-    assert confirm_sign_up(services, nour.id, "arabic") is None  # never signed up there
+    assert (
+        confirm_sign_up(services, nour.id, "arabic", room.clock.now()) is None
+    )  # never signed up there
 
 
 def test_one_new_address_signed_up_by_several_workers_at_once(room: Newsroom) -> None:
@@ -105,13 +108,13 @@ def test_a_returning_reader_stays_subscribed_when_the_suppression_file_is_read_a
     handle_sign_up(services, MemoryTransport(), SignUpRequest("daily", "back@example.org"))
     back = store.subscriber_by_email("back@example.org")
     assert back is not None
-    confirm_sign_up(services, back.id, "daily")
+    confirm_sign_up(services, back.id, "daily", room.clock.now())
     assert unsubscribe(services, back.id, "daily", "one-click")
     reconcile_suppressions(services.settings, store, services.address_key, now)
     # They come back: sign up again, and confirm.
     handle_sign_up(services, MemoryTransport(), SignUpRequest("daily", "back@example.org"))
     assert membership(room, "back@example.org") == PENDING
-    confirm_sign_up(services, back.id, "daily")
+    confirm_sign_up(services, back.id, "daily", room.clock.now())
     assert path.read_text().splitlines()[-1].startswith("back@example.org,daily,sign-up,")
     # The operator edits the file by hand: it is read whole again, and still they stay.
     path.write_text(path.read_text() + "other@example.org,daily,operator,\n")
@@ -123,3 +126,40 @@ def test_a_returning_reader_stays_subscribed_when_the_suppression_file_is_read_a
     path.write_text(path.read_text().replace("operator,", "operator,\n", 1))
     reconcile_suppressions(services.settings, store, services.address_key, now)
     assert membership(room, "back@example.org") == UNSUBSCRIBED
+
+
+def test_a_link_older_than_the_pending_sign_up_confirms_nothing(room: Newsroom) -> None:
+    # A reader confirmed, then left. Anyone's form can make them pending again (a mail goes to
+    # them); the first mail's link, still within web.confirm_days, must not confirm that.
+    services, clock = room.services, room.clock
+    first_mail = clock.now()
+    handle_sign_up(services, MemoryTransport(), SignUpRequest("daily", "left@example.org"))
+    left = services.store.subscriber_by_email("left@example.org")
+    assert left is not None
+    confirm_sign_up(services, left.id, "daily", first_mail)
+    clock.set(first_mail + timedelta(hours=1))
+    services.store.unsubscribe(left.id, "daily", clock.now(), "one-click")
+    clock.set(first_mail + timedelta(hours=2))
+    second_mail = clock.now()
+    handle_sign_up(services, MemoryTransport(), SignUpRequest("daily", "left@example.org"))
+    old = confirm_sign_up(services, left.id, "daily", first_mail)
+    assert old is not None and not old.changed
+    assert membership(room, "left@example.org") == PENDING
+    # The link of the mail that sign-up sent does confirm.
+    new = confirm_sign_up(services, left.id, "daily", second_mail)
+    assert new is not None and new.after == CONFIRMED
+
+
+def test_a_mailbox_that_complained_is_not_mailed_under_another_spelling(room: Newsroom) -> None:
+    services, transport = room.services, MemoryTransport()
+    store, now = services.store, room.clock.now()
+    for email, reason in (("victim@gmail.com", "complaint"), ("ann@example.org", "hard-bounce")):
+        store.suppress(email, services.address_key(email), reason, "operator", now)
+    for spelling in ("victim+news@gmail.com", "Vic.Tim@gmail.com", "ann+x@example.org"):
+        outcome = handle_sign_up(services, transport, SignUpRequest("daily", spelling))
+        assert outcome is not None and outcome.subscriber_id is None, spelling
+        assert store.subscriber_by_email(spelling) is None
+    assert transport.sent == []
+    # Another person's address that merely looks alike is not theirs: a.nn is not ann.
+    handle_sign_up(services, transport, SignUpRequest("daily", "a.nn@example.org"))
+    assert [message.recipient for message in transport.sent] == ["a.nn@example.org"]

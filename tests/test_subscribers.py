@@ -10,6 +10,7 @@ import pytest
 from digest.errors import ConfigError
 from digest.mail.subscribers import (
     SubscriberRow,
+    check_address,
     clean_name,
     read_subscriber_csv,
     read_subscriber_file,
@@ -68,6 +69,28 @@ def test_header_only_is_an_empty_list(tmp_path: Path) -> None:
 def test_international_domain_is_encoded_and_lowercased(tmp_path: Path) -> None:
     path = write(tmp_path, "email\nsam@Bücher.Example\n")
     assert read_subscriber_csv(path) == [SubscriberRow("sam@xn--bcher-kva.example", None, None)]
+
+
+def test_an_international_domain_is_the_one_typed_never_another() -> None:
+    # IDNA 2003 (Python's "idna" codec) read "straße" as "strasse" and dropped a joiner: the
+    # mail went to another domain, whoever owns it. IDNA 2008 keeps the letters as typed.
+    assert check_address("leser@straße.de") == "leser@xn--strae-oqa.de"
+    assert check_address("leser@Straße.DE") == "leser@xn--strae-oqa.de"
+    # The composed and decomposed forms of one name are one domain.
+    composed, decomposed = "sam@b\u00fccher.example", "sam@bu\u0308cher.example"
+    assert check_address(composed) == check_address(decomposed) == "sam@xn--bcher-kva.example"
+    for hidden in ("a@ex\u200dample.com", "a@ex\u200cample.com"):  # joiners in no script
+        with pytest.raises(ValueError, match="invalid domain"):
+            check_address(hidden)
+
+
+def test_a_timezone_that_is_a_folder_of_the_database_costs_its_line_only(tmp_path: Path) -> None:
+    # ZoneInfo("Asia") raises IsADirectoryError: the whole file failed to import.
+    text = "email,timezone\na@example.org,Asia\nb@example.org,Asia/Dubai\nc@example.org,right/UTC\n"
+    read = read_subscriber_file(write(tmp_path, text))
+    assert read.rows == [SubscriberRow("b@example.org", None, "Asia/Dubai")]
+    assert [line for line, _ in read.refused] == ["line 2", "line 4"]
+    assert all("unknown timezone" in why for _, why in read.refused)
 
 
 def test_names_lose_control_characters(tmp_path: Path) -> None:

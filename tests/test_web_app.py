@@ -22,7 +22,7 @@ from digest.web import create_app
 from digest.web.context import STORE_THREADS, StoreThreads
 from digest.web.security import BODY_LIMIT, HEADER_LIMIT
 from tests.servers import free_port
-from tests.webtools import Newsroom, newsroom, web_settings
+from tests.webtools import FIRST_SLOT, Newsroom, newsroom, web_settings
 
 ROUTES = [
     "/",
@@ -155,6 +155,30 @@ def test_a_wrong_method_gets_a_page_that_says_so(client: TestClient) -> None:
     answer = client.post("/editions/daily")
     assert answer.status_code == 405 and "GET" in answer.headers["allow"]
     assert "open it as a link" in answer.text
+
+
+def test_a_trailing_slash_redirects_within_base_url_whatever_host_the_request_names(
+    tmp_path: Path,
+) -> None:
+    # Behind a proxy that terminates https, the app sees http and whatever Host is sent: the
+    # redirect must not write either into its Location (Starlette's own wrote both).
+    feed = "http://127.0.0.1:9/wire.xml"
+    settings = web_settings(tmp_path, feed, base_url="https://news.example.org/briefing")
+    services = build_services(settings, clock=FixedClock(FIRST_SLOT), transport=MemoryTransport())
+    try:
+        client = TestClient(create_app(services), follow_redirects=False)
+        forged = {"host": "evil.example", "x-forwarded-host": "evil.example"}
+        for path, location in (
+            ("/editions/daily/", "/briefing/editions/daily"),
+            ("/editions/daily//?page=2", "/briefing/editions/daily?page=2"),
+            ("/embed/daily/", "/briefing/embed/daily"),
+        ):
+            answer = client.get(path, headers=forged)
+            assert answer.status_code == 307, path
+            assert answer.headers["location"] == location, path
+        assert client.get("/nope/", headers=forged).status_code == 404
+    finally:
+        services.close()
 
 
 def test_the_stylesheet_is_cached_and_revalidated(client: TestClient) -> None:

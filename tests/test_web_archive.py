@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from xml.etree import ElementTree
 
 import feedparser
 import pytest
@@ -197,3 +198,47 @@ def test_made_up_query_strings_share_the_pages_cache_entry(
     assert len(web.archive_cache) == 1
     client.get("/editions/daily?page=1&x=1")
     assert len(web.archive_cache) == 2
+    # One page number written with leading zeros is still one entry.
+    for spelling in ("01", "001", "0001", "00001", "000001"):
+        assert client.get(f"/editions/daily?page={spelling}").status_code == 200
+    assert len(web.archive_cache) == 2
+
+
+def test_a_title_ending_cdata_or_holding_control_characters_keeps_every_page_well_formed(
+    tmp_path: Path,
+) -> None:
+    # What a hostile or broken feed may put in a title: the end of a CDATA section, control
+    # characters XML 1.0 forbids (as character references), a non-character, a lone surrogate
+    # and markup. The feed must still parse as XML, and no page may carry them raw.
+    title = (
+        "Gulf ]]> &#x0b; &#x1b; &#xfffe; &#xD800; "
+        "&lt;/summary&gt;&lt;script&gt;alert(1)&lt;/script&gt; end"
+    )
+    with newsroom(tmp_path, editions=0) as room:
+        (room.feed_folder / "wire.xml").write_text(
+            '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Wire'
+            "</title><link>https://wire.example.org/</link><item>"
+            f"<title>{title}</title><link>https://wire.example.org/story/1</link>"
+            "<guid>urn:1</guid><description>Gulf ]]&gt; &#x0c; told</description>"
+            "<pubDate>Mon, 23 Nov 2026 02:00:00 +0000</pubDate></item></channel></rss>",
+            encoding="utf-8",
+        )
+        services = room.services
+        room.clock.set(FIRST_SLOT + timedelta(minutes=5))
+        for feed in services.store.sync_feeds(services.settings.feeds, room.clock.now()):
+            pipeline.poll_feed(services, feed.id)
+        pipeline.build_edition(services, "daily", FIRST_SLOT)
+        client = TestClient(create_app(services))
+        atom = client.get("/editions/daily/feed.atom")
+        assert atom.status_code == 200
+        ElementTree.fromstring(atom.content)  # well-formed XML 1.0, or this raises
+        parsed = feedparser.parse(atom.content)
+        assert not parsed.bozo and "]]>" in parsed.entries[0].summary
+        for path in ("/editions/daily", slot_path("daily", FIRST_SLOT)):
+            page = client.get(path)
+            assert page.status_code == 200, path
+            assert "]]&gt;" in page.text, path
+            assert "<script" not in page.text and not re.search(
+                "[\x00-\x08\x0b\x0c\x0e-\x1f]", page.text
+            )
+        assert "<script" not in atom.text and "]]>" not in atom.text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from digest.web.clients import UNKNOWN, client_address, trusted_networks
+from digest.web.clients import UNKNOWN, client_address, counted_as, trusted_networks
 
 PROXY = trusted_networks(["127.0.0.1", "10.0.0.0/8"])
 
@@ -40,3 +40,13 @@ def test_ports_brackets_and_mapped_addresses_are_one_client() -> None:
     v6 = trusted_networks(["::1"])
     assert client_address("::1", ["2001:db8::5"], v6) == "2001:db8::5"
     assert client_address("::1", ["2001:db8::5"], PROXY) == "::1"  # v4 networks: not trusted
+
+
+def test_an_ipv6_client_counts_as_its_slash_64() -> None:
+    # One line or one server holds a whole /64: counted per address, it would be 2^64 clients.
+    assert (
+        counted_as("2001:db8:1:2::a") == counted_as("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
+    )
+    assert counted_as("2001:db8:1:3::a") == "2001:db8:1:3::/64"
+    assert counted_as("203.0.113.7") == "203.0.113.7"
+    assert counted_as(UNKNOWN) == UNKNOWN

@@ -205,6 +205,10 @@ def test_unticking_a_list_unsubscribes_from_it_by_the_preferences_channel(
         ([("form_token", "OK"), ("topics", "sport")], 400, "Choose at least one topic"),
         ([("form_token", "OK"), ("topics", "iran"), ("timezone", "Mars/Base")], 400, "Asia/Dubai"),
         ([("form_token", "OK"), ("topics", "iran"), ("timezone", "x" * 3000)], 400, "Asia/Dubai"),
+        # A folder of the tz database (ZoneInfo raised IsADirectoryError: a 500), and a file of
+        # it that is a zone but no IANA name (leap seconds counted: clocks 27 seconds off).
+        ([("form_token", "OK"), ("topics", "iran"), ("timezone", "Asia")], 400, "Asia/Dubai"),
+        ([("form_token", "OK"), ("topics", "iran"), ("timezone", "right/UTC")], 400, "Asia/Dubai"),
     ],
 )
 def test_a_form_that_cannot_be_taken_changes_nothing_and_says_why(

@@ -142,7 +142,7 @@ def test_a_sign_up_is_pending_and_gets_one_confirmation_mail(
     assert history(room, "New.Reader@example.org") == [(None, PENDING, "sign-up")]
     assert not room.is_member("daily", "Nour")  # pending: no edition yet
     [mail] = confirmations(room)
-    assert mail["To"] == "Nour <New.Reader@example.org>"
+    assert mail["To"] == "New.Reader@example.org"  # no name: anyone may have typed it
     assert str(mail["Subject"]) == "Confirm your subscription to Daily Brief"
     assert mail["From"] == "The Desk <desk@example.org>"
     html = mail.get_body(("html",)).get_content()  # type: ignore[union-attr]
@@ -182,7 +182,7 @@ def test_one_answer_whatever_the_address_and_mail_only_where_due(
         assert email not in first.text
     mailed = sorted(str(m["To"]) for m in confirmations(room)[mails_before:])
     # A pending reader is sent the link again; an unsubscribed one opts in anew.
-    assert mailed == ["Sam <sam@example.org>", "fresh@example.org", "waiting@example.org"]
+    assert mailed == ["fresh@example.org", "sam@example.org", "waiting@example.org"]
     assert status_of(room, "sam@example.org") == PENDING
     assert status_of(room, "rana@example.org") == CONFIRMED
     assert status_of(room, "gone@example.org") is None
@@ -235,6 +235,17 @@ def test_an_address_we_cannot_send_to_is_refused_with_the_form_again(
         assert 'aria-invalid="true"' in answer.text
     queue.join()
     assert confirmations(room) == []
+
+
+def test_the_confirmation_goes_to_the_domain_typed_and_not_its_idna_2003_twin(
+    room: Newsroom, client: TestClient, queue: ThreadQueue
+) -> None:
+    # "straße" is not "strasse": a mail for the one must never reach the other's owner.
+    assert sign_up(client, "leser@straße.example").status_code == 200
+    queue.join()
+    [mail] = confirmations(room)
+    assert mail["To"].addresses[0].addr_spec == "leser@xn--strae-oqa.example"
+    assert status_of(room, "leser@strasse.example") is None
 
 
 def test_the_confirmation_link_shows_a_button_and_only_its_post_confirms(
@@ -320,6 +331,40 @@ def test_an_unsubscribed_reader_cannot_be_confirmed_by_an_old_link(
     assert status_of(room, "nour@example.org") == UNSUBSCRIBED
 
 
+def test_a_link_from_before_an_unsubscribe_does_not_bring_the_reader_back(
+    room: Newsroom, client: TestClient, queue: ThreadQueue
+) -> None:
+    # Nour confirms, then leaves. A stranger's form signs her up again (pending: a mail goes to
+    # her). The first mail's link, still within web.confirm_days, was for a sign-up she undid:
+    # pressed by whoever has that old mail, it must not re-subscribe her.
+    sign_up(client, "nour@example.org")
+    queue.join()
+    old_path = confirm_path(confirmations(room)[0])
+    old_page = client.get(old_path).text
+    client.post(old_path, data={"form_token": form_token(old_page, old_path)})
+    assert status_of(room, "nour@example.org") == CONFIRMED
+    now = room.clock.now()
+    room.clock.set(now + timedelta(hours=1))
+    nour = room.services.store.subscriber_by_email("nour@example.org")
+    assert nour is not None
+    unsubscribe = f"/unsubscribe/{room.services.signer.unsubscribe_token(nour.id, 'daily')}"
+    assert client.post(unsubscribe, content=b"List-Unsubscribe=One-Click").status_code == 200
+    room.clock.set(now + timedelta(hours=2))
+    assert sign_up(client, "nour@example.org").status_code == 200
+    queue.join()
+    assert status_of(room, "nour@example.org") == PENDING
+    page = client.get(old_path)
+    answer = client.post(old_path, data={"form_token": form_token(page.text, old_path)})
+    assert answer.status_code == 409 and "cannot be confirmed" in answer.text
+    assert status_of(room, "nour@example.org") == PENDING
+    # Her own press of the new mail's button is what brings her back.
+    new_path = confirm_path(confirmations(room)[-1])
+    assert new_path != old_path
+    page = client.get(new_path)
+    answer = client.post(new_path, data={"form_token": form_token(page.text, new_path)})
+    assert answer.status_code == 200 and status_of(room, "nour@example.org") == CONFIRMED
+
+
 def test_only_confirmed_readers_get_the_next_edition(
     room: Newsroom, client: TestClient, queue: ThreadQueue
 ) -> None:
@@ -366,6 +411,32 @@ def test_over_the_limits_a_429_page_with_retry_after(room: Newsroom, queue: Thre
     assert status_of(room, "another@example.org", "arabic") is None
 
 
+def test_one_mailbox_is_one_count_however_its_address_is_written_and_for_every_list(
+    room: Newsroom, queue: ThreadQueue
+) -> None:
+    # Gmail ignores dots and every big provider a "+tag": a stranger who writes the victim's
+    # address many ways, on several lists, still makes their mailbox receive per_address mails.
+    client = app_client(room, queue, per_address="2/hour")
+    assert sign_up(client, "victim@gmail.com").status_code == 200
+    assert sign_up(client, "vic.tim+news@gmail.com", list_slug="arabic").status_code == 200
+    for variant in ("V.i.c.t.i.m+2@googlemail.com", "victim+3@gmail.com", "v.ictim@gmail.com"):
+        assert sign_up(client, variant).status_code == 429, variant
+    assert sign_up(client, "ann+a@example.org").status_code == 200
+    assert sign_up(client, "ann+b@example.org").status_code == 200
+    assert sign_up(client, "Ann@Example.org", list_slug="arabic").status_code == 429
+    # Dots count only where the provider ignores them: a.nn is someone else at example.org.
+    assert sign_up(client, "a.nn@example.org").status_code == 200
+    queue.join()
+    mailed = sorted(str(message["To"]) for message in confirmations(room))
+    assert mailed == [
+        "a.nn@example.org",
+        "ann+a@example.org",
+        "ann+b@example.org",
+        "vic.tim+news@gmail.com",  # the mail goes to the address as it was written
+        "victim@gmail.com",
+    ]
+
+
 def test_x_forwarded_for_counts_only_from_a_trusted_proxy(
     room: Newsroom, queue: ThreadQueue
 ) -> None:
@@ -387,6 +458,20 @@ def test_x_forwarded_for_counts_only_from_a_trusted_proxy(
         headers={"x-forwarded-for": "198.51.100.99"},
     )
     assert answer.status_code == 429
+
+
+def test_an_ipv6_client_cannot_step_round_its_limit_by_changing_address(
+    room: Newsroom, queue: ThreadQueue
+) -> None:
+    limits = SignUpLimits("2/hour", "100/hour", MemoryStorage())
+    app = create_app(room.services, signups=queue, limits=limits)
+    answers = []
+    for number in range(4):  # four addresses of one /64, as a privacy-extension host has
+        client = TestClient(app, client=(f"2001:db8:7:7::{number + 1:x}", 40000 + number))
+        answers.append(sign_up(client, f"v6-{number}@example.org").status_code)
+    assert answers == [200, 200, 429, 429]
+    other = TestClient(app, client=("2001:db8:7:8::1", 40100))  # the next /64: someone else
+    assert sign_up(other, "v6-next@example.org").status_code == 200
 
 
 def test_the_embeddable_form_may_be_framed_and_still_needs_its_token(
@@ -439,6 +524,21 @@ def test_a_name_cannot_add_a_header_to_the_confirmation_mail(room: Newsroom) -> 
         assert str(message["Subject"]) == "أكّد اشتراكك في النشرة اليومية"
         html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
         assert 'dir="rtl"' in html and "تأكيد اشتراكي" in html
+
+
+def test_words_typed_as_a_name_are_not_carried_to_the_inbox_by_the_confirmation(
+    room: Newsroom, client: TestClient, queue: ThreadQueue
+) -> None:
+    # Anyone may type anyone's address: the name field would put the stranger's words in the
+    # To of a mail our domain signs, into the victim's inbox.
+    lure = "Your account is locked, call 555-0100 or visit evil.example"
+    assert sign_up(client, "victim@example.org", name=lure).status_code == 200
+    queue.join()
+    [mail] = confirmations(room)
+    assert mail["To"] == "victim@example.org"
+    raw = room.services.transport.sent[-1].data  # type: ignore[attr-defined]
+    assert b"evil.example" not in raw and b"555-0100" not in raw
+    assert "evil.example" not in mail.get_body(("html",)).get_content()  # type: ignore[union-attr]
 
 
 def test_a_broker_that_does_not_take_the_sign_up_is_a_503(room: Newsroom) -> None:
@@ -589,3 +689,19 @@ def test_a_renamed_list_keeps_its_sign_up_addresses(
     assert answer.status_code == 200 and "Check your inbox" in answer.text
     queue.join()
     assert status_of(room, "m@example.org", "daily") == PENDING
+
+
+def test_a_confirmation_link_made_before_a_rename_confirms_on_the_list_now(
+    room: Newsroom, client: TestClient, queue: ThreadQueue
+) -> None:
+    sign_up(client, "renamed@example.org")
+    queue.join()
+    reader = room.services.store.subscriber_by_email("renamed@example.org")
+    assert reader is not None
+    # The mail went out while the list was "morning" (its previous_slugs).
+    old = room.services.signer.confirm_token(reader.id, "morning", room.clock.now())
+    path = f"/confirm/{old}"
+    page = client.get(path)
+    assert page.status_code == 200 and "Daily Brief" in page.text
+    answer = client.post(path, data={"form_token": form_token(page.text, path)})
+    assert answer.status_code == 200 and status_of(room, "renamed@example.org") == CONFIRMED

@@ -68,6 +68,9 @@ def is_public_address(address: str) -> bool:
         embedded = ip.ipv4_mapped or ip.sixtofour
         if embedded is not None:
             ip = embedded
+    # fec0::/10, IPv6's old site-local range: deprecated, so ``is_global`` still calls it
+    # public, but networks that kept it route it inside the site, as 10.0.0.0/8.
+    site_local = isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local
     return ip.is_global and not (
         ip.is_private
         or ip.is_loopback
@@ -75,6 +78,7 @@ def is_public_address(address: str) -> bool:
         or ip.is_multicast
         or ip.is_reserved
         or ip.is_unspecified
+        or site_local
     )
 
 

@@ -2,13 +2,15 @@
 
     confirmation_message(settings, renderer, list, subscriber, confirm_url, now)
         ─► templates email/confirm.html.j2 + email/confirm.txt.j2 (the list's language)
-        ─► headers from the config and the reader's name, made one line each (header_text),
-           the block checked as a reader's mail program reads it (decoded_problem)
+        ─► headers from the config, made one line each (header_text), and the reader's
+           address alone (no name: it was typed by whoever filled in the form), the block
+           checked as a reader's mail program reads it (decoded_problem)
         ─► OutgoingMessage for the configured transport (outbox folder or SMTP)
 
-A name typed into the sign-up form reaches the ``To`` header only through ``header_text`` and
-the email package's own encoding, and the finished header block is checked before the message
-is handed over: nothing typed into a form becomes a header of its own (invariant 6).
+A name typed into the sign-up form does not reach the message at all (it is kept for the
+editions, which go only to a confirmed reader, who can change it), and the finished header
+block is checked before the message is handed over: nothing typed into a form becomes a
+header of its own (invariant 6).
 """
 
 from __future__ import annotations
@@ -74,9 +76,10 @@ def confirmation_message(
             display_name=header_text(service.sender_name, NAME_CHARS),
             addr_spec=service.sender_address,
         )
-        message["To"] = Address(
-            display_name=header_text(subscriber.name, NAME_CHARS), addr_spec=subscriber.email
-        )
+        # The address alone, never a name: the mail goes to an address nobody has confirmed
+        # yet, and a stranger's form could fill the name with words of their own ("Your
+        # account is locked, call…") for our signed mail to carry into a victim's inbox.
+        message["To"] = Address(addr_spec=subscriber.email)
     except (ValueError, IndexError, HeaderParseError) as error:
         raise DeliveryPermanentError(
             subscriber.email, f"not an address a message can be sent to ({error})"

@@ -14,11 +14,12 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import idna
 from email_validator import EmailNotValidError, validate_email
 
 from digest.errors import ConfigError
+from digest.zone_names import zone_named
 
 COLUMNS = ("email", "name", "timezone")
 EXPORT_COLUMNS = ("list", "status", "channel", "changed_at", "suppressed")
@@ -100,14 +101,28 @@ def normalize_email(address: str) -> str:
             f"{address!r} is not an email address we can send to "
             "(the part before @ must be plain ASCII letters, digits or . _ + -)"
         )
-    try:
-        ascii_domain = domain.lower().encode("idna").decode("ascii")
-    except UnicodeError:
-        raise ValueError(f"{address!r} has an invalid domain {domain!r}") from None
+    ascii_domain = _ascii_domain(domain)
+    if ascii_domain is None:
+        raise ValueError(f"{address!r} has an invalid domain {domain!r}")
     labels = ascii_domain.split(".")
     if len(labels) < 2 or not all(_DOMAIN_LABEL.match(label) for label in labels):
         raise ValueError(f"{address!r} has an invalid domain {domain!r}")
     return f"{local}@{ascii_domain}"
+
+
+def _ascii_domain(domain: str) -> str | None:
+    """The domain as DNS and mail servers know it (IDNA 2008 with the UTS 46 mapping, as
+    browsers and email-validator read it), or None when it is no domain name.
+
+    Not Python's "idna" codec: that is IDNA 2003, which maps "straße.de" to "strasse.de" and
+    drops a zero-width joiner, so a reader who typed one domain would be sent mail at another,
+    whoever owns it."""
+    if domain.isascii():
+        return domain.lower()  # the labels are checked by the caller
+    try:
+        return idna.encode(domain, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        return None
 
 
 def check_address(text: str) -> str:
@@ -280,9 +295,7 @@ def _read_row(values: dict[str, str], line: int) -> tuple[SubscriberRow | None, 
     if timezone is not None:
         if len(timezone) > MAX_TIMEZONE:
             return None, f"timezone of {len(timezone)} characters: at most {MAX_TIMEZONE}"
-        try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
+        if zone_named(timezone) is None:
             return None, f"unknown timezone {timezone!r}: use an IANA name such as 'Asia/Dubai'"
     name = clean_name(from_spreadsheet_safe(values.get("name", "")))
     if name is not None and len(name) > MAX_NAME:

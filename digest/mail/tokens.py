@@ -97,6 +97,14 @@ class TokenSigner:
         """The (subscriber id, list slug) a confirmation token was made for. Raises
         ExpiredToken for one issued more than ``max_age`` before ``now`` (or in the future),
         InvalidToken for one altered or not made by us for confirming."""
+        subscriber_id, list_slug, _ = self.read_confirm_token_issued(token, now, max_age)
+        return subscriber_id, list_slug
+
+    def read_confirm_token_issued(
+        self, token: str, now: datetime, max_age: timedelta
+    ) -> tuple[int, str, datetime]:
+        """As ``read_confirm_token``, with the time the token was issued (to the second): a
+        link issued before the sign-up it would confirm was made confirms nothing."""
         try:
             payload, issued = self._confirm.loads(token, return_timestamp=True)
         except SignatureExpired as error:  # never raised without max_age; kept for safety
@@ -107,7 +115,7 @@ class TokenSigner:
         age = now - issued.astimezone(now.tzinfo)
         if age > max_age or age < -_CLOCK_SKEW:
             raise ExpiredToken("the confirmation link has expired", list_slug)
-        return subscriber_id, list_slug
+        return subscriber_id, list_slug, issued.astimezone(now.tzinfo)
 
     def delivery_token(self, edition_id: int, subscriber_id: int) -> str:
         """A token that names one delivery (edition, subscriber), for the copy's return path:

@@ -91,7 +91,7 @@ class ImportReport:
 
 # The statements of a membership's change, built once: a one-click unsubscribe is one of them
 # per request, and building a statement costs more than SQLite takes to run it.
-_MEMBERSHIP = select(SubscriptionRow.id, SubscriptionRow.status).where(
+_MEMBERSHIP = select(SubscriptionRow.id, SubscriptionRow.status, SubscriptionRow.changed_at).where(
     SubscriptionRow.subscriber_id == bindparam("member"),
     SubscriptionRow.list_slug == bindparam("slug"),
 )
@@ -379,18 +379,27 @@ class SubscriberStore(StoreBase):
         return found
 
     def sign_up(
-        self, email: str, name: str | None, list_slug: str, key: str, now: datetime
+        self,
+        email: str,
+        name: str | None,
+        list_slug: str,
+        key: str,
+        now: datetime,
+        *,
+        mailbox_key: str | None = None,
     ) -> SignUp:
         """A reader asks to join a list with the form: in one transaction, the subscriber made
         if new (with ``name``; an existing one's name is never changed by a stranger's form),
         the membership made pending or, when unsubscribed, pending again (the reader opts in
         anew), the change recorded with channel "sign-up". A pending or confirmed membership
         stays as it is. An address suppressed for every list (``key``, see digest.addresses)
-        or forgotten changes nothing."""
+        or forgotten changes nothing; so does one whose mailbox is (``mailbox_key``, the key
+        of its plain spelling: "ann+news@" when "ann@" complained)."""
+        keys = [key] if mailbox_key is None else [key, mailbox_key]
         with self.transaction() as session:
             connection = session.connection()
             suppressed = connection.execute(
-                select(SuppressionRow.id).where(SuppressionRow.address_key == key).limit(1)
+                select(SuppressionRow.id).where(SuppressionRow.address_key.in_(keys)).limit(1)
             ).first()
             if suppressed is not None:
                 return SignUp(None, None, None)
@@ -527,18 +536,39 @@ class SubscriberStore(StoreBase):
         )
 
     def confirm(
-        self, subscriber_id: int, list_slug: str, now: datetime, channel: str = "confirm-page"
+        self,
+        subscriber_id: int,
+        list_slug: str,
+        now: datetime,
+        channel: str = "confirm-page",
+        *,
+        asked_at: datetime | None = None,
     ) -> Change | None:
         """Confirm a pending membership; an unsubscribed one stays so (the reader signs up
-        again first). None when there is no such membership."""
-        return self.change_membership(subscriber_id, list_slug, CONFIRMED, channel, now)
+        again first). None when there is no such membership.
+
+        ``asked_at``, when the confirmation link was issued: a membership pending only since
+        a later time stays pending. It became pending by a later sign-up (after an
+        unsubscribe: anyone's form can ask), and an older link, made for a sign-up the
+        reader has since undone, must not confirm it."""
+        return self.change_membership(
+            subscriber_id, list_slug, CONFIRMED, channel, now, unless_changed_after=asked_at
+        )
 
     def change_membership(
-        self, subscriber_id: int, list_slug: str, to: str, channel: str, now: datetime
+        self,
+        subscriber_id: int,
+        list_slug: str,
+        to: str,
+        channel: str,
+        now: datetime,
+        *,
+        unless_changed_after: datetime | None = None,
     ) -> Change | None:
         """Move one membership to ``to`` and append the change to the history, in one
         transaction; None when there is no such membership. Only the transitions of the
-        lifecycle happen (unsubscribed to confirmed does not: the Change says it stayed).
+        lifecycle happen (unsubscribed to confirmed does not: the Change says it stayed), and
+        none for a membership last changed after ``unless_changed_after``.
 
         The UPDATE is conditional on the status read, so two requests at once (a double
         click, a retried one-click POST) record one change between them.
@@ -552,8 +582,10 @@ class SubscriberStore(StoreBase):
                 ).first()
                 if found is None:
                     return None
-                membership_id, status = found
+                membership_id, status, changed_at = found
                 if status == to or (status == UNSUBSCRIBED and to == CONFIRMED):
+                    return Change(status, status)
+                if unless_changed_after is not None and changed_at > unless_changed_after:
                     return Change(status, status)
                 done = connection.execute(
                     _MOVE,

@@ -6,7 +6,9 @@
                                                 │  /confirm/{token}                 (signup)
                                                 ├─ /unsubscribe/{token}            (unsubscribe)
                                                 ├─ /preferences/{token}            (preferences)
-                                                └─ /editions/{list}[/{slot}|/feed.atom] (archive)
+                                                ├─ /editions/{list}[/{slot}|/feed.atom] (archive)
+                                                ├─ /images/{id}.jpg|png             (images)
+                                                └─ /webhooks/ses, /webhooks/mailgun (webhooks)
 
 Routes are thin: they read the request, call the store or ``digest.unsubscribes`` (in a thread:
 the store is synchronous) and render a template. Errors become pages in the site's look: 404 and
@@ -23,11 +25,13 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Match
 
 from digest.errors import StoreUnavailableError
+from digest.inbound.providers import Webhooks, webhooks_for
 from digest.services import Services, signing_secret
-from digest.web import archive, home, images, preferences, signup, unsubscribe
+from digest.web import archive, home, images, preferences, signup, unsubscribe, webhooks
 from digest.web.cache import PageCache
 from digest.web.clients import trusted_networks
 from digest.web.context import WebContext, web_context
@@ -46,10 +50,12 @@ def create_app(
     body_limit: int = BODY_LIMIT,
     signups: SignUpQueue | None = None,
     limits: SignUpLimits | None = None,
+    providers: Webhooks | None = None,
 ) -> Starlette:
     """The readers' web app on ``services`` (its store, signer, clock and settings). Sign-ups
     go to ``signups`` (by default a thread with the configured transport, or the workers in
-    the distributed mode) under ``limits`` (by default those of ``[web]``)."""
+    the distributed mode) under ``limits`` (by default those of ``[web]``); the providers'
+    webhooks are ``providers`` (by default those the config enables)."""
     settings = services.settings
     app = Starlette(
         routes=[
@@ -59,10 +65,15 @@ def create_app(
             *preferences.routes,
             *archive.routes,
             *images.routes,
+            *webhooks.routes,
         ],
         middleware=[
             Middleware(SecurityHeaders, https=settings.service.base_url.startswith("https:")),
-            Middleware(RequestLimits, limit=body_limit),
+            Middleware(
+                RequestLimits,
+                limit=body_limit,
+                wider={webhooks.PREFIX: webhooks.WEBHOOK_BODY_LIMIT},
+            ),
         ],
         exception_handlers={
             HTTPException: _http_error,
@@ -75,6 +86,10 @@ def create_app(
             Exception: _server_error,
         },
     )
+    # Starlette's own redirect of "/editions/daily/" writes an absolute URL from the request's
+    # Host and scheme: behind an https proxy it sent readers to plain http, and any Host header
+    # went into the Location. The 404 handler redirects to a path of base_url's instead.
+    app.router.redirect_slashes = False
     app.state.web = WebContext(
         services=services,
         pages=Pages(settings),
@@ -83,6 +98,7 @@ def create_app(
         signups=signups or sign_up_queue(services),
         limits=limits or sign_up_limits(settings),
         trusted_proxies=trusted_networks(settings.web.trusted_proxies),
+        webhooks=providers if providers is not None else webhooks_for(services),
     )
     return app
 
@@ -91,6 +107,10 @@ async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     pages = web_context(request).pages
     if error.status_code == 404:
+        twin = _without_trailing_slash(request)
+        if twin is not None:
+            query = f"?{request.url.query}" if request.url.query else ""
+            return RedirectResponse(f"{pages.root}{twin}{query}", status_code=307)
         return pages.error(
             404,
             "No such page",
@@ -105,6 +125,20 @@ async def _http_error(request: Request, error: Exception) -> Response:
             headers=dict(error.headers or {}),
         )
     return pages.error(error.status_code, "The request could not be read", error.detail)
+
+
+def _without_trailing_slash(request: Request) -> str | None:
+    """The path without its trailing slashes when a route answers it ("/editions/daily/"
+    is "/editions/daily"), else None."""
+    path = request.url.path
+    twin = path.rstrip("/")
+    if not twin or twin == path:
+        return None
+    scope = {**request.scope, "path": twin}
+    for route in request.app.router.routes:
+        if route.matches(scope)[0] is not Match.NONE:
+            return twin
+    return None
 
 
 async def _server_error(request: Request, error: Exception) -> Response:

@@ -249,10 +249,11 @@ async def editions_feed(request: Request) -> Response:
 async def _cached(request: Request, render: Callable[[Request], Awaitable[Response]]) -> Response:
     """The page from the archive cache, else rendered and, when it is a 200, kept there."""
     cache = web_context(request).archive_cache
-    # Only ?page= changes a page: other query strings share its entry, so made-up ones cannot
-    # push the real pages out.
+    # Only ?page= changes a page: other query strings share its entry, and so do the ways of
+    # writing one number ("2", "02", "000002"), so made-up ones cannot push the real pages out.
     page = request.query_params.get("page")
-    key = request.url.path if page is None else f"{request.url.path}?page={page}"
+    number = _page_number(page)
+    key = request.url.path if page is None else f"{request.url.path}?page={number or page}"
     response = cache.get(key)
     if response is None:
         response = await render(request)

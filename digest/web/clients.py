@@ -3,6 +3,7 @@
     the socket's peer ─► not a trusted proxy (web.trusted_proxies; none by default) ─► it
                      ─► a trusted proxy ─► X-Forwarded-For read from the right, past every
                         trusted proxy: the first address no trusted proxy added
+    the client ─► counted_as: an IPv6 address counts as its /64, the network one line gets
 
 X-Forwarded-For is written by whoever sends the request, so it is believed only from the
 proxies the operator names, and only as far as they vouch for it: a client that sends its own
@@ -19,6 +20,7 @@ from collections.abc import Iterable, Sequence
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 UNKNOWN = "unknown"  # a request with no peer (a test client, a Unix socket)
+IPV6_PREFIX = 64  # the network one subscriber line or one server is given
 
 
 def trusted_networks(entries: Iterable[str]) -> tuple[Network, ...]:
@@ -45,6 +47,16 @@ def client_address(
         if not _within(address, trusted):
             break
     return str(current)
+
+
+def counted_as(client: str) -> str:
+    """What a client's requests are counted under: an IPv4 address as it is, an IPv6 one by
+    its /64 network. A home or a server is given a whole /64 (2^64 addresses), and a client
+    that counted per address could take a new one for every sign-up."""
+    address = _parse(client)
+    if isinstance(address, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((address, IPV6_PREFIX), strict=False))
+    return client
 
 
 def _parse(text: str | None) -> Address | None:

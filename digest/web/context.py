@@ -1,5 +1,5 @@
 """What every route of the web app is handed: services, pages, form tokens, the archive cache,
-the sign-up queue and rate limits."""
+the sign-up queue and rate limits, the providers' webhooks."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import anyio.to_thread
 from anyio import CapacityLimiter
 from starlette.requests import Request
 
+from digest.inbound.providers import Webhooks
 from digest.services import Services
 from digest.web.cache import PageCache
 from digest.web.clients import Network
@@ -52,6 +53,7 @@ class WebContext:
     signups: SignUpQueue  # where a sign-up goes once answered (digest.web.signups)
     limits: SignUpLimits
     trusted_proxies: tuple[Network, ...] = ()
+    webhooks: Webhooks = field(default_factory=Webhooks)  # those the config enables
     store_threads: StoreThreads = field(default_factory=StoreThreads)
 
 

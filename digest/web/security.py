@@ -112,14 +112,21 @@ class _TooLarge(Exception):
 
 class RequestLimits:
     """Refuses request heads over ``header_limit`` bytes (431) and bodies over ``limit`` (413),
-    reading no more of a body than the limit."""
+    reading no more of a body than the limit. ``wider`` gives the paths under a prefix a limit
+    of their own (the providers' webhooks, whose notifications are larger than any form)."""
 
     def __init__(
-        self, app: ASGIApp, *, limit: int = BODY_LIMIT, header_limit: int = HEADER_LIMIT
+        self,
+        app: ASGIApp,
+        *,
+        limit: int = BODY_LIMIT,
+        header_limit: int = HEADER_LIMIT,
+        wider: Mapping[str, int] | None = None,
     ) -> None:
         self.app = app
         self.limit = limit
         self.header_limit = header_limit
+        self.wider = dict(wider or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -131,11 +138,12 @@ class RequestLimits:
         if head > self.header_limit:
             await _refuse(send, 431, b"The request headers are too large.\n")
             return
+        limit = self._limit_of(scope.get("path", ""))
         declared = _content_length(dict(raw_headers))
         if declared == -1:
             await _refuse(send, 400, b"The Content-Length header is not a number.\n")
             return
-        if declared is not None and declared > self.limit:
+        if declared is not None and declared > limit:
             await _refuse(send, 413, b"The request body is too large.\n")
             return
         received = 0
@@ -146,7 +154,7 @@ class RequestLimits:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     raise _TooLarge
             return message
 
@@ -162,6 +170,12 @@ class RequestLimits:
             if started:
                 raise
             await _refuse(send, 413, b"The request body is too large.\n")
+
+    def _limit_of(self, path: str) -> int:
+        for prefix, limit in self.wider.items():
+            if path.startswith(prefix):
+                return limit
+        return self.limit
 
 
 def _content_length(headers: Mapping[bytes, bytes]) -> int | None:

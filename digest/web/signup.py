@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import anyio.to_thread
@@ -29,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from digest.addresses import mailbox_of
 from digest.config import ListSettings
 from digest.lists import list_for_slug
 from digest.mail.headers import cut
@@ -36,7 +38,7 @@ from digest.mail.subscribers import check_address, clean_name
 from digest.mail.tokens import ExpiredToken, InvalidToken
 from digest.signup import SignUpRequest, confirm_max_age, confirm_sign_up
 from digest.store.subscribers import CONFIRMED
-from digest.web.clients import client_address
+from digest.web.clients import client_address, counted_as
 from digest.web.context import WebContext, web_context
 from digest.web.forms import FIELD, posted_form
 from digest.web.security import embed_csp
@@ -151,7 +153,9 @@ async def _sign_up(request: Request, *, embed: bool) -> Response:
     except ValueError:
         values = {"problem": words.invalid_email, "email": typed[:EMAIL_CHARS], "name": name or ""}
         return _form_page(request, embed=embed, status=400, values=values)
-    wait = await anyio.to_thread.run_sync(web.limits.address, web.services.address_key(email))
+    # Counted per mailbox, not per spelling: "ann+1@", "a.nn@gmail.com" all reach Ann.
+    mailbox = web.services.address_key(mailbox_of(email))
+    wait = await anyio.to_thread.run_sync(web.limits.address, mailbox)
     if wait is not None:
         return _too_many(web, words, wait, embed)
     wanted = SignUpRequest(digest_list.slug, email, name)
@@ -191,7 +195,8 @@ def _too_many(web: WebContext, words: PageWords, wait: int, embed: bool) -> Resp
 
 def _client(web: WebContext, request: Request) -> str:
     peer = request.client.host if request.client else None
-    return client_address(peer, request.headers.getlist("x-forwarded-for"), web.trusted_proxies)
+    forwarded = request.headers.getlist("x-forwarded-for")
+    return counted_as(client_address(peer, forwarded, web.trusted_proxies))
 
 
 def _text(form: FormData, field: str) -> str:
@@ -217,12 +222,12 @@ async def confirm_post(request: Request) -> Response:
     read = _read_token(web, request.path_params["token"])
     if isinstance(read, Response):
         return read
-    subscriber_id, digest_list = read
+    subscriber_id, digest_list, issued = read
     form = await posted_form(request)
     if not web.forms.valid(form.get(FIELD), request.url.path):
         return _button_page(web, request, digest_list, expired=True)
     change = await web.store_threads.run(
-        confirm_sign_up, web.services, subscriber_id, digest_list.slug
+        confirm_sign_up, web.services, subscriber_id, digest_list.slug, issued
     )
     words = words_for(digest_list.language)
     if change is None or change.after != CONFIRMED:
@@ -240,13 +245,14 @@ async def confirm_post(request: Request) -> Response:
     return web.pages.render("web/confirmed.html.j2", context)
 
 
-def _read_token(web: WebContext, token: str) -> tuple[int, ListSettings] | Response:
-    """The subscriber and list of a confirmation token, or the page that says what is wrong."""
+def _read_token(web: WebContext, token: str) -> tuple[int, ListSettings, datetime] | Response:
+    """The subscriber and list of a confirmation token, and when it was issued; or the page
+    that says what is wrong."""
     services = web.services
     try:
         if len(token) > 300:  # ours are under 100 characters
             raise InvalidToken("too long")
-        subscriber_id, slug = services.signer.read_confirm_token(
+        subscriber_id, slug, issued = services.signer.read_confirm_token_issued(
             token, services.clock.now(), confirm_max_age(services)
         )
     except ExpiredToken as expired:
@@ -272,7 +278,7 @@ def _read_token(web: WebContext, token: str) -> tuple[int, ListSettings] | Respo
             "The list this link was for is not sent any more. The front page shows the "
             "newsletters there are.",
         )
-    return subscriber_id, digest_list
+    return subscriber_id, digest_list, issued
 
 
 def _button_page(

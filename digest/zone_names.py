@@ -1,0 +1,28 @@
+"""Whether a name typed by a reader or an operator's file names a timezone of the tz database.
+
+``ZoneInfo(name)`` alone is not the check: it loads any file under the database's folders, so
+"Asia" (a folder) raises IsADirectoryError, which no caller expected (a 500 on the preferences
+page, a whole import stopped), and "posixrules" or "right/UTC" (a zone counting leap seconds,
+27 seconds off every clock) are taken. A name is a timezone when the database lists it.
+"""
+
+from __future__ import annotations
+
+import functools
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+
+@functools.cache
+def _listed() -> frozenset[str]:
+    # Read from the disk once per process: it lists some six hundred names.
+    return frozenset(available_timezones())
+
+
+def zone_named(name: str) -> ZoneInfo | None:
+    """The timezone ``name`` names ("Asia/Dubai"), or None when it names none."""
+    if name not in _listed():
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # listed, then removed from the disk
+        return None

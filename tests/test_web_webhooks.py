@@ -1,0 +1,261 @@
+"""The providers' webhooks on the web app: /webhooks/ses and /webhooks/mailgun take signed calls
+through the same path as a bounce by mail, and refuse replays, forgeries, oversized bodies and
+bodies that are no JSON, with their status and nothing changed; `digest serve` answers them."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from limits.storage import MemoryStorage
+from pydantic import SecretStr
+from starlette.testclient import TestClient
+
+from digest.inbound.mailgun import MailgunWebhook
+from digest.inbound.providers import Webhooks
+from digest.inbound.sns import SesWebhook
+from digest.services import build_services
+from digest.store import open_store
+from digest.web import create_app
+from digest.web.context import STORE_THREADS
+from digest.web.ratelimits import SignUpLimits
+from digest.web.server import serving
+from digest.web.signups import ThreadQueue
+from tests.servers import SmtpSink, free_port, smtp_server
+from tests.test_end_to_end import digest
+from tests.test_inbound_webhooks import (
+    CERT_URL,
+    SIGNING_KEY,
+    TOPIC,
+    Fetcher,
+    bounce,
+    complaint,
+    failed,
+    mailgun,
+    sns,
+)
+from tests.test_web_serve import digest_process, served_config
+from tests.webtools import Newsroom, newsroom
+
+SNS_HEADERS = {
+    # What SNS sends: its notifications are JSON under text/plain.
+    "content-type": "text/plain; charset=UTF-8",
+    "x-amz-sns-message-type": "Notification",
+}
+
+
+@pytest.fixture
+def room(tmp_path: Path) -> Iterator[Newsroom]:
+    with newsroom(tmp_path, editions=1) as built:
+        yield built
+
+
+def app_client(room: Newsroom, providers: Webhooks) -> TestClient:
+    services = room.services
+    app = create_app(
+        services,
+        signups=ThreadQueue(services, lambda: services.transport),
+        limits=SignUpLimits("100/hour", "100/hour", MemoryStorage()),
+        providers=providers,
+    )
+    return TestClient(app)
+
+
+@pytest.fixture
+def client(room: Newsroom) -> TestClient:
+    providers = Webhooks(
+        ses=SesWebhook(Fetcher(), [TOPIC]),
+        mailgun=MailgunWebhook(SIGNING_KEY, room.services.store, 900),
+    )
+    return app_client(room, providers)
+
+
+def suppressed(room: Newsroom, email: str) -> str | None:
+    found = room.services.store.suppression(room.services.address_key(email))
+    return found.reason if found is not None else None
+
+
+def test_a_signed_ses_bounce_as_sns_posts_it_suppresses_the_reader_once(
+    room: Newsroom, client: TestClient
+) -> None:
+    body = json.dumps(sns(message=bounce("Permanent", "Rana@example.org"))).encode()
+    answer = client.post("/webhooks/ses", content=body, headers=SNS_HEADERS)
+    assert answer.status_code == 200, answer.text
+    assert suppressed(room, "rana@example.org") == "hard-bounce"
+    assert not room.is_member("daily", "Rana")
+    # SNS delivers at least once: the same notification again is a duplicate, and a 200.
+    again = client.post("/webhooks/ses", content=body, headers=SNS_HEADERS)
+    assert again.status_code == 200
+    outcomes = [row for row in room.services.store.inbound_events() if "rana" in str(row)]
+    assert len(outcomes) == 1
+
+
+def test_an_ses_notification_larger_than_a_form_is_taken(
+    room: Newsroom, client: TestClient
+) -> None:
+    # SES can include the original message's headers: larger than the 16 KiB a form may be.
+    message = complaint()
+    message["mail"] = {
+        "messageId": "ses-2",
+        "headers": [
+            {"name": "Received", "value": f"from relay{n}.example.net by mx.example.org"}
+            for n in range(300)
+        ],
+    }
+    body = json.dumps(sns(message=message)).encode()
+    assert len(body) > 16 * 1024
+    answer = client.post("/webhooks/ses", content=body, headers=SNS_HEADERS)
+    assert answer.status_code == 200, answer.text
+    assert suppressed(room, "sam@example.org") == "complaint"
+
+
+def test_forged_replayed_oversized_and_foreign_calls_change_nothing(
+    room: Newsroom, client: TestClient
+) -> None:
+    now = room.clock.now()
+    forged_sns = sns(message=bounce("Permanent", "Sam@example.org"))
+    forged_sns["Message"] = forged_sns["Message"].replace("Sam@", "Li@")
+    other_topic = sns(message=bounce(), TopicArn="arn:aws:sns:eu-west-1:999999999999:theirs")
+    signed = mailgun(failed("permanent"), at=now)
+    cases: list[tuple[str, bytes, dict[str, str], int]] = [
+        ("/webhooks/ses", json.dumps(forged_sns).encode(), SNS_HEADERS, 403),
+        ("/webhooks/ses", json.dumps(other_topic).encode(), SNS_HEADERS, 403),
+        ("/webhooks/ses", b"Type=Notification&Message=x", {}, 400),  # a form: no JSON
+        ("/webhooks/mailgun", mailgun(failed("permanent"), at=now, key="not-ours"), {}, 403),
+        ("/webhooks/mailgun", b"\xff\xfe not json", {"content-type": "application/json"}, 400),
+        ("/webhooks/mailgun", b"[1, 2]", {"content-type": "application/json"}, 400),
+    ]
+    for path, body, headers, status in cases:
+        answer = client.post(path, content=body, headers=headers)
+        assert answer.status_code == status, (path, body[:60], answer.text)
+        assert answer.headers["content-type"].startswith("text/plain")
+    assert all(suppressed(room, e) is None for e in ("sam@example.org", "li@example.org"))
+    assert room.services.store.inbound_events() == []
+
+    # Mailgun's signed call is taken once; the same call again is a replay, refused.
+    first = client.post("/webhooks/mailgun", content=signed, headers={"content-type": "x/y"})
+    assert first.status_code == 200 and suppressed(room, "rana@example.org") == "hard-bounce"
+    replay = client.post("/webhooks/mailgun", content=signed)
+    assert replay.status_code == 409 and "replay" in replay.text
+
+    # Past the webhooks' bound (1 MB): refused by its declared length, never read.
+    huge = client.post("/webhooks/ses", content=b"{" + b" " * 1_000_001 + b"}")
+    assert huge.status_code == 413
+    # Other addresses keep the forms' bound.
+    assert client.post("/unsubscribe/x", content=b"x" * (16 * 1024 + 1)).status_code == 413
+
+
+def test_a_provider_not_configured_is_a_404(room: Newsroom) -> None:
+    client = app_client(room, Webhooks())
+    for path in ("/webhooks/ses", "/webhooks/mailgun"):
+        answer = client.post(path, content=json.dumps(sns(message=bounce())).encode())
+        assert answer.status_code == 404
+    assert client.get("/webhooks/mailgun").status_code == 405
+    assert suppressed(room, "rana@example.org") is None
+
+
+def test_the_app_mounts_the_webhooks_the_config_enables(tmp_path: Path) -> None:
+    with newsroom(tmp_path, editions=0) as room:
+        settings = room.services.settings.model_copy(
+            update={"mailgun_signing_key": SecretStr(SIGNING_KEY)}
+        )
+        services = build_services(settings, clock=room.clock, transport=room.services.transport)
+        try:
+            client = TestClient(create_app(services))
+            body = mailgun(failed("temporary"), at=room.clock.now())
+            assert client.post("/webhooks/mailgun", content=body).status_code == 200
+            assert client.post("/webhooks/ses", content=b"{}").status_code == 404
+        finally:
+            services.close()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    with smtp_server() as sink:
+        yield sink
+
+
+@pytest.mark.integration
+def test_digest_serve_takes_a_mailgun_complaint_and_refuses_its_replay(
+    tmp_path: Path, smtp: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    web_port = free_port()
+    config = served_config(tmp_path, smtp.port, web_port)
+    first = digest(config, "run", "--once")
+    assert first.returncode == 0, first.stderr
+    monkeypatch.setenv("DIGEST_MAILGUN_SIGNING_KEY", SIGNING_KEY)
+    reader = "leila.haddad@example.org"
+    event = {"event": "complained", "recipient": reader, "id": "ev-serve-1"}
+    body = mailgun(event, at=datetime.now(UTC), token="token-serve")
+    serving = digest_process(config, "serve", "--port", str(web_port))
+    with serving as (_, address), httpx.Client(timeout=10) as http:
+        url = f"{address}/webhooks/mailgun"
+        headers = {"content-type": "application/json"}
+        taken = http.post(url, content=body, headers=headers)
+        assert taken.status_code == 200, taken.text
+        assert http.post(url, content=body, headers=headers).status_code == 409
+        assert http.post(f"{address}/webhooks/ses", content=b"{}").status_code == 404
+    listed = digest(config, "subscribers", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    rows = [row for row in json.loads(listed.stdout) if row["email"] == reader]
+    assert rows and all(row["status"] == "unsubscribed" for row in rows), rows
+    store = open_store(f"sqlite:///{tmp_path / 'digest.db'}")
+    try:
+        assert [e for e in store.inbound_events() if "ev-serve-1" in str(e)]
+    finally:
+        store.engine.dispose()
+
+
+def test_ses_calls_waiting_on_a_certificate_hold_no_store_thread(room: Newsroom) -> None:
+    # A stranger who knows our topic can post calls that make us fetch a certificate; while
+    # Amazon is slow to answer, readers' one-click unsubscribes must still be taken.
+    release, waiting = threading.Event(), threading.Semaphore(0)
+
+    def slow_certificate(url: str) -> bytes:
+        waiting.release()
+        release.wait(60)
+        raise OSError("no certificate")
+
+    providers = Webhooks(ses=SesWebhook(slow_certificate, [TOPIC]))
+    services = room.services
+    app = create_app(
+        services,
+        signups=ThreadQueue(services, lambda: services.transport),
+        limits=SignUpLimits("100/hour", "100/hour", MemoryStorage()),
+        providers=providers,
+    )
+    held = STORE_THREADS  # as many calls as the store has threads
+    with serving(app, "127.0.0.1", 0) as address, httpx.Client(timeout=60) as http:
+        calls = []
+        for number in range(held):
+            message = sns(
+                message=bounce(), SigningCertURL=CERT_URL.replace(".pem", f"{number}.pem")
+            )
+            body = json.dumps(message).encode()
+            calls.append(
+                threading.Thread(
+                    target=http.post, args=(f"{address}/webhooks/ses",), kwargs={"content": body}
+                )
+            )
+        for call in calls:
+            call.start()
+        for _ in range(held):
+            assert waiting.acquire(timeout=30)  # every call is now waiting on its certificate
+        try:
+            token = room.unsubscribe_token("daily", "Sam")
+            answer = httpx.post(
+                f"{address}/unsubscribe/{token}",
+                content=b"List-Unsubscribe=One-Click",
+                timeout=10,  # the calls wait for a minute: anything queued behind them fails
+            )
+            assert answer.status_code == 200
+            assert not room.is_member("daily", "Sam")
+        finally:
+            release.set()
+            for call in calls:
+                call.join(60)
