@@ -226,6 +226,26 @@ def test_forget_erases_a_person_and_refuses_them_at_every_later_import(
     services.close()
 
 
+def test_an_address_that_starts_as_a_formula_is_exported_as_text_and_read_back(
+    tmp_path: Path, base_url: str
+) -> None:
+    # Valid addresses, which anyone's sign-up form can record: "=cmd|'/Ccalc'!A0" is a local
+    # part of allowed characters, and a spreadsheet opening the export would run it.
+    config, _ = config_without_file(tmp_path, base_url)
+    hostile = ["=cmd|'/Ccalc'!A0@example.org", "+1+2@example.org", "-x@example.org"]
+    (tmp_path / "new.csv").write_text("email\n" + "".join(f"{a}\n" for a in hostile))
+    added = digest(config, "subscribers", "import", str(tmp_path / "new.csv"), "--list", "daily")
+    assert "3 added" in added.stdout, added.output
+    out = tmp_path / "out.csv"
+    assert digest(config, "subscribers", "export", "-o", str(out)).exit_code == 0
+    exported = [row["email"] for row in csv.DictReader(out.open())]
+    assert sorted(exported) == sorted("'" + address for address in hostile)
+    back = digest(config, "subscribers", "import", str(out), "--list", "daily")
+    assert "0 added, 0 updated, 3 unchanged, 0 refused" in back.stdout, back.output
+    listed = json.loads(digest(config, "subscribers", "list", "--json").stdout)
+    assert sorted(member["email"] for member in listed) == sorted(hostile)
+
+
 def test_an_export_never_hands_a_spreadsheet_a_formula_and_reads_back_the_same_names(
     tmp_path: Path, base_url: str
 ) -> None:

@@ -120,7 +120,9 @@ def export_subscribers(
         for member in store.memberships(list_slug):
             writer.writerow(
                 [
-                    member.email,
+                    # An address may start as a formula does ("=cmd|'/C calc'!A0@x.org" is a
+                    # valid one, and anyone can sign it up): kept from running, as names are.
+                    spreadsheet_safe(member.email),
                     spreadsheet_safe(member.name or ""),
                     member.timezone or "",
                     member.list_slug,

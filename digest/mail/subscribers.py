@@ -288,7 +288,7 @@ def _read_row(values: dict[str, str], line: int) -> tuple[SubscriberRow | None, 
         if len(value) > MAX_FIELD:
             return None, f"{column} of {len(value)} characters: at most {MAX_FIELD}"
     try:
-        email = check_address(values.get("email", ""))
+        email = check_address(from_spreadsheet_safe(values.get("email", "").strip()))
     except ValueError as error:
         return None, str(error)
     timezone = values.get("timezone", "").strip() or None
