@@ -122,6 +122,18 @@ def test_unknown_timezone(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize("name", ["Asia", "right/UTC"])
+def test_a_folder_or_a_leap_second_zone_is_no_timezone(tmp_path: Path, name: str) -> None:
+    # "Asia" made ZoneInfo raise IsADirectoryError: an error naming a file and no key.
+    path = write_config(tmp_path, MINIMAL.replace('"Asia/Dubai"', f'"{name}"'))
+    assert problems(path) == [
+        (
+            "lists[daily].timezone",
+            f"unknown timezone {name!r}: use an IANA name such as 'Asia/Dubai'",
+        )
+    ]
+
+
 def test_list_naming_an_unknown_topic(tmp_path: Path) -> None:
     path = write_config(
         tmp_path, MINIMAL.replace('["middle-east", "iran"]', '["middle-east", "yemen"]')
