@@ -150,6 +150,28 @@ def test_forged_replayed_oversized_and_foreign_calls_change_nothing(
     assert client.post("/unsubscribe/x", content=b"x" * (16 * 1024 + 1)).status_code == 413
 
 
+def test_a_mailgun_call_the_store_failed_to_take_is_taken_when_mailgun_retries_it(
+    room: Newsroom,
+) -> None:
+    providers = Webhooks(mailgun=MailgunWebhook(SIGNING_KEY, room.services.store, 900))
+    client = TestClient(app_client(room, providers).app, raise_server_exceptions=False)
+    signed = mailgun(failed("permanent"), at=room.clock.now())
+    engine = room.services.store.engine
+    with engine.begin() as connection:  # the events' table gone for a moment: the take fails
+        connection.exec_driver_sql("ALTER TABLE inbound_events RENAME TO inbound_events_away")
+    try:
+        assert client.post("/webhooks/mailgun", content=signed).status_code == 503
+    finally:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("ALTER TABLE inbound_events_away RENAME TO inbound_events")
+    assert suppressed(room, "rana@example.org") is None
+    # Mailgun sends the same call again: taken, not refused as a replay of the failed one.
+    again = client.post("/webhooks/mailgun", content=signed)
+    assert again.status_code == 200, again.text
+    assert suppressed(room, "rana@example.org") == "hard-bounce"
+    assert client.post("/webhooks/mailgun", content=signed).status_code == 409
+
+
 def test_a_provider_not_configured_is_a_404(room: Newsroom) -> None:
     client = app_client(room, Webhooks())
     for path in ("/webhooks/ses", "/webhooks/mailgun"):

@@ -36,6 +36,8 @@ class TokenLedger(Protocol):
         self, provider: str, token: str, now: datetime, forget_before: datetime
     ) -> bool: ...
 
+    def forget_webhook_token(self, provider: str, token: str) -> None: ...
+
 
 class MailgunWebhook:
     """Takes Mailgun's webhook POSTs signed with ``signing_key``."""
@@ -76,6 +78,17 @@ class MailgunWebhook:
         ):
             raise WebhookRefused(PROVIDER, "the token was used before: a replay", 409)
         return _events(_mapping(document.get("event-data")))
+
+    def not_taken(self, body: bytes) -> None:
+        """The events of ``body``, which ``handle`` accepted, could not be taken (the store
+        failed): its token is forgotten, so that Mailgun's retry of the same call is taken
+        rather than refused as a replay."""
+        try:
+            token = _text(_mapping(json_body(PROVIDER, body).get("signature")), "token")
+        except WebhookRefused:
+            return
+        if token:
+            self._tokens.forget_webhook_token("mailgun", token)
 
 
 def _events(data: Mapping[str, Any]) -> list[InboundEvent]:

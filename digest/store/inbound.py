@@ -107,3 +107,12 @@ class InboundStore(StoreBase):
         except IntegrityError:
             return False
         return True
+
+    def forget_webhook_token(self, provider: str, token: str) -> None:
+        """Forget a token recorded by ``first_use_of_webhook_token``: its call was not taken."""
+        with self.transaction() as session:
+            session.execute(
+                delete(WebhookTokenRow).where(
+                    WebhookTokenRow.provider == provider, WebhookTokenRow.token == token
+                )
+            )

@@ -4,7 +4,8 @@
         (digest.inbound.sns, digest.inbound.mailgun: signature, topic, age, replay)
         refused ─► its status (400, 403, 409, 413) and one line in plain text; logged
         taken ─► digest.inbound.take.take_events: the same path as a bounce by mail
-               (suppress, count a soft bounce, de-duplicated by the event's id) ─► 200
+               (suppress, count a soft bounce, de-duplicated by the event's id) ─► 200;
+               failed ─► 503, and a Mailgun call's token forgotten, so its retry is taken
     a provider not configured ─► 404, as for any address that serves nothing
 
 A webhook's body may be larger than a form's: an SES notification carries the original
@@ -44,13 +45,26 @@ async def ses(request: Request) -> Response:
 async def mailgun(request: Request) -> Response:
     handler = web_context(request).webhooks.mailgun
     # On the store's threads: it keeps the tokens seen in the store.
-    return await _take(request, "mailgun", handler.handle if handler else None, store=True)
+    return await _take(
+        request,
+        "mailgun",
+        handler.handle if handler else None,
+        store=True,
+        not_taken=handler.not_taken if handler else None,
+    )
 
 
 Handle = Callable[[Mapping[str, str], bytes, datetime], list[InboundEvent]]
 
 
-async def _take(request: Request, provider: str, handle: Handle | None, *, store: bool) -> Response:
+async def _take(
+    request: Request,
+    provider: str,
+    handle: Handle | None,
+    *,
+    store: bool,
+    not_taken: Callable[[bytes], None] | None = None,
+) -> Response:
     if handle is None:
         return PlainTextResponse(f"No {provider} webhook is configured here.\n", status_code=404)
     web = web_context(request)
@@ -65,7 +79,16 @@ async def _take(request: Request, provider: str, handle: Handle | None, *, store
     except WebhookRefused as refused:
         _log.warning("%s webhook refused: %r", provider, refused.reason)
         return PlainTextResponse(f"Refused: {refused.reason}\n", status_code=refused.status)
-    taken = await web.store_threads.run(take_events, web.services, events)
+    try:
+        taken = await web.store_threads.run(take_events, web.services, events)
+    except Exception:
+        # A 503 (digest.web.app), which the provider retries: not to be refused as a replay.
+        if not_taken is not None:
+            try:
+                await web.store_threads.run(not_taken, body)
+            except Exception:  # the store still down: the first failure is the one to report
+                _log.exception("%s webhook: could not forget the call that was not taken", provider)
+        raise
     for outcome in taken:
         _log.info("%s webhook: %s %s", provider, outcome.event.kind, outcome.outcome)
     return PlainTextResponse(f"Taken: {len(taken)} events.\n")
