@@ -30,7 +30,8 @@ from digest.mail.confirmation import confirmation_message
 from digest.mail.transport import MailTransport
 from digest.services import Services
 from digest.store.subscribers import SIGN_UP, Change, SignUp
-from digest.suppression import RESUBSCRIBED, append_suppressions
+from digest.suppression import RESUBSCRIBED
+from digest.unsubscribes import write_suppression_line
 
 _log = logging.getLogger(__name__)
 _TOKEN_SECOND = timedelta(seconds=1)
@@ -123,11 +124,7 @@ def confirm_sign_up(
     # The link holds whole seconds; the sign-up that sent it was recorded within that second.
     change = store.confirm(subscriber_id, slug, now, SIGN_UP, asked_at=issued + _TOKEN_SECOND)
     if change is not None and change.changed and store.ever_unsubscribed(subscriber_id, slug):
-        email = store.email_of(subscriber_id)
-        path = services.settings.service.suppression_path
-        if email is not None:
-            try:
-                append_suppressions(path, [(email, slug, RESUBSCRIBED, now)])
-            except OSError as error:
-                _log.error("could not write %s (%s): a returning reader's line", path, error)
+        write_suppression_line(
+            services, subscriber_id, slug, RESUBSCRIBED, now, sync=True, lost="a returning reader"
+        )
     return change

@@ -66,19 +66,36 @@ def unsubscribe(services: Services, subscriber_id: int, list_slug: str, reason: 
         change = store.change_membership(subscriber_id, list_slug, UNSUBSCRIBED, channel, now)
     if change is None:
         return False
-    email = store.email_of(subscriber_id) if change.changed else None
-    if email is not None:
-        path = settings.service.suppression_path
-        try:
-            # Not synced to disk line by line: the database holds the unsubscribe already (the
-            # file is its copy), and a line lost to a crash is copied again by the next cycle's
-            # reconcile, which syncs what it writes.
-            append_suppressions(path, [(email, slug, channel, now)], sync=False)
-        except OSError as error:
-            _log.error(
-                "could not write %s (%s); the next cycle copies the unsubscribe", path, error
-            )
+    if change.changed:
+        # Not synced to disk line by line: the database holds the unsubscribe already (the
+        # file is its copy), and a line lost to a crash is copied again by the next cycle's
+        # reconcile, which syncs what it writes.
+        write_suppression_line(
+            services, subscriber_id, slug, channel, now, sync=False, lost="the unsubscribe"
+        )
     return True
+
+
+def write_suppression_line(
+    services: Services,
+    subscriber_id: int,
+    list_slug: str,
+    channel: str,
+    now: datetime,
+    *,
+    sync: bool,
+    lost: str,
+) -> None:
+    """Append the reader's line for ``list_slug`` to the suppression file. A file that cannot
+    be written is logged, naming ``lost``, not raised: the database holds the change."""
+    email = services.store.email_of(subscriber_id)
+    if email is None:
+        return
+    path = services.settings.service.suppression_path
+    try:
+        append_suppressions(path, [(email, list_slug, channel, now)], sync=sync)
+    except OSError as error:
+        _log.error("could not write %s (%s): %s is not in it", path, error, lost)
 
 
 def reconcile_suppressions(
