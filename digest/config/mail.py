@@ -9,15 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
-from digest.config.values import SettingsModel
-
-
-def _check_send_rate(value: str | None) -> str | None:
-    if value is not None:
-        from digest.send_rate import parse_rate
-
-        parse_rate(value)  # a ValueError names the value and what is accepted
-    return value
+from digest.config.values import RateText, SettingsModel
 
 
 class SmtpSettings(SettingsModel):
@@ -53,7 +45,7 @@ class SmtpSettings(SettingsModel):
         "each for a different edition, within bounces.soft_window_days, is suppressed like a "
         "hard bounce; each refusal fails that delivery at once either way.",
     )
-    send_rate: Annotated[str | None, AfterValidator(_check_send_rate)] = Field(
+    send_rate: RateText | None = Field(
         default=None,
         description="At most this many messages to this server, from all workers together "
         "(shared through Redis in the distributed mode), e.g. '50/second' or '3000/minute'; "

@@ -145,6 +145,14 @@ def no_line_breaks(value: str) -> str:
     return value
 
 
+def _check_rate(value: str) -> str:
+    """A rate in the ``limits`` syntax: '50/second', '20/hour', '5 per 10 minutes'."""
+    from digest.send_rate import parse_rate  # not at import: the config is read by every command
+
+    parse_rate(value)  # a ValueError names the value and what is accepted
+    return value
+
+
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN)]
 CronExpression = Annotated[str, AfterValidator(_check_cron)]
 TimezoneName = Annotated[str, AfterValidator(_check_timezone)]
@@ -152,6 +160,7 @@ LanguageTag = Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})
 HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
 HttpsUrl = Annotated[str, AfterValidator(_check_https_url)]
 EmailAddress = Annotated[str, AfterValidator(_check_address)]
+RateText = Annotated[str, AfterValidator(_check_rate)]
 HeaderText = Annotated[str, Field(min_length=1), AfterValidator(no_line_breaks)]
 
 

@@ -8,14 +8,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from digest.config.values import SettingsModel
-
-
-def _check_request_rate(value: str) -> str:
-    from digest.send_rate import parse_rate
-
-    parse_rate(value)  # a ValueError names the value and what is accepted
-    return value
+from digest.config.values import RateText, SettingsModel
 
 
 def _check_network(value: str) -> str:
@@ -69,13 +62,13 @@ class WebSettings(SettingsModel):
         description="How long the link of a sign-up's confirmation mail works, in days; after "
         "that the reader signs up again.",
     )
-    signup_rate_per_client: Annotated[str, AfterValidator(_check_request_rate)] = Field(
+    signup_rate_per_client: RateText = Field(
         default="20/hour",
         description="The most sign-ups one client address may ask for in a moving window "
         "(`limits` syntax: '20/hour', '5 per 10 minutes'); more get a 429 page. Counted in the "
         "broker's Redis in the distributed mode, in each process otherwise.",
     )
-    signup_rate_per_address: Annotated[str, AfterValidator(_check_request_rate)] = Field(
+    signup_rate_per_address: RateText = Field(
         default="3/hour",
         description="The most sign-ups for one email address in a moving window, whoever asks; "
         "bounds the confirmation mails a stranger can make one mailbox receive.",
