@@ -29,7 +29,8 @@ from digest.lists import list_for_slug
 from digest.mail.confirmation import confirmation_message
 from digest.mail.transport import MailTransport
 from digest.services import Services
-from digest.store.subscribers import SIGN_UP, Change, SignUp
+from digest.store.memberships import Change, SignUp
+from digest.store.subscribers import SIGN_UP
 from digest.suppression import RESUBSCRIBED
 from digest.unsubscribes import write_suppression_line
 

@@ -9,15 +9,19 @@ from digest.store.feeds import FeedState, FeedStore, UnchangedFetch
 from digest.store.inbound import InboundStore
 from digest.store.ledger import EditionDeliveries, FailedAttempt, LedgerStore, ParkedDelivery
 from digest.store.lists import ListRename, ListStore
+from digest.store.memberships import MembershipStore
 from digest.store.people import PeopleStore
 from digest.store.pictures import PictureBytes, PictureStore, StoredPicture
-from digest.store.subscribers import ImportReport, Membership, SubscriberInput, SubscriberStore
+from digest.store.subscriber_imports import ImportReport, SubscriberImportStore
+from digest.store.subscribers import Membership, SubscriberInput, SubscriberStore
 from digest.store.suppressions import SuppressionStore
 
 
 class Store(
     FeedStore,
     SubscriberStore,
+    MembershipStore,
+    SubscriberImportStore,
     SuppressionStore,
     PeopleStore,
     EditionStore,

@@ -12,16 +12,20 @@ whose address is not suppressed (digest.store.suppressions) are queued and sent 
 
 Imports work in batches of plain rows (Core executemany), never one ORM object per reader, and
 look addresses up ``CHUNK`` at a time: SQLite caps the bound parameters of one statement.
+
+This module holds the vocabulary (statuses, channels), the row lookups the other two share and
+the reading of subscribers; the lifecycle's moves are in digest.store.memberships, imports in
+digest.store.subscriber_imports.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select
 
 from digest.records import Subscriber
 from digest.store.base import StoreBase
@@ -76,63 +80,6 @@ class SubscriberInput:
 
 
 @dataclass(frozen=True, slots=True)
-class ImportReport:
-    """What an import did: readers added to the list, updated, left as they were, refused."""
-
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    kept_choices: int = 0  # names or timezones the reader chose, which the file did not change
-    refused: tuple[tuple[int, str], ...] = ()  # (line, why): bad or duplicate rows
-    pending: int = 0  # of the added: waiting for their confirmation
-    # (line, why): readers who unsubscribed from the list, addresses suppressed or forgotten.
-    kept_out: tuple[tuple[int, str], ...] = ()
-
-
-# The statements of a membership's change, built once: a one-click unsubscribe is one of them
-# per request, and building a statement costs more than SQLite takes to run it.
-_MEMBERSHIP = select(SubscriptionRow.id, SubscriptionRow.status, SubscriptionRow.changed_at).where(
-    SubscriptionRow.subscriber_id == bindparam("member"),
-    SubscriptionRow.list_slug == bindparam("slug"),
-)
-_MOVE = (
-    update(SubscriptionRow)
-    .where(
-        SubscriptionRow.id == bindparam("membership"), SubscriptionRow.status == bindparam("was")
-    )
-    .values(status=bindparam("becomes"), channel=bindparam("by"), changed_at=bindparam("at"))
-)
-_EMAIL = select(SubscriberRow.email).where(SubscriberRow.id == bindparam("member"))
-
-
-@dataclass(frozen=True, slots=True)
-class SignUp:
-    """What a sign-up did: the subscriber it is about (None when the address is suppressed),
-    the membership's status before (None when new) and after. A confirmation mail is due only
-    when the membership is pending now."""
-
-    subscriber_id: int | None
-    before: str | None
-    after: str | None
-
-    @property
-    def wants_confirmation(self) -> bool:
-        return self.subscriber_id is not None and self.after == PENDING
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One transition of a membership: ``before`` is None when it was new."""
-
-    before: str | None
-    after: str
-
-    @property
-    def changed(self) -> bool:
-        return self.before != self.after
-
-
-@dataclass(frozen=True, slots=True)
 class Membership:
     """A membership as the operator's commands show it."""
 
@@ -158,17 +105,10 @@ class Membership:
         }
 
 
-@dataclass
-class _Plan:
-    """What an import will write, gathered before one batch of statements per kind."""
-
-    new_members: list[dict[str, Any]] = field(default_factory=list)
-    confirms: list[dict[str, Any]] = field(default_factory=list)
-    renames: list[dict[str, Any]] = field(default_factory=list)
-    history: list[dict[str, Any]] = field(default_factory=list)
+_EMAIL = select(SubscriberRow.email).where(SubscriberRow.id == bindparam("member"))
 
 
-def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -189,297 +129,100 @@ def check_channel(channel: str) -> str:
     return channel
 
 
-_CONFIRM = (
-    update(SubscriptionRow)
-    .where(SubscriptionRow.id == bindparam("membership"), SubscriptionRow.status == PENDING)
-    .values(status=CONFIRMED, channel=IMPORT, changed_at=bindparam("now"))
-)
-_RENAME = (
-    update(SubscriberRow)
-    .where(SubscriberRow.id == bindparam("subscriber"), SubscriberRow.set_by == SET_BY_IMPORT)
-    .values(name=bindparam("new_name"), timezone=bindparam("new_timezone"))
-)
+def history_row(
+    subscriber_id: int, list_slug: str, before: str | None, after: str, now: datetime
+) -> dict[str, Any]:
+    return {
+        "subscriber_id": subscriber_id,
+        "list_slug": list_slug,
+        "from_status": before,
+        "to_status": after,
+        "channel": IMPORT,
+        "at": now,
+    }
+
+
+def suppressions_by_key(
+    connection: Connection, emails_by_key: dict[str, str]
+) -> dict[str, tuple[str, datetime]]:
+    """The suppressed among the addresses (by their keys): address -> (reason, when)."""
+    found: dict[str, tuple[str, datetime]] = {}
+    for keys in chunks(list(emails_by_key)):
+        for key, reason, at in connection.execute(
+            select(SuppressionRow.address_key, SuppressionRow.reason, SuppressionRow.at).where(
+                SuppressionRow.address_key.in_(keys)
+            )
+        ):
+            found[emails_by_key[key]] = (reason, at)
+    return found
+
+
+def subscribers_by_email(
+    connection: Connection, emails: Sequence[str]
+) -> dict[str, tuple[int, str | None, str | None, str]]:
+    """The subscribers of these lowercased addresses: address -> (id, name, tz, set_by)."""
+    found: dict[str, tuple[int, str | None, str | None, str]] = {}
+    for chunk in chunks(emails):
+        for subscriber_id, email, name, timezone, set_by in connection.execute(
+            select(
+                SubscriberRow.id,
+                SubscriberRow.email,
+                SubscriberRow.name,
+                SubscriberRow.timezone,
+                SubscriberRow.set_by,
+            ).where(func.lower(SubscriberRow.email).in_(chunk))
+        ):
+            found.setdefault(email.lower(), (subscriber_id, name, timezone, set_by))
+    return found
+
+
+def insert_subscribers(
+    connection: Connection, rows: Sequence[SubscriberInput], now: datetime
+) -> dict[str, tuple[int, str | None, str | None, str]]:
+    """Insert new subscribers in one executemany, then read their ids back ``CHUNK`` at a
+    time (an executemany with RETURNING runs a statement per row on SQLite)."""
+    if not rows:
+        return {}
+    connection.execute(
+        insert(SubscriberRow.__table__),  # type: ignore[arg-type]
+        [
+            {
+                "email": row.email,
+                "name": row.name,
+                "timezone": row.timezone,
+                "created_at": now,
+                "set_by": SET_BY_IMPORT,
+            }
+            for row in rows
+        ],
+    )
+    return subscribers_by_email(connection, [row.email.lower() for row in rows])
+
+
+def memberships_in_list(
+    connection: Connection, list_slug: str, subscriber_ids: Sequence[int]
+) -> dict[int, tuple[int, str, str, datetime]]:
+    """subscriber id -> (membership id, status, channel, changed_at) in the list."""
+    found: dict[int, tuple[int, str, str, datetime]] = {}
+    for chunk in chunks(subscriber_ids):
+        for subscriber_id, membership_id, status, channel, changed_at in connection.execute(
+            select(
+                SubscriptionRow.subscriber_id,
+                SubscriptionRow.id,
+                SubscriptionRow.status,
+                SubscriptionRow.channel,
+                SubscriptionRow.changed_at,
+            ).where(
+                SubscriptionRow.list_slug == list_slug,
+                SubscriptionRow.subscriber_id.in_(chunk),
+            )
+        ):
+            found[subscriber_id] = (membership_id, status, channel, changed_at)
+    return found
 
 
 class SubscriberStore(StoreBase):
-    # Imports -----------------------------------------------------------------------------------
-
-    def import_members(
-        self,
-        list_slug: str,
-        rows: Sequence[SubscriberInput],
-        now: datetime,
-        *,
-        confirmed: bool,
-        address_key: Callable[[str], str],
-    ) -> ImportReport:
-        """Add ``rows`` to the list, in one transaction: new readers as confirmed (the operator
-        vouches) or pending; pending ones confirmed when ``confirmed``; names and timezones
-        updated where the file gives one and the reader never chose their own.
-
-        Refused, each with its line and why: an address suppressed for every list or forgotten
-        (``address_key`` gives the key suppressions are kept under), a reader who unsubscribed
-        from this list (an import never resubscribes), the same address twice.
-        """
-        refused: list[tuple[int, str]] = []
-        kept_out: list[tuple[int, str]] = []
-        wanted: dict[str, SubscriberInput] = {}
-        for row in rows:
-            email = row.email.lower()
-            if email in wanted:
-                refused.append((row.line, f"duplicate email {row.email!r} in the file"))
-            else:
-                wanted[email] = row
-        with self.transaction() as session:
-            connection = session.connection()
-            suppressed = self._suppressions_by_key(
-                connection, {address_key(email): email for email in wanted}
-            )
-            for email, (reason, at) in suppressed.items():
-                kept_out.append((wanted.pop(email).line, _suppressed_why(reason, at)))
-            existing = self._subscribers_by_email(connection, list(wanted))
-            new = {email for email in wanted if email not in existing}
-            existing.update(
-                self._insert_subscribers(connection, [wanted[e] for e in wanted if e in new], now)
-            )
-            ids = {existing[email][0]: email for email in wanted}
-            memberships = self._memberships_of(connection, list_slug, list(ids))
-            plan = _Plan()
-            added = updated = unchanged = kept = pending = 0
-            status_new = CONFIRMED if confirmed else PENDING
-            for email, row in wanted.items():
-                subscriber_id, name, timezone, set_by = existing[email]
-                membership = memberships.get(subscriber_id)
-                if (
-                    membership is not None
-                    and membership[1] == UNSUBSCRIBED
-                    and row.status != UNSUBSCRIBED
-                ):
-                    # Left alone, name and all: the reader's word is final.
-                    kept_out.append((row.line, _unsubscribed_why(list_slug, *membership[2:])))
-                    continue
-                renamed = email not in new and _renames(row, name, timezone)
-                if renamed and set_by != SET_BY_IMPORT:
-                    kept += 1
-                    renamed = False
-                elif renamed:
-                    plan.renames.append(
-                        {
-                            "subscriber": subscriber_id,
-                            "new_name": row.name or name,
-                            "new_timezone": row.timezone or timezone,
-                        }
-                    )
-                if membership is None:
-                    after = UNSUBSCRIBED if row.status == UNSUBSCRIBED else status_new
-                    plan.new_members.append(
-                        {
-                            "subscriber_id": subscriber_id,
-                            "list_slug": list_slug,
-                            "status": after,
-                            "channel": IMPORT,
-                            "changed_at": now,
-                        }
-                    )
-                    plan.history.append(_history(subscriber_id, list_slug, None, after, now))
-                    added += 1
-                    pending += after == PENDING
-                elif membership[1] == PENDING and confirmed and row.status != UNSUBSCRIBED:
-                    plan.confirms.append({"membership": membership[0], "now": now})
-                    plan.history.append(_history(subscriber_id, list_slug, PENDING, CONFIRMED, now))
-                    updated += 1
-                elif renamed:
-                    updated += 1
-                else:
-                    unchanged += 1
-            _write(connection, plan)
-        return ImportReport(
-            added,
-            updated,
-            unchanged,
-            kept,
-            tuple(sorted(refused)),
-            pending,
-            tuple(sorted(kept_out)),
-        )
-
-    def _suppressions_by_key(
-        self, connection: Connection, emails_by_key: dict[str, str]
-    ) -> dict[str, tuple[str, datetime]]:
-        """The suppressed among the addresses (by their keys): address -> (reason, when)."""
-        found: dict[str, tuple[str, datetime]] = {}
-        for keys in _chunks(list(emails_by_key)):
-            for key, reason, at in connection.execute(
-                select(SuppressionRow.address_key, SuppressionRow.reason, SuppressionRow.at).where(
-                    SuppressionRow.address_key.in_(keys)
-                )
-            ):
-                found[emails_by_key[key]] = (reason, at)
-        return found
-
-    def _subscribers_by_email(
-        self, connection: Connection, emails: Sequence[str]
-    ) -> dict[str, tuple[int, str | None, str | None, str]]:
-        """The subscribers of these lowercased addresses: address -> (id, name, tz, set_by)."""
-        found: dict[str, tuple[int, str | None, str | None, str]] = {}
-        for chunk in _chunks(emails):
-            for subscriber_id, email, name, timezone, set_by in connection.execute(
-                select(
-                    SubscriberRow.id,
-                    SubscriberRow.email,
-                    SubscriberRow.name,
-                    SubscriberRow.timezone,
-                    SubscriberRow.set_by,
-                ).where(func.lower(SubscriberRow.email).in_(chunk))
-            ):
-                found.setdefault(email.lower(), (subscriber_id, name, timezone, set_by))
-        return found
-
-    def _insert_subscribers(
-        self, connection: Connection, rows: Sequence[SubscriberInput], now: datetime
-    ) -> dict[str, tuple[int, str | None, str | None, str]]:
-        """Insert new subscribers in one executemany, then read their ids back ``CHUNK`` at a
-        time (an executemany with RETURNING runs a statement per row on SQLite)."""
-        if not rows:
-            return {}
-        connection.execute(
-            insert(SubscriberRow.__table__),  # type: ignore[arg-type]
-            [
-                {
-                    "email": row.email,
-                    "name": row.name,
-                    "timezone": row.timezone,
-                    "created_at": now,
-                    "set_by": SET_BY_IMPORT,
-                }
-                for row in rows
-            ],
-        )
-        return self._subscribers_by_email(connection, [row.email.lower() for row in rows])
-
-    def _memberships_of(
-        self, connection: Connection, list_slug: str, subscriber_ids: Sequence[int]
-    ) -> dict[int, tuple[int, str, str, datetime]]:
-        """subscriber id -> (membership id, status, channel, changed_at) in the list."""
-        found: dict[int, tuple[int, str, str, datetime]] = {}
-        for chunk in _chunks(subscriber_ids):
-            for subscriber_id, membership_id, status, channel, changed_at in connection.execute(
-                select(
-                    SubscriptionRow.subscriber_id,
-                    SubscriptionRow.id,
-                    SubscriptionRow.status,
-                    SubscriptionRow.channel,
-                    SubscriptionRow.changed_at,
-                ).where(
-                    SubscriptionRow.list_slug == list_slug,
-                    SubscriptionRow.subscriber_id.in_(chunk),
-                )
-            ):
-                found[subscriber_id] = (membership_id, status, channel, changed_at)
-        return found
-
-    def sign_up(
-        self,
-        email: str,
-        name: str | None,
-        list_slug: str,
-        key: str,
-        now: datetime,
-        *,
-        mailbox_key: str | None = None,
-    ) -> SignUp:
-        """A reader asks to join a list with the form: in one transaction, the subscriber made
-        if new (with ``name``; an existing one's name is never changed by a stranger's form),
-        the membership made pending or, when unsubscribed, pending again (the reader opts in
-        anew), the change recorded with channel "sign-up". A pending or confirmed membership
-        stays as it is. An address suppressed for every list (``key``, see digest.addresses)
-        or forgotten changes nothing; so does one whose mailbox is (``mailbox_key``, the key
-        of its plain spelling: "ann+news@" when "ann@" complained)."""
-        keys = [key] if mailbox_key is None else [key, mailbox_key]
-        with self.transaction() as session:
-            connection = session.connection()
-            suppressed = connection.execute(
-                select(SuppressionRow.id).where(SuppressionRow.address_key.in_(keys)).limit(1)
-            ).first()
-            if suppressed is not None:
-                return SignUp(None, None, None)
-            found = self._subscribers_by_email(connection, [email.lower()])
-            if email.lower() not in found:
-                found = self._insert_subscribers(
-                    connection, [SubscriberInput(email, name=name)], now
-                )
-            subscriber_id = found[email.lower()][0]
-            membership = self._memberships_of(connection, list_slug, [subscriber_id])
-            if subscriber_id not in membership:
-                connection.execute(
-                    insert(SubscriptionRow.__table__),  # type: ignore[arg-type]
-                    [
-                        {
-                            "subscriber_id": subscriber_id,
-                            "list_slug": list_slug,
-                            "status": PENDING,
-                            "channel": SIGN_UP,
-                            "changed_at": now,
-                        }
-                    ],
-                )
-                before = None
-            else:
-                membership_id, before = membership[subscriber_id][:2]
-                if before != UNSUBSCRIBED:
-                    return SignUp(subscriber_id, before, before)
-                done = connection.execute(
-                    update(SubscriptionRow)
-                    .where(
-                        SubscriptionRow.id == membership_id, SubscriptionRow.status == UNSUBSCRIBED
-                    )
-                    .values(status=PENDING, channel=SIGN_UP, changed_at=now)
-                )
-                if done.rowcount != 1:  # another request changed it meanwhile: theirs stands
-                    return SignUp(subscriber_id, before, before)
-            connection.execute(
-                insert(SubscriptionChangeRow.__table__),  # type: ignore[arg-type]
-                [{**_history(subscriber_id, list_slug, before, PENDING, now), "channel": SIGN_UP}],
-            )
-            return SignUp(subscriber_id, before, PENDING)
-
-    def set_name_and_timezone(
-        self,
-        subscriber_id: int,
-        name: str | None,
-        timezone: str | None,
-        *,
-        by: str = SET_BY_READER,
-    ) -> bool:
-        """Record a subscriber's name and timezone as ``by`` chose them (the reader, on the
-        preferences page; the operator): no import changes them after. False when there is no
-        such subscriber."""
-        with self.transaction() as session:
-            done = session.execute(
-                update(SubscriberRow)
-                .where(SubscriberRow.id == subscriber_id, SubscriberRow.set_by != FORGOTTEN)
-                .values(name=name, timezone=timezone, set_by=by)
-            )
-            return bool(done.rowcount)  # type: ignore[attr-defined]
-
-    # Topic choices (the preferences page) ---------------------------------------------------
-
-    def choose_topics(
-        self, subscriber_id: int, list_slug: str, topics: Iterable[str] | None
-    ) -> bool:
-        """Record the topics of a list a member chose (None: every topic of the list); False
-        when there is no such membership. Only the reader chooses them: no import does."""
-        chosen = sorted(set(topics)) if topics is not None else None
-        with self.transaction() as session:
-            done = session.execute(
-                update(SubscriptionRow)
-                .where(
-                    SubscriptionRow.subscriber_id == subscriber_id,
-                    SubscriptionRow.list_slug == list_slug,
-                )
-                .values(topics=chosen)
-            )
-            return bool(done.rowcount)  # type: ignore[attr-defined]
+    """Reading subscribers and memberships: who an edition goes to, what the operator lists."""
 
     def memberships_of(self, subscriber_id: int) -> dict[str, tuple[str, tuple[str, ...] | None]]:
         """Each list the subscriber is or was on: (status, chosen topics or None for all)."""
@@ -523,137 +266,6 @@ class SubscriberStore(StoreBase):
                 for subscriber_id, topics in rows
                 if topics is not None
             }
-
-    # Transitions -------------------------------------------------------------------------------
-
-    def unsubscribe(
-        self, subscriber_id: int, list_slug: str, now: datetime, channel: str = "operator"
-    ) -> bool:
-        """Unsubscribe a member from a list by ``channel``; False when there is no such
-        membership. Idempotent: unsubscribing again changes and records nothing."""
-        return (
-            self.change_membership(subscriber_id, list_slug, UNSUBSCRIBED, channel, now) is not None
-        )
-
-    def confirm(
-        self,
-        subscriber_id: int,
-        list_slug: str,
-        now: datetime,
-        channel: str = "confirm-page",
-        *,
-        asked_at: datetime | None = None,
-    ) -> Change | None:
-        """Confirm a pending membership; an unsubscribed one stays so (the reader signs up
-        again first). None when there is no such membership.
-
-        ``asked_at``, when the confirmation link was issued: a membership pending only since
-        a later time stays pending. It became pending by a later sign-up (after an
-        unsubscribe: anyone's form can ask), and an older link, made for a sign-up the
-        reader has since undone, must not confirm it."""
-        return self.change_membership(
-            subscriber_id, list_slug, CONFIRMED, channel, now, unless_changed_after=asked_at
-        )
-
-    def change_membership(
-        self,
-        subscriber_id: int,
-        list_slug: str,
-        to: str,
-        channel: str,
-        now: datetime,
-        *,
-        unless_changed_after: datetime | None = None,
-    ) -> Change | None:
-        """Move one membership to ``to`` and append the change to the history, in one
-        transaction; None when there is no such membership. Only the transitions of the
-        lifecycle happen (unsubscribed to confirmed does not: the Change says it stayed), and
-        none for a membership last changed after ``unless_changed_after``.
-
-        The UPDATE is conditional on the status read, so two requests at once (a double
-        click, a retried one-click POST) record one change between them.
-        """
-        check_channel(channel)
-        with self.transaction() as session:
-            connection = session.connection()
-            for _ in range(5):
-                found = connection.execute(
-                    _MEMBERSHIP, {"member": subscriber_id, "slug": list_slug}
-                ).first()
-                if found is None:
-                    return None
-                membership_id, status, changed_at = found
-                if status == to or (status == UNSUBSCRIBED and to == CONFIRMED):
-                    return Change(status, status)
-                if unless_changed_after is not None and changed_at > unless_changed_after:
-                    return Change(status, status)
-                done = connection.execute(
-                    _MOVE,
-                    {
-                        "membership": membership_id,
-                        "was": status,
-                        "becomes": to,
-                        "by": channel,
-                        "at": now,
-                    },
-                )
-                if done.rowcount == 1:
-                    connection.execute(
-                        insert(SubscriptionChangeRow.__table__),  # type: ignore[arg-type]
-                        [
-                            {
-                                **_history(subscriber_id, list_slug, status, to, now),
-                                "channel": channel,
-                            }
-                        ],
-                    )
-                    return Change(status, to)
-            raise RuntimeError(f"membership {membership_id} kept changing under this update")
-
-    def unsubscribe_addresses(
-        self, list_slug: str, emails: Iterable[str], now: datetime, channel: str = IMPORT
-    ) -> int:
-        """Unsubscribe the list's members of ``emails`` (any case) not unsubscribed yet;
-        returns how many changed. The copies still pending for them are skipped at the send."""
-        check_channel(channel)
-        lowered = sorted({email.lower() for email in emails})
-        changed = 0
-        with self.transaction() as session:
-            connection = session.connection()
-            for chunk in _chunks(lowered):
-                rows = connection.execute(
-                    select(
-                        SubscriptionRow.id, SubscriptionRow.subscriber_id, SubscriptionRow.status
-                    )
-                    .join(SubscriberRow, SubscriberRow.id == SubscriptionRow.subscriber_id)
-                    .where(
-                        SubscriptionRow.list_slug == list_slug,
-                        SubscriptionRow.status != UNSUBSCRIBED,
-                        func.lower(SubscriberRow.email).in_(chunk),
-                    )
-                ).all()
-                if not rows:
-                    continue
-                connection.execute(
-                    update(SubscriptionRow)
-                    .where(SubscriptionRow.id == bindparam("membership"))
-                    .values(status=UNSUBSCRIBED, channel=channel, changed_at=now),
-                    [{"membership": row[0]} for row in rows],
-                )
-                connection.execute(
-                    insert(SubscriptionChangeRow.__table__),  # type: ignore[arg-type]
-                    [
-                        {
-                            **_history(row[1], list_slug, row[2], UNSUBSCRIBED, now),
-                            "channel": channel,
-                        }
-                        for row in rows
-                    ],
-                )
-                changed += len(rows)
-        return changed
-
-    # Reading -----------------------------------------------------------------------------------
 
     def confirmed_subscribers(self, list_slug: str) -> list[Subscriber]:
         """The list's confirmed members whose address is not suppressed: who its next edition
@@ -791,55 +403,3 @@ class SubscriberStore(StoreBase):
             return [
                 (at, email, slug, channel) for at, email, slug, channel in session.execute(query)
             ]
-
-
-def _renames(row: SubscriberInput, name: str | None, timezone: str | None) -> bool:
-    """Whether the file changes the name or timezone: a blank in the file erases nothing."""
-    return bool(
-        (row.name is not None and row.name != name)
-        or (row.timezone is not None and row.timezone != timezone)
-    )
-
-
-def _history(
-    subscriber_id: int, list_slug: str, before: str | None, after: str, now: datetime
-) -> dict[str, Any]:
-    return {
-        "subscriber_id": subscriber_id,
-        "list_slug": list_slug,
-        "from_status": before,
-        "to_status": after,
-        "channel": IMPORT,
-        "at": now,
-    }
-
-
-def _write(connection: Connection, plan: _Plan) -> None:
-    """One executemany per kind of row the import changes."""
-    if plan.renames:
-        connection.execute(_RENAME, plan.renames)
-    if plan.new_members:
-        connection.execute(insert(SubscriptionRow.__table__), plan.new_members)  # type: ignore[arg-type]
-    if plan.confirms:
-        connection.execute(_CONFIRM, plan.confirms)
-    if plan.history:
-        connection.execute(insert(SubscriptionChangeRow.__table__), plan.history)  # type: ignore[arg-type]
-
-
-def _suppressed_why(reason: str, at: datetime) -> str:
-    if reason == FORGOTTEN:
-        return (
-            f"this address was forgotten at its owner's request on {at:%Y-%m-%d} "
-            "(digest subscribers forget): it is never imported or mailed again"
-        )
-    return (
-        f"suppressed for every list ({reason}, {at:%Y-%m-%d}): not imported; "
-        "see digest subscribers list"
-    )
-
-
-def _unsubscribed_why(list_slug: str, channel: str, at: datetime) -> str:
-    return (
-        f"unsubscribed from list {list_slug!r} on {at:%Y-%m-%d} ({channel}): an import never "
-        "resubscribes a reader; they can sign up again themselves"
-    )
