@@ -94,7 +94,7 @@ OWN_STORIES = {
 def labelled_stories() -> dict[str, tuple[str, ...]]:
     """Every labelled story: the captured feeds' (``realfeeds_stories.toml``) and the bench's
     own feed's, each link in the spelling the service stores (``canonical_link``)."""
-    from digest.ingest.clean import canonical_link
+    from digest.ingest.urls import canonical_link
 
     with REALFEEDS_LABELS.open("rb") as file:
         events: dict[str, list[str]] = tomllib.load(file)["events"]
@@ -419,7 +419,7 @@ def feed_descriptions(folder: Path | None) -> dict[str, list[str]]:
     """Each entry's description paragraphs by its canonical link, read with feedparser."""
     import feedparser
 
-    from digest.ingest.clean import canonical_link
+    from digest.ingest.urls import canonical_link
 
     documents = [own_feed().encode()]
     if folder is not None:

@@ -12,16 +12,9 @@ from urllib.parse import urljoin
 import feedparser
 import pytest
 
-from digest.ingest.clean import (
-    SUMMARY_LIMIT,
-    canonical_link,
-    clean_entry,
-    collapse_whitespace,
-    html_to_text,
-    resolve_url,
-    sanitize_html,
-    truncate_text,
-)
+from digest.ingest.clean import SUMMARY_LIMIT, clean_entry
+from digest.ingest.markup import collapse_whitespace, html_to_text, sanitize_html, truncate_text
+from digest.ingest.urls import canonical_link, resolve_url
 
 NOW = datetime(2025, 6, 10, 12, 0, tzinfo=UTC)
 FEED_URL = "https://feeds.example/gulf.xml"

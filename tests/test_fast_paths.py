@@ -22,7 +22,7 @@ import nh3
 import pytest
 
 from digest.config import TopicRules, TopicSettings, load_settings
-from digest.ingest import clean
+from digest.ingest import markup
 from digest.records import Article
 from digest.topics import TopicClassifier, normalize_text
 from digest.topics.classify import (
@@ -60,14 +60,14 @@ FOLDS = str.maketrans(
 
 
 def parser_text(html: str) -> str:
-    extractor = clean._TextExtractor()
+    extractor = markup._TextExtractor()
     extractor.feed(html)
     extractor.close()
-    return clean.collapse_whitespace("".join(extractor.parts))
+    return markup.collapse_whitespace("".join(extractor.parts))
 
 
 def parser_images(html: str) -> list[str]:
-    finder = clean._ImageSources()
+    finder = markup._ImageSources()
     finder.feed(html)
     finder.close()
     return finder.sources
@@ -106,18 +106,18 @@ def generated_markup(seed: int, count: int) -> Iterable[str]:
 
 def test_text_of_markup_is_what_the_parser_reads() -> None:
     # Where the fast path reads a fragment, it reads what the parser reads; any other fragment
-    # the parser reads as html5ever canonicalized it (clean._TEXT_MARKUP: linear in time, where
+    # the parser reads as html5ever canonicalized it (markup._TEXT_MARKUP: linear in time, where
     # html.parser is quadratic on runs of unclosed tags).
     reached = 0
     for number, html in enumerate(generated_markup(1, 20000)):
         if number % 2:  # as the sanitizer writes it: the fast path's usual input
-            html = clean.sanitize_html(html, base_url="https://site.example/a/")
-        if clean._plain_markup_text(html) is not None:
+            html = markup.sanitize_html(html, base_url="https://site.example/a/")
+        if markup._plain_markup_text(html) is not None:
             reached += 1
-            assert clean.html_to_text(html) == parser_text(html), html
+            assert markup.html_to_text(html) == parser_text(html), html
         else:
-            canonical = clean._TEXT_MARKUP.clean(html)
-            assert clean.html_to_text(html) == parser_text(canonical), html
+            canonical = markup._TEXT_MARKUP.clean(html)
+            assert markup.html_to_text(html) == parser_text(canonical), html
     assert reached > 5000  # the fast path was taken, and so was the parser
 
 
@@ -126,26 +126,26 @@ def test_text_without_tags_is_what_the_parser_reads() -> None:
     pieces = ["a", " ", "&amp;", "&#39;", "&#x27;", "&nbsp;", "&bogus;", "&", "&copy", "\t", "\xa0"]
     for _ in range(20000):
         text = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 20)))
-        assert clean.html_to_text(text) == parser_text(text), text
+        assert markup.html_to_text(text) == parser_text(text), text
 
 
 def test_image_sources_are_what_the_parser_finds() -> None:
     # As for text: the fast path on what it reads, the parser on html5ever's canonical form of
-    # everything else (clean._IMAGE_MARKUP).
+    # everything else (markup._IMAGE_MARKUP).
     reached = 0
     for html in generated_markup(3, 20000):
-        if clean._plain_markup_images(html) is not None:
+        if markup._plain_markup_images(html) is not None:
             reached += 1
-            assert clean.image_sources(html) == parser_images(html), html
+            assert markup.image_sources(html) == parser_images(html), html
         elif "<img" in html.lower():
-            canonical = clean._IMAGE_MARKUP.clean(html)
-            assert clean.image_sources(html) == parser_images(canonical), html
+            canonical = markup._IMAGE_MARKUP.clean(html)
+            assert markup.image_sources(html) == parser_images(canonical), html
     assert reached > 1000
 
 
 def test_the_sanitizer_writes_markup_the_fast_path_reads() -> None:
     html = nh3.clean('<p title="a>b &amp; &quot;c">x &amp; y &lt; z</p><br><a href="h">q</a>')
-    assert clean._plain_markup_text(clean.sanitize_html(html, base_url=None)) is not None
+    assert markup._plain_markup_text(markup.sanitize_html(html, base_url=None)) is not None
 
 
 def reference_normalize(text: str) -> str:

@@ -13,7 +13,7 @@ import nh3
 import pytest
 
 from digest.ingest import parse_feed
-from digest.ingest.clean import html_to_text, image_sources, sanitize_html
+from digest.ingest.markup import html_to_text, image_sources, sanitize_html
 from digest.ingest.nesting import MAX_DEPTH, bound_nesting
 
 NOW = datetime(2025, 6, 10, 12, 0, tzinfo=UTC)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from contextlib import suppress
 from html.parser import HTMLParser
 
-from digest.ingest.clean import absolute_http_url
+from digest.ingest.urls import absolute_http_url
 
 FEED_TYPES = frozenset(
     {

@@ -18,20 +18,12 @@ import feedparser
 
 from digest.errors import ParseError, without_password
 from digest.ingest import expat_driver, georss_guard
-from digest.ingest.clean import (
-    TITLE_LIMIT,
-    RawEntry,
-    absolute_http_url,
-    clean_entry,
-    collapse_whitespace,
-    collecting_unreadable,
-    html_to_text,
-    normalize_language,
-    truncate_text,
-)
+from digest.ingest.clean import TITLE_LIMIT, RawEntry, clean_entry, normalize_language
 from digest.ingest.discovery import feeds_named_by_page
 from digest.ingest.jsonfeed import NotAJsonFeed, looks_like_json, read_json_feed
+from digest.ingest.markup import collapse_whitespace, html_to_text, truncate_text
 from digest.ingest.safety import guard_document
+from digest.ingest.urls import absolute_http_url, collecting_unreadable
 from digest.records import Entry, ParsedFeed
 
 # The entries read from one document; real feeds carry tens, archives a few hundred. The first

@@ -1,0 +1,313 @@
+"""Feed HTML made safe and read: the sanitizer's allowlist (invariant 6), the plain text of a
+fragment, and the pictures its ``<img>`` tags name. Every reader takes hostile markup in linear
+time: plainly written fragments are read with regular expressions, anything else is first
+rewritten by html5ever (nh3) and only then handed to html.parser."""
+
+from __future__ import annotations
+
+import re
+from contextvars import ContextVar
+from html import unescape
+from html.parser import HTMLParser
+from urllib.parse import urlsplit
+
+import nh3
+
+from digest.ingest.nesting import bound_nesting
+from digest.ingest.urls import CONTROL, note_unreadable, resolve_url
+
+ALLOWED_TAGS = frozenset(
+    {"p", "a", "em", "strong", "b", "i", "ul", "ol", "li", "blockquote", "br", "code"}
+)
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
+LINK_SCHEMES = frozenset({"http", "https", "mailto"})
+# Elements dropped with everything inside them; other disallowed tags lose the tag, keep the text.
+DROPPED_WITH_CONTENT = frozenset(
+    {
+        "script", "style", "iframe", "object", "embed", "noscript", "template", "svg", "math",
+        "form", "textarea", "select", "button", "head", "title", "frameset", "frame",
+    }
+)  # fmt: skip
+
+_WHITESPACE_RUN = re.compile(r"[ \t]{2,}")
+_EMPTY_PARAGRAPH = re.compile(r"<p>\s*</p>")
+# An anchor the sanitizer emptied (it held an image, a feedflare button, a thumbnail).
+_EMPTY_ANCHOR = re.compile(r'<a(?: [a-z]+="[^"]*")*>\s*</a>')
+# Block elements the allowlist strips would otherwise glue their text to the next block's.
+_STRIPPED_BLOCK_END = re.compile(
+    r"(</(?:h[1-6]|div|section|article|header|footer|figure|figcaption|table|tr|td|th|dd|dt|pre)\s*>)",
+    re.IGNORECASE,
+)
+# A start or end tag of ALLOWED_TAGS as the sanitizer writes it: lowercase, attributes in double
+# quotes with "<" escaped, no "/>". Each holds exactly one "<".
+_TAG_NAMES = "|".join(sorted(ALLOWED_TAGS))
+_SANITIZED_TAG = re.compile(rf'<(?:({_TAG_NAMES})(?: [a-z]+="[^"<]*")*|/({_TAG_NAMES}))>')
+_IMG_TAG = re.compile(r"<img", re.IGNORECASE)
+# A start tag whose attributes are all name="value" (no "<", ">" or quote inside), separated by
+# the spaces that end a tag name for html.parser, or an end tag; each holds exactly one "<".
+_PLAIN_TAG = re.compile(
+    r'<(?:([a-zA-Z][a-zA-Z0-9]*)((?:[\t\n\r\f ]+[a-zA-Z_:][-a-zA-Z0-9_:.]*(?:="[^"<>]*")?)*)'
+    r"[\t\n\r\f ]*/?|/[a-zA-Z][a-zA-Z0-9]*)>"
+)
+_PLAIN_ATTRIBUTE = re.compile(r'([a-zA-Z_:][-a-zA-Z0-9_:.]*)(?:="([^"<>]*)")?')
+# Elements whose content some version of html.parser reads as text rather than as tags.
+_RAW_TEXT = frozenset(
+    {"script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "noscript",
+     "plaintext"}
+)  # fmt: skip
+
+_BLOCK_TAGS = frozenset(
+    {
+        "p", "div", "br", "li", "ul", "ol", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6",
+        "tr", "td", "th", "table", "section", "article", "header", "footer", "pre", "hr",
+        "figure", "figcaption", "dd", "dt", "dl",
+    }
+)  # fmt: skip
+
+
+def sanitize_html(html: str, *, base_url: str | None) -> str:
+    """Feed HTML cut down to a small allowlist: links absolute http(s)/mailto, no images."""
+    token = _LINK_BASE.set(base_url)
+    try:
+        cleaned = _SANITIZER.clean(_STRIPPED_BLOCK_END.sub(r"\1 ", bound_nesting(html)))
+    finally:
+        _LINK_BASE.reset(token)
+    # Dropping images leaves the links and then the paragraphs that held them empty.
+    if "</a>" in cleaned:
+        cleaned = _EMPTY_ANCHOR.sub("", cleaned)
+    return _WHITESPACE_RUN.sub(" ", _EMPTY_PARAGRAPH.sub("", cleaned)).strip()
+
+
+# What relative links in the HTML being sanitized are relative to: one sanitizer serves every
+# entry (building one per call costs more than the cleaning), so the base goes beside it.
+_LINK_BASE: ContextVar[str | None] = ContextVar("link_base", default=None)
+
+
+def _keep_attribute(tag: str, attribute: str, value: str) -> str | None:
+    if tag == "a" and attribute == "href":
+        return _safe_link(value, _LINK_BASE.get())
+    return value
+
+
+_SANITIZER = nh3.Cleaner(
+    tags=set(ALLOWED_TAGS),
+    clean_content_tags=set(DROPPED_WITH_CONTENT),
+    attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
+    attribute_filter=_keep_attribute,
+    url_schemes=set(LINK_SCHEMES),
+    link_rel="noopener noreferrer",
+    strip_comments=True,
+)
+
+
+def _safe_link(value: str, base_url: str | None) -> str | None:
+    # Browsers ignore control characters and surrounding spaces in URLs ("java\tscript:"), so we
+    # drop them too before deciding what the scheme is.
+    href = CONTROL.sub("", value).strip()
+    if not href:
+        return None
+    try:
+        scheme = urlsplit(href).scheme.lower()
+        if not scheme:
+            if base_url is None:
+                return None  # a relative link is useless in a mail
+            href = resolve_url(base_url, href)
+            scheme = urlsplit(href).scheme.lower()
+    except ValueError:  # "http://[oops]/": brackets that hold no IPv6 address
+        note_unreadable(href)
+        return None
+    return href if scheme in LINK_SCHEMES else None
+
+
+# Elements whose text is not part of the text; void elements (embed, frame) have none to skip.
+_TEXT_SKIPPED = DROPPED_WITH_CONTENT - {"embed", "frame"}
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _TEXT_SKIPPED:
+            self._skipping += 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append(" ")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _BLOCK_TAGS:
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _TEXT_SKIPPED:
+            self._skipping = max(0, self._skipping - 1)
+        elif tag in _BLOCK_TAGS:
+            self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """Plain text of an HTML fragment: tags removed, entities decoded, whitespace collapsed."""
+    if "<" not in html:
+        # No tag (most titles and bylines): all the parser would do is decode the entities.
+        return collapse_whitespace(unescape(html))
+    text = _plain_markup_text(html)
+    if text is None:
+        extractor = _TextExtractor()
+        extractor.feed(_TEXT_MARKUP.clean(bound_nesting(html)))  # see _TEXT_MARKUP
+        extractor.close()
+        text = "".join(extractor.parts)
+    return collapse_whitespace(text)
+
+
+# What html.parser is handed when the plain-markup readers cannot take a fragment: the fragment as
+# html5ever reads it (in linear time), with nothing but the tags that matter left, all closed
+# and quoted. Given a malformed fragment itself, html.parser takes a time quadratic in the length
+# of a run of unclosed tags ("<img src=x <img src=x ...", "<!--<!--..."): 100 KB of them in a
+# title or description held the poller for twenty seconds.
+_TEXT_MARKUP = nh3.Cleaner(
+    tags=set(_BLOCK_TAGS),
+    clean_content_tags=set(_TEXT_SKIPPED),
+    attributes={},
+    strip_comments=True,
+    link_rel=None,
+)
+
+
+def _plain_markup_text(html: str) -> str | None:
+    """The text ``_TextExtractor`` would find in ``html``, read with one regular expression when
+    every tag is an allowlisted one written as the sanitizer writes it (so every summary); None
+    for anything else, which the parser reads.
+
+    Between such tags there is nothing but text, so the parser's events are exactly: each tag
+    (a space for a block element) and each run of text with its entities decoded.
+    """
+    parts: list[str] = []
+    position = tags = 0
+    for tag in _SANITIZED_TAG.finditer(html):
+        parts.append(_decoded(html[position : tag.start()]))
+        if (tag.group(1) or tag.group(2)) in _BLOCK_TAGS:
+            parts.append(" ")
+        position = tag.end()
+        tags += 1
+    if html.count("<") != tags:  # a "<" that starts no such tag: not plain markup
+        return None
+    parts.append(_decoded(html[position:]))
+    return "".join(parts)
+
+
+def _decoded(text: str) -> str:
+    return unescape(text) if "&" in text else text
+
+
+def collapse_whitespace(text: str) -> str:
+    # The same as re.sub(r"\s+", " ", text).strip(), a few times faster: str.split and the
+    # pattern's \s agree on what whitespace is, for every character (the tests check).
+    return " ".join(text.split())
+
+
+def truncate_text(text: str, limit: int) -> str:
+    """``text`` cut at a word boundary to at most ``limit`` characters, with an ellipsis if cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    boundary = cut.rfind(" ")
+    # A text with no space in reach (one enormous word, or a script without spaces) is cut hard.
+    if boundary > limit // 2:
+        cut = cut[:boundary]
+    return cut.rstrip(" ,;:.-–—") + "…"
+
+
+# Where lazy-loading scripts (WordPress plugins, jQuery lazyload, lazysizes) keep the picture.
+_LAZY_SOURCES = ("data-lazy-src", "data-src", "data-original", "data-lazy")
+
+
+class _ImageSources(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.sources: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "img":
+            _add_image(self.sources, dict(attrs))
+
+    handle_startendtag = handle_starttag
+
+
+def _add_image(sources: list[str], values: dict[str, str | None]) -> None:
+    # Tracking pixels are declared 1x1 (or 0x0); they are not a picture of the story.
+    if values.get("width") in ("0", "1") or values.get("height") in ("0", "1"):
+        return
+    # WordPress writes each emoji as an <img class="emoji"> (or "wp-smiley"): an icon, not a photo.
+    if "emoji" in (kind := values.get("class") or "") or "smiley" in kind:
+        return
+    # Lazy-loading plugins put the picture in a data attribute and a placeholder in src.
+    for name in _LAZY_SOURCES:
+        if source := values.get(name):
+            sources.append(source)
+            return
+    if source := values.get("src"):
+        sources.append(source)
+    elif srcset := values.get("srcset"):
+        sources.append((srcset.split() or [""])[0].rstrip(","))  # its first candidate
+
+
+# Every attribute _add_image reads; <noscript> is kept, where lazy-loading plugins put the real
+# <img> for readers without scripts.
+_IMAGE_MARKUP = nh3.Cleaner(
+    tags={"img"},
+    clean_content_tags={"script", "style", "template", "textarea"},
+    attributes={"img": {"src", "srcset", "width", "height", "class", *_LAZY_SOURCES}},
+    strip_comments=True,
+    link_rel=None,
+)
+
+
+def image_sources(html: str) -> list[str]:
+    """The picture of each ``<img>`` in ``html`` (its lazy-loaded source over ``src``, else its
+    ``srcset``), in order, tracking pixels and emoji left out."""
+    if _IMG_TAG.search(html) is None:  # the parser sees a tag only where "<img" is written
+        return []
+    sources = _plain_markup_images(html)
+    if sources is None:
+        canonical = _IMAGE_MARKUP.clean(bound_nesting(html))  # see _TEXT_MARKUP
+        sources = _plain_markup_images(canonical)
+        if sources is None:  # an attribute value with "<" or ">" in it
+            finder = _ImageSources()
+            finder.feed(canonical)
+            finder.close()
+            sources = finder.sources
+    return sources
+
+
+def _plain_markup_images(html: str) -> list[str] | None:
+    """What ``_ImageSources`` would find in ``html``, read with regular expressions when every
+    tag in it is plainly written (as feedparser writes the HTML it hands on); None for anything
+    else (comments, declarations, raw-text elements such as ``<script>``, unquoted or oddly
+    spaced attributes), which the parser reads.
+
+    Between such tags there is only text, so the parser's start tags are exactly these, with
+    the same names and attributes (lowercased names, entities in values decoded).
+    """
+    sources: list[str] = []
+    tags = 0
+    for tag in _PLAIN_TAG.finditer(html):
+        tags += 1
+        name = (tag.group(1) or "").lower()  # "" for an end tag
+        if name in _RAW_TEXT:
+            return None
+        if name == "img":
+            values: dict[str, str | None] = {
+                attribute.group(1).lower(): (
+                    unescape(attribute.group(2)) if attribute.group(2) else attribute.group(2)
+                )
+                for attribute in _PLAIN_ATTRIBUTE.finditer(tag.group(2))
+            }
+            _add_image(sources, values)
+    if html.count("<") != tags:  # a "<" that starts no plain tag
+        return None
+    return sources
