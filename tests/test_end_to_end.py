@@ -10,6 +10,7 @@ import subprocess
 import sys
 from email import policy
 from email.message import EmailMessage
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -159,7 +160,10 @@ def test_the_example_writes_eml_files_to_the_outbox(tmp_path: Path) -> None:
     files = sorted((tmp_path / "outbox").glob("*.eml"))
     assert len(files) == 14
     message = parse(files[0].read_bytes())
-    assert message["Subject"].startswith("The Middle East in your inbox: ")
+    # The headline first, where a phone's inbox has room for it; the list's name after.
+    headline, _, list_name = message["Subject"].rpartition(" | ")
+    assert list_name == "The Middle East in your inbox"
+    assert headline and headline in unescape(message.get_body(("html",)).get_content())
 
     forced = digest(config, "run", "--once", "--list", "gulf-weekly")
     assert forced.returncode == 0, forced.stderr
