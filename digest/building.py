@@ -36,7 +36,7 @@ from digest.records import (
     RenderedEdition,
     Subscriber,
 )
-from digest.schedule import latest_slot
+from digest.schedule import interval_before, latest_slot
 from digest.services import Services, signing_secret
 from digest.store.editions import EMPTY, READY, EditionState
 from digest.topic_choices import choice_groups, variant_name
@@ -184,6 +184,13 @@ def compose_window(
     window_end = max(now, window_start) if window_start is not None else now
     # Never behind the previous window, should a second build of another slot have raced ahead.
     window_seq = max(window_seq, after_seq)
+    candidates = [
+        candidate
+        for candidate in store.candidates(digest_list.topics, after_seq, window_seq)
+        if candidate.article.id not in excluded
+    ]
+    if window_start is None:
+        candidates = first_edition_candidates(digest_list, slot, window_end, candidates)
     edition = compose.build_edition(
         digest_list,
         services.settings.topics,
@@ -191,16 +198,32 @@ def compose_window(
         slot=slot,
         window_start=window_start,
         window_end=window_end,
-        candidates=_without_refused_pictures(
-            services,
-            [
-                candidate
-                for candidate in store.candidates(digest_list.topics, after_seq, window_seq)
-                if candidate.article.id not in excluded
-            ],
-        ),
+        candidates=_without_refused_pictures(services, candidates),
     )
     return replace(edition, window_seq=window_seq)
+
+
+def first_edition_candidates(
+    digest_list: ListSettings, slot: datetime, window_end: datetime, candidates: list[Candidate]
+) -> list[Candidate]:
+    """The candidates a list's first edition keeps: those of its last period up to its newest
+    report (``first_edition_lookback_hours``, else the schedule's gap before ``slot``).
+
+    A first edition has no previous window to start after, and the feeds carry days of backlog:
+    a daily's first edition would lead and fill its sections with last week's news. It reaches
+    back from the newest report rather than from the clock, so that feeds that went quiet still
+    give their last period of news; a report dated in the future counts as ``window_end``.
+    What it leaves out is never sent: later windows start after this one's sequence."""
+    if not candidates:
+        return candidates
+    if digest_list.first_edition_lookback_hours is not None:
+        lookback = timedelta(hours=digest_list.first_edition_lookback_hours)
+    else:
+        lookback = interval_before(digest_list.schedule, digest_list.timezone, slot)
+    newest = min(max(candidate.article.sort_time for candidate in candidates), window_end)
+    return [
+        candidate for candidate in candidates if candidate.article.sort_time > newest - lookback
+    ]
 
 
 def _without_refused_pictures(services: Services, candidates: list[Candidate]) -> list[Candidate]:

@@ -13,7 +13,7 @@ The rules, each chosen so the same inputs always give an equal edition:
   topic listed first.
 - Freshness: every score is halved for each ``FRESHNESS_HALF_LIFE`` between the article's time
   (``Article.sort_time``) and the window's end, so a daily briefing leads with today's news even
-  when its window (a list's first edition, say) spans a week.
+  when its window spans days (a first edition given a longer lookback, a weekly).
 - Rank: score under that topic, then recency (``Article.sort_time``), then having an image, then
   the canonical link: never the article id, which follows the order feeds were polled in.
 - Distinct stories first: an item whose developing story (``digest.stories``' thread) already

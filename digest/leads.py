@@ -7,8 +7,8 @@
 - **freshest** (a daily): among the fresh stories at least ``WELL_COVERED_SOURCES`` outlets
   reported, the best-ranked, which the freshness weight makes today's; when no fresh story is that
   well covered, the best-ranked of all. Fresh: reported within the time between two editions
-  (``FRESH_SPAN`` at least) of the window's end, so a daily whose window spans a week (its first
-  edition) still leads with today's news rather than with the week's most told story.
+  (``FRESH_SPAN`` at least) of the window's end, so a daily whose window spans days still leads
+  with today's news rather than with the week's most told story.
 
 Left out of the config, the rule follows the schedule: editions ``WEEKLY_INTERVAL`` or more apart
 (on average over the next few) take "most-covered", closer ones "freshest". Within what the rule

@@ -55,6 +55,14 @@ def next_slot(schedule: str, timezone: str, after: datetime) -> datetime:
             best = (wall, instant)
 
 
+def interval_before(schedule: str, timezone: str, moment: datetime) -> timedelta:
+    """The time between the latest firing of ``schedule`` at or before ``moment`` and the firing
+    before that one: a day for a daily, a week for a weekly, the gap that ends there for a
+    schedule of uneven gaps (Monday and Thursday)."""
+    latest = latest_slot(schedule, timezone, moment)
+    return latest - latest_slot(schedule, timezone, latest - timedelta(microseconds=1))
+
+
 def upcoming_slots(schedule: str, timezone: str, after: datetime, count: int) -> list[datetime]:
     """The next ``count`` firings of ``schedule`` in ``timezone`` after ``after``, in UTC."""
     slots: list[datetime] = []

@@ -146,6 +146,11 @@ def test_a_feeds_agency_bylines_in_the_config_reach_the_edition(tmp_path: Path) 
         return {item["author"] for item in items if item["more_from"]}
 
     config = example_config(tmp_path, smtp_port=None)
+    # The daily's first edition reaches back a day; her two pieces are days apart.
+    slug = 'slug = "middle-east-daily"\n'
+    config.write_text(
+        config.read_text().replace(slug, slug + "first_edition_lookback_hours = 168\n")
+    )
     assert "Nasrin Ebadi" in more_from(config)
     text = config.read_text()
     feed = 'name = "Persia Review"\n'

@@ -14,6 +14,7 @@ import pytest
 from digest import pipeline
 from digest.clock import FixedClock
 from digest.config import FeedSettings, Settings, settings_from_mapping
+from digest.errors import ConfigError
 from digest.mail.transport import MemoryTransport
 from digest.records import Article, TopicMatch
 from digest.services import Services, build_services
@@ -23,7 +24,7 @@ from tests.test_store import T0, entry
 FILED = (TopicMatch("middle-east", 1.0),)
 
 
-def make_settings(tmp_path: Path, database_url: str) -> Settings:
+def make_settings(tmp_path: Path, database_url: str, **list_options: object) -> Settings:
     (tmp_path / "members.csv").write_text("email,name\nsam@example.org,Sam\n")
     raw = {
         "service": service_table(tmp_path, database_url=database_url),
@@ -39,6 +40,7 @@ def make_settings(tmp_path: Path, database_url: str) -> Settings:
                 "subscribers": "members.csv",
                 "send_when_empty": True,
                 "max_articles": 200,
+                **list_options,
             }
         ],
     }
@@ -255,3 +257,80 @@ def test_the_upgrade_numbers_articles_so_that_windows_continue_exactly(
     new = store.store_entries(sync[0].id, [entry(9)], T0, classify=lambda _a: FILED).new
     assert window(newer.window_seq, store.article_sequence()) == [3, *new]
     engine.dispose()
+
+
+# A first edition: days of backlog in the feeds, and no previous window to start after.
+BACKLOG_HOURS = (6 * 24, 74, 30, 20, 2)  # published this long before T0, first seen at T0
+BACKLOG_TITLES = (  # distinct stories: none goes under another as "also covered by"
+    "Gulf port opens a second container terminal",
+    "Desalination plant in the Gulf doubles its output",
+    "Gulf airline orders forty wide-body jets",
+    "Date harvest in the Gulf lowest in a decade",
+    "Gulf central banks hold rates after Fed decision",
+)
+
+
+def store_backlog(services: Services) -> dict[int, int]:
+    """The backlog stored at T0: hours before T0 -> article id."""
+    entries = [
+        entry(hours, published_at=T0 - timedelta(hours=hours), title=title, summary_text=title)
+        for hours, title in zip(BACKLOG_HOURS, BACKLOG_TITLES, strict=True)
+    ]
+    new = services.store.store_entries(feed_id(services), entries, T0, classify=lambda _a: FILED)
+    return dict(zip(BACKLOG_HOURS, new.new, strict=True))
+
+
+def test_a_first_daily_edition_holds_its_last_day_not_the_feeds_backlog(
+    services: Services,
+) -> None:
+    ids = store_backlog(services)
+    first = build(services, T0 + timedelta(hours=1))  # the daily's 07:00 slot
+    # A day back from the newest report (2 h before T0): 20 h, not 30 h, 74 h or six days.
+    assert sorted(first) == sorted([ids[2], ids[20]])
+    # Later windows start after the first one and are not bounded by dates: a report published
+    # days ago and first seen now is news to the readers.
+    late = services.store.store_entries(
+        feed_id(services),
+        [entry(99, published_at=T0 - timedelta(days=5))],
+        T0 + timedelta(hours=3),
+        classify=lambda _a: FILED,
+    ).new
+    assert build(services, T0 + timedelta(days=1, hours=1)) == list(late)
+
+
+def test_a_lists_first_edition_lookback_is_its_own_when_it_sets_one(
+    tmp_path: Path, database_url: str
+) -> None:
+    settings = make_settings(tmp_path, database_url, first_edition_lookback_hours=80)
+    services = build_services(settings, clock=FixedClock(T0), transport=MemoryTransport())
+    services.store.sync_feeds(settings.feeds, T0)
+    try:
+        ids = store_backlog(services)
+        first = build(services, T0 + timedelta(hours=1))
+        assert sorted(first) == sorted([ids[2], ids[20], ids[30], ids[74]])
+    finally:
+        services.store.engine.dispose()
+
+
+def test_a_report_dated_in_the_future_does_not_push_the_first_edition_forward(
+    services: Services,
+) -> None:
+    ids = store_backlog(services)
+    future = services.store.store_entries(
+        feed_id(services),
+        [entry(100, published_at=T0 + timedelta(days=30))],
+        T0,
+        classify=lambda _a: FILED,
+    ).new
+    first = build(services, T0 + timedelta(hours=1))
+    # Counted as the build's time: a day back from it still holds the last day's reports.
+    assert sorted(first) == sorted([ids[2], ids[20], *future])
+
+
+@pytest.mark.parametrize("hours", [0, -1, 24 * 367])
+def test_a_first_edition_lookback_out_of_range_is_refused_naming_the_list(
+    tmp_path: Path, hours: int
+) -> None:
+    with pytest.raises(ConfigError) as refused:
+        make_settings(tmp_path, "sqlite://", first_edition_lookback_hours=hours)
+    assert "daily" in str(refused.value) and "first_edition_lookback_hours" in str(refused.value)

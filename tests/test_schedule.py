@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.schedule import latest_slot, next_slot
+from digest.schedule import interval_before, latest_slot, next_slot
 from digest.schedule import upcoming_slots as firings
 
 
@@ -193,3 +193,26 @@ def test_the_schedule_command_shows_each_lists_next_editions_locally_and_in_utc(
     unknown = runner.invoke(app, ["--config", str(config), "schedule", "--list", "nope"])
     assert unknown.exit_code == 2
     assert "middle-east-daily, gulf-weekly" in unknown.stderr
+
+
+@pytest.mark.parametrize(
+    ("schedule", "timezone", "moment", "interval"),
+    [
+        ("0 7 * * *", "Asia/Dubai", datetime(2026, 11, 25, 9, 0, tzinfo=UTC), timedelta(days=1)),
+        ("0 8 * * 1", "Asia/Riyadh", datetime(2026, 11, 25, 9, 0, tzinfo=UTC), timedelta(days=7)),
+        # Monday and Thursday: the gap that ends at the latest firing.
+        ("0 7 * * 1,4", "UTC", datetime(2026, 11, 26, 8, 0, tzinfo=UTC), timedelta(days=3)),
+        ("0 7 * * 1,4", "UTC", datetime(2026, 11, 30, 8, 0, tzinfo=UTC), timedelta(days=4)),
+        # The day London's clocks went back (25 October 2026) is 25 hours long.
+        (
+            "0 7 * * *",
+            "Europe/London",
+            datetime(2026, 10, 25, 9, 0, tzinfo=UTC),
+            timedelta(hours=25),
+        ),
+    ],
+)
+def test_the_interval_before_a_moment_is_the_gap_that_ends_at_its_latest_firing(
+    schedule: str, timezone: str, moment: datetime, interval: timedelta
+) -> None:
+    assert interval_before(schedule, timezone, moment) == interval

@@ -201,6 +201,15 @@ class ListSettings(SettingsModel):
         "as a daily briefing wants. Left out, it follows the schedule: 'most-covered' when "
         "editions are three days or more apart, else 'freshest'.",
     )
+    first_edition_lookback_hours: int | None = Field(
+        default=None,
+        ge=1,
+        le=24 * 366,
+        description="How far back, in hours, a list's first edition reaches from its newest "
+        "report (one dated in the future counts as now). Left out, one period of the schedule: "
+        "a day for a daily, a week for a weekly, the gap before the slot for uneven schedules. "
+        "Later editions start where the previous one ended and are not bounded by it.",
+    )
     send_when_empty: bool = False
     """Send an edition even when no article is new."""
     subscribers: Path | None = None
