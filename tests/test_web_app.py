@@ -20,6 +20,7 @@ from digest.mail.transport import MemoryTransport
 from digest.services import build_services
 from digest.web import create_app
 from digest.web.context import STORE_THREADS, StoreThreads
+from digest.web.forms import origin_of
 from digest.web.security import BODY_LIMIT, HEADER_LIMIT
 from tests.servers import free_port
 from tests.webtools import FIRST_SLOT, Newsroom, newsroom, web_settings
@@ -102,7 +103,7 @@ def test_every_response_carries_the_security_headers(client: TestClient, path: s
     assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy
     assert "script-src" not in policy  # so default-src 'none' forbids every script
     assert answer.headers["x-content-type-options"] == "nosniff"
-    assert answer.headers["referrer-policy"] in ("no-referrer", "strict-origin-when-cross-origin")
+    assert answer.headers["referrer-policy"] in ("same-origin", "strict-origin-when-cross-origin")
     assert answer.headers["x-frame-options"] == "DENY"
     assert "cache-control" in answer.headers
     assert answer.headers["strict-transport-security"].startswith("max-age=")
@@ -275,3 +276,22 @@ def test_no_more_store_calls_run_at_once_than_the_pool_has_connections() -> None
 
     anyio.run(many)
     assert most == STORE_THREADS == 5
+
+
+@pytest.mark.parametrize(
+    ("url", "origin"),
+    [
+        ("https://News.Example.ORG", ("https", "news.example.org", 443)),
+        ("https://news.example.org:443/digest/", ("https", "news.example.org", 443)),
+        ("http://news.example.org", ("http", "news.example.org", 80)),
+        ("http://[::1]:8080", ("http", "::1", 8080)),
+        ("null", None),
+        ("http://[oops]", None),
+        ("http://host:port", None),
+        ("ftp://files.example.org", None),
+    ],
+)
+def test_an_origin_is_read_as_browsers_compare_them(
+    url: str, origin: tuple[str, str, int] | None
+) -> None:
+    assert origin_of(url) == origin

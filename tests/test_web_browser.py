@@ -19,6 +19,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from digest.screenshot import CHROMIUM_ARGS, chromium_path
 from digest.web import create_app
 from digest.web.server import serving
+from tests.servers import free_port
 from tests.webtools import Newsroom, newsroom
 
 pytestmark = pytest.mark.integration
@@ -29,14 +30,22 @@ BLOCKING = ("serious", "critical")
 
 
 @pytest.fixture(scope="module")
-def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Newsroom]:
-    with newsroom(tmp_path_factory.mktemp("browser"), editions=2) as built:
+def port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def room(tmp_path_factory: pytest.TempPathFactory, port: int) -> Iterator[Newsroom]:
+    # base_url is where the browser goes: the forms refuse posts from pages of other origins.
+    with newsroom(
+        tmp_path_factory.mktemp("browser"), editions=2, base_url=f"http://127.0.0.1:{port}"
+    ) as built:
         yield built
 
 
 @pytest.fixture(scope="module")
-def site(room: Newsroom) -> Iterator[str]:
-    with serving(create_app(room.services), "127.0.0.1", 0) as address:
+def site(room: Newsroom, port: int) -> Iterator[str]:
+    with serving(create_app(room.services), "127.0.0.1", port) as address:
         yield address
 
 

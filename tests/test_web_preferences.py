@@ -333,3 +333,16 @@ def test_no_body_without_the_pages_form_token_makes_a_500_or_changes_anything(
     answer = client.post(link(services, "Sam"), content=body, headers=headers)
     assert answer.status_code in (400, 403, 413), answer.status_code
     assert state(services) == before and services.store.topic_choices("daily") == {}
+
+
+def test_a_form_posted_from_another_site_changes_nothing(
+    room: tuple[Services, Any, Path], client: TestClient
+) -> None:
+    services = room[0]
+    path = link(services, "Sam")
+    token = form_token(client.get(path).text)
+    before = state(services)
+    fields = [("form_token", token), ("topics", "iran"), ("lists", "daily"), ("name", "Evil")]
+    answer = client.post(path, data=fields, headers={"Origin": "https://evil.example"})
+    assert answer.status_code == 403 and 'name="form_token"' in answer.text
+    assert state(services) == before

@@ -705,3 +705,52 @@ def test_a_confirmation_link_made_before_a_rename_confirms_on_the_list_now(
     assert page.status_code == 200 and "Daily Brief" in page.text
     answer = client.post(path, data={"form_token": form_token(page.text, path)})
     assert answer.status_code == 200 and status_of(room, "renamed@example.org") == CONFIRMED
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["https://evil.example", "null", "http://news.example.org", "https://news.example.org:8443"],
+)
+def test_a_sign_up_posted_from_another_site_is_refused_like_an_expired_form(
+    room: Newsroom, client: TestClient, queue: ThreadQueue, origin: str
+) -> None:
+    """A token is any visitor's for the asking: a site that fetched one could have its own
+    visitors' browsers post sign-ups, each from another address, past every per-client limit."""
+    action = "/subscribe/daily"
+    token = form_token(client.get("/").text, action)
+    data = {"form_token": token, "email": "victim@example.org"}
+    answer = client.post(action, data=data, headers={"Origin": origin})
+    assert answer.status_code == 403 and 'name="form_token"' in answer.text
+    queue.join()
+    assert room.services.store.subscriber_by_email("victim@example.org") is None
+    assert confirmations(room) == []
+
+
+@pytest.mark.parametrize(
+    "origin", [None, BASE, "HTTPS://News.Example.ORG", "https://news.example.org:443"]
+)
+def test_a_sign_up_from_our_own_origin_or_a_browser_that_names_none_is_taken(
+    room: Newsroom, client: TestClient, queue: ThreadQueue, origin: str | None
+) -> None:
+    action = "/subscribe/daily"
+    token = form_token(client.get("/").text, action)
+    headers = {"Origin": origin} if origin is not None else {}
+    answer = client.post(
+        action, data={"form_token": token, "email": "nour@example.org"}, headers=headers
+    )
+    assert answer.status_code == 200
+    queue.join()
+    assert status_of(room, "nour@example.org") == PENDING
+
+
+def test_a_confirmation_posted_from_another_site_confirms_nothing(
+    room: Newsroom, client: TestClient, queue: ThreadQueue
+) -> None:
+    sign_up(client, "nour@example.org")
+    queue.join()
+    path = confirm_path(confirmations(room)[0])
+    token = form_token(client.get(path).text, path)
+    refused = client.post(path, data={"form_token": token}, headers={"Origin": "https://x.test"})
+    assert refused.status_code == 403 and status_of(room, "nour@example.org") == PENDING
+    taken = client.post(path, data={"form_token": token}, headers={"Origin": BASE})
+    assert taken.status_code == 200 and status_of(room, "nour@example.org") == CONFIRMED

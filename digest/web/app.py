@@ -93,7 +93,9 @@ def create_app(
     app.state.web = WebContext(
         services=services,
         pages=Pages(settings),
-        forms=FormTokens(signing_secret(settings), services.clock),
+        forms=FormTokens(
+            signing_secret(settings), services.clock, base_url=settings.service.base_url
+        ),
         archive_cache=PageCache(services.clock),
         signups=signups or sign_up_queue(services),
         limits=limits or sign_up_limits(settings),

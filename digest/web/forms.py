@@ -5,14 +5,26 @@ over the form's action and the time it was issued. A post is taken only with a t
 that action within ``MAX_AGE``. Every form of the web pages (the unsubscribe button now, sign-up
 and preferences later) takes ``form_token`` this way.
 
-The RFC 8058 one-click POST is the one post without a token: mailbox providers send it with no
-cookie and no page, and the unsubscribe token in its URL is what authorises it.
+A token proves the form came from one of our pages, not that the post did: any site can fetch a
+page, take its token and have its visitors' browsers post it (a sign-up aimed at one address from
+a thousand visitors' addresses escapes every per-client limit). So a post whose ``Origin``
+header names another origin than ``service.base_url``'s is refused as well, as an expired form
+is (the page again, with a fresh token). A post with no ``Origin`` is taken: browsers older than
+2020 and some privacy tools send none, and the token still stands. ``Origin: null`` (a sandboxed
+frame, a ``data:`` page) is another site. The Host header is not compared: with a name of its
+own pointed at this server (DNS rebinding), a site's posts would carry a matching Host.
+
+The RFC 8058 one-click POST is the one post without a token or an origin check: mailbox
+providers send it with no cookie and no page, and the unsubscribe token in its URL is what
+authorises it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from itsdangerous import BadSignature, Signer
 from starlette.datastructures import FormData
@@ -20,6 +32,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from digest.clock import Clock
+
+_log = logging.getLogger(__name__)
 
 FIELD = "form_token"
 SALT = "web-form"
@@ -30,9 +44,28 @@ _CLOCK_SKEW = timedelta(minutes=5)  # several web processes whose clocks differ 
 class FormTokens:
     """Issues and checks the ``form_token`` of each form."""
 
-    def __init__(self, secret: str, clock: Clock) -> None:
+    def __init__(self, secret: str, clock: Clock, *, base_url: str) -> None:
         self._signer = Signer(secret, salt=SALT)
         self._clock = clock
+        self._origin = origin_of(base_url)
+        self._base_url = base_url
+
+    def accepts(self, request: Request, form: FormData) -> bool:
+        """True for a form posted from one of our pages: from our origin (or one the browser
+        did not name) and with a token issued for the path it was posted to."""
+        origin = request.headers.get("origin")
+        if origin is not None and origin_of(origin) != self._origin:
+            # Said in the log: an operator trying the pages at another address than base_url's
+            # (a loopback port behind the proxy) sees every form refused as expired.
+            _log.warning(
+                "a form posted to %s from a page of %s was refused: not the origin of "
+                "service.base_url (%s)",
+                request.url.path,
+                origin[:200],
+                self._base_url,
+            )
+            return False
+        return self.valid(form.get(FIELD), request.url.path)
 
     def issue(self, action: str) -> str:
         """A token for a form posting to ``action`` (its path), valid for MAX_AGE."""
@@ -53,6 +86,20 @@ class FormTokens:
         now = self._clock.now()
         issued = datetime.fromtimestamp(int(issued_text), now.tzinfo)
         return now - MAX_AGE <= issued <= now + _CLOCK_SKEW
+
+
+def origin_of(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of a URL or an Origin header, as browsers compare origins: case
+    folded, the scheme's default port written out; None for what names no origin ("null")."""
+    try:
+        parts = urlsplit(url.strip())
+        scheme, host = parts.scheme.lower(), (parts.hostname or "").rstrip(".")
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:  # "http://[oops]", a port that is no number
+        return None
+    if not host or port is None:
+        return None
+    return scheme, host, port
 
 
 def _action_key(action: str) -> str:

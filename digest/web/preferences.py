@@ -31,7 +31,7 @@ from digest.preferences import (
 )
 from digest.store.subscribers import CONFIRMED
 from digest.web.context import WebContext, web_context
-from digest.web.forms import FIELD, posted_form
+from digest.web.forms import posted_form
 from digest.web.words import ENGLISH, words_for
 from digest.wording import direction_of
 
@@ -58,7 +58,7 @@ async def preferences_post(request: Request) -> Response:
     # A field over the default 4 KB would fail the whole form ("open too long"): a name pasted
     # long is cut to its length instead.
     form = await posted_form(request, max_fields=MAX_FIELDS, max_part_size=32 * 1024)
-    if not web.forms.valid(form.get(FIELD), request.url.path):
+    if not web.forms.accepts(request, form):
         return _page(web, request, digest_list, held, expired=True, status=403)
     words = words_for(digest_list.language)
     try:

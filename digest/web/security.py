@@ -57,7 +57,9 @@ def _default_headers(https: bool) -> dict[bytes, bytes]:
     headers = {
         b"content-security-policy": PAGE_CSP.encode(),
         # Unsubscribe URLs carry a reader's token: no page tells another site where it was.
-        b"referrer-policy": b"no-referrer",
+        # Not no-referrer: under it a browser posts our own forms with "Origin: null", and the
+        # forms refuse posts from other origins (digest.web.forms), "null" among them.
+        b"referrer-policy": b"same-origin",
         b"x-content-type-options": b"nosniff",
         b"x-frame-options": b"DENY",  # for browsers that predate frame-ancestors
         b"cross-origin-opener-policy": b"same-origin",

@@ -40,7 +40,7 @@ from digest.signup import SignUpRequest, confirm_max_age, confirm_sign_up
 from digest.store.subscribers import CONFIRMED
 from digest.web.clients import client_address, counted_as
 from digest.web.context import WebContext, web_context
-from digest.web.forms import FIELD, posted_form
+from digest.web.forms import posted_form
 from digest.web.security import embed_csp
 from digest.web.words import PageWords, words_for
 from digest.wording import direction_of
@@ -135,7 +135,7 @@ async def _sign_up(request: Request, *, embed: bool) -> Response:
     digest_list = _current_list(web, request.path_params["list"])
     words = words_for(digest_list.language)
     form = await posted_form(request)
-    if not web.forms.valid(form.get(FIELD), request.url.path):
+    if not web.forms.accepts(request, form):
         return _form_page(request, embed=embed, status=403, values={"expired": True})
     # In threads: in the distributed mode each count is a round trip to Redis.
     wait = await anyio.to_thread.run_sync(web.limits.client, _client(web, request))
@@ -224,7 +224,7 @@ async def confirm_post(request: Request) -> Response:
         return read
     subscriber_id, digest_list, issued = read
     form = await posted_form(request)
-    if not web.forms.valid(form.get(FIELD), request.url.path):
+    if not web.forms.accepts(request, form):
         return _button_page(web, request, digest_list, expired=True)
     change = await web.store_threads.run(
         confirm_sign_up, web.services, subscriber_id, digest_list.slug, issued

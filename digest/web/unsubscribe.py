@@ -21,7 +21,7 @@ from digest.lists import list_for_slug
 from digest.mail.tokens import InvalidToken
 from digest.unsubscribes import unsubscribe
 from digest.web.context import WebContext, web_context
-from digest.web.forms import FIELD, posted_form
+from digest.web.forms import posted_form
 from digest.web.words import ENGLISH, words_for
 
 ONE_CLICK = b"List-Unsubscribe=One-Click"
@@ -57,7 +57,7 @@ async def unsubscribe_post(request: Request) -> Response:
             unsubscribe, web.services, subscriber_id, list_slug, ONE_CLICK_REASON
         )
         return PlainTextResponse("Unsubscribed.\n")
-    if not web.forms.valid(form.get(FIELD), request.url.path):
+    if not web.forms.accepts(request, form):
         return _button_page(web, request, list_slug, expired=True)
     await web.store_threads.run(unsubscribe, web.services, subscriber_id, list_slug, PAGE_REASON)
     digest_list = list_for_slug(web.services.settings, list_slug)
