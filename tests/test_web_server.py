@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 
 import httpx
 import pytest
@@ -40,3 +41,43 @@ def test_serving_from_a_thread_answers_and_stops() -> None:
         assert httpx.get(address).text == "here"
     with pytest.raises(httpx.ConnectError):
         httpx.get(address, timeout=2)
+
+
+def _closed_within(sock: socket.socket, seconds: float) -> bool:
+    """Whether the server closes ``sock`` within ``seconds``, reading whatever it sends."""
+    sock.settimeout(seconds)
+    try:
+        while sock.recv(4096):
+            pass
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        pass
+    return True
+
+
+def test_a_connection_that_sends_nothing_or_dribbles_its_request_is_closed() -> None:
+    """Slowloris: without a bound on the time a request takes to arrive, a client holds a
+    connection for ever by opening it and saying nothing, or by sending a byte at a time."""
+    app = Starlette(routes=[Route("/", lambda request: PlainTextResponse("here"))])
+    with serving(app, "127.0.0.1", 0, request_timeout=1.0) as address:
+        host, port = address.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port))) as silent:
+            assert _closed_within(silent, 20)
+        with socket.create_connection((host, int(port))) as dribbler:
+            dribbler.settimeout(20)
+            closed = False
+            for byte in b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 200:
+                try:
+                    dribbler.sendall(bytes([byte]))
+                except (BrokenPipeError, ConnectionResetError):
+                    closed = True
+                    break
+                time.sleep(0.1)  # 20 s in all, were it never closed
+            assert closed or _closed_within(dribbler, 5)
+        # A client that sends its request in time is answered, and again on the same
+        # connection after a pause shorter than the bound.
+        with httpx.Client() as client:
+            assert client.get(address).text == "here"
+            time.sleep(0.5)
+            assert client.get(address).text == "here"

@@ -6,25 +6,77 @@ has no 431) before the app sees it. A longer head that arrives whole in one read
 is parsed, and the app refuses it with 431 (digest.web.security.RequestLimits); bodies are the
 app's affair too.
 
+uvicorn bounds the wait for a kept-alive connection's next request, but not the time a request
+takes to arrive: a connection opened and left silent, or fed one header byte a second
+(slowloris), was held for ever, and a few hundred of them took every file descriptor. The
+protocol here closes a connection whose request (head and body) is not in within
+REQUEST_TIMEOUT of the connection's start or of the previous response's end.
+
 The listening socket is bound here, not by uvicorn, so that an address in use is a ListenError
 naming the config key, as for the sample feeds, rather than a log line and an exit.
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import h11
 import uvicorn
 from starlette.types import ASGIApp
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from digest.errors import DigestError, ListenError
 from digest.web.security import HEADER_LIMIT
 
 KEY = "web.port"
+# Seconds a whole request may take to arrive: forms are a few hundred bytes, and even a phone on
+# a poor line sends one in well under this.
+REQUEST_TIMEOUT = 15.0
+
+
+class _BoundedRequestProtocol(H11Protocol):
+    """uvicorn's h11 protocol, closing a connection whose request is not in within
+    ``request_timeout`` seconds of its start or of the previous response's end."""
+
+    request_timeout = REQUEST_TIMEOUT
+    _request_deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_request_deadline()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.conn.their_state is not h11.IDLE and self.conn.their_state is not h11.SEND_BODY:
+            self._disarm_request_deadline()  # the whole request is in (or the connection ends)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._arm_request_deadline()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_request_deadline()
+        super().connection_lost(exc)
+
+    def _arm_request_deadline(self) -> None:
+        self._disarm_request_deadline()
+        self._request_deadline = self.loop.call_later(self.request_timeout, self._request_late)
+
+    def _disarm_request_deadline(self) -> None:
+        if self._request_deadline is not None:
+            self._request_deadline.cancel()
+            self._request_deadline = None
+
+    def _request_late(self) -> None:
+        self._request_deadline = None
+        if self.conn.their_state in (h11.IDLE, h11.SEND_BODY) and not self.transport.is_closing():
+            self.transport.close()
 
 
 def bind(host: str, port: int, key: str = KEY) -> socket.socket:
@@ -53,10 +105,13 @@ def address(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def server_for(app: ASGIApp) -> uvicorn.Server:
+def server_for(app: ASGIApp, *, request_timeout: float = REQUEST_TIMEOUT) -> uvicorn.Server:
+    protocol = type(
+        "BoundedRequestProtocol", (_BoundedRequestProtocol,), {"request_timeout": request_timeout}
+    )
     config = uvicorn.Config(
         app,
-        http="h11",
+        http=protocol,
         h11_max_incomplete_event_size=HEADER_LIMIT,
         lifespan="off",
         server_header=False,
@@ -84,10 +139,17 @@ def serve(
 
 
 @contextmanager
-def serving(app: ASGIApp, host: str, port: int, *, key: str = KEY) -> Iterator[str]:
+def serving(
+    app: ASGIApp,
+    host: str,
+    port: int,
+    *,
+    key: str = KEY,
+    request_timeout: float = REQUEST_TIMEOUT,
+) -> Iterator[str]:
     """Serve ``app`` from a thread while the block runs; yields the address it answers at."""
     sock = bind(host, port, key)
-    server = server_for(app)
+    server = server_for(app, request_timeout=request_timeout)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="digest-web", daemon=True
     )
