@@ -28,7 +28,12 @@ from datetime import datetime
 from pathlib import Path
 
 from digest.errors import ConfigError
-from digest.mail.subscribers import normalize_email, read_utf8_file
+from digest.mail.subscribers import (
+    from_spreadsheet_safe,
+    normalize_email,
+    read_utf8_file,
+    spreadsheet_safe,
+)
 
 COLUMNS = ("email", "list", "reason", "at")
 EVERY_LIST = ""
@@ -105,7 +110,7 @@ def parse_suppressions(text: str, source: str) -> Suppressions:
             )
         reader.fieldnames = [name.strip().lower() for name in reader.fieldnames]
         for row in reader:
-            address = (row.get("email") or "").strip()
+            address = from_spreadsheet_safe((row.get("email") or "").strip())
             if not address:
                 continue
             try:
@@ -119,7 +124,9 @@ def parse_suppressions(text: str, source: str) -> Suppressions:
                 continue
             found.by_list.setdefault(slug, set()).add(email.lower())
             if slug == EVERY_LIST:
-                found.reasons[email.lower()] = (row.get("reason") or "").strip()
+                found.reasons[email.lower()] = from_spreadsheet_safe(
+                    (row.get("reason") or "").strip()
+                )
     except csv.Error as error:
         raise ConfigError(
             source, [(f"line {reader.line_num}", f"not valid CSV: {error}")]
@@ -138,7 +145,11 @@ def append_suppressions(
     writer = csv.writer(buffer, lineterminator="\n")
     count = 0
     for email, slug, reason, when in lines:
-        writer.writerow([email, slug, " ".join(reason.split()), when.isoformat()])
+        # An address may start as a formula does ("=cmd|'/C calc'!A0@x.org" is a valid one,
+        # and anyone can sign it up): an operator opening the file in a spreadsheet would run
+        # it. Written behind a "'", as the export writes it; read back without.
+        reason = " ".join(reason.split())
+        writer.writerow([spreadsheet_safe(email), slug, spreadsheet_safe(reason), when.isoformat()])
         count += 1
     if not count:
         return 0
@@ -198,6 +209,7 @@ def remove_address(path: Path, email: str) -> int:
 def _first_field(line: str) -> str:
     """The first field of a CSV line (the email column, as this module writes it)."""
     try:
-        return next(csv.reader([line]), [""])[0].strip() if line.strip() else ""
+        field = next(csv.reader([line]), [""])[0].strip() if line.strip() else ""
+        return from_spreadsheet_safe(field)
     except csv.Error:
         return ""

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from digest.errors import ConfigError
-from digest.suppression import append_suppressions, read_suppressions
+from digest.suppression import append_suppressions, read_suppressions, remove_address
 
 AT = datetime(2026, 11, 24, 8, 1, tzinfo=UTC)
 
@@ -71,3 +71,21 @@ def test_processes_appending_at_once_never_interleave_lines(tmp_path: Path) -> N
     assert found.refused == []
     assert len(found.by_list["daily"]) == 800
     assert path.read_text().count("email,list,reason,at") == 1
+
+
+def test_an_address_that_starts_as_a_formula_never_runs_in_a_spreadsheet_and_reads_back(
+    tmp_path: Path,
+) -> None:
+    """Anyone can sign up "-2+3@example.org" and unsubscribe it: an operator who opens the
+    file in a spreadsheet must see it, not have it computed."""
+    path = tmp_path / "suppressed.csv"
+    formula = "-2+3@example.org"
+    append_suppressions(path, [(formula, "daily", "one-click", AT)])
+    append_suppressions(path, [("+1@example.org", "", "-hard bounce", AT)])
+    cells = [line.split(",")[0] for line in path.read_text().splitlines()[1:]]
+    assert not any(cell.lstrip('"').startswith(("=", "+", "-", "@")) for cell in cells)
+    found = read_suppressions(path)
+    assert found.holds(formula, "daily") and found.holds("+1@example.org", "weekly")
+    assert found.reasons == {"+1@example.org": "-hard bounce"}
+    assert remove_address(path, formula) == 1
+    assert not read_suppressions(path).holds(formula, "daily")
