@@ -525,7 +525,7 @@ def edition_pictures(services: Services, edition: Edition) -> Pictures | None:
         edition,
         settings=services.settings,
         store=services.store,
-        client=services.http,
+        client=services.picture_client(),
         secret=signing_secret(services.settings),
         now=services.clock.now(),
     )

@@ -46,6 +46,8 @@ class Services:
     # The processes that send batches on smtp.connections connections (digest.sending), kept
     # for every edition these services send.
     sending: SendingProcesses | None = field(default=None, repr=False)
+    # The pictures' own client (picture_client): private addresses by web's word, not ingest's.
+    pictures_http: httpx.Client | None = field(default=None, repr=False)
     # The [[feeds]] entries by URL, and the settings they were read from (see feed_settings).
     _feeds_by_url: tuple[Settings | None, dict[str, FeedSettings]] = field(
         default=(None, {}), repr=False
@@ -60,12 +62,22 @@ class Services:
             self._feeds_by_url = (self.settings, by_url)
         return by_url.get(url)
 
+    def picture_client(self) -> httpx.Client:
+        """The client of the pictures' fetches (digest.images.gathering), made on first use."""
+        if self.pictures_http is None:
+            from digest.images.gathering import build_picture_client  # only when web.images
+
+            self.pictures_http = build_picture_client(self.settings)
+        return self.pictures_http
+
     def close(self) -> None:
         if self.sending is not None:
             self.sending.close()
             self.sending = None
         self.transport.close()
         self.http.close()
+        if self.pictures_http is not None:
+            self.pictures_http.close()
         self.store.engine.dispose()
 
 

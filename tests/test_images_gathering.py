@@ -15,9 +15,8 @@ import pytest
 from PIL import Image
 
 from digest.config import Settings
-from digest.images.gathering import keep_pictures, picture_id
+from digest.images.gathering import build_picture_client, keep_pictures, picture_id
 from digest.images.records import Role, ServedPicture
-from digest.ingest.fetch import build_client
 from digest.store import Store, open_store
 from tests.feedserver import answer, drip, feed_server, redirect, send
 from tests.test_images_checking import encoded, photo
@@ -29,10 +28,10 @@ JPEG = {"Content-Type": "image/jpeg"}
 
 
 def image_settings(tmp_path: Path, **web: object) -> Settings:
+    """Pictures on: the test servers are on loopback, which pictures may then reach."""
     settings = web_settings(tmp_path, "http://127.0.0.1:9/wire.xml")
-    return settings.model_copy(
-        update={"web": settings.web.model_copy(update={"images": True, **web})}
-    )
+    update = {"images": True, "images_allow_private_addresses": True, **web}
+    return settings.model_copy(update={"web": settings.web.model_copy(update=update)})
 
 
 @pytest.fixture
@@ -46,7 +45,7 @@ def store(database_url: str) -> Iterator[Store]:
 def keep(
     settings: Settings, store: Store, shown: list[tuple[Role, str]], now: datetime = NOW
 ) -> dict[tuple[Role, str], ServedPicture]:
-    with build_client(settings.ingest) as client:
+    with build_picture_client(settings) as client:
         return keep_pictures(
             shown, settings=settings, store=store, client=client, secret=SECRET, now=now
         )
@@ -108,10 +107,7 @@ def test_a_redirect_to_a_private_address_is_refused(
     monkeypatch.setattr(
         "digest.ingest.network.is_public_address", lambda address: address == "127.0.0.1"
     )
-    settings = image_settings(tmp_path)
-    settings = settings.model_copy(
-        update={"ingest": settings.ingest.model_copy(update={"allow_private_addresses": False})}
-    )
+    settings = image_settings(tmp_path, images_allow_private_addresses=False)
     routes = {"/photo.jpg": redirect(302, "http://10.1.2.3/photo.jpg")}
     with feed_server(routes) as server:
         url = server.url("/photo.jpg")
@@ -245,3 +241,22 @@ def test_one_host_gets_no_more_requests_at_once_than_a_feeds_host(
         keep(settings, store, [("thumb", server.url(path)) for path in routes])
         assert len(server.paths()) == 6
     assert in_flight[1] <= 2
+
+
+def test_a_picture_on_the_local_network_is_refused_though_the_feeds_may_reach_it(
+    tmp_path: Path, store: Store
+) -> None:
+    """The example lets its feeds reach a loopback server (ingest.allow_private_addresses); a
+    feed's picture address naming 127.0.0.1 or 169.254.169.254 must not be fetched for it."""
+    settings = image_settings(tmp_path, images_allow_private_addresses=False)
+    assert settings.ingest.allow_private_addresses
+    with feed_server(
+        {"/photo.jpg": answer(200, encoded(photo(2400, 1600), "JPEG"), JPEG)}
+    ) as server:
+        url = server.url("/photo.jpg")
+        assert keep(settings, store, [("lead", url)]) == {}
+        assert server.paths() == []  # not even asked
+    failure = store.stored_pictures([picture_id(SECRET, "lead", url)])
+    assert "private, loopback or link-local" in str(
+        failure[picture_id(SECRET, "lead", url)].failure
+    )

@@ -94,6 +94,7 @@ postal_address = "1 Example Street, Example City"
 [web]
 port = {web_port}
 images = true
+images_allow_private_addresses = true
 
 [ingest]
 allow_private_addresses = true
@@ -137,7 +138,11 @@ def test_the_mail_shows_only_the_services_copies_fetched_once_and_served_by_dige
     with feed_server({"/wire.xml": wire, **PICTURES}) as server:
         settings = web_settings(tmp_path, server.url("/wire.xml"), base_url=base_url)
         settings = settings.model_copy(
-            update={"web": settings.web.model_copy(update={"images": True})}
+            update={
+                "web": settings.web.model_copy(
+                    update={"images": True, "images_allow_private_addresses": True}
+                )
+            }
         )
         transport = MemoryTransport()
         clock = FixedClock(SLOT)
@@ -175,7 +180,7 @@ def test_the_mail_shows_only_the_services_copies_fetched_once_and_served_by_dige
                 clock.now(),
                 services.store.article_sequence(),
                 after_seq=0,
-                window_start=None,
+                window_start=SLOT - timedelta(days=1),  # every article: no first-edition reach
             )
             composed = {
                 item.article.link.rsplit("/", 1)[1]: item.article.image_url
@@ -191,7 +196,7 @@ def test_the_mail_shows_only_the_services_copies_fetched_once_and_served_by_dige
                 clock.now(),
                 services.store.article_sequence(),
                 after_seq=0,
-                window_start=None,
+                window_start=SLOT - timedelta(days=1),  # every article: no first-edition reach
             )
             assert any(
                 str(item.article.image_url).endswith("/story-3.jpg") for item in later.items()

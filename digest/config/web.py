@@ -94,6 +94,14 @@ class WebSettings(SettingsModel):
         "so no publisher sees a reader open it. Turn it on only when `digest serve` answers at "
         "service.base_url; off, the mail shows the publishers' addresses.",
     )
+    images_allow_private_addresses: bool = Field(
+        default=False,
+        description="Let the picture fetches of `images` reach private, loopback and "
+        "link-local addresses. Off, a picture address that names one (or redirects to one) "
+        "is refused, whatever ingest.allow_private_addresses lets the feeds reach: a feed "
+        "names its pictures, and a fetch of 169.254.169.254 or an intranet page from the "
+        "service is no reader's business.",
+    )
     image_max_bytes: int = Field(
         default=5_000_000,
         ge=10_000,

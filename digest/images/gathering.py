@@ -30,7 +30,7 @@ from digest.config import Settings
 from digest.errors import FetchError
 from digest.images.checking import PictureRefused, prepare_picture
 from digest.images.records import Role, ServedPicture
-from digest.ingest.fetch import fetch_feed
+from digest.ingest.fetch import build_client, fetch_feed
 from digest.ingest.pictures import picture_url
 from digest.records import Edition
 from digest.store import Store, StoredPicture
@@ -72,6 +72,14 @@ def shown_pictures(edition: Edition) -> Iterator[tuple[Role, str]]:
         if key not in seen:
             seen.add(key)
             yield key
+
+
+def build_picture_client(settings: Settings) -> httpx.Client:
+    """The client pictures are fetched with: the feeds' guards, but its own word on private
+    addresses (``web.images_allow_private_addresses``), so that letting the feeds reach a
+    loopback server does not let any feed's picture address reach the local network."""
+    private = settings.web.images_allow_private_addresses
+    return build_client(settings.ingest.model_copy(update={"allow_private_addresses": private}))
 
 
 def gather_pictures(
@@ -179,7 +187,7 @@ def _fresh(kept: StoredPicture | None, now: datetime) -> bool:
 
 
 # The feeds' fetch speaks of feeds and of the [ingest] limits; a picture's failure names the
-# limits it was fetched under (only allow_private_addresses is the feeds' own, and shared).
+# limits it was fetched under.
 _PICTURE_WORDS = {
     "ingest.max_body_bytes": "web.image_max_bytes",
     "ingest.timeout_seconds": "web.image_timeout_seconds",
