@@ -16,7 +16,7 @@ from dataclasses import asdict
 from typing import Any
 
 from digest.bylines import Bylines, without_outlet, written_author
-from digest.ingest.pictures import picture_url
+from digest.ingest.pictures import picture_url, story_picture
 from digest.reasons import EditionWhy, ItemWhy, RankTerms
 from digest.records import Article, Edition, EditionItem
 
@@ -40,12 +40,15 @@ def edition_json(edition: Edition, bylines: Bylines, topic_names: dict[str, str]
                     {**_link(article), "why": item_why(article)} for article in entry.more_from
                 ],
             }
+        pictured = story_picture(entry)  # its own, or another report's of the story
         return {
             **_link(entry.article),
             "topic": entry.topic,
             "topic_name": topic_names.get(entry.topic, entry.topic),
             "people": list(bylines.people(entry.article)),
-            "image": picture_url(entry.article.image_url),
+            "image": picture_url(pictured.image_url)
+            if (pictured := story_picture(entry))
+            else None,
             "more_from": more_from,
             "also_covered_by": [_link(article) for article in entry.also_covered_by],
             "why": item_why(entry.article),

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from lxml import html as lxml_html
 
+from digest.images.gathering import shown_pictures
 from digest.records import Edition, EditionItem, Section
 from digest.render import HTML_BUDGET, LEAD_SUMMARY_CHARS, SUMMARY_CHARS, Renderer
 from digest.render.text import (
@@ -446,3 +447,40 @@ def test_lines_under_a_story_keep_to_its_side(
         assert astray == [], astray
     finally:
         page.close()
+
+
+def test_a_lead_without_a_picture_shows_another_reports_picture_of_its_story_credited_to_it(
+    tmp_path: Path,
+) -> None:
+    """A wire report that leads often has no picture while another outlet's report of the
+    same event, under it as "Also covered by", has one: the lead then shows that photograph,
+    its alt text naming the outlet it came from. A story with its own picture keeps it."""
+    settings = make_settings(tmp_path)
+    edition = sample_edition()
+    assert edition.lead is not None
+    lead = replace(edition.lead.article, image_url=None, feed_name="Wire Service")
+    photographed = article(
+        61, "Harbour reopens", feed="Levant Post", image="https://levant.example/harbour.jpg"
+    )
+    unpictured = article(62, "Harbour reopens to ships", feed="Gulf Wire")
+    edition = replace(
+        edition,
+        lead=replace(edition.lead, article=lead, also_covered_by=(unpictured, photographed)),
+    )
+    result = Renderer(settings).render(edition, settings.list("middle-east-daily"))
+    tree = lxml_html.fromstring(result.html)
+    (picture,) = tree.find_class("lead-image")
+    assert picture.get("src") == "https://levant.example/harbour.jpg"
+    assert picture.get("alt") == "Photo · Levant Post"
+    thumbs = [
+        (img.get("src"), img.get("alt")) for img in tree.find_class("thumb") if img.get("src")
+    ]
+    own = [
+        (item.article.image_url, f"Photo · {item.article.feed_name}")
+        for section in edition.sections
+        for item in section.items
+        if item.article.image_url
+    ]
+    assert own and set(own) <= set(thumbs)  # their own pictures, credited to their own outlets
+    # The service fetches that picture for the lead's place (web.images).
+    assert ("lead", "https://levant.example/harbour.jpg") in set(shown_pictures(edition))

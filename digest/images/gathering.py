@@ -31,7 +31,7 @@ from digest.errors import FetchError
 from digest.images.checking import PictureRefused, prepare_picture
 from digest.images.records import Role, ServedPicture
 from digest.ingest.fetch import build_client, fetch_feed
-from digest.ingest.pictures import picture_url
+from digest.ingest.pictures import picture_url, story_picture
 from digest.records import Edition
 from digest.store import Store, StoredPicture
 
@@ -65,7 +65,8 @@ def shown_pictures(edition: Edition) -> Iterator[tuple[Role, str]]:
     """Each (role, address) the edition may show, once: the lead's picture, the thumbnails."""
     seen: set[tuple[Role, str]] = set()
     for item in edition.items():
-        url = picture_url(item.article.image_url)  # a known pixel is never fetched
+        pictured = story_picture(item)  # a known pixel is never fetched
+        url = picture_url(pictured.image_url) if pictured is not None else None
         if url is None:
             continue
         key: tuple[Role, str] = ("lead" if item is edition.lead else "thumb", url)

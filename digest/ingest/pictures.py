@@ -20,7 +20,11 @@ converting it is the image service's work.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+if TYPE_CHECKING:
+    from digest.records import Article, EditionItem
 
 # Hosts whose images are never a story's picture (a subdomain matches too).
 TRACKER_HOSTS = frozenset(
@@ -126,3 +130,14 @@ def picture_url(url: str | None) -> str | None:
     if not url or not_a_picture(url) is not None:
         return None
     return url
+
+
+def story_picture(item: EditionItem) -> Article | None:
+    """The report whose picture a story shows: its own when it has one, else the first other
+    report of the same story (``also_covered_by``) that has one, credited to that report's
+    outlet. A wire report without a picture then leads with another outlet's photograph of the
+    same event rather than with none."""
+    for article in (item.article, *item.also_covered_by):
+        if picture_url(article.image_url) is not None:
+            return article
+    return None

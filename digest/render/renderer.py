@@ -25,7 +25,7 @@ from digest.config import ListSettings, Settings, entry_key
 from digest.errors import RenderError
 from digest.images.records import Pictures, Role
 from digest.ingest import summaries
-from digest.ingest.pictures import picture_url
+from digest.ingest.pictures import picture_url, story_picture
 from digest.mail.headers import header_text
 from digest.records import Article, Edition, EditionItem, RenderedEdition
 from digest.render.text import (
@@ -381,7 +381,10 @@ class Renderer:
         summary = " ".join(paragraphs)
         if summary.rstrip(".") == one_line(article.title).rstrip("."):
             summary, paragraphs = "", ()  # feeds that repeat the title as the summary
-        image_url, image_height = _picture(article, role, pictures) if image else (None, None)
+        pictured = story_picture(item) if image else None
+        image_url, image_height = (
+            _picture(pictured, role, pictures) if pictured is not None else (None, None)
+        )
         return Story(
             article=article,
             title=title,
@@ -398,6 +401,7 @@ class Renderer:
             published=_time(article.sort_time),
             image_url=image_url,
             image_height=image_height,
+            image_credit=shorten((pictured or article).feed_name, NAME_CHARS),
             language=_language_tag(article.language),
             direction=text_direction(article),
             more_from=()

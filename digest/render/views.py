@@ -33,6 +33,7 @@ class Story:
     published: str  # a time marker: "25 Nov 2026, 09:14" in each subscriber's timezone
     image_url: str | None
     image_height: int | None  # the lead's height at LEAD_IMAGE_WIDTH, when known
+    image_credit: str  # the outlet of the picture: the story's, or another report's of it
     language: str | None
     direction: Literal["ltr", "rtl"]
     more_from: tuple[StoryLink, ...] = ()
