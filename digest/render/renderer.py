@@ -153,7 +153,10 @@ class Renderer:
         )
         self._subject_templates: dict[str, jinja2.Template] = {}
         self.inliner = Premailer(
-            keep_style_tags=True,  # media queries for phones must stay in <head>
+            # Only what cannot be inlined stays in <head>: the phone and dark-mode @media rules
+            # (premailer leaves them there). Keeping the whole stylesheet too cost 12 KB of
+            # every copy, against Gmail's clip at about 102 KB.
+            keep_style_tags=False,
             strip_important=False,  # they override the inlined styles with !important
             allow_network=False,
             allow_loading_external_files=False,
@@ -453,13 +456,35 @@ class Renderer:
             raise RenderError(
                 f"list {digest_list.slug!r}: inlining the CSS of {HTML_TEMPLATE} failed: {error}"
             ) from error
-        return inlined
+        return _tight_styles(inlined)
 
     def _list_key(self, digest_list: ListSettings) -> str:
         for index, candidate in enumerate(self._settings.lists):
             if candidate.slug == digest_list.slug:
                 return entry_key("lists", self._settings.lists, index)
         return f"list {digest_list.slug!r}"
+
+
+# An inline style attribute as premailer writes it: double quotes, or single ones around a value
+# holding a quoted font name.
+_STYLE_ATTRIBUTE = re.compile(r"""style=("[^"]*"|'[^']*')""")
+_SPACE_AFTER_SEPARATOR = re.compile(r"([;,])\s+")
+
+
+_STYLE_BLOCK = re.compile(r"(<style[^>]*>)(.*?)(</style>)", re.S)
+_LINE_BREAK = re.compile(r"\s*\n\s*")
+
+
+def _tight_styles(html: str) -> str:
+    """``html`` with no space after the ";" and "," of its inline styles and its <style> block
+    on one line: the same CSS, some 1.5 KB lighter in a long edition, under Gmail's clip with
+    room for more."""
+    html = _STYLE_BLOCK.sub(
+        lambda found: found[1] + _LINE_BREAK.sub(" ", found[2]).strip() + found[3], html, count=1
+    )
+    return _STYLE_ATTRIBUTE.sub(
+        lambda found: "style=" + _SPACE_AFTER_SEPARATOR.sub(r"\1", found[1]), html
+    )
 
 
 def _shows_title(subject: str, title: str) -> bool:
