@@ -1,8 +1,9 @@
 """Building: each list's due edition composed, rendered once, stored and queued.
 
-    due_editions(now)          each list's latest cron slot that has no edition yet
+    due_editions(now)          each list's latest cron slot that has no edition yet (digest.due)
     build_edition(list, slot)  window = (previous edition's sequence, committed sequence]
-                               ─► candidates ─► compose ─► render once ─► store ─► queue deliveries
+                               (digest.windows) ─► candidates ─► compose ─► render once
+                               ─► checked (digest.previews) ─► store ─► queue deliveries
                                   (web.images: the pictures fetched once and kept before the
                                   render, which points at the service's copies: digest.images)
 
@@ -16,30 +17,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from digest import compose, lint, local_time, screening
-from digest.bylines import Bylines
+from digest import screening
 from digest.config import ListSettings
-from digest.errors import (
-    HeaderCheckError,
-)
-from digest.images.gathering import gather_pictures, refused_pictures
-from digest.images.records import Pictures
+from digest.due import due_groups
 from digest.imports import import_list_file
-from digest.ingest.pictures import picture_url
-from digest.mail.personalize import fill_for_preview, personalize
-from digest.records import (
-    Candidate,
-    Edition,
-    OutgoingMessage,
-    RenderedEdition,
-    Subscriber,
-)
-from digest.schedule import interval_before, latest_slot
-from digest.services import Services, signing_secret
+from digest.previews import check_edition, edition_pictures
+from digest.records import Edition, RenderedEdition
+from digest.schedule import latest_slot
+from digest.services import Services
 from digest.store.editions import EMPTY, READY, EditionState
 from digest.topic_choices import choice_groups, variant_name
+from digest.windows import compose_next_edition, window_composer
 
 _log = logging.getLogger(__name__)
 
@@ -59,73 +49,6 @@ class BuildOutcome:
     warnings: tuple[str, ...] = ()  # articles left out, subscriber rows refused: named
 
 
-def due_editions(services: Services, now: datetime) -> list[tuple[str, datetime]]:
-    """(list, slot) for every list whose latest scheduled slot has no edition yet.
-
-    A list that never sent counts its latest slot as due, so a first run mails at once; missed
-    slots are not replayed one by one: the next edition's window covers them.
-    """
-    due = []
-    for digest_list in services.settings.lists:
-        if digest_list.reader_local:
-            due += [
-                (digest_list.slug, slot) for slot in _local_due_slots(services, digest_list, now)
-            ]
-            continue
-        slot = latest_slot(digest_list.schedule, digest_list.timezone, now)
-        if services.store.edition_for_slot(digest_list.slug, slot) is None:
-            due.append((digest_list.slug, slot))
-    return due
-
-
-def _local_due_slots(
-    services: Services, digest_list: ListSettings, now: datetime
-) -> list[datetime]:
-    """The slots of a list read in each reader's timezone with readers to serve: a group whose
-    variant is not stored yet, or is stored to be sent and they are not queued for it (they
-    joined since). A group whose variant came out empty waits for its next slot."""
-    store, slots = services.store, []
-    # Its members as the cycle or the tick brought them in step before asking (members_in_step).
-    for group in _due_groups(services, digest_list, now):
-        if group.slot in slots:
-            continue
-        stored = store.edition_for_slot(digest_list.slug, group.slot, group.variant)
-        if stored is None or stored.status == READY:
-            slots.append(group.slot)
-    return slots
-
-
-def _due_groups(
-    services: Services, digest_list: ListSettings, now: datetime, extra_slot: datetime | None = None
-) -> list[local_time.DueGroup]:
-    store = services.store
-
-    def start_for_new(zone: str, slot: datetime) -> int:
-        before = latest_slot(digest_list.schedule, zone, slot - timedelta(microseconds=1))
-        return store.sequence_before(before)
-
-    return local_time.due_groups(
-        digest_list.schedule,
-        digest_list.timezone,
-        store.reader_positions(digest_list.slug),
-        now,
-        start_for_new,
-        extra_slot=extra_slot,
-    )
-
-
-def forced_slot(services: Services, list_slug: str, now: datetime) -> datetime:
-    """The slot for an edition asked for by hand: the latest scheduled one if it has not been
-    built, else the current minute (an extra edition whose window continues from the last)."""
-    digest_list = services.settings.list(list_slug)
-    if digest_list.reader_local:  # every reader's hour is their own: the extra edition is now
-        return now.replace(second=0, microsecond=0)
-    slot = latest_slot(digest_list.schedule, digest_list.timezone, now)
-    if services.store.edition_for_slot(list_slug, slot) is None:
-        return slot
-    return now.replace(second=0, microsecond=0)
-
-
 def list_members_in_step(services: Services, digest_list: ListSettings) -> list[str]:
     """The list's file from the config imported first if it changed since its last import
     (a cycle did it already at its start: then this costs the file's SHA-256); the members are
@@ -138,112 +61,6 @@ def list_members_in_step(services: Services, digest_list: ListSettings) -> list[
         services.clock.now(),
     )
     return warnings
-
-
-def compose_next_edition(
-    services: Services,
-    digest_list: ListSettings,
-    slot: datetime,
-    now: datetime,
-    window_seq: int,
-    excluded: frozenset[int] = frozenset(),
-) -> Edition:
-    """The list's next edition: its window starts where the last edition's ended and ends at
-    ``window_seq``, the article sequence read when the build began (digest.store.sequence),
-    shown to readers as ending ``now``; the articles ``excluded`` (ids) are left out, as if the
-    feeds had never sent them."""
-    # The edition of a slot before this one: another variant of this slot, stored a moment
-    # ago, is not where this one's window starts.
-    previous = services.store.edition_before(digest_list.slug, slot)
-    return compose_window(
-        services,
-        digest_list,
-        slot,
-        now,
-        window_seq,
-        after_seq=previous.window_seq if previous is not None else 0,
-        window_start=previous.window_end if previous is not None else None,
-        excluded=excluded,
-    )
-
-
-def compose_window(
-    services: Services,
-    digest_list: ListSettings,
-    slot: datetime,
-    now: datetime,
-    window_seq: int,
-    *,
-    after_seq: int,
-    window_start: datetime | None,
-    excluded: frozenset[int] = frozenset(),
-) -> Edition:
-    """The edition of the articles after ``after_seq`` up to ``window_seq``, shown to readers as
-    the window from ``window_start`` to ``now``; the articles ``excluded`` left out."""
-    store = services.store
-    window_end = max(now, window_start) if window_start is not None else now
-    # Never behind the previous window, should a second build of another slot have raced ahead.
-    window_seq = max(window_seq, after_seq)
-    candidates = [
-        candidate
-        for candidate in store.candidates(digest_list.topics, after_seq, window_seq)
-        if candidate.article.id not in excluded
-    ]
-    if window_start is None:
-        candidates = first_edition_candidates(digest_list, slot, window_end, candidates)
-    edition = compose.build_edition(
-        digest_list,
-        services.settings.topics,
-        bylines=Bylines.for_feeds(services.settings.feeds),
-        slot=slot,
-        window_start=window_start,
-        window_end=window_end,
-        candidates=_without_refused_pictures(services, candidates),
-    )
-    return replace(edition, window_seq=window_seq)
-
-
-def first_edition_candidates(
-    digest_list: ListSettings, slot: datetime, window_end: datetime, candidates: list[Candidate]
-) -> list[Candidate]:
-    """The candidates a list's first edition keeps: those of its last period up to its newest
-    report (``first_edition_lookback_hours``, else the schedule's gap before ``slot``).
-
-    A first edition has no previous window to start after, and the feeds carry days of backlog:
-    a daily's first edition would lead and fill its sections with last week's news. It reaches
-    back from the newest report rather than from the clock, so that feeds that went quiet still
-    give their last period of news; a report dated in the future counts as ``window_end``.
-    What it leaves out is never sent: later windows start after this one's sequence."""
-    if not candidates:
-        return candidates
-    if digest_list.first_edition_lookback_hours is not None:
-        lookback = timedelta(hours=digest_list.first_edition_lookback_hours)
-    else:
-        lookback = interval_before(digest_list.schedule, digest_list.timezone, slot)
-    newest = min(max(candidate.article.sort_time for candidate in candidates), window_end)
-    return [
-        candidate for candidate in candidates if candidate.article.sort_time > newest - lookback
-    ]
-
-
-def _without_refused_pictures(services: Services, candidates: list[Candidate]) -> list[Candidate]:
-    """With web.images, the articles whose picture the service refused (or could not fetch)
-    lately composed as having none: such a picture is not shown, so it must not win an article
-    the lead over one whose picture will be."""
-    if not services.settings.web.images:
-        return candidates
-    refused = refused_pictures(
-        {url for candidate in candidates if (url := picture_url(candidate.article.image_url))},
-        store=services.store,
-        secret=signing_secret(services.settings),
-        now=services.clock.now(),
-    )
-    return [
-        replace(candidate, article=replace(candidate.article, image_url=None))
-        if picture_url(candidate.article.image_url) in refused
-        else candidate
-        for candidate in candidates
-    ]
 
 
 def build_edition(services: Services, list_slug: str, slot: datetime) -> BuildOutcome:
@@ -381,7 +198,7 @@ def _variant(
     if stored is not None:
         return stored, False, ()
     narrowed = digest_list if choice is None else digest_list.model_copy(update={"topics": choice})
-    compose_without = _window_composer(
+    compose_without = window_composer(
         services, narrowed, slot, window_seq, after_seq, window_start, now=now
     )
     return _store_screened(services, narrowed, compose_without, variant)
@@ -417,35 +234,6 @@ def _store_screened(
     return state, built, warnings
 
 
-def _window_composer(
-    services: Services,
-    digest_list: ListSettings,
-    slot: datetime,
-    window_seq: int,
-    after_seq: int,
-    window_start: datetime | None,
-    *,
-    now: datetime | None = None,
-) -> Callable[[frozenset[int]], Edition]:
-    """Composes the list's edition of the window (``after_seq``, ``window_seq``], shown to
-    readers as ending ``now`` (by default the clock's), less the articles it is given."""
-    now = now if now is not None else services.clock.now()
-
-    def compose_without(excluded: frozenset[int]) -> Edition:
-        return compose_window(
-            services,
-            digest_list,
-            slot,
-            now,
-            window_seq,
-            after_seq=after_seq,
-            window_start=window_start,
-            excluded=excluded,
-        )
-
-    return compose_without
-
-
 def _local_slot(
     services: Services, digest_list: ListSettings, slot: datetime, *, queue: bool
 ) -> BuildOutcome:
@@ -455,9 +243,9 @@ def _local_slot(
     hand: every reader not served since is due at it."""
     store, now = services.store, services.clock.now()
     file_warnings = list_members_in_step(services, digest_list) if queue else []
-    groups = [group for group in _due_groups(services, digest_list, now) if group.slot == slot]
+    groups = [group for group in due_groups(services, digest_list, now) if group.slot == slot]
     if not groups and slot > latest_slot(digest_list.schedule, digest_list.timezone, now):
-        groups = _due_groups(services, digest_list, now, extra_slot=slot)
+        groups = due_groups(services, digest_list, now, extra_slot=slot)
     window_seq = store.article_sequence()  # read once: every variant ends at the same place
     built_any, pending = False, 0
     warnings: list[str] = list(file_warnings)
@@ -502,75 +290,4 @@ def _local_slot(
         pending_deliveries=pending,
         ready=any(state.status == READY for state in states),
         warnings=tuple(warnings),
-    )
-
-
-def render_preview(services: Services, list_slug: str) -> RenderedEdition:
-    """The edition ``list_slug`` would send now, placeholders unfilled; nothing is stored but,
-    with web.images, the pictures it shows (which the build then finds kept)."""
-    digest_list = services.settings.list(list_slug)
-    now = services.clock.now()
-    edition = compose_next_edition(
-        services, digest_list, now, now, services.store.article_sequence()
-    )
-    return services.renderer.render(edition, digest_list, edition_pictures(services, edition))
-
-
-def edition_pictures(services: Services, edition: Edition) -> Pictures | None:
-    """The service's copies of the pictures ``edition`` shows (fetched now if not kept yet), or
-    None when the service does not serve pictures (web.images off): the publishers' addresses."""
-    if not services.settings.web.images:
-        return None
-    return gather_pictures(
-        edition,
-        settings=services.settings,
-        store=services.store,
-        client=services.picture_client(),
-        secret=signing_secret(services.settings),
-        now=services.clock.now(),
-    )
-
-
-def preview_edition(services: Services, list_slug: str) -> RenderedEdition:
-    """The edition ``list_slug`` would send now, for a reader with no name; nothing is stored."""
-    settings = services.settings
-    rendered = render_preview(services, list_slug)
-    return fill_for_preview(
-        rendered, service=settings.service, digest_list=settings.list(list_slug)
-    )
-
-
-SAMPLE_READER = "you@example.org"
-
-
-def sample_message(
-    services: Services, rendered: RenderedEdition, digest_list: ListSettings
-) -> OutgoingMessage:
-    """One personal copy of ``rendered`` for a made-up reader, to check and to preview."""
-    reader = Subscriber(id=0, email=SAMPLE_READER, name=None, timezone=digest_list.timezone)
-    return personalize(
-        rendered,
-        reader,
-        edition_id=0,
-        service=services.settings.service,
-        digest_list=digest_list,
-        signer=services.signer,
-        now=services.clock.now(),
-    )
-
-
-def check_edition(
-    services: Services, rendered: RenderedEdition, digest_list: ListSettings
-) -> tuple[lint.Finding, ...]:
-    """What ``digest.lint`` finds wrong with ``rendered``, seen through a sample personal copy.
-
-    Headers that fail the mailer's own last check (``digest.mail.personalize``) are a finding
-    too, so that the edition is refused, or the article at fault left out, like any other.
-    """
-    try:
-        sample = sample_message(services, rendered, digest_list)
-    except HeaderCheckError as error:
-        return (lint.Finding("headers", f"the mailer's last check refused them: {error.problem}"),)
-    return lint.lint_edition(
-        rendered, sample, postal_address=services.settings.service.postal_address
     )

@@ -27,17 +27,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Protocol
 
-from digest.building import (
-    BuildOutcome,
-    build_edition,
-    check_edition,
-    compose_next_edition,
-    due_editions,
-    forced_slot,
-    preview_edition,
-    render_preview,
-    sample_message,
-)
+from digest.building import BuildOutcome, build_edition
 from digest.delivering import (
     DELIVERY_BATCH_SIZE,
     DeliveryOutcome,
@@ -46,6 +36,7 @@ from digest.delivering import (
     deliver_batch,
     personalizer_for,
 )
+from digest.due import due_editions, forced_slot
 from digest.errors import (
     RenderError,
 )
@@ -53,6 +44,7 @@ from digest.imports import import_list_files
 from digest.ingesting import PollOutcome, UnchangedFetches, due_feeds, poll_feed, poll_feeds
 from digest.jitter import reseed as reseed_jitter
 from digest.lists import carry_over
+from digest.previews import check_edition, preview_edition, render_preview, sample_message
 from digest.records import (
     CycleSummary,
 )
@@ -60,6 +52,7 @@ from digest.sending import deliver_in_processes, start_sending_processes
 from digest.services import Services
 from digest.store import FeedState
 from digest.unsubscribes import reconcile_suppressions
+from digest.windows import compose_next_edition
 
 __all__ = [
     "DELIVERY_BATCH_SIZE",

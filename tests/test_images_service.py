@@ -16,7 +16,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from digest import building, pipeline
+from digest import pipeline, windows
 from digest.clock import FixedClock
 from digest.config import Settings
 from digest.mail.transport import MemoryTransport
@@ -173,7 +173,7 @@ def test_the_mail_shows_only_the_services_copies_fetched_once_and_served_by_dige
             # service refused count as having none, so such a picture cannot win its article
             # the lead (a day later the retry is due, and they have their picture again).
             clock.set(SLOT + timedelta(hours=12))
-            everything = building.compose_window(
+            everything = windows.compose_window(
                 services,
                 settings.list("daily"),
                 SLOT + timedelta(days=2),
@@ -189,7 +189,7 @@ def test_the_mail_shows_only_the_services_copies_fetched_once_and_served_by_dige
             assert composed["3"] is None and composed["4"] is None
             assert str(composed["1"]).endswith("/pictures/harbour.webp")
             clock.set(SLOT + timedelta(days=1, hours=1))
-            later = building.compose_window(
+            later = windows.compose_window(
                 services,
                 settings.list("daily"),
                 SLOT + timedelta(days=2),

@@ -486,6 +486,8 @@ def _settings(
                 "timezone": "UTC",
                 "subscribers": "members.csv",
                 "max_articles": max_articles,
+                # Both days of the Gaza stories in the one edition, first though it is.
+                "first_edition_lookback_hours": 72,
             }
         ],
     }
