@@ -40,16 +40,8 @@ The rules, each chosen so the same inputs always give an equal edition:
   covered by". They are not shown anywhere else in the edition and do not count towards
   ``max_articles``. A section shows at most two stories of one developing thread; the others are
   left out.
-- "More from": when one person (``digest.bylines``: an agency, a desk, the outlet or no author
-  is never grouped; names compared case-insensitively; a byline of several people counts for
-  each) has several articles in the edition, the most prominent one (the lead, else the
-  best-ranked in the sections, else in recommended) stays an item, and up to three others,
-  best-ranked first, move under it. An item heads one person's "More from" at most; a piece
-  of a story shown elsewhere in the edition (its cluster, link or title, the lead and "also
-  covered by" included), or one with "also covered by" reports of its own, never moves: it
-  stays an item. Moving never changes the number of
-  articles shown, so the cap still holds; any further pieces by the person stay items of their
-  own.
+- "More from": an author's other pieces move under their most prominent item
+  (``digest.more_from``).
 - Pictures: an image address ``digest.ingest.pictures`` knows for a pixel or a broken address
   counts as no picture, for the lead and the rank alike.
 - Reasons: the edition carries, as data (``digest.reasons``), the terms each item was ranked by,
@@ -68,17 +60,15 @@ from digest import edition_reasons, leads, semantic, stories
 from digest.bylines import Bylines
 from digest.config import ListSettings, TopicSettings
 from digest.ingest.pictures import picture_url
+from digest.more_from import RankKey, group_by_person
 from digest.reasons import LeadWhy, Placement, RankTerms
 from digest.records import Article, Candidate, Edition, EditionItem, Section
 from digest.topics import is_unsure
 
-MORE_FROM_LIMIT = 3  # an author's other pieces shown under their item
 FRESHNESS_HALF_LIFE = timedelta(hours=24)
 # A later item of a developing story already shown costs this much of its score per earlier
 # item: a 0.5 makes a second day of one story rank below a fresh other story half as strong.
 REPEAT_WEIGHT = 0.5
-
-_RankKey = tuple[float, float, bool, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +88,11 @@ class _Pick:
         return self.article.id
 
     @property
-    def rank(self) -> _RankKey:
+    def rank(self) -> RankKey:
         return _rank_key(self.article, self.score * REPEAT_WEIGHT**self.repeats)
 
 
-def _rank_key(article: Article, score: float) -> _RankKey:
+def _rank_key(article: Article, score: float) -> RankKey:
     # The last term is the canonical link, unique and the same whatever the poll order.
     return (
         -score,
@@ -180,7 +170,7 @@ def build_edition(
     )
     picks = _weigh_repeats(found.kept, lead, found.thread)
     sections, recommended, places = _select(picks, lead, digest_list)
-    more_from = _group_by_person(lead, sections, recommended, also_covered, bylines)
+    more_from = group_by_person(_by_prominence(lead, sections, recommended), also_covered, bylines)
     moved = {article.id for articles in more_from.values() for article in articles}
 
     def item(pick: _Pick) -> EditionItem:
@@ -438,69 +428,14 @@ def _ranked(pick: _Pick, covered: Mapping[int, leads.Coverage]) -> edition_reaso
     return edition_reasons.Ranked(pick.article, pick.topic, terms)
 
 
-def _group_by_person(
-    lead: _Pick | None,
-    sections: Mapping[str, Sequence[_Pick]],
-    recommended: Sequence[_Pick],
-    also_covered: Mapping[int, Sequence[Article]],
-    bylines: Bylines,
-) -> dict[int, tuple[Article, ...]]:
-    """For each person with several articles shown: the head's id -> the articles moved under it
-    (see the module docstring)."""
-    by_prominence: list[tuple[tuple[int, _RankKey], _Pick]] = (
+def _by_prominence(
+    lead: _Pick | None, sections: Mapping[str, Sequence[_Pick]], recommended: Sequence[_Pick]
+) -> list[tuple[Article, RankKey]]:
+    """The items shown, the lead first, then the sections', then recommended, each by rank."""
+    ordered: list[tuple[tuple[int, RankKey], _Pick]] = (
         [((0, lead.rank), lead)] if lead is not None else []
     )
-    by_prominence += [((1, p.rank), p) for picks in sections.values() for p in picks]
-    by_prominence += [((2, p.rank), p) for p in recommended]
-    by_prominence.sort(key=lambda entry: entry[0])
-    shown = [pick for _, pick in by_prominence]
-    # What marks each item's story, its "also covered by" reports included.
-    stories = {
-        pick.id: set().union(
-            *(_story_keys(article) for article in (pick.article, *also_covered.get(pick.id, ())))
-        )
-        for pick in shown
-    }
-
-    by_person: dict[str, list[_Pick]] = {}  # in the order each person first appears
-    for pick in shown:
-        for key in bylines.of(pick.article).keys:
-            by_person.setdefault(key, []).append(pick)
-
-    more_from: dict[int, tuple[Article, ...]] = {}
-    moved: set[int] = set()
-    for picks in by_person.values():
-        available = [pick for pick in picks if pick.id not in moved]
-        if len(available) < 2 or available[0].id in more_from:
-            continue
-        head, *others = available
-        # A piece of a story the edition shows elsewhere would repeat it under another item.
-        movable = sorted(
-            (
-                pick
-                for pick in others
-                if pick.id not in more_from
-                and pick.id not in also_covered  # its "also covered by" would be lost
-                and not _story_shown_elsewhere(pick, stories)
-            ),
-            key=lambda pick: pick.rank,
-        )[:MORE_FROM_LIMIT]
-        if movable:
-            more_from[head.id] = tuple(pick.article for pick in movable)
-            moved.update(pick.id for pick in movable)
-    return more_from
-
-
-def _story_keys(article: Article) -> set[str]:
-    """What marks two articles as one story here: the cluster, the link, the title."""
-    keys = {f"link:{article.link}", f"title:{' '.join(article.title.casefold().split())}"}
-    if article.cluster_id is not None:
-        keys.add(f"cluster:{article.cluster_id}")
-    return keys
-
-
-def _story_shown_elsewhere(pick: _Pick, stories: Mapping[int, set[str]]) -> bool:
-    """Whether another item of the edition, or a report under one, is ``pick``'s story;
-    ``stories`` holds each item's story keys by its id."""
-    keys = _story_keys(pick.article)
-    return any(keys & other for other_id, other in stories.items() if other_id != pick.id)
+    ordered += [((1, p.rank), p) for picks in sections.values() for p in picks]
+    ordered += [((2, p.rank), p) for p in recommended]
+    ordered.sort(key=lambda entry: entry[0])
+    return [(pick.article, pick.rank) for _, pick in ordered]
