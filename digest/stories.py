@@ -198,11 +198,12 @@ class _Links:
         return found
 
     def _link(self, a: _Profile, b: _Profile) -> tuple[float, float]:
+        same_feed = a.article.feed_id == b.article.feed_id
         if a.script == b.script and not _other_languages(a, b):
             similar = dedup.similarity(a.words, b.words)
             if len(set(a.words) & set(b.words)) < MIN_SHARED_WORDS:
                 similar = 0.0
-            bar = SAME_FEED_THRESHOLD if a.article.feed_id == b.article.feed_id else THRESHOLD
+            bar = SAME_FEED_THRESHOLD if same_feed else THRESHOLD
             one_language = True
         else:
             similar, bar = self._across(a, b)
@@ -225,7 +226,6 @@ class _Links:
         if any(len(figure) > 1 for figure in a.numbers & b.numbers):
             bar *= SHARED_FIGURE_FACTOR
         if one_language and apart <= CLOSE_SPAN and _headlines_agree(a, b):
-            same_feed = a.article.feed_id == b.article.feed_id
             bar = min(bar, HEADLINE_SAME_FEED_THRESHOLD if same_feed else HEADLINE_THRESHOLD)
         return similar / bar, thread
 
