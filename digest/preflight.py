@@ -7,6 +7,7 @@
                 read again either when unchanged since the database last read it)
              ─► previous_slugs that contradict the config: errors
              ─► a base_url on plain http (loopback only): a warning that no reader can use it
+             ─► a subject whose headline starts past what a phone shows: a warning
     database ─► (when there is one to see) an undeclared rename: an error; a list that left the
                 config with deliveries pending: a warning naming it
 
@@ -30,6 +31,7 @@ from digest.mail.subscribers import read_subscriber_file, subscriber_file_warnin
 from digest.store import Store
 from digest.store.db import create_database_engine, current_revision, head_revision
 from digest.store.suppressions import FileMark
+from digest.subject_check import subject_warnings
 from digest.suppression import Suppressions, read_suppressions
 from digest.unsubscribes import suppression_mark
 
@@ -86,6 +88,7 @@ def preflight(settings: Settings, store: Store | None) -> Preflight:
             "and archive links in mail open only on this machine; set an https URL before "
             "mailing readers"
         )
+    result.warnings.extend(subject_warnings(settings))
     if store is None:
         problems = previous_slug_problems(settings)
     else:
