@@ -14,6 +14,7 @@ import pytest
 from lxml import html as lxml_html
 
 from digest.images.gathering import shown_pictures
+from digest.images.records import ServedPicture
 from digest.records import Edition, EditionItem, Section
 from digest.render import HTML_BUDGET, LEAD_SUMMARY_CHARS, SUMMARY_CHARS, Renderer
 from digest.render.text import (
@@ -482,3 +483,51 @@ def test_a_lead_without_a_picture_shows_another_reports_picture_of_its_story_cre
     assert own and set(own) <= set(thumbs)  # their own pictures, credited to their own outlets
     # The service fetches that picture for the lead's place (web.images).
     assert ("lead", "https://levant.example/harbour.jpg") in set(shown_pictures(edition))
+
+
+def test_a_story_whose_picture_the_check_refused_shows_the_next_reports_kept_one(
+    tmp_path: Path,
+) -> None:
+    """With the image service, the lead's own picture may be refused (a logo, too small): the
+    picture of another report of the same story, kept by the check, takes its place, served
+    from the service and credited to its outlet. Never a picture from outside the story."""
+    settings = make_settings(tmp_path)
+    edition = sample_edition()
+    assert edition.lead is not None
+    own = "https://wire.example/logo.png"
+    lead = replace(edition.lead.article, image_url=own, feed_name="Wire Service")
+    refused = article(63, "Harbour reopens", feed="Gulf Wire", image="https://gw.example/s.jpg")
+    kept = article(64, "Harbour reopens", feed="Levant Post", image="https://lp.example/h.jpg")
+    edition = replace(
+        edition, lead=replace(edition.lead, article=lead, also_covered_by=(refused, kept))
+    )
+    # The service fetches every report's picture of the story for the lead's place.
+    shown = list(shown_pictures(edition))
+    assert [url for role, url in shown if role == "lead"] == [
+        own,
+        refused.image_url,
+        kept.image_url,
+    ]
+    served = ServedPicture("https://news.example.org/images/abc.jpg", 1056, 594)
+    # Another story's picture, kept for a thumbnail: never the lead's.
+    others = {
+        key: ServedPicture(f"https://news.example.org/images/{i}.jpg", 192, 192)
+        for i, key in enumerate(shown)
+        if key[0] == "thumb"
+    }
+    render = Renderer(settings).render
+    digest_list = settings.list("middle-east-daily")
+    tree = lxml_html.fromstring(
+        render(edition, digest_list, {**others, ("lead", kept.image_url or ""): served}).html
+    )
+    (picture,) = tree.find_class("lead-image")
+    assert (picture.get("src"), picture.get("alt")) == (served.url, "Photo · Levant Post")
+    assert picture.get("height") == "297"  # the kept picture's shape, at 528 px wide
+    # Its own picture, when kept, comes first.
+    both = {**others, ("lead", kept.image_url or ""): served, ("lead", own): served}
+    tree = lxml_html.fromstring(render(edition, digest_list, both).html)
+    (picture,) = tree.find_class("lead-image")
+    assert picture.get("alt") == "Photo · Wire Service"
+    # None of the story's pictures kept: no picture, not another story's.
+    tree = lxml_html.fromstring(render(edition, digest_list, others).html)
+    assert tree.find_class("lead-image") == []

@@ -31,7 +31,7 @@ from digest.errors import FetchError
 from digest.images.checking import PictureRefused, prepare_picture
 from digest.images.records import Role, ServedPicture
 from digest.ingest.fetch import build_client, fetch_feed
-from digest.ingest.pictures import picture_url, story_picture
+from digest.ingest.pictures import picture_url, story_pictures
 from digest.records import Edition
 from digest.store import Store, StoredPicture
 
@@ -65,14 +65,15 @@ def shown_pictures(edition: Edition) -> Iterator[tuple[Role, str]]:
     """Each (role, address) the edition may show, once: the lead's picture, the thumbnails."""
     seen: set[tuple[Role, str]] = set()
     for item in edition.items():
-        pictured = story_picture(item)  # a known pixel is never fetched
-        url = picture_url(pictured.image_url) if pictured is not None else None
-        if url is None:
-            continue
-        key: tuple[Role, str] = ("lead" if item is edition.lead else "thumb", url)
-        if key not in seen:
-            seen.add(key)
-            yield key
+        role: Role = "lead" if item is edition.lead else "thumb"
+        # Each report of the story that may picture it (a known pixel is never fetched): the
+        # renderer shows the first the check keeps (digest.ingest.pictures.story_picture).
+        for pictured in story_pictures(item):
+            url = picture_url(pictured.image_url)
+            key = (role, url) if url is not None else None
+            if key is not None and key not in seen:
+                seen.add(key)
+                yield key
 
 
 def build_picture_client(settings: Settings) -> httpx.Client:

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from digest.records import Article, EditionItem
 
 # Hosts whose images are never a story's picture (a subdomain matches too).
@@ -132,12 +134,30 @@ def picture_url(url: str | None) -> str | None:
     return url
 
 
-def story_picture(item: EditionItem) -> Article | None:
+# The reports of one story whose pictures the service fetches: its own and two others, enough
+# for one to pass the check when another is a logo or too small, without fetching a whole cluster.
+STORY_PICTURE_CANDIDATES = 3
+
+
+def story_pictures(item: EditionItem) -> tuple[Article, ...]:
+    """The reports of ``item``'s story whose address may be a picture, best first: its own, then
+    its other reports of the same story (``also_covered_by``) in their order; at most
+    ``STORY_PICTURE_CANDIDATES``. Only members of the story's cluster, so the picture shown is
+    always one of the event."""
+    found = [a for a in (item.article, *item.also_covered_by) if picture_url(a.image_url)]
+    return tuple(found[:STORY_PICTURE_CANDIDATES])
+
+
+def story_picture(
+    item: EditionItem, usable: Callable[[Article], bool] | None = None
+) -> Article | None:
     """The report whose picture a story shows: its own when it has one, else the first other
     report of the same story (``also_covered_by``) that has one, credited to that report's
     outlet. A wire report without a picture then leads with another outlet's photograph of the
-    same event rather than with none."""
-    for article in (item.article, *item.also_covered_by):
-        if picture_url(article.image_url) is not None:
+    same event rather than with none. ``usable`` narrows the choice further: with the image
+    service, to the pictures it fetched and its check kept, so one refused (a logo, a picture too
+    small) gives way to the next report's rather than leave the story without any."""
+    for article in story_pictures(item):
+        if usable is None or usable(article):
             return article
     return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -384,7 +384,7 @@ class Renderer:
         summary = " ".join(paragraphs)
         if summary.rstrip(".") == one_line(article.title).rstrip("."):
             summary, paragraphs = "", ()  # feeds that repeat the title as the summary
-        pictured = story_picture(item) if image else None
+        pictured = story_picture(item, _kept_by(pictures, role)) if image else None
         image_url, image_height = (
             _picture(pictured, role, pictures) if pictured is not None else (None, None)
         )
@@ -574,6 +574,14 @@ def _time(moment: datetime) -> Neutralized:
     """An article's time, left as a marker that each subscriber's copy writes in their timezone
     (``digest.placeholders``); the preview and the linter see it in the list's."""
     return Neutralized(placeholders.time_marker(moment))
+
+
+def _kept_by(pictures: Pictures | None, role: Role) -> Callable[[Article], bool] | None:
+    """With the service's pictures, whether it kept a report's picture for ``role``; without
+    them (no web service), None: any address that is no known pixel will do."""
+    if pictures is None:
+        return None
+    return lambda article: (role, picture_url(article.image_url) or "") in pictures
 
 
 def _picture(
