@@ -23,7 +23,8 @@ from digest.wording import format_date, wording_for
 # A phone's inbox shows about 35-40 characters of a subject: with at most 20 before it, the
 # headline keeps 15-20 of them, enough to tell the story.
 PHONE_SUBJECT_CHARS = 20
-_MARKER = "\x00headline\x00"
+# No letters, so a filter (upper, title, truncate) leaves it as it is.
+_MARKER = "\x00\x01\x00"
 # A date as long as the subject's usually is, for the measure.
 _UTC = ZoneInfo("UTC")
 _SAMPLE_SLOT = datetime(2026, 11, 25, 7, 0, tzinfo=_UTC)

@@ -37,6 +37,7 @@ def test_a_long_name_before_the_headline_is_warned_about_with_its_key(tmp_path: 
         HEADLINE_FIRST,  # the example's
         "{{ list_name }}: {{ date }}",  # no headline at all: the default, said on purpose
         "Daily: {{ lead_title }}",  # a short name before it
+        "{{ lead_title|upper }} | {{ list_name }}",  # a filter on the headline
     ],
 )
 def test_a_headline_a_phone_shows_is_not_warned_about(tmp_path: Path, subject: str) -> None:
@@ -51,6 +52,12 @@ def test_the_fixed_text_is_measured_as_an_inbox_shows_it(tmp_path: Path) -> None
     short = "{{ date }} {{ lead_title }}"
     assert len("25 November 2026 ") <= PHONE_SUBJECT_CHARS
     assert subject_warnings(load_settings(config(tmp_path, "Daily", short), {})) == []
+
+
+def test_a_filtered_headline_is_still_found(tmp_path: Path) -> None:
+    subject = "{{ list_name }}: {{ lead_title|title|truncate(40) }}"
+    [warning] = subject_warnings(load_settings(config(tmp_path, LONG_NAME, subject), {}))
+    assert "'The Middle East in your inbox:'" in warning
 
 
 def test_a_headline_behind_a_condition_that_never_shows_it_is_not_measured(
