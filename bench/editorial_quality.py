@@ -215,6 +215,10 @@ def build_settings(folder: Path, files: list[Path], port: int) -> Any:
             "topics": ["captured"],
             "max_articles": 200,
             "recommended": 0,
+            # Its one edition reaches back over the whole capture (30 days), not the copied
+            # list's one period: a daily's first-day reach showed half the articles, and the
+            # pairs of days-old stories were counted as not apart only because neither was shown.
+            "first_edition_lookback_hours": 24 * 30,
         }
     )
     raw["service"]["database_url"] = f"sqlite:///{folder / 'bench.db'}"
