@@ -215,10 +215,6 @@ def build_settings(folder: Path, files: list[Path], port: int) -> Any:
             "topics": ["captured"],
             "max_articles": 200,
             "recommended": 0,
-            # Its one edition reaches back over the whole capture (30 days), not the copied
-            # list's one period: a daily's first-day reach showed half the articles, and the
-            # pairs of days-old stories were counted as not apart only because neither was shown.
-            "first_edition_lookback_hours": 24 * 30,
         }
     )
     raw["service"]["database_url"] = f"sqlite:///{folder / 'bench.db'}"
@@ -227,6 +223,10 @@ def build_settings(folder: Path, files: list[Path], port: int) -> Any:
     raw["sample_server"] = {"directory": str(folder / "feeds"), "port": port}
     for digest_list in raw["lists"]:
         digest_list["subscribers"] = str(EXAMPLE.parent / digest_list["subscribers"])
+        # Each list's one edition reaches back over the whole capture (30 days), not one period
+        # of its schedule: a daily's first-day reach showed half the articles, and pairs of
+        # days-old stories counted as not apart only because neither was shown.
+        digest_list["first_edition_lookback_hours"] = 24 * 30
     return settings_from_mapping(raw, source=EXAMPLE, environ={"DIGEST_SECRET_KEY": "bench"})
 
 
