@@ -45,7 +45,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import redis
-from sqlalchemy import Engine, create_engine, func, insert, select
+from sqlalchemy import Engine, create_engine, func, insert, make_url, select
 
 from bench.run_cost import toml_text
 from bench.send_cost import (
@@ -224,6 +224,33 @@ def in_process(port: int, postgres: str, readers: int, connections: int) -> dict
         return result
 
 
+def cluster_cpu(database_url: str) -> float:
+    """CPU-seconds the PostgreSQL server at ``database_url`` has used: its postmaster (found by
+    its port; ``pg_ctl`` detaches it, so it is no descendant of this process) with the backends
+    it has waited for, and its live processes."""
+    port = f"-p {make_url(database_url).port} "
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, list[str]] = {}
+    postmaster = None
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with suppress(OSError):
+            stats[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if port in (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(
+                errors="replace"
+            ):
+                postmaster = int(entry.name)
+    if postmaster is None:
+        return 0.0
+    fields = stats[postmaster]
+    seconds = sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    seconds += sum(
+        int(other[11]) + int(other[12]) for other in stats.values() if int(other[1]) == postmaster
+    )
+    return seconds / tick
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readers", type=int, default=20_000)
@@ -241,6 +268,8 @@ def main() -> int:
     per_subscriber: dict[int, float] = {}
     memory: dict[int, float] = {}
     with postgres_server() as postgres, redis_cluster() as broker, smtp_sink() as port:
+        # pg_ctl detaches the server: its CPU is the bench's own, but reaches no rusage of ours.
+        database_before = cluster_cpu(postgres)
         size = 0
         for concurrency in options.workers:
             result = through_workers(port, postgres, broker.url, options.readers, concurrency)
@@ -267,10 +296,12 @@ def main() -> int:
             result = through_workers(port, postgres, broker.url, readers, 1)
             memory[readers] = result["rss_worker_mb"]
             print(f"memory, {readers}: {result}", flush=True)
+        database = cluster_cpu(postgres) - database_before
 
-    others = machine_busy() - busy_before - (own_cpu() - ours_before)
+    others = machine_busy() - busy_before - (own_cpu() - ours_before) - database
     cpus = (time.perf_counter() - started) * (os.cpu_count() or 1)
     print(f"\nmessage size: {size / 1024:.1f} KB (text + HTML, quoted-printable)")
+    print(f"its PostgreSQL server took {database:.0f} CPU-seconds ({database / cpus:.0%})")
     print(f"other processes took {others:.0f} CPU-seconds during the run ({others / cpus:.0%})\n")
     print(f"{'path':<44} {'msg/s':>9} {'/ smtp-source':>14}")
     for name, rate in rates.items():
