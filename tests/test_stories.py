@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from digest import pipeline, stories
+from digest import pipeline, stories, story_links
 from digest.clock import FixedClock
 from digest.compose import build_edition
 from digest.config import ListSettings, Settings, TopicSettings, settings_from_mapping
@@ -349,7 +349,7 @@ def test_pairs_compared_grow_with_the_articles_not_their_square() -> None:
         replace(base, id=n, link=f"https://wire.example/{n}", title=f"{base.title} {n}")
         for n in range(1, 1001)
     ]
-    profiles = {article.id: stories._profile(article) for article in articles}
+    profiles = {article.id: story_links.profile_of(article) for article in articles}
     pairs = stories._candidate_pairs(profiles)
     assert len(pairs) <= stories.CANDIDATES * len(articles)
     same = [replace(base, id=n, link=f"https://wire.example/{n}") for n in range(1, 1001)]
