@@ -29,7 +29,7 @@ from digest.schedule import latest_slot
 from digest.services import Services
 from digest.store.editions import EMPTY, READY, EditionState
 from digest.topic_choices import choice_groups, variant_name
-from digest.windows import compose_next_edition, window_composer
+from digest.windows import window_after_previous, window_composer
 
 _log = logging.getLogger(__name__)
 
@@ -84,11 +84,12 @@ def store_edition(services: Services, list_slug: str, slot: datetime) -> BuildOu
     if existing is None:
         # Read once: a recomposition without a refused article keeps the same window.
         window_seq = store.article_sequence()
+        after_seq, window_start = window_after_previous(services, list_slug, slot)
         state, built, warnings = _store_screened(
             services,
             digest_list,
-            lambda excluded: compose_next_edition(
-                services, digest_list, slot, now, window_seq, excluded
+            window_composer(
+                services, digest_list, slot, window_seq, after_seq, window_start, now=now
             ),
         )
     else:
@@ -165,7 +166,7 @@ def _topic_variant(
 ) -> tuple[EditionState, bool, tuple[str, ...]]:
     """The variant of (list, slot) for the readers of ``choice``, stored now if it was not:
     the list narrowed to those topics, over the very window of the plain edition ``plain``."""
-    previous = services.store.edition_before(digest_list.slug, slot)
+    after_seq, window_start = window_after_previous(services, digest_list.slug, slot)
     return _variant(
         services,
         digest_list,
@@ -173,8 +174,8 @@ def _topic_variant(
         choice,
         variant_name(choice),
         window_seq=plain.window_seq,
-        after_seq=previous.window_seq if previous is not None else 0,
-        window_start=previous.window_end if previous is not None else None,
+        after_seq=after_seq,
+        window_start=window_start,
         now=plain.window_end,
     )
 

@@ -4,7 +4,6 @@ asked for by hand."""
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta
 
 from digest import local_time
@@ -12,8 +11,6 @@ from digest.config import ListSettings
 from digest.schedule import latest_slot
 from digest.services import Services
 from digest.store.editions import READY
-
-_log = logging.getLogger(__name__)
 
 
 def due_editions(services: Services, now: datetime) -> list[tuple[str, datetime]]:

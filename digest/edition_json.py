@@ -46,9 +46,7 @@ def edition_json(edition: Edition, bylines: Bylines, topic_names: dict[str, str]
             "topic": entry.topic,
             "topic_name": topic_names.get(entry.topic, entry.topic),
             "people": list(bylines.people(entry.article)),
-            "image": picture_url(pictured.image_url)
-            if (pictured := story_picture(entry))
-            else None,
+            "image": picture_url(pictured.image_url) if pictured is not None else None,
             "more_from": more_from,
             "also_covered_by": [_link(article) for article in entry.also_covered_by],
             "why": item_why(entry.article),

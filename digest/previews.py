@@ -3,8 +3,6 @@ checks a sample personal copy of it must pass (digest.lint)."""
 
 from __future__ import annotations
 
-import logging
-
 from digest import lint
 from digest.config import ListSettings
 from digest.errors import (
@@ -21,8 +19,6 @@ from digest.records import (
 )
 from digest.services import Services, signing_secret
 from digest.windows import compose_next_edition
-
-_log = logging.getLogger(__name__)
 
 
 def render_preview(services: Services, list_slug: str) -> RenderedEdition:

@@ -4,7 +4,6 @@ reaches back one period of its schedule."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -14,14 +13,9 @@ from digest.bylines import Bylines
 from digest.config import ListSettings
 from digest.images.gathering import refused_pictures
 from digest.ingest.pictures import picture_url
-from digest.records import (
-    Candidate,
-    Edition,
-)
+from digest.records import Candidate, Edition
 from digest.schedule import interval_before
 from digest.services import Services, signing_secret
-
-_log = logging.getLogger(__name__)
 
 
 def compose_next_edition(
@@ -36,19 +30,23 @@ def compose_next_edition(
     ``window_seq``, the article sequence read when the build began (digest.store.sequence),
     shown to readers as ending ``now``; the articles ``excluded`` (ids) are left out, as if the
     feeds had never sent them."""
-    # The edition of a slot before this one: another variant of this slot, stored a moment
-    # ago, is not where this one's window starts.
-    previous = services.store.edition_before(digest_list.slug, slot)
-    return compose_window(
-        services,
-        digest_list,
-        slot,
-        now,
-        window_seq,
-        after_seq=previous.window_seq if previous is not None else 0,
-        window_start=previous.window_end if previous is not None else None,
-        excluded=excluded,
+    after_seq, window_start = window_after_previous(services, digest_list.slug, slot)
+    compose_without = window_composer(
+        services, digest_list, slot, window_seq, after_seq, window_start, now=now
     )
+    return compose_without(excluded)
+
+
+def window_after_previous(
+    services: Services, list_slug: str, slot: datetime
+) -> tuple[int, datetime | None]:
+    """Where the window of (list, slot) starts: after the sequence and the end of the edition
+    of the slot before (0 and None for a list's first edition). Another variant of this slot,
+    stored a moment ago, is not where it starts."""
+    previous = services.store.edition_before(list_slug, slot)
+    if previous is None:
+        return 0, None
+    return previous.window_seq, previous.window_end
 
 
 def compose_window(
@@ -68,13 +66,12 @@ def compose_window(
     window_end = max(now, window_start) if window_start is not None else now
     # Never behind the previous window, should a second build of another slot have raced ahead.
     window_seq = max(window_seq, after_seq)
-    candidates = [
-        candidate
-        for candidate in store.candidates(digest_list.topics, after_seq, window_seq)
-        if candidate.article.id not in excluded
-    ]
+    candidates = store.candidates(digest_list.topics, after_seq, window_seq)
     if window_start is None:
+        # Before the exclusions: leaving out an article the checks refused must not move the
+        # first edition's reach, which counts from its newest report.
         candidates = first_edition_candidates(digest_list, slot, window_end, candidates)
+    candidates = [candidate for candidate in candidates if candidate.article.id not in excluded]
     edition = compose.build_edition(
         digest_list,
         services.settings.topics,

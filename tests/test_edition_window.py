@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from digest import pipeline
+from digest import pipeline, windows
 from digest.clock import FixedClock
 from digest.config import FeedSettings, Settings, settings_from_mapping
 from digest.errors import ConfigError
@@ -334,3 +334,23 @@ def test_a_first_edition_lookback_out_of_range_is_refused_naming_the_list(
     with pytest.raises(ConfigError) as refused:
         make_settings(tmp_path, "sqlite://", first_edition_lookback_hours=hours)
     assert "daily" in str(refused.value) and "first_edition_lookback_hours" in str(refused.value)
+
+
+def test_leaving_out_the_newest_report_does_not_move_a_first_editions_reach(
+    services: Services,
+) -> None:
+    """The pre-send checks compose again without an article they refused: the first edition's
+    reach must stay where the newest report put it, or the recomposition takes older news."""
+    ids = store_backlog(services)
+    at = T0 + timedelta(hours=1)
+    without_newest = windows.compose_window(
+        services,
+        services.settings.list("daily"),
+        at,
+        at,
+        services.store.article_sequence(),
+        after_seq=0,
+        window_start=None,
+        excluded=frozenset({ids[2]}),
+    )
+    assert [item.article.id for item in without_newest.items()] == [ids[20]]
