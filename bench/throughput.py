@@ -41,6 +41,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -164,10 +165,34 @@ def pushed(client: redis.Redis) -> int:
     return sum(int(stats.get(f"cmdstat_{name}", {}).get("calls", 0)) for name in ("lpush", "rpush"))
 
 
+def process_cpu(pids: list[int]) -> float:
+    """CPU-seconds the live processes ``pids`` have used so far (user and system)."""
+    seconds = 0
+    for pid in pids:
+        with suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            seconds += int(fields[11]) + int(fields[12])
+    return seconds / os.sysconf("SC_CLK_TCK")
+
+
+def pids_running(program: str, argument: str) -> list[int]:
+    """Live processes of ``program`` whose command line holds ``argument``."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*/cmdline"):
+        with suppress(OSError):
+            words = entry.read_bytes().split(b"\0")
+            named = words and Path(words[0].decode(errors="replace")).name == program
+            if named and any(argument.encode() in word for word in words):
+                found.append(int(entry.parent.name))
+    return found
+
+
 def through_workers(
     port: int, postgres: str, broker: str, readers: int, concurrency: int
 ) -> dict[str, Any]:
-    """An edition to ``readers`` delivered by one ``digest worker -c concurrency``."""
+    """An edition to ``readers`` delivered by one ``digest worker -c concurrency``, with the
+    CPU each part of the machine spent on it per copy (µs): the worker's processes, the
+    PostgreSQL server, the sink and redis-server."""
     with tempfile.TemporaryDirectory(prefix="throughput-") as temporary:
         folder = Path(temporary)
         edition_id = prepare(folder, port, fresh_database(postgres), readers)
@@ -184,9 +209,17 @@ def through_workers(
         runtime.configure(settings)  # before the app reads its settings from the runtime
         app.conf.update(celery_settings(settings))
         engine = create_engine(settings.service.database_url)
+        broker_port = urlsplit(broker).port
         with digest_worker(folder, broker, concurrency) as pid:
             services = build_services(settings, clock=FixedClock(NOW), migrate=False)
             before = pushed(client)
+            parts = {
+                "worker": lambda: process_cpu([pid, *children(pid)]),
+                "postgres": lambda: cluster_cpu(postgres),
+                "sink": lambda: process_cpu(pids_running("smtp-sink", f":{port}")),
+                "redis": lambda: process_cpu(pids_running("redis-server", f":{broker_port}")),
+            }
+            cpu_before = {name: measure() for name, measure in parts.items()}
             start = time.perf_counter()
             batches = ticking.hand_out_deliveries(
                 services, CeleryFanout(), RedisLeases(broker), edition_id
@@ -195,6 +228,10 @@ def through_workers(
             while sent_count(engine, edition_id) < readers:
                 time.sleep(0.05)
             seconds = time.perf_counter() - start
+            cpu_per_copy = {
+                name: round((measure() - cpu_before[name]) / readers * 1e6)
+                for name, measure in parts.items()
+            }
             messages = pushed(client) - before
             rss = max((peak_rss_mb(child) for child in children(pid)), default=0.0)
             services.close()
@@ -206,6 +243,7 @@ def through_workers(
             "batches": batches,
             "broker_messages": messages,
             "rss_worker_mb": rss,
+            "cpu_us_per_copy": cpu_per_copy,
             "size": len(sample_message(folder, edition_id)),
         }
 

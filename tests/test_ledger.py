@@ -7,9 +7,11 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from digest import retries
 from digest.store import FailedAttempt, Store, SubscriberInput, open_store
+from digest.store.schema import DeliveryRow
 from tests.members import add_members
 from tests.test_store import T0, make_edition
 
@@ -87,3 +89,36 @@ def test_status_lists_editions_in_flight_and_the_recent_ones(store: Store) -> No
     shown = store.edition_deliveries(recent=2)
     assert [e.slot for e in shown] == [T0 + timedelta(hours=h) for h in (3, 2, 1)]
     assert [e.status for e in shown] == ["ready", "sent", "sent"]
+
+
+def test_copies_taken_are_recorded_with_their_message_ids_and_the_edition_settles_last(
+    store: Store,
+) -> None:
+    """mark_delivered_many, which PostgreSQL runs as one statement over arrays: each row gets
+    its own Message-ID, one more attempt and the time; the rows not named stay pending, and the
+    edition is sent only once none is."""
+    edition, rendered = make_edition(store, T0)
+    state, _ = store.save_edition(edition, rendered, T0)
+    add_members(store, "daily", [SubscriberInput(f"r{n}@example.org") for n in range(5)], T0)
+    store.queue_deliveries(state.id, "daily")
+    ids = store.pending_deliveries(state.id)
+    sent_at = T0 + timedelta(minutes=1)
+
+    store.mark_delivered_many([(ids[3], "<c@x>"), (ids[0], "<a@x>")], sent_at)
+    store.settle_edition(state.id)
+    with store.transaction() as session:
+        rows = {
+            row.id: (row.status, row.message_id, row.attempts, row.sent_at, row.last_error)
+            for row in session.scalars(select(DeliveryRow).where(DeliveryRow.id.in_(ids)))
+        }
+    assert rows[ids[0]] == ("sent", "<a@x>", 1, sent_at, None)
+    assert rows[ids[3]] == ("sent", "<c@x>", 1, sent_at, None)
+    assert {rows[i][0] for i in (ids[1], ids[2], ids[4])} == {"pending"}
+    assert store.pending_deliveries(state.id) == [ids[1], ids[2], ids[4]]
+    [overview] = store.edition_deliveries()
+    assert overview.status == "ready"
+
+    store.mark_delivered_many([(i, f"<{i}@x>") for i in (ids[4], ids[1], ids[2])], sent_at)
+    store.settle_edition(state.id)
+    [overview] = store.edition_deliveries()
+    assert (overview.status, overview.counts.sent, overview.counts.pending) == ("sent", 5, 0)

@@ -276,7 +276,7 @@ class DeliveryRow(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("edition_id", "subscriber_id", name="uq_deliveries_edition_subscriber"),
-        Index("ix_deliveries_edition_status", "edition_id", "status"),
+        Index("ix_deliveries_edition_status_id", "edition_id", "status", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
