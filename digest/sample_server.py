@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import socket
 import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from email.utils import formatdate, parsedate_to_datetime
+from datetime import datetime, timedelta
+from email.utils import format_datetime, formatdate, parsedate_to_datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -42,12 +44,76 @@ def content_type_for(path: Path, head: bytes) -> str:
     return "application/octet-stream"
 
 
+# The elements whose text is a date in the feeds the server serves: RFC 822 in RSS, RFC 3339
+# (W3CDTF) in Atom and RSS 1.0.
+_DATE_ELEMENT = re.compile(rb"<(pubDate|lastBuildDate|dc:date|updated|published)>([^<]{1,64})</\1>")
+_DAY = timedelta(days=1)
+
+
+def _read_date(text: str) -> datetime | None:
+    try:
+        if text[:1].isdigit() and "-" in text[:8]:
+            return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _write_date(moved: datetime, like: str) -> str:
+    """``moved`` in the format of the date ``like`` it replaces."""
+    if not (like[:1].isdigit() and "-" in like[:8]):
+        return format_datetime(moved)
+    written = moved.isoformat()
+    return written.removesuffix("+00:00") + "Z" if like.endswith("Z") else written
+
+
+def _feed_dates(data: bytes) -> Iterator[datetime]:
+    for match in _DATE_ELEMENT.finditer(data):
+        date = _read_date(match.group(2).decode("ascii", "replace").strip())
+        if date is not None and date.tzinfo is not None:
+            yield date
+
+
+def replay_shift(folder: Path, until: datetime) -> timedelta:
+    """The whole number of days that moves the newest date of ``folder``'s feeds into the day
+    before ``until``: the sample feeds then read as the latest news whenever they are served,
+    each report keeping its time of day and its place among the others."""
+    newest = max(
+        (
+            date
+            for path in folder.iterdir()
+            if path.is_file()
+            for date in _feed_dates(path.read_bytes())
+        ),
+        default=None,
+    )
+    if newest is None:
+        return timedelta(0)
+    return (until - newest) // _DAY * _DAY
+
+
+def moved_dates(data: bytes, shift: timedelta) -> bytes:
+    """A feed's bytes with every date of its date elements moved by ``shift``, each written in
+    its own format; a date that cannot be read stays as it is."""
+
+    def move(match: re.Match[bytes]) -> bytes:
+        text = match.group(2).decode("ascii", "replace").strip()
+        date = _read_date(text)
+        if date is None:
+            return match.group(0)
+        name = match.group(1)
+        return b"<%s>%s</%s>" % (name, _write_date(date + shift, text).encode(), name)
+
+    return _DATE_ELEMENT.sub(move, data) if shift else data
+
+
 def etag_for(data: bytes) -> str:
     return '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
 
 
 class _FolderHandler(BaseHTTPRequestHandler):
-    folder: Path  # set on the subclass made for each server
+    folder: Path  # set on the subclass made for each server, with:
+    shift: timedelta  # how far the feeds' dates are moved (replay_shift)
     server_version = "digest-sample"
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out in separate writes
@@ -63,7 +129,7 @@ class _FolderHandler(BaseHTTPRequestHandler):
         if path is None:
             self._send_status(HTTPStatus.NOT_FOUND)
             return
-        data = path.read_bytes()
+        data = moved_dates(path.read_bytes(), self.shift)
         mtime = path.stat().st_mtime
         etag = etag_for(data)
         last_modified = formatdate(mtime, usegmt=True)
@@ -141,9 +207,16 @@ def _server_class(host: str) -> type[ThreadingHTTPServer]:
 
 @contextmanager
 def serve_folder(
-    folder: Path, *, host: str = "127.0.0.1", port: int = 0, key: str = "sample_server.port"
+    folder: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    key: str = "sample_server.port",
+    replay_until: datetime | None = None,
 ) -> Iterator[str]:
-    """Serve the files of ``folder`` read-only at the yielded base URL until the block ends.
+    """Serve the files of ``folder`` read-only at the yielded base URL until the block ends;
+    with ``replay_until``, their dates moved by whole days so the newest falls in the day
+    before it (``replay_shift``).
 
     ``port=0`` picks a free port. Raises ListenError, naming the config ``key`` that set the
     port, if the address cannot be bound.
@@ -151,7 +224,8 @@ def serve_folder(
     root = folder.resolve()
     if not root.is_dir():
         raise DigestError(f"cannot serve sample feeds from {folder}: not a folder")
-    handler = type("FolderHandler", (_FolderHandler,), {"folder": root})
+    shift = timedelta(0) if replay_until is None else replay_shift(root, replay_until)
+    handler = type("FolderHandler", (_FolderHandler,), {"folder": root, "shift": shift})
     try:
         server = _server_class(host)((host, port), handler)
     except OSError as error:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import calendar
 import os
 import socket
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
 from pathlib import Path
 
+import feedparser
 import httpx
 import pytest
 
@@ -188,3 +191,66 @@ def test_serves_on_ipv6_loopback(folder: Path) -> None:
             assert get(f"{url}/notes.rss").status_code == 200
     except DigestError as error:
         pytest.skip(f"IPv6 loopback unavailable: {error}")
+
+
+SAMPLES = Path(__file__).resolve().parents[1] / "config" / "samples"
+
+
+def _dates(data: bytes) -> list[datetime]:
+    """Every entry's and feed's date as feedparser reads it, in UTC."""
+    parsed = feedparser.parse(data)
+    found = []
+    for item in [parsed.feed, *parsed.entries]:
+        for key in ("published_parsed", "updated_parsed"):
+            # dict.get: feedparser's own would read a missing updated_parsed as published_parsed.
+            value = dict.get(item, key)
+            if value:
+                found.append(datetime.fromtimestamp(calendar.timegm(value), UTC))
+    return found
+
+
+def test_replayed_samples_end_in_the_day_before_the_run_moved_by_whole_days() -> None:
+    """The example serves its samples dated as the latest news: every date of every feed moved
+    by the same whole number of days, the newest within the day before the command's time."""
+    run_at = datetime(2027, 3, 14, 6, 30, tzinfo=UTC)
+    served = {}
+    with serve_folder(SAMPLES, replay_until=run_at) as url:
+        for path in sorted(SAMPLES.glob("*.*")):
+            if path.suffix in (".xml", ".atom", ".rdf"):
+                served[path.name] = get(f"{url}/{path.name}").content
+    assert len(served) >= 7
+    newest = max(date for data in served.values() for date in _dates(data))
+    assert run_at - timedelta(days=1) < newest <= run_at
+    for name, data in served.items():
+        written = _dates((SAMPLES / name).read_bytes())
+        moved = _dates(data)
+        assert len(moved) == len(written) > 0, name
+        shifts = {after - before for before, after in zip(written, moved, strict=True)}
+        assert len(shifts) == 1, f"{name}: dates moved unevenly: {shifts}"
+        [shift] = shifts
+        assert shift % timedelta(days=1) == timedelta(0) and shift > timedelta(0), name
+        assert feedparser.parse(data).bozo == 0, name
+
+
+def test_without_replay_the_files_are_served_as_written(folder: Path) -> None:
+    feed = b"<rss><channel><item><pubDate>Wed, 25 Nov 2026 09:00:00 +0400</pubDate></item>"
+    (folder / "dated.xml").write_bytes(feed + b"</channel></rss>")
+    with serve_folder(folder) as url:
+        assert get(f"{url}/dated.xml").content == feed + b"</channel></rss>"
+
+
+def test_replay_writes_each_date_in_its_own_format_and_leaves_unreadable_ones(
+    folder: Path,
+) -> None:
+    (folder / "dated.xml").write_bytes(
+        b"<rss><channel><lastBuildDate>not a date</lastBuildDate><item>"
+        b"<pubDate>Wed, 25 Nov 2026 09:00:00 +0400</pubDate><dc:date>2026-11-24T10:00:00Z"
+        b"</dc:date><updated>2026-11-24T10:00:00+03:30</updated></item></channel></rss>"
+    )
+    with serve_folder(folder, replay_until=datetime(2026, 11, 28, 4, 0, tzinfo=UTC)) as url:
+        served = get(f"{url}/dated.xml").content
+    # The newest, 05:00 UTC on the 25th, moves two days: to 05:00 on the 27th.
+    assert b"<lastBuildDate>not a date</lastBuildDate>" in served
+    assert b"<pubDate>Fri, 27 Nov 2026 09:00:00 +0400</pubDate>" in served
+    assert b"<dc:date>2026-11-26T10:00:00Z</dc:date>" in served
+    assert b"<updated>2026-11-26T10:00:00+03:30</updated>" in served

@@ -109,15 +109,18 @@ def running(settings: Settings) -> Iterator[Services]:
     """Services for one command, with the sample feeds served while it runs when configured."""
     tune_garbage_collection()
     with database_errors(settings.service.database_url), ExitStack() as stack:
+        services = build_services(settings)
+        stack.callback(services.close)
         if settings.sample_server is not None:
             sample = settings.sample_server
             stack.enter_context(
                 serve_folder(
-                    settings.config_path(sample.directory), host=sample.host, port=sample.port
+                    settings.config_path(sample.directory),
+                    host=sample.host,
+                    port=sample.port,
+                    replay_until=services.clock.now() if sample.replay_dates else None,
                 )
             )
-        services = build_services(settings)
-        stack.callback(services.close)
         from worker import runtime
 
         runtime.configure(settings, services)

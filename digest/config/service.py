@@ -155,6 +155,10 @@ class SampleServerSettings(SettingsModel):
     """The loopback address to serve on."""
     port: int = Field(ge=1, le=65535)
     """The port to serve on; the feeds' URLs name it."""
+    replay_dates: bool = False
+    """Move the feeds' dates by whole days so that the newest falls in the day before the
+    command runs: the example's editions then hold today's news, not the day the samples
+    were written."""
 
 
 class MetricsSettings(SettingsModel):
