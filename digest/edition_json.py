@@ -12,6 +12,7 @@ raises the version.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -23,8 +24,18 @@ from digest.records import Article, Edition, EditionItem
 SCHEMA_VERSION = 1
 
 
-def edition_json(edition: Edition, bylines: Bylines, topic_names: dict[str, str]) -> dict[str, Any]:
-    """``edition`` as plain JSON values; ``topic_names`` maps each topic's slug to its name."""
+def edition_json(
+    edition: Edition,
+    bylines: Bylines,
+    topic_names: dict[str, str],
+    pictures: Mapping[int, str] | None = None,
+) -> dict[str, Any]:
+    """``edition`` as plain JSON values; ``topic_names`` maps each topic's slug to its name.
+
+    ``pictures``, the address of the picture each item's story shows in the mail by article id
+    (``Renderer.lay_out``), says which the mail shows: the service's copy, or none where its
+    check refused the picture or the layout left thumbnails out. Without it, each story's
+    picture is the publisher's address of its own or another report's (``story_picture``)."""
 
     why = edition.why
 
@@ -40,13 +51,17 @@ def edition_json(edition: Edition, bylines: Bylines, topic_names: dict[str, str]
                     {**_link(article), "why": item_why(article)} for article in entry.more_from
                 ],
             }
-        pictured = story_picture(entry)  # its own, or another report's of the story
+        if pictures is not None:
+            image = pictures.get(entry.article.id)
+        else:
+            pictured = story_picture(entry)  # its own, or another report's of the story
+            image = picture_url(pictured.image_url) if pictured is not None else None
         return {
             **_link(entry.article),
             "topic": entry.topic,
             "topic_name": topic_names.get(entry.topic, entry.topic),
             "people": list(bylines.people(entry.article)),
-            "image": picture_url(pictured.image_url) if pictured is not None else None,
+            "image": image,
             "more_from": more_from,
             "also_covered_by": [_link(article) for article in entry.also_covered_by],
             "why": item_why(entry.article),

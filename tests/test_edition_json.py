@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from lxml import html as lxml_html
 
 from digest.bylines import DEFAULT
 from digest.config import load_settings
 from digest.edition_json import SCHEMA_VERSION, edition_json
+from digest.images.gathering import shown_pictures
+from digest.images.records import Pictures, ServedPicture
 from digest.records import Article, Edition, EditionItem, Section
+from digest.render import Renderer
 from tests.test_edition_why import pieces, weekly
 from tests.test_end_to_end import digest, example_config
+from tests.test_render import article as render_article
+from tests.test_render import make_settings, sample_edition
 
 SLOT = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 ITEM_KEYS = {
@@ -22,6 +29,7 @@ ITEM_KEYS = {
     "people", "image", "more_from", "also_covered_by", "why",
 }  # fmt: skip
 LINK_KEYS = {"id", "title", "link", "outlet", "author", "published", "cluster"}
+PICTURES = {"lead-image", "thumb"}  # the classes of a story's picture in the mail
 
 
 def article(article_id: int, author: str | None, *, image: str | None = None) -> Article:
@@ -158,3 +166,45 @@ def test_a_feeds_agency_bylines_in_the_config_reach_the_edition(tmp_path: Path) 
     config.write_text(text.replace(feed, feed + 'agency_bylines = ["Nasrin Ebadi"]\n'))
     authors = more_from(config)
     assert "Nasrin Ebadi" not in authors and authors  # the others' "More from" stay
+
+
+def test_the_layout_names_the_picture_the_mail_shows(tmp_path: Path) -> None:
+    """With the image service, the mail shows the service's copy of a kept picture, and none
+    where the check refused every picture of the story: the layout says the same, picture for
+    picture, not the publisher's address of a picture the mail never shows."""
+    settings = make_settings(tmp_path)
+    digest_list = settings.list("middle-east-daily")
+    edition = sample_edition()
+    assert edition.lead is not None
+    own = "https://wire.example/logo.png"
+    lead = replace(edition.lead.article, image_url=own, feed_name="Wire Service")
+    kept = render_article(
+        64, "Harbour reopens", feed="Levant Post", image="https://lp.example/h.jpg"
+    )
+    edition = replace(edition, lead=replace(edition.lead, article=lead, also_covered_by=(kept,)))
+    shown = list(shown_pictures(edition))
+    thumbs = {
+        key: ServedPicture(f"https://news.example.org/images/{n}.jpg", 192, 192)
+        for n, key in enumerate(shown)
+        if key[0] == "thumb"
+    }
+    lead_copy = ServedPicture("https://news.example.org/images/lead.jpg", 1056, 594)
+    renderer = Renderer(settings)
+
+    def mail_and_layout(pictures: Pictures) -> tuple[list[str | None], dict[str, Any]]:
+        laid_out = renderer.lay_out(edition, digest_list, pictures)
+        tree = lxml_html.fromstring(laid_out.rendered.html)
+        sources = [img.get("src") for img in tree.iter("img") if img.get("class") in PICTURES]
+        layout = edition_json(edition, DEFAULT, {}, laid_out.pictures())
+        return sources, layout
+
+    sources, layout = mail_and_layout({**thumbs, ("lead", kept.image_url or ""): lead_copy})
+    assert layout["lead"]["image"] == lead_copy.url  # another report's kept picture, our copy
+    assert sorted(filter(None, (item["image"] for item in _items(layout)))) == sorted(sources)
+    assert len(sources) > 1
+
+    sources, layout = mail_and_layout(thumbs)  # none of the lead's pictures kept
+    assert layout["lead"]["image"] is None and lead_copy.url not in sources
+    assert sorted(filter(None, (item["image"] for item in _items(layout)))) == sorted(sources)
+    # Without the mail's pictures, the layout names the publisher's address.
+    assert edition_json(edition, DEFAULT, {})["lead"]["image"] == own

@@ -34,6 +34,7 @@ from digest.edition_why import why_lines
 from digest.errors import DigestError
 from digest.inbound.server import InboundServer
 from digest.preflight import Preflight, existing_store, preflight
+from digest.previews import edition_pictures
 from digest.records import CycleSummary, Edition
 from digest.schedule import next_slot
 from digest.screenshot import screenshot_edition
@@ -360,9 +361,12 @@ def _layout_json(services: Services, list_slug: str) -> dict[str, Any]:
     """The layout of the edition ``list_slug`` would send now (digest.edition_json)."""
     settings = services.settings
     names = {topic.slug: topic.name for topic in settings.topics}
-    return edition_json(
-        _next_edition(services, list_slug), Bylines.for_feeds(settings.feeds), names
+    edition = _next_edition(services, list_slug)
+    # The pictures as the mail shows them: the service's copies, the layout that fits.
+    laid_out = services.renderer.lay_out(
+        edition, settings.list(list_slug), edition_pictures(services, edition)
     )
+    return edition_json(edition, Bylines.for_feeds(settings.feeds), names, laid_out.pictures())
 
 
 @db_app.command("upgrade")

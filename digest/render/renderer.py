@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -120,6 +120,28 @@ def bundled_template_folder() -> Path:
 # The renderer
 
 
+@dataclass(frozen=True, slots=True)
+class LaidOut:
+    """A rendered edition and the stories its HTML shows, as the templates saw them."""
+
+    rendered: RenderedEdition
+    lead: Story | None
+    sections: tuple[SectionView, ...]
+    recommended: tuple[Story, ...]
+
+    def stories(self) -> Iterator[Story]:
+        if self.lead is not None:
+            yield self.lead
+        for section in self.sections:
+            yield from section.stories
+        yield from self.recommended
+
+    def pictures(self) -> dict[int, str]:
+        """The address of the picture each story shows, by article id; a story without any
+        is absent. That of the service's copy with web.images, else the publisher's."""
+        return {story.article.id: story.image_url for story in self.stories() if story.image_url}
+
+
 class Renderer:
     """Renders editions of any list with one template environment and one CSS inliner."""
 
@@ -177,6 +199,13 @@ class Renderer:
         With ``pictures`` (web.images: the service's copies, digest.images), a picture is shown
         from the service's address, and one missing from them is not shown at all; without,
         from the publisher's address."""
+        return self.lay_out(edition, digest_list, pictures).rendered
+
+    def lay_out(
+        self, edition: Edition, digest_list: ListSettings, pictures: Pictures | None = None
+    ) -> LaidOut:
+        """``render``, with the stories the HTML shows: those of the first bounds that kept it
+        within its budget."""
         if edition.list_slug != digest_list.slug:
             raise RenderError(
                 f"edition of list {edition.list_slug!r} cannot be rendered with the settings of "
@@ -234,14 +263,13 @@ class Renderer:
         text = tidy_text(self._render_template(TEXT_TEMPLATE, context, digest_list))
         html = ""
         for bounds in FALLBACK_BOUNDS:
-            context.update(
-                self._stories(edition, zone, words, bounds, tracking, summaries, pictures)
-            )
+            stories = self._stories(edition, zone, words, bounds, tracking, summaries, pictures)
+            context.update(stories)
             page = self._render_template(HTML_TEMPLATE, context, digest_list)
             html = self._inline(page, digest_list)
             if len(html.encode("utf-8")) <= HTML_BUDGET:
                 break
-        return RenderedEdition(
+        rendered = RenderedEdition(
             list_slug=edition.list_slug,
             slot=edition.slot,
             subject=subject,
@@ -250,6 +278,7 @@ class Renderer:
             text=text,
             article_count=article_count,
         )
+        return LaidOut(rendered, stories["lead"], stories["sections"], stories["recommended"])
 
     def subject(self, edition: Edition, digest_list: ListSettings, article_count: int) -> str:
         """The list's subject template rendered on one line of at most ~150 characters, fit for
