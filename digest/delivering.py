@@ -3,8 +3,10 @@
     deliver_batch(edition, ids)  due pending ledger rows no other batch holds ─► personalize
                                  (the edition's message compiled once per process,
                                  ``personalizer_for``) ─► transport ─► mark the copies sent, one
-                                 UPDATE per RECORD_SENT_EVERY, outlasting a database restart;
-                                 failed attempts retried later, failed or parked (retries decides)
+                                 UPDATE per RECORD_SENT_EVERY on a thread of its own (the
+                                 connection never waits for the database), outlasting a database
+                                 restart; failed attempts retried later, failed or parked
+                                 (retries decides)
 
 ``deliver_batch`` is what the delivery task calls, and what each of the embedded mode's sending
 processes runs (digest.sending).
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -25,15 +28,20 @@ from digest.refusals import count_refusals
 from digest.services import Services
 from digest.store import FailedAttempt
 from digest.store.db import outlasting_outages
+from digest.store.sent_marks import SentMarks
 
 _log = logging.getLogger(__name__)
 
 
 # The default of worker.batch_size: readers per delivery task.
 DELIVERY_BATCH_SIZE = 200
-# Copies sent are recorded on the ledger this many at a time within a batch: a process killed
-# mid-batch sends again at most these (and the one or two on the wire), at one short UPDATE each.
-RECORD_SENT_EVERY = 20
+# Copies sent are recorded on the ledger this many at a time within a batch, one short UPDATE
+# each, while the next ones are sent.
+RECORD_SENT_EVERY = 10
+# Copies the server took that may not be on the ledger yet, at any moment of a batch: those of
+# the UPDATE in flight and those gathering for the next. A process killed mid-batch sends these
+# again (and the one or two on its wire).
+UNRECORDED_AT_MOST = 2 * RECORD_SENT_EVERY
 _CACHED = 2  # editions whose compiled message a process keeps
 
 
@@ -100,24 +108,11 @@ def _deliver_claimed(
     store = services.store
     personalizer = personalizer_for(services, edition_id)  # compiled once per services
     ready = store.deliveries_to_send(edition_id, delivery_ids, services.clock.now())
-    sent: list[tuple[int, str]] = []
-    recorded = 0  # of sent, those on the ledger already
     failures: list[FailedAttempt] = []
     delivery_of: dict[str, int] = {}  # Message-ID -> ledger row, for the copies in flight
 
     def fail(delivery_id: int, error: DeliveryError) -> None:
         failures.append(FailedAttempt(delivery_id, retries.kind_of(error), str(error)))
-
-    def record_sent() -> None:
-        nonlocal recorded
-        if recorded < len(sent):
-            fresh, now = sent[recorded:], services.clock.now()
-            # Taken by the server: a database gone for a moment must not make them go again.
-            outlasting_outages(
-                lambda: store.mark_delivered_many(fresh, now),
-                f"recording {len(fresh)} copies of edition {edition_id} as sent",
-            )
-            recorded = len(sent)
 
     def copies() -> Iterator[OutgoingMessage]:
         # Made one at a time as the transport takes them: one that pipelines makes the next
@@ -132,20 +127,19 @@ def _deliver_claimed(
             services.send_rate.wait()  # smtp.send_rate, shared by every worker
             yield message
 
+    recorder = SentRecorder(services, edition_id)
     try:
         for message, error in services.transport.send_many(copies()):
             delivery_id = delivery_of.pop(message.message_id)
             if error is None:
-                sent.append((delivery_id, message.message_id))
-                if len(sent) - recorded >= RECORD_SENT_EVERY:
-                    record_sent()
+                recorder.add(delivery_id, message.message_id)
             else:
                 fail(delivery_id, error)
     finally:
         # The rest of the batch, also when a crash unwinds it. A process killed outright never
-        # gets here: the copies the server took since the last record go again on resume, with
-        # the same Message-ID (invariant 3); recording every few copies keeps them few.
-        record_sent()
+        # gets here: the copies the server took and the ledger does not have yet (at most
+        # UNRECORDED_AT_MOST) go again on resume, with the same Message-ID (invariant 3).
+        recorder.finish()
         now = services.clock.now()
         # Tried again too: should a commit's reply be what was lost, the retry counts one
         # attempt more, a lesser harm than a retry time never recorded.
@@ -166,13 +160,71 @@ def _deliver_claimed(
     verdicts = [step.verdict for step in steps]
     return DeliveryOutcome(
         edition_id,
-        sent=len(sent),
+        sent=recorder.recorded,
         failed=verdicts.count("failed"),
         skipped=skipped,
         errors=[step.reason for step in steps],
         retrying=verdicts.count("retry"),
         parked=verdicts.count("parked"),
     )
+
+
+class SentRecorder:
+    """Records the copies a mail server took as sent, RECORD_SENT_EVERY to an UPDATE, on a
+    thread of its own and one connection held for the batch (``SentMarks``): the next copies
+    go out while the database commits the last ones. One UPDATE at most is in flight, so no
+    more than UNRECORDED_AT_MOST taken copies are ever missing from the ledger.
+
+    ``finish`` records the rest and waits; an UPDATE that failed (after outlasting an outage)
+    raises there, or at the ``add`` after it.
+    """
+
+    def __init__(self, services: Services, edition_id: int) -> None:
+        self._services, self._edition_id = services, edition_id
+        self._marks = SentMarks(services.store)
+        self._gathering: list[tuple[int, str]] = []
+        self._in_flight: Future[None] | None = None
+        self._thread: ThreadPoolExecutor | None = None  # started at the first UPDATE
+        self.recorded = 0
+
+    def add(self, delivery_id: int, message_id: str) -> None:
+        self._gathering.append((delivery_id, message_id))
+        if len(self._gathering) >= RECORD_SENT_EVERY:
+            self._hand_over()
+
+    def finish(self) -> None:
+        try:
+            self._hand_over()
+            self._wait()
+        finally:
+            thread, self._thread = self._thread, None
+            if thread is not None:
+                # The connection is closed on the thread that used it.
+                thread.submit(self._marks.close).result()
+                thread.shutdown(wait=True)
+
+    def _hand_over(self) -> None:
+        self._wait()  # one UPDATE in flight at most: the bound on what a kill sends again
+        fresh, self._gathering = self._gathering, []
+        if not fresh:
+            return
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-ledger")
+        self._in_flight = self._thread.submit(self._record, fresh)
+
+    def _wait(self) -> None:
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is not None:
+            in_flight.result()
+
+    def _record(self, fresh: list[tuple[int, str]]) -> None:
+        now = self._services.clock.now()
+        # Taken by the server: a database gone for a moment must not make them go again.
+        outlasting_outages(
+            lambda: self._marks(fresh, now),
+            f"recording {len(fresh)} copies of edition {self._edition_id} as sent",
+        )
+        self.recorded += len(fresh)
 
 
 def _retry_decider(

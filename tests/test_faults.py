@@ -21,7 +21,7 @@ import redis
 from celery import Celery
 from sqlalchemy import func, select
 
-from digest.delivering import RECORD_SENT_EVERY
+from digest.delivering import UNRECORDED_AT_MOST
 from digest.store.schema import DeliveryRow, EditionRow
 from tests.servers import SmtpSink, postgres_cluster, redis_cluster, redis_server, smtp_server
 from tests.service_cluster import (
@@ -90,7 +90,7 @@ def test_a_worker_process_killed_mid_delivery_of_5000_loses_no_reader(
     assert result.lost == 0
     check_repeats(result, in_flight)
     # What each killed process had sent since it last recorded, and what was on its wire.
-    assert result.duplicates <= len(victims) * (RECORD_SENT_EVERY + 2)
+    assert result.duplicates <= len(victims) * (UNRECORDED_AT_MOST + 2)
 
 
 # A short hold on a taken task, so that a whole worker's batches go again within the test.
@@ -135,7 +135,7 @@ def test_a_whole_worker_killed_outright_mid_delivery_loses_no_reader(
     assert result.lost == 0
     check_repeats(result, in_flight)
     pool = len(victims) - 1
-    assert result.duplicates <= pool * (RECORD_SENT_EVERY + 2)
+    assert result.duplicates <= pool * (UNRECORDED_AT_MOST + 2)
 
 
 def test_redis_restarted_mid_delivery_loses_no_reader(tmp_path: Path, postgres_url: str) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Select,
     bindparam,
     exists,
@@ -569,28 +570,32 @@ class EditionStore(ArticleStore):
             row.last_error = None
 
     def mark_delivered_many(self, sent: Sequence[tuple[int, str]], now: datetime) -> None:
-        """Mark the (delivery id, Message-ID) pairs sent: one UPDATE, run for the whole batch
-        in one transaction (an executemany, which SQLite and psycopg run without a round trip
-        per row)."""
+        """Mark the (delivery id, Message-ID) pairs sent, in one transaction."""
+        if sent:
+            with self.engine.begin() as connection:
+                self.mark_delivered_on(connection, sent, now)
+
+    def mark_delivered_on(
+        self, connection: Connection, sent: Sequence[tuple[int, str]], now: datetime
+    ) -> None:
+        """``mark_delivered_many``'s one UPDATE, in ``connection``'s transaction: the caller
+        commits (digest.store.sent_marks holds a connection for a batch's many records)."""
         if not sent:
             return
-        with self.transaction() as session:
-            if self.engine.dialect.name == "postgresql":
-                # One statement over two arrays: PostgreSQL runs a statement per row of an
-                # executemany, and on a worker's path that was most of its work per copy.
-                ids, message_ids = zip(*sent, strict=True)
-                session.connection().execute(
-                    _MARK_SENT_ARRAYS,
-                    {"ids": list(ids), "message_ids": list(message_ids), "now": now},
-                )
-                return
-            session.connection().execute(
-                _MARK_SENT.values(sent_at=now),
-                [
-                    {"delivery": delivery_id, "sent_id": message_id}
-                    for delivery_id, message_id in sent
-                ],
+        if self.engine.dialect.name == "postgresql":
+            # One statement over two arrays: PostgreSQL runs a statement per row of an
+            # executemany, and on a worker's path that was most of its work per copy.
+            ids, message_ids = zip(*sent, strict=True)
+            connection.execute(
+                _MARK_SENT_ARRAYS,
+                {"ids": list(ids), "message_ids": list(message_ids), "now": now},
             )
+            return
+        # An executemany, which SQLite runs without a round trip per row.
+        connection.execute(
+            _MARK_SENT.values(sent_at=now),
+            [{"delivery": delivery_id, "sent_id": message_id} for delivery_id, message_id in sent],
+        )
 
     def mark_failed(self, delivery_id: int, error: str, *, permanent: bool) -> None:
         """Record a failed attempt; a temporary failure leaves the row pending for a retry."""
