@@ -249,14 +249,18 @@ def through_workers(
 
 
 def in_process(port: int, postgres: str, readers: int, connections: int) -> dict[str, Any]:
-    """The embedded mode's send of the same edition, in a process of its own."""
+    """The embedded mode's send of the same edition, in a process of its own, its sending
+    processes started before the clock starts, as the workers are."""
     with tempfile.TemporaryDirectory(prefix="throughput-") as temporary:
         folder = Path(temporary)
         edition_id = prepare(folder, port, fresh_database(postgres), readers)
         raw = json.loads((folder / "settings.json").read_text())
         raw["smtp"]["connections"] = connections
         (folder / "settings.json").write_text(json.dumps(raw))
-        command = [sys.executable, "bench/send_cost.py", "--deliver", str(folder), str(edition_id)]
+        command = [
+            sys.executable, "bench/send_cost.py", "--deliver", str(folder), str(edition_id),
+            "--started",
+        ]  # fmt: skip
         done = subprocess.run(command, check=True, capture_output=True, text=True)
         result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
         return result
