@@ -175,15 +175,16 @@ class SentRecorder:
     go out while the database commits the last ones. One UPDATE at most is in flight, so no
     more than UNRECORDED_AT_MOST taken copies are ever missing from the ledger.
 
-    ``finish`` records the rest and waits; an UPDATE that failed (after outlasting an outage)
-    raises there, or at the ``add`` after it.
+    ``finish`` records the rest and waits. An UPDATE that failed (after outlasting an outage)
+    raises there, or at the ``add`` after it, and ``finish`` tries its copies once more.
     """
 
     def __init__(self, services: Services, edition_id: int) -> None:
         self._services, self._edition_id = services, edition_id
         self._marks = SentMarks(services.store)
         self._gathering: list[tuple[int, str]] = []
-        self._in_flight: Future[None] | None = None
+        # The UPDATE on its way, and the copies it records.
+        self._in_flight: tuple[Future[None], list[tuple[int, str]]] | None = None
         self._thread: ThreadPoolExecutor | None = None  # started at the first UPDATE
         self.recorded = 0
 
@@ -194,8 +195,13 @@ class SentRecorder:
 
     def finish(self) -> None:
         try:
-            self._hand_over()
-            self._wait()
+            try:
+                self._wait()
+            finally:
+                # What gathered, with the copies of a record that failed: the server took
+                # them all the same, and each one recorded is one not sent twice.
+                self._hand_over()
+                self._wait()
         finally:
             thread, self._thread = self._thread, None
             if thread is not None:
@@ -210,12 +216,18 @@ class SentRecorder:
             return
         if self._thread is None:
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-ledger")
-        self._in_flight = self._thread.submit(self._record, fresh)
+        self._in_flight = (self._thread.submit(self._record, fresh), fresh)
 
     def _wait(self) -> None:
         in_flight, self._in_flight = self._in_flight, None
-        if in_flight is not None:
-            in_flight.result()
+        if in_flight is None:
+            return
+        done, copies = in_flight
+        try:
+            done.result()
+        except BaseException:
+            self._gathering[:0] = copies  # not on the ledger: ``finish`` tries them again
+            raise
 
     def _record(self, fresh: list[tuple[int, str]]) -> None:
         now = self._services.clock.now()

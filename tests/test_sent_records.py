@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Connection, select
 
+from digest import pipeline
 from digest.clock import FixedClock
 from digest.delivering import RECORD_SENT_EVERY, UNRECORDED_AT_MOST
 from digest.mail.transport import MemoryTransport
@@ -93,3 +95,52 @@ def test_copies_go_out_while_the_ledger_records_the_last_ones_and_few_go_unrecor
     recorded = dict(rows)
     services.close()
     assert recorded == dict.fromkeys(taken, "sent")
+
+
+class FailingOnce:
+    """The store's record of sent copies, failing the first time with an error no wait
+    outlasts (not a lost connection)."""
+
+    def __init__(self, record: Any) -> None:
+        self._record = record
+        self.failed = False
+
+    def __call__(self, connection: Connection, sent: list[tuple[int, str]], now: datetime) -> None:
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("the database refused the record")
+        self._record(connection, sent, now)
+
+
+def test_the_copies_of_a_record_that_failed_are_recorded_at_the_batchs_end(
+    tmp_path: Path, feeds: tuple[Path, str]
+) -> None:
+    """The batch stops at the failure, but what the server took is on the ledger: the failed
+    record's copies are tried again with the rest, and none of them would go twice."""
+    folder, base_url = feeds
+    settings = make_settings(tmp_path, base_url)
+    readers = "".join(f"reader{n}@example.org,Reader {n}\n" for n in range(READERS))
+    (tmp_path / "members.csv").write_text("email,name\n" + readers)
+    write_feed(folder, [(1, "Iran story 1", DAY1 - timedelta(hours=1))])
+    transport = MemoryTransport()
+    services = services_for(settings, FixedClock(DAY1), transport)
+    [feed] = services.store.sync_feeds(settings.feeds, DAY1)
+    pipeline.poll_feed(services, feed.id)
+    built = pipeline.build_edition(services, "daily", datetime(2026, 11, 24, 3, tzinfo=UTC))
+    assert built.edition_id is not None
+    services.store.queue_deliveries(built.edition_id, "daily", DAY1)
+    pending = services.store.pending_deliveries(built.edition_id)
+    store: Any = services.store
+    store.mark_delivered_on = FailingOnce(store.mark_delivered_on)
+
+    with pytest.raises(RuntimeError, match="refused the record"):
+        pipeline.deliver_batch(services, built.edition_id, pending)
+
+    taken = {message.message_id for message in transport.sent}
+    with services.store.transaction() as session:
+        rows = session.execute(select(DeliveryRow.message_id, DeliveryRow.status)).all()
+    services.close()
+    recorded = {message_id for message_id, status in rows if status == "sent"}
+    print(f"taken by the server: {len(taken)}; on the ledger as sent: {len(recorded)}")
+    assert RECORD_SENT_EVERY < len(taken) < READERS  # stopped at the failure, past a record
+    assert recorded == taken
