@@ -34,7 +34,7 @@ _log = logging.getLogger(__name__)
 
 
 # The default of worker.batch_size: readers per delivery task.
-DELIVERY_BATCH_SIZE = 200
+DELIVERY_BATCH_SIZE = 500
 # Copies sent are recorded on the ledger this many at a time within a batch, one short UPDATE
 # each, while the next ones are sent.
 RECORD_SENT_EVERY = 10

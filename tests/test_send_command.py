@@ -6,10 +6,11 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from digest.delivering import DELIVERY_BATCH_SIZE
 from tests.servers import redis_server, smtp_server
 from tests.service_cluster import DIGEST, deployment, fresh_database, tally
 
-READERS = 450  # three delivery batches
+READERS = 2 * DELIVERY_BATCH_SIZE + 50  # three delivery batches
 
 
 def test_send_wait_hands_the_edition_to_the_workers_and_follows_it_on_the_ledger(

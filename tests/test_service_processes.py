@@ -9,11 +9,12 @@ from pathlib import Path
 import redis
 from sqlalchemy import select
 
+from digest.delivering import DELIVERY_BATCH_SIZE
 from digest.store.schema import EditionRow
 from tests.servers import redis_server, smtp_server
 from tests.service_cluster import deployment, fresh_database, tally, wait_for
 
-READERS = 450  # three delivery batches
+READERS = 2 * DELIVERY_BATCH_SIZE + 50  # three delivery batches
 
 
 def test_beat_and_workers_deliver_one_copy_to_every_reader(

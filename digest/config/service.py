@@ -189,12 +189,13 @@ class WorkerSettings(SettingsModel):
     (the distributed mode, worker/app.py)."""
 
     batch_size: int = Field(
-        default=200,
+        default=500,  # digest.delivering.DELIVERY_BATCH_SIZE
         ge=1,
         le=5000,
-        description="Readers per delivery task. Smaller batches spread an edition over more "
-        "workers sooner and lose less work to a killed one; larger ones cost fewer broker "
-        "messages.",
+        description="Readers per delivery task. Each batch pays a fixed cost (its task, its "
+        "ledger reads, its rows held, its SMTP pipeline emptied): 500 sent 13% faster than "
+        "200 (docs/performance.md). Smaller batches spread an edition over more workers "
+        "sooner, and leave fewer readers waiting on a lost machine's batches.",
     )
     batch_time_limit_seconds: int = Field(
         default=600,
