@@ -14,6 +14,7 @@ from sqlalchemy import Connection, select
 
 from digest import pipeline
 from digest.clock import FixedClock
+from digest.config import Settings
 from digest.delivering import RECORD_SENT_EVERY, UNRECORDED_AT_MOST
 from digest.mail.transport import MemoryTransport
 from digest.records import OutgoingMessage
@@ -66,14 +67,20 @@ class WatchingTransport(MemoryTransport):
                 self.ledger.release.set()
 
 
-def test_copies_go_out_while_the_ledger_records_the_last_ones_and_few_go_unrecorded(
-    tmp_path: Path, feeds: tuple[Path, str]
-) -> None:
+def settings_with_readers(tmp_path: Path, feeds: tuple[Path, str]) -> Settings:
+    """The pipeline tests' list with READERS members, and a story to send them."""
     folder, base_url = feeds
     settings = make_settings(tmp_path, base_url)
     readers = "".join(f"reader{n}@example.org,Reader {n}\n" for n in range(READERS))
     (tmp_path / "members.csv").write_text("email,name\n" + readers)
     write_feed(folder, [(1, "Iran story 1", DAY1 - timedelta(hours=1))])
+    return settings
+
+
+def test_copies_go_out_while_the_ledger_records_the_last_ones_and_few_go_unrecorded(
+    tmp_path: Path, feeds: tuple[Path, str]
+) -> None:
+    settings = settings_with_readers(tmp_path, feeds)
     transport = WatchingTransport()
     services = services_for(settings, FixedClock(DAY1), transport)
     store: Any = services.store
@@ -117,11 +124,7 @@ def test_the_copies_of_a_record_that_failed_are_recorded_at_the_batchs_end(
 ) -> None:
     """The batch stops at the failure, but what the server took is on the ledger: the failed
     record's copies are tried again with the rest, and none of them would go twice."""
-    folder, base_url = feeds
-    settings = make_settings(tmp_path, base_url)
-    readers = "".join(f"reader{n}@example.org,Reader {n}\n" for n in range(READERS))
-    (tmp_path / "members.csv").write_text("email,name\n" + readers)
-    write_feed(folder, [(1, "Iran story 1", DAY1 - timedelta(hours=1))])
+    settings = settings_with_readers(tmp_path, feeds)
     transport = MemoryTransport()
     services = services_for(settings, FixedClock(DAY1), transport)
     [feed] = services.store.sync_feeds(settings.feeds, DAY1)
