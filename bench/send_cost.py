@@ -36,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -235,6 +235,10 @@ def deliver(
     if started:
         dispatcher.prepare_delivery()
         wait_until_started(services)
+    # The sending processes are forked from a server process, not from this one: their CPU
+    # and peak memory are read from /proc while they live.
+    workers = services.sending.pids() if services.sending is not None else []
+    cpu_before = process_cpu([os.getpid(), *workers])
     start = time.perf_counter()
     sent = failed = 0
     ledger = services.store.pending_delivery_batches(edition_id, pipeline.DELIVERY_BATCH_SIZE)
@@ -242,15 +246,14 @@ def deliver(
         sent += outcome.sent
         failed += outcome.failed
     seconds = time.perf_counter() - start
-    # The workers are forked from a server process, not from this one: their peak memory is
-    # read from /proc while they live.
-    workers = services.sending.pids() if services.sending is not None else []
+    cpu = process_cpu([os.getpid(), *workers]) - cpu_before
     rss_worker_mb = max((peak_rss_mb(pid) for pid in workers), default=0.0)
     services.close()
     return {
         "sent": sent,
         "failed": failed,
         "seconds": seconds,
+        "cpu_us_per_copy": {"sender": round(cpu / max(sent, 1) * 1e6)},
         "rss_main_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "rss_worker_mb": rss_worker_mb,
     }
@@ -263,6 +266,16 @@ def wait_until_started(services: Services) -> None:
         pool = sending.start()
         for held in [pool.submit(time.sleep, 0.3) for _ in range(sending.processes)]:
             held.result()
+
+
+def process_cpu(pids: list[int]) -> float:
+    """CPU-seconds the live processes ``pids`` have used so far (user and system)."""
+    seconds = 0
+    for pid in pids:
+        with suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            seconds += int(fields[11]) + int(fields[12])
+    return seconds / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mb(pid: int) -> float:
