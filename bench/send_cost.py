@@ -236,9 +236,10 @@ def deliver(
         dispatcher.prepare_delivery()
         wait_until_started(services)
     # The sending processes are forked from a server process, not from this one: their CPU
-    # and peak memory are read from /proc while they live.
-    workers = services.sending.pids() if services.sending is not None else []
-    cpu_before = process_cpu([os.getpid(), *workers])
+    # and peak memory are read from /proc while they live. Their CPU is known only when they
+    # were started before the clock; otherwise they start during the send.
+    senders = services.sending.pids() if services.sending is not None else []
+    cpu_before = process_cpu([os.getpid(), *senders])
     start = time.perf_counter()
     sent = failed = 0
     ledger = services.store.pending_delivery_batches(edition_id, pipeline.DELIVERY_BATCH_SIZE)
@@ -246,14 +247,15 @@ def deliver(
         sent += outcome.sent
         failed += outcome.failed
     seconds = time.perf_counter() - start
-    cpu = process_cpu([os.getpid(), *workers]) - cpu_before
+    cpu = process_cpu([os.getpid(), *senders]) - cpu_before
+    workers = services.sending.pids() if services.sending is not None else []
     rss_worker_mb = max((peak_rss_mb(pid) for pid in workers), default=0.0)
     services.close()
     return {
         "sent": sent,
         "failed": failed,
         "seconds": seconds,
-        "cpu_us_per_copy": {"sender": round(cpu / max(sent, 1) * 1e6)},
+        "cpu_us_per_copy": {"sender": round(cpu / max(sent, 1) * 1e6)} if started else None,
         "rss_main_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "rss_worker_mb": rss_worker_mb,
     }
