@@ -2,8 +2,8 @@
 smtp-sink through Redis with 1 and 2 worker processes, the same in-process, and smtp-source on
 the same sink in the same run.
 
-    python bench/throughput.py [--readers 20000] [--workers 1 2] [--sizes 2000 20000]
-                               [--memory 10000 100000] [--sessions 4]
+    python bench/throughput.py [--readers 20000] [--workers 1 2] [--rounds 3]
+                               [--sizes 2000 20000] [--memory 10000 100000] [--sessions 4]
 
 Every path sends the same stored edition from PostgreSQL (a server this script starts, with a
 redis-server) to the same sink:
@@ -16,10 +16,13 @@ redis-server) to the same sink:
                  processes), in a process of its own, on the same database kind
     smtp-source  Postfix's C sender, ``--sessions`` sessions, messages of the same size
 
-It prints messages per second of each and the ratios (targets: 2 workers at least as fast as
-in-process with 2 connections; the best send at least 0.8 of smtp-source), the broker messages
-per subscriber at two list sizes (task messages pushed to Redis, must not grow with the list),
-and the peak resident memory of a worker's pool process at two list sizes (flat: within 1.5x).
+The worker and in-process paths run ``--rounds`` times, one after the other in each round, so
+that a shared machine's drift in speed favours neither; each path's median rate is kept, and
+each round's ratio of the two is printed too. It prints messages per second of each and the
+ratios (targets: 2 workers at least as fast as in-process with 2 connections; the best send at
+least 0.8 of smtp-source), the broker messages per subscriber at two list sizes (task messages
+pushed to Redis, must not grow with the list), and the peak resident memory of a worker's pool
+process at two list sizes (flat: within 1.5x).
 The sink, Redis and PostgreSQL share the machine's cores with the senders, and so does anything
 else running: the CPU time other processes took during the run is printed.
 
@@ -33,6 +36,7 @@ import argparse
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -299,6 +303,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readers", type=int, default=20_000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each sending path")
     parser.add_argument("--sizes", type=int, nargs=2, default=[2_000, 20_000])
     parser.add_argument("--memory", type=int, nargs=2, default=[10_000, 100_000])
     parser.add_argument("--sessions", type=int, default=4, help="smtp-source sessions")
@@ -315,17 +320,26 @@ def main() -> int:
         # pg_ctl detaches the server: its CPU is the bench's own, but reaches no rusage of ours.
         database_before = cluster_cpu(postgres)
         size = 0
-        for concurrency in options.workers:
-            result = through_workers(port, postgres, broker.url, options.readers, concurrency)
-            size = result["size"]
-            rates[f"through Redis, {concurrency} worker process(es)"] = (
-                result["sent"] / result["seconds"]
-            )
-            print(f"workers {concurrency}: {result}", flush=True)
-        for connections in options.workers:
-            result = in_process(port, postgres, options.readers, connections)
-            rates[f"in process, {connections} connection(s)"] = result["sent"] / result["seconds"]
-            print(f"in process {connections}: {result}", flush=True)
+        runs: dict[str, list[float]] = {}
+        for round_number in range(1, options.rounds + 1):
+            for processes in options.workers:
+                result = through_workers(port, postgres, broker.url, options.readers, processes)
+                size = result["size"]
+                workers_rate = result["sent"] / result["seconds"]
+                runs.setdefault(f"through Redis, {processes} worker process(es)", []).append(
+                    workers_rate
+                )
+                print(f"round {round_number}, workers {processes}: {result}", flush=True)
+                result = in_process(port, postgres, options.readers, processes)
+                inline_rate = result["sent"] / result["seconds"]
+                runs.setdefault(f"in process, {processes} connection(s)", []).append(inline_rate)
+                print(f"round {round_number}, in process {processes}: {result}", flush=True)
+                print(
+                    f"round {round_number}, {processes}: workers / in process "
+                    f"{workers_rate / inline_rate:.2f}",
+                    flush=True,
+                )
+        rates |= {path: statistics.median(values) for path, values in runs.items()}
         with tempfile.TemporaryDirectory(prefix="throughput-") as temporary:
             folder = Path(temporary)
             edition_id = prepare(folder, port, fresh_database(postgres), 0)
@@ -347,7 +361,7 @@ def main() -> int:
     print(f"\nmessage size: {size / 1024:.1f} KB (text + HTML, quoted-printable)")
     print(f"its PostgreSQL server took {database:.0f} CPU-seconds ({database / cpus:.0%})")
     print(f"other processes took {others:.0f} CPU-seconds during the run ({others / cpus:.0%})\n")
-    print(f"{'path':<44} {'msg/s':>9} {'/ smtp-source':>14}")
+    print(f"{'path (median of the rounds)':<44} {'msg/s':>9} {'/ smtp-source':>14}")
     for name, rate in rates.items():
         print(f"{name:<44} {rate:>9,.0f} {rate / source:>14.2f}")
     print()
