@@ -16,9 +16,9 @@ redis-server) to the same sink:
                  processes), in a process of its own, on the same database kind
     smtp-source  Postfix's C sender, ``--sessions`` sessions, messages of the same size
 
-The worker and in-process paths run ``--rounds`` times, one after the other in each round, so
-that a shared machine's drift in speed favours neither; each path's median rate is kept, and
-each round's ratio of the two is printed too. It prints messages per second of each and the
+Every path runs ``--rounds`` times, smtp-source, then workers and in process in each round, so
+that a shared machine's drift in speed favours none; each path's median rate is kept, and each
+round's ratios are printed too. It prints messages per second of each and the
 ratios (targets: 2 workers at least as fast as in-process with 2 connections; the best send at
 least 0.8 of smtp-source), the broker messages per subscriber at two list sizes (task messages
 pushed to Redis, must not grow with the list), and the peak resident memory of a worker's pool
@@ -319,12 +319,19 @@ def main() -> int:
     with postgres_server() as postgres, redis_cluster() as broker, smtp_sink() as port:
         # pg_ctl detaches the server: its CPU is the bench's own, but reaches no rusage of ours.
         database_before = cluster_cpu(postgres)
-        size = 0
+        with tempfile.TemporaryDirectory(prefix="throughput-") as temporary:
+            folder = Path(temporary)
+            edition_id = prepare(folder, port, fresh_database(postgres), 0)
+            message = sample_message(folder, edition_id)
+        size = len(message)
+        source_path = f"smtp-source (C), {options.sessions} sessions"
         runs: dict[str, list[float]] = {}
         for round_number in range(1, options.rounds + 1):
+            source = smtp_source_rate(port, message, options.readers, options.sessions)
+            runs.setdefault(source_path, []).append(source)
+            print(f"round {round_number}, smtp-source: {source:,.0f} msg/s", flush=True)
             for processes in options.workers:
                 result = through_workers(port, postgres, broker.url, options.readers, processes)
-                size = result["size"]
                 workers_rate = result["sent"] / result["seconds"]
                 runs.setdefault(f"through Redis, {processes} worker process(es)", []).append(
                     workers_rate
@@ -336,16 +343,13 @@ def main() -> int:
                 print(f"round {round_number}, in process {processes}: {result}", flush=True)
                 print(
                     f"round {round_number}, {processes}: workers / in process "
-                    f"{workers_rate / inline_rate:.2f}",
+                    f"{workers_rate / inline_rate:.2f}, workers / smtp-source "
+                    f"{workers_rate / source:.2f}, in process / smtp-source "
+                    f"{inline_rate / source:.2f}",
                     flush=True,
                 )
         rates |= {path: statistics.median(values) for path, values in runs.items()}
-        with tempfile.TemporaryDirectory(prefix="throughput-") as temporary:
-            folder = Path(temporary)
-            edition_id = prepare(folder, port, fresh_database(postgres), 0)
-            message = sample_message(folder, edition_id)
-        source = smtp_source_rate(port, message, options.readers, options.sessions)
-        rates[f"smtp-source (C), {options.sessions} sessions"] = source
+        source = rates[source_path]
         for readers in options.sizes:
             result = through_workers(port, postgres, broker.url, readers, 2)
             per_subscriber[readers] = result["broker_messages"] / readers
