@@ -314,6 +314,8 @@ def main() -> int:
     parser.add_argument("--memory", type=int, nargs=2, default=[10_000, 100_000])
     parser.add_argument("--sessions", type=int, default=4, help="smtp-source sessions")
     options = parser.parse_args()
+    if options.rounds < 1:
+        parser.error("--rounds must be 1 or more: the verdicts are medians of the rounds")
     if not postfix_tools_present():
         return 2
 
