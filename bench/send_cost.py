@@ -53,7 +53,7 @@ from digest.clock import FixedClock
 from digest.config import Settings, settings_from_mapping
 from digest.sample_server import serve_folder
 from digest.services import Services, build_services
-from digest.store.editions import PENDING
+from digest.store.deliveries import PENDING
 from digest.store.schema import DeliveryRow, SubscriberRow, SubscriptionRow
 from digest.store.subscribers import CONFIRMED
 

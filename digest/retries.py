@@ -1,7 +1,7 @@
 """What becomes of a delivery after a failed attempt: retried later, failed, or parked.
 
 A pure decision (principle 2): it takes the attempt's kind, the counts so far, ``now`` and a
-jitter draw, and returns the next step; the ledger (``digest.store.editions``) applies it.
+jitter draw, and returns the next step; the ledger (``digest.store.deliveries``) applies it.
 
     permanent (5xx)                        ─► failed, never tried again
     temporary (4xx, server unreachable)    ─► retried after a backoff, up to ``max_retries``

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from digest import pipeline, ticking
 from digest.services import Services
-from digest.store.editions import DeliveryCounts
+from digest.store.deliveries import DeliveryCounts
 
 
 def send_now(

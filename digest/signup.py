@@ -9,7 +9,7 @@
             a link to base_url/confirm/TOKEN, signed, expiring after web.confirm_days
     the confirmation page's button ─► confirm_sign_up: pending ─► confirmed (channel "sign-up")
 
-Only confirmed members receive editions (digest.store.editions.queue_deliveries). A
+Only confirmed members receive editions (digest.store.deliveries.queue_deliveries). A
 confirmed reader who signs up again gets no mail: the form's answer is the same for everyone,
 and a mail saying "you are subscribed already" would only tell a stranger's form to write to
 them.

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import text
 
 from digest.store import SubscriberInput, open_store
-from digest.store.editions import pending_batch_query
+from digest.store.deliveries import pending_batch_query
 from tests.members import add_members
 from tests.service_cluster import fresh_database
 from tests.test_store import T0, make_edition

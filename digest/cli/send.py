@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from digest.cli.app import app, console, errors, known_list, load_config, running
 from digest.send_now import send_now, settled, total
 from digest.services import Services
-from digest.store.editions import DeliveryCounts
+from digest.store.deliveries import DeliveryCounts
 
 POLL_SECONDS = 0.5  # how often --wait reads the ledger
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from digest.store.archive import ArchivedEdition, ArchiveStore
 from digest.store.db import create_database_engine, upgrade
-from digest.store.editions import DeliveryCounts, EditionState, EditionStore, ReaderPosition
+from digest.store.deliveries import DeliveryCounts, DeliveryStore, ReaderPosition
+from digest.store.editions import EditionState, EditionStore
 from digest.store.feeds import FeedState, FeedStore, UnchangedFetch
 from digest.store.inbound import InboundStore
 from digest.store.ledger import EditionDeliveries, FailedAttempt, LedgerStore, ParkedDelivery
@@ -25,6 +26,7 @@ class Store(
     SuppressionStore,
     PeopleStore,
     EditionStore,
+    DeliveryStore,
     LedgerStore,
     ListStore,
     InboundStore,

@@ -1,85 +1,28 @@
-"""Editions and the delivery ledger (invariants 2 and 3)."""
+"""Editions: one per (list, slot, variant), stored with their layout and rendering (invariant 2)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    Select,
-    bindparam,
-    exists,
-    func,
-    insert,
-    literal,
-    or_,
     select,
-    text,
-    true,
-    update,
 )
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
-from digest.records import Article, Edition, EditionItem, RenderedEdition, Section, Subscriber
+from digest.records import Article, Edition, EditionItem, RenderedEdition, Section
 from digest.store.articles import ArticleStore
 from digest.store.schema import (
-    DeliveryRow,
     EditionArticleRow,
     EditionRow,
-    SubscriberRow,
-    SubscriptionRow,
-    SuppressionRow,
-    UTCDateTime,
 )
-from digest.store.subscribers import CONFIRMED
 
+# An edition's status. Its ledger rows have their own (digest.store.deliveries).
 EMPTY = "empty"  # nothing to send; the slot is done
 READY = "ready"  # built and rendered; deliveries queued
 SENT = "sent"  # every delivery settled
-
-PENDING = "pending"
-DELIVERED = "sent"
-FAILED = "failed"
-SKIPPED = "skipped"  # the subscriber unsubscribed before the send
-PARKED = "parked"  # copies may have arrived with no reply, max_attempts times: not sent again
-# Rows queued at once from which PostgreSQL's statistics are brought up to date at once.
-_ANALYZE_AFTER = 1000
-
-
-def _address_suppressed() -> ColumnElement[bool]:
-    """The subscriber's address is suppressed for every list (compared lowercased)."""
-    return exists().where(SuppressionRow.email == func.lower(SubscriberRow.email))
-
-
-def is_due(now: datetime | None) -> ColumnElement[bool]:
-    """A pending row that may be tried at ``now`` (a retry waits for its next_attempt_at);
-    every pending row when ``now`` is None."""
-    if now is None:
-        return true()
-    return or_(DeliveryRow.next_attempt_at.is_(None), DeliveryRow.next_attempt_at <= now)
-
-
-def pending_batch_query(
-    edition_id: int, after: int, size: int, now: datetime | None
-) -> Select[int]:
-    """The ids of the edition's next ``size`` pending (and, with ``now``, due) deliveries after
-    id ``after``: one page of ``EditionStore.pending_delivery_batches``."""
-    return (
-        select(DeliveryRow.id)
-        .where(
-            DeliveryRow.edition_id == edition_id,
-            DeliveryRow.status == PENDING,
-            DeliveryRow.id > after,
-            is_due(now),
-        )
-        .order_by(DeliveryRow.id)
-        .limit(size)
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,27 +38,7 @@ class EditionState:
     variant: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class ReaderPosition:
-    """Where a member of a list stands: their timezone, and the slot and window end of the last
-    edition of the list queued for them (None: none yet)."""
-
-    subscriber_id: int
-    timezone: str | None
-    last_slot: datetime | None
-    last_seq: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryCounts:
-    pending: int = 0
-    sent: int = 0
-    failed: int = 0
-    skipped: int = 0
-    parked: int = 0
-
-
-def _state(row: EditionRow) -> EditionState:
+def edition_state(row: EditionRow) -> EditionState:
     return EditionState(
         id=row.id,
         list_slug=row.list_slug,
@@ -165,7 +88,7 @@ class EditionStore(ArticleStore):
             query = query.where(EditionRow.variant == variant)
         with self.transaction() as session:
             row = session.scalars(query.order_by(EditionRow.id).limit(1)).one_or_none()
-            return _state(row) if row else None
+            return edition_state(row) if row else None
 
     def editions_of_slot(self, list_slug: str, slot: datetime) -> list[EditionState]:
         with self.transaction() as session:
@@ -174,7 +97,7 @@ class EditionStore(ArticleStore):
                 .where(EditionRow.list_slug == list_slug, EditionRow.slot == slot)
                 .order_by(EditionRow.id)
             )
-            return [_state(row) for row in rows]
+            return [edition_state(row) for row in rows]
 
     def edition_ending_at(self, list_slug: str, window_seq: int) -> EditionState | None:
         """The latest edition of the list whose window ended at ``window_seq``."""
@@ -185,37 +108,7 @@ class EditionStore(ArticleStore):
                 .order_by(EditionRow.slot.desc(), EditionRow.id.desc())
                 .limit(1)
             ).one_or_none()
-            return _state(row) if row else None
-
-    def reader_positions(self, list_slug: str) -> list[ReaderPosition]:
-        """Every confirmed, unsuppressed member of the list with the last edition of it queued
-        for them. Each
-        reader's windows follow one another, so their latest slot and their highest window
-        end belong to the same edition."""
-        last = (
-            select(
-                DeliveryRow.subscriber_id.label("subscriber_id"),
-                func.max(EditionRow.slot).label("last_slot"),
-                func.max(EditionRow.window_seq).label("last_seq"),
-            )
-            .join(EditionRow, EditionRow.id == DeliveryRow.edition_id)
-            .where(EditionRow.list_slug == list_slug)
-            .group_by(DeliveryRow.subscriber_id)
-            .subquery()
-        )
-        query = (
-            select(SubscriberRow.id, SubscriberRow.timezone, last.c.last_slot, last.c.last_seq)
-            .join(SubscriptionRow, SubscriptionRow.subscriber_id == SubscriberRow.id)
-            .outerjoin(last, last.c.subscriber_id == SubscriberRow.id)
-            .where(SubscriptionRow.list_slug == list_slug, SubscriptionRow.status == CONFIRMED)
-            .where(~_address_suppressed())
-            .order_by(SubscriberRow.id)
-        )
-        with self.transaction() as session:
-            return [
-                ReaderPosition(subscriber_id, timezone, last_slot, last_seq)
-                for subscriber_id, timezone, last_slot, last_seq in session.execute(query)
-            ]
+            return edition_state(row) if row else None
 
     def edition_before(self, list_slug: str, slot: datetime) -> EditionState | None:
         """The list's latest edition of a slot before ``slot``: where the window of an edition
@@ -227,7 +120,7 @@ class EditionStore(ArticleStore):
                 .order_by(EditionRow.slot.desc(), EditionRow.id)
                 .limit(1)
             ).one_or_none()
-            return _state(row) if row else None
+            return edition_state(row) if row else None
 
     def latest_edition(self, list_slug: str) -> EditionState | None:
         with self.transaction() as session:
@@ -237,7 +130,7 @@ class EditionStore(ArticleStore):
                 .order_by(EditionRow.slot.desc())
                 .limit(1)
             ).one_or_none()
-            return _state(row) if row else None
+            return edition_state(row) if row else None
 
     def save_edition(
         self,
@@ -274,7 +167,7 @@ class EditionStore(ArticleStore):
                     EditionArticleRow(edition_id=row.id, article_id=article.id, position=position)
                     for position, article in enumerate(edition.articles())
                 )
-                return _state(row), True
+                return edition_state(row), True
         except IntegrityError:
             existing = self.edition_for_slot(edition.list_slug, edition.slot, variant)
             if existing is None:
@@ -284,7 +177,7 @@ class EditionStore(ArticleStore):
     def load_edition(self, edition_id: int) -> Edition:
         with self.transaction() as session:
             row = session.get_one(EditionRow, edition_id)
-            layout, state = row.layout, _state(row)
+            layout, state = row.layout, edition_state(row)
         ids = [
             article_id
             for item in _layout_items(layout)
@@ -348,346 +241,6 @@ class EditionStore(ArticleStore):
             )
         return self.articles(ids)
 
-    # The delivery ledger -----------------------------------------------------------------------
-
-    def queue_deliveries(
-        self,
-        edition_id: int,
-        list_slug: str,
-        now: datetime | None = None,
-        readers: Collection[int] | None = None,
-        *,
-        default_topics: bool = False,
-    ) -> int:
-        """One pending row per (edition, confirmed member of the list whose address is not
-        suppressed), or of those of them in ``readers`` (ids; the readers of one variant), or
-        with ``default_topics`` of those who chose no topics (the plain variant's readers);
-        existing rows stay as they are.
-
-        One INSERT ... SELECT, so queueing 100,000 members loads none of them into memory. The
-        edition is marked queued (at ``now``, else when it was built) in the same transaction:
-        an edition stored but never queued is found by ``unqueued_editions``.
-        """
-        members = (
-            select(
-                literal(edition_id),
-                SubscriptionRow.subscriber_id,
-                literal(PENDING),
-                literal(0),
-            )
-            .join(SubscriberRow, SubscriberRow.id == SubscriptionRow.subscriber_id)
-            .where(SubscriptionRow.list_slug == list_slug, SubscriptionRow.status == CONFIRMED)
-            .where(~_address_suppressed())
-            .where(
-                ~exists().where(
-                    DeliveryRow.edition_id == edition_id,
-                    DeliveryRow.subscriber_id == SubscriptionRow.subscriber_id,
-                )
-            )
-        )
-        if default_topics:
-            members = members.where(SubscriptionRow.topics.is_(None))
-        if default_topics or readers is not None:
-            # One variant of several: a reader queued for another variant of the same slot (they
-            # changed their topics, or their timezone, between two passes) gets no second copy.
-            slot_of_edition = select(EditionRow.slot).where(EditionRow.id == edition_id)
-            same_slot = select(EditionRow.id).where(
-                EditionRow.list_slug == list_slug,
-                EditionRow.slot == slot_of_edition.scalar_subquery(),
-            )
-            members = members.where(
-                ~exists().where(
-                    DeliveryRow.edition_id.in_(same_slot),
-                    DeliveryRow.subscriber_id == SubscriptionRow.subscriber_id,
-                )
-            )
-        if readers is None:
-            selections = [members]
-        else:  # a bounded IN list at a time: SQLite caps bound parameters
-            chosen = sorted(readers)
-            selections = [
-                members.where(SubscriptionRow.subscriber_id.in_(chosen[start : start + 500]))
-                for start in range(0, len(chosen), 500)
-            ]
-        rows = select(func.count()).where(DeliveryRow.edition_id == edition_id)
-        with self.transaction() as session:
-            before = session.scalar(rows) or 0
-            for selection in selections:
-                session.execute(
-                    insert(DeliveryRow).from_select(
-                        ["edition_id", "subscriber_id", "status", "attempts"], selection
-                    )
-                )
-            session.execute(
-                update(EditionRow)
-                .where(EditionRow.id == edition_id, EditionRow.queued_at.is_(None))
-                .values(queued_at=now if now is not None else EditionRow.built_at)
-                .execution_options(synchronize_session=False)
-            )
-            # Counted, not read from rowcount, which psycopg leaves at -1 for INSERT ... SELECT.
-            queued = (session.scalar(rows) or 0) - before
-        if queued >= _ANALYZE_AFTER and self.engine.dialect.name == "postgresql":
-            # The ledger is read in batches next (pending_delivery_batches). Until autovacuum
-            # gets to the table, PostgreSQL takes the edition to have a handful of rows and reads
-            # each batch through the (edition, status) index, sorting every pending row of the
-            # edition each time: quadratic, 17 s for 100,000 readers. With fresh statistics it
-            # walks the primary key from the last id read: 0.5 s. Each batch is read joined
-            # with its subscribers and their memberships (deliveries_to_send): a list imported a
-            # moment ago looks just as small, and each batch then scans all of them.
-            with self.engine.begin() as connection:
-                connection.execute(text("ANALYZE deliveries, subscribers, subscriptions"))
-        return queued
-
-    def pending_deliveries(self, edition_id: int) -> list[int]:
-        with self.transaction() as session:
-            return list(
-                session.scalars(
-                    select(DeliveryRow.id)
-                    .where(DeliveryRow.edition_id == edition_id, DeliveryRow.status == PENDING)
-                    .order_by(DeliveryRow.id)
-                )
-            )
-
-    def pending_delivery_batches(
-        self, edition_id: int, size: int, now: datetime | None = None
-    ) -> Iterator[list[int]]:
-        """The ids of the edition's pending deliveries, ``size`` at a time, in id order; with
-        ``now``, only those due (a retry waits for its ``next_attempt_at``).
-
-        Read a batch at a time (keyset pagination), so a list of any size costs one batch of
-        memory. A row that leaves "pending" meanwhile is not read again, nor is a row read
-        twice in one pass: a retry is for a later pass.
-        """
-        after = 0
-        while True:
-            with self.transaction() as session:
-                ids = list(session.scalars(pending_batch_query(edition_id, after, size, now)))
-            if not ids:
-                return
-            yield ids
-            after = ids[-1]
-
-    def deliveries_to_send(
-        self, edition_id: int, delivery_ids: Sequence[int], now: datetime | None = None
-    ) -> list[tuple[int, Subscriber]]:
-        """The still-pending deliveries among ``delivery_ids``, with their subscribers; with
-        ``now``, only those due (a batch read before a retry was set waits for its time).
-
-        A subscriber who is no longer a confirmed member of the edition's list (unsubscribed
-        since the row was queued, or no membership of it), or whose address was suppressed
-        meanwhile, gets nothing: the row is skipped (invariant 3).
-        """
-        with self.transaction() as session:
-            # Plain rows, not ORM objects: this runs once per batch of a list of any size.
-            list_slug = session.execute(
-                select(EditionRow.list_slug).where(EditionRow.id == edition_id)
-            ).scalar_one()
-            query = (
-                select(
-                    DeliveryRow.id,
-                    SubscriberRow.id,
-                    SubscriberRow.email,
-                    SubscriberRow.name,
-                    SubscriberRow.timezone,
-                    SubscriptionRow.status,
-                    _address_suppressed(),
-                )
-                .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
-                .outerjoin(
-                    SubscriptionRow,
-                    (SubscriptionRow.subscriber_id == SubscriberRow.id)
-                    & (SubscriptionRow.list_slug == list_slug),
-                )
-                .where(
-                    DeliveryRow.id.in_(delivery_ids),
-                    DeliveryRow.edition_id == edition_id,
-                    DeliveryRow.status == PENDING,
-                    is_due(now),
-                )
-                .order_by(DeliveryRow.id)
-            )
-            rows = session.connection().execute(query).all()
-            ready = []
-            skipped = []
-            for delivery_id, subscriber_id, email, name, timezone, membership, suppressed in rows:
-                if membership != CONFIRMED or suppressed:
-                    skipped.append(delivery_id)
-                    continue
-                ready.append(
-                    (delivery_id, Subscriber(subscriber_id, email, name, timezone=timezone))
-                )
-            if skipped:
-                session.execute(
-                    update(DeliveryRow)
-                    .where(DeliveryRow.id.in_(skipped), DeliveryRow.status == PENDING)
-                    .values(status=SKIPPED)
-                    .execution_options(synchronize_session=False)
-                )
-            return ready
-
-    @contextmanager
-    def claimed(self, delivery_ids: Sequence[int]) -> Iterator[list[int]]:
-        """The deliveries among ``delivery_ids`` that no other batch is sending at this moment,
-        held for this one until the block ends.
-
-        Two batches may hold the same rows: one handed out again after a broker restart (the
-        queue and the leases lost) while the first still runs, or one redelivered by the
-        broker. Each would read the rows as pending and send them. On PostgreSQL each row is
-        held with a session advisory lock on a connection of the block's own: the other batch
-        skips the rows, and a process killed outright lets go of them with its connection, so
-        the batch sent again at once (reject_on_worker_lost) finds them free. SQLite is the
-        embedded mode, one machine with no second sender: every id is yielded.
-        """
-        if self.engine.dialect.name != "postgresql" or not delivery_ids:
-            yield list(delivery_ids)
-            return
-        connection = self.engine.connect()
-        try:
-            held = list(connection.execute(_CLAIM, {"ids": sorted(set(delivery_ids))}).scalars())
-            connection.commit()
-        except BaseException:
-            connection.invalidate()  # any lock the failed claim took goes with the connection
-            connection.close()
-            raise
-        try:
-            yield held
-        finally:
-            try:
-                connection.execute(text("SELECT pg_advisory_unlock_all()"))
-                connection.commit()
-            except SQLAlchemyError:
-                # Lost (the database restarted): its locks went with it. The connection must
-                # not go back to the pool, where locks it still held would outlive the block.
-                connection.invalidate()
-            finally:
-                connection.close()
-
-    def mark_delivered(self, delivery_id: int, message_id: str, now: datetime) -> None:
-        with self.transaction() as session:
-            row = session.get_one(DeliveryRow, delivery_id)
-            row.status, row.message_id, row.sent_at = DELIVERED, message_id, now
-            row.attempts += 1
-            row.last_error = None
-
-    def mark_delivered_many(self, sent: Sequence[tuple[int, str]], now: datetime) -> None:
-        """Mark the (delivery id, Message-ID) pairs sent, in one transaction."""
-        if sent:
-            with self.engine.begin() as connection:
-                self.mark_delivered_on(connection, sent, now)
-
-    def mark_delivered_on(
-        self, connection: Connection, sent: Sequence[tuple[int, str]], now: datetime
-    ) -> None:
-        """``mark_delivered_many``'s one UPDATE, in ``connection``'s transaction: the caller
-        commits (digest.store.sent_marks holds a connection for a batch's many records)."""
-        if not sent:
-            return
-        if self.engine.dialect.name == "postgresql":
-            # One statement over two arrays: PostgreSQL runs a statement per row of an
-            # executemany, and on a worker's path that was most of its work per copy.
-            ids, message_ids = zip(*sent, strict=True)
-            connection.execute(
-                _MARK_SENT_ARRAYS,
-                {"ids": list(ids), "message_ids": list(message_ids), "now": now},
-            )
-            return
-        # An executemany, which SQLite runs without a round trip per row.
-        connection.execute(
-            _MARK_SENT.values(sent_at=now),
-            [{"delivery": delivery_id, "sent_id": message_id} for delivery_id, message_id in sent],
-        )
-
-    def mark_failed(self, delivery_id: int, error: str, *, permanent: bool) -> None:
-        """Record a failed attempt; a temporary failure leaves the row pending for a retry."""
-        with self.transaction() as session:
-            row = session.get_one(DeliveryRow, delivery_id)
-            row.attempts += 1
-            row.last_error = error
-            if permanent:
-                row.status = FAILED
-
-    def delivery_counts(self, edition_id: int) -> DeliveryCounts:
-        with self.transaction() as session:
-            counts = dict(
-                session.execute(
-                    select(DeliveryRow.status, func.count())
-                    .where(DeliveryRow.edition_id == edition_id)
-                    .group_by(DeliveryRow.status)
-                ).all()
-            )
-        return counts_by_status(counts)
-
-    def settle_edition(self, edition_id: int) -> None:
-        """Mark an edition sent once no delivery of it is pending."""
-        with self.transaction() as session:
-            # An index lookup, not a count: this runs after every batch of a large list. From
-            # the highest id down: batches go out in id order, and the versions of the rows sent
-            # so far stay in the index as pending until vacuum, all below the live ones.
-            pending = session.scalar(
-                select(DeliveryRow.id)
-                .where(DeliveryRow.edition_id == edition_id, DeliveryRow.status == PENDING)
-                .order_by(DeliveryRow.id.desc())
-                .limit(1)
-            )
-            if pending is not None:
-                return
-            row = session.get_one(EditionRow, edition_id)
-            if row.status == READY:
-                row.status = SENT
-
-    def unqueued_editions(self) -> list[EditionState]:
-        """Ready editions whose deliveries were never queued (a build that stopped after storing
-        the edition), oldest first."""
-        with self.transaction() as session:
-            rows = session.scalars(
-                select(EditionRow)
-                .where(EditionRow.status == READY, EditionRow.queued_at.is_(None))
-                .order_by(EditionRow.slot, EditionRow.id)
-            )
-            return [_state(row) for row in rows]
-
-    def editions_with_pending_deliveries(
-        self, list_slugs: Collection[str] | None = None
-    ) -> list[int]:
-        """Editions with a delivery pending; only those of ``list_slugs`` when given."""
-        query = select(DeliveryRow.edition_id).where(DeliveryRow.status == PENDING)
-        if list_slugs is not None:
-            query = query.join(EditionRow, EditionRow.id == DeliveryRow.edition_id).where(
-                EditionRow.list_slug.in_(list(list_slugs))
-            )
-        with self.transaction() as session:
-            return list(session.scalars(query.distinct().order_by(DeliveryRow.edition_id)))
-
-
-# The delivery ids among :ids whose advisory lock this session could take, another session's
-# not waited for. A lock's key is (1818584167, the row's id): the first number, "ledg" in
-# ASCII, keeps delivery rows apart from any other use of advisory locks.
-_CLAIM = text(
-    "SELECT id FROM unnest(CAST(:ids AS integer[])) AS id "
-    "WHERE pg_try_advisory_lock(1818584167, id) ORDER BY id"
-)
-
-# Built once: a Core UPDATE by primary key, its Message-ID bound per row.
-_MARK_SENT = (
-    update(DeliveryRow)
-    .where(DeliveryRow.id == bindparam("delivery"))
-    .values(
-        status=DELIVERED,
-        message_id=bindparam("sent_id"),
-        attempts=DeliveryRow.attempts + 1,
-        last_error=None,
-    )
-)
-
-
-# _MARK_SENT for PostgreSQL, the rows and their Message-IDs bound as two arrays.
-_MARK_SENT_ARRAYS = text(
-    "UPDATE deliveries SET status = :sent, message_id = sent.message_id, "
-    "attempts = deliveries.attempts + 1, last_error = NULL, sent_at = :now "
-    "FROM unnest(CAST(:ids AS integer[]), CAST(:message_ids AS varchar[])) "
-    "AS sent(id, message_id) WHERE deliveries.id = sent.id"
-).bindparams(bindparam("now", type_=UTCDateTime), bindparam("sent", value=DELIVERED))
-
 
 def _layout_items(layout: dict[str, Any]) -> Iterable[dict[str, Any]]:
     if layout["lead"]:
@@ -695,14 +248,3 @@ def _layout_items(layout: dict[str, Any]) -> Iterable[dict[str, Any]]:
     for section in layout["sections"]:
         yield from section["items"]
     yield from layout["recommended"]
-
-
-def counts_by_status(by_status: Mapping[str, int]) -> DeliveryCounts:
-    """An edition's ledger rows counted by status (``status -> rows``) as DeliveryCounts."""
-    return DeliveryCounts(
-        pending=by_status.get(PENDING, 0),
-        sent=by_status.get(DELIVERED, 0),
-        failed=by_status.get(FAILED, 0),
-        skipped=by_status.get(SKIPPED, 0),
-        parked=by_status.get(PARKED, 0),
-    )

@@ -15,15 +15,8 @@ from sqlalchemy import bindparam, func, select, update
 
 from digest.retries import AttemptKind, NextStep
 from digest.store.base import StoreBase
-from digest.store.editions import (
-    FAILED,
-    PARKED,
-    PENDING,
-    READY,
-    SENT,
-    DeliveryCounts,
-    counts_by_status,
-)
+from digest.store.deliveries import FAILED, PARKED, PENDING, DeliveryCounts, counts_by_status
+from digest.store.editions import READY, SENT
 from digest.store.schema import DeliveryRow, EditionRow, SubscriberRow, SubscriptionRow
 from digest.store.subscribers import CONFIRMED
 

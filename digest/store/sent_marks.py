@@ -1,7 +1,7 @@
 """Copies recorded as sent over one connection held for a delivery batch.
 
 A batch records the copies its mail server took a few at a time (digest.delivering). Through
-``EditionStore.mark_delivered_many`` each record checks a connection out of the pool, pings it
+``DeliveryStore.mark_delivered_many`` each record checks a connection out of the pool, pings it
 and opens a session: twice the client work of the UPDATE itself, on the sending process's one
 core. ``SentMarks`` keeps one connection for all the records of a batch instead. On PostgreSQL,
 10 copies a record, a record took 270 µs of the sending process's CPU through the pool and a
@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from digest.store.editions import EditionStore
+from digest.store.deliveries import DeliveryStore
 
 
 class SentMarks:
@@ -30,7 +30,7 @@ class SentMarks:
     asks.
     """
 
-    def __init__(self, store: EditionStore) -> None:
+    def __init__(self, store: DeliveryStore) -> None:
         self._store = store
         self._connection: Connection | None = None
 
