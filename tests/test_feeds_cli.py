@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import gc
 import json
+import os
+import subprocess
+import sys
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -259,3 +262,29 @@ def test_a_celery_worker_runs_with_the_collector_tuned() -> None:
 
     worker_init.send(sender=None)
     assert gc.get_threshold() == (YOUNG_GENERATION_THRESHOLD, 10, 10)
+
+
+def test_a_table_piped_or_redirected_keeps_every_value_whole(tmp_path: Path) -> None:
+    # Piped (a log, grep, a cron mail), rich would take the output to be 80 columns wide and cut
+    # a long name and address short ("The Levant Le…"); nobody reading the log can widen it.
+    name = "The Levant Ledger of Regional Affairs and Diplomacy"
+    url = "http://127.0.0.1:9/feeds/levant-ledger-of-regional-affairs-and-diplomacy.atom"
+    config = tmp_path / "digest.toml"
+    config.write_text(
+        CONFIG.format(folder=tmp_path, base="http://127.0.0.1:9").split("[[feeds]]")[0]
+        + f'[[feeds]]\nname = "{name}"\nurl = "{url}"\n'
+    )
+    environment = {key: value for key, value in os.environ.items() if key != "COLUMNS"}
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "digest"), "--config", str(config), "feeds"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert any(name in line for line in lines), result.stdout
+    assert any(url in line for line in lines), result.stdout
+    assert "…" not in result.stdout

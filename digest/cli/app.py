@@ -29,7 +29,14 @@ db_app = DigestTyper(help="Manage the database schema.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 
+# Standard output. On a terminal, tables fit its width. Piped or redirected (a log, grep, a cron
+# mail) rich would take it to be 80 columns wide and cut values short ("midd…", "2026…"), which
+# nobody reading the log can widen: there a table gets the width its longest row needs, up to
+# PIPED_WIDTH. COLUMNS, when set, is honoured either way.
+PIPED_WIDTH = 200
 console = Console()
+if not console.is_terminal and "COLUMNS" not in os.environ:
+    console.width = PIPED_WIDTH
 
 
 class _State:
