@@ -312,6 +312,31 @@ def test_flags_show_no_value_in_help(command: list[str]) -> None:
     assert "--help" in result.output
 
 
+def _commands(group: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, Any]]:
+    for name, command in group.commands.items():
+        yield " ".join((*path, name)), command
+        if hasattr(command, "commands"):
+            yield from _commands(command, (*path, name))
+
+
+def test_each_command_is_one_unbroken_sentence_in_the_list_of_commands() -> None:
+    # Typer's rich help kept the docstring's line breaks in the list of commands: "preview"
+    # read "...without storing or sending anything, and" then, on a line of its own, "show...".
+    result = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert (
+        "without storing or sending anything, and show what the checks that run before each send"
+        in result.output
+    )
+    commands = dict(_commands(typer.main.get_command(app)))
+    assert {"preview", "send", "status", "subscribers import", "topics explain"} <= set(commands)
+    for name, command in commands.items():
+        text = command.get_short_help_str(limit=10_000)
+        assert "\n" not in text, name
+        if not hasattr(command, "commands"):
+            assert text, f"{name} has no help"
+
+
 def test_options_that_take_a_value_still_show_it() -> None:
     result = CliRunner().invoke(app, ["run", "--help"], env={"COLUMNS": "200"})
     assert "<str>" in result.output and "<int range>" in result.output

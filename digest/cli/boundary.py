@@ -14,6 +14,7 @@ Anything else is a bug and keeps its traceback, without local variables (they ho
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -121,4 +122,16 @@ class DigestTyper(typer.Typer):
     def command(  # type: ignore[override]
         self, name: str | None = None, *, cls: type[TyperCommand] | None = None, **options: Any
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        return super().command(name, cls=cls or DigestCommand, **options)
+        def register(function: Callable[..., Any]) -> Callable[..., Any]:
+            if "short_help" not in options and function.__doc__:
+                options["short_help"] = short_help(function.__doc__)
+            command = typer.Typer.command(self, name, cls=cls or DigestCommand, **options)
+            return command(function)
+
+        return register
+
+
+def short_help(docstring: str) -> str:
+    """A command's line in ``digest --help``: its docstring's first paragraph as one line. With
+    rich markup, typer keeps the docstring's line breaks there, and a sentence broke in two."""
+    return " ".join(inspect.cleandoc(docstring).split("\n\n")[0].split())
