@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,7 +14,10 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from digest.errors import ListenError
+from digest.web import create_app
 from digest.web.server import bind, serving
+from tests.servers import free_port
+from tests.webtools import newsroom
 
 
 def test_the_listening_socket_is_tcp_without_nagle() -> None:
@@ -81,3 +86,46 @@ def test_a_connection_that_sends_nothing_or_dribbles_its_request_is_closed() -> 
             assert client.get(address).text == "here"
             time.sleep(0.5)
             assert client.get(address).text == "here"
+
+
+def test_the_pages_answer_under_base_urls_path_whether_the_proxy_strips_it_or_passes_it_on(
+    tmp_path: Path,
+) -> None:
+    # The mail's links are base_url/unsubscribe/TOKEN: behind a proxy that passes base_url's
+    # path on (nginx's proxy_pass with no URI), the server sees "/newsletters/unsubscribe/…".
+    port = free_port()
+    server = f"http://127.0.0.1:{port}"
+    base_url = f"{server}/newsletters"
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    with (
+        newsroom(tmp_path, editions=1, base_url=base_url) as room,
+        serving(create_app(room.services), "127.0.0.1", port),
+        httpx.Client(follow_redirects=False) as http,
+    ):
+        sam, rana = (room.unsubscribe_token("daily", name) for name in ("Sam", "Rana"))
+        for root in (base_url, server):  # passed on, stripped
+            assert http.get(f"{root}/").status_code == 200
+            assert http.get(f"{root}/editions/daily").status_code == 200
+            assert http.get(f"{root}/static/site.css").status_code == 200
+            assert http.get(f"{root}/editions/nope").status_code == 404
+            slash = http.get(f"{root}/editions/daily/")
+            assert slash.status_code == 307
+            assert slash.headers["location"] == "/newsletters/editions/daily"
+        # The unsubscribe page's button, its form posted where the page says.
+        page = http.get(f"{base_url}/unsubscribe/{sam}")
+        assert page.status_code == 200
+        action = re.search(r'action="([^"]+)"', page.text)
+        token = re.search(r'name="form_token" value="([^"]+)"', page.text)
+        assert action is not None and token is not None
+        assert action[1] == f"/newsletters/unsubscribe/{sam}"
+        done = http.post(
+            f"{server}{action[1]}", data={"form_token": token[1]}, headers={"origin": server}
+        )
+        assert done.status_code == 200, done.text
+        assert not room.is_member("daily", "Sam")
+        # The one-click POST, as a mailbox provider sends it to the List-Unsubscribe URL.
+        click = http.post(
+            f"{base_url}/unsubscribe/{rana}", content=b"List-Unsubscribe=One-Click", headers=form
+        )
+        assert (click.status_code, click.text) == (200, "Unsubscribed.\n")
+        assert not room.is_member("daily", "Rana")

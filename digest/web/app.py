@@ -1,6 +1,6 @@
 """The web app: ``create_app(services)`` gives the Starlette app that ``digest serve`` runs.
 
-    request ─► SecurityHeaders ─► RequestLimits ─► router
+    request ─► BasePath ─► SecurityHeaders ─► RequestLimits ─► router
                                                 ├─ /, /healthz, /static/site.css    (home)
                                                 ├─ /subscribe/{list}, /embed/{list},
                                                 │  /confirm/{token}                 (signup)
@@ -9,6 +9,9 @@
                                                 ├─ /editions/{list}[/{slot}|/feed.atom] (archive)
                                                 ├─ /images/{id}.jpg|png             (images)
                                                 └─ /webhooks/ses, /webhooks/mailgun (webhooks)
+
+``BasePath`` lets the pages be reached under ``service.base_url``'s path whether the proxy in
+front strips it or passes it on: "/news/unsubscribe/TOKEN" is "/unsubscribe/TOKEN".
 
 Routes are thin: they read the request, call the store or ``digest.unsubscribes`` (in a thread:
 the store is synchronous) and render a template. Errors become pages in the site's look: 404 and
@@ -19,6 +22,8 @@ a bug is a 500 page with the same headers as every other page.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from urllib.parse import unquote, urlsplit
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.applications import Starlette
@@ -26,7 +31,8 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from digest.errors import StoreUnavailableError
 from digest.inbound.providers import Webhooks, webhooks_for
@@ -57,17 +63,19 @@ def create_app(
     the distributed mode) under ``limits`` (by default those of ``[web]``); the providers'
     webhooks are ``providers`` (by default those the config enables)."""
     settings = services.settings
+    routes = [
+        *home.routes,
+        *signup.routes,
+        *unsubscribe.routes,
+        *preferences.routes,
+        *archive.routes,
+        *images.routes,
+        *webhooks.routes,
+    ]
     app = Starlette(
-        routes=[
-            *home.routes,
-            *signup.routes,
-            *unsubscribe.routes,
-            *preferences.routes,
-            *archive.routes,
-            *images.routes,
-            *webhooks.routes,
-        ],
+        routes=routes,
         middleware=[
+            Middleware(BasePath, root=urlsplit(settings.service.base_url).path, routes=routes),
             Middleware(SecurityHeaders, https=settings.service.base_url.startswith("https:")),
             Middleware(
                 RequestLimits,
@@ -103,6 +111,37 @@ def create_app(
         webhooks=providers if providers is not None else webhooks_for(services),
     )
     return app
+
+
+class BasePath:
+    """Takes ``root`` (base_url's path, "/news") off the front of a request's path, so that the
+    routes answer "/news/unsubscribe/TOKEN" as "/unsubscribe/TOKEN": the mail's links carry
+    base_url's path, and a proxy that passes it on (nginx's ``proxy_pass`` with no URI does)
+    made every link of every mail a 404, the one-click unsubscribe among them. A path a route
+    answers as it is stays as it is (a proxy that strips the root, and a root that is also the
+    start of a route's path). The path the routes see is then the same either way, and so are
+    the form tokens issued for it."""
+
+    def __init__(self, app: ASGIApp, *, root: str, routes: Sequence[BaseRoute]) -> None:
+        self.app = app
+        self.raw_root = root.rstrip("/").encode("ascii", "replace")  # as the request writes it
+        self.root = unquote(root.rstrip("/"))  # as ASGI's decoded path has it
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self._under_root(scope):
+            rest = scope["path"][len(self.root) :] or "/"
+            raw: bytes | None = scope.get("raw_path")
+            if raw is not None and raw.startswith(self.raw_root):
+                raw = raw[len(self.raw_root) :] or b"/"
+            scope = {**scope, "path": rest, "raw_path": raw}
+        await self.app(scope, receive, send)
+
+    def _under_root(self, scope: Scope) -> bool:
+        path: str = scope["path"]
+        if not self.root or not (path == self.root or path.startswith(self.root + "/")):
+            return False
+        return not any(route.matches(scope)[0] is not Match.NONE for route in self.routes)
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
