@@ -4,6 +4,10 @@
 "Asia" (a folder) raises IsADirectoryError, which no caller expected (a 500 on the preferences
 page, a whole import stopped), and "posixrules" or "right/UTC" (a zone counting leap seconds,
 27 seconds off every clock) are taken. A name is a timezone when the database lists it.
+
+Debian's zoneinfo folder also holds "localtime", a link to the machine's own zone
+(/etc/localtime), which ``available_timezones`` lists: it names no zone of the database, and a
+reader who chose it got the zone of whichever machine built their edition.
 """
 
 from __future__ import annotations
@@ -15,7 +19,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 @functools.cache
 def _listed() -> frozenset[str]:
     # Read from the disk once per process: it lists some six hundred names.
-    return frozenset(available_timezones())
+    return frozenset(available_timezones()) - _NOT_ZONES
+
+
+# Files of the zoneinfo folder that are no zone of the tz database.
+_NOT_ZONES = frozenset({"localtime"})
 
 
 def zone_named(name: str) -> ZoneInfo | None:
