@@ -172,6 +172,25 @@ def test_a_mailgun_call_the_store_failed_to_take_is_taken_when_mailgun_retries_i
     assert client.post("/webhooks/mailgun", content=signed).status_code == 409
 
 
+def test_a_mailgun_signature_of_numbers_no_integer_holds_is_refused_not_a_500(
+    room: Newsroom,
+) -> None:
+    # Python's JSON parser reads Infinity, NaN and 1e400 (too large for a float) as floats no
+    # integer holds: as the signature's timestamp, token or signature, each was a 500.
+    providers = Webhooks(mailgun=MailgunWebhook(SIGNING_KEY, room.services.store, 900))
+    fields = {"timestamp": "1764000000", "token": '"token-a"', "signature": '"ab"'}
+    with serving(app_client(room, providers).app, "127.0.0.1", 0) as address:
+        for number in ("Infinity", "-Infinity", "NaN", "1e400"):
+            for field in fields:
+                written = {**fields, field: number}
+                signature = ", ".join(f'"{name}": {value}' for name, value in written.items())
+                body = f'{{"signature": {{{signature}}}, "event-data": {{}}}}'.encode()
+                answer = httpx.post(f"{address}/webhooks/mailgun", content=body)
+                assert answer.status_code == 403, (body, answer.status_code, answer.text)
+                assert answer.text == "Refused: no signature (timestamp, token, signature)\n"
+    assert room.services.store.inbound_events() == []
+
+
 def test_a_provider_not_configured_is_a_404(room: Newsroom) -> None:
     client = app_client(room, Webhooks())
     for path in ("/webhooks/ses", "/webhooks/mailgun"):

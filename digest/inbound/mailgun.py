@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -123,6 +124,10 @@ def _mapping(value: object) -> Mapping[str, Any]:
 
 def _text(data: Mapping[str, Any], name: str) -> str:
     value = data.get(name)
+    if isinstance(value, float) and not math.isfinite(value):
+        # Python's JSON parser reads Infinity, NaN and 1e400 as such floats, which no int
+        # holds: int() raised, and an unsigned call was a 500.
+        return ""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(int(value))
     return value if isinstance(value, str) else ""
