@@ -238,6 +238,17 @@ def test_serve_names_the_port_when_it_is_taken(tmp_path: Path, smtp: SmtpSink) -
     assert "Traceback" not in taken.stderr
 
 
+@pytest.mark.parametrize("port", ["65536", "70000"])
+def test_serve_refuses_a_port_past_65535_in_one_line(
+    tmp_path: Path, smtp: SmtpSink, port: str
+) -> None:
+    config = served_config(tmp_path, smtp.port, free_port())
+    refused = digest(config, "serve", "--port", port)
+    assert refused.returncode == 2, refused.stderr
+    assert "--port" in refused.stderr and "65535" in refused.stderr
+    assert "Traceback" not in refused.stderr and "OverflowError" not in refused.stderr
+
+
 def test_digest_run_serves_the_pages_when_the_config_asks(tmp_path: Path, smtp: SmtpSink) -> None:
     web_port = free_port()
     table = f"\n[web]\nenabled = true\nport = {web_port}\n"

@@ -29,7 +29,9 @@ def serve(
     ] = None,
     port: Annotated[
         int | None,
-        typer.Option(help="Port to listen on; 0 picks a free one (default: web.port).", min=0),
+        typer.Option(
+            help="Port to listen on; 0 picks a free one (default: web.port).", min=0, max=65535
+        ),
     ] = None,
 ) -> None:
     """Serve the readers' pages: unsubscribe links, one-click unsubscribe, the archive."""
