@@ -165,6 +165,15 @@ def test_missing_config_file(tmp_path: Path) -> None:
     assert problems(tmp_path / "nowhere.toml") == [("", "file not found")]
 
 
+def test_a_config_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    # Windows Notepad saves UTF-8 with a byte order mark, which TOML parsers refuse on their own
+    # as "Invalid statement (at line 1, column 1)".
+    path = write_config(tmp_path, MINIMAL)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    settings = load_settings(path, {})
+    assert [digest_list.slug for digest_list in settings.lists] == ["daily"]
+
+
 def test_toml_syntax_error_says_where(tmp_path: Path) -> None:
     path = write_config(tmp_path, MINIMAL + "\n[[lists]\n")
     [(key, why)] = problems(path)

@@ -200,6 +200,18 @@ def test_import_write_appends_valid_feeds_and_refuses_duplicates(
     assert "Nothing to add" in again.stderr
 
 
+def test_import_write_appends_to_a_config_saved_with_a_byte_order_mark(
+    setup: Setup, tmp_path: Path
+) -> None:
+    setup.config.write_bytes(b"\xef\xbb\xbf" + setup.config.read_bytes())
+    opml = tmp_path / "theirs.opml"
+    opml.write_text(OPML.format(base=setup.server.base_url))
+    written = digest(setup.config, "feeds", "import", str(opml), "--write")
+    assert written.exit_code == 0, written.output
+    names = [feed["name"] for feed in tomllib.loads(setup.config.read_text())["feeds"]]
+    assert names[-2:] == ["Post", "Wire (2)"]
+
+
 def test_import_write_refuses_to_break_the_config(setup: Setup, tmp_path: Path) -> None:
     # A config whose feeds are an inline array cannot take [[feeds]] tables after it.
     text = setup.config.read_text().split("[[feeds]]")[0]

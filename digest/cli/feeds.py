@@ -19,7 +19,7 @@ from digest import pipeline
 from digest.cli.app import app, configured_store, console, errors, load_config, running
 from digest.cli.boundary import DigestTyper, report
 from digest.clock import SystemClock
-from digest.config import Settings, entry_key, settings_from_mapping
+from digest.config import Settings, entry_key, read_config_text, settings_from_mapping
 from digest.errors import ConfigError, DigestError
 from digest.opml import plan_import, read_opml, toml_blocks, write_opml
 from digest.store import FeedState, Store
@@ -202,7 +202,7 @@ def feeds_import(
 
 def _append_to_config(config: Path, addition: str) -> None:
     """Append ``addition`` to the config file, only if the result is a valid config."""
-    text = config.read_text(encoding="utf-8")
+    text = read_config_text(config)  # written back without a byte order mark it may have
     if not text.endswith("\n"):
         text += "\n"
     updated = text + addition

@@ -35,6 +35,7 @@ from digest.config.loading import (
     Settings,
     config_path_from_env,
     load_settings,
+    read_config_text,
     settings_from_mapping,
 )
 from digest.config.mail import BouncesSettings, DkimSettings, InboundSettings, SmtpSettings
@@ -76,5 +77,6 @@ __all__ = [
     "entry_key",
     "is_loopback_host",
     "load_settings",
+    "read_config_text",
     "settings_from_mapping",
 ]

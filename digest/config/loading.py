@@ -137,7 +137,7 @@ def load_settings(path: Path, environ: Mapping[str, str] = os.environ) -> Settin
     """Read, validate and cross-check a config file. Raises ConfigError listing every problem."""
     source = str(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(read_config_text(path))
     except FileNotFoundError:
         raise ConfigError(source, [("", "file not found")]) from None
     except OSError as error:
@@ -147,6 +147,12 @@ def load_settings(path: Path, environ: Mapping[str, str] = os.environ) -> Settin
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(source, [("", f"not valid TOML: {error}")]) from None
     return settings_from_mapping(raw, source=path, environ=environ)
+
+
+def read_config_text(path: Path) -> str:
+    """The text of a config file: UTF-8, with or without the byte order mark some Windows
+    editors (Notepad) write at its start, which TOML parsers refuse as "Invalid statement"."""
+    return path.read_text(encoding="utf-8-sig")
 
 
 def settings_from_mapping(
