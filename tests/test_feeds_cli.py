@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import stat
 import subprocess
 import sys
 import tomllib
@@ -210,6 +211,21 @@ def test_import_write_appends_to_a_config_saved_with_a_byte_order_mark(
     assert written.exit_code == 0, written.output
     names = [feed["name"] for feed in tomllib.loads(setup.config.read_text())["feeds"]]
     assert names[-2:] == ["Post", "Wire (2)"]
+
+
+def test_import_write_keeps_the_configs_mode_and_owner(setup: Setup, tmp_path: Path) -> None:
+    # The service may run as another user that reads the config through its group.
+    setup.config.chmod(0o640)
+    owner = (65534, 65534) if os.geteuid() == 0 else (os.getuid(), os.getgid())
+    os.chown(setup.config, *owner)
+    opml = tmp_path / "theirs.opml"
+    opml.write_text(OPML.format(base=setup.server.base_url))
+    written = digest(setup.config, "feeds", "import", str(opml), "--write")
+    assert written.exit_code == 0, written.output
+    status = setup.config.stat()
+    assert stat.S_IMODE(status.st_mode) == 0o640
+    assert (status.st_uid, status.st_gid) == owner
+    assert sorted(path.name for path in setup.config.parent.glob(".digest.toml.*")) == []
 
 
 def test_import_write_refuses_to_break_the_config(setup: Setup, tmp_path: Path) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import stat
 import tempfile
 import tomllib
 from datetime import datetime
@@ -213,9 +215,26 @@ def _append_to_config(config: Path, addition: str) -> None:
     settings_from_mapping(raw, source=config)
     # Write beside it and rename, so a crash never leaves half a config behind.
     handle, temporary = tempfile.mkstemp(dir=config.parent, prefix=f".{config.name}.")
-    with os.fdopen(handle, "w", encoding="utf-8") as file:
-        file.write(updated)
-    Path(temporary).replace(config)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(updated)
+        # mkstemp makes the file 0600 for whoever runs the command: the config keeps its own
+        # mode and owner, so a service running as another user can still read it.
+        _copy_mode_and_owner(config, Path(temporary))
+        Path(temporary).replace(config)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _copy_mode_and_owner(source: Path, target: Path) -> None:
+    status = source.stat()
+    target.chmod(stat.S_IMODE(status.st_mode))
+    if (status.st_uid, status.st_gid) != (os.getuid(), os.getgid()):
+        # Only root may give a file away; anyone else writes a file of their own, as an editor
+        # saving the config would.
+        with contextlib.suppress(PermissionError):
+            os.chown(target, status.st_uid, status.st_gid)
 
 
 @feeds_app.command("export")
