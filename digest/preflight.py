@@ -6,6 +6,7 @@
              ─► the suppression file: a bad line a warning, an unreadable file an error (not
                 read again either when unchanged since the database last read it)
              ─► previous_slugs that contradict the config: errors
+             ─► an outbox (no [smtp]) where a file stands: an error
              ─► a base_url on plain http (loopback only): a warning that no reader can use it
              ─► a subject whose headline starts past what a phone shows: a warning
     database ─► (when there is one to see) an undeclared rename: an error; a list that left the
@@ -82,6 +83,14 @@ def preflight(settings: Settings, store: Store | None) -> Preflight:
             f"{suppression_path}: {line}: {why} (the line is left out)"
             for line, why in suppressions.refused
         )
+    if settings.smtp is None:
+        blocked = not_a_folder(settings.service.outbox)
+        if blocked is not None:
+            why = (
+                f"{blocked} is a file, not a folder: mail is written to the outbox folder as .eml "
+                "files; move the file away or point service.outbox (or DIGEST_OUTBOX) elsewhere"
+            )
+            result.errors.append(str(ConfigError(str(settings.source), [("service.outbox", why)])))
     if settings.service.base_url.startswith("http:"):
         result.warnings.append(
             f"{settings.source}: service.base_url is {settings.service.base_url}: the unsubscribe "
@@ -97,6 +106,17 @@ def preflight(settings: Settings, store: Store | None) -> Preflight:
     if problems:
         result.errors.append(str(ConfigError(str(settings.source), problems)))
     return result
+
+
+def not_a_folder(folder: Path) -> Path | None:
+    """The file that stands where ``folder`` (or one of the folders above it) must be made, or
+    None when it is a folder or can be made."""
+    for path in (folder, *folder.parents):
+        if path.is_dir():
+            return None
+        if path.exists() or path.is_symlink():
+            return path
+    return None
 
 
 def _unchanged(mark: FileMark, path: Path) -> bool:

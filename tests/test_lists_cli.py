@@ -116,6 +116,23 @@ def test_an_unreadable_subscriber_file_is_refused_by_check_and_by_run_before_it_
     services.close()
 
 
+def test_a_file_in_the_outboxs_place_is_refused_by_check_and_by_run_before_it_starts(
+    tmp_path: Path, base_url: str
+) -> None:
+    (tmp_path / "members.csv").write_text("email,name\nsam@example.org,Sam\n")
+    (tmp_path / "outbox").write_text("not a folder")
+    config = write_config(tmp_path, raw_config(tmp_path, base_url))
+    check = digest(config, "config", "check")
+    run = digest(config, "run", "--once")
+    assert (check.exit_code, run.exit_code) == (2, 2), run.output
+    reason = f"service.outbox: {tmp_path / 'outbox'} is a file, not a folder"
+    assert reason in check.stderr and reason in run.stderr
+    settings = settings_of(tmp_path, raw_config(tmp_path, base_url))
+    services, _ = start(settings, FixedClock(DAY1))
+    assert services.store.latest_edition("daily") is None  # nothing was built or queued
+    services.close()
+
+
 def test_a_removed_list_is_named_by_check_and_run_and_the_others_are_sent(
     tmp_path: Path, base_url: str
 ) -> None:

@@ -100,6 +100,16 @@ def test_outbox_that_cannot_be_written_is_a_temporary_error(tmp_path: Path) -> N
     assert caught.value.recipient == "sam@example.org"
 
 
+@pytest.mark.parametrize("where", ["outbox", "outbox/inner"])
+def test_a_file_in_the_outboxs_place_is_named_as_such(tmp_path: Path, where: str) -> None:
+    (tmp_path / "outbox").write_text("a file where the folder should be", encoding="utf-8")
+    folder = tmp_path / where
+    with pytest.raises(DeliveryTemporaryError) as caught:
+        OutboxTransport(folder).send(message())
+    assert f"the outbox {folder} is not a folder" in str(caught.value)
+    assert "disk has room" not in str(caught.value)
+
+
 @pytest.mark.parametrize(
     ("message_id", "expected"),
     [

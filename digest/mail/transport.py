@@ -137,6 +137,14 @@ class OutboxTransport(MailTransport):
                     os.fsync(file.fileno())
             Path(temporary).replace(path)
             temporary = None
+        except (FileExistsError, NotADirectoryError) as error:
+            # mkdir's "File exists" would read as a clash of message files: say what is in the way.
+            raise DeliveryTemporaryError(
+                message.recipient,
+                f"cannot write {path}: the outbox {self.folder} is not a folder "
+                f"({error.strerror}); move the file in its place away or point service.outbox "
+                "elsewhere",
+            ) from error
         except OSError as error:
             raise DeliveryTemporaryError(
                 message.recipient,
