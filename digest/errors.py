@@ -124,7 +124,14 @@ class StoreUnavailableError(DigestError):
         self.url = url
         self.reason = reason
         shown = without_password(url)
-        if url.startswith("sqlite"):
+        if url.startswith("sqlite") and "database is locked" in reason:
+            # SQLite waited its busy timeout for another process's write: the file is fine.
+            what_to_do = (
+                "another process is writing to it (a digest command still running, such as "
+                "digest run or an import) and held it too long: wait for it to finish and run "
+                "this again"
+            )
+        elif url.startswith("sqlite"):
             what_to_do = (
                 "check that its folder exists (or can be made) and is writable, or point "
                 "service.database_url (or DIGEST_DATABASE_URL) at another file"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -24,6 +25,8 @@ from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
 from digest.cli import app, boundary
+from digest.errors import StoreUnavailableError
+from digest.store.db import database_errors
 from tests.servers import free_port
 
 DIGEST = str(Path(sys.executable).parent / "digest")
@@ -253,6 +256,20 @@ def test_an_sqlite_file_that_cannot_be_made(tmp_path: Path, where: str) -> None:
         [line] = result.stderr.strip().splitlines()
         assert line.startswith(f"error: cannot open the database {url}: "), line
         assert "check that its folder exists (or can be made) and is writable" in line
+
+
+def test_an_sqlite_file_another_process_holds_says_so_not_to_check_its_folder(
+    tmp_path: Path,
+) -> None:
+    # What SQLite says once its busy timeout (30 seconds) ran out waiting for another writer.
+    url = f"sqlite:///{tmp_path / 'digest.db'}"
+    locked = OperationalError("INSERT ...", {}, sqlite3.OperationalError("database is locked"))
+    with pytest.raises(StoreUnavailableError) as caught, database_errors(url):
+        raise locked
+    message = str(caught.value)
+    assert message.startswith(f"cannot open the database {url}: database is locked; ")
+    assert "another process is writing to it" in message
+    assert "writable" not in message
 
 
 def test_an_sqlite_file_in_a_folder_that_does_not_exist_yet_is_made(tmp_path: Path) -> None:
