@@ -172,6 +172,30 @@ def test_broken_csv_quoting_is_an_error(tmp_path: Path) -> None:
     assert "not valid CSV" in found[0][1]
 
 
+def test_a_row_with_line_breaks_in_a_quoted_field_is_named_by_the_line_it_starts_on(
+    tmp_path: Path,
+) -> None:
+    # An address book exports a note or a postal address with its line breaks, quoted.
+    path = write(
+        tmp_path,
+        "email,name\n"  # 1
+        'sam@example.org,"Sam\nHaddad"\n'  # 2-3
+        "\n"  # 4 blank
+        'not-an-address,"Rana\n\nYousef"\n'  # 5-7
+        "li@example.org,Li\n"  # 8
+        'SAM@example.org,"Sam\nagain"\n',  # 9-10
+    )
+    found = problems(path)
+    assert [where for where, _ in found] == ["line 5", "line 9"]
+    assert "(first on line 2)" in found[1][1]
+
+
+def test_an_unclosed_quote_is_named_by_the_line_it_opens_on(tmp_path: Path) -> None:
+    path = write(tmp_path, 'email,name\nsam@example.org,"Sam\nli@example.org,Li\nx@example.org,X\n')
+    [(where, why)] = problems(path)
+    assert (where, why) == ("line 2", "not valid CSV: unexpected end of data")
+
+
 def test_a_bad_line_costs_that_line_only(tmp_path: Path) -> None:
     path = write(
         tmp_path,

@@ -205,6 +205,9 @@ def read_subscriber_file(path: Path) -> SubscriberFile:
         raise ConfigError(source, [("", "subscriber file not found")]) from None
 
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    # A row is named by the line it starts on: reader.line_num is the line it ends on, further
+    # down when a quoted field holds line breaks (a note, an address).
+    ended = 0  # the last line of the row read last
     try:
         header = next(reader, None)
         if header is None:
@@ -217,8 +220,9 @@ def read_subscriber_file(path: Path) -> SubscriberFile:
         rows: list[SubscriberRow] = []
         problems: list[tuple[str, str]] = []
         first_line: dict[str, int] = {}  # casefolded address -> line it first appeared on
+        ended = reader.line_num
         for fields in reader:
-            line = reader.line_num
+            line, ended = ended + 1, reader.line_num
             if not any(field.strip() for field in fields):
                 continue
             if len(fields) > len(columns):
@@ -239,9 +243,9 @@ def read_subscriber_file(path: Path) -> SubscriberFile:
             first_line[key] = line
             rows.append(row)
     except csv.Error as error:
-        raise ConfigError(
-            source, [(f"line {reader.line_num}", f"not valid CSV: {error}")]
-        ) from None
+        # The row that cannot be read starts after the last one read (an unclosed quote runs
+        # to the end of the file).
+        raise ConfigError(source, [(f"line {ended + 1}", f"not valid CSV: {error}")]) from None
     return SubscriberFile(rows, problems)
 
 
