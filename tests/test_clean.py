@@ -419,6 +419,36 @@ def test_clean_entry_without_a_title_borrows_the_start_of_the_summary() -> None:
     assert entry.title == "A short note from Muscat."
 
 
+# Characters that show as nothing: zero-width space, joiners, word joiner, byte order mark,
+# soft hyphen, direction marks and isolates, a combining mark on nothing.
+INVISIBLE = [
+    "\u200b\u200b\u200b",
+    "\u200c\u200d",
+    "\u2060 \ufeff",
+    "\u00ad",
+    "\u200f\u2067\u2069",
+    "\u0301",
+]
+
+
+@pytest.mark.parametrize("invisible", INVISIBLE)
+def test_a_title_of_invisible_characters_borrows_the_start_of_the_summary(invisible: str) -> None:
+    # Kept, such a title was a headline link with no text to click, and an empty subject.
+    entry = clean(
+        {"title": invisible, "link": "https://x.example/a", "summary": "A short note from Muscat."}
+    )
+    assert entry.title == "A short note from Muscat."
+    bare = clean({"title": invisible, "link": "https://x.example/b", "summary": invisible})
+    assert bare.title == "https://x.example/b"
+
+
+@pytest.mark.parametrize("invisible", INVISIBLE)
+def test_an_author_of_invisible_characters_is_no_author(invisible: str) -> None:
+    # Kept, the byline opened with an invisible name and a lone "·".
+    entry = clean({"title": "Talks", "link": "https://x.example/a", "author": invisible})
+    assert entry.author is None
+
+
 def test_whitespace_is_collapsed_as_the_unicode_pattern_would_for_every_character() -> None:
     everything = "a".join(chr(point) for point in range(sys.maxunicode + 1))
     assert collapse_whitespace(everything) == re.sub(r"\s+", " ", everything).strip()

@@ -6,6 +6,7 @@ rewritten by html5ever (nh3) and only then handed to html.parser."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from contextvars import ContextVar
 from html import unescape
 from html.parser import HTMLParser
@@ -208,6 +209,13 @@ def collapse_whitespace(text: str) -> str:
     # The same as re.sub(r"\s+", " ", text).strip(), a few times faster: str.split and the
     # pattern's \s agree on what whitespace is, for every character (the tests check).
     return " ".join(text.split())
+
+
+def shows_anything(text: str) -> bool:
+    """Whether ``text`` holds a character a reader sees: a letter, digit, punctuation mark or
+    symbol. Zero-width spaces and joiners, direction marks, soft hyphens and combining marks on
+    nothing show as nothing: a headline made only of them is an empty link in the mail."""
+    return any(unicodedata.category(char)[0] in "LNPS" for char in text)
 
 
 def truncate_text(text: str, limit: int) -> str:
