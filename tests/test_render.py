@@ -457,6 +457,47 @@ def test_hostile_feed_text_is_escaped_and_cannot_forge_placeholders(settings: Se
     assert "javascript:" not in result.text
 
 
+RLO, PDF, RLE, RLI, PDI = "\u202e", "\u202c", "\u202b", "\u2067", "\u2069"
+
+
+def test_a_direction_override_left_open_in_feed_text_turns_nothing_after_it_around(
+    tmp_path: Path,
+) -> None:
+    # An override (U+202E) lasts to the end of the line it is in: left open in a headline it
+    # showed the list's name in the subject and the next headlines in the preheader backwards,
+    # left open in an author's name the outlet and the time in the byline.
+    settings = make_settings(tmp_path, subject="{{ lead_title }} | {{ list_name }}")
+    lead = article(1, f"Talks {RLO}resume in Muscat", author=f"Sam {RLO}Rana")
+    paired = article(2, f"Gulf {RLE}محادثات{PDF} and {RLI}x{PDI}")
+    stray = article(3, f"Oil {PDF}{PDI}steady {RLI}{RLE}today", author=None)
+    edition = Edition(
+        list_slug="middle-east-daily",
+        slot=SLOT,
+        window_start=None,
+        window_end=SLOT,
+        lead=EditionItem(lead, "gulf"),
+        sections=(Section("gulf", "The Gulf", (EditionItem(paired, "gulf"),)),),
+        recommended=(EditionItem(stray, "gulf"),),
+    )
+    result = Renderer(settings).render(edition, settings.list("middle-east-daily"))
+    assert result.subject == f"Talks resume in Muscat | {LIST_NAME}"
+    assert result.preheader == f"{paired.title} · Oil steady today"
+    assert "Sam Rana · Gulf Wire · " in result.text
+    assert ">Sam Rana</span>" in result.html
+    # Controls written in pairs are the publisher's, and stay.
+    assert paired.title in result.text and paired.title in result.html
+    for part in (result.subject, result.preheader, result.text, result.html):
+        assert RLO not in part
+
+
+def test_a_cut_drops_the_direction_control_whose_closer_it_cut_off() -> None:
+    cut = shorten(f"Talks {RLO}resume in Muscat{PDF} after a week", 16)
+    assert cut == "Talks resume…"
+    assert shorten(f"Talks {RLO}resume{PDF} in Muscat after a week", 20) == (
+        f"Talks {RLO}resume{PDF} in…"
+    )
+
+
 def test_safe_url_only_passes_http_and_https() -> None:
     assert safe_url("https://example.org/a") == "https://example.org/a"
     assert safe_url("HTTP://example.org/a") == "HTTP://example.org/a"

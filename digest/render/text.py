@@ -39,14 +39,63 @@ _TIME_PAD = "\x00"
 _SEPARATOR_AT_BREAK = re.compile(r" ·\n(?=%%DIGEST-TIME-)|\n· (?=%%DIGEST-TIME-)")
 
 
+# Explicit direction controls: each embedding (LRE, RLE) or override (LRO, RLO) lasts until a PDF,
+# each isolate (LRI, RLI, FSI) until a PDI, or else to the end of the paragraph. Feed text is
+# printed inside a line of ours (a byline, a subject, the preheader), where one left open turns
+# what follows it around: "Sam <RLO>Rana · Wire · 5 Dec, 09:14" shows the outlet and the time
+# backwards, "<RLO>Talks resume | Daily Brief" the list's name.
+_OPENS_EMBEDDING = frozenset("\u202a\u202b\u202d\u202e")
+_CLOSES_EMBEDDING = "\u202c"
+_OPENS_ISOLATE = frozenset("\u2066\u2067\u2068")
+_CLOSES_ISOLATE = "\u2069"
+_DIRECTION_CONTROL = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
 def one_line(text: str) -> str:
-    """Collapse every run of whitespace (CR and LF included) to a space; drop control characters."""
+    """Collapse every run of whitespace (CR and LF included) to a space; drop control characters
+    and the direction controls left open (``closed_directions``)."""
     text = "".join(" " if unicodedata.category(char) == "Cc" else char for char in text)
-    return " ".join(text.split())
+    return closed_directions(" ".join(text.split()))
+
+
+def closed_directions(text: str) -> str:
+    """``text`` without the embeddings, overrides and isolates it opens and never closes, nor the
+    closers that close nothing, so that it cannot turn the text printed after it around. Pairs,
+    as Arabic and Hebrew publishers write them, are kept; the text is never made longer."""
+    if _DIRECTION_CONTROL.search(text) is None:  # the common case: one scan
+        return text
+    dropped: set[int] = set()
+    open_: list[tuple[int, str]] = []  # (where, the closer it waits for), innermost last
+    isolates = 0  # how many of them are isolates: a count keeps each step constant
+    for index, char in enumerate(text):
+        if char in _OPENS_EMBEDDING:
+            open_.append((index, _CLOSES_EMBEDDING))
+        elif char in _OPENS_ISOLATE:
+            open_.append((index, _CLOSES_ISOLATE))
+            isolates += 1
+        elif char == _CLOSES_EMBEDDING:
+            # A PDF closes an embedding opened inside the innermost isolate only (UAX #9).
+            if open_ and open_[-1][1] == _CLOSES_EMBEDDING:
+                open_.pop()
+            else:
+                dropped.add(index)
+        elif char == _CLOSES_ISOLATE:
+            # A PDI closes the innermost isolate, and every embedding opened inside it.
+            if isolates:
+                while open_.pop()[1] != _CLOSES_ISOLATE:
+                    pass
+                isolates -= 1
+            else:
+                dropped.add(index)
+    dropped.update(index for index, _ in open_)
+    if not dropped:
+        return text
+    return "".join(char for index, char in enumerate(text) if index not in dropped)
 
 
 def shorten(text: str, limit: int, *, ellipsis: str = "…") -> str:
-    """Cut ``text`` to at most ``limit`` characters at a word boundary, marking the cut."""
+    """Cut ``text`` to at most ``limit`` characters at a word boundary, marking the cut; a
+    direction control whose closer was cut off goes too."""
     text = one_line(text)
     if len(text) <= limit:
         return text
@@ -54,7 +103,7 @@ def shorten(text: str, limit: int, *, ellipsis: str = "…") -> str:
     space = cut.rfind(" ")
     # A single very long word is cut where it is rather than dropped whole.
     cut = cut[:space] if space > limit // 2 else cut[: limit - len(ellipsis)]
-    return cut.rstrip(" ,;:–—-·") + ellipsis
+    return closed_directions(cut.rstrip(" ,;:–—-·")) + ellipsis
 
 
 # A summary a little over its bound is shown whole: its last words ("…according to UN special
@@ -74,7 +123,7 @@ def shorten_summary(text: str, limit: int, *, overrun: bool = True) -> str:
         return text
     ends = [match.end() for match in _SENTENCE_END.finditer(text, 0, limit + 1)]
     if ends and ends[-1] >= limit // 2:
-        return text[: ends[-1]]
+        return closed_directions(text[: ends[-1]])
     return shorten(text, limit)
 
 
