@@ -194,6 +194,45 @@ def test_a_gzip_feed_is_stored(tmp_path: Path, clock: FixedClock) -> None:
     assert (feed.status, feed.last_status, feed.articles) == ("ok", 200, 3)
 
 
+def encoded_feed(title: str, declared: str, written: str) -> bytes:
+    body = (
+        f'<?xml version="1.0" encoding="{declared}"?><rss version="2.0"><channel><title>t</title>'
+        f"<item><title>{title}</title><link>https://site.example/a</link></item></channel></rss>"
+    ).encode(written)
+    # Of an even length, ASCII reads as UTF-16 without an error (as CJK characters).
+    return body if len(body) % 2 == 0 else body + b"\n"
+
+
+@pytest.mark.parametrize(
+    ("title", "declared", "written", "content_type"),
+    [
+        # A server's default charset over a document that declares its own: the declaration.
+        ("محادثات مسقط", "windows-1256", "windows-1256", "application/rss+xml; charset=ISO-8859-1"),
+        ("שיחות בירושלים", "iso-8859-8", "iso-8859-8", "text/xml; charset=us-ascii"),
+        ("محادثات مسقط", "windows-1256", "windows-1256", "text/html; charset=iso-8859-1"),
+        # No document whose declaration reads as ASCII is UTF-16: it was refused as no feed.
+        ("Talks in Muscat", "utf-8", "utf-8", "application/xml; charset=UTF-16"),
+        # The declaration does not read the bytes: the server's charset stays.
+        ("Café à Beyrouth", "utf-8", "iso-8859-1", "application/rss+xml; charset=iso-8859-1"),
+    ],
+)
+def test_a_servers_default_charset_gives_way_to_the_documents_declaration(
+    tmp_path: Path, clock: FixedClock, title: str, declared: str, written: str, content_type: str
+) -> None:
+    body = encoded_feed(title, declared, written)
+    with feed_server({"/feed": answer(200, body, {"Content-Type": content_type})}) as server:
+        services = services_for(make_settings(tmp_path, {"Feed": server.url("/feed")}), clock)
+        try:
+            [feed] = services.store.sync_feeds(services.settings.feeds, clock.now())
+            pipeline.poll_feed(services, feed.id)
+            articles = services.store.articles(services.store.all_article_ids())
+            after = state(services, feed.id)
+        finally:
+            services.close()
+    assert after.status == "ok", after.last_error
+    assert [article.title for article in articles] == [title]
+
+
 # ----------------------------------------------------------------------------------------------
 # Redirects
 

@@ -73,6 +73,14 @@ _SOME_BASE = "http://feed.example/a/"
 PROBLEM_LIMIT = 300  # characters of the decoder's message on a declared encoding kept
 _XML_DECLARATION = re.compile(r"<\?xml[^>]*>")
 _UTF8_DECLARATION = b"<?xml version='1.0' encoding='utf-8'?>\n"
+# The encoding an ASCII-readable XML declaration names, and a Content-Type's charset parameter.
+_DECLARED_ENCODING = re.compile(
+    rb"""<\?xml\s[^>]{0,200}?encoding\s*=\s*["']([A-Za-z][\w.:-]{0,40})["']"""
+)
+_CHARSET_PARAMETER = re.compile(r"""charset\s*=\s*("[^"]*"|'[^']*'|[^;\s]*)""", re.IGNORECASE)
+# Charsets servers stamp on whatever they serve (codec names, as codecs.lookup gives them).
+_SERVER_DEFAULT_CHARSETS = frozenset({"iso8859-1", "ascii"})
+_WIDE_ENCODINGS = ("utf-16", "utf-32")
 # A named reference other than the five XML defines; the look-ahead keeps "&amp;" and the like,
 # frequent in escaped HTML, from costing a call each.
 _HTML_ENTITY = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos);)([A-Za-z][A-Za-z0-9]{1,31});")
@@ -120,6 +128,8 @@ class GuardedDocument:
 
 def guard_document(content: bytes, content_type: str | None) -> GuardedDocument:
     """``content`` decoded to UTF-8, entity declarations removed, author fields bounded."""
+    if content_type:
+        content_type = declared_over_default_charset(content, content_type)
     headers = {"content-type": content_type} if content_type else {}
     found: dict[str, object] = {}
     problem: object
@@ -155,6 +165,45 @@ def guard_document(content: bytes, content_type: str | None) -> GuardedDocument:
         forbidden_characters=forbidden,
         bases_removed=bases,
     )
+
+
+def declared_over_default_charset(content: bytes, content_type: str) -> str:
+    """``content_type`` with its charset replaced by the one the document's XML declaration
+    names, when the server's is a default no publisher chose and the declaration reads the bytes.
+
+    The charset of an XML type wins over the declaration (RFC 7303), but many servers stamp
+    ISO-8859-1 or US-ASCII on everything they serve (Apache's old ``AddDefaultCharset``): an
+    Arabic feed that declares windows-1256, or a Hebrew one that declares ISO-8859-8, then came
+    out as Latin letters ("ãÍÇÏËÇÊ") with no warning at all. A UTF-16 or UTF-32 charset cannot
+    be right either for a document whose declaration reads as ASCII: the whole feed was refused
+    as no feed. A charset the publisher chose (ISO-8859-8 on a document declared UTF-8) still
+    wins, and so does any charset when the declared encoding does not read the bytes.
+    """
+    media_type, separator, parameters = content_type.partition(";")
+    served = _CHARSET_PARAMETER.search(parameters)
+    if served is None:
+        return content_type
+    declared = _DECLARED_ENCODING.match(without_leading_blanks(content))
+    if declared is None:
+        return content_type
+    try:
+        served_codec = codecs.lookup(served.group(1).strip("\"'")).name
+        declared_name = declared.group(1).decode("ascii")
+        declared_codec = codecs.lookup(declared_name).name
+    except (LookupError, ValueError):
+        return content_type
+    if served_codec == declared_codec or declared_codec.startswith(_WIDE_ENCODINGS):
+        return content_type
+    if served_codec not in _SERVER_DEFAULT_CHARSETS and not served_codec.startswith(
+        _WIDE_ENCODINGS
+    ):
+        return content_type
+    try:
+        content.decode(declared_codec)
+    except (UnicodeDecodeError, LookupError):
+        return content_type
+    replaced = parameters[: served.start(1)] + declared_name + parameters[served.end(1) :]
+    return media_type + separator + replaced
 
 
 def _bounded(text: str) -> str:
