@@ -277,6 +277,41 @@ def test_a_feed_that_moves_its_guids_makes_no_duplicates(services: Services, fol
     assert (third.new_articles, third.updated_articles) == (0, 0)
 
 
+def test_a_feed_that_moves_its_guids_and_links_at_every_poll_makes_no_duplicates(
+    services: Services, folder: Path
+) -> None:
+    # Each poll, new guids and a cache-busting query on every link: stored again, each story
+    # went out in every edition for as long as the feed carried it.
+    def document(poll_number: int) -> bytes:
+        return rss(
+            "".join(
+                item(f"urn:{poll_number}:{n}", f"https://site.example/{n}?v={poll_number}",
+                     f"Story {n}", f"What happened in story {n}.")
+                for n in range(3)
+            )
+        ).encode()  # fmt: skip
+
+    write(folder, "wire", document(1))
+    first, _ = poll(services, "wire")
+    assert first.new_articles == 3
+    for poll_number in (2, 3):
+        services.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
+        write(folder, "wire", document(poll_number))
+        again, feed = poll(services, "wire")
+        assert (again.new_articles, again.updated_articles) == (0, 0)
+        assert feed.articles == 3
+    after = stored(services)
+    assert sorted(article.guid for article in after) == ["urn:3:0", "urn:3:1", "urn:3:2"]
+    assert {article.first_seen_at for article in after} == {NOW}
+
+    # Under a new guid and link, another summary (or date) is another item.
+    services.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
+    other = item("urn:4:0", "https://site.example/0?v=4", "Story 0", "A new development.")
+    write(folder, "wire", rss(other).encode())
+    fourth, _ = poll(services, "wire")
+    assert fourth.new_articles == 1
+
+
 def test_a_guid_shared_by_several_links_is_not_an_identifier(
     services: Services, folder: Path
 ) -> None:

@@ -3,6 +3,8 @@ reports of the same story, and filed under topics.
 
     entry ─► same feed and guid?        ─► update in place (not new: never mailed again)
           ─► same feed and link?        ─► the feed moved its guid: adopt it, update in place
+          ─► same feed, title, date     ─► the feed moved its guid and its link: adopt the guid,
+             and summary?                  update in place
           ─► same link from another feed ─► duplicate, dropped
           ─► new article ─► fingerprint ─► cluster of the most similar recent article, or its own
     new and changed articles ─► classify (when given) ─► their topics, in the same transaction
@@ -61,6 +63,10 @@ _BY_GUID = select(ArticleRow).where(
     ArticleRow.guid.in_(bindparam("guids", expanding=True)),
 )
 _BY_LINK = select(ArticleRow).where(ArticleRow.link.in_(bindparam("links", expanding=True)))
+_BY_TITLE = select(ArticleRow).where(
+    ArticleRow.feed_id == bindparam("feed_id"),
+    ArticleRow.title.in_(bindparam("titles", expanding=True)),
+)
 _FEED_NAME = select(FeedRow.name).where(FeedRow.id == bindparam("feed_id"))
 _RECENT = (
     # The fingerprint as stored: most rows read here are this process's own, indexed already
@@ -186,7 +192,8 @@ class ArticleStore(StoreBase):
         """Store a feed's entries: once per (feed, guid) and once per canonical link across feeds.
 
         An entry seen before in the same feed updates the stored article in place, whether the
-        feed kept its guid or moved it to a new one (same link, new guid: the guid is adopted).
+        feed kept its guid or moved it to a new one (same link, new guid: the guid is adopted),
+        or moved both its guid and its link (same title, date and summary: the guid is adopted).
         One whose link another feed already brought is a duplicate and is dropped. A new article
         joins the cluster of the most similar article of another feed seen in ``CLUSTER_WINDOW``.
         With ``classify``, the new and changed articles are filed under the topics it gives in
@@ -208,11 +215,15 @@ class ArticleStore(StoreBase):
                 for chunk in _chunks(unknown)
                 for row in session.scalars(_BY_LINK, {"links": chunk})
             }
+            unmatched = [e for e in kept if e.guid not in by_guid and e.link not in by_link]
+            by_item = _same_items(session, feed_id, unmatched)
             fresh: list[Entry] = []
             for entry in kept:
                 row = by_guid.get(entry.guid)
                 if row is None:
                     row = by_link.get(entry.link)
+                    if row is None and (key := _item_key(entry)) is not None:
+                        row = by_item.get(key)
                     if row is None:
                         fresh.append(entry)
                         continue
@@ -222,7 +233,8 @@ class ArticleStore(StoreBase):
                     if row.guid in by_guid:  # this row's own guid is still in the feed
                         duplicates += 1
                         continue
-                    row.guid = entry.guid  # the feed moved its guids; the link is the story
+                    # The feed moved its guids; the link (or the item itself) is the story.
+                    row.guid = entry.guid
                 if _changed(row, entry):
                     _copy_entry(row, entry)
                     updated.append(row)
@@ -362,6 +374,33 @@ class ArticleStore(StoreBase):
                 ):
                     scores[article_id][topic] = score
         return [Candidate(article=article, topics=scores[article.id]) for article in articles]
+
+
+def _item_key(entry: Entry) -> tuple[str, datetime, str] | None:
+    """What an entry is known by when its guid and link are new: its title, its date and its
+    summary; None for an entry without a date, whose title and summary may well recur."""
+    if entry.published_at is None:
+        return None
+    return entry.title, entry.published_at, entry.summary_text
+
+
+def _same_items(
+    session: Session, feed_id: int, entries: Sequence[Entry]
+) -> dict[tuple[str, datetime, str], ArticleRow]:
+    """The feed's stored articles with the title, date and summary of one of ``entries``.
+
+    Some feeds send each item under a new guid and a new link at every poll (a cache-busting
+    query, a session id in the address): the same title, summary and publication date in the
+    same feed are still the one item, and stored again it went out in every edition for as
+    long as the feed carried it.
+    """
+    titles = sorted({entry.title for entry in entries if _item_key(entry) is not None})
+    found: dict[tuple[str, datetime, str], ArticleRow] = {}
+    for chunk in _chunks(titles):
+        for row in session.scalars(_BY_TITLE, {"feed_id": feed_id, "titles": chunk}):
+            if row.published_at is not None:
+                found.setdefault((row.title, row.published_at, row.summary_text), row)
+    return found
 
 
 def _unique(entries: Sequence[Entry]) -> list[Entry]:
