@@ -910,6 +910,48 @@ def test_a_stored_pixel_is_never_shown(settings: Settings) -> None:
     assert "<img" not in body_of(result.html)
 
 
+PRIVATE_PICTURES = [
+    "http://169.254.169.254/latest/meta-data/photo.jpg",
+    "http://192.168.1.1/cgi-bin/reboot.jpg",
+    "http://[::1]/photo.jpg",
+    "http://0x7f.1/photo.jpg",  # 127.0.0.1, as browsers read it
+    "http://localhost:8080/photo.jpg",
+]
+
+
+@pytest.mark.parametrize("address", PRIVATE_PICTURES)
+def test_a_picture_on_a_private_network_is_not_shown(tmp_path: Path, address: str) -> None:
+    # Shown, it was a broken box for every reader, and for one on such a network a request the
+    # feed had their mail app send into it. The story takes another report's picture instead.
+    settings = make_settings(tmp_path)
+    lead = article(1, "Talks resume in Muscat", image=address)
+    other = article(2, "Muscat talks resume", feed="Levant Ledger", image=f"{IMAGES}/other.jpg")
+    edition = Edition(
+        list_slug="middle-east-daily",
+        slot=SLOT,
+        window_start=None,
+        window_end=SLOT,
+        lead=EditionItem(lead, "gulf", also_covered_by=(other,)),
+    )
+    result = Renderer(settings).render(edition, settings.list("middle-east-daily"))
+    sources = [attrs["src"] for tag, attrs in parse(result.html).tags if tag == "img"]
+    assert sources == [f"{IMAGES}/other.jpg"]
+
+
+def test_a_picture_on_a_private_network_is_shown_where_the_feeds_are_on_one(
+    tmp_path: Path,
+) -> None:
+    settings = make_settings(tmp_path)
+    settings = settings.model_copy(
+        update={"ingest": settings.ingest.model_copy(update={"allow_private_addresses": True})}
+    )
+    lead = article(1, "Talks resume in Muscat", image="http://10.0.0.7/photo.jpg")
+    edition = replace(hostile_edition(), lead=EditionItem(lead, "gulf"), sections=())
+    result = Renderer(settings).render(edition, settings.list("middle-east-daily"))
+    sources = [attrs["src"] for tag, attrs in parse(result.html).tags if tag == "img"]
+    assert sources == ["http://10.0.0.7/photo.jpg"]
+
+
 def test_more_from_names_the_person_not_the_agency(settings: Settings) -> None:
     result = Renderer(settings).render(edited_edition(), settings.list("middle-east-daily"))
     assert "More from Jane Doe:" in result.text

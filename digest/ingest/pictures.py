@@ -20,8 +20,11 @@ converting it is the image service's work.
 from __future__ import annotations
 
 import re
+import socket
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from digest.ingest.network import is_public_address
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -125,6 +128,35 @@ def not_a_picture(url: str) -> str | None:
         if name.lower() in _SIZE_PARAMETERS and value.strip() in ("0", "1", "1px"):
             return "a tracking pixel or a spacer"
     return None
+
+
+# An IPv4 address in a form browsers also read ("127.1", "0x7f.0.0.1", "2130706433").
+_LEGACY_IPV4 = re.compile(r"[0-9][0-9a-fx.]*", re.IGNORECASE)
+
+
+def names_private_host(url: str) -> bool:
+    """Whether ``url``'s host is one only a private network reaches: localhost, or an IP address
+    that is not public (private, loopback, link-local: ``network.is_public_address``), in any
+    form a browser reads as one.
+
+    Shown in a mail, such a picture is a broken box for every reader outside that network, and
+    for a reader inside it a request the feed makes their mail app send into it (a router's
+    page, 169.254.169.254)."""
+    try:
+        host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    except ValueError:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    if ":" in host:  # an IPv6 literal (urlsplit dropped its brackets)
+        return not is_public_address(host)
+    if not _LEGACY_IPV4.fullmatch(host):
+        return False
+    try:
+        address = socket.inet_ntoa(socket.inet_aton(host))
+    except OSError:
+        return False  # digits that are no address: a host name after all
+    return not is_public_address(address)
 
 
 def picture_url(url: str | None) -> str | None:

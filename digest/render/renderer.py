@@ -25,7 +25,7 @@ from digest.config import ListSettings, Settings, entry_key
 from digest.errors import RenderError
 from digest.images.records import Pictures, Role
 from digest.ingest import summaries
-from digest.ingest.pictures import picture_url, story_picture
+from digest.ingest.pictures import names_private_host, picture_url, story_picture
 from digest.mail.headers import header_text
 from digest.records import Article, Edition, EditionItem, RenderedEdition
 from digest.render.text import (
@@ -413,7 +413,8 @@ class Renderer:
         summary = " ".join(paragraphs)
         if summary.rstrip(".") == one_line(article.title).rstrip("."):
             summary, paragraphs = "", ()  # feeds that repeat the title as the summary
-        pictured = story_picture(item, _kept_by(pictures, role)) if image else None
+        private = self._settings.ingest.allow_private_addresses
+        pictured = story_picture(item, _kept_by(pictures, role, private)) if image else None
         image_url, image_height = (
             _picture(pictured, role, pictures) if pictured is not None else (None, None)
         )
@@ -605,11 +606,17 @@ def _time(moment: datetime) -> Neutralized:
     return Neutralized(placeholders.time_marker(moment))
 
 
-def _kept_by(pictures: Pictures | None, role: Role) -> Callable[[Article], bool] | None:
+def _kept_by(
+    pictures: Pictures | None, role: Role, private_allowed: bool
+) -> Callable[[Article], bool] | None:
     """With the service's pictures, whether it kept a report's picture for ``role``; without
-    them (no web service), None: any address that is no known pixel will do."""
+    them (no web service), any address that is no known pixel will do, but one on a private
+    network (``names_private_host``) only where the feeds may be on one too
+    (``ingest.allow_private_addresses``): the reader's mail app loads it."""
     if pictures is None:
-        return None
+        if private_allowed:
+            return None
+        return lambda article: not names_private_host(article.image_url or "")
     return lambda article: (role, picture_url(article.image_url) or "") in pictures
 
 
