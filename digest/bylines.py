@@ -109,6 +109,13 @@ _LEADING_BY = re.compile(
     r"|^(?:بقلم|كتب|كتبت|إعداد|اعداد|מאת|نویسنده)\s*:?\s+",
     re.IGNORECASE,
 )
+# What a script or a template wrote when the author was missing: "undefined", "null", "None",
+# "[object Object]", an unfilled "{{author}}" or "${author}"; and a "By" with no name after it.
+_NO_AUTHOR = re.compile(
+    r"(?:undefined|null|none|nil|nan|n/a|\[object object\]|(?:written\s+)?by|بقلم|كتب|מאת)\W*"
+    r"|.*(?:\{\{|\}\}|\$\{|<%|%>).*",
+    re.IGNORECASE,
+)
 _EMAIL = re.compile(r"<?[^\s<>()@,]+@[^\s<>()@,]+\.[^\s<>()@,]+>?")
 _WEB_ADDRESS = re.compile(r"(?:https?://|www\.)[^\s()<>\[\]]+", re.IGNORECASE)
 _PARENTHESES = re.compile(r"[(\[]([^()\[\]]*)[)\]]")
@@ -169,13 +176,18 @@ def is_agency(name: str) -> bool:
 
 def written_author(author: str | None) -> str | None:
     """``author`` as a byline shows it: e-mail and web addresses and a leading "By" dropped,
-    names and credits kept as written; None when nothing is left."""
+    names and credits kept as written; None when nothing is left, or nothing that names anyone
+    (punctuation, "undefined", "null", an unfilled template)."""
     if not author:
         return None
     text = author[:MAX_BYLINE_CHARS]
     text = " ".join(_WEB_ADDRESS.sub(" ", _EMAIL.sub(" ", text)).split())
     text = re.sub(r"\(\s*\)|<\s*>|\[\s*\]", " ", text)  # what held an address
     text = " ".join(_LEADING_BY.sub("", text).split()).strip(" ,;|-–—:")
+    # Punctuation alone ("·", "...") or a stand-in for a missing value names nobody: printed,
+    # the byline read "undefined · Gulf Wire · 09:14".
+    if not any(char.isalnum() for char in text) or _NO_AUTHOR.fullmatch(text):
+        return None
     # A name in capitals ("By JANE DOE, Reuters") reads as a name; an agency's stays.
     text = _NAME_IN_CAPITALS.sub(_names_in_capitals, text)
     return text or None

@@ -158,6 +158,21 @@ def test_the_written_author_drops_addresses_and_a_leading_by(
     assert written_author(written) == shown
 
 
+@pytest.mark.parametrize(
+    "written",
+    ["undefined", "null", "None", "N/A", "[object Object]", "{{ author }}", "${author}",
+     "<%= author %>", "By", "by:", "Written by", "بقلم", "מאת", "·", "...", "(", "@", "—"],
+)  # fmt: skip
+def test_an_author_field_that_names_nobody_is_no_author(written: str) -> None:
+    # Kept, the byline read "undefined · Gulf Wire · 09:14" or "... · Gulf Wire · 09:14".
+    assert written_author(written) is None
+
+
+@pytest.mark.parametrize("written", ["Nancy Null", "Jane Doe, N/A", "AFP", "By Jane Doe"])
+def test_a_name_holding_such_a_word_is_still_a_name(written: str) -> None:
+    assert written_author(written) is not None
+
+
 def test_a_hostile_byline_is_read_at_once() -> None:
     """A place after "in" that ends in no name: each word split one way, so this returns at
     once (an optional space between the words made it take twice as long per letter)."""
