@@ -10,6 +10,7 @@ from __future__ import annotations
 import html as html_module
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -171,6 +172,45 @@ def test_an_rtl_lists_more_from_label_reads_before_the_name(
         assert label[0] == "المزيد من" and name[0] == "Layla Haddad"
         # Read right to left: the label first, at the right, then the name to its left.
         assert label[1] > name[2] - 1, (label, name)
+    finally:
+        page.close()
+
+
+# Words longer than a phone's line: a headline that is the entry's address (an entry without a
+# title), a summary quoting one, a German compound, an author's handle.
+LONG_ADDRESS = "https://www.gulfwire.example/2026/11/24/" + "talks-resume-in-muscat-" * 5
+LONG_WORD = "Rindfleischetikettierungsüberwachungsaufgabenübertragungsgesetz"
+
+
+@pytest.mark.parametrize("layout", ["full", "compact"])
+def test_a_word_longer_than_a_phones_line_wraps_rather_than_widen_the_mail(
+    browser: Browser, tmp_path: Path, layout: str
+) -> None:
+    # Unbroken, it widened the whole mail to over 500 px on a 375 px phone: every line of the
+    # edition then ran off the screen, to be read by scrolling sideways.
+    edition = sample_edition()
+    assert edition.lead is not None
+    lead = replace(
+        edition.lead.article,
+        title=LONG_ADDRESS,
+        summary_text=f"{LONG_WORD} passed. Read {LONG_ADDRESS} for the text.",
+        author=f"@{LONG_WORD}",
+    )
+    edition = replace(edition, lead=replace(edition.lead, article=lead))
+    other = article(40, f"The {LONG_WORD} explained", summary=f"See {LONG_ADDRESS}")
+    section = edition.sections[0]
+    edition = replace(
+        edition,
+        sections=(replace(section, items=(*section.items, EditionItem(other, section.topic))),),
+    )
+    html = rendered(tmp_path, edition, layout=layout)
+    page = look(browser, html, 375, "light", f"long-words-{layout}-375")
+    try:
+        scroll = page.evaluate(
+            "() => [document.scrollingElement.scrollWidth, document.scrollingElement.clientWidth]"
+        )
+        assert scroll[0] <= scroll[1], scroll
+        assert LONG_WORD in page.evaluate("() => document.body.innerText")
     finally:
         page.close()
 
