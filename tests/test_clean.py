@@ -442,6 +442,19 @@ def test_a_title_of_invisible_characters_borrows_the_start_of_the_summary(invisi
     assert bare.title == "https://x.example/b"
 
 
+@pytest.mark.parametrize("title", ["-", "—", ".", "…", "...", "?!", "( )", "· · ·"])
+def test_a_title_of_punctuation_alone_borrows_the_start_of_the_summary(title: str) -> None:
+    # What a publishing system writes for no title; kept, the headline said nothing.
+    entry = clean({"title": title, "link": "https://x.example/a", "summary": "A note from Muscat."})
+    assert entry.title == "A note from Muscat."
+
+
+@pytest.mark.parametrize("title", ["1984", "🔥", "G7", "?! Why Muscat"])
+def test_a_short_title_of_digits_or_symbols_is_kept(title: str) -> None:
+    entry = clean({"title": title, "link": "https://x.example/a", "summary": "A note from Muscat."})
+    assert entry.title == title
+
+
 @pytest.mark.parametrize("invisible", INVISIBLE)
 def test_an_author_of_invisible_characters_is_no_author(invisible: str) -> None:
     # Kept, the byline opened with an invisible name and a lone "·".

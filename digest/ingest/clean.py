@@ -25,7 +25,7 @@ from digest.ingest.markup import (
     html_to_text,
     image_sources,
     sanitize_html,
-    shows_anything,
+    says_anything,
     truncate_text,
 )
 from digest.ingest.urls import absolute_http_url, canonical_link, is_http_url
@@ -109,8 +109,8 @@ def clean_entry(
         paragraphs = _cut_paragraphs(paragraphs, SUMMARY_LIMIT)
         summary_html = summaries.paragraphs_html(paragraphs)
         summary_text = " ".join(paragraphs)
-    if not shows_anything(title):  # none, or only invisible characters ("\u200b")
-        title = truncate_text(summary_text, 80) if shows_anything(summary_text) else link
+    if not says_anything(title):  # none, or only invisible characters or punctuation
+        title = truncate_text(summary_text, 80) if says_anything(summary_text) else link
     published = entry_date(raw, "published", now)
     updated = entry_date(raw, "updated", now)
 
@@ -231,7 +231,7 @@ def _author(raw: RawEntry) -> str | None:
         name = str((raw.get("author_detail") or {}).get("name") or written)
     # An address is no name, and a reader's mail is no place to publish one.
     text = written_author(html_to_text(name)) or ""
-    return truncate_text(text, AUTHOR_LIMIT) if shows_anything(text) else None
+    return truncate_text(text, AUTHOR_LIMIT) if says_anything(text) else None
 
 
 def _categories(tags: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:

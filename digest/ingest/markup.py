@@ -211,11 +211,12 @@ def collapse_whitespace(text: str) -> str:
     return " ".join(text.split())
 
 
-def shows_anything(text: str) -> bool:
-    """Whether ``text`` holds a character a reader sees: a letter, digit, punctuation mark or
-    symbol. Zero-width spaces and joiners, direction marks, soft hyphens and combining marks on
-    nothing show as nothing: a headline made only of them is an empty link in the mail."""
-    return any(unicodedata.category(char)[0] in "LNPS" for char in text)
+def says_anything(text: str) -> bool:
+    """Whether ``text`` holds a letter, a digit or a symbol (an emoji counts). Zero-width spaces
+    and joiners, direction marks, soft hyphens and combining marks on nothing show as nothing,
+    and punctuation alone ("-", "…", "?!") is what a publishing system writes for no title: a
+    headline made only of them is an empty or meaningless link in the mail."""
+    return any(unicodedata.category(char)[0] in "LNS" for char in text)
 
 
 def truncate_text(text: str, limit: int) -> str:
