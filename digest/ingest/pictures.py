@@ -11,7 +11,8 @@ kept here and nowhere else (tests/test_pictures.py holds an example of each):
 - file names that say pixel, spacer, blank, transparent, 1x1, placeholder or default image;
 - a width or height of 0 or 1 in the query (``?w=1&h=1``);
 - broken addresses: a path ending in ``undefined``, ``null``, ``None``, ``[object Object]``, an
-  unfilled template (``{{image}}``, ``${url}``), no path at all, a ``data:`` URI.
+  unfilled template (``{{image}}``, ``${url}``), no path at all, a ``data:`` URI, a user name or
+  password in the address.
 
 A WebP or AVIF picture is kept: most mail apps show it (Outlook for Windows does not), and
 converting it is the image service's work.
@@ -97,6 +98,10 @@ def not_a_picture(url: str) -> str | None:
         return "a broken address"
     if parts.scheme.lower() not in ("http", "https") or not host:
         return "a broken address"
+    if "@" in parts.netloc:
+        # A user name and password in a picture's address went to every reader, and browsers
+        # refuse to load a picture whose address holds them (Chromium since version 59).
+        return "an address with a user name or password"
     if any(host == tracker or host.endswith("." + tracker) for tracker in TRACKER_HOSTS):
         return "a tracker's address"
     if _TRACKER_PATHS.search(host + parts.path):
