@@ -19,6 +19,7 @@ from digest.records import Article
 from digest.sample_server import serve_folder
 from digest.services import Services, build_services
 from digest.store import FeedState
+from digest.store.articles import _BY_TITLE
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 FEEDS = ("wire", "gazette", "courier", "broken")
@@ -310,6 +311,23 @@ def test_a_feed_that_moves_its_guids_and_links_at_every_poll_makes_no_duplicates
     write(folder, "wire", rss(other).encode())
     fourth, _ = poll(services, "wire")
     assert fourth.new_articles == 1
+
+
+def test_the_lookup_by_title_reads_an_index_not_the_feeds_every_article(
+    services: Services,
+) -> None:
+    # Run at every poll that brings a new entry: without an index on (feed, title) it walked
+    # every article the feed had ever stored.
+    engine = services.store.engine
+    lookup = _BY_TITLE.params(feed_id=1, titles=["Story 0", "Story 1"])
+    query = lookup.compile(engine, compile_kwargs={"literal_binds": True})
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.exec_driver_sql("SET enable_seqscan = off")  # few rows: it would scan
+            plan = connection.exec_driver_sql(f"EXPLAIN {query}").scalars().all()
+        else:
+            plan = [row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}")]
+    assert any("ix_articles_feed_title" in line for line in plan), plan
 
 
 def test_a_guid_shared_by_several_links_is_not_an_identifier(

@@ -106,6 +106,9 @@ class ArticleRow(Base):
         UniqueConstraint("link", name="uq_articles_link"),
         Index("ix_articles_first_seen_at", "first_seen_at"),
         Index("ix_articles_seq", "seq"),
+        # An entry whose guid and link are both new is looked up by its title within its feed
+        # (digest.store.articles): an index lookup, however many articles the feed has stored.
+        Index("ix_articles_feed_title", "feed_id", "title"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
