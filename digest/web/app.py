@@ -117,10 +117,11 @@ class BasePath:
     """Takes ``root`` (base_url's path, "/news") off the front of a request's path, so that the
     routes answer "/news/unsubscribe/TOKEN" as "/unsubscribe/TOKEN": the mail's links carry
     base_url's path, and a proxy that passes it on (nginx's ``proxy_pass`` with no URI does)
-    made every link of every mail a 404, the one-click unsubscribe among them. A path a route
-    answers as it is stays as it is (a proxy that strips the root, and a root that is also the
-    start of a route's path). The path the routes see is then the same either way, and so are
-    the form tokens issued for it."""
+    made every link of every mail a 404, the one-click unsubscribe among them. The root is
+    taken off only when a route answers what is left (trailing slashes aside), so a proxy that
+    strips the root is served as before even when the root reads like a route's start
+    ("/editions" and "/editions/daily"). The path the routes see is then the same either way,
+    and so are the form tokens issued for it."""
 
     def __init__(self, app: ASGIApp, *, root: str, routes: Sequence[BaseRoute]) -> None:
         self.app = app
@@ -129,19 +130,24 @@ class BasePath:
         self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self._under_root(scope):
-            rest = scope["path"][len(self.root) :] or "/"
+        rest = self._below_root(scope) if scope["type"] == "http" else None
+        if rest is not None:
             raw: bytes | None = scope.get("raw_path")
             if raw is not None and raw.startswith(self.raw_root):
                 raw = raw[len(self.raw_root) :] or b"/"
             scope = {**scope, "path": rest, "raw_path": raw}
         await self.app(scope, receive, send)
 
-    def _under_root(self, scope: Scope) -> bool:
+    def _below_root(self, scope: Scope) -> str | None:
+        """The path without the root when a route answers it, else None."""
         path: str = scope["path"]
         if not self.root or not (path == self.root or path.startswith(self.root + "/")):
-            return False
-        return not any(route.matches(scope)[0] is not Match.NONE for route in self.routes)
+            return None
+        rest = path[len(self.root) :] or "/"
+        probe = {**scope, "path": rest.rstrip("/") or "/"}
+        if any(route.matches(probe)[0] is not Match.NONE for route in self.routes):
+            return rest
+        return None
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
