@@ -13,8 +13,13 @@ from zoneinfo import ZoneInfo
 
 from digest.zones import LONGEST_LABEL, zone_label
 
-# Scripts written right to left; a language tag is matched on its primary subtag.
+# Languages written right to left; a language tag is matched on its primary subtag, unless it
+# names its script.
 RTL_LANGUAGES = frozenset({"ar", "he", "iw", "fa", "ur", "ps", "sd", "ug", "yi", "ckb", "dv"})
+# ISO 15924 scripts written right to left: Arabic, Hebrew, Thaana, Syriac, N'Ko, Adlam, Hanifi
+# Rohingya, Mandaic, Samaritan. A tag's script subtag says the direction whatever its language:
+# "ku-Arab" (Kurdish in Arabic letters) is right to left, "ug-Latn" (Uyghur in Latin) is not.
+RTL_SCRIPTS = frozenset({"arab", "hebr", "thaa", "syrc", "nkoo", "adlm", "rohg", "mand", "samr"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,8 +200,14 @@ def primary_subtag(language: str | None) -> str:
 
 
 def direction_of(language: str | None) -> Literal["ltr", "rtl"]:
-    """The direction text in ``language`` is written in; LTR when unknown."""
-    return "rtl" if primary_subtag(language) in RTL_LANGUAGES else "ltr"
+    """The direction text in ``language`` is written in: its script's when the tag names one
+    ("pa-Arab"), else its language's; LTR when unknown."""
+    subtags = (language or "").replace("_", "-").lower().split("-")
+    # BCP 47: the script, four letters, follows the language (and any three-letter extlang).
+    script = next((tag for tag in subtags[1:3] if len(tag) == 4 and tag.isalpha()), None)
+    if script is not None:
+        return "rtl" if script in RTL_SCRIPTS else "ltr"
+    return "rtl" if subtags[0] in RTL_LANGUAGES else "ltr"
 
 
 def wording_for(language: str | None) -> Wording:

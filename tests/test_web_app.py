@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import anyio
+import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -22,6 +23,7 @@ from digest.web import create_app
 from digest.web.context import STORE_THREADS, StoreThreads
 from digest.web.forms import origin_of
 from digest.web.security import BODY_LIMIT, HEADER_LIMIT
+from digest.web.server import serving
 from tests.servers import free_port
 from tests.webtools import FIRST_SLOT, Newsroom, newsroom, web_settings
 
@@ -67,6 +69,33 @@ def test_the_front_page_lists_each_list_in_its_own_language_and_direction(
     # The frame every page has: a skip link to the main landmark, header and footer.
     assert '<a class="skip-link" href="#content">' in page.text
     assert '<main id="content"' in page.text and "<header" in page.text and "<footer" in page.text
+
+
+def test_a_list_whose_tag_names_its_script_is_laid_out_in_that_scripts_direction(
+    room: Newsroom,
+) -> None:
+    # "ku-Arab" is Kurdish in Arabic letters (right to left, though "ku" alone is Latin), and
+    # "ug-Latn" Uyghur in Latin letters (left to right, though "ug" alone is Arabic script).
+    settings = room.services.settings
+    tags = {"daily": "ku-Arab", "arabic": "ug-Latn"}
+    lists = tuple(
+        digest_list.model_copy(update={"language": tags[digest_list.slug]})
+        for digest_list in settings.lists
+    )
+    services = build_services(
+        settings.model_copy(update={"lists": lists}), clock=room.clock, transport=MemoryTransport()
+    )
+    try:
+        with serving(create_app(services), "127.0.0.1", 0) as address:
+            front = httpx.get(f"{address}/").text
+            daily = httpx.get(f"{address}/subscribe/daily").text
+            arabic = httpx.get(f"{address}/subscribe/arabic").text
+    finally:
+        services.close()
+    assert '<h2 lang="ku-Arab" dir="rtl"><a href="/editions/daily">Daily Brief</a></h2>' in front
+    assert '<h2 lang="ug-Latn" dir="ltr"><a href="/editions/arabic">' in front
+    assert 'lang="ku-Arab" dir="rtl">Daily Brief</span>' in daily
+    assert 'lang="ug-Latn" dir="ltr">النشرة اليومية</span>' in arabic
 
 
 def test_healthz_answers_while_the_store_does(client: TestClient) -> None:

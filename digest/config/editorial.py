@@ -185,7 +185,8 @@ class ListSettings(SettingsModel):
     language: LanguageTag = "en"
     """The BCP 47 tag of the edition's own words (labels, dates: English, Arabic, Hebrew, Persian;
     others fall back to English words); ``ar``, ``he``, ``fa``, ``ur``… lay the edition out right
-    to left. Each article keeps its own direction, from its feed's language or script."""
+    to left, and so does a tag that names a right-to-left script (``ku-Arab``, but not
+    ``ug-Latn``). Each article keeps its own direction, from its feed's language or script."""
     subject: Annotated[str, AfterValidator(_check_subject_template)] = "{{ list_name }}: {{ date }}"
     """A Jinja2 template of the subject, with the variables ``list_name``, ``date``,
     ``lead_title`` and ``article_count``."""
