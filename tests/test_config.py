@@ -250,6 +250,27 @@ def test_base_url_is_plain_http_nowhere_else(tmp_path: Path, url: str) -> None:
     assert "must be an https URL" in why and "only for a loopback host" in why
 
 
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        # Every link of a mail is base_url + "/unsubscribe/TOKEN": after a query or a fragment
+        # it is no path at all ("https://news.example.org/?s=1/unsubscribe/…").
+        ("https://news.example.org/?s=1", "'?' query"),
+        ("https://news.example.org/news?", "'?' query"),
+        ("https://news.example.org/#top", "'#' fragment"),
+        ("https://desk:secret@news.example.org", "user name"),
+        ("https://news.example.org:99999", "port"),
+        ("https://news.example.org:https", "port"),
+    ],
+)
+def test_base_url_is_a_site_and_a_path_the_links_can_follow(
+    tmp_path: Path, url: str, says: str
+) -> None:
+    path = write_config(tmp_path, MINIMAL.replace("https://news.example.org", url))
+    [(key, why)] = problems(path)
+    assert key == "service.base_url" and says in why, why
+
+
 def test_the_web_table_is_checked_and_off_by_default(tmp_path: Path) -> None:
     assert not load_settings(write_config(tmp_path, MINIMAL), {}).web.enabled
     path = write_config(tmp_path, MINIMAL + "\n[web]\nenabled = true\nport = 70000\n")

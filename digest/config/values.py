@@ -116,6 +116,20 @@ def _check_https_url(url: str) -> str:
             f"{url!r} must be plain ASCII with no spaces, '>' or '=?' (it goes into mail "
             "headers): percent-encode other characters"
         )
+    # Every link of a mail is this URL with "/unsubscribe/TOKEN" (and the like) after it: after
+    # a query or a fragment that is no path, and a user name would be sent to every reader.
+    if "?" in url or "#" in url or "@" in parts.netloc:
+        raise ValueError(
+            f"{url!r} must be the site's address and an optional path, with no '?' query, "
+            "'#' fragment or user name: the mail's links are made by adding /unsubscribe/TOKEN "
+            "and the like to it"
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise ValueError(f"{url!r} has a port that is no number from 1 to 65535")
     return url.rstrip("/")
 
 
