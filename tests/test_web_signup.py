@@ -17,6 +17,7 @@ from limits.storage import MemoryStorage
 from starlette.testclient import TestClient
 
 from digest.delivering import deliver_batch
+from digest.mail.headers import cut
 from digest.mail.transport import MemoryTransport
 from digest.signup import SignUpRequest, handle_sign_up
 from digest.store.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
@@ -235,6 +236,22 @@ def test_an_address_we_cannot_send_to_is_refused_with_the_form_again(
         assert 'aria-invalid="true"' in answer.text
     queue.join()
     assert confirmations(room) == []
+
+
+def test_a_field_longer_than_a_few_kilobytes_is_read_not_taken_for_an_expired_form(
+    room: Newsroom, client: TestClient, queue: ThreadQueue
+) -> None:
+    # 2,100 Arabic letters are 4,200 bytes: past the form reader's default of 4 KB a field, the
+    # whole form was dropped, and the page said it was open too long, again at every press.
+    name = "ب" * 2100
+    taken = sign_up(client, "long.name@example.org", "arabic", name=name)
+    assert taken.status_code == 200, taken.text
+    refused = sign_up(client, "a" * 5000 + "@example.org", name="N")
+    assert refused.status_code == 400 and "Please enter an email address" in refused.text
+    queue.join()
+    reader = room.services.store.subscriber_by_email("long.name@example.org")
+    assert reader is not None and reader.name == cut(name, 100)  # as any name: 100 at most
+    assert [message["To"] for message in confirmations(room)] == ["long.name@example.org"]
 
 
 def test_the_confirmation_goes_to_the_domain_typed_and_not_its_idna_2003_twin(

@@ -41,7 +41,7 @@ from digest.store.subscribers import CONFIRMED
 from digest.web.clients import client_address, counted_as
 from digest.web.context import WebContext, web_context
 from digest.web.forms import posted_form
-from digest.web.security import embed_csp
+from digest.web.security import BODY_LIMIT, embed_csp
 from digest.web.words import PageWords, words_for
 from digest.wording import direction_of
 
@@ -134,7 +134,9 @@ async def _sign_up(request: Request, *, embed: bool) -> Response:
     web = web_context(request)
     digest_list = _current_list(web, request.path_params["list"])
     words = words_for(digest_list.language)
-    form = await posted_form(request)
+    # A field over the form reader's default of 4 KB dropped the whole form, and the page said
+    # it was open too long, at every press: a long address is refused as one, a long name cut.
+    form = await posted_form(request, max_part_size=BODY_LIMIT)
     if not web.forms.accepts(request, form):
         return _form_page(request, embed=embed, status=403, values={"expired": True})
     # In threads: in the distributed mode each count is a round trip to Redis.
