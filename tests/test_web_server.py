@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import socket
 import time
@@ -86,6 +87,33 @@ def test_a_connection_that_sends_nothing_or_dribbles_its_request_is_closed() -> 
             assert client.get(address).text == "here"
             time.sleep(0.5)
             assert client.get(address).text == "here"
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.levelname} {record.getMessage()}")
+
+
+def test_a_websocket_upgrade_is_answered_as_a_plain_request_without_a_warning() -> None:
+    # uvicorn logged two warnings for each, one telling the operator to install a WebSocket
+    # library: anyone could write them into the log, and the advice was wrong (no page has one).
+    app = Starlette(routes=[Route("/", lambda request: PlainTextResponse("here"))])
+    lines = _Lines()
+    with serving(app, "127.0.0.1", 0) as address:
+        uvicorn_log = logging.getLogger("uvicorn.error")
+        uvicorn_log.addHandler(lines)
+        try:
+            upgrade = {"connection": "Upgrade", "upgrade": "websocket"}
+            for _ in range(3):
+                answer = httpx.get(address, headers={**upgrade, "sec-websocket-version": "13"})
+                assert (answer.status_code, answer.text) == (200, "here")
+        finally:
+            uvicorn_log.removeHandler(lines)
+    assert [line for line in lines.lines if not line.startswith("DEBUG")] == []
 
 
 @pytest.mark.parametrize("root", ["/newsletters", "/editions"])  # the second reads as a route

@@ -12,6 +12,11 @@ takes to arrive: a connection opened and left silent, or fed one header byte a s
 protocol here closes a connection whose request (head and body) is not in within
 REQUEST_TIMEOUT of the connection's start or of the previous response's end.
 
+A request that asks to upgrade the connection (a WebSocket) is answered as a plain request:
+the pages have no WebSocket. uvicorn also logged two warnings for each, the second telling the
+operator to install a WebSocket library, for any stranger to write into the log at will; it is
+a debug line here.
+
 The listening socket is bound here, not by uvicorn, so that an address in use is a ListenError
 naming the config key, as for the sample feeds, rather than a log line and an exit.
 """
@@ -19,6 +24,7 @@ naming the config key, as for the sample feeds, rather than a log line and an ex
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import threading
 import time
@@ -32,6 +38,8 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from digest.errors import DigestError, ListenError
 from digest.web.security import HEADER_LIMIT
+
+_log = logging.getLogger(__name__)
 
 KEY = "web.port"
 # Seconds a whole request may take to arrive: forms are a few hundred bytes, and even a phone on
@@ -72,6 +80,9 @@ class _BoundedRequestProtocol(H11Protocol):
         if self._request_deadline is not None:
             self._request_deadline.cancel()
             self._request_deadline = None
+
+    def _unsupported_upgrade_warning(self) -> None:
+        _log.debug("a request asked to upgrade the connection; answered as a plain request")
 
     def _request_late(self) -> None:
         self._request_deadline = None
