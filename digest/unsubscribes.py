@@ -53,9 +53,9 @@ def suppression_mark(path: Path) -> str:
 
 def unsubscribe(services: Services, subscriber_id: int, list_slug: str, reason: str) -> bool:
     """Unsubscribe a reader from a list (by its slug now or before); False when there is no
-    such reader or membership. ``reason`` is the channel that brought it ("one-click",
-    "unsubscribe-page", "mailto", "operator"…; see digest.store.subscribers.CHANNELS).
-    Unsubscribing again is True and changes nothing, in the database or in the file."""
+    such reader. ``reason`` is the channel that brought it ("one-click", "unsubscribe-page",
+    "mailto", "operator"…; see digest.store.subscribers.CHANNELS). Unsubscribing again is True
+    and changes nothing, in the database or in the file."""
     channel = check_channel(reason)
     settings, store, now = services.settings, services.store, services.clock.now()
     digest_list = list_for_slug(settings, list_slug)
@@ -65,7 +65,14 @@ def unsubscribe(services: Services, subscriber_id: int, list_slug: str, reason: 
     if change is None and slug != list_slug:
         change = store.change_membership(subscriber_id, list_slug, UNSUBSCRIBED, channel, now)
     if change is None:
-        return False
+        # A link is made for a membership, yet none is held under its slug: the list was
+        # renamed and a cycle carried its members over, while this process (digest serve,
+        # digest inbound) still runs on the config it read before, which knows only the old
+        # slug. The line, under that slug, is read by the next cycle, whose config names it
+        # among the list's previous_slugs: the reader's word is kept, not lost.
+        return write_suppression_line(
+            services, subscriber_id, slug, channel, now, sync=True, lost="the unsubscribe"
+        )
     if change.changed:
         # Not synced to disk line by line: the database holds the unsubscribe already (the
         # file is its copy), and a line lost to a crash is copied again by the next cycle's
@@ -85,17 +92,18 @@ def write_suppression_line(
     *,
     sync: bool,
     lost: str,
-) -> None:
-    """Append the reader's line for ``list_slug`` to the suppression file. A file that cannot
-    be written is logged, naming ``lost``, not raised: the database holds the change."""
+) -> bool:
+    """Append the reader's line for ``list_slug`` to the suppression file; False when there is
+    no such reader. A file that cannot be written is logged, naming ``lost``, not raised."""
     email = services.store.email_of(subscriber_id)
     if email is None:
-        return
+        return False
     path = services.settings.service.suppression_path
     try:
         append_suppressions(path, [(email, list_slug, channel, now)], sync=sync)
     except OSError as error:
         _log.error("could not write %s (%s): %s is not in it", path, error, lost)
+    return True
 
 
 def reconcile_suppressions(

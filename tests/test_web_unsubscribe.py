@@ -9,12 +9,17 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
+from digest import pipeline
+from digest.mail.transport import MemoryTransport
+from digest.services import build_services
 from digest.web import create_app
+from digest.web.server import serving
 from tests.webtools import Newsroom, newsroom
 
 ONE_CLICK = {"content": b"List-Unsubscribe=One-Click"}
@@ -211,6 +216,41 @@ def test_a_link_naming_the_lists_former_slug_still_unsubscribes(
     assert page.status_code == 200 and "Daily Brief" in page.text
     assert client.post(f"/unsubscribe/{old_link}", headers=FORM, **ONE_CLICK).status_code == 200
     assert not room.is_member("daily", "Sam")
+
+
+def test_an_old_link_one_clicked_on_pages_not_restarted_since_a_rename_still_unsubscribes(
+    room: Newsroom,
+) -> None:
+    # The list was "morning" and is "daily" now (previous_slugs): the cycle has carried its
+    # members over, but `digest serve` still runs on the config it read before the rename.
+    # The old mail's link names "morning", which that config knows and the database no longer
+    # holds: the one-click answered "Unsubscribed." and the reader stayed on the list.
+    settings = room.services.settings
+    before = tuple(
+        digest_list.model_copy(update={"slug": "morning", "previous_slugs": []})
+        if digest_list.slug == "daily"
+        else digest_list
+        for digest_list in settings.lists
+    )
+    stale = build_services(
+        settings.model_copy(update={"lists": before}),
+        clock=room.clock,
+        transport=MemoryTransport(),
+    )
+    sam = room.subscriber("daily", "Sam")
+    old_link = stale.signer.unsubscribe_token(sam.id, "morning")
+    try:
+        with serving(create_app(stale), "127.0.0.1", 0) as address:
+            answer = httpx.post(
+                f"{address}/unsubscribe/{old_link}", headers=FORM, content=ONE_CLICK["content"]
+            )
+    finally:
+        stale.close()
+    assert (answer.status_code, answer.text) == (200, "Unsubscribed.\n")
+    # The next cycle, on the config now, takes the reader off the list by its former slug.
+    pipeline.members_in_step(room.services, room.clock.now())
+    assert not room.is_member("daily", "Sam")
+    assert room.is_member("daily", "Rana") and room.is_member("arabic", "Sam")
 
 
 def test_the_page_of_an_arabic_list_is_arabic_and_right_to_left(
