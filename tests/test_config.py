@@ -220,6 +220,36 @@ def test_secrets_and_overrides_come_from_the_environment(tmp_path: Path) -> None
     assert settings.service.broker_url == "redis://127.0.0.1:6379/0"
 
 
+@pytest.mark.parametrize(
+    ("table", "host", "reason"),
+    [
+        ("smtp", "smtp.example.org:587", "holds a port: write the host 'smtp.example.org' here"),
+        ("smtp", "[2001:db8::25]:25", "holds a port: write the host '2001:db8::25' here"),
+        ("smtp", "smtps://smtp.example.org", "is a URL: write the host name or address alone"),
+        ("smtp", "smtp example.org", "is not a host name or IP address"),
+        ("inbound", "0.0.0.0:2525", "holds a port"),
+        ("web", "http://0.0.0.0", "is a URL"),
+        ("metrics", "", "is not a host name or IP address"),
+    ],
+)
+def test_a_host_that_is_no_host_name_is_refused(
+    tmp_path: Path, table: str, host: str, reason: str
+) -> None:
+    # Accepted, the mistake showed only when every delivery failed ("Name or service not
+    # known"), or when the server would not start.
+    extra = 'port = 2525\ntls = "none"\n' if table == "smtp" else ""
+    path = write_config(tmp_path, MINIMAL + f'\n[{table}]\nhost = "{host}"\n{extra}')
+    [(key, why)] = problems(path)
+    assert key == f"{table}.host"
+    assert reason in why
+
+
+@pytest.mark.parametrize("host", ["smtp.example.org", "localhost", "192.0.2.25", "::1", "0.0.0.0"])
+def test_host_names_and_addresses_are_hosts(tmp_path: Path, host: str) -> None:
+    path = write_config(tmp_path, MINIMAL + f'\n[smtp]\nhost = "{host}"\n')
+    assert load_settings(path, {}).smtp is not None
+
+
 def test_base_url_must_be_https(tmp_path: Path) -> None:
     path = write_config(tmp_path, MINIMAL.replace("https://news", "http://news"))
     [(key, why)] = problems(path)

@@ -9,13 +9,13 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
-from digest.config.values import RateText, SettingsModel
+from digest.config.values import HostName, RateText, SettingsModel
 
 
 class SmtpSettings(SettingsModel):
     """The mail server that takes the messages; without this table mail goes to the outbox."""
 
-    host: str = Field(min_length=1)
+    host: HostName
     """The mail server's host name or address."""
     port: int = Field(default=587, ge=1, le=65535)
     """The mail server's port."""
@@ -138,9 +138,8 @@ class InboundSettings(SettingsModel):
         description="`digest run` also runs the inbound receiver, on host and port; "
         "`digest inbound` runs it on its own whatever this says.",
     )
-    host: str = Field(
+    host: HostName = Field(
         default="127.0.0.1",
-        min_length=1,
         description="Address the receiver listens on; 0.0.0.0 for every interface.",
     )
     port: int = Field(default=2525, ge=1, le=65535, description="Port the receiver listens on.")

@@ -8,7 +8,14 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from digest.config.values import EmailAddress, HeaderText, HttpsUrl, HttpUrl, SettingsModel
+from digest.config.values import (
+    EmailAddress,
+    HeaderText,
+    HostName,
+    HttpsUrl,
+    HttpUrl,
+    SettingsModel,
+)
 
 
 def _check_database_url(url: str) -> str:
@@ -164,9 +171,8 @@ class SampleServerSettings(SettingsModel):
 class MetricsSettings(SettingsModel):
     """Prometheus metrics of the distributed mode (digest.metrics), on loopback unless told."""
 
-    host: str = Field(
+    host: HostName = Field(
         default="127.0.0.1",
-        min_length=1,
         description="Address the metrics endpoints listen on; 0.0.0.0 for every interface.",
     )
     worker_port: int | None = Field(

@@ -99,6 +99,34 @@ def is_loopback_host(host: str | None) -> bool:
         return False
 
 
+_HOST_LABEL = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$")
+
+
+def _check_host(host: str) -> str:
+    """A host name or an IP address: what a socket connects to or listens on, nothing more."""
+    try:
+        ipaddress.ip_address(host)
+        return host
+    except ValueError:
+        pass
+    if "://" in host:
+        raise ValueError(
+            f"{host!r} is a URL: write the host name or address alone, e.g. 'smtp.example.org'"
+        )
+    name, colon, port = host.rpartition(":")
+    if colon and port.isdigit() and name:
+        raise ValueError(
+            f"{host!r} holds a port: write the host {name.strip('[]')!r} here and the port "
+            f"{port} in the port key beside it"
+        )
+    labels = host.removesuffix(".").split(".")
+    if len(host) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
+        raise ValueError(
+            f"{host!r} is not a host name or IP address, e.g. 'smtp.example.org' or '192.0.2.25'"
+        )
+    return host
+
+
 def _check_https_url(url: str) -> str:
     """An https URL in plain ASCII, with no spaces, ``>`` or ``=?``."""
     parts = urlsplit(url)
@@ -173,6 +201,7 @@ TimezoneName = Annotated[str, AfterValidator(_check_timezone)]
 LanguageTag = Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")]
 HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
 HttpsUrl = Annotated[str, AfterValidator(_check_https_url)]
+HostName = Annotated[str, AfterValidator(_check_host)]
 EmailAddress = Annotated[str, AfterValidator(_check_address)]
 RateText = Annotated[str, AfterValidator(_check_rate)]
 HeaderText = Annotated[str, Field(min_length=1), AfterValidator(no_line_breaks)]

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from digest.config.values import RateText, SettingsModel
+from digest.config.values import HostName, RateText, SettingsModel
 
 
 def _check_network(value: str) -> str:
@@ -46,9 +46,8 @@ class WebSettings(SettingsModel):
         description="Serve the web pages from `digest run` (the loop) too; `digest serve` "
         "serves them on its own whatever this says.",
     )
-    host: str = Field(
+    host: HostName = Field(
         default="127.0.0.1",
-        min_length=1,
         description="The address to listen on; 127.0.0.1 behind a reverse proxy that terminates "
         "https, 0.0.0.0 to listen on every interface.",
     )
