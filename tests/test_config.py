@@ -90,6 +90,27 @@ def test_unknown_key_is_named(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("addition", "key", "meant"),
+    [
+        ('timezon = "Asia/Dubai"\n', "lists[daily].timezon", "timezone"),
+        ('[lists.utm]\ncampain = "x"\n', "lists[daily].utm.campain", "campaign"),
+        ('[smpt]\nhost = "smtp.example.org"\n', "smpt", "smtp"),
+        ('[smtp]\nhost = "smtp.example.org"\nprot = 25\n', "smtp.prot", "port"),
+        (
+            '[[topics]]\nslug = "x"\nname = "X"\n[topics.rules]\nincludes = ["x"]\n',
+            "topics[x].rules.includes",
+            "include",
+        ),
+    ],
+)
+def test_a_misspelt_key_is_answered_with_the_key_it_is_close_to(
+    tmp_path: Path, addition: str, key: str, meant: str
+) -> None:
+    path = write_config(tmp_path, MINIMAL + addition)
+    assert problems(path) == [(key, f"unknown key: did you mean {meant!r}?")]
+
+
 def test_wrong_type_is_named(tmp_path: Path) -> None:
     path = write_config(tmp_path, MINIMAL + 'max_articles = "many"\n')
     [(key, why)] = problems(path)

@@ -166,7 +166,7 @@ def settings_from_mapping(
     try:
         config_file = ConfigFile.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(str(source), describe(error, data)) from None
+        raise ConfigError(str(source), describe(error, data, ConfigFile)) from None
     secrets = {
         field_name: environ[variable]
         for field_name, variable in SECRET_ENV.items()

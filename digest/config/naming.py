@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
+import typing
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 # The key that names an entry of each array of tables to the operator.
 _ENTRY_NAME_KEYS = {"lists": "slug", "topics": "slug", "feeds": "name"}
@@ -48,13 +50,50 @@ def _format_location(location: tuple[int | str, ...], raw: Mapping[str, Any]) ->
     return text
 
 
-def describe(error: ValidationError, raw: Mapping[str, Any]) -> list[tuple[str, str]]:
+def _table_model(model: type[BaseModel], location: Sequence[int | str]) -> type[BaseModel] | None:
+    """The settings model of the table at ``location`` (positions in arrays skipped)."""
+    for part in location:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        found = _model_in(field.annotation) if field is not None else None
+        if found is None:
+            return None
+        model = found
+    return model
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The settings model an annotation holds: ``X``, ``X | None``, ``tuple[X, ...]``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in typing.get_args(annotation):
+        found = _model_in(argument)
+        if found is not None:
+            return found
+    return None
+
+
+def _unknown_key(key: object, model: type[BaseModel] | None) -> str:
+    why = "unknown key (check its spelling in the configuration reference of the guides)"
+    if model is None or not isinstance(key, str):
+        return why
+    near = difflib.get_close_matches(key, list(model.model_fields), n=1, cutoff=0.75)
+    return f"unknown key: did you mean {near[0]!r}?" if near else why
+
+
+def describe(
+    error: ValidationError, raw: Mapping[str, Any], model: type[BaseModel] | None = None
+) -> list[tuple[str, str]]:
+    """The problems of ``error``, each as (key path, why); with ``model``, the model validated,
+    an unknown key close to a key of its table is answered with that key."""
     problems = []
     for detail in error.errors(include_url=False):
         location = tuple(part for part in detail["loc"] if not str(part).startswith("function-"))
         kind = detail["type"]
         if kind == "extra_forbidden":
-            why = "unknown key (check its spelling in the configuration reference of the guides)"
+            table = _table_model(model, location[:-1]) if model is not None else None
+            why = _unknown_key(location[-1] if location else None, table)
         elif kind == "missing":
             why = "required key is missing"
         elif kind == "value_error":
