@@ -142,6 +142,25 @@ def test_each_cron_field_says_what_it_takes(tmp_path: Path, schedule: str, expec
     assert f"lists[daily].schedule: invalid cron expression '{schedule}': {expected}" in stderr
 
 
+@pytest.mark.parametrize("schedule", ["0 7 * * * *", "0 0 7 * * *", "0 7 * * * 2026"])
+def test_a_sixth_field_of_seconds_or_years_is_refused(tmp_path: Path, schedule: str) -> None:
+    # croniter reads a sixth field as seconds: '0 7 * * * *' made a slot of each second of
+    # 07:00, and the seconds-first '0 0 7 * * *' of other schedulers the 7th of each month.
+    config = write_config(tmp_path, schedule=schedule)
+    for command in (["config", "check"], ["schedule"]):
+        stderr = refused(digest(config, *command), 2)
+        assert (
+            f"lists[daily].schedule: invalid cron expression '{schedule}': expected five fields "
+            "'minute hour day-of-month month day-of-week', got 6 (no field of seconds or years)"
+        ) in stderr
+
+
+def test_a_cron_nickname_is_kept(tmp_path: Path) -> None:
+    result = digest(write_config(tmp_path, schedule="@daily"), "schedule")
+    assert result.exit_code == 0, result.output
+    assert "@daily (UTC)" in result.stdout and "00:00 UTC" in result.stdout
+
+
 @pytest.mark.parametrize("schedule", ["0 0 30 2 *", "0 7 31 4,6 *"])
 def test_a_schedule_that_never_fires_is_refused_not_a_traceback(
     tmp_path: Path, schedule: str

@@ -32,7 +32,10 @@ _CRON_FIELDS = (
 
 def _check_cron(expression: str) -> str:
     """A cron expression: minute hour day-of-month month day-of-week."""
-    if not croniter.is_valid(expression):
+    # croniter also takes a sixth field, of seconds ("0 7 * * * *": every second of 07:00, an
+    # edition per slot) and a seventh, of years: five fields, or an "@daily" of croniter's.
+    five = expression.startswith("@") or len(expression.split()) == len(_CRON_FIELDS)
+    if not five or not croniter.is_valid(expression):
         raise ValueError(f"invalid cron expression {expression!r}: {_cron_problem(expression)}")
     try:
         croniter(expression, datetime(2026, 1, 1)).get_next(datetime)
@@ -48,9 +51,10 @@ def _cron_problem(expression: str) -> str:
     """Which part of an invalid cron expression is wrong, and what it may be instead."""
     fields = expression.split()
     if len(fields) != len(_CRON_FIELDS):
+        extra = " (no field of seconds or years)" if len(fields) > len(_CRON_FIELDS) else ""
         return (
             f"expected five fields 'minute hour day-of-month month day-of-week', got "
-            f"{len(fields)}; e.g. '0 7 * * *' is 07:00 every day"
+            f"{len(fields)}{extra}; e.g. '0 7 * * *' is 07:00 every day"
         )
     for position, (name, low, high, allowed) in enumerate(_CRON_FIELDS):
         # The field on its own, every other one '*': croniter says which one it refuses.
