@@ -91,6 +91,29 @@ def test_new_readers_are_pending_without_confirmed_and_get_no_edition(
     assert store.queue_deliveries(state.id, "daily", T0) == 2
 
 
+def test_an_exports_pending_reader_stays_pending_when_the_file_is_vouched_for(
+    store: Store, tmp_path: Path
+) -> None:
+    # A new database started from an export: --confirmed keeps the confirmed readers confirmed,
+    # and must not confirm those who never answered their confirmation mail.
+    add_members(store, "daily", [SubscriberInput("li@example.org", "Li")], T0, confirmed=False)
+    path = write(
+        tmp_path,
+        "email,name,timezone,list,status\n"
+        "sam@example.org,Sam,,daily,confirmed\n"
+        "pat@example.org,Pat,,daily,pending\n"
+        "lee@example.org,Lee,,daily,unsubscribed\n"
+        "li@example.org,Li,,daily,pending\n",
+    )
+    report = import_file(store, KEY, path, "daily", T0, confirmed=True)
+    assert (report.added, report.updated, report.unchanged, report.pending) == (3, 0, 1, 1)
+    assert status_of(store, "sam@example.org") == "confirmed"
+    assert status_of(store, "pat@example.org") == "pending"
+    assert status_of(store, "lee@example.org") == "unsubscribed"
+    assert status_of(store, "li@example.org") == "pending"
+    assert [s.email for s in store.confirmed_subscribers("daily")] == ["sam@example.org"]
+
+
 def test_a_reimport_never_undoes_an_unsubscribe_a_suppression_or_a_readers_choice(
     store: Store, tmp_path: Path
 ) -> None:

@@ -74,6 +74,35 @@ def test_import_prints_the_report_and_each_refusal_with_its_line(
     assert "Traceback" not in missing.output
 
 
+def test_a_vouched_import_of_an_export_says_which_readers_stay_pending(
+    tmp_path: Path, base_url: str
+) -> None:
+    config, _ = config_without_file(tmp_path, base_url)
+    (tmp_path / "export.csv").write_text(
+        "email,name,timezone,list,status\n"
+        "sam@example.org,Sam,,daily,confirmed\n"
+        "pat@example.org,Pat,,daily,pending\n"
+    )
+    result = digest(
+        config,
+        "subscribers",
+        "import",
+        str(tmp_path / "export.csv"),
+        "--list",
+        "daily",
+        "--confirmed",
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 new readers are pending: the file's status column says they never confirmed" in (
+        result.stdout
+    )
+    listed = json.loads(digest(config, "subscribers", "list", "--json").stdout)
+    assert {m["email"]: m["status"] for m in listed} == {
+        "sam@example.org": "confirmed",
+        "pat@example.org": "pending",
+    }
+
+
 def test_only_confirmed_readers_get_mail_and_a_removed_one_stays_out(
     tmp_path: Path, base_url: str
 ) -> None:

@@ -93,7 +93,13 @@ def import_subscribers(
             f"{report.kept_choices} readers keep the name or timezone they chose themselves.",
             highlight=False,
         )
-    if report.pending:
+    if report.pending and confirmed:
+        console.print(
+            f"{report.pending} new readers are pending: the file's status column says they "
+            "never confirmed their sign-up, so --confirmed does not confirm them.",
+            highlight=False,
+        )
+    elif report.pending:
         console.print(
             f"{report.pending} new readers are pending: they get no edition until they confirm. "
             "This version sends no confirmation mail yet; import with --confirmed if you vouch "

@@ -75,7 +75,8 @@ class SubscriberImportStore(StoreBase):
         address_key: Callable[[str], str],
     ) -> ImportReport:
         """Add ``rows`` to the list, in one transaction: new readers as confirmed (the operator
-        vouches) or pending; pending ones confirmed when ``confirmed``; names and timezones
+        vouches) or pending; pending ones confirmed when ``confirmed``, but for a row whose
+        ``status`` (an export's) says pending or unsubscribed, which is kept; names and timezones
         updated where the file gives one and the reader never chose their own.
 
         Refused, each with its line and why: an address suppressed for every list or forgotten
@@ -131,8 +132,13 @@ class SubscriberImportStore(StoreBase):
                             "new_timezone": row.timezone or timezone,
                         }
                     )
+                # An export's "pending" is a reader who never confirmed (their sign-up mail
+                # unanswered): vouching for the file confirms the rest, never them.
+                confirms = confirmed and row.status not in (UNSUBSCRIBED, PENDING)
                 if membership is None:
-                    after = UNSUBSCRIBED if row.status == UNSUBSCRIBED else status_new
+                    after = status_new
+                    if row.status in (UNSUBSCRIBED, PENDING):
+                        after = row.status
                     plan.new_members.append(
                         {
                             "subscriber_id": subscriber_id,
@@ -145,7 +151,7 @@ class SubscriberImportStore(StoreBase):
                     plan.history.append(history_row(subscriber_id, list_slug, None, after, now))
                     added += 1
                     pending += after == PENDING
-                elif membership[1] == PENDING and confirmed and row.status != UNSUBSCRIBED:
+                elif membership[1] == PENDING and confirms:
                     plan.confirms.append({"membership": membership[0], "now": now})
                     plan.history.append(
                         history_row(subscriber_id, list_slug, PENDING, CONFIRMED, now)
