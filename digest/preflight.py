@@ -6,6 +6,7 @@
              ─► the suppression file: a bad line a warning, an unreadable file an error (not
                 read again either when unchanged since the database last read it)
              ─► previous_slugs that contradict the config: errors
+             ─► the DKIM key that is no PEM RSA private key: an error
              ─► an outbox (no [smtp]) where a file stands: an error
              ─► a base_url on plain http (loopback only): a warning that no reader can use it
              ─► a subject whose headline starts past what a phone shows: a warning
@@ -28,6 +29,7 @@ from digest.config import Settings
 from digest.errors import ConfigError
 from digest.imports import file_digest, list_mark
 from digest.lists import held_warnings, history_problems, previous_slug_problems
+from digest.mail.dkim import dkim_signer
 from digest.mail.subscribers import read_subscriber_file, subscriber_file_warnings
 from digest.store import Store
 from digest.store.db import create_database_engine, current_revision, head_revision
@@ -83,6 +85,10 @@ def preflight(settings: Settings, store: Store | None) -> Preflight:
             f"{suppression_path}: {line}: {why} (the line is left out)"
             for line, why in suppressions.refused
         )
+    try:
+        dkim_signer(settings)  # what digest run loads at start: a file that is no key
+    except ConfigError as error:
+        result.errors.append(str(error))
     if settings.smtp is None:
         blocked = not_a_folder(settings.service.outbox)
         if blocked is not None:

@@ -133,6 +133,23 @@ def test_a_file_in_the_outboxs_place_is_refused_by_check_and_by_run_before_it_st
     services.close()
 
 
+def test_a_dkim_key_file_that_is_no_key_is_refused_by_check_and_by_run_alike(
+    tmp_path: Path, base_url: str
+) -> None:
+    (tmp_path / "members.csv").write_text("email,name\nsam@example.org,Sam\n")
+    (tmp_path / "dkim.pem").write_text("not a key\n")
+    raw = raw_config(tmp_path, base_url)
+    raw["dkim"] = {"selector": "digest", "key_file": "dkim.pem"}
+    config = write_config(tmp_path, raw)
+    check = digest(config, "config", "check")
+    run = digest(config, "run", "--once")
+    assert (check.exit_code, run.exit_code) == (2, 2), (check.output, run.output)
+    reason = "dkim.key_file: not a PEM RSA private key"
+    assert reason in check.stderr and reason in run.stderr
+    assert "Invalid configuration" in check.stderr and "Invalid configuration" in run.stderr
+    assert sent(tmp_path) == 0
+
+
 def test_a_removed_list_is_named_by_check_and_run_and_the_others_are_sent(
     tmp_path: Path, base_url: str
 ) -> None:

@@ -31,7 +31,7 @@ from digest.cli.boundary import report
 from digest.config import entry_key
 from digest.edition_json import edition_json
 from digest.edition_why import why_lines
-from digest.errors import DigestError
+from digest.errors import ConfigError, DigestError
 from digest.inbound.server import InboundServer
 from digest.preflight import Preflight, existing_store, preflight
 from digest.previews import edition_pictures
@@ -171,6 +171,8 @@ def run(
                     if once:
                         break
                     time.sleep(interval)
+    except ConfigError:
+        raise  # the boundary: "Invalid configuration", exit 2, as config check
     except DigestError as error:
         report(error)
         raise typer.Exit(1) from None
