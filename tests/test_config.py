@@ -223,6 +223,21 @@ def test_secrets_are_refused_in_the_file(tmp_path: Path) -> None:
     assert "DIGEST_SMTP_PASSWORD" in why
 
 
+def test_a_bad_value_from_the_environment_names_its_variable(tmp_path: Path) -> None:
+    # The file holds a good value, or none: the error must not send the operator to it.
+    environ = {"DIGEST_DATABASE_URL": "mysql://db.example.org/digest"}
+    [(key, why)] = problems(write_config(tmp_path, MINIMAL), environ)
+    assert key == "service.database_url (set by DIGEST_DATABASE_URL)"
+    assert "not 'mysql'" in why
+    environ = {"DIGEST_BASE_URL": "http://news.example.org"}
+    [(key, why)] = problems(write_config(tmp_path, MINIMAL), environ)
+    assert key == "service.base_url (set by DIGEST_BASE_URL)"
+    # A bad value in the file, with no variable set, is named as before.
+    text = MINIMAL.replace('"https://news.example.org"', '"http://news.example.org"')
+    [(key, _)] = problems(write_config(tmp_path, text))
+    assert key == "service.base_url"
+
+
 def test_secrets_and_overrides_come_from_the_environment(tmp_path: Path) -> None:
     path = write_config(tmp_path, MINIMAL)
     settings = load_settings(

@@ -166,7 +166,8 @@ def settings_from_mapping(
     try:
         config_file = ConfigFile.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(str(source), describe(error, data, ConfigFile)) from None
+        problems = _name_the_environment(describe(error, data, ConfigFile), environ)
+        raise ConfigError(str(source), problems) from None
     secrets = {
         field_name: environ[variable]
         for field_name, variable in SECRET_ENV.items()
@@ -177,6 +178,22 @@ def settings_from_mapping(
     if problems:
         raise ConfigError(str(source), problems)
     return settings
+
+
+def _name_the_environment(
+    problems: list[tuple[str, str]], environ: Mapping[str, str]
+) -> list[tuple[str, str]]:
+    """Problems with a value an environment variable set name the variable: the file may hold
+    another value, or none, and the operator would look for the fault there."""
+    overridden = {
+        f"{table}.{key}": variable
+        for variable, (table, key) in ENV_OVERRIDES.items()
+        if environ.get(variable)
+    }
+    return [
+        (f"{key} (set by {overridden[key]})" if key in overridden else key, why)
+        for key, why in problems
+    ]
 
 
 def _apply_environment(raw: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
