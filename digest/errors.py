@@ -117,6 +117,16 @@ class WebhookRefused(DigestError):
         super().__init__(f"{provider} webhook refused: {reason}")
 
 
+# What SQLite says of a file that is not an SQLite database, or a damaged one.
+NOT_A_DATABASE = frozenset(
+    (
+        "file is not a database",
+        "file is encrypted or is not a database",
+        "database disk image is malformed",
+    )
+)
+
+
 class StoreUnavailableError(DigestError):
     """The database cannot be reached or opened: the server is down, the file cannot be made."""
 
@@ -130,6 +140,12 @@ class StoreUnavailableError(DigestError):
                 "another process is writing to it (a digest command still running, such as "
                 "digest run or an import) and held it too long: wait for it to finish and run "
                 "this again"
+            )
+        elif url.startswith("sqlite") and reason in NOT_A_DATABASE:
+            what_to_do = (
+                "the file is not a digest database (another file, or a damaged one): point "
+                "service.database_url (or DIGEST_DATABASE_URL) at the right file, or restore it "
+                "from a backup"
             )
         elif url.startswith("sqlite"):
             what_to_do = (

@@ -277,6 +277,21 @@ def test_an_sqlite_file_that_cannot_be_made(tmp_path: Path, where: str) -> None:
         assert "check that its folder exists (or can be made) and is writable" in line
 
 
+def test_an_sqlite_file_that_is_no_database_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    # database_url pointed at another file (the subscriber CSV), or a damaged database.
+    database = tmp_path / "members.csv"
+    url = f"sqlite:///{database}"
+    config = write_config(tmp_path, database_url=url)
+    for command in (["run", "--once"], ["status"], ["db", "upgrade"], ["subscribers", "list"]):
+        result = run_digest(config, *command)
+        assert result.returncode == 1, (command, result.stderr)
+        assert "Traceback" not in result.stderr
+        [line] = result.stderr.strip().splitlines()
+        assert line.startswith(f"error: cannot open the database {url}: file is not a database; ")
+        assert "the file is not a digest database (another file, or a damaged one)" in line
+    assert database.read_text() == "email,name\nsam@example.org,Sam\n"
+
+
 def test_an_sqlite_file_another_process_holds_says_so_not_to_check_its_folder(
     tmp_path: Path,
 ) -> None:

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError
 
-from digest.errors import SchemaMismatchError, StoreUnavailableError
+from digest.errors import NOT_A_DATABASE, SchemaMismatchError, StoreUnavailableError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -56,6 +56,14 @@ def database_errors(url: str) -> Iterator[None]:
     except (OperationalError, InterfaceError) as error:
         # The driver's own words, without SQLAlchemy's statement and background link.
         reason = str(error.orig) if error.orig is not None else str(error)
+        raise StoreUnavailableError(url, reason) from error
+    except DatabaseError as error:
+        # SQLite says a file that is no database (another file, or a damaged one) with a
+        # DatabaseError, at the first statement of a connection; other DatabaseErrors (an
+        # integrity error...) are bugs and keep their traceback.
+        reason = str(error.orig) if error.orig is not None else str(error)
+        if reason not in NOT_A_DATABASE:
+            raise
         raise StoreUnavailableError(url, reason) from error
 
 
