@@ -20,6 +20,7 @@ from digest.config import FeedSettings
 from digest.errors import ConfigError
 
 OPML_DOCS = "http://opml.org/spec2.opml"
+MAX_DEPTH = 100  # outlines within outlines: folders of folders
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
@@ -61,13 +62,23 @@ def read_opml(data: bytes, source: str) -> list[OpmlFeed]:
     body = next((child for child in root if _local(child.tag) == "body"), None)
     if body is None:
         raise ConfigError(source, [("", "not an OPML file: it has no <body>")])
-    feeds = list(_outlines(body, ()))
+    try:
+        feeds = list(_outlines(body, ()))
+    except _TooDeepError:
+        raise ConfigError(
+            source,
+            [("", f"outlines nested more than {MAX_DEPTH} deep: no subscription list is")],
+        ) from None
     if not feeds:
         raise ConfigError(source, [("", "the OPML file lists no feed (no outline has an xmlUrl)")])
     return feeds
 
 
 class _DoctypeError(Exception):
+    pass
+
+
+class _TooDeepError(Exception):
     pass
 
 
@@ -83,10 +94,16 @@ def _refuse_dtd(data: bytes) -> None:
     parser.Parse(data, True)
 
 
-def _outlines(parent: ElementTree.Element, path: tuple[str, ...]) -> Iterable[OpmlFeed]:
+def _outlines(
+    parent: ElementTree.Element, path: tuple[str, ...], depth: int = 1
+) -> Iterable[OpmlFeed]:
+    # Folders nest a few levels; a file nesting thousands (which expat reads happily) would
+    # exhaust the stack here, and its categories cost the square of the depth.
     for outline in parent:
         if _local(outline.tag) != "outline":
             continue
+        if depth > MAX_DEPTH:
+            raise _TooDeepError
         attributes = {name.lower(): value for name, value in outline.attrib.items()}
         title = _text(attributes.get("title")) or _text(attributes.get("text"))
         url = (attributes.get("xmlurl") or "").strip()
@@ -97,7 +114,7 @@ def _outlines(parent: ElementTree.Element, path: tuple[str, ...]) -> Iterable[Op
                 html_url=(attributes.get("htmlurl") or "").strip() or None,
                 category=" / ".join(path) or None,
             )
-        yield from _outlines(outline, (*path, title) if title and not url else path)
+        yield from _outlines(outline, (*path, title) if title and not url else path, depth + 1)
 
 
 def plan_import(feeds: Sequence[OpmlFeed], configured: Sequence[FeedSettings]) -> ImportPlan:

@@ -58,6 +58,34 @@ def test_malformed_opml_is_refused_with_file_and_reason(document: bytes, reason:
     assert reason in str(raised.value)
 
 
+def test_outlines_nested_without_end_are_refused_not_a_crash() -> None:
+    depth = 50_000
+    document = (
+        b"<opml version='2.0'><body>"
+        + b"<outline text='f'>" * depth
+        + b"<outline text='a' xmlUrl='https://a.example/rss'/>"
+        + b"</outline>" * depth
+        + b"</body></opml>"
+    )
+    with pytest.raises(ConfigError) as raised:
+        read_opml(document, "deep.opml")
+    assert raised.value.problems == [
+        ("", "outlines nested more than 100 deep: no subscription list is")
+    ]
+
+
+def test_folders_nested_a_hundred_deep_are_read() -> None:
+    document = (
+        b"<opml version='2.0'><body>"
+        + b"<outline text='f'>" * 99
+        + b"<outline text='a' xmlUrl='https://a.example/rss'/>"
+        + b"</outline>" * 99
+        + b"</body></opml>"
+    )
+    [feed] = read_opml(document, "deep.opml")
+    assert feed.url == "https://a.example/rss" and feed.category == " / ".join(["f"] * 99)
+
+
 def test_an_entity_bomb_is_refused_before_it_expands() -> None:
     bomb = b"""<?xml version="1.0"?>
 <!DOCTYPE opml [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">
