@@ -6,6 +6,7 @@
              ─► the suppression file: a bad line a warning, an unreadable file an error (not
                 read again either when unchanged since the database last read it)
              ─► previous_slugs that contradict the config: errors
+             ─► a secret key file (no DIGEST_SECRET_KEY) that is empty or unreadable: an error
              ─► the DKIM key that is no PEM RSA private key: an error
              ─► an outbox (no [smtp]) where a file stands: an error
              ─► a base_url on plain http (loopback only): a warning that no reader can use it
@@ -31,6 +32,8 @@ from digest.imports import file_digest, list_mark
 from digest.lists import held_warnings, history_problems, previous_slug_problems
 from digest.mail.dkim import dkim_signer
 from digest.mail.subscribers import read_subscriber_file, subscriber_file_warnings
+from digest.mail.tokens import read_secret
+from digest.services import secret_file
 from digest.store import Store
 from digest.store.db import create_database_engine, current_revision, head_revision
 from digest.store.suppressions import FileMark
@@ -85,6 +88,11 @@ def preflight(settings: Settings, store: Store | None) -> Preflight:
             f"{suppression_path}: {line}: {why} (the line is left out)"
             for line, why in suppressions.refused
         )
+    if settings.secret_key is None:
+        try:
+            read_secret(secret_file(settings))  # what digest run reads at start (or makes)
+        except ConfigError as error:
+            result.errors.append(str(error))
     try:
         dkim_signer(settings)  # what digest run loads at start: a file that is no key
     except ConfigError as error:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
@@ -89,11 +90,16 @@ def default_transport(settings: Settings) -> MailTransport:
     return OutboxTransport(settings.service.outbox)
 
 
+def secret_file(settings: Settings) -> Path:
+    """Where the generated secret key is kept when ``DIGEST_SECRET_KEY`` is unset."""
+    return settings.service.data_dir / "secret_key"
+
+
 def signing_secret(settings: Settings) -> str:
     """``DIGEST_SECRET_KEY``, or a key generated once and kept in the data folder."""
     if settings.secret_key is not None:
         return settings.secret_key.get_secret_value()
-    return load_or_create_secret(settings.service.data_dir / "secret_key")
+    return load_or_create_secret(secret_file(settings))
 
 
 def build_services(

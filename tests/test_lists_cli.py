@@ -150,6 +150,24 @@ def test_a_dkim_key_file_that_is_no_key_is_refused_by_check_and_by_run_alike(
     assert sent(tmp_path) == 0
 
 
+def test_an_empty_secret_key_file_is_refused_by_check_and_by_run_alike(
+    tmp_path: Path, base_url: str
+) -> None:
+    (tmp_path / "members.csv").write_text("email,name\nsam@example.org,Sam\n")
+    raw = raw_config(tmp_path, base_url)
+    config = write_config(tmp_path, raw)
+    key = settings_of(tmp_path, raw).service.data_dir / "secret_key"
+    key.parent.mkdir(parents=True, exist_ok=True)
+    key.write_text("\n")  # a disk that filled up, a restore that went wrong
+    check = digest(config, "config", "check")
+    run = digest(config, "run", "--once")
+    assert (check.exit_code, run.exit_code) == (2, 2), (check.output, run.output)
+    reason = f"{key}: the secret key file is empty"
+    assert reason in check.stderr and reason in run.stderr
+    assert key.read_text() == "\n"  # neither replaced it: links already sent depend on it
+    assert sent(tmp_path) == 0
+
+
 def test_a_removed_list_is_named_by_check_and_run_and_the_others_are_sent(
     tmp_path: Path, base_url: str
 ) -> None:

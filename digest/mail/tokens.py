@@ -198,7 +198,7 @@ def load_or_create_secret(path: Path) -> str:
     file and then linked into place, so a reader never sees a half-written key and two processes
     starting together end up with the same key.
     """
-    key = _read_secret(path)
+    key = read_secret(path)
     if key is not None:
         return key
     try:
@@ -221,13 +221,15 @@ def load_or_create_secret(path: Path) -> str:
             "make its folder writable or set DIGEST_SECRET_KEY"
         )
         raise ConfigError(str(path), [("", why)]) from error
-    key = _read_secret(path)
+    key = read_secret(path)
     if key is None:
         raise ConfigError(str(path), [("", "the secret key file vanished while being created")])
     return key
 
 
-def _read_secret(path: Path) -> str | None:
+def read_secret(path: Path) -> str | None:
+    """The key kept in ``path``, or None when there is no such file; ConfigError when the file
+    is there but unreadable or empty (``digest config check`` reads it, and creates nothing)."""
     try:
         key = path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
