@@ -228,6 +228,22 @@ def test_import_write_keeps_the_configs_mode_and_owner(setup: Setup, tmp_path: P
     assert sorted(path.name for path in setup.config.parent.glob(".digest.toml.*")) == []
 
 
+def test_import_write_through_a_symlink_edits_the_config_it_points_at(
+    setup: Setup, tmp_path: Path
+) -> None:
+    kept = tmp_path / "kept" / "digest.toml"
+    kept.parent.mkdir()
+    setup.config.replace(kept)
+    setup.config.symlink_to(kept)
+    opml = tmp_path / "theirs.opml"
+    opml.write_text(OPML.format(base=setup.server.base_url))
+    written = digest(setup.config, "feeds", "import", str(opml), "--write")
+    assert written.exit_code == 0, written.output
+    assert setup.config.is_symlink()
+    names = [feed["name"] for feed in tomllib.loads(kept.read_text())["feeds"]]
+    assert names[-2:] == ["Post", "Wire (2)"]
+
+
 def test_import_write_refuses_to_break_the_config(setup: Setup, tmp_path: Path) -> None:
     # A config whose feeds are an inline array cannot take [[feeds]] tables after it.
     text = setup.config.read_text().split("[[feeds]]")[0]

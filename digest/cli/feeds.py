@@ -213,15 +213,18 @@ def _append_to_config(config: Path, addition: str) -> None:
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(str(config), [("", f"not valid TOML: {error}")]) from None
     settings_from_mapping(raw, source=config)
+    # The file a symlink points at (config kept elsewhere, linked into place): renaming over
+    # the link would replace it with a copy and leave the real config as it was.
+    target = config.resolve()
     # Write beside it and rename, so a crash never leaves half a config behind.
-    handle, temporary = tempfile.mkstemp(dir=config.parent, prefix=f".{config.name}.")
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.write(updated)
         # mkstemp makes the file 0600 for whoever runs the command: the config keeps its own
         # mode and owner, so a service running as another user can still read it.
-        _copy_mode_and_owner(config, Path(temporary))
-        Path(temporary).replace(config)
+        _copy_mode_and_owner(target, Path(temporary))
+        Path(temporary).replace(target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
