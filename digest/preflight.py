@@ -6,6 +6,7 @@
              ─► the suppression file: a bad line a warning, an unreadable file an error (not
                 read again either when unchanged since the database last read it)
              ─► previous_slugs that contradict the config: errors
+             ─► a DIGEST_SECRET_KEY too short to be a random key: a warning
              ─► a secret key file (no DIGEST_SECRET_KEY) that is empty or unreadable: an error
              ─► the DKIM key that is no PEM RSA private key: an error
              ─► an outbox (no [smtp]) where a file stands: an error
@@ -88,7 +89,9 @@ def preflight(settings: Settings, store: Store | None) -> Preflight:
             f"{suppression_path}: {line}: {why} (the line is left out)"
             for line, why in suppressions.refused
         )
-    if settings.secret_key is None:
+    if settings.secret_key is not None:
+        result.warnings.extend(_short_secret(settings.secret_key.get_secret_value()))
+    else:
         try:
             read_secret(secret_file(settings))  # what digest run reads at start (or makes)
         except ConfigError as error:
@@ -120,6 +123,26 @@ def preflight(settings: Settings, store: Store | None) -> Preflight:
     if problems:
         result.errors.append(str(ConfigError(str(settings.source), problems)))
     return result
+
+
+# A key shorter than this is a word or a placeholder ("changeme"), not a random key.
+MIN_SECRET_CHARACTERS = 16
+
+
+def _short_secret(secret: str) -> list[str]:
+    """A warning when DIGEST_SECRET_KEY is too short to be a random key: the links it signs
+    carry their HMAC, so one link a reader forwards lets anyone try keys offline, and the key
+    found forges every reader's unsubscribe, preferences and confirmation links."""
+    length = len(secret.strip())
+    if length >= MIN_SECRET_CHARACTERS:
+        return []
+    return [
+        f"DIGEST_SECRET_KEY is {length} characters: a key that short can be guessed from any "
+        "link in a mail, and then forges every reader's unsubscribe and preferences links; set "
+        "32 random characters or more (python3 -c 'import secrets; "
+        "print(secrets.token_urlsafe(32))'), knowing that the links in mail already sent stop "
+        "working when it changes"
+    ]
 
 
 def not_a_folder(folder: Path) -> Path | None:

@@ -168,6 +168,31 @@ def test_an_empty_secret_key_file_is_refused_by_check_and_by_run_alike(
     assert sent(tmp_path) == 0
 
 
+@pytest.mark.parametrize("secret", ["changeme", "   ", "s3cret-key-15ch"])
+def test_a_short_secret_key_is_the_same_warning_in_check_and_run(
+    tmp_path: Path, base_url: str, secret: str
+) -> None:
+    (tmp_path / "members.csv").write_text("email,name\nsam@example.org,Sam\n")
+    config = write_config(tmp_path, raw_config(tmp_path, base_url))
+    environment = {"COLUMNS": "200", "DIGEST_SECRET_KEY": secret}
+    runner = CliRunner()
+    check = runner.invoke(app, ["--config", str(config), "config", "check"], env=environment)
+    run = runner.invoke(app, ["--config", str(config), "run", "--once"], env=environment)
+    assert (check.exit_code, run.exit_code) == (0, 0), (check.output, run.output)
+    [warning] = [line for line in warnings(check.stderr) if "DIGEST_SECRET_KEY" in line]
+    assert f"DIGEST_SECRET_KEY is {len(secret.strip())} characters: a key that short" in warning
+    assert warning in warnings(run.stderr)
+
+
+def test_a_random_secret_key_draws_no_warning(tmp_path: Path, base_url: str) -> None:
+    (tmp_path / "members.csv").write_text("email,name\nsam@example.org,Sam\n")
+    config = write_config(tmp_path, raw_config(tmp_path, base_url))
+    environment = {"COLUMNS": "200", "DIGEST_SECRET_KEY": "k" * 16}
+    check = CliRunner().invoke(app, ["--config", str(config), "config", "check"], env=environment)
+    assert check.exit_code == 0, check.output
+    assert "DIGEST_SECRET_KEY" not in check.stderr
+
+
 def test_a_removed_list_is_named_by_check_and_run_and_the_others_are_sent(
     tmp_path: Path, base_url: str
 ) -> None:
