@@ -8,6 +8,7 @@
              ─► previous_slugs that contradict the config: errors
              ─► a DIGEST_SECRET_KEY too short to be a random key: a warning
              ─► a secret key file (no DIGEST_SECRET_KEY) that is empty or unreadable: an error
+             ─► a mail template of service.templates that does not compile: an error
              ─► the DKIM key that is no PEM RSA private key: an error
              ─► an outbox (no [smtp]) where a file stands: an error
              ─► a base_url on plain http (loopback only): a warning that no reader can use it
@@ -24,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jinja2
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -34,6 +36,7 @@ from digest.lists import held_warnings, history_problems, previous_slug_problems
 from digest.mail.dkim import dkim_signer
 from digest.mail.subscribers import read_subscriber_file, subscriber_file_warnings
 from digest.mail.tokens import read_secret
+from digest.render import Renderer
 from digest.services import secret_file
 from digest.store import Store
 from digest.store.db import create_database_engine, current_revision, head_revision
@@ -96,6 +99,9 @@ def preflight(settings: Settings, store: Store | None) -> Preflight:
             read_secret(secret_file(settings))  # what digest run reads at start (or makes)
         except ConfigError as error:
             result.errors.append(str(error))
+    template_problems = _template_problems(settings)
+    if template_problems:
+        result.errors.append(str(ConfigError(str(settings.source), template_problems)))
     try:
         dkim_signer(settings)  # what digest run loads at start: a file that is no key
     except ConfigError as error:
@@ -123,6 +129,22 @@ def preflight(settings: Settings, store: Store | None) -> Preflight:
     if problems:
         result.errors.append(str(ConfigError(str(settings.source), problems)))
     return result
+
+
+def _template_problems(settings: Settings) -> list[tuple[str, str]]:
+    """The mail templates of the operator's ``service.templates`` folder that do not compile:
+    each would fail every edition it renders, list after list, once articles come in."""
+    if settings.service.templates is None:
+        return []
+    renderer = Renderer(settings)
+    problems = []
+    for path in sorted((renderer.folder / "email").glob("*.j2")):
+        try:
+            renderer.environment.get_template(f"email/{path.name}")
+        except jinja2.TemplateSyntaxError as error:
+            where = f"{path}, line {error.lineno}"
+            problems.append(("service.templates", f"{where}: {error.message}"))
+    return problems
 
 
 # A key shorter than this is a word or a placeholder ("changeme"), not a random key.

@@ -193,6 +193,32 @@ def test_a_random_secret_key_draws_no_warning(tmp_path: Path, base_url: str) -> 
     assert "DIGEST_SECRET_KEY" not in check.stderr
 
 
+def test_a_mail_template_that_does_not_compile_is_refused_by_check_and_by_run_alike(
+    tmp_path: Path, base_url: str
+) -> None:
+    (tmp_path / "members.csv").write_text("email,name\nsam@example.org,Sam\n")
+    email = tmp_path / "brand" / "email"
+    email.mkdir(parents=True)
+    (email / "digest.html.j2").write_text("<p>{% if %}</p>\n")
+    (email / "digest.txt.j2").write_text("{{ list_name | shout }}\n")  # no such filter
+    raw = raw_config(tmp_path, base_url)
+    raw["service"]["templates"] = "brand"
+    config = write_config(tmp_path, raw)
+    check = digest(config, "config", "check")
+    run = digest(config, "run", "--once")
+    assert (check.exit_code, run.exit_code) == (2, 2), (check.output, run.output)
+    for reason in (
+        f"service.templates: {email / 'digest.html.j2'}, line 1: Expected an expression",
+        f"service.templates: {email / 'digest.txt.j2'}, line 1: No filter named 'shout'",
+    ):
+        assert reason in check.stderr and reason in run.stderr
+    assert sent(tmp_path) == 0
+    # Fixed, the folder's templates are taken: only the bundled ones fill what it lacks.
+    (email / "digest.html.j2").unlink()
+    (email / "digest.txt.j2").unlink()
+    assert digest(config, "config", "check").exit_code == 0
+
+
 def test_a_removed_list_is_named_by_check_and_run_and_the_others_are_sent(
     tmp_path: Path, base_url: str
 ) -> None:
