@@ -182,6 +182,14 @@ def test_missing_subscriber_file(tmp_path: Path) -> None:
     ]
 
 
+def test_a_folder_given_as_the_subscriber_file_is_named_as_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "members").mkdir()
+    path = write_config(tmp_path, MINIMAL.replace('"members.csv"', '"members"'), subscribers=False)
+    assert problems(path) == [
+        ("lists[daily].subscribers", f"{tmp_path / 'members'} is a folder: give the file in it")
+    ]
+
+
 def test_missing_config_file(tmp_path: Path) -> None:
     assert problems(tmp_path / "nowhere.toml") == [("", "file not found")]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from digest.config.naming import entry_key
@@ -80,7 +81,7 @@ def cross_check(settings: Settings) -> Iterable[tuple[str, str]]:
         if not subscribers.is_file():
             yield (
                 f"{entry_key('lists', settings.lists, index)}.subscribers",
-                f"file not found: {subscribers}",
+                _not_a_file(subscribers),
             )
 
     if settings.sample_server is not None:
@@ -95,12 +96,19 @@ def cross_check(settings: Settings) -> Iterable[tuple[str, str]]:
         if settings.dkim.key_file is not None:
             key_file = settings.config_path(settings.dkim.key_file)
             if not key_file.is_file():
-                yield "dkim.key_file", f"file not found: {key_file}"
+                yield "dkim.key_file", _not_a_file(key_file)
         elif settings.dkim_key is None:
             yield (
                 "dkim",
                 "no private key: set dkim.key_file to a PEM file or the DIGEST_DKIM_KEY variable",
             )
+
+
+def _not_a_file(path: Path) -> str:
+    """Why ``path``, which must be a file, is none: missing, or a folder by that name."""
+    if path.is_dir():
+        return f"{path} is a folder: give the file in it"
+    return f"file not found: {path}"
 
 
 def _parent_cycles(topics: tuple[TopicSettings, ...]) -> Iterable[tuple[str, str]]:
