@@ -11,6 +11,7 @@
              ─► a mail template of service.templates that does not compile: an error
              ─► the DKIM key that is no PEM RSA private key: an error
              ─► an outbox (no [smtp]) where a file stands: an error
+             ─► smtp.tls that does not fit smtp.port (465 and 'ssl', 587 and 'starttls'): a warning
              ─► a base_url on plain http (loopback only): a warning that no reader can use it
              ─► a subject whose headline starts past what a phone shows: a warning
     database ─► (when there is one to see) an undeclared rename: an error; a list that left the
@@ -106,6 +107,8 @@ def preflight(settings: Settings, store: Store | None) -> Preflight:
         dkim_signer(settings)  # what digest run loads at start: a file that is no key
     except ConfigError as error:
         result.errors.append(str(error))
+    if settings.smtp is not None:
+        result.warnings.extend(_tls_mismatch(settings))
     if settings.smtp is None:
         blocked = not_a_folder(settings.service.outbox)
         if blocked is not None:
@@ -145,6 +148,32 @@ def _template_problems(settings: Settings) -> list[tuple[str, str]]:
             where = f"{path}, line {error.lineno}"
             problems.append(("service.templates", f"{where}: {error.message}"))
     return problems
+
+
+# The ports whose servers speak TLS from the first byte, and those that start in plain text.
+_IMPLICIT_TLS_PORTS = frozenset({465})
+_PLAIN_START_PORTS = frozenset({25, 587, 2525})
+
+
+def _tls_mismatch(settings: Settings) -> list[str]:
+    """A warning when smtp.tls does not fit smtp.port: each side then waits for the other to
+    speak first, and every copy fails with 'timed out' after smtp.timeout_seconds, or with an
+    SSL 'wrong version number', which name neither key."""
+    smtp = settings.smtp
+    if smtp is None:
+        return []
+    where = f"{settings.source}: smtp.port = {smtp.port} with smtp.tls = {smtp.tls!r}"
+    if smtp.port in _IMPLICIT_TLS_PORTS and smtp.tls != "ssl":
+        return [
+            f"{where}: a server on port {smtp.port} speaks TLS from the start; set "
+            "smtp.tls = 'ssl' (or port 587 with 'starttls')"
+        ]
+    if smtp.port in _PLAIN_START_PORTS and smtp.tls == "ssl":
+        return [
+            f"{where}: a server on port {smtp.port} starts in plain text; set "
+            "smtp.tls = 'starttls' (or port 465 with 'ssl')"
+        ]
+    return []
 
 
 # A key shorter than this is a word or a placeholder ("changeme"), not a random key.

@@ -219,6 +219,41 @@ def test_a_mail_template_that_does_not_compile_is_refused_by_check_and_by_run_al
     assert digest(config, "config", "check").exit_code == 0
 
 
+@pytest.mark.parametrize(
+    ("port", "tls", "advice"),
+    [
+        (465, "starttls", "speaks TLS from the start; set smtp.tls = 'ssl'"),
+        (587, "ssl", "starts in plain text; set smtp.tls = 'starttls'"),
+    ],
+)
+def test_smtp_tls_that_does_not_fit_the_port_is_the_same_warning_in_check_and_run(
+    tmp_path: Path, base_url: str, port: int, tls: str, advice: str
+) -> None:
+    # Each side waits for the other to speak first: every copy would fail with "timed out".
+    (tmp_path / "members.csv").write_text("email,name\nsam@example.org,Sam\n")
+    raw = raw_config(tmp_path, base_url)
+    raw["smtp"] = {"host": "127.0.0.1", "port": port, "tls": tls, "timeout_seconds": 1}
+    config = write_config(tmp_path, raw)
+    check = digest(config, "config", "check")
+    run = digest(config, "run", "--once")
+    assert (check.exit_code, run.exit_code) == (0, 0), (check.output, run.output)
+    [warning] = [line for line in warnings(check.stderr) if "smtp.port" in line]
+    assert f"smtp.port = {port} with smtp.tls = '{tls}': a server on port {port} {advice}" in (
+        warning
+    )
+    assert warning in warnings(run.stderr)
+
+
+def test_smtp_tls_that_fits_the_port_draws_no_warning(tmp_path: Path, base_url: str) -> None:
+    (tmp_path / "members.csv").write_text("email,name\nsam@example.org,Sam\n")
+    for port, tls in ((465, "ssl"), (587, "starttls"), (2526, "none")):
+        raw = raw_config(tmp_path, base_url)
+        raw["smtp"] = {"host": "smtp.example.org", "port": port, "tls": tls}
+        check = digest(write_config(tmp_path, raw), "config", "check")
+        assert check.exit_code == 0, check.output
+        assert "smtp.port" not in check.stderr
+
+
 def test_a_removed_list_is_named_by_check_and_run_and_the_others_are_sent(
     tmp_path: Path, base_url: str
 ) -> None:
