@@ -7,8 +7,10 @@
                             suppression file, so no copy of the address is left there
 
 The key (digest.addresses) is what refuses the address at any later import, and it cannot be
-turned back into the address. The email is looked up as given and lowercased; an address the
-service never held is forgotten all the same (its key is kept), so a request is always honoured.
+turned back into the address. The email is looked up as the service holds addresses (its domain
+in ASCII, "bücher.de" as "xn--bcher-kva.de", as imports and sign-ups store it) and lowercased; an
+address the service never held is forgotten all the same (its key is kept), so a request is
+always honoured.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from digest.config import Settings
+from digest.mail.subscribers import normalize_email
 from digest.store import Store
 from digest.suppression import remove_address
 
@@ -33,7 +36,19 @@ class ForgetOutcome:
 
 def export_person(store: Store, address_key: Callable[[str], str], email: str) -> dict[str, Any]:
     """Everything the database holds on the person with ``email``."""
-    return store.person(email, address_key(email))
+    held = as_held(email)
+    return store.person(held, address_key(held))
+
+
+def as_held(email: str) -> str:
+    """``email`` as imports and sign-ups store it: a person writes their address with its
+    internationalized domain ("sam@bücher.de"), the service holds it in IDNA
+    ("sam@xn--bcher-kva.de"); looked up as typed, it would be found nowhere, and its key would
+    refuse no later import. Text that is no address is taken as given."""
+    try:
+        return normalize_email(email)
+    except ValueError:
+        return email.strip()
 
 
 def forget(
@@ -44,6 +59,7 @@ def forget(
     now: datetime,
 ) -> ForgetOutcome:
     """Erase the person with ``email``; they are never imported or mailed again."""
-    done = store.forget(email, address_key(email), now)
-    lines = remove_address(settings.service.suppression_path, email)
+    held = as_held(email)
+    done = store.forget(held, address_key(held), now)
+    lines = remove_address(settings.service.suppression_path, held)
     return ForgetOutcome(done.found, done.memberships, done.deliveries, lines)

@@ -207,6 +207,28 @@ def test_audit_flags_a_burst_of_unsubscribes_from_one_domain(tmp_path: Path, bas
     assert sum("example.org" in line for line in flagged.stdout.splitlines()) == 1
 
 
+def test_forget_finds_an_address_written_with_its_internationalized_domain(
+    tmp_path: Path, base_url: str
+) -> None:
+    # Imports hold the domain in IDNA; the person's request writes it as they read it.
+    config, _ = config_without_file(tmp_path, base_url)
+    (tmp_path / "idn.csv").write_text("email,name\nsam@bücher.example,Sam\n", encoding="utf-8")
+    imported = digest(
+        config, "subscribers", "import", str(tmp_path / "idn.csv"), "--list", "daily", "--confirmed"
+    )
+    assert "1 added" in imported.stdout, imported.output
+    person = json.loads(digest(config, "subscribers", "export-person", "Sam@Bücher.example").stdout)
+    assert person["subscriber"]["name"] == "Sam"
+    forgotten = digest(config, "subscribers", "forget", "sam@bücher.example", "--yes")
+    assert forgotten.exit_code == 0, forgotten.output
+    assert "sam@bücher.example: erased; 1 memberships ended" in forgotten.stdout
+    assert json.loads(digest(config, "subscribers", "list", "--json").stdout) == []
+    again = digest(
+        config, "subscribers", "import", str(tmp_path / "idn.csv"), "--list", "daily", "--confirmed"
+    )
+    assert "0 added" in again.stdout and "forgotten at its owner's request" in again.stderr
+
+
 def test_forget_erases_a_person_and_refuses_them_at_every_later_import(
     tmp_path: Path, base_url: str
 ) -> None:
