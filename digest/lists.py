@@ -127,12 +127,19 @@ def held_warnings(settings: Settings, store: Store) -> list[str]:
     )
     warnings = []
     for slug in sorted(set(held) | set(unqueued)):
+        renamed = list_for_slug(settings, slug)
+        if renamed is not None:
+            # Before the cycle carries the slug over (config check, or run before its first
+            # cycle), most of its editions are still under it: only those whose slot the new
+            # slug already has will stay there.
+            held[slug], unqueued[slug] = store.held_after_rename(slug, renamed.slug)
         what = []
         if held.get(slug):
             what.append(f"{held[slug]} pending deliveries")
         if unqueued.get(slug):
             what.append(f"{unqueued[slug]} editions never queued")
-        renamed = list_for_slug(settings, slug)
+        if not what:
+            continue
         if renamed is not None:
             warnings.append(
                 f"list {renamed.slug!r} (before, {slug!r}): {' and '.join(what)} of editions "

@@ -277,6 +277,48 @@ def test_a_removed_list_is_named_by_check_and_run_and_the_others_are_sent(
     assert sent(tmp_path) == 3  # daily's readers, and only them
 
 
+def test_a_declared_rename_with_deliveries_pending_is_no_warning_and_they_are_sent(
+    tmp_path: Path, base_url: str
+) -> None:
+    weekly = a_list("weekly", "weekly.csv")
+    raw = raw_config(tmp_path, base_url, weekly)
+    services, _ = start(settings_of(tmp_path, raw), FixedClock(DAY1))
+    build_without_sending(services, "weekly")  # its copies pending when the list is renamed
+    services.close()
+
+    renamed = a_list("friday", "weekly.csv", previous_slugs=["weekly"])
+    config = write_config(tmp_path, raw_config(tmp_path, base_url, renamed))
+    check = digest(config, "config", "check")
+    assert check.exit_code == 0, check.output
+    assert warnings(check.stderr) == []  # they follow the list to its new slug: none is held
+    run = digest(config, "run", "--once")
+    assert run.exit_code == 0, run.output
+    assert warnings(run.stderr) == []
+    assert sent(tmp_path) == 2
+
+
+def test_a_renamed_lists_editions_of_a_slot_the_new_slug_has_are_the_held_ones(
+    tmp_path: Path, base_url: str
+) -> None:
+    raw = raw_config(
+        tmp_path, base_url, a_list("weekly", "weekly.csv"), a_list("friday", "members.csv")
+    )
+    services, _ = start(settings_of(tmp_path, raw), FixedClock(DAY1))
+    build_without_sending(services, "weekly")
+    pipeline.build_edition(services, "friday", SLOT1)  # the same slot, under the new slug
+    services.close()
+
+    renamed = a_list("friday", "members.csv", previous_slugs=["weekly"])
+    config = write_config(tmp_path, raw_config(tmp_path, base_url, renamed))
+    check = digest(config, "config", "check")
+    assert check.exit_code == 0, check.output
+    [warning] = warnings(check.stderr)
+    assert "list 'friday' (before, 'weekly'): 2 pending deliveries" in warning
+    run = digest(config, "run", "--once")
+    assert run.exit_code == 0, run.output
+    assert warning in warnings(run.stderr)
+
+
 def test_an_undeclared_rename_is_refused_by_check_and_run_alike(
     tmp_path: Path, base_url: str
 ) -> None:

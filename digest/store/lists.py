@@ -50,6 +50,28 @@ class ListStore(StoreBase):
         with self.transaction() as session:
             return {row[0]: row[1] for row in session.execute(query).all()}
 
+    def held_after_rename(self, old: str, new: str) -> tuple[int, int]:
+        """What ``rename_list(old, new)`` leaves held under ``old``: the pending deliveries and
+        the never-queued editions of its editions whose slot ``new`` already has (the others
+        move to ``new`` and are sent)."""
+        clashing = (
+            EditionRow.list_slug == old,
+            EditionRow.slot.in_(select(EditionRow.slot).where(EditionRow.list_slug == new)),
+        )
+        with self.transaction() as session:
+            pending = session.scalar(
+                select(func.count())
+                .select_from(DeliveryRow)
+                .join(EditionRow, EditionRow.id == DeliveryRow.edition_id)
+                .where(DeliveryRow.status == "pending", *clashing)
+            )
+            unqueued = session.scalar(
+                select(func.count())
+                .select_from(EditionRow)
+                .where(EditionRow.status == "ready", EditionRow.queued_at.is_(None), *clashing)
+            )
+        return int(pending or 0), int(unqueued or 0)
+
     def rename_list(self, old: str, new: str, now: datetime) -> ListRename:
         """Carry list ``old``'s editions and memberships over to ``new``, in one transaction.
 
