@@ -126,6 +126,32 @@ def test_a_database_the_store_does_not_run_on(tmp_path: Path) -> None:
     assert "the store runs on SQLite or PostgreSQL, not 'mysql'" in why
 
 
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        (
+            "sqlite://digest.db",
+            "'sqlite://digest.db' names no file: SQLite takes three slashes before a relative "
+            "path and four before an absolute one, e.g. 'sqlite:///digest.db'",
+        ),
+        ("sqlite:digest.db", "'sqlite:digest.db' is not a database URL"),
+        (
+            "postgresql+psycopg://desk:hunter2@db:five/digest",
+            "'postgresql+psycopg://desk:***@db:five/digest' is not a database URL",
+        ),
+    ],
+)
+def test_a_database_url_the_driver_cannot_read_is_refused_by_the_check(
+    tmp_path: Path, url: str, reason: str
+) -> None:
+    # Accepted, each ended every command that opens the store in a traceback.
+    text = MINIMAL.replace("[service]\n", f'[service]\ndatabase_url = "{url}"\n')
+    [(key, why)] = problems(write_config(tmp_path, text))
+    assert key == "service.database_url"
+    assert why.startswith(reason)
+    assert "hunter2" not in why
+
+
 def test_bad_cron_expression(tmp_path: Path) -> None:
     path = write_config(tmp_path, MINIMAL.replace('"0 7 * * *"', '"61 7 * * *"'))
     [(key, why)] = problems(path)

@@ -16,6 +16,7 @@ from digest.config.values import (
     HttpUrl,
     SettingsModel,
 )
+from digest.errors import without_password
 
 
 def _check_database_url(url: str) -> str:
@@ -25,6 +26,24 @@ def _check_database_url(url: str) -> str:
         raise ValueError(
             f"the store runs on SQLite or PostgreSQL, not {backend or url!r}: use "
             "sqlite:///path/to/digest.db or postgresql+psycopg://user@host/database"
+        )
+    # Not at import: the config is read by every command, most never open the store.
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):  # ValueError: a port that is no number
+        raise ValueError(
+            f"{without_password(url)!r} is not a database URL: use sqlite:///path/to/digest.db "
+            "or postgresql+psycopg://user@host/database"
+        ) from None
+    if backend == "sqlite" and parsed.host:
+        # "sqlite://digest.db": the driver refuses it at the first connection, in a traceback.
+        path = url.split("://", 1)[1]
+        raise ValueError(
+            f"{url!r} names no file: SQLite takes three slashes before a relative path and four "
+            f"before an absolute one, e.g. 'sqlite:///{path}'"
         )
     return url
 
