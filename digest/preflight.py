@@ -7,6 +7,7 @@
                 read again either when unchanged since the database last read it)
              ─► previous_slugs that contradict the config: errors
              ─► a DIGEST_SECRET_KEY too short to be a random key: a warning
+             ─► an in-memory SQLite database (it keeps nothing): an error
              ─► a secret key file (no DIGEST_SECRET_KEY) that is empty or unreadable: an error
              ─► a mail template of service.templates that does not compile: an error
              ─► the DKIM key that is no PEM RSA private key: an error
@@ -107,6 +108,15 @@ def preflight(settings: Settings, store: Store | None) -> Preflight:
         dkim_signer(settings)  # what digest run loads at start: a file that is no key
     except ConfigError as error:
         result.errors.append(str(error))
+    if _in_memory(settings.service.database_url):
+        why = (
+            "an in-memory SQLite database is not kept: it goes when the command ends, and each "
+            "connection of a run (its threads poll the feeds) sees an empty one of its own; give "
+            "a file, e.g. sqlite:///var/digest.db"
+        )
+        result.errors.append(
+            str(ConfigError(str(settings.source), [("service.database_url", why)]))
+        )
     if settings.smtp is not None:
         result.warnings.extend(_tls_mismatch(settings))
     if settings.smtp is None:
@@ -194,6 +204,12 @@ def _short_secret(secret: str) -> list[str]:
         "print(secrets.token_urlsafe(32))'), knowing that the links in mail already sent stop "
         "working when it changes"
     ]
+
+
+def _in_memory(url: str) -> bool:
+    """Whether ``url`` is an SQLite database in the process's memory ("sqlite://")."""
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
 
 
 def not_a_folder(folder: Path) -> Path | None:

@@ -254,6 +254,25 @@ def test_smtp_tls_that_fits_the_port_draws_no_warning(tmp_path: Path, base_url: 
         assert "smtp.port" not in check.stderr
 
 
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_an_in_memory_database_is_refused_by_check_and_by_run_alike(
+    tmp_path: Path, base_url: str, url: str
+) -> None:
+    # Each connection has its own empty database: a run's polling threads found no tables and
+    # it ended in tracebacks and "no such table: feeds; check that its folder exists".
+    (tmp_path / "members.csv").write_text("email,name\nsam@example.org,Sam\n")
+    raw = raw_config(tmp_path, base_url)
+    raw["service"]["database_url"] = url
+    config = write_config(tmp_path, raw)
+    check = digest(config, "config", "check")
+    run = digest(config, "run", "--once")
+    assert (check.exit_code, run.exit_code) == (2, 2), (check.output, run.output)
+    assert "Traceback" not in run.output
+    reason = "service.database_url: an in-memory SQLite database is not kept"
+    assert reason in check.stderr and reason in run.stderr
+    assert sent(tmp_path) == 0
+
+
 def test_a_removed_list_is_named_by_check_and_run_and_the_others_are_sent(
     tmp_path: Path, base_url: str
 ) -> None:
