@@ -396,6 +396,20 @@ def test_options_that_take_a_value_still_show_it() -> None:
 # --- careless operator ---------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "command", [["run", "--once"], ["poll"], ["preview", "daily"], ["send", "daily"]]
+)
+def test_a_config_error_found_as_the_services_start_is_exit_2_in_every_command(
+    tmp_path: Path, command: list[str]
+) -> None:
+    # The DKIM key is read as the services start, after the file passed its validation.
+    (tmp_path / "dkim.pem").write_text("not a key\n")
+    config = write_config(tmp_path, extra='\n[dkim]\nselector = "s1"\nkey_file = "dkim.pem"\n')
+    stderr = refused(digest(config, *command), 2)
+    assert stderr.startswith("Invalid configuration\n")
+    assert "dkim.key_file: not a PEM RSA private key" in stderr
+
+
 def test_a_missing_config_says_how_to_give_one(tmp_path: Path) -> None:
     stderr = refused(digest(tmp_path / "nowhere.toml", "run", "--once"), 2)
     assert f"{tmp_path / 'nowhere.toml'}: file not found" in stderr

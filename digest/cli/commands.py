@@ -322,6 +322,8 @@ def preview(
             for layout in screenshot_edition(html or "", path.with_suffix(".png")):
                 verdict = "fits" if layout.fits else "OVERFLOWS: " + ", ".join(layout.overflowing)
                 errors.print(f"{layout.png} ({layout.viewport}px wide, {verdict})", highlight=False)
+    except ConfigError:
+        raise  # the boundary: "Invalid configuration", exit 2, as every command
     except DigestError as error:
         report(error)
         raise typer.Exit(1) from None

@@ -313,6 +313,8 @@ def poll(
                 force=force,
                 observer=_ProgressObserver(progress),
             )
+    except ConfigError:
+        raise  # the boundary: "Invalid configuration", exit 2, as every command
     except DigestError as error:
         report(error)
         raise typer.Exit(1) from None
