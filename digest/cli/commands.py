@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from contextlib import ExitStack
 from datetime import UTC, datetime
@@ -28,7 +29,7 @@ from digest.cli.app import (
     running,
 )
 from digest.cli.boundary import report
-from digest.config import entry_key
+from digest.config import Settings, entry_key, load_settings
 from digest.edition_json import edition_json
 from digest.edition_why import why_lines
 from digest.errors import ConfigError, DigestError
@@ -144,33 +145,14 @@ def run(
     ] = 60,
 ) -> None:
     """Poll every feed, build every edition that is due and deliver it; repeat unless --once."""
-    settings = load_config()
+    settings: Settings | None = load_config()
+    assert settings is not None
     if list_slug is not None:
         known_list(settings, list_slug)
     try:
-        with running(settings) as services, ExitStack() as stack:
-            # What `config check` refuses, this refuses before anything is polled or sent.
-            checked = preflight(settings, services.store)
-            _print_preflight(checked)
-            if checked.errors:
-                raise typer.Exit(2)
-            if settings.inbound.enabled:
-                # Bounces and mailto unsubscribes are taken in while the loop runs.
-                receiver = InboundServer.from_settings(services)
-                receiver.start()
-                stack.callback(receiver.stop)
-                console.print(receiver.describe(), highlight=False)
-            shown = frozenset(checked.warnings)
-            with ExitStack() as web:
-                if settings.web.enabled and not once:
-                    _serve_web_pages(web, services)
-                while True:
-                    summary = _one_cycle(services, list_slug)
-                    _report(summary, services, shown)
-                    shown = frozenset()  # later cycles name what still holds
-                    if once:
-                        break
-                    time.sleep(interval)
+        checked: Preflight | None = None  # the first settings are checked once the store is open
+        while settings is not None:
+            settings, checked = _cycles(settings, checked, once, list_slug, interval)
     except ConfigError:
         raise  # the boundary: "Invalid configuration", exit 2, as config check
     except DigestError as error:
@@ -180,6 +162,79 @@ def run(
         if once:
             raise  # a cycle cut short: the boundary says so, with the exit code of an interrupt
         console.print("Stopped.")
+
+
+def _cycles(
+    settings: Settings, checked: Preflight | None, once: bool, list_slug: str | None, interval: int
+) -> tuple[Settings | None, Preflight | None]:
+    """Cycles on ``settings`` until the config file changes (invariant 5): then its settings
+    and their checks, for the next cycle to run on; (None, None) after a cycle of --once."""
+    with running(settings) as services, ExitStack() as stack:
+        if checked is None:
+            # What `config check` refuses, this refuses before anything is polled or sent.
+            checked = preflight(settings, services.store)
+            _print_preflight(checked)
+            if checked.errors:
+                raise typer.Exit(2)
+        if settings.inbound.enabled:
+            # Bounces and mailto unsubscribes are taken in while the loop runs.
+            receiver = InboundServer.from_settings(services)
+            receiver.start()
+            stack.callback(receiver.stop)
+            console.print(receiver.describe(), highlight=False)
+        if settings.web.enabled and not once:
+            _serve_web_pages(stack, services)
+        shown = frozenset(checked.warnings)
+        refused: str | None = None
+        while True:
+            summary = _one_cycle(services, list_slug)
+            _report(summary, services, shown)
+            shown = frozenset()  # later cycles name what still holds
+            if once:
+                return None, None
+            time.sleep(interval)
+            edited, refused = _edited_config(settings, list_slug, refused)
+            if edited is not None:
+                return edited
+
+
+def _edited_config(
+    current: Settings, list_slug: str | None, refused: str | None
+) -> tuple[tuple[Settings, Preflight] | None, str | None]:
+    """The config file as it is now, with its checks, when it differs from ``current`` and
+    passes the checks `run` makes at start; else None, and ``current`` stays in force. A
+    refusal is printed once (its text is handed back, to be passed in again) with the file, the
+    key and the reason, as `config check` prints it."""
+    try:
+        fresh = load_settings(current.source, os.environ)
+        if fresh == current:
+            return None, None
+        if list_slug is not None and list_slug not in {entry.slug for entry in fresh.lists}:
+            raise ConfigError(
+                str(fresh.source), [("lists", f"no list {list_slug!r}, which this run builds")]
+            )
+        store, _ = existing_store(fresh)
+        try:
+            checked = preflight(fresh, store)
+        finally:
+            if store is not None:
+                store.engine.dispose()
+    except DigestError as error:  # the file, or a database it names that cannot be opened
+        problem = str(error)
+    else:
+        if not checked.errors:
+            for warning in checked.warnings:
+                errors.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+            console.print(f"{current.source} changed: the next cycles run on it.", highlight=False)
+            return (fresh, checked), None
+        problem = "\n".join(checked.errors)
+    if problem != refused:
+        errors.print(
+            f"[bold red]Config edit refused[/], the previous settings stay in force\n"
+            f"{escape(problem)}",
+            highlight=False,
+        )
+    return None, problem
 
 
 @config_app.command("check")

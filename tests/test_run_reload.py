@@ -1,0 +1,129 @@
+"""`digest run` without --once takes up an edit of its config at the next cycle (invariant 5).
+
+The real command runs on the example config, with its sample feeds and an outbox folder, a cycle
+every 10 seconds. An invalid edit is refused once, with the file, the key and the reason, and the
+cycles go on with the settings in force; a valid one is taken up without a restart: a list added
+to the file gets its edition at the next cycle.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.test_end_to_end import DIGEST, SECRET, example_config
+
+pytestmark = pytest.mark.integration
+
+INTERVAL = 10  # the least --interval takes
+PATIENCE = 120.0  # seconds to wait for what a cycle or two should show
+
+ADDED_LIST = """
+[[lists]]
+slug = "levant-evening"
+name = "The Levant in the evening"
+topics = ["syria", "lebanon"]
+schedule = "* * * * *"
+timezone = "Asia/Beirut"
+send_when_empty = true
+subscribers = "{subscribers}"
+"""
+
+
+class Running:
+    def __init__(self, process: subprocess.Popen[str], stdout: Path, stderr: Path) -> None:
+        self.process, self._stdout, self._stderr = process, stdout, stderr
+
+    def stdout(self) -> str:
+        return self._stdout.read_text(encoding="utf-8")
+
+    def stderr(self) -> str:
+        return self._stderr.read_text(encoding="utf-8")
+
+    def wait_for(self, what: str, shown: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + PATIENCE
+        while not shown():
+            if self.process.poll() is not None:
+                pytest.fail(f"digest run ended ({self.process.returncode}) before {what}:\n"
+                            f"{self.stdout()}\n{self.stderr()}")  # fmt: skip
+            if time.monotonic() > deadline:
+                pytest.fail(f"no {what} in {PATIENCE:.0f} s:\n{self.stdout()}\n{self.stderr()}")
+            time.sleep(0.2)
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    return example_config(tmp_path, smtp_port=None)
+
+
+@pytest.fixture
+def running(tmp_path: Path, config: Path) -> Iterator[Running]:
+    environment = {**os.environ, "DIGEST_SECRET_KEY": SECRET, "COLUMNS": "120"}
+    environment.pop("DIGEST_CONFIG", None)
+    stdout, stderr = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    with stdout.open("w") as out, stderr.open("w") as err:
+        process = subprocess.Popen(
+            [DIGEST, "--config", str(config), "run", "--interval", str(INTERVAL)],
+            stdout=out,
+            stderr=err,
+            text=True,
+            env=environment,
+        )
+    try:
+        yield Running(process, stdout, stderr)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def lists_mailed(outbox: Path) -> set[str]:
+    """The List-Id of every message in the outbox folder."""
+    found = set()
+    for path in outbox.glob("*.eml"):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        found.add(str(message["List-Id"]).rsplit("<", 1)[-1].split(".", 1)[0])
+    return found
+
+
+def test_an_edit_of_the_config_is_taken_up_at_the_next_cycle_and_an_invalid_one_refused(
+    tmp_path: Path, config: Path, running: Running
+) -> None:
+    outbox = tmp_path / "outbox"
+    running.wait_for("first cycle", lambda: "Cycle summary" in running.stdout())
+    assert "levant-evening" not in lists_mailed(outbox)
+    original = config.read_text()
+
+    # Invalid: refused with the file, the key and the reason, once, and the cycles go on.
+    config.write_text(original.replace('schedule = "0 7 * * *"', 'schedule = "0 25 * * *"'))
+    running.wait_for("refusal", lambda: "Config edit refused" in running.stderr())
+    assert f"{config}: lists[middle-east-daily].schedule" in running.stderr()
+    cycles = running.stdout().count("Cycle summary")
+    running.wait_for(
+        "two more cycles", lambda: running.stdout().count("Cycle summary") >= cycles + 2
+    )
+    assert running.stderr().count("Config edit refused") == 1  # said once, not every cycle
+    assert "changed: the next cycles run on it" not in running.stdout()
+
+    # Valid: a list added to the file is built and mailed without a restart.
+    subscribers = Path(__file__).resolve().parents[1] / "config/subscribers/gulf-weekly.csv"
+    config.write_text(original + ADDED_LIST.format(subscribers=subscribers))
+    running.wait_for("the change", lambda: "changed: the next cycles run on it" in running.stdout())
+    running.wait_for("the new list's mail", lambda: "levant-evening" in lists_mailed(outbox))
+
+    running.process.send_signal(signal.SIGINT)
+    assert running.process.wait(timeout=60) == 0
+    assert "Stopped." in running.stdout()
+    assert "Traceback" not in running.stderr()
