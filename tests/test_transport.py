@@ -415,6 +415,44 @@ def test_smtp_login(mode: str) -> None:
     assert [r.content for r in running.handler.received] == [message(ready=mode != "sendmail").data]
 
 
+class _NoEsmtp(SMTP):
+    """An aiosmtpd server that speaks only the HELO of RFC 821, as some old relays do."""
+
+    async def smtp_EHLO(self, arg: str) -> None:
+        await self.push("502 5.5.2 Error: command not recognized")
+
+
+class _NoEsmtpController(Controller):
+    def factory(self) -> SMTP:
+        return _NoEsmtp(self.handler, **self.SMTP_kwargs)
+
+
+@pytest.mark.integration
+def test_smtp_falls_back_to_helo_when_the_server_refuses_ehlo(mode: str) -> None:
+    # Without HELO the server refused every MAIL ("503 send HELO first"), reported as the
+    # sender address being refused, and no copy ever went.
+    handler = RecordingHandler(pipelining=mode == "pipelined")
+    controller = _NoEsmtpController(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    running = Server(handler, controller.port)
+    messages = stream(mode, 3)
+    try:
+        with SmtpTransport(running.settings(), None) as smtp:
+            outcomes = list(smtp.send_many(iter(messages)))
+            smtp.send(
+                message(subscriber_id=9, recipient="solo@example.org", ready=mode != "sendmail")
+            )
+    finally:
+        controller.stop()
+    assert outcomes == [(sent, None) for sent in messages]
+    assert [r.rcpt_tos for r in handler.received] == [
+        ["reader1@example.org"],
+        ["reader2@example.org"],
+        ["reader3@example.org"],
+        ["solo@example.org"],
+    ]
+
+
 def test_smtp_user_without_password_is_a_config_error() -> None:
     settings = SmtpSettings(host="127.0.0.1", port=25, tls="none", user="briefing")
     with pytest.raises(ConfigError, match="DIGEST_SMTP_PASSWORD"):

@@ -406,7 +406,7 @@ class SmtpTransport(MailTransport):
             # Every write is a whole command group or message; none should wait for an ACK.
             smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
-            smtp.ehlo()
+            self._greet(smtp)
             if settings.tls == "starttls":
                 smtp.starttls(context=self._context())
                 smtp.ehlo()
@@ -431,6 +431,19 @@ class SmtpTransport(MailTransport):
                 f"cannot open a session with {self._where}: {error}"
             ) from error
         return smtp
+
+    def _greet(self, smtp: smtplib.SMTP) -> None:
+        """EHLO, or HELO from a server that refuses EHLO (RFC 5321 4.1.4): without either,
+        the server refuses every MAIL, which would read as the sender being refused."""
+        code, _ = smtp.ehlo()
+        if 200 <= code <= 299:
+            return
+        code, reply = smtp.helo()
+        if not 200 <= code <= 299:
+            smtp.close()
+            raise _ConnectionProblem(
+                f"{self._where} refused both EHLO and HELO ({code} {_text(reply)})"
+            )
 
     def _context(self) -> ssl.SSLContext:
         if self._ssl_context is None:
