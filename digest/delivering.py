@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from digest import jitter, retries
-from digest.errors import DeliveryError
+from digest.errors import DeliveryError, DeliveryTemporaryError
 from digest.mail.personalize import Personalizer
 from digest.records import OutgoingMessage
 from digest.refusals import count_refusals
@@ -114,10 +114,12 @@ def _deliver_claimed(
     def fail(delivery_id: int, error: DeliveryError) -> None:
         failures.append(FailedAttempt(delivery_id, retries.kind_of(error), str(error)))
 
+    rows = iter(ready)
+
     def copies() -> Iterator[OutgoingMessage]:
         # Made one at a time as the transport takes them: one that pipelines makes the next
         # copy while the server reads the last.
-        for delivery_id, subscriber in ready:
+        for delivery_id, subscriber in rows:
             try:
                 message = personalizer.message_for(subscriber, services.clock.now())
             except DeliveryError as error:
@@ -129,12 +131,19 @@ def _deliver_claimed(
 
     recorder = SentRecorder(services, edition_id)
     try:
+        last_error: DeliveryError | None = None
         for message, error in services.transport.send_many(copies()):
             delivery_id = delivery_of.pop(message.message_id)
             if error is None:
                 recorder.add(delivery_id, message.message_id)
             else:
                 fail(delivery_id, error)
+                last_error = error
+        if last_error is not None:
+            # The transport stopped drawing at a failure every copy would meet (the server
+            # unreachable, the login refused): the rows it left are retried on the same terms.
+            for delivery_id, subscriber in rows:
+                fail(delivery_id, DeliveryTemporaryError(subscriber.email, last_error.reason))
     finally:
         # The rest of the batch, also when a crash unwinds it. A process killed outright never
         # gets here: the copies the server took and the ledger does not have yet (at most

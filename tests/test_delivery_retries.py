@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -120,12 +120,12 @@ class Setup:
     config: Path
     base_url: str
 
-    def settings(self, port: int, **smtp: int) -> Settings:
+    def settings(self, port: int, *, user: str | None = None, **smtp: int) -> Settings:
         values = {"connections": 4, "max_attempts": 3, "max_retries": 8} | smtp
         retries = (
             f"timeout_seconds = 0.5\nmax_attempts = {values['max_attempts']}\n"
             f"max_retries = {values['max_retries']}\nretry_minutes = 5\nmax_retry_minutes = 60"
-        )
+        ) + (f'\nuser = "{user}"' if user else "")
         self.config.write_text(
             config_text(
                 self.folder,
@@ -139,7 +139,8 @@ class Setup:
                 connections=values["connections"],
             )
         )
-        return load_settings(self.config, {"DIGEST_SECRET_KEY": "retries-secret"})
+        environment = {"DIGEST_SECRET_KEY": "retries-secret", "DIGEST_SMTP_PASSWORD": "wrong"}
+        return load_settings(self.config, environment)
 
 
 @pytest.fixture
@@ -312,6 +313,67 @@ def test_the_run_summary_tells_of_parked_deliveries(
     assert "messages parked (see digest status)" in result.output
     assert "3 deliveries are parked" in result.output
     assert len(handler.taken) == 3
+
+
+@dataclass
+class GreetingCounter(UnansweredHandler):
+    """Counts the sessions opened (one EHLO each) and the logins tried."""
+
+    sessions: int = 0
+    logins: int = 0
+
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: Any
+    ) -> list[str]:
+        self.sessions += 1
+        return await super().handle_EHLO(server, session, envelope, hostname, responses)
+
+
+def test_a_refused_login_is_tried_once_a_batch_and_every_reader_waits_for_the_retry(
+    setup: Setup,
+) -> None:
+    # Each copy used to open its own connection and try the login again, twice (once for the
+    # pipelined connection, once to say why it failed): hundreds of refused logins a batch,
+    # which gets a provider's account or address locked.
+    handler = GreetingCounter(pipelining=True)
+
+    def authenticator(
+        server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        handler.logins += 1
+        return AuthResult(success=False, handled=False)  # the server replies 535
+
+    controller = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=free_port(),
+        authenticator=authenticator,
+        auth_require_tls=False,
+    )
+    controller.start()
+    try:
+        settings = setup.settings(controller.port, user="briefing")
+        result = CliRunner().invoke(
+            app,
+            ["--config", str(setup.config), "run", "--once"],
+            env={
+                "COLUMNS": "250",
+                "DIGEST_SECRET_KEY": "retries-secret",
+                "DIGEST_SMTP_PASSWORD": "wrong",
+            },
+        )
+    finally:
+        controller.stop()
+    assert result.exit_code == 0, result.output
+    assert handler.sessions == 1, "one session for the batch, not one or two per reader"
+    assert handler.logins <= 2  # smtplib tries each mechanism the server offers once
+    assert "refused the login of 'briefing'" in result.output
+    rows = ledger(settings)
+    assert {email: row[:3] for email, row in rows.items()} == dict.fromkeys(
+        READERS, ("pending", 1, 0)
+    ), "every reader waits for the retry, none was lost or failed"
+    assert all(row[3] is not None for row in rows.values())
+    assert not handler.taken
 
 
 # The decision on its own -----------------------------------------------------------------------

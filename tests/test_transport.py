@@ -393,6 +393,22 @@ def test_smtp_server_unreachable_is_temporary(mode: str) -> None:
         smtp.send(message(ready=mode != "sendmail"))
 
 
+def test_send_many_tries_an_unreachable_server_once_and_draws_no_more(mode: str) -> None:
+    settings = SmtpSettings(host="127.0.0.1", port=free_port(), tls="none", timeout_seconds=2)
+    drawn: list[OutgoingMessage] = []
+
+    def messages() -> Iterator[OutgoingMessage]:
+        for each in stream(mode, 5):
+            drawn.append(each)
+            yield each
+
+    with SmtpTransport(settings, None) as smtp:
+        [(first, error)] = list(smtp.send_many(messages()))
+    assert first is drawn[0] and len(drawn) == 1, "each copy would wait for the same connect"
+    assert isinstance(error, DeliveryTemporaryError)
+    assert f"cannot connect to the mail server 127.0.0.1:{settings.port}" in str(error)
+
+
 @pytest.mark.integration
 def test_smtp_login(mode: str) -> None:
     def authenticator(

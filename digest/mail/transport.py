@@ -50,7 +50,9 @@ class MailTransport(Protocol):
         with the DeliveryTemporaryError or DeliveryPermanentError that stopped it.
 
         Messages are drawn from ``messages`` only as they can go, so a generator that makes
-        them one by one holds one or two at a time.
+        them one by one holds one or two at a time. A transport may stop drawing after a
+        failure that every later message would meet too (the server unreachable): the
+        messages it did not draw were not tried, and are the caller's to account for.
         """
         for message in messages:
             try:
@@ -273,12 +275,23 @@ class SmtpTransport(MailTransport):
         connection drops, a message whose end had not gone out yet is tried once more on a new
         one, as ``send`` does; the one whose end went out and whose reply never came is yielded
         with a DeliveryUnknownError and not sent again: the server may have taken it.
+
+        When no connection can be opened (the server unreachable, the login or the greeting
+        refused), the message is yielded with that DeliveryTemporaryError and no more are
+        drawn: each would wait for the same connect timeout or try the same refused login
+        again, hundreds of times a batch (which gets an account locked), for the same answer.
         """
         source = iter(messages)
         while (message := next(source, None)) is not None:
-            smtp = self._pipelining_connection() if message.smtp_ready else None
-            if smtp is None:  # one at a time: send says why it cannot connect
-                yield from super().send_many((message,))
+            try:
+                smtp = self._connection()
+            except _ConnectionProblem as problem:
+                error = DeliveryTemporaryError(message.recipient, str(problem))
+                error.__cause__ = problem.__cause__
+                yield message, error
+                return
+            if not (message.smtp_ready and smtp.does_esmtp and smtp.has_extn("pipelining")):
+                yield from super().send_many((message,))  # one at a time
                 continue
             pipeline = _Pipeline(smtp, self._where)
             try:
@@ -324,13 +337,6 @@ class SmtpTransport(MailTransport):
         except DeliveryError as error:
             return error
         return None
-
-    def _pipelining_connection(self) -> smtplib.SMTP | None:
-        try:
-            smtp = self._connection()
-        except _ConnectionProblem:
-            return None
-        return smtp if smtp.does_esmtp and smtp.has_extn("pipelining") else None
 
     def close(self) -> None:
         smtp, self._smtp = self._smtp, None
