@@ -83,7 +83,11 @@ def personalizer_for(services: Services, edition_id: int) -> Personalizer:
 
 
 def deliver_batch(
-    services: Services, edition_id: int, delivery_ids: Sequence[int]
+    services: Services,
+    edition_id: int,
+    delivery_ids: Sequence[int],
+    *,
+    keep_going: Callable[[], bool] = lambda: True,
 ) -> DeliveryOutcome:
     """Send the due pending deliveries among ``delivery_ids``, marking each once the server
     took it.
@@ -95,14 +99,20 @@ def deliver_batch(
     parked, and never sent again unless an operator releases it. A row is tried at most once
     per call, so a cycle sends at most one copy per reader. Rows another batch is sending at
     this moment (``Store.claimed``) are left to it and counted as skipped.
+
+    ``keep_going`` is asked before each copy is made: once it says no, the batch makes no more,
+    waits for the replies to those on the wire, records them, and leaves the rest pending.
     """
     with services.store.claimed(delivery_ids) as mine:
-        outcome = _deliver_claimed(services, edition_id, mine)
+        outcome = _deliver_claimed(services, edition_id, mine, keep_going)
     return replace(outcome, skipped=outcome.skipped + len(set(delivery_ids)) - len(mine))
 
 
 def _deliver_claimed(
-    services: Services, edition_id: int, delivery_ids: Sequence[int]
+    services: Services,
+    edition_id: int,
+    delivery_ids: Sequence[int],
+    keep_going: Callable[[], bool],
 ) -> DeliveryOutcome:
     """``deliver_batch`` of rows no other batch is sending."""
     store = services.store
@@ -115,11 +125,16 @@ def _deliver_claimed(
         failures.append(FailedAttempt(delivery_id, retries.kind_of(error), str(error)))
 
     rows = iter(ready)
+    stopped = False  # by keep_going: the rows left stay pending, untried
 
     def copies() -> Iterator[OutgoingMessage]:
+        nonlocal stopped
         # Made one at a time as the transport takes them: one that pipelines makes the next
         # copy while the server reads the last.
         for delivery_id, subscriber in rows:
+            if not keep_going():
+                stopped = True
+                return
             try:
                 message = personalizer.message_for(subscriber, services.clock.now())
             except DeliveryError as error:
@@ -139,7 +154,7 @@ def _deliver_claimed(
             else:
                 fail(delivery_id, error)
                 last_error = error
-        if last_error is not None:
+        if last_error is not None and not stopped:
             # The transport stopped drawing at a failure every copy would meet (the server
             # unreachable, the login refused): the rows it left are retried on the same terms.
             for delivery_id, subscriber in rows:

@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import Connection
 from multiprocessing.util import Finalize
 from typing import TYPE_CHECKING
 
@@ -44,10 +45,33 @@ _PRELOAD = ["digest.delivering", "digest.services", "digest.sending"]
 # Worker processes ---------------------------------------------------------------------------
 
 _worker_services: Services | None = None
+# Set in a worker process once the process that started it is gone (killed outright): its
+# batch makes no more copies, and the process ends once the batch has recorded what it sent.
+_orphaned = threading.Event()
+_batch_in_hand = threading.Lock()
 
 
-def _start_worker(settings: Settings, clock: Clock) -> None:
+def _watch_starter(starter: Connection) -> None:
+    """Wait for the process that started this one to end, then stop sending and exit.
+
+    A pool process is forked from the fork server, not from its starter, and neither notices
+    its starter being killed outright (``kill -9``, the OOM killer): without this it would
+    send the rest of its batch while a new ``digest run`` sends the same pending rows, and
+    then wait forever for another batch.
+    """
+    with contextlib.suppress(EOFError, OSError):
+        while True:
+            starter.recv_bytes()  # nothing is ever sent: this returns at the end of the pipe
+    _orphaned.set()
+    with _batch_in_hand:  # the batch in hand records what went before the process ends
+        os._exit(1)
+
+
+def _start_worker(settings: Settings, clock: Clock, starter: Connection) -> None:
     global _worker_services
+    threading.Thread(
+        target=_watch_starter, args=(starter,), name="digest-watch-starter", daemon=True
+    ).start()
     from digest.gc_tuning import tune_garbage_collection
     from digest.services import build_services
 
@@ -67,7 +91,13 @@ def _ready() -> int:
 
 def _deliver_in_worker(edition_id: int, delivery_ids: list[int]) -> DeliveryOutcome:
     assert _worker_services is not None, "the worker process was not started"
-    return deliver_batch(_worker_services, edition_id, delivery_ids)
+    with _batch_in_hand:
+        return deliver_batch(
+            _worker_services,
+            edition_id,
+            delivery_ids,
+            keep_going=lambda: not _orphaned.is_set(),
+        )
 
 
 class SendingProcesses:
@@ -79,6 +109,9 @@ class SendingProcesses:
         self.settings, self.clock, self.processes = settings, clock, processes
         self._pool: ProcessPoolExecutor | None = None
         self._starting: threading.Thread | None = None
+        # The write end stays in this process and is never written: its processes watch the
+        # read end, which ends when this process does, however it ends.
+        self._alive: Connection | None = None
 
     def start(self) -> ProcessPoolExecutor:
         if self._pool is not None and self._pool._broken:
@@ -86,14 +119,18 @@ class SendingProcesses:
             # the next one gets new processes.
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+            if self._alive is not None:
+                self._alive.close()  # what is left of those processes ends
+                self._alive = None
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(_PRELOAD)  # effective when the server starts
+            watched, self._alive = context.Pipe(duplex=False)
             self._pool = ProcessPoolExecutor(
                 max_workers=self.processes,
                 mp_context=context,
                 initializer=_start_worker,
-                initargs=(self.settings, self.clock),
+                initargs=(self.settings, self.clock, watched),
             )
             # The first process waits for the server to import the library: started from a
             # thread, so that the caller goes on meanwhile (building editions).
@@ -117,6 +154,9 @@ class SendingProcesses:
             starting.join()
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+        alive, self._alive = self._alive, None
+        if alive is not None:
+            alive.close()
 
 
 def _start_processes(pool: ProcessPoolExecutor, processes: int) -> None:

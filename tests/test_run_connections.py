@@ -118,3 +118,97 @@ def test_sending_processes_die_and_are_replaced_at_the_next_start(tmp_path: Path
         assert replaced.submit(_ready).result(timeout=60) != first
     finally:
         sending.close()
+
+
+class SlowSink(SmtpSink):
+    """Takes a message every few milliseconds, so that a run is killed in the middle."""
+
+    async def handle_DATA(self, server: object, session: Any, envelope: Envelope) -> str:
+        await asyncio.sleep(0.005)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def _processes_with(marker: str) -> list[int]:
+    """The processes whose environment holds ``marker`` (a run and every process it started)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue  # gone meanwhile, or not ours to read
+    return found
+
+
+def test_a_run_killed_outright_leaves_no_process_sending_beside_the_next_run(
+    tmp_path: Path,
+) -> None:
+    # The sending processes used to outlive a `digest run` killed with SIGKILL: they sent the
+    # rest of their batches while the next run sent the same pending rows (hundreds of
+    # readers got two copies), then waited for another batch forever.
+    from digest.delivering import UNRECORDED_AT_MOST
+
+    feeds = tmp_path / "feeds"
+    feeds.mkdir()
+    now = datetime.now(UTC)
+    write_feed(feeds, [(n, f"Iran story {n}", now - timedelta(hours=n)) for n in (1, 2)])
+    readers = [f"reader{n}@example.org" for n in range(READERS)]
+    (tmp_path / "members.csv").write_text("email,name\n" + "".join(f"{r},\n" for r in readers))
+    sink = SlowSink("127.0.0.1", free_port())
+    controller = Controller(sink, hostname=sink.host, port=sink.port)
+    controller.start()
+    try:
+        with serve_folder(feeds) as base_url:
+            config = tmp_path / "digest.toml"
+            config.write_text(
+                config_text(
+                    tmp_path,
+                    sink.port,
+                    f"{base_url}/wire.xml",
+                    service_extra=sqlite_database(tmp_path),
+                    schedule="0 7 * * *",
+                    timezone="Asia/Dubai",
+                    connections=2,
+                )
+            )
+            command = [DIGEST, "--config", str(config), "run", "--once", "--list", "daily"]
+            environment = {**os.environ, "DIGEST_SECRET_KEY": "killed-secret", "COLUMNS": "120"}
+            environment.pop("DIGEST_BROKER_URL", None)
+            marker = f"DIGEST_TEST_KILLED_RUN={tmp_path.name}"
+            killed = subprocess.Popen(
+                command,
+                env={**environment, "DIGEST_TEST_KILLED_RUN": tmp_path.name},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            deadline = time.monotonic() + 120
+            while len(sink.received) < 100 and time.monotonic() < deadline:
+                time.sleep(0.005)
+            killed.kill()
+            killed.wait()
+            result = subprocess.run(
+                command, capture_output=True, text=True, env=environment, timeout=300, check=False
+            )
+            assert result.returncode == 0, result.stderr
+            settled = time.monotonic() + 10
+            while _processes_with(marker) and time.monotonic() < settled:
+                time.sleep(0.1)
+            left = _processes_with(marker)
+            for pid in left:  # not to outlive the test, whatever it found
+                os.kill(pid, signal.SIGKILL)
+            assert left == [], "the killed run's sending processes ended"
+    finally:
+        controller.stop()
+    copies: dict[str, set[str]] = {}
+    counts: dict[str, int] = {}
+    for mail in sink.received:
+        [recipient] = mail.rcpt_tos
+        copies.setdefault(recipient, set()).add(mail.message_id)
+        counts[recipient] = counts.get(recipient, 0) + 1
+    assert sorted(counts) == sorted(readers), "every reader got the edition"
+    twice = [recipient for recipient, count in counts.items() if count > 1]
+    # Per killed sending process: the copies not on the ledger yet, and the two on its wire.
+    assert len(twice) <= 2 * (UNRECORDED_AT_MOST + 2), f"{len(twice)} readers got two copies"
+    assert max(counts.values()) <= 2
+    assert all(len(ids) == 1 for ids in copies.values()), "a copy sent again has the same id"
