@@ -15,7 +15,12 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from digest.config import SmtpSettings
-from digest.errors import ConfigError, DeliveryPermanentError, DeliveryTemporaryError
+from digest.errors import (
+    ConfigError,
+    DeliveryPermanentError,
+    DeliveryTemporaryError,
+    DeliveryUnknownError,
+)
 from digest.mail.transport import (
     MemoryTransport,
     OutboxTransport,
@@ -326,6 +331,35 @@ def test_smtp_message_refused_after_data(
         pytest.raises(error, match=re.escape(reply)),
     ):
         smtp.send(message(ready=mode != "sendmail"))
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    "reply",
+    ["250 " + "x" * 9000, "XYZ not a reply code"],
+    ids=["line-too-long", "no-code"],
+)
+def test_an_unreadable_reply_to_the_end_is_no_reply_not_a_refusal(
+    server: Server, mode: str, reply: str
+) -> None:
+    # smtplib gives these as replies of code 500 or -1: the first read as the server refusing
+    # the message for good (counted against the reader), though it may have taken it; the
+    # second left the next replies out of step with the commands.
+    server.handler.data_replies["reader2@example.org"] = reply
+    messages = stream(mode, 3)
+    with SmtpTransport(server.settings(), None) as smtp:
+        outcomes = list(smtp.send_many(iter(messages)))
+        smtp.send(message(subscriber_id=9, recipient="solo@example.org", ready=mode != "sendmail"))
+    assert [sent for sent, _ in outcomes] == messages
+    [(_, first), (_, second), (_, third)] = outcomes
+    assert first is None and third is None
+    assert isinstance(second, DeliveryUnknownError), second
+    assert "the server may have taken it" in str(second)
+    assert [r.rcpt_tos for r in server.handler.received] == [
+        ["reader1@example.org"],
+        ["reader3@example.org"],
+        ["solo@example.org"],
+    ]
 
 
 @pytest.mark.integration

@@ -470,14 +470,14 @@ def _send_ready(smtp: smtplib.SMTP, message: OutgoingMessage) -> None:
     sender, recipient = message.sender, message.recipient
     if smtp.does_esmtp and smtp.has_extn("pipelining"):
         smtp.send(f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n")
-        mail, rcpt, data = smtp.getreply(), smtp.getreply(), smtp.getreply()
+        mail, rcpt, data = _reply(smtp), _reply(smtp), _reply(smtp)
     else:
-        mail = smtp.docmd("MAIL", f"FROM:<{sender}>")
-        rcpt = smtp.docmd("RCPT", f"TO:<{recipient}>") if mail[0] == 250 else (503, b"")
-        data = smtp.docmd("DATA") if rcpt[0] in (250, 251) else (503, b"")
+        mail = _command(smtp, "MAIL", f"FROM:<{sender}>")
+        rcpt = _command(smtp, "RCPT", f"TO:<{recipient}>") if mail[0] == 250 else (503, b"")
+        data = _command(smtp, "DATA") if rcpt[0] in (250, 251) else (503, b"")
     if data[0] == 354 and (mail[0] != 250 or rcpt[0] not in (250, 251)):
         smtp.send(b".\r\n")  # a server that said go ahead anyway gets an empty message
-        smtp.getreply()
+        _reply(smtp)
     if mail[0] != 250:
         _reset(smtp, mail[0])
         raise smtplib.SMTPSenderRefused(mail[0], mail[1], sender)
@@ -489,12 +489,40 @@ def _send_ready(smtp: smtplib.SMTP, message: OutgoingMessage) -> None:
         raise smtplib.SMTPDataError(data[0], data[1])
     smtp.send((message.data if message.smtp_ready else _made_ready(message.data)) + b".\r\n")
     try:
-        code, reply = smtp.getreply()
+        code, reply = _reply(smtp)
     except smtplib.SMTPServerDisconnected as error:
         raise _NoReplyToEnd(str(error)) from error
     if code != 250:
         _reset(smtp, code)
         raise smtplib.SMTPDataError(code, reply)
+
+
+def _reply(smtp: smtplib.SMTP) -> tuple[int, bytes]:
+    """The server's next reply. One smtplib cannot read (a line over its 8 KB limit, or one
+    that does not start with a code) raises SMTPServerDisconnected with the connection
+    closed: smtplib would give them as a reply of code 500 or -1, which would read as the
+    server refusing the message, and, for -1, leave the rest of the replies out of step with
+    the commands.
+    """
+    try:
+        code, text = smtp.getreply()
+    except smtplib.SMTPServerDisconnected:
+        raise
+    except smtplib.SMTPResponseException as error:  # "Line too long": smtplib closed it
+        smtp.close()
+        raise smtplib.SMTPServerDisconnected(
+            f"a reply line too long to be SMTP ({error.smtp_code} {_text(error.smtp_error)})"
+        ) from error
+    if code == -1:
+        smtp.close()
+        raise smtplib.SMTPServerDisconnected(f"a reply that is not SMTP: {_text(text)[:200]!r}")
+    return code, text
+
+
+def _command(smtp: smtplib.SMTP, name: str, argument: str = "") -> tuple[int, bytes]:
+    """``smtp.docmd``, its reply read by ``_reply``."""
+    smtp.putcmd(name, argument)
+    return _reply(smtp)
 
 
 _LINE_END = re.compile(rb"\r\n|\n|\r(?!\n)")
@@ -542,7 +570,7 @@ class _Pipeline:
                     yield in_flight.pop(0), outcome
                 message = in_flight[0]
                 payload, error = self._envelope_outcome(
-                    message, smtp.getreply(), smtp.getreply(), smtp.getreply()
+                    message, _reply(smtp), _reply(smtp), _reply(smtp)
                 )
                 if error is not None:
                     in_flight.pop(0)
@@ -566,7 +594,7 @@ class _Pipeline:
     def _reply_to_end(self) -> tuple[int, bytes]:
         """The reply to the end of the message sent last; once it came, the fate of that
         message is known (a 421 included: the server says it did not take it)."""
-        reply = self._smtp.getreply()
+        reply = _reply(self._smtp)
         self.ended = None
         return reply
 
@@ -586,7 +614,7 @@ class _Pipeline:
                 raise _Dropped(f"{code} {_text(reply)}")
         if data[0] == 354:
             smtp.send(b".\r\n")  # a server that said go ahead anyway gets an empty message
-            smtp.getreply()
+            _reply(smtp)
         recipient = message.recipient
         if mail[0] != 250:
             _reset(smtp, mail[0])
