@@ -376,6 +376,22 @@ def test_a_refused_login_is_tried_once_a_batch_and_every_reader_waits_for_the_re
     assert not handler.taken
 
 
+def test_status_shows_a_parked_delivery_whose_reason_holds_the_servers_odd_text(
+    setup: Setup, unanswered: tuple[UnansweredHandler, int]
+) -> None:
+    # What a server said ends up in the reason of a parked delivery; read as Rich markup, a
+    # "[/bold]" in it made `digest status` fail with a MarkupError.
+    handler, port = unanswered
+    handler.data_reply = "XYZ [/bold] [red]not SMTP"
+    setup.settings(port, max_attempts=1)
+    assert cli(setup.config, "run", "--once").exit_code == 0
+    shown = cli(setup.config, "status")
+    assert shown.exit_code == 0, shown.output
+    assert "Parked deliveries (3)" in shown.output
+    assert "a reply that is not SMTP: '[/bold]" in shown.output  # shown as it came
+    assert "[red]not SMTP'" in shown.output
+
+
 # The decision on its own -----------------------------------------------------------------------
 
 

@@ -160,9 +160,9 @@ def _parked_table(report: StatusReport) -> Table:
         table.add_row(
             str(parked.edition_id),
             parked.list_slug,
-            parked.email,
+            escape(parked.email),
             f"{parked.attempts} ({parked.unknown_attempts} unanswered)",
-            parked.reason,
+            escape(parked.reason),  # it may quote what a mail server said
         )
     return table
 
