@@ -127,6 +127,11 @@ NOT_A_DATABASE = frozenset(
 )
 
 
+class SendingProcessLost(DigestError):
+    """A sending process of the embedded mode ended abruptly (killed, out of memory) in the
+    middle of an edition: the deliveries it had not recorded stay pending."""
+
+
 class StoreUnavailableError(DigestError):
     """The database cannot be reached or opened: the server is down, the file cannot be made."""
 

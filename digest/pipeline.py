@@ -39,6 +39,7 @@ from digest.delivering import (
 from digest.due import due_editions, forced_slot
 from digest.errors import (
     RenderError,
+    SendingProcessLost,
 )
 from digest.imports import import_list_files
 from digest.ingesting import PollOutcome, UnchangedFetches, due_feeds, poll_feed, poll_feeds
@@ -262,15 +263,18 @@ def run_cycle(
     due_at = services.clock.now()  # a delivery waiting to retry goes in a later cycle
     for edition_id in pending:
         ledger = store.pending_delivery_batches(edition_id, batch_size, due_at)
-        for delivery in dispatcher.deliver(edition_id, ledger):
-            delivered += delivery.sent
-            failed_messages += delivery.failed
-            retrying += delivery.retrying
-            parked += delivery.parked
-            problems.extend(delivery.errors)
-            done = delivery.sent + delivery.failed + delivery.retrying + delivery.parked
-            for _ in range(done + delivery.skipped):
-                observer.advance("Delivering")
+        try:
+            for delivery in dispatcher.deliver(edition_id, ledger):
+                delivered += delivery.sent
+                failed_messages += delivery.failed
+                retrying += delivery.retrying
+                parked += delivery.parked
+                problems.extend(delivery.errors)
+                done = delivery.sent + delivery.failed + delivery.retrying + delivery.parked
+                for _ in range(done + delivery.skipped):
+                    observer.advance("Delivering")
+        except SendingProcessLost as error:  # the edition's rest waits on the ledger; the
+            problems.append(str(error))  # other editions go on, on new processes
 
     return CycleSummary(
         feeds_polled=polled,

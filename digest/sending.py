@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from digest import jitter
 from digest.delivering import DeliveryOutcome, deliver_batch
+from digest.errors import SendingProcessLost
 
 if TYPE_CHECKING:
     from digest.clock import Clock
@@ -226,6 +227,13 @@ def deliver_in_processes(
                 yield in_flight.popleft().result()
         while in_flight:
             yield in_flight.popleft().result()
+    except BrokenProcessPool as error:
+        # The pool ends its other processes too; the next edition or cycle gets new ones.
+        raise SendingProcessLost(
+            f"a sending process ended abruptly (killed, or out of memory?) while sending "
+            f"edition {edition_id}: the copies not recorded as sent stay pending and go at the "
+            "next run"
+        ) from error
     finally:
         for future in in_flight:
             future.cancel()

@@ -212,3 +212,82 @@ def test_a_run_killed_outright_leaves_no_process_sending_beside_the_next_run(
     assert len(twice) <= 2 * (UNRECORDED_AT_MOST + 2), f"{len(twice)} readers got two copies"
     assert max(counts.values()) <= 2
     assert all(len(ids) == 1 for ids in copies.values()), "a copy sent again has the same id"
+
+
+def _parent_of(pid: int) -> int:
+    # /proc/PID/stat: "pid (name) state ppid ..."; the name may hold spaces, not ")".
+    return int((Path("/proc") / str(pid) / "stat").read_text().rpartition(")")[2].split()[1])
+
+
+def test_a_sending_process_killed_mid_send_is_one_problem_line_and_the_next_run_resumes(
+    tmp_path: Path,
+) -> None:
+    # A sending process killed outright (the OOM killer) used to end `digest run` with a
+    # traceback of BrokenProcessPool, and the loop of `digest run` with it.
+    from digest.delivering import UNRECORDED_AT_MOST
+
+    feeds = tmp_path / "feeds"
+    feeds.mkdir()
+    now = datetime.now(UTC)
+    write_feed(feeds, [(n, f"Iran story {n}", now - timedelta(hours=n)) for n in (1, 2)])
+    readers = [f"reader{n}@example.org" for n in range(READERS)]
+    (tmp_path / "members.csv").write_text("email,name\n" + "".join(f"{r},\n" for r in readers))
+    sink = SlowSink("127.0.0.1", free_port())
+    controller = Controller(sink, hostname=sink.host, port=sink.port)
+    controller.start()
+    try:
+        with serve_folder(feeds) as base_url:
+            config = tmp_path / "digest.toml"
+            config.write_text(
+                config_text(
+                    tmp_path,
+                    sink.port,
+                    f"{base_url}/wire.xml",
+                    service_extra=sqlite_database(tmp_path),
+                    schedule="0 7 * * *",
+                    timezone="Asia/Dubai",
+                    connections=2,
+                )
+            )
+            command = [DIGEST, "--config", str(config), "run", "--once", "--list", "daily"]
+            environment = {**os.environ, "DIGEST_SECRET_KEY": "lost-secret", "COLUMNS": "200"}
+            environment.pop("DIGEST_BROKER_URL", None)
+            marker = f"DIGEST_TEST_LOST_PROCESS={tmp_path.name}"
+            first = subprocess.Popen(
+                command,
+                env={**environment, "DIGEST_TEST_LOST_PROCESS": tmp_path.name},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            deadline = time.monotonic() + 120
+            while len(sink.received) < 100 and time.monotonic() < deadline:
+                time.sleep(0.005)
+            # A sending process: forked from the fork server, itself started by the run.
+            ours = set(_processes_with(marker))
+            senders = [
+                pid
+                for pid in ours
+                if pid != first.pid and _parent_of(pid) in ours and _parent_of(pid) != first.pid
+            ]
+            assert senders, "the run sends on processes of its own"
+            os.kill(senders[0], signal.SIGKILL)
+            output, problems = first.communicate(timeout=300)
+            assert first.returncode == 0, problems
+            assert "messages delivered" in output, "the cycle's summary is still printed"
+            assert "Traceback" not in problems and "BrokenProcessPool" not in problems
+            assert "problem: a sending process ended abruptly" in problems
+            assert "edition 1" in problems
+            again = subprocess.run(
+                command, capture_output=True, text=True, env=environment, timeout=300, check=False
+            )
+            assert again.returncode == 0, again.stderr
+    finally:
+        controller.stop()
+    counts: dict[str, int] = {}
+    for mail in sink.received:
+        [recipient] = mail.rcpt_tos
+        counts[recipient] = counts.get(recipient, 0) + 1
+    assert sorted(counts) == sorted(readers), "every reader got the edition"
+    twice = [recipient for recipient, count in counts.items() if count > 1]
+    assert len(twice) <= 2 * (UNRECORDED_AT_MOST + 2), f"{len(twice)} readers got two copies"
