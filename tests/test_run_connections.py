@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -291,3 +292,65 @@ def test_a_sending_process_killed_mid_send_is_one_problem_line_and_the_next_run_
     assert sorted(counts) == sorted(readers), "every reader got the edition"
     twice = [recipient for recipient, count in counts.items() if count > 1]
     assert len(twice) <= 2 * (UNRECORDED_AT_MOST + 2), f"{len(twice)} readers got two copies"
+
+
+@contextmanager
+def _embedded_run(tmp_path: Path, smtp_port: int, connections: int) -> Iterator[list[str]]:
+    """The command of `digest run --once --list daily` for READERS readers, on SQLite and
+    ``connections`` SMTP connections, while its feed is served."""
+    feeds = tmp_path / "feeds"
+    feeds.mkdir()
+    now = datetime.now(UTC)
+    write_feed(feeds, [(n, f"Iran story {n}", now - timedelta(hours=n)) for n in (1, 2)])
+    readers = [f"reader{n}@example.org" for n in range(READERS)]
+    (tmp_path / "members.csv").write_text("email,name\n" + "".join(f"{r},\n" for r in readers))
+    with serve_folder(feeds) as base_url:
+        config = tmp_path / "digest.toml"
+        config.write_text(
+            config_text(
+                tmp_path,
+                smtp_port,
+                f"{base_url}/wire.xml",
+                service_extra=sqlite_database(tmp_path),
+                schedule="0 7 * * *",
+                timezone="Asia/Dubai",
+                connections=connections,
+            )
+        )
+        yield [DIGEST, "--config", str(config), "run", "--once", "--list", "daily"]
+
+
+@pytest.mark.parametrize("connections", [1, 2])
+def test_two_runs_at_once_send_each_reader_one_copy(tmp_path: Path, connections: int) -> None:
+    # A cron job started again while the last run still sends, or a run by hand beside the
+    # service: on SQLite nothing held the rows one run was sending, and the other sent them
+    # too (a few hundred readers of 1,025 got two copies).
+    sink = SlowSink("127.0.0.1", free_port())
+    controller = Controller(sink, hostname=sink.host, port=sink.port)
+    controller.start()
+    environment = {**os.environ, "DIGEST_SECRET_KEY": "twice-secret", "COLUMNS": "120"}
+    environment.pop("DIGEST_BROKER_URL", None)
+    try:
+        with _embedded_run(tmp_path, sink.port, connections) as command:
+            first = subprocess.Popen(
+                command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
+            deadline = time.monotonic() + 120
+            while len(sink.received) < 50 and time.monotonic() < deadline:
+                time.sleep(0.005)
+            second = subprocess.run(
+                command, capture_output=True, text=True, env=environment, timeout=300, check=False
+            )
+            _, problems = first.communicate(timeout=300)
+            assert first.returncode == 0, problems
+            assert second.returncode == 0, second.stderr
+            # Rows the first run held, the second left pending for it: all are sent now.
+            final = subprocess.run(
+                command, capture_output=True, text=True, env=environment, timeout=300, check=False
+            )
+            assert final.returncode == 0, final.stderr
+    finally:
+        controller.stop()
+    recipients = [recipient for mail in sink.received for recipient in mail.rcpt_tos]
+    assert len(set(recipients)) == READERS, "every reader got the edition"
+    assert len(recipients) == READERS, "and one copy each"

@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import os
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import (
     ColumnElement,
@@ -315,10 +319,27 @@ class DeliveryStore(StoreBase):
         broker. Each would read the rows as pending and send them. On PostgreSQL each row is
         held with a session advisory lock on a connection of the block's own: the other batch
         skips the rows, and a process killed outright lets go of them with its connection, so
-        the batch sent again at once (reject_on_worker_lost) finds them free. SQLite is the
-        embedded mode, one machine with no second sender: every id is yielded.
+        the batch sent again at once (reject_on_worker_lost) finds them free.
+
+        SQLite is the embedded mode, one machine, where two senders are two ``digest run`` (or
+        ``digest send``) at once: a cron job started again before the last run ended, or a
+        command run by hand beside the service. Each row is held there with a POSIX record lock
+        on one byte of a file beside the database (``_claimed_in_file``), which a process killed
+        outright lets go of too. An in-memory database has no second sender: every id is
+        yielded.
         """
-        if self.engine.dialect.name != "postgresql" or not delivery_ids:
+        if not delivery_ids:
+            yield []
+            return
+        if self.engine.dialect.name == "sqlite":
+            database = self.engine.url.database
+            if not database or database == ":memory:" or database.startswith("file:"):
+                yield list(delivery_ids)
+                return
+            with _claimed_in_file(Path(f"{database}-sending"), delivery_ids) as held:
+                yield held
+            return
+        if self.engine.dialect.name != "postgresql":
             yield list(delivery_ids)
             return
         connection = self.engine.connect()
@@ -442,6 +463,31 @@ class DeliveryStore(StoreBase):
 # The delivery ids among :ids whose advisory lock this session could take, another session's
 # not waited for. A lock's key is (1818584167, the row's id): the first number, "ledg" in
 # ASCII, keeps delivery rows apart from any other use of advisory locks.
+@contextmanager
+def _claimed_in_file(path: Path, delivery_ids: Sequence[int]) -> Iterator[list[int]]:
+    """The ids among ``delivery_ids`` no other process holds, each held by this one until the
+    block ends with an exclusive record lock on byte ``id`` of ``path`` (made if missing).
+
+    Record locks belong to the process and go when it ends, however it ends, or when it
+    closes any descriptor of the file: one process must not hold two claims at once, which
+    the embedded mode never does (a process sends one batch at a time).
+    """
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        held = []
+        for delivery_id in sorted(set(delivery_ids)):
+            try:
+                fcntl.lockf(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, delivery_id)
+            except OSError as error:
+                if error.errno not in (errno.EACCES, errno.EAGAIN):
+                    raise
+                continue  # another process is sending it
+            held.append(delivery_id)
+        yield held
+    finally:
+        os.close(descriptor)  # every lock of the block goes with it
+
+
 _CLAIM = text(
     "SELECT id FROM unnest(CAST(:ids AS integer[])) AS id "
     "WHERE pg_try_advisory_lock(1818584167, id) ORDER BY id"
