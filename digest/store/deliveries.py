@@ -460,9 +460,6 @@ class DeliveryStore(StoreBase):
             return list(session.scalars(query.distinct().order_by(DeliveryRow.edition_id)))
 
 
-# The delivery ids among :ids whose advisory lock this session could take, another session's
-# not waited for. A lock's key is (1818584167, the row's id): the first number, "ledg" in
-# ASCII, keeps delivery rows apart from any other use of advisory locks.
 @contextmanager
 def _claimed_in_file(path: Path, delivery_ids: Sequence[int]) -> Iterator[list[int]]:
     """The ids among ``delivery_ids`` no other process holds, each held by this one until the
@@ -488,6 +485,9 @@ def _claimed_in_file(path: Path, delivery_ids: Sequence[int]) -> Iterator[list[i
         os.close(descriptor)  # every lock of the block goes with it
 
 
+# The delivery ids among :ids whose advisory lock this session could take, another session's
+# not waited for. A lock's key is (1818584167, the row's id): the first number, "ledg" in
+# ASCII, keeps delivery rows apart from any other use of advisory locks.
 _CLAIM = text(
     "SELECT id FROM unnest(CAST(:ids AS integer[])) AS id "
     "WHERE pg_try_advisory_lock(1818584167, id) ORDER BY id"
