@@ -190,6 +190,11 @@ def poll_cycle(
     )
 
 
+# Problems reported per edition and cycle: a mail server down, or refusing every copy, fails
+# each reader of the list alike, and thousands of lines of one reason would bury the rest.
+SHOWN_DELIVERY_PROBLEMS = 10
+
+
 def run_cycle(
     services: Services,
     dispatcher: Dispatcher,
@@ -263,18 +268,27 @@ def run_cycle(
     due_at = services.clock.now()  # a delivery waiting to retry goes in a later cycle
     for edition_id in pending:
         ledger = store.pending_delivery_batches(edition_id, batch_size, due_at)
+        told = untold = 0  # the edition's problems reported, and those past the bound
         try:
             for delivery in dispatcher.deliver(edition_id, ledger):
                 delivered += delivery.sent
                 failed_messages += delivery.failed
                 retrying += delivery.retrying
                 parked += delivery.parked
-                problems.extend(delivery.errors)
+                shown = delivery.errors[: SHOWN_DELIVERY_PROBLEMS - told]
+                problems.extend(shown)
+                told += len(shown)
+                untold += len(delivery.errors) - len(shown)
                 done = delivery.sent + delivery.failed + delivery.retrying + delivery.parked
                 for _ in range(done + delivery.skipped):
                     observer.advance("Delivering")
         except SendingProcessLost as error:  # the edition's rest waits on the ledger; the
             problems.append(str(error))  # other editions go on, on new processes
+        if untold:
+            problems.append(
+                f"edition {edition_id}: {untold} more copies failed or wait for a retry, for "
+                "reasons like those above; each one's is on its ledger row (digest status)"
+            )
 
     return CycleSummary(
         feeds_polled=polled,

@@ -413,3 +413,37 @@ def test_the_retry_decision() -> None:
     assert step("temporary", 3, 2).verdict == "retry", "unanswered copies are not retries"
     capped = retries.retry_wait(policy, 40, 0.0)
     assert capped == timedelta(minutes=policy.max_retry_minutes)
+
+
+def test_a_server_refusing_every_copy_is_ten_problem_lines_and_a_count_not_one_per_reader(
+    setup: Setup, unanswered: tuple[UnansweredHandler, int]
+) -> None:
+    # A server down or refusing all for a while fails every reader alike: a list of 10,000
+    # printed 10,000 lines of one reason, burying every other problem of the cycle.
+    readers = [f"reader{n}@example.org" for n in range(25)]
+    (setup.folder / "members.csv").write_text(
+        "email,name\n" + "".join(f"{reader},\n" for reader in readers)
+    )
+    handler, port = unanswered
+    handler.data_reply = "451 4.3.0 Try again later"
+    services = build_services(setup.settings(port), clock=FixedClock(DAY1))
+    try:
+        summary = pipeline.run_cycle(services, pipeline.InlineDispatcher(services))
+    finally:
+        services.close()
+    assert summary.messages_retrying == 25
+    told = [problem for problem in summary.problems if "Try again later" in problem]
+    assert len(told) == pipeline.SHOWN_DELIVERY_PROBLEMS
+    [count] = [problem for problem in summary.problems if "more copies" in problem]
+    assert "15 more copies failed or wait for a retry" in count
+    assert {row[0] for row in ledger(services.settings).values()} == {"pending"}
+    assert all("Try again later" in reason for reason in last_errors(services.settings))
+
+
+def last_errors(settings: Settings) -> list[str]:
+    services = build_services(settings, migrate=False)
+    try:
+        with services.store.transaction() as session:
+            return [str(error) for error in session.scalars(select(DeliveryRow.last_error))]
+    finally:
+        services.close()
