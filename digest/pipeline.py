@@ -52,6 +52,7 @@ from digest.records import (
 from digest.sending import deliver_in_processes, start_sending_processes
 from digest.services import Services
 from digest.store import FeedState
+from digest.topic_renames import carry_over_topics
 from digest.unsubscribes import reconcile_suppressions
 from digest.windows import compose_next_edition
 
@@ -214,6 +215,7 @@ def run_cycle(
     # Before anything is sent: an undeclared rename is refused (ConfigError), declared ones
     # carry their history over, and lists that left the config are named, held, every cycle.
     held = carry_over(settings, store, services.clock.now())
+    carry_over_topics(settings, store)
     held += members_in_step(services, services.clock.now())
     polls = poll_cycle(services, dispatcher, force=force_poll, observer=observer)
     polled, failed_feeds, new_articles = polls.feeds_polled, polls.feeds_failed, polls.new_articles

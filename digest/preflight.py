@@ -25,6 +25,7 @@ nothing. ``run`` repeats the database part at each cycle (``digest.lists.carry_o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jinja2
@@ -45,6 +46,7 @@ from digest.store.db import create_database_engine, current_revision, head_revis
 from digest.store.suppressions import FileMark
 from digest.subject_check import subject_warnings
 from digest.suppression import Suppressions, read_suppressions
+from digest.topic_renames import unknown_topic_warnings
 from digest.unsubscribes import suppression_mark
 
 
@@ -139,6 +141,7 @@ def preflight(settings: Settings, store: Store | None) -> Preflight:
     else:
         problems = history_problems(settings, store)
         result.warnings.extend(held_warnings(settings, store))
+        result.warnings.extend(unknown_topic_warnings(settings, store, datetime.now(UTC)))
     if problems:
         result.errors.append(str(ConfigError(str(settings.source), problems)))
     return result

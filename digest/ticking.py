@@ -34,6 +34,7 @@ from digest.config import Settings, load_settings
 from digest.errors import ConfigError
 from digest.lists import carry_over
 from digest.services import Services
+from digest.topic_renames import carry_over_topics
 
 _log = logging.getLogger(__name__)
 
@@ -142,6 +143,7 @@ def tick(services: Services, fanout: Fanout, leases: Leases) -> TickOutcome:
         # As run_cycle does before anything is sent: renames carried over, changed subscriber
         # files imported, the suppression file and the database in step.
         problems = carry_over(settings, store, now) + pipeline.members_in_step(services, now)
+        carry_over_topics(settings, store)
     except ConfigError as error:  # an undeclared rename: nothing goes out until it is declared
         _log.error("%s", error)
         return TickOutcome(problems=(str(error),))

@@ -62,6 +62,15 @@ def cross_check(settings: Settings) -> Iterable[tuple[str, str]]:
                     f"no feed is named {feed_name!r}",
                 )
     yield from _parent_cycles(settings.topics)
+    claimed: dict[str, int] = {}  # a previous slug -> the topic that names it
+    for index, topic in enumerate(settings.topics):
+        key = f"{entry_key('topics', settings.topics, index)}.previous_slugs"
+        for old in topic.previous_slugs:
+            if old in topic_slugs:
+                yield key, f"{old!r} is the slug of a topic of the config: a renamed one left it"
+            elif claimed.setdefault(old, index) != index:
+                other = entry_key("topics", settings.topics, claimed[old])
+                yield key, f"{old!r} is a previous slug of {other} too: one topic took its place"
 
     for index, digest_list in enumerate(settings.lists):
         for slug in digest_list.topics:

@@ -140,6 +140,10 @@ class TopicSettings(SettingsModel):
     """A topic slug: a parent takes in everything its children match."""
     rules: TopicRules = TopicRules()
     """The editor's brief: what files an article under the topic."""
+    previous_slugs: tuple[Slug, ...] = ()
+    """Slugs the topic had before a rename: the articles filed under them, and the readers who
+    chose them in their preferences, move to this slug at the next cycle. Articles are filed
+    when they are stored, so without it a renamed topic's stored articles are in no section."""
 
 
 UtmValue = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_check_utm_value)]

@@ -16,6 +16,7 @@ from digest.store.pictures import PictureBytes, PictureStore, StoredPicture
 from digest.store.subscriber_imports import ImportReport, SubscriberImportStore
 from digest.store.subscribers import Membership, SubscriberInput, SubscriberStore
 from digest.store.suppressions import SuppressionStore
+from digest.store.topic_slugs import TopicRename, TopicSlugStore
 
 
 class Store(
@@ -29,6 +30,7 @@ class Store(
     DeliveryStore,
     LedgerStore,
     ListStore,
+    TopicSlugStore,
     InboundStore,
     ArchiveStore,
     PictureStore,
@@ -62,6 +64,7 @@ __all__ = [
     "Store",
     "StoredPicture",
     "SubscriberInput",
+    "TopicRename",
     "UnchangedFetch",
     "open_store",
 ]
