@@ -987,3 +987,30 @@ def test_without_the_services_pictures_the_publishers_addresses_stay(settings: S
     images = [attrs for tag, attrs in parse(result.html).tags if tag == "img"]
     assert images[0]["src"] == f"{IMAGES}/lead.svg" and "height" not in images[0]
     assert len(images) == 5
+
+
+def test_a_stored_title_that_shows_nothing_is_untitled_not_an_empty_link(tmp_path: Path) -> None:
+    # Ingest now takes such titles for missing; articles stored before it keep theirs, and a
+    # headline of zero-width spaces or a lone dash was a link with nothing to click.
+    settings = make_settings(
+        tmp_path, subject="{% if lead_title %}{{ lead_title }} | {% endif %}{{ list_name }}"
+    )
+    lead = article(1, "\u200b\u200b\u200b")
+    dash = article(2, "–")
+    edition = Edition(
+        list_slug="middle-east-daily",
+        slot=SLOT,
+        window_start=None,
+        window_end=SLOT,
+        lead=EditionItem(lead, "gulf"),
+        sections=(Section("gulf", "The Gulf", (EditionItem(dash, "gulf"),)),),
+        recommended=(),
+    )
+    result = Renderer(settings).render(edition, settings.list("middle-east-daily"))
+    assert result.subject == LIST_NAME
+    anchors = parse(result.html).anchors
+    for story in (lead, dash):
+        texts = [text.strip() for href, text, _ in anchors if href.startswith(story.link)]
+        assert "(untitled)" in texts, texts
+        assert story.title not in texts, texts
+    assert "(untitled)" in result.text

@@ -25,6 +25,7 @@ from digest.config import ListSettings, Settings, entry_key
 from digest.errors import RenderError
 from digest.images.records import Pictures, Role
 from digest.ingest import summaries
+from digest.ingest.markup import says_anything
 from digest.ingest.pictures import names_private_host, picture_url, story_picture
 from digest.mail.headers import header_text
 from digest.records import Article, Edition, EditionItem, RenderedEdition
@@ -287,6 +288,10 @@ class Renderer:
         words = wording_for(digest_list.language)
         first = next(edition.items(), None)
         lead_title = shorten(first.article.title, TITLE_CHARS) if first else words.no_new_stories
+        if not says_anything(lead_title):
+            # Nothing to show: "{% if lead_title %}" leaves it out of the subject, where
+            # "(untitled)" would lead it.
+            lead_title = ""
         date = format_date(edition.slot, zone, words)
         variables = {
             "list_name": digest_list.name,
@@ -405,7 +410,7 @@ class Renderer:
         """``item`` as the templates show it; ``brief``: as a headline, without "More from"."""
         more_from = more_from and not brief
         article = item.article
-        title = shorten(article.title, TITLE_CHARS) or words.untitled
+        title = _headline(article, words)
         # The plain-text summary: safer than feed HTML, and it reads the same in every mail app.
         paragraphs = (
             _summary_paragraphs(article, summary_chars, overrun=overrun) if summary_chars else ()
@@ -529,10 +534,18 @@ def _summaries_shown(digest_list: ListSettings) -> int | None:
     return digest_list.compact_summaries if digest_list.layout == "compact" else None
 
 
+def _headline(article: Article, words: Wording) -> str:
+    """The article's title as a headline, or "(untitled)" when it shows nothing: stored before
+    ingest took such titles for missing, one of zero-width characters or punctuation alone would
+    be a link with nothing to click and an empty subject."""
+    title = shorten(article.title, TITLE_CHARS)
+    return title if says_anything(title) else words.untitled
+
+
 def _story_link(article: Article, words: Wording, tracking: dict[str, str]) -> StoryLink:
     """A one-line link to another article beside a story ("More from", "Also covered by")."""
     return StoryLink(
-        title=shorten(article.title, TITLE_CHARS) or words.untitled,
+        title=_headline(article, words),
         url=with_parameters(_bounded_url(article.link), tracking),
         feed_name=shorten(article.feed_name, NAME_CHARS),
         published=_time(article.sort_time),
