@@ -16,7 +16,7 @@ from email.utils import format_datetime
 from urllib.parse import urlsplit
 from xml.parsers.expat import ExpatError, ParserCreate
 
-from digest.config import FeedSettings
+from digest.config import FeedSettings, feed_url_key
 from digest.errors import ConfigError
 
 OPML_DOCS = "http://opml.org/spec2.opml"
@@ -120,7 +120,8 @@ def _outlines(
 def plan_import(feeds: Sequence[OpmlFeed], configured: Sequence[FeedSettings]) -> ImportPlan:
     """The [[feeds]] to add for ``feeds``: new http(s) URLs only, each with a name no other feed
     has (the outline's title, else the site's host, numbered when taken)."""
-    urls = {feed.url: feed.name for feed in configured}
+    # Compared as one feed's URLs may differ (the host's case, a default port written out).
+    urls = {feed_url_key(feed.url): feed.name for feed in configured}
     names = {feed.name for feed in configured}
     planned: set[str] = set()
     new: list[FeedSettings] = []
@@ -130,15 +131,16 @@ def plan_import(feeds: Sequence[OpmlFeed], configured: Sequence[FeedSettings]) -
         if parts.scheme not in ("http", "https") or not parts.hostname:
             left_out.append((feed.url, "not an http(s) URL"))
             continue
-        if feed.url in urls:
-            left_out.append((feed.url, f"already in the config as {urls[feed.url]!r}"))
+        key = feed_url_key(feed.url)
+        if key in urls:
+            left_out.append((feed.url, f"already in the config as {urls[key]!r}"))
             continue
-        if feed.url in planned:
+        if key in planned:
             left_out.append((feed.url, "listed twice in the file"))
             continue
         name = _unique(feed.title or parts.hostname, names)
         names.add(name)
-        planned.add(feed.url)
+        planned.add(key)
         new.append(FeedSettings(url=feed.url, name=name))
     return ImportPlan(new=tuple(new), left_out=tuple(left_out))
 

@@ -400,3 +400,31 @@ def test_entries_are_named_by_slug_or_name_else_by_position() -> None:
         "feeds[2]",  # digits read as a position
         "feeds[3]",
     ]
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        "HTTPS://Wire.Example.ORG/feed.xml",
+        "https://wire.example.org:443/feed.xml",
+    ],
+)
+def test_one_feed_written_twice_in_other_letters_is_a_duplicate(tmp_path: Path, other: str) -> None:
+    # The scheme and the host have no case, and 443 is https's own port: two entries for one
+    # feed polled it twice, each article filed under whichever came first.
+    second = f'[[feeds]]\nname = "Wire again"\nurl = "{other}"\n'
+    path = write_config(tmp_path, MINIMAL.replace("[[feeds]]", second + "\n[[feeds]]", 1))
+    [(key, why)] = [problem for problem in problems(path) if "duplicate url" in problem[1]]
+    assert key == "feeds[Wire].url"
+    assert "(also feeds[Wire again])" in why
+
+
+def test_feeds_on_other_paths_or_ports_are_not_duplicates(tmp_path: Path) -> None:
+    others = "".join(
+        f'[[feeds]]\nname = "Wire {n}"\nurl = "{url}"\n\n'
+        for n, url in enumerate(
+            ["https://wire.example.org/Feed.xml", "https://wire.example.org:8443/feed.xml"]
+        )
+    )
+    path = write_config(tmp_path, MINIMAL.replace("[[feeds]]", others + "[[feeds]]", 1))
+    assert len(load_settings(path, {}).feeds) == 3

@@ -159,3 +159,19 @@ def test_export_is_opml_2_that_imports_back() -> None:
         ("https://a.example/rss?x=1&y=2", "A & B <news>", None),
         ("https://b.example/atom", "الخليج", "https://b.example/"),
     ]
+
+
+def test_a_feed_configured_under_other_letters_is_not_added_again() -> None:
+    # The config check takes these for one feed: an import adding it made the config invalid.
+    configured = [FeedSettings(url="https://gulfwire.example/rss", name="Gulf Wire")]
+    feeds = [
+        OpmlFeed("HTTPS://GulfWire.Example:443/rss", "Shouted"),
+        OpmlFeed("https://levant.example/atom", "Levant"),
+        OpmlFeed("https://LEVANT.example/atom", "Levant again"),
+    ]
+    plan = plan_import(feeds, configured)
+    assert [feed.url for feed in plan.new] == ["https://levant.example/atom"]
+    assert plan.left_out == (
+        ("HTTPS://GulfWire.Example:443/rss", "already in the config as 'Gulf Wire'"),
+        ("https://LEVANT.example/atom", "listed twice in the file"),
+    )

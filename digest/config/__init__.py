@@ -47,7 +47,7 @@ from digest.config.service import (
     ServiceSettings,
     WorkerSettings,
 )
-from digest.config.values import SLUG_PATTERN, is_loopback_host
+from digest.config.values import SLUG_PATTERN, feed_url_key, is_loopback_host
 from digest.config.web import WebSettings
 
 __all__ = [
@@ -75,6 +75,7 @@ __all__ = [
     "WorkerSettings",
     "config_path_from_env",
     "entry_key",
+    "feed_url_key",
     "is_loopback_host",
     "load_settings",
     "read_config_text",

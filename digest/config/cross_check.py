@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from digest.config.naming import entry_key
+from digest.config.values import feed_url_key
 
 if TYPE_CHECKING:
     from digest.config.editorial import TopicSettings
@@ -22,7 +23,7 @@ def _duplicates(values: Iterable[str]) -> set[str]:
 def cross_check(settings: Settings) -> Iterable[tuple[str, str]]:
     """Problems that span several keys: references, duplicates, files that must exist."""
     for what, values in (
-        ("feeds", [feed.url for feed in settings.feeds]),
+        ("feeds", [feed_url_key(feed.url) for feed in settings.feeds]),
         ("feeds", [feed.name for feed in settings.feeds]),
         ("topics", [topic.slug for topic in settings.topics]),
         ("lists", [digest_list.slug for digest_list in settings.lists]),

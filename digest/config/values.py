@@ -7,7 +7,7 @@ import ipaddress
 import re
 from datetime import datetime
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from croniter import CroniterError, croniter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -214,3 +214,22 @@ HeaderText = Annotated[str, Field(min_length=1), AfterValidator(no_line_breaks)]
 class SettingsModel(BaseModel):
     # Each key's docstring is its description (the config reference is generated from it).
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+def feed_url_key(url: str) -> str:
+    """A feed's URL as two entries for one feed may differ in it and still be one: the scheme
+    and the host have no case (RFC 3986), and a default port is no port. Two entries for one
+    feed would poll it twice and file each article under the feed polled first; an OPML import
+    of one would add it again."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:  # not a port: the URL is refused by its own check
+        return url
+    host = (parts.hostname or "").casefold()
+    if ":" in host:
+        host = f"[{host}]"
+    scheme = parts.scheme.casefold()
+    if port is not None and port != {"http": 80, "https": 443}.get(scheme):
+        host = f"{host}:{port}"
+    return urlunsplit((scheme, host, parts.path or "/", parts.query, ""))
