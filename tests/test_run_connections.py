@@ -150,30 +150,12 @@ def test_a_run_killed_outright_leaves_no_process_sending_beside_the_next_run(
     # readers got two copies), then waited for another batch forever.
     from digest.delivering import UNRECORDED_AT_MOST
 
-    feeds = tmp_path / "feeds"
-    feeds.mkdir()
-    now = datetime.now(UTC)
-    write_feed(feeds, [(n, f"Iran story {n}", now - timedelta(hours=n)) for n in (1, 2)])
     readers = [f"reader{n}@example.org" for n in range(READERS)]
-    (tmp_path / "members.csv").write_text("email,name\n" + "".join(f"{r},\n" for r in readers))
     sink = SlowSink("127.0.0.1", free_port())
     controller = Controller(sink, hostname=sink.host, port=sink.port)
     controller.start()
     try:
-        with serve_folder(feeds) as base_url:
-            config = tmp_path / "digest.toml"
-            config.write_text(
-                config_text(
-                    tmp_path,
-                    sink.port,
-                    f"{base_url}/wire.xml",
-                    service_extra=sqlite_database(tmp_path),
-                    schedule="0 7 * * *",
-                    timezone="Asia/Dubai",
-                    connections=2,
-                )
-            )
-            command = [DIGEST, "--config", str(config), "run", "--once", "--list", "daily"]
+        with _embedded_run(tmp_path, sink.port, connections=2) as command:
             environment = {**os.environ, "DIGEST_SECRET_KEY": "killed-secret", "COLUMNS": "120"}
             environment.pop("DIGEST_BROKER_URL", None)
             marker = f"DIGEST_TEST_KILLED_RUN={tmp_path.name}"
@@ -227,30 +209,12 @@ def test_a_sending_process_killed_mid_send_is_one_problem_line_and_the_next_run_
     # traceback of BrokenProcessPool, and the loop of `digest run` with it.
     from digest.delivering import UNRECORDED_AT_MOST
 
-    feeds = tmp_path / "feeds"
-    feeds.mkdir()
-    now = datetime.now(UTC)
-    write_feed(feeds, [(n, f"Iran story {n}", now - timedelta(hours=n)) for n in (1, 2)])
     readers = [f"reader{n}@example.org" for n in range(READERS)]
-    (tmp_path / "members.csv").write_text("email,name\n" + "".join(f"{r},\n" for r in readers))
     sink = SlowSink("127.0.0.1", free_port())
     controller = Controller(sink, hostname=sink.host, port=sink.port)
     controller.start()
     try:
-        with serve_folder(feeds) as base_url:
-            config = tmp_path / "digest.toml"
-            config.write_text(
-                config_text(
-                    tmp_path,
-                    sink.port,
-                    f"{base_url}/wire.xml",
-                    service_extra=sqlite_database(tmp_path),
-                    schedule="0 7 * * *",
-                    timezone="Asia/Dubai",
-                    connections=2,
-                )
-            )
-            command = [DIGEST, "--config", str(config), "run", "--once", "--list", "daily"]
+        with _embedded_run(tmp_path, sink.port, connections=2) as command:
             environment = {**os.environ, "DIGEST_SECRET_KEY": "lost-secret", "COLUMNS": "200"}
             environment.pop("DIGEST_BROKER_URL", None)
             marker = f"DIGEST_TEST_LOST_PROCESS={tmp_path.name}"

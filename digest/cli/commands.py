@@ -213,18 +213,12 @@ def _edited_config(
             raise ConfigError(
                 str(fresh.source), [("lists", f"no list {list_slug!r}, which this run builds")]
             )
-        store, _ = existing_store(fresh)
-        try:
-            checked = preflight(fresh, store)
-        finally:
-            if store is not None:
-                store.engine.dispose()
+        checked, _ = _preflight_on_disk(fresh)
     except DigestError as error:  # the file, or a database it names that cannot be opened
         problem = str(error)
     else:
         if not checked.errors:
-            for warning in checked.warnings:
-                errors.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+            _print_preflight(checked)
             console.print(f"{current.source} changed: the next cycles run on it.", highlight=False)
             return (fresh, checked), None
         problem = "\n".join(checked.errors)
@@ -237,16 +231,22 @@ def _edited_config(
     return None, problem
 
 
+def _preflight_on_disk(settings: Settings) -> tuple[Preflight, str]:
+    """``preflight`` with the database the settings name when it exists (never made here), and
+    what of the lists' history could not be checked."""
+    store, unchecked = existing_store(settings)
+    try:
+        return preflight(settings, store), unchecked
+    finally:
+        if store is not None:
+            store.engine.dispose()
+
+
 @config_app.command("check")
 def config_check() -> None:
     """Validate the config file and the files it names; show what it will do."""
     settings = load_config()
-    store, unchecked = existing_store(settings)
-    try:
-        checked = preflight(settings, store)
-    finally:
-        if store is not None:
-            store.engine.dispose()
+    checked, unchecked = _preflight_on_disk(settings)
     _print_preflight(checked)
     if checked.errors:
         raise typer.Exit(2)
