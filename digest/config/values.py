@@ -218,18 +218,16 @@ class SettingsModel(BaseModel):
 
 def feed_url_key(url: str) -> str:
     """A feed's URL as two entries for one feed may differ in it and still be one: the scheme
-    and the host have no case (RFC 3986), and a default port is no port. Two entries for one
-    feed would poll it twice and file each article under the feed polled first; an OPML import
-    of one would add it again."""
+    and the host have no case (RFC 3986), a default port is no port, and the host is spelt as
+    ``canonical_link`` spells an article's. Two entries for one feed would poll it twice and
+    file each article under the feed polled first; an OPML import of one would add it again."""
+    # Not at import: importing digest.config alone must not import the ingest stage (httpx,
+    # feedparser) that digest.ingest's package brings in.
+    from digest.ingest.urls import canonical_netloc
+
     parts = urlsplit(url)
     try:
-        port = parts.port
+        netloc = canonical_netloc(parts)
     except ValueError:  # not a port: the URL is refused by its own check
         return url
-    host = (parts.hostname or "").casefold()
-    if ":" in host:
-        host = f"[{host}]"
-    scheme = parts.scheme.casefold()
-    if port is not None and port != {"http": 80, "https": 443}.get(scheme):
-        host = f"{host}:{port}"
-    return urlunsplit((scheme, host, parts.path or "/", parts.query, ""))
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", parts.query, ""))

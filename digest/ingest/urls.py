@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
-from urllib.parse import quote, unquote_plus, urljoin, urlsplit, urlunsplit
+from urllib.parse import SplitResult, quote, unquote_plus, urljoin, urlsplit, urlunsplit
 
 from digest.records import URL_LIMIT
 
@@ -85,20 +85,27 @@ def canonical_link(url: str) -> str:
     """
     parts = urlsplit(CONTROL.sub("", url).strip())
     scheme = parts.scheme.lower()
-    host = (parts.hostname or "").rstrip(".")
-    if scheme not in ("http", "https") or not host:
+    if scheme not in ("http", "https") or not (parts.hostname or "").rstrip("."):
         raise ValueError(f"not an absolute http(s) URL: {url!r}")
-    with suppress(UnicodeError):  # else keep the host as written; it is lowercased already
-        host = host.encode("idna").decode("ascii")
-    if parts.netloc.rpartition("@")[2].startswith("["):
-        host = f"[{host}]"  # an IPv6 (or future) literal, as it was written
-    port = parts.port  # raises ValueError for a port that is not a number
-    default_port = {"http": 80, "https": 443}[scheme]
-    netloc = host if port is None or port == default_port else f"{host}:{port}"
+    netloc = canonical_netloc(parts)
     path = quote(parts.path or "/", safe=_PATH_SAFE)
     kept = [pair for pair in parts.query.split("&") if pair and not _is_tracking(pair)]
     query = quote("&".join(kept), safe=_QUERY_SAFE)
     return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def canonical_netloc(parts: SplitResult) -> str:
+    """The host and port of an http(s) URL as one spelling: lowercased, without a trailing dot,
+    in ASCII (IDNA), without credentials, and without the scheme's default port. Raises
+    ValueError for a port that is not a number."""
+    host = (parts.hostname or "").rstrip(".")
+    with suppress(UnicodeError):  # else keep the host as written; it is lowercased already
+        host = host.encode("idna").decode("ascii")
+    if parts.netloc.rpartition("@")[2].startswith("["):
+        host = f"[{host}]"  # an IPv6 (or future) literal, as it was written
+    port = parts.port
+    default_port = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    return host if port is None or port == default_port else f"{host}:{port}"
 
 
 def _is_tracking(pair: str) -> bool:
