@@ -129,6 +129,32 @@ class SlowSink(SmtpSink):
         return await super().handle_DATA(server, session, envelope)
 
 
+@contextmanager
+def _slow_sink() -> Iterator[SlowSink]:
+    """A SlowSink listening on loopback for the block."""
+    sink = SlowSink("127.0.0.1", free_port())
+    controller = Controller(sink, hostname=sink.host, port=sink.port)
+    controller.start()
+    try:
+        yield sink
+    finally:
+        controller.stop()
+
+
+def _run_environment(secret: str) -> dict[str, str]:
+    """The environment of an embedded `digest run`: this one's, with no broker."""
+    environment = {**os.environ, "DIGEST_SECRET_KEY": secret, "COLUMNS": "200"}
+    environment.pop("DIGEST_BROKER_URL", None)
+    return environment
+
+
+def _wait_for_copies(sink: SlowSink, count: int) -> None:
+    """Until the sink took ``count`` copies (two minutes at most): a run is mid-send."""
+    deadline = time.monotonic() + 120
+    while len(sink.received) < count and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
 def _processes_with(marker: str) -> list[int]:
     """The processes whose environment holds ``marker`` (a run and every process it started)."""
     found = []
@@ -151,38 +177,29 @@ def test_a_run_killed_outright_leaves_no_process_sending_beside_the_next_run(
     from digest.delivering import UNRECORDED_AT_MOST
 
     readers = [f"reader{n}@example.org" for n in range(READERS)]
-    sink = SlowSink("127.0.0.1", free_port())
-    controller = Controller(sink, hostname=sink.host, port=sink.port)
-    controller.start()
-    try:
-        with _embedded_run(tmp_path, sink.port, connections=2) as command:
-            environment = {**os.environ, "DIGEST_SECRET_KEY": "killed-secret", "COLUMNS": "120"}
-            environment.pop("DIGEST_BROKER_URL", None)
-            marker = f"DIGEST_TEST_KILLED_RUN={tmp_path.name}"
-            killed = subprocess.Popen(
-                command,
-                env={**environment, "DIGEST_TEST_KILLED_RUN": tmp_path.name},
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            deadline = time.monotonic() + 120
-            while len(sink.received) < 100 and time.monotonic() < deadline:
-                time.sleep(0.005)
-            killed.kill()
-            killed.wait()
-            result = subprocess.run(
-                command, capture_output=True, text=True, env=environment, timeout=300, check=False
-            )
-            assert result.returncode == 0, result.stderr
-            settled = time.monotonic() + 10
-            while _processes_with(marker) and time.monotonic() < settled:
-                time.sleep(0.1)
-            left = _processes_with(marker)
-            for pid in left:  # not to outlive the test, whatever it found
-                os.kill(pid, signal.SIGKILL)
-            assert left == [], "the killed run's sending processes ended"
-    finally:
-        controller.stop()
+    environment = _run_environment("killed-secret")
+    marker = f"DIGEST_TEST_KILLED_RUN={tmp_path.name}"
+    with _slow_sink() as sink, _embedded_run(tmp_path, sink.port, connections=2) as command:
+        killed = subprocess.Popen(
+            command,
+            env={**environment, "DIGEST_TEST_KILLED_RUN": tmp_path.name},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait_for_copies(sink, 100)
+        killed.kill()
+        killed.wait()
+        result = subprocess.run(
+            command, capture_output=True, text=True, env=environment, timeout=300, check=False
+        )
+        assert result.returncode == 0, result.stderr
+        settled = time.monotonic() + 10
+        while _processes_with(marker) and time.monotonic() < settled:
+            time.sleep(0.1)
+        left = _processes_with(marker)
+        for pid in left:  # not to outlive the test, whatever it found
+            os.kill(pid, signal.SIGKILL)
+        assert left == [], "the killed run's sending processes ended"
     copies: dict[str, set[str]] = {}
     counts: dict[str, int] = {}
     for mail in sink.received:
@@ -210,45 +227,36 @@ def test_a_sending_process_killed_mid_send_is_one_problem_line_and_the_next_run_
     from digest.delivering import UNRECORDED_AT_MOST
 
     readers = [f"reader{n}@example.org" for n in range(READERS)]
-    sink = SlowSink("127.0.0.1", free_port())
-    controller = Controller(sink, hostname=sink.host, port=sink.port)
-    controller.start()
-    try:
-        with _embedded_run(tmp_path, sink.port, connections=2) as command:
-            environment = {**os.environ, "DIGEST_SECRET_KEY": "lost-secret", "COLUMNS": "200"}
-            environment.pop("DIGEST_BROKER_URL", None)
-            marker = f"DIGEST_TEST_LOST_PROCESS={tmp_path.name}"
-            first = subprocess.Popen(
-                command,
-                env={**environment, "DIGEST_TEST_LOST_PROCESS": tmp_path.name},
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            deadline = time.monotonic() + 120
-            while len(sink.received) < 100 and time.monotonic() < deadline:
-                time.sleep(0.005)
-            # A sending process: forked from the fork server, itself started by the run.
-            ours = set(_processes_with(marker))
-            senders = [
-                pid
-                for pid in ours
-                if pid != first.pid and _parent_of(pid) in ours and _parent_of(pid) != first.pid
-            ]
-            assert senders, "the run sends on processes of its own"
-            os.kill(senders[0], signal.SIGKILL)
-            output, problems = first.communicate(timeout=300)
-            assert first.returncode == 0, problems
-            assert "messages delivered" in output, "the cycle's summary is still printed"
-            assert "Traceback" not in problems and "BrokenProcessPool" not in problems
-            assert "problem: a sending process ended abruptly" in problems
-            assert "edition 1" in problems
-            again = subprocess.run(
-                command, capture_output=True, text=True, env=environment, timeout=300, check=False
-            )
-            assert again.returncode == 0, again.stderr
-    finally:
-        controller.stop()
+    environment = _run_environment("lost-secret")
+    marker = f"DIGEST_TEST_LOST_PROCESS={tmp_path.name}"
+    with _slow_sink() as sink, _embedded_run(tmp_path, sink.port, connections=2) as command:
+        first = subprocess.Popen(
+            command,
+            env={**environment, "DIGEST_TEST_LOST_PROCESS": tmp_path.name},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        _wait_for_copies(sink, 100)
+        # A sending process: forked from the fork server, itself started by the run.
+        ours = set(_processes_with(marker))
+        senders = [
+            pid
+            for pid in ours
+            if pid != first.pid and _parent_of(pid) in ours and _parent_of(pid) != first.pid
+        ]
+        assert senders, "the run sends on processes of its own"
+        os.kill(senders[0], signal.SIGKILL)
+        output, problems = first.communicate(timeout=300)
+        assert first.returncode == 0, problems
+        assert "messages delivered" in output, "the cycle's summary is still printed"
+        assert "Traceback" not in problems and "BrokenProcessPool" not in problems
+        assert "problem: a sending process ended abruptly" in problems
+        assert "edition 1" in problems
+        again = subprocess.run(
+            command, capture_output=True, text=True, env=environment, timeout=300, check=False
+        )
+        assert again.returncode == 0, again.stderr
     counts: dict[str, int] = {}
     for mail in sink.received:
         [recipient] = mail.rcpt_tos
@@ -289,32 +297,23 @@ def test_two_runs_at_once_send_each_reader_one_copy(tmp_path: Path, connections:
     # A cron job started again while the last run still sends, or a run by hand beside the
     # service: on SQLite nothing held the rows one run was sending, and the other sent them
     # too (a few hundred readers of 1,025 got two copies).
-    sink = SlowSink("127.0.0.1", free_port())
-    controller = Controller(sink, hostname=sink.host, port=sink.port)
-    controller.start()
-    environment = {**os.environ, "DIGEST_SECRET_KEY": "twice-secret", "COLUMNS": "120"}
-    environment.pop("DIGEST_BROKER_URL", None)
-    try:
-        with _embedded_run(tmp_path, sink.port, connections) as command:
-            first = subprocess.Popen(
-                command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-            )
-            deadline = time.monotonic() + 120
-            while len(sink.received) < 50 and time.monotonic() < deadline:
-                time.sleep(0.005)
-            second = subprocess.run(
-                command, capture_output=True, text=True, env=environment, timeout=300, check=False
-            )
-            _, problems = first.communicate(timeout=300)
-            assert first.returncode == 0, problems
-            assert second.returncode == 0, second.stderr
-            # Rows the first run held, the second left pending for it: all are sent now.
-            final = subprocess.run(
-                command, capture_output=True, text=True, env=environment, timeout=300, check=False
-            )
-            assert final.returncode == 0, final.stderr
-    finally:
-        controller.stop()
+    environment = _run_environment("twice-secret")
+    with _slow_sink() as sink, _embedded_run(tmp_path, sink.port, connections) as command:
+        first = subprocess.Popen(
+            command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        _wait_for_copies(sink, 50)
+        second = subprocess.run(
+            command, capture_output=True, text=True, env=environment, timeout=300, check=False
+        )
+        _, problems = first.communicate(timeout=300)
+        assert first.returncode == 0, problems
+        assert second.returncode == 0, second.stderr
+        # Rows the first run held, the second left pending for it: all are sent now.
+        final = subprocess.run(
+            command, capture_output=True, text=True, env=environment, timeout=300, check=False
+        )
+        assert final.returncode == 0, final.stderr
     recipients = [recipient for mail in sink.received for recipient in mail.rcpt_tos]
     assert len(set(recipients)) == READERS, "every reader got the edition"
     assert len(recipients) == READERS, "and one copy each"
