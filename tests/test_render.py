@@ -103,6 +103,20 @@ def article(
     )
 
 
+def gulf_edition(lead: Article, item: Article, *, recommended: Article | None = None) -> Edition:
+    """The daily's edition of SLOT: ``lead``, ``item`` in a section of the Gulf, and
+    ``recommended`` when given."""
+    return Edition(
+        list_slug="middle-east-daily",
+        slot=SLOT,
+        window_start=None,
+        window_end=SLOT,
+        lead=EditionItem(lead, "gulf"),
+        sections=(Section("gulf", "The Gulf", (EditionItem(item, "gulf"),)),),
+        recommended=(EditionItem(recommended, "gulf"),) if recommended else (),
+    )
+
+
 def sample_edition(image_base: str = IMAGES) -> Edition:
     """A realistic edition: a lead, three sections, an author's other pieces, recommendations."""
     lead = article(
@@ -470,15 +484,7 @@ def test_a_direction_override_left_open_in_feed_text_turns_nothing_after_it_arou
     lead = article(1, f"Talks {RLO}resume in Muscat", author=f"Sam {RLO}Rana")
     paired = article(2, f"Gulf {RLE}محادثات{PDF} and {RLI}x{PDI}")
     stray = article(3, f"Oil {PDF}{PDI}steady {RLI}{RLE}today", author=None)
-    edition = Edition(
-        list_slug="middle-east-daily",
-        slot=SLOT,
-        window_start=None,
-        window_end=SLOT,
-        lead=EditionItem(lead, "gulf"),
-        sections=(Section("gulf", "The Gulf", (EditionItem(paired, "gulf"),)),),
-        recommended=(EditionItem(stray, "gulf"),),
-    )
+    edition = gulf_edition(lead, paired, recommended=stray)
     result = Renderer(settings).render(edition, settings.list("middle-east-daily"))
     assert result.subject == f"Talks resume in Muscat | {LIST_NAME}"
     assert result.preheader == f"{paired.title} · Oil steady today"
@@ -997,15 +1003,7 @@ def test_a_stored_title_that_shows_nothing_is_untitled_not_an_empty_link(tmp_pat
     )
     lead = article(1, "\u200b\u200b\u200b")
     dash = article(2, "–")
-    edition = Edition(
-        list_slug="middle-east-daily",
-        slot=SLOT,
-        window_start=None,
-        window_end=SLOT,
-        lead=EditionItem(lead, "gulf"),
-        sections=(Section("gulf", "The Gulf", (EditionItem(dash, "gulf"),)),),
-        recommended=(),
-    )
+    edition = gulf_edition(lead, dash)
     result = Renderer(settings).render(edition, settings.list("middle-east-daily"))
     assert result.subject == LIST_NAME
     anchors = parse(result.html).anchors
