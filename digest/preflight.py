@@ -42,7 +42,12 @@ from digest.mail.tokens import read_secret
 from digest.render import Renderer
 from digest.services import secret_file
 from digest.store import Store
-from digest.store.db import create_database_engine, current_revision, head_revision
+from digest.store.db import (
+    create_database_engine,
+    current_revision,
+    head_revision,
+    sqlite_file,
+)
 from digest.store.suppressions import FileMark
 from digest.subject_check import subject_warnings
 from digest.suppression import Suppressions, read_suppressions
@@ -110,7 +115,8 @@ def preflight(settings: Settings, store: Store | None) -> Preflight:
         dkim_signer(settings)  # what digest run loads at start: a file that is no key
     except ConfigError as error:
         result.errors.append(str(error))
-    if _in_memory(settings.service.database_url):
+    url = settings.service.database_url
+    if make_url(url).get_backend_name() == "sqlite" and sqlite_file(url) is None:
         why = (
             "an in-memory SQLite database is not kept: it goes when the command ends, and each "
             "connection of a run (its threads poll the feeds) sees an empty one of its own; give "
@@ -207,12 +213,6 @@ def _short_secret(secret: str) -> list[str]:
         "print(secrets.token_urlsafe(32))'), knowing that the links in mail already sent stop "
         "working when it changes"
     ]
-
-
-def _in_memory(url: str) -> bool:
-    """Whether ``url`` is an SQLite database in the process's memory ("sqlite://")."""
-    parsed = make_url(url)
-    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
 
 
 def not_a_folder(folder: Path) -> Path | None:

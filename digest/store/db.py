@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError
 
 from digest.errors import NOT_A_DATABASE, SchemaMismatchError, StoreUnavailableError
@@ -22,13 +22,23 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 _log = logging.getLogger(__name__)
 
 
+def sqlite_file(url: str | URL) -> str | None:
+    """The file of the SQLite database ``url`` names; None for another database, or for one in
+    the process's memory ("sqlite://"), which no file holds and no other process sees."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return parsed.database
+
+
 def create_database_engine(url: str) -> Engine:
     """An engine for ``url``; for SQLite, the folder is created and foreign keys and WAL are on."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
-    if parsed.database and parsed.database != ":memory:":
-        folder = Path(parsed.database).parent
+    database = sqlite_file(parsed)
+    if database is not None:
+        folder = Path(database).parent
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as error:

@@ -31,6 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from digest.records import Subscriber
 from digest.store.base import StoreBase
+from digest.store.db import sqlite_file
 from digest.store.editions import READY, SENT, EditionState, edition_state
 from digest.store.schema import (
     DeliveryRow,
@@ -332,8 +333,8 @@ class DeliveryStore(StoreBase):
             yield []
             return
         if self.engine.dialect.name == "sqlite":
-            database = self.engine.url.database
-            if not database or database == ":memory:" or database.startswith("file:"):
+            database = sqlite_file(self.engine.url)
+            if database is None or database.startswith("file:"):
                 yield list(delivery_ids)
                 return
             with _claimed_in_file(Path(f"{database}-sending"), delivery_ids) as held:
