@@ -9,6 +9,8 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 
 from digest.store.base import StoreBase
+from digest.store.deliveries import PENDING as DELIVERY_PENDING
+from digest.store.editions import READY
 from digest.store.schema import DeliveryRow, EditionRow, FileMarkRow, SubscriptionRow
 from digest.store.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
 
@@ -42,7 +44,7 @@ class ListStore(StoreBase):
         query = (
             select(EditionRow.list_slug, func.count())
             .join(DeliveryRow, DeliveryRow.edition_id == EditionRow.id)
-            .where(DeliveryRow.status == "pending")
+            .where(DeliveryRow.status == DELIVERY_PENDING)
             .group_by(EditionRow.list_slug)
         )
         if besides:
@@ -63,12 +65,12 @@ class ListStore(StoreBase):
                 select(func.count())
                 .select_from(DeliveryRow)
                 .join(EditionRow, EditionRow.id == DeliveryRow.edition_id)
-                .where(DeliveryRow.status == "pending", *clashing)
+                .where(DeliveryRow.status == DELIVERY_PENDING, *clashing)
             )
             unqueued = session.scalar(
                 select(func.count())
                 .select_from(EditionRow)
-                .where(EditionRow.status == "ready", EditionRow.queued_at.is_(None), *clashing)
+                .where(EditionRow.status == READY, EditionRow.queued_at.is_(None), *clashing)
             )
         return int(pending or 0), int(unqueued or 0)
 
