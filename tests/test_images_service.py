@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -15,12 +16,15 @@ from xml.sax.saxutils import quoteattr
 import httpx
 import pytest
 from PIL import Image
+from starlette.testclient import TestClient
 
 from digest import pipeline, windows
 from digest.clock import FixedClock
 from digest.config import Settings
+from digest.images.checking import prepare_picture
 from digest.mail.transport import MemoryTransport
 from digest.services import build_services
+from digest.web import create_app
 from tests.feedserver import answer, feed_server, send
 from tests.servers import free_port
 from tests.test_images_checking import encoded, photo
@@ -251,3 +255,42 @@ def test_the_mail_shows_only_the_services_copies_fetched_once_and_served_by_dige
         unknown = httpx.get(f"{base_url}/images/{'0' * 32}.jpg", timeout=10)
         assert unknown.status_code == 404
         assert httpx.get(f"{base_url}/images/..%2Fdigest.db", timeout=10).status_code == 404
+
+
+@pytest.fixture
+def picture_app(tmp_path: Path) -> Iterator[tuple[TestClient, str]]:
+    """The app on a real store keeping one lead picture, and the address it is served at."""
+    settings = web_settings(tmp_path, "http://127.0.0.1:9/wire.xml")
+    settings = settings.model_copy(update={"web": settings.web.model_copy(update={"images": True})})
+    services = build_services(settings, clock=FixedClock(SLOT), transport=MemoryTransport())
+    prepared = prepare_picture(encoded(photo(900, 600), "JPEG"), "lead")
+    services.store.save_picture(
+        picture_id="ab" * 16,
+        source_url="https://wire.example.org/pictures/talks.jpg",
+        role="lead",
+        content_type=prepared.content_type,
+        data=prepared.data,
+        width=prepared.width,
+        height=prepared.height,
+        failure=None,
+        now=SLOT,
+    )
+    try:
+        yield TestClient(create_app(services)), f"/images/{'ab' * 16}.jpg"
+    finally:
+        services.close()
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_if_none_match_star_is_304_for_a_picture_that_exists(
+    picture_app: tuple[TestClient, str], method: str
+) -> None:
+    # RFC 9110 §13.1.2: "*" matches any current representation; a cache revalidating with it
+    # must get 304, not the whole picture again.
+    client, address = picture_app
+    answered = client.request(method, address, headers={"If-None-Match": "*"})
+    assert answered.status_code == 304 and answered.content == b""
+    assert answered.headers["etag"] == client.get(address).headers["etag"]
+    assert "max-age=31536000" in answered.headers["cache-control"]
+    unknown = client.request(method, f"/images/{'0' * 32}.jpg", headers={"If-None-Match": "*"})
+    assert unknown.status_code == 404

@@ -38,14 +38,17 @@ async def picture(request: Request) -> Response:
         "ETag": etag,
         "Content-Security-Policy": IMAGE_CSP,
     }
-    if etag in _etags(request.headers.get("if-none-match", "")):
+    if _matches(etag, request.headers.get("if-none-match", "")):
         return Response(status_code=304, headers=headers)
     return Response(found.data, media_type=found.content_type, headers=headers)
 
 
-def _etags(header: str) -> set[str]:
-    """The entity tags of an If-None-Match header, weak ones compared as strong."""
-    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
+def _matches(etag: str, if_none_match: str) -> bool:
+    """Whether an If-None-Match header matches the picture: one of its entity tags does (weak
+    ones compared as strong), or it is "*", which any current representation matches (RFC 9110
+    §13.1.2), so that a cache asking with it gets 304 rather than the picture again."""
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",") if tag.strip()}
+    return "*" in tags or etag in tags
 
 
 def _not_found(request: Request) -> Response:
