@@ -362,6 +362,32 @@ def test_clean_entry_image_prefers_the_widest_media_content() -> None:
     assert entry.image_url == "https://gulfwire.example/img/large.jpg"
 
 
+def test_clean_entry_image_skips_a_video_that_media_content_calls_an_image() -> None:
+    # Publishers' CMSs write medium="image" on every media:content, their clips included: the
+    # type, or the file's suffix, says it is a video, which no mail app shows as a picture.
+    parsed = feedparser.parse(
+        b"""<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel><item>
+        <title>Clip</title><link>https://gulfwire.example/a</link>
+        <media:content url="https://cdn.example/clip.mp4" medium="image" type="video/mp4"
+          width="1920"/>
+        <media:content url="https://cdn.example/stream" medium="image" type="VIDEO/MP4"
+          width="1900"/>
+        <media:content url="https://cdn.example/loop.mp4" medium="image" width="1800"/>
+        <media:content url="https://cdn.example/clip.webm" type="image/jpeg" width="1700"/>
+        <media:content url="https://cdn.example/still" medium="image" type="Image/JPEG"
+          width="1600"/>
+        <media:content url="https://cdn.example/sloppy.jpg" medium="image" type="jpeg"
+          width="900"/>
+        <media:content url="https://cdn.example/small.jpg" medium="image" width="320"/>
+        </item></channel></rss>"""
+    )
+    entry = clean(parsed.entries[0])
+    assert entry.image_url == "https://cdn.example/still"
+    # A type that is no MIME type leaves it to the medium: the picture is still taken.
+    del parsed.entries[0].media_content[:5]
+    assert clean(parsed.entries[0]).image_url == "https://cdn.example/sloppy.jpg"
+
+
 def test_clean_entry_image_from_an_image_enclosure() -> None:
     entry = clean(
         {

@@ -286,11 +286,17 @@ def _is_icon_sized(item: Mapping[str, Any]) -> bool:
 
 
 def _looks_like_image(item: Mapping[str, Any]) -> bool:
-    medium = str(item.get("medium") or "")
-    kind = str(item.get("type") or "")
-    if medium or kind:
-        return medium == "image" or kind.startswith("image/")
-    # Undeclared media is usually a picture; a sound or video file says so by its name.
+    medium = str(item.get("medium") or "").strip().lower()
+    kind = str(item.get("type") or "").strip().lower()
+    # The type names the file itself, where CMSs write medium="image" on every media:content,
+    # their clips included: a declared MIME type must be an image's, else a declared medium
+    # decides (a type that is no MIME type, such as "image" or "jpeg", leaves it to the medium).
+    if "/" in kind:
+        if kind.partition("/")[0] != "image":
+            return False
+    elif medium and medium != "image":
+        return False
+    # Whatever is declared, a sound or video file says so by its name.
     try:
         path = urlsplit(str(item.get("url") or "")).path
     except ValueError:  # no address at all; absolute_http_url refuses it too
