@@ -108,6 +108,21 @@ def test_an_opaque_png_becomes_a_jpeg() -> None:
     )
 
 
+def test_a_16_bit_greyscale_png_keeps_its_tones() -> None:
+    # Pillow reads a 16-bit greyscale PNG (a scanned archive photograph) as values up to
+    # 65,535; taken as 8-bit ones, every tone past 255 came out white.
+    grey = photo(400, 300).convert("L")
+    sixteen = grey.convert("I").point(lambda value: value * 257).convert("I;16")
+    data = encoded(sixteen, "PNG")
+    with Image.open(io.BytesIO(data)) as read:
+        assert read.mode == "I;16"
+    prepared = prepare_picture(data, "lead")
+    with Image.open(io.BytesIO(prepared.data)) as again:
+        shown = again.convert("L")
+        for spot in [(10, 10), (200, 150), (390, 290), (150, 100)]:
+            assert abs(shown.getpixel(spot) - grey.getpixel(spot)) <= 8, spot  # type: ignore[operator]
+
+
 def test_a_truncated_file_is_refused() -> None:
     data = encoded(photo(), "JPEG")
     assert "cannot be decoded" in refusal(data[: len(data) // 2])

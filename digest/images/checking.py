@@ -98,12 +98,16 @@ def _converted(source: Image.Image) -> Image.Image:
     """The first frame in RGB or RGBA, turned upright, its colours in sRGB, with no metadata."""
     icc = source.info.get("icc_profile")
     picture = ImageOps.exif_transpose(source) or source.copy()
+    if picture.mode.startswith("I"):
+        # A 16-bit greyscale PNG ("I;16"): its values go to 65,535, and converting them as
+        # they are clips every tone past 255 to white. Scaled to 8 bits first.
+        picture = picture.convert("I").point(lambda value: value * (1 / 257)).convert("L")
     if picture.mode in ("P", "PA", "LA", "La", "RGBa") or (
         picture.mode in ("L", "RGB") and "transparency" in picture.info
     ):
         picture = picture.convert("RGBA")
     elif picture.mode not in ("RGB", "RGBA"):
-        picture = picture.convert("RGB")  # CMYK, greyscale, 16-bit...
+        picture = picture.convert("RGB")  # CMYK, greyscale, black and white...
     if icc:
         picture = _to_srgb(picture, icc)
     # A new image from the pixels alone: EXIF (GPS included), XMP, comments and profiles stay
