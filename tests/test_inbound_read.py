@@ -104,6 +104,26 @@ def test_a_bounce_without_a_report_part_is_read_from_its_smtp_codes(text: str, k
     assert (event.kind, event.subscriber_id) == (f"{kind}-bounce", 345)
 
 
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        # Postfix's text for a server it could not reach: the address's octets are no status.
+        ("<sam@example.net>: connect to mx.example.net[52.5.1.100]:25: Connection timed out", None),
+        ("host mx.example.net [10.5.1.20] refused the connection; retry timeout exceeded", None),
+        ("host 10.5.1.20 said: 451 4.3.0 try again later", "soft"),
+        ("qmail: Sorry, no mailbox here by that name. (#5.1.1)", "hard"),
+        ("host mx said: 550-5.1.1 The email account does not exist.", "hard"),
+    ],
+)
+def test_an_ip_address_in_a_bounce_is_not_read_as_a_status_code(
+    text: str, kind: str | None
+) -> None:
+    reading = read(inbound_mail.plain_bounce(to=VERP, text=text), VERP)
+    assert [event.kind for event in reading.events] == ([f"{kind}-bounce"] if kind else [])
+    dsn = inbound_mail.dsn(to=VERP, status="", diagnostic=f"X-Postfix; {text}")
+    assert one(read(dsn, VERP)).kind == f"{kind or 'soft'}-bounce"
+
+
 def test_a_bounce_without_codes_or_from_no_mailer_daemon_is_ignored() -> None:
     nothing = read(inbound_mail.plain_bounce(to=VERP, text="It did not work, sorry."), VERP)
     assert nothing.events == () and "SMTP code" in (nothing.ignored or "")

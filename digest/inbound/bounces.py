@@ -32,7 +32,9 @@ from digest.inbound.events import (
 from digest.inbound.mailboxes import Mailboxes
 from digest.mail.tokens import TokenSigner
 
-_STATUS = re.compile(r"\b([245])\.([0-7])\.(\d{1,3})\b")  # RFC 3463: subjects 0 to 7
+# RFC 3463: subjects 0 to 7. Not a run of an IP address's octets: "connect to
+# mx.example.net[52.5.1.100]: Connection timed out" read "5.1.100", a hard bounce.
+_STATUS = re.compile(r"(?<![\d.])\b([245])\.([0-7])\.(\d{1,3})\b(?!\.\d)")
 # A basic reply code only where a bounce quotes a server's reply ("host x said: 550 ..."),
 # never a bare number (a street, a price).
 _QUOTED_REPLY = re.compile(
