@@ -4,6 +4,8 @@ smtplib to a real aiosmtpd server, and the next edition skipping those readers."
 from __future__ import annotations
 
 import smtplib
+import socket
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 
 from digest import pipeline
 from digest.clock import FixedClock
+from digest.errors import ListenError
 from digest.inbound.server import InboundServer
 from digest.mail.tokens import TokenSigner
 from digest.mail.transport import MemoryTransport
@@ -270,3 +273,27 @@ def test_a_bounce_during_a_send_skips_the_copies_still_pending(
     daily = [m.recipient for m in transport.sent if b"The Daily Brief" in m.data]
     assert sorted(daily) == ["li@example.org", "omar@example.org", "sam@example.org"]
     assert services.store.delivery_counts(built.edition_id).skipped == 1
+
+
+@pytest.mark.parametrize(("host", "why"), [("127.0.0.1", "in use"), ("192.0.2.1", "assign")])
+def test_an_address_it_cannot_listen_on_is_said_at_once(
+    tmp_path: Path, feed: tuple[Path, str], host: str, why: str
+) -> None:
+    # aiosmtpd bound in its thread and kept the failure until its 30 s ready_timeout was over:
+    # `digest inbound` on a taken port (or a host not ours) sat silent that long.
+    settings = settings_of(tmp_path, config(tmp_path, feed[1]))
+    services = build_services(settings, clock=FixedClock(DAY1), transport=MemoryTransport())
+    try:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            server = InboundServer.from_settings(services, host=host, port=port)
+            started = time.monotonic()
+            with pytest.raises(ListenError) as refused:
+                server.start()
+            assert time.monotonic() - started < 5
+        assert f"the inbound receiver on {host}:{port} (--port = {port})" in str(refused.value)
+        assert why in refused.value.reason.lower()
+    finally:
+        services.close()
