@@ -16,9 +16,12 @@ import pytest
 from digest import pipeline
 from digest.clock import FixedClock
 from digest.errors import ListenError
+from digest.inbound.events import InboundEvent, event_id
 from digest.inbound.server import InboundServer
+from digest.inbound.take import take_events
 from digest.mail.tokens import TokenSigner
 from digest.mail.transport import MemoryTransport
+from digest.privacy import forget
 from digest.services import Services, build_services
 from tests import inbound_mail
 from tests.servers import free_port
@@ -297,3 +300,28 @@ def test_an_address_it_cannot_listen_on_is_said_at_once(
         assert why in refused.value.reason.lower()
     finally:
         services.close()
+
+
+def test_forgetting_a_reader_erases_their_address_from_the_bounces_taken_in(
+    sent: tuple[Services, MemoryTransport, InboundServer],
+) -> None:
+    services, transport, server = sent
+    verp = return_path(transport, "rana@example.org")
+    diagnostic = "smtp; 550 5.1.1 <rana@example.org>: Recipient address rejected"
+    send(server, verp, inbound_mail.dsn(to=verp, diagnostic=diagnostic))
+    assert suppression_reason(services, "rana@example.org") == "hard-bounce"
+    # A provider names its events by their recipient.
+    webhook = InboundEvent(
+        kind="complaint",
+        event_id=event_id("mailgun", "ev-1", "rana@example.org"),
+        source="mailgun",
+        email="rana@example.org",
+        detail="Mailgun complained",
+    )
+    take_events(services, [webhook])
+
+    forget(services.settings, services.store, services.address_key, "rana@example.org", DAY1)
+    with services.store.engine.begin() as connection:
+        rows = connection.exec_driver_sql("SELECT * FROM inbound_events").all()
+    assert len(rows) == 2  # still counted, about nobody
+    assert not any("rana" in str(value).lower() for row in rows for value in row)

@@ -4,8 +4,9 @@
                    of their address, and their deliveries from the ledger: plain data for JSON
     forget(email)  in one transaction: memberships unsubscribed (channel "operator"), the
                    subscriber row anonymised (address, name, timezone gone), the ledger rows'
-                   error texts (which may quote the address) erased, and the address kept only
-                   as its key in a "forgotten" suppression, so it is never imported or mailed again
+                   error texts (which may quote the address) erased, the bounces and complaints
+                   taken in kept without it, and the address kept only as its key in a
+                   "forgotten" suppression, so it is never imported or mailed again
 
 The subscriber row is anonymised rather than deleted: the ledger and the history keep their
 counts (an edition went to N readers) without saying to whom.
@@ -13,16 +14,18 @@ counts (an edition went to N readers) without saying to whom.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Connection, func, insert, or_, select, update
 
 from digest.store.base import StoreBase
 from digest.store.schema import (
     DeliveryRow,
     EditionRow,
+    InboundEventRow,
     SubscriberRow,
     SubscriptionChangeRow,
     SubscriptionRow,
@@ -196,6 +199,7 @@ class PeopleStore(StoreBase):
                         set_by=FORGOTTEN,
                     )
                 )
+            _forget_inbound_events(connection, lowered, ids)
             done = connection.execute(
                 update(SuppressionRow)
                 .where(SuppressionRow.address_key == key)
@@ -215,3 +219,19 @@ class PeopleStore(StoreBase):
                     ],
                 )
         return Forgotten(bool(ids), memberships, deliveries)
+
+
+def _forget_inbound_events(connection: Connection, lowered: str, ids: list[int]) -> None:
+    """The bounces and complaints taken in about the person keep their count, not the address:
+    it goes from the row, from the detail (a Diagnostic-Code quotes it) and from the event id
+    (a provider's event is named by its recipient), which keeps only its hash."""
+    about = or_(InboundEventRow.email == lowered, InboundEventRow.subscriber_id.in_(ids))
+    for row_id, event_id in connection.execute(
+        select(InboundEventRow.id, InboundEventRow.event_id).where(about)
+    ).all():
+        values: dict[str, Any] = {"email": None, "detail": ""}
+        if lowered in event_id.lower():
+            values["event_id"] = f"forgotten:sha256:{hashlib.sha256(event_id.encode()).hexdigest()}"
+        connection.execute(
+            update(InboundEventRow).where(InboundEventRow.id == row_id).values(**values)
+        )
