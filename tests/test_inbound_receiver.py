@@ -325,3 +325,24 @@ def test_forgetting_a_reader_erases_their_address_from_the_bounces_taken_in(
         rows = connection.exec_driver_sql("SELECT * FROM inbound_events").all()
     assert len(rows) == 2  # still counted, about nobody
     assert not any("rana" in str(value).lower() for row in rows for value in row)
+
+
+def test_a_bounce_or_complaint_about_a_forgotten_reader_records_nothing_about_them(
+    sent: tuple[Services, MemoryTransport, InboundServer],
+) -> None:
+    services, transport, server = sent
+    verp = return_path(transport, "rana@example.org")
+    forget(services.settings, services.store, services.address_key, "rana@example.org", DAY1)
+    # Her server bounces the copy sent before; her provider reports a complaint.
+    send(server, verp, inbound_mail.dsn(to=verp))
+    webhook = InboundEvent(
+        kind="complaint",
+        event_id=event_id("mailgun", "ev-2", "rana@example.org"),
+        source="mailgun",
+        email="rana@example.org",
+    )
+    [taken] = take_events(services, [webhook])
+    assert not taken.applied
+    assert services.store.inbound_events() == []
+    assert suppression_reason(services, "rana@example.org") == "forgotten"
+    assert [s.reason for s in services.store.suppressions()] == ["forgotten"]

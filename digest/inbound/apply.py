@@ -14,6 +14,7 @@ import logging
 
 from digest.lists import slugs_and_previous
 from digest.services import Services
+from digest.store.subscribers import FORGOTTEN
 from digest.unsubscribes import unsubscribe as unsubscribe_from_list
 
 _log = logging.getLogger(__name__)
@@ -25,9 +26,17 @@ COMPLAINT = "complaint"
 
 
 def address_of(services: Services, subscriber_id: int) -> str | None:
-    """The reader's address, or None when there is no such reader (any more)."""
-    subscriber = services.store.subscriber(subscriber_id)
+    """The reader's address, or None when there is no such reader (any more): a forgotten
+    one's row holds a placeholder address, which is nobody's to suppress."""
+    subscriber = services.store.held_subscriber(subscriber_id)
     return subscriber.email if subscriber is not None else None
+
+
+def is_forgotten(services: Services, email: str) -> bool:
+    """Whether ``email`` was forgotten at its owner's request (digest.privacy): nothing about
+    it may be recorded again, and it is suppressed for good already."""
+    found = services.store.suppression(services.address_key(email))
+    return found is not None and found.reason == FORGOTTEN
 
 
 def unsubscribe(services: Services, subscriber_id: int, list_slug: str, channel: str) -> bool:

@@ -2,6 +2,7 @@
 
     event ─► already taken in (its id)? ─► dropped as a duplicate
           ─► the reader's address (a token names a subscriber id; a provider, an address)
+             none, or forgotten at its owner's request ─► ignored, nothing recorded
           ─► hard bounce ─► suppress the address              (digest.inbound.apply)
              complaint   ─► suppress it (every list, now and to come)
              soft bounce ─► recorded, then counted: soft_limit within soft_window_days
@@ -53,6 +54,10 @@ def _take(services: Services, event: InboundEvent) -> Taken:
     if email is None:
         _log.info("inbound: %s %s names no reader we have", event.kind, event.event_id)
         return Taken(event, "unknown reader", False)
+    if apply.is_forgotten(services, email):
+        # Not recorded, nor logged by its id: a provider's names the address.
+        _log.info("inbound: %s (%s) about an address forgotten: ignored", event.kind, event.source)
+        return Taken(event, "forgotten", False)
     if event.kind == SOFT_BOUNCE:
         return _soft_bounce(services, event, email)
     if event.kind in (HARD_BOUNCE, COMPLAINT):
