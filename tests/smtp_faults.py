@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, AnyStr, TypeVar
 
+from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from tests.servers import SmtpSink, free_port
@@ -77,6 +81,92 @@ class RefusingSink(SmtpSink):
             return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
         envelope.rcpt_tos.append(address)
         return "250 OK"
+
+
+# The step of the dialogue whose reply a TricklingSink trickles, told by the reply's text.
+TRICKLED_STEPS = ("greeting", "EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "end")
+
+
+@dataclass
+class TricklingSink(SmtpSink):
+    """Answers the ``step`` of the dialogue (one of TRICKLED_STEPS; "DATA" is its 354, "end"
+    the reply to the message's end) one byte every ``pause`` seconds, each byte well within a
+    client's socket timeout, the whole reply not; answers the rest at once, and takes every
+    message. Serve it with ``trickling_server``."""
+
+    step: str = "end"
+    pause: float = 0.2
+    trickled: int = 0  # replies trickled so far
+
+    def trickles(self, reply: bytes) -> bool:
+        step = {
+            b"220 Ready to start TLS": "STARTTLS",
+            b"220 ": "greeting",
+            b"250-": "EHLO",
+            b"235 ": "AUTH",
+            b"250 2.1.0": "MAIL",
+            b"250 2.1.5": "RCPT",
+            b"354 ": "DATA",
+            b"250 2.0.0": "end",
+        }
+        return next((name for start, name in step.items() if reply.startswith(start)), "") == (
+            self.step
+        )
+
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: Any
+    ) -> list[str]:
+        session.host_name = hostname
+        return list(responses)
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        envelope.mail_from = address
+        return "250 2.1.0 Sender OK"
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 Recipient OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        await super().handle_DATA(server, session, envelope)
+        return "250 2.0.0 Message accepted"
+
+
+class _Trickling(SMTP):
+    """aiosmtpd's server, its replies written through the TricklingSink's ``trickles``."""
+
+    async def push(self, status: AnyStr) -> None:
+        sink = self.event_handler
+        reply = status.encode() if isinstance(status, str) else bytes(status)
+        if not (isinstance(sink, TricklingSink) and sink.trickles(reply)):
+            await super().push(status)
+            return
+        sink.trickled += 1
+        for byte in reply + b"\r\n":
+            self._writer.write(bytes([byte]))
+            await self._writer.drain()
+            await asyncio.sleep(sink.pause)
+
+
+class _TricklingController(Controller):
+    def factory(self) -> SMTP:
+        return _Trickling(self.handler, **self.SMTP_kwargs)
+
+
+@contextmanager
+def trickling_server(sink: TricklingSink, **smtp_options: Any) -> Iterator[TricklingSink]:
+    """``sink`` served on loopback by a server that trickles its ``step``'s reply;
+    ``smtp_options`` go to aiosmtpd's SMTP (``tls_context``, ``authenticator``...)."""
+    controller = _TricklingController(sink, hostname=sink.host, port=sink.port, **smtp_options)
+    controller.start()
+    try:
+        yield sink
+    finally:
+        controller.stop()
 
 
 def on_free_port(kind: type[S], **options: Any) -> S:

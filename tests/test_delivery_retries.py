@@ -31,6 +31,7 @@ from digest.services import build_services
 from digest.store.schema import DeliveryRow, SubscriberRow
 from tests.servers import free_port
 from tests.service_cluster import config_text, sqlite_database
+from tests.smtp_faults import TricklingSink, on_free_port, trickling_server
 from tests.test_pipeline import DAY1, write_feed
 from tests.test_transport import message, stream
 
@@ -263,6 +264,27 @@ def test_a_reply_that_times_out_is_bounded_the_same_way(
         services.close()
     assert set(message_ids(handler.taken).values()) == {2}
     assert {row[:3] for row in ledger(settings).values()} == {("parked", 2, 2)}
+
+
+def test_a_reply_that_trickles_in_is_bounded_the_same_way(setup: Setup) -> None:
+    # One byte every 0.15 s, each within the 0.5 s timeout: before each reply had a deadline
+    # of its own, the server held every copy for as long as it trickled.
+    sink = on_free_port(TricklingSink, step="end", pause=0.15)
+    settings = setup.settings(sink.port, max_attempts=2)
+    clock = FixedClock(DAY1)
+    with trickling_server(sink):
+        services = build_services(settings, clock=clock)
+        try:
+            built = pipeline.build_edition(services, "daily", datetime(2026, 11, 24, 3, tzinfo=UTC))
+            for _ in range(3):
+                ids = services.store.pending_deliveries(built.edition_id)
+                pipeline.deliver_batch(services, built.edition_id, ids)
+                clock.advance(timedelta(hours=2))
+        finally:
+            services.close()
+    assert Counter(received.rcpt_tos[0] for received in sink.received) == dict.fromkeys(READERS, 2)
+    assert {row[:3] for row in ledger(settings).values()} == {("parked", 2, 2)}
+    assert all("smtp.timeout_seconds" in error for error in last_errors(settings))
 
 
 def test_temporary_failures_wait_for_their_backoff_then_fail(

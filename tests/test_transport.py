@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import re
+import ssl
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 
 from digest.config import SmtpSettings
 from digest.errors import (
@@ -29,6 +36,7 @@ from digest.mail.transport import (
 )
 from digest.records import OutgoingMessage
 from tests.servers import free_port
+from tests.smtp_faults import TRICKLED_STEPS, TricklingSink, on_free_port, trickling_server
 
 
 def message(
@@ -636,3 +644,85 @@ def test_send_many_of_the_other_transports_reports_each_failure() -> None:
         messages = [message(), message(subscriber_id=2, recipient="gone@example.org")]
         assert list(memory.send_many(messages)) == [(messages[0], None), (messages[1], refused)]
     assert memory.sent == [messages[0]]
+
+
+# A server that trickles a reply ------------------------------------------------------------
+
+
+def _tls_contexts(folder: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context with a self-signed certificate for 127.0.0.1, and a client context
+    that trusts it."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    (folder / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    client = ssl.create_default_context(cafile=str(folder / "cert.pem"))
+    return server, client
+
+
+def _accept_login(
+    server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+) -> AuthResult:
+    return AuthResult(success=True)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("step", TRICKLED_STEPS)
+def test_a_server_trickling_a_reply_loses_the_connection_after_timeout_seconds(
+    tmp_path: Path, step: str
+) -> None:
+    # Each byte came within the socket's timeout, so a server trickling one byte every 29
+    # seconds held a run for as long as it liked: timeout_seconds now bounds each reply.
+    server_tls, client_tls = _tls_contexts(tmp_path)
+    options: dict[str, Any] = {
+        "STARTTLS": {"tls_context": server_tls},
+        "AUTH": {"authenticator": _accept_login, "auth_require_tls": False},
+    }.get(step, {})
+    sink = on_free_port(TricklingSink, step=step, pause=0.2)
+    settings = SmtpSettings(
+        host="127.0.0.1",
+        port=sink.port,
+        tls="starttls" if step == "STARTTLS" else "none",
+        user="briefing" if step == "AUTH" else None,
+        timeout_seconds=1,
+    )
+    with (
+        trickling_server(sink, **options),
+        SmtpTransport(settings, "s3cret", ssl_context=client_tls) as smtp,
+    ):
+        started = time.monotonic()
+        with pytest.raises(DeliveryTemporaryError) as caught:
+            smtp.send(message(ready=True))
+        took = time.monotonic() - started
+    if step == "end":  # the whole message went: the server may have it
+        assert isinstance(caught.value, DeliveryUnknownError)
+        assert "reply never came" in str(caught.value)
+    else:
+        assert not isinstance(caught.value, DeliveryUnknownError)
+    assert "no whole reply within 1 second (smtp.timeout_seconds)" in str(caught.value)
+    assert sink.trickled >= 1
+    # One reply's worth, twice when the message is tried again on a new connection.
+    assert took < 2 * 1 + 2

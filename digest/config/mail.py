@@ -24,7 +24,8 @@ class SmtpSettings(SettingsModel):
     user: str | None = None
     """The login; its password comes from ``DIGEST_SMTP_PASSWORD``. None: no login."""
     timeout_seconds: float = Field(default=30.0, gt=0)
-    """How long one exchange with the server may take."""
+    """How long the server may take over one reply, in all: one that trickles in slower counts
+    as a lost connection."""
     connections: int = Field(default=4, ge=1, le=32)
     """Messages sent at once, each by its own process with its own connection."""
     # Delivery retries (digest.retries).

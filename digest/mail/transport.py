@@ -13,17 +13,19 @@ the others take them one at a time.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
 import smtplib
 import socket
 import ssl
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from hashlib import sha256
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
 
 from digest.config import SmtpSettings
 from digest.errors import (
@@ -34,6 +36,9 @@ from digest.errors import (
     DeliveryUnknownError,
 )
 from digest.records import OutgoingMessage
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 Sent = tuple[OutgoingMessage, DeliveryError | None]  # a message, and what stopped it if anything
 
@@ -212,6 +217,73 @@ class _Dropped(Exception):
 
 class _NoReplyToEnd(smtplib.SMTPServerDisconnected):
     """The connection was lost (or the reply timed out) after a message's end went out."""
+
+
+class _ReplyDeadline(smtplib.SMTP):
+    """smtplib's client, with each reply given ``timeout`` seconds in all.
+
+    A socket timeout bounds one read: a server that sends one byte a little faster than that
+    would hold the client for as long as it liked. Here every read of a reply gets only what is
+    left of the reply's time, so a reply that takes longer, however it trickles in, is a lost
+    connection (``SMTPServerDisconnected``), as a silent server is. Sends need no such help:
+    ``sendall`` counts its timeout over the whole call.
+    """
+
+    _reply_deadline = 0.0
+
+    def getreply(self) -> tuple[int, bytes]:
+        if self.file is None and self.sock is not None:  # a new connection, or after STARTTLS
+            self.file = io.BufferedReader(_DeadlineReads(self))
+        self._reply_deadline = time.monotonic() + self._reply_seconds()
+        try:
+            return super().getreply()
+        finally:
+            if self.sock is not None:  # what is left of this reply's time is not the next send's
+                self.sock.settimeout(self._reply_seconds())
+
+    def _reply_seconds(self) -> float:
+        return float(self.timeout)  # always given by SmtpTransport
+
+    def read_into(self, buffer: memoryview) -> int:
+        """One read of the reply, given what is left of its time."""
+        if self.sock is None:
+            raise OSError("the connection is closed")
+        left = self._reply_deadline - time.monotonic()
+        if left <= 0:
+            raise self._too_slow()
+        self.sock.settimeout(left)
+        try:
+            return self.sock.recv_into(buffer)
+        except TimeoutError as error:
+            raise self._too_slow() from error
+
+    def _too_slow(self) -> TimeoutError:
+        seconds = self._reply_seconds()
+        return TimeoutError(
+            f"no whole reply within {seconds:g} second{'' if seconds == 1 else 's'} "
+            "(smtp.timeout_seconds)"
+        )
+
+
+class _DeadlineReads(io.RawIOBase):
+    """The connection's socket as smtplib reads replies from it (see ``_ReplyDeadline``)."""
+
+    def __init__(self, smtp: _ReplyDeadline) -> None:
+        self._smtp = smtp
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        return self._smtp.read_into(memoryview(buffer).cast("B"))
+
+
+class _Smtp(_ReplyDeadline):
+    """A plain or STARTTLS connection, each reply bounded in time."""
+
+
+class _SmtpSsl(_ReplyDeadline, smtplib.SMTP_SSL):
+    """An implicit TLS connection, each reply bounded in time."""
 
 
 class SmtpTransport(MailTransport):
@@ -398,14 +470,14 @@ class SmtpTransport(MailTransport):
         settings = self._settings
         try:
             if settings.tls == "ssl":
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                smtp: smtplib.SMTP = _SmtpSsl(
                     settings.host,
                     settings.port,
                     timeout=settings.timeout_seconds,
                     context=self._context(),
                 )
             else:
-                smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_seconds)
+                smtp = _Smtp(settings.host, settings.port, timeout=settings.timeout_seconds)
         except (smtplib.SMTPException, OSError) as error:
             raise _ConnectionProblem(f"cannot connect to {self._where}: {error}") from error
         if smtp.sock is not None:
