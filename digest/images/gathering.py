@@ -3,7 +3,8 @@
     Edition ─► each picture it shows, by role (the lead's, the thumbnails)
             ─► kept already (or failed lately)? ─► used as it is: no fetch
             ─► otherwise fetched through the feeds' guarded client (digest.ingest.fetch:
-               no private address unless allowed, one deadline, a size bound)
+               no private address unless allowed, one deadline, a size bound), a few hosts
+               at once, none started past FETCH_ROUNDS timeouts (left for the next build)
                ─► checked and converted (digest.images.checking) ─► kept, or its failure kept
             ─► { (role, address): ServedPicture(base_url/images/ID.jpg, width, height) }
 
@@ -18,9 +19,9 @@ import hashlib
 import hmac
 import logging
 import re
-import threading
+import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -48,6 +49,12 @@ FAILURES_KEPT = timedelta(days=30)
 ROLES: tuple[Role, ...] = ("lead", "thumb")
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png"}
 FETCHES_AT_ONCE = 8
+# An edition's fetches start within this many web.image_timeout_seconds of the first, so its
+# pictures take at most one more to gather: an outlet whose every picture is on one host that
+# drips (or is down) costs the build a few timeouts, not one for every two of its pictures.
+# A picture not asked for by then is no failure: the item shows without it, the next build
+# asks for it. Servers that answer fetch hundreds in that time.
+FETCH_ROUNDS = 3
 ID_CHARS = 32  # 128 bits of the HMAC: unguessable, and short in the mail
 
 
@@ -122,21 +129,43 @@ def keep_pictures(
     stale = {url for (_, url), picture in wanted.items() if not _fresh(stored.get(picture), now)}
     # A few at once: each may take up to web.image_timeout_seconds, and an edition of forty
     # new pictures on slow servers must still be built well within the build's time limit.
-    # One host gets no more requests at once than a feed's (ingest.per_host_concurrency).
-    hosts: dict[str, threading.Semaphore] = {
-        host: threading.Semaphore(settings.ingest.per_host_concurrency)
-        for host in {_host(url) for url in stale}
-    }
+    # One host gets no more requests at once than a feed's (ingest.per_host_concurrency): its
+    # pictures are shared among that many lanes, each fetching one after another, so a slow
+    # host holds that many of the fetches at most and the other hosts' pictures go on. No
+    # fetch starts past FETCH_ROUNDS timeouts.
+    last_start = time.monotonic() + FETCH_ROUNDS * settings.web.image_timeout_seconds
+    by_host: dict[str, list[str]] = {}
+    for url in dict.fromkeys(url for _, url in wanted):  # the edition's order: the lead's first
+        if url in stale:
+            by_host.setdefault(_host(url), []).append(url)
+    per_host = settings.ingest.per_host_concurrency
+    lanes = [urls[lane::per_host] for urls in by_host.values() for lane in range(per_host)]
 
-    def fetch(url: str) -> tuple[str, bytes | FetchError]:
-        with hosts[_host(url)]:
-            return url, _fetch(client, url, settings)
+    def fetch(lane: list[str]) -> list[tuple[str, bytes | FetchError | None]]:
+        # None: too late for this edition (FETCH_ROUNDS), not asked for.
+        return [
+            (url, None if time.monotonic() > last_start else _fetch(client, url, settings))
+            for url in lane
+        ]
 
+    late: list[str] = []
     with ThreadPoolExecutor(FETCHES_AT_ONCE, thread_name_prefix="digest-pictures") as fetches:
-        bodies = fetches.map(fetch, sorted(stale))
-        for url, body in bodies:
-            for role in ROLES:
-                _keep(store, picture_id(secret, role, url), role, url, body, now)
+        for done in as_completed([fetches.submit(fetch, lane) for lane in lanes if lane]):
+            for url, body in done.result():
+                if body is None:
+                    late.append(url)
+                    continue
+                for role in ROLES:
+                    _keep(store, picture_id(secret, role, url), role, url, body, now)
+    if late:
+        _log.info(
+            "%d picture(s) not asked for within %g seconds (%d times web.image_timeout_seconds) "
+            "left out of the edition, to be fetched at the next build; the first: %s",
+            len(late),
+            FETCH_ROUNDS * settings.web.image_timeout_seconds,
+            FETCH_ROUNDS,
+            late[0],
+        )
     if stale:
         stored = store.stored_pictures(wanted.values())
     store.mark_pictures_used(wanted.values(), now)
