@@ -102,6 +102,19 @@ def test_a_png_with_transparency_stays_a_png_with_its_alpha() -> None:
         assert again.mode == "RGBA" and again.getpixel((10, 10))[3] == 0  # type: ignore[index]
 
 
+def test_a_black_and_white_png_with_a_transparent_colour_keeps_it_see_through() -> None:
+    # Line art as a 1-bit PNG whose "black" is the transparent colour (tRNS): converted as an
+    # opaque picture it became white lines in a black box.
+    art = Image.new("1", (300, 200), 0)
+    ImageDraw.Draw(art).rectangle((50, 50, 250, 150), outline=1, width=6)
+    prepared = prepare_picture(encoded(art, "PNG", transparency=0), "lead")
+    assert prepared.content_type == "image/png"
+    with Image.open(io.BytesIO(prepared.data)) as again:
+        assert again.mode == "RGBA"
+        assert again.getpixel((10, 10))[3] == 0  # type: ignore[index]
+        assert again.getpixel((52, 100)) == (255, 255, 255, 255)
+
+
 def test_an_opaque_png_becomes_a_jpeg() -> None:
     assert prepare_picture(encoded(photo(400, 300, "RGBA"), "PNG"), "lead").content_type == (
         "image/jpeg"

@@ -103,7 +103,7 @@ def _converted(source: Image.Image) -> Image.Image:
         # they are clips every tone past 255 to white. Scaled to 8 bits first.
         picture = picture.convert("I").point(lambda value: value * (1 / 257)).convert("L")
     if picture.mode in ("P", "PA", "LA", "La", "RGBa") or (
-        picture.mode in ("L", "RGB") and "transparency" in picture.info
+        picture.mode in ("1", "L", "RGB") and "transparency" in picture.info
     ):
         picture = picture.convert("RGBA")
     elif picture.mode not in ("RGB", "RGBA"):
