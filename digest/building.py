@@ -217,12 +217,15 @@ def _store_screened(
     rendered: RenderedEdition | None = None
     warnings: tuple[str, ...] = ()
     if not edition.is_empty or digest_list.send_when_empty:
-        pictures = edition_pictures(services, edition)
         # Before anything is stored or queued: a refused edition is built again next tick;
-        # an article whose text broke the headers is left out and the rest goes out.
+        # an article whose text broke the headers is left out and the rest goes out. Each
+        # draft gets its own pictures: once a lead is left out, another story leads and needs
+        # its picture at the lead's size (kept pictures are not fetched again).
         screened = screening.screen_edition(
             edition,
-            render=lambda draft: services.renderer.render(draft, digest_list, pictures),
+            render=lambda draft: services.renderer.render(
+                draft, digest_list, edition_pictures(services, draft)
+            ),
             check=lambda rendering: check_edition(services, rendering, digest_list),
             compose_without=compose_without,
         )
