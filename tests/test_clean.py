@@ -362,6 +362,24 @@ def test_clean_entry_image_prefers_the_widest_media_content() -> None:
     assert entry.image_url == "https://gulfwire.example/img/large.jpg"
 
 
+def test_clean_entry_image_takes_the_smallest_rendition_wide_enough_not_the_original() -> None:
+    # Agencies list every rendition, the camera's original among them: 8,000 pixels wide, over
+    # the image service's 40 megapixels and its 5 MB, so the article lost its picture (and
+    # without the service, every reader loaded the original).
+    renditions = [
+        {"url": "https://cdn.example/original.jpg", "medium": "image", "width": "8000"},
+        {"url": "https://cdn.example/small.jpg", "medium": "image", "width": "640"},
+        {"url": "https://cdn.example/large.jpg", "medium": "image", "width": "2048"},
+        {"url": "https://cdn.example/medium.jpg", "medium": "image", "width": "1280"},
+    ]
+    entry = clean({"link": "https://gulfwire.example/a", "media_content": renditions})
+    assert entry.image_url == "https://cdn.example/medium.jpg"
+    # None wide enough: the widest there is.
+    narrow = [renditions[1], {**renditions[3], "width": "900"}]
+    entry = clean({"link": "https://gulfwire.example/a", "media_content": narrow})
+    assert entry.image_url == "https://cdn.example/medium.jpg"
+
+
 def test_clean_entry_image_skips_a_video_that_media_content_calls_an_image() -> None:
     # Publishers' CMSs write medium="image" on every media:content, their clips included: the
     # type, or the file's suffix, says it is a video, which no mail app shows as a picture.

@@ -41,6 +41,9 @@ LANGUAGE_LIMIT = 35  # characters; BCP 47 tags in use are far shorter
 # and a database index can hold it (PostgreSQL's refuses keys over about 2,700 bytes).
 GUID_LIMIT = URL_LIMIT
 ICON_WIDTH = 100  # pixels; a picture declared narrower is an icon or a thumbnail crop
+# The width a lead picture needs: twice the 528 pixels it is shown at (the image service scales
+# it to this, digest.images.checking.LEAD_WIDTH). A wider rendition only costs bytes.
+RENDITION_WIDTH = 1056
 _EMAIL_THEN_NAME = re.compile(r"^[^\s@()<>]+@[^\s@()<>]+\s*\((?P<name>[^()]+)\)$")  # a@b.c (Name)
 _NAME_THEN_EMAIL = re.compile(r"^(?P<name>[^<>@]+?)\s*<[^\s@<>]+@[^\s@<>]+>$")  # Name <a@b.c>
 # An entity reference escaped once too often ("Israel&amp;#8217;s" in a CDATA title or summary):
@@ -262,8 +265,7 @@ def _image_candidates(
 ) -> Iterable[tuple[str | None, str]]:
     """Lead image candidates, best first, each with the URL it is relative to."""
     media = [item for item in raw.get("media_content") or () if _looks_like_image(item)]
-    # Publishers list several renditions; the widest makes the best lead picture.
-    media.sort(key=lambda item: _as_int(item.get("width")), reverse=True)
+    media.sort(key=_rendition_rank)
     yield from ((item.get("url"), link) for item in media)
     thumbnails = raw.get("media_thumbnail") or ()
     # An icon-sized thumbnail (Blogger's 72px crops) is the last resort, after the HTML's images.
@@ -279,6 +281,17 @@ def _image_candidates(
         base = absolute_http_url(str(content.get("base") or ""), link) or link
         yield from ((source, base) for source in image_sources(str(content.get("value") or "")))
     yield from ((item.get("url"), link) for item in thumbnails if _is_icon_sized(item))
+
+
+def _rendition_rank(item: Mapping[str, Any]) -> tuple[int, int]:
+    """Publishers list several renditions: the narrowest at least RENDITION_WIDTH wide comes
+    first, then the others from the widest down, then those of no declared width. The widest
+    of all is often the camera's original (8,000 pixels, tens of megabytes), which the image
+    service refuses and which every reader would load without it."""
+    width = _as_int(item.get("width"))
+    if width >= RENDITION_WIDTH:
+        return 0, width
+    return (1, -width) if width > 0 else (2, 0)
 
 
 def _is_icon_sized(item: Mapping[str, Any]) -> bool:
