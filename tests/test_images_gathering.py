@@ -117,6 +117,10 @@ def test_a_redirect_to_a_private_address_is_refused(
     assert "private, loopback or link-local" in str(
         failure[picture_id(SECRET, "lead", url)].failure
     )
+    # The key that lets pictures reach the local network, not the feeds' one, which does not.
+    reason = str(failure[picture_id(SECRET, "lead", url)].failure)
+    assert "set web.images_allow_private_addresses = true" in reason
+    assert "ingest." not in reason
 
 
 def test_a_slow_drip_and_an_oversized_picture_are_cut_off(tmp_path: Path, store: Store) -> None:

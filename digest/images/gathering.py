@@ -217,15 +217,18 @@ def _fresh(kept: StoredPicture | None, now: datetime) -> bool:
     return now - kept.fetched_at < retry
 
 
-# The feeds' fetch speaks of feeds and of the [ingest] limits; a picture's failure names the
-# limits it was fetched under.
+# The feeds' fetch speaks of feeds and of the [ingest] settings; a picture's failure names the
+# settings it was fetched under (ingest.allow_private_addresses lets no picture through).
 _PICTURE_WORDS = {
     "ingest.max_body_bytes": "web.image_max_bytes",
     "ingest.timeout_seconds": "web.image_timeout_seconds",
+    "ingest.allow_private_addresses": "web.images_allow_private_addresses",
     "feeds": "pictures",
     "feed": "picture",
 }
-_FEED_WORDS = re.compile(r"\bingest\.max_body_bytes\b|\bingest\.timeout_seconds\b|\bfeeds?\b")
+_FEED_WORDS = re.compile(
+    r"\bingest\.(?:max_body_bytes|timeout_seconds|allow_private_addresses)\b|\bfeeds?\b"
+)
 
 
 def in_picture_words(reason: str) -> str:
