@@ -198,6 +198,23 @@ def test_a_sideways_photograph_is_turned_upright() -> None:
     assert (prepared.width, prepared.height) == (600, 800)
 
 
+def test_a_sideways_photograph_whose_exif_cannot_be_written_back_is_turned_upright() -> None:
+    # Phones and photo tools write EXIF that Pillow reads but cannot write again (a BYTE tag
+    # stored as a SHORT of 300 here; a rational of -2/0 from a Samsung phone, a Windows
+    # rotation's odd counts): ImageOps.exif_transpose writes it back, raised, and the
+    # photograph was refused for metadata the copy drops anyway.
+    ifd0 = struct.pack("<H", 2)
+    ifd0 += struct.pack("<HHII", 0x0112, 3, 1, 6)  # Orientation: rotate 90° clockwise
+    ifd0 += struct.pack("<HHII", 0x8825, 4, 1, 8 + 2 + 2 * 12 + 4)  # the GPS IFD, next
+    ifd0 += struct.pack("<I", 0)
+    gps = struct.pack("<H", 1) + struct.pack("<HHII", 0x0000, 3, 1, 300) + struct.pack("<I", 0)
+    exif = b"Exif\x00\x00II*\x00" + struct.pack("<I", 8) + ifd0 + gps
+    prepared = prepare_picture(encoded(photo(800, 600), "JPEG", exif=exif), "lead")
+    assert (prepared.width, prepared.height) == (600, 800)
+    with Image.open(io.BytesIO(prepared.data)) as again:
+        assert not again.getexif()
+
+
 def test_a_colour_profile_is_applied_and_not_carried_over() -> None:
     srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     prepared = prepare_picture(encoded(photo(), "JPEG", icc_profile=srgb), "lead")

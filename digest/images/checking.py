@@ -16,7 +16,7 @@ import io
 from dataclasses import dataclass
 from typing import Literal
 
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError, features
+from PIL import ExifTags, Image, ImageCms, ImageOps, UnidentifiedImageError, features
 
 from digest.images.records import Role
 
@@ -97,7 +97,8 @@ def _check_header(source: Image.Image) -> None:
 def _converted(source: Image.Image) -> Image.Image:
     """The first frame in RGB or RGBA, turned upright, its colours in sRGB, with no metadata."""
     icc = source.info.get("icc_profile")
-    picture = ImageOps.exif_transpose(source) or source.copy()
+    method = _UPRIGHT.get(_orientation(source))
+    picture = source.transpose(method) if method is not None else source.copy()
     if picture.mode.startswith("I"):
         # A 16-bit greyscale PNG ("I;16"): its values go to 65,535, and converting them as
         # they are clips every tone past 255 to white. Scaled to 8 bits first.
@@ -115,6 +116,31 @@ def _converted(source: Image.Image) -> Image.Image:
     clean = Image.new(picture.mode, picture.size)
     clean.paste(picture)
     return clean
+
+
+# How each EXIF orientation is turned upright (as ImageOps.exif_transpose does). That function
+# also writes the EXIF back without the orientation, and raises on EXIF that Pillow reads but
+# cannot write (a tag of an unexpected type, a rational of -2/0, as phones write): the copy
+# keeps no metadata, so the orientation alone is read and applied here.
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _orientation(source: Image.Image) -> int:
+    """The EXIF orientation of ``source`` (1 to 8), 1 (as stored) when it has none that can be
+    read."""
+    try:
+        value = source.getexif().get(ExifTags.Base.Orientation)
+    except Exception:
+        return 1  # broken EXIF: the picture as it is stored, as a browser would show it
+    return value if isinstance(value, int) else 1
 
 
 def _to_srgb(picture: Image.Image, icc: bytes) -> Image.Image:
