@@ -136,6 +136,23 @@ def test_a_16_bit_greyscale_png_keeps_its_tones() -> None:
             assert abs(shown.getpixel(spot) - grey.getpixel(spot)) <= 8, spot  # type: ignore[operator]
 
 
+def test_a_16_bit_greyscale_png_makes_only_its_transparent_grey_see_through() -> None:
+    # Its transparent grey (tRNS) is a 16-bit value: 25,700 here. Scaled to 8 bits, 25,710 is
+    # the same grey (100), and was punched out with it.
+    sixteen = Image.new("I;16", (300, 200))
+    sixteen.paste(Image.new("I", (100, 200), 25_700).convert("I;16"), (0, 0))
+    ramp = Image.linear_gradient("L").resize((200, 200)).convert("I")
+    sixteen.paste(ramp.point(lambda value: value * 200 + 2_000).convert("I;16"), (100, 0))
+    sixteen.paste(Image.new("I", (200, 40), 25_710).convert("I;16"), (100, 80))
+    prepared = prepare_picture(encoded(sixteen, "PNG", transparency=25_700), "lead")
+    assert prepared.content_type == "image/png"
+    with Image.open(io.BytesIO(prepared.data)) as again:
+        alpha = again.getchannel("A")
+        assert alpha.crop((0, 0, 100, 200)).getextrema() == (0, 0)
+        assert alpha.crop((100, 0, 300, 200)).getextrema() == (255, 255)
+        assert again.getpixel((200, 100)) == (100, 100, 100, 255)
+
+
 def test_a_truncated_file_is_refused() -> None:
     data = encoded(photo(), "JPEG")
     assert "cannot be decoded" in refusal(data[: len(data) // 2])

@@ -100,9 +100,7 @@ def _converted(source: Image.Image) -> Image.Image:
     method = _UPRIGHT.get(_orientation(source))
     picture = source.transpose(method) if method is not None else source.copy()
     if picture.mode.startswith("I"):
-        # A 16-bit greyscale PNG ("I;16"): its values go to 65,535, and converting them as
-        # they are clips every tone past 255 to white. Scaled to 8 bits first.
-        picture = picture.convert("I").point(lambda value: value * (1 / 257)).convert("L")
+        picture = _eight_bit_grey(picture)
     if picture.mode in ("P", "PA", "LA", "La", "RGBa") or (
         picture.mode in ("1", "L", "RGB") and "transparency" in picture.info
     ):
@@ -116,6 +114,27 @@ def _converted(source: Image.Image) -> Image.Image:
     clean = Image.new(picture.mode, picture.size)
     clean.paste(picture)
     return clean
+
+
+# 16-bit greys to 8-bit ones, rounded.
+_EIGHT_BITS = [round(value / 257) for value in range(65_536)]
+
+
+def _eight_bit_grey(picture: Image.Image) -> Image.Image:
+    """A 16-bit greyscale PNG ("I;16") in 8 bits ("L"), or "LA" when it has a transparent grey.
+
+    Its values go to 65,535: converted as they are, every tone past 255 is clipped to white.
+    Its transparent grey (tRNS) is a 16-bit value too, matched here before the scaling: after
+    it, the neighbouring greys that scale to the same 8-bit one would turn see-through with it.
+    """
+    wide = picture.convert("I")
+    grey = wide.point(_EIGHT_BITS, "L")
+    grey.info.pop("transparency", None)
+    key = picture.info.get("transparency")
+    if not isinstance(key, int):
+        return grey
+    alpha = wide.point([0 if value == key else 255 for value in range(65_536)], "L")
+    return Image.merge("LA", (grey, alpha))
 
 
 # How each EXIF orientation is turned upright (as ImageOps.exif_transpose does). That function
