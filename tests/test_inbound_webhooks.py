@@ -215,6 +215,24 @@ def _tampered_signature() -> dict[str, str]:
             ".pem",
             False,
         ),
+        (  # an S3 bucket named "sns" (its owner's certificate), not SNS
+            sns(message=bounce(), SigningCertURL=CERT_URL.replace("eu-west-1", "s3")),
+            "SigningCertURL",
+            False,
+        ),
+        (  # SNS signs a topic's messages in the topic's own region
+            sns(message=bounce(), SigningCertURL=CERT_URL.replace("eu-west-1", "us-east-1")),
+            "SigningCertURL",
+            False,
+        ),
+        (
+            sns(
+                "SubscriptionConfirmation",
+                SubscribeURL=SUBSCRIBE_URL.replace("eu-west-1", "s3-website-us-east-1"),
+            ),
+            "SubscribeURL",
+            True,
+        ),
         (
             sns("SubscriptionConfirmation", SubscribeURL="https://evil.example/x"),
             "SubscribeURL",

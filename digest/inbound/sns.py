@@ -1,7 +1,7 @@
 """Amazon SES bounces and complaints, delivered by Amazon SNS to an https endpoint.
 
     POST body (SNS JSON) ─► TopicArn one of [inbound] ses_topic_arns? else refused
-        ─► SigningCertURL https on sns.<region>.amazonaws.com? else refused
+        ─► SigningCertURL https on sns.<the topic's region>.amazonaws.com? else refused
         ─► the certificate, fetched once per URL (an injected Fetcher) and cached
         ─► the signature over the canonical fields: RSA, SHA1 (SignatureVersion 1) or SHA256 (2)
         ─► SubscriptionConfirmation: its SubscribeURL (on the same host) is visited: confirmed
@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 import threading
 from collections.abc import Collection, Mapping
 from datetime import datetime
@@ -41,7 +40,6 @@ from digest.inbound.events import (
 from digest.inbound.webhooks import Fetcher, header, json_body
 
 PROVIDER = "Amazon SNS"
-_SNS_HOST = re.compile(r"sns\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?")
 _SIGNED_FIELDS = {
     "Notification": ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"),
     "SubscriptionConfirmation": (
@@ -80,15 +78,16 @@ class SesWebhook:
                 else "no topic is configured: set [inbound] ses_topic_arns"
             )
             raise WebhookRefused(PROVIDER, why)
-        self._verify(message, kind)
+        region = _region_of(topic)
+        self._verify(message, kind, region)
         if kind == "SubscriptionConfirmation":
-            self._confirm(_text(message, "SubscribeURL"))
+            self._confirm(_text(message, "SubscribeURL"), region)
             return []
         if kind == "UnsubscribeConfirmation":
             return []
         return _ses_events(_text(message, "MessageId"), _text(message, "Message"))
 
-    def _verify(self, message: Mapping[str, Any], kind: str) -> None:
+    def _verify(self, message: Mapping[str, Any], kind: str, region: str) -> None:
         algorithm = _HASHES.get(_text(message, "SignatureVersion"))
         if algorithm is None:
             raise WebhookRefused(PROVIDER, "unknown SignatureVersion (1 and 2 are known)")
@@ -101,14 +100,14 @@ class SesWebhook:
             for name in _SIGNED_FIELDS[kind]
             if isinstance(message.get(name), str)
         ).encode("utf-8")
-        key = self._key(_text(message, "SigningCertURL"))
+        key = self._key(_text(message, "SigningCertURL"), region)
         try:
             key.verify(signature, signed, padding.PKCS1v15(), algorithm())
         except InvalidSignature:
             raise WebhookRefused(PROVIDER, "the signature does not verify") from None
 
-    def _key(self, url: str) -> rsa.RSAPublicKey:
-        _check_sns_url(url, "SigningCertURL")
+    def _key(self, url: str, region: str) -> rsa.RSAPublicKey:
+        _check_sns_url(url, "SigningCertURL", region)
         if not urlsplit(url).path.endswith(".pem"):
             raise WebhookRefused(PROVIDER, "SigningCertURL is not a .pem certificate")
         with self._lock:
@@ -128,8 +127,8 @@ class SesWebhook:
             self._keys[url] = public_key
         return public_key
 
-    def _confirm(self, url: str) -> None:
-        _check_sns_url(url, "SubscribeURL")
+    def _confirm(self, url: str, region: str) -> None:
+        _check_sns_url(url, "SubscribeURL", region)
         try:
             self._fetch(url)
         except Exception as error:
@@ -138,12 +137,22 @@ class SesWebhook:
             ) from error
 
 
-def _check_sns_url(url: str, field: str) -> None:
+def _region_of(topic_arn: str) -> str:
+    """The region of ``arn:aws:sns:REGION:ACCOUNT:NAME`` (one of ours, checked before)."""
+    return topic_arn.split(":")[3] if topic_arn.count(":") >= 5 else ""
+
+
+def _check_sns_url(url: str, field: str, region: str) -> None:
+    # SNS in the topic's own region, not any sns.<label>.amazonaws.com: that also names S3
+    # buckets called "sns" (sns.s3.amazonaws.com, sns.s3-us-west-2.amazonaws.com), whose
+    # owner could serve a certificate of their own and sign any notification with it.
+    hosts = {f"sns.{region}.amazonaws.com", f"sns.{region}.amazonaws.com.cn"}
     parts = urlsplit(url)
-    if parts.scheme != "https" or not _SNS_HOST.fullmatch(parts.hostname or ""):
-        raise WebhookRefused(PROVIDER, f"{field} is not https on sns.<region>.amazonaws.com")
+    why = f"{field} is not https on sns.{region or '<region>'}.amazonaws.com, the topic's region"
+    if not region or parts.scheme != "https" or parts.hostname not in hosts:
+        raise WebhookRefused(PROVIDER, why)
     if parts.port not in (None, 443) or parts.username or parts.password:
-        raise WebhookRefused(PROVIDER, f"{field} is not https on sns.<region>.amazonaws.com")
+        raise WebhookRefused(PROVIDER, why)
 
 
 def _text(message: Mapping[str, Any], name: str) -> str:
