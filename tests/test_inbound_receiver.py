@@ -302,6 +302,24 @@ def test_an_address_it_cannot_listen_on_is_said_at_once(
         services.close()
 
 
+def test_a_host_naming_several_addresses_is_listened_on_at_each(
+    tmp_path: Path, feed: tuple[Path, str]
+) -> None:
+    # As asyncio binds for aiosmtpd: "" is every IPv4 and every IPv6 address.
+    settings = settings_of(tmp_path, config(tmp_path, feed[1]))
+    services = build_services(settings, clock=FixedClock(DAY1), transport=MemoryTransport())
+    port = free_port()
+    server = InboundServer(services, host="", port=port, lmtp=False, max_message_bytes=10_000)
+    server.start()
+    try:
+        for address in ("127.0.0.1", "::1"):
+            with smtplib.SMTP(address, port, timeout=30) as client:
+                assert client.noop()[0] == 250
+    finally:
+        server.stop()
+        services.close()
+
+
 def test_forgetting_a_reader_erases_their_address_from_the_bounces_taken_in(
     sent: tuple[Services, MemoryTransport, InboundServer],
 ) -> None:

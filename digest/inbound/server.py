@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -93,39 +93,24 @@ class InboundHandler:
         self._worker.shutdown(wait=True)
 
 
-class _Controller(Controller):
-    """aiosmtpd's threaded controller, serving on a socket bound beforehand (see ``_bind``)."""
-
-    def __init__(self, handler: InboundHandler, *, lmtp: bool, **kwargs: Any) -> None:
-        super().__init__(handler, **kwargs)
-        self.lmtp = lmtp
-        self.sock: socket.socket | None = None
-
+class _LmtpController(Controller):
     def factory(self) -> SMTP:
-        kind = LMTP if self.lmtp else SMTP
-        return kind(self.handler, **self.SMTP_kwargs)
-
-    def _create_server(self) -> Coroutine[Any, Any, asyncio.AbstractServer]:
-        assert self.sock is not None, "bound by InboundServer.start"
-        return self.loop.create_server(self._factory_invoker, sock=self.sock)
+        return LMTP(self.handler, **self.SMTP_kwargs)
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    """A listening socket on ``host``:``port``, bound on the calling thread. aiosmtpd binds in
-    its own thread and, when it cannot, says so only once its ready_timeout (30 s) is over:
-    `digest inbound` on a taken port sat silent that long. Raises OSError at once instead."""
-    family, kind, protocol, _, address = socket.getaddrinfo(
+def _check_can_listen(host: str, port: int) -> None:
+    """Raise OSError at once when ``host``:``port`` cannot be listened on. aiosmtpd binds in its
+    own thread and, when it cannot, says so only once its ready_timeout (30 s) is over: `digest
+    inbound` on a taken port sat silent that long. Each address the host names is tried as
+    asyncio binds it for aiosmtpd just after ("" and "localhost" may name two)."""
+    for family, kind, protocol, _, address in socket.getaddrinfo(
         host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )[0]
-    sock = socket.socket(family, kind, protocol)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio's own servers
-        sock.bind(address)
-        sock.listen(100)
-    except OSError:
-        sock.close()
-        raise
-    return sock
+    ):
+        with socket.socket(family, kind, protocol) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            probe.bind(address)
 
 
 class InboundServer:
@@ -144,9 +129,9 @@ class InboundServer:
         self.host, self.port, self.lmtp, self.port_key = host, port, lmtp, port_key
         self.mailboxes = Mailboxes.from_settings(services.settings)
         self.handler = InboundHandler(services, self.mailboxes, lmtp)
-        self._controller = _Controller(
+        kind = _LmtpController if lmtp else Controller
+        self._controller = kind(
             self.handler,
-            lmtp=lmtp,
             hostname=host,
             port=port,
             data_size_limit=max_message_bytes,
@@ -190,25 +175,20 @@ class InboundServer:
     def start(self) -> None:
         """Listen; raises ListenError naming the port and its key when it cannot."""
         try:
-            self._controller.sock = _bind(self.host, self.port)
+            _check_can_listen(self.host, self.port)
             self._controller.start()
         except OSError as error:
-            self._not_started()
+            self.handler.close()
             reason = error.strerror or str(error)
             raise ListenError(
                 "the inbound receiver", self.host, self.port, self.port_key, reason
             ) from error
         except (RuntimeError, TimeoutError) as error:
-            self._not_started()
+            self.handler.close()
             raise ListenError(
                 "the inbound receiver", self.host, self.port, self.port_key, str(error)
             ) from error
 
     def stop(self) -> None:
         self._controller.stop(no_assert=True)
-        self.handler.close()
-
-    def _not_started(self) -> None:
-        if self._controller.sock is not None:
-            self._controller.sock.close()
         self.handler.close()
