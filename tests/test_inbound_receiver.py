@@ -364,3 +364,22 @@ def test_a_bounce_or_complaint_about_a_forgotten_reader_records_nothing_about_th
     assert services.store.inbound_events() == []
     assert suppression_reason(services, "rana@example.org") == "forgotten"
     assert [s.reason for s in services.store.suppressions()] == ["forgotten"]
+
+
+def test_the_record_of_a_bounce_and_a_complaint_says_what_was_done(
+    sent: tuple[Services, MemoryTransport, InboundServer],
+) -> None:
+    # A hard bounce suppresses the address and leaves its memberships as they are (lifting the
+    # suppression gives the reader back their lists): "0 memberships ended" said nothing was.
+    services, transport, server = sent
+    rana, sam = (return_path(transport, e) for e in ("rana@example.org", "sam@example.org"))
+    send(server, rana, inbound_mail.dsn(to=rana))
+    original = inbound_mail.returned_headers(return_path=sam)
+    send(
+        server, "bounces@example.org", inbound_mail.arf(to="bounces@example.org", original=original)
+    )
+    outcomes = {email: outcome for _, _, email, outcome in services.store.inbound_events()}
+    assert outcomes == {
+        "rana@example.org": "suppressed for every list",
+        "sam@example.org": "suppressed (2 memberships ended)",
+    }

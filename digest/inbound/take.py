@@ -62,7 +62,7 @@ def _take(services: Services, event: InboundEvent) -> Taken:
         return _soft_bounce(services, event, email)
     if event.kind in (HARD_BOUNCE, COMPLAINT):
         ended = apply.suppress(services, email, event.kind)
-        outcome = f"suppressed ({ended} memberships ended)"
+        outcome = _suppressed(event.kind, ended)
     elif event.kind == UNSUBSCRIBE and event.subscriber_id is not None and event.list_slug:
         done = apply.unsubscribe(services, event.subscriber_id, event.list_slug, "mailto")
         outcome = f"unsubscribed from {event.list_slug}" if done else "unknown reader"
@@ -83,14 +83,20 @@ def _soft_bounce(services: Services, event: InboundEvent, email: str) -> Taken:
         outcome = f"counted ({count} of {bounces.soft_limit})"
         _log.info("inbound: soft-bounce for %s (%s): %s", email, event.source, outcome)
         return Taken(event, outcome, True)
-    ended = apply.suppress(services, email, HARD_BOUNCE)
-    outcome = (
-        f"suppressed after {count} soft bounces in {bounces.soft_window_days:g} days "
-        f"({ended} memberships ended)"
-    )
+    apply.suppress(services, email, HARD_BOUNCE)
+    outcome = f"suppressed after {count} soft bounces in {bounces.soft_window_days:g} days"
     services.store.set_inbound_outcome(event.event_id, outcome)
     _log.info("inbound: soft-bounce for %s (%s): %s", email, event.source, outcome)
     return Taken(event, outcome, True)
+
+
+def _suppressed(kind: str, ended: int) -> str:
+    # A bounce suppresses the address and leaves its memberships as they are (the reader did
+    # not ask to leave); only a complaint ends them. "0 memberships ended" after a bounce read
+    # as if nothing had been done.
+    if kind == COMPLAINT:
+        return f"suppressed ({ended} memberships ended)"
+    return "suppressed for every list"
 
 
 def _record(services: Services, event: InboundEvent, email: str, outcome: str) -> bool:
