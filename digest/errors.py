@@ -14,6 +14,7 @@
     │   └── DeliveryPermanentError   never retry this recipient (5xx)
     ├── StoreUnavailableError  the database cannot be reached or opened (says its URL, masked)
     ├── SchemaMismatchError    the database's schema is not this code's (distributed mode)
+    ├── BrokerUnavailableError the broker (Redis) cannot be reached (says its URL, masked)
     ├── ListenError            a socket the service serves on cannot be bound (says port and key)
     └── WebhookRefused         a provider's webhook call failed its signature, age or replay check
 
@@ -184,6 +185,21 @@ class SchemaMismatchError(DigestError):
                 "`digest db upgrade` once, then start the workers and beat again"
             )
         super().__init__(what)
+
+
+class BrokerUnavailableError(DigestError):
+    """The broker of the distributed mode (Redis) does not answer."""
+
+    def __init__(self, url: str, reason: str, *, meanwhile: str = "") -> None:
+        self.url = url
+        self.reason = reason
+        after = f"; {meanwhile}" if meanwhile else ""
+        why = brief(reason).rstrip(".")  # redis-py ends its own with one
+        super().__init__(
+            f"the broker {without_password(url)} does not answer: {why}{after}; check "
+            "that Redis runs there and accepts connections, or correct service.broker_url (or "
+            "DIGEST_BROKER_URL)"
+        )
 
 
 class ListenError(DigestError):

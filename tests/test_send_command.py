@@ -6,8 +6,11 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from sqlalchemy import func, select
+
 from digest.delivering import DELIVERY_BATCH_SIZE
-from tests.servers import redis_server, smtp_server
+from digest.store.schema import EditionRow
+from tests.servers import free_port, redis_server, smtp_server
 from tests.service_cluster import DIGEST, deployment, fresh_database, tally
 
 READERS = 2 * DELIVERY_BATCH_SIZE + 50  # three delivery batches
@@ -55,3 +58,22 @@ def test_send_to_an_unknown_list_names_the_lists_there_are(tmp_path: Path) -> No
     )
     assert done.returncode == 2
     assert "No list 'no-such-list'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_send_with_the_broker_down_says_so_in_one_line_and_builds_nothing(
+    tmp_path: Path,
+) -> None:
+    down = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    with (
+        smtp_server() as sink,
+        deployment(tmp_path, f"sqlite:///{tmp_path / 'digest.db'}", down, sink, 3) as service,
+    ):
+        done = service.run("send", "daily", "--wait")
+        with service.engine.connect() as connection:
+            editions = connection.execute(select(func.count()).select_from(EditionRow)).scalar()
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert down in lines[0] and "DIGEST_BROKER_URL" in lines[0]
+    assert editions == 0  # refused before anything was built: the next send builds it whole

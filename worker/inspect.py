@@ -9,13 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import redis
+from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
-from digest.errors import brief, without_password
+from digest.errors import BrokerUnavailableError, brief, without_password
 from digest.metrics import QueueDepth, queue_depth
 from worker.app import app
 
 PING_SECONDS = 1.0
+
+# What the leases (redis-py) and the task messages (kombu) raise when the broker is away.
+BROKER_ERRORS = (RedisError, OperationalError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,3 +46,17 @@ def service_state(broker_url: str, queue: str, timeout: float = PING_SECONDS) ->
     replies = app.control.ping(timeout=timeout) or []
     workers = sorted(name for reply in replies for name in reply)
     return ServiceState(tuple(workers), depth)
+
+
+def require_broker(broker_url: str, timeout: float = PING_SECONDS) -> None:
+    """Return once the broker answers a ping; else BrokerUnavailableError, before a command
+    builds or stores anything that it would then hand to no one."""
+    client = redis.Redis.from_url(
+        broker_url, socket_connect_timeout=timeout, socket_timeout=timeout
+    )
+    try:
+        client.ping()
+    except RedisError as error:
+        raise BrokerUnavailableError(broker_url, str(error)) from error
+    finally:
+        client.close()

@@ -4,16 +4,20 @@ follow the delivery on the ledger until every copy is settled, then say how it w
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from digest.building import BuildOutcome
 from digest.cli.app import app, console, errors, known_list, load_config, running
+from digest.errors import BrokerUnavailableError
 from digest.send_now import send_now, settled, total
 from digest.services import Services
 from digest.store.deliveries import DeliveryCounts
+from digest.ticking import Fanout, Leases
 
 POLL_SECONDS = 0.5  # how often --wait reads the ledger
 
@@ -58,6 +62,30 @@ def _print_counts(counts: DeliveryCounts) -> None:
     )
 
 
+def _send_now(
+    services: Services,
+    list_slug: str,
+    workers: tuple[Fanout, Leases] | None,
+    progress: Callable[[DeliveryCounts], None],
+) -> BuildOutcome:
+    """``send_now``, with a broker lost on the way said in one line: what was stored waits on
+    the ledger, and the first tick once the broker is back hands it out."""
+    if workers is None:
+        return send_now(services, list_slug, workers=None, progress=progress)
+    from worker.inspect import BROKER_ERRORS
+
+    try:
+        return send_now(services, list_slug, workers=workers, progress=progress)
+    except BROKER_ERRORS as error:
+        broker = services.settings.service.broker_url or ""
+        raise BrokerUnavailableError(
+            broker,
+            str(error),
+            meanwhile="what was built waits on the ledger: the first tick once it is back "
+            "hands it out (digest status shows it)",
+        ) from error
+
+
 @app.command()
 def send(
     list_slug: Annotated[str, typer.Argument(metavar="LIST", help="The list's slug.")],
@@ -72,7 +100,12 @@ def send(
     (DIGEST_BROKER_URL), in this process otherwise."""
     settings = load_config()
     known_list(settings, list_slug)
-    distributed = settings.service.broker_url is not None
+    broker = settings.service.broker_url
+    distributed = broker is not None
+    if broker is not None:
+        from worker.inspect import require_broker
+
+        require_broker(broker)  # nothing is built for workers no one can reach
     with running(settings) as services:
         workers = None
         if distributed:
@@ -88,7 +121,7 @@ def send(
                     bar, completed=settled(counts), total=total(counts), detail=_detail(counts)
                 )
 
-            built = send_now(services, list_slug, workers=workers, progress=advance)
+            built = _send_now(services, list_slug, workers, advance)
         for warning in built.warnings:
             errors.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
         if built.empty or built.edition_id is None:
