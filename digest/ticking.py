@@ -118,16 +118,19 @@ class TickOutcome:
     problems: tuple[str, ...] = ()
 
 
-def reload_settings(current: Settings, environ: Mapping[str, str]) -> Settings:
+def reload_settings(
+    current: Settings, environ: Mapping[str, str], *, quiet: bool = False
+) -> Settings:
     """The config as its file says now; ``current`` when the file is invalid (invariant 5).
 
-    The refusal is logged with the file, the key and the reason, and the previous settings stay
-    in force until the file is fixed.
+    The refusal is logged with the file, the key and the reason (unless ``quiet``: someone
+    else says it), and the previous settings stay in force until the file is fixed.
     """
     try:
         return load_settings(current.source, environ)
     except ConfigError as error:
-        _log.error("config edit refused, the previous settings stay in force:\n%s", error)
+        if not quiet:
+            _log.error("config edit refused, the previous settings stay in force:\n%s", error)
         return current
 
 

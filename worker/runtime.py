@@ -11,12 +11,13 @@ from digest.ticking import Leases, LocalLeases
 
 _settings: Settings | None = None
 _services: Services | None = None
+_handed_in = False  # the services are a command's own (digest run): it reloads them itself
 
 
 def configure(settings: Settings, services: Services | None = None) -> None:
     """Use these settings (and, in-process, these services) instead of reading DIGEST_CONFIG."""
-    global _settings, _services
-    _settings, _services = settings, services
+    global _settings, _services, _handed_in
+    _settings, _services, _handed_in = settings, services, services is not None
 
 
 def settings() -> Settings:
@@ -43,16 +44,26 @@ def reset() -> None:
     _services = None
 
 
-def refresh() -> Services:
+def refresh(*, quiet: bool = False) -> Services:
     """The services for the config as its file says now (invariant 5): rebuilt when it changed,
-    the previous ones kept when the file is invalid (the refusal is logged)."""
+    the previous ones kept when the file is invalid (the refusal is logged, unless ``quiet``)."""
     global _settings
     current = settings()
-    fresh = ticking.reload_settings(current, os.environ)
+    fresh = ticking.reload_settings(current, os.environ, quiet=quiet)
     if fresh != current:
         reset()
         _settings = fresh
     return services()
+
+
+def for_task() -> Services:
+    """The services a task runs with. On a worker, the config as its file says now: each pool
+    process reads it afresh, not only the one that ran the tick, so that an edit applies to the
+    next task wherever it runs (a list added since the start is known to a sign-up, a list
+    renamed to the batches of its edition). The tick says an invalid edit once a minute; the
+    other tasks keep the previous settings quietly. In-process (``digest run``), the services
+    handed in are the command's, which reloads them itself."""
+    return services() if _handed_in else refresh(quiet=True)
 
 
 _leases: tuple[str | None, Leases] | None = None  # (the broker they live on, the leases)

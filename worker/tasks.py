@@ -30,7 +30,7 @@ def _timed(task: str) -> Iterator[None]:
 @app.task(name="digest.poll_feed", soft_time_limit=120, time_limit=150)
 def poll_feed(feed_id: int) -> dict[str, Any]:
     with _timed("poll_feed"):
-        outcome = ticking.poll_alone(runtime.services(), runtime.leases(), feed_id)
+        outcome = ticking.poll_alone(runtime.for_task(), runtime.leases(), feed_id)
     metrics.observe_poll(outcome)
     return pipeline.outcome_to_dict(outcome)
 
@@ -39,7 +39,7 @@ def poll_feed(feed_id: int) -> dict[str, Any]:
 def build_edition(list_slug: str, slot: str) -> dict[str, Any]:
     with _timed("build_edition"):
         outcome = pipeline.build_edition(
-            runtime.services(), list_slug, datetime.fromisoformat(slot)
+            runtime.for_task(), list_slug, datetime.fromisoformat(slot)
         )
     metrics.observe_build(outcome)
     return pipeline.outcome_to_dict(outcome)
@@ -48,7 +48,7 @@ def build_edition(list_slug: str, slot: str) -> dict[str, Any]:
 @app.task(name="digest.deliver_batch", soft_time_limit=600, time_limit=660)
 def deliver_batch(edition_id: int, delivery_ids: list[int]) -> dict[str, Any]:
     with _timed("deliver_batch"):
-        outcome = ticking.deliver(runtime.services(), runtime.leases(), edition_id, delivery_ids)
+        outcome = ticking.deliver(runtime.for_task(), runtime.leases(), edition_id, delivery_ids)
     metrics.observe_delivery(outcome)
     return pipeline.outcome_to_dict(outcome)
 
@@ -81,7 +81,7 @@ def publish_edition(list_slug: str, slot: str) -> None:
 @app.task(name="digest.sign_up", soft_time_limit=60, time_limit=75, ignore_result=True)
 def sign_up(list_slug: str, email: str, name: str | None) -> None:
     """A reader's sign-up from `digest serve`'s form: recorded, the confirmation mail sent."""
-    services = runtime.services()
+    services = runtime.for_task()
     with _timed("sign_up"):
         signup.handle_sign_up(
             services, services.transport, signup.SignUpRequest(list_slug, email, name)

@@ -1,0 +1,72 @@
+"""What a worker's tasks read of the config: the file as it says now, in every pool process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, select
+
+from digest.config import load_settings
+from digest.store.schema import SubscriberRow, SubscriptionRow
+from tests.service_cluster import config_text, sqlite_database, write_members
+from worker import runtime, tasks
+
+WEEKLY = """
+[[lists]]
+slug = "weekly"
+name = "Weekly Review"
+topics = ["iran"]
+schedule = "0 8 * * 1"
+timezone = "UTC"
+"""
+
+
+@pytest.fixture
+def worker_config(tmp_path: Path) -> Iterator[Path]:
+    """A worker's config file (one list, ``daily``), read by the runtime as ``digest worker``
+    reads it: no services handed in, built by the runtime from the file."""
+    write_members(tmp_path, 1)
+    config = tmp_path / "digest.toml"
+    text = config_text(
+        tmp_path, None, "https://wire.example.org/feed.xml", service_extra=sqlite_database(tmp_path)
+    )
+    config.write_text(text)
+    before = runtime._settings, runtime._services, runtime._handed_in
+    runtime.configure(load_settings(config, {}))
+    try:
+        yield config
+    finally:
+        runtime.reset()
+        runtime._settings, runtime._services, runtime._handed_in = before
+
+
+def test_a_sign_up_for_a_list_added_since_the_worker_started_is_recorded(
+    worker_config: Path,
+) -> None:
+    # The pool process that takes the sign-up never ran a tick since the edit: it must still
+    # know the list the form offered, or the reader's sign-up is dropped.
+    runtime.services()  # the process has run a task before the edit
+    worker_config.write_text(worker_config.read_text() + WEEKLY)
+
+    tasks.sign_up("weekly", "ann@example.org", None)
+
+    engine = create_engine(f"sqlite:///{worker_config.parent / 'digest.db'}")
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(SubscriptionRow.list_slug, SubscriptionRow.status)
+            .join(SubscriberRow, SubscriberRow.id == SubscriptionRow.subscriber_id)
+            .where(SubscriberRow.email == "ann@example.org")
+        ).all()
+    engine.dispose()
+    assert [tuple(row) for row in rows] == [("weekly", "pending")]
+
+
+def test_an_invalid_edit_leaves_a_task_on_the_previous_settings(
+    worker_config: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    before = runtime.for_task()
+    worker_config.write_text(worker_config.read_text().replace("0 0 1 1 *", "every morning"))
+    assert runtime.for_task() is before  # the tick says the refusal; a task keeps going
+    assert not [record for record in caplog.records if record.levelname == "ERROR"]
