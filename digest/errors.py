@@ -2,6 +2,7 @@
 
     DigestError
     ├── ConfigError            bad config file, key or referenced file (says file, key path, why)
+    ├── UnknownListError       work names a list the config does not have (says file, the list)
     ├── FetchError             a feed could not be fetched (network, HTTP status, limits)
     ├── ParseError             a feed's bytes are not a feed we can read
     ├── RenderError            a template failed to render an edition
@@ -36,6 +37,24 @@ class ConfigError(DigestError):
         self.problems = problems
         lines = [f"{source}: {key}: {why}" if key else f"{source}: {why}" for key, why in problems]
         super().__init__("\n".join(lines))
+
+
+class UnknownListError(DigestError, KeyError):
+    """Work names a list this process's config does not have: a task handed out by a process
+    with another config file, or queued before the list left this one. A KeyError too, as the
+    settings' look-up raised before."""
+
+    def __init__(self, source: str, slug: str, configured: list[str]) -> None:
+        self.source, self.slug = source, slug
+        have = f"its lists: {', '.join(configured)}" if configured else "it has no [[lists]]"
+        super().__init__(
+            f"{source}: lists: no list {slug!r} ({have}); the list's work waits, its deliveries "
+            "pending on the ledger, for a process whose config has it: give every machine the "
+            "same config file"
+        )
+
+    def __str__(self) -> str:  # the message, not KeyError's quoted repr of it
+        return str(self.args[0])
 
 
 class FetchError(DigestError):

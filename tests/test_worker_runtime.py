@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import create_engine, select
 
 from digest.config import load_settings
+from digest.errors import UnknownListError
 from digest.store.schema import SubscriberRow, SubscriptionRow
 from tests.service_cluster import config_text, sqlite_database, write_members
 from worker import runtime, tasks
@@ -70,3 +71,15 @@ def test_an_invalid_edit_leaves_a_task_on_the_previous_settings(
     worker_config.write_text(worker_config.read_text().replace("0 0 1 1 *", "every morning"))
     assert runtime.for_task() is before  # the tick says the refusal; a task keeps going
     assert not [record for record in caplog.records if record.levelname == "ERROR"]
+
+
+def test_work_for_a_list_this_worker_does_not_know_is_refused_naming_file_and_key(
+    worker_config: Path,
+) -> None:
+    # Beat's machine has a list that this worker's config file lacks (or removed since).
+    with pytest.raises(UnknownListError) as refused:
+        tasks.build_edition("weekly", "2026-12-07T08:00:00+00:00")
+    message = str(refused.value)
+    assert message.startswith(f"{worker_config}: lists: no list 'weekly' (its lists: daily)")
+    assert "pending" in message and "same config" in message
+    assert repr(refused.value).count("no list 'weekly'") == 1  # as a worker's log shows it

@@ -24,7 +24,7 @@ from digest.config.service import (
 )
 from digest.config.values import SettingsModel
 from digest.config.web import WebSettings
-from digest.errors import ConfigError
+from digest.errors import ConfigError, UnknownListError
 
 CONFIG_ENV = "DIGEST_CONFIG"
 DEFAULT_CONFIG_PATH = Path("config/example.toml")
@@ -113,7 +113,8 @@ class Settings(ConfigFile):
         for digest_list in self.lists:
             if digest_list.slug == slug:
                 return digest_list
-        raise KeyError(slug)
+        configured = [digest_list.slug for digest_list in self.lists]
+        raise UnknownListError(str(self.source), slug, configured)
 
     @property
     def base_dir(self) -> Path:
