@@ -83,3 +83,11 @@ def test_work_for_a_list_this_worker_does_not_know_is_refused_naming_file_and_ke
     assert message.startswith(f"{worker_config}: lists: no list 'weekly' (its lists: daily)")
     assert "pending" in message and "same config" in message
     assert repr(refused.value).count("no list 'weekly'") == 1  # as a worker's log shows it
+
+
+def test_a_batch_of_an_edition_the_database_does_not_have_names_it(worker_config: Path) -> None:
+    # Queued before the database was restored from a backup, or made afresh under a Redis that
+    # kept its queue: the edition is gone, and the log says which and why.
+    with pytest.raises(LookupError) as refused:
+        tasks.deliver_batch(999, [1, 2])
+    assert "edition 999 is not in the database" in str(refused.value)

@@ -217,7 +217,13 @@ class EditionStore(ArticleStore):
 
     def rendered_edition(self, edition_id: int) -> RenderedEdition:
         with self.transaction() as session:
-            row = session.get_one(EditionRow, edition_id)
+            row = session.get(EditionRow, edition_id)
+            if row is None:  # a batch queued before the database was restored or replaced
+                raise LookupError(
+                    f"edition {edition_id} is not in the database: its work was handed out "
+                    "before the database was restored from a backup or made afresh; it is "
+                    "dropped (the ledger's pending rows are handed out again by the next tick)"
+                )
             if row.html is None or row.text is None or row.subject is None:
                 raise LookupError(f"edition {edition_id} has nothing to send")
             return RenderedEdition(
