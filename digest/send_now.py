@@ -10,11 +10,18 @@ Nothing waits on a task result: whoever follows the delivery reads the edition's
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from digest import pipeline, ticking
 from digest.services import Services
 from digest.store.deliveries import DeliveryCounts
+
+FOLLOW_SECONDS = 0.5  # how often the ledger is read for ``progress`` while this process sends
 
 
 def send_now(
@@ -26,7 +33,9 @@ def send_now(
 ) -> pipeline.BuildOutcome:
     """Build ``list_slug``'s edition now (its latest slot if never built, else the current
     minute, as ``digest run --list`` does) and deliver it: handed to ``workers`` (a fanout and
-    the shared leases) when given, else sent here, ``progress`` told after each batch."""
+    the shared leases) when given, else sent here, ``progress`` told the counts of the slot's
+    editions as copies reach the ledger (every FOLLOW_SECONDS, from another thread), and once
+    more when the delivery is over."""
     slot = pipeline.forced_slot(services, list_slug, services.clock.now())
     if workers is not None:
         fanout, leases = workers
@@ -36,14 +45,62 @@ def send_now(
         dispatcher = pipeline.InlineDispatcher(services)
         dispatcher.prepare_delivery()
         # Every edition of the slot: a list read in each reader's timezone may have several.
-        for edition in services.store.editions_of_slot(list_slug, slot):
-            ledger = services.store.pending_delivery_batches(
-                edition.id, services.settings.worker.batch_size, services.clock.now()
-            )
-            for _ in dispatcher.deliver(edition.id, ledger):
-                if progress is not None:
-                    progress(services.store.delivery_counts(edition.id))
+        editions = [edition.id for edition in services.store.editions_of_slot(list_slug, slot)]
+        with _following(services, editions, progress):
+            for edition_id in editions:
+                ledger = services.store.pending_delivery_batches(
+                    edition_id, services.settings.worker.batch_size, services.clock.now()
+                )
+                for _ in dispatcher.deliver(edition_id, ledger):
+                    pass  # what became of each copy is on the ledger, read by _following
     return built
+
+
+@contextmanager
+def _following(
+    services: Services,
+    edition_ids: Sequence[int],
+    progress: Callable[[DeliveryCounts], None] | None,
+    every: float = FOLLOW_SECONDS,
+) -> Iterator[None]:
+    """Tell ``progress`` the editions' counts at the start, every ``every`` seconds while the
+    block sends, and at its end. The ledger is read rather than the batches' outcomes: a batch
+    of 500 copies (and the batches of the sending processes) would move the bar in one jump."""
+    if progress is None:
+        yield
+        return
+
+    def counts() -> DeliveryCounts:
+        return _added(services.store.delivery_counts(edition_id) for edition_id in edition_ids)
+
+    stop = threading.Event()
+
+    def follow() -> None:
+        while not stop.wait(every):
+            try:
+                progress(counts())
+            except SQLAlchemyError:
+                continue  # the database busy for a moment: the next reading tells
+
+    progress(counts())
+    follower = threading.Thread(target=follow, name="digest-send-progress", daemon=True)
+    follower.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        follower.join()
+    progress(counts())
+
+
+def _added(counts: Iterable[DeliveryCounts]) -> DeliveryCounts:
+    listed = list(counts)
+    return DeliveryCounts(
+        **{
+            name: sum(getattr(each, name) for each in listed)
+            for name in (field.name for field in dataclasses.fields(DeliveryCounts))
+        }
+    )
 
 
 def settled(counts: DeliveryCounts) -> int:

@@ -3,14 +3,21 @@ real redis-server and PostgreSQL, followed on the ledger) or in this process."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from pathlib import Path
+from typing import Any
 
+from aiosmtpd.smtp import Envelope
 from sqlalchemy import func, select
 
+from digest.config import load_settings
 from digest.delivering import DELIVERY_BATCH_SIZE
+from digest.send_now import send_now, settled, total
+from digest.services import build_services
+from digest.store.deliveries import DeliveryCounts
 from digest.store.schema import EditionRow
-from tests.servers import free_port, redis_server, smtp_server
+from tests.servers import SmtpSink, free_port, redis_server, smtp_server
 from tests.service_cluster import DIGEST, deployment, fresh_database, tally
 
 READERS = 2 * DELIVERY_BATCH_SIZE + 50  # three delivery batches
@@ -77,3 +84,34 @@ def test_send_with_the_broker_down_says_so_in_one_line_and_builds_nothing(
     assert len(lines) == 1, done.stderr
     assert down in lines[0] and "DIGEST_BROKER_URL" in lines[0]
     assert editions == 0  # refused before anything was built: the next send builds it whole
+
+
+class PacedSink(SmtpSink):
+    """Takes a message every few milliseconds, so that a send lasts a few seconds."""
+
+    async def handle_DATA(self, server: object, session: Any, envelope: Envelope) -> str:
+        await asyncio.sleep(0.008)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_send_in_this_process_reports_progress_as_copies_reach_the_ledger(
+    tmp_path: Path,
+) -> None:
+    # The bar of `digest send` in the embedded mode was told once per 500-reader batch: a list
+    # of 400 jumped from nothing to all at the end.
+    readers = 400  # one batch, sent by this process
+    sink = PacedSink("127.0.0.1", free_port())
+    database = f"sqlite:///{tmp_path}/digest.db"
+    reported: list[DeliveryCounts] = []
+    with smtp_server(sink), deployment(tmp_path, database, None, sink, readers) as service:
+        services = build_services(load_settings(service.config, service.env))
+        try:
+            send_now(services, "daily", workers=None, progress=reported.append)
+        finally:
+            services.close()
+    assert len(sink.received) == readers
+    assert {total(counts) for counts in reported} == {readers}
+    done = [settled(counts) for counts in reported]
+    assert done[0] == 0 and done[-1] == readers and done == sorted(done)
+    assert [counts.sent for counts in reported] == done  # every copy was taken
+    assert len({n for n in done if 0 < n < readers}) >= 2, f"no progress between: {done}"
