@@ -131,6 +131,15 @@ _PLACE_SUFFIX = re.compile(
 _NAME_IN_CAPITALS = re.compile(r"\b[A-Z][A-Z'’.-]+(?:\s+[A-Z][A-Z'’.-]+)+\b")
 _CONJUNCTIONS = ("و", "ו")  # written onto the next word in Arabic and Hebrew
 _DOTS = re.compile(r"[.\u200c\u200f\u200e]")
+# What shows as nothing (Unicode's Default_Ignorable_Code_Point): zero-width spaces, joiners
+# and non-joiners, direction marks, embeddings and isolates, soft hyphens, word joiners, byte
+# order marks, variation selectors, Hangul fillers, tags. Pasted or left by an editor, one
+# made "Jane\u200bDoe" another person than "Jane Doe".
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,8 +156,24 @@ class Byline:
 
 
 def person_key(name: str) -> str:
-    """A person's name as compared across articles: case, accents' forms and spacing ignored."""
-    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+    """A person's name as compared across articles: case, accents' forms (NFC or NFD), spacing
+    and the characters that show as nothing ignored."""
+    return " ".join(unicodedata.normalize("NFKC", _visible(name)).casefold().split())
+
+
+def _visible(text: str) -> str:
+    """``text`` as it shows, the characters that show as nothing left out (see _INVISIBLE),
+    but for a zero-width space before a capital ("Jane\u200bDoe"): there it stands for the
+    space between two words. Anywhere else it is taken as nothing: "Reu\u200bters" is one word,
+    and an uncertain break reads no name where a wrong one would make someone up."""
+    if text.isascii():
+        return text
+    return _INVISIBLE.sub(_space_or_nothing, text)
+
+
+def _space_or_nothing(found: re.Match[str]) -> str:
+    following = found.string[found.end() : found.end() + 1]
+    return " " if found[0] == "\u200b" and following.isupper() else ""
 
 
 def _credit_key(text: str) -> str:
@@ -231,7 +256,7 @@ def _names_in_capitals(run: re.Match[str]) -> str:
 
 @lru_cache(maxsize=4096)
 def _read(author: str, agencies: frozenset[str], outlet: str) -> Byline:
-    text = " ".join(_WEB_ADDRESS.sub(" ", _EMAIL.sub(" ", author)).split())
+    text = " ".join(_WEB_ADDRESS.sub(" ", _EMAIL.sub(" ", _visible(author))).split())
     credits: list[str] = []
 
     def credit(part: str) -> None:

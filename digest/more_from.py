@@ -1,8 +1,9 @@
 """ "More from": an author's other pieces in an edition, moved under their most prominent item.
 
 When one person has several articles in the edition (``digest.bylines``: an agency, a desk, the
-outlet or no author is never grouped; names are compared case-insensitively; a byline of several
-people counts for each), the most prominent one (the lead, else the best-ranked in the sections,
+outlet or no author is never grouped; names are compared as ``bylines.person_key`` spells them:
+case, spacing, Unicode forms and invisible characters aside; a byline of several people counts
+for each), the most prominent one (the lead, else the best-ranked in the sections,
 else in recommended) stays an item, and up to ``MORE_FROM_LIMIT`` others, best-ranked first, move
 under it. An item heads one person's "More from" at most. A piece of a story shown elsewhere in
 the edition (its cluster, link or title, the lead and "also covered by" included), or one with

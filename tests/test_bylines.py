@@ -91,6 +91,14 @@ PEOPLE_CASES = [
     ("יואב זיתון ואלישע בן קימון", "HaMizrah", ("יואב זיתון", "אלישע בן קימון")),
     ("מאת: דני כהן", "HaMizrah", ("דני כהן",)),
     ("Jane Doe and jane  DOE", "Gulf Wire", ("Jane Doe",)),  # one person, written twice
+    # characters that show as nothing: a zero-width space stands for a space, the rest go
+    ("Jane\u200bDoe", "Gulf Wire", ("Jane Doe",)),
+    ("\u202bأحمد علي\u202c و\u200fمحمد حسن", "Al-Manara", ("أحمد علي", "محمد حسن")),
+    ("Ja\u00adne Doe\u200e | Reuters", "Gulf Wire", ("Jane Doe",)),
+    ("\ufeffJane Doe and JANE\u200b DOE", "Gulf Wire", ("Jane Doe",)),
+    ("Jane\u200dDoe", "Gulf Wire", ()),  # a joiner joins: one word, no person
+    ("Reu\u200bters", "Gulf Wire", ()),  # an agency however it is written
+    ("\u200eرويترز", "Al-Manara", ()),
 ]
 
 

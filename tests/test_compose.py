@@ -437,6 +437,59 @@ def test_more_from_counts_each_of_several_authors() -> None:
     assert section_ids(edition) == {"gulf": [2]}
 
 
+# One person written with characters that show as nothing, another space, another Unicode form
+# or in capitals: the same "More from" as "Jane Doe".
+SAME_PERSON = [
+    "Jane\u200bDoe",  # a zero-width space
+    "\u200bJane Doe\u200b",
+    "Jane\u00a0Doe",  # a no-break space
+    "Ja\u00adne Doe",  # a soft hyphen
+    "Jane \u2060Doe",  # a word joiner
+    "\ufeffJane Doe",  # a byte order mark
+    "\u202aJane Doe\u202c",  # a direction embedding
+    "Jane Doe\u200e",  # a direction mark
+    "Jane\u200c Doe",  # a zero-width non-joiner
+    "JANE DOE",
+    "jane doe",
+    "Ｊａｎｅ Ｄｏｅ",  # fullwidth letters
+]
+
+
+@pytest.mark.parametrize("spelling", SAME_PERSON)
+def test_more_from_sees_one_person_through_invisible_characters_forms_and_case(
+    spelling: str,
+) -> None:
+    edition = compose(
+        [
+            by(1, {"middle-east": 9.0}, "Jane Doe", image=True),
+            by(2, {"gulf": 5.0}, spelling),
+            by(3, {"syria": 4.0}, "Jane Dow"),  # another person
+            by(4, {"syria": 3.0}, "Janed Oe"),  # another too, with the same letters
+        ]
+    )
+    assert edition.lead is not None
+    assert [a.id for a in edition.lead.more_from] == [2]
+    assert section_ids(edition) == {"syria": [3, 4]}
+
+
+def test_more_from_sees_one_person_in_either_unicode_form() -> None:
+    composed, decomposed = "José García", "Jose\u0301 Garci\u0301a"
+    arabic = "\u200fأحمد علي"  # a right-to-left mark before the name
+    edition = compose(
+        [
+            by(1, {"middle-east": 9.0}, decomposed, image=True),
+            by(2, {"gulf": 5.0}, composed),
+            by(3, {"syria": 4.0}, "Jose Garcia"),  # no accents: not assumed to be him
+            by(4, {"gulf": 3.0}, "أحمد علي"),
+            by(5, {"syria": 2.0}, arabic),
+        ]
+    )
+    items = {item.article.id: item for item in edition.items()}
+    assert [a.id for a in items[1].more_from] == [2]
+    assert [a.id for a in items[4].more_from] == [5]
+    assert items[3].more_from == ()
+
+
 def test_a_feeds_own_agency_byline_heads_no_more_from() -> None:
     from digest.bylines import Bylines
     from digest.config import FeedSettings
