@@ -20,8 +20,8 @@ A part of a byline is a person only when it is none of these:
 The parts are split on commas (also "،"), "|", "/", ";", " - ", "and", "&", "with" and the
 Arabic and Hebrew conjunctions (" و ", " ו ", and "و"/"ו" written onto a name of two or more
 words after one of two or more words). E-mail addresses and web addresses are dropped, a leading
-"By" (بقلم، كتب، מאת…) too; "(AFP)" is a credit; " in Jerusalem" after a name is where the
-reporter was. "By JANE DOE" reads as Jane Doe.
+"By" (بقلم، كتب، מאת…) too; "(AFP)" and " for Reuters" are credits; " in Jerusalem" after a
+name is where the reporter was. "By JANE DOE" reads as Jane Doe.
 """
 
 from __future__ import annotations
@@ -128,6 +128,11 @@ _SEPARATORS = re.compile(
 _PLACE_SUFFIX = re.compile(
     r"\s+(?:in|reporting\s+from|from)\s+[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*$"
 )  # one way to match any text: no backtracking over the words
+# The outlet a person wrote for: "John Roe for Reuters", "Jane Doe for the Guardian", or after a
+# comma "for Reuters" alone. Its words as _PLACE_SUFFIX's, one way to match.
+_FOR_OUTLET = re.compile(
+    r"(?:^|\s+)for\s+(?P<outlet>(?:the\s+)?[A-Z][\w'’.&-]*(?:\s+[A-Z][\w'’.&-]*)*)$"
+)
 _NAME_IN_CAPITALS = re.compile(r"\b[A-Z][A-Z'’.-]+(?:\s+[A-Z][A-Z'’.-]+)+\b")
 _CONJUNCTIONS = ("و", "ו")  # written onto the next word in Arabic and Hebrew
 _DOTS = re.compile(r"[.\u200c\u200f\u200e]")
@@ -270,6 +275,10 @@ def _read(author: str, agencies: frozenset[str], outlet: str) -> Byline:
     outlet_key = _credit_key(outlet)
     for raw_part in _SEPARATORS.split(_LEADING_BY.sub("", text)):
         for part in _split_attached_conjunction(_LEADING_BY.sub("", raw_part.strip(" .:-–—"))):
+            wrote_for = _FOR_OUTLET.search(part)
+            if wrote_for:
+                credit(wrote_for["outlet"])
+                part = part[: wrote_for.start()]
             name = _PLACE_SUFFIX.sub("", part)
             if _is_person(name, agencies, outlet_key):
                 person = _display(name)

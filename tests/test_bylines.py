@@ -99,6 +99,12 @@ PEOPLE_CASES = [
     ("Jane\u200dDoe", "Gulf Wire", ()),  # a joiner joins: one word, no person
     ("Reu\u200bters", "Gulf Wire", ()),  # an agency however it is written
     ("\u200eرويترز", "Al-Manara", ()),
+    # the outlet a person wrote for, after "for": a credit, not part of the name
+    ("By Jane Doe and John Roe for Reuters", "Gulf Wire", ("Jane Doe", "John Roe")),
+    ("Jane Doe for Al Jazeera", "Gulf Wire", ("Jane Doe",)),
+    ("Jane Doe, for Reuters", "Gulf Wire", ("Jane Doe",)),
+    ("Jane Doe for The New York Times", "Gulf Wire", ("Jane Doe",)),
+    ("Jane Doe for the Guardian", "Gulf Wire", ("Jane Doe",)),
 ]
 
 
@@ -113,6 +119,12 @@ def test_an_agency_beside_a_person_is_kept_as_a_credit() -> None:
     byline = read_byline("By Jane Doe and John Roe, Reuters (AFP)")
     assert byline.people == ("Jane Doe", "John Roe")
     assert byline.credits == ("AFP", "Reuters")
+
+
+def test_the_outlet_after_for_is_a_credit() -> None:
+    byline = read_byline("By Jane Doe and John Roe for Reuters")
+    assert byline.people == ("Jane Doe", "John Roe") and byline.credits == ("Reuters",)
+    assert read_byline("Jane Doe, for Reuters").credits == ("Reuters",)
 
 
 def test_a_single_word_or_a_name_with_digits_is_no_person() -> None:
