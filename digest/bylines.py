@@ -19,9 +19,10 @@ A part of a byline is a person only when it is none of these:
 
 The parts are split on commas (also "،"), "|", "/", ";", " - ", "and", "&", "with" and the
 Arabic and Hebrew conjunctions (" و ", " ו ", and "و"/"ו" written onto a name of two or more
-words after one of two or more words). E-mail addresses and web addresses are dropped, a leading
-"By" (بقلم، كتب، מאת…) too; "(AFP)" and " for Reuters" are credits; " in Jerusalem" after a
-name is where the reporter was. "By JANE DOE" reads as Jane Doe.
+words after one of two or more words, or after a comma: "أحمد علي، محمد حسن، وخالد عمر").
+E-mail addresses and web addresses are dropped, a leading "By" (بقلم، كتب، מאת…) too; "(AFP)"
+and " for Reuters" are credits; " in Jerusalem" after a name is where the reporter was. "By
+JANE DOE" reads as Jane Doe.
 """
 
 from __future__ import annotations
@@ -273,8 +274,9 @@ def _read(author: str, agencies: frozenset[str], outlet: str) -> Byline:
     text = " ".join(_PARENTHESES.sub(" ", text).split())
     people: list[str] = []
     outlet_key = _credit_key(outlet)
-    for raw_part in _SEPARATORS.split(_LEADING_BY.sub("", text)):
-        for part in _split_attached_conjunction(_LEADING_BY.sub("", raw_part.strip(" .:-–—"))):
+    for index, raw_part in enumerate(_SEPARATORS.split(_LEADING_BY.sub("", text))):
+        raw_part = _LEADING_BY.sub("", raw_part.strip(" .:-–—"))
+        for part in _split_attached_conjunction(raw_part, after_separator=index > 0):
             wrote_for = _FOR_OUTLET.search(part)
             if wrote_for:
                 credit(wrote_for["outlet"])
@@ -289,15 +291,18 @@ def _read(author: str, agencies: frozenset[str], outlet: str) -> Byline:
     return Byline(people=tuple(people), credits=tuple(credits))
 
 
-def _split_attached_conjunction(part: str) -> list[str]:
+def _split_attached_conjunction(part: str, *, after_separator: bool = False) -> list[str]:
     """ "أحمد علي ومحمد حسن" is two people: a conjunction written onto the first word of a
-    name of two or more words, after a name of two or more words."""
+    name of two or more words, after a name of two or more words. ``after_separator``: the part
+    follows a comma (or another separator) in the byline, where a list's last name takes its
+    "and" ("أحمد علي، محمد حسن، وخالد عمر"): there the part's first word may hold one too."""
     names: list[str] = []
     words = part.split()
     start = 0
     for index in range(len(words) - 1):
         word = words[index]
-        if index - start >= 2 and word[:1] in _CONJUNCTIONS and len(word) > 2 and _is_rtl(word):
+        joined = index - start >= 2 or (index == 0 and after_separator)
+        if joined and word[:1] in _CONJUNCTIONS and len(word) > 2 and _is_rtl(word):
             names.append(" ".join(words[start:index]))
             words[index] = word[1:]
             start = index

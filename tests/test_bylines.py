@@ -105,6 +105,11 @@ PEOPLE_CASES = [
     ("Jane Doe, for Reuters", "Gulf Wire", ("Jane Doe",)),
     ("Jane Doe for The New York Times", "Gulf Wire", ("Jane Doe",)),
     ("Jane Doe for the Guardian", "Gulf Wire", ("Jane Doe",)),
+    # "and" written onto the last name of a list, after a comma
+    ("أحمد علي، محمد حسن، وخالد عمر", "Al-Manara", ("أحمد علي", "محمد حسن", "خالد عمر")),
+    ("أحمد علي ،وخالد عمر", "Al-Manara", ("أحمد علي", "خالد عمر")),
+    ("דני כהן, יוסי לוי ורונית אבן", "HaMizrah", ("דני כהן", "יוסי לוי", "רונית אבן")),
+    ("דני כהן, ורונית אבן", "HaMizrah", ("דני כהן", "רונית אבן")),
 ]
 
 
