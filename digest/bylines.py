@@ -136,6 +136,20 @@ _FOR_OUTLET = re.compile(
 )
 _NAME_IN_CAPITALS = re.compile(r"\b[A-Z][A-Z'’.-]+(?:\s+[A-Z][A-Z'’.-]+)+\b")
 _CONJUNCTIONS = ("و", "ו")  # written onto the next word in Arabic and Hebrew
+# Names that start with the letter of that "and": no conjunction there ("أحمد علي، وليد حسن" is
+# Walid Hassan, not "and Lid Hassan"). Given names and family names, Arabic, Persian, Hebrew.
+_NAMES_OPENING_LIKE_AND = frozenset(
+    {
+        "وليد", "وائل", "وسام", "وسيم", "وسيمة", "وفاء", "وعد", "وداد", "وضاح", "وحيد", "وحيدة",
+        "وديع", "وديعة", "وجدي", "وجدان", "ولاء", "وهيب", "وهيبة", "وهبة", "وهبي", "وصفي",
+        "وصفية", "وجيه", "وجيهة", "ورد", "وردة", "وصال", "وفيق", "وفيقة", "وهاب", "والي", "ودود",
+        "وهدان", "ونيس", "وافي", "وزير", "وطفة", "وديان", "وئام", "ولید", "وحید",
+        "وحیده", "ولی", "وفا", "ویدا", "ورا",
+        "ורד", "ורדה", "ורה", "ויקטור", "ולדימיר", "ולרי", "ויטלי", "ואדים", "ויולט", "ויויאן",
+        "ויליאם", "וקנין", "וייס", "ויס", "וינברג", "ויצמן", "וולף", "וולך", "וינר", "ויסמן",
+        "וקסלר", "וילנר", "ויזל", "ויינשטיין", "וולפסון", "ורון",
+    }
+)  # fmt: skip
 _DOTS = re.compile(r"[.\u200c\u200f\u200e]")
 # What shows as nothing (Unicode's Default_Ignorable_Code_Point): zero-width spaces, joiners
 # and non-joiners, direction marks, embeddings and isolates, soft hyphens, word joiners, byte
@@ -302,7 +316,13 @@ def _split_attached_conjunction(part: str, *, after_separator: bool = False) -> 
     for index in range(len(words) - 1):
         word = words[index]
         joined = index - start >= 2 or (index == 0 and after_separator)
-        if joined and word[:1] in _CONJUNCTIONS and len(word) > 2 and _is_rtl(word):
+        if (
+            joined
+            and word[:1] in _CONJUNCTIONS
+            and len(word) > 2
+            and word not in _NAMES_OPENING_LIKE_AND
+            and _is_rtl(word)
+        ):
             names.append(" ".join(words[start:index]))
             words[index] = word[1:]
             start = index
