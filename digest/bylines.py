@@ -22,7 +22,8 @@ Arabic and Hebrew conjunctions (" و ", " ו ", and "و"/"ו" written onto a nam
 words after one of two or more words, or after a comma: "أحمد علي، محمد حسن، وخالد عمر").
 E-mail addresses and web addresses are dropped, a leading "By" (بقلم، كتب، מאת…) too; "(AFP)"
 and " for Reuters" are credits; " in Jerusalem" after a name is where the reporter was. "By
-JANE DOE" reads as Jane Doe.
+JANE DOE" reads as Jane Doe. The people a wire names after its writers, under another role
+("Reporting by A; Editing by B", "A, with additional reporting by B"), are credits.
 """
 
 from __future__ import annotations
@@ -134,6 +135,17 @@ _PLACE_SUFFIX = re.compile(
 _FOR_OUTLET = re.compile(
     r"(?:^|\s+)for\s+(?P<outlet>(?:the\s+)?[A-Z][\w'’.&-]*(?:\s+[A-Z][\w'’.&-]*)*)$"
 )
+# The roles a wire names, each before its people: "Reporting by A and B; Writing by C; Editing
+# by D", "A, with additional reporting by B".
+_ROLE_BY = re.compile(
+    r"\b(?P<role>additional\s+reporting|reporting|reported|writing|written|editing|edited"
+    r"|compiled|translated|translation|graphics|illustrations?|production|produced"
+    r"|fact[- ]checking|research)\s+by\b\s*:?\s*",
+    re.IGNORECASE,
+)
+_WRITING_ROLES = frozenset({"reporting", "reported", "writing", "written"})
+# What joined a segment to the role after it: "A, with", "A and", "A;".
+_JOINER_AT_END = re.compile(r"(?:[\s,;|/&]|\b(?:with|and)\b)*$", re.IGNORECASE)
 _NAME_IN_CAPITALS = re.compile(r"\b[A-Z][A-Z'’.-]+(?:\s+[A-Z][A-Z'’.-]+)+\b")
 _CONJUNCTIONS = ("و", "ו")  # written onto the next word in Arabic and Hebrew
 # Names that start with the letter of that "and": no conjunction there ("أحمد علي، وليد حسن" is
@@ -288,21 +300,36 @@ def _read(author: str, agencies: frozenset[str], outlet: str) -> Byline:
     text = " ".join(_PARENTHESES.sub(" ", text).split())
     people: list[str] = []
     outlet_key = _credit_key(outlet)
-    for index, raw_part in enumerate(_SEPARATORS.split(_LEADING_BY.sub("", text))):
-        raw_part = _LEADING_BY.sub("", raw_part.strip(" .:-–—"))
-        for part in _split_attached_conjunction(raw_part, after_separator=index > 0):
-            wrote_for = _FOR_OUTLET.search(part)
-            if wrote_for:
-                credit(wrote_for["outlet"])
-                part = part[: wrote_for.start()]
-            name = _PLACE_SUFFIX.sub("", part)
-            if _is_person(name, agencies, outlet_key):
-                person = _display(name)
-                if person_key(person) not in map(person_key, people):
-                    people.append(person)
-            else:
-                credit(part)
+    for wrote, segment in _by_role(text):
+        for index, raw_part in enumerate(_SEPARATORS.split(_LEADING_BY.sub("", segment))):
+            raw_part = _LEADING_BY.sub("", raw_part.strip(" .:-–—"))
+            for part in _split_attached_conjunction(raw_part, after_separator=index > 0):
+                wrote_for = _FOR_OUTLET.search(part)
+                if wrote_for:
+                    credit(wrote_for["outlet"])
+                    part = part[: wrote_for.start()]
+                name = _PLACE_SUFFIX.sub("", part)
+                if wrote and _is_person(name, agencies, outlet_key):
+                    person = _display(name)
+                    if person_key(person) not in map(person_key, people):
+                        people.append(person)
+                else:
+                    credit(part)
     return Byline(people=tuple(people), credits=tuple(credits))
+
+
+def _by_role(text: str) -> list[tuple[bool, str]]:
+    """``text`` cut before each role a wire names ("Reporting by A; Editing by B"), each
+    segment with whether its people wrote the piece: the first segment's, and those of a
+    reporting or writing role, did; an editor's or a contributor's after them did not."""
+    segments: list[tuple[bool, str]] = []
+    wrote, start = True, 0
+    for found in _ROLE_BY.finditer(text):
+        segments.append((wrote, _JOINER_AT_END.sub("", text[start : found.start()])))
+        wrote = not segments[-1][1] or found["role"].casefold() in _WRITING_ROLES
+        start = found.end()
+    segments.append((wrote, text[start:]))
+    return [(wrote, segment) for wrote, segment in segments if segment]
 
 
 def _split_attached_conjunction(part: str, *, after_separator: bool = False) -> list[str]:

@@ -118,6 +118,17 @@ PEOPLE_CASES = [
     ("יוסי לוי וקנין", "HaMizrah", ("יוסי לוי וקנין",)),
     ("דני כהן, וייס משה", "HaMizrah", ("דני כהן", "וייס משה")),
     ("علی رضایی، وحید محمدی", "Persia Review", ("علی رضایی", "وحید محمدی")),
+    # the editors and the contributors a wire names after its reporters: no authors
+    ("Reporting by Jane Doe; Editing by John Roe", "Gulf Wire", ("Jane Doe",)),
+    (
+        "Reporting by Jane Doe and Jim Poe; Writing by Ann Lee; Editing by John Roe and Sam Hill",
+        "Gulf Wire",
+        ("Jane Doe", "Jim Poe", "Ann Lee"),
+    ),
+    ("Jane Doe; Additional reporting by John Roe", "Gulf Wire", ("Jane Doe",)),
+    ("Jane Doe with additional reporting by John Roe in Cairo", "Gulf Wire", ("Jane Doe",)),
+    ("Jane Doe, Reuters; edited by John Roe", "Gulf Wire", ("Jane Doe",)),
+    ("Edited by John Roe", "Gulf Wire", ("John Roe",)),  # the editor is all it names
 ]
 
 

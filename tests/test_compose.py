@@ -490,6 +490,20 @@ def test_more_from_sees_one_person_in_either_unicode_form() -> None:
     assert items[3].more_from == ()
 
 
+def test_more_from_is_never_the_editor_a_wire_names_after_its_reporters() -> None:
+    # Every Reuters story ends its byline with "Editing by ...": one editor's name grouped
+    # the pieces of different reporters under "More from Editing by John Roe".
+    edition = compose(
+        [
+            by(1, {"middle-east": 9.0}, "Reporting by Jane Doe; Editing by John Roe", image=True),
+            by(2, {"gulf": 5.0}, "Reporting by Omar Said; Editing by John Roe"),
+            by(3, {"syria": 4.0}, "Lina Haddad; Additional reporting by Omar Said"),
+        ]
+    )
+    assert all(item.more_from == () for item in edition.items())
+    assert section_ids(edition) == {"gulf": [2], "syria": [3]}
+
+
 def test_a_feeds_own_agency_byline_heads_no_more_from() -> None:
     from digest.bylines import Bylines
     from digest.config import FeedSettings
