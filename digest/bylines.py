@@ -127,13 +127,17 @@ _SEPARATORS = re.compile(
     re.IGNORECASE,
 )
 # Where the reporter was: "Bethan McKernan in Jerusalem", "Jane Doe reporting from Gaza".
+# The little words of these suffixes are written in small letters, or in capitals in a byline
+# in capitals ("JANE DOE IN GAZA"); never as "In": "Lee In Young" is a name.
 _PLACE_SUFFIX = re.compile(
-    r"\s+(?:in|reporting\s+from|from)\s+[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*$"
+    r"\s+(?:in|IN|reporting\s+from|REPORTING\s+FROM|from|FROM)\s+[A-Z][\w'’.-]*"
+    r"(?:\s+[A-Z][\w'’.-]*)*$"
 )  # one way to match any text: no backtracking over the words
 # The outlet a person wrote for: "John Roe for Reuters", "Jane Doe for the Guardian", or after a
 # comma "for Reuters" alone. Its words as _PLACE_SUFFIX's, one way to match.
 _FOR_OUTLET = re.compile(
-    r"(?:^|\s+)for\s+(?P<outlet>(?:the\s+)?[A-Z][\w'’.&-]*(?:\s+[A-Z][\w'’.&-]*)*)$"
+    r"(?:^|\s+)(?:for|FOR)\s+(?P<outlet>(?:the\s+|THE\s+)?[A-Z][\w'’.&-]*"
+    r"(?:\s+[A-Z][\w'’.&-]*)*)$"
 )
 # The roles a wire names, each before its people: "Reporting by A and B; Writing by C; Editing
 # by D", "A, with additional reporting by B".
@@ -280,10 +284,17 @@ def _names_outlet(part: str, outlet_key: str) -> bool:
     )
 
 
+# The little words between names in a byline in capitals, written small when its names are not.
+_LINKING_WORDS = frozenset({"AND", "WITH", "FOR", "IN", "FROM", "REPORTING"})
+
+
 def _names_in_capitals(run: re.Match[str]) -> str:
     if is_agency(run[0]):
         return run[0]
-    return " ".join(word if is_agency(word) else word.title() for word in run[0].split())
+    return " ".join(
+        word if is_agency(word) else word.lower() if word in _LINKING_WORDS else word.title()
+        for word in run[0].split()
+    )
 
 
 @lru_cache(maxsize=4096)

@@ -129,6 +129,11 @@ PEOPLE_CASES = [
     ("Jane Doe with additional reporting by John Roe in Cairo", "Gulf Wire", ("Jane Doe",)),
     ("Jane Doe, Reuters; edited by John Roe", "Gulf Wire", ("Jane Doe",)),
     ("Edited by John Roe", "Gulf Wire", ("John Roe",)),  # the editor is all it names
+    # a byline in capitals: the same words
+    ("JANE DOE IN GAZA", "Gulf Wire", ("Jane Doe",)),
+    ("BY JANE DOE AND JOHN ROE FOR REUTERS", "Gulf Wire", ("Jane Doe", "John Roe")),
+    ("JANE DOE REPORTING FROM GAZA", "Gulf Wire", ("Jane Doe",)),
+    ("Lee In Young", "Gulf Wire", ("Lee In Young",)),  # a name's "In" is no place
 ]
 
 
@@ -194,6 +199,9 @@ def test_an_empty_agency_byline_in_the_config_is_refused() -> None:
         ("JANE O'NEIL | AFP", "Jane O'Neil | AFP"),
         ("BBC NEWS", "BBC NEWS"),
         ("AP NEWS STAFF", "AP News Staff"),
+        ("JANE DOE AND JOHN ROE", "Jane Doe and John Roe"),
+        ("BY JANE DOE WITH JOHN ROE IN GAZA", "Jane Doe with John Roe in Gaza"),
+        ("JANE DOE FOR REUTERS", "Jane Doe for REUTERS"),
     ],
 )
 def test_the_written_author_drops_addresses_and_a_leading_by(
