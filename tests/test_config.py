@@ -428,3 +428,15 @@ def test_feeds_on_other_paths_or_ports_are_not_duplicates(tmp_path: Path) -> Non
     )
     path = write_config(tmp_path, MINIMAL.replace("[[feeds]]", others + "[[feeds]]", 1))
     assert len(load_settings(path, {}).feeds) == 3
+
+
+@pytest.mark.parametrize("seconds", ["inf", "1e12", "601"])
+def test_an_smtp_timeout_past_ten_minutes_is_refused(tmp_path: Path, seconds: str) -> None:
+    # Accepted, `timeout_seconds = inf` (a TOML float) ended every run that sent mail in an
+    # OverflowError traceback from the socket.
+    path = write_config(
+        tmp_path, MINIMAL + f'\n[smtp]\nhost = "127.0.0.1"\ntimeout_seconds = {seconds}\n'
+    )
+    [(key, why)] = problems(path)
+    assert key == "smtp.timeout_seconds"
+    assert "600" in why

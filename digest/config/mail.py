@@ -23,7 +23,9 @@ class SmtpSettings(SettingsModel):
     """How the connection is encrypted: STARTTLS after connecting, TLS from the start, or not."""
     user: str | None = None
     """The login; its password comes from ``DIGEST_SMTP_PASSWORD``. None: no login."""
-    timeout_seconds: float = Field(default=30.0, gt=0)
+    # At most the longest wait RFC 5321 (4.5.3.2) asks of a client: ten minutes for the reply
+    # to a message's end. Unbounded, `inf` made every send fail with an OverflowError.
+    timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     """How long the server may take over one reply, in all: one that trickles in slower counts
     as a lost connection."""
     connections: int = Field(default=4, ge=1, le=32)
