@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, AnyStr
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -509,6 +509,42 @@ def test_smtp_falls_back_to_helo_when_the_server_refuses_ehlo(mode: str) -> None
         ["reader3@example.org"],
         ["solo@example.org"],
     ]
+
+
+class _RefusingGreeting(SMTP):
+    """An aiosmtpd server that refuses every client at its greeting, as one that does not
+    relay for this host, or one that is overloaded, does."""
+
+    greeting = "554 5.3.2 No service for 127.0.0.1"
+
+    async def push(self, status: AnyStr) -> None:
+        text = status.decode() if isinstance(status, bytes) else status
+        await super().push(self.greeting if text.startswith("220 ") else text)
+
+
+class _RefusingGreetingController(Controller):
+    def factory(self) -> SMTP:
+        return _RefusingGreeting(self.handler, **self.SMTP_kwargs)
+
+
+@pytest.mark.integration
+def test_a_greeting_that_refuses_says_so_in_the_servers_words() -> None:
+    # The reason read "cannot connect to the mail server ...: (554, b'5.3.2 No service ...')",
+    # smtplib's tuple and bytes as Python prints them.
+    controller = _RefusingGreetingController(
+        RecordingHandler(), hostname="127.0.0.1", port=free_port()
+    )
+    controller.start()
+    try:
+        settings = SmtpSettings(host="127.0.0.1", port=controller.port, tls="none")
+        with SmtpTransport(settings, None) as smtp, pytest.raises(DeliveryTemporaryError) as caught:
+            smtp.send(message(ready=True))
+    finally:
+        controller.stop()
+    assert str(caught.value).endswith(
+        f"the mail server 127.0.0.1:{controller.port} refused the connection: "
+        "554 5.3.2 No service for 127.0.0.1"
+    )
 
 
 def test_smtp_user_without_password_is_a_config_error() -> None:

@@ -478,6 +478,10 @@ class SmtpTransport(MailTransport):
                 )
             else:
                 smtp = _Smtp(settings.host, settings.port, timeout=settings.timeout_seconds)
+        except smtplib.SMTPConnectError as error:  # a greeting other than 220
+            raise _ConnectionProblem(
+                f"{self._where} refused the connection: {error.smtp_code} {_text(error.smtp_error)}"
+            ) from error
         except (smtplib.SMTPException, OSError) as error:
             raise _ConnectionProblem(f"cannot connect to {self._where}: {error}") from error
         if smtp.sock is not None:
