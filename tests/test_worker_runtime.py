@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, select
 
-from digest.config import load_settings
+from digest import ticking
+from digest.config import Settings, load_settings
 from digest.errors import UnknownListError
 from digest.store.schema import SubscriberRow, SubscriptionRow
 from tests.service_cluster import config_text, sqlite_database, write_members
@@ -71,6 +72,29 @@ def test_an_invalid_edit_leaves_a_task_on_the_previous_settings(
     worker_config.write_text(worker_config.read_text().replace("0 0 1 1 *", "every morning"))
     assert runtime.for_task() is before  # the tick says the refusal; a task keeps going
     assert not [record for record in caplog.records if record.levelname == "ERROR"]
+
+
+def test_a_task_reads_the_file_again_only_once_it_changed(
+    worker_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Reading and checking the config costs milliseconds; a delivery batch's task runs several
+    # times a second on each pool process.
+    reads: list[Path] = []
+    load = ticking.load_settings
+
+    def counted(path: Path, environ: Mapping[str, str]) -> Settings:
+        reads.append(path)
+        return load(path, environ)
+
+    monkeypatch.setattr(ticking, "load_settings", counted)
+    first = runtime.for_task()
+    assert runtime.for_task() is first and runtime.for_task() is first
+    assert reads == [worker_config]
+
+    worker_config.write_text(worker_config.read_text() + WEEKLY)
+    assert "weekly" in {item.slug for item in runtime.for_task().settings.lists}
+    runtime.for_task()
+    assert reads == [worker_config, worker_config]
 
 
 def test_work_for_a_list_this_worker_does_not_know_is_refused_naming_file_and_key(

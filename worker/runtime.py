@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from digest import ticking
 from digest.config import Settings, config_path_from_env, load_settings
@@ -16,8 +17,9 @@ _handed_in = False  # the services are a command's own (digest run): it reloads 
 
 def configure(settings: Settings, services: Services | None = None) -> None:
     """Use these settings (and, in-process, these services) instead of reading DIGEST_CONFIG."""
-    global _settings, _services, _handed_in
+    global _settings, _services, _handed_in, _read_stamp
     _settings, _services, _handed_in = settings, services, services is not None
+    _read_stamp = None
 
 
 def settings() -> Settings:
@@ -56,14 +58,38 @@ def refresh(*, quiet: bool = False) -> Services:
     return services()
 
 
+_read_stamp: tuple[int, int, int] | None = None  # the config file's stat at the last task's read
+
+
 def for_task() -> Services:
     """The services a task runs with. On a worker, the config as its file says now: each pool
     process reads it afresh, not only the one that ran the tick, so that an edit applies to the
     next task wherever it runs (a list added since the start is known to a sign-up, a list
     renamed to the batches of its edition). The tick says an invalid edit once a minute; the
     other tasks keep the previous settings quietly. In-process (``digest run``), the services
-    handed in are the command's, which reloads them itself."""
-    return services() if _handed_in else refresh(quiet=True)
+    handed in are the command's, which reloads them itself.
+
+    The file is read again only when its stat says it changed: reading and checking it costs
+    milliseconds, a delivery batch's task runs several times a second, and a stat is cheap."""
+    global _read_stamp
+    if _handed_in:
+        return services()
+    stamp = _stamp(settings().source)  # taken before the read: an edit during it is seen next
+    if stamp is None or stamp != _read_stamp:
+        refreshed = refresh(quiet=True)
+        _read_stamp = stamp
+        return refreshed
+    return services()
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    """What tells an edit of the file: its modification time, size and inode (an editor that
+    writes a new file and renames it over the old one changes the inode)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None  # gone or unreadable: the read says why, and the settings in force stay
+    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
 
 
 _leases: tuple[str | None, Leases] | None = None  # (the broker they live on, the leases)
