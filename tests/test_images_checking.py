@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import struct
 import zlib
 
@@ -237,6 +238,61 @@ def test_a_colour_profile_is_applied_and_not_carried_over() -> None:
     prepared = prepare_picture(encoded(photo(), "JPEG", icc_profile=srgb), "lead")
     with Image.open(io.BytesIO(prepared.data)) as again:
         assert "icc_profile" not in again.info
+
+
+def _s15(value: float) -> bytes:
+    """An ICC s15Fixed16Number."""
+    return struct.pack(">i", round(value * 65536))
+
+
+def cmyk_profile() -> bytes:
+    """A small ICC v2 CMYK profile (a lut8 from CMYK to Lab, as a press's profile has): cyan ink
+    prints a mid blue, magenta a crimson, black ink black."""
+    text = b"Test press CMYK\x00"
+    desc = b"desc" + bytes(4) + struct.pack(">I", len(text)) + text + bytes(8 + 3 + 67)
+    white = _s15(0.9642) + _s15(1.0) + _s15(0.8249)  # D50, the profile connection space's
+    clut = bytearray()
+    for cyan, magenta, yellow, black in itertools.product((0, 1), repeat=4):
+        lightness = 0 if black else max(0, 100 - 45 * cyan - 50 * magenta - 10 * yellow)
+        a = 0 if black else -37 * cyan + 70 * magenta - 5 * yellow
+        b = 0 if black else -50 * cyan - 10 * magenta + 90 * yellow
+        clut += bytes([round(lightness * 2.55), min(255, a + 128), min(255, b + 128)])
+    identity = bytes(range(256))
+    matrix = b"".join(_s15(row == column) for row, column in itertools.product(range(3), repeat=2))
+    a2b0 = b"mft1" + bytes(4) + bytes([4, 3, 2, 0]) + matrix + identity * 4 + clut + identity * 3
+    tags = [(b"desc", desc), (b"wtpt", b"XYZ " + bytes(4) + white), (b"A2B0", a2b0)]
+    table, body = struct.pack(">I", len(tags)), b""
+    start = 128 + 4 + 12 * len(tags)
+    for signature, data in tags:
+        body += bytes(-(start + len(body)) % 4)
+        table += signature + struct.pack(">II", start + len(body), len(data))
+        body += data
+    header = struct.pack(">I", start + len(body)) + b"lcms" + struct.pack(">I", 0x02100000)
+    header += b"prtrCMYKLab " + bytes(12) + b"acsp" + bytes(24) + struct.pack(">I", 0)
+    header += white + bytes(48)
+    return header + table + body
+
+
+def test_a_cmyk_photograph_is_converted_through_its_own_profile() -> None:
+    # Print desks send CMYK JPEGs with their press's profile, which browsers apply. Converted
+    # to RGB first, the profile no longer fitted the pixels and was dropped: the inks showed as
+    # screen primaries (pure cyan and magenta), not the colours the profile says they print.
+    icc = cmyk_profile()
+    inks = Image.new("CMYK", (200, 100), (255, 0, 0, 0))
+    inks.paste(Image.new("CMYK", (100, 100), (0, 255, 0, 0)), (100, 0))
+    expected = ImageCms.profileToProfile(
+        inks,
+        ImageCms.ImageCmsProfile(io.BytesIO(icc)),
+        ImageCms.createProfile("sRGB"),
+        outputMode="RGB",
+    )
+    assert expected is not None
+    prepared = prepare_picture(encoded(inks, "JPEG", icc_profile=icc, quality=95), "lead")
+    with Image.open(io.BytesIO(prepared.data)) as again:
+        assert "icc_profile" not in again.info
+        for spot in [(50, 50), (150, 50)]:
+            shown, wanted = again.getpixel(spot), expected.getpixel(spot)
+            assert all(abs(a - b) <= 12 for a, b in zip(shown, wanted, strict=True)), spot  # type: ignore[arg-type]
 
 
 def test_a_fine_texture_is_no_single_colour() -> None:

@@ -101,6 +101,11 @@ def _converted(source: Image.Image) -> Image.Image:
     picture = source.transpose(method) if method is not None else source.copy()
     if picture.mode.startswith("I"):
         picture = _eight_bit_grey(picture)
+    if icc and picture.mode == "CMYK":
+        # A CMYK profile describes the inks: applied once the pixels are RGB, it no longer
+        # fits them. Through it, the inks show as they print, not as screen primaries.
+        picture = _to_srgb(picture, icc, "RGB")
+        icc = None
     if picture.mode in ("P", "PA", "LA", "La", "RGBa") or (
         picture.mode in ("1", "L", "RGB") and "transparency" in picture.info
     ):
@@ -162,14 +167,18 @@ def _orientation(source: Image.Image) -> int:
     return value if isinstance(value, int) else 1
 
 
-def _to_srgb(picture: Image.Image, icc: bytes) -> Image.Image:
-    """The colours converted from the embedded profile to sRGB, which every mail app assumes."""
+def _to_srgb(picture: Image.Image, icc: bytes, mode: str | None = None) -> Image.Image:
+    """The colours converted from the embedded profile to sRGB, which every mail app assumes,
+    in ``mode`` (the picture's own by default)."""
     try:
         source_profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         if "srgb" in ImageCms.getProfileDescription(source_profile).lower():
             return picture
         converted = ImageCms.profileToProfile(
-            picture, source_profile, ImageCms.createProfile("sRGB"), outputMode=picture.mode
+            picture,
+            source_profile,
+            ImageCms.createProfile("sRGB"),
+            outputMode=mode or picture.mode,
         )
     except (ImageCms.PyCMSError, OSError, ValueError):
         return picture  # a broken profile: the pixels as they are
