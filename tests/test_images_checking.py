@@ -295,6 +295,46 @@ def test_a_cmyk_photograph_is_converted_through_its_own_profile() -> None:
             assert all(abs(a - b) <= 12 for a, b in zip(shown, wanted, strict=True)), spot  # type: ignore[arg-type]
 
 
+def grey_profile(gamma: float) -> bytes:
+    """A small ICC v2 greyscale profile: its grey tone curve (kTRC) a plain ``gamma``."""
+    text = b"Test grey\x00"
+    desc = b"desc" + bytes(4) + struct.pack(">I", len(text)) + text + bytes(8 + 3 + 67)
+    white = _s15(0.9642) + _s15(1.0) + _s15(0.8249)
+    curve = b"curv" + bytes(4) + struct.pack(">IH", 1, round(gamma * 256))
+    tags = [(b"desc", desc), (b"wtpt", b"XYZ " + bytes(4) + white), (b"kTRC", curve)]
+    table, body = struct.pack(">I", len(tags)), b""
+    start = 128 + 4 + 12 * len(tags)
+    for signature, data in tags:
+        body += bytes(-(start + len(body)) % 4)
+        table += signature + struct.pack(">II", start + len(body), len(data))
+        body += data
+    header = struct.pack(">I", start + len(body)) + b"lcms" + struct.pack(">I", 0x02100000)
+    header += b"mntrGRAYXYZ " + bytes(12) + b"acsp" + bytes(24) + struct.pack(">I", 0)
+    header += white + bytes(48)
+    return header + table + body
+
+
+def test_a_greyscale_photograph_is_converted_through_its_own_profile() -> None:
+    # Photo desks send greyscale JPEGs with a grey profile (Photoshop's "Dot Gain 20%"), which
+    # browsers apply; applied once the pixels were RGB, it no longer fitted them and was
+    # dropped. A linear grey profile here: its 64 is a quarter of the light, 137 in sRGB.
+    icc = grey_profile(1.0)
+    tones = Image.new("L", (200, 100), 64)
+    tones.paste(Image.new("L", (100, 100), 200), (100, 0))
+    expected = ImageCms.profileToProfile(
+        tones,
+        ImageCms.ImageCmsProfile(io.BytesIO(icc)),
+        ImageCms.createProfile("sRGB"),
+        outputMode="RGB",
+    )
+    assert expected is not None and expected.getpixel((50, 50))[0] > 120  # type: ignore[index]
+    prepared = prepare_picture(encoded(tones, "JPEG", icc_profile=icc, quality=95), "lead")
+    with Image.open(io.BytesIO(prepared.data)) as again:
+        for spot in [(50, 50), (150, 50)]:
+            shown, wanted = again.getpixel(spot), expected.getpixel(spot)
+            assert all(abs(a - b) <= 6 for a, b in zip(shown, wanted, strict=True)), spot  # type: ignore[arg-type]
+
+
 def test_a_fine_texture_is_no_single_colour() -> None:
     # Grey noise around one tone: averaged down to a thumbnail it would look flat, and it is not.
     texture = Image.effect_noise((1200, 900), 10).convert("RGB")

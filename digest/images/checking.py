@@ -101,9 +101,12 @@ def _converted(source: Image.Image) -> Image.Image:
     picture = source.transpose(method) if method is not None else source.copy()
     if picture.mode.startswith("I"):
         picture = _eight_bit_grey(picture)
-    if icc and picture.mode == "CMYK":
-        # A CMYK profile describes the inks: applied once the pixels are RGB, it no longer
-        # fits them. Through it, the inks show as they print, not as screen primaries.
+    if icc and (
+        picture.mode == "CMYK" or (picture.mode == "L" and "transparency" not in picture.info)
+    ):
+        # A CMYK or grey profile describes the picture's own channels (inks, one grey): once
+        # the pixels are RGB, it no longer fits them. Through it, they show as browsers show
+        # them: the inks as they print, not as screen primaries; the greys on their own curve.
         picture = _to_srgb(picture, icc, "RGB")
         icc = None
     if picture.mode in ("P", "PA", "LA", "La", "RGBa") or (
