@@ -7,6 +7,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -173,6 +174,31 @@ def test_a_host_that_drips_every_picture_holds_the_build_up_for_a_bounded_time(
     ids = {picture_id(SECRET, "thumb", dripping.url(path)): path for path in slow}
     failed = {ids[picture] for picture in store.stored_pictures(ids)}
     assert failed == asked and len(asked) < len(slow)
+
+
+def test_hosts_that_drip_hold_no_more_than_their_share_of_the_fetches(
+    tmp_path: Path, store: Store
+) -> None:
+    # A CDN outage takes several outlets' pictures down at once: four hosts that drip, listed
+    # first, two fetches each, would hold all eight until the edition's time for pictures is
+    # over, and the outlet whose server answers would lose every picture it has.
+    settings = image_settings(tmp_path, image_timeout_seconds=0.5)
+    slow = {f"/{number}.jpg": drip(b"x", every=0.05, count=40) for number in range(6)}
+    fine = {
+        f"/fine-{number}.jpg": answer(200, encoded(photo(), "JPEG"), JPEG) for number in range(4)
+    }
+    with ExitStack() as servers:
+        dripping = [
+            servers.enter_context(feed_server(slow, host=f"127.0.0.{number}"))
+            for number in range(1, 5)
+        ]
+        answering = servers.enter_context(feed_server(fine, host="127.0.0.5"))
+        shown: list[tuple[Role, str]] = [
+            ("thumb", server.url(path)) for server in dripping for path in slow
+        ]
+        shown += [("thumb", answering.url(path)) for path in fine]
+        served = keep(settings, store, shown)
+    assert sorted(url for _, url in served) == sorted(answering.url(path) for path in fine)
 
 
 def test_past_the_bound_the_least_recently_shown_pictures_go_first(store: Store) -> None:

@@ -3,8 +3,9 @@
     Edition ─► each picture it shows, by role (the lead's, the thumbnails)
             ─► kept already (or failed lately)? ─► used as it is: no fetch
             ─► otherwise fetched through the feeds' guarded client (digest.ingest.fetch:
-               no private address unless allowed, one deadline, a size bound), a few hosts
-               at once, none started past FETCH_ROUNDS timeouts (left for the next build)
+               no private address unless allowed, one deadline, a size bound), a few at
+               once, each host its share, none started past FETCH_ROUNDS timeouts (left for
+               the next build)
                ─► checked and converted (digest.images.checking) ─► kept, or its failure kept
             ─► { (role, address): ServedPicture(base_url/images/ID.jpg, width, height) }
 
@@ -20,8 +21,9 @@ import hmac
 import logging
 import re
 import time
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -127,36 +129,15 @@ def keep_pictures(
     wanted = {key: picture_id(secret, *key) for key in shown}
     stored = store.stored_pictures(wanted.values())
     stale = {url for (_, url), picture in wanted.items() if not _fresh(stored.get(picture), now)}
-    # A few at once: each may take up to web.image_timeout_seconds, and an edition of forty
-    # new pictures on slow servers must still be built well within the build's time limit.
-    # One host gets no more requests at once than a feed's (ingest.per_host_concurrency): its
-    # pictures are shared among that many lanes, each fetching one after another, so a slow
-    # host holds that many of the fetches at most and the other hosts' pictures go on. No
-    # fetch starts past FETCH_ROUNDS timeouts.
-    last_start = time.monotonic() + FETCH_ROUNDS * settings.web.image_timeout_seconds
-    by_host: dict[str, list[str]] = {}
-    for url in dict.fromkeys(url for _, url in wanted):  # the edition's order: the lead's first
-        if url in stale:
-            by_host.setdefault(_host(url), []).append(url)
-    per_host = settings.ingest.per_host_concurrency
-    lanes = [urls[lane::per_host] for urls in by_host.values() for lane in range(per_host)]
-
-    def fetch(lane: list[str]) -> list[tuple[str, bytes | FetchError | None]]:
-        # None: too late for this edition (FETCH_ROUNDS), not asked for.
-        return [
-            (url, None if time.monotonic() > last_start else _fetch(client, url, settings))
-            for url in lane
-        ]
-
     late: list[str] = []
-    with ThreadPoolExecutor(FETCHES_AT_ONCE, thread_name_prefix="digest-pictures") as fetches:
-        for done in as_completed([fetches.submit(fetch, lane) for lane in lanes if lane]):
-            for url, body in done.result():
-                if body is None:
-                    late.append(url)
-                    continue
-                for role in ROLES:
-                    _keep(store, picture_id(secret, role, url), role, url, body, now)
+    # The edition's order (the lead's picture first), each address once.
+    order = [url for url in dict.fromkeys(url for _, url in wanted) if url in stale]
+    for url, body in _fetched(client, order, settings):
+        if body is None:
+            late.append(url)
+            continue
+        for role in ROLES:
+            _keep(store, picture_id(secret, role, url), role, url, body, now)
     if late:
         _log.info(
             "%d picture(s) not asked for within %g seconds (%d times web.image_timeout_seconds) "
@@ -184,6 +165,51 @@ def keep_pictures(
             served_url(base_url, picture, kept.content_type), kept.width or 0, kept.height or 0
         )
     return served
+
+
+def _fetched(
+    client: httpx.Client, urls: list[str], settings: Settings
+) -> Iterator[tuple[str, bytes | FetchError | None]]:
+    """Each of ``urls`` fetched, as the fetches end; None for one not started in time.
+
+    A few at once (FETCHES_AT_ONCE): each may take up to web.image_timeout_seconds, and an
+    edition of forty new pictures on slow servers must still be built well within the build's
+    time limit. One host gets no more at once than a feed's (ingest.per_host_concurrency), and
+    the next fetch goes to the host that has had the fewest, in ``urls``' order among equals:
+    hosts that drip (or are down) hold their share of the fetches, not all of them, while the
+    other hosts' pictures go on. None starts past FETCH_ROUNDS timeouts."""
+    last_start = time.monotonic() + FETCH_ROUNDS * settings.web.image_timeout_seconds
+    per_host = settings.ingest.per_host_concurrency
+    waiting: dict[str, deque[str]] = {}
+    for url in urls:
+        waiting.setdefault(_host(url), deque()).append(url)
+    busy: Counter[str] = Counter()
+    started: Counter[str] = Counter()
+    running: dict[Future[bytes | FetchError], tuple[str, str]] = {}
+    with ThreadPoolExecutor(FETCHES_AT_ONCE, thread_name_prefix="digest-pictures") as fetches:
+        while waiting or running:
+            if time.monotonic() > last_start:
+                for url in [url for queue in waiting.values() for url in queue]:
+                    yield url, None
+                waiting.clear()
+            while len(running) < FETCHES_AT_ONCE:
+                ready = [host for host in waiting if busy[host] < per_host]
+                if not ready:
+                    break
+                host = min(ready, key=lambda candidate: started[candidate])
+                url = waiting[host].popleft()
+                if not waiting[host]:
+                    del waiting[host]
+                busy[host] += 1
+                started[host] += 1
+                running[fetches.submit(_fetch, client, url, settings)] = (host, url)
+            if not running:
+                continue  # past the deadline, every waiting one was said late just above
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                host, url = running.pop(future)
+                busy[host] -= 1
+                yield url, future.result()
 
 
 def refused_pictures(urls: Iterable[str], *, store: Store, secret: str, now: datetime) -> set[str]:
