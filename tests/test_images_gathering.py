@@ -101,6 +101,24 @@ def test_a_refused_picture_is_dropped_and_its_failure_kept_until_the_retry(
     assert "too small" in reasons[0] and "HTML" in reasons[1] and "404" in reasons[2]
 
 
+def test_a_picture_that_is_gone_or_failing_gets_no_advice_meant_for_a_feed(
+    tmp_path: Path, store: Store
+) -> None:
+    # The feeds' fetch advises removing a gone feed from the config and waiting for the next
+    # poll: a picture is in no config and is not polled, it is tried again an hour on.
+    settings = image_settings(tmp_path)
+    routes = {"/gone.jpg": answer(410, b"gone"), "/broken.jpg": answer(500, b"oops")}
+    with feed_server(routes) as server:
+        shown: list[tuple[Role, str]] = [("thumb", server.url(path)) for path in routes]
+        assert keep(settings, store, shown) == {}
+    kept = store.stored_pictures(picture_id(SECRET, "thumb", url) for _, url in shown)
+    gone, broken = (str(kept[picture_id(SECRET, "thumb", url)].failure) for _, url in shown)
+    assert "410" in gone and "the picture is gone" in gone and "500" in broken
+    for reason in (gone, broken):
+        assert "config" not in reason and "poll" not in reason, reason
+        assert "tried again in an hour" in reason, reason
+
+
 def test_a_redirect_to_a_private_address_is_refused(
     tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -257,9 +257,20 @@ _FEED_WORDS = re.compile(
 )
 
 
+# Its advice for a feed, which a picture cannot follow: a picture is in no config and is not
+# polled; what could not be fetched is tried again after FETCH_RETRY.
+_PICTURE_ADVICE = {
+    "remove it from the config or replace its URL": "the item shows without it (tried again "
+    "in an hour)",
+    "it may recover by the next poll": "it may recover (tried again in an hour)",
+}
+
+
 def in_picture_words(reason: str) -> str:
     """A fetch failure's reason as it reads for a picture ("the picture is larger than
     web.image_max_bytes"), not a feed."""
+    for advice, instead in _PICTURE_ADVICE.items():
+        reason = reason.replace(advice, instead)
     return _FEED_WORDS.sub(lambda found: _PICTURE_WORDS[found[0]], reason)
 
 
