@@ -16,7 +16,13 @@ import pytest
 from PIL import Image
 
 from digest.config import Settings
-from digest.images.gathering import build_picture_client, keep_pictures, picture_id
+from digest.images.gathering import (
+    PICTURES_SECONDS,
+    build_picture_client,
+    keep_pictures,
+    picture_id,
+    start_window,
+)
 from digest.images.records import Role, ServedPicture
 from digest.store import Store, open_store
 from tests.feedserver import answer, drip, feed_server, redirect, send
@@ -340,3 +346,15 @@ def test_a_picture_on_the_local_network_is_refused_though_the_feeds_may_reach_it
     assert "private, loopback or link-local" in str(
         failure[picture_id(SECRET, "lead", url)].failure
     )
+
+
+@pytest.mark.parametrize("timeout", [0.5, 10, 30, 59, 60, 61, 90, 120])
+def test_the_pictures_end_within_the_build_task_whatever_the_timeout(timeout: float) -> None:
+    # Three timeouts of start window, plus the last fetch's own timeout, was 480 s at the
+    # largest web.image_timeout_seconds (120), past the build task's 300 s time limit.
+    window = start_window(timeout)
+    assert window >= timeout  # the first round of fetches always goes
+    assert window <= 3 * timeout  # never longer than the three rounds a short timeout gets
+    assert window + timeout <= max(PICTURES_SECONDS, 2 * timeout) <= 240
+    if timeout <= 45:
+        assert window == 3 * timeout  # a usual timeout keeps its three rounds

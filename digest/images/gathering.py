@@ -4,7 +4,7 @@
             ─► kept already (or failed lately)? ─► used as it is: no fetch
             ─► otherwise fetched through the feeds' guarded client (digest.ingest.fetch:
                no private address unless allowed, one deadline, a size bound), a few at
-               once, each host its share, none started past FETCH_ROUNDS timeouts (left for
+               once, each host its share, none started past start_window (left for
                the next build)
                ─► checked and converted (digest.images.checking) ─► kept, or its failure kept
             ─► { (role, address): ServedPicture(base_url/images/ID.jpg, width, height) }
@@ -57,6 +57,10 @@ FETCHES_AT_ONCE = 8
 # A picture not asked for by then is no failure: the item shows without it, the next build
 # asks for it. Servers that answer fetch hundreds in that time.
 FETCH_ROUNDS = 3
+# The build task has 300 seconds (worker/tasks.py). However long web.image_timeout_seconds is,
+# fetches start no later than this many seconds minus one timeout after the first, so the
+# pictures are gathered within it; a timeout of more than half of it still gets one round.
+PICTURES_SECONDS = 180
 ID_CHARS = 32  # 128 bits of the HMAC: unguessable, and short in the mail
 
 
@@ -140,11 +144,11 @@ def keep_pictures(
             _keep(store, picture_id(secret, role, url), role, url, body, now)
     if late:
         _log.info(
-            "%d picture(s) not asked for within %g seconds (%d times web.image_timeout_seconds) "
+            "%d picture(s) not asked for within %g seconds (web.image_timeout_seconds is %g) "
             "left out of the edition, to be fetched at the next build; the first: %s",
             len(late),
-            FETCH_ROUNDS * settings.web.image_timeout_seconds,
-            FETCH_ROUNDS,
+            start_window(settings.web.image_timeout_seconds),
+            settings.web.image_timeout_seconds,
             late[0],
         )
     if stale:
@@ -167,6 +171,13 @@ def keep_pictures(
     return served
 
 
+def start_window(timeout: float) -> float:
+    """How long after the first fetch of an edition's pictures the last may start: FETCH_ROUNDS
+    timeouts, cut so that the last one started ends within PICTURES_SECONDS, but never less than
+    one timeout (the first round always goes)."""
+    return max(timeout, min(FETCH_ROUNDS * timeout, PICTURES_SECONDS - timeout))
+
+
 def _fetched(
     client: httpx.Client, urls: list[str], settings: Settings
 ) -> Iterator[tuple[str, bytes | FetchError | None]]:
@@ -177,8 +188,8 @@ def _fetched(
     time limit. One host gets no more at once than a feed's (ingest.per_host_concurrency), and
     the next fetch goes to the host that has had the fewest, in ``urls``' order among equals:
     hosts that drip (or are down) hold their share of the fetches, not all of them, while the
-    other hosts' pictures go on. None starts past FETCH_ROUNDS timeouts."""
-    last_start = time.monotonic() + FETCH_ROUNDS * settings.web.image_timeout_seconds
+    other hosts' pictures go on. None starts past ``start_window``."""
+    last_start = time.monotonic() + start_window(settings.web.image_timeout_seconds)
     per_host = settings.ingest.per_host_concurrency
     waiting: dict[str, deque[str]] = {}
     for url in urls:
