@@ -383,3 +383,34 @@ def test_the_record_of_a_bounce_and_a_complaint_says_what_was_done(
         "rana@example.org": "suppressed for every list",
         "sam@example.org": "suppressed (2 memberships ended)",
     }
+
+
+def test_a_soft_bounce_that_reaches_the_limit_suppresses_when_retried_after_a_failure(
+    sent: tuple[Services, MemoryTransport, InboundServer],
+) -> None:
+    # The soft bounce is recorded (that is what counts it) before the suppression it brings:
+    # when the store failed in between, the sending server's retry was dropped as a duplicate,
+    # and the address went on being mailed past soft_limit.
+    services, transport, server = sent
+    daily, weekly = (
+        return_path(transport, "sam@example.org", name) for name in ("Daily", "Weekly")
+    )
+    send(server, daily, inbound_mail.dsn(to=daily, status="4.2.2", diagnostic="mailbox full"))
+    full = inbound_mail.dsn(to=weekly, status="4.2.2", diagnostic="mailbox full")
+    with services.store.engine.begin() as connection:  # the store fails at the suppression
+        connection.exec_driver_sql(
+            "CREATE TRIGGER failing BEFORE INSERT ON suppressions "
+            "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+        )
+    with pytest.raises(smtplib.SMTPDataError) as later:
+        send(server, weekly, full)
+    assert later.value.smtp_code == 451
+    with services.store.engine.begin() as connection:
+        connection.exec_driver_sql("DROP TRIGGER failing")
+    send(server, weekly, full)  # the server's retry
+    assert suppression_reason(services, "sam@example.org") == "hard-bounce"
+    events = services.store.inbound_events()
+    assert [kind for _, kind, email, _ in events if email == "sam@example.org"] == [
+        "soft-bounce",
+        "soft-bounce",
+    ]  # still two copies, each counted once

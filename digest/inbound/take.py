@@ -1,6 +1,6 @@
 """Taking inbound events in: each once, soft bounces counted, one transition each.
 
-    event ─► already taken in (its id)? ─► dropped as a duplicate
+    event ─► already taken in (its id)? ─► dropped as a duplicate (a soft bounce: see below)
           ─► the reader's address (a token names a subscriber id; a provider, an address)
              none, or forgotten at its owner's request ─► ignored, nothing recorded
           ─► hard bounce ─► suppress the address              (digest.inbound.apply)
@@ -12,7 +12,8 @@
 
 An event is recorded after it was applied, so a crash between the two applies it again at the
 next delivery of the same report, never not at all; applying twice changes nothing more. A soft
-bounce is recorded first, since recording is what counts it.
+bounce is recorded first, since recording is what counts it: one taken in before is counted
+again, so that the suppression it reached is made even when the store failed before making it.
 """
 
 from __future__ import annotations
@@ -45,9 +46,8 @@ def take_events(services: Services, events: Iterable[InboundEvent]) -> list[Take
 
 def _take(services: Services, event: InboundEvent) -> Taken:
     store = services.store
-    if store.inbound_event_seen(event.event_id):
-        _log.info("inbound: %s %s taken in before: skipped", event.kind, event.event_id)
-        return Taken(event, "duplicate", False)
+    if event.kind != SOFT_BOUNCE and store.inbound_event_seen(event.event_id):
+        return _duplicate(event)
     email = event.email
     if email is None and event.subscriber_id is not None:
         email = apply.address_of(services, event.subscriber_id)
@@ -74,20 +74,30 @@ def _take(services: Services, event: InboundEvent) -> Taken:
 
 
 def _soft_bounce(services: Services, event: InboundEvent, email: str) -> Taken:
-    bounces, now = services.settings.bounces, services.clock.now()
-    if not _record(services, event, email, "counted"):
-        return Taken(event, "duplicate", False)
+    bounces, store, now = services.settings.bounces, services.store, services.clock.now()
+    recorded = _record(services, event, email, "counted")  # False: taken in before
     since = now - timedelta(days=bounces.soft_window_days)
-    count = services.store.soft_bounces_since(email, since)
+    count = store.soft_bounces_since(email, since)
     if count < bounces.soft_limit:
+        if not recorded:
+            return _duplicate(event)
         outcome = f"counted ({count} of {bounces.soft_limit})"
         _log.info("inbound: soft-bounce for %s (%s): %s", email, event.source, outcome)
         return Taken(event, outcome, True)
+    # Over the limit, and not suppressed though this bounce was taken in before: the store
+    # failed between recording it and suppressing, and this is the sending server's retry.
+    if not recorded and store.suppression(services.address_key(email)) is not None:
+        return _duplicate(event)
     apply.suppress(services, email, HARD_BOUNCE)
     outcome = f"suppressed after {count} soft bounces in {bounces.soft_window_days:g} days"
-    services.store.set_inbound_outcome(event.event_id, outcome)
+    store.set_inbound_outcome(event.event_id, outcome)
     _log.info("inbound: soft-bounce for %s (%s): %s", email, event.source, outcome)
     return Taken(event, outcome, True)
+
+
+def _duplicate(event: InboundEvent) -> Taken:
+    _log.info("inbound: %s %s taken in before: skipped", event.kind, event.event_id)
+    return Taken(event, "duplicate", False)
 
 
 def _suppressed(kind: str, ended: int) -> str:
