@@ -165,6 +165,21 @@ def test_the_certificate_is_fetched_once() -> None:
     assert fetcher.asked == [CERT_URL]
 
 
+def test_the_certificates_kept_are_bounded() -> None:
+    # Each URL's certificate is kept: a stranger naming our topic with URL after URL on SNS's
+    # host (its signature need not verify) had each fetched and kept, without end.
+    fetcher = Fetcher()
+    webhook = SesWebhook(fetcher, [TOPIC])
+    urls = [CERT_URL.replace("-abc.pem", f"-{n}.pem") for n in range(100)]
+    for url in urls:
+        post(webhook, sns(message=bounce(), SigningCertURL=url, message_id=url))
+    assert len(fetcher.asked) == 100
+    post(webhook, sns(message=bounce(), SigningCertURL=urls[-1], message_id="again"))
+    assert len(fetcher.asked) == 100  # the latest are kept
+    post(webhook, sns(message=bounce(), SigningCertURL=urls[0], message_id="first"))
+    assert len(fetcher.asked) == 101  # the oldest were let go
+
+
 def _tampered_message() -> dict[str, str]:
     body = sns(message=bounce("Transient"))
     body["Message"] = json.dumps(bounce("Permanent"))
@@ -213,6 +228,11 @@ def _tampered_signature() -> dict[str, str]:
         (
             sns(message=bounce(), SigningCertURL="https://sns.eu-west-1.amazonaws.com/x.txt"),
             ".pem",
+            False,
+        ),
+        (  # SNS names no certificate with a query: each would be fetched and kept anew
+            sns(message=bounce(), SigningCertURL=CERT_URL + "?copy=1"),
+            "SigningCertURL",
             False,
         ),
         (  # an S3 bucket named "sns" (its owner's certificate), not SNS

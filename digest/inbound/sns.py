@@ -2,7 +2,7 @@
 
     POST body (SNS JSON) ─► TopicArn one of [inbound] ses_topic_arns? else refused
         ─► SigningCertURL https on sns.<the topic's region>.amazonaws.com? else refused
-        ─► the certificate, fetched once per URL (an injected Fetcher) and cached
+        ─► the certificate, fetched once per URL (an injected Fetcher) and cached (a few)
         ─► the signature over the canonical fields: RSA, SHA1 (SignatureVersion 1) or SHA256 (2)
         ─► SubscriptionConfirmation: its SubscribeURL (on the same host) is visited: confirmed
            Notification: the SES message ─► Bounce Permanent ─► hard; Transient, Undetermined
@@ -50,6 +50,10 @@ _SIGNED_FIELDS = {
     ),
 }
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {"1": hashes.SHA1, "2": hashes.SHA256}
+# SNS signs with one certificate per region, changed every few years: a handful are ever kept.
+# Any URL on SNS's host is fetched before its signature can be checked, so without a bound a
+# stranger naming our topic could have certificate after certificate kept.
+MAX_CERTIFICATES = 16
 
 
 class SesWebhook:
@@ -124,6 +128,8 @@ class SesWebhook:
         if not isinstance(public_key, rsa.RSAPublicKey):
             raise WebhookRefused(PROVIDER, "the signing certificate's key is not RSA")
         with self._lock:
+            while len(self._keys) >= MAX_CERTIFICATES:
+                del self._keys[next(iter(self._keys))]  # the oldest kept
             self._keys[url] = public_key
         return public_key
 
@@ -153,6 +159,8 @@ def _check_sns_url(url: str, field: str, region: str) -> None:
         raise WebhookRefused(PROVIDER, why)
     if parts.port not in (None, 443) or parts.username or parts.password:
         raise WebhookRefused(PROVIDER, why)
+    if field == "SigningCertURL" and (parts.query or parts.fragment):
+        raise WebhookRefused(PROVIDER, f"{field} has a query or fragment, which SNS's have not")
 
 
 def _text(message: Mapping[str, Any], name: str) -> str:
