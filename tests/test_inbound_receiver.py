@@ -21,7 +21,7 @@ from digest.inbound.server import InboundServer
 from digest.inbound.take import take_events
 from digest.mail.tokens import TokenSigner
 from digest.mail.transport import MemoryTransport
-from digest.privacy import forget
+from digest.privacy import export_person, forget
 from digest.services import Services, build_services
 from tests import inbound_mail
 from tests.servers import free_port
@@ -414,3 +414,28 @@ def test_a_soft_bounce_that_reaches_the_limit_suppresses_when_retried_after_a_fa
         "soft-bounce",
         "soft-bounce",
     ]  # still two copies, each counted once
+
+
+def test_a_persons_export_holds_the_bounces_and_complaints_taken_in_about_them(
+    sent: tuple[Services, MemoryTransport, InboundServer],
+) -> None:
+    # A subject access request answers with everything held on the person: a bounce's record
+    # holds their address and the text of their server's refusal.
+    services, transport, server = sent
+    verp = return_path(transport, "rana@example.org")
+    diagnostic = "smtp; 550 5.1.1 <rana@example.org>: Recipient address rejected"
+    send(server, verp, inbound_mail.dsn(to=verp, diagnostic=diagnostic))
+    held = export_person(services.store, services.address_key, "Rana@example.org")
+    [bounce] = held["bounces_and_complaints"]
+    assert (bounce["kind"], bounce["source"], bounce["outcome"]) == (
+        "hard-bounce",
+        "smtp",
+        "suppressed for every list",
+    )
+    assert "Recipient address rejected" in bounce["detail"] and bounce["at"]
+    assert (
+        export_person(services.store, services.address_key, "li@example.org")[
+            "bounces_and_complaints"
+        ]
+        == []
+    )

@@ -283,7 +283,7 @@ def export_person(
     email: Annotated[str, typer.Argument(metavar="EMAIL", help="The address (any case).")],
 ) -> None:
     """Everything held on one person, as JSON: subscriber, memberships, history, suppression,
-    deliveries (for a subject access request)."""
+    deliveries, bounces and complaints (for a subject access request)."""
     settings = load_config()
     with _store(settings) as (store, key):
         held = privacy.export_person(store, key, email)

@@ -1,7 +1,8 @@
 """Everything held on one person, and erasing it (privacy requests).
 
     person(email)  the subscriber row, their memberships, the history of them, the suppression
-                   of their address, and their deliveries from the ledger: plain data for JSON
+                   of their address, their deliveries from the ledger, and the bounces and
+                   complaints taken in about them: plain data for JSON
     forget(email)  in one transaction: memberships unsubscribed (channel "operator"), the
                    subscriber row anonymised (address, name, timezone gone), the ledger rows'
                    error texts (which may quote the address) erased, the bounces and complaints
@@ -20,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, or_, select, update
+from sqlalchemy.orm import Session
 
 from digest.store.base import StoreBase
 from digest.store.schema import (
@@ -64,6 +66,7 @@ class PeopleStore(StoreBase):
                 "memberships": [],
                 "history": [],
                 "deliveries": [],
+                "bounces_and_complaints": _inbound_events(session, lowered, None),
                 "suppression": None
                 if suppression is None
                 else {
@@ -82,6 +85,7 @@ class PeopleStore(StoreBase):
                 "created_at": _when(subscriber.created_at),
                 "name_and_timezone_set_by": subscriber.set_by,
             }
+            held["bounces_and_complaints"] = _inbound_events(session, lowered, subscriber.id)
             held["memberships"] = [
                 {"list": slug, "status": status, "channel": channel, "changed_at": _when(at)}
                 for slug, status, channel, at in session.execute(
@@ -219,6 +223,28 @@ class PeopleStore(StoreBase):
                     ],
                 )
         return Forgotten(bool(ids), memberships, deliveries)
+
+
+def _inbound_events(session: Session, lowered: str, subscriber_id: int | None) -> list[Any]:
+    """The bounces, complaints and mailto unsubscribes taken in about the person (by their
+    address, or as the reader a token of ours named), oldest first."""
+    about = InboundEventRow.email == lowered
+    if subscriber_id is not None:
+        about = or_(about, InboundEventRow.subscriber_id == subscriber_id)
+    return [
+        {"kind": kind, "source": source, "detail": detail, "outcome": outcome, "at": _when(at)}
+        for kind, source, detail, outcome, at in session.execute(
+            select(
+                InboundEventRow.kind,
+                InboundEventRow.source,
+                InboundEventRow.detail,
+                InboundEventRow.outcome,
+                InboundEventRow.received_at,
+            )
+            .where(about)
+            .order_by(InboundEventRow.id)
+        )
+    ]
 
 
 def _forget_inbound_events(connection: Connection, lowered: str, ids: list[int]) -> None:
