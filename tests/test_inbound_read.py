@@ -270,6 +270,19 @@ def test_hostile_mail_is_ignored_with_a_reason_and_never_raises(name: str) -> No
         assert reading.events == () and reading.ignored, name
 
 
+def test_a_part_whose_charset_no_codec_can_be_named_by_costs_only_that_part(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A NUL in a charset parameter made the email package raise ValueError on the part's 8-bit
+    # text: the whole DSN was dropped as unreadable, with a traceback in the log.
+    data = inbound_mail.dsn(to=VERP).replace(
+        b"Content-Type: text/plain; charset=us-ascii\r\n\r\n",
+        b"Content-Type: text/plain; charset=us-ascii\x00\r\n\r\nUnzustellbar: \xfc\r\n",
+    )
+    assert one(read(data, VERP)).kind == "hard-bounce"
+    assert not [record for record in caplog.records if record.levelname == "ERROR"]
+
+
 def test_a_header_of_many_encoded_words_is_read_in_bounded_time() -> None:
     # The email package decodes encoded words in quadratic time: 150,000 of them in one header,
     # 1.5 MB (under max_message_bytes), held the receiver's one worker thread for a minute.

@@ -133,7 +133,7 @@ def _outside_returned_message(message: Message) -> Iterable[tuple[Message, int]]
         if any(part is seen for seen in inside):
             continue
         if mime.content_type(part) == "message/rfc822":
-            payload = part.get_payload()
+            payload = mime.payload(part)
             if isinstance(payload, list):
                 inside.extend(_descendants([p for p in payload if isinstance(p, Message)]))
             continue
@@ -146,7 +146,7 @@ def _descendants(parts: list[Message]) -> list[Message]:
     while stack and len(found) < mime.MAX_PARTS:
         part = stack.pop()
         found.append(part)
-        payload = part.get_payload()
+        payload = mime.payload(part)
         if isinstance(payload, list):
             stack.extend(child for child in payload if isinstance(child, Message))
     return found

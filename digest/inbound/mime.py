@@ -59,11 +59,23 @@ def walk(message: Message) -> Iterator[tuple[Message, int]]:
         if seen > MAX_PARTS:
             raise Unreadable(f"more than {MAX_PARTS} parts")
         yield part, depth
-        payload = part.get_payload()
-        if isinstance(payload, list) and depth < MAX_DEPTH:
+        children = payload(part)
+        if isinstance(children, list) and depth < MAX_DEPTH:
             stack.extend(
-                (child, depth + 1) for child in reversed(payload) if isinstance(child, Message)
+                (child, depth + 1) for child in reversed(children) if isinstance(child, Message)
             )
+
+
+def payload(part: Message) -> list[Message] | str:
+    """A part's payload: its parts, or its text as it came; '' when the email package cannot
+    give it (a charset parameter with a NUL in it raises ValueError on 8-bit text)."""
+    try:
+        found = part.get_payload()
+    except Exception:
+        return ""
+    if isinstance(found, list):
+        return [child for child in found if isinstance(child, Message)]
+    return found if isinstance(found, str) else ""
 
 
 def content_type(part: Message) -> str:
@@ -88,13 +100,11 @@ def header(part: Message, name: str) -> str:
 
 def headers_of(part: Message) -> Message | None:
     """The headers a message/rfc822 or text/rfc822-headers part holds, as a message."""
-    payload = part.get_payload()
-    if isinstance(payload, list):
-        first = payload[0] if payload else None
+    held = payload(part)
+    if isinstance(held, list):
+        first = held[0] if held else None
         return first if isinstance(first, Message) else None
-    if isinstance(payload, str):
-        return email.parser.HeaderParser().parsestr(payload[:MAX_TEXT_CHARS])
-    return None
+    return email.parser.HeaderParser().parsestr(held[:MAX_TEXT_CHARS]) if held else None
 
 
 def text_of(part: Message) -> str:
@@ -116,11 +126,9 @@ def text_of(part: Message) -> str:
 def field_blocks(part: Message) -> list[Message]:
     """The field groups of a message/delivery-status or message/feedback-report part: the email
     package gives a list of header blocks, or a string when it could not tell."""
-    payload = part.get_payload()
-    if isinstance(payload, list):
-        return [block for block in payload if isinstance(block, Message)]
-    if isinstance(payload, str):
-        parser = email.parser.HeaderParser()
-        text = payload[:MAX_TEXT_CHARS].replace("\r\n", "\n")
-        return [parser.parsestr(block) for block in text.split("\n\n") if block.strip()]
-    return []
+    held = payload(part)
+    if isinstance(held, list):
+        return [block for block in held if isinstance(block, Message)]
+    parser = email.parser.HeaderParser()
+    text = held[:MAX_TEXT_CHARS].replace("\r\n", "\n")
+    return [parser.parsestr(block) for block in text.split("\n\n") if block.strip()]
