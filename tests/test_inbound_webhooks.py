@@ -378,6 +378,30 @@ def test_a_replayed_mailgun_token_is_refused(ledger: Any) -> None:
     assert webhook.handle({}, mailgun(failed("permanent"), at=later, token="token-c"), later)
 
 
+def test_mailgun_retries_of_one_copy_are_one_soft_bounce(tmp_path: Path, ledger: Any) -> None:
+    # Mailgun posts a "failed, temporary" event, each with an id of its own, for every attempt
+    # at a copy it retries: counted by those ids, one slow afternoon reached soft_limit.
+    raw = raw_config(tmp_path, "http://127.0.0.1:9")
+    raw["bounces"] = {"soft_limit": 2}
+    services = build_services(settings_of(tmp_path, raw), clock=FixedClock(NOW))
+    webhook = MailgunWebhook(SIGNING_KEY, ledger, 900)
+
+    def attempt(event_id: str, message_id: str, token: str) -> list[str]:
+        event = {
+            **failed("temporary", event_id),
+            "message": {"headers": {"message-id": message_id}},
+        }
+        taken = take_events(services, webhook.handle({}, mailgun(event, token=token), NOW))
+        return [t.outcome for t in taken]
+
+    assert attempt("ev-1", "copy-1@example.org", "t1") == ["counted (1 of 2)"]
+    assert attempt("ev-2", "copy-1@example.org", "t2") == ["duplicate"]  # the same copy again
+    assert attempt("ev-3", "copy-1@example.org", "t3") == ["duplicate"]
+    assert services.store.suppression(services.address_key("rana@example.org")) is None
+    assert attempt("ev-4", "copy-2@example.org", "t4")[0].startswith("suppressed after 2")
+    services.close()
+
+
 def test_webhook_events_suppress_once_through_the_same_path_as_mail(tmp_path: Path) -> None:
     raw = raw_config(tmp_path, "http://127.0.0.1:9")
     raw["inbound"] = {"ses_topic_arns": [TOPIC]}

@@ -5,7 +5,8 @@ POST body (JSON) ─► signature: HMAC-SHA256 of timestamp + token under the we
                  ─► timestamp within [inbound] webhook_max_age_seconds of now ─► else refused
                  ─► token never seen before (kept in the store) ─► else refused: a replay
                  ─► event-data: failed permanent ─► hard; failed temporary ─► soft;
-                    complained ─► complaint; the rest ─► nothing
+                    complained ─► complaint; the rest ─► nothing; one event per copy
+                    (Message-ID), recipient and kind, however many attempts Mailgun reports
 """
 
 from __future__ import annotations
@@ -107,10 +108,14 @@ def _events(data: Mapping[str, Any]) -> list[InboundEvent]:
         return []
     status = _mapping(data.get("delivery-status"))
     detail = f"Mailgun {name} {severity} {status.get('code') or ''} {status.get('message') or ''}"
+    # Mailgun posts an event, with an id of its own, for every attempt at a copy it retries: the
+    # copy (its Message-ID) and kind make the event, so that soft bounces count copies.
+    message_id = _text(_mapping(_mapping(data.get("message")).get("headers")), "message-id")
+    about = ("copy", kind, message_id.strip()) if message_id.strip() else (identifier,)
     return [
         InboundEvent(
             kind=kind,
-            event_id=event_id("mailgun", identifier, recipient),
+            event_id=event_id("mailgun", *about, recipient),
             source="mailgun",
             email=recipient,
             detail=short(detail.strip()),
