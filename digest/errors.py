@@ -24,6 +24,9 @@ Third-party errors are wrapped at the boundary with ``raise ... from``, so calle
 
 from __future__ import annotations
 
+import errno
+import socket
+
 
 class DigestError(Exception):
     """Root of every error the service raises on purpose."""
@@ -224,15 +227,38 @@ class BrokerUnavailableError(DigestError):
 class ListenError(DigestError):
     """An address the service was told to serve on cannot be bound (most often: in use)."""
 
-    def __init__(self, what: str, host: str, port: int, key: str, reason: str) -> None:
+    def __init__(
+        self, what: str, host: str, port: int, key: str, reason: str, advice: str | None = None
+    ) -> None:
         self.host = host
         self.port = port
         self.key = key
         self.reason = reason
+        advice = advice or f"stop what is listening there or set {key} to a free port"
         super().__init__(
-            f"cannot serve {what} on {host}:{port} ({key} = {port}): {reason}; stop what is "
-            f"listening there or set {key} to a free port"
+            f"cannot serve {what} on {host}:{port} ({key} = {port}): {reason}; {advice}"
         )
+
+    @classmethod
+    def from_os_error(
+        cls, what: str, host: str, port: int, key: str, error: OSError
+    ) -> ListenError:
+        """The error for a failed bind, with the advice that fits its cause: a port in use is
+        not fixed the way a privileged port or a host that is not this machine's is."""
+        reason = error.strerror or str(error)
+        if isinstance(error, socket.gaierror) or error.errno == errno.EADDRNOTAVAIL:
+            advice = (
+                f"{host!r} is not an address of this machine: listen on one of its addresses "
+                "(127.0.0.1 for this machine alone, 0.0.0.0 for all)"
+            )
+        elif error.errno == errno.EACCES and 0 < port < 1024:
+            advice = (
+                f"ports below 1024 need root or the CAP_NET_BIND_SERVICE capability: set {key} "
+                "to a port above 1023"
+            )
+        else:
+            advice = None
+        return cls(what, host, port, key, reason, advice)
 
 
 # The most of a library's error text put into an error: some quote the whole offending line.

@@ -241,6 +241,6 @@ def serve(registry: CollectorRegistry, host: str, port: int, key: str) -> tuple[
     try:
         server, _thread = start_http_server(port, addr=host, registry=registry)
     except OSError as error:
-        raise ListenError("metrics", host, port, key, error.strerror or str(error)) from error
+        raise ListenError.from_os_error("metrics", host, port, key, error) from error
     bound_host, bound_port = server.server_address[:2]
     return str(bound_host), int(bound_port)

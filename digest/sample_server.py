@@ -229,8 +229,7 @@ def serve_folder(
     try:
         server = _server_class(host)((host, port), handler)
     except OSError as error:
-        reason = error.strerror or str(error)
-        raise ListenError("sample feeds", host, port, key, reason) from error
+        raise ListenError.from_os_error("sample feeds", host, port, key, error) from error
     bound_port = server.server_address[1]
     url_host = f"[{host}]" if ":" in host else host
     thread = threading.Thread(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import re
 import socket
@@ -39,6 +40,36 @@ def test_a_taken_port_names_the_key_that_set_it() -> None:
             bind("127.0.0.1", port, "web.port")
     assert f"(web.port = {port})" in str(caught.value)
     assert "set web.port to a free port" in str(caught.value)
+
+
+def test_a_host_that_is_not_this_machines_is_said_so_not_called_a_taken_port() -> None:
+    # 192.0.2.1 is a documentation address (TEST-NET-1): no machine of the tests holds it.
+    with pytest.raises(ListenError) as caught:
+        bind("192.0.2.1", free_port(), "web.port")
+    message = str(caught.value)
+    assert "'192.0.2.1' is not an address of this machine" in message
+    assert "free port" not in message
+
+
+@pytest.mark.parametrize(
+    ("error", "port", "advice"),
+    [
+        (OSError(errno.EADDRINUSE, "Address already in use"), 8080, "set web.port to a free port"),
+        (OSError(errno.EACCES, "Permission denied"), 80, "set web.port to a port above 1023"),
+        (socket.gaierror(socket.EAI_NONAME, "Name or service not known"), 8080, "not an address"),
+        (OSError(errno.EADDRNOTAVAIL, "Cannot assign"), 8080, "not an address of this machine"),
+    ],
+)
+def test_a_failed_bind_gets_the_advice_that_fits_its_cause(
+    error: OSError, port: int, advice: str
+) -> None:
+    message = str(
+        ListenError.from_os_error("the web pages", "web.example", port, "web.port", error)
+    )
+    assert message.startswith(
+        f"cannot serve the web pages on web.example:{port} (web.port = {port}): "
+    )
+    assert error.strerror in message and advice in message
 
 
 def test_serving_from_a_thread_answers_and_stops() -> None:

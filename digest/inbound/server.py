@@ -179,9 +179,8 @@ class InboundServer:
             self._controller.start()
         except OSError as error:
             self.handler.close()
-            reason = error.strerror or str(error)
-            raise ListenError(
-                "the inbound receiver", self.host, self.port, self.port_key, reason
+            raise ListenError.from_os_error(
+                "the inbound receiver", self.host, self.port, self.port_key, error
             ) from error
         except (RuntimeError, TimeoutError) as error:
             self.handler.close()

@@ -105,7 +105,7 @@ def bind(host: str, port: int, key: str = KEY) -> socket.socket:
         sock.listen(2048)
     except OSError as error:
         sock.close()
-        raise ListenError("the web pages", host, port, key, error.strerror or str(error)) from error
+        raise ListenError.from_os_error("the web pages", host, port, key, error) from error
     sock.set_inheritable(True)
     return sock
 
