@@ -547,6 +547,42 @@ def test_a_greeting_that_refuses_says_so_in_the_servers_words() -> None:
     )
 
 
+class _RefusingStarttls(_RefusingGreeting):
+    """Offers STARTTLS, then refuses it for the time being."""
+
+    async def push(self, status: AnyStr) -> None:
+        text = status.decode() if isinstance(status, bytes) else status
+        refused = "454 4.7.0 TLS not available due to temporary reason"
+        await SMTP.push(self, refused if text.startswith("220 Ready to start TLS") else text)
+
+
+class _RefusingStarttlsController(Controller):
+    def factory(self) -> SMTP:
+        return _RefusingStarttls(self.handler, **self.SMTP_kwargs)
+
+
+@pytest.mark.integration
+def test_a_refused_starttls_says_so_in_the_servers_words(tmp_path: Path) -> None:
+    server_tls, client_tls = _tls_contexts(tmp_path)
+    controller = _RefusingStarttlsController(
+        RecordingHandler(), hostname="127.0.0.1", port=free_port(), tls_context=server_tls
+    )
+    controller.start()
+    try:
+        settings = SmtpSettings(host="127.0.0.1", port=controller.port, tls="starttls")
+        with (
+            SmtpTransport(settings, None, ssl_context=client_tls) as smtp,
+            pytest.raises(DeliveryTemporaryError) as caught,
+        ):
+            smtp.send(message(ready=True))
+    finally:
+        controller.stop()
+    assert str(caught.value).endswith(
+        f"cannot open a session with the mail server 127.0.0.1:{controller.port}: "
+        "454 4.7.0 TLS not available due to temporary reason"
+    )
+
+
 def test_smtp_user_without_password_is_a_config_error() -> None:
     settings = SmtpSettings(host="127.0.0.1", port=25, tls="none", user="briefing")
     with pytest.raises(ConfigError, match="DIGEST_SMTP_PASSWORD"):

@@ -509,8 +509,14 @@ class SmtpTransport(MailTransport):
             ) from error
         except (smtplib.SMTPException, OSError) as error:
             smtp.close()
+            # A refusal (STARTTLS answered 454...) in the server's words, not smtplib's tuple.
+            reason = (
+                f"{error.smtp_code} {_text(error.smtp_error)}"
+                if isinstance(error, smtplib.SMTPResponseException)
+                else str(error)
+            )
             raise _ConnectionProblem(
-                f"cannot open a session with {self._where}: {error}"
+                f"cannot open a session with {self._where}: {reason}"
             ) from error
         return smtp
 
