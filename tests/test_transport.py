@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import re
+import socket
 import ssl
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -798,3 +801,35 @@ def test_a_server_trickling_a_reply_loses_the_connection_after_timeout_seconds(
     assert sink.trickled >= 1
     # One reply's worth, twice when the message is tried again on a new connection.
     assert took < 2 * 1 + 2
+
+
+@pytest.mark.integration
+def test_a_reply_that_never_ends_is_a_lost_connection_before_it_fills_the_memory() -> None:
+    # smtplib keeps every line of a multi-line reply: a server answering EHLO with "250-"
+    # lines without end filled the sending process's memory for as long as the reply's time
+    # (up to ten minutes) allowed.
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def flood() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.sendall(b"220 127.0.0.1 ESMTP\r\n")
+            connection.recv(1024)  # EHLO
+            lines = b"250-" + b"X" * 200 + b"\r\n"
+            with contextlib.suppress(OSError):
+                while not stop.is_set():
+                    connection.sendall(lines * 100)
+
+    server = threading.Thread(target=flood, daemon=True)
+    server.start()
+    settings = SmtpSettings(host="127.0.0.1", port=port, tls="none", timeout_seconds=20)
+    try:
+        with SmtpTransport(settings, None) as smtp, pytest.raises(DeliveryTemporaryError) as caught:
+            smtp.send(message(ready=True))
+    finally:
+        stop.set()
+        server.join(timeout=10)
+        listener.close()
+    assert "a reply of more than 1 MB" in str(caught.value)

@@ -219,6 +219,10 @@ class _NoReplyToEnd(smtplib.SMTPServerDisconnected):
     """The connection was lost (or the reply timed out) after a message's end went out."""
 
 
+# The most one reply may take: an EHLO reply, the longest, is a few hundred bytes.
+MAX_REPLY_BYTES = 2**20
+
+
 class _ReplyDeadline(smtplib.SMTP):
     """smtplib's client, with each reply given ``timeout`` seconds in all.
 
@@ -227,14 +231,19 @@ class _ReplyDeadline(smtplib.SMTP):
     left of the reply's time, so a reply that takes longer, however it trickles in, is a lost
     connection (``SMTPServerDisconnected``), as a silent server is. Sends need no such help:
     ``sendall`` counts its timeout over the whole call.
+
+    A reply is bounded in size too, at MAX_REPLY_BYTES: smtplib keeps every line of a
+    multi-line reply, so one that never ends would fill the memory within its time.
     """
 
     _reply_deadline = 0.0
+    _reply_bytes = 0  # read from the socket since the reply began
 
     def getreply(self) -> tuple[int, bytes]:
         if self.file is None and self.sock is not None:  # a new connection, or after STARTTLS
             self.file = io.BufferedReader(_DeadlineReads(self))
         self._reply_deadline = time.monotonic() + self._reply_seconds()
+        self._reply_bytes = 0
         try:
             return super().getreply()
         finally:
@@ -251,11 +260,15 @@ class _ReplyDeadline(smtplib.SMTP):
         left = self._reply_deadline - time.monotonic()
         if left <= 0:
             raise self._too_slow()
+        if self._reply_bytes > MAX_REPLY_BYTES:
+            raise OSError(f"a reply of more than {MAX_REPLY_BYTES // 2**20} MB")
         self.sock.settimeout(left)
         try:
-            return self.sock.recv_into(buffer)
+            received = self.sock.recv_into(buffer)
         except TimeoutError as error:
             raise self._too_slow() from error
+        self._reply_bytes += received
+        return received
 
     def _too_slow(self) -> TimeoutError:
         seconds = self._reply_seconds()
