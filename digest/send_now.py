@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -46,7 +47,7 @@ def send_now(
         dispatcher.prepare_delivery()
         # Every edition of the slot: a list read in each reader's timezone may have several.
         editions = [edition.id for edition in services.store.editions_of_slot(list_slug, slot)]
-        with _following(services, editions, progress):
+        with _following(lambda: slot_counts(services, list_slug, slot), progress):
             for edition_id in editions:
                 ledger = services.store.pending_delivery_batches(
                     edition_id, services.settings.worker.batch_size, services.clock.now()
@@ -56,22 +57,27 @@ def send_now(
     return built
 
 
+def slot_counts(services: Services, list_slug: str, slot: datetime) -> DeliveryCounts:
+    """The deliveries of every edition of the list's slot, added up: readers in other
+    timezones, or who chose some of the list's topics, each have an edition of their own."""
+    return _added(
+        services.store.delivery_counts(edition.id)
+        for edition in services.store.editions_of_slot(list_slug, slot)
+    )
+
+
 @contextmanager
 def _following(
-    services: Services,
-    edition_ids: Sequence[int],
+    counts: Callable[[], DeliveryCounts],
     progress: Callable[[DeliveryCounts], None] | None,
     every: float = FOLLOW_SECONDS,
 ) -> Iterator[None]:
-    """Tell ``progress`` the editions' counts at the start, every ``every`` seconds while the
-    block sends, and at its end. The ledger is read rather than the batches' outcomes: a batch
-    of 500 copies (and the batches of the sending processes) would move the bar in one jump."""
+    """Tell ``progress`` the ``counts`` at the start, every ``every`` seconds while the block
+    sends, and at its end. The ledger is read rather than the batches' outcomes: a batch of 500
+    copies (and the batches of the sending processes) would move the bar in one jump."""
     if progress is None:
         yield
         return
-
-    def counts() -> DeliveryCounts:
-        return _added(services.store.delivery_counts(edition_id) for edition_id in edition_ids)
 
     stop = threading.Event()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +14,17 @@ from sqlalchemy import func, select
 
 from digest.config import load_settings
 from digest.delivering import DELIVERY_BATCH_SIZE
+from digest.sample_server import serve_folder
 from digest.send_now import send_now, settled, total
 from digest.services import build_services
 from digest.store.deliveries import DeliveryCounts
 from digest.store.schema import EditionRow
+from tests.configs import service_table
 from tests.servers import SmtpSink, free_port, redis_server, smtp_server
 from tests.service_cluster import DIGEST, deployment, fresh_database, tally
+from tests.test_lists_cli import digest, write_config
+from tests.test_pipeline import write_feed
+from tests.test_topic_choices import STORIES, TOPICS, readers
 
 READERS = 2 * DELIVERY_BATCH_SIZE + 50  # three delivery batches
 
@@ -115,3 +121,52 @@ def test_send_in_this_process_reports_progress_as_copies_reach_the_ledger(
     assert done[0] == 0 and done[-1] == readers and done == sorted(done)
     assert [counts.sent for counts in reported] == done  # every copy was taken
     assert len({n for n in done if 0 < n < readers}) >= 2, f"no progress between: {done}"
+
+
+def test_send_counts_every_edition_of_the_slot_when_readers_chose_topics(tmp_path: Path) -> None:
+    # Readers who chose some topics get an edition of their own (a variant): `digest send`
+    # sent all six copies and printed "sent 3", the counts of one edition of the slot.
+    feeds = tmp_path / "feeds"
+    feeds.mkdir()
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    write_feed(feeds, [(n, STORIES[slug], an_hour_ago) for n, slug in enumerate(TOPICS)])
+    (tmp_path / "members.csv").write_text(readers(6))
+    with serve_folder(feeds) as base_url:
+        config = write_config(
+            tmp_path,
+            {
+                "service": service_table(tmp_path),
+                "ingest": {"allow_private_addresses": True},
+                "feeds": [{"name": "Wire", "url": f"{base_url}/wire.xml"}],
+                "topics": [
+                    {"slug": slug, "name": slug.title(), "rules": {"include": [slug.title()]}}
+                    for slug in TOPICS
+                ],
+                "lists": [
+                    {
+                        "slug": "daily",
+                        "name": "The Daily Brief",
+                        "topics": TOPICS,
+                        "schedule": "0 7 * * *",
+                        "timezone": "Asia/Dubai",
+                    }
+                ],
+            },
+        )
+        members = str(tmp_path / "members.csv")
+        assert digest(config, "poll").exit_code == 0
+        imported = digest(
+            config, "subscribers", "import", members, "--list", "daily", "--confirmed"
+        )
+        assert imported.exit_code == 0
+        services = build_services(load_settings(config, {}))
+        try:
+            ids = {reader.email: reader.id for reader in services.store.active_subscribers("daily")}
+            for n in range(3):
+                services.store.choose_topics(ids[f"reader{n}@example.org"], "daily", ["iran"])
+        finally:
+            services.close()
+        done = digest(config, "send", "daily")
+    assert done.exit_code == 0, done.output
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 6
+    assert "sent 6 / failed 0 / suppressed 0" in done.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -14,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from digest.building import BuildOutcome
 from digest.cli.app import app, console, errors, known_list, load_config, running
 from digest.errors import BrokerUnavailableError
-from digest.send_now import send_now, settled, total
+from digest.send_now import send_now, settled, slot_counts, total
 from digest.services import Services
 from digest.store.deliveries import DeliveryCounts
 from digest.ticking import Fanout, Leases
@@ -38,14 +39,15 @@ def _detail(counts: DeliveryCounts) -> str:
     return f"sent {counts.sent}, failed {counts.failed}, pending {counts.pending}"
 
 
-def _follow(services: Services, edition_id: int) -> DeliveryCounts:
-    """Read the edition's ledger every POLL_SECONDS, drawing a bar, until nothing is pending."""
-    counts = services.store.delivery_counts(edition_id)
+def _follow(services: Services, list_slug: str, slot: datetime) -> DeliveryCounts:
+    """Read the ledger of the slot's editions every POLL_SECONDS, drawing a bar, until nothing
+    is pending."""
+    counts = slot_counts(services, list_slug, slot)
     with _progress() as progress:
         bar = progress.add_task("Delivering", total=total(counts), detail=_detail(counts))
         while counts.pending:
             time.sleep(POLL_SECONDS)
-            counts = services.store.delivery_counts(edition_id)
+            counts = slot_counts(services, list_slug, slot)
             progress.update(
                 bar, completed=settled(counts), total=total(counts), detail=_detail(counts)
             )
@@ -132,8 +134,9 @@ def send(
             )
             return
         edition: int = built.edition_id
+        slot = datetime.fromisoformat(built.slot)
         if not distributed:  # sent already, here; a retry waits for digest run to send it
-            counts = services.store.delivery_counts(edition)
+            counts = slot_counts(services, list_slug, slot)
             _print_counts(counts)
             if counts.pending:
                 console.print(
@@ -151,7 +154,7 @@ def send(
             )
             return
         try:
-            counts = _follow(services, edition)
+            counts = _follow(services, list_slug, slot)
         except KeyboardInterrupt:
             console.print(
                 f"Stopped following edition {edition}: its delivery goes on (digest status)."
