@@ -120,6 +120,7 @@ _NO_AUTHOR = re.compile(
 )
 _EMAIL = re.compile(r"<?[^\s<>()@,]+@[^\s<>()@,]+\.[^\s<>()@,]+>?")
 _WEB_ADDRESS = re.compile(r"(?:https?://|www\.)[^\s()<>\[\]]+", re.IGNORECASE)
+_NAME_AFTER_ADDRESS = re.compile(r"(?:mailto:\s*)?\((?P<name>[^()]+)\)")
 _PARENTHESES = re.compile(r"[(\[]([^()\[\]]*)[)\]]")
 # Between two names. " - " needs its spaces: hyphenated names have none.
 _SEPARATORS = re.compile(
@@ -241,8 +242,7 @@ def written_author(author: str | None) -> str | None:
     (punctuation, "undefined", "null", an unfilled template)."""
     if not author:
         return None
-    text = author[:MAX_BYLINE_CHARS]
-    text = " ".join(_WEB_ADDRESS.sub(" ", _EMAIL.sub(" ", text)).split())
+    text = _without_addresses(author[:MAX_BYLINE_CHARS])
     text = re.sub(r"\(\s*\)|<\s*>|\[\s*\]", " ", text)  # what held an address
     text = " ".join(_LEADING_BY.sub("", text).split()).strip(" ,;|-–—:")
     # Punctuation alone ("·", "...") or a stand-in for a missing value names nobody: printed,
@@ -297,9 +297,21 @@ def _names_in_capitals(run: re.Match[str]) -> str:
     )
 
 
+def _without_addresses(author: str) -> str:
+    """``author`` without its e-mail and web addresses, whitespace collapsed. The name RSS
+    writes in brackets after an address ("jane@example.org (Jane Doe)", also with the address
+    in angle brackets) is then the whole byline, out of its brackets."""
+    text = " ".join(_WEB_ADDRESS.sub(" ", _EMAIL.sub(" ", author)).split())
+    if text != " ".join(author.split()):
+        named = _NAME_AFTER_ADDRESS.fullmatch(text)
+        if named:
+            return named["name"].strip()
+    return text
+
+
 @lru_cache(maxsize=4096)
 def _read(author: str, agencies: frozenset[str], outlet: str) -> Byline:
-    text = " ".join(_WEB_ADDRESS.sub(" ", _EMAIL.sub(" ", _visible(author))).split())
+    text = _without_addresses(_visible(author))
     credits: list[str] = []
 
     def credit(part: str) -> None:

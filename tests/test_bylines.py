@@ -134,6 +134,9 @@ PEOPLE_CASES = [
     ("BY JANE DOE AND JOHN ROE FOR REUTERS", "Gulf Wire", ("Jane Doe", "John Roe")),
     ("JANE DOE REPORTING FROM GAZA", "Gulf Wire", ("Jane Doe",)),
     ("Lee In Young", "Gulf Wire", ("Lee In Young",)),  # a name's "In" is no place
+    # RSS's "address (name)": the name is the author, not a credit
+    ("jane@gulfwire.example (Jane Doe)", "Gulf Wire", ("Jane Doe",)),
+    ("<jane@gulfwire.example> (Jane Doe, Reuters)", "Gulf Wire", ("Jane Doe",)),
 ]
 
 
@@ -202,6 +205,8 @@ def test_an_empty_agency_byline_in_the_config_is_refused() -> None:
         ("JANE DOE AND JOHN ROE", "Jane Doe and John Roe"),
         ("BY JANE DOE WITH JOHN ROE IN GAZA", "Jane Doe with John Roe in Gaza"),
         ("JANE DOE FOR REUTERS", "Jane Doe for REUTERS"),
+        ("<jane@gulfwire.example> (Jane Doe)", "Jane Doe"),  # RSS's "address (name)"
+        ("https://gulfwire.example/jane (Jane Doe)", "Jane Doe"),
     ],
 )
 def test_the_written_author_drops_addresses_and_a_leading_by(

@@ -218,6 +218,9 @@ def test_clean_entry_plain_text_title_keeps_angle_brackets() -> None:
         ("desk@gulfwire.example (Layla Haddad)", "Layla Haddad"),
         ("Omar Nasser <omar@gulfwire.example>", "Omar Nasser"),
         ("Rana Khalil", "Rana Khalil"),
+        # the address in angle brackets too: the name was kept as "(Layla Haddad)"
+        ("<desk@gulfwire.example> (Layla Haddad)", "Layla Haddad"),
+        ("mailto:desk@gulfwire.example (Layla Haddad)", "Layla Haddad"),
     ],
 )
 def test_clean_entry_author_forms(written: str, name: str) -> None:

@@ -44,7 +44,8 @@ ICON_WIDTH = 100  # pixels; a picture declared narrower is an icon or a thumbnai
 # The width a lead picture needs: twice the 528 pixels it is shown at (the image service scales
 # it to this, digest.images.checking.LEAD_WIDTH). A wider rendition only costs bytes.
 RENDITION_WIDTH = 1056
-_EMAIL_THEN_NAME = re.compile(r"^[^\s@()<>]+@[^\s@()<>]+\s*\((?P<name>[^()]+)\)$")  # a@b.c (Name)
+# a@b.c (Name), also <a@b.c> (Name): html_to_text would take "<a@b.c>" for a tag and drop it
+_EMAIL_THEN_NAME = re.compile(r"^<?[^\s@()<>]+@[^\s@()<>]+>?\s*\((?P<name>[^()]+)\)$")
 _NAME_THEN_EMAIL = re.compile(r"^(?P<name>[^<>@]+?)\s*<[^\s@<>]+@[^\s@<>]+>$")  # Name <a@b.c>
 # An entity reference escaped once too often ("Israel&amp;#8217;s" in a CDATA title or summary):
 # the publisher meant the character. Only references that name a character are undone.
