@@ -155,6 +155,19 @@ _NAME_IN_CAPITALS = re.compile(r"\b[A-Z][A-Z'’.-]+(?:\s+[A-Z][A-Z'’.-]+)+\b"
 _CONJUNCTIONS = ("و", "ו")  # written onto the next word in Arabic and Hebrew
 # Names that start with the letter of that "and": no conjunction there ("أحمد علي، وليد حسن" is
 # Walid Hassan, not "and Lid Hassan"). Given names and family names, Arabic, Persian, Hebrew.
+# Written or left out at will, the same name either way: Arabic vowel marks and Quranic signs,
+# the tatweel that stretches a word, Hebrew vowel points and cantillation marks.
+_OPTIONAL_MARKS = re.compile(
+    "[\u0610-\u061a\u0640\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e4\u06e7\u06e8"
+    "\u06ea-\u06ed\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u05c5\u05c7]"
+)
+# Letters written one for the other in names: alef with or without its hamza or madda, final
+# yeh dotted or not, teh marbuta or heh, and the Persian yeh and kaf typed on Arabic keyboards.
+_LETTER_VARIANTS = str.maketrans(
+    {
+        "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ی": "ي", "ک": "ك", "ة": "ه",
+    }
+)  # fmt: skip
 _NAMES_OPENING_LIKE_AND = frozenset(
     {
         "وليد", "وائل", "وسام", "وسيم", "وسيمة", "وفاء", "وعد", "وداد", "وضاح", "وحيد", "وحيدة",
@@ -194,8 +207,12 @@ class Byline:
 
 def person_key(name: str) -> str:
     """A person's name as compared across articles: case, accents' forms (NFC or NFD), spacing
-    and the characters that show as nothing ignored."""
-    return " ".join(unicodedata.normalize("NFKC", _visible(name)).casefold().split())
+    and the characters that show as nothing ignored, and in Arabic, Persian and Hebrew the
+    marks and letter shapes a name is written with or without (see _OPTIONAL_MARKS)."""
+    key = unicodedata.normalize("NFKC", _visible(name)).casefold()
+    if not key.isascii():
+        key = _OPTIONAL_MARKS.sub("", key).translate(_LETTER_VARIANTS)
+    return " ".join(key.split())
 
 
 def _visible(text: str) -> str:

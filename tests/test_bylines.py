@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from digest.bylines import DEFAULT, Bylines, read_byline, without_outlet, written_author
+from digest.bylines import (
+    DEFAULT,
+    Bylines,
+    person_key,
+    read_byline,
+    without_outlet,
+    written_author,
+)
 from digest.config import FeedSettings
 
 # (author field, the feed's name, the people read). Shapes seen in real feeds.
@@ -151,6 +158,35 @@ def test_an_agency_beside_a_person_is_kept_as_a_credit() -> None:
     byline = read_byline("By Jane Doe and John Roe, Reuters (AFP)")
     assert byline.people == ("Jane Doe", "John Roe")
     assert byline.credits == ("AFP", "Reuters")
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("أحمد علي", "احمد علي"),  # the hamza of its alef left out, as is common
+        ("أحمد علي", "أَحْمَد عَلِيّ"),  # with its vowel marks
+        ("أحمد علي", "أحمـــد علي"),  # stretched with tatweel
+        ("فاطمة الزهراء", "فاطمه الزهراء"),
+        ("مصطفى كامل", "مصطفي كامل"),
+        ("علی رضایی", "علي رضايي"),  # Persian yeh, or Arabic
+        ("کامران نجفی", "كامران نجفي"),  # Persian kaf, or Arabic
+        ("דני כהן", "דָּנִי כֹּהֵן"),  # with its vowel points
+    ],
+)
+def test_a_name_in_arabic_persian_or_hebrew_is_one_person_however_it_is_spelled(
+    one: str, other: str
+) -> None:
+    # Each spelling is common, often within one outlet; compared letter for letter, one writer
+    # was two people for "More from".
+    assert person_key(one) == person_key(other)
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [("أحمد علي", "محمد علي"), ("أحمد علي", "أحمد عليان"), ("דני כהן", "דן כהן")],
+)
+def test_different_names_in_those_scripts_stay_apart(one: str, other: str) -> None:
+    assert person_key(one) != person_key(other)
 
 
 def test_the_outlet_after_for_is_a_credit() -> None:
