@@ -14,11 +14,16 @@ processes runs (digest.sending).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Callable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from digest import jitter, retries
 from digest.errors import DeliveryError, DeliveryTemporaryError
@@ -28,6 +33,7 @@ from digest.refusals import count_refusals
 from digest.services import Services
 from digest.store import FailedAttempt
 from digest.store.db import outlasting_outages
+from digest.store.deliveries import DeliveryCounts
 from digest.store.sent_marks import SentMarks
 
 _log = logging.getLogger(__name__)
@@ -291,3 +297,59 @@ def connections(services: Services) -> int:
     """How many messages go out at once: ``smtp.connections``; one for the outbox folder."""
     smtp = services.settings.smtp
     return smtp.connections if smtp is not None else 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Progress, read from the ledger
+
+FOLLOW_SECONDS = 0.5  # how often the ledger is read while copies go
+
+
+@contextmanager
+def following_the_ledger(
+    counts: Callable[[], DeliveryCounts],
+    progress: Callable[[DeliveryCounts], None] | None,
+    every: float = FOLLOW_SECONDS,
+) -> Iterator[None]:
+    """Tell ``progress`` the ``counts`` (of the ledger) at the start, every ``every`` seconds
+    while the block sends, from a thread of its own, and at its end. The ledger is read rather
+    than the batches' outcomes: a batch of 500 copies (and the batches of the sending
+    processes) would move a progress bar in one jump."""
+    if progress is None:
+        yield
+        return
+
+    stop = threading.Event()
+
+    def follow() -> None:
+        while not stop.wait(every):
+            try:
+                progress(counts())
+            except SQLAlchemyError:
+                continue  # the database busy for a moment: the next reading tells
+
+    progress(counts())
+    follower = threading.Thread(target=follow, name="digest-delivery-progress", daemon=True)
+    follower.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        follower.join()
+    progress(counts())
+
+
+def added_counts(counts: Iterable[DeliveryCounts]) -> DeliveryCounts:
+    """The deliveries of several editions, counted as one."""
+    listed = list(counts)
+    return DeliveryCounts(
+        **{
+            name: sum(getattr(each, name) for each in listed)
+            for name in (field.name for field in dataclasses.fields(DeliveryCounts))
+        }
+    )
+
+
+def settled(counts: DeliveryCounts) -> int:
+    """The deliveries whose fate is known: all but the pending ones."""
+    return counts.sent + counts.failed + counts.skipped + counts.parked

@@ -22,6 +22,7 @@ twice. The stages' names are exported from here too, for the callers that drive 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict
 from datetime import datetime
@@ -31,10 +32,13 @@ from digest.building import BuildOutcome, build_edition
 from digest.delivering import (
     DELIVERY_BATCH_SIZE,
     DeliveryOutcome,
+    added_counts,
     batches,
     connections,
     deliver_batch,
+    following_the_ledger,
     personalizer_for,
+    settled,
 )
 from digest.due import due_editions, forced_slot
 from digest.errors import (
@@ -52,6 +56,7 @@ from digest.records import (
 from digest.sending import deliver_in_processes, start_sending_processes
 from digest.services import Services
 from digest.store import FeedState
+from digest.store.deliveries import DeliveryCounts
 from digest.topic_renames import carry_over_topics
 from digest.unsubscribes import reconcile_suppressions
 from digest.windows import compose_next_edition
@@ -163,6 +168,24 @@ class _Silent:
         pass
 
 
+class _Bar:
+    """One stage of an observer, advanced up to a count that may be told by two threads (the
+    batches' outcomes here, the ledger's counts on the follower's): never back, never past
+    ``total``."""
+
+    def __init__(self, observer: CycleObserver, name: str, total: int) -> None:
+        self._observer, self._name, self._total = observer, name, total
+        self._shown = 0
+        self._lock = threading.Lock()
+        self.shown = not isinstance(observer, _Silent)  # a silent one needs no ledger read
+
+    def reach(self, count: int) -> None:
+        with self._lock:
+            while self._shown < min(count, self._total):
+                self._observer.advance(self._name)
+                self._shown += 1
+
+
 def poll_cycle(
     services: Services,
     dispatcher: Dispatcher,
@@ -266,31 +289,42 @@ def run_cycle(
         for edition_id in store.editions_with_pending_deliveries(configured)
     }
     observer.stage("Delivering", sum(pending.values()))
-    delivered = failed_messages = retrying = parked = 0
+    delivered = failed_messages = retrying = parked = tried = 0
     due_at = services.clock.now()  # a delivery waiting to retry goes in a later cycle
-    for edition_id in pending:
-        ledger = store.pending_delivery_batches(edition_id, batch_size, due_at)
-        told = untold = 0  # the edition's problems reported, and those past the bound
-        try:
-            for delivery in dispatcher.deliver(edition_id, ledger):
-                delivered += delivery.sent
-                failed_messages += delivery.failed
-                retrying += delivery.retrying
-                parked += delivery.parked
-                shown = delivery.errors[: SHOWN_DELIVERY_PROBLEMS - told]
-                problems.extend(shown)
-                told += len(shown)
-                untold += len(delivery.errors) - len(shown)
-                done = delivery.sent + delivery.failed + delivery.retrying + delivery.parked
-                for _ in range(done + delivery.skipped):
-                    observer.advance("Delivering")
-        except SendingProcessLost as error:  # the edition's rest waits on the ledger; the
-            problems.append(str(error))  # other editions go on, on new processes
-        if untold:
-            problems.append(
-                f"edition {edition_id}: {untold} more copies failed or wait for a retry, for "
-                "reasons like those above; each one's is on its ledger row (digest status)"
-            )
+    bar = _Bar(observer, "Delivering", sum(pending.values()))
+
+    def ledger_counts() -> DeliveryCounts:
+        return added_counts(store.delivery_counts(edition_id) for edition_id in pending)
+
+    # The bar follows the copies as they reach the ledger, not a batch of 500 at a time.
+    settled_before = settled(ledger_counts()) if bar.shown else 0
+    following = (lambda counts: bar.reach(settled(counts) - settled_before)) if bar.shown else None
+    with following_the_ledger(ledger_counts, following):
+        for edition_id in pending:
+            ledger = store.pending_delivery_batches(edition_id, batch_size, due_at)
+            told = untold = 0  # the edition's problems reported, and those past the bound
+            try:
+                for delivery in dispatcher.deliver(edition_id, ledger):
+                    delivered += delivery.sent
+                    failed_messages += delivery.failed
+                    retrying += delivery.retrying
+                    parked += delivery.parked
+                    shown = delivery.errors[: SHOWN_DELIVERY_PROBLEMS - told]
+                    problems.extend(shown)
+                    told += len(shown)
+                    untold += len(delivery.errors) - len(shown)
+                    # A copy to retry stays pending on the ledger: the bar counts it here.
+                    tried += delivery.sent + delivery.failed + delivery.retrying
+                    tried += delivery.parked + delivery.skipped
+                    bar.reach(tried)
+            except SendingProcessLost as error:  # the edition's rest waits on the ledger; the
+                problems.append(str(error))  # other editions go on, on new processes
+            if untold:
+                problems.append(
+                    f"edition {edition_id}: {untold} more copies failed or wait for a retry, "
+                    "for reasons like those above; each one's is on its ledger row (digest "
+                    "status)"
+                )
 
     return CycleSummary(
         feeds_polled=polled,

@@ -10,19 +10,15 @@ Nothing waits on a task result: whoever follows the delivery reads the edition's
 
 from __future__ import annotations
 
-import dataclasses
-import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from digest import pipeline, ticking
+from digest.delivering import added_counts, following_the_ledger, settled
 from digest.services import Services
 from digest.store.deliveries import DeliveryCounts
 
-FOLLOW_SECONDS = 0.5  # how often the ledger is read for ``progress`` while this process sends
+__all__ = ["send_now", "settled", "slot_counts", "total"]
 
 
 def send_now(
@@ -35,8 +31,7 @@ def send_now(
     """Build ``list_slug``'s edition now (its latest slot if never built, else the current
     minute, as ``digest run --list`` does) and deliver it: handed to ``workers`` (a fanout and
     the shared leases) when given, else sent here, ``progress`` told the counts of the slot's
-    editions as copies reach the ledger (every FOLLOW_SECONDS, from another thread), and once
-    more when the delivery is over."""
+    editions as copies reach the ledger (``following_the_ledger``)."""
     slot = pipeline.forced_slot(services, list_slug, services.clock.now())
     if workers is not None:
         fanout, leases = workers
@@ -47,71 +42,23 @@ def send_now(
         dispatcher.prepare_delivery()
         # Every edition of the slot: a list read in each reader's timezone may have several.
         editions = [edition.id for edition in services.store.editions_of_slot(list_slug, slot)]
-        with _following(lambda: slot_counts(services, list_slug, slot), progress):
+        with following_the_ledger(lambda: slot_counts(services, list_slug, slot), progress):
             for edition_id in editions:
                 ledger = services.store.pending_delivery_batches(
                     edition_id, services.settings.worker.batch_size, services.clock.now()
                 )
                 for _ in dispatcher.deliver(edition_id, ledger):
-                    pass  # what became of each copy is on the ledger, read by _following
+                    pass  # what became of each copy is on the ledger, read by following_the_ledger
     return built
 
 
 def slot_counts(services: Services, list_slug: str, slot: datetime) -> DeliveryCounts:
     """The deliveries of every edition of the list's slot, added up: readers in other
     timezones, or who chose some of the list's topics, each have an edition of their own."""
-    return _added(
+    return added_counts(
         services.store.delivery_counts(edition.id)
         for edition in services.store.editions_of_slot(list_slug, slot)
     )
-
-
-@contextmanager
-def _following(
-    counts: Callable[[], DeliveryCounts],
-    progress: Callable[[DeliveryCounts], None] | None,
-    every: float = FOLLOW_SECONDS,
-) -> Iterator[None]:
-    """Tell ``progress`` the ``counts`` at the start, every ``every`` seconds while the block
-    sends, and at its end. The ledger is read rather than the batches' outcomes: a batch of 500
-    copies (and the batches of the sending processes) would move the bar in one jump."""
-    if progress is None:
-        yield
-        return
-
-    stop = threading.Event()
-
-    def follow() -> None:
-        while not stop.wait(every):
-            try:
-                progress(counts())
-            except SQLAlchemyError:
-                continue  # the database busy for a moment: the next reading tells
-
-    progress(counts())
-    follower = threading.Thread(target=follow, name="digest-send-progress", daemon=True)
-    follower.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        follower.join()
-    progress(counts())
-
-
-def _added(counts: Iterable[DeliveryCounts]) -> DeliveryCounts:
-    listed = list(counts)
-    return DeliveryCounts(
-        **{
-            name: sum(getattr(each, name) for each in listed)
-            for name in (field.name for field in dataclasses.fields(DeliveryCounts))
-        }
-    )
-
-
-def settled(counts: DeliveryCounts) -> int:
-    """The edition's deliveries whose fate is known: all but the pending ones."""
-    return counts.sent + counts.failed + counts.skipped + counts.parked
 
 
 def total(counts: DeliveryCounts) -> int:

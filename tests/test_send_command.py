@@ -12,6 +12,7 @@ from typing import Any
 from aiosmtpd.smtp import Envelope
 from sqlalchemy import func, select
 
+from digest import pipeline
 from digest.config import load_settings
 from digest.delivering import DELIVERY_BATCH_SIZE
 from digest.sample_server import serve_folder
@@ -170,3 +171,41 @@ def test_send_counts_every_edition_of_the_slot_when_readers_chose_topics(tmp_pat
     assert done.exit_code == 0, done.output
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 6
     assert "sent 6 / failed 0 / suppressed 0" in done.stdout
+
+
+class CopiesSeenAtEachStep:
+    """A run's observer that notes, at each step of "Delivering", how many copies the mail
+    server had taken by then."""
+
+    def __init__(self, sink: SmtpSink) -> None:
+        self.sink = sink
+        self.taken_at_step: list[int] = []
+        self.total = 0
+
+    def stage(self, name: str, total: int) -> None:
+        if name == "Delivering":
+            self.total = total
+
+    def advance(self, name: str, detail: str = "") -> None:
+        if name == "Delivering":
+            self.taken_at_step.append(len(self.sink.received))
+
+
+def test_the_run_bar_moves_as_copies_reach_the_ledger_not_once_per_batch(tmp_path: Path) -> None:
+    # `digest run` moved its "Delivering" bar by a whole batch once the batch was over: a list
+    # of 400 readers stood at nothing until every copy was sent.
+    readers = 400
+    sink = PacedSink("127.0.0.1", free_port())
+    database = f"sqlite:///{tmp_path}/digest.db"
+    observer = CopiesSeenAtEachStep(sink)
+    with smtp_server(sink), deployment(tmp_path, database, None, sink, readers) as service:
+        services = build_services(load_settings(service.config, service.env))
+        try:
+            summary = pipeline.run_cycle(
+                services, pipeline.InlineDispatcher(services), observer=observer
+            )
+        finally:
+            services.close()
+    assert summary.messages_delivered == readers == observer.total
+    assert len(observer.taken_at_step) == readers  # the bar ends full
+    assert observer.taken_at_step[readers // 2] < readers, "half way with every copy sent"
