@@ -17,7 +17,7 @@ A part of a byline is a person only when it is none of these:
   of more than ``MAX_NAME_WORDS`` words: a false "More from" costs more than a missed one;
 - the outlet an aggregator's summary opens with in brackets ("[Africa Check] ...", ``Bylines.of``).
 
-The parts are split on commas (also "،"), "|", "/", ";", " - ", "and", "&", "with" and the
+The parts are split on commas (also "،"), "|", "/", ";", "·", "•", " - ", "and", "&", "with" and the
 Arabic and Hebrew conjunctions (" و ", " ו ", and "و"/"ו" written onto a name of two or more
 words after one of two or more words, or after a comma: "أحمد علي، محمد حسن، وخالد عمر").
 E-mail addresses and web addresses are dropped, a leading "By" (بقلم، كتب، מאת…) too; "(AFP)"
@@ -124,7 +124,8 @@ _NAME_AFTER_ADDRESS = re.compile(r"(?:mailto:\s*)?\((?P<name>[^()]+)\)")
 _PARENTHESES = re.compile(r"[(\[]([^()\[\]]*)[)\]]")
 # Between two names. " - " needs its spaces: hyphenated names have none.
 _SEPARATORS = re.compile(
-    r"\s*[,،;|/]\s*(?:(?:and|&|و|ו)\s+)?|\s+[-–—]\s+|\s+(?:and|&|\+|with|et|y|und|ve|و|ו)\s+",
+    r"\s*[,،;|/·•‧∙⋅]\s*(?:(?:and|&|و|ו)\s+)?|\s+[-–—]\s+"
+    r"|\s+(?:and|&|\+|with|et|y|und|ve|و|ו)\s+",
     re.IGNORECASE,
 )
 # Where the reporter was: "Bethan McKernan in Jerusalem", "Jane Doe reporting from Gaza".

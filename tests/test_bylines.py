@@ -141,6 +141,10 @@ PEOPLE_CASES = [
     ("BY JANE DOE AND JOHN ROE FOR REUTERS", "Gulf Wire", ("Jane Doe", "John Roe")),
     ("JANE DOE REPORTING FROM GAZA", "Gulf Wire", ("Jane Doe",)),
     ("Lee In Young", "Gulf Wire", ("Lee In Young",)),  # a name's "In" is no place
+    # a dot or a bullet between the name and the agency, as many sites print a byline
+    ("Jane Doe · AFP", "Gulf Wire", ("Jane Doe",)),
+    ("Jane Doe • Reuters", "Gulf Wire", ("Jane Doe",)),
+    ("أحمد علي · رويترز", "Al-Manara", ("أحمد علي",)),
     # RSS's "address (name)": the name is the author, not a credit
     ("jane@gulfwire.example (Jane Doe)", "Gulf Wire", ("Jane Doe",)),
     ("<jane@gulfwire.example> (Jane Doe, Reuters)", "Gulf Wire", ("Jane Doe",)),
