@@ -20,10 +20,11 @@ A part of a byline is a person only when it is none of these:
 The parts are split on commas (also "،"), "|", "/", ";", "·", "•", " - ", "and", "&", "with" and the
 Arabic and Hebrew conjunctions (" و ", " ו ", and "و"/"ו" written onto a name of two or more
 words after one of two or more words, or after a comma: "أحمد علي، محمد حسن، وخالد عمر").
-E-mail addresses and web addresses are dropped, a leading "By" (بقلم، كتب، מאת…) too; "(AFP)"
-and " for Reuters" are credits; " in Jerusalem" after a name is where the reporter was. "By
-JANE DOE" reads as Jane Doe. The people a wire names after its writers, under another role
-("Reporting by A; Editing by B", "A, with additional reporting by B"), are credits.
+E-mail addresses, web addresses and handles ("@janedoe") are dropped, a leading "By" (بقلم،
+كتب، מאת…) too; "(AFP)" and " for Reuters" are credits; " in Jerusalem" after a name is where
+the reporter was. "By JANE DOE" reads as Jane Doe. The people a wire names after its writers,
+under another role ("Reporting by A; Editing by B", "A, with additional reporting by B"), are
+credits.
 """
 
 from __future__ import annotations
@@ -120,6 +121,8 @@ _NO_AUTHOR = re.compile(
 )
 _EMAIL = re.compile(r"<?[^\s<>()@,]+@[^\s<>()@,]+\.[^\s<>()@,]+>?")
 _WEB_ADDRESS = re.compile(r"(?:https?://|www\.)[^\s()<>\[\]]+", re.IGNORECASE)
+# A social media handle: "Jane Doe @janedoe" is Jane Doe. After the e-mail addresses are gone.
+_HANDLE = re.compile(r"(?<![\w@])@\w{1,30}\b")
 _NAME_AFTER_ADDRESS = re.compile(r"(?:mailto:\s*)?\((?P<name>[^()]+)\)")
 _PARENTHESES = re.compile(r"[(\[]([^()\[\]]*)[)\]]")
 # Between two names. " - " needs its spaces: hyphenated names have none.
@@ -316,10 +319,12 @@ def _names_in_capitals(run: re.Match[str]) -> str:
 
 
 def _without_addresses(author: str) -> str:
-    """``author`` without its e-mail and web addresses, whitespace collapsed. The name RSS
-    writes in brackets after an address ("jane@example.org (Jane Doe)", also with the address
-    in angle brackets) is then the whole byline, out of its brackets."""
-    text = " ".join(_WEB_ADDRESS.sub(" ", _EMAIL.sub(" ", author)).split())
+    """``author`` without its e-mail and web addresses and its handles ("@janedoe"),
+    whitespace collapsed. The name RSS writes in brackets after an address ("jane@example.org
+    (Jane Doe)", also with the address in angle brackets) is then the whole byline, out of its
+    brackets."""
+    text = _HANDLE.sub(" ", _WEB_ADDRESS.sub(" ", _EMAIL.sub(" ", author)))
+    text = " ".join(text.split())
     if text != " ".join(author.split()):
         named = _NAME_AFTER_ADDRESS.fullmatch(text)
         if named:

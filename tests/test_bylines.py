@@ -145,6 +145,9 @@ PEOPLE_CASES = [
     ("Jane Doe · AFP", "Gulf Wire", ("Jane Doe",)),
     ("Jane Doe • Reuters", "Gulf Wire", ("Jane Doe",)),
     ("أحمد علي · رويترز", "Al-Manara", ("أحمد علي",)),
+    # a social media handle beside the name is no part of it
+    ("Jane Doe @janedoe", "Gulf Wire", ("Jane Doe",)),
+    ("Jane Doe (@janedoe) and John Roe", "Gulf Wire", ("Jane Doe", "John Roe")),
     # RSS's "address (name)": the name is the author, not a credit
     ("jane@gulfwire.example (Jane Doe)", "Gulf Wire", ("Jane Doe",)),
     ("<jane@gulfwire.example> (Jane Doe, Reuters)", "Gulf Wire", ("Jane Doe",)),
@@ -246,6 +249,8 @@ def test_an_empty_agency_byline_in_the_config_is_refused() -> None:
         ("BY JANE DOE WITH JOHN ROE IN GAZA", "Jane Doe with John Roe in Gaza"),
         ("JANE DOE FOR REUTERS", "Jane Doe for REUTERS"),
         ("<jane@gulfwire.example> (Jane Doe)", "Jane Doe"),  # RSS's "address (name)"
+        ("Jane Doe (@janedoe)", "Jane Doe"),
+        ("Jane Doe @janedoe | Reuters", "Jane Doe | Reuters"),
         ("https://gulfwire.example/jane (Jane Doe)", "Jane Doe"),
     ],
 )
