@@ -172,6 +172,15 @@ _LETTER_VARIANTS = str.maketrans(
         "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ی": "ي", "ک": "ك", "ة": "ه",
     }
 )  # fmt: skip
+# Titles written before a name, as person_key compares them (see _folded).
+_TITLE_WORDS = (
+    "dr", "dr.", "doctor", "prof", "prof.", "professor", "mr", "mr.", "mrs", "mrs.", "ms",
+    "ms.", "mx", "mx.", "miss", "sir", "dame", "rev", "rev.", "reverend", "sheikh", "shaikh",
+    "sheikha", "rabbi", "imam", "eng.",
+    "د", "د.", "دكتور", "الدكتور", "الدكتورة", "الشيخ", "الشيخة", "الأستاذ", "الأستاذة", "أ.",
+    "المهندس", "المهندسة", "م.", "دکتر", "مهندس", "استاد",
+    'ד"ר', "ד״ר", "דר'", "פרופ'", "פרופ׳", "פרופסור", "הרב", "עו\"ד", "עו״ד",
+)  # fmt: skip
 _NAMES_OPENING_LIKE_AND = frozenset(
     {
         "وليد", "وائل", "وسام", "وسيم", "وسيمة", "وفاء", "وعد", "وداد", "وضاح", "وحيد", "وحيدة",
@@ -213,10 +222,19 @@ def person_key(name: str) -> str:
     """A person's name as compared across articles: case, accents' forms (NFC or NFD), spacing
     and the characters that show as nothing ignored, and in Arabic, Persian and Hebrew the
     marks and letter shapes a name is written with or without (see _OPTIONAL_MARKS)."""
-    key = unicodedata.normalize("NFKC", _visible(name)).casefold()
+    words = _folded(name).split()
+    # A title before the name ("Dr. Jane Doe", "د. أحمد علي") is the same person, as long as
+    # two words are left to compare.
+    while len(words) > 2 and words[0] in _TITLES:
+        del words[0]
+    return " ".join(words)
+
+
+def _folded(text: str) -> str:
+    key = unicodedata.normalize("NFKC", _visible(text)).casefold()
     if not key.isascii():
         key = _OPTIONAL_MARKS.sub("", key).translate(_LETTER_VARIANTS)
-    return " ".join(key.split())
+    return key
 
 
 def _visible(text: str) -> str:
@@ -232,6 +250,9 @@ def _visible(text: str) -> str:
 def _space_or_nothing(found: re.Match[str]) -> str:
     following = found.string[found.end() : found.end() + 1]
     return " " if found[0] == "\u200b" and following.isupper() else ""
+
+
+_TITLES = frozenset(_folded(title) for title in _TITLE_WORDS)
 
 
 def _credit_key(text: str) -> str:

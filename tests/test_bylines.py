@@ -189,6 +189,28 @@ def test_a_name_in_arabic_persian_or_hebrew_is_one_person_however_it_is_spelled(
 
 
 @pytest.mark.parametrize(
+    ("titled", "plain"),
+    [
+        ("Dr. Jane Doe", "Jane Doe"),
+        ("Prof Jane Doe", "Jane Doe"),
+        ("Sheikh Omar Said", "Omar Said"),
+        ("د. أحمد علي", "أحمد علي"),
+        ("الدكتور أحمد علي", "أحمد علي"),
+        ('ד"ר דני כהן', "דני כהן"),
+    ],
+)
+def test_a_title_before_a_name_is_the_same_person(titled: str, plain: str) -> None:
+    # "Dr. Jane Doe" in one feed and "Jane Doe" in another were two people for "More from".
+    assert read_byline(titled).people == (titled,)  # shown as written
+    assert person_key(titled) == person_key(plain)
+
+
+def test_a_title_is_not_all_a_name_may_be_compared_by() -> None:
+    assert person_key("Dr. Jane Doe") != person_key("Dr. John Doe")
+    assert person_key("Dr Who") != person_key("Who")  # two words: both kept
+
+
+@pytest.mark.parametrize(
     ("one", "other"),
     [("أحمد علي", "محمد علي"), ("أحمد علي", "أحمد عليان"), ("דני כהן", "דן כהן")],
 )
