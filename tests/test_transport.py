@@ -833,3 +833,19 @@ def test_a_reply_that_never_ends_is_a_lost_connection_before_it_fills_the_memory
         server.join(timeout=10)
         listener.close()
     assert "a reply of more than 1 MB" in str(caught.value)
+
+
+@pytest.mark.integration
+def test_over_implicit_tls_a_reply_is_bounded_as_well(tmp_path: Path) -> None:
+    # The replies of an SMTP_SSL connection are read through the same deadline: the copies go,
+    # and a reply to their end trickled over TLS is a lost connection like any other.
+    server_tls, client_tls = _tls_contexts(tmp_path)
+    sink = on_free_port(TricklingSink, step="end", pause=0.2)
+    settings = SmtpSettings(host="127.0.0.1", port=sink.port, tls="ssl", timeout_seconds=1)
+    with (
+        trickling_server(sink, ssl_context=server_tls),
+        SmtpTransport(settings, None, ssl_context=client_tls) as smtp,
+        pytest.raises(DeliveryUnknownError, match=r"smtp\.timeout_seconds"),
+    ):
+        smtp.send(message(ready=True))
+    assert len(sink.received) == 1
