@@ -97,8 +97,11 @@ class TricklingSink(SmtpSink):
     step: str = "end"
     pause: float = 0.2
     trickled: int = 0  # replies trickled so far
+    times: int | None = None  # replies to trickle at most; None: every one of its step
 
     def trickles(self, reply: bytes) -> bool:
+        if self.times is not None and self.trickled >= self.times:
+            return False
         step = {
             b"220 Ready to start TLS": "STARTTLS",
             b"220 ": "greeting",

@@ -32,6 +32,7 @@ from digest.errors import (
     DeliveryUnknownError,
 )
 from digest.mail.transport import (
+    SILENT_IN_A_ROW,
     MemoryTransport,
     OutboxTransport,
     SmtpTransport,
@@ -801,6 +802,52 @@ def test_a_server_trickling_a_reply_loses_the_connection_after_timeout_seconds(
     assert sink.trickled >= 1
     # One reply's worth, twice when the message is tried again on a new connection.
     assert took < 2 * 1 + 2
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("step", ["end", "MAIL", "greeting"])
+def test_a_server_that_stopped_answering_costs_a_batch_two_timeouts_not_one_per_copy(
+    step: str,
+) -> None:
+    # Each copy waited its timeout_seconds for a reply that never came: 500 copies at 30 s, four
+    # hours of a batch, against a server that hangs after taking the connection.
+    sink = on_free_port(TricklingSink, step=step, pause=0.3)
+    settings = SmtpSettings(host="127.0.0.1", port=sink.port, tls="none", timeout_seconds=1)
+    copies = [
+        message(subscriber_id=n, recipient=f"reader{n}@example.org", ready=True) for n in range(40)
+    ]
+    drawn: list[OutgoingMessage] = []
+
+    def source() -> Iterator[OutgoingMessage]:
+        for copy in copies:
+            drawn.append(copy)
+            yield copy
+
+    with trickling_server(sink), SmtpTransport(settings, None) as smtp:
+        started = time.monotonic()
+        results = list(smtp.send_many(source()))
+        took = time.monotonic() - started
+    # A greeting that never comes is a connection that cannot be opened: that stops at once.
+    assert len(results) == (1 if step == "greeting" else SILENT_IN_A_ROW)
+    assert all(
+        error is not None and "no whole reply within 1 second" in str(error) for _, error in results
+    )
+    assert len(drawn) < len(copies)  # the rest stay the caller's, untried
+    assert took < 3 * SILENT_IN_A_ROW + 2
+
+
+@pytest.mark.integration
+def test_one_reply_late_costs_that_copy_only_and_the_batch_goes_on() -> None:
+    # Only replies in a row stop a batch: a server that answers late once goes on taking copies.
+    sink = on_free_port(TricklingSink, step="end", pause=0.3, times=1)
+    settings = SmtpSettings(host="127.0.0.1", port=sink.port, tls="none", timeout_seconds=1)
+    copies = [
+        message(subscriber_id=n, recipient=f"reader{n}@example.org", ready=True) for n in range(6)
+    ]
+    with trickling_server(sink), SmtpTransport(settings, None) as smtp:
+        results = list(smtp.send_many(copies))
+    assert [copy.recipient for copy, _ in results] == [copy.recipient for copy in copies]
+    assert [error is None for _, error in results].count(False) == 1
 
 
 @pytest.mark.integration

@@ -21,7 +21,7 @@ import socket
 import ssl
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from hashlib import sha256
 from pathlib import Path
 from types import TracebackType
@@ -219,6 +219,23 @@ class _NoReplyToEnd(smtplib.SMTPServerDisconnected):
     """The connection was lost (or the reply timed out) after a message's end went out."""
 
 
+# Messages in a row whose reply did not come in time, after which a batch sends no more: one
+# is a server's hiccup, two in a row (each on its own connection) a server that stopped answering.
+SILENT_IN_A_ROW = 2
+
+
+def _timed_out(error: BaseException) -> bool:
+    """Whether ``error`` came of a reply (or a connection) that did not come in time."""
+    seen: BaseException | None = error
+    for _ in range(8):  # the chain is short; a cycle in it must not hold the batch
+        if seen is None:
+            return False
+        if isinstance(seen, TimeoutError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 # The most one reply may take: an EHLO reply, the longest, is a few hundred bytes.
 MAX_REPLY_BYTES = 2**20
 
@@ -365,7 +382,23 @@ class SmtpTransport(MailTransport):
         refused), the message is yielded with that DeliveryTemporaryError and no more are
         drawn: each would wait for the same connect timeout or try the same refused login
         again, hundreds of times a batch (which gets an account locked), for the same answer.
+        Likewise once SILENT_IN_A_ROW messages in a row failed for a reply that never came in
+        time: a server that stopped answering would cost every message of the batch its
+        ``timeout_seconds``, hours for a batch of 500.
         """
+        silent = 0
+        with contextlib.closing(self._send_many(messages)) as sent:
+            for message, error in sent:
+                yield message, error
+                if error is None:
+                    silent = 0
+                elif _timed_out(error):
+                    silent += 1
+                    if silent >= SILENT_IN_A_ROW:
+                        self._discard()  # replies may still be due on it
+                        return
+
+    def _send_many(self, messages: Iterable[OutgoingMessage]) -> Generator[Sent]:
         source = iter(messages)
         while (message := next(source, None)) is not None:
             try:
