@@ -16,6 +16,7 @@
     ├── StoreUnavailableError  the database cannot be reached or opened (says its URL, masked)
     ├── SchemaMismatchError    the database's schema is not this code's (distributed mode)
     ├── BrokerUnavailableError the broker (Redis) cannot be reached (says its URL, masked)
+    ├── NoWorkerError          a command's tasks would wait on the broker for workers none runs
     ├── ListenError            a socket the service serves on cannot be bound (says port and key)
     └── WebhookRefused         a provider's webhook call failed its signature, age or replay check
 
@@ -221,6 +222,18 @@ class BrokerUnavailableError(DigestError):
             f"the broker {without_password(url)} does not answer: {why}{after}; check "
             "that Redis runs there and accepts connections, or correct service.broker_url (or "
             "DIGEST_BROKER_URL)"
+        )
+
+
+class NoWorkerError(DigestError):
+    """A command would hand its tasks to the workers and wait for them, and none answers."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        super().__init__(
+            f"no digest worker answers on the broker {without_password(url)}: start one "
+            "(digest worker) to take this command's tasks, or leave DIGEST_BROKER_URL (and "
+            "service.broker_url) unset to run them in this process"
         )
 
 

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers import free_port, redis_server
+from tests.service_cluster import config_text, sqlite_database, write_members
+
 DIGEST = Path(sys.executable).parent / "digest"
 CONFIG = Path(__file__).resolve().parent.parent / "config" / "example.toml"
 
@@ -49,3 +52,55 @@ def test_a_worker_with_a_broken_config_exits_2_naming_the_file_and_key(tmp_path:
     assert done.returncode == 2, done.stderr
     assert str(config) in done.stderr and "smtp.port" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _distributed(tmp_path: Path, broker: str) -> tuple[Path, dict[str, str]]:
+    """A config of one list on an SQLite database, and an environment naming ``broker``."""
+    write_members(tmp_path, 1)
+    config = tmp_path / "digest.toml"
+    text = config_text(
+        tmp_path, None, "http://127.0.0.1:9/wire.xml", service_extra=sqlite_database(tmp_path)
+    )
+    config.write_text(text)
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
+    environ["DIGEST_BROKER_URL"] = broker
+    return config, environ
+
+
+@pytest.mark.parametrize("command", [["poll"], ["run", "--once"]])
+def test_a_cycle_for_the_workers_with_the_broker_down_says_so_in_one_line(
+    command: list[str], tmp_path: Path
+) -> None:
+    down = f"redis://127.0.0.1:{free_port()}/0"
+    config, environ = _distributed(tmp_path, down)
+    done = subprocess.run(
+        [str(DIGEST), "--config", str(config), *command],
+        env=environ,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert down in line and "DIGEST_BROKER_URL" in line
+
+
+@pytest.mark.parametrize("command", [["poll"], ["run", "--once"]])
+def test_a_cycle_for_the_workers_with_no_worker_up_says_so_instead_of_waiting(
+    command: list[str], tmp_path: Path
+) -> None:
+    with redis_server() as broker:
+        config, environ = _distributed(tmp_path, broker)
+        done = subprocess.run(
+            [str(DIGEST), "--config", str(config), *command],
+            env=environ,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1, done.stdout + done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert "no digest worker answers" in line and "DIGEST_BROKER_URL" in line

@@ -12,7 +12,7 @@ import redis
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
-from digest.errors import BrokerUnavailableError, brief, without_password
+from digest.errors import BrokerUnavailableError, NoWorkerError, brief, without_password
 from digest.metrics import QueueDepth, queue_depth
 from worker.app import app
 
@@ -60,3 +60,12 @@ def require_broker(broker_url: str, timeout: float = PING_SECONDS) -> None:
         raise BrokerUnavailableError(broker_url, str(error)) from error
     finally:
         client.close()
+
+
+def require_workers(broker_url: str, timeout: float = PING_SECONDS) -> None:
+    """Return once the broker and a worker answer; else BrokerUnavailableError or
+    NoWorkerError. For a command that hands tasks to the workers and waits for each result:
+    with no worker, it would wait for ever, saying nothing."""
+    require_broker(broker_url, timeout)
+    if not app.control.ping(timeout=timeout):
+        raise NoWorkerError(broker_url)

@@ -111,6 +111,20 @@ def configured_store(settings: Settings) -> Iterator[Store]:
             store.engine.dispose()
 
 
+def require_workers(settings: Settings) -> None:
+    """For a command that hands its stages to the workers in the distributed mode and waits for
+    each: a one-line refusal (exit 1) when the broker or every worker is away, where it would
+    end in a traceback or wait for ever. Nothing to check in the embedded mode."""
+    broker = settings.service.broker_url
+    if broker is None:
+        return
+    from worker import runtime
+    from worker.inspect import require_workers as answering
+
+    runtime.configure(settings)  # the Celery app is configured from these settings
+    answering(broker)
+
+
 @contextmanager
 def running(settings: Settings) -> Iterator[Services]:
     """Services for one command, with the sample feeds served while it runs when configured."""

@@ -26,6 +26,7 @@ from digest.cli.app import (
     errors,
     known_list,
     load_config,
+    require_workers,
     running,
 )
 from digest.cli.boundary import report
@@ -150,6 +151,7 @@ def run(
     if list_slug is not None:
         known_list(settings, list_slug)
     try:
+        require_workers(settings)
         checked: Preflight | None = None  # the first settings are checked once the store is open
         while settings is not None:
             settings, checked = _cycles(settings, checked, once, list_slug, interval)

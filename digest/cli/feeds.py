@@ -18,7 +18,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from digest import pipeline
-from digest.cli.app import app, configured_store, console, errors, load_config, running
+from digest.cli.app import (
+    app,
+    configured_store,
+    console,
+    errors,
+    load_config,
+    require_workers,
+    running,
+)
 from digest.cli.boundary import DigestTyper, report
 from digest.clock import SystemClock
 from digest.config import Settings, entry_key, read_config_text, settings_from_mapping
@@ -297,6 +305,7 @@ def poll(
 
     settings = load_config()
     try:
+        require_workers(settings)
         with (
             running(settings) as services,
             Progress(
