@@ -115,3 +115,9 @@ def test_a_batch_of_an_edition_the_database_does_not_have_names_it(worker_config
     with pytest.raises(LookupError) as refused:
         tasks.deliver_batch(999, [1, 2])
     assert "edition 999 is not in the database" in str(refused.value)
+
+
+def test_a_poll_of_a_feed_the_database_does_not_have_names_it(worker_config: Path) -> None:
+    with pytest.raises(LookupError) as refused:
+        tasks.poll_feed(999)
+    assert "feed 999 is not in the database" in str(refused.value)

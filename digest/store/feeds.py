@@ -142,7 +142,14 @@ class FeedStore(StoreBase):
 
     def feed(self, feed_id: int) -> FeedState:
         with self.engine.connect() as connection:
-            return _state(connection.execute(_FEED_BY_ID, {"b_id": feed_id}).one())
+            row = connection.execute(_FEED_BY_ID, {"b_id": feed_id}).one_or_none()
+        if row is None:  # a poll queued before the database was restored or replaced
+            raise LookupError(
+                f"feed {feed_id} is not in the database: its poll was handed out before the "
+                "database was restored from a backup or made afresh; it is dropped (the next "
+                "tick polls the feeds the database has)"
+            )
+        return _state(row)
 
     def due_feeds(self, now: datetime) -> list[FeedState]:
         """Enabled feeds whose next poll time has come, or that were never polled."""
