@@ -130,8 +130,13 @@ def reload_settings(
         return load_settings(current.source, environ)
     except ConfigError as error:
         if not quiet:
-            _log.error("config edit refused, the previous settings stay in force:\n%s", error)
+            refuse_edit(error)
         return current
+
+
+def refuse_edit(error: ConfigError) -> None:
+    """Log a config edit refused: the file, the key and the reason."""
+    _log.error("config edit refused, the previous settings stay in force:\n%s", error)
 
 
 def delivery_key(edition_id: int) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -121,3 +123,26 @@ def test_a_poll_of_a_feed_the_database_does_not_have_names_it(worker_config: Pat
     with pytest.raises(LookupError) as refused:
         tasks.poll_feed(999)
     assert "feed 999 is not in the database" in str(refused.value)
+
+
+def test_an_edit_whose_services_cannot_be_built_leaves_the_previous_ones_in_force(
+    worker_config: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The file parses, but the DKIM key it now names is no key: only building the services
+    # finds out. The worker goes on with the services it had, and says why once a tick.
+    before = runtime.for_task()
+    (worker_config.parent / "dkim.pem").write_text("not a key\n")
+    edited = worker_config.read_text() + '\n[dkim]\nselector = "s1"\nkey_file = "dkim.pem"\n'
+    worker_config.write_text(edited)
+
+    assert runtime.for_task() is before
+    with caplog.at_level(logging.ERROR, logger="digest.ticking"):
+        assert runtime.refresh() is before
+    (refusal,) = [record.getMessage() for record in caplog.records]
+    assert str(worker_config.parent / "dkim.pem") in refusal and "dkim.key_file" in refusal
+    assert runtime.settings().dkim is None  # the previous settings, as the services are
+
+    # The key file is fixed, the config file left as it was: the next task signs with it.
+    shutil.copy(Path(__file__).parent / "data" / "dkim" / "private.pem", worker_config.parent)
+    (worker_config.parent / "private.pem").replace(worker_config.parent / "dkim.pem")
+    assert runtime.for_task().dkim is not None

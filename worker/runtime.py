@@ -7,6 +7,7 @@ from pathlib import Path
 
 from digest import ticking
 from digest.config import Settings, config_path_from_env, load_settings
+from digest.errors import ConfigError
 from digest.services import Services, build_services
 from digest.ticking import Leases, LocalLeases
 
@@ -32,10 +33,14 @@ def settings() -> Settings:
 def services() -> Services:
     global _services
     if _services is None:
-        # Distributed: `digest worker` checked the schema at start (digest.cli.service); a
-        # worker never migrates, so that many starting at once race no migration.
-        _services = build_services(settings(), migrate=settings().service.broker_url is None)
+        _services = _build(settings())
     return _services
+
+
+def _build(config: Settings) -> Services:
+    # Distributed: `digest worker` checked the schema at start (digest.cli.service); a
+    # worker never migrates, so that many starting at once race no migration.
+    return build_services(config, migrate=config.service.broker_url is None)
 
 
 def reset() -> None:
@@ -48,14 +53,29 @@ def reset() -> None:
 
 def refresh(*, quiet: bool = False) -> Services:
     """The services for the config as its file says now (invariant 5): rebuilt when it changed,
-    the previous ones kept when the file is invalid (the refusal is logged, unless ``quiet``)."""
-    global _settings
+    the previous ones kept when the file is invalid or names what cannot be built, such as a
+    DKIM key that is no key (the refusal is logged, unless ``quiet``)."""
+    global _settings, _services, _behind
     current = settings()
     fresh = ticking.reload_settings(current, os.environ, quiet=quiet)
-    if fresh != current:
-        reset()
-        _settings = fresh
-    return services()
+    if fresh == current:
+        _behind = False
+        return services()
+    try:
+        # Built before the previous ones go: what only building reads (the DKIM key the edit
+        # names, the secret) may refuse the edit too, and the worker must go on meanwhile.
+        rebuilt = _build(fresh)
+    except ConfigError as error:
+        _behind = True
+        if not quiet:
+            ticking.refuse_edit(error)
+        return services()
+    reset()
+    _settings, _services, _behind = fresh, rebuilt, False
+    return rebuilt
+
+
+_behind = False  # the file's settings were refused for what they name: a task tries them again
 
 
 _read_stamp: tuple[int, int, int] | None = None  # the config file's stat at the last task's read
@@ -75,9 +95,11 @@ def for_task() -> Services:
     if _handed_in:
         return services()
     stamp = _stamp(settings().source)  # taken before the read: an edit during it is seen next
-    if stamp is None or stamp != _read_stamp:
+    if stamp is None or stamp != _read_stamp or _behind:
         refreshed = refresh(quiet=True)
-        _read_stamp = stamp
+        # Not remembered while the file's settings are refused for a file they name: fixing
+        # that file (the DKIM key) leaves the config's stat as it was.
+        _read_stamp = None if _behind else stamp
         return refreshed
     return services()
 
