@@ -257,7 +257,13 @@ def hand_out_deliveries(services: Services, fanout: Fanout, leases: Leases, edit
         )
         for batch in ledger:
             leases.hold(key, DELIVERY_LEASE_SECONDS)
-            fanout.deliver(edition_id, batch)
+            try:
+                fanout.deliver(edition_id, batch)
+            except BaseException:
+                # Not taken (the broker away, Ctrl-C): no batch will let its hold go, and the
+                # edition would wait for its lease to lapse; its rows stay pending for a tick.
+                leases.release(key)
+                raise
             sent += 1
     finally:
         leases.release(key)

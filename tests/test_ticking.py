@@ -153,6 +153,30 @@ def test_a_publish_run_twice_builds_one_edition_and_hands_its_deliveries_out_onc
     services.close()
 
 
+class RefusingFanout(RecordingFanout):
+    """The broker went away: the delivery batches are not taken."""
+
+    def deliver(self, edition_id: int, delivery_ids: list[int]) -> None:
+        raise ConnectionError("the broker does not answer")
+
+
+def test_a_batch_the_broker_did_not_take_leaves_the_edition_to_the_next_tick(
+    setup: Setup,
+) -> None:
+    services, clock, transport, leases = setup
+    poll_all(services)
+    with pytest.raises(ConnectionError):
+        ticking.publish(services, RefusingFanout(), leases, "daily", SLOT)
+    # No batch went out, so none will let the edition's lease go: the hand-out does, and the
+    # next tick hands the pending deliveries out, not half an hour later.
+    clock.advance(timedelta(minutes=1))
+    fanout = RecordingFanout()
+    assert ticking.tick(services, fanout, leases).batches == 1
+    work(services, fanout, leases)
+    assert recipients(transport) == ["li@example.org", "rana@example.org", "sam@example.org"]
+    services.close()
+
+
 def test_deliveries_a_crash_left_pending_are_handed_out_again_from_the_ledger(
     setup: Setup,
 ) -> None:
