@@ -209,3 +209,18 @@ def test_the_run_bar_moves_as_copies_reach_the_ledger_not_once_per_batch(tmp_pat
     assert summary.messages_delivered == readers == observer.total
     assert len(observer.taken_at_step) == readers  # the bar ends full
     assert observer.taken_at_step[readers // 2] < readers, "half way with every copy sent"
+
+
+def test_send_wait_with_no_worker_up_says_so_instead_of_waiting(tmp_path: Path) -> None:
+    with (
+        redis_server() as broker,
+        smtp_server() as sink,
+        deployment(tmp_path, f"sqlite:///{tmp_path / 'digest.db'}", broker, sink, 3) as service,
+    ):
+        done = service.run("send", "daily", "--wait")
+        with service.engine.connect() as connection:
+            editions = connection.execute(select(func.count()).select_from(EditionRow)).scalar()
+    assert done.returncode == 1, done.stdout + done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert "no digest worker answers" in line and broker in line
+    assert editions == 0  # nothing built for no one: without --wait, it would wait in the queue

@@ -6,6 +6,7 @@ results. Short timeouts: a status report must come back even when the broker doe
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import redis
@@ -17,6 +18,7 @@ from digest.metrics import QueueDepth, queue_depth
 from worker.app import app
 
 PING_SECONDS = 1.0
+WORKER_PATIENCE_SECONDS = 10.0  # how long a command waits for a worker that is starting
 
 # What the leases (redis-py) and the task messages (kombu) raise when the broker is away.
 BROKER_ERRORS = (RedisError, OperationalError)
@@ -62,10 +64,16 @@ def require_broker(broker_url: str, timeout: float = PING_SECONDS) -> None:
         client.close()
 
 
-def require_workers(broker_url: str, timeout: float = PING_SECONDS) -> None:
-    """Return once the broker and a worker answer; else BrokerUnavailableError or
-    NoWorkerError. For a command that hands tasks to the workers and waits for each result:
-    with no worker, it would wait for ever, saying nothing."""
+def require_workers(
+    broker_url: str, timeout: float = PING_SECONDS, patience: float = WORKER_PATIENCE_SECONDS
+) -> None:
+    """Return once the broker and a worker answer; else BrokerUnavailableError, or
+    NoWorkerError when no worker has answered for ``patience`` seconds (one started with the
+    command, by the same service manager, answers a few seconds after). For a command that
+    hands tasks to the workers and waits for each result: with no worker, it would wait for
+    ever, saying nothing."""
     require_broker(broker_url, timeout)
-    if not app.control.ping(timeout=timeout):
-        raise NoWorkerError(broker_url)
+    deadline = time.monotonic() + patience
+    while not app.control.ping(timeout=timeout):
+        if time.monotonic() >= deadline:
+            raise NoWorkerError(broker_url)

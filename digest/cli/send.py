@@ -105,9 +105,11 @@ def send(
     broker = settings.service.broker_url
     distributed = broker is not None
     if broker is not None:
-        from worker.inspect import require_broker
+        from worker.inspect import require_broker, require_workers
 
-        require_broker(broker)  # nothing is built for workers no one can reach
+        # Nothing is built for workers no one can reach; nor, to be followed, for none at all
+        # (without --wait, the batches wait in the queue for the workers to come).
+        (require_workers if wait else require_broker)(broker)
     with running(settings) as services:
         workers = None
         if distributed:
