@@ -24,6 +24,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Protocol
 
 from sqlalchemy.exc import IntegrityError
@@ -160,8 +161,9 @@ def tick(services: Services, fanout: Fanout, leases: Leases) -> TickOutcome:
 
     polls = 0
     for feed in pipeline.due_feeds(services, now):
-        if leases.claim(f"poll:{feed.id}", POLL_LEASE_SECONDS):
-            fanout.poll(feed.id)
+        key = f"poll:{feed.id}"
+        if leases.claim(key, POLL_LEASE_SECONDS):
+            _handed_out(leases, key, partial(fanout.poll, feed.id))
             polls += 1
 
     configured = {digest_list.slug for digest_list in settings.lists}
@@ -173,14 +175,26 @@ def tick(services: Services, fanout: Fanout, leases: Leases) -> TickOutcome:
     ] + pipeline.due_editions(services, now)
     publishes = []
     for list_slug, slot in due:
-        if leases.claim(f"build:{list_slug}:{slot.isoformat()}", BUILD_LEASE_SECONDS):
-            fanout.publish(list_slug, slot)
+        key = f"build:{list_slug}:{slot.isoformat()}"
+        if leases.claim(key, BUILD_LEASE_SECONDS):
+            _handed_out(leases, key, partial(fanout.publish, list_slug, slot))
             publishes.append((list_slug, slot.isoformat()))
 
     batches = 0
     for edition_id in store.editions_with_pending_deliveries(configured):
         batches += hand_out_deliveries(services, fanout, leases, edition_id)
     return TickOutcome(polls, tuple(publishes), batches, tuple(problems))
+
+
+def _handed_out(leases: Leases, key: str, send: Callable[[], None]) -> None:
+    """``send`` the task of the work just claimed or held under ``key``; when it is not taken
+    (the broker away, Ctrl-C), the claim or hold is let go, so that the next tick hands the
+    work out rather than the tick after its lease lapses (up to half an hour)."""
+    try:
+        send()
+    except BaseException:
+        leases.release(key)
+        raise
 
 
 def poll_alone(services: Services, leases: Leases, feed_id: int) -> pipeline.PollOutcome:
@@ -257,13 +271,8 @@ def hand_out_deliveries(services: Services, fanout: Fanout, leases: Leases, edit
         )
         for batch in ledger:
             leases.hold(key, DELIVERY_LEASE_SECONDS)
-            try:
-                fanout.deliver(edition_id, batch)
-            except BaseException:
-                # Not taken (the broker away, Ctrl-C): no batch will let its hold go, and the
-                # edition would wait for its lease to lapse; its rows stay pending for a tick.
-                leases.release(key)
-                raise
+            # A batch not taken (the broker away, Ctrl-C) would never let its hold go.
+            _handed_out(leases, key, partial(fanout.deliver, edition_id, batch))
             sent += 1
     finally:
         leases.release(key)

@@ -177,6 +177,23 @@ def test_a_batch_the_broker_did_not_take_leaves_the_edition_to_the_next_tick(
     services.close()
 
 
+class RefusingPublish(RecordingFanout):
+    """The broker went away between a tick's polls and its builds."""
+
+    def publish(self, list_slug: str, slot: datetime) -> None:
+        raise ConnectionError("the broker does not answer")
+
+
+def test_a_build_the_broker_did_not_take_is_handed_out_at_the_next_tick(setup: Setup) -> None:
+    services, clock, _, leases = setup
+    with pytest.raises(ConnectionError):
+        ticking.tick(services, RefusingPublish(), leases)
+    clock.advance(timedelta(minutes=1))  # not when its lease would lapse, ten minutes on
+    fanout = RecordingFanout()
+    assert ticking.tick(services, fanout, leases).publishes == (("daily", SLOT.isoformat()),)
+    services.close()
+
+
 def test_deliveries_a_crash_left_pending_are_handed_out_again_from_the_ledger(
     setup: Setup,
 ) -> None:
