@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Protocol
@@ -88,12 +88,17 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 
-def members_in_step(services: Services, now: datetime) -> list[str]:
+def members_in_step(
+    services: Services, now: datetime, *, leaving_out: Collection[str] = ()
+) -> list[str]:
     """At the start of a cycle, after renames are carried over: each list's file from the
     config imported if it changed since its last import (digest.imports), and the suppression
     file and the database brought in step (digest.unsubscribes). Returns warnings naming the
-    file, the line and the list; never raises for a file's content."""
-    _, warnings = import_list_files(services.settings, services.store, services.address_key, now)
+    file, the line and the list; never raises for a file's content. The lists ``leaving_out``
+    are imported elsewhere (a task of their own, digest.ticking.hand_out_imports)."""
+    _, warnings = import_list_files(
+        services.settings, services.store, services.address_key, now, leaving_out=leaving_out
+    )
     return warnings + reconcile_suppressions(
         services.settings, services.store, services.address_key, now
     )

@@ -29,7 +29,7 @@ from typing import Protocol
 
 from sqlalchemy.exc import IntegrityError
 
-from digest import building, pipeline
+from digest import building, imports, pipeline
 from digest.clock import Clock
 from digest.config import Settings, load_settings
 from digest.errors import ConfigError
@@ -43,6 +43,7 @@ _log = logging.getLogger(__name__)
 # worker/tasks.py), so a live task is never doubled; every batch of an edition renews its lease.
 POLL_LEASE_SECONDS = 300
 BUILD_LEASE_SECONDS = 600
+IMPORT_LEASE_SECONDS = 1860  # a list's file imported by a task of its own (30 minutes' limit)
 DELIVERY_LEASE_SECONDS = 1800
 # A feed being fetched right now: above the poll task's hard time limit (150 s), so the key of a
 # poll that is still running never lapses, and one that was killed lapses soon after.
@@ -58,6 +59,8 @@ class Fanout(Protocol):
     def publish(self, list_slug: str, slot: datetime) -> None: ...
 
     def deliver(self, edition_id: int, delivery_ids: list[int]) -> None: ...
+
+    def import_members(self, list_slug: str) -> None: ...
 
 
 class Leases(Protocol):
@@ -150,8 +153,11 @@ def tick(services: Services, fanout: Fanout, leases: Leases) -> TickOutcome:
     settings, store, now = services.settings, services.store, services.clock.now()
     try:
         # As run_cycle does before anything is sent: renames carried over, changed subscriber
-        # files imported, the suppression file and the database in step.
-        problems = carry_over(settings, store, now) + pipeline.members_in_step(services, now)
+        # files imported (a large one by a task of its own, see hand_out_imports), the
+        # suppression file and the database in step.
+        problems = carry_over(settings, store, now)
+        importing = hand_out_imports(services, fanout, leases)
+        problems += pipeline.members_in_step(services, now, leaving_out=importing)
         carry_over_topics(settings, store)
     except ConfigError as error:  # an undeclared rename: nothing goes out until it is declared
         _log.error("%s", error)
@@ -175,6 +181,8 @@ def tick(services: Services, fanout: Fanout, leases: Leases) -> TickOutcome:
     ] + pipeline.due_editions(services, now)
     publishes = []
     for list_slug, slot in due:
+        if list_slug in importing:  # built once its members are in: at the tick after
+            continue
         key = f"build:{list_slug}:{slot.isoformat()}"
         if leases.claim(key, BUILD_LEASE_SECONDS):
             _handed_out(leases, key, partial(fanout.publish, list_slug, slot))
@@ -184,6 +192,51 @@ def tick(services: Services, fanout: Fanout, leases: Leases) -> TickOutcome:
     for edition_id in store.editions_with_pending_deliveries(configured):
         batches += hand_out_deliveries(services, fanout, leases, edition_id)
     return TickOutcome(polls, tuple(publishes), batches, tuple(problems))
+
+
+def import_key(list_slug: str) -> str:
+    """The lease of a list's file being imported by a task of its own."""
+    return f"import:{list_slug}"
+
+
+def hand_out_imports(services: Services, fanout: Fanout, leases: Leases) -> frozenset[str]:
+    """Hand out an import task for each list whose file is too large to import within a tick
+    and changed since its last import (``imports.import_due``), one at a time per list; returns
+    the lists whose import is in hand. Their editions wait for it: built from the members of
+    half a file, they would miss the other half's readers."""
+    importing: set[str] = set()
+    for digest_list in services.settings.lists:
+        if not imports.import_due(services.settings, services.store, digest_list):
+            continue
+        importing.add(digest_list.slug)
+        key = import_key(digest_list.slug)
+        if leases.claim(key, IMPORT_LEASE_SECONDS):
+            _handed_out(leases, key, partial(fanout.import_members, digest_list.slug))
+    return frozenset(importing)
+
+
+def import_members(services: Services, leases: Leases, list_slug: str) -> list[str]:
+    """The import task: the list's file imported (``imports.import_list_file``), then its lease
+    let go, so that the next tick builds the list's editions. Returns the warnings, also logged;
+    a list that has left the config is nothing to import."""
+    try:
+        digest_list = next(
+            (item for item in services.settings.lists if item.slug == list_slug), None
+        )
+        if digest_list is None:
+            return []
+        _, warnings = imports.import_list_file(
+            services.settings,
+            services.store,
+            services.address_key,
+            digest_list,
+            services.clock.now(),
+        )
+        for warning in warnings:
+            _log.warning("%s", warning)
+        return warnings
+    finally:
+        leases.release(import_key(list_slug))
 
 
 def _handed_out(leases: Leases, key: str, send: Callable[[], None]) -> None:

@@ -24,3 +24,6 @@ class CeleryFanout:
 
     def deliver(self, edition_id: int, delivery_ids: list[int]) -> None:
         app.send_task("digest.deliver_batch", (edition_id, delivery_ids), ignore_result=True)
+
+    def import_members(self, list_slug: str) -> None:
+        app.send_task("digest.import_members", (list_slug,), ignore_result=True)

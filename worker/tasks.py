@@ -67,6 +67,14 @@ def tick() -> None:
     )
 
 
+@app.task(name="digest.import_members", soft_time_limit=1740, time_limit=1800, ignore_result=True)
+def import_members(list_slug: str) -> None:
+    """A list's file too large to import within a tick, imported; the tick builds the list's
+    editions once it is done (digest.ticking.hand_out_imports)."""
+    with _timed("import_members"):
+        ticking.import_members(runtime.for_task(), runtime.leases(), list_slug)
+
+
 @app.task(name="digest.publish_edition", soft_time_limit=300, time_limit=360, ignore_result=True)
 def publish_edition(list_slug: str, slot: str) -> None:
     """Build (list, slot) and send its delivery batches as tasks, waiting for none."""
