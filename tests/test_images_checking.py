@@ -261,6 +261,12 @@ def cmyk_profile() -> bytes:
     matrix = b"".join(_s15(row == column) for row, column in itertools.product(range(3), repeat=2))
     a2b0 = b"mft1" + bytes(4) + bytes([4, 3, 2, 0]) + matrix + identity * 4 + clut + identity * 3
     tags = [(b"desc", desc), (b"wtpt", b"XYZ " + bytes(4) + white), (b"A2B0", a2b0)]
+    return _icc_profile(b"prtrCMYKLab ", white, tags)
+
+
+def _icc_profile(kind: bytes, white: bytes, tags: list[tuple[bytes, bytes]]) -> bytes:
+    """An ICC v2 profile: its 128-byte header (``kind``: device class, colour space and
+    connection space), its tag table and the ``tags``, each on a 4-byte boundary."""
     table, body = struct.pack(">I", len(tags)), b""
     start = 128 + 4 + 12 * len(tags)
     for signature, data in tags:
@@ -268,7 +274,7 @@ def cmyk_profile() -> bytes:
         table += signature + struct.pack(">II", start + len(body), len(data))
         body += data
     header = struct.pack(">I", start + len(body)) + b"lcms" + struct.pack(">I", 0x02100000)
-    header += b"prtrCMYKLab " + bytes(12) + b"acsp" + bytes(24) + struct.pack(">I", 0)
+    header += kind + bytes(12) + b"acsp" + bytes(24) + struct.pack(">I", 0)
     header += white + bytes(48)
     return header + table + body
 
@@ -302,16 +308,7 @@ def grey_profile(gamma: float) -> bytes:
     white = _s15(0.9642) + _s15(1.0) + _s15(0.8249)
     curve = b"curv" + bytes(4) + struct.pack(">IH", 1, round(gamma * 256))
     tags = [(b"desc", desc), (b"wtpt", b"XYZ " + bytes(4) + white), (b"kTRC", curve)]
-    table, body = struct.pack(">I", len(tags)), b""
-    start = 128 + 4 + 12 * len(tags)
-    for signature, data in tags:
-        body += bytes(-(start + len(body)) % 4)
-        table += signature + struct.pack(">II", start + len(body), len(data))
-        body += data
-    header = struct.pack(">I", start + len(body)) + b"lcms" + struct.pack(">I", 0x02100000)
-    header += b"mntrGRAYXYZ " + bytes(12) + b"acsp" + bytes(24) + struct.pack(">I", 0)
-    header += white + bytes(48)
-    return header + table + body
+    return _icc_profile(b"mntrGRAYXYZ ", white, tags)
 
 
 def test_a_greyscale_photograph_is_converted_through_its_own_profile() -> None:
