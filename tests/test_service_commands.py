@@ -67,13 +67,10 @@ def _distributed(tmp_path: Path, broker: str) -> tuple[Path, dict[str, str]]:
     return config, environ
 
 
-@pytest.mark.parametrize("command", [["poll"], ["run", "--once"]])
-def test_a_cycle_for_the_workers_with_the_broker_down_says_so_in_one_line(
-    command: list[str], tmp_path: Path
-) -> None:
-    down = f"redis://127.0.0.1:{free_port()}/0"
-    config, environ = _distributed(tmp_path, down)
-    done = subprocess.run(
+def _cycle(tmp_path: Path, broker: str, command: list[str]) -> subprocess.CompletedProcess[str]:
+    """``digest COMMAND`` run as an operator would, in the distributed mode on ``broker``."""
+    config, environ = _distributed(tmp_path, broker)
+    return subprocess.run(
         [str(DIGEST), "--config", str(config), *command],
         env=environ,
         cwd=tmp_path,
@@ -81,6 +78,14 @@ def test_a_cycle_for_the_workers_with_the_broker_down_says_so_in_one_line(
         text=True,
         timeout=60,
     )
+
+
+@pytest.mark.parametrize("command", [["poll"], ["run", "--once"]])
+def test_a_cycle_for_the_workers_with_the_broker_down_says_so_in_one_line(
+    command: list[str], tmp_path: Path
+) -> None:
+    down = f"redis://127.0.0.1:{free_port()}/0"
+    done = _cycle(tmp_path, down, command)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     [line] = done.stderr.strip().splitlines()
@@ -92,15 +97,7 @@ def test_a_cycle_for_the_workers_with_no_worker_up_says_so_instead_of_waiting(
     command: list[str], tmp_path: Path
 ) -> None:
     with redis_server() as broker:
-        config, environ = _distributed(tmp_path, broker)
-        done = subprocess.run(
-            [str(DIGEST), "--config", str(config), *command],
-            env=environ,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = _cycle(tmp_path, broker, command)
     assert done.returncode == 1, done.stdout + done.stderr
     [line] = done.stderr.strip().splitlines()
     assert "no digest worker answers" in line and "DIGEST_BROKER_URL" in line
