@@ -43,8 +43,9 @@ _log = logging.getLogger(__name__)
 # worker/tasks.py), so a live task is never doubled; every batch of an edition renews its lease.
 POLL_LEASE_SECONDS = 300
 BUILD_LEASE_SECONDS = 600
-IMPORT_LEASE_SECONDS = 1860  # a list's file imported by a task of its own (30 minutes' limit)
 DELIVERY_LEASE_SECONDS = 1800
+# A list's file imported by a task of its own: its limits are a delivery batch's (worker.app).
+IMPORT_LEASE_SECONDS = DELIVERY_LEASE_SECONDS
 # A feed being fetched right now: above the poll task's hard time limit (150 s), so the key of a
 # poll that is still running never lapses, and one that was killed lapses soon after.
 POLLING_SECONDS = 180

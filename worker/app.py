@@ -62,11 +62,14 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         "broker_connection_retry_on_startup": True,
         "broker_transport_options": transport_options,
         "result_backend_transport_options": {"visibility_timeout": worker.visibility_timeout},
+        # The longest tasks get the batch's limits, which the visibility timeout is set above:
+        # one still running is never handed to a second worker.
         "task_annotations": {
-            "digest.deliver_batch": {
+            name: {
                 "soft_time_limit": worker.batch_time_limit_seconds,
                 "time_limit": worker.batch_hard_time_limit_seconds,
             }
+            for name in ("digest.deliver_batch", "digest.import_members")
         },
     }
 

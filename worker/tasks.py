@@ -67,7 +67,7 @@ def tick() -> None:
     )
 
 
-@app.task(name="digest.import_members", soft_time_limit=1740, time_limit=1800, ignore_result=True)
+@app.task(name="digest.import_members", soft_time_limit=600, time_limit=660, ignore_result=True)
 def import_members(list_slug: str) -> None:
     """A list's file too large to import within a tick, imported; the tick builds the list's
     editions once it is done (digest.ticking.hand_out_imports)."""
