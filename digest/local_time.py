@@ -19,10 +19,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digest.schedule import latest_slot, next_slot
 from digest.store import ReaderPosition
+from digest.zone_names import zone_named
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +44,13 @@ def variant_name(after_seq: int) -> str:
 
 
 def reader_timezone(timezone: str | None, list_timezone: str) -> str:
-    """The timezone a reader's editions come in: their own when it is one, else the list's."""
-    if timezone:
-        try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            return list_timezone
+    """The timezone a reader's editions come in: their own when it is one, else the list's.
+
+    A stored name is checked as the tz database lists it (digest.zone_names), not by loading it:
+    a row written by hand or before the check may hold "Asia", a folder, on which ZoneInfo
+    raises IsADirectoryError and stopped the list for every reader, or "posixrules", a file
+    that loads but names no zone."""
+    if timezone and zone_named(timezone) is not None:
         return timezone
     return list_timezone
 

@@ -322,3 +322,24 @@ def test_the_archive_shows_one_edition_per_slot_of_a_list_read_in_each_zone(
     assert listing.text.count(f"/editions/daily/{shared[0]:%Y-%m-%d-%H%M}") == 1
     page = client.get(f"/editions/daily/{shared[0].astimezone(UTC):%Y-%m-%d-%H%M}")
     assert page.status_code == 200
+
+
+def test_a_reader_whose_stored_timezone_names_no_zone_gets_the_lists_hour(
+    embedded: Services,
+) -> None:
+    # Rows written before the zone check, or by hand: "Asia" is a folder of the tz database
+    # (ZoneInfo raises IsADirectoryError), "posixrules" a file that names no zone of it.
+    garbage = {"london@example.org": "Asia", "sydney@example.org": "posixrules"}
+    simulation = Simulation(embedded)
+    start = datetime(2026, 6, 1, tzinfo=UTC)
+    simulation.hour(start)  # the members read in
+    with embedded.store.engine.begin() as connection:
+        for email, zone in garbage.items():
+            connection.execute(
+                update(SubscriberRow).where(SubscriberRow.email == email).values(timezone=zone)
+            )
+    simulation.run(start + timedelta(hours=1), days=3)
+    # Those readers at the list's hour (07:00 in Dubai), everyone else at theirs, nobody missed.
+    check_every_reader(
+        simulation, ZONES | dict.fromkeys(garbage, ""), since=start + timedelta(days=1)
+    )

@@ -33,7 +33,7 @@ from email.headerregistry import Address, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
 from email.policy import SMTP, Policy
 from email.utils import format_datetime as rfc5322_date
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from digest import placeholders
 from digest.config import BouncesSettings, ListSettings, ServiceSettings
@@ -44,6 +44,7 @@ from digest.mail.message import MessageTemplate, encode_value
 from digest.mail.tokens import TokenSigner
 from digest.records import OutgoingMessage, RenderedEdition, Subscriber
 from digest.wording import format_datetime, wording_for
+from digest.zone_names import zone_named
 
 
 class _VerbatimHeader(UnstructuredHeader):
@@ -219,10 +220,9 @@ class Personalizer:
         name = timezone or self._list.timezone
         values = self._times.get(name)
         if values is None:
-            try:
-                zone = ZoneInfo(name)
-            except (ZoneInfoNotFoundError, ValueError):
-                zone = self._list_zone
+            # Checked as the database lists it: a stored "Asia" (a folder) made ZoneInfo raise
+            # IsADirectoryError, stopping the whole edition's delivery (digest.zone_names).
+            zone = zone_named(name) or self._list_zone
             values = {}
             this_year = self.rendered.slot.astimezone(zone).year  # the edition's, read there
             for hole in self._time_holes:
