@@ -155,6 +155,25 @@ def test_a_sixth_field_of_seconds_or_years_is_refused(tmp_path: Path, schedule: 
         ) in stderr
 
 
+@pytest.mark.parametrize(
+    ("schedule", "field"),
+    [
+        ("R 7 * * *", "minute 'R'"),
+        ("0 r(6-8) * * *", "hour 'r(6-8)'"),
+        ("0 7 * * R/2", "day-of-week 'R/2'"),
+    ],
+)
+def test_a_random_cron_field_is_refused(tmp_path: Path, schedule: str, field: str) -> None:
+    # croniter draws an 'R' field afresh each time it reads the expression: every tick found
+    # another slot with no edition yet ('R 7 * * *': 07:03, then 07:53), and built it again.
+    name, value = field.split(" ")
+    stderr = refused(digest(write_config(tmp_path, schedule=schedule), "config", "check"), 2)
+    assert (
+        f"lists[daily].schedule: invalid cron expression '{schedule}': the {name} field "
+        f"{value} is not understood"
+    ) in stderr
+
+
 def test_a_cron_nickname_is_kept(tmp_path: Path) -> None:
     result = digest(write_config(tmp_path, schedule="@daily"), "schedule")
     assert result.exit_code == 0, result.output

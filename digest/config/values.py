@@ -28,6 +28,9 @@ _CRON_FIELDS = (
     ("month", 1, 12, "1-12 or jan-dec"),
     ("day-of-week", 0, 7, "0-7 or sun-sat, 0 and 7 both Sunday"),
 )
+# croniter's random fields ("R", "R(0-30)", "R/15"): drawn afresh each time the expression is
+# read, so each tick found another latest slot with no edition yet and built it again.
+_RANDOM_FIELD = re.compile(r"^r(\(\d+-\d+\))?(/\d+)?$", re.IGNORECASE)
 
 
 def _check_cron(expression: str) -> str:
@@ -35,7 +38,8 @@ def _check_cron(expression: str) -> str:
     # croniter also takes a sixth field, of seconds ("0 7 * * * *": every second of 07:00, an
     # edition per slot) and a seventh, of years: five fields, or an "@daily" of croniter's.
     five = expression.startswith("@") or len(expression.split()) == len(_CRON_FIELDS)
-    if not five or not croniter.is_valid(expression):
+    random = any(_RANDOM_FIELD.match(field) for field in expression.split())
+    if not five or random or not croniter.is_valid(expression):
         raise ValueError(f"invalid cron expression {expression!r}: {_cron_problem(expression)}")
     try:
         croniter(expression, datetime(2026, 1, 1)).get_next(datetime)
@@ -60,7 +64,7 @@ def _cron_problem(expression: str) -> str:
         # The field on its own, every other one '*': croniter says which one it refuses.
         alone = ["*"] * len(_CRON_FIELDS)
         alone[position] = fields[position]
-        if croniter.is_valid(" ".join(alone)):
+        if croniter.is_valid(" ".join(alone)) and not _RANDOM_FIELD.match(fields[position]):
             continue
         outside = [
             n for n in map(int, re.findall(r"\d+", fields[position])) if not low <= n <= high
