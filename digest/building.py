@@ -191,14 +191,18 @@ def _variant(
     after_seq: int,
     window_start: datetime | None,
     now: datetime | None = None,
+    dated_in: str | None = None,
 ) -> tuple[EditionState, bool, tuple[str, ...]]:
     """The edition ``variant`` of (list, slot), or, when it is not stored yet, the list's
     edition of the window (``after_seq``, ``window_seq``] narrowed to the topics of ``choice``
-    (None: all of them) composed, screened and stored as it: (its state, stored now, warnings)."""
+    (None: all of them) composed, screened and stored as it: (its state, stored now, warnings).
+    With ``dated_in``, its readers' timezone, it is dated there rather than in the list's."""
     stored = services.store.edition_for_slot(digest_list.slug, slot, variant)
     if stored is not None:
         return stored, False, ()
     narrowed = digest_list if choice is None else digest_list.model_copy(update={"topics": choice})
+    if dated_in is not None:
+        narrowed = narrowed.model_copy(update={"timezone": dated_in})
     compose_without = window_composer(
         services, narrowed, slot, window_seq, after_seq, window_start, now=now
     )
@@ -275,6 +279,7 @@ def _local_slot(
                 window_seq=window_seq,
                 after_seq=group.after_seq,
                 window_start=previous.window_end if previous else None,
+                dated_in=group.zone,
             )
             built_any, warnings = built_any or built, [*warnings, *found]
             if queue and state.status == READY:

@@ -15,7 +15,7 @@ article sequence that is). Nothing here reads the clock or the store.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,11 +27,15 @@ from digest.zone_names import zone_named
 
 @dataclass(frozen=True, slots=True)
 class DueGroup:
-    """The readers due at ``slot`` whose last edition's window ended at ``after_seq``."""
+    """The readers due at ``slot`` whose last edition's window ended at ``after_seq``; ``zone``
+    is the timezone its edition is dated in: that of most of its readers (whose hour the slot
+    is, so that an Auckland morning's edition is not dated the evening before, as in Dubai),
+    None for an extra edition asked for by hand, which is no reader's hour in particular."""
 
     slot: datetime
     after_seq: int
     readers: tuple[int, ...]
+    zone: str | None = None
 
     @property
     def variant(self) -> str:
@@ -70,25 +74,37 @@ def due_groups(
     whatever their hour."""
     slot_of: dict[str, datetime] = {}
     groups: dict[tuple[datetime, int], list[int]] = defaultdict(list)
+    zones: dict[tuple[datetime, int], Counter[str]] = defaultdict(Counter)
     for position in positions:
+        zone = reader_timezone(position.timezone, list_timezone)
         if extra_slot is not None:
             slot = extra_slot
         else:
-            zone = reader_timezone(position.timezone, list_timezone)
             if zone not in slot_of:
                 slot_of[zone] = latest_slot(schedule, zone, now)
             slot = slot_of[zone]
         if position.last_slot is not None and position.last_slot >= slot:
             continue
-        if position.last_seq is not None:
-            after = position.last_seq
-        else:  # a reader who joined: their first window is the last day (or week) of their zone
-            zone = reader_timezone(position.timezone, list_timezone)
-            after = start_for_new(zone, slot)
+        # A reader who joined: their first window is the last day (or week) of their zone.
+        after = position.last_seq if position.last_seq is not None else start_for_new(zone, slot)
         groups[(slot, after)].append(position.subscriber_id)
+        zones[(slot, after)][zone] += 1
     return [
-        DueGroup(slot, after, tuple(readers)) for (slot, after), readers in sorted(groups.items())
+        DueGroup(
+            slot,
+            after,
+            tuple(readers),
+            # Zones due at one slot are at one offset there (the same wall time of the
+            # schedule), so at one date; the most readers' settles a schedule of several times.
+            None if extra_slot is not None else _most_readers(zones[(slot, after)]),
+        )
+        for (slot, after), readers in sorted(groups.items())
     ]
+
+
+def _most_readers(zones: Counter[str]) -> str:
+    """The zone of the most readers, the first by name among equals: the same for each build."""
+    return min(zones.items(), key=lambda item: (-item[1], item[0]))[0]
 
 
 def readers_by_slot(

@@ -343,3 +343,30 @@ def test_a_reader_whose_stored_timezone_names_no_zone_gets_the_lists_hour(
     check_every_reader(
         simulation, ZONES | dict.fromkeys(garbage, ""), since=start + timedelta(days=1)
     )
+
+
+def test_each_readers_edition_is_dated_on_their_own_morning(embedded: Services) -> None:
+    # 07:00 in Auckland is 22:00 or 23:00 of the day before in Dubai, the list's zone: dated
+    # there, the Monday morning edition said "Sunday" in its subject and masthead.
+    from email import message_from_bytes
+
+    simulation = Simulation(embedded)
+    start = datetime(2026, 6, 1, tzinfo=UTC)
+    simulation.hour(start)  # the members read in
+    with embedded.store.engine.begin() as connection:
+        connection.execute(
+            update(SubscriberRow)
+            .where(SubscriberRow.email == "sydney@example.org")
+            .values(timezone="Pacific/Auckland")
+        )
+    assert isinstance(embedded.transport, MemoryTransport)
+    embedded.transport.sent.clear()
+    simulation.run(start + timedelta(hours=1), days=2)
+    subjects = {
+        (message.recipient, message_from_bytes(message.data)["Subject"])
+        for message in embedded.transport.sent
+    }
+    auckland = sorted(subject for recipient, subject in subjects if recipient.startswith("sydney"))
+    assert auckland == ["Daily Brief: 2 June 2026", "Daily Brief: 3 June 2026"]
+    dubai = sorted(subject for recipient, subject in subjects if recipient.startswith("nozone"))
+    assert dubai == ["Daily Brief: 1 June 2026", "Daily Brief: 2 June 2026"]
