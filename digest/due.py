@@ -17,7 +17,10 @@ def due_editions(services: Services, now: datetime) -> list[tuple[str, datetime]
     """(list, slot) for every list whose latest scheduled slot has no edition yet.
 
     A list that never sent counts its latest slot as due, so a first run mails at once; missed
-    slots are not replayed one by one: the next edition's window covers them.
+    slots are not replayed one by one: the next edition's window covers them. A slot older than
+    the list's latest edition is not due either (its schedule or timezone changed, the clock
+    stepped back, an edition was asked for by hand): that edition's window covers it, and one
+    built for it would start before that window and send its news again.
     """
     due = []
     for digest_list in services.settings.lists:
@@ -27,7 +30,8 @@ def due_editions(services: Services, now: datetime) -> list[tuple[str, datetime]
             ]
             continue
         slot = latest_slot(digest_list.schedule, digest_list.timezone, now)
-        if services.store.edition_for_slot(digest_list.slug, slot) is None:
+        latest = services.store.latest_edition(digest_list.slug)
+        if latest is None or latest.slot < slot:
             due.append((digest_list.slug, slot))
     return due
 
@@ -75,6 +79,7 @@ def forced_slot(services: Services, list_slug: str, now: datetime) -> datetime:
     if digest_list.reader_local:  # every reader's hour is their own: the extra edition is now
         return now.replace(second=0, microsecond=0)
     slot = latest_slot(digest_list.schedule, digest_list.timezone, now)
-    if services.store.edition_for_slot(list_slug, slot) is None:
+    latest = services.store.latest_edition(list_slug)
+    if latest is None or latest.slot < slot:  # as due_editions: never a slot behind the last
         return slot
     return now.replace(second=0, microsecond=0)

@@ -175,6 +175,43 @@ def test_building_a_slot_again_yields_the_same_edition(
     services.close()
 
 
+def test_a_schedule_moved_earlier_does_not_send_the_last_editions_news_again(
+    tmp_path: Path, feeds: tuple[Path, str]
+) -> None:
+    # The list moves from Dubai to New York: at 05:30 UTC its latest slot is yesterday's 07:00
+    # in New York, older than the edition sent two hours before. Built, that slot's window
+    # started before it, and the readers got that morning's stories a second time.
+    folder, base_url = feeds
+    clock = FixedClock(DAY1)
+    transport = MemoryTransport()
+    services = services_for(make_settings(tmp_path, base_url), clock, transport)
+    write_feed(folder, [(n, f"Iran story {n}", DAY1 - timedelta(hours=n)) for n in (1, 2, 3)])
+    assert run(services).messages_delivered == 3
+    services.close()
+
+    moved = make_settings(tmp_path, base_url, timezone="America/New_York")
+    services = services_for(moved, clock, transport)
+    clock.advance(timedelta(hours=2))
+    assert pipeline.due_editions(services, clock.now()) == []
+    # Asked for by hand, it is an extra edition of this minute, after the last one.
+    assert pipeline.forced_slot(services, "daily", clock.now()) == clock.now().replace(second=0)
+    assert run(services).editions_built == 0
+    assert len(transport.sent) == 3
+
+    # At 07:00 in New York, the next edition holds only what came in since.
+    write_feed(
+        folder,
+        [(n, f"Iran story {n}", DAY1 - timedelta(hours=n)) for n in (1, 2, 3)]
+        + [(4, "Iran story 4", DAY1 + timedelta(hours=3))],
+    )
+    clock.set(datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
+    assert run(services).messages_delivered == 3
+    assert {title for message in transport.sent[3:] for title in titles(message)} == {
+        "Iran story 4"
+    }
+    services.close()
+
+
 def test_a_crash_mid_send_resumes_and_only_the_message_in_flight_goes_twice(
     tmp_path: Path, feeds: tuple[Path, str]
 ) -> None:
