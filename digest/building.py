@@ -81,6 +81,15 @@ def store_edition(services: Services, list_slug: str, slot: datetime) -> BuildOu
         return _local_slot(services, digest_list, slot, queue=False)
     existing = store.edition_for_slot(list_slug, slot, "")
     warnings: tuple[str, ...] = ()
+    latest = store.latest_edition(list_slug) if existing is None else None
+    if latest is not None and latest.slot > slot:
+        # A build that waited in the queue (or that the broker handed back after its worker
+        # died) while a later slot was built: this slot's window would start before that
+        # edition's and mail its articles again. That edition covers this slot; nothing is due.
+        _log.info("list %r, slot %s: a later slot is built already; not built", list_slug, slot)
+        return BuildOutcome(
+            list_slug, slot.isoformat(), None, built=False, empty=True, article_count=0
+        )
     if existing is None:
         # Read once: a recomposition without a refused article keeps the same window.
         window_seq = store.article_sequence()

@@ -143,6 +143,21 @@ def test_an_article_committed_before_a_build_is_in_it_and_not_the_next(
     assert build(services, T0 + timedelta(days=1)) == []
 
 
+def test_a_slot_built_after_a_later_one_does_not_send_its_news_again(services: Services) -> None:
+    # A build task that waited in the queue (or was handed back by the broker after a worker
+    # died) runs after the next slot's: its window started at the edition before both, and it
+    # mailed the later edition's articles a second time.
+    build(services, T0)
+    services.store.store_entries(
+        feed_id(services), [entry(1)], T0 + timedelta(hours=1), classify=lambda _a: FILED
+    )
+    later = build(services, T0 + timedelta(days=2))
+    services.clock = FixedClock(T0 + timedelta(days=2, minutes=5))
+    stale = pipeline.build_edition(services, "daily", T0 + timedelta(days=1))
+    assert later and not stale.built and stale.edition_id is None
+    assert services.store.edition_for_slot("daily", T0 + timedelta(days=1)) is None
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_each_article_lands_in_exactly_one_edition_whatever_the_interleaving(
     services: Services, seed: int
