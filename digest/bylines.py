@@ -125,9 +125,10 @@ _WEB_ADDRESS = re.compile(r"(?:https?://|www\.)[^\s()<>\[\]]+", re.IGNORECASE)
 _HANDLE = re.compile(r"(?<![\w@])@\w{1,30}\b")
 _NAME_AFTER_ADDRESS = re.compile(r"(?:mailto:\s*)?\((?P<name>[^()]+)\)")
 _PARENTHESES = re.compile(r"[(\[]([^()\[\]]*)[)\]]")
-# Between two names. " - " needs its spaces: hyphenated names have none.
+# Between two names. " - " needs its spaces: hyphenated names have none. A name holds no en or
+# em dash, so "Jane Doe —Reuters" and "Jane Doe—Reuters" are split too.
 _SEPARATORS = re.compile(
-    r"\s*[,،;|/·•‧∙⋅]\s*(?:(?:and|&|و|ו)\s+)?|\s+[-–—]\s+"
+    r"\s*[,،;|/·•‧∙⋅]\s*(?:(?:and|&|و|ו)\s+)?|\s+-\s+|\s*[–—]\s*"
     r"|\s+(?:and|&|\+|with|et|y|und|ve|و|ו)\s+",
     re.IGNORECASE,
 )
