@@ -9,17 +9,17 @@ compiles the edition's message once (``digest.delivering.personalizer_for``) and
 every batch.
 
 The processes are forked from a server process that imported the library once (the
-"forkserver" start method, with the modules preloaded): a process then starts in milliseconds
-rather than the second its imports take. Nothing of the parent is shared with them (its database
-connections and locks stay its own), and they live as long as the services that started them,
-so every edition of a cycle (and of the next cycles of ``digest run``) uses the same ones;
-``start_sending_processes`` starts them ahead, while editions are built.
+"forkserver" start method, with the modules preloaded; ``digest.fork_server``): a process then
+starts in milliseconds rather than the second its imports take. Nothing of the parent is shared
+with them (its database connections and locks stay its own), and they live as long as the
+services that started them, so every edition of a cycle (and of the next cycles of ``digest
+run``) uses the same ones; ``start_sending_processes`` starts them ahead, while editions are
+built.
 """
 
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import threading
 from collections import deque
@@ -33,15 +33,12 @@ from typing import TYPE_CHECKING
 from digest import jitter
 from digest.delivering import DeliveryOutcome, deliver_batch
 from digest.errors import SendingProcessLost
+from digest.fork_server import fork_context
 
 if TYPE_CHECKING:
     from digest.clock import Clock
     from digest.config import Settings
     from digest.services import Services
-
-# Imported once by the server the sending processes are forked from.
-_PRELOAD = ["digest.delivering", "digest.services", "digest.sending"]
-
 
 # Worker processes ---------------------------------------------------------------------------
 
@@ -124,8 +121,7 @@ class SendingProcesses:
                 self._alive.close()  # what is left of those processes ends
                 self._alive = None
         if self._pool is None:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(_PRELOAD)  # effective when the server starts
+            context = fork_context()
             watched, self._alive = context.Pipe(duplex=False)
             self._pool = ProcessPoolExecutor(
                 max_workers=self.processes,
