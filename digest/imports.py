@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -97,7 +97,9 @@ class ListImport:
 
     list_slug: str
     path: Path
-    report: ImportReport | None  # None: unchanged since its last import, not read
+    report: ImportReport | None  # None: unchanged since its last import, or left for a task
+    # Changed, but larger than the caller imports in place: a task of its own imports it.
+    left_for_task: bool = False
 
 
 def import_list_files(
@@ -106,18 +108,19 @@ def import_list_files(
     address_key: Callable[[str], str],
     now: datetime,
     *,
-    leaving_out: Collection[str] = (),
+    inline_bytes: int | None = None,
 ) -> tuple[list[ListImport], list[str]]:
     """Import each list's file from the config that changed since its last import (as
-    confirmed: the operator vouches for it), but those of the lists ``leaving_out``; returns
-    what became of each file and warnings naming the file, the line and the list. An unchanged
-    file costs its SHA-256 and one lookup."""
+    confirmed: the operator vouches for it), but one larger than ``inline_bytes``, which is
+    left for a task of its own (``left_for_task``); returns what became of each file and
+    warnings naming the file, the line and the list. An unchanged file costs its SHA-256 and
+    one lookup."""
     done: list[ListImport] = []
     warnings: list[str] = []
     for digest_list in settings.lists:
-        if digest_list.slug in leaving_out:
-            continue
-        imported, said = import_list_file(settings, store, address_key, digest_list, now)
+        imported, said = import_list_file(
+            settings, store, address_key, digest_list, now, inline_bytes=inline_bytes
+        )
         warnings += said
         if imported is not None:
             done.append(imported)
@@ -129,29 +132,14 @@ def import_list_files(
 INLINE_IMPORT_BYTES = 2_000_000
 
 
-def import_due(settings: Settings, store: Store, digest_list: ListSettings) -> bool:
-    """Whether the list's file is too large to import in the tick (INLINE_IMPORT_BYTES) and
-    changed since its last import. A file that cannot be read is not due: the tick's own
-    import says why. Costs the file's SHA-256 and one lookup."""
-    if digest_list.subscribers is None:
-        return False
-    path = settings.config_path(digest_list.subscribers)
-    try:
-        if path.stat().st_size <= INLINE_IMPORT_BYTES:
-            return False
-        digest = file_digest(path)
-    except OSError:
-        return False
-    mark = store.file_mark(list_mark(digest_list.slug))
-    return mark is None or mark.digest != digest
-
-
 def import_list_file(
     settings: Settings,
     store: Store,
     address_key: Callable[[str], str],
     digest_list: ListSettings,
     now: datetime,
+    *,
+    inline_bytes: int | None = None,
 ) -> tuple[ListImport | None, list[str]]:
     """``import_list_files`` for one list: None when it names no file or the file cannot be
     read (a warning says so, and the list keeps its members)."""
@@ -160,6 +148,7 @@ def import_list_file(
     path = settings.config_path(digest_list.subscribers)
     keep = f"list {digest_list.slug!r} keeps its members as last imported"
     try:
+        size = path.stat().st_size
         digest = file_digest(path)
     except FileNotFoundError:
         return None, [f"{path}: subscriber file not found ({keep})"]
@@ -169,6 +158,8 @@ def import_list_file(
     if mark is not None and mark.digest == digest:
         # Not read again; what its import said is said again, so a bad row is never silent.
         return ListImport(digest_list.slug, path, None), list(mark.notes)
+    if inline_bytes is not None and size > inline_bytes:
+        return ListImport(digest_list.slug, path, None, left_for_task=True), []
     try:
         report = import_file(store, address_key, path, digest_list.slug, now, confirmed=True)
     except ConfigError as error:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Protocol
@@ -89,19 +89,19 @@ _log = logging.getLogger(__name__)
 
 
 def members_in_step(
-    services: Services, now: datetime, *, leaving_out: Collection[str] = ()
-) -> list[str]:
+    services: Services, now: datetime, *, inline_bytes: int | None = None
+) -> tuple[list[str], frozenset[str]]:
     """At the start of a cycle, after renames are carried over: each list's file from the
     config imported if it changed since its last import (digest.imports), and the suppression
     file and the database brought in step (digest.unsubscribes). Returns warnings naming the
-    file, the line and the list; never raises for a file's content. The lists ``leaving_out``
-    are imported elsewhere (a task of their own, digest.ticking.hand_out_imports)."""
-    _, warnings = import_list_files(
-        services.settings, services.store, services.address_key, now, leaving_out=leaving_out
+    file, the line and the list, and the lists whose changed file is larger than
+    ``inline_bytes``: those are left for a task of their own (digest.ticking.hand_out_imports).
+    Never raises for a file's content."""
+    imported, warnings = import_list_files(
+        services.settings, services.store, services.address_key, now, inline_bytes=inline_bytes
     )
-    return warnings + reconcile_suppressions(
-        services.settings, services.store, services.address_key, now
-    )
+    warnings += reconcile_suppressions(services.settings, services.store, services.address_key, now)
+    return warnings, frozenset(item.list_slug for item in imported if item.left_for_task)
 
 
 def outcome_to_dict(outcome: PollOutcome | BuildOutcome | DeliveryOutcome) -> dict[str, Any]:
@@ -244,7 +244,7 @@ def run_cycle(
     # carry their history over, and lists that left the config are named, held, every cycle.
     held = carry_over(settings, store, services.clock.now())
     carry_over_topics(settings, store)
-    held += members_in_step(services, services.clock.now())
+    held += members_in_step(services, services.clock.now())[0]
     polls = poll_cycle(services, dispatcher, force=force_poll, observer=observer)
     polled, failed_feeds, new_articles = polls.feeds_polled, polls.feeds_failed, polls.new_articles
     problems: list[str] = [*held, *polls.problems]

@@ -21,7 +21,7 @@ Schedules are the project's own ``digest.schedule`` (DST-safe, keyed by (list, s
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -157,8 +157,11 @@ def tick(services: Services, fanout: Fanout, leases: Leases) -> TickOutcome:
         # files imported (a large one by a task of its own, see hand_out_imports), the
         # suppression file and the database in step.
         problems = carry_over(settings, store, now)
-        importing = hand_out_imports(services, fanout, leases)
-        problems += pipeline.members_in_step(services, now, leaving_out=importing)
+        warnings, too_large = pipeline.members_in_step(
+            services, now, inline_bytes=imports.INLINE_IMPORT_BYTES
+        )
+        problems += warnings
+        importing = hand_out_imports(fanout, leases, too_large)
         carry_over_topics(settings, store)
     except ConfigError as error:  # an undeclared rename: nothing goes out until it is declared
         _log.error("%s", error)
@@ -200,20 +203,17 @@ def import_key(list_slug: str) -> str:
     return f"import:{list_slug}"
 
 
-def hand_out_imports(services: Services, fanout: Fanout, leases: Leases) -> frozenset[str]:
-    """Hand out an import task for each list whose file is too large to import within a tick
-    and changed since its last import (``imports.import_due``), one at a time per list; returns
-    the lists whose import is in hand. Their editions wait for it: built from the members of
-    half a file, they would miss the other half's readers."""
-    importing: set[str] = set()
-    for digest_list in services.settings.lists:
-        if not imports.import_due(services.settings, services.store, digest_list):
-            continue
-        importing.add(digest_list.slug)
-        key = import_key(digest_list.slug)
+def hand_out_imports(fanout: Fanout, leases: Leases, list_slugs: Iterable[str]) -> frozenset[str]:
+    """Hand out an import task for each of ``list_slugs``, whose file changed since its last
+    import and is too large to import within a tick (``imports.INLINE_IMPORT_BYTES``), one at a
+    time per list; returns the lists whose import is in hand. Their editions wait for it: built
+    from the members of half a file, they would miss the other half's readers."""
+    importing = frozenset(list_slugs)
+    for list_slug in sorted(importing):
+        key = import_key(list_slug)
         if leases.claim(key, IMPORT_LEASE_SECONDS):
-            _handed_out(leases, key, partial(fanout.import_members, digest_list.slug))
-    return frozenset(importing)
+            _handed_out(leases, key, partial(fanout.import_members, list_slug))
+    return importing
 
 
 def import_members(services: Services, leases: Leases, list_slug: str) -> list[str]:

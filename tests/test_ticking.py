@@ -140,6 +140,31 @@ def test_a_large_subscriber_file_is_imported_by_a_task_of_its_own_and_its_list_w
     services.close()
 
 
+def test_a_tick_reads_a_large_subscriber_file_once(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A large file was hashed twice at every tick: once to see whether a task must import it,
+    # once more by the import of the files left to the tick. 100 MB is half a second each.
+    services, clock, _, leases = setup
+    monkeypatch.setattr(imports, "INLINE_IMPORT_BYTES", 0)  # every file counts as large
+    hash_file, read = imports.file_digest, []
+
+    def counted(path: Path) -> str:
+        read.append(path)
+        return hash_file(path)
+
+    monkeypatch.setattr(imports, "file_digest", counted)
+    fanout = RecordingFanout()
+    ticking.tick(services, fanout, leases)  # changed since its last import: a task's to import
+    assert fanout.imports == ["daily"] and len(read) == 1
+    ticking.import_members(services, leases, "daily")  # as a worker runs the task
+    read.clear()
+    clock.advance(timedelta(minutes=1))
+    ticking.tick(services, fanout, leases)  # unchanged since
+    assert len(read) == 1, read
+    services.close()
+
+
 def test_a_delivery_set_to_retry_goes_at_the_first_tick_after_its_time(setup: Setup) -> None:
     """The edition's lease is let go when its last batch ends: a 4xx retried after its backoff
     does not wait for the lease to lapse (half an hour)."""
