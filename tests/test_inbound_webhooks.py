@@ -11,10 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -26,6 +24,7 @@ from digest.inbound.sns import SesWebhook
 from digest.inbound.take import take_events
 from digest.services import build_services
 from digest.store import open_store
+from tests.certificates import pem, self_signed
 from tests.test_lists import raw_config, settings_of
 
 NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
@@ -35,19 +34,8 @@ SUBSCRIBE_URL = "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription
 
 
 def _key_and_certificate() -> tuple[rsa.RSAPrivateKey, bytes]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - timedelta(days=1))
-        .not_valid_after(NOW + timedelta(days=365))
-        .sign(key, hashes.SHA256())
-    )
-    return key, certificate.public_bytes(serialization.Encoding.PEM)
+    key, certificate = self_signed("sns.amazonaws.com", NOW, days=365)
+    return key, pem(certificate)
 
 
 KEY, CERTIFICATE = _key_and_certificate()
