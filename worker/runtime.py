@@ -14,6 +14,8 @@ from digest.ticking import Leases, LocalLeases
 _settings: Settings | None = None
 _services: Services | None = None
 _handed_in = False  # the services are a command's own (digest run): it reloads them itself
+_behind = False  # the file's settings were refused for what they name: a task tries them again
+_read_stamp: tuple[int, int, int] | None = None  # the config file's stat at the last task's read
 
 
 def configure(settings: Settings, services: Services | None = None) -> None:
@@ -73,12 +75,6 @@ def refresh(*, quiet: bool = False) -> Services:
     reset()
     _settings, _services, _behind = fresh, rebuilt, False
     return rebuilt
-
-
-_behind = False  # the file's settings were refused for what they name: a task tries them again
-
-
-_read_stamp: tuple[int, int, int] | None = None  # the config file's stat at the last task's read
 
 
 def for_task() -> Services:
