@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_init, worker_process_init
+from celery.signals import before_task_publish, task_prerun, worker_init, worker_process_init
 
 from digest.config import Settings
 from digest.gc_tuning import tune_garbage_collection
@@ -89,6 +89,27 @@ def _fresh_services_in_child(**_: Any) -> None:
     # Database connections and HTTP pools must not be shared across a fork.
     runtime.reset()
     tune_garbage_collection()
+
+
+# The sender's config, as ``runtime.fingerprint``: a worker whose own differs says so.
+CONFIG_HEADER = "digest_config"
+# Sent by beat, whose config is read at its start only; the tick reads the file afresh itself.
+_UNSTAMPED = frozenset({"digest.tick"})
+
+
+@before_task_publish.connect
+def _stamp_config(
+    sender: str | None = None, headers: dict[str, Any] | None = None, **_: Any
+) -> None:
+    if headers is not None and sender not in _UNSTAMPED:
+        headers[CONFIG_HEADER] = runtime.fingerprint()
+
+
+@task_prerun.connect
+def _compare_config(task: Any = None, **_: Any) -> None:
+    sent = task.request.get(CONFIG_HEADER) if task is not None else None
+    if isinstance(sent, str):  # absent in-process (eager tasks are not published)
+        runtime.note_sender(sent, task.name)
 
 
 def beat_schedule(interval_seconds: float) -> dict[str, Any]:

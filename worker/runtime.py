@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -11,11 +12,15 @@ from digest.errors import ConfigError
 from digest.services import Services, build_services
 from digest.ticking import Leases, LocalLeases
 
+_log = logging.getLogger(__name__)
+
 _settings: Settings | None = None
 _services: Services | None = None
 _handed_in = False  # the services are a command's own (digest run): it reloads them itself
 _behind = False  # the file's settings were refused for what they name: a task tries them again
 _read_stamp: tuple[int, int, int] | None = None  # the config file's stat at the last task's read
+_fingerprint: tuple[Settings, str] | None = None  # the settings in force, and their fingerprint
+_skews_said: set[tuple[str, str, str]] = set()  # (the sender's, this one's, task) logged
 
 
 def configure(settings: Settings, services: Services | None = None) -> None:
@@ -98,6 +103,40 @@ def for_task() -> Services:
         _read_stamp = None if _behind else stamp
         return refreshed
     return services()
+
+
+def fingerprint() -> str:
+    """``Settings.shared_fingerprint`` of the settings in force, computed once per settings."""
+    global _fingerprint
+    current = settings()
+    if _fingerprint is None or _fingerprint[0] is not current:
+        _fingerprint = (current, current.shared_fingerprint())
+    return _fingerprint[1]
+
+
+def note_sender(sent: str, task_name: str) -> bool:
+    """Whether the process that sent a task read the same feeds, topics and lists as this one
+    (``sent``: its ``fingerprint``), this one's config read afresh first. A difference is
+    logged once per pair of configs and task: the machines were given different config files,
+    or one of them was not restarted or reloaded since an edit, and a task may then name a list
+    or feed this process does not know, or build with other rules than the tick expected."""
+    for_task()
+    mine = fingerprint()
+    if sent == mine:
+        return True
+    if (sent, mine, task_name) not in _skews_said:
+        _skews_said.add((sent, mine, task_name))
+        _log.warning(
+            "task %s was sent by a process whose config differs from this one's in its feeds, "
+            "topics or lists (config %s there, %s here, from %s): give every machine the same "
+            "config file (DIGEST_CONFIG) and restart digest serve after an edit; the task runs "
+            "with this process's config",
+            task_name,
+            sent,
+            mine,
+            settings().source,
+        )
+    return False
 
 
 def _stamp(path: Path) -> tuple[int, int, int] | None:

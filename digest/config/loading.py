@@ -3,6 +3,8 @@ problem is reported."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -115,6 +117,15 @@ class Settings(ConfigFile):
                 return digest_list
         configured = [digest_list.slug for digest_list in self.lists]
         raise UnknownListError(str(self.source), slug, configured)
+
+    def shared_fingerprint(self) -> str:
+        """A short hash of what every process of the distributed mode must read alike, as a
+        task's sender and the worker running it: the feeds, the topics and the lists. Not the
+        addresses of the database or the broker, which each machine may spell its own way, nor
+        comments, paths of the file or secrets."""
+        shared = self.model_dump(mode="json", include={"feeds", "topics", "lists"})
+        text = json.dumps(shared, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @property
     def base_dir(self) -> Path:
