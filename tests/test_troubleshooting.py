@@ -34,7 +34,8 @@ def _as_printed(code: str) -> str:
 def _source_text() -> str:
     return "\n".join(
         _as_printed(path.read_text(encoding="utf-8"))
-        for path in sorted((ROOT / "digest").rglob("*.py"))
+        for package in ("digest", "worker")  # the workers' log lines are messages too
+        for path in sorted((ROOT / package).rglob("*.py"))
     )
 
 
