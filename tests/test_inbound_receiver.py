@@ -439,3 +439,46 @@ def test_a_persons_export_holds_the_bounces_and_complaints_taken_in_about_them(
         ]
         == []
     )
+
+
+def greeting(server: InboundServer) -> tuple[socket.socket, bytes]:
+    """A raw connection to the receiver, and the first line it answered."""
+    connection = socket.create_connection((server.host, server.port), timeout=30)
+    return connection, connection.makefile("rb").readline()
+
+
+def test_connections_over_the_limit_are_told_to_try_later_and_the_held_ones_still_serve(
+    tmp_path: Path, feed: tuple[Path, str]
+) -> None:
+    settings = settings_of(tmp_path, config(tmp_path, feed[1], max_connections=3))
+    transport = MemoryTransport()
+    services = build_services(settings, clock=FixedClock(DAY1), transport=transport)
+    pipeline.run_cycle(services, pipeline.InlineDispatcher(services))
+    server = InboundServer.from_settings(services)
+    server.start()
+    try:
+        # Clients that connect and never speak: each held until the idle timeout.
+        held = [greeting(server) for _ in range(3)]
+        assert all(line.startswith(b"220 ") for _, line in held)
+        for _ in range(5):
+            refused, line = greeting(server)
+            assert line.startswith(b"421 4.7.0 ")
+            assert refused.recv(100) == b""  # and closed
+            refused.close()
+        held.pop()[0].close()  # one leaves: its place is free again
+        verp = return_path(transport, "rana@example.org")
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                send(server, verp, inbound_mail.dsn(to=verp))
+                break
+            except (smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected):
+                # the close not seen by the server yet
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        assert suppression_reason(services, "rana@example.org") == "hard-bounce"
+        for connection, _ in held:
+            connection.close()
+    finally:
+        server.stop()
+        services.close()

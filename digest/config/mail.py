@@ -156,6 +156,14 @@ class InboundSettings(SettingsModel):
         le=100_000_000,
         description="Larger messages are refused (552) before they are read.",
     )
+    max_connections: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="Connections the receiver holds at once; one more is answered 421 (try "
+        "again later) and closed, so a flood of clients cannot take the process's memory and "
+        "files.",
+    )
     ses_topic_arns: tuple[Annotated[str, AfterValidator(_check_topic_arn)], ...] = Field(
         default=(),
         description="The SNS topics whose Amazon SES notifications the SES webhook takes; a "

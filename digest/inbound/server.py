@@ -1,5 +1,6 @@
 """The inbound receiver: an SMTP (or LMTP) server for the bounce and unsubscribe addresses.
 
+    connect ─► more than inbound.max_connections open? ─► 421, closed (the sender tries later)
     RCPT TO ─► the bounce mailbox (local_part, local_part+TOKEN) or the unsubscribe address?
                else 550, so the sending server bounces it (we are nobody's mailbox)
     DATA    ─► at most inbound.max_message_bytes (else 552) ─► read.read_inbound
@@ -38,6 +39,7 @@ REFUSED = "550 5.1.1 No such mailbox: this server takes only bounces and unsubsc
 TOO_MANY = "452 4.5.3 Too many recipients"
 MAX_RECIPIENTS = 100  # a bounce has one; the bound keeps a hostile client's envelope small
 TRY_LATER = "451 4.3.0 The message could not be recorded now; try again later"
+BUSY = b"421 4.7.0 digest inbound: too many connections; try again later\r\n"
 
 
 class InboundHandler:
@@ -93,9 +95,68 @@ class InboundHandler:
         self._worker.shutdown(wait=True)
 
 
-class _LmtpController(Controller):
+class _ConnectionGate:
+    """How many connections are open, against the cap. Used on the receiver's event loop only:
+    no lock. Without a cap every client was served, each holding a socket and up to
+    max_message_bytes of memory until aiosmtpd's 5-minute idle timeout: a flood of them took
+    the files and memory of the process, `digest run`'s polling and sending with it."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.open = limit, 0
+
+    def enter(self) -> bool:
+        if self.open >= self.limit:
+            return False
+        self.open += 1
+        return True
+
+    def leave(self) -> None:
+        self.open -= 1
+
+
+class _GatedSMTP(SMTP):
+    """aiosmtpd's SMTP, but a connection over the gate's limit is answered 421 and closed."""
+
+    def __init__(self, handler: Any, *, gate: _ConnectionGate, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._gate, self._admitted = gate, False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self.transport is None:  # not the second call of a STARTTLS upgrade
+            self._admitted = self._gate.enter()
+            if not self._admitted:
+                _log.warning(
+                    "inbound: %s refused: %d connections open already",
+                    transport.get_extra_info("peername"),
+                    self._gate.limit,
+                )
+                assert isinstance(transport, asyncio.WriteTransport)
+                transport.write(BUSY)
+                transport.close()
+                return
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if not self._admitted:
+            return  # refused: aiosmtpd never saw it
+        self._gate.leave()
+        self._admitted = False
+        super().connection_lost(error)
+
+
+class _GatedLMTP(_GatedSMTP, LMTP):
+    pass
+
+
+class _GatedController(Controller):
+    def __init__(self, handler: Any, *, max_connections: int, lmtp: bool, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._gate = _ConnectionGate(max_connections)
+        self._lmtp = lmtp
+
     def factory(self) -> SMTP:
-        return LMTP(self.handler, **self.SMTP_kwargs)
+        kind = _GatedLMTP if self._lmtp else _GatedSMTP
+        return kind(self.handler, gate=self._gate, **self.SMTP_kwargs)
 
 
 def _check_can_listen(host: str, port: int) -> None:
@@ -124,14 +185,16 @@ class InboundServer:
         port: int,
         lmtp: bool,
         max_message_bytes: int,
+        max_connections: int = 20,
         port_key: str = "inbound.port",
     ) -> None:
         self.host, self.port, self.lmtp, self.port_key = host, port, lmtp, port_key
         self.mailboxes = Mailboxes.from_settings(services.settings)
         self.handler = InboundHandler(services, self.mailboxes, lmtp)
-        kind = _LmtpController if lmtp else Controller
-        self._controller = kind(
+        self._controller = _GatedController(
             self.handler,
+            max_connections=max_connections,
+            lmtp=lmtp,
             hostname=host,
             port=port,
             data_size_limit=max_message_bytes,
@@ -156,6 +219,7 @@ class InboundServer:
             port=port or inbound.port,
             lmtp=inbound.lmtp if lmtp is None else lmtp,
             max_message_bytes=inbound.max_message_bytes,
+            max_connections=inbound.max_connections,
             port_key="--port" if port else "inbound.port",
         )
 
