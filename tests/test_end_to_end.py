@@ -6,6 +6,7 @@ import csv
 import email
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from email import policy
@@ -188,6 +189,36 @@ def test_config_check_db_upgrade_and_preview(tmp_path: Path) -> None:
     html = path.read_text()
     assert "The Middle East in your inbox" in html and 'style="' in html
     assert not (tmp_path / "outbox").exists()  # a preview sends nothing
+
+
+def test_a_database_a_newer_release_upgraded_is_refused_in_one_line_by_every_command(
+    tmp_path: Path,
+) -> None:
+    # The code rolled back after `digest db upgrade` of a newer release: Alembic does not know
+    # the database's revision, and each command that opened the store ended in its traceback.
+    config = example_config(tmp_path, smtp_port=None)
+    assert digest(config, "db", "upgrade").returncode == 0
+    with sqlite3.connect(tmp_path / "digest.db") as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '0099_from_the_future'")
+    commands = [
+        ("status",),
+        ("feeds",),
+        ("subscribers", "list"),
+        ("send", "middle-east-daily"),
+        ("run", "--once"),
+        ("serve",),
+        ("inbound",),
+        ("db", "upgrade"),
+    ]
+    for command in commands:
+        result = digest(config, *command)
+        said = " ".join(result.stderr.split())
+        assert result.returncode == 1, (command, result.stdout, said)
+        assert "Traceback" not in said and "CommandError" not in said, (command, said)
+        assert (
+            "has schema 0099_from_the_future, newer than this code knows "
+            f"(its newest is {head_revision()}): run the version of digest that upgraded it"
+        ) in said, (command, said)
 
 
 def test_preview_poll_says_which_feeds_failed_and_why(tmp_path: Path) -> None:

@@ -89,9 +89,15 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision``; safe to run at every start."""
+    """Bring the schema to ``revision``; safe to run at every start. A database a newer release
+    upgraded (the code rolled back) raises SchemaMismatchError: Alembic, not finding its
+    revision, ended every command that opens the store in a traceback."""
     from alembic import command
 
+    current = current_revision(engine)
+    if current is not None and current not in _known_revisions():
+        url = engine.url.render_as_string(hide_password=False)
+        raise SchemaMismatchError(url, current, head_revision(), newer=True)
     command.upgrade(alembic_config(engine), revision)
 
 
@@ -119,11 +125,15 @@ def check_schema(engine: Engine, url: str) -> None:
     head, current = head_revision(), current_revision(engine)
     if current == head:
         return
+    newer = current is not None and current not in _known_revisions()
+    raise SchemaMismatchError(url, current, head, newer=newer)
+
+
+def _known_revisions() -> set[str]:
+    """Every migration this code ships."""
     from alembic.script import ScriptDirectory
 
-    known = {script.revision for script in ScriptDirectory(str(MIGRATIONS)).walk_revisions()}
-    newer = current is not None and current not in known
-    raise SchemaMismatchError(url, current, head, newer=newer)
+    return {script.revision for script in ScriptDirectory(str(MIGRATIONS)).walk_revisions()}
 
 
 T = TypeVar("T")
