@@ -46,6 +46,7 @@ from digest.store.db import (
     create_database_engine,
     current_revision,
     head_revision,
+    known_revisions,
     sqlite_file,
 )
 from digest.store.suppressions import FileMark
@@ -253,6 +254,12 @@ def existing_store(settings: Settings) -> tuple[Store | None, str]:
             engine.dispose()
             if revision is None:
                 return None, "the database has no schema yet"
+            if revision not in known_revisions():
+                # A rollback of the code: `digest db upgrade` would refuse it, not help.
+                return None, (
+                    "the database's schema is newer than this version (run the version of "
+                    "digest that upgraded it)"
+                )
             return None, "the database's schema is older than this version (digest db upgrade)"
     except SQLAlchemyError as error:
         engine.dispose()

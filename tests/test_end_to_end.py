@@ -221,6 +221,20 @@ def test_a_database_a_newer_release_upgraded_is_refused_in_one_line_by_every_com
         ) in said, (command, said)
 
 
+def test_config_check_on_a_database_a_newer_release_upgraded_does_not_say_to_upgrade_it(
+    tmp_path: Path,
+) -> None:
+    config = example_config(tmp_path, smtp_port=None)
+    assert digest(config, "db", "upgrade").returncode == 0
+    with sqlite3.connect(tmp_path / "digest.db") as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '0099_from_the_future'")
+    check = digest(config, "config", "check")
+    said = " ".join((check.stdout + check.stderr).split())
+    assert check.returncode == 0, said
+    assert "schema is newer than this version (run the version of digest that upgraded it)" in said
+    assert "older" not in said and "digest db upgrade" not in said
+
+
 def test_preview_poll_says_which_feeds_failed_and_why(tmp_path: Path) -> None:
     config = example_config(tmp_path, smtp_port=None)
     (tmp_path / "no-samples").mkdir()  # the sample server answers 404 for every feed

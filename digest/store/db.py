@@ -95,7 +95,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     from alembic import command
 
     current = current_revision(engine)
-    if current is not None and current not in _known_revisions():
+    if current is not None and current not in known_revisions():
         url = engine.url.render_as_string(hide_password=False)
         raise SchemaMismatchError(url, current, head_revision(), newer=True)
     command.upgrade(alembic_config(engine), revision)
@@ -125,11 +125,11 @@ def check_schema(engine: Engine, url: str) -> None:
     head, current = head_revision(), current_revision(engine)
     if current == head:
         return
-    newer = current is not None and current not in _known_revisions()
+    newer = current is not None and current not in known_revisions()
     raise SchemaMismatchError(url, current, head, newer=newer)
 
 
-def _known_revisions() -> set[str]:
+def known_revisions() -> set[str]:
     """Every migration this code ships."""
     from alembic.script import ScriptDirectory
 
