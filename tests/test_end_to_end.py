@@ -235,6 +235,43 @@ def test_config_check_on_a_database_a_newer_release_upgraded_does_not_say_to_upg
     assert "older" not in said and "digest db upgrade" not in said
 
 
+def test_commands_started_together_on_an_older_database_upgrade_it_once_and_all_run(
+    tmp_path: Path,
+) -> None:
+    # `digest run`, `digest serve` and `digest inbound` started together after an upgrade of
+    # the code: each read the old revision and ran the same migration, and all but the first
+    # failed ("table ... already exists", or a traceback).
+    from digest.store.db import create_database_engine, upgrade
+
+    config = example_config(tmp_path, smtp_port=None)
+    environment = {**os.environ, "DIGEST_SECRET_KEY": SECRET, "COLUMNS": "120"}
+    environment.pop("DIGEST_CONFIG", None)
+    commands = [("status",), ("subscribers", "list"), ("feeds",), ("status",)]
+    for attempt in range(2):
+        for old in tmp_path.glob("digest.db*"):
+            old.unlink()
+        engine = create_database_engine(f"sqlite:///{tmp_path / 'digest.db'}")
+        upgrade(engine, "0006")
+        engine.dispose()
+        started = [
+            subprocess.Popen(
+                [DIGEST, "--config", str(config), *command],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=environment,
+            )
+            for command in commands
+        ]
+        for command, process in zip(commands, started, strict=True):
+            _, stderr = process.communicate(timeout=300)
+            assert process.returncode == 0, (attempt, command, stderr)
+        with sqlite3.connect(tmp_path / "digest.db") as connection:
+            assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [
+                (head_revision(),)
+            ]
+
+
 def test_preview_poll_says_which_feeds_failed_and_why(tmp_path: Path) -> None:
     config = example_config(tmp_path, smtp_port=None)
     (tmp_path / "no-samples").mkdir()  # the sample server answers 404 for every feed
