@@ -482,3 +482,37 @@ def test_connections_over_the_limit_are_told_to_try_later_and_the_held_ones_stil
     finally:
         server.stop()
         services.close()
+
+
+@pytest.mark.parametrize(
+    ("data", "refusal"),
+    [
+        (b"Subject: x\r\n\r\n" + (b"x" * 998 + b"\r\n") * 12, 552),  # over 10,000 bytes
+        (b"Subject: x\r\n\r\n" + b"x" * 2000 + b"\r\n", 500),  # a line over RFC 5321's 1000
+    ],
+)
+def test_lmtp_refuses_mail_it_will_not_read_once_per_recipient(
+    tmp_path: Path, feed: tuple[Path, str], data: bytes, refusal: int
+) -> None:
+    # RFC 2033: one reply per accepted recipient after DATA, refusals too. One reply for two
+    # recipients left Postfix's LMTP client waiting for the second until its timeout, then
+    # deferring the message to try it again, the same way, for days.
+    settings = settings_of(tmp_path, config(tmp_path, feed[1]))
+    services = build_services(settings, clock=FixedClock(DAY1), transport=MemoryTransport())
+    server = InboundServer(
+        services, host="127.0.0.1", port=free_port(), lmtp=True, max_message_bytes=10_000
+    )
+    server.start()
+    try:
+        with smtplib.LMTP(server.host, server.port, timeout=5) as client:
+            client.ehlo()
+            client.mail("")
+            assert client.rcpt("bounces@example.org")[0] == 250
+            assert client.rcpt("unsubscribe@example.org")[0] == 250
+            assert client.data(data)[0] == refusal
+            assert client.getreply()[0] == refusal
+            # And the session goes on, in step: the next command's reply is its own.
+            assert client.noop()[0] == 250
+    finally:
+        server.stop()
+        services.close()

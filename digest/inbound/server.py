@@ -20,7 +20,7 @@ import logging
 import socket
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, AnyStr
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.lmtp import LMTP
@@ -144,8 +144,32 @@ class _GatedSMTP(SMTP):
         super().connection_lost(error)
 
 
+# What aiosmtpd answers DATA with when it will not read the message: too big, or a line over
+# RFC 5321's 1000 characters. It answers once, as SMTP does.
+_DATA_REFUSALS = ("552 Error: Too much mail data", "500 Line too long")
+
+
 class _GatedLMTP(_GatedSMTP, LMTP):
-    pass
+    """LMTP, whose DATA refusals are repeated once per recipient as RFC 2033 has every reply
+    after DATA be: aiosmtpd's LMTP gave one, and Postfix's LMTP client, expecting one per
+    recipient, waited for the next until its timeout, then deferred the message to try again
+    (our own DATA answers are repeated in InboundHandler._status)."""
+
+    _in_data = False
+
+    async def smtp_DATA(self, arg: str) -> None:
+        self._in_data = True
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            self._in_data = False
+
+    async def push(self, status: AnyStr) -> None:
+        if self._in_data and isinstance(status, str) and status.startswith(_DATA_REFUSALS):
+            recipients = len(self.envelope.rcpt_tos) if self.envelope is not None else 1
+            await super().push("\r\n".join([status] * max(recipients, 1)))
+            return
+        await super().push(status)
 
 
 class _GatedController(Controller):
