@@ -516,3 +516,52 @@ def test_lmtp_refuses_mail_it_will_not_read_once_per_recipient(
     finally:
         server.stop()
         services.close()
+
+
+def test_a_client_that_keeps_its_session_alive_is_closed_when_its_time_is_over(
+    tmp_path: Path, feed: tuple[Path, str]
+) -> None:
+    # The idle timeout restarts at each command: a NOOP every few minutes held a connection
+    # (and with max_connections of them, the receiver) for ever.
+    settings = settings_of(tmp_path, config(tmp_path, feed[1]))
+    services = build_services(settings, clock=FixedClock(DAY1), transport=MemoryTransport())
+    server = InboundServer(
+        services,
+        host="127.0.0.1",
+        port=free_port(),
+        lmtp=False,
+        max_message_bytes=10_000,
+        max_connections=1,
+        session_seconds=1.5,
+    )
+    server.start()
+    try:
+        client = smtplib.SMTP(server.host, server.port, timeout=30)
+        started = time.monotonic()
+        ended: int | str = "never"
+        while time.monotonic() - started < 20:
+            try:
+                code = client.noop()[0]
+            except smtplib.SMTPServerDisconnected:  # the 421 lost to the close: still ended
+                ended = "closed"
+                break
+            if code != 250:
+                ended = code
+                break
+            time.sleep(0.2)
+        assert ended in (421, "closed")
+        assert 1.4 < time.monotonic() - started < 10
+        client.close()
+        # Its place is free for the next client.
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with smtplib.SMTP(server.host, server.port, timeout=30) as next_client:
+                    assert next_client.noop()[0] == 250
+                break
+            except (smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected):
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+    finally:
+        server.stop()
+        services.close()

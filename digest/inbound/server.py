@@ -1,6 +1,8 @@
 """The inbound receiver: an SMTP (or LMTP) server for the bounce and unsubscribe addresses.
 
     connect ─► more than inbound.max_connections open? ─► 421, closed (the sender tries later)
+            ─► closed with 421 after SESSION_SECONDS whatever it does, and after 5 minutes
+               without a command (aiosmtpd's idle timeout)
     RCPT TO ─► the bounce mailbox (local_part, local_part+TOKEN) or the unsubscribe address?
                else 550, so the sending server bounces it (we are nobody's mailbox)
     DATA    ─► at most inbound.max_message_bytes (else 552) ─► read.read_inbound
@@ -40,6 +42,12 @@ TOO_MANY = "452 4.5.3 Too many recipients"
 MAX_RECIPIENTS = 100  # a bounce has one; the bound keeps a hostile client's envelope small
 TRY_LATER = "451 4.3.0 The message could not be recorded now; try again later"
 BUSY = b"421 4.7.0 digest inbound: too many connections; try again later\r\n"
+TOO_LONG = b"421 4.4.2 digest inbound: session too long; closing\r\n"
+# A session's time at most. aiosmtpd's idle timeout restarts at each command, so a client
+# saying NOOP every few minutes held its connection, and with max_connections of them, the
+# receiver, for ever. A sending server delivers a bounce in seconds, and one cut off sends it
+# again on a new connection.
+SESSION_SECONDS = 600.0
 
 
 class InboundHandler:
@@ -101,8 +109,8 @@ class _ConnectionGate:
     max_message_bytes of memory until aiosmtpd's 5-minute idle timeout: a flood of them took
     the files and memory of the process, `digest run`'s polling and sending with it."""
 
-    def __init__(self, limit: int) -> None:
-        self.limit, self.open = limit, 0
+    def __init__(self, limit: int, session_seconds: float) -> None:
+        self.limit, self.open, self.session_seconds = limit, 0, session_seconds
 
     def enter(self) -> bool:
         if self.open >= self.limit:
@@ -115,11 +123,13 @@ class _ConnectionGate:
 
 
 class _GatedSMTP(SMTP):
-    """aiosmtpd's SMTP, but a connection over the gate's limit is answered 421 and closed."""
+    """aiosmtpd's SMTP, but a connection over the gate's limit is answered 421 and closed, and
+    one admitted is closed with 421 once its session_seconds are over."""
 
     def __init__(self, handler: Any, *, gate: _ConnectionGate, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self._gate, self._admitted = gate, False
+        self._session_end: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if self.transport is None:  # not the second call of a STARTTLS upgrade
@@ -134,13 +144,24 @@ class _GatedSMTP(SMTP):
                 transport.write(BUSY)
                 transport.close()
                 return
+            self._session_end = self.loop.call_later(
+                self._gate.session_seconds, self._end_session, transport
+            )
         super().connection_made(transport)
+
+    def _end_session(self, transport: asyncio.BaseTransport) -> None:
+        _log.warning("inbound: %s closed: session too long", transport.get_extra_info("peername"))
+        assert isinstance(transport, asyncio.WriteTransport)
+        transport.write(TOO_LONG)
+        transport.close()
 
     def connection_lost(self, error: Exception | None) -> None:
         if not self._admitted:
             return  # refused: aiosmtpd never saw it
         self._gate.leave()
         self._admitted = False
+        if self._session_end is not None:
+            self._session_end.cancel()
         super().connection_lost(error)
 
 
@@ -173,9 +194,17 @@ class _GatedLMTP(_GatedSMTP, LMTP):
 
 
 class _GatedController(Controller):
-    def __init__(self, handler: Any, *, max_connections: int, lmtp: bool, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        handler: Any,
+        *,
+        max_connections: int,
+        session_seconds: float,
+        lmtp: bool,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(handler, **kwargs)
-        self._gate = _ConnectionGate(max_connections)
+        self._gate = _ConnectionGate(max_connections, session_seconds)
         self._lmtp = lmtp
 
     def factory(self) -> SMTP:
@@ -210,6 +239,7 @@ class InboundServer:
         lmtp: bool,
         max_message_bytes: int,
         max_connections: int = 20,
+        session_seconds: float = SESSION_SECONDS,
         port_key: str = "inbound.port",
     ) -> None:
         self.host, self.port, self.lmtp, self.port_key = host, port, lmtp, port_key
@@ -218,6 +248,7 @@ class InboundServer:
         self._controller = _GatedController(
             self.handler,
             max_connections=max_connections,
+            session_seconds=session_seconds,
             lmtp=lmtp,
             hostname=host,
             port=port,
