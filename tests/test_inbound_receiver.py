@@ -448,7 +448,7 @@ def greeting(server: InboundServer) -> tuple[socket.socket, bytes]:
 
 
 def test_connections_over_the_limit_are_told_to_try_later_and_the_held_ones_still_serve(
-    tmp_path: Path, feed: tuple[Path, str]
+    tmp_path: Path, feed: tuple[Path, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = settings_of(tmp_path, config(tmp_path, feed[1], max_connections=3))
     transport = MemoryTransport()
@@ -465,6 +465,9 @@ def test_connections_over_the_limit_are_told_to_try_later_and_the_held_ones_stil
             assert line.startswith(b"421 4.7.0 ")
             assert refused.recv(100) == b""  # and closed
             refused.close()
+        # Said once while full, not once per refused client (a flood of them, of the log).
+        said = [r.getMessage() for r in caplog.records if r.name == "digest.inbound.server"]
+        assert said == ["inbound: 3 connections open: more are told to try later"]
         held.pop()[0].close()  # one leaves: its place is free again
         verp = return_path(transport, "rana@example.org")
         deadline = time.monotonic() + 10

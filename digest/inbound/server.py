@@ -111,15 +111,22 @@ class _ConnectionGate:
 
     def __init__(self, limit: int, session_seconds: float) -> None:
         self.limit, self.open, self.session_seconds = limit, 0, session_seconds
+        self.refused = 0  # since the gate was last found full: logged once, not once each
 
     def enter(self) -> bool:
         if self.open >= self.limit:
+            if not self.refused:
+                _log.warning("inbound: %d connections open: more are told to try later", self.open)
+            self.refused += 1
             return False
         self.open += 1
         return True
 
     def leave(self) -> None:
         self.open -= 1
+        if self.refused:
+            _log.warning("inbound: %d connections told to try later", self.refused)
+            self.refused = 0
 
 
 class _GatedSMTP(SMTP):
@@ -135,11 +142,6 @@ class _GatedSMTP(SMTP):
         if self.transport is None:  # not the second call of a STARTTLS upgrade
             self._admitted = self._gate.enter()
             if not self._admitted:
-                _log.warning(
-                    "inbound: %s refused: %d connections open already",
-                    transport.get_extra_info("peername"),
-                    self._gate.limit,
-                )
                 assert isinstance(transport, asyncio.WriteTransport)
                 transport.write(BUSY)
                 transport.close()
