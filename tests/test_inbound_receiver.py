@@ -568,3 +568,23 @@ def test_a_client_that_keeps_its_session_alive_is_closed_when_its_time_is_over(
     finally:
         server.stop()
         services.close()
+
+
+def test_a_client_naming_address_after_address_is_closed_after_twenty_refusals(
+    sent: tuple[Services, MemoryTransport, InboundServer],
+) -> None:
+    # Each refusal is a line of the log: thousands of them in one session made a flood of it.
+    _, _, server = sent
+    with smtplib.SMTP(server.host, server.port, timeout=30) as client:
+        client.ehlo()
+        client.mail("")
+        codes = [client.rcpt(f"reader{n}@example.org")[0] for n in range(21)]
+        assert codes == [550] * 20 + [421]
+        with pytest.raises(smtplib.SMTPServerDisconnected):
+            client.noop()
+    # A sending server, naming the one address it bounces to, is served as before.
+    with smtplib.SMTP(server.host, server.port, timeout=30) as client:
+        client.ehlo()
+        client.mail("")
+        assert client.rcpt("desk@example.org")[0] == 550
+        assert client.rcpt("unsubscribe@example.org")[0] == 250

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, AnyStr
@@ -39,6 +40,11 @@ _log = logging.getLogger(__name__)
 
 REFUSED = "550 5.1.1 No such mailbox: this server takes only bounces and unsubscribes"
 TOO_MANY = "452 4.5.3 Too many recipients"
+# Recipients refused in one session before it is ended, as Postfix's smtpd_hard_error_limit:
+# each refusal is a line of the log, and a client naming addresses by the thousand made of it
+# a flood (a real sending server names the one address it bounces to).
+MAX_REFUSED = 20
+GOODBYE = "421 4.7.0 Too many recipients refused; closing"
 MAX_RECIPIENTS = 100  # a bounce has one; the bound keeps a hostile client's envelope small
 TRY_LATER = "451 4.3.0 The message could not be recorded now; try again later"
 BUSY = b"421 4.7.0 digest inbound: too many connections; try again later\r\n"
@@ -59,11 +65,19 @@ class InboundHandler:
         self.lmtp = lmtp
         # One thread: events are applied one at a time, in the order they came.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-inbound")
+        self._refused: weakref.WeakKeyDictionary[Session, int] = weakref.WeakKeyDictionary()
 
     async def handle_RCPT(  # aiosmtpd's hook names
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
     ) -> str:
         if not self.mailboxes.accepts(address):
+            refused = self._refused[session] = self._refused.get(session, 0) + 1
+            if refused > MAX_REFUSED:
+                _log.info("inbound: %s closed: %d recipients refused", session.peer, MAX_REFUSED)
+                transport = server.transport
+                if transport is not None:  # closed once the goodbye, written first, is sent
+                    asyncio.get_running_loop().call_soon(transport.close)
+                return GOODBYE
             _log.info("inbound: refused mail for %s", short(address, 200))
             return REFUSED
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
