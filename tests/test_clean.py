@@ -658,3 +658,58 @@ def test_parameters_a_site_may_need_stay_on_links(query: str) -> None:
     assert canonical_link(f"https://gulfwire.example/story?{query}") == (
         f"https://gulfwire.example/story?{query}"
     )
+
+
+def _first_entry_author(item_xml: str, *, atom: bool = False) -> Any:
+    if atom:
+        document = (
+            '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Gulf Wire'
+            f'</title><entry><title>Port talks</title><link href="{SITE}a"/>{item_xml}</entry>'
+            "</feed>"
+        )
+    else:
+        document = (
+            '<?xml version="1.0"?><rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+            f"<channel><title>Gulf Wire</title><item><title>Port talks</title><link>{SITE}a</link>"
+            f"{item_xml}</item></channel></rss>"
+        )
+    return clean(dict(feedparser.parse(document).entries[0])).author
+
+
+@pytest.mark.parametrize(
+    ("item_xml", "atom", "author"),
+    [
+        # names on lines of their own read as one four-word "person", "Layla Haddad Omar Nasser"
+        ("<dc:creator>Layla Haddad\nOmar Nasser</dc:creator>", False, "Layla Haddad, Omar Nasser"),
+        ("<dc:creator>\n  Layla Haddad\r\n  Omar Nasser\n</dc:creator>", False,
+         "Layla Haddad, Omar Nasser"),
+        ("<dc:creator><![CDATA[Layla Haddad<br/>Omar Nasser]]></dc:creator>", False,
+         "Layla Haddad, Omar Nasser"),
+        ("<dc:creator>أحمد علي\nمحمد حسن</dc:creator>", False, "أحمد علي, محمد حسن"),
+        # a line that goes on with the next is joined to it, not split
+        ("<dc:creator>Layla Haddad,\nOmar Nasser</dc:creator>", False, "Layla Haddad, Omar Nasser"),
+        ("<dc:creator>By\nLayla Haddad</dc:creator>", False, "Layla Haddad"),
+        ("<dc:creator>Layla Haddad\nand Omar Nasser</dc:creator>", False,
+         "Layla Haddad and Omar Nasser"),
+        # several author elements: only the last was kept, the first writer lost
+        ("<dc:creator>Layla Haddad</dc:creator><dc:creator>Omar Nasser</dc:creator>", False,
+         "Layla Haddad, Omar Nasser"),
+        ("<author><name>Layla Haddad</name></author><author><name>Omar Nasser</name></author>",
+         True, "Layla Haddad, Omar Nasser"),
+        ("<author><name>Layla Haddad</name><email>layla@gulfwire.example</email></author>", True,
+         "Layla Haddad"),
+    ],
+)  # fmt: skip
+def test_clean_entry_reads_every_name_of_an_author_field(
+    item_xml: str, atom: bool, author: str
+) -> None:
+    assert _first_entry_author(item_xml, atom=atom) == author
+
+
+def test_names_on_lines_of_their_own_are_each_a_person() -> None:
+    from digest.bylines import read_byline
+
+    author = _first_entry_author("<dc:creator>Layla Haddad\nOmar Nasser\nAFP</dc:creator>")
+    byline = read_byline(author, outlet="Gulf Wire")
+    assert byline.people == ("Layla Haddad", "Omar Nasser")
+    assert byline.credits == ("AFP",)

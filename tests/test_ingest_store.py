@@ -422,6 +422,20 @@ def test_a_json_feed_is_stored_like_any_other(services: Services, folder: Path) 
     assert article.image_url == "https://json.example/i.jpg"
 
 
+def test_every_author_of_a_json_feed_item_is_stored(services: Services, folder: Path) -> None:
+    # Only the first of an item's authors was kept: "Rana Khalil" alone on a piece by two.
+    document = """{"version": "https://jsonfeed.org/version/1.1", "title": "JSON Wire",
+      "home_page_url": "https://json.example/",
+      "items": [{"id": "1", "url": "/syria/1", "title": "Syria and Jordan talk",
+                 "content_text": "Talks in Amman.",
+                 "authors": [{"name": "Rana Khalil"}, {"name": "Omar Nasser"}]}]}"""
+    write(folder, "broken", document.encode())
+    outcome, feed = poll(services, "broken")
+    assert outcome.new_articles == 1 and feed.last_error is None
+    (article,) = stored(services)
+    assert article.author == "Rana Khalil, Omar Nasser"
+
+
 # ----------------------------------------------------------------------------------------------
 # Values a database would refuse: bounded before the store sees them (PostgreSQL refuses strings
 # longer than their column, index keys over about 2,700 bytes, and NUL characters)

@@ -226,16 +226,58 @@ def _text_field(detail: Mapping[str, Any] | None, value: object) -> str:
 
 
 def _author(raw: RawEntry) -> str | None:
+    details = [detail for detail in raw.get("authors") or () if isinstance(detail, Mapping)]
+    if len(details) > 1:
+        # Several <author> or <dc:creator> elements: feedparser's "author" is the last one
+        # alone, and a byline lost its first writer.
+        fields = [str(detail.get("name") or detail.get("email") or "") for detail in details]
+    else:
+        fields = [str(raw.get("author") or "")]
+    # Bounded: more than this is no byline, and the store keeps AUTHOR_LIMIT characters.
+    lines = [line for field in fields[:20] for line in _author_lines(field[: 4 * AUTHOR_LIMIT])]
+    whole = raw if len(lines) == 1 == len(fields) else None
+    names = [name for line in lines if (name := _one_author(line, whole))]
+    text = ", ".join(dict.fromkeys(names))
+    return truncate_text(text, AUTHOR_LIMIT) if says_anything(text) else None
+
+
+def _one_author(written: str, whole: RawEntry | None) -> str | None:
+    """One author's name as written in a line of an author field (see ``_author``); ``whole``:
+    the entry when the line is its whole author field, whose ``author_detail`` reads it too."""
+    written = collapse_whitespace(written)
     # The name feedparser splits out of "email (Name)" is unreliable, so the raw form is read first.
-    written = collapse_whitespace(str(raw.get("author") or ""))
     match = _EMAIL_THEN_NAME.match(written) or _NAME_THEN_EMAIL.match(written)
     if match:
         name = match.group("name")
     else:
-        name = str((raw.get("author_detail") or {}).get("name") or written)
+        name = str(((whole or {}).get("author_detail") or {}).get("name") or written)
     # An address is no name, and a reader's mail is no place to publish one.
-    text = written_author(html_to_text(name)) or ""
-    return truncate_text(text, AUTHOR_LIMIT) if says_anything(text) else None
+    return written_author(html_to_text(name))
+
+
+# A line break in an author field, written or as markup: "Jane Doe<br>John Roe".
+_AUTHOR_LINE_BREAK = re.compile(r"\r\n?|\n|<br\s*/?>|</(?:p|div|li)\s*>", re.IGNORECASE)
+# Where a line of an author field goes on with the next one rather than ends a name: after a
+# separator or a "By", or before one ("Jane Doe,\nJohn Roe", "By\nJane Doe", "Jane Doe\nand
+# John Roe").
+_AUTHOR_LINE_GOES_ON = re.compile(r"(?:[,،;|/&·•+:–—-]|\b(?:by|and|with)|بقلم|كتب|מאת)$", re.I)
+_AUTHOR_LINE_CONTINUES = re.compile(r"^(?:[,،;|/&·•+–—-]|(?:and|with|for|in)\b)", re.I)
+
+
+def _author_lines(field: str) -> list[str]:
+    """The names an author field gives on lines of their own, each line's text; lines that go
+    on with the next (see _AUTHOR_LINE_GOES_ON) joined to it. Joined with a space instead,
+    "Jane Doe\nJohn Roe" read as one person, "Jane Doe John Roe"."""
+    lines: list[str] = []
+    for line in _AUTHOR_LINE_BREAK.split(field):
+        line = line.strip()
+        if not line:
+            continue
+        if lines and (_AUTHOR_LINE_GOES_ON.search(lines[-1]) or _AUTHOR_LINE_CONTINUES.match(line)):
+            lines[-1] = f"{lines[-1]} {line}"
+        else:
+            lines.append(line)
+    return lines
 
 
 def _categories(tags: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:

@@ -106,6 +106,7 @@ def _entry(
     if authors and authors[0].get("name"):
         entry["author"] = authors[0]["name"]
         entry["author_detail"] = authors[0]
+        entry["authors"] = authors  # as feedparser gives them: every writer is read (clean)
     tags = item.get("tags")
     if isinstance(tags, list):
         entry["tags"] = [{"term": term} for tag in tags if (term := _text(tag))]
