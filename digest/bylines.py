@@ -24,7 +24,8 @@ E-mail addresses, web addresses and handles ("@janedoe") are dropped, a leading 
 كتب، מאת…) too; "(AFP)" and " for Reuters" are credits; " in Jerusalem" after a name is where
 the reporter was. "By JANE DOE" reads as Jane Doe. The people a wire names after its writers,
 under another role ("Reporting by A; Editing by B", "A, with additional reporting by B"), are
-credits.
+credits. A reporter's role before a name, around an outlet it knows ("مراسل الجزيرة أحمد علي",
+"Al Jazeera correspondent Ahmed Ali", "مراسلنا أحمد علي"), is a credit and the name a person.
 """
 
 from __future__ import annotations
@@ -377,6 +378,10 @@ def _read(author: str, agencies: frozenset[str], outlet: str) -> Byline:
                     credit(wrote_for["outlet"])
                     part = part[: wrote_for.start()]
                 name = _PLACE_SUFFIX.sub("", part)
+                named = _named_after_role(name, agencies, outlet_key)
+                if named is not None and wrote and _is_person(named, agencies, outlet_key):
+                    credit(name[: -len(named)].strip())
+                    name = named
                 if wrote and _is_person(name, agencies, outlet_key):
                     person = _display(name)
                     if person_key(person) not in map(person_key, people):
@@ -384,6 +389,73 @@ def _read(author: str, agencies: frozenset[str], outlet: str) -> Byline:
                 else:
                     credit(part)
     return Byline(people=tuple(people), credits=tuple(credits))
+
+
+# A reporter's role written before the name, with the outlet on either side of it: "مراسل
+# الجزيرة أحمد علي" (Al Jazeera correspondent Ahmed Ali), "مراسلنا أحمد علي", "Al Jazeera
+# correspondent Ahmed Ali", "Our senior correspondent Jane Doe", "כתבנו דני כהן".
+_ROLE_BEFORE_NAME = frozenset(
+    {
+        "correspondent", "reporter", "مراسل", "مراسلة", "مراسلنا", "مراسلتنا", "موفد", "موفدة",
+        "موفدنا", "כתב", "כתבת", "כתבנו", "כתבתנו", "خبرنگار",
+    }
+)  # fmt: skip
+# What may stand before that role besides an outlet: "Our correspondent", "Senior reporter".
+_ROLE_QUALIFIERS = frozenset(
+    {
+        "our", "senior", "chief", "foreign", "special", "political", "diplomatic", "security",
+        "military", "economics", "business", "international", "regional", "staff", "الخاص",
+    }
+)  # fmt: skip
+# A first word that says where or for whom, not who: "مراسل الجزيرة في غزة" is no person.
+_NOT_A_NAME_OPENING = frozenset(
+    {"in", "from", "at", "for", "to", "on", "في", "من", "لدى", "على", "إلى", "ب", "در", "از"}
+)  # fmt: skip
+_MAX_OUTLET_WORDS = 4
+
+
+def _named_after_role(part: str, agencies: frozenset[str], outlet_key: str) -> str | None:
+    """The name after a reporter's role that opens ``part`` ("مراسل الجزيرة أحمد علي" ─►
+    "أحمد علي"), or None. Read as a whole, the role's desk word made the reporter no person,
+    and "More from" never named them. Only an outlet the reader knows (an agency, the feed's
+    own name or its ``agency_bylines``) or a qualifier may stand around the role: what else
+    follows it may be part of the name, and a wrong name costs more than a missed one."""
+    words = part.split()
+    role = next(
+        (
+            index
+            for index, word in enumerate(words[: _MAX_OUTLET_WORDS + 2])
+            if word.strip(".,:'’").casefold() in _ROLE_BEFORE_NAME
+        ),
+        None,
+    )
+    if role is None or not (
+        _is_outlet(words[:role], agencies, outlet_key)
+        or all(word.casefold() in _ROLE_QUALIFIERS for word in words[:role])
+    ):
+        return None
+    after = words[role + 1 :]
+    # The outlet after the role, its longest reading first ("مراسل الجزيرة نت أحمد علي").
+    for outlet_words in range(min(_MAX_OUTLET_WORDS, len(after) - 2), -1, -1):
+        if outlet_words == 0 or _is_outlet(after[:outlet_words], agencies, outlet_key):
+            name = after[outlet_words:]
+            opening = name[0].strip(".,:").casefold()
+            if opening in _NOT_A_NAME_OPENING or (opening.isascii() and not name[0][:1].isupper()):
+                return None
+            # An outlet the reader does not know, in Arabic, opens with the article a given
+            # name does not: "مراسل الميادين أحمد علي" names no "الميادين أحمد علي".
+            if outlet_words == 0 and opening.startswith("ال"):
+                return None
+            return " ".join(name)
+    return None
+
+
+def _is_outlet(words: Sequence[str], agencies: frozenset[str], outlet_key: str) -> bool:
+    """Whether ``words`` are an agency's or the outlet's name, a possessive "'s" aside."""
+    if not words:
+        return False
+    key = _credit_key(" ".join(words).removesuffix("'s").removesuffix("’s"))
+    return key in _AGENCY_KEYS or key in agencies or (bool(outlet_key) and key == outlet_key)
 
 
 def _by_role(text: str) -> list[tuple[bool, str]]:

@@ -423,6 +423,23 @@ def test_more_from_reads_the_person_behind_an_agency_credit() -> None:
     assert section_ids(edition) == {"gulf": [4]}
 
 
+def test_more_from_reads_the_reporter_after_a_correspondents_role() -> None:
+    # "مراسل الجزيرة" (Al Jazeera correspondent) before the name made the whole byline a desk's.
+    edition = compose(
+        [
+            by(1, {"middle-east": 9.0}, "مراسل الجزيرة أحمد علي", image=True),
+            by(2, {"gulf": 5.0}, "أحمد علي"),
+            by(3, {"syria": 4.0}, "Al Jazeera correspondent Omar Said"),
+            by(4, {"gulf": 3.0}, "Omar Said, Reuters"),
+        ]
+    )
+    assert edition.lead is not None
+    assert [a.id for a in edition.lead.more_from] == [2]
+    assert [(item.article.id, [a.id for a in item.more_from]) for item in edition.items()][1:] == [
+        (3, [4])
+    ]
+
+
 def test_more_from_counts_each_of_several_authors() -> None:
     edition = compose(
         [
