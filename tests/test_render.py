@@ -910,6 +910,19 @@ def test_summary_paragraphs_stay_apart_without_their_dateline(settings: Settings
     assert "truce JERUSALEM" not in result.text and "truce JERUSALEM" not in body
 
 
+def test_a_summary_of_only_a_source_tag_is_not_shown(settings: Settings) -> None:
+    # An aggregator's description that is nothing but its source tag printed "[Gulf Digest]"
+    # as the story's summary.
+    lead = article(1, "Port strike ends in Salalah", summary="[Gulf Digest]")
+    tagged = article(2, "Oman lifts fuel subsidy", summary="[Gulf Digest] Oman lifted it.")
+    result = Renderer(settings).render(
+        gulf_edition(lead, tagged), settings.list("middle-east-daily")
+    )
+    for part in (result.text, body_of(result.html)):
+        assert part.count("[Gulf Digest]") == 1  # the one that goes on with the summary stays
+        assert "[Gulf Digest] Oman lifted it." in part
+
+
 def test_a_stored_pixel_is_never_shown(settings: Settings) -> None:
     result = Renderer(settings).render(edited_edition(), settings.list("middle-east-daily"))
     assert "rss-pixel.png" not in result.html

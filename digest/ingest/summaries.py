@@ -18,7 +18,8 @@ What leaves the opening of a paragraph, each a pattern below:
 - a Persian wire's credit: "به گزارش ایرنا،";
 - a byline: "By Jane Doe |", "By Jane Doe, Reuters —", or a first paragraph that is only
   "By Jane Doe".
-A source tag in brackets ("[Capital FM] Nairobi -- ...") stays; the dateline after it goes.
+A source tag in brackets ("[Capital FM] Nairobi -- ...") stays; the dateline after it goes. A
+paragraph that is only a source tag ("[allAfrica]") is not shown (``without_bare_source_tags``).
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ _BY_NAMES = r"By\s+[A-Z][\w'’.-]*(?:,?\s+(?:and\s+)?[A-Z][\w'’.-]*){0,6}"
 _BYLINE_OPENING = re.compile(rf"^{_BY_NAMES}\s*(?:\||—|–|--?|:)\s+")
 _BYLINE_ALONE = re.compile(rf"^{_BY_NAMES}$")
 _SOURCE_TAG = re.compile(r"^\[[^\[\]\n]{1,60}\]\s*")
+_SOURCE_TAG_ALONE = re.compile(r"\[[^\[\]\n]{1,60}\][\s.…]*")
 _SENTENCE_END = re.compile(r"[.!?…\"”’:]$")
 
 
@@ -162,6 +164,13 @@ def without_byline_paragraph(paragraphs: list[str]) -> list[str]:
     if len(paragraphs) > 1 and _BYLINE_ALONE.match(paragraphs[0]):
         return paragraphs[1:]
     return paragraphs
+
+
+def without_bare_source_tags(paragraphs: list[str]) -> list[str]:
+    """``paragraphs`` without those that are only an aggregator's source tag ("[allAfrica]",
+    sent as a whole description): shown, the summary said nothing but the outlet's name. The
+    stored summary keeps it, where it tells the outlet from a person (``Bylines.of``)."""
+    return [paragraph for paragraph in paragraphs if not _SOURCE_TAG_ALONE.fullmatch(paragraph)]
 
 
 def clean_paragraphs(paragraphs: list[str]) -> list[str]:
