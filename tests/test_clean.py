@@ -106,7 +106,36 @@ def test_sanitizer_drops_images_and_the_paragraphs_they_leave_empty() -> None:
 
 def test_sanitizer_strips_unknown_tags_but_keeps_their_text() -> None:
     cleaned = sanitize_html("<div><h2>Heading</h2><span>body</span></div>", base_url=None)
-    assert cleaned == "Heading body"
+    assert cleaned == "Heading<br> body"  # the heading's end still parts it from the body
+
+
+@pytest.mark.parametrize(
+    ("description", "paragraphs"),
+    [
+        # Blocks the allowlist strips were parted by a space only, and their paragraphs ran
+        # together: "Strikes go on despite truce Israel said..."
+        ("<div>Strikes go on despite truce</div><div>Israel said it would talk.</div>",
+         ["Strikes go on despite truce", "Israel said it would talk."]),
+        ("<h2>Strikes go on despite truce</h2>Israel said it would talk.",
+         ["Strikes go on despite truce", "Israel said it would talk."]),
+        ('Strikes go on despite truce<div class="body">Israel said it would talk.</div>',
+         ["Strikes go on despite truce", "Israel said it would talk."]),
+        ("<section><header>Strikes go on</header><div><div>Israel said.</div></div></section>",
+         ["Strikes go on", "Israel said."]),
+        ("<figure><figcaption>A port in Duqm</figcaption></figure><p>Oman opened it.</p>",
+         ["A port in Duqm", "Oman opened it."]),
+        # a block around the whole description: one paragraph, no break left at either end
+        ("<div>Israel said it would talk.</div>", ["Israel said it would talk."]),
+    ],
+)  # fmt: skip
+def test_blocks_the_sanitizer_strips_stay_paragraphs_apart(
+    description: str, paragraphs: list[str]
+) -> None:
+    from digest.ingest.summaries import paragraphs_of
+
+    entry = clean({"link": "https://gulfwire.example/a", "summary": description})
+    assert paragraphs_of(entry.summary_html) == paragraphs
+    assert not entry.summary_html.startswith("<br>") and not entry.summary_html.endswith("<br>")
 
 
 # ----------------------------------------------------------------------------------------------

@@ -34,11 +34,18 @@ _WHITESPACE_RUN = re.compile(r"[ \t]{2,}")
 _EMPTY_PARAGRAPH = re.compile(r"<p>\s*</p>")
 # An anchor the sanitizer emptied (it held an image, a feedflare button, a thumbnail).
 _EMPTY_ANCHOR = re.compile(r'<a(?: [a-z]+="[^"]*")*>\s*</a>')
-# Block elements the allowlist strips would otherwise glue their text to the next block's.
-_STRIPPED_BLOCK_END = re.compile(
-    r"(</(?:h[1-6]|div|section|article|header|footer|figure|figcaption|table|tr|td|th|dd|dt|pre)\s*>)",
-    re.IGNORECASE,
+# Block elements the allowlist strips would otherwise glue their text to the next block's: a
+# line break takes the place of each one's start and end, so that "<div>Strikes go on</div>
+# <div>Israel said...</div>" or "<h2>Standfirst</h2>Text" stay paragraphs apart (a space alone
+# ran them together as one: "Strikes go on Israel said..."). The break goes before a start tag,
+# whose attributes are not read.
+_STRIPPED_BLOCK = (
+    r"(?:h[1-6]|div|section|article|header|footer|figure|figcaption|table|tr|td|th|dd|dt|pre)"
 )
+_STRIPPED_BLOCK_END = re.compile(rf"(</{_STRIPPED_BLOCK}\s*>)", re.IGNORECASE)
+_STRIPPED_BLOCK_START = re.compile(rf"(<{_STRIPPED_BLOCK}(?=[\s/>]))", re.IGNORECASE)
+# The breaks left at either end: they part nothing.
+_EDGE_BREAKS = re.compile(r"^(?:\s*<br>)+|(?:<br>\s*)+$")
 # A start or end tag of ALLOWED_TAGS as the sanitizer writes it: lowercase, attributes in double
 # quotes with "<" escaped, no "/>". Each holds exactly one "<".
 _TAG_NAMES = "|".join(sorted(ALLOWED_TAGS))
@@ -70,13 +77,21 @@ def sanitize_html(html: str, *, base_url: str | None) -> str:
     """Feed HTML cut down to a small allowlist: links absolute http(s)/mailto, no images."""
     token = _LINK_BASE.set(base_url)
     try:
-        cleaned = _SANITIZER.clean(_STRIPPED_BLOCK_END.sub(r"\1 ", bound_nesting(html)))
+        # The space too: in a table, html5ever moves a <br> out before it (foster parenting).
+        marked = _STRIPPED_BLOCK_END.sub(r"\1<br> ", bound_nesting(html))
+        cleaned = _SANITIZER.clean(_STRIPPED_BLOCK_START.sub(r"<br>\1", marked))
     finally:
         _LINK_BASE.reset(token)
     # Dropping images leaves the links and then the paragraphs that held them empty.
     if "</a>" in cleaned:
         cleaned = _EMPTY_ANCHOR.sub("", cleaned)
-    return _WHITESPACE_RUN.sub(" ", _EMPTY_PARAGRAPH.sub("", cleaned)).strip()
+    cleaned = _WHITESPACE_RUN.sub(" ", _EMPTY_PARAGRAPH.sub("", cleaned)).strip()
+    return without_edge_breaks(cleaned)
+
+
+def without_edge_breaks(html: str) -> str:
+    """Sanitized ``html`` without the line breaks at either end (they part nothing)."""
+    return _EDGE_BREAKS.sub("", html).strip() if "<br>" in html else html.strip()
 
 
 # What relative links in the HTML being sanitized are relative to: one sanitizer serves every

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from html import unescape
 from typing import Any
 
+from digest.ingest.markup import without_edge_breaks
+
 # An anchor's start tag as the sanitizer writes it (see clean.sanitize_html).
 _ANCHOR = r'<a(?: [a-z]+="[^"]*")*>'
 # Text up to, not across, the end of the paragraph it is in.
@@ -47,7 +49,8 @@ def without_boilerplate(summary_html: str) -> str:
         summary_html = _REDDIT_BYLINE.sub("", summary_html)
     if "[…]" in summary_html or "[...]" in summary_html:
         summary_html = _EXCERPT_MORE.sub("…", summary_html)
-    return summary_html.strip()
+    # A footer's block left its line break behind (markup.sanitize_html).
+    return without_edge_breaks(summary_html)
 
 
 def source_name(raw: Mapping[str, Any]) -> str:
