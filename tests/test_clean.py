@@ -742,3 +742,61 @@ def test_names_on_lines_of_their_own_are_each_a_person() -> None:
     byline = read_byline(author, outlet="Gulf Wire")
     assert byline.people == ("Layla Haddad", "Omar Nasser")
     assert byline.credits == ("AFP",)
+
+
+def _first_entry(document: str) -> Any:
+    return clean(dict(feedparser.parse(document).entries[0]))
+
+
+def _rss_item(title: str, description: str) -> str:
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Gulf Wire</title>'
+        f"<item><title>{title}</title><link>{SITE}a</link>"
+        f"<description>{description}</description></item></channel></rss>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("title", "description", "shown_title", "paragraphs"),
+    [
+        # HTML escaped twice showed the reader its tags: "Truce <em>holds</em>", "<p>Talks..."
+        ("<![CDATA[Truce &lt;em&gt;holds&lt;/em&gt; in Gaza]]>",
+         "<![CDATA[&lt;p&gt;Talks resume.&lt;/p&gt;&lt;p&gt;Israel said.&lt;/p&gt;]]>",
+         "Truce holds in Gaza", ["Talks resume.", "Israel said."]),
+        ("Truce &amp;lt;em&amp;gt;holds&amp;lt;/em&amp;gt;",
+         "&amp;lt;p&amp;gt;Talks &amp;amp;amp; more.&amp;lt;/p&amp;gt;",
+         "Truce holds", ["Talks & more."]),
+        ("Truce holds", "<![CDATA[Talks resume.&lt;br /&gt;Israel said.]]>",
+         "Truce holds", ["Talks resume.", "Israel said."]),
+        # escaped twice, it is still sanitized
+        ("Truce holds",
+         "<![CDATA[&lt;script&gt;x()&lt;/script&gt;"
+         "&lt;p onclick=&quot;x()&quot;&gt;Talks&lt;/p&gt;]]>",
+         "Truce holds", ["Talks"]),
+        # text that holds a "<" is text: no tag both opened and closed
+        ("Why x &lt; y matters", "<![CDATA[If x &lt; y and a &lt;b&gt; tag is shown, &lt;3.]]>",
+         "Why x < y matters", ["If x < y and a <b> tag is shown, <3."]),
+        ("<![CDATA[Why a &lt;b&gt; tag matters]]>", "<![CDATA[<p>A &lt;b&gt; tag &lt;/i&gt;</p>]]>",
+         "Why a <b> tag matters", ["A <b> tag </i>"]),
+    ],
+)  # fmt: skip
+def test_markup_escaped_twice_is_read_as_markup(
+    title: str, description: str, shown_title: str, paragraphs: list[str]
+) -> None:
+    from digest.ingest.summaries import paragraphs_of
+
+    entry = _first_entry(_rss_item(title, description))
+    assert entry.title == shown_title
+    assert paragraphs_of(entry.summary_html) == paragraphs
+    assert "<script" not in entry.summary_html and "onclick" not in entry.summary_html
+
+
+def test_markup_in_an_atom_text_construct_is_read_as_markup() -> None:
+    entry = _first_entry(
+        '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Gulf Wire</title>'
+        f'<entry><title type="text">Truce &lt;em&gt;holds&lt;/em&gt;</title><link href="{SITE}a"/>'
+        '<summary type="text">&lt;p&gt;Talks resume.&lt;/p&gt;&lt;p&gt;Israel said.&lt;/p&gt;'
+        "</summary></entry></feed>"
+    )
+    assert entry.title == "Truce holds"
+    assert entry.summary_text == "Talks resume. Israel said."

@@ -22,6 +22,7 @@ from digest.ingest import pictures, quirks, summaries
 from digest.ingest.dates import entry_date
 from digest.ingest.markup import (
     collapse_whitespace,
+    holds_markup,
     html_to_text,
     image_sources,
     sanitize_html,
@@ -197,6 +198,12 @@ def _summary_source(raw: RawEntry) -> tuple[str, str]:
         if not value.strip():
             continue
         base = str(detail.get("base") or "")
+        if "<" not in value or detail.get("type") == "text/plain":
+            # HTML escaped twice ("&lt;p&gt;Talks...&lt;/p&gt;" inside CDATA, or declared as
+            # plain text) is HTML: read as written, the reader saw its tags.
+            text = unescape(value) if "<" not in value else value
+            if holds_markup(text):
+                return text, base
         if detail.get("type") == "text/plain":
             paragraphs = summaries.plain_text_paragraphs(value)
             return "".join(f"<p>{escape(part)}</p>" for part in paragraphs), base
@@ -220,6 +227,8 @@ def _text_field(detail: Mapping[str, Any] | None, value: object) -> str:
     # Even a title declared as plain text goes through html_to_text: feeds escape markup twice
     # ("AT&amp;amp;T", "&lt;em&gt;") far more often than they mean a literal "<tag>".
     text = html_to_text(str((detail or {}).get("value") or value or ""))
+    if holds_markup(text):  # markup escaped twice: "&lt;em&gt;holds&lt;/em&gt;"
+        text = html_to_text(text)
     if "&" in text:
         text = _ESCAPED_TWICE_IN_TEXT.sub(lambda reference: unescape(reference.group()), text)
     return text
