@@ -46,6 +46,12 @@ DATELINES = [
     ("Dubai: The Roads and Transport Authority said", "The Roads and Transport Authority said"),
     ("Abu Dhabi — Etihad Rail opened", "Etihad Rail opened"),
     ("Kuwait City, Jan 5 – The cabinet approved", "The cabinet approved"),
+    # Arabic and Hebrew bylines, and a "Written by": they opened the summary
+    ("كتب - أحمد علي: قالت الحكومة", "قالت الحكومة"),
+    ("كتبت: سارة خليل - أعلنت الوزارة", "أعلنت الوزارة"),
+    ("بقلم أحمد علي: قالت الحكومة", "قالت الحكومة"),
+    ("מאת דני כהן: ישראל הודיעה", "ישראל הודיעה"),
+    ("Written by Jane Doe — Talks resumed", "Talks resumed"),
 ]
 
 NOT_DATELINES = [
@@ -62,6 +68,8 @@ NOT_DATELINES = [
     "Analysis: the war's second year",
     "Dubai-based airline Emirates said",
     "به گزارش یک شاهد، مردم",  # "as a witness reports": no agency
+    "كتب الوزير على تويتر: المحادثات مستمرة",  # "the minister wrote on Twitter: ..."
+    "كتبت الصحيفة أن المحادثات مستمرة",  # "the newspaper wrote that ..."
 ]
 
 
@@ -93,6 +101,16 @@ def test_a_byline_paragraph_and_each_paragraphs_dateline_go() -> None:
         ["By Jane Doe and John Roe", "Strikes despite truce", "JERUSALEM (Reuters) - Israel said"]
     ) == ["Strikes despite truce", "Israel said"]
     assert clean_paragraphs(["By the numbers"]) == ["By the numbers"]  # nothing else to show
+
+
+@pytest.mark.parametrize(
+    "byline",
+    ["بقلم أحمد علي", "كتب - أحمد علي", "كتبت: سارة خليل", "מאת דני כהן", "Written by Jane Doe"],
+)
+def test_a_byline_paragraph_in_any_script_goes(byline: str) -> None:
+    # Left, it opened the summary as if it were the story's first line.
+    assert clean_paragraphs([byline, "Strikes despite truce."]) == ["Strikes despite truce."]
+    assert clean_paragraphs(["كتب الوزير رسالة", "نص"]) == ["كتب الوزير رسالة", "نص"]
 
 
 def test_plain_text_keeps_its_paragraphs_and_joins_wrapped_lines() -> None:

@@ -16,8 +16,8 @@ What leaves the opening of a paragraph, each a pattern below:
 - a place and a double hyphen, as wires send it: "Nairobi --";
 - a well-known place (``DATELINE_PLACES``) and a colon or a dash: "Dubai:", "Doha —";
 - a Persian wire's credit: "به گزارش ایرنا،";
-- a byline: "By Jane Doe |", "By Jane Doe, Reuters —", or a first paragraph that is only
-  "By Jane Doe".
+- a byline: "By Jane Doe |", "By Jane Doe, Reuters —", "كتب - أحمد علي:", or a first
+  paragraph that is only "By Jane Doe", "Written by Jane Doe" or "بقلم أحمد علي".
 A source tag in brackets ("[Capital FM] Nairobi -- ...") stays; the dateline after it goes. A
 paragraph that is only a source tag ("[allAfrica]") is not shown (``without_bare_source_tags``).
 """
@@ -67,9 +67,19 @@ _PLACE_DATELINE = re.compile(
 _PERSIAN_CREDIT = re.compile(r"^به گزارش\s+(?P<agency>[^،,\n]{2,40}?)\s*[،,]\s*")
 _DOUBLE_HYPHEN_DATELINE = re.compile(r"^[A-Z][\w'’.]+(?:\s+[A-Z][\w'’.]+){0,2}\s+--\s+")
 # "By" and names, each capitalised ("By the end of the year, ..." is no byline).
-_BY_NAMES = r"By\s+[A-Z][\w'’.-]*(?:,?\s+(?:and\s+)?[A-Z][\w'’.-]*){0,6}"
-_BYLINE_OPENING = re.compile(rf"^{_BY_NAMES}\s*(?:\||—|–|--?|:)\s+")
-_BYLINE_ALONE = re.compile(rf"^{_BY_NAMES}$")
+_BY_NAMES = (
+    r"(?:(?:Written|Words|Story|Text)\s+by|By)\s+[A-Z][\w'’.-]*"
+    r"(?:,?\s+(?:and\s+)?[A-Z][\w'’.-]*){0,6}"
+)
+# The same in Arabic and Hebrew: "بقلم أحمد علي", "كتب - أحمد علي:", "كتبت: سارة خليل", "מאת דני
+# כהן". "كتب" ("wrote") opens a sentence as often ("كتب الوزير على تويتر: ..."): only with a
+# colon or a dash right after it is it a byline.
+_RTL_BY_NAMES = (
+    r"(?:بقلم\s*[:\-–—]?|(?:كتب|كتبت|إعداد|اعداد)\s*[:\-–—]|מאת\s*:?)\s*"
+    r"[^\s:\-–—،,.()\[\]]+(?:\s+[^\s:\-–—،,.()\[\]]+){1,3}"
+)
+_BYLINE_OPENING = re.compile(rf"^(?:{_BY_NAMES}|{_RTL_BY_NAMES})\s*(?:\||—|–|--?|:)\s+")
+_BYLINE_ALONE = re.compile(rf"^(?:{_BY_NAMES}|{_RTL_BY_NAMES})$")
 _SOURCE_TAG = re.compile(r"^\[[^\[\]\n]{1,60}\]\s*")
 _SOURCE_TAG_ALONE = re.compile(r"\[[^\[\]\n]{1,60}\][\s.…]*")
 _SENTENCE_END = re.compile(r"[.!?…\"”’:]$")
