@@ -800,3 +800,32 @@ def test_markup_in_an_atom_text_construct_is_read_as_markup() -> None:
     )
     assert entry.title == "Truce holds"
     assert entry.summary_text == "Talks resume. Israel said."
+
+
+@pytest.mark.parametrize(
+    "description",
+    [
+        # a "read more" link ending an excerpt printed its words as the summary's last ones
+        '<p>Qatar signed the deal.</p><p><a href="/a">Read more</a></p>',
+        '<p>Qatar signed the deal. <a href="/a">Continue reading <span class="meta-nav">&rarr;'
+        "</span></a></p>",
+        '<p>Qatar signed the deal. <a class="more-link" href="/a">Continue reading<span '
+        'class="screen-reader-text"> "Qatar signs"</span></a></p>',
+        'Qatar signed the deal. <a href="/a">Read More &raquo;</a>',
+    ],
+)
+def test_a_read_more_link_ending_a_summary_goes(description: str) -> None:
+    entry = clean({"link": "https://gulfwire.example/a", "summary": description})
+    assert entry.summary_text == "Qatar signed the deal."
+
+
+def test_a_link_that_is_the_summary_s_own_text_stays() -> None:
+    description = '<p>Qatar cited <a href="/r">the report</a></p>'
+    entry = clean({"link": "https://gulfwire.example/a", "summary": description})
+    assert entry.summary_text == "Qatar cited the report"
+
+
+def test_an_arabic_read_more_link_ending_a_summary_goes() -> None:
+    arabic = 'قالت الحكومة إن المحادثات مستمرة. <a href="/a">اقرأ المزيد</a>'
+    entry = clean({"link": "https://gulfwire.example/a", "summary": arabic})
+    assert entry.summary_text == "قالت الحكومة إن المحادثات مستمرة."

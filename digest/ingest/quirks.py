@@ -35,6 +35,20 @@ _REDDIT_BYLINE = re.compile(
 )
 # WordPress's "read more" mark at the end of an excerpt: " [&#8230;]", " [...]".
 _EXCERPT_MORE = re.compile(r" ?\[(?:…|\.\.\.)\]")
+# A "read more" link that ends an excerpt, whole paragraph or end of the last one, as WordPress
+# themes write it ("Continue reading →", "Continue reading<span> "Title"</span>", "Read More »")
+# and Arabic, Persian and Hebrew sites ("اقرأ المزيد", "ادامه مطلب", "להמשך קריאה"). Shown, the
+# summary ended in a link's words with no link.
+_READ_MORE = (
+    r"(?:Continue reading|Read more|Read the full (?:story|article)|Read full (?:story|article)"
+    r"|Keep reading|Full story|اقرأ المزيد|اقرأ التفاصيل|ادامه مطلب|המשך קריאה|להמשך קריאה)"
+)
+_READ_MORE_PARAGRAPH = re.compile(
+    rf"<p>\s*{_ANCHOR}\s*{_READ_MORE}[^<]*</a>\s*</p>$", re.IGNORECASE
+)
+_READ_MORE_AT_END = re.compile(
+    rf"{_ANCHOR}\s*{_READ_MORE}[^<]*</a>(?=\s*(?:</p>)?$)", re.IGNORECASE
+)
 _REDDIT_PAGE = re.compile(r"https?://(?:[a-z0-9-]+\.)*reddit\.com/", re.IGNORECASE)
 _REDDIT_SHARED = re.compile(r'<a href="([^"<>]*)">\s*\[link\]\s*</a>')
 
@@ -50,7 +64,11 @@ def without_boilerplate(summary_html: str) -> str:
     if "[…]" in summary_html or "[...]" in summary_html:
         summary_html = _EXCERPT_MORE.sub("…", summary_html)
     # A footer's block left its line break behind (markup.sanitize_html).
-    return without_edge_breaks(summary_html)
+    summary_html = without_edge_breaks(summary_html)
+    if summary_html.endswith("</a>") or summary_html.endswith("</a></p>"):
+        summary_html = _READ_MORE_PARAGRAPH.sub("", summary_html)
+        summary_html = without_edge_breaks(_READ_MORE_AT_END.sub("", summary_html))
+    return summary_html
 
 
 def source_name(raw: Mapping[str, Any]) -> str:
