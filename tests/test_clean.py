@@ -829,3 +829,29 @@ def test_an_arabic_read_more_link_ending_a_summary_goes() -> None:
     arabic = 'قالت الحكومة إن المحادثات مستمرة. <a href="/a">اقرأ المزيد</a>'
     entry = clean({"link": "https://gulfwire.example/a", "summary": arabic})
     assert entry.summary_text == "قالت الحكومة إن المحادثات مستمرة."
+
+
+@pytest.mark.parametrize(
+    ("author", "description"),
+    [
+        # the author field again as the summary's first paragraph: the byline printed it twice
+        ("Jane Doe | Reuters", "<p>Jane Doe | Reuters</p><p>Qatar signed the deal.</p>"),
+        ("By Jane Doe", "<p>Jane Doe</p><p>Qatar signed the deal.</p>"),
+        ("أحمد علي", "<p>أحمد علي</p><p>Qatar signed the deal.</p>"),
+    ],
+)
+def test_a_first_paragraph_that_repeats_the_author_goes(author: str, description: str) -> None:
+    entry = clean({"link": "https://gulfwire.example/a", "author": author, "summary": description})
+    assert entry.summary_text == "Qatar signed the deal."
+
+
+def test_a_first_paragraph_that_only_starts_with_the_author_stays() -> None:
+    description = "<p>Jane Doe said the deal was signed.</p><p>Qatar agreed.</p>"
+    entry = clean(
+        {"link": "https://gulfwire.example/a", "author": "Jane Doe", "summary": description}
+    )
+    assert entry.summary_text == "Jane Doe said the deal was signed. Qatar agreed."
+    alone = clean(
+        {"link": "https://gulfwire.example/b", "author": "Jane Doe", "summary": "Jane Doe"}
+    )
+    assert alone.summary_text == "Jane Doe"  # nothing else to show

@@ -97,8 +97,11 @@ def clean_entry(
     if "&amp;" in summary_html:
         summary_html = _ESCAPED_TWICE_IN_HTML.sub(r"&\1;", summary_html)
     paragraphs = summaries.paragraphs_of(summary_html)
-    # A wire dateline or byline opening a paragraph is no part of the story's summary.
-    if (cleaned := summaries.clean_paragraphs(paragraphs)) != paragraphs:
+    author = _author(raw)
+    # A wire dateline or byline opening a paragraph is no part of the story's summary, nor a
+    # first paragraph that only repeats the author field ("Jane Doe | Reuters").
+    cleaned = summaries.clean_paragraphs(summaries.without_author_paragraph(paragraphs, author))
+    if cleaned != paragraphs:
         paragraphs, summary_html = cleaned, summaries.paragraphs_html(cleaned)
     summary_text = html_to_text(summary_html)
 
@@ -125,7 +128,7 @@ def clean_entry(
         title=truncate_text(title, TITLE_LIMIT),
         summary_html=summary_html,
         summary_text=summary_text,
-        author=_author(raw),
+        author=author,
         published_at=published or updated,  # an Atom entry often carries only <updated>
         updated_at=updated,
         categories=_categories(raw.get("tags") or ()),

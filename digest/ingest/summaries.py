@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from html import escape, unescape
 
-from digest.bylines import is_agency
+from digest.bylines import is_agency, person_key, written_author
 
 MAX_PARAGRAPHS = 3  # shown per summary: a feed's many short lines must not swell the mail
 
@@ -173,6 +173,17 @@ def without_byline_paragraph(paragraphs: list[str]) -> list[str]:
     """``paragraphs`` without a first one that is only a byline ("By Jane Doe, Reuters")."""
     if len(paragraphs) > 1 and _BYLINE_ALONE.match(paragraphs[0]):
         return paragraphs[1:]
+    return paragraphs
+
+
+def without_author_paragraph(paragraphs: list[str], author: str | None) -> list[str]:
+    """``paragraphs`` without a first one that only says who wrote the piece: the entry's own
+    author field again ("Jane Doe | Reuters", "By Jane Doe, Staff Writer"), which the byline
+    prints already."""
+    if author and len(paragraphs) > 1:
+        first = written_author(paragraphs[0])
+        if first is not None and person_key(first) == person_key(author):
+            return paragraphs[1:]
     return paragraphs
 
 
