@@ -120,6 +120,53 @@ def test_a_connection_that_sends_nothing_or_dribbles_its_request_is_closed() -> 
             assert client.get(address).text == "here"
 
 
+def _bytes_until_closed(sock: socket.socket, seconds: float, pause: float = 0.0) -> int:
+    """How many bytes ``sock`` reads until the server ends the connection (or ``seconds``
+    pass), sleeping ``pause`` between reads."""
+    sock.settimeout(seconds)
+    received = 0
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            received += len(chunk)
+            time.sleep(pause)
+    except (TimeoutError, ConnectionResetError):
+        pass
+    return received
+
+
+def test_a_client_that_reads_nothing_of_its_answer_is_dropped_and_a_slow_reader_is_served() -> None:
+    """Slow read: a client that asked for a large answer (a picture of /images/ runs to
+    megabytes) and read none of it held the connection, and the answer in memory, for ever:
+    a few hundred of them took the server's memory and file descriptors."""
+    large = "x" * 20_000_000
+    app = Starlette(
+        routes=[
+            Route("/large", lambda request: PlainTextResponse(large)),
+            Route("/medium", lambda request: PlainTextResponse(large[:8_000_000])),
+        ]
+    )
+    with serving(app, "127.0.0.1", 0, write_stall_timeout=1.0) as address:
+        host, port = address.removeprefix("http://").split(":")
+        with socket.socket() as idle:
+            idle.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            idle.connect((host, int(port)))
+            idle.sendall(b"GET /large HTTP/1.1\r\nHost: x\r\n\r\n")
+            time.sleep(5)  # reads nothing, past the bound
+            assert _bytes_until_closed(idle, 20) < len(large)
+        # A reader that keeps taking the bytes, slowly, gets the whole answer.
+        with socket.socket() as slow:
+            slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            slow.connect((host, int(port)))
+            slow.sendall(b"GET /medium HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            started = time.monotonic()
+            received = _bytes_until_closed(slow, 60, pause=0.02)
+            assert received > 8_000_000 and time.monotonic() - started > 2
+
+
 class _Lines(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)

@@ -12,6 +12,12 @@ takes to arrive: a connection opened and left silent, or fed one header byte a s
 protocol here closes a connection whose request (head and body) is not in within
 REQUEST_TIMEOUT of the connection's start or of the previous response's end.
 
+The other way round, a client that asks for a large answer (a picture of /images/ runs to
+megabytes) and never reads it held its connection, and the answer's bytes in memory, for ever:
+neither bound runs once the request is in, and a connection closed with bytes still to send
+waits for them to leave. A connection none of whose waiting bytes leaves within
+WRITE_STALL_TIMEOUT is dropped; a slow reader, whose bytes keep leaving, is served to the end.
+
 A request that asks to upgrade the connection (a WebSocket) is answered as a plain request:
 the pages have no WebSocket. uvicorn also logged two warnings for each, the second telling the
 operator to install a WebSocket library, for any stranger to write into the log at will; it is
@@ -45,14 +51,22 @@ KEY = "web.port"
 # Seconds a whole request may take to arrive: forms are a few hundred bytes, and even a phone on
 # a poor line sends one in well under this.
 REQUEST_TIMEOUT = 15.0
+# Seconds an answer may wait with not a byte of it taken by the client: a phone on a poor line
+# takes some every second; a client that reads nothing is holding the connection.
+WRITE_STALL_TIMEOUT = 30.0
 
 
 class _BoundedRequestProtocol(H11Protocol):
     """uvicorn's h11 protocol, closing a connection whose request is not in within
-    ``request_timeout`` seconds of its start or of the previous response's end."""
+    ``request_timeout`` seconds of its start or of the previous response's end, and dropping
+    one whose answer stays waiting, not a byte of it taken, for ``write_stall_timeout``."""
 
     request_timeout = REQUEST_TIMEOUT
+    write_stall_timeout = WRITE_STALL_TIMEOUT
     _request_deadline: asyncio.TimerHandle | None = None
+    _write_watch: asyncio.TimerHandle | None = None
+    _waiting_at_watch = 0  # bytes waiting to be sent when the watch was armed
+    _drained_since_watch = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -67,9 +81,22 @@ class _BoundedRequestProtocol(H11Protocol):
         super().on_response_complete()
         if not self.transport.is_closing():
             self._arm_request_deadline()
+        # The answer may still be waiting to leave, on a connection closed or kept alive.
+        self._watch_writes()
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self._watch_writes()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self._drained_since_watch = True
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_request_deadline()
+        if self._write_watch is not None:
+            self._write_watch.cancel()
+            self._write_watch = None
         super().connection_lost(exc)
 
     def _arm_request_deadline(self) -> None:
@@ -80,6 +107,25 @@ class _BoundedRequestProtocol(H11Protocol):
         if self._request_deadline is not None:
             self._request_deadline.cancel()
             self._request_deadline = None
+
+    def _watch_writes(self) -> None:
+        """Check, every write_stall_timeout, that some of the bytes waiting left meanwhile."""
+        if self._write_watch is not None or self.transport.get_write_buffer_size() == 0:
+            return
+        self._waiting_at_watch = self.transport.get_write_buffer_size()
+        self._drained_since_watch = False
+        self._write_watch = self.loop.call_later(self.write_stall_timeout, self._check_writes)
+
+    def _check_writes(self) -> None:
+        self._write_watch = None
+        waiting = self.transport.get_write_buffer_size()
+        if waiting == 0:
+            return
+        if waiting >= self._waiting_at_watch and not self._drained_since_watch:
+            # Not closed: a close waits for the bytes to leave, which is what never happens.
+            self.transport.abort()
+            return
+        self._watch_writes()
 
     def _unsupported_upgrade_warning(self) -> None:
         _log.debug("a request asked to upgrade the connection; answered as a plain request")
@@ -116,9 +162,16 @@ def address(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def server_for(app: ASGIApp, *, request_timeout: float = REQUEST_TIMEOUT) -> uvicorn.Server:
+def server_for(
+    app: ASGIApp,
+    *,
+    request_timeout: float = REQUEST_TIMEOUT,
+    write_stall_timeout: float = WRITE_STALL_TIMEOUT,
+) -> uvicorn.Server:
     protocol = type(
-        "BoundedRequestProtocol", (_BoundedRequestProtocol,), {"request_timeout": request_timeout}
+        "BoundedRequestProtocol",
+        (_BoundedRequestProtocol,),
+        {"request_timeout": request_timeout, "write_stall_timeout": write_stall_timeout},
     )
     config = uvicorn.Config(
         app,
@@ -157,10 +210,13 @@ def serving(
     *,
     key: str = KEY,
     request_timeout: float = REQUEST_TIMEOUT,
+    write_stall_timeout: float = WRITE_STALL_TIMEOUT,
 ) -> Iterator[str]:
     """Serve ``app`` from a thread while the block runs; yields the address it answers at."""
     sock = bind(host, port, key)
-    server = server_for(app, request_timeout=request_timeout)
+    server = server_for(
+        app, request_timeout=request_timeout, write_stall_timeout=write_stall_timeout
+    )
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="digest-web", daemon=True
     )
