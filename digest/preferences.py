@@ -87,11 +87,15 @@ def save_preferences(
     name: str,
     timezone: str,
     stay_on: Collection[str],
+    shown: Collection[str] | None = None,
 ) -> Preferences:
     """Save a reader's form: ``topics`` of ``digest_list`` (at least one of its own), ``name``
     and ``timezone`` (an IANA name; empty: the list's), and ``stay_on``, the slugs of the lists
-    they are on that they keep (the others of those are unsubscribed). Raises PreferencesRefused
-    before anything changes when a field cannot be taken, PreferencesGone for a reader not held."""
+    they are on that they keep (the others of those are unsubscribed). ``shown``: the lists the
+    form had a box for; a list the reader joined after the page was opened had none, so it
+    cannot have been unticked, and stays (None: every list, for a form that does not say).
+    Raises PreferencesRefused before anything changes when a field cannot be taken,
+    PreferencesGone for a reader not held."""
     current = preferences_of(services, subscriber_id, digest_list)
     kept = [topic for topic in digest_list.topics if topic in set(topics)]
     if not kept:
@@ -107,6 +111,8 @@ def save_preferences(
     )
     store.set_name_and_timezone(subscriber_id, cleaned, zone or None)
     for membership in current.lists:
-        if membership.status == CONFIRMED and membership.slug not in stay_on:
+        if membership.status != CONFIRMED or membership.slug in stay_on:
+            continue
+        if shown is None or membership.slug in shown:
             unsubscribe(services, subscriber_id, membership.slug, CHANNEL)
     return preferences_of(services, subscriber_id, digest_list)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -24,7 +25,9 @@ from digest.privacy import forget
 from digest.sample_server import serve_folder
 from digest.services import Services
 from digest.store.schema import SubscriberRow, SubscriptionChangeRow
+from digest.unsubscribes import unsubscribe
 from digest.web import create_app
+from digest.web.server import serving
 from tests.configs import service_table
 from tests.test_lists import run, settings_of, start
 from tests.test_pipeline import DAY1, write_feed
@@ -348,3 +351,55 @@ def test_a_form_posted_from_another_site_changes_nothing(
     answer = client.post(path, data=fields, headers={"Origin": "https://evil.example"})
     assert answer.status_code == 403 and 'name="form_token"' in answer.text
     assert state(services) == before
+
+
+def _form_as_a_browser_posts_it(page: str) -> list[tuple[str, str]]:
+    """The fields a browser sends for the page's form as it stands: hidden and text inputs,
+    ticked boxes."""
+    fields = []
+    for tag in re.findall(r"<input [^>]*>", page):
+        kind = re.search(r'type="([^"]+)"', tag)
+        name = re.search(r'name="([^"]+)"', tag)
+        value = re.search(r'value="([^"]*)"', tag)
+        if name is None or kind is None:
+            continue
+        if kind.group(1) == "checkbox" and " checked" not in tag:
+            continue
+        fields.append((name.group(1), value.group(1) if value else ""))
+    return fields
+
+
+def test_a_list_joined_while_the_page_was_open_is_not_left_by_saving_it(
+    room: tuple[Services, Any, Path],
+) -> None:
+    """Rana opens the page of her daily mail, joins the Arabic list in another tab, then
+    saves a new timezone on the page still open: the page had no box for the Arabic list, so
+    she cannot have unticked it. Saving it unsubscribed her from the list she had just joined."""
+    services = room[0]
+    rana = member(services, "Rana")
+    unsubscribe(services, rana, "arabic", "unsubscribe-page")
+    with serving(create_app(services), "127.0.0.1", 0) as address, httpx.Client() as browser:
+        path = link(services, "Rana")
+        page = browser.get(address + path).text
+        assert 'name="lists" value="arabic"' not in page  # a sign-up link, no box
+        # The other tab: signed up again and confirmed.
+        services.store.sign_up("rana@example.org", None, "arabic", "key", services.clock.now())
+        services.store.confirm(rana, "arabic", services.clock.now(), "sign-up")
+        assert services.store.memberships_of(rana)["arabic"][0] == "confirmed"
+        fields = [
+            (name, "Europe/London" if name == "timezone" else value)
+            for name, value in _form_as_a_browser_posts_it(page)
+        ]
+        saved = browser.post(address + path, content=urlencode(fields), headers=FORM)
+    assert saved.status_code == 200 and "Saved." in saved.text
+    held = services.store.memberships_of(rana)
+    assert held["arabic"][0] == "confirmed" and held["daily"][0] == "confirmed"
+    subscriber = services.store.held_subscriber(rana)
+    assert subscriber is not None and subscriber.timezone == "Europe/London"
+    # Unticking the box the page does show still leaves that list.
+    page = saved.text
+    fields = [f for f in _form_as_a_browser_posts_it(page) if f != ("lists", "arabic")]
+    with serving(create_app(services), "127.0.0.1", 0) as address:
+        left = httpx.post(address + path, content=urlencode(fields), headers=FORM)
+    assert left.status_code == 200
+    assert services.store.memberships_of(rana)["arabic"][0] == "unsubscribed"

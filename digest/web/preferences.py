@@ -36,6 +36,7 @@ from digest.web.words import ENGLISH, words_for
 from digest.wording import direction_of
 
 MAX_FIELDS = 200  # topics and lists are ticked boxes: a form of more is no form of ours
+SHOWN = "shown"  # one hidden field per list box of the page, naming its list
 
 
 async def preferences_page(request: Request) -> Response:
@@ -71,6 +72,8 @@ async def preferences_post(request: Request) -> Response:
                 name=_text(form, "name"),
                 timezone=_text(form, "timezone"),
                 stay_on=_all(form, "lists"),
+                # The boxes the page had: a list joined in another tab since is not left.
+                shown=_all(form, SHOWN) if SHOWN in form else None,
             )
         )
     except PreferencesGone:
@@ -145,6 +148,7 @@ def _page(
         "name": (typed or {}).get("name", held.name or ""),
         "timezone": (typed or {}).get("timezone", held.timezone or ""),
         "zone_hint": words.timezone_hint.format(zone=digest_list.timezone),
+        "shown": SHOWN,
         "saved": saved,
         "expired": expired,
         "problem": problem,
