@@ -403,3 +403,37 @@ def test_a_list_joined_while_the_page_was_open_is_not_left_by_saving_it(
         left = httpx.post(address + path, content=urlencode(fields), headers=FORM)
     assert left.status_code == 200
     assert services.store.memberships_of(rana)["arabic"][0] == "unsubscribed"
+
+
+def test_a_form_shown_again_for_a_mistake_keeps_the_boxes_the_reader_changed(
+    room: tuple[Services, Any, Path],
+) -> None:
+    """Sam unticks a topic and a list and mistypes the timezone: the page comes back saying
+    so, with his boxes as he left them. It came back with every box as saved before, and once
+    he fixed the timezone and saved, what he had unticked was in his editions again."""
+    services = room[0]
+    sam = member(services, "Sam")
+    path = link(services, "Sam")
+    with serving(create_app(services), "127.0.0.1", 0) as address, httpx.Client() as browser:
+        page = browser.get(address + path).text
+        fields = [
+            (name, "Mars/Base" if name == "timezone" else value)
+            for name, value in _form_as_a_browser_posts_it(page)
+            if (name, value) not in (("topics", "gulf"), ("lists", "arabic"))
+        ]
+        mistaken = browser.post(address + path, content=urlencode(fields), headers=FORM)
+        assert mistaken.status_code == 400 and "Asia/Dubai" in mistaken.text
+        assert 'value="gulf">' in mistaken.text and 'value="iran" checked' in mistaken.text
+        assert 'name="lists" value="arabic">' in mistaken.text
+        assert 'name="lists" value="daily" checked' in mistaken.text
+        assert 'value="Mars/Base"' in mistaken.text
+        # He puts the timezone right and saves the page as it now stands.
+        fields = [
+            (name, "Europe/London" if name == "timezone" else value)
+            for name, value in _form_as_a_browser_posts_it(mistaken.text)
+        ]
+        saved = browser.post(address + path, content=urlencode(fields), headers=FORM)
+    assert saved.status_code == 200
+    assert services.store.topic_choices("daily") == {sam: ("iran", "levant")}
+    held = services.store.memberships_of(sam)
+    assert held["arabic"][0] == "unsubscribed" and held["daily"][0] == "confirmed"

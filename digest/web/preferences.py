@@ -80,8 +80,7 @@ async def preferences_post(request: Request) -> Response:
         return _gone(web, digest_list)
     except PreferencesRefused as refused:
         problem = words.choose_a_topic if refused.field == "topics" else words.unknown_timezone
-        typed = {"name": _text(form, "name"), "timezone": _text(form, "timezone")[:64]}
-        return _page(web, request, digest_list, held, problem=problem, typed=typed, status=400)
+        return _page(web, request, digest_list, held, problem=problem, posted=form, status=400)
     return _page(web, request, digest_list, saved, saved=True)
 
 
@@ -118,10 +117,18 @@ def _page(
     saved: bool = False,
     expired: bool = False,
     problem: str | None = None,
-    typed: dict[str, str] | None = None,
+    posted: FormData | None = None,
     status: int = 200,
 ) -> Response:
+    """The page of what ``held`` says, or, shown again for a mistake, of what was ``posted``:
+    the boxes as the reader left them, else saving the page again would undo their changes."""
     words = words_for(digest_list.language)
+    if posted is None:
+        topics, lists = set(held.topics), None
+        name, timezone = held.name or "", held.timezone or ""
+    else:
+        topics, lists = set(_all(posted, "topics")), set(_all(posted, "lists"))
+        name, timezone = _text(posted, "name"), _text(posted, "timezone")[:64]
     names = {topic.slug: topic.name for topic in web.services.settings.topics}
     context: dict[str, Any] = {
         "words": words,
@@ -131,7 +138,7 @@ def _page(
         "action": f"{web.pages.root}{request.url.path}",
         "form_token": web.forms.issue(request.url.path),
         "topics": [
-            {"slug": slug, "name": names.get(slug, slug), "chosen": slug in held.topics}
+            {"slug": slug, "name": names.get(slug, slug), "chosen": slug in topics}
             for slug in digest_list.topics
         ],
         "lists": [
@@ -141,12 +148,13 @@ def _page(
                 "language": membership.language,
                 "direction": direction_of(membership.language),
                 "on": membership.status == CONFIRMED,
+                "ticked": lists is None or membership.slug in lists,
                 "signup": f"{web.pages.root}/subscribe/{membership.slug}",
             }
             for membership in held.lists
         ],
-        "name": (typed or {}).get("name", held.name or ""),
-        "timezone": (typed or {}).get("timezone", held.timezone or ""),
+        "name": name,
+        "timezone": timezone,
         "zone_hint": words.timezone_hint.format(zone=digest_list.timezone),
         "shown": SHOWN,
         "saved": saved,
