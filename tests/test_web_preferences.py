@@ -437,3 +437,39 @@ def test_a_form_shown_again_for_a_mistake_keeps_the_boxes_the_reader_changed(
     assert services.store.topic_choices("daily") == {sam: ("iran", "levant")}
     held = services.store.memberships_of(sam)
     assert held["arabic"][0] == "unsubscribed" and held["daily"][0] == "confirmed"
+
+
+def test_pressing_again_a_page_open_too_long_saves_what_the_reader_chose(
+    room: tuple[Services, Any, Path],
+) -> None:
+    """Sam leaves the page open overnight, unticks a topic and saves: the page says it was
+    open too long and to press the button again. It came back with the topic ticked again, so
+    pressing again, as it said, saved the page as it had been and his change was lost."""
+    services = room[0]
+    sam = member(services, "Sam")
+    path = link(services, "Sam")
+    with serving(create_app(services), "127.0.0.1", 0) as address, httpx.Client() as browser:
+        page = browser.get(address + path).text
+        services.clock.advance(timedelta(hours=13))  # type: ignore[attr-defined]
+        fields = [f for f in _form_as_a_browser_posts_it(page) if f != ("topics", "gulf")]
+        late = browser.post(address + path, content=urlencode(fields), headers=FORM)
+        assert late.status_code == 403 and "open too long" in late.text
+        assert services.store.topic_choices("daily") == {}  # nothing saved
+        assert 'value="gulf">' in late.text and 'value="iran" checked' in late.text
+        again = browser.post(
+            address + path,
+            content=urlencode(_form_as_a_browser_posts_it(late.text)),
+            headers=FORM,
+        )
+        assert again.status_code == 200
+        assert services.store.topic_choices("daily") == {sam: ("iran", "levant")}
+        # A post from another site is not drawn back into the page: its choices are not the
+        # reader's, and "press the button again" must not save them.
+        forged = [(n, v) for n, v in _form_as_a_browser_posts_it(again.text) if n != "topics"]
+        foreign = browser.post(
+            address + path,
+            content=urlencode([*forged, ("topics", "gulf"), ("name", "Evil")]),
+            headers={**FORM, "Origin": "https://evil.example"},
+        )
+        assert foreign.status_code == 403
+        assert 'value="gulf">' in foreign.text and "Evil" not in foreign.text

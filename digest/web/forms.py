@@ -53,19 +53,23 @@ class FormTokens:
     def accepts(self, request: Request, form: FormData) -> bool:
         """True for a form posted from one of our pages: from our origin (or one the browser
         did not name) and with a token issued for the path it was posted to."""
-        origin = request.headers.get("origin")
-        if origin is not None and origin_of(origin) != self._origin:
+        if not self.from_our_origin(request):
             # Said in the log: an operator trying the pages at another address than base_url's
             # (a loopback port behind the proxy) sees every form refused as expired.
             _log.warning(
                 "a form posted to %s from a page of %s was refused: not the origin of "
                 "service.base_url (%s)",
                 request.url.path,
-                origin[:200],
+                request.headers.get("origin", "")[:200],
                 self._base_url,
             )
             return False
         return self.valid(form.get(FIELD), request.url.path)
+
+    def from_our_origin(self, request: Request) -> bool:
+        """True for a post from a page of ours, or from one the browser did not name."""
+        origin = request.headers.get("origin")
+        return origin is None or origin_of(origin) == self._origin
 
     def issue(self, action: str) -> str:
         """A token for a form posting to ``action`` (its path), valid for MAX_AGE."""

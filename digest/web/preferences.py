@@ -31,7 +31,7 @@ from digest.preferences import (
 )
 from digest.store.subscribers import CONFIRMED
 from digest.web.context import WebContext, web_context
-from digest.web.forms import posted_form
+from digest.web.forms import FIELD, posted_form
 from digest.web.words import ENGLISH, words_for
 from digest.wording import direction_of
 
@@ -60,7 +60,12 @@ async def preferences_post(request: Request) -> Response:
     # long is cut to its length instead.
     form = await posted_form(request, max_fields=MAX_FIELDS, max_part_size=32 * 1024)
     if not web.forms.accepts(request, form):
-        return _page(web, request, digest_list, held, expired=True, status=403)
+        # Told to press the button again, the reader saves the page as it comes back: for
+        # their own form, open too long, that is what they chose; never another site's post.
+        own = FIELD in form and web.forms.from_our_origin(request)
+        return _page(
+            web, request, digest_list, held, expired=True, posted=form if own else None, status=403
+        )
     words = words_for(digest_list.language)
     try:
         saved = await web.store_threads.run(
