@@ -12,6 +12,7 @@ from email.message import EmailMessage
 from email.policy import default as default_policy
 from pathlib import Path
 
+import httpx
 import pytest
 from limits.storage import MemoryStorage
 from starlette.testclient import TestClient
@@ -23,6 +24,7 @@ from digest.signup import SignUpRequest, handle_sign_up
 from digest.store.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
 from digest.web import create_app
 from digest.web.ratelimits import SignUpLimits
+from digest.web.server import serving
 from digest.web.signups import ThreadQueue
 from tests.webtools import Newsroom, build_editions, newsroom
 
@@ -771,3 +773,41 @@ def test_a_confirmation_posted_from_another_site_confirms_nothing(
     assert refused.status_code == 403 and status_of(room, "nour@example.org") == PENDING
     taken = client.post(path, data={"form_token": token}, headers={"Origin": BASE})
     assert taken.status_code == 200 and status_of(room, "nour@example.org") == CONFIRMED
+
+
+def test_pressing_again_a_sign_up_form_open_too_long_signs_up(
+    room: Newsroom, queue: ThreadQueue
+) -> None:
+    """A reader leaves the sign-up page open overnight, types their address and presses the
+    button: the page says it was open too long and to press the button again. It came back
+    with the address field empty, so pressing again, as it said, was refused for having no
+    address. Their own form now comes back as they filled it in; another site's does not."""
+    app = create_app(
+        room.services,
+        signups=queue,
+        limits=SignUpLimits("100/hour", "100/hour", MemoryStorage()),
+    )
+    fields = {"email": "late.reader@example.org", "name": "Late Reader"}
+    with serving(app, "127.0.0.1", 0) as address, httpx.Client(base_url=address) as browser:
+        page = browser.get("/subscribe/daily").text
+        room.clock.advance(timedelta(hours=13))
+        token = form_token(page, "/subscribe/daily")
+        late = browser.post("/subscribe/daily", data={"form_token": token, **fields})
+        assert late.status_code == 403 and "open too long" in late.text
+        assert 'value="late.reader@example.org"' in late.text
+        assert 'value="Late Reader"' in late.text
+        again = browser.post(
+            "/subscribe/daily",
+            data={"form_token": form_token(late.text, "/subscribe/daily"), **fields},
+        )
+        assert again.status_code == 200 and "Check your inbox" in again.text
+        # Another site's post does not have its address drawn into our page.
+        foreign = browser.post(
+            "/subscribe/daily",
+            data={"form_token": token, "email": "victim@example.org"},
+            headers={"Origin": "https://evil.example"},
+        )
+        assert foreign.status_code == 403 and "victim@example.org" not in foreign.text
+    queue.join()
+    assert status_of(room, "late.reader@example.org") == PENDING
+    assert len(confirmations(room)) == 1

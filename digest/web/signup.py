@@ -40,7 +40,7 @@ from digest.signup import SignUpRequest, confirm_max_age, confirm_sign_up
 from digest.store.subscribers import CONFIRMED
 from digest.web.clients import client_address, counted_as
 from digest.web.context import WebContext, web_context
-from digest.web.forms import posted_form
+from digest.web.forms import FIELD, posted_form
 from digest.web.security import BODY_LIMIT, embed_csp
 from digest.web.words import PageWords, words_for
 from digest.wording import direction_of
@@ -138,7 +138,13 @@ async def _sign_up(request: Request, *, embed: bool) -> Response:
     # it was open too long, at every press: a long address is refused as one, a long name cut.
     form = await posted_form(request, max_part_size=BODY_LIMIT)
     if not web.forms.accepts(request, form):
-        return _form_page(request, embed=embed, status=403, values={"expired": True})
+        values: dict[str, Any] = {"expired": True}
+        if FIELD in form and web.forms.from_our_origin(request):
+            # The reader's own form, open too long: told to press the button again, they find
+            # it as they filled it in. Never another site's post, whose address is not theirs.
+            values["email"] = _text(form, "email")[:EMAIL_CHARS]
+            values["name"] = _text(form, "name")[:NAME_CHARS]
+        return _form_page(request, embed=embed, status=403, values=values)
     # In threads: in the distributed mode each count is a round trip to Redis.
     wait = await anyio.to_thread.run_sync(web.limits.client, _client(web, request))
     if wait is not None:
