@@ -473,3 +473,32 @@ def test_pressing_again_a_page_open_too_long_saves_what_the_reader_chose(
         )
         assert foreign.status_code == 403
         assert 'value="gulf">' in foreign.text and "Evil" not in foreign.text
+
+
+def test_a_list_joined_while_the_page_was_open_stays_ticked_when_it_comes_back_for_a_mistake(
+    room: tuple[Services, Any, Path],
+) -> None:
+    """As above, but Rana mistypes the timezone: the page comes back with a box for the list
+    she joined meanwhile, which she never unticked. Unticked, saving the page again left it."""
+    services = room[0]
+    rana = member(services, "Rana")
+    unsubscribe(services, rana, "arabic", "unsubscribe-page")
+    with serving(create_app(services), "127.0.0.1", 0) as address, httpx.Client() as browser:
+        path = link(services, "Rana")
+        page = browser.get(address + path).text
+        services.store.sign_up("rana@example.org", None, "arabic", "key", services.clock.now())
+        services.store.confirm(rana, "arabic", services.clock.now(), "sign-up")
+        fields = [
+            (name, "Mars/Base" if name == "timezone" else value)
+            for name, value in _form_as_a_browser_posts_it(page)
+        ]
+        mistaken = browser.post(address + path, content=urlencode(fields), headers=FORM)
+        assert mistaken.status_code == 400
+        assert 'name="lists" value="arabic" checked' in mistaken.text
+        fields = [
+            (name, "Europe/London" if name == "timezone" else value)
+            for name, value in _form_as_a_browser_posts_it(mistaken.text)
+        ]
+        saved = browser.post(address + path, content=urlencode(fields), headers=FORM)
+    assert saved.status_code == 200
+    assert services.store.memberships_of(rana)["arabic"][0] == "confirmed"

@@ -128,12 +128,14 @@ def _page(
     """The page of what ``held`` says, or, shown again for a mistake, of what was ``posted``:
     the boxes as the reader left them, else saving the page again would undo their changes."""
     words = words_for(digest_list.language)
-    if posted is None:
-        topics, lists = set(held.topics), None
-        name, timezone = held.name or "", held.timezone or ""
-    else:
-        topics, lists = set(_all(posted, "topics")), set(_all(posted, "lists"))
+    topics, name, timezone = set(held.topics), held.name or "", held.timezone or ""
+    unticked: set[str] = set()  # the list boxes the reader unticked
+    if posted is not None:
+        topics = set(_all(posted, "topics"))
         name, timezone = _text(posted, "name"), _text(posted, "timezone")[:64]
+        # Only boxes the posted page had: a list joined since was not unticked.
+        boxes = set(_all(posted, SHOWN)) if SHOWN in posted else {m.slug for m in held.lists}
+        unticked = boxes - set(_all(posted, "lists"))
     names = {topic.slug: topic.name for topic in web.services.settings.topics}
     context: dict[str, Any] = {
         "words": words,
@@ -153,7 +155,7 @@ def _page(
                 "language": membership.language,
                 "direction": direction_of(membership.language),
                 "on": membership.status == CONFIRMED,
-                "ticked": lists is None or membership.slug in lists,
+                "ticked": membership.slug not in unticked,
                 "signup": f"{web.pages.root}/subscribe/{membership.slug}",
             }
             for membership in held.lists
