@@ -88,16 +88,25 @@ def save_preferences(
     timezone: str,
     stay_on: Collection[str],
     shown: Collection[str] | None = None,
+    topics_shown: Collection[str] | None = None,
 ) -> Preferences:
     """Save a reader's form: ``topics`` of ``digest_list`` (at least one of its own), ``name``
     and ``timezone`` (an IANA name; empty: the list's), and ``stay_on``, the slugs of the lists
     they are on that they keep (the others of those are unsubscribed). ``shown``: the lists the
     form had a box for; a list the reader joined after the page was opened had none, so it
     cannot have been unticked, and stays (None: every list, for a form that does not say).
+    ``topics_shown`` likewise: a topic the form had no box for (added to the list since) keeps
+    what the reader had, which for a reader who never chose is every topic.
     Raises PreferencesRefused before anything changes when a field cannot be taken,
     PreferencesGone for a reader not held."""
     current = preferences_of(services, subscriber_id, digest_list)
-    kept = [topic for topic in digest_list.topics if topic in set(topics)]
+    ticked = set(topics)
+    kept = [
+        topic
+        for topic in digest_list.topics
+        if topic in ticked
+        or (topics_shown is not None and topic not in topics_shown and topic in current.topics)
+    ]
     if not kept:
         raise PreferencesRefused("choose at least one topic", "topics")
     zone = timezone.strip()

@@ -502,3 +502,41 @@ def test_a_list_joined_while_the_page_was_open_stays_ticked_when_it_comes_back_f
         saved = browser.post(address + path, content=urlencode(fields), headers=FORM)
     assert saved.status_code == 200
     assert services.store.memberships_of(rana)["arabic"][0] == "confirmed"
+
+
+def test_a_topic_added_while_the_page_was_open_is_not_dropped_by_saving_it(
+    room: tuple[Services, Any, Path], tmp_path: Path
+) -> None:
+    """Sam, who never chose (every topic, those to come too), opens his page while the daily
+    list has two topics; the newsroom adds a third and restarts the pages; Sam saves his page
+    unchanged. The page had no box for the new topic, so he cannot have unticked it: saving
+    wrote a choice of the two, and his editions lost the new topic."""
+    services = room[0]
+    sam = member(services, "Sam")
+    common = {"schedule": "0 7 * * *", "timezone": "Asia/Dubai", "subscribers": "members.csv"}
+    two_topics = [
+        {"slug": "daily", "name": "The Daily Brief", "topics": ["iran", "gulf"], **common},
+        {"slug": "arabic", "name": "النشرة", "language": "ar", "topics": ["iran"], **common},
+    ]
+    before, _ = start(
+        settings_of(tmp_path, config(tmp_path, "http://127.0.0.1:9", two_topics)),
+        FixedClock(DAY1),
+    )
+    try:
+        path = link(services, "Sam")
+        with serving(create_app(before), "127.0.0.1", 0) as address:
+            page = httpx.get(address + path).text
+        assert 'value="levant"' not in page
+    finally:
+        before.close()
+    with serving(create_app(services), "127.0.0.1", 0) as address:  # restarted: three topics
+        fields = _form_as_a_browser_posts_it(page)
+        saved = httpx.post(address + path, content=urlencode(fields), headers=FORM)
+    assert saved.status_code == 200
+    assert services.store.topic_choices("daily") == {}  # still every topic
+    assert 'value="levant" checked' in saved.text
+    # A box the page did have, unticked, is still left out.
+    fields = [f for f in _form_as_a_browser_posts_it(saved.text) if f != ("topics", "gulf")]
+    with serving(create_app(services), "127.0.0.1", 0) as address:
+        httpx.post(address + path, content=urlencode(fields), headers=FORM)
+    assert services.store.topic_choices("daily") == {sam: ("iran", "levant")}

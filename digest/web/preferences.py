@@ -37,6 +37,7 @@ from digest.wording import direction_of
 
 MAX_FIELDS = 200  # topics and lists are ticked boxes: a form of more is no form of ours
 SHOWN = "shown"  # one hidden field per list box of the page, naming its list
+SHOWN_TOPICS = "shown_topics"  # and one per topic box, naming its topic
 
 
 async def preferences_page(request: Request) -> Response:
@@ -79,6 +80,7 @@ async def preferences_post(request: Request) -> Response:
                 stay_on=_all(form, "lists"),
                 # The boxes the page had: a list joined in another tab since is not left.
                 shown=_all(form, SHOWN) if SHOWN in form else None,
+                topics_shown=_all(form, SHOWN_TOPICS) if SHOWN_TOPICS in form else None,
             )
         )
     except PreferencesGone:
@@ -131,7 +133,11 @@ def _page(
     topics, name, timezone = set(held.topics), held.name or "", held.timezone or ""
     unticked: set[str] = set()  # the list boxes the reader unticked
     if posted is not None:
-        topics = set(_all(posted, "topics"))
+        # A topic the posted page had no box for (added since) keeps what the reader had.
+        topic_boxes = set(_all(posted, SHOWN_TOPICS)) if SHOWN_TOPICS in posted else None
+        topics = set(_all(posted, "topics")) | (
+            topics - topic_boxes if topic_boxes is not None else set()
+        )
         name, timezone = _text(posted, "name"), _text(posted, "timezone")[:64]
         # Only boxes the posted page had: a list joined since was not unticked.
         boxes = set(_all(posted, SHOWN)) if SHOWN in posted else {m.slug for m in held.lists}
@@ -164,6 +170,7 @@ def _page(
         "timezone": timezone,
         "zone_hint": words.timezone_hint.format(zone=digest_list.timezone),
         "shown": SHOWN,
+        "shown_topics": SHOWN_TOPICS,
         "saved": saved,
         "expired": expired,
         "problem": problem,
