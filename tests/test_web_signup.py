@@ -811,3 +811,34 @@ def test_pressing_again_a_sign_up_form_open_too_long_signs_up(
     queue.join()
     assert status_of(room, "late.reader@example.org") == PENDING
     assert len(confirmations(room)) == 1
+
+
+def test_the_embedded_forms_503_is_shown_in_the_newsrooms_frame(room: Newsroom) -> None:
+    """The broker down, the embeddable form's post answered 503 with X-Frame-Options: DENY and
+    frame-ancestors 'none': in the newsroom's frame the reader saw the browser's refusal, not
+    the page asking to try again in a few minutes. Its other answers may be framed, and so may
+    this one now; the pages outside /embed/ still may not."""
+    from digest.web.signups import QueueUnavailable
+
+    class Down:
+        after_response = False
+
+        def submit(self, request: SignUpRequest) -> None:
+            raise QueueUnavailable("connection refused")
+
+    app = create_app(
+        room.services, signups=Down(), limits=SignUpLimits("9/hour", "9/hour", MemoryStorage())
+    )
+    with serving(app, "127.0.0.1", 0) as address, httpx.Client(base_url=address) as browser:
+        answers = {}
+        for kind in ("embed", "subscribe"):
+            token = form_token(browser.get(f"/{kind}/daily").text, f"/{kind}/daily")
+            answers[kind] = browser.post(
+                f"/{kind}/daily", data={"form_token": token, "email": "nour@example.org"}
+            )
+    framed, page = answers["embed"], answers["subscribe"]
+    assert framed.status_code == 503 and "Please try again in a few minutes" in framed.text
+    assert "frame-ancestors *" in framed.headers["content-security-policy"]
+    assert "x-frame-options" not in framed.headers
+    assert page.status_code == 503 and page.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]

@@ -44,7 +44,13 @@ from digest.web.context import WebContext, web_context
 from digest.web.forms import FormTokens
 from digest.web.pages import Pages
 from digest.web.ratelimits import LimitsUnavailable, SignUpLimits, sign_up_limits
-from digest.web.security import BODY_LIMIT, RequestLimits, SecurityHeaders, default_headers
+from digest.web.security import (
+    BODY_LIMIT,
+    RequestLimits,
+    SecurityHeaders,
+    default_headers,
+    embed_csp,
+)
 from digest.web.signups import QueueUnavailable, SignUpQueue, sign_up_queue
 
 _log = logging.getLogger(__name__)
@@ -202,10 +208,16 @@ async def _server_error(request: Request, error: Exception) -> Response:
 
 async def _store_down(request: Request, error: Exception) -> Response:
     _log.error("the store failed during %s %s: %s", request.method, request.url.path, error)
-    return web_context(request).pages.error(
+    web = web_context(request)
+    headers = {"Retry-After": "120"}
+    if request.url.path.startswith(signup.EMBED_PREFIX):
+        # The embeddable form's answers are shown in the newsroom's frame (the broker or the
+        # rate limits' Redis down): a page that forbade framing showed the browser's refusal.
+        headers["Content-Security-Policy"] = embed_csp(web.services.settings.web.embed_origins)
+    return web.pages.error(
         503,
         "Please try again in a few minutes",
         "The service cannot reach its records just now. Nothing was changed; the same link "
         "will work again shortly.",
-        headers={"Retry-After": "120"},
+        headers=headers,
     )

@@ -46,6 +46,7 @@ from digest.web.words import PageWords, words_for
 from digest.wording import direction_of
 
 HONEYPOT = "website"  # a field people never see, which form-filling bots fill in
+EMBED_PREFIX = "/embed/"  # the embeddable form's pages, which the newsroom's site frames
 NAME_CHARS = 100
 EMAIL_CHARS = 254
 
@@ -305,8 +306,8 @@ def _button_page(
 routes = [
     Route("/subscribe/{list}", subscribe_page, methods=["GET"]),
     Route("/subscribe/{list}", subscribe_post, methods=["POST"]),
-    Route("/embed/{list}", embed_page, methods=["GET"]),
-    Route("/embed/{list}", embed_post, methods=["POST"]),
+    Route(EMBED_PREFIX + "{list}", embed_page, methods=["GET"]),
+    Route(EMBED_PREFIX + "{list}", embed_post, methods=["POST"]),
     Route("/confirm/{token}", confirm_page, methods=["GET"]),
     Route("/confirm/{token}", confirm_post, methods=["POST"]),
 ]
