@@ -74,7 +74,13 @@ def build_edition(services: Services, list_slug: str, slot: datetime) -> BuildOu
 def store_edition(services: Services, list_slug: str, slot: datetime) -> BuildOutcome:
     """The first half of ``build_edition``: the edition of (list, slot) composed, rendered and
     stored, or found stored (``built`` says which), with a variant for each distinct choice of
-    topics its readers made (digest.topic_choices); nothing queued yet."""
+    topics its readers made (digest.topic_choices); nothing queued yet. The list's other builds
+    wait (``building``): each reads where its window starts once the one before has stored."""
+    with services.store.building(list_slug):
+        return _store_edition(services, list_slug, slot)
+
+
+def _store_edition(services: Services, list_slug: str, slot: datetime) -> BuildOutcome:
     store, settings, now = services.store, services.settings, services.clock.now()
     digest_list = settings.list(list_slug)
     if digest_list.reader_local:
@@ -125,7 +131,13 @@ def queue_edition(services: Services, stored: BuildOutcome) -> BuildOutcome:
     queueing must not leave its members without their copy (run_cycle builds again each edition
     never queued). Queueing adds only the rows that are missing, and marks the edition queued.
     Members who chose topics are queued for their choice's variant, stored now if their choice
-    is newer than the first half."""
+    is newer than the first half. The list's other builds wait, as for ``store_edition``: a
+    list read in each reader's timezone places its readers' windows here."""
+    with services.store.building(stored.list_slug):
+        return _queue_edition(services, stored)
+
+
+def _queue_edition(services: Services, stored: BuildOutcome) -> BuildOutcome:
     digest_list = services.settings.list(stored.list_slug)
     if digest_list.reader_local:
         slot = datetime.fromisoformat(stored.slot)

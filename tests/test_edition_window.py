@@ -3,11 +3,15 @@ neither (a transaction that began before the build and committed after it) and n
 
 from __future__ import annotations
 
+import contextlib
 import random
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -369,3 +373,70 @@ def test_leaving_out_the_newest_report_does_not_move_a_first_editions_reach(
         excluded=frozenset({ids[2]}),
     )
     assert [item.article.id for item in without_newest.items()] == [ids[20]]
+
+
+# A builder in a process of its own: the edition of the list's slot given, built at that slot.
+_OTHER_BUILDER = """
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from digest import pipeline
+from digest.clock import FixedClock
+from digest.mail.transport import MemoryTransport
+from digest.services import build_services
+from tests.test_edition_window import make_settings
+
+folder, database_url, slot = Path(sys.argv[1]), sys.argv[2], datetime.fromisoformat(sys.argv[3])
+services = build_services(
+    make_settings(folder, database_url), clock=FixedClock(slot), transport=MemoryTransport()
+)
+print("building", flush=True)
+print(pipeline.build_edition(services, "daily", slot).edition_id, flush=True)
+"""
+
+
+def test_two_slots_built_at_once_by_two_processes_send_each_article_once(
+    services: Services, tmp_path: Path, database_url: str
+) -> None:
+    # A late slot (a build task that waited in the queue, `digest send` beside the service)
+    # built while another process builds the next one: both read the window start before
+    # either had stored its edition, both started after the edition before them, and each
+    # mailed the same articles.
+    build(services, T0)
+    story = services.store.store_entries(
+        feed_id(services), [entry(1)], T0 + timedelta(hours=1), classify=lambda _a: FILED
+    ).new
+    late, current = T0 + timedelta(days=1), T0 + timedelta(days=2)
+    other: list[subprocess.Popen[str]] = []
+    save = services.store.save_edition
+
+    def save_once_the_other_builds(*args: Any, **options: Any) -> Any:
+        # This builder has read its window and composed: the other one starts now.
+        if not other:
+            builder = subprocess.Popen(
+                [sys.executable, "-c", _OTHER_BUILDER, str(tmp_path), database_url, str(current)],
+                cwd=Path(__file__).parent.parent,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            other.append(builder)
+            assert builder.stdout is not None and builder.stdout.readline() == "building\n"
+            # It stores its edition at once, unless it waits for this one.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                builder.wait(5)
+        return save(*args, **options)
+
+    services.store.save_edition = save_once_the_other_builds  # type: ignore[method-assign]
+    services.clock = FixedClock(current + timedelta(minutes=1))
+    outcome = pipeline.build_edition(services, "daily", late)
+    vars(services.store).pop("save_edition")
+    out, _ = other[0].communicate(timeout=60)
+    assert other[0].returncode == 0
+    editions = [outcome.edition_id, int(out.split()[-1])]
+    mailed = [
+        article.id for edition in editions for article in services.store.edition_articles(edition)
+    ]
+    assert mailed == list(story)
+    assert services.store.edition_for_slot("daily", current) is not None

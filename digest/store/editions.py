@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import fcntl
+import os
+import threading
+import zlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     select,
+    text,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from digest.records import Article, Edition, EditionItem, RenderedEdition, Section
 from digest.store.articles import ArticleStore
+from digest.store.db import sqlite_file
 from digest.store.schema import (
     EditionArticleRow,
     EditionRow,
@@ -77,7 +84,78 @@ def edition_layout(edition: Edition) -> dict[str, Any]:
     }
 
 
+# A list's builds in this process, one at a time (see ``EditionStore.building``): a POSIX
+# record lock does not keep apart two threads of one process, nor is there one for a database
+# in memory. Keyed by (database URL, list).
+_building_here: dict[tuple[str, str], threading.Lock] = {}
+_building_here_guard = threading.Lock()
+
+# The key of a list's build lock on PostgreSQL is (1651861868, hashtext(list)): the first
+# number, "buil" in ASCII, keeps it apart from the ledger's advisory locks ("ledg").
+_BUILD_LOCK = text("SELECT pg_advisory_lock(1651861868, hashtext(:list_slug))")
+
+
 class EditionStore(ArticleStore):
+    @contextmanager
+    def building(self, list_slug: str) -> Iterator[None]:
+        """The list's editions built by this block alone: another build of the list, of any
+        slot, in any process, waits for it to end.
+
+        A build reads where its window starts (the edition before its slot) long before it
+        stores its edition: two builds of different slots at once (a late slot's task and the
+        current one's on two workers, ``digest send`` beside the service) both started after
+        the same edition and mailed the same articles. One at a time, the second finds the
+        first's edition and starts after it, or, for an older slot, is not built at all.
+
+        PostgreSQL: a session advisory lock on a connection of the block's own, which a worker
+        killed outright lets go of with its connection. SQLite: a POSIX record lock on one byte
+        (the list's) of a file beside the database, let go of by a killed process too.
+        """
+        local = self._local_build_lock(list_slug)
+        with local:
+            if self.engine.dialect.name == "postgresql":
+                with self._advisory_build_lock(list_slug):
+                    yield
+                return
+            database = sqlite_file(self.engine.url)
+            if database is None or database.startswith("file:"):
+                yield  # a database in memory: no other process sees it
+                return
+            descriptor = os.open(f"{database}-building", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.lockf(descriptor, fcntl.LOCK_EX, 1, zlib.crc32(list_slug.encode()))
+                yield
+            finally:
+                os.close(descriptor)  # its lock goes with it
+
+    def _local_build_lock(self, list_slug: str) -> threading.Lock:
+        key = (self.engine.url.render_as_string(hide_password=False), list_slug)
+        with _building_here_guard:
+            return _building_here.setdefault(key, threading.Lock())
+
+    @contextmanager
+    def _advisory_build_lock(self, list_slug: str) -> Iterator[None]:
+        connection = self.engine.connect()
+        try:
+            connection.execute(_BUILD_LOCK, {"list_slug": list_slug})
+            connection.commit()
+        except BaseException:
+            connection.invalidate()  # a lock the failed call took goes with the connection
+            connection.close()
+            raise
+        try:
+            yield
+        finally:
+            try:
+                connection.execute(text("SELECT pg_advisory_unlock_all()"))
+                connection.commit()
+            except SQLAlchemyError:
+                # Lost (the database restarted): its lock went with it. The connection must
+                # not go back to the pool, where a lock it still held would outlive the block.
+                connection.invalidate()
+            finally:
+                connection.close()
+
     def edition_for_slot(
         self, list_slug: str, slot: datetime, variant: str | None = None
     ) -> EditionState | None:
