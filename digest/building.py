@@ -47,6 +47,9 @@ class BuildOutcome:
     pending_deliveries: int = 0  # ledger rows of the edition still to send
     ready: bool = False  # stored to be sent (not empty, not sent already): to be queued
     warnings: tuple[str, ...] = ()  # articles left out, subscriber rows refused: named
+    # An edition asked for by hand (digest send, run --list), not a slot of the schedule: for a
+    # list read in each reader's timezone, every reader not served since is due at it.
+    by_hand: bool = False
 
 
 def list_members_in_step(services: Services, digest_list: ListSettings) -> list[str]:
@@ -63,28 +66,35 @@ def list_members_in_step(services: Services, digest_list: ListSettings) -> list[
     return warnings
 
 
-def build_edition(services: Services, list_slug: str, slot: datetime) -> BuildOutcome:
-    """Compose, render and store the edition of (list, slot), and queue one delivery per member.
+def build_edition(
+    services: Services, list_slug: str, slot: datetime, *, by_hand: bool = False
+) -> BuildOutcome:
+    """Compose, render and store the edition of (list, slot), and queue one delivery per member;
+    ``by_hand``: an edition asked for now (``forced_slot``), not the schedule's.
 
     Building a slot that was built before returns the stored edition (invariant 2).
     """
-    return queue_edition(services, store_edition(services, list_slug, slot))
+    return queue_edition(services, store_edition(services, list_slug, slot, by_hand=by_hand))
 
 
-def store_edition(services: Services, list_slug: str, slot: datetime) -> BuildOutcome:
+def store_edition(
+    services: Services, list_slug: str, slot: datetime, *, by_hand: bool = False
+) -> BuildOutcome:
     """The first half of ``build_edition``: the edition of (list, slot) composed, rendered and
     stored, or found stored (``built`` says which), with a variant for each distinct choice of
     topics its readers made (digest.topic_choices); nothing queued yet. The list's other builds
     wait (``building``): each reads where its window starts once the one before has stored."""
     with services.store.building(list_slug):
-        return _store_edition(services, list_slug, slot)
+        return _store_edition(services, list_slug, slot, by_hand)
 
 
-def _store_edition(services: Services, list_slug: str, slot: datetime) -> BuildOutcome:
+def _store_edition(
+    services: Services, list_slug: str, slot: datetime, by_hand: bool
+) -> BuildOutcome:
     store, settings, now = services.store, services.settings, services.clock.now()
     digest_list = settings.list(list_slug)
     if digest_list.reader_local:
-        return _local_slot(services, digest_list, slot, queue=False)
+        return _local_slot(services, digest_list, slot, queue=False, by_hand=by_hand)
     existing = store.edition_for_slot(list_slug, slot, "")
     warnings: tuple[str, ...] = ()
     latest = store.latest_edition(list_slug) if existing is None else None
@@ -141,7 +151,7 @@ def _queue_edition(services: Services, stored: BuildOutcome) -> BuildOutcome:
     digest_list = services.settings.list(stored.list_slug)
     if digest_list.reader_local:
         slot = datetime.fromisoformat(stored.slot)
-        return _local_slot(services, digest_list, slot, queue=True)
+        return _local_slot(services, digest_list, slot, queue=True, by_hand=stored.by_hand)
     if not stored.ready or stored.edition_id is None:
         return stored
     store, now = services.store, services.clock.now()
@@ -264,16 +274,19 @@ def _store_screened(
 
 
 def _local_slot(
-    services: Services, digest_list: ListSettings, slot: datetime, *, queue: bool
+    services: Services, digest_list: ListSettings, slot: datetime, *, queue: bool, by_hand: bool
 ) -> BuildOutcome:
     """Store (and with ``queue``, queue) the variants of (list, slot) for a list read in each
     reader's timezone: one per group of readers due at the slot with the same window start
-    (digest.local_time). A slot that is no reader's latest is an extra edition asked for by
-    hand: every reader not served since is due at it."""
+    (digest.local_time). An edition asked for by hand is an extra one: every reader not served
+    since is due at it, also in the very minute of some zone's hour. So is a slot that is no
+    reader's latest (such an edition whose build stopped in between, built again by run_cycle)."""
     store, now = services.store, services.clock.now()
     file_warnings = list_members_in_step(services, digest_list) if queue else []
     groups = [group for group in due_groups(services, digest_list, now) if group.slot == slot]
-    if not groups and slot > latest_slot(digest_list.schedule, digest_list.timezone, now):
+    if by_hand or (
+        not groups and slot > latest_slot(digest_list.schedule, digest_list.timezone, now)
+    ):
         groups = due_groups(services, digest_list, now, extra_slot=slot)
     window_seq = store.article_sequence()  # read once: every variant ends at the same place
     built_any, pending = False, 0
@@ -320,4 +333,5 @@ def _local_slot(
         pending_deliveries=pending,
         ready=any(state.status == READY for state in states),
         warnings=tuple(warnings),
+        by_hand=by_hand,
     )

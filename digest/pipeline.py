@@ -120,7 +120,9 @@ class Dispatcher(Protocol):
 
     def poll_feeds(self, feeds: Sequence[FeedState]) -> Iterable[PollOutcome]: ...
 
-    def build_edition(self, list_slug: str, slot: datetime) -> BuildOutcome: ...
+    def build_edition(
+        self, list_slug: str, slot: datetime, *, by_hand: bool = False
+    ) -> BuildOutcome: ...
 
     def deliver(
         self, edition_id: int, batches: Iterable[list[int]]
@@ -139,8 +141,10 @@ class InlineDispatcher:
     def poll_feeds(self, feeds: Sequence[FeedState]) -> Iterator[PollOutcome]:
         return poll_feeds(self.services, feeds)
 
-    def build_edition(self, list_slug: str, slot: datetime) -> BuildOutcome:
-        return build_edition(self.services, list_slug, slot)
+    def build_edition(
+        self, list_slug: str, slot: datetime, *, by_hand: bool = False
+    ) -> BuildOutcome:
+        return build_edition(self.services, list_slug, slot, by_hand=by_hand)
 
     def prepare_delivery(self) -> None:
         """The sending processes start while the editions are built."""
@@ -259,8 +263,10 @@ def run_cycle(
         for edition in store.unqueued_editions()
         if edition.list_slug in configured
     ]
+    asked: tuple[str, datetime] | None = None  # the edition asked for by hand
     if only_list is not None:
-        due.append((only_list, forced_slot(services, only_list, now)))
+        asked = (only_list, forced_slot(services, only_list, now))
+        due.append(asked)
     else:
         due += due_editions(services, now)  # slots with no edition: never one of the above
     # Several variants of one slot stored and not queued are one (list, slot) to build.
@@ -272,7 +278,7 @@ def run_cycle(
     built = skipped = 0
     for list_slug, slot in due:
         try:
-            outcome = dispatcher.build_edition(list_slug, slot)
+            outcome = dispatcher.build_edition(list_slug, slot, by_hand=(list_slug, slot) == asked)
         except RenderError as error:  # that list's edition waits for a fix; the others go on
             problems.append(str(error))
             observer.advance("Building editions", list_slug)

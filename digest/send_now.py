@@ -35,8 +35,8 @@ def send_now(
     slot = pipeline.forced_slot(services, list_slug, services.clock.now())
     if workers is not None:
         fanout, leases = workers
-        return ticking.publish(services, fanout, leases, list_slug, slot)
-    built = pipeline.build_edition(services, list_slug, slot)
+        return ticking.publish(services, fanout, leases, list_slug, slot, by_hand=True)
+    built = pipeline.build_edition(services, list_slug, slot, by_hand=True)
     if built.pending_deliveries:
         dispatcher = pipeline.InlineDispatcher(services)
         dispatcher.prepare_delivery()

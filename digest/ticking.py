@@ -268,15 +268,24 @@ def poll_alone(services: Services, leases: Leases, feed_id: int) -> pipeline.Pol
 
 
 def publish(
-    services: Services, fanout: Fanout, leases: Leases, list_slug: str, slot: datetime
+    services: Services,
+    fanout: Fanout,
+    leases: Leases,
+    list_slug: str,
+    slot: datetime,
+    *,
+    by_hand: bool = False,
 ) -> pipeline.BuildOutcome:
-    """Build the edition of (list, slot) and queue its ledger rows, then hand its deliveries out.
+    """Build the edition of (list, slot) and queue its ledger rows, then hand its deliveries out;
+    ``by_hand``: an edition asked for now (``digest send``), not the schedule's.
 
     Run twice (at-least-once delivery of the task), the second run finds the stored edition and
     the delivery lease held: it hands out nothing.
     """
     stored = _again_if_raced(
-        lambda: building.store_edition(services, list_slug, slot), list_slug, slot
+        lambda: building.store_edition(services, list_slug, slot, by_hand=by_hand),
+        list_slug,
+        slot,
     )
     # Queued apart, so that the outcome still says this worker built the edition when the
     # queueing met the other worker's rows and had to run again.

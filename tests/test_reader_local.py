@@ -22,6 +22,7 @@ from digest.config import FeedSettings, Settings, settings_from_mapping
 from digest.local_time import due_groups, readers_by_slot
 from digest.mail.transport import MemoryTransport
 from digest.records import TopicMatch
+from digest.send_now import send_now
 from digest.services import Services, build_services
 from digest.store import ReaderPosition
 from digest.store.schema import DeliveryRow, EditionArticleRow, EditionRow, SubscriberRow
@@ -370,3 +371,39 @@ def test_each_readers_edition_is_dated_on_their_own_morning(embedded: Services) 
     assert auckland == ["Daily Brief: 2 June 2026", "Daily Brief: 3 June 2026"]
     dubai = sorted(subject for recipient, subject in subjects if recipient.startswith("nozone"))
     assert dubai == ["Daily Brief: 1 June 2026", "Daily Brief: 2 June 2026"]
+
+
+@pytest.mark.parametrize("command", ["send", "run --list"])
+def test_an_edition_sent_by_hand_at_the_lists_own_hour_reaches_every_reader(
+    embedded: Services, command: str
+) -> None:
+    # `digest send` (and `run --once --list`) of a list read in each reader's timezone sends an
+    # extra edition to every reader not served since; asked in the very minute of the list's
+    # own hour (07:00 in Dubai, 03:00 UTC) it was taken for that hour's slot, and only the
+    # Dubai readers got it: Kolkata and Kathmandu, whose 07:00 had passed unbuilt, and every
+    # other zone got nothing.
+    simulation = Simulation(embedded)
+    simulation.run(datetime(2026, 1, 10, tzinfo=UTC), days=1)
+    # The service stopped at midnight; an article comes in, and at 03:00 the list is sent.
+    at = datetime(2026, 1, 11, 3, tzinfo=UTC)
+    simulation.stored += embedded.store.store_entries(
+        simulation.feed_id, [entry(900)], at - timedelta(minutes=5), classify=lambda _a: FILED
+    ).new
+    embedded.clock = FixedClock(at)
+    if command == "send":
+        assert send_now(embedded, "daily", workers=None).ready
+    else:
+        embedded.store.sync_feeds([], at)  # nothing to poll: the wire's articles are stored here
+        pipeline.run_cycle(embedded, pipeline.InlineDispatcher(embedded), only_list="daily")
+    reached = {
+        email
+        for email, editions in simulation.received().items()
+        if any(slot == at for slot, _ in editions)
+    }
+    assert reached == set(ZONES)
+    # Their next editions go on from it: every article once, none missed.
+    simulation.run(at + timedelta(hours=1), days=2)
+    for email, editions in simulation.received().items():
+        mailed = Counter(article for _, ids in editions for article in ids)
+        assert max(mailed.values()) == 1, f"{email}: an article twice"
+        assert set(mailed) == {a for a in simulation.stored if a <= max(mailed)}, email

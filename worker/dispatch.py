@@ -40,8 +40,10 @@ class CeleryDispatcher:
         for outcome in self._run([(tasks.poll_feed, (feed.id,)) for feed in feeds]):
             yield PollOutcome(**outcome)
 
-    def build_edition(self, list_slug: str, slot: datetime) -> BuildOutcome:
-        (outcome,) = self._run([(tasks.build_edition, (list_slug, slot.isoformat()))])
+    def build_edition(
+        self, list_slug: str, slot: datetime, *, by_hand: bool = False
+    ) -> BuildOutcome:
+        (outcome,) = self._run([(tasks.build_edition, (list_slug, slot.isoformat(), by_hand))])
         return BuildOutcome(**outcome)
 
     def prepare_delivery(self) -> None:

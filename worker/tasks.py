@@ -36,10 +36,10 @@ def poll_feed(feed_id: int) -> dict[str, Any]:
 
 
 @app.task(name="digest.build_edition", soft_time_limit=300, time_limit=360)
-def build_edition(list_slug: str, slot: str) -> dict[str, Any]:
+def build_edition(list_slug: str, slot: str, by_hand: bool = False) -> dict[str, Any]:
     with _timed("build_edition"):
         outcome = pipeline.build_edition(
-            runtime.for_task(), list_slug, datetime.fromisoformat(slot)
+            runtime.for_task(), list_slug, datetime.fromisoformat(slot), by_hand=by_hand
         )
     metrics.observe_build(outcome)
     return pipeline.outcome_to_dict(outcome)
