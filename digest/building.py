@@ -25,7 +25,6 @@ from digest.due import due_groups
 from digest.imports import import_list_file
 from digest.previews import check_edition, edition_pictures
 from digest.records import Edition, RenderedEdition
-from digest.schedule import latest_slot
 from digest.services import Services
 from digest.store.editions import EMPTY, READY, EditionState
 from digest.topic_choices import choice_groups, variant_name
@@ -279,14 +278,14 @@ def _local_slot(
     """Store (and with ``queue``, queue) the variants of (list, slot) for a list read in each
     reader's timezone: one per group of readers due at the slot with the same window start
     (digest.local_time). An edition asked for by hand is an extra one: every reader not served
-    since is due at it, also in the very minute of some zone's hour. So is a slot that is no
-    reader's latest (such an edition whose build stopped in between, built again by run_cycle)."""
+    since is due at it, also in the very minute of some zone's hour. So is a slot whose
+    variants are stored but not all queued and which is no reader's hour (such an edition whose
+    build stopped in between: run_cycle builds it again, not by hand). A slot of the schedule
+    built again once all its readers are queued (its task handed out twice) is nobody's."""
     store, now = services.store, services.clock.now()
     file_warnings = list_members_in_step(services, digest_list) if queue else []
     groups = [group for group in due_groups(services, digest_list, now) if group.slot == slot]
-    if by_hand or (
-        not groups and slot > latest_slot(digest_list.schedule, digest_list.timezone, now)
-    ):
+    if by_hand or (not groups and _stored_unqueued(services, digest_list.slug, slot)):
         groups = due_groups(services, digest_list, now, extra_slot=slot)
     window_seq = store.article_sequence()  # read once: every variant ends at the same place
     built_any, pending = False, 0
@@ -334,4 +333,12 @@ def _local_slot(
         ready=any(state.status == READY for state in states),
         warnings=tuple(warnings),
         by_hand=by_hand,
+    )
+
+
+def _stored_unqueued(services: Services, list_slug: str, slot: datetime) -> bool:
+    """Whether an edition of (list, slot) is stored to be sent and was never queued."""
+    return any(
+        (edition.list_slug, edition.slot) == (list_slug, slot)
+        for edition in services.store.unqueued_editions()
     )

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
-from digest import pipeline
+from digest import building, pipeline
 from digest.clock import FixedClock
 from digest.config import FeedSettings, Settings, settings_from_mapping
 from digest.local_time import due_groups, readers_by_slot
@@ -373,6 +373,26 @@ def test_each_readers_edition_is_dated_on_their_own_morning(embedded: Services) 
     assert dubai == ["Daily Brief: 1 June 2026", "Daily Brief: 2 June 2026"]
 
 
+def test_a_slot_built_again_sends_the_other_zones_no_extra_edition(embedded: Services) -> None:
+    # Tehran's 07:00 (03:30 UTC, after the list's own hour in Dubai) built a second time once
+    # its readers were queued, as a publish task the broker hands back when its worker died
+    # before acknowledging it: the slot was taken for an edition asked for by hand, and the
+    # readers of every other zone were queued an extra edition at 03:30 UTC.
+    simulation = Simulation(embedded)
+    start = datetime(2026, 1, 10, tzinfo=UTC)
+    simulation.run(start, days=1)
+    for hour in range(5):  # 00:00 to 04:00 UTC: Tehran's edition built and sent at 04:00
+        simulation.hour(datetime(2026, 1, 11, hour, tzinfo=UTC))
+    tehran = datetime(2026, 1, 11, 3, 30, tzinfo=UTC)
+    assert embedded.store.editions_of_slot("daily", tehran)
+    embedded.clock = FixedClock(datetime(2026, 1, 11, 4, 2, tzinfo=UTC))
+    again = pipeline.build_edition(embedded, "daily", tehran)
+    assert (again.built, again.pending_deliveries) == (False, 0)
+    assert embedded.store.editions_with_pending_deliveries({"daily"}) == []
+    simulation.run(datetime(2026, 1, 11, 5, tzinfo=UTC), days=2)
+    check_every_reader(simulation, ZONES, since=start + timedelta(days=1))
+
+
 @pytest.mark.parametrize("command", ["send", "run --list"])
 def test_an_edition_sent_by_hand_at_the_lists_own_hour_reaches_every_reader(
     embedded: Services, command: str
@@ -407,3 +427,29 @@ def test_an_edition_sent_by_hand_at_the_lists_own_hour_reaches_every_reader(
         mailed = Counter(article for _, ids in editions for article in ids)
         assert max(mailed.values()) == 1, f"{email}: an article twice"
         assert set(mailed) == {a for a in simulation.stored if a <= max(mailed)}, email
+
+
+def test_an_edition_by_hand_stored_but_never_queued_reaches_every_reader_at_the_next_run(
+    embedded: Services,
+) -> None:
+    # `digest send` stopped between storing the extra edition and queueing it: the next run
+    # builds the slot again, not by hand, and must still queue every reader not served since.
+    simulation = Simulation(embedded)
+    simulation.run(datetime(2026, 1, 10, tzinfo=UTC), days=1)
+    at = datetime(2026, 1, 11, 0, 10, tzinfo=UTC)
+    simulation.stored += embedded.store.store_entries(
+        simulation.feed_id, [entry(900)], at - timedelta(minutes=5), classify=lambda _a: FILED
+    ).new
+    embedded.clock = FixedClock(at)
+    stored = building.store_edition(embedded, "daily", at, by_hand=True)
+    assert stored.ready and embedded.store.unqueued_editions()
+    embedded.clock = FixedClock(at + timedelta(minutes=1))
+    embedded.store.sync_feeds([], at)  # nothing to poll
+    pipeline.run_cycle(embedded, pipeline.InlineDispatcher(embedded))
+    assert embedded.store.unqueued_editions() == []
+    reached = {
+        email
+        for email, editions in simulation.received().items()
+        if any(slot == at for slot, _ in editions)
+    }
+    assert reached == set(ZONES)
