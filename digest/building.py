@@ -150,7 +150,14 @@ def _queue_edition(services: Services, stored: BuildOutcome) -> BuildOutcome:
     digest_list = services.settings.list(stored.list_slug)
     if digest_list.reader_local:
         slot = datetime.fromisoformat(stored.slot)
-        return _local_slot(services, digest_list, slot, queue=True, by_hand=stored.by_hand)
+        queued = _local_slot(services, digest_list, slot, queue=True, by_hand=stored.by_hand)
+        # It finds stored the variants the storing half built (and said what they left out):
+        # the outcome a run or a worker reports is that of both halves.
+        return replace(
+            queued,
+            built=stored.built or queued.built,
+            warnings=tuple(dict.fromkeys((*stored.warnings, *queued.warnings))),
+        )
     if not stored.ready or stored.edition_id is None:
         return stored
     store, now = services.store, services.clock.now()

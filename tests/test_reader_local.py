@@ -453,3 +453,22 @@ def test_an_edition_by_hand_stored_but_never_queued_reaches_every_reader_at_the_
         if any(slot == at for slot, _ in editions)
     }
     assert reached == set(ZONES)
+
+
+def test_a_run_counts_the_editions_it_built_of_a_list_read_in_each_zone(
+    embedded: Services,
+) -> None:
+    # The queueing half of a build finds the variants the storing half stored a moment before:
+    # its outcome, the one a run and a worker report, said nothing was built, and `digest run`
+    # printed "editions built 0" (and digest_editions_built never counted) for such a list.
+    simulation = Simulation(embedded)
+    simulation.run(datetime(2026, 1, 10, tzinfo=UTC), days=1)
+    at = datetime(2026, 1, 11, 3, tzinfo=UTC)  # Kathmandu's, Kolkata's and Dubai's 07:00 due
+    simulation.stored += embedded.store.store_entries(
+        simulation.feed_id, [entry(900)], at - timedelta(minutes=5), classify=lambda _a: FILED
+    ).new
+    embedded.clock = FixedClock(at)
+    embedded.store.sync_feeds([], at)  # nothing to poll
+    summary = pipeline.run_cycle(embedded, pipeline.InlineDispatcher(embedded))
+    assert summary.messages_delivered == 3
+    assert summary.editions_built == 3
