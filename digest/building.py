@@ -296,6 +296,7 @@ def _local_slot(
         groups = due_groups(services, digest_list, now, extra_slot=slot)
     window_seq = store.article_sequence()  # read once: every variant ends at the same place
     built_any, pending = False, 0
+    queued: set[int] = set()  # the variants this build queued readers for
     warnings: list[str] = list(file_warnings)
     largest: tuple[int, EditionState] | None = None
     choices = store.topic_choices(digest_list.slug)
@@ -324,11 +325,18 @@ def _local_slot(
             built_any, warnings = built_any or built, [*warnings, *found]
             if queue and state.status == READY:
                 store.queue_deliveries(state.id, digest_list.slug, now, readers=readers)
+                queued.add(state.id)
                 pending += store.delivery_counts(state.id).pending
             if largest is None or len(readers) > largest[0]:
                 largest = (len(readers), state)
     shown = largest[1] if largest else store.edition_for_slot(digest_list.slug, slot)
     states = store.editions_of_slot(digest_list.slug, slot)
+    for state in states if queue else ():
+        if state.status == READY and state.id not in queued:
+            # Stored for readers served since by another edition (one asked for by hand
+            # between the halves of this build; they moved, or left): marked queued, else
+            # every run and tick would build the slot again, for nobody, for ever.
+            store.queue_deliveries(state.id, digest_list.slug, now, readers=[])
     return BuildOutcome(
         list_slug=digest_list.slug,
         slot=slot.isoformat(),

@@ -472,3 +472,30 @@ def test_a_run_counts_the_editions_it_built_of_a_list_read_in_each_zone(
     summary = pipeline.run_cycle(embedded, pipeline.InlineDispatcher(embedded))
     assert summary.messages_delivered == 3
     assert summary.editions_built == 3
+
+
+def test_a_slot_whose_readers_were_served_between_its_halves_is_not_built_for_ever(
+    embedded: Services,
+) -> None:
+    # A worker stored Kolkata's 07:00 variant; before it queued it, `digest send` served every
+    # reader an edition by hand. The queueing half found nobody due and left the variant
+    # unqueued: every run (and every tick) after built the slot again, for nobody, for ever.
+    simulation = Simulation(embedded)
+    simulation.run(datetime(2026, 1, 10, tzinfo=UTC), days=1)
+    at = datetime(2026, 1, 11, 1, 40, tzinfo=UTC)
+    simulation.stored += embedded.store.store_entries(
+        simulation.feed_id, [entry(900)], at - timedelta(minutes=5), classify=lambda _a: FILED
+    ).new
+    embedded.clock = FixedClock(at)
+    kolkata = datetime(2026, 1, 11, 1, 30, tzinfo=UTC)
+    stored = building.store_edition(embedded, "daily", kolkata)
+    assert send_now(embedded, "daily", workers=None).ready
+    building.queue_edition(embedded, stored)
+    assert embedded.store.unqueued_editions() == []
+    (variant,) = embedded.store.editions_of_slot("daily", kolkata)
+    assert embedded.store.delivery_counts(variant.id).pending == 0
+    # Every reader has each article once, from the edition sent by hand.
+    for email, editions in simulation.received().items():
+        mailed = Counter(article for _, ids in editions for article in ids)
+        assert max(mailed.values()) == 1, email
+        assert set(mailed) == set(simulation.stored), email
