@@ -13,6 +13,7 @@ from aiosmtpd.smtp import Envelope
 from sqlalchemy import func, select
 
 from digest import pipeline
+from digest.clock import FixedClock
 from digest.config import load_settings
 from digest.delivering import DELIVERY_BATCH_SIZE
 from digest.sample_server import serve_folder
@@ -224,3 +225,25 @@ def test_send_wait_with_no_worker_up_says_so_instead_of_waiting(tmp_path: Path) 
     [line] = done.stderr.strip().splitlines()
     assert "no digest worker answers" in line and broker in line
     assert editions == 0  # nothing built for no one: without --wait, it would wait in the queue
+
+
+def test_send_behind_the_latest_edition_says_the_clock_is_behind(tmp_path: Path) -> None:
+    # The machine's clock stepped back behind the list's latest edition: the slot asked for is
+    # covered by that edition's window and nothing is built, and `digest send` said "the
+    # edition ... is empty (lists.daily.send_when_empty is false)", neither of which was so.
+    database = f"sqlite:///{tmp_path}/digest.db"
+    with smtp_server() as sink, deployment(tmp_path, database, None, sink, 3) as service:
+        ahead = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(hours=2)
+        services = build_services(load_settings(service.config, service.env))
+        try:
+            services.clock = FixedClock(ahead)
+            assert pipeline.build_edition(services, "daily", ahead).edition_id is not None
+        finally:
+            services.close()
+        sent_before = len(sink.received)
+        done = service.run("send", "daily")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "send_when_empty" not in done.stdout
+    assert f"is for {ahead.isoformat()}, later than this machine's clock" in done.stdout
+    assert "clock behind" in done.stdout
+    assert len(sink.received) == sent_before

@@ -64,6 +64,22 @@ def _print_counts(counts: DeliveryCounts) -> None:
     )
 
 
+def _nothing_due(services: Services, list_slug: str, slot: str) -> str:
+    """Why an edition asked for at ``slot`` built nothing: the clock is behind the list's
+    latest edition (whose window covers the slot), or every reader has had one since."""
+    latest = services.store.latest_edition(list_slug)
+    if latest is not None and latest.slot > datetime.fromisoformat(slot):
+        return (
+            f"Nothing to send: the latest edition of {escape(list_slug)} is for "
+            f"{latest.slot.isoformat()}, later than this machine's clock ({slot}); "
+            "is the clock behind?"
+        )
+    return (
+        f"Nothing to send: every reader of {escape(list_slug)} has had an edition for {slot} "
+        "or later."
+    )
+
+
 def _send_now(
     services: Services,
     list_slug: str,
@@ -128,7 +144,10 @@ def send(
             built = _send_now(services, list_slug, workers, advance)
         for warning in built.warnings:
             errors.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
-        if built.empty or built.edition_id is None:
+        if built.edition_id is None:  # nothing was due at the slot: not for being empty
+            console.print(_nothing_due(services, list_slug, built.slot), highlight=False)
+            return
+        if built.empty:
             console.print(
                 f"Nothing to send: the edition of {escape(list_slug)} for {built.slot} is empty "
                 f"(lists.{escape(list_slug)}.send_when_empty is false).",
