@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -20,7 +23,14 @@ from digest.records import (
     TopicMatch,
 )
 from digest.store import Store, SubscriberInput, open_store
-from digest.store.db import current_revision, head_revision
+from digest.store.db import (
+    HEAD_REVISION,
+    create_database_engine,
+    current_revision,
+    head_revision,
+    stored_revision,
+    upgrade,
+)
 from digest.store.schema import Base
 from tests.members import KEY, add_members
 
@@ -92,6 +102,22 @@ def test_syncing_the_feeds_follows_the_config(store: Store) -> None:
 def test_schema_is_at_the_latest_migration(store: Store) -> None:
     head = head_revision()
     assert head is not None and current_revision(store.engine) == head
+    # The constant an up-to-date database is told by, without Alembic, names the same head.
+    assert head == HEAD_REVISION and stored_revision(store.engine) == head
+
+
+def test_an_up_to_date_database_is_told_without_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/digest.db"
+    upgrade(create_database_engine(url))
+    check = (
+        "import sys; from digest.store.db import create_database_engine, upgrade; "
+        f"upgrade(create_database_engine({url!r})); "
+        "print(sorted(name for name in sys.modules if name.split('.')[0] == 'alembic'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
 
 
 def test_an_article_is_stored_once_per_guid_and_per_link(store: Store) -> None:
