@@ -194,6 +194,29 @@ def test_a_websocket_upgrade_is_answered_as_a_plain_request_without_a_warning() 
     assert [line for line in lines.lines if not line.startswith("DEBUG")] == []
 
 
+def test_a_malformed_request_gets_a_400_without_a_warning() -> None:
+    # uvicorn logged a warning for each: any stranger could write lines into the log at will.
+    app = Starlette(routes=[Route("/", lambda request: PlainTextResponse("here"))])
+    lines = _Lines()
+    with serving(app, "127.0.0.1", 0) as address:
+        uvicorn_log = logging.getLogger("uvicorn.error")
+        uvicorn_log.addHandler(lines)
+        level = uvicorn_log.level
+        uvicorn_log.setLevel(logging.DEBUG)
+        try:
+            host, port = address.removeprefix("http://").rsplit(":", 1)
+            for _ in range(3):
+                with socket.create_connection((host, int(port)), timeout=10) as client:
+                    client.sendall(b"GET / HTTP/1.1\r\nno colon here\r\n\r\n")
+                    assert client.recv(4096).startswith(b"HTTP/1.1 400 ")
+            assert httpx.get(address).text == "here"  # and the server serves on
+        finally:
+            uvicorn_log.removeHandler(lines)
+            uvicorn_log.setLevel(level)
+    assert [line for line in lines.lines if not line.startswith("DEBUG")] == []
+    assert "DEBUG Invalid HTTP request received." in lines.lines  # kept, at debug
+
+
 @pytest.mark.parametrize("root", ["/newsletters", "/editions"])  # the second reads as a route
 def test_the_pages_answer_under_base_urls_path_whether_the_proxy_strips_it_or_passes_it_on(
     tmp_path: Path, root: str

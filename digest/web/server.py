@@ -36,6 +36,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import h11
 import uvicorn
@@ -56,6 +57,30 @@ REQUEST_TIMEOUT = 15.0
 WRITE_STALL_TIMEOUT = 30.0
 
 
+class _ClientFaultsAtDebug(logging.Logger):
+    """uvicorn's logger, with its warning about a malformed request logged at debug: the client
+    is told (400), and a warning would let any stranger write lines into the log at will. Its
+    records go to uvicorn's logger, whose level and handlers decide, as uvicorn's own do."""
+
+    def __init__(self, uvicorn: logging.Logger) -> None:
+        super().__init__(uvicorn.name)
+        self.parent = self._uvicorn = uvicorn
+
+    def isEnabledFor(self, level: int) -> bool:
+        # Asked of uvicorn's logger, whose answer follows its level as set now: this one is no
+        # logger of the logging module's registry, whose cache of answers it would not clear.
+        return self._uvicorn.isEnabledFor(level)
+
+    def warning(self, msg: object, *args: object, **kwargs: Any) -> None:
+        if msg == "Invalid HTTP request received.":
+            self.debug(msg, *args, **kwargs)
+        else:
+            super().warning(msg, *args, **kwargs)
+
+
+_uvicorn_log = _ClientFaultsAtDebug(logging.getLogger("uvicorn.error"))
+
+
 class _BoundedRequestProtocol(H11Protocol):
     """uvicorn's h11 protocol, closing a connection whose request is not in within
     ``request_timeout`` seconds of its start or of the previous response's end, and dropping
@@ -67,6 +92,10 @@ class _BoundedRequestProtocol(H11Protocol):
     _write_watch: asyncio.TimerHandle | None = None
     _waiting_at_watch = 0  # bytes waiting to be sent when the watch was armed
     _drained_since_watch = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.logger = _uvicorn_log
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
