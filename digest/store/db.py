@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, TextClause, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError
+from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError, SQLAlchemyError
 
 from digest.errors import NOT_A_DATABASE, SchemaMismatchError, StoreUnavailableError
 
@@ -86,6 +86,36 @@ def alembic_config(engine: Engine) -> Config:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
     return config
+
+
+@contextmanager
+def advisory_locks(
+    engine: Engine, take: TextClause, parameters: Mapping[str, Any]
+) -> Iterator[list[Any]]:
+    """PostgreSQL: run ``take``, a statement that takes session advisory locks, on a connection
+    of the block's own, and hold them until the block ends; yields what the statement returned
+    (one value a row). A process killed outright lets go of them with its connection; a failed
+    statement takes its locks with the connection, thrown away."""
+    connection = engine.connect()
+    try:
+        rows = list(connection.execute(take, dict(parameters)).scalars())
+        connection.commit()
+    except BaseException:
+        connection.invalidate()  # a lock the failed statement took goes with the connection
+        connection.close()
+        raise
+    try:
+        yield rows
+    finally:
+        try:
+            connection.execute(text("SELECT pg_advisory_unlock_all()"))
+            connection.commit()
+        except SQLAlchemyError:
+            # Lost (the database restarted): its locks went with it. The connection must not go
+            # back to the pool, where locks it still held would outlive the block.
+            connection.invalidate()
+        finally:
+            connection.close()
 
 
 # The newest migration this code ships, as migrations/versions has it (a test keeps the two in

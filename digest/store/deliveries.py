@@ -27,11 +27,10 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.exc import SQLAlchemyError
 
 from digest.records import Subscriber
 from digest.store.base import StoreBase
-from digest.store.db import sqlite_file
+from digest.store.db import advisory_locks, sqlite_file
 from digest.store.editions import READY, SENT, EditionState, edition_state
 from digest.store.schema import (
     DeliveryRow,
@@ -343,26 +342,8 @@ class DeliveryStore(StoreBase):
         if self.engine.dialect.name != "postgresql":
             yield list(delivery_ids)
             return
-        connection = self.engine.connect()
-        try:
-            held = list(connection.execute(_CLAIM, {"ids": sorted(set(delivery_ids))}).scalars())
-            connection.commit()
-        except BaseException:
-            connection.invalidate()  # any lock the failed claim took goes with the connection
-            connection.close()
-            raise
-        try:
+        with advisory_locks(self.engine, _CLAIM, {"ids": sorted(set(delivery_ids))}) as held:
             yield held
-        finally:
-            try:
-                connection.execute(text("SELECT pg_advisory_unlock_all()"))
-                connection.commit()
-            except SQLAlchemyError:
-                # Lost (the database restarted): its locks went with it. The connection must
-                # not go back to the pool, where locks it still held would outlive the block.
-                connection.invalidate()
-            finally:
-                connection.close()
 
     def mark_delivered(self, delivery_id: int, message_id: str, now: datetime) -> None:
         with self.transaction() as session:

@@ -16,11 +16,11 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
 from digest.records import Article, Edition, EditionItem, RenderedEdition, Section
 from digest.store.articles import ArticleStore
-from digest.store.db import sqlite_file
+from digest.store.db import advisory_locks, sqlite_file
 from digest.store.schema import (
     EditionArticleRow,
     EditionRow,
@@ -114,7 +114,7 @@ class EditionStore(ArticleStore):
         local = self._local_build_lock(list_slug)
         with local:
             if self.engine.dialect.name == "postgresql":
-                with self._advisory_build_lock(list_slug):
+                with advisory_locks(self.engine, _BUILD_LOCK, {"list_slug": list_slug}):
                     yield
                 return
             database = sqlite_file(self.engine.url)
@@ -132,29 +132,6 @@ class EditionStore(ArticleStore):
         key = (self.engine.url.render_as_string(hide_password=False), list_slug)
         with _building_here_guard:
             return _building_here.setdefault(key, threading.Lock())
-
-    @contextmanager
-    def _advisory_build_lock(self, list_slug: str) -> Iterator[None]:
-        connection = self.engine.connect()
-        try:
-            connection.execute(_BUILD_LOCK, {"list_slug": list_slug})
-            connection.commit()
-        except BaseException:
-            connection.invalidate()  # a lock the failed call took goes with the connection
-            connection.close()
-            raise
-        try:
-            yield
-        finally:
-            try:
-                connection.execute(text("SELECT pg_advisory_unlock_all()"))
-                connection.commit()
-            except SQLAlchemyError:
-                # Lost (the database restarted): its lock went with it. The connection must
-                # not go back to the pool, where a lock it still held would outlive the block.
-                connection.invalidate()
-            finally:
-                connection.close()
 
     def edition_for_slot(
         self, list_slug: str, slot: datetime, variant: str | None = None
