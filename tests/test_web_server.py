@@ -7,6 +7,8 @@ import logging
 import re
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -176,43 +178,43 @@ class _Lines(logging.Handler):
         self.lines.append(f"{record.levelname} {record.getMessage()}")
 
 
+@contextmanager
+def _serving_logged() -> Iterator[tuple[str, _Lines]]:
+    """A page at "/" ("here"), and what uvicorn logs meanwhile, debug lines included."""
+    app = Starlette(routes=[Route("/", lambda request: PlainTextResponse("here"))])
+    lines = _Lines()
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    level = uvicorn_log.level
+    with serving(app, "127.0.0.1", 0) as address:
+        uvicorn_log.addHandler(lines)
+        uvicorn_log.setLevel(logging.DEBUG)
+        try:
+            yield address, lines
+        finally:
+            uvicorn_log.removeHandler(lines)
+            uvicorn_log.setLevel(level)
+
+
 def test_a_websocket_upgrade_is_answered_as_a_plain_request_without_a_warning() -> None:
     # uvicorn logged two warnings for each, one telling the operator to install a WebSocket
     # library: anyone could write them into the log, and the advice was wrong (no page has one).
-    app = Starlette(routes=[Route("/", lambda request: PlainTextResponse("here"))])
-    lines = _Lines()
-    with serving(app, "127.0.0.1", 0) as address:
-        uvicorn_log = logging.getLogger("uvicorn.error")
-        uvicorn_log.addHandler(lines)
-        try:
-            upgrade = {"connection": "Upgrade", "upgrade": "websocket"}
-            for _ in range(3):
-                answer = httpx.get(address, headers={**upgrade, "sec-websocket-version": "13"})
-                assert (answer.status_code, answer.text) == (200, "here")
-        finally:
-            uvicorn_log.removeHandler(lines)
+    with _serving_logged() as (address, lines):
+        upgrade = {"connection": "Upgrade", "upgrade": "websocket"}
+        for _ in range(3):
+            answer = httpx.get(address, headers={**upgrade, "sec-websocket-version": "13"})
+            assert (answer.status_code, answer.text) == (200, "here")
     assert [line for line in lines.lines if not line.startswith("DEBUG")] == []
 
 
 def test_a_malformed_request_gets_a_400_without_a_warning() -> None:
     # uvicorn logged a warning for each: any stranger could write lines into the log at will.
-    app = Starlette(routes=[Route("/", lambda request: PlainTextResponse("here"))])
-    lines = _Lines()
-    with serving(app, "127.0.0.1", 0) as address:
-        uvicorn_log = logging.getLogger("uvicorn.error")
-        uvicorn_log.addHandler(lines)
-        level = uvicorn_log.level
-        uvicorn_log.setLevel(logging.DEBUG)
-        try:
-            host, port = address.removeprefix("http://").rsplit(":", 1)
-            for _ in range(3):
-                with socket.create_connection((host, int(port)), timeout=10) as client:
-                    client.sendall(b"GET / HTTP/1.1\r\nno colon here\r\n\r\n")
-                    assert client.recv(4096).startswith(b"HTTP/1.1 400 ")
-            assert httpx.get(address).text == "here"  # and the server serves on
-        finally:
-            uvicorn_log.removeHandler(lines)
-            uvicorn_log.setLevel(level)
+    with _serving_logged() as (address, lines):
+        host, port = address.removeprefix("http://").rsplit(":", 1)
+        for _ in range(3):
+            with socket.create_connection((host, int(port)), timeout=10) as client:
+                client.sendall(b"GET / HTTP/1.1\r\nno colon here\r\n\r\n")
+                assert client.recv(4096).startswith(b"HTTP/1.1 400 ")
+        assert httpx.get(address).text == "here"  # and the server serves on
     assert [line for line in lines.lines if not line.startswith("DEBUG")] == []
     assert "DEBUG Invalid HTTP request received." in lines.lines  # kept, at debug
 
