@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from digest import building, imports, pipeline
 from digest.clock import Clock
 from digest.config import Settings, load_settings
-from digest.errors import ConfigError
+from digest.errors import ConfigError, DigestError
 from digest.lists import carry_over
 from digest.services import Services
 from digest.topic_renames import carry_over_topics
@@ -139,9 +139,10 @@ def reload_settings(
         return current
 
 
-def refuse_edit(error: ConfigError) -> None:
-    """Log a config edit refused: the file, the key and the reason."""
-    _log.error("config edit refused, the previous settings stay in force:\n%s", error)
+def refuse_edit(error: DigestError, log: logging.Logger = _log) -> None:
+    """Log a config edit refused: the file, the key and the reason (or what the edit names
+    that cannot be used, such as a database that cannot be opened)."""
+    log.error("config edit refused, the previous settings stay in force:\n%s", error)
 
 
 def delivery_key(edition_id: int) -> str:

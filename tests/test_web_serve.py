@@ -11,7 +11,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from email.message import EmailMessage
 from html.parser import HTMLParser
@@ -247,6 +247,57 @@ def test_serve_refuses_a_port_past_65535_in_one_line(
     assert refused.returncode == 2, refused.stderr
     assert "--port" in refused.stderr and "65535" in refused.stderr
     assert "Traceback" not in refused.stderr and "OverflowError" not in refused.stderr
+
+
+def _page_when(client: httpx.Client, url: str, ready: Callable[[httpx.Response], bool]) -> None:
+    """Ask for ``url`` until its answer is ``ready``: an edit applies at the first request a
+    second after it, and the requests meanwhile are answered on the previous settings."""
+    deadline = time.monotonic() + 30
+    while not ready(answer := client.get(url)):
+        assert time.monotonic() < deadline, (url, answer.status_code, answer.text[:300])
+        time.sleep(0.2)
+
+
+def test_serve_applies_a_config_edit_without_a_restart_and_keeps_the_last_good_one(
+    tmp_path: Path, smtp: SmtpSink
+) -> None:
+    config = served_config(tmp_path, smtp.port, free_port())
+    original = config.read_text()
+    with (
+        digest_process(config, "serve", "--port", "0") as (process, address),
+        httpx.Client(timeout=10) as client,
+    ):
+        weekly, daily = f"{address}/subscribe/gulf-weekly", f"{address}/subscribe/middle-east-daily"
+        assert "Gulf Weekly" in client.get(weekly).text
+
+        # A list renamed for readers, and another taken out: both seen without a restart.
+        edited = original.replace('name = "Gulf Weekly"', 'name = "Gulf Business Weekly"')
+        config.write_text(edited)
+        _page_when(client, weekly, lambda page: "Gulf Business Weekly" in page.text)
+        weekly_table = edited[edited.index('[[lists]]\nslug = "gulf-weekly"') :]
+        weekly_table = weekly_table[: weekly_table.index("\n\n") + 2]
+        config.write_text(edited.replace(weekly_table, ""))
+        _page_when(client, weekly, lambda page: page.status_code == 404)
+
+        # An invalid edit: refused once, with the key; the pages stay on the last good settings.
+        config.write_text(edited.replace('schedule = "0 7 * * *"', 'schedule = "0 25 * * *"'))
+        time.sleep(1.5)  # a request a second after the edit reads the file again
+        for _ in range(5):
+            assert client.get(daily).status_code == 200
+            assert client.get(weekly).status_code == 404
+            time.sleep(0.3)
+
+        # Fixed: the edit applies.
+        config.write_text(original)
+        _page_when(client, weekly, lambda page: page.status_code == 200)
+        assert "Gulf Weekly" in client.get(weekly).text
+        assert process.poll() is None
+    assert process.stderr is not None
+    log = process.stderr.read()
+    assert log.count("config edit refused, the previous settings stay in force") == 1, log
+    assert "lists[middle-east-daily].schedule" in log, log
+    assert log.count(f"{config} changed: the pages are served on it") == 3, log
+    assert "Traceback" not in log, log
 
 
 def test_digest_run_serves_the_pages_when_the_config_asks(tmp_path: Path, smtp: SmtpSink) -> None:

@@ -5,6 +5,7 @@ the embeddable form, and only confirmed readers getting editions."""
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from email import message_from_bytes
@@ -151,6 +152,25 @@ def test_a_sign_up_is_pending_and_gets_one_confirmation_mail(
     html = mail.get_body(("html",)).get_content()  # type: ignore[union-attr]
     assert "#a3262a" in html and "Daily Brief" in html and confirm_path(mail) in html
     assert "List-Unsubscribe" not in mail  # not a bulk message
+
+
+def test_closing_the_queue_sends_what_waits_then_stops_its_thread(
+    room: Newsroom, client: TestClient, queue: ThreadQueue
+) -> None:
+    """What a config edit does to the app it replaces (digest.web.reloading): the sign-ups
+    answered on it still get their mail before its services close."""
+    before = set(threading.enumerate())
+    for name in ("one", "two", "three"):
+        assert sign_up(client, f"{name}@example.org").status_code == 200
+    [thread] = [t for t in threading.enumerate() if t.name == "digest-sign-ups" and t not in before]
+    queue.close()
+    assert sorted(mail["To"] for mail in confirmations(room)) == [
+        "one@example.org",
+        "three@example.org",
+        "two@example.org",
+    ]
+    assert not thread.is_alive()
+    queue.close()  # a second close, or one of a queue that never started, does nothing
 
 
 def test_one_answer_whatever_the_address_and_mail_only_where_due(

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 
 from digest import ticking
-from digest.config import Settings, config_path_from_env, load_settings
+from digest.config import Settings, config_path_from_env, file_stamp, load_settings
 from digest.errors import ConfigError
 from digest.services import Services, build_services
 from digest.ticking import Leases, LocalLeases
@@ -95,7 +94,7 @@ def for_task() -> Services:
     global _read_stamp
     if _handed_in:
         return services()
-    stamp = _stamp(settings().source)  # taken before the read: an edit during it is seen next
+    stamp = file_stamp(settings().source)  # taken before the read: an edit during it is seen next
     if stamp is None or stamp != _read_stamp or _behind:
         refreshed = refresh(quiet=True)
         # Not remembered while the file's settings are refused for a file they name: fixing
@@ -118,7 +117,7 @@ def note_sender(sent: str, task_name: str) -> bool:
     """Whether the process that sent a task read the same feeds, topics and lists as this one
     (``sent``: its ``fingerprint``), this one's config read afresh first. A difference is
     logged once per pair of configs and task: the machines were given different config files,
-    or one of them was not restarted or reloaded since an edit, and a task may then name a list
+    or one of them has not read an edit yet, and a task may then name a list
     or feed this process does not know, or build with other rules than the tick expected."""
     for_task()
     mine = fingerprint()
@@ -129,24 +128,13 @@ def note_sender(sent: str, task_name: str) -> bool:
         _log.warning(
             "task %s was sent by a process whose config differs from this one's in its feeds, "
             "topics or lists (config %s there, %s here, from %s): give every machine the same "
-            "config file (DIGEST_CONFIG) and restart digest serve after an edit; the task runs "
-            "with this process's config",
+            "config file (DIGEST_CONFIG); the task runs with this process's config",
             task_name,
             sent,
             mine,
             settings().source,
         )
     return False
-
-
-def _stamp(path: Path) -> tuple[int, int, int] | None:
-    """What tells an edit of the file: its modification time, size and inode (an editor that
-    writes a new file and renames it over the old one changes the inode)."""
-    try:
-        stat = path.stat()
-    except OSError:
-        return None  # gone or unreadable: the read says why, and the settings in force stay
-    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
 
 
 _leases: tuple[str | None, Leases] | None = None  # (the broker they live on, the leases)

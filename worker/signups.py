@@ -22,3 +22,6 @@ class CeleryQueue:
         except Exception as error:  # whatever kombu raises for a broker down
             _log.error("list %r: the broker did not take a sign-up: %s", request.list_slug, error)
             raise QueueUnavailable(f"the broker did not take the sign-up: {error}") from error
+
+    def close(self) -> None:
+        """Nothing to let go of: each sign-up left with its task."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -83,6 +85,17 @@ def load_config() -> Settings:
         raise typer.Exit(2) from None
     note_database(settings.service.database_url)
     return settings
+
+
+def log_lines_on_stderr(logger_name: str) -> None:
+    """One dated line on stderr per record of ``logger_name`` from INFO up: what a long-running
+    command (``digest inbound``, ``digest serve``) tells its operator as it goes."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    logger = logging.getLogger(logger_name)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
 
 
 def known_list(settings: Settings, slug: str) -> str:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 import signal
-import sys
 import threading
 from types import FrameType
 from typing import Annotated
 
 import typer
 
-from digest.cli.app import app, console, load_config, running
+from digest.cli.app import app, console, load_config, log_lines_on_stderr, running
 from digest.inbound.server import InboundServer
 
 
@@ -31,7 +29,9 @@ def inbound(
 ) -> None:
     """Receive bounces, complaints and mailto unsubscribes by SMTP or LMTP until stopped."""
     settings = load_config()
-    _log_each_message()
+    # One line per message taken, ignored (with why) or refused: the operator's record of
+    # what came back.
+    log_lines_on_stderr("digest.inbound")
     with running(settings) as services:
         server = InboundServer.from_settings(services, host=host, port=port, lmtp=lmtp)
         server.start()
@@ -49,14 +49,3 @@ def inbound(
         finally:
             server.stop()
         console.print("Stopped.")
-
-
-def _log_each_message() -> None:
-    """One line on stderr per message taken, ignored (with why) or refused: the operator's
-    record of what came back."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
-    logger = logging.getLogger("digest.inbound")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False

@@ -6,12 +6,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from digest.cli.app import app, console, load_config
+from digest.cli.app import app, console, load_config, log_lines_on_stderr
+from digest.config import Settings
 from digest.services import Services, build_services
 from digest.store.db import database_errors
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
+
+    from digest.web.reloading import Served
 
 
 def announce(url: str, base_url: str) -> None:
@@ -35,21 +38,40 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the readers' pages: unsubscribe links, one-click unsubscribe, the archive."""
+    from digest.web.reloading import ReloadingApp
     from digest.web.server import serve as run_server
 
     settings = load_config()
-    with database_errors(settings.service.database_url):
-        services = build_services(settings)
+    pages = ReloadingApp(served_on(settings), served_on)
+    log_lines_on_stderr("digest.web.reloading")
     try:
         run_server(
-            readers_app(services),
+            pages,
             host or settings.web.host,
             settings.web.port if port is None else port,
             announce=lambda url: announce(url, settings.service.base_url),
             key="web.port" if port is None else "--port",
         )
     finally:
+        pages.close()
+
+
+def served_on(settings: Settings) -> Served:
+    """The readers' app on ``settings``, with its own services: what ``digest serve`` swaps in
+    when the config file is edited."""
+    from digest.web.context import WebContext
+    from digest.web.reloading import Served
+
+    with database_errors(settings.service.database_url):
+        services = build_services(settings)
+    app = readers_app(services)
+    web: WebContext = app.state.web
+
+    def close() -> None:
+        web.signups.close()  # the sign-ups in hand go out on these services first
         services.close()
+
+    return Served(settings, app, close)
 
 
 def readers_app(services: Services) -> Starlette:

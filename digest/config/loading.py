@@ -161,6 +161,17 @@ def load_settings(path: Path, environ: Mapping[str, str] = os.environ) -> Settin
     return settings_from_mapping(raw, source=path, environ=environ)
 
 
+def file_stamp(path: Path) -> tuple[int, int, int] | None:
+    """What tells an edit of a config file: its modification time, size and inode (an editor
+    that writes a new file and renames it over the old one changes the inode); None when it is
+    gone or unreadable, which reading it says why."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+
 def read_config_text(path: Path) -> str:
     """The text of a config file: UTF-8, with or without the byte order mark some Windows
     editors (Notepad) write at its start, which TOML parsers refuse as "Invalid statement"."""

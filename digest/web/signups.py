@@ -36,6 +36,10 @@ class SignUpQueue(Protocol):
         """Hand the sign-up over; returns at once, whatever becomes of it."""
         ...
 
+    def close(self) -> None:
+        """Let go of what the queue holds, once what was handed over is on its way."""
+        ...
+
 
 class ThreadQueue:
     """Handles sign-ups one at a time on a thread of this process, with a transport of its
@@ -52,7 +56,8 @@ class ThreadQueue:
     ) -> None:
         self._services = services
         self._transport_factory = transport_factory
-        self._queue: queue.Queue[SignUpRequest] = queue.Queue(max_waiting)
+        # None asks the thread to stop, once the sign-ups before it are handled (close).
+        self._queue: queue.Queue[SignUpRequest | None] = queue.Queue(max_waiting)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
@@ -68,6 +73,15 @@ class ThreadQueue:
         """Return once every sign-up submitted so far was handled (for tests and shutdown)."""
         self._queue.join()
 
+    def close(self) -> None:
+        """Handle the sign-ups waiting, then stop the thread: the queue of an app that a config
+        edit replaced (digest.web.reloading), whose services close next."""
+        with self._lock:
+            thread = self._thread
+        if thread is not None and thread.is_alive():
+            self._queue.put(None)
+            thread.join()
+
     def _start(self) -> None:
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
@@ -80,6 +94,11 @@ class ThreadQueue:
         transport: MailTransport | None = None
         while True:
             request = self._queue.get()
+            if request is None:
+                if transport is not None:
+                    transport.close()
+                self._queue.task_done()
+                return
             try:
                 if transport is None:
                     transport = self._transport_factory()
