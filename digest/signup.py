@@ -31,7 +31,7 @@ from digest.mail.transport import MailTransport
 from digest.services import Services
 from digest.store.memberships import Change, SignUp
 from digest.store.subscribers import SIGN_UP
-from digest.suppression import RESUBSCRIBED
+from digest.suppression import RESUBSCRIBED, suppression_turn
 from digest.unsubscribes import write_suppression_line
 
 _log = logging.getLogger(__name__)
@@ -122,10 +122,15 @@ def confirm_sign_up(
     digest_list = list_for_slug(services.settings, list_slug)
     slug = digest_list.slug if digest_list is not None else list_slug
     store, now = services.store, services.clock.now()
-    # The link holds whole seconds; the sign-up that sent it was recorded within that second.
-    change = store.confirm(subscriber_id, slug, now, SIGN_UP, asked_at=issued + _TOKEN_SECOND)
-    if change is not None and change.changed and store.ever_unsubscribed(subscriber_id, slug):
-        write_suppression_line(
-            services, subscriber_id, slug, RESUBSCRIBED, now, sync=True, lost="a returning reader"
-        )
+    # The change and its line in one turn of the file: an unsubscribe of the same reader a
+    # moment apart gets its line in the order of the database (digest.suppression).
+    with suppression_turn(services.settings.service.suppression_path) as turn:
+        # The link holds whole seconds; the sign-up that sent it was recorded within that second.
+        asked_at = issued + _TOKEN_SECOND
+        change = store.confirm(subscriber_id, slug, now, SIGN_UP, asked_at=asked_at)
+        if change is not None and change.changed and store.ever_unsubscribed(subscriber_id, slug):
+            write_suppression_line(
+                services, subscriber_id, slug, RESUBSCRIBED, now, turn, sync=True,
+                lost="a returning reader",
+            )  # fmt: skip
     return change

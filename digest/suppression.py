@@ -22,10 +22,12 @@ import csv
 import fcntl
 import io
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TextIO
 
 from digest.errors import ConfigError
 from digest.mail.subscribers import (
@@ -141,34 +143,71 @@ def append_suppressions(
     to disk) before this returns; the header too when the file is new. Processes on one machine
     take turns (an exclusive lock), so lines never interleave. Returns how many lines were
     written."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    count = 0
-    for email, slug, reason, when in lines:
-        # An address may start as a formula does ("=cmd|'/C calc'!A0@x.org" is a valid one,
-        # and anyone can sign it up): an operator opening the file in a spreadsheet would run
-        # it. Written behind a "'", as the export writes it; read back without.
-        reason = " ".join(reason.split())
-        writer.writerow([spreadsheet_safe(email), slug, spreadsheet_safe(reason), when.isoformat()])
-        count += 1
-    if not count:
-        return 0
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8", newline="") as file:
+    rows = list(lines)
+    if not rows:
+        return 0  # the file is not even made
+    with suppression_turn(path) as turn:
+        return turn.append(rows, sync=sync)
+
+
+@contextmanager
+def suppression_turn(path: Path) -> Iterator[SuppressionTurn]:
+    """The file's lock, held for the block: what the block appends through the turn lands after
+    every line written before it and before every line written after it, by any thread or
+    process of the machine. A reader's change held in the database and its line made in one
+    turn are in the file in the order of the database (an unsubscribe and a confirmation of
+    one reader a millisecond apart), whose last line is what reading the file back keeps.
+
+    A file that cannot be opened gives a turn whose ``append`` raises that error, so the block
+    still runs: the database, the source of truth, takes the change whatever the disk does."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        file = path.open("a", encoding="utf-8", newline="")
+    except OSError as error:
+        yield SuppressionTurn(path, None, error)
+        return
+    with file:
         fcntl.flock(file, fcntl.LOCK_EX)
         try:
-            # Where the end is now, after whoever held the lock before: not when opened.
-            if file.seek(0, os.SEEK_END) == 0:
-                file.write(",".join(COLUMNS) + "\n")
-            elif not _ends_with_newline(path):
-                file.write("\n")  # an operator's last line without its line break
-            file.write(buffer.getvalue())
-            file.flush()
-            if sync:
-                os.fsync(file.fileno())
+            yield SuppressionTurn(path, file, None)
         finally:
             fcntl.flock(file, fcntl.LOCK_UN)
-    return count
+
+
+@dataclass(frozen=True)
+class SuppressionTurn:
+    path: Path
+    file: TextIO | None  # open for appending, locked; None when it could not be opened
+    failure: OSError | None
+
+    def append(self, lines: Iterable[tuple[str, str, str, datetime]], *, sync: bool) -> int:
+        """Write the lines (``append_suppressions``) while the turn is held."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        count = 0
+        for email, slug, reason, when in lines:
+            # An address may start as a formula does ("=cmd|'/C calc'!A0@x.org" is a valid one,
+            # and anyone can sign it up): an operator opening the file in a spreadsheet would
+            # run it. Written behind a "'", as the export writes it; read back without.
+            reason = " ".join(reason.split())
+            row = [spreadsheet_safe(email), slug, spreadsheet_safe(reason), when.isoformat()]
+            writer.writerow(row)
+            count += 1
+        if not count:
+            return 0
+        if self.file is None:
+            assert self.failure is not None
+            raise self.failure
+        # Where the end is now, after whoever held the lock before: not when opened.
+        if self.file.seek(0, os.SEEK_END) == 0:
+            self.file.write(",".join(COLUMNS) + "\n")
+        elif not _ends_with_newline(self.path):
+            self.file.write("\n")  # an operator's last line without its line break
+        self.file.write(buffer.getvalue())
+        self.file.flush()
+        if sync:
+            os.fsync(self.file.fileno())
+        return count
 
 
 def _ends_with_newline(path: Path) -> bool:

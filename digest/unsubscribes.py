@@ -37,9 +37,11 @@ from digest.store.suppressions import REASONS
 from digest.suppression import (
     EVERY_LIST,
     Suppressions,
+    SuppressionTurn,
     append_suppressions,
     parse_suppressions,
     read_new_lines,
+    suppression_turn,
 )
 
 _log = logging.getLogger(__name__)
@@ -60,26 +62,30 @@ def unsubscribe(services: Services, subscriber_id: int, list_slug: str, reason: 
     settings, store, now = services.settings, services.store, services.clock.now()
     digest_list = list_for_slug(settings, list_slug)
     slug = digest_list.slug if digest_list is not None else list_slug
-    # The membership may still be under the slug of the link until the rename is carried over.
-    change = store.change_membership(subscriber_id, slug, UNSUBSCRIBED, channel, now)
-    if change is None and slug != list_slug:
-        change = store.change_membership(subscriber_id, list_slug, UNSUBSCRIBED, channel, now)
-    if change is None:
-        # A link is made for a membership, yet none is held under its slug: the list was
-        # renamed and a cycle carried its members over, while this process (digest serve,
-        # digest inbound) still runs on the config it read before, which knows only the old
-        # slug. The line, under that slug, is read by the next cycle, whose config names it
-        # among the list's previous_slugs: the reader's word is kept, not lost.
-        return write_suppression_line(
-            services, subscriber_id, slug, channel, now, sync=True, lost="the unsubscribe"
-        )
-    if change.changed:
-        # Not synced to disk line by line: the database holds the unsubscribe already (the
-        # file is its copy), and a line lost to a crash is copied again by the next cycle's
-        # reconcile, which syncs what it writes.
-        write_suppression_line(
-            services, subscriber_id, slug, channel, now, sync=False, lost="the unsubscribe"
-        )
+    # The change and its line in one turn of the file: a confirmation of the same reader a
+    # moment apart gets its line in the order of the database (digest.suppression).
+    with suppression_turn(settings.service.suppression_path) as turn:
+        # The membership may still be under the link's slug until the rename is carried over.
+        change = store.change_membership(subscriber_id, slug, UNSUBSCRIBED, channel, now)
+        if change is None and slug != list_slug:
+            change = store.change_membership(subscriber_id, list_slug, UNSUBSCRIBED, channel, now)
+        if change is None:
+            # A link is made for a membership, yet none is held under its slug: the list was
+            # renamed and a cycle carried its members over, while this process (digest serve,
+            # digest inbound) still runs on the config it read before, which knows only the old
+            # slug. The line, under that slug, is read by the next cycle, whose config names it
+            # among the list's previous_slugs: the reader's word is kept, not lost.
+            return write_suppression_line(
+                services, subscriber_id, slug, channel, now, turn, sync=True, lost="the unsubscribe"
+            )
+        if change.changed:
+            # Not synced to disk line by line: the database holds the unsubscribe already (the
+            # file is its copy), and a line lost to a crash is copied again by the next cycle's
+            # reconcile, which syncs what it writes.
+            lost = "the unsubscribe"
+            write_suppression_line(
+                services, subscriber_id, slug, channel, now, turn, sync=False, lost=lost
+            )
     return True
 
 
@@ -89,20 +95,21 @@ def write_suppression_line(
     list_slug: str,
     channel: str,
     now: datetime,
+    turn: SuppressionTurn,
     *,
     sync: bool,
     lost: str,
 ) -> bool:
-    """Append the reader's line for ``list_slug`` to the suppression file; False when there is
-    no such reader. A file that cannot be written is logged, naming ``lost``, not raised."""
+    """Append the reader's line for ``list_slug`` to the suppression file in ``turn``, the turn
+    their change in the database was made in; False when there is no such reader. A file that
+    cannot be written is logged, naming ``lost``, not raised."""
     email = services.store.email_of(subscriber_id)
     if email is None:
         return False
-    path = services.settings.service.suppression_path
     try:
-        append_suppressions(path, [(email, list_slug, channel, now)], sync=sync)
+        turn.append([(email, list_slug, channel, now)], sync=sync)
     except OSError as error:
-        _log.error("could not write %s (%s): %s is not in it", path, error, lost)
+        _log.error("could not write %s (%s): %s is not in it", turn.path, error, lost)
     return True
 
 
@@ -146,9 +153,9 @@ def reconcile_suppressions(
         warnings += [f"{path}: {line}: {why} (the line is left out)" for line, why in held.refused]
     changes = store.changes_to_copy(mark, now)
     # A file new to the database (first cycle after the upgrade, the setting pointed to another
-    # file, or the file deleted since) gets every unsubscribe and suppression it lacks, not
-    # only the newest.
-    fresh = mark is None or (data is None and mark.size > 0)
+    # file, or the file deleted or emptied since: a confirmation's turn at a deleted file makes
+    # it again, empty) gets every unsubscribe and suppression it lacks, not only the newest.
+    fresh = mark is None or (mark.size > 0 and not (data or b"").strip())
     lines = store.unsubscribes_now() if fresh else changes.lines
     missing = [line for line in lines if not held.holds(line[0], line[1])]
     try:

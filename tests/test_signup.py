@@ -128,6 +128,53 @@ def test_a_returning_reader_stays_subscribed_when_the_suppression_file_is_read_a
     assert membership(room, "back@example.org") == UNSUBSCRIBED
 
 
+def test_a_confirmation_and_an_unsubscribe_at_once_leave_the_file_in_the_databases_order(
+    room: Newsroom, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A returning reader presses the confirmation button and, a moment later, the one-click
+    unsubscribe of an older mail. Each change and its line are made in one turn of the file:
+    the file, read back into a new database, says what the database says."""
+    from digest.suppression import read_suppressions
+    from digest.unsubscribes import unsubscribe
+
+    services, store = room.services, room.services.store
+    path = services.settings.service.suppression_path
+    handle_sign_up(services, MemoryTransport(), SignUpRequest("daily", "back@example.org"))
+    back = store.subscriber_by_email("back@example.org")
+    assert back is not None
+    confirm_sign_up(services, back.id, "daily", room.clock.now())
+    assert unsubscribe(services, back.id, "daily", "one-click")
+    handle_sign_up(services, MemoryTransport(), SignUpRequest("daily", "back@example.org"))
+    issued = room.clock.now()
+
+    # The confirmation is held just after its change is committed, before its line.
+    committed, go_on = threading.Event(), threading.Event()
+    confirm = store.confirm
+
+    def confirm_then_wait(*args: object, **kwargs: object) -> object:
+        change = confirm(*args, **kwargs)  # type: ignore[arg-type]
+        committed.set()
+        assert go_on.wait(timeout=30)
+        return change
+
+    monkeypatch.setattr(store, "confirm", confirm_then_wait)
+    confirming = threading.Thread(target=confirm_sign_up, args=(services, back.id, "daily", issued))
+    confirming.start()
+    assert committed.wait(timeout=30)
+    leaving = threading.Thread(target=unsubscribe, args=(services, back.id, "daily", "one-click"))
+    leaving.start()
+    leaving.join(timeout=1)  # it waits for the confirmation's turn (before: done at once)
+    go_on.set()
+    confirming.join(timeout=30)
+    leaving.join(timeout=30)
+    assert not confirming.is_alive() and not leaving.is_alive()
+
+    assert membership(room, "back@example.org") == UNSUBSCRIBED
+    reasons = [line.split(",")[2] for line in path.read_text().splitlines()[1:]]
+    assert reasons == ["one-click", "sign-up", "one-click"]
+    assert read_suppressions(path).holds("back@example.org", "daily")
+
+
 def test_a_link_older_than_the_pending_sign_up_confirms_nothing(room: Newsroom) -> None:
     # A reader confirmed, then left. Anyone's form can make them pending again (a mail goes to
     # them); the first mail's link, still within web.confirm_days, must not confirm that.
