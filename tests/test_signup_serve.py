@@ -4,6 +4,7 @@ the button confirms, and the next edition `digest run` sends reaches the new rea
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiosmtpd.smtp import Envelope
 
 from tests.servers import SmtpSink, free_port, smtp_server
 from tests.test_end_to_end import digest, parse
@@ -118,6 +120,31 @@ def test_sign_up_confirm_and_receive_the_next_edition_through_real_servers(
     edition_to = {mail.rcpt_tos[0] for mail in smtp.received[sent_before:]}
     assert "nour@example.org" in edition_to
     assert "idle@example.org" not in edition_to  # never confirmed: no edition
+
+
+class SlowSink(SmtpSink):
+    """Takes each message a second and a half late: a sign-up's mail is still on its way."""
+
+    async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:
+        await asyncio.sleep(1.5)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_sign_ups_answered_before_a_stop_still_get_their_mail(tmp_path: Path) -> None:
+    with smtp_server(SlowSink("127.0.0.1", free_port())) as smtp:
+        config = served_config(tmp_path, smtp.port, free_port())
+        with (
+            digest_process(config, "serve", "--port", "0") as (process, address),
+            httpx.Client(timeout=10) as client,
+        ):
+            for email in ("first@example.org", "second@example.org"):
+                assert sign_up(client, address, email, "").status_code == 200
+            process.terminate()  # at once: both mails are still to go out
+            assert process.wait(timeout=30) == 0
+        assert {mail.rcpt_tos[0] for mail in smtp.received} == {
+            "first@example.org",
+            "second@example.org",
+        }
 
 
 def test_a_forged_x_forwarded_for_does_not_escape_the_client_limit(

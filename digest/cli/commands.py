@@ -130,7 +130,11 @@ def _serve_web_pages(stack: ExitStack, services: Services) -> None:
     from digest.web.server import serving
 
     web = services.settings.web
-    url = stack.enter_context(serving(readers_app(services), web.host, web.port))
+    pages = readers_app(services)
+    # Once the server has stopped (the stack unwinds in reverse), the sign-ups it took go out
+    # on these services, before they close: at a config edit and at the end.
+    stack.callback(pages.state.web.signups.close)
+    url = stack.enter_context(serving(pages, web.host, web.port))
     announce(url, services.settings.service.base_url)
 
 

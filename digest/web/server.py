@@ -31,11 +31,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 import h11
@@ -221,14 +223,30 @@ def server_for(
 def serve(
     app: ASGIApp, host: str, port: int, *, announce: Callable[[str], None], key: str = KEY
 ) -> None:
-    """Serve ``app`` until interrupted (Ctrl-C or SIGTERM end it gracefully)."""
+    """Serve ``app`` until interrupted: Ctrl-C or SIGTERM end it gracefully, the requests in
+    hand answered; after SIGTERM this returns, so that the caller's own cleanup runs."""
     sock = bind(host, port, key)
     announce(address(sock))
     server = server_for(app)
+    # uvicorn answers the signal, then sends it again to the handler it found, once it has
+    # stopped: the default one ended the process there and then, before the caller closed
+    # what it holds (the sign-ups answered but not yet mailed were lost).
+    previous = signal.signal(signal.SIGTERM, _stop_serving)
     try:
         server.run(sockets=[sock])
+    except _Terminated:
+        pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         sock.close()
+
+
+class _Terminated(Exception):
+    """SIGTERM, once the server has stopped: ``serve`` returns."""
+
+
+def _stop_serving(signum: int, frame: FrameType | None) -> None:
+    raise _Terminated
 
 
 @contextmanager

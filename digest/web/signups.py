@@ -7,7 +7,8 @@ the same time whether a confirmation mail is sent or not (no enumeration, also b
 
 The thread's queue is bounded: a flood past ``MAX_WAITING`` is dropped (and logged) rather
 than held in memory; the readers among it are told to check their inbox, find nothing, and
-sign up again. Sign-ups still waiting when the process stops are lost the same way.
+sign up again. Sign-ups still waiting when the process stops are handled first (``close``);
+those of a killed process are lost the same way.
 """
 
 from __future__ import annotations
