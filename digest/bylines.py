@@ -24,8 +24,10 @@ E-mail addresses, web addresses and handles ("@janedoe") are dropped, a leading 
 كتب، מאת…) too; "(AFP)" and " for Reuters" are credits; " in Jerusalem" after a name is where
 the reporter was. "By JANE DOE" reads as Jane Doe. The people a wire names after its writers,
 under another role ("Reporting by A; Editing by B", "A, with additional reporting by B"), are
-credits. A reporter's role before a name, around an outlet it knows ("مراسل الجزيرة أحمد علي",
-"Al Jazeera correspondent Ahmed Ali", "مراسلنا أحمد علي"), is a credit and the name a person.
+credits. A newsroom title before a name, around an outlet it knows ("مراسل الجزيرة أحمد علي",
+"Al Jazeera correspondent Ahmed Ali", "مراسلنا أحمد علي", "Senior Editor Jane Doe", "BBC Middle
+East editor Jane Doe", "העורך דני כהן"), is a credit and the name a person; so is the kind of
+piece before "by" ("Opinion by", "Interview by", "Photographs by"). A title alone is nobody.
 """
 
 from __future__ import annotations
@@ -107,16 +109,20 @@ DESK_WORDS = frozenset(
     }
 )  # fmt: skip
 
+# The kind of piece or work a byline may name before its "by": "Written by", "Opinion by".
+_WORK_BY = (
+    r"(?:written|words|reporting|reported|story|text|analysis|opinion|commentary|interview"
+    r"|photos?|photographs|photography|pictures|video)\s+by"
+)
 # What opens a byline before the names: "By", "Written by", "Reporting by", بقلم، كتب، מאת.
 _LEADING_BY = re.compile(
-    r"^(?:(?:written|words|reporting|reported|story|text|analysis|photos?|pictures)\s+)?by\s*:?\s+"
-    r"|^(?:بقلم|كتب|كتبت|إعداد|اعداد|מאת|نویسنده)\s*:?\s+",
+    rf"^(?:{_WORK_BY}|by)\s*:?\s+|^(?:بقلم|كتب|كتبت|إعداد|اعداد|מאת|نویسنده)\s*:?\s+",
     re.IGNORECASE,
 )
 # What a script or a template wrote when the author was missing: "undefined", "null", "None",
 # "[object Object]", an unfilled "{{author}}" or "${author}"; and a "By" with no name after it.
 _NO_AUTHOR = re.compile(
-    r"(?:undefined|null|none|nil|nan|n/a|\[object object\]|(?:written\s+)?by|بقلم|كتب|מאת)\W*"
+    rf"(?:undefined|null|none|nil|nan|n/a|\[object object\]|{_WORK_BY}|by|بقلم|كتب|מאת)\W*"
     r"|.*(?:\{\{|\}\}|\$\{|<%|%>).*",
     re.IGNORECASE,
 )
@@ -149,8 +155,9 @@ _FOR_OUTLET = re.compile(
 # The roles a wire names, each before its people: "Reporting by A and B; Writing by C; Editing
 # by D", "A, with additional reporting by B".
 _ROLE_BY = re.compile(
-    r"\b(?P<role>additional\s+reporting|reporting|reported|writing|written|editing|edited"
-    r"|compiled|translated|translation|graphics|illustrations?|production|produced"
+    r"\b(?P<role>words\s+(?:and|&)\s+pictures|additional\s+reporting|reporting|reported"
+    r"|writing|written|editing|edited|compiled|translated|translation|graphics|illustrations?"
+    r"|photos?|photographs|photography|pictures|videos?|production|produced"
     r"|fact[- ]checking|research)\s+by\b\s*:?\s*",
     re.IGNORECASE,
 )
@@ -378,10 +385,15 @@ def _read(author: str, agencies: frozenset[str], outlet: str) -> Byline:
                     credit(wrote_for["outlet"])
                     part = part[: wrote_for.start()]
                 name = _PLACE_SUFFIX.sub("", part)
-                named = _named_after_role(name, agencies, outlet_key)
-                if named is not None and wrote and _is_person(named, agencies, outlet_key):
-                    credit(name[: -len(named)].strip())
-                    name = named
+                # The title is read before the place: "Editor in Chief Jane Doe" is no
+                # "Editor" in "Chief Jane Doe".
+                named = _named_after_role(part, agencies, outlet_key)
+                if named is not None and wrote:
+                    title = part[: -len(named)].strip()
+                    named = _PLACE_SUFFIX.sub("", named)
+                    if _is_person(named, agencies, outlet_key):
+                        credit(title)
+                        name = named
                 if wrote and _is_person(name, agencies, outlet_key):
                     person = _display(name)
                     if person_key(person) not in map(person_key, people):
@@ -391,20 +403,49 @@ def _read(author: str, agencies: frozenset[str], outlet: str) -> Byline:
     return Byline(people=tuple(people), credits=tuple(credits))
 
 
-# A reporter's role written before the name, with the outlet on either side of it: "مراسل
+# A newsroom title written before the name, with the outlet on either side of it: "مراسل
 # الجزيرة أحمد علي" (Al Jazeera correspondent Ahmed Ali), "مراسلنا أحمد علي", "Al Jazeera
-# correspondent Ahmed Ali", "Our senior correspondent Jane Doe", "כתבנו דני כהן".
+# correspondent Ahmed Ali", "Our senior correspondent Jane Doe", "כתבנו דני כהן", "Senior
+# Editor Jane Doe", "Middle East editor Jane Doe", "Washington bureau chief Jane Doe".
 _ROLE_BEFORE_NAME = frozenset(
     {
-        "correspondent", "reporter", "مراسل", "مراسلة", "مراسلنا", "مراسلتنا", "موفد", "موفدة",
-        "موفدنا", "כתב", "כתבת", "כתבנו", "כתבתנו", "خبرنگار",
+        "correspondent", "reporter", "editor", "editor-at-large", "columnist", "writer",
+        "commentator", "analyst", "photographer", "photojournalist", "producer", "chief",
+        "مراسل", "مراسلة", "مراسلنا", "مراسلتنا", "موفد", "موفدة", "موفدنا", "الكاتب", "الكاتبة",
+        "الصحفي", "الصحفية", "الصحافي", "الصحافية", "المحرر", "المحررة",
+        "כתב", "כתבת", "כתבנו", "כתבתנו", "הכתב", "הכתבת", "עורך", "עורכת", "העורך", "העורכת",
+        "פרשן", "פרשנית", "הפרשן", "הפרשנית", "פרשננו", "צלם", "צלמת", "הצלם", "הצלמת",
+        "خبرنگار",
     }
 )  # fmt: skip
-# What may stand before that role besides an outlet: "Our correspondent", "Senior reporter".
+# What may stand before that title besides an outlet: a rank ("Our correspondent", "Senior
+# Editor"), a desk's beat or region ("Middle East editor", "Defense reporter", "Washington
+# bureau chief") or another title ("Editor in Chief"). A closed list: any other word there
+# (an unknown outlet, "Harbour Times correspondent") may be part of a name or an outlet, and
+# a wrong name costs more than a missed one.
 _ROLE_QUALIFIERS = frozenset(
     {
+        # ranks and kinds
         "our", "senior", "chief", "foreign", "special", "political", "diplomatic", "security",
-        "military", "economics", "business", "international", "regional", "staff", "الخاص",
+        "military", "economics", "business", "international", "regional", "staff", "associate",
+        "deputy", "managing", "executive", "contributing", "guest", "lead", "principal",
+        "national", "global", "world", "investigative", "visual", "data", "digital", "news",
+        "bureau", "at", "large", "in", "of", "and", "the", "&", "editor", "correspondent",
+        # beats
+        "defense", "defence", "health", "science", "technology", "tech", "climate",
+        "environment", "energy", "economy", "economic", "finance", "financial", "markets",
+        "sports", "sport", "culture", "arts", "education", "legal", "justice", "crime",
+        "politics", "policy", "affairs", "home", "white", "house", "congressional", "courts",
+        "features", "opinion", "photo", "video", "religion", "transport", "media",
+        # regions and bureaux
+        "middle", "east", "eastern", "west", "western", "north", "south", "africa", "african",
+        "europe", "european", "asia", "asian", "pacific", "america", "americas", "latin",
+        "gulf", "arab", "levant", "washington", "london", "paris", "brussels", "moscow",
+        "beijing", "jerusalem", "cairo", "beirut", "tehran", "istanbul", "dubai", "china",
+        "russia", "india", "iran", "israel", "ukraine", "turkey", "us", "u.s.", "uk", "eu",
+        # Arabic, Hebrew
+        "الخاص", "السياسي", "الاقتصادي", "العسكري", "צבאי", "הצבאי", "מדיני", "המדיני",
+        "פוליטי", "הפוליטי", "בכיר", "הבכיר", "בכירה", "הבכירה",
     }
 )  # fmt: skip
 # A first word that says where or for whom, not who: "مراسل الجزيرة في غزة" is no person.
@@ -421,20 +462,21 @@ def _named_after_role(part: str, agencies: frozenset[str], outlet_key: str) -> s
     own name or its ``agency_bylines``) or a qualifier may stand around the role: what else
     follows it may be part of the name, and a wrong name costs more than a missed one."""
     words = part.split()
-    role = next(
+    # The title's last word: "Editor in Chief Jane Doe" names Jane Doe, not "in Chief Jane Doe".
+    role = max(
         (
             index
             for index, word in enumerate(words[: _MAX_OUTLET_WORDS + 2])
             if word.strip(".,:'’").casefold() in _ROLE_BEFORE_NAME
         ),
-        None,
+        default=None,
     )
-    if role is None or not (
-        _is_outlet(words[:role], agencies, outlet_key)
-        or all(word.casefold() in _ROLE_QUALIFIERS for word in words[:role])
-    ):
+    if role is None or not _is_title_opening(words[:role], agencies, outlet_key):
         return None
     after = words[role + 1 :]
+    # Arabic and Hebrew write a title's rank or beat after it: "הפרשן הצבאי דני כהן".
+    while after and _is_rtl(after[0]) and after[0].casefold() in _ROLE_QUALIFIERS:
+        del after[0]
     # The outlet after the role, its longest reading first ("مراسل الجزيرة نت أحمد علي").
     for outlet_words in range(min(_MAX_OUTLET_WORDS, len(after) - 2), -1, -1):
         if outlet_words == 0 or _is_outlet(after[:outlet_words], agencies, outlet_key):
@@ -448,6 +490,17 @@ def _named_after_role(part: str, agencies: frozenset[str], outlet_key: str) -> s
                 return None
             return " ".join(name)
     return None
+
+
+def _is_title_opening(words: Sequence[str], agencies: frozenset[str], outlet_key: str) -> bool:
+    """Whether ``words``, before a title, are a known outlet ("BBC", "Al Jazeera's") and then
+    nothing but ranks, beats and regions (``_ROLE_QUALIFIERS``): "BBC Middle East editor"."""
+    for outlet_words in range(len(words), -1, -1):
+        if outlet_words and not _is_outlet(words[:outlet_words], agencies, outlet_key):
+            continue
+        if all(word.strip(".,:'’").casefold() in _ROLE_QUALIFIERS for word in words[outlet_words:]):
+            return True
+    return False
 
 
 def _is_outlet(words: Sequence[str], agencies: frozenset[str], outlet_key: str) -> bool:
@@ -466,7 +519,8 @@ def _by_role(text: str) -> list[tuple[bool, str]]:
     wrote, start = True, 0
     for found in _ROLE_BY.finditer(text):
         segments.append((wrote, _JOINER_AT_END.sub("", text[start : found.start()])))
-        wrote = not segments[-1][1] or found["role"].casefold() in _WRITING_ROLES
+        role = " ".join(found["role"].casefold().split())
+        wrote = not segments[-1][1] or role in _WRITING_ROLES or role.startswith("words")
         start = found.end()
     segments.append((wrote, text[start:]))
     return [(wrote, segment) for wrote, segment in segments if segment]

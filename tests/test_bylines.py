@@ -101,6 +101,35 @@ PEOPLE_CASES = [
     ("Al Jazeera correspondent in Gaza", "Gulf Wire", ()),
     ("Harbour Times correspondent Jane Doe", "Gulf Wire", ()),
     ("Correspondent Reporter", "Gulf Wire", ()),
+    # any newsroom title before the name: the title is a credit, the name a person
+    ("Senior Editor Jane Doe", "Gulf Wire", ("Jane Doe",)),
+    ("By Senior Editor Jane Doe", "Gulf Wire", ("Jane Doe",)),
+    ("Chief Political Correspondent Jane Doe", "Gulf Wire", ("Jane Doe",)),
+    ("Middle East editor Jane Doe", "Gulf Wire", ("Jane Doe",)),
+    ("BBC Middle East editor Jane Doe", "Gulf Wire", ("Jane Doe",)),
+    ("Washington bureau chief Jane Doe", "Gulf Wire", ("Jane Doe",)),
+    ("Editor in Chief Jane Doe", "Gulf Wire", ("Jane Doe",)),
+    ("Guest columnist Jane Doe | AFP", "Gulf Wire", ("Jane Doe",)),
+    ("Editor-at-large Jane Doe", "Gulf Wire", ("Jane Doe",)),
+    ("الكاتب أحمد علي", "Al-Manara", ("أحمد علي",)),
+    ("העורך דני כהן", "HaMizrah", ("דני כהן",)),
+    ("הפרשן הצבאי דני כהן", "HaMizrah", ("דני כהן",)),
+    # ... the kind of piece before "by"
+    ("Photographs by Jane Doe", "Gulf Wire", ("Jane Doe",)),
+    ("Opinion by Jane Doe", "Gulf Wire", ("Jane Doe",)),
+    ("OPINION BY JANE DOE", "Gulf Wire", ("Jane Doe",)),
+    ("Interview by Jane Doe", "Gulf Wire", ("Jane Doe",)),
+    ("Commentary by Jane Doe and John Roe", "Gulf Wire", ("Jane Doe", "John Roe")),
+    ("Video by Jane Doe", "Gulf Wire", ("Jane Doe",)),
+    ("Words and pictures by Jane Doe", "Gulf Wire", ("Jane Doe",)),
+    ("Jane Doe; Photographs by John Roe", "Gulf Wire", ("Jane Doe",)),  # the photographer
+    # ... and a title alone, or before no name, is nobody
+    ("Senior Editor", "Gulf Wire", ()),
+    ("Middle East editor", "Gulf Wire", ()),
+    ("Chief Political Correspondent", "Gulf Wire", ()),
+    ("Opinion by", "Gulf Wire", ()),
+    ("Harbour Times editor Jane Doe", "Gulf Wire", ()),  # an outlet it does not know
+    ("Senior Editor at Large", "Gulf Wire", ()),
     # several people
     ("Amba Kak and Astha Kapoor", "Rest of World", ("Amba Kak", "Astha Kapoor")),
     ("By Jane Doe and John Roe", "Gulf Wire", ("Jane Doe", "John Roe")),
@@ -296,6 +325,8 @@ def test_an_empty_agency_byline_in_the_config_is_refused() -> None:
         ("Jane Doe (@janedoe)", "Jane Doe"),
         ("Jane Doe @janedoe | Reuters", "Jane Doe | Reuters"),
         ("https://gulfwire.example/jane (Jane Doe)", "Jane Doe"),
+        ("Opinion by Jane Doe", "Jane Doe"),
+        ("Interview by Jane Doe | Reuters", "Jane Doe | Reuters"),
     ],
 )
 def test_the_written_author_drops_addresses_and_a_leading_by(
@@ -307,7 +338,8 @@ def test_the_written_author_drops_addresses_and_a_leading_by(
 @pytest.mark.parametrize(
     "written",
     ["undefined", "null", "None", "N/A", "[object Object]", "{{ author }}", "${author}",
-     "<%= author %>", "By", "by:", "Written by", "بقلم", "מאת", "·", "...", "(", "@", "—"],
+     "<%= author %>", "By", "by:", "Written by", "Opinion by", "Photographs by:", "بقلم",
+     "מאת", "·", "...", "(", "@", "—"],
 )  # fmt: skip
 def test_an_author_field_that_names_nobody_is_no_author(written: str) -> None:
     # Kept, the byline read "undefined · Gulf Wire · 09:14" or "... · Gulf Wire · 09:14".
