@@ -623,6 +623,31 @@ def test_a_summary_keeps_its_paragraphs_and_loses_its_wire_dateline() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "summary",
+    [
+        '<a href="https://gulfwire.example/truce">https://gulfwire.example/truce</a>',
+        "https://gulfwire.example/truce",
+        "<p>(www.gulfwire.example/truce)</p>",
+        '<p><a href="https://gulfwire.example/truce"><img src="/p.jpg"></a></p>',
+    ],
+)
+def test_a_summary_of_only_a_link_or_a_picture_is_no_summary(summary: str) -> None:
+    # A description that is a bare link to the story was stored, and shown, as its address.
+    entry = clean({"link": "https://gulfwire.example/truce", "title": "Truce", "summary": summary})
+    assert entry.summary_html == "" and entry.summary_text == ""
+
+
+def test_an_address_within_a_summary_stays() -> None:
+    entry = clean(
+        {
+            "link": "https://gulfwire.example/truce",
+            "summary": "<p>Truce text</p><p>Read it at https://gulfwire.example/text.</p>",
+        }
+    )
+    assert entry.summary_text == "Truce text Read it at https://gulfwire.example/text."
+
+
 def test_plain_text_lines_in_a_description_stay_paragraphs() -> None:
     entry = clean(
         {

@@ -923,6 +923,24 @@ def test_a_summary_of_only_a_source_tag_is_not_shown(settings: Settings) -> None
         assert "[Gulf Digest] Oman lifted it." in part
 
 
+def test_a_summary_of_only_a_web_address_is_not_shown(settings: Settings) -> None:
+    # A description that is only a link, written as its address, printed the address as the
+    # story's summary, with a full stop after it that is no part of it.
+    lead = article(1, "Port strike ends in Salalah", summary="https://gulfdigest.example/y")
+    item = article(2, "Oman lifts fuel subsidy", summary="www.gulfdigest.example/oman-fuel")
+    cited = article(
+        3,
+        "Kuwait assembly meets",
+        summary="The full text is at https://gulfdigest.example/kuwait-text for readers.",
+    )
+    result = Renderer(settings).render(
+        gulf_edition(lead, item, recommended=cited), settings.list("middle-east-daily")
+    )
+    for part in (result.text, body_of(result.html)):
+        assert "gulfdigest.example/y" not in part and "gulfdigest.example/oman-fuel" not in part
+        assert "https://gulfdigest.example/kuwait-text for readers." in part  # a sentence stays
+
+
 def test_a_stored_pixel_is_never_shown(settings: Settings) -> None:
     result = Renderer(settings).render(edited_edition(), settings.list("middle-east-daily"))
     assert "rss-pixel.png" not in result.html

@@ -19,7 +19,8 @@ What leaves the opening of a paragraph, each a pattern below:
 - a byline: "By Jane Doe |", "By Jane Doe, Reuters —", "كتب - أحمد علي:", or a first
   paragraph that is only "By Jane Doe", "Written by Jane Doe" or "بقلم أحمد علي".
 A source tag in brackets ("[Capital FM] Nairobi -- ...") stays; the dateline after it goes. A
-paragraph that is only a source tag ("[allAfrica]") is not shown (``without_bare_source_tags``).
+paragraph that is only a source tag ("[allAfrica]") is not shown (``without_bare_source_tags``),
+nor one that is only a web address (``without_bare_addresses``).
 """
 
 from __future__ import annotations
@@ -83,6 +84,9 @@ _BYLINE_ALONE = re.compile(rf"^(?:{_BY_NAMES}|{_RTL_BY_NAMES})$")
 _SOURCE_TAG = re.compile(r"^\[[^\[\]\n]{1,60}\]\s*")
 _SOURCE_TAG_ALONE = re.compile(r"\[[^\[\]\n]{1,60}\][\s.…]*")
 _SENTENCE_END = re.compile(r"[.!?…\"”’:]$")
+# A word of a paragraph that is a web address, the brackets or stops around it aside.
+_WEB_ADDRESS = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_AROUND_ADDRESS = "()<>[].,;:…"
 
 
 def paragraphs_of(summary_html: str) -> list[str]:
@@ -194,6 +198,22 @@ def without_bare_source_tags(paragraphs: list[str]) -> list[str]:
     return [paragraph for paragraph in paragraphs if not _SOURCE_TAG_ALONE.fullmatch(paragraph)]
 
 
+def without_bare_addresses(paragraphs: list[str]) -> list[str]:
+    """``paragraphs`` without those that are only a web address ("https://outlet.example/y",
+    a description that is a bare link to the story): shown, the summary was the address, with
+    a full stop after it that is no part of it. An address within a sentence stays."""
+    return [paragraph for paragraph in paragraphs if not _is_addresses_alone(paragraph)]
+
+
+def _is_addresses_alone(paragraph: str) -> bool:
+    words = [word.strip(_AROUND_ADDRESS) for word in paragraph.split()]
+    return any(words) and all(not word or _WEB_ADDRESS.fullmatch(word) for word in words)
+
+
 def clean_paragraphs(paragraphs: list[str]) -> list[str]:
-    """Each paragraph without its opening dateline or byline, a byline paragraph left out."""
-    return [without_dateline(paragraph) for paragraph in without_byline_paragraph(paragraphs)]
+    """Each paragraph without its opening dateline or byline, a byline paragraph and a
+    paragraph of a bare web address left out."""
+    return [
+        without_dateline(paragraph)
+        for paragraph in without_bare_addresses(without_byline_paragraph(paragraphs))
+    ]

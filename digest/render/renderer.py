@@ -591,7 +591,8 @@ def _summary_paragraphs(article: Article, limit: int, *, overrun: bool) -> tuple
     paragraphs = summaries.clean_paragraphs(summaries.paragraphs_of(article.summary_html))
     if not paragraphs:
         paragraphs = [one_line(article.summary_text)] if article.summary_text.strip() else []
-    paragraphs = summaries.without_bare_source_tags(paragraphs)
+    # A summary stored as a bare address before ingest left it out.
+    paragraphs = summaries.without_bare_addresses(summaries.without_bare_source_tags(paragraphs))
     if len(paragraphs) > summaries.MAX_PARAGRAPHS:
         last = summaries.MAX_PARAGRAPHS - 1
         paragraphs = [*paragraphs[:last], " ".join(paragraphs[last:])]
