@@ -760,6 +760,22 @@ def test_clean_entry_reads_every_name_of_an_author_field(
     assert _first_entry_author(item_xml, atom=atom) == author
 
 
+@pytest.mark.parametrize(
+    ("item_xml", "author"),
+    [
+        # escaped twice, as titles often are: the byline read "Liam O&#039;Neil"
+        ("<dc:creator>Liam O&amp;amp;#039;Neil</dc:creator>", "Liam O'Neil"),
+        ("<dc:creator><![CDATA[Liam O&amp;#039;Neil]]></dc:creator>", "Liam O'Neil"),
+        ("<dc:creator>Layla Haddad &amp;amp; Omar Nasser</dc:creator>",
+         "Layla Haddad & Omar Nasser"),
+        ("<dc:creator>Jos&amp;amp;eacute; Garc&amp;amp;iacute;a</dc:creator>", "José García"),
+        ("<dc:creator>AT&amp;amp;T; Desk</dc:creator>", "AT&T; Desk"),  # "&T;" names nothing
+    ],
+)  # fmt: skip
+def test_an_author_escaped_twice_reads_as_its_characters(item_xml: str, author: str) -> None:
+    assert _first_entry_author(item_xml) == author
+
+
 def test_names_on_lines_of_their_own_are_each_a_person() -> None:
     from digest.bylines import read_byline
 
@@ -803,6 +819,14 @@ def _rss_item(title: str, description: str) -> str:
          "Why x < y matters", ["If x < y and a <b> tag is shown, <3."]),
         ("<![CDATA[Why a &lt;b&gt; tag matters]]>", "<![CDATA[<p>A &lt;b&gt; tag &lt;/i&gt;</p>]]>",
          "Why a <b> tag matters", ["A <b> tag </i>"]),
+        # any of HTML's named references escaped twice, not only the few of punctuation:
+        # "Caf&eacute; owners pay &euro;5" was shown as written
+        ("<![CDATA[Caf&amp;eacute; owners pay &amp;euro;5]]>",
+         "<![CDATA[<p>Caf&amp;eacute; owners pay &amp;euro;5 &amp;mdash; or more.</p>]]>",
+         "Café owners pay €5", ["Café owners pay €5 — or more."]),
+        ("Caf&amp;amp;eacute; &amp;amp;copy; AT&amp;amp;T;",
+         "&lt;p&gt;Caf&amp;amp;eacute; AT&amp;amp;T; &amp;amp;lt;b&amp;amp;gt;&lt;/p&gt;",
+         "Café © AT&T;", ["Café AT&T; <b>"]),
     ],
 )  # fmt: skip
 def test_markup_escaped_twice_is_read_as_markup(

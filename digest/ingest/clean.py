@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from html import escape, unescape
+from html.entities import html5
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -48,12 +49,11 @@ RENDITION_WIDTH = 1056
 # a@b.c (Name), also <a@b.c> (Name): html_to_text would take "<a@b.c>" for a tag and drop it
 _EMAIL_THEN_NAME = re.compile(r"^<?[^\s@()<>]+@[^\s@()<>]+>?\s*\((?P<name>[^()]+)\)$")
 _NAME_THEN_EMAIL = re.compile(r"^(?P<name>[^<>@]+?)\s*<[^\s@<>]+@[^\s@<>]+>$")  # Name <a@b.c>
-# An entity reference escaped once too often ("Israel&amp;#8217;s" in a CDATA title or summary):
-# the publisher meant the character. Only references that name a character are undone.
-_ENTITY_NAMES = (
-    r"#[0-9]{2,7}|#[xX][0-9a-fA-F]{2,6}|amp|quot|apos|lt|gt|nbsp|hellip|[lr][sd]quo|[mn]dash"
-)
-_ESCAPED_TWICE_IN_TEXT = re.compile(rf"&(?:{_ENTITY_NAMES});")
+# An entity reference escaped once too often ("Israel&amp;#8217;s", "Caf&amp;eacute;" in a CDATA
+# title, summary or author): the publisher meant the character. Only references that name a
+# character (a number, or one of HTML's names, see _names_a_character) are undone: "AT&T;" stays.
+_ENTITY_NAMES = r"#[0-9]{2,7}|#[xX][0-9a-fA-F]{2,6}|[A-Za-z][A-Za-z0-9]{1,31}"
+_ESCAPED_TWICE_IN_TEXT = re.compile(rf"&({_ENTITY_NAMES});")
 _ESCAPED_TWICE_IN_HTML = re.compile(rf"&amp;({_ENTITY_NAMES});")
 _NOT_IMAGE_SUFFIXES = (
     ".mp3", ".m4a", ".ogg", ".oga", ".mp4", ".m4v", ".webm", ".mov", ".m3u8", ".pdf",
@@ -95,7 +95,7 @@ def clean_entry(
     link = _usable_link(quirks.shared_link(page, source_html), html_base) or page
     summary_html = quirks.without_boilerplate(sanitize_html(source_html, base_url=html_base))
     if "&amp;" in summary_html:
-        summary_html = _ESCAPED_TWICE_IN_HTML.sub(r"&\1;", summary_html)
+        summary_html = _ESCAPED_TWICE_IN_HTML.sub(_reference_in_html, summary_html)
     paragraphs = summaries.paragraphs_of(summary_html)
     author = _author(raw)
     # A wire dateline or byline opening a paragraph is no part of the story's summary, nor a
@@ -232,9 +232,30 @@ def _text_field(detail: Mapping[str, Any] | None, value: object) -> str:
     text = html_to_text(str((detail or {}).get("value") or value or ""))
     if holds_markup(text):  # markup escaped twice: "&lt;em&gt;holds&lt;/em&gt;"
         text = html_to_text(text)
-    if "&" in text:
-        text = _ESCAPED_TWICE_IN_TEXT.sub(lambda reference: unescape(reference.group()), text)
-    return text
+    return _without_references_escaped_twice(text)
+
+
+def _without_references_escaped_twice(text: str) -> str:
+    """``text`` (plain) with the character references left in it read: "Caf&eacute;" is Café."""
+    if "&" not in text:
+        return text
+    return _ESCAPED_TWICE_IN_TEXT.sub(_reference_in_text, text)
+
+
+def _names_a_character(reference: str) -> bool:
+    """Whether ``reference`` ("#8217", "eacute") is a numeric reference or one of HTML's names."""
+    return reference.startswith("#") or f"{reference};" in html5
+
+
+def _reference_in_text(found: re.Match[str]) -> str:
+    return unescape(found[0]) if _names_a_character(found[1]) else found[0]
+
+
+def _reference_in_html(found: re.Match[str]) -> str:
+    # The character itself, escaped again where HTML needs it ("&amp;lt;" is "&lt;").
+    if not _names_a_character(found[1]):
+        return found[0]
+    return escape(unescape(f"&{found[1]};"), quote=False)
 
 
 def _author(raw: RawEntry) -> str | None:
@@ -263,8 +284,9 @@ def _one_author(written: str, whole: RawEntry | None) -> str | None:
         name = match.group("name")
     else:
         name = str(((whole or {}).get("author_detail") or {}).get("name") or written)
-    # An address is no name, and a reader's mail is no place to publish one.
-    return written_author(html_to_text(name))
+    # An address is no name, and a reader's mail is no place to publish one. A name escaped
+    # twice, as titles are, read "Liam O&#039;Neil" in the byline.
+    return written_author(_without_references_escaped_twice(html_to_text(name)))
 
 
 # A line break in an author field, written or as markup: "Jane Doe<br>John Roe".
