@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -29,10 +29,11 @@ from digest.errors import (
     ParseError,
     without_password,
 )
-from digest.ingest import fetch_feed, parse_feed
+from digest.ingest import fetch_feed, parse_feed, quirks
 from digest.ingest.isolation import parse_apart
 from digest.ingest.parse import OutOfTime
 from digest.records import (
+    Entry,
     FetchResult,
     ParsedFeed,
 )
@@ -182,6 +183,20 @@ def _parse_in_poller(ingest: IngestSettings, result: FetchResult, now: datetime)
         )
 
 
+def _without_outlet_in_titles(
+    entries: Sequence[Entry], outlets: tuple[str | None, ...]
+) -> Sequence[Entry]:
+    """``entries`` without the outlet's name after their titles ("Truce holds | Gulf Wire"):
+    read here, where the feed's name in the config is known (``quirks.title_without_outlet``)."""
+    cut = [quirks.title_without_outlet(entry.title, outlets) for entry in entries]
+    if all(title == entry.title for title, entry in zip(cut, entries, strict=True)):
+        return entries
+    return [
+        entry if title == entry.title else replace(entry, title=title)
+        for title, entry in zip(cut, entries, strict=True)
+    ]
+
+
 def _take_in(
     services: Services,
     feed: FeedState,
@@ -210,7 +225,10 @@ def _take_in(
     except ParseError as error:
         return _record_poll_failure(services, feed, error, bounds, now)
     stored = store.store_entries(
-        feed.id, parsed.entries, now, classify=services.classifier.classify
+        feed.id,
+        _without_outlet_in_titles(parsed.entries, (feed.name, parsed.title)),
+        now,
+        classify=services.classifier.classify,
     )
     rate = polling.estimate_entries_per_day(
         (entry.published_at or entry.updated_at for entry in parsed.entries),

@@ -233,6 +233,42 @@ def test_a_servers_default_charset_gives_way_to_the_documents_declaration(
     assert [article.title for article in articles] == [title]
 
 
+def test_a_headline_loses_the_outlets_name_its_system_appends(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    # Printed, "Truce holds - Gulf Wire" had the byline "Jane Doe · Gulf Wire" right under it.
+    titles = {
+        "Truce holds - Gulf Wire": "Truce holds",
+        "Port reopens in Salalah | GW Online": "Port reopens in Salalah",  # the feed's own title
+        "Talks resume — gulf  wire": "Talks resume",
+        "الهدنة صامدة - Gulf Wire": "الهدنة صامدة",
+        "Rates rise | Reuters": "Rates rise | Reuters",  # an agency's name is no outlet's
+        "Gulf Wire": "Gulf Wire",  # the name alone stays
+        "Why Gulf Wire-readers left": "Why Gulf Wire-readers left",
+    }
+    items = "".join(
+        f"<item><title>{escape(title)}</title><link>https://gw.example.org/{n}</link>"
+        f"<guid>urn:gw:{n}</guid><pubDate>{format_datetime(NOW - timedelta(hours=n + 1))}</pubDate>"
+        "</item>"
+        for n, title in enumerate(titles)
+    )
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>GW Online'
+        f"</title><link>https://gw.example.org/</link>{items}</channel></rss>"
+    ).encode()
+    with feed_server({"/feed": answer(200, body, RSS)}) as server:
+        settings = make_settings(tmp_path, {"Gulf Wire": server.url("/feed")})
+        services = services_for(settings, clock)
+        try:
+            [feed] = services.store.sync_feeds(services.settings.feeds, clock.now())
+            pipeline.poll_feed(services, feed.id)
+            articles = services.store.articles(services.store.all_article_ids())
+        finally:
+            services.close()
+    shown = {article.link.rsplit("/", 1)[1]: article.title for article in articles}
+    assert [shown[str(n)] for n in range(len(titles))] == list(titles.values())
+
+
 # ----------------------------------------------------------------------------------------------
 # Redirects
 

@@ -2,6 +2,7 @@
 
 - Google News titles end in " - Outlet" (the outlet is also in ``<source>``), and a description
   that is only a link to the story says nothing the title does not.
+- Publishing systems end every headline with the outlet's own name ("... | Al Jazeera").
 - A Reddit link post's entry links to its comments page; the article is its "[link]".
 - WordPress, The Guardian and Reddit append the same lines to every summary ("The post ...
   appeared first on ...", "Continue reading...", "submitted by /u/... [link] [comments]").
@@ -12,7 +13,7 @@ Each rule starts with a substring test, so feeds without the habit pay next to n
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from html import unescape
 from typing import Any
 
@@ -84,6 +85,21 @@ def title_without_source(title: str, source: str) -> str:
     suffix = f" - {source}"
     if source and title.endswith(suffix) and len(title) > len(suffix):
         return title[: -len(suffix)].rstrip()
+    return title
+
+
+def title_without_outlet(title: str, outlets: Iterable[str | None]) -> str:
+    """``title`` without the outlet's name a publishing system appends to every headline ("Truce
+    holds - Gulf Wire", "Truce holds | Al Jazeera"), when it is one of ``outlets`` (the feed's
+    name in the config, the feed's own title). Printed, the name came twice: in the headline
+    and in the byline right under it. A title that is only the name stays."""
+    for outlet in outlets:
+        name = " ".join((outlet or "").split())
+        if not name or len(name) >= len(title):
+            continue
+        found = re.search(rf"\s+(?:-|–|—|\||::|·)\s+{re.escape(name)}\s*$", title, re.IGNORECASE)
+        if found and found.start() > 0:
+            return title[: found.start()]
     return title
 
 
