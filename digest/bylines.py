@@ -27,7 +27,8 @@ under another role ("Reporting by A; Editing by B", "A, with additional reportin
 credits. A newsroom title before a name, around an outlet it knows ("مراسل الجزيرة أحمد علي",
 "Al Jazeera correspondent Ahmed Ali", "مراسلنا أحمد علي", "Senior Editor Jane Doe", "BBC Middle
 East editor Jane Doe", "העורך דני כהן"), is a credit and the name a person; so is the kind of
-piece before "by" ("Opinion by", "Interview by", "Photographs by"). A title alone is nobody.
+piece before "by" ("Opinion by", "Interview by", "Photographs by"). A title alone is nobody,
+and so is an English title with nothing before it ("Editor Picks Today" heads a column).
 """
 
 from __future__ import annotations
@@ -93,7 +94,8 @@ DESK_WORDS = frozenset(
         "daily", "weekly", "board", "ministry", "office", "institute", "foundation",
         "observer", "special", "fellow", "director", "analyst", "columnist", "columnists",
         "contributing", "senior", "chief", "associate", "deputy", "managing", "executive",
-        "producer", "producers", "photographer", "opinion", "newsletter", "podcast",
+        "producer", "producers", "photographer", "opinion", "newsletter", "podcast", "images",
+        "photos", "pictures",
         # French, Spanish, German, Turkish
         "rédaction", "redaction", "redacción", "redaccion", "agencias", "agences", "agence",
         "redaktion", "haber", "haberleri", "merkezi", "ajansı", "ajansi", "servisi",
@@ -450,7 +452,14 @@ _ROLE_QUALIFIERS = frozenset(
 )  # fmt: skip
 # A first word that says where or for whom, not who: "مراسل الجزيرة في غزة" is no person.
 _NOT_A_NAME_OPENING = frozenset(
-    {"in", "from", "at", "for", "to", "on", "في", "من", "لدى", "على", "إلى", "ب", "در", "از"}
+    {"in", "from", "at", "for", "to", "on", "of", "the", "by", "with", "في", "من", "لدى", "على",
+     "إلى", "ب", "در", "از"}
+)  # fmt: skip
+# English titles that also head a column or a feature ("Editor Picks Today", "Columnist Of The
+# Year"): a title only after a rank, a beat or an outlet ("Senior Editor Jane Doe"), never alone.
+_TITLES_NOT_ALONE = frozenset(
+    {"editor", "columnist", "writer", "commentator", "analyst", "photographer",
+     "photojournalist", "producer", "chief"}
 )  # fmt: skip
 _MAX_OUTLET_WORDS = 4
 
@@ -472,6 +481,8 @@ def _named_after_role(part: str, agencies: frozenset[str], outlet_key: str) -> s
         default=None,
     )
     if role is None or not _is_title_opening(words[:role], agencies, outlet_key):
+        return None
+    if role == 0 and words[0].strip(".,:'’").casefold() in _TITLES_NOT_ALONE:
         return None
     after = words[role + 1 :]
     # Arabic and Hebrew write a title's rank or beat after it: "הפרשן הצבאי דני כהן".
@@ -564,7 +575,9 @@ def _is_person(name: str, agencies: frozenset[str], outlet_key: str) -> bool:
     key = _credit_key(name)
     if key in _AGENCY_KEYS or key in agencies:
         return False
-    folded = {word.strip(".,'’:").casefold() for word in words}
+    folded = {
+        word.strip(".,'’:").casefold().removesuffix("'s").removesuffix("’s") for word in words
+    }
     folded |= {word.removeprefix("ال") for word in folded if len(word) > 4}
     if folded & DESK_WORDS:
         return False
