@@ -67,6 +67,15 @@ AGENCY_BYLINES = frozenset(
         "JNS", "Ynet", "Walla", "Kan", "Al Arabiya", "Asharq Al-Awsat", "The National",
         "Gulf News", "Khaleej Times", "Arab News", "Middle East Eye", "Middle East Monitor",
         "MEMO", "Times of Israel", "Jerusalem Post", "Haaretz", "Tehran Times",
+        # Outlets a syndicated or aggregated byline names after its writer ("Jane Doe, The
+        # Guardian"); the ones that start with "The" are no person in any case (_is_person)
+        "Washington Post", "Guardian", "Economist", "Independent", "Telegraph", "Atlantic",
+        "New Yorker", "Conversation", "Foreign Policy", "Foreign Affairs", "Politico",
+        "Politico Europe", "Le Monde", "Le Figaro", "Der Spiegel", "El País", "El Pais",
+        "Corriere della Sera", "Rest of World", "Kyiv Independent", "ProPublica", "Al-Monitor",
+        "Al Monitor", "Sky News", "ABC News", "CBS News", "NBC News", "Fox News", "Semafor",
+        "Deutsche Presse-Agentur", "South China Morning Post", "Straits Times", "Daily Star",
+        "L'Orient-Le Jour", "L'Orient Today", "Hürriyet", "Daily Sabah",
         # Arabic
         "رويترز", "فرانس برس", "فرانس بريس", "أ ف ب", "ا ف ب", "أسوشيتد برس", "الأناضول",
         "وكالات", "وفا", "إرنا", "ارنا", "شينخوا", "سبوتنيك", "بي بي سي", "الجزيرة", "الجزيرة نت",
@@ -574,6 +583,9 @@ def _is_person(name: str, agencies: frozenset[str], outlet_key: str) -> bool:
         return False
     key = _credit_key(name)
     if key in _AGENCY_KEYS or key in agencies:
+        return False
+    # "The Washington Post", "The Conversation": an English name opens with no article.
+    if words[0] in ("The", "THE", "the"):
         return False
     folded = {
         word.strip(".,'’:").casefold().removesuffix("'s").removesuffix("’s") for word in words

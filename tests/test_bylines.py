@@ -83,6 +83,15 @@ PEOPLE_CASES = [
     ("Stephen M. Walt", "Foreign Policy", ("Stephen M. Walt",)),
     ("Hélène Landemore", "Foreign Policy", ("Hélène Landemore",)),
     ("Chas Newkey-Burden, The Week UK", "The Week", ("Chas Newkey-Burden",)),
+    # the outlet a syndicated piece came from, after its writer
+    ("Jane Doe, The Washington Post", "Gulf Wire", ("Jane Doe",)),
+    ("Jane Doe | The Guardian", "Gulf Wire", ("Jane Doe",)),
+    ("Jane Doe, Foreign Policy", "Gulf Wire", ("Jane Doe",)),
+    ("Jane Doe, Le Monde", "Gulf Wire", ("Jane Doe",)),
+    ("Jane Doe and The Conversation", "Gulf Wire", ("Jane Doe",)),
+    ("The Conversation", "Gulf Wire", ()),
+    ("Thea Jones", "Gulf Wire", ("Thea Jones",)),  # a name may start with the letters of "The"
+    ("BY DAWN SMITH", "Gulf Wire", ("Dawn Smith",)),
     # a reporter's role before the name, with a known outlet around it: the role's desk word
     # made the whole byline no person
     ("مراسل الجزيرة أحمد علي", "Al-Manara", ("أحمد علي",)),

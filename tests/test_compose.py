@@ -423,6 +423,23 @@ def test_more_from_reads_the_person_behind_an_agency_credit() -> None:
     assert section_ids(edition) == {"gulf": [4]}
 
 
+def test_more_from_is_never_the_outlet_a_syndicated_byline_names() -> None:
+    # An aggregator's bylines name each writer and the outlet they wrote for: "The Washington
+    # Post" was read as a person every such piece shared, "More from The Washington Post".
+    edition = compose(
+        [
+            by(1, {"middle-east": 9.0}, "Jane Doe, The Washington Post", image=True),
+            by(2, {"gulf": 5.0}, "Omar Said, The Washington Post"),
+            by(3, {"syria": 4.0}, "Lina Haddad | The Conversation"),
+            by(4, {"gulf": 3.0}, "Dana Levi, The Conversation"),
+            by(5, {"syria": 2.0}, "Sam Hill, Foreign Policy"),
+            by(6, {"gulf": 1.0}, "Ann Lee, Foreign Policy"),
+        ]
+    )
+    assert all(item.more_from == () for item in edition.items())
+    assert sorted(shown_ids(edition)) == [1, 2, 3, 4, 5, 6]
+
+
 def test_more_from_reads_the_reporter_after_a_correspondents_role() -> None:
     # "مراسل الجزيرة" (Al Jazeera correspondent) before the name made the whole byline a desk's.
     edition = compose(
