@@ -14,6 +14,7 @@ import pytest
 
 from digest.ingest.clean import SUMMARY_LIMIT, clean_entry
 from digest.ingest.markup import collapse_whitespace, html_to_text, sanitize_html, truncate_text
+from digest.ingest.parse import parse_feed
 from digest.ingest.urls import canonical_link, resolve_url
 
 NOW = datetime(2025, 6, 10, 12, 0, tzinfo=UTC)
@@ -838,6 +839,32 @@ def test_markup_escaped_twice_is_read_as_markup(
     assert entry.title == shown_title
     assert paragraphs_of(entry.summary_html) == paragraphs
     assert "<script" not in entry.summary_html and "onclick" not in entry.summary_html
+
+
+@pytest.mark.parametrize(
+    ("title", "description"),
+    [
+        # a CDATA section escaped inside the element, or wrapped in another
+        ("&lt;![CDATA[Truce holds in Gaza]]&gt;",
+         "&lt;![CDATA[&lt;p&gt;Talks resume.&lt;/p&gt;]]&gt;"),
+        ("<![CDATA[<![CDATA[Truce holds in Gaza]]]]><![CDATA[>]]>",
+         "<![CDATA[<![CDATA[<p>Talks resume.</p>]]]]><![CDATA[>]]>"),
+    ],
+)  # fmt: skip
+def test_a_cdata_section_wrapped_twice_is_read_as_its_text(title: str, description: str) -> None:
+    # Its markers reached the text, where HTML reads "<![CDATA[...]]>" as a comment: the title
+    # was lost (the link or the summary's start stood for it) and the summary ended in "]]>".
+    # Read as a poll reads it: feedparser's own sanitizer off (see digest.ingest.parse).
+    document = _rss_item(title, description).encode()
+    [entry] = parse_feed(
+        document, url=FEED_URL, content_type="application/rss+xml", now=NOW
+    ).entries
+    assert entry.title == "Truce holds in Gaza"
+    assert entry.summary_text == "Talks resume."
+    author = "<dc:creator>&lt;![CDATA[Layla Haddad]]&gt;</dc:creator>"
+    assert _first_entry_author(author) == "Layla Haddad"
+    nested = "<dc:creator><![CDATA[<![CDATA[Layla Haddad]]]]><![CDATA[>]]></dc:creator>"
+    assert _first_entry_author(nested) == "Layla Haddad"
 
 
 def test_markup_in_an_atom_text_construct_is_read_as_markup() -> None:

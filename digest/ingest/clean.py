@@ -55,6 +55,11 @@ _NAME_THEN_EMAIL = re.compile(r"^(?P<name>[^<>@]+?)\s*<[^\s@<>]+@[^\s@<>]+>$")  
 _ENTITY_NAMES = r"#[0-9]{2,7}|#[xX][0-9a-fA-F]{2,6}|[A-Za-z][A-Za-z0-9]{1,31}"
 _ESCAPED_TWICE_IN_TEXT = re.compile(rf"&({_ENTITY_NAMES});")
 _ESCAPED_TWICE_IN_HTML = re.compile(rf"&amp;({_ENTITY_NAMES});")
+# A CDATA section written inside another, or escaped inside the element ("<title>&lt;![CDATA[Truce
+# holds]]&gt;</title>"), as some publishing systems wrap text that was wrapped already: its
+# markers reach the text, where HTML reads "<![CDATA[Truce holds]]>" as a comment and drops it.
+_CDATA_OPENING = "<![CDATA["
+_CDATA_MARKERS = re.compile(r"<!\[CDATA\[|\]\]>")
 _NOT_IMAGE_SUFFIXES = (
     ".mp3", ".m4a", ".ogg", ".oga", ".mp4", ".m4v", ".webm", ".mov", ".m3u8", ".pdf",
 )  # fmt: skip
@@ -197,7 +202,7 @@ def _summary_source(raw: RawEntry) -> tuple[str, str]:
     if not details and raw.get("summary"):
         details.append({"type": "text/html", "value": raw["summary"]})
     for detail in details:
-        value = str(detail.get("value") or "")
+        value = _without_cdata_markers(str(detail.get("value") or ""))
         if not value.strip():
             continue
         base = str(detail.get("base") or "")
@@ -229,10 +234,15 @@ def _guid(value: object) -> str:
 def _text_field(detail: Mapping[str, Any] | None, value: object) -> str:
     # Even a title declared as plain text goes through html_to_text: feeds escape markup twice
     # ("AT&amp;amp;T", "&lt;em&gt;") far more often than they mean a literal "<tag>".
-    text = html_to_text(str((detail or {}).get("value") or value or ""))
+    text = html_to_text(_without_cdata_markers(str((detail or {}).get("value") or value or "")))
     if holds_markup(text):  # markup escaped twice: "&lt;em&gt;holds&lt;/em&gt;"
         text = html_to_text(text)
     return _without_references_escaped_twice(text)
+
+
+def _without_cdata_markers(text: str) -> str:
+    """``text`` without the markers of a CDATA section wrapped twice (see _CDATA_MARKERS)."""
+    return _CDATA_MARKERS.sub("", text) if _CDATA_OPENING in text else text
 
 
 def _without_references_escaped_twice(text: str) -> str:
@@ -267,7 +277,11 @@ def _author(raw: RawEntry) -> str | None:
     else:
         fields = [str(raw.get("author") or "")]
     # Bounded: more than this is no byline, and the store keeps AUTHOR_LIMIT characters.
-    lines = [line for field in fields[:20] for line in _author_lines(field[: 4 * AUTHOR_LIMIT])]
+    lines = [
+        line
+        for field in fields[:20]
+        for line in _author_lines(_without_cdata_markers(field[: 4 * AUTHOR_LIMIT]))
+    ]
     whole = raw if len(lines) == 1 == len(fields) else None
     names = [name for line in lines if (name := _one_author(line, whole))]
     text = ", ".join(dict.fromkeys(names))
@@ -286,7 +300,8 @@ def _one_author(written: str, whole: RawEntry | None) -> str | None:
         name = str(((whole or {}).get("author_detail") or {}).get("name") or written)
     # An address is no name, and a reader's mail is no place to publish one. A name escaped
     # twice, as titles are, read "Liam O&#039;Neil" in the byline.
-    return written_author(_without_references_escaped_twice(html_to_text(name)))
+    text = html_to_text(_without_cdata_markers(name))
+    return written_author(_without_references_escaped_twice(text))
 
 
 # A line break in an author field, written or as markup: "Jane Doe<br>John Roe".
