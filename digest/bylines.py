@@ -112,9 +112,11 @@ DESK_WORDS = frozenset(
         # Arabic
         "وكالات", "وكالة", "الأنباء", "فريق", "تحرير", "التحرير", "المحرر", "محرر", "مراسل",
         "مراسلنا", "مراسلة", "قسم", "الأخبار", "أخبار", "اخبار", "موقع", "بوابة", "خاص",
-        "الموقع", "الإلكتروني", "نت",
+        "الموقع", "الإلكتروني", "نت", "صحفي", "صحفية", "صحافي", "صحافية",
         # Hebrew
-        "מערכת", "חדשות", "סוכנויות", "הידיעות", "כתב", "כתבנו", "כתבת", "דסק", "צוות",
+        "מערכת", "חדשות", "סוכנויות", "הידיעות", "כתב", "כתבנו", "כתבת", "דסק", "צוות", "הכתב",
+        "הכתבת", "עורך", "עורכת", "העורך", "העורכת", "פרשן", "פרשנית", "הפרשן", "הפרשנית",
+        "פרשננו", "צלם", "צלמת", "הצלם", "הצלמת",
         # Persian
         "خبرگزاری", "گروه", "سرویس", "تحریریه", "خبرنگار", "خبرنگاران", "پایگاه",
     }
@@ -127,7 +129,8 @@ _WORK_BY = (
 )
 # What opens a byline before the names: "By", "Written by", "Reporting by", بقلم، كتب، מאת.
 _LEADING_BY = re.compile(
-    rf"^(?:{_WORK_BY}|by)\s*:?\s+|^(?:بقلم|كتب|كتبت|إعداد|اعداد|מאת|نویسنده)\s*:?\s+",
+    rf"^(?:{_WORK_BY}|by)\s*:?\s+"
+    r"|^(?:بقلم|كتب|كتبت|إعداد|اعداد|تقرير|מאת|צילום|نویسنده|نوشته|به\s+قلم|گزارش)\s*:?\s+",
     re.IGNORECASE,
 )
 # What a script or a template wrote when the author was missing: "undefined", "null", "None",
@@ -464,6 +467,8 @@ _NOT_A_NAME_OPENING = frozenset(
     {"in", "from", "at", "for", "to", "on", "of", "the", "by", "with", "في", "من", "لدى", "على",
      "إلى", "ب", "در", "از"}
 )  # fmt: skip
+# What may stand before a title's last word: ranks, beats and other titles ("الكاتب الصحفي").
+_TITLE_OPENING = _ROLE_QUALIFIERS | _ROLE_BEFORE_NAME
 # English titles that also head a column or a feature ("Editor Picks Today", "Columnist Of The
 # Year"): a title only after a rank, a beat or an outlet ("Senior Editor Jane Doe"), never alone.
 _TITLES_NOT_ALONE = frozenset(
@@ -518,7 +523,7 @@ def _is_title_opening(words: Sequence[str], agencies: frozenset[str], outlet_key
     for outlet_words in range(len(words), -1, -1):
         if outlet_words and not _is_outlet(words[:outlet_words], agencies, outlet_key):
             continue
-        if all(word.strip(".,:'’").casefold() in _ROLE_QUALIFIERS for word in words[outlet_words:]):
+        if all(word.strip(".,:'’").casefold() in _TITLE_OPENING for word in words[outlet_words:]):
             return True
     return False
 

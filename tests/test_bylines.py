@@ -122,6 +122,15 @@ PEOPLE_CASES = [
     ("Editor-at-large Jane Doe", "Gulf Wire", ("Jane Doe",)),
     ("Columnist Jane Doe", "Gulf Wire", ()),  # a bare English title may head a column
     ("الكاتب أحمد علي", "Al-Manara", ("أحمد علي",)),
+    ("الكاتب الصحفي أحمد علي", "Al-Manara", ("أحمد علي",)),  # two titles
+    ("أحمد علي، الكاتب الصحفي", "Al-Manara", ("أحمد علي",)),
+    ("تقرير: أحمد علي", "Al-Manara", ("أحمد علي",)),
+    ("דני כהן, הפרשן הצבאי", "HaMizrah", ("דני כהן",)),
+    ("מאת הכתב הצבאי דני כהן", "HaMizrah", ("דני כהן",)),
+    ("צילום: דני כהן", "HaMizrah", ("דני כהן",)),
+    ("نوشته علی رضایی", "Persia Review", ("علی رضایی",)),
+    ("گزارش: علی رضایی", "Persia Review", ("علی رضایی",)),
+    ("به قلم علی رضایی", "Persia Review", ("علی رضایی",)),
     ("העורך דני כהן", "HaMizrah", ("דני כהן",)),
     ("הפרשן הצבאי דני כהן", "HaMizrah", ("דני כהן",)),
     # ... the kind of piece before "by"
