@@ -639,6 +639,16 @@ def test_a_summary_of_only_a_link_or_a_picture_is_no_summary(summary: str) -> No
     assert entry.summary_html == "" and entry.summary_text == ""
 
 
+@pytest.mark.parametrize("nothing", ["<p>…</p>", "-", "<p>&nbsp;</p><p>&#8203;</p>", "[…]"])
+def test_a_summary_that_shows_nothing_is_no_summary(nothing: str) -> None:
+    entry = clean({"link": "https://gulfwire.example/truce", "title": "Truce", "summary": nothing})
+    assert entry.summary_html == "" and entry.summary_text == ""
+    kept = clean(
+        {"link": "https://gulfwire.example/truce", "summary": "<p>…</p><p>Truce holds.</p>"}
+    )
+    assert kept.summary_text == "Truce holds."
+
+
 def test_an_address_within_a_summary_stays() -> None:
     entry = clean(
         {

@@ -941,6 +941,21 @@ def test_a_summary_of_only_a_web_address_is_not_shown(settings: Settings) -> Non
         assert "https://gulfdigest.example/kuwait-text for readers." in part  # a sentence stays
 
 
+@pytest.mark.parametrize("nothing", ["…", "-", "\u200b", "...", "\u00a0·\u00a0"])
+def test_a_summary_that_shows_nothing_is_not_shown(settings: Settings, nothing: str) -> None:
+    # A publishing system's stand-in for a missing excerpt printed a lone "…" as the summary,
+    # or a zero-width space: a blank paragraph under the byline.
+    lead = article(1, "Port strike ends in Salalah", summary=nothing)
+    item = article(2, "Oman lifts fuel subsidy", summary=f"<br>{nothing}<br>Oman lifted it.")
+    result = Renderer(settings).render(gulf_edition(lead, item), settings.list("middle-east-daily"))
+    assert "Gulf Wire · %%DIGEST-TIME-1795568400%%\nhttps://news.example.org/2026/11/story-1" in (
+        result.text
+    )
+    body = body_of(result.html)
+    assert len(re.findall(r'<p class="summary"', body)) == 1
+    assert re.search(r'<p class="summary"[^>]*>Oman lifted it\.</p>', body)
+
+
 def test_a_stored_pixel_is_never_shown(settings: Settings) -> None:
     result = Renderer(settings).render(edited_edition(), settings.list("middle-east-daily"))
     assert "rss-pixel.png" not in result.html

@@ -20,7 +20,7 @@ What leaves the opening of a paragraph, each a pattern below:
   paragraph that is only "By Jane Doe", "Written by Jane Doe" or "بقلم أحمد علي".
 A source tag in brackets ("[Capital FM] Nairobi -- ...") stays; the dateline after it goes. A
 paragraph that is only a source tag ("[allAfrica]") is not shown (``without_bare_source_tags``),
-nor one that is only a web address (``without_bare_addresses``).
+nor one that is only a web address (``without_bare_addresses``) or shows nothing ("…").
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import re
 from html import escape, unescape
 
 from digest.bylines import is_agency, person_key, written_author
+from digest.ingest.markup import says_anything
 
 MAX_PARAGRAPHS = 3  # shown per summary: a feed's many short lines must not swell the mail
 
@@ -210,10 +211,15 @@ def _is_addresses_alone(paragraph: str) -> bool:
     return any(words) and all(not word or _WEB_ADDRESS.fullmatch(word) for word in words)
 
 
+def without_empty_paragraphs(paragraphs: list[str]) -> list[str]:
+    """``paragraphs`` without those that show nothing: punctuation alone ("…", "-") or
+    characters of no width, what a publishing system writes for a missing excerpt. Shown, the
+    summary was a lone "…", or a blank line under the byline."""
+    return [paragraph for paragraph in paragraphs if says_anything(paragraph)]
+
+
 def clean_paragraphs(paragraphs: list[str]) -> list[str]:
-    """Each paragraph without its opening dateline or byline, a byline paragraph and a
-    paragraph of a bare web address left out."""
-    return [
-        without_dateline(paragraph)
-        for paragraph in without_bare_addresses(without_byline_paragraph(paragraphs))
-    ]
+    """Each paragraph without its opening dateline or byline; a byline paragraph, a paragraph
+    of a bare web address and one that shows nothing left out."""
+    shown = without_byline_paragraph(without_empty_paragraphs(paragraphs))
+    return [without_dateline(paragraph) for paragraph in without_bare_addresses(shown)]
