@@ -956,6 +956,21 @@ def test_a_summary_that_shows_nothing_is_not_shown(settings: Settings, nothing: 
     assert re.search(r'<p class="summary"[^>]*>Oman lifted it\.</p>', body)
 
 
+def test_a_pictures_credit_is_no_part_of_the_summary(settings: Settings) -> None:
+    # A figure's caption left behind its picture: the summary read "Photo: AFP." or opened
+    # with "Photo: Reuters".
+    lead = article(1, "Port strike ends in Salalah", summary="Photo: AFP")
+    item = replace(
+        article(2, "Oman lifts fuel subsidy"),
+        summary_html="<p>(Photo by Jane Doe/Reuters)</p><p>Oman lifted it.</p>",
+        summary_text="(Photo by Jane Doe/Reuters) Oman lifted it.",
+    )
+    result = Renderer(settings).render(gulf_edition(lead, item), settings.list("middle-east-daily"))
+    for part in (result.text, body_of(result.html)):
+        assert "Photo: AFP" not in part and "Photo by" not in part
+        assert "Oman lifted it." in part
+
+
 def test_a_stored_pixel_is_never_shown(settings: Settings) -> None:
     result = Renderer(settings).render(edited_edition(), settings.list("middle-east-daily"))
     assert "rss-pixel.png" not in result.html

@@ -124,3 +124,22 @@ def test_plain_text_keeps_its_paragraphs_and_joins_wrapped_lines() -> None:
         "A second sentence.",
         "Another paragraph wrapped here.",
     ]
+
+
+@pytest.mark.parametrize(
+    "credit",
+    ["Photo: AFP", "(Photo by Jane Doe/Reuters)", "File photo: AP", "Image credit: Getty Images",
+     "صورة: رويترز", "צילום: רויטרס", "عکس: ایرنا"],
+)  # fmt: skip
+def test_a_paragraph_that_only_credits_a_picture_goes(credit: str) -> None:
+    assert clean_paragraphs([credit, "Talks resumed in Doha."]) == ["Talks resumed in Doha."]
+    assert clean_paragraphs([credit]) == []
+
+
+@pytest.mark.parametrize(
+    "paragraph",
+    ["Credit: Moody's cuts Oman's outlook", "Talks resumed. Photo: AFP",
+     "Photos: how the flood reached the old town of Jeddah and the port over three days"],
+)  # fmt: skip
+def test_a_paragraph_that_says_more_than_a_credit_stays(paragraph: str) -> None:
+    assert clean_paragraphs([paragraph]) == [paragraph]

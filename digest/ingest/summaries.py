@@ -85,6 +85,15 @@ _BYLINE_ALONE = re.compile(rf"^(?:{_BY_NAMES}|{_RTL_BY_NAMES})$")
 _SOURCE_TAG = re.compile(r"^\[[^\[\]\n]{1,60}\]\s*")
 _SOURCE_TAG_ALONE = re.compile(r"\[[^\[\]\n]{1,60}\][\s.…]*")
 _SENTENCE_END = re.compile(r"[.!?…\"”’:]$")
+# A paragraph that only credits a picture: "Photo: AFP", "(Photo by Jane Doe/Reuters)", "File
+# photo: AP", "Image credit: Getty Images", "صورة: رويترز", "צילום: רויטרס", "عکس: ایرنا". A few
+# words, no sentence: "Credit:" alone opens financial news ("Credit: Moody's cuts...").
+_PICTURE_CREDIT = re.compile(
+    r"\(?(?:(?:file\s+)?(?:photo|photograph|picture|image|pic)s?(?:\s+credit)?"
+    r"|صورة|الصورة|צילום|צילומים|عکس|تصویر)"
+    r"\s*(?::|\bby\b)\s*[^\s.!?:;]+(?:\s+[^\s.!?:;]+){0,7}\s*\)?\.?",
+    re.IGNORECASE,
+)
 # A word of a paragraph that is a web address, the brackets or stops around it aside.
 _WEB_ADDRESS = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _AROUND_ADDRESS = "()<>[].,;:…"
@@ -218,8 +227,16 @@ def without_empty_paragraphs(paragraphs: list[str]) -> list[str]:
     return [paragraph for paragraph in paragraphs if says_anything(paragraph)]
 
 
+def without_picture_credits(paragraphs: list[str]) -> list[str]:
+    """``paragraphs`` without those that only credit the picture the feed's HTML held ("Photo:
+    AFP", "Image: Jane Doe/Reuters", "صورة: رويترز"): the picture is not in the summary, and
+    shown, the credit read as the story's first words, or as all of them."""
+    return [paragraph for paragraph in paragraphs if not _PICTURE_CREDIT.fullmatch(paragraph)]
+
+
 def clean_paragraphs(paragraphs: list[str]) -> list[str]:
     """Each paragraph without its opening dateline or byline; a byline paragraph, a paragraph
-    of a bare web address and one that shows nothing left out."""
+    of a bare web address, a picture's credit and one that shows nothing left out."""
     shown = without_byline_paragraph(without_empty_paragraphs(paragraphs))
-    return [without_dateline(paragraph) for paragraph in without_bare_addresses(shown)]
+    shown = without_picture_credits(without_bare_addresses(shown))
+    return [without_dateline(paragraph) for paragraph in shown]
