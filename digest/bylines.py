@@ -457,6 +457,10 @@ _ROLE_QUALIFIERS = frozenset(
         "gulf", "arab", "levant", "washington", "london", "paris", "brussels", "moscow",
         "beijing", "jerusalem", "cairo", "beirut", "tehran", "istanbul", "dubai", "china",
         "russia", "india", "iran", "israel", "ukraine", "turkey", "us", "u.s.", "uk", "eu",
+        "gaza", "bank", "syria", "lebanon", "iraq", "yemen", "egypt", "saudi", "qatar", "uae",
+        "oman", "bahrain", "kuwait", "jordan", "sudan", "libya", "baghdad", "damascus", "riyadh",
+        "doha", "ramallah", "tel", "aviv", "new", "york", "un", "united", "nations", "mideast",
+        "afghanistan", "pakistan", "kabul", "geneva", "southeast", "central",
         # Arabic, Hebrew
         "الخاص", "السياسي", "الاقتصادي", "العسكري", "צבאי", "הצבאי", "מדיני", "המדיני",
         "פוליטי", "הפוליטי", "בכיר", "הבכיר", "בכירה", "הבכירה",
