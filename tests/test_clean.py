@@ -898,11 +898,21 @@ def test_markup_in_an_atom_text_construct_is_read_as_markup() -> None:
         '<p>Qatar signed the deal. <a class="more-link" href="/a">Continue reading<span '
         'class="screen-reader-text"> "Qatar signs"</span></a></p>',
         'Qatar signed the deal. <a href="/a">Read More &raquo;</a>',
+        '<p>Qatar signed the deal.</p><p><a href="/a">Read the story on Gulf Wire</a></p>',
+        'Qatar signed the deal. <a href="/a">Click here to read more</a>',
+        '<p>Qatar signed the deal.</p><p><a href="/a">Read the article</a></p>',
     ],
 )
 def test_a_read_more_link_ending_a_summary_goes(description: str) -> None:
     entry = clean({"link": "https://gulfwire.example/a", "summary": description})
     assert entry.summary_text == "Qatar signed the deal."
+
+
+def test_a_summary_that_is_only_a_read_more_link_is_no_summary() -> None:
+    # Shown, the summary was the link's words alone: "Read the story".
+    description = '<p><a href="/a">Read the story</a></p>'
+    entry = clean({"link": "https://gulfwire.example/a", "summary": description})
+    assert entry.summary_text == "" and entry.summary_html == ""
 
 
 def test_a_link_that_is_the_summary_s_own_text_stays() -> None:

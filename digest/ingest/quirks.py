@@ -42,7 +42,8 @@ _EXCERPT_MORE = re.compile(r" ?\[(?:…|\.\.\.)\]")
 # summary ended in a link's words with no link.
 _READ_MORE = (
     r"(?:Continue reading|Read more|Read the full (?:story|article)|Read full (?:story|article)"
-    r"|Keep reading|Full story|اقرأ المزيد|اقرأ التفاصيل|ادامه مطلب|המשך קריאה|להמשך קריאה)"
+    r"|Read the (?:story|article)|Read (?:story|article)|Click here|Keep reading|Full story"
+    r"|اقرأ المزيد|اقرأ التفاصيل|ادامه مطلب|המשך קריאה|להמשך קריאה)"
 )
 _READ_MORE_PARAGRAPH = re.compile(
     rf"<p>\s*{_ANCHOR}\s*{_READ_MORE}[^<]*</a>\s*</p>$", re.IGNORECASE
