@@ -260,19 +260,27 @@ def _folded(text: str) -> str:
     return key
 
 
-def _visible(text: str) -> str:
+def _visible(text: str, *, keep_joiners: bool = False) -> str:
     """``text`` as it shows, the characters that show as nothing left out (see _INVISIBLE),
     but for a zero-width space before a capital ("Jane\u200bDoe"): there it stands for the
     space between two words. Anywhere else it is taken as nothing: "Reu\u200bters" is one word,
-    and an uncertain break reads no name where a wrong one would make someone up."""
+    and an uncertain break reads no name where a wrong one would make someone up.
+
+    ``keep_joiners``: for a name as shown, the zero-width non-joiner and joiner stay. They
+    change how the letters around them are drawn: "علی‌رضا" without its non-joiner is
+    misspelt, its "ی" joined to the "ر" after it. Compared (person_key), a name goes without."""
     if text.isascii():
         return text
-    return _INVISIBLE.sub(_space_or_nothing, text)
+    return _INVISIBLE.sub(_kept_joiner if keep_joiners else _space_or_nothing, text)
 
 
 def _space_or_nothing(found: re.Match[str]) -> str:
     following = found.string[found.end() : found.end() + 1]
     return " " if found[0] == "\u200b" and following.isupper() else ""
+
+
+def _kept_joiner(found: re.Match[str]) -> str:
+    return found[0] if found[0] in "\u200c\u200d" else _space_or_nothing(found)
 
 
 _TITLES = frozenset(_folded(title) for title in _TITLE_WORDS)
@@ -378,7 +386,7 @@ def _without_addresses(author: str) -> str:
 
 @lru_cache(maxsize=4096)
 def _read(author: str, agencies: frozenset[str], outlet: str) -> Byline:
-    text = _without_addresses(_visible(author))
+    text = _without_addresses(_visible(author, keep_joiners=True))
     credits: list[str] = []
 
     def credit(part: str) -> None:

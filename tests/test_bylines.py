@@ -288,6 +288,16 @@ def test_a_title_before_a_name_is_the_same_person(titled: str, plain: str) -> No
     assert person_key(titled) == person_key(plain)
 
 
+def test_a_persian_name_keeps_its_zero_width_non_joiner_as_shown() -> None:
+    # Without it "علی‌رضا" is misspelt ("علیرضا", its yeh joined to the reh): "More from"
+    # printed the name so.
+    byline = read_byline("علی\u200cرضا رضایی و سارا احمدی")
+    assert byline.people == ("علی\u200cرضا رضایی", "سارا احمدی")
+    # compared, the same person either way
+    assert person_key("علی\u200cرضا رضایی") == person_key("علیرضا رضایی")
+    assert DEFAULT.read("علیرضا رضایی", "Persia Review").keys == byline.keys[:1]
+
+
 def test_a_title_is_not_all_a_name_may_be_compared_by() -> None:
     assert person_key("Dr. Jane Doe") != person_key("Dr. John Doe")
     assert person_key("Dr Who") != person_key("Who")  # two words: both kept
