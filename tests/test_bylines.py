@@ -91,6 +91,13 @@ PEOPLE_CASES = [
     ("Jane Doe and The Conversation", "Gulf Wire", ("Jane Doe",)),
     ("The Conversation", "Gulf Wire", ()),
     ("Thea Jones", "Gulf Wire", ("Thea Jones",)),  # a name may start with the letters of "The"
+    # a wire's or a broadcaster's service
+    ("Jane Doe/AP Photo", "Gulf Wire", ("Jane Doe",)),
+    ("Jane Doe, CNN Business", "Gulf Wire", ("Jane Doe",)),
+    ("Jane Doe, BBC Arabic", "Gulf Wire", ("Jane Doe",)),
+    ("Jane Doe | Reuters Graphics", "Gulf Wire", ("Jane Doe",)),
+    ("Jane Doe, Bloomberg Businessweek", "Gulf Wire", ("Jane Doe",)),
+    ("Petra Novak, Efe Kaya and Wafa Said", "Gulf Wire", ("Petra Novak", "Efe Kaya", "Wafa Said")),
     ("BY DAWN SMITH", "Gulf Wire", ("Dawn Smith",)),
     # a reporter's role before the name, with a known outlet around it: the role's desk word
     # made the whole byline no person
