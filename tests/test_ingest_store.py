@@ -339,6 +339,58 @@ def test_a_guid_shared_by_several_links_is_not_an_identifier(
     assert outcome.new_articles == 3
 
 
+def dated_item(guid: str, link: str, title: str, date: str) -> str:
+    return (
+        f"<item><guid>{guid}</guid><link>{link}</link><title>{title}</title>"
+        f"<description>What happened in {title}.</description><pubDate>{date}</pubDate></item>"
+    )
+
+
+def test_a_guid_reused_at_a_later_poll_for_another_story_stores_that_story(
+    services: Services, folder: Path
+) -> None:
+    # A CMS that hands its ids out again (or stamps every item with one): the same guid, later,
+    # on a story with its own link, title and date. Taken as an edit of the first story, it
+    # was never stored, and the first story's title became the new one under the old link.
+    first = dated_item("post", "https://site.example/a", "Story A", "Wed, 25 Nov 2026 06:00:00 GMT")
+    write(folder, "wire", rss(first).encode())
+    assert poll(services, "wire")[0].new_articles == 1
+
+    services.clock.advance(timedelta(hours=3))  # type: ignore[attr-defined]
+    second = dated_item(
+        "post", "https://site.example/b", "Story B", "Wed, 25 Nov 2026 10:00:00 GMT"
+    )
+    write(folder, "wire", rss(second).encode())
+    outcome, _ = poll(services, "wire")
+    assert (outcome.new_articles, outcome.updated_articles) == (1, 0)
+    titles = {article.link: article.title for article in stored(services)}
+    assert titles == {"https://site.example/a": "Story A", "https://site.example/b": "Story B"}
+
+    # Seen again, the second story is the one stored: nothing new, nothing changed.
+    services.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
+    write(folder, "wire", rss(second + first.replace("post", "post-a")).encode())
+    again, feed = poll(services, "wire")
+    assert (again.new_articles, again.updated_articles) == (0, 0)
+    assert feed.articles == 2
+
+
+def test_a_story_edited_under_its_guid_is_updated_not_stored_again(
+    services: Services, folder: Path
+) -> None:
+    # Its title and its address both rewritten after publication: the date tells it is the one.
+    date = "Wed, 25 Nov 2026 06:00:00 GMT"
+    write(
+        folder, "wire", rss(dated_item("p1", "http://site.example/draft", "Draft", date)).encode()
+    )
+    assert poll(services, "wire")[0].new_articles == 1
+    services.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
+    edited = dated_item("p1", "https://site.example/final", "Final headline", date)
+    write(folder, "wire", rss(edited).encode())
+    outcome, _ = poll(services, "wire")
+    assert (outcome.new_articles, outcome.updated_articles) == (0, 1)
+    assert [article.title for article in stored(services)] == ["Final headline"]
+
+
 SYRIA = [
     (
         "Syria signs deal with Turkish and Qatari firms to build power plants",

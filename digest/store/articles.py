@@ -1,7 +1,10 @@
 """Articles in the store: each stored once (invariant 1), clustered with the other outlets'
 reports of the same story, and filed under topics.
 
-    entry ─► same feed and guid?        ─► update in place (not new: never mailed again)
+    entry ─► same feed and guid?        ─► update in place (not new: never mailed again),
+                                           unless the stored article is another story (link
+                                           and title differ, not published at the same time):
+                                           the guid was reused, the entry is known by its link
           ─► same feed and link?        ─► the feed moved its guid: adopt it, update in place
           ─► same feed, title, date     ─► the feed moved its guid and its link: adopt the guid,
              and summary?                  update in place
@@ -15,7 +18,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
@@ -204,11 +207,19 @@ class ArticleStore(StoreBase):
         kept = _unique(entries)
         with self.transaction() as session:
             # Two queries for the whole feed rather than two per entry.
-            by_guid = {
-                row.guid: row
-                for chunk in _chunks([entry.guid for entry in kept])
-                for row in session.scalars(_BY_GUID, {"feed_id": feed_id, "guids": chunk})
+            by_guid = _rows_by_guid(session, feed_id, kept)
+            # A guid the feed gave before to another story (a CMS that hands out its ids again):
+            # the entry is known by its link instead, as when one document gives a guid to
+            # several links; updated in place, the new story was never stored or mailed.
+            reused = {
+                id(entry)
+                for entry in kept
+                if (row := by_guid.get(entry.guid)) is not None and _another_story(row, entry)
             }
+            if reused:  # rare: looked up again, under the guids the entries now have
+                rekeyed = (replace(e, guid=e.link) if id(e) in reused else e for e in kept)
+                kept = _unique(list(rekeyed))
+                by_guid = _rows_by_guid(session, feed_id, kept)
             unknown = [entry.link for entry in kept if entry.guid not in by_guid]
             by_link = {
                 row.link: row
@@ -374,6 +385,29 @@ class ArticleStore(StoreBase):
                 ):
                     scores[article_id][topic] = score
         return [Candidate(article=article, topics=scores[article.id]) for article in articles]
+
+
+def _rows_by_guid(
+    session: Session, feed_id: int, entries: Sequence[Entry]
+) -> dict[str, ArticleRow]:
+    """The feed's stored articles under the guids of ``entries``."""
+    return {
+        row.guid: row
+        for chunk in _chunks([entry.guid for entry in entries])
+        for row in session.scalars(_BY_GUID, {"feed_id": feed_id, "guids": chunk})
+    }
+
+
+def _another_story(row: ArticleRow, entry: Entry) -> bool:
+    """Whether the article stored under an entry's guid is another story than the entry.
+
+    An article edited after publication keeps its guid and may change its title or its link
+    (a slug rewritten, http to https), rarely both, and keeps its publication date; a CMS that
+    reuses its ids gives the guid to a story with a new link, a new title and a later date.
+    """
+    if row.link == entry.link or row.title == entry.title:
+        return False
+    return row.published_at is None or row.published_at != entry.published_at
 
 
 def _item_key(entry: Entry) -> tuple[str, datetime, str] | None:
