@@ -3,6 +3,7 @@ store and the feed's status hold afterwards."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -337,6 +338,33 @@ def test_a_guid_shared_by_several_links_is_not_an_identifier(
     write(folder, "wire", document.encode())
     outcome, _ = poll(services, "wire")
     assert outcome.new_articles == 3
+
+
+def test_entries_without_a_link_are_left_out_and_said_to_be(
+    services: Services, folder: Path
+) -> None:
+    # Status updates with an id but no address: each is left out (an article is known and
+    # shown by its link). Said nowhere, a feed of nothing else looked healthy and empty.
+    items = [{"id": str(n), "content_text": f"Update {n}"} for n in range(3)]
+    document = {"version": "https://jsonfeed.org/version/1.1", "title": "Updates", "items": items}
+    write(folder, "wire", json.dumps(document).encode())
+    outcome, feed = poll(services, "wire")
+    assert (outcome.error, outcome.new_articles) == (None, 0)
+    assert feed.parse_warning is not None
+    assert "3 entries were left out for want of a link to the article" in feed.parse_warning
+
+    services.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
+    linkless = '<item><guid isPermaLink="false">a1</guid><title>No address</title></item>'
+    write(folder, "wire", rss(linkless).encode())
+    outcome, feed = poll(services, "wire")
+    assert feed.parse_warning is not None
+    assert "1 entry was left out for want of a link to the article" in feed.parse_warning
+
+    # A few such items among articles are no news (RSS allows them): no warning then.
+    services.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
+    write(folder, "wire", rss(linkless + item("b2", "https://site.example/b2", "Story")).encode())
+    outcome, feed = poll(services, "wire")
+    assert (outcome.new_articles, feed.parse_warning) == (1, None)
 
 
 def dated_item(guid: str, link: str, title: str, date: str) -> str:

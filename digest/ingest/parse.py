@@ -24,7 +24,7 @@ from digest.ingest.jsonfeed import NotAJsonFeed, looks_like_json, read_json_feed
 from digest.ingest.markup import collapse_whitespace, html_to_text, truncate_text
 from digest.ingest.safety import guard_document
 from digest.ingest.urls import absolute_http_url, collecting_unreadable
-from digest.records import Entry, ParsedFeed
+from digest.records import URL_LIMIT, Entry, ParsedFeed
 
 # The entries read from one document; real feeds carry tens, archives a few hundred. The first
 # ones are kept: feeds list the newest first.
@@ -158,10 +158,12 @@ def _clean_entries(
     dropped = max(0, len(raw_entries) - MAX_ENTRIES)
     cleaned: list[Entry] = []
     failures: list[str] = []
+    linkless = 0
     with collecting_unreadable() as unreadable:
         for index, raw in enumerate(raw_entries[:MAX_ENTRIES]):
             if deadline is not None and time.monotonic() > deadline:
                 _check_deadline(deadline, url, f"entry {index + 1} of {len(raw_entries)}")
+            unreadable_before = len(unreadable)
             try:
                 entry = clean_entry(
                     raw, feed_url=url, feed_link=link, feed_language=language, now=now
@@ -176,12 +178,23 @@ def _clean_entries(
                 continue
             if entry is not None:
                 cleaned.append(entry)
+            elif len(unreadable) == unreadable_before:  # else told with the addresses
+                linkless += 1
     problems = []
     if unreadable:
         # One address may be met twice (an entry's <link> is also among its links).
         problems.append(
             f"{len(set(unreadable))} address(es) that cannot be read were left out "
             f"(the first: {_quoted(unreadable[0])})"
+        )
+    if linkless and not cleaned:
+        # An article is known and shown by its address, so an entry without one is left out
+        # (RSS allows such items; a few among the others are no news). When they are all the
+        # document holds, it is said: silently, such a feed looked healthy and empty for good.
+        entries_were = "entry was" if linkless == 1 else "entries were"
+        problems.append(
+            f"{linkless} {entries_were} left out for want of a link to the article (an http or "
+            f"https address of at most {URL_LIMIT:,} characters)"
         )
     if failures:
         problems.append(
