@@ -26,6 +26,7 @@ Third-party errors are wrapped at the boundary with ``raise ... from``, so calle
 from __future__ import annotations
 
 import errno
+import re
 import socket
 
 
@@ -73,10 +74,10 @@ class FetchError(DigestError):
         retry_after: float | None = None,
     ) -> None:
         self.url = url
-        self.reason = reason
+        self.reason = passwords_masked(reason)  # it may name where a redirect led
         self.status = status
         self.retry_after = retry_after  # seconds the server asked us to wait (429/503 Retry-After)
-        super().__init__(f"{without_password(url)}: {reason}")
+        super().__init__(f"{without_password(url)}: {self.reason}")
 
 
 class ParseError(DigestError):
@@ -84,8 +85,8 @@ class ParseError(DigestError):
 
     def __init__(self, url: str, reason: str) -> None:
         self.url = url
-        self.reason = reason
-        super().__init__(f"{without_password(url)}: {reason}")
+        self.reason = passwords_masked(reason)
+        super().__init__(f"{without_password(url)}: {self.reason}")
 
 
 class RenderError(DigestError):
@@ -282,6 +283,17 @@ def brief(text: str) -> str:
     """``text`` on one line, and short enough for a feed's error and the log."""
     text = " ".join(text.split())
     return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 1] + "…"
+
+
+# The password of an address's user info ("://user:password@"): what passwords_masked hides.
+_PASSWORD_IN_ADDRESS = re.compile(r"(://[^/?#@\s:]*):[^/?#@\s]*@")
+
+
+def passwords_masked(text: str) -> str:
+    """``text`` with the password of every address in it masked, as ``without_password`` masks
+    one address: a fetch's error names the addresses a redirect led to, and a redirect on the
+    same server keeps the feed's user and password in them."""
+    return _PASSWORD_IN_ADDRESS.sub(r"\1:***@", text) if "@" in text else text
 
 
 def without_password(url: str) -> str:

@@ -852,3 +852,22 @@ def test_a_password_in_a_feeds_address_is_sent_but_never_shown(
     assert feed.status == "error" and feed.last_error is not None
     assert "s3cret" not in feed.last_error
     assert "http://desk:***@127.0.0.1" in feed.last_error
+
+
+def test_a_password_is_not_shown_in_the_address_a_redirect_led_to(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    # A redirect on the same server keeps the feed's user and password in the address it
+    # leads to; the error named that address, password and all.
+    with feed_server({"/private": redirect(301, "/moved")}) as server:
+        url = server.url("/private").replace("http://", "http://desk:s3cret@")
+        polls = poll_one(tmp_path, clock, url)
+        feed = next(polls)
+        polls.close()
+    assert server.paths() == ["/private", "/moved"]
+    assert feed.status == "error" and feed.last_error is not None
+    assert "not found" in feed.last_error
+    assert "s3cret" not in feed.last_error
+    assert f"at http://desk:***@127.0.0.1:{server.base_url.rsplit(':', 1)[1]}/moved" in (
+        feed.last_error
+    )
