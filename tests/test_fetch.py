@@ -16,7 +16,7 @@ import digest
 from digest.config import IngestSettings
 from digest.errors import FetchError
 from digest.ingest import build_client, fetch_feed
-from digest.ingest.fetch import user_agent
+from digest.ingest.fetch import _with_credentials, user_agent
 from digest.ingest.network import is_public_address
 from digest.records import FetchResult
 from digest.sample_server import serve_folder
@@ -300,6 +300,25 @@ def test_a_redirect_without_location_is_an_error() -> None:
 
 # ----------------------------------------------------------------------------------------------
 # HTTP errors
+
+
+@pytest.mark.parametrize(
+    ("target", "kept"),
+    [
+        ("https://feeds.example/new", "https://desk:pw@feeds.example/new"),  # http to https
+        ("http://feeds.example:80/new", "http://desk:pw@feeds.example:80/new"),
+        ("http://FEEDS.example/new", "http://desk:pw@FEEDS.example/new"),
+        ("http://cdn.example/new", None),  # another host
+        ("http://feeds.example:8080/new", None),  # another server on the host
+        ("https://feeds.example:8443/new", None),
+        ("http://other:secret@feeds.example/new", None),  # its own credentials
+        ("http://feeds.example:99999/new", None),  # refused later, for its port
+    ],
+)
+def test_a_redirect_keeps_the_feeds_credentials_on_the_same_server_only(
+    target: str, kept: str | None
+) -> None:
+    assert _with_credentials("http://desk:pw@feeds.example/feed", target) == (kept or target)
 
 
 def test_410_says_the_feed_is_gone() -> None:

@@ -871,3 +871,47 @@ def test_a_password_is_not_shown_in_the_address_a_redirect_led_to(
     assert f"at http://desk:***@127.0.0.1:{server.base_url.rsplit(':', 1)[1]}/moved" in (
         feed.last_error
     )
+
+
+def behind_basic_auth(body: bytes) -> Route:
+    """The feed to a request with credentials, else 401."""
+
+    def route(handler: BaseHTTPRequestHandler) -> None:
+        if handler.headers.get("Authorization"):
+            send(handler, 200, body, RSS)
+        else:
+            send(handler, 401, b"who are you", {"WWW-Authenticate": 'Basic realm="feeds"'})
+
+    return route
+
+
+def test_a_redirect_on_the_same_server_keeps_the_feeds_password(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    # Most servers write an absolute Location. Without the user and password of the feed's
+    # address, the new one was asked without them: 401 at every poll.
+    routes: dict[str, Route] = {"/feed": behind_basic_auth(FEED)}
+    with feed_server(routes) as server, feed_server(routes, host="127.0.0.2") as elsewhere:
+        routes["/old"] = redirect(301, server.url("/feed"))
+        routes["/away"] = redirect(302, elsewhere.url("/feed"))
+        polls = poll_one(tmp_path, clock, server.url("/old").replace("://", "://desk:s3cret@"))
+        moved = next(polls)
+        polls.close()
+        other = poll_one(
+            tmp_path / "other", clock, server.url("/away").replace("://", "://desk:s3cret@")
+        )
+        away = next(other)
+        other.close()
+    credentials = "Basic ZGVzazpzM2NyZXQ="  # desk:s3cret
+    assert [
+        (request.path, request.headers.get("Authorization")) for request in server.requests
+    ] == [
+        ("/old", credentials),
+        ("/feed", credentials),
+        ("/away", credentials),
+    ]
+    assert (moved.status, moved.articles) == ("ok", 3)
+    assert moved.current_url == server.url("/feed").replace("://", "://desk:s3cret@")
+    # Another host is never given them.
+    assert [request.headers.get("Authorization") for request in elsewhere.requests] == [None]
+    assert away.last_status == 401

@@ -55,6 +55,7 @@ ETAG_LIMIT = 500
 LAST_MODIFIED_LIMIT = 100
 PERMANENT_REDIRECTS = frozenset({301, 308})
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def user_agent(settings: IngestSettings) -> str:
@@ -381,7 +382,7 @@ def _redirect_target(url: str, current: str, response: httpx.Response) -> str:
             status=response.status_code,
         )
     try:
-        return str(urljoin(current, location))
+        return _with_credentials(current, str(urljoin(current, location)))
     except ValueError as error:  # urlsplit's "Invalid IPv6 URL"
         raise FetchError(
             url,
@@ -389,6 +390,31 @@ def _redirect_target(url: str, current: str, response: httpx.Response) -> str:
             f"({brief(location)}): {error}",
             status=response.status_code,
         ) from None
+
+
+def _with_credentials(current: str, target: str) -> str:
+    """``target`` with the user and password of ``current`` when it names none and is on the same
+    server (http to https on the default ports included), as httpx keeps Authorization there.
+
+    A feed behind basic auth carries them in its address; a server that redirects with an
+    absolute Location (most do, http to https first of all) would otherwise be asked without
+    them, and answer 401 at every poll. Another host never gets them.
+    """
+    here, there = urlsplit(current), urlsplit(target)
+    if not here.username or there.username or there.password:
+        return target
+    try:
+        origins = [
+            (parts.scheme, parts.port or _DEFAULT_PORTS.get(parts.scheme))
+            for parts in (here, there)
+        ]
+    except ValueError:  # a port past 65535: the fetch refuses the address, with its reason
+        return target
+    same_server = origins[0] == origins[1] or origins == [("http", 80), ("https", 443)]
+    if here.hostname != there.hostname or not same_server:
+        return target
+    user_info = here.netloc.rpartition("@")[0]
+    return there._replace(netloc=f"{user_info}@{there.netloc}").geturl()
 
 
 def _status_error(url: str, current: str, response: httpx.Response) -> FetchError:
