@@ -16,7 +16,7 @@ from email.utils import format_datetime
 from urllib.parse import urlsplit
 from xml.parsers.expat import ExpatError, ParserCreate
 
-from digest.config import FeedSettings, feed_url_key
+from digest.config import FeedSettings, feed_url_key, http_url_problem
 from digest.errors import ConfigError
 
 OPML_DOCS = "http://opml.org/spec2.opml"
@@ -130,6 +130,9 @@ def plan_import(feeds: Sequence[OpmlFeed], configured: Sequence[FeedSettings]) -
         parts = urlsplit(feed.url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             left_out.append((feed.url, "not an http(s) URL"))
+            continue
+        if (problem := http_url_problem(feed.url)) is not None:
+            left_out.append((feed.url, problem))  # the config would refuse it
             continue
         key = feed_url_key(feed.url)
         if key in urls:

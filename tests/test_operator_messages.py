@@ -210,6 +210,25 @@ def test_errors_name_lists_topics_and_feeds_by_slug_and_name(tmp_path: Path) -> 
     assert "lists[0]" not in stderr and "topics[0]" not in stderr
 
 
+@pytest.mark.parametrize(
+    ("written", "why"),
+    [
+        ("http://127.0.0.1:9/wire ", "has a blank at an end or a control character in it"),
+        (" http://127.0.0.1:9/wire", "has a blank at an end or a control character in it"),
+        ("http://127.0.0.1:9/wi\\tre", "has a blank at an end or a control character in it"),
+        ("http://127.0.0.1:99999/wire", "has a port out of range: ports go from 0 to 65535"),
+    ],
+)
+def test_a_feed_url_no_fetch_could_request_is_refused_by_the_check(
+    tmp_path: Path, written: str, why: str
+) -> None:
+    # urlsplit passed each of these for an http URL; every poll of the feed then failed, on a
+    # space at its start with "Request URL is missing an 'http://' or 'https://' protocol".
+    stderr = refused(digest(write_config(tmp_path, feed_url=written), "config", "check"), 2)
+    url = written.replace("\\t", "\t")  # the TOML escape, read as the tab it stands for
+    assert f"feeds[Wire].url: {url!r} {why}" in stderr
+
+
 def test_entries_sharing_a_slug_are_named_by_position(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     text = config.read_text()

@@ -110,6 +110,8 @@ def test_the_plan_skips_what_is_configured_and_names_what_is_new() -> None:
         FeedSettings(url="https://other.example/rss", name="Levant & Co"),
     ]
     feeds = [*read_opml(SUBSCRIPTIONS, "my.opml"), OpmlFeed("ftp://files.example/feed")]
+    # Addresses the config refuses (no fetch could request them as written) are left out too.
+    feeds += [OpmlFeed("https://a.example:99999/rss"), OpmlFeed("https://a.example/r\tss")]
     feeds.append(OpmlFeed("https://levant.example/atom", "Again"))  # listed twice in the file
     plan = plan_import(feeds, configured)
     assert [(feed.name, feed.url) for feed in plan.new] == [
@@ -120,6 +122,12 @@ def test_the_plan_skips_what_is_configured_and_names_what_is_new() -> None:
     assert plan.left_out == (
         ("https://gulfwire.example/rss", "already in the config as 'Gulf Wire'"),
         ("ftp://files.example/feed", "not an http(s) URL"),
+        ("https://a.example:99999/rss", "has a port out of range: ports go from 0 to 65535"),
+        (
+            "https://a.example/r\tss",
+            "has a blank at an end or a control character in it: write the address alone, "
+            "between the quotes",
+        ),
         ("https://levant.example/atom", "listed twice in the file"),
     )
 

@@ -48,7 +48,7 @@ from digest.config.service import (
     ServiceSettings,
     WorkerSettings,
 )
-from digest.config.values import SLUG_PATTERN, feed_url_key, is_loopback_host
+from digest.config.values import SLUG_PATTERN, feed_url_key, http_url_problem, is_loopback_host
 from digest.config.web import WebSettings
 
 __all__ = [
@@ -78,6 +78,7 @@ __all__ = [
     "entry_key",
     "feed_url_key",
     "file_stamp",
+    "http_url_problem",
     "is_loopback_host",
     "load_settings",
     "read_config_text",

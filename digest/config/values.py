@@ -88,11 +88,34 @@ def _check_timezone(name: str) -> str:
 
 
 def _check_http_url(url: str) -> str:
-    """An http or https URL."""
+    """An http or https URL that can be requested as written (see ``http_url_problem``)."""
+    problem = http_url_problem(url)
+    if problem is not None:
+        raise ValueError(f"{url!r} {problem}")
+    return url
+
+
+def http_url_problem(url: str) -> str | None:
+    """Why ``url`` is no http or https URL that can be requested as written, or None.
+
+    urlsplit drops blanks around an address and tabs or line breaks within it, so such a URL
+    passed for one, and every fetch of it failed in words that did not show why (a space at its
+    start: "Request URL is missing an 'http://' or 'https://' protocol"); so did a port past
+    65535, which only the fetch refused.
+    """
+    if url != url.strip() or any(not (char.isprintable() or char == " ") for char in url):
+        return (
+            "has a blank at an end or a control character in it: write the address alone, "
+            "between the quotes"
+        )
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{url!r} is not an http(s) URL")
-    return url
+        return "is not an http(s) URL"
+    try:
+        _ = parts.port
+    except ValueError:
+        return "has a port out of range: ports go from 0 to 65535"
+    return None
 
 
 def is_loopback_host(host: str | None) -> bool:
