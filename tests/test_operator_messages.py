@@ -243,6 +243,16 @@ def test_entries_sharing_a_slug_are_named_by_position(tmp_path: Path) -> None:
 # --- preview of an edition that would not go out -------------------------------------------------
 
 
+def test_preview_poll_names_a_failed_feed_without_its_password(tmp_path: Path) -> None:
+    url = f"http://desk:s3cret@127.0.0.1:{free_port()}/wire"  # nothing listens there
+    config = write_config(tmp_path, feed_url=url)
+    result = digest(config, "preview", "daily", "--poll", "--output", str(tmp_path / "d.html"))
+    assert result.exit_code == 0, result.output
+    [failure] = [line for line in result.stderr.splitlines() if line.startswith("feed ")]
+    assert failure.startswith(f"feed {url.replace('s3cret', '***')}: cannot connect")
+    assert "s3cret" not in result.output
+
+
 def test_preview_of_an_empty_edition_says_it_would_not_be_sent_and_why(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     result = digest(config, "preview", "daily", "--output", str(tmp_path / "daily.html"))

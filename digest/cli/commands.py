@@ -404,10 +404,9 @@ def _poll_every_feed(services: Services) -> None:
     ]
     failed = [outcome for outcome in outcomes if outcome.error is not None]
     for outcome in failed:
-        errors.print(
-            f"[yellow]feed {escape(outcome.url)}[/]: {escape(outcome.error or '')}",
-            highlight=False,
-        )
+        # The error opens with the feed's address, its password masked: the address as
+        # configured, shown again before it, gave the password away.
+        errors.print(f"[yellow]feed[/] {escape(outcome.error or '')}", highlight=False)
     new = sum(outcome.new_articles for outcome in outcomes)
     summary = f"polled {len(outcomes)} feeds: {new} new articles, {len(failed)} failed"
     colour = "red" if outcomes and len(failed) == len(outcomes) else "dim"
