@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import time
 import xml.sax
 import xml.sax.handler
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from multiprocessing import Queue
 from pathlib import Path
 from typing import Any
@@ -434,6 +436,39 @@ def test_a_feed_with_too_many_entries_keeps_the_first_ones() -> None:
     assert len(feed.entries) == MAX_ENTRIES
     assert feed.entries[0].link == "https://x.example/0"
     assert feed.warning is not None and f"only the first {MAX_ENTRIES}" in feed.warning
+
+
+@pytest.mark.parametrize("json_feed", [False, True])
+def test_a_document_too_long_that_lists_its_oldest_first_keeps_its_newest(
+    json_feed: bool,
+) -> None:
+    # An archive in the order it was written: its first thousand entries were its oldest, and
+    # whatever it published once past the cap was never read, poll after poll.
+    from digest.ingest.parse import MAX_ENTRIES
+
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    count = MAX_ENTRIES + 5
+    when = [start + timedelta(hours=n) for n in range(count)]
+    if json_feed:
+        items = [
+            {"id": str(n), "url": f"https://x.example/{n}", "date_published": when[n].isoformat()}
+            for n in range(count)
+        ]
+        document = json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "t",
+                               "items": items}).encode()  # fmt: skip
+    else:
+        rows = "".join(
+            f"<item><link>https://x.example/{n}</link><pubDate>{format_datetime(when[n])}"
+            "</pubDate></item>"
+            for n in range(count)
+        )
+        document = f'<rss version="2.0"><channel><title>t</title>{rows}</channel></rss>'.encode()
+    feed = parse_feed(document, url="https://feeds.example/x", content_type=None, now=NOW)
+    assert len(feed.entries) == MAX_ENTRIES
+    assert feed.entries[0].link == "https://x.example/5"
+    assert feed.entries[-1].link == f"https://x.example/{count - 1}"
+    assert feed.warning is not None
+    assert f"only the last {MAX_ENTRIES} of {count} entries were read (the newest" in feed.warning
 
 
 def test_a_guid_given_to_several_links_gives_way_to_the_links() -> None:

@@ -19,6 +19,7 @@ import feedparser
 from digest.errors import ParseError, without_password
 from digest.ingest import expat_driver, georss_guard
 from digest.ingest.clean import TITLE_LIMIT, RawEntry, clean_entry, normalize_language
+from digest.ingest.dates import entry_date
 from digest.ingest.discovery import feeds_named_by_page
 from digest.ingest.jsonfeed import NotAJsonFeed, looks_like_json, read_json_feed
 from digest.ingest.markup import collapse_whitespace, html_to_text, truncate_text
@@ -26,8 +27,9 @@ from digest.ingest.safety import guard_document
 from digest.ingest.urls import absolute_http_url, collecting_unreadable
 from digest.records import URL_LIMIT, Entry, ParsedFeed
 
-# The entries read from one document; real feeds carry tens, archives a few hundred. The first
-# ones are kept: feeds list the newest first.
+# The entries read from one document; real feeds carry tens, archives a few hundred. The newest
+# are kept: the first ones, as feeds list the newest first, or the last of a document that lists
+# its oldest first.
 MAX_ENTRIES = 1000
 # What feedparser is told about the bytes guard_document hands it: UTF-8, whatever came in.
 _UTF8_XML = {"content-type": "application/xml; charset=utf-8"}
@@ -93,7 +95,7 @@ def parse_feed(
     with collecting_unreadable():  # the feed's own link among the addresses left out
         link = absolute_http_url(feed.get("link"), url)
         language = normalize_language(feed.get("language"))
-        entries, dropped, cleaning_problems = _clean_entries(
+        entries, _dropped, cleaning_problems = _clean_entries(
             parsed.entries, url=url, link=link, language=language, now=now, deadline=deadline
         )
 
@@ -105,10 +107,6 @@ def parse_feed(
         problems.append(_exception_text(problem) if problem else "unknown problem")
     problems += guarded.warnings
     problems += cleaning_problems
-    if dropped:
-        problems.append(
-            f"only the first {MAX_ENTRIES} of {MAX_ENTRIES + dropped} entries were read"
-        )
     return ParsedFeed(
         title=_feed_title(feed),
         link=link,
@@ -129,11 +127,9 @@ def _parse_json_feed(
     with collecting_unreadable():  # the feed's own link among the addresses left out
         link = absolute_http_url(document.link, url)
         language = normalize_language(document.language)
-        entries, dropped, problems = _clean_entries(
+        entries, _dropped, problems = _clean_entries(
             document.entries, url=url, link=link, language=language, now=now, deadline=deadline
         )
-    if dropped:
-        problems.append(f"only the first {MAX_ENTRIES} entries were read")
     title = truncate_text(html_to_text(document.title or ""), TITLE_LIMIT) or None
     return ParsedFeed(
         title=title,
@@ -156,11 +152,13 @@ def _clean_entries(
     """The document's entries cleaned, one per guid, how many were left out over the cap, and
     what could not be read in them (each such entry or value was left out, the rest kept)."""
     dropped = max(0, len(raw_entries) - MAX_ENTRIES)
+    newest_last = dropped > 0 and _lists_oldest_first(raw_entries, now)
+    read = raw_entries[dropped:] if newest_last else raw_entries[:MAX_ENTRIES]
     cleaned: list[Entry] = []
     failures: list[str] = []
     linkless = 0
     with collecting_unreadable() as unreadable:
-        for index, raw in enumerate(raw_entries[:MAX_ENTRIES]):
+        for index, raw in enumerate(read, start=dropped if newest_last else 0):
             if deadline is not None and time.monotonic() > deadline:
                 _check_deadline(deadline, url, f"entry {index + 1} of {len(raw_entries)}")
             unreadable_before = len(unreadable)
@@ -181,6 +179,12 @@ def _clean_entries(
             elif len(unreadable) == unreadable_before:  # else told with the addresses
                 linkless += 1
     problems = []
+    if dropped:
+        which = "last" if newest_last else "first"
+        problems.append(
+            f"only the {which} {MAX_ENTRIES} of {len(raw_entries)} entries were read"
+            + (" (the newest: the document lists its oldest first)" if newest_last else "")
+        )
     if unreadable:
         # One address may be met twice (an entry's <link> is also among its links).
         problems.append(
@@ -216,6 +220,22 @@ def _clean_entries(
             seen.add(entry.guid)
             entries.append(entry)
     return tuple(entries), dropped, problems
+
+
+def _lists_oldest_first(raw_entries: Sequence[RawEntry], now: datetime) -> bool:
+    """Whether the document's last entry is dated later than its first: an archive that lists
+    its oldest entries first (most feeds list the newest first). Past MAX_ENTRIES, the first
+    ones of such a document are its oldest, and its new entries would never be read."""
+    first, last = (_entry_time(raw_entries[at], now) for at in (0, -1))
+    return first is not None and last is not None and last > first
+
+
+def _entry_time(raw: RawEntry, now: datetime) -> datetime | None:
+    """When the entry was published, else updated, as clean_entry reads it; None when unread."""
+    try:
+        return entry_date(raw, "published", now) or entry_date(raw, "updated", now)
+    except Exception:  # clean_entry says what is wrong with the entry; here it only has no date
+        return None
 
 
 def _check_deadline(deadline: float | None, url: str, reached: str) -> None:
