@@ -27,6 +27,7 @@ from typer.testing import CliRunner
 from digest.cli import app, boundary
 from digest.errors import StoreUnavailableError
 from digest.store.db import database_errors
+from tests.feedserver import answer, feed_server
 from tests.servers import free_port
 
 DIGEST = str(Path(sys.executable).parent / "digest")
@@ -251,6 +252,18 @@ def test_preview_poll_names_a_failed_feed_without_its_password(tmp_path: Path) -
     [failure] = [line for line in result.stderr.splitlines() if line.startswith("feed ")]
     assert failure.startswith(f"feed {url.replace('s3cret', '***')}: cannot connect")
     assert "s3cret" not in result.output
+
+
+def test_preview_poll_leaves_a_feed_the_publisher_removed_alone(tmp_path: Path) -> None:
+    # A 410 disables the feed until an operator enables it again; preview --poll asked the
+    # publisher for it anyway, at every preview, as no other poll does.
+    with feed_server({"/wire": answer(410, b"gone for good")}) as server:
+        config = write_config(tmp_path, feed_url=server.url("/wire"))
+        assert digest(config, "poll").exit_code == 0
+        preview = digest(config, "preview", "daily", "--poll", "-o", str(tmp_path / "d.html"))
+    assert preview.exit_code == 0, preview.output
+    assert server.paths() == ["/wire"]
+    assert "polled 0 feeds" in preview.stderr
 
 
 def test_preview_of_an_empty_edition_says_it_would_not_be_sent_and_why(tmp_path: Path) -> None:

@@ -395,12 +395,13 @@ def preview(
 
 def _poll_every_feed(services: Services) -> None:
     """Poll each enabled feed once, saying which failed and why: a preview of an edition whose
-    feeds all failed is otherwise an empty edition with nothing to tell why."""
+    feeds all failed is otherwise an empty edition with nothing to tell why. A feed a 410
+    disabled is left alone, as by every other poll, until an operator enables it."""
     settings = services.settings
     outcomes = [
         pipeline.poll_feed(services, feed.id)
         for feed in services.store.sync_feeds(settings.feeds, services.clock.now())
-        if feed.enabled
+        if feed.pollable
     ]
     failed = [outcome for outcome in outcomes if outcome.error is not None]
     for outcome in failed:
