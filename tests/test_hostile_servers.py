@@ -650,6 +650,33 @@ def test_a_retry_after_far_in_the_future_waits_a_week_at_most(
     assert feed.next_poll_at == NOW + polling.RETRY_AFTER_LIMIT
 
 
+@pytest.mark.parametrize(
+    "value",
+    [b"7200", b"Wed, 25 Nov 2026 11:00:00 GMT"],  # two hours after the answer's Date
+    ids=["seconds", "date"],
+)
+def test_a_retry_after_repeated_by_a_proxy_is_still_honoured(
+    tmp_path: Path, clock: FixedClock, value: bytes
+) -> None:
+    # A CDN or proxy may repeat the header its origin sent. httpx joins the copies
+    # ("7200, 7200"), which read as neither seconds nor a date: the wait was dropped and the
+    # feed asked again at the next backoff, long before the server said to.
+    answer_bytes = (
+        b"HTTP/1.1 429 Slow\r\nDate: Wed, 25 Nov 2026 09:00:00 GMT\r\n"
+        + b"Retry-After: " + value + b"\r\nRetry-After: " + value + b"\r\n"
+        + b"Content-Length: 0\r\n\r\n"
+    )  # fmt: skip
+    with feed_server({"/feed": raw(answer_bytes)}) as server:
+        polls = poll_one(tmp_path, clock, server.url("/feed"))
+        feed = next(polls)
+        polls.close()
+    assert feed.last_error is not None
+    assert f"(Retry-After: {value.decode()})" in feed.last_error or (
+        f"after {value.decode()} (Retry-After)" in feed.last_error
+    )
+    assert feed.next_poll_at == NOW + timedelta(hours=2)
+
+
 # ----------------------------------------------------------------------------------------------
 # Cookies
 

@@ -420,11 +420,11 @@ def _with_credentials(current: str, target: str) -> str:
 def _status_error(url: str, current: str, response: httpx.Response) -> FetchError:
     status = response.status_code
     label = f"HTTP {status} {response.reason_phrase}".rstrip()
-    retry_after = _retry_after(response.headers.get("retry-after"))
+    asked = _first_value(response.headers, "retry-after")
+    retry_after = _retry_after(asked)
     wait = None
     if status in (429, 503):
-        headers = response.headers
-        wait = retry_after_seconds(headers.get("retry-after"), headers.get("date"))
+        wait = retry_after_seconds(asked, _first_value(response.headers, "date"))
     where = _at(url, current)
     if status == 410:
         reason = (
@@ -444,6 +444,13 @@ def _status_error(url: str, current: str, response: httpx.Response) -> FetchErro
     else:
         reason = f"the server refused the request ({label}){where}"
     return FetchError(url, reason, status=status, retry_after=wait)
+
+
+def _first_value(headers: httpx.Headers, name: str) -> str | None:
+    """The first of a header's values. A proxy or CDN may repeat a header its origin sent;
+    httpx joins the copies ("7200, 7200"), which no longer reads as a number or a date."""
+    values = headers.get_list(name)
+    return values[0] if values else None
 
 
 def retry_after_seconds(value: str | None, date: str | None = None) -> float | None:
