@@ -367,6 +367,30 @@ def test_entries_without_a_link_are_left_out_and_said_to_be(
     assert (outcome.new_articles, feed.parse_warning) == (1, None)
 
 
+def test_items_that_all_link_to_one_address_say_the_others_were_left_out(
+    services: Services, folder: Path
+) -> None:
+    # Notices each under its own guid, all linking to the site's home page: an article is known
+    # by its link, so the first is stored and the others were lost without a word.
+    items = "".join(item(f"notice-{n}", "https://site.example/", f"Notice {n}") for n in range(3))
+    write(folder, "wire", rss(items).encode())
+    outcome, feed = poll(services, "wire")
+    assert outcome.new_articles == 1
+    assert feed.parse_warning is not None
+    assert "2 entries were left out for linking to the address of an earlier entry" in (
+        feed.parse_warning
+    )
+
+    # The same item twice under two guids is one article, and no news.
+    services.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
+    twice = item("a", "https://site.example/a", "Story A") + item(
+        "b", "https://site.example/a", "Story A"
+    )
+    write(folder, "wire", rss(twice).encode())
+    outcome, feed = poll(services, "wire")
+    assert (outcome.new_articles, feed.parse_warning) == (1, None)
+
+
 def dated_item(guid: str, link: str, title: str, date: str) -> str:
     return (
         f"<item><guid>{guid}</guid><link>{link}</link><title>{title}</title>"

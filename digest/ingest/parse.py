@@ -219,6 +219,19 @@ def _clean_entries(
         if entry.guid not in seen:
             seen.add(entry.guid)
             entries.append(entry)
+    # An article is known by its link, so of items under one address (a feed that links each
+    # one to its home page) only the first is stored: said, as the others are lost.
+    titles_by_link: dict[str, str] = {}
+    sharing = sum(
+        titles_by_link.setdefault(entry.link, entry.title) != entry.title for entry in entries
+    )
+    if sharing:
+        one = sharing == 1
+        problems.append(
+            f"{sharing} {'entry was' if one else 'entries were'} left out for linking to the "
+            "address of an earlier entry with another title (an article is known by its link: "
+            "the feed gives its items no address of their own)"
+        )
     return tuple(entries), dropped, problems
 
 
