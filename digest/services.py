@@ -102,6 +102,13 @@ def signing_secret(settings: Settings) -> str:
     return load_or_create_secret(secret_file(settings))
 
 
+def shares_database(settings: Settings) -> bool:
+    """Whether the database is the distributed mode's (a broker is set), which the workers of
+    one release share: a command opening it checks its schema and leaves the upgrade to
+    `digest db upgrade` (digest.store.open_store); the embedded mode's is upgraded on start."""
+    return settings.service.broker_url is not None
+
+
 def build_services(
     settings: Settings,
     *,
@@ -113,7 +120,9 @@ def build_services(
     secret = signing_secret(settings)
     return Services(
         settings=settings,
-        store=open_store(settings.service.database_url, migrate=migrate),
+        store=open_store(
+            settings.service.database_url, migrate=migrate, shared=shares_database(settings)
+        ),
         clock=clock or SystemClock(),
         http=http or build_client(settings.ingest),
         transport=transport or default_transport(settings),

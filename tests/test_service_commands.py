@@ -101,3 +101,87 @@ def test_a_cycle_for_the_workers_with_no_worker_up_says_so_instead_of_waiting(
     assert done.returncode == 1, done.stdout + done.stderr
     [line] = done.stderr.strip().splitlines()
     assert "no digest worker answers" in line and "DIGEST_BROKER_URL" in line
+
+
+# Every command that opens the store, with what it needs besides the database: `send` hands
+# its batches to the broker, so it needs one that answers (no worker: they wait in the queue).
+OPENING_THE_STORE = [
+    ["status"],
+    ["feeds"],
+    ["subscribers", "list"],
+    ["preview", "daily"],
+    ["serve", "--port", "0"],
+    ["inbound", "--port", str(free_port())],
+    ["send", "daily"],
+]
+
+
+def test_in_the_distributed_mode_only_db_upgrade_upgrades_an_older_database(
+    tmp_path: Path, database_url: str
+) -> None:
+    # `digest status` from a freshly updated laptop migrated the shared database, under the
+    # workers of the older release still running on it.
+    from digest.store.db import create_database_engine, head_revision, stored_revision, upgrade
+
+    engine = create_database_engine(database_url)
+    upgrade(engine, "0006")
+    with redis_server() as broker:
+        config, environ = _distributed(tmp_path, broker)
+        config.write_text(config.read_text().replace(sqlite_database(tmp_path), ""))
+        environ |= {"DIGEST_DATABASE_URL": database_url, "COLUMNS": "200"}
+        for command in OPENING_THE_STORE:
+            done = subprocess.run(
+                [str(DIGEST), "--config", str(config), *command],
+                env=environ,
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            said = " ".join(done.stderr.split())
+            assert done.returncode == 1, (command, done.stdout, said)
+            assert "Traceback" not in said, (command, said)
+            assert (
+                f"has schema 0006, this code needs {head_revision()}: run `digest db upgrade` once"
+            ) in said, (command, said)
+            assert stored_revision(engine) == "0006", command
+        upgraded = subprocess.run(
+            [str(DIGEST), "--config", str(config), "db", "upgrade"],
+            env=environ,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert upgraded.returncode == 0, upgraded.stderr
+        assert stored_revision(engine) == head_revision()
+        status = subprocess.run(
+            [str(DIGEST), "--config", str(config), "status"],
+            env=environ,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert status.returncode == 0, status.stderr
+    engine.dispose()
+
+
+def test_in_the_embedded_mode_a_command_still_upgrades_an_older_database(tmp_path: Path) -> None:
+    from digest.store.db import create_database_engine, head_revision, stored_revision, upgrade
+
+    config, environ = _distributed(tmp_path, "")
+    del environ["DIGEST_BROKER_URL"]
+    engine = create_database_engine(f"sqlite:///{tmp_path}/digest.db")
+    upgrade(engine, "0006")
+    done = subprocess.run(
+        [str(DIGEST), "--config", str(config), "status"],
+        env=environ,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert stored_revision(engine) == head_revision()
+    engine.dispose()

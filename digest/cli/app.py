@@ -21,7 +21,7 @@ from digest.config import Settings, config_path_from_env, load_settings
 from digest.errors import ConfigError
 from digest.gc_tuning import tune_garbage_collection
 from digest.sample_server import serve_folder
-from digest.services import Services, build_services
+from digest.services import Services, build_services, shares_database
 from digest.store import Store, open_store
 from digest.store.db import database_errors
 
@@ -117,7 +117,7 @@ def configured_store(settings: Settings) -> Iterator[Store]:
     """The store of the config, for a command that reads or edits it without running anything;
     a database that cannot be opened is a one-line error (digest.cli.boundary)."""
     with database_errors(settings.service.database_url):
-        store = open_store(settings.service.database_url)
+        store = open_store(settings.service.database_url, shared=shares_database(settings))
         try:
             yield store
         finally:

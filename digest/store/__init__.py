@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from digest.store.archive import ArchivedEdition, ArchiveStore
-from digest.store.db import create_database_engine, upgrade
+from digest.store.db import check_schema, create_database_engine, upgrade
 from digest.store.deliveries import DeliveryCounts, DeliveryStore, ReaderPosition
 from digest.store.editions import EditionState, EditionStore
 from digest.store.feeds import FeedState, FeedStore, UnchangedFetch
@@ -40,11 +40,24 @@ class Store(
     of editions, and the pictures the service serves."""
 
 
-def open_store(database_url: str, *, migrate: bool = True) -> Store:
-    """Connect to the database, bringing its schema up to date first unless told not to."""
+def open_store(database_url: str, *, migrate: bool = True, shared: bool = False) -> Store:
+    """Connect to the database, bringing its schema up to date first unless told not to.
+
+    A ``shared`` database, the distributed mode's, is not upgraded but checked: workers and beat
+    of the release that made its schema run on it, and a command started with newer code (a
+    `digest status` from an updated laptop) must not migrate it under them. One that is not this
+    code's is refused with SchemaMismatchError, which says to run `digest db upgrade`: the one
+    command that upgrades it, on purpose, once.
+    """
     engine = create_database_engine(database_url)
-    if migrate:
-        upgrade(engine)
+    try:
+        if migrate and shared:
+            check_schema(engine, database_url)
+        elif migrate:
+            upgrade(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     return Store(engine)
 
 
