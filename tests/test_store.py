@@ -403,6 +403,70 @@ def test_editions_stored_before_the_queued_mark_count_as_queued(database_url: st
     engine.dispose()
 
 
+# A database as 0008 left it: a feed, an article, two readers of one list (one suppressed since),
+# an edition with its article, and its ledger: one copy sent, one still to send.
+AT_0008 = [
+    "INSERT INTO feeds (id, url, name, enabled, consecutive_errors, created_at)"
+    " VALUES (1, 'https://wire.example.org/rss', 'Wire', true, 0, '2026-11-20 00:00:00')",
+    "INSERT INTO articles (id, feed_id, guid, link, title, summary_html, summary_text,"
+    " first_seen_at, categories, seq) VALUES (1, 1, 'g1', 'l1', 'Story', '<p>S</p>', 'S',"
+    " '2026-11-23 00:00:00', '[]', 1)",
+    "INSERT INTO article_topics (article_id, topic, score) VALUES (1, 'gulf', 1.0)",
+    "INSERT INTO subscribers (id, email, created_at)"
+    " VALUES (1, 'sent@example.org', '2026-11-20 00:00:00'),"
+    " (2, 'waiting@example.org', '2026-11-20 00:00:00')",
+    "INSERT INTO subscriptions (subscriber_id, list_slug, status, changed_at, channel)"
+    " VALUES (1, 'daily', 'confirmed', '2026-11-20 00:00:00', 'import'),"
+    " (2, 'daily', 'confirmed', '2026-11-20 00:00:00', 'import')",
+    "INSERT INTO suppressions (address_key, email, reason, channel, at)"
+    " VALUES ('k1', 'bounced@example.org', 'bounce', 'dsn', '2026-11-21 00:00:00')",
+    "INSERT INTO editions (id, list_slug, slot, window_end, status, built_at, layout,"
+    " article_count, queued_at, window_seq) VALUES (1, 'daily', '2026-11-24 06:00:00',"
+    " '2026-11-24 06:00:00', 'ready', '2026-11-24 06:00:00', '{}', 1,"
+    " '2026-11-24 06:00:00', 1)",
+    "INSERT INTO edition_articles (edition_id, article_id, position) VALUES (1, 1, 0)",
+    "INSERT INTO deliveries (id, edition_id, subscriber_id, status, attempts, message_id,"
+    " sent_at, unknown_attempts) VALUES (1, 1, 1, 'sent', 1, '<m1@example.org>',"
+    " '2026-11-24 06:01:00', 0), (2, 1, 2, 'pending', 0, NULL, NULL, 0)",
+]
+
+
+def test_an_upgrade_from_0008_keeps_the_ledger_and_every_edition_s_articles(
+    database_url: str,
+) -> None:
+    # On SQLite, 0009 copies the editions table to change its unique key, and dropping the old
+    # one cascaded (foreign keys on) to the delivery ledger and the editions' articles: the
+    # copy still to send was never sent, and the sent one forgotten.
+    from sqlalchemy import text
+
+    engine = create_database_engine(database_url)
+    upgrade(engine, "0008")
+    with engine.begin() as connection:
+        for statement in AT_0008:
+            connection.execute(text(statement))
+    upgrade(engine)
+    tables = ("editions", "edition_articles", "deliveries", "subscriptions", "suppressions")
+    with engine.connect() as connection:
+        counts = {
+            table: connection.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar()
+            for table in tables
+        }
+        if connection.dialect.name == "sqlite":  # off for the migration, on again after it
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    assert counts == {
+        "editions": 1,
+        "edition_articles": 1,
+        "deliveries": 2,
+        "subscriptions": 2,
+        "suppressions": 1,
+    }
+    store = Store(engine)
+    assert store.pending_deliveries(1) == [2]
+    counts_now = store.delivery_counts(1)
+    assert (counts_now.sent, counts_now.pending) == (1, 1)
+    engine.dispose()
+
+
 def test_unsubscribing_addresses_ignores_case_and_other_lists(store: Store) -> None:
     members = [SubscriberInput(f"Reader{n}@example.org") for n in range(1_200)]
     add_members(store, "daily", members, T0)

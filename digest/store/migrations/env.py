@@ -19,16 +19,31 @@ if not isinstance(engine, Engine):
 # engine's 30-second busy timeout.
 MIGRATION_LOCK = "1835624306, 0"  # "migr" in ASCII: apart from the ledger's ("ledg", ...)
 with engine.connect() as connection:
+    sqlite = connection.dialect.name == "sqlite"
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
-    elif connection.dialect.name == "sqlite":
+    elif sqlite:
+        # SQLite changes a table's columns or keys by copying it and dropping the old one (batch
+        # mode), and with foreign keys on, that drop deletes every row first, cascading: 0009's
+        # copy of `editions` emptied the delivery ledger and the editions' articles. Off for the
+        # migration, as SQLite's own procedure for schema changes says; it can only be switched
+        # outside a transaction, so before BEGIN.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
         connection.exec_driver_sql("BEGIN IMMEDIATE")
-    context.configure(
-        connection=connection,
-        target_metadata=Base.metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
-        compare_type=True,
-    )
-    with context.begin_transaction():
-        context.run_migrations()
-    connection.commit()
+    try:
+        context.configure(
+            connection=connection,
+            target_metadata=Base.metadata,
+            render_as_batch=sqlite,
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()
+    except BaseException:
+        # Not back to the pool with foreign keys off: the store would then cascade nothing.
+        connection.invalidate()
+        raise
+    if sqlite:
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        connection.commit()
