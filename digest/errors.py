@@ -160,11 +160,18 @@ class SendingProcessLost(DigestError):
 class StoreUnavailableError(DigestError):
     """The database cannot be reached or opened: the server is down, the file cannot be made."""
 
-    def __init__(self, url: str, reason: str) -> None:
+    def __init__(self, url: str, reason: str, *, missing_driver: bool = False) -> None:
         self.url = url
         self.reason = reason
         shown = without_password(url)
-        if url.startswith("sqlite") and "database is locked" in reason:
+        if missing_driver:
+            what_to_do = (
+                "install the driver the URL names (PostgreSQL's, psycopg, comes with "
+                '`pip install -e ".[postgres]"`), or name one that is installed in '
+                "service.database_url (or DIGEST_DATABASE_URL), e.g. "
+                "postgresql+psycopg://user@host/database"
+            )
+        elif url.startswith("sqlite") and "database is locked" in reason:
             # SQLite waited its busy timeout for another process's write: the file is fine.
             what_to_do = (
                 "another process is writing to it (a digest command still running, such as "

@@ -322,6 +322,34 @@ def test_a_postgresql_database_that_does_not_exist(tmp_path: Path, postgres_url:
     assert "that the database and its user exist" in line
 
 
+@pytest.mark.parametrize(
+    ("url", "missing"),
+    [
+        # The URL of many a guide, on an install with psycopg (3), not psycopg2.
+        ("postgresql+psycopg2://desk:hunter2@127.0.0.1:5432/digest", "No module named 'psycopg2'"),
+        # A driver SQLAlchemy has no dialect for (a typo).
+        ("postgresql+pyscopg://desk:hunter2@127.0.0.1:5432/digest", "postgresql.pyscopg"),
+    ],
+)
+def test_a_database_driver_that_is_not_installed_is_one_line_not_a_traceback(
+    tmp_path: Path, url: str, missing: str
+) -> None:
+    config = write_config(tmp_path, database_url=url)
+    for command in (["status"], ["db", "upgrade"], ["config", "check"], ["run", "--once"]):
+        result = run_digest(config, *command)
+        assert result.returncode == 1, (command, result.stderr)
+        assert "Traceback" not in result.stderr, command
+        [line] = result.stderr.strip().splitlines()
+        masked = url.replace(":hunter2@", ":***@")
+        driver = url.split(":", 1)[0]
+        assert line.startswith(
+            f"error: cannot open the database {masked}: its driver {driver} is not installed ("
+        ), line
+        assert missing in line and "hunter2" not in line
+        assert "install the driver the URL names" in line
+        assert "service.database_url (or DIGEST_DATABASE_URL)" in line
+
+
 @pytest.mark.parametrize("where", ["under a file", "a folder"])
 def test_an_sqlite_file_that_cannot_be_made(tmp_path: Path, where: str) -> None:
     (tmp_path / "a-file").write_text("not a folder")

@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine, TextClause, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import (
+    DatabaseError,
+    InterfaceError,
+    NoSuchModuleError,
+    OperationalError,
+    SQLAlchemyError,
+)
 
 from digest.errors import NOT_A_DATABASE, SchemaMismatchError, StoreUnavailableError
 
@@ -31,11 +37,21 @@ def sqlite_file(url: str | URL) -> str | None:
     return parsed.database
 
 
+def _engine(url: str, **options: Any) -> Engine:
+    """``create_engine``, with a driver the URL names and this machine lacks said in one line:
+    SQLAlchemy imports it here, and its ImportError ended every command in a traceback."""
+    try:
+        return create_engine(url, **options)
+    except (ImportError, NoSuchModuleError) as error:
+        reason = f"its driver {make_url(url).drivername} is not installed ({error})"
+        raise StoreUnavailableError(url, reason, missing_driver=True) from error
+
+
 def create_database_engine(url: str) -> Engine:
     """An engine for ``url``; for SQLite, the folder is created and foreign keys and WAL are on."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        return _engine(url, pool_pre_ping=True)
     database = sqlite_file(parsed)
     if database is not None:
         folder = Path(database).parent
@@ -44,7 +60,7 @@ def create_database_engine(url: str) -> Engine:
         except OSError as error:
             reason = f"cannot make its folder {folder}: {error.strerror or error}"
             raise StoreUnavailableError(url, reason) from error
-    engine = create_engine(url, connect_args={"timeout": 30})
+    engine = _engine(url, connect_args={"timeout": 30})
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
