@@ -171,6 +171,14 @@ class StoreUnavailableError(DigestError):
                 "service.database_url (or DIGEST_DATABASE_URL), e.g. "
                 "postgresql+psycopg://user@host/database"
             )
+        elif "database or disk is full" in reason or "No space left on device" in reason:
+            # SQLite's words, and PostgreSQL's ("could not extend file ..."): the address is
+            # right and the server up, so the advice of an unreachable database would mislead.
+            what_to_do = (
+                "the disk that holds it is full: free space there, or move the database to a "
+                "larger disk and correct service.database_url (or DIGEST_DATABASE_URL), then run "
+                "this again"
+            )
         elif url.startswith("sqlite") and "database is locked" in reason:
             # SQLite waited its busy timeout for another process's write: the file is fine.
             what_to_do = (

@@ -395,6 +395,33 @@ def test_an_sqlite_file_another_process_holds_says_so_not_to_check_its_folder(
     assert "writable" not in message
 
 
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("sqlite:///var/digest.db", sqlite3.OperationalError("database or disk is full")),
+        (
+            "postgresql+psycopg://desk:hunter2@db.internal/digest",
+            Exception(
+                'could not extend file "base/16384/16402": No space left on device\n'
+                "HINT:  Check free disk space."
+            ),
+        ),
+    ],
+)
+def test_a_full_disk_says_to_free_space_not_to_check_the_folder_or_the_server(
+    url: str, said: Exception
+) -> None:
+    # A write of a cycle, an import or an upgrade on a full disk: the advice was that of a
+    # database that cannot be reached (its folder, its server), which were all right.
+    full = OperationalError("INSERT ...", {}, said)
+    with pytest.raises(StoreUnavailableError) as caught, database_errors(url):
+        raise full
+    message = str(caught.value)
+    assert "the disk that holds it is full: free space there" in message, message
+    assert "writable" not in message and "server is running" not in message
+    assert "hunter2" not in message
+
+
 def test_an_sqlite_file_in_a_folder_that_does_not_exist_yet_is_made(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'new' / 'folder' / 'digest.db'}"
     result = digest(write_config(tmp_path, database_url=url), "feeds", "--json")
