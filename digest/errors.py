@@ -160,11 +160,20 @@ class SendingProcessLost(DigestError):
 class StoreUnavailableError(DigestError):
     """The database cannot be reached or opened: the server is down, the file cannot be made."""
 
-    def __init__(self, url: str, reason: str, *, missing_driver: bool = False) -> None:
+    def __init__(
+        self, url: str, reason: str, *, missing_driver: bool = False, not_digest: bool = False
+    ) -> None:
         self.url = url
         self.reason = reason
         shown = without_password(url)
-        if missing_driver:
+        if not_digest:
+            what_to_do = (
+                "it is another application's database (or a digest one that lost its "
+                "alembic_version table), and nothing was written to it: point "
+                "service.database_url (or DIGEST_DATABASE_URL) at digest's, or at a new file or "
+                "an empty database to start one"
+            )
+        elif missing_driver:
             what_to_do = (
                 "install the driver the URL names (PostgreSQL's, psycopg, comes with "
                 '`pip install -e ".[postgres]"`), or name one that is installed in '

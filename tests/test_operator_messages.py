@@ -396,6 +396,51 @@ def test_an_sqlite_file_another_process_holds_says_so_not_to_check_its_folder(
 
 
 @pytest.mark.parametrize(
+    ("tables", "recorded"),
+    [
+        # Another application's database: one of its tables has a name digest uses too.
+        (["CREATE TABLE users (id INTEGER PRIMARY KEY)", "CREATE TABLE feeds (url TEXT)"], None),
+        (["CREATE TABLE users (id INTEGER PRIMARY KEY)"], None),
+        # One its own Alembic keeps: digest took its revision for one of a newer digest.
+        (
+            [
+                "CREATE TABLE users (id INTEGER PRIMARY KEY)",
+                "CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)",
+                "INSERT INTO alembic_version VALUES ('3f2a9c1b7d10')",
+            ],
+            "3f2a9c1b7d10",
+        ),
+    ],
+)
+def test_another_application_s_database_is_refused_and_left_as_it_was(
+    tmp_path: Path, database_url: str, tables: list[str], recorded: str | None
+) -> None:
+    # service.database_url pointed at another application's database: digest created its
+    # schema among that application's tables, or failed on a name both use with the advice of
+    # a folder that cannot be written, or called the other's revision a newer digest's.
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        for statement in tables:
+            connection.execute(text(statement))
+    before = sorted(inspect(engine).get_table_names())
+    config = write_config(tmp_path, database_url=database_url)
+    theirs = ", ".join(table for table in before if table != "alembic_version")
+    found = f"schema {recorded}, not digest's" if recorded else "no digest schema"
+    for command in (["status"], ["db", "upgrade"]):
+        result = run_digest(config, *command)
+        assert result.returncode == 1, (command, result.stdout, result.stderr)
+        assert "Traceback" not in result.stderr, command
+        [line] = result.stderr.strip().splitlines()
+        said = f"it holds tables ({theirs}) and {found}; it is another application's database"
+        assert said in line, line
+        assert "nothing was written to it" in line and "newer" not in line, line
+    assert sorted(inspect(engine).get_table_names()) == before
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
     ("url", "said"),
     [
         ("sqlite:///var/digest.db", sqlite3.OperationalError("database or disk is full")),

@@ -154,16 +154,54 @@ def stored_revision(engine: Engine) -> str | None:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to ``revision``; safe to run at every start. A database a newer release
     upgraded (the code rolled back) raises SchemaMismatchError: Alembic, not finding its
-    revision, ended every command that opens the store in a traceback."""
+    revision, ended every command that opens the store in a traceback. Another application's
+    database raises StoreUnavailableError, and is left as it was."""
     if revision == "head" and stored_revision(engine) == HEAD_REVISION:
         return
     from alembic import command
 
     current = current_revision(engine)
+    refuse_another_applications(engine, current)
     if current is not None and current not in known_revisions():
         url = engine.url.render_as_string(hide_password=False)
         raise SchemaMismatchError(url, current, head_revision(), newer=True)
     command.upgrade(alembic_config(engine), revision)
+
+
+_EXTENSION_TABLES = text(
+    "SELECT c.relname FROM pg_class c JOIN pg_depend d ON d.objid = c.oid "
+    "WHERE d.classid = 'pg_class'::regclass AND d.deptype = 'e'"
+)
+# Tables every digest schema has had since its first revision.
+DIGEST_TABLES = frozenset({"feeds", "articles", "editions", "deliveries", "subscribers"})
+
+
+def refuse_another_applications(engine: Engine, current: str | None) -> None:
+    """Raise StoreUnavailableError when the database is not digest's: tables but no digest
+    revision, or a revision digest never had in a database without digest's tables (another
+    application's Alembic). A URL pointed at another application's database had the schema
+    created among its tables, or failed on a name both use ("table feeds already exists") with
+    the advice of a folder that cannot be written, or was said to be from a newer digest."""
+    if current is not None and current in known_revisions():
+        return
+    from sqlalchemy import inspect
+
+    with engine.connect() as connection:
+        tables = set(inspect(connection).get_table_names()) - {"alembic_version"}
+        if tables and connection.dialect.name == "postgresql":
+            # An extension's own tables (PostGIS's spatial_ref_sys, in a database made from a
+            # template that has it) are no application's data.
+            tables -= set(connection.execute(_EXTENSION_TABLES).scalars())
+    if not tables or (current is not None and tables >= DIGEST_TABLES):
+        return  # a new database, or one a newer digest upgraded (SchemaMismatchError says so)
+    shown = sorted(tables)
+    names = ", ".join(shown[:5]) + (f" and {len(shown) - 5} more" if len(shown) > 5 else "")
+    url = engine.url.render_as_string(hide_password=False)
+    if current is None:
+        reason = f"it holds tables ({names}) and no digest schema"
+    else:
+        reason = f"it holds tables ({names}) and schema {current}, not digest's"
+    raise StoreUnavailableError(url, reason, not_digest=True)
 
 
 def head_revision() -> str | None:
@@ -192,6 +230,7 @@ def check_schema(engine: Engine, url: str) -> None:
     head, current = head_revision(), current_revision(engine)
     if current == head:
         return
+    refuse_another_applications(engine, current)
     newer = current is not None and current not in known_revisions()
     raise SchemaMismatchError(url, current, head, newer=newer)
 
