@@ -165,7 +165,7 @@ class StoreUnavailableError(DigestError):
     ) -> None:
         self.url = url
         self.reason = reason
-        shown = without_password(url)
+        shown = database_shown(url)
         if not_digest:
             what_to_do = (
                 "it is another application's database (or a digest one that lost its "
@@ -220,7 +220,7 @@ class SchemaMismatchError(DigestError):
 
     def __init__(self, url: str, current: str | None, head: str | None, *, newer: bool) -> None:
         self.current, self.head = current, head
-        shown = without_password(url)
+        shown = database_shown(url)
         if newer:
             what = (
                 f"the database {shown} has schema {current}, newer than this code knows "
@@ -318,6 +318,25 @@ def passwords_masked(text: str) -> str:
     one address: a fetch's error names the addresses a redirect led to, and a redirect on the
     same server keeps the feed's user and password in them."""
     return _PASSWORD_IN_ADDRESS.sub(r"\1:***@", text) if "@" in text else text
+
+
+def database_shown(url: str) -> str:
+    """A database URL as shown and logged: its password masked where SQLAlchemy, and so the
+    driver, reads one. Unlike a web address's, it may hold a "/" ("user:pa/ss@host", which
+    ``without_password`` takes for a path and left whole), or come as a query parameter
+    ("?password=..."), which libpq takes too."""
+    from sqlalchemy.engine import make_url  # here: most commands never show a database URL
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return without_password(url)
+    if parsed.password is None and "password" not in parsed.query:
+        return url  # as the operator wrote it
+    if "password" in parsed.query:
+        parsed = parsed.update_query_dict({"password": "***"})
+    return parsed.render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
 
 
 def without_password(url: str) -> str:

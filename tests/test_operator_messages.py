@@ -312,6 +312,41 @@ def test_a_postgresql_server_that_is_not_there(tmp_path: Path) -> None:
         assert "service.database_url (or DIGEST_DATABASE_URL)" in line
 
 
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        # SQLAlchemy reads a "/" in the password as part of it, and connects with it: only the
+        # mask, which took it for the start of a path, showed it whole.
+        ("postgresql+psycopg://desk:hunter2/x@127.0.0.1:{port}/digest", "desk:***@127.0.0.1"),
+        # libpq takes a password as a query parameter too.
+        ("postgresql+psycopg://desk@127.0.0.1:{port}/digest?password=hunter2", "password=***"),
+    ],
+)
+def test_a_password_the_mask_did_not_see_is_never_shown(
+    tmp_path: Path, written: str, shown: str
+) -> None:
+    url = written.format(port=free_port())
+    result = run_digest(write_config(tmp_path, database_url=url), "status")
+    assert result.returncode == 1, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert "cannot open the database postgresql+psycopg://" in line and shown in line, line
+    assert "hunter2" not in line
+
+
+def test_an_at_sign_in_a_database_password_is_refused_before_any_connection(
+    tmp_path: Path,
+) -> None:
+    # "desk:hunter@2@host": the password ended at the first "@", the driver was told to reach
+    # host "2@127.0.0.1" and said so, with the rest of the password, in its error.
+    url = f"postgresql+psycopg://desk:hunter@2secret@127.0.0.1:{free_port()}/digest"
+    result = run_digest(write_config(tmp_path, database_url=url), "status")
+    assert result.returncode == 2, result.stderr
+    assert "service.database_url: its user name or password holds an '@'" in result.stderr
+    assert "write each '@' in them as %40" in result.stderr
+    assert "2secret" not in result.stderr and "hunter" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_a_postgresql_database_that_does_not_exist(tmp_path: Path, postgres_url: str) -> None:
     url = postgres_url.rsplit("/", 1)[0] + "/no_such_database"
     result = run_digest(write_config(tmp_path, database_url=url), "feeds")

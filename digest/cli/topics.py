@@ -17,7 +17,7 @@ from digest.cli.app import app, console, errors, load_config, running
 from digest.cli.boundary import DigestTyper
 from digest.clock import SystemClock
 from digest.config import Settings, load_settings
-from digest.errors import ConfigError, DigestError, without_password
+from digest.errors import ConfigError, DigestError, database_shown
 from digest.ingest import fetch_feed, parse_feed
 from digest.records import Article, Entry
 from digest.topics import Explanation, classifier_for
@@ -196,7 +196,7 @@ def _articles(settings: Settings, source: str, feed_name: str | None) -> list[Ar
         if not found:
             raise DigestError(
                 f"no stored article has id {source} in "
-                f"{without_password(settings.service.database_url)}: give the id of a stored "
+                f"{database_shown(settings.service.database_url)}: give the id of a stored "
                 "article (`digest topics test --json` lists ids), a configured feed's URL or "
                 "a feed file"
             )
@@ -284,7 +284,7 @@ def _print_explanation(explanation: Explanation) -> None:
 def _print_dry_run(result: DryRun, current: Settings, proposed: Settings, days: int) -> None:
     console.print(
         f"{result.articles} articles first seen in the last {days} days, from "
-        f"{without_password(current.service.database_url)}: rules of {current.source} → rules of "
+        f"{database_shown(current.service.database_url)}: rules of {current.source} → rules of "
         f"{proposed.source}",
         highlight=False,
     )

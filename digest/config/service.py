@@ -38,6 +38,13 @@ def _check_database_url(url: str) -> str:
             f"{without_password(url)!r} is not a database URL: use sqlite:///path/to/digest.db "
             "or postgresql+psycopg://user@host/database"
         ) from None
+    if parsed.host and "@" in parsed.host:
+        # "user:p@ss@host": SQLAlchemy ends the password at the first "@", and the driver, told
+        # to reach host "ss@host", put the rest of the password in its error.
+        raise ValueError(
+            "its user name or password holds an '@', which ends them early: write each '@' in "
+            "them as %40 (and a ':' in the user name as %3A)"
+        )
     if backend == "sqlite" and parsed.host:
         # "sqlite://digest.db": the driver refuses it at the first connection, in a traceback.
         path = url.split("://", 1)[1]
