@@ -33,7 +33,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from digest.config import Settings
-from digest.errors import ConfigError
+from digest.errors import ConfigError, StoreUnavailableError
 from digest.imports import file_digest, list_mark
 from digest.lists import held_warnings, history_problems, previous_slug_problems
 from digest.mail.dkim import dkim_signer
@@ -47,6 +47,7 @@ from digest.store.db import (
     current_revision,
     head_revision,
     known_revisions,
+    refuse_another_applications,
     sqlite_file,
 )
 from digest.store.suppressions import FileMark
@@ -251,6 +252,12 @@ def existing_store(settings: Settings) -> tuple[Store | None, str]:
     try:
         revision = current_revision(engine)
         if revision != head_revision():
+            try:
+                refuse_another_applications(engine, revision)
+            except StoreUnavailableError as error:
+                engine.dispose()
+                # As `digest run` and every other command, which refuse it.
+                return None, f"the database is another application's: {error.reason}"
             engine.dispose()
             if revision is None:
                 return None, "the database has no schema yet"

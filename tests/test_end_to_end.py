@@ -235,6 +235,28 @@ def test_config_check_on_a_database_a_newer_release_upgraded_does_not_say_to_upg
     assert "older" not in said and "digest db upgrade" not in said
 
 
+def test_config_check_on_another_application_s_database_says_so_not_that_it_is_newer(
+    tmp_path: Path,
+) -> None:
+    # Its Alembic keeps a revision digest never had: `config check` said the database came
+    # from a newer digest, while `digest run` refuses it as another application's.
+    config = example_config(tmp_path, smtp_port=None)
+    with sqlite3.connect(tmp_path / "digest.db") as connection:
+        connection.executescript(
+            "CREATE TABLE users (id INTEGER PRIMARY KEY);"
+            "CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY);"
+            "INSERT INTO alembic_version VALUES ('3f2a9c1b7d10');"
+        )
+    check = digest(config, "config", "check")
+    said = " ".join((check.stdout + check.stderr).split())
+    assert check.returncode == 0, said
+    assert (
+        "Lists' history not checked: the database is another application's: it holds tables "
+        "(users) and schema 3f2a9c1b7d10, not digest's"
+    ) in said
+    assert "newer" not in said
+
+
 def test_commands_started_together_on_an_older_database_upgrade_it_once_and_all_run(
     tmp_path: Path,
 ) -> None:
