@@ -23,6 +23,7 @@ from digest import screening
 from digest.config import ListSettings
 from digest.due import due_groups
 from digest.imports import import_list_file
+from digest.local_time import BY_HAND
 from digest.previews import check_edition, edition_pictures
 from digest.records import Edition, RenderedEdition
 from digest.services import Services
@@ -285,14 +286,15 @@ def _local_slot(
     """Store (and with ``queue``, queue) the variants of (list, slot) for a list read in each
     reader's timezone: one per group of readers due at the slot with the same window start
     (digest.local_time). An edition asked for by hand is an extra one: every reader not served
-    since is due at it, also in the very minute of some zone's hour. So is a slot whose
-    variants are stored but not all queued and which is no reader's hour (such an edition whose
-    build stopped in between: run_cycle builds it again, not by hand). A slot of the schedule
-    built again once all its readers are queued (its task handed out twice) is nobody's."""
+    since is due at it, also in the very minute of some zone's hour. So is a slot with a
+    variant asked for by hand stored but not queued (such an edition whose build stopped in
+    between: run_cycle builds it again, not by hand). A slot of the schedule built again once
+    all its readers are queued (its task handed out twice), or whose readers all left between
+    its halves, is nobody's."""
     store, now = services.store, services.clock.now()
     file_warnings = list_members_in_step(services, digest_list) if queue else []
     groups = [group for group in due_groups(services, digest_list, now) if group.slot == slot]
-    if by_hand or (not groups and _stored_unqueued(services, digest_list.slug, slot)):
+    if by_hand or _stored_unqueued_by_hand(services, digest_list.slug, slot):
         groups = due_groups(services, digest_list, now, extra_slot=slot)
     window_seq = store.article_sequence()  # read once: every variant ends at the same place
     built_any, pending = False, 0
@@ -351,9 +353,12 @@ def _local_slot(
     )
 
 
-def _stored_unqueued(services: Services, list_slug: str, slot: datetime) -> bool:
-    """Whether an edition of (list, slot) is stored to be sent and was never queued."""
+def _stored_unqueued_by_hand(services: Services, list_slug: str, slot: datetime) -> bool:
+    """Whether an edition of (list, slot) asked for by hand is stored to be sent and was never
+    queued. Only such a one: a slot of the schedule whose readers all left (unsubscribed, moved
+    to another zone) between the halves of its build is no extra edition for the other zones."""
     return any(
         (edition.list_slug, edition.slot) == (list_slug, slot)
+        and edition.variant.startswith(BY_HAND)
         for edition in services.store.unqueued_editions()
     )

@@ -39,12 +39,19 @@ class DueGroup:
 
     @property
     def variant(self) -> str:
-        return variant_name(self.after_seq)
+        return variant_name(self.after_seq, by_hand=self.zone is None)
 
 
-def variant_name(after_seq: int) -> str:
+# The variants of an edition asked for by hand are named apart: a build of such a slot that
+# stopped between its halves is built again by the next run, not by hand, and must still be
+# known for an extra edition (every reader not served since is due at it), where a slot of the
+# schedule whose readers all left between the halves is nobody's.
+BY_HAND = "by-hand-"
+
+
+def variant_name(after_seq: int, *, by_hand: bool = False) -> str:
     """The variant of an edition whose window starts after ``after_seq``."""
-    return f"after-{after_seq}"
+    return f"{BY_HAND if by_hand else ''}after-{after_seq}"
 
 
 def reader_timezone(timezone: str | None, list_timezone: str) -> str:

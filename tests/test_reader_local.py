@@ -499,3 +499,49 @@ def test_a_slot_whose_readers_were_served_between_its_halves_is_not_built_for_ev
         mailed = Counter(article for _, ids in editions for article in ids)
         assert max(mailed.values()) == 1, email
         assert set(mailed) == set(simulation.stored), email
+
+
+@pytest.mark.parametrize("leaves_by", ["unsubscribing", "moving"])
+def test_a_slot_whose_readers_all_left_between_its_halves_sends_the_other_zones_nothing(
+    embedded: Services, leaves_by: str
+) -> None:
+    # A worker stored Kolkata's 07:00 variant; before it queued it, the one Kolkata reader
+    # unsubscribed (or moved to London). The queueing half found nobody due at the slot and took
+    # it for an edition asked for by hand whose build had stopped: every reader of every other
+    # zone, whose 07:00 had not come yet, was queued an extra edition at 01:30 UTC.
+    from digest.unsubscribes import unsubscribe
+
+    simulation = Simulation(embedded)
+    simulation.run(datetime(2026, 1, 10, tzinfo=UTC), days=1)
+    at = datetime(2026, 1, 11, 1, 40, tzinfo=UTC)
+    simulation.stored += embedded.store.store_entries(
+        simulation.feed_id, [entry(900)], at - timedelta(minutes=5), classify=lambda _a: FILED
+    ).new
+    embedded.clock = FixedClock(at)
+    kolkata = datetime(2026, 1, 11, 1, 30, tzinfo=UTC)
+    stored = building.store_edition(embedded, "daily", kolkata)
+    assert stored.ready
+    reader = embedded.store.subscriber_by_email("kolkata@example.org")
+    assert reader is not None
+    if leaves_by == "unsubscribing":
+        assert unsubscribe(embedded, reader.id, "daily", "one-click")
+    else:
+        embedded.store.set_name_and_timezone(reader.id, None, "Europe/London")
+    queued = building.queue_edition(embedded, stored)
+    assert queued.pending_deliveries == 0
+    assert embedded.store.unqueued_editions() == []
+    assert embedded.store.editions_with_pending_deliveries({"daily"}) == []
+    # The other readers get their own 07:00 as every day, each article once.
+    simulation.run(datetime(2026, 1, 11, 2, tzinfo=UTC), days=2)
+    received = simulation.received()
+    assert not any(slot == kolkata for editions in received.values() for slot, _ in editions)
+    zones = {email: zone for email, zone in ZONES.items() if email != "kolkata@example.org"}
+    if leaves_by == "moving":
+        zones["kolkata@example.org"] = "Europe/London"
+    for email, zone in zones.items():
+        local = ZoneInfo(zone or LIST_ZONE)
+        later = [slot.astimezone(local) for slot, _ in received[email] if slot >= at]
+        assert later and {(moment.hour, moment.minute) for moment in later} == {(7, 0)}, email
+        mailed = Counter(article for _, ids in received[email] for article in ids)
+        assert max(mailed.values()) == 1, email
+        assert set(mailed) == {a for a in simulation.stored if a <= max(mailed)}, email
