@@ -21,6 +21,9 @@ from croniter import CroniterError, croniter
 # Wider than any daylight-saving shift in use (one hour, two at most): wall times closer than this
 # to a moment may map to instants on either side of it, so the search looks this far around.
 _DST_MARGIN = timedelta(hours=3)
+# The longest stretch _one_offset reads (a daily schedule's, with the margins): a longer one
+# costs more to read than the search it would spare.
+_ONE_OFFSET_SPAN = timedelta(days=2)
 
 
 def latest_slot(schedule: str, timezone: str, now: datetime) -> datetime:
@@ -28,8 +31,12 @@ def latest_slot(schedule: str, timezone: str, now: datetime) -> datetime:
     zone = _zone(timezone)
     now = _as_utc(now, "now")
     # Start past ``now`` on the wall clock: a skipped wall time earlier than now's wall time may
-    # fire after now, and a repeated one later than it may fire before.
-    iterator = _iterator(schedule, _wall(now, zone) + _DST_MARGIN)
+    # fire after now, and a repeated one later than it may fire before. With no change of the
+    # clocks in the margins around now, every wall time past now's fires after now: a minute
+    # past it is far enough (a schedule fires on whole minutes).
+    steady = _one_offset(zone, now - _DST_MARGIN, now + _DST_MARGIN)
+    ahead = timedelta(minutes=1) if steady else _DST_MARGIN
+    iterator = _iterator(schedule, _wall(now, zone) + ahead)
     best: tuple[datetime, datetime] | None = None  # (wall time, instant)
     while True:
         wall = _cron_step(iterator, schedule, backwards=True)
@@ -37,6 +44,12 @@ def latest_slot(schedule: str, timezone: str, now: datetime) -> datetime:
             return best[1]
         instant = _instant(wall, zone)
         if instant <= now and (best is None or instant > best[1]):
+            if best is None and _one_offset(zone, instant - _DST_MARGIN, now + _DST_MARGIN):
+                # No change of the clocks near: every wall time still to look at maps to an
+                # earlier instant, so this first firing at or before now is the latest. Without
+                # this, a schedule of every minute stepped back three hours, minute by minute,
+                # for each timezone at each tick.
+                return instant
             best = (wall, instant)
 
 
@@ -70,6 +83,21 @@ def upcoming_slots(schedule: str, timezone: str, after: datetime, count: int) ->
         after = next_slot(schedule, timezone, after)
         slots.append(after)
     return slots
+
+
+def _one_offset(zone: ZoneInfo, start: datetime, end: datetime) -> bool:
+    """Whether ``zone`` keeps one UTC offset from ``start`` to ``end``, two days apart at most:
+    read at each hour between them, far closer than any two changes of the clocks in the tz
+    database (days apart at the least, since 1900)."""
+    if end - start > _ONE_OFFSET_SPAN:
+        return False
+    offset = start.astimezone(zone).utcoffset()
+    moment = start
+    while moment < end:
+        moment = min(moment + timedelta(hours=1), end)
+        if moment.astimezone(zone).utcoffset() != offset:
+            return False
+    return True
 
 
 def _zone(timezone: str) -> ZoneInfo:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from digest import schedule as schedule_module
 from digest.schedule import interval_before, latest_slot, next_slot
 from digest.schedule import upcoming_slots as firings
 
@@ -136,6 +139,59 @@ def test_latest_and_next_slot_agree(schedule: str, tz: str) -> None:
         assert next_slot(schedule, tz, now) == following
         assert latest_slot(schedule, tz, following) == following
         assert latest_slot(schedule, tz, following - timedelta(seconds=1)) == latest
+
+
+def firings_by_wall_minute(tz: str, now: datetime) -> datetime:
+    """The latest firing of "* * * * *" at or before ``now``, by brute force: every wall minute
+    of the hours around it, each read as the rules say (a repeated one at its first occurrence,
+    a skipped one shifted by the gap)."""
+    zone = ZoneInfo(tz)
+    wall = now.astimezone(zone).replace(tzinfo=None, second=0, microsecond=0)
+    instants = (
+        (wall + timedelta(minutes=step)).replace(tzinfo=zone, fold=0).astimezone(UTC)
+        for step in range(-6 * 60, 6 * 60)
+    )
+    return max(instant for instant in instants if instant <= now)
+
+
+@pytest.mark.parametrize(
+    ("tz", "change"),
+    [
+        ("America/New_York", utc(2026, 3, 8, 7)),  # 02:00 -> 03:00
+        ("America/New_York", utc(2026, 11, 1, 6)),  # 02:00 -> 01:00
+        ("Pacific/Auckland", utc(2026, 4, 4, 14)),  # 03:00 -> 02:00
+        ("Australia/Lord_Howe", utc(2026, 4, 4, 15)),  # 02:00 -> 01:30
+        ("Australia/Lord_Howe", utc(2026, 10, 3, 15, 30)),  # 02:00 -> 02:30
+        ("Asia/Kathmandu", utc(2026, 6, 1)),  # +5:45, no change: the quick path
+    ],
+)
+def test_every_minute_schedule_around_a_change_of_the_clocks(tz: str, change: datetime) -> None:
+    for minutes in range(-4 * 60, 4 * 60, 7):
+        now = change + timedelta(minutes=minutes, seconds=minutes % 3 * 20)
+        assert latest_slot("* * * * *", tz, now) == firings_by_wall_minute(tz, now), now
+
+
+def test_an_every_minute_schedule_far_from_a_change_of_the_clocks_reads_a_few_minutes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A list read in each reader's timezone on a schedule of every minute asks for each zone's
+    # latest slot at each tick: it stepped back three hours, minute by minute (about 360 steps
+    # of croniter, 20-30 ms), for each zone, at each tick.
+    steps = 0
+    step = schedule_module._cron_step
+
+    def counted(*args: Any, **kwargs: Any) -> datetime:
+        nonlocal steps
+        steps += 1
+        return step(*args, **kwargs)
+
+    monkeypatch.setattr(schedule_module, "_cron_step", counted)
+    now = utc(2026, 6, 1, 12, 34) + timedelta(seconds=56)
+    for tz in ("Asia/Kolkata", "Asia/Kathmandu", "Europe/London", "Australia/Lord_Howe"):
+        steps = 0
+        slot = latest_slot("* * * * *", tz, now)
+        assert slot == utc(2026, 6, 1, 12, 34)
+        assert steps <= 3, (tz, steps)
 
 
 # --- bad input ----------------------------------------------------------------------------------
