@@ -23,7 +23,7 @@ from digest import screening
 from digest.config import ListSettings
 from digest.due import due_groups
 from digest.imports import import_list_file
-from digest.local_time import BY_HAND
+from digest.local_time import BY_HAND, of_a_readers_hour
 from digest.previews import check_edition, edition_pictures
 from digest.records import Edition, RenderedEdition
 from digest.services import Services
@@ -95,6 +95,8 @@ def _store_edition(
     digest_list = settings.list(list_slug)
     if digest_list.reader_local:
         return _local_slot(services, digest_list, slot, queue=False, by_hand=by_hand)
+    if _follows_readers_hours(services, digest_list, slot):
+        return _local_slot(services, digest_list, slot, queue=False, by_hand=True)
     existing = store.edition_for_slot(list_slug, slot, "")
     warnings: tuple[str, ...] = ()
     latest = store.latest_edition(list_slug) if existing is None else None
@@ -159,6 +161,10 @@ def _queue_edition(services: Services, stored: BuildOutcome) -> BuildOutcome:
             built=stored.built or queued.built,
             warnings=tuple(dict.fromkeys((*stored.warnings, *queued.warnings))),
         )
+    slot = datetime.fromisoformat(stored.slot)
+    if _follows_readers_hours(services, digest_list, slot):
+        queued = _local_slot(services, digest_list, slot, queue=True, by_hand=True)
+        return replace(queued, built=stored.built or queued.built, by_hand=stored.by_hand)
     if not stored.ready or stored.edition_id is None:
         return stored
     store, now = services.store, services.clock.now()
@@ -170,7 +176,6 @@ def _queue_edition(services: Services, stored: BuildOutcome) -> BuildOutcome:
         return replace(
             stored, pending_deliveries=pending, warnings=(*stored.warnings, *file_warnings)
         )
-    slot = datetime.fromisoformat(stored.slot)
     plain = store.edition_for_slot(digest_list.slug, slot, "")
     assert plain is not None and plain.id == stored.edition_id
     store.queue_deliveries(plain.id, digest_list.slug, now, default_topics=True)
@@ -351,6 +356,18 @@ def _local_slot(
         warnings=tuple(warnings),
         by_hand=by_hand,
     )
+
+
+def _follows_readers_hours(services: Services, digest_list: ListSettings, slot: datetime) -> bool:
+    """Whether the edition of (list, slot), for a list read in one timezone, follows one built
+    at some readers' own hour (the list was read in each reader's timezone until now). Its
+    readers' last windows end at different places: one window after the latest of them left
+    out what the others had not had yet, so this edition is built as an extra one of such a
+    list, every reader from where their own last window ended; the next starts after it."""
+    if digest_list.reader_local:
+        return False
+    previous = services.store.edition_before(digest_list.slug, slot)
+    return previous is not None and of_a_readers_hour(previous.variant)
 
 
 def _stored_unqueued_by_hand(services: Services, list_slug: str, slot: datetime) -> bool:

@@ -54,6 +54,12 @@ def variant_name(after_seq: int, *, by_hand: bool = False) -> str:
     return f"{BY_HAND if by_hand else ''}after-{after_seq}"
 
 
+def of_a_readers_hour(variant: str) -> bool:
+    """Whether ``variant`` is that of an edition built at some readers' own hour (not one asked
+    for by hand, nor one of a list read in one timezone)."""
+    return variant.startswith(variant_name(0).removesuffix("0"))
+
+
 def reader_timezone(timezone: str | None, list_timezone: str) -> str:
     """The timezone a reader's editions come in: their own when it is one, else the list's.
 

@@ -545,3 +545,37 @@ def test_a_slot_whose_readers_all_left_between_its_halves_sends_the_other_zones_
         mailed = Counter(article for _, ids in received[email] for article in ids)
         assert max(mailed.values()) == 1, email
         assert set(mailed) == {a for a in simulation.stored if a <= max(mailed)}, email
+
+
+def read_in_each_zone(services: Services, reader_local: bool) -> None:
+    """The config edited: the lists read in each reader's timezone, or in their own."""
+    lists = tuple(
+        digest_list.model_copy(update={"reader_local": reader_local})
+        for digest_list in services.settings.lists
+    )
+    services.settings = services.settings.model_copy(update={"lists": lists})
+
+
+@pytest.mark.parametrize("reader_local_first", [True, False])
+def test_a_list_switched_from_each_readers_hour_and_back_misses_nothing(
+    embedded: Services, reader_local_first: bool
+) -> None:
+    # Switched off, the list's next edition started after the latest window of any reader (that
+    # of the zone served last, Kolkata's 01:30 UTC say): every reader of the zones served
+    # earlier (London's 06:00 the day before, Kathmandu's, New York's) never got what came in
+    # between their own last edition and that one.
+    simulation = Simulation(embedded)
+    start = datetime(2026, 6, 1, tzinfo=UTC)
+    read_in_each_zone(embedded, reader_local_first)
+    simulation.run(start, days=2)
+    read_in_each_zone(embedded, not reader_local_first)
+    simulation.run(start + timedelta(days=2, hours=5), days=2)
+    read_in_each_zone(embedded, reader_local_first)
+    simulation.run(start + timedelta(days=4, hours=11), days=2)
+    received = simulation.received()
+    assert set(received) == set(ZONES)
+    for email, editions in received.items():
+        mailed = Counter(article for _, ids in editions for article in ids)
+        assert max(mailed.values()) == 1, f"{email}: an article twice"
+        expected = {article for article in simulation.stored if article <= max(mailed)}
+        assert set(mailed) == expected, f"{email}: missed {sorted(expected - set(mailed))}"
