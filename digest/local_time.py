@@ -3,8 +3,8 @@
     members' positions ─► each reader's latest slot of the schedule in their own timezone (the
     list's when they have none, or one no longer known) ─► due when no edition of the list was
     queued for them at or after it ─► grouped by slot, and within a slot by where their last
-    edition's window ended: one variant of the edition per group, composed and rendered once
-    (invariant 4 holds per variant)
+    edition's window ended and by the slot's date where they are: one variant of the edition
+    per group, composed and rendered once (invariant 4 holds per variant)
 
 Each reader's next window starts exactly where their own last edition's ended, so across their
 own editions no article is missed and none repeats: also on the nights clocks change (the
@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from digest.schedule import latest_slot, next_slot
 from digest.store import ReaderPosition
@@ -39,7 +40,13 @@ class DueGroup:
 
     @property
     def variant(self) -> str:
-        return variant_name(self.after_seq, by_hand=self.zone is None)
+        name = variant_name(self.after_seq, by_hand=self.zone is None)
+        dated = self.slot.astimezone(ZoneInfo(self.zone)).date() if self.zone else None
+        if dated is not None and dated != self.slot.astimezone(UTC).date():
+            # Readers of one slot and window on two dates (07:00 on Tuesday in Kiritimati is
+            # 07:00 on Monday in Honolulu) get an edition each, one per date: named apart.
+            return f"{name}@{dated.isoformat()}"
+        return name
 
 
 # The variants of an edition asked for by hand are named apart: a build of such a slot that
@@ -86,8 +93,10 @@ def due_groups(
     edition asked for by hand), every reader not yet served at that moment is due at it,
     whatever their hour."""
     slot_of: dict[str, datetime] = {}
-    groups: dict[tuple[datetime, int], list[int]] = defaultdict(list)
-    zones: dict[tuple[datetime, int], Counter[str]] = defaultdict(Counter)
+    # By slot, window start and the date of the slot where the reader is (None by hand: every
+    # reader's extra edition is dated in the list's timezone).
+    groups: dict[tuple[datetime, int, date | None], list[int]] = defaultdict(list)
+    zones: dict[tuple[datetime, int, date | None], Counter[str]] = defaultdict(Counter)
     for position in positions:
         zone = reader_timezone(position.timezone, list_timezone)
         if extra_slot is not None:
@@ -100,18 +109,22 @@ def due_groups(
             continue
         # A reader who joined: their first window is the last day (or week) of their zone.
         after = position.last_seq if position.last_seq is not None else start_for_new(zone, slot)
-        groups[(slot, after)].append(position.subscriber_id)
-        zones[(slot, after)][zone] += 1
+        # Zones due at one slot read the same wall time of the schedule, but not always on
+        # one date: Kiritimati (+14) and Honolulu (-10) are a day apart at the same hour.
+        dated = None if extra_slot is not None else slot.astimezone(ZoneInfo(zone)).date()
+        groups[(slot, after, dated)].append(position.subscriber_id)
+        zones[(slot, after, dated)][zone] += 1
     return [
         DueGroup(
             slot,
             after,
             tuple(readers),
-            # Zones due at one slot are at one offset there (the same wall time of the
-            # schedule), so at one date; the most readers' settles a schedule of several times.
-            None if extra_slot is not None else _most_readers(zones[(slot, after)]),
+            # Of the zones of one date, the most readers' settles a schedule of several times.
+            None if dated is None else _most_readers(zones[(slot, after, dated)]),
         )
-        for (slot, after), readers in sorted(groups.items())
+        for (slot, after, dated), readers in sorted(
+            groups.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] or date.min)
+        )
     ]
 
 

@@ -579,3 +579,33 @@ def test_a_list_switched_from_each_readers_hour_and_back_misses_nothing(
         assert max(mailed.values()) == 1, f"{email}: an article twice"
         expected = {article for article in simulation.stored if article <= max(mailed)}
         assert set(mailed) == expected, f"{email}: missed {sorted(expected - set(mailed))}"
+
+
+def test_readers_of_one_slot_a_day_apart_get_each_their_own_date(embedded: Services) -> None:
+    # 07:00 in Kiritimati (+14) and 07:00 in Honolulu (-10) are the same moment, 17:00 UTC, a
+    # day apart: readers of both at one window shared one edition, dated in the zone of most
+    # of them, and the Tuesday morning edition of Kiritimati said "Monday".
+    from email import message_from_bytes
+
+    members = embedded.settings.config_path(embedded.settings.list("daily").subscribers)
+    moved = {
+        "sydney@example.org": "Pacific/Kiritimati",
+        "newyork@example.org": "Pacific/Honolulu",
+        "london@example.org": "Pacific/Honolulu",
+    }
+    members.write_text(
+        "email,name,timezone\n"
+        + "".join(f"{email},,{moved.get(email, zone)}\n" for email, zone in ZONES.items())
+    )
+    simulation = Simulation(embedded)
+    start = datetime(2026, 6, 1, tzinfo=UTC)
+    simulation.run(start, days=2)
+    assert isinstance(embedded.transport, MemoryTransport)
+    subjects: dict[str, list[str]] = defaultdict(list)
+    for message in embedded.transport.sent:
+        subjects[message.recipient].append(message_from_bytes(message.data)["Subject"])
+    days = ["31 May 2026", "1 June 2026", "2 June 2026", "3 June 2026"]
+    assert subjects["sydney@example.org"] == [f"Daily Brief: {day}" for day in days[1:]]
+    for email in ("newyork@example.org", "london@example.org"):
+        assert subjects[email] == [f"Daily Brief: {day}" for day in days[:3]], email
+    check_every_reader(simulation, ZONES | moved, since=start + timedelta(days=1))
