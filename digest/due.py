@@ -4,6 +4,7 @@ asked for by hand."""
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 
 from digest import local_time
@@ -58,6 +59,9 @@ def due_groups(
 ) -> list[local_time.DueGroup]:
     store = services.store
 
+    # Once per zone and slot, not per reader: a list whose thousands of readers were just
+    # imported asked the store (and the schedule) for each of them, at each tick and each build.
+    @functools.cache
     def start_for_new(zone: str, slot: datetime) -> int:
         before = latest_slot(digest_list.schedule, zone, slot - timedelta(microseconds=1))
         return store.sequence_before(before)

@@ -609,3 +609,32 @@ def test_readers_of_one_slot_a_day_apart_get_each_their_own_date(embedded: Servi
     for email in ("newyork@example.org", "london@example.org"):
         assert subjects[email] == [f"Daily Brief: {day}" for day in days[:3]], email
     check_every_reader(simulation, ZONES | moved, since=start + timedelta(days=1))
+
+
+def test_readers_just_imported_cost_one_look_up_per_zone(
+    embedded: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Where a new reader's first window starts was read from the store once per reader, at each
+    # tick and in each half of each build: some 0.8 ms a reader, seconds per tick for a list
+    # whose thousands of readers had just been imported, until each had their first edition.
+    members = embedded.settings.config_path(embedded.settings.list("daily").subscribers)
+    members.write_text(
+        "email,name,timezone\n"
+        + "".join(f"reader{n}@example.org,,{('Asia/Kolkata', '')[n % 2]}\n" for n in range(40))
+    )
+    at = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    pipeline.members_in_step(embedded, at)
+    asked: list[datetime] = []
+    sequence_before = embedded.store.sequence_before
+
+    def counted(moment: datetime) -> int:
+        asked.append(moment)
+        return sequence_before(moment)
+
+    monkeypatch.setattr(embedded.store, "sequence_before", counted)
+    due = pipeline.due_editions(embedded, at)
+    assert due == [
+        ("daily", datetime(2026, 6, 1, 1, 30, tzinfo=UTC)),  # 07:00 in Kolkata
+        ("daily", datetime(2026, 6, 1, 3, tzinfo=UTC)),  # in Dubai, the list's
+    ]
+    assert len(asked) == 2  # one per zone
