@@ -5,6 +5,11 @@
     poll_feeds(feeds)  poll_feed on a thread pool, a few at a time per host; the fetches
                        overlap, the work between them takes turns (concurrency.cpu_turn)
 
+A host that answers one feed with a 429 or 503 and a Retry-After pauses every feed it serves:
+their next polls are put off to the end of the pause, and a poll of one of them that was
+already handed out (the cycle's next ones, a worker's queued task) is dropped before its
+request.
+
 ``poll_feed`` is what the poll task of ``worker/`` calls.
 """
 
@@ -52,6 +57,7 @@ class PollOutcome:
     not_modified: bool = False  # a 304, or the very document stored last time
     error: str | None = None
     elsewhere: bool = False  # not polled: another worker was polling the feed at that moment
+    paused: bool = False  # not polled: its host asked to wait (a Retry-After on another feed)
 
 
 def poll_feed(
@@ -59,6 +65,7 @@ def poll_feed(
     feed_id: int,
     feed: FeedState | None = None,
     unchanged: UnchangedFetches | None = None,
+    pauses: HostPauses | None = None,
 ) -> PollOutcome:
     """Fetch one feed, store its new articles once each and file them under topics; record the
     poll on the feed with its next poll time (``digest.polling`` decides it).
@@ -70,9 +77,12 @@ def poll_feed(
     so polls running at once overlap their waits only. ``feed`` is the feed's stored state when
     the caller has just read it, else it is read here; a poll that finds the feed unchanged is
     recorded with the others of ``unchanged`` when given, else at once.
+
+    No request goes to a host that asked to wait (a 429 or 503 with Retry-After on any of its
+    feeds): in this cycle's ``pauses``, or in the store; the outcome then says ``paused``.
     """
     with cpu_turn:
-        return _poll_feed(services, feed_id, feed, unchanged)
+        return _poll_feed(services, feed_id, feed, unchanged, pauses)
 
 
 def _poll_feed(
@@ -80,11 +90,14 @@ def _poll_feed(
     feed_id: int,
     feed: FeedState | None,
     unchanged: UnchangedFetches | None,
+    pauses: HostPauses | None = None,
 ) -> PollOutcome:
     settings, now = services.settings, services.clock.now()
     unchanged = unchanged or UnchangedFetches(services.store, batch=1)
     if feed is None:
         feed = services.store.feed(feed_id)
+    if _host_paused(services, feed, now, pauses):
+        return PollOutcome(feed.id, feed.url, paused=True)
     bounds = polling.bounds_for(settings.ingest, services.feed_settings(feed.url))
     try:
         try:
@@ -96,7 +109,7 @@ def _poll_feed(
                 settings=settings.ingest,
             )
         except FetchError as error:
-            return _record_poll_failure(services, feed, error, bounds, now)
+            return _record_poll_failure(services, feed, error, bounds, now, pauses)
         content_hash = _content_hash(result)
         if content_hash is not None and content_hash == feed.content_hash:
             # The very bytes stored last time, from a server that sends no validators (or
@@ -122,6 +135,51 @@ def _poll_feed(
     except Exception as error:  # a bug met on one feed's content must not stop the others
         _log.exception("unexpected error while polling %s", without_password(feed.url))
         return _record_poll_failure(services, feed, error, bounds, now)
+
+
+def _host_paused(
+    services: Services, feed: FeedState, now: datetime, pauses: HostPauses | None
+) -> bool:
+    """Whether ``feed``'s host asked to wait until after ``now``: during this cycle
+    (``pauses``), or before it, as the store says (``polling.paused_by``). The store is only
+    asked about a feed not due by the state at hand (a poll forced, a task that waited in the
+    queue while its host paused it, whose state was read just now): a due one is not held."""
+    host = polling.host_of(feed.fetch_url)
+    if pauses is not None and pauses.holds(host, now):
+        _log.info("%s: not polled, its host asked to wait", without_password(feed.url))
+        return True
+    if feed.next_poll_at is None or feed.next_poll_at <= now:
+        return False
+    held_by = polling.paused_by(feed, services.store.feed_states().values(), now)
+    if held_by is None:
+        return False
+    _log.info(
+        "%s: not polled, its host asked to wait (HTTP %s at %s)",
+        without_password(feed.url),
+        held_by.last_status,
+        without_password(held_by.fetch_url),
+    )
+    return True
+
+
+def _pause_host(
+    services: Services, feed: FeedState, until: datetime, pauses: HostPauses | None
+) -> None:
+    """Put off the polls of the other feeds of ``feed``'s host to ``until``: its server asked
+    to be left alone, and a newsroom often follows several sections of one publisher."""
+    host = polling.host_of(feed.fetch_url)
+    if pauses is not None:
+        pauses.pause(host, until)
+    _put_off_host(services, host, until)
+
+
+def _put_off_host(services: Services, host: str, until: datetime) -> None:
+    """Put off the next poll of every feed of ``host`` to ``until`` at the earliest."""
+    feeds = services.store.feed_states().values()
+    services.store.put_off_polls(
+        [feed.id for feed in feeds if feed.pollable and polling.host_of(feed.fetch_url) == host],
+        until,
+    )
 
 
 def _content_hash(result: FetchResult) -> str | None:
@@ -258,6 +316,7 @@ def _record_poll_failure(
     error: Exception,
     bounds: polling.PollBounds,
     now: datetime,
+    pauses: HostPauses | None = None,
 ) -> PollOutcome:
     status = error.status if isinstance(error, FetchError) else None
     retry_after = error.retry_after if isinstance(error, FetchError) else None
@@ -282,6 +341,9 @@ def _record_poll_failure(
     services.store.record_failure(
         feed.id, text, now, status, next_poll_at=next_at, disabled_reason=disabled_reason
     )
+    until = polling.retry_until(now, retry_after) if status in polling.HOST_WAITS else None
+    if until is not None and disabled_reason is None:
+        _pause_host(services, feed, until, pauses)
     if disabled_reason is not None:
         text = f"{text}; {disabled_reason}"
     return PollOutcome(feed.id, feed.url, error=text)
@@ -311,8 +373,9 @@ def poll_feeds(
     """
     ingest = services.settings.ingest
     unchanged = UnchangedFetches(services.store)
+    pauses = HostPauses()
     work: Callable[[FeedState], PollOutcome] = (
-        (lambda feed: poll_feed(services, feed.id, feed, unchanged))
+        (lambda feed: poll_feed(services, feed.id, feed, unchanged, pauses))
         if poll is None
         else (lambda feed: poll(feed.id))
     )
@@ -325,6 +388,32 @@ def poll_feeds(
         )
     finally:
         unchanged.flush()
+        # A poll of the host that was under way when it asked to wait recorded its own next
+        # poll after the pause put it off: put off again, now that every poll has been recorded.
+        for host, until in pauses.hosts():
+            _put_off_host(services, host, until)
+
+
+class HostPauses:
+    """The hosts that asked to wait during one poll cycle, each until when: the cycle's feeds
+    were read before it, so the store's put-off polls do not show in their state."""
+
+    def __init__(self) -> None:
+        self._until: dict[str, datetime] = {}
+        self._lock = threading.Lock()
+
+    def pause(self, host: str, until: datetime) -> None:
+        with self._lock:
+            self._until[host] = max(until, self._until.get(host, until))
+
+    def hosts(self) -> list[tuple[str, datetime]]:
+        with self._lock:
+            return list(self._until.items())
+
+    def holds(self, host: str, now: datetime) -> bool:
+        with self._lock:
+            until = self._until.get(host)
+        return until is not None and now < until
 
 
 class UnchangedFetches:

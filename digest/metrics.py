@@ -134,7 +134,8 @@ def _metric(spec: MetricSpec) -> Any:
 
 
 def observe_poll(outcome: PollOutcome) -> None:
-    if outcome.elsewhere:  # no request made: another worker's poll of the feed counts
+    # No request made: another worker's poll of the feed counts, or its host asked to wait.
+    if outcome.elsewhere or outcome.paused:
         return
     if outcome.error is not None:
         result = "error"

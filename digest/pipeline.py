@@ -209,6 +209,9 @@ def poll_cycle(
     polled = failed_feeds = new_articles = 0
     problems: list[str] = []
     for poll in dispatcher.poll_feeds(feeds):
+        if poll.paused:  # its host asked to wait: no request went out
+            observer.advance("Polling feeds", poll.url)
+            continue
         polled += 1
         new_articles += poll.new_articles
         if poll.error:

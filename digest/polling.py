@@ -4,6 +4,8 @@
             ─► interval = a day / entries_per_day, within the feed's [min, max], ± jitter
     failure ─► backoff = min_interval × 2^(consecutive errors − 1), capped, + jitter
             ─► never before the server's Retry-After (429, 503)
+            ─► nor any other feed of the same host (scheme, host and port): the publisher's
+               server asked, not the feed
     410 Gone ─► no next poll: the feed is disabled until an operator re-enables it
 
 Nothing here reads a clock, a database or the network: callers pass ``now``, the bounds from the
@@ -17,8 +19,13 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from digest.config import FeedSettings, IngestSettings
+
+if TYPE_CHECKING:
+    from digest.store import FeedState
 
 DAY = timedelta(days=1)
 # Entries older than this say nothing about how often the feed publishes now.
@@ -33,6 +40,9 @@ BACKOFF_JITTER = 0.25  # a failing feed's delay grows by up to 25%
 # A Retry-After is honoured up to this; beyond it, the value is more likely a mistake than a wish.
 RETRY_AFTER_LIMIT = timedelta(days=7)
 GONE = 410
+# The answers whose Retry-After speaks for the whole server, not the one feed that got it.
+HOST_WAITS = frozenset({429, 503})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +141,55 @@ def next_poll_after_failure(
     if retry_after is not None and retry_after > 0:
         delay = max(delay, min(timedelta(seconds=retry_after), RETRY_AFTER_LIMIT))
     return now + delay
+
+
+def retry_until(now: datetime, retry_after: float | None) -> datetime | None:
+    """Until when the server asked to be left alone (its Retry-After, up to RETRY_AFTER_LIMIT);
+    None when it did not ask."""
+    if retry_after is None or retry_after <= 0:
+        return None
+    return now + min(timedelta(seconds=retry_after), RETRY_AFTER_LIMIT)
+
+
+def host_of(url: str) -> str:
+    """``scheme://host:port`` of ``url``, lower-cased and with the default port spelt out: the
+    feeds one publisher's server answers for share it, however their addresses are written."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:  # a port out of range: such an address is never fetched anyway
+        port = None
+    return f"{scheme}://{(parts.hostname or '').lower()}:{port or _DEFAULT_PORTS.get(scheme, '')}"
+
+
+def asked_to_wait(feed: FeedState) -> bool:
+    """Whether the feed's last poll was a 429 or 503 with a Retry-After: the fetcher's message
+    quotes the header (``digest.ingest.fetch``), the only place the store keeps it."""
+    return (
+        feed.consecutive_errors > 0
+        and feed.last_status in HOST_WAITS
+        and "(Retry-After" in (feed.last_error or "")
+    )
+
+
+def paused_by(feed: FeedState, feeds: Iterable[FeedState], now: datetime) -> FeedState | None:
+    """The feed of ``feed``'s host whose server asked to wait (``asked_to_wait``) and is not due
+    again yet, when ``feed`` is not due either: the host's pause holds ``feed`` too (its next
+    poll was put off to the end of the pause). None when nothing holds it back."""
+    if not feed.pollable or feed.next_poll_at is None or feed.next_poll_at <= now:
+        return None
+    host = host_of(feed.fetch_url)
+    for other in feeds:
+        if (
+            other.pollable
+            and asked_to_wait(other)
+            and other.next_poll_at is not None
+            and other.next_poll_at > now
+            and host_of(other.fetch_url) == host
+        ):
+            return other
+    return None
 
 
 def disabled_reason_for(status: int | None, url: str) -> str | None:

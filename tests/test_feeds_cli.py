@@ -332,3 +332,51 @@ def test_a_table_piped_or_redirected_keeps_every_value_whole(tmp_path: Path) -> 
     assert any(name in line for line in lines), result.stdout
     assert any(url in line for line in lines), result.stdout
     assert "…" not in result.stdout
+
+
+PUBLISHER = """\
+[service]
+database_url = "sqlite:///{folder}/digest.db"
+data_dir = "{folder}/var"
+outbox = "{folder}/outbox"
+base_url = "https://news.example.org"
+sender_name = "The Desk"
+sender_address = "desk@example.org"
+postal_address = "1 Example Street, Example City"
+
+[ingest]
+allow_private_addresses = true
+timeout_seconds = 5
+per_host_concurrency = 1
+
+[[feeds]]
+name = "World"
+url = "{base}/world"
+
+[[feeds]]
+name = "Business"
+url = "{base}/business"
+"""
+
+
+def test_feeds_shows_the_feeds_a_hosts_retry_after_paused(tmp_path: Path) -> None:
+    routes = {
+        "/world": answer(429, b"slow down", {"Retry-After": "3600"}),
+        "/business": conditional(rss("business")),
+    }
+    with feed_server(routes) as server:
+        config = tmp_path / "digest.toml"
+        config.write_text(PUBLISHER.format(folder=tmp_path, base=server.base_url))
+        polled = digest(config, "poll")
+        assert polled.exit_code == 0, polled.output
+        assert "1 feeds polled, 1 failed" in polled.stdout
+        feeds = feeds_json(config)
+        table = digest(config, "feeds")
+    assert server.paths() == ["/world"]
+    world, business = feeds["World"], feeds["Business"]
+    assert (world["status"], world["http_status"], world["paused_by"]) == ("error", 429, None)
+    assert (business["status"], business["paused_by"]) == ("paused", f"{server.base_url}/world")
+    assert business["next_poll"] == world["next_poll"]
+    assert table.exit_code == 0, table.output
+    assert "paused" in table.stdout
+    assert "paused by its host: HTTP 429 with Retry-After at" in " ".join(table.stdout.split())

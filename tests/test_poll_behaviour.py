@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import timedelta
@@ -444,6 +445,116 @@ def test_503_with_retry_after_date_and_repeated_errors_back_off(
     assert delays[0] < delays[1] < delays[2] < delays[3] < delays[4]
     assert timedelta(hours=8) <= delays[4] <= timedelta(hours=10)
     assert all(delay <= timedelta(days=1) for delay in delays)
+
+
+class Publisher:
+    """Several sections of one publisher on one host; ``limited`` answers 429 with Retry-After
+    while ``limiting`` is on, the others their feed."""
+
+    def __init__(self, limited: str, sections: Sequence[str], status: int = 429) -> None:
+        self.limiting = True
+        self.routes: dict[str, Route] = {f"/{name}": conditional(rss(name)) for name in sections}
+        slow_down = answer(status, b"slow down", {"Retry-After": "3600"})
+        open_route = conditional(rss(limited))
+
+        def route(handler: BaseHTTPRequestHandler) -> None:
+            (slow_down if self.limiting else open_route)(handler)
+
+        self.routes = {f"/{limited}": route, **self.routes}
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_retry_after_pauses_every_feed_of_the_host(
+    tmp_path: Path, clock: FixedClock, status: int
+) -> None:
+    publisher = Publisher("world", ["middle-east", "business"], status)
+    with (
+        feed_server(publisher.routes) as server,
+        feed_server({"/other": conditional(FEED)}) as (elsewhere),
+    ):
+        feeds = {path.strip("/"): server.url(path) for path in publisher.routes}
+        settings = make_settings(
+            tmp_path, {**feeds, "other": elsewhere.url("/other")}, per_host_concurrency=1
+        )
+        services = services_for(settings, clock)
+        dispatcher = pipeline.InlineDispatcher(services)
+        first = pipeline.poll_cycle(services, dispatcher)
+        by_name = {feed.name: feed for feed in services.store.feeds()}
+        # The host asked to wait on its first feed: its other feeds got no request.
+        assert server.paths() == ["/world"]
+        assert elsewhere.paths() == ["/other"]  # another host is not held back
+        assert (first.feeds_polled, first.feeds_failed) == (2, 1)
+        for name in ("world", "middle-east", "business"):
+            assert by_name[name].next_poll_at == NOW + timedelta(hours=1), name
+        assert by_name["middle-east"].last_fetched_at is None
+        assert by_name["middle-east"].consecutive_errors == 0
+
+        # Within the pause, neither a cycle nor a forced one sends the host a request.
+        clock.advance(30 * MINUTE)
+        assert [feed.name for feed in pipeline.due_feeds(services, clock.now())] == []
+        pipeline.poll_cycle(services, dispatcher, force=True)
+        assert server.paths() == ["/world"]
+        assert elsewhere.paths() == ["/other", "/other"]
+
+        # After it, every feed of the host is polled again.
+        publisher.limiting = False
+        clock.advance(31 * MINUTE)
+        after = pipeline.poll_cycle(services, dispatcher)
+        by_name = {feed.name: feed for feed in services.store.feeds()}
+        services.close()
+    assert sorted(server.paths()) == ["/business", "/middle-east", "/world", "/world"]
+    assert (after.feeds_polled, after.feeds_failed) == (3, 0)
+    assert all(by_name[name].status == "ok" for name in ("world", "middle-east", "business"))
+
+
+def test_a_poll_under_way_when_its_host_paused_keeps_to_the_pause(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    business_asked = threading.Event()
+    busy = conditional(rss("business", 10, hours_apart=0))  # its own interval is short
+    slow_down = answer(429, b"slow down", {"Retry-After": "3600"})
+
+    def world(handler: BaseHTTPRequestHandler) -> None:
+        business_asked.wait(5)  # the other poll of the host is under way
+        slow_down(handler)
+
+    def business(handler: BaseHTTPRequestHandler) -> None:
+        business_asked.set()
+        time.sleep(0.3)  # answered after the 429
+        busy(handler)
+
+    with feed_server({"/world": world, "/business": business}) as server:
+        feeds = {"world": server.url("/world"), "business": server.url("/business")}
+        services = services_for(make_settings(tmp_path, feeds), clock)
+        pipeline.poll_cycle(services, pipeline.InlineDispatcher(services))
+        by_name = {feed.name: feed for feed in services.store.feeds()}
+        services.close()
+    assert sorted(server.paths()) == ["/business", "/world"]
+    assert by_name["business"].status == "ok" and by_name["business"].articles == 10
+    assert by_name["business"].next_poll_at == NOW + timedelta(hours=1)
+
+
+def test_a_poll_handed_out_before_its_host_paused_is_dropped(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    # As a worker's queued poll tasks: each reads its feed when it runs, after the tick.
+    publisher = Publisher("world", ["business"])
+    with feed_server(publisher.routes) as server:
+        feeds = {path.strip("/"): server.url(path) for path in publisher.routes}
+        services = services_for(make_settings(tmp_path, feeds), clock)
+        handed_out = pipeline.due_feeds(services, clock.now())
+        outcomes = [pipeline.poll_feed(services, feed.id) for feed in handed_out]
+        services.store.put_off_polls([handed_out[1].id], NOW + MINUTE)  # never brought forward
+        [business] = [feed for feed in services.store.feeds() if feed.name == "business"]
+        services.close()
+    assert server.paths() == ["/world"]
+    assert [(outcome.url, outcome.paused) for outcome in outcomes] == [
+        (feeds["world"], False),
+        (feeds["business"], True),
+    ]
+    assert outcomes[0].error is not None and "rate limited" in outcomes[0].error
+    assert business.last_fetched_at is None
+    assert business.next_poll_at == NOW + timedelta(hours=1)
 
 
 def test_a_success_after_errors_resets_the_count(tmp_path: Path, clock: FixedClock) -> None:

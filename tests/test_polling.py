@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from digest import polling
 from digest.config import FeedSettings, IngestSettings
 from digest.ingest.fetch import retry_after_seconds
+from digest.store import FeedState
 
 NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -161,3 +163,56 @@ def test_a_feed_never_polled_is_due() -> None:
     assert polling.is_due(None, NOW)
     assert polling.is_due(NOW, NOW)
     assert not polling.is_due(NOW + MINUTE, NOW)
+
+
+def test_a_host_is_its_scheme_host_and_port_whatever_the_case_or_default_port() -> None:
+    same = [
+        "https://News.Example.ORG/world.rss",
+        "HTTPS://news.example.org:443/business?x=1",
+        "https://user:secret@news.example.org/middle-east",
+    ]
+    assert {polling.host_of(url) for url in same} == {"https://news.example.org:443"}
+    assert polling.host_of("http://news.example.org/world") == "http://news.example.org:80"
+    others = [
+        "http://news.example.org/a",
+        "https://news.example.org:8443/a",
+        "https://example.org/a",
+    ]
+    assert len({polling.host_of(url) for url in others}) == 3
+
+
+def test_a_feed_not_yet_due_is_paused_while_another_of_its_host_waits_on_a_retry_after() -> None:
+    def feed(feed_id: int, url: str, **state: Any) -> FeedState:
+        defaults: dict[str, Any] = {
+            "name": url,
+            "enabled": True,
+            "etag": None,
+            "last_modified": None,
+            "last_fetched_at": None,
+            "last_status": None,
+            "last_error": None,
+            "consecutive_errors": 0,
+            "next_poll_at": NOW + 60 * MINUTE,
+        }
+        return FeedState(feed_id, url, **{**defaults, **state})
+
+    waiting = feed(
+        1,
+        "https://news.example.org/world",
+        last_status=429,
+        consecutive_errors=1,
+        last_error="rate limited (HTTP 429); the server asks to retry after 3600 seconds "
+        "(Retry-After: 3600)",
+    )
+    sibling = feed(2, "https://NEWS.example.org:443/business")
+    stranger = feed(3, "https://other.example.org/world")
+    feeds = [waiting, sibling, stranger]
+    assert polling.paused_by(sibling, feeds, NOW) == waiting
+    assert polling.paused_by(waiting, feeds, NOW) == waiting  # even a poll forced waits
+    assert polling.paused_by(stranger, feeds, NOW) is None
+    assert polling.paused_by(sibling, feeds, NOW + 60 * MINUTE) is None  # the pause is over
+    due = feed(4, "https://news.example.org/sport", next_poll_at=NOW)
+    assert polling.paused_by(due, feeds, NOW) is None
+    # A 429 without Retry-After is the feed's own backoff, not the host's pause.
+    plain = feed(1, waiting.url, last_status=429, consecutive_errors=1, last_error="rate limited")
+    assert polling.paused_by(sibling, [plain, sibling], NOW) is None

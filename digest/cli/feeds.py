@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from digest import pipeline
+from digest import pipeline, polling
 from digest.cli.app import (
     app,
     configured_store,
@@ -30,7 +30,7 @@ from digest.cli.app import (
 from digest.cli.boundary import DigestTyper, report
 from digest.clock import SystemClock
 from digest.config import Settings, entry_key, read_config_text, settings_from_mapping
-from digest.errors import ConfigError, DigestError
+from digest.errors import ConfigError, DigestError, without_password
 from digest.opml import plan_import, read_opml, toml_blocks, write_opml
 from digest.store import FeedState, Store
 
@@ -53,7 +53,37 @@ def _index(settings: Settings, url: str) -> int:
     return urls.index(url) if url in urls else -1
 
 
-def _problem(feed: FeedState) -> str | None:
+PAUSED = "paused"
+
+
+def _host_pauses(feeds: list[FeedState], now: datetime) -> dict[int, FeedState]:
+    """The feeds whose host asked to wait on another of its feeds (a 429 or 503 with
+    Retry-After), each with that other feed: `digest feeds` shows them paused."""
+    pauses = {}
+    for feed in feeds:
+        held_by = polling.paused_by(feed, feeds, now)
+        if held_by is not None and held_by.id != feed.id:
+            pauses[feed.id] = held_by
+    return pauses
+
+
+def _status(feed: FeedState, held_by: FeedState | None) -> str:
+    return PAUSED if held_by is not None else feed.status
+
+
+def _pause(feed: FeedState, held_by: FeedState) -> str:
+    """Why a feed is not polled before its next poll: its host's answer to another feed."""
+    assert feed.next_poll_at is not None  # paused_by holds only a feed with a next poll
+    return (
+        f"paused by its host: HTTP {held_by.last_status} with Retry-After at "
+        f"{without_password(held_by.fetch_url)}; no request to the host before "
+        f"{feed.next_poll_at.isoformat(timespec='seconds')}"
+    )
+
+
+def _problem(feed: FeedState, held_by: FeedState | None = None) -> str | None:
+    if held_by is not None:
+        return _pause(feed, held_by)
     if not feed.enabled:
         return "disabled in the config (enabled = false)"
     if feed.disabled_reason:
@@ -69,13 +99,15 @@ def _iso(when: datetime | None) -> str | None:
     return when.isoformat() if when is not None else None
 
 
-def feed_record(feed: FeedState) -> dict[str, Any]:
-    """One feed as `digest feeds --json` prints it."""
+def feed_record(feed: FeedState, held_by: FeedState | None = None) -> dict[str, Any]:
+    """One feed as `digest feeds --json` prints it; ``held_by``, the feed of its host whose
+    Retry-After pauses it (see ``_host_pauses``)."""
     return {
         "name": feed.name,
         "url": feed.url,
         "current_url": feed.current_url,
-        "status": feed.status,
+        "status": _status(feed, held_by),
+        "paused_by": without_password(held_by.url) if held_by is not None else None,
         "enabled": feed.enabled,
         "disabled_reason": feed.disabled_reason,
         "http_status": feed.last_status,
@@ -93,7 +125,13 @@ def feed_record(feed: FeedState) -> dict[str, Any]:
     }
 
 
-_STATUS_STYLE = {"ok": "green", "error": "red", "disabled": "yellow", "never polled": "dim"}
+_STATUS_STYLE = {
+    "ok": "green",
+    "error": "red",
+    "disabled": "yellow",
+    "never polled": "dim",
+    PAUSED: "yellow",
+}
 
 
 def _when(moment: datetime | None, now: datetime) -> str:
@@ -126,18 +164,21 @@ def _feeds_table(feeds: list[FeedState], now: datetime) -> Table:
     ):
         # Long URLs and errors wrap rather than vanish behind an ellipsis.
         table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    pauses = _host_pauses(feeds, now)
     for feed in feeds:
+        held_by = pauses.get(feed.id)
+        status = _status(feed, held_by)
         url = feed.url if feed.current_url is None else f"{feed.url}\n→ {feed.current_url}"
         rate = f"{feed.entries_per_day:.1f}" if feed.entries_per_day is not None else "—"
         table.add_row(
             f"[bold]{_escape(feed.name)}[/]\n{_escape(url)}",
-            f"[{_STATUS_STYLE[feed.status]}]{feed.status}[/]",
+            f"[{_STATUS_STYLE[status]}]{status}[/]",
             _when(feed.last_fetched_at, now),
             str(feed.last_status) if feed.last_status is not None else "—",
             rate,
             _when(feed.next_poll_at, now) if feed.pollable else "—",
             str(feed.consecutive_errors),
-            _escape(_problem(feed) or ""),
+            _escape(_problem(feed, held_by) or ""),
         )
     return table
 
@@ -163,10 +204,13 @@ def feeds_status(
     except DigestError as error:
         report(error)
         raise typer.Exit(1) from None
+    now = SystemClock().now()
     if as_json:
-        typer.echo(json.dumps([feed_record(feed) for feed in feeds], ensure_ascii=False, indent=2))
+        pauses = _host_pauses(feeds, now)
+        records = [feed_record(feed, pauses.get(feed.id)) for feed in feeds]
+        typer.echo(json.dumps(records, ensure_ascii=False, indent=2))
         return
-    console.print(_feeds_table(feeds, SystemClock().now()))
+    console.print(_feeds_table(feeds, now))
 
 
 @feeds_app.command("import")
@@ -295,7 +339,11 @@ def feeds_enable(
 @app.command()
 def poll(
     force: Annotated[
-        bool, typer.Option("--force", help="Poll every enabled feed now, due or not.")
+        bool,
+        typer.Option(
+            "--force",
+            help="Poll every enabled feed now, due or not (a host that asked to wait excepted).",
+        ),
     ] = False,
 ) -> None:
     """Poll the feeds that are due (conditional GETs: unchanged feeds cost a 304)."""

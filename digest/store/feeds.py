@@ -233,6 +233,21 @@ class FeedStore(StoreBase):
                 row.disabled_reason = disabled_reason
             return row.consecutive_errors
 
+    def put_off_polls(self, feed_ids: Sequence[int], until: datetime) -> None:
+        """Put the next poll of each of ``feed_ids`` off to ``until`` (a host's Retry-After);
+        one already due later keeps its time, and none is ever brought forward."""
+        if not feed_ids:
+            return
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(_FEEDS)
+                .where(
+                    _FEEDS.c.id.in_(feed_ids),
+                    or_(_FEEDS.c.next_poll_at.is_(None), _FEEDS.c.next_poll_at < until),
+                )
+                .values(next_poll_at=until)
+            )
+
     def enable_feed(self, url: str) -> FeedState | None:
         """Lift a 410's disabling of the feed configured at ``url`` (or moved to it): it is polled
         at the next cycle, from its configured address. None when no stored feed has that URL."""
