@@ -507,6 +507,30 @@ def test_a_retry_after_pauses_every_feed_of_the_host(
     assert all(by_name[name].status == "ok" for name in ("world", "middle-east", "business"))
 
 
+@pytest.mark.parametrize("retry_after", ["tomorrow", "0", "Wed, 25 Nov 2026 09:00:00 GMT"])
+def test_a_retry_after_with_no_wait_ahead_pauses_no_other_feed(
+    tmp_path: Path, clock: FixedClock, retry_after: str
+) -> None:
+    routes = {
+        "/world": answer(429, b"slow down", {"Retry-After": retry_after}),
+        "/business": conditional(rss("business")),
+    }
+    with feed_server(routes) as server:
+        feeds = {path.strip("/"): server.url(path) for path in routes}
+        services = services_for(make_settings(tmp_path, feeds, per_host_concurrency=1), clock)
+        dispatcher = pipeline.InlineDispatcher(services)
+        pipeline.poll_cycle(services, dispatcher)
+        clock.advance(MINUTE)
+        forced = pipeline.poll_cycle(services, dispatcher, force=True)
+        [world, _] = services.store.feeds()
+        services.close()
+    # The host gave no time to wait for: the feed that got the 429 backs off on its own, and
+    # an operator's forced poll reaches the host's other feeds.
+    assert server.paths() == ["/world", "/business", "/world", "/business"]
+    assert forced.feeds_polled == 2
+    assert world.last_error is not None and "gives no wait ahead" in world.last_error
+
+
 def test_a_poll_under_way_when_its_host_paused_keeps_to_the_pause(
     tmp_path: Path, clock: FixedClock
 ) -> None:

@@ -421,10 +421,12 @@ def _status_error(url: str, current: str, response: httpx.Response) -> FetchErro
     status = response.status_code
     label = f"HTTP {status} {response.reason_phrase}".rstrip()
     asked = _first_value(response.headers, "retry-after")
-    retry_after = _retry_after(asked)
     wait = None
     if status in (429, 503):
         wait = retry_after_seconds(asked, _first_value(response.headers, "date"))
+    # Only a wait still ahead is quoted as the server's wish: `digest.polling.asked_to_wait`
+    # reads it there to hold the host's other feeds back.
+    retry_after = _retry_after(asked) if wait else _no_wait(asked)
     where = _at(url, current)
     if status == 410:
         reason = (
@@ -479,6 +481,14 @@ def _http_date(text: str) -> datetime | None:
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def _no_wait(value: str | None) -> str:
+    """A Retry-After that gives no wait (unreadable, or a time already past), said as such."""
+    if not value:
+        return ""
+    text = " ".join(value.split())[:64]
+    return f"; its Retry-After gives no wait ahead ({text}): the feed backs off as after any error"
 
 
 def _retry_after(value: str | None) -> str:
