@@ -140,24 +140,25 @@ def _poll_feed(
 def _host_paused(
     services: Services, feed: FeedState, now: datetime, pauses: HostPauses | None
 ) -> bool:
-    """Whether ``feed``'s host asked to wait until after ``now``: during this cycle
-    (``pauses``), or before it, as the store says (``polling.paused_by``). The store is only
-    asked about a feed not due by the state at hand (a poll forced, a task that waited in the
-    queue while its host paused it, whose state was read just now): a due one is not held."""
+    """Whether ``feed``'s host asked to wait until after ``now``: as the cycle's ``pauses`` say
+    (read from the store at its start, and kept up to date during it), else as the store says
+    now (a worker's poll task). A feed held back is put off to the end of the pause, so that it
+    is not handed out again before: a poll of the host under way when it answered may have
+    recorded an earlier next poll."""
     host = polling.host_of(feed.fetch_url)
-    if pauses is not None and pauses.holds(host, now):
-        _log.info("%s: not polled, its host asked to wait", without_password(feed.url))
-        return True
-    if feed.next_poll_at is None or feed.next_poll_at <= now:
+    if pauses is not None:
+        until = pauses.until(host, now)
+    else:
+        held_by = polling.paused_by(feed, services.store.waiting_on_servers(now), now)
+        until = held_by.next_poll_at if held_by is not None else None
+    if until is None:
         return False
-    held_by = polling.paused_by(feed, services.store.feed_states().values(), now)
-    if held_by is None:
-        return False
+    if feed.next_poll_at is None or feed.next_poll_at < until:
+        services.store.put_off_polls([feed.id], until)
     _log.info(
-        "%s: not polled, its host asked to wait (HTTP %s at %s)",
+        "%s: not polled, its host asked to wait until %s",
         without_password(feed.url),
-        held_by.last_status,
-        without_password(held_by.fetch_url),
+        until.isoformat(timespec="seconds"),
     )
     return True
 
@@ -373,7 +374,7 @@ def poll_feeds(
     """
     ingest = services.settings.ingest
     unchanged = UnchangedFetches(services.store)
-    pauses = HostPauses()
+    pauses = HostPauses.from_store(services.store, services.clock.now())
     work: Callable[[FeedState], PollOutcome] = (
         (lambda feed: poll_feed(services, feed.id, feed, unchanged, pauses))
         if poll is None
@@ -395,8 +396,8 @@ def poll_feeds(
 
 
 class HostPauses:
-    """The hosts that asked to wait during one poll cycle, each until when: the cycle's feeds
-    were read before it, so the store's put-off polls do not show in their state."""
+    """The hosts that asked to wait, each until when, for one poll cycle: the cycle's feeds
+    were read at its start, so the store's put-off polls do not show in their state."""
 
     def __init__(self) -> None:
         self._until: dict[str, datetime] = {}
@@ -410,10 +411,21 @@ class HostPauses:
         with self._lock:
             return list(self._until.items())
 
-    def holds(self, host: str, now: datetime) -> bool:
+    def until(self, host: str, now: datetime) -> datetime | None:
+        """The end of ``host``'s pause, when it is after ``now``."""
         with self._lock:
             until = self._until.get(host)
-        return until is not None and now < until
+        return until if until is not None and now < until else None
+
+    @classmethod
+    def from_store(cls, store: Store, now: datetime) -> HostPauses:
+        """The hosts still waiting from before the cycle, each until its waiting feed's next
+        poll: the cycle's feeds were read as due, perhaps by a poll that raced the pause."""
+        pauses = cls()
+        for feed in store.waiting_on_servers(now):
+            if polling.asked_to_wait(feed) and feed.next_poll_at is not None:
+                pauses.pause(polling.host_of(feed.fetch_url), feed.next_poll_at)
+        return pauses
 
 
 class UnchangedFetches:

@@ -175,9 +175,10 @@ def asked_to_wait(feed: FeedState) -> bool:
 
 def paused_by(feed: FeedState, feeds: Iterable[FeedState], now: datetime) -> FeedState | None:
     """The feed of ``feed``'s host whose server asked to wait (``asked_to_wait``) and is not due
-    again yet, when ``feed`` is not due either: the host's pause holds ``feed`` too (its next
-    poll was put off to the end of the pause). None when nothing holds it back."""
-    if not feed.pollable or feed.next_poll_at is None or feed.next_poll_at <= now:
+    again yet: the host's pause holds ``feed`` too, until that feed's next poll. Due or not:
+    a poll of the host under way when it answered records its own next poll afterwards. None
+    when nothing holds it back."""
+    if not feed.pollable:
         return None
     host = host_of(feed.fetch_url)
     for other in feeds:

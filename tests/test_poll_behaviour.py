@@ -558,6 +558,45 @@ def test_a_poll_under_way_when_its_host_paused_keeps_to_the_pause(
     assert by_name["business"].next_poll_at == NOW + timedelta(hours=1)
 
 
+def test_workers_polling_side_by_side_keep_to_the_hosts_pause(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    # Two workers' poll tasks, each reading its feed when it runs: the host answers one 429
+    # while the other's request is under way, which then records its own (earlier) next poll.
+    business_asked = threading.Event()
+    busy = conditional(rss("business", 10, hours_apart=0))  # its own interval is short
+    slow_down = answer(429, b"slow down", {"Retry-After": "3600"})
+
+    def world(handler: BaseHTTPRequestHandler) -> None:
+        business_asked.wait(5)
+        slow_down(handler)
+
+    def business(handler: BaseHTTPRequestHandler) -> None:
+        business_asked.set()
+        time.sleep(0.3)  # answered after the 429
+        busy(handler)
+
+    with feed_server({"/world": world, "/business": business}) as server:
+        feeds = {"world": server.url("/world"), "business": server.url("/business")}
+        services = services_for(make_settings(tmp_path, feeds), clock)
+        handed_out = pipeline.due_feeds(services, clock.now())
+        workers = [
+            threading.Thread(target=pipeline.poll_feed, args=(services, feed.id))
+            for feed in handed_out
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        clock.advance(20 * MINUTE)  # past the business feed's own next poll, within the pause
+        again = [pipeline.poll_feed(services, feed.id) for feed in services.store.feeds()]
+        [_, held] = services.store.feeds()
+        services.close()
+    assert sorted(server.paths()) == ["/business", "/world"]
+    assert [outcome.paused for outcome in again] == [True, True]
+    assert held.next_poll_at == NOW + timedelta(hours=1)
+
+
 def test_a_poll_handed_out_before_its_host_paused_is_dropped(
     tmp_path: Path, clock: FixedClock
 ) -> None:

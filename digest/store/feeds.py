@@ -233,6 +233,22 @@ class FeedStore(StoreBase):
                 row.disabled_reason = disabled_reason
             return row.consecutive_errors
 
+    def waiting_on_servers(self, now: datetime) -> list[FeedState]:
+        """The pollable feeds whose last poll failed with a 429 or 503 and whose next poll is
+        after ``now``: the few that may hold their host back (``polling.paused_by``), read
+        through the index on the next poll time rather than with every feed."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(_FEEDS).where(
+                    _FEEDS.c.next_poll_at > now,
+                    _FEEDS.c.enabled.is_(True),
+                    _FEEDS.c.disabled_reason.is_(None),
+                    _FEEDS.c.consecutive_errors > 0,
+                    _FEEDS.c.last_status.in_((429, 503)),
+                )
+            )
+            return [_state(row) for row in rows]
+
     def put_off_polls(self, feed_ids: Sequence[int], until: datetime) -> None:
         """Put the next poll of each of ``feed_ids`` off to ``until`` (a host's Retry-After);
         one already due later keeps its time, and none is ever brought forward."""
