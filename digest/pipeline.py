@@ -206,10 +206,11 @@ def poll_cycle(
     observer = observer or _Silent()
     feeds = due_feeds(services, services.clock.now(), force=force)
     observer.stage("Polling feeds", len(feeds))
-    polled = failed_feeds = new_articles = 0
+    polled = failed_feeds = new_articles = paused = 0
     problems: list[str] = []
     for poll in dispatcher.poll_feeds(feeds):
         if poll.paused:  # its host asked to wait: no request went out
+            paused += 1
             observer.advance("Polling feeds", poll.url)
             continue
         polled += 1
@@ -220,6 +221,7 @@ def poll_cycle(
         observer.advance("Polling feeds", poll.url)
     return CycleSummary(
         feeds_polled=polled,
+        feeds_paused=paused,
         feeds_failed=failed_feeds,
         new_articles=new_articles,
         problems=tuple(problems),
@@ -342,6 +344,7 @@ def run_cycle(
 
     return CycleSummary(
         feeds_polled=polled,
+        feeds_paused=polls.feeds_paused,
         feeds_failed=failed_feeds,
         new_articles=new_articles,
         editions_built=built,

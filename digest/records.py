@@ -240,6 +240,7 @@ class CycleSummary:
     """What one run of the pipeline did, for the operator's summary table."""
 
     feeds_polled: int = 0
+    feeds_paused: int = 0  # not polled: their host asked to wait (a 429 or 503 Retry-After)
     feeds_failed: int = 0
     new_articles: int = 0
     editions_built: int = 0

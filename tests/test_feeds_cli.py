@@ -369,7 +369,10 @@ def test_feeds_shows_the_feeds_a_hosts_retry_after_paused(tmp_path: Path) -> Non
         config.write_text(PUBLISHER.format(folder=tmp_path, base=server.base_url))
         polled = digest(config, "poll")
         assert polled.exit_code == 0, polled.output
-        assert "1 feeds polled, 1 failed" in polled.stdout
+        summary = " ".join(polled.stdout.split())
+        assert "1 feeds polled, 1 failed, 0 new articles, 1 paused (their host asked to wait" in (
+            summary
+        )
         feeds = feeds_json(config)
         table = digest(config, "feeds")
     assert server.paths() == ["/world"]

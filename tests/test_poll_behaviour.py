@@ -483,7 +483,7 @@ def test_a_retry_after_pauses_every_feed_of_the_host(
         # The host asked to wait on its first feed: its other feeds got no request.
         assert server.paths() == ["/world"]
         assert elsewhere.paths() == ["/other"]  # another host is not held back
-        assert (first.feeds_polled, first.feeds_failed) == (2, 1)
+        assert (first.feeds_polled, first.feeds_failed, first.feeds_paused) == (2, 1, 2)
         for name in ("world", "middle-east", "business"):
             assert by_name[name].next_poll_at == NOW + timedelta(hours=1), name
         assert by_name["middle-east"].last_fetched_at is None

@@ -61,6 +61,8 @@ def _summary_table(summary: CycleSummary) -> Table:
     table.add_column("")
     table.add_column("count", justify="right")
     table.add_row("feeds polled", str(summary.feeds_polled))
+    if summary.feeds_paused:
+        table.add_row("feeds paused (their host asked to wait)", str(summary.feeds_paused))
     table.add_row("feeds failed", str(summary.feeds_failed))
     table.add_row("new articles", str(summary.new_articles))
     table.add_row("editions built", str(summary.editions_built))

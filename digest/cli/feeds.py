@@ -375,9 +375,14 @@ def poll(
     except DigestError as error:
         report(error)
         raise typer.Exit(1) from None
+    paused = (
+        f", {summary.feeds_paused} paused (their host asked to wait: see digest feeds)"
+        if summary.feeds_paused
+        else ""
+    )
     console.print(
         f"{summary.feeds_polled} feeds polled, {summary.feeds_failed} failed, "
-        f"{summary.new_articles} new articles"
+        f"{summary.new_articles} new articles{paused}"
     )
     for problem in summary.problems:
         errors.print(f"[yellow]problem:[/] {escape(problem)}", highlight=False)
