@@ -32,7 +32,8 @@ class Setup:
     server: FeedServer
 
 
-CONFIG = """\
+# The service and ingest tables of both configs below.
+SETTINGS = """\
 [service]
 database_url = "sqlite:///{folder}/digest.db"
 data_dir = "{folder}/var"
@@ -45,6 +46,11 @@ postal_address = "1 Example Street, Example City"
 [ingest]
 allow_private_addresses = true
 timeout_seconds = 5
+"""
+
+CONFIG = (
+    SETTINGS
+    + """
 
 [[feeds]]
 name = "Wire"
@@ -63,6 +69,7 @@ enabled = false
 name = "Gone"
 url = "{base}/gone"
 """
+)
 
 
 @pytest.fixture
@@ -334,19 +341,9 @@ def test_a_table_piped_or_redirected_keeps_every_value_whole(tmp_path: Path) -> 
     assert "…" not in result.stdout
 
 
-PUBLISHER = """\
-[service]
-database_url = "sqlite:///{folder}/digest.db"
-data_dir = "{folder}/var"
-outbox = "{folder}/outbox"
-base_url = "https://news.example.org"
-sender_name = "The Desk"
-sender_address = "desk@example.org"
-postal_address = "1 Example Street, Example City"
-
-[ingest]
-allow_private_addresses = true
-timeout_seconds = 5
+PUBLISHER = (
+    SETTINGS
+    + """\
 per_host_concurrency = 1
 
 [[feeds]]
@@ -357,6 +354,7 @@ url = "{base}/world"
 name = "Business"
 url = "{base}/business"
 """
+)
 
 
 def test_feeds_shows_the_feeds_a_hosts_retry_after_paused(tmp_path: Path) -> None:

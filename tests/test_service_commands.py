@@ -16,17 +16,24 @@ DIGEST = Path(sys.executable).parent / "digest"
 CONFIG = Path(__file__).resolve().parent.parent / "config" / "example.toml"
 
 
-@pytest.mark.parametrize("command", ["worker", "beat"])
-def test_worker_and_beat_refuse_to_start_without_a_broker(command: str, tmp_path: Path) -> None:
-    environ = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
-    done = subprocess.run(
-        [str(DIGEST), "--config", str(CONFIG), command],
+def _digest(
+    config: Path, environ: dict[str, str], cwd: Path, *command: str
+) -> subprocess.CompletedProcess[str]:
+    """``digest --config CONFIG COMMAND`` as an operator runs it, in ``environ``."""
+    return subprocess.run(
+        [str(DIGEST), "--config", str(config), *command],
         env=environ,
-        cwd=tmp_path,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+@pytest.mark.parametrize("command", ["worker", "beat"])
+def test_worker_and_beat_refuse_to_start_without_a_broker(command: str, tmp_path: Path) -> None:
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
+    done = _digest(CONFIG, environ, tmp_path, command)
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
@@ -41,14 +48,7 @@ def test_a_worker_with_a_broken_config_exits_2_naming_the_file_and_key(tmp_path:
     config.write_text(text + '\n[smtp]\nhost = "127.0.0.1"\nport = "not a port"\n')
     environ = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
     environ["DIGEST_BROKER_URL"] = "redis://127.0.0.1:1/0"  # never reached: the config is first
-    done = subprocess.run(
-        [str(DIGEST), "--config", str(config), "worker"],
-        env=environ,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = _digest(config, environ, tmp_path, "worker")
     assert done.returncode == 2, done.stderr
     assert str(config) in done.stderr and "smtp.port" in done.stderr
     assert "Traceback" not in done.stderr
@@ -70,14 +70,7 @@ def _distributed(tmp_path: Path, broker: str) -> tuple[Path, dict[str, str]]:
 def _cycle(tmp_path: Path, broker: str, command: list[str]) -> subprocess.CompletedProcess[str]:
     """``digest COMMAND`` run as an operator would, in the distributed mode on ``broker``."""
     config, environ = _distributed(tmp_path, broker)
-    return subprocess.run(
-        [str(DIGEST), "--config", str(config), *command],
-        env=environ,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return _digest(config, environ, tmp_path, *command)
 
 
 @pytest.mark.parametrize("command", [["poll"], ["run", "--once"]])
@@ -130,14 +123,7 @@ def test_in_the_distributed_mode_only_db_upgrade_upgrades_an_older_database(
         config.write_text(config.read_text().replace(sqlite_database(tmp_path), ""))
         environ |= {"DIGEST_DATABASE_URL": database_url, "COLUMNS": "200"}
         for command in OPENING_THE_STORE:
-            done = subprocess.run(
-                [str(DIGEST), "--config", str(config), *command],
-                env=environ,
-                cwd=tmp_path,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
+            done = _digest(config, environ, tmp_path, *command)
             said = " ".join(done.stderr.split())
             assert done.returncode == 1, (command, done.stdout, said)
             assert "Traceback" not in said, (command, said)
@@ -145,24 +131,10 @@ def test_in_the_distributed_mode_only_db_upgrade_upgrades_an_older_database(
                 f"has schema 0006, this code needs {head_revision()}: run `digest db upgrade` once"
             ) in said, (command, said)
             assert stored_revision(engine) == "0006", command
-        upgraded = subprocess.run(
-            [str(DIGEST), "--config", str(config), "db", "upgrade"],
-            env=environ,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        upgraded = _digest(config, environ, tmp_path, "db", "upgrade")
         assert upgraded.returncode == 0, upgraded.stderr
         assert stored_revision(engine) == head_revision()
-        status = subprocess.run(
-            [str(DIGEST), "--config", str(config), "status"],
-            env=environ,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        status = _digest(config, environ, tmp_path, "status")
         assert status.returncode == 0, status.stderr
     engine.dispose()
 
@@ -174,14 +146,7 @@ def test_in_the_embedded_mode_a_command_still_upgrades_an_older_database(tmp_pat
     del environ["DIGEST_BROKER_URL"]
     engine = create_database_engine(f"sqlite:///{tmp_path}/digest.db")
     upgrade(engine, "0006")
-    done = subprocess.run(
-        [str(DIGEST), "--config", str(config), "status"],
-        env=environ,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = _digest(config, environ, tmp_path, "status")
     assert done.returncode == 0, done.stderr
     assert stored_revision(engine) == head_revision()
     engine.dispose()
