@@ -168,7 +168,11 @@ def _feeds_table(feeds: list[FeedState], now: datetime) -> Table:
     for feed in feeds:
         held_by = pauses.get(feed.id)
         status = _status(feed, held_by)
-        url = feed.url if feed.current_url is None else f"{feed.url}\n→ {feed.current_url}"
+        # Masked as in errors and the log: the table is read over shoulders and pasted into
+        # tickets; --json keeps the addresses whole for the scripts that match them.
+        url = without_password(feed.url)
+        if feed.current_url is not None:
+            url += f"\n→ {without_password(feed.current_url)}"
         rate = f"{feed.entries_per_day:.1f}" if feed.entries_per_day is not None else "—"
         table.add_row(
             f"[bold]{_escape(feed.name)}[/]\n{_escape(url)}",
