@@ -90,10 +90,6 @@ class ReloadingApp:
         finally:
             served.active -= 1
 
-    async def check(self) -> None:
-        """Look at the file now and apply an edit (what a request does every CHECK_EVERY)."""
-        await self._reload_if_edited()
-
     def close(self) -> None:
         """Close the app in force and every replaced one not closed yet (at shutdown)."""
         for served in (*self._replaced, self._served):
