@@ -531,9 +531,9 @@ def test_a_retry_after_with_no_wait_ahead_pauses_no_other_feed(
     assert world.last_error is not None and "gives no wait ahead" in world.last_error
 
 
-def test_a_poll_under_way_when_its_host_paused_keeps_to_the_pause(
-    tmp_path: Path, clock: FixedClock
-) -> None:
+def _a_429_while_another_poll_is_under_way() -> dict[str, Route]:
+    """One host's two feeds: /world answers 429 (Retry-After: 3600) once /business has been
+    asked, and /business answers after it, with a short interval of its own."""
     business_asked = threading.Event()
     busy = conditional(rss("business", 10, hours_apart=0))  # its own interval is short
     slow_down = answer(429, b"slow down", {"Retry-After": "3600"})
@@ -547,7 +547,13 @@ def test_a_poll_under_way_when_its_host_paused_keeps_to_the_pause(
         time.sleep(0.3)  # answered after the 429
         busy(handler)
 
-    with feed_server({"/world": world, "/business": business}) as server:
+    return {"/world": world, "/business": business}
+
+
+def test_a_poll_under_way_when_its_host_paused_keeps_to_the_pause(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    with feed_server(_a_429_while_another_poll_is_under_way()) as server:
         feeds = {"world": server.url("/world"), "business": server.url("/business")}
         services = services_for(make_settings(tmp_path, feeds), clock)
         pipeline.poll_cycle(services, pipeline.InlineDispatcher(services))
@@ -563,20 +569,7 @@ def test_workers_polling_side_by_side_keep_to_the_hosts_pause(
 ) -> None:
     # Two workers' poll tasks, each reading its feed when it runs: the host answers one 429
     # while the other's request is under way, which then records its own (earlier) next poll.
-    business_asked = threading.Event()
-    busy = conditional(rss("business", 10, hours_apart=0))  # its own interval is short
-    slow_down = answer(429, b"slow down", {"Retry-After": "3600"})
-
-    def world(handler: BaseHTTPRequestHandler) -> None:
-        business_asked.wait(5)
-        slow_down(handler)
-
-    def business(handler: BaseHTTPRequestHandler) -> None:
-        business_asked.set()
-        time.sleep(0.3)  # answered after the 429
-        busy(handler)
-
-    with feed_server({"/world": world, "/business": business}) as server:
+    with feed_server(_a_429_while_another_poll_is_under_way()) as server:
         feeds = {"world": server.url("/world"), "business": server.url("/business")}
         services = services_for(make_settings(tmp_path, feeds), clock)
         handed_out = pipeline.due_feeds(services, clock.now())

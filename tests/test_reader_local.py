@@ -474,12 +474,11 @@ def test_a_run_counts_the_editions_it_built_of_a_list_read_in_each_zone(
     assert summary.editions_built == 3
 
 
-def test_a_slot_whose_readers_were_served_between_its_halves_is_not_built_for_ever(
+def _kolkata_variant_stored(
     embedded: Services,
-) -> None:
-    # A worker stored Kolkata's 07:00 variant; before it queued it, `digest send` served every
-    # reader an edition by hand. The queueing half found nobody due and left the variant
-    # unqueued: every run (and every tick) after built the slot again, for nobody, for ever.
+) -> tuple[Simulation, datetime, datetime, building.BuildOutcome]:
+    """A day of editions, a new article, then the first half of the build of Kolkata's 07:00
+    (01:30 UTC) at 01:40 UTC: (the simulation, now, the slot, the stored variant)."""
     simulation = Simulation(embedded)
     simulation.run(datetime(2026, 1, 10, tzinfo=UTC), days=1)
     at = datetime(2026, 1, 11, 1, 40, tzinfo=UTC)
@@ -488,7 +487,16 @@ def test_a_slot_whose_readers_were_served_between_its_halves_is_not_built_for_ev
     ).new
     embedded.clock = FixedClock(at)
     kolkata = datetime(2026, 1, 11, 1, 30, tzinfo=UTC)
-    stored = building.store_edition(embedded, "daily", kolkata)
+    return simulation, at, kolkata, building.store_edition(embedded, "daily", kolkata)
+
+
+def test_a_slot_whose_readers_were_served_between_its_halves_is_not_built_for_ever(
+    embedded: Services,
+) -> None:
+    # A worker stored Kolkata's 07:00 variant; before it queued it, `digest send` served every
+    # reader an edition by hand. The queueing half found nobody due and left the variant
+    # unqueued: every run (and every tick) after built the slot again, for nobody, for ever.
+    simulation, _, kolkata, stored = _kolkata_variant_stored(embedded)
     assert send_now(embedded, "daily", workers=None).ready
     building.queue_edition(embedded, stored)
     assert embedded.store.unqueued_editions() == []
@@ -511,15 +519,7 @@ def test_a_slot_whose_readers_all_left_between_its_halves_sends_the_other_zones_
     # zone, whose 07:00 had not come yet, was queued an extra edition at 01:30 UTC.
     from digest.unsubscribes import unsubscribe
 
-    simulation = Simulation(embedded)
-    simulation.run(datetime(2026, 1, 10, tzinfo=UTC), days=1)
-    at = datetime(2026, 1, 11, 1, 40, tzinfo=UTC)
-    simulation.stored += embedded.store.store_entries(
-        simulation.feed_id, [entry(900)], at - timedelta(minutes=5), classify=lambda _a: FILED
-    ).new
-    embedded.clock = FixedClock(at)
-    kolkata = datetime(2026, 1, 11, 1, 30, tzinfo=UTC)
-    stored = building.store_edition(embedded, "daily", kolkata)
+    simulation, at, kolkata, stored = _kolkata_variant_stored(embedded)
     assert stored.ready
     reader = embedded.store.subscriber_by_email("kolkata@example.org")
     assert reader is not None
