@@ -160,11 +160,15 @@ def suppression_turn(path: Path) -> Iterator[SuppressionTurn]:
 
     A file that cannot be opened gives a turn whose ``append`` raises that error, so the block
     still runs: the database, the source of truth, takes the change whatever the disk does."""
+    failure: OSError | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         file = path.open("a", encoding="utf-8", newline="")
     except OSError as error:
-        yield SuppressionTurn(path, None, error)
+        failure = error
+    if failure is not None:
+        # Yielded outside the handler: an error of the block is not chained to this one.
+        yield SuppressionTurn(path, None, failure)
         return
     with file:
         fcntl.flock(file, fcntl.LOCK_EX)
