@@ -357,7 +357,7 @@ url = "{base}/business"
 )
 
 
-def test_the_table_masks_a_feeds_password(tmp_path: Path) -> None:
+def test_the_table_and_the_json_mask_a_feeds_password(tmp_path: Path) -> None:
     config = tmp_path / "digest.toml"
     config.write_text(
         CONFIG.format(folder=tmp_path, base="http://127.0.0.1:9").split("[[feeds]]")[0]
@@ -367,7 +367,10 @@ def test_the_table_masks_a_feeds_password(tmp_path: Path) -> None:
     assert table.exit_code == 0, table.output
     assert "http://desk:***@127.0.0.1:9/members.xml" in table.stdout
     assert "s3cret" not in table.output
-    assert feeds_json(config)["Members"]["url"] == "http://desk:s3cret@127.0.0.1:9/members.xml"
+    as_json = digest(config, "feeds", "--json")
+    assert as_json.exit_code == 0, as_json.output
+    assert "s3cret" not in as_json.output
+    assert feeds_json(config)["Members"]["url"] == "http://desk:***@127.0.0.1:9/members.xml"
 
 
 def test_feeds_shows_the_feeds_a_hosts_retry_after_paused(tmp_path: Path) -> None:

@@ -104,8 +104,12 @@ def feed_record(feed: FeedState, held_by: FeedState | None = None) -> dict[str, 
     Retry-After pauses it (see ``_host_pauses``)."""
     return {
         "name": feed.name,
-        "url": feed.url,
-        "current_url": feed.current_url,
+        # Masked like the table and the log: this output is fed to dashboards and tickets;
+        # scripts match a feed by its name, which is unique in the config.
+        "url": without_password(feed.url),
+        "current_url": (
+            without_password(feed.current_url) if feed.current_url is not None else None
+        ),
         "status": _status(feed, held_by),
         "paused_by": without_password(held_by.url) if held_by is not None else None,
         "enabled": feed.enabled,
@@ -169,7 +173,7 @@ def _feeds_table(feeds: list[FeedState], now: datetime) -> Table:
         held_by = pauses.get(feed.id)
         status = _status(feed, held_by)
         # Masked as in errors and the log: the table is read over shoulders and pasted into
-        # tickets; --json keeps the addresses whole for the scripts that match them.
+        # tickets.
         url = without_password(feed.url)
         if feed.current_url is not None:
             url += f"\n→ {without_password(feed.current_url)}"
@@ -330,7 +334,7 @@ def feeds_enable(
             highlight=False,
         )
         raise typer.Exit(1)
-    console.print(f"{feed.name} ({feed.url}) will be polled at the next cycle")
+    console.print(f"{feed.name} ({without_password(feed.url)}) will be polled at the next cycle")
     if not feed.enabled:
         errors.print(
             f"[yellow]note:[/] it is disabled in {escape(str(settings.source))}: set "
