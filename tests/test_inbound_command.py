@@ -114,3 +114,57 @@ def test_digest_inbound_on_a_taken_port_says_which_and_exits_1(tmp_path: Path) -
         result.stderr
     )
     assert "Traceback" not in result.stderr
+
+
+def _rcpt_code(port: int, address: str) -> int:
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        client.ehlo()
+        client.mail("")
+        code, _ = client.rcpt(address)
+        return code
+
+
+def test_digest_inbound_applies_an_edit_of_the_config_and_refuses_an_invalid_one(
+    tmp_path: Path,
+) -> None:
+    """Invariant 5 for the receiver: an edit applies without a restart (here a new unsubscribe
+    address), one the checks refuse is said once and leaves the settings in force, and what the
+    socket took at start is said to wait for the next start."""
+    config = example_config(tmp_path, smtp_port=None)
+    original = config.read_text()
+    port = free_port()
+    environment = {**os.environ, "DIGEST_SECRET_KEY": SECRET}
+    environment.pop("DIGEST_CONFIG", None)
+    process = subprocess.Popen(
+        [DIGEST, "--config", str(config), "inbound", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+    )
+    try:
+        wait_for_port(port, process)
+        assert _rcpt_code(port, "unsubscribe@example.org") == 250
+        assert _rcpt_code(port, "leave@example.org") == 550
+
+        edited = original.replace(
+            "[service]\n", '[service]\nunsubscribe_address = "leave@example.org"\n', 1
+        )
+        config.write_text(edited + "\n[inbound]\nmax_connections = 7\n")
+        deadline = time.monotonic() + 30
+        while _rcpt_code(port, "leave@example.org") != 250:
+            assert time.monotonic() < deadline, "the edit was not applied"
+            time.sleep(0.2)
+        assert _rcpt_code(port, "unsubscribe@example.org") == 550
+
+        config.write_text(edited.replace('unsubscribe_address = "leave@example.org"', "bogus = 1"))
+        time.sleep(3)  # three looks at the file: the refusal is said once
+        assert _rcpt_code(port, "leave@example.org") == 250, "the refused edit took effect"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert stderr.count("changed: bounces and unsubscribes are taken on it") == 1, stderr
+    assert stderr.count("inbound.max_connections apply at the next start") == 1, stderr
+    assert stderr.count("config edit refused, the previous settings stay in force") == 1, stderr
+    assert "bogus" in stderr and "Traceback" not in stderr

@@ -10,7 +10,12 @@ from typing import Annotated
 import typer
 
 from digest.cli.app import app, console, load_config, log_lines_on_stderr, running
+from digest.config import Settings
 from digest.inbound.server import InboundServer
+from digest.services import Services, build_services
+from digest.store.db import database_errors
+
+CHECK_EVERY = 1.0  # seconds between two looks at the config file's stat
 
 
 @app.command()
@@ -33,7 +38,9 @@ def inbound(
     # what came back.
     log_lines_on_stderr("digest.inbound")
     with running(settings) as services:
-        server = InboundServer.from_settings(services, host=host, port=port, lmtp=lmtp)
+        server = InboundServer.from_settings(
+            services, host=host, port=port, lmtp=lmtp, rebuild=_services_on
+        )
         server.start()
         stop = threading.Event()
 
@@ -43,9 +50,16 @@ def inbound(
         signal.signal(signal.SIGTERM, terminate)
         console.print(server.describe(), highlight=False)
         try:
-            stop.wait()
+            while not stop.wait(CHECK_EVERY):
+                server.follow_edits()  # invariant 5: an edit applies without a restart
         except KeyboardInterrupt:
             pass
         finally:
             server.stop()
         console.print("Stopped.")
+
+
+def _services_on(settings: Settings) -> Services:
+    """The services of an edit of the config; a database that cannot be opened refuses it."""
+    with database_errors(settings.service.database_url):
+        return build_services(settings)

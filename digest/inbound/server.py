@@ -11,8 +11,12 @@
                451 when the store failed, so that the sending server tries again later
 
 Runs on aiosmtpd's threaded controller: ``digest inbound`` runs it alone, ``digest run`` beside
-its loop when ``[inbound] enabled``. LMTP for a Postfix ``transport`` entry (``lmtp:HOST:PORT``),
-which answers one line per recipient after DATA.
+its loop when ``[inbound] enabled``. ``digest inbound`` follows edits of the config file
+(``follow_edits``, DESIGN invariant 5): an edit that passes the checks gets services of its own,
+swapped in on the worker thread between two messages, so a message is taken wholly on the
+settings it started on; ``digest run`` starts the receiver again on an edit. LMTP for a
+Postfix ``transport`` entry (``lmtp:HOST:PORT``), which answers one line per recipient after
+DATA.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import asyncio
 import logging
 import socket
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, AnyStr
 
@@ -29,6 +33,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from digest.config import Settings
+from digest.config_edits import ConfigEdits
 from digest.errors import ListenError
 from digest.inbound.events import short
 from digest.inbound.mailboxes import Mailboxes
@@ -59,12 +65,23 @@ SESSION_SECONDS = 600.0
 class InboundHandler:
     """aiosmtpd's handler: which recipients are taken, and what each message does."""
 
-    def __init__(self, services: Services, mailboxes: Mailboxes, lmtp: bool) -> None:
+    def __init__(
+        self,
+        services: Services,
+        mailboxes: Mailboxes,
+        lmtp: bool,
+        rebuild: Callable[[Settings], Services] | None = None,
+    ) -> None:
         self.services = services
         self.mailboxes = mailboxes
         self.lmtp = lmtp
-        # One thread: events are applied one at a time, in the order they came.
+        # One thread: events are applied one at a time, in the order they came, and the
+        # services are swapped between two of them.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-inbound")
+        self._first = services  # its owner, the command, closes it
+        self._edits = (
+            ConfigEdits(services.settings, rebuild, log=_log) if rebuild is not None else None
+        )
         self._refused: weakref.WeakKeyDictionary[Session, int] = weakref.WeakKeyDictionary()
 
     async def handle_RCPT(  # aiosmtpd's hook names
@@ -113,8 +130,50 @@ class InboundHandler:
         # LMTP answers DATA once per recipient (RFC 2033).
         return "\r\n".join([status] * len(recipients)) if self.lmtp else status
 
+    def follow_edits(self) -> None:
+        """Look at the config file, on the worker thread, after the messages already in hand."""
+        if self._edits is not None:
+            self._worker.submit(self._apply_edit)
+
+    def _apply_edit(self) -> None:
+        assert self._edits is not None
+        current = self.services.settings
+        try:
+            taken = self._edits.take()
+        except Exception:  # a bug here must not stop the receiver, which goes on as it is
+            _log.exception("reading the config again failed; the previous settings stay in force")
+            return
+        if taken is None:
+            return
+        fresh, services = taken
+        if _listening(fresh) != _listening(current):
+            _log.warning(
+                "%s: inbound.host, inbound.port, inbound.lmtp, inbound.max_message_bytes and "
+                "inbound.max_connections apply at the next start of digest inbound",
+                fresh.source,
+            )
+        replaced, self.services = self.services, services
+        self.mailboxes = Mailboxes.from_settings(fresh)
+        _log.info("%s changed: bounces and unsubscribes are taken on it", fresh.source)
+        if replaced is not self._first:
+            replaced.close()
+
     def close(self) -> None:
         self._worker.shutdown(wait=True)
+        if self.services is not self._first:
+            self.services.close()
+
+
+def _listening(settings: Settings) -> tuple[object, ...]:
+    """What the receiver's socket and controller took at start."""
+    inbound = settings.inbound
+    return (
+        inbound.host,
+        inbound.port,
+        inbound.lmtp,
+        inbound.max_message_bytes,
+        inbound.max_connections,
+    )
 
 
 class _ConnectionGate:
@@ -257,10 +316,12 @@ class InboundServer:
         max_connections: int = 20,
         session_seconds: float = SESSION_SECONDS,
         port_key: str = "inbound.port",
+        rebuild: Callable[[Settings], Services] | None = None,
     ) -> None:
         self.host, self.port, self.lmtp, self.port_key = host, port, lmtp, port_key
-        self.mailboxes = Mailboxes.from_settings(services.settings)
-        self.handler = InboundHandler(services, self.mailboxes, lmtp)
+        self.handler = InboundHandler(
+            services, Mailboxes.from_settings(services.settings), lmtp, rebuild
+        )
         self._controller = _GatedController(
             self.handler,
             max_connections=max_connections,
@@ -281,8 +342,10 @@ class InboundServer:
         host: str | None = None,
         port: int | None = None,
         lmtp: bool | None = None,
+        rebuild: Callable[[Settings], Services] | None = None,
     ) -> InboundServer:
-        """The receiver as ``[inbound]`` says, but for what the command line overrides."""
+        """The receiver as ``[inbound]`` says, but for what the command line overrides; with
+        ``rebuild``, it follows edits of the config file (``follow_edits``)."""
         inbound = services.settings.inbound
         return cls(
             services,
@@ -292,15 +355,21 @@ class InboundServer:
             max_message_bytes=inbound.max_message_bytes,
             max_connections=inbound.max_connections,
             port_key="--port" if port else "inbound.port",
+            rebuild=rebuild,
         )
 
     @property
     def address(self) -> str:
         return f"{'lmtp' if self.lmtp else 'smtp'}://{self.host}:{self.port}"
 
+    def follow_edits(self) -> None:
+        """Apply an edit of the config file, if any, before the next message (module docstring);
+        a no-op for a receiver built without ``rebuild``."""
+        self.handler.follow_edits()
+
     def describe(self) -> str:
         """One line for the operator: where it listens and for which addresses."""
-        mailboxes = self.mailboxes
+        mailboxes = self.handler.mailboxes
         return (
             f"inbound: {self.address} takes mail for {mailboxes.bounce_local_part}"
             f"+…@{mailboxes.bounce_domain} (bounces, complaints) and "

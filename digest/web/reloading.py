@@ -28,9 +28,8 @@ from dataclasses import dataclass
 import anyio.to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from digest.config import Settings, file_stamp, load_settings
-from digest.errors import ConfigError, DigestError
-from digest.ticking import refuse_edit
+from digest.config import Settings
+from digest.config_edits import ConfigEdits
 
 _log = logging.getLogger(__name__)
 
@@ -62,14 +61,11 @@ class ReloadingApp:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._served = first
-        self._build = build
-        self._environ = environ
+        self._edits = ConfigEdits(first.settings, build, log=_log, environ=environ)
         self._check_every = check_every
         self._monotonic = monotonic
-        self._stamp = file_stamp(first.settings.source)  # the file as the settings in force read it
         self._checked = monotonic()
         self._checking: asyncio.Task[None] | None = None
-        self._unbuilt: str | None = None  # why the latest edit's services could not be built
         self._replaced: list[Served] = []  # swapped out, not yet closed
         self._retiring: set[asyncio.Task[None]] = set()
 
@@ -105,29 +101,11 @@ class ReloadingApp:
             self._checking = None
 
     async def _reload_if_edited(self) -> None:
+        taken = await anyio.to_thread.run_sync(self._edits.take)
+        if taken is None:
+            return
+        fresh, served = taken
         current = self._served.settings
-        # Taken before the read: an edit made during it is seen at the next check.
-        stamp = file_stamp(current.source)
-        if stamp == self._stamp and self._unbuilt is None:
-            return
-        self._stamp = stamp
-        try:
-            fresh = await anyio.to_thread.run_sync(load_settings, current.source, self._environ)
-        except ConfigError as error:
-            self._unbuilt = None  # the file is what is wrong now: said once, until edited
-            refuse_edit(error, _log)
-            return
-        if fresh == current:
-            self._unbuilt = None
-            return
-        try:
-            served = await anyio.to_thread.run_sync(self._build, fresh)
-        except DigestError as error:
-            if str(error) != self._unbuilt:
-                refuse_edit(error, _log)
-            self._unbuilt = str(error)  # tried again at the next check: the database may return
-            return
-        self._unbuilt = None
         if (fresh.web.host, fresh.web.port) != (current.web.host, current.web.port):
             _log.warning(
                 "%s: web.host and web.port apply at the next start of digest serve; the pages "
