@@ -22,6 +22,21 @@ from tests.test_end_to_end import DIGEST, SECRET, digest, example_config, parse
 pytestmark = pytest.mark.integration
 
 
+def start_inbound(config: Path, port: int) -> subprocess.Popen[str]:
+    """A real `digest inbound` on ``port``, listening when this returns."""
+    environment = {**os.environ, "DIGEST_SECRET_KEY": SECRET}
+    environment.pop("DIGEST_CONFIG", None)
+    process = subprocess.Popen(
+        [DIGEST, "--config", str(config), "inbound", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+    )
+    wait_for_port(port, process)
+    return process
+
+
 def wait_for_port(port: int, process: subprocess.Popen[str]) -> None:
     deadline = time.monotonic() + 60
     while True:
@@ -57,16 +72,8 @@ def test_digest_inbound_takes_a_bounce_and_a_mailto_and_stops_on_sigterm(
     assert token is not None
 
     port = free_port()
-    environment = {**os.environ, "DIGEST_SECRET_KEY": SECRET}
-    process = subprocess.Popen(
-        [DIGEST, "--config", str(config), "inbound", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=environment,
-    )
+    process = start_inbound(config, port)
     try:
-        wait_for_port(port, process)
         verp = senders[bounced].mail_from
         with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
             client.sendmail("", [verp], inbound_mail.dsn(to=verp))
@@ -133,17 +140,8 @@ def test_digest_inbound_applies_an_edit_of_the_config_and_refuses_an_invalid_one
     config = example_config(tmp_path, smtp_port=None)
     original = config.read_text()
     port = free_port()
-    environment = {**os.environ, "DIGEST_SECRET_KEY": SECRET}
-    environment.pop("DIGEST_CONFIG", None)
-    process = subprocess.Popen(
-        [DIGEST, "--config", str(config), "inbound", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=environment,
-    )
+    process = start_inbound(config, port)
     try:
-        wait_for_port(port, process)
         assert _rcpt_code(port, "unsubscribe@example.org") == 250
         assert _rcpt_code(port, "leave@example.org") == 550
 
