@@ -235,6 +235,21 @@ class SchemaMismatchError(DigestError):
         super().__init__(what)
 
 
+class SecretKeyMismatchError(DigestError):
+    """The secret key is not the one the database's links and address keys were made with."""
+
+    def __init__(self, url: str, key_from: str) -> None:
+        self.url, self.key_from = url, key_from
+        super().__init__(
+            f"the secret key ({key_from}) is not the one the database {database_shown(url)} was "
+            "used with: every unsubscribe and preferences link already mailed would be refused, "
+            "and forgotten addresses could be imported again. Give this machine the key the "
+            "database was used with (restore the key file from the backup, or set "
+            "DIGEST_SECRET_KEY to it, the same on every machine); to change the key on purpose, "
+            "run `digest db adopt-secret-key`"
+        )
+
+
 class BrokerUnavailableError(DigestError):
     """The broker of the distributed mode (Redis) does not answer."""
 

@@ -33,14 +33,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from digest.config import Settings
-from digest.errors import ConfigError, StoreUnavailableError
+from digest.errors import ConfigError, SecretKeyMismatchError, StoreUnavailableError
 from digest.imports import file_digest, list_mark
 from digest.lists import held_warnings, history_problems, previous_slug_problems
 from digest.mail.dkim import dkim_signer
 from digest.mail.subscribers import read_subscriber_file, subscriber_file_warnings
-from digest.mail.tokens import read_secret
+from digest.mail.tokens import read_secret, secret_check
 from digest.render import Renderer
-from digest.services import secret_file
+from digest.services import secret_file, secret_source
 from digest.store import Store
 from digest.store.db import (
     create_database_engine,
@@ -50,7 +50,7 @@ from digest.store.db import (
     refuse_another_applications,
     sqlite_file,
 )
-from digest.store.suppressions import FileMark
+from digest.store.suppressions import SECRET_KEY_MARK, FileMark
 from digest.subject_check import subject_warnings
 from digest.suppression import Suppressions, read_suppressions
 from digest.topic_renames import unknown_topic_warnings
@@ -103,13 +103,18 @@ def preflight(settings: Settings, store: Store | None) -> Preflight:
             f"{suppression_path}: {line}: {why} (the line is left out)"
             for line, why in suppressions.refused
         )
+    secret: str | None = None
     if settings.secret_key is not None:
-        result.warnings.extend(_short_secret(settings.secret_key.get_secret_value()))
+        secret = settings.secret_key.get_secret_value()
+        result.warnings.extend(_short_secret(secret))
     else:
         try:
-            read_secret(secret_file(settings))  # what digest run reads at start (or makes)
+            # What digest run reads at start, or makes: none yet is a new key.
+            secret = read_secret(secret_file(settings)) or ""
         except ConfigError as error:
             result.errors.append(str(error))
+    if store is not None and secret is not None:
+        result.errors.extend(_secret_key_mismatch(settings, store, secret))
     template_problems = _template_problems(settings)
     if template_problems:
         result.errors.append(str(ConfigError(str(settings.source), template_problems)))
@@ -273,3 +278,12 @@ def existing_store(settings: Settings) -> tuple[Store | None, str]:
         reason = str(getattr(error, "orig", None) or error).splitlines()[0]
         return None, f"the database could not be reached ({reason})"
     return Store(engine), ""
+
+
+def _secret_key_mismatch(settings: Settings, store: Store, secret: str) -> list[str]:
+    """What every command refuses at start (digest.services.require_secret_key): a secret key
+    other than the one the database is used with; read only, nothing recorded."""
+    known = store.file_mark(SECRET_KEY_MARK)
+    if known is None or known.digest is None or (secret and secret_check(secret) == known.digest):
+        return []
+    return [str(SecretKeyMismatchError(settings.service.database_url, secret_source(settings)))]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,10 +13,11 @@ import httpx
 from digest.addresses import key_function
 from digest.clock import Clock, SystemClock
 from digest.config import FeedSettings, Settings
+from digest.errors import SecretKeyMismatchError
 from digest.ingest import build_client
 from digest.mail.dkim import DkimSigner, dkim_signer
 from digest.mail.personalize import Personalizer
-from digest.mail.tokens import TokenSigner, load_or_create_secret
+from digest.mail.tokens import TokenSigner, load_or_create_secret, secret_check
 from digest.mail.transport import MailTransport, OutboxTransport, SmtpTransport
 from digest.render import Renderer
 from digest.send_rate import SendRate, Unlimited, send_rate_for
@@ -102,6 +104,21 @@ def signing_secret(settings: Settings) -> str:
     return load_or_create_secret(secret_file(settings))
 
 
+def require_secret_key(store: Store, settings: Settings, secret: str, now: datetime) -> None:
+    """Refuse a secret key other than the one the database is used with (the first becomes
+    it): links already mailed are signed with that one, and forgotten addresses are kept only
+    as keys made with it, so another (a key file not restored with the database, a machine
+    given another DIGEST_SECRET_KEY) would break every link and forget the forgetting."""
+    check = secret_check(secret)
+    if store.secret_key_check(check, now) != check:
+        raise SecretKeyMismatchError(settings.service.database_url, secret_source(settings))
+
+
+def secret_source(settings: Settings) -> str:
+    """Where the secret key comes from, for the operator."""
+    return "DIGEST_SECRET_KEY" if settings.secret_key is not None else str(secret_file(settings))
+
+
 def shares_database(settings: Settings) -> bool:
     """Whether the database is the distributed mode's (a broker is set), which the workers of
     one release share: a command opening it checks its schema and leaves the upgrade to
@@ -118,12 +135,19 @@ def build_services(
     migrate: bool = True,
 ) -> Services:
     secret = signing_secret(settings)
+    clock = clock or SystemClock()
+    store = open_store(
+        settings.service.database_url, migrate=migrate, shared=shares_database(settings)
+    )
+    try:
+        require_secret_key(store, settings, secret, clock.now())
+    except BaseException:
+        store.engine.dispose()
+        raise
     return Services(
         settings=settings,
-        store=open_store(
-            settings.service.database_url, migrate=migrate, shared=shares_database(settings)
-        ),
-        clock=clock or SystemClock(),
+        store=store,
+        clock=clock,
         http=http or build_client(settings.ingest),
         transport=transport or default_transport(settings),
         classifier=classifier_for(settings),

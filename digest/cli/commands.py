@@ -449,3 +449,33 @@ def db_upgrade() -> None:
             console.print(f"Database at revision {current_revision(engine)}")
         finally:
             engine.dispose()
+
+
+@db_app.command("adopt-secret-key")
+def db_adopt_secret_key() -> None:
+    """Make this machine's secret key the database's, after changing it on purpose: links
+    already mailed stop working, and forgotten addresses are no longer recognised."""
+    from digest.clock import SystemClock
+    from digest.mail.tokens import secret_check
+    from digest.services import shares_database, signing_secret
+    from digest.store import open_store
+    from digest.store.db import database_errors
+
+    settings = load_config()
+    shared = shares_database(settings)
+    with database_errors(settings.service.database_url):
+        store = open_store(settings.service.database_url, migrate=not shared, shared=shared)
+        try:
+            forgotten = store.forgotten_count()
+            store.adopt_secret_key(secret_check(signing_secret(settings)), SystemClock().now())
+        finally:
+            store.engine.dispose()
+    console.print(
+        "The database now takes this secret key. Links mailed before stop working"
+        + (
+            f", and {forgotten} forgotten addresses are no longer recognised at an import."
+            if forgotten
+            else "."
+        ),
+        highlight=False,
+    )

@@ -191,6 +191,12 @@ def _shape(payload: object, action: str) -> tuple[int, str]:
     raise InvalidToken(f"the {action} link does not name a subscriber and a list")
 
 
+def secret_check(secret: str) -> str:
+    """What tells one secret key from another without giving it away: an HMAC of a fixed text
+    under it. The database keeps the check of the key it is used with (digest.services)."""
+    return hmac.new(secret.encode("utf-8"), b"digest: the secret key", hashlib.sha256).hexdigest()
+
+
 def load_or_create_secret(path: Path) -> str:
     """The secret key kept in ``path``, created there (mode 0600) on first use.
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from digest.store.base import StoreBase
 from digest.store.schema import (
@@ -23,6 +24,9 @@ from digest.store.schema import (
 from digest.store.subscribers import FORGOTTEN, IMPORT, UNSUBSCRIBED, check_channel
 
 REASONS = ("hard-bounce", "complaint", "operator", "forgotten")
+# The file mark that holds the check of the secret key the address keys and links are made with:
+# the key is an operator's file too (data_dir/secret_key), or DIGEST_SECRET_KEY.
+SECRET_KEY_MARK = "secret-key"  # noqa: S105 (a row's name, not a key)
 # How long a transaction may stay open and still have its unsubscribes copied to the file.
 SETTLE = timedelta(minutes=10)
 
@@ -155,6 +159,38 @@ class SuppressionStore(StoreBase):
                 row.suppressions_upto = suppressions_upto
             if copied is not None:
                 row.copied = ",".join(copied) or None
+
+    def secret_key_check(self, check: str, now: datetime) -> str:
+        """The check (``digest.mail.tokens.secret_check``) of the secret key the database is
+        used with; ``check`` is recorded as that key's when none is yet (a new database, or one
+        from before the check was kept), and given back."""
+        known = self.file_mark(SECRET_KEY_MARK)
+        if known is not None and known.digest is not None:
+            return known.digest
+        try:
+            with self.transaction() as session:
+                session.add(FileMarkRow(name=SECRET_KEY_MARK, digest=check, size=0, at=now))
+        except IntegrityError:  # another process recorded its key first: theirs is the one
+            pass
+        known = self.file_mark(SECRET_KEY_MARK)
+        assert known is not None and known.digest is not None
+        return known.digest
+
+    def forgotten_count(self) -> int:
+        """How many addresses are kept only as their keys (their owners asked to be forgotten)."""
+        with self.transaction() as session:
+            return (
+                session.scalar(
+                    select(func.count())
+                    .select_from(SuppressionRow)
+                    .where(SuppressionRow.email.is_(None))
+                )
+                or 0
+            )
+
+    def adopt_secret_key(self, check: str, now: datetime) -> None:
+        """Record ``check`` as the secret key's from now on: the operator changed it on purpose."""
+        self.set_file_mark(SECRET_KEY_MARK, check, now)
 
     def unsubscribes_now(self) -> list[tuple[str, str, str, datetime]]:
         """Every unsubscribed membership and suppression, as lines of the suppression file

@@ -1,0 +1,114 @@
+"""The secret key the database is used with: another one is refused by every command, said by
+`config check`, and taken on purpose only with `digest db adopt-secret-key`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from digest.mail.tokens import secret_check
+from digest.store import open_store
+from tests.test_end_to_end import DIGEST, SECRET, example_config
+
+pytestmark = pytest.mark.integration
+
+OTHER = "another-secret-key-of-32-characters!"
+NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+
+
+def digest_with(config: Path, secret: str | None, *args: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "COLUMNS": "200"}
+    environment.pop("DIGEST_CONFIG", None)
+    environment.pop("DIGEST_SECRET_KEY", None)
+    if secret is not None:
+        environment["DIGEST_SECRET_KEY"] = secret
+    return subprocess.run(
+        [DIGEST, "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=300,
+        check=False,
+    )
+
+
+def outbox(tmp_path: Path) -> list[Path]:
+    folder = tmp_path / "outbox"
+    return sorted(folder.glob("*.eml")) if folder.exists() else []
+
+
+def test_another_secret_key_is_refused_until_adopted_on_purpose(tmp_path: Path) -> None:
+    config = example_config(tmp_path, smtp_port=None)
+    first = digest_with(config, SECRET, "run", "--once")
+    assert first.returncode == 0, first.stderr
+    mailed = outbox(tmp_path)
+    assert mailed
+
+    # A machine given another key: it would sign links the others refuse, and refuse theirs.
+    for command in (("run", "--once"), ("serve", "--port", "1"), ("inbound", "--port", "1")):
+        refused = digest_with(config, OTHER, *command)
+        assert refused.returncode == 1, (command, refused.stdout, refused.stderr)
+        assert "the secret key (DIGEST_SECRET_KEY) is not the one the database" in refused.stderr
+        assert "digest db adopt-secret-key" in refused.stderr
+        assert "Traceback" not in refused.stderr
+    assert outbox(tmp_path) == mailed, "nothing was mailed with the other key"
+    check = digest_with(config, OTHER, "config", "check")
+    assert check.returncode == 2, check.stdout
+    assert "is not the one the database" in check.stdout + check.stderr
+
+    # The right key goes on as before.
+    again = digest_with(config, SECRET, "run", "--once")
+    assert again.returncode == 0, again.stderr
+
+    adopted = digest_with(config, OTHER, "db", "adopt-secret-key")
+    assert adopted.returncode == 0, adopted.stderr
+    assert "The database now takes this secret key" in adopted.stdout
+    assert digest_with(config, OTHER, "run", "--once").returncode == 0
+    refused = digest_with(config, SECRET, "run", "--once")
+    assert refused.returncode == 1 and "is not the one the database" in refused.stderr
+
+
+def test_a_key_file_not_restored_with_the_database_is_refused_naming_the_file(
+    tmp_path: Path,
+) -> None:
+    """The embedded default's key lives in data_dir/secret_key: a database restored on a new
+    machine without it would get a new key made silently, and every link mailed would break."""
+    config = example_config(tmp_path, smtp_port=None)
+    first = digest_with(config, None, "run", "--once")
+    assert first.returncode == 0, first.stderr
+    key_file = tmp_path / "var" / "secret_key"
+    kept = key_file.read_text()
+    key_file.unlink()
+
+    check = digest_with(config, None, "config", "check")
+    assert check.returncode == 2
+    assert "is not the one the database" in check.stdout + check.stderr
+    refused = digest_with(config, None, "run", "--once")
+    assert refused.returncode == 1
+    assert f"the secret key ({key_file}) is not the one the database" in refused.stderr
+
+    key_file.write_text(kept)  # restored from the backup
+    assert digest_with(config, None, "run", "--once").returncode == 0, "the old key goes on"
+
+
+def test_the_first_key_is_the_database_s_and_a_second_store_reads_it(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'digest.db'}"
+    first, second = open_store(url), open_store(url)
+    try:
+        assert first.secret_key_check(secret_check(SECRET), NOW) == secret_check(SECRET)
+        assert second.secret_key_check(secret_check(OTHER), NOW) == secret_check(SECRET)
+        second.adopt_secret_key(secret_check(OTHER), NOW)
+        assert first.secret_key_check(secret_check(SECRET), NOW) == secret_check(OTHER)
+    finally:
+        first.engine.dispose()
+        second.engine.dispose()
+
+
+def test_the_check_does_not_give_the_key_away() -> None:
+    check = secret_check(SECRET)
+    assert len(check) == 64 and SECRET not in check
+    assert check != secret_check(OTHER) and check == secret_check(SECRET)
