@@ -29,6 +29,9 @@ from digest.topics.normalize import normalize_text
 
 MAX_WORDS = 3
 _WORD = re.compile(r"[^\W\d_][\w'\u200c-]*", re.UNICODE)
+# An English possessive: the rules' word boundaries match "Iran" in "Iran's" and "ministers'",
+# so the word is the name without it, never a phrase of its own.
+_POSSESSIVE = re.compile(r"'s?$")
 
 # The commonest function words of the languages the project writes: never a topic's evidence.
 _STOP_TEXT = (
@@ -122,7 +125,7 @@ def _phrases(text: str) -> Iterable[tuple[str, str]]:
     """(normalized, as written) of each word and run of up to MAX_WORDS words of ``text``,
     line by line, none beginning or ending with a stop word."""
     for line in text.splitlines():
-        words = _WORD.findall(line)
+        words = [_POSSESSIVE.sub("", word) for word in _WORD.findall(line)]
         folded = [normalize_text(word) for word in words]
         for start in range(len(words)):
             for size in range(1, MAX_WORDS + 1):
