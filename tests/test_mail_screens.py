@@ -7,19 +7,23 @@ apps that hold them back, so the lead picture's box must hold without its pictur
 
 from __future__ import annotations
 
+import email
+import email.policy
 import html as html_module
 import os
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Literal
 
 import pytest
 
 from digest.config import ListSettings, Settings, load_settings
-from digest.mail.personalize import fill_for_preview
-from digest.records import Edition, EditionItem, Section
+from digest.mail.personalize import fill_for_preview, personalize
+from digest.mail.tokens import TokenSigner
+from digest.records import Edition, EditionItem, Section, Subscriber
 from digest.render import Renderer
 from digest.screenshot import WIDTHS, Browser, open_browser
 from tests.test_mail_polish import with_also_covered
@@ -373,3 +377,38 @@ def test_a_compact_arabic_list_fits_and_reads_right_to_left(
     layout = browser.capture(html, width, png=ARTIFACTS / f"arabic-compact-{width}.png")
     assert layout.fits, layout
     assert 'class="container compact"' in html and 'class="story brief' in html
+
+
+# An address as universities and agencies hand them out: one unbroken word of 68 characters.
+LONG_ADDRESS_OF_A_READER = "firstname.middlename.lastname@mail.department.university.example.edu"
+
+
+@pytest.mark.parametrize("layout", ["full", "compact"])
+def test_a_readers_long_address_in_the_footer_wraps_rather_than_widen_the_mail(
+    browser: Browser, tmp_path: Path, layout: str
+) -> None:
+    # The footer's "sent to ADDRESS" sits outside the edition's column: unbroken, a long
+    # address widened the whole mail to 441 px on a 375 px phone, every line off the screen.
+    settings = make_settings(tmp_path, layout=layout)
+    digest_list = settings.list("middle-east-daily")
+    rendered_edition = Renderer(settings).render(sample_edition(), digest_list)
+    message = personalize(
+        rendered_edition,
+        Subscriber(id=7, email=LONG_ADDRESS_OF_A_READER, name="Sam"),
+        edition_id=1,
+        service=settings.service,
+        digest_list=digest_list,
+        signer=TokenSigner("test-secret-0123456789"),
+        now=SLOT,
+    )
+    parsed = email.message_from_bytes(message.data, policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    html_part = parsed.get_body(("html",))
+    assert html_part is not None
+    html = html_part.get_content()
+    assert LONG_ADDRESS_OF_A_READER in html
+    for width in WIDTHS:
+        layout_facts = browser.capture(
+            html, width, png=ARTIFACTS / f"long-reader-address-{layout}-{width}.png"
+        )
+        assert layout_facts.fits, layout_facts
