@@ -412,3 +412,44 @@ def test_a_readers_long_address_in_the_footer_wraps_rather_than_widen_the_mail(
             html, width, png=ARTIFACTS / f"long-reader-address-{layout}-{width}.png"
         )
         assert layout_facts.fits, layout_facts
+
+
+def _headline_first(title: str) -> Edition:
+    """``sample_edition`` with a story headed ``title`` first under its first section's title."""
+    edition = sample_edition()
+    section = edition.sections[0]
+    story = EditionItem(article(50, title, summary="The talks go on."), section.topic)
+    return replace(edition, sections=(replace(section, items=(story, *section.items)),))
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_combining_marks_stacked_deep_stay_off_the_lines_above(
+    browser: Browser, tmp_path: Path, width: int
+) -> None:
+    # "Zalgo" text: 50 accents on one letter drew a column of ink up over the section's title
+    # and its rule; a letter keeps as many as a real script stacks (Vietnamese, pointed Hebrew).
+    settings = make_settings(tmp_path)
+    digest_list = settings.list("middle-east-daily")
+    zalgo = "Z" + "\u0301\u0300\u0302" * 17 + "ealots rally " + "a\u0308" * 3
+    clips = []
+    for name, title in (("plain", "Zealots rally"), ("zalgo", zalgo)):
+        html = filled(settings, digest_list, _headline_first(title))
+        page = look(browser, html, width, "light", f"stacked-marks-{name}-{width}")
+        try:
+            top, bottom = page.evaluate(
+                """() => {
+                  const rule = document.querySelector('.section .section-rule');
+                  const title = rule.querySelector('.section-title').getBoundingClientRect();
+                  return [rule.getBoundingClientRect().top, title.bottom];
+                }"""
+            )
+            # The section's rule and title, and 4 px of air under them: no ink of the headline.
+            clip = {"x": 0, "y": top - 4, "width": width, "height": bottom - top + 8}
+            clips.append(page.screenshot(full_page=True, clip=clip))
+            assert "Zealots rally" in page.evaluate(
+                "() => document.querySelector('.section .headline').innerText.normalize('NFKD')"
+                ".replace(/[\\u0300-\\u036f]/g, '')"
+            )
+        finally:
+            page.close()
+    assert clips[0] == clips[1]

@@ -504,6 +504,14 @@ def test_a_cut_drops_the_direction_control_whose_closer_it_cut_off() -> None:
     )
 
 
+def test_marks_stacked_past_what_a_script_stacks_are_dropped_and_real_scripts_kept() -> None:
+    zalgo = "Z" + "\u0301\u0300" * 25 + "ealots"
+    assert shorten(zalgo, 100) == "Z\u0301\u0300\u0301\u0300ealots"
+    # Vietnamese written decomposed, pointed Hebrew with a cantillation mark, Burmese, a keycap.
+    for real in ("Vie\u0323\u0302t Nam", "שָּׁ֑לוֹם", "မှို့", "1\ufe0f\u20e3"):
+        assert shorten(real, 100) == real
+
+
 def test_safe_url_only_passes_http_and_https() -> None:
     assert safe_url("https://example.org/a") == "https://example.org/a"
     assert safe_url("HTTP://example.org/a") == "HTTP://example.org/a"

@@ -51,11 +51,35 @@ _CLOSES_ISOLATE = "\u2069"
 _DIRECTION_CONTROL = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
+# Marks a letter may carry in a row: as many as a real script stacks (Vietnamese two, pointed
+# Hebrew or Burmese three or four). "Zalgo" text piles fifty on one letter, whose ink then runs
+# up over the lines above it, and which no line can break, however long it is drawn.
+MAX_STACKED_MARKS = 4
+_MARKS = frozenset(("Mn", "Me"))  # non-spacing and enclosing marks: they sit on a letter
+
+
 def one_line(text: str) -> str:
-    """Collapse every run of whitespace (CR and LF included) to a space; drop control characters
-    and the direction controls left open (``closed_directions``)."""
+    """Collapse every run of whitespace (CR and LF included) to a space; drop control characters,
+    the marks stacked on one letter past ``MAX_STACKED_MARKS`` and the direction controls left
+    open (``closed_directions``)."""
+    if not text.isascii():
+        text = _without_stacked_marks(text)
     text = "".join(" " if unicodedata.category(char) == "Cc" else char for char in text)
     return closed_directions(" ".join(text.split()))
+
+
+def _without_stacked_marks(text: str) -> str:
+    kept: list[str] = []
+    marks = 0  # in a row, on the last letter kept
+    for char in text:
+        if unicodedata.category(char) in _MARKS:
+            marks += 1
+            if marks > MAX_STACKED_MARKS:
+                continue
+        else:
+            marks = 0
+        kept.append(char)
+    return "".join(kept) if len(kept) < len(text) else text
 
 
 def closed_directions(text: str) -> str:
