@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +17,12 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from digest import pipeline
 from digest.screenshot import CHROMIUM_ARGS, chromium_path
 from digest.web import create_app
 from digest.web.server import serving
 from tests.servers import free_port
-from tests.webtools import Newsroom, newsroom
+from tests.webtools import FIRST_SLOT, Newsroom, newsroom, write_feed
 
 pytestmark = pytest.mark.integration
 
@@ -141,3 +143,37 @@ def test_the_button_works_from_the_keyboard_right_to_left(
     page.get_by_role("heading", name="تم إلغاء اشتراكك").wait_for()
     check(page, "unsubscribed-arabic")
     assert not room.is_member("arabic", "Sam")
+
+
+def test_an_archive_of_a_headline_longer_than_a_phones_line_fits_the_phone(
+    tmp_path: Path, browser: Browser
+) -> None:
+    # An entry whose headline is an address, as some publishing systems write it: unbroken, the
+    # teaser under the edition's title widened the archive page to 1131 px on a 375 px phone.
+    address = "https://wire.example.org/2026/11/24/" + "TalksResumeInMuscat_" * 6
+    port = free_port()
+    with newsroom(tmp_path, editions=0, base_url=f"http://127.0.0.1:{port}") as room:
+        services, slot = room.services, FIRST_SLOT
+        write_feed(room.feed_folder, [(1, f"Gulf {address}", slot - timedelta(hours=1))])
+        room.clock.set(slot + timedelta(minutes=5))
+        for feed in services.store.sync_feeds(services.settings.feeds, room.clock.now()):
+            pipeline.poll_feed(services, feed.id)
+        for list_slug in ("daily", "arabic"):
+            pipeline.build_edition(services, list_slug, slot)
+        with serving(create_app(services), "127.0.0.1", port) as site:
+            for list_slug in ("daily", "arabic"):
+                phone = browser.new_page(viewport={"width": 375, "height": 800})
+                try:
+                    answer = phone.goto(f"{site}/editions/{list_slug}")
+                    assert answer is not None and answer.status == 200
+                    phone.screenshot(
+                        path=str(ARTIFACTS / f"archive-long-headline-{list_slug}-375.png"),
+                        full_page=True,
+                    )
+                    assert "TalksResumeInMuscat_" in phone.inner_text(".edition-teaser")
+                    scroll = phone.evaluate(
+                        "() => [document.scrollingElement.scrollWidth, window.innerWidth]"
+                    )
+                    assert scroll[0] <= scroll[1], (list_slug, scroll)
+                finally:
+                    phone.close()
