@@ -453,3 +453,59 @@ def test_combining_marks_stacked_deep_stay_off_the_lines_above(
         finally:
             page.close()
     assert clips[0] == clips[1]
+
+
+# Where a piece of text is drawn: the left and right of the range holding ``wanted`` in ``root``.
+_WHERE_SCRIPT = """
+([root, wanted]) => {
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const at = node.textContent.indexOf(wanted);
+    if (at < 0) continue;
+    const range = document.createRange();
+    range.setStart(node, at);
+    range.setEnd(node, at + wanted.length);
+    const box = range.getBoundingClientRect();
+    return [box.left, box.right];
+  }
+  return null;
+}
+"""
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_byline_names_the_author_before_the_outlet_whatever_their_script(
+    browser: Browser, tmp_path: Path, width: int
+) -> None:
+    # Two names of one script side by side, in a story of the other direction, ran together as
+    # one phrase of their own: the Arabic story's byline read "Gulf Wire · Layla Haddad" from
+    # the right, the English story's "الجزيرة نت · أحمد الخطيب" from the left, the outlet first.
+    edition = sample_edition()
+    section = edition.sections[0]
+    stories = (
+        ("rtl", "مجلس التعاون يبحث التأشيرات", "Layla Haddad", "Gulf Wire", "ar"),
+        ("ltr", "Talks resume in Muscat", "أحمد الخطيب", "الجزيرة نت", "en"),
+    )
+    items = tuple(
+        EditionItem(
+            article(50 + index, title, author=author, feed=feed, language=language),
+            section.topic,
+        )
+        for index, (_, title, author, feed, language) in enumerate(stories)
+    )
+    edition = replace(edition, sections=(replace(section, items=items),))
+    html = rendered(tmp_path, edition)
+    page = look(browser, html, width, "light", f"byline-order-{width}")
+    try:
+        bylines = page.query_selector_all(".section .byline")
+        assert len(bylines) == 2
+        for byline, (direction, _, author, feed, _) in zip(bylines, stories, strict=True):
+            named = page.evaluate(_WHERE_SCRIPT, [byline, author])
+            outlet = page.evaluate(_WHERE_SCRIPT, [byline, feed])
+            assert named is not None and outlet is not None
+            if direction == "rtl":
+                assert named[0] >= outlet[1] - 1, (author, named, feed, outlet)
+            else:
+                assert named[1] <= outlet[0] + 1, (author, named, feed, outlet)
+    finally:
+        page.close()

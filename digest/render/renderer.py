@@ -38,6 +38,7 @@ from digest.render.text import (
     neutralize_text,
     one_line,
     safe_url,
+    script_direction,
     shorten,
     shorten_summary,
     text_direction,
@@ -171,6 +172,7 @@ class Renderer:
         self.environment.filters["wrap"] = wrap_text
         self.environment.filters["wrap_block"] = wrap_block
         self.environment.filters["underline"] = underline
+        self.environment.filters["script_direction"] = script_direction
         self._subject_environment = SandboxedEnvironment(
             autoescape=False, undefined=jinja2.StrictUndefined
         )

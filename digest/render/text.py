@@ -187,8 +187,13 @@ def text_direction(article: Article) -> Literal["ltr", "rtl"]:
     """RTL for Arabic, Hebrew, Persian, Urdu… articles, or when the title is mostly RTL script."""
     if direction_of(article.language) == "rtl":
         return "rtl"
+    return script_direction(article.title)
+
+
+def script_direction(text: str) -> Literal["ltr", "rtl"]:
+    """RTL when ``text`` is mostly in a right-to-left script, else LTR (a name of digits too)."""
     rtl = ltr = 0
-    for char in article.title:
+    for char in text:
         kind = unicodedata.bidirectional(char)
         if kind in ("R", "AL"):
             rtl += 1
