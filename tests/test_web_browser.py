@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -145,35 +146,89 @@ def test_the_button_works_from_the_keyboard_right_to_left(
     assert not room.is_member("arabic", "Sam")
 
 
-def test_an_archive_of_a_headline_longer_than_a_phones_line_fits_the_phone(
-    tmp_path: Path, browser: Browser
-) -> None:
-    # An entry whose headline is an address, as some publishing systems write it: unbroken, the
-    # teaser under the edition's title widened the archive page to 1131 px on a 375 px phone.
-    address = "https://wire.example.org/2026/11/24/" + "TalksResumeInMuscat_" * 6
+@contextmanager
+def archive_of(tmp_path: Path, headline: str) -> Iterator[str]:
+    """The site, serving both lists' edition of FIRST_SLOT, led by a story of ``headline``."""
     port = free_port()
     with newsroom(tmp_path, editions=0, base_url=f"http://127.0.0.1:{port}") as room:
         services, slot = room.services, FIRST_SLOT
-        write_feed(room.feed_folder, [(1, f"Gulf {address}", slot - timedelta(hours=1))])
+        write_feed(room.feed_folder, [(1, headline, slot - timedelta(hours=1))])
         room.clock.set(slot + timedelta(minutes=5))
         for feed in services.store.sync_feeds(services.settings.feeds, room.clock.now()):
             pipeline.poll_feed(services, feed.id)
         for list_slug in ("daily", "arabic"):
             pipeline.build_edition(services, list_slug, slot)
         with serving(create_app(services), "127.0.0.1", port) as site:
-            for list_slug in ("daily", "arabic"):
-                phone = browser.new_page(viewport={"width": 375, "height": 800})
-                try:
-                    answer = phone.goto(f"{site}/editions/{list_slug}")
-                    assert answer is not None and answer.status == 200
-                    phone.screenshot(
-                        path=str(ARTIFACTS / f"archive-long-headline-{list_slug}-375.png"),
-                        full_page=True,
-                    )
-                    assert "TalksResumeInMuscat_" in phone.inner_text(".edition-teaser")
-                    scroll = phone.evaluate(
-                        "() => [document.scrollingElement.scrollWidth, window.innerWidth]"
-                    )
-                    assert scroll[0] <= scroll[1], (list_slug, scroll)
-                finally:
-                    phone.close()
+            yield site
+
+
+def test_an_archive_of_a_headline_longer_than_a_phones_line_fits_the_phone(
+    tmp_path: Path, browser: Browser
+) -> None:
+    # An entry whose headline is an address, as some publishing systems write it: unbroken, the
+    # teaser under the edition's title widened the archive page to 1131 px on a 375 px phone.
+    address = "https://wire.example.org/2026/11/24/" + "TalksResumeInMuscat_" * 6
+    with archive_of(tmp_path, f"Gulf {address}") as site:
+        for list_slug in ("daily", "arabic"):
+            phone = browser.new_page(viewport={"width": 375, "height": 800})
+            try:
+                answer = phone.goto(f"{site}/editions/{list_slug}")
+                assert answer is not None and answer.status == 200
+                phone.screenshot(
+                    path=str(ARTIFACTS / f"archive-long-headline-{list_slug}-375.png"),
+                    full_page=True,
+                )
+                assert "TalksResumeInMuscat_" in phone.inner_text(".edition-teaser")
+                scroll = phone.evaluate(
+                    "() => [document.scrollingElement.scrollWidth, window.innerWidth]"
+                )
+                assert scroll[0] <= scroll[1], (list_slug, scroll)
+            finally:
+                phone.close()
+
+
+def test_an_english_teaser_in_an_arabic_archive_reads_left_to_right(
+    tmp_path: Path, browser: Browser
+) -> None:
+    # Set in the page's right-to-left direction, an English headline cut short put its "…" at the
+    # left end of its last line, before the words it cut, and its first word alone on the right.
+    headline = "Gulf " + " ".join(["ministers meet in Muscat to talk about trade and visas"] * 4)
+    with archive_of(tmp_path, headline) as site:
+        page = browser.new_page(viewport={"width": 375, "height": 800})
+        try:
+            answer = page.goto(f"{site}/editions/arabic")
+            assert answer is not None and answer.status == 200
+            page.screenshot(path=str(ARTIFACTS / "archive-english-teaser-arabic-375.png"))
+            teaser = page.query_selector(".edition-teaser")
+            assert teaser is not None
+            text = teaser.inner_text()
+            assert text.startswith("Gulf ministers") and text.endswith("…"), text
+            cut, ellipsis = page.evaluate(
+                """(teaser) => {
+                  const node = teaser.firstChild;
+                  const at = node.textContent.lastIndexOf('…');
+                  const box = (start, end) => {
+                    const range = document.createRange();
+                    range.setStart(node, start);
+                    range.setEnd(node, end);
+                    return range.getBoundingClientRect();
+                  };
+                  const before = box(at - 1, at), mark = box(at, at + 1);
+                  return [[before.left, before.top], [mark.left, mark.top]];
+                }""",
+                teaser,
+            )
+            # On the line of the last letter it follows, to that letter's right.
+            assert abs(ellipsis[1] - cut[1]) < 2 and ellipsis[0] > cut[0], (cut, ellipsis)
+            first = page.evaluate(
+                """(teaser) => {
+                  const range = document.createRange();
+                  range.setStart(teaser.firstChild, 0);
+                  range.setEnd(teaser.firstChild, 4);
+                  return range.getBoundingClientRect().left - teaser.getBoundingClientRect().left;
+                }""",
+                teaser,
+            )
+            assert first < 2, first  # "Gulf" opens the first line, at its left
+        finally:
+            page.close()
