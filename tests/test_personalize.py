@@ -352,6 +352,20 @@ def test_hostile_name_is_escaped_in_html_and_kept_out_of_headers() -> None:
     assert to.addresses[0].display_name == 'Eve <script>alert("x")</script> Bcc: victim@example.net'
 
 
+def test_a_direction_override_left_open_in_a_name_turns_nothing_after_it_around() -> None:
+    # "Hello <RLO>Sam Haddad," showed the rest of the greeting backwards (",laddaH maS"), and
+    # the address after the name in the To line.
+    message = make(Subscriber(id=667, email="sam@example.org", name="\u202eSam Haddad"))
+    parsed = parse(message)
+    text, html = bodies(parsed)
+    assert text.startswith("Hello Sam Haddad,\n")
+    assert ">Hello Sam Haddad,</p>" in html
+    assert parsed["To"].addresses[0].display_name == "Sam Haddad"
+    # Controls written in pairs are the reader's own, and stay.
+    paired = make(Subscriber(id=668, email="sara@example.org", name="\u202bسارة\u202c"))
+    assert bodies(parse(paired))[0].startswith("Hello \u202bسارة\u202c,\n")
+
+
 def test_line_breaks_in_subject_and_list_name_are_neutralized() -> None:
     rendered = RenderedEdition(
         list_slug=RENDERED.list_slug,
