@@ -232,3 +232,27 @@ def test_an_english_teaser_in_an_arabic_archive_reads_left_to_right(
             assert first < 2, first  # "Gulf" opens the first line, at its left
         finally:
             page.close()
+
+
+def test_the_preferences_fields_sit_one_under_the_other_without_gaps(
+    room: Newsroom, site: str, page: Page
+) -> None:
+    # The sign-up form's fields share a row at 12rem each; stacked in the preferences form's
+    # column, that basis became each field's height: 120 px of nothing under the name and under
+    # the timezone, the Save button far below them.
+    reader = room.subscriber("daily", "Rana")
+    _, token = room.services.signer.link_tokens(reader.id, "daily")
+    for width in (375, 1024):
+        page.set_viewport_size({"width": width, "height": 800})
+        page.goto(f"{site}/preferences/{token}")
+        page.screenshot(path=str(ARTIFACTS / f"preferences-{width}.png"), full_page=True)
+        gaps = page.evaluate(
+            """() => {
+              const box = (selector) => document.querySelector(selector).getBoundingClientRect();
+              const rem = parseFloat(getComputedStyle(document.documentElement).fontSize);
+              return [box('label[for=timezone]').top - box('#name').bottom,
+                      box('.preferences .button').top - box('#timezone-hint').bottom, rem];
+            }"""
+        )
+        # The form's own gap (1rem) between them, and no more.
+        assert gaps[0] <= gaps[2] * 1.5 and gaps[1] <= gaps[2] * 1.5, (width, gaps)
