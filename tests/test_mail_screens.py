@@ -10,6 +10,7 @@ from __future__ import annotations
 import email
 import email.policy
 import html as html_module
+import io
 import os
 from collections.abc import Iterator
 from dataclasses import replace
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
+from PIL import Image
 
 from digest.config import ListSettings, Settings, load_settings
 from digest.mail.personalize import fill_for_preview, personalize
@@ -507,5 +509,40 @@ def test_a_byline_names_the_author_before_the_outlet_whatever_their_script(
                 assert named[0] >= outlet[1] - 1, (author, named, feed, outlet)
             else:
                 assert named[1] <= outlet[0] + 1, (author, named, feed, outlet)
+    finally:
+        page.close()
+
+
+def _blank(png: bytes) -> bool:
+    """Whether a screenshot is one colour: nothing was drawn in it."""
+    with Image.open(io.BytesIO(png)) as picture:
+        low, high = zip(*picture.convert("RGB").getextrema(), strict=True)
+        return low == high
+
+
+def test_a_headline_or_paragraph_of_blank_letters_is_not_shown_as_an_empty_line(
+    browser: Browser, tmp_path: Path
+) -> None:
+    # Hangul fillers and the blank braille pattern are letters and symbols that draw nothing:
+    # a headline of them was a link with nothing to click, a paragraph of them a blank line.
+    edition = _headline_first("\u3164" * 6)
+    section = edition.sections[0]
+    story = section.items[0]
+    blank = replace(
+        story.article,
+        summary_html="<p>\u2800\u2800\u2800</p><p>\u115f\u1160\uffa0</p><p>The talks go on.</p>",
+        summary_text="\u2800\u2800\u2800 \u115f\u1160\uffa0 The talks go on.",
+    )
+    items = (replace(story, article=blank), *section.items[1:])
+    edition = replace(edition, sections=(replace(section, items=items),))
+    page = look(browser, rendered(tmp_path, edition), 600, "light", "blank-letters")
+    try:
+        first = page.query_selector(".section .story")
+        assert first is not None
+        lines = first.query_selector_all(".headline, .summary")
+        assert len(lines) >= 2
+        for line in lines:
+            assert not _blank(line.screenshot()), line.inner_html()
+        assert first.query_selector(".headline").inner_text() == "(untitled)"
     finally:
         page.close()

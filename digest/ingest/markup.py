@@ -248,12 +248,20 @@ def collapse_whitespace(text: str) -> str:
     return " ".join(text.split())
 
 
+# Letters and symbols that draw nothing: the Hangul fillers and the blank braille pattern, what
+# a text written to look empty (or a name meant to be invisible) is made of.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
 def says_anything(text: str) -> bool:
-    """Whether ``text`` holds a letter, a digit or a symbol (an emoji counts). Zero-width spaces
-    and joiners, direction marks, soft hyphens and combining marks on nothing show as nothing,
-    and punctuation alone ("-", "…", "?!") is what a publishing system writes for no title: a
-    headline made only of them is an empty or meaningless link in the mail."""
-    return any(unicodedata.category(char)[0] in "LNS" for char in text)
+    """Whether ``text`` holds a letter, a digit or a symbol (an emoji counts) that shows. Zero-width
+    spaces and joiners, direction marks, soft hyphens, combining marks on nothing and the blank
+    letters (``_BLANK_LETTERS``) show as nothing, and punctuation alone ("-", "…", "?!") is what a
+    publishing system writes for no title: a headline made only of them is an empty or
+    meaningless link in the mail."""
+    return any(
+        unicodedata.category(char)[0] in "LNS" and char not in _BLANK_LETTERS for char in text
+    )
 
 
 def truncate_text(text: str, limit: int) -> str:
