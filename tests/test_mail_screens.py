@@ -546,3 +546,40 @@ def test_a_headline_or_paragraph_of_blank_letters_is_not_shown_as_an_empty_line(
         assert first.query_selector(".headline").inner_text() == "(untitled)"
     finally:
         page.close()
+
+
+@pytest.mark.parametrize("language", ["en", "ar"])
+def test_a_compact_items_also_covered_by_names_the_outlets_after_the_label(
+    browser: Browser, tmp_path: Path, language: str
+) -> None:
+    # A compact item's line flows in the item's direction: under a story of the other direction
+    # than the list, the outlets went on the far side of the label, "Gulf Wire Also covered by:"
+    # in an English list, read from the left; the label and its outlets now read as one phrase.
+    story, other = (
+        ("هل إيران مستعدة لاتفاق؟", "ar") if language == "en" else ("Is Iran ready?", "en")
+    )
+    edition = sample_edition()
+    section = edition.sections[0]
+    covered = EditionItem(
+        article(60, story, feed="Levant Post", language=other),
+        section.topic,
+        also_covered_by=(article(61, "Another report", feed="Gulf Wire"),),
+    )
+    edition = replace(edition, sections=(replace(section, items=(covered,)),))
+    settings = make_settings(tmp_path, layout="compact", compact_summaries=0, language=language)
+    html = filled(settings, settings.list("middle-east-daily"), edition)
+    label = "Also covered by" if language == "en" else "تناولته أيضًا"
+    for width in WIDTHS:
+        page = look(browser, html, width, "light", f"compact-also-covered-{language}-{width}")
+        try:
+            line = page.query_selector(".section .brief-meta")
+            assert line is not None
+            said = page.evaluate(_WHERE_SCRIPT, [line, label])
+            named = page.evaluate(_WHERE_SCRIPT, [line, "Gulf Wire"])
+            assert said is not None and named is not None
+            if language == "en":
+                assert named[0] >= said[1] - 1, (said, named)
+            else:
+                assert named[1] <= said[0] + 1, (said, named)
+        finally:
+            page.close()
