@@ -366,6 +366,15 @@ def test_a_direction_override_left_open_in_a_name_turns_nothing_after_it_around(
     assert bodies(parse(paired))[0].startswith("Hello \u202bسارة\u202c,\n")
 
 
+def test_a_name_keeps_no_more_marks_on_a_letter_than_a_script_stacks() -> None:
+    # Fifty accents on one letter of the name drew a column of ink up over the masthead above
+    # the greeting, as they did from a headline (digest.render.text.MAX_STACKED_MARKS).
+    message = make(Subscriber(id=669, email="zed@example.org", name="Z" + "\u0301" * 50 + "ed"))
+    text, html = bodies(parse(message))
+    assert text.startswith("Hello Z\u0301\u0301\u0301\u0301ed,\n")
+    assert ">Hello Z\u0301\u0301\u0301\u0301ed,</p>" in html
+
+
 def test_line_breaks_in_subject_and_list_name_are_neutralized() -> None:
     rendered = RenderedEdition(
         list_slug=RENDERED.list_slug,

@@ -43,7 +43,7 @@ from digest.mail.headers import block_problem, cut, decoded_problem, header_text
 from digest.mail.message import MessageTemplate, encode_value
 from digest.mail.tokens import TokenSigner
 from digest.records import OutgoingMessage, RenderedEdition, Subscriber
-from digest.render.text import closed_directions
+from digest.render.text import one_line
 from digest.wording import format_datetime, wording_for
 from digest.zone_names import zone_named
 
@@ -153,9 +153,10 @@ class Personalizer:
         token, preferences_token = self._signer.link_tokens(subscriber.id, list_slug)
         unsubscribe_url = f"{self._service.base_url}/unsubscribe/{token}"
         preferences_url = f"{self._service.base_url}/preferences/{preferences_token}"
-        # A direction control the name leaves open would turn what follows it around: the rest
-        # of the greeting ("Hello <RLO>Sam,"), the address after it in the To line.
-        name = closed_directions(header_text(subscriber.name, GREETING_NAME_CHARS))
+        # As feed text is printed (one_line): a direction control the name leaves open would
+        # turn what follows it around, the rest of the greeting ("Hello <RLO>Sam,") and the
+        # address after it in the To line; fifty accents on a letter would ink the masthead.
+        name = one_line(header_text(subscriber.name, GREETING_NAME_CHARS))
         words = self._wording
         greeting = words.greeting_to.format(name=name) if name else words.greeting
 
