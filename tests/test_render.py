@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html as html_module
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import replace
@@ -33,6 +34,8 @@ from digest.render import (
     template_folder,
     text_direction,
 )
+from digest.render.renderer import leaving_out_order
+from digest.render.views import SectionView
 
 SLOT = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # 07:00 in Dubai
 IMAGES = "https://images.example.org"
@@ -875,6 +878,71 @@ def test_25_articles_with_the_longest_summaries_stay_under_gmail_clipping(
     assert len(absurd.html.encode()) <= HTML_BUDGET
     assert absurd.html.count('class="thumb"') == 0
     assert absurd.article_count == 25 and absurd.text.count("https://news.example.org/") == 25
+
+
+def test_an_edition_too_large_at_every_bound_leaves_its_last_stories_out_not_itself(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """150 stories (max_articles allows 200): over Gmail's clip even as bare headlines, so the
+    check before each send held the list back at every run. The stories last in line are left
+    out of the HTML, the recommended reads first, then each section's last, so every topic keeps
+    its first; the plain-text part keeps them all, and the operator is told."""
+    items = [
+        EditionItem(worst_case_article(i, word="word", url_length=120), "gulf")
+        for i in range(1, 151)
+    ]
+    edition = Edition(
+        list_slug="middle-east-daily",
+        slot=SLOT,
+        window_start=None,
+        window_end=SLOT,
+        lead=items[0],
+        sections=(
+            Section("gulf", "The Gulf", tuple(items[1:100])),
+            Section("iran", "Iran", tuple(items[100:140])),
+        ),
+        recommended=tuple(items[140:150]),
+    )
+    with caplog.at_level(logging.WARNING, logger="digest.render.renderer"):
+        laid_out = Renderer(settings).lay_out(edition, settings.list("middle-east-daily"))
+    size = len(laid_out.rendered.html.encode())
+    assert size <= HTML_BUDGET
+    shown = [story.article.id for story in laid_out.stories()]
+    assert laid_out.lead is not None and shown[0] == 1
+    assert laid_out.recommended == ()
+    gulf, iran = laid_out.sections
+    # The fuller section gave up stories first, and each keeps its first ones in order.
+    assert [story.article.id for story in gulf.stories] == list(range(2, 2 + len(gulf.stories)))
+    assert [story.article.id for story in iran.stories] == list(range(101, 101 + len(iran.stories)))
+    assert abs(len(gulf.stories) - len(iran.stories)) <= 1
+    left_out = 150 - len(shown)
+    assert 0 < left_out < 140
+    in_html = re.findall(r"news\.example\.org/p{120}(\d+)", laid_out.rendered.html)
+    assert {int(number) for number in in_html} == set(shown)
+    assert laid_out.rendered.text.count("https://news.example.org/") == 150
+    assert [record.getMessage() for record in caplog.records] == [
+        f"list middle-east-daily: {left_out} of the edition's stories left out of its HTML to "
+        "stay under Gmail's clipping limit (they are in the plain-text part); lower its "
+        "max_articles"
+    ]
+
+
+def test_stories_are_left_out_from_the_recommended_then_the_fullest_section() -> None:
+    def section(count: int) -> SectionView:
+        return SectionView("s", "S", tuple(object() for _ in range(count)))  # type: ignore[misc]
+
+    order = leaving_out_order((section(3), section(1), section(3)), (object(), object()))  # type: ignore[arg-type]
+    assert order == [
+        ("recommended", 1),
+        ("recommended", 0),
+        (2, 2),
+        (0, 2),
+        (2, 1),
+        (0, 1),
+        (2, 0),
+        (1, 0),
+        (0, 0),
+    ]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,8 @@ from digest.render.views import SectionView, Story, StoryLink
 from digest.tracking import NONE as NO_TRACKING
 from digest.tracking import utm_parameters, with_parameters
 from digest.wording import Wording, direction_of, format_date, format_long_date, wording_for
+
+_log = logging.getLogger(__name__)
 
 HTML_TEMPLATE = "email/digest.html.j2"
 TEXT_TEMPLATE = "email/digest.txt.j2"
@@ -268,10 +270,11 @@ class Renderer:
         for bounds in FALLBACK_BOUNDS:
             stories = self._stories(edition, zone, words, bounds, tracking, summaries, pictures)
             context.update(stories)
-            page = self._render_template(HTML_TEMPLATE, context, digest_list)
-            html = self._inline(page, digest_list)
-            if len(html.encode("utf-8")) <= HTML_BUDGET:
+            html = self._html(context, digest_list)
+            if _fits(html):
                 break
+        else:
+            stories, html = self._leaving_out(stories, context, digest_list)
         rendered = RenderedEdition(
             list_slug=edition.list_slug,
             slot=edition.slot,
@@ -282,6 +285,46 @@ class Renderer:
             article_count=article_count,
         )
         return LaidOut(rendered, stories["lead"], stories["sections"], stories["recommended"])
+
+    def _html(self, context: dict[str, Any], digest_list: ListSettings) -> str:
+        return self._inline(self._render_template(HTML_TEMPLATE, context, digest_list), digest_list)
+
+    def _leaving_out(
+        self, stories: dict[str, Any], context: dict[str, Any], digest_list: ListSettings
+    ) -> tuple[dict[str, Any], str]:
+        """The HTML with as many of ``stories`` (laid out in the lightest bounds) as fit the
+        budget, and those stories: the last in line are left out (``leaving_out_order``), never
+        the edition. Without this, an edition of a hundred headlines was over Gmail's clip at
+        every bound, and the check before each send held the whole list back at every run. The
+        plain-text part keeps them all; the operator is told to lower max_articles."""
+        order = leaving_out_order(stories["sections"], stories["recommended"])
+        if not order:  # the lead alone: the check before the send says what is too large
+            return stories, self._html(context, digest_list)
+
+        def without(count: int) -> tuple[dict[str, Any], str]:
+            kept = _without(stories, frozenset(order[:count]))
+            context.update(kept)
+            return kept, self._html(context, digest_list)
+
+        # The fewest left out that fit: the HTML's size falls with each story left out.
+        low, high = 1, len(order)
+        best = without(high)
+        while low < high:
+            middle = (low + high) // 2
+            attempt = without(middle)
+            if _fits(attempt[1]):
+                best, high = attempt, middle
+            else:
+                low = middle + 1
+        left_out = high if _fits(best[1]) else len(order)
+        _log.warning(
+            "list %s: %d of the edition's stories left out of its HTML to stay under Gmail's "
+            "clipping limit (they are in the plain-text part); lower its max_articles",
+            digest_list.slug,
+            left_out,
+        )
+        context.update(best[0])
+        return best
 
     def subject(self, edition: Edition, digest_list: ListSettings, article_count: int) -> str:
         """The list's subject template rendered on one line of at most ~150 characters, fit for
@@ -665,3 +708,51 @@ def _language_tag(language: str | None) -> str | None:
     if language and re.fullmatch(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*", language.strip()):
         return language.strip().replace("_", "-")
     return None
+
+
+def _fits(html: str) -> bool:
+    return len(html.encode("utf-8")) <= HTML_BUDGET
+
+
+# Where a story is shown: ("recommended", index) or (section index, index in the section).
+Place = tuple[str | int, int]
+
+
+def leaving_out_order(
+    sections: tuple[SectionView, ...], recommended: tuple[Story, ...]
+) -> list[Place]:
+    """The order in which stories are left out of an HTML too large for the mail: the
+    recommended reads from the last, then, one at a time, the last story of the section that
+    shows the most (the later of two as long), so that every topic keeps its first stories.
+    The lead is never left out."""
+    order: list[Place] = [("recommended", index) for index in reversed(range(len(recommended)))]
+    left = [len(section.stories) for section in sections]
+    while any(left):
+        fullest = max(range(len(left)), key=lambda index: (left[index], index))
+        left[fullest] -= 1
+        order.append((fullest, left[fullest]))
+    return order
+
+
+def _without(stories: dict[str, Any], left_out: frozenset[Place]) -> dict[str, Any]:
+    sections = tuple(
+        replace(
+            section,
+            stories=tuple(
+                story
+                for index, story in enumerate(section.stories)
+                if (number, index) not in left_out
+            ),
+        )
+        for number, section in enumerate(stories["sections"])
+    )
+    recommended = tuple(
+        story
+        for index, story in enumerate(stories["recommended"])
+        if ("recommended", index) not in left_out
+    )
+    return {
+        "lead": stories["lead"],
+        "sections": tuple(section for section in sections if section.stories),
+        "recommended": recommended,
+    }
