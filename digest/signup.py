@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from digest.addresses import mailbox_of
 from digest.errors import DeliveryError, HeaderCheckError
-from digest.lists import list_for_slug
+from digest.lists import list_for_slug, slugs_and_previous
 from digest.mail.confirmation import confirmation_message
 from digest.mail.transport import MailTransport
 from digest.services import Services
@@ -116,11 +116,13 @@ def confirm_sign_up(
     confirms nothing; only the mail of that later sign-up does.
 
     A reader who had unsubscribed from the list and came back gets a ``sign-up`` line in the
-    suppression file, after their unsubscribe's: the file read again (an operator's edit)
-    then leaves them subscribed (digest.suppression).
+    suppression file, after their unsubscribe's (also one made under the list's former slug):
+    the file read again (an operator's edit) then leaves them subscribed (digest.suppression).
     """
     digest_list = list_for_slug(services.settings, list_slug)
     slug = digest_list.slug if digest_list is not None else list_slug
+    # The reader may have left the list under a former slug, which their history keeps.
+    slugs = slugs_and_previous(digest_list) if digest_list is not None else (slug,)
     store, now = services.store, services.clock.now()
     # The change and its line in one turn of the file: an unsubscribe of the same reader a
     # moment apart gets its line in the order of the database (digest.suppression).
@@ -128,7 +130,7 @@ def confirm_sign_up(
         # The link holds whole seconds; the sign-up that sent it was recorded within that second.
         asked_at = issued + _TOKEN_SECOND
         change = store.confirm(subscriber_id, slug, now, SIGN_UP, asked_at=asked_at)
-        if change is not None and change.changed and store.ever_unsubscribed(subscriber_id, slug):
+        if change is not None and change.changed and store.ever_unsubscribed(subscriber_id, slugs):
             write_suppression_line(
                 services, subscriber_id, slug, RESUBSCRIBED, now, turn, sync=True,
                 lost="a returning reader",

@@ -7,7 +7,8 @@
 One line per unsubscribe (``list`` is the list's slug at the time, ``reason`` its channel) or per
 suppression of every list (``list`` empty, ``reason`` why). A list's line with the reason
 ``sign-up`` is a reader who signed up again and confirmed: it cancels that list's lines for the
-address above it, so reading the file again never unsubscribes them a second time.
+address above it, those under the list's former slugs too (``Suppressions.unsubscribed_from``),
+so reading the file again never unsubscribes them a second time.
 
 The database is the source of truth; this file is its export and an import
 (digest.unsubscribes): each cycle appends what the database recorded since, and reads the file
@@ -46,16 +47,31 @@ RESUBSCRIBED = "sign-up"  # the reason of a line that cancels the list's lines a
 class Suppressions:
     """The suppression file as read: addresses by list slug ('' for every list), bad lines."""
 
-    by_list: dict[str, set[str]] = field(default_factory=dict)  # lowercased addresses
+    # Lowercased addresses by slug, of the lines after the address's last sign-up line there.
+    by_list: dict[str, set[str]] = field(default_factory=dict)
     refused: list[tuple[str, str]] = field(default_factory=list)
     reasons: dict[str, str] = field(default_factory=dict)  # every list's address -> reason
+    # (slug, address) -> the line of its last unsubscribe, and of its last sign-up, there: a
+    # list renamed since has the lines of one reader under two slugs, to be weighed together.
+    unsubscribed_on: dict[tuple[str, str], int] = field(default_factory=dict)
+    signed_up_on: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def for_list(self, slugs: Iterable[str]) -> set[str]:
         """The addresses a list must not mail: its own lines (under any of ``slugs``, its name
         now and before) and those of every list."""
-        found = set(self.by_list.get(EVERY_LIST, ()))
-        for slug in slugs:
-            found |= self.by_list.get(slug, set())
+        return set(self.by_list.get(EVERY_LIST, ())) | self.unsubscribed_from(slugs)
+
+    def unsubscribed_from(self, slugs: Iterable[str]) -> set[str]:
+        """The addresses a list's lines unsubscribe (under any of ``slugs``, its name now and
+        before): those whose last line under any of them is an unsubscribe. A reader who left
+        the list under its former slug and signed up again under the new one is not."""
+        names = tuple(slugs)
+        found: set[str] = set()
+        for slug in names:
+            for email in self.by_list.get(slug, ()):
+                returned = max(self.signed_up_on.get((name, email), 0) for name in names)
+                if self.unsubscribed_on.get((slug, email), 0) > returned:
+                    found.add(email)
         return found
 
     def holds(self, email: str, slug: str) -> bool:
@@ -123,8 +139,10 @@ def parse_suppressions(text: str, source: str) -> Suppressions:
             slug = (row.get("list") or "").strip()
             if slug != EVERY_LIST and (row.get("reason") or "").strip() == RESUBSCRIBED:
                 found.by_list.get(slug, set()).discard(email.lower())
+                found.signed_up_on[slug, email.lower()] = reader.line_num
                 continue
             found.by_list.setdefault(slug, set()).add(email.lower())
+            found.unsubscribed_on[slug, email.lower()] = reader.line_num
             if slug == EVERY_LIST:
                 found.reasons[email.lower()] = from_spreadsheet_safe(
                     (row.get("reason") or "").strip()

@@ -213,9 +213,7 @@ def _import_lines(
     unsubscribes, made memberships if the reader had none yet, so a later import of the
     list's file cannot add them; the lines for every list as suppressions."""
     for digest_list in settings.lists:
-        addresses: set[str] = set()
-        for slug in slugs_and_previous(digest_list):
-            addresses |= kept.by_list.get(slug, set())
+        addresses = kept.unsubscribed_from(slugs_and_previous(digest_list))
         if not addresses:
             continue
         store.unsubscribe_addresses(digest_list.slug, addresses, now, IMPORT)

@@ -210,3 +210,49 @@ def test_a_mailbox_that_complained_is_not_mailed_under_another_spelling(room: Ne
     # Another person's address that merely looks alike is not theirs: a.nn is not ann.
     handle_sign_up(services, transport, SignUpRequest("daily", "a.nn@example.org"))
     assert [message.recipient for message in transport.sent] == ["a.nn@example.org"]
+
+
+def test_a_reader_who_left_a_list_before_its_rename_and_came_back_stays_subscribed(
+    room: Newsroom,
+) -> None:
+    # The list was "morning" and is "daily" now (previous_slugs): the reader left it under its
+    # former slug, and signed up again to it under the new one.
+    from digest import pipeline
+    from digest.services import build_services
+    from digest.unsubscribes import unsubscribe
+
+    services, store = room.services, room.services.store
+    path = services.settings.service.suppression_path
+    before = tuple(
+        digest_list.model_copy(update={"slug": "morning", "previous_slugs": []})
+        if digest_list.slug == "daily"
+        else digest_list
+        for digest_list in services.settings.lists
+    )
+    old = build_services(
+        services.settings.model_copy(update={"lists": before}),
+        clock=room.clock,
+        transport=MemoryTransport(),
+    )
+    try:
+        handle_sign_up(old, MemoryTransport(), SignUpRequest("morning", "back@example.org"))
+        back = store.subscriber_by_email("back@example.org")
+        assert back is not None
+        confirm_sign_up(old, back.id, "morning", room.clock.now())
+        assert unsubscribe(old, back.id, "morning", "one-click")
+    finally:
+        old.close()
+    assert "back@example.org,morning,one-click," in path.read_text()
+    pipeline.carry_over(services.settings, store, room.clock.now())
+    pipeline.members_in_step(services, room.clock.now())
+    assert membership(room, "back@example.org") == UNSUBSCRIBED
+
+    handle_sign_up(services, MemoryTransport(), SignUpRequest("daily", "back@example.org"))
+    confirm_sign_up(services, back.id, "daily", room.clock.now())
+    assert membership(room, "back@example.org") == CONFIRMED
+    # The operator edits the file by hand: it is read whole again, and still they stay.
+    header, rest = path.read_text().split("\n", 1)
+    path.write_text(f"{header}\nother@example.org,daily,operator,\n{rest}")
+    pipeline.members_in_step(services, room.clock.now())
+    assert membership(room, "back@example.org") == CONFIRMED
+    assert membership(room, "other@example.org") == UNSUBSCRIBED

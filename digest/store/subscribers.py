@@ -20,7 +20,7 @@ digest.store.subscriber_imports.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -291,14 +291,15 @@ class SubscriberStore(StoreBase):
     # The name the store had before memberships could be pending: the members who get mail.
     active_subscribers = confirmed_subscribers
 
-    def ever_unsubscribed(self, subscriber_id: int, list_slug: str) -> bool:
-        """Whether the history holds an unsubscribe of this member from this list."""
+    def ever_unsubscribed(self, subscriber_id: int, list_slugs: Collection[str]) -> bool:
+        """Whether the history holds an unsubscribe of this member from this list, under any of
+        ``list_slugs`` (its slug now and before: the history keeps the slug of each change)."""
         with self.transaction() as session:
             found = session.execute(
                 select(SubscriptionChangeRow.id)
                 .where(
                     SubscriptionChangeRow.subscriber_id == subscriber_id,
-                    SubscriptionChangeRow.list_slug == list_slug,
+                    SubscriptionChangeRow.list_slug.in_(list_slugs),
                     SubscriptionChangeRow.to_status == UNSUBSCRIBED,
                 )
                 .limit(1)
