@@ -239,9 +239,10 @@ def _ends_with_newline(path: Path) -> bool:
 
 
 def remove_address(path: Path, email: str) -> int:
-    """Take every line of ``email`` (any case) out of the file, under the appenders' lock;
-    returns how many went. For a forgotten address: its key stays in the database."""
-    key = email.strip().lower()
+    """Take every line of ``email`` (any case, its domain in Unicode or in IDNA) out of the
+    file, under the appenders' lock; returns how many went. For a forgotten address: its key
+    stays in the database."""
+    key = _as_read(email)
     try:
         file = path.open("r+", encoding="utf-8", newline="")
     except FileNotFoundError:
@@ -253,7 +254,7 @@ def remove_address(path: Path, email: str) -> int:
             kept = [
                 line
                 for number, line in enumerate(lines)
-                if number == 0 or _first_field(line).lower() != key
+                if number == 0 or _as_read(_first_field(line)) != key
             ]
             removed = len(lines) - len(kept)
             if removed:
@@ -265,6 +266,16 @@ def remove_address(path: Path, email: str) -> int:
             return removed
         finally:
             fcntl.flock(file, fcntl.LOCK_UN)
+
+
+def _as_read(address: str) -> str:
+    """The address as reading the file takes it (``parse_suppressions``): an operator's line
+    may write it as its owner does ("Sam@Bücher.de"), which is the address held
+    ("sam@xn--bcher-kva.de")."""
+    try:
+        return normalize_email(address).lower()
+    except ValueError:
+        return address.strip().lower()
 
 
 def _first_field(line: str) -> str:

@@ -229,6 +229,29 @@ def test_forget_finds_an_address_written_with_its_internationalized_domain(
     assert "0 added" in again.stdout and "forgotten at its owner's request" in again.stderr
 
 
+def test_forget_takes_the_persons_lines_out_of_the_suppression_file_however_written(
+    tmp_path: Path, base_url: str
+) -> None:
+    # The operator's own lines write the address as the person gave it: its domain in Unicode,
+    # in another case. The service reads them as the address it holds, so forgetting must too.
+    config, _ = config_without_file(tmp_path, base_url)
+    path = tmp_path / "var" / "suppressed.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "email,list,reason,at\n"
+        "Sam@Bücher.example,daily,operator,2026-11-20T08:00:00+00:00\n"
+        "other@example.org,,operator,2026-11-20T08:00:00+00:00\n"
+        " SAM@bücher.example ,,complaint,2026-11-21T08:00:00+00:00\n",
+        encoding="utf-8",
+    )
+    forgotten = digest(config, "subscribers", "forget", "sam@xn--bcher-kva.example", "--yes")
+    assert forgotten.exit_code == 0, forgotten.output
+    assert "2 lines" in forgotten.stdout, forgotten.stdout
+    left = path.read_text(encoding="utf-8")
+    assert "bücher" not in left.lower() and "sam" not in left.lower()
+    assert "other@example.org,,operator," in left
+
+
 def test_forget_erases_a_person_and_refuses_them_at_every_later_import(
     tmp_path: Path, base_url: str
 ) -> None:
