@@ -142,6 +142,28 @@ def test_unknown_column_is_an_error(tmp_path: Path) -> None:
     assert found == [("line 1", "unknown column 'city': the columns are email, name, timezone")]
 
 
+def test_the_empty_column_a_spreadsheet_adds_at_the_end_is_left_out(tmp_path: Path) -> None:
+    # A spreadsheet saves a column that was once formatted as an empty one, with no name: the
+    # file was refused whole ("unknown column ''"), and rows with a trailing comma too.
+    path = write(
+        tmp_path,
+        "email,name,timezone,\r\n"
+        "sam@example.org,Sam,Asia/Dubai,\r\n"
+        "rana@example.org,Rana,,,\r\n"  # one more empty field than the header
+        "li@example.org,Li,,stray\r\n"  # a value under no name: only this row is refused
+        "lee@example.org,Lee,,,x\r\n",  # and one past the header
+    )
+    read = read_subscriber_file(path)
+    assert read.rows == [
+        SubscriberRow("sam@example.org", "Sam", "Asia/Dubai"),
+        SubscriberRow("rana@example.org", "Rana", None),
+    ]
+    assert read.refused == [
+        ("line 4", "'stray' is in column 4, which the header row leaves unnamed"),
+        ("line 5", "5 fields but the header names 4"),
+    ]
+
+
 def test_missing_email_column_is_an_error(tmp_path: Path) -> None:
     found = problems(write(tmp_path, "name,timezone\nSam,Asia/Dubai\n"))
     assert [where for where, _ in found] == ["line 1"]

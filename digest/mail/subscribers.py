@@ -225,12 +225,14 @@ def read_subscriber_file(path: Path) -> SubscriberFile:
             line, ended = ended + 1, reader.line_num
             if not any(field.strip() for field in fields):
                 continue
-            if len(fields) > len(columns):
-                problems.append(
-                    (f"line {line}", f"{len(fields)} fields but the header names {len(columns)}")
-                )
+            unnamed = _unnamed_value(columns, fields)
+            if unnamed:
+                problems.append((f"line {line}", unnamed))
                 continue
-            values = dict(zip(columns, fields, strict=False))  # missing trailing fields are empty
+            # Missing trailing fields are empty; an empty field under no name is left out.
+            values = {
+                column: value for column, value in zip(columns, fields, strict=False) if column
+            }
             row, why = _read_row(values, line)
             if row is None:
                 problems.append((f"line {line}", why))
@@ -268,11 +270,27 @@ def subscriber_file_warnings(
     ]
 
 
+def _unnamed_value(columns: list[str], fields: list[str]) -> str:
+    """Why a row holds a value the header names no column for, or ''. Spreadsheets save the
+    columns past the last one used as empty fields, with no name in the header: those are no
+    data, and left out; a value there may be, and the row is refused rather than guessed."""
+    for number, value in enumerate(fields, 1):
+        if not value.strip():
+            continue
+        if number > len(columns):
+            return f"{len(fields)} fields but the header names {len(columns)}"
+        if not columns[number - 1]:
+            return (
+                f"{value.strip()[:40]!r} is in column {number}, which the header row leaves unnamed"
+            )
+    return ""
+
+
 def _check_header(source: str, columns: list[str]) -> None:
     problems = [
         ("line 1", f"unknown column {column!r}: the columns are {', '.join(COLUMNS)}")
         for column in columns
-        if column not in COLUMNS + EXPORT_COLUMNS
+        if column and column not in COLUMNS + EXPORT_COLUMNS
     ]
     problems += [
         ("line 1", f"column {column!r} appears twice")
