@@ -164,6 +164,33 @@ def test_the_empty_column_a_spreadsheet_adds_at_the_end_is_left_out(tmp_path: Pa
     ]
 
 
+def test_a_file_saved_with_semicolons_or_tabs_between_its_columns_is_read(tmp_path: Path) -> None:
+    # A spreadsheet set to a language whose decimal mark is a comma saves "CSV" with semicolons
+    # (and a byte order mark, and CRLF): the file was refused whole, its header read as one
+    # unknown column "email;name;timezone".
+    semicolons = write(
+        tmp_path,
+        "Email;Name;Timezone\r\n"
+        'sam@example.org;"Haddad, Sam";Asia/Dubai\r\n'
+        "rana@example.org;Rana, Y.;\r\n"
+        "broken;x;\r\n",
+        bom=True,
+    )
+    read = read_subscriber_file(semicolons)
+    assert read.rows == [
+        SubscriberRow("sam@example.org", "Haddad, Sam", "Asia/Dubai"),
+        SubscriberRow("rana@example.org", "Rana, Y.", None),
+    ]
+    assert [where for where, _ in read.refused] == ["line 4"]
+    tabs = tmp_path / "tabs.tsv"
+    tabs.write_text("email\tname\nli@example.org\tLi; Wei\n")
+    assert read_subscriber_file(tabs).rows == [SubscriberRow("li@example.org", "Li; Wei", None)]
+    # A comma-separated file whose names hold semicolons is read by its commas, as before.
+    commas = tmp_path / "commas.csv"
+    commas.write_text("email,name\nlee@example.org,Lee; Jr\n")
+    assert read_subscriber_file(commas).rows == [SubscriberRow("lee@example.org", "Lee; Jr", None)]
+
+
 def test_missing_email_column_is_an_error(tmp_path: Path) -> None:
     found = problems(write(tmp_path, "name,timezone\nSam,Asia/Dubai\n"))
     assert [where for where, _ in found] == ["line 1"]

@@ -193,7 +193,8 @@ def read_subscriber_file(path: Path) -> SubscriberFile:
     """Read a subscriber list: its good rows, and every bad line with the reason.
 
     The header row names the columns: ``email`` is required, ``name`` and ``timezone`` are
-    optional, in any order. The file is UTF-8, with or without a byte order mark. Blank lines are
+    optional, in any order, separated by commas, semicolons or tabs (as the header shows). The
+    file is UTF-8, with or without a byte order mark. Blank lines are
     skipped. The same address twice (ignoring case) is refused on its second line, so nobody gets
     two copies. Only a file that cannot be read as a whole (missing, not UTF-8, no usable header,
     broken CSV quoting) raises ConfigError: then no row can be trusted.
@@ -204,7 +205,7 @@ def read_subscriber_file(path: Path) -> SubscriberFile:
     except FileNotFoundError:
         raise ConfigError(source, [("", "subscriber file not found")]) from None
 
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True, delimiter=_separator(text))
     # A row is named by the line it starts on: reader.line_num is the line it ends on, further
     # down when a quoted field holds line breaks (a note, an address).
     ended = 0  # the last line of the row read last
@@ -268,6 +269,22 @@ def subscriber_file_warnings(
         f"{path}: {line}: {why} (this row is left out; list {list_slug!r} goes to the others)"
         for line, why in refused
     ]
+
+
+# What spreadsheets put between columns: a comma; a semicolon where the language's decimal mark
+# is a comma (Excel's "CSV" in French, German, Spanish…); a tab (their "text" files).
+_SEPARATORS = (",", ";", "\t")
+
+
+def _separator(text: str) -> str:
+    """The character between the file's columns: the one by which the header row names an
+    'email' column (a comma when none does, for the header's own error to say so)."""
+    header = text.partition("\n")[0].partition("\r")[0]
+    for separator in _SEPARATORS:
+        names = (name.strip().strip('"').strip().lower() for name in header.split(separator))
+        if "email" in names:
+            return separator
+    return ","
 
 
 def _unnamed_value(columns: list[str], fields: list[str]) -> str:
