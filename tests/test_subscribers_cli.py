@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from digest.clock import FixedClock
 from digest.sample_server import serve_folder
+from digest.store import SubscriberInput
 from digest.store.schema import DeliveryRow, SubscriberRow
 from digest.suppression import read_suppressions
 from digest.unsubscribes import unsubscribe
@@ -318,6 +319,33 @@ def test_an_address_that_starts_as_a_formula_is_exported_as_text_and_read_back(
     assert "0 added, 0 updated, 3 unchanged, 0 refused" in back.stdout, back.output
     listed = json.loads(digest(config, "subscribers", "list", "--json").stdout)
     assert sorted(member["email"] for member in listed) == sorted(hostile)
+
+
+def test_an_address_or_name_that_starts_with_an_apostrophe_is_exported_and_read_back_as_itself(
+    tmp_path: Path, base_url: str
+) -> None:
+    # "'=x@example.org" is a valid address (a sign-up form takes it), not "=x@example.org": an
+    # export read back made the reader another address, and a name "'=1" became "=1".
+    config, raw = config_without_file(tmp_path, base_url)
+    services, _ = start(settings_of(tmp_path, raw), FixedClock(DAY1))
+    readers = [
+        SubscriberInput("'=x@example.org", "'=1+2"),
+        SubscriberInput("'o@example.org", "'Tis me"),
+    ]
+    report = services.store.import_members(
+        "daily", readers, DAY1, confirmed=True, address_key=services.address_key
+    )
+    assert report.added == 2
+    services.close()
+    out = tmp_path / "out.csv"
+    assert digest(config, "subscribers", "export", "-o", str(out)).exit_code == 0
+    back = digest(config, "subscribers", "import", str(out), "--list", "daily")
+    assert "0 added, 0 updated, 2 unchanged, 0 refused" in back.stdout, back.output
+    listed = json.loads(digest(config, "subscribers", "list", "--json").stdout)
+    assert sorted((m["email"], m["name"]) for m in listed) == [
+        ("'=x@example.org", "'=1+2"),
+        ("'o@example.org", "'Tis me"),
+    ]
 
 
 def test_an_export_never_hands_a_spreadsheet_a_formula_and_reads_back_the_same_names(

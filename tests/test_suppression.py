@@ -89,3 +89,17 @@ def test_an_address_that_starts_as_a_formula_never_runs_in_a_spreadsheet_and_rea
     assert found.reasons == {"+1@example.org": "-hard bounce"}
     assert remove_address(path, formula) == 1
     assert not read_suppressions(path).holds(formula, "daily")
+
+
+def test_an_address_that_starts_with_an_apostrophe_reads_back_as_itself(tmp_path: Path) -> None:
+    # "'-x@example.org" is a valid address anyone can sign up, and "-x@example.org" another
+    # one: the "'" that keeps a formula from running was taken off the first when read back,
+    # so the unsubscribe of one reader held for the other, in a new database.
+    path = tmp_path / "suppressed.csv"
+    quoted, plain = "'-x@example.org", "'ann@example.org"
+    append_suppressions(path, [(quoted, "daily", "one-click", AT), (plain, "", "operator", AT)])
+    found = read_suppressions(path)
+    assert found.holds(quoted, "daily") and not found.holds("-x@example.org", "daily")
+    assert found.holds(plain, "weekly") and not found.holds("ann@example.org", "weekly")
+    assert remove_address(path, quoted) == 1
+    assert not read_suppressions(path).holds(quoted, "daily")

@@ -56,14 +56,21 @@ class SubscriberRow:
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+def _protected(text: str) -> bool:
+    """Whether ``text`` is written behind a "'": a formula's start, also after "'"s of its own
+    ("'=x@example.org" is a valid address, another than "=x@example.org": written as it is, it
+    would be read back as that other one)."""
+    return text.lstrip("'").startswith(_FORMULA_STARTS)
+
+
 def spreadsheet_safe(text: str) -> str:
     """``text`` as a spreadsheet shows it but never runs it: a "'" before a formula's start."""
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+    return "'" + text if _protected(text) else text
 
 
 def from_spreadsheet_safe(text: str) -> str:
     """What ``spreadsheet_safe`` was given: an export read back is the same name."""
-    return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_STARTS) else text
+    return text[1:] if text.startswith("'") and _protected(text[1:]) else text
 
 
 def clean_name(name: str | None) -> str | None:
