@@ -136,7 +136,8 @@ def parse_suppressions(text: str, source: str) -> Suppressions:
             except ValueError as error:
                 found.refused.append((f"line {reader.line_num}", str(error)))
                 continue
-            slug = (row.get("list") or "").strip()
+            # Slugs are lowercase: "Daily", as an operator may write the list, is "daily".
+            slug = (row.get("list") or "").strip().lower()
             if slug != EVERY_LIST and (row.get("reason") or "").strip() == RESUBSCRIBED:
                 found.by_list.get(slug, set()).discard(email.lower())
                 found.signed_up_on[slug, email.lower()] = reader.line_num

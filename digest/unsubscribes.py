@@ -147,6 +147,7 @@ def reconcile_suppressions(
         except ConfigError as error:
             return [f"{error} (unsubscribes are kept in the database only until it is fixed)"]
         _import_lines(settings, store, address_key, held, now)
+        warnings += _unknown_lists(settings, store, path, held)
         # The bad lines of the part read before are said again, so a bad line is never silent.
         if grown and mark is not None:
             warnings += mark.notes
@@ -200,6 +201,24 @@ def _text(path: Path, data: bytes) -> str:
         raise ConfigError(
             str(path), [("", f"not UTF-8 text (byte {error.start}): save the file as UTF-8")]
         ) from None
+
+
+def _unknown_lists(settings: Settings, store: Store, path: Path, held: Suppressions) -> list[str]:
+    """A warning for each list the lines name that is no list of the config (by its slug now or
+    before) nor of the database's history: a misspelt slug, whose lines stop no mail."""
+    named: dict[str, list[int]] = {}
+    for (slug, _), line in held.unsubscribed_on.items():
+        if slug != EVERY_LIST:
+            named.setdefault(slug, []).append(line)
+    configured = {slug for entry in settings.lists for slug in slugs_and_previous(entry)}
+    unknown = set(named) - configured
+    if unknown:
+        unknown -= store.list_slugs_with_history()
+    return [
+        f"{path}: line {min(named[slug])}: no list {slug!r} in the config or the database "
+        f"(lines naming it: {len(named[slug])}); they are left out; write the list's slug"
+        for slug in sorted(unknown)
+    ]
 
 
 def _import_lines(

@@ -373,6 +373,32 @@ def test_an_operator_line_in_the_suppression_file_stops_mail_to_every_list(
     services.close()
 
 
+def test_an_operator_line_naming_its_list_otherwise_stops_it_or_is_reported(
+    tmp_path: Path, feed: tuple[Path, str]
+) -> None:
+    # An operator's line for one list, the slug written as the list's name reads ("Weekly"),
+    # or misspelt: both were left out without a word, and the reader kept getting the list.
+    _, base_url = feed
+    daily, weekly = a_list("daily", "members.csv"), a_list("weekly", "weekly.csv")
+    raw = raw_config(tmp_path, base_url, daily, weekly)
+    raw["service"]["suppression_file"] = str(tmp_path / "do-not-mail.csv")
+    (tmp_path / "do-not-mail.csv").write_text(
+        "email,list,reason,at\n"
+        "omar@example.org, Weekly ,operator,2026-11-20T00:00:00+00:00\n"
+        "sam@example.org,dialy,operator,2026-11-20T00:00:00+00:00\n"
+        "rana@example.org,dialy,operator,2026-11-20T00:00:00+00:00\n"
+    )
+    services, transport = start(settings_of(tmp_path, raw), FixedClock(DAY1))
+    summary = run(services)
+    assert "omar@example.org" not in recipients(transport)
+    [said] = [problem for problem in summary.problems if "'dialy'" in problem]
+    assert said == (
+        f"{tmp_path / 'do-not-mail.csv'}: line 3: no list 'dialy' in the config or the database "
+        "(lines naming it: 2); they are left out; write the list's slug"
+    )
+    services.close()
+
+
 def test_previous_slugs_that_contradict_the_config_are_refused(tmp_path: Path) -> None:
     raw = raw_config(
         tmp_path,
