@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -58,17 +58,20 @@ def import_file(
     now: datetime,
     *,
     confirmed: bool,
+    former_slugs: Collection[str] = (),
 ) -> ImportReport:
     """Import a subscriber CSV into a list; ConfigError when the file cannot be read at all.
 
     A row of an export whose ``list`` column names another list is refused, so an export of
-    every list is not poured into one by mistake.
+    every list is not poured into one by mistake; the list's ``former_slugs`` (previous_slugs)
+    name it too, for an export made before it was renamed.
     """
     read = read_subscriber_file(path)
     refused: list[tuple[int, str]] = [(_line_number(line), why) for line, why in read.refused]
+    named = {list_slug, *former_slugs}
     rows = []
     for row in read.rows:
-        if row.list_slug is not None and row.list_slug != list_slug:
+        if row.list_slug is not None and row.list_slug not in named:
             refused.append((row.line, f"this row is for list {row.list_slug!r}, not {list_slug!r}"))
             continue
         rows.append(SubscriberInput(row.email, row.name, row.timezone, row.line, row.status))
@@ -161,7 +164,15 @@ def import_list_file(
     if inline_bytes is not None and size > inline_bytes:
         return ListImport(digest_list.slug, path, None, left_for_task=True), []
     try:
-        report = import_file(store, address_key, path, digest_list.slug, now, confirmed=True)
+        report = import_file(
+            store,
+            address_key,
+            path,
+            digest_list.slug,
+            now,
+            confirmed=True,
+            former_slugs=digest_list.previous_slugs or (),
+        )
     except ConfigError as error:
         return None, [f"{error} ({keep})"]
     _log.info(

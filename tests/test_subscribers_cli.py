@@ -104,6 +104,32 @@ def test_a_vouched_import_of_an_export_says_which_readers_stay_pending(
     }
 
 
+def test_an_export_made_before_the_list_was_renamed_is_imported_into_it(
+    tmp_path: Path, base_url: str
+) -> None:
+    # The export's list column names the list as it was called then; the list is renamed
+    # since (previous_slugs). Every row was refused ("this row is for list 'morning'"), and
+    # --list morning is no list of the config any more: the export could not be imported.
+    raw = raw_config(tmp_path, base_url, a_list("daily", "members.csv", previous_slugs=["morning"]))
+    del raw["lists"][0]["subscribers"]
+    config = write_config(tmp_path, raw)
+    (tmp_path / "export.csv").write_text(
+        "email,name,timezone,list,status,channel,changed_at\n"
+        "sam@example.org,Sam,,morning,confirmed,import,2026-11-20T08:00:00+00:00\n"
+        "rana@example.org,Rana,,morning,unsubscribed,one-click,2026-11-21T08:00:00+00:00\n"
+        "li@example.org,Li,,weekly,confirmed,import,2026-11-20T08:00:00+00:00\n"
+    )
+    export = str(tmp_path / "export.csv")
+    imported = digest(config, "subscribers", "import", export, "--list", "daily", "--confirmed")
+    assert "2 added, 0 updated, 0 unchanged, 1 refused" in imported.stdout, imported.output
+    assert "line 4: this row is for list 'weekly', not 'daily'" in imported.stderr
+    listed = json.loads(digest(config, "subscribers", "list", "--json").stdout)
+    assert sorted((m["email"], m["list"], m["status"]) for m in listed) == [
+        ("rana@example.org", "daily", "unsubscribed"),
+        ("sam@example.org", "daily", "confirmed"),
+    ]
+
+
 def test_only_confirmed_readers_get_mail_and_a_removed_one_stays_out(
     tmp_path: Path, base_url: str
 ) -> None:

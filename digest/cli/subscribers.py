@@ -72,10 +72,18 @@ def import_subscribers(
     who unsubscribed. Reports rows added, updated and refused (each with its line and why)."""
     settings = load_config()
     known_list(settings, list_slug)
+    [digest_list] = [entry for entry in settings.lists if entry.slug == list_slug]
     with _store(settings) as (store, key):
         try:
             report = import_file(
-                store, key, path, list_slug, SystemClock().now(), confirmed=confirmed
+                store,
+                key,
+                path,
+                list_slug,
+                SystemClock().now(),
+                confirmed=confirmed,
+                # An export made before the list was renamed names it by its former slug.
+                former_slugs=digest_list.previous_slugs or (),
             )
         except ConfigError as error:
             errors.print(f"[red]Not imported[/]: {escape(str(error))}", highlight=False)
