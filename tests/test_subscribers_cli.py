@@ -234,6 +234,34 @@ def test_audit_flags_a_burst_of_unsubscribes_from_one_domain(tmp_path: Path, bas
     assert sum("example.org" in line for line in flagged.stdout.splitlines()) == 1
 
 
+def test_people_forgotten_one_after_another_are_no_burst_of_the_audit(
+    tmp_path: Path, base_url: str
+) -> None:
+    # Five erasure requests handled in a row: each forget ends the person's memberships, and
+    # their addresses all became "forgotten-ID@forgotten.invalid", one "domain" to the audit,
+    # which flagged a burst and exited 1 as for a link scanner.
+    config, _ = config_without_file(tmp_path, base_url)
+    people = [
+        f"p{n}@{domain}" for n, domain in enumerate(("a.org", "b.net", "c.com", "d.de", "e.fr"))
+    ]
+    (tmp_path / "people.csv").write_text("email\n" + "".join(f"{p}\n" for p in people))
+    imported = digest(
+        config,
+        "subscribers",
+        "import",
+        str(tmp_path / "people.csv"),
+        "--list",
+        "daily",
+        "--confirmed",
+    )
+    assert "5 added" in imported.stdout, imported.output
+    for person in people:
+        assert digest(config, "subscribers", "forget", person, "--yes").exit_code == 0
+    audited = digest(config, "subscribers", "audit", "--minutes", "10", "--threshold", "5")
+    assert audited.exit_code == 0, audited.output
+    assert "forgotten" not in audited.stdout and "0 bursts" in audited.stdout
+
+
 def test_forget_finds_an_address_written_with_its_internationalized_domain(
     tmp_path: Path, base_url: str
 ) -> None:
