@@ -16,7 +16,7 @@ from sqlalchemy import select
 from digest.clock import FixedClock
 from digest.sample_server import serve_folder
 from digest.store import SubscriberInput
-from digest.store.schema import DeliveryRow, SubscriberRow
+from digest.store.schema import DeliveryRow, FileMarkRow, SubscriberRow
 from digest.suppression import read_suppressions
 from digest.unsubscribes import unsubscribe
 from tests.test_lists import DAY1, a_list, raw_config, recipients, run, settings_of, start
@@ -260,6 +260,29 @@ def test_people_forgotten_one_after_another_are_no_burst_of_the_audit(
     audited = digest(config, "subscribers", "audit", "--minutes", "10", "--threshold", "5")
     assert audited.exit_code == 0, audited.output
     assert "forgotten" not in audited.stdout and "0 bursts" in audited.stdout
+
+
+def test_forget_leaves_no_copy_of_the_address_in_what_a_files_import_said(
+    tmp_path: Path, base_url: str
+) -> None:
+    # The list's file has the person twice: its import's warning, kept with the file's mark
+    # and said again at every cycle while the file is unchanged, quotes their address.
+    raw = raw_config(tmp_path, base_url)
+    (tmp_path / "members.csv").write_text(
+        "email,name\nsam@example.org,Sam\nrana@example.org,Rana\nSAM@example.org,Sam\n"
+    )
+    config = write_config(tmp_path, raw)
+    services, _ = start(settings_of(tmp_path, raw), FixedClock(DAY1))
+    assert any("duplicate email 'SAM@example.org'" in p for p in run(services).problems)
+    services.close()
+    assert digest(config, "subscribers", "forget", "sam@example.org", "--yes").exit_code == 0
+    services, _ = start(settings_of(tmp_path, raw), FixedClock(DAY1 + timedelta(days=1)))
+    said = run(services).problems
+    with services.store.transaction() as session:
+        notes = " ".join(n or "" for n in session.scalars(select(FileMarkRow.notes)))
+    services.close()
+    assert not any("sam@example.org" in problem.lower() for problem in said), said
+    assert "sam@example.org" not in notes.lower()
 
 
 def test_forget_finds_an_address_written_with_its_internationalized_domain(

@@ -6,7 +6,8 @@
     forget(email)  in one transaction: memberships unsubscribed (channel "operator"), the
                    subscriber row anonymised (address, name, timezone gone), the ledger rows'
                    error texts (which may quote the address) erased, the bounces and complaints
-                   taken in kept without it, and the address kept only as its key in a
+                   taken in kept without it, the address taken out of what the imports of
+                   the operator's files said, and the address kept only as its key in a
                    "forgotten" suppression, so it is never imported or mailed again
 
 The subscriber row is anonymised rather than deleted: the ledger and the history keep their
@@ -16,6 +17,7 @@ counts (an edition went to N readers) without saying to whom.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,6 +29,7 @@ from digest.store.base import StoreBase
 from digest.store.schema import (
     DeliveryRow,
     EditionRow,
+    FileMarkRow,
     InboundEventRow,
     SubscriberRow,
     SubscriptionChangeRow,
@@ -34,6 +37,9 @@ from digest.store.schema import (
     SuppressionRow,
 )
 from digest.store.subscribers import FORGOTTEN, UNSUBSCRIBED
+
+# What stands for a forgotten address in a text kept about it.
+FORGOTTEN_ADDRESS = "(an address forgotten at its owner's request)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +210,7 @@ class PeopleStore(StoreBase):
                     )
                 )
             _forget_inbound_events(connection, lowered, ids)
+            _forget_file_notes(connection, lowered)
             done = connection.execute(
                 update(SuppressionRow)
                 .where(SuppressionRow.address_key == key)
@@ -245,6 +252,22 @@ def _inbound_events(session: Session, lowered: str, subscriber_id: int | None) -
             .order_by(InboundEventRow.id)
         )
     ]
+
+
+def _forget_file_notes(connection: Connection, lowered: str) -> None:
+    """What the import of an operator's file said, kept with its mark and said again at each
+    cycle while the file is unchanged, may quote the address ("duplicate email 'SAM@…'"):
+    the address goes from it, the warning stays."""
+    quoted = re.compile(re.escape(lowered), re.IGNORECASE)
+    for name, notes in connection.execute(
+        select(FileMarkRow.name, FileMarkRow.notes).where(FileMarkRow.notes.is_not(None))
+    ).all():
+        if notes and lowered in notes.lower():
+            connection.execute(
+                update(FileMarkRow)
+                .where(FileMarkRow.name == name)
+                .values(notes=quoted.sub(FORGOTTEN_ADDRESS, notes))
+            )
 
 
 def _forget_inbound_events(connection: Connection, lowered: str, ids: list[int]) -> None:
