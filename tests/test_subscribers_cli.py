@@ -234,6 +234,21 @@ def test_audit_flags_a_burst_of_unsubscribes_from_one_domain(tmp_path: Path, bas
     assert sum("example.org" in line for line in flagged.stdout.splitlines()) == 1
 
 
+def test_an_audit_asked_to_look_further_back_than_dates_go_says_so(
+    tmp_path: Path, base_url: str
+) -> None:
+    # "--days 100000000" reached before year 1: an OverflowError's traceback, as did minutes
+    # past what a timedelta holds.
+    config, _ = config_without_file(tmp_path, base_url)
+    for option, value in (("--days", "100000000"), ("--minutes", "2000000000000")):
+        answer = digest(config, "subscribers", "audit", option, value)
+        assert answer.exit_code == 2, answer.output
+        assert "Traceback" not in answer.output and answer.exception is not None
+        assert isinstance(answer.exception, SystemExit)
+        assert f"Invalid value for '{option}'" in answer.output
+    assert digest(config, "subscribers", "audit", "--days", "36500").exit_code == 0
+
+
 def test_people_forgotten_one_after_another_are_no_burst_of_the_audit(
     tmp_path: Path, base_url: str
 ) -> None:

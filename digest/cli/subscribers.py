@@ -37,6 +37,9 @@ app.add_typer(subscribers_app, name="subscribers")
 
 EXPORT_COLUMNS = ("email", "name", "timezone", "list", "status", "channel", "changed_at")
 SUPPRESS_REASONS = tuple(reason for reason in REASONS if reason != "forgotten")
+# The furthest back an audit looks: a hundred years is all of any service's history, and a
+# date much further back than that is before the first year a date can hold.
+AUDIT_DAYS = 36_500
 ListOption = Annotated[str | None, typer.Option("--list", help="Only this list (its slug).")]
 
 
@@ -249,12 +252,17 @@ def suppress_address(
 @subscribers_app.command("audit")
 def audit(
     minutes: Annotated[
-        int, typer.Option(help="How close together the unsubscribes of a burst are.", min=1)
+        int,
+        typer.Option(
+            help="How close together the unsubscribes of a burst are.",
+            min=1,
+            max=AUDIT_DAYS * 24 * 60,
+        ),
     ] = 10,
     threshold: Annotated[
         int, typer.Option(help="How many unsubscribes from one domain make a burst.", min=2)
     ] = 5,
-    days: Annotated[int, typer.Option(help="How far back to look.", min=1)] = 30,
+    days: Annotated[int, typer.Option(help="How far back to look.", min=1, max=AUDIT_DAYS)] = 30,
 ) -> None:
     """Flag bursts of unsubscribes from one domain within minutes: what a link scanner that
     follows every link of a mail looks like. Exits 1 when it finds one, for monitoring."""
