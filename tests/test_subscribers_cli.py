@@ -130,6 +130,30 @@ def test_an_export_made_before_the_list_was_renamed_is_imported_into_it(
     ]
 
 
+def test_a_reader_removed_after_a_rename_before_the_next_cycle_stays_out(
+    tmp_path: Path, base_url: str
+) -> None:
+    # The list was renamed in the config; its members are carried over to the new slug at the
+    # next cycle. Removed before that cycle, a member was "not a member of list daily", and the
+    # cycle carried them over and mailed them.
+    raw = raw_config(tmp_path, base_url, a_list("morning", "members.csv"))
+    services, transport = start(settings_of(tmp_path, raw), FixedClock(DAY1))
+    run(services)
+    services.close()
+    assert len(recipients(transport)) == 3
+    story = [(1, "Iran story 1", DAY1 - timedelta(hours=1)), (2, "Iran story 2", DAY1)]
+    write_feed(tmp_path / "feeds", story)
+    raw = raw_config(tmp_path, base_url, a_list("daily", "members.csv", previous_slugs=["morning"]))
+    config = write_config(tmp_path, raw)
+    removed = digest(config, "subscribers", "remove", "RANA@example.org", "--list", "daily")
+    assert removed.exit_code == 0, removed.output
+    assert "rana@example.org unsubscribed from list daily" in removed.stdout.lower()
+    services, transport = start(settings_of(tmp_path, raw), FixedClock(DAY1 + timedelta(days=1)))
+    run(services)
+    services.close()
+    assert recipients(transport) == ["li@example.org", "sam@example.org"]
+
+
 def test_only_confirmed_readers_get_mail_and_a_removed_one_stays_out(
     tmp_path: Path, base_url: str
 ) -> None:

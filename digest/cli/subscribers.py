@@ -24,6 +24,7 @@ from digest.clock import SystemClock
 from digest.config import Settings
 from digest.errors import ConfigError
 from digest.imports import import_file
+from digest.lists import slugs_and_previous
 from digest.mail.subscribers import check_address, spreadsheet_safe
 from digest.services import signing_secret
 from digest.store import Store
@@ -211,11 +212,16 @@ def remove_subscriber(
     of an edition being delivered is skipped."""
     settings = load_config()
     known_list(settings, list_slug)
+    [digest_list] = [entry for entry in settings.lists if entry.slug == list_slug]
     address = _address(email)
+    now = SystemClock().now()
     with _store(settings) as (store, _):
         subscriber = store.subscriber_by_email(address)
-        if subscriber is None or not store.unsubscribe(
-            subscriber.id, list_slug, SystemClock().now(), "operator"
+        # A list renamed since the last cycle holds its members under its former slug until
+        # the next cycle carries them over (keeping an unsubscribe over anything else).
+        if subscriber is None or not any(
+            store.unsubscribe(subscriber.id, slug, now, "operator")
+            for slug in slugs_and_previous(digest_list)
         ):
             errors.print(
                 f"[red]{escape(address)} is not a member of list {escape(list_slug)}[/]: "
