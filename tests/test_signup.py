@@ -12,6 +12,7 @@ import pytest
 
 from digest.mail.transport import MemoryTransport
 from digest.signup import SignUpRequest, confirm_sign_up, handle_sign_up
+from digest.store import SubscriberInput
 from digest.store.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
 from tests.webtools import Newsroom, newsroom
 
@@ -256,3 +257,55 @@ def test_a_reader_who_left_a_list_before_its_rename_and_came_back_stays_subscrib
     pipeline.members_in_step(services, room.clock.now())
     assert membership(room, "back@example.org") == CONFIRMED
     assert membership(room, "other@example.org") == UNSUBSCRIBED
+
+
+def test_a_reader_who_signs_up_again_before_the_rename_is_carried_over_stays_subscribed(
+    room: Newsroom,
+) -> None:
+    # The reader left "morning"; the list is renamed "daily" and the web pages run on the new
+    # config before the next cycle carries the members over: the reader signs up again there
+    # and confirms. Carrying over kept the old unsubscribe over their newer sign-up.
+    from digest import pipeline
+    from digest.services import build_services
+    from digest.unsubscribes import unsubscribe
+
+    services, store = room.services, room.services.store
+    before = tuple(
+        digest_list.model_copy(update={"slug": "morning", "previous_slugs": []})
+        if digest_list.slug == "daily"
+        else digest_list
+        for digest_list in services.settings.lists
+    )
+    old = build_services(
+        services.settings.model_copy(update={"lists": before}),
+        clock=room.clock,
+        transport=MemoryTransport(),
+    )
+    try:
+        for email in ("back@example.org", "gone@example.org"):
+            handle_sign_up(old, MemoryTransport(), SignUpRequest("morning", email))
+            reader = store.subscriber_by_email(email)
+            assert reader is not None
+            confirm_sign_up(old, reader.id, "morning", room.clock.now())
+            assert unsubscribe(old, reader.id, "morning", "one-click")
+    finally:
+        old.close()
+    room.clock.set(room.clock.now() + timedelta(minutes=5))
+    handle_sign_up(services, MemoryTransport(), SignUpRequest("daily", "back@example.org"))
+    back = store.subscriber_by_email("back@example.org")
+    assert back is not None
+    confirm_sign_up(services, back.id, "daily", room.clock.now())
+    # An import under the new slug is no reader's word: the unsubscribe holds over it.
+    gone = store.subscriber_by_email("gone@example.org")
+    assert gone is not None
+    store.import_members(
+        "daily",
+        [SubscriberInput("gone@example.org")],
+        room.clock.now(),
+        confirmed=True,
+        address_key=services.address_key,
+    )
+    pipeline.carry_over(services.settings, store, room.clock.now())
+    pipeline.members_in_step(services, room.clock.now())
+    assert membership(room, "back@example.org") == CONFIRMED
+    assert membership(room, "gone@example.org") == UNSUBSCRIBED

@@ -12,7 +12,7 @@ from digest.store.base import StoreBase
 from digest.store.deliveries import PENDING as DELIVERY_PENDING
 from digest.store.editions import READY
 from digest.store.schema import DeliveryRow, EditionRow, FileMarkRow, SubscriptionRow
-from digest.store.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
+from digest.store.subscribers import CONFIRMED, PENDING, SIGN_UP, UNSUBSCRIBED
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +24,17 @@ class ListRename:
 
 # (old status, new status) pairs where the merged membership takes the old one's.
 _OLD_WINS = frozenset([(UNSUBSCRIBED, PENDING), (UNSUBSCRIBED, CONFIRMED), (CONFIRMED, PENDING)])
+
+
+def _signed_up_since(kept: SubscriptionRow, left: SubscriptionRow) -> bool:
+    """Whether the reader signed up under the new slug after they left under the old one: the
+    web pages may run on the renamed list before a cycle carries its members over, and the
+    reader's newer word holds (only a sign-up: an import never resubscribes)."""
+    return (
+        left.status == UNSUBSCRIBED
+        and kept.channel == SIGN_UP
+        and kept.changed_at > left.changed_at
+    )
 
 
 class ListStore(StoreBase):
@@ -78,8 +89,9 @@ class ListStore(StoreBase):
         """Carry list ``old``'s editions and memberships over to ``new``, in one transaction.
 
         A reader with a membership under both keeps one, under ``new``: unsubscribed if either
-        was (a reader's word is final), else confirmed if either was, else pending; with the
-        channel and time of the membership it takes its status from. The history stays under
+        was (a reader's word is final), unless they signed up again under ``new`` since, else
+        confirmed if either was, else pending; with the channel and time of the membership it
+        takes its status from. The history stays under
         the slug each change was made under. An edition whose slot ``new``
         already has stays under ``old`` (editions are keyed by list and slot); it is history,
         and its pending deliveries, if any, are reported as held. Running it again moves nothing.
@@ -114,7 +126,7 @@ class ListStore(StoreBase):
                 if kept is None:
                     row.list_slug = new
                     continue
-                if (row.status, kept.status) in _OLD_WINS:
+                if (row.status, kept.status) in _OLD_WINS and not _signed_up_since(kept, row):
                     kept.status, kept.channel, kept.changed_at = (
                         row.status,
                         row.channel,
