@@ -32,6 +32,7 @@ from typing import TextIO
 
 from digest.errors import ConfigError
 from digest.mail.subscribers import (
+    decode_utf8,
     from_spreadsheet_safe,
     normalize_email,
     read_utf8_file,
@@ -107,12 +108,7 @@ def read_new_lines(path: Path, data: bytes, start: int) -> Suppressions:
 
 
 def _decode(path: Path, data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise ConfigError(
-            str(path), [("", f"not UTF-8 text (byte {error.start}): save the file as UTF-8")]
-        ) from None
+    return decode_utf8(path, data)
 
 
 def parse_suppressions(text: str, source: str) -> Suppressions:

@@ -30,6 +30,7 @@ from pathlib import Path
 from digest.config import Settings
 from digest.errors import ConfigError
 from digest.lists import list_for_slug, slugs_and_previous
+from digest.mail.subscribers import decode_utf8
 from digest.services import Services
 from digest.store import Store, SubscriberInput
 from digest.store.subscribers import IMPORT, UNSUBSCRIBED, check_channel
@@ -195,12 +196,7 @@ def _sha256(data: bytes) -> str:
 
 
 def _text(path: Path, data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise ConfigError(
-            str(path), [("", f"not UTF-8 text (byte {error.start}): save the file as UTF-8")]
-        ) from None
+    return decode_utf8(path, data)
 
 
 def _unknown_lists(settings: Settings, store: Store, path: Path, held: Suppressions) -> list[str]:

@@ -212,6 +212,18 @@ def test_file_that_is_not_utf8_is_an_error(tmp_path: Path) -> None:
     assert "not UTF-8" in problems(path)[0][1]
 
 
+def test_a_file_with_one_name_in_another_encoding_is_refused_naming_its_line(
+    tmp_path: Path,
+) -> None:
+    # One name typed on a machine set to Windows-1252, the rest ASCII: "byte 62" alone left
+    # the operator to count bytes in a spreadsheet.
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(
+        b"email,name\r\nsam@example.org,Sam\r\njose@example.org,Jos\xe9\r\nli@example.org,Li\r\n"
+    )
+    assert problems(path) == [("line 3", "not UTF-8 text (byte 53): save the file as UTF-8")]
+
+
 def test_missing_file_is_an_error(tmp_path: Path) -> None:
     assert problems(tmp_path / "nope.csv") == [("", "subscriber file not found")]
 

@@ -185,14 +185,25 @@ def read_utf8_file(path: Path) -> str:
     cannot be read raises ConfigError naming it; a missing one raises FileNotFoundError, which
     each caller answers in its own words."""
     try:
-        return path.read_bytes().decode("utf-8-sig")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise
     except OSError as error:
         raise ConfigError(str(path), [("", f"cannot read: {error.strerror}")]) from None
+    return decode_utf8(path, data)
+
+
+def decode_utf8(path: Path, data: bytes) -> str:
+    """``data``, the bytes of the operator's file at ``path``, as UTF-8 text (a byte order mark
+    allowed); ConfigError naming the line of the first byte that is not UTF-8 (one name typed
+    in another encoding, the rest ASCII: the line is what the operator can find)."""
+    try:
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
         raise ConfigError(
-            str(path), [("", f"not UTF-8 text (byte {error.start}): save the file as UTF-8")]
+            str(path),
+            [(f"line {line}", f"not UTF-8 text (byte {error.start}): save the file as UTF-8")],
         ) from None
 
 
