@@ -273,6 +273,33 @@ def test_an_audit_asked_to_look_further_back_than_dates_go_says_so(
     assert digest(config, "subscribers", "audit", "--days", "36500").exit_code == 0
 
 
+def test_a_suppression_file_read_into_a_new_database_is_no_burst_of_the_audit(
+    tmp_path: Path, base_url: str
+) -> None:
+    # Moving to a new database, the suppression file's lines are applied at its first cycle,
+    # all at that moment: six readers of one domain who left over a year were a "burst" of six
+    # unsubscribes within a second, and the audit exited 1 as for a link scanner.
+    raw = raw_config(tmp_path, base_url)
+    config = write_config(tmp_path, raw)
+    path = tmp_path / "var" / "suppressed.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "email,list,reason,at\n"
+        + "".join(
+            f"r{n}@bigcorp.example,daily,one-click,2025-{n + 1:02d}-01T08:00:00+00:00\n"
+            for n in range(6)
+        )
+    )
+    services, _ = start(settings_of(tmp_path, raw), FixedClock(DAY1))
+    run(services)
+    left = [m for m in services.store.memberships("daily") if "bigcorp" in m.email]
+    assert [m.status for m in left] == ["unsubscribed"] * 6  # as the file says
+    services.close()
+    audited = digest(config, "subscribers", "audit", "--days", "36500")
+    assert audited.exit_code == 0, audited.output
+    assert "0 bursts" in audited.stdout
+
+
 def test_people_forgotten_one_after_another_are_no_burst_of_the_audit(
     tmp_path: Path, base_url: str
 ) -> None:

@@ -388,7 +388,10 @@ class SubscriberStore(StoreBase):
         """(when, address, list slug, channel) of every unsubscribe recorded (since ``since``),
         oldest first: what ``digest subscribers audit`` looks at. The unsubscribes of people
         forgotten (digest.privacy) are left out: their addresses are all at one placeholder
-        domain now, where a few erasures in a row looked like a link scanner's burst."""
+        domain now, where a few erasures in a row looked like a link scanner's burst. So are
+        those a file brought (channel "import"): copies of unsubscribes recorded elsewhere,
+        all at the moment the file was read (a new database reads the whole suppression
+        file at once), which made a burst of every domain with a few readers who left."""
         query = (
             select(
                 SubscriptionChangeRow.at,
@@ -398,7 +401,7 @@ class SubscriberStore(StoreBase):
             )
             .join(SubscriberRow, SubscriberRow.id == SubscriptionChangeRow.subscriber_id)
             .where(SubscriptionChangeRow.to_status == UNSUBSCRIBED)
-            .where(SubscriberRow.set_by != FORGOTTEN)
+            .where(SubscriberRow.set_by != FORGOTTEN, SubscriptionChangeRow.channel != IMPORT)
             .order_by(SubscriptionChangeRow.at, SubscriptionChangeRow.id)
         )
         if since is not None:
