@@ -309,3 +309,33 @@ def test_a_reader_who_signs_up_again_before_the_rename_is_carried_over_stays_sub
     pipeline.members_in_step(services, room.clock.now())
     assert membership(room, "back@example.org") == CONFIRMED
     assert membership(room, "gone@example.org") == UNSUBSCRIBED
+
+
+def test_a_reader_removed_by_the_operator_who_comes_back_before_the_next_cycle_stays(
+    room: Newsroom,
+) -> None:
+    # The operator's removal is copied to the suppression file by the next cycle; the reader
+    # signed up again and confirmed before it, their sign-up line written at once. The cycle
+    # then appended the older removal after it, and the file, read whole again (an edit, a new
+    # database), unsubscribed the reader once more.
+    from digest.unsubscribes import reconcile_suppressions
+
+    services, store = room.services, room.services.store
+    path = services.settings.service.suppression_path
+    handle_sign_up(services, MemoryTransport(), SignUpRequest("daily", "back@example.org"))
+    back = store.subscriber_by_email("back@example.org")
+    assert back is not None
+    confirm_sign_up(services, back.id, "daily", room.clock.now())
+    reconcile_suppressions(services.settings, store, services.address_key, room.clock.now())
+    assert store.unsubscribe(back.id, "daily", room.clock.now(), "operator")  # subscribers remove
+    room.clock.set(room.clock.now() + timedelta(minutes=5))
+    handle_sign_up(services, MemoryTransport(), SignUpRequest("daily", "back@example.org"))
+    confirm_sign_up(services, back.id, "daily", room.clock.now())
+    assert membership(room, "back@example.org") == CONFIRMED
+    room.clock.set(room.clock.now() + timedelta(hours=1))
+    reconcile_suppressions(services.settings, store, services.address_key, room.clock.now())
+    header, rest = path.read_text().split("\n", 1)
+    path.write_text(f"{header}\nother@example.org,daily,operator,\n{rest}")
+    reconcile_suppressions(services.settings, store, services.address_key, room.clock.now())
+    assert membership(room, "back@example.org") == CONFIRMED
+    assert membership(room, "other@example.org") == UNSUBSCRIBED

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import and_, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from digest.store.base import StoreBase
@@ -21,7 +21,7 @@ from digest.store.schema import (
     SubscriptionRow,
     SuppressionRow,
 )
-from digest.store.subscribers import FORGOTTEN, IMPORT, UNSUBSCRIBED, check_channel
+from digest.store.subscribers import CONFIRMED, FORGOTTEN, IMPORT, UNSUBSCRIBED, check_channel
 
 REASONS = ("hard-bounce", "complaint", "operator", "forgotten")
 # The file mark that holds the check of the secret key the address keys and links are made with:
@@ -226,8 +226,8 @@ class SuppressionStore(StoreBase):
 
     def changes_to_copy(self, mark: FileMark | None, now: datetime) -> ChangesToCopy:
         """The unsubscribes and suppressions recorded since ``mark``, as lines of the
-        suppression file; those that came from a file (channel "import") or whose address was
-        forgotten are left out.
+        suppression file; those that came from a file (channel "import"), whose address was
+        forgotten, or of a reader who confirmed the list again since, are left out.
 
         Ids are handed out before commit: on PostgreSQL a transaction may commit a row with a
         smaller id after a larger one was read. So the mark's ids only pass rows older than
@@ -255,8 +255,17 @@ class SuppressionStore(StoreBase):
                     SubscriptionChangeRow.list_slug,
                     SubscriptionChangeRow.channel,
                     SubscriptionChangeRow.at,
+                    SubscriptionRow.status,
+                    SubscriptionRow.changed_at,
                 )
                 .join(SubscriberRow, SubscriberRow.id == SubscriptionChangeRow.subscriber_id)
+                .outerjoin(
+                    SubscriptionRow,
+                    and_(
+                        SubscriptionRow.subscriber_id == SubscriptionChangeRow.subscriber_id,
+                        SubscriptionRow.list_slug == SubscriptionChangeRow.list_slug,
+                    ),
+                )
                 .where(
                     SubscriptionChangeRow.id > history_after,
                     SubscriptionChangeRow.to_status == UNSUBSCRIBED,
@@ -283,8 +292,12 @@ class SuppressionStore(StoreBase):
         suppressions_upto = suppressions_upto or suppressions_after
         lines: list[tuple[str, str, str, datetime]] = []
         copied: list[str] = []
-        for row_id, email, slug, channel, at in history:
-            if f"h{row_id}" not in done:
+        for row_id, email, slug, channel, at, status_now, changed_at in history:
+            # A reader who confirmed a sign-up since has their "sign-up" line in the file
+            # already, written at once: the older unsubscribe, appended after it, would read
+            # as their last word and unsubscribe them again when the file is read back.
+            returned = status_now == CONFIRMED and changed_at is not None and changed_at > at
+            if f"h{row_id}" not in done and not returned:
                 lines.append((email, slug, channel, at))
             if row_id > history_upto:
                 copied.append(f"h{row_id}")
