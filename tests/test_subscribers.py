@@ -191,6 +191,34 @@ def test_a_file_saved_with_semicolons_or_tabs_between_its_columns_is_read(tmp_pa
     assert read_subscriber_file(commas).rows == [SubscriberRow("lee@example.org", "Lee; Jr", None)]
 
 
+def test_an_address_pasted_with_its_name_or_brackets_is_refused_saying_what_to_write(
+    tmp_path: Path,
+) -> None:
+    # Copied from a mail program's "To:" field: the refusal spoke of the part before the @,
+    # which had nothing to do with what was wrong.
+    path = write(
+        tmp_path,
+        "email,name\n"
+        '"Jane Doe <jane@example.org>",Jane\n'
+        "<sam@example.org>,Sam\n"
+        "li@example.org,Li\n",
+    )
+    read = read_subscriber_file(path)
+    assert read.rows == [SubscriberRow("li@example.org", "Li", None)]
+    assert read.refused == [
+        (
+            "line 2",
+            "'Jane Doe <jane@example.org>' is written as a mail program shows it: write the "
+            "address alone, 'jane@example.org'",
+        ),
+        (
+            "line 3",
+            "'<sam@example.org>' is written as a mail program shows it: write the address "
+            "alone, 'sam@example.org'",
+        ),
+    ]
+
+
 def test_missing_email_column_is_an_error(tmp_path: Path) -> None:
     found = problems(write(tmp_path, "name,timezone\nSam,Asia/Dubai\n"))
     assert [where for where, _ in found] == ["line 1"]

@@ -32,6 +32,8 @@ MAX_FIELD = 10_000  # a field longer than this is no name or address: the row is
 # field is refused on its own line instead.
 csv.field_size_limit(max(csv.field_size_limit(), 1 << 26))
 
+# An address as a mail program writes it: a name (or nothing) and the address in < >.
+_BRACKETED = re.compile(r"[^<>]*<([^<>]*@[^<>]*)>\s*")
 # The local part: printable ASCII without spaces or the characters that delimit addresses.
 _LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
 _DOMAIN_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -98,6 +100,15 @@ def normalize_email(address: str) -> str:
     address = address.strip()
     if not address:
         raise ValueError("missing email")
+    bracketed = _BRACKETED.fullmatch(address)
+    if bracketed:
+        # Pasted from a mail program ("Jane Doe <jane@x.org>"): refused all the same (the name
+        # is no part of the address), but saying what to write rather than what the part
+        # before the @ may hold.
+        raise ValueError(
+            f"{address!r} is written as a mail program shows it: write the address alone, "
+            f"{bracketed.group(1).strip()!r}"
+        )
     local, at, domain = address.rpartition("@")
     if not at or not local or not domain:
         raise ValueError(f"{address!r} is not an email address (expected name@domain)")
