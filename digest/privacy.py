@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from digest.config import Settings
-from digest.mail.subscribers import normalize_email
+from digest.mail.subscribers import BRACKETED, normalize_email
 from digest.store import Store
 from digest.suppression import remove_address
 
@@ -44,7 +44,12 @@ def as_held(email: str) -> str:
     """``email`` as imports and sign-ups store it: a person writes their address with its
     internationalized domain ("sam@bücher.de"), the service holds it in IDNA
     ("sam@xn--bcher-kva.de"); looked up as typed, it would be found nowhere, and its key would
-    refuse no later import. Text that is no address is taken as given."""
+    refuse no later import. An address pasted as a mail program shows it ("Jane Doe
+    <jane@x.org>", from the request's own mail) is the address in the brackets. Other text that
+    is no address is taken as given."""
+    pasted = BRACKETED.fullmatch(email.strip())
+    if pasted:
+        email = pasted.group(1)
     try:
         return normalize_email(email)
     except ValueError:

@@ -396,6 +396,24 @@ def test_forget_takes_the_persons_lines_out_of_the_suppression_file_however_writ
     assert "other@example.org,,operator," in left
 
 
+def test_forget_of_an_address_pasted_with_its_name_erases_that_person(
+    tmp_path: Path, base_url: str
+) -> None:
+    # A privacy request forwarded by mail: the operator pastes the sender as the mail program
+    # shows it. It was taken as given, found nobody ("not found; its key is kept all the
+    # same"), and the person stayed, mailed and listed.
+    config, _ = config_without_file(tmp_path, base_url)
+    (tmp_path / "one.csv").write_text("email,name\njane@bücher.example,Jane\n", encoding="utf-8")
+    digest(config, "subscribers", "import", str(tmp_path / "one.csv"), "--list", "daily")
+    pasted = "Jane Doe <Jane@Bücher.example>"
+    person = json.loads(digest(config, "subscribers", "export-person", pasted).stdout)
+    assert person["subscriber"]["name"] == "Jane"
+    forgotten = digest(config, "subscribers", "forget", pasted, "--yes")
+    assert forgotten.exit_code == 0, forgotten.output
+    assert ": erased; 1 memberships ended" in forgotten.stdout
+    assert json.loads(digest(config, "subscribers", "list", "--json").stdout) == []
+
+
 def test_forget_erases_a_person_and_refuses_them_at_every_later_import(
     tmp_path: Path, base_url: str
 ) -> None:

@@ -33,7 +33,7 @@ MAX_FIELD = 10_000  # a field longer than this is no name or address: the row is
 csv.field_size_limit(max(csv.field_size_limit(), 1 << 26))
 
 # An address as a mail program writes it: a name (or nothing) and the address in < >.
-_BRACKETED = re.compile(r"[^<>]*<([^<>]*@[^<>]*)>\s*")
+BRACKETED = re.compile(r"[^<>]*<([^<>]*@[^<>]*)>\s*")
 # The local part: printable ASCII without spaces or the characters that delimit addresses.
 _LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
 _DOMAIN_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -100,7 +100,7 @@ def normalize_email(address: str) -> str:
     address = address.strip()
     if not address:
         raise ValueError("missing email")
-    bracketed = _BRACKETED.fullmatch(address)
+    bracketed = BRACKETED.fullmatch(address)
     if bracketed:
         # Pasted from a mail program ("Jane Doe <jane@x.org>"): refused all the same (the name
         # is no part of the address), but saying what to write rather than what the part
