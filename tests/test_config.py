@@ -152,6 +152,62 @@ def test_a_database_url_the_driver_cannot_read_is_refused_by_the_check(
     assert "hunter2" not in why
 
 
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        (
+            "amqp://guest:hunter2@mq.example.org//",
+            "the distributed mode runs on Redis, not 'amqp': use redis://host:6379/0",
+        ),
+        (
+            " redis://redis.example.org:6379/0",
+            "' redis://redis.example.org:6379/0' has a blank or a control character in it",
+        ),
+        (
+            "redis://redis.example.org:6379/0/",
+            "'redis://redis.example.org:6379/0/': the database number after the host must be a "
+            "whole number",
+        ),
+        (
+            "redis://:hunter2@redis.example.org:63790/zero",
+            "'redis://:***@redis.example.org:63790/zero': the database number",
+        ),
+        (
+            "redis://redis.example.org:99999/0",
+            "'redis://redis.example.org:99999/0' has a port out of range",
+        ),
+        (
+            "rediss://redis.example.org:6380/0",
+            "'rediss://redis.example.org:6380/0': a rediss:// URL must say how to check the "
+            "server's certificate: end it with ?ssl_cert_reqs=required",
+        ),
+    ],
+)
+def test_a_broker_url_the_distributed_mode_cannot_use_is_refused(
+    tmp_path: Path, url: str, reason: str
+) -> None:
+    # Accepted, each ended `digest status` and `digest send` in a traceback from redis-py, or
+    # `digest worker` in one from Celery (exit 0 for a rediss:// URL).
+    [(key, why)] = problems(write_config(tmp_path, MINIMAL), {"DIGEST_BROKER_URL": url})
+    assert key == "service.broker_url (set by DIGEST_BROKER_URL)"
+    assert why.startswith(reason)
+    assert "hunter2" not in why
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://127.0.0.1:6379/0",
+        "redis://redis.internal",
+        "redis://:s3cret@redis.internal:6379/15",
+        "rediss://redis.internal:6380/0?ssl_cert_reqs=required",
+    ],
+)
+def test_a_redis_broker_url_is_accepted(tmp_path: Path, url: str) -> None:
+    settings = load_settings(write_config(tmp_path, MINIMAL), {"DIGEST_BROKER_URL": url})
+    assert settings.service.broker_url == url
+
+
 def test_bad_cron_expression(tmp_path: Path) -> None:
     path = write_config(tmp_path, MINIMAL.replace('"0 7 * * *"', '"61 7 * * *"'))
     [(key, why)] = problems(path)

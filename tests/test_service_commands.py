@@ -54,6 +54,20 @@ def test_a_worker_with_a_broken_config_exits_2_naming_the_file_and_key(tmp_path:
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize("command", [["status"], ["send", "daily", "--wait"], ["worker"]])
+def test_a_broker_url_that_is_no_redis_url_is_refused_in_one_line(
+    command: list[str], tmp_path: Path
+) -> None:
+    # `digest status` and `digest send` ended in a traceback of redis-py's URL parser.
+    done = _cycle(tmp_path, "amqp://guest:hunter2@127.0.0.1:5672//", command)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and "hunter2" not in done.stderr
+    assert (
+        "service.broker_url (set by DIGEST_BROKER_URL): the distributed mode runs on Redis, "
+        "not 'amqp'" in " ".join(done.stderr.split())
+    )
+
+
 def _distributed(tmp_path: Path, broker: str) -> tuple[Path, dict[str, str]]:
     """A config of one list on an SQLite database, and an environment naming ``broker``."""
     write_members(tmp_path, 1)

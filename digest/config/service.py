@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import AfterValidator, Field, model_validator
 
@@ -55,6 +56,50 @@ def _check_database_url(url: str) -> str:
     return url
 
 
+# What a rediss:// URL's ssl_cert_reqs may say: both redis-py (the leases, the send rate) and
+# Celery (the queue) read these words; Celery refuses a rediss:// URL without one.
+_SSL_CERT_REQS = ("required", "optional", "none")
+
+
+def _check_broker_url(url: str) -> str:
+    """A Redis URL that Celery, the leases and the send rate can all use: ``redis://`` or
+    ``rediss://``, a whole database number, and (TLS) the certificate check spelt out.
+
+    Anything else was taken as it stood and ended ``digest status`` and ``digest send`` in a
+    traceback from redis-py (an ``amqp://`` broker, a blank pasted before the address, a "/" after
+    the database number), and ``digest worker`` on a rediss:// URL in one from Celery, exit 0."""
+    shown = without_password(url)
+    if url != url.strip() or any(not char.isprintable() or char == " " for char in url):
+        raise ValueError(
+            f"{shown!r} has a blank or a control character in it: write the address alone, "
+            "between the quotes"
+        )
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss"):
+        raise ValueError(
+            f"the distributed mode runs on Redis, not {parts.scheme or shown!r}: use "
+            "redis://host:6379/0 (rediss:// for TLS); Redis holds its queue, leases and send rate"
+        )
+    try:
+        _ = parts.port
+    except ValueError:
+        raise ValueError(f"{shown!r} has a port out of range: ports go from 0 to 65535") from None
+    database = parts.path.removeprefix("/")
+    if database and not database.isdigit():
+        raise ValueError(
+            f"{shown!r}: the database number after the host must be a whole number, as in "
+            "redis://host:6379/0 (no '/' after it)"
+        )
+    if parts.scheme == "rediss":
+        checks = parse_qs(parts.query).get("ssl_cert_reqs", [])
+        if len(checks) != 1 or checks[0] not in _SSL_CERT_REQS:
+            raise ValueError(
+                f"{shown!r}: a rediss:// URL must say how to check the server's certificate: "
+                "end it with ?ssl_cert_reqs=required (or optional, or none)"
+            )
+    return url
+
+
 def _check_feedback_id(template: str) -> str:
     """Formats with ``{list}``, ``{edition}`` and ``{domain}`` into ASCII with no spaces or
     ``=?``, at most 200 characters."""
@@ -85,8 +130,10 @@ class ServiceSettings(SettingsModel):
     database_url: Annotated[str, AfterValidator(_check_database_url)] = "sqlite:///var/digest.db"
     """SQLite or PostgreSQL, as an SQLAlchemy URL; ``postgresql+psycopg://…`` in production
     (``pip install -e ".[postgres]"``). An SQLite path is relative to the working directory."""
-    broker_url: str | None = None
-    """The Celery broker (``redis://…``); none runs tasks in-process (the embedded mode)."""
+    broker_url: Annotated[str, AfterValidator(_check_broker_url)] | None = None
+    """The Celery broker, a Redis server (``redis://host:6379/0``; for TLS,
+    ``rediss://host:6380/0?ssl_cert_reqs=required``); none runs tasks in-process (the embedded
+    mode)."""
     data_dir: Path = Path("var")
     """Files the service keeps for itself: a generated secret key, previews, the suppression
     file by default. Relative to the working directory."""
