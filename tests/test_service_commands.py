@@ -68,6 +68,21 @@ def test_a_broker_url_that_is_no_redis_url_is_refused_in_one_line(
     )
 
 
+@pytest.mark.parametrize("queues", ["digets", "", "digest,bulk"])
+def test_a_worker_on_a_queue_nothing_is_sent_to_is_refused(queues: str, tmp_path: Path) -> None:
+    # It started and sat idle, answering pings: `digest send --wait` counted it as a worker and
+    # followed a delivery whose batches waited in the 'digest' queue for ever.
+    with redis_server() as broker:
+        config, environ = _distributed(tmp_path, broker)
+        upgraded = _digest(config, environ, tmp_path, "db", "upgrade")
+        assert upgraded.returncode == 0, upgraded.stderr
+        done = _digest(config, environ, tmp_path, "worker", "--queues", queues)
+    assert done.returncode == 2, done.stdout + done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert f"digest worker --queues {queues!r}: no task is ever sent to" in line
+    assert "every task goes to the 'digest' queue" in line
+
+
 def _distributed(tmp_path: Path, broker: str) -> tuple[Path, dict[str, str]]:
     """A config of one list on an SQLite database, and an environment naming ``broker``."""
     write_members(tmp_path, 1)

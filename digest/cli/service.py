@@ -60,6 +60,23 @@ def _require_broker(settings: Settings, command: str) -> str:
     return broker
 
 
+def _require_sent_queues(queues: str) -> str:
+    """``--queues`` as given, or a one-line refusal (exit 2) when it names a queue no task is sent
+    to: every task goes to QUEUE, and a worker on another one took nothing, yet it answered the
+    pings, so ``digest send --wait`` and ``digest status`` counted it and waited on it."""
+    names = [name.strip() for name in queues.split(",")]
+    unsent = [name for name in names if name != QUEUE]
+    if unsent:
+        errors.print(
+            f"[bold red]digest worker --queues {escape(repr(queues))}[/]: no task is ever sent to "
+            f"{', '.join(escape(repr(name)) for name in unsent)}: every task goes to the "
+            f"'{QUEUE}' queue; leave --queues out",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_INVALID_CONFIG)
+    return ",".join(names)
+
+
 def _require_schema(settings: Settings) -> None:
     """Refuse to start on a database whose schema is not this code's (SchemaMismatchError,
     saying to run `digest db upgrade`): checked here, before anything is consumed."""
@@ -87,6 +104,7 @@ def worker(
     """Run a Celery worker for the distributed mode (needs DIGEST_BROKER_URL)."""
     settings = load_config()
     _require_broker(settings, "worker")
+    queues = _require_sent_queues(queues)
     _require_schema(settings)
     # What the config names but only building the services reads (the DKIM key, the SMTP
     # password, the secret) is checked now, before a task is taken: a worker that cannot do the
