@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiosmtpd.smtp import Envelope
 from sqlalchemy import func, select
 
@@ -16,14 +17,15 @@ from digest import pipeline
 from digest.clock import FixedClock
 from digest.config import load_settings
 from digest.delivering import DELIVERY_BATCH_SIZE
+from digest.errors import BrokerUnavailableError
 from digest.sample_server import serve_folder
 from digest.send_now import send_now, settled, total
 from digest.services import build_services
 from digest.store.deliveries import DeliveryCounts
 from digest.store.schema import EditionRow
 from tests.configs import service_table
-from tests.servers import SmtpSink, free_port, redis_server, smtp_server
-from tests.service_cluster import DIGEST, deployment, fresh_database, tally
+from tests.servers import SmtpSink, free_port, redis_cluster, redis_server, smtp_server
+from tests.service_cluster import DIGEST, deployment, fresh_database, tally, wait_for
 from tests.test_lists_cli import digest, write_config
 from tests.test_pipeline import write_feed
 from tests.test_topic_choices import STORIES, TOPICS, readers
@@ -247,3 +249,64 @@ def test_send_behind_the_latest_edition_says_the_clock_is_behind(tmp_path: Path)
     assert f"is for {ahead.isoformat()}, later than this machine's clock" in done.stdout
     assert "clock behind" in done.stdout
     assert len(sink.received) == sent_before
+
+
+def test_send_wait_with_the_broker_gone_for_good_says_so_instead_of_waiting(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    # Nothing listens on the mail server's port: the copies wait to be retried, pending. With
+    # Redis gone as well, no tick would ever hand them out again, and `send --wait` followed a
+    # ledger that could not move, for ever and without a word.
+    unreachable = SmtpSink("127.0.0.1", free_port())
+    with (
+        redis_cluster() as redis,
+        deployment(tmp_path, fresh_database(postgres_url), redis.url, unreachable, 3) as service,
+        service.worker("worker"),
+    ):
+        following = subprocess.Popen(
+            [*service.digest, "send", "daily", "--wait"],
+            env=service.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            wait_for(
+                lambda: (
+                    len(rows := service.rows()) == 3 and all(error for _, _, error in rows.values())
+                ),
+                "every copy tried once",
+            )
+            redis.stop()
+            _, said = following.communicate(timeout=60)
+        finally:
+            following.kill()
+            following.wait()
+        statuses = service.statuses()
+    assert following.returncode == 1, said
+    [line] = said.strip().splitlines()
+    assert f"the broker {redis.url} does not answer" in line
+    assert "waits on the ledger: the first tick once the broker is back hands it out" in line
+    assert statuses["pending"] == 3  # nothing lost: the ledger keeps them for the next tick
+
+
+def test_send_wait_rides_out_a_broker_restart_and_gives_up_on_a_long_silence() -> None:
+    from worker.inspect import BrokerWatch
+
+    now = [0.0]
+    with redis_cluster() as redis:
+        watch = BrokerWatch(
+            redis.url, meanwhile="it waits", patience=15, every=2, clock=lambda: now[0]
+        )
+        redis.stop()
+        for now[0] in (2.0, 4.0, 16.0):  # silent for 14 s: borne with
+            watch.check()
+        redis.start()
+        now[0] = 18.0
+        watch.check()  # back: the silence starts anew at the next one
+        redis.stop()
+        for now[0] in (20.0, 34.0):
+            watch.check()
+        now[0] = 36.0
+        with pytest.raises(BrokerUnavailableError, match="it waits"):
+            watch.check()

@@ -7,6 +7,7 @@ results. Short timeouts: a status report must come back even when the broker doe
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
@@ -19,6 +20,10 @@ from worker.app import app
 
 PING_SECONDS = 1.0
 WORKER_PATIENCE_SECONDS = 10.0  # how long a command waits for a worker that is starting
+# How long a command that follows the ledger bears with a broker that stopped answering (a
+# restart takes a second or two), and how often it asks.
+BROKER_PATIENCE_SECONDS = 15.0
+BROKER_CHECK_SECONDS = 2.0
 
 # What the leases (redis-py) and the task messages (kombu) raise when the broker is away.
 BROKER_ERRORS = (RedisError, OperationalError)
@@ -77,3 +82,41 @@ def require_workers(
     while not app.control.ping(timeout=timeout):
         if time.monotonic() >= deadline:
             raise NoWorkerError(broker_url)
+
+
+class BrokerWatch:
+    """For a command that follows the workers' progress on the ledger (``digest send --wait``):
+    ``check`` raises BrokerUnavailableError once the broker has not answered for ``patience``
+    seconds. With the broker gone nothing moves (no batch reaches a worker, no tick hands the
+    pending deliveries out again), and the command waited for ever, saying nothing."""
+
+    def __init__(
+        self,
+        broker_url: str,
+        *,
+        meanwhile: str,
+        patience: float = BROKER_PATIENCE_SECONDS,
+        every: float = BROKER_CHECK_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._url, self._meanwhile = broker_url, meanwhile
+        self._patience, self._every, self._clock = patience, every, clock
+        self._next_look = clock() + every
+        self._silent_since: float | None = None
+
+    def check(self) -> None:
+        now = self._clock()
+        if now < self._next_look:
+            return
+        self._next_look = now + self._every
+        try:
+            require_broker(self._url)
+        except BrokerUnavailableError as error:
+            if self._silent_since is None:
+                self._silent_since = now
+            if now - self._silent_since >= self._patience:
+                raise BrokerUnavailableError(
+                    self._url, error.reason, meanwhile=self._meanwhile
+                ) from error
+            return
+        self._silent_since = None

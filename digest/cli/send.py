@@ -39,14 +39,17 @@ def _detail(counts: DeliveryCounts) -> str:
     return f"sent {counts.sent}, failed {counts.failed}, pending {counts.pending}"
 
 
-def _follow(services: Services, list_slug: str, slot: datetime) -> DeliveryCounts:
+def _follow(
+    services: Services, list_slug: str, slot: datetime, broker_answers: Callable[[], None]
+) -> DeliveryCounts:
     """Read the ledger of the slot's editions every POLL_SECONDS, drawing a bar, until nothing
-    is pending."""
+    is pending; ``broker_answers`` raises when the broker has been gone too long to wait on."""
     counts = slot_counts(services, list_slug, slot)
     with _progress() as progress:
         bar = progress.add_task("Delivering", total=total(counts), detail=_detail(counts))
         while counts.pending:
             time.sleep(POLL_SECONDS)
+            broker_answers()
             counts = slot_counts(services, list_slug, slot)
             progress.update(
                 bar, completed=settled(counts), total=total(counts), detail=_detail(counts)
@@ -156,7 +159,7 @@ def send(
             return
         edition: int = built.edition_id
         slot = datetime.fromisoformat(built.slot)
-        if not distributed:  # sent already, here; a retry waits for digest run to send it
+        if broker is None:  # sent already, here; a retry waits for digest run to send it
             counts = slot_counts(services, list_slug, slot)
             _print_counts(counts)
             if counts.pending:
@@ -174,8 +177,15 @@ def send(
                 highlight=False,
             )
             return
+        from worker.inspect import BrokerWatch
+
+        watch = BrokerWatch(
+            broker,
+            meanwhile=f"the delivery of edition {edition} waits on the ledger: the first tick "
+            "once the broker is back hands it out (digest status shows it)",
+        )
         try:
-            counts = _follow(services, list_slug, slot)
+            counts = _follow(services, list_slug, slot, watch.check)
         except KeyboardInterrupt:
             console.print(
                 f"Stopped following edition {edition}: its delivery goes on (digest status)."
