@@ -40,15 +40,23 @@ class Unlimited:
 def parse_rate(text: str) -> RateLimitItem:
     """A rate such as ``50/second``, ``3000/minute`` or ``100 per 10 seconds``; ValueError
     saying what is accepted otherwise."""
-    from limits import parse
+    from limits import parse_many
 
     try:
-        item = parse(text)
+        items = parse_many(text)
     except ValueError:
         raise ValueError(
             f"{text!r} is not a rate: write a number of messages per unit, such as "
             "'50/second', '3000/minute' or '100 per 10 seconds'"
         ) from None
+    if len(items) != 1:
+        # limits.parse keeps the first of several and drops the rest: '50/second;1000/hour'
+        # paced to 50 a second and never to the hourly quota the relay holds to.
+        raise ValueError(
+            f"{text!r} holds {len(items)} rates: smtp.send_rate takes one, the mail server's "
+            "strictest, such as '1000/hour'"
+        )
+    [item] = items
     if item.amount < 1:
         raise ValueError(f"{text!r}: the rate must allow at least one message")
     return item

@@ -84,6 +84,9 @@ def test_the_distributed_mode_counts_on_the_brokers_redis(tmp_path: Path) -> Non
         ("fast", "'fast' is not a rate"),
         ("0/second", "at least one message"),
         ("10/fortnight", "'10/fortnight' is not a rate"),
+        # Read as 50/second alone: the hourly quota was dropped without a word.
+        ("50/second;1000/hour", "'50/second;1000/hour' holds 2 rates: smtp.send_rate takes one"),
+        ("50/second, 1000/hour", "holds 2 rates"),
     ],
 )
 def test_a_rate_that_is_not_one_is_refused_with_the_key(
