@@ -16,6 +16,7 @@
     ├── StoreUnavailableError  the database cannot be reached or opened (says its URL, masked)
     ├── SchemaMismatchError    the database's schema is not this code's (distributed mode)
     ├── BrokerUnavailableError the broker (Redis) cannot be reached (says its URL, masked)
+    ├── BrokerRefusedError     the broker answers and refuses the URL's password or database
     ├── NoWorkerError          a command's tasks would wait on the broker for workers none runs
     ├── ListenError            a socket the service serves on cannot be bound (says port and key)
     └── WebhookRefused         a provider's webhook call failed its signature, age or replay check
@@ -262,6 +263,20 @@ class BrokerUnavailableError(DigestError):
             f"the broker {without_password(url)} does not answer: {why}{after}; check "
             "that Redis runs there and accepts connections, or correct service.broker_url (or "
             "DIGEST_BROKER_URL)"
+        )
+
+
+class BrokerRefusedError(DigestError):
+    """The broker answers, and refuses what the URL says for good: a password (or user) it does
+    not take, a database number it does not have. Waiting for it does not mend that."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        why = brief(reason).rstrip(".")
+        super().__init__(
+            f"the broker {without_password(url)} refuses this URL: {why}; correct the password "
+            "(or user) or the database number in service.broker_url (or DIGEST_BROKER_URL)"
         )
 
 

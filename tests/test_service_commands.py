@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from digest.errors import without_password
 from tests.servers import free_port, redis_server
 from tests.service_cluster import config_text, sqlite_database, write_members
 
@@ -94,6 +96,34 @@ def _distributed(tmp_path: Path, broker: str) -> tuple[Path, dict[str, str]]:
     environ = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
     environ["DIGEST_BROKER_URL"] = broker
     return config, environ
+
+
+@pytest.mark.parametrize(
+    ("command", "spoilt", "reason"),
+    [
+        (
+            "worker",
+            lambda url: url.replace("redis://", "redis://:hunter2@"),
+            "AUTH <password> called without any password configured",
+        ),
+        ("beat", lambda url: url.rsplit("/", 1)[0] + "/99", "DB index is out of range"),
+    ],
+)
+def test_worker_and_beat_on_a_broker_that_refuses_the_url_say_so_and_stop(
+    command: str, spoilt: Callable[[str], str], reason: str, tmp_path: Path
+) -> None:
+    # They retried the connection for ever, a log line each time, where no wait could help.
+    with redis_server() as broker:
+        config, environ = _distributed(tmp_path, spoilt(broker))
+        upgraded = _digest(config, environ, tmp_path, "db", "upgrade")
+        assert upgraded.returncode == 0, upgraded.stderr
+        done = _digest(config, environ, tmp_path, command)
+    assert done.returncode == 1, done.stdout + done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert (
+        f"error: the broker {without_password(spoilt(broker))} refuses this URL: {reason}" in line
+    )
+    assert "service.broker_url (or DIGEST_BROKER_URL)" in line and "hunter2" not in line
 
 
 def _cycle(tmp_path: Path, broker: str, command: list[str]) -> subprocess.CompletedProcess[str]:

@@ -12,9 +12,15 @@ from dataclasses import dataclass
 
 import redis
 from kombu.exceptions import OperationalError
-from redis.exceptions import RedisError
+from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
-from digest.errors import BrokerUnavailableError, NoWorkerError, brief, without_password
+from digest.errors import (
+    BrokerRefusedError,
+    BrokerUnavailableError,
+    NoWorkerError,
+    brief,
+    without_password,
+)
 from digest.metrics import QueueDepth, queue_depth
 from worker.app import app
 
@@ -65,6 +71,24 @@ def require_broker(broker_url: str, timeout: float = PING_SECONDS) -> None:
         client.ping()
     except RedisError as error:
         raise BrokerUnavailableError(broker_url, str(error)) from error
+    finally:
+        client.close()
+
+
+def refuse_a_refusing_broker(broker_url: str, timeout: float = PING_SECONDS) -> None:
+    """Raise BrokerRefusedError when the broker answers and refuses the URL's password, user or
+    database number: a worker or beat started so retried its connection for ever, one log line
+    at a time, while nothing but a corrected URL could help. A broker that cannot be reached is
+    left to Celery's retries: a process started before Redis waits for it."""
+    client = redis.Redis.from_url(
+        broker_url, socket_connect_timeout=timeout, socket_timeout=timeout
+    )
+    try:
+        client.ping()
+    except (AuthenticationError, ResponseError) as error:  # before RedisError: a subclass
+        raise BrokerRefusedError(broker_url, str(error)) from error
+    except RedisError:
+        return
     finally:
         client.close()
 

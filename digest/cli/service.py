@@ -103,7 +103,7 @@ def worker(
 ) -> None:
     """Run a Celery worker for the distributed mode (needs DIGEST_BROKER_URL)."""
     settings = load_config()
-    _require_broker(settings, "worker")
+    broker = _require_broker(settings, "worker")
     queues = _require_sent_queues(queues)
     _require_schema(settings)
     # What the config names but only building the services reads (the DKIM key, the SMTP
@@ -115,9 +115,11 @@ def worker(
     folder = metrics.use_multiprocess_directory() if serving else None
     from worker import runtime
     from worker.app import app as celery
+    from worker.inspect import refuse_a_refusing_broker
 
     runtime.configure(settings)
     try:
+        refuse_a_refusing_broker(broker)
         if serving:
             port, key = serving
             host, bound = metrics.serve(metrics.worker_registry(), settings.metrics.host, port, key)
@@ -160,7 +162,9 @@ def beat(
     from worker import runtime
     from worker.app import app as celery
     from worker.app import beat_schedule
+    from worker.inspect import refuse_a_refusing_broker
 
+    refuse_a_refusing_broker(broker)
     runtime.configure(settings)
     celery.conf.beat_schedule = beat_schedule(interval)
     # The schedule lives in the config, not in beat's own file: a scratch file does.
