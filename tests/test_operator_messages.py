@@ -29,6 +29,7 @@ from digest.errors import StoreUnavailableError
 from digest.store.db import database_errors
 from tests.feedserver import answer, feed_server
 from tests.servers import free_port
+from tests.service_cluster import fresh_database
 
 DIGEST = str(Path(sys.executable).parent / "digest")
 
@@ -310,6 +311,25 @@ def test_a_postgresql_server_that_is_not_there(tmp_path: Path) -> None:
         assert "Connection refused" in line
         assert "check that the database server is running" in line
         assert "service.database_url (or DIGEST_DATABASE_URL)" in line
+
+
+def test_an_edition_number_past_what_the_database_holds_is_refused_as_a_usage_error(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    # Passed to PostgreSQL as they were, each ended in a traceback: "integer out of range".
+    config = write_config(tmp_path, database_url=fresh_database(postgres_url))
+    assert run_digest(config, "db", "upgrade").returncode == 0
+    huge = str(2**64)
+    for command, option in (
+        (["deliveries", "retry", huge], "'EDITION'"),
+        (["status", "--recent", huge], "'--recent'"),
+    ):
+        result = run_digest(config, *command)
+        assert result.returncode == 2, (command, result.stderr)
+        assert "Traceback" not in result.stderr, command
+        assert f"Invalid value for {option}" in result.stderr, command
+        assert "less than or equal to 2147483647" in result.stderr, command
+    assert run_digest(config, "status", "--recent", "2147483647").returncode == 0
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,9 @@ deliveries_app = DigestTyper(help="Deliveries the ledger holds back.", no_args_i
 app.add_typer(deliveries_app, name="deliveries")
 
 PARKED_SHOWN = 50
+# The largest edition number the store can hold (an INTEGER column on PostgreSQL): a larger one
+# given on the command line reached the database and ended in its "integer out of range".
+LARGEST_EDITION = 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +182,12 @@ SECTIONS: list[tuple[Callable[[StatusReport], bool], Callable[[StatusReport], Ta
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
     recent: Annotated[
-        int, typer.Option(help="How many settled editions to show besides those in flight.", min=0)
+        int,
+        typer.Option(
+            help="How many settled editions to show besides those in flight.",
+            min=0,
+            max=LARGEST_EDITION,
+        ),
     ] = 10,
 ) -> None:
     """Where the work stands: workers and queue (distributed mode), each edition in flight or
@@ -217,7 +225,10 @@ def status(
 @deliveries_app.command("retry")
 def deliveries_retry(
     edition: Annotated[
-        int, typer.Argument(metavar="EDITION", help="The edition's number (digest status).")
+        int,
+        typer.Argument(
+            metavar="EDITION", help="The edition's number (digest status).", max=LARGEST_EDITION
+        ),
     ],
 ) -> None:
     """Send an edition's parked deliveries again at the next run (each may then arrive twice)."""
