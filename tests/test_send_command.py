@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from aiosmtpd.smtp import Envelope
 from sqlalchemy import func, select
 
@@ -310,3 +312,29 @@ def test_send_wait_rides_out_a_broker_restart_and_gives_up_on_a_long_silence() -
         now[0] = 36.0
         with pytest.raises(BrokerUnavailableError, match="it waits"):
             watch.check()
+
+
+def test_send_twice_in_a_minute_says_the_second_built_and_handed_out_nothing(
+    tmp_path: Path,
+) -> None:
+    # The second said "Edition 1 of daily: 3 deliveries handed to the workers", as if it had
+    # sent them a second time; it had found the minute's edition and handed out no batch.
+    with (
+        redis_server() as broker,
+        smtp_server() as sink,
+        deployment(
+            tmp_path, f"sqlite:///{tmp_path / 'digest.db'}", broker, sink, 3, schedule="* * * * *"
+        ) as service,
+    ):
+        if datetime.now(UTC).second > 45:  # both sends within one minute: one edition
+            time.sleep(61 - datetime.now(UTC).second)
+        first = service.run("send", "daily")
+        second = service.run("send", "daily")
+        with redis.Redis.from_url(broker) as client:
+            queued = client.llen("digest")
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert "Edition 1 of daily: 3 deliveries handed to the workers" in first.stdout
+    said = " ".join(second.stdout.split())
+    assert "Edition 1 of daily was built already (digest send builds one edition a minute)" in said
+    assert "3 of its deliveries are still pending, in the workers' hands" in said
+    assert queued == 1  # the first send's one batch, not handed out again

@@ -169,6 +169,17 @@ def send(
                     highlight=False,
                 )
             return
+        if not wait and not built.built:
+            # Sent twice in a minute: the minute's edition was found, its delivery in hand
+            # already (the lease kept this run from handing out a batch again).
+            console.print(
+                f"Edition {edition} of {escape(list_slug)} was built already (digest send builds "
+                f"one edition a minute): {built.pending_deliveries} of its deliveries are still "
+                "pending, in the workers' hands; follow them with digest status "
+                f"(or digest send {escape(list_slug)} --wait).",
+                highlight=False,
+            )
+            return
         if not wait:
             console.print(
                 f"Edition {edition} of {escape(list_slug)}: {built.pending_deliveries} deliveries "
