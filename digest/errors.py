@@ -283,8 +283,14 @@ class BrokerRefusedError(DigestError):
 class NoWorkerError(DigestError):
     """A command would hand its tasks to the workers and wait for them, and none answers."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, meanwhile: str = "") -> None:
         self.url = url
+        if meanwhile:  # the work was handed out already: it waits for a worker, wherever
+            super().__init__(
+                f"no digest worker answers on the broker {without_password(url)} any more; "
+                f"{meanwhile}; start one (digest worker) to go on with it"
+            )
+            return
         super().__init__(
             f"no digest worker answers on the broker {without_password(url)}: start one "
             "(digest worker) to take this command's tasks, or leave DIGEST_BROKER_URL (and "

@@ -19,7 +19,7 @@ from digest import pipeline
 from digest.clock import FixedClock
 from digest.config import load_settings
 from digest.delivering import DELIVERY_BATCH_SIZE
-from digest.errors import BrokerUnavailableError
+from digest.errors import BrokerUnavailableError, NoWorkerError
 from digest.sample_server import serve_folder
 from digest.send_now import send_now, settled, total
 from digest.services import build_services
@@ -261,8 +261,8 @@ def test_send_wait_with_the_broker_gone_for_good_says_so_instead_of_waiting(
     # ledger that could not move, for ever and without a word.
     unreachable = SmtpSink("127.0.0.1", free_port())
     with (
-        redis_cluster() as redis,
-        deployment(tmp_path, fresh_database(postgres_url), redis.url, unreachable, 3) as service,
+        redis_cluster() as server,
+        deployment(tmp_path, fresh_database(postgres_url), server.url, unreachable, 3) as service,
         service.worker("worker"),
     ):
         following = subprocess.Popen(
@@ -279,7 +279,7 @@ def test_send_wait_with_the_broker_gone_for_good_says_so_instead_of_waiting(
                 ),
                 "every copy tried once",
             )
-            redis.stop()
+            server.stop()
             _, said = following.communicate(timeout=60)
         finally:
             following.kill()
@@ -287,7 +287,7 @@ def test_send_wait_with_the_broker_gone_for_good_says_so_instead_of_waiting(
         statuses = service.statuses()
     assert following.returncode == 1, said
     [line] = said.strip().splitlines()
-    assert f"the broker {redis.url} does not answer" in line
+    assert f"the broker {server.url} does not answer" in line
     assert "waits on the ledger: the first tick once the broker is back hands it out" in line
     assert statuses["pending"] == 3  # nothing lost: the ledger keeps them for the next tick
 
@@ -296,21 +296,54 @@ def test_send_wait_rides_out_a_broker_restart_and_gives_up_on_a_long_silence() -
     from worker.inspect import BrokerWatch
 
     now = [0.0]
-    with redis_cluster() as redis:
+    with redis_cluster() as server:
         watch = BrokerWatch(
-            redis.url, meanwhile="it waits", patience=15, every=2, clock=lambda: now[0]
+            server.url,
+            meanwhile="it waits",
+            patience=15,
+            every=2,
+            clock=lambda: now[0],
+            workers_answer=lambda: True,
         )
-        redis.stop()
+        server.stop()
         for now[0] in (2.0, 4.0, 16.0):  # silent for 14 s: borne with
             watch.check()
-        redis.start()
+        server.start()
         now[0] = 18.0
         watch.check()  # back: the silence starts anew at the next one
-        redis.stop()
+        server.stop()
         for now[0] in (20.0, 34.0):
             watch.check()
         now[0] = 36.0
         with pytest.raises(BrokerUnavailableError, match="it waits"):
+            watch.check()
+
+
+def test_send_wait_gives_up_on_workers_gone_for_good_but_not_on_one_restarting() -> None:
+    from worker.inspect import BrokerWatch
+
+    now, answering = [0.0], [True]
+    with redis_cluster() as server:
+        watch = BrokerWatch(
+            server.url,
+            meanwhile="it waits",
+            patience=15,
+            every=1,
+            workers_every=5,
+            clock=lambda: now[0],
+            workers_answer=lambda: answering[0],
+        )
+        answering[0] = False
+        for now[0] in (5.0, 10.0, 19.0):  # none for 14 s: a worker restarting, borne with
+            watch.check()
+        answering[0] = True
+        now[0] = 24.0
+        watch.check()
+        answering[0] = False
+        for now[0] in (29.0, 34.0, 39.0):
+            watch.check()
+        now[0] = 44.0
+        with pytest.raises(NoWorkerError, match="any more; it waits; start one"):
             watch.check()
 
 
@@ -338,3 +371,40 @@ def test_send_twice_in_a_minute_says_the_second_built_and_handed_out_nothing(
     assert "Edition 1 of daily was built already (digest send builds one edition a minute)" in said
     assert "3 of its deliveries are still pending, in the workers' hands" in said
     assert queued == 1  # the first send's one batch, not handed out again
+
+
+def test_send_wait_with_every_worker_stopped_says_so_instead_of_waiting(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    # As with the broker gone: the copies wait to be retried, and with no worker left to run a
+    # batch, `send --wait` followed a ledger that could not move, for ever.
+    unreachable = SmtpSink("127.0.0.1", free_port())
+    with (
+        redis_server() as broker,
+        deployment(tmp_path, fresh_database(postgres_url), broker, unreachable, 3) as service,
+    ):
+        with service.worker("worker"):
+            following = subprocess.Popen(
+                [*service.digest, "send", "daily", "--wait"],
+                env=service.env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            wait_for(
+                lambda: (
+                    len(rows := service.rows()) == 3 and all(error for _, _, error in rows.values())
+                ),
+                "every copy tried once",
+            )
+        try:  # the worker stopped, as its service manager would stop it
+            _, said = following.communicate(timeout=60)
+        finally:
+            following.kill()
+            following.wait()
+        statuses = service.statuses()
+    assert following.returncode == 1, said
+    [line] = said.strip().splitlines()
+    assert f"no digest worker answers on the broker {broker} any more" in line
+    assert "waits on the ledger" in line and "start one (digest worker)" in line
+    assert statuses["pending"] == 3

@@ -27,9 +27,11 @@ from worker.app import app
 PING_SECONDS = 1.0
 WORKER_PATIENCE_SECONDS = 10.0  # how long a command waits for a worker that is starting
 # How long a command that follows the ledger bears with a broker that stopped answering (a
-# restart takes a second or two), and how often it asks.
+# restart takes a second or two), or with no worker answering (one restarting), and how often
+# it asks each: a ping of the workers waits PING_SECONDS for their replies.
 BROKER_PATIENCE_SECONDS = 15.0
 BROKER_CHECK_SECONDS = 2.0
+WORKERS_CHECK_SECONDS = 5.0
 
 # What the leases (redis-py) and the task messages (kombu) raise when the broker is away.
 BROKER_ERRORS = (RedisError, OperationalError)
@@ -111,8 +113,9 @@ def require_workers(
 class BrokerWatch:
     """For a command that follows the workers' progress on the ledger (``digest send --wait``):
     ``check`` raises BrokerUnavailableError once the broker has not answered for ``patience``
-    seconds. With the broker gone nothing moves (no batch reaches a worker, no tick hands the
-    pending deliveries out again), and the command waited for ever, saying nothing."""
+    seconds, and NoWorkerError once no worker has. With either gone nothing moves (no batch
+    reaches a worker, no tick hands the pending deliveries out again, or none is run), and the
+    command waited for ever, saying nothing."""
 
     def __init__(
         self,
@@ -121,12 +124,18 @@ class BrokerWatch:
         meanwhile: str,
         patience: float = BROKER_PATIENCE_SECONDS,
         every: float = BROKER_CHECK_SECONDS,
+        workers_every: float = WORKERS_CHECK_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        workers_answer: Callable[[], bool] | None = None,
     ) -> None:
         self._url, self._meanwhile = broker_url, meanwhile
-        self._patience, self._every, self._clock = patience, every, clock
+        self._patience, self._every, self._workers_every = patience, every, workers_every
+        self._clock = clock
+        self._workers_answer = workers_answer or (lambda: bool(app.control.ping(timeout=1.0)))
         self._next_look = clock() + every
+        self._next_ping = clock() + workers_every
         self._silent_since: float | None = None
+        self._no_worker_since: float | None = None
 
     def check(self) -> None:
         now = self._clock()
@@ -144,3 +153,13 @@ class BrokerWatch:
                 ) from error
             return
         self._silent_since = None
+        if now < self._next_ping:
+            return
+        self._next_ping = now + self._workers_every
+        if self._workers_answer():
+            self._no_worker_since = None
+            return
+        if self._no_worker_since is None:
+            self._no_worker_since = now
+        if now - self._no_worker_since >= self._patience:
+            raise NoWorkerError(self._url, meanwhile=self._meanwhile)
