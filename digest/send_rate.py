@@ -22,6 +22,11 @@ if TYPE_CHECKING:  # `limits` is imported when a rate is set: most runs need non
 
 # The longest wait between two looks at the window: a window freed early is noticed soon.
 _MAX_NAP_SECONDS = 0.5
+# The most messages and the longest window a rate may name. Redis's script for the moving
+# window takes its numbers as integers: a rate of 2**62 a second failed each copy's wait, and
+# so every batch, in the distributed mode. Far above any mail server's pace or quota.
+MOST_MESSAGES = 1_000_000_000
+LONGEST_WINDOW_SECONDS = 366 * 24 * 3600
 
 
 class SendRate(Protocol):
@@ -59,6 +64,11 @@ def parse_rate(text: str) -> RateLimitItem:
     [item] = items
     if item.amount < 1:
         raise ValueError(f"{text!r}: the rate must allow at least one message")
+    if item.amount > MOST_MESSAGES or item.get_expiry() > LONGEST_WINDOW_SECONDS:
+        raise ValueError(
+            f"{text!r} is past what a pace can be: at most {MOST_MESSAGES} messages, over a "
+            "year at most; to send with no pace, leave smtp.send_rate out"
+        )
     return item
 
 

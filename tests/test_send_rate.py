@@ -19,7 +19,13 @@ from digest import pipeline
 from digest.clock import FixedClock
 from digest.config import SmtpSettings, settings_from_mapping
 from digest.errors import ConfigError
-from digest.send_rate import Unlimited, WindowSendRate, parse_rate, send_rate_for
+from digest.send_rate import (
+    MOST_MESSAGES,
+    Unlimited,
+    WindowSendRate,
+    parse_rate,
+    send_rate_for,
+)
 from digest.services import build_services, default_send_rate
 from tests.servers import SmtpSink, free_port, redis_server
 from tests.test_pipeline import DAY1, feeds, make_settings, write_feed
@@ -87,6 +93,10 @@ def test_the_distributed_mode_counts_on_the_brokers_redis(tmp_path: Path) -> Non
         # Read as 50/second alone: the hourly quota was dropped without a word.
         ("50/second;1000/hour", "'50/second;1000/hour' holds 2 rates: smtp.send_rate takes one"),
         ("50/second, 1000/hour", "holds 2 rates"),
+        # Accepted, each failed every copy's wait on Redis ("value is not an integer or out of
+        # range"), and so every delivery batch of the distributed mode.
+        (f"{2**62}/second", "is past what a pace can be: at most 1000000000 messages"),
+        ("5 per 1000000000000 years", "over a year at most"),
     ],
 )
 def test_a_rate_that_is_not_one_is_refused_with_the_key(
@@ -104,6 +114,13 @@ def test_a_rate_that_is_not_one_is_refused_with_the_key(
     with pytest.raises(ConfigError) as caught:
         settings_from_mapping(raw, source=tmp_path / "digest.toml", environ={})
     assert "smtp.send_rate" in str(caught.value) and reason in str(caught.value)
+
+
+def test_the_widest_rate_accepted_paces_on_redis() -> None:
+    with redis_server() as url:
+        for text in (f"{MOST_MESSAGES}/second", "1 per 366 days"):
+            rate = send_rate_for(text, "mx.example.org:25", url, processes=1)
+            rate.wait()  # no ResponseError from the moving window's script
 
 
 def test_an_edition_over_two_embedded_connections_keeps_to_the_rate(
