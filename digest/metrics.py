@@ -189,6 +189,22 @@ def queue_depth(redis_client: Any, queue: str) -> QueueDepth:
     return QueueDepth(waiting=sum(waiting), in_hand=in_hand)
 
 
+# How long a scrape waits on the broker for the queue's depth.
+QUEUE_READ_SECONDS = 2.0
+
+
+def broker_client(broker_url: str) -> Any:
+    """A Redis client to read the queue's depth with, bounded in time: a broker that hangs (its
+    machine paused, a network dropping packets) gives no sample, as one that refuses does. With
+    redis-py's default of no timeout, each scrape of beat's endpoint hung until the TCP
+    connection gave up, if ever."""
+    import redis
+
+    return redis.Redis.from_url(
+        broker_url, socket_connect_timeout=QUEUE_READ_SECONDS, socket_timeout=QUEUE_READ_SECONDS
+    )
+
+
 class QueueCollector:
     """Reads the queue's depth from Redis at each scrape; a broker that does not answer gives
     no sample rather than a stale one (the scrape itself still succeeds)."""

@@ -21,7 +21,7 @@ from digest import metrics
 from digest.pipeline import BuildOutcome, DeliveryOutcome, PollOutcome
 from digest.store.schema import DeliveryRow
 from tests.feedserver import answer, feed_server
-from tests.servers import free_port, redis_server, smtp_server
+from tests.servers import free_port, redis_cluster, redis_server, smtp_server
 from tests.service_cluster import DIGEST, config_text, fresh_database, process, rss, wait_for
 
 
@@ -105,6 +105,37 @@ def test_a_broker_that_does_not_answer_gives_no_queue_sample() -> None:
     registry = CollectorRegistry()
     registry.register(metrics.QueueCollector(client, "digest"))
     assert registry.get_sample_value("digest_queue_waiting", {"queue": "digest"}) is None
+
+
+def test_beat_answers_a_scrape_while_its_broker_hangs(tmp_path: Path) -> None:
+    # Read with no timeout, the queue's depth held each scrape for as long as Redis was stalled
+    # (its machine paused, packets dropped), instead of giving no sample.
+    config = tmp_path / "digest.toml"
+    config.write_text(config_text(tmp_path, free_port(), "http://127.0.0.1:9/x"))
+    (tmp_path / "members.csv").write_text("email,name\n")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
+    env["DIGEST_DATABASE_URL"] = f"sqlite:///{tmp_path / 'digest.db'}"
+    digest = [str(DIGEST), "--config", str(config)]
+    subprocess.run([*digest, "db", "upgrade"], env=env, check=True, capture_output=True)
+    port = free_port()
+    with redis_cluster() as broker:
+        env["DIGEST_BROKER_URL"] = broker.url
+        command = [*digest, "beat", "--interval", "60", "--metrics-port", str(port)]
+        with process(command, env, tmp_path / "beat.log"):
+
+            def answered() -> bool:
+                try:
+                    return ("digest_queue_in_hand", ()) in scrape(port)
+                except OSError:  # not listening yet
+                    return False
+
+            wait_for(answered, "a first scrape with the queue's depth")
+            broker.pause()
+            try:
+                stalled = scrape(port)  # within scrape's own 10 s
+            finally:
+                broker.resume()
+    assert ("digest_queue_in_hand", ()) not in stalled
 
 
 def test_a_taken_metrics_port_is_refused_with_the_option_that_set_it(tmp_path: Path) -> None:

@@ -153,10 +153,8 @@ def beat(
     _require_schema(settings)
     serving = _metrics_port(metrics_port, settings.metrics.beat_port, "metrics.beat_port")
     if serving:
-        import redis
-
         port, key = serving
-        registry = metrics.beat_registry(redis.Redis.from_url(broker), QUEUE)
+        registry = metrics.beat_registry(metrics.broker_client(broker), QUEUE)
         host, bound = metrics.serve(registry, settings.metrics.host, port, key)
         console.print(f"metrics: http://{host}:{bound}/metrics", highlight=False)
     from worker import runtime
