@@ -126,6 +126,21 @@ def test_worker_and_beat_on_a_broker_that_refuses_the_url_say_so_and_stop(
     assert "service.broker_url (or DIGEST_BROKER_URL)" in line and "hunter2" not in line
 
 
+@pytest.mark.parametrize("interval", ["1e12", "inf"])
+def test_beat_refuses_an_interval_past_a_day_as_a_usage_error(
+    interval: str, tmp_path: Path
+) -> None:
+    # Celery's scheduler added it to a date: beat ended in an OverflowError traceback.
+    config, environ = _distributed(tmp_path, f"redis://127.0.0.1:{free_port()}/0")
+    upgraded = _digest(config, environ, tmp_path, "db", "upgrade")
+    assert upgraded.returncode == 0, upgraded.stderr
+    done = _digest(config, environ, tmp_path, "beat", "--interval", interval)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert "Invalid value for '--interval'" in done.stderr
+    assert "less than or equal to 86400" in done.stderr
+
+
 def _cycle(tmp_path: Path, broker: str, command: list[str]) -> subprocess.CompletedProcess[str]:
     """``digest COMMAND`` run as an operator would, in the distributed mode on ``broker``."""
     config, environ = _distributed(tmp_path, broker)

@@ -24,6 +24,9 @@ from digest.config import Settings
 from digest.services import build_services
 
 TICK_SECONDS = 60.0
+# The longest --interval: one tick a day. Celery's scheduler adds the interval to the date of the
+# last tick, and a larger one ("1e12", "inf") ended beat in an OverflowError traceback.
+LONGEST_TICK_SECONDS = 24 * 3600.0
 QUEUE = "digest"  # worker.app's task_default_queue
 
 MetricsPort = Annotated[
@@ -143,7 +146,10 @@ def worker(
 @app.command()
 def beat(
     interval: Annotated[
-        float, typer.Option("--interval", min=1.0, help="Seconds between two ticks.")
+        float,
+        typer.Option(
+            "--interval", min=1.0, max=LONGEST_TICK_SECONDS, help="Seconds between two ticks."
+        ),
     ] = TICK_SECONDS,
     metrics_port: MetricsPort = None,
 ) -> None:
