@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -28,6 +29,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.connection import Connection
 from multiprocessing.util import Finalize
+from types import FrameType
 from typing import TYPE_CHECKING
 
 from digest import jitter
@@ -60,13 +62,28 @@ def _watch_starter(starter: Connection) -> None:
     with contextlib.suppress(EOFError, OSError):
         while True:
             starter.recv_bytes()  # nothing is ever sent: this returns at the end of the pipe
+    _end_after_batch()
+
+
+def _end_after_batch() -> None:
+    """Make no more copies; once the batch in hand has recorded what went, end the process."""
     _orphaned.set()
-    with _batch_in_hand:  # the batch in hand records what went before the process ends
+    with _batch_in_hand:
         os._exit(1)
+
+
+def _stop_asked(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM or SIGINT sent to the whole process group (a service manager stopping the run,
+    Ctrl-C in its terminal): the run ends, and this process with it, as when its starter is
+    gone. Their default actions ended it mid-batch, and the copies the server had taken and
+    the ledger did not have yet went again at the next run."""
+    threading.Thread(target=_end_after_batch, name="digest-stop-asked", daemon=True).start()
 
 
 def _start_worker(settings: Settings, clock: Clock, starter: Connection) -> None:
     global _worker_services
+    signal.signal(signal.SIGTERM, _stop_asked)
+    signal.signal(signal.SIGINT, _stop_asked)
     threading.Thread(
         target=_watch_starter, args=(starter,), name="digest-watch-starter", daemon=True
     ).start()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -317,3 +318,51 @@ def test_two_runs_at_once_send_each_reader_one_copy(tmp_path: Path, connections:
     recipients = [recipient for mail in sink.received for recipient in mail.rcpt_tos]
     assert len(set(recipients)) == READERS, "every reader got the edition"
     assert len(recipients) == READERS, "and one copy each"
+
+
+@pytest.mark.parametrize(
+    ("once", "exit_code", "last_words"), [(False, 0, "Stopped."), (True, 143, "Terminated.")]
+)
+def test_a_run_stopped_by_sigterm_records_every_copy_the_server_took(
+    tmp_path: Path, once: bool, exit_code: int, last_words: str
+) -> None:
+    # A service manager stops `digest run` with SIGTERM, sent to every process of the run
+    # (systemd's default). It used to end the run and its sending processes there and then
+    # (exit -15): the copies the server had taken that the ledger did not have yet (a dozen
+    # in a run) went again at the next run.
+    readers = [f"reader{n}@example.org" for n in range(READERS)]
+    environment = _run_environment("terminated-secret")
+    marker = f"DIGEST_TEST_TERMINATED_RUN={tmp_path.name}"
+    with _slow_sink() as sink, _embedded_run(tmp_path, sink.port, connections=2) as command:
+        looping = [part for part in command if part != "--once"]
+        stopped = subprocess.Popen(
+            command if once else looping,
+            env={**environment, "DIGEST_TEST_TERMINATED_RUN": tmp_path.name},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,  # its own process group, as a service manager's
+        )
+        _wait_for_copies(sink, 100)
+        os.killpg(stopped.pid, signal.SIGTERM)
+        output, problems = stopped.communicate(timeout=120)
+        assert stopped.returncode == exit_code, problems
+        assert last_words in output + problems
+        assert "Traceback" not in problems and "leaked" not in problems
+        taken = len(sink.received)
+        assert taken < READERS, "stopped mid-send"
+        with sqlite3.connect(tmp_path / "digest.db") as database:
+            [(recorded,)] = database.execute(
+                "SELECT count(*) FROM deliveries WHERE status = 'sent'"
+            ).fetchall()
+        assert recorded == taken, "every copy the server took is on the ledger"
+        left = _processes_with(marker)
+        for pid in left:  # not to outlive the test, whatever it found
+            os.kill(pid, signal.SIGKILL)
+        assert left == [], "the run's sending processes ended with it"
+        again = subprocess.run(
+            command, capture_output=True, text=True, env=environment, timeout=300, check=False
+        )
+        assert again.returncode == 0, again.stderr
+    recipients = sorted(recipient for mail in sink.received for recipient in mail.rcpt_tos)
+    assert recipients == sorted(readers), "every reader got the edition, one copy each"

@@ -8,6 +8,7 @@ an exit code a script can test:
     2    the configuration (or a file it names) is invalid: nothing ran
     1    the command failed (a database or port it needs, a feed, a file)
     130  interrupted by Ctrl-C (128 + SIGINT, as the shell reports it)
+    143  stopped by SIGTERM (128 + SIGTERM), where the command takes it as it takes Ctrl-C
 
 Anything else is a bug and keeps its traceback, without local variables (they hold settings).
 """
@@ -15,8 +16,10 @@ Anything else is a bug and keeps its traceback, without local variables (they ho
 from __future__ import annotations
 
 import inspect
+import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 import typer
@@ -45,6 +48,32 @@ def note_database(url: str) -> None:
 EXIT_FAILED = 1
 EXIT_INVALID_CONFIG = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread where the command is (``sigterm_as_ctrl_c``)."""
+
+
+@contextmanager
+def sigterm_as_ctrl_c() -> Iterator[None]:
+    """For the block, SIGTERM (a service manager stopping the command, ``kill PID``) ends the
+    command as Ctrl-C does, by an exception that unwinds it: the copies a mail server took are
+    recorded on the ledger and the sending processes are told to stop. Its default action ended
+    the process there and then, so those copies went again at the next run.
+
+    A second SIGTERM is ignored: the first one's unwinding is what records, and must finish.
+    """
+
+    def terminate(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def report(error: BaseException | str, *, title: str = "error:") -> None:
@@ -77,6 +106,9 @@ def expected_failures() -> Iterator[None]:
         where = f"{error.filename}: " if error.filename else ""
         report(f"{where}{error.strerror or error}")
         raise typer.Exit(EXIT_FAILED) from None
+    except Terminated:
+        errors.print("Terminated.", highlight=False)
+        raise typer.Exit(EXIT_TERMINATED) from None
     except KeyboardInterrupt:
         errors.print("Interrupted.", highlight=False)
         raise typer.Exit(EXIT_INTERRUPTED) from None

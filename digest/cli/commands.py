@@ -29,7 +29,7 @@ from digest.cli.app import (
     require_workers,
     running,
 )
-from digest.cli.boundary import report
+from digest.cli.boundary import report, sigterm_as_ctrl_c
 from digest.config import Settings, entry_key, load_settings
 from digest.edition_json import edition_json
 from digest.edition_why import why_lines
@@ -159,8 +159,10 @@ def run(
     try:
         require_workers(settings)
         checked: Preflight | None = None  # the first settings are checked once the store is open
-        while settings is not None:
-            settings, checked = _cycles(settings, checked, once, list_slug, interval)
+        # A service manager stops `digest run` with SIGTERM: it ends as on Ctrl-C.
+        with sigterm_as_ctrl_c():
+            while settings is not None:
+                settings, checked = _cycles(settings, checked, once, list_slug, interval)
     except ConfigError:
         raise  # the boundary: "Invalid configuration", exit 2, as config check
     except DigestError as error:
