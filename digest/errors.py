@@ -196,6 +196,14 @@ class StoreUnavailableError(DigestError):
                 "digest run or an import) and held it too long: wait for it to finish and run "
                 "this again"
             )
+        elif url.startswith("sqlite") and "readonly database" in reason:
+            # The file opened, so its folder is there: this user may not write the file, or
+            # its -wal and -shm files beside it (often left by a command run as root).
+            what_to_do = (
+                "this user may not write the file, or its -wal and -shm files beside it: check "
+                "their owner and permissions (a command run as another user, such as root, may "
+                "have made them), then run this again"
+            )
         elif url.startswith("sqlite") and reason in NOT_A_DATABASE:
             what_to_do = (
                 "the file is not a digest database (another file, or a damaged one): point "

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 import typer
+from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
@@ -448,6 +449,34 @@ def test_an_sqlite_file_another_process_holds_says_so_not_to_check_its_folder(
     assert message.startswith(f"cannot open the database {url}: database is locked; ")
     assert "another process is writing to it" in message
     assert "writable" not in message
+
+
+def test_an_sqlite_file_this_user_may_not_write_says_so_not_to_check_its_folder(
+    tmp_path: Path,
+) -> None:
+    # A database file made by a command run as root, and the service run as its own user:
+    # SQLite opens it read-only and refuses the first write. The advice was to check that the
+    # folder exists and is writable, which it is.
+    database = tmp_path / "digest.db"
+    with sqlite3.connect(database) as made:
+        made.execute("CREATE TABLE feeds (url TEXT)")
+    made.close()
+    url = f"sqlite:///{database}"
+    read_only = create_engine(f"sqlite:///file:{database}?mode=ro&uri=true")
+    try:
+        with (
+            pytest.raises(StoreUnavailableError) as caught,
+            database_errors(url),
+            read_only.begin() as connection,
+        ):
+            connection.execute(text("INSERT INTO feeds VALUES ('http://127.0.0.1:9/wire')"))
+    finally:
+        read_only.dispose()
+    message = str(caught.value)
+    assert message.startswith(f"cannot open the database {url}: attempt to write a readonly ")
+    assert "this user may not write the file, or its -wal and -shm files beside it" in message
+    assert "check their owner and permissions" in message
+    assert "folder exists" not in message
 
 
 @pytest.mark.parametrize(
