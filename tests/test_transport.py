@@ -105,6 +105,21 @@ def test_outbox_resend_overwrites_rather_than_duplicates(tmp_path: Path) -> None
     assert outbox.path_for(again) == files[0]
 
 
+def test_an_outbox_folder_taken_away_is_made_again_for_the_next_message(tmp_path: Path) -> None:
+    # A reader of the outbox that takes the messages by renaming the whole folder: the
+    # transport of a `digest run` lives from cycle to cycle, and made the folder at its first
+    # message only, so every later copy failed with "No such file or directory".
+    folder = tmp_path / "var" / "outbox"
+    taken = tmp_path / "var" / "taken"
+    with OutboxTransport(folder, fsync=False) as outbox:
+        first, second = message(1, 1), message(2, 1)
+        outbox.send(first)
+        folder.rename(taken)
+        outbox.send(second)
+    assert [path.name for path in taken.iterdir()] == [outbox.path_for(first).name]
+    assert [path.read_bytes() for path in folder.iterdir()] == [second.data]
+
+
 def test_outbox_that_cannot_be_written_is_a_temporary_error(tmp_path: Path) -> None:
     blocker = tmp_path / "outbox"
     blocker.write_text("a file where the folder should be", encoding="utf-8")

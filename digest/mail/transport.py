@@ -124,7 +124,6 @@ class OutboxTransport(MailTransport):
     def __init__(self, folder: Path, *, fsync: bool = True) -> None:
         self.folder = folder
         self._fsync = fsync  # off only where losing the last messages to a power cut is fine
-        self._ready = False
 
     def path_for(self, message: OutgoingMessage) -> Path:
         return self.folder / outbox_file_name(message.message_id)
@@ -133,10 +132,7 @@ class OutboxTransport(MailTransport):
         path = self.path_for(message)
         temporary: str | None = None
         try:
-            if not self._ready:
-                self.folder.mkdir(parents=True, exist_ok=True)
-                self._ready = True
-            descriptor, temporary = tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".tmp")
+            descriptor, temporary = self._temporary_file()
             with os.fdopen(descriptor, "wb") as file:
                 file.write(message.data)
                 if self._fsync:
@@ -162,6 +158,18 @@ class OutboxTransport(MailTransport):
             if temporary is not None:
                 with contextlib.suppress(OSError):
                     Path(temporary).unlink()
+
+    def _temporary_file(self) -> tuple[int, str]:
+        """A new hidden file in the folder, the folder made first when it is missing: at the
+        first message, and whenever it has gone since. A reader of the outbox may take the
+        messages by renaming the whole folder away, and `digest run` keeps its transport from
+        cycle to cycle: made at the first message only, the folder was never made again, and
+        every later copy failed until the run was restarted."""
+        try:
+            return tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".tmp")
+        except FileNotFoundError:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            return tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".tmp")
 
     def close(self) -> None:
         """Nothing is held open between messages."""
