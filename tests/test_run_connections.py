@@ -321,22 +321,30 @@ def test_two_runs_at_once_send_each_reader_one_copy(tmp_path: Path, connections:
 
 
 @pytest.mark.parametrize(
-    ("once", "exit_code", "last_words"), [(False, 0, "Stopped."), (True, 143, "Terminated.")]
+    ("stopped_command", "exit_code", "last_words"),
+    [
+        (["run", "--list", "daily"], 0, "Stopped."),
+        (["run", "--once", "--list", "daily"], 143, "Terminated."),
+        (["send", "daily"], 143, "Terminated."),
+    ],
 )
 def test_a_run_stopped_by_sigterm_records_every_copy_the_server_took(
-    tmp_path: Path, once: bool, exit_code: int, last_words: str
+    tmp_path: Path, stopped_command: list[str], exit_code: int, last_words: str
 ) -> None:
     # A service manager stops `digest run` with SIGTERM, sent to every process of the run
     # (systemd's default). It used to end the run and its sending processes there and then
     # (exit -15): the copies the server had taken that the ledger did not have yet (a dozen
-    # in a run) went again at the next run.
+    # in a run) went again at the next run. `digest send` sends in its process alike.
     readers = [f"reader{n}@example.org" for n in range(READERS)]
     environment = _run_environment("terminated-secret")
     marker = f"DIGEST_TEST_TERMINATED_RUN={tmp_path.name}"
     with _slow_sink() as sink, _embedded_run(tmp_path, sink.port, connections=2) as command:
-        looping = [part for part in command if part != "--once"]
+        polled = subprocess.run(  # `digest send` builds on what was polled before
+            [*command[:3], "poll"], capture_output=True, text=True, env=environment, check=False
+        )
+        assert polled.returncode == 0, polled.stderr
         stopped = subprocess.Popen(
-            command if once else looping,
+            [*command[:3], *stopped_command],
             env={**environment, "DIGEST_TEST_TERMINATED_RUN": tmp_path.name},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from digest.building import BuildOutcome
 from digest.cli.app import app, console, errors, known_list, load_config, running
+from digest.cli.boundary import sigterm_as_ctrl_c
 from digest.errors import BrokerUnavailableError
 from digest.send_now import send_now, settled, slot_counts, total
 from digest.services import Services
@@ -129,7 +130,8 @@ def send(
         # Nothing is built for workers no one can reach; nor, to be followed, for none at all
         # (without --wait, the batches wait in the queue for the workers to come).
         (require_workers if wait else require_broker)(broker)
-    with running(settings) as services:
+    # SIGTERM ends it as Ctrl-C does: the copies sent here are recorded before it exits.
+    with sigterm_as_ctrl_c(), running(settings) as services:
         workers = None
         if distributed:
             from worker import runtime
