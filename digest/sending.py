@@ -157,6 +157,13 @@ class SendingProcesses:
             self._starting.start()
         return self._pool
 
+    def stop_sending(self) -> None:
+        """Ask each process to make no more copies, record those the server took and end
+        (``_stop_asked``), as when a signal reaches the whole process group."""
+        for pid in self.pids():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
     def pids(self) -> list[int]:
         """The process ids of the processes started so far (to watch them, e.g. their memory)."""
         return list(self._pool._processes or {}) if self._pool is not None else []
@@ -240,6 +247,12 @@ def deliver_in_processes(
                 yield in_flight.popleft().result()
         while in_flight:
             yield in_flight.popleft().result()
+    except KeyboardInterrupt:
+        # Ctrl-C or SIGTERM that reached this process alone (``kill PID``, a service manager
+        # that signals the main process only): the batches handed over would otherwise be
+        # sent in full, two per process, before the run could end.
+        sending.stop_sending()
+        raise
     except BrokenProcessPool as error:
         # The pool ends its other processes too; the next edition or cycle gets new ones.
         raise SendingProcessLost(

@@ -374,3 +374,27 @@ def test_a_run_stopped_by_sigterm_records_every_copy_the_server_took(
         assert again.returncode == 0, again.stderr
     recipients = sorted(recipient for mail in sink.received for recipient in mail.rcpt_tos)
     assert recipients == sorted(readers), "every reader got the edition, one copy each"
+
+
+def test_a_run_whose_main_process_alone_is_stopped_stops_its_sending_processes(
+    tmp_path: Path,
+) -> None:
+    # SIGTERM to the run's process only (kill PID; systemd's KillMode=mixed): the run ended
+    # as on Ctrl-C, but waited for its sending processes to send every batch handed to them,
+    # two each, in full: the whole edition here, however long a slow server takes.
+    environment = _run_environment("main-alone-secret")
+    with _slow_sink() as sink, _embedded_run(tmp_path, sink.port, connections=2) as command:
+        stopped = subprocess.Popen(
+            command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        _wait_for_copies(sink, 100)
+        stopped.send_signal(signal.SIGTERM)
+        _, problems = stopped.communicate(timeout=120)
+        assert stopped.returncode == 143, problems
+        taken = len(sink.received)
+        assert taken < 2 * DELIVERY_BATCH_SIZE, "the batches in hand stopped, not sent in full"
+        with sqlite3.connect(tmp_path / "digest.db") as database:
+            [(recorded,)] = database.execute(
+                "SELECT count(*) FROM deliveries WHERE status = 'sent'"
+            ).fetchall()
+        assert recorded == taken, "every copy the server took is on the ledger"
