@@ -50,7 +50,7 @@ from digest.store.db import (
     refuse_another_applications,
     sqlite_file,
 )
-from digest.store.suppressions import SECRET_KEY_MARK, FileMark
+from digest.store.suppressions import FileMark
 from digest.subject_check import subject_warnings
 from digest.suppression import Suppressions, read_suppressions
 from digest.topic_renames import unknown_topic_warnings
@@ -283,7 +283,7 @@ def existing_store(settings: Settings) -> tuple[Store | None, str]:
 def _secret_key_mismatch(settings: Settings, store: Store, secret: str) -> list[str]:
     """What every command refuses at start (digest.services.require_secret_key): a secret key
     other than the one the database is used with; read only, nothing recorded."""
-    known = store.file_mark(SECRET_KEY_MARK)
-    if known is None or known.digest is None or (secret and secret_check(secret) == known.digest):
+    known = store.secret_key_check()
+    if known is None or (secret and secret_check(secret) == known):
         return []
     return [str(SecretKeyMismatchError(settings.service.database_url, secret_source(settings)))]

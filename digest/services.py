@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from digest.addresses import key_function
 from digest.clock import Clock, SystemClock
@@ -104,13 +104,22 @@ def signing_secret(settings: Settings) -> str:
     return load_or_create_secret(secret_file(settings))
 
 
-def require_secret_key(store: Store, settings: Settings, secret: str, now: datetime) -> None:
+def require_secret_key(store: Store, settings: Settings, secret: str, clock: Clock) -> None:
     """Refuse a secret key other than the one the database is used with (the first becomes
     it): links already mailed are signed with that one, and forgotten addresses are kept only
     as keys made with it, so another (a key file not restored with the database, a machine
-    given another DIGEST_SECRET_KEY) would break every link and forget the forgetting."""
+    given another DIGEST_SECRET_KEY) would break every link and forget the forgetting.
+
+    A database that does not answer now is not checked: its first use says so (a process of
+    the readers' pages answers 503 meanwhile), and the next start checks it."""
     check = secret_check(secret)
-    if store.secret_key_check(check, now) != check:
+    try:
+        known = store.secret_key_check()
+    except (OperationalError, InterfaceError):
+        return
+    if known is None:
+        known = store.record_secret_key(check, clock.now())
+    if known != check:
         raise SecretKeyMismatchError(settings.service.database_url, secret_source(settings))
 
 
@@ -140,7 +149,7 @@ def build_services(
         settings.service.database_url, migrate=migrate, shared=shares_database(settings)
     )
     try:
-        require_secret_key(store, settings, secret, clock.now())
+        require_secret_key(store, settings, secret, clock)
     except BaseException:
         store.engine.dispose()
         raise

@@ -31,7 +31,7 @@ from tests.servers import free_port
 from tests.test_header_injection import b_word, first_line_down  # noqa: F401
 from tests.test_images_checking import encoded, photo
 from tests.test_web_serve import digest_process
-from tests.webtools import web_settings
+from tests.webtools import SECRET, web_settings
 
 pytestmark = pytest.mark.integration
 
@@ -228,7 +228,8 @@ def test_the_mail_shows_only_the_services_copies_fetched_once_and_served_by_dige
     assert re.search(r'class="lead-image"[^>]*width="528" height="(396|528)"', html)
 
     config = settings_file(tmp_path, settings, server.url("/wire.xml"), web_port)
-    with digest_process(config, "serve") as (_, address):
+    # The key the copies were mailed with, which the database keeps.
+    with digest_process(config, "serve", secret=SECRET) as (_, address):
         assert address.rstrip("/") == base_url
         for src in sorted(sources):
             answered = httpx.get(src, timeout=10)

@@ -99,10 +99,11 @@ def test_the_first_key_is_the_database_s_and_a_second_store_reads_it(tmp_path: P
     url = f"sqlite:///{tmp_path / 'digest.db'}"
     first, second = open_store(url), open_store(url)
     try:
-        assert first.secret_key_check(secret_check(SECRET), NOW) == secret_check(SECRET)
-        assert second.secret_key_check(secret_check(OTHER), NOW) == secret_check(SECRET)
+        assert first.secret_key_check() is None
+        assert first.record_secret_key(secret_check(SECRET), NOW) == secret_check(SECRET)
+        assert second.record_secret_key(secret_check(OTHER), NOW) == secret_check(SECRET)
         second.adopt_secret_key(secret_check(OTHER), NOW)
-        assert first.secret_key_check(secret_check(SECRET), NOW) == secret_check(OTHER)
+        assert first.secret_key_check() == secret_check(OTHER)
     finally:
         first.engine.dispose()
         second.engine.dispose()

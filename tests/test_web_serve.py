@@ -66,9 +66,12 @@ def add_story(tmp_path: Path) -> None:
 
 
 @contextmanager
-def digest_process(config: Path, *args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """``digest ARGS`` running; yields it and the address it said it serves at."""
-    environment = {**os.environ, "DIGEST_SECRET_KEY": SECRET, "COLUMNS": "200"}
+def digest_process(
+    config: Path, *args: str, secret: str = SECRET
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``digest ARGS`` running, with ``secret`` as its key (the database's: another is
+    refused); yields it and the address it said it serves at."""
+    environment = {**os.environ, "DIGEST_SECRET_KEY": secret, "COLUMNS": "200"}
     environment.pop("DIGEST_CONFIG", None)
     process = subprocess.Popen(
         [DIGEST, "--config", str(config), *args],

@@ -160,21 +160,23 @@ class SuppressionStore(StoreBase):
             if copied is not None:
                 row.copied = ",".join(copied) or None
 
-    def secret_key_check(self, check: str, now: datetime) -> str:
+    def secret_key_check(self) -> str | None:
         """The check (``digest.mail.tokens.secret_check``) of the secret key the database is
-        used with; ``check`` is recorded as that key's when none is yet (a new database, or one
-        from before the check was kept), and given back."""
+        used with; None before one is recorded (a new database, or one from before the check
+        was kept)."""
         known = self.file_mark(SECRET_KEY_MARK)
-        if known is not None and known.digest is not None:
-            return known.digest
+        return known.digest if known is not None else None
+
+    def record_secret_key(self, check: str, now: datetime) -> str:
+        """Record ``check`` as the secret key's when none is yet; the one recorded."""
         try:
             with self.transaction() as session:
                 session.add(FileMarkRow(name=SECRET_KEY_MARK, digest=check, size=0, at=now))
         except IntegrityError:  # another process recorded its key first: theirs is the one
             pass
-        known = self.file_mark(SECRET_KEY_MARK)
-        assert known is not None and known.digest is not None
-        return known.digest
+        recorded = self.secret_key_check()
+        assert recorded is not None
+        return recorded
 
     def forgotten_count(self) -> int:
         """How many addresses are kept only as their keys (their owners asked to be forgotten)."""
