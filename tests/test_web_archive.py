@@ -14,8 +14,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from digest import pipeline
+from digest.mail.transport import MemoryTransport
 from digest.records import Edition
 from digest.render import edition_url
+from digest.services import build_services
 from digest.web import archive, cache, create_app
 from tests.webtools import FIRST_SLOT, Newsroom, build_editions, newsroom
 
@@ -156,6 +158,44 @@ def test_a_former_slug_redirects_to_the_lists_slug_now(room: Newsroom, client: T
     assert answer.headers["location"] == slot_path("daily", room.slots[0])
     old_page = client.get("/editions/morning?page=1", follow_redirects=False)
     assert old_page.headers["location"] == "/editions/daily?page=1"
+
+
+def test_a_renamed_lists_editions_open_before_the_next_cycle_carries_them_over(
+    room: Newsroom,
+) -> None:
+    # The operator renames "daily" to "news" in the config; digest serve takes the edit within
+    # a second or two, but the editions stay stored under "daily" until the next cycle of
+    # digest run moves them. Meanwhile the mail's "View in your browser" links (which name
+    # "daily") must still open, and the archive and its feed must still list the editions.
+    services = room.services
+    renamed = tuple(
+        digest_list.model_copy(update={"slug": "news", "previous_slugs": ("daily", "morning")})
+        if digest_list.slug == "daily"
+        else digest_list
+        for digest_list in services.settings.lists
+    )
+    edited = build_services(
+        services.settings.model_copy(update={"lists": renamed}),
+        clock=room.clock,
+        transport=MemoryTransport(),
+    )
+    try:
+        client = TestClient(create_app(edited))
+        base_url = services.settings.service.base_url
+        mailed = edition_url(base_url, "daily", room.slots[0])
+        answer = client.get(mailed.removeprefix(base_url))
+        assert answer.status_code == 200, answer.url
+        assert str(answer.url).endswith(slot_path("news", room.slots[0]))
+        links = re.findall(
+            r'<a href="(/editions/news/[0-9-]+)">', client.get("/editions/news").text
+        )
+        assert links == [slot_path("news", slot) for slot in reversed(room.slots)]
+        feed = feedparser.parse(client.get("/editions/news/feed.atom").content)
+        assert [entry.link for entry in feed.entries] == [
+            edition_url(base_url, "news", slot) for slot in reversed(room.slots)
+        ]
+    finally:
+        edited.close()
 
 
 def test_the_atom_feed_parses_and_lists_the_editions_newest_first(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -40,9 +41,9 @@ def _archived(row: Any) -> ArchivedEdition:
     )
 
 
-def _shown(list_slug: str) -> ColumnElement[bool]:
+def _shown(list_slugs: Sequence[str]) -> ColumnElement[bool]:
     return and_(
-        EditionRow.list_slug == list_slug,
+        EditionRow.list_slug.in_(list_slugs),
         EditionRow.status.in_(_SHOWN),
         EditionRow.html.is_not(None),
         EditionRow.article_count > 0,
@@ -56,12 +57,15 @@ class ArchiveStore(StoreBase):
             connection.execute(text("SELECT 1"))
 
     def archived_editions(
-        self, list_slug: str, *, offset: int, limit: int
+        self, list_slugs: Sequence[str], *, offset: int, limit: int
     ) -> tuple[list[ArchivedEdition], int]:
         """The list's shown editions, newest first, from ``offset``; and how many there are.
-        One per slot: of a list read in each reader's timezone, the first variant stored."""
+        ``list_slugs`` are its slug and its former ones (digest.lists.slugs_and_previous): a
+        renamed list's editions stay under the old slug until the next cycle carries them over,
+        and one whose slot the new slug had already stays there for good. One per slot: of a
+        list read in each reader's timezone, the first variant stored."""
         first_of_slot = (
-            select(func.min(EditionRow.id)).where(_shown(list_slug)).group_by(EditionRow.slot)
+            select(func.min(EditionRow.id)).where(_shown(list_slugs)).group_by(EditionRow.slot)
         )
         with self.transaction() as session:
             total = session.scalar(select(func.count()).select_from(first_of_slot.subquery()))
@@ -82,13 +86,14 @@ class ArchiveStore(StoreBase):
         return [_archived(row) for row in rows], int(total or 0)
 
     def archived_edition(
-        self, list_slug: str, slot: datetime
+        self, list_slugs: Sequence[str], slot: datetime
     ) -> tuple[ArchivedEdition, str] | None:
-        """The shown edition of ``list_slug`` at ``slot`` and its stored HTML, or None."""
+        """The shown edition at ``slot`` of the list called ``list_slugs`` (now and before, as
+        for ``archived_editions``) and its stored HTML, or None."""
         with self.transaction() as session:
             row = session.scalars(
                 select(EditionRow)
-                .where(_shown(list_slug), EditionRow.slot == slot)
+                .where(_shown(list_slugs), EditionRow.slot == slot)
                 .order_by(EditionRow.id)
                 .limit(1)
             ).one_or_none()

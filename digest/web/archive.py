@@ -6,9 +6,10 @@
     /editions/{list}/feed.atom    the newest FEED_SIZE editions as Atom
 
 Only editions that went to readers (ready or sent) are shown, never an empty one. A former slug
-of a list (``previous_slugs``) redirects to its slug now, so old links keep working. The stored
-HTML holds the personal markers of ``digest.placeholders``: here they become neutral words and
-links, and times are written in the list's timezone.
+of a list (``previous_slugs``) redirects to its slug now, so old links keep working, and the
+editions still stored under a former slug (until the next cycle carries them over) are shown.
+The stored HTML holds the personal markers of ``digest.placeholders``: here they become neutral
+words and links, and times are written in the list's timezone.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from starlette.routing import Route
 
 from digest import placeholders
 from digest.config import ListSettings
-from digest.lists import list_for_slug
+from digest.lists import list_for_slug, slugs_and_previous
 from digest.render import edition_url
 from digest.store import ArchivedEdition
 from digest.web.context import WebContext, web_context
@@ -59,7 +60,7 @@ async def _editions_page(request: Request) -> Response:
         return _not_found(web)
     editions, total = await web.store_threads.run(
         web.services.store.archived_editions,
-        digest_list.slug,
+        slugs_and_previous(digest_list),
         offset=(page - 1) * PAGE_SIZE,
         limit=PAGE_SIZE,
     )
@@ -106,7 +107,7 @@ async def _edition_page(request: Request) -> Response:
     if slot is None:
         return _not_found(web)
     archived = await web.store_threads.run(
-        web.services.store.archived_edition, digest_list.slug, slot
+        web.services.store.archived_edition, slugs_and_previous(digest_list), slot
     )
     if archived is None:
         return _not_found(web)
@@ -128,7 +129,10 @@ async def _editions_feed(request: Request) -> Response:
         return found
     digest_list, _ = found
     editions, _ = await web.store_threads.run(
-        web.services.store.archived_editions, digest_list.slug, offset=0, limit=FEED_SIZE
+        web.services.store.archived_editions,
+        slugs_and_previous(digest_list),
+        offset=0,
+        limit=FEED_SIZE,
     )
     base_url = web.services.settings.service.base_url
     archive_url = f"{base_url}/editions/{digest_list.slug}"
@@ -142,7 +146,7 @@ async def _editions_feed(request: Request) -> Response:
         "updated": _rfc3339(newest or web.services.clock.now()),
         "author": _xml_text(web.services.settings.service.sender_name),
         "language": digest_list.language,
-        "entries": [_entry(base_url, edition) for edition in editions],
+        "entries": [_entry(base_url, digest_list.slug, edition) for edition in editions],
     }
     return Response(
         web.pages.html("web/feed.atom.xml.j2", context),
@@ -171,8 +175,9 @@ def neutral_copy(page: str, digest_list: ListSettings, words: PageWords, *, home
     return placeholders.ANY.sub(value, page)
 
 
-def _entry(base_url: str, edition: ArchivedEdition) -> dict[str, Any]:
-    url = edition_url(base_url, edition.list_slug, edition.slot)
+def _entry(base_url: str, list_slug: str, edition: ArchivedEdition) -> dict[str, Any]:
+    # The list's slug now: an edition still stored under a former one is at its address too.
+    url = edition_url(base_url, list_slug, edition.slot)
     return {
         "id": url,
         "url": url,
