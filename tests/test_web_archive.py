@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from xml.etree import ElementTree
@@ -160,6 +161,26 @@ def test_a_former_slug_redirects_to_the_lists_slug_now(room: Newsroom, client: T
     assert old_page.headers["location"] == "/editions/daily?page=1"
 
 
+@contextmanager
+def daily_edited(room: Newsroom, **changes: object) -> Iterator[TestClient]:
+    """The app on the room's config with the "daily" list changed, as digest serve takes an
+    edit of the file, on the same database."""
+    services = room.services
+    lists = tuple(
+        digest_list.model_copy(update=changes) if digest_list.slug == "daily" else digest_list
+        for digest_list in services.settings.lists
+    )
+    edited = build_services(
+        services.settings.model_copy(update={"lists": lists}),
+        clock=room.clock,
+        transport=MemoryTransport(),
+    )
+    try:
+        yield TestClient(create_app(edited))
+    finally:
+        edited.close()
+
+
 def test_a_renamed_lists_editions_open_before_the_next_cycle_carries_them_over(
     room: Newsroom,
 ) -> None:
@@ -167,35 +188,32 @@ def test_a_renamed_lists_editions_open_before_the_next_cycle_carries_them_over(
     # a second or two, but the editions stay stored under "daily" until the next cycle of
     # digest run moves them. Meanwhile the mail's "View in your browser" links (which name
     # "daily") must still open, and the archive and its feed must still list the editions.
-    services = room.services
-    renamed = tuple(
-        digest_list.model_copy(update={"slug": "news", "previous_slugs": ("daily", "morning")})
-        if digest_list.slug == "daily"
-        else digest_list
-        for digest_list in services.settings.lists
-    )
-    edited = build_services(
-        services.settings.model_copy(update={"lists": renamed}),
-        clock=room.clock,
-        transport=MemoryTransport(),
-    )
-    try:
-        client = TestClient(create_app(edited))
-        base_url = services.settings.service.base_url
+    base_url = room.services.settings.service.base_url
+    with daily_edited(room, slug="news", previous_slugs=("daily", "morning")) as client:
         mailed = edition_url(base_url, "daily", room.slots[0])
         answer = client.get(mailed.removeprefix(base_url))
         assert answer.status_code == 200, answer.url
         assert str(answer.url).endswith(slot_path("news", room.slots[0]))
-        links = re.findall(
-            r'<a href="(/editions/news/[0-9-]+)">', client.get("/editions/news").text
-        )
+        page = client.get("/editions/news").text
+        links = re.findall(r'<a href="(/editions/news/[0-9-]+)">', page)
         assert links == [slot_path("news", slot) for slot in reversed(room.slots)]
         feed = feedparser.parse(client.get("/editions/news/feed.atom").content)
         assert [entry.link for entry in feed.entries] == [
             edition_url(base_url, "news", slot) for slot in reversed(room.slots)
         ]
-    finally:
-        edited.close()
+
+
+def test_a_list_in_a_language_without_page_words_has_its_own_text_marked(
+    room: Newsroom,
+) -> None:
+    # The service has no page words in Urdu: the archive's page is in English, but the list's
+    # name and description are Urdu, to be read in Urdu and laid out right to left.
+    name, description = "روزانہ خبریں", "خلیج کی خبریں ہر صبح"
+    with daily_edited(room, language="ur", name=name, description=description) as client:
+        page = client.get("/editions/daily").text
+        assert '<html lang="en" dir="ltr">' in page
+        assert f'<h1 lang="ur" dir="rtl">{name}</h1>' in page
+        assert f'<p class="lede" lang="ur" dir="rtl">{description}</p>' in page
 
 
 def test_the_atom_feed_parses_and_lists_the_editions_newest_first(

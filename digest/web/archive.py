@@ -33,7 +33,7 @@ from digest.store import ArchivedEdition
 from digest.web.context import WebContext, web_context
 from digest.web.security import EDITION_CSP
 from digest.web.words import PageWords, words_for
-from digest.wording import format_datetime, format_long_date, wording_for
+from digest.wording import direction_of, format_datetime, format_long_date, wording_for
 
 PAGE_SIZE = 20
 FEED_SIZE = 30
@@ -73,6 +73,8 @@ async def _editions_page(request: Request) -> Response:
         "words": words,
         "list_name": digest_list.name,
         "description": digest_list.description,
+        "language": digest_list.language,
+        "direction": direction_of(digest_list.language),
         "editions": [
             {
                 "date": format_long_date(edition.slot, zone, wording),
