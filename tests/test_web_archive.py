@@ -262,6 +262,19 @@ def test_made_up_query_strings_share_the_pages_cache_entry(
     assert len(web.archive_cache) == 2
 
 
+def test_a_made_up_page_number_on_an_edition_or_the_feed_shares_its_cache_entry(
+    room: Newsroom, client: TestClient
+) -> None:
+    # An edition and the feed have no pages: whatever ?page= a client makes up, they are one
+    # page each, and cannot push the real pages out of the cache.
+    web = client.app.state.web  # type: ignore[attr-defined]
+    edition = slot_path("daily", room.slots[0])
+    for n in range(cache.SIZE + 10):
+        assert client.get(f"{edition}?page=x{n}").status_code == 200
+        assert client.get(f"/editions/daily/feed.atom?page={n + 1}").status_code == 200
+    assert len(web.archive_cache) == 2
+
+
 def test_a_title_ending_cdata_or_holding_control_characters_keeps_every_page_well_formed(
     tmp_path: Path,
 ) -> None:

@@ -242,23 +242,27 @@ def _not_found(web: WebContext) -> Response:
 
 
 async def editions_page(request: Request) -> Response:
-    return await _cached(request, _editions_page)
+    return await _cached(request, _editions_page, paged=True)
 
 
 async def edition_page(request: Request) -> Response:
-    return await _cached(request, _edition_page)
+    return await _cached(request, _edition_page, paged=False)
 
 
 async def editions_feed(request: Request) -> Response:
-    return await _cached(request, _editions_feed)
+    return await _cached(request, _editions_feed, paged=False)
 
 
-async def _cached(request: Request, render: Callable[[Request], Awaitable[Response]]) -> Response:
+async def _cached(
+    request: Request, render: Callable[[Request], Awaitable[Response]], *, paged: bool
+) -> Response:
     """The page from the archive cache, else rendered and, when it is a 200, kept there."""
     cache = web_context(request).archive_cache
-    # Only ?page= changes a page: other query strings share its entry, and so do the ways of
-    # writing one number ("2", "02", "000002"), so made-up ones cannot push the real pages out.
-    page = request.query_params.get("page")
+    # Only ?page= changes a page, and only the list of editions (``paged``) has pages: other
+    # query strings share its entry, and so do the ways of writing one number ("2", "02",
+    # "000002"), so made-up ones cannot push the real pages out. An edition or the feed reads
+    # no ?page=, so one of them with a made-up ?page= is still its one entry.
+    page = request.query_params.get("page") if paged else None
     number = _page_number(page)
     key = request.url.path if page is None else f"{request.url.path}?page={number or page}"
     response = cache.get(key)
