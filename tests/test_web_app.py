@@ -218,6 +218,27 @@ def test_the_stylesheet_is_cached_and_revalidated(client: TestClient) -> None:
     assert again.status_code == 304
 
 
+@pytest.mark.parametrize(
+    "if_none_match",
+    [
+        "W/{etag}",  # weakened by a proxy that compressed the answer on its way (nginx's gzip)
+        '"0123", {etag}',  # a cache holding two versions asks with both
+        "*",
+    ],
+)
+def test_the_stylesheet_is_revalidated_with_a_weak_tag_a_list_of_tags_or_a_star(
+    client: TestClient, if_none_match: str
+) -> None:
+    etag = client.get("/static/site.css").headers["etag"]
+    again = client.get(
+        "/static/site.css", headers={"if-none-match": if_none_match.format(etag=etag)}
+    )
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["etag"] == etag
+    other = client.get("/static/site.css", headers={"if-none-match": '"0123"'})
+    assert other.status_code == 200 and other.headers["content-type"].startswith("text/css")
+
+
 _SEGMENT = st.text(
     alphabet=st.characters(codec="utf-8"),
     min_size=0,

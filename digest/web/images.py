@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from digest.images.gathering import EXTENSIONS
 from digest.web.context import web_context
+from digest.web.pages import etag_matches
 
 IMAGE_CACHE = "public, max-age=31536000, immutable"
 # A picture is shown in the mail and in the archive's pages, on our origin or in a mail app:
@@ -38,17 +39,9 @@ async def picture(request: Request) -> Response:
         "ETag": etag,
         "Content-Security-Policy": IMAGE_CSP,
     }
-    if _matches(etag, request.headers.get("if-none-match", "")):
+    if etag_matches(etag, request.headers.get("if-none-match", "")):
         return Response(status_code=304, headers=headers)
     return Response(found.data, media_type=found.content_type, headers=headers)
-
-
-def _matches(etag: str, if_none_match: str) -> bool:
-    """Whether an If-None-Match header matches the picture: one of its entity tags does (weak
-    ones compared as strong), or it is "*", which any current representation matches (RFC 9110
-    §13.1.2), so that a cache asking with it gets 304 rather than the picture again."""
-    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",") if tag.strip()}
-    return "*" in tags or etag in tags
 
 
 def _not_found(request: Request) -> Response:

@@ -87,6 +87,16 @@ class Pages:
 
     def stylesheet_response(self, request: Request) -> Response:
         headers = {"ETag": self.stylesheet_etag, "Cache-Control": "public, max-age=86400"}
-        if request.headers.get("if-none-match") == self.stylesheet_etag:
+        if etag_matches(self.stylesheet_etag, request.headers.get("if-none-match", "")):
             return Response(status_code=304, headers=headers)
         return Response(self.stylesheet, media_type="text/css; charset=utf-8", headers=headers)
+
+
+def etag_matches(etag: str, if_none_match: str) -> bool:
+    """Whether an If-None-Match header matches ``etag``: one of its entity tags does (weak
+    ones compared as strong: a proxy that compresses an answer on its way, nginx's gzip among
+    them, weakens its tag, and a browser sends back what it was given), or it is "*", which any
+    current representation matches (RFC 9110 §13.1.2), so that a cache asking with it gets 304
+    rather than the bytes again."""
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",") if tag.strip()}
+    return "*" in tags or etag in tags
