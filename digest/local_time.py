@@ -61,6 +61,22 @@ def variant_name(after_seq: int, *, by_hand: bool = False) -> str:
     return f"{BY_HAND if by_hand else ''}after-{after_seq}"
 
 
+def dated_on(variant: str, slot: datetime) -> date | None:
+    """The date an edition of ``slot`` is dated on where its readers are, from its ``variant``
+    (``DueGroup.variant``), for one built at some readers' own hour: the date its name gives
+    ("after-12@2026-06-02", with any "|topics:…" after it), else the slot's date in UTC, which
+    is then theirs. None for every other edition, which is dated in the list's timezone."""
+    if not of_a_readers_hour(variant):
+        return None
+    _, at, day = variant.split("|", 1)[0].partition("@")
+    if at:
+        try:
+            return date.fromisoformat(day)
+        except ValueError:
+            return None
+    return slot.astimezone(UTC).date()
+
+
 def of_a_readers_hour(variant: str) -> bool:
     """Whether ``variant`` is that of an edition built at some readers' own hour (not one asked
     for by hand, nor one of a list read in one timezone)."""

@@ -7,9 +7,10 @@ hour by hour, an article stored each hour; every reader must get one edition per
 from __future__ import annotations
 
 import itertools
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,7 +20,7 @@ from sqlalchemy import select, update
 from digest import building, pipeline
 from digest.clock import FixedClock
 from digest.config import FeedSettings, Settings, settings_from_mapping
-from digest.local_time import due_groups, readers_by_slot
+from digest.local_time import dated_on, due_groups, readers_by_slot
 from digest.mail.transport import MemoryTransport
 from digest.records import TopicMatch
 from digest.send_now import send_now
@@ -371,6 +372,50 @@ def test_each_readers_edition_is_dated_on_their_own_morning(embedded: Services) 
     assert auckland == ["Daily Brief: 2 June 2026", "Daily Brief: 3 June 2026"]
     dubai = sorted(subject for recipient, subject in subjects if recipient.startswith("nozone"))
     assert dubai == ["Daily Brief: 1 June 2026", "Daily Brief: 2 June 2026"]
+
+
+def test_the_archive_dates_each_edition_on_its_readers_own_morning(
+    embedded: Services,
+) -> None:
+    # Auckland's 07:00 edition is dated on Auckland's day, a day after the list's own zone
+    # (Dubai) has it: the archive listed it under the day before its own subject's date.
+    from starlette.testclient import TestClient
+
+    from digest.web import create_app
+
+    simulation = Simulation(embedded)
+    start = datetime(2026, 6, 1, tzinfo=UTC)
+    simulation.hour(start)  # the members read in
+    with embedded.store.engine.begin() as connection:
+        connection.execute(
+            update(SubscriberRow)
+            .where(SubscriberRow.email == "sydney@example.org")
+            .values(timezone="Pacific/Auckland")
+        )
+    simulation.run(start + timedelta(hours=1), days=2)
+    listing = TestClient(create_app(embedded)).get("/editions/daily").text
+    # Each edition's slot, the date it is listed under, and the date of its own subject.
+    listed = re.findall(
+        r'<time datetime="([^"]+)">[A-Za-z]+ ([^<]+)</time></p>\s*'
+        r"<h2[^>]*><a [^>]+>Daily Brief: ([^<]+)</a>",
+        listing,
+    )
+    assert len(listed) == listing.count('<li class="edition">') > 10
+    auckland = datetime(2026, 6, 1, 19, tzinfo=UTC).isoformat()  # 07:00 on 2 June there
+    assert (auckland, "2 June 2026", "2 June 2026") in listed
+    assert [(slot, day) for slot, day, _ in listed] == [
+        (slot, subject_day) for slot, _, subject_day in listed
+    ]
+
+
+def test_an_editions_date_where_its_readers_are_is_read_from_its_variant() -> None:
+    slot = datetime(2026, 6, 1, 19, tzinfo=UTC)
+    assert dated_on("after-12@2026-06-02", slot) == date(2026, 6, 2)
+    assert dated_on("after-12@2026-06-02|topics:0123456789abcdef", slot) == date(2026, 6, 2)
+    assert dated_on("after-12", slot) == date(2026, 6, 1)
+    # Dated in the list's own timezone: not for this function to say.
+    for variant in ("", "topics:0123456789abcdef", "by-hand-after-12"):
+        assert dated_on(variant, slot) is None
 
 
 def test_a_slot_built_again_sends_the_other_zones_no_extra_edition(embedded: Services) -> None:

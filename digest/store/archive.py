@@ -27,6 +27,7 @@ class ArchivedEdition:
     preheader: str
     article_count: int
     built_at: datetime
+    variant: str = ""
 
 
 def _archived(row: Any) -> ArchivedEdition:
@@ -38,6 +39,7 @@ def _archived(row: Any) -> ArchivedEdition:
         preheader=row.preheader or "",
         article_count=row.article_count,
         built_at=row.built_at,
+        variant=row.variant,
     )
 
 
@@ -77,6 +79,7 @@ class ArchiveStore(StoreBase):
                     EditionRow.preheader,
                     EditionRow.article_count,
                     EditionRow.built_at,
+                    EditionRow.variant,
                 )
                 .where(EditionRow.id.in_(first_of_slot))
                 .order_by(EditionRow.slot.desc())

@@ -17,7 +17,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,12 +28,19 @@ from starlette.routing import Route
 from digest import placeholders
 from digest.config import ListSettings
 from digest.lists import list_for_slug, slugs_and_previous
+from digest.local_time import dated_on
 from digest.render import edition_url
 from digest.store import ArchivedEdition
 from digest.web.context import WebContext, web_context
 from digest.web.security import EDITION_CSP
 from digest.web.words import PageWords, words_for
-from digest.wording import direction_of, format_datetime, format_long_date, wording_for
+from digest.wording import (
+    Wording,
+    direction_of,
+    format_datetime,
+    format_long_date,
+    wording_for,
+)
 
 PAGE_SIZE = 20
 FEED_SIZE = 30
@@ -77,7 +84,7 @@ async def _editions_page(request: Request) -> Response:
         "direction": direction_of(digest_list.language),
         "editions": [
             {
-                "date": format_long_date(edition.slot, zone, wording),
+                "date": _edition_date(edition, zone, wording),
                 "iso": edition.slot.astimezone(UTC).isoformat(),
                 "subject": edition.subject,
                 "preheader": edition.preheader,
@@ -188,6 +195,16 @@ def _entry(base_url: str, list_slug: str, edition: ArchivedEdition) -> dict[str,
         "published": _rfc3339(edition.slot),
         "updated": _rfc3339(edition.built_at),
     }
+
+
+def _edition_date(edition: ArchivedEdition, zone: ZoneInfo, wording: Wording) -> str:
+    """The date the edition's masthead and subject give: in the list's timezone, or, for a
+    list read in each reader's timezone, where its readers are (07:00 in Auckland is the
+    evening before in Dubai: that edition is dated a day later than the list's zone says)."""
+    day = dated_on(edition.variant, edition.slot)
+    if day is None:
+        return format_long_date(edition.slot, zone, wording)
+    return format_long_date(datetime.combine(day, time(12), UTC), ZoneInfo("UTC"), wording)
 
 
 def _list(web: WebContext, request: Request) -> tuple[ListSettings, PageWords] | Response:
