@@ -62,6 +62,28 @@ def test_a_dsn_is_a_hard_or_soft_bounce_of_the_delivery_its_return_path_names(
     assert event.event_id == f"{kind}:delivery 12.345"
 
 
+@pytest.mark.parametrize(
+    ("status", "diagnostic"),
+    [
+        ("5.2.3", "smtp; 552-5.2.3 Your message exceeded Google's message size limits."),
+        ("5.6.0", "smtp; 554 5.6.0 Message content rejected"),
+        ("5.6.1", "smtp; 550 5.6.1 Media not supported"),
+        ("5.3.1", "smtp; 452 5.3.1 Mail system full"),
+        ("5.3.2", "smtp; 554 5.3.2 System not accepting network messages"),
+        ("5.4.7", "X-Postfix; 5.4.7 delivery time expired"),
+    ],
+)
+def test_a_failure_the_message_or_the_receiving_system_caused_is_only_soft(
+    status: str, diagnostic: str
+) -> None:
+    # The edition too big for the reader's mailbox, or its content refused: every reader of the
+    # same edition at that provider would be suppressed for the service's own problem.
+    dsn = inbound_mail.dsn(to=VERP, status=status, diagnostic=diagnostic)
+    assert one(read(dsn, VERP)).kind == "soft-bounce"
+    plain = inbound_mail.plain_bounce(to=VERP, text=f"host mx.example.net said: {diagnostic}")
+    assert one(read(plain, VERP)).kind == "soft-bounce"
+
+
 @pytest.mark.parametrize("action", ["delivered", "relayed", "expanded"])
 def test_a_dsn_of_success_changes_nothing(action: str) -> None:
     reading = read(inbound_mail.dsn(to=VERP, action=action, status="2.0.0"), VERP)

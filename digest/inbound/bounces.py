@@ -7,9 +7,11 @@
                                                 any 4.x.x ─► soft, none ─► ignored
 
 Conservative on purpose, since a hard bounce stops a reader's mail: a status that says the
-address is fine but the message was not (5.2.2 mailbox full, 5.3.4 too big, 5.7.x refused by
-policy, e.g. our sender's reputation) counts as soft, and a bounce that names no delivery of ours
-(no valid VERP token) is ignored whatever it says.
+address is fine but the message was not (5.2.2 mailbox full, 5.2.3 and 5.3.4 too big, the
+other 5.3.x the receiving system's own trouble, 5.4.7 delivery time expired, 5.6.x the message's
+content or encoding refused, 5.7.x refused by policy, e.g. our sender's reputation) counts as
+soft, and a bounce that names no delivery of ours (no valid VERP token) is ignored whatever it
+says.
 """
 
 from __future__ import annotations
@@ -41,7 +43,24 @@ _QUOTED_REPLY = re.compile(
     r"(?:said|error|reply|response|failed|smtp)[^\n]{0,80}?(?:\n[ \t]*)?\b([45][0-5][0-9])[ -]",
     re.IGNORECASE,
 )
-_NOT_THE_ADDRESS = {("5", "2", "2"), ("5", "3", "4")}  # mailbox full, message too big
+# RFC 3463 statuses that fault the message or the receiving system, not the address: mailbox
+# full (which providers also say of abandoned ones, hence counted), message over a mailbox's
+# limit (Gmail's "552-5.2.3 Your message exceeded Google's message size limits"), the mail
+# system full, not accepting, not capable, message too big, misconfigured, delivery time
+# expired. A whole edition's copies must not suppress their readers for its own size.
+_NOT_THE_ADDRESS = {
+    ("5", "2", "2"),
+    ("5", "2", "3"),
+    ("5", "3", "1"),
+    ("5", "3", "2"),
+    ("5", "3", "3"),
+    ("5", "3", "4"),
+    ("5", "3", "5"),
+    ("5", "4", "7"),
+}
+# Whole subjects: 6 is the message's content or media (e.g. "554 5.6.0 Message content
+# rejected"), 7 security or policy (a blocklist, our sender's reputation).
+_NOT_THE_ADDRESS_SUBJECTS = {"6", "7"}
 _DAEMON = re.compile(r"mailer-daemon|postmaster|mail delivery|mail administrator", re.IGNORECASE)
 _BOUNCE_SUBJECT = re.compile(
     r"undeliver|returned mail|returned to sender|delivery (?:status|failure|failed|has failed)"
@@ -118,9 +137,9 @@ def _recipient_kind(action: str, status: str, diagnostic: str) -> EventKind | No
     return HARD_BOUNCE if _class_of(found.groups()) == "hard" else SOFT_BOUNCE
 
 
-def _class_of(code: Sequence[str]) -> str:
-    klass, subject, detail = code
-    if klass != "5" or subject == "7" or (klass, subject, detail) in _NOT_THE_ADDRESS:
+def _class_of(code: tuple[str, ...]) -> str:
+    klass, subject, _ = code
+    if klass != "5" or subject in _NOT_THE_ADDRESS_SUBJECTS or code in _NOT_THE_ADDRESS:
         return "soft"
     return "hard"
 
