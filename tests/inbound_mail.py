@@ -53,10 +53,18 @@ def dsn(
     ).encode()
 
 
-def plain_bounce(*, to: str, text: str, sender: str = "MAILER-DAEMON@mx.example.org") -> bytes:
-    """A bounce without a report part, as older and hosted servers write them."""
+def plain_bounce(
+    *,
+    to: str,
+    text: str,
+    sender: str = "MAILER-DAEMON@mx.example.org",
+    subject: str = "Undelivered Mail Returned to Sender",
+    headers: str = "",
+) -> bytes:
+    """A bounce without a report part, as older and hosted servers write them; ``headers``
+    are extra header lines, each ending in CRLF."""
     return (
-        f"From: {sender}\r\nTo: {to}\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+        f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\n{headers}"
         "Message-ID: <plain.1@mx.example.org>\r\nMIME-Version: 1.0\r\n"
         'Content-Type: multipart/mixed; boundary="P"\r\n\r\n'
         f"--P\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n"

@@ -165,6 +165,43 @@ def test_a_bounce_without_codes_or_from_no_mailer_daemon_is_ignored() -> None:
     assert read(away, VERP).events == ()
 
 
+EXIM_FAILURE = (
+    "This message was created automatically by mail delivery software.\r\n\r\n"
+    "A message that you sent could not be delivered to one or more of its\r\n"
+    "recipients. This is a permanent error. The following address(es) failed:\r\n\r\n"
+    "  sam@example.net\r\n"
+    "    SMTP error from remote mail server after RCPT TO:<sam@example.net>:\r\n"
+    "    550 5.1.1 <sam@example.net>: Recipient address rejected: User unknown\r\n"
+)
+
+
+def test_a_bounce_marked_auto_replied_by_its_mailer_daemon_is_still_a_bounce() -> None:
+    # Exim (and Postfix) put RFC 3834's mark on their own bounces.
+    data = inbound_mail.plain_bounce(
+        to=VERP,
+        text=EXIM_FAILURE,
+        sender="Mail Delivery System <Mailer-Daemon@mx.example.net>",
+        subject="Mail delivery failed: returning message to sender",
+        headers="Auto-Submitted: auto-replied\r\n",
+    )
+    event = one(read(data, VERP))
+    assert (event.kind, event.subscriber_id) == ("hard-bounce", 345)
+
+
+@pytest.mark.parametrize("mark", ["X-Autoreply: yes", "Precedence: auto_reply", "X-Autorespond: 1"])
+def test_an_auto_reply_is_never_a_bounce_whoever_it_seems_to_come_from(mark: str) -> None:
+    # A help desk's auto-responder, from its postmaster, quoting a date and a ticket number.
+    data = inbound_mail.plain_bounce(
+        to=VERP,
+        text="Your mail reached us; reply 550 tickets ahead of yours. We are back on 5.1.27.",
+        sender="Postmaster <postmaster@example.net>",
+        subject="Re: The Daily Brief",
+        headers=f"{mark}\r\n",
+    )
+    reading = read(data, VERP)
+    assert reading.events == () and "not a bounce" in (reading.ignored or "")
+
+
 def test_a_plain_bounce_with_a_forged_token_is_ignored() -> None:
     data = inbound_mail.plain_bounce(to=FORGED, text="host mx said: 550 5.1.1 User unknown")
     assert read(data, FORGED).events == ()

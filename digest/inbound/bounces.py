@@ -100,9 +100,9 @@ def read_plain_bounce(message: Message, delivery: tuple[int, int] | None) -> Rea
     subject = mime.header(message, "Subject")
     # Not the null sender alone: RFC 3834 has out-of-office replies use it too, and their text
     # may hold a date that reads like a status code ("back on 5.1.24").
-    looks_like_bounce = _DAEMON.search(sender) or _BOUNCE_SUBJECT.search(subject)
-    auto_reply = mime.header(message, "Auto-Submitted").lower().startswith("auto-replied")
-    if auto_reply or not looks_like_bounce:
+    from_daemon = _DAEMON.search(sender) is not None
+    looks_like_bounce = from_daemon or _BOUNCE_SUBJECT.search(subject)
+    if _is_auto_reply(message, from_daemon) or not looks_like_bounce:
         return ignored(
             f"mail to the bounce address that is not a bounce (subject {short(subject, 80)!r})"
         )
@@ -124,6 +124,20 @@ def read_plain_bounce(message: Message, delivery: tuple[int, int] | None) -> Rea
         return ignored("a bounce without a report part or an SMTP code to read")
     kind: EventKind = HARD_BOUNCE if classes == {"hard"} else SOFT_BOUNCE
     return _bounce(kind, delivery, f"no report part; codes {', '.join(dict.fromkeys(quoted))}")
+
+
+def _is_auto_reply(message: Message, from_daemon: bool) -> bool:
+    """An out-of-office or other automatic answer from a person's mailbox. RFC 3834's
+    "Auto-Submitted: auto-replied" alone does not tell: Exim and Postfix put it on their
+    bounces too ("Mail delivery failed: returning message to sender" from Mailer-Daemon), so
+    from a mailer daemon it is a bounce. The older marks, X-Autoreply and "Precedence:
+    auto_reply", only auto-responders write."""
+    if mime.header(message, "X-Autoreply") or mime.header(message, "X-Autorespond"):
+        return True
+    if mime.header(message, "Precedence").lower() == "auto_reply":
+        return True
+    replied = mime.header(message, "Auto-Submitted").lower().startswith("auto-replied")
+    return replied and not from_daemon
 
 
 def _recipient_kind(action: str, status: str, diagnostic: str) -> EventKind | None:
