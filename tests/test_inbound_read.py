@@ -202,6 +202,41 @@ def test_an_auto_reply_is_never_a_bounce_whoever_it_seems_to_come_from(mark: str
     assert reading.events == () and "not a bounce" in (reading.ignored or "")
 
 
+# An edition of a technology newsletter, as the copy a plain bounce returns holds it.
+OUR_EDITION = (
+    f"{inbound_mail.returned_headers()}\r\n"
+    "Django 4.2.1 is out; the status page said error 503 for an hour.\r\n"
+)
+QMAIL = (
+    "Hi. This is the qmail-send program at mx.example.net.\r\n"
+    "I'm afraid I wasn't able to deliver your message to the following addresses.\r\n"
+    "This is a permanent error; I've given up. Sorry it didn't work out.\r\n\r\n"
+    "<sam@example.net>:\r\n{reason}\r\n\r\n"
+    "--- Below this line is a copy of the message.\r\n\r\n"
+)
+EXIM_COPY = "------ This is a copy of the message, including all the headers. ------\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        (QMAIL.format(reason="Sorry, no mailbox here by that name. (#5.1.1)"), "hard-bounce"),
+        # a .qmail's own words, no code: nothing to read
+        (QMAIL.format(reason="This address no longer accepts mail."), None),
+        (f"{EXIM_FAILURE}\r\n{EXIM_COPY}", "hard-bounce"),
+    ],
+)
+def test_the_copy_of_our_message_a_bounce_appends_to_its_text_is_not_read(
+    text: str, kind: str | None
+) -> None:
+    data = (
+        f"From: MAILER-DAEMON@mx.example.net\r\nTo: {VERP}\r\nSubject: failure notice\r\n"
+        f"Message-ID: <qmail.1@mx.example.net>\r\n\r\n{text}{OUR_EDITION}"
+    ).encode()
+    reading = read(data, VERP)
+    assert [event.kind for event in reading.events] == ([kind] if kind else [])
+
+
 def test_a_plain_bounce_with_a_forged_token_is_ignored() -> None:
     data = inbound_mail.plain_bounce(to=FORGED, text="host mx said: 550 5.1.1 User unknown")
     assert read(data, FORGED).events == ()

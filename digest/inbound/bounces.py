@@ -61,6 +61,14 @@ _NOT_THE_ADDRESS = {
 # Whole subjects: 6 is the message's content or media (e.g. "554 5.6.0 Message content
 # rejected"), 7 security or policy (a blocklist, our sender's reputation).
 _NOT_THE_ADDRESS_SUBJECTS = {"6", "7"}
+# Where a bounce without MIME parts starts the copy of the returned message (ours) in its own
+# text: qmail's and Yahoo's, Exim's (with or without headers, or cut short), old Sendmail's.
+_RETURNED_COPY = re.compile(
+    r"^[ \t]*-{3,}[ \t]*(?:below this line is a copy of the message"
+    r"|this is a copy of the (?:body of the )?message|the body of the message is"
+    r"|(?:unsent|original|returned) message follows)",
+    re.IGNORECASE | re.MULTILINE,
+)
 _DAEMON = re.compile(r"mailer-daemon|postmaster|mail delivery|mail administrator", re.IGNORECASE)
 _BOUNCE_SUBJECT = re.compile(
     r"undeliver|returned mail|returned to sender|delivery (?:status|failure|failed|has failed)"
@@ -107,7 +115,7 @@ def read_plain_bounce(message: Message, delivery: tuple[int, int] | None) -> Rea
             f"mail to the bounce address that is not a bounce (subject {short(subject, 80)!r})"
         )
     texts = [
-        mime.text_of(part)
+        _before_returned_copy(mime.text_of(part))
         for part, _ in _outside_returned_message(message)
         if mime.content_type(part) == "text/plain"
     ]
@@ -124,6 +132,13 @@ def read_plain_bounce(message: Message, delivery: tuple[int, int] | None) -> Rea
         return ignored("a bounce without a report part or an SMTP code to read")
     kind: EventKind = HARD_BOUNCE if classes == {"hard"} else SOFT_BOUNCE
     return _bounce(kind, delivery, f"no report part; codes {', '.join(dict.fromkeys(quoted))}")
+
+
+def _before_returned_copy(text: str) -> str:
+    """A bounce's text up to the copy of our message that qmail, Yahoo and Exim append to it
+    inline: the edition's own words ("Django 4.2.1 is out", "error 503") are not the bounce's."""
+    found = _RETURNED_COPY.search(text)
+    return text[: found.start()] if found else text
 
 
 def _is_auto_reply(message: Message, from_daemon: bool) -> bool:
