@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import quopri
 import time
 
 import pytest
@@ -262,6 +263,32 @@ def test_an_abuse_report_is_a_complaint_about_the_reader_its_tokens_name(
     data = inbound_mail.arf(to="bounces@example.org", original=original, mail_from=mail_from)
     event = one(read(data, "bounces@example.org"))
     assert (event.kind, event.subscriber_id) == ("complaint", 345)
+
+
+def _encoded(text: str, encoding: str) -> str:
+    data = text.replace("\r\n", "\n").encode()  # line ends stay line ends, not =0D
+    encoded = base64.encodebytes(data) if encoding == "base64" else quopri.encodestring(data)
+    return encoded.decode().replace("\n", "\r\n")
+
+
+@pytest.mark.parametrize("encoding", ["base64", "quoted-printable"])
+def test_returned_headers_in_a_transfer_encoding_still_name_the_reader(encoding: str) -> None:
+    # text/rfc822-headers is a text part: base64 and quoted-printable are as valid for it as
+    # for any other, and a report written with a MIME library's text part comes so.
+    part = f"Content-Type: text/rfc822-headers\r\nContent-Transfer-Encoding: {encoding}\r\n\r\n"
+    redacted = inbound_mail.returned_headers(list_unsubscribe=LIST_UNSUBSCRIBE)
+    complaint = inbound_mail.arf(to="bounces@example.org").replace(
+        f"Content-Type: message/rfc822\r\n\r\n{inbound_mail.returned_headers()}".encode(),
+        f"{part}{_encoded(redacted, encoding)}".encode(),
+    )
+    assert b"rfc822-headers" in complaint
+    event = one(read(complaint, "bounces@example.org"))
+    assert (event.kind, event.subscriber_id) == ("complaint", 345)
+    returned = inbound_mail.returned_headers(return_path=VERP)
+    dsn = inbound_mail.dsn(to="bounces@example.org", original=_encoded(returned, encoding))
+    dsn = dsn.replace(b"Content-Type: text/rfc822-headers\r\n\r\n", part.encode())
+    event = one(read(dsn, "bounces@example.org"))
+    assert (event.kind, event.subscriber_id) == ("hard-bounce", 345)
 
 
 def test_a_complaint_without_a_token_of_ours_or_not_abuse_is_ignored() -> None:

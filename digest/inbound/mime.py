@@ -104,7 +104,10 @@ def headers_of(part: Message) -> Message | None:
     if isinstance(held, list):
         first = held[0] if held else None
         return first if isinstance(first, Message) else None
-    return email.parser.HeaderParser().parsestr(held[:MAX_TEXT_CHARS]) if held else None
+    # A text part, which may come in base64 or quoted-printable like any other (a report
+    # written with a MIME library's text part does): read raw, its headers were noise.
+    text = text_of(part) if held else ""
+    return email.parser.HeaderParser().parsestr(text) if text else None
 
 
 def text_of(part: Message) -> str:
