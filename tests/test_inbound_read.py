@@ -85,6 +85,23 @@ def test_a_failure_the_message_or_the_receiving_system_caused_is_only_soft(
     assert one(read(plain, VERP)).kind == "soft-bounce"
 
 
+@pytest.mark.parametrize(
+    ("reply", "kind"),
+    [
+        ("552 Message size exceeds fixed limit", "soft-bounce"),
+        ("552 Requested mail action aborted: exceeded storage allocation", "soft-bounce"),
+        ("550 Requested action not taken: mailbox unavailable", "hard-bounce"),
+    ],
+)
+def test_a_reply_without_an_enhanced_code_is_read_by_its_basic_code(reply: str, kind: str) -> None:
+    # 552 is a mailbox full or a message too big (RFC 5321), as 5.2.2 and 5.3.4 are; Postfix
+    # reports a server's reply without an enhanced code as Status 5.0.0.
+    dsn = inbound_mail.dsn(to=VERP, status="5.0.0", diagnostic=f"smtp; {reply}")
+    assert one(read(dsn, VERP)).kind == kind
+    text = f"SMTP error from remote mail server after end of data:\n    {reply}"
+    assert one(read(inbound_mail.plain_bounce(to=VERP, text=text), VERP)).kind == kind
+
+
 @pytest.mark.parametrize("action", ["delivered", "relayed", "expanded"])
 def test_a_dsn_of_success_changes_nothing(action: str) -> None:
     reading = read(inbound_mail.dsn(to=VERP, action=action, status="2.0.0"), VERP)

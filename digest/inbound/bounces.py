@@ -58,6 +58,9 @@ _NOT_THE_ADDRESS = {
     ("5", "3", "5"),
     ("5", "4", "7"),
 }
+# RFC 5321's 552, "exceeded storage allocation": what a server without enhanced codes says of
+# a mailbox full and of a message too big alike, neither the address's fault.
+_NOT_THE_ADDRESS_REPLIES = {"552"}
 # Whole subjects: 6 is the message's content or media (e.g. "554 5.6.0 Message content
 # rejected"), 7 security or policy (a blocklist, our sender's reputation).
 _NOT_THE_ADDRESS_SUBJECTS = {"6", "7"}
@@ -126,7 +129,7 @@ def read_plain_bounce(message: Message, delivery: tuple[int, int] | None) -> Rea
             classes.add(_class_of(match.groups()))
             quoted.append(match.group())
         for match in _QUOTED_REPLY.finditer(text):
-            classes.add("soft" if match[1].startswith("4") else "hard")
+            classes.add(_reply_class(match[1]))
             quoted.append(match[1])
     if not classes:
         return ignored("a bounce without a report part or an SMTP code to read")
@@ -163,7 +166,24 @@ def _recipient_kind(action: str, status: str, diagnostic: str) -> EventKind | No
     found = _STATUS.search(status) or _STATUS.search(diagnostic)
     if found is None:
         return SOFT_BOUNCE  # failed, but not said how: not enough to stop a reader's mail
-    return HARD_BOUNCE if _class_of(found.groups()) == "hard" else SOFT_BOUNCE
+    code = found.groups()
+    if code == ("5", "0", "0"):
+        # "5.0.0" says no more than "failed": Postfix writes it for a server's reply that had
+        # no enhanced code of its own. The reply itself may say more ("552 Message size
+        # exceeds fixed limit"), and only to make the bounce soft.
+        said = _STATUS.search(diagnostic) or _QUOTED_REPLY.search(diagnostic)
+        if said is not None:
+            quoted = _class_of(said.groups()) if said.re is _STATUS else _reply_class(said[1])
+            if quoted == "soft":
+                return SOFT_BOUNCE
+    return HARD_BOUNCE if _class_of(code) == "hard" else SOFT_BOUNCE
+
+
+def _reply_class(reply: str) -> str:
+    """A basic reply code's class, for a server that gives no enhanced one."""
+    if reply.startswith("4") or reply in _NOT_THE_ADDRESS_REPLIES:
+        return "soft"
+    return "hard"
 
 
 def _class_of(code: tuple[str, ...]) -> str:
