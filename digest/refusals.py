@@ -6,7 +6,10 @@ reader, who is suppressed after ``smtp.suppress_after_refusals`` of them.
     as a hard bounce (digest.inbound.apply), on every list
 
 One refusal may be about the message rather than the address (a content filter), so a single
-one only fails that delivery; several, for several editions, say the address is gone. The count
+one only fails that delivery; several, for several editions, say the address is gone. A reply
+whose status faults the message or the sender (a blocklist, the edition's size: the rules a
+bounce is read by, digest.inbound.bounces) is not counted at all: it refuses every reader at
+that server alike, edition after edition. The count
 lives beside the bounces that come back by mail, so both are read and kept the same way.
 """
 
@@ -17,6 +20,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from digest.inbound import apply
+from digest.inbound.bounces import refusal_faults_the_address
 from digest.records import Subscriber
 from digest.services import Services
 
@@ -36,6 +40,15 @@ def count_refusals(
     since = now - timedelta(days=settings.bounces.soft_window_days)
     suppressed = []
     for subscriber, reply in refused:
+        if not refusal_faults_the_address(reply):
+            # A blocklist, our reputation, the edition's size or content: every reader at
+            # that server is refused alike, for as long as it lasts. That delivery fails only.
+            _log.info(
+                "%s refused for the message or the sender, not the address: not counted (%s)",
+                subscriber.email,
+                reply[:200],
+            )
+            continue
         counted = store.record_inbound_event(
             event_id=f"{KIND}:{edition_id}:{subscriber.id}",
             kind=KIND,

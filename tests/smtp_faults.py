@@ -67,18 +67,19 @@ class DroppingSink(SmtpSink):
 
 @dataclass
 class RefusingSink(SmtpSink):
-    """Refuses the ``refused`` recipients for good (550), counting each time one is asked for;
-    takes the others."""
+    """Refuses the ``refused`` recipients for good with ``reply`` (550 5.1.1 unless told),
+    counting each time one is asked for; takes the others."""
 
     refused: frozenset[str] = frozenset()
     asked: dict[str, int] = field(default_factory=dict)
+    reply: str = "550 5.1.1 <{address}>: Recipient address rejected: User unknown"
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         if address in self.refused:
             self.asked[address] = self.asked.get(address, 0) + 1
-            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+            return self.reply.format(address=address)
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from aiosmtpd.controller import Controller
 
 from digest import pipeline
@@ -52,3 +53,38 @@ def test_a_reader_refused_three_times_is_suppressed_and_gets_nothing_more(
         "hard-bounce",
         "bounce",
     )
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "550 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using zen.spamhaus.org",
+        "552 5.3.4 Message size exceeds fixed maximum message size",
+        "552 Requested mail action aborted: exceeded storage allocation",
+    ],
+)
+def test_a_refusal_for_the_sender_or_the_message_never_suppresses_the_reader(
+    tmp_path: Path, feeds: tuple[Path, str], reply: str
+) -> None:
+    # A blocklisted sending address or an edition over the server's limit: the server refuses
+    # every reader it holds alike, edition after edition, and none of them is gone.
+    folder, base_url = feeds
+    sink = on_free_port(RefusingSink, refused=frozenset({GONE}), reply=reply)
+    controller = Controller(sink, hostname=sink.host, port=sink.port)
+    controller.start()
+    smtp = SmtpSettings(host=sink.host, port=sink.port, tls="none", connections=1)
+    settings = make_settings(tmp_path, base_url).model_copy(update={"smtp": smtp})
+    clock = FixedClock(DAY1)
+    services = build_services(settings, clock=clock)
+    try:
+        for day in range(4):
+            write_feed(folder, [(day + 1, f"Iran story {day + 1}", clock.now())])
+            summary = pipeline.run_cycle(services, pipeline.InlineDispatcher(services))
+            assert summary.messages_delivered == 2, summary
+            clock.advance(timedelta(days=1))
+        assert services.store.events_since(GONE, KIND, DAY1 - timedelta(days=1)) == 0
+        assert services.store.suppression(services.address_key(GONE)) is None
+    finally:
+        services.close()
+        controller.stop()
+    assert sink.asked == {GONE: 4}  # still tried each day, and refused each day

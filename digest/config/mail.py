@@ -46,7 +46,8 @@ class SmtpSettings(SettingsModel):
         le=100,
         description="A reader whose address the server refused for good (5xx) this many times, "
         "each for a different edition, within bounces.soft_window_days, is suppressed like a "
-        "hard bounce; each refusal fails that delivery at once either way.",
+        "hard bounce; each refusal fails that delivery at once either way. A refusal that "
+        "faults the message or the sender (a 5.7.x blocklist, 5.3.4, a bare 552) is not counted.",
     )
     send_rate: RateText | None = Field(
         default=None,

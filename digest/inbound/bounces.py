@@ -58,6 +58,8 @@ _NOT_THE_ADDRESS = {
     ("5", "3", "5"),
     ("5", "4", "7"),
 }
+# The server's reply in a refusal at the send ("mx:25 refused the address: 552 Too big").
+_BASIC_REFUSAL = re.compile(r"(?:^|: )([45]\d\d)(?:[ -]|$)")
 # RFC 5321's 552, "exceeded storage allocation": what a server without enhanced codes says of
 # a mailbox full and of a message too big alike, neither the address's fault.
 _NOT_THE_ADDRESS_REPLIES = {"552"}
@@ -177,6 +179,18 @@ def _recipient_kind(action: str, status: str, diagnostic: str) -> EventKind | No
             if quoted == "soft":
                 return SOFT_BOUNCE
     return HARD_BOUNCE if _class_of(code) == "hard" else SOFT_BOUNCE
+
+
+def refusal_faults_the_address(reply: str) -> bool:
+    """Whether a server's refusal of a copy at the send (its reply, as text) says the address
+    is gone, by the rules a bounce is read by: not when it faults the message or the sender
+    (5.7.x a blocklist or our reputation, 5.2.2, 5.3.4, 5.6.x, a bare 552), which would refuse
+    every reader at that server alike."""
+    found = _STATUS.search(reply)
+    if found is not None:
+        return _class_of(found.groups()) == "hard"
+    basic = _BASIC_REFUSAL.search(reply)
+    return basic is None or _reply_class(basic[1]) == "hard"
 
 
 def _reply_class(reply: str) -> str:
