@@ -72,6 +72,9 @@ def test_a_dsn_is_a_hard_or_soft_bounce_of_the_delivery_its_return_path_names(
         ("5.3.1", "smtp; 452 5.3.1 Mail system full"),
         ("5.3.2", "smtp; 554 5.3.2 System not accepting network messages"),
         ("5.4.7", "X-Postfix; 5.4.7 delivery time expired"),
+        # Microsoft 365, when the reader's server did not answer for days
+        ("5.4.316", "smtp; 550 5.4.316 Message expired, connection refused"),
+        ("5.4.318", "smtp; 550 5.4.318 Message expired, connection dropped"),
     ],
 )
 def test_a_failure_the_message_or_the_receiving_system_caused_is_only_soft(

@@ -57,6 +57,14 @@ _NOT_THE_ADDRESS = {
     ("5", "3", "4"),
     ("5", "3", "5"),
     ("5", "4", "7"),
+    # Microsoft 365's own expiries, each a reader's server unreachable until the queue gave
+    # up: "550 5.4.316 Message expired, connection refused", 5.4.317 timed out, 5.4.318
+    # dropped, 5.4.312 a DNS query failing, 5.4.300 the plain one.
+    ("5", "4", "300"),
+    ("5", "4", "312"),
+    ("5", "4", "316"),
+    ("5", "4", "317"),
+    ("5", "4", "318"),
 }
 # The server's reply in a refusal at the send ("mx:25 refused the address: 552 Too big").
 _BASIC_REFUSAL = re.compile(r"(?:^|: )([45]\d\d)(?:[ -]|$)")
