@@ -141,6 +141,21 @@ def test_beat_refuses_an_interval_past_a_day_as_a_usage_error(
     assert "less than or equal to 86400" in done.stderr
 
 
+@pytest.mark.parametrize("concurrency", ["257", "100000"])
+def test_worker_refuses_an_absurd_concurrency_as_a_usage_error(
+    concurrency: str, tmp_path: Path
+) -> None:
+    # It set about forking that many pool processes. Refused by the option parser, before the
+    # config, the database or the broker is read (here, a database never upgraded).
+    config, environ = _distributed(tmp_path, f"redis://127.0.0.1:{free_port()}/0")
+    done = _digest(config, environ, tmp_path, "worker", "--concurrency", concurrency)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    said = " ".join(done.stderr.replace("│", " ").split())  # rich's error box, unwrapped
+    assert "Invalid value for '--concurrency' / '-c'" in said
+    assert "less than or equal to 256" in said
+
+
 def _cycle(tmp_path: Path, broker: str, command: list[str]) -> subprocess.CompletedProcess[str]:
     """``digest COMMAND`` run as an operator would, in the distributed mode on ``broker``."""
     config, environ = _distributed(tmp_path, broker)

@@ -28,6 +28,10 @@ TICK_SECONDS = 60.0
 # last tick, and a larger one ("1e12", "inf") ended beat in an OverflowError traceback.
 LONGEST_TICK_SECONDS = 24 * 3600.0
 QUEUE = "digest"  # worker.app's task_default_queue
+# The most pool processes one worker may fork. Each is a whole Python process (some 100 MB) with
+# database connections of its own, and a worker is meant to run near its machine's cores; an
+# absurd --concurrency (100000) set about forking that many and took the machine down with it.
+MOST_WORKER_PROCESSES = 256
 
 MetricsPort = Annotated[
     int | None,
@@ -97,7 +101,10 @@ def _require_schema(settings: Settings) -> None:
 @app.command()
 def worker(
     concurrency: Annotated[
-        int, typer.Option("--concurrency", "-c", min=1, help="Worker processes.")
+        int,
+        typer.Option(
+            "--concurrency", "-c", min=1, max=MOST_WORKER_PROCESSES, help="Worker processes."
+        ),
     ] = 2,
     queues: Annotated[
         str, typer.Option("--queues", "-Q", help="Queues to consume, comma-separated.")
