@@ -64,12 +64,25 @@ def parse_rate(text: str) -> RateLimitItem:
     [item] = items
     if item.amount < 1:
         raise ValueError(f"{text!r}: the rate must allow at least one message")
+    if _names_no_time(text):
+        # limits reads a window of 0 units as one unit: '5 per 0 seconds' paced to 5 a second.
+        raise ValueError(f"{text!r}: the rate's window must be at least one unit long")
     if item.amount > MOST_MESSAGES or item.get_expiry() > LONGEST_WINDOW_SECONDS:
         raise ValueError(
             f"{text!r} is past what a pace can be: at most {MOST_MESSAGES} messages, over a "
             "year at most; to send with no pace, leave smtp.send_rate out"
         )
     return item
+
+
+def _names_no_time(text: str) -> bool:
+    """True when ``text`` (one rate that limits parsed) names a window of zero units, such as
+    '5 per 0 seconds' or '5/00 minutes'."""
+    from limits.util import SINGLE_EXPR  # the pattern parse_many reads each rate with
+
+    match = SINGLE_EXPR.match(text)
+    multiples = match.group(3) if match is not None else None
+    return multiples is not None and int(multiples) == 0
 
 
 class WindowSendRate:

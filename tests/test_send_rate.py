@@ -97,6 +97,9 @@ def test_the_distributed_mode_counts_on_the_brokers_redis(tmp_path: Path) -> Non
         # range"), and so every delivery batch of the distributed mode.
         (f"{2**62}/second", "is past what a pace can be: at most 1000000000 messages"),
         ("5 per 1000000000000 years", "over a year at most"),
+        # Read by limits as 5 per second: a window of no time at all is no window.
+        ("5 per 0 seconds", "'5 per 0 seconds': the rate's window must be at least one unit long"),
+        ("5/00 minutes", "window must be at least one unit long"),
     ],
 )
 def test_a_rate_that_is_not_one_is_refused_with_the_key(
