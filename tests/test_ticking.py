@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,7 @@ from digest.errors import DeliveryTemporaryError
 from digest.mail.transport import MemoryTransport
 from digest.records import OutgoingMessage
 from digest.services import Services
-from tests.servers import redis_server
+from tests.servers import redis_cluster, redis_server
 from tests.service_cluster import config_text, fresh_database, sqlite_database
 from tests.test_pipeline import DAY1, feeds, make_settings, services_for, write_feed
 
@@ -394,6 +395,45 @@ def test_redis_leases_are_shared_and_released() -> None:
         assert not other.claim("polling:7", 60)
         other.release("polling:7")
         assert one.claim("polling:7", 60)
+
+
+def test_a_batch_whose_lease_call_meets_a_stalled_redis_fails_in_time_and_sends_nothing_twice(
+    setup: Setup,
+) -> None:
+    """redis-server paused (SIGSTOP: a machine frozen, a network dropping packets), not down: a
+    batch's lease call waited on it until it woke or the task's hard time limit killed it. It
+    now gives up in LEASE_CALL_SECONDS with a RedisError, as with Redis down: the batch fails
+    before sending, its rows stay pending, and sent again they go once each."""
+    from redis.exceptions import RedisError
+
+    from worker.leases import LEASE_CALL_SECONDS, RedisLeases
+
+    services, _, transport, local = setup
+    poll_all(services)
+    fanout = RecordingFanout()
+    ticking.publish(services, fanout, local, "daily", SLOT)
+    [(edition_id, batch)] = fanout.deliveries
+    with redis_cluster() as server:
+        leases = RedisLeases(server.url)
+        server.pause()
+        worker = ThreadPoolExecutor(1)
+        try:
+            started = time.monotonic()
+            call = worker.submit(ticking.deliver, services, leases, edition_id, batch)
+            with pytest.raises(RedisError):
+                call.result(timeout=4 * LEASE_CALL_SECONDS)  # before the fix: still waiting
+            waited = time.monotonic() - started
+        finally:
+            server.resume()
+            worker.shutdown()
+        assert waited < 2 * LEASE_CALL_SECONDS
+        assert transport.sent == []
+        assert services.store.delivery_counts(edition_id).pending == 3
+        # Redis awake, the batch handed out again sends each pending row once.
+        ticking.deliver(services, leases, edition_id, batch)
+    assert recipients(transport) == ["li@example.org", "rana@example.org", "sam@example.org"]
+    assert services.store.delivery_counts(edition_id).pending == 0
+    services.close()
 
 
 def test_a_list_read_in_each_readers_zone_is_handed_out_slot_by_slot(

@@ -6,6 +6,13 @@ from __future__ import annotations
 import redis
 
 _PREFIX = "digest:lease:"
+# How long a lease call waits on Redis to connect, and then for each reply. A Redis that stops
+# answering without going away (its machine paused, a network dropping packets) held every
+# call, and so the tick or the batch making it, until it woke or the task's hard time limit
+# killed the task (eleven minutes for a batch). Past this, the call fails with a RedisError, as
+# when Redis is down: the task fails and the ledger keeps its rows pending for a later hand-out.
+# Well above a reply's few milliseconds, even from a Redis busy saving or across a network.
+LEASE_CALL_SECONDS = 5.0
 
 # One piece of work under a lease is done: count it off, and free the lease when none is left.
 # A script, so that no hold can come between the count and the delete.
@@ -20,8 +27,10 @@ class RedisLeases:
     """Leases shared by every worker and beat: one key each, gone when its time is up or when
     the last piece of work held under it is released (a count kept beside it)."""
 
-    def __init__(self, url: str) -> None:
-        self._redis = redis.Redis.from_url(url)
+    def __init__(self, url: str, timeout: float = LEASE_CALL_SECONDS) -> None:
+        self._redis = redis.Redis.from_url(
+            url, socket_connect_timeout=timeout, socket_timeout=timeout
+        )
         self._release = self._redis.register_script(_RELEASE)
 
     def claim(self, key: str, seconds: int) -> bool:
