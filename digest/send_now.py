@@ -27,12 +27,15 @@ def send_now(
     *,
     workers: tuple[ticking.Fanout, ticking.Leases] | None,
     progress: Callable[[DeliveryCounts], None] | None = None,
+    slot: datetime | None = None,
 ) -> pipeline.BuildOutcome:
     """Build ``list_slug``'s edition now (its latest slot if never built, else the current
-    minute, as ``digest run --list`` does) and deliver it: handed to ``workers`` (a fanout and
-    the shared leases) when given, else sent here, ``progress`` told the counts of the slot's
-    editions as copies reach the ledger (``following_the_ledger``)."""
-    slot = pipeline.forced_slot(services, list_slug, services.clock.now())
+    minute, as ``digest run --list`` does; ``slot`` when the caller chose it with
+    ``pipeline.forced_slot``) and deliver it: handed to ``workers`` (a fanout and the shared
+    leases) when given, else sent here, ``progress`` told the counts of the slot's editions as
+    copies reach the ledger (``following_the_ledger``)."""
+    if slot is None:
+        slot = pipeline.forced_slot(services, list_slug, services.clock.now())
     if workers is not None:
         fanout, leases = workers
         return ticking.publish(services, fanout, leases, list_slug, slot, by_hand=True)

@@ -4,6 +4,7 @@ real redis-server and PostgreSQL, followed on the ledger) or in this process."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
@@ -52,6 +53,56 @@ def test_send_wait_hands_the_edition_to_the_workers_and_follows_it_on_the_ledger
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"sent {READERS} / failed 0 / suppressed 0" in done.stdout
     assert result.lost == 0 and result.duplicates == 0 and result.sent == READERS
+
+
+def test_ctrl_c_while_the_batches_are_handed_out_says_the_delivery_goes_on(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    # It said only "Interrupted.", as if nothing had been done, while the edition was built and
+    # half its batches were with the workers; the next tick hands out the rest.
+    readers = 1500
+    with (
+        redis_server() as broker,
+        smtp_server() as sink,
+        deployment(
+            tmp_path,
+            fresh_database(postgres_url),
+            broker,
+            sink,
+            readers,
+            extra="[worker]\nbatch_size = 1\n",  # a batch task per reader: a long hand-out
+        ) as service,
+        service.worker("worker"),
+    ):
+        sending = subprocess.Popen(
+            [*service.digest, "send", "daily", "--wait"],
+            env=service.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            with redis.Redis.from_url(broker) as client:
+                wait_for(
+                    lambda: bool(client.exists("digest:lease:deliver:1:held")),
+                    "the hand-out under way",
+                )
+            sending.send_signal(signal.SIGINT)
+            said, complained = sending.communicate(timeout=60)
+        finally:
+            sending.kill()
+            sending.wait()
+        with service.beat():
+            wait_for(service.settled, "the rest handed out by a tick and sent")
+        result = tally(sink, service)
+    result.show("send --wait interrupted while handing out")
+    assert sending.returncode == 130, said + complained
+    assert "Interrupted." not in complained
+    assert (
+        "Stopped handing out edition 1 of daily: its delivery goes on, the next tick hands out "
+        "the rest (digest status)." in " ".join(said.split())
+    )
+    assert result.lost == 0 and result.duplicates == 0 and result.sent == readers
 
 
 def test_send_without_a_broker_delivers_in_this_process(tmp_path: Path, postgres_url: str) -> None:

@@ -12,9 +12,15 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from digest import pipeline
 from digest.building import BuildOutcome
 from digest.cli.app import app, console, errors, known_list, load_config, running
-from digest.cli.boundary import sigterm_as_ctrl_c
+from digest.cli.boundary import (
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    Terminated,
+    sigterm_as_ctrl_c,
+)
 from digest.errors import BrokerUnavailableError
 from digest.send_now import send_now, settled, slot_counts, total
 from digest.services import Services
@@ -91,13 +97,18 @@ def _send_now(
     progress: Callable[[DeliveryCounts], None],
 ) -> BuildOutcome:
     """``send_now``, with a broker lost on the way said in one line: what was stored waits on
-    the ledger, and the first tick once the broker is back hands it out."""
+    the ledger, and the first tick once the broker is back hands it out; and with Ctrl-C while
+    the batches are handed out, that the delivery goes on."""
     if workers is None:
         return send_now(services, list_slug, workers=None, progress=progress)
     from worker.inspect import BROKER_ERRORS
 
+    slot = pipeline.forced_slot(services, list_slug, services.clock.now())
     try:
-        return send_now(services, list_slug, workers=workers, progress=progress)
+        return send_now(services, list_slug, workers=workers, progress=progress, slot=slot)
+    except KeyboardInterrupt as interrupt:
+        _stopped_handing_out(services, list_slug, slot, interrupt)
+        raise  # nothing built: "Interrupted." (or "Terminated.")
     except BROKER_ERRORS as error:
         broker = services.settings.service.broker_url or ""
         raise BrokerUnavailableError(
@@ -106,6 +117,31 @@ def _send_now(
             meanwhile="what was built waits on the ledger: the first tick once it is back "
             "hands it out (digest status shows it)",
         ) from error
+
+
+def _stopped_handing_out(
+    services: Services, list_slug: str, slot: datetime, interrupt: KeyboardInterrupt
+) -> None:
+    """Ctrl-C (or SIGTERM) once the slot's edition is stored: say that its delivery goes on,
+    and exit 130 (143).
+    The batches handed out are sent, and the hand-out let go of its share of the edition's
+    lease, so the first tick after them hands out the rest (or queues an edition stopped
+    before its rows were). Before anything was stored, return: there is nothing to say."""
+    try:
+        editions = [edition.id for edition in services.store.editions_of_slot(list_slug, slot)]
+    except Exception:  # the interrupt may have broken off a database call: say no more
+        return
+    if not editions:
+        return
+    named = ", ".join(str(edition) for edition in editions)
+    console.print(
+        f"Stopped handing out edition{'s' if len(editions) > 1 else ''} {named} of "
+        f"{escape(list_slug)}: {'their' if len(editions) > 1 else 'its'} delivery goes on, "
+        "the next tick hands out the rest "
+        "(digest status).",
+        highlight=False,
+    )
+    raise typer.Exit(EXIT_TERMINATED if isinstance(interrupt, Terminated) else EXIT_INTERRUPTED)
 
 
 @app.command()
