@@ -27,6 +27,12 @@ _MAX_NAP_SECONDS = 0.5
 # so every batch, in the distributed mode. Far above any mail server's pace or quota.
 MOST_MESSAGES = 1_000_000_000
 LONGEST_WINDOW_SECONDS = 366 * 24 * 3600
+# How long a look at the shared window waits on the broker's Redis to connect, then for each
+# reply. A Redis that stopped answering without going away (its machine paused) held the wait
+# before a copy, and with it the batch, its rows and its mail server connection, until it woke
+# or the batch's time limit stopped it. Past this the wait fails with a RedisError, as with
+# Redis down: the batch records the copies sent and leaves the rest pending.
+WINDOW_CALL_SECONDS = 5.0
 
 
 class SendRate(Protocol):
@@ -120,6 +126,11 @@ def send_rate_for(
 
     item = parse_rate(rate)
     if broker_url is not None and broker_url.startswith(("redis://", "rediss://")):
-        return WindowSendRate(item, RedisStorage(broker_url), server)
+        storage = RedisStorage(
+            broker_url,
+            socket_connect_timeout=WINDOW_CALL_SECONDS,
+            socket_timeout=WINDOW_CALL_SECONDS,
+        )
+        return WindowSendRate(item, storage, server)
     share = type(item)(item.amount, item.multiples * max(processes, 1), item.namespace)
     return WindowSendRate(share, MemoryStorage(), server)

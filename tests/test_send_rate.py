@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 from limits.storage import MemoryStorage, RedisStorage
+from redis.exceptions import RedisError
 
 from digest import pipeline
 from digest.clock import FixedClock
@@ -21,13 +23,14 @@ from digest.config import SmtpSettings, settings_from_mapping
 from digest.errors import ConfigError
 from digest.send_rate import (
     MOST_MESSAGES,
+    WINDOW_CALL_SECONDS,
     Unlimited,
     WindowSendRate,
     parse_rate,
     send_rate_for,
 )
 from digest.services import build_services, default_send_rate
-from tests.servers import SmtpSink, free_port, redis_server
+from tests.servers import SmtpSink, free_port, redis_cluster, redis_server
 from tests.test_pipeline import DAY1, feeds, make_settings, write_feed
 
 __all__ = ["feeds"]  # the fixture, used by name
@@ -117,6 +120,28 @@ def test_a_rate_that_is_not_one_is_refused_with_the_key(
     with pytest.raises(ConfigError) as caught:
         settings_from_mapping(raw, source=tmp_path / "digest.toml", environ={})
     assert "smtp.send_rate" in str(caught.value) and reason in str(caught.value)
+
+
+def test_the_pace_on_a_redis_that_stopped_answering_gives_up_in_time() -> None:
+    # redis-server paused (SIGSTOP), not down: the wait before each copy waited on it, holding
+    # the batch, its rows and its mail server connection, until it woke or the batch's time
+    # limit stopped it. It fails as with Redis down, and the batch leaves its rest pending.
+    with redis_cluster() as server:
+        rate = send_rate_for("50/second", "mx.example.org:25", server.url, processes=1)
+        rate.wait()  # the window's script loaded, its connection open
+        server.pause()
+        looking = ThreadPoolExecutor(1)
+        try:
+            started = time.monotonic()
+            wait = looking.submit(rate.wait)
+            with pytest.raises(RedisError):
+                wait.result(timeout=4 * WINDOW_CALL_SECONDS)  # before the fix: still waiting
+            waited = time.monotonic() - started
+        finally:
+            server.resume()
+            looking.shutdown()
+        assert waited < 2 * WINDOW_CALL_SECONDS
+        rate.wait()  # awake: paced again
 
 
 def test_the_widest_rate_accepted_paces_on_redis() -> None:
