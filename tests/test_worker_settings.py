@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from celery.schedules import maybe_schedule
 
 from digest.config import load_settings
 from digest.errors import ConfigError
-from worker.app import app, celery_settings
+from worker.app import app, beat_schedule, celery_settings
 
 CONFIG = Path(__file__).resolve().parent.parent / "config" / "example.toml"
 BROKER = {"DIGEST_BROKER_URL": "redis://127.0.0.1:1/0"}
@@ -73,3 +75,22 @@ def test_a_visibility_timeout_below_the_batch_limit_is_refused_with_the_reason(
     message = str(refused.value)
     assert "worker" in message and "visibility_timeout_seconds (60)" in message
     assert "hard time limit (66 s" in message and "sent twice" in message
+
+
+def test_beat_ticks_at_once_after_the_machine_clock_is_stepped_back() -> None:
+    # Celery counts the next tick from the date of the last one: with the clock stepped back an
+    # hour after a tick, no tick (no poll, edition or retry) went for an hour and a minute.
+    now = [datetime(2026, 12, 6, 9, 0, tzinfo=UTC)]
+    # What beat makes of the schedule's entry (a number becomes Celery's own schedule).
+    tick = maybe_schedule(beat_schedule(60)["digest-tick"]["schedule"], app=app)
+    tick.nowfun = lambda: now[0]
+    last_tick = now[0]
+    now[0] -= timedelta(hours=1)  # stepped back
+    due, _ = tick.is_due(last_tick)
+    assert due
+    # Otherwise it keeps its interval, the clock going forward as usual.
+    now[0] = last_tick + timedelta(seconds=30)
+    due, next_check = tick.is_due(last_tick)
+    assert not due and next_check == pytest.approx(30)
+    now[0] = last_tick + timedelta(seconds=60)
+    assert tick.is_due(last_tick)[0]
