@@ -73,11 +73,15 @@ class FetchError(DigestError):
         *,
         status: int | None = None,
         retry_after: float | None = None,
+        answered_at: str | None = None,
     ) -> None:
         self.url = url
         self.reason = passwords_masked(reason)  # it may name where a redirect led
         self.status = status
         self.retry_after = retry_after  # seconds the server asked us to wait (429/503 Retry-After)
+        # The address whose server gave the HTTP answer, after any redirects: a Retry-After is
+        # that server's wish, not the one at the feed's own address (None: no HTTP answer).
+        self.answered_at = answered_at
         super().__init__(f"{without_password(url)}: {self.reason}")
 
 

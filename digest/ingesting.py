@@ -163,12 +163,9 @@ def _host_paused(
     return True
 
 
-def _pause_host(
-    services: Services, feed: FeedState, until: datetime, pauses: HostPauses | None
-) -> None:
-    """Put off the polls of the other feeds of ``feed``'s host to ``until``: its server asked
-    to be left alone, and a newsroom often follows several sections of one publisher."""
-    host = polling.host_of(feed.fetch_url)
+def _pause_host(services: Services, host: str, until: datetime, pauses: HostPauses | None) -> None:
+    """Put off the polls of the feeds of ``host`` to ``until``: its server asked to be left
+    alone, and a newsroom often follows several sections of one publisher."""
     if pauses is not None:
         pauses.pause(host, until)
     _put_off_host(services, host, until)
@@ -339,12 +336,23 @@ def _record_poll_failure(
             jitter.draw(),
             retry_after=retry_after,
         )
-    services.store.record_failure(
-        feed.id, text, now, status, next_poll_at=next_at, disabled_reason=disabled_reason
-    )
     until = polling.retry_until(now, retry_after) if status in polling.HOST_WAITS else None
+    asker = None
     if until is not None and disabled_reason is None:
-        _pause_host(services, feed, until, pauses)
+        # The server that answered asked, which a redirect may have taken to another host.
+        answered_at = error.answered_at if isinstance(error, FetchError) else None
+        asker = polling.host_of(answered_at or feed.fetch_url)
+    services.store.record_failure(
+        feed.id,
+        text,
+        now,
+        status,
+        next_poll_at=next_at,
+        disabled_reason=disabled_reason,
+        wait_asked_by=asker,
+    )
+    if until is not None and asker is not None:
+        _pause_host(services, asker, until, pauses)
     if disabled_reason is not None:
         text = f"{text}; {disabled_reason}"
     return PollOutcome(feed.id, feed.url, error=text)
@@ -424,7 +432,8 @@ class HostPauses:
         pauses = cls()
         for feed in store.waiting_on_servers(now):
             if polling.asked_to_wait(feed) and feed.next_poll_at is not None:
-                pauses.pause(polling.host_of(feed.fetch_url), feed.next_poll_at)
+                assert feed.wait_asked_by is not None  # asked_to_wait says so
+                pauses.pause(feed.wait_asked_by, feed.next_poll_at)
         return pauses
 
 

@@ -164,20 +164,21 @@ def host_of(url: str) -> str:
 
 
 def asked_to_wait(feed: FeedState) -> bool:
-    """Whether the feed's last poll was a 429 or 503 with a Retry-After: the fetcher's message
-    quotes the header (``digest.ingest.fetch``), the only place the store keeps it."""
+    """Whether the feed's last poll was a 429 or 503 with a Retry-After: the store keeps the
+    origin whose server said it (``wait_asked_by``), not a reading of the error's words."""
     return (
         feed.consecutive_errors > 0
         and feed.last_status in HOST_WAITS
-        and "(Retry-After" in (feed.last_error or "")
+        and feed.wait_asked_by is not None
     )
 
 
 def paused_by(feed: FeedState, feeds: Iterable[FeedState], now: datetime) -> FeedState | None:
-    """The feed of ``feed``'s host whose server asked to wait (``asked_to_wait``) and is not due
-    again yet: the host's pause holds ``feed`` too, until that feed's next poll. Due or not:
-    a poll of the host under way when it answered records its own next poll afterwards. None
-    when nothing holds it back."""
+    """The feed whose poll ``feed``'s host answered with a wait (``asked_to_wait``) and which is
+    not due again yet: the host's pause holds ``feed`` too, until that feed's next poll. The
+    host is the one that answered, a redirect's target included, not the waiting feed's own
+    address. Due or not: a poll of the host under way when it answered records its own next
+    poll afterwards. None when nothing holds it back."""
     if not feed.pollable:
         return None
     host = host_of(feed.fetch_url)
@@ -187,7 +188,7 @@ def paused_by(feed: FeedState, feeds: Iterable[FeedState], now: datetime) -> Fee
             and asked_to_wait(other)
             and other.next_poll_at is not None
             and other.next_poll_at > now
-            and host_of(other.fetch_url) == host
+            and other.wait_asked_by == host
         ):
             return other
     return None

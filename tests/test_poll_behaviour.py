@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.exc import DataError
 
-from digest import ingesting, pipeline
+from digest import ingesting, pipeline, polling
 from digest.clock import FixedClock
 from digest.config import Settings, settings_from_mapping
 from digest.mail.transport import MemoryTransport
@@ -505,6 +505,48 @@ def test_a_retry_after_pauses_every_feed_of_the_host(
     assert sorted(server.paths()) == ["/business", "/middle-east", "/world", "/world"]
     assert (after.feeds_polled, after.feeds_failed) == (3, 0)
     assert all(by_name[name].status == "ok" for name in ("world", "middle-east", "business"))
+
+
+def test_a_retry_after_behind_a_redirect_pauses_the_host_that_asked(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    # The feed's own server sends it on (302) to a CDN on another port, and the CDN asks to
+    # wait: the CDN's feeds wait, the feed's own server did not ask and its feeds are polled.
+    cdn_routes: dict[str, Route] = {
+        "/world": answer(429, b"slow down", {"Retry-After": "3600"}),
+        "/business": conditional(rss("business")),
+    }
+    with feed_server(cdn_routes) as cdn:
+        own_routes = {
+            "/world": redirect(302, cdn.url("/world")),
+            "/sport": conditional(rss("sport")),
+        }
+        with feed_server(own_routes) as own:
+            feeds = {
+                "world": own.url("/world"),
+                "sport": own.url("/sport"),
+                "cdn-business": cdn.url("/business"),
+            }
+            settings = make_settings(tmp_path, feeds, per_host_concurrency=1)
+            services = services_for(settings, clock)
+            cycle = pipeline.poll_cycle(services, pipeline.InlineDispatcher(services))
+            # A worker's poll task of the CDN's other feed, run later within the pause.
+            clock.advance(MINUTE)
+            [business_id] = [f.id for f in services.store.feeds() if f.name == "cdn-business"]
+            later = pipeline.poll_feed(services, business_id)
+            by_name = {feed.name: feed for feed in services.store.feeds()}
+            services.close()
+    assert own.paths() == ["/world", "/sport"]
+    assert cdn.paths() == ["/world"]
+    assert (cycle.feeds_polled, cycle.feeds_failed, cycle.feeds_paused) == (2, 1, 1)
+    assert later.paused
+    world, sport, business = by_name["world"], by_name["sport"], by_name["cdn-business"]
+    assert world.wait_asked_by == polling.host_of(cdn.base_url)
+    assert sport.status == "ok" and sport.articles == 3
+    assert business.last_fetched_at is None
+    assert business.next_poll_at == NOW + timedelta(hours=1)
+    assert polling.paused_by(business, by_name.values(), NOW + MINUTE) == world
+    assert polling.paused_by(sport, by_name.values(), NOW + MINUTE) is None
 
 
 @pytest.mark.parametrize("retry_after", ["tomorrow", "0", "Wed, 25 Nov 2026 09:00:00 GMT"])

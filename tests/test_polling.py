@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -203,6 +204,7 @@ def test_a_feed_not_yet_due_is_paused_while_another_of_its_host_waits_on_a_retry
         consecutive_errors=1,
         last_error="rate limited (HTTP 429); the server asks to retry after 3600 seconds "
         "(Retry-After: 3600)",
+        wait_asked_by="https://news.example.org:443",
     )
     sibling = feed(2, "https://NEWS.example.org:443/business")
     stranger = feed(3, "https://other.example.org/world")
@@ -217,3 +219,12 @@ def test_a_feed_not_yet_due_is_paused_while_another_of_its_host_waits_on_a_retry
     # A 429 without Retry-After is the feed's own backoff, not the host's pause.
     plain = feed(1, waiting.url, last_status=429, consecutive_errors=1, last_error="rate limited")
     assert polling.paused_by(sibling, [plain, sibling], NOW) is None
+    # The store's record of who asked decides, not the error's words.
+    reworded = replace(waiting, last_error="too many requests; come back in an hour")
+    assert polling.paused_by(sibling, [reworded, sibling], NOW) == reworded
+    # A redirect took the poll to another host, which asked: that host's feeds wait, not the
+    # feed's own host's.
+    redirected = replace(waiting, wait_asked_by="https://cdn.example.net:443")
+    on_the_cdn = feed(5, "https://CDN.example.net/world")
+    assert polling.paused_by(on_the_cdn, [redirected, on_the_cdn], NOW) == redirected
+    assert polling.paused_by(sibling, [redirected, sibling], NOW) is None

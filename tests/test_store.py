@@ -467,6 +467,86 @@ def test_an_upgrade_from_0008_keeps_the_ledger_and_every_edition_s_articles(
     engine.dispose()
 
 
+def test_an_upgrade_from_0013_keeps_a_hosts_pause(database_url: str) -> None:
+    # Before 0014 a feed's host pause was read from its error text; the upgrade fills in the
+    # origin that asked, so the feeds paused then stay paused, as `digest feeds` shows them.
+    from sqlalchemy import text
+
+    from digest import polling
+    from digest.cli.feeds import feed_record
+
+    engine = create_database_engine(database_url)
+    upgrade(engine, "0013")
+    error = (
+        "https://News.example.org/world: rate limited (HTTP 429 Too Many Requests); the "
+        "server asks to retry after 3600 seconds (Retry-After: 3600)"
+    )
+    feeds = [
+        # (id, url, last_status, consecutive_errors, last_error)
+        (1, "https://News.example.org/world", 429, 1, error),
+        (2, "https://news.example.org:443/business", None, 0, None),
+        (3, "https://news.example.org/sport", 503, 2, "server error (HTTP 503)"),
+        (4, "https://other.example.org/world", None, 0, None),
+    ]
+    with engine.begin() as connection:
+        for feed_id, url, status, errors, last_error in feeds:
+            connection.execute(
+                text(
+                    "INSERT INTO feeds (id, url, name, enabled, last_status, consecutive_errors,"
+                    " last_error, created_at, next_poll_at) VALUES (:id, :url, :name, :on,"
+                    " :status, :errors, :error, '2026-11-24 06:00:00', '2026-11-24 07:00:00')"
+                ),
+                {
+                    "id": feed_id,
+                    "url": url,
+                    "name": f"Feed {feed_id}",
+                    "on": True,
+                    "status": status,
+                    "errors": errors,
+                    "error": last_error,
+                },
+            )
+    upgrade(engine)
+    world, business, sport, other = Store(engine).feeds()
+    engine.dispose()
+    assert world.wait_asked_by == "https://news.example.org:443"
+    assert sport.wait_asked_by is None  # a 503 without Retry-After asked nothing of the host
+    states = [world, business, sport, other]
+    assert polling.paused_by(business, states, T0) == world
+    assert polling.paused_by(other, states, T0) is None
+    assert feed_record(business, world)["status"] == "paused"
+    assert feed_record(business, world)["paused_by"] == world.url
+
+
+def test_a_downgrade_to_0013_drops_the_wait_and_the_upgrade_fills_it_again(
+    database_url: str,
+) -> None:
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from digest.store.db import alembic_config
+
+    engine = create_database_engine(database_url)
+    upgrade(engine)
+    store = Store(engine)
+    [world] = store.sync_feeds([FeedSettings(name="World", url="https://news.example.org/w")], T0)
+    store.record_failure(
+        world.id,
+        "rate limited (HTTP 429); the server asks to retry after 60 seconds (Retry-After: 60)",
+        T0,
+        429,
+        next_poll_at=T0 + timedelta(minutes=1),
+        wait_asked_by="https://news.example.org:443",
+    )
+    command.downgrade(alembic_config(engine), "0013")
+    columns = {column["name"] for column in inspect(engine).get_columns("feeds")}
+    upgrade(engine)
+    [again] = store.feeds()
+    engine.dispose()
+    assert "wait_asked_by" not in columns and "last_error" in columns
+    assert again.wait_asked_by == "https://news.example.org:443"
+
+
 def test_unsubscribing_addresses_ignores_case_and_other_lists(store: Store) -> None:
     members = [SubscriberInput(f"Reader{n}@example.org") for n in range(1_200)]
     add_members(store, "daily", members, T0)

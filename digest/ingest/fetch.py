@@ -424,8 +424,8 @@ def _status_error(url: str, current: str, response: httpx.Response) -> FetchErro
     wait = None
     if status in (429, 503):
         wait = retry_after_seconds(asked, _first_value(response.headers, "date"))
-    # Only a wait still ahead is quoted as the server's wish: `digest.polling.asked_to_wait`
-    # reads it there to hold the host's other feeds back.
+    # Only a wait still ahead is the server's wish (``retry_after``); the poll holds back the
+    # other feeds of the server that said it (``answered_at``), whatever the words here.
     retry_after = _retry_after(asked) if wait else _no_wait(asked)
     where = _at(url, current)
     if status == 410:
@@ -445,7 +445,7 @@ def _status_error(url: str, current: str, response: httpx.Response) -> FetchErro
         reason = f"server error ({label}){where}; it may recover by the next poll"
     else:
         reason = f"the server refused the request ({label}){where}"
-    return FetchError(url, reason, status=status, retry_after=wait)
+    return FetchError(url, reason, status=status, retry_after=wait, answered_at=current)
 
 
 def _first_value(headers: httpx.Headers, name: str) -> str | None:

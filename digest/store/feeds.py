@@ -49,6 +49,8 @@ class FeedState:
     title: str | None = None
     parse_warning: str | None = None
     content_hash: str | None = None  # of the last document read in full (see record_fetch)
+    # The origin whose server asked to wait at the last poll (a 429/503 Retry-After), if any.
+    wait_asked_by: str | None = None
 
     @property
     def fetch_url(self) -> str:
@@ -91,6 +93,7 @@ def _state(row: FeedRow | Row[Any], articles: int = 0) -> FeedState:
         title=row.title,
         parse_warning=row.parse_warning,
         content_hash=row.content_hash,
+        wait_asked_by=row.wait_asked_by,
     )
 
 
@@ -219,8 +222,11 @@ class FeedStore(StoreBase):
         *,
         next_poll_at: datetime | None = None,
         disabled_reason: str | None = None,
+        wait_asked_by: str | None = None,
     ) -> int:
-        """Remember a failed poll and when to try again; returns the consecutive errors so far."""
+        """Remember a failed poll and when to try again; returns the consecutive errors so far.
+        ``wait_asked_by``: the origin whose server asked to wait (a 429/503 Retry-After), which
+        holds its feeds back until ``next_poll_at``; None clears an earlier one."""
         with self.transaction() as session:
             row = session.get_one(FeedRow, feed_id)
             row.last_fetched_at = now
@@ -229,14 +235,16 @@ class FeedStore(StoreBase):
             row.last_error_at = now
             row.consecutive_errors += 1
             row.next_poll_at = next_poll_at
+            row.wait_asked_by = wait_asked_by
             if disabled_reason is not None:
                 row.disabled_reason = disabled_reason
             return row.consecutive_errors
 
     def waiting_on_servers(self, now: datetime) -> list[FeedState]:
-        """The pollable feeds whose last poll failed with a 429 or 503 and whose next poll is
-        after ``now``: the few that may hold their host back (``polling.paused_by``), read
-        through the index on the next poll time rather than with every feed."""
+        """The pollable feeds whose last poll got a 429 or 503 with a Retry-After (a server
+        that asked to wait, ``wait_asked_by``) and whose next poll is after ``now``: the few
+        that may hold their host back (``polling.paused_by``), read through the index on the
+        next poll time rather than with every feed."""
         with self.engine.connect() as connection:
             rows = connection.execute(
                 select(_FEEDS).where(
@@ -245,6 +253,7 @@ class FeedStore(StoreBase):
                     _FEEDS.c.disabled_reason.is_(None),
                     _FEEDS.c.consecutive_errors > 0,
                     _FEEDS.c.last_status.in_((429, 503)),
+                    _FEEDS.c.wait_asked_by.is_not(None),
                 )
             )
             return [_state(row) for row in rows]
@@ -277,6 +286,7 @@ class FeedStore(StoreBase):
             row.consecutive_errors = 0
             row.next_poll_at = None
             row.current_url = None
+            row.wait_asked_by = None
             return _state(row)
 
 
@@ -308,6 +318,7 @@ def _fetch_values(
         "consecutive_errors": 0,
         "next_poll_at": next_poll_at,
         "entries_per_day": entries_per_day,
+        "wait_asked_by": None,  # the server answered: whatever wait it asked for is over
     }
     if new_entries:
         values["last_new_entry_at"] = now
