@@ -96,9 +96,16 @@ def _poll_feed(
     unchanged = unchanged or UnchangedFetches(services.store, batch=1)
     if feed is None:
         feed = services.store.feed(feed_id)
-    if _host_paused(services, feed, now, pauses):
+    if _host_paused(services, feed, feed.fetch_url, now, pauses):
         return PollOutcome(feed.id, feed.url, paused=True)
     bounds = polling.bounds_for(settings.ingest, services.feed_settings(feed.url))
+
+    def before_redirect(target: str) -> None:
+        # A feed whose address sends it on to a host that asked to wait (a CDN, its https
+        # address on a 302) stops there: that host gets no request from this feed either.
+        if _host_paused(services, feed, target, now, pauses):
+            raise _HeldBack
+
     try:
         try:
             result = fetch_feed(
@@ -107,7 +114,10 @@ def _poll_feed(
                 etag=feed.etag,
                 last_modified=feed.last_modified,
                 settings=settings.ingest,
+                before_redirect=before_redirect,
             )
+        except _HeldBack:
+            return PollOutcome(feed.id, feed.url, paused=True)
         except FetchError as error:
             return _record_poll_failure(services, feed, error, bounds, now, pauses)
         content_hash = _content_hash(result)
@@ -137,20 +147,23 @@ def _poll_feed(
         return _record_poll_failure(services, feed, error, bounds, now)
 
 
+class _HeldBack(Exception):
+    """A redirect led a poll to a host that asked to wait: the poll ends before asking it."""
+
+
 def _host_paused(
-    services: Services, feed: FeedState, now: datetime, pauses: HostPauses | None
+    services: Services, feed: FeedState, url: str, now: datetime, pauses: HostPauses | None
 ) -> bool:
-    """Whether ``feed``'s host asked to wait until after ``now``: as the cycle's ``pauses`` say
-    (read from the store at its start, and kept up to date during it), else as the store says
-    now (a worker's poll task). A feed held back is put off to the end of the pause, so that it
-    is not handed out again before: a poll of the host under way when it answered may have
-    recorded an earlier next poll."""
-    host = polling.host_of(feed.fetch_url)
+    """Whether the host of ``url`` (``feed``'s address, or where a redirect sends it) asked to
+    wait until after ``now``: as the cycle's ``pauses`` say (read from the store at its start,
+    and kept up to date during it), else as the store says now (a worker's poll task). A feed
+    held back is put off to the end of the pause, so that it is not handed out again before: a
+    poll of the host under way when it answered may have recorded an earlier next poll."""
+    host = polling.host_of(url)
     if pauses is not None:
         until = pauses.until(host, now)
     else:
-        held_by = polling.paused_by(feed, services.store.waiting_on_servers(now), now)
-        until = held_by.next_poll_at if held_by is not None else None
+        until = polling.pause_end(host, services.store.waiting_on_servers(now), now)
     if until is None:
         return False
     if feed.next_poll_at is None or feed.next_poll_at < until:

@@ -173,6 +173,21 @@ def asked_to_wait(feed: FeedState) -> bool:
     )
 
 
+def pause_end(host: str, feeds: Iterable[FeedState], now: datetime) -> datetime | None:
+    """Until when ``host`` (``host_of``) asked to wait, by the latest of ``feeds`` it answered
+    with a wait still ahead of ``now``; None when it did not ask."""
+    ends = [
+        feed.next_poll_at
+        for feed in feeds
+        if feed.pollable
+        and asked_to_wait(feed)
+        and feed.wait_asked_by == host
+        and feed.next_poll_at is not None
+        and feed.next_poll_at > now
+    ]
+    return max(ends, default=None)
+
+
 def paused_by(feed: FeedState, feeds: Iterable[FeedState], now: datetime) -> FeedState | None:
     """The feed whose poll ``feed``'s host answered with a wait (``asked_to_wait``) and which is
     not due again yet: the host's pause holds ``feed`` too, until that feed's next poll. The

@@ -549,6 +549,37 @@ def test_a_retry_after_behind_a_redirect_pauses_the_host_that_asked(
     assert polling.paused_by(sport, by_name.values(), NOW + MINUTE) is None
 
 
+def test_a_redirect_to_a_host_that_asked_to_wait_is_not_followed(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    # Both feeds' addresses send them on (302) to another server, as an http address to its
+    # https one, and that server asks to wait on the first: the second feed's poll asks the
+    # server at its own address, which did not ask, but not the one that did.
+    target_routes: dict[str, Route] = {
+        "/world": answer(429, b"slow down", {"Retry-After": "3600"}),
+        "/business": conditional(rss("business")),
+    }
+    with feed_server(target_routes) as target:
+        own_routes = {path: redirect(302, target.url(path)) for path in target_routes}
+        with feed_server(own_routes) as own:
+            feeds = {path.strip("/"): own.url(path) for path in own_routes}
+            settings = make_settings(tmp_path, feeds, per_host_concurrency=1)
+            services = services_for(settings, clock)
+            cycle = pipeline.poll_cycle(services, pipeline.InlineDispatcher(services))
+            # A worker's poll task of the second feed, run later within the pause.
+            clock.advance(MINUTE)
+            [_, business] = services.store.feeds()
+            later = pipeline.poll_feed(services, business.id)
+            [_, business] = services.store.feeds()
+            services.close()
+    assert target.paths() == ["/world"]
+    assert own.paths() == ["/world", "/business", "/business"]
+    assert (cycle.feeds_polled, cycle.feeds_failed, cycle.feeds_paused) == (1, 1, 1)
+    assert later.paused and later.error is None
+    assert business.last_fetched_at is None and business.consecutive_errors == 0
+    assert business.next_poll_at == NOW + timedelta(hours=1)
+
+
 @pytest.mark.parametrize("retry_after", ["tomorrow", "0", "Wed, 25 Nov 2026 09:00:00 GMT"])
 def test_a_retry_after_with_no_wait_ahead_pauses_no_other_feed(
     tmp_path: Path, clock: FixedClock, retry_after: str

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -114,11 +114,15 @@ def fetch_feed(
     etag: str | None,
     last_modified: str | None,
     settings: IngestSettings,
+    before_redirect: Callable[[str], None] | None = None,
 ) -> FetchResult:
-    """GET a feed, conditionally on the validators of the last fetch. Raises FetchError."""
+    """GET a feed, conditionally on the validators of the last fetch. Raises FetchError.
+
+    ``before_redirect`` is called with each redirect's target before it is asked; whatever it
+    raises ends the fetch there (a host that asked to wait gets no request)."""
     deadline = time.monotonic() + settings.timeout_seconds
     with network.deadline(deadline):
-        return _fetch(client, url, etag, last_modified, settings, deadline)
+        return _fetch(client, url, etag, last_modified, settings, deadline, before_redirect)
 
 
 def _fetch(
@@ -128,6 +132,7 @@ def _fetch(
     last_modified: str | None,
     settings: IngestSettings,
     deadline: float,
+    before_redirect: Callable[[str], None] | None = None,
 ) -> FetchResult:
     headers = {}
     etag = _validator(etag, ETAG_LIMIT)
@@ -158,6 +163,8 @@ def _fetch(
                 visited.append(target)
                 current = target
                 _drain(response)
+                if before_redirect is not None:
+                    before_redirect(target)
                 continue
             if status == 304:
                 _drain(response)
