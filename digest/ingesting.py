@@ -363,6 +363,7 @@ def _record_poll_failure(
         next_poll_at=next_at,
         disabled_reason=disabled_reason,
         wait_asked_by=asker,
+        wait_asked_until=until,
     )
     if until is not None and asker is not None:
         _pause_host(services, asker, until, pauses)
@@ -444,9 +445,9 @@ class HostPauses:
         poll: the cycle's feeds were read as due, perhaps by a poll that raced the pause."""
         pauses = cls()
         for feed in store.waiting_on_servers(now):
-            if polling.asked_to_wait(feed) and feed.next_poll_at is not None:
-                assert feed.wait_asked_by is not None  # asked_to_wait says so
-                pauses.pause(feed.wait_asked_by, feed.next_poll_at)
+            if feed.wait_asked_by is not None and polling.waits_on(feed, feed.wait_asked_by, now):
+                assert feed.wait_asked_until is not None  # waits_on says so
+                pauses.pause(feed.wait_asked_by, feed.wait_asked_until)
         return pauses
 
 

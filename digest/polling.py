@@ -173,40 +173,36 @@ def asked_to_wait(feed: FeedState) -> bool:
     )
 
 
+def waits_on(feed: FeedState, host: str, now: datetime) -> bool:
+    """Whether ``host``'s server answered ``feed``'s last poll with a wait that is not over at
+    ``now``. The wait ends when the server said (``wait_asked_until``), not at the feed's own
+    next poll, which its backoff after earlier errors may put much later."""
+    return (
+        feed.pollable
+        and asked_to_wait(feed)
+        and feed.wait_asked_by == host
+        and feed.wait_asked_until is not None
+        and feed.wait_asked_until > now
+    )
+
+
 def pause_end(host: str, feeds: Iterable[FeedState], now: datetime) -> datetime | None:
     """Until when ``host`` (``host_of``) asked to wait, by the latest of ``feeds`` it answered
     with a wait still ahead of ``now``; None when it did not ask."""
-    ends = [
-        feed.next_poll_at
-        for feed in feeds
-        if feed.pollable
-        and asked_to_wait(feed)
-        and feed.wait_asked_by == host
-        and feed.next_poll_at is not None
-        and feed.next_poll_at > now
-    ]
-    return max(ends, default=None)
+    ends = [feed.wait_asked_until for feed in feeds if waits_on(feed, host, now)]
+    return max((end for end in ends if end is not None), default=None)
 
 
 def paused_by(feed: FeedState, feeds: Iterable[FeedState], now: datetime) -> FeedState | None:
-    """The feed whose poll ``feed``'s host answered with a wait (``asked_to_wait``) and which is
-    not due again yet: the host's pause holds ``feed`` too, until that feed's next poll. The
-    host is the one that answered, a redirect's target included, not the waiting feed's own
-    address. Due or not: a poll of the host under way when it answered records its own next
-    poll afterwards. None when nothing holds it back."""
+    """The feed whose poll ``feed``'s host answered with a wait (``asked_to_wait``) not over
+    yet: the host's pause holds ``feed`` too, until that wait ends. The host is the one that
+    answered, a redirect's target included, not the waiting feed's own address. ``feed`` due
+    or not: a poll of the host under way when it answered records its own next poll
+    afterwards. None when nothing holds it back."""
     if not feed.pollable:
         return None
     host = host_of(feed.fetch_url)
-    for other in feeds:
-        if (
-            other.pollable
-            and asked_to_wait(other)
-            and other.next_poll_at is not None
-            and other.next_poll_at > now
-            and other.wait_asked_by == host
-        ):
-            return other
-    return None
+    return next((other for other in feeds if waits_on(other, host, now)), None)
 
 
 def disabled_reason_for(status: int | None, url: str) -> str | None:

@@ -580,6 +580,33 @@ def test_a_redirect_to_a_host_that_asked_to_wait_is_not_followed(
     assert business.next_poll_at == NOW + timedelta(hours=1)
 
 
+def test_a_hosts_pause_ends_when_it_said_not_with_the_feeds_own_backoff(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    # A struggling server answers 500 five times, then 503 with a two-minute Retry-After: the
+    # feed itself backs off for hours, its host's other feeds wait the two minutes.
+    answers = iter([*[answer(500, b"oops")] * 5, answer(503, b"busy", {"Retry-After": "120"})])
+    routes: dict[str, Route] = {
+        "/world": lambda handler: next(answers)(handler),
+        "/business": conditional(rss("business")),
+    }
+    with feed_server(routes) as server:
+        feeds = {path.strip("/"): server.url(path) for path in routes}
+        services = services_for(make_settings(tmp_path, feeds, per_host_concurrency=1), clock)
+        [world, _] = services.store.sync_feeds(services.settings.feeds, clock.now())
+        for _attempt in range(6):
+            pipeline.poll_feed(services, world.id)
+        clock.advance(3 * MINUTE)
+        cycle = pipeline.poll_cycle(services, pipeline.InlineDispatcher(services))
+        [world, business] = services.store.feeds()
+        services.close()
+    assert world.consecutive_errors == 6 and world.last_status == 503
+    assert world.next_poll_at is not None and world.next_poll_at > NOW + timedelta(hours=4)
+    assert server.paths() == ["/world"] * 6 + ["/business"]
+    assert (cycle.feeds_polled, cycle.feeds_paused) == (1, 0)
+    assert business.status == "ok"
+
+
 @pytest.mark.parametrize("retry_after", ["tomorrow", "0", "Wed, 25 Nov 2026 09:00:00 GMT"])
 def test_a_retry_after_with_no_wait_ahead_pauses_no_other_feed(
     tmp_path: Path, clock: FixedClock, retry_after: str

@@ -205,6 +205,7 @@ def test_a_feed_not_yet_due_is_paused_while_another_of_its_host_waits_on_a_retry
         last_error="rate limited (HTTP 429); the server asks to retry after 3600 seconds "
         "(Retry-After: 3600)",
         wait_asked_by="https://news.example.org:443",
+        wait_asked_until=NOW + 60 * MINUTE,
     )
     sibling = feed(2, "https://NEWS.example.org:443/business")
     stranger = feed(3, "https://other.example.org/world")
@@ -228,3 +229,7 @@ def test_a_feed_not_yet_due_is_paused_while_another_of_its_host_waits_on_a_retry
     on_the_cdn = feed(5, "https://CDN.example.net/world")
     assert polling.paused_by(on_the_cdn, [redirected, on_the_cdn], NOW) == redirected
     assert polling.paused_by(sibling, [redirected, sibling], NOW) is None
+    # The pause ends when the server said, however much later the feed's own backoff is.
+    backing_off = replace(waiting, next_poll_at=NOW + 8 * 60 * MINUTE)
+    assert polling.paused_by(sibling, [backing_off, sibling], NOW + 59 * MINUTE) == backing_off
+    assert polling.paused_by(sibling, [backing_off, sibling], NOW + 61 * MINUTE) is None

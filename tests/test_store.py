@@ -510,6 +510,7 @@ def test_an_upgrade_from_0013_keeps_a_hosts_pause(database_url: str) -> None:
     world, business, sport, other = Store(engine).feeds()
     engine.dispose()
     assert world.wait_asked_by == "https://news.example.org:443"
+    assert world.wait_asked_until == datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
     assert sport.wait_asked_by is None  # a 503 without Retry-After asked nothing of the host
     states = [world, business, sport, other]
     assert polling.paused_by(business, states, T0) == world
@@ -537,14 +538,16 @@ def test_a_downgrade_to_0013_drops_the_wait_and_the_upgrade_fills_it_again(
         429,
         next_poll_at=T0 + timedelta(minutes=1),
         wait_asked_by="https://news.example.org:443",
+        wait_asked_until=T0 + timedelta(minutes=1),
     )
     command.downgrade(alembic_config(engine), "0013")
     columns = {column["name"] for column in inspect(engine).get_columns("feeds")}
     upgrade(engine)
     [again] = store.feeds()
     engine.dispose()
-    assert "wait_asked_by" not in columns and "last_error" in columns
+    assert "wait_asked_by" not in columns and "wait_asked_until" not in columns
     assert again.wait_asked_by == "https://news.example.org:443"
+    assert again.wait_asked_until == T0 + timedelta(minutes=1)
 
 
 def test_unsubscribing_addresses_ignores_case_and_other_lists(store: Store) -> None:

@@ -51,6 +51,7 @@ class FeedState:
     content_hash: str | None = None  # of the last document read in full (see record_fetch)
     # The origin whose server asked to wait at the last poll (a 429/503 Retry-After), if any.
     wait_asked_by: str | None = None
+    wait_asked_until: datetime | None = None  # when that server's wait ends (its Retry-After)
 
     @property
     def fetch_url(self) -> str:
@@ -94,6 +95,7 @@ def _state(row: FeedRow | Row[Any], articles: int = 0) -> FeedState:
         parse_warning=row.parse_warning,
         content_hash=row.content_hash,
         wait_asked_by=row.wait_asked_by,
+        wait_asked_until=row.wait_asked_until,
     )
 
 
@@ -223,10 +225,11 @@ class FeedStore(StoreBase):
         next_poll_at: datetime | None = None,
         disabled_reason: str | None = None,
         wait_asked_by: str | None = None,
+        wait_asked_until: datetime | None = None,
     ) -> int:
         """Remember a failed poll and when to try again; returns the consecutive errors so far.
         ``wait_asked_by``: the origin whose server asked to wait (a 429/503 Retry-After), which
-        holds its feeds back until ``next_poll_at``; None clears an earlier one."""
+        holds its feeds back until ``wait_asked_until``; None clears an earlier one."""
         with self.transaction() as session:
             row = session.get_one(FeedRow, feed_id)
             row.last_fetched_at = now
@@ -236,13 +239,14 @@ class FeedStore(StoreBase):
             row.consecutive_errors += 1
             row.next_poll_at = next_poll_at
             row.wait_asked_by = wait_asked_by
+            row.wait_asked_until = wait_asked_until if wait_asked_by is not None else None
             if disabled_reason is not None:
                 row.disabled_reason = disabled_reason
             return row.consecutive_errors
 
     def waiting_on_servers(self, now: datetime) -> list[FeedState]:
         """The pollable feeds whose last poll got a 429 or 503 with a Retry-After (a server
-        that asked to wait, ``wait_asked_by``) and whose next poll is after ``now``: the few
+        that asked to wait, ``wait_asked_by``) and whose wait ends after ``now``: the few
         that may hold their host back (``polling.paused_by``), read through the index on the
         next poll time rather than with every feed."""
         with self.engine.connect() as connection:
@@ -254,6 +258,7 @@ class FeedStore(StoreBase):
                     _FEEDS.c.consecutive_errors > 0,
                     _FEEDS.c.last_status.in_((429, 503)),
                     _FEEDS.c.wait_asked_by.is_not(None),
+                    _FEEDS.c.wait_asked_until > now,  # never after next_poll_at
                 )
             )
             return [_state(row) for row in rows]
@@ -287,6 +292,7 @@ class FeedStore(StoreBase):
             row.next_poll_at = None
             row.current_url = None
             row.wait_asked_by = None
+            row.wait_asked_until = None
             return _state(row)
 
 
@@ -319,6 +325,7 @@ def _fetch_values(
         "next_poll_at": next_poll_at,
         "entries_per_day": entries_per_day,
         "wait_asked_by": None,  # the server answered: whatever wait it asked for is over
+        "wait_asked_until": None,
     }
     if new_entries:
         values["last_new_entry_at"] = now

@@ -89,9 +89,12 @@ class FeedRow(Base):
     # SHA-256 of the last document stored in full: the same bytes again need no parse (issue #3).
     content_hash: Mapped[str | None] = mapped_column(String(64))
     # The origin (scheme://host:port) whose server answered the last poll with a 429 or 503 and
-    # a Retry-After: its feeds wait until this feed's next poll. It is where the answer came
+    # a Retry-After: its feeds wait until ``wait_asked_until``. It is where the answer came
     # from, a redirect's target included; cleared by the next poll that gets no such answer.
     wait_asked_by: Mapped[str | None] = mapped_column(String(2048))
+    # When that wait ends: the Retry-After's time, not the feed's own next poll, which its
+    # backoff after earlier errors may put much later; the server's other feeds wait this long.
+    wait_asked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ArticleSequenceRow(Base):
