@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from digest.cli import app
 from digest.gc_tuning import YOUNG_GENERATION_THRESHOLD
 from digest.opml import read_opml
-from tests.feedserver import FeedServer, answer, feed_server
+from tests.feedserver import FeedServer, answer, feed_server, redirect
 from tests.test_poll_behaviour import conditional, rss
 
 pytestmark = pytest.mark.integration
@@ -355,6 +355,38 @@ name = "Business"
 url = "{base}/business"
 """
 )
+
+
+def test_feeds_names_the_host_a_redirect_led_to_that_asked_to_wait(tmp_path: Path) -> None:
+    # World's address redirects to a CDN, which answers 429: the CDN's Business is paused, and
+    # the table says where the answer came from, not only World's own address.
+    cdn_routes = {
+        "/world": answer(429, b"slow down", {"Retry-After": "3600"}),
+        "/business": conditional(rss("business")),
+    }
+    with (
+        feed_server(cdn_routes) as cdn,
+        feed_server({"/world": redirect(302, cdn.url("/world"))}) as own,
+    ):
+        config = tmp_path / "digest.toml"
+        config.write_text(
+            PUBLISHER.format(folder=tmp_path, base=own.base_url).replace(
+                f"{own.base_url}/business", cdn.url("/business")
+            )
+        )
+        polled = digest(config, "poll")
+        feeds = feeds_json(config)
+        table = digest(config, "feeds")
+    assert polled.exit_code == 0, polled.output
+    assert cdn.paths() == ["/world"]
+    assert (feeds["Business"]["status"], feeds["Business"]["paused_by"]) == (
+        "paused",
+        own.url("/world"),
+    )
+    assert table.exit_code == 0, table.output
+    shown = " ".join(table.stdout.split())  # the cell wraps: its two ends, each on its line
+    assert f"HTTP 429 with Retry-After at {own.url('/world')} (redirected to" in shown
+    assert f"{cdn.base_url}); no request to the host before" in shown
 
 
 def test_the_table_and_the_json_mask_a_feeds_password(tmp_path: Path) -> None:

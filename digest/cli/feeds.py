@@ -74,10 +74,14 @@ def _status(feed: FeedState, held_by: FeedState | None) -> str:
 def _pause(feed: FeedState, held_by: FeedState) -> str:
     """Why a feed is not polled before its next poll: its host's answer to another feed."""
     assert feed.next_poll_at is not None  # paused_by holds only a feed with a next poll
+    asked_at = without_password(held_by.fetch_url)
+    if held_by.wait_asked_by not in (None, polling.host_of(held_by.fetch_url)):
+        # That feed's address redirected to this host, which answered: say so, or the table
+        # names another host than the one that asked.
+        asked_at += f" (redirected to {held_by.wait_asked_by})"
     return (
-        f"paused by its host: HTTP {held_by.last_status} with Retry-After at "
-        f"{without_password(held_by.fetch_url)}; no request to the host before "
-        f"{feed.next_poll_at.isoformat(timespec='seconds')}"
+        f"paused by its host: HTTP {held_by.last_status} with Retry-After at {asked_at}; "
+        f"no request to the host before {feed.next_poll_at.isoformat(timespec='seconds')}"
     )
 
 
