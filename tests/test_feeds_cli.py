@@ -389,6 +389,30 @@ def test_feeds_names_the_host_a_redirect_led_to_that_asked_to_wait(tmp_path: Pat
     assert f"{cdn.base_url}); no request to the host before" in shown
 
 
+def test_feeds_shows_a_feed_added_while_its_host_is_paused(tmp_path: Path) -> None:
+    # A feed of the host added to the config during the pause has never been polled, nor put
+    # off: the table still shows it paused, until the end of the host's wait.
+    routes = {
+        "/world": answer(429, b"slow down", {"Retry-After": "3600"}),
+        "/business": conditional(rss("business")),
+    }
+    with feed_server(routes) as server:
+        config = tmp_path / "digest.toml"
+        config.write_text(PUBLISHER.format(folder=tmp_path, base=server.base_url))
+        polled = digest(config, "poll")
+        with config.open("a") as more:
+            more.write(f'\n[[feeds]]\nname = "Sport"\nurl = "{server.base_url}/sport"\n')
+        feeds = feeds_json(config)
+        table = digest(config, "feeds")
+    assert polled.exit_code == 0, polled.output
+    assert (feeds["Sport"]["status"], feeds["Sport"]["next_poll"]) == ("paused", None)
+    assert table.exit_code == 0, table.output
+    [sport] = [line for line in table.stdout.splitlines() if line.startswith("│ Sport ")]
+    assert "paused by its host" in sport
+    # Business, put off by the poll, and Sport, which never was: both until the host's wait ends.
+    assert table.stdout.count(f"host before {feeds['World']['next_poll'][:19]}") == 2
+
+
 def test_the_table_and_the_json_mask_a_feeds_password(tmp_path: Path) -> None:
     config = tmp_path / "digest.toml"
     config.write_text(

@@ -72,8 +72,11 @@ def _status(feed: FeedState, held_by: FeedState | None) -> str:
 
 
 def _pause(feed: FeedState, held_by: FeedState) -> str:
-    """Why a feed is not polled before its next poll: its host's answer to another feed."""
-    assert feed.next_poll_at is not None  # paused_by holds only a feed with a next poll
+    """Why a feed is not polled before its host's wait is over: the answer to another feed.
+    The time is the end of that wait: a feed the poll has not put off yet (one just added to
+    the config, never polled) has no next poll of its own."""
+    until = held_by.wait_asked_until
+    assert until is not None  # paused_by holds only to a wait not over
     asked_at = without_password(held_by.fetch_url)
     if held_by.wait_asked_by not in (None, polling.host_of(held_by.fetch_url)):
         # That feed's address redirected to this host, which answered: say so, or the table
@@ -81,7 +84,7 @@ def _pause(feed: FeedState, held_by: FeedState) -> str:
         asked_at += f" (redirected to {held_by.wait_asked_by})"
     return (
         f"paused by its host: HTTP {held_by.last_status} with Retry-After at {asked_at}; "
-        f"no request to the host before {feed.next_poll_at.isoformat(timespec='seconds')}"
+        f"no request to the host before {until.isoformat(timespec='seconds')}"
     )
 
 
