@@ -176,10 +176,10 @@ def asked_to_wait(feed: FeedState) -> bool:
 def waits_on(feed: FeedState, host: str, now: datetime) -> bool:
     """Whether ``host``'s server answered ``feed``'s last poll with a wait that is not over at
     ``now``. The wait ends when the server said (``wait_asked_until``), not at the feed's own
-    next poll, which its backoff after earlier errors may put much later."""
+    next poll, which its backoff after earlier errors may put much later. A feed taken out of
+    the config since still holds its server to the wait: the server asked, not the feed."""
     return (
-        feed.pollable
-        and asked_to_wait(feed)
+        asked_to_wait(feed)
         and feed.wait_asked_by == host
         and feed.wait_asked_until is not None
         and feed.wait_asked_until > now

@@ -607,6 +607,25 @@ def test_a_hosts_pause_ends_when_it_said_not_with_the_feeds_own_backoff(
     assert business.status == "ok"
 
 
+def test_taking_the_feed_that_got_the_retry_after_out_of_the_config_keeps_the_pause(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    publisher = Publisher("world", ["business"])
+    with feed_server(publisher.routes) as server:
+        feeds = {path.strip("/"): server.url(path) for path in publisher.routes}
+        services = services_for(make_settings(tmp_path, feeds, per_host_concurrency=1), clock)
+        pipeline.poll_cycle(services, pipeline.InlineDispatcher(services))
+        services.close()
+        # The operator drops the section that got the 429; the host's wait still holds.
+        clock.advance(MINUTE)
+        rest = make_settings(tmp_path, {"business": feeds["business"]}, per_host_concurrency=1)
+        services = services_for(rest, clock)
+        forced = pipeline.poll_cycle(services, pipeline.InlineDispatcher(services), force=True)
+        services.close()
+    assert server.paths() == ["/world"]
+    assert (forced.feeds_polled, forced.feeds_paused) == (0, 1)
+
+
 @pytest.mark.parametrize("retry_after", ["tomorrow", "0", "Wed, 25 Nov 2026 09:00:00 GMT"])
 def test_a_retry_after_with_no_wait_ahead_pauses_no_other_feed(
     tmp_path: Path, clock: FixedClock, retry_after: str

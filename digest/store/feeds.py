@@ -245,7 +245,7 @@ class FeedStore(StoreBase):
             return row.consecutive_errors
 
     def waiting_on_servers(self, now: datetime) -> list[FeedState]:
-        """The pollable feeds whose last poll got a 429 or 503 with a Retry-After (a server
+        """The feeds whose last poll got a 429 or 503 with a Retry-After (a server
         that asked to wait, ``wait_asked_by``) and whose wait ends after ``now``: the few
         that may hold their host back (``polling.paused_by``), read through the index on the
         next poll time rather than with every feed."""
@@ -253,8 +253,8 @@ class FeedStore(StoreBase):
             rows = connection.execute(
                 select(_FEEDS).where(
                     _FEEDS.c.next_poll_at > now,
-                    _FEEDS.c.enabled.is_(True),
-                    _FEEDS.c.disabled_reason.is_(None),
+                    # Enabled or not: a feed taken out of the config since does not lift the
+                    # wait its server asked for.
                     _FEEDS.c.consecutive_errors > 0,
                     _FEEDS.c.last_status.in_((429, 503)),
                     _FEEDS.c.wait_asked_by.is_not(None),
