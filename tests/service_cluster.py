@@ -235,6 +235,18 @@ class Deployment:
             [*self.digest, *arguments], env=self.env, capture_output=True, text=True, timeout=120
         )
 
+    def start(self, *arguments: str, new_session: bool = False) -> subprocess.Popen[str]:
+        """``digest ARGUMENTS`` started on the deployment, its output piped as text; with
+        ``new_session``, in a process group of its own (to signal it and its children)."""
+        return subprocess.Popen(
+            [*self.digest, *arguments],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=new_session,
+        )
+
     def worker(
         self, name: str, concurrency: int = 2
     ) -> AbstractContextManager[subprocess.Popen[bytes]]:

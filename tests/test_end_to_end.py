@@ -51,9 +51,16 @@ def example_config(tmp_path: Path, *, smtp_port: int | None) -> Path:
     return path
 
 
-def digest(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "DIGEST_SECRET_KEY": SECRET, "COLUMNS": "120"}
+def digest(
+    config: Path, *args: str, secret: str | None = SECRET, columns: int = 120
+) -> subprocess.CompletedProcess[str]:
+    """``digest --config CONFIG ARGS`` run to its end, with ``secret`` as DIGEST_SECRET_KEY (None:
+    unset, the key file of the data folder is used)."""
+    environment = {**os.environ, "COLUMNS": str(columns)}
     environment.pop("DIGEST_CONFIG", None)
+    environment.pop("DIGEST_SECRET_KEY", None)
+    if secret is not None:
+        environment["DIGEST_SECRET_KEY"] = secret
     return subprocess.run(
         [DIGEST, "--config", str(config), *args],
         capture_output=True,

@@ -356,14 +356,7 @@ def test_a_worker_with_a_broken_config_exits_and_consumes_nothing(
         assert queued == 3
         text = service.config.read_text()
         service.config.write_text(text.replace(before, after, 1))
-        worker = subprocess.Popen(
-            [*service.digest, "worker"],
-            env=service.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
+        worker = service.start("worker", new_session=True)
         try:
             _, stderr = worker.communicate(timeout=60)
         except subprocess.TimeoutExpired:

@@ -838,10 +838,14 @@ def worst_case_article(article_id: int, *, word: str, url_length: int) -> Articl
     )
 
 
-def twenty_five(word: str, url_length: int) -> Edition:
+def worst_case_edition(
+    word: str, url_length: int, *, gulf: int = 15, iran: int = 6, recommended: int = 3
+) -> Edition:
+    """A lead, then ``gulf`` and ``iran`` stories in two sections and ``recommended`` reads,
+    each article as long as a feed could make it."""
     items = [
         EditionItem(worst_case_article(i, word=word, url_length=url_length), "gulf")
-        for i in range(1, 26)
+        for i in range(1, 2 + gulf + iran + recommended)
     ]
     return Edition(
         list_slug="middle-east-daily",
@@ -850,11 +854,15 @@ def twenty_five(word: str, url_length: int) -> Edition:
         window_end=SLOT,
         lead=items[0],
         sections=(
-            Section("gulf", "The Gulf", tuple(items[1:16])),
-            Section("iran", "Iran", tuple(items[16:22])),
+            Section("gulf", "The Gulf", tuple(items[1 : 1 + gulf])),
+            Section("iran", "Iran", tuple(items[1 + gulf : 1 + gulf + iran])),
         ),
-        recommended=tuple(items[22:25]),
+        recommended=tuple(items[1 + gulf + iran :]),
     )
+
+
+def twenty_five(word: str, url_length: int) -> Edition:
+    return worst_case_edition(word, url_length)
 
 
 @pytest.mark.parametrize("word", ["word", "كلمة"])  # Arabic letters take two bytes each
@@ -887,22 +895,7 @@ def test_an_edition_too_large_at_every_bound_leaves_its_last_stories_out_not_its
     check before each send held the list back at every run. The stories last in line are left
     out of the HTML, the recommended reads first, then each section's last, so every topic keeps
     its first; the plain-text part keeps them all, and the operator is told."""
-    items = [
-        EditionItem(worst_case_article(i, word="word", url_length=120), "gulf")
-        for i in range(1, 151)
-    ]
-    edition = Edition(
-        list_slug="middle-east-daily",
-        slot=SLOT,
-        window_start=None,
-        window_end=SLOT,
-        lead=items[0],
-        sections=(
-            Section("gulf", "The Gulf", tuple(items[1:100])),
-            Section("iran", "Iran", tuple(items[100:140])),
-        ),
-        recommended=tuple(items[140:150]),
-    )
+    edition = worst_case_edition("word", 120, gulf=99, iran=40, recommended=10)
     with caplog.at_level(logging.WARNING, logger="digest.render.renderer"):
         laid_out = Renderer(settings).lay_out(edition, settings.list("middle-east-daily"))
     size = len(laid_out.rendered.html.encode())

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 
 from digest.mail.tokens import secret_check
 from digest.store import open_store
-from tests.test_end_to_end import DIGEST, SECRET, example_config
+from tests.test_end_to_end import SECRET, digest, example_config
 
 pytestmark = pytest.mark.integration
 
@@ -21,19 +20,7 @@ NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
 
 
 def digest_with(config: Path, secret: str | None, *args: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "COLUMNS": "200"}
-    environment.pop("DIGEST_CONFIG", None)
-    environment.pop("DIGEST_SECRET_KEY", None)
-    if secret is not None:
-        environment["DIGEST_SECRET_KEY"] = secret
-    return subprocess.run(
-        [DIGEST, "--config", str(config), *args],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=300,
-        check=False,
-    )
+    return digest(config, *args, secret=secret, columns=200)
 
 
 def outbox(tmp_path: Path) -> list[Path]:

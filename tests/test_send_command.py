@@ -74,13 +74,7 @@ def test_ctrl_c_while_the_batches_are_handed_out_says_the_delivery_goes_on(
         ) as service,
         service.worker("worker"),
     ):
-        sending = subprocess.Popen(
-            [*service.digest, "send", "daily", "--wait"],
-            env=service.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        sending = service.start("send", "daily", "--wait")
         try:
             with redis.Redis.from_url(broker) as client:
                 wait_for(
@@ -316,13 +310,7 @@ def test_send_wait_with_the_broker_gone_for_good_says_so_instead_of_waiting(
         deployment(tmp_path, fresh_database(postgres_url), server.url, unreachable, 3) as service,
         service.worker("worker"),
     ):
-        following = subprocess.Popen(
-            [*service.digest, "send", "daily", "--wait"],
-            env=service.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        following = service.start("send", "daily", "--wait")
         try:
             wait_for(
                 lambda: (
@@ -435,13 +423,7 @@ def test_send_wait_with_every_worker_stopped_says_so_instead_of_waiting(
         deployment(tmp_path, fresh_database(postgres_url), broker, unreachable, 3) as service,
     ):
         with service.worker("worker"):
-            following = subprocess.Popen(
-                [*service.digest, "send", "daily", "--wait"],
-                env=service.env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
+            following = service.start("send", "daily", "--wait")
             wait_for(
                 lambda: (
                     len(rows := service.rows()) == 3 and all(error for _, _, error in rows.values())
