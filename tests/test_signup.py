@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from digest.mail.transport import MemoryTransport
+from digest.services import Services
 from digest.signup import SignUpRequest, confirm_sign_up, handle_sign_up
 from digest.store import SubscriberInput
 from digest.store.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
@@ -213,28 +214,35 @@ def test_a_mailbox_that_complained_is_not_mailed_under_another_spelling(room: Ne
     assert [message.recipient for message in transport.sent] == ["a.nn@example.org"]
 
 
+def services_before_the_rename(room: Newsroom) -> Services:
+    """Services on the config as it was before ``daily`` was renamed from ``morning``."""
+    from digest.services import build_services
+
+    settings = room.services.settings
+    before = tuple(
+        digest_list.model_copy(update={"slug": "morning", "previous_slugs": []})
+        if digest_list.slug == "daily"
+        else digest_list
+        for digest_list in settings.lists
+    )
+    return build_services(
+        settings.model_copy(update={"lists": before}),
+        clock=room.clock,
+        transport=MemoryTransport(),
+    )
+
+
 def test_a_reader_who_left_a_list_before_its_rename_and_came_back_stays_subscribed(
     room: Newsroom,
 ) -> None:
     # The list was "morning" and is "daily" now (previous_slugs): the reader left it under its
     # former slug, and signed up again to it under the new one.
     from digest import pipeline
-    from digest.services import build_services
     from digest.unsubscribes import unsubscribe
 
     services, store = room.services, room.services.store
     path = services.settings.service.suppression_path
-    before = tuple(
-        digest_list.model_copy(update={"slug": "morning", "previous_slugs": []})
-        if digest_list.slug == "daily"
-        else digest_list
-        for digest_list in services.settings.lists
-    )
-    old = build_services(
-        services.settings.model_copy(update={"lists": before}),
-        clock=room.clock,
-        transport=MemoryTransport(),
-    )
+    old = services_before_the_rename(room)
     try:
         handle_sign_up(old, MemoryTransport(), SignUpRequest("morning", "back@example.org"))
         back = store.subscriber_by_email("back@example.org")
@@ -266,21 +274,10 @@ def test_a_reader_who_signs_up_again_before_the_rename_is_carried_over_stays_sub
     # config before the next cycle carries the members over: the reader signs up again there
     # and confirms. Carrying over kept the old unsubscribe over their newer sign-up.
     from digest import pipeline
-    from digest.services import build_services
     from digest.unsubscribes import unsubscribe
 
     services, store = room.services, room.services.store
-    before = tuple(
-        digest_list.model_copy(update={"slug": "morning", "previous_slugs": []})
-        if digest_list.slug == "daily"
-        else digest_list
-        for digest_list in services.settings.lists
-    )
-    old = build_services(
-        services.settings.model_copy(update={"lists": before}),
-        clock=room.clock,
-        transport=MemoryTransport(),
-    )
+    old = services_before_the_rename(room)
     try:
         for email in ("back@example.org", "gone@example.org"):
             handle_sign_up(old, MemoryTransport(), SignUpRequest("morning", email))
