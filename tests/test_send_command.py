@@ -267,7 +267,7 @@ def test_send_wait_with_no_worker_up_says_so_instead_of_waiting(tmp_path: Path) 
         smtp_server() as sink,
         deployment(tmp_path, f"sqlite:///{tmp_path / 'digest.db'}", broker, sink, 3) as service,
     ):
-        done = service.run("send", "daily", "--wait")
+        done = service.run("send", "daily", "--wait", "--give-up-after", "2")
         with service.engine.connect() as connection:
             editions = connection.execute(select(func.count()).select_from(EditionRow)).scalar()
     assert done.returncode == 1, done.stdout + done.stderr
@@ -310,7 +310,7 @@ def test_send_wait_with_the_broker_gone_for_good_says_so_instead_of_waiting(
         deployment(tmp_path, fresh_database(postgres_url), server.url, unreachable, 3) as service,
         service.worker("worker"),
     ):
-        following = service.start("send", "daily", "--wait")
+        following = service.start("send", "daily", "--wait", "--give-up-after", "3")
         try:
             wait_for(
                 lambda: (
@@ -423,7 +423,7 @@ def test_send_wait_with_every_worker_stopped_says_so_instead_of_waiting(
         deployment(tmp_path, fresh_database(postgres_url), broker, unreachable, 3) as service,
     ):
         with service.worker("worker"):
-            following = service.start("send", "daily", "--wait")
+            following = service.start("send", "daily", "--wait", "--give-up-after", "3")
             wait_for(
                 lambda: (
                     len(rows := service.rows()) == 3 and all(error for _, _, error in rows.values())

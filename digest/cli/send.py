@@ -153,6 +153,17 @@ def send(
             "--wait", help="Follow the delivery until every copy is settled, then print counts."
         ),
     ] = False,
+    give_up_after: Annotated[
+        float | None,
+        typer.Option(
+            "--give-up-after",
+            metavar="SECONDS",
+            min=1,
+            help="With --wait, in the distributed mode: how long to bear with a broker, or "
+            "workers, that do not answer before saying so and exiting (the delivery waits on "
+            "the ledger). Default: 10 s for a worker at start, 15 s once following.",
+        ),
+    ] = None,
 ) -> None:
     """Build LIST's edition now and deliver it: on the workers in the distributed mode
     (DIGEST_BROKER_URL), in this process otherwise."""
@@ -161,11 +172,14 @@ def send(
     broker = settings.service.broker_url
     distributed = broker is not None
     if broker is not None:
-        from worker.inspect import require_broker, require_workers
+        from worker.inspect import WORKER_PATIENCE_SECONDS, require_broker, require_workers
 
         # Nothing is built for workers no one can reach; nor, to be followed, for none at all
         # (without --wait, the batches wait in the queue for the workers to come).
-        (require_workers if wait else require_broker)(broker)
+        if wait:
+            require_workers(broker, patience=give_up_after or WORKER_PATIENCE_SECONDS)
+        else:
+            require_broker(broker)
     # SIGTERM ends it as Ctrl-C does: the copies sent here are recorded before it exits.
     with sigterm_as_ctrl_c(), running(settings) as services:
         workers = None
@@ -226,10 +240,11 @@ def send(
                 highlight=False,
             )
             return
-        from worker.inspect import BrokerWatch
+        from worker.inspect import BROKER_PATIENCE_SECONDS, BrokerWatch
 
         watch = BrokerWatch(
             broker,
+            patience=give_up_after or BROKER_PATIENCE_SECONDS,
             meanwhile=f"the delivery of edition {edition} waits on the ledger: the first tick "
             "once the broker is back hands it out (digest status shows it)",
         )
