@@ -24,6 +24,8 @@ from digest.ticking import refuse_edit
 
 Built = TypeVar("Built")
 
+CHECK_EVERY = 1.0  # seconds between two looks at the file's stat (a stat costs microseconds)
+
 
 class ConfigEdits(Generic[Built]):
     """Edits of ``settings``' file, each built with ``build`` once it passes the checks."""

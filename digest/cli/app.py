@@ -138,6 +138,13 @@ def require_workers(settings: Settings) -> None:
     answering(broker)
 
 
+def services_of(settings: Settings) -> Services:
+    """The services of ``settings`` (an edit of the config, for a long-running command), a
+    database that cannot be opened said as what it is: the edit is refused, not applied."""
+    with database_errors(settings.service.database_url):
+        return build_services(settings)
+
+
 @contextmanager
 def running(settings: Settings) -> Iterator[Services]:
     """Services for one command, with the sample feeds served while it runs when configured."""

@@ -9,13 +9,16 @@ from typing import Annotated
 
 import typer
 
-from digest.cli.app import app, console, load_config, log_lines_on_stderr, running
-from digest.config import Settings
+from digest.cli.app import (
+    app,
+    console,
+    load_config,
+    log_lines_on_stderr,
+    running,
+    services_of,
+)
+from digest.config_edits import CHECK_EVERY
 from digest.inbound.server import InboundServer
-from digest.services import Services, build_services
-from digest.store.db import database_errors
-
-CHECK_EVERY = 1.0  # seconds between two looks at the config file's stat
 
 
 @app.command()
@@ -39,7 +42,7 @@ def inbound(
     log_lines_on_stderr("digest.inbound")
     with running(settings) as services:
         server = InboundServer.from_settings(
-            services, host=host, port=port, lmtp=lmtp, rebuild=_services_on
+            services, host=host, port=port, lmtp=lmtp, rebuild=services_of
         )
         server.start()
         stop = threading.Event()
@@ -57,9 +60,3 @@ def inbound(
         finally:
             server.stop()
         console.print("Stopped.")
-
-
-def _services_on(settings: Settings) -> Services:
-    """The services of an edit of the config; a database that cannot be opened refuses it."""
-    with database_errors(settings.service.database_url):
-        return build_services(settings)

@@ -6,10 +6,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from digest.cli.app import app, console, load_config, log_lines_on_stderr
+from digest.cli.app import app, console, load_config, log_lines_on_stderr, services_of
 from digest.config import Settings
-from digest.services import Services, build_services
-from digest.store.db import database_errors
+from digest.services import Services
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -62,8 +61,7 @@ def served_on(settings: Settings) -> Served:
     from digest.web.context import WebContext
     from digest.web.reloading import Served
 
-    with database_errors(settings.service.database_url):
-        services = build_services(settings)
+    services = services_of(settings)
     app = readers_app(services)
     web: WebContext = app.state.web
 

@@ -306,9 +306,11 @@ class Renderer:
             context.update(kept)
             return kept, self._html(context, digest_list)
 
-        # The fewest left out that fit: the HTML's size falls with each story left out.
+        # The fewest left out that fit: the HTML's size falls with each story left out. When
+        # none fits short of all of them, all are left out (the lead alone is checked before
+        # the send).
         low, high = 1, len(order)
-        best = without(high)
+        best = None
         while low < high:
             middle = (low + high) // 2
             attempt = without(middle)
@@ -316,12 +318,13 @@ class Renderer:
                 best, high = attempt, middle
             else:
                 low = middle + 1
-        left_out = high if _fits(best[1]) else len(order)
+        if best is None:
+            best = without(high)
         _log.warning(
             "list %s: %d of the edition's stories left out of its HTML to stay under Gmail's "
             "clipping limit (they are in the plain-text part); lower its max_articles",
             digest_list.slug,
-            left_out,
+            high,
         )
         context.update(best[0])
         return best

@@ -29,11 +29,10 @@ import anyio.to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from digest.config import Settings
-from digest.config_edits import ConfigEdits
+from digest.config_edits import CHECK_EVERY, ConfigEdits
 
 _log = logging.getLogger(__name__)
 
-CHECK_EVERY = 1.0  # seconds between two looks at the file's stat (a stat costs microseconds)
 _RETIRE_POLL = 0.05  # seconds between two looks at a replaced app's requests in hand
 
 
