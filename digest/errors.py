@@ -29,6 +29,7 @@ from __future__ import annotations
 import errno
 import re
 import socket
+from urllib.parse import urlsplit
 
 
 class DigestError(Exception):
@@ -387,10 +388,27 @@ def database_shown(url: str) -> str:
     return parsed.render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
 
 
+def user_info_ends_early(url: str) -> bool:
+    """Whether a "/", "?" or "#" in the password of ``url`` ("http://desk:pa/ss@host") ends its
+    address before the "@": what follows, the rest of the password included, is read as the
+    path, and the start of the password as a port. An "@" in the path alone
+    ("https://host:8443/@team.rss") is no such thing: the ":" there starts a port."""
+    netloc = urlsplit(url).netloc
+    if "@" in netloc or "@" not in url.partition("://")[2] or netloc.endswith("]"):
+        return False
+    _, colon, after = netloc.rpartition(":")
+    return bool(colon) and not after.isdigit()
+
+
 def without_password(url: str) -> str:
     """``url`` with the password of its user info masked ("user:***@host"), for what is shown
     and logged: a feed behind basic auth carries it in its configured address."""
     scheme, separator, rest = url.partition("://")
+    if user_info_ends_early(url):
+        # "user:pa/ss@host" (which the config refuses, saying why): the rest of the password
+        # was taken for the path and shown whole. It runs to the "@".
+        user = rest.partition(":")[0]
+        return f"{scheme}://{user}:***@{rest.partition('@')[2]}"
     authority, slash, path = rest.partition("/")
     user_info, at, host = authority.rpartition("@")
     user, colon, _password = user_info.partition(":")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from digest.config import config_path_from_env, entry_key, load_settings
-from digest.errors import ConfigError
+from digest.errors import ConfigError, without_password
 from digest.preflight import preflight
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -199,6 +199,46 @@ def test_a_broker_url_the_distributed_mode_cannot_use_is_refused(
     assert key == "service.broker_url (set by DIGEST_BROKER_URL)"
     assert why.startswith(reason)
     assert "hunter" not in why
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        (
+            # The address ended at the "/": the start of the password was read as a port and
+            # the whole address, password included, was shown in "has a port out of range".
+            "http://desk:hunter/2@wire.example.org/feed.xml",
+            "'http://desk:***@wire.example.org/feed.xml' its password or user name holds a '/', "
+            "'?' or '#', which ends the address early: write each as %2F, %3F or %23",
+        ),
+        (
+            "http://desk:hunter2@wire.example.org:99999/feed.xml",
+            "'http://desk:***@wire.example.org:99999/feed.xml' has a port out of range",
+        ),
+        (
+            " http://desk:hunter2@wire.example.org/feed.xml",
+            "' http://desk:***@wire.example.org/feed.xml' has a blank at an end",
+        ),
+    ],
+)
+def test_a_feed_address_refused_never_shows_its_password(
+    tmp_path: Path, url: str, reason: str
+) -> None:
+    path = write_config(tmp_path, MINIMAL.replace("https://wire.example.org/feed.xml", url))
+    [(key, why)] = problems(path)
+    assert key == "feeds[Wire].url"
+    assert why.startswith(reason), why
+    assert "hunter" not in why
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://mastodon.example.org/@desk.rss", "https://wire.example.org:8443/@desk/feed.xml"],
+)
+def test_an_at_sign_in_a_feed_path_is_no_password(tmp_path: Path, url: str) -> None:
+    path = write_config(tmp_path, MINIMAL.replace("https://wire.example.org/feed.xml", url))
+    assert load_settings(path, {}).feeds[0].url == url
+    assert without_password(url) == url
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 from pydantic import AfterValidator, Field, model_validator
 
 from digest.config.values import (
+    USER_INFO_ENDS_EARLY,
     EmailAddress,
     HeaderText,
     HostName,
@@ -61,17 +62,6 @@ def _check_database_url(url: str) -> str:
 _SSL_CERT_REQS = ("required", "optional", "none")
 
 
-def _broker_shown(url: str) -> str:
-    """The broker URL with its password masked, a "/" in the password included (which
-    ``without_password`` takes for the start of a path, and shows whole)."""
-    scheme, separator, rest = url.partition("://")
-    user_info, at, host = rest.rpartition("@")
-    user, colon, _ = user_info.partition(":")
-    if not (separator and at and colon):
-        return url
-    return f"{scheme}://{user}:***@{host}"
-
-
 def _check_broker_url(url: str) -> str:
     """A Redis URL that Celery, the leases and the send rate can all use: ``redis://`` or
     ``rediss://``, a whole database number, and (TLS) the certificate check spelt out.
@@ -79,15 +69,11 @@ def _check_broker_url(url: str) -> str:
     Anything else was taken as it stood and ended ``digest status`` and ``digest send`` in a
     traceback from redis-py (an ``amqp://`` broker, a blank pasted before the address, a "/" after
     the database number), and ``digest worker`` on a rediss:// URL in one from Celery, exit 0."""
-    shown = _broker_shown(url)
-    rest = url.partition("://")[2]
-    if "@" in rest and "@" not in urlsplit(url).netloc:
+    shown = without_password(url)
+    if "@" in url.partition("://")[2] and "@" not in urlsplit(url).netloc:
         # "redis://:pa/ss@host": the address ends at the "/", and the rest, password included,
-        # was read as the database number (and shown as such).
-        raise ValueError(
-            "its password or user name holds a '/', '?' or '#', which ends the address early: "
-            "write each as %2F, %3F or %23"
-        )
+        # was read as the database number (and shown as such). A Redis URL has no other "@".
+        raise ValueError(USER_INFO_ENDS_EARLY)
     if url != url.strip() or any(not char.isprintable() or char == " " for char in url):
         raise ValueError(
             f"{shown!r} has a blank or a control character in it: write the address alone, "

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 from croniter import CroniterError, croniter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from digest.errors import user_info_ends_early, without_password
 from digest.zone_names import zone_named
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
@@ -91,8 +92,14 @@ def _check_http_url(url: str) -> str:
     """An http or https URL that can be requested as written (see ``http_url_problem``)."""
     problem = http_url_problem(url)
     if problem is not None:
-        raise ValueError(f"{url!r} {problem}")
+        raise ValueError(f"{without_password(url)!r} {problem}")
     return url
+
+
+USER_INFO_ENDS_EARLY = (
+    "its password or user name holds a '/', '?' or '#', which ends the address early: "
+    "write each as %2F, %3F or %23"
+)
 
 
 def http_url_problem(url: str) -> str | None:
@@ -111,6 +118,8 @@ def http_url_problem(url: str) -> str | None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "is not an http(s) URL"
+    if user_info_ends_early(url):
+        return USER_INFO_ENDS_EARLY
     try:
         _ = parts.port
     except ValueError:
