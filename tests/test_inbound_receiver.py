@@ -190,9 +190,9 @@ def test_soft_bounces_suppress_after_the_limit_within_the_window(
 ) -> None:
     services, transport, server = sent
     daily = return_path(transport, "omar@example.org")
-    delayed = inbound_mail.dsn(to=daily, action="delayed", status="4.4.1")
-    send(server, daily, delayed)
-    send(server, daily, delayed)  # the same copy delayed again: still one
+    expired = inbound_mail.dsn(to=daily, status="4.4.7", diagnostic="delivery time expired")
+    send(server, daily, expired)
+    send(server, daily, expired)  # the same copy reported again: still one
     assert suppression_reason(services, "omar@example.org") is None
     folder, _ = feed
     assert "omar@example.org" in next_day(services, transport, folder)

@@ -113,8 +113,9 @@ class BouncesSettings(SettingsModel):
         default=5,
         ge=1,
         le=100,
-        description="Soft bounces (mailbox full, server unavailable, delayed) of one address, "
-        "each of a different message, after which it is suppressed like a hard bounce.",
+        description="Soft bounces (mailbox full, server unavailable, delivery time expired) of "
+        "one address, each of a different message, after which it is suppressed like a hard "
+        "bounce. A delay warning is none.",
     )
     soft_window_days: float = Field(
         default=30,

@@ -2,7 +2,8 @@
 
     the return path it came to (VERP) ─► the delivery, if its token verifies; else ignored
     message/delivery-status part ─► per recipient: Action failed + Status 5.x.x ─► hard
-                                                   Action failed + 4.x.x, or delayed ─► soft
+                                                   Action failed + 4.x.x ─► soft
+                                                   Action delayed ─► nothing yet
     no report part, but from a mailer daemon ─► the SMTP codes in its text: only 5.x.x ─► hard,
                                                 any 4.x.x ─► soft, none ─► ignored
 
@@ -11,7 +12,10 @@ address is fine but the message was not (5.2.2 mailbox full, 5.2.3 and 5.3.4 too
 other 5.3.x the receiving system's own trouble, 5.4.7 delivery time expired, 5.6.x the message's
 content or encoding refused, 5.7.x refused by policy, e.g. our sender's reputation) counts as
 soft, and a bounce that names no delivery of ours (no valid VERP token) is ignored whatever it
-says.
+says. A delay warning ("Action: delayed") is no bounce at all: the reader's server is still
+being tried, and most such copies arrive; counted as soft, five delays of a slow (greylisting,
+queue-bound) server suppressed a reader who had every copy. If the copy fails in the end, the
+final notification says so, and counts.
 """
 
 from __future__ import annotations
@@ -96,9 +100,11 @@ def read_dsn(report: Message, delivery: tuple[int, int] | None) -> Reading:
         return ignored("a delivery status notification naming no delivery of ours (no valid VERP)")
     worst: EventKind | None = None
     details = []
+    delayed = False
     blocks = mime.field_blocks(report)
     for block in blocks[1:] or blocks:  # the first group is about the message, not a recipient
         action = mime.header(block, "Action").lower()
+        delayed = delayed or action.startswith("delayed")
         status = mime.header(block, "Status")
         diagnostic = mime.header(block, "Diagnostic-Code")
         kind = _recipient_kind(action, status, diagnostic)
@@ -107,8 +113,12 @@ def read_dsn(report: Message, delivery: tuple[int, int] | None) -> Reading:
         details.append(short(f"{action} {status} {diagnostic}".strip(), 240))
         if worst != HARD_BOUNCE:
             worst = kind
+    if worst is None and delayed:
+        return ignored(
+            "a delay warning: the reader's server is still being tried; only a failure counts"
+        )
     if worst is None:
-        return ignored("a delivery status notification that reports no failure or delay")
+        return ignored("a delivery status notification that reports no failure")
     return _bounce(worst, delivery, "; ".join(details))
 
 
@@ -169,10 +179,8 @@ def _is_auto_reply(message: Message, from_daemon: bool) -> bool:
 
 
 def _recipient_kind(action: str, status: str, diagnostic: str) -> EventKind | None:
-    if action.startswith("delayed"):
-        return SOFT_BOUNCE
     if not action.startswith("failed"):
-        return None  # delivered, relayed, expanded
+        return None  # delivered, relayed, expanded, or delayed: nothing has failed yet
     found = _STATUS.search(status) or _STATUS.search(diagnostic)
     if found is None:
         return SOFT_BOUNCE  # failed, but not said how: not enough to stop a reader's mail
