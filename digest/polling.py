@@ -15,6 +15,7 @@ were added together over time, so a large install never polls them all in the sa
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -153,14 +154,19 @@ def retry_until(now: datetime, retry_after: float | None) -> datetime | None:
 
 def host_of(url: str) -> str:
     """``scheme://host:port`` of ``url``, lower-cased and with the default port spelt out: the
-    feeds one publisher's server answers for share it, however their addresses are written."""
+    feeds one publisher's server answers for share it, however their addresses are written. A
+    host is one host with a trailing dot ("news.example.org.") and in Unicode or in its ASCII
+    form ("bücher.example" and "xn--bcher-kva.example"), as DNS and the fetch take them."""
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     try:
         port = parts.port
     except ValueError:  # a port out of range: such an address is never fetched anyway
         port = None
-    return f"{scheme}://{(parts.hostname or '').lower()}:{port or _DEFAULT_PORTS.get(scheme, '')}"
+    host = (parts.hostname or "").rstrip(".").lower()
+    with contextlib.suppress(UnicodeError):  # a label too long or empty: kept as written
+        host = host.encode("idna").decode("ascii")
+    return f"{scheme}://{host}:{port or _DEFAULT_PORTS.get(scheme, '')}"
 
 
 def asked_to_wait(feed: FeedState) -> bool:

@@ -171,8 +171,13 @@ def test_a_host_is_its_scheme_host_and_port_whatever_the_case_or_default_port() 
         "https://News.Example.ORG/world.rss",
         "HTTPS://news.example.org:443/business?x=1",
         "https://user:secret@news.example.org/middle-east",
+        "https://news.example.org./gulf",  # the root's dot: the same name to DNS
     ]
     assert {polling.host_of(url) for url in same} == {"https://news.example.org:443"}
+    # A name in Unicode and in its ASCII form is one server: each had a pause of its own.
+    unicode = polling.host_of("https://Bücher.example/feed")
+    assert unicode == polling.host_of("https://xn--bcher-kva.example/other")
+    assert unicode == "https://xn--bcher-kva.example:443"
     assert polling.host_of("http://news.example.org/world") == "http://news.example.org:80"
     others = [
         "http://news.example.org/a",
