@@ -271,7 +271,7 @@ def _store_screened(
         screened = screening.screen_edition(
             edition,
             render=lambda draft: services.renderer.render(
-                draft, digest_list, edition_pictures(services, draft)
+                draft, digest_list, edition_pictures(services, draft), variant
             ),
             check=lambda rendering: check_edition(services, rendering, digest_list),
             compose_without=compose_without,

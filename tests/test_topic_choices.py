@@ -5,6 +5,7 @@ their choice, once per slot, and every article of their topics once across editi
 from __future__ import annotations
 
 import email
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from email import policy
@@ -178,6 +179,47 @@ def test_a_changed_choice_takes_effect_at_the_next_edition_with_nothing_twice(
     [third] = copies(transport)["reader3@example.org"]
     assert third.count("(day 3)") >= 3 and "(day 2)" not in third
     assert recipients(transport).count("reader3@example.org") == 1
+
+
+def test_view_in_your_browser_opens_the_readers_own_edition(
+    newsroom: tuple[Services, Any, Path],
+) -> None:
+    # Every variant of a slot linked to one address, which showed the slot's first variant
+    # stored: a reader of the Iran stories alone saw the Gulf's and the Levant's, or the other
+    # way round.
+    from starlette.testclient import TestClient
+
+    from digest.web import create_app
+
+    services, transport, folder = newsroom
+    run(services)
+    ids = member_ids(services)
+    services.store.choose_topics(ids["reader0@example.org"], "daily", ["iran"])
+    services.store.choose_topics(ids["reader1@example.org"], "daily", ["gulf"])
+    publish(folder, 1)
+    services.clock.set(DAY1 + timedelta(days=1))  # type: ignore[attr-defined]
+    run(services)
+    base_url = services.settings.service.base_url
+    client = TestClient(create_app(services), follow_redirects=False)
+
+    def web_copy(reader: str) -> str:
+        [text] = copies(transport)[reader]
+        [link] = set(re.findall(re.escape(base_url) + r"/editions/\S+", text))
+        page = client.get(link.removeprefix(base_url))
+        assert page.status_code == 200, link
+        return " ".join(page.text.split())
+
+    iran, gulf = web_copy("reader0@example.org"), web_copy("reader1@example.org")
+    assert "uranium stockpile" in iran and "shipping lanes" not in iran
+    assert "shipping lanes" in gulf and "uranium stockpile" not in gulf
+    everything = web_copy("reader9@example.org")
+    assert all(words in everything for words in ("uranium", "shipping lanes", "grain"))
+    # A variant not stored (made up, or gone) leads to the slot's edition, and is never cached.
+    [plain] = set(
+        re.findall(r"/editions/daily/[0-9-]+", copies(transport)["reader9@example.org"][0])
+    )
+    made_up = client.get(f"{plain}?variant=topics%3Anothing")
+    assert made_up.status_code == 302 and made_up.headers["location"] == plain
 
 
 def test_a_list_nobody_customised_builds_one_edition(

@@ -197,17 +197,26 @@ class Renderer:
         )
 
     def render(
-        self, edition: Edition, digest_list: ListSettings, pictures: Pictures | None = None
+        self,
+        edition: Edition,
+        digest_list: ListSettings,
+        pictures: Pictures | None = None,
+        variant: str = "",
     ) -> RenderedEdition:
         """Render ``edition`` of ``digest_list``: subject, preheader, inlined HTML, plain text.
 
         With ``pictures`` (web.images: the service's copies, digest.images), a picture is shown
         from the service's address, and one missing from them is not shown at all; without,
-        from the publisher's address."""
-        return self.lay_out(edition, digest_list, pictures).rendered
+        from the publisher's address. ``variant``, the edition's among those of its slot, is in
+        its "View in your browser" address."""
+        return self.lay_out(edition, digest_list, pictures, variant).rendered
 
     def lay_out(
-        self, edition: Edition, digest_list: ListSettings, pictures: Pictures | None = None
+        self,
+        edition: Edition,
+        digest_list: ListSettings,
+        pictures: Pictures | None = None,
+        variant: str = "",
     ) -> LaidOut:
         """``render``, with the stories the HTML shows: those of the first bounds that kept it
         within its budget."""
@@ -239,7 +248,7 @@ class Renderer:
             "edition_date": format_long_date(edition.slot, zone, words),
             "edition_short_date": format_date(edition.slot, zone, words),
             "edition_url": edition_url(
-                self._settings.service.base_url, edition.list_slug, edition.slot
+                self._settings.service.base_url, edition.list_slug, edition.slot, variant
             ),
             "subject": subject,
             "preheader": preheader,

@@ -9,7 +9,7 @@ import unicodedata
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import jinja2
 from jinja2.nodes import EvalContext
@@ -202,12 +202,15 @@ def script_direction(text: str) -> Literal["ltr", "rtl"]:
     return "rtl" if rtl > ltr else "ltr"
 
 
-def edition_url(base_url: str, list_slug: str, slot: datetime) -> str:
-    """The edition's stable web address: ``{base_url}/editions/{list}/{slot, UTC, %Y-%m-%d-%H%M}``.
+def edition_url(base_url: str, list_slug: str, slot: datetime, variant: str = "") -> str:
+    """The edition's stable web address: ``{base_url}/editions/{list}/{slot, UTC, %Y-%m-%d-%H%M}``,
+    with ``?variant=`` for a variant of the slot (a reader's topics or hour): the reader's own
+    edition, not the slot's first.
 
     UTC, because a local time can occur twice when clocks go back; the slot keys the edition.
     """
-    return f"{base_url.rstrip('/')}/editions/{list_slug}/{slot.astimezone(UTC):%Y-%m-%d-%H%M}"
+    url = f"{base_url.rstrip('/')}/editions/{list_slug}/{slot.astimezone(UTC):%Y-%m-%d-%H%M}"
+    return f"{url}?variant={quote(variant, safe='')}" if variant else url
 
 
 def build_preheader(titles: Iterable[str], fallback: str, limit: int = PREHEADER_MAX_CHARS) -> str:

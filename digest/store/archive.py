@@ -89,14 +89,18 @@ class ArchiveStore(StoreBase):
         return [_archived(row) for row in rows], int(total or 0)
 
     def archived_edition(
-        self, list_slugs: Sequence[str], slot: datetime
+        self, list_slugs: Sequence[str], slot: datetime, variant: str | None = None
     ) -> tuple[ArchivedEdition, str] | None:
         """The shown edition at ``slot`` of the list called ``list_slugs`` (now and before, as
-        for ``archived_editions``) and its stored HTML, or None."""
+        for ``archived_editions``) and its stored HTML, or None: the slot's ``variant``, or
+        without one its first."""
+        shown = _shown(list_slugs)
+        if variant is not None:
+            shown = and_(shown, EditionRow.variant == variant)
         with self.transaction() as session:
             row = session.scalars(
                 select(EditionRow)
-                .where(_shown(list_slugs), EditionRow.slot == slot)
+                .where(shown, EditionRow.slot == slot)
                 .order_by(EditionRow.id)
                 .limit(1)
             ).one_or_none()

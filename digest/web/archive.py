@@ -2,7 +2,8 @@
 
     /editions/{list}              newest first, PAGE_SIZE a page (?page=N, 1 to the last page)
     /editions/{list}/{slot}       the stored rendering; slot as in the mail's "View in your
-                                  browser" link (digest.render.edition_url: UTC, %Y-%m-%d-%H%M)
+                                  browser" link (digest.render.edition_url: UTC, %Y-%m-%d-%H%M),
+                                  ?variant= the reader's variant of it (their topics, their hour)
     /editions/{list}/feed.atom    the newest FEED_SIZE editions as Atom
 
 Only editions that went to readers (ready or sent) are shown, never an empty one. A former slug
@@ -115,9 +116,16 @@ async def _edition_page(request: Request) -> Response:
     slot = _slot(request.path_params["slot"])
     if slot is None:
         return _not_found(web)
+    # A reader's "View in your browser" names their variant of the slot (their topics, their
+    # hour): without it they were shown the slot's first, perhaps of topics they had left.
+    variant = request.query_params.get("variant")
     archived = await web.store_threads.run(
-        web.services.store.archived_edition, slugs_and_previous(digest_list), slot
+        web.services.store.archived_edition, slugs_and_previous(digest_list), slot, variant
     )
+    if archived is None and variant is not None:
+        # Not (or no longer) stored: the slot's edition, at its address without the variant.
+        plain = f"{web.pages.root}/editions/{digest_list.slug}/{request.path_params['slot']}"
+        return RedirectResponse(plain, status_code=302)
     if archived is None:
         return _not_found(web)
     neutral = neutral_copy(archived[1], digest_list, words, home=f"{web.pages.root}/")
@@ -263,7 +271,7 @@ async def editions_page(request: Request) -> Response:
 
 
 async def edition_page(request: Request) -> Response:
-    return await _cached(request, _edition_page, paged=False)
+    return await _cached(request, _edition_page, paged=False, variants=True)
 
 
 async def editions_feed(request: Request) -> Response:
@@ -271,7 +279,11 @@ async def editions_feed(request: Request) -> Response:
 
 
 async def _cached(
-    request: Request, render: Callable[[Request], Awaitable[Response]], *, paged: bool
+    request: Request,
+    render: Callable[[Request], Awaitable[Response]],
+    *,
+    paged: bool,
+    variants: bool = False,
 ) -> Response:
     """The page from the archive cache, else rendered and, when it is a 200, kept there."""
     cache = web_context(request).archive_cache
@@ -282,6 +294,10 @@ async def _cached(
     page = request.query_params.get("page") if paged else None
     number = _page_number(page)
     key = request.url.path if page is None else f"{request.url.path}?page={number or page}"
+    # An edition's variant is its own page; a made-up one is redirected, never kept.
+    variant = request.query_params.get("variant") if variants else None
+    if variant is not None:
+        key = f"{key}?variant={variant}"
     response = cache.get(key)
     if response is None:
         response = await render(request)
