@@ -73,6 +73,7 @@ def due_groups(
         now,
         start_for_new,
         extra_slot=extra_slot,
+        started=store.first_built_at(digest_list.slug),
     )
 
 

@@ -103,11 +103,19 @@ def due_groups(
     start_for_new: Callable[[str, datetime], int],
     *,
     extra_slot: datetime | None = None,
+    started: datetime | None = None,
 ) -> list[DueGroup]:
     """The readers due now, grouped by slot and window start, in slot order. A reader with no
     edition yet starts at ``start_for_new(their zone, their slot)``. With ``extra_slot`` (an
     edition asked for by hand), every reader not yet served at that moment is due at it,
-    whatever their hour."""
+    whatever their hour.
+
+    ``started`` is when the list's first edition was built (None: not yet). A reader who
+    became a member after it and after their latest slot (they joined, or came back, since
+    their hour passed) is due at their next slot, not at once: else one who joined at 06:55
+    got an edition of the 07:00 that passed the day before, and another five minutes later.
+    The members of a list that has yet to start get their first edition at once, as those
+    of a list read in one timezone do."""
     slot_of: dict[str, datetime] = {}
     # By slot, window start and the date of the slot where the reader is (None by hand: every
     # reader's extra edition is dated in the list's timezone).
@@ -121,6 +129,8 @@ def due_groups(
             if zone not in slot_of:
                 slot_of[zone] = latest_slot(schedule, zone, now)
             slot = slot_of[zone]
+            if _joined_since(position, slot, started):
+                continue
         if position.last_slot is not None and position.last_slot >= slot:
             continue
         # A reader who joined: their first window is the last day (or week) of their zone.
@@ -142,6 +152,12 @@ def due_groups(
             groups.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] or date.min)
         )
     ]
+
+
+def _joined_since(position: ReaderPosition, slot: datetime, started: datetime | None) -> bool:
+    """Whether the reader became a member after ``slot``, of a list that went out before."""
+    joined = position.member_since
+    return joined is not None and started is not None and joined > max(slot, started)
 
 
 def _most_readers(zones: Counter[str]) -> str:

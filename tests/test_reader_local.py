@@ -683,3 +683,65 @@ def test_readers_just_imported_cost_one_look_up_per_zone(
         ("daily", datetime(2026, 6, 1, 3, tzinfo=UTC)),  # in Dubai, the list's
     ]
     assert len(asked) == 2  # one per zone
+
+
+def _late_reader_joins(embedded: Services, at: datetime, simulation: Simulation) -> None:
+    """late@example.org, in London, added to the members' file and read in at ``at``."""
+    members = embedded.settings.config_path(embedded.settings.list("daily").subscribers)
+    members.write_text(members.read_text() + "late@example.org,,Europe/London\n")
+    simulation.hour(at)
+
+
+def test_a_reader_who_joins_minutes_before_their_hour_gets_one_edition_at_it(
+    embedded: Services,
+) -> None:
+    # A reader who joined at 06:55 their time was due at once at the 07:00 that had passed the
+    # day before: an edition of two days' news at 06:55, then another at 07:00, five minutes on.
+    simulation = Simulation(embedded)
+    start = datetime(2026, 6, 1, tzinfo=UTC)
+    simulation.run(start, days=1)
+    for hour in range(5):
+        simulation.hour(datetime(2026, 6, 2, hour, tzinfo=UTC))
+    _late_reader_joins(embedded, datetime(2026, 6, 2, 5, 55, tzinfo=UTC), simulation)  # 06:55 BST
+    simulation.run(datetime(2026, 6, 2, 6, tzinfo=UTC), days=2)
+    received = simulation.received()
+    late = received["late@example.org"]
+    london = ZoneInfo("Europe/London")
+    assert [slot.astimezone(london) for slot, _ in late] == [
+        datetime(2026, 6, day, 7, tzinfo=london) for day in (2, 3)
+    ]
+    # Their first edition is the last day's news, as the London reader's of that morning, and
+    # each article from there on comes once.
+    assert late[0][1] == dict(received["london@example.org"])[late[0][0]]
+    mailed = Counter(article for _, ids in late for article in ids)
+    assert max(mailed.values()) == 1
+    assert set(mailed) == {a for a in simulation.stored if min(mailed) <= a <= max(mailed)}
+
+
+def test_a_reader_who_comes_back_after_their_hour_waits_for_the_next(
+    embedded: Services,
+) -> None:
+    # Back at 09:00 their time, a reader was sent an edition at once, of the 07:00 that had
+    # passed two hours before they came back, as if they had been a member then.
+    from digest.unsubscribes import unsubscribe
+
+    simulation = Simulation(embedded)
+    simulation.run(datetime(2026, 6, 1, tzinfo=UTC), days=2)
+    reader = embedded.store.subscriber_by_email("london@example.org")
+    assert reader is not None
+    assert unsubscribe(embedded, reader.id, "daily", "one-click")
+    simulation.run(datetime(2026, 6, 3, tzinfo=UTC), days=1)
+    back = datetime(2026, 6, 4, 8, tzinfo=UTC)  # 09:00 BST
+    for hour in range(back.hour):
+        simulation.hour(datetime(2026, 6, 4, hour, tzinfo=UTC))
+    embedded.store.sign_up("london@example.org", None, "daily", "key", back)
+    assert embedded.store.confirm(reader.id, "daily", back, "sign-up")
+    simulation.run(back, days=2)
+    london = ZoneInfo("Europe/London")
+    since_leaving = [
+        slot.astimezone(london)
+        for slot, _ in simulation.received()["london@example.org"]
+        if slot >= datetime(2026, 6, 3, tzinfo=UTC)
+    ]
+    # Nothing while away, nothing for the 07:00 before they came back: their next 07:00 on.
+    assert since_leaving == [datetime(2026, 6, day, 7, tzinfo=london) for day in (5, 6)]

@@ -85,13 +85,15 @@ def pending_batch_query(
 
 @dataclass(frozen=True, slots=True)
 class ReaderPosition:
-    """Where a member of a list stands: their timezone, and the slot and window end of the last
-    edition of the list queued for them (None: none yet)."""
+    """Where a member of a list stands: their timezone, the slot and window end of the last
+    edition of the list queued for them (None: none yet), and since when they are a member
+    (their membership's last change: when they joined or came back; None: not known)."""
 
     subscriber_id: int
     timezone: str | None
     last_slot: datetime | None
     last_seq: int | None
+    member_since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +108,7 @@ class DeliveryCounts:
 class DeliveryStore(StoreBase):
     def reader_positions(self, list_slug: str) -> list[ReaderPosition]:
         """Every confirmed, unsuppressed member of the list with the last edition of it queued
-        for them. Each
+        for them and since when they are a member. Each
         reader's windows follow one another, so their latest slot and their highest window
         end belong to the same edition."""
         last = (
@@ -121,7 +123,13 @@ class DeliveryStore(StoreBase):
             .subquery()
         )
         query = (
-            select(SubscriberRow.id, SubscriberRow.timezone, last.c.last_slot, last.c.last_seq)
+            select(
+                SubscriberRow.id,
+                SubscriberRow.timezone,
+                last.c.last_slot,
+                last.c.last_seq,
+                SubscriptionRow.changed_at,
+            )
             .join(SubscriptionRow, SubscriptionRow.subscriber_id == SubscriberRow.id)
             .outerjoin(last, last.c.subscriber_id == SubscriberRow.id)
             .where(SubscriptionRow.list_slug == list_slug, SubscriptionRow.status == CONFIRMED)
@@ -130,8 +138,10 @@ class DeliveryStore(StoreBase):
         )
         with self.transaction() as session:
             return [
-                ReaderPosition(subscriber_id, timezone, last_slot, last_seq)
-                for subscriber_id, timezone, last_slot, last_seq in session.execute(query)
+                ReaderPosition(subscriber_id, timezone, last_slot, last_seq, member_since)
+                for subscriber_id, timezone, last_slot, last_seq, member_since in session.execute(
+                    query
+                )
             ]
 
     def queue_deliveries(
