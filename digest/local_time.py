@@ -135,6 +135,10 @@ def due_groups(
             continue
         # A reader who joined: their first window is the last day (or week) of their zone.
         after = position.last_seq if position.last_seq is not None else start_for_new(zone, slot)
+        if position.last_seq is not None and _came_back(position):
+            # The news of the days they were away is not theirs: they start as a reader who
+            # joins, never before where their own last window ended (nothing twice).
+            after = max(position.last_seq, start_for_new(zone, slot))
         # Zones due at one slot read the same wall time of the schedule, but not always on
         # one date: Kiritimati (+14) and Honolulu (-10) are a day apart at the same hour.
         dated = None if extra_slot is not None else slot.astimezone(ZoneInfo(zone)).date()
@@ -158,6 +162,12 @@ def _joined_since(position: ReaderPosition, slot: datetime, started: datetime | 
     """Whether the reader became a member after ``slot``, of a list that went out before."""
     joined = position.member_since
     return joined is not None and started is not None and joined > max(slot, started)
+
+
+def _came_back(position: ReaderPosition) -> bool:
+    """Whether the reader left the list after their last edition was queued and came back."""
+    joined, queued = position.member_since, position.last_queued
+    return joined is not None and queued is not None and joined > queued
 
 
 def _most_readers(zones: Counter[str]) -> str:

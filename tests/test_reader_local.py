@@ -745,3 +745,31 @@ def test_a_reader_who_comes_back_after_their_hour_waits_for_the_next(
     ]
     # Nothing while away, nothing for the 07:00 before they came back: their next 07:00 on.
     assert since_leaving == [datetime(2026, 6, day, 7, tzinfo=london) for day in (5, 6)]
+
+
+def test_a_reader_who_comes_back_gets_no_news_of_the_days_they_were_away(
+    embedded: Services,
+) -> None:
+    # A reader's window went on from their last edition before they left: back after two days
+    # away, their first edition held every article of those days (a year's, after a year),
+    # where a reader who joined at the same moment got the day before their hour.
+    from digest.unsubscribes import unsubscribe
+
+    simulation = Simulation(embedded)
+    simulation.run(datetime(2026, 6, 1, tzinfo=UTC), days=2)
+    reader = embedded.store.subscriber_by_email("london@example.org")
+    assert reader is not None
+    assert unsubscribe(embedded, reader.id, "daily", "one-click")
+    simulation.run(datetime(2026, 6, 3, tzinfo=UTC), days=1)
+    back = datetime(2026, 6, 4, 8, tzinfo=UTC)
+    for hour in range(back.hour):
+        simulation.hour(datetime(2026, 6, 4, hour, tzinfo=UTC))
+    embedded.store.sign_up("london@example.org", None, "daily", "key", back)
+    assert embedded.store.confirm(reader.id, "daily", back, "sign-up")
+    _late_reader_joins(embedded, back, simulation)  # a new reader in London, at the same moment
+    simulation.run(back + timedelta(hours=1), days=2)
+    received = simulation.received()
+    since_back = [edition for edition in received["london@example.org"] if edition[0] > back]
+    assert since_back == received["late@example.org"]
+    mailed = Counter(article for _, ids in received["london@example.org"] for article in ids)
+    assert max(mailed.values()) == 1

@@ -86,14 +86,16 @@ def pending_batch_query(
 @dataclass(frozen=True, slots=True)
 class ReaderPosition:
     """Where a member of a list stands: their timezone, the slot and window end of the last
-    edition of the list queued for them (None: none yet), and since when they are a member
-    (their membership's last change: when they joined or came back; None: not known)."""
+    edition of the list queued for them (None: none yet), since when they are a member (their
+    membership's last change: when they joined or came back; None: not known), and when
+    their last edition was queued."""
 
     subscriber_id: int
     timezone: str | None
     last_slot: datetime | None
     last_seq: int | None
     member_since: datetime | None = None
+    last_queued: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +118,7 @@ class DeliveryStore(StoreBase):
                 DeliveryRow.subscriber_id.label("subscriber_id"),
                 func.max(EditionRow.slot).label("last_slot"),
                 func.max(EditionRow.window_seq).label("last_seq"),
+                func.max(EditionRow.queued_at).label("last_queued"),
             )
             .join(EditionRow, EditionRow.id == DeliveryRow.edition_id)
             .where(EditionRow.list_slug == list_slug)
@@ -129,6 +132,7 @@ class DeliveryStore(StoreBase):
                 last.c.last_slot,
                 last.c.last_seq,
                 SubscriptionRow.changed_at,
+                last.c.last_queued,
             )
             .join(SubscriptionRow, SubscriptionRow.subscriber_id == SubscriberRow.id)
             .outerjoin(last, last.c.subscriber_id == SubscriberRow.id)
@@ -137,12 +141,7 @@ class DeliveryStore(StoreBase):
             .order_by(SubscriberRow.id)
         )
         with self.transaction() as session:
-            return [
-                ReaderPosition(subscriber_id, timezone, last_slot, last_seq, member_since)
-                for subscriber_id, timezone, last_slot, last_seq, member_since in session.execute(
-                    query
-                )
-            ]
+            return [ReaderPosition(*row) for row in session.execute(query)]
 
     def queue_deliveries(
         self,
