@@ -1052,6 +1052,11 @@ PRIVATE_PICTURES = [
     "http://[::1]/photo.jpg",
     "http://0x7f.1/photo.jpg",  # 127.0.0.1, as browsers read it
     "http://localhost:8080/photo.jpg",
+    # As browsers read these too: full-width digits and ideographic full stops (UTS 46), a
+    # host of percent-escapes, "localhost" in circled letters.
+    "http://\uff11\uff12\uff17\u3002\uff10\u3002\uff10\u3002\uff11/photo.jpg",
+    "http://%31%36%39.254.169.254/latest/meta-data/photo.jpg",
+    "http://\u24db\u24de\u24d2\u24d0\u24db\u24d7\u24de\u24e2\u24e3:8080/photo.jpg",
 ]
 
 

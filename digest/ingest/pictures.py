@@ -25,6 +25,8 @@ import socket
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+import idna
+
 from digest.ingest.network import is_public_address
 
 if TYPE_CHECKING:
@@ -148,7 +150,7 @@ def names_private_host(url: str) -> bool:
     for a reader inside it a request the feed makes their mail app send into it (a router's
     page, 169.254.169.254)."""
     try:
-        host = (urlsplit(url).hostname or "").rstrip(".").lower()
+        host = _host_as_browsers_read(urlsplit(url).hostname or "").rstrip(".")
     except ValueError:
         return False
     if host == "localhost" or host.endswith(".localhost"):
@@ -162,6 +164,19 @@ def names_private_host(url: str) -> bool:
     except OSError:
         return False  # digits that are no address: a host name after all
     return not is_public_address(address)
+
+
+def _host_as_browsers_read(host: str) -> str:
+    """``host`` as a browser reads it before it connects (the WHATWG URL standard): its
+    percent-escapes decoded, then mapped by IDNA's UTS 46, which lowercases it and turns
+    full-width and circled digits and letters into ASCII ones and the ideographic and full-width
+    full stops into dots. ``http://１２７。０。０。１/`` and ``http://%31%32%37.0.0.1/`` are
+    127.0.0.1 to the reader's mail app, and must be to this check."""
+    decoded = unquote(host)
+    try:
+        return idna.uts46_remap(decoded, std3_rules=False, transitional=False).lower()
+    except idna.IDNAError:
+        return decoded.lower()  # a host no browser reads either: the mail app cannot load it
 
 
 def picture_url(url: str | None) -> str | None:
