@@ -299,6 +299,19 @@ def test_if_none_match_star_is_304_for_a_picture_that_exists(
     assert unknown.status_code == 404
 
 
+@pytest.mark.parametrize("suffix", ["%0A", "%00"])
+def test_a_picture_is_served_at_its_one_address_only(
+    picture_app: tuple[TestClient, str], suffix: str
+) -> None:
+    # Each other spelling of the address that answered the picture was one more copy of it in
+    # every cache in front of the service, and an address no mail ever held.
+    client, address = picture_app
+    assert client.get(address).status_code == 200
+    answered = client.get(address + suffix, follow_redirects=False)
+    assert answered.status_code == 404 and answered.headers["content-type"].startswith("text/")
+    assert answered.content != client.get(address).content
+
+
 @pytest.mark.usefixtures("first_line_down")
 def test_the_story_that_leads_once_a_hostile_lead_is_left_out_shows_its_picture(
     tmp_path: Path,

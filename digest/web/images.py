@@ -22,12 +22,14 @@ IMAGE_CACHE = "public, max-age=31536000, immutable"
 # A picture is shown in the mail and in the archive's pages, on our origin or in a mail app:
 # nothing in it may run, whatever a browser would sniff it as.
 IMAGE_CSP = "default-src 'none'; sandbox"
-_NAME = re.compile(r"^([0-9a-f]{32})\.(jpg|png)$")
+# Matched whole (fullmatch): "$" also matches before a final newline, which would serve the
+# picture under a second address ("ID.jpg%0A"), one more copy for every cache in front of us.
+_NAME = re.compile(r"([0-9a-f]{32})\.(jpg|png)")
 
 
 async def picture(request: Request) -> Response:
     web = web_context(request)
-    match = _NAME.match(request.path_params["name"])
+    match = _NAME.fullmatch(request.path_params["name"])
     if match is None:
         return _not_found(request)
     found = await web.store_threads.run(web.services.store.picture_bytes, match[1])
