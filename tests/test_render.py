@@ -1079,6 +1079,35 @@ def test_a_picture_on_a_private_network_is_not_shown(tmp_path: Path, address: st
     assert sources == [f"{IMAGES}/other.jpg"]
 
 
+@pytest.mark.parametrize(
+    "address",
+    [
+        f"{IMAGES}/{'photo-' * 120}.jpg",  # longer than the mail gives a picture's address
+        f"{IMAGES}/harbour\nat-dawn.jpg",  # a line break, which browsers drop: no guessing
+        "https://images example.org/harbour.jpg",  # a space in the host name
+    ],
+)
+def test_a_picture_address_the_mail_cannot_show_gives_way_to_another_reports(
+    tmp_path: Path, address: str
+) -> None:
+    # The story's own picture was chosen, then found unshowable: the story showed none, though
+    # another report of it had a picture to show.
+    settings = make_settings(tmp_path)
+    lead = article(1, "Talks resume in Muscat", image=address)
+    other = article(2, "Muscat talks resume", feed="Levant Ledger", image=f"{IMAGES}/other.jpg")
+    edition = Edition(
+        list_slug="middle-east-daily",
+        slot=SLOT,
+        window_start=None,
+        window_end=SLOT,
+        lead=EditionItem(lead, "gulf", also_covered_by=(other,)),
+    )
+    result = Renderer(settings).render(edition, settings.list("middle-east-daily"))
+    images = [attrs for tag, attrs in parse(result.html).tags if tag == "img"]
+    assert [image["src"] for image in images] == [f"{IMAGES}/other.jpg"]
+    assert str(images[0]["alt"]).endswith("Levant Ledger")  # credited to the report it is from
+
+
 def test_a_picture_on_a_private_network_is_shown_where_the_feeds_are_on_one(
     tmp_path: Path,
 ) -> None:

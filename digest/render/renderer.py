@@ -681,15 +681,18 @@ def _time(moment: datetime) -> Neutralized:
 
 def _kept_by(
     pictures: Pictures | None, role: Role, private_allowed: bool
-) -> Callable[[Article], bool] | None:
+) -> Callable[[Article], bool]:
     """With the service's pictures, whether it kept a report's picture for ``role``; without
-    them (no web service), any address that is no known pixel will do, but one on a private
-    network (``names_private_host``) only where the feeds may be on one too
-    (``ingest.allow_private_addresses``): the reader's mail app loads it."""
+    them (no web service), any address that is no known pixel and that the mail can show
+    (``_bounded_url``) will do, but one on a private network (``names_private_host``)
+    only where the feeds may be on one too (``ingest.allow_private_addresses``): the reader's
+    mail app loads it. A report whose address cannot be shown gives way to the next report's
+    picture, rather than leave the story without any."""
     if pictures is None:
-        if private_allowed:
-            return None
-        return lambda article: not names_private_host(article.image_url or "")
+        return lambda article: (
+            _bounded_url(picture_url(article.image_url)) is not None
+            and (private_allowed or not names_private_host(article.image_url or ""))
+        )
     return lambda article: (role, picture_url(article.image_url) or "") in pictures
 
 
