@@ -57,6 +57,9 @@ NOT_PICTURES = [
     "https://news.example.org/img/placeholder.jpg",
     "https://news.example.org/img/no-image.png",
     "https://news.example.org/img/lazy-load-placeholder.svg",
+    "https://news.example.org/img/NoImageAvailable.jpg",
+    "https://news.example.org/img/site_no_photo.gif",
+    "https://news.example.org/img/siteNoImg.png",
 ]
 
 PICTURES = [
@@ -71,6 +74,11 @@ PICTURES = [
     "https://news.example.org/photos/rally.webp",  # kept: converting it is the image service's
     "https://news.example.org/photos/rally.avif",
     "https://news.example.org/img/pixel-9-phone-review.jpg",
+    # Words ending in "no" before "image", "photo", "picture": no "no image" in them.
+    "https://news.example.org/uploads/volcano-image.jpg",
+    "https://news.example.org/uploads/casino-images-2026.jpg",
+    "https://news.example.org/uploads/Al_Pacino_photo.jpg",
+    "https://news.example.org/uploads/PianoPicture.jpg",
 ]
 
 

@@ -74,8 +74,12 @@ _STRONG_TRACKER_WORDS = frozenset(
 _TRACKER_ENDINGS = frozenset({"pixel", "spacer", "beacon", "1x1", "0x0", "dot", "counter"})
 # Words of a stand-in for a missing picture ("abc_news_default_2000x2000.jpg", "no-image.png").
 _PLACEHOLDER_WORDS = frozenset({"default", "fallback", "dummy"})
-_PLACEHOLDER_PARTS = ("placeholder", "noimage", "nophoto", "noimg", "nopicture")  # "no-image"
+# "No image" and its kin, written as one word or several ("no-image", "NoImageAvailable"), from
+# the start of a word: "volcano-image.jpg" and "pacino_photo.jpg" are photographs.
+_NO_PICTURE_STARTS = ("noimage", "nophoto", "noimg", "nopicture")
 _NAME_WORDS = re.compile(r"[-_.\s]+")
+# Where a camel-case name starts a word ("siteNoImage" is "site No Image").
+_CAMEL_CASE_WORD = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 # A pixel or a spacer is a GIF, a PNG or an SVG, or has no suffix at all.
 _NO_PHOTO_SUFFIXES = ("gif", "png", "svg", "")
 # What a script or a template wrote when the picture's address was missing.
@@ -128,13 +132,25 @@ def not_a_picture(url: str) -> str | None:
         _STRONG_TRACKER_WORDS & named or (words and words[-1] in _TRACKER_ENDINGS)
     ):
         return "a tracking pixel or a spacer"
-    squashed = "".join(words)
-    if _PLACEHOLDER_WORDS & named or any(part in squashed for part in _PLACEHOLDER_PARTS):
+    if (
+        _PLACEHOLDER_WORDS & named
+        or "placeholder" in "".join(words)
+        or _says_no_picture(segments[-1])
+    ):
         return "a placeholder, no picture of the story"
     for name, value in parse_qsl(parts.query):
         if name.lower() in _SIZE_PARAMETERS and value.strip() in ("0", "1", "1px"):
             return "a tracking pixel or a spacer"
     return None
+
+
+def _says_no_picture(file_name: str) -> bool:
+    """Whether ``file_name`` says "no image" ("no-image.png", "noimage.jpg",
+    "NoImageAvailable.jpg", "site_no_photo.gif"), from the start of one of its words, camel-case
+    ones included."""
+    stem = file_name.rpartition(".")[0] or file_name
+    words = [word.lower() for word in _NAME_WORDS.split(_CAMEL_CASE_WORD.sub("-", stem)) if word]
+    return any("".join(words[start:]).startswith(_NO_PICTURE_STARTS) for start in range(len(words)))
 
 
 # An IPv4 address in a form browsers also read ("127.1", "0x7f.0.0.1", "2130706433").
