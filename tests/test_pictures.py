@@ -47,6 +47,9 @@ NOT_PICTURES = [
     "https://news.example.org/img/%5Bobject%20Object%5D",
     "https://news.example.org/img/{{image}}",
     "https://news.example.org/img/${url}.jpg",
+    "https://news.example.org/img/undefined.jpg",  # "/img/" + name + ".jpg", the name missing
+    "https://news.example.org/media/null.png",
+    "https://news.example.org/img/%5Bobject%20Object%5D.jpeg",
     "https://news.example.org/",
     "https://news.example.org",
     "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7",

@@ -116,9 +116,12 @@ def not_a_picture(url: str) -> str | None:
     segments = [segment for segment in path.split("/") if segment]
     if not segments:
         return "a broken address"  # the site's home page, not a picture
-    if any(_BROKEN_SEGMENT.search(segment) for segment in segments) or _BROKEN_SEGMENT.search(
-        unquote(parts.query)
-    ):
+    # The file's name without its suffix too: a script that joins "/img/" + name + ".jpg"
+    # writes "/img/undefined.jpg" when the name is missing.
+    file_stem = segments[-1].rpartition(".")[0]
+    if any(
+        _BROKEN_SEGMENT.search(segment) for segment in [*segments, file_stem]
+    ) or _BROKEN_SEGMENT.search(unquote(parts.query)):
         return "a broken address"
     stem, _, suffix = segments[-1].lower().rpartition(".")
     if not stem:
