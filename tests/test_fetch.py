@@ -298,6 +298,17 @@ def test_a_redirect_without_location_is_an_error() -> None:
     assert "Location" in error.reason
 
 
+def test_a_host_name_that_is_no_valid_idna_is_a_fetch_error() -> None:
+    # httpx fails on such a name with idna's own error, no httpx one: it went up as an
+    # unexpected error, with a traceback, in place of the reason.
+    error = fetch_error("http://xn--zz.example/feed.xml")
+    assert "'xn--zz.example' is no valid international domain name" in error.reason
+    with feed_server({"/feed": redirect(301, "https://xn--zz.example/feed.xml")}) as server:
+        error = fetch_error(server.url("/feed"))
+    assert "redirects to an address whose host name is no valid international" in error.reason
+    assert server.paths() == ["/feed"]
+
+
 # ----------------------------------------------------------------------------------------------
 # HTTP errors
 

@@ -148,6 +148,29 @@ def test_a_redirect_to_a_private_address_is_refused(
     assert "ingest." not in reason
 
 
+def test_a_picture_address_whose_host_is_no_valid_idna_is_one_failure_not_a_failed_build(
+    tmp_path: Path, store: Store
+) -> None:
+    # "xn--zz" decodes to no name: httpx raised idna's own error building the request, which
+    # went up through the build, and no edition showing such a picture could be built.
+    settings = image_settings(tmp_path)
+    routes = {
+        "/photo.jpg": answer(200, encoded(photo(900, 600), "JPEG"), JPEG),
+        "/moved.jpg": redirect(302, "http://xn--zz.example.org/photo.jpg"),
+    }
+    with feed_server(routes) as server:
+        good, moved = server.url("/photo.jpg"), server.url("/moved.jpg")
+        hostile = "http://xn--zz.example.org/story.jpg"
+        shown: list[tuple[Role, str]] = [("lead", hostile), ("thumb", moved), ("thumb", good)]
+        served = keep(settings, store, shown)
+    assert list(served) == [("thumb", good)]
+    kept = store.stored_pictures(picture_id(SECRET, "thumb", url) for url in (hostile, moved))
+    reason = str(kept[picture_id(SECRET, "thumb", hostile)].failure)
+    assert "'xn--zz.example.org' is no valid international domain name" in reason, reason
+    reason = str(kept[picture_id(SECRET, "thumb", moved)].failure)
+    assert "redirects to an address whose host name is no valid international" in reason, reason
+
+
 def test_a_slow_drip_and_an_oversized_picture_are_cut_off(tmp_path: Path, store: Store) -> None:
     settings = image_settings(tmp_path, image_timeout_seconds=0.5, image_max_bytes=20_000)
     big = encoded(Image.effect_noise((400, 400), 100).convert("RGB"), "PNG")  # no compression

@@ -285,14 +285,36 @@ def _request(
     try:
         # httpx takes any port number, and the system would wrap one past 65535 to another port.
         _ = parts.port
+        # httpx decodes an international host name ("xn--...") for the Host header, and fails on
+        # one that is no valid IDNA with a UnicodeError of its own, no httpx error: a feed's or a
+        # picture's address (or a redirect) naming one is a failure of that fetch, no crash.
+        _ = httpx.URL(current).host
+    except UnicodeError as error:
+        raise FetchError(
+            url,
+            f"invalid URL{where}: its host name {parts.hostname!r} is no valid international "
+            f"domain name ({error})",
+        ) from None
     except ValueError as error:
         raise FetchError(url, f"invalid URL{where}: {error}") from None
+    except httpx.InvalidURL:
+        pass  # said where the request is sent, below
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         _deadline_passed(url, settings, where)
     try:
         with ExitStack() as stack:
-            yield _send(client, stack, current, headers, settings, deadline)
+            try:
+                response = _send(client, stack, current, headers, settings, deadline)
+            except UnicodeError as error:
+                # The address asked for was checked above: this is the Location of a redirect,
+                # which httpx reads (to offer it as the next request) though it follows none.
+                raise FetchError(
+                    url,
+                    f"the server{where} redirects to an address whose host name is no valid "
+                    f"international domain name ({error})",
+                ) from None
+            yield response
     except AddressRefusedError as refused:
         if refused.host == refused.address:
             what = f"{refused.address} is"
