@@ -11,11 +11,14 @@ from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from PIL import Image
 
 from digest.config import Settings
+from digest.images import gathering
 from digest.images.gathering import (
     PICTURES_SECONDS,
     build_picture_client,
@@ -24,6 +27,8 @@ from digest.images.gathering import (
     start_window,
 )
 from digest.images.records import Role, ServedPicture
+from digest.ingest.fetch import fetch_feed
+from digest.records import FetchResult
 from digest.store import Store, open_store
 from tests.feedserver import answer, drip, feed_server, redirect, send
 from tests.test_images_checking import encoded, photo
@@ -169,6 +174,28 @@ def test_a_picture_address_whose_host_is_no_valid_idna_is_one_failure_not_a_fail
     assert "'xn--zz.example.org' is no valid international domain name" in reason, reason
     reason = str(kept[picture_id(SECRET, "thumb", moved)].failure)
     assert "redirects to an address whose host name is no valid international" in reason, reason
+
+
+def test_an_error_the_fetch_does_not_expect_costs_that_picture_not_the_build(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The host name above was one such error; whatever the next one is, it must go the same way.
+    settings = image_settings(tmp_path)
+
+    def fetch_failing_on_one(client: httpx.Client, url: str, **options: Any) -> FetchResult:
+        if url.endswith("/strange.jpg"):
+            raise IndexError("tuple index out of range")
+        return fetch_feed(client, url, **options)
+
+    monkeypatch.setattr(gathering, "fetch_feed", fetch_failing_on_one)
+    routes = {"/photo.jpg": answer(200, encoded(photo(900, 600), "JPEG"), JPEG)}
+    with feed_server(routes) as server:
+        good, strange = server.url("/photo.jpg"), server.url("/strange.jpg")
+        served = keep(settings, store, [("lead", strange), ("thumb", good)])
+    assert list(served) == [("thumb", good)]
+    failure = store.stored_pictures([picture_id(SECRET, "lead", strange)])
+    reason = str(failure[picture_id(SECRET, "lead", strange)].failure)
+    assert reason.startswith("not fetched: unexpected error: IndexError"), reason
 
 
 def test_a_slow_drip_and_an_oversized_picture_are_cut_off(tmp_path: Path, store: Store) -> None:

@@ -297,6 +297,11 @@ def _fetch(client: httpx.Client, url: str, settings: Settings) -> bytes | FetchE
         result = fetch_feed(client, url, etag=None, last_modified=None, settings=bounds)
     except FetchError as error:
         return error
+    except Exception as error:
+        # A publisher's address or server reaching an error the fetch does not expect (as the
+        # feeds' polls do, digest.ingesting) costs that picture, never the edition's build.
+        _log.exception("unexpected error while fetching the picture %s", url)
+        return FetchError(url, f"unexpected error: {error!r}")
     return result.content or b""
 
 
