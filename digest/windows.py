@@ -12,7 +12,7 @@ from digest import compose
 from digest.bylines import Bylines
 from digest.config import ListSettings
 from digest.images.gathering import refused_pictures
-from digest.ingest.pictures import picture_url
+from digest.ingest.pictures import names_private_host, picture_url
 from digest.records import Candidate, Edition
 from digest.schedule import interval_before
 from digest.services import Services, signing_secret
@@ -108,17 +108,26 @@ def first_edition_candidates(
 
 
 def _without_refused_pictures(services: Services, candidates: list[Candidate]) -> list[Candidate]:
-    """With web.images, the articles whose picture the service refused (or could not fetch)
-    lately composed as having none: such a picture is not shown, so it must not win an article
-    the lead over one whose picture will be."""
-    if not services.settings.web.images:
-        return candidates
-    refused = refused_pictures(
-        {url for candidate in candidates if (url := picture_url(candidate.article.image_url))},
-        store=services.store,
-        secret=signing_secret(services.settings),
-        now=services.clock.now(),
-    )
+    """The articles whose picture the mail will not show composed as having none: such a picture
+    must not win an article the lead over one whose picture will show. With web.images, those
+    the service refused (or could not fetch) lately; without, those on a private network, which
+    the mail leaves out unless the feeds are on one too (digest.render.renderer._kept_by)."""
+    settings = services.settings
+    if not settings.web.images:
+        if settings.ingest.allow_private_addresses:
+            return candidates
+        refused = {
+            url
+            for candidate in candidates
+            if (url := picture_url(candidate.article.image_url)) and names_private_host(url)
+        }
+    else:
+        refused = refused_pictures(
+            {url for candidate in candidates if (url := picture_url(candidate.article.image_url))},
+            store=services.store,
+            secret=signing_secret(settings),
+            now=services.clock.now(),
+        )
     return [
         replace(candidate, article=replace(candidate.article, image_url=None))
         if picture_url(candidate.article.image_url) in refused

@@ -375,6 +375,44 @@ def test_leaving_out_the_newest_report_does_not_move_a_first_editions_reach(
     assert [item.article.id for item in without_newest.items()] == [ids[20]]
 
 
+@pytest.mark.parametrize(
+    ("picture", "lead"),
+    [
+        ("https://images.example.org/harbour.jpg", 2),  # shown: the illustrated story leads
+        ("http://192.168.1.20/harbour.jpg", 1),  # on a private network: never shown
+        ("http://[::1]/harbour.jpg", 1),
+    ],
+)
+def test_a_picture_the_mail_will_not_show_wins_no_story_the_lead(
+    services: Services, picture: str, lead: int
+) -> None:
+    # Without the image service, a picture on a private network is left out of the mail (the
+    # feeds are on no such network here). Counted as a picture, it still won its story the lead
+    # over a better one, which then led without any.
+    assert not services.settings.web.images
+    assert not services.settings.ingest.allow_private_addresses
+    scores = {1: 10.0, 2: 6.0}  # the second more than half the first: a picture decides
+
+    def classify(article: Article) -> tuple[TopicMatch, ...]:
+        return (TopicMatch("middle-east", scores[int(article.link.rsplit("/", 1)[1])]),)
+
+    stored = services.store.store_entries(
+        feed_id(services), [entry(1), entry(2, image_url=picture)], T0, classify=classify
+    )
+    at = T0 + timedelta(hours=1)
+    edition = windows.compose_window(
+        services,
+        services.settings.list("daily"),
+        at,
+        at,
+        services.store.article_sequence(),
+        after_seq=0,
+        window_start=None,
+    )
+    assert edition.lead is not None
+    assert edition.lead.article.id == stored.new[lead - 1]
+
+
 # A builder in a process of its own: the edition of the list's slot given, built at that slot.
 _OTHER_BUILDER = """
 import sys
