@@ -1052,6 +1052,9 @@ PRIVATE_PICTURES = [
     "http://[::1]/photo.jpg",
     "http://0x7f.1/photo.jpg",  # 127.0.0.1, as browsers read it
     "http://localhost:8080/photo.jpg",
+    "http://nas.local/photos/photo.jpg",  # names only a local network resolves
+    "http://router.home.arpa/photo.jpg",
+    "http://cms.corp.internal/photo.jpg",
     # As browsers read these too: full-width digits and ideographic full stops (UTS 46), a
     # host of percent-escapes, "localhost" in circled letters.
     "http://\uff11\uff12\uff17\u3002\uff10\u3002\uff10\u3002\uff11/photo.jpg",

@@ -156,14 +156,20 @@ def _says_no_picture(file_name: str) -> bool:
     return any("".join(words[start:]).startswith(_NO_PICTURE_STARTS) for start in range(len(words)))
 
 
+# Names only a local network resolves, by their standards: the machine itself (RFC 6761),
+# multicast DNS on the local link (RFC 6762: "printer.local"), home networks (RFC 8375) and
+# private use (ICANN's ".internal").
+_LOCAL_NETWORK_NAMES = ("localhost", "local", "home.arpa", "internal")
+
 # An IPv4 address in a form browsers also read ("127.1", "0x7f.0.0.1", "2130706433").
 _LEGACY_IPV4 = re.compile(r"[0-9][0-9a-fx.]*", re.IGNORECASE)
 
 
 def names_private_host(url: str) -> bool:
-    """Whether ``url``'s host is one only a private network reaches: localhost, or an IP address
-    that is not public (private, loopback, link-local: ``network.is_public_address``), in any
-    form a browser reads as one.
+    """Whether ``url``'s host is one only a private network reaches: localhost or another name
+    only a local network resolves (``_LOCAL_NETWORK_NAMES``: "nas.local", "router.home.arpa"),
+    or an IP address that is not public (private, loopback, link-local:
+    ``network.is_public_address``), in any form a browser reads as one.
 
     Shown in a mail, such a picture is a broken box for every reader outside that network, and
     for a reader inside it a request the feed makes their mail app send into it (a router's
@@ -172,7 +178,7 @@ def names_private_host(url: str) -> bool:
         host = _host_as_browsers_read(urlsplit(url).hostname or "").rstrip(".")
     except ValueError:
         return False
-    if host == "localhost" or host.endswith(".localhost"):
+    if any(host == name or host.endswith("." + name) for name in _LOCAL_NETWORK_NAMES):
         return True
     if ":" in host:  # an IPv6 literal (urlsplit dropped its brackets)
         return not is_public_address(host)
