@@ -6,7 +6,8 @@ from __future__ import annotations
 import smtplib
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -74,22 +75,56 @@ def config(tmp_path: Path, base_url: str, **inbound: Any) -> dict[str, Any]:
     return raw
 
 
+@contextmanager
+def built(
+    tmp_path: Path, base_url: str, *, first_editions: bool = False, **inbound: Any
+) -> Iterator[tuple[Services, MemoryTransport]]:
+    """The services of :func:`config` on the first day, mail kept in memory, closed after the
+    block; with ``first_editions``, the first cycle run (the editions sent, VERP on)."""
+    settings = settings_of(tmp_path, config(tmp_path, base_url, **inbound))
+    transport = MemoryTransport()
+    services = build_services(settings, clock=FixedClock(DAY1), transport=transport)
+    try:
+        if first_editions:
+            pipeline.run_cycle(services, pipeline.InlineDispatcher(services))
+        yield services, transport
+    finally:
+        services.close()
+
+
+@contextmanager
+def listening(server: InboundServer) -> Iterator[InboundServer]:
+    """``server`` started for the block, and stopped after it."""
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def until_let_in(attempt: Callable[[], None]) -> None:
+    """``attempt`` again until the receiver lets it in: a client that left frees its place only
+    once the server has seen the close."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            attempt()
+            return
+        except (smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+
+
 @pytest.fixture
 def sent(
     tmp_path: Path, feed: tuple[Path, str]
 ) -> Iterator[tuple[Services, MemoryTransport, InboundServer]]:
     """The first editions sent (VERP on), and the receiver listening."""
-    settings = settings_of(tmp_path, config(tmp_path, feed[1]))
-    transport = MemoryTransport()
-    services = build_services(settings, clock=FixedClock(DAY1), transport=transport)
-    pipeline.run_cycle(services, pipeline.InlineDispatcher(services))
-    server = InboundServer.from_settings(services)
-    server.start()
-    try:
+    with (
+        built(tmp_path, feed[1], first_editions=True) as (services, transport),
+        listening(InboundServer.from_settings(services)) as server,
+    ):
         yield services, transport, server
-    finally:
-        server.stop()
-        services.close()
 
 
 def return_path(transport: MemoryTransport, email: str, list_name: str = "Daily") -> str:
@@ -206,13 +241,10 @@ def test_soft_bounces_suppress_after_the_limit_within_the_window(
 
 
 def test_lmtp_answers_once_per_recipient(tmp_path: Path, feed: tuple[Path, str]) -> None:
-    settings = settings_of(tmp_path, config(tmp_path, feed[1], lmtp=True))
-    transport = MemoryTransport()
-    services = build_services(settings, clock=FixedClock(DAY1), transport=transport)
-    pipeline.run_cycle(services, pipeline.InlineDispatcher(services))
-    server = InboundServer.from_settings(services)
-    server.start()
-    try:
+    with (
+        built(tmp_path, feed[1], first_editions=True, lmtp=True) as (services, transport),
+        listening(InboundServer.from_settings(services)) as server,
+    ):
         rana, sam = (return_path(transport, e) for e in ("rana@example.org", "sam@example.org"))
         with smtplib.LMTP(server.host, server.port, timeout=30) as client:
             client.ehlo()  # LHLO, in smtplib's LMTP
@@ -223,9 +255,6 @@ def test_lmtp_answers_once_per_recipient(tmp_path: Path, feed: tuple[Path, str])
             assert client.data(inbound_mail.dsn(to=rana))[0] == 250
             assert client.getreply()[0] == 250
         assert [kind for _, kind, _, _ in services.store.inbound_events()] == ["hard-bounce"]
-    finally:
-        server.stop()
-        services.close()
 
 
 def test_a_store_that_fails_asks_the_sending_server_to_try_again(
@@ -284,9 +313,7 @@ def test_an_address_it_cannot_listen_on_is_said_at_once(
 ) -> None:
     # aiosmtpd bound in its thread and kept the failure until its 30 s ready_timeout was over:
     # `digest inbound` on a taken port (or a host not ours) sat silent that long.
-    settings = settings_of(tmp_path, config(tmp_path, feed[1]))
-    services = build_services(settings, clock=FixedClock(DAY1), transport=MemoryTransport())
-    try:
+    with built(tmp_path, feed[1]) as (services, _):
         with socket.socket() as taken:
             taken.bind(("127.0.0.1", 0))
             taken.listen()
@@ -298,26 +325,22 @@ def test_an_address_it_cannot_listen_on_is_said_at_once(
             assert time.monotonic() - started < 5
         assert f"the inbound receiver on {host}:{port} (--port = {port})" in str(refused.value)
         assert why in refused.value.reason.lower()
-    finally:
-        services.close()
 
 
 def test_a_host_naming_several_addresses_is_listened_on_at_each(
     tmp_path: Path, feed: tuple[Path, str]
 ) -> None:
     # As asyncio binds for aiosmtpd: "" is every IPv4 and every IPv6 address.
-    settings = settings_of(tmp_path, config(tmp_path, feed[1]))
-    services = build_services(settings, clock=FixedClock(DAY1), transport=MemoryTransport())
     port = free_port()
-    server = InboundServer(services, host="", port=port, lmtp=False, max_message_bytes=10_000)
-    server.start()
-    try:
+    with (
+        built(tmp_path, feed[1]) as (services, _),
+        listening(
+            InboundServer(services, host="", port=port, lmtp=False, max_message_bytes=10_000)
+        ),
+    ):
         for address in ("127.0.0.1", "::1"):
             with smtplib.SMTP(address, port, timeout=30) as client:
                 assert client.noop()[0] == 250
-    finally:
-        server.stop()
-        services.close()
 
 
 def test_forgetting_a_reader_erases_their_address_from_the_bounces_taken_in(
@@ -450,13 +473,10 @@ def greeting(server: InboundServer) -> tuple[socket.socket, bytes]:
 def test_connections_over_the_limit_are_told_to_try_later_and_the_held_ones_still_serve(
     tmp_path: Path, feed: tuple[Path, str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = settings_of(tmp_path, config(tmp_path, feed[1], max_connections=3))
-    transport = MemoryTransport()
-    services = build_services(settings, clock=FixedClock(DAY1), transport=transport)
-    pipeline.run_cycle(services, pipeline.InlineDispatcher(services))
-    server = InboundServer.from_settings(services)
-    server.start()
-    try:
+    with (
+        built(tmp_path, feed[1], first_editions=True, max_connections=3) as (services, transport),
+        listening(InboundServer.from_settings(services)) as server,
+    ):
         # Clients that connect and never speak: each held until the idle timeout.
         held = [greeting(server) for _ in range(3)]
         assert all(line.startswith(b"220 ") for _, line in held)
@@ -470,21 +490,10 @@ def test_connections_over_the_limit_are_told_to_try_later_and_the_held_ones_stil
         assert said == ["inbound: 3 connections open: more are told to try later"]
         held.pop()[0].close()  # one leaves: its place is free again
         verp = return_path(transport, "rana@example.org")
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                send(server, verp, inbound_mail.dsn(to=verp))
-                break
-            except (smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected):
-                # the close not seen by the server yet
-                assert time.monotonic() < deadline
-                time.sleep(0.05)
+        until_let_in(lambda: send(server, verp, inbound_mail.dsn(to=verp)))
         assert suppression_reason(services, "rana@example.org") == "hard-bounce"
         for connection, _ in held:
             connection.close()
-    finally:
-        server.stop()
-        services.close()
 
 
 @pytest.mark.parametrize(
@@ -500,25 +509,23 @@ def test_lmtp_refuses_mail_it_will_not_read_once_per_recipient(
     # RFC 2033: one reply per accepted recipient after DATA, refusals too. One reply for two
     # recipients left Postfix's LMTP client waiting for the second until its timeout, then
     # deferring the message to try it again, the same way, for days.
-    settings = settings_of(tmp_path, config(tmp_path, feed[1]))
-    services = build_services(settings, clock=FixedClock(DAY1), transport=MemoryTransport())
-    server = InboundServer(
-        services, host="127.0.0.1", port=free_port(), lmtp=True, max_message_bytes=10_000
-    )
-    server.start()
-    try:
-        with smtplib.LMTP(server.host, server.port, timeout=5) as client:
-            client.ehlo()
-            client.mail("")
-            assert client.rcpt("bounces@example.org")[0] == 250
-            assert client.rcpt("unsubscribe@example.org")[0] == 250
-            assert client.data(data)[0] == refusal
-            assert client.getreply()[0] == refusal
-            # And the session goes on, in step: the next command's reply is its own.
-            assert client.noop()[0] == 250
-    finally:
-        server.stop()
-        services.close()
+    with (
+        built(tmp_path, feed[1]) as (services, _),
+        listening(
+            InboundServer(
+                services, host="127.0.0.1", port=free_port(), lmtp=True, max_message_bytes=10_000
+            )
+        ) as server,
+        smtplib.LMTP(server.host, server.port, timeout=5) as client,
+    ):
+        client.ehlo()
+        client.mail("")
+        assert client.rcpt("bounces@example.org")[0] == 250
+        assert client.rcpt("unsubscribe@example.org")[0] == 250
+        assert client.data(data)[0] == refusal
+        assert client.getreply()[0] == refusal
+        # And the session goes on, in step: the next command's reply is its own.
+        assert client.noop()[0] == 250
 
 
 def test_a_client_that_keeps_its_session_alive_is_closed_when_its_time_is_over(
@@ -526,19 +533,20 @@ def test_a_client_that_keeps_its_session_alive_is_closed_when_its_time_is_over(
 ) -> None:
     # The idle timeout restarts at each command: a NOOP every few minutes held a connection
     # (and with max_connections of them, the receiver) for ever.
-    settings = settings_of(tmp_path, config(tmp_path, feed[1]))
-    services = build_services(settings, clock=FixedClock(DAY1), transport=MemoryTransport())
-    server = InboundServer(
-        services,
-        host="127.0.0.1",
-        port=free_port(),
-        lmtp=False,
-        max_message_bytes=10_000,
-        max_connections=1,
-        session_seconds=1.5,
-    )
-    server.start()
-    try:
+    with (
+        built(tmp_path, feed[1]) as (services, _),
+        listening(
+            InboundServer(
+                services,
+                host="127.0.0.1",
+                port=free_port(),
+                lmtp=False,
+                max_message_bytes=10_000,
+                max_connections=1,
+                session_seconds=1.5,
+            )
+        ) as server,
+    ):
         client = smtplib.SMTP(server.host, server.port, timeout=30)
         started = time.monotonic()
         ended: int | str = "never"
@@ -555,19 +563,13 @@ def test_a_client_that_keeps_its_session_alive_is_closed_when_its_time_is_over(
         assert ended in (421, "closed")
         assert 1.4 < time.monotonic() - started < 10
         client.close()
+
         # Its place is free for the next client.
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with smtplib.SMTP(server.host, server.port, timeout=30) as next_client:
-                    assert next_client.noop()[0] == 250
-                break
-            except (smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected):
-                assert time.monotonic() < deadline
-                time.sleep(0.05)
-    finally:
-        server.stop()
-        services.close()
+        def next_client_served() -> None:
+            with smtplib.SMTP(server.host, server.port, timeout=30) as next_client:
+                assert next_client.noop()[0] == 250
+
+        until_let_in(next_client_served)
 
 
 def test_a_client_naming_address_after_address_is_closed_after_twenty_refusals(
