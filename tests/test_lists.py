@@ -18,6 +18,7 @@ from digest.config import Settings, settings_from_mapping
 from digest.errors import ConfigError
 from digest.lists import previous_slug_problems
 from digest.mail.transport import MemoryTransport
+from digest.records import Subscriber
 from digest.sample_server import serve_folder
 from digest.services import Services, build_services
 from digest.suppression import read_suppressions
@@ -74,6 +75,21 @@ def start(settings: Settings, clock: FixedClock) -> tuple[Services, MemoryTransp
 
 def run(services: Services) -> pipeline.CycleSummary:
     return pipeline.run_cycle(services, pipeline.InlineDispatcher(services))
+
+
+def first_cycle(
+    tmp_path: Path, raw: dict[str, Any], clock: FixedClock
+) -> tuple[Services, MemoryTransport]:
+    """The services of ``raw`` once a first cycle has run (the members imported, the editions
+    sent): the state each later step of a test changes."""
+    services, transport = start(settings_of(tmp_path, raw), clock)
+    run(services)
+    return services, transport
+
+
+def active_member(services: Services, name: str, slug: str = "daily") -> Subscriber:
+    """The member of ``slug`` called ``name``, one the next edition goes to."""
+    return next(s for s in services.store.active_subscribers(slug) if s.name == name)
 
 
 def recipients(transport: MemoryTransport) -> list[str]:
@@ -229,7 +245,7 @@ def test_a_renamed_list_keeps_its_unsubscribes_and_continues_its_window(
     services, _ = start(settings_of(tmp_path, raw_config(tmp_path, base_url)), clock)
     assert run(services).messages_delivered == 3
     first = services.store.latest_edition("daily")
-    rana = next(s for s in services.store.active_subscribers("daily") if s.name == "Rana")
+    rana = active_member(services, "Rana")
     assert unsubscribe(services, rana.id, "daily", "unsubscribe-page")
     services.close()
 
@@ -253,9 +269,8 @@ def test_an_undeclared_rename_is_refused_before_anything_is_sent(
 ) -> None:
     _, base_url = feed
     clock = FixedClock(DAY1)
-    services, _ = start(settings_of(tmp_path, raw_config(tmp_path, base_url)), clock)
-    run(services)
-    rana = next(s for s in services.store.active_subscribers("daily") if s.name == "Rana")
+    services, _ = first_cycle(tmp_path, raw_config(tmp_path, base_url), clock)
+    rana = active_member(services, "Rana")
     assert unsubscribe(services, rana.id, "daily", "unsubscribe-page")
     services.close()
 
@@ -289,9 +304,8 @@ def test_an_old_unsubscribe_link_works_after_a_rename(
 ) -> None:
     folder, base_url = feed
     clock = FixedClock(DAY1)
-    services, _ = start(settings_of(tmp_path, raw_config(tmp_path, base_url)), clock)
-    run(services)
-    sam = next(s for s in services.store.active_subscribers("daily") if s.name == "Sam")
+    services, _ = first_cycle(tmp_path, raw_config(tmp_path, base_url), clock)
+    sam = active_member(services, "Sam")
     token = services.signer.unsubscribe_token(sam.id, "daily")  # in mail sent before the rename
     services.close()
 
@@ -317,9 +331,8 @@ def test_an_unsubscribe_survives_a_new_database(tmp_path: Path, feed: tuple[Path
     _, base_url = feed
     clock = FixedClock(DAY1)
     raw = raw_config(tmp_path, base_url)
-    services, _ = start(settings_of(tmp_path, raw), clock)
-    run(services)
-    rana = next(s for s in services.store.active_subscribers("daily") if s.name == "Rana")
+    services, _ = first_cycle(tmp_path, raw, clock)
+    rana = active_member(services, "Rana")
     assert unsubscribe(services, rana.id, "daily", "unsubscribe-page")
     services.close()
 
@@ -337,8 +350,7 @@ def test_unsubscribes_only_in_the_database_are_copied_out_and_survive_a_new_one(
     _, base_url = feed
     clock = FixedClock(DAY1)
     raw = raw_config(tmp_path, base_url)
-    services, _ = start(settings_of(tmp_path, raw), clock)
-    run(services)
+    services, _ = first_cycle(tmp_path, raw, clock)
     li = next(s for s in services.store.active_subscribers("daily") if s.email == "li@example.org")
     assert services.store.unsubscribe(li.id, "daily", clock.now())
     run(services)
@@ -349,28 +361,40 @@ def test_unsubscribes_only_in_the_database_are_copied_out_and_survive_a_new_one(
     services.close()
 
     raw["service"]["database_url"] = f"sqlite:///{tmp_path / 'new.db'}"
-    services, transport = start(settings_of(tmp_path, raw), clock)
-    run(services)
+    services, transport = first_cycle(tmp_path, raw, clock)
     assert recipients(transport) == ["rana@example.org", "sam@example.org"]
     services.close()
+
+
+def both_lists_sent_with_suppressions(
+    tmp_path: Path, base_url: str, lines: str
+) -> tuple[pipeline.CycleSummary, MemoryTransport]:
+    """A first cycle of the daily and the weekly list, with an operator's suppression file of
+    ``lines`` (after its header) set in the config."""
+    raw = raw_config(
+        tmp_path, base_url, a_list("daily", "members.csv"), a_list("weekly", "weekly.csv")
+    )
+    raw["service"]["suppression_file"] = str(tmp_path / "do-not-mail.csv")
+    (tmp_path / "do-not-mail.csv").write_text("email,list,reason,at\n" + lines)
+    services, transport = start(settings_of(tmp_path, raw), FixedClock(DAY1))
+    try:
+        return run(services), transport
+    finally:
+        services.close()
 
 
 def test_an_operator_line_in_the_suppression_file_stops_mail_to_every_list(
     tmp_path: Path, feed: tuple[Path, str]
 ) -> None:
     _, base_url = feed
-    daily, weekly = a_list("daily", "members.csv"), a_list("weekly", "weekly.csv")
-    raw = raw_config(tmp_path, base_url, daily, weekly)
-    raw["service"]["suppression_file"] = str(tmp_path / "do-not-mail.csv")
-    (tmp_path / "do-not-mail.csv").write_text(
-        "email,list,reason,at\nSAM@example.org,,complaint,2026-11-20T00:00:00+00:00\n"
-        "omar@example.org,weekly,operator,2026-11-20T00:00:00+00:00\nnot an address,,x,\n"
+    summary, transport = both_lists_sent_with_suppressions(
+        tmp_path,
+        base_url,
+        "SAM@example.org,,complaint,2026-11-20T00:00:00+00:00\n"
+        "omar@example.org,weekly,operator,2026-11-20T00:00:00+00:00\nnot an address,,x,\n",
     )
-    services, transport = start(settings_of(tmp_path, raw), FixedClock(DAY1))
-    summary = run(services)
     assert recipients(transport) == ["li@example.org", "noor@example.org", "rana@example.org"]
     assert any("do-not-mail.csv: line 4" in problem for problem in summary.problems)
-    services.close()
 
 
 def test_an_operator_line_naming_its_list_otherwise_stops_it_or_is_reported(
@@ -379,24 +403,19 @@ def test_an_operator_line_naming_its_list_otherwise_stops_it_or_is_reported(
     # An operator's line for one list, the slug written as the list's name reads ("Weekly"),
     # or misspelt: both were left out without a word, and the reader kept getting the list.
     _, base_url = feed
-    daily, weekly = a_list("daily", "members.csv"), a_list("weekly", "weekly.csv")
-    raw = raw_config(tmp_path, base_url, daily, weekly)
-    raw["service"]["suppression_file"] = str(tmp_path / "do-not-mail.csv")
-    (tmp_path / "do-not-mail.csv").write_text(
-        "email,list,reason,at\n"
+    summary, transport = both_lists_sent_with_suppressions(
+        tmp_path,
+        base_url,
         "omar@example.org, Weekly ,operator,2026-11-20T00:00:00+00:00\n"
         "sam@example.org,dialy,operator,2026-11-20T00:00:00+00:00\n"
-        "rana@example.org,dialy,operator,2026-11-20T00:00:00+00:00\n"
+        "rana@example.org,dialy,operator,2026-11-20T00:00:00+00:00\n",
     )
-    services, transport = start(settings_of(tmp_path, raw), FixedClock(DAY1))
-    summary = run(services)
     assert "omar@example.org" not in recipients(transport)
     [said] = [problem for problem in summary.problems if "'dialy'" in problem]
     assert said == (
         f"{tmp_path / 'do-not-mail.csv'}: line 3: no list 'dialy' in the config or the database "
         "(lines naming it: 2); they are left out; write the list's slug"
     )
-    services.close()
 
 
 def test_previous_slugs_that_contradict_the_config_are_refused(tmp_path: Path) -> None:
@@ -423,8 +442,7 @@ def test_a_misspelt_previous_slug_is_refused_not_ignored(
 ) -> None:
     _, base_url = feed
     clock = FixedClock(DAY1)
-    services, _ = start(settings_of(tmp_path, raw_config(tmp_path, base_url)), clock)
-    run(services)
+    services, _ = first_cycle(tmp_path, raw_config(tmp_path, base_url), clock)
     services.close()
     misspelt = a_list("morning", "members.csv", previous_slugs=["dialy"])
     services, transport = start(
@@ -442,9 +460,8 @@ def test_an_unsubscribe_is_kept_when_the_suppression_file_cannot_be_written(
     _, base_url = feed
     raw = raw_config(tmp_path, base_url)
     clock = FixedClock(DAY1)
-    services, _ = start(settings_of(tmp_path, raw), clock)
-    run(services)
-    sam = next(s for s in services.store.active_subscribers("daily") if s.name == "Sam")
+    services, _ = first_cycle(tmp_path, raw, clock)
+    sam = active_member(services, "Sam")
     services.close()
 
     # The operator points the file somewhere it cannot be: under a regular file.
@@ -458,8 +475,7 @@ def test_an_unsubscribe_is_kept_when_the_suppression_file_cannot_be_written(
 
     # Pointed back, the next cycle copies the unsubscribe out of the database.
     del raw["service"]["suppression_file"]
-    services, _ = start(settings_of(tmp_path, raw), clock)
-    run(services)
+    services, _ = first_cycle(tmp_path, raw, clock)
     assert read_suppressions(services.settings.service.suppression_path).holds(
         "sam@example.org", "daily"
     )

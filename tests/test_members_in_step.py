@@ -19,7 +19,16 @@ from digest.store.db import create_database_engine, upgrade
 from digest.store.schema import SubscriberRow, SubscriptionChangeRow, SubscriptionRow
 from digest.unsubscribes import unsubscribe
 from tests.members import add_members
-from tests.test_lists import DAY1, raw_config, recipients, run, settings_of, start
+from tests.test_lists import (
+    DAY1,
+    active_member,
+    first_cycle,
+    raw_config,
+    recipients,
+    run,
+    settings_of,
+    start,
+)
 from tests.test_lists import feed as feed  # the fixture
 from tests.test_pipeline import write_feed
 from tests.test_store import T0
@@ -58,10 +67,9 @@ def test_the_suppression_file_is_read_again_only_for_its_new_lines(
 ) -> None:
     folder, base_url = feed
     clock = FixedClock(DAY1)
-    services, transport = start(settings_of(tmp_path, raw_config(tmp_path, base_url)), clock)
-    run(services)
+    services, transport = first_cycle(tmp_path, raw_config(tmp_path, base_url), clock)
     path = services.settings.service.suppression_path
-    sam = next(s for s in services.store.confirmed_subscribers("daily") if s.name == "Sam")
+    sam = active_member(services, "Sam")
     assert unsubscribe(services, sam.id, "daily", "one-click")
     assert path.read_text().splitlines()[1].startswith("sam@example.org,daily,one-click,")
     # An operator adds a line at the end, as the docs say they may.
@@ -85,8 +93,7 @@ def test_a_bounce_reaches_the_file_and_holds_in_a_new_database(
     _, base_url = feed
     raw = raw_config(tmp_path, base_url)
     clock = FixedClock(DAY1)
-    services, _ = start(settings_of(tmp_path, raw), clock)
-    run(services)
+    services, _ = first_cycle(tmp_path, raw, clock)
     key = services.address_key("rana@example.org")
     assert services.store.suppress("rana@example.org", key, "hard-bounce", "bounce", clock.now())
     run(services)  # copies it out
@@ -95,8 +102,7 @@ def test_a_bounce_reaches_the_file_and_holds_in_a_new_database(
     assert [line.rsplit(",", 1)[0] for line in lines[1:]] == ["rana@example.org,,hard-bounce"]
 
     raw["service"]["database_url"] = f"sqlite:///{tmp_path / 'new.db'}"
-    services, transport = start(settings_of(tmp_path, raw), clock)
-    run(services)
+    services, transport = first_cycle(tmp_path, raw, clock)
     assert recipients(transport) == ["li@example.org", "sam@example.org"]
     suppression = services.store.suppression(key)
     assert suppression is not None and suppression.reason == "hard-bounce"
@@ -105,9 +111,8 @@ def test_a_bounce_reaches_the_file_and_holds_in_a_new_database(
 
 def test_an_unknown_channel_is_refused(tmp_path: Path, feed: tuple[Path, str]) -> None:
     _, base_url = feed
-    services, _ = start(settings_of(tmp_path, raw_config(tmp_path, base_url)), FixedClock(DAY1))
-    run(services)
-    sam = next(s for s in services.store.confirmed_subscribers("daily") if s.name == "Sam")
+    services, _ = first_cycle(tmp_path, raw_config(tmp_path, base_url), FixedClock(DAY1))
+    sam = active_member(services, "Sam")
     with pytest.raises(ValueError, match="unknown channel 'clicked'"):
         unsubscribe(services, sam.id, "daily", "clicked")
     assert len(services.store.confirmed_subscribers("daily")) == 3
@@ -253,9 +258,8 @@ def test_a_suppression_file_set_to_a_new_path_starts_with_every_unsubscribe(
     _, base_url = feed
     raw = raw_config(tmp_path, base_url)
     clock = FixedClock(DAY1)
-    services, _ = start(settings_of(tmp_path, raw), clock)
-    run(services)
-    sam = next(s for s in services.store.confirmed_subscribers("daily") if s.name == "Sam")
+    services, _ = first_cycle(tmp_path, raw, clock)
+    sam = active_member(services, "Sam")
     assert unsubscribe(services, sam.id, "daily", "unsubscribe-page")
     key = services.address_key("li@example.org")
     assert services.store.suppress("li@example.org", key, "complaint", "complaint", clock.now())
@@ -277,8 +281,7 @@ def test_a_suppression_file_set_to_a_new_path_starts_with_every_unsubscribe(
 
     # The operator moves the file to the backed-up volume, empty: it is filled at once.
     raw["service"]["suppression_file"] = str(tmp_path / "backup" / "suppressed.csv")
-    services, _ = start(settings_of(tmp_path, raw), clock)
-    run(services)
+    services, _ = first_cycle(tmp_path, raw, clock)
     moved = (tmp_path / "backup" / "suppressed.csv").read_text().splitlines()
     assert sorted(line.rsplit(",", 1)[0] for line in moved[1:]) == [
         "li@example.org,,complaint",
