@@ -4,17 +4,20 @@ once. A real SMTP server (aiosmtpd) refuses the address."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from digest import pipeline
 from digest.clock import FixedClock
 from digest.config import SmtpSettings
 from digest.refusals import KIND
-from digest.services import build_services
+from digest.services import Services, build_services
+from tests.servers import smtp_server
 from tests.smtp_faults import RefusingSink, on_free_port
 from tests.test_pipeline import DAY1, feeds, make_settings, write_feed
 
@@ -23,30 +26,43 @@ __all__ = ["feeds"]  # the fixture, used by name
 GONE = "rana@example.org"
 
 
+@contextmanager
+def mailing_through_a_refusing_server(
+    tmp_path: Path, base_url: str, **refusing: Any
+) -> Iterator[tuple[RefusingSink, Services, FixedClock]]:
+    """The services of make_settings on DAY1, mailing over one connection to a real server that
+    refuses GONE for good (a RefusingSink of ``refusing``); closed and stopped after the block."""
+    sink = on_free_port(RefusingSink, refused=frozenset({GONE}), **refusing)
+    smtp = SmtpSettings(host=sink.host, port=sink.port, tls="none", connections=1)
+    settings = make_settings(tmp_path, base_url).model_copy(update={"smtp": smtp})
+    clock = FixedClock(DAY1)
+    with smtp_server(sink):
+        services = build_services(settings, clock=clock)
+        try:
+            yield sink, services, clock
+        finally:
+            services.close()
+
+
+def day_sent(services: Services, folder: Path, day: int) -> pipeline.CycleSummary:
+    """The cycle of day ``day`` (from 0), with that day's story in the feed."""
+    write_feed(folder, [(day + 1, f"Iran story {day + 1}", services.clock.now())])
+    return pipeline.run_cycle(services, pipeline.InlineDispatcher(services))
+
+
 def test_a_reader_refused_three_times_is_suppressed_and_gets_nothing_more(
     tmp_path: Path, feeds: tuple[Path, str]
 ) -> None:
     folder, base_url = feeds
-    sink = on_free_port(RefusingSink, refused=frozenset({GONE}))
-    controller = Controller(sink, hostname=sink.host, port=sink.port)
-    controller.start()
-    smtp = SmtpSettings(host=sink.host, port=sink.port, tls="none", connections=1)
-    settings = make_settings(tmp_path, base_url).model_copy(update={"smtp": smtp})
-    clock = FixedClock(DAY1)
-    services = build_services(settings, clock=clock)
-    try:
+    with mailing_through_a_refusing_server(tmp_path, base_url) as (sink, services, clock):
         for day in range(4):
-            write_feed(folder, [(day + 1, f"Iran story {day + 1}", clock.now())])
-            summary = pipeline.run_cycle(services, pipeline.InlineDispatcher(services))
+            summary = day_sent(services, folder, day)
             assert summary.messages_delivered == 2, summary  # Sam and Li, every day
             refused = services.store.events_since(GONE, KIND, DAY1 - timedelta(days=1))
             assert refused == min(day + 1, 3)
             suppressed = services.store.suppression(services.address_key(GONE))
             assert (suppressed is not None) == (day >= 2), day
             clock.advance(timedelta(days=1))
-    finally:
-        services.close()
-        controller.stop()
     # Asked for on the first three days; suppressed after the third, never again.
     assert sink.asked == {GONE: 3}
     assert suppressed is not None and (suppressed.reason, suppressed.channel) == (
@@ -69,22 +85,15 @@ def test_a_refusal_for_the_sender_or_the_message_never_suppresses_the_reader(
     # A blocklisted sending address or an edition over the server's limit: the server refuses
     # every reader it holds alike, edition after edition, and none of them is gone.
     folder, base_url = feeds
-    sink = on_free_port(RefusingSink, refused=frozenset({GONE}), reply=reply)
-    controller = Controller(sink, hostname=sink.host, port=sink.port)
-    controller.start()
-    smtp = SmtpSettings(host=sink.host, port=sink.port, tls="none", connections=1)
-    settings = make_settings(tmp_path, base_url).model_copy(update={"smtp": smtp})
-    clock = FixedClock(DAY1)
-    services = build_services(settings, clock=clock)
-    try:
+    with mailing_through_a_refusing_server(tmp_path, base_url, reply=reply) as (
+        sink,
+        services,
+        clock,
+    ):
         for day in range(4):
-            write_feed(folder, [(day + 1, f"Iran story {day + 1}", clock.now())])
-            summary = pipeline.run_cycle(services, pipeline.InlineDispatcher(services))
+            summary = day_sent(services, folder, day)
             assert summary.messages_delivered == 2, summary
             clock.advance(timedelta(days=1))
         assert services.store.events_since(GONE, KIND, DAY1 - timedelta(days=1)) == 0
         assert services.store.suppression(services.address_key(GONE)) is None
-    finally:
-        services.close()
-        controller.stop()
     assert sink.asked == {GONE: 4}  # still tried each day, and refused each day
