@@ -82,6 +82,13 @@ RENDERED = RenderedEdition(
     article_count=12,
 )
 SIGNER = TokenSigner("test-secret-0123456789")
+
+
+def rendered_with_subject(subject: str) -> RenderedEdition:
+    """RENDERED under another ``subject``, with no preheader and one article."""
+    return replace(RENDERED, subject=subject, preheader="", article_count=1)
+
+
 SAM = Subscriber(id=345, email="sam@example.org", name="Sam Haddad")
 
 
@@ -376,15 +383,7 @@ def test_a_name_keeps_no_more_marks_on_a_letter_than_a_script_stacks() -> None:
 
 
 def test_line_breaks_in_subject_and_list_name_are_neutralized() -> None:
-    rendered = RenderedEdition(
-        list_slug=RENDERED.list_slug,
-        slot=SLOT,
-        subject="Talks resume\r\nBcc: victim@example.net\nX-Evil: 1",
-        preheader="",
-        html=HTML,
-        text=TEXT,
-        article_count=1,
-    )
+    rendered = rendered_with_subject("Talks resume\r\nBcc: victim@example.net\nX-Evil: 1")
     message = make(rendered=rendered)
     parsed = parse(message)
     assert parsed["Subject"] == "Talks resume Bcc: victim@example.net X-Evil: 1"
@@ -405,15 +404,7 @@ def test_arabic_name_is_encoded_in_to() -> None:
 
 def test_non_ascii_subject_and_list_name_are_encoded() -> None:
     digest_list = DIGEST_LIST.model_copy(update={"name": "الشرق الأوسط في بريدك"})
-    rendered = RenderedEdition(
-        list_slug=RENDERED.list_slug,
-        slot=SLOT,
-        subject="الشرق الأوسط في بريدك: استؤنفت المحادثات في مسقط",
-        preheader="",
-        html=HTML,
-        text=TEXT,
-        article_count=1,
-    )
+    rendered = rendered_with_subject("الشرق الأوسط في بريدك: استؤنفت المحادثات في مسقط")
     message = make(rendered=rendered, digest_list=digest_list)
     assert message.data.isascii()
     parsed = parse(message)
@@ -466,7 +457,8 @@ def test_naive_now_is_refused() -> None:
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 
-def hostile_edition() -> tuple[Settings, RenderedEdition]:
+def hostile_edition() -> Personalizer:
+    """The personalizer of an edition rendered from hostile feed text, topic and list names."""
     raw = {
         "service": SERVICE.model_dump(exclude_none=True, mode="json"),
         "topics": [{"slug": "middle-east", "name": f"Middle East {HOSTILE}"}],
@@ -507,7 +499,13 @@ def hostile_edition() -> tuple[Settings, RenderedEdition]:
         lead=lead,
         sections=(Section("middle-east", f"Middle East {HOSTILE}", others),),
     )
-    return settings, Renderer(settings).render(edition, settings.lists[0])
+    return Personalizer(
+        Renderer(settings).render(edition, settings.lists[0]),
+        edition_id=12,
+        service=settings.service,
+        digest_list=settings.lists[0],
+        signer=SIGNER,
+    )
 
 
 class Elements(HTMLParser):
@@ -522,16 +520,8 @@ class Elements(HTMLParser):
 
 
 def test_hostile_titles_names_and_summaries_arrive_escaped() -> None:
-    settings, rendered = hostile_edition()
     eve = Subscriber(id=666, email="eve@example.org", name=f'Eve {HOSTILE} "x" & y')
-    personalizer = Personalizer(
-        rendered,
-        edition_id=12,
-        service=settings.service,
-        digest_list=settings.lists[0],
-        signer=SIGNER,
-    )
-    parsed = parse(personalizer.message_for(eve, NOW))
+    parsed = parse(hostile_edition().message_for(eve, NOW))
     text, html = bodies(parsed)
     elements = Elements()
     elements.feed(html)
@@ -552,15 +542,7 @@ def test_hostile_titles_names_and_summaries_arrive_escaped() -> None:
 
 
 def test_article_links_carry_the_lists_tracking_and_our_own_links_do_not() -> None:
-    settings, rendered = hostile_edition()
-    personalizer = Personalizer(
-        rendered,
-        edition_id=12,
-        service=settings.service,
-        digest_list=settings.lists[0],
-        signer=SIGNER,
-    )
-    parsed = parse(personalizer.message_for(SAM, NOW))
+    parsed = parse(hostile_edition().message_for(SAM, NOW))
     text, html = bodies(parsed)
     tracking = "utm_source=digest&utm_medium=email&utm_campaign=middle-east-daily-2024-05-01"
     assert f"https://wire.example.org/story/2?id=2&{tracking}" in text
