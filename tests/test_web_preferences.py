@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import email
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import timedelta
 from email import policy
 from pathlib import Path
@@ -353,9 +353,12 @@ def test_a_form_posted_from_another_site_changes_nothing(
     assert state(services) == before
 
 
-def _form_as_a_browser_posts_it(page: str) -> list[tuple[str, str]]:
+def _form_as_a_browser_posts_it(
+    page: str, *, unticked: Collection[tuple[str, str]] = (), timezone: str | None = None
+) -> list[tuple[str, str]]:
     """The fields a browser sends for the page's form as it stands: hidden and text inputs,
-    ticked boxes."""
+    ticked boxes; with the boxes ``unticked`` (name, value) left out and, when given,
+    ``timezone`` typed in the timezone field, as a reader would change the page."""
     fields = []
     for tag in re.findall(r"<input [^>]*>", page):
         kind = re.search(r'type="([^"]+)"', tag)
@@ -365,7 +368,12 @@ def _form_as_a_browser_posts_it(page: str) -> list[tuple[str, str]]:
             continue
         if kind.group(1) == "checkbox" and " checked" not in tag:
             continue
-        fields.append((name.group(1), value.group(1) if value else ""))
+        field = (name.group(1), value.group(1) if value else "")
+        if field in unticked:
+            continue
+        if timezone is not None and field[0] == "timezone":
+            field = ("timezone", timezone)
+        fields.append(field)
     return fields
 
 
@@ -386,10 +394,7 @@ def test_a_list_joined_while_the_page_was_open_is_not_left_by_saving_it(
         services.store.sign_up("rana@example.org", None, "arabic", "key", services.clock.now())
         services.store.confirm(rana, "arabic", services.clock.now(), "sign-up")
         assert services.store.memberships_of(rana)["arabic"][0] == "confirmed"
-        fields = [
-            (name, "Europe/London" if name == "timezone" else value)
-            for name, value in _form_as_a_browser_posts_it(page)
-        ]
+        fields = _form_as_a_browser_posts_it(page, timezone="Europe/London")
         saved = browser.post(address + path, content=urlencode(fields), headers=FORM)
     assert saved.status_code == 200 and "Saved." in saved.text
     held = services.store.memberships_of(rana)
@@ -398,7 +403,7 @@ def test_a_list_joined_while_the_page_was_open_is_not_left_by_saving_it(
     assert subscriber is not None and subscriber.timezone == "Europe/London"
     # Unticking the box the page does show still leaves that list.
     page = saved.text
-    fields = [f for f in _form_as_a_browser_posts_it(page) if f != ("lists", "arabic")]
+    fields = _form_as_a_browser_posts_it(page, unticked={("lists", "arabic")})
     with serving(create_app(services), "127.0.0.1", 0) as address:
         left = httpx.post(address + path, content=urlencode(fields), headers=FORM)
     assert left.status_code == 200
@@ -416,11 +421,9 @@ def test_a_form_shown_again_for_a_mistake_keeps_the_boxes_the_reader_changed(
     path = link(services, "Sam")
     with serving(create_app(services), "127.0.0.1", 0) as address, httpx.Client() as browser:
         page = browser.get(address + path).text
-        fields = [
-            (name, "Mars/Base" if name == "timezone" else value)
-            for name, value in _form_as_a_browser_posts_it(page)
-            if (name, value) not in (("topics", "gulf"), ("lists", "arabic"))
-        ]
+        fields = _form_as_a_browser_posts_it(
+            page, unticked={("topics", "gulf"), ("lists", "arabic")}, timezone="Mars/Base"
+        )
         mistaken = browser.post(address + path, content=urlencode(fields), headers=FORM)
         assert mistaken.status_code == 400 and "Asia/Dubai" in mistaken.text
         assert 'value="gulf">' in mistaken.text and 'value="iran" checked' in mistaken.text
@@ -428,10 +431,7 @@ def test_a_form_shown_again_for_a_mistake_keeps_the_boxes_the_reader_changed(
         assert 'name="lists" value="daily" checked' in mistaken.text
         assert 'value="Mars/Base"' in mistaken.text
         # He puts the timezone right and saves the page as it now stands.
-        fields = [
-            (name, "Europe/London" if name == "timezone" else value)
-            for name, value in _form_as_a_browser_posts_it(mistaken.text)
-        ]
+        fields = _form_as_a_browser_posts_it(mistaken.text, timezone="Europe/London")
         saved = browser.post(address + path, content=urlencode(fields), headers=FORM)
     assert saved.status_code == 200
     assert services.store.topic_choices("daily") == {sam: ("iran", "levant")}
@@ -451,7 +451,7 @@ def test_pressing_again_a_page_open_too_long_saves_what_the_reader_chose(
     with serving(create_app(services), "127.0.0.1", 0) as address, httpx.Client() as browser:
         page = browser.get(address + path).text
         services.clock.advance(timedelta(hours=13))  # type: ignore[attr-defined]
-        fields = [f for f in _form_as_a_browser_posts_it(page) if f != ("topics", "gulf")]
+        fields = _form_as_a_browser_posts_it(page, unticked={("topics", "gulf")})
         late = browser.post(address + path, content=urlencode(fields), headers=FORM)
         assert late.status_code == 403 and "open too long" in late.text
         assert services.store.topic_choices("daily") == {}  # nothing saved
@@ -488,17 +488,11 @@ def test_a_list_joined_while_the_page_was_open_stays_ticked_when_it_comes_back_f
         page = browser.get(address + path).text
         services.store.sign_up("rana@example.org", None, "arabic", "key", services.clock.now())
         services.store.confirm(rana, "arabic", services.clock.now(), "sign-up")
-        fields = [
-            (name, "Mars/Base" if name == "timezone" else value)
-            for name, value in _form_as_a_browser_posts_it(page)
-        ]
+        fields = _form_as_a_browser_posts_it(page, timezone="Mars/Base")
         mistaken = browser.post(address + path, content=urlencode(fields), headers=FORM)
         assert mistaken.status_code == 400
         assert 'name="lists" value="arabic" checked' in mistaken.text
-        fields = [
-            (name, "Europe/London" if name == "timezone" else value)
-            for name, value in _form_as_a_browser_posts_it(mistaken.text)
-        ]
+        fields = _form_as_a_browser_posts_it(mistaken.text, timezone="Europe/London")
         saved = browser.post(address + path, content=urlencode(fields), headers=FORM)
     assert saved.status_code == 200
     assert services.store.memberships_of(rana)["arabic"][0] == "confirmed"
@@ -536,7 +530,7 @@ def test_a_topic_added_while_the_page_was_open_is_not_dropped_by_saving_it(
     assert services.store.topic_choices("daily") == {}  # still every topic
     assert 'value="levant" checked' in saved.text
     # A box the page did have, unticked, is still left out.
-    fields = [f for f in _form_as_a_browser_posts_it(saved.text) if f != ("topics", "gulf")]
+    fields = _form_as_a_browser_posts_it(saved.text, unticked={("topics", "gulf")})
     with serving(create_app(services), "127.0.0.1", 0) as address:
         httpx.post(address + path, content=urlencode(fields), headers=FORM)
     assert services.store.topic_choices("daily") == {sam: ("iran", "levant")}
