@@ -109,6 +109,42 @@ def poll_one(
         services.close()
 
 
+def poll_once(tmp_path: Path, clock: FixedClock, url: str, **options: Any) -> FeedState:
+    """The state of the feed at ``url`` after one poll (``options`` as for :func:`poll_one`)."""
+    polls = poll_one(tmp_path, clock, url, **options)
+    try:
+        return next(polls)
+    finally:
+        polls.close()
+
+
+def poll_twice(
+    tmp_path: Path, clock: FixedClock, url: str, apart: timedelta, **options: Any
+) -> tuple[FeedState, FeedState]:
+    """The states of the feed at ``url`` after a poll, and after another ``apart`` later."""
+    polls = poll_one(tmp_path, clock, url, **options)
+    try:
+        first = next(polls)
+        clock.advance(apart)
+        return first, next(polls)
+    finally:
+        polls.close()
+
+
+def stored_after_a_poll(
+    tmp_path: Path, clock: FixedClock, name: str, url: str
+) -> tuple[list[Article], FeedState]:
+    """The articles stored, and the feed's state, after one poll of the feed ``name`` at
+    ``url``."""
+    services = services_for(make_settings(tmp_path, {name: url}), clock)
+    try:
+        [feed] = services.store.sync_feeds(services.settings.feeds, clock.now())
+        pipeline.poll_feed(services, feed.id)
+        return services.store.articles(services.store.all_article_ids()), state(services, feed.id)
+    finally:
+        services.close()
+
+
 def state(services: Services, feed_id: int) -> FeedState:
     return next(feed for feed in services.store.feeds() if feed.id == feed_id)
 
@@ -121,9 +157,7 @@ def test_a_first_poll_stores_the_entries_and_schedules_the_next(
     tmp_path: Path, clock: FixedClock
 ) -> None:
     with feed_server({"/feed": conditional(FEED)}) as server:
-        polls = poll_one(tmp_path, clock, server.url("/feed"))
-        feed = next(polls)
-        polls.close()
+        feed = poll_once(tmp_path, clock, server.url("/feed"))
     assert (feed.status, feed.last_status, feed.articles) == ("ok", 200, 3)
     assert feed.etag == '"v1"' and feed.consecutive_errors == 0 and feed.last_error is None
     assert feed.last_fetched_at == NOW and feed.last_new_entry_at == NOW
@@ -135,11 +169,7 @@ def test_a_first_poll_stores_the_entries_and_schedules_the_next(
 
 def test_a_304_costs_no_parse_and_keeps_everything(tmp_path: Path, clock: FixedClock) -> None:
     with feed_server({"/feed": conditional(FEED)}) as server:
-        polls = poll_one(tmp_path, clock, server.url("/feed"))
-        first = next(polls)
-        clock.advance(timedelta(hours=2))
-        second = next(polls)
-        polls.close()
+        first, second = poll_twice(tmp_path, clock, server.url("/feed"), timedelta(hours=2))
     assert server.requests[1].headers["If-None-Match"] == '"v1"'
     assert (second.status, second.last_status, second.articles) == ("ok", 304, 3)
     assert second.etag == first.etag and second.title == "wire"
@@ -188,9 +218,7 @@ def test_a_gzip_feed_is_stored(tmp_path: Path, clock: FixedClock) -> None:
     body = gzip.compress(FEED)
     route = answer(200, body, {**RSS, "Content-Encoding": "gzip"})
     with feed_server({"/feed": route}) as server:
-        polls = poll_one(tmp_path, clock, server.url("/feed"))
-        feed = next(polls)
-        polls.close()
+        feed = poll_once(tmp_path, clock, server.url("/feed"))
     assert server.requests[0].headers["Accept-Encoding"] == "gzip, deflate"
     assert (feed.status, feed.last_status, feed.articles) == ("ok", 200, 3)
 
@@ -222,14 +250,7 @@ def test_a_servers_default_charset_gives_way_to_the_documents_declaration(
 ) -> None:
     body = encoded_feed(title, declared, written)
     with feed_server({"/feed": answer(200, body, {"Content-Type": content_type})}) as server:
-        services = services_for(make_settings(tmp_path, {"Feed": server.url("/feed")}), clock)
-        try:
-            [feed] = services.store.sync_feeds(services.settings.feeds, clock.now())
-            pipeline.poll_feed(services, feed.id)
-            articles = services.store.articles(services.store.all_article_ids())
-            after = state(services, feed.id)
-        finally:
-            services.close()
+        articles, after = stored_after_a_poll(tmp_path, clock, "Feed", server.url("/feed"))
     assert after.status == "ok", after.last_error
     assert [article.title for article in articles] == [title]
 
@@ -258,14 +279,7 @@ def test_a_headline_loses_the_outlets_name_its_system_appends(
         f"</title><link>https://gw.example.org/</link>{items}</channel></rss>"
     ).encode()
     with feed_server({"/feed": answer(200, body, RSS)}) as server:
-        settings = make_settings(tmp_path, {"Gulf Wire": server.url("/feed")})
-        services = services_for(settings, clock)
-        try:
-            [feed] = services.store.sync_feeds(services.settings.feeds, clock.now())
-            pipeline.poll_feed(services, feed.id)
-            articles = services.store.articles(services.store.all_article_ids())
-        finally:
-            services.close()
+        articles, _ = stored_after_a_poll(tmp_path, clock, "Gulf Wire", server.url("/feed"))
     shown = {article.link.rsplit("/", 1)[1]: article.title for article in articles}
     assert [shown[str(n)] for n in range(len(titles))] == list(titles.values())
 
@@ -280,11 +294,7 @@ def test_a_permanent_redirect_moves_the_feed(
 ) -> None:
     routes = {"/old": redirect(status, "/new"), "/new": conditional(FEED)}
     with feed_server(routes) as server:
-        polls = poll_one(tmp_path, clock, server.url("/old"))
-        first = next(polls)
-        clock.advance(timedelta(hours=3))
-        second = next(polls)
-        polls.close()
+        first, second = poll_twice(tmp_path, clock, server.url("/old"), timedelta(hours=3))
     assert first.url == server.url("/old")  # the config's address stays the feed's identity
     assert first.current_url == server.url("/new")
     assert first.fetch_url == server.url("/new")
@@ -301,9 +311,7 @@ def test_a_permanent_redirect_too_long_to_store_is_followed_not_remembered(
     target = "/new?session=" + "q" * 3000  # longer than any stored URL may be (URL_LIMIT)
     routes = {"/old": redirect(301, target), "/new": conditional(FEED)}
     with feed_server(routes) as server:
-        polls = poll_one(tmp_path, clock, server.url("/old"), database_url=database_url)
-        first = next(polls)
-        polls.close()
+        first = poll_once(tmp_path, clock, server.url("/old"), database_url=database_url)
     assert server.paths() == ["/old", "/new"]
     assert (first.status, first.articles) == ("ok", 3)
     assert first.current_url is None and first.fetch_url == server.url("/old")
@@ -324,11 +332,9 @@ def test_validators_that_cannot_be_sent_back_are_not_kept(
     # PostgreSQL): the feed was stuck for good. Without it, the document's hash spares the parse.
     headers = {**RSS, "ETag": etag, **({"Last-Modified": last_modified} if last_modified else {})}
     with feed_server({"/feed": answer(200, FEED, headers)}) as server:
-        polls = poll_one(tmp_path, clock, server.url("/feed"), database_url=database_url)
-        first = next(polls)
-        clock.advance(timedelta(hours=3))
-        second = next(polls)
-        polls.close()
+        first, second = poll_twice(
+            tmp_path, clock, server.url("/feed"), timedelta(hours=3), database_url=database_url
+        )
     assert (first.status, first.articles, first.etag, first.last_modified) == ("ok", 3, None, None)
     assert (second.status, second.last_status, second.consecutive_errors) == ("ok", 200, 0)
     assert "If-None-Match" not in server.requests[1].headers
@@ -341,11 +347,7 @@ def test_a_temporary_redirect_leaves_the_address_alone(
 ) -> None:
     routes = {"/old": redirect(status, "/today"), "/today": conditional(FEED)}
     with feed_server(routes) as server:
-        polls = poll_one(tmp_path, clock, server.url("/old"))
-        first = next(polls)
-        clock.advance(timedelta(hours=3))
-        second = next(polls)
-        polls.close()
+        first, second = poll_twice(tmp_path, clock, server.url("/old"), timedelta(hours=3))
     assert first.current_url is None and first.fetch_url == server.url("/old")
     assert (first.status, first.articles) == ("ok", 3)
     assert server.paths() == ["/old", "/today", "/old", "/today"]
@@ -355,9 +357,7 @@ def test_a_temporary_redirect_leaves_the_address_alone(
 def test_a_redirect_loop_is_an_error_with_backoff(tmp_path: Path, clock: FixedClock) -> None:
     routes = {"/a": redirect(301, "/b"), "/b": redirect(302, "/a")}
     with feed_server(routes) as server:
-        polls = poll_one(tmp_path, clock, server.url("/a"))
-        feed = next(polls)
-        polls.close()
+        feed = poll_once(tmp_path, clock, server.url("/a"))
     assert (feed.status, feed.articles, feed.consecutive_errors) == ("error", 0, 1)
     assert feed.last_error is not None and "redirect loop" in feed.last_error
     assert feed.last_error_at == NOW and feed.current_url is None
@@ -407,9 +407,7 @@ def test_410_disables_the_feed_until_an_operator_enables_it(
 def test_429_waits_as_long_as_retry_after_says(tmp_path: Path, clock: FixedClock) -> None:
     route = answer(429, b"slow down", {"Retry-After": "7200"})
     with feed_server({"/feed": route}) as server:
-        polls = poll_one(tmp_path, clock, server.url("/feed"))
-        feed = next(polls)
-        polls.close()
+        feed = poll_once(tmp_path, clock, server.url("/feed"))
     assert (feed.status, feed.last_status, feed.consecutive_errors) == ("error", 429, 1)
     assert feed.last_error is not None and "rate limited" in feed.last_error
     assert feed.next_poll_at == NOW + timedelta(hours=2)
@@ -762,9 +760,7 @@ def test_a_success_after_errors_resets_the_count(tmp_path: Path, clock: FixedClo
 
 def test_a_slow_drip_is_cut_off_and_recorded(tmp_path: Path, clock: FixedClock) -> None:
     with feed_server({"/feed": drip(b" ", every=0.05, count=200)}) as server:
-        polls = poll_one(tmp_path, clock, server.url("/feed"), timeout_seconds=0.5)
-        feed = next(polls)
-        polls.close()
+        feed = poll_once(tmp_path, clock, server.url("/feed"), timeout_seconds=0.5)
     assert (feed.status, feed.articles, feed.consecutive_errors) == ("error", 0, 1)
     assert feed.last_error is not None and "gave up after 0.5 seconds" in feed.last_error
     assert feed.last_status is None
@@ -773,18 +769,14 @@ def test_a_slow_drip_is_cut_off_and_recorded(tmp_path: Path, clock: FixedClock) 
 def test_an_oversized_body_is_refused_and_recorded(tmp_path: Path, clock: FixedClock) -> None:
     huge = FEED.replace(b"</channel>", b"<!--" + b"x" * 50_000 + b"--></channel>")
     with feed_server({"/feed": unsized(huge)}) as server:
-        polls = poll_one(tmp_path, clock, server.url("/feed"), max_body_bytes=20_000)
-        feed = next(polls)
-        polls.close()
+        feed = poll_once(tmp_path, clock, server.url("/feed"), max_body_bytes=20_000)
     assert (feed.status, feed.articles) == ("error", 0)
     assert feed.last_error is not None and "max_body_bytes = 20000" in feed.last_error
 
 
 def test_a_private_address_is_refused_unless_allowed(tmp_path: Path, clock: FixedClock) -> None:
     with feed_server({"/feed": conditional(FEED)}) as server:
-        polls = poll_one(tmp_path, clock, server.url("/feed"), allow_private_addresses=False)
-        feed = next(polls)
-        polls.close()
+        feed = poll_once(tmp_path, clock, server.url("/feed"), allow_private_addresses=False)
         assert server.requests == []
     assert feed.status == "error" and feed.articles == 0
     assert feed.last_error is not None and "allow_private_addresses" in feed.last_error
@@ -872,9 +864,7 @@ def test_a_document_not_read_in_time_in_the_poller_is_handed_to_a_parser_process
     body = _heavy(60)
     assert len(body) < 262_144  # parsed in the poller by size
     with feed_server({"/feed": conditional(body)}) as server:
-        polls = poll_one(tmp_path, clock, server.url("/feed"), parse_in_poller_seconds=0.001)
-        feed = next(polls)
-        polls.close()
+        feed = poll_once(tmp_path, clock, server.url("/feed"), parse_in_poller_seconds=0.001)
     # The parser process read it all: nothing is lost to the poller's deadline.
     assert (feed.status, feed.articles, feed.last_error) == ("ok", 60, None)
 
@@ -903,9 +893,7 @@ def test_a_large_document_is_parsed_apart_and_stored_as_usual(
     body = rss("wire", count=30)
     assert len(body) > 1024
     with feed_server({"/feed": conditional(body)}) as server:
-        polls = poll_one(tmp_path, clock, server.url("/feed"), parse_apart_above_bytes=1024)
-        feed = next(polls)
-        polls.close()
+        feed = poll_once(tmp_path, clock, server.url("/feed"), parse_apart_above_bytes=1024)
     assert (feed.status, feed.articles, feed.last_error) == ("ok", 30, None)
 
 
@@ -1131,9 +1119,7 @@ def test_a_password_in_a_feeds_address_is_sent_but_never_shown(
 ) -> None:
     with feed_server({"/private": answer(404, b"gone")}) as server:
         url = server.url("/private").replace("http://", "http://desk:s3cret@")
-        polls = poll_one(tmp_path, clock, url)
-        feed = next(polls)
-        polls.close()
+        feed = poll_once(tmp_path, clock, url)
     assert server.requests[0].headers["Authorization"] == "Basic ZGVzazpzM2NyZXQ="  # desk:s3cret
     assert feed.status == "error" and feed.last_error is not None
     assert "s3cret" not in feed.last_error
@@ -1147,9 +1133,7 @@ def test_a_password_is_not_shown_in_the_address_a_redirect_led_to(
     # leads to; the error named that address, password and all.
     with feed_server({"/private": redirect(301, "/moved")}) as server:
         url = server.url("/private").replace("http://", "http://desk:s3cret@")
-        polls = poll_one(tmp_path, clock, url)
-        feed = next(polls)
-        polls.close()
+        feed = poll_once(tmp_path, clock, url)
     assert server.paths() == ["/private", "/moved"]
     assert feed.status == "error" and feed.last_error is not None
     assert "not found" in feed.last_error
@@ -1180,9 +1164,7 @@ def test_a_redirect_on_the_same_server_keeps_the_feeds_password(
     with feed_server(routes) as server, feed_server(routes, host="127.0.0.2") as elsewhere:
         routes["/old"] = redirect(301, server.url("/feed"))
         routes["/away"] = redirect(302, elsewhere.url("/feed"))
-        polls = poll_one(tmp_path, clock, server.url("/old").replace("://", "://desk:s3cret@"))
-        moved = next(polls)
-        polls.close()
+        moved = poll_once(tmp_path, clock, server.url("/old").replace("://", "://desk:s3cret@"))
         other = poll_one(
             tmp_path / "other", clock, server.url("/away").replace("://", "://desk:s3cret@")
         )
