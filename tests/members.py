@@ -12,6 +12,11 @@ SECRET = "test-secret-key"
 KEY = key_function(SECRET)
 
 
+def numbered_readers(count: int) -> str:
+    """A subscriber file of ``count`` readers: reader0@example.org, "Reader 0", and on."""
+    return "email,name\n" + "".join(f"reader{n}@example.org,Reader {n}\n" for n in range(count))
+
+
 def add_members(
     store: Store,
     list_slug: str,

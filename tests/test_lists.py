@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from digest.services import Services, build_services
 from digest.suppression import read_suppressions
 from digest.unsubscribes import unsubscribe
 from tests.configs import service_table
-from tests.test_pipeline import DAY1, write_feed
+from tests.test_pipeline import DAY1, SLOT1, build_without_sending, write_feed
 
 MEMBERS = "email,name\nsam@example.org,Sam\nrana@example.org,Rana\nli@example.org,\n"
 WEEKLY = "email,name\nomar@example.org,Omar\nnoor@example.org,Noor\n"
@@ -94,15 +94,6 @@ def active_member(services: Services, name: str, slug: str = "daily") -> Subscri
 
 def recipients(transport: MemoryTransport) -> list[str]:
     return sorted(message.recipient for message in transport.sent)
-
-
-SLOT1 = datetime(2026, 11, 24, 3, tzinfo=UTC)  # 07:00 in Dubai
-
-
-def build_without_sending(services: Services, slug: str) -> pipeline.BuildOutcome:
-    [feed] = services.store.sync_feeds(services.settings.feeds, services.clock.now())
-    pipeline.poll_feed(services, feed.id)
-    return pipeline.build_edition(services, slug, SLOT1)
 
 
 # Point 4: a list that leaves the config -------------------------------------------------------

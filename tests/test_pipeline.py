@@ -16,7 +16,6 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
 from sqlalchemy import select
 
@@ -29,9 +28,11 @@ from digest.sample_server import serve_folder
 from digest.services import Services, build_services
 from digest.store.schema import DeliveryRow, SubscriberRow
 from tests.configs import service_table
-from tests.servers import SmtpSink, free_port
+from tests.members import numbered_readers
+from tests.servers import SmtpSink, free_port, smtp_server
 
 DAY1 = datetime(2026, 11, 24, 3, 30, tzinfo=UTC)  # 07:30 in Dubai, just after the 07:00 slot
+SLOT1 = datetime(2026, 11, 24, 3, tzinfo=UTC)  # 07:00 in Dubai
 
 
 def write_feed(folder: Path, stories: list[tuple[int, str, datetime]]) -> None:
@@ -57,6 +58,21 @@ def feeds(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     write_feed(folder, [])
     with serve_folder(folder) as base_url:
         yield folder, base_url
+
+
+def sending_to(sink: SmtpSink, settings: Settings, **smtp: Any) -> Settings:
+    """``settings`` mailing to ``sink`` on loopback without TLS, with the ``smtp`` settings
+    given (connections among them)."""
+    return settings.model_copy(
+        update={"smtp": SmtpSettings(host=sink.host, port=sink.port, tls="none", **smtp)}
+    )
+
+
+def build_without_sending(services: Services, slug: str) -> pipeline.BuildOutcome:
+    """The feed polled and the list's edition of SLOT1 built, its copies left pending."""
+    [feed] = services.store.sync_feeds(services.settings.feeds, services.clock.now())
+    pipeline.poll_feed(services, feed.id)
+    return pipeline.build_edition(services, slug, SLOT1)
 
 
 def make_settings(tmp_path: Path, base_url: str, **list_options: object) -> Settings:
@@ -249,9 +265,7 @@ def test_who_unsubscribed_before_the_send_gets_nothing(
     services = services_for(make_settings(tmp_path, base_url), clock, transport)
     write_feed(folder, [(1, "Iran story 1", DAY1 - timedelta(hours=1))])
     # Poll and build, but stop before delivering: a batch still queued when the reader opts out.
-    [feed] = services.store.sync_feeds(services.settings.feeds, clock.now())
-    pipeline.poll_feed(services, feed.id)
-    built = pipeline.build_edition(services, "daily", datetime(2026, 11, 24, 3, tzinfo=UTC))
+    built = build_without_sending(services, "daily")
     assert built.pending_deliveries == 3
     rana = next(s for s in services.store.active_subscribers("daily") if s.name == "Rana")
     token = services.signer.unsubscribe_token(rana.id, "daily")
@@ -401,26 +415,18 @@ def test_an_edition_goes_out_over_several_smtp_connections(
     tmp_path: Path, feeds: tuple[Path, str]
 ) -> None:
     folder, base_url = feeds
-    sink = PeerSink("127.0.0.1", free_port())
-    controller = Controller(sink, hostname=sink.host, port=sink.port)
-    controller.start()
-    members = "".join(f"reader{n}@example.org,Reader {n}\n" for n in range(23))
-    settings = make_settings(tmp_path, base_url)
-    (tmp_path / "members.csv").write_text("email,name\n" + members)
-    smtp = {"host": sink.host, "port": sink.port, "tls": "none", "connections": 2}
-    settings = settings.model_copy(update={"smtp": SmtpSettings(**smtp)})
-    clock = FixedClock(DAY1)
-    services = build_services(settings, clock=clock)
-    try:
-        write_feed(folder, [(1, "Iran story 1", DAY1 - timedelta(hours=1))])
-        [feed] = services.store.sync_feeds(settings.feeds, clock.now())
-        pipeline.poll_feed(services, feed.id)
-        built = pipeline.build_edition(services, "daily", datetime(2026, 11, 24, 3, tzinfo=UTC))
-        ledger = services.store.pending_delivery_batches(built.edition_id, 5)
-        outcomes = list(pipeline.InlineDispatcher(services).deliver(built.edition_id, ledger))
-    finally:
-        services.close()
-        controller.stop()
+    with smtp_server(PeerSink("127.0.0.1", free_port())) as sink:
+        settings = sending_to(sink, make_settings(tmp_path, base_url), connections=2)
+        (tmp_path / "members.csv").write_text(numbered_readers(23))
+        clock = FixedClock(DAY1)
+        services = build_services(settings, clock=clock)
+        try:
+            write_feed(folder, [(1, "Iran story 1", DAY1 - timedelta(hours=1))])
+            built = build_without_sending(services, "daily")
+            ledger = services.store.pending_delivery_batches(built.edition_id, 5)
+            outcomes = list(pipeline.InlineDispatcher(services).deliver(built.edition_id, ledger))
+        finally:
+            services.close()
     assert [outcome.sent for outcome in outcomes] == [5, 5, 5, 5, 3]
     recipients = sorted(r for mail in sink.received for r in mail.rcpt_tos)
     assert recipients == sorted(f"reader{n}@example.org" for n in range(23))
@@ -458,34 +464,26 @@ def test_a_pipelined_batch_marks_what_the_server_took_with_its_message_ids(
 ) -> None:
     folder, base_url = feeds
     sink = PipeliningSink("127.0.0.1", free_port(), refused="reader3@example.org")
-    controller = Controller(sink, hostname=sink.host, port=sink.port)
-    controller.start()
-    settings = make_settings(tmp_path, base_url)
-    members = "".join(f"reader{n}@example.org,Reader {n}\n" for n in range(8))
-    (tmp_path / "members.csv").write_text("email,name\n" + members)
-    smtp = {"host": sink.host, "port": sink.port, "tls": "none", "connections": 1}
-    settings = settings.model_copy(update={"smtp": SmtpSettings(**smtp)})
-    clock = FixedClock(DAY1)
-    services = build_services(settings, clock=clock)
-    try:
-        write_feed(folder, [(1, "Iran story 1", DAY1 - timedelta(hours=1))])
-        [feed] = services.store.sync_feeds(settings.feeds, clock.now())
-        pipeline.poll_feed(services, feed.id)
-        built = pipeline.build_edition(services, "daily", datetime(2026, 11, 24, 3, tzinfo=UTC))
-        pending = services.store.pending_deliveries(built.edition_id)
-        outcome = pipeline.deliver_batch(services, built.edition_id, pending)
-        with services.store.transaction() as session:
-            ledger = {
-                email: (status, message_id)
-                for email, status, message_id in session.execute(
-                    select(SubscriberRow.email, DeliveryRow.status, DeliveryRow.message_id).join(
-                        DeliveryRow, DeliveryRow.subscriber_id == SubscriberRow.id
+    with smtp_server(sink):
+        settings = sending_to(sink, make_settings(tmp_path, base_url), connections=1)
+        (tmp_path / "members.csv").write_text(numbered_readers(8))
+        services = build_services(settings, clock=FixedClock(DAY1))
+        try:
+            write_feed(folder, [(1, "Iran story 1", DAY1 - timedelta(hours=1))])
+            built = build_without_sending(services, "daily")
+            pending = services.store.pending_deliveries(built.edition_id)
+            outcome = pipeline.deliver_batch(services, built.edition_id, pending)
+            with services.store.transaction() as session:
+                ledger = {
+                    email: (status, message_id)
+                    for email, status, message_id in session.execute(
+                        select(
+                            SubscriberRow.email, DeliveryRow.status, DeliveryRow.message_id
+                        ).join(DeliveryRow, DeliveryRow.subscriber_id == SubscriberRow.id)
                     )
-                )
-            }
-    finally:
-        services.close()
-        controller.stop()
+                }
+        finally:
+            services.close()
     assert (outcome.sent, outcome.failed) == (7, 1)
     assert "550 5.1.1" in outcome.errors[0]
     taken = {mail.rcpt_tos[0]: parse_message(mail.data)["Message-ID"] for mail in sink.received}

@@ -27,11 +27,12 @@ from digest.services import build_services
 from digest.store.deliveries import DeliveryCounts
 from digest.store.schema import EditionRow
 from tests.configs import service_table
+from tests.members import numbered_readers
 from tests.servers import SmtpSink, free_port, redis_cluster, redis_server, smtp_server
 from tests.service_cluster import DIGEST, deployment, fresh_database, tally, wait_for
 from tests.test_lists_cli import digest, write_config
 from tests.test_pipeline import write_feed
-from tests.test_topic_choices import STORIES, TOPICS, readers
+from tests.test_topic_choices import STORIES, TOPICS
 
 READERS = 2 * DELIVERY_BATCH_SIZE + 50  # three delivery batches
 
@@ -181,7 +182,7 @@ def test_send_counts_every_edition_of_the_slot_when_readers_chose_topics(tmp_pat
     feeds.mkdir()
     an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
     write_feed(feeds, [(n, STORIES[slug], an_hour_ago) for n, slug in enumerate(TOPICS)])
-    (tmp_path / "members.csv").write_text(readers(6))
+    (tmp_path / "members.csv").write_text(numbered_readers(6))
     with serve_folder(feeds) as base_url:
         config = write_config(
             tmp_path,

@@ -9,11 +9,10 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from limits.storage import MemoryStorage, RedisStorage
 from redis.exceptions import RedisError
 
@@ -30,8 +29,16 @@ from digest.send_rate import (
     send_rate_for,
 )
 from digest.services import build_services, default_send_rate
-from tests.servers import SmtpSink, free_port, redis_cluster, redis_server
-from tests.test_pipeline import DAY1, feeds, make_settings, write_feed
+from tests.members import numbered_readers
+from tests.servers import redis_cluster, redis_server, smtp_server
+from tests.test_pipeline import (
+    DAY1,
+    build_without_sending,
+    feeds,
+    make_settings,
+    sending_to,
+    write_feed,
+)
 
 __all__ = ["feeds"]  # the fixture, used by name
 
@@ -155,32 +162,24 @@ def test_an_edition_over_two_embedded_connections_keeps_to_the_rate(
     tmp_path: Path, feeds: tuple[Path, str]
 ) -> None:
     folder, base_url = feeds
-    sink = SmtpSink("127.0.0.1", free_port())
-    controller = Controller(sink, hostname=sink.host, port=sink.port)
-    controller.start()
-    settings = make_settings(tmp_path, base_url)
     readers = 26
-    (tmp_path / "members.csv").write_text(
-        "email,name\n" + "".join(f"reader{n}@example.org,Reader {n}\n" for n in range(readers))
-    )
-    smtp = {"host": sink.host, "port": sink.port, "tls": "none", "connections": 2}
-    settings = settings.model_copy(update={"smtp": SmtpSettings(**smtp, send_rate="10/second")})
-    clock = FixedClock(DAY1)
-    services = build_services(settings, clock=clock)
-    try:
-        write_feed(folder, [(1, "Iran story 1", DAY1 - timedelta(hours=1))])
-        [feed] = services.store.sync_feeds(settings.feeds, clock.now())
-        pipeline.poll_feed(services, feed.id)
-        built = pipeline.build_edition(services, "daily", datetime(2026, 11, 24, 3, tzinfo=UTC))
-        ledger = services.store.pending_delivery_batches(built.edition_id, 13)
-        dispatcher = pipeline.InlineDispatcher(services)
-        dispatcher.prepare_delivery()  # the sending processes start before the clock runs
-        started = time.monotonic()
-        outcomes = list(dispatcher.deliver(built.edition_id, ledger))
-        elapsed = time.monotonic() - started
-    finally:
-        services.close()
-        controller.stop()
+    with smtp_server() as sink:
+        settings = sending_to(
+            sink, make_settings(tmp_path, base_url), connections=2, send_rate="10/second"
+        )
+        (tmp_path / "members.csv").write_text(numbered_readers(readers))
+        services = build_services(settings, clock=FixedClock(DAY1))
+        try:
+            write_feed(folder, [(1, "Iran story 1", DAY1 - timedelta(hours=1))])
+            built = build_without_sending(services, "daily")
+            ledger = services.store.pending_delivery_batches(built.edition_id, 13)
+            dispatcher = pipeline.InlineDispatcher(services)
+            dispatcher.prepare_delivery()  # the sending processes start before the clock runs
+            started = time.monotonic()
+            outcomes = list(dispatcher.deliver(built.edition_id, ledger))
+            elapsed = time.monotonic() - started
+        finally:
+            services.close()
     assert sum(outcome.sent for outcome in outcomes) == readers
     assert len(sink.received) == readers
     # 10 a second in all: each of the two processes 10 per 2 seconds, so its 13 copies take

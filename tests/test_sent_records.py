@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,16 @@ from digest.delivering import RECORD_SENT_EVERY, UNRECORDED_AT_MOST
 from digest.mail.transport import MemoryTransport
 from digest.records import OutgoingMessage
 from digest.store.schema import DeliveryRow
-from tests.test_pipeline import DAY1, feeds, make_settings, run, services_for, write_feed
+from tests.members import numbered_readers
+from tests.test_pipeline import (
+    DAY1,
+    build_without_sending,
+    feeds,
+    make_settings,
+    run,
+    services_for,
+    write_feed,
+)
 
 __all__ = ["feeds"]  # the fixture, used by name
 
@@ -71,8 +80,7 @@ def settings_with_readers(tmp_path: Path, feeds: tuple[Path, str]) -> Settings:
     """The pipeline tests' list with READERS members, and a story to send them."""
     folder, base_url = feeds
     settings = make_settings(tmp_path, base_url)
-    readers = "".join(f"reader{n}@example.org,Reader {n}\n" for n in range(READERS))
-    (tmp_path / "members.csv").write_text("email,name\n" + readers)
+    (tmp_path / "members.csv").write_text(numbered_readers(READERS))
     write_feed(folder, [(1, "Iran story 1", DAY1 - timedelta(hours=1))])
     return settings
 
@@ -127,9 +135,7 @@ def test_the_copies_of_a_record_that_failed_are_recorded_at_the_batchs_end(
     settings = settings_with_readers(tmp_path, feeds)
     transport = MemoryTransport()
     services = services_for(settings, FixedClock(DAY1), transport)
-    [feed] = services.store.sync_feeds(settings.feeds, DAY1)
-    pipeline.poll_feed(services, feed.id)
-    built = pipeline.build_edition(services, "daily", datetime(2026, 11, 24, 3, tzinfo=UTC))
+    built = build_without_sending(services, "daily")
     assert built.edition_id is not None
     services.store.queue_deliveries(built.edition_id, "daily", DAY1)
     pending = services.store.pending_deliveries(built.edition_id)

@@ -19,6 +19,7 @@ from digest.records import RenderedEdition
 from digest.services import Services
 from digest.topic_choices import choice_groups, effective_choice, variant_name, variant_readers
 from tests.configs import service_table
+from tests.members import numbered_readers
 from tests.test_lists import recipients, run, settings_of, start
 from tests.test_pipeline import DAY1, write_feed
 
@@ -48,10 +49,6 @@ def test_a_variant_is_named_by_its_choice_within_a_window() -> None:
     assert groups == {("iran",): [1, 2], ("gulf",): [3], None: [4]}
 
 
-def readers(count: int) -> str:
-    return "email,name\n" + "".join(f"reader{n}@example.org,Reader {n}\n" for n in range(count))
-
-
 @pytest.fixture
 def newsroom(tmp_path: Path) -> Iterator[tuple[Services, Any, Path]]:
     from digest.sample_server import serve_folder
@@ -59,7 +56,7 @@ def newsroom(tmp_path: Path) -> Iterator[tuple[Services, Any, Path]]:
     folder = tmp_path / "feeds"
     folder.mkdir()
     write_feed(folder, [])
-    (tmp_path / "members.csv").write_text(readers(30))
+    (tmp_path / "members.csv").write_text(numbered_readers(30))
     with serve_folder(folder) as base_url:
         raw = {
             "service": service_table(tmp_path),
