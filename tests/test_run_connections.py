@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
 
 from digest.pipeline import DELIVERY_BATCH_SIZE
 from digest.sample_server import serve_folder
-from tests.servers import SmtpSink, free_port
+from tests.servers import SmtpSink, free_port, smtp_server
 from tests.service_cluster import config_text, sqlite_database
 from tests.test_pipeline import write_feed
 
@@ -30,6 +29,7 @@ pytestmark = pytest.mark.integration
 
 DIGEST = str(Path(sys.executable).parent / "digest")
 READERS = 2 * DELIVERY_BATCH_SIZE + 25  # three batches
+READER_ADDRESSES = [f"reader{n}@example.org" for n in range(READERS)]
 
 
 class SessionCountingSink(SmtpSink):
@@ -52,49 +52,24 @@ class SessionCountingSink(SmtpSink):
 
 @pytest.fixture
 def sink() -> Iterator[SessionCountingSink]:
-    server = SessionCountingSink("127.0.0.1", free_port())
-    controller = Controller(server, hostname=server.host, port=server.port)
-    controller.start()
-    try:
+    with smtp_server(SessionCountingSink("127.0.0.1", free_port())) as server:
         yield server
-    finally:
-        controller.stop()
 
 
 def test_run_once_sends_on_smtp_connections_sessions(
     tmp_path: Path, sink: SessionCountingSink
 ) -> None:
-    feeds = tmp_path / "feeds"
-    feeds.mkdir()
-    now = datetime.now(UTC)
-    write_feed(feeds, [(n, f"Iran story {n}", now - timedelta(hours=n)) for n in (1, 2)])
-    readers = [f"reader{n}@example.org" for n in range(READERS)]
-    (tmp_path / "members.csv").write_text("email,name\n" + "".join(f"{r},\n" for r in readers))
-    with serve_folder(feeds) as base_url:
-        config = tmp_path / "digest.toml"
-        config.write_text(
-            config_text(
-                tmp_path,
-                sink.port,
-                f"{base_url}/wire.xml",
-                service_extra=sqlite_database(tmp_path),
-                schedule="0 7 * * *",
-                timezone="Asia/Dubai",
-                connections=2,
-            )
-        )
-        environment = {**os.environ, "DIGEST_SECRET_KEY": "connections-secret", "COLUMNS": "120"}
-        environment.pop("DIGEST_BROKER_URL", None)
+    with _embedded_run(tmp_path, sink.port, connections=2) as command:
         result = subprocess.run(
-            [DIGEST, "--config", str(config), "run", "--once", "--list", "daily"],
+            command,
             capture_output=True,
             text=True,
-            env=environment,
+            env=_run_environment("connections-secret"),
             timeout=300,
             check=False,
         )
     assert result.returncode == 0, result.stderr
-    assert sorted(r for mail in sink.received for r in mail.rcpt_tos) == sorted(readers)
+    assert sorted(r for mail in sink.received for r in mail.rcpt_tos) == sorted(READER_ADDRESSES)
     assert len(set(sink.sessions)) == 2, "smtp.connections = 2: two sessions, one per process"
 
 
@@ -133,13 +108,8 @@ class SlowSink(SmtpSink):
 @contextmanager
 def _slow_sink() -> Iterator[SlowSink]:
     """A SlowSink listening on loopback for the block."""
-    sink = SlowSink("127.0.0.1", free_port())
-    controller = Controller(sink, hostname=sink.host, port=sink.port)
-    controller.start()
-    try:
+    with smtp_server(SlowSink("127.0.0.1", free_port())) as sink:
         yield sink
-    finally:
-        controller.stop()
 
 
 def _run_environment(secret: str) -> dict[str, str]:
@@ -154,6 +124,37 @@ def _wait_for_copies(sink: SlowSink, count: int) -> None:
     deadline = time.monotonic() + 120
     while len(sink.received) < count and time.monotonic() < deadline:
         time.sleep(0.005)
+
+
+def _copies(sink: SlowSink) -> dict[str, list[str]]:
+    """The Message-ID of each copy the sink took, by its reader."""
+    copies: dict[str, list[str]] = {}
+    for mail in sink.received:
+        [recipient] = mail.rcpt_tos
+        copies.setdefault(recipient, []).append(mail.message_id)
+    return copies
+
+
+def _some_twice_after_a_kill(copies: dict[str, list[str]]) -> None:
+    """Every reader got the edition; a second copy only where one sending process was killed:
+    the copies not on the ledger yet, and the two on its wire, per killed process."""
+    from digest.delivering import UNRECORDED_AT_MOST
+
+    assert sorted(copies) == sorted(READER_ADDRESSES), "every reader got the edition"
+    twice = [recipient for recipient, ids in copies.items() if len(ids) > 1]
+    assert len(twice) <= 2 * (UNRECORDED_AT_MOST + 2), f"{len(twice)} readers got two copies"
+
+
+def _killed_if_left(marker: str, settle: float = 0.0) -> list[int]:
+    """The processes still holding ``marker`` (after up to ``settle`` seconds for them to end),
+    killed so as not to outlive the test, whatever was found."""
+    settled = time.monotonic() + settle
+    while _processes_with(marker) and time.monotonic() < settled:
+        time.sleep(0.1)
+    left = _processes_with(marker)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    return left
 
 
 def _processes_with(marker: str) -> list[int]:
@@ -175,9 +176,6 @@ def test_a_run_killed_outright_leaves_no_process_sending_beside_the_next_run(
     # The sending processes used to outlive a `digest run` killed with SIGKILL: they sent the
     # rest of their batches while the next run sent the same pending rows (hundreds of
     # readers got two copies), then waited for another batch forever.
-    from digest.delivering import UNRECORDED_AT_MOST
-
-    readers = [f"reader{n}@example.org" for n in range(READERS)]
     environment = _run_environment("killed-secret")
     marker = f"DIGEST_TEST_KILLED_RUN={tmp_path.name}"
     with _slow_sink() as sink, _embedded_run(tmp_path, sink.port, connections=2) as command:
@@ -194,25 +192,11 @@ def test_a_run_killed_outright_leaves_no_process_sending_beside_the_next_run(
             command, capture_output=True, text=True, env=environment, timeout=300, check=False
         )
         assert result.returncode == 0, result.stderr
-        settled = time.monotonic() + 10
-        while _processes_with(marker) and time.monotonic() < settled:
-            time.sleep(0.1)
-        left = _processes_with(marker)
-        for pid in left:  # not to outlive the test, whatever it found
-            os.kill(pid, signal.SIGKILL)
-        assert left == [], "the killed run's sending processes ended"
-    copies: dict[str, set[str]] = {}
-    counts: dict[str, int] = {}
-    for mail in sink.received:
-        [recipient] = mail.rcpt_tos
-        copies.setdefault(recipient, set()).add(mail.message_id)
-        counts[recipient] = counts.get(recipient, 0) + 1
-    assert sorted(counts) == sorted(readers), "every reader got the edition"
-    twice = [recipient for recipient, count in counts.items() if count > 1]
-    # Per killed sending process: the copies not on the ledger yet, and the two on its wire.
-    assert len(twice) <= 2 * (UNRECORDED_AT_MOST + 2), f"{len(twice)} readers got two copies"
-    assert max(counts.values()) <= 2
-    assert all(len(ids) == 1 for ids in copies.values()), "a copy sent again has the same id"
+        assert _killed_if_left(marker, settle=10) == [], "the killed run's sending processes ended"
+    copies = _copies(sink)
+    _some_twice_after_a_kill(copies)
+    assert max(len(ids) for ids in copies.values()) <= 2
+    assert all(len(set(ids)) == 1 for ids in copies.values()), "a copy sent again has the same id"
 
 
 def _parent_of(pid: int) -> int:
@@ -225,9 +209,6 @@ def test_a_sending_process_killed_mid_send_is_one_problem_line_and_the_next_run_
 ) -> None:
     # A sending process killed outright (the OOM killer) used to end `digest run` with a
     # traceback of BrokenProcessPool, and the loop of `digest run` with it.
-    from digest.delivering import UNRECORDED_AT_MOST
-
-    readers = [f"reader{n}@example.org" for n in range(READERS)]
     environment = _run_environment("lost-secret")
     marker = f"DIGEST_TEST_LOST_PROCESS={tmp_path.name}"
     with _slow_sink() as sink, _embedded_run(tmp_path, sink.port, connections=2) as command:
@@ -258,13 +239,7 @@ def test_a_sending_process_killed_mid_send_is_one_problem_line_and_the_next_run_
             command, capture_output=True, text=True, env=environment, timeout=300, check=False
         )
         assert again.returncode == 0, again.stderr
-    counts: dict[str, int] = {}
-    for mail in sink.received:
-        [recipient] = mail.rcpt_tos
-        counts[recipient] = counts.get(recipient, 0) + 1
-    assert sorted(counts) == sorted(readers), "every reader got the edition"
-    twice = [recipient for recipient, count in counts.items() if count > 1]
-    assert len(twice) <= 2 * (UNRECORDED_AT_MOST + 2), f"{len(twice)} readers got two copies"
+    _some_twice_after_a_kill(_copies(sink))
 
 
 @contextmanager
@@ -275,8 +250,9 @@ def _embedded_run(tmp_path: Path, smtp_port: int, connections: int) -> Iterator[
     feeds.mkdir()
     now = datetime.now(UTC)
     write_feed(feeds, [(n, f"Iran story {n}", now - timedelta(hours=n)) for n in (1, 2)])
-    readers = [f"reader{n}@example.org" for n in range(READERS)]
-    (tmp_path / "members.csv").write_text("email,name\n" + "".join(f"{r},\n" for r in readers))
+    (tmp_path / "members.csv").write_text(
+        "email,name\n" + "".join(f"{r},\n" for r in READER_ADDRESSES)
+    )
     with serve_folder(feeds) as base_url:
         config = tmp_path / "digest.toml"
         config.write_text(
@@ -335,7 +311,6 @@ def test_a_run_stopped_by_sigterm_records_every_copy_the_server_took(
     # (systemd's default). It used to end the run and its sending processes there and then
     # (exit -15): the copies the server had taken that the ledger did not have yet (a dozen
     # in a run) went again at the next run. `digest send` sends in its process alike.
-    readers = [f"reader{n}@example.org" for n in range(READERS)]
     environment = _run_environment("terminated-secret")
     marker = f"DIGEST_TEST_TERMINATED_RUN={tmp_path.name}"
     with _slow_sink() as sink, _embedded_run(tmp_path, sink.port, connections=2) as command:
@@ -364,16 +339,13 @@ def test_a_run_stopped_by_sigterm_records_every_copy_the_server_took(
                 "SELECT count(*) FROM deliveries WHERE status = 'sent'"
             ).fetchall()
         assert recorded == taken, "every copy the server took is on the ledger"
-        left = _processes_with(marker)
-        for pid in left:  # not to outlive the test, whatever it found
-            os.kill(pid, signal.SIGKILL)
-        assert left == [], "the run's sending processes ended with it"
+        assert _killed_if_left(marker) == [], "the run's sending processes ended with it"
         again = subprocess.run(
             command, capture_output=True, text=True, env=environment, timeout=300, check=False
         )
         assert again.returncode == 0, again.stderr
     recipients = sorted(recipient for mail in sink.received for recipient in mail.rcpt_tos)
-    assert recipients == sorted(readers), "every reader got the edition, one copy each"
+    assert recipients == sorted(READER_ADDRESSES), "every reader got the edition, one copy each"
 
 
 def test_a_run_whose_main_process_alone_is_stopped_stops_its_sending_processes(
