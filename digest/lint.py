@@ -172,32 +172,36 @@ def _header_findings(message: EmailMessage) -> Iterable[Finding]:
         yield Finding("headers", f"List-Unsubscribe-Post must be exactly {ONE_CLICK!r} (RFC 8058)")
 
 
+def _counted(check: str, found: Sequence[str], what: str, fix: str = "") -> Iterable[Finding]:
+    """One finding for everything ``found`` (none when it is empty): how many, the first as an
+    example, then what to do."""
+    if found:
+        yield Finding(check, f"{len(found)} {what}, e.g. {found[0][:80]!r}{fix}")
+
+
 def _link_findings(page: _Page, part: str) -> Iterable[Finding]:
     # mailto: is absolute too, and the one-click alternative some readers use.
     bad_links = [
         url for url in page.links if not (_absolute_http(url) or url.startswith("mailto:"))
     ]
-    if bad_links:
-        yield Finding(
-            "links",
-            f"{len(bad_links)} link(s) in the {part} are not absolute http(s) URLs, e.g. "
-            f"{bad_links[0][:80]!r}: fix the template's href",
-        )
-    no_alt = [image for image in page.images if not (image.get("alt") or "").strip()]
-    if no_alt:
-        yield Finding(
-            "images",
-            f"{len(no_alt)} image(s) have no alt text, e.g. {(no_alt[0].get('src') or '')[:80]!r}: "
-            "give every <img> an alt attribute in the template",
-        )
+    yield from _counted(
+        "links",
+        bad_links,
+        f"link(s) in the {part} are not absolute http(s) URLs",
+        ": fix the template's href",
+    )
+    no_alt = [
+        image.get("src") or "" for image in page.images if not (image.get("alt") or "").strip()
+    ]
+    yield from _counted(
+        "images",
+        no_alt,
+        "image(s) have no alt text",
+        ": give every <img> an alt attribute in the template",
+    )
     sources = [image.get("src") or "" for image in page.images]
     bad_sources = [source for source in sources if not _absolute_http(source)]
-    if bad_sources:
-        yield Finding(
-            "images",
-            f"{len(bad_sources)} image(s) do not load from an absolute http(s) URL, e.g. "
-            f"{bad_sources[0][:80]!r}",
-        )
+    yield from _counted("images", bad_sources, "image(s) do not load from an absolute http(s) URL")
     no_width = [image for image in page.images if not (image.get("width") or "").strip()]
     if no_width:
         yield Finding(
