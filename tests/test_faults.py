@@ -53,6 +53,22 @@ def two_workers_and_beat(service: Deployment) -> Iterator[None]:
         raise
 
 
+@contextmanager
+def quick_retrying(
+    tmp_path: Path, postgres_url: str, sink: SmtpSink, readers: int
+) -> Iterator[Deployment]:
+    """A deployment of ``readers`` readers on a fresh database and its own Redis, mailing
+    through ``sink`` (served for the block) with retries a few seconds apart."""
+    with (
+        redis_server() as broker,
+        smtp_server(sink),
+        deployment(
+            tmp_path, fresh_database(postgres_url), broker, sink, readers, smtp_extra=QUICK_RETRIES
+        ) as service,
+    ):
+        yield service
+
+
 def _deliver_through(service: Deployment, sink: SmtpSink, timeout: float = 180) -> None:
     wait_for(service.settled, f"every delivery of {len(service.readers)} settled", timeout)
 
@@ -189,13 +205,7 @@ def test_a_server_answering_4xx_to_a_fifth_of_transactions(
     server took none of the refused ones, so none goes twice."""
     readers = 600
     sink = on_free_port(FlakySink, share=0.2)
-    with (
-        redis_server() as broker,
-        smtp_server(sink),
-        deployment(
-            tmp_path, fresh_database(postgres_url), broker, sink, readers, smtp_extra=QUICK_RETRIES
-        ) as service,
-    ):
+    with quick_retrying(tmp_path, postgres_url, sink, readers) as service:
         with two_workers_and_beat(service):
             _deliver_through(service, sink)
         result = tally(sink, service)
@@ -214,13 +224,7 @@ def test_a_server_dropping_the_connection_every_500_messages(
     after it go on a new connection."""
     readers = 1500
     sink = on_free_port(DroppingSink, every=500)
-    with (
-        redis_server() as broker,
-        smtp_server(sink),
-        deployment(
-            tmp_path, fresh_database(postgres_url), broker, sink, readers, smtp_extra=QUICK_RETRIES
-        ) as service,
-    ):
+    with quick_retrying(tmp_path, postgres_url, sink, readers) as service:
         with two_workers_and_beat(service):
             _deliver_through(service, sink)
         result = tally(sink, service)
@@ -237,13 +241,7 @@ def test_a_server_refusing_some_recipients_for_good(tmp_path: Path, postgres_url
     readers = 450
     refused = frozenset(reader(n) for n in range(3, readers, 61))
     sink = on_free_port(RefusingSink, refused=refused)
-    with (
-        redis_server() as broker,
-        smtp_server(sink),
-        deployment(
-            tmp_path, fresh_database(postgres_url), broker, sink, readers, smtp_extra=QUICK_RETRIES
-        ) as service,
-    ):
+    with quick_retrying(tmp_path, postgres_url, sink, readers) as service:
         with two_workers_and_beat(service):
             _deliver_through(service, sink)
             seen = service.ticks()  # ticks pass: a failed row is not handed out again
