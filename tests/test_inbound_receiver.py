@@ -134,6 +134,16 @@ def return_path(transport: MemoryTransport, email: str, list_name: str = "Daily"
     raise AssertionError(f"nothing was sent to {email}")
 
 
+@contextmanager
+def null_sender_session(server: InboundServer) -> Iterator[smtplib.SMTP]:
+    """An SMTP session with the receiver, greeted and from the null sender, as a bounce
+    comes; the recipients are the block's to name."""
+    with smtplib.SMTP(server.host, server.port, timeout=30) as client:
+        client.ehlo()
+        client.mail("")
+        yield client
+
+
 def send(server: InboundServer, to: str, data: bytes, mail_from: str = "") -> None:
     with smtplib.SMTP(server.host, server.port, timeout=30) as client:
         client.sendmail(mail_from, [to], data)
@@ -200,9 +210,7 @@ def test_other_recipients_are_refused_and_oversized_mail_too(
     sent: tuple[Services, MemoryTransport, InboundServer],
 ) -> None:
     services, _, server = sent
-    with smtplib.SMTP(server.host, server.port, timeout=30) as client:
-        client.ehlo()
-        client.mail("")
+    with null_sender_session(server) as client:
         code, _ = client.rcpt("desk@example.org")
         assert code == 550
         code, _ = client.rcpt("bounces@elsewhere.example")
@@ -277,9 +285,7 @@ def test_a_hundred_recipients_at_most(
     sent: tuple[Services, MemoryTransport, InboundServer],
 ) -> None:
     _, _, server = sent
-    with smtplib.SMTP(server.host, server.port, timeout=30) as client:
-        client.ehlo()
-        client.mail("")
+    with null_sender_session(server) as client:
         codes = [client.rcpt(f"bounces+{n}@example.org")[0] for n in range(101)]
     assert codes == [250] * 100 + [452]
 
@@ -577,16 +583,12 @@ def test_a_client_naming_address_after_address_is_closed_after_twenty_refusals(
 ) -> None:
     # Each refusal is a line of the log: thousands of them in one session made a flood of it.
     _, _, server = sent
-    with smtplib.SMTP(server.host, server.port, timeout=30) as client:
-        client.ehlo()
-        client.mail("")
+    with null_sender_session(server) as client:
         codes = [client.rcpt(f"reader{n}@example.org")[0] for n in range(21)]
         assert codes == [550] * 20 + [421]
         with pytest.raises(smtplib.SMTPServerDisconnected):
             client.noop()
     # A sending server, naming the one address it bounces to, is served as before.
-    with smtplib.SMTP(server.host, server.port, timeout=30) as client:
-        client.ehlo()
-        client.mail("")
+    with null_sender_session(server) as client:
         assert client.rcpt("desk@example.org")[0] == 550
         assert client.rcpt("unsubscribe@example.org")[0] == 250
