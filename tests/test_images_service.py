@@ -24,6 +24,7 @@ from digest.config import Settings
 from digest.images.checking import prepare_picture
 from digest.images.gathering import picture_id
 from digest.mail.transport import MemoryTransport
+from digest.records import Edition
 from digest.services import build_services, signing_secret
 from digest.web import create_app
 from tests.feedserver import answer, feed_server, send
@@ -175,19 +176,25 @@ def test_the_mail_shows_only_the_services_copies_fetched_once_and_served_by_dige
                     assert built.warnings == ()
                     pending = services.store.pending_deliveries(built.edition_id)
                     pipeline.deliver_batch(services, built.edition_id, pending)
+
+            def every_article_composed() -> Edition:
+                """The daily list composed over every article (no first-edition reach), at
+                the clock's time."""
+                return windows.compose_window(
+                    services,
+                    settings.list("daily"),
+                    SLOT + timedelta(days=2),
+                    clock.now(),
+                    services.store.article_sequence(),
+                    after_seq=0,
+                    window_start=SLOT - timedelta(days=1),
+                )
+
             # Composing again over every article, on the first day: those whose picture the
             # service refused count as having none, so such a picture cannot win its article
             # the lead (a day later the retry is due, and they have their picture again).
             clock.set(SLOT + timedelta(hours=12))
-            everything = windows.compose_window(
-                services,
-                settings.list("daily"),
-                SLOT + timedelta(days=2),
-                clock.now(),
-                services.store.article_sequence(),
-                after_seq=0,
-                window_start=SLOT - timedelta(days=1),  # every article: no first-edition reach
-            )
+            everything = every_article_composed()
             composed = {
                 item.article.link.rsplit("/", 1)[1]: item.article.image_url
                 for item in everything.items()
@@ -195,15 +202,7 @@ def test_the_mail_shows_only_the_services_copies_fetched_once_and_served_by_dige
             assert composed["3"] is None and composed["4"] is None
             assert str(composed["1"]).endswith("/pictures/harbour.webp")
             clock.set(SLOT + timedelta(days=1, hours=1))
-            later = windows.compose_window(
-                services,
-                settings.list("daily"),
-                SLOT + timedelta(days=2),
-                clock.now(),
-                services.store.article_sequence(),
-                after_seq=0,
-                window_start=SLOT - timedelta(days=1),  # every article: no first-edition reach
-            )
+            later = every_article_composed()
             assert any(
                 str(item.article.image_url).endswith("/story-3.jpg") for item in later.items()
             )
