@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -137,6 +137,26 @@ class Simulation:
         return got
 
 
+def write_members(services: Services, moved: Mapping[str, str]) -> None:
+    """The daily list's subscriber file: every reader of ZONES in their zone, but for those
+    ``moved`` to another."""
+    members = services.settings.config_path(services.settings.list("daily").subscribers)
+    members.write_text(
+        "email,name,timezone\n"
+        + "".join(f"{email},,{moved.get(email, zone)}\n" for email, zone in ZONES.items())
+    )
+
+
+def set_zones_in_store(services: Services, zones: Mapping[str, str]) -> None:
+    """The readers' timezones written straight into their rows, as their preferences (or an
+    operator's hand) would."""
+    with services.store.engine.begin() as connection:
+        for email, zone in zones.items():
+            connection.execute(
+                update(SubscriberRow).where(SubscriberRow.email == email).values(timezone=zone)
+            )
+
+
 def check_every_reader(simulation: Simulation, zones: dict[str, str], since: datetime) -> None:
     """One edition per local day at 07:00 in the reader's zone (from ``since``), and across a
     reader's editions each article once, none missed up to their last edition."""
@@ -182,16 +202,8 @@ def test_a_reader_who_moves_misses_nothing_and_gets_nothing_twice(services: Serv
     simulation.run(start, days=2)
     moves = {"london@example.org": "Asia/Tokyo", "sydney@example.org": "America/Los_Angeles"}
     # The reader's new zone, wherever it comes from (the subscriber file, their preferences).
-    members = services.settings.config_path(services.settings.list("daily").subscribers)
-    members.write_text(
-        "email,name,timezone\n"
-        + "".join(f"{email},,{moves.get(email, zone)}\n" for email, zone in ZONES.items())
-    )
-    with services.store.engine.begin() as connection:
-        for email, zone in moves.items():
-            connection.execute(
-                update(SubscriberRow).where(SubscriberRow.email == email).values(timezone=zone)
-            )
+    write_members(services, moves)
+    set_zones_in_store(services, moves)
     simulation.run(start + timedelta(days=2), days=3)
     received = simulation.received()
     for email in moves:
@@ -335,11 +347,7 @@ def test_a_reader_whose_stored_timezone_names_no_zone_gets_the_lists_hour(
     simulation = Simulation(embedded)
     start = datetime(2026, 6, 1, tzinfo=UTC)
     simulation.hour(start)  # the members read in
-    with embedded.store.engine.begin() as connection:
-        for email, zone in garbage.items():
-            connection.execute(
-                update(SubscriberRow).where(SubscriberRow.email == email).values(timezone=zone)
-            )
+    set_zones_in_store(embedded, garbage)
     simulation.run(start + timedelta(hours=1), days=3)
     # Those readers at the list's hour (07:00 in Dubai), everyone else at theirs, nobody missed.
     check_every_reader(
@@ -355,12 +363,7 @@ def test_each_readers_edition_is_dated_on_their_own_morning(embedded: Services) 
     simulation = Simulation(embedded)
     start = datetime(2026, 6, 1, tzinfo=UTC)
     simulation.hour(start)  # the members read in
-    with embedded.store.engine.begin() as connection:
-        connection.execute(
-            update(SubscriberRow)
-            .where(SubscriberRow.email == "sydney@example.org")
-            .values(timezone="Pacific/Auckland")
-        )
+    set_zones_in_store(embedded, {"sydney@example.org": "Pacific/Auckland"})
     assert isinstance(embedded.transport, MemoryTransport)
     embedded.transport.sent.clear()
     simulation.run(start + timedelta(hours=1), days=2)
@@ -386,12 +389,7 @@ def test_the_archive_dates_each_edition_on_its_readers_own_morning(
     simulation = Simulation(embedded)
     start = datetime(2026, 6, 1, tzinfo=UTC)
     simulation.hour(start)  # the members read in
-    with embedded.store.engine.begin() as connection:
-        connection.execute(
-            update(SubscriberRow)
-            .where(SubscriberRow.email == "sydney@example.org")
-            .values(timezone="Pacific/Auckland")
-        )
+    set_zones_in_store(embedded, {"sydney@example.org": "Pacific/Auckland"})
     simulation.run(start + timedelta(hours=1), days=2)
     listing = TestClient(create_app(embedded)).get("/editions/daily").text
     # Each edition's slot, the date it is listed under, and the date of its own subject.
@@ -632,16 +630,12 @@ def test_readers_of_one_slot_a_day_apart_get_each_their_own_date(embedded: Servi
     # of them, and the Tuesday morning edition of Kiritimati said "Monday".
     from email import message_from_bytes
 
-    members = embedded.settings.config_path(embedded.settings.list("daily").subscribers)
     moved = {
         "sydney@example.org": "Pacific/Kiritimati",
         "newyork@example.org": "Pacific/Honolulu",
         "london@example.org": "Pacific/Honolulu",
     }
-    members.write_text(
-        "email,name,timezone\n"
-        + "".join(f"{email},,{moved.get(email, zone)}\n" for email, zone in ZONES.items())
-    )
+    write_members(embedded, moved)
     simulation = Simulation(embedded)
     start = datetime(2026, 6, 1, tzinfo=UTC)
     simulation.run(start, days=2)
