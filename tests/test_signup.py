@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from digest.mail.transport import MemoryTransport
+from digest.records import Subscriber
 from digest.services import Services
 from digest.signup import SignUpRequest, confirm_sign_up, handle_sign_up
 from digest.store import SubscriberInput
@@ -22,6 +23,18 @@ from tests.webtools import Newsroom, newsroom
 def room(tmp_path: Path, database_url: str) -> Iterator[Newsroom]:
     with newsroom(tmp_path, editions=0, database_url=database_url) as built:
         yield built
+
+
+def signed_up_and_confirmed(
+    services: Services, list_slug: str, email: str, at: datetime
+) -> Subscriber:
+    """``email`` signed up to the list and confirmed at ``at``, as a reader who follows the
+    confirmation link does; their subscriber."""
+    handle_sign_up(services, MemoryTransport(), SignUpRequest(list_slug, email))
+    reader = services.store.subscriber_by_email(email)
+    assert reader is not None
+    confirm_sign_up(services, reader.id, list_slug, at)
+    return reader
 
 
 def membership(room: Newsroom, email: str, list_slug: str = "daily") -> str | None:
@@ -107,10 +120,7 @@ def test_a_returning_reader_stays_subscribed_when_the_suppression_file_is_read_a
 
     services, now = room.services, room.clock.now()
     store, path = services.store, services.settings.service.suppression_path
-    handle_sign_up(services, MemoryTransport(), SignUpRequest("daily", "back@example.org"))
-    back = store.subscriber_by_email("back@example.org")
-    assert back is not None
-    confirm_sign_up(services, back.id, "daily", room.clock.now())
+    back = signed_up_and_confirmed(services, "daily", "back@example.org", room.clock.now())
     assert unsubscribe(services, back.id, "daily", "one-click")
     reconcile_suppressions(services.settings, store, services.address_key, now)
     # They come back: sign up again, and confirm.
@@ -141,10 +151,7 @@ def test_a_confirmation_and_an_unsubscribe_at_once_leave_the_file_in_the_databas
 
     services, store = room.services, room.services.store
     path = services.settings.service.suppression_path
-    handle_sign_up(services, MemoryTransport(), SignUpRequest("daily", "back@example.org"))
-    back = store.subscriber_by_email("back@example.org")
-    assert back is not None
-    confirm_sign_up(services, back.id, "daily", room.clock.now())
+    back = signed_up_and_confirmed(services, "daily", "back@example.org", room.clock.now())
     assert unsubscribe(services, back.id, "daily", "one-click")
     handle_sign_up(services, MemoryTransport(), SignUpRequest("daily", "back@example.org"))
     issued = room.clock.now()
@@ -182,10 +189,7 @@ def test_a_link_older_than_the_pending_sign_up_confirms_nothing(room: Newsroom) 
     # them); the first mail's link, still within web.confirm_days, must not confirm that.
     services, clock = room.services, room.clock
     first_mail = clock.now()
-    handle_sign_up(services, MemoryTransport(), SignUpRequest("daily", "left@example.org"))
-    left = services.store.subscriber_by_email("left@example.org")
-    assert left is not None
-    confirm_sign_up(services, left.id, "daily", first_mail)
+    left = signed_up_and_confirmed(services, "daily", "left@example.org", first_mail)
     clock.set(first_mail + timedelta(hours=1))
     services.store.unsubscribe(left.id, "daily", clock.now(), "one-click")
     clock.set(first_mail + timedelta(hours=2))
@@ -244,10 +248,7 @@ def test_a_reader_who_left_a_list_before_its_rename_and_came_back_stays_subscrib
     path = services.settings.service.suppression_path
     old = services_before_the_rename(room)
     try:
-        handle_sign_up(old, MemoryTransport(), SignUpRequest("morning", "back@example.org"))
-        back = store.subscriber_by_email("back@example.org")
-        assert back is not None
-        confirm_sign_up(old, back.id, "morning", room.clock.now())
+        back = signed_up_and_confirmed(old, "morning", "back@example.org", room.clock.now())
         assert unsubscribe(old, back.id, "morning", "one-click")
     finally:
         old.close()
@@ -280,18 +281,12 @@ def test_a_reader_who_signs_up_again_before_the_rename_is_carried_over_stays_sub
     old = services_before_the_rename(room)
     try:
         for email in ("back@example.org", "gone@example.org"):
-            handle_sign_up(old, MemoryTransport(), SignUpRequest("morning", email))
-            reader = store.subscriber_by_email(email)
-            assert reader is not None
-            confirm_sign_up(old, reader.id, "morning", room.clock.now())
+            reader = signed_up_and_confirmed(old, "morning", email, room.clock.now())
             assert unsubscribe(old, reader.id, "morning", "one-click")
     finally:
         old.close()
     room.clock.set(room.clock.now() + timedelta(minutes=5))
-    handle_sign_up(services, MemoryTransport(), SignUpRequest("daily", "back@example.org"))
-    back = store.subscriber_by_email("back@example.org")
-    assert back is not None
-    confirm_sign_up(services, back.id, "daily", room.clock.now())
+    signed_up_and_confirmed(services, "daily", "back@example.org", room.clock.now())
     # An import under the new slug is no reader's word: the unsubscribe holds over it.
     gone = store.subscriber_by_email("gone@example.org")
     assert gone is not None
@@ -319,10 +314,7 @@ def test_a_reader_removed_by_the_operator_who_comes_back_before_the_next_cycle_s
 
     services, store = room.services, room.services.store
     path = services.settings.service.suppression_path
-    handle_sign_up(services, MemoryTransport(), SignUpRequest("daily", "back@example.org"))
-    back = store.subscriber_by_email("back@example.org")
-    assert back is not None
-    confirm_sign_up(services, back.id, "daily", room.clock.now())
+    back = signed_up_and_confirmed(services, "daily", "back@example.org", room.clock.now())
     reconcile_suppressions(services.settings, store, services.address_key, room.clock.now())
     assert store.unsubscribe(back.id, "daily", room.clock.now(), "operator")  # subscribers remove
     room.clock.set(room.clock.now() + timedelta(minutes=5))
