@@ -156,28 +156,13 @@ def test_an_rtl_lists_more_from_label_reads_before_the_name(
     html = rendered(tmp_path, sample_edition(), language="ar")
     page = look(browser, html, width, "light", f"arabic-more-from-{width}")
     try:
-        label, name = page.evaluate(
-            """() => {
-              const title = document.querySelector('.more-from-title');
-              const where = (wanted) => {
-                const walker = document.createTreeWalker(title, NodeFilter.SHOW_TEXT);
-                for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-                  const at = node.textContent.indexOf(wanted);
-                  if (at < 0) continue;
-                  const range = document.createRange();
-                  range.setStart(node, at);
-                  range.setEnd(node, at + wanted.length);
-                  const r = range.getBoundingClientRect();
-                  return [wanted, r.left, r.right];
-                }
-                return null;
-              };
-              return [where('المزيد من'), where('Layla Haddad')];
-            }"""
-        )
-        assert label[0] == "المزيد من" and name[0] == "Layla Haddad"
+        title = page.query_selector(".more-from-title")
+        assert title is not None
+        label = page.evaluate(_WHERE_SCRIPT, [title, "المزيد من"])
+        name = page.evaluate(_WHERE_SCRIPT, [title, "Layla Haddad"])
+        assert label is not None and name is not None
         # Read right to left: the label first, at the right, then the name to its left.
-        assert label[1] > name[2] - 1, (label, name)
+        assert label[0] > name[1] - 1, (label, name)
     finally:
         page.close()
 
