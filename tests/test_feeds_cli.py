@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tomllib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from typer.testing import CliRunner
 from digest.cli import app
 from digest.gc_tuning import YOUNG_GENERATION_THRESHOLD
 from digest.opml import read_opml
-from tests.feedserver import FeedServer, answer, feed_server, redirect
+from tests.feedserver import FeedServer, Route, answer, feed_server, redirect
 from tests.test_poll_behaviour import conditional, rss
 
 pytestmark = pytest.mark.integration
@@ -357,15 +358,29 @@ url = "{base}/business"
 )
 
 
-def test_feeds_names_the_host_a_redirect_led_to_that_asked_to_wait(tmp_path: Path) -> None:
-    # World's address redirects to a CDN, which answers 429: the CDN's Business is paused, and
-    # the table says where the answer came from, not only World's own address.
-    cdn_routes = {
+def asking_to_wait() -> dict[str, Route]:
+    """The publisher's routes: World answers 429 and asks to wait an hour, Business its feed."""
+    return {
         "/world": answer(429, b"slow down", {"Retry-After": "3600"}),
         "/business": conditional(rss("business")),
     }
+
+
+@contextmanager
+def publisher_asking_to_wait(tmp_path: Path) -> Iterator[tuple[Path, FeedServer]]:
+    """The PUBLISHER config, written for a server of :func:`asking_to_wait` served for the
+    block."""
+    with feed_server(asking_to_wait()) as server:
+        config = tmp_path / "digest.toml"
+        config.write_text(PUBLISHER.format(folder=tmp_path, base=server.base_url))
+        yield config, server
+
+
+def test_feeds_names_the_host_a_redirect_led_to_that_asked_to_wait(tmp_path: Path) -> None:
+    # World's address redirects to a CDN, which answers 429: the CDN's Business is paused, and
+    # the table says where the answer came from, not only World's own address.
     with (
-        feed_server(cdn_routes) as cdn,
+        feed_server(asking_to_wait()) as cdn,
         feed_server({"/world": redirect(302, cdn.url("/world"))}) as own,
     ):
         config = tmp_path / "digest.toml"
@@ -392,13 +407,7 @@ def test_feeds_names_the_host_a_redirect_led_to_that_asked_to_wait(tmp_path: Pat
 def test_feeds_shows_a_feed_added_while_its_host_is_paused(tmp_path: Path) -> None:
     # A feed of the host added to the config during the pause has never been polled, nor put
     # off: the table still shows it paused, until the end of the host's wait.
-    routes = {
-        "/world": answer(429, b"slow down", {"Retry-After": "3600"}),
-        "/business": conditional(rss("business")),
-    }
-    with feed_server(routes) as server:
-        config = tmp_path / "digest.toml"
-        config.write_text(PUBLISHER.format(folder=tmp_path, base=server.base_url))
+    with publisher_asking_to_wait(tmp_path) as (config, server):
         polled = digest(config, "poll")
         with config.open("a") as more:
             more.write(f'\n[[feeds]]\nname = "Sport"\nurl = "{server.base_url}/sport"\n')
@@ -430,13 +439,7 @@ def test_the_table_and_the_json_mask_a_feeds_password(tmp_path: Path) -> None:
 
 
 def test_feeds_shows_the_feeds_a_hosts_retry_after_paused(tmp_path: Path) -> None:
-    routes = {
-        "/world": answer(429, b"slow down", {"Retry-After": "3600"}),
-        "/business": conditional(rss("business")),
-    }
-    with feed_server(routes) as server:
-        config = tmp_path / "digest.toml"
-        config.write_text(PUBLISHER.format(folder=tmp_path, base=server.base_url))
+    with publisher_asking_to_wait(tmp_path) as (config, server):
         polled = digest(config, "poll")
         assert polled.exit_code == 0, polled.output
         summary = " ".join(polled.stdout.split())
