@@ -161,28 +161,23 @@ def test_a_temporary_redirect_is_followed_but_not_recorded(status: int) -> None:
     assert result.permanent_redirect is None
 
 
-def test_a_permanent_redirect_then_a_temporary_one_records_the_first_target() -> None:
+@pytest.mark.parametrize(
+    ("first", "second", "recorded"),
+    [(301, 302, "/moved"), (302, 301, None)],
+    ids=["permanent-then-temporary-records-the-first-target", "temporary-first-records-nothing"],
+)
+def test_a_chain_of_two_redirects_records_the_first_target_only_when_it_is_permanent(
+    first: int, second: int, recorded: str | None
+) -> None:
     routes = {
-        "/old": redirect(301, "/moved"),
-        "/moved": redirect(302, "/today"),
-        "/today": answer(200, FEED),
-    }
-    with feed_server(routes) as server:
-        result = fetch(server.url("/old"))
-    assert result.url == server.url("/today")
-    assert result.permanent_redirect == server.url("/moved")
-
-
-def test_a_temporary_redirect_then_a_permanent_one_records_nothing() -> None:
-    routes = {
-        "/old": redirect(302, "/elsewhere"),
-        "/elsewhere": redirect(301, "/final"),
+        "/old": redirect(first, "/moved"),
+        "/moved": redirect(second, "/final"),
         "/final": answer(200, FEED),
     }
     with feed_server(routes) as server:
         result = fetch(server.url("/old"))
     assert result.url == server.url("/final")
-    assert result.permanent_redirect is None
+    assert result.permanent_redirect == (server.url(recorded) if recorded else None)
 
 
 def test_304s_and_redirects_leave_their_connection_for_the_next_request() -> None:
