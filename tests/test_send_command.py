@@ -29,7 +29,7 @@ from digest.store.schema import EditionRow
 from tests.configs import service_table
 from tests.members import numbered_readers
 from tests.servers import SmtpSink, free_port, redis_cluster, redis_server, smtp_server
-from tests.service_cluster import DIGEST, deployment, fresh_database, tally, wait_for
+from tests.service_cluster import DIGEST, Deployment, deployment, fresh_database, tally, wait_for
 from tests.test_lists_cli import digest, write_config
 from tests.test_pipeline import write_feed
 from tests.test_topic_choices import STORIES, TOPICS
@@ -299,6 +299,15 @@ def test_send_behind_the_latest_edition_says_the_clock_is_behind(tmp_path: Path)
     assert len(sink.received) == sent_before
 
 
+def _every_copy_tried_once(service: Deployment) -> None:
+    """Until each of the deployment's three copies has been tried and has its error: the mail
+    server does not answer, so they wait, pending, to be retried."""
+    wait_for(
+        lambda: len(rows := service.rows()) == 3 and all(error for _, _, error in rows.values()),
+        "every copy tried once",
+    )
+
+
 def test_send_wait_with_the_broker_gone_for_good_says_so_instead_of_waiting(
     tmp_path: Path, postgres_url: str
 ) -> None:
@@ -313,12 +322,7 @@ def test_send_wait_with_the_broker_gone_for_good_says_so_instead_of_waiting(
     ):
         following = service.start("send", "daily", "--wait", "--give-up-after", "3")
         try:
-            wait_for(
-                lambda: (
-                    len(rows := service.rows()) == 3 and all(error for _, _, error in rows.values())
-                ),
-                "every copy tried once",
-            )
+            _every_copy_tried_once(service)
             server.stop()
             _, said = following.communicate(timeout=60)
         finally:
@@ -425,12 +429,7 @@ def test_send_wait_with_every_worker_stopped_says_so_instead_of_waiting(
     ):
         with service.worker("worker"):
             following = service.start("send", "daily", "--wait", "--give-up-after", "3")
-            wait_for(
-                lambda: (
-                    len(rows := service.rows()) == 3 and all(error for _, _, error in rows.values())
-                ),
-                "every copy tried once",
-            )
+            _every_copy_tried_once(service)
         try:  # the worker stopped, as its service manager would stop it
             _, said = following.communicate(timeout=60)
         finally:
