@@ -18,7 +18,7 @@ from datetime import timedelta
 from email.message import EmailMessage
 
 import pytest
-from playwright.sync_api import Browser, Page, Route
+from playwright.sync_api import Browser, Page
 
 from digest.delivering import deliver_batch
 from digest.sample_server import serve_folder
@@ -27,7 +27,7 @@ from digest.web import create_app
 from digest.web.server import serving
 from tests.servers import SmtpSink, free_port, smtp_server
 from tests.test_end_to_end import parse
-from tests.test_web_browser import ARTIFACTS, ROOT, browser, check
+from tests.test_web_browser import ARTIFACTS, ROOT, browser, check, policed_page
 from tests.webtools import Newsroom, build_editions, newsroom
 
 pytestmark = pytest.mark.integration
@@ -66,27 +66,13 @@ def site(room: Newsroom, port: int) -> Iterator[str]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1024, "height": 800})
-    opened = context.new_page()
     # Only the site answers, and the made-up site that frames the embeddable form.
-    opened.route("**/*", _route)
-    refused: list[str] = []
-    opened.on(
-        "console",
-        lambda message: (
-            refused.append(message.text) if "Content Security Policy" in message.text else None
-        ),
-    )
-    yield opened
-    context.close()
+    with policed_page(browser, lambda url: url.startswith("http://127.0.0.1:")) as (
+        opened,
+        refused,
+    ):
+        yield opened
     assert [text for text in refused if "frame-ancestors" not in text] == [], refused
-
-
-def _route(route: Route) -> None:
-    if route.request.url.startswith("http://127.0.0.1:"):
-        route.continue_()
-    else:
-        route.abort()
 
 
 FRAMING_PAGE = (

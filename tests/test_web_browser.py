@@ -8,7 +8,7 @@ checkout), one PNG per page, overwritten by each run.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -62,14 +62,17 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
+@contextmanager
+def policed_page(
+    browser: Browser, answers: Callable[[str], bool]
+) -> Iterator[tuple[Page, list[str]]]:
+    """A page of 1024 by 800 on which only the addresses ``answers`` takes are fetched (every
+    other request is aborted), and the Content Security Policy refusals its console reports."""
     context = browser.new_context(viewport={"width": 1024, "height": 800})
     opened = context.new_page()
-    # Only the site answers: an archived edition's pictures on feed servers stay blocked.
     opened.route(
         "**/*",
-        lambda route: route.continue_() if "127.0.0.1" in route.request.url else route.abort(),
+        lambda route: route.continue_() if answers(route.request.url) else route.abort(),
     )
     refused: list[str] = []
     opened.on(
@@ -78,8 +81,15 @@ def page(browser: Browser) -> Iterator[Page]:
             refused.append(message.text) if "Content Security Policy" in message.text else None
         ),
     )
-    yield opened
+    yield opened, refused
     context.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    # Only the site answers: an archived edition's pictures on feed servers stay blocked.
+    with policed_page(browser, lambda url: "127.0.0.1" in url) as (opened, refused):
+        yield opened
     assert refused == [], refused  # the page needed nothing its policy forbids
 
 
