@@ -26,13 +26,12 @@ from digest.send_now import send_now, settled, total
 from digest.services import build_services
 from digest.store.deliveries import DeliveryCounts
 from digest.store.schema import EditionRow
-from tests.configs import service_table
 from tests.members import numbered_readers
 from tests.servers import SmtpSink, free_port, redis_cluster, redis_server, smtp_server
 from tests.service_cluster import DIGEST, Deployment, deployment, fresh_database, tally, wait_for
 from tests.test_lists_cli import digest, write_config
 from tests.test_pipeline import write_feed
-from tests.test_topic_choices import STORIES, TOPICS
+from tests.test_topic_choices import STORIES, TOPICS, daily_over_every_topic
 
 READERS = 2 * DELIVERY_BATCH_SIZE + 50  # three delivery batches
 
@@ -184,27 +183,7 @@ def test_send_counts_every_edition_of_the_slot_when_readers_chose_topics(tmp_pat
     write_feed(feeds, [(n, STORIES[slug], an_hour_ago) for n, slug in enumerate(TOPICS)])
     (tmp_path / "members.csv").write_text(numbered_readers(6))
     with serve_folder(feeds) as base_url:
-        config = write_config(
-            tmp_path,
-            {
-                "service": service_table(tmp_path),
-                "ingest": {"allow_private_addresses": True},
-                "feeds": [{"name": "Wire", "url": f"{base_url}/wire.xml"}],
-                "topics": [
-                    {"slug": slug, "name": slug.title(), "rules": {"include": [slug.title()]}}
-                    for slug in TOPICS
-                ],
-                "lists": [
-                    {
-                        "slug": "daily",
-                        "name": "The Daily Brief",
-                        "topics": TOPICS,
-                        "schedule": "0 7 * * *",
-                        "timezone": "Asia/Dubai",
-                    }
-                ],
-            },
-        )
+        config = write_config(tmp_path, daily_over_every_topic(tmp_path, base_url))
         members = str(tmp_path / "members.csv")
         assert digest(config, "poll").exit_code == 0
         imported = digest(

@@ -49,6 +49,30 @@ def test_a_variant_is_named_by_its_choice_within_a_window() -> None:
     assert groups == {("iran",): [1, 2], ("gulf",): [3], None: [4]}
 
 
+def daily_over_every_topic(tmp_path: Path, base_url: str, **daily: Any) -> dict[str, Any]:
+    """A config of one list, daily, over every topic of TOPICS, read from the feed at
+    ``base_url``; ``daily`` adds to the list's table."""
+    return {
+        "service": service_table(tmp_path),
+        "ingest": {"allow_private_addresses": True},
+        "feeds": [{"name": "Wire", "url": f"{base_url}/wire.xml"}],
+        "topics": [
+            {"slug": slug, "name": slug.title(), "rules": {"include": [slug.title()]}}
+            for slug in TOPICS
+        ],
+        "lists": [
+            {
+                "slug": "daily",
+                "name": "The Daily Brief",
+                "topics": TOPICS,
+                "schedule": "0 7 * * *",
+                "timezone": "Asia/Dubai",
+                **daily,
+            }
+        ],
+    }
+
+
 @pytest.fixture
 def newsroom(tmp_path: Path) -> Iterator[tuple[Services, Any, Path]]:
     from digest.sample_server import serve_folder
@@ -58,25 +82,7 @@ def newsroom(tmp_path: Path) -> Iterator[tuple[Services, Any, Path]]:
     write_feed(folder, [])
     (tmp_path / "members.csv").write_text(numbered_readers(30))
     with serve_folder(folder) as base_url:
-        raw = {
-            "service": service_table(tmp_path),
-            "ingest": {"allow_private_addresses": True},
-            "feeds": [{"name": "Wire", "url": f"{base_url}/wire.xml"}],
-            "topics": [
-                {"slug": slug, "name": slug.title(), "rules": {"include": [slug.title()]}}
-                for slug in TOPICS
-            ],
-            "lists": [
-                {
-                    "slug": "daily",
-                    "name": "The Daily Brief",
-                    "topics": TOPICS,
-                    "schedule": "0 7 * * *",
-                    "timezone": "Asia/Dubai",
-                    "subscribers": "members.csv",
-                }
-            ],
-        }
+        raw = daily_over_every_topic(tmp_path, base_url, subscribers="members.csv")
         services, transport = start(settings_of(tmp_path, raw), FixedClock(DAY1))
         try:
             yield services, transport, folder
