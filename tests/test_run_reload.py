@@ -15,10 +15,12 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from tests.servers import postgres_cluster
 from tests.test_end_to_end import DIGEST, SECRET, example_config
 
 pytestmark = pytest.mark.integration
@@ -66,6 +68,13 @@ def config(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def running(tmp_path: Path, config: Path) -> Iterator[Running]:
+    with run_continuously(tmp_path, config) as started:
+        yield started
+
+
+@contextmanager
+def run_continuously(tmp_path: Path, config: Path) -> Iterator[Running]:
+    """`digest run` on ``config``, a cycle every INTERVAL seconds, stopped by Ctrl-C at the end."""
     environment = {**os.environ, "DIGEST_SECRET_KEY": SECRET, "COLUMNS": "120"}
     environment.pop("DIGEST_CONFIG", None)
     stdout, stderr = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
@@ -127,3 +136,30 @@ def test_an_edit_of_the_config_is_taken_up_at_the_next_cycle_and_an_invalid_one_
     assert running.process.wait(timeout=60) == 0
     assert "Stopped." in running.stdout()
     assert "Traceback" not in running.stderr()
+
+
+def test_a_database_restarted_between_cycles_stops_a_cycle_not_the_run(tmp_path: Path) -> None:
+    # PostgreSQL restarted (an update, a failover) while `digest run` slept between cycles: the
+    # next cycle's first query failed and the run ended with exit 1, and with it the readers'
+    # pages and the bounces it serves, until someone started it again.
+    with postgres_cluster() as database:
+        config = example_config(tmp_path, smtp_port=None)
+        sqlite_url = f"sqlite:///{tmp_path / 'digest.db'}"
+        config.write_text(config.read_text().replace(sqlite_url, database.url))
+        with run_continuously(tmp_path, config) as running:
+            running.wait_for("first cycle", lambda: "Cycle summary" in running.stdout())
+            database.stop()
+            running.wait_for("the failed cycle", lambda: "the cycle stopped" in running.stderr())
+            cycles = running.stdout().count("Cycle summary")
+            database.start()
+            running.wait_for(
+                "a cycle after the restart",
+                lambda: running.stdout().count("Cycle summary") > cycles,
+            )
+            running.process.send_signal(signal.SIGINT)
+            assert running.process.wait(timeout=60) == 0
+    said = " ".join(running.stderr().split())
+    assert "Traceback" not in said
+    assert "error: the cycle stopped: the database postgresql+psycopg://digest@127.0.0.1:" in said
+    assert f"and the next cycle, in {INTERVAL} s, tries again" in said
+    assert "Stopped." in running.stdout()

@@ -15,6 +15,7 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from digest import lint, pipeline
 from digest.bylines import Bylines
@@ -33,7 +34,7 @@ from digest.cli.boundary import report, sigterm_as_ctrl_c
 from digest.config import Settings, entry_key, load_settings
 from digest.edition_json import edition_json
 from digest.edition_why import why_lines
-from digest.errors import ConfigError, DigestError
+from digest.errors import ConfigError, DigestError, brief, database_shown
 from digest.inbound.server import InboundServer
 from digest.preflight import Preflight, existing_store, preflight
 from digest.previews import edition_pictures
@@ -197,15 +198,36 @@ def _cycles(
         shown = frozenset(checked.warnings)
         refused: str | None = None
         while True:
-            summary = _one_cycle(services, list_slug)
-            _report(summary, services, shown)
-            shown = frozenset()  # later cycles name what still holds
             if once:
+                _report(_one_cycle(services, list_slug), services, shown)
                 return None, None
+            if _cycle_outlasting_outages(services, list_slug, shown, interval):
+                shown = frozenset()  # later cycles name what still holds
             time.sleep(interval)
             edited, refused = _edited_config(settings, list_slug, refused)
             if edited is not None:
                 return edited
+
+
+def _cycle_outlasting_outages(
+    services: Services, list_slug: str | None, shown: frozenset[str], interval: int
+) -> bool:
+    """One cycle of a run that keeps going, and its report; whether it ran to its end. A
+    database that fails meanwhile (PostgreSQL restarted, an SQLite file another process held
+    past its busy timeout, a full disk) stops the cycle, not the run: said in one line, the next
+    cycle tries again. It ended the run, and the readers' pages and the bounces it serves, until
+    someone started it again; what the cycle had not recorded stays pending on the ledger."""
+    try:
+        _report(_one_cycle(services, list_slug), services, shown)
+    except (OperationalError, InterfaceError) as error:
+        reason = brief(str(error.orig if error.orig is not None else error))
+        shown_url = database_shown(services.settings.service.database_url)
+        report(
+            f"the cycle stopped: the database {shown_url} failed: {reason}; what it had not "
+            f"done stays pending, and the next cycle, in {interval} s, tries again"
+        )
+        return False
+    return True
 
 
 def _edited_config(
