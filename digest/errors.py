@@ -167,12 +167,29 @@ class StoreUnavailableError(DigestError):
     """The database cannot be reached or opened: the server is down, the file cannot be made."""
 
     def __init__(
-        self, url: str, reason: str, *, missing_driver: bool = False, not_digest: bool = False
+        self,
+        url: str,
+        reason: str,
+        *,
+        missing_driver: bool = False,
+        not_digest: bool = False,
+        not_permitted: bool = False,
     ) -> None:
         self.url = url
         self.reason = reason
         shown = database_shown(url)
-        if not_digest:
+        if not_permitted:
+            # PostgreSQL refused the URL's user (SQLSTATE 42501): the server is up and the
+            # address right, so the advice of an unreachable database would mislead. Since
+            # PostgreSQL 15 only a database's owner may create tables in its schema public, and
+            # tables made by `digest db upgrade` run as another user are that user's.
+            what_to_do = (
+                "the user of the URL may not make or use digest's tables there: make it the "
+                "owner of the database (ALTER DATABASE ... OWNER TO ...) and of the tables in "
+                "it, or put the user that owns them in service.database_url (or "
+                "DIGEST_DATABASE_URL)"
+            )
+        elif not_digest:
             what_to_do = (
                 "it is another application's database (or a digest one that lost its "
                 "alembic_version table), and nothing was written to it: point "

@@ -378,6 +378,45 @@ def test_a_postgresql_database_that_does_not_exist(tmp_path: Path, postgres_url:
     assert "that the database and its user exist" in line
 
 
+@pytest.mark.parametrize("whose", ["a new database", "tables another user made"])
+def test_a_postgresql_user_without_the_rights_is_told_so_in_one_line(
+    tmp_path: Path, postgres_url: str, whose: str
+) -> None:
+    # PostgreSQL 15 lets only a database's owner create tables in its schema public, and the
+    # tables `digest db upgrade` made as one user are that user's: every command ended in a
+    # traceback, "permission denied for schema public" or "... for table alembic_version".
+    database_url = fresh_database(postgres_url)
+    user = f"reader_{tmp_path.name[-20:].replace('-', '_').lower()}"
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE ROLE {user} LOGIN"))
+    admin.dispose()
+    owner = create_engine(database_url)
+    if whose == "tables another user made":
+        made = run_digest(write_config(tmp_path, database_url=database_url), "db", "upgrade")
+        assert made.returncode == 0, made.stderr
+    url = database_url.replace("postgresql+psycopg://digest@", f"postgresql+psycopg://{user}@")
+    assert url != database_url
+    config = write_config(tmp_path, database_url=url)
+    refused = "permission denied for schema public"
+    if whose == "tables another user made":
+        refused = "permission denied for table alembic_version"
+    for command in (["db", "upgrade"], ["status"], ["run", "--once"], ["subscribers", "list"]):
+        result = run_digest(config, *command)
+        assert result.returncode == 1, (command, result.stderr)
+        assert "Traceback" not in result.stderr, command
+        [line] = result.stderr.strip().splitlines()
+        assert line.startswith(f"error: cannot open the database {url}: {refused}; "), line
+        assert "the user of the URL may not make or use digest's tables there" in line
+        assert "make it the owner of the database" in line
+        assert "check that the database server is running" not in line
+    listed = text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+    with owner.connect() as connection:
+        tables = set(connection.execute(listed).scalars())
+    owner.dispose()
+    assert bool(tables) == (whose == "tables another user made")
+
+
 @pytest.mark.parametrize(
     ("url", "missing"),
     [

@@ -85,12 +85,30 @@ def database_errors(url: str) -> Iterator[None]:
         raise StoreUnavailableError(url, reason) from error
     except DatabaseError as error:
         # SQLite says a file that is no database (another file, or a damaged one) with a
-        # DatabaseError, at the first statement of a connection; other DatabaseErrors (an
-        # integrity error...) are bugs and keep their traceback.
+        # DatabaseError, at the first statement of a connection, and PostgreSQL a user without
+        # the rights on the schema or its tables with a ProgrammingError; other DatabaseErrors
+        # (an integrity error...) are bugs and keep their traceback.
         reason = str(error.orig) if error.orig is not None else str(error)
+        if _refused_permission(error):
+            # Its first line: the statement's text and a caret follow.
+            reason = reason.splitlines()[0]
+            raise StoreUnavailableError(url, reason, not_permitted=True) from error
         if reason not in NOT_A_DATABASE:
             raise
         raise StoreUnavailableError(url, reason) from error
+
+
+# SQLSTATE insufficient_privilege: "permission denied for schema public" (PostgreSQL 15 and
+# later, to a user that does not own the database), "... for table feeds" (tables another
+# user made); the code, not the words, which follow the server's lc_messages.
+_INSUFFICIENT_PRIVILEGE = "42501"
+
+
+def _refused_permission(error: DatabaseError) -> bool:
+    """Whether PostgreSQL refused the user the rights the statement needs (psycopg names the
+    code ``sqlstate``, psycopg2 ``pgcode``)."""
+    code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    return code == _INSUFFICIENT_PRIVILEGE
 
 
 # Alembic is imported where a migration is run or read, not with the store: with Mako it is
