@@ -163,3 +163,37 @@ def test_a_database_restarted_between_cycles_stops_a_cycle_not_the_run(tmp_path:
     assert "error: the cycle stopped: the database postgresql+psycopg://digest@127.0.0.1:" in said
     assert f"and the next cycle, in {INTERVAL} s, tries again" in said
     assert "Stopped." in running.stdout()
+
+
+def test_an_edit_made_while_the_database_is_away_waits_for_it_and_the_run_goes_on(
+    tmp_path: Path,
+) -> None:
+    # The edit's checks read the database only when they could: they passed, and the settings
+    # they took up opened it at once, which failed and ended the run with exit 1.
+    with postgres_cluster() as database:
+        config = example_config(tmp_path, smtp_port=None)
+        sqlite_url = f"sqlite:///{tmp_path / 'digest.db'}"
+        original = config.read_text().replace(sqlite_url, database.url)
+        config.write_text(original)
+        subscribers = Path(__file__).resolve().parents[1] / "config/subscribers/gulf-weekly.csv"
+        with run_continuously(tmp_path, config) as running:
+            running.wait_for("first cycle", lambda: "Cycle summary" in running.stdout())
+            database.stop()
+            config.write_text(original + ADDED_LIST.format(subscribers=subscribers))
+            running.wait_for("the edit held", lambda: "Config edit refused" in running.stderr())
+            database.start()
+            running.wait_for(
+                "the change", lambda: "changed: the next cycles run on it" in running.stdout()
+            )
+            running.wait_for(
+                "the new list's mail", lambda: "levant-evening" in lists_mailed(tmp_path / "outbox")
+            )
+            running.process.send_signal(signal.SIGINT)
+            assert running.process.wait(timeout=60) == 0
+    said = " ".join(running.stderr().split())
+    assert "Traceback" not in said
+    assert (
+        "Config edit refused, the previous settings stay in force cannot open the database "
+        "postgresql+psycopg://digest@127.0.0.1:"
+    ) in said
+    assert said.count("Config edit refused") == 1  # said once while the database was away

@@ -22,6 +22,7 @@ from digest.bylines import Bylines
 from digest.cli.app import (
     app,
     config_app,
+    configured_store,
     console,
     db_app,
     errors,
@@ -246,6 +247,12 @@ def _edited_config(
                 str(fresh.source), [("lists", f"no list {list_slug!r}, which this run builds")]
             )
         checked, _ = _preflight_on_disk(fresh)
+        if not checked.errors:
+            # The checks read the database only when they can, and the next cycle opens it:
+            # one that cannot be opened now (away for a moment, or a database_url edited
+            # wrong) ended the run there. The edit waits, and is tried again after each cycle.
+            with configured_store(fresh):
+                pass
     except DigestError as error:  # the file, or a database it names that cannot be opened
         problem = str(error)
     else:
