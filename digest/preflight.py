@@ -251,6 +251,9 @@ def existing_store(settings: Settings) -> tuple[Store | None, str]:
     if parsed.get_backend_name() == "sqlite":
         if not parsed.database or parsed.database == ":memory:":
             return None, "no database file to check"
+        if Path(parsed.database).is_dir():
+            # Not a database to come: every command that opens it refuses it.
+            return None, f"{parsed.database} is a folder, not a database file"
         if not Path(parsed.database).is_file():
             return None, f"no database yet at {parsed.database}"
     engine = create_database_engine(url)

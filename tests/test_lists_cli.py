@@ -369,3 +369,18 @@ def test_config_check_creates_no_database(tmp_path: Path, base_url: str) -> None
     assert check.exit_code == 0, check.output
     assert "no database yet" in check.stdout
     assert not (tmp_path / "digest.db").exists()
+
+
+def test_config_check_does_not_take_a_folder_for_a_database_to_come(
+    tmp_path: Path, base_url: str
+) -> None:
+    # service.database_url naming a folder: `config check` said "no database yet" there, as
+    # of a file the first run makes, and every other command then refused it.
+    config = write_config(tmp_path, raw_config(tmp_path, base_url))
+    folder = tmp_path / "digest.db"
+    folder.mkdir()
+    check = digest(config, "config", "check")
+    assert check.exit_code == 0, check.output
+    said = " ".join(check.stdout.split())
+    assert f"Lists' history not checked: {folder} is a folder, not a database file" in said
+    assert "no database yet" not in said
