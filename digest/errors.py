@@ -174,6 +174,7 @@ class StoreUnavailableError(DigestError):
         missing_driver: bool = False,
         not_digest: bool = False,
         not_permitted: bool = False,
+        read_only: bool = False,
     ) -> None:
         self.url = url
         self.reason = reason
@@ -188,6 +189,14 @@ class StoreUnavailableError(DigestError):
                 "owner of the database (ALTER DATABASE ... OWNER TO ...) and of the tables in "
                 "it, or put the user that owns them in service.database_url (or "
                 "DIGEST_DATABASE_URL)"
+            )
+        elif read_only:
+            # The server answers but takes no writes: a standby (a replica, or the old primary
+            # after a failover), or a database set read-only (default_transaction_read_only).
+            what_to_do = (
+                "the server takes no writes there (a standby, or a database set read-only): "
+                "point service.database_url (or DIGEST_DATABASE_URL) at the primary server, or "
+                "make the database writable again"
             )
         elif not_digest:
             what_to_do = (

@@ -417,6 +417,36 @@ def test_a_postgresql_user_without_the_rights_is_told_so_in_one_line(
     assert bool(tables) == (whose == "tables another user made")
 
 
+@pytest.mark.parametrize("schema", ["none yet", "upgraded"])
+def test_a_postgresql_server_that_takes_no_writes_is_told_so_in_one_line(
+    tmp_path: Path, postgres_url: str, schema: str
+) -> None:
+    # A standby (the URL names a replica, or the old primary after a failover) or a database
+    # set read-only: every command that writes ended in a traceback, "cannot execute CREATE
+    # TABLE in a read-only transaction" (or INSERT).
+    url = fresh_database(postgres_url)
+    config = write_config(tmp_path, database_url=url)
+    if schema == "upgraded":
+        assert run_digest(config, "db", "upgrade").returncode == 0
+    name = url.rsplit("/", 1)[1]
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on'))
+    admin.dispose()
+    statement = "CREATE TABLE" if schema == "none yet" else "INSERT"
+    for command in (["db", "upgrade"], ["run", "--once"], ["feeds"], ["subscribers", "list"]):
+        if schema == "upgraded" and command in (["db", "upgrade"], ["subscribers", "list"]):
+            continue  # they write nothing to a database at the latest schema
+        result = run_digest(config, *command)
+        assert result.returncode == 1, (command, result.stderr)
+        assert "Traceback" not in result.stderr, command
+        [line] = result.stderr.strip().splitlines()
+        said = f"cannot execute {statement} in a read-only transaction; "
+        assert line.startswith(f"error: cannot open the database {url}: {said}"), line
+        assert "the server takes no writes there (a standby, or a database set read-only)" in line
+        assert "at the primary server" in line
+
+
 @pytest.mark.parametrize(
     ("url", "missing"),
     [

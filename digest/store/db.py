@@ -86,29 +86,39 @@ def database_errors(url: str) -> Iterator[None]:
     except DatabaseError as error:
         # SQLite says a file that is no database (another file, or a damaged one) with a
         # DatabaseError, at the first statement of a connection, and PostgreSQL a user without
-        # the rights on the schema or its tables with a ProgrammingError; other DatabaseErrors
-        # (an integrity error...) are bugs and keep their traceback.
+        # the rights on the schema or its tables, or a server that takes no writes, with one
+        # too; other DatabaseErrors (an integrity error...) are bugs and keep their traceback.
         reason = str(error.orig) if error.orig is not None else str(error)
-        if _refused_permission(error):
+        refused = _refused(error)
+        if refused is not None:
             # Its first line: the statement's text and a caret follow.
             reason = reason.splitlines()[0]
-            raise StoreUnavailableError(url, reason, not_permitted=True) from error
+            raise StoreUnavailableError(
+                url,
+                reason,
+                not_permitted=refused == _INSUFFICIENT_PRIVILEGE,
+                read_only=refused == _READ_ONLY_TRANSACTION,
+            ) from error
         if reason not in NOT_A_DATABASE:
             raise
         raise StoreUnavailableError(url, reason) from error
 
 
-# SQLSTATE insufficient_privilege: "permission denied for schema public" (PostgreSQL 15 and
-# later, to a user that does not own the database), "... for table feeds" (tables another
-# user made); the code, not the words, which follow the server's lc_messages.
+# PostgreSQL's refusals of a statement that are the deployment's, not the code's, by their
+# SQLSTATE (the code, not the words, which follow the server's lc_messages).
+# insufficient_privilege: "permission denied for schema public" (PostgreSQL 15 and later, to a
+# user that does not own the database), "... for table feeds" (tables another user made).
 _INSUFFICIENT_PRIVILEGE = "42501"
+# read_only_sql_transaction: "cannot execute INSERT in a read-only transaction", from a standby
+# (the URL names a replica, or the old primary after a failover) or a database set read-only.
+_READ_ONLY_TRANSACTION = "25006"
 
 
-def _refused_permission(error: DatabaseError) -> bool:
-    """Whether PostgreSQL refused the user the rights the statement needs (psycopg names the
-    code ``sqlstate``, psycopg2 ``pgcode``)."""
+def _refused(error: DatabaseError) -> str | None:
+    """The SQLSTATE of one of PostgreSQL's refusals above, else None (psycopg names the code
+    ``sqlstate``, psycopg2 ``pgcode``)."""
     code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
-    return code == _INSUFFICIENT_PRIVILEGE
+    return code if code in (_INSUFFICIENT_PRIVILEGE, _READ_ONLY_TRANSACTION) else None
 
 
 # Alembic is imported where a migration is run or read, not with the store: with Mako it is
