@@ -314,6 +314,30 @@ def test_a_postgresql_server_that_is_not_there(tmp_path: Path) -> None:
         assert "service.database_url (or DIGEST_DATABASE_URL)" in line
 
 
+def test_a_postgresql_server_that_never_answers_is_given_up_on(tmp_path: Path) -> None:
+    # A server that takes the connection and never answers (PostgreSQL stopped with SIGSTOP,
+    # its machine paused, a port that is not PostgreSQL's): every command waited for ever.
+    from digest.store.db import CONNECT_SECONDS
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)  # the kernel takes the connections; nobody reads them
+        port = silent.getsockname()[1]
+        url = f"postgresql+psycopg://desk:hunter2@127.0.0.1:{port}/digest"
+        config = write_config(tmp_path, database_url=url)
+        for command in (["status"], ["db", "upgrade"]):
+            started = time.monotonic()
+            result = run_digest(config, *command)
+            took = time.monotonic() - started
+            assert result.returncode == 1, (command, result.stderr)
+            assert took < CONNECT_SECONDS + 30, took
+            assert "Traceback" not in result.stderr, command
+            [line] = result.stderr.strip().splitlines()
+            masked = url.replace(":hunter2@", ":***@")
+            assert f"cannot open the database {masked}: connection timeout expired" in line, line
+            assert "check that the database server is running" in line
+
+
 def test_an_edition_number_past_what_the_database_holds_is_refused_as_a_usage_error(
     tmp_path: Path, postgres_url: str
 ) -> None:

@@ -47,10 +47,22 @@ def _engine(url: str, **options: Any) -> Engine:
         raise StoreUnavailableError(url, reason, missing_driver=True) from error
 
 
+# Seconds PostgreSQL has to take a connection, its greeting and login included: a server that
+# accepts the connection and never answers (stopped with SIGSTOP, its machine paused, a port
+# that is not PostgreSQL's) held every command, and each worker task, for ever. A URL's own
+# connect_timeout wins.
+CONNECT_SECONDS = 10
+
+
 def create_database_engine(url: str) -> Engine:
-    """An engine for ``url``; for SQLite, the folder is created and foreign keys and WAL are on."""
+    """An engine for ``url``; for SQLite, the folder is created and foreign keys and WAL are on;
+    for PostgreSQL, a connection not made within CONNECT_SECONDS fails."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
+        if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+            return _engine(
+                url, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_SECONDS}
+            )
         return _engine(url, pool_pre_ping=True)
     database = sqlite_file(parsed)
     if database is not None:
