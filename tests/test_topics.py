@@ -260,6 +260,16 @@ def test_longest_term_wins_one_hit(classifier: TopicClassifier) -> None:
     assert scores(classifier.classify(article("Saudi Arabia")))["gulf"] == 3
 
 
+def test_a_long_phrase_pasted_into_a_rule_still_builds_a_classifier() -> None:
+    # Config validation takes a term of any length, and `digest run` builds the classifier at
+    # each cycle: a paragraph pasted into a rule must not stop every cycle.
+    pasted = " ".join(["The oil ministers met in Vienna to weigh output cuts"] * 100)
+    tree = [topic("energy", include=(pasted, "OPEC"))]
+    classifier = TopicClassifier(tree)
+    assert scores(classifier.classify(article("Markets", f"{pasted}."))) == {"energy": 1}
+    assert scores(classifier.classify(article("OPEC meets"))) == {"energy": 3}
+
+
 def test_threshold_files_on_terms_alone_and_feeds_imply_the_topic() -> None:
     tree = [topic("iran", places=("Iran",), feeds=("Persia Review",), threshold=2)]
     classifier = TopicClassifier(tree)

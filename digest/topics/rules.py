@@ -195,15 +195,28 @@ def _alternation(terms: Iterable[str]) -> str:
 _END = ""  # the key that marks a term ending at a trie node (no term character is "")
 
 
-def _trie_pattern(node: dict[str, Any]) -> str:
-    branches = []
-    for char in sorted(node.keys() - {_END}):
-        # A space in a phrase matches any run of whitespace in the (already collapsed) text.
-        token = r"\s+" if char == " " else re.escape(char)
-        branches.append(token + _trie_pattern(node[char]))
-    if not branches:
-        return ""
-    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-    if _END in node:
-        return f"(?:{body})?"
-    return body
+def _trie_pattern(root: dict[str, Any]) -> str:
+    """The pattern of a trie, built from the leaves up without recursion: a node is as deep as
+    its term is long, and one long term (a sentence pasted into a rule) went past Python's
+    recursion limit, so that no classifier could be built for the config and every cycle
+    failed."""
+    patterns: dict[int, str] = {}  # id of a node -> its pattern, once its children have theirs
+    pending: list[tuple[dict[str, Any], bool]] = [(root, False)]
+    while pending:
+        node, children_done = pending.pop()
+        keys = sorted(node.keys() - {_END})
+        if not children_done:
+            pending.append((node, True))
+            pending.extend((node[char], False) for char in keys)
+            continue
+        branches = []
+        for char in keys:
+            # A space in a phrase matches any run of whitespace in the (already collapsed) text.
+            token = r"\s+" if char == " " else re.escape(char)
+            branches.append(token + patterns.pop(id(node[char])))
+        if not branches:
+            patterns[id(node)] = ""
+            continue
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        patterns[id(node)] = f"(?:{body})?" if _END in node else body
+    return patterns[id(root)]
