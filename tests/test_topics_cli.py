@@ -150,6 +150,30 @@ def test_explain_a_stored_article_prints_rules_and_scores(config: Path) -> None:
     assert "no stored article has id 999999" in missing.output
 
 
+@pytest.mark.parametrize("source", ["99999999999999999999999", "2147483648", "9" * 5000])
+def test_explain_an_id_past_any_stored_one_says_no_article_has_it(
+    config: Path, source: str
+) -> None:
+    # A mistyped id too large for the database's integer column was sent to it as a parameter
+    # and came back as an OverflowError traceback.
+    store_samples(config, "world-briefing.xml")
+    result = run("--config", str(config), "topics", "explain", source)
+    assert result.exit_code == 1, result.output
+    assert not isinstance(result.exception, OverflowError | ValueError)
+    assert f"no stored article has id {source}" in result.output
+
+
+@pytest.mark.parametrize("source", ["²", "١٢"])
+def test_explain_takes_only_ascii_digits_as_an_article_id(config: Path, source: str) -> None:
+    # str.isdigit() holds for "²", which int() refuses (a ValueError traceback), and for
+    # Arabic-Indic digits, which int() read as the id of another article.
+    ids = store_samples(config, "world-briefing.xml")
+    assert 12 in ids.values()
+    result = run("--config", str(config), "topics", "explain", source)
+    assert result.exit_code == 1, result.output
+    assert f"cannot read the feed file {source}" in result.output
+
+
 def test_dry_run_shows_what_moves_per_topic(config: Path, tmp_path: Path) -> None:
     ids = store_samples(config, "world-briefing.xml", "weekend-life.xml")
     # The new rules drop Iraq's place names: Iraq stories leave the topic (and Baghdad's metro

@@ -25,6 +25,9 @@ from digest.topics.report import DryRun, dry_run, explanation_record
 from digest.topics.suggest import Suggestion, suggest
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # an unstored entry with no date at all
+# The largest id the articles table holds (a 32-bit integer in PostgreSQL): a larger one names
+# no stored article, and the databases refuse it as a parameter rather than find nothing.
+_MAX_ARTICLE_ID = 2**31 - 1
 
 topics_app = DigestTyper(help="Explain topic filing and try new topic rules.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
@@ -190,9 +193,12 @@ def _suggestion_record(item: Suggestion) -> dict[str, object]:
 
 def _articles(settings: Settings, source: str, feed_name: str | None) -> list[Article]:
     """The articles SOURCE names: one stored article, or every entry of a feed."""
-    if source.isdigit():
+    # ASCII digits only: str.isdigit takes "²" and "١٢" too, which int() refuses or reads.
+    if source.isascii() and source.isdigit():
+        # (int() itself refuses a number of more than 4,300 digits: the length is looked at first)
+        stored = len(source) <= len(str(_MAX_ARTICLE_ID)) and int(source) <= _MAX_ARTICLE_ID
         with running(settings) as services:
-            found = services.store.articles([int(source)])
+            found = services.store.articles([int(source)]) if stored else []
         if not found:
             raise DigestError(
                 f"no stored article has id {source} in "
