@@ -4,6 +4,7 @@ misses but are not in its rules, each with the articles it would file (issue #12
 from __future__ import annotations
 
 import json
+import tracemalloc
 from datetime import UTC, datetime
 from itertools import count
 
@@ -119,3 +120,22 @@ def test_a_possessive_of_a_term_in_the_rules_is_that_term_not_a_new_phrase() -> 
     assert not [phrase for phrase in phrases if "'" in phrase], phrases
     framework = next(item for item in found if item.phrase == "Muscat Framework")
     assert framework.filed + len(framework.near_misses) == 3
+
+
+def test_the_articles_of_other_subjects_cost_no_memory_per_phrase() -> None:
+    """Only a phrase of the topic's own articles can be proposed: each phrase of every other
+    article, each with the set of its articles, held gigabytes for a window of 50,000."""
+    classifier = TopicClassifier(TREE)
+    unrelated = [
+        article(f"Report {number}", " ".join(f"w{number}x{word}" for word in range(250)))
+        for number in range(120)
+    ]
+    tracemalloc.start()
+    try:
+        found = suggest([*NEAR_MISSES, *FILED, *unrelated], classifier, DIPLOMACY)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert found[0].phrase == "Muscat Framework" and found[0].elsewhere == 0
+    # The 90,000 phrases of the unrelated articles held some 40 MB.
+    assert peak < 5 * 2**20, f"{peak / 2**20:.1f} MB"
