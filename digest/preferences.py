@@ -19,6 +19,7 @@ from digest.mail.subscribers import clean_name
 from digest.services import Services
 from digest.store.subscribers import CONFIRMED
 from digest.topic_choices import effective_choice
+from digest.topic_renames import current_slugs
 from digest.unsubscribes import unsubscribe
 from digest.zone_names import zone_named
 
@@ -68,6 +69,8 @@ def preferences_of(
         raise PreferencesGone(f"subscriber {subscriber_id} is not held any more")
     held = store.memberships_of(subscriber_id)
     chosen = held.get(digest_list.slug, (None, None))[1]
+    if chosen is not None:  # a topic renamed since is carried over at the next cycle: read so now
+        chosen = current_slugs(chosen, services.settings)
     topics = effective_choice(chosen, digest_list.topics) or tuple(digest_list.topics)
     lists = tuple(
         ListMembership(other.slug, other.name, other.language, held.get(other.slug, (None,))[0])

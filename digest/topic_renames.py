@@ -5,6 +5,8 @@
                                  preferences, move to the new slug (nothing to move once done)
     slugs recent articles are filed under that no topic has, or had ─► a warning from
                                  ``config check`` and ``run``: their articles are in no section
+    a reader's choice read before the next cycle ─► current_slugs: the old slugs read as the
+                                 new ones (the preferences page)
 
 Why it matters: articles are filed under topics when they are stored, and an edition is built
 from what is filed. Under a new slug a topic starts empty, and the articles of the edition's
@@ -14,6 +16,7 @@ window filed under its old slug would go out in no edition at all.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from digest.config import Settings
@@ -38,6 +41,15 @@ def carry_over_topics(settings: Settings, store: Store) -> None:
                     moved.articles,
                     moved.readers,
                 )
+
+
+def current_slugs(chosen: Sequence[str], settings: Settings) -> tuple[str, ...]:
+    """A reader's stored choice with each slug a topic had before a rename read as the topic's
+    slug now. The choice itself moves at the next cycle (``carry_over_topics``); the readers'
+    pages take an edit within seconds, and until then they showed the renamed topic unticked,
+    and a page saved in between wrote the reader's choice without it."""
+    renamed = {old: topic.slug for topic in settings.topics for old in topic.previous_slugs}
+    return tuple(renamed.get(slug, slug) for slug in chosen)
 
 
 def unknown_topic_warnings(settings: Settings, store: Store, now: datetime) -> list[str]:

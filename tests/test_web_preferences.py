@@ -534,3 +534,39 @@ def test_a_topic_added_while_the_page_was_open_is_not_dropped_by_saving_it(
     with serving(create_app(services), "127.0.0.1", 0) as address:
         httpx.post(address + path, content=urlencode(fields), headers=FORM)
     assert services.store.topic_choices("daily") == {sam: ("iran", "levant")}
+
+
+def test_a_topic_renamed_before_the_next_cycle_stays_chosen_on_the_page(
+    room: tuple[Services, Any, Path], tmp_path: Path
+) -> None:
+    """Sam chose Iran and the Gulf. The newsroom renames "gulf" to "gulf-states", saying what
+    it was called; the pages take the edit within seconds, and the choices move at the next
+    cycle. In between, his page showed the renamed topic unticked, and saving it (for his
+    name alone) wrote a choice of Iran only: a config edit undid the reader's word."""
+    services = room[0]
+    sam = member(services, "Sam")
+    services.store.choose_topics(sam, "daily", ["iran", "gulf"])
+    raw = config(tmp_path, "http://127.0.0.1:9")
+    for entry in raw["topics"]:
+        if entry["slug"] == "gulf":
+            entry["slug"], entry["previous_slugs"] = "gulf-states", ["gulf"]
+    for entry in raw["lists"]:
+        entry["topics"] = ["gulf-states" if slug == "gulf" else slug for slug in entry["topics"]]
+    renamed, _ = start(settings_of(tmp_path, raw), FixedClock(DAY1))  # no cycle has run
+    try:
+        path = link(renamed, "Sam")
+        with serving(create_app(renamed), "127.0.0.1", 0) as address:
+            page = httpx.get(address + path).text
+            assert 'value="gulf-states" checked' in page
+            assert 'value="iran" checked' in page and 'value="levant" checked' not in page
+            fields = [
+                (key, "Sam Q" if key == "name" else value)
+                for key, value in _form_as_a_browser_posts_it(page)
+            ]
+            saved = httpx.post(address + path, content=urlencode(fields), headers=FORM)
+        assert saved.status_code == 200
+        assert renamed.store.topic_choices("daily") == {sam: ("gulf-states", "iran")}
+        run(renamed)  # the next cycle carries the rename over: nothing left to move
+        assert renamed.store.topic_choices("daily") == {sam: ("gulf-states", "iran")}
+    finally:
+        renamed.close()
