@@ -221,3 +221,32 @@ def test_dry_run_refuses_a_broken_new_config(config: Path, tmp_path: Path) -> No
     nothing = run("--config", str(config), "topics", "test")
     assert nothing.exit_code == 2
     assert "digest topics test NEW.toml" in nothing.output
+
+
+def test_control_characters_in_a_feed_reach_the_terminal_as_nothing_it_obeys(
+    config: Path, tmp_path: Path
+) -> None:
+    # C1 controls survive JSON Feed parsing: to a terminal U+009B is a CSI, as ESC [ is (here
+    # "clear the screen and its scrollback"), and U+009D an OSC (here a hidden link).
+    title = (
+        "Iran talks \u009b2J\u009b3J\u009d8;;https://evil.example/\u009cclick\u009d8;;\u009c end"
+    )
+    feed = tmp_path / "wire.json"
+    feed.write_text(
+        json.dumps(
+            {
+                "version": "https://jsonfeed.org/version/1.1",
+                "title": "Wire",
+                "items": [{"id": "1", "url": "https://news.example.org/a", "title": title}],
+            }
+        ),
+        encoding="utf-8",
+    )
+    shown = run("--config", str(config), "topics", "explain", str(feed))
+    assert shown.exit_code == 0, shown.output
+    assert "Iran talks" in shown.output and "end" in shown.output
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f]", shown.output), repr(shown.output)
+    as_json = run("--config", str(config), "topics", "explain", str(feed), "--json")
+    assert as_json.exit_code == 0, as_json.output
+    assert not re.search("[\x7f-\x9f]", as_json.output), repr(as_json.output)
+    assert json.loads(as_json.output)[0]["article"]["title"] == title  # the same data
