@@ -145,6 +145,17 @@ def test_normalize_strips_hebrew_niqqud_and_makes_apostrophes_plain() -> None:
     assert normalize_text("이란") == "이란"  # Hangul recomposed after decomposition
 
 
+def test_hebrew_geresh_and_gershayim_match_the_apostrophe_and_quote_typed_for_them() -> None:
+    # Hebrew writers type the geresh as an apostrophe and the gershayim as a double quote (or a
+    # word processor's curly one) as often as not: a term written one way missed the others.
+    tree = [topic("army", groups=('צה"ל',)), topic("jenin", places=("ג׳נין",))]
+    classifier = TopicClassifier(tree)
+    for written in ("צה״ל", 'צה"ל', "צה”ל"):
+        assert slugs(classifier.classify(article(f"דובר {written} מסר"))) == ["army"], written
+    assert slugs(classifier.classify(article("הקרב על ג'נין"))) == ["jenin"]
+    assert slugs(classifier.classify(article('לוחמי צה"ל ליד ג׳נין'))) == ["army", "jenin"]
+
+
 # --- word boundaries and prefixes ---------------------------------------------------------------
 
 

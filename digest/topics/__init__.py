@@ -17,8 +17,9 @@ The rules of a topic (``TopicRules``) read like an editor's brief:
     threshold                the score at which terms alone file the article (default 1)
 
 A feed match adds 1 and a category match 2 to the score. Matching is on normalized text
-(``normalize_text``: case, diacritics, Arabic letter variants, Persian and Turkish letters) on
-whole words, with Arabic and Hebrew clitic prefixes allowed (``rules``).
+(``normalize_text``: case, diacritics, Arabic letter variants, Persian and Turkish letters,
+the Hebrew geresh and gershayim) on whole words, with Arabic and Hebrew clitic prefixes allowed
+(``rules``).
 
 A parent topic takes in its children: its score counts its own evidence and that of every
 descendant not vetoed (one place in the text counts once), and it is filed when its own rules

@@ -12,6 +12,13 @@ _FOLDS = str.maketrans(
         "\u2018": "'",
         "\u02bc": "'",
         "\u2032": "'",
+        # Hebrew geresh and gershayim, which writers type as the apostrophe and the double quote
+        # as often as not ("ג׳נין" and "ג'נין" are Jenin, "צה״ל" and "צה"ל" the army), and the
+        # typographic double quotes a word processor puts in their place ("צה”ל").
+        "\u05f3": "'",
+        "\u05f4": '"',
+        "\u201c": '"',
+        "\u201d": '"',
         # Arabic letter variants writers use interchangeably: alef wasla, taa marbuta / haa,
         # alef maqsura / yaa. (The hamza and madda forms of alef fold by losing their marks.)
         "\u0671": "\u0627",  # ٱ -> ا
