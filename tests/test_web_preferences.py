@@ -570,3 +570,35 @@ def test_a_topic_renamed_before_the_next_cycle_stays_chosen_on_the_page(
         assert renamed.store.topic_choices("daily") == {sam: ("gulf-states", "iran")}
     finally:
         renamed.close()
+
+
+def test_a_list_of_many_topics_takes_its_readers_whole_form(tmp_path: Path) -> None:
+    """A desk's list of a topic per country: the page has two fields per topic box (the box
+    and its hidden twin) and two per list. Past 200 fields in all the form was taken for no
+    form of ours, and every save came back as an expired page that saved nothing."""
+    raw = config(tmp_path, "http://127.0.0.1:9")
+    countries = [f"country-{number}" for number in range(120)]
+    raw["topics"] += [
+        {"slug": slug, "name": slug.title(), "rules": {"include": [slug]}} for slug in countries
+    ]
+    raw["lists"][0]["topics"] = [*TOPICS, *countries]
+    services, _ = start(settings_of(tmp_path, raw), FixedClock(DAY1))
+    try:
+        run(services)  # the members come in
+        path = link(services, "Sam")
+        with serving(create_app(services), "127.0.0.1", 0) as address:
+            page = httpx.get(address + path).text
+            fields = [f for f in _form_as_a_browser_posts_it(page) if f != ("topics", "gulf")]
+            assert len(fields) > 240
+            saved = httpx.post(address + path, content=urlencode(fields), headers=FORM)
+            assert saved.status_code == 200, saved.text
+            sam = member(services, "Sam")
+            kept = sorted(slug for slug in services.settings.list("daily").topics if slug != "gulf")
+            assert services.store.topic_choices("daily") == {sam: tuple(kept)}
+            # A post of many more fields than the page has is still no form of ours.
+            flood = [*fields, *[("topics", f"x{number}") for number in range(400)]]
+            refused = httpx.post(address + path, content=urlencode(flood), headers=FORM)
+            assert refused.status_code == 403
+            assert services.store.topic_choices("daily") == {sam: tuple(kept)}
+    finally:
+        services.close()

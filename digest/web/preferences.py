@@ -59,7 +59,9 @@ async def preferences_post(request: Request) -> Response:
     subscriber_id, digest_list, held = found
     # A field over the default 4 KB would fail the whole form ("open too long"): a name pasted
     # long is cut to its length instead.
-    form = await posted_form(request, max_fields=MAX_FIELDS, max_part_size=32 * 1024)
+    form = await posted_form(
+        request, max_fields=_fields_of_page(web, digest_list), max_part_size=32 * 1024
+    )
     if not web.forms.accepts(request, form):
         # Told to press the button again, the reader saves the page as it comes back: for
         # their own form, open too long, that is what they chose; never another site's post.
@@ -176,6 +178,15 @@ def _page(
         "problem": problem,
     }
     return web.pages.render("web/preferences.html.j2", context, status=status)
+
+
+def _fields_of_page(web: WebContext, digest_list: ListSettings) -> int:
+    """The most fields the page's form can post, at least ``MAX_FIELDS``: two per topic box
+    (the box and the hidden field naming it), two per list box, and the form token, name and
+    timezone. A list of a hundred topics has a form of more than 200, and a form past the
+    limit is read as empty: its reader could save nothing."""
+    boxes = len(digest_list.topics) + len(web.services.settings.lists)
+    return max(MAX_FIELDS, 2 * boxes + 3)
 
 
 def _gone(web: WebContext, digest_list: ListSettings) -> Response:
