@@ -250,3 +250,18 @@ def test_control_characters_in_a_feed_reach_the_terminal_as_nothing_it_obeys(
     assert as_json.exit_code == 0, as_json.output
     assert not re.search("[\x7f-\x9f]", as_json.output), repr(as_json.output)
     assert json.loads(as_json.output)[0]["article"]["title"] == title  # the same data
+
+
+def test_explain_refuses_a_feed_name_no_feed_has(config: Path) -> None:
+    # The file's articles were explained under the misspelt name: the feed's rules, which
+    # file every article of the Gulf Wire, silently did not fire.
+    wire = str(SAMPLES / "gulf-wire.xml")
+    args = ("--config", str(config), "topics", "explain", wire, "--json", "--feed-name")
+    misspelt = run(*args, "Gulf Wyre")
+    assert misspelt.exit_code == 1
+    assert "--feed-name 'Gulf Wyre' is not a feed of" in misspelt.output
+    assert "Gulf Wire" in misspelt.output  # the names it could have been
+    named = run(*args, "Gulf Wire")
+    assert named.exit_code == 0, named.output
+    records = json.loads(named.output)
+    assert all(record["article"]["feed"] == "Gulf Wire" for record in records)

@@ -238,6 +238,14 @@ def _articles(settings: Settings, source: str, feed_name: str | None) -> list[Ar
         return [
             _entry_article(entry, index, feed.name) for index, entry in enumerate(parsed.entries)
         ]
+    names = [f.name for f in settings.feeds]
+    if feed_name is not None and feed_name not in names:
+        # Explained under a name no feed has, the file's articles would meet none of the rules
+        # that name a feed: a misspelt name looked like rules that do not fire.
+        raise DigestError(
+            f"--feed-name {feed_name!r} is not a feed of {settings.source}; the feeds are: "
+            f"{', '.join(names) or 'none'}"
+        )
     path = Path(source)
     try:
         content = path.read_bytes()
