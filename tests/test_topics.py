@@ -522,6 +522,11 @@ def test_unsure_means_a_score_near_the_threshold() -> None:
     ("rules", "message"),
     [
         ({"include": ("Iran", " ")}, "empty term"),
+        # Invisible once normalized, as matching reads text: a right-to-left mark, a tatweel,
+        # a Hebrew vowel sign alone.
+        ({"places": ("غزة", "\u200f")}, "empty term"),
+        ({"include": ("\u0640",)}, "empty term"),
+        ({"groups": ("\u05b8 ",)}, "empty term"),
         ({"include": ("Iran",), "ambiguous": ("iran",)}, "'iran' is in both include and ambiguous"),
         ({"places": ("Gaza",), "exclude": ("GAZA",)}, "'GAZA' is in both places and exclude"),
         ({"threshold": 0}, "greater than 0"),

@@ -43,7 +43,13 @@ def _check_utm_value(template: str) -> str:
 
 def _check_term(term: str) -> str:
     """A word or phrase, not empty, on one line."""
-    if not term.strip():
+    # Here, not at the top: digest.topics reads the config's own types.
+    from digest.topics.normalize import normalize_text
+
+    # Empty once normalized: only spaces, or marks and invisible characters (a right-to-left
+    # mark, a tatweel, a lone vowel sign) that matching takes out of every text. Such a term
+    # was taken, and matched nothing.
+    if not normalize_text(term):
         raise ValueError("empty term: write a word or phrase, or remove the entry")
     if "\n" in term or "\r" in term:
         raise ValueError(f"{term!r} spans lines: write one term per string")
