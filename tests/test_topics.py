@@ -529,6 +529,9 @@ def test_unsure_means_a_score_near_the_threshold() -> None:
         ({"groups": ("\u05b8 ",)}, "empty term"),
         ({"include": ("Iran",), "ambiguous": ("iran",)}, "'iran' is in both include and ambiguous"),
         ({"places": ("Gaza",), "exclude": ("GAZA",)}, "'GAZA' is in both places and exclude"),
+        # The same term to matching, which reads text without diacritics or vowel signs.
+        ({"people": ("Erdoğan",), "exclude": ("Erdogan",)}, "'Erdogan' is in both people and"),
+        ({"places": ("غزة",), "ignore": ("غَزَّة",)}, "is in both places and ignore"),
         ({"threshold": 0}, "greater than 0"),
     ],
 )

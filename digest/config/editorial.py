@@ -41,15 +41,21 @@ def _check_utm_value(template: str) -> str:
     return no_line_breaks(template)
 
 
-def _check_term(term: str) -> str:
-    """A word or phrase, not empty, on one line."""
-    # Here, not at the top: digest.topics reads the config's own types.
+def _as_matched(term: str) -> str:
+    """A term as topic matching reads it (digest.topics.normalize)."""
+    # Imported here, not at the top: digest.topics reads the config's own types. Only a rule
+    # with terms gets here, so the config's default (empty) rules import nothing.
     from digest.topics.normalize import normalize_text
 
+    return normalize_text(term)
+
+
+def _check_term(term: str) -> str:
+    """A word or phrase, not empty, on one line."""
     # Empty once normalized: only spaces, or marks and invisible characters (a right-to-left
     # mark, a tatweel, a lone vowel sign) that matching takes out of every text. Such a term
     # was taken, and matched nothing.
-    if not normalize_text(term):
+    if not _as_matched(term):
         raise ValueError("empty term: write a word or phrase, or remove the entry")
     if "\n" in term or "\r" in term:
         raise ValueError(f"{term!r} spans lines: write one term per string")
@@ -126,7 +132,9 @@ class TopicRules(SettingsModel):
         problems = []
         for kind in ("include", "places", "people", "groups", "ambiguous", "exclude", "ignore"):
             for term in getattr(self, kind):
-                key = " ".join(term.casefold().split())
+                # As matching reads it: "Erdoğan" in places and "Erdogan" in exclude is one
+                # term, and its every mention would be vetoed.
+                key = _as_matched(term)
                 if key in seen and seen[key] != kind:
                     problems.append(f"{term!r} is in both {seen[key]} and {kind}")
                 seen.setdefault(key, kind)
