@@ -9,11 +9,12 @@ and which of their lists they stay on (leaving one is an unsubscribe with the ch
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from digest.config import ListSettings
 from digest.errors import DigestError
+from digest.lists import slugs_and_previous
 from digest.mail.headers import cut
 from digest.mail.subscribers import clean_name
 from digest.services import Services
@@ -46,6 +47,9 @@ class ListMembership:
     name: str
     language: str
     status: str | None  # pending | confirmed | unsubscribed; None: never on it
+    # The slug the membership is held under: the list's, or one it had before, until the next
+    # cycle carries a rename over (None: never on it).
+    held_as: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,17 +72,29 @@ def preferences_of(
     if subscriber is None:
         raise PreferencesGone(f"subscriber {subscriber_id} is not held any more")
     held = store.memberships_of(subscriber_id)
-    chosen = held.get(digest_list.slug, (None, None))[1]
+    here = _held_as(held, digest_list)
+    chosen = held[here][1] if here is not None else None
     if chosen is not None:  # a topic renamed since is carried over at the next cycle: read so now
         chosen = current_slugs(chosen, services.settings)
     topics = effective_choice(chosen, digest_list.topics) or tuple(digest_list.topics)
-    lists = tuple(
-        ListMembership(other.slug, other.name, other.language, held.get(other.slug, (None,))[0])
-        for other in services.settings.lists
-    )
+    lists = []
+    for other in services.settings.lists:
+        held_as = _held_as(held, other)
+        status = held[held_as][0] if held_as is not None else None
+        lists.append(ListMembership(other.slug, other.name, other.language, status, held_as))
     return Preferences(
-        subscriber_id, subscriber.email, subscriber.name, subscriber.timezone, topics, lists
+        subscriber_id, subscriber.email, subscriber.name, subscriber.timezone, topics, tuple(lists)
     )
+
+
+def _held_as(
+    held: Mapping[str, tuple[str, tuple[str, ...] | None]], digest_list: ListSettings
+) -> str | None:
+    """The slug the reader's membership of the list is held under: its slug, or one it had
+    before. The pages take a config edit within seconds, and a renamed list's members move at
+    the next cycle: in between, the page showed its reader off the list (a sign-up link), with
+    every topic ticked, and saved their choice nowhere."""
+    return next((slug for slug in slugs_and_previous(digest_list) if slug in held), None)
 
 
 def save_preferences(
@@ -118,13 +134,12 @@ def save_preferences(
     cleaned = clean_name(name)
     cleaned = cut(cleaned, NAME_CHARS) if cleaned else None
     store = services.store
-    store.choose_topics(
-        subscriber_id, digest_list.slug, None if len(kept) == len(digest_list.topics) else kept
-    )
+    here = next(m.held_as for m in current.lists if m.slug == digest_list.slug) or digest_list.slug
+    store.choose_topics(subscriber_id, here, None if len(kept) == len(digest_list.topics) else kept)
     store.set_name_and_timezone(subscriber_id, cleaned, zone or None)
     for membership in current.lists:
         if membership.status != CONFIRMED or membership.slug in stay_on:
             continue
         if shown is None or membership.slug in shown:
-            unsubscribe(services, subscriber_id, membership.slug, CHANNEL)
+            unsubscribe(services, subscriber_id, membership.held_as or membership.slug, CHANNEL)
     return preferences_of(services, subscriber_id, digest_list)

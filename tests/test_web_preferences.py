@@ -602,3 +602,39 @@ def test_a_list_of_many_topics_takes_its_readers_whole_form(tmp_path: Path) -> N
             assert services.store.topic_choices("daily") == {sam: tuple(kept)}
     finally:
         services.close()
+
+
+def test_a_list_renamed_before_the_next_cycle_keeps_its_reader_on_it_with_their_topics(
+    room: tuple[Services, Any, Path], tmp_path: Path
+) -> None:
+    """Sam chose Iran on the daily list. The newsroom renames it "daily-brief", saying what it
+    was called; the pages take the edit within seconds, the memberships move at the next
+    cycle. In between, the link of his last mail showed him off the list (a sign-up link) with
+    every topic ticked, and what he saved went nowhere."""
+    services = room[0]
+    sam = member(services, "Sam")
+    services.store.choose_topics(sam, "daily", ["iran"])
+    raw = config(tmp_path, "http://127.0.0.1:9")
+    raw["lists"][0].update(slug="daily-brief", previous_slugs=["daily"])
+    renamed, _ = start(settings_of(tmp_path, raw), FixedClock(DAY1))  # no cycle has run
+    try:
+        path = link(renamed, "Sam")  # made for "daily", as the mail he has
+        with serving(create_app(renamed), "127.0.0.1", 0) as address:
+            page = httpx.get(address + path).text
+            assert 'name="lists" value="daily-brief" checked' in page
+            assert "/subscribe/daily-brief" not in page
+            assert 'value="iran" checked' in page and 'value="gulf">' in page
+            fields = [*_form_as_a_browser_posts_it(page), ("topics", "levant")]
+            saved = httpx.post(address + path, content=urlencode(fields), headers=FORM)
+            assert saved.status_code == 200
+            assert 'value="iran" checked' in saved.text and 'value="levant" checked' in saved.text
+        run(renamed)  # the next cycle carries the rename over, the choice with it
+        assert renamed.store.topic_choices("daily-brief") == {sam: ("iran", "levant")}
+        # And unticking it on the page is an unsubscribe from it, under its new slug.
+        with serving(create_app(renamed), "127.0.0.1", 0) as address:
+            page = httpx.get(address + path).text
+            fields = [f for f in _form_as_a_browser_posts_it(page) if f != ("lists", "daily-brief")]
+            httpx.post(address + path, content=urlencode(fields), headers=FORM)
+        assert renamed.store.memberships_of(sam)["daily-brief"][0] == "unsubscribed"
+    finally:
+        renamed.close()
