@@ -866,3 +866,28 @@ def test_a_database_error_that_reaches_the_boundary_names_the_database(
 def test_an_error_that_is_a_bug_keeps_its_traceback() -> None:
     with pytest.raises(KeyError), boundary.expected_failures():
         raise KeyError("a bug")
+
+
+def test_preview_shows_a_subject_with_square_brackets_as_written(tmp_path: Path) -> None:
+    # The subject is the lead's headline (as the example config writes it), and headlines
+    # carry brackets: "[/]" ended the preview in a MarkupError traceback, and "[updated]" was
+    # read as a style and left out of the line.
+    title = "World markets [/] fall [updated]"
+    rss = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title>'
+        "<link>https://wire.example.org/</link><description>d</description><item>"
+        f"<title>{title}</title><link>https://wire.example.org/1</link><guid>1</guid>"
+        "<description>The world today.</description></item></channel></rss>"
+    ).encode()
+    with feed_server(
+        {"/wire": answer(200, rss, {"Content-Type": "application/rss+xml"})}
+    ) as server:
+        config = write_config(
+            tmp_path,
+            feed_url=server.url("/wire"),
+            extra='subject = "{% if lead_title %}{{ lead_title }} | {% endif %}{{ list_name }}"\n',
+        )
+        result = digest(config, "preview", "daily", "--poll", "-o", str(tmp_path / "d.html"))
+    assert result.exit_code == 0, result.output
+    assert isinstance(result.exception, SystemExit | None), repr(result.exception)
+    assert f"subject: {title} | Daily" in result.stderr

@@ -379,7 +379,8 @@ def preview(
         path.write_text(html or "", encoding="utf-8")
         path.with_suffix(".txt").write_text(text or "", encoding="utf-8")
         errors.print(
-            f"{rendered.article_count} articles · subject: {rendered.subject} · HTML "
+            # The subject may be the lead's headline: its brackets are text, not markup.
+            f"{rendered.article_count} articles · subject: {escape(rendered.subject)} · HTML "
             f"{len((html or '').encode()) / 1000:.1f} KB",
             highlight=False,
         )
