@@ -17,6 +17,7 @@ from digest import pipeline, ticking
 from digest.delivering import added_counts, following_the_ledger, settled
 from digest.services import Services
 from digest.store.deliveries import DeliveryCounts
+from digest.topic_renames import carry_over_topics
 
 __all__ = ["send_now", "settled", "slot_counts", "total"]
 
@@ -34,6 +35,10 @@ def send_now(
     ``pipeline.forced_slot``) and deliver it: handed to ``workers`` (a fanout and the shared
     leases) when given, else sent here, ``progress`` told the counts of the slot's editions as
     copies reach the ledger (``following_the_ledger``)."""
+    # As a cycle does before it builds: a topic renamed in the config has its stored articles
+    # carried over. An edition sent right after the rename found nothing filed under the new
+    # slug, and its window, which the next edition starts after, took them out of every one.
+    carry_over_topics(services.settings, services.store)
     if slot is None:
         slot = pipeline.forced_slot(services, list_slug, services.clock.now())
     if workers is not None:

@@ -18,8 +18,10 @@ from digest import pipeline
 from digest.clock import FixedClock
 from digest.config import Settings, load_settings
 from digest.errors import ConfigError
+from digest.mail.transport import MemoryTransport
 from digest.preflight import preflight
 from digest.sample_server import serve_folder
+from digest.send_now import send_now
 from digest.services import build_services
 from digest.store import Store, open_store
 from digest.store.schema import ArticleTopicRow, SubscriptionRow
@@ -87,6 +89,27 @@ def test_a_declared_rename_keeps_the_topics_stored_articles_in_the_edition(
         assert filed == {"persia"}
         edition = services.store.latest_edition("daily")
         assert edition is not None and edition.article_count == 3
+    finally:
+        services.close()
+
+
+def test_an_edition_sent_by_hand_right_after_a_rename_has_the_topics_articles(
+    polled: tuple[Path, str, str],
+) -> None:
+    """`digest send LIST` builds an edition now, without a cycle before it: built before the
+    rename was carried over, it found nothing filed under the new slug, and its window (which
+    the next edition starts after) took the three stories out of every edition for good."""
+    folder, feed_url, database_url = polled
+    transport = MemoryTransport()
+    services = build_services(
+        settings_of(folder, feed_url, database_url, DECLARED),
+        clock=FixedClock(DAY1),
+        transport=transport,
+    )
+    try:
+        built = send_now(services, "daily", workers=None)
+        assert built.article_count == 3
+        assert [message.recipient for message in transport.sent] == ["sam@example.org"]
     finally:
         services.close()
 
