@@ -15,6 +15,7 @@ from datetime import datetime
 
 from digest import pipeline, ticking
 from digest.delivering import added_counts, following_the_ledger, settled
+from digest.lists import carry_over
 from digest.services import Services
 from digest.store.deliveries import DeliveryCounts
 from digest.topic_renames import carry_over_topics
@@ -35,9 +36,12 @@ def send_now(
     ``pipeline.forced_slot``) and deliver it: handed to ``workers`` (a fanout and the shared
     leases) when given, else sent here, ``progress`` told the counts of the slot's editions as
     copies reach the ledger (``following_the_ledger``)."""
-    # As a cycle does before it builds: a topic renamed in the config has its stored articles
-    # carried over. An edition sent right after the rename found nothing filed under the new
-    # slug, and its window, which the next edition starts after, took them out of every one.
+    # As a cycle does before it builds: the renames of the config carried over (an undeclared
+    # one of a list refused, ConfigError). Sent right after a rename, an edition found nothing
+    # under the new slug: a renamed list's window started afresh and mailed its last edition's
+    # articles again, and a renamed topic's stored articles were in no section, for good (the
+    # next edition's window starts where this one ended).
+    carry_over(services.settings, services.store, services.clock.now())
     carry_over_topics(services.settings, services.store)
     if slot is None:
         slot = pipeline.forced_slot(services, list_slug, services.clock.now())

@@ -20,6 +20,7 @@ from digest.lists import previous_slug_problems
 from digest.mail.transport import MemoryTransport
 from digest.records import Subscriber
 from digest.sample_server import serve_folder
+from digest.send_now import send_now
 from digest.services import Services, build_services
 from digest.suppression import read_suppressions
 from digest.unsubscribes import unsubscribe
@@ -253,6 +254,52 @@ def test_a_renamed_list_keeps_its_unsubscribes_and_continues_its_window(
     assert services.store.latest_edition("daily") is None
     assert summary.editions_built == 1 and not summary.problems
     services.close()
+
+
+def test_an_edition_sent_by_hand_right_after_a_rename_goes_on_from_the_lists_last(
+    tmp_path: Path, feed: tuple[Path, str]
+) -> None:
+    """`digest send LIST` builds an edition now, with no cycle before it. Right after a rename
+    it found no edition under the new slug: it built the slot the old slug had sent already,
+    its window from the start, and mailed every reader that edition's articles again."""
+    _, base_url = feed
+    clock = FixedClock(DAY1)
+    services, _ = start(settings_of(tmp_path, raw_config(tmp_path, base_url)), clock)
+    assert run(services).messages_delivered == 3
+    first = services.store.latest_edition("daily")
+    services.close()
+    renamed = a_list("morning", "members.csv", previous_slugs=["daily"])
+    clock.set(DAY1 + timedelta(hours=2))
+    services, transport = start(
+        settings_of(tmp_path, raw_config(tmp_path, base_url, renamed)), clock
+    )
+    try:
+        send_now(services, "morning", workers=None)
+        assert recipients(transport) == []  # nothing new since the edition they have
+        assert first is not None
+        assert [e.id for e in services.store.editions_of_slot("morning", first.slot)] == [first.id]
+    finally:
+        services.close()
+
+
+def test_an_edition_sent_by_hand_after_an_undeclared_rename_is_refused(
+    tmp_path: Path, feed: tuple[Path, str]
+) -> None:
+    _, base_url = feed
+    clock = FixedClock(DAY1)
+    services, _ = start(settings_of(tmp_path, raw_config(tmp_path, base_url)), clock)
+    assert run(services).messages_delivered == 3
+    services.close()
+    renamed = a_list("morning", "members.csv")  # previous_slugs not written
+    services, transport = start(
+        settings_of(tmp_path, raw_config(tmp_path, base_url, renamed)), clock
+    )
+    try:
+        with pytest.raises(ConfigError, match="this list is new to the database, and 'daily'"):
+            send_now(services, "morning", workers=None)
+        assert transport.sent == [] and services.store.latest_edition("morning") is None
+    finally:
+        services.close()
 
 
 def test_an_undeclared_rename_is_refused_before_anything_is_sent(
