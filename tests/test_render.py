@@ -1063,10 +1063,9 @@ PRIVATE_PICTURES = [
 ]
 
 
-@pytest.mark.parametrize("address", PRIVATE_PICTURES)
-def test_a_picture_on_a_private_network_is_not_shown(tmp_path: Path, address: str) -> None:
-    # Shown, it was a broken box for every reader, and for one on such a network a request the
-    # feed had their mail app send into it. The story takes another report's picture instead.
+def _pictures_of_a_lead_with_another_report(tmp_path: Path, address: str) -> list[Any]:
+    """The attributes of each picture the mail shows for a lead pictured at ``address`` whose
+    other report, from the Levant Ledger, has a picture of its own."""
     settings = make_settings(tmp_path)
     lead = article(1, "Talks resume in Muscat", image=address)
     other = article(2, "Muscat talks resume", feed="Levant Ledger", image=f"{IMAGES}/other.jpg")
@@ -1078,7 +1077,14 @@ def test_a_picture_on_a_private_network_is_not_shown(tmp_path: Path, address: st
         lead=EditionItem(lead, "gulf", also_covered_by=(other,)),
     )
     result = Renderer(settings).render(edition, settings.list("middle-east-daily"))
-    sources = [attrs["src"] for tag, attrs in parse(result.html).tags if tag == "img"]
+    return [attrs for tag, attrs in parse(result.html).tags if tag == "img"]
+
+
+@pytest.mark.parametrize("address", PRIVATE_PICTURES)
+def test_a_picture_on_a_private_network_is_not_shown(tmp_path: Path, address: str) -> None:
+    # Shown, it was a broken box for every reader, and for one on such a network a request the
+    # feed had their mail app send into it. The story takes another report's picture instead.
+    sources = [attrs["src"] for attrs in _pictures_of_a_lead_with_another_report(tmp_path, address)]
     assert sources == [f"{IMAGES}/other.jpg"]
 
 
@@ -1106,18 +1112,7 @@ def test_a_picture_address_the_mail_cannot_show_gives_way_to_another_reports(
 ) -> None:
     # The story's own picture was chosen, then found unshowable: the story showed none, though
     # another report of it had a picture to show.
-    settings = make_settings(tmp_path)
-    lead = article(1, "Talks resume in Muscat", image=address)
-    other = article(2, "Muscat talks resume", feed="Levant Ledger", image=f"{IMAGES}/other.jpg")
-    edition = Edition(
-        list_slug="middle-east-daily",
-        slot=SLOT,
-        window_start=None,
-        window_end=SLOT,
-        lead=EditionItem(lead, "gulf", also_covered_by=(other,)),
-    )
-    result = Renderer(settings).render(edition, settings.list("middle-east-daily"))
-    images = [attrs for tag, attrs in parse(result.html).tags if tag == "img"]
+    images = _pictures_of_a_lead_with_another_report(tmp_path, address)
     assert [image["src"] for image in images] == [f"{IMAGES}/other.jpg"]
     assert str(images[0]["alt"]).endswith("Levant Ledger")  # credited to the report it is from
 
