@@ -712,11 +712,9 @@ def test_a_reader_who_joins_minutes_before_their_hour_gets_one_edition_at_it(
     assert set(mailed) == {a for a in simulation.stored if min(mailed) <= a <= max(mailed)}
 
 
-def test_a_reader_who_comes_back_after_their_hour_waits_for_the_next(
-    embedded: Services,
-) -> None:
-    # Back at 09:00 their time, a reader was sent an edition at once, of the 07:00 that had
-    # passed two hours before they came back, as if they had been a member then.
+def _back_after_time_away(embedded: Services) -> tuple[Simulation, datetime]:
+    """The London reader, a member for two days, unsubscribed, and back (signed up
+    and confirmed) at 09:00 BST on the fourth: the simulation, and when they came back."""
     from digest.unsubscribes import unsubscribe
 
     simulation = Simulation(embedded)
@@ -730,6 +728,15 @@ def test_a_reader_who_comes_back_after_their_hour_waits_for_the_next(
         simulation.hour(datetime(2026, 6, 4, hour, tzinfo=UTC))
     embedded.store.sign_up("london@example.org", None, "daily", "key", back)
     assert embedded.store.confirm(reader.id, "daily", back, "sign-up")
+    return simulation, back
+
+
+def test_a_reader_who_comes_back_after_their_hour_waits_for_the_next(
+    embedded: Services,
+) -> None:
+    # Back at 09:00 their time, a reader was sent an edition at once, of the 07:00 that had
+    # passed two hours before they came back, as if they had been a member then.
+    simulation, back = _back_after_time_away(embedded)
     simulation.run(back, days=2)
     london = ZoneInfo("Europe/London")
     since_leaving = [
@@ -747,19 +754,7 @@ def test_a_reader_who_comes_back_gets_no_news_of_the_days_they_were_away(
     # A reader's window went on from their last edition before they left: back after two days
     # away, their first edition held every article of those days (a year's, after a year),
     # where a reader who joined at the same moment got the day before their hour.
-    from digest.unsubscribes import unsubscribe
-
-    simulation = Simulation(embedded)
-    simulation.run(datetime(2026, 6, 1, tzinfo=UTC), days=2)
-    reader = embedded.store.subscriber_by_email("london@example.org")
-    assert reader is not None
-    assert unsubscribe(embedded, reader.id, "daily", "one-click")
-    simulation.run(datetime(2026, 6, 3, tzinfo=UTC), days=1)
-    back = datetime(2026, 6, 4, 8, tzinfo=UTC)
-    for hour in range(back.hour):
-        simulation.hour(datetime(2026, 6, 4, hour, tzinfo=UTC))
-    embedded.store.sign_up("london@example.org", None, "daily", "key", back)
-    assert embedded.store.confirm(reader.id, "daily", back, "sign-up")
+    simulation, back = _back_after_time_away(embedded)
     _late_reader_joins(embedded, back, simulation)  # a new reader in London, at the same moment
     simulation.run(back + timedelta(hours=1), days=2)
     received = simulation.received()
