@@ -221,6 +221,9 @@ class RenderedEdition:
     html: str
     text: str
     article_count: int
+    # The whole edition's HTML for its web copy, when the mail's ``html`` left stories out to
+    # stay under Gmail's clip (digest.render.HTML_BUDGET); None when the mail shows them all.
+    web_html: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

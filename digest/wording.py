@@ -44,6 +44,9 @@ class Wording:
     also_covered_by: str = "Also covered by"  # followed by other outlets' names
     # Followed by the headlines of the item's own outlet's other reports of its story.
     more_on_story: str = "More on this story"
+    # Below a mail's last story when some were left out of it to stay under Gmail's clip: a
+    # link to the edition's web copy, which shows them all.
+    more_online: str = "This edition has more stories: read them all in your browser"
     comma: str = ","
     preferences: str = "Preferences"  # the link to a subscriber's settings for the list
     # The first line of each copy: to a reader by name ({name}), or with no name.
@@ -88,6 +91,7 @@ ARABIC = Wording(
     greeting="مرحباً،",
     also_covered_by="تناولته أيضًا",
     more_on_story="المزيد عن هذا الخبر",
+    more_online="في هذا العدد أخبار أخرى: اقرأها كلها في المتصفح",
     top_story="الخبر الرئيسي",
     recommended="مختارات",
     more_from="المزيد من",
@@ -121,6 +125,7 @@ HEBREW = Wording(
     greeting="שלום,",
     also_covered_by="דיווחו גם",
     more_on_story="עוד על הידיעה",
+    more_online="בגיליון הזה כתבות נוספות: לקריאת כולן בדפדפן",
     top_story="הכתבה המרכזית",
     recommended="מומלצות",
     more_from="עוד מאת",
@@ -153,6 +158,7 @@ PERSIAN = Wording(
     greeting="سلام،",
     also_covered_by="همچنین در",
     more_on_story="بیشتر درباره این خبر",
+    more_online="این شماره خبرهای بیشتری دارد: همه را در مرورگر بخوانید",
     top_story="خبر اصلی",
     recommended="پیشنهادها",
     more_from="بیشتر از",

@@ -894,7 +894,7 @@ def test_an_edition_too_large_at_every_bound_leaves_its_last_stories_out_not_its
     """150 stories (max_articles allows 200): over Gmail's clip even as bare headlines, so the
     check before each send held the list back at every run. The stories last in line are left
     out of the HTML, the recommended reads first, then each section's last, so every topic keeps
-    its first; the plain-text part keeps them all, and the operator is told."""
+    its first; the plain-text part and the web copy keep them all, and the operator is told."""
     edition = worst_case_edition("word", 120, gulf=99, iran=40, recommended=10)
     with caplog.at_level(logging.WARNING, logger="digest.render.renderer"):
         laid_out = Renderer(settings).lay_out(edition, settings.list("middle-east-daily"))
@@ -913,10 +913,16 @@ def test_an_edition_too_large_at_every_bound_leaves_its_last_stories_out_not_its
     in_html = re.findall(r"news\.example\.org/p{120}(\d+)", laid_out.rendered.html)
     assert {int(number) for number in in_html} == set(shown)
     assert laid_out.rendered.text.count("https://news.example.org/") == 150
+    # The web copy shows them all, and the mail links to it under its last story.
+    web_html = laid_out.rendered.web_html
+    assert web_html is not None
+    in_web = re.findall(r"news\.example\.org/p{120}(\d+)", web_html)
+    assert {int(number) for number in in_web} == set(range(1, 151))
+    assert "more-online-link" in laid_out.rendered.html and "more-online-link" not in web_html
     assert [record.getMessage() for record in caplog.records] == [
         f"list middle-east-daily: {left_out} of the edition's stories left out of its HTML to "
-        "stay under Gmail's clipping limit (they are in the plain-text part); lower its "
-        "max_articles"
+        "stay under Gmail's clipping limit (they are in the plain-text part and the web copy); "
+        "lower its max_articles"
     ]
 
 

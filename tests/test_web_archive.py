@@ -3,10 +3,13 @@ personal, its Atom feed, and 404 pages for what is not there."""
 
 from __future__ import annotations
 
+import random
 import re
+import string
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -313,3 +316,63 @@ def test_a_title_ending_cdata_or_holding_control_characters_keeps_every_page_wel
                 "[\x00-\x08\x0b\x0c\x0e-\x1f]", page.text
             )
         assert "<script" not in atom.text and "]]>" not in atom.text
+
+
+def _headline(number: int) -> str:
+    """A headline that shares no word but "Gulf" with another: a story of its own each."""
+    letters = random.Random(number)
+    return "Gulf " + " ".join(
+        "".join(letters.choice(string.ascii_lowercase) for _ in range(8)) for _ in range(6)
+    )
+
+
+def test_stories_left_out_of_a_mail_too_large_for_gmail_are_in_its_web_copy(
+    tmp_path: Path,
+) -> None:
+    """150 stories: over Gmail's clip even as bare headlines, so the mail leaves its last ones
+    out. They were in the plain-text part alone; the web copy the mail links to shows them all,
+    and the mail says so under its last story."""
+    with newsroom(tmp_path, editions=0, max_articles=200) as room:
+        slot = FIRST_SLOT
+        published = format_datetime(slot - timedelta(hours=1))
+        items = "".join(
+            f"<item><title>{_headline(number)}</title>"
+            f"<link>https://wire.example.org/{'p' * 200}/{number}</link>"
+            f"<guid>urn:wire:{number}</guid><description>{_headline(number)} told.</description>"
+            f"<pubDate>{published}</pubDate></item>"
+            for number in range(150)
+        )
+        (room.feed_folder / "wire.xml").write_text(
+            '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Wire'
+            f"</title><link>https://wire.example.org/</link>{items}</channel></rss>",
+            encoding="utf-8",
+        )
+        room.clock.set(slot + timedelta(minutes=5))
+        services = room.services
+        for feed in services.store.sync_feeds(services.settings.feeds, room.clock.now()):
+            pipeline.poll_feed(services, feed.id)
+        pipeline.build_edition(services, "daily", slot)
+        edition = services.store.edition_for_slot("daily", slot, "")
+        assert edition is not None
+        mail = services.store.rendered_edition(edition.id)
+        in_mail = {_headline(number) for number in range(150) if _headline(number) in mail.html}
+        assert 0 < len(in_mail) < 150
+        base_url = services.settings.service.base_url
+        url = edition_url(base_url, "daily", slot)
+        assert f'<a class="more-online-link" href="{url}"' in mail.html
+        assert "This edition has more stories: read them all in your browser" in mail.html
+
+        page = TestClient(create_app(services)).get(url.removeprefix(base_url))
+        assert page.status_code == 200
+        assert all(_headline(number) in page.text for number in range(150))
+        assert "more-online-link" not in page.text  # it is the whole edition
+        assert "%%DIGEST" not in page.text
+
+
+def test_an_edition_that_fits_the_mail_says_nothing_of_more_stories(
+    room: Newsroom, client: TestClient
+) -> None:
+    edition = room.services.store.edition_for_slot("daily", room.slots[-1], "")
+    assert edition is not None
+    assert "more-online" not in room.services.store.rendered_edition(edition.id).html
+    assert "more-online" not in client.get(slot_path("daily", room.slots[-1])).text

@@ -47,6 +47,7 @@ def web_settings(
     database_url: str | None = None,
     smtp_port: int | None = None,
     topics: tuple[str, ...] = ("middle-east",),
+    max_articles: int | None = None,
 ) -> Settings:
     """Two lists (``daily`` in English, ``arabic``) of ``topics``; a topic files the articles
     whose title names it (``middle-east`` those that name the Gulf)."""
@@ -59,6 +60,7 @@ def web_settings(
         "timezone": "Asia/Dubai",
         "subscribers": "members.csv",
         "send_when_empty": False,
+        **({} if max_articles is None else {"max_articles": max_articles}),
     }
     raw: dict[str, object] = {
         "service": {

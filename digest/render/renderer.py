@@ -255,6 +255,7 @@ class Renderer:
             "preheader": preheader,
             "preheader_filler": _PREHEADER_FILLER,
             "compact": digest_list.layout == "compact",
+            "more_online": False,  # stories left out of the mail, shown on the web (below)
             "article_count": article_count,
             "sender_name": self._settings.service.sender_name,
             "postal_address": self._settings.service.postal_address,
@@ -277,6 +278,7 @@ class Renderer:
         context.update(first)
         text = tidy_text(self._render_template(TEXT_TEMPLATE, context, digest_list))
         html = ""
+        web_html = None
         for bounds in FALLBACK_BOUNDS:
             stories = self._stories(edition, zone, words, bounds, tracking, summaries, pictures)
             context.update(stories)
@@ -284,6 +286,11 @@ class Renderer:
             if _fits(html):
                 break
         else:
+            # The stories the mail leaves out were in its plain-text part alone, which few
+            # readers ever see: the web copy, with no clip to fear, shows them all, and the mail
+            # says so under its last story.
+            web_html = self._html({**context, **first}, digest_list)
+            context["more_online"] = True
             stories, html = self._leaving_out(stories, context, digest_list)
         rendered = RenderedEdition(
             list_slug=edition.list_slug,
@@ -293,6 +300,7 @@ class Renderer:
             html=html,
             text=text,
             article_count=article_count,
+            web_html=web_html,
         )
         return LaidOut(rendered, stories["lead"], stories["sections"], stories["recommended"])
 
@@ -306,7 +314,8 @@ class Renderer:
         budget, and those stories: the last in line are left out (``leaving_out_order``), never
         the edition. Without this, an edition of a hundred headlines was over Gmail's clip at
         every bound, and the check before each send held the whole list back at every run. The
-        plain-text part keeps them all; the operator is told to lower max_articles."""
+        plain-text part and the web copy keep them all; the operator is told to lower
+        max_articles."""
         order = leaving_out_order(stories["sections"], stories["recommended"])
         if not order:  # the lead alone: the check before the send says what is too large
             return stories, self._html(context, digest_list)
@@ -332,7 +341,8 @@ class Renderer:
             best = without(high)
         _log.warning(
             "list %s: %d of the edition's stories left out of its HTML to stay under Gmail's "
-            "clipping limit (they are in the plain-text part); lower its max_articles",
+            "clipping limit (they are in the plain-text part and the web copy); lower its "
+            "max_articles",
             digest_list.slug,
             high,
         )

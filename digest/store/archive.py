@@ -92,7 +92,7 @@ class ArchiveStore(StoreBase):
         self, list_slugs: Sequence[str], slot: datetime, variant: str | None = None
     ) -> tuple[ArchivedEdition, str] | None:
         """The shown edition at ``slot`` of the list called ``list_slugs`` (now and before, as
-        for ``archived_editions``) and its stored HTML, or None: the slot's ``variant``, or
+        for ``archived_editions``) and its HTML for the web, or None: the slot's ``variant``, or
         without one its first."""
         shown = _shown(list_slugs)
         if variant is not None:
@@ -106,4 +106,5 @@ class ArchiveStore(StoreBase):
             ).one_or_none()
             if row is None or row.html is None:
                 return None
-            return _archived(row), row.html
+            # The whole edition when the mail had to leave stories out (migration 0015).
+            return _archived(row), row.web_html or row.html

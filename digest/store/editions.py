@@ -223,6 +223,7 @@ class EditionStore(ArticleStore):
         if rendered is not None:
             row.subject, row.preheader = rendered.subject, rendered.preheader
             row.html, row.text = rendered.html, rendered.text
+            row.web_html = rendered.web_html
         try:
             with self.transaction() as session:
                 session.add(row)

@@ -263,6 +263,9 @@ class EditionRow(Base):
     preheader: Mapped[str | None] = mapped_column(Text)
     html: Mapped[str | None] = mapped_column(Text)
     text: Mapped[str | None] = mapped_column(Text)
+    # The whole edition for its web copy, when ``html`` left stories out to stay under Gmail's
+    # clip; NULL when the mail shows them all (see migration 0015).
+    web_html: Mapped[str | None] = mapped_column(Text)
     # When its deliveries were queued; a ready edition without it is queued at the next cycle,
     # so a failure between storing and queueing strands nothing (issue #9).
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
