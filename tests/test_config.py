@@ -136,6 +136,12 @@ def test_a_database_the_store_does_not_run_on(tmp_path: Path) -> None:
         ),
         ("sqlite:digest.db", "'sqlite:digest.db' is not a database URL"),
         (
+            # The file was "var/news", made without a word, and the one named stayed unused.
+            "sqlite:///var/news?desk.db",
+            "its '?' begins the URL's options, which makes the file 'var/news': write a '?' of "
+            "the file's name as %3F ('var/news%3Fdesk.db')",
+        ),
+        (
             "postgresql+psycopg://desk:hunter2@db:five/digest",
             "'postgresql+psycopg://desk:***@db:five/digest' is not a database URL",
         ),

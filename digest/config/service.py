@@ -54,7 +54,20 @@ def _check_database_url(url: str) -> str:
             f"{url!r} names no file: SQLite takes three slashes before a relative path and four "
             f"before an absolute one, e.g. 'sqlite:///{path}'"
         )
+    if backend == "sqlite" and "?" in url and not _driver_options(url.partition("?")[2]):
+        # "sqlite:///var/news?desk.db": SQLAlchemy takes what follows the "?" for options and,
+        # having none it can read, drops it; the store went to a file called "var/news".
+        path = url.split(":///", 1)[-1]
+        raise ValueError(
+            f"its '?' begins the URL's options, which makes the file {parsed.database!r}: write "
+            f"a '?' of the file's name as %3F ({path.replace('?', '%3F', 1)!r})"
+        )
     return url
+
+
+def _driver_options(query: str) -> bool:
+    """Whether ``query`` reads as the URL's options ("timeout=30&mode=ro"), every one of them."""
+    return bool(query) and all("=" in option for option in query.split("&"))
 
 
 # What a rediss:// URL's ssl_cert_reqs may say: both redis-py (the leases, the send rate) and
