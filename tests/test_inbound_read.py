@@ -238,6 +238,61 @@ def test_an_auto_reply_is_never_a_bounce_whoever_it_seems_to_come_from(mark: str
     assert reading.events == () and "not a bounce" in (reading.ignored or "")
 
 
+# Delay warnings as servers write them without a report part: an old Exim's, an old Sendmail's,
+# Exchange's. Each quotes the server's temporary refusal, and each copy most often arrives.
+EXIM_DELAY = (
+    "Warning: message 1kXyz-000123-AB delayed 24 hours",
+    "This message was created automatically by mail delivery software.\r\n"
+    "A message that you sent has not yet been delivered to one or more of its\r\n"
+    "recipients after more than 24 hours on the queue on mx.example.org.\r\n\r\n"
+    "The address to which the message has not yet been delivered is:\r\n\r\n"
+    "  sam@example.net\r\n"
+    "    host mx.example.net [192.0.2.1]: 451 4.7.1 Greylisted, try again later\r\n\r\n"
+    "No action is required on your part. Delivery attempts will continue for\r\n"
+    "some time, and this warning may be repeated at intervals if the message\r\n"
+    "remains undelivered.\r\n",
+)
+SENDMAIL_DELAY = (
+    "Warning: could not send message for past 4 hours",
+    "    **********************************************\r\n"
+    "    **      THIS IS A WARNING MESSAGE ONLY      **\r\n"
+    "    **  YOU DO NOT NEED TO RESEND YOUR MESSAGE  **\r\n"
+    "    **********************************************\r\n\r\n"
+    "   ----- Transcript of session follows -----\r\n"
+    "<sam@example.net>... Deferred: 421 4.4.2 mx.example.net: connection timed out\r\n"
+    "Warning: message still undelivered after 4 hours\r\n"
+    "Will keep trying until message is 5 days old\r\n",
+)
+EXCHANGE_DELAY = (
+    "Delivery Status Notification (Delay)",
+    "This is an automatically generated Delivery Status Notification.\r\n\r\n"
+    "Delivery to the following recipients has been delayed.\r\n\r\n"
+    "       sam@example.net\r\n"
+    "Remote server said: 450 4.2.1 The user you are trying to contact is receiving mail "
+    "too quickly\r\n",
+)
+
+
+@pytest.mark.parametrize(("subject", "text"), [EXIM_DELAY, SENDMAIL_DELAY, EXCHANGE_DELAY])
+def test_a_delay_warning_without_a_report_part_is_no_bounce_either(subject: str, text: str) -> None:
+    # Read from its quoted 4.x.x code, it was a soft bounce: five copies delayed by a slow or
+    # greylisting server, each arriving in the end, suppressed a reader who had every one.
+    data = inbound_mail.plain_bounce(
+        to=VERP,
+        text=text,
+        sender="Mail Delivery System <Mailer-Daemon@mx.example.org>",
+        subject=subject,
+    )
+    reading = read(data, VERP)
+    assert reading.events == ()
+    assert reading.ignored is not None and "still being tried" in reading.ignored
+    # The failure that ends the same copy's tries still counts.
+    failed = inbound_mail.plain_bounce(
+        to=VERP, text="host mx.example.net said: 450 4.2.1 try again later; retry time expired"
+    )
+    assert one(read(failed, VERP)).kind == "soft-bounce"
+
+
 # An edition of a technology newsletter, as the copy a plain bounce returns holds it.
 OUR_EDITION = (
     f"{inbound_mail.returned_headers()}\r\n"

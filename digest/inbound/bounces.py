@@ -5,7 +5,8 @@
                                                    Action failed + 4.x.x ─► soft
                                                    Action delayed ─► nothing yet
     no report part, but from a mailer daemon ─► the SMTP codes in its text: only 5.x.x ─► hard,
-                                                any 4.x.x ─► soft, none ─► ignored
+                                                any 4.x.x ─► soft, none ─► ignored;
+                                                a delay warning's (no 5.x.x) ─► nothing yet
 
 Conservative on purpose, since a hard bounce stops a reader's mail: a status that says the
 address is fine but the message was not (5.2.2 mailbox full, 5.2.3 and 5.3.4 too big, the
@@ -15,7 +16,10 @@ soft, and a bounce that names no delivery of ours (no valid VERP token) is ignor
 says. A delay warning ("Action: delayed") is no bounce at all: the reader's server is still
 being tried, and most such copies arrive; counted as soft, five delays of a slow (greylisting,
 queue-bound) server suppressed a reader who had every copy. If the copy fails in the end, the
-final notification says so, and counts.
+final notification says so, and counts. The same holds for the delay warnings older servers
+send without a report part (an old Exim's "Warning: message … delayed 24 hours", an old
+Sendmail's "THIS IS A WARNING MESSAGE ONLY", Exchange's "Delivery … has been delayed"), whose
+quoted 4.x.x reply read as a soft bounce.
 """
 
 from __future__ import annotations
@@ -86,6 +90,19 @@ _RETURNED_COPY = re.compile(
     r"|(?:unsent|original|returned) message follows)",
     re.IGNORECASE | re.MULTILINE,
 )
+# A delay warning without a report part: by its subject's start (a bounce's subject may end
+# with our edition's, whose stories may be "delayed") or by the warning's own words.
+_DELAY_SUBJECT = re.compile(
+    r"^\s*(?:warning:|delayed\b)|delivery status notification \(delay\)", re.IGNORECASE
+)
+_DELAY_TEXT = re.compile(
+    r"this is a warning message only|you do not need to resend|has not yet been delivered"
+    r"|delivery (?:to the following recipients )?(?:has been|is) delayed"
+    r"|delivery attempts will continue|will (?:keep|continue) (?:trying|to try|retrying)"
+    r"|still being retried|will retry for",
+    re.IGNORECASE,
+)
+DELAY_WARNING = "a delay warning: the reader's server is still being tried; only a failure counts"
 _DAEMON = re.compile(r"mailer-daemon|postmaster|mail delivery|mail administrator", re.IGNORECASE)
 _BOUNCE_SUBJECT = re.compile(
     r"undeliver|returned mail|returned to sender|delivery (?:status|failure|failed|has failed)"
@@ -114,9 +131,7 @@ def read_dsn(report: Message, delivery: tuple[int, int] | None) -> Reading:
         if worst != HARD_BOUNCE:
             worst = kind
     if worst is None and delayed:
-        return ignored(
-            "a delay warning: the reader's server is still being tried; only a failure counts"
-        )
+        return ignored(DELAY_WARNING)
     if worst is None:
         return ignored("a delivery status notification that reports no failure")
     return _bounce(worst, delivery, "; ".join(details))
@@ -151,6 +166,9 @@ def read_plain_bounce(message: Message, delivery: tuple[int, int] | None) -> Rea
         for match in _QUOTED_REPLY.finditer(text):
             classes.add(_reply_class(match[1]))
             quoted.append(match[1])
+    delayed = _DELAY_SUBJECT.search(subject) or any(_DELAY_TEXT.search(text) for text in texts)
+    if delayed and "hard" not in classes:
+        return ignored(DELAY_WARNING)  # as a DSN's "Action: delayed": the copy may yet arrive
     if not classes:
         return ignored("a bounce without a report part or an SMTP code to read")
     kind: EventKind = HARD_BOUNCE if classes == {"hard"} else SOFT_BOUNCE
