@@ -150,6 +150,40 @@ def test_forged_replayed_oversized_and_foreign_calls_change_nothing(
     assert client.post("/unsubscribe/x", content=b"x" * (16 * 1024 + 1)).status_code == 413
 
 
+def test_a_mailgun_permanent_failure_that_faults_the_copy_not_the_address_is_only_soft(
+    room: Newsroom, client: TestClient
+) -> None:
+    # Mailgun calls any 5xx "permanent", and the copy it gave up on after 8 hours of retries
+    # too: each suppressed its reader at once, where the same reply in a DSN counts as soft. A
+    # provider's block of our sending address (5.7.1) suppressed every reader at that provider.
+    now = room.clock.now()
+
+    def post(recipient: str, token: str, code: int, message: str, enhanced: str = "") -> None:
+        event = {
+            **failed("permanent", f"ev-{token}"),
+            "recipient": recipient,
+            "delivery-status": {"code": code, "message": message, "enhanced-code": enhanced},
+        }
+        answer = client.post("/webhooks/mailgun", content=mailgun(event, at=now, token=token))
+        assert answer.status_code == 200, answer.text
+
+    blocked = "5.7.1 Our system has detected that this message is likely unsolicited mail"
+    post("sam@example.org", "t1", 550, blocked, "5.7.1")
+    post("li@example.org", "t2", 552, "Mailbox full")  # no enhanced code: a bare 552
+    post("rana@example.org", "t3", 602, "Too old")  # Mailgun's own: retried 8 hours, gave up
+    assert [suppressed(room, e) for e in ("sam@example.org", "li@example.org")] == [None, None]
+    assert suppressed(room, "rana@example.org") is None
+    kinds = {email: kind for _, kind, email, _ in room.services.store.inbound_events()}
+    assert kinds == {
+        "sam@example.org": "soft-bounce",
+        "li@example.org": "soft-bounce",
+        "rana@example.org": "soft-bounce",
+    }
+    # The address itself gone is a hard bounce still.
+    post("sam@example.org", "t4", 550, "5.1.1 The email account does not exist", "5.1.1")
+    assert suppressed(room, "sam@example.org") == "hard-bounce"
+
+
 def test_a_mailgun_call_the_store_failed_to_take_is_taken_when_mailgun_retries_it(
     room: Newsroom,
 ) -> None:

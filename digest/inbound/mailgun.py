@@ -4,9 +4,15 @@ POST body (JSON) ─► signature: HMAC-SHA256 of timestamp + token under the we
                     key (DIGEST_MAILGUN_SIGNING_KEY) ─► else refused
                  ─► timestamp within [inbound] webhook_max_age_seconds of now ─► else refused
                  ─► token never seen before (kept in the store) ─► else refused: a replay
-                 ─► event-data: failed permanent ─► hard; failed temporary ─► soft;
-                    complained ─► complaint; the rest ─► nothing; one event per copy
+                 ─► event-data: failed permanent ─► hard, but soft when its reply faults the
+                    copy or our sender rather than the address (read by the rules of a bounce
+                    by mail) or Mailgun gave up retrying it ("Too old"); failed temporary ─►
+                    soft; complained ─► complaint; the rest ─► nothing; one event per copy
                     (Message-ID), recipient and kind, however many attempts Mailgun reports
+
+Mailgun calls "permanent" any 5xx reply (a mailbox full, a provider's block of our sending
+address) and the copy it dropped after retrying for 8 hours: taken as hard bounces, a block at
+one provider suppressed every reader there, where the same replies by DSN count as soft.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from digest.errors import WebhookRefused
+from digest.inbound.bounces import refusal_faults_the_address
 from digest.inbound.events import (
     COMPLAINT,
     HARD_BOUNCE,
@@ -31,6 +38,9 @@ from digest.inbound.events import (
 from digest.inbound.webhooks import json_body
 
 PROVIDER = "Mailgun"
+# Mailgun's own delivery-status code of a copy it dropped after its 8 hours of retries ("Too
+# old"): the reader's server unreachable or deferring all that time, as a DSN's 4.4.7.
+GAVE_UP = "602"
 
 
 class TokenLedger(Protocol):
@@ -95,9 +105,10 @@ class MailgunWebhook:
 
 def _events(data: Mapping[str, Any]) -> list[InboundEvent]:
     name, severity = _text(data, "event"), _text(data, "severity")
+    status = _mapping(data.get("delivery-status"))
     kind: EventKind
     if name == "failed":
-        kind = HARD_BOUNCE if severity == "permanent" else SOFT_BOUNCE
+        kind = _failure_kind(severity, status)
     elif name == "complained":
         kind = COMPLAINT
     else:
@@ -106,7 +117,6 @@ def _events(data: Mapping[str, Any]) -> list[InboundEvent]:
     identifier = _text(data, "id")
     if "@" not in recipient or len(recipient) > 320 or not identifier:
         return []
-    status = _mapping(data.get("delivery-status"))
     detail = f"Mailgun {name} {severity} {status.get('code') or ''} {status.get('message') or ''}"
     # Mailgun posts an event, with an id of its own, for every attempt at a copy it retries: the
     # copy (its Message-ID) and kind make the event, so that soft bounces count copies.
@@ -121,6 +131,21 @@ def _events(data: Mapping[str, Any]) -> list[InboundEvent]:
             detail=short(detail.strip()),
         )
     ]
+
+
+def _failure_kind(severity: str, status: Mapping[str, Any]) -> EventKind:
+    """A failed copy's kind: hard only when Mailgun calls it permanent and the server's reply
+    faults the address itself."""
+    if severity != "permanent":
+        return SOFT_BOUNCE
+    code = _text(status, "code")
+    if code == GAVE_UP:
+        return SOFT_BOUNCE
+    # The enhanced code first: it is what the rules of a bounce read (5.7.x, 5.2.2...).
+    reply = " ".join(
+        part for part in (code, _text(status, "enhanced-code"), _text(status, "message")) if part
+    )
+    return HARD_BOUNCE if refusal_faults_the_address(reply) else SOFT_BOUNCE
 
 
 def _mapping(value: object) -> Mapping[str, Any]:
