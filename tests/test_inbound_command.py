@@ -166,3 +166,59 @@ def test_digest_inbound_applies_an_edit_of_the_config_and_refuses_an_invalid_one
     assert stderr.count("inbound.max_connections apply at the next start") == 1, stderr
     assert stderr.count("config edit refused, the previous settings stay in force") == 1, stderr
     assert "bogus" in stderr and "Traceback" not in stderr
+
+
+def _smtp_lines(port: int, commands: list[bytes]) -> list[bytes]:
+    """Each command sent on one raw session, and the first line of each reply: smtplib would
+    not write these addresses as a hostile client does."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+        replies = connection.makefile("rb")
+        replies.readline()  # the greeting
+        answers = []
+        for command in commands:
+            connection.sendall(command + b"\r\n")
+            answers.append(replies.readline())
+            while answers[-1][3:4] == b"-":  # a reply of several lines: its last one
+                answers[-1] = replies.readline()
+        return answers
+
+
+def test_a_hostile_senders_terminal_escapes_reach_the_operators_log_as_text(
+    tmp_path: Path,
+) -> None:
+    # A quoted local part may hold any character but CR and LF: aiosmtpd takes ESC and BEL in
+    # one, and the receiver logged the address as given. A sender could clear the operator's
+    # terminal, retitle it, and write over the lines above with lines of its own.
+    config = example_config(tmp_path, smtp_port=None)
+    port = free_port()
+    process = start_inbound(config, port)
+    try:
+        answers = _smtp_lines(
+            port,
+            [
+                b"EHLO mx.example.net",
+                b'MAIL FROM:<"\x1b[2J\x1b]0;pwned\x07"@example.net>',
+                b'RCPT TO:<"\x1b[1A\x1b[2K"@example.org>',
+                b"RCPT TO:<unsubscribe@example.org>",
+                b"DATA",
+                b"Subject: hello\r\n\r\nhi\r\n.",
+                b"QUIT",
+            ],
+        )
+        assert [answer[:3] for answer in answers] == [
+            b"250",
+            b"250",
+            b"550",
+            b"250",
+            b"354",
+            b"250",
+            b"221",
+        ]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert "\x1b" not in stderr and "\x07" not in stderr
+    # Still said, each character written out.
+    assert 'inbound: refused mail for "\\x1b[1A\\x1b[2K"@example.org' in stderr
+    assert 'a message from "\\x1b[2J\\x1b]0;pwned\\x07"@example.net ignored' in stderr
