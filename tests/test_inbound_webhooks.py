@@ -313,7 +313,7 @@ def ledger(database_url: str) -> Any:
     ("event", "expected"),
     [
         (failed("permanent"), [("hard-bounce", "rana@example.org")]),
-        (failed("temporary"), [("soft-bounce", "rana@example.org")]),
+        (failed("temporary"), []),  # an attempt Mailgun makes again: nothing failed yet
         (
             {"event": "complained", "recipient": "sam@example.org", "id": "ev-2"},
             [("complaint", "sam@example.org")],
@@ -367,26 +367,33 @@ def test_a_replayed_mailgun_token_is_refused(ledger: Any) -> None:
 
 
 def test_mailgun_retries_of_one_copy_are_one_soft_bounce(tmp_path: Path, ledger: Any) -> None:
-    # Mailgun posts a "failed, temporary" event, each with an id of its own, for every attempt
-    # at a copy it retries: counted by those ids, one slow afternoon reached soft_limit.
+    # Mailgun posts an event, each with an id of its own, for every attempt at a copy it
+    # retries: counted by those ids, one slow afternoon reached soft_limit. Its attempts to be
+    # made again count nothing; the copy's soft failure (here, dropped as "Too old") once.
     raw = raw_config(tmp_path, "http://127.0.0.1:9")
     raw["bounces"] = {"soft_limit": 2}
     services = build_services(settings_of(tmp_path, raw), clock=FixedClock(NOW))
     webhook = MailgunWebhook(SIGNING_KEY, ledger, 900)
 
-    def attempt(event_id: str, message_id: str, token: str) -> list[str]:
+    def attempt(event_id: str, message_id: str, token: str, severity: str) -> list[str]:
         event = {
-            **failed("temporary", event_id),
+            **failed(severity, event_id),
             "message": {"headers": {"message-id": message_id}},
         }
+        if severity == "permanent":
+            event["delivery-status"] = {"code": 602, "message": "Too old"}
         taken = take_events(services, webhook.handle({}, mailgun(event, token=token), NOW))
         return [t.outcome for t in taken]
 
-    assert attempt("ev-1", "copy-1@example.org", "t1") == ["counted (1 of 2)"]
-    assert attempt("ev-2", "copy-1@example.org", "t2") == ["duplicate"]  # the same copy again
-    assert attempt("ev-3", "copy-1@example.org", "t3") == ["duplicate"]
+    assert attempt("ev-1", "copy-1@example.org", "t1", "temporary") == []
+    assert attempt("ev-2", "copy-1@example.org", "t2", "temporary") == []
+    assert attempt("ev-3", "copy-1@example.org", "t3", "permanent") == ["counted (1 of 2)"]
+    # The same copy's failure again (its event posted twice): still one.
+    assert attempt("ev-4", "copy-1@example.org", "t4", "permanent") == ["duplicate"]
     assert services.store.suppression(services.address_key("rana@example.org")) is None
-    assert attempt("ev-4", "copy-2@example.org", "t4")[0].startswith("suppressed after 2")
+    assert attempt("ev-5", "copy-2@example.org", "t5", "temporary") == []
+    outcome = attempt("ev-6", "copy-2@example.org", "t6", "permanent")
+    assert outcome[0].startswith("suppressed after 2")
     services.close()
 
 

@@ -184,6 +184,33 @@ def test_a_mailgun_permanent_failure_that_faults_the_copy_not_the_address_is_onl
     assert suppressed(room, "sam@example.org") == "hard-bounce"
 
 
+def test_mailgun_attempts_it_will_retry_are_no_bounce_until_it_gives_up(
+    room: Newsroom, client: TestClient
+) -> None:
+    # Mailgun posts "failed, temporary" for each attempt a server defers (greylisting, a
+    # server busy), then tries again, and most such copies arrive. Counted as soft bounces, five
+    # copies greylisted on their way in suppressed a reader who had every one of them.
+    now = room.clock.now()
+    soft_limit = room.services.settings.bounces.soft_limit
+
+    def post(token: str, copy: str, severity: str, code: int, message: str) -> None:
+        event = {
+            **failed(severity, f"ev-{token}"),
+            "delivery-status": {"code": code, "message": message},
+            "message": {"headers": {"message-id": f"{copy}@example.org"}},
+        }
+        answer = client.post("/webhooks/mailgun", content=mailgun(event, at=now, token=token))
+        assert answer.status_code == 200, answer.text
+
+    for copy in range(soft_limit):
+        post(f"t{copy}", f"copy-{copy}", "temporary", 451, "4.7.1 Greylisted, try again later")
+    assert suppressed(room, "rana@example.org") is None
+    assert room.services.store.inbound_events() == []
+    # The copy Mailgun drops after 8 hours of such attempts is the failure that counts.
+    post("t-last", "copy-0", "permanent", 602, "Too old")
+    assert [kind for _, kind, _, _ in room.services.store.inbound_events()] == ["soft-bounce"]
+
+
 def test_a_mailgun_call_the_store_failed_to_take_is_taken_when_mailgun_retries_it(
     room: Newsroom,
 ) -> None:

@@ -7,12 +7,17 @@ POST body (JSON) ─► signature: HMAC-SHA256 of timestamp + token under the we
                  ─► event-data: failed permanent ─► hard, but soft when its reply faults the
                     copy or our sender rather than the address (read by the rules of a bounce
                     by mail) or Mailgun gave up retrying it ("Too old"); failed temporary ─►
-                    soft; complained ─► complaint; the rest ─► nothing; one event per copy
-                    (Message-ID), recipient and kind, however many attempts Mailgun reports
+                    nothing yet (an attempt Mailgun will make again); complained ─►
+                    complaint; the rest ─► nothing; one event per copy (Message-ID),
+                    recipient and kind, however many events Mailgun posts about it
 
 Mailgun calls "permanent" any 5xx reply (a mailbox full, a provider's block of our sending
 address) and the copy it dropped after retrying for 8 hours: taken as hard bounces, a block at
-one provider suppressed every reader there, where the same replies by DSN count as soft.
+one provider suppressed every reader there, where the same replies by DSN count as soft. And
+"temporary" is an attempt the server deferred (greylisting, a server busy), which Mailgun makes
+again for up to 8 hours and which most often succeeds: a DSN's "Action: delayed". Counted as
+soft bounces, five greylisted copies suppressed a reader who had every one; the copy's last
+word (delivered, or a permanent failure, "Too old" included) is what counts.
 """
 
 from __future__ import annotations
@@ -108,7 +113,9 @@ def _events(data: Mapping[str, Any]) -> list[InboundEvent]:
     status = _mapping(data.get("delivery-status"))
     kind: EventKind
     if name == "failed":
-        kind = _failure_kind(severity, status)
+        if severity != "permanent":
+            return []  # Mailgun tries the copy again: nothing has failed yet
+        kind = _failure_kind(status)
     elif name == "complained":
         kind = COMPLAINT
     else:
@@ -133,11 +140,9 @@ def _events(data: Mapping[str, Any]) -> list[InboundEvent]:
     ]
 
 
-def _failure_kind(severity: str, status: Mapping[str, Any]) -> EventKind:
-    """A failed copy's kind: hard only when Mailgun calls it permanent and the server's reply
-    faults the address itself."""
-    if severity != "permanent":
-        return SOFT_BOUNCE
+def _failure_kind(status: Mapping[str, Any]) -> EventKind:
+    """A permanent failure's kind: hard only when the server's reply faults the address
+    itself."""
     code = _text(status, "code")
     if code == GAVE_UP:
         return SOFT_BOUNCE
