@@ -36,8 +36,9 @@ def parse(data: bytes) -> Message:
     containers = len(_CONTAINERS.findall(data))
     if containers > MAX_PARTS:
         raise Unreadable(f"{containers} nested parts or more (at most {MAX_PARTS} are read)")
-    # Parts are cut at lines starting with "--": the parser would make an object of each.
-    delimiters = data.count(b"\n--")
+    # Parts are cut at lines starting with "--": the parser would make an object of each. It
+    # ends a line at a CR alone as at a CRLF or a LF, so "--" after a bare CR starts one too.
+    delimiters = data.count(b"\n--") + data.count(b"\r--")
     if delimiters > MAX_DELIMITER_LINES:
         raise Unreadable(f"{delimiters} lines that may start parts (at most {MAX_DELIMITER_LINES})")
     try:
