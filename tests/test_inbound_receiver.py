@@ -592,3 +592,37 @@ def test_a_client_naming_address_after_address_is_closed_after_twenty_refusals(
     with null_sender_session(server) as client:
         assert client.rcpt("desk@example.org")[0] == 550
         assert client.rcpt("unsubscribe@example.org")[0] == 250
+
+
+def test_a_bounce_quoting_a_nul_is_taken_in_postgresql_too(
+    tmp_path: Path, feed: tuple[Path, str], database_url: str
+) -> None:
+    # A remote server's reply may hold any byte, a NUL among them, and a DSN quotes it in its
+    # Diagnostic-Code. PostgreSQL's text holds no NUL: the record failed, the receiver answered
+    # 451, and the sending server tried again, for days, the reader never suppressed.
+    raw = config(tmp_path, feed[1])
+    raw["service"]["database_url"] = database_url
+    settings = settings_of(tmp_path, raw)
+    transport = MemoryTransport()
+    services = build_services(settings, clock=FixedClock(DAY1), transport=transport)
+    try:
+        pipeline.run_cycle(services, pipeline.InlineDispatcher(services))
+        with listening(InboundServer.from_settings(services)) as server:
+            verp = return_path(transport, "rana@example.org")
+            diagnostic = "smtp; 550 5.1.1 <rana@example.org>: no such user\x00here"
+            send(server, verp, inbound_mail.dsn(to=verp, diagnostic=diagnostic))
+            li = next(s for s in services.store.active_subscribers("daily") if s.name == "Li")
+            token = services.signer.unsubscribe_token(li.id, "daily")
+            # A mail program's Message-ID, an encoded word in it decoding to a NUL.
+            mailto = inbound_mail.mailto(
+                to="unsubscribe@example.org",
+                subject=f"unsubscribe-{token}",
+                message_id="<=?utf-8?q?a=00b?=@mail.example.net>",
+            )
+            send(server, "unsubscribe@example.org", mailto, mail_from="li@example.org")
+        assert suppression_reason(services, "rana@example.org") == "hard-bounce"
+        assert left(services, "li@example.org") == {"daily"}
+        events = services.store.inbound_events()
+        assert sorted(kind for _, kind, _, _ in events) == ["hard-bounce", "unsubscribe"]
+    finally:
+        services.close()

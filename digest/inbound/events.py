@@ -53,7 +53,7 @@ def ignored(reason: str) -> Reading:
 
 def event_id(*parts: object) -> str:
     """An event id from its parts, hashed when it would not fit the store's column."""
-    text = ":".join(str(part) for part in parts)
+    text = storable(":".join(str(part) for part in parts))
     if len(text) <= EVENT_ID_CHARS:
         return text
     return f"{parts[0]}:sha256:{hashlib.sha256(text.encode('utf-8', 'replace')).hexdigest()}"
@@ -61,5 +61,12 @@ def event_id(*parts: object) -> str:
 
 def short(text: str, limit: int = DETAIL_CHARS) -> str:
     """``text`` on one line, at most ``limit`` characters (diagnostics quote whole replies)."""
-    one_line = " ".join(text.split())
+    one_line = " ".join(storable(text).split())
     return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
+
+
+def storable(text: str) -> str:
+    """``text`` with each NUL replaced (U+FFFD). A remote server's reply may hold any byte,
+    and a DSN quotes it: PostgreSQL's text holds no NUL, so the record of such a bounce failed,
+    the receiver answered 451, and the sending server tried again for days."""
+    return text.replace("\x00", "\ufffd")
