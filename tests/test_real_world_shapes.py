@@ -350,6 +350,47 @@ def test_a_publication_date_is_converted_to_utc_whatever_zone_it_is_written_in(
     assert feed.entries[0].published_at == utc
 
 
+@pytest.mark.parametrize(
+    "written",
+    [
+        "Thu, 01 Jan 0026 00:00:00 GMT",
+        "Thu, 01 Jan 0026 00:00:00 EET",  # a zone our own code reads
+        "Thu, 01 Jan 0026 00:00:00",  # no zone: read by our own code too
+        "Sat, 01 May 0099 09:15:00 GMT+3",
+        "Sat, 01 May 099 09:15:00 +0000",
+        "0099-05-01T00:00:00Z",
+        "0026-01-01T00:00:00+03:00",
+    ],
+)
+def test_a_year_written_in_full_below_100_leaves_the_entry_undated(written: str) -> None:
+    # "0026" is year 26, no stand-in for 2026: a system that wrote it had no date to give.
+    # Read as 2026 it put a stale entry in its year's place, or at the top of the next edition.
+    document = (
+        '<rss version="2.0"><channel><title>t</title><item><title>x</title>'
+        f"<link>https://x.example/a</link><pubDate>{written}</pubDate></item></channel></rss>"
+    )
+    feed = parse_feed(document.encode(), url="https://feeds.example/x", content_type=None, now=NOW)
+    assert feed.entries[0].published_at is None
+
+
+@pytest.mark.parametrize(
+    ("written", "utc"),
+    [
+        ("Mon, 01 Jan 24 00:00:00 GMT", at(2024, 1, 1, 0, 0)),
+        ("Mon, 01 Jan 24 00:00:00 EET", at(2023, 12, 31, 22, 0)),
+        ("Sat, 01 May 99 09:15:00 GMT+3", at(1999, 5, 1, 6, 15)),
+        ("Tue, 10 Jun 25 09:15:00", at(2025, 6, 10, 9, 15)),
+    ],
+)
+def test_a_two_digit_year_keeps_its_usual_meaning(written: str, utc: datetime) -> None:
+    document = (
+        '<rss version="2.0"><channel><title>t</title><item><title>x</title>'
+        f"<link>https://x.example/a</link><pubDate>{written}</pubDate></item></channel></rss>"
+    )
+    feed = parse_feed(document.encode(), url="https://feeds.example/x", content_type=None, now=NOW)
+    assert feed.entries[0].published_at == utc
+
+
 def test_a_date_no_parser_can_read_leaves_the_entry_undated() -> None:
     document = (
         b'<rss version="2.0"><channel><title>t</title><item><title>x</title>'

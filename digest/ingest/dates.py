@@ -28,6 +28,10 @@ _ZONE_OFFSETS = {
     "trt": 180, "irst": 210, "irdt": 270, "gst": 240, "pkt": 300,
 }  # fmt: skip
 _ZONE_NAMES = "|".join(_ZONE_OFFSETS)
+# A year written with three or four digits but below 100 ("01 Jan 0026"), after the month as
+# RFC 822 places it: the standard library's parser reads any year below 100 as a two-digit one
+# (2026), where it is year 26, what a system writes that had no date to give (see EARLIEST).
+_YEAR_BELOW_100_IN_FULL = re.compile(r"\b[A-Za-z]{3,9}\.?,?\s+(?:[0-9]{1,2},?\s+)?0[0-9]{2,3}\b")
 _MISREAD_ZONE = re.compile(
     rf"\s(?:(?:GMT|UTC|UT)\s*([+-])([0-9]{{1,2}})(?::?([0-9]{{2}}))?|({_ZONE_NAMES}))\s*$",
     re.IGNORECASE,
@@ -51,7 +55,11 @@ def _written_date(raw: Mapping[str, Any], key: str) -> object:
 
 
 def _rfc822_date(written: str) -> tuple[int, ...] | None:
-    """An RFC 822 date as a UTC time tuple; a date without a zone is taken to be in UTC."""
+    """An RFC 822 date as a UTC time tuple; a date without a zone is taken to be in UTC. None
+    for a year written in full below 100, as feedparser reads it (year 26 is before EARLIEST);
+    a two-digit year ("26") keeps its usual meaning."""
+    if _YEAR_BELOW_100_IN_FULL.search(written):
+        return None
     if (zone := _MISREAD_ZONE.search(written)) is not None:
         sign, hours, minutes, name = zone.groups()
         if name:
