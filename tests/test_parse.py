@@ -471,6 +471,43 @@ def test_a_document_too_long_that_lists_its_oldest_first_keeps_its_newest(
     assert f"only the last {MAX_ENTRIES} of {count} entries were read (the newest" in feed.warning
 
 
+@pytest.mark.parametrize("first_item", ["pinned", "undated"])
+def test_a_document_too_long_keeps_its_newest_entries_by_date_whatever_its_first_item(
+    first_item: str,
+) -> None:
+    # A publisher that appends its new items at the end, under a pinned item dated after all
+    # the others, or one with no date: told apart by its first and last items only, the
+    # document kept its first thousand entries, its oldest, and every new article was lost.
+    from digest.ingest.parse import MAX_ENTRIES
+
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    count = MAX_ENTRIES + 5
+    pinned_date = f"<pubDate>{format_datetime(NOW - timedelta(hours=1))}</pubDate>"
+    rows = [
+        f"<item><link>https://x.example/pinned</link>"
+        f"{pinned_date if first_item == 'pinned' else ''}</item>"
+    ]
+    rows += [
+        f"<item><link>https://x.example/{n}</link>"
+        f"<pubDate>{format_datetime(start + timedelta(hours=n))}</pubDate></item>"
+        for n in range(count - 1)
+    ]
+    document = (
+        f'<rss version="2.0"><channel><title>t</title>{"".join(rows)}</channel></rss>'
+    ).encode()
+    feed = parse_feed(document, url="https://feeds.example/x", content_type=None, now=NOW)
+    links = [entry.link for entry in feed.entries]
+    assert len(links) == MAX_ENTRIES
+    newest = [f"https://x.example/{n}" for n in range(count - MAX_ENTRIES, count - 1)]
+    assert feed.warning is not None
+    if first_item == "pinned":
+        assert links == ["https://x.example/pinned", *newest]
+        assert f"only the newest {MAX_ENTRIES} of {count} entries were read" in feed.warning
+    else:  # an undated entry counts as older than any dated one
+        assert links == [f"https://x.example/{count - MAX_ENTRIES - 1}", *newest]
+        assert f"only the last {MAX_ENTRIES} of {count} entries were read" in feed.warning
+
+
 def test_a_guid_given_to_several_links_gives_way_to_the_links() -> None:
     items = "".join(
         f"<item><guid>same</guid><link>https://x.example/{n}</link></item>" for n in range(3)

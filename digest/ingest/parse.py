@@ -11,7 +11,7 @@ import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
@@ -28,8 +28,7 @@ from digest.ingest.urls import absolute_http_url, collecting_unreadable
 from digest.records import URL_LIMIT, Entry, ParsedFeed
 
 # The entries read from one document; real feeds carry tens, archives a few hundred. The newest
-# are kept: the first ones, as feeds list the newest first, or the last of a document that lists
-# its oldest first.
+# by date are kept (see _entries_to_read).
 MAX_ENTRIES = 1000
 # What feedparser is told about the bytes guard_document hands it: UTF-8, whatever came in.
 _UTF8_XML = {"content-type": "application/xml; charset=utf-8"}
@@ -152,13 +151,13 @@ def _clean_entries(
     """The document's entries cleaned, one per guid, how many were left out over the cap, and
     what could not be read in them (each such entry or value was left out, the rest kept)."""
     dropped = max(0, len(raw_entries) - MAX_ENTRIES)
-    newest_last = dropped > 0 and _lists_oldest_first(raw_entries, now)
-    read = raw_entries[dropped:] if newest_last else raw_entries[:MAX_ENTRIES]
+    read, left_out = _entries_to_read(raw_entries, now)
     cleaned: list[Entry] = []
     failures: list[str] = []
     linkless = 0
     with collecting_unreadable() as unreadable:
-        for index, raw in enumerate(read, start=dropped if newest_last else 0):
+        for index in read:
+            raw = raw_entries[index]
             if deadline is not None and time.monotonic() > deadline:
                 _check_deadline(deadline, url, f"entry {index + 1} of {len(raw_entries)}")
             unreadable_before = len(unreadable)
@@ -178,13 +177,7 @@ def _clean_entries(
                 cleaned.append(entry)
             elif len(unreadable) == unreadable_before:  # else told with the addresses
                 linkless += 1
-    problems = []
-    if dropped:
-        which = "last" if newest_last else "first"
-        problems.append(
-            f"only the {which} {MAX_ENTRIES} of {len(raw_entries)} entries were read"
-            + (" (the newest: the document lists its oldest first)" if newest_last else "")
-        )
+    problems = [left_out] if left_out else []
     if unreadable:
         # One address may be met twice (an entry's <link> is also among its links).
         problems.append(
@@ -235,12 +228,48 @@ def _clean_entries(
     return tuple(entries), dropped, problems
 
 
-def _lists_oldest_first(raw_entries: Sequence[RawEntry], now: datetime) -> bool:
-    """Whether the document's last entry is dated later than its first: an archive that lists
-    its oldest entries first (most feeds list the newest first). Past MAX_ENTRIES, the first
-    ones of such a document are its oldest, and its new entries would never be read."""
-    first, last = (_entry_time(raw_entries[at], now) for at in (0, -1))
-    return first is not None and last is not None and last > first
+def _entries_to_read(
+    raw_entries: Sequence[RawEntry], now: datetime
+) -> tuple[Sequence[int], str | None]:
+    """The indexes of the entries to read, in document order, and what the warning says of the
+    others (None when none is left out): all of them up to MAX_ENTRIES, else the newest
+    MAX_ENTRIES by date.
+
+    Past the cap, document order says nothing of which entries are new: an archive lists its
+    oldest first, a publisher appends at the end under a pinned item. Kept by position, the
+    new entries of such a document were never read, poll after poll. An undated entry counts
+    as older than any dated one; a document with no date at all keeps its first entries, as
+    most feeds list the newest first.
+    """
+    if len(raw_entries) <= MAX_ENTRIES:
+        return range(len(raw_entries)), None
+    count = len(raw_entries)
+    dates = [_entry_time(raw, now) for raw in raw_entries]
+    if all(date is None for date in dates):
+        return range(MAX_ENTRIES), (
+            f"only the first {MAX_ENTRIES} of {count} entries were read (they carry no dates)"
+        )
+    # A stable sort: of entries with the same date (or none), the earlier in the document first.
+    newest_first = sorted(
+        range(count),
+        key=lambda index: (dates[index] is not None, dates[index] or _NO_DATE),
+        reverse=True,
+    )
+    kept = sorted(newest_first[:MAX_ENTRIES])
+    if kept == list(range(MAX_ENTRIES)):
+        return kept, f"only the first {MAX_ENTRIES} of {count} entries were read (the newest)"
+    if kept == list(range(count - MAX_ENTRIES, count)):
+        return kept, (
+            f"only the last {MAX_ENTRIES} of {count} entries were read "
+            "(the newest: the document lists its oldest first)"
+        )
+    return kept, (
+        f"only the newest {MAX_ENTRIES} of {count} entries were read "
+        "(by their dates: the document lists its entries out of order)"
+    )
+
+
+_NO_DATE = datetime.min.replace(tzinfo=UTC)  # how an undated entry compares in _entries_to_read
 
 
 def _entry_time(raw: RawEntry, now: datetime) -> datetime | None:
