@@ -508,6 +508,36 @@ def test_a_document_too_long_keeps_its_newest_entries_by_date_whatever_its_first
         assert f"only the last {MAX_ENTRIES} of {count} entries were read" in feed.warning
 
 
+@pytest.mark.parametrize(
+    ("written", "utc"),
+    [
+        ("Tue, 10 Jun 2025 09:15:00 +0300", datetime(2025, 6, 10, 6, 15, tzinfo=UTC)),
+        ("Tue, 10 Jun 2025 09:15:00 GMT", datetime(2025, 6, 10, 9, 15, tzinfo=UTC)),
+        ("Tue, 10 Jun 2025 09:15:00 GMT+3", datetime(2025, 6, 10, 6, 15, tzinfo=UTC)),
+        ("Tue, 10 Jun 2025 09:15:00 EDT", datetime(2025, 6, 10, 13, 15, tzinfo=UTC)),
+        ("Tue, 10 Jun 25 09:15:00 GMT", datetime(2025, 6, 10, 9, 15, tzinfo=UTC)),
+        ("2025-06-10T09:15:00+03:00", datetime(2025, 6, 10, 6, 15, tzinfo=UTC)),
+        ("Thu, 01 Jan 0026 00:00:00 GMT", None),  # year 26: no date
+        ("Sat, 01 Jan 2099 00:00:00 GMT", NOW),  # far ahead: the time of the poll, as in RSS
+        ("yesterday evening", None),
+    ],
+)
+def test_a_json_feed_date_is_read_in_rfc_822_form_too(written: str, utc: datetime | None) -> None:
+    # Many JSON feeds are RSS feeds converted field by field, their dates written as RSS writes
+    # them; read as RFC 3339 only, every item of such a feed was undated.
+    items = [
+        {"id": "a", "url": "https://x.example/a", "date_published": written},
+        {"id": "b", "url": "https://x.example/b", "date_modified": written},
+    ]
+    document = json.dumps(
+        {"version": "https://jsonfeed.org/version/1.1", "title": "t", "items": items}
+    ).encode()
+    feed = parse_feed(document, url="https://feeds.example/j", content_type=None, now=NOW)
+    published, modified = feed.entries
+    assert published.published_at == utc
+    assert (modified.published_at, modified.updated_at) == (utc, utc)
+
+
 def test_a_guid_given_to_several_links_gives_way_to_the_links() -> None:
     items = "".join(
         f"<item><guid>same</guid><link>https://x.example/{n}</link></item>" for n in range(3)

@@ -99,9 +99,14 @@ def _entry(
         content.append({"type": "text/plain", "value": text})
     if content:
         entry["content"] = content
-    for key, field in (("published_parsed", "date_published"), ("updated_parsed", "date_modified")):
-        if (moment := _rfc3339(item.get(field))) is not None:
-            entry[key] = moment
+    for key, field in (("published", "date_published"), ("updated", "date_modified")):
+        if (written := _text(item.get(field))) is not None:
+            # As feedparser gives a date: as written, and as read when it is RFC 3339. A date
+            # in RFC 822 form (a feed converted from RSS field by field) is read by
+            # dates.entry_date, with the rules of an RSS date.
+            entry[key] = written
+            if (moment := _rfc3339(written)) is not None:
+                entry[f"{key}_parsed"] = moment
     authors = _authors(item) or feed_authors
     if authors and authors[0].get("name"):
         entry["author"] = authors[0]["name"]
