@@ -426,6 +426,39 @@ def test_a_guid_reused_at_a_later_poll_for_another_story_stores_that_story(
     assert feed.articles == 2
 
 
+def test_a_guid_reused_for_a_story_under_the_same_title_with_a_new_link_and_date_stores_it(
+    services: Services, folder: Path
+) -> None:
+    # A live page or a daily column: the same headline every day, the CMS's id handed out again,
+    # a new address and a new date. Taken as an edit of yesterday's story (the title matched),
+    # today's was never stored, and yesterday's article took today's link.
+    title = "Live: the day in the Gulf"
+    first = dated_item(
+        "live", "https://site.example/live-24", title, "Tue, 24 Nov 2026 06:00:00 GMT"
+    )
+    write(folder, "wire", rss(first).encode())
+    assert poll(services, "wire")[0].new_articles == 1
+
+    services.clock.advance(timedelta(hours=3))  # type: ignore[attr-defined]
+    second = dated_item(
+        "live", "https://site.example/live-25", title, "Wed, 25 Nov 2026 06:00:00 GMT"
+    )
+    write(folder, "wire", rss(second).encode())
+    outcome, feed = poll(services, "wire")
+    assert (outcome.new_articles, outcome.updated_articles) == (1, 0)
+    assert sorted(article.link for article in stored(services)) == [
+        "https://site.example/live-24",
+        "https://site.example/live-25",
+    ]
+
+    # Its link corrected the next hour under the same date: the same story, updated in place.
+    services.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
+    corrected = second.replace("live-25", "live-25-corrected")
+    write(folder, "wire", rss(corrected).encode())
+    again, feed = poll(services, "wire")
+    assert (again.new_articles, feed.articles) == (0, 2)
+
+
 def test_a_story_edited_under_its_guid_is_updated_not_stored_again(
     services: Services, folder: Path
 ) -> None:

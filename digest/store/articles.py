@@ -403,11 +403,15 @@ def _another_story(row: ArticleRow, entry: Entry) -> bool:
 
     An article edited after publication keeps its guid and may change its title or its link
     (a slug rewritten, http to https), rarely both, and keeps its publication date; a CMS that
-    reuses its ids gives the guid to a story with a new link, a new title and a later date.
+    reuses its ids gives the guid to a story with a new link and a later date, often under the
+    same title (a live page, a daily column: "Live: the day in the Gulf"). Without a date on
+    both sides, a new link and a new title tell it.
     """
-    if row.link == entry.link or row.title == entry.title:
+    if row.link == entry.link:
         return False
-    return row.published_at is None or row.published_at != entry.published_at
+    if row.published_at is not None and entry.published_at is not None:
+        return row.published_at != entry.published_at
+    return row.title != entry.title
 
 
 def _item_key(entry: Entry) -> tuple[str, datetime, str] | None:
