@@ -459,6 +459,28 @@ def test_a_guid_reused_for_a_story_under_the_same_title_with_a_new_link_and_date
     assert (again.new_articles, feed.articles) == (0, 2)
 
 
+def test_a_story_dated_far_ahead_stays_one_article_when_its_link_is_corrected(
+    services: Services, folder: Path
+) -> None:
+    # A date in 2099 (a year typed wrong) is the feed's error. Taken as the time of each poll,
+    # the story's date changed at every poll: its link corrected under its guid, it looked like
+    # another story given the same guid, and went out twice.
+    date = "Thu, 25 Nov 2099 06:00:00 GMT"
+    write(
+        folder, "wire", rss(dated_item("p1", "http://site.example/draft", "Truce", date)).encode()
+    )
+    outcome, _ = poll(services, "wire")
+    assert outcome.new_articles == 1
+    (article,) = stored(services)
+    assert article.sort_time == NOW  # placed when it was first seen
+
+    services.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
+    corrected = dated_item("p1", "https://site.example/truce", "Truce", date)
+    write(folder, "wire", rss(corrected).encode())
+    again, feed = poll(services, "wire")
+    assert (again.new_articles, feed.articles) == (0, 1)
+
+
 def test_a_story_edited_under_its_guid_is_updated_not_stored_again(
     services: Services, folder: Path
 ) -> None:

@@ -2,8 +2,8 @@
 
 feedparser reads RFC 822 dates in zones it does not know (IDT, EET, MSK, IRST...) as UTC, and
 misreads or refuses "GMT+3"; news feeds of the region write both. A date more than a day ahead is
-the feed's error, and is taken as the time of the poll; a date before 1970 is a feed's stand-in
-for none, and is read as none.
+the feed's error, and a date before 1970 is a feed's stand-in for none: both are read as none,
+and the entry is placed by when it was first seen.
 """
 
 from __future__ import annotations
@@ -14,7 +14,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-FUTURE_TOLERANCE = timedelta(days=1)  # a publication date further ahead than this is a feed's error
+# A publication date further ahead than this is a feed's error (a year typed wrong, a clock
+# gone astray). Read as none rather than as the time of the poll: that time changed at every
+# poll, and an entry whose date changes looks like another story under its guid (the article
+# stored twice), and every entry of such a feed counted as published just now (polled at the
+# shortest interval for good). First seen, the entry is placed as it would have been.
+FUTURE_TOLERANCE = timedelta(days=1)
 # Earlier dates are what publishing systems write for "no date": the zero time of Go and .NET
 # (0001-01-01), the Unix epoch. Kept, year 1 could not even be written in a reader's timezone west
 # of UTC (every copy of the edition to such a reader failed); read as none, the entry is placed by
@@ -39,8 +44,8 @@ _MISREAD_ZONE = re.compile(
 
 
 def entry_date(raw: Mapping[str, Any], key: str, now: datetime) -> datetime | None:
-    """The entry's ``key`` date ("published", "updated") in UTC, at most ``now`` plus a day's
-    tolerance; None when it has none that can be read."""
+    """The entry's ``key`` date ("published", "updated") in UTC; None when it has none that
+    can be read, or one past ``now`` plus FUTURE_TOLERANCE or before EARLIEST."""
     return _utc(_written_date(raw, key), now)
 
 
@@ -83,8 +88,8 @@ def _rfc822_date(written: str) -> tuple[int, ...] | None:
 
 
 def _utc(value: object, now: datetime) -> datetime | None:
-    """A feedparser ``*_parsed`` value (a UTC struct_time) as an aware datetime, clamped to now;
-    None for a date before ``EARLIEST``."""
+    """A feedparser ``*_parsed`` value (a UTC struct_time) as an aware datetime; None for a date
+    past ``now`` plus FUTURE_TOLERANCE or before EARLIEST."""
     if not isinstance(value, tuple) or len(value) < 6:  # struct_time is a tuple
         return None
     try:
@@ -93,8 +98,6 @@ def _utc(value: object, now: datetime) -> datetime | None:
         moment = datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC)
     except (TypeError, ValueError, OverflowError):
         return None
-    if moment > now + FUTURE_TOLERANCE:
-        return now
-    if moment < EARLIEST:
+    if moment > now + FUTURE_TOLERANCE or moment < EARLIEST:
         return None
     return moment
