@@ -391,6 +391,35 @@ def test_a_two_digit_year_keeps_its_usual_meaning(written: str, utc: datetime) -
     assert feed.entries[0].published_at == utc
 
 
+@pytest.mark.parametrize(
+    ("written", "utc"),
+    [
+        ("Tue, 10 Jun 2025 09:15:00 +2400", at(2025, 6, 10, 9, 15)),
+        ("Tue, 10 Jun 2025 09:15:00 -2400", at(2025, 6, 10, 9, 15)),
+        ("Tue, 10 Jun 2025 09:15:00 +9999", at(2025, 6, 10, 9, 15)),
+        ("Tue, 10 Jun 2025 09:15:00 +0375", at(2025, 6, 10, 9, 15)),
+        ("Tue, 10 Jun 2025 09:15:00 GMT+25", at(2025, 6, 10, 9, 15)),
+        ("2025-06-10T09:15:00+24:00", at(2025, 6, 10, 9, 15)),
+        ("2025-06-10T09:15:00-99:00", at(2025, 6, 10, 9, 15)),
+        # The zones furthest from UTC that there are keep their meaning.
+        ("Tue, 10 Jun 2025 09:15:00 +1400", at(2025, 6, 9, 19, 15)),
+        ("Tue, 10 Jun 2025 09:15:00 -1200", at(2025, 6, 10, 21, 15)),
+        ("2025-06-10T09:15:00+14:00", at(2025, 6, 9, 19, 15)),
+    ],
+)
+def test_a_zone_no_place_has_is_read_as_none_and_the_time_as_utc(
+    written: str, utc: datetime
+) -> None:
+    # "+2400" is no offset (no place is more than 14 hours from UTC): applied, it moved the
+    # story a day or more into the past (and "-9999" days ahead), by one typo in a template.
+    document = (
+        '<rss version="2.0"><channel><title>t</title><item><title>x</title>'
+        f"<link>https://x.example/a</link><pubDate>{written}</pubDate></item></channel></rss>"
+    )
+    feed = parse_feed(document.encode(), url="https://feeds.example/x", content_type=None, now=NOW)
+    assert feed.entries[0].published_at == utc
+
+
 def test_a_date_no_parser_can_read_leaves_the_entry_undated() -> None:
     document = (
         b'<rss version="2.0"><channel><title>t</title><item><title>x</title>'

@@ -41,6 +41,15 @@ _MISREAD_ZONE = re.compile(
     rf"\s(?:(?:GMT|UTC|UT)\s*([+-])([0-9]{{1,2}})(?::?([0-9]{{2}}))?|({_ZONE_NAMES}))\s*$",
     re.IGNORECASE,
 )
+# No place is further from UTC than this (Kiribati, +14:00). A zone further away ("+2400",
+# "-9999") or with 60 minutes or more ("+0375") is a typo in a template, which feedparser
+# applied: the story moved a day or more into the past, or days ahead. Such a zone is read as
+# none, and the time as UTC, as a date written without a zone is.
+_FURTHEST_OFFSET = 14 * 60  # minutes
+# A numeric zone after the time of an RFC 822 or ISO 8601 date ("09:15:00 +2400", "09:15+24:00").
+_NUMERIC_ZONE = re.compile(
+    r"[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?\s*(?P<zone>([+-])([0-9]{2}):?([0-9]{2}))\s*$"
+)
 
 
 def entry_date(raw: Mapping[str, Any], key: str, now: datetime) -> datetime | None:
@@ -51,12 +60,23 @@ def entry_date(raw: Mapping[str, Any], key: str, now: datetime) -> datetime | No
 
 def _written_date(raw: Mapping[str, Any], key: str) -> object:
     """feedparser's reading of the entry's ``key`` date, or ours where its reading is wrong or
-    missing: a zone it does not know, a "GMT+3" offset, no zone at all."""
+    missing: a zone it does not know, a "GMT+3" offset, no zone at all, a zone no place has."""
     parsed = raw.get(f"{key}_parsed")
     written = raw.get(key)
-    if isinstance(written, str) and (parsed is None or _MISREAD_ZONE.search(written)):
+    if not isinstance(written, str):
+        return parsed
+    zone = _NUMERIC_ZONE.search(written)
+    if zone is not None and not _possible_offset(*zone.group(2, 3, 4)):
+        without_zone = written[: zone.start("zone")]
+        return _rfc822_date(without_zone) or _iso_date(without_zone)
+    if parsed is None or _MISREAD_ZONE.search(written):
         return _rfc822_date(written) or parsed
     return parsed
+
+
+def _possible_offset(sign: str, hours: str, minutes: str) -> bool:
+    """Whether a zone written "+HHMM" is one some place has (see _FURTHEST_OFFSET)."""
+    return int(minutes) < 60 and int(hours) * 60 + int(minutes) <= _FURTHEST_OFFSET
 
 
 def _rfc822_date(written: str) -> tuple[int, ...] | None:
@@ -67,13 +87,15 @@ def _rfc822_date(written: str) -> tuple[int, ...] | None:
         return None
     if (zone := _MISREAD_ZONE.search(written)) is not None:
         sign, hours, minutes, name = zone.groups()
+        written = written[: zone.start()]
         if name:
             offset = _ZONE_OFFSETS[name.lower()]
         else:
             offset = (int(hours) * 60 + int(minutes or 0)) * (-1 if sign == "-" else 1)
-        whole_hours, rest = divmod(abs(offset), 60)
-        numeric = f"{'-' if offset < 0 else '+'}{whole_hours:02d}{rest:02d}"
-        written = f"{written[: zone.start()]} {numeric}"
+        # "GMT+25" is no zone either (_FURTHEST_OFFSET): the time is then read as UTC.
+        if name or _possible_offset(sign, hours, minutes or "00"):
+            whole_hours, rest = divmod(abs(offset), 60)
+            written += f" {'-' if offset < 0 else '+'}{whole_hours:02d}{rest:02d}"
     fields = email.utils.parsedate_tz(written)
     if fields is None:
         return None
@@ -84,6 +106,14 @@ def _rfc822_date(written: str) -> tuple[int, ...] | None:
         # Late on 31 December 9999 west of UTC is past year 9999 in UTC: no datetime holds it.
         return tuple(moment.astimezone(UTC).timetuple())
     except (ValueError, OverflowError):
+        return None
+
+
+def _iso_date(written: str) -> tuple[int, ...] | None:
+    """An ISO 8601 date and time written without a zone, as a UTC time tuple."""
+    try:
+        return tuple(datetime.fromisoformat(written.strip()).timetuple())
+    except ValueError:
         return None
 
 
