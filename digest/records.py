@@ -59,6 +59,9 @@ class Entry:
     categories: tuple[str, ...] = ()
     image_url: str | None = None
     language: str | None = None
+    # published_at is the entry's updated date: it gave no publication date of its own (many
+    # Atom entries), so the date moves on at every edit and tells no story from another.
+    dated_by_update: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -481,6 +481,29 @@ def test_a_story_dated_far_ahead_stays_one_article_when_its_link_is_corrected(
     assert (again.new_articles, feed.articles) == (0, 1)
 
 
+def atom_entry(link: str, title: str, updated: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        '<title>Feed</title><link href="https://site.example/"/><entry><id>tag:site,2026:1</id>'
+        f'<link href="{link}"/><title>{title}</title><summary>What happened.</summary>'
+        f"<updated>{updated}</updated></entry></feed>"
+    ).encode()
+
+
+def test_an_atom_entry_dated_only_by_its_updates_stays_one_article_when_its_link_changes(
+    services: Services, folder: Path
+) -> None:
+    # Many Atom feeds give an entry no <published>, only <updated>, which every edit moves on.
+    # An edit that renames the slug then changed the link and the only date the entry has:
+    # that is no story given the same id, and stored again it went out twice.
+    write(folder, "wire", atom_entry("https://site.example/draft", "Truce", "2026-11-25T06:00:00Z"))
+    assert poll(services, "wire")[0].new_articles == 1
+    services.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
+    write(folder, "wire", atom_entry("https://site.example/truce", "Truce", "2026-11-25T09:30:00Z"))
+    outcome, feed = poll(services, "wire")
+    assert (outcome.new_articles, feed.articles) == (0, 1)
+
+
 def test_a_story_edited_under_its_guid_is_updated_not_stored_again(
     services: Services, folder: Path
 ) -> None:

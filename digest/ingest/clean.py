@@ -139,6 +139,7 @@ def clean_entry(
         categories=_categories(raw.get("tags") or ()),
         image_url=_image_url(raw, source_html, page, html_base),
         language=_language(raw) or normalize_language(feed_language),
+        dated_by_update=published is None and updated is not None,
     )
 
 

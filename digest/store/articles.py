@@ -404,12 +404,14 @@ def _another_story(row: ArticleRow, entry: Entry) -> bool:
     An article edited after publication keeps its guid and may change its title or its link
     (a slug rewritten, http to https), rarely both, and keeps its publication date; a CMS that
     reuses its ids gives the guid to a story with a new link and a later date, often under the
-    same title (a live page, a daily column: "Live: the day in the Gulf"). Without a date on
-    both sides, a new link and a new title tell it.
+    same title (a live page, a daily column: "Live: the day in the Gulf"). Without a publication
+    date on both sides, a new link and a new title tell it: an entry dated by its updates only
+    has a new date at every edit.
     """
     if row.link == entry.link:
         return False
-    if row.published_at is not None and entry.published_at is not None:
+    publication_dates = row.published_at is not None and entry.published_at is not None
+    if publication_dates and not entry.dated_by_update:
         return row.published_at != entry.published_at
     return row.title != entry.title
 
