@@ -516,6 +516,9 @@ def test_a_document_too_long_keeps_its_newest_entries_by_date_whatever_its_first
         ("Tue, 10 Jun 2025 09:15:00 GMT+3", datetime(2025, 6, 10, 6, 15, tzinfo=UTC)),
         ("Tue, 10 Jun 2025 09:15:00 EDT", datetime(2025, 6, 10, 13, 15, tzinfo=UTC)),
         ("Tue, 10 Jun 25 09:15:00 GMT", datetime(2025, 6, 10, 9, 15, tzinfo=UTC)),
+        ("Tue, 10 Jun 2025 09:15:00 +03:00", datetime(2025, 6, 10, 6, 15, tzinfo=UTC)),
+        ("Tue, 10 Jun 2025 09:15 +0300", datetime(2025, 6, 10, 6, 15, tzinfo=UTC)),
+        ("10 Jun 2025", datetime(2025, 6, 10, tzinfo=UTC)),
         ("2025-06-10T09:15:00+03:00", datetime(2025, 6, 10, 6, 15, tzinfo=UTC)),
         ("Thu, 01 Jan 0026 00:00:00 GMT", None),  # year 26: no date
         ("Sat, 01 Jan 2099 00:00:00 GMT", None),  # far ahead: no date, as in RSS

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from time import struct_time
 from typing import Any
 
+from feedparser.datetimes import _parse_date as feedparser_date
+
 JSON_FEED_TYPES = frozenset({"application/feed+json", "application/json"})
 VERSION_PREFIX = "https://jsonfeed.org/version/"
 MAX_DEPTH_ERROR = "the JSON is nested too deeply to be a feed"
@@ -101,11 +103,12 @@ def _entry(
         entry["content"] = content
     for key, field in (("published", "date_published"), ("updated", "date_modified")):
         if (written := _text(item.get(field))) is not None:
-            # As feedparser gives a date: as written, and as read when it is RFC 3339. A date
-            # in RFC 822 form (a feed converted from RSS field by field) is read by
-            # dates.entry_date, with the rules of an RSS date.
+            # As feedparser gives a date: as written, and as read. RFC 3339 is what the format
+            # says; a date in another form (RFC 822, as a feed converted from RSS field by field
+            # writes it) is read by feedparser's reader of an RSS or Atom date, and then by
+            # dates.entry_date with the rules of one.
             entry[key] = written
-            if (moment := _rfc3339(written)) is not None:
+            if (moment := _rfc3339(written) or feedparser_date(written)) is not None:
                 entry[f"{key}_parsed"] = moment
     authors = _authors(item) or feed_authors
     if authors and authors[0].get("name"):
