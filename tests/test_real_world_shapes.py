@@ -394,6 +394,41 @@ def test_a_two_digit_year_keeps_its_usual_meaning(written: str, utc: datetime) -
 @pytest.mark.parametrize(
     ("written", "utc"),
     [
+        ("Tue, 10 Jun 2025 09:15:00 JST", at(2025, 6, 10, 0, 15)),
+        ("Tue, 10 Jun 2025 09:15:00 KST", at(2025, 6, 10, 0, 15)),
+        ("Tue, 10 Jun 2025 09:15:00 HKT", at(2025, 6, 10, 1, 15)),
+        ("Tue, 10 Jun 2025 09:15:00 SGT", at(2025, 6, 10, 1, 15)),
+        ("Tue, 10 Jun 2025 09:15:00 WIB", at(2025, 6, 10, 2, 15)),
+        ("Tue, 10 Jun 2025 09:15:00 AEST", at(2025, 6, 9, 23, 15)),
+        ("Tue, 10 Jun 2025 09:15:00 AEDT", at(2025, 6, 9, 22, 15)),
+        ("Tue, 10 Jun 2025 09:15:00 ACST", at(2025, 6, 9, 23, 45)),
+        ("Tue, 10 Jun 2025 09:15:00 NZST", at(2025, 6, 9, 21, 15)),
+        ("Tue, 10 Jun 2025 09:15:00 NPT", at(2025, 6, 10, 3, 30)),
+        ("Tue, 10 Jun 2025 09:15:00 SAST", at(2025, 6, 10, 7, 15)),
+        ("Tue, 10 Jun 2025 09:15:00 EAT", at(2025, 6, 10, 6, 15)),
+        ("Tue, 10 Jun 2025 09:15:00 WAT", at(2025, 6, 10, 8, 15)),
+        ("Tue, 10 Jun 2025 09:15:00 HST", at(2025, 6, 10, 19, 15)),
+        ("Tue, 10 Jun 2025 09:15:00 AKDT", at(2025, 6, 10, 17, 15)),
+        ("Tue, 10 Jun 2025 09:15:00 BRT", at(2025, 6, 10, 12, 15)),
+    ],
+)
+def test_a_date_in_a_zone_of_asia_africa_or_the_pacific_is_converted_to_utc(
+    written: str, utc: datetime
+) -> None:
+    # feedparser knows the zones of North America and a few of Europe; any other it reads as
+    # UTC. A story from Tokyo or Sydney was then dated nine to eleven hours ahead, and ranked
+    # as the freshest news of any edition built before that time came.
+    document = (
+        '<rss version="2.0"><channel><title>t</title><item><title>x</title>'
+        f"<link>https://x.example/a</link><pubDate>{written}</pubDate></item></channel></rss>"
+    )
+    feed = parse_feed(document.encode(), url="https://feeds.example/x", content_type=None, now=NOW)
+    assert feed.entries[0].published_at == utc
+
+
+@pytest.mark.parametrize(
+    ("written", "utc"),
+    [
         ("Tue, 10 Jun 2025 09:15:00 +2400", at(2025, 6, 10, 9, 15)),
         ("Tue, 10 Jun 2025 09:15:00 -2400", at(2025, 6, 10, 9, 15)),
         ("Tue, 10 Jun 2025 09:15:00 +9999", at(2025, 6, 10, 9, 15)),

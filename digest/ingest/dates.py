@@ -1,9 +1,9 @@
 """An entry's dates as aware UTC datetimes: feedparser's reading, or ours where it misreads one.
 
-feedparser reads RFC 822 dates in zones it does not know (IDT, EET, MSK, IRST...) as UTC, and
-misreads or refuses "GMT+3"; news feeds of the region write both. A date more than a day ahead is
-the feed's error, and a date before 1970 is a feed's stand-in for none: both are read as none,
-and the entry is placed by when it was first seen.
+feedparser reads RFC 822 dates in zones it does not know (IDT, EET, MSK, IRST, JST, AEST...) as
+UTC, and misreads or refuses "GMT+3"; news feeds of those regions write both. A date more than a
+day ahead is the feed's error, and a date before 1970 is a feed's stand-in for none: both are
+read as none, and the entry is placed by when it was first seen.
 """
 
 from __future__ import annotations
@@ -27,10 +27,18 @@ FUTURE_TOLERANCE = timedelta(days=1)
 EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
 
 # The zones feedparser does not know (it reads them as UTC) and the "GMT+3" offsets it misreads
-# or refuses, at the end of an RFC 822 date; minutes east of UTC.
+# or refuses, at the end of an RFC 822 date; minutes east of UTC. Names that stand for several
+# zones are left to feedparser: IST (India, Israel, Ireland), AST (Atlantic, Arabia), CST.
 _ZONE_OFFSETS = {
     "bst": 60, "cet": 60, "cest": 120, "eet": 120, "eest": 180, "idt": 180, "msk": 180,
     "trt": 180, "irst": 210, "irdt": 270, "gst": 240, "pkt": 300,
+    # Asia and the Pacific: a story from Tokyo read as UTC was dated nine hours ahead.
+    "npt": 345, "ict": 420, "wib": 420, "hkt": 480, "sgt": 480, "myt": 480, "pht": 480,
+    "awst": 480, "wita": 480, "jst": 540, "kst": 540, "wit": 540, "acst": 570, "acdt": 630,
+    "aest": 600, "aedt": 660, "nzst": 720, "nzdt": 780,
+    # Africa and the rest of the Americas.
+    "wet": 0, "west": 60, "wat": 60, "cat": 120, "sast": 120, "eat": 180,
+    "hst": -600, "akst": -540, "akdt": -480, "brt": -180, "art": -180,
 }  # fmt: skip
 _ZONE_NAMES = "|".join(_ZONE_OFFSETS)
 # A year written with three or four digits but below 100 ("01 Jan 0026"), after the month as
