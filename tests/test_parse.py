@@ -541,6 +541,22 @@ def test_a_json_feed_date_is_read_in_rfc_822_form_too(written: str, utc: datetim
     assert (modified.published_at, modified.updated_at) == (utc, utc)
 
 
+def test_items_without_guids_that_all_link_to_one_address_say_the_others_were_left_out() -> None:
+    # Without a guid an item is known by its link: items that all link to the site's home page
+    # were taken for one item repeated, and all but the first lost without a word.
+    items = "".join(
+        f"<item><title>Notice {n}</title><link>https://x.example/</link>"
+        f"<description>Notice number {n}.</description></item>"
+        for n in range(3)
+    )
+    repeated = "<item><title>Notice 0</title><link>https://x.example/</link></item>"
+    document = f'<rss version="2.0"><channel><title>t</title>{items}{repeated}</channel></rss>'
+    feed = parse_feed(document.encode(), url="https://feeds.example/x", content_type=None, now=NOW)
+    assert [entry.title for entry in feed.entries] == ["Notice 0"]
+    assert feed.warning is not None
+    assert "2 entries were left out for linking to the address of an earlier entry" in feed.warning
+
+
 def test_a_guid_given_to_several_links_gives_way_to_the_links() -> None:
     items = "".join(
         f"<item><guid>same</guid><link>https://x.example/{n}</link></item>" for n in range(3)

@@ -213,10 +213,12 @@ def _clean_entries(
             seen.add(entry.guid)
             entries.append(entry)
     # An article is known by its link, so of items under one address (a feed that links each
-    # one to its home page) only the first is stored: said, as the others are lost.
+    # one to its home page) only the first is stored: said, as the others are lost. Counted
+    # before the repeats go: an item without a guid is known by its link, and such items all
+    # looked like one item repeated.
     titles_by_link: dict[str, str] = {}
     sharing = sum(
-        titles_by_link.setdefault(entry.link, entry.title) != entry.title for entry in entries
+        titles_by_link.setdefault(entry.link, entry.title) != entry.title for entry in cleaned
     )
     if sharing:
         one = sharing == 1
