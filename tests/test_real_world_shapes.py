@@ -429,6 +429,34 @@ def test_a_date_in_a_zone_of_asia_africa_or_the_pacific_is_converted_to_utc(
 @pytest.mark.parametrize(
     ("written", "utc"),
     [
+        ("2025-06-10 09:15:00 EDT", at(2025, 6, 10, 13, 15)),
+        ("2025-06-10 09:15:00 EEST", at(2025, 6, 10, 6, 15)),
+        ("2025-06-10T09:15:00 PST", at(2025, 6, 10, 17, 15)),
+        ("2025-06-10 09:15:00 GMT+3", at(2025, 6, 10, 6, 15)),
+        ("2025-06-10 09:15:00 UTC", at(2025, 6, 10, 9, 15)),
+        ("2025-06-10 09:15 JST", at(2025, 6, 10, 0, 15)),
+        ("Tue Jun 10 09:15:00 EEST 2025", at(2025, 6, 10, 6, 15)),  # Java's Date.toString()
+        ("Tue Jun 10 09:15:00 EDT 2025", at(2025, 6, 10, 13, 15)),
+        ("Tue Jun 10 09:15:00 GMT+03:00 2025", at(2025, 6, 10, 6, 15)),
+    ],
+)
+def test_a_date_and_time_followed_by_a_zone_name_keeps_its_time_and_zone(
+    written: str, utc: datetime
+) -> None:
+    # What a template writes with "Y-m-d H:i:s T", or Java's Date.toString(): feedparser read
+    # the first as midnight UTC (the time dropped, EDT stories thirteen hours early) and the
+    # second as UTC.
+    document = (
+        '<rss version="2.0"><channel><title>t</title><item><title>x</title>'
+        f"<link>https://x.example/a</link><pubDate>{written}</pubDate></item></channel></rss>"
+    )
+    feed = parse_feed(document.encode(), url="https://feeds.example/x", content_type=None, now=NOW)
+    assert feed.entries[0].published_at == utc
+
+
+@pytest.mark.parametrize(
+    ("written", "utc"),
+    [
         ("Tue, 10 Jun 2025 09:15:00 +2400", at(2025, 6, 10, 9, 15)),
         ("Tue, 10 Jun 2025 09:15:00 -2400", at(2025, 6, 10, 9, 15)),
         ("Tue, 10 Jun 2025 09:15:00 +9999", at(2025, 6, 10, 9, 15)),

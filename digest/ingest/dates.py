@@ -49,6 +49,20 @@ _MISREAD_ZONE = re.compile(
     rf"\s(?:(?:GMT|UTC|UT)\s*([+-])([0-9]{{1,2}})(?::?([0-9]{{2}}))?|({_ZONE_NAMES}))\s*$",
     re.IGNORECASE,
 )
+# A date and time followed by a zone's name, as a template writes them with "Y-m-d H:i:s T"
+# ("2025-06-10 09:15:00 EDT") or Java's Date.toString() ("Tue Jun 10 09:15:00 EEST 2025"):
+# feedparser read the first as midnight UTC, the time dropped, and the second as UTC. Both are
+# rewritten in RFC 822's order and read as such a date.
+_ZONE_NAME = r"[A-Za-z]{1,5}(?:\s*[+-][0-9]{1,2}(?::?[0-9]{2})?)?"
+_ISO_WITH_ZONE_NAME = re.compile(
+    r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})-(?P<day>[0-9]{2})[T ]"
+    rf"(?P<time>[0-9]{{2}}:[0-9]{{2}}(?::[0-9]{{2}})?)(?:[.,][0-9]+)?\s*(?P<zone>{_ZONE_NAME})"
+)
+_JAVA_DATE = re.compile(
+    r"(?:[A-Za-z]{3},?\s+)?(?P<month>[A-Za-z]{3})\s+(?P<day>[0-9]{1,2})\s+"
+    rf"(?P<time>[0-9]{{2}}:[0-9]{{2}}(?::[0-9]{{2}})?)\s+(?P<zone>{_ZONE_NAME})\s+(?P<year>[0-9]{{4}})"
+)
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 # No place is further from UTC than this (Kiribati, +14:00). A zone further away ("+2400",
 # "-9999") or with 60 minutes or more ("+0375") is a typo in a template, which feedparser
 # applied: the story moved a day or more into the past, or days ahead. Such a zone is read as
@@ -73,6 +87,8 @@ def _written_date(raw: Mapping[str, Any], key: str) -> object:
     written = raw.get(key)
     if not isinstance(written, str):
         return parsed
+    if (in_rfc822_order := _in_rfc822_order(written)) is not None:
+        return _rfc822_date(in_rfc822_order)
     zone = _NUMERIC_ZONE.search(written)
     if zone is not None and not _possible_offset(*zone.group(2, 3, 4)):
         without_zone = written[: zone.start("zone")]
@@ -80,6 +96,20 @@ def _written_date(raw: Mapping[str, Any], key: str) -> object:
     if parsed is None or _MISREAD_ZONE.search(written):
         return _rfc822_date(written) or parsed
     return parsed
+
+
+def _in_rfc822_order(written: str) -> str | None:
+    """A date and time followed by a zone's name (_ISO_WITH_ZONE_NAME, _JAVA_DATE) written in
+    RFC 822's order; None for a date of another form, or in a month no calendar has."""
+    written = written.strip()
+    if (iso := _ISO_WITH_ZONE_NAME.fullmatch(written)) is not None:
+        if not 1 <= int(iso["month"]) <= len(_MONTHS):
+            return None
+        month = _MONTHS[int(iso["month"]) - 1]
+        return f"{iso['day']} {month} {iso['year']} {iso['time']} {iso['zone']}"
+    if (java := _JAVA_DATE.fullmatch(written)) is not None:
+        return f"{java['day']} {java['month']} {java['year']} {java['time']} {java['zone']}"
+    return None
 
 
 def _possible_offset(sign: str, hours: str, minutes: str) -> bool:
