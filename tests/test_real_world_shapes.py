@@ -483,6 +483,31 @@ def test_a_zone_no_place_has_is_read_as_none_and_the_time_as_utc(
     assert feed.entries[0].published_at == utc
 
 
+@pytest.mark.parametrize(
+    "written",
+    [
+        "2025-06-31T09:00:00+03:00",
+        "2025-02-29",
+        "20250631T090000Z",
+        "2025-6-31",
+        "2025-04-31 09:00:00",
+    ],
+)
+def test_an_iso_date_no_calendar_holds_leaves_the_entry_undated(written: str) -> None:
+    # feedparser rolls an impossible day over into the next month (31 June is 1 July, 29
+    # February 2025 is 1 March), or worse ("2025-6-31" was 1 December): a date the feed never
+    # gave. An impossible date in RFC 822 form was already read as none.
+    document = (
+        '<rss version="2.0"><channel><title>t</title><item><title>x</title>'
+        f"<link>https://x.example/a</link><pubDate>{written}</pubDate></item></channel></rss>"
+    )
+    feed = parse_feed(document.encode(), url="https://feeds.example/x", content_type=None, now=NOW)
+    assert feed.entries[0].published_at is None
+    leap_day = document.replace(written, "2024-02-29T09:00:00+03:00")
+    feed = parse_feed(leap_day.encode(), url="https://feeds.example/x", content_type=None, now=NOW)
+    assert feed.entries[0].published_at == at(2024, 2, 29, 6, 0)
+
+
 def test_a_date_no_parser_can_read_leaves_the_entry_undated() -> None:
     document = (
         b'<rss version="2.0"><channel><title>t</title><item><title>x</title>'

@@ -62,6 +62,13 @@ _JAVA_DATE = re.compile(
     r"(?:[A-Za-z]{3},?\s+)?(?P<month>[A-Za-z]{3})\s+(?P<day>[0-9]{1,2})\s+"
     rf"(?P<time>[0-9]{{2}}:[0-9]{{2}}(?::[0-9]{{2}})?)\s+(?P<zone>{_ZONE_NAME})\s+(?P<year>[0-9]{{4}})"
 )
+# The calendar date an ISO 8601 date opens with ("2025-06-31", "20250631T0900"): feedparser
+# rolls a day no month has over into the next month (31 June is 1 July), a date the feed never
+# gave; such a date is read as none, as an impossible RFC 822 date is.
+_ISO_CALENDAR_DATE = re.compile(
+    r"\s*(?P<year>[0-9]{4})(?:-(?P<month>[0-9]{1,2})-(?P<day>[0-9]{1,2})(?![0-9])"
+    r"|(?P<compact_month>[0-9]{2})(?P<compact_day>[0-9]{2})(?=T))"
+)
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 # No place is further from UTC than this (Kiribati, +14:00). A zone further away ("+2400",
 # "-9999") or with 60 minutes or more ("+0375") is a typo in a template, which feedparser
@@ -87,6 +94,8 @@ def _written_date(raw: Mapping[str, Any], key: str) -> object:
     written = raw.get(key)
     if not isinstance(written, str):
         return parsed
+    if not _calendar_holds(written):
+        return None
     if (in_rfc822_order := _in_rfc822_order(written)) is not None:
         return _rfc822_date(in_rfc822_order)
     zone = _NUMERIC_ZONE.search(written)
@@ -96,6 +105,19 @@ def _written_date(raw: Mapping[str, Any], key: str) -> object:
     if parsed is None or _MISREAD_ZONE.search(written):
         return _rfc822_date(written) or parsed
     return parsed
+
+
+def _calendar_holds(written: str) -> bool:
+    """False for a date written as ISO 8601 whose day no calendar has (see _ISO_CALENDAR_DATE);
+    True for any other, left to the readers."""
+    if (date := _ISO_CALENDAR_DATE.match(written)) is None:
+        return True
+    month, day = date["month"] or date["compact_month"], date["day"] or date["compact_day"]
+    try:
+        datetime(int(date["year"]), int(month), int(day))
+    except ValueError:
+        return False
+    return True
 
 
 def _in_rfc822_order(written: str) -> str | None:
