@@ -43,6 +43,7 @@ class StatusReport:
     parked: list[ParkedDelivery]
     parked_total: int
     service: ServiceState | None = None  # the distributed mode's workers and queue; None embedded
+    settled_total: int = 0  # editions every delivery of which is settled, listed or not
 
 
 def read_status(
@@ -50,7 +51,13 @@ def read_status(
 ) -> StatusReport:
     """The report; at most ``parked`` parked deliveries listed (None: all)."""
     listed, total = store.parked_deliveries(limit=parked)
-    return StatusReport(now, store.edition_deliveries(recent=recent), listed, total)
+    return StatusReport(
+        now,
+        store.edition_deliveries(recent=recent),
+        listed,
+        total,
+        settled_total=store.settled_editions(),
+    )
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -178,6 +185,17 @@ SECTIONS: list[tuple[Callable[[StatusReport], bool], Callable[[StatusReport], Ta
 ]
 
 
+def _no_edition_listed(report: StatusReport) -> str:
+    """What stands for the editions table when it would be empty: no edition at all, or
+    settled ones that ``--recent 0`` leaves out (which "No editions yet." denied)."""
+    if not report.settled_total:
+        return "No editions yet."
+    return (
+        f"No edition in flight; {report.settled_total} sent "
+        "([bold]digest status --recent N[/] lists the last N)."
+    )
+
+
 @app.command()
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
@@ -210,7 +228,7 @@ def status(
         if has_content(report):
             console.print(table(report))
     if not report.editions:
-        console.print("No editions yet.")
+        console.print(_no_edition_listed(report))
     if report.parked_total:
         more = report.parked_total - len(report.parked)
         if more > 0:

@@ -178,6 +178,15 @@ class LedgerStore(StoreBase):
             for edition_id, list_slug, slot, built_at, status in editions
         ]
 
+    def settled_editions(self) -> int:
+        """How many editions have every delivery settled: those ``edition_deliveries`` lists
+        ``recent`` of."""
+        with self.transaction() as session:
+            settled = session.scalar(
+                select(func.count()).select_from(EditionRow).where(EditionRow.status == SENT)
+            )
+        return settled or 0
+
     def parked_deliveries(self, *, limit: int | None = None) -> tuple[list[ParkedDelivery], int]:
         """The parked deliveries (the first ``limit`` when given, by edition and reader) and how
         many there are in all."""
