@@ -95,3 +95,27 @@ def test_a_database_with_no_edition_says_so(tmp_path: Path, feeds: str) -> None:
     room = newsroom(tmp_path, feeds, readers=2)
     for recent in ("0", "10"):
         assert "No editions yet." in room.status("--recent", recent).output
+
+
+def test_an_edition_with_no_reader_is_settled_not_in_flight_for_ever(
+    tmp_path: Path, feeds: str
+) -> None:
+    # A list with no confirmed member yet: its edition is built and queued with no ledger
+    # row, so no batch ever settles it. It was shown "in flight" at every status since, and
+    # listed however small --recent was.
+    room = newsroom(tmp_path, feeds, readers=0)
+    assert room.run_cycle().editions_built == 1
+    [edition] = json.loads(room.status("--json").output)["editions"]
+    assert (edition["status"], edition["sent"], edition["pending"]) == ("sent", 0, 0)
+    assert "in flight" not in room.status().output
+    assert json.loads(room.status("--recent", "0", "--json").output)["editions"] == []
+    assert "No edition in flight; 1 sent" in " ".join(room.status("--recent", "0").output.split())
+
+
+def test_an_edition_with_nothing_to_send_is_not_listed(tmp_path: Path, feeds: str) -> None:
+    write_feed(tmp_path / "feeds", [(1, "Harvest festival opens", DAY1 - timedelta(hours=1))])
+    room = newsroom(tmp_path, feeds, readers=2)
+    summary = room.run_cycle()
+    assert (summary.editions_built, summary.editions_skipped) == (0, 1)
+    assert json.loads(room.status("--json").output)["editions"] == []
+    assert "No editions yet." in room.status().output

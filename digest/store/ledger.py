@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import ColumnElement, bindparam, exists, func, select, update
 
 from digest.retries import AttemptKind, NextStep
 from digest.store.base import StoreBase
@@ -66,6 +66,17 @@ _RECORD_FAILURE = (
         next_attempt_at=bindparam("retry_at"),
     )
 )
+
+
+def _settled() -> ColumnElement[bool]:
+    """An edition none of whose deliveries is left to send: one marked sent, and one queued
+    with no pending row, which no batch will ever mark (a list with no confirmed member, a
+    variant whose readers another edition served): shown "in flight", every such edition
+    stayed in `digest status` for good, whatever ``--recent`` said. An edition stored and not
+    yet queued is in flight: the next run or tick queues it."""
+    pending = exists().where(DeliveryRow.edition_id == EditionRow.id, DeliveryRow.status == PENDING)
+    queued_and_done = (EditionRow.status == READY) & EditionRow.queued_at.is_not(None) & ~pending
+    return (EditionRow.status == SENT) | queued_and_done
 
 
 class LedgerStore(StoreBase):
@@ -132,12 +143,16 @@ class LedgerStore(StoreBase):
         with self.transaction() as session:
             sent = session.scalars(
                 select(EditionRow.id)
-                .where(EditionRow.status == SENT)
+                .where(_settled())
                 .order_by(EditionRow.built_at.desc(), EditionRow.id.desc())
                 .limit(recent)
             )
-            in_flight = session.scalars(select(EditionRow.id).where(EditionRow.status == READY))
-            ids = set(sent) | set(in_flight)
+            in_flight = set(
+                session.scalars(
+                    select(EditionRow.id).where(EditionRow.status == READY, ~_settled())
+                )
+            )
+            ids = set(sent) | in_flight
             if not ids:
                 return []
             editions = session.execute(
@@ -146,7 +161,6 @@ class LedgerStore(StoreBase):
                     EditionRow.list_slug,
                     EditionRow.slot,
                     EditionRow.built_at,
-                    EditionRow.status,
                 )
                 .where(EditionRow.id.in_(ids))
                 .order_by(EditionRow.built_at.desc(), EditionRow.id.desc())
@@ -171,20 +185,18 @@ class LedgerStore(StoreBase):
                 list_slug=list_slug,
                 slot=slot,
                 built_at=built_at,
-                status=status,
+                status=READY if edition_id in in_flight else SENT,
                 counts=counts_by_status(counts.get(edition_id, {})),
                 next_retry_at=retries.get(edition_id),
             )
-            for edition_id, list_slug, slot, built_at, status in editions
+            for edition_id, list_slug, slot, built_at in editions
         ]
 
     def settled_editions(self) -> int:
         """How many editions have every delivery settled: those ``edition_deliveries`` lists
         ``recent`` of."""
         with self.transaction() as session:
-            settled = session.scalar(
-                select(func.count()).select_from(EditionRow).where(EditionRow.status == SENT)
-            )
+            settled = session.scalar(select(func.count()).select_from(EditionRow).where(_settled()))
         return settled or 0
 
     def parked_deliveries(self, *, limit: int | None = None) -> tuple[list[ParkedDelivery], int]:
