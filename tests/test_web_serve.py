@@ -13,6 +13,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from html.parser import HTMLParser
 from pathlib import Path
@@ -20,7 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import SmtpSink, free_port, smtp_server
+from digest.mail.tokens import TokenSigner
+from tests.servers import SmtpSink, free_port, postgres_cluster, smtp_server
 from tests.test_end_to_end import DIGEST, ROOT, SECRET, digest, example_config, parse
 
 pytestmark = pytest.mark.integration
@@ -250,6 +252,54 @@ def test_serve_refuses_a_port_past_65535_in_one_line(
     assert refused.returncode == 2, refused.stderr
     assert "--port" in refused.stderr and "65535" in refused.stderr
     assert "Traceback" not in refused.stderr and "OverflowError" not in refused.stderr
+
+
+def test_the_log_of_serve_never_holds_a_readers_token(
+    tmp_path: Path, smtp: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token in a link opens one reader's unsubscribe, preferences or sign-up: whoever reads
+    the log (a log shipper, a support desk) must not be able to act as the reader. The lines
+    that name a request's path (the store down, a form from another origin) name it with the
+    token masked."""
+    signer = TokenSigner(SECRET)
+    tokens = {
+        "unsubscribe": signer.unsubscribe_token(7, "middle-east-daily"),
+        "preferences": signer.preferences_token(7, "middle-east-daily"),
+        "confirm": signer.confirm_token(7, "middle-east-daily", datetime.now(UTC)),
+    }
+    web_port = free_port()
+    config = served_config(tmp_path, smtp.port, web_port)
+    with postgres_cluster() as database:
+        monkeypatch.setenv("DIGEST_DATABASE_URL", database.url)
+        assert digest(config, "db", "upgrade").returncode == 0
+        with digest_process(config, "serve", "--port", str(web_port)) as (process, address):
+            with httpx.Client(base_url=address, timeout=20) as client:
+                # A form posted from a page of another site: refused, and logged.
+                foreign = {"origin": "https://elsewhere.example"}
+                for action, token in tokens.items():
+                    client.post(f"/{action}/{token}", data={"form_token": "x"}, headers=foreign)
+                database.stop()  # then the store does not answer: each page is a 503, logged
+                answers = [
+                    _answer_to(client, f"/{action}/{token}") for action, token in tokens.items()
+                ]
+            process.terminate()
+            _, log = process.communicate(timeout=30)
+    assert [answer.status_code for answer in answers] == [503, 503, 503]
+    assert "the store failed during POST /unsubscribe/…" in log, log
+    assert "the store failed during GET /preferences/…" in log
+    assert "a form posted to /unsubscribe/… from a page of https://elsewhere.example" in log
+    for token in tokens.values():
+        assert token not in log and token.split(".")[-1] not in log
+
+
+def _answer_to(client: httpx.Client, path: str) -> httpx.Response:
+    """The page at ``path``, or the answer to its form when it has one (an unsubscribe or a
+    sign-up is confirmed by its button, and reads the store only then)."""
+    page = client.get(path)
+    form_token = re.search(r'name="form_token" value="([^"]+)"', page.text)
+    if page.status_code != 200 or form_token is None:
+        return page
+    return client.post(path, data={"form_token": form_token.group(1)})
 
 
 def _page_when(client: httpx.Client, url: str, ready: Callable[[httpx.Response], bool]) -> None:

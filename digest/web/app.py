@@ -50,6 +50,7 @@ from digest.web.security import (
     SecurityHeaders,
     default_headers,
     embed_csp,
+    path_for_log,
 )
 from digest.web.signups import QueueUnavailable, SignUpQueue, sign_up_queue
 
@@ -207,7 +208,8 @@ async def _server_error(request: Request, error: Exception) -> Response:
 
 
 async def _store_down(request: Request, error: Exception) -> Response:
-    _log.error("the store failed during %s %s: %s", request.method, request.url.path, error)
+    path = path_for_log(request.url.path)
+    _log.error("the store failed during %s %s: %s", request.method, path, error)
     web = web_context(request)
     headers = {"Retry-After": "120"}
     if request.url.path.startswith(signup.EMBED_PREFIX):

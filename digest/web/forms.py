@@ -32,6 +32,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from digest.clock import Clock
+from digest.web.security import path_for_log
 
 _log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ class FormTokens:
             _log.warning(
                 "a form posted to %s from a page of %s was refused: not the origin of "
                 "service.base_url (%s)",
-                request.url.path,
+                path_for_log(request.url.path),
                 request.headers.get("origin", "")[:200],
                 self._base_url,
             )

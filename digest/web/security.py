@@ -14,6 +14,7 @@ here holds the same limit for it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -40,6 +41,18 @@ def embed_csp(origins: tuple[str, ...]) -> str:
     config was read: scheme, host and port, nothing that could end the directive."""
     ancestors = " ".join(origins) if origins else "'none'"
     return PAGE_CSP.replace("frame-ancestors 'none'", f"frame-ancestors {ancestors}")
+
+
+# The paths whose last part is a reader's token (digest.mail.tokens): it opens that reader's
+# unsubscribe, preferences or sign-up to whoever holds it.
+_TOKEN_IN_PATH = re.compile(r"(/(?:unsubscribe|preferences|confirm)/)[^/?#]+")
+
+
+def path_for_log(path: str) -> str:
+    """``path`` with any reader's token in it masked ("/unsubscribe/…"): what a log line may
+    name of a request. Whoever reads the log (a log shipper, the support desk, a backup) could
+    otherwise unsubscribe that reader or change their topics."""
+    return _TOKEN_IN_PATH.sub(r"\1…", path)
 
 
 # Forms are a few hundred bytes; anything much larger is not a reader.
