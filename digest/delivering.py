@@ -56,10 +56,14 @@ class DeliveryOutcome:
     edition_id: int
     sent: int = 0
     failed: int = 0  # for good: refused (5xx), or out of retries
-    skipped: int = 0
+    skipped: int = 0  # marked skipped by this batch: the reader left, or was suppressed
     errors: list[str] = field(default_factory=list)
     retrying: int = 0  # a temporary failure or no reply: tried again in a later cycle
     parked: int = 0  # no reply, smtp.max_attempts times: not sent again (digest status)
+    # Rows of the batch that were not this one's to send: settled already (the batch handed
+    # out again), another batch's at this moment, or waiting for their retry time. Not
+    # skipped deliveries: counted so, each was counted again by every batch that saw it.
+    passed_over: int = 0
 
 
 def personalizer_for(services: Services, edition_id: int) -> Personalizer:
@@ -104,14 +108,14 @@ def deliver_batch(
     have it) likewise, until ``smtp.max_attempts`` copies may have arrived: then the row is
     parked, and never sent again unless an operator releases it. A row is tried at most once
     per call, so a cycle sends at most one copy per reader. Rows another batch is sending at
-    this moment (``Store.claimed``) are left to it and counted as skipped.
+    this moment (``Store.claimed``) are left to it and counted as passed over.
 
     ``keep_going`` is asked before each copy is made: once it says no, the batch makes no more,
     waits for the replies to those on the wire, records them, and leaves the rest pending.
     """
     with services.store.claimed(delivery_ids) as mine:
         outcome = _deliver_claimed(services, edition_id, mine, keep_going)
-    return replace(outcome, skipped=outcome.skipped + len(set(delivery_ids)) - len(mine))
+    return replace(outcome, passed_over=outcome.passed_over + len(set(delivery_ids)) - len(mine))
 
 
 def _deliver_claimed(
@@ -186,16 +190,16 @@ def _deliver_claimed(
     if refused:  # counted on each reader, who is suppressed after smtp.suppress_after_refusals
         count_refusals(services, edition_id, refused)
     store.settle_edition(edition_id)
-    skipped = len(set(delivery_ids)) - len(ready)
     verdicts = [step.verdict for step in steps]
     return DeliveryOutcome(
         edition_id,
         sent=recorder.recorded,
         failed=verdicts.count("failed"),
-        skipped=skipped,
+        skipped=ready.skipped,
         errors=[step.reason for step in steps],
         retrying=verdicts.count("retry"),
         parked=verdicts.count("parked"),
+        passed_over=len(set(delivery_ids)) - len(ready) - ready.skipped,
     )
 
 

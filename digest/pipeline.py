@@ -331,7 +331,7 @@ def run_cycle(
                     untold += len(delivery.errors) - len(shown)
                     # A copy to retry stays pending on the ledger: the bar counts it here.
                     tried += delivery.sent + delivery.failed + delivery.retrying
-                    tried += delivery.parked + delivery.skipped
+                    tried += delivery.parked + delivery.skipped + delivery.passed_over
                     bar.reach(tried)
             except SendingProcessLost as error:  # the edition's rest waits on the ledger; the
                 problems.append(str(error))  # other editions go on, on new processes

@@ -8,7 +8,7 @@ import os
 import socket
 import subprocess
 import urllib.request
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import redis
@@ -17,12 +17,23 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, func, select
 
-from digest import metrics
+from digest import metrics, pipeline
+from digest.clock import FixedClock
 from digest.pipeline import BuildOutcome, DeliveryOutcome, PollOutcome
 from digest.store.schema import DeliveryRow
 from tests.feedserver import answer, feed_server
 from tests.servers import free_port, redis_cluster, redis_server, smtp_server
 from tests.service_cluster import DIGEST, config_text, fresh_database, process, rss, wait_for
+from tests.test_pipeline import (
+    DAY1,
+    build_without_sending,
+    feeds,
+    make_settings,
+    services_for,
+    write_feed,
+)
+
+__all__ = ["feeds"]  # the fixture, used by name
 
 
 def sample(name: str, **labels: str) -> float:
@@ -70,6 +81,33 @@ def test_deliveries_are_counted_by_outcome() -> None:
     metrics.observe_delivery(DeliveryOutcome(7, sent=40, failed=2, skipped=3, retrying=4, parked=1))
     after = [sample("digest_deliveries_total", outcome=name) for name in outcomes]
     assert [a - b for a, b in zip(after, before, strict=True)] == [40, 2, 3, 4, 1]
+
+
+def test_a_skipped_delivery_is_counted_once_as_the_ledger_holds_it(
+    tmp_path: Path, feeds: tuple[Path, str]
+) -> None:
+    """A reader who left before the send is one skipped delivery, however many batches see
+    the row: a batch the broker hands out again (its worker lost), or the same rows sent
+    twice at once, must not count the rows the first one settled."""
+    folder, base_url = feeds
+    clock = FixedClock(DAY1)
+    write_feed(folder, [(1, "Iran story 1", DAY1 - timedelta(hours=1))])
+    services = services_for(make_settings(tmp_path, base_url), clock)
+    try:
+        built = build_without_sending(services, "daily")
+        store = services.store
+        rana = next(s for s in store.active_subscribers("daily") if s.name == "Rana")
+        assert store.unsubscribe(rana.id, "daily", clock.now())
+        batch = store.pending_deliveries(built.edition_id)
+        before = sample("digest_deliveries_total", outcome="skipped")
+        for _ in range(3):  # the batch, then twice again as a redelivered task would
+            metrics.observe_delivery(pipeline.deliver_batch(services, built.edition_id, batch))
+        counted = sample("digest_deliveries_total", outcome="skipped") - before
+        ledger = store.delivery_counts(built.edition_id)
+    finally:
+        services.close()
+    assert (ledger.sent, ledger.skipped) == (2, 1)
+    assert counted == ledger.skipped
 
 
 def test_every_metric_spec_says_what_it_measures() -> None:

@@ -107,6 +107,13 @@ class DeliveryCounts:
     parked: int = 0
 
 
+class DeliveriesToSend(list[tuple[int, Subscriber]]):
+    """The rows of a batch to send now, in id order, with their subscribers; ``skipped``: how
+    many rows of the batch this read marked skipped (their reader left or was suppressed)."""
+
+    skipped: int = 0
+
+
 class DeliveryStore(StoreBase):
     def reader_positions(self, list_slug: str) -> list[ReaderPosition]:
         """Every confirmed, unsuppressed member of the list with the last edition of it queued
@@ -262,13 +269,14 @@ class DeliveryStore(StoreBase):
 
     def deliveries_to_send(
         self, edition_id: int, delivery_ids: Sequence[int], now: datetime | None = None
-    ) -> list[tuple[int, Subscriber]]:
+    ) -> DeliveriesToSend:
         """The still-pending deliveries among ``delivery_ids``, with their subscribers; with
         ``now``, only those due (a batch read before a retry was set waits for its time).
 
         A subscriber who is no longer a confirmed member of the edition's list (unsubscribed
         since the row was queued, or no membership of it), or whose address was suppressed
-        meanwhile, gets nothing: the row is skipped (invariant 3).
+        meanwhile, gets nothing: the row is skipped (invariant 3), and counted in the answer's
+        ``skipped`` by the one read that marked it.
         """
         with self.transaction() as session:
             # Plain rows, not ORM objects: this runs once per batch of a list of any size.
@@ -309,14 +317,17 @@ class DeliveryStore(StoreBase):
                 ready.append(
                     (delivery_id, Subscriber(subscriber_id, email, name, timezone=timezone))
                 )
+            answer = DeliveriesToSend(ready)
             if skipped:
-                session.execute(
+                # Counted from the UPDATE, not the rows read: two batches holding the same rows
+                # (one handed out again) both read them pending; one of them marks each.
+                marked = session.connection().execute(
                     update(DeliveryRow)
                     .where(DeliveryRow.id.in_(skipped), DeliveryRow.status == PENDING)
                     .values(status=SKIPPED)
-                    .execution_options(synchronize_session=False)
                 )
-            return ready
+                answer.skipped = max(marked.rowcount, 0)
+            return answer
 
     @contextmanager
     def claimed(self, delivery_ids: Sequence[int]) -> Iterator[list[int]]:
