@@ -5,8 +5,9 @@
 
 The library's stages return outcomes and know nothing of Prometheus; the worker's thin tasks hand
 each outcome to ``observe``. A Celery worker runs its tasks in forked children, so the counters
-live in prometheus-client's multiprocess files (one directory per ``digest worker``, emptied when
-it starts) and the worker's endpoint sums them. Queue depth is a property of the broker, not of a
+live in prometheus-client's multiprocess files (one directory per ``digest worker``, made when
+it starts and removed when it stops, or by the next worker to start after one was killed) and
+the worker's endpoint sums them. Queue depth is a property of the broker, not of a
 worker: beat alone reports it, so that N workers do not report it N times.
 
 ``PROMETHEUS_MULTIPROC_DIR`` must be set before prometheus-client is first imported (it picks its
@@ -16,11 +17,13 @@ before any task module is loaded.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,15 +42,78 @@ _PRIORITY_SEPARATOR = "\x06\x16"
 _PRIORITY_STEPS = (3, 6, 9)
 
 
+_FOLDER_PREFIX = "digest-metrics-"
+# A file each worker's folder holds locked (flock) for as long as the worker or one of its pool
+# processes lives: the kernel lets go of the lock when the last of them ends, however it ends.
+_HELD_FILE = ".held"
+_held: dict[Path, int] = {}  # this process's folders and the descriptors that hold them
+
+
 def use_multiprocess_directory() -> Path:
-    """Point prometheus-client at a fresh, empty directory for this process and its children."""
-    folder = Path(tempfile.mkdtemp(prefix="digest-metrics-"))
+    """Point prometheus-client at a fresh, empty directory for this process and its children,
+    held for as long as they live; the directories of workers that are gone are removed first.
+
+    A worker removes its directory when it stops; one killed outright (SIGKILL, the machine's
+    OOM killer) could not, and each restart of such a worker left one more behind. Which
+    directories are abandoned is told by their lock, not by a process id, which another
+    process may have taken since (or which another container numbers differently). Making a
+    directory and locking it is done under one lock with the sweep, so that a worker starting
+    at the same moment never takes a directory not yet locked for abandoned."""
+    parent = Path(tempfile.gettempdir())
+    with _sweeping(parent):
+        _remove_abandoned(parent)
+        folder = Path(tempfile.mkdtemp(prefix=_FOLDER_PREFIX, dir=parent))
+        held = os.open(folder / _HELD_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        fcntl.flock(held, fcntl.LOCK_EX)
+        _held[folder] = held
     os.environ[MULTIPROC_ENV] = str(folder)
     return folder
 
 
 def remove_multiprocess_directory(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
+    held = _held.pop(folder, None)
+    if held is not None:
+        os.close(held)
+
+
+@contextmanager
+def _sweeping(parent: Path) -> Iterator[None]:
+    """This user's lock on the metrics directories of ``parent``; without it (a lock file
+    that cannot be opened), the directory is made all the same, and nothing is swept."""
+    try:
+        lock = os.open(
+            parent / f"{_FOLDER_PREFIX}{os.getuid()}.lock",
+            os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW,
+            0o600,
+        )
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(lock)
+
+
+def _remove_abandoned(parent: Path) -> None:
+    """Remove the metrics directories of ``parent`` whose lock no process holds. One with no
+    lock file (made by an older version, whose worker may still run) is left alone, as is one
+    of another user."""
+    for folder in parent.glob(f"{_FOLDER_PREFIX}*"):
+        try:
+            held = os.open(folder / _HELD_FILE, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:  # not a directory, no lock file, or not ours to read
+            continue
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held: its worker, or one of its pool processes, still runs
+            continue
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+        finally:
+            os.close(held)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import redis
 from kombu import Connection
@@ -174,6 +176,62 @@ def test_beat_answers_a_scrape_while_its_broker_hangs(tmp_path: Path) -> None:
             finally:
                 broker.resume()
     assert ("digest_queue_in_hand", ()) not in stalled
+
+
+def test_the_metrics_folders_of_killed_workers_are_removed_by_the_next_to_start(
+    tmp_path: Path,
+) -> None:
+    """A worker's pool processes count into files of a folder of the worker's own, which it
+    removes when it stops. A worker killed outright (SIGKILL, its machine's OOM killer) left
+    its folder behind, and every restart of such a worker added one. A worker starting
+    removes the folders of those that are gone, never one of a worker that runs, even one
+    starting at the same moment."""
+    config = tmp_path / "digest.toml"
+    config.write_text(config_text(tmp_path, free_port(), "http://127.0.0.1:9/x"))
+    (tmp_path / "members.csv").write_text("email,name\n")
+    scratch = tmp_path / "tmp"  # the workers' temporary folder, watched by this test alone
+    scratch.mkdir()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
+    env |= {"DIGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'digest.db'}", "TMPDIR": str(scratch)}
+    digest = [str(DIGEST), "--config", str(config)]
+    subprocess.run([*digest, "db", "upgrade"], env=env, check=True, capture_output=True)
+
+    def folders() -> set[Path]:
+        return {path for path in scratch.rglob("digest-metrics-*") if path.is_dir()}
+
+    def worker(port: int, log: str) -> Any:
+        command = [*digest, "worker", "-c", "1", "--metrics-port", str(port)]
+        return process(command, env, tmp_path / log)
+
+    def answering(port: int) -> bool:
+        try:
+            scrape(port)
+        except OSError:  # not listening yet
+            return False
+        return True
+
+    with redis_server() as broker:
+        env["DIGEST_BROKER_URL"] = broker
+        killed: set[Path] = set()
+        for round_ in range(2):
+            port = free_port()
+            with worker(port, f"killed-{round_}.log") as started:
+                wait_for(lambda: answering(port), "the worker's metrics")  # noqa: B023
+                os.killpg(started.pid, signal.SIGKILL)
+                started.wait()
+            killed |= folders()
+        assert len(killed) == 2, "each killed worker left its folder (the case at hand)"
+
+        ports = free_port(), free_port()
+        with worker(ports[0], "first.log") as first, worker(ports[1], "second.log") as second:
+            for port in ports:
+                wait_for(lambda: answering(port), "the workers' metrics")  # noqa: B023
+            for log in ("first.log", "second.log"):  # stopped once ready, they clean up
+                wait_for(lambda: " ready." in (tmp_path / log).read_text(), log)  # noqa: B023
+            running = folders()
+            assert first.poll() is None and second.poll() is None
+        assert running.isdisjoint(killed) and len(running) == 2, (killed, running)
+    assert folders() == set(), "a worker that stops removes its own"
 
 
 def test_a_taken_metrics_port_is_refused_with_the_option_that_set_it(tmp_path: Path) -> None:
