@@ -24,6 +24,7 @@ import pytest
 from digest.mail.tokens import TokenSigner
 from tests.servers import SmtpSink, free_port, postgres_cluster, smtp_server
 from tests.test_end_to_end import DIGEST, ROOT, SECRET, digest, example_config, parse
+from tests.test_inbound_webhooks import SIGNING_KEY, failed, mailgun
 
 pytestmark = pytest.mark.integration
 
@@ -290,6 +291,29 @@ def test_the_log_of_serve_never_holds_a_readers_token(
     assert "a form posted to /unsubscribe/… from a page of https://elsewhere.example" in log
     for token in tokens.values():
         assert token not in log and token.split(".")[-1] not in log
+
+
+def test_serve_logs_what_it_takes_and_refuses_one_dated_line_each(
+    tmp_path: Path, smtp: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The operator's record of a running `digest serve`: a provider's call taken (INFO) was
+    never shown, and a refusal or a failure was written with no date, by Python's last-resort
+    handler, while the config's reloads alone were dated lines."""
+    monkeypatch.setenv("DIGEST_MAILGUN_SIGNING_KEY", SIGNING_KEY)
+    web_port = free_port()
+    config = served_config(tmp_path, smtp.port, web_port)
+    with digest_process(config, "serve", "--port", str(web_port)) as (process, address):
+        call = mailgun(failed("permanent"), at=datetime.now(UTC))
+        taken = httpx.post(f"{address}/webhooks/mailgun", content=call, timeout=20)
+        forged = mailgun(failed("permanent", "ev-2"), at=datetime.now(UTC), token="token-b")
+        forged = forged.replace(b'"signature": "', b'"signature": "0')
+        refused = httpx.post(f"{address}/webhooks/mailgun", content=forged, timeout=20)
+        process.terminate()
+        _, log = process.communicate(timeout=30)
+    assert (taken.status_code, refused.status_code) == (200, 403), (taken.text, refused.text)
+    dated = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d "
+    assert re.search(dated + r"mailgun webhook: hard-bounce", log, re.M), log
+    assert re.search(dated + r"mailgun webhook refused: ", log, re.M), log
 
 
 def _answer_to(client: httpx.Client, path: str) -> httpx.Response:

@@ -42,7 +42,10 @@ def serve(
 
     settings = load_config()
     pages = ReloadingApp(served_on(settings), served_on)
-    log_lines_on_stderr("digest.web.reloading")
+    # One dated line each for what the pages and the providers' calls did (a call taken, a
+    # refusal, the database not answering), not the config's reloads alone: the rest went,
+    # undated, through Python's last resort, or at INFO nowhere.
+    log_lines_on_stderr("digest")
     try:
         run_server(
             pages,
