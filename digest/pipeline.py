@@ -44,6 +44,7 @@ from digest.due import due_editions, forced_slot
 from digest.errors import (
     RenderError,
     SendingProcessLost,
+    without_password,
 )
 from digest.imports import import_list_files
 from digest.ingesting import PollOutcome, UnchangedFetches, due_feeds, poll_feed, poll_feeds
@@ -105,8 +106,13 @@ def members_in_step(
 
 
 def outcome_to_dict(outcome: PollOutcome | BuildOutcome | DeliveryOutcome) -> dict[str, Any]:
-    """A JSON-ready form, for task results that cross a broker."""
-    return asdict(outcome)
+    """A JSON-ready form, for task results that cross a broker. A poll's feed is named with its
+    password masked: the result is kept by the result backend, and the worker logs it (Celery
+    writes each task's result into its log at INFO)."""
+    record = asdict(outcome)
+    if isinstance(outcome, PollOutcome):
+        record["url"] = without_password(outcome.url)
+    return record
 
 
 def _copies_ahead(services: Services, list_slugs: Sequence[str]) -> int:

@@ -7,6 +7,8 @@ through the broker to any number of ``celery -A worker.app worker`` processes.
 
 from __future__ import annotations
 
+import logging
+import re
 from datetime import datetime
 from typing import Any
 
@@ -15,10 +17,29 @@ from celery.schedules import schedstate, schedule
 from celery.signals import before_task_publish, task_prerun, worker_init, worker_process_init
 
 from digest.config import Settings
+from digest.errors import without_password
 from digest.gc_tuning import tune_garbage_collection
 from worker import runtime
 
 app = Celery("digest", include=["worker.tasks"])
+
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s\"'<>]+", re.IGNORECASE)
+
+
+class _PasswordsMasked(logging.Filter):
+    """Masks the password of every address in a record ("user:***@host"). The worker logs at
+    INFO, where httpx writes one line per request with its whole URL: a feed behind basic auth
+    carries its password in its address, which was written into the log at every poll."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = _URL.sub(lambda found: without_password(found.group(0)), message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+logging.getLogger("httpx").addFilter(_PasswordsMasked())
 
 # The broker keeps a task a worker took but has not acknowledged (acks_late: until it ends) for
 # ``worker.visibility_timeout_seconds`` before it hands it to another worker: above the hard time
