@@ -278,6 +278,18 @@ def test_preview_of_an_empty_edition_says_it_would_not_be_sent_and_why(tmp_path:
     assert "set it to true" in result.stderr
 
 
+def test_send_of_an_empty_edition_names_the_key_as_the_config_reference_spells_it(
+    tmp_path: Path,
+) -> None:
+    # `digest send` said "lists.daily.send_when_empty", a key the reference does not have: its
+    # lists are entries of [[lists]], named lists[SLUG] everywhere else.
+    config = write_config(tmp_path)
+    result = digest(config, "send", "daily")
+    assert result.exit_code == 0, result.output
+    assert "lists[daily].send_when_empty is false" in result.stdout
+    assert "lists.daily" not in result.output
+
+
 def test_preview_of_an_empty_edition_of_a_list_that_sends_them_is_ready(tmp_path: Path) -> None:
     config = write_config(tmp_path, extra="send_when_empty = true\n")
     result = digest(config, "preview", "daily", "--output", str(tmp_path / "daily.html"))

@@ -21,6 +21,7 @@ from digest.cli.boundary import (
     Terminated,
     sigterm_as_ctrl_c,
 )
+from digest.config import entry_key
 from digest.errors import BrokerUnavailableError
 from digest.send_now import send_now, settled, slot_counts, total
 from digest.services import Services
@@ -203,9 +204,13 @@ def send(
             console.print(_nothing_due(services, list_slug, built.slot), highlight=False)
             return
         if built.empty:
+            # The key as the config reference and every other message spell it: lists[SLUG].
+            lists = settings.lists
+            slugs = [digest_list.slug for digest_list in lists]
+            key = entry_key("lists", lists, slugs.index(list_slug))
             console.print(
                 f"Nothing to send: the edition of {escape(list_slug)} for {built.slot} is empty "
-                f"(lists.{escape(list_slug)}.send_when_empty is false).",
+                f"({escape(key)}.send_when_empty is false).",
                 highlight=False,
             )
             return
