@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -77,8 +78,14 @@ class Layout:
         return self.scroll_width <= self.viewport and not self.overflowing
 
 
-def chromium_path() -> Path:
-    """The Chromium to drive: ``DIGEST_CHROMIUM``, else the first found on PATH."""
+_NO_CHROMIUM = (
+    "no Chromium found: install it (Debian: apt-get install -y chromium) or set "
+    "DIGEST_CHROMIUM to its path"
+)
+
+
+def _found_chromium() -> Path | None:
+    """``DIGEST_CHROMIUM``, else the first Chromium on PATH; None when there is none."""
     explicit = os.environ.get("DIGEST_CHROMIUM")
     if explicit:
         return Path(explicit)
@@ -86,10 +93,29 @@ def chromium_path() -> Path:
         found = shutil.which(name)
         if found:
             return Path(found)
-    raise ScreenshotError(
-        "no Chromium found: install it (Debian: apt-get install -y chromium) or set "
-        "DIGEST_CHROMIUM to its path"
+    return None
+
+
+def chromium_path() -> Path:
+    """The Chromium to drive: ``DIGEST_CHROMIUM``, else the first found on PATH."""
+    found = _found_chromium()
+    if found is None:
+        raise ScreenshotError(_NO_CHROMIUM)
+    return found
+
+
+def _playwright_missing() -> str:
+    """What to do when playwright is not installed: the pip of this very interpreter (a bare
+    ``pip`` is the system's when the virtual environment is not activated, and Debian refuses
+    to install into that), and the browser too when it is missing, so one reading fixes both."""
+    advice = (
+        f"screenshots need the playwright package: install it with {sys.executable} -m pip "
+        "install playwright (its own browser download is not needed; the system's Chromium is "
+        "used)"
     )
+    if _found_chromium() is None:
+        advice += f"; and {_NO_CHROMIUM}"
+    return advice
 
 
 class Browser:
@@ -137,10 +163,7 @@ def open_browser(executable: Path | None = None) -> Iterator[Browser]:
         from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright
     except ImportError as error:
-        raise ScreenshotError(
-            "screenshots need the playwright package: pip install playwright (its own browser "
-            "download is not needed; the system's Chromium is used)"
-        ) from error
+        raise ScreenshotError(_playwright_missing()) from error
     path = executable or chromium_path()
     try:
         with sync_playwright() as driver:

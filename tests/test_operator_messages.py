@@ -290,6 +290,29 @@ def test_send_of_an_empty_edition_names_the_key_as_the_config_reference_spells_i
     assert "lists.daily" not in result.output
 
 
+def test_preview_png_without_playwright_says_how_to_install_it_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `pip install -e .` (the README's install) leaves playwright out. The refusal said "pip
+    # install playwright": with the virtual environment not activated, that pip is the
+    # system's, which Debian refuses to install into, and the browser it also needs went unsaid.
+    monkeypatch.setitem(sys.modules, "playwright.sync_api", None)  # as if never installed
+    monkeypatch.setenv("DIGEST_CHROMIUM", "")
+    monkeypatch.setenv("PATH", str(tmp_path))  # and no Chromium on the path either
+    config = write_config(tmp_path)
+    result = digest(config, "preview", "daily", "--png", "-o", str(tmp_path / "daily.html"))
+    stderr = refused(result, 1)
+    assert f"{sys.executable} -m pip install playwright" in stderr
+    assert "apt-get install -y chromium" in stderr and "DIGEST_CHROMIUM" in stderr
+    assert (tmp_path / "daily.html").is_file()  # the HTML is written all the same
+
+
+def test_preview_help_says_png_needs_playwright_and_chromium() -> None:
+    shown = digest(None, "preview", "--help").stdout
+    help_text = " ".join(shown.replace("│", " ").split())  # the words, out of their box
+    assert "needs the playwright package and Chromium" in help_text
+
+
 def test_preview_of_an_empty_edition_of_a_list_that_sends_them_is_ready(tmp_path: Path) -> None:
     config = write_config(tmp_path, extra="send_when_empty = true\n")
     result = digest(config, "preview", "daily", "--output", str(tmp_path / "daily.html"))

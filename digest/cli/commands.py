@@ -323,7 +323,12 @@ def preview(
     png: Annotated[
         bool,
         typer.Option(
-            "--png", help="Also screenshot it in Chromium at 600 and 375 pixels wide, beside it."
+            "--png",
+            help="Also screenshot it in Chromium at 600 and 375 pixels wide, beside it. This "
+            "needs the playwright package and Chromium, which the plain install leaves out: "
+            "python -m pip install playwright with this installation's python, and apt-get "
+            "install -y chromium (Debian) or DIGEST_CHROMIUM set to a Chromium; never "
+            "playwright install.",
         ),
     ] = False,
     as_json: Annotated[
