@@ -42,6 +42,7 @@ class PostgresServer:
     url: str  # SQLAlchemy URL of its ``postgres`` database
     _start: list[str]
     _stop: list[str]
+    socket_folder: Path  # where its Unix socket is: PGHOST for psql and the other clients
 
     def stop(self) -> None:
         """Stop it now, as a crash would: connections are cut, no checkpoint."""
@@ -63,8 +64,15 @@ def postgres_server() -> Iterator[str]:
 
 
 @contextmanager
-def postgres_cluster() -> Iterator[PostgresServer]:
-    """A throwaway PostgreSQL cluster, as a ``PostgresServer`` that can be restarted."""
+def postgres_cluster(
+    *, superuser: str = "digest", local_auth: str = "trust", host_auth: str = "trust"
+) -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL cluster, as a ``PostgresServer`` that can be restarted.
+
+    By default its superuser is ``digest`` and every connection is trusted. A distribution's
+    own cluster is ``superuser="postgres", local_auth="peer", host_auth="scram-sha-256"``: the
+    socket's ``postgres`` only, and a password over TCP. Its socket is in ``server.socket_folder``.
+    """
     folder = Path(tempfile.mkdtemp(prefix="digest-pg-"))
     as_postgres: list[str] = []
     if os.geteuid() == 0:  # PostgreSQL refuses to run as root
@@ -72,16 +80,22 @@ def postgres_cluster() -> Iterator[PostgresServer]:
         as_postgres = ["runuser", "-u", "postgres", "--"]
     data, port = folder / "data", free_port()
     subprocess.run(
-        [*as_postgres, _postgres_binary("initdb"), "-D", str(data), "-A", "trust", "-U", "digest"],
+        [
+            *as_postgres,
+            _postgres_binary("initdb"),
+            *("-D", str(data), "-U", superuser),
+            *(f"--auth-local={local_auth}", f"--auth-host={host_auth}"),
+        ],
         check=True,
         capture_output=True,
     )
     pg_ctl = [*as_postgres, _postgres_binary("pg_ctl"), "-D", str(data)]
     options = f"-p {port} -k {folder} -h 127.0.0.1 -c fsync=off"
     server = PostgresServer(
-        f"postgresql+psycopg://digest@127.0.0.1:{port}/postgres",
+        f"postgresql+psycopg://{superuser}@127.0.0.1:{port}/postgres",
         [*pg_ctl, "-o", options, "-l", str(folder / "log"), "-w", "start"],
         [*pg_ctl, "-m", "immediate", "-w", "stop"],
+        folder,
     )
     server.start()
     try:
