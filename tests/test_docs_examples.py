@@ -1,23 +1,168 @@
-"""The guides' examples work as written: a newcomer copies them, block by block."""
+"""The guides' examples work as written: a newcomer copies them, block by block.
+
+TOML blocks. Every ```toml block of README.md and docs/**/*.md must parse, and validate with the
+project's own loader (``digest.config.settings_from_mapping``, what ``digest config check``
+runs). What a block is, the line just before its fence says, in an HTML comment that the built
+guides do not show:
+
+    (no marker)                      a fragment of config/example.toml: its tables are merged
+                                     key by key into the example's, and an entry of [[lists]],
+                                     [[topics]] or [[feeds]] into the example's entry of the
+                                     same slug (a feed: name), or of a slug it names in its
+                                     previous_slugs (a rename), or appended when there is none;
+                                     the result, read as if from config/, must validate
+    <!-- toml: whole -->             a whole config file, validated on its own
+    <!-- toml: in [TABLE] -->        keys of one table only (a block in a list item, say):
+                                     merged into the example's [TABLE]
+    <!-- toml: parse only: WHY -->   parsed only; WHY says why it cannot validate
+"""
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
 
+from digest.config import settings_from_mapping
+from digest.errors import ConfigError
 from tests.servers import postgres_cluster
 
 ROOT = Path(__file__).resolve().parents[1]
 DIGEST = str(Path(sys.executable).parent / "digest")
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+EXAMPLE = ROOT / "config/example.toml"
 _SHELL_FENCE = re.compile(r"^```sh\n(.*?)^```", re.S | re.M)
+
+
+# --- TOML blocks -----------------------------------------------------------------------------
+
+# A fence, indented as its list item is, with the marker line just before it when there is one.
+_TOML_FENCE = re.compile(
+    r"(?:^[ \t]*<!-- toml: (?P<marker>[^\n]*?) -->\n)?^(?P<indent>[ \t]*)```toml\n"
+    r"(?P<body>.*?)^(?P=indent)```",
+    re.S | re.M,
+)
+_ENTRY_NAMES = {"lists": "slug", "topics": "slug", "feeds": "name"}  # how entries are matched
+
+
+@dataclass(frozen=True)
+class TomlBlock:
+    where: str  # "docs/web.md:37"
+    marker: str  # "", "whole", "in [service]", "parse only: …"
+    text: str
+
+
+def toml_blocks(page: str, name: str) -> list[TomlBlock]:
+    """The ```toml blocks of the Markdown ``page``, their indentation taken off."""
+    blocks = []
+    for match in _TOML_FENCE.finditer(page):
+        indent = match.group("indent")
+        lines = match.group("body").splitlines()
+        text = "".join(line.removeprefix(indent) + "\n" for line in lines)
+        where = f"{name}:{page.count(chr(10), 0, match.start('indent')) + 1}"
+        blocks.append(TomlBlock(where, (match.group("marker") or "").strip(), text))
+    return blocks
+
+
+def merged(base: dict[str, Any], fragment: dict[str, Any], *, top: bool = True) -> dict[str, Any]:
+    """``base`` with ``fragment`` merged in, as the marker convention above says."""
+    result = copy.deepcopy(base)
+    for key, value in fragment.items():
+        here = result.get(key)
+        if isinstance(value, dict) and isinstance(here, dict):
+            result[key] = merged(here, value, top=False)
+        elif top and key in _ENTRY_NAMES and isinstance(value, list) and isinstance(here, list):
+            name = _ENTRY_NAMES[key]
+            for entry in value:
+                # The entry of that name; or, for a renamed one, the entry it was.
+                names = {entry.get(name), *entry.get("previous_slugs", ())}
+                same = [i for i, old in enumerate(here) if old.get(name) in names]
+                if same:
+                    here[same[0]] = merged(here[same[0]], entry, top=False)
+                else:
+                    here.append(copy.deepcopy(entry))
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+def toml_problem(block: TomlBlock) -> str | None:
+    """Why ``block`` does not parse, or does not validate as its marker says; None when it does."""
+    try:
+        fragment = tomllib.loads(block.text)
+    except tomllib.TOMLDecodeError as error:
+        return f"{block.where}: not valid TOML: {error}"
+    example = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
+    if block.marker.startswith("parse only:"):
+        reason = block.marker.removeprefix("parse only:").strip()
+        return None if reason else f"{block.where}: say why it is parsed only"
+    if block.marker == "whole":
+        config = fragment
+    elif table := re.fullmatch(r"in \[([a-z_]+)\]", block.marker):
+        config = merged(example, {table.group(1): fragment})
+    elif block.marker == "":
+        config = merged(example, fragment)
+    else:
+        return f"{block.where}: unknown marker {block.marker!r}"
+    try:
+        # Read as if it were config/example.toml: relative paths from config/, no environment.
+        settings_from_mapping(config, source=EXAMPLE, environ={})
+    except ConfigError as error:
+        return f"{block.where}: {error}"
+    return None
+
+
+def test_every_toml_block_of_the_guides_parses_and_validates() -> None:
+    blocks = [
+        block
+        for document in DOCUMENTS
+        for block in toml_blocks(document.read_text(encoding="utf-8"), document.name)
+    ]
+    assert len(blocks) > 12
+    assert [problem for block in blocks if (problem := toml_problem(block))] == []
+
+
+def test_a_toml_block_that_does_not_parse_or_validate_is_caught() -> None:
+    def problem(marker: str, text: str) -> str:
+        return str(toml_problem(TomlBlock("page.md:1", marker, text)))
+
+    assert "not valid TOML" in problem("", "[web\nport = 1\n")
+    assert problem("", "[web]\nport = 8080\n") == "None"
+    assert "web.port" in problem("", '[web]\nport = "eighty"\n')
+    assert "smtp.speed" in problem("in [smtp]", 'host = "mail.example.org"\nspeed = 3\n')
+    # An entry merges into the example's entry of that slug; a new one must be whole.
+    assert problem("", '[[lists]]\nslug = "gulf-weekly"\nlayout = "compact"\n') == "None"
+    assert "lists[daily]" in problem("", '[[lists]]\nslug = "daily"\n')
+    renamed = '[[topics]]\nslug = "gulf-states"\nprevious_slugs = ["gulf"]\n'
+    assert "unknown topic 'gulf'" in problem("", renamed)  # the lists still name the old slug
+    assert "service" in problem("whole", "[web]\nport = 8080\n")
+    assert problem("parse only: names a key file the reader makes", "[dkim]\n") == "None"
+    assert "say why" in problem("parse only:", "[dkim]\n")
+    assert "unknown marker" in problem("all of it", "[dkim]\n")
+
+
+def test_markers_are_read_before_plain_and_indented_fences() -> None:
+    page = (
+        "Text.\n\n<!-- toml: whole -->\n```toml\n[web]\n```\n\n1. In a list:\n\n"
+        '    <!-- toml: in [service] -->\n    ```toml\n    outbox = "out"\n    ```\n\n'
+        "```toml\n[smtp]\n```\n"
+    )
+    blocks = [(block.where, block.marker, block.text) for block in toml_blocks(page, "p.md")]
+    assert blocks == [
+        ("p.md:4", "whole", "[web]\n"),
+        ("p.md:11", "in [service]", 'outbox = "out"\n'),
+        ("p.md:15", "", "[smtp]\n"),
+    ]
 
 
 # --- Running on several machines: the database and its role ------------------------------------
