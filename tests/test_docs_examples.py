@@ -20,8 +20,10 @@ guides do not show:
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -35,7 +37,7 @@ from sqlalchemy.engine import make_url
 
 from digest.config import settings_from_mapping
 from digest.errors import ConfigError
-from tests.servers import postgres_cluster
+from tests.servers import free_port, postgres_cluster
 
 ROOT = Path(__file__).resolve().parents[1]
 DIGEST = str(Path(sys.executable).parent / "digest")
@@ -247,3 +249,63 @@ def test_the_guides_database_commands_make_a_database_digest_upgrades(
         )
     assert upgrade.returncode == 0, upgrade.stdout + upgrade.stderr
     assert "Database at revision" in upgrade.stdout + upgrade.stderr
+
+
+# --- Feeds and topics: the worked example of `digest topics suggest` -----------------------------
+
+FEEDS_AND_TOPICS = ROOT / "docs/feeds-and-topics.md"
+_SUGGESTION_ROW = re.compile(r"^ (\S+) +(\d+) +(\d+) +(\d+)\b", re.M)
+
+
+def _example_elsewhere(folder: Path) -> Path:
+    """config/ copied into ``folder``, its sample server on a free port (tests run side by side)."""
+    shutil.copytree(ROOT / "config", folder / "config")
+    config = folder / "config/example.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace("8421", str(free_port())))
+    return config
+
+
+def _digest(config: Path, *args: str, cwd: Path) -> str:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    done = subprocess.run(
+        [DIGEST, "--config", str(config), *args],
+        cwd=cwd,
+        env={**environment, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_the_worked_example_of_topics_suggest_is_what_the_example_prints(tmp_path: Path) -> None:
+    # The guide showed rows ("indirect") the command no longer printed, and did not say what an
+    # editor reads in each column nor how to take a phrase into the config.
+    page = FEEDS_AND_TOPICS.read_text(encoding="utf-8")
+    example = page.split("**A worked example.**")[1].split("Stop words")[0]
+    shown = [
+        (phrase, int(near), int(filed), int(elsewhere))
+        for phrase, near, filed, elsewhere in _SUGGESTION_ROW.findall(example)
+    ]
+    assert "topics suggest diplomacy --limit 4" in example and len(shown) == 4
+    config = _example_elsewhere(tmp_path)
+    _digest(config, "run", "--once", cwd=tmp_path)
+    printed = json.loads(
+        _digest(config, "topics", "suggest", "diplomacy", "--limit", "4", "--json", cwd=tmp_path)
+    )
+    assert shown == [
+        (row["phrase"], len(row["near_misses"]), row["filed"], row["elsewhere"]) for row in printed
+    ]
+    # Accepting "cooperation" as the guide says files the near miss it names, and only that.
+    text = config.read_text(encoding="utf-8")
+    diplomacy = text.index('slug = "diplomacy"')
+    closing = text.index("\n]", text.index("ambiguous = [", diplomacy))
+    edited = config.with_name("new.toml")
+    edited.write_text(text[:closing] + ' "cooperation",' + text[closing:], encoding="utf-8")
+    moved = _digest(config, "topics", "test", str(edited), cwd=tmp_path)
+    moves = [line for line in moved.splitlines() if line.startswith(("+ ", "- "))]
+    assert len(moves) == 1, moved
+    title = moves[0].removeprefix("+ diplomacy").split("  (id")[0].strip()
+    assert f"`+ diplomacy  {title}`" in example
