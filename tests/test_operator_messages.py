@@ -9,6 +9,7 @@ script can test (2: invalid configuration, 1: failed, 130: interrupted).
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -762,8 +763,10 @@ def test_each_command_is_one_unbroken_sentence_in_the_list_of_commands() -> None
 
 
 def test_options_that_take_a_value_still_show_it() -> None:
+    # As a word for the value (LIST, N), not as its Python type ("<str>", "<int range>").
     result = CliRunner().invoke(app, ["run", "--help"], env={"COLUMNS": "200"})
-    assert "<str>" in result.output and "<int range>" in result.output
+    assert re.search(r"--list +LIST ", result.output), result.output
+    assert re.search(r"--interval +N ", result.output), result.output
 
 
 # --- careless operator ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 import typer.main
 from pydantic import BaseModel, ConfigDict, Field
+from typer.testing import CliRunner
 
 from digest.cli import app as digest_app
 from digest.config import ConfigFile
@@ -115,6 +116,57 @@ def test_every_command_and_option_has_help() -> None:
     assert commands_page.undocumented() == []
 
 
+# What a help screen must not show: a type in angle brackets ("<str>", "<int range>", "<bool>"),
+# braces round an argument in the usage line ("{LIST}"), or words standing in for help.
+_HELP_NOISE = re.compile(r"<[a-z][a-z ,|\[\]]*>|\{[A-Za-z_.]+\}|\b(?:TODO|FIXME|XXX|TBD)\b")
+_ROW = re.compile(r"^│ (?:\* )?\s*(-[-\w]+|[A-Z][\w.]*)(?:,? -\w)?\s+(.*?)\s*│$")
+
+
+def help_problems(path: str, screen: str) -> list[str]:
+    """What ``--help`` of ``path`` lacks or shows in the way: no description under its usage
+    line, an option or argument row with nothing said of it, noise."""
+    problems = [f"{path}: {noise!r}" for noise in _HELP_NOISE.findall(screen)]
+    lines = [line.rstrip() for line in screen.splitlines()]
+    usage = next(index for index, line in enumerate(lines) if line.strip().startswith("Usage:"))
+    description = next((line for line in lines[usage + 1 :] if line.strip()), "")
+    if not description.strip() or description.lstrip().startswith("╭"):
+        problems.append(f"{path}: no description")
+    in_parameters = False
+    for line in lines:
+        if line.startswith("╭"):
+            in_parameters = "Options" in line or "Arguments" in line
+        elif in_parameters and (row := _ROW.match(line)) and not re.search(r"[a-z]{3,}", row[2]):
+            problems.append(f"{path} {row.group(1)}: no help ({line.strip()!r})")
+    return problems
+
+
+def test_every_help_screen_says_what_the_command_and_each_option_does() -> None:
+    # `digest serve --help` read "--host <str>", `digest topics suggest --help` "{TOPIC}" and
+    # "TOPIC <str>": a type name in brackets where the reader needs a word to type.
+    problems = []
+    for command in commands_page.commands():
+        words = command.path.split()[1:]
+        result = CliRunner().invoke(digest_app, [*words, "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, result.output
+        problems += help_problems(command.path, result.stdout)
+    assert problems == []
+
+
+def test_a_help_screen_with_noise_or_without_help_is_caught() -> None:
+    screen = (
+        " Usage: digest serve [OPTIONS] {LIST}\n\n Serve the pages.\n\n"
+        "╭─ Options ──╮\n│ --host   <str>  Address to listen on.  │\n"
+        "│ --port   PORT                   │\n╰────╯\n"
+    )
+    assert help_problems("digest serve", screen) == [
+        "digest serve: '{LIST}'",
+        "digest serve: '<str>'",
+        "digest serve --port: no help ('│ --port   PORT                   │')",
+    ]
+    bare = " Usage: digest db [OPTIONS]\n\n╭─ Options ──╮\n│ --help  Show this.  │\n╰──╯\n"
+    assert help_problems("digest db", bare) == ["digest db: no description"]
+
+
 def test_a_command_without_help_is_caught() -> None:
     app = typer.Typer()
 
@@ -140,7 +192,7 @@ def test_the_command_reference_has_a_section_for_every_command() -> None:
         assert f"## `{path}` {{#{commands_page.anchor(path)}}}" in page
     preview = page.split("## `digest preview`")[1].split("\n## ")[0]
     assert "| `--png` | Also screenshot it in Chromium" in preview
-    assert "| `LIST <str>` | The list's slug. [required] |" in preview
+    assert "| `LIST` | The list's slug. [required] |" in preview
 
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -28,7 +28,9 @@ from digest.store.db import database_errors
 
 app = DigestTyper(help="Topic newsletter digests from RSS and Atom feeds.", no_args_is_help=True)
 config_app = DigestTyper(help="Check the configuration.", no_args_is_help=True)
-db_app = DigestTyper(help="Manage the database schema.", no_args_is_help=True)
+db_app = DigestTyper(
+    help="Create or upgrade the database schema; adopt a new secret key.", no_args_is_help=True
+)
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 

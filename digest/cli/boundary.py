@@ -26,7 +26,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.exc import InterfaceError, OperationalError
-from typer.core import TyperCommand, TyperGroup, TyperOption
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from digest.errors import ConfigError, DigestError, StoreUnavailableError, brief
 
@@ -117,26 +117,59 @@ def expected_failures() -> Iterator[None]:
 # Typer's own click is private (typer._click): contexts and parameters are typed Any here.
 
 
-def _bare_flags(params: list[Any]) -> list[Any]:
-    """Flags take no value, so their help shows none: typer's rich help would print ``<bool>``."""
+class _PlainArgument(TyperArgument):
+    """An argument as ``--help`` should show it: its name alone (``LIST``), where typer's rich
+    help adds its Python type (``LIST <str>``) and puts a required one in braces in the usage
+    line (``{LIST}``), which reads as text to type."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+    def _usage_display_name(self) -> str:
+        name = str(self.display_name_raw)
+        name = name if self.required else f"[{name}]"
+        return f"{name}..." if self.nargs != 1 else name
+
+
+def _value_name(option: Any) -> str:
+    """The word that stands for an option's value, as a reader would say it: ``--port PORT``,
+    ``--days N`` (the help says "the last N days"), ``--output FILE``, and otherwise the name's
+    last word (``--list LIST``, ``--feed-name NAME``)."""
+    longest = max((*option.opts, *option.secondary_opts), key=len)
+    word = str(longest.lstrip("-").rsplit("-", 1)[-1].upper())
+    kind = option.type_descriptor
+    if word == "PORT":
+        return word
+    if kind.annotation in (int, float):
+        return "N"
+    return "FILE" if kind.is_path else word
+
+
+def _plain_help(params: list[Any]) -> list[Any]:
+    """Parameters that ``--help`` shows with a word for their value rather than its Python type:
+    flags take no value, so they show none (typer would print ``<bool>``); other options show
+    their metavar or their name's last word (``<int range>``, ``<str>``); arguments, their name."""
     for param in params:
-        if isinstance(param, TyperOption) and param.is_flag and param.metavar is None:
-            param.metavar = ""
+        if isinstance(param, TyperOption) and param.metavar is None:
+            param.metavar = "" if param.is_flag else _value_name(param)
+        elif isinstance(param, TyperArgument) and not isinstance(param, _PlainArgument):
+            # Typer builds its parameters itself; the class is all that changes: the help.
+            param.__class__ = _PlainArgument
     return params
 
 
 class DigestCommand(TyperCommand):
-    """A command whose flags show no value in ``--help``."""
+    """A command whose parameters ``--help`` shows plainly (``_plain_help``)."""
 
     def get_params(self, ctx: Any) -> list[Any]:
-        return _bare_flags(super().get_params(ctx))
+        return _plain_help(super().get_params(ctx))
 
 
 class DigestGroup(TyperGroup):
     """A command group that runs its commands inside ``expected_failures``."""
 
     def get_params(self, ctx: Any) -> list[Any]:
-        return _bare_flags(super().get_params(ctx))
+        return _plain_help(super().get_params(ctx))
 
     def invoke(self, ctx: Any) -> Any:
         with expected_failures():

@@ -35,7 +35,9 @@ from digest.opml import plan_import, read_opml, toml_blocks, write_opml
 from digest.store import FeedState, Store
 
 feeds_app = DigestTyper(
-    help="Feed health, OPML import and export.", invoke_without_command=True, no_args_is_help=False
+    help="Show every feed's health (run alone); import or export OPML; enable a feed after a 410.",
+    invoke_without_command=True,
+    no_args_is_help=False,
 )
 app.add_typer(feeds_app, name="feeds")
 
@@ -327,7 +329,7 @@ def feeds_export(
 
 @feeds_app.command("enable")
 def feeds_enable(
-    url: Annotated[str, typer.Argument(help="The feed's URL, as in the config.")],
+    url: Annotated[str, typer.Argument(metavar="URL", help="The feed's URL, as in the config.")],
 ) -> None:
     """Poll again a feed that answered 410 Gone (its config entry must still be enabled)."""
     settings = load_config()

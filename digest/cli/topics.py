@@ -35,7 +35,10 @@ _MAX_ARTICLE_ID = 2**31 - 1
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
 _CONTROLS_LEFT_BY_JSON = re.compile("[\x7f-\x9f]")  # json.dumps escapes the C0 ones itself
 
-topics_app = DigestTyper(help="Explain topic filing and try new topic rules.", no_args_is_help=True)
+topics_app = DigestTyper(
+    help="Explain where articles are filed, try new topic rules, suggest phrases the rules lack.",
+    no_args_is_help=True,
+)
 app.add_typer(topics_app, name="topics")
 
 

@@ -36,7 +36,9 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Serve the readers' pages: unsubscribe links, one-click unsubscribe, the archive."""
+    """Serve the readers' web pages until stopped: sign-up and its confirmation, preferences,
+    unsubscribe (page and one-click), the archive and its Atom feed, the mail providers' webhooks
+    and a health check."""
     from digest.web.reloading import ReloadingApp
     from digest.web.server import serve as run_server
 
