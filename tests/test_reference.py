@@ -254,13 +254,21 @@ def test_a_broken_link_or_anchor_or_a_page_left_out_fails_the_build(tmp_path: Pa
 _DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 _CODE_SPAN = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
 _SHELL_FENCE = re.compile(r"^```(?:sh|bash|console|shell)\n(.*?)^```", re.S | re.M)
+_TEXT_FENCE = re.compile(r"^```text\n(.*?)^```", re.S | re.M)
 _COMMAND = re.compile(r"(?:^|(?<=[\s/(]))digest((?:[ \t]+[^\s]+)*)")
 _SHELL_STOP = {"&&", "||", "|", ";", "#", "\\", ">", "<", "2>&1"}
 
 
 def _mentions(text: str) -> tuple[list[str], list[str]]:
-    """The code spans of a Markdown text, and the lines of its shell blocks."""
+    """The code spans of a Markdown text, and the lines of its shell blocks, with the commands
+    typed at a prompt in its text blocks (``$ digest …`` before the output it shows)."""
     shell = [line for block in _SHELL_FENCE.findall(text) for line in block.splitlines()]
+    shell += [
+        line.removeprefix("$ ")
+        for block in _TEXT_FENCE.findall(text)
+        for line in block.splitlines()
+        if line.startswith("$ ")
+    ]
     without_fences = re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)
     return _CODE_SPAN.findall(without_fences), shell
 
@@ -312,7 +320,8 @@ def _problems_in(text: str) -> list[str]:
     problems = [p for span in spans if (p := _key_problem(span.strip(), tables, paths))]
     for line in [*spans, *shell]:
         for match in _COMMAND.finditer(line):
-            words = match.group(1).split()
+            # A synopsis brackets what is optional: "[--days 7]" names the option --days.
+            words = match.group(1).replace("[", " ").replace("]", " ").split()
             if (problem := _command_problem(words, root)) is not None:
                 problems.append(f"{problem} (in {line.strip()!r})")
     return problems
@@ -333,12 +342,17 @@ def test_a_key_or_command_that_no_longer_exists_is_caught() -> None:
         "Set `smtp.connections` and `lists[daily].schedule`; `smtp.speed` is gone.\n"
         "Run `digest run --once`, `digest feeds import theirs.opml --write` and `digest launch`.\n"
         "```sh\n.venv/bin/digest --config x.toml run --twice && echo done\n```\n"
+        "Synopsis: `digest topics suggest TOPIC [--days 7] [--dayz 7]`.\n"
+        "```text\n$ digest poll --quickly\nPolled 3 feeds\n```\n"
     )
     assert _problems_in(text) == [
         "no config key 'smtp.speed'",
         "digest has no command 'launch' (in 'digest launch')",
+        "digest topics suggest has no option --dayz (in 'digest topics suggest TOPIC [--days 7] "
+        "[--dayz 7]')",
         "digest run has no option --twice (in '.venv/bin/digest --config x.toml run --twice "
         "&& echo done')",
+        "digest poll has no option --quickly (in 'digest poll --quickly')",
     ]
 
 
