@@ -769,6 +769,24 @@ def test_options_that_take_a_value_still_show_it() -> None:
     assert re.search(r"--interval +N ", result.output), result.output
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "--once", "--config", "digest.toml"],
+        ["preview", "daily", "-c", "digest.toml"],
+        ["feeds", "export", "--config=digest.toml"],
+    ],
+)
+def test_the_config_given_after_the_command_says_where_it_goes(args: list[str]) -> None:
+    # "No such option: --config" from a command whose --help lists no --config, when digest
+    # has one: a newcomer who typed it after the command's name was not told to move it.
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.replace("│", " ").split())
+    assert "is an option of digest itself" in said
+    assert f"digest --config FILE {args[0]}" in said and "DIGEST_CONFIG" in said
+
+
 # --- careless operator ---------------------------------------------------------------------------
 
 

@@ -26,6 +26,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.exc import InterfaceError, OperationalError
+from typer._click.exceptions import NoSuchOption  # typer's own click, as its commands raise
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from digest.errors import ConfigError, DigestError, StoreUnavailableError, brief
@@ -158,11 +159,36 @@ def _plain_help(params: list[Any]) -> list[Any]:
     return params
 
 
+# The options of ``digest`` itself, which go before a command's name.
+_GLOBAL_OPTIONS = ("--config", "-c")
+
+
+def _global_option_placed_after(error: NoSuchOption, ctx: Any) -> NoSuchOption:
+    """``error`` said plainly when the option is one of digest's own, typed after the command:
+    "No such option: --config" alone reads as if there were none."""
+    name = error.option_name.split("=", 1)[0]
+    if name not in _GLOBAL_OPTIONS:
+        return error
+    command = " ".join(str(ctx.command_path).split()[1:])
+    error.message = (
+        f"{name} is an option of digest itself: put it before the command's name "
+        f"(digest --config FILE {command} …), or set DIGEST_CONFIG"
+    )
+    return error
+
+
 class DigestCommand(TyperCommand):
-    """A command whose parameters ``--help`` shows plainly (``_plain_help``)."""
+    """A command whose parameters ``--help`` shows plainly (``_plain_help``), and which says
+    where digest's own options go when they are typed after its name."""
 
     def get_params(self, ctx: Any) -> list[Any]:
         return _plain_help(super().get_params(ctx))
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return list(super().parse_args(ctx, args))
+        except NoSuchOption as error:
+            raise _global_option_placed_after(error, ctx) from None
 
 
 class DigestGroup(TyperGroup):
@@ -170,6 +196,14 @@ class DigestGroup(TyperGroup):
 
     def get_params(self, ctx: Any) -> list[Any]:
         return _plain_help(super().get_params(ctx))
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return list(super().parse_args(ctx, args))
+        except NoSuchOption as error:
+            if ctx.parent is None:  # digest's own: --config is one of them
+                raise
+            raise _global_option_placed_after(error, ctx) from None
 
     def invoke(self, ctx: Any) -> Any:
         with expected_failures():
