@@ -306,6 +306,8 @@ def test_preview_png_without_playwright_says_how_to_install_it_here(
     assert f"{sys.executable} -m pip install playwright" in stderr
     assert "apt-get install -y chromium" in stderr and "DIGEST_CHROMIUM" in stderr
     assert (tmp_path / "daily.html").is_file()  # the HTML is written all the same
+    # and said where, as without --png: the path was printed only once every screenshot was taken.
+    assert result.stdout.strip() == str(tmp_path / "daily.html")
 
 
 def test_preview_help_says_png_needs_playwright_and_chromium() -> None:

@@ -419,6 +419,8 @@ def preview(
                 highlight=False,
             )
         if png:
+            # The HTML is written whatever becomes of the screenshots: say where first.
+            console.print(str(path))
             for layout in screenshot_edition(html or "", path.with_suffix(".png")):
                 verdict = "fits" if layout.fits else "OVERFLOWS: " + ", ".join(layout.overflowing)
                 errors.print(f"{layout.png} ({layout.viewport}px wide, {verdict})", highlight=False)
@@ -427,7 +429,8 @@ def preview(
     except DigestError as error:
         report(error)
         raise typer.Exit(1) from None
-    console.print(str(path))
+    if not png:
+        console.print(str(path))
     if lint.blocking(findings):
         raise typer.Exit(1)
 
