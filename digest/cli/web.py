@@ -37,8 +37,8 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the readers' web pages until stopped: sign-up and its confirmation, preferences,
-    unsubscribe (page and one-click), the archive and its Atom feed, the mail providers' webhooks
-    and a health check."""
+    unsubscribe (page and one-click), the archive and its Atom feed, the webhooks of the mail
+    providers the config enables, and a health check."""
     from digest.web.reloading import ReloadingApp
     from digest.web.server import serve as run_server
 
