@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -456,3 +457,29 @@ def test_feeds_shows_the_feeds_a_hosts_retry_after_paused(tmp_path: Path) -> Non
     assert table.exit_code == 0, table.output
     assert "paused" in table.stdout
     assert "paused by its host: HTTP 429 with Retry-After at" in " ".join(table.stdout.split())
+
+
+# What a hostile server can put in its reply: controls a terminal obeys (U+009B is CSI, as ESC [
+# is: clear the screen and its scrollback; U+009D an OSC, a hidden link) and rich markup.
+HOSTILE_REPLY = "text/html\u009b2J\u009b3J\u009d8;;https://evil.example/\u009c[bold red]x[/]"
+CONTROLS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def test_poll_and_run_print_a_servers_reply_as_text_it_cannot_control(tmp_path: Path) -> None:
+    # A web page served under a content type holding controls and markup: the poll's problem
+    # line quotes the content type.
+    page = answer(200, b"<html><body>Not a feed</body></html>", {"Content-Type": HOSTILE_REPLY})
+    with feed_server({"/wire": page}) as server:
+        for command in (("poll",), ("run", "--once")):
+            folder = tmp_path / command[0]  # a store of its own: the feed is due in each
+            folder.mkdir()
+            config = folder / "digest.toml"
+            config.write_text(
+                SETTINGS.format(folder=folder)
+                + f'\n[[feeds]]\nname = "Wire"\nurl = "{server.url("/wire")}"\n'
+            )
+            result = digest(config, *command)
+            assert "served as text/html" in result.stderr, (command, result.output)
+            assert not CONTROLS.search(result.output), (command, repr(result.output))
+            assert "[bold red]x[/]" in result.stderr, (command, result.output)  # as written
+            assert "\x1b[1;31mx" not in result.output

@@ -11,11 +11,18 @@ an exit code a script can test:
     143  stopped by SIGTERM (128 + SIGTERM), where the command takes it as it takes Ctrl-C
 
 Anything else is a bug and keeps its traceback, without local variables (they hold settings).
+
+Text from outside (a feed's titles and authors, a server's reply, a reader's name, a config
+value) reaches the operator's terminal through one of three helpers, never as it came:
+``printable`` for a value printed as it is, ``shown`` for a value inside rich markup (one line,
+its brackets escaped) and ``json_text`` for JSON on standard output.
 """
 
 from __future__ import annotations
 
 import inspect
+import json
+import re
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -77,9 +84,51 @@ def sigterm_as_ctrl_c() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+# What a terminal obeys rather than shows. C0 controls and DEL: ESC opens every sequence (a
+# clipboard write, "\x1b]52;...", a cleared screen, a moved cursor), CR sends the cursor back
+# over what the line said. C1 controls: U+009B opens a control sequence as ESC [ does, U+009D
+# an OSC (a hidden link, a new window title). A feed's or a server's text may carry any of them.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
+_LINE_BREAKS = re.compile("[\t\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]+")
+# Bidirectional embeddings, overrides and isolates: U+202E shows the rest of the line backwards,
+# the row of a table included, so that "moc.elgoog" reads "google.com". The terminal orders
+# right-to-left text by itself; these only ever mislead it.
+_DIRECTION_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+# What json.dumps leaves raw (it escapes C0 controls itself): C1 controls, line separators and
+# direction controls, written as \u escapes: the same JSON data, nothing a terminal obeys.
+_LEFT_RAW_BY_JSON = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str, *, lines: bool = False) -> str:
+    """``text`` from outside as a terminal is to show it: on one line (line breaks and tabs as
+    a space; with ``lines``, its line breaks kept as "\\n"), every other control character as
+    U+FFFD (it prints, and moves, clears or links nothing), direction controls left out."""
+    if text.isprintable():  # the common case: no control, no separator, no direction control
+        return text
+    if lines:
+        text = "\n".join(printable(line) for line in text.splitlines())
+        return text
+    text = _LINE_BREAKS.sub(" ", text)
+    return _DIRECTION_CONTROLS.sub("", _CONTROLS.sub("\ufffd", text))
+
+
+def shown(text: str, *, lines: bool = False) -> str:
+    """``text`` from outside for rich markup: ``printable``, its brackets escaped, so that
+    "[bold]" or "[link=...]" in a title prints as written."""
+    return escape(printable(text, lines=lines))
+
+
+def json_text(value: object) -> str:
+    """``value`` as JSON for standard output, a terminal as likely as a pipe: the same data, with
+    every character a terminal would obey written as a \\u escape (see _LEFT_RAW_BY_JSON)."""
+    text = json.dumps(value, ensure_ascii=False, indent=2)
+    return _LEFT_RAW_BY_JSON.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+
+
 def report(error: BaseException | str, *, title: str = "error:") -> None:
-    """Print ``error`` for the operator: its text as written (markup escaped), never styled."""
-    errors.print(f"[bold red]{title}[/] {escape(str(error))}", highlight=False)
+    """Print ``error`` for the operator: its text as written (markup escaped, controls shown as
+    U+FFFD: it may quote a server's reply or a feed's title), never styled."""
+    errors.print(f"[bold red]{title}[/] {shown(str(error), lines=True)}", highlight=False)
 
 
 @contextmanager

@@ -31,7 +31,7 @@ from digest.cli.app import (
     require_workers,
     running,
 )
-from digest.cli.boundary import report, sigterm_as_ctrl_c
+from digest.cli.boundary import report, shown, sigterm_as_ctrl_c
 from digest.config import Settings, entry_key, load_settings
 from digest.edition_json import edition_json
 from digest.edition_why import why_lines
@@ -97,13 +97,13 @@ def _one_cycle(services: Services, only_list: str | None) -> CycleSummary:
         )
 
 
-def _report(summary: CycleSummary, services: Services, shown: frozenset[str] = frozenset()) -> None:
-    """The cycle's table and problems, but those ``shown`` already (the checks at start)."""
+def _report(summary: CycleSummary, services: Services, said: frozenset[str] = frozenset()) -> None:
+    """The cycle's table and problems, but those ``said`` already (the checks at start)."""
     console.print(_summary_table(summary))
     for problem in summary.problems:
-        if problem in shown:
+        if problem in said:
             continue
-        errors.print(f"[yellow]problem:[/] {escape(problem)}", highlight=False)
+        errors.print(f"[yellow]problem:[/] {shown(problem)}", highlight=False)
     parked = services.store.parked_deliveries(limit=0)[1]
     if parked:
         errors.print(
@@ -196,14 +196,14 @@ def _cycles(
             console.print(receiver.describe(), highlight=False)
         if settings.web.enabled and not once:
             _serve_web_pages(stack, services)
-        shown = frozenset(checked.warnings)
+        said = frozenset(checked.warnings)
         refused: str | None = None
         while True:
             if once:
-                _report(_one_cycle(services, list_slug), services, shown)
+                _report(_one_cycle(services, list_slug), services, said)
                 return None, None
-            if _cycle_outlasting_outages(services, list_slug, shown, interval):
-                shown = frozenset()  # later cycles name what still holds
+            if _cycle_outlasting_outages(services, list_slug, said, interval):
+                said = frozenset()  # later cycles name what still holds
             time.sleep(interval)
             edited, refused = _edited_config(settings, list_slug, refused)
             if edited is not None:
@@ -211,7 +211,7 @@ def _cycles(
 
 
 def _cycle_outlasting_outages(
-    services: Services, list_slug: str | None, shown: frozenset[str], interval: int
+    services: Services, list_slug: str | None, said: frozenset[str], interval: int
 ) -> bool:
     """One cycle of a run that keeps going, and its report; whether it ran to its end. A
     database that fails meanwhile (PostgreSQL restarted, an SQLite file another process held
@@ -219,7 +219,7 @@ def _cycle_outlasting_outages(
     cycle tries again. It ended the run, and the readers' pages and the bounces it serves, until
     someone started it again; what the cycle had not recorded stays pending on the ledger."""
     try:
-        _report(_one_cycle(services, list_slug), services, shown)
+        _report(_one_cycle(services, list_slug), services, said)
     except (OperationalError, InterfaceError) as error:
         reason = brief(str(error.orig if error.orig is not None else error))
         shown_url = database_shown(services.settings.service.database_url)
@@ -409,13 +409,13 @@ def preview(
             # Readers who chose some of the list's topics get a variant each choice: this file
             # is the one of every topic.
             names = {topic.slug: topic.name for topic in settings.topics}
-            shown = [
+            counted = [
                 f"{'every topic' if choice is None else ', '.join(names[t] for t in choice)}: "
                 f"{readers} {'reader' if readers == 1 else 'readers'}"
                 for choice, readers in variants
             ]
             errors.print(
-                f"{len(variants)} variants (this preview is the first): " + " · ".join(shown),
+                f"{len(variants)} variants (this preview is the first): " + " · ".join(counted),
                 highlight=False,
             )
         if png:
@@ -449,7 +449,7 @@ def _poll_every_feed(services: Services) -> None:
     for outcome in failed:
         # The error opens with the feed's address, its password masked: the address as
         # configured, shown again before it, gave the password away.
-        errors.print(f"[yellow]feed[/] {escape(outcome.error or '')}", highlight=False)
+        errors.print(f"[yellow]feed[/] {shown(outcome.error or '')}", highlight=False)
     new = sum(outcome.new_articles for outcome in outcomes)
     summary = f"polled {len(outcomes)} feeds: {new} new articles, {len(failed)} failed"
     colour = "red" if outcomes and len(failed) == len(outcomes) else "dim"

@@ -27,7 +27,7 @@ from digest.cli.app import (
     require_workers,
     running,
 )
-from digest.cli.boundary import DigestTyper, report
+from digest.cli.boundary import DigestTyper, report, shown
 from digest.clock import SystemClock
 from digest.config import Settings, entry_key, read_config_text, settings_from_mapping
 from digest.errors import ConfigError, DigestError, without_password
@@ -402,4 +402,4 @@ def poll(
         f"{summary.new_articles} new articles{paused}"
     )
     for problem in summary.problems:
-        errors.print(f"[yellow]problem:[/] {escape(problem)}", highlight=False)
+        errors.print(f"[yellow]problem:[/] {shown(problem)}", highlight=False)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Annotated
@@ -15,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from digest.cli.app import app, console, errors, load_config, running
-from digest.cli.boundary import DigestTyper
+from digest.cli.boundary import DigestTyper, json_text, shown
 from digest.clock import SystemClock
 from digest.config import Settings, load_settings
 from digest.errors import ConfigError, DigestError, database_shown
@@ -29,11 +27,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # an unstored entry with no date at a
 # The largest id the articles table holds (a 32-bit integer in PostgreSQL): a larger one names
 # no stored article, and the databases refuse it as a parameter rather than find nothing.
 _MAX_ARTICLE_ID = 2**31 - 1
-# Control characters a feed's text may still carry (C1 ones come through JSON Feed): to a
-# terminal, U+009B opens a control sequence as ESC [ does, and U+009D an OSC (a hidden link, a
-# new window title), so a title could clear the operator's screen or rewrite what it shows.
-_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
-_CONTROLS_LEFT_BY_JSON = re.compile("[\x7f-\x9f]")  # json.dumps escapes the C0 ones itself
 
 topics_app = DigestTyper(
     help="Explain where articles are filed, try new topic rules, suggest phrases the rules lack.",
@@ -72,7 +65,7 @@ def explain(
         raise typer.Exit(1) from None
     explanations = [classifier.explain(article) for article in articles]
     if as_json:
-        print(_json_text([explanation_record(e) for e in explanations]))
+        print(json_text([explanation_record(e) for e in explanations]))
         return
     for explanation in explanations:
         _print_explanation(explanation)
@@ -123,7 +116,7 @@ def test(
         [topic.slug for topic in proposed.topics],
     )
     if as_json:
-        print(_json_text(_dry_run_record(result, settings, proposed, days)))
+        print(json_text(_dry_run_record(result, settings, proposed, days)))
         return
     _print_dry_run(result, settings, proposed, days)
 
@@ -161,7 +154,7 @@ def suggest_terms(
         raise typer.Exit(1)
     found = suggest(articles, classifier_for(settings), topic, limit=limit)
     if as_json:
-        print(_json_text([_suggestion_record(s) for s in found]))
+        print(json_text([_suggestion_record(s) for s in found]))
         return
     if not found:
         console.print(
@@ -175,26 +168,13 @@ def suggest_terms(
     for item in found:
         titles = "; ".join(title for _, title in item.near_misses[:3])
         table.add_row(
-            escape(item.phrase),
+            shown(item.phrase),
             str(len(item.near_misses)),
             str(item.filed),
             str(item.elsewhere),
-            escape(_shown(titles)),
+            shown(titles),
         )
     console.print(table)
-
-
-def _shown(text: str) -> str:
-    """Text from a feed as the operator's terminal is to show it: each control character as
-    U+FFFD, so that it prints and moves, clears or links nothing."""
-    return _CONTROLS.sub("\ufffd", text)
-
-
-def _json_text(value: object) -> str:
-    """JSON for standard output, a terminal as likely as a pipe: the same data, with the C1
-    control characters written as escapes, as json.dumps writes the C0 ones."""
-    text = json.dumps(value, ensure_ascii=False, indent=2)
-    return _CONTROLS_LEFT_BY_JSON.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
 
 
 def _suggestion_record(item: Suggestion) -> dict[str, object]:
@@ -278,7 +258,7 @@ def _print_explanation(explanation: Explanation) -> None:
     )
     topics = ", ".join(f"{m.topic} {m.score:g}" for m in explanation.matches) or "no topic"
     console.print(
-        f"\n[bold]{escape(_shown(article.title))}[/]  [dim]{escape(_shown(where))}[/]",
+        f"\n[bold]{shown(article.title)}[/]  [dim]{shown(where)}[/]",
         highlight=False,
     )
     console.print(f"  topics: [green]{escape(topics)}[/]", highlight=False)
@@ -340,7 +320,7 @@ def _print_dry_run(result: DryRun, current: Settings, proposed: Settings, days: 
         sign = "[green]+[/]" if move.gained else "[red]-[/]"
         score = move.score_after if move.gained else move.score_before
         console.print(
-            f"{sign} {escape(move.topic)}  {escape(_shown(move.article.title))}  "
+            f"{sign} {escape(move.topic)}  {shown(move.article.title)}  "
             f"[dim](id {move.article.id}, score {score:g})[/]",
             highlight=False,
         )
