@@ -483,3 +483,41 @@ def test_poll_and_run_print_a_servers_reply_as_text_it_cannot_control(tmp_path: 
             assert not CONTROLS.search(result.output), (command, repr(result.output))
             assert "[bold red]x[/]" in result.stderr, (command, result.output)  # as written
             assert "\x1b[1;31mx" not in result.output
+
+
+def test_feeds_shows_names_and_errors_as_written_with_no_control_characters(
+    tmp_path: Path,
+) -> None:
+    # Names as an operator may write them (a backslash before a bracket or at the end once
+    # closed the row's markup, and styled the rest), and an error quoting a server's reply.
+    names = ["x\\\\", "\\\\[bold]y[/bold] z", "[link=http://evil.example/]w[/link]"]
+    page = answer(200, b"<html><body>Not a feed</body></html>", {"Content-Type": HOSTILE_REPLY})
+    with feed_server({"/wire": page, "/a": page, "/b": page}) as server:
+        config = tmp_path / "digest.toml"
+        config.write_text(
+            SETTINGS.format(folder=tmp_path)
+            + "".join(
+                f'\n[[feeds]]\nname = "{name}"\nurl = "{server.url(path)}"\n'
+                for name, path in zip(names, ("/wire", "/a", "/b"), strict=True)
+            )
+        )
+        assert digest(config, "poll").exit_code == 0
+    table = digest(config, "feeds")
+    assert table.exit_code == 0, table.output
+    for written in ("x\\", "\\[bold]y[/bold] z", "[link=http://evil.example/]w[/link]"):
+        assert written in table.stdout, (written, table.stdout)
+    assert "served as" in table.stdout
+    assert not CONTROLS.search(table.stdout), repr(table.stdout)
+    listed = digest(config, "feeds", "--json")
+    assert listed.exit_code == 0, listed.output
+    assert not CONTROLS.search(listed.stdout.replace("\n", " ")), repr(listed.stdout)
+    records = json.loads(listed.stdout)
+    assert [record["name"] for record in records] == [
+        "x\\",
+        "\\[bold]y[/bold] z",
+        "[link=http://evil.example/]w[/link]",
+    ]
+    assert HOSTILE_REPLY in records[0]["last_error"]  # the same data
+    enabled = digest(config, "feeds", "enable", records[1]["url"])
+    assert enabled.exit_code == 0, enabled.output
+    assert "\\[bold]y[/bold] z (" in enabled.stdout, enabled.stdout

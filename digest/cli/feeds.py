@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import stat
 import tempfile
@@ -27,7 +26,7 @@ from digest.cli.app import (
     require_workers,
     running,
 )
-from digest.cli.boundary import DigestTyper, report, shown
+from digest.cli.boundary import DigestTyper, json_text, report, shown
 from digest.clock import SystemClock
 from digest.config import Settings, entry_key, read_config_text, settings_from_mapping
 from digest.errors import ConfigError, DigestError, without_password
@@ -183,25 +182,21 @@ def _feeds_table(feeds: list[FeedState], now: datetime) -> Table:
         status = _status(feed, held_by)
         # Masked as in errors and the log: the table is read over shoulders and pasted into
         # tickets.
-        url = without_password(feed.url)
+        url = shown(without_password(feed.url))
         if feed.current_url is not None:
-            url += f"\n→ {without_password(feed.current_url)}"
+            url += f"\n→ {shown(without_password(feed.current_url))}"
         rate = f"{feed.entries_per_day:.1f}" if feed.entries_per_day is not None else "—"
         table.add_row(
-            f"[bold]{_escape(feed.name)}[/]\n{_escape(url)}",
+            f"[bold]{shown(feed.name)}[/]\n{url}",
             f"[{_STATUS_STYLE[status]}]{status}[/]",
             _when(feed.last_fetched_at, now),
             str(feed.last_status) if feed.last_status is not None else "—",
             rate,
             _when(feed.next_poll_at, now) if feed.pollable else "—",
             str(feed.consecutive_errors),
-            _escape(_problem(feed, held_by) or ""),
+            shown(_problem(feed, held_by) or ""),
         )
     return table
-
-
-def _escape(text: str) -> str:
-    return text.replace("[", r"\[")
 
 
 @feeds_app.callback()
@@ -225,7 +220,7 @@ def feeds_status(
     if as_json:
         pauses = _host_pauses(feeds, now)
         records = [feed_record(feed, pauses.get(feed.id)) for feed in feeds]
-        typer.echo(json.dumps(records, ensure_ascii=False, indent=2))
+        typer.echo(json_text(records))
         return
     console.print(_feeds_table(feeds, now))
 
@@ -251,7 +246,7 @@ def feeds_import(
         errors.print(f"[bold red]Invalid OPML[/]\n{escape(str(error))}", highlight=False)
         raise typer.Exit(2) from None
     for url, why in plan.left_out:
-        errors.print(f"[yellow]left out:[/] {escape(url)}: {escape(why)}", highlight=False)
+        errors.print(f"[yellow]left out:[/] {shown(url)}: {shown(why)}", highlight=False)
     if not plan.new:
         errors.print("Nothing to add: every feed in the file is left out (see above).")
         raise typer.Exit(1)
@@ -343,7 +338,11 @@ def feeds_enable(
             highlight=False,
         )
         raise typer.Exit(1)
-    console.print(f"{feed.name} ({without_password(feed.url)}) will be polled at the next cycle")
+    console.print(
+        f"{shown(feed.name)} ({shown(without_password(feed.url))}) will be polled at the next "
+        "cycle",
+        highlight=False,
+    )
     if not feed.enabled:
         errors.print(
             f"[yellow]note:[/] it is disabled in {escape(str(settings.source))}: set "
