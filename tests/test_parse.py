@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import re
 import time
 import xml.sax
 import xml.sax.handler
@@ -618,3 +619,55 @@ def test_a_document_not_read_by_its_deadline_raises_out_of_time() -> None:
         content, url="https://feeds.example/f", content_type=None, now=NOW, deadline=ahead
     )
     assert len(feed.entries) == 2
+
+
+# Controls a terminal obeys, as a hostile feed writes them: C1 ones (U+009B is CSI, U+009D an
+# OSC, a hidden link or a window title), DEL, and C0 ones a JSON string may escape.
+CONTROLS = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+
+
+def _stored_text(feed: ParsedFeed) -> list[str]:
+    entry = feed.entries[0]
+    return [
+        feed.title or "",
+        entry.title,
+        entry.summary_html,
+        entry.summary_text,
+        entry.author or "",
+        *entry.categories,
+    ]
+
+
+def test_no_format_stores_control_characters() -> None:
+    hostile = "Talks \u009b2J\u009d8;;https://evil.example/\u009cmore\u009d8;;\u009c \x7fend\u0081"
+    json_feed = json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1.1",
+            "title": f"Wire {hostile}\u001b[2J",
+            "items": [
+                {
+                    "id": "1",
+                    "url": "https://news.example.org/a",
+                    "title": hostile + "\u001b]52;c;aGk=\u0007",
+                    "summary": hostile,
+                    "content_html": f"<p>{hostile}</p>",
+                    "authors": [{"name": f"Jane {hostile}"}],
+                    "tags": [f"Politics{hostile}"],
+                }
+            ],
+        }
+    ).encode()
+    rss = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>Wire {hostile}&#x9d;</title><link>https://news.example.org/</link><item>"
+        f"<title>{hostile}&#x9d;&#127;</title><link>https://news.example.org/a</link>"
+        f"<description>&lt;p&gt;{hostile}&amp;#x9d;&lt;/p&gt;</description>"
+        f"<author>Jane {hostile}</author><category>Politics{hostile}</category>"
+        "</item></channel></rss>"
+    ).encode()
+    for content in (json_feed, rss):
+        feed = parse_feed(content, url="https://news.example.org/feed", content_type=None, now=NOW)
+        stored = _stored_text(feed)
+        assert all(re.search(CONTROLS, text) is None for text in stored), stored
+        # What the controls' bytes stand for in Windows-1252 (feedparser reads RSS so): text.
+        assert feed.entries[0].title.startswith("Talks ›2J8;;https://evil.example/œmore8;;œ end")

@@ -3,6 +3,7 @@ loopback sample server."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from datetime import UTC, datetime
@@ -226,8 +227,8 @@ def test_dry_run_refuses_a_broken_new_config(config: Path, tmp_path: Path) -> No
 def test_control_characters_in_a_feed_reach_the_terminal_as_nothing_it_obeys(
     config: Path, tmp_path: Path
 ) -> None:
-    # C1 controls survive JSON Feed parsing: to a terminal U+009B is a CSI, as ESC [ is (here
-    # "clear the screen and its scrollback"), and U+009D an OSC (here a hidden link).
+    # To a terminal U+009B is a CSI, as ESC [ is (here "clear the screen and its scrollback"),
+    # and U+009D an OSC (here a hidden link).
     title = (
         "Iran talks \u009b2J\u009b3J\u009d8;;https://evil.example/\u009cclick\u009d8;;\u009c end"
     )
@@ -242,11 +243,27 @@ def test_control_characters_in_a_feed_reach_the_terminal_as_nothing_it_obeys(
         ),
         encoding="utf-8",
     )
-    shown = run("--config", str(config), "topics", "explain", str(feed))
+    # A feed's text is cleaned as it is read: each C1 control the Windows-1252 character its
+    # byte stands for, or nothing.
+    read = run("--config", str(config), "topics", "explain", str(feed), "--json")
+    assert read.exit_code == 0, read.output
+    cleaned = json.loads(read.output)[0]["article"]["title"]
+    assert cleaned == "Iran talks ›2J›3J8;;https://evil.example/œclick8;;œ end"
+    # An article stored before its feed's text was cleaned still holds them: the terminal gets
+    # none, the JSON the same data.
+    settings = load_settings(config, {})
+    store = open_store(settings.service.database_url)
+    now = datetime.now(UTC)
+    [wire] = store.sync_feeds(settings.feeds[:1], now)
+    parsed = parse_feed(feed.read_bytes(), url=wire.url, content_type=None, now=now)
+    entry = dataclasses.replace(parsed.entries[0], title=title)
+    [stored] = store.store_entries(wire.id, [entry], now).new
+    store.engine.dispose()
+    shown = run("--config", str(config), "topics", "explain", str(stored))
     assert shown.exit_code == 0, shown.output
     assert "Iran talks" in shown.output and "end" in shown.output
     assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f]", shown.output), repr(shown.output)
-    as_json = run("--config", str(config), "topics", "explain", str(feed), "--json")
+    as_json = run("--config", str(config), "topics", "explain", str(stored), "--json")
     assert as_json.exit_code == 0, as_json.output
     assert not re.search("[\x7f-\x9f]", as_json.output), repr(as_json.output)
     assert json.loads(as_json.output)[0]["article"]["title"] == title  # the same data

@@ -29,6 +29,7 @@ from digest.ingest.markup import (
     sanitize_html,
     says_anything,
     truncate_text,
+    without_controls,
 )
 from digest.ingest.urls import absolute_http_url, canonical_link, is_http_url
 from digest.records import URL_LIMIT, Entry
@@ -335,7 +336,7 @@ def _categories(tags: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
     categories: list[str] = []
     for tag in tags:
         # An Atom category's label is its name for people; its term may be a machine's.
-        term = collapse_whitespace(str(tag.get("label") or tag.get("term") or ""))
+        term = collapse_whitespace(without_controls(str(tag.get("label") or tag.get("term") or "")))
         term = truncate_text(term, CATEGORY_LIMIT)
         if term and term.casefold() not in seen:
             seen.add(term.casefold())

@@ -85,7 +85,7 @@ def sanitize_html(html: str, *, base_url: str | None) -> str:
     # Dropping images leaves the links and then the paragraphs that held them empty.
     if "</a>" in cleaned:
         cleaned = _EMPTY_ANCHOR.sub("", cleaned)
-    cleaned = _WHITESPACE_RUN.sub(" ", _EMPTY_PARAGRAPH.sub("", cleaned)).strip()
+    cleaned = _WHITESPACE_RUN.sub(" ", _EMPTY_PARAGRAPH.sub("", without_controls(cleaned))).strip()
     return without_edge_breaks(cleaned)
 
 
@@ -167,17 +167,42 @@ class _TextExtractor(HTMLParser):
 
 
 def html_to_text(html: str) -> str:
-    """Plain text of an HTML fragment: tags removed, entities decoded, whitespace collapsed."""
+    """Plain text of an HTML fragment: tags removed, entities decoded, control characters read
+    (``without_controls``), whitespace collapsed."""
     if "<" not in html:
         # No tag (most titles and bylines): all the parser would do is decode the entities.
-        return collapse_whitespace(unescape(html))
+        return collapse_whitespace(without_controls(unescape(html)))
     text = _plain_markup_text(html)
     if text is None:
         extractor = _TextExtractor()
         extractor.feed(_TEXT_MARKUP.clean(bound_nesting(html)))  # see _TEXT_MARKUP
         extractor.close()
         text = "".join(extractor.parts)
-    return collapse_whitespace(text)
+    return collapse_whitespace(without_controls(text))
+
+
+# Control characters no text of a feed means, but tab and line breaks (whitespace, which each
+# field collapses or keeps as it needs): the C0 ones a JSON string may escape, DEL, and the C1
+# ones, which XML allows and JSON too. To a terminal, ESC and U+009B open a control sequence
+# (a cleared screen, a moved cursor) and U+009D an OSC (a hidden link, a clipboard write): an
+# operator reading titles in `digest topics explain` or a log would see what the feed chose.
+_CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# A C1 control in a feed is a Windows-1252 byte read as Latin-1 (a document written in the one
+# and declared in the other): the character that byte stands for, as feedparser reads them in
+# RSS and Atom. Five bytes stand for none (0x81, 0x8D, 0x8F, 0x90, 0x9D), and go.
+_WINDOWS_1252 = {
+    code: character
+    for code in range(0x80, 0xA0)
+    if (character := bytes([code]).decode("windows-1252", "ignore"))
+}
+
+
+def without_controls(text: str) -> str:
+    """``text`` without control characters (``_CONTROL_CHARACTERS``), each C1 one that is a
+    Windows-1252 byte read as the character it stands for; tab and line breaks kept."""
+    if _CONTROL_CHARACTERS.search(text) is None:
+        return text
+    return _CONTROL_CHARACTERS.sub(lambda found: _WINDOWS_1252.get(ord(found[0]), ""), text)
 
 
 # What html.parser is handed when the plain-markup readers cannot take a fragment: the fragment as
