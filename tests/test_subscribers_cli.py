@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -535,3 +539,48 @@ def test_an_export_never_hands_a_spreadsheet_a_formula_and_reads_back_the_same_n
     assert "0 added, 0 updated, 6 unchanged, 0 refused" in back.stdout, back.output
     listed = json.loads(digest(config, "subscribers", "list", "--json").stdout)
     assert sorted(member["name"] for member in listed) == sorted(names)
+
+
+def test_list_keeps_its_table_whole_and_shows_names_as_text(tmp_path: Path, base_url: str) -> None:
+    # Names as a sign-up form takes them: one long word, a direction override (U+202E shows
+    # the rest of the row backwards) and mark, and markup; an address as long as one may be.
+    config, _ = config_without_file(tmp_path, base_url)
+    long_address = f"{'a' * 60}@{'sub' * 10}.example.org"
+    long_name = "Maximilian" * 12
+    (tmp_path / "readers.csv").write_text(
+        f"email,name\n{long_address},{long_name}\n"
+        "rana@example.org,\u202eRana [bold red]x[/] \u200fZ\nsam@example.org,Sam\n",
+        encoding="utf-8",
+    )
+    added = digest(
+        config, "subscribers", "import", str(tmp_path / "readers.csv"), "--list", "daily"
+    )
+    assert added.exit_code == 0, added.output
+    # On an 80-column terminal, as a real process sizes its tables.
+    command = str(Path(sys.executable).parent / "digest")
+    listed = subprocess.run(
+        [command, "--config", str(config), "subscribers", "list"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "80"},
+        timeout=120,
+        check=False,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e]", listed.stdout)
+    assert "…" not in listed.stdout  # nothing cut short
+    rows = [line for line in listed.stdout.splitlines() if line.startswith("│")]
+    assert all(len(line) == 80 and line.endswith("│") for line in rows), listed.stdout
+    # Each value whole, read down its column: a row starts where its list is named.
+    columns = [[cell.strip() for cell in line.strip("│").split("│")] for line in rows]
+    emails: list[str] = []
+    names: list[str] = []
+    for cells in columns:
+        if cells[2]:
+            emails.append("")
+            names.append("")
+        emails[-1] += cells[0]
+        names[-1] += cells[1]
+    assert emails == [long_address, "rana@example.org", "sam@example.org"]
+    # (a name wraps at its spaces)
+    assert [name.replace(" ", "") for name in names] == [long_name, "Rana[boldred]x[/]Z", "Sam"]

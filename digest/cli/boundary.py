@@ -90,13 +90,15 @@ def sigterm_as_ctrl_c() -> Iterator[None]:
 # an OSC (a hidden link, a new window title). A feed's or a server's text may carry any of them.
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
 _LINE_BREAKS = re.compile("[\t\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]+")
-# Bidirectional embeddings, overrides and isolates: U+202E shows the rest of the line backwards,
-# the row of a table included, so that "moc.elgoog" reads "google.com". The terminal orders
-# right-to-left text by itself; these only ever mislead it.
-_DIRECTION_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+# Bidirectional embeddings, overrides, isolates and marks: U+202E shows the rest of the line
+# backwards, the row of a table included, so that "moc.elgoog" reads "google.com". The terminal
+# orders right-to-left text by itself; these only ever mislead it.
+_DIRECTION_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 # What json.dumps leaves raw (it escapes C0 controls itself): C1 controls, line separators and
 # direction controls, written as \u escapes: the same JSON data, nothing a terminal obeys.
-_LEFT_RAW_BY_JSON = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_LEFT_RAW_BY_JSON = re.compile(
+    "[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
 
 
 def printable(text: str, *, lines: bool = False) -> str:

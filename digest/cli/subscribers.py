@@ -19,7 +19,7 @@ from digest import privacy
 from digest.addresses import key_function
 from digest.audit import find_bursts
 from digest.cli.app import app, configured_store, console, errors, known_list, load_config
-from digest.cli.boundary import DigestTyper
+from digest.cli.boundary import DigestTyper, shown
 from digest.clock import SystemClock
 from digest.config import Settings
 from digest.errors import ConfigError
@@ -55,7 +55,7 @@ def _address(text: str) -> str:
     try:
         return check_address(text)
     except ValueError as error:
-        errors.print(f"[red]Not an address[/]: {escape(str(error))}", highlight=False)
+        errors.print(f"[red]Not an address[/]: {shown(str(error))}", highlight=False)
         raise typer.Exit(2) from None
 
 
@@ -99,7 +99,7 @@ def import_subscribers(
         highlight=False,
     )
     for line, why in refused:
-        errors.print(f"  line {line}: {escape(why)}", highlight=False)
+        errors.print(f"  line {line}: {shown(why)}", highlight=False)
     if report.kept_choices:
         console.print(
             f"{report.kept_choices} readers keep the name or timezone they chose themselves.",
@@ -181,13 +181,18 @@ def list_subscribers(
             sys.stdout.write("\n]\n")
             return
         table = Table(show_header=True, header_style="bold")
-        for column in ("email", "name", "list", "status", "channel", "changed", "suppressed"):
-            table.add_column(column)
+        # An address or a name longer than its column (a sign-up form takes any) is folded
+        # onto the next lines, never cut: an address cut short names no one, and the operator
+        # copies it into the next command. On a narrow terminal the other values wrap too.
+        table.add_column("email", overflow="fold", ratio=3)
+        table.add_column("name", overflow="fold", ratio=2)
+        for column in ("list", "status", "channel", "changed", "suppressed"):
+            table.add_column(column, overflow="fold")
         for member in store.memberships(list_slug):
             table.add_row(
-                escape(member.email),
-                escape(member.name or ""),
-                member.list_slug,
+                shown(member.email),
+                shown(member.name or ""),
+                shown(member.list_slug),
                 member.status,
                 member.channel,
                 f"{member.changed_at:%Y-%m-%d %H:%M}",
