@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, update
 
 from digest.compose import build_edition
 from digest.config import ListSettings, TopicSettings
 from digest.edition_why import why_lines
 from digest.records import Candidate, Edition
+from digest.store.schema import ArticleRow
 from tests.test_end_to_end import digest, example_config
 from tests.test_leads import PORT, PORT_SUMMARY, SLOT, TALKS, TALKS_SUMMARY, report, story
 
@@ -157,3 +160,27 @@ def test_the_lead_says_which_better_ranked_article_it_was_preferred_to_for_its_p
     assert edition.why.lead.illustrated_over == 1
     text = "\n".join(why_lines(edition, {}))
     assert f'preferred for its picture and summary to "{PORT[0]}" (Outlet 1)' in text
+
+
+@pytest.mark.integration
+def test_preview_prints_headlines_stored_with_controls_as_text(tmp_path: Path) -> None:
+    # Headlines stored before feeds' text was cleaned of control characters: to a terminal
+    # U+009B is a CSI (here "clear the screen"), U+009D an OSC (a hidden link), ESC any sequence.
+    config = example_config(tmp_path, smtp_port=None)
+    polled = digest(config, "preview", "gulf-weekly", "--poll", "--json")
+    assert polled.returncode == 0, polled.stderr
+    hostile = "\u009b2J\u009d8;;https://evil.example/\u009c\u001b]52;c;aGk=\u0007\u202e[bold]"
+    engine = create_engine(f"sqlite:///{tmp_path / 'digest.db'}")
+    with engine.begin() as connection:
+        connection.execute(update(ArticleRow).values(title=hostile + ArticleRow.title))
+    engine.dispose()
+    controls = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e]")
+    explained = digest(config, "preview", "gulf-weekly", "--why")
+    laid_out = digest(config, "preview", "gulf-weekly", "--json")
+    written = digest(config, "preview", "gulf-weekly")
+    for result in (explained, laid_out, written):
+        assert result.returncode in (0, 1), result.stderr  # 1: the checks may find fault
+        assert not controls.search(result.stdout + result.stderr), repr(result.stdout[:2000])
+    assert "2J" in explained.stdout and "[bold]" in explained.stdout
+    assert json.loads(laid_out.stdout)["lead"]["title"].startswith(hostile)  # the same data
+    assert "subject: " in written.stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from contextlib import ExitStack
@@ -31,7 +30,7 @@ from digest.cli.app import (
     require_workers,
     running,
 )
-from digest.cli.boundary import report, shown, sigterm_as_ctrl_c
+from digest.cli.boundary import json_text, printable, report, shown, sigterm_as_ctrl_c
 from digest.config import Settings, entry_key, load_settings
 from digest.edition_json import edition_json
 from digest.edition_why import why_lines
@@ -120,10 +119,10 @@ def _print_preflight(checked: Preflight) -> None:
     """The verdict of ``digest.preflight``, as `config check` and `run` both print it."""
     # Escaped: the messages quote config syntax ("[[lists]]") that rich would take for markup.
     for warning in checked.warnings:
-        errors.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+        errors.print(f"[yellow]warning:[/] {shown(warning)}", highlight=False)
     if checked.errors:
         errors.print(
-            "[bold red]Invalid configuration[/]\n" + escape("\n".join(checked.errors)),
+            "[bold red]Invalid configuration[/]\n" + shown("\n".join(checked.errors), lines=True),
             highlight=False,
         )
 
@@ -264,7 +263,7 @@ def _edited_config(
     if problem != refused:
         errors.print(
             f"[bold red]Config edit refused[/], the previous settings stay in force\n"
-            f"{escape(problem)}",
+            f"{shown(problem, lines=True)}",
             highlight=False,
         )
     return None, problem
@@ -360,11 +359,12 @@ def preview(
                 _poll_every_feed(services)
             if as_json:
                 document = _layout_json(services, list_slug)
-                typer.echo(json.dumps(document, ensure_ascii=False, indent=2))
+                typer.echo(json_text(document))
                 return
             if why:
                 names = {topic.slug: topic.name for topic in settings.topics}
-                typer.echo("\n".join(why_lines(_next_edition(services, list_slug), names)))
+                lines = why_lines(_next_edition(services, list_slug), names)
+                typer.echo("\n".join(printable(line) for line in lines))
                 return
             path = output or settings.service.data_dir / "preview" / f"{list_slug}.html"
             digest_list = settings.list(list_slug)
@@ -385,13 +385,13 @@ def preview(
         path.with_suffix(".txt").write_text(text or "", encoding="utf-8")
         errors.print(
             # The subject may be the lead's headline: its brackets are text, not markup.
-            f"{rendered.article_count} articles · subject: {escape(rendered.subject)} · HTML "
+            f"{rendered.article_count} articles · subject: {shown(rendered.subject)} · HTML "
             f"{len((html or '').encode()) / 1000:.1f} KB",
             highlight=False,
         )
         for finding in findings:
             colour = "red" if finding.blocking else "yellow"
-            errors.print(f"[{colour}]{escape(str(finding))}[/]", highlight=False)
+            errors.print(f"[{colour}]{shown(str(finding))}[/]", highlight=False)
         # An empty edition of a list that does not send them is skipped by `run`, checks or not.
         sendable = rendered.article_count > 0 or digest_list.send_when_empty
         if not findings:
