@@ -219,6 +219,37 @@ def test_a_hostile_senders_terminal_escapes_reach_the_operators_log_as_text(
         _stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
     assert "\x1b" not in stderr and "\x07" not in stderr
-    # Still said, each character written out.
-    assert 'inbound: refused mail for "\\x1b[1A\\x1b[2K"@example.org' in stderr
-    assert 'a message from "\\x1b[2J\\x1b]0;pwned\\x07"@example.net ignored' in stderr
+    # Still said, each control character shown as U+FFFD (digest.cli.boundary.printable).
+    assert 'inbound: refused mail for "\ufffd[1A\ufffd[2K"@example.org' in stderr
+    assert 'a message from "\ufffd[2J\ufffd]0;pwned\ufffd"@example.net ignored' in stderr
+
+
+def test_digest_inbound_logs_what_a_client_sends_as_text_it_cannot_control(
+    tmp_path: Path,
+) -> None:
+    # Anyone who reaches the receiver names the recipients: an ESC or U+009B sequence (clear the
+    # screen, write the clipboard) or a U+202E in one reached the operator's terminal as it came.
+    config = example_config(tmp_path, smtp_port=None)
+    port = free_port()
+    process = start_inbound(config, port)
+    hostile = "x\u009b3J\u009d8\u009c\u202elive@example.org"
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+            reader = connection.makefile("rb")
+            reader.readline()  # the greeting
+            for line in (
+                "EHLO client.example.org",
+                "MAIL FROM:<> SMTPUTF8",
+                f"RCPT TO:<{hostile}>",
+            ):
+                connection.sendall(line.encode() + b"\r\n")
+                while (reply := reader.readline())[3:4] == b"-":
+                    pass
+            assert reply.startswith(b"550"), reply
+            connection.sendall(b"QUIT\r\n")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert "inbound: refused mail for x" in stderr and "live@example.org" in stderr
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e]", stderr), repr(stderr)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -16,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from digest import __version__
-from digest.cli.boundary import DigestTyper, note_database
+from digest.cli.boundary import DigestTyper, PrintableLogLines, note_database
 from digest.cli.boundary import errors as errors  # the commands' stderr console
 from digest.config import Settings, config_path_from_env, load_settings
 from digest.errors import ConfigError
@@ -90,29 +89,13 @@ def load_config() -> Settings:
     return settings
 
 
-# Characters a terminal acts on rather than shows: the C0 controls but the line break and tab
-# (a traceback's), DEL, the C1 controls, and the bidirectional overrides, which reorder a line.
-_TERMINAL_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-class _TextOnlyFormatter(logging.Formatter):
-    """A record's line with each control character written out (``\\x1b``): the lines quote
-    what strangers sent (an envelope address may hold ESC in its quoted local part), which
-    would otherwise clear the operator's terminal or write over the lines above."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return _TERMINAL_CONTROLS.sub(_written_out, super().format(record))
-
-
-def _written_out(control: re.Match[str]) -> str:
-    return repr(control[0])[1:-1]
-
-
 def log_lines_on_stderr(logger_name: str) -> None:
     """One dated line on stderr per record of ``logger_name`` from INFO up: what a long-running
     command (``digest inbound``, ``digest serve``) tells its operator as it goes."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_TextOnlyFormatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    # Its lines quote what others wrote (an address a client of `digest inbound` named), shown
+    # as text: a control sequence in it is no order to the operator's terminal.
+    handler.setFormatter(PrintableLogLines("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
     logger = logging.getLogger(logger_name)
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)

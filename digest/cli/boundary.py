@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 import re
 import signal
 from collections.abc import Callable, Iterator
@@ -125,6 +126,14 @@ def json_text(value: object) -> str:
     every character a terminal would obey written as a \\u escape (see _LEFT_RAW_BY_JSON)."""
     text = json.dumps(value, ensure_ascii=False, indent=2)
     return _LEFT_RAW_BY_JSON.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+
+
+class PrintableLogLines(logging.Formatter):
+    """Log lines for the operator's terminal: what a record quotes (an address a client named,
+    a server's reply, a feed's title) as ``printable`` shows it, a traceback on its own lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record), lines=True)
 
 
 def report(error: BaseException | str, *, title: str = "error:") -> None:
