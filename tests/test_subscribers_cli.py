@@ -584,3 +584,21 @@ def test_list_keeps_its_table_whole_and_shows_names_as_text(tmp_path: Path, base
     assert emails == [long_address, "rana@example.org", "sam@example.org"]
     # (a name wraps at its spaces)
     assert [name.replace(" ", "") for name in names] == [long_name, "Rana[boldred]x[/]Z", "Sam"]
+
+
+def test_export_person_writes_a_names_direction_controls_as_escapes(
+    tmp_path: Path, base_url: str
+) -> None:
+    # A name from a sign-up form may hold a direction override: U+202E turned the rest of each
+    # line of the JSON backwards on the operator's terminal. The same data, as \\u escapes.
+    config, _ = config_without_file(tmp_path, base_url)
+    name = "\u202eRana \u2066x\u2069 \u200fZ"
+    (tmp_path / "readers.csv").write_text(f"email,name\nrana@example.org,{name}\n", "utf-8")
+    added = digest(
+        config, "subscribers", "import", str(tmp_path / "readers.csv"), "--list", "daily"
+    )
+    assert added.exit_code == 0, added.output
+    held = digest(config, "subscribers", "export-person", "rana@example.org")
+    assert held.exit_code == 0, held.output
+    assert not re.search("[\u200e\u200f\u202a-\u202e\u2066-\u2069]", held.stdout), held.stdout
+    assert json.loads(held.stdout)["subscriber"]["name"] == name

@@ -19,7 +19,7 @@ from digest import privacy
 from digest.addresses import key_function
 from digest.audit import find_bursts
 from digest.cli.app import app, configured_store, console, errors, known_list, load_config
-from digest.cli.boundary import DigestTyper, shown
+from digest.cli.boundary import DigestTyper, json_text, shown
 from digest.clock import SystemClock
 from digest.config import Settings
 from digest.errors import ConfigError
@@ -314,7 +314,7 @@ def export_person(
     settings = load_config()
     with _store(settings) as (store, key):
         held = privacy.export_person(store, key, email)
-    sys.stdout.write(json.dumps(held, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.write(json_text(held) + "\n")
 
 
 @subscribers_app.command("forget")
