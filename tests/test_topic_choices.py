@@ -270,3 +270,35 @@ def test_preview_names_the_variants_the_edition_will_have(tmp_path: Path) -> Non
     assert line.startswith("3 variants (this preview is the first): every topic: ")
     assert f"{names[topics[0]]}: 3 readers" in line
     assert f"{names[topics[1]]}, {names[topics[2]]}: 1 reader" in line
+
+
+def test_preview_names_variants_whose_topic_names_hold_brackets_as_written(
+    tmp_path: Path,
+) -> None:
+    # A topic's name is free text: "[/]" in one ended the preview in rich's MarkupError.
+    from digest.config import load_settings
+    from digest.services import build_services
+    from tests.test_end_to_end import SECRET, digest, example_config
+
+    config = example_config(tmp_path, smtp_port=None)
+    config.write_text(
+        re.sub(
+            r'(\[\[topics\]\]\nslug = "[^"]+"\nname = ")([^"]+)"',
+            r'\1\2 [/] [bold]"',
+            config.read_text(),
+        )
+    )
+    assert digest(config, "run", "--once").returncode == 0  # the readers come in
+    services = build_services(load_settings(config, {"DIGEST_SECRET_KEY": SECRET}))
+    try:
+        [reader, *_] = services.store.active_subscribers("middle-east-daily")
+        topics = services.settings.list("middle-east-daily").topics
+        services.store.choose_topics(reader.id, "middle-east-daily", topics[:1])
+        name = next(topic.name for topic in services.settings.topics if topic.slug == topics[0])
+    finally:
+        services.close()
+    assert name.endswith(" [/] [bold]")
+    preview = digest(config, "preview", "middle-east-daily")
+    assert preview.returncode == 0, preview.stderr
+    line = next(line for line in preview.stderr.splitlines() if "variants" in line)
+    assert f"{name}: 1 reader" in line

@@ -415,7 +415,8 @@ def preview(
                 for choice, readers in variants
             ]
             errors.print(
-                f"{len(variants)} variants (this preview is the first): " + " · ".join(counted),
+                f"{len(variants)} variants (this preview is the first): "
+                + shown(" · ".join(counted)),
                 highlight=False,
             )
         if png:
