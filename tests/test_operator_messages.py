@@ -949,3 +949,18 @@ def test_preview_shows_a_subject_with_square_brackets_as_written(tmp_path: Path)
     assert result.exit_code == 0, result.output
     assert isinstance(result.exception, SystemExit | None), repr(result.exception)
     assert f"subject: {title} | Daily" in result.stderr
+
+
+def test_a_config_in_a_folder_with_brackets_is_named_as_it_is(tmp_path: Path) -> None:
+    # "[prod]" is rich markup: the path printed lost it ("/etc//digest.toml").
+    for folder_name in ("[prod]", "[bold red]"):
+        folder = tmp_path / folder_name
+        folder.mkdir()
+        config = write_config(folder)
+        checked = digest(config, "config", "check")
+        assert checked.exit_code == 0, checked.output
+        assert f"OK {config}" in checked.stdout, checked.stdout
+        new_rules = digest(config, "topics", "test", str(config))
+        assert new_rules.exit_code == 0, new_rules.output
+        said = " ".join(new_rules.stdout.split())  # a long path wraps the line
+        assert f"rules of {config} → rules of {config}" in said, new_rules.stdout

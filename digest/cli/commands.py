@@ -257,7 +257,10 @@ def _edited_config(
     else:
         if not checked.errors:
             _print_preflight(checked)
-            console.print(f"{current.source} changed: the next cycles run on it.", highlight=False)
+            console.print(
+                f"{shown(str(current.source))} changed: the next cycles run on it.",
+                highlight=False,
+            )
             return (fresh, checked), None
         problem = "\n".join(checked.errors)
     if problem != refused:
@@ -289,9 +292,9 @@ def config_check() -> None:
     if checked.errors:
         raise typer.Exit(2)
     subscribers = checked.subscribers
-    console.print(f"[green]OK[/] {settings.source}")
+    console.print(f"[green]OK[/] {shown(str(settings.source))}", highlight=False)
     if unchecked:
-        console.print(f"Lists' history not checked: {unchecked}", highlight=False)
+        console.print(f"Lists' history not checked: {shown(unchecked)}", highlight=False)
     console.print(
         f"{len(settings.feeds)} feeds, {len(settings.topics)} topics, {len(settings.lists)} lists"
     )

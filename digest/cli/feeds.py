@@ -263,7 +263,7 @@ def feeds_import(
             highlight=False,
         )
         raise typer.Exit(2) from None
-    console.print(f"Added {len(plan.new)} feeds to {settings.source}")
+    console.print(f"Added {len(plan.new)} feeds to {shown(str(settings.source))}", highlight=False)
 
 
 def _append_to_config(config: Path, addition: str) -> None:

@@ -297,8 +297,8 @@ def _print_explanation(explanation: Explanation) -> None:
 def _print_dry_run(result: DryRun, current: Settings, proposed: Settings, days: int) -> None:
     console.print(
         f"{result.articles} articles first seen in the last {days} days, from "
-        f"{database_shown(current.service.database_url)}: rules of {current.source} → rules of "
-        f"{proposed.source}",
+        f"{shown(database_shown(current.service.database_url))}: rules of "
+        f"{shown(str(current.source))} → rules of {shown(str(proposed.source))}",
         highlight=False,
     )
     table = Table(show_header=True, header_style="bold")
