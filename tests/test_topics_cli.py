@@ -282,3 +282,12 @@ def test_explain_refuses_a_feed_name_no_feed_has(config: Path) -> None:
     assert named.exit_code == 0, named.output
     records = json.loads(named.output)
     assert all(record["article"]["feed"] == "Gulf Wire" for record in records)
+
+
+def test_suggest_names_a_topic_it_does_not_know_as_written(config: Path) -> None:
+    # The slug was escaped before it was quoted: its backslash was doubled, which rich read as
+    # a backslash and the markup after it ("[bold]" styled the rest of the line).
+    for slug in ("gulf[bold]x", "gulf\\\\[bold]x"):
+        result = run("--config", str(config), "topics", "suggest", slug)
+        assert result.exit_code == 2, result.output
+        assert f"no topic {slug!r} in " in result.stderr, result.stderr

@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from digest.cli.app import app, console, errors, load_config, running
-from digest.cli.boundary import DigestTyper, json_text, shown
+from digest.cli.boundary import DigestTyper, json_text, report, shown
 from digest.clock import SystemClock
 from digest.config import Settings, load_settings
 from digest.errors import ConfigError, DigestError, database_shown
@@ -61,7 +61,7 @@ def explain(
     try:
         articles = _articles(settings, source, feed_name)
     except DigestError as error:
-        errors.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
+        report(error)
         raise typer.Exit(1) from None
     explanations = [classifier.explain(article) for article in articles]
     if as_json:
@@ -137,11 +137,7 @@ def suggest_terms(
     topic = next((t for t in settings.topics if t.slug == topic_slug), None)
     if topic is None:
         known = ", ".join(t.slug for t in settings.topics) or "none"
-        errors.print(
-            f"[bold red]error:[/] no topic {escape(topic_slug)!r} in "
-            f"{escape(str(settings.source))}; the topics are: {escape(known)}",
-            highlight=False,
-        )
+        report(f"no topic {topic_slug!r} in {settings.source}; the topics are: {known}")
         raise typer.Exit(2)
     with running(settings) as services:
         articles = services.store.articles_seen_since(services.clock.now() - timedelta(days=days))
