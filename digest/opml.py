@@ -22,6 +22,12 @@ from digest.errors import ConfigError
 OPML_DOCS = "http://opml.org/spec2.opml"
 MAX_DEPTH = 100  # outlines within outlines: folders of folders
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+# C1 controls, which XML allows: in a title they are what a terminal obeys (U+009B opens a
+# control sequence, U+009D an OSC), never text. Dropped, as feeds' titles drop them.
+_C1_CONTROL = re.compile(r"[\x80-\x9f]+")
+# What a terminal would obey in a printed TOML string, written as \u escapes (the same string to
+# TOML): C1 controls and the direction controls, U+202E showing the rest of a line backwards.
+_OBEYED = re.compile("[\x80-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +193,9 @@ def _local(tag: str) -> str:
 
 
 def _text(value: str | None) -> str | None:
-    return " ".join(_CONTROL.sub(" ", value).split()) or None if value else None
+    if not value:
+        return None
+    return " ".join(_C1_CONTROL.sub("", _CONTROL.sub(" ", value)).split()) or None
 
 
 def _unique(name: str, taken: set[str]) -> str:
@@ -201,5 +209,6 @@ def _unique(name: str, taken: set[str]) -> str:
 
 def _toml_string(value: str) -> str:
     # A JSON string is a TOML basic string once control characters are gone (TOML forbids DEL
-    # unescaped, which JSON leaves as is).
-    return json.dumps(_CONTROL.sub(" ", value), ensure_ascii=False)
+    # unescaped, which JSON leaves as is); its \u escapes are TOML's too.
+    text = json.dumps(_CONTROL.sub(" ", value), ensure_ascii=False)
+    return _OBEYED.sub(lambda found: f"\\u{ord(found[0]):04x}", text)

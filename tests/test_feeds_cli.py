@@ -521,3 +521,25 @@ def test_feeds_shows_names_and_errors_as_written_with_no_control_characters(
     enabled = digest(config, "feeds", "enable", records[1]["url"])
     assert enabled.exit_code == 0, enabled.output
     assert "\\[bold]y[/bold] z (" in enabled.stdout, enabled.stdout
+
+
+def test_import_prints_an_opml_titles_controls_as_nothing_a_terminal_obeys(
+    setup: Setup, tmp_path: Path
+) -> None:
+    # An OPML file comes from anywhere: a title with U+009B sequences (a CSI: clear the screen)
+    # and U+009D ones (an OSC) printed as they came, and a U+202E turned the block backwards.
+    opml = tmp_path / "theirs.opml"
+    opml.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?><opml version="2.0"><head/><body>'
+        '<outline type="rss" title="Post \u009b2J\u009d8;;x\u009c \u202eevil" '
+        'xmlUrl="https://post.example/rss"/></body></opml>',
+        encoding="utf-8",
+    )
+    printed = digest(setup.config, "feeds", "import", str(opml))
+    assert printed.exit_code == 0, printed.output
+    assert not CONTROLS.search(printed.stdout.replace("\n", " ")), repr(printed.stdout)
+    [added] = tomllib.loads(printed.stdout)["feeds"]
+    assert added["name"] == "Post 2J8;;x \u202eevil"  # the direction control written as \u202e
+    written = digest(setup.config, "feeds", "import", str(opml), "--write")
+    assert written.exit_code == 0, written.output
+    assert feeds_json(setup.config)["Post 2J8;;x \u202eevil"]["url"] == "https://post.example/rss"
