@@ -414,3 +414,25 @@ def test_a_kept_alive_connection_gets_each_answer_without_waiting_for_an_ack(
         # With Nagle's algorithm on, each answer waits out the client's delayed ACK (40 ms
         # here): 4 s at the least for 100. Without it, 1-3 ms each.
         assert time.monotonic() - started < 1.5
+
+
+def test_serve_logs_what_a_browser_sends_as_text_it_cannot_control(
+    tmp_path: Path, smtp: SmtpSink
+) -> None:
+    # Anyone can post a form with any Origin: the refusal's warning quoted it as it came, its
+    # U+009B sequences (clear the screen) reaching the operator's terminal.
+    config = served_config(tmp_path, smtp.port, free_port())
+    with (
+        digest_process(config, "serve", "--port", "0") as (process, address),
+        httpx.Client(timeout=10) as client,
+    ):
+        refused = client.post(
+            f"{address}/subscribe/middle-east-daily",
+            data={"email": "sam@example.org"},
+            headers={"Origin": b"http://evil.example\xc2\x9b2J\xc2\x9b3J"},
+        )
+        assert refused.status_code in (400, 403), refused.status_code
+    assert process.stderr is not None
+    log = process.stderr.read()
+    assert "was refused: not the origin of service.base_url" in log, log
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f]", log), repr(log)

@@ -15,7 +15,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from digest import __version__
-from digest.cli.boundary import DigestTyper, PrintableLogLines, note_database
+from digest.cli.boundary import (
+    DigestTyper,
+    PrintableLogLines,
+    note_database,
+    printable_last_resort,
+)
 from digest.cli.boundary import errors as errors  # the commands' stderr console
 from digest.config import Settings, config_path_from_env, load_settings
 from digest.errors import ConfigError
@@ -41,6 +46,10 @@ PIPED_WIDTH = 200
 console = Console()
 if not console.is_terminal and "COLUMNS" not in os.environ:
     console.width = PIPED_WIDTH
+
+
+# Warnings of the loggers no command configures (most of them configure none), as text.
+logging.lastResort = printable_last_resort()
 
 
 class _State:

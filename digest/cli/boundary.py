@@ -25,6 +25,7 @@ import json
 import logging
 import re
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -134,6 +135,26 @@ class PrintableLogLines(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return printable(super().format(record), lines=True)
+
+
+class _LastResortLines(logging.Handler):
+    """What ``logging.lastResort`` does (a warning of a logger nothing configured, on the
+    standard error as it is then), each line through the terminal helpers."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:  # as every handler: a failing log line is no failing command
+            self.handleError(record)
+
+
+def printable_last_resort() -> logging.Handler:
+    """The handler for ``logging.lastResort`` in the ``digest`` commands. Most of them configure
+    no logging, and Python's own printed a warning as it came: one quoting what a browser sent
+    (a form's Origin in `digest serve`) put its control sequences on the operator's terminal."""
+    handler = _LastResortLines(logging.WARNING)
+    handler.setFormatter(PrintableLogLines("%(message)s"))
+    return handler
 
 
 def report(error: BaseException | str, *, title: str = "error:") -> None:
