@@ -184,3 +184,15 @@ def test_preview_prints_headlines_stored_with_controls_as_text(tmp_path: Path) -
     assert "2J" in explained.stdout and "[bold]" in explained.stdout
     assert json.loads(laid_out.stdout)["lead"]["title"].startswith(hostile)  # the same data
     assert "subject: " in written.stderr
+
+
+@pytest.mark.integration
+def test_preview_names_the_file_it_wrote_as_it_is(tmp_path: Path) -> None:
+    # "[draft]" in the path is rich markup: the path printed lost it, and a script reading the
+    # last line found no such file.
+    config = example_config(tmp_path, smtp_port=None)
+    output = tmp_path / "[draft]" / "gulf-weekly.html"
+    written = digest(config, "preview", "gulf-weekly", "--poll", "--output", str(output))
+    assert written.returncode in (0, 1), written.stderr  # 1: the checks may find fault
+    assert output.exists()
+    assert written.stdout.splitlines()[-1] == str(output), written.stdout

@@ -424,17 +424,20 @@ def preview(
             )
         if png:
             # The HTML is written whatever becomes of the screenshots: say where first.
-            console.print(str(path))
+            console.print(shown(str(path)), highlight=False, soft_wrap=True)
             for layout in screenshot_edition(html or "", path.with_suffix(".png")):
                 verdict = "fits" if layout.fits else "OVERFLOWS: " + ", ".join(layout.overflowing)
-                errors.print(f"{layout.png} ({layout.viewport}px wide, {verdict})", highlight=False)
+                errors.print(
+                    f"{shown(str(layout.png))} ({layout.viewport}px wide, {verdict})",
+                    highlight=False,
+                )
     except ConfigError:
         raise  # the boundary: "Invalid configuration", exit 2, as every command
     except DigestError as error:
         report(error)
         raise typer.Exit(1) from None
     if not png:
-        console.print(str(path))
+        console.print(shown(str(path)), highlight=False, soft_wrap=True)  # a script reads it
     if lint.blocking(findings):
         raise typer.Exit(1)
 
