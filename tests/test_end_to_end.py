@@ -179,6 +179,17 @@ def test_the_example_writes_eml_files_to_the_outbox(tmp_path: Path) -> None:
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 14
 
 
+def test_run_names_an_outbox_with_brackets_as_it_is(tmp_path: Path) -> None:
+    # "[mail]" in the outbox's path is rich markup: the path printed lost it.
+    config = example_config(tmp_path, smtp_port=None)
+    outbox = tmp_path / "[mail]"
+    config.write_text(config.read_text().replace(str(tmp_path / "outbox"), str(outbox)))
+    result = digest(config, "run", "--once")
+    assert result.returncode == 0, result.stderr
+    assert len(list(outbox.glob("*.eml"))) == 14
+    assert f"Messages written to {outbox}/" in " ".join(result.stdout.split()), result.stdout
+
+
 def test_config_check_db_upgrade_and_preview(tmp_path: Path) -> None:
     config = example_config(tmp_path, smtp_port=None)
     upgrade = digest(config, "db", "upgrade")

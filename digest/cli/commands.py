@@ -112,7 +112,8 @@ def _report(summary: CycleSummary, services: Services, said: frozenset[str] = fr
             highlight=False,
         )
     if services.settings.smtp is None and summary.messages_delivered:
-        console.print(f"Messages written to [bold]{services.settings.service.outbox}/[/]")
+        outbox = shown(str(services.settings.service.outbox))
+        console.print(f"Messages written to [bold]{outbox}/[/]", highlight=False, soft_wrap=True)
 
 
 def _print_preflight(checked: Preflight) -> None:
