@@ -543,3 +543,12 @@ def test_import_prints_an_opml_titles_controls_as_nothing_a_terminal_obeys(
     written = digest(setup.config, "feeds", "import", str(opml), "--write")
     assert written.exit_code == 0, written.output
     assert feeds_json(setup.config)["Post 2J8;;x \u202eevil"]["url"] == "https://post.example/rss"
+
+
+def test_export_names_the_file_it_wrote_as_it_is(setup: Setup, tmp_path: Path) -> None:
+    # "[backup]" in the path is rich markup: the path printed lost it.
+    target = tmp_path / "[backup]" / "feeds.opml"
+    target.parent.mkdir()
+    written = digest(setup.config, "feeds", "export", "--output", str(target))
+    assert written.exit_code == 0, written.output
+    assert f"4 feeds written to {target}" in " ".join(written.stderr.split()), written.stderr

@@ -319,7 +319,11 @@ def feeds_export(
         typer.echo(document, nl=False)
     else:
         output.write_text(document, encoding="utf-8")
-        errors.print(f"{len(settings.feeds)} feeds written to {output}")
+        errors.print(
+            f"{len(settings.feeds)} feeds written to {shown(str(output))}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @feeds_app.command("enable")
