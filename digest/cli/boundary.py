@@ -110,8 +110,7 @@ def printable(text: str, *, lines: bool = False) -> str:
     if text.isprintable():  # the common case: no control, no separator, no direction control
         return text
     if lines:
-        text = "\n".join(printable(line) for line in text.splitlines())
-        return text
+        return "\n".join(printable(line) for line in text.splitlines())
     text = _LINE_BREAKS.sub(" ", text)
     return _DIRECTION_CONTROLS.sub("", _CONTROLS.sub("\ufffd", text))
 
