@@ -278,13 +278,19 @@ def test_send_behind_the_latest_edition_says_the_clock_is_behind(tmp_path: Path)
     assert len(sink.received) == sent_before
 
 
-def _every_copy_tried_once(service: Deployment) -> None:
+def _every_copy_tried_once(service: Deployment, following: subprocess.Popen[str]) -> None:
     """Until each of the deployment's three copies has been tried and has its error: the mail
-    server does not answer, so they wait, pending, to be retried."""
-    wait_for(
-        lambda: len(rows := service.rows()) == 3 and all(error for _, _, error in rows.values()),
-        "every copy tried once",
-    )
+    server does not answer, so they wait, pending, to be retried. ``following``, the `send
+    --wait` that handed them out, must still be following them: one that ended (a worker slow
+    to answer its first ping on a loaded machine) is said at once, with what it printed."""
+
+    def tried() -> bool:
+        if following.poll() is not None:
+            raise AssertionError(f"send --wait ended early: {following.communicate()}")
+        rows = service.rows()
+        return len(rows) == 3 and all(error for _, _, error in rows.values())
+
+    wait_for(tried, "every copy tried once")
 
 
 def test_send_wait_with_the_broker_gone_for_good_says_so_instead_of_waiting(
@@ -299,9 +305,11 @@ def test_send_wait_with_the_broker_gone_for_good_says_so_instead_of_waiting(
         deployment(tmp_path, fresh_database(postgres_url), server.url, unreachable, 3) as service,
         service.worker("worker"),
     ):
-        following = service.start("send", "daily", "--wait", "--give-up-after", "3")
+        # Patience enough for a worker's first answer on a loaded machine (it is also how
+        # long a silent broker is borne).
+        following = service.start("send", "daily", "--wait", "--give-up-after", "10")
         try:
-            _every_copy_tried_once(service)
+            _every_copy_tried_once(service, following)
             server.stop()
             _, said = following.communicate(timeout=60)
         finally:
@@ -407,8 +415,8 @@ def test_send_wait_with_every_worker_stopped_says_so_instead_of_waiting(
         deployment(tmp_path, fresh_database(postgres_url), broker, unreachable, 3) as service,
     ):
         with service.worker("worker"):
-            following = service.start("send", "daily", "--wait", "--give-up-after", "3")
-            _every_copy_tried_once(service)
+            following = service.start("send", "daily", "--wait", "--give-up-after", "10")
+            _every_copy_tried_once(service, following)
         try:  # the worker stopped, as its service manager would stop it
             _, said = following.communicate(timeout=60)
         finally:
