@@ -277,19 +277,24 @@ class Renderer:
         )
         context.update(first)
         text = tidy_text(self._render_template(TEXT_TEMPLATE, context, digest_list))
-        html = ""
+        html = fullest = ""
         web_html = None
         for bounds in FALLBACK_BOUNDS:
-            stories = self._stories(edition, zone, words, bounds, tracking, summaries, pictures)
+            stories = (
+                first
+                if bounds is FALLBACK_BOUNDS[0]
+                else self._stories(edition, zone, words, bounds, tracking, summaries, pictures)
+            )
             context.update(stories)
             html = self._html(context, digest_list)
+            fullest = fullest or html
             if _fits(html):
                 break
         else:
             # The stories the mail leaves out were in its plain-text part alone, which few
-            # readers ever see: the web copy, with no clip to fear, shows them all, and the mail
-            # says so under its last story.
-            web_html = self._html({**context, **first}, digest_list)
+            # readers ever see: the web copy, with no clip to fear, shows them all at the
+            # fullest bounds, and the mail says so under its last story.
+            web_html = fullest
             context["more_online"] = True
             stories, html = self._leaving_out(stories, context, digest_list)
         rendered = RenderedEdition(
