@@ -252,6 +252,39 @@ def test_a_file_with_one_name_in_another_encoding_is_refused_naming_its_line(
     assert problems(path) == [("line 3", "not UTF-8 text (byte 53): save the file as UTF-8")]
 
 
+@pytest.mark.parametrize(
+    ("encoding", "byte_order_mark"),
+    [("utf-16-le", codecs.BOM_UTF16_LE), ("utf-16-be", codecs.BOM_UTF16_BE)],
+)
+def test_a_unicode_text_file_as_excel_saves_it_is_read(
+    tmp_path: Path, encoding: str, byte_order_mark: bytes
+) -> None:
+    # Excel's "Unicode Text" is UTF-16 behind a byte order mark, its columns tab separated: the
+    # mark says what the bytes are, and the Arabic and accented names come through whole.
+    text = (
+        "email\tname\ttimezone\r\n"
+        "sam@example.org\tSiobhán D'Arcy\tEurope/Dublin\r\n"
+        "sara@example.org\tسارة النعيمي\t\r\n"
+        "not-an-address\tNobody\t\r\n"
+    )
+    path = tmp_path / "unicode-text.csv"
+    path.write_bytes(byte_order_mark + text.encode(encoding))
+    read = read_subscriber_file(path)
+    assert read.rows == [
+        SubscriberRow("sam@example.org", "Siobhán D'Arcy", "Europe/Dublin"),
+        SubscriberRow("sara@example.org", "سارة النعيمي", None),
+    ]
+    assert [line for line, _ in read.refused] == ["line 4"]
+
+
+def test_a_unicode_text_file_cut_in_the_middle_of_a_character_names_its_line(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "cut.csv"
+    path.write_bytes(codecs.BOM_UTF16_LE + "email\r\na@example.org\r\nb".encode("utf-16-le")[:-1])
+    assert problems(path) == [("line 3", "not UTF-16 text (byte 46): save the file as UTF-8")]
+
+
 def test_missing_file_is_an_error(tmp_path: Path) -> None:
     assert problems(tmp_path / "nope.csv") == [("", "subscriber file not found")]
 

@@ -7,6 +7,7 @@ row, the others ignored.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import functools
 import io
@@ -191,17 +192,22 @@ class SubscriberFile:
     refused: list[tuple[str, str]]  # ("line N", why)
 
 
-def read_utf8_file(path: Path) -> str:
-    """The text of an operator's UTF-8 file (a byte order mark allowed). A file that is there but
-    cannot be read raises ConfigError naming it; a missing one raises FileNotFoundError, which
-    each caller answers in its own words."""
+def read_operator_file(path: Path) -> bytes:
+    """The bytes of an operator's file. A file that is there but cannot be read raises
+    ConfigError naming it; a missing one raises FileNotFoundError, which each caller answers in
+    its own words."""
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise
     except OSError as error:
         raise ConfigError(str(path), [("", f"cannot read: {error.strerror}")]) from None
-    return decode_utf8(path, data)
+
+
+def read_utf8_file(path: Path) -> str:
+    """The text of an operator's UTF-8 file (a byte order mark allowed); ConfigError or
+    FileNotFoundError as ``read_operator_file`` raises them."""
+    return decode_utf8(path, read_operator_file(path))
 
 
 def decode_utf8(path: Path, data: bytes) -> str:
@@ -218,19 +224,37 @@ def decode_utf8(path: Path, data: bytes) -> str:
         ) from None
 
 
+def decode_subscriber_file(path: Path, data: bytes) -> str:
+    """The text of a subscriber file: UTF-8 (a byte order mark allowed), or UTF-16 behind its
+    byte order mark, which is what Excel's "Unicode Text" saves (the mark says which bytes are
+    which, so nothing is guessed). Only subscriber files: the suppression file is appended to
+    in UTF-8, which a UTF-16 file cannot take."""
+    if not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return decode_utf8(path, data)
+    try:
+        return data.decode("utf-16")  # the codec reads the mark and drops it
+    except UnicodeDecodeError as error:
+        text_before = data[: error.start].decode("utf-16", errors="replace")
+        line = text_before.count("\n") + 1
+        raise ConfigError(
+            str(path),
+            [(f"line {line}", f"not UTF-16 text (byte {error.start}): save the file as UTF-8")],
+        ) from None
+
+
 def read_subscriber_file(path: Path) -> SubscriberFile:
     """Read a subscriber list: its good rows, and every bad line with the reason.
 
     The header row names the columns: ``email`` is required, ``name`` and ``timezone`` are
     optional, in any order, separated by commas, semicolons or tabs (as the header shows). The
-    file is UTF-8, with or without a byte order mark. Blank lines are
+    file is UTF-8, with or without a byte order mark, or UTF-16 with one. Blank lines are
     skipped. The same address twice (ignoring case) is refused on its second line, so nobody gets
-    two copies. Only a file that cannot be read as a whole (missing, not UTF-8, no usable header,
+    two copies. Only a file that cannot be read as a whole (missing, not text, no usable header,
     broken CSV quoting) raises ConfigError: then no row can be trusted.
     """
     source = str(path)
     try:
-        text = read_utf8_file(path)
+        text = decode_subscriber_file(path, read_operator_file(path))
     except FileNotFoundError:
         raise ConfigError(source, [("", "subscriber file not found")]) from None
 
