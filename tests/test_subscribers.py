@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -283,6 +284,33 @@ def test_a_unicode_text_file_cut_in_the_middle_of_a_character_names_its_line(
     path = tmp_path / "cut.csv"
     path.write_bytes(codecs.BOM_UTF16_LE + "email\r\na@example.org\r\nb".encode("utf-16-le")[:-1])
     assert problems(path) == [("line 3", "not UTF-16 text (byte 46): save the file as UTF-8")]
+
+
+def _xlsx_bytes(tmp_path: Path) -> bytes:
+    """What a workbook's file holds: a ZIP archive of XML parts (.xlsx, .ods)."""
+    workbook = tmp_path / "workbook.zip"
+    with zipfile.ZipFile(workbook, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>" * 50)
+        archive.writestr("xl/worksheets/sheet1.xml", "<sheetData>sam@example.org</sheetData>")
+    return workbook.read_bytes()
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "xls"])
+def test_a_workbook_renamed_csv_is_refused_as_a_workbook(tmp_path: Path, kind: str) -> None:
+    # Renamed, not saved as CSV: "line 2: not UTF-8 text (byte 142)" sent the operator to look
+    # for a name typed in another encoding on a line the file does not have.
+    path = tmp_path / "readers.csv"
+    if kind == "xlsx":
+        path.write_bytes(_xlsx_bytes(tmp_path))
+    else:  # the OLE2 compound file of Excel 97-2003
+        path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(range(256)) * 4)
+    assert problems(path) == [
+        (
+            "",
+            "a spreadsheet workbook (.xlsx, .xls or .ods), not CSV text: save it from the "
+            "spreadsheet as CSV UTF-8",
+        )
+    ]
 
 
 def test_missing_file_is_an_error(tmp_path: Path) -> None:

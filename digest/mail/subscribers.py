@@ -224,11 +224,28 @@ def decode_utf8(path: Path, data: bytes) -> str:
         ) from None
 
 
+# How a workbook's file starts: a ZIP archive (.xlsx, .ods), an OLE2 compound file (.xls).
+# Neither can start a CSV file, whose first row is a header of text.
+_WORKBOOK_SIGNATURES = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
+
+
 def decode_subscriber_file(path: Path, data: bytes) -> str:
-    """The text of a subscriber file: UTF-8 (a byte order mark allowed), or UTF-16 behind its
-    byte order mark, which is what Excel's "Unicode Text" saves (the mark says which bytes are
-    which, so nothing is guessed). Only subscriber files: the suppression file is appended to
-    in UTF-8, which a UTF-16 file cannot take."""
+    """The text of a subscriber file (ConfigError for a workbook, which is no text): UTF-8 (a
+    byte order mark allowed), or UTF-16 behind its byte order mark, which is what Excel's
+    "Unicode Text" saves (the mark says which bytes are which, so nothing is guessed). Only
+    subscriber files: the suppression file is appended to in UTF-8, which UTF-16 cannot take."""
+    if data.startswith(_WORKBOOK_SIGNATURES):
+        # A workbook renamed .csv: its bytes fail as UTF-8 at some line of no meaning.
+        raise ConfigError(
+            str(path),
+            [
+                (
+                    "",
+                    "a spreadsheet workbook (.xlsx, .xls or .ods), not CSV text: save it from "
+                    "the spreadsheet as CSV UTF-8",
+                )
+            ],
+        )
     if not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return decode_utf8(path, data)
     try:
