@@ -26,6 +26,19 @@ def _listed() -> frozenset[str]:
 _NOT_ZONES = frozenset({"localtime"})
 
 
+@functools.cache
+def _spellings() -> dict[str, str]:
+    # No two names of the database differ only in case, so the casefolded name finds one.
+    return {name.casefold(): name for name in _listed()}
+
+
+def zone_spelled(name: str) -> str | None:
+    """The database's own spelling of the timezone ``name`` names in any case ("europe/london"
+    -> "Europe/London"), or None when it names none: what an operator's file typed by hand
+    means, kept as the zone's one name."""
+    return _spellings().get(name.casefold())
+
+
 def zone_named(name: str) -> ZoneInfo | None:
     """The timezone ``name`` names ("Asia/Dubai"), or None when it names none."""
     if name not in _listed():

@@ -94,6 +94,29 @@ def test_a_timezone_that_is_a_folder_of_the_database_costs_its_line_only(tmp_pat
     assert all("unknown timezone" in why for _, why in read.refused)
 
 
+def test_a_timezone_typed_in_another_case_is_kept_as_the_database_spells_it(
+    tmp_path: Path,
+) -> None:
+    # A spreadsheet's "Europe/london" or "utc" cost the reader their place on the list; the
+    # names differ only in case, none of them from another, so nothing is guessed.
+    text = (
+        "email,timezone\n"
+        "a@example.org,Europe/london\n"
+        "b@example.org,utc\n"
+        "c@example.org, ASIA/DUBAI \n"
+        "d@example.org,GMT+3\n"
+    )
+    read = read_subscriber_file(write(tmp_path, text))
+    assert read.rows == [
+        SubscriberRow("a@example.org", None, "Europe/London"),
+        SubscriberRow("b@example.org", None, "UTC"),
+        SubscriberRow("c@example.org", None, "Asia/Dubai"),
+    ]
+    assert read.refused == [
+        ("line 5", "unknown timezone 'GMT+3': use an IANA name such as 'Asia/Dubai'")
+    ]
+
+
 def test_names_lose_control_characters(tmp_path: Path) -> None:
     path = write(tmp_path, 'email,name\neve@example.org,"Eve\r\nBcc: x@example.net\x00\u2028 "\n')
     assert read_subscriber_csv(path) == [
