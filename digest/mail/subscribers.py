@@ -10,9 +10,9 @@ from __future__ import annotations
 import codecs
 import csv
 import functools
-import io
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,7 +43,7 @@ _DOMAIN_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _LINE_BREAKING = frozenset(("Cc", "Zl", "Zp"))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SubscriberRow:
     email: str
     name: str | None
@@ -275,7 +275,7 @@ def read_subscriber_file(path: Path) -> SubscriberFile:
     except FileNotFoundError:
         raise ConfigError(source, [("", "subscriber file not found")]) from None
 
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True, delimiter=_separator(text))
+    reader = csv.reader(_lines(text), strict=True, delimiter=_separator(text))
     # A row is named by the line it starts on: reader.line_num is the line it ends on, further
     # down when a quoted field holds line breaks (a note, an address).
     ended = 0  # the last line of the row read last
@@ -320,6 +320,17 @@ def read_subscriber_file(path: Path) -> SubscriberFile:
         # to the end of the file).
         raise ConfigError(source, [(f"line {ended + 1}", f"not valid CSV: {error}")]) from None
     return SubscriberFile(rows, problems)
+
+
+# A line and its end, as a file opened with newline="" gives them: "\r\n", "\n" or a lone "\r"
+# (old Mac Excel) ends one; the csv module joins the lines of a quoted field that holds breaks.
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` one at a time: io.StringIO(text) held a copy of the whole file, at
+    four bytes a character once one name is not Latin-1."""
+    return (match.group() for match in _LINE.finditer(text))
 
 
 def read_subscriber_csv(path: Path) -> list[SubscriberRow]:
