@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from digest.config import ListSettings, Settings
 from digest.errors import ConfigError
-from digest.mail.subscribers import read_subscriber_file
+from digest.mail.subscribers import read_operator_file, read_subscriber_file
 from digest.store import ImportReport, Store, SubscriberInput
 
 _log = logging.getLogger(__name__)
@@ -59,14 +59,16 @@ def import_file(
     *,
     confirmed: bool,
     former_slugs: Collection[str] = (),
+    data: bytes | None = None,
 ) -> ImportReport:
-    """Import a subscriber CSV into a list; ConfigError when the file cannot be read at all.
+    """Import a subscriber CSV into a list (``data``: its bytes, when the caller read them);
+    ConfigError when the file cannot be read at all.
 
     A row of an export whose ``list`` column names another list is refused, so an export of
     every list is not poured into one by mistake; the list's ``former_slugs`` (previous_slugs)
     name it too, for an export made before it was renamed.
     """
-    read = read_subscriber_file(path)
+    read = read_subscriber_file(path, data)
     refused: list[tuple[int, str]] = [(_line_number(line), why) for line, why in read.refused]
     named = {list_slug, *former_slugs}
     rows = []
@@ -164,6 +166,11 @@ def import_list_file(
     if inline_bytes is not None and size > inline_bytes:
         return ListImport(digest_list.slug, path, None, left_for_task=True), []
     try:
+        # Read once more, and marked by these very bytes: a file rewritten in place since it
+        # was hashed above (a copy job half done) was imported cut short under the mark of the
+        # whole, which kept the rest of its readers out until the file changed again.
+        data = read_operator_file(path)
+        digest = hashlib.sha256(data).hexdigest()
         report = import_file(
             store,
             address_key,
@@ -172,7 +179,10 @@ def import_list_file(
             now,
             confirmed=True,
             former_slugs=digest_list.previous_slugs or (),
+            data=data,
         )
+    except FileNotFoundError:
+        return None, [f"{path}: subscriber file not found ({keep})"]
     except ConfigError as error:
         return None, [f"{error} ({keep})"]
     _log.info(

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from digest import pipeline
+from digest import imports, pipeline
 from digest.clock import FixedClock
 from digest.config import Settings, settings_from_mapping
 from digest.errors import ConfigError
@@ -22,9 +22,11 @@ from digest.records import Subscriber
 from digest.sample_server import serve_folder
 from digest.send_now import send_now
 from digest.services import Services, build_services
+from digest.store import open_store
 from digest.suppression import read_suppressions
 from digest.unsubscribes import unsubscribe
 from tests.configs import service_table
+from tests.members import KEY
 from tests.test_pipeline import DAY1, SLOT1, build_without_sending, write_feed
 
 MEMBERS = "email,name\nsam@example.org,Sam\nrana@example.org,Rana\nli@example.org,\n"
@@ -224,6 +226,36 @@ def test_a_subscriber_file_broken_mid_run_keeps_the_members_and_says_so(
     [warning] = summary.problems
     assert "not UTF-8" in warning and "keeps its members as last imported" in warning
     services.close()
+
+
+def test_a_subscriber_file_rewritten_while_a_cycle_reads_it_is_imported_once_it_settles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A copy job rewrote the file in place (same readers) as a cycle read it: the hash saw it
+    # whole, the import only its start, and the mark of the whole file kept the rest of the
+    # readers out, cycle after cycle, until the file changed again.
+    whole = "email,name\nsam@example.org,Sam\nrana@example.org,Rana\n"
+    settings = settings_of(tmp_path, raw_config(tmp_path, "http://127.0.0.1:9"))
+    path = tmp_path / "members.csv"
+    path.write_text(whole)
+    hash_file, rewrites = imports.file_digest, ["email,name\nsam@example.org,Sam\n"]
+
+    def hashed_as_the_job_rewrites_it(hashed: Path) -> str:
+        digest = hash_file(hashed)
+        if rewrites:  # the job has truncated the file and written its start
+            hashed.write_text(rewrites.pop())
+        return digest
+
+    monkeypatch.setattr(imports, "file_digest", hashed_as_the_job_rewrites_it)
+    store = open_store(settings.service.database_url)
+    try:
+        imports.import_list_file(settings, store, KEY, settings.lists[0], DAY1)
+        path.write_text(whole)  # the job is done: the same readers as before
+        imports.import_list_file(settings, store, KEY, settings.lists[0], DAY1 + timedelta(1))
+        members = sorted(member.email for member in store.memberships("daily"))
+    finally:
+        store.engine.dispose()
+    assert members == ["rana@example.org", "sam@example.org"]
 
 
 # Point 7: an unsubscribe survives a rename and a new database ---------------------------------

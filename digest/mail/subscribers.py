@@ -259,7 +259,7 @@ def decode_subscriber_file(path: Path, data: bytes) -> str:
         ) from None
 
 
-def read_subscriber_file(path: Path) -> SubscriberFile:
+def read_subscriber_file(path: Path, data: bytes | None = None) -> SubscriberFile:
     """Read a subscriber list: its good rows, and every bad line with the reason.
 
     The header row names the columns: ``email`` is required, ``name`` and ``timezone`` are
@@ -267,11 +267,12 @@ def read_subscriber_file(path: Path) -> SubscriberFile:
     file is UTF-8, with or without a byte order mark, or UTF-16 with one. Blank lines are
     skipped. The same address twice (ignoring case) is refused on its second line, so nobody gets
     two copies. Only a file that cannot be read as a whole (missing, not text, no usable header,
-    broken CSV quoting) raises ConfigError: then no row can be trusted.
+    broken CSV quoting) raises ConfigError: then no row can be trusted. ``data``, when given,
+    is the file's bytes as the caller read them.
     """
     source = str(path)
     try:
-        text = decode_subscriber_file(path, read_operator_file(path))
+        text = decode_subscriber_file(path, read_operator_file(path) if data is None else data)
     except FileNotFoundError:
         raise ConfigError(source, [("", "subscriber file not found")]) from None
 
