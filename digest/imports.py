@@ -28,7 +28,12 @@ from sqlalchemy.exc import IntegrityError
 
 from digest.config import ListSettings, Settings
 from digest.errors import ConfigError
-from digest.mail.subscribers import read_operator_file, read_subscriber_file
+from digest.mail.subscribers import (
+    SubscriberFile,
+    SubscriberRow,
+    read_operator_file,
+    read_subscriber_file,
+)
 from digest.store import ImportReport, Store, SubscriberInput
 
 _log = logging.getLogger(__name__)
@@ -68,15 +73,12 @@ def import_file(
     every list is not poured into one by mistake; the list's ``former_slugs`` (previous_slugs)
     name it too, for an export made before it was renamed.
     """
-    read = read_subscriber_file(path, data)
+    read = read_list_file(path, list_slug, former_slugs, data)
     refused: list[tuple[int, str]] = [(_line_number(line), why) for line, why in read.refused]
-    named = {list_slug, *former_slugs}
-    rows = []
-    for row in read.rows:
-        if row.list_slug is not None and row.list_slug not in named:
-            refused.append((row.line, f"this row is for list {row.list_slug!r}, not {list_slug!r}"))
-            continue
-        rows.append(SubscriberInput(row.email, row.name, row.timezone, row.line, row.status))
+    rows = [
+        SubscriberInput(row.email, row.name, row.timezone, row.line, row.status)
+        for row in read.rows
+    ]
     for attempt in range(_IMPORT_ATTEMPTS):
         try:
             report = store.import_members(
@@ -89,6 +91,26 @@ def import_file(
             if attempt == _IMPORT_ATTEMPTS - 1:
                 raise
     return replace(report, refused=tuple(sorted((*report.refused, *refused))))
+
+
+def read_list_file(
+    path: Path, list_slug: str, former_slugs: Collection[str] = (), data: bytes | None = None
+) -> SubscriberFile:
+    """A subscriber file's rows for one list: ``read_subscriber_file``, and a row of an export
+    whose ``list`` column names another list (not ``list_slug`` nor one of its
+    ``former_slugs``) refused on its line. What ``import_file`` imports and what ``digest config
+    check`` counts and warns of, so that the two say the same."""
+    read = read_subscriber_file(path, data)
+    named = {list_slug, *former_slugs}
+    rows: list[SubscriberRow] = []
+    refused = list(read.refused)
+    for row in read.rows:
+        if row.list_slug is not None and row.list_slug not in named:
+            why = f"this row is for list {row.list_slug!r}, not {list_slug!r}"
+            refused.append((f"line {row.line}", why))
+            continue
+        rows.append(row)
+    return SubscriberFile(rows, sorted(refused, key=lambda problem: _line_number(problem[0])))
 
 
 def _line_number(line: str) -> int:

@@ -34,10 +34,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from digest.config import Settings
 from digest.errors import ConfigError, SecretKeyMismatchError, StoreUnavailableError
-from digest.imports import file_digest, list_mark
+from digest.imports import file_digest, list_mark, read_list_file
 from digest.lists import held_warnings, history_problems, previous_slug_problems
 from digest.mail.dkim import dkim_signer
-from digest.mail.subscribers import read_subscriber_file, subscriber_file_warnings
+from digest.mail.subscribers import subscriber_file_warnings
 from digest.mail.tokens import read_secret, secret_check
 from digest.render import Renderer
 from digest.services import secret_file, secret_source
@@ -82,7 +82,7 @@ def preflight(settings: Settings, store: Store | None) -> Preflight:
             result.warnings.extend(mark.notes)
             continue
         try:
-            read = read_subscriber_file(path)
+            read = read_list_file(path, digest_list.slug, digest_list.previous_slugs or ())
         except ConfigError as error:
             result.errors.append(str(error))
             continue

@@ -99,6 +99,28 @@ def test_a_bad_subscriber_row_is_the_same_warning_in_check_and_run_and_stops_nei
     assert warnings(again.stderr) == [warning]
 
 
+def test_a_row_of_an_export_for_another_list_is_the_same_warning_in_check_and_run(
+    tmp_path: Path, base_url: str
+) -> None:
+    # An export of every list given as one list's file: run left the other list's row out
+    # with a warning, while check counted it a reader and said nothing.
+    (tmp_path / "members.csv").write_text(
+        "email,name,list,status\n"
+        "sam@example.org,Sam,daily,confirmed\n"
+        "omar@example.org,Omar,weekly,confirmed\n"
+        "li@example.org,Li,daily,confirmed\n"
+    )
+    config = write_config(tmp_path, raw_config(tmp_path, base_url))
+    check = digest(config, "config", "check")
+    assert check.exit_code == 0, check.output
+    run = digest(config, "run", "--once")
+    assert run.exit_code == 0, run.output
+    [warning] = warnings(run.stderr)
+    assert "line 3: this row is for list 'weekly', not 'daily'" in warning
+    assert warnings(check.stderr) == [warning]
+    assert sent(tmp_path) == 2
+
+
 def test_an_unreadable_subscriber_file_is_refused_by_check_and_by_run_before_it_starts(
     tmp_path: Path, base_url: str
 ) -> None:
