@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import tracemalloc
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -77,6 +78,34 @@ def test_import_prints_the_report_and_each_refusal_with_its_line(
     missing = digest(config, "subscribers", "import", str(tmp_path / "gone.csv"), "--list", "daily")
     assert missing.exit_code == 1 and "gone.csv" in missing.stderr
     assert "Traceback" not in missing.output
+
+
+def test_a_long_list_is_printed_a_page_at_a_time(tmp_path: Path, base_url: str) -> None:
+    # rich lays a table out from all its rows: 200,000 readers held a gigabyte and printed
+    # nothing for two minutes. Pages of one layout print as they are read.
+    config, _ = config_without_file(tmp_path, base_url)
+    readers = 4_000
+    (tmp_path / "many.csv").write_text(
+        "email,name\n" + "".join(f"reader{n:04}@example.org,Reader {n}\n" for n in range(readers))
+    )
+    imported = digest(
+        config, "subscribers", "import", str(tmp_path / "many.csv"), "--list", "daily"
+    )
+    assert imported.exit_code == 0, imported.output
+    tracemalloc.start()
+    try:
+        listed = digest(config, "subscribers", "list")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert listed.exit_code == 0, listed.output
+    lines = listed.stdout.splitlines()
+    emails = [word for line in lines for word in line.split() if "@example.org" in word]
+    assert emails == [f"reader{n:04}@example.org" for n in range(readers)]
+    assert sum("email" in line.split() for line in lines) == 1  # one header
+    widths = {len(line) for line in lines if "@example.org" in line}
+    assert len(widths) == 1  # every page laid out alike
+    assert peak < readers * 2_000
 
 
 def test_a_vouched_import_of_an_export_says_which_readers_stay_pending(

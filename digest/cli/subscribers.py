@@ -8,12 +8,15 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, timedelta
+from itertools import islice
 from pathlib import Path
 from typing import Annotated, TextIO
 
 import typer
+from rich.cells import cell_len
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from digest import privacy
 from digest.addresses import key_function
@@ -27,7 +30,8 @@ from digest.imports import import_file
 from digest.lists import slugs_and_previous
 from digest.mail.subscribers import check_address, spreadsheet_safe
 from digest.services import signing_secret
-from digest.store import Store
+from digest.store import Membership, Store
+from digest.store.subscribers import CHANNELS, STATUSES, UNRECORDED
 from digest.store.suppressions import REASONS
 
 subscribers_app = DigestTyper(
@@ -180,25 +184,9 @@ def list_subscribers(
                 sys.stdout.write(("," if number else "") + "\n  " + json.dumps(member.as_dict()))
             sys.stdout.write("\n]\n")
             return
-        table = Table(show_header=True, header_style="bold")
-        # An address or a name longer than its column (a sign-up form takes any) is folded
-        # onto the next lines, never cut: an address cut short names no one, and the operator
-        # copies it into the next command. On a narrow terminal the other values wrap too.
-        table.add_column("email", overflow="fold", ratio=3)
-        table.add_column("name", overflow="fold", ratio=2)
-        for column in ("list", "status", "channel", "changed", "suppressed"):
-            table.add_column(column, overflow="fold")
-        for member in store.memberships(list_slug):
-            table.add_row(
-                shown(member.email),
-                shown(member.name or ""),
-                shown(member.list_slug),
-                member.status,
-                member.channel,
-                f"{member.changed_at:%Y-%m-%d %H:%M}",
-                member.suppressed or "",
-            )
-        console.print(table)
+        slugs = [entry.slug for entry in settings.lists]
+        for table in _membership_tables(store.memberships(list_slug), slugs):
+            console.print(table)
         suppressions = store.suppressions()
         if suppressions:
             console.print(
@@ -206,6 +194,85 @@ def list_subscribers(
                 f"({sum(s.email is None for s in suppressions)} of them forgotten).",
                 highlight=False,
             )
+
+
+MEMBERSHIP_COLUMNS = ("email", "name", "list", "status", "channel", "changed", "suppressed")
+# Memberships laid out and printed at a time: rich measures every row of a table before it
+# prints its first line, so one table of 200,000 readers held a gigabyte and printed nothing
+# for two minutes.
+LIST_PAGE = 500
+_FREE_TEXT_WIDTH = 20  # the least room for an address or a name on a page of a long list
+
+
+def _membership_tables(members: Iterator[Membership], list_slugs: list[str]) -> Iterator[Table]:
+    """The memberships as tables of ``LIST_PAGE`` rows that read as one: a list of one page as
+    rich lays it out; a longer one without the outer frame, the header on the first page only,
+    every page with the same widths (a value longer than its column folds within it)."""
+    pages = iter(lambda: [_cells(member) for member in islice(members, LIST_PAGE)], [])
+    first = next(pages, [])
+    second = next(pages, []) if first else []
+    if not second:
+        yield _membership_table(first)
+        return
+    widths = _page_widths(first, list_slugs)
+    yield _membership_table(first, widths=widths, header=True)
+    yield _membership_table(second, widths=widths)
+    for page in pages:
+        yield _membership_table(page, widths=widths)
+
+
+def _page_widths(first: list[list[str]], list_slugs: list[str]) -> list[int]:
+    """The widths of the columns of every page: the words of the service's own vocabulary at
+    their longest, the addresses and names of the first page with a quarter more room (and
+    room for a name at least, should the first page have none)."""
+
+    def longest(column: int) -> int:
+        return max(cell_len(Text.from_markup(row[column]).plain) for row in first)
+
+    free_text = [longest(column) + longest(column) // 4 for column in (0, 1)]
+    return [
+        *(max(width, _FREE_TEXT_WIDTH) for width in free_text),
+        max(len(slug) for slug in ["list", *list_slugs, *(row[2] for row in first)]),
+        max(len(word) for word in ("status", *STATUSES)),
+        max(len(word) for word in ("channel", *CHANNELS, UNRECORDED)),
+        len("YYYY-MM-DD HH:MM"),
+        max(len(word) for word in ("suppressed", *REASONS)),
+    ]
+
+
+def _cells(member: Membership) -> list[str]:
+    return [
+        shown(member.email),
+        shown(member.name or ""),
+        shown(member.list_slug),
+        member.status,
+        member.channel,
+        f"{member.changed_at:%Y-%m-%d %H:%M}",
+        member.suppressed or "",
+    ]
+
+
+def _membership_table(
+    rows: list[list[str]], *, widths: list[int] | None = None, header: bool = False
+) -> Table:
+    """One page: framed and laid out by rich when ``widths`` is None (the whole list)."""
+    if widths is None:
+        table = Table(show_header=True, header_style="bold")
+        # An address or a name longer than its column (a sign-up form takes any) is folded
+        # onto the next lines, never cut: an address cut short names no one, and the operator
+        # copies it into the next command. On a narrow terminal the other values wrap too.
+        email, name, *others = MEMBERSHIP_COLUMNS
+        table.add_column(email, overflow="fold", ratio=3)
+        table.add_column(name, overflow="fold", ratio=2)
+        for column in others:
+            table.add_column(column, overflow="fold")
+    else:
+        table = Table(show_header=header, header_style="bold", show_edge=False)
+        for column, width in zip(MEMBERSHIP_COLUMNS, widths, strict=True):
+            table.add_column(column, width=width, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    return table
 
 
 @subscribers_app.command("remove")
