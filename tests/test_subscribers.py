@@ -117,6 +117,22 @@ def test_a_timezone_typed_in_another_case_is_kept_as_the_database_spells_it(
     ]
 
 
+@pytest.mark.parametrize(
+    "header",
+    ["E-mail Address;Name;Time Zone", "Email Address;NAME;time zone", " e-mail ; name ; timezone "],
+)
+def test_a_header_as_spreadsheets_and_mail_programs_name_the_columns_is_read(
+    tmp_path: Path, header: str
+) -> None:
+    # Outlook's and Mailchimp's words for the address, and a timezone in two words, refused the
+    # whole file as having no 'email' column.
+    text = f"{header}\nsam@example.org;Sam;Asia/Dubai\nli@example.org;Li;\n"
+    assert read_subscriber_csv(write(tmp_path, text)) == [
+        SubscriberRow("sam@example.org", "Sam", "Asia/Dubai"),
+        SubscriberRow("li@example.org", "Li", None),
+    ]
+
+
 def test_names_lose_control_characters(tmp_path: Path) -> None:
     path = write(tmp_path, 'email,name\neve@example.org,"Eve\r\nBcc: x@example.net\x00\u2028 "\n')
     assert read_subscriber_csv(path) == [

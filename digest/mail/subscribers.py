@@ -286,7 +286,7 @@ def read_subscriber_file(path: Path, data: bytes | None = None) -> SubscriberFil
             raise ConfigError(
                 source, [("", "empty file: expected a header row 'email,name,timezone'")]
             )
-        columns = [column.strip().lower() for column in header]
+        columns = [_column_named(column) for column in header]
         _check_header(source, columns)
 
         rows: list[SubscriberRow] = []
@@ -363,10 +363,26 @@ def _separator(text: str) -> str:
     'email' column (a comma when none does, for the header's own error to say so)."""
     header = text.partition("\n")[0].partition("\r")[0]
     for separator in _SEPARATORS:
-        names = (name.strip().strip('"').strip().lower() for name in header.split(separator))
+        names = (_column_named(name.strip().strip('"')) for name in header.split(separator))
         if "email" in names:
             return separator
     return ","
+
+
+# Other names of the columns, as exports write them: Outlook's "E-mail Address", Mailchimp's
+# "Email Address", a timezone in two words.
+_COLUMN_NAMES = {
+    "e-mail": "email",
+    "email address": "email",
+    "e-mail address": "email",
+    "time zone": "timezone",
+}
+
+
+def _column_named(name: str) -> str:
+    """The column a header cell names, in any case and spacing ("E-mail Address" -> "email")."""
+    words = " ".join(name.lower().split())
+    return _COLUMN_NAMES.get(words, words)
 
 
 def _unnamed_value(columns: list[str], fields: list[str]) -> str:
