@@ -352,6 +352,23 @@ def test_a_workbook_renamed_csv_is_refused_as_a_workbook(tmp_path: Path, kind: s
     ]
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_a_unicode_text_file_without_its_byte_order_mark_is_refused_as_such(
+    tmp_path: Path, encoding: str
+) -> None:
+    # Every other byte NUL is valid UTF-8: the header read as "e\x00m\x00a\x00i\x00l\x00",
+    # refused as an unknown column with no word of the encoding.
+    path = tmp_path / "no-mark.csv"
+    path.write_bytes("email,name\r\nsam@example.org,Sam\r\n".encode(encoding))
+    assert problems(path) == [
+        (
+            "line 1",
+            "NUL bytes in the header row, as in UTF-16 text without its byte order mark: "
+            "save the file as UTF-8",
+        )
+    ]
+
+
 def test_missing_file_is_an_error(tmp_path: Path) -> None:
     assert problems(tmp_path / "nope.csv") == [("", "subscriber file not found")]
 

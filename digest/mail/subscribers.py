@@ -247,6 +247,19 @@ def decode_subscriber_file(path: Path, data: bytes) -> str:
             ],
         )
     if not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        if b"\x00" in data[:1024].partition(b"\n")[0].partition(b"\r")[0]:
+            # Valid UTF-8 all the same, and read as a header of unknown columns: no header
+            # names a column with a NUL in it, UTF-16 without its mark is all that writes one.
+            raise ConfigError(
+                str(path),
+                [
+                    (
+                        "line 1",
+                        "NUL bytes in the header row, as in UTF-16 text without its byte order "
+                        "mark: save the file as UTF-8",
+                    )
+                ],
+            )
         return decode_utf8(path, data)
     try:
         return data.decode("utf-16")  # the codec reads the mark and drops it
