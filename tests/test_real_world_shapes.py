@@ -36,6 +36,16 @@ def at(*fields: int) -> datetime:
     return datetime(*fields, tzinfo=UTC)
 
 
+def published_at(written: str) -> datetime | None:
+    """The publication time read from an RSS item whose <pubDate> is ``written``."""
+    document = (
+        '<rss version="2.0"><channel><title>t</title><item><title>x</title>'
+        f"<link>https://x.example/a</link><pubDate>{written}</pubDate></item></channel></rss>"
+    )
+    feed = parse_feed(document.encode(), url="https://feeds.example/x", content_type=None, now=NOW)
+    return feed.entries[0].published_at
+
+
 # ----------------------------------------------------------------------------------------------
 # What holds for every entry of every specimen
 
@@ -342,12 +352,7 @@ def test_a_micro_blog_json_feed_post_without_a_title_borrows_its_text() -> None:
 def test_a_publication_date_is_converted_to_utc_whatever_zone_it_is_written_in(
     written: str, utc: datetime
 ) -> None:
-    document = (
-        '<rss version="2.0"><channel><title>t</title><item><title>x</title>'
-        f"<link>https://x.example/a</link><pubDate>{written}</pubDate></item></channel></rss>"
-    )
-    feed = parse_feed(document.encode(), url="https://feeds.example/x", content_type=None, now=NOW)
-    assert feed.entries[0].published_at == utc
+    assert published_at(written) == utc
 
 
 @pytest.mark.parametrize(
@@ -365,12 +370,7 @@ def test_a_publication_date_is_converted_to_utc_whatever_zone_it_is_written_in(
 def test_a_year_written_in_full_below_100_leaves_the_entry_undated(written: str) -> None:
     # "0026" is year 26, no stand-in for 2026: a system that wrote it had no date to give.
     # Read as 2026 it put a stale entry in its year's place, or at the top of the next edition.
-    document = (
-        '<rss version="2.0"><channel><title>t</title><item><title>x</title>'
-        f"<link>https://x.example/a</link><pubDate>{written}</pubDate></item></channel></rss>"
-    )
-    feed = parse_feed(document.encode(), url="https://feeds.example/x", content_type=None, now=NOW)
-    assert feed.entries[0].published_at is None
+    assert published_at(written) is None
 
 
 @pytest.mark.parametrize(
@@ -383,12 +383,7 @@ def test_a_year_written_in_full_below_100_leaves_the_entry_undated(written: str)
     ],
 )
 def test_a_two_digit_year_keeps_its_usual_meaning(written: str, utc: datetime) -> None:
-    document = (
-        '<rss version="2.0"><channel><title>t</title><item><title>x</title>'
-        f"<link>https://x.example/a</link><pubDate>{written}</pubDate></item></channel></rss>"
-    )
-    feed = parse_feed(document.encode(), url="https://feeds.example/x", content_type=None, now=NOW)
-    assert feed.entries[0].published_at == utc
+    assert published_at(written) == utc
 
 
 @pytest.mark.parametrize(
@@ -418,12 +413,7 @@ def test_a_date_in_a_zone_of_asia_africa_or_the_pacific_is_converted_to_utc(
     # feedparser knows the zones of North America and a few of Europe; any other it reads as
     # UTC. A story from Tokyo or Sydney was then dated nine to eleven hours ahead, and ranked
     # as the freshest news of any edition built before that time came.
-    document = (
-        '<rss version="2.0"><channel><title>t</title><item><title>x</title>'
-        f"<link>https://x.example/a</link><pubDate>{written}</pubDate></item></channel></rss>"
-    )
-    feed = parse_feed(document.encode(), url="https://feeds.example/x", content_type=None, now=NOW)
-    assert feed.entries[0].published_at == utc
+    assert published_at(written) == utc
 
 
 @pytest.mark.parametrize(
@@ -446,12 +436,7 @@ def test_a_date_and_time_followed_by_a_zone_name_keeps_its_time_and_zone(
     # What a template writes with "Y-m-d H:i:s T", or Java's Date.toString(): feedparser read
     # the first as midnight UTC (the time dropped, EDT stories thirteen hours early) and the
     # second as UTC.
-    document = (
-        '<rss version="2.0"><channel><title>t</title><item><title>x</title>'
-        f"<link>https://x.example/a</link><pubDate>{written}</pubDate></item></channel></rss>"
-    )
-    feed = parse_feed(document.encode(), url="https://feeds.example/x", content_type=None, now=NOW)
-    assert feed.entries[0].published_at == utc
+    assert published_at(written) == utc
 
 
 @pytest.mark.parametrize(
@@ -475,12 +460,7 @@ def test_a_zone_no_place_has_is_read_as_none_and_the_time_as_utc(
 ) -> None:
     # "+2400" is no offset (no place is more than 14 hours from UTC): applied, it moved the
     # story a day or more into the past (and "-9999" days ahead), by one typo in a template.
-    document = (
-        '<rss version="2.0"><channel><title>t</title><item><title>x</title>'
-        f"<link>https://x.example/a</link><pubDate>{written}</pubDate></item></channel></rss>"
-    )
-    feed = parse_feed(document.encode(), url="https://feeds.example/x", content_type=None, now=NOW)
-    assert feed.entries[0].published_at == utc
+    assert published_at(written) == utc
 
 
 @pytest.mark.parametrize(
@@ -497,15 +477,8 @@ def test_an_iso_date_no_calendar_holds_leaves_the_entry_undated(written: str) ->
     # feedparser rolls an impossible day over into the next month (31 June is 1 July, 29
     # February 2025 is 1 March), or worse ("2025-6-31" was 1 December): a date the feed never
     # gave. An impossible date in RFC 822 form was already read as none.
-    document = (
-        '<rss version="2.0"><channel><title>t</title><item><title>x</title>'
-        f"<link>https://x.example/a</link><pubDate>{written}</pubDate></item></channel></rss>"
-    )
-    feed = parse_feed(document.encode(), url="https://feeds.example/x", content_type=None, now=NOW)
-    assert feed.entries[0].published_at is None
-    leap_day = document.replace(written, "2024-02-29T09:00:00+03:00")
-    feed = parse_feed(leap_day.encode(), url="https://feeds.example/x", content_type=None, now=NOW)
-    assert feed.entries[0].published_at == at(2024, 2, 29, 6, 0)
+    assert published_at(written) is None
+    assert published_at("2024-02-29T09:00:00+03:00") == at(2024, 2, 29, 6, 0)
 
 
 def test_a_date_no_parser_can_read_leaves_the_entry_undated() -> None:
