@@ -110,11 +110,11 @@ def due_groups(
     edition asked for by hand), every reader not yet served at that moment is due at it,
     whatever their hour.
 
-    ``started`` is when the list's first edition was built (None: not yet). A reader who
-    became a member after it and after their latest slot (they joined, or came back, since
-    their hour passed) is due at their next slot, not at once: else one who joined at 06:55
-    got an edition of the 07:00 that passed the day before, and another five minutes later.
-    The members of a list that has yet to start get their first edition at once, as those
+    ``started`` is when the list began to run (None: not yet; see ``ListStore.list_started``).
+    A reader who became a member after it and after their latest slot (they joined, or came
+    back, since their hour passed) is due at their next slot, not at once: else one who
+    joined at 06:55 got an edition of the 07:00 that passed the day before, and another five
+    minutes later. The members a list starts with get their first edition at once, as those
     of a list read in one timezone do."""
     slot_of: dict[str, datetime] = {}
     # By slot, window start and the date of the slot where the reader is (None by hand: every

@@ -712,6 +712,47 @@ def test_a_reader_who_joins_minutes_before_their_hour_gets_one_edition_at_it(
     assert set(mailed) == {a for a in simulation.stored if min(mailed) <= a <= max(mailed)}
 
 
+def test_the_first_reader_of_a_list_without_readers_gets_one_edition_at_their_hour(
+    embedded: Services,
+) -> None:
+    # A list configured a day before its first reader was taken for one that had yet to start
+    # (it had built no edition: it had no reader to build one for). Its first reader, joining
+    # at 06:55 their time, got an edition of the 07:00 the day before at once, and another at
+    # 07:00, five minutes on.
+    members = embedded.settings.config_path(embedded.settings.list("daily").subscribers)
+    members.write_text("email,name,timezone\n")
+    simulation = Simulation(embedded)
+    simulation.run(datetime(2026, 6, 1, tzinfo=UTC), days=1)
+    for hour in range(5):
+        simulation.hour(datetime(2026, 6, 2, hour, tzinfo=UTC))
+    assert simulation.received() == {}
+    _late_reader_joins(embedded, datetime(2026, 6, 2, 5, 55, tzinfo=UTC), simulation)  # 06:55 BST
+    simulation.run(datetime(2026, 6, 2, 6, tzinfo=UTC), days=2)
+    london = ZoneInfo("Europe/London")
+    late = simulation.received()["late@example.org"]
+    assert [slot.astimezone(london) for slot, _ in late] == [
+        datetime(2026, 6, day, 7, tzinfo=london) for day in (2, 3)
+    ]
+    mailed = Counter(article for _, ids in late for article in ids)
+    assert max(mailed.values()) == 1
+
+
+def test_the_readers_of_a_list_at_its_launch_get_their_first_edition_at_once(
+    embedded: Services,
+) -> None:
+    # The members a list starts with are due at the hour that last passed, as those of a list
+    # read in one timezone are: a launch at noon does not wait for tomorrow's 07:00.
+    simulation = Simulation(embedded)
+    launch = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    simulation.hour(launch)
+    received = simulation.received()
+    assert set(received) == set(ZONES)
+    london = ZoneInfo("Europe/London")
+    assert [slot.astimezone(london) for slot, _ in received["london@example.org"]] == [
+        datetime(2026, 6, 1, 7, tzinfo=london)
+    ]
+
+
 def _back_after_time_away(embedded: Services) -> tuple[Simulation, datetime]:
     """The London reader, a member for two days, unsubscribed, and back (signed up
     and confirmed) at 09:00 BST on the fourth: the simulation, and when they came back."""

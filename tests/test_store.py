@@ -380,6 +380,23 @@ def test_renaming_a_list_carries_its_history_and_an_unsubscribe_wins(store: Stor
     assert (again.editions, again.memberships) == (0, 0)
 
 
+def test_a_list_runs_from_when_it_was_first_looked_at_under_each_of_its_names(
+    store: Store,
+) -> None:
+    # A list without an edition had no start: its first reader, joining after their hour had
+    # passed, got an edition of that hour at once and another at the next (digest.local_time).
+    assert store.list_started("daily") is None
+    store.record_list_start("daily", T0)
+    store.record_list_start("daily", T0 + timedelta(hours=1))  # the first is kept
+    assert store.list_started("daily") == T0
+    store.rename_list("daily", "morning", T0 + timedelta(days=1))
+    assert store.list_started("morning") == T0
+    # A database older than the record: the first edition built says when the list ran.
+    edition, rendered = make_edition(store, T0)
+    store.save_edition(replace(edition, list_slug="evening"), rendered, T0 - timedelta(days=3))
+    assert store.list_started("evening") == T0 - timedelta(days=3)
+
+
 def test_editions_stored_before_the_queued_mark_count_as_queued(database_url: str) -> None:
     # Queueing them at the upgrade would mail readers who joined since an edition never theirs.
     from sqlalchemy import text

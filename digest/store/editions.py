@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    func,
     select,
     text,
 )
@@ -187,14 +186,6 @@ class EditionStore(ArticleStore):
                 .limit(1)
             ).one_or_none()
             return edition_state(row) if row else None
-
-    def first_built_at(self, list_slug: str) -> datetime | None:
-        """When the list's first edition was built (None: it has none): when it began to go
-        out, to readers who were members then."""
-        with self.transaction() as session:
-            return session.scalar(
-                select(func.min(EditionRow.built_at)).where(EditionRow.list_slug == list_slug)
-            )
 
     def save_edition(
         self,

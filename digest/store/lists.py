@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from digest.store.base import StoreBase
 from digest.store.deliveries import PENDING as DELIVERY_PENDING
 from digest.store.editions import READY
-from digest.store.schema import DeliveryRow, EditionRow, FileMarkRow, SubscriptionRow
+from digest.store.schema import (
+    DeliveryRow,
+    EditionRow,
+    FileMarkRow,
+    ListStartRow,
+    SubscriptionRow,
+)
 from digest.store.subscribers import CONFIRMED, PENDING, SIGN_UP, UNSUBSCRIBED
 
 
@@ -38,6 +46,26 @@ def _signed_up_since(kept: SubscriptionRow, left: SubscriptionRow) -> bool:
 
 
 class ListStore(StoreBase):
+    def record_list_start(self, list_slug: str, now: datetime) -> None:
+        """Note that the list runs from ``now``, unless it was noted before (two ticks at once
+        agree on the first)."""
+        with suppress(IntegrityError), self.transaction() as session:
+            if session.get(ListStartRow, list_slug) is None:
+                session.add(ListStartRow(list_slug=list_slug, started_at=now))
+
+    def list_started(self, list_slug: str) -> datetime | None:
+        """When the list began to run (None: not yet): when the service first looked for its
+        due editions, or built its first edition if that was earlier (a database older than
+        that record)."""
+        with self.transaction() as session:
+            noted = session.scalar(
+                select(ListStartRow.started_at).where(ListStartRow.list_slug == list_slug)
+            )
+            built = session.scalar(
+                select(func.min(EditionRow.built_at)).where(EditionRow.list_slug == list_slug)
+            )
+        return min((moment for moment in (noted, built) if moment is not None), default=None)
+
     def list_slugs_with_history(self) -> set[str]:
         """Every list slug that has an edition or a membership in the database."""
         with self.transaction() as session:
@@ -136,6 +164,11 @@ class ListStore(StoreBase):
             session.flush()
             if merged:
                 session.execute(delete(SubscriptionRow).where(SubscriptionRow.id.in_(merged)))
+            # The list runs on under its new name: its readers who join wait for their hour.
+            if session.get(ListStartRow, new) is None:
+                session.execute(
+                    update(ListStartRow).where(ListStartRow.list_slug == old).values(list_slug=new)
+                )
             # The mark of the list's file follows it: the same file is not imported again.
             if session.get(FileMarkRow, f"list:{new}") is None:
                 session.execute(

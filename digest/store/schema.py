@@ -237,6 +237,18 @@ class FileMarkRow(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class ListStartRow(Base):
+    """When the service first looked for the due editions of a list read in each reader's
+    timezone: when it began to run, which its first edition may be long after (it builds none
+    until it has a reader). A reader who joins a list already running, after their hour
+    has passed, waits for their next hour (digest.local_time)."""
+
+    __tablename__ = "list_starts"
+
+    list_slug: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class EditionRow(Base):
     """One issue of a list, keyed by (list, slot, variant), with its layout and its rendering
     frozen. A list read in each reader's timezone may send several editions at one slot, one per
