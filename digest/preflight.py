@@ -24,17 +24,26 @@ nothing. ``run`` repeats the database part at each cycle (``digest.lists.carry_o
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jinja2
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from digest.config import Settings
-from digest.errors import ConfigError, SecretKeyMismatchError, StoreUnavailableError
+from digest.config.naming import entry_key
+from digest.errors import (
+    ConfigError,
+    SecretKeyMismatchError,
+    StoreUnavailableError,
+    without_password,
+)
 from digest.imports import file_digest, list_mark, read_list_file
+from digest.ingest.network import is_public_address
 from digest.lists import held_warnings, history_problems, previous_slug_problems
 from digest.mail.dkim import dkim_signer
 from digest.mail.subscribers import subscriber_file_warnings
@@ -149,6 +158,7 @@ def preflight(settings: Settings, store: Store | None) -> Preflight:
             "mailing readers"
         )
     result.warnings.extend(subject_warnings(settings))
+    result.warnings.extend(_private_feed_warnings(settings))
     if store is None:
         problems = previous_slug_problems(settings)
     else:
@@ -200,6 +210,35 @@ def _tls_mismatch(settings: Settings) -> list[str]:
             "smtp.tls = 'starttls' (or port 465 with 'ssl')"
         ]
     return []
+
+
+def _private_feed_warnings(settings: Settings) -> list[str]:
+    """A warning for each feed at a private, loopback or link-local address written in its URL
+    (or ``localhost``) while ``ingest.allow_private_addresses`` is off: every poll of it is
+    refused, and config check said OK. A host name is not looked up here: what it resolves
+    to is checked at each fetch (digest.ingest.network)."""
+    if settings.ingest.allow_private_addresses:
+        return []
+    warnings = []
+    for index, feed in enumerate(settings.feeds):
+        host = urlsplit(feed.url).hostname or ""
+        if host.lower() != "localhost" and (not _is_ip_address(host) or is_public_address(host)):
+            continue
+        where = entry_key("feeds", settings.feeds, index)
+        warnings.append(
+            f"{settings.source}: {where}: {without_password(feed.url)} is on a private, "
+            "loopback or link-local address: every poll of it is refused; set "
+            "ingest.allow_private_addresses = true to fetch feeds from the local network"
+        )
+    return warnings
+
+
+def _is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
 
 
 # A key shorter than this is a word or a placeholder ("changeme"), not a random key.

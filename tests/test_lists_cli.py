@@ -276,6 +276,52 @@ def test_smtp_tls_that_fits_the_port_draws_no_warning(tmp_path: Path, base_url: 
         assert "smtp.port" not in check.stderr
 
 
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1", "localhost", "10.1.2.3", "[::1]", "169.254.169.254", "192.168.0.7"]
+)
+def test_a_feed_on_a_private_address_is_the_same_warning_in_check_and_run(
+    tmp_path: Path, base_url: str, host: str
+) -> None:
+    # config check said OK, and every poll of the feed was refused from the first run on,
+    # one "refused to connect" a feed a cycle, with nothing said before.
+    (tmp_path / "members.csv").write_text("email,name\nsam@example.org,Sam\n")
+    raw = raw_config(tmp_path, base_url)
+    raw["ingest"]["allow_private_addresses"] = False
+    raw["feeds"].append({"name": "Desk", "url": f"http://editor:pw@{host}:9/desk.xml"})
+    config = write_config(tmp_path, raw)
+    check = digest(config, "config", "check")
+    run = digest(config, "run", "--once")
+    assert (check.exit_code, run.exit_code) == (0, 0), (check.output, run.output)
+    [warning] = [line for line in warnings(check.stderr) if "feeds[Desk]" in line]
+    assert (
+        f"feeds[Desk]: http://editor:***@{host}:9/desk.xml is on a private, loopback or "
+        "link-local address: every poll of it is refused; set ingest.allow_private_addresses "
+        "= true to fetch feeds from the local network"
+    ) in warning
+    assert "pw@" not in check.stderr
+    assert warning in warnings(run.stderr)
+    # The other feed, on 127.0.0.1 too, is named as well; allowed, neither is.
+    assert any("feeds[Wire]" in line for line in warnings(check.stderr))
+    raw["ingest"]["allow_private_addresses"] = True
+    allowed = digest(write_config(tmp_path, raw), "config", "check")
+    assert allowed.exit_code == 0 and "private, loopback" not in allowed.stderr
+
+
+def test_a_feed_on_a_public_address_or_a_host_name_draws_no_such_warning(
+    tmp_path: Path, base_url: str
+) -> None:
+    (tmp_path / "members.csv").write_text("email,name\nsam@example.org,Sam\n")
+    raw = raw_config(tmp_path, base_url)
+    raw["ingest"]["allow_private_addresses"] = False
+    raw["feeds"] = [
+        {"name": "Wire", "url": "https://news.example.org/rss"},
+        {"name": "Agency", "url": "http://93.184.215.14/agency.xml"},
+    ]
+    check = digest(write_config(tmp_path, raw), "config", "check")
+    assert check.exit_code == 0, check.output
+    assert "private, loopback" not in check.stderr
+
+
 @pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
 def test_an_in_memory_database_is_refused_by_check_and_by_run_alike(
     tmp_path: Path, base_url: str, url: str
