@@ -132,6 +132,28 @@ def test_an_article_is_stored_once_per_guid_and_per_link(store: Store) -> None:
     assert len(store.all_article_ids()) == 2
 
 
+def test_an_article_is_stored_once_whether_its_link_says_http_or_https(store: Store) -> None:
+    # One feed gave http links and another https ones (or a publisher moved its links to https
+    # with new guids): the same article was stored twice, and mailed twice.
+    wire, post = two_feeds(store)
+    plain = "http://news.example.org/story/1"
+    [article_id] = store.store_entries(wire, [entry(1, link=plain)], T0).new
+    other = store.store_entries(post, [entry(1, guid="tag:post,2026:1")], T0)
+    assert other.new == () and other.duplicates == 1
+    moved = store.store_entries(
+        wire, [entry(1, guid="urn:new:1", title="Story 1, updated")], T0 + timedelta(hours=1)
+    )
+    assert moved.new == () and moved.updated == (article_id,)
+    [article] = store.articles([article_id])
+    assert article.link == "https://news.example.org/story/1"
+    assert store.all_article_ids() == [article_id]
+    # Another host, or another path, is another article.
+    assert (
+        len(store.store_entries(post, [entry(2, link="http://news.example.net/story/1")], T0).new)
+        == 1
+    )
+
+
 def test_a_story_another_poll_stored_meanwhile_is_left_out_of_the_insert(store: Store) -> None:
     # Between a poll's duplicate lookups and its insert, a concurrent poll may store the same
     # link (or the same feed and guid): that row is skipped and the rest still go in.

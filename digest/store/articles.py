@@ -220,11 +220,23 @@ class ArticleStore(StoreBase):
                 rekeyed = (replace(e, guid=e.link) if id(e) in reused else e for e in kept)
                 kept = _unique(list(rekeyed))
                 by_guid = _rows_by_guid(session, feed_id, kept)
-            unknown = [entry.link for entry in kept if entry.guid not in by_guid]
-            by_link = {
+            # Looked up under either scheme: one feed's http link and another's https one (or
+            # a publisher's move to https, with new guids) are the same article.
+            unknown = [
+                link
+                for entry in kept
+                if entry.guid not in by_guid
+                for link in (entry.link, _other_scheme(entry.link))
+            ]
+            found = {
                 row.link: row
                 for chunk in _chunks(unknown)
                 for row in session.scalars(_BY_LINK, {"links": chunk})
+            }
+            by_link = {
+                entry.link: row
+                for entry in kept
+                if (row := found.get(entry.link) or found.get(_other_scheme(entry.link)))
             }
             unmatched = [e for e in kept if e.guid not in by_guid and e.link not in by_link]
             by_item = _same_items(session, feed_id, unmatched)
@@ -246,6 +258,8 @@ class ArticleStore(StoreBase):
                         continue
                     # The feed moved its guids; the link (or the item itself) is the story.
                     row.guid = entry.guid
+                    if row.link == _other_scheme(entry.link) and entry.link.startswith("https:"):
+                        row.link = entry.link  # moved to https: readers follow that one
                 if _changed(row, entry):
                     _copy_entry(row, entry)
                     updated.append(row)
@@ -422,6 +436,13 @@ def _item_key(entry: Entry) -> tuple[str, datetime, str] | None:
     if entry.published_at is None:
         return None
     return entry.title, entry.published_at, entry.summary_text
+
+
+def _other_scheme(link: str) -> str:
+    """The canonical ``link`` under the other of http and https."""
+    if link.startswith("https://"):
+        return "http://" + link.removeprefix("https://")
+    return "https://" + link.removeprefix("http://")
 
 
 def _same_items(
