@@ -29,8 +29,6 @@ def due_editions(services: Services, now: datetime) -> list[tuple[str, datetime]
             due += [
                 (digest_list.slug, slot) for slot in _local_due_slots(services, digest_list, now)
             ]
-            # After the members it starts with were asked about: they are due at once.
-            services.store.record_list_start(digest_list.slug, now)
             continue
         slot = latest_slot(digest_list.schedule, digest_list.timezone, now)
         latest = services.store.latest_edition(digest_list.slug)

@@ -171,6 +171,7 @@ def import_list_file(
     """``import_list_files`` for one list: None when it names no file or the file cannot be
     read (a warning says so, and the list keeps its members)."""
     if digest_list.subscribers is None:
+        store.record_list_start(digest_list.slug, now)
         return None, []
     path = settings.config_path(digest_list.subscribers)
     keep = f"list {digest_list.slug!r} keeps its members as last imported"
@@ -184,6 +185,7 @@ def import_list_file(
     mark = store.file_mark(list_mark(digest_list.slug))
     if mark is not None and mark.digest == digest:
         # Not read again; what its import said is said again, so a bad row is never silent.
+        store.record_list_start(digest_list.slug, now)
         return ListImport(digest_list.slug, path, None), list(mark.notes)
     if inline_bytes is not None and size > inline_bytes:
         return ListImport(digest_list.slug, path, None, left_for_task=True), []
@@ -228,4 +230,7 @@ def import_list_file(
             f"(digest subscribers import {path} --list {digest_list.slug} lists them)"
         )
     store.set_file_mark(list_mark(digest_list.slug), digest, now, notes=tuple(warnings))
+    # The members it starts with are in (joined at ``now``): a list runs from here, and those
+    # who join later wait for their hour (digest.local_time).
+    store.record_list_start(digest_list.slug, now)
     return ListImport(digest_list.slug, path, report), warnings

@@ -753,6 +753,33 @@ def test_the_readers_of_a_list_at_its_launch_get_their_first_edition_at_once(
     ]
 
 
+def test_readers_of_a_large_file_imported_by_a_task_at_launch_get_their_first_edition_at_once(
+    embedded: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # In the distributed mode a large file is imported by a task after the tick that found it:
+    # its readers, made members a minute after the list was first looked at, are still the
+    # readers it starts with, due at the hour that last passed for each.
+    from digest import imports, ticking
+    from tests.test_ticking import RecordingFanout, work
+
+    monkeypatch.setattr(imports, "INLINE_IMPORT_BYTES", 0)  # every file counts as large
+    launch = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    clock = FixedClock(launch)
+    embedded.clock = clock
+    feed_id = embedded.store.feeds()[0].id
+    embedded.store.store_entries(feed_id, [entry(1)], launch, classify=lambda _a: FILED)
+    fanout, leases = RecordingFanout(), ticking.LocalLeases(clock)
+    ticking.tick(embedded, fanout, leases)
+    assert fanout.imports == ["daily"] and embedded.store.members_of(["daily"]) == 0
+    clock.advance(timedelta(minutes=1))
+    work(embedded, fanout, leases)  # the import task, as a worker runs it
+    clock.advance(timedelta(minutes=1))
+    ticking.tick(embedded, fanout, leases)
+    work(embedded, fanout, leases)
+    assert isinstance(embedded.transport, MemoryTransport)
+    assert sorted({message.recipient for message in embedded.transport.sent}) == sorted(ZONES)
+
+
 def _back_after_time_away(embedded: Services) -> tuple[Simulation, datetime]:
     """The London reader, a member for two days, unsubscribed, and back (signed up
     and confirmed) at 09:00 BST on the fourth: the simulation, and when they came back."""

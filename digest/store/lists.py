@@ -54,9 +54,9 @@ class ListStore(StoreBase):
                 session.add(ListStartRow(list_slug=list_slug, started_at=now))
 
     def list_started(self, list_slug: str) -> datetime | None:
-        """When the list began to run (None: not yet): when the service first looked for its
-        due editions, or built its first edition if that was earlier (a database older than
-        that record)."""
+        """When the list began to run (None: not yet): when the service first brought its
+        members in step, or built its first edition if that was earlier (a database older
+        than that record)."""
         with self.transaction() as session:
             noted = session.scalar(
                 select(ListStartRow.started_at).where(ListStartRow.list_slug == list_slug)

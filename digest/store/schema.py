@@ -238,10 +238,11 @@ class FileMarkRow(Base):
 
 
 class ListStartRow(Base):
-    """When the service first looked for the due editions of a list read in each reader's
-    timezone: when it began to run, which its first edition may be long after (it builds none
-    until it has a reader). A reader who joins a list already running, after their hour
-    has passed, waits for their next hour (digest.local_time)."""
+    """When the service first brought a list's members in step (its subscriber file imported,
+    or none to import): when the list began to run, which its first edition may be long after
+    (a list read in each reader's timezone builds none until it has a reader). A reader who
+    joins a list already running, after their hour has passed, waits for their next hour
+    (digest.local_time)."""
 
     __tablename__ = "list_starts"
 
