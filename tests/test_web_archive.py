@@ -14,15 +14,18 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import feedparser
+import httpx
 import pytest
+from lxml import etree
 from starlette.testclient import TestClient
 
 from digest import pipeline
 from digest.mail.transport import MemoryTransport
 from digest.records import Edition
 from digest.render import edition_url
-from digest.services import build_services
+from digest.services import Services, build_services
 from digest.web import archive, cache, create_app
+from digest.web.server import serving
 from tests.webtools import FIRST_SLOT, Newsroom, build_editions, newsroom
 
 
@@ -165,8 +168,8 @@ def test_a_former_slug_redirects_to_the_lists_slug_now(room: Newsroom, client: T
 
 
 @contextmanager
-def daily_edited(room: Newsroom, **changes: object) -> Iterator[TestClient]:
-    """The app on the room's config with the "daily" list changed, as digest serve takes an
+def daily_edited_services(room: Newsroom, **changes: object) -> Iterator[Services]:
+    """Services on the room's config with the "daily" list changed, as digest serve takes an
     edit of the file, on the same database."""
     services = room.services
     lists = tuple(
@@ -179,9 +182,51 @@ def daily_edited(room: Newsroom, **changes: object) -> Iterator[TestClient]:
         transport=MemoryTransport(),
     )
     try:
-        yield TestClient(create_app(edited))
+        yield edited
     finally:
         edited.close()
+
+
+@contextmanager
+def daily_edited(room: Newsroom, **changes: object) -> Iterator[TestClient]:
+    """The app on the room's config with the "daily" list changed (``daily_edited_services``)."""
+    with daily_edited_services(room, **changes) as edited:
+        yield TestClient(create_app(edited))
+
+
+@contextmanager
+def served(services: Services) -> Iterator[httpx.Client]:
+    """The app of ``services`` served over loopback, as digest serve serves it, and a client."""
+    with (
+        serving(create_app(services), "127.0.0.1", 0) as address,
+        httpx.Client(base_url=address, follow_redirects=False, timeout=30) as http,
+    ):
+        yield http
+
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+def strict_atom(answer: httpx.Response) -> etree._Element:
+    """The feed of ``answer``, read by a strict XML parser (one that recovers from nothing),
+    after checking what RFC 4287 asks of it: an id, a title and an updated date on the feed and
+    on each entry, and one self link."""
+    assert answer.status_code == 200, answer.status_code
+    assert answer.headers["content-type"] == "application/atom+xml; charset=utf-8"
+    feed = etree.fromstring(answer.content, etree.XMLParser(recover=False, resolve_entities=False))
+    assert feed.tag == f"{ATOM}feed"
+    for element in (feed, *feed.iterfind(f"{ATOM}entry")):
+        for child in ("id", "title", "updated"):
+            assert len(element.findall(f"{ATOM}{child}")) == 1, (element.tag, child)
+        assert element.findtext(f"{ATOM}id", "").strip(), element.tag
+        updated = element.findtext(f"{ATOM}updated", "")
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", updated), updated
+    assert len(feed.findall(f"{ATOM}link[@rel='self']")) == 1
+    return feed
+
+
+def entry_ids(feed: etree._Element) -> list[str]:
+    return [entry.findtext(f"{ATOM}id", "") for entry in feed.iterfind(f"{ATOM}entry")]
 
 
 def test_a_renamed_lists_editions_open_before_the_next_cycle_carries_them_over(
@@ -204,6 +249,31 @@ def test_a_renamed_lists_editions_open_before_the_next_cycle_carries_them_over(
         assert [entry.link for entry in feed.entries] == [
             edition_url(base_url, "news", slot) for slot in reversed(room.slots)
         ]
+
+
+def test_the_feeds_entry_ids_stay_the_same_when_the_list_is_renamed(room: Newsroom) -> None:
+    # RFC 4287 4.2.6: an entry's id never changes, even when it is relocated or migrated. A feed
+    # reader takes an entry of a new id for a new entry: with ids that named the list's slug, a
+    # rename showed every reader the last 30 editions again as news.
+    with served(room.services) as http:
+        before = entry_ids(strict_atom(http.get("/editions/daily/feed.atom")))
+    assert len(before) == len(room.slots)
+    renamed_list = {"slug": "news", "previous_slugs": ("daily", "morning")}
+    with daily_edited_services(room, **renamed_list) as edited, served(edited) as http:
+        renamed = strict_atom(http.get("/editions/news/feed.atom"))
+        assert entry_ids(renamed) == before
+        # The next cycle carries the editions over to the new slug: the ids stay.
+        edited.store.rename_list("daily", "news", room.clock.now())
+        room.clock.set(room.clock.now() + cache.TTL)
+        carried = strict_atom(http.get("/editions/news/feed.atom"))
+        assert entry_ids(carried) == before
+        links = [
+            entry.find(f"{ATOM}link[@rel='alternate']").get("href")  # type: ignore[union-attr]
+            for entry in carried.iterfind(f"{ATOM}entry")
+        ]
+        base_url = room.services.settings.service.base_url
+        assert links == [edition_url(base_url, "news", slot) for slot in reversed(room.slots)]
+    assert len(set(before)) == len(before)  # and each edition has its own
 
 
 def test_a_list_in_a_language_without_page_words_has_its_own_text_marked(

@@ -27,6 +27,9 @@ class ArchivedEdition:
     preheader: str
     article_count: int
     built_at: datetime
+    # The edition's row: the one thing of it a rename of its list (which moves its list_slug)
+    # leaves as it was, hence what its Atom entry's id names.
+    edition_id: int
     variant: str = ""
 
 
@@ -39,6 +42,7 @@ def _archived(row: Any) -> ArchivedEdition:
         preheader=row.preheader or "",
         article_count=row.article_count,
         built_at=row.built_at,
+        edition_id=row.id,
         variant=row.variant,
     )
 
@@ -79,6 +83,7 @@ class ArchiveStore(StoreBase):
                     EditionRow.preheader,
                     EditionRow.article_count,
                     EditionRow.built_at,
+                    EditionRow.id,
                     EditionRow.variant,
                 )
                 .where(EditionRow.id.in_(first_of_slot))

@@ -20,6 +20,7 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, time
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
@@ -196,13 +197,22 @@ def _entry(base_url: str, list_slug: str, edition: ArchivedEdition) -> dict[str,
     # The list's slug now: an edition still stored under a former one is at its address too.
     url = edition_url(base_url, list_slug, edition.slot)
     return {
-        "id": url,
+        "id": entry_id(base_url, edition),
         "url": url,
         "title": _xml_text(edition.subject),
         "summary": _xml_text(edition.preheader),
         "published": _rfc3339(edition.slot),
         "updated": _rfc3339(edition.built_at),
     }
+
+
+def entry_id(base_url: str, edition: ArchivedEdition) -> str:
+    """The edition's Atom id, a tag URI (RFC 4151) of the service's host, the edition's day and
+    its row: ``tag:news.example.org,2026-11-24:editions/7``. Not its address, which names the
+    list's slug: RFC 4287 wants an entry's id never to change, and feed readers take an entry
+    of a new id for a new entry, so a renamed list would have shown its last editions again."""
+    host = (urlsplit(base_url).hostname or "localhost").lower()
+    return f"tag:{host},{edition.slot.astimezone(UTC):%Y-%m-%d}:editions/{edition.edition_id}"
 
 
 def _edition_date(edition: ArchivedEdition, zone: ZoneInfo, wording: Wording) -> str:
