@@ -276,6 +276,57 @@ def test_the_feeds_entry_ids_stay_the_same_when_the_list_is_renamed(room: Newsro
     assert len(set(before)) == len(before)  # and each edition has its own
 
 
+def test_a_feed_reader_polling_with_a_conditional_get_is_answered_304_until_an_edition_comes(
+    room: Newsroom,
+) -> None:
+    # Feed readers poll every few minutes with the ETag and Last-Modified of their last copy;
+    # without them each poll took the whole feed again.
+    feed_path = "/editions/daily/feed.atom"
+    with served(room.services) as http:
+        first = http.get(feed_path)
+        strict_atom(first)
+        etag, modified = first.headers["etag"], first.headers["last-modified"]
+        newest_built = room.slots[-1] + timedelta(minutes=5)  # build_editions's clock
+        assert modified == format_datetime(newest_built, usegmt=True)
+        for method in ("GET", "HEAD"):
+            for asked in (
+                {"if-none-match": etag},
+                {"if-none-match": f"W/{etag}"},  # as a proxy that compressed it passes it on
+                {"if-none-match": f'"other", {etag}'},
+                {"if-modified-since": modified},
+                {"if-modified-since": format_datetime(newest_built + timedelta(days=1), True)},
+            ):
+                again = http.request(method, feed_path, headers=asked)
+                assert again.status_code == 304, (method, asked)
+                assert again.content == b"" and again.headers["etag"] == etag
+                assert again.headers["cache-control"] == first.headers["cache-control"]
+        # What does not match gets the feed: If-None-Match decides when both are sent.
+        for asked in (
+            {"if-none-match": '"other"'},
+            {"if-none-match": '"other"', "if-modified-since": modified},
+            {"if-modified-since": format_datetime(newest_built - timedelta(seconds=1), True)},
+            {"if-modified-since": "yesterday, at noon"},
+            {"if-modified-since": "Sun, 06 Nov 1994 08:49:37 GMT" + "0" * 200},
+            {"if-modified-since": "Sun, 06 Nov 1994 08:49:37 +" + "9" * 30},
+            {"if-modified-since": "Sun, 06 Nov 99999 08:49:37 GMT"},
+        ):
+            answer = http.get(feed_path, headers=asked)
+            assert answer.status_code == 200, asked
+            assert answer.content == first.content
+        # A new edition, once the pages' cache has let go of the feed, is a new feed.
+        build_editions(room, 1)
+        room.clock.set(room.clock.now() + cache.TTL)
+        newer = http.get(feed_path, headers={"if-none-match": etag, "if-modified-since": modified})
+        assert newer.status_code == 200 and newer.headers["etag"] != etag
+        assert len(entry_ids(strict_atom(newer))) == len(room.slots)
+        # The list of editions and an edition answer a conditional GET too.
+        for path in ("/editions/daily", slot_path("daily", room.slots[0])):
+            page = http.get(path)
+            assert page.status_code == 200
+            unchanged = http.get(path, headers={"if-none-match": page.headers["etag"]})
+            assert unchanged.status_code == 304, path
+
+
 def test_a_list_in_a_language_without_page_words_has_its_own_text_marked(
     room: Newsroom,
 ) -> None:

@@ -15,10 +15,13 @@ words and links, and times are written in the list's timezone.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, time
+from email.utils import format_datetime as http_date
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -34,6 +37,7 @@ from digest.local_time import dated_on
 from digest.render import edition_url
 from digest.store import ArchivedEdition
 from digest.web.context import WebContext, web_context
+from digest.web.pages import etag_matches
 from digest.web.security import EDITION_CSP
 from digest.web.words import PageWords, words_for
 from digest.wording import (
@@ -136,6 +140,7 @@ async def _edition_page(request: Request) -> Response:
             "Content-Security-Policy": EDITION_CSP,
             "Cache-Control": EDITION_CACHE,
             "Referrer-Policy": ARCHIVE_REFERRER,
+            "Last-Modified": _http_date(archived[0].built_at),
         },
     )
 
@@ -166,10 +171,13 @@ async def _editions_feed(request: Request) -> Response:
         "language": digest_list.language,
         "entries": [_entry(base_url, digest_list.slug, edition) for edition in editions],
     }
+    headers = {"Cache-Control": LIST_CACHE}
+    if newest is not None:
+        headers["Last-Modified"] = _http_date(newest)
     return Response(
         web.pages.html("web/feed.atom.xml.j2", context),
         media_type="application/atom+xml; charset=utf-8",
-        headers={"Cache-Control": LIST_CACHE},
+        headers=headers,
     )
 
 
@@ -262,6 +270,10 @@ def _rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _http_date(moment: datetime) -> str:
+    return http_date(moment.astimezone(UTC), usegmt=True)
+
+
 def _xml_text(text: str) -> str:
     return _NOT_XML.sub("", text)
 
@@ -312,8 +324,39 @@ async def _cached(
     if response is None:
         response = await render(request)
         if response.status_code == 200:
+            response.headers["ETag"] = _etag(response.body)
             cache.put(key, response)
+    if response.status_code == 200 and _not_modified(request, response):
+        # Feed readers poll with the validators of their last copy: unchanged, it costs them
+        # and us no body. A 304 carries the headers a 200 would have had (RFC 9110 §15.4.5).
+        kept = ("cache-control", "etag", "last-modified", "content-security-policy", "vary")
+        headers = {name: response.headers[name] for name in kept if name in response.headers}
+        return Response(status_code=304, headers=headers)
     return response
+
+
+def _etag(body: bytes | memoryview) -> str:
+    return '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
+
+
+def _not_modified(request: Request, response: Response) -> bool:
+    """Whether the client's copy is the page: its If-None-Match names the page's ETag, or,
+    without one (which decides when both are sent, RFC 9110 §13.2.2), its If-Modified-Since is
+    no earlier than the page's Last-Modified. A date that cannot be read matches nothing."""
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is not None:
+        return etag_matches(response.headers.get("etag", ""), if_none_match)
+    since = request.headers.get("if-modified-since")
+    modified = response.headers.get("last-modified")
+    if since is None or modified is None:
+        return False
+    try:
+        since_moment = parsedate_to_datetime(since)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return False
+    if since_moment.tzinfo is None:  # "-0000": a date in UTC from a source that says so
+        since_moment = since_moment.replace(tzinfo=UTC)
+    return parsedate_to_datetime(modified) <= since_moment
 
 
 routes = [
