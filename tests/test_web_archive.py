@@ -276,6 +276,40 @@ def test_the_feeds_entry_ids_stay_the_same_when_the_list_is_renamed(room: Newsro
     assert len(set(before)) == len(before)  # and each edition has its own
 
 
+def test_the_feeds_own_id_stays_the_same_when_the_list_is_renamed(tmp_path: Path) -> None:
+    # RFC 4287 4.2.6 asks the same of the feed's id as of its entries': with an id that was
+    # the archive's address, a rename made the list's feed a new feed to a reader that keys
+    # its feeds by id. A list whose first edition had nothing in it has its id from it on.
+    with newsroom(tmp_path, editions=0) as room:
+        services = room.services
+        room.clock.set(FIRST_SLOT + timedelta(minutes=5))
+        pipeline.build_edition(services, "daily", FIRST_SLOT)  # no story yet: an empty one
+        room.slots.append(FIRST_SLOT)
+        with served(services) as http:
+            empty = strict_atom(http.get("/editions/daily/feed.atom"))
+            feed_id = empty.findtext(f"{ATOM}id")
+            assert feed_id and not entry_ids(empty)
+            build_editions(room, 2)
+            room.clock.set(room.clock.now() + cache.TTL)
+            assert strict_atom(http.get("/editions/daily/feed.atom")).findtext(f"{ATOM}id") == (
+                feed_id
+            )
+        renamed_list = {"slug": "news", "previous_slugs": ("daily", "morning")}
+        with daily_edited_services(room, **renamed_list) as edited, served(edited) as http:
+            assert strict_atom(http.get("/editions/news/feed.atom")).findtext(f"{ATOM}id") == (
+                feed_id
+            )
+            edited.store.rename_list("daily", "news", room.clock.now())
+            room.clock.set(room.clock.now() + cache.TTL)
+            carried = strict_atom(http.get("/editions/news/feed.atom"))
+            assert carried.findtext(f"{ATOM}id") == feed_id
+            assert len(entry_ids(carried)) == 2
+        # Each list has a feed of its own.
+        with served(services) as http:
+            arabic = strict_atom(http.get("/editions/arabic/feed.atom"))
+            assert arabic.findtext(f"{ATOM}id") != feed_id
+
+
 def test_a_feed_reader_polling_with_a_conditional_get_is_answered_304_until_an_edition_comes(
     room: Newsroom,
 ) -> None:

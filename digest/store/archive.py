@@ -93,6 +93,20 @@ class ArchiveStore(StoreBase):
             ).all()
         return [_archived(row) for row in rows], int(total or 0)
 
+    def first_edition(self, list_slugs: Sequence[str]) -> tuple[int, datetime] | None:
+        """The id and slot of the first edition ever stored for the list called ``list_slugs``
+        (now and before), shown or not, or None before its first: the one thing of a list a
+        rename leaves as it was (editions are never deleted, and a rename moves their
+        list_slug, never their id)."""
+        with self.transaction() as session:
+            row = session.execute(
+                select(EditionRow.id, EditionRow.slot)
+                .where(EditionRow.list_slug.in_(list_slugs))
+                .order_by(EditionRow.id)
+                .limit(1)
+            ).one_or_none()
+        return None if row is None else (row.id, row.slot)
+
     def archived_edition(
         self, list_slugs: Sequence[str], slot: datetime, variant: str | None = None
     ) -> tuple[ArchivedEdition, str] | None:

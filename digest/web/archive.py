@@ -157,11 +157,14 @@ async def _editions_feed(request: Request) -> Response:
         offset=0,
         limit=FEED_SIZE,
     )
+    first = await web.store_threads.run(
+        web.services.store.first_edition, slugs_and_previous(digest_list)
+    )
     base_url = web.services.settings.service.base_url
     archive_url = f"{base_url}/editions/{digest_list.slug}"
     newest = max((edition.built_at for edition in editions), default=None)
     context = {
-        "feed_id": archive_url,
+        "feed_id": archive_url if first is None else _tag(base_url, first[1], f"lists/{first[0]}"),
         "self_url": f"{archive_url}/feed.atom",
         "archive_url": archive_url,
         "title": _xml_text(digest_list.name),
@@ -219,8 +222,13 @@ def entry_id(base_url: str, edition: ArchivedEdition) -> str:
     its row: ``tag:news.example.org,2026-11-24:editions/7``. Not its address, which names the
     list's slug: RFC 4287 wants an entry's id never to change, and feed readers take an entry
     of a new id for a new entry, so a renamed list would have shown its last editions again."""
+    return _tag(base_url, edition.slot, f"editions/{edition.edition_id}")
+
+
+def _tag(base_url: str, day: datetime, specific: str) -> str:
+    """A tag URI (RFC 4151) of the service's host on ``day``."""
     host = (urlsplit(base_url).hostname or "localhost").lower()
-    return f"tag:{host},{edition.slot.astimezone(UTC):%Y-%m-%d}:editions/{edition.edition_id}"
+    return f"tag:{host},{day.astimezone(UTC):%Y-%m-%d}:{specific}"
 
 
 def _edition_date(edition: ArchivedEdition, zone: ZoneInfo, wording: Wording) -> str:
