@@ -361,6 +361,24 @@ def test_a_feed_reader_polling_with_a_conditional_get_is_answered_304_until_an_e
             assert unchanged.status_code == 304, path
 
 
+def test_a_variant_no_edition_can_have_is_redirected_to_the_slots_edition_on_any_database(
+    tmp_path: Path, database_url: str
+) -> None:
+    # PostgreSQL text holds no NUL and the column no more than 64 characters: a made-up
+    # ?variant= with a NUL was a 500 there, where SQLite answered the redirect of any variant
+    # not stored.
+    with (
+        newsroom(tmp_path, editions=1, database_url=database_url) as room,
+        served(room.services) as http,
+    ):
+        edition = slot_path("daily", room.slots[0])
+        for variant in ("%00", "a%00b", "x" * 5000, "%ED%A0%80", "%FF", "topics%7Cnope"):
+            answer = http.get(f"{edition}?variant={variant}")
+            assert answer.status_code == 302, variant[:10]
+            assert answer.headers["location"] == edition
+        assert http.get(edition).status_code == 200
+
+
 def test_a_list_in_a_language_without_page_words_has_its_own_text_marked(
     room: Newsroom,
 ) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select, text
+from sqlalchemy import ColumnElement, String, and_, func, select, text
 
 from digest.store.base import StoreBase
 from digest.store.schema import EditionRow
@@ -54,6 +54,15 @@ def _shown(list_slugs: Sequence[str]) -> ColumnElement[bool]:
         EditionRow.html.is_not(None),
         EditionRow.article_count > 0,
     )
+
+
+def _could_be_stored(variant: str) -> bool:
+    """Whether some edition could have ``variant``, which a reader's link names and anyone can
+    make up: PostgreSQL refuses to compare text holding a NUL (a DataError, not a miss), and
+    the column holds no more than its length."""
+    column = EditionRow.__table__.c.variant.type
+    length = column.length if isinstance(column, String) else None
+    return "\x00" not in variant and (length is None or len(variant) <= length)
 
 
 class ArchiveStore(StoreBase):
@@ -115,6 +124,8 @@ class ArchiveStore(StoreBase):
         without one its first."""
         shown = _shown(list_slugs)
         if variant is not None:
+            if not _could_be_stored(variant):
+                return None
             shown = and_(shown, EditionRow.variant == variant)
         with self.transaction() as session:
             row = session.scalars(
