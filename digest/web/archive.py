@@ -4,7 +4,11 @@
     /editions/{list}/{slot}       the stored rendering; slot as in the mail's "View in your
                                   browser" link (digest.render.edition_url: UTC, %Y-%m-%d-%H%M),
                                   ?variant= the reader's variant of it (their topics, their hour)
-    /editions/{list}/feed.atom    the newest FEED_SIZE editions as Atom
+    /editions/{list}/feed.atom    the newest FEED_SIZE editions as Atom, with ids (tag URIs of
+                                  the editions' rows) that no rename of the list changes
+
+Every page has an ETag, the feed and an edition a Last-Modified: a conditional GET of a page
+unchanged is answered 304 (feed readers poll).
 
 Only editions that went to readers (ready or sent) are shown, never an empty one. A former slug
 of a list (``previous_slugs``) redirects to its slug now, so old links keep working, and the
@@ -208,7 +212,7 @@ def _entry(base_url: str, list_slug: str, edition: ArchivedEdition) -> dict[str,
     # The list's slug now: an edition still stored under a former one is at its address too.
     url = edition_url(base_url, list_slug, edition.slot)
     return {
-        "id": entry_id(base_url, edition),
+        "id": _entry_id(base_url, edition),
         "url": url,
         "title": _xml_text(edition.subject),
         "summary": _xml_text(edition.preheader),
@@ -217,7 +221,7 @@ def _entry(base_url: str, list_slug: str, edition: ArchivedEdition) -> dict[str,
     }
 
 
-def entry_id(base_url: str, edition: ArchivedEdition) -> str:
+def _entry_id(base_url: str, edition: ArchivedEdition) -> str:
     """The edition's Atom id, a tag URI (RFC 4151) of the service's host, the edition's day and
     its row: ``tag:news.example.org,2026-11-24:editions/7``. Not its address, which names the
     list's slug: RFC 4287 wants an entry's id never to change, and feed readers take an entry
