@@ -129,7 +129,13 @@ def confirm_sign_up(
     with suppression_turn(services.settings.service.suppression_path) as turn:
         # The link holds whole seconds; the sign-up that sent it was recorded within that second.
         asked_at = issued + _TOKEN_SECOND
-        change = store.confirm(subscriber_id, slug, now, SIGN_UP, asked_at=asked_at)
+        # Held under a former slug until the next cycle carries the rename over, while the
+        # pages already serve the list under its slug now: tried under each, newest first.
+        change = None
+        for held_as in slugs:
+            change = store.confirm(subscriber_id, held_as, now, SIGN_UP, asked_at=asked_at)
+            if change is not None:
+                break
         if change is not None and change.changed and store.ever_unsubscribed(subscriber_id, slugs):
             write_suppression_line(
                 services, subscriber_id, slug, RESUBSCRIBED, now, turn, sync=True,
