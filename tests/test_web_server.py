@@ -219,6 +219,46 @@ def test_a_malformed_request_gets_a_400_without_a_warning() -> None:
     assert "DEBUG Invalid HTTP request received." in lines.lines  # kept, at debug
 
 
+def test_a_client_gone_before_its_body_is_in_writes_no_error_into_the_log(
+    tmp_path: Path,
+) -> None:
+    """A post whose body never comes whole (the client closes, or dribbles it past the bound
+    on a request's arrival) logged "Exception in ASGI application" and a traceback at ERROR,
+    for each: any stranger could fill the log with what reads as a bug of the pages."""
+    lines = _Lines()
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    with (
+        newsroom(tmp_path, editions=1) as room,
+        serving(create_app(room.services), "127.0.0.1", 0, request_timeout=1.0) as address,
+    ):
+        host, port = address.removeprefix("http://").rsplit(":", 1)
+        sam = room.services.store.subscriber_by_email("sam@example.org")
+        assert sam is not None
+        signer = room.services.signer
+        paths = [
+            "/subscribe/daily",
+            f"/unsubscribe/{signer.unsubscribe_token(sam.id, 'daily')}",
+            f"/preferences/{signer.preferences_token(sam.id, 'daily')}",
+            "/confirm/not-a-token",
+        ]
+        uvicorn_log.addHandler(lines)
+        try:
+            for path in paths:
+                for wait in (0.2, 2.0):  # closed by the client, then by the bound
+                    with socket.create_connection((host, int(port)), timeout=10) as client:
+                        client.sendall(
+                            f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n"
+                            "Content-Type: application/x-www-form-urlencoded\r\n\r\n"
+                            "email=half".encode()
+                        )
+                        time.sleep(wait)
+            assert httpx.get(f"{address}/").status_code == 200  # and the server serves on
+        finally:
+            uvicorn_log.removeHandler(lines)
+        assert room.is_member("daily", "Sam")
+    assert [line for line in lines.lines if not line.startswith(("DEBUG", "INFO"))] == []
+
+
 @pytest.mark.parametrize("root", ["/newsletters", "/editions"])  # the second reads as a route
 def test_the_pages_answer_under_base_urls_path_whether_the_proxy_strips_it_or_passes_it_on(
     tmp_path: Path, root: str

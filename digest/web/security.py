@@ -5,7 +5,9 @@ Two plain ASGI middlewares, outermost first:
     request ─► SecurityHeaders ─► RequestLimits ─► the routes
                  adds the headers    headers over HEADER_LIMIT ─► 431
                  a route did not     a body over BODY_LIMIT ─► 413, before reading it (by its
-                 set                 Content-Length), or as soon as a chunked one passes it
+                 set                 Content-Length), or as soon as a chunked one passes it;
+                                     a client gone before its body is in ─► no answer, a
+                                     debug line (not an error and its traceback)
 
 uvicorn's h11 parser refuses a request head it has not seen the end of within HEADER_LIMIT
 bytes (400); one that arrives whole in a single read (up to 64 KiB) reaches us, and the 431
@@ -14,10 +16,14 @@ here holds the same limit for it.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+_log = logging.getLogger(__name__)
 
 # The pages: our stylesheet, our images, forms posting back to us; no script anywhere, no frame.
 PAGE_CSP = (
@@ -185,6 +191,14 @@ class RequestLimits:
             if started:
                 raise
             await _refuse(send, 413, b"The request body is too large.\n")
+        except ClientDisconnect:
+            # The client left before its body was in (it closed, or dribbled it past the bound
+            # on a request's arrival): no one to answer, and no bug to report. Let through, it
+            # was logged as an error with a traceback, which any stranger could write at will.
+            if started:
+                raise
+            path = path_for_log(scope.get("path", ""))
+            _log.debug("%s %s: the client left before its body was in", scope["method"], path)
 
     def _limit_of(self, path: str) -> int:
         for prefix, limit in self.wider.items():
