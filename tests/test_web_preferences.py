@@ -233,6 +233,33 @@ def test_a_form_that_cannot_be_taken_changes_nothing_and_says_why(
     assert state(services) == before and services.store.topic_choices("daily") == {}
 
 
+def test_the_field_refused_is_the_one_marked_invalid_and_tied_to_the_reason(
+    room: tuple[Services, Any, Path], client: TestClient
+) -> None:
+    """A screen reader says a field is invalid, and why, from the field itself: with no topic
+    ticked, the timezone field was the one marked invalid, and neither was tied to the notice
+    that says what is wrong."""
+    path = link(room[0], "Sam")
+    token = form_token(client.get(path).text)
+    shown = [("shown_topics", slug) for slug in TOPICS]
+
+    def refused(fields: list[tuple[str, str]]) -> tuple[str, str]:
+        answer = client.post(
+            path, content=urlencode([("form_token", token), *shown, *fields]), headers=FORM
+        )
+        assert answer.status_code == 400
+        zone = re.search(r'<input id="timezone"[^>]*>', answer.text)
+        topics = re.search(r"<fieldset[^>]*>\s*<legend>[^<]*topics", answer.text, re.I)
+        assert zone is not None and topics is not None, answer.text
+        return zone[0], topics[0]
+
+    zone, topics = refused([("timezone", "Asia/Dubai")])  # no topic ticked
+    assert "aria-invalid" not in zone and 'aria-describedby="problem"' in topics
+    zone, topics = refused([("topics", "iran"), ("timezone", "Mars/Olympus")])
+    assert 'aria-invalid="true"' in zone and "problem" not in topics
+    assert re.search(r'aria-describedby="problem timezone-hint"', zone)
+
+
 def test_damaged_foreign_and_stale_links_are_refused(
     room: tuple[Services, Any, Path], client: TestClient, tmp_path: Path
 ) -> None:

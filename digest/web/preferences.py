@@ -89,7 +89,16 @@ async def preferences_post(request: Request) -> Response:
         return _gone(web, digest_list)
     except PreferencesRefused as refused:
         problem = words.choose_a_topic if refused.field == "topics" else words.unknown_timezone
-        return _page(web, request, digest_list, held, problem=problem, posted=form, status=400)
+        return _page(
+            web,
+            request,
+            digest_list,
+            held,
+            problem=problem,
+            problem_field=refused.field,
+            posted=form,
+            status=400,
+        )
     return _page(web, request, digest_list, saved, saved=True)
 
 
@@ -126,11 +135,14 @@ def _page(
     saved: bool = False,
     expired: bool = False,
     problem: str | None = None,
+    problem_field: str | None = None,
     posted: FormData | None = None,
     status: int = 200,
 ) -> Response:
     """The page of what ``held`` says, or, shown again for a mistake, of what was ``posted``:
-    the boxes as the reader left them, else saving the page again would undo their changes."""
+    the boxes as the reader left them, else saving the page again would undo their changes.
+    ``problem`` says what is wrong with ``problem_field`` ("topics" or "timezone"), the one
+    marked so for screen readers."""
     words = words_for(digest_list.language)
     topics, name, timezone = set(held.topics), held.name or "", held.timezone or ""
     unticked: set[str] = set()  # the list boxes the reader unticked
@@ -176,6 +188,7 @@ def _page(
         "saved": saved,
         "expired": expired,
         "problem": problem,
+        "problem_field": problem_field,
     }
     return web.pages.render("web/preferences.html.j2", context, status=status)
 
