@@ -541,6 +541,22 @@ def test_the_embeddable_form_may_be_framed_and_still_needs_its_token(
     assert client.get("/embed/no-such-list").status_code == 404
 
 
+def test_the_embedded_forms_page_of_a_list_no_longer_sent_is_shown_in_the_frame(
+    room: Newsroom, client: TestClient
+) -> None:
+    """A list taken out of the config, the newsroom's page that frames its form got a 404 that
+    forbade every frame: its readers saw the browser's refusal, not a page saying there is
+    nothing there. Pages outside /embed/ still refuse every frame, their 404s too."""
+    for path in ("/embed/no-such-list", "/embed/daily/more"):
+        missing = client.get(path)
+        assert missing.status_code == 404 and "No such page" in missing.text
+        assert "frame-ancestors *" in missing.headers["content-security-policy"], path
+        assert "x-frame-options" not in missing.headers, path
+    other = client.get("/subscribe/no-such-list")
+    assert other.status_code == 404 and other.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in other.headers["content-security-policy"]
+
+
 def test_a_name_cannot_add_a_header_to_the_confirmation_mail(room: Newsroom) -> None:
     transport = MemoryTransport()
     for name in (

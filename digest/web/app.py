@@ -157,6 +157,16 @@ class BasePath:
         return None
 
 
+def _framing(request: Request) -> dict[str, str]:
+    """The policy of an answer under /embed/: shown in the newsroom's frame (a list no longer
+    sent, the broker down), where a page that forbade framing showed the browser's refusal.
+    No header for the other pages, which keep the policy that forbids every frame."""
+    if not request.url.path.startswith(signup.EMBED_PREFIX):
+        return {}
+    origins = web_context(request).services.settings.web.embed_origins
+    return {"content-security-policy": embed_csp(origins)}
+
+
 async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     pages = web_context(request).pages
@@ -170,15 +180,21 @@ async def _http_error(request: Request, error: Exception) -> Response:
             "No such page",
             "There is nothing at this address. It may have been mistyped; the list of "
             "newsletters links to every archive.",
+            headers=_framing(request),
         )
     if error.status_code == 405:
         return pages.error(
             405,
             "Not a way to ask for this page",
             "This address answers to other requests: open it as a link.",
-            headers=dict(error.headers or {}),
+            headers={**(error.headers or {}), **_framing(request)},
         )
-    return pages.error(error.status_code, "The request could not be read", error.detail)
+    return pages.error(
+        error.status_code,
+        "The request could not be read",
+        error.detail,
+        headers=_framing(request),
+    )
 
 
 def _without_trailing_slash(request: Request) -> str | None:
@@ -198,12 +214,16 @@ def _without_trailing_slash(request: Request) -> str | None:
 async def _server_error(request: Request, error: Exception) -> Response:
     web = web_context(request)
     https = web.services.settings.service.base_url.startswith("https:")
+    headers = default_headers(https)
+    framing = _framing(request)
+    if framing:
+        del headers["x-frame-options"]  # DENY would forbid what frame-ancestors allows
     return web.pages.error(
         500,
         "Something went wrong on our side",
         "Nothing was changed. Please try again in a few minutes; if it keeps happening, reply "
         "to one of our mails to tell us.",
-        headers=default_headers(https),
+        headers=headers | framing,
     )
 
 
@@ -211,15 +231,10 @@ async def _store_down(request: Request, error: Exception) -> Response:
     path = path_for_log(request.url.path)
     _log.error("the store failed during %s %s: %s", request.method, path, error)
     web = web_context(request)
-    headers = {"Retry-After": "120"}
-    if request.url.path.startswith(signup.EMBED_PREFIX):
-        # The embeddable form's answers are shown in the newsroom's frame (the broker or the
-        # rate limits' Redis down): a page that forbade framing showed the browser's refusal.
-        headers["Content-Security-Policy"] = embed_csp(web.services.settings.web.embed_origins)
     return web.pages.error(
         503,
         "Please try again in a few minutes",
         "The service cannot reach its records just now. Nothing was changed; the same link "
         "will work again shortly.",
-        headers=headers,
+        headers={"Retry-After": "120", **_framing(request)},
     )
