@@ -3,6 +3,7 @@ what a request may hold, error pages, and no 500 whatever the path or body."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -96,6 +97,47 @@ def test_a_list_whose_tag_names_its_script_is_laid_out_in_that_scripts_direction
     assert '<h2 lang="ug-Latn" dir="ltr"><a href="/editions/arabic">' in front
     assert 'lang="ku-Arab" dir="rtl">Daily Brief</span>' in daily
     assert 'lang="ug-Latn" dir="ltr">النشرة اليومية</span>' in arabic
+
+
+def test_a_lists_name_is_marked_with_its_language_on_every_page_about_the_list(
+    room: Newsroom,
+) -> None:
+    """A list in a language the pages have no words for (Urdu) gets English pages, its name
+    set in them: the pages of the sign-up form and preferences marked it with its language
+    and direction, those of the confirmation and the unsubscribe did not, so a screen reader
+    read it in an English voice and its punctuation took the English sentence's direction."""
+    settings = room.services.settings
+    lists = tuple(
+        digest_list.model_copy(update={"language": "ur", "name": "خبرنامہ (اردو)"})
+        if digest_list.slug == "arabic"
+        else digest_list
+        for digest_list in settings.lists
+    )
+    services = build_services(
+        settings.model_copy(update={"lists": lists}), clock=room.clock, transport=MemoryTransport()
+    )
+    marked = 'lang="ur" dir="rtl">خبرنامہ (اردو)</span>'
+    sam, rana = (room.subscriber("arabic", name).id for name in ("Sam", "Rana"))
+    unsubscribe = f"/unsubscribe/{services.signer.unsubscribe_token(sam, 'arabic')}"
+    confirm = f"/confirm/{services.signer.confirm_token(rana, 'arabic', room.clock.now())}"
+    try:
+        with TestClient(create_app(services)) as client:
+            pages = {}
+            for path in (unsubscribe, confirm, "/subscribe/arabic"):
+                page = client.get(path)
+                pages[path] = page.text
+                token = re.search(r'name="form_token" value="([^"]+)"', page.text)
+                assert token is not None, page.text
+                done = client.post(path, data={"form_token": token[1], "email": "u@example.org"})
+                assert done.status_code == 200, done.text
+                pages[f"{path} posted"] = done.text
+    finally:
+        services.close()
+    for path, text in pages.items():
+        assert 'lang="en" dir="ltr"' in text, path  # English words: none for Urdu
+        assert marked in text, path
+    # In the page's sentences too, not only its heading.
+    assert pages[unsubscribe].count(marked) == 2 and pages[confirm].count(marked) == 2
 
 
 def test_healthz_answers_while_the_store_does(client: TestClient) -> None:

@@ -13,12 +13,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jinja2
+from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from digest.config import Settings
+from digest.config import ListSettings, Settings
 from digest.render import bundled_template_folder, template_folder
-from digest.web.words import ENGLISH, PageWords
+from digest.web.words import ENGLISH, PageWords, words_for
+from digest.wording import direction_of
 
 STYLESHEET = "web/site.css"
 NO_STORE = {"cache-control": "no-store"}
@@ -40,6 +42,7 @@ class Pages:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self.environment.filters["naming_list"] = naming_list
         service = settings.service
         # Links are written from the root path of base_url, so that they hold on any host name
         # the pages are reached by and under a path prefix (https://example.org/news).
@@ -90,6 +93,36 @@ class Pages:
         if etag_matches(self.stylesheet_etag, request.headers.get("if-none-match", "")):
             return Response(status_code=304, headers=headers)
         return Response(self.stylesheet, media_type="text/css; charset=utf-8", headers=headers)
+
+
+def about_list(digest_list: ListSettings | None, slug: str = "") -> dict[str, Any]:
+    """What a page about one list needs to name it: the words in the list's language, and its
+    name, language and direction, which mark the name where the page sets it (the list's
+    language may be one the pages have no words for). A list no longer configured is named by
+    its ``slug``, in English."""
+    if digest_list is None:
+        return {
+            "words": ENGLISH,
+            "list_name": slug,
+            "list_language": ENGLISH.language,
+            "list_direction": ENGLISH.direction,
+        }
+    return {
+        "words": words_for(digest_list.language),
+        "list_name": digest_list.name,
+        "list_language": digest_list.language,
+        "list_direction": direction_of(digest_list.language),
+    }
+
+
+def naming_list(sentence: str, name: str, language: str, direction: str, **values: str) -> Markup:
+    """``sentence`` of the page's words with the list's ``name`` for its ``{list}``, marked with
+    the list's language and direction (the template filter ``naming_list``): a list in a
+    language the pages have no words for sits in an English sentence, and unmarked, a screen
+    reader read it in an English voice and its punctuation took the sentence's direction.
+    ``values`` fill the sentence's other fields."""
+    marked = Markup('<span lang="{}" dir="{}">{}</span>').format(language, direction, name)
+    return escape(sentence).format(list=marked, **values)
 
 
 def etag_matches(etag: str, if_none_match: str) -> bool:

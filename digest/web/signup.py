@@ -41,6 +41,7 @@ from digest.store.subscribers import CONFIRMED
 from digest.web.clients import client_address, counted_as
 from digest.web.context import WebContext, web_context
 from digest.web.forms import FIELD, posted_form
+from digest.web.pages import about_list
 from digest.web.security import BODY_LIMIT, embed_csp
 from digest.web.words import PageWords, words_for
 from digest.wording import direction_of
@@ -151,7 +152,7 @@ async def _sign_up(request: Request, *, embed: bool) -> Response:
     if wait is not None:
         return _too_many(web, words, wait, embed)
     if _text(form, HONEYPOT):
-        return _check_inbox(web, digest_list, words, embed)
+        return _check_inbox(web, digest_list, embed)
     typed = _text(form, "email")
     name = clean_name(_text(form, "name"))
     name = cut(name, NAME_CHARS) if name else None
@@ -168,7 +169,7 @@ async def _sign_up(request: Request, *, embed: bool) -> Response:
     if wait is not None:
         return _too_many(web, words, wait, embed)
     wanted = SignUpRequest(digest_list.slug, email, name)
-    answer = _check_inbox(web, digest_list, words, embed)
+    answer = _check_inbox(web, digest_list, embed)
     if web.signups.after_response:
         # Handed over once the answer is sent: work on this process's own thread must not
         # run beside the answer's last bytes, or how long they take would tell a new address
@@ -179,12 +180,9 @@ async def _sign_up(request: Request, *, embed: bool) -> Response:
     return answer
 
 
-def _check_inbox(
-    web: WebContext, digest_list: ListSettings, words: PageWords, embed: bool
-) -> Response:
+def _check_inbox(web: WebContext, digest_list: ListSettings, embed: bool) -> Response:
     context = {
-        "words": words,
-        "list_name": digest_list.name,
+        **about_list(digest_list),
         "days": f"{web.services.settings.web.confirm_days:g}",
         "embed": embed,
     }
@@ -247,8 +245,7 @@ async def confirm_post(request: Request) -> Response:
             words=words,
         )
     context = {
-        "words": words,
-        "list_name": digest_list.name,
+        **about_list(digest_list),
         "archive": f"{web.pages.root}/editions/{digest_list.slug}",
     }
     return web.pages.render("web/confirmed.html.j2", context)
@@ -294,8 +291,7 @@ def _button_page(
     web: WebContext, request: Request, digest_list: ListSettings, *, expired: bool
 ) -> Response:
     context = {
-        "words": words_for(digest_list.language),
-        "list_name": digest_list.name,
+        **about_list(digest_list),
         "action": f"{web.pages.root}{request.url.path}",
         "form_token": web.forms.issue(request.url.path),
         "expired": expired,

@@ -22,7 +22,8 @@ from digest.mail.tokens import InvalidToken
 from digest.unsubscribes import unsubscribe
 from digest.web.context import WebContext, web_context
 from digest.web.forms import posted_form
-from digest.web.words import ENGLISH, words_for
+from digest.web.pages import about_list
+from digest.web.words import ENGLISH
 
 ONE_CLICK = b"List-Unsubscribe=One-Click"
 ONE_CLICK_REASON = "one-click"
@@ -63,12 +64,7 @@ async def unsubscribe_post(request: Request) -> Response:
     digest_list = list_for_slug(web.services.settings, list_slug)
     archive = f"{web.pages.root}/editions/{digest_list.slug}" if digest_list else None
     return web.pages.render(
-        "web/unsubscribed.html.j2",
-        {
-            "words": words_for(digest_list.language if digest_list else None),
-            "list_name": digest_list.name if digest_list else list_slug,
-            "archive": archive,
-        },
+        "web/unsubscribed.html.j2", {**about_list(digest_list, list_slug), "archive": archive}
     )
 
 
@@ -84,8 +80,7 @@ def _read_token(web: WebContext, token: str) -> tuple[int, str] | None:
 def _button_page(web: WebContext, request: Request, list_slug: str, *, expired: bool) -> Response:
     digest_list = list_for_slug(web.services.settings, list_slug)
     context = {
-        "words": words_for(digest_list.language if digest_list else None),
-        "list_name": digest_list.name if digest_list else list_slug,
+        **about_list(digest_list, list_slug),
         "action": f"{web.pages.root}{request.url.path}",
         "form_token": web.forms.issue(request.url.path),
         "expired": expired,
