@@ -316,6 +316,37 @@ def test_serve_logs_what_it_takes_and_refuses_one_dated_line_each(
     assert re.search(dated + r"mailgun webhook refused: ", log, re.M), log
 
 
+def test_a_malformed_form_writes_no_line_into_the_log_of_serve(
+    tmp_path: Path, smtp: SmtpSink
+) -> None:
+    """A multipart body that does not parse is the form again, nothing done; the parser wrote
+    a warning for each ("Expected boundary character…"), undated, through Python's last-resort
+    handler: any stranger could write lines into the operator's log at will."""
+    web_port = free_port()
+    config = served_config(tmp_path, smtp.port, web_port)
+    token = TokenSigner(SECRET).unsubscribe_token(7, "middle-east-daily")
+    bodies = [
+        b"--b\r\nnot a part\r\n",  # a line that is no boundary
+        b"--boundary\r\nContent-Disposition: form-data\r\n\r\nx\r\n--boundary--\r\n",
+        b"--boundary\r\nno colon\r\n\r\nx\r\n--boundary--\r\n",
+    ]
+    with digest_process(config, "serve", "--port", str(web_port)) as (process, address):
+        with httpx.Client(base_url=address, timeout=20) as client:
+            answers = [
+                client.post(
+                    path,
+                    content=body,
+                    headers={"content-type": "multipart/form-data; boundary=boundary"},
+                )
+                for path in ("/subscribe/middle-east-daily", f"/unsubscribe/{token}")
+                for body in bodies
+            ]
+        process.terminate()
+        _, log = process.communicate(timeout=30)
+    assert {answer.status_code for answer in answers} == {403}, [a.text for a in answers]
+    assert log.strip() == "", log
+
+
 def _answer_to(client: httpx.Client, path: str) -> httpx.Response:
     """The page at ``path``, or the answer to its form when it has one (an unsubscribe or a
     sign-up is confirmed by its button, and reads the store only then)."""

@@ -113,6 +113,22 @@ def _action_key(action: str) -> str:
     return hashlib.sha256(action.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
+class _ClientFaultsAtDebug(logging.Filter):
+    """Logs python-multipart's records at debug: each says what is wrong with a body a client
+    sent ("Expected boundary character…", "Found invalid character…"), which is answered
+    with the form again, and as warnings they let any stranger write lines into the log at
+    will (Python's last-resort handler printed them, undated, on the stderr of digest serve)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+        return True
+
+
+# The parser's own logger, to which the filter applies (a parent's filters see none of its
+# records). The forms are its only use here, and every file is refused (max_files=0).
+logging.getLogger("python_multipart.multipart").addFilter(_ClientFaultsAtDebug())
+
+
 async def posted_form(
     request: Request, *, max_fields: int = 20, max_part_size: int = 4096
 ) -> FormData:
