@@ -140,6 +140,30 @@ def test_a_lists_name_is_marked_with_its_language_on_every_page_about_the_list(
     assert pages[unsubscribe].count(marked) == 2 and pages[confirm].count(marked) == 2
 
 
+def test_a_page_opened_by_a_readers_link_asks_search_engines_not_to_index_it(
+    room: Newsroom, client: TestClient
+) -> None:
+    """A mail forwarded to a list with a public archive hands its links to every crawler: the
+    preferences page, which shows the reader's name, timezone and newsletters, was indexed
+    like any other page and found by searching for the reader's name. The pages a reader's
+    token opens, their answers and errors, ask not to be; the public pages may be."""
+    sam = room.subscriber("daily", "Sam").id
+    signer = room.services.signer
+    personal = [
+        f"/preferences/{signer.preferences_token(sam, 'daily')}",
+        f"/unsubscribe/{signer.unsubscribe_token(sam, 'daily')}",
+        f"/confirm/{signer.confirm_token(sam, 'daily', room.clock.now())}",
+        "/preferences/damaged",
+        "/confirm/damaged",
+    ]
+    for path in personal:
+        for answer in (client.get(path), client.head(path)):
+            assert answer.headers.get("x-robots-tag") == "noindex, nofollow", path
+    assert client.post(personal[0]).headers.get("x-robots-tag") == "noindex, nofollow"
+    for path in ("/", "/editions/daily", "/subscribe/daily", "/editions/daily/feed.atom"):
+        assert "x-robots-tag" not in client.get(path).headers, path
+
+
 def test_healthz_answers_while_the_store_does(client: TestClient) -> None:
     answer = client.get("/healthz")
     assert answer.status_code == 200 and answer.json()["status"] == "ok"

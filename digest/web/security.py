@@ -54,6 +54,13 @@ def embed_csp(origins: tuple[str, ...]) -> str:
 _TOKEN_IN_PATH = re.compile(r"(/(?:unsubscribe|preferences|confirm)/)[^/?#]+")
 
 
+# The pages a reader's token opens (the path as the routes see it, base_url's path taken off).
+_READERS_PAGE = re.compile(r"/(?:unsubscribe|preferences|confirm)/")
+# Asked of them: a mail forwarded to a list with a public archive hands its links to every
+# crawler, and the preferences page shows the reader's name, timezone and newsletters.
+_NOT_INDEXED = (b"x-robots-tag", b"noindex, nofollow")
+
+
 def path_for_log(path: str) -> str:
     """``path`` with any reader's token in it masked ("/unsubscribe/…"): what a log line may
     name of a request. Whoever reads the log (a log shipper, the support desk, a backup) could
@@ -92,7 +99,8 @@ def _default_headers(https: bool) -> dict[bytes, bytes]:
 
 
 class SecurityHeaders:
-    """Adds the security and cache headers to every response that does not set its own."""
+    """Adds the security and cache headers to every response that does not set its own, and
+    to those of the pages a reader's token opens, a request not to index them."""
 
     def __init__(self, app: ASGIApp, *, https: bool) -> None:
         self.app = app
@@ -103,6 +111,8 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        readers_page = _READERS_PAGE.match(scope.get("path", "")) is not None
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
@@ -112,6 +122,8 @@ class SecurityHeaders:
                     for name, value in self.defaults.items()
                     if name not in present and not _framing_allowed(name, present)
                 )
+                if readers_page and _NOT_INDEXED[0] not in present:
+                    headers.append(_NOT_INDEXED)
                 message = {**message, "headers": headers}
             await send(message)
 
