@@ -72,12 +72,14 @@ def handle_sign_up(
     # another ("ann+news@", "a.nn@gmail.com"), which anyone's form can write.
     mailbox = services.address_key(mailbox_of(request.email))
     wanted = (request.email, request.name, digest_list.slug, key, now)
+    # The list's members may still be held under a former slug until the next cycle moves them.
+    former = slugs_and_previous(digest_list)[1:]
     try:
-        outcome = store.sign_up(*wanted, mailbox_key=mailbox)
+        outcome = store.sign_up(*wanted, mailbox_key=mailbox, former_slugs=former)
     except IntegrityError:
         # Two workers made the same new subscriber or membership at once: the other's stands,
         # and this one now finds it.
-        outcome = store.sign_up(*wanted, mailbox_key=mailbox)
+        outcome = store.sign_up(*wanted, mailbox_key=mailbox, former_slugs=former)
     if not outcome.wants_confirmation or outcome.subscriber_id is None:
         return outcome
     subscriber = store.subscriber(outcome.subscriber_id)

@@ -782,6 +782,25 @@ def test_a_sign_up_still_held_under_the_former_slug_is_confirmed_by_its_link(
     assert status_of(room, email, "morning") == CONFIRMED
 
 
+def test_a_reader_confirmed_under_the_former_slug_gets_no_mail_from_the_form(
+    room: Newsroom, client: TestClient, queue: ThreadQueue
+) -> None:
+    """Between a rename and the cycle that moves the list's members, anyone's form made a
+    confirmed reader, still held under the former slug, a second, pending membership and sent
+    them a confirmation mail, which a confirmed reader never gets from the form."""
+    services, email = room.services, "confirmed-before@example.org"
+    signed = services.store.sign_up(
+        email, None, "morning", services.address_key(email), room.clock.now()
+    )
+    assert signed.subscriber_id is not None
+    services.store.confirm(signed.subscriber_id, "morning", room.clock.now())
+    answer = sign_up(client, email)
+    queue.join()
+    assert answer.status_code == 200 and "Check your inbox" in answer.text
+    assert confirmations(room) == []
+    assert services.store.memberships_of(signed.subscriber_id) == {"morning": (CONFIRMED, None)}
+
+
 @pytest.mark.parametrize(
     "origin",
     ["https://evil.example", "null", "http://news.example.org", "https://news.example.org:8443"],

@@ -4,7 +4,7 @@ transaction (the lifecycle is drawn in digest.store.subscribers)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -86,6 +86,7 @@ class MembershipStore(StoreBase):
         now: datetime,
         *,
         mailbox_key: str | None = None,
+        former_slugs: Sequence[str] = (),
     ) -> SignUp:
         """A reader asks to join a list with the form: in one transaction, the subscriber made
         if new (with ``name``; an existing one's name is never changed by a stranger's form),
@@ -93,7 +94,10 @@ class MembershipStore(StoreBase):
         anew), the change recorded with channel "sign-up". A pending or confirmed membership
         stays as it is. An address suppressed for every list (``key``, see digest.addresses)
         or forgotten changes nothing; so does one whose mailbox is (``mailbox_key``, the key
-        of its plain spelling: "ann+news@" when "ann@" complained)."""
+        of its plain spelling: "ann+news@" when "ann@" complained). A membership still held
+        under one of the list's ``former_slugs`` (a rename the next cycle carries over)
+        counts as the list's when pending or confirmed; an unsubscribed one is left for the
+        carry-over, which keeps this sign-up, the later word."""
         keys = [key] if mailbox_key is None else [key, mailbox_key]
         with self.transaction() as session:
             connection = session.connection()
@@ -107,6 +111,11 @@ class MembershipStore(StoreBase):
                 found = insert_subscribers(connection, [SubscriberInput(email, name=name)], now)
             subscriber_id = found[email.lower()][0]
             membership = memberships_in_list(connection, list_slug, [subscriber_id])
+            for former in former_slugs if subscriber_id not in membership else ():
+                held = memberships_in_list(connection, former, [subscriber_id]).get(subscriber_id)
+                if held is not None and held[1] != UNSUBSCRIBED:
+                    # A confirmed reader gets no mail from a form; a pending one gets it again.
+                    return SignUp(subscriber_id, held[1], held[1])
             if subscriber_id not in membership:
                 connection.execute(
                     insert(SubscriptionRow.__table__),  # type: ignore[arg-type]
