@@ -87,3 +87,29 @@ def test_a_rate_that_is_no_rate_is_refused_naming_the_key(tmp_path: Path) -> Non
     assert "web.signup_rate_per_address" in text and "'lots' is not a rate" in text
     assert "web.trusted_proxies" in text and "not-a-network" in text
     assert "web.embed_origins" in text and "is not an origin" in text
+
+
+@pytest.mark.parametrize("everyone", ["0.0.0.0/0", "::/0", "0.0.0.0/0.0.0.0"])
+def test_trusting_every_address_as_a_proxy_is_refused_naming_the_key(
+    tmp_path: Path, everyone: str
+) -> None:
+    """A proxy list that holds every address (written as a container setup trusts "*")
+    believed the X-Forwarded-For header of any client, who wrote a new address into it for
+    each sign-up: the per-client limit was no limit, and nothing said so."""
+    from digest.errors import ConfigError
+
+    raw = {
+        "service": {
+            "base_url": "https://news.example.org",
+            "sender_name": "Desk",
+            "sender_address": "desk@example.org",
+            "postal_address": "1 Street",
+        },
+        "web": {"trusted_proxies": ["127.0.0.1", everyone]},
+    }
+    with pytest.raises(ConfigError) as raised:
+        settings_from_mapping(raw, source=tmp_path / "d.toml", environ={})
+    text = str(raised.value)
+    assert "web.trusted_proxies" in text and "holds every address" in text, text
+    kept = {**raw, "web": {"trusted_proxies": ["127.0.0.1", "10.0.0.0/8", "fd00::/8"]}}
+    assert settings_from_mapping(kept, source=tmp_path / "d.toml", environ={}).web.trusted_proxies

@@ -12,13 +12,20 @@ from digest.config.values import HostName, RateText, SettingsModel
 
 
 def _check_network(value: str) -> str:
-    """An IP address or a network in CIDR notation."""
+    """An IP address or a network in CIDR notation, short of every address: a proxy is
+    believed about the client, and a list that trusts every address believes any client."""
     try:
-        ipaddress.ip_network(value, strict=False)
+        network = ipaddress.ip_network(value, strict=False)
     except ValueError:
         raise ValueError(
             f"{value!r} is not an IP address or network: write e.g. '127.0.0.1' or '10.0.0.0/8'"
         ) from None
+    if network.prefixlen == 0:
+        raise ValueError(
+            f"{value!r} holds every address, so any client's X-Forwarded-For would be believed "
+            "and the sign-up rate limit per client counted on addresses it makes up: name the "
+            "proxies' own addresses or network, e.g. '10.0.0.0/8'"
+        )
     return value
 
 
