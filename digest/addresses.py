@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 
 
 def address_key(secret: bytes, address: str) -> str:
@@ -44,3 +45,12 @@ def mailbox_of(address: str) -> str:
     if domain in _DOTLESS:
         local, domain = local.replace(".", "") or local, _DOTLESS[domain]
     return f"{local}@{domain}"
+
+
+def without_addresses(text: str, addresses: Iterable[str], stand_in: str) -> str:
+    """``text`` with each of ``addresses`` (in any case: a mail server may quote one lowered)
+    replaced by ``stand_in``, for what a log or a task's result tells of one reader: a refusal's
+    text quotes the recipient, and a log of every refusal would list the readers."""
+    for address in sorted({address for address in addresses if address}, key=len, reverse=True):
+        text = re.sub(re.escape(address), stand_in, text, flags=re.IGNORECASE)
+    return text

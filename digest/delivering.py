@@ -26,9 +26,10 @@ from datetime import datetime
 from sqlalchemy.exc import SQLAlchemyError
 
 from digest import jitter, retries
+from digest.addresses import without_addresses
 from digest.errors import DeliveryError, DeliveryTemporaryError
 from digest.mail.personalize import Personalizer
-from digest.records import OutgoingMessage
+from digest.records import OutgoingMessage, Subscriber
 from digest.refusals import count_refusals
 from digest.services import Services
 from digest.store import FailedAttempt
@@ -57,6 +58,8 @@ class DeliveryOutcome:
     sent: int = 0
     failed: int = 0  # for good: refused (5xx), or out of retries
     skipped: int = 0  # marked skipped by this batch: the reader left, or was suppressed
+    # Each failed copy's reason, by delivery and subscriber id with the reader's address left
+    # out: the outcome is a task's result, which the worker logs and the result backend keeps.
     errors: list[str] = field(default_factory=list)
     retrying: int = 0  # a temporary failure or no reply: tried again in a later cycle
     parked: int = 0  # no reply, smtp.max_attempts times: not sent again (digest status)
@@ -130,9 +133,12 @@ def _deliver_claimed(
     ready = store.deliveries_to_send(edition_id, delivery_ids, services.clock.now())
     failures: list[FailedAttempt] = []
     delivery_of: dict[str, int] = {}  # Message-ID -> ledger row, for the copies in flight
+    # Per failed row, the address as sent (it may differ from the one held, as an IDN domain)
+    recipients: dict[int, str] = {}
 
     def fail(delivery_id: int, error: DeliveryError) -> None:
         failures.append(FailedAttempt(delivery_id, retries.kind_of(error), str(error)))
+        recipients[delivery_id] = error.recipient
 
     rows = iter(ready)
     stopped = False  # by keep_going: the rows left stay pending, untried
@@ -190,17 +196,32 @@ def _deliver_claimed(
     if refused:  # counted on each reader, who is suppressed after smtp.suppress_after_refusals
         count_refusals(services, edition_id, refused)
     store.settle_edition(edition_id)
-    verdicts = [step.verdict for step in steps]
+    verdicts = [step.verdict for _, step in steps]
     return DeliveryOutcome(
         edition_id,
         sent=recorder.recorded,
         failed=verdicts.count("failed"),
         skipped=ready.skipped,
-        errors=[step.reason for step in steps],
+        errors=[
+            _told_without_address(
+                delivery_id, readers[delivery_id], recipients[delivery_id], step.reason
+            )
+            for delivery_id, step in steps
+        ],
         retrying=verdicts.count("retry"),
         parked=verdicts.count("parked"),
         passed_over=len(set(delivery_ids)) - len(ready) - ready.skipped,
     )
+
+
+def _told_without_address(
+    delivery_id: int, subscriber: Subscriber, recipient: str, reason: str
+) -> str:
+    """A failed copy's ``reason`` (the ledger's: "ADDRESS: what went wrong", quoting the
+    server, who may quote the address again) told by ids: "delivery 7 to subscriber 3: ..."."""
+    told = reason.removeprefix(f"{recipient}: ")
+    told = without_addresses(told, (subscriber.email, recipient), f"subscriber {subscriber.id}")
+    return f"delivery {delivery_id} to subscriber {subscriber.id}: {told}"
 
 
 class SentRecorder:

@@ -47,7 +47,8 @@ def test_failed_attempts_are_retried_when_due_then_failed_or_parked(store: Store
         ],
         decide,
     )
-    assert [step.verdict for step in steps] == ["retry", "retry", "failed"]
+    assert [step.verdict for _, step in steps] == ["retry", "retry", "failed"]
+    assert [delivery for delivery, _ in steps] == [lost, busy, gone]
     assert list(store.pending_delivery_batches(state.id, 10, T0)) == [], "none is due yet"
     later = T0 + timedelta(minutes=5)
     assert list(store.pending_delivery_batches(state.id, 10, later)) == [[lost, busy]]
@@ -60,7 +61,7 @@ def test_failed_attempts_are_retried_when_due_then_failed_or_parked(store: Store
         [FailedAttempt(lost, "unknown", "no reply"), FailedAttempt(busy, "temporary", "451")],
         decide,
     )
-    assert [step.verdict for step in steps] == ["parked", "failed"]
+    assert [step.verdict for _, step in steps] == ["parked", "failed"]
     assert store.record_failed_attempts([FailedAttempt(lost, "unknown", "x")], decide) == []
     store.settle_edition(state.id)
     [overview] = store.edition_deliveries()

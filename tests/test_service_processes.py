@@ -5,7 +5,10 @@ server, ``digest worker`` and ``digest beat``. Each reader gets exactly one copy
 from __future__ import annotations
 
 import os
+import re
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,11 +25,13 @@ from tests.service_cluster import (
     deployment,
     fresh_database,
     process,
+    reader,
     rss,
     tally,
     wait_for,
     write_members,
 )
+from tests.smtp_faults import RefusingSink, on_free_port
 
 READERS = 2 * DELIVERY_BATCH_SIZE + 50  # three delivery batches
 
@@ -78,25 +83,64 @@ def test_a_feeds_password_never_reaches_the_workers_log(tmp_path: Path) -> None:
         config = tmp_path / "digest.toml"
         config.write_text(config_text(tmp_path, None, address))
         write_members(tmp_path, 1)
-        env = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
-        env["DIGEST_DATABASE_URL"] = f"sqlite:///{tmp_path / 'digest.db'}"
-        digest = [str(DIGEST), "--config", str(config)]
-        subprocess.run([*digest, "db", "upgrade"], env=env, check=True, capture_output=True)
-        env["DIGEST_BROKER_URL"] = broker
         worker_log = tmp_path / "worker.log"
-
-        def polled() -> bool:
-            lines = worker_log.read_text(errors="replace").splitlines()
-            return any("digest.poll_feed[" in line and " succeeded " in line for line in lines)
-
-        with (
-            process([*digest, "worker", "-c", "1"], env, worker_log),
-            process([*digest, "beat", "--interval", "1"], env, tmp_path / "beat.log"),
-        ):
-            wait_for(polled, "a poll's result in the worker's log")
+        with _worker_and_beat(tmp_path, config, broker, worker_log):
+            wait_for(
+                lambda: _succeeded("digest.poll_feed", worker_log), "a poll's result in the log"
+            )
     logged = worker_log.read_text(errors="replace")
     assert FEED_PASSWORD not in logged
     assert "desk:***@127.0.0.1" in logged
 
 
 FEED_PASSWORD = "feed-pass-7d1c"
+
+
+def test_a_workers_log_names_no_reader_of_a_delivery_batch(tmp_path: Path) -> None:
+    """Celery logs each task's result at INFO: a delivery batch's result named every reader
+    whose copy failed (a refusal's text, twice: the address, then the server's words quoting
+    it), so a server refusing a list wrote the list into every worker's log. The result tells
+    of each by its delivery and subscriber ids; the ledger row keeps the rest."""
+    routes = {
+        "/wire.xml": answer(200, rss(datetime.now(UTC)), {"Content-Type": "application/rss+xml"})
+    }
+    refused = reader(1)
+    sink = on_free_port(RefusingSink, refused=frozenset({refused}))
+    with redis_server() as broker, smtp_server(sink), feed_server(routes) as feeds:
+        config = tmp_path / "digest.toml"
+        config.write_text(config_text(tmp_path, sink.port, feeds.url("/wire.xml")))
+        readers = write_members(tmp_path, 3)
+        worker_log = tmp_path / "worker.log"
+        with _worker_and_beat(tmp_path, config, broker, worker_log):
+            wait_for(lambda: _succeeded("digest.deliver_batch", worker_log), "a batch's result")
+    logged = worker_log.read_text(errors="replace")
+    [result] = [
+        line
+        for line in logged.splitlines()
+        if "digest.deliver_batch[" in line and " succeeded " in line
+    ]
+    assert [address for address in readers if address in logged] == []
+    assert "'sent': 2" in result and "'failed': 1" in result
+    assert re.search(r"delivery \d+ to subscriber (\d+): .* 550 5\.1\.1 <subscriber \1>", result)
+
+
+def _succeeded(task: str, log: Path) -> bool:
+    """The worker's ``log`` has the line of a ``task`` that succeeded (with its result)."""
+    lines = log.read_text(errors="replace").splitlines()
+    return any(f"{task}[" in line and " succeeded " in line for line in lines)
+
+
+@contextmanager
+def _worker_and_beat(folder: Path, config: Path, broker: str, worker_log: Path) -> Iterator[None]:
+    """A ``digest worker`` (its output in ``worker_log``) and a ``digest beat`` ticking every
+    second, on ``broker`` and an SQLite database in ``folder`` migrated first."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
+    env["DIGEST_DATABASE_URL"] = f"sqlite:///{folder / 'digest.db'}"
+    digest = [str(DIGEST), "--config", str(config)]
+    subprocess.run([*digest, "db", "upgrade"], env=env, check=True, capture_output=True)
+    env["DIGEST_BROKER_URL"] = broker
+    with (
+        process([*digest, "worker", "-c", "1"], env, worker_log),
+        process([*digest, "beat", "--interval", "1"], env, folder / "beat.log"),
+    ):
+        yield

@@ -84,11 +84,11 @@ class LedgerStore(StoreBase):
         self,
         failures: Sequence[FailedAttempt],
         decide: Callable[[FailedAttempt, int, int], NextStep],
-    ) -> list[NextStep]:
+    ) -> list[tuple[int, NextStep]]:
         """Record ``failures`` (attempts on pending rows), each row's next step as ``decide``
         says from (the attempt, failed attempts so far with this one, those whose reply never
-        came with this one); in one transaction. Returns the steps, in order; a row no longer
-        pending (settled meanwhile) is left alone and left out."""
+        came with this one); in one transaction. Returns each row's id and step, in order; a
+        row no longer pending (settled meanwhile) is left alone and left out."""
         if not failures:
             return []
         ids = [failure.delivery_id for failure in failures]
@@ -109,7 +109,7 @@ class LedgerStore(StoreBase):
                 attempts, unknown = attempts + 1, unknown + (failure.kind == "unknown")
                 counts[failure.delivery_id] = (attempts, unknown)
                 step = decide(failure, attempts, unknown)
-                steps.append(step)
+                steps.append((failure.delivery_id, step))
                 rows.append(
                     {
                         "delivery": failure.delivery_id,
