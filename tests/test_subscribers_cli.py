@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import json
 import os
 import re
@@ -631,3 +633,37 @@ def test_export_person_writes_a_names_direction_controls_as_escapes(
     assert held.exit_code == 0, held.output
     assert not re.search("[\u200e\u200f\u202a-\u202e\u2066-\u2069]", held.stdout), held.stdout
     assert json.loads(held.stdout)["subscriber"]["name"] == name
+
+
+def test_an_export_for_excel_keeps_arabic_and_hebrew_names_and_reads_back(
+    tmp_path: Path, base_url: str
+) -> None:
+    # Excel on Windows reads a CSV file without a byte order mark in the machine's code page:
+    # every Arabic and Hebrew name of an export showed as mojibake ("Ø±Ù†Ø§"). --excel writes
+    # the mark (and Excel's line ends); the default export stays plain UTF-8 for programs.
+    config, _ = config_without_file(tmp_path, base_url)
+    names = {"r0@example.org": "رنا حداد", "r1@example.org": "שרה לוי", "r2@example.org": "Sam"}
+    (tmp_path / "new.csv").write_text(
+        "email,name\n" + "".join(f"{email},{name}\n" for email, name in names.items()),
+        encoding="utf-8",
+    )
+    added = digest(config, "subscribers", "import", str(tmp_path / "new.csv"), "--list", "daily")
+    assert "3 added" in added.stdout, added.output
+
+    for_excel, plain = tmp_path / "excel.csv", tmp_path / "plain.csv"
+    exported = digest(config, "subscribers", "export", "--excel", "-o", str(for_excel))
+    assert exported.exit_code == 0, exported.output
+    assert digest(config, "subscribers", "export", "-o", str(plain)).exit_code == 0
+    data = for_excel.read_bytes()
+    assert data.startswith(codecs.BOM_UTF8) and data.count(codecs.BOM_UTF8) == 1
+    assert data.count(b"\r\n") == 4 and b"\n" not in data.replace(b"\r\n", b"")
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    assert {row["email"]: row["name"] for row in rows} == names
+    assert not plain.read_bytes().startswith(codecs.BOM_UTF8)
+    assert plain.read_bytes().count(b"\r") == 0
+    # To the terminal (redirected into a file), the same bytes.
+    printed = digest(config, "subscribers", "export", "--excel")
+    assert printed.stdout_bytes == data
+    # Read back, the file is the same readers with the same names.
+    back = digest(config, "subscribers", "import", str(for_excel), "--list", "daily")
+    assert "0 added, 0 updated, 3 unchanged, 0 refused" in back.stdout, back.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -130,14 +131,22 @@ def export_subscribers(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here instead of to the terminal.")
     ] = None,
+    excel: Annotated[
+        bool,
+        typer.Option(
+            "--excel",
+            help="For Excel on Windows: UTF-8 behind a byte order mark, lines ending CRLF, so "
+            "names in any script open as written.",
+        ),
+    ] = False,
 ) -> None:
-    """Write every membership (of one list with --list) as CSV, which import reads back: the
-    rows of readers who unsubscribed are imported as unsubscribed."""
+    """Write every membership (of one list with --list) as CSV in UTF-8, which import reads
+    back: the rows of readers who unsubscribed are imported as unsubscribed."""
     settings = load_config()
     if list_slug is not None:
         known_list(settings, list_slug)
-    with _store(settings) as (store, _), _open(output) as out:
-        writer = csv.writer(out, lineterminator="\n")
+    with _store(settings) as (store, _), _open(output, excel=excel) as out:
+        writer = csv.writer(out, lineterminator="\r\n" if excel else "\n")
         writer.writerow(EXPORT_COLUMNS)
         for member in store.memberships(list_slug):
             writer.writerow(
@@ -156,12 +165,23 @@ def export_subscribers(
 
 
 @contextmanager
-def _open(path: Path | None) -> Iterator[TextIO]:
-    if path is None:
-        yield sys.stdout
+def _open(path: Path | None, *, excel: bool) -> Iterator[TextIO]:
+    """The export's file, or standard output, in UTF-8 whatever the terminal's encoding (a
+    program reads the CSV, and import reads UTF-8); with ``excel``, behind the byte order mark
+    without which Excel reads a CSV file in the machine's code page, and every name in another
+    script (Arabic, Hebrew, Greek...) shows as mojibake."""
+    encoding = "utf-8-sig" if excel else "utf-8"  # utf-8-sig writes the mark first
+    if path is not None:
+        with path.open("w", encoding=encoding, newline="") as file:
+            yield file
         return
-    with path.open("w", encoding="utf-8", newline="") as file:
-        yield file
+    sys.stdout.flush()
+    out = io.TextIOWrapper(sys.stdout.buffer, encoding=encoding, newline="")
+    try:
+        yield out
+    finally:
+        out.flush()
+        out.detach()  # standard output stays open, for what is printed after
 
 
 @subscribers_app.command("list")
