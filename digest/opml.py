@@ -18,6 +18,7 @@ from xml.parsers.expat import ExpatError, ParserCreate
 
 from digest.config import FeedSettings, feed_url_key, http_url_problem
 from digest.errors import ConfigError
+from digest.terminal_escapes import escape_obeyed
 
 OPML_DOCS = "http://opml.org/spec2.opml"
 MAX_DEPTH = 100  # outlines within outlines: folders of folders
@@ -25,9 +26,6 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 # C1 controls, which XML allows: in a title they are what a terminal obeys (U+009B opens a
 # control sequence, U+009D an OSC), never text. Dropped, as feeds' titles drop them.
 _C1_CONTROL = re.compile(r"[\x80-\x9f]+")
-# What a terminal would obey in a printed TOML string, written as \u escapes (the same string to
-# TOML): C1 controls and the direction controls, U+202E showing the rest of a line backwards.
-_OBEYED = re.compile("[\x80-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,5 +208,6 @@ def _unique(name: str, taken: set[str]) -> str:
 def _toml_string(value: str) -> str:
     # A JSON string is a TOML basic string once control characters are gone (TOML forbids DEL
     # unescaped, which JSON leaves as is); its \u escapes are TOML's too.
-    text = json.dumps(_CONTROL.sub(" ", value), ensure_ascii=False)
-    return _OBEYED.sub(lambda found: f"\\u{ord(found[0]):04x}", text)
+    # What a terminal would obey in a printed TOML string (C1 and direction controls) is written
+    # as \u escapes: the same string to TOML.
+    return escape_obeyed(json.dumps(_CONTROL.sub(" ", value), ensure_ascii=False))

@@ -132,3 +132,24 @@ def test_the_commands_import_alembic_only_to_migrate() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert found.stdout.strip() == "[]"
+
+
+def test_what_a_terminal_obeys_is_escaped_by_one_function_for_json_and_toml() -> None:
+    """The JSON the commands print and the TOML a feeds import writes escape the characters a
+    terminal obeys. Each held its own copy of the character class, which drift apart unseen:
+    both use the library's one function, and no other module spells the class."""
+    from digest.cli.boundary import json_text
+    from digest.opml import _toml_string
+
+    users = {"digest.opml", "digest.cli.boundary"}
+    for name, path in module_files().items():
+        uses = "digest.terminal_escapes.escape_obeyed" in set(imported(path))
+        assert uses == (name in users), name
+        if name != "digest.terminal_escapes":
+            source = path.read_text(encoding="utf-8")
+            assert "\\u2028\\u2029\\u202a-\\u202e" not in source, f"{name} spells it again"
+    # The same characters, escaped alike: U+009B would open a control sequence, U+202E turn
+    # the rest of the line backwards.
+    for character in "\x85\x9b\x9d\u061c\u200f\u2028\u202e\u2067":
+        escape = f"\\u{ord(character):04x}"
+        assert escape in json_text(f"a{character}b") and escape in _toml_string(f"a{character}b")

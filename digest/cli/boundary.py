@@ -39,6 +39,7 @@ from typer._click.exceptions import NoSuchOption  # typer's own click, as its co
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from digest.errors import ConfigError, DigestError, StoreUnavailableError, brief
+from digest.terminal_escapes import escape_obeyed
 
 errors = Console(stderr=True, soft_wrap=True)  # error lines stay whole for grep
 
@@ -96,11 +97,6 @@ _LINE_BREAKS = re.compile("[\t\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]+")
 # backwards, the row of a table included, so that "moc.elgoog" reads "google.com". The terminal
 # orders right-to-left text by itself; these only ever mislead it.
 _DIRECTION_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-# What json.dumps leaves raw (it escapes C0 controls itself): C1 controls, line separators and
-# direction controls, written as \u escapes: the same JSON data, nothing a terminal obeys.
-_LEFT_RAW_BY_JSON = re.compile(
-    "[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
-)
 
 
 def printable(text: str, *, lines: bool = False) -> str:
@@ -123,9 +119,8 @@ def shown(text: str, *, lines: bool = False) -> str:
 
 def json_text(value: object) -> str:
     """``value`` as JSON for standard output, a terminal as likely as a pipe: the same data, with
-    every character a terminal would obey written as a \\u escape (see _LEFT_RAW_BY_JSON)."""
-    text = json.dumps(value, ensure_ascii=False, indent=2)
-    return _LEFT_RAW_BY_JSON.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+    every character a terminal would obey written as a \\u escape (digest.terminal_escapes)."""
+    return escape_obeyed(json.dumps(value, ensure_ascii=False, indent=2))
 
 
 class PrintableLogLines(logging.Formatter):
