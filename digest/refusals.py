@@ -19,6 +19,7 @@ import logging
 from collections.abc import Iterable
 from datetime import timedelta
 
+from digest.addresses import without_addresses
 from digest.inbound import apply
 from digest.inbound.bounces import refusal_faults_the_address
 from digest.records import Subscriber
@@ -43,10 +44,13 @@ def count_refusals(
         if not refusal_faults_the_address(reply):
             # A blocklist, our reputation, the edition's size or content: every reader at
             # that server is refused alike, for as long as it lasts. That delivery fails only.
+            # Logged by the reader's id: such a refusal comes for every reader at that
+            # server, and a line naming each would write them all into the worker's log.
             _log.info(
-                "%s refused for the message or the sender, not the address: not counted (%s)",
-                subscriber.email,
-                reply[:200],
+                "subscriber %d refused for the message or the sender, not the address: "
+                "not counted (%s)",
+                subscriber.id,
+                without_addresses(reply, (subscriber.email,), f"subscriber {subscriber.id}")[:200],
             )
             continue
         counted = store.record_inbound_event(
@@ -67,8 +71,9 @@ def count_refusals(
             apply.suppress(services, subscriber.email, "hard-bounce")
             suppressed.append(subscriber.email)
             _log.warning(
-                "%s suppressed: refused for good %d times (smtp.suppress_after_refusals = %d)",
-                subscriber.email,
+                "subscriber %d suppressed: refused for good %d times "
+                "(smtp.suppress_after_refusals = %d)",
+                subscriber.id,
                 refusals,
                 limit,
             )

@@ -4,6 +4,7 @@ once. A real SMTP server (aiosmtpd) refuses the address."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -97,3 +98,37 @@ def test_a_refusal_for_the_sender_or_the_message_never_suppresses_the_reader(
         assert services.store.events_since(GONE, KIND, DAY1 - timedelta(days=1)) == 0
         assert services.store.suppression(services.address_key(GONE)) is None
     assert sink.asked == {GONE: 4}  # still tried each day, and refused each day
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "550 5.1.1 <{address}>: Recipient address rejected: User unknown",
+        "554 5.7.1 <{address}>: Client host [127.0.0.1] blocked using zen.spamhaus.org",
+    ],
+)
+def test_a_refusal_is_logged_by_the_readers_id_never_their_address(
+    tmp_path: Path, feeds: tuple[Path, str], reply: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A server blocklisting the sender refuses every reader it holds: a line naming each one's
+    # address (and the reply quoting it again) wrote the server's share of the list into the
+    # worker's log at every edition; so did each suppression after refusals.
+    caplog.set_level(logging.INFO, logger="digest.refusals")
+    folder, base_url = feeds
+    with mailing_through_a_refusing_server(tmp_path, base_url, reply=reply) as (
+        _sink,
+        services,
+        clock,
+    ):
+        for day in range(3):
+            day_sent(services, folder, day)
+            clock.advance(timedelta(days=1))
+        gone = services.store.subscriber_by_email(GONE)
+    assert gone is not None
+    logged = [record.getMessage() for record in caplog.records if record.name == REFUSALS_LOGGER]
+    assert logged, "each refusal not counted, or the suppression, is told"
+    assert [line for line in logged if GONE in line] == []
+    assert all(f"subscriber {gone.id}" in line for line in logged), logged
+
+
+REFUSALS_LOGGER = "digest.refusals"
