@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from digest.addresses import without_addresses
 from digest.inbound import apply
 from digest.inbound.events import COMPLAINT, HARD_BOUNCE, SOFT_BOUNCE, UNSUBSCRIBE, InboundEvent
 from digest.services import Services
@@ -69,7 +70,9 @@ def _take(services: Services, event: InboundEvent) -> Taken:
     else:
         outcome = "nothing to do"
     recorded = _record(services, event, email, outcome)
-    _log.info("inbound: %s for %s (%s): %s", event.kind, email, event.source, outcome)
+    _log.info(
+        "inbound: %s for %s (%s): %s", event.kind, _reader(services, event), event.source, outcome
+    )
     return Taken(event, outcome if recorded else "duplicate", recorded)
 
 
@@ -82,7 +85,9 @@ def _soft_bounce(services: Services, event: InboundEvent, email: str) -> Taken:
         if not recorded:
             return _duplicate(event)
         outcome = f"counted ({count} of {bounces.soft_limit})"
-        _log.info("inbound: soft-bounce for %s (%s): %s", email, event.source, outcome)
+        _log.info(
+            "inbound: soft-bounce for %s (%s): %s", _reader(services, event), event.source, outcome
+        )
         return Taken(event, outcome, True)
     # Over the limit, and not suppressed though this bounce was taken in before: the store
     # failed between recording it and suppressing, and this is the sending server's retry.
@@ -91,13 +96,27 @@ def _soft_bounce(services: Services, event: InboundEvent, email: str) -> Taken:
     apply.suppress(services, email, HARD_BOUNCE)
     outcome = f"suppressed after {count} soft bounces in {bounces.soft_window_days:g} days"
     store.set_inbound_outcome(event.event_id, outcome)
-    _log.info("inbound: soft-bounce for %s (%s): %s", email, event.source, outcome)
+    _log.info(
+        "inbound: soft-bounce for %s (%s): %s", _reader(services, event), event.source, outcome
+    )
     return Taken(event, outcome, True)
 
 
 def _duplicate(event: InboundEvent) -> Taken:
-    _log.info("inbound: %s %s taken in before: skipped", event.kind, event.event_id)
+    # A provider's event id holds the recipient's address (digest.inbound.mailgun, sns).
+    told = without_addresses(event.event_id, (event.email or "",), "…")
+    _log.info("inbound: %s %s taken in before: skipped", event.kind, told)
     return Taken(event, "duplicate", False)
+
+
+def _reader(services: Services, event: InboundEvent) -> str:
+    """The event's reader as the log names them: by id, never by address (one line per
+    bounce, complaint and unsubscribe would make the log a list of those readers)."""
+    subscriber_id = event.subscriber_id
+    if subscriber_id is None and event.email is not None:
+        held = services.store.subscriber_by_email(event.email)
+        subscriber_id = held.id if held is not None else None
+    return f"subscriber {subscriber_id}" if subscriber_id is not None else "an address of no reader"
 
 
 def _suppressed(kind: str, ended: int) -> str:
