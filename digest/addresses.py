@@ -54,3 +54,11 @@ def without_addresses(text: str, addresses: Iterable[str], stand_in: str) -> str
     for address in sorted({address for address in addresses if address}, key=len, reverse=True):
         text = re.sub(re.escape(address), stand_in, text, flags=re.IGNORECASE)
     return text
+
+
+def domain_only(address: str) -> str:
+    """``address`` as a log names someone who may be a reader: "…@example.org", its domain
+    enough to tell a provider's system from a person, the mailbox left out. Text with no "@"
+    (the null sender of a bounce, "MAILER-DAEMON") is no one's address and is kept."""
+    local, at, domain = address.rpartition("@")
+    return f"…@{domain}" if at and local else address

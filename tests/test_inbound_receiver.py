@@ -3,6 +3,7 @@ smtplib to a real aiosmtpd server, and the next edition skipping those readers."
 
 from __future__ import annotations
 
+import logging
 import smtplib
 import socket
 import time
@@ -626,3 +627,18 @@ def test_a_bounce_quoting_a_nul_is_taken_in_postgresql_too(
         assert sorted(kind for _, kind, _, _ in events) == ["hard-bounce", "unsubscribe"]
     finally:
         services.close()
+
+
+def test_a_readers_mail_ignored_is_logged_by_its_senders_domain_not_address(
+    sent: tuple[Services, MemoryTransport, InboundServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    # A reader who writes to the unsubscribe address (a reply, a token a mail program cut)
+    # sends from their own address: the line of each such message ignored named it whole.
+    caplog.set_level(logging.INFO, logger="digest.inbound.server")
+    _services, _transport, server = sent
+    unsubscribe = inbound_mail.mailto(to="unsubscribe@example.org", subject="unsubscribe-forged")
+    send(server, "unsubscribe@example.org", unsubscribe, mail_from="li@example.org")
+    said = [r.getMessage() for r in caplog.records if r.name == "digest.inbound.server"]
+    [ignored] = [line for line in said if " ignored: " in line]
+    assert ignored.startswith("inbound: a message from …@example.org ignored: "), ignored
+    assert [line for line in said if "li@example.org" in line] == []

@@ -33,6 +33,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from digest.addresses import domain_only
 from digest.config import Settings
 from digest.config_edits import ConfigEdits
 from digest.errors import ListenError
@@ -110,7 +111,9 @@ class InboundHandler:
         try:
             await loop.run_in_executor(self._worker, self.receive, data, sender, recipients)
         except Exception:
-            _log.exception("inbound: a message from %s could not be recorded", short(sender, 200))
+            _log.exception(
+                "inbound: a message from %s could not be recorded", short(domain_only(sender), 200)
+            )
             return self._status(TRY_LATER, recipients)
         return self._status("250 OK", recipients)
 
@@ -123,7 +126,9 @@ class InboundHandler:
             signer=self.services.signer,
         )
         if reading.ignored is not None:
-            _log.info("inbound: a message from %s ignored: %s", short(sender, 200), reading.ignored)
+            # By its domain only: a reader writing to the unsubscribe address sends from theirs.
+            sender_told = short(domain_only(sender), 200)
+            _log.info("inbound: a message from %s ignored: %s", sender_told, reading.ignored)
         return take_events(self.services, reading.events)
 
     def _status(self, status: str, recipients: Sequence[str]) -> str:
