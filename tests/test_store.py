@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,6 +12,8 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from digest.config import FeedSettings
 from digest.records import (
@@ -598,3 +601,27 @@ def test_unsubscribing_addresses_ignores_case_and_other_lists(store: Store) -> N
     assert store.unsubscribe_addresses("daily", wanted, T0) == 0
     assert len(store.confirmed_subscribers("daily")) == 600
     assert len(store.confirmed_subscribers("weekly")) == 1
+
+
+def test_a_failed_statement_never_quotes_a_readers_address(database_url: str) -> None:
+    # SQLAlchemy writes a failed statement's parameters into its error: a database that failed
+    # a lookup or an import put the readers' addresses into the traceback a worker logs, the
+    # web app's log and the message a command prints.
+    store = open_store(database_url)
+    try:
+        with store.engine.begin() as connection:
+            connection.execute(text("ALTER TABLE subscribers RENAME TO subscribers_moved"))
+        with pytest.raises(SQLAlchemyError) as raised:
+            store.subscriber_by_email("rana.private@example.org")
+    finally:
+        store.engine.dispose()
+    told = "\n".join(str(error) for error in _chain(raised.value))
+    assert "rana.private@example.org" not in told
+    assert "subscribers" in told, told  # the statement itself is still said
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    seen: BaseException | None = error
+    while seen is not None:
+        yield seen
+        seen = seen.__cause__ or seen.__context__

@@ -41,7 +41,9 @@ def _engine(url: str, **options: Any) -> Engine:
     """``create_engine``, with a driver the URL names and this machine lacks said in one line:
     SQLAlchemy imports it here, and its ImportError ended every command in a traceback."""
     try:
-        return create_engine(url, **options)
+        # A statement's parameters hold readers' addresses and names: SQLAlchemy writes them
+        # into the error of a statement that failed, which tracebacks, logs and messages quote.
+        return create_engine(url, hide_parameters=True, **options)
     except (ImportError, NoSuchModuleError) as error:
         reason = f"its driver {make_url(url).drivername} is not installed ({error})"
         raise StoreUnavailableError(url, reason, missing_driver=True) from error
