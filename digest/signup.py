@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 
-from digest.addresses import mailbox_of
+from digest.addresses import mailbox_of, without_addresses
 from digest.errors import DeliveryError, HeaderCheckError
 from digest.lists import list_for_slug, slugs_and_previous
 from digest.mail.confirmation import confirmation_message
@@ -99,11 +99,15 @@ def handle_sign_up(
         )
         transport.send(message)
     except (DeliveryError, HeaderCheckError) as error:
+        # By id: anyone can type any address into the form, and a log of the refused ones
+        # would keep every address typed (the server's reply quotes it too).
+        said = error.reason if isinstance(error, DeliveryError) else str(error)
+        recipient = error.recipient if isinstance(error, DeliveryError) else subscriber.email
         _log.error(
             "list %r: the confirmation mail of subscriber %d was not sent: %s",
             digest_list.slug,
             subscriber.id,
-            error,
+            without_addresses(said, (subscriber.email, recipient), f"subscriber {subscriber.id}"),
         )
     return outcome
 

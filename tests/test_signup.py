@@ -3,6 +3,7 @@ the confirmation, and sign-ups of one new address racing on several workers."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from digest.errors import DeliveryPermanentError
 from digest.mail.transport import MemoryTransport
 from digest.records import Subscriber
 from digest.services import Services
@@ -328,3 +330,22 @@ def test_a_reader_removed_by_the_operator_who_comes_back_before_the_next_cycle_s
     reconcile_suppressions(services.settings, store, services.address_key, room.clock.now())
     assert membership(room, "back@example.org") == CONFIRMED
     assert membership(room, "other@example.org") == UNSUBSCRIBED
+
+
+def test_a_confirmation_refused_is_logged_by_subscriber_id_never_the_address(
+    room: Newsroom, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Anyone can type any address into the form: each confirmation the mail server refused
+    # was logged with the address twice (the error's, and the server's reply quoting it).
+    typed = "no.such.reader@example.org"
+    transport = MemoryTransport()
+    transport.failures[typed] = DeliveryPermanentError(
+        typed, f"550 5.1.1 <{typed}>: Recipient address rejected: User unknown"
+    )
+    caplog.set_level(logging.ERROR, logger="digest.signup")
+    handle_sign_up(room.services, transport, SignUpRequest("daily", typed))
+    reader = room.services.store.subscriber_by_email(typed)
+    assert reader is not None
+    [said] = [record.getMessage() for record in caplog.records if record.name == "digest.signup"]
+    assert typed not in said
+    assert f"subscriber {reader.id} was not sent" in said and "550 5.1.1" in said, said
