@@ -11,13 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from digest import pipeline
 from digest.errors import DeliveryPermanentError
 from digest.mail.transport import MemoryTransport
 from digest.records import Subscriber
 from digest.services import Services
-from digest.signup import SignUpRequest, confirm_sign_up, handle_sign_up
+from digest.signup import SignUpRequest, confirm_max_age, confirm_sign_up, handle_sign_up
 from digest.store import SubscriberInput
 from digest.store.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
+from tests.members import add_members
 from tests.webtools import Newsroom, newsroom
 
 
@@ -349,3 +351,33 @@ def test_a_confirmation_refused_is_logged_by_subscriber_id_never_the_address(
     [said] = [record.getMessage() for record in caplog.records if record.name == "digest.signup"]
     assert typed not in said
     assert f"subscriber {reader.id} was not sent" in said and "550 5.1.1" in said, said
+
+
+def test_a_sign_up_never_confirmed_is_dropped_once_its_link_has_expired(room: Newsroom) -> None:
+    # Anyone's form kept an address, and the name typed with it, for ever, though its owner
+    # never confirmed and the link of the mail stopped working after web.confirm_days.
+    services, store, start = room.services, room.services.store, room.clock.now()
+    form = MemoryTransport()
+    handle_sign_up(services, form, SignUpRequest("daily", "stranger@example.org", "Typed in"))
+    signed_up_and_confirmed(services, "daily", "reader@example.org", start)
+    handle_sign_up(services, form, SignUpRequest("arabic", "reader@example.org"))  # pending
+    add_members(store, "daily", [SubscriberInput("imported@example.org")], start, confirmed=False)
+    former = signed_up_and_confirmed(services, "daily", "former@example.org", start)
+    store.unsubscribe(former.id, "daily", start, "one-click")
+    handle_sign_up(services, form, SignUpRequest("daily", "former@example.org"))  # back, pending
+    expiry = start + confirm_max_age(services)
+    for moment in (expiry - timedelta(minutes=1), expiry + timedelta(minutes=1)):
+        room.clock.set(moment)
+        pipeline.members_in_step(services, moment)  # as each cycle and tick do first
+        kept = store.subscriber_by_email("stranger@example.org") is not None
+        assert kept == (moment < expiry)
+    assert store.person("stranger@example.org", services.address_key("x"))["subscriber"] is None
+    # A reader with a membership of their own keeps it, and their pending one; an operator's
+    # import is the operator's to settle.
+    assert membership(room, "reader@example.org") == CONFIRMED
+    assert membership(room, "reader@example.org", "arabic") == PENDING
+    assert membership(room, "imported@example.org") == PENDING
+    assert membership(room, "former@example.org") == PENDING  # a reader once: their history
+    # Asked again, the form sends a mail whose link works.
+    assert handle_sign_up(services, form, SignUpRequest("daily", "stranger@example.org"))
+    assert membership(room, "stranger@example.org") == PENDING

@@ -66,7 +66,8 @@ class WebSettings(SettingsModel):
         gt=0,
         le=60,
         description="How long the link of a sign-up's confirmation mail works, in days; after "
-        "that the reader signs up again.",
+        "that the reader signs up again, and a sign-up still unconfirmed is deleted with the "
+        "name typed into the form.",
     )
     signup_rate_per_client: RateText = Field(
         default="20/hour",

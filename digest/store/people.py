@@ -3,6 +3,9 @@
     person(email)  the subscriber row, their memberships, the history of them, the suppression
                    of their address, their deliveries from the ledger, and the bounces and
                    complaints taken in about them: plain data for JSON
+    drop_unconfirmed(before)  the people who only ever asked with the sign-up form and never
+                   confirmed, their last ask older than ``before``, deleted with their
+                   memberships and history: nobody vouched for the address or the name typed
     forget(email)  in one transaction: memberships unsubscribed (channel "operator"), the
                    subscriber row anonymised (address, name, timezone gone), the ledger rows'
                    error texts (which may quote the address) erased, the bounces and complaints
@@ -22,8 +25,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from digest.store.base import StoreBase
 from digest.store.schema import (
@@ -36,7 +39,7 @@ from digest.store.schema import (
     SubscriptionRow,
     SuppressionRow,
 )
-from digest.store.subscribers import FORGOTTEN, UNSUBSCRIBED
+from digest.store.subscribers import FORGOTTEN, PENDING, SIGN_UP, UNSUBSCRIBED
 
 # What stands for a forgotten address in a text kept about it.
 FORGOTTEN_ADDRESS = "(an address forgotten at its owner's request)"
@@ -149,6 +152,48 @@ class PeopleStore(StoreBase):
                 )
             ]
         return held
+
+    def drop_unconfirmed(self, before: datetime) -> int:
+        """Delete each person whose every membership is a sign-up from the form still pending
+        since before ``before`` (when the confirmation links of that time stopped working),
+        and who was never a member: anyone may type an address and a name into the form, and
+        what its owner never confirmed is not kept. A person with any other membership, or
+        who was ever confirmed (a reader who left and asked to come back), is kept whole.
+        Returns how many were deleted."""
+        stale = and_(
+            SubscriptionRow.status == PENDING,
+            SubscriptionRow.channel == SIGN_UP,
+            SubscriptionRow.changed_at < before,
+        )
+        other = aliased(SubscriptionRow)
+        with self.transaction() as session:
+            # The few stale sign-ups first, then, for each, its person's other rows by index.
+            ids = list(
+                session.scalars(
+                    select(SubscriptionRow.subscriber_id)
+                    .where(stale)
+                    .where(
+                        ~exists().where(
+                            other.subscriber_id == SubscriptionRow.subscriber_id,
+                            ~and_(
+                                other.status == PENDING,
+                                other.channel == SIGN_UP,
+                                other.changed_at < before,
+                            ),
+                        ),
+                        ~exists().where(
+                            SubscriptionChangeRow.subscriber_id == SubscriptionRow.subscriber_id,
+                            SubscriptionChangeRow.to_status != PENDING,
+                        ),
+                    )
+                    .distinct()
+                )
+            )
+            for chunk in (ids[at : at + 500] for at in range(0, len(ids), 500)):
+                for table in (SubscriptionChangeRow, SubscriptionRow):
+                    session.execute(delete(table).where(table.subscriber_id.in_(chunk)))
+                session.execute(delete(SubscriberRow).where(SubscriberRow.id.in_(chunk)))
+        return len(ids)
 
     def forget(self, email: str, key: str, now: datetime) -> Forgotten:
         """Erase what is held on the person with ``email`` and keep their address's key as a
