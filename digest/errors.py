@@ -175,11 +175,20 @@ class StoreUnavailableError(DigestError):
         not_digest: bool = False,
         not_permitted: bool = False,
         read_only: bool = False,
+        timed_out: bool = False,
     ) -> None:
         self.url = url
         self.reason = reason
         shown = database_shown(url)
-        if not_permitted:
+        if timed_out:
+            # The server answers, and gave up on a statement past its bound: the advice of an
+            # unreachable database would mislead.
+            what_to_do = (
+                "another session holds a lock this command waits for (a transaction left open, "
+                "in psql or in a process that is stuck: see pg_stat_activity), or the server is "
+                "overloaded; end that session, or raise service.database_timeout_seconds"
+            )
+        elif not_permitted:
             # PostgreSQL refused the URL's user (SQLSTATE 42501): the server is up and the
             # address right, so the advice of an unreachable database would mislead. Since
             # PostgreSQL 15 only a database's owner may create tables in its schema public, and

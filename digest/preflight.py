@@ -295,7 +295,9 @@ def existing_store(settings: Settings) -> tuple[Store | None, str]:
             return None, f"{parsed.database} is a folder, not a database file"
         if not Path(parsed.database).is_file():
             return None, f"no database yet at {parsed.database}"
-    engine = create_database_engine(url)
+    engine = create_database_engine(
+        url, statement_seconds=settings.service.database_timeout_seconds
+    )
     try:
         revision = current_revision(engine)
         if revision != head_revision():

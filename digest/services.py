@@ -146,7 +146,10 @@ def build_services(
     secret = signing_secret(settings)
     clock = clock or SystemClock()
     store = open_store(
-        settings.service.database_url, migrate=migrate, shared=shares_database(settings)
+        settings.service.database_url,
+        migrate=migrate,
+        shared=shares_database(settings),
+        statement_seconds=settings.service.database_timeout_seconds,
     )
     try:
         require_secret_key(store, settings, secret, clock)

@@ -112,7 +112,7 @@ def run_digest(config: Path, *args: str, **options: Any) -> subprocess.Completed
         capture_output=True,
         text=True,
         env=environment,
-        timeout=120,
+        timeout=options.pop("timeout", 120),
         check=False,
         **options,
     )
@@ -374,6 +374,41 @@ def test_a_postgresql_server_that_never_answers_is_given_up_on(tmp_path: Path) -
             masked = url.replace(":hunter2@", ":***@")
             assert f"cannot open the database {masked}: connection timeout expired" in line, line
             assert "check that the database server is running" in line
+
+
+def test_a_command_waiting_on_a_lock_another_session_holds_gives_up_in_time(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    # Another session holding a lock the command needs (a long transaction left open in psql,
+    # a stuck migration): `digest feeds` and `digest run --once` waited on it for ever.
+    url = fresh_database(postgres_url).replace("digest@", "digest:hunter2@")
+    config = write_config(tmp_path, database_url=url)
+    text_with_bound = config.read_text(encoding="utf-8").replace(
+        "[ingest]", "database_timeout_seconds = 1\n\n[ingest]", 1
+    )
+    config.write_text(text_with_bound, encoding="utf-8")
+    assert run_digest(config, "db", "upgrade").returncode == 0
+    holder = create_engine(url).connect()
+    try:
+        holder.execute(text("LOCK TABLE feeds IN ACCESS EXCLUSIVE MODE"))
+        for command in (["feeds"], ["run", "--once"]):
+            started = time.monotonic()
+            result = run_digest(config, *command, timeout=60)
+            took = time.monotonic() - started
+            assert result.returncode == 1, (command, result.stderr)
+            assert took < 20, (command, took)
+            assert "Traceback" not in result.stderr, (command, result.stderr)
+            [line] = result.stderr.strip().splitlines()
+            assert "cannot open the database postgresql+psycopg://digest:***@127.0.0.1" in line
+            assert "hunter2" not in line
+            assert "statement timeout" in line, line
+            assert "another session holds a lock" in line, line
+            assert "service.database_timeout_seconds" in line, line
+    finally:
+        holder.rollback()
+        holder.close()
+    # The lock let go of, the same commands run as ever.
+    assert run_digest(config, "feeds").returncode == 0
 
 
 def test_an_edition_number_past_what_the_database_holds_is_refused_as_a_usage_error(

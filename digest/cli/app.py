@@ -130,7 +130,11 @@ def configured_store(settings: Settings) -> Iterator[Store]:
     """The store of the config, for a command that reads or edits it without running anything;
     a database that cannot be opened is a one-line error (digest.cli.boundary)."""
     with database_errors(settings.service.database_url):
-        store = open_store(settings.service.database_url, shared=shares_database(settings))
+        store = open_store(
+            settings.service.database_url,
+            shared=shares_database(settings),
+            statement_seconds=settings.service.database_timeout_seconds,
+        )
         try:
             yield store
         finally:

@@ -491,7 +491,10 @@ def db_upgrade() -> None:
 
     settings = load_config()
     with database_errors(settings.service.database_url):
-        engine = create_database_engine(settings.service.database_url)
+        engine = create_database_engine(
+            settings.service.database_url,
+            statement_seconds=settings.service.database_timeout_seconds,
+        )
         try:
             upgrade(engine)
             console.print(f"Database at revision {current_revision(engine)}")
@@ -512,7 +515,12 @@ def db_adopt_secret_key() -> None:
     settings = load_config()
     shared = shares_database(settings)
     with database_errors(settings.service.database_url):
-        store = open_store(settings.service.database_url, migrate=not shared, shared=shared)
+        store = open_store(
+            settings.service.database_url,
+            migrate=not shared,
+            shared=shared,
+            statement_seconds=settings.service.database_timeout_seconds,
+        )
         try:
             forgotten = store.forgotten_count()
             store.adopt_secret_key(secret_check(signing_secret(settings)), SystemClock().now())

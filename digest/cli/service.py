@@ -91,7 +91,9 @@ def _require_schema(settings: Settings) -> None:
 
     url = settings.service.database_url
     with database_errors(url):
-        engine = create_database_engine(url)
+        engine = create_database_engine(
+            url, statement_seconds=settings.service.database_timeout_seconds
+        )
         try:
             check_schema(engine, url)
         finally:

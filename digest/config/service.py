@@ -148,6 +148,11 @@ class ServiceSettings(SettingsModel):
     database_url: Annotated[str, AfterValidator(_check_database_url)] = "sqlite:///var/digest.db"
     """SQLite or PostgreSQL, as an SQLAlchemy URL; ``postgresql+psycopg://…`` in production
     (``pip install -e ".[postgres]"``). An SQLite path is relative to the working directory."""
+    database_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
+    """How long one statement may take on PostgreSQL, a wait for a lock another session holds
+    included, before the server cancels it and the command (or task) gives up, saying so. The
+    waits the service means (another build of the list, another ``digest db upgrade``) have no
+    bound, and neither has a migration's work."""
     broker_url: Annotated[str, AfterValidator(_check_broker_url)] | None = None
     """The Celery broker, a Redis server (``redis://host:6379/0``; for TLS,
     ``rediss://host:6380/0?ssl_cert_reqs=required``); none runs tasks in-process (the embedded

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from digest.store.archive import ArchivedEdition, ArchiveStore
-from digest.store.db import check_schema, create_database_engine, upgrade
+from digest.store.db import STATEMENT_SECONDS, check_schema, create_database_engine, upgrade
 from digest.store.deliveries import DeliveryCounts, DeliveryStore, ReaderPosition
 from digest.store.editions import EditionState, EditionStore
 from digest.store.feeds import FeedState, FeedStore, UnchangedFetch
@@ -40,7 +40,13 @@ class Store(
     of editions, and the pictures the service serves."""
 
 
-def open_store(database_url: str, *, migrate: bool = True, shared: bool = False) -> Store:
+def open_store(
+    database_url: str,
+    *,
+    migrate: bool = True,
+    shared: bool = False,
+    statement_seconds: float = STATEMENT_SECONDS,
+) -> Store:
     """Connect to the database, bringing its schema up to date first unless told not to.
 
     A ``shared`` database, the distributed mode's, is not upgraded but checked: workers and beat
@@ -48,8 +54,11 @@ def open_store(database_url: str, *, migrate: bool = True, shared: bool = False)
     `digest status` from an updated laptop) must not migrate it under them. One that is not this
     code's is refused with SchemaMismatchError, which says to run `digest db upgrade`: the one
     command that upgrades it, on purpose, once.
+
+    PostgreSQL cancels a statement that takes more than ``statement_seconds``
+    (service.database_timeout_seconds).
     """
-    engine = create_database_engine(database_url)
+    engine = create_database_engine(database_url, statement_seconds=statement_seconds)
     try:
         if migrate and shared:
             check_schema(engine, database_url)

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, TextClause, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import (
     DatabaseError,
+    DBAPIError,
     InterfaceError,
     NoSuchModuleError,
     OperationalError,
@@ -54,18 +55,28 @@ def _engine(url: str, **options: Any) -> Engine:
 # that is not PostgreSQL's) held every command, and each worker task, for ever. A URL's own
 # connect_timeout wins.
 CONNECT_SECONDS = 10
+# Seconds one statement may take on PostgreSQL, a wait for a lock another session holds
+# included (service.database_timeout_seconds): a transaction left open in psql, or another
+# process stuck holding a lock, held `digest feeds`, `digest run --once` and each worker task
+# for ever. The waits the service means (another build of the list, another upgrade) are
+# exempt: advisory_locks and the migrations take them with no bound.
+STATEMENT_SECONDS = 60.0
 
 
-def create_database_engine(url: str) -> Engine:
+def create_database_engine(url: str, *, statement_seconds: float = STATEMENT_SECONDS) -> Engine:
     """An engine for ``url``; for SQLite, the folder is created and foreign keys and WAL are on;
-    for PostgreSQL, a connection not made within CONNECT_SECONDS fails."""
+    for PostgreSQL, a connection not made within CONNECT_SECONDS fails, and a statement not
+    done within ``statement_seconds`` is cancelled by the server."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
-            return _engine(
-                url, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_SECONDS}
-            )
-        return _engine(url, pool_pre_ping=True)
+        if parsed.get_backend_name() != "postgresql":
+            return _engine(url, pool_pre_ping=True)
+        connect_args = (
+            {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_SECONDS}
+        )
+        engine = _engine(url, pool_pre_ping=True, connect_args=connect_args)
+        _bound_statements(engine, statement_seconds)
+        return engine
     database = sqlite_file(parsed)
     if database is not None:
         folder = Path(database).parent
@@ -87,6 +98,22 @@ def create_database_engine(url: str) -> Engine:
     return engine
 
 
+def _bound_statements(engine: Engine, seconds: float) -> None:
+    """Every connection of ``engine`` has PostgreSQL cancel a statement after ``seconds``.
+
+    Set by a statement when the connection is made, not by the startup packet's options, which
+    a connection pooler in front of the server (PgBouncer) may refuse; committed, so that the
+    rollback of a connection given back to the pool keeps it."""
+    milliseconds = max(1, round(seconds * 1000))
+
+    @event.listens_for(engine, "connect")
+    def _statement_timeout(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"SET statement_timeout = {milliseconds}")
+        cursor.close()
+        dbapi_connection.commit()
+
+
 @contextmanager
 def database_errors(url: str) -> Iterator[None]:
     """Turn the database driver's "cannot connect / cannot open" into a StoreUnavailableError that
@@ -96,6 +123,9 @@ def database_errors(url: str) -> Iterator[None]:
     except (OperationalError, InterfaceError) as error:
         # The driver's own words, without SQLAlchemy's statement and background link.
         reason = str(error.orig) if error.orig is not None else str(error)
+        if (_sqlstate(error) or "") in _GAVE_UP_WAITING:
+            reason = reason.splitlines()[0]  # its context lines name the statement
+            raise StoreUnavailableError(url, reason, timed_out=True) from error
         raise StoreUnavailableError(url, reason) from error
     except DatabaseError as error:
         # SQLite says a file that is no database (another file, or a damaged one) with a
@@ -128,10 +158,21 @@ _INSUFFICIENT_PRIVILEGE = "42501"
 _READ_ONLY_TRANSACTION = "25006"
 
 
-def _refused(error: DatabaseError) -> str | None:
-    """The SQLSTATE of one of PostgreSQL's refusals above, else None (psycopg names the code
-    ``sqlstate``, psycopg2 ``pgcode``)."""
+# PostgreSQL gave up on a statement: query_canceled ("canceling statement due to statement
+# timeout", or an operator's pg_cancel_backend) and lock_not_available (a lock_timeout the
+# operator set on the server or the user).
+_GAVE_UP_WAITING = ("57014", "55P03")
+
+
+def _sqlstate(error: DBAPIError) -> str | None:
+    """The SQLSTATE of ``error`` (psycopg names the code ``sqlstate``, psycopg2 ``pgcode``)."""
     code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    return code if isinstance(code, str) else None
+
+
+def _refused(error: DatabaseError) -> str | None:
+    """The SQLSTATE of one of PostgreSQL's refusals above, else None."""
+    code = _sqlstate(error)
     return code if code in (_INSUFFICIENT_PRIVILEGE, _READ_ONLY_TRANSACTION) else None
 
 
@@ -156,6 +197,9 @@ def advisory_locks(
     statement takes its locks with the connection, thrown away."""
     connection = engine.connect()
     try:
+        # A wait the service means (another build of the list holds the lock until its edition
+        # is stored, however long that takes): no statement bound for this transaction.
+        connection.execute(text("SET LOCAL statement_timeout = 0"))
         rows = list(connection.execute(take, dict(parameters)).scalars())
         connection.commit()
     except BaseException:

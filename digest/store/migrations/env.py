@@ -21,7 +21,17 @@ MIGRATION_LOCK = "1835624306, 0"  # "migr" in ASCII: apart from the ledger's ("l
 with engine.connect() as connection:
     sqlite = connection.dialect.name == "sqlite"
     if connection.dialect.name == "postgresql":
+        # A migration may rewrite a large table, and another upgrade's may run before it: no
+        # statement bound for the transaction. Once the migration lock is held, a wait for a
+        # table's lock has one (the statement bound the connection was given): a transaction
+        # of a worker or of psql left open would hold the upgrade, and every session queued
+        # behind the lock it asks for, for ever.
+        bound = connection.exec_driver_sql("SHOW statement_timeout").scalar()
+        connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
         connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+        connection.exec_driver_sql(
+            "SELECT set_config('lock_timeout', %(bound)s, true)", {"bound": bound}
+        )
     elif sqlite:
         # SQLite changes a table's columns or keys by copying it and dropping the old one (batch
         # mode), and with foreign keys on, that drop deletes every row first, cascading: 0009's
