@@ -411,6 +411,65 @@ def test_a_command_waiting_on_a_lock_another_session_holds_gives_up_in_time(
     assert run_digest(config, "feeds").returncode == 0
 
 
+def test_a_command_whose_database_server_stops_answering_mid_statement_gives_up(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    # The server's process of the command's connection paused (SIGSTOP: a machine frozen, a
+    # network dropping packets) while a statement runs: the server cannot cancel it, and the
+    # command waited for its answer for ever.
+    url = fresh_database(postgres_url)
+    config = write_config(tmp_path, database_url=url)
+    text_with_bound = config.read_text(encoding="utf-8").replace(
+        "[ingest]", "database_timeout_seconds = 3\n\n[ingest]", 1
+    )
+    config.write_text(text_with_bound, encoding="utf-8")
+    assert run_digest(config, "db", "upgrade").returncode == 0
+    database = url.rsplit("/", 1)[1]
+    observer = create_engine(url, isolation_level="AUTOCOMMIT").connect()
+    holder = create_engine(url).connect()
+    stopped: list[int] = []
+    command: subprocess.Popen[str] | None = None
+    try:
+        # The lock keeps the command inside its statement long enough to find its server process.
+        holder.execute(text("LOCK TABLE feeds IN ACCESS EXCLUSIVE MODE"))
+        command = subprocess.Popen(
+            [DIGEST, "--config", str(config), "feeds"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "COLUMNS": "200"},
+        )
+        started = time.monotonic()
+        waiting = text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = :database "
+            "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )
+        while not stopped and time.monotonic() - started < 30:  # its start, on a busy machine
+            pids = observer.execute(waiting, {"database": database}).scalars().all()
+            for pid in pids:
+                os.kill(pid, signal.SIGSTOP)
+                stopped.append(pid)
+            time.sleep(0.02)
+        assert stopped, "the command never waited on the lock"
+        holder.rollback()  # its lock is granted to a process that no longer runs
+        paused = time.monotonic()
+        _, stderr = command.communicate(timeout=60)
+        took = time.monotonic() - paused
+        assert command.returncode == 1, stderr
+        assert took < 20, took
+        assert "Traceback" not in stderr, stderr
+        [line] = stderr.strip().splitlines()
+        assert f"cannot open the database {url}: the server did not answer within" in line, line
+    finally:
+        if command is not None and command.poll() is None:
+            command.kill()
+            command.wait()
+        for pid in stopped:
+            os.kill(pid, signal.SIGCONT)
+        holder.close()
+        observer.close()
+
+
 def test_an_edition_number_past_what_the_database_holds_is_refused_as_a_usage_error(
     tmp_path: Path, postgres_url: str
 ) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -12,8 +14,8 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from digest.config import FeedSettings
 from digest.records import (
@@ -36,6 +38,7 @@ from digest.store.db import (
 )
 from digest.store.schema import Base
 from tests.members import KEY, add_members
+from tests.service_cluster import fresh_database
 
 T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
 
@@ -625,3 +628,33 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
     while seen is not None:
         yield seen
         seen = seen.__cause__ or seen.__context__
+
+
+def test_a_wait_the_service_means_outlasts_the_bound_on_answers(postgres_url: str) -> None:
+    # Another build of the list holds its lock until its edition is stored, however long that
+    # takes: the bound that ends a stalled statement must not end that wait.
+    url = fresh_database(postgres_url)
+    store = open_store(url, statement_seconds=0.2)
+    other_build = create_engine(url).connect()
+    try:
+        other_build.execute(text("SELECT pg_advisory_lock(1651861868, hashtext('daily'))"))
+        other_build.commit()
+        letting_go = threading.Timer(1.5, lambda: other_build.execute(text(UNLOCK_ALL)))
+        letting_go.start()
+        started = time.monotonic()
+        with store.building("daily"):
+            waited = time.monotonic() - started
+        letting_go.join()
+        assert waited >= 1.0, waited
+        # The bound still holds for the store's own statements.
+        with (
+            pytest.raises(OperationalError, match="statement timeout"),
+            store.engine.connect() as connection,
+        ):
+            connection.execute(text("SELECT pg_sleep(2)"))
+    finally:
+        other_build.close()
+        store.engine.dispose()
+
+
+UNLOCK_ALL = "SELECT pg_advisory_unlock_all()"

@@ -76,6 +76,8 @@ def create_database_engine(url: str, *, statement_seconds: float = STATEMENT_SEC
         )
         engine = _engine(url, pool_pre_ping=True, connect_args=connect_args)
         _bound_statements(engine, statement_seconds)
+        if parsed.get_driver_name() == "psycopg":
+            _bound_answers(engine, statement_seconds)
         return engine
     database = sqlite_file(parsed)
     if database is not None:
@@ -112,6 +114,36 @@ def _bound_statements(engine: Engine, seconds: float) -> None:
         cursor.execute(f"SET statement_timeout = {milliseconds}")
         cursor.close()
         dbapi_connection.commit()
+
+
+def _bound_answers(engine: Engine, statement_seconds: float) -> None:
+    """Every connection of ``engine`` waits for the server's answers a little past
+    ``statement_seconds`` at most (digest.store.answers): a server that cannot cancel the
+    statement itself, paused or cut off, held the command, or the worker's task, for ever."""
+    from digest.store.answers import AnsweringConnection, AnsweringCursor, answer_seconds
+
+    bound = answer_seconds(statement_seconds)
+
+    @event.listens_for(engine, "do_connect")
+    def _answering(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        connection = AnsweringConnection.connect(*cargs, cursor_factory=AnsweringCursor, **cparams)
+        connection.answer_seconds = bound
+        return connection
+
+
+@contextmanager
+def patient(dbapi_connection: Any) -> Iterator[None]:
+    """No client bound on the answers of ``dbapi_connection`` (one _bound_answers made) in the
+    block: for a wait the service means, which the server bounds, or not, itself."""
+    bound = getattr(dbapi_connection, "answer_seconds", None)
+    if bound is None:
+        yield
+        return
+    dbapi_connection.answer_seconds = None
+    try:
+        yield
+    finally:
+        dbapi_connection.answer_seconds = bound
 
 
 @contextmanager
@@ -200,7 +232,8 @@ def advisory_locks(
         # A wait the service means (another build of the list holds the lock until its edition
         # is stored, however long that takes): no statement bound for this transaction.
         connection.execute(text("SET LOCAL statement_timeout = 0"))
-        rows = list(connection.execute(take, dict(parameters)).scalars())
+        with patient(connection.connection.dbapi_connection):
+            rows = list(connection.execute(take, dict(parameters)).scalars())
         connection.commit()
     except BaseException:
         connection.invalidate()  # a lock the failed statement took goes with the connection

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine
 
+from digest.store.db import patient
 from digest.store.schema import Base
 
 engine = context.config.attributes.get("engine")
@@ -18,7 +19,9 @@ if not isinstance(engine, Engine):
 # PostgreSQL: an advisory lock of the transaction; SQLite: its write lock, for up to the
 # engine's 30-second busy timeout.
 MIGRATION_LOCK = "1835624306, 0"  # "migr" in ASCII: apart from the ledger's ("ledg", ...)
-with engine.connect() as connection:
+# The client waits for the migrations' answers as long as they take (digest.store.answers):
+# the server bounds what it should, below.
+with engine.connect() as connection, patient(connection.connection.dbapi_connection):
     sqlite = connection.dialect.name == "sqlite"
     if connection.dialect.name == "postgresql":
         # A migration may rewrite a large table, and another upgrade's may run before it: no
