@@ -27,8 +27,24 @@ from digest.services import build_services
 from digest.store.deliveries import DeliveryCounts
 from digest.store.schema import EditionRow
 from tests.members import numbered_readers
-from tests.servers import SmtpSink, free_port, redis_cluster, redis_server, smtp_server
-from tests.service_cluster import DIGEST, Deployment, deployment, fresh_database, tally, wait_for
+from tests.servers import (
+    SmtpSink,
+    free_port,
+    postgres_cluster,
+    redis_cluster,
+    redis_server,
+    smtp_server,
+)
+from tests.service_cluster import (
+    DIGEST,
+    Deployment,
+    check_repeats,
+    deployment,
+    fresh_database,
+    in_flight_now,
+    tally,
+    wait_for,
+)
 from tests.test_lists_cli import digest, write_config
 from tests.test_pipeline import write_feed
 from tests.test_topic_choices import STORIES, TOPICS, daily_over_every_topic
@@ -428,3 +444,34 @@ def test_send_wait_with_every_worker_stopped_says_so_instead_of_waiting(
     assert f"no digest worker answers on the broker {broker} any more" in line
     assert "waits on the ledger" in line and "start one (digest worker)" in line
     assert statuses["pending"] == 3
+
+
+def test_send_in_this_process_outlasts_a_postgresql_restart(tmp_path: Path) -> None:
+    # PostgreSQL stops (as a crash: connections cut) and comes back while `digest send`
+    # delivers in its own process: no reader is lost, and a copy goes twice only if the server
+    # had taken it when the database went.
+    readers = 600
+    sink = PacedSink("127.0.0.1", free_port())
+    with (
+        postgres_cluster() as database,
+        smtp_server(sink),
+        deployment(tmp_path, fresh_database(database.url), None, sink, readers) as service,
+    ):
+        sending = service.start("send", "daily")
+        try:
+            wait_for(lambda: service.sent() >= 100, "the delivery under way")
+            database.restart()
+            in_flight = in_flight_now(sink, service)
+            output, errors = sending.communicate(timeout=180)
+        finally:
+            if sending.poll() is None:
+                sending.kill()
+                sending.wait()
+        if sending.returncode != 0:  # told to run it again, as the operator would
+            again = service.run("send", "daily")
+            assert again.returncode == 0, again.stdout + again.stderr
+        result = tally(sink, service)
+    result.show("postgresql restarted under digest send")
+    assert "Traceback" not in output + errors
+    assert result.lost == 0
+    check_repeats(result, in_flight)
