@@ -145,6 +145,13 @@ def test_a_database_the_store_does_not_run_on(tmp_path: Path) -> None:
             "postgresql+psycopg://desk:hunter2@db:five/digest",
             "'postgresql+psycopg://desk:***@db:five/digest' is not a database URL",
         ),
+        (
+            # What troubleshooting advises, written as a duration: psycopg refused it at the
+            # first connection, and every command ended in a traceback hundreds of lines long.
+            "postgresql+psycopg://desk:hunter2@db/digest?connect_timeout=30s",
+            "its connect_timeout, '30s', is no number of seconds: write it as a whole number, "
+            "e.g. ?connect_timeout=30",
+        ),
     ],
 )
 def test_a_database_url_the_driver_cannot_read_is_refused_by_the_check(

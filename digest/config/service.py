@@ -47,6 +47,13 @@ def _check_database_url(url: str) -> str:
             "its user name or password holds an '@', which ends them early: write each '@' in "
             "them as %40 (and a ':' in the user name as %3A)"
         )
+    timeout = parsed.query.get("connect_timeout")
+    if backend == "postgresql" and timeout is not None and not _whole_seconds(timeout):
+        # psycopg refuses it at the first connection, in a traceback (libpq takes only digits).
+        raise ValueError(
+            f"its connect_timeout, {timeout!r}, is no number of seconds: write it as a whole "
+            "number, e.g. ?connect_timeout=30"
+        )
     if backend == "sqlite" and parsed.host:
         # "sqlite://digest.db": the driver refuses it at the first connection, in a traceback.
         path = url.split("://", 1)[1]
@@ -63,6 +70,11 @@ def _check_database_url(url: str) -> str:
             f"a '?' of the file's name as %3F ({path.replace('?', '%3F', 1)!r})"
         )
     return url
+
+
+def _whole_seconds(value: str | tuple[str, ...]) -> bool:
+    """Whether ``value``, a URL option given once, is a whole number of seconds."""
+    return isinstance(value, str) and value.strip().isdigit()
 
 
 def _driver_options(query: str) -> bool:
