@@ -510,6 +510,27 @@ def test_a_password_the_mask_did_not_see_is_never_shown(
     assert "hunter2" not in line
 
 
+@pytest.mark.parametrize(
+    ("option", "said"),
+    [
+        ("foo=bar", 'invalid connection option "foo"'),  # libpq has no such option
+        ("port=abc", "Received non-integer port arguments"),
+    ],
+)
+def test_a_database_url_option_the_driver_refuses_is_one_line(
+    tmp_path: Path, option: str, said: str
+) -> None:
+    # Each ended every command that opens the store in a traceback of hundreds of lines.
+    url = f"postgresql+psycopg://desk:hunter2@127.0.0.1:{free_port()}/digest?{option}"
+    result = run_digest(write_config(tmp_path, database_url=url), "status")
+    assert result.returncode == 1, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert "cannot open the database postgresql+psycopg://desk:***@127.0.0.1" in line, line
+    assert said in line, line
+    assert "correct service.database_url (or DIGEST_DATABASE_URL)" in line, line
+    assert "hunter2" not in line
+
+
 def test_an_at_sign_in_a_database_password_is_refused_before_any_connection(
     tmp_path: Path,
 ) -> None:

@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import Engine, TextClause, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import (
+    ArgumentError,
     DatabaseError,
     DBAPIError,
     InterfaceError,
     NoSuchModuleError,
     OperationalError,
+    ProgrammingError,
     SQLAlchemyError,
 )
 
@@ -48,6 +50,9 @@ def _engine(url: str, **options: Any) -> Engine:
     except (ImportError, NoSuchModuleError) as error:
         reason = f"its driver {make_url(url).drivername} is not installed ({error})"
         raise StoreUnavailableError(url, reason, missing_driver=True) from error
+    except ArgumentError as error:
+        # An option of the URL the dialect cannot read ("?port=abc"): the operator's to mend.
+        raise StoreUnavailableError(url, str(error)) from error
 
 
 # Seconds PostgreSQL has to take a connection, its greeting and login included: a server that
@@ -165,6 +170,10 @@ def database_errors(url: str) -> Iterator[None]:
         # the rights on the schema or its tables, or a server that takes no writes, with one
         # too; other DatabaseErrors (an integrity error...) are bugs and keep their traceback.
         reason = str(error.orig) if error.orig is not None else str(error)
+        if isinstance(error, ProgrammingError) and error.statement is None:
+            # Raised before any statement, by the driver making the connection: an option of
+            # the URL it does not know ("?foo=bar": invalid connection option "foo").
+            raise StoreUnavailableError(url, reason) from error
         refused = _refused(error)
         if refused is not None:
             # Its first line: the statement's text and a caret follow.
