@@ -411,6 +411,39 @@ def test_a_command_waiting_on_a_lock_another_session_holds_gives_up_in_time(
     assert run_digest(config, "feeds").returncode == 0
 
 
+def test_an_upgrade_waiting_on_a_table_another_session_reads_gives_up_in_time(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    # A reader's transaction left open on `editions` (psql, a stuck worker) held the migration
+    # that alters the table for ever, and every session queued behind the lock it asked for.
+    from digest.store.db import HEAD_REVISION, create_database_engine, upgrade
+
+    url = fresh_database(postgres_url)
+    engine = create_database_engine(url)
+    upgrade(engine, "0014")  # 0015 adds a column to `editions`
+    engine.dispose()
+    config = write_config(tmp_path, database_url=url)
+    text_with_bound = config.read_text(encoding="utf-8").replace(
+        "[ingest]", "database_timeout_seconds = 1\n\n[ingest]", 1
+    )
+    config.write_text(text_with_bound, encoding="utf-8")
+    reader = create_engine(url).connect()
+    try:
+        reader.execute(text("SELECT count(*) FROM editions"))  # its transaction stays open
+        result = run_digest(config, "db", "upgrade", timeout=60)
+    finally:
+        reader.rollback()
+        reader.close()
+    assert result.returncode == 1, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert "canceling statement due to lock timeout" in line, line
+    assert "another session holds a lock" in line, line
+    # Nothing half done: the upgrade runs whole once the reader is gone.
+    again = run_digest(config, "db", "upgrade")
+    assert again.returncode == 0, again.stderr
+    assert f"Database at revision {HEAD_REVISION}" in again.stdout
+
+
 def test_a_command_whose_database_server_stops_answering_mid_statement_gives_up(
     tmp_path: Path, postgres_url: str
 ) -> None:
