@@ -658,3 +658,38 @@ def test_a_wait_the_service_means_outlasts_the_bound_on_answers(postgres_url: st
 
 
 UNLOCK_ALL = "SELECT pg_advisory_unlock_all()"
+
+
+def test_a_connection_cut_just_as_its_answer_came_is_not_handed_out_again() -> None:
+    # The watcher shut the socket of a call whose answer came in at its deadline: the call
+    # succeeded, and the connection went back to the pool with a dead socket, to fail the
+    # next statement of whoever took it.
+    import socket
+
+    from digest.store import answers
+
+    class Connection:
+        answer_seconds = 0.05
+        closed = False
+
+        def __init__(self) -> None:
+            self.ends = socket.socketpair()
+
+        def fileno(self) -> int:
+            return self.ends[0].fileno()
+
+        def close(self) -> None:
+            self.closed = True
+
+    connection = Connection()
+    try:
+        with answers._answer_within(connection):  # type: ignore[arg-type]
+            time.sleep(0.3)  # the answer comes in as the watcher cuts the socket
+        assert connection.closed
+        quick = Connection()
+        with answers._answer_within(quick):  # type: ignore[arg-type]
+            pass
+        assert not quick.closed
+    finally:
+        for end in connection.ends:
+            end.close()

@@ -108,7 +108,10 @@ def _answer_within(connection: AnsweringConnection) -> Iterator[None]:
                 f"the server did not answer within {seconds:g} s (paused, overloaded, or the "
                 "network to it is down)"
             ) from error
-        _watcher.late(calls)  # cut as the answer came: the connection was closed under it
+        if _watcher.late(calls):
+            # Cut as its answer came in: the socket is shut, so the connection is of no more
+            # use either; closed, it is not handed out again with a dead socket.
+            connection.close()
 
 
 class AnsweringCursor(psycopg.Cursor[Any]):
