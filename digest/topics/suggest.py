@@ -26,6 +26,7 @@ from digest.config import TopicSettings
 from digest.records import Article
 from digest.topics.classify import TopicClassifier
 from digest.topics.normalize import normalize_text
+from digest.topics.rules import Term, TermPattern
 
 MAX_WORDS = 3
 _WORD = re.compile(r"[^\W\d_][\w'\u200c-]*", re.UNICODE)
@@ -93,7 +94,7 @@ def suggest(
     outside = len(articles) - len(inside)
     if not inside:
         return []
-    uses = _candidates(articles, inside, _known_terms(topic), min_articles)
+    uses = _candidates(articles, inside, _RulesNaming(topic), min_articles)
     spelling: dict[str, str] = {}
     for article in articles:  # every article using a candidate, and its first spelling met
         for key, written in _phrases(f"{article.title}\n{article.summary_text}"):
@@ -120,7 +121,7 @@ def suggest(
 
 
 def _candidates(
-    articles: Sequence[Article], inside: set[int], known: list[str], min_articles: int
+    articles: Sequence[Article], inside: set[int], named: _RulesNaming, min_articles: int
 ) -> dict[str, set[int]]:
     """The phrases of at least ``min_articles`` of the ``inside`` articles (the topic's and its
     near misses) that the rules do not name, each with those articles.
@@ -133,9 +134,7 @@ def _candidates(
         if article.id in inside:
             for key, _ in _phrases(f"{article.title}\n{article.summary_text}"):
                 ours[key].add(article.id)
-    return {
-        key: ids for key, ids in ours.items() if len(ids) >= min_articles and not _named(key, known)
-    }
+    return {key: ids for key, ids in ours.items() if len(ids) >= min_articles and not named(key)}
 
 
 def _phrases(text: str) -> Iterable[tuple[str, str]]:
@@ -155,25 +154,35 @@ def _phrases(text: str) -> Iterable[tuple[str, str]]:
                 yield " ".join(folded[start:end]), " ".join(words[start:end])
 
 
-def _known_terms(topic: TopicSettings) -> list[str]:
-    rules = topic.rules
-    columns = (
-        rules.include,
-        rules.places,
-        rules.people,
-        rules.groups,
-        rules.ambiguous,
-        rules.exclude,
-        rules.ignore,
-        rules.categories,
-    )
-    return [normalize_text(term) for column in columns for term in column if term.strip()]
+class _RulesNaming:
+    """Whether a topic's rules already name a phrase: match a term inside it as the classifier
+    reads an article (behind an Arabic or Hebrew prefix, "والسعودية"; within a hyphenated word,
+    "Iran-US"), or hold it inside a longer term ("Muscat" of "Muscat channel")."""
 
+    def __init__(self, topic: TopicSettings) -> None:
+        rules = topic.rules
+        columns = (
+            rules.include,
+            rules.places,
+            rules.people,
+            rules.groups,
+            rules.ambiguous,
+            rules.exclude,
+            rules.ignore,
+            rules.categories,
+        )
+        terms = [term for column in columns for term in column if term.strip()]
+        self._pattern = TermPattern(
+            (Term(term, "include") for term in terms), clitic_prefixes=rules.clitic_prefixes
+        )
+        self._padded = [f" {normalize_text(term)} " for term in terms]
 
-def _named(key: str, known: list[str]) -> bool:
-    """Whether the rules already name the phrase, or a phrase inside it or around it."""
-    padded = f" {key} "
-    return any(f" {term} " in padded or padded in f" {term} " for term in known)
+    def __call__(self, key: str) -> bool:
+        """``key``: a phrase as ``_phrases`` folds it."""
+        if self._pattern and self._pattern.spans(key):
+            return True
+        padded = f" {key} "
+        return any(padded in term for term in self._padded)
 
 
 def _longest(found: list[tuple[str, frozenset[int], Suggestion]]) -> list[Suggestion]:
