@@ -159,3 +159,20 @@ def test_a_word_the_rules_already_match_inside_is_never_proposed() -> None:
         phrases = [item.phrase.casefold() for item in found]
         assert phrases, topic.slug  # what the rules do not name is still proposed
         assert not [p for p in phrases if any(word in p for word in words)], (topic.slug, phrases)
+
+
+def test_a_figure_s_unit_is_never_proposed() -> None:
+    """A figure's unit ("$5bn", "10km", "21st") is no word of its own: read after its digits,
+    "bn" and "km" recurred in any topic's reports and were proposed."""
+    from tests.test_topics import GULF
+
+    classifier = TopicClassifier(TREE)
+    reports = [
+        article("Oman signs $5bn port deal", "The 21st pier is 10km away."),
+        article("Oman agrees $3bn port pipeline", "A 2nd pier, 40km south."),
+        article("Oman opens $2bn port terminal", "The 3rd pier is 12km long."),
+    ]
+    found = suggest([*reports, *ELSEWHERE], classifier, GULF)
+    words = {word for item in found for word in item.phrase.casefold().split()}
+    assert "port" in words  # the reports' words are still read
+    assert not words & {"bn", "st", "nd", "rd", "km"}, words

@@ -8,7 +8,8 @@
 A phrase is ranked by how much it tells the topic's articles (filed and near misses) from the
 rest: a smoothed log-odds ratio of the share of each side that uses it, then by the near misses
 it would file. Stop words of the
-languages the project writes (English, Arabic, Hebrew, Persian, Turkish), numbers and phrases
+languages the project writes (English, Arabic, Hebrew, Persian, Turkish), numbers (and the
+unit of a figure, "$5bn") and phrases
 that begin or end with a stop word are left out; so is a phrase when a longer one appears in
 exactly the same articles (the name "Dawn Shield", not also "Dawn" and "Shield"). Each
 suggestion carries the near misses it would file: what an editor reads before accepting it.
@@ -29,7 +30,9 @@ from digest.topics.normalize import normalize_text
 from digest.topics.rules import Term, TermPattern
 
 MAX_WORDS = 3
-_WORD = re.compile(r"[^\W\d_][\w'\u200c-]*", re.UNICODE)
+# A word opens with a letter that no letter or digit comes before: "bn" of "$5bn", "km" of "10km"
+# and "st" of "21st" are a figure's unit, no word of their own.
+_WORD = re.compile(r"(?<!\w)[^\W\d_][\w'\u200c-]*", re.UNICODE)
 # An English possessive: the rules' word boundaries match "Iran" in "Iran's" and "ministers'",
 # so the word is the name without it, never a phrase of its own.
 _POSSESSIVE = re.compile(r"'s?$")
