@@ -176,3 +176,20 @@ def test_a_figure_s_unit_is_never_proposed() -> None:
     words = {word for item in found for word in item.phrase.casefold().split()}
     assert "port" in words  # the reports' words are still read
     assert not words & {"bn", "st", "nd", "rd", "km"}, words
+
+
+def test_the_names_of_days_and_months_are_never_proposed() -> None:
+    """A report says when ("on Monday", "in December", "يوم الاثنين", "בדצמבר"): a topic's
+    reports of one week share the day's name, which files nothing of the topic."""
+    from tests.test_topics import GULF
+
+    classifier = TopicClassifier(TREE)
+    reports = [
+        article("Oman port opens on Monday", "Shipping starts in December. الميناء يوم الاثنين"),
+        article("Oman port terminal ready Monday", "Cargo from December. الميناء في ديسمبر"),
+        article("Oman port expands on Monday", "Tenders close in December. الاثنين ديسمبر"),
+    ]
+    found = suggest([*reports, *ELSEWHERE], classifier, GULF)
+    words = {word for item in found for word in item.phrase.casefold().split()}
+    assert "port" in words  # the reports' words are still read
+    assert not words & {"monday", "december", "الاثنين", "ديسمبر"}, words

@@ -8,7 +8,8 @@
 A phrase is ranked by how much it tells the topic's articles (filed and near misses) from the
 rest: a smoothed log-odds ratio of the share of each side that uses it, then by the near misses
 it would file. Stop words of the
-languages the project writes (English, Arabic, Hebrew, Persian, Turkish), numbers (and the
+languages the project writes (English, Arabic, Hebrew, Persian, Turkish), the names of days
+and months, numbers (and the
 unit of a figure, "$5bn") and phrases
 that begin or end with a stop word are left out; so is a phrase when a longer one appears in
 exactly the same articles (the name "Dawn Shield", not also "Dawn" and "Shield"). Each
@@ -58,7 +59,31 @@ _STOP_TEXT = (
     # Turkish
     "ve ile bir bu da de için gibi daha en çok ama veya olarak sonra önce",
 )
-STOP_WORDS = frozenset(normalize_text(word) for text in _STOP_TEXT for word in text.split())
+# The names of days and months: a report says when ("on Monday", "يوم الاثنين"), so a week's
+# reports of any topic share them, and they file nothing of it.
+_DATE_TEXT = (
+    # English
+    "monday tuesday wednesday thursday friday saturday sunday january february march april "
+    "june july august september october november december jan feb apr jun jul aug sept oct nov "
+    "dec",
+    # Arabic: the days, the months as Egypt and the Gulf write them and as the Levant and Iraq do
+    "الأحد الاثنين الإثنين الثلاثاء الأربعاء الخميس الجمعة السبت يناير فبراير مارس أبريل إبريل "
+    "مايو يونيو يونيه يوليو يوليه أغسطس سبتمبر أكتوبر نوفمبر ديسمبر كانون شباط آذار نيسان أيار "
+    "حزيران تموز آب أيلول تشرين",
+    # Hebrew
+    "ראשון שני שלישי רביעי חמישי שישי שבת ינואר פברואר מרץ אפריל מאי יוני יולי אוגוסט ספטמבר "
+    "אוקטובר נובמבר דצמבר",
+    # Persian: the days, the Gregorian months and those of the Iranian calendar
+    "شنبه یکشنبه دوشنبه سه‌شنبه چهارشنبه پنجشنبه پنج‌شنبه جمعه ژانویه فوریه آوریل مه ژوئن "
+    "ژوئیه اوت سپتامبر اکتبر نوامبر دسامبر فروردین اردیبهشت خرداد تیر مرداد شهریور مهر آبان "
+    "آذر دی بهمن اسفند",
+    # Turkish
+    "pazartesi salı çarşamba perşembe cuma cumartesi pazar ocak şubat mart nisan mayıs haziran "
+    "temmuz ağustos eylül ekim kasım aralık",
+)
+STOP_WORDS = frozenset(
+    normalize_text(word) for text in (*_STOP_TEXT, *_DATE_TEXT) for word in text.split()
+)
 
 
 @dataclass(frozen=True, slots=True)
