@@ -92,7 +92,7 @@ AGENCY_BYLINES = frozenset(
 # Wires and broadcasters whose name opens those of their services ("AP Photo", "BBC Arabic",
 # "Reuters Breakingviews"): no given name is spelt so. Agencies that are also given names
 # (Petra, Saba, Wafa, Efe, Ansa, Irna) are not among them.
-_WIRE_SERVICES = frozenset(
+WIRE_SERVICES = frozenset(
     {"reuters", "ap", "afp", "bloomberg", "cnn", "bbc", "xinhua", "anadolu", "dpa", "kyodo",
      "yonhap", "tass", "interfax", "upi", "cnbc", "nbc", "cbs", "abc", "pti", "rfi", "dw"}
 )  # fmt: skip
@@ -613,7 +613,7 @@ def _is_person(name: str, agencies: frozenset[str], outlet_key: str) -> bool:
     if words[0] in ("The", "THE", "the"):
         return False
     # A wire's or a broadcaster's service: "AP Photo", "CNN Business", "Reuters Graphics".
-    if _DOTS.sub("", words[0]).casefold() in _WIRE_SERVICES:
+    if _DOTS.sub("", words[0]).casefold() in WIRE_SERVICES:
         return False
     folded = {
         word.strip(".,'’:").casefold().removesuffix("'s").removesuffix("’s") for word in words

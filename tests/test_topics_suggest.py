@@ -193,3 +193,24 @@ def test_the_names_of_days_and_months_are_never_proposed() -> None:
     words = {word for item in found for word in item.phrase.casefold().split()}
     assert "port" in words  # the reports' words are still read
     assert not words & {"monday", "december", "الاثنين", "ديسمبر"}, words
+
+
+def test_an_outlet_s_name_is_never_proposed() -> None:
+    """A feed names itself in its reports ("Harbour Post reported") and wires are credited in
+    any outlet's ("(Reuters)"): an outlet's name says who wrote a report, not what it is about,
+    and the topic's reports of a few outlets share it."""
+    from dataclasses import replace
+
+    from tests.test_topics import GULF
+
+    classifier = TopicClassifier(TREE)
+    reports = [
+        article("Oman port opens", "The terminal took cargo, Harbour Post reported (Reuters)."),
+        article("Oman port terminal ready", "Harbour Post learnt of its cargo. (Reuters)"),
+        article("Oman port expands", "Cargo grows, Reuters said. Harbour Post"),
+    ]
+    reports = [replace(report, feed_name="Harbour Post") for report in reports]
+    found = suggest([*reports, *ELSEWHERE], classifier, GULF)
+    phrases = [item.phrase.casefold() for item in found]
+    assert "port" in phrases  # the reports' words are still read
+    assert not [p for p in phrases if "harbour" in p or "reuters" in p], phrases

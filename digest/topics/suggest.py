@@ -7,13 +7,12 @@
 
 A phrase is ranked by how much it tells the topic's articles (filed and near misses) from the
 rest: a smoothed log-odds ratio of the share of each side that uses it, then by the near misses
-it would file. Stop words of the
-languages the project writes (English, Arabic, Hebrew, Persian, Turkish), the names of days
-and months, numbers (and the
-unit of a figure, "$5bn") and phrases
-that begin or end with a stop word are left out; so is a phrase when a longer one appears in
-exactly the same articles (the name "Dawn Shield", not also "Dawn" and "Shield"). Each
-suggestion carries the near misses it would file: what an editor reads before accepting it.
+it would file. Stop words of the languages the project writes (English, Arabic, Hebrew,
+Persian, Turkish), the names of days and months, numbers (and the unit of a figure, "$5bn") and
+phrases that begin or end with a stop word are left out, and so are outlets' names (the
+window's feeds and the wires); so is a phrase when a longer one appears in exactly the same
+articles (the name "Dawn Shield", not also "Dawn" and "Shield"). Each suggestion carries the
+near misses it would file: what an editor reads before accepting it.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from digest.bylines import WIRE_SERVICES
 from digest.config import TopicSettings
 from digest.records import Article
 from digest.topics.classify import TopicClassifier
@@ -122,10 +122,11 @@ def suggest(
     outside = len(articles) - len(inside)
     if not inside:
         return []
-    uses = _candidates(articles, inside, _RulesNaming(topic), min_articles)
+    outlets = _Outlets({article.feed_name for article in articles})
+    uses = _candidates(articles, inside, _RulesNaming(topic), outlets, min_articles)
     spelling: dict[str, str] = {}
     for article in articles:  # every article using a candidate, and its first spelling met
-        for key, written in _phrases(f"{article.title}\n{article.summary_text}"):
+        for key, written in _phrases(f"{article.title}\n{article.summary_text}", outlets):
             if key in uses:
                 uses[key].add(article.id)
                 spelling.setdefault(key, written)
@@ -149,7 +150,11 @@ def suggest(
 
 
 def _candidates(
-    articles: Sequence[Article], inside: set[int], named: _RulesNaming, min_articles: int
+    articles: Sequence[Article],
+    inside: set[int],
+    named: _RulesNaming,
+    outlets: _Outlets,
+    min_articles: int,
 ) -> dict[str, set[int]]:
     """The phrases of at least ``min_articles`` of the ``inside`` articles (the topic's and its
     near misses) that the rules do not name, each with those articles.
@@ -160,21 +165,23 @@ def _candidates(
     ours: dict[str, set[int]] = defaultdict(set)
     for article in articles:
         if article.id in inside:
-            for key, _ in _phrases(f"{article.title}\n{article.summary_text}"):
+            for key, _ in _phrases(f"{article.title}\n{article.summary_text}", outlets):
                 ours[key].add(article.id)
     return {key: ids for key, ids in ours.items() if len(ids) >= min_articles and not named(key)}
 
 
-def _phrases(text: str) -> Iterable[tuple[str, str]]:
+def _phrases(text: str, outlets: _Outlets) -> Iterable[tuple[str, str]]:
     """(normalized, as written) of each word and run of up to MAX_WORDS words of ``text``,
-    line by line, none beginning or ending with a stop word."""
+    line by line, none beginning or ending with a stop word, none holding a word of an
+    outlet's name."""
     for line in text.splitlines():
         words = [_POSSESSIVE.sub("", word) for word in _WORD.findall(line)]
         folded = [normalize_text(word) for word in words]
+        credited = outlets.credited(folded)
         for start in range(len(words)):
             for size in range(1, MAX_WORDS + 1):
                 end = start + size
-                if end > len(words):
+                if end > len(words) or (credited and credited[end - 1]):
                     break
                 first, last = folded[start], folded[end - 1]
                 if first in STOP_WORDS or last in STOP_WORDS or len(first) < 2 or len(last) < 2:
@@ -211,6 +218,31 @@ class _RulesNaming:
             return True
         padded = f" {key} "
         return any(padded in term for term in self._padded)
+
+
+class _Outlets:
+    """The names of the outlets that write reports: the window's feeds' ("Harbour Post
+    reported") and the wires' ("(Reuters)"). A name says who wrote a report, not what it is
+    about, so no phrase holds a word of one, as no rule's term runs across an ignore phrase."""
+
+    def __init__(self, feed_names: Iterable[str]) -> None:
+        # Read into words as the reports are: "Times of Israel | World" names its words.
+        names = {tuple(normalize_text(w) for w in _WORD.findall(name)) for name in feed_names}
+        names |= {(name,) for name in WIRE_SERVICES}
+        self._by_first: dict[str, list[tuple[str, ...]]] = defaultdict(list)
+        for name in names:
+            if name:
+                self._by_first[name[0]].append(name)
+
+    def credited(self, folded: Sequence[str]) -> list[bool] | None:
+        """Which of the ``folded`` words of a line belong to an outlet's name (None: none)."""
+        marks: list[bool] | None = None
+        for start, word in enumerate(folded):
+            for name in self._by_first.get(word, ()):
+                if tuple(folded[start : start + len(name)]) == name:
+                    marks = marks or [False] * len(folded)
+                    marks[start : start + len(name)] = [True] * len(name)
+        return marks
 
 
 def _longest(found: list[tuple[str, frozenset[int], Suggestion]]) -> list[Suggestion]:
