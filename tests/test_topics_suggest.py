@@ -214,3 +214,21 @@ def test_an_outlet_s_name_is_never_proposed() -> None:
     phrases = [item.phrase.casefold() for item in found]
     assert "port" in phrases  # the reports' words are still read
     assert not [p for p in phrases if "harbour" in p or "reuters" in p], phrases
+
+
+def test_a_term_of_a_topic_below_is_never_proposed_for_the_topic_above() -> None:
+    """A sub-topic's evidence counts for the topic above it ("Tehran", of Iran's rules, files a
+    report under the Middle East): proposing it for the Middle East offered what its tree
+    already files."""
+    from tests.test_topics import MIDDLE_EAST
+
+    classifier = TopicClassifier(TREE)
+    reports = [
+        article("Tehran court rules on port", "In Tehran, Beirut officials spoke."),
+        article("Tehran and Beirut port trade grows", "Tehran said"),
+        article("Beirut and Tehran sign port deal", ""),
+    ]
+    found = suggest([*reports, *ELSEWHERE], classifier, MIDDLE_EAST)
+    phrases = [item.phrase.casefold() for item in found]
+    assert "port" in phrases  # the reports' words are still read
+    assert not [p for p in phrases if "tehran" in p or "beirut" in p], phrases

@@ -279,6 +279,15 @@ class TopicClassifier:
         )
         self._separator = _separator(topics)
 
+    def counting_for(self, slug: str) -> tuple[TopicSettings, ...]:
+        """The topic ``slug`` and those below it, whose evidence counts for it too (none for a
+        slug no topic has)."""
+        for topic in self._topics:
+            if topic.slug == slug:
+                below = {other.slug: other.settings for other in self._topics}
+                return (topic.settings, *(below[other] for other in topic.descendants))
+        return ()
+
     def classify(self, article: Article) -> tuple[TopicMatch, ...]:
         """The topics the article is filed under, in config order, each with its score.
 

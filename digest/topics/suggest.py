@@ -123,7 +123,8 @@ def suggest(
     if not inside:
         return []
     outlets = _Outlets({article.feed_name for article in articles})
-    uses = _candidates(articles, inside, _RulesNaming(topic), outlets, min_articles)
+    named = _RulesNaming(classifier.counting_for(topic.slug) or (topic,))
+    uses = _candidates(articles, inside, named, outlets, min_articles)
     spelling: dict[str, str] = {}
     for article in articles:  # every article using a candidate, and its first spelling met
         for key, written in _phrases(f"{article.title}\n{article.summary_text}", outlets):
@@ -190,31 +191,37 @@ def _phrases(text: str, outlets: _Outlets) -> Iterable[tuple[str, str]]:
 
 
 class _RulesNaming:
-    """Whether a topic's rules already name a phrase: match a term inside it as the classifier
-    reads an article (behind an Arabic or Hebrew prefix, "والسعودية"; within a hyphenated word,
-    "Iran-US"), or hold it inside a longer term ("Muscat" of "Muscat channel")."""
+    """Whether the rules of a topic, or of a topic below it (whose evidence counts for it),
+    already name a phrase: match a term inside it as the classifier reads an article (behind an
+    Arabic or Hebrew prefix, "والسعودية"; within a hyphenated word, "Iran-US"), or hold it
+    inside a longer term ("Muscat" of "Muscat channel")."""
 
-    def __init__(self, topic: TopicSettings) -> None:
-        rules = topic.rules
-        columns = (
-            rules.include,
-            rules.places,
-            rules.people,
-            rules.groups,
-            rules.ambiguous,
-            rules.exclude,
-            rules.ignore,
-            rules.categories,
-        )
-        terms = [term for column in columns for term in column if term.strip()]
-        self._pattern = TermPattern(
-            (Term(term, "include") for term in terms), clitic_prefixes=rules.clitic_prefixes
-        )
-        self._padded = [f" {normalize_text(term)} " for term in terms]
+    def __init__(self, topics: Sequence[TopicSettings]) -> None:
+        by_prefixes: dict[bool, list[Term]] = defaultdict(list)
+        self._padded: list[str] = []
+        for topic in topics:
+            rules = topic.rules
+            columns = (
+                rules.include,
+                rules.places,
+                rules.people,
+                rules.groups,
+                rules.ambiguous,
+                rules.exclude,
+                rules.ignore,
+                rules.categories,
+            )
+            terms = [term for column in columns for term in column if term.strip()]
+            by_prefixes[rules.clitic_prefixes] += [Term(term, "include") for term in terms]
+            self._padded += [f" {normalize_text(term)} " for term in terms]
+        # One pattern per way of reading prefixes: a topic may turn them off for its terms.
+        self._patterns = [
+            TermPattern(terms, clitic_prefixes=prefixes) for prefixes, terms in by_prefixes.items()
+        ]
 
     def __call__(self, key: str) -> bool:
         """``key``: a phrase as ``_phrases`` folds it."""
-        if self._pattern and self._pattern.spans(key):
+        if any(pattern.spans(key) for pattern in self._patterns):
             return True
         padded = f" {key} "
         return any(padded in term for term in self._padded)
