@@ -291,3 +291,33 @@ def test_suggest_names_a_topic_it_does_not_know_as_written(config: Path) -> None
         result = run("--config", str(config), "topics", "suggest", slug)
         assert result.exit_code == 2, result.output
         assert f"no topic {slug!r} in " in result.stderr, result.stderr
+
+
+def test_an_old_slug_of_a_renamed_topic_or_list_is_named_with_its_new_one(
+    tmp_path: Path,
+) -> None:
+    """An editor types the slug they have used for years: after a rename (previous_slugs) the
+    refusal says what the topic or list is called now, not only the slugs that exist."""
+    config = example_config(tmp_path)
+    text = config.read_text(encoding="utf-8")
+    for old, new in (
+        ('slug = "diplomacy"\n', 'slug = "talks"\nprevious_slugs = ["diplomacy"]\n'),
+        ('"lebanon", "diplomacy"]', '"lebanon", "talks"]'),
+        ('["gulf", "diplomacy"]', '["gulf", "talks"]'),
+        (
+            'slug = "middle-east-daily"\n',
+            'slug = "me-daily"\nprevious_slugs = ["middle-east-daily"]\n',
+        ),
+    ):
+        assert old in text, old
+        text = text.replace(old, new)
+    config.write_text(text, encoding="utf-8")
+    topic = run("--config", str(config), "topics", "suggest", "diplomacy")
+    assert topic.exit_code == 2
+    assert "'diplomacy' was renamed 'talks'" in " ".join(topic.output.split()), topic.output
+    preview = run("--config", str(config), "preview", "middle-east-daily", "--json")
+    assert preview.exit_code == 2
+    assert "'middle-east-daily' was renamed 'me-daily'" in " ".join(preview.output.split())
+    unknown = run("--config", str(config), "preview", "nothing-like-it")
+    assert unknown.exit_code == 2 and "was renamed" not in unknown.output
+    assert "its lists are me-daily, gulf-weekly" in unknown.output

@@ -115,7 +115,13 @@ def known_list(settings: Settings, slug: str) -> str:
     """``slug`` if the config has that list; else says which lists it has and exits (code 2)."""
     slugs = [digest_list.slug for digest_list in settings.lists]
     if slug not in slugs:
+        renamed = next((d for d in settings.lists if slug in (d.previous_slugs or ())), None)
         have = f"its lists are {', '.join(slugs)}" if slugs else "it has no [[lists]]"
+        if renamed is not None:
+            # The slug an operator's scripts have used for years: say what it is now.
+            have = (
+                f"{slug!r} was renamed {renamed.slug!r} (its previous_slugs); give {renamed.slug}"
+            )
         errors.print(
             f"[red]No list {escape(repr(slug))} in {escape(str(settings.source))}[/]: "
             f"{escape(have)}",

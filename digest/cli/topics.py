@@ -136,6 +136,14 @@ def suggest_terms(
     settings = load_config()
     topic = next((t for t in settings.topics if t.slug == topic_slug), None)
     if topic is None:
+        renamed = next((t for t in settings.topics if topic_slug in t.previous_slugs), None)
+        if renamed is not None:
+            # The slug an editor has typed for years: say what it is now, not only what exists.
+            report(
+                f"no topic {topic_slug!r} in {settings.source}: {topic_slug!r} was renamed "
+                f"{renamed.slug!r} (its previous_slugs); give {renamed.slug}"
+            )
+            raise typer.Exit(2)
         known = ", ".join(t.slug for t in settings.topics) or "none"
         report(f"no topic {topic_slug!r} in {settings.source}; the topics are: {known}")
         raise typer.Exit(2)
