@@ -302,3 +302,31 @@ def test_preview_names_variants_whose_topic_names_hold_brackets_as_written(
     assert preview.returncode == 0, preview.stderr
     line = next(line for line in preview.stderr.splitlines() if "variants" in line)
     assert f"{name}: 1 reader" in line
+
+
+def test_preview_why_and_json_say_which_variant_they_show(tmp_path: Path) -> None:
+    """--why and --json show the edition of every topic: with readers who chose some topics,
+    they said nothing of it, and an editor took it for what every reader gets."""
+    import json
+
+    from digest.config import load_settings
+    from digest.services import build_services
+    from tests.test_end_to_end import SECRET, digest, example_config
+
+    config = example_config(tmp_path, smtp_port=None)
+    assert digest(config, "run", "--once").returncode == 0  # the readers come in
+    services = build_services(load_settings(config, {"DIGEST_SECRET_KEY": SECRET}))
+    try:
+        readers = services.store.active_subscribers("middle-east-daily")
+        topics = services.settings.list("middle-east-daily").topics
+        services.store.choose_topics(readers[0].id, "middle-east-daily", topics[:1])
+        name = next(topic.name for topic in services.settings.topics if topic.slug == topics[0])
+    finally:
+        services.close()
+    for mode in ("--why", "--json"):
+        preview = digest(config, "preview", "middle-east-daily", mode)
+        assert preview.returncode == 0, preview.stderr
+        line = next(line for line in preview.stderr.splitlines() if "variants" in line)
+        assert line.startswith("2 variants (this preview is the first): every topic: "), line
+        assert f"{name}: 1 reader" in line
+    json.loads(digest(config, "preview", "middle-east-daily", "--json").stdout)

@@ -357,31 +357,33 @@ def preview(
     show what the checks that run before each send find wrong with it."""
     settings = load_config()
     known_list(settings, list_slug)
+    digest_list = settings.list(list_slug)
     try:
         with running(settings) as services:
             if poll:
                 _poll_every_feed(services)
+            variants = variant_readers(
+                services.store.topic_choices(list_slug),
+                digest_list.topics,
+                services.store.confirmed_count(list_slug),
+            )
             if as_json:
                 document = _layout_json(services, list_slug)
                 typer.echo(json_text(document))
+                _print_variants(settings, variants)
                 return
             if why:
                 names = {topic.slug: topic.name for topic in settings.topics}
                 lines = why_lines(_next_edition(services, list_slug), names)
                 typer.echo("\n".join(printable(line) for line in lines))
+                _print_variants(settings, variants)
                 return
             path = output or settings.service.data_dir / "preview" / f"{list_slug}.html"
-            digest_list = settings.list(list_slug)
             rendered = pipeline.render_preview(services, list_slug)
             # What a reader receives: the sample personal copy the checks look at.
             sample = pipeline.sample_message(services, rendered, digest_list)
             findings = lint.lint_edition(
                 rendered, sample, postal_address=settings.service.postal_address
-            )
-            variants = variant_readers(
-                services.store.topic_choices(list_slug),
-                digest_list.topics,
-                services.store.confirmed_count(list_slug),
             )
         text, html = lint.message_bodies(sample.data)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -409,20 +411,7 @@ def preview(
                 "send empty editions)",
                 highlight=False,
             )
-        if len(variants) > 1:
-            # Readers who chose some of the list's topics get a variant each choice: this file
-            # is the one of every topic.
-            names = {topic.slug: topic.name for topic in settings.topics}
-            counted = [
-                f"{'every topic' if choice is None else ', '.join(names[t] for t in choice)}: "
-                f"{readers} {'reader' if readers == 1 else 'readers'}"
-                for choice, readers in variants
-            ]
-            errors.print(
-                f"{len(variants)} variants (this preview is the first): "
-                + shown(" · ".join(counted)),
-                highlight=False,
-            )
+        _print_variants(settings, variants)
         if png:
             # The HTML is written whatever becomes of the screenshots: say where first.
             console.print(shown(str(path)), highlight=False, soft_wrap=True)
@@ -441,6 +430,24 @@ def preview(
         console.print(shown(str(path)), highlight=False, soft_wrap=True)  # a script reads it
     if lint.blocking(findings):
         raise typer.Exit(1)
+
+
+def _print_variants(settings: Settings, variants: list[tuple[tuple[str, ...] | None, int]]) -> None:
+    """Readers who chose some of the list's topics get a variant each choice; every preview
+    (the file, --why, --json) is the one of every topic: say so, on standard error, when the
+    edition has others."""
+    if len(variants) <= 1:
+        return
+    names = {topic.slug: topic.name for topic in settings.topics}
+    counted = [
+        f"{'every topic' if choice is None else ', '.join(names[t] for t in choice)}: "
+        f"{readers} {'reader' if readers == 1 else 'readers'}"
+        for choice, readers in variants
+    ]
+    errors.print(
+        f"{len(variants)} variants (this preview is the first): " + shown(" · ".join(counted)),
+        highlight=False,
+    )
 
 
 def _poll_every_feed(services: Services) -> None:
