@@ -288,6 +288,19 @@ class TopicClassifier:
                 return (topic.settings, *(below[other] for other in topic.descendants))
         return ()
 
+    def standing(self, article: Article, slug: str) -> tuple[bool, float]:
+        """Whether the article is filed under the topic ``slug``, and its score there (0 when
+        vetoed): ``explain``'s verdict on that one topic, without writing any explanation."""
+        own, scored, passes = self._judge(article)
+        for topic in self._topics:
+            if topic.slug != slug:
+                continue
+            if own[slug].vetoes:
+                return False, 0.0
+            filed = passes[slug] or any(passes[other] for other in topic.descendants)
+            return filed, scored[slug][0]
+        return False, 0.0
+
     def classify(self, article: Article) -> tuple[TopicMatch, ...]:
         """The topics the article is filed under, in config order, each with its score.
 

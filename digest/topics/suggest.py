@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from digest.bylines import WIRE_SERVICES
@@ -112,25 +112,28 @@ def suggest(
     """The phrases of ``articles`` worth adding to ``topic``'s rules, best first."""
     sides: dict[int, _Side] = {}
     for article in articles:
-        verdict = next(
-            (v for v in classifier.explain(article).verdicts if v.topic == topic.slug), None
-        )
-        filed = verdict is not None and verdict.filed
-        near = verdict is not None and not filed and not verdict.vetoed_by and verdict.score > 0
-        sides[article.id] = _Side(filed, near)
+        # The verdict alone: writing every topic's explanation cost a third of the reading.
+        filed, score = classifier.standing(article, topic.slug)
+        sides[article.id] = _Side(filed, not filed and score > 0)
     inside = {aid for aid, side in sides.items() if side.filed or side.near}
     outside = len(articles) - len(inside)
     if not inside:
         return []
     outlets = _Outlets({article.feed_name for article in articles})
     named = _RulesNaming(classifier.counting_for(topic.slug) or (topic,))
-    uses = _candidates(articles, inside, named, outlets, min_articles)
-    spelling: dict[str, str] = {}
-    for article in articles:  # every article using a candidate, and its first spelling met
-        for key, written in _phrases(f"{article.title}\n{article.summary_text}", outlets):
+    uses, spelling = _candidates(articles, inside, named, outlets, min_articles)
+    # The other articles are read for the candidates alone: a phrase is looked up only where a
+    # candidate's first word opens it, and only as long as a candidate goes on with it.
+    openings = {prefix for key in uses for prefix in _prefixes(key)}
+    for index, article in enumerate(articles):
+        if article.id in inside:
+            continue  # read already, for the candidates themselves
+        text = f"{article.title}\n{article.summary_text}"
+        for key, written in _phrases(text, outlets, openings):
             if key in uses:
                 uses[key].add(article.id)
-                spelling.setdefault(key, written)
+                if index < spelling[key][0]:
+                    spelling[key] = (index, written)
     titles = {article.id: article.title for article in articles}
     found: list[tuple[str, frozenset[int], Suggestion]] = []
     for key, ids in uses.items():
@@ -143,7 +146,7 @@ def suggest(
             continue
         missed = tuple(sorted((aid, titles[aid]) for aid in ours if sides[aid].near))
         in_topic = sum(1 for aid in ours if sides[aid].filed)
-        suggestion = Suggestion(spelling[key], weight, in_topic, missed, theirs)
+        suggestion = Suggestion(spelling[key][1], weight, in_topic, missed, theirs)
         found.append((key, frozenset(ids), suggestion))
     kept = _longest(found)
     kept.sort(key=lambda s: (-s.weight, -len(s.near_misses), s.phrase))
@@ -156,25 +159,39 @@ def _candidates(
     named: _RulesNaming,
     outlets: _Outlets,
     min_articles: int,
-) -> dict[str, set[int]]:
+) -> tuple[dict[str, set[int]], dict[str, tuple[int, str]]]:
     """The phrases of at least ``min_articles`` of the ``inside`` articles (the topic's and its
-    near misses) that the rules do not name, each with those articles.
+    near misses) that the rules do not name, each with those articles; and each one's first
+    spelling met, with the index of its article in ``articles``.
 
     Only these can be proposed, so the other articles are then read for them alone: every
     phrase of every article of the window, each with the set of its articles, took gigabytes
     for 50,000 articles."""
     ours: dict[str, set[int]] = defaultdict(set)
-    for article in articles:
+    spelling: dict[str, tuple[int, str]] = {}
+    for index, article in enumerate(articles):
         if article.id in inside:
-            for key, _ in _phrases(f"{article.title}\n{article.summary_text}", outlets):
+            for key, written in _phrases(f"{article.title}\n{article.summary_text}", outlets):
                 ours[key].add(article.id)
-    return {key: ids for key, ids in ours.items() if len(ids) >= min_articles and not named(key)}
+                spelling.setdefault(key, (index, written))
+    kept = {key: ids for key, ids in ours.items() if len(ids) >= min_articles and not named(key)}
+    return kept, {key: spelling[key] for key in kept}
 
 
-def _phrases(text: str, outlets: _Outlets) -> Iterable[tuple[str, str]]:
+def _prefixes(key: str) -> Iterable[str]:
+    """The runs of words a phrase opens with, itself included: "dawn shield talks" opens with
+    "dawn", "dawn shield" and "dawn shield talks"."""
+    words = key.split(" ")
+    return (" ".join(words[:size]) for size in range(1, len(words) + 1))
+
+
+def _phrases(
+    text: str, outlets: _Outlets, openings: Collection[str] | None = None
+) -> Iterable[tuple[str, str]]:
     """(normalized, as written) of each word and run of up to MAX_WORDS words of ``text``,
     line by line, none beginning or ending with a stop word, none holding a word of an
-    outlet's name."""
+    outlet's name; with ``openings``, only the runs that each of their shorter runs from the
+    same word is one of (the others cannot be a phrase sought)."""
     for line in text.splitlines():
         words = [_POSSESSIVE.sub("", word) for word in _WORD.findall(line)]
         folded = [normalize_text(word) for word in words]
@@ -184,10 +201,13 @@ def _phrases(text: str, outlets: _Outlets) -> Iterable[tuple[str, str]]:
                 end = start + size
                 if end > len(words) or (credited and credited[end - 1]):
                     break
+                key = " ".join(folded[start:end])
+                if openings is not None and key not in openings:
+                    break  # no phrase sought opens so, nor goes on from it
                 first, last = folded[start], folded[end - 1]
                 if first in STOP_WORDS or last in STOP_WORDS or len(first) < 2 or len(last) < 2:
                     continue
-                yield " ".join(folded[start:end]), " ".join(words[start:end])
+                yield key, " ".join(words[start:end])
 
 
 class _RulesNaming:
