@@ -7,6 +7,7 @@ import json
 import tracemalloc
 from datetime import UTC, datetime
 from itertools import count
+from typing import Any
 
 from digest.records import Article
 from digest.topics import Explanation, TopicClassifier
@@ -244,8 +245,30 @@ class _ExplainingNothing(TopicClassifier):
 def test_suggest_judges_each_article_without_explaining_every_topic() -> None:
     """Writing every topic's explanation of each of 20,000 articles, to read one topic's
     verdict, was a third of the classifier's time in suggest; standing() is that verdict."""
+    from dataclasses import replace
+
     reports = [*NEAR_MISSES, *FILED, *ELSEWHERE]
+    shapes = [
+        replace(ELSEWHERE[0], categories=("Iran",)),  # a category alone, and beside a term
+        replace(FILED[0], categories=("Iran", "GCC")),
+        replace(FILED[1], title="A Tehran recipe for talks in Amman"),  # a veto above
+        replace(NEAR_MISSES[0], feed_name="Gulf Wire"),  # a feed of a topic
+        article("Jordan and Beirut talks on the Gulf", "Lebanon's envoy went to Oman."),
+    ]
     plain = TopicClassifier(TREE)
+    trusting = TopicClassifier(TREE, trusted_feeds=["World Briefing"])
+    for classifier in (plain, trusting):
+        for report in [*reports, *shapes]:
+            for topic in TREE:
+                verdict = next(
+                    (v for v in classifier.explain(report).verdicts if v.topic == topic.slug),
+                    None,
+                )
+                filed, score = classifier.standing(report, topic.slug)
+                assert filed == (verdict is not None and verdict.filed), (report, topic.slug)
+                vetoed = verdict is not None and bool(verdict.vetoed_by)
+                expected = verdict.score if verdict is not None and not vetoed else 0.0
+                assert score == expected, (report.title, topic.slug)
     for report in reports:
         for topic in TREE:
             verdict = next(
@@ -258,3 +281,27 @@ def test_suggest_judges_each_article_without_explaining_every_topic() -> None:
     found = suggest(reports, _ExplainingNothing(TREE), DIPLOMACY)
     assert found == suggest(reports, plain, DIPLOMACY)
     assert found[0].phrase == "Muscat Framework"
+
+
+class _CountingScans(TopicClassifier):
+    """Counts the topics whose rules are read for an article."""
+
+    scans = 0
+
+    def _own(self, *args: Any, **kwargs: Any) -> Any:
+        self.scans += 1
+        return super()._own(*args, **kwargs)
+
+
+def test_one_topic_s_verdict_reads_the_rules_of_its_own_tree_only() -> None:
+    """A topic's verdict depends on its rules and those of the topics below it; the other
+    topics' are read only when a term of its needs context its tree does not give. Reading
+    every topic's rules for each article of a window was most of suggest's time."""
+    classifier = _CountingScans(TREE)
+    report = article("Tehran opens a port", "Iran's envoy spoke.")
+    assert classifier.standing(report, "iran") == (True, 4.0)
+    assert classifier.scans == 1  # Iran has no topic below it
+    classifier.scans = 0
+    needs_context = article("Summit talks", "Officials spoke.")  # talks: ambiguous, alone
+    assert classifier.standing(needs_context, "diplomacy") == (False, 0.0)
+    assert classifier.scans == 1 + len(TREE)  # its tree, then the root's whole tree

@@ -278,6 +278,12 @@ class TopicClassifier:
             for topic in topics
         )
         self._separator = _separator(topics)
+        # Each topic with those below it, whose evidence counts for it: its verdict's reading.
+        compiled = {topic.slug: topic for topic in self._topics}
+        self._trees = {
+            topic.slug: (topic, *(compiled[other] for other in topic.descendants))
+            for topic in self._topics
+        }
 
     def counting_for(self, slug: str) -> tuple[TopicSettings, ...]:
         """The topic ``slug`` and those below it, whose evidence counts for it too (none for a
@@ -290,16 +296,38 @@ class TopicClassifier:
 
     def standing(self, article: Article, slug: str) -> tuple[bool, float]:
         """Whether the article is filed under the topic ``slug``, and its score there (0 when
-        vetoed): ``explain``'s verdict on that one topic, without writing any explanation."""
-        own, scored, passes = self._judge(article)
-        for topic in self._topics:
-            if topic.slug != slug:
-                continue
-            if own[slug].vetoes:
-                return False, 0.0
-            filed = passes[slug] or any(passes[other] for other in topic.descendants)
-            return filed, scored[slug][0]
-        return False, 0.0
+        vetoed): ``explain``'s verdict on that one topic, without writing any explanation.
+
+        Only the topic's own tree (it and the topics below it) is read, unless one of its hits
+        needs context that the tree does not give: another topic of its root's may."""
+        tree = self._trees.get(slug)
+        if tree is None:
+            return False, 0.0
+        topic = tree[0]
+        text = self._text(article)
+        own = {member.slug: self._own(member, article.feed_name, text) for member in tree}
+        if article.feed_name in self._trusted_feeds:
+            for mine in own.values():
+                mine.implied = mine.implied or mine.implied_by_category
+        else:
+            self._unsupported_categories(own, tree)
+        if own[slug].vetoes:
+            return False, 0.0
+        has_context = any(mine.gives_context() for mine in own.values())
+        if not has_context and any(hit.needs_context for m in own.values() for hit in m.hits):
+            # The context a term needs may come from any topic of the root's tree.
+            _, scored, passes = self._judge(article)
+            score = scored[slug][0]
+        else:
+            passes = {}
+            for member in tree:
+                mine = own[member.slug]
+                rolled, _ = _rolled_up(member, own, has_context)
+                passes[member.slug] = not mine.vetoes and (
+                    mine.implied or rolled >= member.settings.rules.threshold
+                )
+            score = _rolled_up(topic, own, has_context)[0]
+        return passes[slug] or any(passes[other] for other in topic.descendants), score
 
     def classify(self, article: Article) -> tuple[TopicMatch, ...]:
         """The topics the article is filed under, in config order, each with its score.
@@ -378,13 +406,7 @@ class TopicClassifier:
     ) -> tuple[dict[str, _Own], dict[str, _Scored], dict[str, bool]]:
         """What each topic's own rules found, each topic's rolled-up score and hits (vetoed
         topics have none), and whether each passes on its own."""
-        text = _Text.of(
-            self._separator,
-            title=normalize_text(article.title),
-            summary=normalize_text(article.summary_text),
-            # Duplicates such as "Iran" and "IRAN" count once.
-            categories=tuple(sorted({normalize_text(name) for name in article.categories} - {""})),
-        )
+        text = self._text(article)
         feed_name = article.feed_name
         own = {topic.slug: self._own(topic, feed_name, text) for topic in self._topics}
         if feed_name in self._trusted_feeds:
@@ -405,6 +427,15 @@ class TopicClassifier:
             scored[topic.slug] = (score, hits, has_context)
             passes[topic.slug] = mine.implied or score >= topic.settings.rules.threshold
         return own, scored, passes
+
+    def _text(self, article: Article) -> _Text:
+        return _Text.of(
+            self._separator,
+            title=normalize_text(article.title),
+            summary=normalize_text(article.summary_text),
+            # Duplicates such as "Iran" and "IRAN" count once.
+            categories=tuple(sorted({normalize_text(name) for name in article.categories} - {""})),
+        )
 
     def _own(self, topic: _CompiledTopic, feed_name: str, text: _Text) -> _Own:
         found = _Own()
@@ -428,12 +459,14 @@ class TopicClassifier:
                     )
         return found
 
-    def _unsupported_categories(self, own: dict[str, _Own]) -> None:
+    def _unsupported_categories(
+        self, own: dict[str, _Own], topics: Sequence[_CompiledTopic] | None = None
+    ) -> None:
         """A publisher's categories count beside evidence from the article's title, text or
         feed for the topic or a topic under it, never alone (an arts piece is tagged with a
         country's name as readily as a report from it): alone, they count for nothing. Only
         for a feed whose categories the operator does not trust."""
-        for topic in self._topics:
+        for topic in self._topics if topics is None else topics:
             mine = own[topic.slug]
             if not any(hit.field == "category" for hit in mine.hits):
                 continue
