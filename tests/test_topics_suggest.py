@@ -305,3 +305,23 @@ def test_one_topic_s_verdict_reads_the_rules_of_its_own_tree_only() -> None:
     needs_context = article("Summit talks", "Officials spoke.")  # talks: ambiguous, alone
     assert classifier.standing(needs_context, "diplomacy") == (False, 0.0)
     assert classifier.scans == 1 + len(TREE)  # its tree, then the root's whole tree
+
+
+def test_a_phrase_a_topic_above_ignores_is_never_proposed() -> None:
+    """A parent's ignore phrases hold for its whole tree: the words of "Dead Sea Scrolls" count
+    for nothing under the topic below it, so proposing the phrase offered a rule that could
+    never fire."""
+    from tests.test_topics import topic
+
+    region = topic("region", places=("Jericho",), ignore=("Dead Sea Scrolls",))
+    museums = topic("museums", parent="region", include=("museum",))
+    classifier = TopicClassifier((region, museums))
+    reports = [
+        article("Museum shows the Dead Sea Scrolls", "Curators brought them by road."),
+        article("Dead Sea Scrolls leave the museum", "Curators open a new wing."),
+        article("Museum guards the Dead Sea Scrolls", "Curators let visitors in."),
+    ]
+    found = suggest([*reports, *ELSEWHERE], classifier, museums)
+    phrases = [item.phrase.casefold() for item in found]
+    assert phrases  # the reports' other words are still read
+    assert not [p for p in phrases if "dead sea" in p or "sea scrolls" in p], phrases

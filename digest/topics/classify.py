@@ -234,6 +234,9 @@ class TopicClassifier:
         parents = {topic.slug: topic.parent for topic in topics}
         chains = {topic.slug: _ancestors(topic.slug, parents) for topic in topics}
         by_slug = {topic.slug: topic for topic in topics}
+        self._above = {
+            slug: tuple(by_slug[other] for other in chain) for slug, chain in chains.items()
+        }
         # A sub-topic with no ignore phrases of its own has its parent's: one pattern for both,
         # so that an article is masked once for the two (see ``_Text.masked``).
         ignores: dict[tuple[tuple[Term, ...], bool], TermPattern] = {}
@@ -293,6 +296,10 @@ class TopicClassifier:
                 below = {other.slug: other.settings for other in self._topics}
                 return (topic.settings, *(below[other] for other in topic.descendants))
         return ()
+
+    def above(self, slug: str) -> tuple[TopicSettings, ...]:
+        """The topics above ``slug``, its parent first: their ignore phrases hold for it too."""
+        return self._above.get(slug, ())
 
     def standing(self, article: Article, slug: str) -> tuple[bool, float]:
         """Whether the article is filed under the topic ``slug``, and its score there (0 when

@@ -120,7 +120,9 @@ def suggest(
     if not inside:
         return []
     outlets = _Outlets({article.feed_name for article in articles})
-    named = _RulesNaming(classifier.counting_for(topic.slug) or (topic,))
+    named = _RulesNaming(
+        classifier.counting_for(topic.slug) or (topic,), classifier.above(topic.slug)
+    )
     uses, spelling = _candidates(articles, inside, named, outlets, min_articles)
     # The other articles are read for the candidates alone: a phrase is looked up only where a
     # candidate's first word opens it, and only as long as a candidate goes on with it.
@@ -211,15 +213,19 @@ def _phrases(
 
 
 class _RulesNaming:
-    """Whether the rules of a topic, or of a topic below it (whose evidence counts for it),
-    already name a phrase: match a term inside it as the classifier reads an article (behind an
-    Arabic or Hebrew prefix, "والسعودية"; within a hyphenated word, "Iran-US"), or hold it
-    inside a longer term ("Muscat" of "Muscat channel")."""
+    """Whether the rules of a topic, or of a topic below it (whose evidence counts for it), or
+    the ignore phrases of a topic above it, already name a phrase: match a term inside it as
+    the classifier reads an article (behind an Arabic or Hebrew prefix, "والسعودية"; within a
+    hyphenated word, "Iran-US"), or hold it inside a longer term ("Muscat" of "Muscat
+    channel")."""
 
-    def __init__(self, topics: Sequence[TopicSettings]) -> None:
+    def __init__(self, topics: Sequence[TopicSettings], above: Sequence[TopicSettings]) -> None:
+        """``topics``: the topic and those below it; ``above``: the topics above it, whose ignore
+        phrases hold for its tree (read, as the classifier does, with its clitic_prefixes)."""
         by_prefixes: dict[bool, list[Term]] = defaultdict(list)
         self._padded: list[str] = []
-        for topic in topics:
+        inherited = [term for topic in above for term in topic.rules.ignore]
+        for index, topic in enumerate(topics):
             rules = topic.rules
             columns = (
                 rules.include,
@@ -230,6 +236,7 @@ class _RulesNaming:
                 rules.exclude,
                 rules.ignore,
                 rules.categories,
+                inherited if index == 0 else (),
             )
             terms = [term for column in columns for term in column if term.strip()]
             by_prefixes[rules.clitic_prefixes] += [Term(term, "include") for term in terms]
