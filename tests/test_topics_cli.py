@@ -321,3 +321,22 @@ def test_an_old_slug_of_a_renamed_topic_or_list_is_named_with_its_new_one(
     unknown = run("--config", str(config), "preview", "nothing-like-it")
     assert unknown.exit_code == 2 and "was renamed" not in unknown.output
     assert "its lists are me-daily, gulf-weekly" in unknown.output
+
+
+def test_suggest_for_a_topic_without_articles_says_so(tmp_path: Path) -> None:
+    """Nothing to suggest for a topic that no article of the window is filed under or comes
+    near said "no phrase recurs in its 169 articles": the window's count, read as the topic's,
+    where the topic had none."""
+    config = example_config(tmp_path)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        text + '\n[[topics]]\nslug = "arctic"\nname = "Arctic"\n'
+        '[topics.rules]\ninclude = ["Svalbard"]\n',
+        encoding="utf-8",
+    )
+    stored = store_samples(config, "gulf-wire.xml")
+    result = run("--config", str(config), "topics", "suggest", "arctic")
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert f"none of the {len(stored)} articles of the last 7 days is filed under arctic" in said
+    assert "its " + str(len(stored)) + " articles" not in said

@@ -156,14 +156,28 @@ def suggest_terms(
             highlight=False,
         )
         raise typer.Exit(1)
-    found = suggest(articles, classifier_for(settings), topic, limit=limit)
+    classifier = classifier_for(settings)
+    found = suggest(articles, classifier, topic, limit=limit)
     if as_json:
         print(json_text([_suggestion_record(s) for s in found]))
         return
     if not found:
+        # The window's count is not the topic's: say which of them were the topic's to read.
+        standings = [classifier.standing(article, topic.slug) for article in articles]
+        ours = sum(1 for filed, score in standings if filed or score > 0)
+        if not ours:
+            console.print(
+                f"Nothing to suggest for {topic.slug}: none of the {len(articles)} articles of "
+                f"the last {days} days is filed under {topic.slug} or comes near it (some "
+                "evidence, under its threshold); look further back with --days",
+                highlight=False,
+            )
+            return
         console.print(
-            f"Nothing to suggest for {topic.slug}: no phrase recurs in its {len(articles)} "
-            f"articles of the last {days} days and near misses that its rules do not name."
+            f"Nothing to suggest for {topic.slug}: no phrase that its rules do not name recurs "
+            f"in its {ours} articles and near misses of the last {days} days "
+            f"(of {len(articles)} in all).",
+            highlight=False,
         )
         return
     table = Table(title=f"Phrases for {topic.slug}, from {len(articles)} articles of {days} days")
