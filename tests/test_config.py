@@ -152,6 +152,12 @@ def test_a_database_the_store_does_not_run_on(tmp_path: Path) -> None:
             "its connect_timeout, '30s', is no number of seconds: write it as a whole number, "
             "e.g. ?connect_timeout=30",
         ),
+        (
+            # Given twice, it was named as a Python tuple, "('5', '6')".
+            "postgresql+psycopg://desk:hunter2@db/digest?connect_timeout=5&connect_timeout=6",
+            "its connect_timeout is given 2 times ('5', '6'): write it once, e.g. "
+            "?connect_timeout=30",
+        ),
     ],
 )
 def test_a_database_url_the_driver_cannot_read_is_refused_by_the_check(

@@ -48,7 +48,13 @@ def _check_database_url(url: str) -> str:
             "them as %40 (and a ':' in the user name as %3A)"
         )
     timeout = parsed.query.get("connect_timeout")
-    if backend == "postgresql" and timeout is not None and not _whole_seconds(timeout):
+    if backend == "postgresql" and isinstance(timeout, tuple):
+        given = ", ".join(repr(value) for value in timeout)
+        raise ValueError(
+            f"its connect_timeout is given {len(timeout)} times ({given}): write it once, e.g. "
+            "?connect_timeout=30"
+        )
+    if backend == "postgresql" and isinstance(timeout, str) and not _whole_seconds(timeout):
         # psycopg refuses it at the first connection, in a traceback (libpq takes only digits).
         raise ValueError(
             f"its connect_timeout, {timeout!r}, is no number of seconds: write it as a whole "
@@ -72,9 +78,9 @@ def _check_database_url(url: str) -> str:
     return url
 
 
-def _whole_seconds(value: str | tuple[str, ...]) -> bool:
-    """Whether ``value``, a URL option given once, is a whole number of seconds."""
-    return isinstance(value, str) and value.strip().isdigit()
+def _whole_seconds(value: str) -> bool:
+    """Whether ``value``, a URL option, is a whole number of seconds."""
+    return value.strip().isdigit()
 
 
 def _driver_options(query: str) -> bool:
