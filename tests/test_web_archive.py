@@ -310,6 +310,26 @@ def test_the_feeds_own_id_stays_the_same_when_the_list_is_renamed(tmp_path: Path
             assert arabic.findtext(f"{ATOM}id") != feed_id
 
 
+def test_the_feed_of_a_list_with_no_edition_yet_is_the_same_feed_at_each_poll(
+    tmp_path: Path,
+) -> None:
+    # Its <updated> was the clock's time at each render: its ETag changed with it, and a feed
+    # reader's conditional GET never matched, fetching the whole feed at every poll.
+    with newsroom(tmp_path, editions=0) as room:
+        pipeline.members_in_step(room.services, room.clock.now())  # the list starts running
+        started = room.clock.now()
+        with served(room.services) as http:
+            first = http.get("/editions/daily/feed.atom")
+            [updated] = strict_atom(first).findall("{http://www.w3.org/2005/Atom}updated")
+            assert updated.text == started.strftime("%Y-%m-%dT%H:%M:%SZ")
+            for step in range(1, 3):
+                room.clock.set(started + step * (cache.TTL + timedelta(minutes=1)))
+                again = http.get("/editions/daily/feed.atom")
+                assert again.content == first.content
+                asked = {"if-none-match": first.headers["etag"]}
+                assert http.get("/editions/daily/feed.atom", headers=asked).status_code == 304
+
+
 def test_a_feed_reader_polling_with_a_conditional_get_is_answered_304_until_an_edition_comes(
     room: Newsroom,
 ) -> None:

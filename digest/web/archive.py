@@ -167,13 +167,19 @@ async def _editions_feed(request: Request) -> Response:
     base_url = web.services.settings.service.base_url
     archive_url = f"{base_url}/editions/{digest_list.slug}"
     newest = max((edition.built_at for edition in editions), default=None)
+    updated = newest
+    if updated is None:
+        # No edition yet: the feed is as it was when the list began to run, whenever it is
+        # asked for (the clock's time changed its ETag at each poll of a feed reader).
+        started = await web.store_threads.run(web.services.store.list_started, digest_list.slug)
+        updated = started or _NEVER
     context = {
         "feed_id": archive_url if first is None else _tag(base_url, first[1], f"lists/{first[0]}"),
         "self_url": f"{archive_url}/feed.atom",
         "archive_url": archive_url,
         "title": _xml_text(digest_list.name),
         "subtitle": _xml_text(digest_list.description),
-        "updated": _rfc3339(newest or web.services.clock.now()),
+        "updated": _rfc3339(updated),
         "author": _xml_text(web.services.settings.service.sender_name),
         "language": digest_list.language,
         "entries": [_entry(base_url, digest_list.slug, edition) for edition in editions],
@@ -276,6 +282,10 @@ def _slot(text: str) -> datetime | None:
         return datetime.strptime(text, SLOT_FORMAT).replace(tzinfo=UTC)
     except ValueError:
         return None
+
+
+# The <updated> of the feed of a list that has not run yet.
+_NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _rfc3339(moment: datetime) -> str:
