@@ -60,6 +60,46 @@ def problems(path: Path, environ: dict[str, str] | None = None) -> list[tuple[st
     return caught.value.problems
 
 
+@pytest.mark.parametrize(
+    ("line", "replacement", "key"),
+    [
+        ('name = "Daily"', 'name = "Daily\\u001b[31m"', "lists[daily].name"),
+        (
+            'slug = "daily"',
+            'slug = "daily"\ndescription = "Today\\u0007"',
+            "lists[daily].description",
+        ),
+        ('sender_name = "Desk"', 'sender_name = "Desk\\u009b"', "service.sender_name"),
+        (
+            'postal_address = "1 Example Street, Example City"',
+            'postal_address = "1 Example Street\\u0000"',
+            "service.postal_address",
+        ),
+        ('name = "Middle East"', 'name = "Middle\\u007fEast"', "topics[middle-east].name"),
+        ('name = "Wire"', 'name = "Wire\\u0008"', "feeds[0].name"),
+    ],
+)
+def test_a_control_character_in_a_text_readers_see_is_refused_naming_the_key(
+    tmp_path: Path, line: str, replacement: str, key: str
+) -> None:
+    # An ESC in a list's name went into every copy's Subject and List-Id ("The Desk [31m") and
+    # raw into the HTML, with a BEL and a NUL of its description: config check said OK.
+    assert line in MINIMAL
+    [(where, why)] = problems(write_config(tmp_path, MINIMAL.replace(line, replacement, 1)))
+    assert where == key
+    assert "a control character (U+" in why and "remove it" in why
+
+
+def test_line_breaks_and_tabs_of_a_postal_address_or_description_are_kept(tmp_path: Path) -> None:
+    text = MINIMAL.replace(
+        'postal_address = "1 Example Street, Example City"',
+        'postal_address = """1 Example Street\nExample City\t"""',
+    ).replace('slug = "daily"', 'slug = "daily"\ndescription = "The day\tin brief"', 1)
+    settings = load_settings(write_config(tmp_path, text), {})
+    assert settings.service.postal_address == "1 Example Street\nExample City\t"
+    assert settings.list("daily").description == "The day\tin brief"
+
+
 def test_example_config_is_valid() -> None:
     settings = load_settings(EXAMPLE, {})
     assert settings.list("middle-east-daily").timezone == "Asia/Dubai"

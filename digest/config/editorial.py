@@ -15,6 +15,7 @@ from digest.config.values import (
     HttpUrl,
     LanguageTag,
     SettingsModel,
+    ShownText,
     Slug,
     TimezoneName,
     no_line_breaks,
@@ -70,7 +71,7 @@ class FeedSettings(SettingsModel):
 
     url: HttpUrl
     """The feed's address; it may carry a user and password (``https://user:password@host/``)."""
-    name: str = Field(min_length=1)
+    name: ShownText = Field(min_length=1)
     """The feed's name, unique; topic rules refer to it."""
     enabled: bool = True
     """The operator's switch: a disabled feed is not polled."""
@@ -148,7 +149,7 @@ class TopicSettings(SettingsModel):
 
     slug: Slug
     """The topic's identifier; lists and other topics refer to it."""
-    name: str = Field(min_length=1)
+    name: ShownText = Field(min_length=1)
     """The topic's name, as a section heading."""
     parent: Slug | None = None
     """A topic slug: a parent takes in everything its children match."""
@@ -185,7 +186,7 @@ class ListSettings(SettingsModel):
     """The list's identifier (in commands, ``List-Id`` and unsubscribe links)."""
     name: HeaderText
     """The list's display name (masthead, ``List-Id``)."""
-    description: str = ""
+    description: ShownText = ""
     """One line under the masthead."""
     topics: tuple[Slug, ...] = Field(min_length=1)
     """Topic slugs, in the order of the edition's sections; the first one's best story leads."""

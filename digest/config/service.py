@@ -17,6 +17,7 @@ from digest.config.values import (
     HttpsUrl,
     HttpUrl,
     SettingsModel,
+    ShownText,
 )
 from digest.errors import without_password
 
@@ -189,7 +190,7 @@ class ServiceSettings(SettingsModel):
     """The address in the ``From`` of every message; its domain is the sending domain."""
     reply_to: EmailAddress | None = None
     """The ``Reply-To`` address; none leaves the header out."""
-    postal_address: str = Field(min_length=1)
+    postal_address: ShownText = Field(min_length=1)
     """The postal address shown in every message's footer (bulk-mail law asks for one)."""
     templates: Path | None = None
     """A folder with ``email/digest.html.j2`` and ``email/digest.txt.j2`` to use instead of the

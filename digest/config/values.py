@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlsplit, urlunsplit
@@ -227,6 +228,22 @@ def no_line_breaks(value: str) -> str:
     return value
 
 
+# Kept in a text of several lines (a postal address, a description): line ends and tabs.
+_LAID_OUT = frozenset("\t\n\r")
+
+
+def no_controls(value: str) -> str:
+    """No control character but tabs and line ends: an ESC, a BEL or a NUL of a name went into
+    every copy's headers and, raw, into its HTML and the pages."""
+    for position, char in enumerate(value):
+        if char not in _LAID_OUT and unicodedata.category(char) == "Cc":
+            raise ValueError(
+                f"holds a control character (U+{ord(char):04X}) at character {position + 1}, "
+                "which no mail or page can show: remove it"
+            )
+    return value
+
+
 def _check_rate(value: str) -> str:
     """A rate in the ``limits`` syntax: '50/second', '20/hour', '5 per 10 minutes'."""
     from digest.send_rate import parse_rate  # not at import: the config is read by every command
@@ -244,7 +261,11 @@ HttpsUrl = Annotated[str, AfterValidator(_check_https_url)]
 HostName = Annotated[str, AfterValidator(_check_host)]
 EmailAddress = Annotated[str, AfterValidator(_check_address)]
 RateText = Annotated[str, AfterValidator(_check_rate)]
-HeaderText = Annotated[str, Field(min_length=1), AfterValidator(no_line_breaks)]
+HeaderText = Annotated[
+    str, Field(min_length=1), AfterValidator(no_line_breaks), AfterValidator(no_controls)
+]
+# Text readers see, in a page or a mail's body: a name, a description, a postal address.
+ShownText = Annotated[str, AfterValidator(no_controls)]
 
 
 class SettingsModel(BaseModel):
