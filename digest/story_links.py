@@ -58,6 +58,9 @@ REVISED_FIGURE = 1.5
 # Two reports in one language must share this many word features (a title word counts twice): a
 # bare headline shares one word with its neighbour ("Magazine solutions", "Magazine printables").
 MIN_SHARED_WORDS = 3
+# A short headline names a column as often as an event ("Live updates", "Morning briefing",
+# "Letters"): two reports that each carry a summary and share none of its words are one story
+# only when their headlines agree (HEADLINE_WORDS below), never on a shorter headline alone.
 # Headlines that agree: two titles in one language sharing HEADLINE_WORDS content words, two of
 # them side by side in both (a phrase: "nuclear talks", "US-brokered talks"), or
 # HEADLINE_WORDS_ALONE of them, within CLOSE_SPAN and with no conflict of figures or days, are
@@ -89,6 +92,7 @@ class Profile:
     numbers: frozenset[str]
     weekdays: frozenset[int]
     headline: frozenset[str]  # the title's content words (dedup.title_words)
+    summary_words: frozenset[str]  # the summary's content words, as features (dedup.features)
     phrases: frozenset[tuple[str, str]]  # ...and its pairs of them side by side
     script: str  # "latin", "arabic", "hebrew" or "other"
     features: frozenset[int]  # words and specifics, hashed: what candidate pairs are found by
@@ -130,6 +134,7 @@ def profile_of(article: Article) -> Profile:
         numbers,
         names.weekdays(text),
         frozenset(headline),
+        frozenset(dedup.features("", names.without_dates(article.summary_text))),
         frozenset(itertools.pairwise(headline)),
         _script(text[:300]),  # the title and the summary's start tell the script
         frozenset(words) | hashed,
@@ -156,7 +161,7 @@ class Links:
         same_feed = a.article.feed_id == b.article.feed_id
         if a.script == b.script and not _other_languages(a, b):
             similar = dedup.similarity(a.words, b.words)
-            if len(set(a.words) & set(b.words)) < MIN_SHARED_WORDS:
+            if len(set(a.words) & set(b.words)) < MIN_SHARED_WORDS or _only_headlines_shared(a, b):
                 similar = 0.0
             bar = SAME_FEED_THRESHOLD if same_feed else THRESHOLD
             one_language = True
@@ -205,6 +210,17 @@ def _headlines_agree(a: Profile, b: Profile) -> bool:
     shared = len(a.headline & b.headline)
     return shared >= HEADLINE_WORDS_ALONE or (
         shared >= HEADLINE_WORDS and not a.phrases.isdisjoint(b.phrases)
+    )
+
+
+def _only_headlines_shared(a: Profile, b: Profile) -> bool:
+    """Both carry a summary, the summaries share no word and the headlines do not agree: see
+    ``MIN_SHARED_WORDS``."""
+    return (
+        bool(a.summary_words)
+        and bool(b.summary_words)
+        and a.summary_words.isdisjoint(b.summary_words)
+        and not _headlines_agree(a, b)
     )
 
 

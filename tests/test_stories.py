@@ -145,6 +145,22 @@ def test_bare_headlines_sharing_one_word_are_two_stories() -> None:
     assert found.story[1] != found.story[2]
 
 
+def test_a_column_headline_shared_by_outlets_is_no_story_when_the_summaries_differ() -> None:
+    """Three outlets' live blogs, each headed "Live updates", on three events: the headline is a
+    column's name, and summaries that share no word say the reports are of different events."""
+    day = datetime(2026, 2, 27, 6, tzinfo=UTC)
+    labelled = [
+        Story("amman", "Harbour Monitor", "amman", None, "Live updates",
+              "Protesters filled the main square of Amman demanding lower bread prices.", day),
+        Story("rates", "Capital Post", "rates", None, "Live updates",
+              "The central bank of Egypt raised interest rates by two points.", day),
+        Story("sandstorm", "Southern Broadcaster", "sandstorm", None, "Live updates",
+              "A sandstorm closed Kuwait airport for six hours, stranding travellers.", day),
+    ]  # fmt: skip
+    articles = as_articles(labelled)
+    assert _groups(articles) == {frozenset({article.link}) for article in articles}
+
+
 # Short analysis pieces on one round of talks, a title and a sentence each, from three outlets:
 # their words barely meet (similarity 0.14-0.24), their headlines do ("security talks").
 TALKS_DAY = datetime(2026, 3, 3, 12, tzinfo=UTC)
