@@ -23,6 +23,7 @@ from digest.images.records import Role, ServedPicture
 from digest.lint import HTML_SIZE_LIMIT, STYLE_SIZE_LIMIT
 from digest.records import Article, Edition, EditionItem, RenderedEdition, Section
 from digest.render import (
+    ALSO_COVERED_OUTLETS,
     HTML_BUDGET,
     SUMMARY_CHARS,
     Renderer,
@@ -1191,3 +1192,30 @@ def test_a_stored_title_that_shows_nothing_is_untitled_not_an_empty_link(tmp_pat
         assert "(untitled)" in texts, texts
         assert story.title not in texts, texts
     assert "(untitled)" in result.text
+
+
+def test_a_story_forty_outlets_covered_names_a_few_and_counts_the_rest(tmp_path: Path) -> None:
+    # Every outlet's name and link under the lead made a wall of 39 links in the mail and 39
+    # addresses in its text part, above the rest of the day's news.
+    settings = make_settings(tmp_path)
+    lead = article(1, "Iran and Saudi Arabia restore ties in Beijing deal", feed="Outlet 0")
+    others = tuple(
+        article(n, "Iran and Saudi Arabia restore ties", feed=f"Outlet {n}") for n in range(2, 41)
+    )
+    edition = Edition(
+        list_slug="middle-east-daily",
+        slot=SLOT,
+        window_start=None,
+        window_end=SLOT,
+        lead=EditionItem(lead, "gulf", also_covered_by=others),
+    )
+    result = Renderer(settings).render(edition, settings.list("middle-east-daily"))
+    named = [n for n in range(2, 41) if f">Outlet {n}</a>" in result.html]
+    assert named == list(range(2, 2 + ALSO_COVERED_OUTLETS))
+    unnamed = 39 - ALSO_COVERED_OUTLETS
+    assert f"and {unnamed} more" in body_of(result.html)
+    text = " ".join(result.text.split())
+    assert f"Outlet {2 + ALSO_COVERED_OUTLETS - 1} and {unnamed} more" in text
+    assert f"Outlet {2 + ALSO_COVERED_OUTLETS}," not in text
+    linked = [n for n in range(2, 41) if f"/story-{n}\n" in result.text]
+    assert linked == list(range(2, 2 + ALSO_COVERED_OUTLETS))

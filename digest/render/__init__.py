@@ -15,6 +15,7 @@ a template prints goes through ``finalize``, which breaks up ``%%`` runs (invari
 """
 
 from digest.render.renderer import (
+    ALSO_COVERED_OUTLETS,
     FALLBACK_BOUNDS,
     HTML_BUDGET,
     HTML_TEMPLATE,
@@ -42,6 +43,7 @@ from digest.render.text import (
 from digest.wording import format_datetime  # times in a timezone, as the mail shows them
 
 __all__ = [
+    "ALSO_COVERED_OUTLETS",
     "FALLBACK_BOUNDS",
     "HTML_BUDGET",
     "HTML_TEMPLATE",

@@ -68,6 +68,9 @@ LEAD_SUMMARY_CHARS = 480
 SUMMARY_CHARS = 300
 TITLE_CHARS = 160
 NAME_CHARS = 60  # an author or a feed name
+# "Also covered by" names this many outlets and counts the rest: a story forty outlets covered
+# otherwise heads the mail with a wall of forty links (and its text part with forty addresses).
+ALSO_COVERED_OUTLETS = 5
 LEAD_IMAGE_WIDTH = 528  # the lead picture's width in the mail (email/macros.html.j2)
 URL_CHARS = 600  # a longer article link is shown unlinked, a longer image URL not at all
 # A compact edition (layout = "compact") is a briefing: shorter summaries for the few it keeps.
@@ -483,6 +486,7 @@ class Renderer:
         """``item`` as the templates show it; ``brief``: as a headline, without "More from"."""
         more_from = more_from and not brief
         article = item.article
+        other_outlets = _other_outlets(article, item.also_covered_by)
         title = _headline(article, words)
         # The plain-text summary: safer than feed HTML, and it reads the same in every mail app.
         paragraphs = (
@@ -528,8 +532,9 @@ class Renderer:
             headline_only=brief,
             also_covered_by=tuple(
                 _story_link(other, words, tracking)
-                for other in _other_outlets(article, item.also_covered_by)
+                for other in other_outlets[:ALSO_COVERED_OUTLETS]
             ),
+            also_covered_more=max(0, len(other_outlets) - ALSO_COVERED_OUTLETS),
             more_on_story=tuple(
                 _story_link(other, words, tracking) for other in _own_outlet(article, item)
             ),

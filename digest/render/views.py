@@ -38,6 +38,7 @@ class Story:
     direction: Literal["ltr", "rtl"]
     more_from: tuple[StoryLink, ...] = ()
     also_covered_by: tuple[StoryLink, ...] = ()  # other outlets' reports of the story, one each
+    also_covered_more: int = 0  # the outlets that covered it too, past those named
     more_on_story: tuple[StoryLink, ...] = ()  # its own outlet's other reports of the story
     more_from_name: str | None = None  # the person "More from" is from (digest.bylines)
     paragraphs: tuple[str, ...] = ()  # the summary's paragraphs, shown apart
