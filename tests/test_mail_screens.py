@@ -341,13 +341,17 @@ def test_a_compact_edition_keeps_the_lead_and_n_summaries() -> None:
     assert 'class="container compact"' in html
     assert html.count('class="lead-summary"') == 1
     assert html.count('class="summary"') == 3  # the first three items after the lead
-    assert html.count('class="story brief') == 25 - 1 - 3
+    # The items past the summaries, and the pieces under an item's "More from": headlines.
+    edition = realistic_edition()
+    pieces = sum(len(item.more_from) for item in edition.items() if item is not edition.lead)
+    assert pieces > 0
+    assert html.count('class="story brief') == 25 - 1 - 3 + pieces
     assert html.count('class="thumb"') == 1  # the first item's picture; the rest have none
-    assert 'class="more-from"' not in html  # an author's other pieces wait for the web
-    # Every item's headline and link is still there, in the HTML and in the plain text.
-    for item in realistic_edition().items():
-        assert html_module.escape(item.article.title, quote=False) in html
-        assert item.article.link in result.text
+    assert 'class="more-from"' not in html  # an author's other pieces are headlines instead
+    # Every article's headline and link is still there, in the HTML and in the plain text.
+    for shown in edition.articles():
+        assert html_module.escape(shown.title, quote=False) in html
+        assert shown.link in result.text
     # A full edition of the same list shows every summary.
     full = Renderer(settings).render(
         realistic_edition(), daily.model_copy(update={"layout": "full"})

@@ -1219,3 +1219,31 @@ def test_a_story_forty_outlets_covered_names_a_few_and_counts_the_rest(tmp_path:
     assert f"Outlet {2 + ALSO_COVERED_OUTLETS}," not in text
     linked = [n for n in range(2, 41) if f"/story-{n}\n" in result.text]
     assert linked == list(range(2, 2 + ALSO_COVERED_OUTLETS))
+
+
+def test_a_compact_edition_shows_an_authors_other_pieces_as_headlines(tmp_path: Path) -> None:
+    # A compact edition leaves "More from" out of its items: the pieces compose had moved under
+    # an item were then in no part of the mail and not on the web copy either.
+    settings = make_settings(tmp_path, layout="compact")
+    lead = article(1, "Talks resume in Muscat", author="Layla Haddad")
+    head = article(2, "Ports reopen along the Gulf", author="Omar Saleh")
+    others = tuple(
+        article(n, f"Shipping insurers return, part {n}", author="Omar Saleh") for n in (3, 4, 5)
+    )
+    edition = Edition(
+        list_slug="middle-east-daily",
+        slot=SLOT,
+        window_start=None,
+        window_end=SLOT,
+        lead=EditionItem(lead, "gulf"),
+        sections=(Section("gulf", "The Gulf", (EditionItem(head, "gulf", more_from=others),)),),
+    )
+    result = Renderer(settings).render(edition, settings.list("middle-east-daily"))
+    html = body_of(result.html)
+    for piece in (head, *others):
+        assert html.count(f">{piece.title}</a>") == 1
+        assert result.text.count(piece.title) == 1
+        assert piece.link in result.text
+    # Each after the item whose "More from" it was, in both parts.
+    assert html.index(head.title) < html.index(others[0].title) < html.index(others[2].title)
+    assert result.text.index(head.title) < result.text.index(others[0].title)

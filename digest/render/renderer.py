@@ -405,7 +405,8 @@ class Renderer:
         pictures: Pictures | None = None,
     ) -> dict[str, Any]:
         """The lead, sections and recommended stories of the context, within ``bounds``; with
-        ``summaries``, only that many items after the lead keep their summary and picture."""
+        ``summaries``, only that many items after the lead keep their summary and picture, and
+        the pieces under an item's "More from" follow it as headlines of their own."""
         shown = 0
 
         def item_story(item: EditionItem) -> Story:
@@ -438,6 +439,22 @@ class Renderer:
                 more_from=False,
             )
 
+        def item_stories(item: EditionItem) -> Iterator[Story]:
+            yield item_story(item)
+            if summaries is not None:
+                # A compact item shows no "More from": the pieces compose moved under it would
+                # be in no part of the mail, nor on the web copy, which is the mail's HTML.
+                for piece in item.more_from:
+                    yield self._story(
+                        EditionItem(piece, item.topic),
+                        zone,
+                        words,
+                        0,
+                        image=False,
+                        tracking=tracking,
+                        brief=True,
+                    )
+
         lead_summary = bounds.lead_summary
         if summaries is not None:
             lead_summary = min(lead_summary, COMPACT_LEAD_SUMMARY_CHARS)
@@ -460,12 +477,12 @@ class Renderer:
             SectionView(
                 slug=section.topic,
                 title=section.title,
-                stories=tuple(item_story(item) for item in section.items),
+                stories=tuple(story for item in section.items for story in item_stories(item)),
             )
             for section in edition.sections
             if section.items
         )
-        recommended = tuple(item_story(item) for item in edition.recommended)
+        recommended = tuple(story for item in edition.recommended for story in item_stories(item))
         return {"lead": lead, "sections": sections, "recommended": recommended}
 
     def _story(
