@@ -15,7 +15,8 @@ A part of a byline is a person only when it is none of these:
 - the feed's own name, alone or followed by an edition ("The Week UK" in the feed "The Week");
 - a single word ("admin", "Namibian", an unknown agency's acronym), a part with digits, or one
   of more than ``MAX_NAME_WORDS`` words: a false "More from" costs more than a missed one;
-- the outlet an aggregator's summary opens with in brackets ("[Africa Check] ...", ``Bylines.of``).
+- the outlet an aggregator's summary opens with in brackets ("[Africa Check] ...", ``Bylines.of``);
+- a content system's stand-in for a missing author ("Not Available", "Unknown", "undefined").
 
 The parts are split on commas (also "،"), "|", "/", ";", "·", "•", " - ", "and", "&", "with" and the
 Arabic and Hebrew conjunctions (" و ", " ו ", and "و"/"ו" written onto a name of two or more
@@ -141,10 +142,13 @@ _LEADING_BY = re.compile(
     r"|^(?:بقلم|كتب|كتبت|إعداد|اعداد|تقرير|מאת|צילום|نویسنده|نوشته|به\s+قلم|گزارش)\s*:?\s+",
     re.IGNORECASE,
 )
-# What a script or a template wrote when the author was missing: "undefined", "null", "None",
-# "[object Object]", an unfilled "{{author}}" or "${author}"; and a "By" with no name after it.
+# What a script, a template or a content system wrote when the author was missing: "undefined",
+# "null", "None", "[object Object]", "Not Available", "Unknown", an unfilled "{{author}}" or
+# "${author}"; and a "By" with no name after it.
 _NO_AUTHOR = re.compile(
-    rf"(?:undefined|null|none|nil|nan|n/a|\[object object\]|{_WORK_BY}|by|بقلم|كتب|מאת)\W*"
+    r"(?:undefined|null|none|nil|nan|n/a|\[object object\]|unknown|unavailable"
+    r"|not\s+(?:available|specified|known|provided|given)"
+    rf"|{_WORK_BY}|by|بقلم|كتب|מאת)\W*"
     r"|.*(?:\{\{|\}\}|\$\{|<%|%>).*",
     re.IGNORECASE,
 )
@@ -605,6 +609,9 @@ def _is_person(name: str, agencies: frozenset[str], outlet_key: str) -> bool:
     if not 2 <= len(words) <= MAX_NAME_WORDS:
         return False
     if any(char.isdigit() for char in name) or not any(char.isalpha() for char in name):
+        return False
+    # "Not Available": a content system's stand-in, which "More from" would group by.
+    if _NO_AUTHOR.fullmatch(name):
         return False
     key = _credit_key(name)
     if key in _AGENCY_KEYS or key in agencies:

@@ -395,6 +395,16 @@ def test_an_author_field_that_names_nobody_is_no_author(written: str) -> None:
     assert written_author(written) is None
 
 
+@pytest.mark.parametrize(
+    "written", ["Not Available", "not available", "Not specified", "Unknown", "unavailable"]
+)
+def test_a_content_systems_word_for_a_missing_author_is_no_author(written: str) -> None:
+    # Kept, every piece of such a feed read "Not Available · Gulf Wire", and the edition grouped
+    # them as "More from Not Available".
+    assert written_author(written) is None
+    assert read_byline(written).people == ()
+
+
 @pytest.mark.parametrize("written", ["Nancy Null", "Jane Doe, N/A", "AFP", "By Jane Doe"])
 def test_a_name_holding_such_a_word_is_still_a_name(written: str) -> None:
     assert written_author(written) is not None
