@@ -42,8 +42,9 @@ class Wording:
     short_months: bool  # "25 Nov 2026, 09:14" rather than "25 November 2026, 09:14"
     language: str = "en"  # the primary subtag these words are in (digest.zones names offsets in it)
     also_covered_by: str = "Also covered by"  # followed by other outlets' names
-    # After the outlets "Also covered by" names, when more covered the story ({count}: how many).
-    also_covered_more: str = "and {count} more"
+    # After the outlets "Also covered by" names, or the headlines "More on this story" lists,
+    # when there are more ({count}: how many).
+    and_more: str = "and {count} more"
     # Followed by the headlines of the item's own outlet's other reports of its story.
     more_on_story: str = "More on this story"
     # Below a mail's last story when some were left out of it to stay under Gmail's clip: a
@@ -92,7 +93,7 @@ ARABIC = Wording(
     greeting_to="مرحباً {name}،",
     greeting="مرحباً،",
     also_covered_by="تناولته أيضًا",
-    also_covered_more="و{count} غيرها",
+    and_more="و{count} غيرها",
     more_on_story="المزيد عن هذا الخبر",
     more_online="في هذا العدد أخبار أخرى: اقرأها كلها في المتصفح",
     top_story="الخبر الرئيسي",
@@ -127,7 +128,7 @@ HEBREW = Wording(
     greeting_to="שלום {name},",
     greeting="שלום,",
     also_covered_by="דיווחו גם",
-    also_covered_more="ועוד {count}",
+    and_more="ועוד {count}",
     more_on_story="עוד על הידיעה",
     more_online="בגיליון הזה כתבות נוספות: לקריאת כולן בדפדפן",
     top_story="הכתבה המרכזית",
@@ -161,7 +162,7 @@ PERSIAN = Wording(
     greeting_to="سلام {name}،",
     greeting="سلام،",
     also_covered_by="همچنین در",
-    also_covered_more="و {count} رسانهٔ دیگر",
+    and_more="و {count} مورد دیگر",
     more_on_story="بیشتر درباره این خبر",
     more_online="این شماره خبرهای بیشتری دارد: همه را در مرورگر بخوانید",
     top_story="خبر اصلی",

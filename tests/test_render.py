@@ -25,6 +25,7 @@ from digest.records import Article, Edition, EditionItem, RenderedEdition, Secti
 from digest.render import (
     ALSO_COVERED_OUTLETS,
     HTML_BUDGET,
+    MORE_ON_STORY_HEADLINES,
     SUMMARY_CHARS,
     Renderer,
     build_preheader,
@@ -1247,3 +1248,30 @@ def test_a_compact_edition_shows_an_authors_other_pieces_as_headlines(tmp_path: 
     # Each after the item whose "More from" it was, in both parts.
     assert html.index(head.title) < html.index(others[0].title) < html.index(others[2].title)
     assert result.text.index(head.title) < result.text.index(others[0].title)
+
+
+def test_an_outlets_forty_updates_of_a_story_name_a_few_and_count_the_rest(
+    tmp_path: Path,
+) -> None:
+    # A live story one outlet updated forty times listed 39 headlines under "More on this
+    # story", in the mail and in its text part.
+    settings = make_settings(tmp_path)
+    lead = article(1, "Iran and Saudi Arabia restore ties in Beijing deal")
+    updates = tuple(
+        article(n, f"Iran and Saudi Arabia restore ties: update {n}") for n in range(2, 41)
+    )
+    edition = Edition(
+        list_slug="middle-east-daily",
+        slot=SLOT,
+        window_start=None,
+        window_end=SLOT,
+        lead=EditionItem(lead, "gulf", also_covered_by=updates),
+    )
+    result = Renderer(settings).render(edition, settings.list("middle-east-daily"))
+    html = body_of(result.html)
+    named = [n for n in range(2, 41) if f"update {n}</a>" in html]
+    assert named == list(range(2, 2 + MORE_ON_STORY_HEADLINES))
+    unnamed = 39 - MORE_ON_STORY_HEADLINES
+    assert f"and {unnamed} more" in html
+    assert [n for n in range(2, 41) if f"update {n}\n" in result.text] == named
+    assert f"and {unnamed} more" in result.text

@@ -71,6 +71,9 @@ NAME_CHARS = 60  # an author or a feed name
 # "Also covered by" names this many outlets and counts the rest: a story forty outlets covered
 # otherwise heads the mail with a wall of forty links (and its text part with forty addresses).
 ALSO_COVERED_OUTLETS = 5
+# "More on this story" lists this many of the outlet's own other reports, and counts the rest:
+# a live story updated forty times is one line of headlines, not forty.
+MORE_ON_STORY_HEADLINES = 3
 LEAD_IMAGE_WIDTH = 528  # the lead picture's width in the mail (email/macros.html.j2)
 URL_CHARS = 600  # a longer article link is shown unlinked, a longer image URL not at all
 # A compact edition (layout = "compact") is a briefing: shorter summaries for the few it keeps.
@@ -504,6 +507,7 @@ class Renderer:
         more_from = more_from and not brief
         article = item.article
         other_outlets = _other_outlets(article, item.also_covered_by)
+        own_outlet = _own_outlet(article, item)
         title = _headline(article, words)
         # The plain-text summary: safer than feed HTML, and it reads the same in every mail app.
         paragraphs = (
@@ -553,8 +557,10 @@ class Renderer:
             ),
             also_covered_more=max(0, len(other_outlets) - ALSO_COVERED_OUTLETS),
             more_on_story=tuple(
-                _story_link(other, words, tracking) for other in _own_outlet(article, item)
+                _story_link(other, words, tracking)
+                for other in own_outlet[:MORE_ON_STORY_HEADLINES]
             ),
+            more_on_story_more=max(0, len(own_outlet) - MORE_ON_STORY_HEADLINES),
         )
 
     def _render_template(

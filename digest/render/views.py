@@ -40,6 +40,7 @@ class Story:
     also_covered_by: tuple[StoryLink, ...] = ()  # other outlets' reports of the story, one each
     also_covered_more: int = 0  # the outlets that covered it too, past those named
     more_on_story: tuple[StoryLink, ...] = ()  # its own outlet's other reports of the story
+    more_on_story_more: int = 0  # its own outlet's reports past those listed
     more_from_name: str | None = None  # the person "More from" is from (digest.bylines)
     paragraphs: tuple[str, ...] = ()  # the summary's paragraphs, shown apart
     headline_only: bool = False  # a compact edition's later items: headline, outlet and time
