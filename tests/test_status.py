@@ -4,6 +4,7 @@ and of none at all."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -119,3 +120,39 @@ def test_an_edition_with_nothing_to_send_is_not_listed(tmp_path: Path, feeds: st
     assert (summary.editions_built, summary.editions_skipped) == (0, 1)
     assert json.loads(room.status("--json").output)["editions"] == []
     assert "No editions yet." in room.status().output
+
+
+def _set_deliveries(room: Newsroom, rows: list[tuple[str, str]]) -> None:
+    """Give the ledger's rows, in id order, these (status, last error): the states a day of
+    bad luck leaves, written as the delivery stage would have."""
+    with sqlite3.connect(room.folder / "digest.db") as database:
+        ids = [row_id for (row_id,) in database.execute("SELECT id FROM deliveries ORDER BY id")]
+        for row_id, (state, error) in zip(ids, rows, strict=False):
+            database.execute(
+                "UPDATE deliveries SET status = ?, last_error = ?, attempts = 1 WHERE id = ?",
+                (state, error, row_id),
+            )
+        # A pending row keeps its edition in flight, as a batch leaves it.
+        database.execute("UPDATE editions SET status = 'ready'")
+
+
+def test_a_mail_servers_reply_never_reaches_the_terminal_as_control_codes(
+    tmp_path: Path, feeds: str
+) -> None:
+    # The reason a delivery is parked quotes the mail server's reply, decoded as it came: an
+    # escape sequence in it cleared the operator's screen or retitled the terminal when the
+    # parked table printed it.
+    room = newsroom(tmp_path, feeds, readers=4)
+    assert room.run_cycle().messages_delivered == 4
+    hostile = "451 \x1b[2J\x1b]0;owned\x1b\\ try later \x9b31m"
+    _set_deliveries(
+        room,
+        [("pending", ""), ("parked", hostile), ("failed", "550 no such user"), ("skipped", "")],
+    )
+    shown = room.status().output
+    assert "\x1b" not in shown and "\x9b" not in shown
+    assert "try later" in shown
+    [edition] = json.loads(room.status("--json").output)["editions"]
+    counts = {key: edition[key] for key in ("sent", "pending", "parked", "failed", "skipped")}
+    assert counts == {"sent": 0, "pending": 1, "parked": 1, "failed": 1, "skipped": 1}
+    assert edition["status"] == "in flight"

@@ -13,11 +13,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from digest.cli.app import app, configured_store, console, errors, load_config
-from digest.cli.boundary import DigestTyper
+from digest.cli.boundary import DigestTyper, shown
 from digest.cli.service import QUEUE
 from digest.clock import SystemClock
 from digest.store import EditionDeliveries, ParkedDelivery, Store
@@ -118,10 +117,10 @@ def _service_table(report: StatusReport) -> Table:
     table.add_column("what", style="bold")
     table.add_column("state", overflow="fold")
     if state.problem is not None:
-        table.add_row("broker", f"[red]{escape(state.problem)}[/]")
+        table.add_row("broker", f"[red]{shown(state.problem)}[/]")
         return table
     alive = f"{len(state.workers)} answering" if state.workers else "[red]none answering[/]"
-    table.add_row("workers", alive + "".join(f"\n{escape(name)}" for name in state.workers))
+    table.add_row("workers", alive + "".join(f"\n{shown(name)}" for name in state.workers))
     if state.queue is not None:
         table.add_row("queue", f"{state.queue.waiting} waiting, {state.queue.in_hand} in hand")
     return table
@@ -170,9 +169,11 @@ def _parked_table(report: StatusReport) -> Table:
         table.add_row(
             str(parked.edition_id),
             parked.list_slug,
-            escape(parked.email),
+            shown(parked.email),
             f"{parked.attempts} ({parked.unknown_attempts} unanswered)",
-            escape(parked.reason),  # it may quote what a mail server said
+            # It quotes what a mail server said, as it came: an escape sequence in it would
+            # be obeyed by the operator's terminal.
+            shown(parked.reason),
         )
     return table
 
