@@ -552,3 +552,29 @@ def test_export_names_the_file_it_wrote_as_it_is(setup: Setup, tmp_path: Path) -
     written = digest(setup.config, "feeds", "export", "--output", str(target))
     assert written.exit_code == 0, written.output
     assert f"4 feeds written to {target}" in " ".join(written.stderr.split()), written.stderr
+
+
+def test_a_feed_name_longer_than_the_store_keeps_is_refused_by_the_config(
+    tmp_path: Path,
+) -> None:
+    # The store keeps 300 characters of a feed's name: a longer one passed `digest config
+    # check`, then on PostgreSQL every `digest feeds` and every poll ended in "value too long
+    # for type character varying(300)" (SQLite kept it whole, so it showed on the servers only).
+    config = tmp_path / "digest.toml"
+    config.write_text(
+        CONFIG.format(folder=tmp_path, base="http://127.0.0.1:9").replace(
+            'name = "Wire"', f'name = "{"W" * 5000}"'
+        )
+    )
+    for command in (["config", "check"], ["feeds"]):
+        refused = digest(config, *command)
+        assert refused.exit_code == 2, refused.output
+        said = " ".join(refused.output.split())
+        assert "Invalid configuration" in said and "feeds[0].name" in said
+        assert "5000 characters long" in said and "at most 300" in said
+        assert "W" * 301 not in said  # the name is not quoted whole, 5,000 characters of it
+    fits = CONFIG.format(folder=tmp_path, base="http://127.0.0.1:9").replace(
+        'name = "Wire"', f'name = "{"W" * 300}"'
+    )
+    config.write_text(fits)
+    assert digest(config, "config", "check").exit_code == 0

@@ -66,13 +66,28 @@ def _check_term(term: str) -> str:
 Term = Annotated[str, AfterValidator(_check_term)]
 
 
+# The characters of a feed's name the store keeps (digest.store.schema.FeedRow.name).
+FEED_NAME_LIMIT = 300
+
+
+def _check_feed_name(name: str) -> str:
+    # Refused here, not at the database: PostgreSQL refused the row at the first poll, and
+    # at every `digest feeds`, long after the config check had said OK (SQLite keeps it whole).
+    if len(name) > FEED_NAME_LIMIT:
+        raise ValueError(
+            f"the name is {len(name)} characters long: a feed's name is at most "
+            f"{FEED_NAME_LIMIT}; shorten it (topic rules refer to it by that name)"
+        )
+    return name
+
+
 class FeedSettings(SettingsModel):
     """One feed to poll."""
 
     url: HttpUrl
     """The feed's address; it may carry a user and password (``https://user:password@host/``)."""
-    name: ShownText = Field(min_length=1)
-    """The feed's name, unique; topic rules refer to it."""
+    name: Annotated[ShownText, Field(min_length=1), AfterValidator(_check_feed_name)]
+    """The feed's name, unique, at most 300 characters; topic rules refer to it."""
     enabled: bool = True
     """The operator's switch: a disabled feed is not polled."""
     min_interval_minutes: float | None = Field(default=None, ge=1, le=7 * 24 * 60)
