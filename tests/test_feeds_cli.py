@@ -578,3 +578,23 @@ def test_a_feed_name_longer_than_the_store_keeps_is_refused_by_the_config(
     )
     config.write_text(fits)
     assert digest(config, "config", "check").exit_code == 0
+
+
+def test_a_feed_address_longer_than_the_store_keeps_is_refused_by_the_config(
+    tmp_path: Path,
+) -> None:
+    # The store keeps 2,048 characters of a feed's address, the config took up to 2,083: such
+    # an address passed the check, then on PostgreSQL every `digest feeds` and every poll ended
+    # in "value too long for type character varying(2048)".
+    long_path = "a" * 2060
+    config = tmp_path / "digest.toml"
+    config.write_text(
+        CONFIG.format(folder=tmp_path, base="http://127.0.0.1:9").replace("/wire", f"/{long_path}")
+    )
+    for command in (["config", "check"], ["feeds"]):
+        refused = digest(config, *command)
+        assert refused.exit_code == 2, refused.output
+        said = " ".join(refused.output.split())
+        assert "Invalid configuration" in said and "feeds[Wire].url" in said
+        assert "characters long" in said and "at most 2,048" in said
+        assert long_path not in said.replace(" ", "")  # not quoted whole

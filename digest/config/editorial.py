@@ -85,7 +85,8 @@ class FeedSettings(SettingsModel):
     """One feed to poll."""
 
     url: HttpUrl
-    """The feed's address; it may carry a user and password (``https://user:password@host/``)."""
+    """The feed's address, at most 2,048 characters; it may carry a user and password
+    (``https://user:password@host/``)."""
     name: Annotated[ShownText, Field(min_length=1), AfterValidator(_check_feed_name)]
     """The feed's name, unique, at most 300 characters; topic rules refer to it."""
     enabled: bool = True

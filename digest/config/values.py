@@ -14,6 +14,7 @@ from croniter import CroniterError, croniter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from digest.errors import user_info_ends_early, without_password
+from digest.records import URL_LIMIT
 from digest.zone_names import zone_named
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
@@ -90,7 +91,16 @@ def _check_timezone(name: str) -> str:
 
 
 def _check_http_url(url: str) -> str:
-    """An http or https URL that can be requested as written (see ``http_url_problem``)."""
+    """An http or https URL that can be requested as written (see ``http_url_problem``), of
+    at most URL_LIMIT characters."""
+    if len(url) > URL_LIMIT:
+        # The store keeps no more (a feed's address is a key of its table): a longer one passed
+        # the check and ended each poll on PostgreSQL in "value too long". Not quoted: a
+        # paragraph of address would hide the key it belongs to.
+        raise ValueError(
+            f"the address is {len(url):,} characters long: an address here is at most "
+            f"{URL_LIMIT:,}; shorten it"
+        )
     problem = http_url_problem(url)
     if problem is not None:
         raise ValueError(f"{without_password(url)!r} {problem}")
