@@ -156,3 +156,26 @@ def test_a_mail_servers_reply_never_reaches_the_terminal_as_control_codes(
     counts = {key: edition[key] for key in ("sent", "pending", "parked", "failed", "skipped")}
     assert counts == {"sent": 0, "pending": 1, "parked": 1, "failed": 1, "skipped": 1}
     assert edition["status"] == "in flight"
+
+
+def test_retry_of_an_edition_whose_list_left_the_config_says_they_are_held(
+    tmp_path: Path, feeds: str
+) -> None:
+    # The list was taken out of the config (or renamed without previous_slugs) while an edition
+    # of it had parked deliveries: the release promised that the next digest run sends them,
+    # and no run ever did (a run sends no list outside the config); the edition stayed in
+    # flight in every status since.
+    room = newsroom(tmp_path, feeds, readers=2)
+    assert room.run_cycle().messages_delivered == 2
+    _set_deliveries(room, [("parked", "451 no reply"), ("sent", "")])
+    room.config.write_text(room.config.read_text().replace('slug = "daily"', 'slug = "weekly"'))
+    released = CliRunner().invoke(
+        app,
+        ["--config", str(room.config), "deliveries", "retry", "1"],
+        env={"COLUMNS": "250", "DIGEST_SECRET_KEY": SECRET},
+    )
+    assert released.exit_code == 0, released.output
+    said = " ".join(released.output.split())
+    assert "the next digest run sends them" not in said
+    assert "'daily' is not in" in said and "held" in said
+    assert "previous_slugs" in said

@@ -19,6 +19,7 @@ from digest.cli.app import app, configured_store, console, errors, load_config
 from digest.cli.boundary import DigestTyper, shown
 from digest.cli.service import QUEUE
 from digest.clock import SystemClock
+from digest.lists import list_for_slug
 from digest.store import EditionDeliveries, ParkedDelivery, Store
 
 if TYPE_CHECKING:
@@ -254,9 +255,21 @@ def deliveries_retry(
     settings = load_config()
     with configured_store(settings) as store:
         released = store.release_parked(edition)
+        list_slug = store.edition_list(edition)
     if not released:
         errors.print(f"Edition {edition} has no parked deliveries (see digest status).")
         raise typer.Exit(1)
+    if list_slug is not None and list_for_slug(settings, list_slug) is None:
+        # A run sends no edition of a list outside the config: "the next digest run sends
+        # them" was never kept, and the edition stayed in flight in every status since.
+        errors.print(
+            f"[yellow]warning:[/] released {released} parked deliveries of edition {edition}, "
+            f"but its list {shown(repr(list_slug))} is not in {shown(str(settings.source))}: "
+            "they are held, not sent, until the list is back (or a list names it in its "
+            "previous_slugs).",
+            highlight=False,
+        )
+        return
     console.print(
         f"Released {released} parked deliveries of edition {edition}: the next "
         "[bold]digest run[/] sends them, again up to smtp.max_attempts times each."

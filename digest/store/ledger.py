@@ -236,6 +236,11 @@ class LedgerStore(StoreBase):
         ]
         return parked, total or 0
 
+    def edition_list(self, edition_id: int) -> str | None:
+        """The slug of the list the edition was built for (None: no such edition)."""
+        with self.transaction() as session:
+            return session.scalar(select(EditionRow.list_slug).where(EditionRow.id == edition_id))
+
     def release_parked(self, edition_id: int) -> int:
         """Make the edition's parked deliveries pending again, due now, their count of copies
         with no reply started afresh; the edition is in flight again. How many were released."""
