@@ -179,3 +179,22 @@ def test_retry_of_an_edition_whose_list_left_the_config_says_they_are_held(
     assert "the next digest run sends them" not in said
     assert "'daily' is not in" in said and "held" in said
     assert "previous_slugs" in said
+
+
+def test_an_edition_of_a_list_that_left_the_config_is_held_not_in_flight(
+    tmp_path: Path, feeds: str
+) -> None:
+    # Its list taken out of the config while deliveries were pending, an edition was shown "in
+    # flight" in every status since, though no run sends a list outside the config: the
+    # operator waited for deliveries that were never to go.
+    room = newsroom(tmp_path, feeds, readers=2)
+    assert room.run_cycle().messages_delivered == 2
+    _set_deliveries(room, [("pending", ""), ("sent", "")])
+    [edition] = json.loads(room.status("--json").output)["editions"]
+    assert edition["status"] == "in flight"
+    room.config.write_text(room.config.read_text().replace('slug = "daily"', 'slug = "weekly"'))
+    [edition] = json.loads(room.status("--json").output)["editions"]
+    assert (edition["status"], edition["pending"]) == ("held", 1)
+    shown = " ".join(room.status().output.split())
+    assert "in flight" not in shown and "held" in shown
+    assert "the editions of 'daily' are held, not sent" in shown and "previous_slugs" in shown

@@ -44,6 +44,17 @@ class StatusReport:
     parked_total: int
     service: ServiceState | None = None  # the distributed mode's workers and queue; None embedded
     settled_total: int = 0  # editions every delivery of which is settled, listed or not
+    # The lists of editions in flight that are not in the config (nor a previous slug of a
+    # list): no run sends them, so their editions are held, not in flight.
+    held_lists: frozenset[str] = frozenset()
+
+
+def edition_state(edition: EditionDeliveries, report: StatusReport) -> str:
+    """What the report calls the edition: sent (every delivery settled), held (pending, its
+    list outside the config) or in flight."""
+    if edition.status != "ready":
+        return edition.status
+    return "held" if edition.list_slug in report.held_lists else "in flight"
 
 
 def read_status(
@@ -73,7 +84,7 @@ def status_record(report: StatusReport) -> dict[str, Any]:
                 "list": edition.list_slug,
                 "slot": edition.slot.isoformat(),
                 "built_at": edition.built_at.isoformat(),
-                "status": "in flight" if edition.status == "ready" else edition.status,
+                "status": edition_state(edition, report),
                 "sent": edition.counts.sent,
                 "pending": edition.counts.pending,
                 "failed": edition.counts.failed,
@@ -127,6 +138,9 @@ def _service_table(report: StatusReport) -> Table:
     return table
 
 
+_STATE_STYLE = {"in flight": "[yellow]{}[/]", "held": "[red]{}[/]"}
+
+
 def _editions_table(report: StatusReport) -> Table:
     table = Table(title="Editions", show_header=True, header_style="bold")
     for column, justify in (
@@ -145,11 +159,12 @@ def _editions_table(report: StatusReport) -> Table:
     for edition in report.editions:
         counts = edition.counts
         retry = edition.next_retry_at
+        state = edition_state(edition, report)
         table.add_row(
             str(edition.edition_id),
             edition.list_slug,
             edition.slot.strftime("%Y-%m-%d %H:%M"),
-            "[yellow]in flight[/]" if edition.status == "ready" else edition.status,
+            _STATE_STYLE.get(state, "{}").format(state),
             str(counts.sent),
             str(counts.pending),
             f"[red]{counts.failed}[/]" if counts.failed else "0",
@@ -216,6 +231,12 @@ def status(
     with configured_store(settings) as store:
         listed = None if as_json else PARKED_SHOWN
         report = read_status(store, SystemClock().now(), recent=recent, parked=listed)
+    held = {
+        edition.list_slug
+        for edition in report.editions
+        if edition.status == "ready" and list_for_slug(settings, edition.list_slug) is None
+    }
+    report = replace(report, held_lists=frozenset(held))
     broker = settings.service.broker_url
     if broker is not None:
         from worker import runtime
@@ -231,6 +252,13 @@ def status(
             console.print(table(report))
     if not report.editions:
         console.print(_no_edition_listed(report))
+    for list_slug in sorted(report.held_lists):
+        errors.print(
+            f"[yellow]warning:[/] the editions of {shown(repr(list_slug))} are held, not sent: "
+            f"the list is not in {shown(str(settings.source))} (put it back, or name it in a "
+            "list's previous_slugs).",
+            highlight=False,
+        )
     if report.parked_total:
         more = report.parked_total - len(report.parked)
         if more > 0:
