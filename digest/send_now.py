@@ -20,7 +20,7 @@ from digest.services import Services
 from digest.store.deliveries import DeliveryCounts
 from digest.topic_renames import carry_over_topics
 
-__all__ = ["send_now", "settled", "slot_counts", "total"]
+__all__ = ["send_now", "settled", "slot_counts", "slot_to_send", "total"]
 
 
 def send_now(
@@ -36,15 +36,8 @@ def send_now(
     ``pipeline.forced_slot``) and deliver it: handed to ``workers`` (a fanout and the shared
     leases) when given, else sent here, ``progress`` told the counts of the slot's editions as
     copies reach the ledger (``following_the_ledger``)."""
-    # As a cycle does before it builds: the renames of the config carried over (an undeclared
-    # one of a list refused, ConfigError). Sent right after a rename, an edition found nothing
-    # under the new slug: a renamed list's window started afresh and mailed its last edition's
-    # articles again, and a renamed topic's stored articles were in no section, for good (the
-    # next edition's window starts where this one ended).
-    carry_over(services.settings, services.store, services.clock.now())
-    carry_over_topics(services.settings, services.store)
     if slot is None:
-        slot = pipeline.forced_slot(services, list_slug, services.clock.now())
+        slot = slot_to_send(services, list_slug)
     if workers is not None:
         fanout, leases = workers
         return ticking.publish(services, fanout, leases, list_slug, slot, by_hand=True)
@@ -62,6 +55,22 @@ def send_now(
                 for _ in dispatcher.deliver(edition_id, ledger):
                     pass  # what became of each copy is on the ledger, read by following_the_ledger
     return built
+
+
+def slot_to_send(services: Services, list_slug: str) -> datetime:
+    """The renames of the config carried over, then the slot of an edition of ``list_slug``
+    asked for now (``pipeline.forced_slot``): what ``send_now`` builds, for a caller that must
+    know it first (to name the edition when interrupted)."""
+    # As a cycle does before it builds: the renames of the config carried over (an undeclared
+    # one of a list refused, ConfigError). Sent right after a rename, an edition found nothing
+    # under the new slug: a renamed list's window started afresh and mailed its last edition's
+    # articles again, and a renamed topic's stored articles were in no section, for good (the
+    # next edition's window starts where this one ended). And the slot is chosen after: before,
+    # the new slug had no edition yet, so it was the schedule's latest slot, whose edition the
+    # old slug had built; found once carried over, it was said built already, nothing sent.
+    carry_over(services.settings, services.store, services.clock.now())
+    carry_over_topics(services.settings, services.store)
+    return pipeline.forced_slot(services, list_slug, services.clock.now())
 
 
 def slot_counts(services: Services, list_slug: str, slot: datetime) -> DeliveryCounts:

@@ -475,3 +475,33 @@ def test_send_in_this_process_outlasts_a_postgresql_restart(tmp_path: Path) -> N
     assert "Traceback" not in output + errors
     assert result.lost == 0
     check_repeats(result, in_flight)
+
+
+def test_send_right_after_a_rename_builds_a_new_edition_not_the_last_one_again(
+    tmp_path: Path,
+) -> None:
+    # The slot was chosen before the rename was carried over: the new slug had no edition yet,
+    # so it was the schedule's latest slot, whose edition the old slug had built; once carried
+    # over, that edition was found and the send said it was built already, handing out nothing.
+    with (
+        redis_server() as broker,
+        smtp_server() as sink,
+        deployment(tmp_path, f"sqlite:///{tmp_path / 'digest.db'}", broker, sink, 3) as service,
+    ):
+        first = service.run("send", "daily")
+        assert first.returncode == 0, first.stderr
+        assert "Edition 1 of daily: 3 deliveries handed to the workers" in first.stdout
+        service.config.write_text(
+            service.config.read_text().replace(
+                'slug = "daily"', 'slug = "brief"\nprevious_slugs = ["daily"]'
+            )
+        )
+        renamed = service.run("send", "brief")
+    assert renamed.returncode == 0, renamed.stderr
+    said = " ".join(renamed.stdout.split())
+    # An edition of the current minute, after the carried-over one: empty, as its articles
+    # went out in edition 1 (no article repeats across editions).
+    assert "built already" not in said
+    assert "Nothing to send: the edition of brief for" in said and "is empty" in said
+    # Not the schedule's slot (1 January, 00:00) that the old slug had built.
+    assert f"{datetime.now(UTC):%Y}-01-01T00:00" not in said

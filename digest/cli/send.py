@@ -12,7 +12,6 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from digest import pipeline
 from digest.building import BuildOutcome
 from digest.cli.app import app, console, errors, known_list, load_config, running
 from digest.cli.boundary import (
@@ -23,7 +22,7 @@ from digest.cli.boundary import (
 )
 from digest.config import entry_key
 from digest.errors import BrokerUnavailableError
-from digest.send_now import send_now, settled, slot_counts, total
+from digest.send_now import send_now, settled, slot_counts, slot_to_send, total
 from digest.services import Services
 from digest.store.deliveries import DeliveryCounts
 from digest.ticking import Fanout, Leases
@@ -104,7 +103,7 @@ def _send_now(
         return send_now(services, list_slug, workers=None, progress=progress)
     from worker.inspect import BROKER_ERRORS
 
-    slot = pipeline.forced_slot(services, list_slug, services.clock.now())
+    slot = slot_to_send(services, list_slug)
     try:
         return send_now(services, list_slug, workers=workers, progress=progress, slot=slot)
     except KeyboardInterrupt as interrupt:
