@@ -98,12 +98,17 @@ def _send_now(
 ) -> BuildOutcome:
     """``send_now``, with a broker lost on the way said in one line: what was stored waits on
     the ledger, and the first tick once the broker is back hands it out; and with Ctrl-C while
-    the batches are handed out, that the delivery goes on."""
+    the batches are handed out, that the delivery goes on (while this process sends them,
+    where it stopped)."""
+    slot = slot_to_send(services, list_slug)
     if workers is None:
-        return send_now(services, list_slug, workers=None, progress=progress)
+        try:
+            return send_now(services, list_slug, workers=None, progress=progress, slot=slot)
+        except KeyboardInterrupt as interrupt:
+            _stopped_sending(services, list_slug, slot, interrupt)
+            raise  # nothing built: "Interrupted." (or "Terminated.")
     from worker.inspect import BROKER_ERRORS
 
-    slot = slot_to_send(services, list_slug)
     try:
         return send_now(services, list_slug, workers=workers, progress=progress, slot=slot)
     except KeyboardInterrupt as interrupt:
@@ -117,6 +122,31 @@ def _send_now(
             meanwhile="what was built waits on the ledger: the first tick once it is back "
             "hands it out (digest status shows it)",
         ) from error
+
+
+def _stopped_sending(
+    services: Services, list_slug: str, slot: datetime, interrupt: KeyboardInterrupt
+) -> None:
+    """Ctrl-C (or SIGTERM) while this process sends the slot's edition (the embedded mode):
+    say where its delivery stopped and that the next run sends the rest, and exit 130 (143).
+    "Interrupted." alone left the operator to guess whether anything went, and whether the
+    rest would (it does: the edition is stored, its rows pending). Before anything was stored,
+    return: there is nothing to say."""
+    try:
+        editions = [edition.id for edition in services.store.editions_of_slot(list_slug, slot)]
+        counts = slot_counts(services, list_slug, slot)
+    except Exception:  # the interrupt may have broken off a database call: say no more
+        return
+    if not editions:
+        return
+    named = ", ".join(str(edition) for edition in editions)
+    console.print(
+        f"Stopped sending edition{'s' if len(editions) > 1 else ''} {named} of "
+        f"{escape(list_slug)}: sent {counts.sent}, pending {counts.pending}; the next "
+        "digest run sends the pending ones (digest status).",
+        highlight=False,
+    )
+    raise typer.Exit(EXIT_TERMINATED if isinstance(interrupt, Terminated) else EXIT_INTERRUPTED)
 
 
 def _stopped_handing_out(
