@@ -18,6 +18,7 @@ from digest.config.values import (
     ShownText,
     Slug,
     TimezoneName,
+    no_controls,
     no_line_breaks,
 )
 
@@ -87,7 +88,9 @@ class FeedSettings(SettingsModel):
     url: HttpUrl
     """The feed's address, at most 2,048 characters; it may carry a user and password
     (``https://user:password@host/``)."""
-    name: Annotated[ShownText, Field(min_length=1), AfterValidator(_check_feed_name)]
+    name: Annotated[
+        str, Field(min_length=1), AfterValidator(no_controls), AfterValidator(_check_feed_name)
+    ]
     """The feed's name, unique, at most 300 characters; topic rules refer to it."""
     enabled: bool = True
     """The operator's switch: a disabled feed is not polled."""
