@@ -128,7 +128,8 @@ def _stopped_sending(
     services: Services, list_slug: str, slot: datetime, interrupt: KeyboardInterrupt
 ) -> None:
     """Ctrl-C (or SIGTERM) while this process sends the slot's edition (the embedded mode):
-    say where its delivery stopped and that the next run sends the rest, and exit 130 (143).
+    say where its delivery stopped and that the next run sends the rest, then end as every
+    command interrupted does ("Interrupted.", exit 130; "Terminated.", 143).
     "Interrupted." alone left the operator to guess whether anything went, and whether the
     rest would (it does: the edition is stored, its rows pending). Before anything was stored,
     return: there is nothing to say."""
@@ -146,7 +147,9 @@ def _stopped_sending(
         "digest run sends the pending ones (digest status).",
         highlight=False,
     )
-    raise typer.Exit(EXIT_TERMINATED if isinstance(interrupt, Terminated) else EXIT_INTERRUPTED)
+    # The last words stay those of every command stopped so ("Interrupted.", "Terminated."),
+    # with their exit codes: what a service manager's log and a script look for.
+    raise interrupt
 
 
 def _stopped_handing_out(
