@@ -408,3 +408,32 @@ def test_the_pictures_end_within_the_build_task_whatever_the_timeout(timeout: fl
     assert window + timeout <= max(PICTURES_SECONDS, 2 * timeout) <= 240
     if timeout <= 45:
         assert window == 3 * timeout  # a usual timeout keeps its three rounds
+
+
+def test_a_kept_picture_is_never_replaced_by_a_later_fetch_of_its_address(
+    tmp_path: Path, store: Store
+) -> None:
+    """Mail already sent shows the lead's copy, served as immutable for a year: when its
+    thumbnail, evicted meanwhile, is fetched again and the publisher now fails (or serves
+    another picture), the lead's copy stays as it was."""
+    settings = image_settings(tmp_path)
+    answers = [answer(200, encoded(photo(2400, 1600), "JPEG"), JPEG)]
+
+    def current(handler: BaseHTTPRequestHandler) -> None:
+        answers[-1](handler)
+
+    with feed_server({"/photo.jpg": current}) as server:
+        url = server.url("/photo.jpg")
+        lead_id, thumb_id = (picture_id(SECRET, role, url) for role in ("lead", "thumb"))
+        assert ("lead", url) in keep(settings, store, [("lead", url)])
+        sent = store.picture_bytes(lead_id)
+        assert sent is not None
+        # Only the lead is shown, so only it is marked used: the thumbnail goes first.
+        assert store.evict_pictures(len(sent.data), keep={lead_id}) == 1
+        later = [answer(500, b"oops"), answer(200, encoded(photo(900, 700), "PNG"), JPEG)]
+        for days, answered in enumerate(later, start=2):  # the failure's retry is due by then
+            answers.append(answered)
+            keep(settings, store, [("thumb", url)], NOW + timedelta(days=days))
+            assert store.picture_bytes(lead_id) == sent
+        assert len(server.paths()) == 3
+    assert store.picture_bytes(thumb_id) is not None  # the second fetch kept the thumbnail

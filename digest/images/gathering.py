@@ -136,12 +136,24 @@ def keep_pictures(
     late: list[str] = []
     # The edition's order (the lead's picture first), each address once.
     order = [url for url in dict.fromkeys(url for _, url in wanted) if url in stale]
+    # The copies of both roles already kept: the bytes under an id never change (mail already
+    # sent shows them, and they are served as immutable for a year), so a fetch made for the
+    # other role, which may fail or bring another picture, keeps only what is missing.
+    copies = {
+        picture
+        for picture, kept in store.stored_pictures(
+            picture_id(secret, role, url) for url in order for role in ROLES
+        ).items()
+        if kept.failure is None
+    }
     for url, body in _fetched(client, order, settings):
         if body is None:
             late.append(url)
             continue
         for role in ROLES:
-            _keep(store, picture_id(secret, role, url), role, url, body, now)
+            picture = picture_id(secret, role, url)
+            if picture not in copies:
+                _keep(store, picture, role, url, body, now)
     if late:
         _log.info(
             "%d picture(s) not asked for within %g seconds (web.image_timeout_seconds is %g) "
