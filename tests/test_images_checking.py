@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import itertools
 import struct
+import time
 import zlib
 
 import pytest
@@ -381,3 +382,37 @@ def test_a_gif_of_thousands_of_frames_is_read_for_its_first_only() -> None:
         prepared = prepare_picture(data, "lead")
     assert prepared.width == 200
     assert seen == [0]
+
+
+def _jpeg_scan_segments(data: bytes) -> list[bytes]:
+    """Each scan of a JPEG: its SOS header and the entropy-coded bytes that follow it."""
+    scans: list[bytes] = []
+    at = 2  # past SOI
+    while data[at + 1] != 0xD9:
+        length = struct.unpack(">H", data[at + 2 : at + 4])[0]
+        end = at + 2 + length
+        if data[at + 1] == 0xDA:
+            # The coded bytes end at the next marker (0xFF then neither a stuffed 0 nor a restart).
+            while not (
+                data[end] == 0xFF and data[end + 1] != 0 and not 0xD0 <= data[end + 1] <= 0xD7
+            ):
+                end += 1
+            scans.append(data[at:end])
+        at = end
+    return scans
+
+
+def test_a_progressive_jpeg_of_thousands_of_scans_is_refused_before_it_is_decoded() -> None:
+    # Each scan of a progressive JPEG passes over every block of the picture, and one that
+    # changes nothing takes a few dozen bytes: 200 such scans over 36 megapixels took 10 s to
+    # decode, a few thousand would hold the build past its time limit at every try (the scan
+    # bomb of libjpeg-turbo's "Two Issues with the JPEG Standard").
+    source = encoded(photo(1200, 900), "JPEG", progressive=True, quality=90)
+    assert 5 <= len(_jpeg_scan_segments(source)) <= 12  # libjpeg's own progression: accepted
+    assert prepare_picture(source, "lead").width == LEAD_WIDTH
+    cheapest = min(_jpeg_scan_segments(source), key=len)
+    bomb = source[:-2] + cheapest * 2000 + b"\xff\xd9"
+    assert len(bomb) < 1_000_000
+    started = time.monotonic()
+    assert "scans" in refusal(bomb)
+    assert time.monotonic() - started < 1

@@ -1,7 +1,8 @@
 """Whether fetched bytes are a real picture of useful size, and the copy the mail shows.
 
     bytes ─► HTML page? ─► Pillow reads the header (known formats only) ─► size bounds (before
-    decoding: a decompression bomb is refused here) ─► decode (a truncated file fails) ─►
+    decoding: a decompression bomb is refused here) ─► a JPEG's scans counted (a scan bomb is
+    refused here) ─► decode (a truncated file fails) ─►
     aspect ratio, one colour ─► orientation applied, colours to sRGB ─► scaled or cropped for
     its role ─► JPEG (PNG when transparent), written without any metadata
 
@@ -30,6 +31,12 @@ MAX_PIXELS = 40_000_000
 # The widest spread of any colour channel that still reads as one flat colour (JPEG noise).
 FLAT_SPREAD = 6
 JPEG_QUALITY = 82
+# Each scan of a progressive JPEG passes over every block of the picture, and a scan that
+# changes nothing takes a few dozen bytes: a file of thousands holds the decoder for minutes
+# (the scan bomb of libjpeg-turbo's "Two Issues with the JPEG Standard"), past the build's time
+# limit. libjpeg's own progression writes 10 scans, the encoders that optimise theirs a few
+# more; at most this many take seconds over MAX_PIXELS.
+MAX_JPEG_SCANS = 100
 
 AVIF_READABLE: bool = bool(features.check("avif"))
 FORMATS: tuple[str, ...] = ("JPEG", "PNG", "GIF", "WEBP", *(("AVIF",) if AVIF_READABLE else ()))
@@ -64,6 +71,8 @@ def prepare_picture(data: bytes, role: Role) -> PreparedPicture:
         # Pillow's own warning bound (MAX_IMAGE_PIXELS), before load() decodes a pixel.
         with Image.open(io.BytesIO(data), formats=FORMATS) as source:
             _check_header(source)
+            if source.format in ("JPEG", "MPO"):
+                _check_scans(data)
             source.load()
             picture = _converted(source)
     except PictureRefused:
@@ -92,6 +101,54 @@ def _check_header(source: Image.Image) -> None:
         raise PictureRefused(f"{width}×{height} is too small: a pixel, a spacer or an icon")
     if max(width / height, height / width) > MAX_ASPECT:
         raise PictureRefused(f"{width}×{height} is too narrow or too wide: a banner or a spacer")
+
+
+def _check_scans(data: bytes) -> None:
+    """Refuse a JPEG of more than MAX_JPEG_SCANS scans, before they are decoded."""
+    if (scans := _jpeg_scans(data, MAX_JPEG_SCANS + 1)) > MAX_JPEG_SCANS:
+        raise PictureRefused(
+            f"a JPEG of over {MAX_JPEG_SCANS} scans ({scans} or more): it would take too long "
+            "to decode"
+        )
+
+
+def _jpeg_scans(data: bytes, enough: int) -> int:
+    """The scans (SOS markers) of the JPEG in ``data`` up to its first EOI, counted up to
+    ``enough``. Its markers are walked segment by segment, so a byte pair that looks like one
+    inside a segment (an EXIF thumbnail, a profile) is not counted; the coded bytes of a scan
+    hold no 0xFF but before 0x00 (stuffed) or a restart marker. A broken structure ends the
+    count: the decoder says what is wrong with it."""
+    scans = 0
+    at = 2  # past SOI
+    end = len(data)
+    while at + 1 < end and scans < enough:
+        if data[at] != 0xFF:
+            return scans
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill bytes before a marker
+            at += 1
+            continue
+        if marker == 0xD9:  # EOI: the first picture ends (an MPO's next ones are not decoded)
+            return scans
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # markers without a length
+            at += 2
+            continue
+        if at + 4 > end:
+            return scans
+        at += 2 + int.from_bytes(data[at + 2 : at + 4], "big")
+        if marker != 0xDA:
+            continue
+        scans += 1
+        # The coded bytes: up to the next 0xFF that is neither stuffed nor a restart marker.
+        while True:
+            at = data.find(b"\xff", at)
+            if at < 0 or at + 1 >= end:
+                return scans
+            following = data[at + 1]
+            if following != 0x00 and not 0xD0 <= following <= 0xD7:
+                break
+            at += 2
+    return scans
 
 
 def _converted(source: Image.Image) -> Image.Image:
