@@ -130,6 +130,29 @@ def test_a_picture_that_is_gone_or_failing_gets_no_advice_meant_for_a_feed(
         assert "tried again in an hour" in reason, reason
 
 
+def test_a_picture_failure_names_the_addresses_it_was_fetched_at_as_they_are(
+    tmp_path: Path, store: Store
+) -> None:
+    # A failure's reason is the feeds' fetch's, with its words for a feed made a picture's:
+    # the addresses and host names in it ("/feed/", "feeds.example.com") are left as they are.
+    settings = image_settings(tmp_path)
+    routes = {
+        "/feeds/photo.jpg": redirect(302, "/feed/2024/feeds-photo.jpg"),
+        "/feed/2024/feeds-photo.jpg": answer(404, b"gone"),
+    }
+    with feed_server(routes) as server:
+        url = server.url("/feeds/photo.jpg")
+        assert keep(settings, store, [("thumb", url)]) == {}
+    failure = str(store.stored_pictures([picture_id(SECRET, "thumb", url)]).popitem()[1].failure)
+    assert server.url("/feed/2024/feeds-photo.jpg") in failure, failure
+    assert "check the picture URL" in failure, failure
+    reason = "cannot connect to feeds.example.com (redirected to https://feed.example/feed)"
+    assert gathering.in_picture_words(reason) == reason
+    assert gathering.in_picture_words("the feed is larger than ingest.max_body_bytes = 5") == (
+        "the picture is larger than web.image_max_bytes = 5"
+    )
+
+
 def test_a_redirect_to_a_private_address_is_refused(
     tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:

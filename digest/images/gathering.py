@@ -275,8 +275,11 @@ _PICTURE_WORDS = {
     "feeds": "pictures",
     "feed": "picture",
 }
+# "feed" and "feeds" as words of the sentence only: not in an address or a host name the reason
+# quotes ("https://example.com/feed/a.jpg", "feeds.example.com"), which must read as fetched.
 _FEED_WORDS = re.compile(
-    r"\bingest\.(?:max_body_bytes|timeout_seconds|allow_private_addresses)\b|\bfeeds?\b"
+    r"\bingest\.(?:max_body_bytes|timeout_seconds|allow_private_addresses)\b"
+    r"|(?<![\w./:@=?&%#~+-])feeds?(?![\w/-]|\.[^\s])"
 )
 
 
