@@ -22,6 +22,7 @@ from datetime import datetime
 from digest import screening
 from digest.config import ListSettings
 from digest.due import due_groups
+from digest.images.gathering import one_window
 from digest.imports import import_list_file
 from digest.local_time import BY_HAND, of_a_readers_hour
 from digest.previews import check_edition, edition_pictures
@@ -74,7 +75,8 @@ def build_edition(
 
     Building a slot that was built before returns the stored edition (invariant 2).
     """
-    return queue_edition(services, store_edition(services, list_slug, slot, by_hand=by_hand))
+    with one_window():
+        return queue_edition(services, store_edition(services, list_slug, slot, by_hand=by_hand))
 
 
 def store_edition(
@@ -84,7 +86,8 @@ def store_edition(
     stored, or found stored (``built`` says which), with a variant for each distinct choice of
     topics its readers made (digest.topic_choices); nothing queued yet. The list's other builds
     wait (``building``): each reads where its window starts once the one before has stored."""
-    with services.store.building(list_slug):
+    # Its drafts and variants fetch their pictures within one window (digest.images).
+    with services.store.building(list_slug), one_window():
         return _store_edition(services, list_slug, slot, by_hand)
 
 
@@ -145,7 +148,7 @@ def queue_edition(services: Services, stored: BuildOutcome) -> BuildOutcome:
     Members who chose topics are queued for their choice's variant, stored now if their choice
     is newer than the first half. The list's other builds wait, as for ``store_edition``: a
     list read in each reader's timezone places its readers' windows here."""
-    with services.store.building(stored.list_slug):
+    with services.store.building(stored.list_slug), one_window():
         return _queue_edition(services, stored)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -22,12 +23,12 @@ from digest import pipeline, windows
 from digest.clock import FixedClock
 from digest.config import Settings
 from digest.images.checking import prepare_picture
-from digest.images.gathering import picture_id
+from digest.images.gathering import picture_id, start_window
 from digest.mail.transport import MemoryTransport
 from digest.records import Edition
 from digest.services import build_services, signing_secret
 from digest.web import create_app
-from tests.feedserver import answer, feed_server, send
+from tests.feedserver import answer, drip, feed_server, send
 from tests.servers import free_port
 from tests.test_header_injection import b_word, first_line_down  # noqa: F401
 from tests.test_images_checking import encoded, photo
@@ -374,3 +375,72 @@ def test_the_story_that_leads_once_a_hostile_lead_is_left_out_shows_its_picture(
     assert lead is not None, "the new lead shows its picture"
     ports = picture_id(signing_secret(settings), "lead", server.url("/pictures/ports.jpg"))
     assert lead[1] == f"{base_url}/images/{ports}.jpg" and lead[2] == "297"
+
+
+@pytest.mark.usefixtures("first_line_down")
+def test_the_drafts_of_one_build_share_one_window_of_picture_fetches(tmp_path: Path) -> None:
+    # Each draft of a build (a hostile lead left out, composed again) gathers its pictures; a
+    # picture not asked for within the window is asked for again by the next draft. Each draft
+    # opening a window of its own, a publisher dripping every picture held the build for one
+    # window per draft, past the build task's time limit with a few of them.
+    stories = [
+        (number, f"Gulf story {number}" + (b_word("\r\nX-Injected: 1") if number <= 3 else ""))
+        for number in range(1, 15)
+    ]
+    started: list[float] = []
+
+    def wire(handler: BaseHTTPRequestHandler) -> None:
+        items = "".join(
+            f"""<item><title>{escape(title)}</title>
+            <link>https://wire.example.org/story/{number}</link><guid>urn:wire:{number}</guid>
+            <description>{escape(title)}, officials said on the Gulf coast.</description>
+            <enclosure url={quoteattr(server.url(f"/pictures/{number}.jpg"))}
+            type="image/jpeg" length="1000"/>
+            <pubDate>{(SLOT - timedelta(hours=number)).strftime("%a, %d %b %Y %H:%M:%S +0000")}
+            </pubDate></item>"""
+            for number, title in stories
+        )
+        body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title>{items}'
+        send(handler, 200, (body + "</channel></rss>").encode(), {"Content-Type": "text/xml"})
+
+    dripping = drip(b"\xff", every=0.2, count=10)
+
+    def picture(handler: BaseHTTPRequestHandler) -> None:
+        started.append(time.monotonic())
+        dripping(handler)
+
+    routes = {"/wire.xml": wire, **{f"/pictures/{number}.jpg": picture for number, _ in stories}}
+    with feed_server(routes) as server:
+        settings = web_settings(tmp_path, server.url("/wire.xml"))
+        timeout = 0.5
+        settings = settings.model_copy(
+            update={
+                "web": settings.web.model_copy(
+                    update={
+                        "images": True,
+                        "images_allow_private_addresses": True,
+                        "image_timeout_seconds": timeout,
+                    }
+                ),
+                "ingest": settings.ingest.model_copy(update={"per_host_concurrency": 1}),
+                "lists": tuple(
+                    digest_list.model_copy(update={"subject": "{{ list_name }}: {{ lead_title }}"})
+                    for digest_list in settings.lists
+                ),
+            }
+        )
+        services = build_services(settings, clock=FixedClock(SLOT), transport=MemoryTransport())
+        try:
+            for known in services.store.sync_feeds(settings.feeds, SLOT):
+                pipeline.poll_feed(services, known.id)
+            built = pipeline.build_edition(services, "daily", SLOT)
+        finally:
+            services.close()
+    assert built.edition_id is not None
+    assert sum("was left out of the edition" in warning for warning in built.warnings) == 3, (
+        built.warnings
+    )
+    assert len(started) >= 2
+    # No fetch of the build started past the window of its first (a little slack for the
+    # server's own clock reading).
+    assert max(started) - min(started) <= start_window(timeout) + 0.3, started

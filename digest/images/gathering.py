@@ -24,6 +24,9 @@ import time
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -183,6 +186,45 @@ def keep_pictures(
     return served
 
 
+@dataclass
+class _Window:
+    last_start: float | None = None  # time.monotonic(); None until the first fetch
+
+
+# The window shared by the gatherings of one build (one_window), None outside of one.
+_build_window: ContextVar[_Window | None] = ContextVar("digest_pictures_window", default=None)
+
+
+@contextmanager
+def one_window() -> Iterator[None]:
+    """Every gathering meanwhile, in this context, starts its fetches within the one window
+    that the first fetch opens, not a window each: a build gathers once for each of its drafts
+    (a lead left out, composed again: digest.screening) and of its variants (readers' topics
+    and timezones), and each asks again for the pictures the one before had no time for. A
+    window each, a host that drips every picture held the build for one window per draft,
+    past its time limit. Within a window already open, it is that one."""
+    if _build_window.get() is not None:
+        yield
+        return
+    token = _build_window.set(_Window())
+    try:
+        yield
+    finally:
+        _build_window.reset(token)
+
+
+def _last_start(timeout: float) -> float:
+    """When the last fetch may start: ``start_window`` after the first fetch of this
+    gathering, or of the build it is part of (``one_window``)."""
+    opened = time.monotonic() + start_window(timeout)
+    window = _build_window.get()
+    if window is None:
+        return opened
+    if window.last_start is None:
+        window.last_start = opened
+    return window.last_start
+
+
 def start_window(timeout: float) -> float:
     """How long after the first fetch of an edition's pictures the last may start: FETCH_ROUNDS
     timeouts, cut so that the last one started ends within PICTURES_SECONDS, but never less than
@@ -200,8 +242,11 @@ def _fetched(
     time limit. One host gets no more at once than a feed's (ingest.per_host_concurrency), and
     the next fetch goes to the host that has had the fewest, in ``urls``' order among equals:
     hosts that drip (or are down) hold their share of the fetches, not all of them, while the
-    other hosts' pictures go on. None starts past ``start_window``."""
-    last_start = time.monotonic() + start_window(settings.web.image_timeout_seconds)
+    other hosts' pictures go on. None starts past ``start_window`` (of the build's first
+    fetch, within ``one_window``)."""
+    if not urls:
+        return  # nothing to fetch opens no window
+    last_start = _last_start(settings.web.image_timeout_seconds)
     per_host = settings.ingest.per_host_concurrency
     waiting: dict[str, deque[str]] = {}
     for url in urls:
