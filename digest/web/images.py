@@ -30,7 +30,9 @@ _NAME = re.compile(r"([0-9a-f]{32})\.(jpg|png)")
 async def picture(request: Request) -> Response:
     web = web_context(request)
     match = _NAME.fullmatch(request.path_params["name"])
-    if match is None:
+    # The mail's address has no query: one ("ID.jpg?v=2") would be one more copy of the
+    # picture in every cache in front of us, and each new one a request the database answers.
+    if match is None or request.scope.get("query_string"):
         return _not_found(request)
     found = await web.store_threads.run(web.services.store.picture_bytes, match[1])
     if found is None or EXTENSIONS.get(found.content_type) != match[2]:
