@@ -460,3 +460,24 @@ def test_a_kept_picture_is_never_replaced_by_a_later_fetch_of_its_address(
             assert store.picture_bytes(lead_id) == sent
         assert len(server.paths()) == 3
     assert store.picture_bytes(thumb_id) is not None  # the second fetch kept the thumbnail
+
+
+def test_a_builds_window_counts_the_time_spent_fetching_not_composing(
+    tmp_path: Path, store: Store
+) -> None:
+    """The drafts and variants of one build share one window of fetches (one_window); the
+    time between them, spent composing and rendering, is no fetch's: a variant composed after
+    the first ones took their time still fetches its own new picture, on a server that answers."""
+    settings = image_settings(tmp_path, image_timeout_seconds=0.5)
+    routes = {
+        f"/{name}.jpg": answer(200, encoded(photo(900, 600), "JPEG"), JPEG)
+        for name in ("first", "later")
+    }
+    with feed_server(routes) as server, gathering.one_window():
+        assert ("thumb", server.url("/first.jpg")) in keep(
+            settings, store, [("thumb", server.url("/first.jpg"))]
+        )
+        time.sleep(start_window(0.5) + 0.5)  # the next variant composed
+        assert ("thumb", server.url("/later.jpg")) in keep(
+            settings, store, [("thumb", server.url("/later.jpg"))]
+        )

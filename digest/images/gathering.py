@@ -188,7 +188,10 @@ def keep_pictures(
 
 @dataclass
 class _Window:
-    last_start: float | None = None  # time.monotonic(); None until the first fetch
+    # Seconds of fetching the build has left: time.monotonic() spent in its gatherings counts
+    # against it, the time it spends composing and rendering between them does not. None
+    # until the first gathering that fetches.
+    left: float | None = None
 
 
 # The window shared by the gatherings of one build (one_window), None outside of one.
@@ -197,12 +200,14 @@ _build_window: ContextVar[_Window | None] = ContextVar("digest_pictures_window",
 
 @contextmanager
 def one_window() -> Iterator[None]:
-    """Every gathering meanwhile, in this context, starts its fetches within the one window
-    that the first fetch opens, not a window each: a build gathers once for each of its drafts
-    (a lead left out, composed again: digest.screening) and of its variants (readers' topics
-    and timezones), and each asks again for the pictures the one before had no time for. A
-    window each, a host that drips every picture held the build for one window per draft,
-    past its time limit. Within a window already open, it is that one."""
+    """Every gathering meanwhile, in this context, starts its fetches within one window of
+    ``start_window`` seconds of fetching for them all, not a window each: a build gathers once
+    for each of its drafts (a lead left out, composed again: digest.screening) and of its
+    variants (readers' topics and timezones), and each asks again for the pictures the one
+    before had no time for. A window each, a host that drips every picture held the build for
+    one window per draft, past its time limit. The time between gatherings is not counted:
+    a variant composed late still fetches its own new pictures, while the window lasts.
+    Within a window already open, it is that one."""
     if _build_window.get() is not None:
         yield
         return
@@ -211,18 +216,6 @@ def one_window() -> Iterator[None]:
         yield
     finally:
         _build_window.reset(token)
-
-
-def _last_start(timeout: float) -> float:
-    """When the last fetch may start: ``start_window`` after the first fetch of this
-    gathering, or of the build it is part of (``one_window``)."""
-    opened = time.monotonic() + start_window(timeout)
-    window = _build_window.get()
-    if window is None:
-        return opened
-    if window.last_start is None:
-        window.last_start = opened
-    return window.last_start
 
 
 def start_window(timeout: float) -> float:
@@ -242,11 +235,28 @@ def _fetched(
     time limit. One host gets no more at once than a feed's (ingest.per_host_concurrency), and
     the next fetch goes to the host that has had the fewest, in ``urls``' order among equals:
     hosts that drip (or are down) hold their share of the fetches, not all of them, while the
-    other hosts' pictures go on. None starts past ``start_window`` (of the build's first
-    fetch, within ``one_window``)."""
+    other hosts' pictures go on. None starts past ``start_window`` after the first, or past
+    what is left of the build's window (``one_window``)."""
     if not urls:
-        return  # nothing to fetch opens no window
-    last_start = _last_start(settings.web.image_timeout_seconds)
+        return  # nothing to fetch spends none of the window
+    window = _build_window.get()
+    allowance = (
+        start_window(settings.web.image_timeout_seconds)
+        if window is None or window.left is None
+        else window.left
+    )
+    begun = time.monotonic()
+    try:
+        yield from _fetched_within(client, urls, settings, begun + allowance)
+    finally:
+        if window is not None:
+            window.left = max(0.0, allowance - (time.monotonic() - begun))
+
+
+def _fetched_within(
+    client: httpx.Client, urls: list[str], settings: Settings, last_start: float
+) -> Iterator[tuple[str, bytes | FetchError | None]]:
+    """``_fetched``, none started past ``last_start`` (time.monotonic())."""
     per_host = settings.ingest.per_host_concurrency
     waiting: dict[str, deque[str]] = {}
     for url in urls:
