@@ -481,3 +481,50 @@ def test_a_builds_window_counts_the_time_spent_fetching_not_composing(
         assert ("thumb", server.url("/later.jpg")) in keep(
             settings, store, [("thumb", server.url("/later.jpg"))]
         )
+
+
+def test_a_kept_picture_is_not_evicted_by_another_build_while_this_one_fetches(
+    tmp_path: Path, store: Store
+) -> None:
+    """Another list's build, past the bound, evicts the least recently shown pictures while
+    this build fetches its new one: the pictures this build shows and found kept are shown
+    now, not the least recently shown, and its edition keeps them."""
+    settings = image_settings(tmp_path)
+    photograph = encoded(photo(1200, 800), "JPEG")
+    old, new = "/old.jpg", "/new.jpg"
+
+    def fetched_while_another_build_evicts(handler: BaseHTTPRequestHandler) -> None:
+        kept = store.stored_pictures(
+            [*(picture_id(SECRET, role, server.url(old)) for role in ("lead", "thumb")), "other"]
+        )
+        assert len(kept) == 3
+        sizes = sum(
+            len(copy.data) for picture in kept if (copy := store.picture_bytes(picture)) is not None
+        )
+        store.evict_pictures(sizes - 1)  # one picture goes, the least recently shown
+        send(handler, 200, photograph, JPEG)
+
+    with feed_server(
+        {old: answer(200, photograph, JPEG), new: fetched_while_another_build_evicts}
+    ) as server:
+        keep(settings, store, [("lead", server.url(old))])
+        # Another list's picture, shown a day later.
+        store.save_picture(
+            picture_id="other",
+            source_url="https://pictures.example/other.jpg",
+            role="thumb",
+            content_type="image/jpeg",
+            data=photograph,
+            width=1200,
+            height=800,
+            failure=None,
+            now=NOW + timedelta(days=1),
+        )
+        shown: list[tuple[Role, str]] = [
+            ("lead", server.url(old)),
+            ("thumb", server.url(old)),
+            ("thumb", server.url(new)),
+        ]
+        served = keep(settings, store, shown, NOW + timedelta(days=2))
+    assert set(served) == set(shown)
+    assert store.stored_pictures(["other"]) == {}  # the least recently shown went

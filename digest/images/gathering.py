@@ -134,6 +134,9 @@ def keep_pictures(
     An address is fetched once for both roles, so a picture that was a thumbnail yesterday and
     leads today is not fetched again."""
     wanted = {key: picture_id(secret, *key) for key in shown}
+    # Shown now, before the fetches: another list's build evicting meanwhile (past
+    # web.images_max_mb) takes the least recently shown pictures, which these no longer are.
+    store.mark_pictures_used(wanted.values(), now)
     stored = store.stored_pictures(wanted.values())
     stale = {url for (_, url), picture in wanted.items() if not _fresh(stored.get(picture), now)}
     late: list[str] = []
@@ -167,8 +170,7 @@ def keep_pictures(
             late[0],
         )
     if stale:
-        stored = store.stored_pictures(wanted.values())
-    store.mark_pictures_used(wanted.values(), now)
+        stored = store.stored_pictures(wanted.values())  # fetched now, or evicted meanwhile
     store.evict_pictures(
         settings.web.images_max_mb * 1_000_000,
         keep=set(wanted.values()),
