@@ -426,3 +426,25 @@ def test_a_bad_line_costs_that_line_only(tmp_path: Path) -> None:
 def test_a_file_that_cannot_be_read_as_a_whole_still_raises(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown column 'mail'"):
         read_subscriber_file(write(tmp_path, "mail,name\nsam@example.org,Sam\n"))
+
+
+@pytest.mark.parametrize(
+    "above",
+    ["\r\n", "\r\n  \r\n", ";;\r\n", '"";"";""\r\n'],
+    ids=["blank", "spaces", "seps", "quotes"],
+)
+def test_blank_rows_above_the_header_are_skipped(tmp_path: Path, above: str) -> None:
+    # A sheet whose first row was left empty is saved with a line of separators (or nothing)
+    # above the header: the blank line was taken for the header, and the file refused whole as
+    # having "no 'email' column" while its header was right below.
+    path = write(tmp_path, f"{above}Email;Name\r\nsam@example.org;Sam\r\nbroken;Rana\r\n")
+    read = read_subscriber_file(path)
+    assert read.rows == [SubscriberRow("sam@example.org", "Sam", None)]
+    header_line = above.count("\n") + 1
+    assert [where for where, _ in read.refused] == [f"line {header_line + 2}"]
+    assert read.rows[0].line == header_line + 1
+    # The header's own problems are named by its line, not by the blank one above it.
+    unknown = write(tmp_path, f"{above}Email;City\r\nsam@example.org;Dubai\r\n")
+    assert problems(unknown) == [
+        (f"line {header_line}", "unknown column 'city': the columns are email, name, timezone")
+    ]

@@ -295,12 +295,17 @@ def read_subscriber_file(path: Path, data: bytes | None = None) -> SubscriberFil
     ended = 0  # the last line of the row read last
     try:
         header = next(reader, None)
+        # A sheet whose first rows were left empty is saved with blank lines (or lines of
+        # separators) above its header: skipped, as blank lines below it are.
+        while header is not None and not any(field.strip() for field in header):
+            ended = reader.line_num
+            header = next(reader, None)
         if header is None:
             raise ConfigError(
                 source, [("", "empty file: expected a header row 'email,name,timezone'")]
             )
         columns = [_column_named(column) for column in header]
-        _check_header(source, columns)
+        _check_header(source, columns, f"line {ended + 1}")
 
         rows: list[SubscriberRow] = []
         problems: list[tuple[str, str]] = []
@@ -369,12 +374,14 @@ def subscriber_file_warnings(
 # What spreadsheets put between columns: a comma; a semicolon where the language's decimal mark
 # is a comma (Excel's "CSV" in French, German, Spanish…); a tab (their "text" files).
 _SEPARATORS = (",", ";", "\t")
+# A line that holds no value whichever the separator: spaces, separators, empty quotes.
+_BLANK_ROW = re.compile(r'[\s,;"]*')
 
 
 def _separator(text: str) -> str:
     """The character between the file's columns: the one by which the header row names an
     'email' column (a comma when none does, for the header's own error to say so)."""
-    header = text.partition("\n")[0].partition("\r")[0]
+    header = next((line for line in _lines(text) if not _BLANK_ROW.fullmatch(line)), "")
     for separator in _SEPARATORS:
         names = (_column_named(name.strip().strip('"')) for name in header.split(separator))
         if "email" in names:
@@ -414,20 +421,20 @@ def _unnamed_value(columns: list[str], fields: list[str]) -> str:
     return ""
 
 
-def _check_header(source: str, columns: list[str]) -> None:
+def _check_header(source: str, columns: list[str], where: str) -> None:
     problems = [
-        ("line 1", f"unknown column {column!r}: the columns are {', '.join(COLUMNS)}")
+        (where, f"unknown column {column!r}: the columns are {', '.join(COLUMNS)}")
         for column in columns
         if column and column not in COLUMNS + EXPORT_COLUMNS
     ]
     problems += [
-        ("line 1", f"column {column!r} appears twice")
+        (where, f"column {column!r} appears twice")
         for column in COLUMNS + EXPORT_COLUMNS
         if columns.count(column) > 1
     ]
     if "email" not in columns:
         problems.append(
-            ("line 1", "no 'email' column: the first row names the columns: email,name,timezone")
+            (where, "no 'email' column: the first row names the columns: email,name,timezone")
         )
     if problems:
         raise ConfigError(source, problems)
