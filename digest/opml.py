@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from xml.parsers.expat import ExpatError, ParserCreate
 
 from digest.config import FeedSettings, feed_url_key, http_url_problem
+from digest.config.editorial import FEED_NAME_LIMIT
 from digest.errors import ConfigError
 from digest.terminal_escapes import escape_obeyed
 
@@ -197,12 +198,20 @@ def _text(value: str | None) -> str | None:
 
 
 def _unique(name: str, taken: set[str]) -> str:
+    """``name``, numbered when taken, and within the length the config allows a feed's name: an
+    outline's title is anyone's text, and one too long was refused by FeedSettings here."""
+    name = name[:FEED_NAME_LIMIT].rstrip()
     if name not in taken:
         return name
     number = 2
-    while f"{name} ({number})" in taken:
+    while _numbered(name, number) in taken:
         number += 1
-    return f"{name} ({number})"
+    return _numbered(name, number)
+
+
+def _numbered(name: str, number: int) -> str:
+    suffix = f" ({number})"
+    return name[: FEED_NAME_LIMIT - len(suffix)].rstrip() + suffix
 
 
 def _toml_string(value: str) -> str:

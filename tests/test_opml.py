@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from digest.config import FeedSettings
+from digest.config.editorial import FEED_NAME_LIMIT
 from digest.errors import ConfigError
 from digest.opml import OpmlFeed, plan_import, read_opml, toml_blocks, write_opml
 
@@ -184,3 +185,23 @@ def test_a_feed_configured_under_other_letters_is_not_added_again() -> None:
         ("HTTPS://GulfWire.Example:443/rss", "already in the config as 'Gulf Wire'"),
         ("https://LEVANT.example/atom", "listed twice in the file"),
     )
+
+
+def test_a_title_longer_than_a_feeds_name_is_cut_to_one_not_a_crash() -> None:
+    # An outline's title is anyone's text: one of 400 characters stopped `digest feeds import`
+    # with a validation traceback, and not one feed of the file was proposed.
+    long_title = "Gulf " + "w" * 395
+    feeds = [
+        OpmlFeed("https://a.example/rss", long_title),
+        OpmlFeed("https://b.example/rss", long_title),
+        OpmlFeed("https://c.example/rss", "Short"),
+    ]
+    plan = plan_import(feeds, [])
+    assert [feed.url for feed in plan.new] == [feed.url for feed in feeds]
+    first, second, short = (feed.name for feed in plan.new)
+    assert first == long_title[:FEED_NAME_LIMIT]
+    assert len(second) <= FEED_NAME_LIMIT
+    assert second.endswith(" (2)")
+    assert second.startswith("Gulf www")
+    assert short == "Short"
+    assert plan.left_out == ()
