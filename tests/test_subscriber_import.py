@@ -244,3 +244,16 @@ def test_twenty_thousand_readers_import_in_batches_within_the_parameter_cap(
     # hundred statements for 20,000 readers, not 20,000 (nor 40,000).
     assert statements_first < 300 and len(statements) - statements_first < 300
     assert max(statements) <= 999  # SQLite's historical cap on one statement's parameters
+
+
+def test_a_name_saved_in_decomposed_form_is_the_same_name(store: Store, tmp_path: Path) -> None:
+    # A file saved on a Mac spells "Zoë" as "Zoe" and a combining diaeresis: each import of
+    # it after the one saved on Windows (or the other way round) counted every accented reader
+    # "updated" and rewrote the name: one reader, two spellings of one name.
+    composed = write(tmp_path, "email,name\nzoe@example.org,Zo\u00eb Haddad\n")
+    assert import_file(store, KEY, composed, "daily", T0, confirmed=True).added == 1
+    decomposed = write(tmp_path, "email,name\nzoe@example.org,Zoe\u0308 Haddad\n")
+    again = import_file(store, KEY, decomposed, "daily", T0, confirmed=True)
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 1)
+    [reader] = store.confirmed_subscribers("daily")
+    assert reader.name == "Zo\u00eb Haddad"

@@ -81,9 +81,12 @@ def clean_name(name: str | None) -> str | None:
 
     Names end up in mail headers and greetings; this is what keeps ``"Eve\\r\\nBcc: x"`` from
     adding a header. Format characters (Cf) stay: Persian names need the zero-width non-joiner.
+    Composed (NFC): a file saved on a Mac spells "Zoë" as "Zoe" and a combining mark, which
+    compared as another name at each import of the other spelling.
     """
     if name is None:
         return None
+    name = unicodedata.normalize("NFC", name)
     if name.isprintable():
         # The common case: nothing to replace, only the outer space to trim.
         cleaned = " ".join(name.split())
