@@ -448,3 +448,19 @@ def test_blank_rows_above_the_header_are_skipped(tmp_path: Path, above: str) -> 
     assert problems(unknown) == [
         (f"line {header_line}", "unknown column 'city': the columns are email, name, timezone")
     ]
+
+
+@pytest.mark.parametrize("declaration", ["sep=;", '"sep=;"', "sep=;;"])
+def test_the_separator_line_excel_reads_is_taken_as_the_separator(
+    tmp_path: Path, declaration: str
+) -> None:
+    # Files written for Excel start with "sep=;", which Excel reads as the separator and does
+    # not show: the file was refused whole, its header taken for an unknown column 'sep=;'.
+    path = write(
+        tmp_path,
+        f"{declaration}\r\nEmail;Name\r\nsam@example.org;Haddad, Sam\r\nbroken;Rana\r\n",
+    )
+    read = read_subscriber_file(path)
+    assert read.rows == [SubscriberRow("sam@example.org", "Haddad, Sam", None)]
+    assert read.rows[0].line == 3
+    assert [where for where, _ in read.refused] == ["line 4"]

@@ -279,12 +279,13 @@ def read_subscriber_file(path: Path, data: bytes | None = None) -> SubscriberFil
     """Read a subscriber list: its good rows, and every bad line with the reason.
 
     The header row names the columns: ``email`` is required, ``name`` and ``timezone`` are
-    optional, in any order, separated by commas, semicolons or tabs (as the header shows). The
-    file is UTF-8, with or without a byte order mark, or UTF-16 with one. Blank lines are
-    skipped. The same address twice (ignoring case) is refused on its second line, so nobody gets
-    two copies. Only a file that cannot be read as a whole (missing, not text, no usable header,
-    broken CSV quoting) raises ConfigError: then no row can be trusted. ``data``, when given,
-    is the file's bytes as the caller read them.
+    optional, in any order, separated by commas, semicolons or tabs (as the header shows, or a
+    first line "sep=;" as Excel reads it). The file is UTF-8, with or without a byte order
+    mark, or UTF-16 with one. Blank lines are skipped. The same address twice (ignoring case)
+    is refused on its second line, so nobody gets two copies. Only a file that cannot be read
+    as a whole (missing, not text, no usable header, broken CSV quoting) raises ConfigError:
+    then no row can be trusted. ``data``, when given, is the file's bytes as the caller read
+    them.
     """
     source = str(path)
     try:
@@ -292,16 +293,23 @@ def read_subscriber_file(path: Path, data: bytes | None = None) -> SubscriberFil
     except FileNotFoundError:
         raise ConfigError(source, [("", "subscriber file not found")]) from None
 
-    reader = csv.reader(_lines(text), strict=True, delimiter=_separator(text))
+    lines = _lines(text)
+    declared = _DECLARED_SEPARATOR.match(text)
+    if declared:
+        next(lines)  # no row: Excel reads it and shows nothing of it
+    separator = declared.group(1) if declared else _separator(text)
+    reader = csv.reader(lines, strict=True, delimiter=separator)
     # A row is named by the line it starts on: reader.line_num is the line it ends on, further
-    # down when a quoted field holds line breaks (a note, an address).
-    ended = 0  # the last line of the row read last
+    # down when a quoted field holds line breaks (a note, an address). The reader counts the
+    # lines it reads: the separator's line comes before them.
+    skipped = 1 if declared else 0
+    ended = skipped  # the last line of the row read last
     try:
         header = next(reader, None)
         # A sheet whose first rows were left empty is saved with blank lines (or lines of
         # separators) above its header: skipped, as blank lines below it are.
         while header is not None and not any(field.strip() for field in header):
-            ended = reader.line_num
+            ended = skipped + reader.line_num
             header = next(reader, None)
         if header is None:
             raise ConfigError(
@@ -313,9 +321,9 @@ def read_subscriber_file(path: Path, data: bytes | None = None) -> SubscriberFil
         rows: list[SubscriberRow] = []
         problems: list[tuple[str, str]] = []
         first_line: dict[str, int] = {}  # casefolded address -> line it first appeared on
-        ended = reader.line_num
+        ended = skipped + reader.line_num
         for fields in reader:
-            line, ended = ended + 1, reader.line_num
+            line, ended = ended + 1, skipped + reader.line_num
             if not any(field.strip() for field in fields):
                 continue
             unnamed = _unnamed_value(columns, fields)
@@ -379,6 +387,9 @@ def subscriber_file_warnings(
 _SEPARATORS = (",", ";", "\t")
 # A line that holds no value whichever the separator: spaces, separators, empty quotes.
 _BLANK_ROW = re.compile(r'[\s,;"]*')
+# A first line "sep=;" names the separator: Excel reads it so and shows nothing of it, and files
+# written for Excel start with it.
+_DECLARED_SEPARATOR = re.compile(r'"?sep=([,;\t])"?[,;\t]*(?:\r\n|\r|\n|$)', re.IGNORECASE)
 
 
 def _separator(text: str) -> str:
