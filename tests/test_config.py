@@ -603,3 +603,41 @@ def test_an_smtp_timeout_past_ten_minutes_is_refused(tmp_path: Path, seconds: st
     [(key, why)] = problems(path)
     assert key == "smtp.timeout_seconds"
     assert "600" in why
+
+
+@pytest.mark.parametrize(
+    ("feed_name", "rule_name"),
+    [
+        ("Wire ", "Wire"),  # a blank left at the end of the name
+        ("Ha\u0301aretz", "H\u00e1aretz"),  # decomposed, as pasted from a Mac, and composed
+    ],
+    ids=["blank", "composed"],
+)
+def test_a_topic_rule_finds_a_feed_whose_name_looks_the_same(
+    tmp_path: Path, feed_name: str, rule_name: str
+) -> None:
+    # The config was refused with "no feed is named 'Wire'" while a feed was named, to the eye,
+    # just that: a blank at its end, or an accent written as a combining mark.
+    text = MINIMAL.replace('name = "Wire"', f'name = "{feed_name}"').replace(
+        'include = ["Iran"]', f'include = ["Iran"]\nfeeds = ["{rule_name}"]'
+    )
+    settings = load_settings(write_config(tmp_path, text), {})
+    [feed] = settings.feeds
+    [rule_feed] = settings.topics[1].rules.feeds
+    assert feed.name == rule_feed == rule_name
+
+
+def test_two_feeds_whose_names_look_the_same_are_one_name_twice(tmp_path: Path) -> None:
+    text = MINIMAL.replace(
+        "[[topics]]",
+        '[[feeds]]\nname = "Wire "\nurl = "https://other.example.org/feed.xml"\n\n[[topics]]',
+        1,
+    )
+    # Two entries the eye cannot tell apart are one name twice, not two feeds.
+    assert problems(write_config(tmp_path, text)) == [
+        ("feeds[1].name", "duplicate name 'Wire' (also feeds[0]): give each entry its own name")
+    ]
+    blank = MINIMAL.replace('name = "Wire"', 'name = "  "')
+    assert problems(write_config(tmp_path, blank)) == [
+        ("feeds[0].name", "blank: write the feed's name")
+    ]

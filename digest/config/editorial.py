@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -71,6 +72,20 @@ Term = Annotated[str, AfterValidator(_check_term)]
 FEED_NAME_LIMIT = 300
 
 
+def _feed_name_as_seen(name: str) -> str:
+    """A feed's name as the eye reads it: composed (NFC), without blanks at its ends. Topic
+    rules name feeds by it, and a name with a blank left at its end, or an accent written as a
+    combining mark (pasted from a Mac), was another name: "no feed is named 'Wire'" refused a
+    config whose feed was named, to the eye, just that."""
+    seen = unicodedata.normalize("NFC", name).strip()
+    if not seen:
+        raise ValueError("blank: write the feed's name")
+    return seen
+
+
+FeedName = Annotated[str, AfterValidator(_feed_name_as_seen)]
+
+
 def _check_feed_name(name: str) -> str:
     # Refused here, not at the database: PostgreSQL refused the row at the first poll, and
     # at every `digest feeds`, long after the config check had said OK (SQLite keeps it whole).
@@ -89,7 +104,11 @@ class FeedSettings(SettingsModel):
     """The feed's address, at most 2,048 characters; it may carry a user and password
     (``https://user:password@host/``)."""
     name: Annotated[
-        str, Field(min_length=1), AfterValidator(no_controls), AfterValidator(_check_feed_name)
+        str,
+        Field(min_length=1),
+        AfterValidator(no_controls),
+        AfterValidator(_check_feed_name),
+        AfterValidator(_feed_name_as_seen),
     ]
     """The feed's name, unique, at most 300 characters; topic rules refer to it."""
     enabled: bool = True
@@ -119,7 +138,7 @@ class FeedSettings(SettingsModel):
 class TopicRules(SettingsModel):
     """An editor's brief for one topic; digest.topics documents how each rule counts."""
 
-    feeds: tuple[str, ...] = ()
+    feeds: tuple[FeedName, ...] = ()
     """Names of feeds whose every article belongs to the topic."""
     categories: tuple[str, ...] = ()
     """Feed categories that file an article under the topic (case-insensitive, normalized like
