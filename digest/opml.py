@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -192,9 +193,12 @@ def _local(tag: str) -> str:
 
 
 def _text(value: str | None) -> str | None:
+    """A title on one line, its accents composed (NFC), as the config reads a feed's name: one
+    written as "e" and a combining accent was another name than a configured "é"."""
     if not value:
         return None
-    return " ".join(_C1_CONTROL.sub("", _CONTROL.sub(" ", value)).split()) or None
+    text = " ".join(_C1_CONTROL.sub("", _CONTROL.sub(" ", value)).split())
+    return unicodedata.normalize("NFC", text) or None
 
 
 def _unique(name: str, taken: set[str]) -> str:

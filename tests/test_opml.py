@@ -205,3 +205,17 @@ def test_a_title_longer_than_a_feeds_name_is_cut_to_one_not_a_crash() -> None:
     assert second.startswith("Gulf www")
     assert short == "Short"
     assert plan.left_out == ()
+
+
+def test_a_title_that_looks_like_a_configured_name_is_numbered() -> None:
+    # An OPML file from a Mac writes "é" as "e" and a combining accent: the title was taken for
+    # a name no feed had, the config read it as the configured one, and --write was refused
+    # ("duplicate name").
+    configured = [FeedSettings(url="https://a.example/rss", name="Caf\u00e9 Levant")]
+    document = (
+        '<?xml version="1.0"?><opml version="2.0"><body>'
+        '<outline text="Cafe\u0301 Levant" xmlUrl="https://b.example/rss"/>'
+        "</body></opml>"
+    ).encode()
+    plan = plan_import(read_opml(document, "mac.opml"), configured)
+    assert [feed.name for feed in plan.new] == ["Caf\u00e9 Levant (2)"]
