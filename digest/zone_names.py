@@ -34,9 +34,11 @@ def _spellings() -> dict[str, str]:
 
 def zone_spelled(name: str) -> str | None:
     """The database's own spelling of the timezone ``name`` names in any case ("europe/london"
-    -> "Europe/London"), or None when it names none: what an operator's file typed by hand
-    means, kept as the zone's one name."""
-    return _spellings().get(name.casefold())
+    -> "Europe/London"), and with spaces for its underscores ("America/New York"), or None when
+    it names none: what an operator's file typed by hand means, kept as the zone's one name.
+    No zone's name holds a space, so a space stands for nothing else."""
+    spellings = _spellings()
+    return spellings.get(name.casefold()) or spellings.get("_".join(name.split()).casefold())
 
 
 def zone_named(name: str) -> ZoneInfo | None:

@@ -464,3 +464,15 @@ def test_the_separator_line_excel_reads_is_taken_as_the_separator(
     assert read.rows == [SubscriberRow("sam@example.org", "Haddad, Sam", None)]
     assert read.rows[0].line == 3
     assert [where for where, _ in read.refused] == ["line 4"]
+
+
+def test_a_timezone_typed_with_spaces_for_underscores_is_read(tmp_path: Path) -> None:
+    # The database writes "New_York" and "Buenos_Aires" with underscores; people type what
+    # they say. A reader in New York cost their row for a space no zone name can hold.
+    text = "email,timezone\na@example.org,America/New York\nb@example.org, america/buenos  aires\n"
+    read = read_subscriber_file(write(tmp_path, text))
+    assert read.rows == [
+        SubscriberRow("a@example.org", None, "America/New_York"),
+        SubscriberRow("b@example.org", None, "America/Buenos_Aires"),
+    ]
+    assert read.refused == []
