@@ -12,7 +12,9 @@ reader who chose it got the zone of whichever machine built their edition.
 
 from __future__ import annotations
 
+import difflib
 import functools
+import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 
@@ -49,3 +51,26 @@ def zone_named(name: str) -> ZoneInfo | None:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # listed, then removed from the disk
         return None
+
+
+# An offset from UTC as people write one: "GMT+3", "UTC-05:00", "+0530".
+_OFFSET = re.compile(r"(?:UTC|GMT)?\s*[+\-\u2212]\s*\d{1,2}(?::?\d{2})?", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=1024)
+def unknown_zone_why(name: str) -> str:
+    """Why ``name`` names no timezone, with what it was meant to be when that can be told: a
+    zone spelt close to it, or for an offset, the trap of the database's "Etc/GMT+3" (three
+    hours behind UTC: POSIX's sign), where "use an IANA name" alone sent the operator."""
+    why = f"unknown timezone {name!r}: use an IANA name such as 'Asia/Dubai'"
+    if _OFFSET.fullmatch(name.strip()):
+        return (
+            f"{why}; for an offset, name a city in its zone: the database's 'Etc/GMT' zones "
+            "have the sign reversed ('Etc/GMT-3' is UTC+3)"
+        )
+    typed = name.strip().casefold()
+    # Against the names of the same first letter only: a typo is rarely in it, and the whole
+    # database is 600 names, a millisecond per refused row of a file of many.
+    names = [spelled for spelled in _spellings() if spelled[:1] == typed[:1]]
+    close = difflib.get_close_matches(typed, names, n=1, cutoff=0.85)
+    return f"{why}; did you mean {_spellings()[close[0]]!r}?" if close else why

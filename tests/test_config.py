@@ -641,3 +641,14 @@ def test_two_feeds_whose_names_look_the_same_are_one_name_twice(tmp_path: Path) 
     assert problems(write_config(tmp_path, blank)) == [
         ("feeds[0].name", "blank: write the feed's name")
     ]
+
+
+def test_a_list_timezone_typo_is_answered_with_the_zone_it_is_close_to(tmp_path: Path) -> None:
+    path = write_config(tmp_path, MINIMAL.replace('"Asia/Dubai"', '"Asia/Dubay"'))
+    assert problems(path) == [
+        (
+            "lists[daily].timezone",
+            "unknown timezone 'Asia/Dubay': use an IANA name such as 'Asia/Dubai'; "
+            "did you mean 'Asia/Dubai'?",
+        )
+    ]

@@ -113,7 +113,12 @@ def test_a_timezone_typed_in_another_case_is_kept_as_the_database_spells_it(
         SubscriberRow("c@example.org", None, "Asia/Dubai"),
     ]
     assert read.refused == [
-        ("line 5", "unknown timezone 'GMT+3': use an IANA name such as 'Asia/Dubai'")
+        (
+            "line 5",
+            "unknown timezone 'GMT+3': use an IANA name such as 'Asia/Dubai'; for an offset, "
+            "name a city in its zone: the database's 'Etc/GMT' zones have the sign reversed "
+            "('Etc/GMT-3' is UTC+3)",
+        )
     ]
 
 
@@ -476,3 +481,30 @@ def test_a_timezone_typed_with_spaces_for_underscores_is_read(tmp_path: Path) ->
         SubscriberRow("b@example.org", None, "America/Buenos_Aires"),
     ]
     assert read.refused == []
+
+
+def test_an_unknown_timezone_is_answered_with_the_zone_it_was_meant_to_be(
+    tmp_path: Path,
+) -> None:
+    # "Use an IANA name" left the operator to find the typo, and for an offset sent them to the
+    # database's "Etc/GMT+3", which is three hours behind UTC: the readers' mail came six hours
+    # off, without a word.
+    text = (
+        "email,timezone\na@example.org,Europe/Londn\nb@example.org,GMT+3\nc@example.org,Nowhere\n"
+    )
+    read = read_subscriber_file(write(tmp_path, text))
+    assert read.rows == []
+    assert read.refused == [
+        (
+            "line 2",
+            "unknown timezone 'Europe/Londn': use an IANA name such as 'Asia/Dubai'; "
+            "did you mean 'Europe/London'?",
+        ),
+        (
+            "line 3",
+            "unknown timezone 'GMT+3': use an IANA name such as 'Asia/Dubai'; for an offset, "
+            "name a city in its zone: the database's 'Etc/GMT' zones have the sign reversed "
+            "('Etc/GMT-3' is UTC+3)",
+        ),
+        ("line 4", "unknown timezone 'Nowhere': use an IANA name such as 'Asia/Dubai'"),
+    ]

@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from digest.errors import user_info_ends_early, without_password
 from digest.records import URL_LIMIT
-from digest.zone_names import zone_named
+from digest.zone_names import unknown_zone_why, zone_named
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 _ADDRESS = re.compile(
@@ -86,7 +86,7 @@ def _check_timezone(name: str) -> str:
     """An IANA timezone name, such as ``Asia/Dubai``: one the tz database lists (a folder such
     as "Asia" or a leap-second zone such as "right/UTC" is none; digest.zone_names)."""
     if zone_named(name) is None:
-        raise ValueError(f"unknown timezone {name!r}: use an IANA name such as 'Asia/Dubai'")
+        raise ValueError(unknown_zone_why(name))
     return name
 
 

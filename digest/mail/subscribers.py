@@ -20,7 +20,7 @@ import idna
 from email_validator import EmailNotValidError, validate_email
 
 from digest.errors import ConfigError
-from digest.zone_names import zone_named, zone_spelled
+from digest.zone_names import unknown_zone_why, zone_named, zone_spelled
 
 COLUMNS = ("email", "name", "timezone")
 EXPORT_COLUMNS = ("list", "status", "channel", "changed_at", "suppressed")
@@ -468,7 +468,7 @@ def _read_row(values: dict[str, str], line: int) -> tuple[SubscriberRow | None, 
             return None, f"timezone of {len(timezone)} characters: at most {MAX_TIMEZONE}"
         spelled = zone_spelled(timezone)
         if spelled is None or zone_named(spelled) is None:
-            return None, f"unknown timezone {timezone!r}: use an IANA name such as 'Asia/Dubai'"
+            return None, unknown_zone_why(timezone)
         timezone = spelled
     name = clean_name(from_spreadsheet_safe(values.get("name", "")))
     if name is not None and len(name) > MAX_NAME:
