@@ -133,14 +133,18 @@ def plan_import(feeds: Sequence[OpmlFeed], configured: Sequence[FeedSettings]) -
     new: list[FeedSettings] = []
     left_out: list[tuple[str, str]] = []
     for feed in feeds:
-        parts = urlsplit(feed.url)
+        url = _web_address(feed.url)
+        parts = urlsplit(url)
+        if not parts.scheme:
+            left_out.append((feed.url, _RELATIVE))
+            continue
         if parts.scheme not in ("http", "https") or not parts.hostname:
             left_out.append((feed.url, "not an http(s) URL"))
             continue
-        if (problem := http_url_problem(feed.url)) is not None:
+        if (problem := http_url_problem(url)) is not None:
             left_out.append((feed.url, problem))  # the config would refuse it
             continue
-        key = feed_url_key(feed.url)
+        key = feed_url_key(url)
         if key in urls:
             left_out.append((feed.url, f"already in the config as {urls[key]!r}"))
             continue
@@ -150,8 +154,26 @@ def plan_import(feeds: Sequence[OpmlFeed], configured: Sequence[FeedSettings]) -
         name = _unique(feed.title or parts.hostname, names)
         names.add(name)
         planned.add(key)
-        new.append(FeedSettings(url=feed.url, name=name))
+        new.append(FeedSettings(url=url, name=name))
     return ImportPlan(new=tuple(new), left_out=tuple(left_out))
+
+
+_RELATIVE = (
+    "a relative address: the file gives no site to read it against; write the feed's whole address"
+)
+# "feed://host/rss" and "feed:https://host/rss": how readers of the Safari years wrote a feed's
+# address, to hand it to a feed reader. The web address is the one inside.
+_FEED_SCHEME = re.compile(r"feed:(?://|(?=https?://))", re.IGNORECASE)
+
+
+def _web_address(url: str) -> str:
+    """``url``, or the http(s) address a "feed:" URL wraps ("feed://host/rss" is
+    "http://host/rss"; "feed:https://host/rss" is "https://host/rss")."""
+    wrapped = _FEED_SCHEME.match(url)
+    if wrapped is None:
+        return url
+    inner = url[wrapped.end() :]
+    return inner if wrapped.group().endswith(":") else f"http://{inner}"
 
 
 def toml_blocks(feeds: Iterable[FeedSettings]) -> str:

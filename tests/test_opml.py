@@ -219,3 +219,30 @@ def test_a_title_that_looks_like_a_configured_name_is_numbered() -> None:
     ).encode()
     plan = plan_import(read_opml(document, "mac.opml"), configured)
     assert [feed.name for feed in plan.new] == ["Caf\u00e9 Levant (2)"]
+
+
+def test_a_feed_url_in_the_feed_scheme_is_read_as_the_web_address_it_wraps() -> None:
+    # Readers of the Safari years export "feed://host/rss" (and "feed:https://…") for an
+    # http(s) feed: such feeds were left out as "not an http(s) URL", with no word of what to
+    # write instead. A relative address is left out saying what it lacks.
+    feeds = [
+        OpmlFeed("feed://a.example/rss", "A"),
+        OpmlFeed("feed:https://b.example/atom", "B"),
+        OpmlFeed("FEED:http://c.example/rss", "C"),
+        OpmlFeed("/rss.xml", "Relative"),
+        OpmlFeed("feed:/rss.xml", "Nothing wrapped"),
+    ]
+    plan = plan_import(feeds, [])
+    assert [(feed.name, feed.url) for feed in plan.new] == [
+        ("A", "http://a.example/rss"),
+        ("B", "https://b.example/atom"),
+        ("C", "http://c.example/rss"),
+    ]
+    assert plan.left_out == (
+        (
+            "/rss.xml",
+            "a relative address: the file gives no site to read it against; "
+            "write the feed's whole address",
+        ),
+        ("feed:/rss.xml", "not an http(s) URL"),
+    )
