@@ -522,3 +522,15 @@ def test_a_column_of_other_data_under_timezone_costs_no_search_of_every_zone() -
         name.startswith("europe/") or name.endswith("/londn")
         for name in _neighbours("europe/londn")
     )
+
+
+def test_a_header_behind_a_second_byte_order_mark_is_read(tmp_path: Path) -> None:
+    # A file saved with a byte order mark by one program and given another by the next (a
+    # script that writes the mark before text that has one): the header's first name was
+    # "\ufeffemail", an unknown column, and the file was refused for having no 'email' column.
+    path = tmp_path / "twice.csv"
+    path.write_bytes(codecs.BOM_UTF8 * 2 + b"email,name\r\nsam@example.org,Sam\r\n")
+    assert read_subscriber_csv(path) == [SubscriberRow("sam@example.org", "Sam", None)]
+    # A spreadsheet set to Arabic or Hebrew marks a cell's direction with an invisible mark.
+    marked = write(tmp_path, "\u200fEmail,\u200fName\nsam@example.org,Sam\n")
+    assert read_subscriber_csv(marked) == [SubscriberRow("sam@example.org", "Sam", None)]

@@ -414,7 +414,12 @@ _COLUMN_NAMES = {
 
 
 def _column_named(name: str) -> str:
-    """The column a header cell names, in any case and spacing ("E-mail Address" -> "email")."""
+    """The column a header cell names, in any case and spacing ("E-mail Address" -> "email"),
+    and without the invisible format characters a cell may hold: a second byte order mark (a
+    program that writes one before text that has one), a right-to-left mark a spreadsheet set
+    to Arabic or Hebrew puts in a cell. A header of "\\ufeffemail" had no email column."""
+    if not name.isprintable():
+        name = "".join(char for char in name if unicodedata.category(char) != "Cf")
     words = " ".join(name.lower().split())
     return _COLUMN_NAMES.get(words, words)
 
