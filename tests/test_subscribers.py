@@ -534,3 +534,24 @@ def test_a_header_behind_a_second_byte_order_mark_is_read(tmp_path: Path) -> Non
     # A spreadsheet set to Arabic or Hebrew marks a cell's direction with an invisible mark.
     marked = write(tmp_path, "\u200fEmail,\u200fName\nsam@example.org,Sam\n")
     assert read_subscriber_csv(marked) == [SubscriberRow("sam@example.org", "Sam", None)]
+
+
+def test_invisible_marks_around_a_cell_of_a_right_to_left_sheet_are_left_out(
+    tmp_path: Path,
+) -> None:
+    # A sheet set to Arabic or Hebrew keeps a left-to-right mark around a cell of Latin text,
+    # an address or a zone: the reader's row was refused ("not an email address we can send
+    # to", "unknown timezone") for a character no one can see. One inside an address still
+    # refuses it: that is no address.
+    text = (
+        "email,name,timezone\n"
+        "\u200esam@example.org\u200e,سارة,\u200eAsia/Dubai\u200e\n"
+        "\ufeffli@example.org,Li,\n"
+        "ra\u200bna@example.org,Rana,\n"
+    )
+    read = read_subscriber_file(write(tmp_path, text))
+    assert read.rows == [
+        SubscriberRow("sam@example.org", "سارة", "Asia/Dubai"),
+        SubscriberRow("li@example.org", "Li", None),
+    ]
+    assert [where for where, _ in read.refused] == ["line 4"]

@@ -440,6 +440,23 @@ def _unnamed_value(columns: list[str], fields: list[str]) -> str:
     return ""
 
 
+def _trimmed(value: str) -> str:
+    """A cell of an address, a zone, a list or a status without the blanks and invisible format
+    characters at its ends: a sheet set to Arabic or Hebrew keeps a left-to-right mark around a
+    cell of Latin text, and the row was refused for a character no one could see. Those within
+    stay (no address holds one: it is refused)."""
+    if value.isprintable():
+        return value.strip()  # the common case: no format character anywhere
+    start, end = 0, len(value)
+    while start < end and (value[start].isspace() or unicodedata.category(value[start]) == "Cf"):
+        start += 1
+    while end > start and (
+        value[end - 1].isspace() or unicodedata.category(value[end - 1]) == "Cf"
+    ):
+        end -= 1
+    return value[start:end]
+
+
 def _check_header(source: str, columns: list[str], where: str) -> None:
     problems = [
         (where, f"unknown column {column!r}: the columns are {', '.join(COLUMNS)}")
@@ -463,6 +480,10 @@ def _read_row(values: dict[str, str], line: int) -> tuple[SubscriberRow | None, 
     for column, value in values.items():
         if len(value) > MAX_FIELD:
             return None, f"{column} of {len(value)} characters: at most {MAX_FIELD}"
+    # Not the name: its format characters are the reader's (clean_name keeps them).
+    values = {
+        column: value if column == "name" else _trimmed(value) for column, value in values.items()
+    }
     try:
         email = check_address(from_spreadsheet_safe(values.get("email", "").strip()))
     except ValueError as error:
