@@ -555,3 +555,12 @@ def test_invisible_marks_around_a_cell_of_a_right_to_left_sheet_are_left_out(
         SubscriberRow("li@example.org", "Li", None),
     ]
     assert [where for where, _ in read.refused] == ["line 4"]
+
+
+def test_the_end_of_file_mark_of_old_dos_programs_is_no_row(tmp_path: Path) -> None:
+    # "copy /a" and old DOS exports end a text file with Ctrl-Z (U+001A): its last line was
+    # refused ("'\x1a' is not an email address") at every import and every cycle's warnings.
+    path = write(tmp_path, "email,name\r\nsam@example.org,Sam\r\n\x1a")
+    read = read_subscriber_file(path)
+    assert read.rows == [SubscriberRow("sam@example.org", "Sam", None)]
+    assert read.refused == []

@@ -308,7 +308,7 @@ def read_subscriber_file(path: Path, data: bytes | None = None) -> SubscriberFil
         header = next(reader, None)
         # A sheet whose first rows were left empty is saved with blank lines (or lines of
         # separators) above its header: skipped, as blank lines below it are.
-        while header is not None and not any(field.strip() for field in header):
+        while header is not None and _blank(header):
             ended = skipped + reader.line_num
             header = next(reader, None)
         if header is None:
@@ -324,7 +324,7 @@ def read_subscriber_file(path: Path, data: bytes | None = None) -> SubscriberFil
         ended = skipped + reader.line_num
         for fields in reader:
             line, ended = ended + 1, skipped + reader.line_num
-            if not any(field.strip() for field in fields):
+            if _blank(fields):
                 continue
             unnamed = _unnamed_value(columns, fields)
             if unnamed:
@@ -438,6 +438,15 @@ def _unnamed_value(columns: list[str], fields: list[str]) -> str:
                 f"{value.strip()[:40]!r} is in column {number}, which the header row leaves unnamed"
             )
     return ""
+
+
+def _blank(fields: list[str]) -> bool:
+    """Whether a row holds nothing: blanks, or characters no one sees (Ctrl-Z, the end-of-file
+    mark of old DOS programs, was a last row refused at every import)."""
+    return all(
+        all(char.isspace() or unicodedata.category(char) in ("Cc", "Cf") for char in field)
+        for field in fields
+    )
 
 
 def _trimmed(value: str) -> str:
