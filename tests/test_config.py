@@ -652,3 +652,33 @@ def test_a_list_timezone_typo_is_answered_with_the_zone_it_is_close_to(tmp_path:
             "did you mean 'Asia/Dubai'?",
         )
     ]
+
+
+def test_a_list_naming_a_renamed_topic_by_its_old_slug_is_told_the_new_one(
+    tmp_path: Path,
+) -> None:
+    # The topic was renamed (its previous_slugs keep the old slug) and the lists left as they
+    # were: "unknown topic 'iran'" while the config names 'iran' right there.
+    text = MINIMAL.replace(
+        'slug = "iran"\nname = "Iran"', 'slug = "persia"\nname = "Iran"\nprevious_slugs = ["iran"]'
+    )
+    assert problems(write_config(tmp_path, text)) == [
+        (
+            "lists[daily].topics",
+            "unknown topic 'iran': it was renamed 'persia' (topics[persia].previous_slugs); "
+            "write 'persia'",
+        )
+    ]
+    # A parent named by its old slug is told the same.
+    parent_renamed = MINIMAL.replace(
+        'slug = "middle-east"\nname = "Middle East"',
+        'slug = "region"\nname = "Middle East"\nprevious_slugs = ["middle-east"]',
+    )
+    renamed_why = (
+        "unknown topic 'middle-east': it was renamed 'region' (topics[region].previous_slugs); "
+        "write 'region'"
+    )
+    assert problems(write_config(tmp_path, parent_renamed)) == [
+        ("topics[iran].parent", renamed_why),
+        ("lists[daily].topics", renamed_why),
+    ]

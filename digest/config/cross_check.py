@@ -54,7 +54,7 @@ def cross_check(settings: Settings) -> Iterable[tuple[str, str]]:
         if topic.parent is not None and topic.parent not in topic_slugs:
             yield (
                 f"{entry_key('topics', settings.topics, index)}.parent",
-                f"unknown topic {topic.parent!r}",
+                _unknown_topic(settings.topics, topic.parent),
             )
         for feed_name in topic.rules.feeds:
             if feed_name not in feed_names:
@@ -78,7 +78,7 @@ def cross_check(settings: Settings) -> Iterable[tuple[str, str]]:
             if slug not in topic_slugs:
                 yield (
                     f"{entry_key('lists', settings.lists, index)}.topics",
-                    f"unknown topic {slug!r}",
+                    _unknown_topic(settings.topics, slug),
                 )
         for duplicate in sorted(_duplicates(digest_list.topics)):
             yield (
@@ -112,6 +112,20 @@ def cross_check(settings: Settings) -> Iterable[tuple[str, str]]:
                 "dkim",
                 "no private key: set dkim.key_file to a PEM file or the DIGEST_DKIM_KEY variable",
             )
+
+
+def _unknown_topic(topics: tuple[TopicSettings, ...], slug: str) -> str:
+    """Why ``slug`` names no topic, and the topic's slug now when one was renamed from it: a
+    topic renamed and the lists left as they were said "unknown topic 'iran'" while the config
+    named 'iran' in the renamed topic's previous_slugs."""
+    for index, topic in enumerate(topics):
+        if slug in topic.previous_slugs:
+            where = f"{entry_key('topics', topics, index)}.previous_slugs"
+            return (
+                f"unknown topic {slug!r}: it was renamed {topic.slug!r} ({where}); "
+                f"write {topic.slug!r}"
+            )
+    return f"unknown topic {slug!r}"
 
 
 def _not_a_file(path: Path) -> str:
