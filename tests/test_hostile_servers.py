@@ -532,6 +532,47 @@ def test_a_port_past_65535_is_an_invalid_url_not_another_port(port: int) -> None
     assert "Port out of range" in error.reason
 
 
+PADDING = "x" * 30_000  # a Location of 30 KB: within the 100 KB the headers may take
+
+
+def endless_hops(handler: BaseHTTPRequestHandler) -> None:
+    """A redirect to the next hop, each with an address of 30 KB, for ever."""
+    hop = int(handler.path.split("n=", 1)[1].split("&", 1)[0]) if "n=" in handler.path else 0
+    send(handler, 301, headers={"Location": f"/hop?n={hop + 1}&pad={PADDING}"})
+
+
+@pytest.mark.parametrize(
+    ("routes", "expected"),
+    [
+        ({"/feed": endless_hops, "/hop": endless_hops}, "more than 5 redirects"),
+        (
+            {"/feed": redirect(301, f"/back?pad={PADDING}"), "/back": redirect(301, "/feed")},
+            "redirect loop",
+        ),
+        ({"/feed": redirect(302, f"/missing?pad={PADDING}")}, "not found (HTTP 404"),
+        (
+            {
+                "/feed": redirect(302, f"/busy?pad={PADDING}"),
+                "/busy": answer(429, headers={"Retry-After": "120"}),
+            },
+            "retry after 120 seconds",
+        ),
+    ],
+    ids=["thirty-hops", "loop", "404-after-redirect", "429-after-redirect"],
+)
+def test_a_redirects_huge_addresses_are_shortened_in_the_error(
+    routes: dict[str, Route], expected: str
+) -> None:
+    # The feed's error is stored, printed by `digest poll` and shown in the `digest feeds`
+    # table: the addresses a server makes up are cut there, however long it made them.
+    with session(routes) as hostile:
+        error = hostile.error("/feed")
+        hostile.assert_still_works()
+    assert expected in error.reason
+    assert len(str(error)) < 3_000
+    assert hostile.server.url("/") in error.reason  # the addresses are still named
+
+
 # ----------------------------------------------------------------------------------------------
 # Redirects to loopback written in odd forms, with private addresses refused
 
