@@ -393,6 +393,22 @@ def brief(text: str) -> str:
     return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 1] + "…"
 
 
+# The longest address an error names whole (see shown_address): a real one is rarely over a
+# hundred characters.
+ADDRESS_SHOWN_CHARS = 300
+
+
+def shown_address(address: str) -> str:
+    """``address`` as an error names it: whole up to ``ADDRESS_SHOWN_CHARS``, else its start and
+    its length. A server makes up the addresses it redirects to, and a Location may fill the
+    100 KB the headers may take; a feed's error is stored, printed by `digest poll` and shown in
+    the `digest feeds` table. A password in it is masked before the cut, which could split it."""
+    address = passwords_masked(address)
+    if len(address) <= ADDRESS_SHOWN_CHARS:
+        return address
+    return f"{address[: ADDRESS_SHOWN_CHARS - 1]}… ({len(address):,} characters)"
+
+
 # The password of an address's user info ("://user:password@"): what passwords_masked hides.
 _PASSWORD_IN_ADDRESS = re.compile(r"(://[^/?#@\s:]*):[^/?#@\s]*@")
 

@@ -32,6 +32,7 @@ from digest.config import IngestSettings
 from digest.errors import (
     FetchError,
     ParseError,
+    shown_address,
     without_password,
 )
 from digest.ingest import fetch_feed, parse_feed, quirks
@@ -292,7 +293,7 @@ def _take_in(
             raise parsed_apart
         parsed = parsed_apart or _parse_in_poller(services.settings.ingest, result, now)
     except ParseError as error:
-        return _record_poll_failure(services, feed, error, bounds, now)
+        return _record_poll_failure(services, feed, _named_by_feed(error, feed), bounds, now)
     stored = store.store_entries(
         feed.id,
         _without_outlet_in_titles(parsed.entries, (feed.name, parsed.title)),
@@ -319,6 +320,15 @@ def _take_in(
     return PollOutcome(
         feed.id, feed.url, new_articles=len(stored.new), updated_articles=len(stored.updated)
     )
+
+
+def _named_by_feed(error: ParseError, feed: FeedState) -> ParseError:
+    """``error``, about the document a temporary redirect led to, named by the feed's own
+    address, as a fetch's error is, and saying where the redirect led: `digest poll` prints
+    the errors alone, and an address the operator never configured does not say which feed."""
+    if error.url == feed.fetch_url:
+        return error
+    return ParseError(feed.fetch_url, f"redirected to {shown_address(error.url)}: {error.reason}")
 
 
 def _record_poll_failure(

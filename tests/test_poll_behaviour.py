@@ -354,6 +354,30 @@ def test_a_temporary_redirect_leaves_the_address_alone(
     assert second.last_status == 304 and second.current_url is None
 
 
+def test_a_document_that_is_no_feed_behind_a_redirect_is_named_by_the_feeds_address(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    # `digest poll` prints the errors alone: each must begin with the address the operator
+    # configured, as a fetch's does, and say where the redirect led, cut to a readable length.
+    page = (
+        b'<html><head><link rel="alternate" type="application/rss+xml" href="/real.xml">'
+        b"</head><body>Welcome</body></html>"
+    )
+    target = "/site/?session=" + "s" * 30_000
+    routes = {
+        "/feed": redirect(302, target),
+        "/site/": answer(200, page, {"Content-Type": "text/html"}),
+    }
+    with feed_server(routes) as server:
+        feed = poll_once(tmp_path, clock, server.url("/feed"))
+    assert feed.status == "error" and feed.last_error is not None
+    assert feed.last_error.startswith(server.url("/feed") + ": ")
+    assert f"redirected to {server.url('/site/?session=sss')}" in feed.last_error
+    assert "not an RSS, Atom or JSON feed" in feed.last_error
+    assert server.url("/real.xml") in feed.last_error  # the feed the page names
+    assert len(feed.last_error) < 3_000
+
+
 def test_a_redirect_loop_is_an_error_with_backoff(tmp_path: Path, clock: FixedClock) -> None:
     routes = {"/a": redirect(301, "/b"), "/b": redirect(302, "/a")}
     with feed_server(routes) as server:

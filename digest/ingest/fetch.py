@@ -33,7 +33,7 @@ import httpx
 
 import digest
 from digest.config import IngestSettings
-from digest.errors import FetchError, brief, passwords_masked
+from digest.errors import FetchError, brief, shown_address
 from digest.ingest import network
 from digest.ingest.content_coding import Inflater
 from digest.ingest.network import AddressRefusedError, GuardedTransport, Resolver, resolve_host
@@ -53,8 +53,6 @@ DRAIN_BYTES = 16 * 1024
 # ETag is a quoted token, rarely over a hundred).
 ETAG_LIMIT = 500
 LAST_MODIFIED_LIMIT = 100
-# The longest address an error names whole (see _shown): a real one is rarely over a hundred.
-ADDRESS_SHOWN_CHARS = 300
 PERMANENT_REDIRECTS = frozenset({301, 308})
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -160,7 +158,7 @@ def _fetch(
                 else:
                     chain_is_permanent = False
                 if target in visited:
-                    chain = " -> ".join(_shown(address) for address in [*visited, target])
+                    chain = " -> ".join(shown_address(address) for address in [*visited, target])
                     raise FetchError(url, f"redirect loop: {chain}", status=status)
                 visited.append(target)
                 current = target
@@ -226,25 +224,14 @@ def _fetch(
             )
     raise FetchError(
         url,
-        f"more than {MAX_REDIRECTS} redirects: {' -> '.join(map(_shown, visited))}",
+        f"more than {MAX_REDIRECTS} redirects: {' -> '.join(map(shown_address, visited))}",
         status=None,
     )
 
 
 def _at(url: str, current: str) -> str:
     """Where an answer came from, when a redirect took the fetch elsewhere: " at URL"."""
-    return "" if current == url else f" at {_shown(current)}"
-
-
-def _shown(address: str) -> str:
-    """``address`` as an error names it: whole up to ``ADDRESS_SHOWN_CHARS``, else its start and
-    its length. A server makes up the addresses it redirects to, and a Location may fill the
-    100 KB the headers may take; the error is stored, printed by `digest poll` and shown in the
-    `digest feeds` table. A password in it is masked before the cut, which could split it."""
-    address = passwords_masked(address)
-    if len(address) <= ADDRESS_SHOWN_CHARS:
-        return address
-    return f"{address[: ADDRESS_SHOWN_CHARS - 1]}… ({len(address):,} characters)"
+    return "" if current == url else f" at {shown_address(current)}"
 
 
 def _whole_range(content_range: str | None) -> bool:
@@ -291,7 +278,7 @@ def _request(
     deadline: float,
 ) -> Iterator[httpx.Response]:
     """One GET, streamed; every failure below HTTP becomes a FetchError about ``url``."""
-    where = "" if current == url else f" (redirected to {_shown(current)})"
+    where = "" if current == url else f" (redirected to {shown_address(current)})"
     parts = urlsplit(current)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
@@ -305,7 +292,7 @@ def _request(
         # picture's address (or a redirect) naming one is a failure of that fetch, no crash.
         _ = httpx.URL(current).host
     except UnicodeError as error:
-        host = _shown(parts.hostname or "")
+        host = shown_address(parts.hostname or "")
         raise FetchError(
             url,
             f"invalid URL{where}: its host name {host!r} is no valid international domain name "
@@ -347,7 +334,7 @@ def _request(
         kind = "connecting" if isinstance(error, httpx.ConnectTimeout) else "waiting for the server"
         raise FetchError(url, f"timed out {kind}{where}") from error
     except httpx.ConnectError as error:
-        host = _shown(urlsplit(current).hostname or "")
+        host = shown_address(urlsplit(current).hostname or "")
         raise FetchError(url, f"cannot connect to {host}{where}: {brief(str(error))}") from error
     except httpx.RemoteProtocolError as error:
         problem = _protocol_problem(error)
@@ -424,7 +411,7 @@ def _redirect_target(url: str, current: str, response: httpx.Response) -> str:
         raise FetchError(
             url,
             f"HTTP {response.status_code} redirect without a Location header from "
-            f"{_shown(current)}",
+            f"{shown_address(current)}",
             status=response.status_code,
         )
     try:
@@ -432,8 +419,8 @@ def _redirect_target(url: str, current: str, response: httpx.Response) -> str:
     except ValueError as error:  # urlsplit's "Invalid IPv6 URL"
         raise FetchError(
             url,
-            f"HTTP {response.status_code} redirect from {_shown(current)} to an invalid address "
-            f"({brief(location)}): {error}",
+            f"HTTP {response.status_code} redirect from {shown_address(current)} to an invalid "
+            f"address ({brief(location)}): {error}",
             status=response.status_code,
         ) from None
 
