@@ -30,7 +30,7 @@ from digest.errors import FetchError
 from digest.ingest import build_client, fetch_feed, network
 from digest.records import FetchResult
 from tests.conftest import NOW
-from tests.feedserver import FeedServer, Route, answer, feed_server, raw, redirect, send
+from tests.feedserver import FeedServer, Route, answer, feed_server, hang_on, raw, redirect, send
 from tests.test_fetch import FEED, settings
 from tests.test_poll_behaviour import poll_one
 
@@ -212,6 +212,42 @@ def test_a_server_that_stalls_is_cut_off_by_the_deadline(route: Route) -> None:
     assert elapsed < 4  # the 1 s deadline, not the server's 5-10 s, ended it
 
 
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        (
+            {"Content-Length": str(len(FEED) + 100)},
+            f"{len(FEED):,} of the {len(FEED) + 100:,} bytes the server announced "
+            "(Content-Length) had arrived",
+        ),
+        ({"Transfer-Encoding": "chunked"}, f"{len(FEED):,} bytes of the feed had arrived"),
+    ],
+    ids=["content-length", "chunked"],
+)
+def test_a_body_that_stops_short_and_stalls_says_how_much_arrived(
+    headers: dict[str, str], expected: str
+) -> None:
+    # The whole feed but its last bytes, then silence on a connection kept open: "it took too
+    # long" alone sends the operator to raise ingest.timeout_seconds, which would not help.
+    def stops_short(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        for name, value in {**RSS, **headers}.items():
+            handler.send_header(name, value)
+        handler.end_headers()
+        chunked = "Transfer-Encoding" in headers
+        handler.wfile.write(b"%x\r\n%s\r\n" % (len(FEED), FEED) if chunked else FEED)
+        handler.wfile.flush()
+        with suppress(OSError):
+            hang_on(handler.connection, 5)
+        handler.close_connection = True
+
+    with session({"/feed": stops_short}, timeout_seconds=1.0) as hostile:
+        error = hostile.error("/feed")
+        hostile.assert_still_works()
+    assert "gave up after 1 seconds" in error.reason
+    assert expected in error.reason
+
+
 def test_a_body_longer_than_its_content_length_is_cut_and_the_rest_spoils_no_later_fetch() -> None:
     # A classic server bug: the length counted in characters, the body sent in UTF-8. The fetch
     # cannot tell (the parser gets the document cut short); the bytes past the announced length
@@ -317,6 +353,25 @@ def test_stacked_and_odd_spellings_of_gzip_are_undone(coding: str, body: bytes) 
     # A server compressing twice (an application and its proxy each) is a real mistake.
     with session({"/feed": answer(200, body, {"Content-Encoding": coding})}) as s:
         result = s.fetch("/feed")
+    assert result.content == FEED
+
+
+def in_one_byte_chunks(body: bytes, content_encoding: str) -> Route:
+    """A chunked answer of one byte per chunk: the body reaches the client in small pieces."""
+    chunks = b"".join(b"1\r\n" + bytes([byte]) + b"\r\n" for byte in body) + b"0\r\n\r\n"
+    head = f"Content-Encoding: {content_encoding}\r\nTransfer-Encoding: chunked\r\n\r\n"
+    return raw(OK + head.encode() + chunks)
+
+
+@pytest.mark.parametrize("wbits", [zlib.MAX_WBITS, -zlib.MAX_WBITS], ids=["zlib", "raw"])
+def test_a_deflate_body_in_one_byte_pieces_is_inflated(wbits: int) -> None:
+    # Whether a deflate body has its zlib header shows in its first two bytes; a first piece of
+    # one byte was taken for a header's start, and raw deflate was then "corrupt".
+    compressor = zlib.compressobj(wbits=wbits)
+    body = compressor.compress(FEED) + compressor.flush()
+    with session({"/feed": in_one_byte_chunks(body, "deflate")}) as s:
+        result = s.fetch("/feed")
+        s.assert_still_works()
     assert result.content == FEED
 
 

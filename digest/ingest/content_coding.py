@@ -74,12 +74,22 @@ class _Layer:
         self._started = False
         self._after_end = b""  # bytes after a gzip member, until there are enough to tell
         self._ignoring = False
+        self._first = b""  # a deflate body's first byte, until the second comes (see inflate)
 
     def _decompressor(self, wbits: int = zlib.MAX_WBITS) -> Any:
         return zlib.decompressobj(wbits | 16 if self._gzip else wbits)
 
     def inflate(self, data: bytes, max_length: int) -> bytes:
         self._fed = self._fed or bool(data)
+        if not self._gzip and not self._started:
+            # Whether a deflate body has the zlib header shows in its first two bytes: a first
+            # piece of one byte (the network may hand the body over so) passes for a header's
+            # start, and raw deflate would then be read as corrupt.
+            data = self._first + data
+            if len(data) < 2:
+                self._first = data
+                return b""
+            self._first = b""
         output = bytearray()
         while data and not self._ignoring and len(output) < max_length:
             if self._zlib.eof:

@@ -394,12 +394,18 @@ def _send(
 
 
 def _deadline_passed(
-    url: str, settings: IngestSettings, where: str, cause: BaseException | None = None
+    url: str,
+    settings: IngestSettings,
+    where: str,
+    cause: BaseException | None = None,
+    *,
+    progress: str = "",
 ) -> NoReturn:
+    """``progress``: how much of the body had arrived, when the deadline passed while reading it."""
     raise FetchError(
         url,
         f"gave up after {settings.timeout_seconds:g} seconds{where}: fetching the feed took too "
-        "long (the limit is ingest.timeout_seconds)",
+        f"long (the limit is ingest.timeout_seconds){progress and '; '}{progress}",
     ) from cause
 
 
@@ -552,7 +558,18 @@ def _read_body(
     )
     body = bytearray()
     received = 0
-    for chunk in _iter_raw(url, response, settings, deadline):
+
+    def progress() -> str:
+        # A server that sends all but the end of what it announced, then keeps the connection
+        # open, looks slow; said so, its lie shows (a longer limit would not help).
+        if declared is not None:
+            return (
+                f"{received:,} of the {declared:,} bytes the server announced (Content-Length) "
+                "had arrived"
+            )
+        return f"{received:,} bytes of the feed had arrived"
+
+    for chunk in _iter_raw(url, response, settings, deadline, progress):
         received += len(chunk)
         if received > limit:
             _too_large(url, settings, f"more than {limit} bytes received")
@@ -561,7 +578,7 @@ def _read_body(
         if len(body) > limit:
             _too_large(url, settings, f"more than {limit} bytes once decompressed")
         if time.monotonic() >= deadline:
-            _deadline_passed(url, settings, "")
+            _deadline_passed(url, settings, "", progress=progress())
     body += inflater.finish(limit - len(body) + 1)
     if len(body) > limit:
         _too_large(url, settings, f"more than {limit} bytes once decompressed")
@@ -569,18 +586,24 @@ def _read_body(
 
 
 def _iter_raw(
-    url: str, response: httpx.Response, settings: IngestSettings, deadline: float
+    url: str,
+    response: httpx.Response,
+    settings: IngestSettings,
+    deadline: float,
+    progress: Callable[[], str],
 ) -> Iterator[bytes]:
     try:
-        yield from response.iter_raw(CHUNK_BYTES)
+        # Each piece as the network hands it over (at most 64 KB), not gathered into chunks of
+        # a fixed size: what has arrived counts at once, for the limits and for the error.
+        yield from response.iter_raw()
     except httpx.StreamConsumed:
         # A transport that hands back a response already read (httpx.MockTransport given
         # content=...) has no stream left; its content is all there is.
         yield response.content
     except httpx.TimeoutException as error:
         if time.monotonic() >= deadline:
-            _deadline_passed(url, settings, "", error)
-        raise FetchError(url, "timed out while reading the feed") from error
+            _deadline_passed(url, settings, "", error, progress=progress())
+        raise FetchError(url, f"timed out while reading the feed ({progress()})") from error
     except httpx.RemoteProtocolError as error:
         problem = _protocol_problem(error)
         raise FetchError(
