@@ -349,7 +349,12 @@ def _record_poll_failure(
             f"({type(error).__name__}: {error}); "
             "the other feeds were polled; the service log has the details"
         )
-    disabled_reason = polling.disabled_reason_for(status, without_password(feed.url))
+    answered_at = error.answered_at if isinstance(error, FetchError) else None
+    disabled_reason = polling.disabled_reason_for(
+        status,
+        without_password(feed.url),
+        shown_address(answered_at) if answered_at is not None else None,
+    )
     next_at = None
     if disabled_reason is None:
         next_at = polling.next_poll_after_failure(
@@ -363,7 +368,6 @@ def _record_poll_failure(
     asker = None
     if until is not None and disabled_reason is None:
         # The server that answered asked, which a redirect may have taken to another host.
-        answered_at = error.answered_at if isinstance(error, FetchError) else None
         asker = polling.host_of(answered_at or feed.fetch_url)
     services.store.record_failure(
         feed.id,

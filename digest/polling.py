@@ -211,13 +211,16 @@ def paused_by(feed: FeedState, feeds: Iterable[FeedState], now: datetime) -> Fee
     return next((other for other in feeds if waits_on(other, host, now)), None)
 
 
-def disabled_reason_for(status: int | None, url: str) -> str | None:
-    """Why a failure ends the feed's polling for good (410 Gone), or None when it does not."""
+def disabled_reason_for(status: int | None, url: str, answered_at: str | None = None) -> str | None:
+    """Why a failure ends the feed's polling for good (410 Gone), or None when it does not.
+    ``url`` is the feed's address in the config, which `digest feeds enable` takes;
+    ``answered_at``, the address that answered 410 when it is another (the feed's new address
+    after a 301, or where a redirect led)."""
     if status != GONE:
         return None
     return (
-        f"the publisher removed the feed for good (HTTP 410 Gone at {url}); it is no longer "
-        "polled. Replace its URL in the config, or if it is back, run "
+        f"the publisher removed the feed for good (HTTP 410 Gone at {answered_at or url}); it is "
+        "no longer polled. Replace its URL in the config, or if it is back, run "
         f"`digest feeds enable {url}`"
     )
 

@@ -428,6 +428,29 @@ def test_410_disables_the_feed_until_an_operator_enables_it(
     assert (feed.status, feed.disabled_reason, feed.consecutive_errors) == ("ok", None, 0)
 
 
+def test_a_410_at_the_address_a_feed_moved_to_is_said_to_come_from_there(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    # The feed's own address still answers 301: told the 410 came from it, an operator who
+    # checks it finds no 410, and does not learn which address is gone.
+    gone = {"on": False}
+
+    def new(handler: BaseHTTPRequestHandler) -> None:
+        send(handler, 410, b"gone") if gone["on"] else conditional(FEED)(handler)
+
+    with feed_server({"/old": redirect(301, "/new"), "/new": new}) as server:
+        polls = poll_one(tmp_path, clock, server.url("/old"))
+        moved = next(polls)
+        gone["on"] = True
+        clock.advance(timedelta(hours=3))
+        feed = next(polls)
+        polls.close()
+    assert moved.current_url == server.url("/new")
+    assert feed.status == "disabled" and feed.disabled_reason is not None
+    assert f"HTTP 410 Gone at {server.url('/new')}" in feed.disabled_reason
+    assert f"digest feeds enable {server.url('/old')}`" in feed.disabled_reason
+
+
 def test_429_waits_as_long_as_retry_after_says(tmp_path: Path, clock: FixedClock) -> None:
     route = answer(429, b"slow down", {"Retry-After": "7200"})
     with feed_server({"/feed": route}) as server:
