@@ -375,6 +375,38 @@ def test_a_deflate_body_in_one_byte_pieces_is_inflated(wbits: int) -> None:
     assert result.content == FEED
 
 
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        ({}, gzip.compress(FEED)),
+        ({"Content-Type": "application/x-gzip"}, gzip.compress(FEED)),
+        ({"Content-Encoding": "gzip"}, gzip.compress(gzip.compress(FEED))),
+        ({"Content-Encoding": "deflate"}, zlib.compress(gzip.compress(FEED))),
+    ],
+    ids=["not-announced", "a-gz-file", "twice-announced-once", "gzip-inside-deflate"],
+)
+def test_gzip_the_server_does_not_announce_is_undone(headers: dict[str, str], body: bytes) -> None:
+    # A feed kept as a .gz file and served as it is, a Content-Encoding a proxy dropped, or an
+    # application and its proxy each compressing: read as gzip ("\x1f\x8b" starts no feed), the
+    # parser said the feed was no feed and to check that the URL is not a web page's.
+    with session({"/feed": answer(200, body, headers)}) as s:
+        result = s.fetch("/feed")
+        s.assert_still_works()
+    assert result.content == FEED
+
+
+@pytest.mark.parametrize("coding", [None, "gzip"])
+def test_a_bomb_in_gzip_the_server_does_not_announce_is_cut_off(coding: str | None) -> None:
+    inner = gzip.compress(b"\0" * 20_000_000, compresslevel=9)  # about 20 KB
+    bomb = gzip.compress(inner) if coding else inner
+    headers = {"Content-Encoding": coding} if coding else {}
+    with session({"/feed": answer(200, bomb, headers)}, max_body_bytes=50_000) as hostile:
+        error = hostile.error("/feed")
+        hostile.assert_still_works()
+    assert len(bomb) < 50_000
+    assert "more than 50000 bytes once decompressed" in error.reason
+
+
 def test_three_layers_of_gzip_are_refused() -> None:
     body = gzip.compress(gzip.compress(gzip.compress(FEED)))
     with session({"/feed": answer(200, body, {"Content-Encoding": "gzip, gzip, gzip"})}) as s:

@@ -1,7 +1,10 @@
 """Undo a body's Content-Encoding (gzip or deflate, one layer or two), within a size limit.
 
 The fetcher inflates bodies itself rather than letting httpx do it, so that ``max_body_bytes``
-bounds the decompressed size too: a compression bomb stops at the limit, layer by layer.
+bounds the decompressed size too: a compression bomb stops at the limit, layer by layer. A body
+still gzip once the codings announced are undone (a ``.xml.gz`` file served as it is, a
+Content-Encoding a proxy dropped, a body compressed twice and announced once) gets that layer
+undone too, within the same limits: its first bytes, ``GZIP_MAGIC``, start no feed.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from digest.errors import FetchError, brief
 # Two layers of compression ("gzip, gzip") is a misconfigured server compressing twice; more is
 # no real server's, and each layer costs a pass over up to max_body_bytes.
 MAX_CONTENT_CODINGS = 2
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 class Inflater:
@@ -43,21 +47,47 @@ class Inflater:
             )
         # The codings are listed in the order they were applied: the last is undone first.
         self._layers = [_Layer(url, coding) for coding in reversed(codings)]
+        self._url = url
+        # Whether the body, the announced codings undone, was looked at for gzip (see _sniff);
+        # with two layers announced already, a third is no real server's and is left alone.
+        self._sniffed = len(self._layers) >= MAX_CONTENT_CODINGS
+        self._head = b""  # the first bytes, until there are enough to tell
 
     def inflate(self, data: bytes, max_length: int) -> bytes:
-        for depth, layer in enumerate(self._layers):
-            data = layer.inflate(data, max_length)
-            if len(data) >= max_length and depth < len(self._layers) - 1:
-                self._too_large()
-        return data
+        return self._undo(data, max_length, finish=False)
 
     def finish(self, max_length: int) -> bytes:
-        data = b""
-        for depth, layer in enumerate(self._layers):
-            data = layer.inflate(data, max_length) + layer.finish()
+        return self._undo(b"", max_length, finish=True)
+
+    def _undo(self, data: bytes, max_length: int, *, finish: bool) -> bytes:
+        if not self._layers:
+            data = self._sniff(data, finish=finish)
+        depth = 0
+        while depth < len(self._layers):  # _sniff may add a layer after the last
+            layer = self._layers[depth]
+            data = layer.inflate(data, max_length)
+            if finish:
+                data += layer.finish()
+            if depth == len(self._layers) - 1:
+                data = self._sniff(data, finish=finish)
             if len(data) >= max_length and depth < len(self._layers) - 1:
                 self._too_large()
+            depth += 1
         return data
+
+    def _sniff(self, data: bytes, *, finish: bool) -> bytes:
+        """``data`` (the body with the announced codings undone), once it is known whether it
+        is gzip: then a layer that undoes it is added. b"" while its first bytes are too few."""
+        if self._sniffed:
+            return data
+        self._head += data
+        if len(self._head) < len(GZIP_MAGIC) and not finish:
+            return b""
+        self._sniffed = True
+        head, self._head = self._head, b""
+        if head.startswith(GZIP_MAGIC):
+            self._layers.append(_Layer(self._url, "gzip"))
+        return head
 
 
 class _Layer:
