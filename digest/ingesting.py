@@ -293,7 +293,9 @@ def _take_in(
             raise parsed_apart
         parsed = parsed_apart or _parse_in_poller(services.settings.ingest, result, now)
     except ParseError as error:
-        return _record_poll_failure(services, feed, _named_by_feed(error, feed), bounds, now)
+        # The server answered (200, or a whole 206): the feed's HTTP status says so.
+        failure = _named_by_feed(error, feed)
+        return _record_poll_failure(services, feed, failure, bounds, now, status=result.status)
     stored = store.store_entries(
         feed.id,
         _without_outlet_in_titles(parsed.entries, (feed.name, parsed.title)),
@@ -338,8 +340,13 @@ def _record_poll_failure(
     bounds: polling.PollBounds,
     now: datetime,
     pauses: HostPauses | None = None,
+    *,
+    status: int | None = None,
 ) -> PollOutcome:
-    status = error.status if isinstance(error, FetchError) else None
+    """Record ``error`` as the feed's poll; ``status``: the HTTP status of an answer that came
+    whole but could not be read (a FetchError carries its own)."""
+    if isinstance(error, FetchError):
+        status = error.status
     retry_after = error.retry_after if isinstance(error, FetchError) else None
     if isinstance(error, FetchError | ParseError):
         text = str(error)

@@ -378,6 +378,25 @@ def test_a_document_that_is_no_feed_behind_a_redirect_is_named_by_the_feeds_addr
     assert len(feed.last_error) < 3_000
 
 
+@pytest.mark.parametrize(
+    ("body", "content_type", "expected"),
+    [
+        (b"", "application/rss+xml", "an empty document instead of a feed"),
+        (b"<html><body>Maintenance</body></html>", "text/html", "not an RSS, Atom or JSON feed"),
+    ],
+    ids=["empty", "web-page"],
+)
+def test_a_document_that_is_no_feed_keeps_the_http_status_it_came_with(
+    tmp_path: Path, clock: FixedClock, body: bytes, content_type: str, expected: str
+) -> None:
+    # `digest feeds` shows the HTTP status of the last answer: "—" said the server gave none,
+    # when it answered 200 with something that is no feed.
+    with feed_server({"/feed": answer(200, body, {"Content-Type": content_type})}) as server:
+        feed = poll_once(tmp_path, clock, server.url("/feed"))
+    assert (feed.status, feed.last_status, feed.consecutive_errors) == ("error", 200, 1)
+    assert feed.last_error is not None and expected in feed.last_error
+
+
 def test_a_redirect_loop_is_an_error_with_backoff(tmp_path: Path, clock: FixedClock) -> None:
     routes = {"/a": redirect(301, "/b"), "/b": redirect(302, "/a")}
     with feed_server(routes) as server:
