@@ -372,6 +372,9 @@ def _record_poll_failure(
             retry_after=retry_after,
         )
     until = polling.retry_until(now, retry_after) if status in polling.HOST_WAITS else None
+    overlong = polling.overlong_wait(retry_after) if until is not None else None
+    if overlong is not None:
+        text = f"{text}; {overlong}"
     asker = None
     if until is not None and disabled_reason is None:
         # The server that answered asked, which a redirect may have taken to another host.

@@ -152,6 +152,18 @@ def retry_until(now: datetime, retry_after: float | None) -> datetime | None:
     return now + min(timedelta(seconds=retry_after), RETRY_AFTER_LIMIT)
 
 
+def overlong_wait(retry_after: float | None) -> str | None:
+    """What a poll says of a Retry-After past RETRY_AFTER_LIMIT, which it keeps to that; None
+    for a shorter one (or none)."""
+    if retry_after is None or timedelta(seconds=retry_after) <= RETRY_AFTER_LIMIT:
+        return None
+    days = RETRY_AFTER_LIMIT.days
+    return (
+        f"a wait of more than {days} days is more likely a mistake than a wish: the feed, and "
+        f"the other feeds of its host, are asked again in {days} days"
+    )
+
+
 def host_of(url: str) -> str:
     """``scheme://host:port`` of ``url``, lower-cased and with the default port spelt out: the
     feeds one publisher's server answers for share it, however their addresses are written. A

@@ -780,6 +780,27 @@ def test_a_retry_after_far_in_the_future_waits_a_week_at_most(
 
 @pytest.mark.parametrize(
     "value",
+    ["31536000", "99999999999999999999", "Fri, 31 Dec 9999 23:59:59 GMT"],
+    ids=["a-year", "twenty-digits", "year-9999"],
+)
+def test_a_retry_after_past_a_week_is_said_to_be_cut_to_a_week(
+    tmp_path: Path, clock: FixedClock, value: str
+) -> None:
+    # Told only "the server asks to retry after a year", the operator could not know that the
+    # feed and its host are asked again in a week, nor see the number the server sent.
+    with feed_server({"/feed": answer(429, headers={"Retry-After": value})}) as server:
+        polls = poll_one(tmp_path, clock, server.url("/feed"))
+        feed = next(polls)
+        polls.close()
+    assert feed.next_poll_at == NOW + polling.RETRY_AFTER_LIMIT
+    assert feed.last_error is not None
+    assert f"retry after {value}" in feed.last_error
+    assert "more than 7 days" in feed.last_error
+    assert "asked again in 7 days" in feed.last_error
+
+
+@pytest.mark.parametrize(
+    "value",
     [b"7200", b"Wed, 25 Nov 2026 11:00:00 GMT"],  # two hours after the answer's Date
     ids=["seconds", "date"],
 )

@@ -534,9 +534,9 @@ def _retry_after(value: str | None) -> str:
     if not value:
         return ""
     text = " ".join(value.split())[:64]  # it goes into logs: no line breaks, no essays
-    seconds = _whole_number(text)
-    if seconds is not None:
-        return f"; the server asks to retry after {seconds} seconds (Retry-After: {text})"
+    if _whole_number(text) is not None:
+        # Its digits as sent (up to 64): a number read from its first few would be another.
+        return f"; the server asks to retry after {text} seconds (Retry-After: {text})"
     return f"; the server asks to retry after {text} (Retry-After)"
 
 
