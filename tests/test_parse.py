@@ -143,6 +143,28 @@ def test_a_web_page_that_names_its_feeds_says_which_to_configure() -> None:
     )
 
 
+def test_a_wordpress_pages_rest_api_links_are_not_offered_as_feeds() -> None:
+    # Every WordPress page names its REST API record as an "alternate" application/json, the
+    # type JSON Feed 1.0 used: offered as a feed, it is no feed either, and the next poll said so.
+    page = b"""<html><head>
+      <link rel="alternate" type="application/rss+xml" title="Desk &raquo; Feed"
+            href="https://desk.example/feed/" />
+      <link rel="https://api.w.org/" href="https://desk.example/wp-json/" />
+      <link rel="alternate" title="JSON" type="application/json"
+            href="https://desk.example/wp-json/wp/v2/pages/42" />
+      <link rel="alternate" title="JSON" type="application/json"
+            href="https://desk.example/?rest_route=/wp/v2/categories/5" />
+      <link rel="alternate" type="application/json" title="Desk (JSON Feed)"
+            href="https://desk.example/feed.json" />
+    </head><body></body></html>"""
+    with pytest.raises(ParseError) as raised:
+        parse_feed(page, url="https://desk.example/", content_type="text/html", now=NOW)
+    assert raised.value.reason.endswith(
+        "it is a web page that names 2 feeds, https://desk.example/feed/, "
+        "https://desk.example/feed.json: set the feed's url to one of them"
+    )
+
+
 def test_a_page_html_parser_refuses_is_still_no_feed() -> None:
     # "<![" opens a marked section; html.parser raised AssertionError on a keyword it does not
     # know, out of the parse and past the feed's error (fuzz/crashes/).

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from contextlib import suppress
 from html.parser import HTMLParser
+from urllib.parse import urlsplit
 
 from digest.ingest.urls import absolute_http_url
 
@@ -35,10 +36,26 @@ class _FeedLinks(HTMLParser):
             return
         values = {name: value or "" for name, value in attrs}
         kind = values.get("type", "").split(";")[0].strip().lower()
-        if "alternate" in values.get("rel", "").lower().split() and kind in FEED_TYPES:
-            self.hrefs.append(values.get("href", ""))
+        href = values.get("href", "")
+        if (
+            "alternate" in values.get("rel", "").lower().split()
+            and kind in FEED_TYPES
+            and not (kind == "application/json" and _is_wordpress_rest_api(href))
+        ):
+            self.hrefs.append(href)
 
     handle_startendtag = handle_starttag
+
+
+def _is_wordpress_rest_api(href: str) -> bool:
+    """Whether ``href`` is a WordPress REST API record (".../wp-json/wp/v2/pages/42", or
+    "?rest_route=/wp/v2/..." without pretty permalinks): every WordPress page names its own as
+    an "alternate" application/json, the type JSON Feed 1.0 used, and it is no feed."""
+    try:
+        parts = urlsplit(href.strip())
+    except ValueError:
+        return False
+    return "/wp-json/" in parts.path or "rest_route=" in parts.query
 
 
 def feeds_named_by_page(page: bytes, page_url: str) -> list[str]:
