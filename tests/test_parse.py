@@ -165,6 +165,21 @@ def test_a_wordpress_pages_rest_api_links_are_not_offered_as_feeds() -> None:
     )
 
 
+def test_a_pages_feed_links_are_resolved_against_its_base() -> None:
+    # A browser, and a feed reader's discovery, resolve a relative href against <base href>:
+    # against the page's own address, the error sent the operator to an address with no feed.
+    page = b"""<html><head><base href="https://desk.example/news/">
+      <link rel="alternate" type="application/rss+xml" href="world.xml">
+      <base href="https://elsewhere.example/">
+    </head><body></body></html>"""
+    with pytest.raises(ParseError) as raised:
+        parse_feed(page, url="https://desk.example/", content_type="text/html", now=NOW)
+    assert raised.value.reason.endswith(
+        "it is a web page that names its feed, https://desk.example/news/world.xml: "
+        "set the feed's url to it"
+    )
+
+
 def test_a_page_html_parser_refuses_is_still_no_feed() -> None:
     # "<![" opens a marked section; html.parser raised AssertionError on a keyword it does not
     # know, out of the parse and past the feed's error (fuzz/crashes/).

@@ -30,11 +30,15 @@ class _FeedLinks(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.hrefs: list[str] = []
+        # The first <base href>, as HTML takes it: what a relative href is resolved against.
+        self.base: str | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name: value or "" for name, value in attrs}
+        if tag == "base" and self.base is None and "href" in values:
+            self.base = values["href"]
         if tag != "link":
             return
-        values = {name: value or "" for name, value in attrs}
         kind = values.get("type", "").split(";")[0].strip().lower()
         href = values.get("href", "")
         if (
@@ -66,9 +70,10 @@ def feeds_named_by_page(page: bytes, page_url: str) -> list[str]:
     # it does not know); the links read before it still count, and the page is still no feed.
     with suppress(AssertionError):
         finder.feed(page[:SCANNED_BYTES].decode("utf-8", "replace"))
+    base = absolute_http_url(finder.base, page_url) or page_url
     found: list[str] = []
     for href in finder.hrefs:
-        url = absolute_http_url(href, page_url)
+        url = absolute_http_url(href, base)
         if url is not None and url != page_url and url not in found:
             found.append(url)
     return found[:MAX_FEEDS]
