@@ -182,6 +182,39 @@ def test_a_body_shorter_than_its_content_length_then_a_hang_up_is_an_error() -> 
     )
 
 
+@pytest.mark.parametrize(
+    ("answer_bytes", "expected"),
+    [
+        (
+            b"HTTP/1.1 500 " + b"Oops" * 20_000 + b"\r\nContent-Length: 0\r\n\r\n",
+            "server error (HTTP 500 OopsOops",
+        ),
+        (
+            b"HTTP/1.1 399 " + b"Odd" * 20_000 + b"\r\nContent-Length: 0\r\n\r\n",
+            "unexpected answer HTTP 399 OddOdd",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/html; x=" + b"y" * 80_000
+            + b"\r\nContent-Length: 13\r\n\r\n<html></html>",
+            "not an RSS, Atom or JSON feed (served as text/html; x=yyy",
+        ),
+    ],
+    ids=["reason-phrase", "odd-status-reason", "content-type"],
+)  # fmt: skip
+def test_a_servers_endless_header_words_are_cut_in_the_feeds_error(
+    tmp_path: Path, clock: FixedClock, answer_bytes: bytes, expected: str
+) -> None:
+    # The error is stored, printed by `digest poll` and shown in the `digest feeds` table: a
+    # reason phrase or a Content-Type of 80 KB (the headers may take 100) is no message.
+    with feed_server({"/feed": raw(answer_bytes)}) as server:
+        polls = poll_one(tmp_path, clock, server.url("/feed"))
+        feed = next(polls)
+        polls.close()
+    assert feed.status == "error" and feed.last_error is not None
+    assert expected in feed.last_error
+    assert len(feed.last_error) < 1_000
+
+
 def endless_interim_answers(handler: BaseHTTPRequestHandler) -> None:
     """'100 Continue' every 5 ms for 10 s, never the answer itself."""
     with suppress(BrokenPipeError, ConnectionResetError):

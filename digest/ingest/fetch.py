@@ -191,9 +191,7 @@ def _fetch(
             if status >= 400:
                 raise _status_error(url, current, response)
             if not 200 <= status < 300:
-                raise FetchError(
-                    url, f"unexpected answer HTTP {status} {response.reason_phrase}", status=status
-                )
+                raise FetchError(url, f"unexpected answer {_status_label(response)}", status=status)
             if status == 204:
                 raise FetchError(
                     url,
@@ -458,7 +456,7 @@ def _with_credentials(current: str, target: str) -> str:
 
 def _status_error(url: str, current: str, response: httpx.Response) -> FetchError:
     status = response.status_code
-    label = f"HTTP {status} {response.reason_phrase}".rstrip()
+    label = _status_label(response)
     asked = _first_value(response.headers, "retry-after")
     wait = None
     if status in (429, 503):
@@ -485,6 +483,12 @@ def _status_error(url: str, current: str, response: httpx.Response) -> FetchErro
     else:
         reason = f"the server refused the request ({label}){where}"
     return FetchError(url, reason, status=status, retry_after=wait, answered_at=current)
+
+
+def _status_label(response: httpx.Response) -> str:
+    """The status and the server's reason phrase ("HTTP 503 Service Unavailable"), which a
+    server may make as long as its headers (100 KB), cut as any detail of an error is."""
+    return f"HTTP {response.status_code} {brief(response.reason_phrase)}".rstrip()
 
 
 def _first_value(headers: httpx.Headers, name: str) -> str | None:

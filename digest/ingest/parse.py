@@ -16,7 +16,7 @@ from typing import Any
 
 import feedparser
 
-from digest.errors import ParseError, without_password
+from digest.errors import ParseError, brief, without_password
 from digest.ingest import expat_driver, georss_guard
 from digest.ingest.clean import TITLE_LIMIT, RawEntry, clean_entry, normalize_language
 from digest.ingest.dates import entry_date
@@ -315,7 +315,8 @@ def _feed_title(feed: Mapping[str, Any]) -> str | None:
 def _not_a_feed_reason(
     parsed: Mapping[str, Any], content_type: str | None, content: bytes, url: str
 ) -> str:
-    served_as = f" (served as {content_type})" if content_type else ""
+    # As the server wrote it, cut: a Content-Type may be as long as the headers (100 KB).
+    served_as = f" (served as {brief(content_type)})" if content_type else ""
     problem = parsed.get("bozo_exception")
     detail = f"; the parser said: {_exception_text(problem)}" if problem else ""
     named = feeds_named_by_page(content, url)
