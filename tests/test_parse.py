@@ -180,6 +180,23 @@ def test_a_pages_feed_links_are_resolved_against_its_base() -> None:
     )
 
 
+def test_a_pages_long_feed_links_are_cut_in_the_error() -> None:
+    # Five links of 2,000 characters each (the longest address kept) made an error of 10 KB,
+    # stored, printed by `digest poll` and shown in the `digest feeds` table.
+    links = "".join(
+        f'<link rel="alternate" type="application/rss+xml" href="/feed{n}?{"q" * 2000}">'
+        for n in range(5)
+    )
+    page = f"<html><head>{links}</head><body></body></html>".encode()
+    with pytest.raises(ParseError) as raised:
+        parse_feed(page, url="https://desk.example/", content_type="text/html", now=NOW)
+    assert "it is a web page that names 5 feeds, https://desk.example/feed0?qqq" in str(
+        raised.value
+    )
+    assert "https://desk.example/feed4?qqq" in str(raised.value)
+    assert len(str(raised.value)) < 2_500
+
+
 def test_a_page_html_parser_refuses_is_still_no_feed() -> None:
     # "<![" opens a marked section; html.parser raised AssertionError on a keyword it does not
     # know, out of the parse and past the feed's error (fuzz/crashes/).

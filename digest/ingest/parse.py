@@ -16,7 +16,7 @@ from typing import Any
 
 import feedparser
 
-from digest.errors import ParseError, brief, without_password
+from digest.errors import ParseError, brief, shown_address, without_password
 from digest.ingest import expat_driver, georss_guard
 from digest.ingest.clean import TITLE_LIMIT, RawEntry, clean_entry, normalize_language
 from digest.ingest.dates import entry_date
@@ -319,7 +319,8 @@ def _not_a_feed_reason(
     served_as = f" (served as {brief(content_type)})" if content_type else ""
     problem = parsed.get("bozo_exception")
     detail = f"; the parser said: {_exception_text(problem)}" if problem else ""
-    named = feeds_named_by_page(content, url)
+    # Each cut to a readable length: a page may name five of 2,000 characters each.
+    named = [shown_address(link) for link in feeds_named_by_page(content, url)]
     if len(named) == 1:
         advice = f"it is a web page that names its feed, {named[0]}: set the feed's url to it"
     elif named:
