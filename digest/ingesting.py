@@ -392,7 +392,9 @@ def _record_poll_failure(
     if until is not None and asker is not None:
         _pause_host(services, asker, until, pauses)
     if disabled_reason is not None:
-        text = f"{text}; {disabled_reason}"
+        # It says what the fetch's error says, where, and what to do: printed after that error,
+        # the two said "for good" twice, each with its own advice.
+        text = f"{without_password(feed.url)}: {disabled_reason}"
     return PollOutcome(feed.id, feed.url, error=text)
 
 

@@ -447,6 +447,21 @@ def test_410_disables_the_feed_until_an_operator_enables_it(
     assert (feed.status, feed.disabled_reason, feed.consecutive_errors) == ("ok", None, 0)
 
 
+def test_a_410_is_reported_once_with_one_thing_to_do(tmp_path: Path, clock: FixedClock) -> None:
+    # `digest poll` printed the fetch's error and the reason for disabling the feed one after
+    # the other: "removed it for good" twice, with two different things to do.
+    with feed_server({"/feed": answer(410, b"gone")}) as server:
+        settings = make_settings(tmp_path, {"Feed": server.url("/feed")})
+        services = services_for(settings, clock)
+        summary = pipeline.poll_cycle(services, pipeline.InlineDispatcher(services))
+        services.close()
+    [problem] = summary.problems
+    assert problem.startswith(f"{server.url('/feed')}: ")
+    assert problem.count("for good") == 1
+    assert "remove it from the config" not in problem
+    assert f"`digest feeds enable {server.url('/feed')}`" in problem
+
+
 def test_a_410_at_the_address_a_feed_moved_to_is_said_to_come_from_there(
     tmp_path: Path, clock: FixedClock
 ) -> None:
