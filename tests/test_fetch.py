@@ -584,6 +584,12 @@ def test_a_slow_host_lookup_is_cut_off_by_the_deadline() -> None:
         ("feff:ffff::1", False),
         ("::ffff:127.0.0.1", False),
         ("::ffff:10.0.0.1", False),
+        # NAT64's well-known prefix: what an IPv6-only host with DNS64 is given for every
+        # IPv4-only server, and a way to the IPv4 address it embeds, private ones included.
+        ("64:ff9b::5db8:d822", True),
+        ("64:ff9b::7f00:1", False),
+        ("64:ff9b::a00:1", False),
+        ("64:ff9b::a9fe:a9fe", False),
         ("not an address", False),
     ],
 )

@@ -48,6 +48,10 @@ def deadline(moment: float) -> Iterator[None]:
         _deadline.reset(token)
 
 
+# NAT64's well-known prefix (RFC 6052): the last 32 bits are the IPv4 address it translates to.
+_NAT64_PREFIX = ipaddress.IPv6Network("64:ff9b::/96")
+
+
 class AddressRefusedError(Exception):
     """A host resolved to an address that feeds may not be fetched from (fetch explains it)."""
 
@@ -64,8 +68,13 @@ def is_public_address(address: str) -> bool:
     except ValueError:
         return False
     if isinstance(ip, ipaddress.IPv6Address):
-        # An IPv4 address wrapped in IPv6 reaches the IPv4 host: judge that one.
+        # An IPv4 address wrapped in IPv6 reaches the IPv4 host: judge that one. NAT64's prefix
+        # is what an IPv6-only host with DNS64 is given for every IPv4-only server: judged as a
+        # whole, such servers were all refused (or, on a Python that calls the prefix global,
+        # a private address behind it let through).
         embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is None and ip in _NAT64_PREFIX:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
         if embedded is not None:
             ip = embedded
     # fec0::/10, IPv6's old site-local range: deprecated, so ``is_global`` still calls it
