@@ -333,6 +333,26 @@ def _named_by_feed(error: ParseError, feed: FeedState) -> ParseError:
     return ParseError(feed.fetch_url, f"redirected to {shown_address(error.url)}: {error.reason}")
 
 
+UNAUTHORIZED = 401
+
+
+def _credentials_advice(feed: FeedState, answered_at: str) -> str:
+    """What to do about a 401 from ``answered_at``: the feed's url is the one place the service
+    takes a user and password from (basic auth), and a redirect carries them to the same server
+    only."""
+    if urlsplit(answered_at).username:
+        return "the user and password in the feed's url were refused: check them"
+    if urlsplit(feed.fetch_url).username:
+        return (
+            "the feed's url redirects to another server, which is never given the user and "
+            "password written in it: write that server's address, with them, as the feed's url"
+        )
+    return (
+        "if it takes a user and password (basic auth), write them in the feed's url: "
+        "https://user:password@host/path"
+    )
+
+
 def _record_poll_failure(
     services: Services,
     feed: FeedState,
@@ -357,6 +377,8 @@ def _record_poll_failure(
             "the other feeds were polled; the service log has the details"
         )
     answered_at = error.answered_at if isinstance(error, FetchError) else None
+    if status == UNAUTHORIZED:
+        text = f"{text}; {_credentials_advice(feed, answered_at or feed.fetch_url)}"
     disabled_reason = polling.disabled_reason_for(
         status,
         without_password(feed.url),

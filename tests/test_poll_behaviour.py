@@ -1236,6 +1236,30 @@ def behind_basic_auth(body: bytes) -> Route:
     return route
 
 
+@pytest.mark.parametrize(
+    ("user_info", "expected"),
+    [
+        ("", "write them in the feed's url: https://user:password@host/path"),
+        ("desk:wrong@", "the user and password in the feed's url were refused: check them"),
+    ],
+    ids=["none-given", "refused"],
+)
+def test_a_401_says_how_to_give_the_feed_a_user_and_password(
+    tmp_path: Path, clock: FixedClock, user_info: str, expected: str
+) -> None:
+    # "access denied" alone left a newcomer without the one way the service takes them.
+    def refuse(handler: BaseHTTPRequestHandler) -> None:
+        send(handler, 401, b"who are you", {"WWW-Authenticate": 'Basic realm="feeds"'})
+
+    with feed_server({"/feed": refuse}) as server:
+        url = server.url("/feed").replace("://", f"://{user_info}")
+        feed = poll_once(tmp_path, clock, url)
+    assert (feed.status, feed.last_status) == ("error", 401)
+    assert feed.last_error is not None and "access denied (HTTP 401" in feed.last_error
+    assert expected in feed.last_error
+    assert "wrong" not in feed.last_error
+
+
 def test_a_redirect_on_the_same_server_keeps_the_feeds_password(
     tmp_path: Path, clock: FixedClock
 ) -> None:
