@@ -361,6 +361,22 @@ def test_a_plain_body_said_to_be_gzip_is_corrupt() -> None:
     assert "the gzip body is corrupt" in error.reason
 
 
+@pytest.mark.parametrize("coding", ["gzip", "deflate"])
+@pytest.mark.parametrize(
+    "body", [FEED, b"\xef\xbb\xbf\r\n  " + FEED, b'{"version": "https://jsonfeed.org/version/1.1"}']
+)
+def test_a_plain_body_said_to_be_compressed_is_said_to_be_plain(coding: str, body: bytes) -> None:
+    # "Error -3 while decompressing data: incorrect header check" alone does not tell the
+    # operator (or the publisher they write to) that the server compressed nothing at all.
+    with session({"/feed": answer(200, body, {"Content-Encoding": coding})}) as hostile:
+        error = hostile.error("/feed")
+    assert f"the {coding} body is corrupt" in error.reason
+    assert (
+        f"it is plain text: the server compressed nothing, though it says it did "
+        f"(Content-Encoding: {coding})"
+    ) in error.reason
+
+
 @pytest.mark.parametrize("coding", ["br", "zstd", "compress", "gzip, br"])
 def test_an_encoding_we_never_ask_for_is_named(coding: str) -> None:
     body = gzip.compress(FEED)

@@ -19,6 +19,8 @@ from digest.errors import FetchError, brief
 # no real server's, and each layer costs a pass over up to max_body_bytes.
 MAX_CONTENT_CODINGS = 2
 GZIP_MAGIC = b"\x1f\x8b"
+# How much of a body's start is kept to tell, should it fail to inflate, that it is plain text.
+_OPENING_BYTES = 64
 
 
 class Inflater:
@@ -46,7 +48,10 @@ class Inflater:
                 f"{header}); more than {MAX_CONTENT_CODINGS} layers is no real server's",
             )
         # The codings are listed in the order they were applied: the last is undone first.
-        self._layers = [_Layer(url, coding) for coding in reversed(codings)]
+        self._layers = [
+            _Layer(url, coding, outermost=depth == 0)
+            for depth, coding in enumerate(reversed(codings))
+        ]
         self._url = url
         # Whether the body, the announced codings undone, was looked at for gzip (see _sniff);
         # with two layers announced already, a third is no real server's and is left alone.
@@ -95,9 +100,11 @@ class _Layer:
     other (it decompresses to all of them, joined); bytes after the end of the compressed data are
     ignored, as browsers do; compressed data that stops short is an error, not a short feed."""
 
-    def __init__(self, url: str, coding: str) -> None:
+    def __init__(self, url: str, coding: str, *, outermost: bool = False) -> None:
         self._url = url
         self._coding = coding
+        self._outermost = outermost  # fed the body as it came (see _corrupt)
+        self._opening = b""  # the first bytes fed, which tell a body that was never compressed
         self._gzip = coding != "deflate"
         self._zlib = self._decompressor()
         self._fed = False  # an empty body is empty, whatever its Content-Encoding says
@@ -111,6 +118,8 @@ class _Layer:
 
     def inflate(self, data: bytes, max_length: int) -> bytes:
         self._fed = self._fed or bool(data)
+        if len(self._opening) < _OPENING_BYTES:
+            self._opening += data[: _OPENING_BYTES - len(self._opening)]
         if not self._gzip and not self._started:
             # Whether a deflate body has the zlib header shows in its first two bytes: a first
             # piece of one byte (the network may hand the body over so) passes for a header's
@@ -134,9 +143,7 @@ class _Layer:
                     self._zlib = self._decompressor(-zlib.MAX_WBITS)
                     self._started = True
                     continue
-                raise FetchError(
-                    self._url, f"the {self._coding} body is corrupt: {error}"
-                ) from error
+                raise self._corrupt(error) from error
             self._started = True
             data = self._zlib.unused_data if self._zlib.eof else b""
         return bytes(output)
@@ -160,7 +167,7 @@ class _Layer:
         try:
             output: bytes = self._zlib.flush()
         except zlib.error as error:
-            raise FetchError(self._url, f"the {self._coding} body is corrupt: {error}") from error
+            raise self._corrupt(error) from error
         if not self._zlib.eof:
             raise FetchError(
                 self._url,
@@ -168,3 +175,15 @@ class _Layer:
                 "(the server or a proxy broke off the transfer)",
             )
         return output
+
+    def _corrupt(self, error: zlib.error) -> FetchError:
+        """The error for a body ``zlib`` cannot read; one that is plain text or JSON from its
+        first byte, as the server sent it, was never compressed, and is said to be."""
+        plain = ""
+        opening = self._opening.lstrip(b"\xef\xbb\xbf\xff\xfe").lstrip()
+        if self._outermost and opening.startswith((b"<", b"{")):
+            plain = (
+                "; it is plain text: the server compressed nothing, though it says it did "
+                f"(Content-Encoding: {self._coding})"
+            )
+        return FetchError(self._url, f"the {self._coding} body is corrupt: {error}{plain}")
