@@ -4,6 +4,7 @@ real redis-server and PostgreSQL, followed on the ledger) or in this process."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import signal
 import subprocess
@@ -16,8 +17,10 @@ import pytest
 import redis
 from aiosmtpd.smtp import Envelope
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
 from digest import pipeline
+from digest.cli import app
 from digest.clock import FixedClock
 from digest.config import load_settings
 from digest.delivering import DELIVERY_BATCH_SIZE
@@ -68,7 +71,7 @@ def test_send_wait_hands_the_edition_to_the_workers_and_follows_it_on_the_ledger
         result = tally(sink, service)
     result.show("send --wait")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"sent {READERS} / failed 0 / suppressed 0" in done.stdout
+    assert f"sent {READERS} / failed 0 / skipped 0" in done.stdout
     assert result.lost == 0 and result.duplicates == 0 and result.sent == READERS
 
 
@@ -124,7 +127,7 @@ def test_send_without_a_broker_delivers_in_this_process(tmp_path: Path, postgres
         done = service.run("send", "daily")
         result = tally(sink, service)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"sent {READERS} / failed 0 / suppressed 0" in done.stdout
+    assert f"sent {READERS} / failed 0 / skipped 0" in done.stdout
     assert result.lost == 0 and result.duplicates == 0 and result.sent == READERS
 
 
@@ -217,7 +220,7 @@ def test_send_counts_every_edition_of_the_slot_when_readers_chose_topics(tmp_pat
         done = digest(config, "send", "daily")
     assert done.exit_code == 0, done.output
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 6
-    assert "sent 6 / failed 0 / suppressed 0" in done.stdout
+    assert "sent 6 / failed 0 / skipped 0" in done.stdout
 
 
 class CopiesSeenAtEachStep:
@@ -541,3 +544,51 @@ def test_ctrl_c_while_this_process_sends_says_where_it_stopped_and_who_sends_the
     # The copy in flight at the interrupt may go twice (same Message-ID); none is lost.
     assert result.lost == 0 and result.duplicates <= 1
     assert result.sent == readers + result.duplicates
+
+
+def test_send_and_status_call_the_copy_of_a_reader_suppressed_meanwhile_alike(
+    tmp_path: Path,
+) -> None:
+    # A reader suppressed while the edition went out: `digest send` counted their copy under
+    # "suppressed", where `digest status` (and its --json, the ledger, the metrics) say
+    # "skipped", and a reader who unsubscribed, not suppressed, was counted there too.
+    readers = 200
+    sink = PacedSink("127.0.0.1", free_port())
+    with (
+        smtp_server(sink),
+        deployment(
+            tmp_path,
+            f"sqlite:///{tmp_path}/digest.db",
+            None,
+            sink,
+            readers,
+            extra="[worker]\nbatch_size = 10\n",  # the last reader's batch is read last
+        ) as service,
+    ):
+        sending = service.start("send", "daily")
+        try:
+            wait_for(lambda: len(sink.received) >= 1, "the first copy taken")
+            suppressed = CliRunner().invoke(
+                app,
+                ["--config", str(service.config), "subscribers", "suppress", service.readers[-1]],
+                env=service.env,
+            )
+            assert suppressed.exit_code == 0, suppressed.output
+            said, complained = sending.communicate(timeout=60)
+        finally:
+            sending.kill()
+            sending.wait()
+        shown = CliRunner().invoke(
+            app, ["--config", str(service.config), "status", "--json"], env=service.env
+        )
+        result = tally(sink, service)
+        suppressed_row = service.rows()[service.readers[-1]]
+    assert sending.returncode == 0, said + complained
+    [edition] = json.loads(shown.stdout)["editions"]
+    assert (edition["sent"], edition["failed"], edition["skipped"]) == (readers - 1, 0, 1)
+    # One word for one thing: each count of the send named as the status names it.
+    assert f"sent {readers - 1} / failed 0 / skipped 1" in " ".join(said.split()), said
+    assert "suppressed" not in said
+    # The suppressed reader alone has no copy, their row skipped; every other copy went once.
+    assert suppressed_row[0] == "skipped"
+    assert result.sent == readers - 1 and result.duplicates == 0 and result.lost == 1

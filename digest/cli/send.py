@@ -65,10 +65,12 @@ def _follow(
 
 
 def _print_counts(counts: DeliveryCounts) -> None:
-    """The outcome: sent, failed for good, suppressed (the reader unsubscribed or is
-    suppressed), and parked when any are."""
+    """The outcome: sent, failed for good, skipped (the reader unsubscribed or was
+    suppressed before their copy went), and parked when any are. Each named as `digest
+    status`, its --json and the ledger name it: "suppressed" here counted the readers who
+    unsubscribed too, and read as a second word for the status's "skipped"."""
     console.print(
-        f"sent {counts.sent} / failed {counts.failed} / suppressed {counts.skipped}"
+        f"sent {counts.sent} / failed {counts.failed} / skipped {counts.skipped}"
         + (f" / parked {counts.parked} (see digest status)" if counts.parked else ""),
         highlight=False,
     )
