@@ -14,12 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from digest.building import BuildOutcome
 from digest.cli.app import app, console, errors, known_list, load_config, running
-from digest.cli.boundary import (
-    EXIT_INTERRUPTED,
-    EXIT_TERMINATED,
-    Terminated,
-    sigterm_as_ctrl_c,
-)
+from digest.cli.boundary import sigterm_as_ctrl_c
 from digest.config import entry_key
 from digest.errors import BrokerUnavailableError
 from digest.send_now import send_now, settled, slot_counts, slot_to_send, total
@@ -99,24 +94,24 @@ def _send_now(
     progress: Callable[[DeliveryCounts], None],
 ) -> BuildOutcome:
     """``send_now``, with a broker lost on the way said in one line: what was stored waits on
-    the ledger, and the first tick once the broker is back hands it out; and with Ctrl-C while
-    the batches are handed out, that the delivery goes on (while this process sends them,
-    where it stopped)."""
+    the ledger, and the first tick once the broker is back hands it out; and with Ctrl-C (or
+    SIGTERM) once the edition is stored, where it stopped (``_stopped``): while this process
+    sends it, how far it went; while the batches are handed out, that the delivery goes on."""
     slot = slot_to_send(services, list_slug)
     if workers is None:
-        try:
-            return send_now(services, list_slug, workers=None, progress=progress, slot=slot)
-        except KeyboardInterrupt as interrupt:
-            _stopped_sending(services, list_slug, slot, interrupt)
-            raise  # nothing built: "Interrupted." (or "Terminated.")
-    from worker.inspect import BROKER_ERRORS
+        broker_errors: tuple[type[BaseException], ...] = ()
+        stopped = ("sending", _the_next_run_sends_the_rest)
+    else:
+        from worker.inspect import BROKER_ERRORS
 
+        broker_errors = BROKER_ERRORS
+        stopped = ("handing out", _the_next_tick_hands_out_the_rest)
     try:
         return send_now(services, list_slug, workers=workers, progress=progress, slot=slot)
-    except KeyboardInterrupt as interrupt:
-        _stopped_handing_out(services, list_slug, slot, interrupt)
-        raise  # nothing built: "Interrupted." (or "Terminated.")
-    except BROKER_ERRORS as error:
+    except KeyboardInterrupt:
+        _stopped(services, list_slug, slot, *stopped)
+        raise  # the last words of every command stopped so: "Interrupted." or "Terminated."
+    except broker_errors as error:
         broker = services.settings.service.broker_url or ""
         raise BrokerUnavailableError(
             broker,
@@ -126,15 +121,42 @@ def _send_now(
         ) from error
 
 
-def _stopped_sending(
-    services: Services, list_slug: str, slot: datetime, interrupt: KeyboardInterrupt
+def _the_next_run_sends_the_rest(counts: DeliveryCounts, several: bool) -> str:
+    # The edition is stored and its rows pending: "Interrupted." alone left the operator to
+    # guess whether anything went, and whether the rest would.
+    return (
+        f"sent {counts.sent}, pending {counts.pending}; the next digest run sends the pending ones"
+    )
+
+
+def _the_next_tick_hands_out_the_rest(counts: DeliveryCounts, several: bool) -> str:
+    # The batches handed out are sent, and the hand-out let go of its share of the edition's
+    # lease, so the first tick after them hands out the rest (or queues an edition stopped
+    # before its rows were).
+    return f"{'their' if several else 'its'} delivery goes on, the next tick hands out the rest"
+
+
+def _the_workers_go_on(counts: DeliveryCounts, several: bool) -> str:
+    # Every batch is with the workers: only the following stopped.
+    return (
+        f"sent {counts.sent}, pending {counts.pending}; "
+        f"{'their' if several else 'its'} delivery goes on"
+    )
+
+
+def _stopped(
+    services: Services,
+    list_slug: str,
+    slot: datetime,
+    doing: str,
+    what_follows: Callable[[DeliveryCounts, bool], str],
 ) -> None:
-    """Ctrl-C (or SIGTERM) while this process sends the slot's edition (the embedded mode):
-    say where its delivery stopped and that the next run sends the rest, then end as every
-    command interrupted does ("Interrupted.", exit 130; "Terminated.", 143).
-    "Interrupted." alone left the operator to guess whether anything went, and whether the
-    rest would (it does: the edition is stored, its rows pending). Before anything was stored,
-    return: there is nothing to say."""
+    """Ctrl-C (or SIGTERM) while ``doing`` the slot's editions: name them, and say how far
+    their delivery went and what becomes of the rest (``what_follows``, told the slot's counts
+    and whether there are several editions). The caller then lets the interrupt go on, to end
+    as every command stopped so does ("Interrupted.", exit 130; "Terminated.", 143): what a
+    service manager's log and a script look for. Before anything was stored there is nothing
+    to say, and "Interrupted." alone is the truth."""
     try:
         editions = [edition.id for edition in services.store.editions_of_slot(list_slug, slot)]
         counts = slot_counts(services, list_slug, slot)
@@ -143,40 +165,12 @@ def _stopped_sending(
     if not editions:
         return
     named = ", ".join(str(edition) for edition in editions)
+    several = len(editions) > 1
     console.print(
-        f"Stopped sending edition{'s' if len(editions) > 1 else ''} {named} of "
-        f"{escape(list_slug)}: sent {counts.sent}, pending {counts.pending}; the next "
-        "digest run sends the pending ones (digest status).",
+        f"Stopped {doing} edition{'s' if several else ''} {named} of {escape(list_slug)}: "
+        f"{what_follows(counts, several)} (digest status).",
         highlight=False,
     )
-    # The last words stay those of every command stopped so ("Interrupted.", "Terminated."),
-    # with their exit codes: what a service manager's log and a script look for.
-    raise interrupt
-
-
-def _stopped_handing_out(
-    services: Services, list_slug: str, slot: datetime, interrupt: KeyboardInterrupt
-) -> None:
-    """Ctrl-C (or SIGTERM) once the slot's edition is stored: say that its delivery goes on,
-    and exit 130 (143).
-    The batches handed out are sent, and the hand-out let go of its share of the edition's
-    lease, so the first tick after them hands out the rest (or queues an edition stopped
-    before its rows were). Before anything was stored, return: there is nothing to say."""
-    try:
-        editions = [edition.id for edition in services.store.editions_of_slot(list_slug, slot)]
-    except Exception:  # the interrupt may have broken off a database call: say no more
-        return
-    if not editions:
-        return
-    named = ", ".join(str(edition) for edition in editions)
-    console.print(
-        f"Stopped handing out edition{'s' if len(editions) > 1 else ''} {named} of "
-        f"{escape(list_slug)}: {'their' if len(editions) > 1 else 'its'} delivery goes on, "
-        "the next tick hands out the rest "
-        "(digest status).",
-        highlight=False,
-    )
-    raise typer.Exit(EXIT_TERMINATED if isinstance(interrupt, Terminated) else EXIT_INTERRUPTED)
 
 
 @app.command()
@@ -290,8 +284,6 @@ def send(
         try:
             counts = _follow(services, list_slug, slot, watch.check)
         except KeyboardInterrupt:
-            console.print(
-                f"Stopped following edition {edition}: its delivery goes on (digest status)."
-            )
-            raise typer.Exit(130) from None
+            _stopped(services, list_slug, slot, "following", _the_workers_go_on)
+            raise  # "Interrupted." (130), or "Terminated." (143) under SIGTERM
         _print_counts(counts)
