@@ -86,7 +86,7 @@ def test_recent_zero_with_a_sent_edition_does_not_say_there_is_none(
     # the report says so rather than "No editions yet.", which sent the operator looking for
     # the reason nothing was ever built.
     assert "No editions yet." not in shown
-    assert "No edition in flight; 1 sent" in shown and "--recent" in shown
+    assert "No edition in flight; 1 settled" in shown and "--recent" in shown
     assert json.loads(room.status("--recent", "0", "--json").output)["editions"] == []
     listed = room.status("--recent", "1").output
     assert "daily" in listed and "No edition in flight" not in listed
@@ -110,7 +110,9 @@ def test_an_edition_with_no_reader_is_settled_not_in_flight_for_ever(
     assert (edition["status"], edition["sent"], edition["pending"]) == ("sent", 0, 0)
     assert "in flight" not in room.status().output
     assert json.loads(room.status("--recent", "0", "--json").output)["editions"] == []
-    assert "No edition in flight; 1 sent" in " ".join(room.status("--recent", "0").output.split())
+    assert "No edition in flight; 1 settled" in " ".join(
+        room.status("--recent", "0").output.split()
+    )
 
 
 def test_an_edition_with_nothing_to_send_is_not_listed(tmp_path: Path, feeds: str) -> None:
@@ -198,3 +200,30 @@ def test_an_edition_of_a_list_that_left_the_config_is_held_not_in_flight(
     shown = " ".join(room.status().output.split())
     assert "in flight" not in shown and "held" in shown
     assert "the editions of 'daily' are held, not sent" in shown and "previous_slugs" in shown
+
+
+def test_an_edition_none_of_whose_copies_went_is_not_called_sent(
+    tmp_path: Path, feeds: str
+) -> None:
+    # Every delivery of the edition refused or parked, none sent: `digest status` called it
+    # "sent", in its table and its --json, and "1 sent" under --recent 0, as if the readers
+    # had it. Its state now says what happened; the counts beside it say why.
+    room = newsroom(tmp_path, feeds, readers=3)
+    assert room.run_cycle().messages_delivered == 3
+    _set_deliveries(
+        room, [("failed", "550 no such user"), ("parked", "451 no reply"), ("skipped", "")]
+    )
+    [edition] = json.loads(room.status("--json").output)["editions"]
+    assert (edition["status"], edition["sent"], edition["failed"], edition["parked"]) == (
+        "not sent",
+        0,
+        1,
+        1,
+    )
+    assert "not sent" in room.status().output
+    shown = " ".join(room.status("--recent", "0").output.split())
+    assert "1 sent" not in shown and "No edition in flight; 1 settled" in shown
+    # Some went, some did not: neither "sent" nor "not sent" is the truth.
+    _set_deliveries(room, [("failed", "550 no such user"), ("sent", ""), ("sent", "")])
+    [edition] = json.loads(room.status("--json").output)["editions"]
+    assert (edition["status"], edition["sent"], edition["failed"]) == ("partly sent", 2, 1)

@@ -50,11 +50,17 @@ class StatusReport:
 
 
 def edition_state(edition: EditionDeliveries, report: StatusReport) -> str:
-    """What the report calls the edition: sent (every delivery settled), held (pending, its
-    list outside the config) or in flight."""
-    if edition.status != "ready":
-        return edition.status
-    return "held" if edition.list_slug in report.held_lists else "in flight"
+    """What the report calls the edition: in flight (deliveries pending), held (pending, its
+    list outside the config), or, every delivery settled, what became of its copies: sent
+    (none failed or parked), partly sent, or not sent (none went, some failed or parked).
+    "sent" for every settled edition told the operator that readers had an edition none of
+    whose copies went."""
+    if edition.status == "ready":
+        return "held" if edition.list_slug in report.held_lists else "in flight"
+    counts = edition.counts
+    if not counts.failed and not counts.parked:
+        return "sent"
+    return "partly sent" if counts.sent else "not sent"
 
 
 def read_status(
@@ -138,7 +144,12 @@ def _service_table(report: StatusReport) -> Table:
     return table
 
 
-_STATE_STYLE = {"in flight": "[yellow]{}[/]", "held": "[red]{}[/]"}
+_STATE_STYLE = {
+    "in flight": "[yellow]{}[/]",
+    "held": "[red]{}[/]",
+    "partly sent": "[yellow]{}[/]",
+    "not sent": "[red]{}[/]",
+}
 
 
 def _editions_table(report: StatusReport) -> Table:
@@ -204,11 +215,12 @@ SECTIONS: list[tuple[Callable[[StatusReport], bool], Callable[[StatusReport], Ta
 
 def _no_edition_listed(report: StatusReport) -> str:
     """What stands for the editions table when it would be empty: no edition at all, or
-    settled ones that ``--recent 0`` leaves out (which "No editions yet." denied)."""
+    settled ones that ``--recent 0`` leaves out (which "No editions yet." denied). Settled,
+    not "sent": some may have had every copy refused or parked."""
     if not report.settled_total:
         return "No editions yet."
     return (
-        f"No edition in flight; {report.settled_total} sent "
+        f"No edition in flight; {report.settled_total} settled "
         "([bold]digest status --recent N[/] lists the last N)."
     )
 
