@@ -241,11 +241,21 @@ def import_members(services: Services, leases: Leases, list_slug: str) -> list[s
         leases.release(import_key(list_slug))
 
 
-def _handed_out(leases: Leases, key: str, send: Callable[[], None]) -> None:
-    """``send`` the task of the work just claimed or held under ``key``; when it is not taken
-    (the broker away, Ctrl-C), the claim or hold is let go, so that the next tick hands the
-    work out rather than the tick after its lease lapses (up to half an hour)."""
+def _handed_out(
+    leases: Leases, key: str, send: Callable[[], None], *, hold_for: int | None = None
+) -> None:
+    """``send`` the task of the work just claimed under ``key`` (with ``hold_for``: held under
+    it once more for that many seconds first); when it is not taken (the broker away, Ctrl-C),
+    the claim or hold is let go, so that the next tick hands the work out rather than the tick
+    after its lease lapses (up to half an hour).
+
+    The hold is taken inside: one broken off before its reply came (Ctrl-C, the broker gone)
+    may have been counted, and one never let go kept the lease for its half hour. Let go when
+    it was not counted, the lease may end early: a batch then handed out twice still sends
+    each row once (``Store.claimed``), the lesser harm."""
     try:
+        if hold_for is not None:
+            leases.hold(key, hold_for)
         send()
     except BaseException:
         leases.release(key)
@@ -327,16 +337,21 @@ def hand_out_deliveries(services: Services, fanout: Fanout, leases: Leases, edit
     key = delivery_key(edition_id)
     if not leases.claim(key, DELIVERY_LEASE_SECONDS):
         return 0
-    leases.hold(key, DELIVERY_LEASE_SECONDS)
     sent = 0
     try:
+        # Held within the try: a hold broken off after it was counted is let go below.
+        leases.hold(key, DELIVERY_LEASE_SECONDS)
         ledger = services.store.pending_delivery_batches(
             edition_id, services.settings.worker.batch_size, services.clock.now()
         )
         for batch in ledger:
-            leases.hold(key, DELIVERY_LEASE_SECONDS)
             # A batch not taken (the broker away, Ctrl-C) would never let its hold go.
-            _handed_out(leases, key, partial(fanout.deliver, edition_id, batch))
+            _handed_out(
+                leases,
+                key,
+                partial(fanout.deliver, edition_id, batch),
+                hold_for=DELIVERY_LEASE_SECONDS,
+            )
             sent += 1
     finally:
         leases.release(key)

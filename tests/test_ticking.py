@@ -256,6 +256,43 @@ def test_a_build_the_broker_did_not_take_is_handed_out_at_the_next_tick(setup: S
     services.close()
 
 
+class HoldReplyLost(ticking.LocalLeases):
+    """Leases whose ``lost_at``-th hold is taken (the count went up in Redis) while Ctrl-C, or
+    a broker gone, breaks off the call before its reply is read."""
+
+    def __init__(self, clock: FixedClock, lost_at: int) -> None:
+        super().__init__(clock)
+        self.lost_at: int | None = lost_at
+        self.holds = 0
+
+    def hold(self, key: str, seconds: int) -> None:
+        super().hold(key, seconds)
+        self.holds += 1
+        if self.holds == self.lost_at:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("lost_at", [1, 2], ids=["the hand-out's hold", "a batch's hold"])
+def test_a_hand_out_stopped_in_a_hold_leaves_the_edition_to_the_next_tick(
+    setup: Setup, lost_at: int
+) -> None:
+    # `digest send` stopped by Ctrl-C while the hand-out held the edition's lease once more:
+    # the hold was counted and never let go, and the lease kept every tick from handing out
+    # the rest for half an hour, though the send said "the next tick hands out the rest".
+    services, clock, transport, _ = setup
+    poll_all(services)
+    leases = HoldReplyLost(clock, lost_at)
+    with pytest.raises(KeyboardInterrupt):
+        ticking.publish(services, RecordingFanout(), leases, "daily", SLOT, by_hand=True)
+    leases.lost_at = None
+    clock.advance(timedelta(minutes=1))
+    fanout = RecordingFanout()
+    assert ticking.tick(services, fanout, leases).batches == 1
+    work(services, fanout, leases)
+    assert recipients(transport) == ["li@example.org", "rana@example.org", "sam@example.org"]
+    services.close()
+
+
 def test_deliveries_a_crash_left_pending_are_handed_out_again_from_the_ledger(
     setup: Setup,
 ) -> None:
