@@ -631,3 +631,24 @@ def test_send_and_status_call_the_copy_of_a_reader_suppressed_meanwhile_alike(
     # The suppressed reader alone has no copy, their row skipped; every other copy went once.
     assert suppressed_row[0] == "skipped"
     assert result.sent == readers - 1 and result.duplicates == 0 and result.lost == 1
+
+
+def test_send_of_a_list_with_no_reader_says_so_rather_than_counting_nothing(
+    tmp_path: Path,
+) -> None:
+    # A list whose subscriber file holds no one yet: `digest send` built the edition and
+    # printed "sent 0 / failed 0 / skipped 0", as if some delivery had been tried, and left
+    # the operator to guess why nothing went.
+    with (
+        smtp_server() as sink,
+        deployment(tmp_path, f"sqlite:///{tmp_path}/digest.db", None, sink, 0) as service,
+    ):
+        done = CliRunner().invoke(
+            app, ["--config", str(service.config), "send", "daily"], env=service.env
+        )
+    said = " ".join(done.stdout.split())
+    assert done.exit_code == 0, done.output
+    assert "sent 0 / failed 0" not in said
+    assert "Edition 1 of daily went to no reader: the list has no confirmed member" in said
+    assert "digest subscribers list --list daily" in said
+    assert sink.received == []

@@ -244,6 +244,16 @@ def send(
             return
         edition: int = built.edition_id
         slot = datetime.fromisoformat(built.slot)
+        if not total(slot_counts(services, list_slug, slot)):
+            # No ledger row at all: "sent 0 / failed 0 / skipped 0" told of deliveries tried,
+            # and the operator was left to guess why nothing went.
+            console.print(
+                f"Edition {edition} of {escape(list_slug)} went to no reader: the list has no "
+                "confirmed member whose address is not suppressed "
+                f"(digest subscribers list --list {escape(list_slug)}).",
+                highlight=False,
+            )
+            return
         if broker is None:  # sent already, here; a retry waits for digest run to send it
             counts = slot_counts(services, list_slug, slot)
             _print_counts(counts)
