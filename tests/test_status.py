@@ -227,3 +227,29 @@ def test_an_edition_none_of_whose_copies_went_is_not_called_sent(
     _set_deliveries(room, [("failed", "550 no such user"), ("sent", ""), ("sent", "")])
     [edition] = json.loads(room.status("--json").output)["editions"]
     assert (edition["status"], edition["sent"], edition["failed"]) == ("partly sent", 2, 1)
+
+
+def test_retry_of_an_edition_that_does_not_exist_says_there_is_no_such_edition(
+    tmp_path: Path, feeds: str
+) -> None:
+    # A mistyped edition number was told "Edition 99 has no parked deliveries", as if it
+    # existed and had been checked.
+    room = newsroom(tmp_path, feeds, readers=2)
+    assert room.run_cycle().messages_delivered == 2
+    retried = CliRunner().invoke(
+        app,
+        ["--config", str(room.config), "deliveries", "retry", "99"],
+        env={"COLUMNS": "250", "DIGEST_SECRET_KEY": SECRET},
+    )
+    assert retried.exit_code == 1, retried.output
+    said = " ".join(retried.stderr.split())
+    assert "No edition 99 (digest status lists them)." in said
+    assert "has no parked deliveries" not in said
+    # An edition that exists and has none is still told so.
+    existing = CliRunner().invoke(
+        app,
+        ["--config", str(room.config), "deliveries", "retry", "1"],
+        env={"COLUMNS": "250", "DIGEST_SECRET_KEY": SECRET},
+    )
+    assert existing.exit_code == 1
+    assert "Edition 1 has no parked deliveries" in existing.stderr

@@ -296,6 +296,9 @@ def deliveries_retry(
     with configured_store(settings) as store:
         released = store.release_parked(edition)
         list_slug = store.edition_list(edition)
+    if list_slug is None:  # a mistyped number was told it "has no parked deliveries"
+        errors.print(f"No edition {edition} (digest status lists them).")
+        raise typer.Exit(1)
     if not released:
         errors.print(f"Edition {edition} has no parked deliveries (see digest status).")
         raise typer.Exit(1)
