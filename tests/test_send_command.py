@@ -652,3 +652,33 @@ def test_send_of_a_list_with_no_reader_says_so_rather_than_counting_nothing(
     assert "Edition 1 of daily went to no reader: the list has no confirmed member" in said
     assert "digest subscribers list --list daily" in said
     assert sink.received == []
+
+
+def test_send_twice_in_a_minute_in_this_process_does_not_count_the_copies_as_sent_again(
+    tmp_path: Path,
+) -> None:
+    # Without a broker, the second send of the minute found the minute's edition, sent nothing
+    # and printed "sent 3 / failed 0 / skipped 0" again, as if three more copies had gone; the
+    # distributed mode said it was built already.
+    with (
+        smtp_server() as sink,
+        deployment(
+            tmp_path, f"sqlite:///{tmp_path}/digest.db", None, sink, 3, schedule="* * * * *"
+        ) as service,
+    ):
+        if datetime.now(UTC).second > 45:  # both sends within one minute: one edition
+            time.sleep(61 - datetime.now(UTC).second)
+        sends = [
+            CliRunner().invoke(
+                app, ["--config", str(service.config), "send", "daily"], env=service.env
+            )
+            for _ in range(2)
+        ]
+    first, second = (" ".join(done.stdout.split()) for done in sends)
+    assert all(done.exit_code == 0 for done in sends), [done.output for done in sends]
+    assert "sent 3 / failed 0 / skipped 0" in first and "built already" not in first
+    assert "Edition 1 of daily was built already (digest send builds one edition a minute)" in (
+        second
+    )
+    assert "none went again" in second
+    assert len(sink.received) == 3

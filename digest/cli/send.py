@@ -255,6 +255,21 @@ def send(
             )
             return
         if broker is None:  # sent already, here; a retry waits for digest run to send it
+            if not built.built:
+                # The minute's edition was found: its counts, printed bare, read as copies
+                # sent again by this send, which sent only what was pending of it, if any.
+                tried = built.pending_deliveries
+                console.print(
+                    f"Edition {edition} of {escape(list_slug)} was built already (digest send "
+                    "builds one edition a minute): "
+                    + (
+                        f"the {tried} deliveries it had pending were tried now, "
+                        if tried
+                        else "nothing of it was pending, so "
+                    )
+                    + "none went again. The edition in all:",
+                    highlight=False,
+                )
             counts = slot_counts(services, list_slug, slot)
             _print_counts(counts)
             if counts.pending:
