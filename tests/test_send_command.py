@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import signal
 import subprocess
@@ -682,3 +683,48 @@ def test_send_twice_in_a_minute_in_this_process_does_not_count_the_copies_as_sen
     )
     assert "none went again" in second
     assert len(sink.received) == 3
+
+
+def test_send_to_the_workers_names_every_edition_of_the_slot_it_counts(tmp_path: Path) -> None:
+    # Readers who chose some topics have an edition of their own: `digest send` said "Edition
+    # 1 of daily: 6 deliveries handed to the workers", while edition 1 had three of them and
+    # digest status showed the other three under edition 2.
+    feeds = tmp_path / "feeds"
+    feeds.mkdir()
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    write_feed(feeds, [(n, STORIES[slug], an_hour_ago) for n, slug in enumerate(TOPICS)])
+    (tmp_path / "members.csv").write_text(numbered_readers(6))
+    with serve_folder(feeds) as base_url, redis_server() as broker:
+        config = write_config(tmp_path, daily_over_every_topic(tmp_path, base_url))
+        members = str(tmp_path / "members.csv")
+        assert digest(config, "poll").exit_code == 0
+        imported = digest(
+            config, "subscribers", "import", members, "--list", "daily", "--confirmed"
+        )
+        assert imported.exit_code == 0
+        services = build_services(load_settings(config, {}))
+        try:
+            ids = {reader.email: reader.id for reader in services.store.active_subscribers("daily")}
+            for n in range(3):
+                services.store.choose_topics(ids[f"reader{n}@example.org"], "daily", ["iran"])
+        finally:
+            services.close()
+        # A process of its own, as an operator runs it: the Celery app configured once, for
+        # the broker.
+        environment = {key: value for key, value in os.environ.items() if "DIGEST_" not in key}
+        done = subprocess.run(
+            [str(DIGEST), "--config", str(config), "send", "daily"],
+            capture_output=True,
+            text=True,
+            env={**environment, "DIGEST_BROKER_URL": broker},
+            timeout=60,
+        )
+        shown = digest(config, "status", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    editions = {
+        edition["edition"]: edition["pending"] for edition in json.loads(shown.stdout)["editions"]
+    }
+    assert sorted(editions.values()) == [3, 3]
+    first, second = sorted(editions)
+    said = " ".join(done.stdout.split())
+    assert f"Editions {first}, {second} of daily: 6 deliveries handed to the workers" in said

@@ -164,13 +164,17 @@ def _stopped(
         return
     if not editions:
         return
-    named = ", ".join(str(edition) for edition in editions)
-    several = len(editions) > 1
     console.print(
-        f"Stopped {doing} edition{'s' if several else ''} {named} of {escape(list_slug)}: "
-        f"{what_follows(counts, several)} (digest status).",
+        f"Stopped {doing} {_named(editions)} of {escape(list_slug)}: "
+        f"{what_follows(counts, len(editions) > 1)} (digest status).",
         highlight=False,
     )
+
+
+def _named(editions: list[int]) -> str:
+    """The editions of a slot as a message names them: "edition 7", "editions 7, 8"."""
+    numbers = ", ".join(str(edition) for edition in editions)
+    return f"edition{'s' if len(editions) > 1 else ''} {numbers}"
 
 
 @app.command()
@@ -242,13 +246,20 @@ def send(
                 highlight=False,
             )
             return
-        edition: int = built.edition_id
         slot = datetime.fromisoformat(built.slot)
+        # Every edition of the slot, as the counts are: readers who chose some of the list's
+        # topics, or read it in another timezone, have editions of their own. Named by the
+        # one edition, "Edition 1: 6 deliveries" counted those of edition 2 too.
+        editions = _named(
+            [state.id for state in services.store.editions_of_slot(list_slug, slot)]
+            or [built.edition_id]
+        )
+        named = editions.capitalize()  # at the head of a sentence: "Edition 7", "Editions 7, 8"
         if not total(slot_counts(services, list_slug, slot)):
             # No ledger row at all: "sent 0 / failed 0 / skipped 0" told of deliveries tried,
             # and the operator was left to guess why nothing went.
             console.print(
-                f"Edition {edition} of {escape(list_slug)} went to no reader: the list has no "
+                f"{named} of {escape(list_slug)} went to no reader: the list has no "
                 "confirmed member whose address is not suppressed "
                 f"(digest subscribers list --list {escape(list_slug)}).",
                 highlight=False,
@@ -260,14 +271,14 @@ def send(
                 # sent again by this send, which sent only what was pending of it, if any.
                 tried = built.pending_deliveries
                 console.print(
-                    f"Edition {edition} of {escape(list_slug)} was built already (digest send "
+                    f"{named} of {escape(list_slug)} was built already (digest send "
                     "builds one edition a minute): "
                     + (
-                        f"the {tried} deliveries it had pending were tried now, "
+                        f"the {tried} deliveries still pending were tried now, "
                         if tried
-                        else "nothing of it was pending, so "
+                        else "no delivery was pending, so "
                     )
-                    + "none went again. The edition in all:",
+                    + "none went again. In all:",
                     highlight=False,
                 )
             counts = slot_counts(services, list_slug, slot)
@@ -283,7 +294,7 @@ def send(
             # Sent twice in a minute: the minute's edition was found, its delivery in hand
             # already (the lease kept this run from handing out a batch again).
             console.print(
-                f"Edition {edition} of {escape(list_slug)} was built already (digest send builds "
+                f"{named} of {escape(list_slug)} was built already (digest send builds "
                 f"one edition a minute): {built.pending_deliveries} of its deliveries are still "
                 "pending, in the workers' hands; follow them with digest status "
                 f"(or digest send {escape(list_slug)} --wait).",
@@ -292,7 +303,7 @@ def send(
             return
         if not wait:
             console.print(
-                f"Edition {edition} of {escape(list_slug)}: {built.pending_deliveries} deliveries "
+                f"{named} of {escape(list_slug)}: {built.pending_deliveries} deliveries "
                 "handed to the workers; follow them with digest status "
                 f"(or digest send {escape(list_slug)} --wait next time).",
                 highlight=False,
@@ -303,7 +314,7 @@ def send(
         watch = BrokerWatch(
             broker,
             patience=give_up_after or BROKER_PATIENCE_SECONDS,
-            meanwhile=f"the delivery of edition {edition} waits on the ledger: the first tick "
+            meanwhile=f"the delivery of {editions} waits on the ledger: the first tick "
             "once the broker is back hands it out (digest status shows it)",
         )
         try:
