@@ -693,3 +693,22 @@ def test_a_connection_cut_just_as_its_answer_came_is_not_handed_out_again() -> N
     finally:
         for end in connection.ends:
             end.close()
+
+
+def test_an_interrupt_that_breaks_off_a_statement_stays_an_interrupt(postgres_url: str) -> None:
+    # Ctrl-C between a statement's sending and its answer (`digest send` stopped while it
+    # handed out batches) left the connection mid-command: the transaction's rollback failed,
+    # "another command is already in progress", and that error replaced the interrupt, so the
+    # command ended "cannot open the database ...", exit 1, instead of "Interrupted.".
+    store = open_store(fresh_database(postgres_url))
+    try:
+        with pytest.raises(KeyboardInterrupt), store.transaction() as session:
+            connection = session.connection().connection.dbapi_connection
+            assert connection is not None
+            # Sent, its answer not read yet: where an interrupt between the two leaves it.
+            connection.pgconn.send_query(b"SELECT pg_sleep(0.2)")
+            raise KeyboardInterrupt
+        # The connection went with the interrupt: the next statement has a sound one.
+        assert store.latest_edition("daily") is None
+    finally:
+        store.engine.dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -18,4 +18,23 @@ class StoreBase:
     def transaction(self) -> Iterator[Session]:
         """A session whose work is committed on success and rolled back on any error."""
         with self._sessions.begin() as session:
-            yield session
+            try:
+                yield session
+            except KeyboardInterrupt:
+                # Ctrl-C (or SIGTERM, digest.cli.boundary) may break off a statement between
+                # its sending and its answer, the connection left mid-command: its rollback
+                # then failed ("another command is already in progress") and that error
+                # replaced the interrupt, which ended the command "cannot open the database",
+                # exit 1; and the connection, back in the pool, failed the next statement.
+                # Thrown away instead, the interrupt goes on as it came.
+                for connection in _connections_of(session):
+                    connection.invalidate()
+                raise
+
+
+def _connections_of(session: Session) -> list[Connection]:
+    """The connections the session's transaction holds (none checked out for the asking)."""
+    transaction = session.get_transaction()
+    if transaction is None:
+        return []
+    return [connection for connection, *_ in transaction._connections.values()]
