@@ -6,6 +6,8 @@ import asyncio
 import email
 import multiprocessing
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import policy
@@ -320,6 +322,34 @@ def test_the_celery_tasks_run_in_process_in_the_embedded_mode(
     assert (summary.new_articles, summary.messages_delivered) == (2, 3)
     assert all(titles(message) == {"Iran story 1", "Iran story 2"} for message in transport.sent)
     services.close()
+
+
+def test_the_dispatcher_binds_every_task_before_threads_use_them() -> None:
+    # A fresh interpreter: in this one, earlier tests have bound the tasks already. Threads
+    # released at once, as the in-process poll's pool does, each look at the task's request
+    # stack: a half-bound task has none, and its eager run fails.
+    script = """
+import threading
+from worker.app import app
+from worker.dispatch import CeleryDispatcher
+from worker import tasks
+CeleryDispatcher(app)
+start = threading.Barrier(8)
+stacks = []
+def look():
+    start.wait()
+    stacks.append(tasks.poll_feed.request_stack)
+threads = [threading.Thread(target=look) for _ in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(sum(stack is None for stack in stacks))
+"""
+    looked = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert looked.stdout.strip() == "0", looked.stdout + looked.stderr
 
 
 def test_each_services_sends_its_own_edition_though_edition_ids_repeat(

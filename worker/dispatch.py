@@ -17,6 +17,11 @@ from worker import runtime, tasks
 
 class CeleryDispatcher:
     def __init__(self, app: Celery) -> None:
+        # In-process, feeds are polled on a pool of threads. Celery binds a task lazily, on its
+        # first use, and registers it before binding it: a second thread arriving meanwhile got
+        # the task half bound and failed ("'NoneType' object has no attribute 'push'"). The
+        # app's tasks are all bound here, in this one thread, before any pool starts.
+        app.finalize(auto=True)
         self.app = app
 
     def _run(self, calls: Sequence[tuple[Any, tuple[Any, ...]]]) -> Iterator[dict[str, Any]]:
