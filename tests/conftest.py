@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +16,14 @@ from tests.servers import postgres_server
 
 NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
 _databases = itertools.count()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The commands' output is read as a pipe, a log or a cron mail gets it: no terminal width.
+    # A test that wants one sets COLUMNS itself. An inherited width changed the tables (and a
+    # pytest-xdist worker starts with COLUMNS=80 and LINES=24 in its environment).
+    for name in ("COLUMNS", "LINES"):
+        os.environ.pop(name, None)
 
 
 @pytest.fixture
