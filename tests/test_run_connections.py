@@ -157,6 +157,14 @@ def _killed_if_left(marker: str, settle: float = 0.0) -> list[int]:
     return left
 
 
+def _marker(variable: str, tmp_path: Path) -> str:
+    """The whole environment entry a test's run is told by. The test's folder, not its name:
+    tests running side by side (pytest-xdist) number their folders alike, and a name matched
+    another test's run, which was then killed as left over. The NUL ends the entry, so that
+    ``…_1`` does not match ``…_10``."""
+    return f"{variable}={tmp_path}\0"
+
+
 def _processes_with(marker: str) -> list[int]:
     """The processes whose environment holds ``marker`` (a run and every process it started)."""
     found = []
@@ -177,11 +185,11 @@ def test_a_run_killed_outright_leaves_no_process_sending_beside_the_next_run(
     # rest of their batches while the next run sent the same pending rows (hundreds of
     # readers got two copies), then waited for another batch forever.
     environment = _run_environment("killed-secret")
-    marker = f"DIGEST_TEST_KILLED_RUN={tmp_path.name}"
+    marker = _marker("DIGEST_TEST_KILLED_RUN", tmp_path)
     with _slow_sink() as sink, _embedded_run(tmp_path, sink.port, connections=2) as command:
         killed = subprocess.Popen(
             command,
-            env={**environment, "DIGEST_TEST_KILLED_RUN": tmp_path.name},
+            env={**environment, "DIGEST_TEST_KILLED_RUN": str(tmp_path)},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -210,11 +218,11 @@ def test_a_sending_process_killed_mid_send_is_one_problem_line_and_the_next_run_
     # A sending process killed outright (the OOM killer) used to end `digest run` with a
     # traceback of BrokenProcessPool, and the loop of `digest run` with it.
     environment = _run_environment("lost-secret")
-    marker = f"DIGEST_TEST_LOST_PROCESS={tmp_path.name}"
+    marker = _marker("DIGEST_TEST_LOST_PROCESS", tmp_path)
     with _slow_sink() as sink, _embedded_run(tmp_path, sink.port, connections=2) as command:
         first = subprocess.Popen(
             command,
-            env={**environment, "DIGEST_TEST_LOST_PROCESS": tmp_path.name},
+            env={**environment, "DIGEST_TEST_LOST_PROCESS": str(tmp_path)},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -312,7 +320,7 @@ def test_a_run_stopped_by_sigterm_records_every_copy_the_server_took(
     # (exit -15): the copies the server had taken that the ledger did not have yet (a dozen
     # in a run) went again at the next run. `digest send` sends in its process alike.
     environment = _run_environment("terminated-secret")
-    marker = f"DIGEST_TEST_TERMINATED_RUN={tmp_path.name}"
+    marker = _marker("DIGEST_TEST_TERMINATED_RUN", tmp_path)
     with _slow_sink() as sink, _embedded_run(tmp_path, sink.port, connections=2) as command:
         polled = subprocess.run(  # `digest send` builds on what was polled before
             [*command[:3], "poll"], capture_output=True, text=True, env=environment, check=False
@@ -320,7 +328,7 @@ def test_a_run_stopped_by_sigterm_records_every_copy_the_server_took(
         assert polled.returncode == 0, polled.stderr
         stopped = subprocess.Popen(
             [*command[:3], *stopped_command],
-            env={**environment, "DIGEST_TEST_TERMINATED_RUN": tmp_path.name},
+            env={**environment, "DIGEST_TEST_TERMINATED_RUN": str(tmp_path)},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
