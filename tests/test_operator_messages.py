@@ -919,6 +919,16 @@ def test_options_that_take_a_value_still_show_it() -> None:
     assert re.search(r"--interval +N ", result.output), result.output
 
 
+@pytest.mark.parametrize("command", [["run"], ["beat"]])
+def test_a_cycle_a_second_is_taken_by_run_as_by_beat(tmp_path: Path, command: list[str]) -> None:
+    # `digest beat --interval 1` ticked every second, `digest run --interval 1` was refused
+    # ("not in the range x>=10"): an operator trying a config edit on the embedded mode waited
+    # ten seconds for each, though a cycle polls only the feeds that are due.
+    stderr = refused(digest(tmp_path / "nowhere.toml", *command, "--interval", "1"), 2)
+    assert "--interval" not in stderr, stderr
+    assert f"{tmp_path / 'nowhere.toml'}: file not found" in stderr
+
+
 @pytest.mark.parametrize(
     "args",
     [

@@ -1,7 +1,7 @@
 """`digest run` without --once takes up an edit of its config at the next cycle (invariant 5).
 
 The real command runs on the example config, with its sample feeds and an outbox folder, a cycle
-every 10 seconds. An invalid edit is refused once, with the file, the key and the reason, and the
+every second. An invalid edit is refused once, with the file, the key and the reason, and the
 cycles go on with the settings in force; a valid one is taken up without a restart: a list added
 to the file gets its edition at the next cycle.
 """
@@ -25,7 +25,7 @@ from tests.test_end_to_end import DIGEST, SECRET, example_config
 
 pytestmark = pytest.mark.integration
 
-INTERVAL = 10  # the least --interval takes
+INTERVAL = 1  # the least --interval takes: each wait below is a cycle or two
 PATIENCE = 120.0  # seconds to wait for what a cycle or two should show
 
 ADDED_LIST = """
