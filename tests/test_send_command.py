@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import redis
 from aiosmtpd.smtp import Envelope
+from celery import Celery
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -306,6 +307,21 @@ def test_send_behind_the_latest_edition_says_the_clock_is_behind(tmp_path: Path)
     assert len(sink.received) == sent_before
 
 
+# How long the `send --wait` below bears with a silent broker or no worker: a few of its checks
+# (each a third of it apart), so that a worker busy on a loaded machine is not taken for gone.
+GIVE_UP_AFTER = "5"
+
+
+def _a_worker_answers(broker_url: str) -> None:
+    """Until a worker started for the test answers a ping: `send --wait` then starts with one
+    up, and its patience is what it bears once following, not how long a worker takes to boot."""
+    asking = Celery("test", broker=broker_url)
+    try:
+        wait_for(lambda: bool(asking.control.ping(timeout=1.0)), "the worker's first answer")
+    finally:
+        asking.close()
+
+
 def _every_copy_tried_once(service: Deployment, following: subprocess.Popen[str]) -> None:
     """Until each of the deployment's three copies has been tried and has its error: the mail
     server does not answer, so they wait, pending, to be retried. ``following``, the `send
@@ -333,9 +349,8 @@ def test_send_wait_with_the_broker_gone_for_good_says_so_instead_of_waiting(
         deployment(tmp_path, fresh_database(postgres_url), server.url, unreachable, 3) as service,
         service.worker("worker"),
     ):
-        # Patience enough for a worker's first answer on a loaded machine (it is also how
-        # long a silent broker is borne).
-        following = service.start("send", "daily", "--wait", "--give-up-after", "10")
+        _a_worker_answers(server.url)
+        following = service.start("send", "daily", "--wait", "--give-up-after", GIVE_UP_AFTER)
         try:
             _every_copy_tried_once(service, following)
             server.stop()
@@ -406,6 +421,33 @@ def test_send_wait_gives_up_on_workers_gone_for_good_but_not_on_one_restarting()
             watch.check()
 
 
+@pytest.mark.parametrize("gone", ["broker", "workers"])
+def test_send_wait_gives_up_when_told_not_at_the_next_round_check(gone: str) -> None:
+    # --give-up-after 3 gave up after 10 s with the workers gone (they were asked every 5 s,
+    # and a silence counted from the first unanswered ask) and after 6 s with the broker gone
+    # (asked every 2 s): the patience the operator gave was rounded up to the checks' cadence.
+    from worker.inspect import BrokerWatch
+
+    now, answering = [0.0], [True]
+    with redis_cluster() as server:
+        watch = BrokerWatch(
+            server.url,
+            meanwhile="it waits",
+            patience=3,
+            clock=lambda: now[0],
+            workers_answer=lambda: answering[0],
+        )
+        if gone == "broker":
+            server.stop()
+        else:
+            answering[0] = False
+        expected = BrokerUnavailableError if gone == "broker" else NoWorkerError
+        with pytest.raises(expected, match="it waits"):
+            for tenth in range(1, 46):  # every tenth of a second, up to 4.5 s
+                now[0] = tenth / 10
+                watch.check()
+
+
 def test_send_twice_in_a_minute_says_the_second_built_and_handed_out_nothing(
     tmp_path: Path,
 ) -> None:
@@ -443,7 +485,8 @@ def test_send_wait_with_every_worker_stopped_says_so_instead_of_waiting(
         deployment(tmp_path, fresh_database(postgres_url), broker, unreachable, 3) as service,
     ):
         with service.worker("worker"):
-            following = service.start("send", "daily", "--wait", "--give-up-after", "10")
+            _a_worker_answers(broker)
+            following = service.start("send", "daily", "--wait", "--give-up-after", GIVE_UP_AFTER)
             _every_copy_tried_once(service, following)
         try:  # the worker stopped, as its service manager would stop it
             _, said = following.communicate(timeout=60)

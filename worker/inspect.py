@@ -123,12 +123,19 @@ class BrokerWatch:
         *,
         meanwhile: str,
         patience: float = BROKER_PATIENCE_SECONDS,
-        every: float = BROKER_CHECK_SECONDS,
-        workers_every: float = WORKERS_CHECK_SECONDS,
+        every: float | None = None,
+        workers_every: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         workers_answer: Callable[[], bool] | None = None,
     ) -> None:
         self._url, self._meanwhile = broker_url, meanwhile
+        # A silence counts from the first check that met it, and is told at the first check
+        # past the patience: checks a third of it apart, at most, keep a short patience (the
+        # operator's --give-up-after 3) from being rounded up to the default cadence.
+        every = min(BROKER_CHECK_SECONDS, patience / 3) if every is None else every
+        workers_every = (
+            min(WORKERS_CHECK_SECONDS, patience / 3) if workers_every is None else workers_every
+        )
         self._patience, self._every, self._workers_every = patience, every, workers_every
         self._clock = clock
         self._workers_answer = workers_answer or (lambda: bool(app.control.ping(timeout=1.0)))
