@@ -139,8 +139,9 @@ def sqlite_database(folder: Path) -> str:
     return f'database_url = "sqlite:///{folder}/digest.db"'
 
 
-# Retries come back within a second or two, so a test sees them through.
-QUICK_RETRIES = "retry_minutes = 0.01\nmax_retry_minutes = 0.05"
+# Retries come back within a second (0.3 s, doubled up to 1.2 s), so a test sees them through:
+# beat ticks every second and hands out the retries that are due.
+QUICK_RETRIES = "retry_minutes = 0.005\nmax_retry_minutes = 0.02"
 
 
 def reader(n: int) -> str:
