@@ -255,7 +255,8 @@ def send(
             or [built.edition_id]
         )
         named = editions.capitalize()  # at the head of a sentence: "Edition 7", "Editions 7, 8"
-        if not total(slot_counts(services, list_slug, slot)):
+        counts = slot_counts(services, list_slug, slot)
+        if not total(counts):
             # No ledger row at all: "sent 0 / failed 0 / skipped 0" told of deliveries tried,
             # and the operator was left to guess why nothing went.
             console.print(
@@ -281,7 +282,6 @@ def send(
                     + "none went again. In all:",
                     highlight=False,
                 )
-            counts = slot_counts(services, list_slug, slot)
             _print_counts(counts)
             if counts.pending:
                 console.print(
