@@ -203,29 +203,40 @@ def test_send_in_this_process_reports_progress_as_copies_reach_the_ledger(
     assert len({n for n in done if 0 < n < readers}) >= 2, f"no progress between: {done}"
 
 
-def test_send_counts_every_edition_of_the_slot_when_readers_chose_topics(tmp_path: Path) -> None:
-    # Readers who chose some topics get an edition of their own (a variant): `digest send`
-    # sent all six copies and printed "sent 3", the counts of one edition of the slot.
+def _stories_of_every_topic(tmp_path: Path) -> Path:
+    """A folder of feeds with a story of each topic, an hour old."""
     feeds = tmp_path / "feeds"
     feeds.mkdir()
     an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
     write_feed(feeds, [(n, STORIES[slug], an_hour_ago) for n, slug in enumerate(TOPICS)])
+    return feeds
+
+
+def _half_the_readers_on_iran_alone(tmp_path: Path, base_url: str) -> Path:
+    """The config of a daily over every topic, polled, with six readers, three of whom chose
+    Iran alone: the slot has two editions, three copies each."""
+    config = write_config(tmp_path, daily_over_every_topic(tmp_path, base_url))
     (tmp_path / "members.csv").write_text(numbered_readers(6))
+    members = str(tmp_path / "members.csv")
+    assert digest(config, "poll").exit_code == 0
+    imported = digest(config, "subscribers", "import", members, "--list", "daily", "--confirmed")
+    assert imported.exit_code == 0
+    services = build_services(load_settings(config, {}))
+    try:
+        ids = {reader.email: reader.id for reader in services.store.active_subscribers("daily")}
+        for n in range(3):
+            services.store.choose_topics(ids[f"reader{n}@example.org"], "daily", ["iran"])
+    finally:
+        services.close()
+    return config
+
+
+def test_send_counts_every_edition_of_the_slot_when_readers_chose_topics(tmp_path: Path) -> None:
+    # Readers who chose some topics get an edition of their own (a variant): `digest send`
+    # sent all six copies and printed "sent 3", the counts of one edition of the slot.
+    feeds = _stories_of_every_topic(tmp_path)
     with serve_folder(feeds) as base_url:
-        config = write_config(tmp_path, daily_over_every_topic(tmp_path, base_url))
-        members = str(tmp_path / "members.csv")
-        assert digest(config, "poll").exit_code == 0
-        imported = digest(
-            config, "subscribers", "import", members, "--list", "daily", "--confirmed"
-        )
-        assert imported.exit_code == 0
-        services = build_services(load_settings(config, {}))
-        try:
-            ids = {reader.email: reader.id for reader in services.store.active_subscribers("daily")}
-            for n in range(3):
-                services.store.choose_topics(ids[f"reader{n}@example.org"], "daily", ["iran"])
-        finally:
-            services.close()
+        config = _half_the_readers_on_iran_alone(tmp_path, base_url)
         done = digest(config, "send", "daily")
     assert done.exit_code == 0, done.output
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 6
@@ -732,26 +743,9 @@ def test_send_to_the_workers_names_every_edition_of_the_slot_it_counts(tmp_path:
     # Readers who chose some topics have an edition of their own: `digest send` said "Edition
     # 1 of daily: 6 deliveries handed to the workers", while edition 1 had three of them and
     # digest status showed the other three under edition 2.
-    feeds = tmp_path / "feeds"
-    feeds.mkdir()
-    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
-    write_feed(feeds, [(n, STORIES[slug], an_hour_ago) for n, slug in enumerate(TOPICS)])
-    (tmp_path / "members.csv").write_text(numbered_readers(6))
+    feeds = _stories_of_every_topic(tmp_path)
     with serve_folder(feeds) as base_url, redis_server() as broker:
-        config = write_config(tmp_path, daily_over_every_topic(tmp_path, base_url))
-        members = str(tmp_path / "members.csv")
-        assert digest(config, "poll").exit_code == 0
-        imported = digest(
-            config, "subscribers", "import", members, "--list", "daily", "--confirmed"
-        )
-        assert imported.exit_code == 0
-        services = build_services(load_settings(config, {}))
-        try:
-            ids = {reader.email: reader.id for reader in services.store.active_subscribers("daily")}
-            for n in range(3):
-                services.store.choose_topics(ids[f"reader{n}@example.org"], "daily", ["iran"])
-        finally:
-            services.close()
+        config = _half_the_readers_on_iran_alone(tmp_path, base_url)
         # A process of its own, as an operator runs it: the Celery app configured once, for
         # the broker.
         environment = {key: value for key, value in os.environ.items() if "DIGEST_" not in key}
