@@ -116,6 +116,7 @@ def _poll_feed(
                 last_modified=feed.last_modified,
                 settings=settings.ingest,
                 before_redirect=before_redirect,
+                now=now,
             )
         except _HeldBack:
             return PollOutcome(feed.id, feed.url, paused=True)

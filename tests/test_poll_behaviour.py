@@ -526,6 +526,25 @@ def test_503_with_retry_after_date_and_repeated_errors_back_off(
     assert all(delay <= timedelta(days=1) for delay in delays)
 
 
+def test_a_retry_after_date_from_a_server_without_a_clock_is_read_by_the_polls_clock(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    # A server with no clock sends no Date header (RFC 9110 allows it): the wait its date asks
+    # for is counted from the poll's own now, not from whatever this machine's clock says.
+    asked_until = format_datetime(NOW + timedelta(minutes=40), usegmt=True)
+
+    def route(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response_only(503)
+        handler.send_header("Retry-After", asked_until)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    with feed_server({"/feed": route}) as server:
+        feed = poll_once(tmp_path, clock, server.url("/feed"))
+    assert (feed.status, feed.last_status) == ("error", 503)
+    assert feed.next_poll_at == NOW + timedelta(minutes=40)
+
+
 class Publisher:
     """Several sections of one publisher on one host; ``limited`` answers 429 with Retry-After
     while ``limiting`` is on, the others their feed."""

@@ -115,14 +115,17 @@ def fetch_feed(
     last_modified: str | None,
     settings: IngestSettings,
     before_redirect: Callable[[str], None] | None = None,
+    now: datetime | None = None,
 ) -> FetchResult:
     """GET a feed, conditionally on the validators of the last fetch. Raises FetchError.
 
     ``before_redirect`` is called with each redirect's target before it is asked; whatever it
-    raises ends the fetch there (a host that asked to wait gets no request)."""
+    raises ends the fetch there (a host that asked to wait gets no request). ``now`` is when the
+    poll began by its clock: a Retry-After date from a server that sends no Date is counted
+    from it."""
     deadline = time.monotonic() + settings.timeout_seconds
     with network.deadline(deadline):
-        return _fetch(client, url, etag, last_modified, settings, deadline, before_redirect)
+        return _fetch(client, url, etag, last_modified, settings, deadline, before_redirect, now)
 
 
 def _fetch(
@@ -133,6 +136,7 @@ def _fetch(
     settings: IngestSettings,
     deadline: float,
     before_redirect: Callable[[str], None] | None = None,
+    now: datetime | None = None,
 ) -> FetchResult:
     headers = {}
     etag = _validator(etag, ETAG_LIMIT)
@@ -189,7 +193,7 @@ def _fetch(
                     permanent_redirect=permanent_redirect,
                 )
             if status >= 400:
-                raise _status_error(url, current, response)
+                raise _status_error(url, current, response, now)
             if not 200 <= status < 300:
                 raise FetchError(url, f"unexpected answer {_status_label(response)}", status=status)
             if status == 204:
@@ -454,13 +458,15 @@ def _with_credentials(current: str, target: str) -> str:
     return there._replace(netloc=f"{user_info}@{there.netloc}").geturl()
 
 
-def _status_error(url: str, current: str, response: httpx.Response) -> FetchError:
+def _status_error(
+    url: str, current: str, response: httpx.Response, now: datetime | None
+) -> FetchError:
     status = response.status_code
     label = _status_label(response)
     asked = _first_value(response.headers, "retry-after")
     wait = None
     if status in (429, 503):
-        wait = retry_after_seconds(asked, _first_value(response.headers, "date"))
+        wait = retry_after_seconds(asked, _first_value(response.headers, "date"), now)
     # Only a wait still ahead is the server's wish (``retry_after``); the poll holds back the
     # other feeds of the server that said it (``answered_at``), whatever the words here.
     retry_after = _retry_after(asked) if wait else _no_wait(asked)
@@ -498,11 +504,15 @@ def _first_value(headers: httpx.Headers, name: str) -> str | None:
     return values[0] if values else None
 
 
-def retry_after_seconds(value: str | None, date: str | None = None) -> float | None:
+def retry_after_seconds(
+    value: str | None, date: str | None = None, now: datetime | None = None
+) -> float | None:
     """Seconds to wait from a Retry-After header: a number of seconds, or an HTTP date.
 
     A date is measured against the response's own Date header when there is one, so a server whose
-    clock is off still gets the wait it meant; a value that cannot be read gives None.
+    clock is off still gets the wait it meant; without one, against ``now``, the caller's clock
+    (the poll's, so the wait is the same whichever clock the poll runs on), or this machine's
+    when none is given. A value that cannot be read gives None.
     """
     text = (value or "").strip()
     if not text:
@@ -514,7 +524,7 @@ def retry_after_seconds(value: str | None, date: str | None = None) -> float | N
     if when is None:
         return None
     sent = _http_date(date) if date else None
-    reference = sent.timestamp() if sent is not None else time.time()
+    reference = (sent or now or datetime.now(UTC)).timestamp()
     return max(0.0, when.timestamp() - reference)
 
 
