@@ -82,6 +82,23 @@ def test_import_prints_the_report_and_each_refusal_with_its_line(
     assert "Traceback" not in missing.output
 
 
+def test_subscribers_list_json_writes_names_as_they_are_written(
+    tmp_path: Path, base_url: str
+) -> None:
+    # As every other --json: a reader's name in Arabic or Greek is read in the output, not as
+    # \u escapes, while what a terminal would obey is still escaped.
+    config, _ = config_without_file(tmp_path, base_url)
+    (tmp_path / "new.csv").write_text(
+        "email,name\nmaryam@example.org,مريم\nnikos@example.org,Νίκος\n", encoding="utf-8"
+    )
+    imported = digest(config, "subscribers", "import", str(tmp_path / "new.csv"), "--list", "daily")
+    assert imported.exit_code == 0, imported.output
+    listed = digest(config, "subscribers", "list", "--json")
+    assert listed.exit_code == 0, listed.output
+    assert "مريم" in listed.stdout and "Νίκος" in listed.stdout
+    assert {member["name"] for member in json.loads(listed.stdout)} == {"مريم", "Νίκος"}
+
+
 def test_a_long_list_is_printed_a_page_at_a_time(tmp_path: Path, base_url: str) -> None:
     # rich lays a table out from all its rows: 200,000 readers held a gigabyte and printed
     # nothing for two minutes. Pages of one layout print as they are read.

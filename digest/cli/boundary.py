@@ -117,10 +117,11 @@ def shown(text: str, *, lines: bool = False) -> str:
     return escape(printable(text, lines=lines))
 
 
-def json_text(value: object) -> str:
+def json_text(value: object, *, indent: int | None = 2) -> str:
     """``value`` as JSON for standard output, a terminal as likely as a pipe: the same data, with
-    every character a terminal would obey written as a \\u escape (digest.terminal_escapes)."""
-    return escape_obeyed(json.dumps(value, ensure_ascii=False, indent=2))
+    every character a terminal would obey written as a \\u escape (digest.terminal_escapes).
+    ``indent=None`` writes it on one line, for a row of a streamed array."""
+    return escape_obeyed(json.dumps(value, ensure_ascii=False, indent=indent))
 
 
 class PrintableLogLines(logging.Formatter):

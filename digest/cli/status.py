@@ -6,7 +6,6 @@ so that a later section (workers, queue depth) is one more pair of functions.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -16,7 +15,7 @@ import typer
 from rich.table import Table
 
 from digest.cli.app import app, configured_store, console, errors, load_config
-from digest.cli.boundary import DigestTyper, shown
+from digest.cli.boundary import DigestTyper, json_text, shown
 from digest.cli.service import QUEUE
 from digest.clock import SystemClock
 from digest.lists import list_for_slug
@@ -257,7 +256,7 @@ def status(
         runtime.configure(settings)
         report = replace(report, service=service_state(broker, QUEUE))
     if as_json:
-        print(json.dumps(status_record(report), indent=2))
+        print(json_text(status_record(report)))
         return
     for has_content, table in SECTIONS:
         if has_content(report):

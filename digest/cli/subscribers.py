@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -201,7 +200,9 @@ def list_subscribers(
             # Streamed: a list of any size is never held whole.
             sys.stdout.write("[")
             for number, member in enumerate(store.memberships(list_slug)):
-                sys.stdout.write(("," if number else "") + "\n  " + json.dumps(member.as_dict()))
+                sys.stdout.write(
+                    ("," if number else "") + "\n  " + json_text(member.as_dict(), indent=None)
+                )
             sys.stdout.write("\n]\n")
             return
         slugs = [entry.slug for entry in settings.lists]
