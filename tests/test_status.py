@@ -107,7 +107,8 @@ def test_an_edition_with_no_reader_is_settled_not_in_flight_for_ever(
     room = newsroom(tmp_path, feeds, readers=0)
     assert room.run_cycle().editions_built == 1
     [edition] = json.loads(room.status("--json").output)["editions"]
-    assert (edition["status"], edition["sent"], edition["pending"]) == ("sent", 0, 0)
+    # Settled, and not "sent" either: no reader had a copy of it.
+    assert (edition["status"], edition["sent"], edition["pending"]) == ("none to send", 0, 0)
     assert "in flight" not in room.status().output
     assert json.loads(room.status("--recent", "0", "--json").output)["editions"] == []
     assert "No edition in flight; 1 settled" in " ".join(

@@ -51,12 +51,15 @@ class StatusReport:
 def edition_state(edition: EditionDeliveries, report: StatusReport) -> str:
     """What the report calls the edition: in flight (deliveries pending), held (pending, its
     list outside the config), or, every delivery settled, what became of its copies: sent
-    (none failed or parked), partly sent, or not sent (none went, some failed or parked).
-    "sent" for every settled edition told the operator that readers had an edition none of
-    whose copies went."""
+    (none failed or parked), partly sent, or not sent (none went, some failed or parked); none
+    to send when it had no copy to send at all (no reader, or every one skipped). "sent" for
+    every settled edition told the operator that readers had an edition none of whose copies
+    went."""
     if edition.status == "ready":
         return "held" if edition.list_slug in report.held_lists else "in flight"
     counts = edition.counts
+    if not counts.sent and not counts.failed and not counts.parked:
+        return "none to send"
     if not counts.failed and not counts.parked:
         return "sent"
     return "partly sent" if counts.sent else "not sent"
@@ -148,6 +151,7 @@ _STATE_STYLE = {
     "held": "[red]{}[/]",
     "partly sent": "[yellow]{}[/]",
     "not sent": "[red]{}[/]",
+    "none to send": "[dim]{}[/]",
 }
 
 
