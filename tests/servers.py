@@ -55,12 +55,30 @@ class PostgresServer:
         self.stop()
         self.start()
 
+    def running(self) -> bool:
+        status = [*self._stop[: self._stop.index("-D") + 2], "status"]
+        return subprocess.run(status, check=False, capture_output=True).returncode == 0
+
+    def log_tail(self, lines: int = 40) -> str:
+        log = self.socket_folder / "log"
+        text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
 
 @contextmanager
 def postgres_server() -> Iterator[str]:
-    """A throwaway PostgreSQL cluster; yields a SQLAlchemy URL of its ``postgres`` database."""
+    """A throwaway PostgreSQL cluster; yields a SQLAlchemy URL of its ``postgres`` database.
+
+    Nothing stops this one on purpose (tests that restart a server make their own), so a
+    server found gone at the end died under the tests that used it: the error carries the
+    end of its log, which is deleted with the cluster, to say why."""
     with postgres_cluster() as server:
         yield server.url
+        if not server.running():
+            raise RuntimeError(
+                f"the tests' PostgreSQL server ({server.url}) stopped while they ran; "
+                f"the end of its log:\n{server.log_tail()}"
+            )
 
 
 @contextmanager
