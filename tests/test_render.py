@@ -1275,3 +1275,57 @@ def test_an_outlets_forty_updates_of_a_story_name_a_few_and_count_the_rest(
     assert f"and {unnamed} more" in html
     assert [n for n in range(2, 41) if f"update {n}\n" in result.text] == named
     assert f"and {unnamed} more" in result.text
+
+
+def _language_of(element: Any) -> str | None:
+    """The language an element's text is read in: its own lang, else its nearest ancestor's."""
+    while element is not None:
+        if element.get("lang") is not None:
+            return str(element.get("lang"))
+        element = element.getparent()
+    return None
+
+
+@pytest.mark.parametrize(
+    ("list_language", "story_language", "title"),
+    [
+        ("en", "ar", "مجلس التعاون الخليجي يبحث أسعار النفط"),
+        ("ar", "en", "OPEC+ holds output steady"),
+    ],
+    ids=["arabic-story-english-list", "english-story-arabic-list"],
+)
+def test_the_lists_words_in_a_story_of_another_language_are_read_in_the_lists(
+    tmp_path: Path, list_language: str, story_language: str, title: str
+) -> None:
+    # The time under a story and its picture's alt text are written in the list's words
+    # ("25 Nov, 09:14 GST", "Photo · Gulf Wire"); inside an Arabic story of an English list
+    # they inherited lang="ar", so a screen reader spoke the English words with an Arabic voice.
+    from lxml import html as lxml_html
+
+    def story(article_id: int, **fields: Any) -> Article:
+        return article(
+            article_id, title, language=story_language, image=f"{IMAGES}/{article_id}.jpg", **fields
+        )
+
+    lead = EditionItem(story(1), "gulf", more_from=(story(2, feed="Al-Manara"),))
+    edition = Edition(
+        list_slug="middle-east-daily",
+        slot=SLOT,
+        window_start=None,
+        window_end=SLOT,
+        lead=lead,
+        sections=(Section("gulf", "The Gulf", (EditionItem(story(3), "gulf"),)),),
+    )
+    for layout in ("full", "compact"):
+        settings = make_settings(
+            tmp_path, language=list_language, layout=layout, compact_summaries=0
+        )
+        result = Renderer(settings).render(edition, settings.list("middle-east-daily"))
+        document = lxml_html.document_fromstring(result.html)
+        stories = document.find_class("story")
+        assert stories and {_language_of(table) for table in stories} == {story_language}
+        times = [span for table in stories for span in table.find_class("nowrap")]
+        pictures = [image for table in stories for image in table.iter("img")]
+        assert len(times) == 3 and pictures, layout  # the lead, its "More from" piece, the item
+        for element in times + pictures:
+            assert _language_of(element) == list_language, (layout, lxml_html.tostring(element))
