@@ -1329,3 +1329,43 @@ def test_the_lists_words_in_a_story_of_another_language_are_read_in_the_lists(
         assert len(times) == 3 and pictures, layout  # the lead, its "More from" piece, the item
         for element in times + pictures:
             assert _language_of(element) == list_language, (layout, lxml_html.tostring(element))
+
+
+@pytest.mark.parametrize(
+    ("list_language", "story_language", "title"),
+    [
+        ("en", "ar", "مجلس التعاون الخليجي يبحث أسعار النفط"),
+        ("ar", "en", "OPEC+ holds output steady"),
+    ],
+    ids=["arabic-story-english-list", "english-story-arabic-list"],
+)
+def test_the_other_headlines_under_a_story_are_read_in_their_own_language(
+    tmp_path: Path, list_language: str, story_language: str, title: str
+) -> None:
+    # "More on this story" is a line in the list's language (lang="en") that lists the outlet's
+    # other Arabic headlines: without a lang of their own a screen reader read them with the
+    # English voice. An author's other pieces under "More from" are each in their own language.
+    from lxml import html as lxml_html
+
+    def report(article_id: int, language: str = story_language) -> Article:
+        return article(article_id, f"{title} {article_id}", language=language)
+
+    lead = EditionItem(
+        report(1),
+        "gulf",
+        more_from=(report(2), report(3, language=list_language)),
+        also_covered_by=(report(4),),  # the lead's outlet's other report: "More on this story"
+    )
+    edition = replace(gulf_edition(report(5), report(6)), lead=lead)
+    settings = make_settings(tmp_path, language=list_language)
+    result = Renderer(settings).render(edition, settings.list("middle-east-daily"))
+    document = lxml_html.document_fromstring(result.html)
+    links = {
+        link.get("href").rsplit("-", 1)[1]: link
+        for link in document.iter("a")
+        if "/story-" in (link.get("href") or "")
+    }
+    assert links["4"].get("class") == "also-covered-link"
+    assert links["2"].get("class") == links["3"].get("class") == "more-from-link"
+    assert _language_of(links["4"]) == _language_of(links["2"]) == story_language
+    assert _language_of(links["3"]) == list_language

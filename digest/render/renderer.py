@@ -651,6 +651,7 @@ def _story_link(article: Article, words: Wording, tracking: dict[str, str]) -> S
         feed_name=shorten(article.feed_name, NAME_CHARS),
         published=_time(article.sort_time),
         direction=text_direction(article),
+        language=_language_tag(article.language),
     )
 
 

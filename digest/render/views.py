@@ -18,6 +18,7 @@ class StoryLink:
     feed_name: str
     published: str
     direction: Literal["ltr", "rtl"]
+    language: str | None  # its lang attribute where it differs from the text around it
 
 
 @dataclass(frozen=True, slots=True)
