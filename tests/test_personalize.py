@@ -144,6 +144,16 @@ def test_headers() -> None:
     assert message.recipient == "sam@example.org"
 
 
+def test_every_copy_asks_auto_responders_not_to_answer() -> None:
+    # Out-of-office replies go to the sender whatever Reply-To says: without these marks every
+    # edition brought the desk one from each reader away, and the sieve vacation, Gmail and
+    # Exchange responders each read another of them (RFC 3834 and 5230, Precedence, MS-OXCMAIL).
+    parsed = parse(make())
+    assert parsed["Auto-Submitted"] == "auto-generated"
+    assert parsed["Precedence"] == "bulk"
+    assert parsed["X-Auto-Response-Suppress"] == "OOF, AutoReply"
+
+
 def test_no_reply_to_unless_configured() -> None:
     service = SERVICE.model_copy(update={"reply_to": None})
     assert "Reply-To" not in parse(make(service=service))

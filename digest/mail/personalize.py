@@ -82,8 +82,19 @@ SHARED_HEADERS = (
     "List-Id",
     "List-Unsubscribe-Post",
     "Feedback-ID",
+    "Auto-Submitted",
+    "Precedence",
+    "X-Auto-Response-Suppress",
     "MIME-Version",
     "Content-Type",
+)
+# Out-of-office replies go to the sender, whatever Reply-To says: each of these marks stops the
+# responders that read it (sieve vacation and RFC 3834 ones, Gmail's, Exchange's) from answering
+# every copy of every edition.
+AUTO_RESPONSE_MARKS = (
+    ("Auto-Submitted", "auto-generated"),
+    ("Precedence", "bulk"),
+    ("X-Auto-Response-Suppress", "OOF, AutoReply"),
 )
 COPY_HEADERS = ("To", "Date", "Message-ID", "List-Unsubscribe")
 # A display name that needs neither quotes nor encoding: atext words and spaces (RFC 5322).
@@ -266,6 +277,8 @@ class Personalizer:
             message["Feedback-ID"] = service.feedback_id.format(
                 list=digest_list.slug, edition=self.edition_id, domain=self._domain
             )
+        for name, value in AUTO_RESPONSE_MARKS:
+            message[name] = value
         message["MIME-Version"] = "1.0"
         message["Content-Type"] = f'multipart/alternative; boundary="{boundary}"'
         head = message.as_bytes(policy=POLICY).partition(b"\r\n\r\n")[0] + b"\r\n"
