@@ -435,6 +435,17 @@ def test_a_bad_value_from_the_environment_names_its_variable(tmp_path: Path) -> 
     assert key == "service.base_url"
 
 
+def test_a_base_url_too_long_for_the_unsubscribe_header_is_refused(tmp_path: Path) -> None:
+    # Every copy's List-Unsubscribe header carries it with a token after it, on one line of at
+    # most 998 octets: a longer one passed the check, and the run then stopped at the first
+    # edition on the headers of a copy for "you@example.org".
+    long = "https://news.example.org/" + "desk/" * 180
+    text = MINIMAL.replace('"https://news.example.org"', f'"{long}"')
+    [(key, why)] = problems(write_config(tmp_path, text))
+    assert key == "service.base_url"
+    assert why.startswith(f"the address is {len(long):,} characters long") and "at most" in why
+
+
 def test_secrets_and_overrides_come_from_the_environment(tmp_path: Path) -> None:
     path = write_config(tmp_path, MINIMAL)
     settings = load_settings(

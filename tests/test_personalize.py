@@ -15,6 +15,7 @@ import pytest
 
 from digest import placeholders
 from digest.config import ListSettings, ServiceSettings, Settings
+from digest.config.values import BASE_URL_LIMIT
 from digest.errors import DeliveryPermanentError
 from digest.mail.personalize import Personalizer, personalize
 from digest.mail.tokens import InvalidToken, TokenSigner
@@ -152,6 +153,19 @@ def test_every_copy_asks_auto_responders_not_to_answer() -> None:
     assert parsed["Auto-Submitted"] == "auto-generated"
     assert parsed["Precedence"] == "bulk"
     assert parsed["X-Auto-Response-Suppress"] == "OOF, AutoReply"
+
+
+def test_the_longest_base_url_the_config_takes_fits_the_unsubscribe_header() -> None:
+    base_url = "https://briefing.example.org/" + "p" * (BASE_URL_LIMIT - 29)
+    service = ServiceSettings(**{**SERVICE.model_dump(), "base_url": base_url})
+    assert len(service.base_url) == BASE_URL_LIMIT
+    # The longest slug a list may have, and the largest id a subscriber row may have.
+    digest_list = DIGEST_LIST.model_copy(update={"slug": "s" * 63})
+    reader = Subscriber(id=2**63 - 1, email="sam@example.org", name="Sam")
+    message = make(reader, service=service, digest_list=digest_list)
+    head = message.data.partition(b"\r\n\r\n")[0]
+    assert max(len(line) for line in head.split(b"\r\n")) <= 998
+    assert parse(message)["List-Unsubscribe"].startswith(f"<{base_url}/unsubscribe/")
 
 
 def test_no_reply_to_unless_configured() -> None:

@@ -183,7 +183,7 @@ class ServiceSettings(SettingsModel):
     """The folder mail is written to as ``.eml`` files when there is no ``[smtp]`` table."""
     base_url: HttpsUrl
     """The public https address that links in mail point to (unsubscribe:
-    ``base_url/unsubscribe/TOKEN``)."""
+    ``base_url/unsubscribe/TOKEN``), at most 500 characters."""
     sender_name: HeaderText
     """The display name in the ``From`` of every message."""
     sender_address: EmailAddress

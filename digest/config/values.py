@@ -178,8 +178,21 @@ def _check_host(host: str) -> str:
     return host
 
 
+# Every copy's List-Unsubscribe header holds "<base_url/unsubscribe/TOKEN>," on one line of at
+# most 998 octets, and the token of the longest list slug and subscriber id is about 150
+# characters: this leaves room for both, and more than any site's address needs.
+BASE_URL_LIMIT = 500
+
+
 def _check_https_url(url: str) -> str:
-    """An https URL in plain ASCII, with no spaces, ``>`` or ``=?``."""
+    """An https URL in plain ASCII, with no spaces, ``>`` or ``=?``, of at most
+    ``BASE_URL_LIMIT`` characters."""
+    if len(url) > BASE_URL_LIMIT:
+        raise ValueError(
+            f"the address is {len(url):,} characters long: base_url is at most "
+            f"{BASE_URL_LIMIT}, as every copy's List-Unsubscribe header carries it on one line "
+            "with a token after it; shorten it"
+        )
     parts = urlsplit(url)
     # Plain http only where no mailbox provider will ever follow it: a local trial, the tests.
     loopback_http = parts.scheme == "http" and is_loopback_host(parts.hostname)
