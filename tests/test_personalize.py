@@ -5,8 +5,10 @@ from __future__ import annotations
 import email
 import email.policy
 import email.utils
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from email.header import decode_header, make_header
 from email.message import EmailMessage
 from html.parser import HTMLParser
 from pathlib import Path
@@ -88,6 +90,10 @@ SIGNER = TokenSigner("test-secret-0123456789")
 def rendered_with_subject(subject: str) -> RenderedEdition:
     """RENDERED under another ``subject``, with no preheader and one article."""
     return replace(RENDERED, subject=subject, preheader="", article_count=1)
+
+
+# An RFC 2047 encoded word as a phrase may hold it: base64, or Q with no special left bare.
+ENCODED_WORD = r"=\?utf-8\?(?:[bB]\?[A-Za-z0-9+/=]+|[qQ]\?[A-Za-z0-9!*+/=_-]+)\?="
 
 
 SAM = Subscriber(id=345, email="sam@example.org", name="Sam Haddad")
@@ -440,6 +446,34 @@ def test_list_name_with_quotes_is_a_valid_quoted_string() -> None:
     digest_list = DIGEST_LIST.model_copy(update={"name": 'The "Desk" \\ Daily'})
     parsed = parse(make(digest_list=digest_list))
     assert parsed["List-Id"] == '"The \\"Desk\\" \\\\ Daily" <middle-east-daily.example.org>'
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Le Golfe (édition du matin)",  # a ")" was left outside every encoded word
+        "Nahost: Überblick, täglich; kurz",
+        "Golfe <matin> à Doha",  # a bare "<matin>" read as the list's id
+        'Le "Golfe" à Doha',
+        "الشرق الأوسط (يومي)",
+    ],
+)
+def test_a_non_ascii_list_name_is_one_phrase_of_encoded_words_in_list_id(name: str) -> None:
+    # RFC 2919: List-Id is a phrase, then the id in angle brackets. The email package encoded
+    # only the words holding non-ASCII letters and left "(", ")", ",", ";", ":", quotes and
+    # angle brackets bare beside them, where they are no part of a phrase: a filter reading the
+    # header by its grammar found no id, or "matin" for one.
+    message = make(digest_list=DIGEST_LIST.model_copy(update={"name": name}))
+    head = message.data.partition(b"\r\n\r\n")[0].decode("ascii")
+    value = re.search(r"^List-Id: (.*?)\r\n(?! )", head, re.M | re.S)
+    assert value is not None
+    unfolded = value.group(1).replace("\r\n", "")
+    phrase, _, list_id = unfolded.rpartition(" ")
+    assert list_id == "<middle-east-daily.example.org>"
+    assert re.fullmatch(rf"{ENCODED_WORD}(?:[ \t]+{ENCODED_WORD})*", phrase), phrase
+    decoded = str(make_header(decode_header(phrase)))
+    assert decoded == name
+    assert parse(message)["List-Id"] == f"{name} <middle-east-daily.example.org>"
 
 
 def test_message_id_is_deterministic_per_edition_and_subscriber() -> None:

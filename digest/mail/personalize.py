@@ -29,10 +29,12 @@ import re
 from dataclasses import replace
 from datetime import datetime
 from email.errors import HeaderParseError
-from email.headerregistry import Address, HeaderRegistry, UnstructuredHeader
+from email.header import Header
+from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
 from email.policy import SMTP, Policy
 from email.utils import format_datetime as rfc5322_date
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from digest import placeholders
@@ -62,8 +64,30 @@ class _VerbatimHeader(UnstructuredHeader):
         return f"{self.name}: {self}{policy.linesep}"
 
 
+class _ListIdHeader(UnstructuredHeader):
+    """List-Id (RFC 2919): a phrase, then the list's id in angle brackets.
+
+    The email package encodes only the words of a non-ASCII name that hold non-ASCII letters,
+    leaving "(", ")", ",", ";", ":", quotes and "<" bare beside them, where a phrase may not hold
+    them: "Le Golfe (édition du matin)" gave ``Le Golfe =?utf-8?q?=28=C3=A9dition?= du matin)``,
+    a phrase that ends before the id. Such a name is written as encoded words whole, whose
+    Q and B encodings leave no special bare.
+    """
+
+    name: str  # set by BaseHeader.init, which the registry mixes in
+
+    def fold(self, *, policy: Policy) -> str:
+        phrase, _, list_id = str(self).rpartition(" <")
+        if phrase.isascii():  # a quoted string (``_phrase``), folded as any header
+            # The registry mixes BaseHeader in at run time; typeshed's UnstructuredHeader lacks it.
+            return str(BaseHeader.fold(cast(BaseHeader, self), policy=policy))
+        words = Header(phrase, "utf-8", header_name=self.name).encode(linesep=policy.linesep)
+        return f"{self.name}: {words}{policy.linesep} <{list_id}{policy.linesep}"
+
+
 _HEADERS = HeaderRegistry()
 _HEADERS.map_to_type("feedback-id", _VerbatimHeader)  # type: ignore[arg-type]
+_HEADERS.map_to_type("list-id", _ListIdHeader)  # type: ignore[arg-type]
 # SMTP: CRLF line endings, headers folded at 78 characters, non-ASCII header text RFC 2047 encoded.
 POLICY = SMTP.clone(header_factory=_HEADERS)
 
@@ -338,8 +362,8 @@ def _to_header(name: str | None, address: str) -> str:
 def _phrase(name: str) -> str:
     """A list name as the phrase of a List-Id header (RFC 2919).
 
-    An ASCII name becomes a quoted-string. A non-ASCII one is left bare: folding the header turns
-    its words into RFC 2047 encoded-words, and encoded-words are not allowed inside quotes.
+    An ASCII name becomes a quoted-string. A non-ASCII one is left bare: ``_ListIdHeader`` writes
+    it as RFC 2047 encoded-words, which are not allowed inside quotes.
     """
     if name.isascii():
         return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
