@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import email.utils
+import mailbox
 import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -208,6 +209,32 @@ def test_wire_format_is_crlf_ascii_with_short_lines() -> None:
     # Quoted-printable lines are at most 76 characters, and none needs SMTP dot-stuffing.
     assert max(len(line) for line in body.split(b"\r\n")) <= 76
     assert b"\r\n." not in data
+
+
+@pytest.mark.parametrize("padding", range(0, 80, 7))
+def test_no_line_of_a_copy_starts_with_from_and_a_space(tmp_path: Path, padding: int) -> None:
+    # An mbox file ends each message at a line "From …": mail stored in one (Thunderbird's local
+    # folders, mutt, Python's mailbox) has every such line of the body written ">From …", so a
+    # headline "From Gaza to Kyiv…" read ">From Gaza to Kyiv…", and the body no longer matched
+    # its DKIM hash. Quoted-printable can write the F as "=46" (RFC 2049), also after a soft
+    # line break, in a subscriber's value, and where the "=46" makes a line too long.
+    headline = "From Gaza to Kyiv, the envoys' week"
+    long_line = "x" * padding + " From the desk " + "From " * 20
+    text = RENDERED.text.replace("Talks resume in Muscat\n", f"{headline}\n{long_line}\n")
+    reader = Subscriber(id=5, email="zoe@example.org", name="From Here")
+    message = make(reader, rendered=replace(RENDERED, text=text, html=RENDERED.html + long_line))
+    body = message.data.partition(b"\r\n\r\n")[2]
+    assert not [line for line in body.split(b"\r\n") if line.startswith(b"From ")]
+    assert max(len(line) for line in body.split(b"\r\n")) <= 76
+    box = mailbox.mbox(tmp_path / "mbox")
+    box.add(message.data)
+    box.close()
+    [stored] = mailbox.mbox(tmp_path / "mbox")
+    read = email.message_from_bytes(stored.as_bytes(), policy=email.policy.default)
+    assert isinstance(read, EmailMessage)
+    text_read, html_read = bodies(read)
+    assert text_read.startswith(f"Hello From Here,\n\n{headline}\n{long_line}\n")
+    assert html_read.endswith(long_line)
 
 
 def test_greeting_with_name() -> None:

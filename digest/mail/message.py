@@ -15,7 +15,8 @@ A soft line break before and after each value keeps a value from ever being spli
 static lines around it, so a value of any length is encoded on its own, in microseconds.
 
 The bytes are ready for SMTP as they are: CRLF line ends, and no line starts with a dot (a dot
-that would start a line is encoded as ``=2E``), so a transport needs no dot-stuffing pass.
+that would start a line is encoded as ``=2E``), so a transport needs no dot-stuffing pass. Nor
+does any start with "From " (its F is ``=46``), which an mbox file would store as ">From ".
 """
 
 from __future__ import annotations
@@ -37,17 +38,33 @@ def qp_encode(text: str) -> bytes:
     # binascii's encoder is in C; it breaks long lines with soft breaks at 76 characters and
     # encodes "=", control characters, non-ASCII bytes and whitespace at the end of a line.
     encoded = binascii.b2a_qp(text.encode("utf-8"), istext=True)
-    if b"\n." in encoded or encoded.startswith(b"."):
-        encoded = _encode_leading_dots(encoded)
+    if encoded.startswith(_UNSAFE_STARTS) or b"\n." in encoded or b"\nFrom " in encoded:
+        encoded = _encode_unsafe_starts(encoded)
     return encoded.replace(b"\n", CRLF)
 
 
-def _encode_leading_dots(encoded: bytes) -> bytes:
-    """A dot that starts a line written "=2E", the line split again if that made it too long."""
+# What must not start a line of the message: a dot (SMTP would take a lone one for the end of the
+# data, and strip one) and "From " (an mbox file starts each message at such a line, so mail
+# stored in one has every such line of the body written ">From "; RFC 2049 says to encode it).
+_UNSAFE_STARTS = (b".", b"From ")
+
+
+def _safe_start(line: bytes) -> bytes:
+    """``line`` with the dot or the F of "From " that starts it encoded; else as it is."""
+    if line.startswith(b"."):
+        return b"=2E" + line[1:]
+    if line.startswith(b"From "):
+        return b"=46" + line[1:]
+    return line
+
+
+def _encode_unsafe_starts(encoded: bytes) -> bytes:
+    """Each line's unsafe start encoded, the line split again if that made it too long (the
+    piece after the split may start unsafely in turn)."""
     lines: list[bytes] = []
     for line in encoded.split(b"\n"):
-        while line.startswith(b"."):
-            line = b"=2E" + line[1:]
+        while (safe := _safe_start(line)) != line:
+            line = safe
             if len(line) <= MAX_LINE:
                 break
             cut = _cut(line)
@@ -76,10 +93,8 @@ def end_line(encoded: bytes) -> bytes:
     last = encoded[start:]
     if len(last) >= MAX_LINE:
         cut = _cut(last)
-        rest = last[cut:]
-        if rest.startswith(b"."):
-            rest = b"=2E" + rest[1:]
-        encoded = encoded[:start] + last[:cut] + SOFT_BREAK + rest
+        rest = _encode_unsafe_starts(last[cut:])
+        encoded = encoded[:start] + last[:cut] + SOFT_BREAK + rest.replace(b"\n", CRLF)
     return encoded + SOFT_BREAK
 
 
