@@ -96,6 +96,7 @@ def test_the_headers_providers_check_are_signed(key_pair: tuple[Path, bytes]) ->
     ):
         assert header in signed
     assert signed.count("from") == 2, "From is oversigned: one added in transit breaks it"
+    assert signed.count("feedback-id") == 1, "a relay may add its own Feedback-ID"
 
 
 def test_a_changed_body_or_header_fails(key_pair: tuple[Path, bytes]) -> None:
@@ -109,6 +110,44 @@ def test_a_changed_body_or_header_fails(key_pair: tuple[Path, bytes]) -> None:
     )
     assert not dkim.verify(tampered_unsubscribe, dnsfunc=dns, minkey=1024)
     assert not dkim.verify(data, dnsfunc=dns_with(public, b"other._domainkey.example.org."))
+
+
+@pytest.mark.parametrize(
+    "added",
+    [
+        b"Subject: You won a prize: claim it at https://evil.example",
+        b"Reply-To: claims@evil.example",
+        b"To: everyone@victim.example",
+        b"Date: Fri, 01 Jan 2038 00:00:00 +0000",
+        b"Message-ID: <replayed@evil.example>",
+        b"List-Unsubscribe: <https://evil.example/unsubscribe>",
+        b"List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+        b"Content-Type: text/html",
+        b"MIME-Version: 1.0",
+        b"List-Id: <other.evil.example>",
+    ],
+)
+def test_a_header_added_to_a_signed_copy_breaks_the_signature(
+    key_pair: tuple[Path, bytes], added: bytes
+) -> None:
+    # A verifier checks the last instance of each signed header, so one added above it by
+    # whoever replays a copy went unchecked while the reader's mail program showed it: a new
+    # Subject or Reply-To passed as ours. Listing each header once more than the copy holds
+    # signs that there is no other ("oversigning", RFC 6376 section 8.15), as From always was.
+    private, public = key_pair
+    data = signed_copy(private)
+    signature, separator, rest = data.partition(b"\r\nFrom: ")
+    assert dkim.verify(data, dnsfunc=dns_with(public), minkey=1024)
+    replayed = signature + b"\r\n" + added + separator + rest
+    assert not dkim.verify(replayed, dnsfunc=dns_with(public), minkey=1024)
+
+
+def test_a_feedback_id_a_relay_adds_keeps_the_signature(key_pair: tuple[Path, bytes]) -> None:
+    # Amazon SES adds a Feedback-ID of its own to every message it relays.
+    private, public = key_pair
+    signature, separator, rest = signed_copy(private).partition(b"\r\nFrom: ")
+    relayed = signature + b"\r\nFeedback-ID: 1.eu-west-1.abc:AmazonSES" + separator + rest
+    assert dkim.verify(relayed, dnsfunc=dns_with(public), minkey=1024)
 
 
 def test_non_ascii_names_and_other_timezones_still_verify(key_pair: tuple[Path, bytes]) -> None:

@@ -14,11 +14,13 @@ import dkim
 from digest.config import Settings
 from digest.errors import ConfigError
 
-# Signed headers. From is listed twice ("oversigned"): a From added in transit then breaks the
-# signature. Gmail and Yahoo require List-Unsubscribe and List-Unsubscribe-Post to be signed for
-# one-click unsubscribe to be offered.
-SIGNED_HEADERS = (
-    b"from",
+# Signed headers. Gmail and Yahoo require List-Unsubscribe and List-Unsubscribe-Post to be
+# signed for one-click unsubscribe to be offered. A verifier checks the last instance of each
+# name, so one added above it (by whoever replays a copy: a new Subject, a Reply-To of theirs)
+# would pass unchecked while mail programs show it; listing each name once more than a copy
+# holds signs that there is no other ("oversigned", RFC 6376 section 8.15). Not Feedback-ID:
+# a relay such as Amazon SES adds its own, which must not break the signature.
+_OVERSIGNED = (
     b"from",
     b"to",
     b"subject",
@@ -28,10 +30,10 @@ SIGNED_HEADERS = (
     b"list-id",
     b"list-unsubscribe",
     b"list-unsubscribe-post",
-    b"feedback-id",
     b"mime-version",
     b"content-type",
 )
+SIGNED_HEADERS = (*(name for name in _OVERSIGNED for _ in range(2)), b"feedback-id")
 
 
 class DkimSigner:
