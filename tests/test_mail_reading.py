@@ -15,6 +15,7 @@ from lxml import html as lxml_html
 
 from digest.images.gathering import shown_pictures
 from digest.images.records import ServedPicture
+from digest.mail.personalize import fill_for_preview
 from digest.records import Edition, EditionItem, Section
 from digest.render import HTML_BUDGET, LEAD_SUMMARY_CHARS, SUMMARY_CHARS, Renderer
 from digest.render.text import (
@@ -112,7 +113,7 @@ def test_the_dot_before_a_time_never_ends_or_opens_a_line(
 
 
 def test_the_plain_texts_byline_leaves_no_dot_at_the_break_before_a_time() -> None:
-    marker = "%%DIGEST-TIME-1771357740%%"
+    marker = "\u2068%%DIGEST-TIME-1771357740%%\u2069"  # isolated, as Story.byline writes it
     byline = Neutralized(f"Scott Peterson · {LONG_OUTLET} · {marker}")  # as Story.byline is
     assert wrap_text(byline).splitlines() == [f"Scott Peterson · {LONG_OUTLET}", marker]
     # "·" that would open the time's line goes too (the outlet's name fills the line).
@@ -531,3 +532,55 @@ def test_a_story_whose_picture_the_check_refused_shows_the_next_reports_kept_one
     # None of the story's pictures kept: no picture, not another story's.
     tree = lxml_html.fromstring(render(edition, digest_list, others).html)
     assert tree.find_class("lead-image") == []
+
+
+# Where each word of a line of plain text is drawn, as a mail app shows text/plain: one line in a
+# block that takes its direction from its first letter (dir="auto"), or the app's own.
+_WORDS_AT = """
+([line, words, direction]) => {
+  const block = document.createElement('div');
+  block.style.whiteSpace = 'pre';
+  block.setAttribute('dir', direction);
+  block.textContent = line;
+  document.body.appendChild(block);
+  const at = {};
+  for (const word of words) {
+    const start = line.indexOf(word);
+    const range = document.createRange();
+    range.setStart(block.firstChild, start);
+    range.setEnd(block.firstChild, start + word.length);
+    at[word] = range.getBoundingClientRect().left;
+  }
+  block.remove();
+  return at;
+}
+"""
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("direction", ["auto", "ltr", "rtl"])
+def test_the_plain_texts_time_reads_in_order_beside_names_of_the_other_direction(
+    browser: Browser,  # noqa: F811
+    tmp_path: Path,
+    direction: str,
+) -> None:
+    # In an Arabic list's plain text, an English story's byline ("Layla Haddad · Gulf Wire ·
+    # 25 نوفمبر، 05:00 غرينتش+4") is a left-to-right line, in which the Arabic time was drawn
+    # as "نوفمبر، 05:00 غرينتش+4 … 25": the day went to the far end, read last. The HTML
+    # isolates the time by a dir attribute; the plain text had nothing to do it.
+    settings = make_settings(tmp_path, language="ar")
+    digest_list = settings.list("middle-east-daily")
+    result = Renderer(settings).render(sample_edition(), digest_list)
+    text = fill_for_preview(result, service=settings.service, digest_list=digest_list).text
+    byline = next(line for line in text.splitlines() if line.startswith("Layla Haddad · "))
+    time = byline.rsplit(" · ", 1)[1].strip("\u2068\u2069")
+    words = time.split()  # ["25", "نوفمبر،", "05:00", "غرينتش+4"]
+    assert len(words) == 4 and words[0] == "25", time
+    page = browser._browser.new_page()
+    try:
+        page.set_content("<!DOCTYPE html><html><body></body></html>")
+        at = page.evaluate(_WORDS_AT, [byline, words, direction])
+    finally:
+        page.close()
+    # Arabic is read from the right: the day first, then the month, the hour and the zone.
+    assert sorted(words, key=lambda word: -at[word]) == words, at

@@ -36,7 +36,8 @@ _TIME_WIDTH = longest_datetime()
 _TIME_PAD = "\x00"
 # Where a byline's time goes to the next line, the " · " before it goes: a line ending in a lone
 # "·", or one opening with it, reads as a cut, and the line break separates them already.
-_SEPARATOR_AT_BREAK = re.compile(r" ·\n(?=%%DIGEST-TIME-)|\n· (?=%%DIGEST-TIME-)")
+# The time may be isolated (FSI, U+2068) as a byline writes it.
+_SEPARATOR_AT_BREAK = re.compile(r" ·\n(?=\u2068?%%DIGEST-TIME-)|\n· (?=\u2068?%%DIGEST-TIME-)")
 
 
 # Explicit direction controls: each embedding (LRE, RLE) or override (LRO, RLO) lasts until a PDF,

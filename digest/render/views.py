@@ -8,6 +8,10 @@ from typing import Literal
 from digest.records import Article
 from digest.render.text import Neutralized, neutralize_text
 
+# A run that takes its direction from its first letter, set apart from the text around it.
+FIRST_STRONG_ISOLATE = "\u2068"
+POP_DIRECTIONAL_ISOLATE = "\u2069"
+
 
 @dataclass(frozen=True, slots=True)
 class StoryLink:
@@ -48,10 +52,13 @@ class Story:
 
     @property
     def byline(self) -> Neutralized:
+        """The plain text's byline: author, outlet and time, the time isolated (FSI … PDI) as the
+        HTML isolates it by a dir attribute. In a line of the other direction (an English
+        story's byline in an Arabic list) a time not isolated was drawn with its day at the far
+        end: "نوفمبر، 05:00 غرينتش+4 … 25"."""
         parts = (self.author, self.feed_name)
-        return Neutralized(
-            " · ".join([*(neutralize_text(part) for part in parts if part), self.published])
-        )
+        time = f"{FIRST_STRONG_ISOLATE}{self.published}{POP_DIRECTIONAL_ISOLATE}"
+        return Neutralized(" · ".join([*(neutralize_text(part) for part in parts if part), time]))
 
 
 @dataclass(frozen=True, slots=True)
