@@ -381,6 +381,20 @@ def test_one_personalizer_makes_every_copy() -> None:
         assert personalizer.message_for(subscriber, NOW) == make(subscriber)
 
 
+@pytest.mark.parametrize("blank", [" ", "\t"])
+@pytest.mark.parametrize("length", range(70, 80))
+def test_a_line_ending_in_a_blank_stays_within_76_characters(length: int, blank: str) -> None:
+    # binascii writes a line's last space as "=20" after measuring the line: a line of 74 or 75
+    # characters ending in one came out 77 or 78 long, past RFC 2045's 76.
+    line = "x" * (length - 1) + blank
+    rendered = replace(RENDERED, text=RENDERED.text + line + "\n", html=RENDERED.html + line)
+    message = make(rendered=rendered)
+    body = message.data.partition(b"\r\n\r\n")[2]
+    assert max(len(encoded) for encoded in body.split(b"\r\n")) <= 76
+    text, html = bodies(parse(message))
+    assert text.endswith(f"\n{line}\n") and html.endswith(f"\n{line}")
+
+
 @pytest.mark.parametrize("length", range(0, 160, 7))
 def test_values_of_any_length_survive_the_encoding(length: int) -> None:
     # Names that put "=XX" escapes and spaces at every position around the 76-column breaks.

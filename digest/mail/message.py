@@ -33,12 +33,12 @@ MAX_LINE = 76  # RFC 2045: encoded lines are at most 76 characters
 
 def qp_encode(text: str) -> bytes:
     """``text`` quoted-printable encoded: CRLF line ends, lines of at most 76 characters, none
-    starting with a dot. Line breaks in ``text`` stay hard line breaks."""
+    starting with a dot or "From ". Line breaks in ``text`` stay hard line breaks."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     # binascii's encoder is in C; it breaks long lines with soft breaks at 76 characters and
     # encodes "=", control characters, non-ASCII bytes and whitespace at the end of a line.
     encoded = binascii.b2a_qp(text.encode("utf-8"), istext=True)
-    if encoded.startswith(_UNSAFE_STARTS) or b"\n." in encoded or b"\nFrom " in encoded:
+    if _needs_second_pass(encoded):
         encoded = _encode_unsafe_starts(encoded)
     return encoded.replace(b"\n", CRLF)
 
@@ -47,6 +47,21 @@ def qp_encode(text: str) -> bytes:
 # data, and strip one) and "From " (an mbox file starts each message at such a line, so mail
 # stored in one has every such line of the body written ">From "; RFC 2049 says to encode it).
 _UNSAFE_STARTS = (b".", b"From ")
+# binascii writes the space or tab that ends a line as "=20" or "=09" after it has measured the
+# line, so a line of 74 or 75 characters ending in one comes out 77 or 78 long.
+_ENCODED_END_BLANKS = (b"=20", b"=09")
+
+
+def _needs_second_pass(encoded: bytes) -> bool:
+    """Whether a line of ``encoded`` may start unsafely or run past 76 characters."""
+    return (
+        encoded.startswith(_UNSAFE_STARTS)
+        or b"\n." in encoded
+        or b"\nFrom " in encoded
+        or encoded.endswith(_ENCODED_END_BLANKS)
+        or b"=20\n" in encoded
+        or b"=09\n" in encoded
+    )
 
 
 def _safe_start(line: bytes) -> bytes:
@@ -59,17 +74,15 @@ def _safe_start(line: bytes) -> bytes:
 
 
 def _encode_unsafe_starts(encoded: bytes) -> bytes:
-    """Each line's unsafe start encoded, the line split again if that made it too long (the
-    piece after the split may start unsafely in turn)."""
+    """Each line's unsafe start encoded, and each line over 76 characters split with soft
+    breaks (the piece after a split may start unsafely in turn)."""
     lines: list[bytes] = []
     for line in encoded.split(b"\n"):
-        while (safe := _safe_start(line)) != line:
-            line = safe
-            if len(line) <= MAX_LINE:
-                break
+        line = _safe_start(line)
+        while len(line) > MAX_LINE:
             cut = _cut(line)
             lines.append(line[:cut] + b"=")
-            line = line[cut:]
+            line = _safe_start(line[cut:])
         lines.append(line)
     return b"\n".join(lines)
 
