@@ -1368,3 +1368,37 @@ def test_the_other_headlines_under_a_story_are_read_in_their_own_language(
     assert links["2"].get("class") == links["3"].get("class") == "more-from-link"
     assert _language_of(links["4"]) == _language_of(links["2"]) == story_language
     assert _language_of(links["3"]) == list_language
+
+
+@pytest.mark.parametrize(
+    ("title", "language"),
+    [
+        ("مجلس التعاون الخليجي يبحث أسعار النفط", "ar"),
+        ("ایران و عربستان دفاتر تجاری را بازگشایی می‌کنند", "fa"),  # ی، ک، پ: Persian's letters
+        ("پاکستان میں بارشوں سے سیلاب آ گیا ہے", "ur"),  # ں، ے، ہ: Urdu's
+        ("השיחות במוסקט יתחדשו מחר", "he"),
+    ],
+)
+def test_a_story_with_no_declared_language_takes_the_one_its_script_names(
+    tmp_path: Path, title: str, language: str
+) -> None:
+    # A feed that declares no language (most Atom feeds) left an Arabic story of an English list
+    # dir="rtl" and in the list's lang="en": a screen reader read the headline with the English
+    # voice. The guides said its lang came "from the script of its title"; it did not.
+    from lxml import html as lxml_html
+
+    settings = make_settings(tmp_path)
+    story = article(1, title, language=None)
+    again = article(2, f"{title} (2)", language=None)  # the outlet's other report of it
+    latin = article(3, "Oil steady as OPEC+ meets", language=None)
+    lead = EditionItem(story, "gulf", also_covered_by=(again,))
+    edition = replace(gulf_edition(story, latin), lead=lead)
+    result = Renderer(settings).render(edition, settings.list("middle-east-daily"))
+    document = lxml_html.document_fromstring(result.html)
+    links = {
+        link.get("href").rsplit("-", 1)[1]: link
+        for link in document.iter("a")
+        if "/story-" in (link.get("href") or "")
+    }
+    assert _language_of(links["1"]) == _language_of(links["2"]) == language
+    assert _language_of(links["3"]) == "en"  # Latin letters name no language: the list's

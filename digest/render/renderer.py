@@ -40,6 +40,7 @@ from digest.render.text import (
     one_line,
     safe_url,
     script_direction,
+    script_language,
     shorten,
     shorten_summary,
     text_direction,
@@ -538,7 +539,7 @@ class Renderer:
             image_url=image_url,
             image_height=image_height,
             image_credit=shorten((pictured or article).feed_name, NAME_CHARS),
-            language=_language_tag(article.language),
+            language=_story_language(article),
             direction=text_direction(article),
             more_from=()
             if not more_from
@@ -651,7 +652,7 @@ def _story_link(article: Article, words: Wording, tracking: dict[str, str]) -> S
         feed_name=shorten(article.feed_name, NAME_CHARS),
         published=_time(article.sort_time),
         direction=text_direction(article),
-        language=_language_tag(article.language),
+        language=_story_language(article),
     )
 
 
@@ -781,6 +782,12 @@ def _bounded_url(url: str | None) -> str | None:
     """``safe_url``, and None for a URL too long to be worth its weight in the edition."""
     checked = safe_url(url)
     return checked if checked is not None and len(checked) <= URL_CHARS else None
+
+
+def _story_language(article: Article) -> str | None:
+    """The lang of an article: its feed's, else the one its title's letters name (the HTML then
+    tells a screen reader which voice reads a right-to-left story), else none: the list's."""
+    return _language_tag(article.language) or script_language(article.title)
 
 
 def _language_tag(language: str | None) -> str | None:

@@ -191,6 +191,33 @@ def text_direction(article: Article) -> Literal["ltr", "rtl"]:
     return script_direction(article.title)
 
 
+# The letters of the Arabic script that one language of the region uses and Arabic does not:
+# Urdu's first, as Urdu writes Persian's too. Arabic text holds none of them.
+_URDU_LETTERS = frozenset("ٹڈڑںےہ")  # U+0679, U+0688, U+0691, U+06BA, U+06D2, U+06C1
+_PERSIAN_LETTERS = frozenset("پچژگکیۀ")  # U+067E, U+0686, U+0698, U+06AF, U+06A9, U+06CC, U+06C0
+_ARABIC_LETTERS = range(0x0621, 0x064B)  # hamza to yeh: the letters Arabic itself writes
+_HEBREW_LETTERS = range(0x05D0, 0x05EB)
+
+
+def script_language(text: str) -> str | None:
+    """The language a right-to-left ``text`` is in, as its letters say it: "he" for Hebrew's,
+    "ur" or "fa" for the Arabic script with letters only Urdu or Persian writes, "ar" for
+    Arabic's alone; None for text mostly of another direction, or of letters that name no one
+    language (Kurdish, Pashto, Sindhi write their own too)."""
+    if script_direction(text) != "rtl":
+        return None
+    letters = {char for char in text if unicodedata.category(char).startswith("L")}
+    if any(ord(char) in _HEBREW_LETTERS for char in letters):
+        return "he"
+    arabic_script = {char for char in letters if "\u0600" <= char <= "\u06ff"}
+    if arabic_script & _URDU_LETTERS:
+        return "ur"
+    others = {char for char in arabic_script if ord(char) not in _ARABIC_LETTERS}
+    if others and others <= _PERSIAN_LETTERS:
+        return "fa"
+    return "ar" if arabic_script and not others else None
+
+
 def script_direction(text: str) -> Literal["ltr", "rtl"]:
     """RTL when ``text`` is mostly in a right-to-left script, else LTR (a name of digits too)."""
     rtl = ltr = 0
