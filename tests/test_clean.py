@@ -787,6 +787,27 @@ def test_an_author_escaped_twice_reads_as_its_characters(item_xml: str, author: 
     assert _first_entry_author(item_xml) == author
 
 
+@pytest.mark.parametrize(
+    "item_xml",
+    [
+        # an address alone, its domain's last label longer than four letters: feedparser's own
+        # reading took the label's tail for a name, and the byline read "ple" or "rnational"
+        "<author>jane.doe@gulfwire.example</author>",
+        "<author>web.desk@arabnews.international</author>",
+        "<author>news@al-monitor.media</author>",
+        "<dc:creator>desk@gulfwire.online</dc:creator>",
+    ],
+)
+def test_an_author_field_of_an_address_alone_names_nobody(item_xml: str) -> None:
+    assert _first_entry_author(item_xml) is None
+
+
+def test_a_name_beside_an_address_with_a_long_last_label_is_the_name() -> None:
+    written = "<author>jane@news.online (Jane Doe)</author>"
+    assert _first_entry_author(written) == "Jane Doe"
+    assert _first_entry_author("<author>Jane Doe jane@news.online</author>") == "Jane Doe"
+
+
 def test_names_on_lines_of_their_own_are_each_a_person() -> None:
     from digest.bylines import read_byline
 

@@ -298,6 +298,11 @@ def _one_author(written: str, whole: RawEntry | None) -> str | None:
     match = _EMAIL_THEN_NAME.match(written) or _NAME_THEN_EMAIL.match(written)
     if match:
         name = match.group("name")
+    elif "@" in written:
+        # feedparser's address pattern stops a domain's last label at four letters and gives the
+        # rest as the name: "desk@gulfwire.online" was a byline of "ne". written_author below
+        # drops the address from the field as written.
+        name = written
     else:
         name = str(((whole or {}).get("author_detail") or {}).get("name") or written)
     # An address is no name, and a reader's mail is no place to publish one. A name escaped
