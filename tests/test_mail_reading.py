@@ -584,3 +584,59 @@ def test_the_plain_texts_time_reads_in_order_beside_names_of_the_other_direction
         page.close()
     # Arabic is read from the right: the day first, then the month, the hour and the zone.
     assert sorted(words, key=lambda word: -at[word]) == words, at
+
+
+@pytest.mark.parametrize(
+    ("title", "summary_html", "shown"),
+    [
+        # a standfirst that is the headline again: the story read its title twice in a row
+        ("Kuwait cabinet approves budget",
+         "<p>Kuwait cabinet approves budget</p><p>The cabinet approved the budget on Monday.</p>",
+         ["The cabinet approved the budget on Monday."]),
+        # the headline as the summary's first sentence
+        ("Saudi Arabia opens new port in Jeddah",
+         "<p>Saudi Arabia opens new port in Jeddah. It will handle two million containers.</p>",
+         ["It will handle two million containers."]),
+        ("Bahrain hosts Gulf summit on security",
+         "<p>Bahrain hosts Gulf summit on security - Leaders met in Manama on Tuesday.</p>",
+         ["Leaders met in Manama on Tuesday."]),
+        # an aggregator's source tag, then the headline (without its "Country:") in other case
+        ("Kenya: No, Photos On Facebook Don't Show Kenyan Vendor Arrested With Millions",
+         "<p>[Africa Check] No, photos on Facebook don’t show Kenyan vendor arrested with "
+         "millions.</p>",
+         []),
+        # the headline's words opening a longer sentence are no repeat
+        ("Iran talks resume",
+         "<p>Iran talks resume in Geneva on Monday, officials said.</p>",
+         ["Iran talks resume in Geneva on Monday, officials said."]),
+    ],
+)  # fmt: skip
+def test_a_summary_does_not_open_with_its_headline_again(
+    tmp_path: Path, title: str, summary_html: str, shown: list[str]
+) -> None:
+    edition = sample_edition()
+    gulf = edition.sections[0]
+    text = " ".join(lxml_html.fromstring(summary_html).text_content().split())
+    item = gulf.items[0]
+    told = replace(
+        item,
+        article=replace(item.article, title=title, summary_html=summary_html, summary_text=text),
+    )
+    edition = replace(edition, sections=(replace(gulf, items=(told, *gulf.items[1:])),))
+    settings = make_settings(tmp_path)
+    result = Renderer(settings).render(edition, settings.list("middle-east-daily"))
+    story = next(
+        table
+        for table in lxml_html.fromstring(result.html).find_class("story")
+        if told.article.link in (table.xpath(".//a/@href") or [""])[0]
+    )
+    summaries = [" ".join(p.text_content().split()) for p in story.find_class("summary")]
+    assert summaries == shown
+    # The plain-text part reads the same.
+    block = result.text.split(told.article.link)[0].rsplit("\n\n", 2)
+    plain = " ".join(" ".join(block[-2:]).split())
+    for paragraph in shown:
+        assert paragraph in plain
+    headline = title.split(": ")[-1].casefold()
+    in_summaries = sum(paragraph.casefold().count(headline) for paragraph in shown)
+    assert plain.casefold().count(headline) == 1 + in_summaries  # the headline, once

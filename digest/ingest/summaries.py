@@ -234,6 +234,59 @@ def without_picture_credits(paragraphs: list[str]) -> list[str]:
     return [paragraph for paragraph in paragraphs if not _PICTURE_CREDIT.fullmatch(paragraph)]
 
 
+# Quotation marks a headline and its summary spell either way ("Don't" and "Don’t").
+_SAME_QUOTES = str.maketrans("‘’‛′“”„″", "''''\"\"\"\"")
+# What parts a headline from the sentence after it when the summary opens with it again: an end
+# of sentence, a colon, or a dash or bar between spaces ("Truce holds - Talks resumed ...").
+_AFTER_HEADLINE = re.compile(r"(?:[.!?…:]+|\s+[-–—|]{1,2})\s+(?=\S)")
+# An aggregator's "Country: " before a headline ("Kenya: ...", "South Sudan: "): a summary that
+# repeats the headline leaves it out.
+_HEADLINE_PLACE = re.compile(r"^[^\s:]+(?:\s+[^\s:]+){0,2}:\s+(?=\S)")
+MIN_HEADLINE_WORDS = 3  # a shorter headline opening a summary may be the sentence's own words
+
+
+def without_headline(paragraphs: list[str], title: str) -> list[str]:
+    """``paragraphs`` without the headline again at their start: a first paragraph that is only
+    the headline (a standfirst copied from it, "[Africa Check] No, photos ...", in any case), or
+    the headline as the first paragraph's first sentence ("Truce holds. Talks resumed ...").
+    Printed, the story read its headline twice in a row. A source tag stays before what is left.
+    """
+    if not paragraphs or not title.strip():
+        return paragraphs
+    first = paragraphs[0]
+    tag = _SOURCE_TAG.match(first)
+    prefix = tag.group() if tag else ""
+    text = first[len(prefix) :]
+    folded = _headline_fold(text)
+    for headline in _headline_forms(title):
+        if folded.rstrip(".!?… ") == headline:
+            return paragraphs[1:]
+        if len(headline.split()) < MIN_HEADLINE_WORDS or not folded.startswith(headline):
+            continue
+        parted = _AFTER_HEADLINE.match(text, len(headline))
+        if parted is not None:
+            rest = text[parted.end() :]
+            return [prefix + rest[:1].upper() + rest[1:], *paragraphs[1:]]
+    return paragraphs
+
+
+def _headline_forms(title: str) -> list[str]:
+    """The headline as a summary may repeat it, folded (``_headline_fold``): whole, and without
+    an aggregator's "Country: " before it."""
+    whole = _headline_fold(" ".join(title.split())).rstrip(".!?… ")
+    place = _HEADLINE_PLACE.match(whole)
+    return [whole, whole[place.end() :]] if place else [whole]
+
+
+def _headline_fold(text: str) -> str:
+    """``text`` in lower case with one spelling of each quotation mark, character for character
+    (so that a position in it is the same position in ``text``)."""
+    return "".join(
+        lowered if len(lowered := char.lower()) == 1 else char
+        for char in text.translate(_SAME_QUOTES)
+    )
+
+
 def clean_paragraphs(paragraphs: list[str]) -> list[str]:
     """Each paragraph without its opening dateline or byline; a byline paragraph, a paragraph
     of a bare web address, a picture's credit and one that shows nothing left out."""
