@@ -283,6 +283,17 @@ def test_clean_entry_summary_is_cut_at_a_word_boundary() -> None:
     assert entry.summary_html == f"<p>{entry.summary_text}</p>"
 
 
+def test_a_long_summary_cut_to_its_paragraphs_keeps_its_punctuation_after_links() -> None:
+    # A whole article, stored as its first paragraphs: every link or bold word was followed by
+    # a space in the stored text, "with Hamas . The Gulf 's ports"
+    sentence = 'Talks were held with <a href="https://x.example/">Hamas</a>, in <b>Cairo</b>. '
+    entry = clean({"link": "https://gulfwire.example/a", "summary": f"<p>{sentence * 30}</p>"})
+    assert len(entry.summary_text) <= SUMMARY_LIMIT
+    assert entry.summary_text.startswith("Talks were held with Hamas, in Cairo. Talks were")
+    assert " ," not in entry.summary_text and " ." not in entry.summary_text
+    assert " ," not in entry.summary_html and " ." not in entry.summary_html
+
+
 def test_clean_entry_takes_the_summary_from_content_when_there_is_no_description() -> None:
     entry = clean(
         {

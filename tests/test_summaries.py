@@ -96,6 +96,20 @@ def test_paragraphs_of_a_sanitized_summary() -> None:
     ]
 
 
+def test_a_paragraphs_links_and_emphasis_add_no_space_before_what_follows_them() -> None:
+    # Each inline tag was read as a space: "Talks in Cairo , officials said ... Hamas ."
+    html = (
+        '<p>Talks in <b>Cairo</b>, officials said, were held with <a href="https://x.example/">'
+        "Hamas</a>. The <em>Gulf</em>'s ports <strong>grew</strong> (<i>sharply</i>).</p>"
+    )
+    assert paragraphs_of(html) == [
+        "Talks in Cairo, officials said, were held with Hamas. The Gulf's ports grew (sharply)."
+    ]
+    assert paragraphs_of("<p><a href='https://x.example/'>Read</a> <b>this</b></p>") == [
+        "Read this"
+    ]
+
+
 def test_a_byline_paragraph_and_each_paragraphs_dateline_go() -> None:
     assert clean_paragraphs(
         ["By Jane Doe and John Roe", "Strikes despite truce", "JERUSALEM (Reuters) - Israel said"]

@@ -36,6 +36,9 @@ MAX_PARAGRAPHS = 3  # shown per summary: a feed's many short lines must not swel
 # Boundaries of the blocks a sanitized summary holds (clean.ALLOWED_TAGS, as nh3 writes them).
 _BLOCK_BOUNDARY = re.compile(r"</?(?:p|li|ul|ol|blockquote)>|<br>")
 _TAG = re.compile(r"<[^<>]*>")
+# The sanitizer's inline tags (clean.ALLOWED_TAGS): a word or stop right after one is part of
+# the same run of text, "<b>Cairo</b>, officials said" is "Cairo, officials said".
+_INLINE_TAG = re.compile(r"</?(?:a|b|i|em|strong|code)(?:\s[^<>]*)?>")
 
 _AGENCY_IN_PARENTHESES = re.compile(
     r"^(?P<place>[^()\n]{0,60}?)\s*\((?P<agency>[^()\n]{1,40})\)\s*[-–—:]+\s*"
@@ -103,7 +106,7 @@ def paragraphs_of(summary_html: str) -> list[str]:
     """The plain text of each paragraph (or list item, or line) of a sanitized summary."""
     paragraphs = []
     for block in _BLOCK_BOUNDARY.split(summary_html):
-        text = " ".join(unescape(_TAG.sub(" ", block)).split())
+        text = " ".join(unescape(_TAG.sub(" ", _INLINE_TAG.sub("", block))).split())
         if text:
             paragraphs.append(text)
     return paragraphs
