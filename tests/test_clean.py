@@ -940,6 +940,36 @@ def test_a_read_more_link_ending_a_summary_goes(description: str) -> None:
     assert entry.summary_text == "Qatar signed the deal."
 
 
+@pytest.mark.parametrize(
+    "description",
+    [
+        # the SEO plugins' footer in the other order of its words (Rank Math's default)
+        '<p>Qatar signed the deal.</p><p>The post <a href="/a">Qatar signs</a> first appeared on '
+        '<a href="/">Gulf Wire</a>.</p>',
+        # after line breaks, not in a paragraph of its own
+        'Qatar signed the deal.<br><br>The post <a href="/a">Qatar signs</a> appeared first on '
+        '<a href="/">Gulf Wire</a>.',
+        # in the excerpt's own paragraph
+        '<p>Qatar signed the deal. The post <a href="/a">Qatar signs</a> appeared first on '
+        '<a href="/">Gulf Wire</a>.</p>',
+        # as plain text, its links gone
+        "Qatar signed the deal. The post Qatar signs appeared first on Gulf Wire.",
+    ],
+)
+def test_a_the_post_appeared_first_footer_goes_in_every_shape(description: str) -> None:
+    entry = clean({"link": "https://gulfwire.example/a", "summary": description})
+    assert entry.summary_text == "Qatar signed the deal."
+
+
+def test_a_sentence_about_a_post_that_appeared_first_stays() -> None:
+    said = (
+        "Queues grew in Muscat. The post office that appeared first on the list was closed, "
+        "officials said on Monday."
+    )
+    entry = clean({"link": "https://gulfwire.example/a", "summary": said})
+    assert entry.summary_text == said
+
+
 def test_a_summary_that_is_only_a_read_more_link_is_no_summary() -> None:
     # Shown, the summary was the link's words alone: "Read the story".
     description = '<p><a href="/a">Read the story</a></p>'

@@ -26,9 +26,21 @@ _IN_PARAGRAPH = r"(?:[^<]|<(?!/p>))"
 # Each pattern starts with a literal, never with whitespace: a pattern that starts with "\s*" is
 # tried at every position of a run of blanks, which takes a time quadratic in the run's length
 # (a feed can send hundreds of kilobytes of line breaks). The blanks left in front are harmless.
+# Yoast writes "appeared first on", Rank Math "first appeared on".
+_APPEARED_FIRST = r"(?:appeared first|first appeared) on"
 _WORDPRESS_FOOTER = re.compile(
-    rf"<p>The post {_IN_PARAGRAPH}*? appeared first on {_IN_PARAGRAPH}*</p>"
+    rf"<p>The post {_IN_PARAGRAPH}*? {_APPEARED_FIRST} {_IN_PARAGRAPH}*</p>"
 )
+# The same footer closing a summary outside a paragraph of its own: after line breaks, in the
+# excerpt's paragraph, or as plain text with its links gone. The site's name is a link or a few
+# words without a comma, so that a sentence ("The post office that appeared first on the list
+# was closed, officials said") stays.
+_FOOTER_AT_END = re.compile(
+    rf"The post (?:{_ANCHOR}[^<]*</a>|[^<]){{1,400}}? {_APPEARED_FIRST} "
+    rf"(?:{_ANCHOR}[^<]{{1,200}}</a>|[^\s<,]+(?: [^\s<,]+){{0,4}})\.?"
+)
+# What may come right before that footer: the summary's start, a sentence's end or a tag.
+_BEFORE_FOOTER = re.compile(r"(?:^|[.!?…\"”’)\]]|>)\s*$")
 _CONTINUE_READING = re.compile(rf"{_ANCHOR}Continue reading(?:\.\.\.|…)</a>")
 _REDDIT_BYLINE = re.compile(
     rf"submitted by\s*{_ANCHOR}[^<]*</a>\s*(?:<br>)?\s*"
@@ -57,8 +69,8 @@ _REDDIT_SHARED = re.compile(r'<a href="([^"<>]*)">\s*\[link\]\s*</a>')
 
 def without_boilerplate(summary_html: str) -> str:
     """Sanitized summary HTML without the lines a platform appends to every entry."""
-    if "appeared first on" in summary_html:
-        summary_html = _WORDPRESS_FOOTER.sub("", summary_html)
+    if "appeared first on" in summary_html or "first appeared on" in summary_html:
+        summary_html = _without_footer_at_end(_WORDPRESS_FOOTER.sub("", summary_html))
     if "Continue reading" in summary_html:
         summary_html = _CONTINUE_READING.sub("", summary_html)
     if "submitted by" in summary_html:
@@ -71,6 +83,18 @@ def without_boilerplate(summary_html: str) -> str:
         summary_html = _READ_MORE_PARAGRAPH.sub("", summary_html)
         summary_html = without_edge_breaks(_READ_MORE_AT_END.sub("", summary_html))
     return summary_html
+
+
+def _without_footer_at_end(summary_html: str) -> str:
+    """``summary_html`` without a "The post ... appeared first on ..." that ends it outside a
+    paragraph of its own (``_FOOTER_AT_END``); the paragraph's end tag after it stays."""
+    at = summary_html.rfind("The post ")
+    found = _FOOTER_AT_END.match(summary_html, at) if at >= 0 else None
+    if found is None or summary_html[found.end() :].strip() not in ("", "</p>"):
+        return summary_html
+    if not _BEFORE_FOOTER.search(summary_html[:at]):
+        return summary_html
+    return summary_html[:at].rstrip() + summary_html[found.end() :].strip()
 
 
 def source_name(raw: Mapping[str, Any]) -> str:
