@@ -970,6 +970,30 @@ def test_a_sentence_about_a_post_that_appeared_first_stays() -> None:
     assert entry.summary_text == said
 
 
+@pytest.mark.parametrize(
+    "description",
+    [
+        # the "read more" words left as text by a feed that strips links
+        "Qatar signed the deal. Read more »",
+        "Qatar signed the deal. Continue reading...",
+        "<p>Qatar signed the deal.</p><p>Continue reading →</p>",
+        "Qatar signed the deal. READ MORE",
+        # the words, then the story's headline as the link
+        '<p>Qatar signed the deal.</p><p>Read more: <a href="/a">Qatar signs LNG deal</a></p>',
+        '<p>Qatar signed the deal.</p><p>READ MORE: <a href="/a">Qatar signs LNG deal</a></p>',
+    ],
+)
+def test_read_more_words_ending_a_summary_go_without_their_link(description: str) -> None:
+    entry = clean({"link": "https://gulfwire.example/a", "summary": description})
+    assert entry.summary_text == "Qatar signed the deal."
+
+
+def test_read_more_words_within_a_sentence_stay() -> None:
+    said = "Officials urged residents to read more about the plan"
+    entry = clean({"link": "https://gulfwire.example/a", "summary": said})
+    assert entry.summary_text == said
+
+
 def test_a_summary_that_is_only_a_read_more_link_is_no_summary() -> None:
     # Shown, the summary was the link's words alone: "Read the story".
     description = '<p><a href="/a">Read the story</a></p>'

@@ -63,6 +63,18 @@ _READ_MORE_PARAGRAPH = re.compile(
 _READ_MORE_AT_END = re.compile(
     rf"{_ANCHOR}\s*{_READ_MORE}[^<]*</a>(?=\s*(?:</p>)?$)", re.IGNORECASE
 )
+# The same words left as text where a feed stripped the link, closing the summary after a
+# sentence's end or alone in its paragraph ("... officials said. Read more »", "Continue
+# reading..."), or opening a last paragraph whose link is the story's headline ("Read more:
+# <a>Qatar signs LNG deal</a>"). Within a sentence ("urged residents to read more") they stay.
+_READ_MORE_WORDS_AT_END = re.compile(
+    rf"(?:(?<=[.!?…\"”’])|(?<=<p>))\s*{_READ_MORE}\s*(?:»|›|→|>>|\.\.\.|…)?\s*(?=(?:</p>)?$)",
+    re.IGNORECASE,
+)
+READ_MORE_TAIL = 80  # characters at the end of a summary that may hold the words and marks
+_READ_MORE_HEADLINE_PARAGRAPH = re.compile(
+    rf"<p>\s*{_READ_MORE}\s*:\s*{_ANCHOR}[^<]*</a>\.?\s*</p>$", re.IGNORECASE
+)
 _REDDIT_PAGE = re.compile(r"https?://(?:[a-z0-9-]+\.)*reddit\.com/", re.IGNORECASE)
 _REDDIT_SHARED = re.compile(r'<a href="([^"<>]*)">\s*\[link\]\s*</a>')
 
@@ -81,7 +93,14 @@ def without_boilerplate(summary_html: str) -> str:
     summary_html = without_edge_breaks(summary_html)
     if summary_html.endswith("</a>") or summary_html.endswith("</a></p>"):
         summary_html = _READ_MORE_PARAGRAPH.sub("", summary_html)
+        summary_html = _READ_MORE_HEADLINE_PARAGRAPH.sub("", summary_html)
         summary_html = without_edge_breaks(_READ_MORE_AT_END.sub("", summary_html))
+    else:
+        # Only the summary's end is read: the words are short, and so the rule costs the same
+        # on a summary of any length.
+        cut = max(0, len(summary_html) - READ_MORE_TAIL)
+        tail = _READ_MORE_WORDS_AT_END.sub("", summary_html[cut:]).removesuffix("<p></p>")
+        summary_html = without_edge_breaks(summary_html[:cut] + tail)
     return summary_html
 
 
