@@ -157,3 +157,29 @@ def test_a_paragraph_that_only_credits_a_picture_goes(credit: str) -> None:
 )  # fmt: skip
 def test_a_paragraph_that_says_more_than_a_credit_stays(paragraph: str) -> None:
     assert clean_paragraphs([paragraph]) == [paragraph]
+
+
+@pytest.mark.parametrize(
+    "credit",
+    ["(Reporting by Jane Doe; Editing by John Roe)",
+     "(Reporting by Jane Doe in Dubai; additional reporting by Omar Ali in Riyadh; Writing by "
+     "Sara Lee; Editing by John Roe)",
+     "Reporting by Jane Doe; Editing by John Roe",
+     "(Writing by Sara Lee; editing by John Roe and Tom Hogue)",
+     "(Compiled by Jane Doe)"],
+)  # fmt: skip
+def test_a_wire_services_credit_line_goes(credit: str) -> None:
+    # Reuters ends its copy with who reported and who edited: shown, the summary's last words
+    # were the newsroom's, "(Reporting by ...; Editing by ...)".
+    assert clean_paragraphs(["Talks resumed in Doha.", credit]) == ["Talks resumed in Doha."]
+    assert clean_paragraphs([f"Talks resumed in Doha. {credit}"]) == ["Talks resumed in Doha."]
+    assert clean_paragraphs([credit]) == []
+
+
+@pytest.mark.parametrize(
+    "paragraph",
+    ["Reporting by local outlets said the port was closed.",
+     "Editing by hand is slow (reporting by phone is slower)."],
+)  # fmt: skip
+def test_a_sentence_that_opens_like_a_credit_stays(paragraph: str) -> None:
+    assert clean_paragraphs([paragraph]) == [paragraph]

@@ -237,6 +237,30 @@ def without_picture_credits(paragraphs: list[str]) -> list[str]:
     return [paragraph for paragraph in paragraphs if not _PICTURE_CREDIT.fullmatch(paragraph)]
 
 
+# The credit line a wire service ends its copy with: "(Reporting by Jane Doe in Dubai;
+# additional reporting by Omar Ali; Editing by John Roe)". The names are capitalised, so that
+# "Reporting by local outlets said ..." is a sentence.
+_CREDIT_ROLE = r"(?i:(?:additional |further )?reporting|writing|editing|compiled|compiling)"
+_CREDIT_NAME = r"[A-Z][\w'’.-]*"
+_CREDIT_PEOPLE = (
+    rf"{_CREDIT_NAME}(?:,?\s+(?:{_CREDIT_NAME}|and|in|at|from|&|al|el|bin|de|van|von|der))*"
+)
+_CREDIT = rf"{_CREDIT_ROLE}\s+by\s+{_CREDIT_PEOPLE}"
+_CREDITS = rf"{_CREDIT}(?:\s*[;,]\s*{_CREDIT})*"
+_WIRE_CREDITS_ALONE = re.compile(rf"\(?{_CREDITS}\)?\.?")
+_WIRE_CREDITS_AT_END = re.compile(rf"(?<=[.!?\"”’])\s+\(?{_CREDITS}\)?\.?$")
+
+
+def without_wire_credits(paragraphs: list[str]) -> list[str]:
+    """``paragraphs`` without a wire service's credit line ("(Reporting by Jane Doe; Editing by
+    John Roe)"), a paragraph of its own or closing the last one: shown, the summary's last
+    words were the newsroom's."""
+    kept = [paragraph for paragraph in paragraphs if not _WIRE_CREDITS_ALONE.fullmatch(paragraph)]
+    if kept and "by" in kept[-1]:
+        kept[-1] = _WIRE_CREDITS_AT_END.sub("", kept[-1])
+    return kept
+
+
 # Quotation marks a headline and its summary spell either way ("Don't" and "Don’t").
 _SAME_QUOTES = str.maketrans("‘’‛′“”„″", "''''\"\"\"\"")
 # What parts a headline from the sentence after it when the summary opens with it again: an end
@@ -292,7 +316,8 @@ def _headline_fold(text: str) -> str:
 
 def clean_paragraphs(paragraphs: list[str]) -> list[str]:
     """Each paragraph without its opening dateline or byline; a byline paragraph, a paragraph
-    of a bare web address, a picture's credit and one that shows nothing left out."""
+    of a bare web address, a picture's credit, a wire's credit line and one that shows nothing
+    left out."""
     shown = without_byline_paragraph(without_empty_paragraphs(paragraphs))
-    shown = without_picture_credits(without_bare_addresses(shown))
+    shown = without_wire_credits(without_picture_credits(without_bare_addresses(shown)))
     return [without_dateline(paragraph) for paragraph in shown]
