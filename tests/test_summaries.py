@@ -183,3 +183,28 @@ def test_a_wire_services_credit_line_goes(credit: str) -> None:
 )  # fmt: skip
 def test_a_sentence_that_opens_like_a_credit_stays(paragraph: str) -> None:
     assert clean_paragraphs([paragraph]) == [paragraph]
+
+
+@pytest.mark.parametrize(
+    "promotion",
+    ["This article was originally published on The Conversation. Read the original article.",
+     "This story originally appeared on Gulf Wire.",
+     "This article first appeared in Al-Manara's weekly edition.",
+     "Sign up for our newsletter to get the latest news every morning.",
+     "Subscribe to Gulf Wire's daily briefing here.",
+     "Follow us on Twitter @gulfwire and on Facebook.",
+     "Download our app for the latest news."],
+)  # fmt: skip
+def test_a_publishers_promotion_closing_the_summary_goes(promotion: str) -> None:
+    # Shown, the story's last words asked the reader to sign up, or said where it came from.
+    assert clean_paragraphs(["Talks resumed in Doha.", promotion]) == ["Talks resumed in Doha."]
+
+
+@pytest.mark.parametrize(
+    "paragraphs",
+    [["Sign up for the draft opened on Monday, the ministry said."],
+     ["Talks resumed in Doha.", "Subscribers to the plan said the talks went well."],
+     ["Follow us on Twitter, the minister told reporters, and you will see the plan."]],
+)  # fmt: skip
+def test_words_of_promotion_in_the_story_stay(paragraphs: list[str]) -> None:
+    assert clean_paragraphs(paragraphs) == paragraphs

@@ -261,6 +261,28 @@ def without_wire_credits(paragraphs: list[str]) -> list[str]:
     return kept
 
 
+# A publisher's promotion or syndication note that closes a summary: "This article was originally
+# published on The Conversation.", "Sign up for our newsletter ...", "Follow us on Twitter ...".
+_PROMOTION = re.compile(
+    r"(?:this (?:article|story|post|piece|report) (?:was |is )?(?:originally |first )?"
+    r"(?:published|appeared|posted)|(?:sign up|subscribe|register) (?:for|to|here|now)"
+    r"|follow us on|(?:like|join) us on|(?:download|get) (?:our|the) app)\b",
+    re.IGNORECASE,
+)
+MAX_PROMOTION_CHARS = 200  # a longer paragraph is more than a publisher's line
+
+
+def without_promotion(paragraphs: list[str]) -> list[str]:
+    """``paragraphs`` without a last one that only promotes the publisher or says where the
+    story first appeared (``_PROMOTION``): shown, the story's last words asked the reader to
+    sign up. The first paragraph always stays: that one is the story's own."""
+    if len(paragraphs) > 1:
+        last = paragraphs[-1]
+        if len(last) <= MAX_PROMOTION_CHARS and _PROMOTION.match(last):
+            return paragraphs[:-1]
+    return paragraphs
+
+
 # Quotation marks a headline and its summary spell either way ("Don't" and "Don’t").
 _SAME_QUOTES = str.maketrans("‘’‛′“”„″", "''''\"\"\"\"")
 # What parts a headline from the sentence after it when the summary opens with it again: an end
@@ -316,8 +338,9 @@ def _headline_fold(text: str) -> str:
 
 def clean_paragraphs(paragraphs: list[str]) -> list[str]:
     """Each paragraph without its opening dateline or byline; a byline paragraph, a paragraph
-    of a bare web address, a picture's credit, a wire's credit line and one that shows nothing
-    left out."""
+    of a bare web address, a picture's credit, a wire's credit line, a closing promotion and
+    one that shows nothing left out."""
     shown = without_byline_paragraph(without_empty_paragraphs(paragraphs))
     shown = without_wire_credits(without_picture_credits(without_bare_addresses(shown)))
+    shown = without_promotion(shown)
     return [without_dateline(paragraph) for paragraph in shown]
