@@ -214,6 +214,29 @@ def test_a_long_summary_is_cut_at_a_sentences_end_rather_than_mid_sentence() -> 
     assert shorten_summary(arabic, 30) == "هل تنجح المفاوضات؟"
 
 
+@pytest.mark.parametrize(
+    ("text", "limit"),
+    [
+        ("Officials met for three hours on Monday in Geneva with a delegation from the U.S. State "
+         "Department and the European Union, and agreed to meet again next week.", 100),
+        ("Talks were held in Geneva for the third time this month between the delegations, led by "
+         "Dr. Ali Bagheri Kani and Mr. John Smith of the Foreign Office, who said it went well.",
+         130),
+        ("Brent crude climbed to 82 dollars a barrel by noon in London, the most since Jan. 5 when "
+         "it hit a peak of 85 dollars, traders said.", 80),
+        ("The strike was ordered by President George W. Bush in the spring, the report said, "
+         "and it was followed by others.", 50),
+    ],
+)  # fmt: skip
+def test_a_summary_is_not_cut_after_an_abbreviation_as_if_a_sentence_ended_there(
+    text: str, limit: int
+) -> None:
+    # "...with a delegation from the U.S." read as a whole sentence: the cut was not marked.
+    cut = shorten_summary(text, limit)
+    assert cut.endswith("…"), cut
+    assert len(cut) <= limit
+
+
 def test_a_compact_items_summary_keeps_its_last_words(tmp_path: Path) -> None:
     edition = sample_edition()
     gulf = edition.sections[0]

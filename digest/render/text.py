@@ -139,14 +139,28 @@ SUMMARY_OVERRUN = 8  # a summary may run to limit + limit // SUMMARY_OVERRUN
 _SENTENCE_END = re.compile(r"[.?!؟。][\"'”’»)]?(?= )")
 
 
+# A full stop that ends an abbreviation, not a sentence: initials ("U.S.", "George W."), titles
+# and months ("Dr.", "Mr.", "St.", "Jan."), a company's ("Inc."). A summary cut there ("...with a
+# delegation from the U.S.") read as whole, its cut unmarked.
+_ABBREVIATION = re.compile(
+    r"(?:\b(?:[A-Za-z]\.)+|\b(?:Mr|Mrs|Ms|Dr|Prof|St|Mt|Ft|Sen|Rep|Gov|Gen|Lt|Col|Maj|Capt|Sgt|"
+    r"Adm|Cmdr|Rev|Jr|Sr|No|Nos|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Inc|Co|Corp|"
+    r"Ltd|vs)\.)$"
+)
+
+
 def shorten_summary(text: str, limit: int, *, overrun: bool = True) -> str:
     """A summary paragraph in at most about ``limit`` characters, ended as a reader expects:
     whole when it runs over by an eighth at most (with ``overrun``), else at the last sentence's
-    end past half the bound, else at a word with "…"."""
+    end past half the bound (an abbreviation's full stop is none), else at a word with "…"."""
     text = one_line(text)
     if len(text) <= limit + (limit // SUMMARY_OVERRUN if overrun else 0):
         return text
-    ends = [match.end() for match in _SENTENCE_END.finditer(text, 0, limit + 1)]
+    ends = [
+        match.end()
+        for match in _SENTENCE_END.finditer(text, 0, limit + 1)
+        if not _ABBREVIATION.search(text, max(0, match.start() - 8), match.start() + 1)
+    ]
     if ends and ends[-1] >= limit // 2:
         return closed_directions(text[: ends[-1]])
     return shorten(text, limit)
