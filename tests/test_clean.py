@@ -139,6 +139,34 @@ def test_blocks_the_sanitizer_strips_stay_paragraphs_apart(
     assert not entry.summary_html.startswith("<br>") and not entry.summary_html.endswith("<br>")
 
 
+@pytest.mark.parametrize(
+    "description",
+    [
+        # the picture is dropped, and its caption alone opened the summary: "Duqm port. ..."
+        '<figure class="wp-block-image"><img src="/duqm.jpg" alt=""><figcaption>The port of '
+        "Duqm at dawn. (Photo: Reuters)</figcaption></figure><p>Oman opened it.</p>",
+        '<figure><figcaption>The port of Duqm at dawn.</figcaption><picture><img src="/d.jpg">'
+        "</picture></figure><p>Oman opened it.</p>",
+        # WordPress's classic [caption] shortcode
+        '<div class="wp-caption alignnone"><img src="/duqm.jpg"><p class="wp-caption-text">The '
+        "port of Duqm at dawn.</p></div><p>Oman opened it.</p>",
+    ],
+)
+def test_the_caption_of_a_picture_the_summary_drops_goes_with_it(description: str) -> None:
+    from digest.ingest.summaries import paragraphs_of
+
+    entry = clean({"link": "https://gulfwire.example/a", "summary": description})
+    assert paragraphs_of(entry.summary_html) == ["Oman opened it."]
+
+
+def test_a_caption_with_no_picture_and_an_unclosed_one_stay_text() -> None:
+    from digest.ingest.summaries import paragraphs_of
+
+    unclosed = "<p>Oman opened it.</p><figure><img src='/d.jpg'><figcaption>The port"
+    entry = clean({"link": "https://gulfwire.example/a", "summary": unclosed})
+    assert paragraphs_of(entry.summary_html) == ["Oman opened it.", "The port"]
+
+
 # ----------------------------------------------------------------------------------------------
 # html_to_text and truncate_text
 

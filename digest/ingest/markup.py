@@ -6,6 +6,7 @@ rewritten by html5ever (nh3) and only then handed to html.parser."""
 from __future__ import annotations
 
 import re
+import string
 import unicodedata
 from contextvars import ContextVar
 from html import unescape
@@ -78,7 +79,7 @@ def sanitize_html(html: str, *, base_url: str | None) -> str:
     token = _LINK_BASE.set(base_url)
     try:
         # The space too: in a table, html5ever moves a <br> out before it (foster parenting).
-        marked = _STRIPPED_BLOCK_END.sub(r"\1<br> ", bound_nesting(html))
+        marked = _STRIPPED_BLOCK_END.sub(r"\1<br> ", without_picture_captions(bound_nesting(html)))
         cleaned = _SANITIZER.clean(_STRIPPED_BLOCK_START.sub(r"<br>\1", marked))
     finally:
         _LINK_BASE.reset(token)
@@ -87,6 +88,45 @@ def sanitize_html(html: str, *, base_url: str | None) -> str:
         cleaned = _EMPTY_ANCHOR.sub("", cleaned)
     cleaned = _WHITESPACE_RUN.sub(" ", _EMPTY_PARAGRAPH.sub("", without_controls(cleaned))).strip()
     return without_edge_breaks(cleaned)
+
+
+# A picture's caption, in a block that holds the picture: the figure's <figcaption>, and the
+# paragraph WordPress's [caption] shortcode writes ("wp-caption-text").
+_CAPTION_STARTS = (
+    ("<figcaption", "</figcaption", "<figure", "</figure"),
+    ('class="wp-caption-text', "</p", 'class="wp-caption', "</div"),
+)
+_PICTURE_TAGS = ("<img", "<picture", "<video")
+MAX_CAPTIONS = 20  # read per summary; a summary of more captions keeps the rest as text
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def without_picture_captions(html: str) -> str:
+    """``html`` without the captions of its pictures: the sanitizer drops every picture, and a
+    caption left alone read as the summary's first words ("The port of Duqm at dawn. (Photo:
+    Reuters)"). A caption whose block holds no picture, or that is never closed, stays text.
+    Found by plain searches, each from the last, so that a long document costs one reading."""
+    lowered = html.translate(_ASCII_LOWER)  # str.lower may change the length, and the places
+    if "caption" not in lowered:
+        return html
+    cuts: list[tuple[int, int]] = []
+    for opening, closing, block, block_end in _CAPTION_STARTS:
+        at, read = 0, 0
+        while read < MAX_CAPTIONS and (start := lowered.find(opening, at)) >= 0:
+            read += 1
+            end = lowered.find(closing, start)
+            if end < 0:
+                break
+            end = lowered.find(">", end) + 1 or len(html)
+            if opening.startswith("class"):  # the cut starts at the tag holding the class
+                start = lowered.rfind("<", 0, start)
+            around = lowered[lowered.rfind(block, 0, start) : lowered.find(block_end, end)]
+            if lowered.rfind(block, 0, start) >= 0 and any(tag in around for tag in _PICTURE_TAGS):
+                cuts.append((start, end))
+            at = end
+    for start, end in sorted(cuts, reverse=True):
+        html = html[:start] + html[end:]
+    return html
 
 
 def without_edge_breaks(html: str) -> str:
