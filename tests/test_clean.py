@@ -1022,6 +1022,22 @@ def test_read_more_words_within_a_sentence_stay() -> None:
     assert entry.summary_text == said
 
 
+@pytest.mark.parametrize(
+    "escaped", ["&lt;br&gt;", "&lt;br/&gt;", "&lt;BR /&gt;", "&amp;lt;br&amp;gt;"]
+)
+def test_a_line_break_escaped_inside_html_parts_its_lines(escaped: str) -> None:
+    from digest.ingest.summaries import paragraphs_of
+
+    # HTML whose breaks alone were escaped showed the reader "pact.<br>More talks".
+    description = f"<p>Qatar and Oman signed a pact.{escaped}More talks next week.</p>"
+    entry = clean({"link": "https://gulfwire.example/a", "summary": description})
+    assert paragraphs_of(entry.summary_html) == [
+        "Qatar and Oman signed a pact.",
+        "More talks next week.",
+    ]
+    assert "<br" not in entry.summary_text and "&lt;" not in entry.summary_html
+
+
 def test_a_summary_that_is_only_a_read_more_link_is_no_summary() -> None:
     # Shown, the summary was the link's words alone: "Read the story".
     description = '<p><a href="/a">Read the story</a></p>'

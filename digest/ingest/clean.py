@@ -59,6 +59,8 @@ _ESCAPED_TWICE_IN_HTML = re.compile(rf"&amp;({_ENTITY_NAMES});")
 # A CDATA section written inside another, or escaped inside the element ("<title>&lt;![CDATA[Truce
 # holds]]&gt;</title>"), as some publishing systems wrap text that was wrapped already: its
 # markers reach the text, where HTML reads "<![CDATA[Truce holds]]>" as a comment and drops it.
+# A line break escaped once or twice in HTML: "&lt;br&gt;", "&lt;br /&gt;", "&amp;lt;br&amp;gt;".
+_ESCAPED_BREAK = re.compile(r"&(?:amp;)?lt;br\s*/?\s*&(?:amp;)?gt;", re.IGNORECASE)
 _CDATA_OPENING = "<![CDATA["
 _CDATA_MARKERS = re.compile(r"<!\[CDATA\[|\]\]>")
 _NOT_IMAGE_SUFFIXES = (
@@ -222,6 +224,10 @@ def _summary_source(raw: RawEntry) -> tuple[str, str]:
             # and HTML would read them as spaces ("...despite truce JERUSALEM: ...").
             paragraphs = summaries.plain_text_paragraphs(value)
             return "".join(f"<p>{part}</p>" for part in paragraphs), base
+        if "&" in value:
+            # A break escaped inside HTML, its other tags not (a CMS that escapes what it adds):
+            # read as text, the reader saw "pact.<br>More talks". No story prints "<br>".
+            value = _ESCAPED_BREAK.sub("<br>", value)
         return value, base
     return "", ""
 
