@@ -208,3 +208,21 @@ def test_a_publishers_promotion_closing_the_summary_goes(promotion: str) -> None
 )  # fmt: skip
 def test_words_of_promotion_in_the_story_stay(paragraphs: list[str]) -> None:
     assert clean_paragraphs(paragraphs) == paragraphs
+
+
+@pytest.mark.parametrize(
+    "heading",
+    ["Related", "Related:", "Related stories", "Related Articles", "See also", "Read also:",
+     "Also read", "You may also like", "More on this story", "Recommended", "اقرأ أيضا",
+     "اقرأ أيضاً:", "קראו עוד", "بیشتر بخوانید"],
+)  # fmt: skip
+def test_a_related_links_heading_ends_the_summary_with_its_links(heading: str) -> None:
+    # Shown, the list of other stories' headlines ran on from the summary: "Related Bahrain
+    # hosts F1 Bahrain budget."
+    paragraphs = ["Leaders met in Manama.", heading, "Bahrain hosts F1", "Bahrain budget"]
+    assert clean_paragraphs(paragraphs) == ["Leaders met in Manama."]
+
+
+def test_a_paragraph_that_opens_with_related_words_stays() -> None:
+    paragraphs = ["Leaders met in Manama.", "Related talks in Doha ended without a deal."]
+    assert clean_paragraphs(paragraphs) == paragraphs

@@ -261,6 +261,27 @@ def without_wire_credits(paragraphs: list[str]) -> list[str]:
     return kept
 
 
+# A heading over links to other stories, a paragraph of its own: "Related", "See also:", "Read
+# also", "You may also like", "اقرأ أيضا", "קראו עוד", "بیشتر بخوانید".
+_RELATED_HEADING = re.compile(
+    r"(?:related(?: (?:stories|articles|posts|news|content|coverage|reading))?|see also|"
+    r"read also|also read|you may also like|you might also like|more on this(?: story)?|"
+    r"recommended(?: for you| reading)?|اقرأ أيضا|اقرأ أيضاً|إقرأ أيضا|إقرأ أيضاً|"
+    r"קראו עוד|קראו גם|بیشتر بخوانید|بخوانید)\s*[:：]?",
+    re.IGNORECASE,
+)
+
+
+def without_related_links(paragraphs: list[str]) -> list[str]:
+    """``paragraphs`` up to a heading over links to other stories (``_RELATED_HEADING``), which
+    go with it: shown, their headlines ran on from the summary ("Related Bahrain hosts F1 ...").
+    A first paragraph is the story's own and stays."""
+    for index, paragraph in enumerate(paragraphs[1:], start=1):
+        if _RELATED_HEADING.fullmatch(paragraph):
+            return paragraphs[:index]
+    return paragraphs
+
+
 # A publisher's promotion or syndication note that closes a summary: "This article was originally
 # published on The Conversation.", "Sign up for our newsletter ...", "Follow us on Twitter ...".
 _PROMOTION = re.compile(
@@ -338,9 +359,9 @@ def _headline_fold(text: str) -> str:
 
 def clean_paragraphs(paragraphs: list[str]) -> list[str]:
     """Each paragraph without its opening dateline or byline; a byline paragraph, a paragraph
-    of a bare web address, a picture's credit, a wire's credit line, a closing promotion and
-    one that shows nothing left out."""
+    of a bare web address, a picture's credit, a wire's credit line, links to related stories,
+    a closing promotion and one that shows nothing left out."""
     shown = without_byline_paragraph(without_empty_paragraphs(paragraphs))
     shown = without_wire_credits(without_picture_credits(without_bare_addresses(shown)))
-    shown = without_promotion(shown)
+    shown = without_promotion(without_related_links(shown))
     return [without_dateline(paragraph) for paragraph in shown]
