@@ -144,9 +144,11 @@ _LEADING_BY = re.compile(
 )
 # What a script, a template or a content system wrote when the author was missing: "undefined",
 # "null", "None", "[object Object]", "Not Available", "Unknown", an unfilled "{{author}}" or
-# "${author}"; and a "By" with no name after it.
+# "${author}", the login of the site's account ("admin", "webmaster", "wpengine": WordPress
+# writes it when no display name was set); and a "By" with no name after it.
 _NO_AUTHOR = re.compile(
     r"(?:undefined|null|none|nil|nan|n/a|\[object object\]|unknown|unavailable"
+    r"|admin|administrator|site\s*admin(?:istrator)?|webmaster|wpengine|root|sysadmin|superuser"
     r"|not\s+(?:available|specified|known|provided|given)"
     rf"|{_WORK_BY}|by|بقلم|كتب|מאת)\W*"
     r"|.*(?:\{\{|\}\}|\$\{|<%|%>).*",

@@ -405,6 +405,20 @@ def test_a_content_systems_word_for_a_missing_author_is_no_author(written: str) 
     assert read_byline(written).people == ()
 
 
+@pytest.mark.parametrize(
+    "written", ["admin", "Admin", "administrator", "Site Admin", "webmaster", "wpengine", "root"]
+)
+def test_a_publishing_systems_account_name_is_no_author(written: str) -> None:
+    # WordPress sites that never set a display name write their account's login: every story
+    # of such a feed printed "admin · Gulf Wire · 09:14".
+    assert written_author(written) is None
+
+
+@pytest.mark.parametrize("written", ["Adminah Saleh", "Root Hassan", "Jane Doe, Site Admin"])
+def test_a_name_that_holds_an_account_word_is_a_name(written: str) -> None:
+    assert written_author(written) is not None
+
+
 @pytest.mark.parametrize("written", ["Nancy Null", "Jane Doe, N/A", "AFP", "By Jane Doe"])
 def test_a_name_holding_such_a_word_is_still_a_name(written: str) -> None:
     assert written_author(written) is not None
