@@ -155,9 +155,17 @@ _NO_AUTHOR = re.compile(
     re.IGNORECASE,
 )
 _EMAIL = re.compile(r"<?[^\s<>()@,]+@[^\s<>()@,]+\.[^\s<>()@,]+>?")
-_WEB_ADDRESS = re.compile(r"(?:https?://|www\.)[^\s()<>\[\]]+", re.IGNORECASE)
-# A social media handle: "Jane Doe @janedoe" is Jane Doe. After the e-mail addresses are gone.
-_HANDLE = re.compile(r"(?<![\w@])@\w{1,30}\b")
+_WEB_ADDRESS = re.compile(
+    r"(?i:https?://|www\.)[^\s()<>\[\]]+"
+    # without its scheme: a host whose last label is in lower case ("J.Doe/AP" is a byline),
+    # then a path
+    r"|\b(?:[A-Za-z0-9-]+\.)+[a-z]{2,24}/[^\s()<>\[\]]*"
+)
+# A social media handle: "Jane Doe @janedoe" is Jane Doe; with its network's name before it too
+# ("X: @janedoe", "Twitter: @janedoe"). After the e-mail addresses are gone.
+_HANDLE = re.compile(
+    r"(?:\b(?:Twitter|X|Instagram|IG|Threads|Bluesky|Telegram|TikTok)\s*:\s*)?(?<![\w@])@\w{1,30}\b"
+)
 _NAME_AFTER_ADDRESS = re.compile(r"(?:mailto:\s*)?\((?P<name>[^()]+)\)")
 _PARENTHESES = re.compile(r"[(\[]([^()\[\]]*)[)\]]")
 # Between two names. " - " needs its spaces: hyphenated names have none. A name holds no en or

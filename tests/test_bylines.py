@@ -385,6 +385,26 @@ def test_the_written_author_drops_addresses_and_a_leading_by(
 
 
 @pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        # an address written without its scheme, a handle after its network's name: printed,
+        # the byline read "Jane Doe - twitter.com/janedoe · Gulf Wire" or "Jane Doe | X"
+        ("Jane Doe - twitter.com/janedoe", "Jane Doe"),
+        ("twitter.com/janedoe", None),
+        ("Jane Doe (linkedin.com/in/janedoe)", "Jane Doe"),
+        ("Jane Doe | X: @janedoe", "Jane Doe"),
+        ("Jane Doe, Twitter: @janedoe", "Jane Doe"),
+        ("Jane Doe/Reuters", "Jane Doe/Reuters"),
+        ("J.Doe/AP", "J.Doe/AP"),
+    ],
+)
+def test_an_address_without_its_scheme_and_a_labelled_handle_leave_the_byline(
+    written: str, shown: str | None
+) -> None:
+    assert written_author(written) == shown
+
+
+@pytest.mark.parametrize(
     "written",
     ["undefined", "null", "None", "N/A", "[object Object]", "{{ author }}", "${author}",
      "<%= author %>", "By", "by:", "Written by", "Opinion by", "Photographs by:", "بقلم",
