@@ -226,3 +226,35 @@ def test_a_related_links_heading_ends_the_summary_with_its_links(heading: str) -
 def test_a_paragraph_that_opens_with_related_words_stays() -> None:
     paragraphs = ["Leaders met in Manama.", "Related talks in Doha ended without a deal."]
     assert clean_paragraphs(paragraphs) == paragraphs
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    ["Updated: 17 November 2026 09:14 GST", "Posted on November 17, 2026 by admin",
+     "Last updated on 17 Nov 2026", "Published 17.11.2026, 09:14", "November 17, 2026",
+     "Tuesday, November 17, 2026 - 9:14 am", "Reading time: 3 minutes", "3 min read",
+     "Estimated reading time: 4 minutes"],
+)  # fmt: skip
+def test_a_paragraph_that_only_dates_the_story_or_times_its_reading_goes(stamp: str) -> None:
+    # Shown, the summary opened with a date in no timezone beside the byline's own time, or
+    # with how long the page takes to read.
+    assert clean_paragraphs([stamp, "Iran closed the strait."]) == ["Iran closed the strait."]
+    assert clean_paragraphs(["Iran closed the strait.", stamp]) == ["Iran closed the strait."]
+
+
+@pytest.mark.parametrize(
+    "opening",
+    ["17 November 2026 - ", "Nov 17, 2026 -- ", "Riyadh, November 17, 2026, SPA -- ",
+     "Riyadh, Nov 30, 2025, SPA -- ", "Abu Dhabi, 17th November, 2026 (WAM) -- "],
+)  # fmt: skip
+def test_a_dateline_of_a_date_leaves_the_opening(opening: str) -> None:
+    assert clean_paragraphs([f"{opening}Iran closed the strait."]) == ["Iran closed the strait."]
+
+
+@pytest.mark.parametrize(
+    "paragraph",
+    ["November 17, 2026 was the day the strait closed.", "Riyadh, Nov 30, 2025, Reuters said - no",
+     "3 min read of the report convinced him."],
+)  # fmt: skip
+def test_a_sentence_that_opens_with_a_date_stays(paragraph: str) -> None:
+    assert clean_paragraphs([paragraph]) == [paragraph]

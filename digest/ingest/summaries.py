@@ -71,6 +71,37 @@ _PLACE_DATELINE = re.compile(
 # Persian wire copy opens with its credit: "به گزارش ایرنا، ..." ("as IRNA reports, ...").
 _PERSIAN_CREDIT = re.compile(r"^به گزارش\s+(?P<agency>[^،,\n]{2,40}?)\s*[،,]\s*")
 _DOUBLE_HYPHEN_DATELINE = re.compile(r"^[A-Z][\w'’.]+(?:\s+[A-Z][\w'’.]+){0,2}\s+--\s+")
+# A date as publishing systems write it: "17 November 2026", "Nov. 17, 2026", "17th Nov 2026",
+# "17.11.2026", "2026-11-17"; with a weekday before it or not.
+_MONTH = (
+    r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
+    r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
+)
+_DAY = r"[0-3]?[0-9](?:st|nd|rd|th)?"
+_DATE = (
+    r"(?:(?:Mon|Tues?|Wed(?:nes)?|Thu(?:rs)?|Fri|Sat(?:ur)?|Sun)(?:day)?\.?,?\s+)?"
+    rf"(?:{_DAY}\s+{_MONTH},?\s+[0-9]{{4}}|{_MONTH}\s+{_DAY},?\s+[0-9]{{4}}"
+    r"|[0-9]{1,4}[./-][0-9]{1,2}[./-][0-9]{1,4})"
+)
+# A time after the date, its zone's name or offset after it or not: ", 09:14", " - 9:14 am GST".
+_CLOCK = (
+    r"(?:,?\s*(?:at\s+|-\s+)?[0-9]{1,2}[:.][0-9]{2}(?:\s*[ap]\.?m\.?)?"
+    r"(?:\s*[A-Z]{2,5}(?:[+-][0-9]{1,2})?)?)?"
+)
+# A paragraph that only dates the story ("Updated: 17 November 2026 09:14 GST", "Posted on
+# November 17, 2026 by admin") or says how long it takes to read ("3 min read").
+_STAMP = re.compile(
+    r"(?:(?i:(?:last\s+|first\s+)?(?:updated|published|posted|modified)|date)(?:\s+on)?\s*:?\s*)?"
+    rf"{_DATE}{_CLOCK}(?:\s+(?:by|\|)\s+[^.!?]{{1,60}})?\.?"
+    r"|(?i:(?:estimated\s+)?reading\s+time\s*:?\s*[0-9]{1,3}\s*min(?:ute)?s?\.?"
+    r"|[0-9]{1,3}\s*min(?:ute)?s?\s+read\.?)"
+)
+# A date as a dateline, after a place or not and before a known agency or not: "17 November
+# 2026 - ", "Riyadh, Nov 30, 2025, SPA -- " (the Saudi Press Agency's form).
+_DATE_DATELINE = re.compile(
+    rf"^(?:[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*){{0,2}},\s*)?{_DATE}"
+    r"(?:,\s*(?P<agency>[^,\n\-–—()]{1,30}?))?\s*(?:--|[-–—:])\s+(?=\S)"
+)
 # "By" and names, each capitalised ("By the end of the year, ..." is no byline).
 _BY_NAMES = (
     r"(?:(?:Written|Words|Story|Text)\s+by|By)\s+[A-Z][\w'’.-]*"
@@ -167,6 +198,9 @@ def _opening(text: str) -> int:
     for pattern in (_CAPITALS_DATELINE, _PLACE_DATELINE, _DOUBLE_HYPHEN_DATELINE, _BYLINE_OPENING):
         if match := pattern.match(text):
             return match.end()
+    match = _DATE_DATELINE.match(text)
+    if match and (match["agency"] is None or _known_agencies(match["agency"])):
+        return match.end()
     return 0
 
 
@@ -228,6 +262,13 @@ def without_empty_paragraphs(paragraphs: list[str]) -> list[str]:
     characters of no width, what a publishing system writes for a missing excerpt. Shown, the
     summary was a lone "…", or a blank line under the byline."""
     return [paragraph for paragraph in paragraphs if says_anything(paragraph)]
+
+
+def without_stamps(paragraphs: list[str]) -> list[str]:
+    """``paragraphs`` without those that only date the story ("Updated: 17 November 2026 09:14
+    GST", "Posted on November 17, 2026 by admin") or time its reading ("3 min read"): shown, the
+    summary opened with a date in no reader's timezone beside the byline's own time."""
+    return [paragraph for paragraph in paragraphs if not _STAMP.fullmatch(paragraph)]
 
 
 def without_picture_credits(paragraphs: list[str]) -> list[str]:
@@ -360,8 +401,9 @@ def _headline_fold(text: str) -> str:
 def clean_paragraphs(paragraphs: list[str]) -> list[str]:
     """Each paragraph without its opening dateline or byline; a byline paragraph, a paragraph
     of a bare web address, a picture's credit, a wire's credit line, links to related stories,
-    a closing promotion and one that shows nothing left out."""
+    a closing promotion, a date or reading time alone and one that shows nothing left out."""
     shown = without_byline_paragraph(without_empty_paragraphs(paragraphs))
     shown = without_wire_credits(without_picture_credits(without_bare_addresses(shown)))
+    shown = without_stamps(shown)
     shown = without_promotion(without_related_links(shown))
     return [without_dateline(paragraph) for paragraph in shown]
