@@ -159,6 +159,41 @@ def test_the_caption_of_a_picture_the_summary_drops_goes_with_it(description: st
     assert paragraphs_of(entry.summary_html) == ["Oman opened it."]
 
 
+@pytest.mark.parametrize(
+    "embed",
+    [
+        '<blockquote class="twitter-tweet"><p lang="en" dir="ltr">Drills begin now <a '
+        'href="https://t.co/abc">pic.twitter.com/abc123</a></p>&mdash; IRNA News (@IrnaEnglish) '
+        '<a href="https://twitter.com/IrnaEnglish/status/1">November 17, 2026</a></blockquote>'
+        '<script async src="https://platform.twitter.com/widgets.js"></script>',
+        '<blockquote class="instagram-media" data-instgrm-version="14"><div><a href="https://'
+        'www.instagram.com/p/x/">View this post on Instagram</a></div><p><a href="https://www.'
+        'instagram.com/p/x/">A post shared by Gulf Wire (@gulfwire)</a></p></blockquote>',
+        '<blockquote class="tiktok-embed" cite="https://www.tiktok.com/@x/video/1"><section>'
+        "<a>@gulfwire</a> Drills ♬ original sound</section></blockquote>",
+    ],
+)
+def test_an_embedded_social_post_leaves_the_summary(embed: str) -> None:
+    from digest.ingest.summaries import paragraphs_of
+
+    # Its fallback text reached the reader: "pic.twitter.com/abc123", "— IRNA News
+    # (@IrnaEnglish) November 17, 2026", "View this post on Instagram".
+    description = f"<p>Iran closed the strait.</p>{embed}<p>Shipping was diverted.</p>"
+    entry = clean({"link": "https://gulfwire.example/a", "summary": description})
+    assert paragraphs_of(entry.summary_html) == [
+        "Iran closed the strait.",
+        "Shipping was diverted.",
+    ]
+
+
+def test_a_quotation_in_a_blockquote_stays() -> None:
+    from digest.ingest.summaries import paragraphs_of
+
+    description = '<p>He said:</p><blockquote class="pull-quote">We will stay.</blockquote>'
+    entry = clean({"link": "https://gulfwire.example/a", "summary": description})
+    assert paragraphs_of(entry.summary_html) == ["He said:", "We will stay."]
+
+
 def test_a_caption_with_no_picture_and_an_unclosed_one_stay_text() -> None:
     from digest.ingest.summaries import paragraphs_of
 

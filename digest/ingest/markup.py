@@ -79,7 +79,8 @@ def sanitize_html(html: str, *, base_url: str | None) -> str:
     token = _LINK_BASE.set(base_url)
     try:
         # The space too: in a table, html5ever moves a <br> out before it (foster parenting).
-        marked = _STRIPPED_BLOCK_END.sub(r"\1<br> ", without_picture_captions(bound_nesting(html)))
+        embedded = without_social_embeds(without_picture_captions(bound_nesting(html)))
+        marked = _STRIPPED_BLOCK_END.sub(r"\1<br> ", embedded)
         cleaned = _SANITIZER.clean(_STRIPPED_BLOCK_START.sub(r"<br>\1", marked))
     finally:
         _LINK_BASE.reset(token)
@@ -127,6 +128,36 @@ def without_picture_captions(html: str) -> str:
     for start, end in sorted(cuts, reverse=True):
         html = html[:start] + html[end:]
     return html
+
+
+# The blockquote a social network's embed code writes, by its class: its text is the post's
+# fallback for a page without the network's script ("pic.twitter.com/abc", "— IRNA News
+# (@IrnaEnglish) November 17, 2026", "View this post on Instagram").
+_SOCIAL_EMBED = re.compile(
+    r'<blockquote\b[^<>]*?\bclass="[^"<>]*\b(?:twitter-tweet|twitter-video|instagram-media'
+    r"|tiktok-embed|bluesky-embed|text-post-media|reddit-embed-bq|fb-xfbml-parse-ignore)\b"
+)
+MAX_EMBEDS = 20  # read per summary, as MAX_CAPTIONS
+
+
+def without_social_embeds(html: str) -> str:
+    """``html`` without the social posts embedded in it (``_SOCIAL_EMBED``), each up to its
+    blockquote's end: their fallback text is no part of the story. One never closed stays."""
+    lowered = html.translate(_ASCII_LOWER)  # as in without_picture_captions
+    if "<blockquote" not in lowered:
+        return html
+    pieces: list[str] = []
+    at = 0
+    for _ in range(MAX_EMBEDS):
+        found = _SOCIAL_EMBED.search(lowered, at)
+        if found is None:
+            break
+        end = lowered.find("</blockquote", found.end())
+        if end < 0:
+            break
+        pieces.append(html[at : found.start()])
+        at = (lowered.find(">", end) + 1) or len(html)
+    return "".join(pieces) + html[at:]
 
 
 def without_edge_breaks(html: str) -> str:
