@@ -144,6 +144,29 @@ def covered_by_own_outlet() -> Edition:
     return replace(edition, sections=(replace(gulf, items=items), *edition.sections[1:]))
 
 
+def test_the_plain_text_names_the_outlet_of_each_also_covered_by_link(tmp_path: Path) -> None:
+    edition = sample_edition()
+    gulf = edition.sections[0]
+    reports = (
+        article(61, "Qatar opens desalination plant", feed="Levant Post"),
+        article(62, "Desalination plant opens in Qatar", feed="The Christian Science Monitor"),
+        article(63, "Qatar's water plant", feed="Wire Service"),
+    )
+    qatar = replace(gulf.items[1], also_covered_by=reports)
+    edition = replace(
+        edition, sections=(replace(gulf, items=(gulf.items[0], qatar, *gulf.items[2:])),)
+    )
+    settings = make_settings(tmp_path)
+    text = Renderer(settings).render(edition, settings.list("middle-east-daily")).text
+    # Three addresses under a line of three names: which was whose, the reader had to count.
+    assert (
+        "Also covered by: Levant Post, The Christian Science Monitor, Wire\nService\n"
+        "  Levant Post: https://news.example.org/2026/11/story-61\n"
+        "  The Christian Science Monitor: https://news.example.org/2026/11/story-62\n"
+        "  Wire Service: https://news.example.org/2026/11/story-63\n"
+    ) in text
+
+
 def test_also_covered_by_names_other_outlets_once_and_the_own_outlets_reports_by_headline(
     tmp_path: Path,
 ) -> None:
