@@ -258,3 +258,33 @@ def test_a_dateline_of_a_date_leaves_the_opening(opening: str) -> None:
 )  # fmt: skip
 def test_a_sentence_that_opens_with_a_date_stays(paragraph: str) -> None:
     assert clean_paragraphs([paragraph]) == [paragraph]
+
+
+@pytest.mark.parametrize(
+    "furniture",
+    ["Advertisement", "ADVERTISEMENT", "Sponsored", "Loading...", "Listen to this article",
+     "Listen now", "Read in app", "Leave a comment", "Share", "Click to share on Twitter",
+     "Subscribe now", "Getty Images", "AFP via Getty Images", "Watch the video"],
+)  # fmt: skip
+def test_a_paragraph_of_the_pages_furniture_goes(furniture: str) -> None:
+    # A page's labels and buttons, kept by content feeds: shown, "Advertisement" or "Share"
+    # stood between two paragraphs of the story.
+    paragraphs = ["Iran closed the strait.", furniture, "Ships were diverted."]
+    assert clean_paragraphs(paragraphs) == ["Iran closed the strait.", "Ships were diverted."]
+
+
+def test_a_sharing_block_ends_the_summary_with_its_buttons() -> None:
+    # WordPress's Jetpack: "Share this:", its networks, "Like this:", "Like Loading..."
+    paragraphs = ["Iran closed the strait.", "Share this:", "Twitter", "Facebook", "Like this:",
+                  "Like Loading..."]  # fmt: skip
+    assert clean_paragraphs(paragraphs) == ["Iran closed the strait."]
+
+
+@pytest.mark.parametrize(
+    "paragraph", ["Advertisement revenue fell.", "Share prices rose in Riyadh.", "Loading began."]
+)
+def test_a_sentence_that_opens_with_a_furniture_word_stays(paragraph: str) -> None:
+    assert clean_paragraphs(["Iran closed the strait.", paragraph]) == [
+        "Iran closed the strait.",
+        paragraph,
+    ]

@@ -307,10 +307,28 @@ def without_wire_credits(paragraphs: list[str]) -> list[str]:
 _RELATED_HEADING = re.compile(
     r"(?:related(?: (?:stories|articles|posts|news|content|coverage|reading))?|see also|"
     r"read also|also read|you may also like|you might also like|more on this(?: story)?|"
-    r"recommended(?: for you| reading)?|اقرأ أيضا|اقرأ أيضاً|إقرأ أيضا|إقرأ أيضاً|"
+    r"recommended(?: for you| reading)?|share this(?: article| story| post)?|like this|"
+    r"اقرأ أيضا|اقرأ أيضاً|إقرأ أيضا|إقرأ أيضاً|"
     r"קראו עוד|קראו גם|بیشتر بخوانید|بخوانید)\s*[:：]?",
     re.IGNORECASE,
 )
+
+
+# A paragraph that is only a label or a button of the page the content was cut from.
+_PAGE_FURNITURE = re.compile(
+    r"(?:advertisement|advertising|sponsored(?: content)?|loading(?:\.{3}|…)?|listen now"
+    r"|listen to this (?:article|story)|read in (?:the )?app|leave a comment|share"
+    r"|click to share on \w+(?: \(opens in new window\))?|subscribe now|watch the video"
+    r"|(?:[\w.]+(?:/[\w.]+)? via )?getty images)[.:]?",
+    re.IGNORECASE,
+)
+
+
+def without_page_furniture(paragraphs: list[str]) -> list[str]:
+    """``paragraphs`` without those that are only a label or a button of the page the content
+    was cut from ("Advertisement", "Share", "Loading...", "Listen to this article", "AFP via
+    Getty Images"): shown, such a word stood between two paragraphs of the story."""
+    return [paragraph for paragraph in paragraphs if not _PAGE_FURNITURE.fullmatch(paragraph)]
 
 
 def without_related_links(paragraphs: list[str]) -> list[str]:
@@ -401,9 +419,10 @@ def _headline_fold(text: str) -> str:
 def clean_paragraphs(paragraphs: list[str]) -> list[str]:
     """Each paragraph without its opening dateline or byline; a byline paragraph, a paragraph
     of a bare web address, a picture's credit, a wire's credit line, links to related stories,
-    a closing promotion, a date or reading time alone and one that shows nothing left out."""
+    a closing promotion, a date or reading time alone, the page's furniture and one that shows
+    nothing left out."""
     shown = without_byline_paragraph(without_empty_paragraphs(paragraphs))
     shown = without_wire_credits(without_picture_credits(without_bare_addresses(shown)))
-    shown = without_stamps(shown)
+    shown = without_stamps(without_page_furniture(shown))
     shown = without_promotion(without_related_links(shown))
     return [without_dateline(paragraph) for paragraph in shown]

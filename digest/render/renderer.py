@@ -699,6 +699,7 @@ def _summary_paragraphs(article: Article, limit: int, *, overrun: bool) -> tuple
     paragraphs = summaries.without_picture_credits(summaries.without_empty_paragraphs(paragraphs))
     paragraphs = summaries.without_related_links(summaries.without_wire_credits(paragraphs))
     paragraphs = summaries.without_stamps(summaries.without_promotion(paragraphs))
+    paragraphs = summaries.without_page_furniture(paragraphs)
     paragraphs = summaries.without_headline(paragraphs, one_line(article.title))
     if len(paragraphs) > summaries.MAX_PARAGRAPHS:
         last = summaries.MAX_PARAGRAPHS - 1
