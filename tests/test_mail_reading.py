@@ -686,3 +686,26 @@ def test_a_summary_does_not_open_with_its_headline_again(
     headline = title.split(": ")[-1].casefold()
     in_summaries = sum(paragraph.casefold().count(headline) for paragraph in shown)
     assert plain.casefold().count(headline) == 1 + in_summaries  # the headline, once
+
+
+def test_a_story_in_a_script_its_feeds_language_is_not_written_in_takes_its_scripts(
+    tmp_path: Path,
+) -> None:
+    # An Arabic story in a feed that declares English (WordPress's default, "en-US"): set right
+    # to left, as its script reads, but marked lang="en-US", so a screen reader read the Arabic
+    # with an English voice and a mail app's translate offer took it for English.
+    title = "مجلس الوزراء الكويتي يقر الميزانية"
+    edition = sample_edition()
+    gulf = edition.sections[0]
+    story = article(71, title, summary=f"{title}، قال المسؤولون.", language="en-US")
+    edition = replace(edition, sections=(replace(gulf, items=(EditionItem(story, "gulf"),)),))
+    settings = make_settings(tmp_path)
+    result = Renderer(settings).render(edition, settings.list("middle-east-daily"))
+    (table,) = [
+        table
+        for table in lxml_html.fromstring(result.html).find_class("story")
+        if story.link in table.xpath(".//a/@href")
+    ]
+    assert table.get("dir") == "rtl"
+    # The declared language is not the text's: the letters name the story's language.
+    assert table.get("lang") == "ar"

@@ -789,9 +789,14 @@ def _bounded_url(url: str | None) -> str | None:
 
 
 def _story_language(article: Article) -> str | None:
-    """The lang of an article: its feed's, else the one its title's letters name (the HTML then
-    tells a screen reader which voice reads a right-to-left story), else none: the list's."""
-    return _language_tag(article.language) or script_language(article.title)
+    """The lang of an article: its feed's, when the story is written in that language's
+    direction; else the one its title's letters name (the HTML then tells a screen reader which
+    voice reads a right-to-left story), else none: the list's. An Arabic story in a feed that
+    WordPress declares "en-US" is no English: read with an English voice, it was gibberish."""
+    declared = _language_tag(article.language)
+    if declared is not None and direction_of(article.language) == text_direction(article):
+        return declared
+    return script_language(article.title)
 
 
 def _language_tag(language: str | None) -> str | None:
