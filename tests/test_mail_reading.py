@@ -651,6 +651,13 @@ def test_the_plain_texts_time_reads_in_order_beside_names_of_the_other_direction
          "<p>[Africa Check] No, photos on Facebook don’t show Kenyan vendor arrested with "
          "millions.</p>",
          []),
+        # the headline and the outlet's name after it: no summary, not "Gulf Wire" as one
+        ("Bahrain hosts Gulf summit on security",
+         "<p>Bahrain hosts Gulf summit on security - Gulf Wire</p>",
+         []),
+        ("Bahrain hosts Gulf summit on security",
+         "<p>Bahrain hosts Gulf summit on security | Gulf Wire Online</p><p>Leaders met.</p>",
+         ["Leaders met."]),
         # the headline's words opening a longer sentence are no repeat
         ("Iran talks resume",
          "<p>Iran talks resume in Geneva on Monday, officials said.</p>",

@@ -372,6 +372,9 @@ _AFTER_HEADLINE = re.compile(r"(?:[.!?…:]+|\s+[-–—|]{1,2})\s+(?=\S)")
 # repeats the headline leaves it out.
 _HEADLINE_PLACE = re.compile(r"^[^\s:]+(?:\s+[^\s:]+){0,2}:\s+(?=\S)")
 MIN_HEADLINE_WORDS = 3  # a shorter headline opening a summary may be the sentence's own words
+# Fewer words after a repeated headline are an outlet's name or a tag ("... - Gulf Wire"), no
+# sentence: the paragraph goes whole.
+MIN_SENTENCE_WORDS = 4
 
 
 def without_headline(paragraphs: list[str], title: str) -> list[str]:
@@ -395,6 +398,8 @@ def without_headline(paragraphs: list[str], title: str) -> list[str]:
         parted = _AFTER_HEADLINE.match(text, len(headline))
         if parted is not None:
             rest = text[parted.end() :]
+            if len(rest.split()) < MIN_SENTENCE_WORDS:
+                return paragraphs[1:]  # the headline and a tag: "... - Gulf Wire"
             return [prefix + rest[:1].upper() + rest[1:], *paragraphs[1:]]
     return paragraphs
 
