@@ -716,3 +716,28 @@ def test_a_story_in_a_script_its_feeds_language_is_not_written_in_takes_its_scri
     assert table.get("dir") == "rtl"
     # The declared language is not the text's: the letters name the story's language.
     assert table.get("lang") == "ar"
+
+    # The declared language is not the text's: no lang at all is truer than a wrong one.
+    assert table.get("lang") is None
+
+
+def test_paragraphs_past_the_third_join_the_last_as_sentences(tmp_path: Path) -> None:
+    # A list's items past the third paragraph ran on as one sentence: "Ships were diverted to
+    # Fujairah Oil rose 3 per cent."
+    edition = sample_edition()
+    gulf = edition.sections[0]
+    item = gulf.items[0]
+    html = (
+        "<p>Key points:</p><ul><li>Iran closed the strait for drills</li>"
+        "<li>Ships were diverted to Fujairah</li><li>Oil rose 3 per cent</li></ul>"
+    )
+    told = replace(item, article=replace(item.article, summary_html=html, summary_text=html))
+    edition = replace(edition, sections=(replace(gulf, items=(told, *gulf.items[1:])),))
+    settings = make_settings(tmp_path)
+    result = Renderer(settings).render(edition, settings.list("middle-east-daily"))
+    shown = [
+        " ".join(p.text_content().split())
+        for p in lxml_html.fromstring(result.html).find_class("summary")
+    ]
+    assert "Ships were diverted to Fujairah. Oil rose 3 per cent." in shown
+    assert "Ships were diverted to Fujairah. Oil rose 3 per cent." in " ".join(result.text.split())

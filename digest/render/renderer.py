@@ -703,7 +703,10 @@ def _summary_paragraphs(article: Article, limit: int, *, overrun: bool) -> tuple
     paragraphs = summaries.without_headline(paragraphs, one_line(article.title))
     if len(paragraphs) > summaries.MAX_PARAGRAPHS:
         last = summaries.MAX_PARAGRAPHS - 1
-        paragraphs = [*paragraphs[:last], " ".join(paragraphs[last:])]
+        # Each joined paragraph ends as a sentence: list items and standfirsts carry no full
+        # stop, and joined as they were they ran on as one ("...to Fujairah Oil rose...").
+        joined = [with_full_stop(paragraph) for paragraph in paragraphs[last:-1]]
+        paragraphs = [*paragraphs[:last], " ".join([*joined, paragraphs[-1]])]
     shown: list[str] = []
     room = limit
     for paragraph in paragraphs:
