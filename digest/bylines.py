@@ -349,6 +349,9 @@ def written_author(author: str | None) -> str | None:
     return text or None
 
 
+_BRACKETS_AT_END = re.compile(r"\s*[(\[](?P<inside>[^()\[\]]{1,100})[)\]]\s*$")
+
+
 def without_outlet(author: str | None, outlet: str) -> str | None:
     """``author`` (as ``written_author`` gives it) without the parts that name the outlet
     itself: printed beside the outlet's name, "The Week UK · The Week" or "Justin Klawans, The
@@ -356,6 +359,10 @@ def without_outlet(author: str | None, outlet: str) -> str | None:
     key = _credit_key(outlet)
     if not author or not key:
         return author
+    # The outlet in brackets after the name: "Jane Doe (Gulf Wire)".
+    bracketed = _BRACKETS_AT_END.search(author)
+    if bracketed and bracketed.start() > 0 and _names_outlet(bracketed["inside"], key):
+        author = author[: bracketed.start()]
     pieces: list[tuple[str, str]] = []  # (the separator before it, a part)
     separator, start = "", 0
     for match in _SEPARATORS.finditer(author):

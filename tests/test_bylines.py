@@ -497,6 +497,23 @@ def test_an_aggregators_source_outlet_is_no_person() -> None:
 @pytest.mark.parametrize(
     ("author", "outlet", "printed"),
     [
+        # the outlet in brackets after the name: "Jane Doe (Gulf Wire) · Gulf Wire · 09:14"
+        ("Jane Doe (Gulf Wire)", "Gulf Wire", "Jane Doe"),
+        ("Jane Doe [The Week UK]", "The Week", "Jane Doe"),
+        ("أحمد علي (الوطن)", "الوطن", "أحمد علي"),
+        ("Jane Doe (AFP)", "Gulf Wire", "Jane Doe (AFP)"),  # another credit stays
+        ("Jane Doe (Dubai)", "Gulf Wire", "Jane Doe (Dubai)"),
+    ],
+)
+def test_a_printed_byline_leaves_out_the_outlets_name_in_brackets(
+    author: str, outlet: str, printed: str
+) -> None:
+    assert without_outlet(author, outlet) == printed
+
+
+@pytest.mark.parametrize(
+    ("author", "outlet", "printed"),
+    [
         ("The Week UK", "The Week", None),  # the outlet itself, with its edition
         ("Justin Klawans, The Week US", "The Week", "Justin Klawans"),
         ("Jane Doe | The Times of Oman", "Times of Oman", "Jane Doe"),
