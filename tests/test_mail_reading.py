@@ -741,3 +741,25 @@ def test_paragraphs_past_the_third_join_the_last_as_sentences(tmp_path: Path) ->
     ]
     assert "Ships were diverted to Fujairah. Oil rose 3 per cent." in shown
     assert "Ships were diverted to Fujairah. Oil rose 3 per cent." in " ".join(result.text.split())
+
+
+def test_a_story_dated_after_it_was_first_seen_shows_when_it_was_seen(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from digest import placeholders
+
+    # A feed that writes its local time as UTC dates its stories hours ahead (within the day
+    # ingest accepts): the byline of an edition sent at 07:00 said the story was from 10:00.
+    edition = sample_edition()
+    gulf = edition.sections[0]
+    item = gulf.items[0]
+    seen = edition.slot - timedelta(hours=2)
+    ahead = replace(item.article, first_seen_at=seen, published_at=seen + timedelta(hours=5))
+    edition = replace(
+        edition, sections=(replace(gulf, items=(replace(item, article=ahead), *gulf.items[1:])),)
+    )
+    settings = make_settings(tmp_path)
+    result = Renderer(settings).render(edition, settings.list("middle-east-daily"))
+    assert placeholders.time_marker(seen) in result.html
+    assert placeholders.time_marker(seen + timedelta(hours=5)) not in result.html
+    assert placeholders.time_marker(seen) in result.text

@@ -535,7 +535,7 @@ class Renderer:
             )
             or None,
             feed_name=shorten(article.feed_name, NAME_CHARS),
-            published=_time(article.sort_time),
+            published=_time(_shown_time(article)),
             image_url=image_url,
             image_height=image_height,
             image_credit=shorten((pictured or article).feed_name, NAME_CHARS),
@@ -650,7 +650,7 @@ def _story_link(article: Article, words: Wording, tracking: dict[str, str]) -> S
         title=_headline(article, words),
         url=with_parameters(_bounded_url(article.link), tracking),
         feed_name=shorten(article.feed_name, NAME_CHARS),
-        published=_time(article.sort_time),
+        published=_time(_shown_time(article)),
         direction=text_direction(article),
         language=_story_language(article),
     )
@@ -724,6 +724,13 @@ def _summary_paragraphs(article: Article, limit: int, *, overrun: bool) -> tuple
         if shown:
             shown[-1] = with_full_stop(shown[-1])
     return tuple(piece for piece in shown if piece)
+
+
+def _shown_time(article: Article) -> datetime:
+    """When the byline says the article appeared: its date, or when it was first seen if that
+    was earlier. A feed that writes local time as UTC dates its stories hours ahead (ingest
+    accepts up to a day), and the byline of a 07:00 edition said a story was from 10:00."""
+    return min(article.sort_time, article.first_seen_at)
 
 
 def _time(moment: datetime) -> Neutralized:
