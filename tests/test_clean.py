@@ -294,6 +294,29 @@ def test_clean_entry_title_author_and_link() -> None:
     assert entry.language == "en"
 
 
+@pytest.mark.parametrize(
+    ("title", "shown"),
+    [
+        # a break in a title's HTML: the two lines ran together, "Iran closes strait Oil jumps"
+        ("<![CDATA[Iran closes strait<br>Oil jumps 3%]]>", "Iran closes strait — Oil jumps 3%"),
+        ("<![CDATA[<p>Exclusive</p><p>Iran closes strait</p>]]>", "Exclusive — Iran closes strait"),
+        ("<![CDATA[Iran closes strait:<br/>oil jumps]]>", "Iran closes strait: oil jumps"),
+        ("<![CDATA[Iran closes strait<br/>]]>", "Iran closes strait"),
+        # a plain line break is where a long title was wrapped
+        (
+            "Iran closes the Strait of\nHormuz for drills",
+            "Iran closes the Strait of Hormuz for drills",
+        ),
+    ],
+)
+def test_a_break_in_a_titles_html_parts_its_lines(title: str, shown: str) -> None:
+    document = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Gulf Wire</title>'
+        f"<item><title>{title}</title><link>{SITE}a</link></item></channel></rss>"
+    )
+    assert _first_entry(document).title == shown
+
+
 def test_clean_entry_plain_text_title_keeps_angle_brackets() -> None:
     entry = clean(
         {

@@ -61,6 +61,13 @@ _ESCAPED_TWICE_IN_HTML = re.compile(rf"&amp;({_ENTITY_NAMES});")
 # markers reach the text, where HTML reads "<![CDATA[Truce holds]]>" as a comment and drops it.
 # A line break escaped once or twice in HTML: "&lt;br&gt;", "&lt;br /&gt;", "&amp;lt;br&amp;gt;".
 _ESCAPED_BREAK = re.compile(r"&(?:amp;)?lt;br\s*/?\s*&(?:amp;)?gt;", re.IGNORECASE)
+# A break between two lines of a title's HTML ("Exclusive<br>Iran closes strait", two <p>s)
+# after a line that ends without punctuation: html_to_text reads it as a space, and the lines ran
+# together as one headline ("Iran closes strait Oil jumps"). A dash parts them instead.
+_LINE_BREAK_IN_TEXT = re.compile(
+    r"(?<=[^\s<>.!?:;,—–-])\s*(?:<br\s*/?>|</p>\s*<p(?:\s[^<>]*)?>)\s*(?=[^\s<])",
+    re.IGNORECASE,
+)
 _CDATA_OPENING = "<![CDATA["
 _CDATA_MARKERS = re.compile(r"<!\[CDATA\[|\]\]>")
 _NOT_IMAGE_SUFFIXES = (
@@ -242,7 +249,10 @@ def _guid(value: object) -> str:
 def _text_field(detail: Mapping[str, Any] | None, value: object) -> str:
     # Even a title declared as plain text goes through html_to_text: feeds escape markup twice
     # ("AT&amp;amp;T", "&lt;em&gt;") far more often than they mean a literal "<tag>".
-    text = html_to_text(_without_cdata_markers(str((detail or {}).get("value") or value or "")))
+    written = _without_cdata_markers(str((detail or {}).get("value") or value or ""))
+    if "<" in written:
+        written = _LINE_BREAK_IN_TEXT.sub(" — ", written)
+    text = html_to_text(written)
     if holds_markup(text):  # markup escaped twice: "&lt;em&gt;holds&lt;/em&gt;"
         text = html_to_text(text)
     return _without_references_escaped_twice(text)
