@@ -288,3 +288,25 @@ def test_a_sentence_that_opens_with_a_furniture_word_stays(paragraph: str) -> No
         "Iran closed the strait.",
         paragraph,
     ]
+
+
+@pytest.mark.parametrize(
+    "credit",
+    ["(AFP Photo)", "(Photo: AFP)", "(Photo by Jane Doe/Reuters)", "(AP Photo/Jane Doe)",
+     "REUTERS/Jane Doe", "AFP/Getty Images", "(File photo: Reuters)"],
+)  # fmt: skip
+def test_a_pictures_credit_closing_a_paragraph_goes(credit: str) -> None:
+    # The picture is gone: shown, the summary ended "... the budget. (AFP Photo)".
+    assert clean_paragraphs([f"Kuwait approved the budget. {credit}"]) == [
+        "Kuwait approved the budget."
+    ]
+
+
+@pytest.mark.parametrize(
+    "paragraph",
+    ["Kuwait approved the budget, the minister said (AFP).",
+     "Kuwait approved the budget. Photos show the vote.",
+     "The vote was 30-20. AFP/Getty chose the picture"],
+)  # fmt: skip
+def test_a_paragraph_ending_in_other_words_keeps_them(paragraph: str) -> None:
+    assert clean_paragraphs([paragraph]) == [paragraph]

@@ -128,6 +128,13 @@ _PICTURE_CREDIT = re.compile(
     r"\s*(?::|\bby\b)\s*[^\s.!?:;]+(?:\s+[^\s.!?:;]+){0,7}\s*\)?\.?",
     re.IGNORECASE,
 )
+# The same credit closing a paragraph after its last sentence: in brackets ("(AFP Photo)",
+# "(Photo: AFP)", "(AP Photo/Jane Doe)"), or an agency in capitals and a slash ("REUTERS/Jane
+# Doe", "AFP/Getty Images").
+_PICTURE_CREDIT_AT_END = re.compile(
+    r"(?<=[.!?\"”’])\s+(?:\((?:[A-Z][\w.]*\s+)?(?i:(?:file\s+)?photo(?:graph)?s?)\b[^()]{0,60}\)"
+    r"|[A-Z]{2,}/[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*){0,3})\.?$"
+)
 # A word of a paragraph that is a web address, the brackets or stops around it aside.
 _WEB_ADDRESS = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _AROUND_ADDRESS = "()<>[].,;:…"
@@ -273,9 +280,17 @@ def without_stamps(paragraphs: list[str]) -> list[str]:
 
 def without_picture_credits(paragraphs: list[str]) -> list[str]:
     """``paragraphs`` without those that only credit the picture the feed's HTML held ("Photo:
-    AFP", "Image: Jane Doe/Reuters", "صورة: رويترز"): the picture is not in the summary, and
-    shown, the credit read as the story's first words, or as all of them."""
-    return [paragraph for paragraph in paragraphs if not _PICTURE_CREDIT.fullmatch(paragraph)]
+    AFP", "Image: Jane Doe/Reuters", "صورة: رويترز"), and without such a credit closing one
+    after its last sentence ("... the budget. (AFP Photo)", "... REUTERS/Jane Doe"): the
+    picture is not in the summary, and shown, the credit read as the story's words."""
+    kept = [paragraph for paragraph in paragraphs if not _PICTURE_CREDIT.fullmatch(paragraph)]
+    return [
+        # Either form of the credit holds a slash or ends in a bracket: others pay nothing.
+        _PICTURE_CREDIT_AT_END.sub("", paragraph)
+        if "/" in paragraph or ")" in paragraph
+        else paragraph
+        for paragraph in kept
+    ]
 
 
 # The credit line a wire service ends its copy with: "(Reporting by Jane Doe in Dubai;
