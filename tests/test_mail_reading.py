@@ -717,9 +717,6 @@ def test_a_story_in_a_script_its_feeds_language_is_not_written_in_takes_its_scri
     # The declared language is not the text's: the letters name the story's language.
     assert table.get("lang") == "ar"
 
-    # The declared language is not the text's: no lang at all is truer than a wrong one.
-    assert table.get("lang") is None
-
 
 def test_paragraphs_past_the_third_join_the_last_as_sentences(tmp_path: Path) -> None:
     # A list's items past the third paragraph ran on as one sentence: "Ships were diverted to
