@@ -171,9 +171,10 @@ def smtp_server(sink: SmtpSink | None = None) -> Iterator[SmtpSink]:
 
 class RedisServer:
     """A throwaway redis-server on loopback, nothing saved to disk, that a test may restart on
-    the same port (it comes back empty: no queue, no keys)."""
+    the same port (it comes back empty: no queue, no keys); ``options`` are more of
+    redis-server's own ("--maxmemory-policy", "allkeys-lru")."""
 
-    def __init__(self) -> None:
+    def __init__(self, *options: str) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed (apt-get install -y redis-server)")
@@ -181,7 +182,7 @@ class RedisServer:
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._command = [
             binary, "--port", str(self.port), "--bind", "127.0.0.1",
-            "--save", "", "--appendonly", "no",
+            "--save", "", "--appendonly", "no", *options,
         ]  # fmt: skip
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -226,9 +227,10 @@ class RedisServer:
 
 
 @contextmanager
-def redis_cluster() -> Iterator[RedisServer]:
-    """A ``RedisServer``, started, stopped by its process id at the end."""
-    server = RedisServer()
+def redis_cluster(*options: str) -> Iterator[RedisServer]:
+    """A ``RedisServer`` (with redis-server's ``options``), started, stopped by its process id
+    at the end."""
+    server = RedisServer(*options)
     try:
         server.start()
         yield server
@@ -238,7 +240,8 @@ def redis_cluster() -> Iterator[RedisServer]:
 
 
 @contextmanager
-def redis_server() -> Iterator[str]:
-    """A throwaway redis-server on loopback, nothing saved to disk; yields its URL."""
-    with redis_cluster() as server:
+def redis_server(*options: str) -> Iterator[str]:
+    """A throwaway redis-server on loopback, nothing saved to disk (with redis-server's
+    ``options``); yields its URL."""
+    with redis_cluster(*options) as server:
         yield server.url

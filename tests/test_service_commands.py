@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,7 +13,13 @@ import pytest
 
 from digest.errors import without_password
 from tests.servers import free_port, redis_server
-from tests.service_cluster import config_text, sqlite_database, write_members
+from tests.service_cluster import (
+    config_text,
+    process,
+    sqlite_database,
+    wait_for,
+    write_members,
+)
 
 DIGEST = Path(sys.executable).parent / "digest"
 CONFIG = Path(__file__).resolve().parent.parent / "config" / "example.toml"
@@ -239,3 +246,49 @@ def test_in_the_embedded_mode_a_command_still_upgrades_an_older_database(tmp_pat
     assert done.returncode == 0, done.stderr
     assert stored_revision(engine) == head_revision()
     engine.dispose()
+
+
+# A broker with a memory limit that drops keys to stay under it, as a cache would be set up.
+EVICTING = ("--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru")
+
+
+def test_a_broker_that_evicts_keys_is_warned_of_by_status_worker_and_beat(tmp_path: Path) -> None:
+    # A full Redis set up as a cache drops keys to make room: a task waiting in the queue, a
+    # sign-up with it, a lease (its work handed out again). Nothing said so.
+    logs: dict[str, str] = {}
+    with redis_server(*EVICTING) as broker:
+        config, environ = _distributed(tmp_path, broker)
+        upgraded = _digest(config, environ, tmp_path, "db", "upgrade")
+        assert upgraded.returncode == 0, upgraded.stderr
+        shown = _digest(config, environ, tmp_path, "status")
+        as_json = _digest(config, environ, tmp_path, "status", "--json")
+        for command in ("worker", "beat"):
+            log = tmp_path / f"{command}.log"
+            with process([str(DIGEST), "--config", str(config), command], environ, log):
+                wait_for(
+                    lambda log=log: "maxmemory-policy" in log.read_text(errors="replace"),
+                    f"digest {command}'s warning",
+                    timeout=30,
+                )
+            logs[command] = " ".join(log.read_text(errors="replace").split())
+    warning = (
+        f"warning: the broker {broker} evicts keys when its memory is full (maxmemory-policy "
+        "allkeys-lru): a task waiting in the queue, a sign-up or a lease may vanish; set "
+        "maxmemory-policy noeviction"
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert warning in " ".join(shown.stderr.split())
+    assert json.loads(as_json.stdout)["service"]["eviction_policy"] == "allkeys-lru"
+    for command, logged in logs.items():
+        assert warning in logged, command
+
+
+def test_a_broker_that_keeps_its_keys_is_not_warned_of(tmp_path: Path) -> None:
+    with redis_server("--maxmemory", "64mb") as broker:  # noeviction: Redis's own default
+        config, environ = _distributed(tmp_path, broker)
+        upgraded = _digest(config, environ, tmp_path, "db", "upgrade")
+        assert upgraded.returncode == 0, upgraded.stderr
+        shown = _digest(config, environ, tmp_path, "status")
+        as_json = _digest(config, environ, tmp_path, "status", "--json")
+    assert shown.returncode == 0 and "maxmemory-policy" not in shown.stderr, shown.stderr
+    assert json.loads(as_json.stdout)["service"]["eviction_policy"] is None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 from kombu.exceptions import OperationalError
@@ -42,6 +43,45 @@ class ServiceState:
     workers: tuple[str, ...]  # the names of the workers that answered a ping
     queue: QueueDepth | None
     problem: str | None = None  # why the broker could not be read
+    eviction_policy: str | None = None  # the broker's, when it drops keys once full
+
+
+def eviction_policy(client: redis.Redis) -> str | None:
+    """The broker's ``maxmemory-policy`` when Redis drops keys to stay under its memory limit;
+    None when it keeps them (``noeviction``, or no limit set) or will not say. Read from
+    ``INFO memory``, which a user whom ``CONFIG`` is refused may still run."""
+    try:
+        memory: dict[str, Any] = client.info("memory")  # type: ignore[assignment]  # sync client
+    except RedisError:
+        return None
+    policy = str(memory.get("maxmemory_policy", "noeviction"))
+    if policy == "noeviction" or not int(memory.get("maxmemory", 0)):
+        return None
+    return policy
+
+
+def eviction_warning(broker_url: str, policy: str) -> str:
+    """What to tell the operator of a broker that drops keys once full: kombu's queue is a
+    Redis list, a lease a key; either dropped is lost without a word from Redis."""
+    return (
+        f"the broker {without_password(broker_url)} evicts keys when its memory is full "
+        f"(maxmemory-policy {policy}): a task waiting in the queue, a sign-up or a lease may "
+        "vanish; set maxmemory-policy noeviction in its redis.conf (or CONFIG SET) and give it "
+        "the memory the queue needs"
+    )
+
+
+def evicting_broker(broker_url: str, timeout: float = PING_SECONDS) -> str | None:
+    """``eviction_warning`` for the broker, or None when it keeps its keys or does not answer
+    (``digest worker`` and ``digest beat`` say so themselves)."""
+    client = redis.Redis.from_url(
+        broker_url, socket_connect_timeout=timeout, socket_timeout=timeout
+    )
+    try:
+        policy = eviction_policy(client)
+    finally:
+        client.close()
+    return None if policy is None else eviction_warning(broker_url, policy)
 
 
 def service_state(broker_url: str, queue: str, timeout: float = PING_SECONDS) -> ServiceState:
@@ -50,6 +90,7 @@ def service_state(broker_url: str, queue: str, timeout: float = PING_SECONDS) ->
     )
     try:
         depth = queue_depth(client, queue)
+        policy = eviction_policy(client)
     except RedisError as error:
         return ServiceState(
             (),
@@ -60,7 +101,7 @@ def service_state(broker_url: str, queue: str, timeout: float = PING_SECONDS) ->
         client.close()
     replies = app.control.ping(timeout=timeout) or []
     workers = sorted(name for reply in replies for name in reply)
-    return ServiceState(tuple(workers), depth)
+    return ServiceState(tuple(workers), depth, eviction_policy=policy)
 
 
 def require_broker(broker_url: str, timeout: float = PING_SECONDS) -> None:

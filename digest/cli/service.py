@@ -84,6 +84,16 @@ def _require_sent_queues(queues: str) -> str:
     return ",".join(names)
 
 
+def _warn_of_an_evicting_broker(broker: str) -> None:
+    """Say at start, in the process's log, that the broker drops keys once its memory is full
+    (worker.inspect.eviction_warning); the process runs on, as Redis works until it is full."""
+    from worker.inspect import evicting_broker
+
+    warning = evicting_broker(broker)
+    if warning is not None:
+        errors.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+
+
 def _require_schema(settings: Settings) -> None:
     """Refuse to start on a database whose schema is not this code's (SchemaMismatchError,
     saying to run `digest db upgrade`): checked here, before anything is consumed."""
@@ -132,6 +142,7 @@ def worker(
     runtime.configure(settings)
     try:
         refuse_a_refusing_broker(broker)
+        _warn_of_an_evicting_broker(broker)
         if serving:
             port, key = serving
             host, bound = metrics.serve(metrics.worker_registry(), settings.metrics.host, port, key)
@@ -178,6 +189,7 @@ def beat(
     from worker.inspect import refuse_a_refusing_broker
 
     refuse_a_refusing_broker(broker)
+    _warn_of_an_evicting_broker(broker)
     runtime.configure(settings)
     celery.conf.beat_schedule = beat_schedule(interval)
     # The schedule lives in the config, not in beat's own file: a scratch file does.

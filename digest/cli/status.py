@@ -127,6 +127,7 @@ def _service_record(state: ServiceState | None) -> dict[str, Any] | None:
         "queue_waiting": state.queue.waiting if state.queue else None,
         "queue_in_hand": state.queue.in_hand if state.queue else None,
         "problem": state.problem,
+        "eviction_policy": state.eviction_policy,
     }
 
 
@@ -228,6 +229,17 @@ def _no_edition_listed(report: StatusReport) -> str:
     )
 
 
+def _warn_of_eviction(broker: str, state: ServiceState | None) -> None:
+    """A warning line for a broker that drops keys once full (on stderr, so that --json stays
+    whole): the queue it holds could lose work without a trace."""
+    if state is None or state.eviction_policy is None:
+        return
+    from worker.inspect import eviction_warning
+
+    warning = eviction_warning(broker, state.eviction_policy)
+    errors.print(f"[yellow]warning:[/] {shown(warning)}", highlight=False)
+
+
 @app.command()
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
@@ -259,6 +271,7 @@ def status(
 
         runtime.configure(settings)
         report = replace(report, service=service_state(broker, QUEUE))
+        _warn_of_eviction(broker, report.service)
     if as_json:
         print(json_text(status_record(report)))
         return
