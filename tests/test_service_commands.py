@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -292,3 +293,35 @@ def test_a_broker_that_keeps_its_keys_is_not_warned_of(tmp_path: Path) -> None:
         as_json = _digest(config, environ, tmp_path, "status", "--json")
     assert shown.returncode == 0 and "maxmemory-policy" not in shown.stderr, shown.stderr
     assert json.loads(as_json.stdout)["service"]["eviction_policy"] is None
+
+
+def _ticks_sent(log: Path) -> int:
+    return log.read_text(errors="replace").count("Sending due task digest-tick")
+
+
+def test_beat_given_sighup_starts_again_and_goes_on_ticking(tmp_path: Path) -> None:
+    # A service manager's reload (ExecReload=kill -HUP) or a closed session ended beat there
+    # and then, without a word, its scratch folder left behind: no tick, so nothing due was
+    # handed out, until someone noticed.
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    with redis_server() as broker:
+        config, environ = _distributed(tmp_path, broker)
+        environ["TMPDIR"] = str(scratch)
+        upgraded = _digest(config, environ, tmp_path, "db", "upgrade")
+        assert upgraded.returncode == 0, upgraded.stderr
+        log = tmp_path / "beat.log"
+        command = [str(DIGEST), "--config", str(config), "beat", "--interval", "1"]
+        with process(command, environ, log) as beat:
+            wait_for(lambda: _ticks_sent(log) >= 1, "beat's first tick", timeout=30)
+            beat.send_signal(signal.SIGHUP)
+            wait_for(lambda: "beat: Starting..." in log.read_text().split("SIGHUP")[-1], "a start")
+            before = _ticks_sent(log)
+            wait_for(lambda: _ticks_sent(log) >= before + 2, "ticks after SIGHUP", timeout=30)
+            alive = beat.poll() is None
+            folders = list(scratch.glob("digest-beat-*"))
+    said = " ".join(log.read_text(errors="replace").split())
+    assert alive, said[-2000:]
+    assert "beat: SIGHUP: starting again" in said
+    assert len(folders) == 1  # the new beat's own; the first one's was removed
+    assert "Traceback" not in said

@@ -10,8 +10,14 @@ as tasks (``digest.ticking``).
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -192,8 +198,9 @@ def beat(
     _warn_of_an_evicting_broker(broker)
     runtime.configure(settings)
     celery.conf.beat_schedule = beat_schedule(interval)
+    hangup = _Hangup()
     # The schedule lives in the config, not in beat's own file: a scratch file does.
-    with tempfile.TemporaryDirectory(prefix="digest-beat-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="digest-beat-") as scratch, hangup.taken():
         celery.start(
             [
                 "beat",
@@ -201,3 +208,43 @@ def beat(
                 f"--schedule={Path(scratch) / 'celerybeat-schedule'}",
             ]
         )
+    if hangup.asked:
+        hangup.start_again()
+
+
+class _Hangup:
+    """SIGHUP to beat, as to a worker (Celery's own handler there): stop, then start again as
+    the same command, reading the config and the environment anew. Its default action ended
+    beat on the spot (a service manager's reload, a closed session), its scratch folder left
+    behind, and with no tick nothing due was handed out. Beat's schedule is the config, read
+    by each tick on a worker: the start again loses no slot, and its first tick is an interval
+    after it."""
+
+    def __init__(self) -> None:
+        self.asked = False
+
+    @contextmanager
+    def taken(self) -> Iterator[None]:
+        """For the block, SIGHUP stops beat as SIGTERM does (beat's loop ends on SystemExit)."""
+        if sys.stdout.isatty():  # as Celery's worker: a closed terminal ends the command
+            yield
+            return
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            self.asked = True
+            raise SystemExit(0)
+
+        previous = signal.signal(signal.SIGHUP, stop)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGHUP, previous)
+
+    def start_again(self) -> None:
+        errors.print(
+            "beat: SIGHUP: starting again, with the config and the environment as they are now",
+            highlight=False,
+        )
+        sys.stderr.flush()
+        # This very command line, as it was started (the interpreter's options included).
+        os.execv(sys.executable, sys.orig_argv)  # noqa: S606  # no shell: the same argv again
