@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # `limits` is imported when a rate is set: most runs need none of it
     from limits import RateLimitItem
@@ -122,15 +122,44 @@ def send_rate_for(
     distributed mode, a share of it per sending process in the embedded mode."""
     if rate is None:
         return Unlimited()
-    from limits.storage import MemoryStorage, RedisStorage
+    from limits.storage import MemoryStorage
 
     item = parse_rate(rate)
     if broker_url is not None and broker_url.startswith(("redis://", "rediss://")):
-        storage = RedisStorage(
-            broker_url,
-            socket_connect_timeout=WINDOW_CALL_SECONDS,
-            socket_timeout=WINDOW_CALL_SECONDS,
-        )
-        return WindowSendRate(item, storage, server)
+        storage, server_time = _server_dated_storage(broker_url)
+        return WindowSendRate(item, storage, server, now=server_time)
     share = type(item)(item.amount, item.multiples * max(processes, 1), item.namespace)
     return WindowSendRate(share, MemoryStorage(), server)
+
+
+def _server_dated_storage(broker_url: str) -> tuple[Storage, Callable[[], float]]:
+    """The moving window on the broker's Redis, each copy dated by the Redis server's clock;
+    and that clock, for the wait until the window frees a place."""
+    from limits.storage import RedisStorage
+
+    class RedisDatedStorage(RedisStorage):
+        """limits' Redis storage of a moving window, its entries dated by the clock of the
+        Redis server every worker shares, not by the clock of the worker that sends. Dated by
+        each worker's own, the copies of a machine whose clock was behind looked old to the
+        others, which sent theirs on top: with clocks minutes apart, the mail server took the
+        rate once per machine. One TIME call more per copy; the scripts are limits' own."""
+
+        def server_time(self) -> float:
+            connection: Any = self.get_connection()  # a redis.Redis; limits types it loosely
+            seconds, microseconds = connection.time()
+            return float(seconds) + float(microseconds) / 1_000_000
+
+        def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+            dated = self.server_time()
+            script = self.lua_acquire_moving_window
+            return bool(script([self.prefixed_key(key)], [dated, limit, expiry, amount]))
+
+        def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
+            now = self.server_time()
+            window = self.lua_moving_window([self.prefixed_key(key)], [now - expiry, limit])
+            return (float(window[0]), int(window[1])) if window else (now, 0)
+
+    storage = RedisDatedStorage(
+        broker_url, socket_connect_timeout=WINDOW_CALL_SECONDS, socket_timeout=WINDOW_CALL_SECONDS
+    )
+    return storage, storage.server_time

@@ -6,6 +6,9 @@ figures larger, never smaller), each set well above what the same work takes unp
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import redis
 from limits.storage import MemoryStorage, RedisStorage
 from redis.exceptions import RedisError
 
@@ -31,6 +35,7 @@ from digest.send_rate import (
 from digest.services import build_services, default_send_rate
 from tests.members import numbered_readers
 from tests.servers import redis_cluster, redis_server, smtp_server
+from tests.service_cluster import wait_for
 from tests.test_pipeline import (
     DAY1,
     build_without_sending,
@@ -185,3 +190,58 @@ def test_an_edition_over_two_embedded_connections_keeps_to_the_rate(
     # 10 a second in all: each of the two processes 10 per 2 seconds, so its 13 copies take
     # one 2-second window after the first. At the whole rate each, they would take one second.
     assert elapsed >= 1.9, f"{readers} copies in {elapsed:.2f} s at 10/second"
+
+
+# libfaketime shifts the clock of the process it is preloaded into (Debian's `faketime`).
+FAKETIME_LIBRARY = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+# A worker's sending at "10/second" to the mail server all workers share, COPIES copies.
+_SENDING = """
+import sys
+from digest.send_rate import send_rate_for
+rate = send_rate_for("10/second", "mx.example.org:25", sys.argv[1], processes=1)
+for _ in range(int(sys.argv[2])):
+    rate.wait()
+"""
+
+
+def _worker_whose_clock_is_off(broker: str, seconds: int, copies: int) -> subprocess.Popen[bytes]:
+    """A worker process whose clock is ``seconds`` off (ahead, or behind when negative),
+    sending ``copies`` copies paced by the rate on ``broker``."""
+    assert FAKETIME_LIBRARY.exists(), "apt-get install -y faketime"
+    environ = os.environ | {
+        "LD_PRELOAD": str(FAKETIME_LIBRARY),
+        "FAKETIME": f"{seconds:+d}s",
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+    }
+    return subprocess.Popen([sys.executable, "-c", _SENDING, broker, str(copies)], env=environ)
+
+
+def test_a_worker_whose_clock_is_behind_another_s_gets_its_share_of_the_rate() -> None:
+    # Dated by the server's clock, the copies of a worker two minutes ahead are counted as
+    # this second's by the others too: they share the rate with it, neither waits it out.
+    with redis_server() as url:
+        ahead = _worker_whose_clock_is_off(url, +120, copies=150)
+        try:
+            with redis.Redis.from_url(url) as client:
+                wait_for(lambda: bool(client.keys("*mx.example.org*")), "the worker's first copy")
+            rate = send_rate_for("10/second", "mx.example.org:25", url, processes=1)
+            started = time.monotonic()
+            paced(rate, 10)  # a share of 10 a second, beside the other's: a few seconds
+            elapsed = time.monotonic() - started
+        finally:
+            ahead.kill()
+            ahead.wait()
+    assert elapsed < 6
+
+
+def test_a_worker_whose_clock_is_ahead_of_another_s_keeps_to_the_shared_rate() -> None:
+    # The copies of a worker two minutes behind looked two minutes old to the others, which
+    # sent their own on top of them: twice the rate the mail server allows.
+    with redis_server() as url:
+        behind = _worker_whose_clock_is_off(url, -120, copies=10)
+        assert behind.wait(timeout=60) == 0
+        rate = send_rate_for("10/second", "mx.example.org:25", url, processes=1)
+        started = time.monotonic()
+        paced(rate, 10)
+        assert time.monotonic() - started >= 0.5
