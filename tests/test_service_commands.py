@@ -325,3 +325,23 @@ def test_beat_given_sighup_starts_again_and_goes_on_ticking(tmp_path: Path) -> N
     assert "beat: SIGHUP: starting again" in said
     assert len(folders) == 1  # the new beat's own; the first one's was removed
     assert "Traceback" not in said
+
+
+@pytest.mark.parametrize("command", [["status"], ["send", "daily"], ["poll"]])
+def test_a_broker_that_refuses_the_password_is_said_to_refuse_it_not_to_be_silent(
+    command: list[str], tmp_path: Path
+) -> None:
+    # A Redis that answered "invalid username-password pair" was said not to answer, and the
+    # operator was sent to check that Redis runs, where only a corrected password could help.
+    with redis_server("--requirepass", "the-right-one") as broker:
+        spoilt = broker.replace("redis://", "redis://:hunter2@")
+        config, environ = _distributed(tmp_path, spoilt)
+        environ["COLUMNS"] = "300"  # status's table on one line
+        upgraded = _digest(config, environ, tmp_path, "db", "upgrade")
+        assert upgraded.returncode == 0, upgraded.stderr
+        done = _digest(config, environ, tmp_path, *command)
+    said = " ".join((done.stdout + done.stderr).split())
+    assert f"the broker {without_password(spoilt)} refuses this URL: " in said, said
+    assert "invalid username-password pair" in said and "does not answer" not in said
+    assert "hunter2" not in said and "Traceback" not in said
+    assert done.returncode == (0 if command == ["status"] else 1), said

@@ -36,6 +36,9 @@ WORKERS_CHECK_SECONDS = 5.0
 
 # What the leases (redis-py) and the task messages (kombu) raise when the broker is away.
 BROKER_ERRORS = (RedisError, OperationalError)
+# What redis-py raises when the broker answers and refuses the URL's password, user or database
+# number: no wait mends it, a corrected URL does.
+REFUSALS = (AuthenticationError, ResponseError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +94,8 @@ def service_state(broker_url: str, queue: str, timeout: float = PING_SECONDS) ->
     try:
         depth = queue_depth(client, queue)
         policy = eviction_policy(client)
+    except REFUSALS as error:  # before RedisError: subclasses
+        return ServiceState((), None, str(BrokerRefusedError(broker_url, str(error))))
     except RedisError as error:
         return ServiceState(
             (),
@@ -112,6 +117,8 @@ def require_broker(broker_url: str, timeout: float = PING_SECONDS) -> None:
     )
     try:
         client.ping()
+    except REFUSALS as error:  # before RedisError: subclasses
+        raise BrokerRefusedError(broker_url, str(error)) from error
     except RedisError as error:
         raise BrokerUnavailableError(broker_url, str(error)) from error
     finally:
@@ -128,7 +135,7 @@ def refuse_a_refusing_broker(broker_url: str, timeout: float = PING_SECONDS) -> 
     )
     try:
         client.ping()
-    except (AuthenticationError, ResponseError) as error:  # before RedisError: a subclass
+    except REFUSALS as error:  # before RedisError: subclasses
         raise BrokerRefusedError(broker_url, str(error)) from error
     except RedisError:
         return
