@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import redis
 
 from digest.errors import without_password
 from tests.servers import free_port, redis_server
@@ -345,3 +346,31 @@ def test_a_broker_that_refuses_the_password_is_said_to_refuse_it_not_to_be_silen
     assert "invalid username-password pair" in said and "does not answer" not in said
     assert "hunter2" not in said and "Traceback" not in said
     assert done.returncode == (0 if command == ["status"] else 1), said
+
+
+def test_beat_on_a_full_broker_says_so_in_one_line_a_tick(tmp_path: Path) -> None:
+    # A Redis at its memory limit (noeviction) refuses every write: beat logged each tick it
+    # could not send as some 150 lines of traceback and stack, every minute.
+    with redis_server() as broker:
+        config, environ = _distributed(tmp_path, broker)
+        upgraded = _digest(config, environ, tmp_path, "db", "upgrade")
+        assert upgraded.returncode == 0, upgraded.stderr
+        log = tmp_path / "beat.log"
+        command = [str(DIGEST), "--config", str(config), "beat", "--interval", "1"]
+        with process(command, environ, log), redis.Redis.from_url(broker) as client:
+            wait_for(lambda: _ticks_sent(log) >= 1, "beat's first tick", timeout=30)
+            client.config_set("maxmemory", 1)  # full: every write is refused
+            wait_for(
+                lambda: log.read_text().count("tick not sent") >= 2, "two refused ticks", timeout=30
+            )
+            client.config_set("maxmemory", 0)
+            refused = _ticks_sent(log)
+            wait_for(lambda: _ticks_sent(log) >= refused + 2, "ticks once it has room", timeout=30)
+    logged = log.read_text(errors="replace")
+    said = " ".join(logged.split())
+    assert "Traceback" not in logged and 'File "' not in logged, logged[-3000:]
+    assert (
+        f"beat: tick not sent: the broker {broker} refused it: command not allowed when used "
+        "memory > 'maxmemory'; it is full: raise its maxmemory, or see what fills it "
+        "(digest status shows the queue); the next tick tries again"
+    ) in said

@@ -13,11 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from celery import Celery
+from celery.beat import PersistentScheduler, SchedulingError
 from celery.schedules import schedstate, schedule
 from celery.signals import before_task_publish, task_prerun, worker_init, worker_process_init
 
 from digest.config import Settings
-from digest.errors import without_password
+from digest.errors import brief, without_password
 from digest.gc_tuning import tune_garbage_collection
 from worker import runtime
 
@@ -147,6 +148,51 @@ class TickInterval(schedule):  # type: ignore[misc]  # celery is untyped
         if self.maybe_make_aware(last_run_at) > now:
             return schedstate(is_due=True, next=self.seconds)
         return super().is_due(last_run_at)
+
+
+_log = logging.getLogger(__name__)
+
+
+class TickScheduler(PersistentScheduler):  # type: ignore[misc]  # celery is untyped
+    """Celery's scheduler, but a tick the broker refused (a Redis at its memory limit, one
+    that refuses this user's writes) is told in one line, as an operator can act on it. Celery
+    logged it with its traceback and the whole stack, some 150 lines a tick, every minute; a
+    failure of another kind keeps them."""
+
+    def apply_entry(self, entry: Any, producer: Any = None) -> None:
+        _log.info("Scheduler: Sending due task %s (%s)", entry.name, entry.task)
+        try:
+            self.apply_async(entry, producer=producer, advance=False)
+        except SchedulingError as error:
+            refusal = _broker_refusal(error)
+            if refusal is None:  # as Celery logs it
+                _log.error("Message Error: %s", error, exc_info=True)
+                return
+            _log.error("beat: tick not sent: %s", refusal)
+
+
+# How redis-py words an error reply to a pipeline's command (kombu sends a task as one).
+_PIPELINE_COMMAND = re.compile(r"^Command # \d+ \(.*?\) of pipeline caused error: ")
+
+
+def _broker_refusal(error: BaseException) -> str | None:
+    """What the operator is told of a tick the broker refused, or None when ``error`` is not
+    the broker's refusal (Redis's reply, however kombu and Celery wrapped it)."""
+    from redis.exceptions import OutOfMemoryError, ResponseError  # beat's broker is Redis
+
+    cause: BaseException | None = error
+    while cause is not None and not isinstance(cause, ResponseError):
+        cause = cause.__cause__ or cause.__context__
+    if cause is None:
+        return None
+    reason = brief(_PIPELINE_COMMAND.sub("", str(cause))).rstrip(".")
+    said = f"the broker {without_password(str(app.conf.broker_url))} refused it: {reason}"
+    if isinstance(cause, OutOfMemoryError):
+        said += (
+            "; it is full: raise its maxmemory, or see what fills it (digest status shows "
+            "the queue)"
+        )
+    return f"{said}; the next tick tries again"
 
 
 def beat_schedule(interval_seconds: float) -> dict[str, Any]:

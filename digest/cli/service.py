@@ -205,6 +205,7 @@ def beat(
             [
                 "beat",
                 "--loglevel=INFO",
+                "--scheduler=worker.app:TickScheduler",
                 f"--schedule={Path(scratch) / 'celerybeat-schedule'}",
             ]
         )
