@@ -328,6 +328,21 @@ class BrokerRefusedError(DigestError):
         )
 
 
+class BrokerCertificateError(DigestError):
+    """A rediss:// broker whose TLS certificate this machine does not trust: signed by an
+    authority it does not know (a private one), or made for another name. No wait mends it."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(
+            f"the broker {without_password(url)} has a certificate this machine does not trust: "
+            f"certificate verify failed: {brief(reason).rstrip('.')}; name the authority that "
+            "signed it in the URL, as ssl_ca_certs=PATH (its certificate, a PEM file), in "
+            "service.broker_url (or DIGEST_BROKER_URL)"
+        )
+
+
 class NoWorkerError(DigestError):
     """A command would hand its tasks to the workers and wait for them, and none answers."""
 

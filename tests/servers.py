@@ -174,14 +174,23 @@ class RedisServer:
     the same port (it comes back empty: no queue, no keys); ``options`` are more of
     redis-server's own ("--maxmemory-policy", "allkeys-lru")."""
 
-    def __init__(self, *options: str) -> None:
+    def __init__(self, *options: str, tls: tuple[Path, Path] | None = None) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed (apt-get install -y redis-server)")
         self.folder, self.port = Path(tempfile.mkdtemp(prefix="digest-redis-")), free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
+        listen = ["--port", str(self.port)]
+        if tls is not None:  # (certificate, key): TLS only, clients not asked for theirs
+            certificate, key = (str(path) for path in tls)
+            self.url = f"rediss://127.0.0.1:{self.port}/0?ssl_cert_reqs=required"
+            listen = [
+                "--port", "0", "--tls-port", str(self.port), "--tls-auth-clients", "no",
+                "--tls-cert-file", certificate, "--tls-key-file", key,
+                "--tls-ca-cert-file", certificate,
+            ]  # fmt: skip
         self._command = [
-            binary, "--port", str(self.port), "--bind", "127.0.0.1",
+            binary, *listen, "--bind", "127.0.0.1",
             "--save", "", "--appendonly", "no", *options,
         ]  # fmt: skip
         self._process: subprocess.Popen[bytes] | None = None
@@ -227,10 +236,10 @@ class RedisServer:
 
 
 @contextmanager
-def redis_cluster(*options: str) -> Iterator[RedisServer]:
-    """A ``RedisServer`` (with redis-server's ``options``), started, stopped by its process id
-    at the end."""
-    server = RedisServer(*options)
+def redis_cluster(*options: str, tls: tuple[Path, Path] | None = None) -> Iterator[RedisServer]:
+    """A ``RedisServer`` (with redis-server's ``options``; with ``tls``, its certificate and
+    key, on TLS alone), started, stopped by its process id at the end."""
+    server = RedisServer(*options, tls=tls)
     try:
         server.start()
         yield server

@@ -8,13 +8,14 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import redis
 
 from digest.errors import without_password
-from tests.servers import free_port, redis_server
+from tests.servers import free_port, redis_cluster, redis_server
 from tests.service_cluster import (
     config_text,
     process,
@@ -374,3 +375,48 @@ def test_beat_on_a_full_broker_says_so_in_one_line_a_tick(tmp_path: Path) -> Non
         "memory > 'maxmemory'; it is full: raise its maxmemory, or see what fills it "
         "(digest status shows the queue); the next tick tries again"
     ) in said
+
+
+def _self_signed_files(folder: Path) -> tuple[Path, Path]:
+    """A certificate of 127.0.0.1 signed by its own key, and that key, as PEM files."""
+    from cryptography.hazmat.primitives import serialization
+
+    from tests.certificates import pem, self_signed
+
+    key, certificate = self_signed("127.0.0.1", datetime.now(UTC), ip_address="127.0.0.1")
+    certificate_file, key_file = folder / "redis.crt", folder / "redis.key"
+    certificate_file.write_bytes(pem(certificate))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    return certificate_file, key_file
+
+
+@pytest.mark.parametrize("command", [["worker"], ["beat"], ["send", "daily"]])
+def test_a_broker_whose_certificate_is_not_trusted_is_said_so_and_nothing_waits(
+    command: list[str], tmp_path: Path
+) -> None:
+    # A rediss:// broker whose certificate no authority of the machine signed (a private CA's)
+    # was taken as a broker not up yet: the worker and beat retried for ever, and digest send
+    # said Redis did not answer. No wait mends a certificate: the URL must name its authority.
+    certificate, key = _self_signed_files(tmp_path)
+    with redis_cluster(tls=(certificate, key)) as server:
+        config, environ = _distributed(tmp_path, server.url)
+        upgraded = _digest(config, environ, tmp_path, "db", "upgrade")
+        assert upgraded.returncode == 0, upgraded.stderr
+        done = _digest(config, environ, tmp_path, *command)
+        trusted = f"{server.url}&ssl_ca_certs={certificate}"
+        status = _digest(config, environ | {"DIGEST_BROKER_URL": trusted}, tmp_path, "status")
+    said = " ".join(done.stderr.split())
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert (
+        f"error: the broker {server.url} has a certificate this machine does not trust: "
+        "certificate verify failed: self-signed certificate"
+    ) in said, said
+    assert "name the authority that signed it in the URL, as ssl_ca_certs=PATH" in said
+    assert "Traceback" not in said
+    assert status.returncode == 0 and "0 waiting, 0 in hand" in status.stdout, status.stderr

@@ -6,6 +6,7 @@ results. Short timeouts: a status report must come back even when the broker doe
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from kombu.exceptions import OperationalError
 from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
 from digest.errors import (
+    BrokerCertificateError,
     BrokerRefusedError,
     BrokerUnavailableError,
     NoWorkerError,
@@ -97,6 +99,9 @@ def service_state(broker_url: str, queue: str, timeout: float = PING_SECONDS) ->
     except REFUSALS as error:  # before RedisError: subclasses
         return ServiceState((), None, str(BrokerRefusedError(broker_url, str(error))))
     except RedisError as error:
+        untrusted = untrusted_certificate(broker_url, error)
+        if untrusted is not None:
+            return ServiceState((), None, str(untrusted))
         return ServiceState(
             (),
             None,
@@ -120,16 +125,30 @@ def require_broker(broker_url: str, timeout: float = PING_SECONDS) -> None:
     except REFUSALS as error:  # before RedisError: subclasses
         raise BrokerRefusedError(broker_url, str(error)) from error
     except RedisError as error:
-        raise BrokerUnavailableError(broker_url, str(error)) from error
+        raise untrusted_certificate(broker_url, error) or BrokerUnavailableError(
+            broker_url, str(error)
+        ) from error
     finally:
         client.close()
 
 
+def untrusted_certificate(broker_url: str, error: BaseException) -> BrokerCertificateError | None:
+    """The broker's TLS certificate refused by this machine, as the error to tell, when that is
+    why ``error`` (redis-py's, the TLS error in its context) was raised; else None."""
+    cause: BaseException | None = error
+    while cause is not None and not isinstance(cause, ssl.SSLCertVerificationError):
+        cause = cause.__cause__ or cause.__context__
+    if cause is None:
+        return None
+    return BrokerCertificateError(broker_url, str(cause.verify_message or cause))
+
+
 def refuse_a_refusing_broker(broker_url: str, timeout: float = PING_SECONDS) -> None:
     """Raise BrokerRefusedError when the broker answers and refuses the URL's password, user or
-    database number: a worker or beat started so retried its connection for ever, one log line
-    at a time, while nothing but a corrected URL could help. A broker that cannot be reached is
-    left to Celery's retries: a process started before Redis waits for it."""
+    database number, and BrokerCertificateError when its TLS certificate is not trusted here: a
+    worker or beat started so retried its connection for ever, one log line at a time, while
+    nothing but a corrected URL could help. A broker that cannot be reached is left to
+    Celery's retries: a process started before Redis waits for it."""
     client = redis.Redis.from_url(
         broker_url, socket_connect_timeout=timeout, socket_timeout=timeout
     )
@@ -137,7 +156,10 @@ def refuse_a_refusing_broker(broker_url: str, timeout: float = PING_SECONDS) -> 
         client.ping()
     except REFUSALS as error:  # before RedisError: subclasses
         raise BrokerRefusedError(broker_url, str(error)) from error
-    except RedisError:
+    except RedisError as error:
+        untrusted = untrusted_certificate(broker_url, error)
+        if untrusted is not None:
+            raise untrusted from error
         return
     finally:
         client.close()
