@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import redis
+from celery import Celery
 from sqlalchemy import select
 
 from digest.delivering import DELIVERY_BATCH_SIZE
@@ -144,3 +145,42 @@ def _worker_and_beat(folder: Path, config: Path, broker: str, worker_log: Path) 
         process([*digest, "beat", "--interval", "1"], env, folder / "beat.log"),
     ):
         yield
+
+
+def test_a_task_the_worker_does_not_know_is_one_line_naming_no_reader(tmp_path: Path) -> None:
+    # A task sent by a machine on newer code (a task this worker's release does not have) was
+    # logged as some 25 lines of Celery's advice to developers, with the message's whole body:
+    # a sign-up's body holds the reader's address, which the workers' logs never name.
+    with redis_server() as broker:
+        config = tmp_path / "digest.toml"
+        config.write_text(config_text(tmp_path, None, "http://127.0.0.1:9/wire.xml"))
+        write_members(tmp_path, 1)
+        worker_log = tmp_path / "worker.log"
+        env = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
+        env["DIGEST_DATABASE_URL"] = f"sqlite:///{tmp_path / 'digest.db'}"
+        digest = [str(DIGEST), "--config", str(config)]
+        subprocess.run([*digest, "db", "upgrade"], env=env, check=True, capture_output=True)
+        env["DIGEST_BROKER_URL"] = broker
+        with process([*digest, "worker", "-c", "1"], env, worker_log):
+            wait_for(lambda: "ready." in worker_log.read_text(errors="replace"), "the worker")
+            sender = Celery("newer", broker=broker)
+            sender.send_task(
+                "digest.sign_up_by_invitation",
+                ("daily", "new.reader@example.org", "New Reader", "INVITE-CODE"),
+                queue="digest",
+            )
+            wait_for(
+                lambda: "digest.sign_up_by_invitation" in worker_log.read_text(errors="replace"),
+                "the worker's word on the task",
+            )
+            with redis.Redis.from_url(broker) as client:
+                left = client.llen("digest")
+    logged = worker_log.read_text(errors="replace")
+    assert "new.reader@example.org" not in logged and "INVITE-CODE" not in logged
+    assert "Traceback" not in logged
+    [line] = [line for line in logged.splitlines() if "digest.sign_up_by_invitation" in line]
+    assert (
+        "task digest.sign_up_by_invitation is not one this worker knows: it was sent by a "
+        "process running other code (a newer release?); give every machine the same release"
+    ) in line
+    assert left == 0  # dropped, as Celery does: requeued, it would come back to this worker

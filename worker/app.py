@@ -42,6 +42,32 @@ class _PasswordsMasked(logging.Filter):
 
 logging.getLogger("httpx").addFilter(_PasswordsMasked())
 
+
+class _ForeignTasksSaidPlainly(logging.Filter):
+    """Celery's report of a task message the worker drops as unregistered, as one line for the
+    operator. Celery wrote some 25 lines of advice to the task's developer, with its traceback
+    and the message's whole body: a sign-up's body holds the reader's address, which the
+    workers' logs never name. A task unknown here comes from a process on other code, a
+    machine upgraded before this one (or not yet)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not isinstance(record.args, tuple) or not isinstance(record.msg, str):
+            return True
+        if record.msg.startswith("Received unregistered task of type"):
+            headers = record.args[2] if len(record.args) > 2 else None
+            name = headers.get("task") if isinstance(headers, dict) else None
+            record.msg, record.args = _FOREIGN_TASK, (name or "of another release",)
+            record.exc_info = record.exc_text = None
+        return True
+
+
+_FOREIGN_TASK = (
+    "task %s is not one this worker knows: it was sent by a process running other code (a "
+    "newer release?); give every machine the same release. The message is dropped: a poll, "
+    "build or delivery is handed out again once its lease lapses, a sign-up is lost"
+)
+logging.getLogger("celery.worker.consumer.consumer").addFilter(_ForeignTasksSaidPlainly())
+
 # The broker keeps a task a worker took but has not acknowledged (acks_late: until it ends) for
 # ``worker.visibility_timeout_seconds`` before it hands it to another worker: above the hard time
 # limit of a delivery batch (``worker.batch_time_limit_seconds``), so that a batch still running
