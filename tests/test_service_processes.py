@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import redis
 from celery import Celery
+from kombu import Connection, Producer
 from sqlalchemy import select
 
 from digest.delivering import DELIVERY_BATCH_SIZE
@@ -184,3 +186,50 @@ def test_a_task_the_worker_does_not_know_is_one_line_naming_no_reader(tmp_path: 
         "process running other code (a newer release?); give every machine the same release"
     ) in line
     assert left == 0  # dropped, as Celery does: requeued, it would come back to this worker
+
+
+def test_a_task_message_of_another_shape_is_dropped_and_the_worker_goes_on(
+    tmp_path: Path,
+) -> None:
+    # A message under a task's name whose body is not a task's (another program on the same
+    # Redis database, a hand-made test message) ended the worker: "Unrecoverable error:
+    # ValueError", the message put back, and the next worker to take it ended the same way.
+    with redis_server() as broker:
+        config = tmp_path / "digest.toml"
+        config.write_text(config_text(tmp_path, None, "http://127.0.0.1:9/wire.xml"))
+        write_members(tmp_path, 1)
+        worker_log = tmp_path / "worker.log"
+        env = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
+        env["DIGEST_DATABASE_URL"] = f"sqlite:///{tmp_path / 'digest.db'}"
+        digest = [str(DIGEST), "--config", str(config)]
+        subprocess.run([*digest, "db", "upgrade"], env=env, check=True, capture_output=True)
+        env["DIGEST_BROKER_URL"] = broker
+        with process([*digest, "worker", "-c", "1"], env, worker_log) as worker:
+            wait_for(lambda: "ready." in worker_log.read_text(errors="replace"), "the worker")
+            with Connection(broker) as connection:
+                Producer(connection).publish(
+                    {"email": "odd.reader@example.org"},
+                    routing_key="digest",
+                    headers={"task": "digest.sign_up", "id": "hand-made-1", "lang": "py"},
+                    serializer="json",
+                )
+            wait_for(
+                lambda: (
+                    "hand-made-1" in worker_log.read_text(errors="replace")
+                    or worker.poll() is not None
+                ),
+                "the worker's word on the message",
+            )
+            time.sleep(1)  # a worker about to end has ended
+            alive = worker.poll() is None
+            with redis.Redis.from_url(broker) as client:
+                left = client.llen("digest")
+    logged = worker_log.read_text(errors="replace")
+    assert alive, logged[-3000:]
+    assert "odd.reader@example.org" not in logged and "Traceback" not in logged
+    [line] = [line for line in logged.splitlines() if "hand-made-1" in line]
+    assert (
+        "a task message this worker cannot read was dropped (task digest.sign_up, id "
+        "hand-made-1: its body is not a task's (ValueError))"
+    ) in line
+    assert left == 0

@@ -44,11 +44,11 @@ logging.getLogger("httpx").addFilter(_PasswordsMasked())
 
 
 class _ForeignTasksSaidPlainly(logging.Filter):
-    """Celery's report of a task message the worker drops as unregistered, as one line for the
-    operator. Celery wrote some 25 lines of advice to the task's developer, with its traceback
-    and the message's whole body: a sign-up's body holds the reader's address, which the
-    workers' logs never name. A task unknown here comes from a process on other code, a
-    machine upgraded before this one (or not yet)."""
+    """Celery's report of a task message the worker drops, unregistered or unreadable, as one
+    line for the operator. Celery wrote some 25 lines of advice to the task's developer, with
+    its traceback and the message's whole body: a sign-up's body holds the reader's address,
+    which the workers' logs never name. A task unknown here comes from a process on other
+    code, a machine upgraded before this one (or not yet)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not isinstance(record.args, tuple) or not isinstance(record.msg, str):
@@ -57,7 +57,11 @@ class _ForeignTasksSaidPlainly(logging.Filter):
             headers = record.args[2] if len(record.args) > 2 else None
             name = headers.get("task") if isinstance(headers, dict) else None
             record.msg, record.args = _FOREIGN_TASK, (name or "of another release",)
-            record.exc_info = record.exc_text = None
+        elif record.msg.startswith("Received invalid task message"):
+            record.msg, record.args = _UNREADABLE_TASK, (record.args[0],)
+        else:
+            return True
+        record.exc_info = record.exc_text = None
         return True
 
 
@@ -65,6 +69,11 @@ _FOREIGN_TASK = (
     "task %s is not one this worker knows: it was sent by a process running other code (a "
     "newer release?); give every machine the same release. The message is dropped: a poll, "
     "build or delivery is handed out again once its lease lapses, a sign-up is lost"
+)
+_UNREADABLE_TASK = (
+    "a task message this worker cannot read was dropped (%s): another program writes to the "
+    "broker's Redis database, or a process running other code; give the digest a database "
+    "of its own (redis://host:6379/N) and every machine the same release"
 )
 logging.getLogger("celery.worker.consumer.consumer").addFilter(_ForeignTasksSaidPlainly())
 
@@ -111,6 +120,8 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "broker_connection_retry_on_startup": True,
         "broker_transport_options": transport_options,
+        # Celery's consumer ended the worker on a task message it could not read.
+        "worker_consumer": "worker.consumer:TaskConsumer",
         "result_backend_transport_options": {"visibility_timeout": worker.visibility_timeout},
         # The longest tasks get the batch's limits, which the visibility timeout is set above:
         # one still running is never handed to a second worker.
