@@ -126,15 +126,17 @@ def send_rate_for(
 
     item = parse_rate(rate)
     if broker_url is not None and broker_url.startswith(("redis://", "rediss://")):
-        storage, server_time = _server_dated_storage(broker_url)
+        storage, server_time = shared_window_storage(broker_url)
         return WindowSendRate(item, storage, server, now=server_time)
     share = type(item)(item.amount, item.multiples * max(processes, 1), item.namespace)
     return WindowSendRate(share, MemoryStorage(), server)
 
 
-def _server_dated_storage(broker_url: str) -> tuple[Storage, Callable[[], float]]:
-    """The moving window on the broker's Redis, each copy dated by the Redis server's clock;
-    and that clock, for the wait until the window frees a place."""
+def shared_window_storage(broker_url: str) -> tuple[Storage, Callable[[], float]]:
+    """Moving windows on the broker's Redis, shared by every process of every machine (the
+    send rate, the sign-up limits of every `digest serve`), each entry dated by the Redis
+    server's clock, each call bounded by WINDOW_CALL_SECONDS; and that clock, for the wait
+    until a window frees a place."""
     from limits.storage import RedisStorage
 
     class RedisDatedStorage(RedisStorage):

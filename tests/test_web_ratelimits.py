@@ -3,14 +3,17 @@ shared by every web process through Redis."""
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from limits.storage import MemoryStorage, RedisStorage
 
 from digest.config import settings_from_mapping
+from digest.send_rate import WINDOW_CALL_SECONDS
 from digest.web.ratelimits import LimitsUnavailable, SignUpLimits, sign_up_limits
-from tests.servers import free_port, redis_server
+from tests.servers import free_port, redis_cluster, redis_server
 
 
 def test_each_window_counts_its_own_kind_and_key() -> None:
@@ -113,3 +116,33 @@ def test_trusting_every_address_as_a_proxy_is_refused_naming_the_key(
     assert "web.trusted_proxies" in text and "holds every address" in text, text
     kept = {**raw, "web": {"trusted_proxies": ["127.0.0.1", "10.0.0.0/8", "fd00::/8"]}}
     assert settings_from_mapping(kept, source=tmp_path / "d.toml", environ={}).web.trusted_proxies
+
+
+def test_the_limits_on_a_redis_that_stopped_answering_give_up_in_time(tmp_path: Path) -> None:
+    # redis-server paused (SIGSTOP), not down: the count of a sign-up waited on it with no
+    # bound, and with it the request and the thread it ran on, one more at each sign-up.
+    raw = {
+        "service": {
+            "base_url": "https://news.example.org",
+            "sender_name": "Desk",
+            "sender_address": "desk@example.org",
+            "postal_address": "1 Street",
+        },
+    }
+    with redis_cluster() as server:
+        environ = {"DIGEST_BROKER_URL": server.url}
+        settings = settings_from_mapping(raw, source=tmp_path / "d.toml", environ=environ)
+        limits = sign_up_limits(settings)
+        assert limits.client("192.0.2.1") is None  # the connection open, the script loaded
+        server.pause()
+        counting = ThreadPoolExecutor(1)
+        try:
+            started = time.monotonic()
+            count = counting.submit(limits.client, "192.0.2.2")
+            with pytest.raises(LimitsUnavailable):
+                count.result(timeout=4 * WINDOW_CALL_SECONDS)  # before the fix: still waiting
+            waited = time.monotonic() - started
+        finally:
+            server.resume()
+            counting.shutdown()
+    assert waited < 2 * WINDOW_CALL_SECONDS

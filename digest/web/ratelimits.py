@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from digest.errors import DigestError
-from digest.send_rate import parse_rate
+from digest.send_rate import parse_rate, shared_window_storage
 
 if TYPE_CHECKING:
     from limits import RateLimitItem
@@ -76,12 +76,14 @@ class SignUpLimits:
 
 def sign_up_limits(settings: Settings) -> SignUpLimits:
     """The limits of ``[web]``, in the broker's Redis when there is one, else in memory."""
-    from limits.storage import MemoryStorage, RedisStorage
+    from limits.storage import MemoryStorage
 
     web, broker = settings.web, settings.service.broker_url
-    storage: Storage
     if broker is not None and broker.startswith(("redis://", "rediss://")):
-        storage = RedisStorage(broker)
-    else:
-        storage = MemoryStorage()
-    return SignUpLimits(web.signup_rate_per_client, web.signup_rate_per_address, storage)
+        # Bounded in time: a Redis that stopped answering (its machine paused) held each
+        # sign-up's request, and the thread it was counted on, with no end. Dated by Redis's
+        # clock, as every `digest serve` machine counts in the same windows.
+        storage, server_time = shared_window_storage(broker)
+        rates = (web.signup_rate_per_client, web.signup_rate_per_address)
+        return SignUpLimits(*rates, storage, now=server_time)
+    return SignUpLimits(web.signup_rate_per_client, web.signup_rate_per_address, MemoryStorage())
