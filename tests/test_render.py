@@ -1346,13 +1346,19 @@ def test_the_other_headlines_under_a_story_are_read_in_their_own_language(
     # English voice. An author's other pieces under "More from" are each in their own language.
     from lxml import html as lxml_html
 
-    def report(article_id: int, language: str = story_language) -> Article:
-        return article(article_id, f"{title} {article_id}", language=language)
+    def report(article_id: int, language: str = story_language, words: str = title) -> Article:
+        return article(article_id, f"{words} {article_id}", language=language)
 
+    # The author's piece in the list's language is written in it, in its letters too: an
+    # Arabic title declared English is taken for Arabic (test_mail_reading).
+    in_the_lists = {
+        "en": "OPEC+ holds output steady",
+        "ar": "مجلس التعاون الخليجي يبحث أسعار النفط",
+    }
     lead = EditionItem(
         report(1),
         "gulf",
-        more_from=(report(2), report(3, language=list_language)),
+        more_from=(report(2), report(3, list_language, in_the_lists[list_language])),
         also_covered_by=(report(4),),  # the lead's outlet's other report: "More on this story"
     )
     edition = replace(gulf_edition(report(5), report(6)), lead=lead)
