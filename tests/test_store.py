@@ -595,6 +595,27 @@ def test_a_downgrade_to_0013_drops_the_wait_and_the_upgrade_fills_it_again(
     assert again.wait_asked_until == T0 + timedelta(minutes=1)
 
 
+def test_a_readers_copies_are_found_without_reading_the_whole_ledger(database_url: str) -> None:
+    # A reader's rows of the ledger are read by their subscriber id when a sign-up never
+    # confirmed is dropped (the cascade of the delete, and the foreign key's check), and when
+    # a reader's data is shown or forgotten. With no index that leads with it, each of them
+    # read every copy of every edition ever sent: after a year, millions of rows, at each cycle.
+    from sqlalchemy import inspect
+
+    engine = create_database_engine(database_url)
+    upgrade(engine)
+    # PostgreSQL walks a whole index whose second column is the subscriber's (the unique one
+    # on edition and subscriber) and calls it an index scan: what counts is the first column.
+    leading = {index["column_names"][0] for index in inspect(engine).get_indexes("deliveries")}
+    assert "subscriber_id" in leading
+    if engine.dialect.name == "sqlite":
+        lookup = "SELECT id FROM deliveries WHERE subscriber_id = 1"
+        with engine.connect() as connection:
+            plan = [row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {lookup}")]
+        assert not any(step.startswith("SCAN deliveries") for step in plan), plan
+    engine.dispose()
+
+
 def test_unsubscribing_addresses_ignores_case_and_other_lists(store: Store) -> None:
     members = [SubscriberInput(f"Reader{n}@example.org") for n in range(1_200)]
     add_members(store, "daily", members, T0)

@@ -303,6 +303,8 @@ class DeliveryRow(Base):
     __table_args__ = (
         UniqueConstraint("edition_id", "subscriber_id", name="uq_deliveries_edition_subscriber"),
         Index("ix_deliveries_edition_status_id", "edition_id", "status", "id"),
+        # A reader's copies, found without walking the ledger (migration 0017).
+        Index("ix_deliveries_subscriber_id", "subscriber_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
