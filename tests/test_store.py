@@ -616,6 +616,67 @@ def test_a_readers_copies_are_found_without_reading_the_whole_ledger(database_ur
     engine.dispose()
 
 
+def test_readers_positions_are_read_from_recent_editions_not_the_years_ledger(
+    tmp_path: Path,
+) -> None:
+    # At each tick of a list read in each reader's timezone, every member's last edition is
+    # read. Grouping the whole ledger of the list by reader grew with every edition sent: 13 s
+    # after a year of a daily edition to 20,000 readers. SQLite's count of the steps its
+    # engine ran tells the work apart from the machine's speed.
+    from sqlalchemy import event
+
+    store = open_store(f"sqlite:///{tmp_path / 'digest.db'}")
+    add_members(store, "daily", [SubscriberInput(f"r{n}@example.org") for n in range(50)], T0)
+    with store.engine.begin() as connection:
+        readers = list(connection.exec_driver_sql("SELECT id FROM subscribers").scalars())
+
+    def send_editions(days: range) -> None:
+        with store.engine.begin() as connection:
+            for day in days:
+                slot = T0 + timedelta(days=day)
+                edition_id = connection.execute(
+                    text(
+                        "INSERT INTO editions (list_slug, slot, variant, window_end, window_seq,"
+                        " status, built_at, layout, article_count, queued_at) VALUES ('daily',"
+                        " :slot, '', :slot, :seq, 'sent', :slot, '{}', 1, :slot) RETURNING id"
+                    ),
+                    {"slot": slot.replace(tzinfo=None), "seq": 1000 + day},
+                ).scalar_one()
+                connection.execute(
+                    text(
+                        "INSERT INTO deliveries (edition_id, subscriber_id, status, attempts,"
+                        " unknown_attempts) VALUES (:edition, :reader, 'sent', 1, 0)"
+                    ),
+                    [{"edition": edition_id, "reader": reader} for reader in readers],
+                )
+
+    steps = [0]
+
+    def count_steps(dbapi_connection: object, _record: object) -> None:
+        def step() -> int:
+            steps[0] += 1
+            return 0
+
+        dbapi_connection.set_progress_handler(step, 100)  # type: ignore[attr-defined]
+
+    store.engine.dispose()
+    event.listen(store.engine, "connect", count_steps)
+
+    def work_of_reading_positions() -> int:
+        steps[0] = 0
+        positions = store.reader_positions("daily")
+        latest = T0 + timedelta(days=365)
+        assert [(p.last_slot, p.last_seq) for p in positions] == [(latest, 1365)] * 50
+        return steps[0]
+
+    send_editions(range(362, 366))
+    a_few_days = work_of_reading_positions()
+    send_editions(range(2, 362))  # the year before them
+    a_year = work_of_reading_positions()
+    store.engine.dispose()
+    assert a_year < 3 * a_few_days, (a_few_days, a_year)
+
+
 def test_unsubscribing_addresses_ignores_case_and_other_lists(store: Store) -> None:
     members = [SubscriberInput(f"Reader{n}@example.org") for n in range(1_200)]
     add_members(store, "daily", members, T0)

@@ -9,8 +9,9 @@ import os
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.orm import Session
 
 from digest.records import Subscriber
 from digest.store.base import StoreBase
@@ -50,6 +52,31 @@ SKIPPED = "skipped"  # the subscriber unsubscribed before the send
 PARKED = "parked"  # copies may have arrived with no reply, max_attempts times: not sent again
 # Rows queued at once from which PostgreSQL's statistics are brought up to date at once.
 _ANALYZE_AFTER = 1000
+
+
+# How far back from a list's newest edition its readers' last editions are looked for first:
+# a week and a day covers a weekly list's readers, and a reader-local list's every timezone.
+RECENT_EDITIONS = timedelta(days=8)
+
+
+def _last_editions(
+    session: Session, list_slug: str, which: ColumnElement[bool]
+) -> Iterator[tuple[int, tuple[Any, ...]]]:
+    """For each reader of the list's deliveries that ``which`` selects: the latest slot, the
+    highest window end and the latest queueing among the editions of the list queued for them."""
+    rows = session.execute(
+        select(
+            DeliveryRow.subscriber_id,
+            func.max(EditionRow.slot),
+            func.max(EditionRow.window_seq),
+            func.max(EditionRow.queued_at),
+        )
+        .join(EditionRow, EditionRow.id == DeliveryRow.edition_id)
+        .where(EditionRow.list_slug == list_slug, which)
+        .group_by(DeliveryRow.subscriber_id)
+    )
+    for subscriber_id, *position in rows:
+        yield subscriber_id, tuple(position)
 
 
 def _address_suppressed() -> ColumnElement[bool]:
@@ -119,36 +146,41 @@ class DeliveryStore(StoreBase):
         """Every confirmed, unsuppressed member of the list with the last edition of it queued
         for them and since when they are a member. Each
         reader's windows follow one another, so their latest slot and their highest window
-        end belong to the same edition."""
-        last = (
-            select(
-                DeliveryRow.subscriber_id.label("subscriber_id"),
-                func.max(EditionRow.slot).label("last_slot"),
-                func.max(EditionRow.window_seq).label("last_seq"),
-                func.max(EditionRow.queued_at).label("last_queued"),
-            )
-            .join(EditionRow, EditionRow.id == DeliveryRow.edition_id)
-            .where(EditionRow.list_slug == list_slug)
-            .group_by(DeliveryRow.subscriber_id)
-            .subquery()
-        )
-        query = (
-            select(
-                SubscriberRow.id,
-                SubscriberRow.timezone,
-                last.c.last_slot,
-                last.c.last_seq,
-                SubscriptionRow.changed_at,
-                last.c.last_queued,
-            )
+        end belong to the same edition.
+
+        Read from the list's recent editions first: the whole ledger of the list, grouped by
+        reader, took 13 s after a year of a daily edition to 20,000 readers, at each tick of a
+        list read in each reader's timezone. Only the members none of those editions went to
+        (new, or gone quiet) are looked up in all of it, by their subscriber id."""
+        members = (
+            select(SubscriberRow.id, SubscriberRow.timezone, SubscriptionRow.changed_at)
             .join(SubscriptionRow, SubscriptionRow.subscriber_id == SubscriberRow.id)
-            .outerjoin(last, last.c.subscriber_id == SubscriberRow.id)
             .where(SubscriptionRow.list_slug == list_slug, SubscriptionRow.status == CONFIRMED)
             .where(~_address_suppressed())
             .order_by(SubscriberRow.id)
         )
         with self.transaction() as session:
-            return [ReaderPosition(*row) for row in session.execute(query)]
+            newest = session.scalar(
+                select(func.max(EditionRow.slot)).where(EditionRow.list_slug == list_slug)
+            )
+            readers = session.execute(members).all()
+            last: dict[int, tuple[Any, ...]] = {}  # reader -> (slot, window end, queued)
+            if newest is not None:
+                recent = EditionRow.slot >= newest - RECENT_EDITIONS
+                last.update(_last_editions(session, list_slug, recent))
+                rest = [reader.id for reader in readers if reader.id not in last]
+                for at in range(0, len(rest), 500):
+                    only = DeliveryRow.subscriber_id.in_(rest[at : at + 500])
+                    last.update(_last_editions(session, list_slug, only))
+        positions = []
+        for reader in readers:
+            last_slot, last_seq, last_queued = last.get(reader.id, (None, None, None))
+            positions.append(
+                ReaderPosition(
+                    reader.id, reader.timezone, last_slot, last_seq, reader.changed_at, last_queued
+                )
+            )
+        return positions
 
     def queue_deliveries(
         self,
