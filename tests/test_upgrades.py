@@ -1,0 +1,172 @@
+"""A database that lived through every release, upgraded to this one on SQLite and PostgreSQL.
+
+Each release's rows are written, in SQL, at the revision that release left the schema at (as
+its code wrote them: 'active' and 'removed' members before 0007, sign-ups and suppressions
+after it, and so on), then the schema is brought to the head and read through the store:
+nothing lost, and the reader's word and the ledger's marks kept (invariants 3 and 8).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, text
+
+from digest.records import Entry, TopicMatch
+from digest.store import Store
+from digest.store.db import HEAD_REVISION, create_database_engine, stored_revision, upgrade
+
+T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
+
+# What each release wrote, by the revision it left the schema at.
+WRITTEN_AT = {
+    "0001": [
+        "INSERT INTO feeds (id, url, name, enabled, consecutive_errors, created_at)"
+        " VALUES (1, 'https://wire.example.org/rss', 'Wire', true, 0, '2026-11-01 00:00:00')",
+        # Three articles before the last edition's end, one after it (the next edition's).
+        "INSERT INTO articles (id, feed_id, guid, link, title, summary_html, summary_text,"
+        " first_seen_at, categories) VALUES"
+        " (1, 1, 'g1', 'https://wire.example.org/1', 'One', '<p>1</p>', '1',"
+        " '2026-11-22 05:00:00', '[]'),"
+        " (2, 1, 'g2', 'https://wire.example.org/2', 'Two', '<p>2</p>', '2',"
+        " '2026-11-22 07:00:00', '[]'),"
+        " (3, 1, 'g3', 'https://wire.example.org/3', 'Three', '<p>3</p>', '3',"
+        " '2026-11-23 05:00:00', '[]'),"
+        " (4, 1, 'g4', 'https://wire.example.org/4', 'Four', '<p>4</p>', '4',"
+        " '2026-11-23 07:00:00', '[]')",
+        "INSERT INTO article_topics (article_id, topic, score)"
+        " VALUES (1, 'gulf', 1.0), (2, 'gulf', 1.0), (3, 'gulf', 1.0), (4, 'gulf', 1.0)",
+        "INSERT INTO subscribers (id, email, created_at) VALUES"
+        " (1, 'stays@example.org', '2026-11-01 00:00:00'),"
+        " (2, 'left@example.org', '2026-11-01 00:00:00'),"
+        " (3, 'removed@example.org', '2026-11-01 00:00:00'),"
+        " (4, 'waiting@example.org', '2026-11-01 00:00:00')",
+        "INSERT INTO subscriptions (subscriber_id, list_slug, status, changed_at) VALUES"
+        " (1, 'daily', 'active', '2026-11-01 00:00:00'),"
+        " (2, 'daily', 'unsubscribed', '2026-11-22 09:00:00'),"
+        " (3, 'daily', 'removed', '2026-11-22 09:00:00'),"
+        " (4, 'daily', 'active', '2026-11-01 00:00:00')",
+        # An edition sent to all, then one whose copy to the last reader is still to go.
+        "INSERT INTO editions (id, list_slug, slot, window_end, status, built_at, layout,"
+        " article_count, subject, html, text) VALUES"
+        " (1, 'daily', '2026-11-22 06:00:00', '2026-11-22 06:00:00', 'sent',"
+        " '2026-11-22 06:00:00', '{}', 1, 'Monday', '<p>Monday</p>', 'Monday'),"
+        " (2, 'daily', '2026-11-23 06:00:00', '2026-11-23 06:00:00', 'ready',"
+        " '2026-11-23 06:00:00', '{}', 2, 'Tuesday', '<p>Tuesday</p>', 'Tuesday')",
+        "INSERT INTO edition_articles (edition_id, article_id, position)"
+        " VALUES (1, 1, 0), (2, 2, 0), (2, 3, 1)",
+        "INSERT INTO deliveries (id, edition_id, subscriber_id, status, attempts, message_id,"
+        " last_error, sent_at) VALUES"
+        " (1, 1, 1, 'sent', 1, '<1.1@example.org>', NULL, '2026-11-22 06:01:00'),"
+        " (2, 1, 2, 'sent', 1, '<1.2@example.org>', NULL, '2026-11-22 06:01:00'),"
+        " (3, 1, 3, 'failed', 1, NULL, '550 no such user', NULL),"
+        " (4, 1, 4, 'sent', 1, '<1.4@example.org>', NULL, '2026-11-22 06:01:00'),"
+        " (5, 2, 1, 'sent', 1, '<2.1@example.org>', NULL, '2026-11-23 06:01:00'),"
+        " (6, 2, 2, 'skipped', 0, NULL, NULL, NULL),"
+        " (7, 2, 4, 'pending', 0, NULL, NULL, NULL)",
+    ],
+    "0007": [
+        # A sign-up never confirmed, a bounced address suppressed, a file's mark.
+        "INSERT INTO subscribers (id, email, created_at, set_by)"
+        " VALUES (5, 'signed-up@example.org', '2026-11-23 10:00:00', 'sign-up')",
+        "INSERT INTO subscriptions (subscriber_id, list_slug, status, changed_at, channel)"
+        " VALUES (5, 'daily', 'pending', '2026-11-23 10:00:00', 'sign-up')",
+        "INSERT INTO subscription_history (subscriber_id, list_slug, from_status, to_status,"
+        " channel, at) VALUES (5, 'daily', NULL, 'pending', 'sign-up', '2026-11-23 10:00:00')",
+        "INSERT INTO suppressions (address_key, email, reason, channel, at) VALUES"
+        " ('k-bounced', 'bounced@example.org', 'bounce', 'dsn', '2026-11-23 11:00:00')",
+    ],
+    "0008": [
+        "INSERT INTO inbound_events (event_id, kind, source, email, detail, outcome,"
+        " received_at) VALUES ('dsn-1', 'bounce', 'dsn', 'bounced@example.org', '5.1.1',"
+        " 'suppressed', '2026-11-23 11:00:00')",
+    ],
+    "0010": [
+        # The reader who stays chose one topic of the list.
+        "UPDATE subscriptions SET topics = '[\"gulf\"]' WHERE subscriber_id = 1",
+    ],
+    "0011": [
+        "INSERT INTO pictures (id, source_url, role, content_type, data, width, height, size,"
+        " fetched_at, used_at) VALUES ('p1', 'https://img.example.org/1.jpg', 'lead',"
+        " 'image/jpeg', NULL, NULL, NULL, 0, '2026-11-23 06:00:00', '2026-11-23 06:00:00')",
+    ],
+}
+
+
+def lived_through_every_release(engine: Engine) -> None:
+    for revision, statements in WRITTEN_AT.items():
+        upgrade(engine, revision)
+        with engine.begin() as connection:
+            for statement in statements:
+                connection.execute(text(statement))
+            if connection.dialect.name == "postgresql":
+                # The rows above name their ids, which the code never does: its sequences are
+                # where the code's inserts would have left them.
+                for table in ("feeds", "articles", "subscribers", "editions", "deliveries"):
+                    connection.execute(
+                        text(
+                            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                            f" (SELECT max(id) FROM {table}))"
+                        )
+                    )
+
+
+def test_a_database_of_every_release_upgrades_with_nothing_lost(database_url: str) -> None:
+    engine = create_database_engine(database_url)
+    lived_through_every_release(engine)
+    upgrade(engine)
+    store = Store(engine)
+    try:
+        assert stored_revision(engine) == HEAD_REVISION
+        # The reader's word: who left, and who a file's sync removed, stay out; the sign-up
+        # never confirmed stays pending; the bounced address stays suppressed.
+        assert [s.email for s in store.confirmed_subscribers("daily")] == [
+            "stays@example.org",
+            "waiting@example.org",
+        ]
+        assert store.memberships_of(1) == {"daily": ("confirmed", ("gulf",))}
+        assert store.memberships_of(2)["daily"][0] == "unsubscribed"
+        assert store.memberships_of(3)["daily"][0] == "unsubscribed"
+        assert store.memberships_of(5)["daily"][0] == "pending"
+        assert [s.email for s in store.suppressions()] == ["bounced@example.org"]
+        assert store.inbound_event_seen("dsn-1")
+        # The ledger: the sent copies stay sent, the pending one goes once, to its reader.
+        assert store.unqueued_editions() == []
+        assert store.pending_deliveries(1) == []
+        assert store.pending_deliveries(2) == [7]
+        ready = store.deliveries_to_send(2, [7])
+        assert [subscriber.email for _, subscriber in ready] == ["waiting@example.org"]
+        counts = store.delivery_counts(2)
+        assert (counts.sent, counts.skipped, counts.pending) == (1, 1, 1)
+        # The editions' windows: the next takes the one article after the last edition's end,
+        # and an article stored now comes after every one stored before.
+        last = store.latest_edition("daily")
+        assert last is not None and last.id == 2
+        upto = store.article_sequence()
+        after = store.candidates(["gulf"], last.window_seq or 0, upto)
+        assert [candidate.article.id for candidate in after] == [4]
+        assert [a.id for a in store.edition_articles(2)] == [2, 3]
+        new = store.store_entries(1, [_entry(5)], T0).new
+        store.set_topics({article_id: (TopicMatch("gulf", 1.0),) for article_id in new})
+        assert store.article_sequence() > upto
+        later = store.candidates(["gulf"], upto, store.article_sequence())
+        assert [candidate.article.id for candidate in later] == list(new)
+        # The archive still shows both editions.
+        shown, total = store.archived_editions(["daily"], offset=0, limit=10)
+        assert total == 2 and [edition.subject for edition in shown] == ["Tuesday", "Monday"]
+        assert store.stored_pictures(["p1"]).keys() == {"p1"}
+    finally:
+        engine.dispose()
+
+
+def _entry(number: int) -> Entry:
+    return Entry(
+        guid=f"g{number}",
+        link=f"https://wire.example.org/{number}",
+        title=f"Story {number}",
+        summary_html=f"<p>{number}</p>",
+        summary_text=str(number),
+        author=None,
+        published_at=T0,
+        categories=(),
+    )
