@@ -413,6 +413,34 @@ def test_an_unsubscribe_survives_a_new_database(tmp_path: Path, feed: tuple[Path
     services.close()
 
 
+def test_an_unsubscribe_after_a_backup_holds_once_the_backup_is_restored(
+    tmp_path: Path, feed: tuple[Path, str]
+) -> None:
+    # The database restored remembers the suppression file as it was when it was copied: the
+    # next cycle reads the lines added since, and the reader who left meanwhile stays out.
+    folder, base_url = feed
+    clock = FixedClock(DAY1)
+    raw = raw_config(tmp_path, base_url)
+    services, _ = first_cycle(tmp_path, raw, clock)
+    database, backup = tmp_path / "digest.db", tmp_path / "backup.db"
+    with sqlite3.connect(database) as live, sqlite3.connect(backup) as copy:
+        live.backup(copy)
+    assert unsubscribe(services, active_member(services, "Rana").id, "daily", "unsubscribe-page")
+    clock.set(DAY1 + timedelta(days=1))
+    write_feed(folder, [(2, "Iran story 2", clock.now() - timedelta(minutes=5))])
+    run(services)  # the file's new line read, its mark in the database moved past it
+    services.close()
+
+    with sqlite3.connect(backup) as copy, sqlite3.connect(database) as live:
+        copy.backup(live)
+    clock.set(DAY1 + timedelta(days=2))
+    write_feed(folder, [(3, "Iran story 3", clock.now() - timedelta(minutes=5))])
+    services, transport = start(settings_of(tmp_path, raw), clock)
+    run(services)
+    services.close()
+    assert recipients(transport) == ["li@example.org", "sam@example.org"]
+
+
 def test_unsubscribes_only_in_the_database_are_copied_out_and_survive_a_new_one(
     tmp_path: Path, feed: tuple[Path, str]
 ) -> None:
