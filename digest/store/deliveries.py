@@ -166,8 +166,15 @@ class DeliveryStore(StoreBase):
             readers = session.execute(members).all()
             last: dict[int, tuple[Any, ...]] = {}  # reader -> (slot, window end, queued)
             if newest is not None:
-                recent = EditionRow.slot >= newest - RECENT_EDITIONS
-                last.update(_last_editions(session, list_slug, recent))
+                # By their ids: given the editions' condition, a planner may walk the whole
+                # ledger in the readers' order instead, to group it without sorting.
+                recent = session.scalars(
+                    select(EditionRow.id).where(
+                        EditionRow.list_slug == list_slug,
+                        EditionRow.slot >= newest - RECENT_EDITIONS,
+                    )
+                ).all()
+                last.update(_last_editions(session, list_slug, DeliveryRow.edition_id.in_(recent)))
                 rest = [reader.id for reader in readers if reader.id not in last]
                 for at in range(0, len(rest), 500):
                     only = DeliveryRow.subscriber_id.in_(rest[at : at + 500])
