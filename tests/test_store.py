@@ -616,6 +616,28 @@ def test_a_readers_copies_are_found_without_reading_the_whole_ledger(database_ur
     engine.dispose()
 
 
+def send_editions(store: Store, readers: list[int], days: range) -> None:
+    """The daily list's editions of ``days`` (after T0), each sent to ``readers``."""
+    with store.engine.begin() as connection:
+        for day in days:
+            slot = T0 + timedelta(days=day)
+            edition_id = connection.execute(
+                text(
+                    "INSERT INTO editions (list_slug, slot, variant, window_end, window_seq,"
+                    " status, built_at, layout, article_count, queued_at) VALUES ('daily',"
+                    " :slot, '', :slot, :seq, 'sent', :slot, '{}', 1, :slot) RETURNING id"
+                ),
+                {"slot": slot.replace(tzinfo=None), "seq": 1000 + day},
+            ).scalar_one()
+            connection.execute(
+                text(
+                    "INSERT INTO deliveries (edition_id, subscriber_id, status, attempts,"
+                    " unknown_attempts) VALUES (:edition, :reader, 'sent', 1, 0)"
+                ),
+                [{"edition": edition_id, "reader": reader} for reader in readers],
+            )
+
+
 def test_readers_positions_are_read_from_recent_editions_not_the_years_ledger(
     tmp_path: Path,
 ) -> None:
@@ -629,26 +651,6 @@ def test_readers_positions_are_read_from_recent_editions_not_the_years_ledger(
     add_members(store, "daily", [SubscriberInput(f"r{n}@example.org") for n in range(50)], T0)
     with store.engine.begin() as connection:
         readers = list(connection.exec_driver_sql("SELECT id FROM subscribers").scalars())
-
-    def send_editions(days: range) -> None:
-        with store.engine.begin() as connection:
-            for day in days:
-                slot = T0 + timedelta(days=day)
-                edition_id = connection.execute(
-                    text(
-                        "INSERT INTO editions (list_slug, slot, variant, window_end, window_seq,"
-                        " status, built_at, layout, article_count, queued_at) VALUES ('daily',"
-                        " :slot, '', :slot, :seq, 'sent', :slot, '{}', 1, :slot) RETURNING id"
-                    ),
-                    {"slot": slot.replace(tzinfo=None), "seq": 1000 + day},
-                ).scalar_one()
-                connection.execute(
-                    text(
-                        "INSERT INTO deliveries (edition_id, subscriber_id, status, attempts,"
-                        " unknown_attempts) VALUES (:edition, :reader, 'sent', 1, 0)"
-                    ),
-                    [{"edition": edition_id, "reader": reader} for reader in readers],
-                )
 
     steps = [0]
 
@@ -669,9 +671,9 @@ def test_readers_positions_are_read_from_recent_editions_not_the_years_ledger(
         assert [(p.last_slot, p.last_seq) for p in positions] == [(latest, 1365)] * 50
         return steps[0]
 
-    send_editions(range(362, 366))
+    send_editions(store, readers, range(362, 366))
     a_few_days = work_of_reading_positions()
-    send_editions(range(2, 362))  # the year before them
+    send_editions(store, readers, range(2, 362))  # the year before them
     a_year = work_of_reading_positions()
     # With the tables' statistics (an operator's ANALYZE), SQLite's planner chose to walk the
     # whole ledger in the readers' order, to group it without sorting.
@@ -681,6 +683,38 @@ def test_readers_positions_are_read_from_recent_editions_not_the_years_ledger(
     store.engine.dispose()
     assert a_year < 3 * a_few_days, (a_few_days, a_year)
     assert a_year_with_statistics < 3 * a_few_days, (a_few_days, a_year_with_statistics)
+
+
+def test_a_reader_no_recent_edition_went_to_keeps_their_last_one(database_url: str) -> None:
+    # Looked up in the whole ledger: taken for a new reader, one suppressed for a month and
+    # let go again would start from the list's latest slot, not where their last edition ended.
+    store = open_store(database_url)
+    members = ["daily@example.org", "quiet@example.org", "new@example.org"]
+    add_members(store, "daily", [SubscriberInput(email) for email in members], T0)
+    with store.engine.begin() as connection:
+        daily, quiet, new = connection.execute(
+            text("SELECT id FROM subscribers ORDER BY id")
+        ).scalars()
+    send_editions(store, [daily, quiet], range(1, 11))
+    send_editions(store, [daily], range(11, 41))
+    with store.engine.begin() as connection:  # the last one joined after the editions
+        connection.execute(
+            text("UPDATE subscriptions SET changed_at = :at WHERE subscriber_id = :id"),
+            {"at": (T0 + timedelta(days=40)).replace(tzinfo=None), "id": new},
+        )
+    positions = {p.subscriber_id: p for p in store.reader_positions("daily")}
+    store.engine.dispose()
+    assert (positions[daily].last_slot, positions[daily].last_seq) == (
+        T0 + timedelta(days=40),
+        1040,
+    )
+    assert (positions[quiet].last_slot, positions[quiet].last_seq) == (
+        T0 + timedelta(days=10),
+        1010,
+    )
+    assert positions[quiet].last_queued == T0 + timedelta(days=10)
+    assert (positions[new].last_slot, positions[new].last_seq) == (None, None)
+    assert positions[new].member_since == T0 + timedelta(days=40)
 
 
 def test_unsubscribing_addresses_ignores_case_and_other_lists(store: Store) -> None:
