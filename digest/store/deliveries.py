@@ -79,6 +79,32 @@ def _last_editions(
         yield subscriber_id, tuple(position)
 
 
+def _readers_last_editions(
+    session: Session, list_slug: str, reader_ids: Sequence[int]
+) -> dict[int, tuple[Any, ...]]:
+    """reader -> (slot, window end, queueing) of the last edition of the list queued for them,
+    for those of ``reader_ids`` any edition went to: from the recent editions, then, for the
+    readers none of those went to, from the whole ledger by their subscriber id."""
+    newest = session.scalar(
+        select(func.max(EditionRow.slot)).where(EditionRow.list_slug == list_slug)
+    )
+    if newest is None:
+        return {}
+    # By their ids: given the editions' condition, a planner may walk the whole ledger in the
+    # readers' order instead, to group it without sorting.
+    recent = session.scalars(
+        select(EditionRow.id).where(
+            EditionRow.list_slug == list_slug, EditionRow.slot >= newest - RECENT_EDITIONS
+        )
+    ).all()
+    last = dict(_last_editions(session, list_slug, DeliveryRow.edition_id.in_(recent)))
+    rest = [reader for reader in reader_ids if reader not in last]
+    for at in range(0, len(rest), 500):
+        only = DeliveryRow.subscriber_id.in_(rest[at : at + 500])
+        last.update(_last_editions(session, list_slug, only))
+    return last
+
+
 def _address_suppressed() -> ColumnElement[bool]:
     """The subscriber's address is suppressed for every list (compared lowercased)."""
     return exists().where(SuppressionRow.email == func.lower(SubscriberRow.email))
@@ -160,25 +186,8 @@ class DeliveryStore(StoreBase):
             .order_by(SubscriberRow.id)
         )
         with self.transaction() as session:
-            newest = session.scalar(
-                select(func.max(EditionRow.slot)).where(EditionRow.list_slug == list_slug)
-            )
             readers = session.execute(members).all()
-            last: dict[int, tuple[Any, ...]] = {}  # reader -> (slot, window end, queued)
-            if newest is not None:
-                # By their ids: given the editions' condition, a planner may walk the whole
-                # ledger in the readers' order instead, to group it without sorting.
-                recent = session.scalars(
-                    select(EditionRow.id).where(
-                        EditionRow.list_slug == list_slug,
-                        EditionRow.slot >= newest - RECENT_EDITIONS,
-                    )
-                ).all()
-                last.update(_last_editions(session, list_slug, DeliveryRow.edition_id.in_(recent)))
-                rest = [reader.id for reader in readers if reader.id not in last]
-                for at in range(0, len(rest), 500):
-                    only = DeliveryRow.subscriber_id.in_(rest[at : at + 500])
-                    last.update(_last_editions(session, list_slug, only))
+            last = _readers_last_editions(session, list_slug, [reader.id for reader in readers])
         positions = []
         for reader in readers:
             last_slot, last_seq, last_queued = last.get(reader.id, (None, None, None))
