@@ -209,6 +209,27 @@ def test_config_check_db_upgrade_and_preview(tmp_path: Path) -> None:
     assert not (tmp_path / "outbox").exists()  # a preview sends nothing
 
 
+def test_db_upgrade_says_which_revisions_it_goes_through_before_it_starts(
+    tmp_path: Path,
+) -> None:
+    # A migration that indexes the ledger of a database a year old takes a quarter of a minute
+    # and more, in which `digest db upgrade` said nothing: it looked hung.
+    from digest.store.db import create_database_engine, upgrade
+
+    config = example_config(tmp_path, smtp_port=None)
+    engine = create_database_engine(f"sqlite:///{tmp_path / 'digest.db'}")
+    upgrade(engine, "0016")
+    engine.dispose()
+    first = digest(config, "db", "upgrade")
+    assert first.returncode == 0, first.stderr
+    said = " ".join(first.stdout.split())
+    assert f"Upgrading the database from revision 0016 to {head_revision()}" in said, said
+    assert said.index("Upgrading") < said.index(f"Database at revision {head_revision()}")
+    again = digest(config, "db", "upgrade")
+    assert "Upgrading" not in again.stdout  # nothing to do: said in one line
+    assert f"Database at revision {head_revision()}" in again.stdout
+
+
 def test_a_database_a_newer_release_upgraded_is_refused_in_one_line_by_every_command(
     tmp_path: Path,
 ) -> None:
