@@ -8,13 +8,18 @@ nothing lost, and the reader's word and the ledger's marks kept (invariants 3 an
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import Engine, text
 
 from digest.records import Entry, TopicMatch
 from digest.store import Store
 from digest.store.db import HEAD_REVISION, create_database_engine, stored_revision, upgrade
+from tests.service_cluster import fresh_database
 
 T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
 
@@ -170,3 +175,49 @@ def _entry(number: int) -> Entry:
         published_at=T0,
         categories=(),
     )
+
+
+def test_an_upgrade_killed_mid_migration_leaves_the_old_revision_and_runs_again(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    # The migration to the head waits for the ledger's lock, which a session of the test holds
+    # (as a worker left running would): the upgrade is killed there, in the middle.
+    url = fresh_database(postgres_url)
+    engine = create_database_engine(url)
+    upgrade(engine, "0016")
+    config = tmp_path / "digest.toml"
+    config.write_text(
+        f'[service]\ndatabase_url = "{url}"\ndata_dir = "{tmp_path / "var"}"\n'
+        'base_url = "https://news.example.org"\nsender_name = "The Desk"\n'
+        'sender_address = "desk@example.org"\npostal_address = "1 Example Street"\n'
+    )
+    command = [str(Path(sys.executable).parent / "digest"), "--config", str(config)]
+    holder = engine.connect()
+    holder.execute(text("LOCK TABLE deliveries IN ROW EXCLUSIVE MODE"))
+    upgrading = subprocess.Popen([*command, "db", "upgrade"], stdout=subprocess.PIPE, text=True)
+    try:
+        waiting = 0
+        for _ in range(300):
+            with engine.connect() as connection:
+                waiting = connection.execute(
+                    text(
+                        "SELECT COUNT(*) FROM pg_locks WHERE NOT granted"
+                        " AND relation = 'deliveries'::regclass"
+                    )
+                ).scalar_one()
+            if waiting:
+                break
+            time.sleep(0.1)
+        assert waiting, "the upgrade never reached the ledger"
+    finally:
+        upgrading.kill()
+        upgrading.wait()
+        holder.rollback()
+        holder.close()
+    assert stored_revision(engine) == "0016"
+    again = subprocess.run([*command, "db", "upgrade"], capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    said = " ".join(again.stdout.split())
+    assert f"Upgrading the database from revision 0016 to {HEAD_REVISION}" in said, said
+    assert stored_revision(engine) == HEAD_REVISION
+    engine.dispose()
