@@ -137,11 +137,7 @@ def _succeeded(task: str, log: Path) -> bool:
 def _worker_and_beat(folder: Path, config: Path, broker: str, worker_log: Path) -> Iterator[None]:
     """A ``digest worker`` (its output in ``worker_log``) and a ``digest beat`` ticking every
     second, on ``broker`` and an SQLite database in ``folder`` migrated first."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
-    env["DIGEST_DATABASE_URL"] = f"sqlite:///{folder / 'digest.db'}"
-    digest = [str(DIGEST), "--config", str(config)]
-    subprocess.run([*digest, "db", "upgrade"], env=env, check=True, capture_output=True)
-    env["DIGEST_BROKER_URL"] = broker
+    digest, env = _service_command(folder, config, broker)
     with (
         process([*digest, "worker", "-c", "1"], env, worker_log),
         process([*digest, "beat", "--interval", "1"], env, folder / "beat.log"),
@@ -149,34 +145,48 @@ def _worker_and_beat(folder: Path, config: Path, broker: str, worker_log: Path) 
         yield
 
 
+def _service_command(folder: Path, config: Path, broker: str) -> tuple[list[str], dict[str, str]]:
+    """The ``digest`` command on ``config`` and the environment of a service process on
+    ``broker`` and an SQLite database in ``folder``, migrated first."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
+    env["DIGEST_DATABASE_URL"] = f"sqlite:///{folder / 'digest.db'}"
+    digest = [str(DIGEST), "--config", str(config)]
+    subprocess.run([*digest, "db", "upgrade"], env=env, check=True, capture_output=True)
+    env["DIGEST_BROKER_URL"] = broker
+    return digest, env
+
+
+@contextmanager
+def _a_ready_worker(folder: Path, broker: str) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """A ``digest worker`` of one process on ``broker``, of a list of one reader whose feed is
+    nowhere, ready to take tasks; and the file of its log."""
+    config = folder / "digest.toml"
+    config.write_text(config_text(folder, None, "http://127.0.0.1:9/wire.xml"))
+    write_members(folder, 1)
+    worker_log = folder / "worker.log"
+    digest, env = _service_command(folder, config, broker)
+    with process([*digest, "worker", "-c", "1"], env, worker_log) as worker:
+        wait_for(lambda: "ready." in worker_log.read_text(errors="replace"), "the worker")
+        yield worker, worker_log
+
+
 def test_a_task_the_worker_does_not_know_is_one_line_naming_no_reader(tmp_path: Path) -> None:
     # A task sent by a machine on newer code (a task this worker's release does not have) was
     # logged as some 25 lines of Celery's advice to developers, with the message's whole body:
     # a sign-up's body holds the reader's address, which the workers' logs never name.
-    with redis_server() as broker:
-        config = tmp_path / "digest.toml"
-        config.write_text(config_text(tmp_path, None, "http://127.0.0.1:9/wire.xml"))
-        write_members(tmp_path, 1)
-        worker_log = tmp_path / "worker.log"
-        env = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
-        env["DIGEST_DATABASE_URL"] = f"sqlite:///{tmp_path / 'digest.db'}"
-        digest = [str(DIGEST), "--config", str(config)]
-        subprocess.run([*digest, "db", "upgrade"], env=env, check=True, capture_output=True)
-        env["DIGEST_BROKER_URL"] = broker
-        with process([*digest, "worker", "-c", "1"], env, worker_log):
-            wait_for(lambda: "ready." in worker_log.read_text(errors="replace"), "the worker")
-            sender = Celery("newer", broker=broker)
-            sender.send_task(
-                "digest.sign_up_by_invitation",
-                ("daily", "new.reader@example.org", "New Reader", "INVITE-CODE"),
-                queue="digest",
-            )
-            wait_for(
-                lambda: "digest.sign_up_by_invitation" in worker_log.read_text(errors="replace"),
-                "the worker's word on the task",
-            )
-            with redis.Redis.from_url(broker) as client:
-                left = client.llen("digest")
+    with redis_server() as broker, _a_ready_worker(tmp_path, broker) as (_, worker_log):
+        sender = Celery("newer", broker=broker)
+        sender.send_task(
+            "digest.sign_up_by_invitation",
+            ("daily", "new.reader@example.org", "New Reader", "INVITE-CODE"),
+            queue="digest",
+        )
+        wait_for(
+            lambda: "digest.sign_up_by_invitation" in worker_log.read_text(errors="replace"),
+            "the worker's word on the task",
+        )
+        with redis.Redis.from_url(broker) as client:
+            left = client.llen("digest")
     logged = worker_log.read_text(errors="replace")
     assert "new.reader@example.org" not in logged and "INVITE-CODE" not in logged
     assert "Traceback" not in logged
@@ -194,36 +204,24 @@ def test_a_task_message_of_another_shape_is_dropped_and_the_worker_goes_on(
     # A message under a task's name whose body is not a task's (another program on the same
     # Redis database, a hand-made test message) ended the worker: "Unrecoverable error:
     # ValueError", the message put back, and the next worker to take it ended the same way.
-    with redis_server() as broker:
-        config = tmp_path / "digest.toml"
-        config.write_text(config_text(tmp_path, None, "http://127.0.0.1:9/wire.xml"))
-        write_members(tmp_path, 1)
-        worker_log = tmp_path / "worker.log"
-        env = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
-        env["DIGEST_DATABASE_URL"] = f"sqlite:///{tmp_path / 'digest.db'}"
-        digest = [str(DIGEST), "--config", str(config)]
-        subprocess.run([*digest, "db", "upgrade"], env=env, check=True, capture_output=True)
-        env["DIGEST_BROKER_URL"] = broker
-        with process([*digest, "worker", "-c", "1"], env, worker_log) as worker:
-            wait_for(lambda: "ready." in worker_log.read_text(errors="replace"), "the worker")
-            with Connection(broker) as connection:
-                Producer(connection).publish(
-                    {"email": "odd.reader@example.org"},
-                    routing_key="digest",
-                    headers={"task": "digest.sign_up", "id": "hand-made-1", "lang": "py"},
-                    serializer="json",
-                )
-            wait_for(
-                lambda: (
-                    "hand-made-1" in worker_log.read_text(errors="replace")
-                    or worker.poll() is not None
-                ),
-                "the worker's word on the message",
+    with redis_server() as broker, _a_ready_worker(tmp_path, broker) as (worker, worker_log):
+        with Connection(broker) as connection:
+            Producer(connection).publish(
+                {"email": "odd.reader@example.org"},
+                routing_key="digest",
+                headers={"task": "digest.sign_up", "id": "hand-made-1", "lang": "py"},
+                serializer="json",
             )
-            time.sleep(1)  # a worker about to end has ended
-            alive = worker.poll() is None
-            with redis.Redis.from_url(broker) as client:
-                left = client.llen("digest")
+        wait_for(
+            lambda: (
+                "hand-made-1" in worker_log.read_text(errors="replace") or worker.poll() is not None
+            ),
+            "the worker's word on the message",
+        )
+        time.sleep(1)  # a worker about to end has ended
+        alive = worker.poll() is None
+        with redis.Redis.from_url(broker) as client:
+            left = client.llen("digest")
     logged = worker_log.read_text(errors="replace")
     assert alive, logged[-3000:]
     assert "odd.reader@example.org" not in logged and "Traceback" not in logged
