@@ -15,6 +15,14 @@ from digest.send_rate import WINDOW_CALL_SECONDS
 from digest.web.ratelimits import LimitsUnavailable, SignUpLimits, sign_up_limits
 from tests.servers import free_port, redis_cluster, redis_server
 
+# The [service] table every config of these tests needs, and nothing of the web's.
+SERVICE = {
+    "base_url": "https://news.example.org",
+    "sender_name": "Desk",
+    "sender_address": "desk@example.org",
+    "postal_address": "1 Street",
+}
+
 
 def test_each_window_counts_its_own_kind_and_key() -> None:
     limits = SignUpLimits("3/hour", "2/hour", MemoryStorage())
@@ -47,12 +55,7 @@ def test_a_redis_that_does_not_answer_is_a_503_not_a_free_pass() -> None:
 
 def test_the_broker_decides_where_the_counts_live(tmp_path: Path) -> None:
     raw = {
-        "service": {
-            "base_url": "https://news.example.org",
-            "sender_name": "Desk",
-            "sender_address": "desk@example.org",
-            "postal_address": "1 Street",
-        },
+        "service": SERVICE,
         "web": {"signup_rate_per_client": "5 per 10 minutes"},
     }
     embedded = settings_from_mapping(raw, source=tmp_path / "d.toml", environ={})
@@ -72,12 +75,7 @@ def test_a_rate_that_is_no_rate_is_refused_naming_the_key(tmp_path: Path) -> Non
     from digest.errors import ConfigError
 
     raw = {
-        "service": {
-            "base_url": "https://news.example.org",
-            "sender_name": "Desk",
-            "sender_address": "desk@example.org",
-            "postal_address": "1 Street",
-        },
+        "service": SERVICE,
         "web": {
             "signup_rate_per_address": "lots",
             "trusted_proxies": ["not-a-network"],
@@ -102,12 +100,7 @@ def test_trusting_every_address_as_a_proxy_is_refused_naming_the_key(
     from digest.errors import ConfigError
 
     raw = {
-        "service": {
-            "base_url": "https://news.example.org",
-            "sender_name": "Desk",
-            "sender_address": "desk@example.org",
-            "postal_address": "1 Street",
-        },
+        "service": SERVICE,
         "web": {"trusted_proxies": ["127.0.0.1", everyone]},
     }
     with pytest.raises(ConfigError) as raised:
@@ -122,12 +115,7 @@ def test_the_limits_on_a_redis_that_stopped_answering_give_up_in_time(tmp_path: 
     # redis-server paused (SIGSTOP), not down: the count of a sign-up waited on it with no
     # bound, and with it the request and the thread it ran on, one more at each sign-up.
     raw = {
-        "service": {
-            "base_url": "https://news.example.org",
-            "sender_name": "Desk",
-            "sender_address": "desk@example.org",
-            "postal_address": "1 Street",
-        },
+        "service": SERVICE,
     }
     with redis_cluster() as server:
         environ = {"DIGEST_BROKER_URL": server.url}
