@@ -1285,14 +1285,16 @@ def _language_of(element: Any) -> str | None:
     return None
 
 
-@pytest.mark.parametrize(
+# A headline in each of two languages, each a story of the other language's list.
+_HEADLINES = {"en": "OPEC+ holds output steady", "ar": "مجلس التعاون الخليجي يبحث أسعار النفط"}
+_A_STORY_IN_THE_OTHER_LANGUAGE = pytest.mark.parametrize(
     ("list_language", "story_language", "title"),
-    [
-        ("en", "ar", "مجلس التعاون الخليجي يبحث أسعار النفط"),
-        ("ar", "en", "OPEC+ holds output steady"),
-    ],
+    [("en", "ar", _HEADLINES["ar"]), ("ar", "en", _HEADLINES["en"])],
     ids=["arabic-story-english-list", "english-story-arabic-list"],
 )
+
+
+@_A_STORY_IN_THE_OTHER_LANGUAGE
 def test_the_lists_words_in_a_story_of_another_language_are_read_in_the_lists(
     tmp_path: Path, list_language: str, story_language: str, title: str
 ) -> None:
@@ -1330,14 +1332,7 @@ def test_the_lists_words_in_a_story_of_another_language_are_read_in_the_lists(
             assert _language_of(element) == list_language, (layout, lxml_html.tostring(element))
 
 
-@pytest.mark.parametrize(
-    ("list_language", "story_language", "title"),
-    [
-        ("en", "ar", "مجلس التعاون الخليجي يبحث أسعار النفط"),
-        ("ar", "en", "OPEC+ holds output steady"),
-    ],
-    ids=["arabic-story-english-list", "english-story-arabic-list"],
-)
+@_A_STORY_IN_THE_OTHER_LANGUAGE
 def test_the_other_headlines_under_a_story_are_read_in_their_own_language(
     tmp_path: Path, list_language: str, story_language: str, title: str
 ) -> None:
@@ -1351,14 +1346,10 @@ def test_the_other_headlines_under_a_story_are_read_in_their_own_language(
 
     # The author's piece in the list's language is written in it, in its letters too: an
     # Arabic title declared English is taken for Arabic (test_mail_reading).
-    in_the_lists = {
-        "en": "OPEC+ holds output steady",
-        "ar": "مجلس التعاون الخليجي يبحث أسعار النفط",
-    }
     lead = EditionItem(
         report(1),
         "gulf",
-        more_from=(report(2), report(3, list_language, in_the_lists[list_language])),
+        more_from=(report(2), report(3, list_language, _HEADLINES[list_language])),
         also_covered_by=(report(4),),  # the lead's outlet's other report: "More on this story"
     )
     edition = replace(gulf_edition(report(5), report(6)), lead=lead)
