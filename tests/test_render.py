@@ -1285,6 +1285,17 @@ def _language_of(element: Any) -> str | None:
     return None
 
 
+def _story_links(html: str) -> dict[str, Any]:
+    """The links of an edition to its stories, by the story's number ("3" for .../story-3)."""
+    from lxml import html as lxml_html
+
+    return {
+        link.get("href").rsplit("-", 1)[1]: link
+        for link in lxml_html.document_fromstring(html).iter("a")
+        if "/story-" in (link.get("href") or "")
+    }
+
+
 # A headline in each of two languages, each a story of the other language's list.
 _HEADLINES = {"en": "OPEC+ holds output steady", "ar": "مجلس التعاون الخليجي يبحث أسعار النفط"}
 _A_STORY_IN_THE_OTHER_LANGUAGE = pytest.mark.parametrize(
@@ -1339,7 +1350,6 @@ def test_the_other_headlines_under_a_story_are_read_in_their_own_language(
     # "More on this story" is a line in the list's language (lang="en") that lists the outlet's
     # other Arabic headlines: without a lang of their own a screen reader read them with the
     # English voice. An author's other pieces under "More from" are each in their own language.
-    from lxml import html as lxml_html
 
     def report(article_id: int, language: str = story_language, words: str = title) -> Article:
         return article(article_id, f"{words} {article_id}", language=language)
@@ -1355,12 +1365,7 @@ def test_the_other_headlines_under_a_story_are_read_in_their_own_language(
     edition = replace(gulf_edition(report(5), report(6)), lead=lead)
     settings = make_settings(tmp_path, language=list_language)
     result = Renderer(settings).render(edition, settings.list("middle-east-daily"))
-    document = lxml_html.document_fromstring(result.html)
-    links = {
-        link.get("href").rsplit("-", 1)[1]: link
-        for link in document.iter("a")
-        if "/story-" in (link.get("href") or "")
-    }
+    links = _story_links(result.html)
     assert links["4"].get("class") == "also-covered-link"
     assert links["2"].get("class") == links["3"].get("class") == "more-from-link"
     assert _language_of(links["4"]) == _language_of(links["2"]) == story_language
@@ -1382,7 +1387,6 @@ def test_a_story_with_no_declared_language_takes_the_one_its_script_names(
     # A feed that declares no language (most Atom feeds) left an Arabic story of an English list
     # dir="rtl" and in the list's lang="en": a screen reader read the headline with the English
     # voice. The guides said its lang came "from the script of its title"; it did not.
-    from lxml import html as lxml_html
 
     settings = make_settings(tmp_path)
     story = article(1, title, language=None)
@@ -1391,11 +1395,6 @@ def test_a_story_with_no_declared_language_takes_the_one_its_script_names(
     lead = EditionItem(story, "gulf", also_covered_by=(again,))
     edition = replace(gulf_edition(story, latin), lead=lead)
     result = Renderer(settings).render(edition, settings.list("middle-east-daily"))
-    document = lxml_html.document_fromstring(result.html)
-    links = {
-        link.get("href").rsplit("-", 1)[1]: link
-        for link in document.iter("a")
-        if "/story-" in (link.get("href") or "")
-    }
+    links = _story_links(result.html)
     assert _language_of(links["1"]) == _language_of(links["2"]) == language
     assert _language_of(links["3"]) == "en"  # Latin letters name no language: the list's
