@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,36 +80,46 @@ def eviction_warning(broker_url: str, policy: str) -> str:
 def evicting_broker(broker_url: str, timeout: float = PING_SECONDS) -> str | None:
     """``eviction_warning`` for the broker, or None when it keeps its keys or does not answer
     (``digest worker`` and ``digest beat`` say so themselves)."""
-    client = redis.Redis.from_url(
-        broker_url, socket_connect_timeout=timeout, socket_timeout=timeout
-    )
-    try:
+    with _broker_client(broker_url, timeout) as client:
         policy = eviction_policy(client)
-    finally:
-        client.close()
     return None if policy is None else eviction_warning(broker_url, policy)
 
 
-def service_state(broker_url: str, queue: str, timeout: float = PING_SECONDS) -> ServiceState:
+@contextmanager
+def _broker_client(broker_url: str, timeout: float) -> Iterator[redis.Redis]:
+    """A client of the broker whose every call gives up after ``timeout``, closed after use."""
     client = redis.Redis.from_url(
         broker_url, socket_connect_timeout=timeout, socket_timeout=timeout
     )
     try:
-        depth = queue_depth(client, queue)
-        policy = eviction_policy(client)
-    except REFUSALS as error:  # before RedisError: subclasses
-        return ServiceState((), None, str(BrokerRefusedError(broker_url, str(error))))
-    except RedisError as error:
-        untrusted = untrusted_certificate(broker_url, error)
-        if untrusted is not None:
-            return ServiceState((), None, str(untrusted))
-        return ServiceState(
-            (),
-            None,
-            f"the broker {without_password(broker_url)} does not answer: {brief(str(error))}",
-        )
+        yield client
     finally:
         client.close()
+
+
+def broker_error(
+    broker_url: str, error: RedisError
+) -> BrokerRefusedError | BrokerCertificateError | BrokerUnavailableError:
+    """What ``error`` of the broker is, to tell: the URL's password, user or database number
+    refused, or its TLS certificate not trusted here (no wait mends either), or no answer."""
+    if isinstance(error, REFUSALS):
+        return BrokerRefusedError(broker_url, str(error))
+    return untrusted_certificate(broker_url, error) or BrokerUnavailableError(
+        broker_url, str(error)
+    )
+
+
+def service_state(broker_url: str, queue: str, timeout: float = PING_SECONDS) -> ServiceState:
+    try:
+        with _broker_client(broker_url, timeout) as client:
+            depth = queue_depth(client, queue)
+            policy = eviction_policy(client)
+    except RedisError as error:
+        problem = broker_error(broker_url, error)
+        if isinstance(problem, BrokerUnavailableError):  # the report says no more than this
+            said = f"the broker {without_password(broker_url)} does not answer: {brief(str(error))}"
+            return ServiceState((), None, said)
+        return ServiceState((), None, str(problem))
     replies = app.control.ping(timeout=timeout) or []
     workers = sorted(name for reply in replies for name in reply)
     return ServiceState(tuple(workers), depth, eviction_policy=policy)
@@ -117,19 +128,11 @@ def service_state(broker_url: str, queue: str, timeout: float = PING_SECONDS) ->
 def require_broker(broker_url: str, timeout: float = PING_SECONDS) -> None:
     """Return once the broker answers a ping; else BrokerUnavailableError, before a command
     builds or stores anything that it would then hand to no one."""
-    client = redis.Redis.from_url(
-        broker_url, socket_connect_timeout=timeout, socket_timeout=timeout
-    )
     try:
-        client.ping()
-    except REFUSALS as error:  # before RedisError: subclasses
-        raise BrokerRefusedError(broker_url, str(error)) from error
+        with _broker_client(broker_url, timeout) as client:
+            client.ping()
     except RedisError as error:
-        raise untrusted_certificate(broker_url, error) or BrokerUnavailableError(
-            broker_url, str(error)
-        ) from error
-    finally:
-        client.close()
+        raise broker_error(broker_url, error) from error
 
 
 def untrusted_certificate(broker_url: str, error: BaseException) -> BrokerCertificateError | None:
@@ -149,20 +152,13 @@ def refuse_a_refusing_broker(broker_url: str, timeout: float = PING_SECONDS) -> 
     worker or beat started so retried its connection for ever, one log line at a time, while
     nothing but a corrected URL could help. A broker that cannot be reached is left to
     Celery's retries: a process started before Redis waits for it."""
-    client = redis.Redis.from_url(
-        broker_url, socket_connect_timeout=timeout, socket_timeout=timeout
-    )
     try:
-        client.ping()
-    except REFUSALS as error:  # before RedisError: subclasses
-        raise BrokerRefusedError(broker_url, str(error)) from error
+        with _broker_client(broker_url, timeout) as client:
+            client.ping()
     except RedisError as error:
-        untrusted = untrusted_certificate(broker_url, error)
-        if untrusted is not None:
-            raise untrusted from error
-        return
-    finally:
-        client.close()
+        problem = broker_error(broker_url, error)
+        if not isinstance(problem, BrokerUnavailableError):
+            raise problem from error
 
 
 def require_workers(
