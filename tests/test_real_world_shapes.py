@@ -36,10 +36,12 @@ def at(*fields: int) -> datetime:
     return datetime(*fields, tzinfo=UTC)
 
 
-def published_at(written: str) -> datetime | None:
-    """The publication time read from an RSS item whose <pubDate> is ``written``."""
+def published_at(written: str, language: str | None = None) -> datetime | None:
+    """The publication time read from an RSS item whose <pubDate> is ``written``, in a feed
+    of ``language`` (none declared by default)."""
+    declared = f"<language>{language}</language>" if language else ""
     document = (
-        '<rss version="2.0"><channel><title>t</title><item><title>x</title>'
+        f'<rss version="2.0"><channel><title>t</title>{declared}<item><title>x</title>'
         f"<link>https://x.example/a</link><pubDate>{written}</pubDate></item></channel></rss>"
     )
     feed = parse_feed(document.encode(), url="https://feeds.example/x", content_type=None, now=NOW)
@@ -414,6 +416,32 @@ def test_a_date_in_a_zone_of_asia_africa_or_the_pacific_is_converted_to_utc(
     # UTC. A story from Tokyo or Sydney was then dated nine to eleven hours ahead, and ranked
     # as the freshest news of any edition built before that time came.
     assert published_at(written) == utc
+
+
+@pytest.mark.parametrize(
+    ("written", "language", "utc"),
+    [
+        ("Tue, 10 Jun 2025 09:15:00 AST", "ar", at(2025, 6, 10, 6, 15)),  # Arabia
+        ("Tue, 10 Jun 2025 09:15:00 AST", "ar-SA", at(2025, 6, 10, 6, 15)),
+        ("2025-06-10 09:15:00 AST", "ar", at(2025, 6, 10, 6, 15)),
+        ("Tue Jun 10 09:15:00 AST 2025", "ar", at(2025, 6, 10, 6, 15)),
+        ("Tue, 10 Jun 2025 09:15:00 AST", "en-ca", at(2025, 6, 10, 13, 15)),  # Atlantic
+        ("Tue, 10 Jun 2025 09:15:00 AST", None, at(2025, 6, 10, 13, 15)),
+        ("Tue, 10 Jun 2025 09:15:00 IST", "he", at(2025, 6, 10, 7, 15)),  # Israel
+        ("Tue, 10 Jun 2025 09:15:00 IST", "en-IN", at(2025, 6, 10, 3, 45)),  # India
+        ("Tue, 10 Jun 2025 09:15:00 IST", "hi", at(2025, 6, 10, 3, 45)),
+        ("Tue, 10 Jun 2025 09:15:00 IST", "en-ie", at(2025, 6, 10, 8, 15)),  # Ireland, summer
+        ("Tue, 10 Jun 2025 09:15:00 IST", "en", at(2025, 6, 10, 9, 15)),  # no one place: UTC
+        ("Tue, 10 Jun 2025 09:15:00 CST", "zh-cn", at(2025, 6, 10, 1, 15)),  # China
+        ("Tue, 10 Jun 2025 09:15:00 CST", "en-us", at(2025, 6, 10, 15, 15)),  # Central
+    ],
+)
+def test_a_zone_name_several_zones_share_is_placed_by_the_feeds_language(
+    written: str, language: str | None, utc: datetime
+) -> None:
+    # "AST" is Arabia's and the Atlantic's; read as feedparser reads it (the Atlantic, -4), a
+    # story of a Saudi outlet was dated seven hours late, and ranked below older news.
+    assert published_at(written, language) == utc
 
 
 @pytest.mark.parametrize(

@@ -134,8 +134,9 @@ def clean_entry(
         summary_text = " ".join(paragraphs)
     if not says_anything(title):  # none, or only invisible characters or punctuation
         title = truncate_text(summary_text, 80) if says_anything(summary_text) else link
-    published = entry_date(raw, "published", now)
-    updated = entry_date(raw, "updated", now)
+    language = _language(raw) or normalize_language(feed_language)
+    published = entry_date(raw, "published", now, language)
+    updated = entry_date(raw, "updated", now, language)
 
     return Entry(
         guid=guid,
@@ -148,7 +149,7 @@ def clean_entry(
         updated_at=updated,
         categories=_categories(raw.get("tags") or ()),
         image_url=_image_url(raw, source_html, page, html_base),
-        language=_language(raw) or normalize_language(feed_language),
+        language=language,
         dated_by_update=published is None and updated is not None,
     )
 

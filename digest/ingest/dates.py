@@ -28,7 +28,7 @@ EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
 
 # The zones feedparser does not know (it reads them as UTC) and the "GMT+3" offsets it misreads
 # or refuses, at the end of an RFC 822 date; minutes east of UTC. Names that stand for several
-# zones are left to feedparser: IST (India, Israel, Ireland), AST (Atlantic, Arabia), CST.
+# zones are in _REGIONAL_ZONES.
 _ZONE_OFFSETS = {
     "bst": 60, "cet": 60, "cest": 120, "eet": 120, "eest": 180, "idt": 180, "msk": 180,
     "trt": 180, "irst": 210, "irdt": 270, "gst": 240, "pkt": 300,
@@ -41,6 +41,19 @@ _ZONE_OFFSETS = {
     "hst": -600, "akst": -540, "akdt": -480, "brt": -180, "art": -180,
 }  # fmt: skip
 _ZONE_NAMES = "|".join(_ZONE_OFFSETS)
+# Names that stand for several zones, read by the language of the entry (or of its feed) where
+# that language places it: "AST" in an Arabic feed is Arabia's (+3), elsewhere the Atlantic's (-4,
+# feedparser's reading); a Saudi story read as Atlantic was dated seven hours late. "IST" is
+# Israel's in Hebrew, India's in Hindi or Indian English, Ireland's (summer time) in Irish or Irish
+# English, and UTC elsewhere (feedparser does not know it); "CST" is China's in Chinese, else
+# America's Central. Minutes east of UTC, by language tag or its primary subtag.
+_REGIONAL_ZONES: dict[str, dict[str, int]] = {
+    "AST": {"ar": 180},
+    "IST": {"he": 120, "iw": 120, "hi": 330, "en-in": 330, "ga": 60, "en-ie": 60},
+    "CST": {"zh": 480},
+}
+# One of those names after a time ("09:15:00 AST", "09:15 IST 2025"), as publishers write it.
+_REGIONAL_ZONE = re.compile(rf"(?<=[0-9]\s)({'|'.join(_REGIONAL_ZONES)})\b")
 # A year written with three or four digits but below 100 ("01 Jan 0026"), after the month as
 # RFC 822 places it: the standard library's parser reads any year below 100 as a two-digit one
 # (2026), where it is year 26, what a system writes that had no date to give (see EARLIEST).
@@ -81,19 +94,25 @@ _NUMERIC_ZONE = re.compile(
 )
 
 
-def entry_date(raw: Mapping[str, Any], key: str, now: datetime) -> datetime | None:
+def entry_date(
+    raw: Mapping[str, Any], key: str, now: datetime, language: str | None = None
+) -> datetime | None:
     """The entry's ``key`` date ("published", "updated") in UTC; None when it has none that
-    can be read, or one past ``now`` plus FUTURE_TOLERANCE or before EARLIEST."""
-    return _utc(_written_date(raw, key), now)
+    can be read, or one past ``now`` plus FUTURE_TOLERANCE or before EARLIEST. ``language``, the
+    entry's or its feed's (``ar``, ``en-in``), places a zone name several zones share."""
+    return _utc(_written_date(raw, key, language), now)
 
 
-def _written_date(raw: Mapping[str, Any], key: str) -> object:
+def _written_date(raw: Mapping[str, Any], key: str, language: str | None) -> object:
     """feedparser's reading of the entry's ``key`` date, or ours where its reading is wrong or
-    missing: a zone it does not know, a "GMT+3" offset, no zone at all, a zone no place has."""
+    missing: a zone it does not know, a "GMT+3" offset, no zone at all, a zone no place has, a
+    zone name the language places elsewhere than feedparser does."""
     parsed = raw.get(f"{key}_parsed")
     written = raw.get(key)
     if not isinstance(written, str):
         return parsed
+    if language and (placed := _with_regional_zone(written, language)) != written:
+        written, parsed = placed, None
     if not _calendar_holds(written):
         return None
     if (in_rfc822_order := _in_rfc822_order(written)) is not None:
@@ -105,6 +124,21 @@ def _written_date(raw: Mapping[str, Any], key: str) -> object:
     if parsed is None or _MISREAD_ZONE.search(written):
         return _rfc822_date(written) or parsed
     return parsed
+
+
+def _with_regional_zone(written: str, language: str) -> str:
+    """``written`` with a zone name of _REGIONAL_ZONES that ``language`` places written as the
+    offset it stands for there ("GMT+03:00"); as it is otherwise."""
+
+    def offset(match: re.Match[str]) -> str:
+        places = _REGIONAL_ZONES[match[1]]
+        minutes = places.get(language, places.get(language.split("-")[0]))
+        if minutes is None:
+            return match[0]
+        hours, rest = divmod(abs(minutes), 60)
+        return f"GMT{'-' if minutes < 0 else '+'}{hours:02d}:{rest:02d}"
+
+    return _REGIONAL_ZONE.sub(offset, written, count=1)
 
 
 def _calendar_holds(written: str) -> bool:
