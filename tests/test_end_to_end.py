@@ -230,6 +230,22 @@ def test_db_upgrade_says_which_revisions_it_goes_through_before_it_starts(
     assert f"Database at revision {head_revision()}" in again.stdout
 
 
+def test_run_says_it_upgrades_the_database_before_it_starts(tmp_path: Path) -> None:
+    # The embedded mode upgrades its database when a command opens it; after an update,
+    # `digest run` sat through a long migration without a word.
+    from digest.store.db import create_database_engine, stored_revision, upgrade
+
+    config = example_config(tmp_path, smtp_port=None)
+    engine = create_database_engine(f"sqlite:///{tmp_path / 'digest.db'}")
+    upgrade(engine, "0016")
+    run = digest(config, "run", "--once")
+    assert run.returncode == 0, run.stderr
+    said = " ".join(run.stderr.split())
+    assert f"Upgrading the database from revision 0016 to {head_revision()}" in said, said
+    assert stored_revision(engine) == head_revision()
+    engine.dispose()
+
+
 def test_a_database_a_newer_release_upgraded_is_refused_in_one_line_by_every_command(
     tmp_path: Path,
 ) -> None:

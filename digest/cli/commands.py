@@ -7,7 +7,7 @@ import time
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
@@ -43,9 +43,6 @@ from digest.schedule import next_slot
 from digest.screenshot import screenshot_edition
 from digest.services import Services
 from digest.topic_choices import variant_readers
-
-if TYPE_CHECKING:
-    from sqlalchemy import Engine
 
 
 class _ProgressObserver:
@@ -508,27 +505,10 @@ def db_upgrade() -> None:
             statement_seconds=settings.service.database_timeout_seconds,
         )
         try:
-            _say_the_upgrade(engine)
-            upgrade(engine)
+            upgrade(engine, say=console.print)
             console.print(f"Database at revision {current_revision(engine)}")
         finally:
             engine.dispose()
-
-
-def _say_the_upgrade(engine: Engine) -> None:
-    """Say which revisions an upgrade goes through, before it starts: a migration that indexes
-    or copies the ledger of a database a year old takes 15 s and more, in which nothing was
-    said: it looked hung."""
-    from digest.store.db import current_revision, head_revision, known_revisions
-
-    current, head = current_revision(engine), head_revision()
-    if current is None or current == head or current not in known_revisions():
-        return  # a new schema (quick), nothing to do, or refused by upgrade() with its reason
-    console.print(
-        f"Upgrading the database from revision {current} to {head}: on a large database this "
-        "takes a while; let it finish (stopped, it is left as it was and starts again at the "
-        "next upgrade)"
-    )
 
 
 @db_app.command("adopt-secret-key")

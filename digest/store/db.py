@@ -279,11 +279,18 @@ def stored_revision(engine: Engine) -> str | None:
             return None
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(
+    engine: Engine, revision: str = "head", *, say: Callable[[str], object] = _log.warning
+) -> None:
     """Bring the schema to ``revision``; safe to run at every start. A database a newer release
     upgraded (the code rolled back) raises SchemaMismatchError: Alembic, not finding its
     revision, ended every command that opens the store in a traceback. Another application's
-    database raises StoreUnavailableError, and is left as it was."""
+    database raises StoreUnavailableError, and is left as it was.
+
+    Before upgrading a schema of an earlier release, ``say`` is told from which revision to
+    which: a migration that indexes or copies the ledger of a database a year old takes 15 s
+    and more, in which a command that opens the store (`digest run` after an update) looked
+    hung."""
     if revision == "head" and stored_revision(engine) == HEAD_REVISION:
         return
     from alembic import command
@@ -293,6 +300,13 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     if current is not None and current not in known_revisions():
         url = engine.url.render_as_string(hide_password=False)
         raise SchemaMismatchError(url, current, head_revision(), newer=True)
+    if current is not None:  # a new schema is made at once: nothing to say
+        target = head_revision() if revision == "head" else revision
+        say(
+            f"Upgrading the database from revision {current} to {target}: on a large database "
+            "this takes a while; let it finish (stopped, it is left as it was and starts again "
+            "at the next upgrade)"
+        )
     command.upgrade(alembic_config(engine), revision)
 
 
