@@ -3,6 +3,7 @@ personal, its Atom feed, and 404 pages for what is not there."""
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import string
@@ -379,6 +380,37 @@ def test_a_feed_reader_polling_with_a_conditional_get_is_answered_304_until_an_e
             assert page.status_code == 200
             unchanged = http.get(path, headers={"if-none-match": page.headers["etag"]})
             assert unchanged.status_code == 304, path
+
+
+def test_a_config_edit_is_a_change_of_the_pages_for_a_client_asking_by_date(
+    room: Newsroom,
+) -> None:
+    # Last-Modified was the edition's build time alone: a client asking with If-Modified-Since
+    # and no ETag was answered 304 after the list was renamed, and kept showing the old name
+    # until the next edition.
+    paths = ("/editions/daily/feed.atom", slot_path("daily", room.slots[-1]))
+    with served(room.services) as http:
+        before = {path: http.get(path).headers["last-modified"] for path in paths}
+        assert "The Gulf Morning" not in http.get(paths[0]).text
+    edited_at = room.clock.now() + timedelta(minutes=30)
+    room.clock.set(edited_at + timedelta(minutes=30))
+    source = room.services.settings.source
+    source.write_text("# the operator's edit\n")
+    os.utime(source, (edited_at.timestamp(), edited_at.timestamp()))
+    with daily_edited_services(room, name="The Gulf Morning") as edited, served(edited) as http:
+        for path, modified in before.items():
+            answer = http.get(path, headers={"if-modified-since": modified})
+            assert answer.status_code == 200, path
+            assert answer.headers["last-modified"] == format_datetime(edited_at, usegmt=True)
+            asked = {"if-modified-since": answer.headers["last-modified"]}
+            assert http.get(path, headers=asked).status_code == 304, path
+        assert "The Gulf Morning" in http.get(paths[0]).text  # the feed's title
+    # A file dated ahead of the clock (copied from a machine whose clock is ahead) dates no
+    # page in the future.
+    os.utime(source, (edited_at.timestamp() + 86400, edited_at.timestamp() + 86400))
+    with daily_edited_services(room, name="The Gulf Morning") as edited, served(edited) as http:
+        answer = http.get(paths[0])
+        assert answer.headers["last-modified"] == format_datetime(room.clock.now(), usegmt=True)
 
 
 def test_a_variant_no_edition_can_have_is_redirected_to_the_slots_edition_on_any_database(

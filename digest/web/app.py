@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -116,8 +118,17 @@ def create_app(
         limits=limits or sign_up_limits(settings),
         trusted_proxies=trusted_networks(settings.web.trusted_proxies),
         webhooks=providers if providers is not None else webhooks_for(services),
+        settings_written=_written_at(settings.source),
     )
     return app
+
+
+def _written_at(config: Path) -> datetime | None:
+    """When ``config`` was last written; None for settings built without a file."""
+    try:
+        return datetime.fromtimestamp(config.stat().st_mtime, UTC)
+    except (OSError, ValueError, OverflowError):
+        return None
 
 
 class BasePath:

@@ -7,8 +7,9 @@
     /editions/{list}/feed.atom    the newest FEED_SIZE editions as Atom, with ids (tag URIs of
                                   the editions' rows) that no rename of the list changes
 
-Every page has an ETag, the feed and an edition a Last-Modified: a conditional GET of a page
-unchanged is answered 304 (feed readers poll).
+Every page has an ETag, the feed and an edition a Last-Modified (the later of the edition's
+build and the config file's last write): a conditional GET of a page unchanged is answered 304
+(feed readers poll).
 
 Only editions that went to readers (ready or sent) are shown, never an empty one. A former slug
 of a list (``previous_slugs``) redirects to its slug now, so old links keep working, and the
@@ -144,7 +145,7 @@ async def _edition_page(request: Request) -> Response:
             "Content-Security-Policy": EDITION_CSP,
             "Cache-Control": EDITION_CACHE,
             "Referrer-Policy": ARCHIVE_REFERRER,
-            "Last-Modified": _http_date(archived[0].built_at),
+            "Last-Modified": _http_date(_modified(web, archived[0].built_at)),
         },
     )
 
@@ -186,12 +187,20 @@ async def _editions_feed(request: Request) -> Response:
     }
     headers = {"Cache-Control": LIST_CACHE}
     if newest is not None:
-        headers["Last-Modified"] = _http_date(newest)
+        headers["Last-Modified"] = _http_date(_modified(web, newest))
     return Response(
         web.pages.html("web/feed.atom.xml.j2", context),
         media_type="application/atom+xml; charset=utf-8",
         headers=headers,
     )
+
+
+def _modified(web: WebContext, built: datetime) -> datetime:
+    """When a page made of an edition built at ``built`` last changed: the later of that and
+    the config file's last write, whose list name, description and timezone the page shows
+    (an If-Modified-Since of the old page must not keep the old name)."""
+    written = web.settings_written
+    return built if written is None else max(built, min(written, web.services.clock.now()))
 
 
 def neutral_copy(page: str, digest_list: ListSettings, words: PageWords, *, home: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -55,6 +56,9 @@ class WebContext:
     trusted_proxies: tuple[Network, ...] = ()
     webhooks: Webhooks = field(default_factory=Webhooks)  # those the config enables
     store_threads: StoreThreads = field(default_factory=StoreThreads)
+    # When the config file the pages are made of was last written: a page is no older than its
+    # settings (a list's name, timezone), whatever the date of the edition it shows.
+    settings_written: datetime | None = None
 
 
 def web_context(request: Request) -> WebContext:
