@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from celery import Celery
-from celery.beat import PersistentScheduler, SchedulingError
+from celery.beat import Scheduler, SchedulingError
 from celery.schedules import schedstate, schedule
 from celery.signals import before_task_publish, task_prerun, worker_init, worker_process_init
 
@@ -190,11 +190,15 @@ class TickInterval(schedule):  # type: ignore[misc]  # celery is untyped
 _log = logging.getLogger(__name__)
 
 
-class TickScheduler(PersistentScheduler):  # type: ignore[misc]  # celery is untyped
-    """Celery's scheduler, but a tick the broker refused (a Redis at its memory limit, one
-    that refuses this user's writes) is told in one line, as an operator can act on it. Celery
-    logged it with its traceback and the whole stack, some 150 lines a tick, every minute; a
-    failure of another kind keeps them."""
+class TickScheduler(Scheduler):  # type: ignore[misc]  # celery is untyped
+    """Celery's scheduler, kept in memory, but a tick the broker refused (a Redis at its memory
+    limit, one that refuses this user's writes) is told in one line, as an operator can act on
+    it. Celery logged it with its traceback and the whole stack, some 150 lines a tick, every
+    minute; a failure of another kind keeps them.
+
+    The schedule is the config, read by each tick, and its one entry, the tick, needs no
+    memory of past runs: Celery's persistent scheduler kept a file beat had to be given a folder
+    for, which a beat killed before it could clean up left behind."""
 
     def apply_entry(self, entry: Any, producer: Any = None) -> None:
         _log.info("Scheduler: Sending due task %s (%s)", entry.name, entry.task)

@@ -13,10 +13,8 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
@@ -199,16 +197,9 @@ def beat(
     runtime.configure(settings)
     celery.conf.beat_schedule = beat_schedule(interval)
     hangup = _Hangup()
-    # The schedule lives in the config, not in beat's own file: a scratch file does.
-    with tempfile.TemporaryDirectory(prefix="digest-beat-") as scratch, hangup.taken():
-        celery.start(
-            [
-                "beat",
-                "--loglevel=INFO",
-                "--scheduler=worker.app:TickScheduler",
-                f"--schedule={Path(scratch) / 'celerybeat-schedule'}",
-            ]
-        )
+    # The schedule lives in the config, not in a file of beat's (worker.app.TickScheduler).
+    with hangup.taken():
+        celery.start(["beat", "--loglevel=INFO", "--scheduler=worker.app:TickScheduler"])
     if hangup.asked:
         hangup.start_again()
 
@@ -216,10 +207,9 @@ def beat(
 class _Hangup:
     """SIGHUP to beat, as to a worker (Celery's own handler there): stop, then start again as
     the same command, reading the config and the environment anew. Its default action ended
-    beat on the spot (a service manager's reload, a closed session), its scratch folder left
-    behind, and with no tick nothing due was handed out. Beat's schedule is the config, read
-    by each tick on a worker: the start again loses no slot, and its first tick is an interval
-    after it."""
+    beat on the spot (a service manager's reload, a closed session), and with no tick nothing
+    due was handed out. Beat's schedule is the config, read by each tick on a worker: the start
+    again loses no slot, and its first tick is an interval after it."""
 
     def __init__(self) -> None:
         self.asked = False
