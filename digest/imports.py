@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from digest.config import ListSettings, Settings
 from digest.errors import ConfigError
+from digest.lists import slugs_and_previous
 from digest.mail.subscribers import (
     SubscriberFile,
     SubscriberRow,
@@ -59,30 +60,26 @@ def import_file(
     store: Store,
     address_key: Callable[[str], str],
     path: Path,
-    list_slug: str,
+    settings: Settings,
+    digest_list: ListSettings,
     now: datetime,
     *,
     confirmed: bool,
-    former_slugs: Collection[str] = (),
     data: bytes | None = None,
 ) -> ImportReport:
-    """Import a subscriber CSV into a list (``data``: its bytes, when the caller read them);
-    ConfigError when the file cannot be read at all.
-
-    A row of an export whose ``list`` column names another list is refused, so an export of
-    every list is not poured into one by mistake; the list's ``former_slugs`` (previous_slugs)
-    name it too, for an export made before it was renamed.
-    """
-    read = read_list_file(path, list_slug, former_slugs, data)
+    """Import a subscriber CSV into a list of ``settings`` (``data``: its bytes, when the caller
+    read them); ConfigError when the file cannot be read at all. Which rows are taken is
+    ``read_list_file``'s to say."""
+    read = read_list_file(path, settings, digest_list, data)
     refused: list[tuple[int, str]] = [(_line_number(line), why) for line, why in read.refused]
     rows = [
-        SubscriberInput(row.email, row.name, row.timezone, row.line, row.status)
+        SubscriberInput(row.email, row.name, row.timezone, row.line, row.status, row.topics)
         for row in read.rows
     ]
     for attempt in range(_IMPORT_ATTEMPTS):
         try:
             report = store.import_members(
-                list_slug, rows, now, confirmed=confirmed, address_key=address_key
+                digest_list.slug, rows, now, confirmed=confirmed, address_key=address_key
             )
             break
         except IntegrityError:
@@ -94,23 +91,45 @@ def import_file(
 
 
 def read_list_file(
-    path: Path, list_slug: str, former_slugs: Collection[str] = (), data: bytes | None = None
+    path: Path, settings: Settings, digest_list: ListSettings, data: bytes | None = None
 ) -> SubscriberFile:
-    """A subscriber file's rows for one list: ``read_subscriber_file``, and a row of an export
-    whose ``list`` column names another list (not ``list_slug`` nor one of its
-    ``former_slugs``) refused on its line. What ``import_file`` imports and what ``digest config
-    check`` counts and warns of, so that the two say the same."""
+    """A subscriber file's rows for one list: ``read_subscriber_file``, and refused on its line
+    a row of an export whose ``list`` column names another list (an export of every list is
+    not poured into one by mistake; the list's previous_slugs name it too, for an export made
+    before it was renamed) or whose ``topics`` column names a topic the list does not have (a
+    former slug of one of its topics names it). What ``import_file`` imports and what ``digest
+    config check`` counts and warns of, so that the two say the same."""
     read = read_subscriber_file(path, data)
-    named = {list_slug, *former_slugs}
+    named = set(slugs_and_previous(digest_list))
+    topics = topic_slugs_now(settings, digest_list)
     rows: list[SubscriberRow] = []
     refused = list(read.refused)
     for row in read.rows:
         if row.list_slug is not None and row.list_slug not in named:
-            why = f"this row is for list {row.list_slug!r}, not {list_slug!r}"
+            why = f"this row is for list {row.list_slug!r}, not {digest_list.slug!r}"
             refused.append((f"line {row.line}", why))
             continue
+        if row.topics is not None:
+            if unknown := [slug for slug in row.topics if slug not in topics]:
+                why = (
+                    f"topic {unknown[0]!r} is not one of list {digest_list.slug!r}'s topics "
+                    f"({', '.join(digest_list.topics)})"
+                )
+                refused.append((f"line {row.line}", why))
+                continue
+            row = replace(row, topics=tuple(dict.fromkeys(topics[slug] for slug in row.topics)))
         rows.append(row)
     return SubscriberFile(rows, sorted(refused, key=lambda problem: _line_number(problem[0])))
+
+
+def topic_slugs_now(settings: Settings, digest_list: ListSettings) -> dict[str, str]:
+    """Each slug a topic of the list has, or had before (its previous_slugs), to its slug now."""
+    previous = {topic.slug: topic.previous_slugs for topic in settings.topics}
+    now = {slug: slug for slug in digest_list.topics}
+    for slug in digest_list.topics:
+        for old in previous.get(slug, ()):
+            now.setdefault(old, slug)
+    return now
 
 
 def _line_number(line: str) -> int:
@@ -196,14 +215,7 @@ def import_list_file(
         data = read_operator_file(path)
         digest = hashlib.sha256(data).hexdigest()
         report = import_file(
-            store,
-            address_key,
-            path,
-            digest_list.slug,
-            now,
-            confirmed=True,
-            former_slugs=digest_list.previous_slugs or (),
-            data=data,
+            store, address_key, path, settings, digest_list, now, confirmed=True, data=data
         )
     except FileNotFoundError:
         return None, [f"{path}: subscriber file not found ({keep})"]

@@ -91,7 +91,7 @@ def preflight(settings: Settings, store: Store | None) -> Preflight:
             result.warnings.extend(mark.notes)
             continue
         try:
-            read = read_list_file(path, digest_list.slug, digest_list.previous_slugs or ())
+            read = read_list_file(path, settings, digest_list)
         except ConfigError as error:
             result.errors.append(str(error))
             continue

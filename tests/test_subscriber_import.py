@@ -12,11 +12,27 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select
 
+from digest.config import settings_from_mapping
 from digest.imports import import_file
 from digest.store import Store, SubscriberInput, open_store
 from digest.store.schema import SubscriptionChangeRow
+from tests.configs import service_table
 from tests.members import KEY, add_members
+from tests.test_lists import a_list
 from tests.test_store import T0, make_edition
+
+# The config whose list "daily" the files are imported into.
+SETTINGS = settings_from_mapping(
+    {
+        "service": service_table(Path("var")),
+        "feeds": [{"name": "Wire", "url": "https://wire.example.org/feed.xml"}],
+        "topics": [{"slug": "middle-east", "name": "Middle East", "rules": {"include": ["Iran"]}}],
+        "lists": [{k: v for k, v in a_list("daily", "-").items() if k != "subscribers"}],
+    },
+    source=Path("digest.toml"),
+    environ={},
+)
+[DAILY] = SETTINGS.lists
 
 
 @pytest.fixture
@@ -54,7 +70,7 @@ def test_an_import_reports_what_it_added_updated_and_refused_line_by_line(
         "old@example.org,Old Renamed,\n"  # 9 updated
         "li@example.org,,Europe/London\n",  # 10 added, after every bad row
     )
-    report = import_file(store, KEY, path, "daily", T0, confirmed=True)
+    report = import_file(store, KEY, path, SETTINGS, DAILY, T0, confirmed=True)
     assert (report.added, report.updated, report.unchanged) == (3, 1, 0)
     refused = dict(report.refused)
     assert sorted(refused) == [3, 4, 5, 6, 8]
@@ -82,12 +98,12 @@ def test_new_readers_are_pending_without_confirmed_and_get_no_edition(
     edition, rendered = make_edition(store, T0)
     state, _ = store.save_edition(edition, rendered, T0)
     path = write(tmp_path, "email\nsam@example.org\nrana@example.org\n")
-    report = import_file(store, KEY, path, "daily", T0, confirmed=False)
+    report = import_file(store, KEY, path, SETTINGS, DAILY, T0, confirmed=False)
     assert (report.added, report.pending) == (2, 2)
     assert store.queue_deliveries(state.id, "daily", T0) == 0
     assert store.members_of(["daily"]) == 0
     # The operator vouches for them later: the same file, --confirmed, confirms them.
-    again = import_file(store, KEY, path, "daily", T0, confirmed=True)
+    again = import_file(store, KEY, path, SETTINGS, DAILY, T0, confirmed=True)
     assert (again.added, again.updated, again.pending) == (0, 2, 0)
     assert store.queue_deliveries(state.id, "daily", T0) == 2
 
@@ -106,7 +122,7 @@ def test_an_exports_pending_reader_stays_pending_when_the_file_is_vouched_for(
         "lee@example.org,Lee,,daily,unsubscribed\n"
         "li@example.org,Li,,daily,pending\n",
     )
-    report = import_file(store, KEY, path, "daily", T0, confirmed=True)
+    report = import_file(store, KEY, path, SETTINGS, DAILY, T0, confirmed=True)
     assert (report.added, report.updated, report.unchanged, report.pending) == (3, 0, 1, 1)
     assert status_of(store, "sam@example.org") == "confirmed"
     assert status_of(store, "pat@example.org") == "pending"
@@ -125,7 +141,7 @@ def test_a_reimport_never_undoes_an_unsubscribe_a_suppression_or_a_readers_choic
         "li@example.org,Li,\n"
     )
     path = write(tmp_path, text)
-    import_file(store, KEY, path, "daily", T0, confirmed=True)
+    import_file(store, KEY, path, SETTINGS, DAILY, T0, confirmed=True)
     sam, _, li = store.confirmed_subscribers("daily")
     assert store.unsubscribe(sam.id, "daily", T0, "one-click")
     assert store.suppress("rana@example.org", KEY("rana@example.org"), "complaint", "complaint", T0)
@@ -133,7 +149,7 @@ def test_a_reimport_never_undoes_an_unsubscribe_a_suppression_or_a_readers_choic
     assert store.set_name_and_timezone(li.id, "Li Wei", "Asia/Shanghai")
 
     path.write_text(text.replace("Li,", "Li From The File,Europe/Paris"), encoding="utf-8")
-    report = import_file(store, KEY, path, "daily", T0, confirmed=True)
+    report = import_file(store, KEY, path, SETTINGS, DAILY, T0, confirmed=True)
     assert (report.added, report.updated, report.unchanged, report.kept_choices) == (0, 0, 1, 1)
     kept = dict(report.kept_out)
     assert "unsubscribed from list 'daily'" in kept[2] and "never resubscribes" in kept[2]
@@ -146,8 +162,8 @@ def test_a_reimport_never_undoes_an_unsubscribe_a_suppression_or_a_readers_choic
 
 def test_every_change_is_in_the_history_with_its_channel(store: Store, tmp_path: Path) -> None:
     path = write(tmp_path, "email\nsam@example.org\n")
-    import_file(store, KEY, path, "daily", T0, confirmed=False)
-    import_file(store, KEY, path, "daily", T0 + timedelta(minutes=1), confirmed=True)
+    import_file(store, KEY, path, SETTINGS, DAILY, T0, confirmed=False)
+    import_file(store, KEY, path, SETTINGS, DAILY, T0 + timedelta(minutes=1), confirmed=True)
     [sam] = store.confirmed_subscribers("daily")
     assert store.unsubscribe(sam.id, "daily", T0 + timedelta(minutes=2), "one-click")
     assert store.unsubscribe(sam.id, "daily", T0 + timedelta(minutes=3), "one-click")  # again
@@ -206,7 +222,7 @@ def test_an_import_holds_little_more_than_the_files_rows(tmp_path: Path) -> None
     try:
         tracemalloc.start()
         try:
-            report = import_file(store, KEY, path, "daily", T0, confirmed=True)
+            report = import_file(store, KEY, path, SETTINGS, DAILY, T0, confirmed=True)
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
@@ -251,9 +267,9 @@ def test_a_name_saved_in_decomposed_form_is_the_same_name(store: Store, tmp_path
     # it after the one saved on Windows (or the other way round) counted every accented reader
     # "updated" and rewrote the name: one reader, two spellings of one name.
     composed = write(tmp_path, "email,name\nzoe@example.org,Zo\u00eb Haddad\n")
-    assert import_file(store, KEY, composed, "daily", T0, confirmed=True).added == 1
+    assert import_file(store, KEY, composed, SETTINGS, DAILY, T0, confirmed=True).added == 1
     decomposed = write(tmp_path, "email,name\nzoe@example.org,Zoe\u0308 Haddad\n")
-    again = import_file(store, KEY, decomposed, "daily", T0, confirmed=True)
+    again = import_file(store, KEY, decomposed, SETTINGS, DAILY, T0, confirmed=True)
     assert (again.added, again.updated, again.unchanged) == (0, 0, 1)
     [reader] = store.confirmed_subscribers("daily")
     assert reader.name == "Zo\u00eb Haddad"

@@ -182,6 +182,64 @@ def test_an_export_made_before_the_list_was_renamed_is_imported_into_it(
     ]
 
 
+def test_the_topics_a_reader_chose_go_with_an_export_into_a_new_database(
+    tmp_path: Path, base_url: str
+) -> None:
+    # The export had no topics column, and an import none: moved to a new database (a new
+    # server, SQLite to PostgreSQL), a reader who had chosen one topic of the list got all.
+    config, raw = config_without_file(tmp_path, base_url)
+    raw["topics"].append(
+        {
+            "slug": "gulf",
+            "name": "Gulf",
+            "rules": {"include": ["Gulf"]},
+            "previous_slugs": ["khaleej"],
+        }
+    )
+    raw["lists"][0]["topics"] = ["middle-east", "gulf"]
+    config = write_config(tmp_path, raw)
+    (tmp_path / "readers.csv").write_text(READERS)
+    digest(
+        config,
+        "subscribers",
+        "import",
+        str(tmp_path / "readers.csv"),
+        "--list",
+        "daily",
+        "--confirmed",
+    )
+    services, _ = start(settings_of(tmp_path, raw), FixedClock(DAY1))
+    sam = services.store.subscriber_by_email("sam@example.org")
+    assert sam is not None and services.store.choose_topics(sam.id, "daily", ["gulf"])
+    services.close()
+    export = tmp_path / "out.csv"
+    assert digest(config, "subscribers", "export", "-o", str(export)).exit_code == 0
+    rows = {row["email"]: row["topics"] for row in csv.DictReader(export.open())}
+    assert rows == {"sam@example.org": "gulf", "rana@example.org": ""}
+    # By hand: a topic's former slug names it; a topic of no list of the row is refused.
+    with export.open("a") as file:
+        file.write("li@example.org,Li,,daily,confirmed,import,2026-11-20T08:00:00+00:00,khaleej\n")
+        file.write("omar@example.org,,,daily,confirmed,import,2026-11-20T08:00:00+00:00,sport\n")
+
+    raw["service"]["database_url"] = f"sqlite:///{tmp_path / 'new.db'}"
+    moved = write_config(tmp_path, raw)
+    imported = digest(moved, "subscribers", "import", str(export), "--list", "daily", "--confirmed")
+    assert "3 added, 0 updated, 0 unchanged, 1 refused" in imported.stdout, imported.output
+    said = " ".join(imported.stderr.split())
+    assert "line 5: topic 'sport' is not one of list 'daily''s topics (middle-east, gulf)" in said
+    listed = json.loads(digest(moved, "subscribers", "list", "--json").stdout)
+    assert {m["email"]: m["topics"] for m in listed} == {
+        "sam@example.org": ["gulf"],
+        "rana@example.org": None,
+        "li@example.org": ["gulf"],
+    }
+    # A reader's own choice is theirs: a file changes no choice of a member it finds.
+    (tmp_path / "again.csv").write_text("email,topics\nsam@example.org,middle-east\n")
+    digest(moved, "subscribers", "import", str(tmp_path / "again.csv"), "--list", "daily")
+    listed = json.loads(digest(moved, "subscribers", "list", "--json").stdout)
+    assert {m["email"]: m["topics"] for m in listed}["sam@example.org"] == ["gulf"]
+
+
 def test_a_reader_removed_after_a_rename_before_the_next_cycle_stays_out(
     tmp_path: Path, base_url: str
 ) -> None:
@@ -263,7 +321,7 @@ def test_suppress_stops_every_list_and_export_reads_back_as_an_import(
     )
     assert exported.exit_code == 0, exported.output
     lines = (tmp_path / "out.csv").read_text().splitlines()
-    assert lines[0] == "email,name,timezone,list,status,channel,changed_at"
+    assert lines[0] == "email,name,timezone,list,status,channel,changed_at,topics"
     assert len(lines) == 4
     # The export imported into another list: the same readers, confirmed.
     back = digest(config, "subscribers", "import", str(tmp_path / "out.csv"), "--list", "daily")

@@ -40,7 +40,7 @@ subscribers_app = DigestTyper(
 )
 app.add_typer(subscribers_app, name="subscribers")
 
-EXPORT_COLUMNS = ("email", "name", "timezone", "list", "status", "channel", "changed_at")
+EXPORT_COLUMNS = ("email", "name", "timezone", "list", "status", "channel", "changed_at", "topics")
 SUPPRESS_REASONS = tuple(reason for reason in REASONS if reason != "forgotten")
 # The furthest back an audit looks: a hundred years is all of any service's history, and a
 # date much further back than that is before the first year a date can hold.
@@ -84,14 +84,7 @@ def import_subscribers(
     with _store(settings) as (store, key):
         try:
             report = import_file(
-                store,
-                key,
-                path,
-                list_slug,
-                SystemClock().now(),
-                confirmed=confirmed,
-                # An export made before the list was renamed names it by its former slug.
-                former_slugs=digest_list.previous_slugs or (),
+                store, key, path, settings, digest_list, SystemClock().now(), confirmed=confirmed
             )
         except ConfigError as error:
             errors.print(f"[red]Not imported[/]: {escape(str(error))}", highlight=False)
@@ -159,6 +152,7 @@ def export_subscribers(
                     member.status,
                     member.channel,
                     member.changed_at.isoformat(),
+                    " ".join(member.topics or ()),  # blank: every topic of the list
                 ]
             )
 

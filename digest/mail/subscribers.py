@@ -1,8 +1,8 @@
 """Subscriber CSV files (columns email, name, timezone) read into checked, normalized rows.
 
-The columns ``digest subscribers export`` adds (list, status, channel, changed_at, suppressed)
-are read too, so that an export can be imported again: ``list`` and ``status`` are kept on each
-row, the others ignored.
+The columns ``digest subscribers export`` adds (list, status, topics, channel, changed_at,
+suppressed) are read too, so that an export can be imported again: ``list``, ``status`` and
+``topics`` are kept on each row, the others ignored.
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ from pathlib import Path
 import idna
 from email_validator import EmailNotValidError, validate_email
 
+from digest.config.values import SLUG_PATTERN
 from digest.errors import ConfigError
 from digest.zone_names import unknown_zone_why, zone_named, zone_spelled
 
 COLUMNS = ("email", "name", "timezone")
-EXPORT_COLUMNS = ("list", "status", "channel", "changed_at", "suppressed")
+EXPORT_COLUMNS = ("list", "status", "topics", "channel", "changed_at", "suppressed")
 STATUSES = ("pending", "confirmed", "unsubscribed")
 MAX_EMAIL = 254  # RFC 5321's limit on a path, less the angle brackets
 MAX_NAME = 300  # the store's column: a longer name is cut to it (headers fold or cut it anyway)
@@ -51,6 +52,9 @@ class SubscriberRow:
     line: int = field(default=0, compare=False)  # where in the file, for reports
     list_slug: str | None = field(default=None, compare=False)  # an export's list column
     status: str | None = field(default=None, compare=False)  # an export's status column
+    # An export's topics column: the topics of the list the reader chose, by slug; None for
+    # every topic (the column blank or absent).
+    topics: tuple[str, ...] | None = field(default=None, compare=False)
 
 
 # A cell a spreadsheet reads as a formula: a name like "=HYPERLINK(...)" from a sign-up form
@@ -512,4 +516,7 @@ def _read_row(values: dict[str, str], line: int) -> tuple[SubscriberRow | None, 
     if status is not None and status not in STATUSES:
         return None, f"unknown status {status!r}: one of {', '.join(STATUSES)}"
     list_slug = values.get("list", "").strip() or None
-    return SubscriberRow(email, name, timezone, line, list_slug, status), ""
+    topics = tuple(dict.fromkeys(values.get("topics", "").lower().replace(",", " ").split()))
+    if bad := next((slug for slug in topics if not re.match(SLUG_PATTERN, slug)), None):
+        return None, f"topics: {bad[:70]!r} is no topic's slug (slugs are separated by spaces)"
+    return SubscriberRow(email, name, timezone, line, list_slug, status, topics or None), ""

@@ -82,7 +82,9 @@ class SubscriberImportStore(StoreBase):
         """Add ``rows`` to the list, in one transaction: new readers as confirmed (the operator
         vouches) or pending; pending ones confirmed when ``confirmed``, but for a row whose
         ``status`` (an export's) says pending or unsubscribed, which is kept; names and timezones
-        updated where the file gives one and the reader never chose their own.
+        updated where the file gives one and the reader never chose their own; a row's
+        ``topics`` (an export's) given to the membership it makes, never to one the reader has
+        (only the reader changes their choice).
 
         Refused, each with its line and why: an address suppressed for every list or forgotten
         (``address_key`` gives the key suppressions are kept under), a reader who unsubscribed
@@ -190,6 +192,7 @@ def _import_slice(
                     "status": after,
                     "channel": IMPORT,
                     "changed_at": now,
+                    "topics": sorted(row.topics) if row.topics is not None else None,
                 }
             )
             plan.history.append(history_row(subscriber_id, list_slug, None, after, now))

@@ -77,6 +77,9 @@ class SubscriberInput:
     timezone: str | None = None
     line: int = 0  # in the file, for the report
     status: str | None = None  # a status column (an export read back): "unsubscribed" is kept
+    # A topics column (an export read back): the reader's choice, for the membership the import
+    # makes; None for every topic.
+    topics: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +94,7 @@ class Membership:
     channel: str
     changed_at: datetime
     suppressed: str | None = None  # the suppression's reason, when the address has one
+    topics: tuple[str, ...] | None = None  # the list's topics the reader chose; None: every one
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -102,6 +106,7 @@ class Membership:
             "channel": self.channel,
             "changed_at": self.changed_at.isoformat(),
             "suppressed": self.suppressed,
+            "topics": list(self.topics) if self.topics is not None else None,
         }
 
 
@@ -361,6 +366,7 @@ class SubscriberStore(StoreBase):
                     SubscriptionRow.channel,
                     SubscriptionRow.changed_at,
                     _suppressed_of(func.lower(SubscriberRow.email)),
+                    SubscriptionRow.topics,
                     SubscriptionRow.id,
                 )
                 .join(SubscriberRow, SubscriberRow.id == SubscriptionRow.subscriber_id)
@@ -378,9 +384,10 @@ class SubscriberStore(StoreBase):
                 rows = session.execute(query).all()
             if not rows:
                 return
-            for row in rows:
-                yield Membership(*row[:8])
-            after = (rows[-1][3], rows[-1][8])
+            for email, name, zone, slug, status, channel, at, suppressed, topics, _ in rows:
+                chosen = tuple(topics) if topics is not None else None
+                yield Membership(email, name, zone, slug, status, channel, at, suppressed, chosen)
+            after = (rows[-1][3], rows[-1][9])
 
     def unsubscribe_history(
         self, since: datetime | None = None
