@@ -159,7 +159,7 @@ class Renderer:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._bylines = Bylines.for_feeds(settings.feeds)
+        self._story_views = StoryViews(settings)
         self.folder = template_folder(settings)
         # An operator's folder may override only some templates; the rest come bundled.
         search_path = [self.folder]
@@ -250,7 +250,7 @@ class Renderer:
             "list_name": digest_list.name,
             "list_slug": digest_list.slug,
             "list_description": digest_list.description,
-            "language": _language_tag(digest_list.language) or "en",
+            "language": language_tag(digest_list.language) or "en",
             "direction": direction_of(digest_list.language),
             "words": words,
             "edition_date": format_long_date(edition.slot, zone, words),
@@ -278,8 +278,8 @@ class Renderer:
         # The plain text has no size limit: it shows all that the first bounds allow.
         # Per-list tracking parameters on article links, once per edition (digest.tracking).
         tracking = utm_parameters(digest_list, edition.slot)
-        summaries = _summaries_shown(digest_list)
-        first = self._stories(
+        summaries = summaries_shown(digest_list)
+        first = self._story_views.stories(
             edition, zone, words, FALLBACK_BOUNDS[0], tracking, summaries, pictures
         )
         context.update(first)
@@ -290,12 +290,14 @@ class Renderer:
             stories = (
                 first
                 if bounds is FALLBACK_BOUNDS[0]
-                else self._stories(edition, zone, words, bounds, tracking, summaries, pictures)
+                else self._story_views.stories(
+                    edition, zone, words, bounds, tracking, summaries, pictures
+                )
             )
             context.update(stories)
             html = self._html(context, digest_list)
             fullest = fullest or html
-            if _fits(html):
+            if fits(html):
                 break
         else:
             # The stories the mail leaves out were in its plain-text part alone, which few
@@ -333,7 +335,7 @@ class Renderer:
             return stories, self._html(context, digest_list)
 
         def without(count: int) -> tuple[dict[str, Any], str]:
-            kept = _without(stories, frozenset(order[:count]))
+            kept = stories_without(stories, frozenset(order[:count]))
             context.update(kept)
             return kept, self._html(context, digest_list)
 
@@ -345,7 +347,7 @@ class Renderer:
         while low < high:
             middle = (low + high) // 2
             attempt = without(middle)
-            if _fits(attempt[1]):
+            if fits(attempt[1]):
                 best, high = attempt, middle
             else:
                 low = middle + 1
@@ -396,9 +398,81 @@ class Renderer:
         subject = shorten(header_text(rendered, 4 * SUBJECT_MAX_CHARS), SUBJECT_MAX_CHARS)
         return subject or header_text(f"{digest_list.name}: {date}", SUBJECT_MAX_CHARS)
 
-    # ----------------------------------------------------------------------------------------
+    def _render_template(
+        self, name: str, context: Mapping[str, Any], digest_list: ListSettings
+    ) -> str:
+        try:
+            return self.environment.get_template(name).render(context)
+        except jinja2.TemplateNotFound as error:
+            raise RenderError(
+                f"list {digest_list.slug!r}: template {error.name!r} not found in {self.folder}; "
+                "check service.templates in the config or restore the bundled templates"
+            ) from error
+        except jinja2.TemplateSyntaxError as error:
+            raise RenderError(
+                f"list {digest_list.slug!r}: template {error.filename or error.name}, line "
+                f"{error.lineno}: {error.message}"
+            ) from error
+        except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError) as error:
+            # An operator's template may fail in plain Python ways too (adding a str to an int).
+            raise RenderError(
+                f"list {digest_list.slug!r}: template {name} in {self.folder} failed: "
+                f"{type(error).__name__}: {error}"
+            ) from error
 
-    def _stories(
+    def _inline(self, html: str, digest_list: ListSettings) -> str:
+        try:
+            inlined: str = self.inliner.transform(html, pretty_print=False)
+        except (etree.LxmlError, ValueError, TypeError) as error:
+            raise RenderError(
+                f"list {digest_list.slug!r}: inlining the CSS of {HTML_TEMPLATE} failed: {error}"
+            ) from error
+        return _tight_styles(inlined)
+
+    def _list_key(self, digest_list: ListSettings) -> str:
+        for index, candidate in enumerate(self._settings.lists):
+            if candidate.slug == digest_list.slug:
+                return entry_key("lists", self._settings.lists, index)
+        return f"list {digest_list.slug!r}"
+
+
+# An inline style attribute as premailer writes it: double quotes, or single ones around a value
+# holding a quoted font name.
+_STYLE_ATTRIBUTE = re.compile(r"""style=("[^"]*"|'[^']*')""")
+_SPACE_AFTER_SEPARATOR = re.compile(r"([;,])\s+")
+
+
+_STYLE_BLOCK = re.compile(r"(<style[^>]*>)(.*?)(</style>)", re.S)
+_LINE_BREAK = re.compile(r"\s*\n\s*")
+
+
+def _tight_styles(html: str) -> str:
+    """``html`` with no space after the ";" and "," of its inline styles and its <style> block
+    on one line: the same CSS, some 1.5 KB lighter in a long edition, under Gmail's clip with
+    room for more."""
+    html = _STYLE_BLOCK.sub(
+        lambda found: found[1] + _LINE_BREAK.sub(" ", found[2]).strip() + found[3], html, count=1
+    )
+    return _STYLE_ATTRIBUTE.sub(
+        lambda found: "style=" + _SPACE_AFTER_SEPARATOR.sub(r"\1", found[1]), html
+    )
+
+
+def _shows_title(subject: str, title: str) -> bool:
+    """Whether ``subject`` shows ``title`` (whole, or the start of it the subject kept)."""
+    shown = one_line(title)
+    start = shown[: min(len(shown), 40)]
+    return bool(start) and start in subject
+
+
+class StoryViews:
+    """An edition's items as the stories the templates show, with the feeds' bylines read once."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._bylines = Bylines.for_feeds(settings.feeds)
+
+    def stories(
         self,
         edition: Edition,
         zone: ZoneInfo,
@@ -518,14 +592,14 @@ class Renderer:
         if summary.rstrip(".") == one_line(article.title).rstrip("."):
             summary, paragraphs = "", ()  # feeds that repeat the title as the summary
         private = self._settings.ingest.allow_private_addresses
-        pictured = story_picture(item, _kept_by(pictures, role, private)) if image else None
+        pictured = story_picture(item, kept_by(pictures, role, private)) if image else None
         image_url, image_height = (
-            _picture(pictured, role, pictures) if pictured is not None else (None, None)
+            picture_address(pictured, role, pictures) if pictured is not None else (None, None)
         )
         return Story(
             article=article,
             title=title,
-            url=with_parameters(_bounded_url(article.link), tracking),
+            url=with_parameters(bounded_url(article.link), tracking),
             summary=summary,
             paragraphs=paragraphs,
             # Without the outlet's own name: the byline prints it right after.
@@ -564,74 +638,8 @@ class Renderer:
             more_on_story_more=max(0, len(own_outlet) - MORE_ON_STORY_HEADLINES),
         )
 
-    def _render_template(
-        self, name: str, context: Mapping[str, Any], digest_list: ListSettings
-    ) -> str:
-        try:
-            return self.environment.get_template(name).render(context)
-        except jinja2.TemplateNotFound as error:
-            raise RenderError(
-                f"list {digest_list.slug!r}: template {error.name!r} not found in {self.folder}; "
-                "check service.templates in the config or restore the bundled templates"
-            ) from error
-        except jinja2.TemplateSyntaxError as error:
-            raise RenderError(
-                f"list {digest_list.slug!r}: template {error.filename or error.name}, line "
-                f"{error.lineno}: {error.message}"
-            ) from error
-        except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError) as error:
-            # An operator's template may fail in plain Python ways too (adding a str to an int).
-            raise RenderError(
-                f"list {digest_list.slug!r}: template {name} in {self.folder} failed: "
-                f"{type(error).__name__}: {error}"
-            ) from error
 
-    def _inline(self, html: str, digest_list: ListSettings) -> str:
-        try:
-            inlined: str = self.inliner.transform(html, pretty_print=False)
-        except (etree.LxmlError, ValueError, TypeError) as error:
-            raise RenderError(
-                f"list {digest_list.slug!r}: inlining the CSS of {HTML_TEMPLATE} failed: {error}"
-            ) from error
-        return _tight_styles(inlined)
-
-    def _list_key(self, digest_list: ListSettings) -> str:
-        for index, candidate in enumerate(self._settings.lists):
-            if candidate.slug == digest_list.slug:
-                return entry_key("lists", self._settings.lists, index)
-        return f"list {digest_list.slug!r}"
-
-
-# An inline style attribute as premailer writes it: double quotes, or single ones around a value
-# holding a quoted font name.
-_STYLE_ATTRIBUTE = re.compile(r"""style=("[^"]*"|'[^']*')""")
-_SPACE_AFTER_SEPARATOR = re.compile(r"([;,])\s+")
-
-
-_STYLE_BLOCK = re.compile(r"(<style[^>]*>)(.*?)(</style>)", re.S)
-_LINE_BREAK = re.compile(r"\s*\n\s*")
-
-
-def _tight_styles(html: str) -> str:
-    """``html`` with no space after the ";" and "," of its inline styles and its <style> block
-    on one line: the same CSS, some 1.5 KB lighter in a long edition, under Gmail's clip with
-    room for more."""
-    html = _STYLE_BLOCK.sub(
-        lambda found: found[1] + _LINE_BREAK.sub(" ", found[2]).strip() + found[3], html, count=1
-    )
-    return _STYLE_ATTRIBUTE.sub(
-        lambda found: "style=" + _SPACE_AFTER_SEPARATOR.sub(r"\1", found[1]), html
-    )
-
-
-def _shows_title(subject: str, title: str) -> bool:
-    """Whether ``subject`` shows ``title`` (whole, or the start of it the subject kept)."""
-    shown = one_line(title)
-    start = shown[: min(len(shown), 40)]
-    return bool(start) and start in subject
-
-
-def _summaries_shown(digest_list: ListSettings) -> int | None:
+def summaries_shown(digest_list: ListSettings) -> int | None:
     """How many items after the lead keep their summary: all (None) unless the list is compact."""
     return digest_list.compact_summaries if digest_list.layout == "compact" else None
 
@@ -648,7 +656,7 @@ def _story_link(article: Article, words: Wording, tracking: dict[str, str]) -> S
     """A one-line link to another article beside a story ("More from", "Also covered by")."""
     return StoryLink(
         title=_headline(article, words),
-        url=with_parameters(_bounded_url(article.link), tracking),
+        url=with_parameters(bounded_url(article.link), tracking),
         feed_name=shorten(article.feed_name, NAME_CHARS),
         published=_time(_shown_time(article)),
         direction=text_direction(article),
@@ -739,7 +747,7 @@ def _time(moment: datetime) -> Neutralized:
     return Neutralized(placeholders.time_marker(moment))
 
 
-def _kept_by(
+def kept_by(
     pictures: Pictures | None, role: Role, private_allowed: bool
 ) -> Callable[[Article], bool]:
     """With the service's pictures, whether it kept a report's picture for ``role``; without
@@ -756,7 +764,7 @@ def _kept_by(
     return lambda article: (role, picture_url(article.image_url) or "") in pictures
 
 
-def _picture(
+def picture_address(
     article: Article, role: Role, pictures: Pictures | None
 ) -> tuple[str | None, int | None]:
     """The address a story's picture is shown from, and the lead's height at its display width
@@ -780,7 +788,7 @@ _SPACE_IN_URL = re.compile(r"[^\S\t\n\r]")
 
 def _publisher_picture_url(url: str | None) -> str | None:
     """The publisher's address of a picture as the mail shows it (no image service): the spaces
-    after its host written as a browser requests them (%20), then ``_bounded_url``; None when
+    after its host written as a browser requests them (%20), then ``bounded_url``; None when
     it cannot be shown."""
     if url is None:
         return None
@@ -789,10 +797,10 @@ def _publisher_picture_url(url: str | None) -> str | None:
     host, slash, after_host = rest.partition("/")
     if separator and slash:
         url = f"{scheme}://{host}/{_SPACE_IN_URL.sub(lambda space: quote(space[0]), after_host)}"
-    return _bounded_url(url)
+    return bounded_url(url)
 
 
-def _bounded_url(url: str | None) -> str | None:
+def bounded_url(url: str | None) -> str | None:
     """``safe_url``, and None for a URL too long to be worth its weight in the edition."""
     checked = safe_url(url)
     return checked if checked is not None and len(checked) <= URL_CHARS else None
@@ -803,20 +811,20 @@ def _story_language(article: Article) -> str | None:
     direction; else the one its title's letters name (the HTML then tells a screen reader which
     voice reads a right-to-left story), else none: the list's. An Arabic story in a feed that
     WordPress declares "en-US" is no English: read with an English voice, it was gibberish."""
-    declared = _language_tag(article.language)
+    declared = language_tag(article.language)
     if declared is not None and direction_of(article.language) == text_direction(article):
         return declared
     return script_language(article.title)
 
 
-def _language_tag(language: str | None) -> str | None:
+def language_tag(language: str | None) -> str | None:
     """A BCP 47-looking tag for the lang attribute, or None for anything else."""
     if language and re.fullmatch(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*", language.strip()):
         return language.strip().replace("_", "-")
     return None
 
 
-def _fits(html: str) -> bool:
+def fits(html: str) -> bool:
     return len(html.encode("utf-8")) <= HTML_BUDGET
 
 
@@ -840,7 +848,7 @@ def leaving_out_order(
     return order
 
 
-def _without(stories: dict[str, Any], left_out: frozenset[Place]) -> dict[str, Any]:
+def stories_without(stories: dict[str, Any], left_out: frozenset[Place]) -> dict[str, Any]:
     sections = tuple(
         replace(
             section,
