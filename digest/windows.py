@@ -111,7 +111,7 @@ def _without_refused_pictures(services: Services, candidates: list[Candidate]) -
     """The articles whose picture the mail will not show composed as having none: such a picture
     must not win an article the lead over one whose picture will show. With web.images, those
     the service refused (or could not fetch) lately; without, those on a private network, which
-    the mail leaves out unless the feeds are on one too (digest.render.renderer._kept_by)."""
+    the mail leaves out unless the feeds are on one too (digest.render.pictures.kept_by)."""
     settings = services.settings
     if not settings.web.images:
         if settings.ingest.allow_private_addresses:

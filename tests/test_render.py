@@ -36,7 +36,7 @@ from digest.render import (
     template_folder,
     text_direction,
 )
-from digest.render.renderer import leaving_out_order
+from digest.render.bounds import leaving_out_order
 from digest.render.views import SectionView
 
 SLOT = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # 07:00 in Dubai

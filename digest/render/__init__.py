@@ -9,20 +9,25 @@ Per-subscriber fields are left as the markers of ``digest.placeholders`` for ``d
 fill in by plain string substitution. Feed text can never spell one of those markers: every string
 a template prints goes through ``finalize``, which breaks up ``%%`` runs (invariant 6).
 
-    renderer  the Renderer: the template environment, the CSS inliner, the HTML budget's fallbacks
+    renderer  the Renderer: the template environment, the CSS inliner, the subject and preheader
+    bounds    how much of each article the mail shows, tried in turn under Gmail's clip
+    stories   an edition's items as the templates show them: headline, summary, byline, links
+    pictures  which picture a story shows, and from what address
     views     what the templates see: stories, their links, sections
     text      pure helpers: one line, shortened, neutralized, wrapped, safe URLs, direction
 """
 
-from digest.render.renderer import (
+from digest.render.bounds import (
     ALSO_COVERED_OUTLETS,
     FALLBACK_BOUNDS,
     HTML_BUDGET,
-    HTML_TEMPLATE,
     LEAD_SUMMARY_CHARS,
     MORE_ON_STORY_HEADLINES,
-    PLACEHOLDERS,
     SUMMARY_CHARS,
+)
+from digest.render.renderer import (
+    HTML_TEMPLATE,
+    PLACEHOLDERS,
     TEXT_TEMPLATE,
     Renderer,
     bundled_template_folder,
