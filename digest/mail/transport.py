@@ -211,7 +211,7 @@ class _ConnectionProblem(Exception):
     """The server could not be reached or would not let us in; the reason says which."""
 
 
-class _Dropped(Exception):
+class Dropped(Exception):
     """The server closed the connection in the middle of a message.
 
     ``after_end`` when the message's end (its final dot) had gone out and its reply had not come
@@ -223,7 +223,7 @@ class _Dropped(Exception):
         self.after_end = after_end
 
 
-class _NoReplyToEnd(smtplib.SMTPServerDisconnected):
+class NoReplyToEnd(smtplib.SMTPServerDisconnected):
     """The connection was lost (or the reply timed out) after a message's end went out."""
 
 
@@ -316,11 +316,11 @@ class _DeadlineReads(io.RawIOBase):
         return self._smtp.read_into(memoryview(buffer).cast("B"))
 
 
-class _Smtp(_ReplyDeadline):
+class BoundedSmtp(_ReplyDeadline):
     """A plain or STARTTLS connection, each reply bounded in time."""
 
 
-class _SmtpSsl(_ReplyDeadline, smtplib.SMTP_SSL):
+class BoundedSmtpSsl(_ReplyDeadline, smtplib.SMTP_SSL):
     """An implicit TLS connection, each reply bounded in time."""
 
 
@@ -366,7 +366,7 @@ class SmtpTransport(MailTransport):
     def send(self, message: OutgoingMessage) -> None:
         try:
             self._send_once(message)
-        except _Dropped as dropped:
+        except Dropped as dropped:
             self._discard()
             if dropped.after_end:  # it may have arrived: never sent again here
                 raise self._unknown(message, dropped) from dropped.__cause__
@@ -419,10 +419,10 @@ class SmtpTransport(MailTransport):
             if not (message.smtp_ready and smtp.does_esmtp and smtp.has_extn("pipelining")):
                 yield from super().send_many((message,))  # one at a time
                 continue
-            pipeline = _Pipeline(smtp, self._where)
+            pipeline = Pipeline(smtp, self._where)
             try:
                 yield from pipeline.run(message, source)
-            except _Dropped as dropped:
+            except Dropped as dropped:
                 self._discard()
                 for unconfirmed in pipeline.in_flight:
                     if unconfirmed is pipeline.ended:
@@ -437,7 +437,7 @@ class SmtpTransport(MailTransport):
             if pipeline.drawn is not None:  # made but not sent (a drop, or not SMTP-ready)
                 source = _prepend(pipeline.drawn, source)
 
-    def _unknown(self, message: OutgoingMessage, dropped: _Dropped) -> DeliveryUnknownError:
+    def _unknown(self, message: OutgoingMessage, dropped: Dropped) -> DeliveryUnknownError:
         error = DeliveryUnknownError(
             message.recipient,
             f"the whole message went to {self._where} but its reply never came ({dropped}); "
@@ -451,7 +451,7 @@ class SmtpTransport(MailTransport):
         end went out."""
         try:
             self._send_once(message)
-        except _Dropped as dropped:
+        except Dropped as dropped:
             self._discard()
             if dropped.after_end:
                 return self._unknown(message, dropped)
@@ -480,28 +480,26 @@ class SmtpTransport(MailTransport):
         except _ConnectionProblem as problem:
             raise DeliveryTemporaryError(recipient, str(problem)) from problem.__cause__
         try:
-            _send_ready(smtp, message)
+            send_ready(smtp, message)
         except smtplib.SMTPServerDisconnected as error:
-            raise _Dropped(str(error), after_end=isinstance(error, _NoReplyToEnd)) from error
+            raise Dropped(str(error), after_end=isinstance(error, NoReplyToEnd)) from error
         except smtplib.SMTPRecipientsRefused as error:
             code, reply = error.recipients.get(recipient, (-1, b"refused"))
             if code == CLOSING:
-                raise _Dropped(f"{code} {_text(reply)}") from error
-            raise _refusal(
-                recipient, f"{self._where} refused the recipient", code, reply
-            ) from error
+                raise Dropped(f"{code} {reply_text(reply)}") from error
+            raise refusal(recipient, f"{self._where} refused the recipient", code, reply) from error
         except smtplib.SMTPResponseException as error:
             if error.smtp_code == CLOSING:
-                raise _Dropped(f"{error.smtp_code} {_text(error.smtp_error)}") from error
+                raise Dropped(f"{error.smtp_code} {reply_text(error.smtp_error)}") from error
             if isinstance(error, smtplib.SMTPSenderRefused):
                 raise DeliveryTemporaryError(
                     recipient,
                     f"{self._where} refused the sender {error.sender!r} "
-                    f"({error.smtp_code} {_text(error.smtp_error)}): check service.sender_address "
-                    "(or [bounces], when it is a return path) and that the server relays mail "
-                    "for it",
+                    f"({error.smtp_code} {reply_text(error.smtp_error)}): check "
+                    "service.sender_address (or [bounces], when it is a return path) and that "
+                    "the server relays mail for it",
                 ) from error
-            raise _refusal(
+            raise refusal(
                 recipient, f"{self._where} refused the message", error.smtp_code, error.smtp_error
             ) from error
         except (smtplib.SMTPException, OSError) as error:
@@ -524,17 +522,18 @@ class SmtpTransport(MailTransport):
         settings = self._settings
         try:
             if settings.tls == "ssl":
-                smtp: smtplib.SMTP = _SmtpSsl(
+                smtp: smtplib.SMTP = BoundedSmtpSsl(
                     settings.host,
                     settings.port,
                     timeout=settings.timeout_seconds,
                     context=self._context(),
                 )
             else:
-                smtp = _Smtp(settings.host, settings.port, timeout=settings.timeout_seconds)
+                smtp = BoundedSmtp(settings.host, settings.port, timeout=settings.timeout_seconds)
         except smtplib.SMTPConnectError as error:  # a greeting other than 220
             raise _ConnectionProblem(
-                f"{self._where} refused the connection: {error.smtp_code} {_text(error.smtp_error)}"
+                f"{self._where} refused the connection: "
+                f"{error.smtp_code} {reply_text(error.smtp_error)}"
             ) from error
         except (smtplib.SMTPException, OSError) as error:
             raise _ConnectionProblem(f"cannot connect to {self._where}: {error}") from error
@@ -552,7 +551,7 @@ class SmtpTransport(MailTransport):
             smtp.close()
             raise _ConnectionProblem(
                 f"{self._where} refused the login of {settings.user!r} "
-                f"({error.smtp_code} {_text(error.smtp_error)}): "
+                f"({error.smtp_code} {reply_text(error.smtp_error)}): "
                 "check smtp.user and DIGEST_SMTP_PASSWORD"
             ) from error
         except smtplib.SMTPNotSupportedError as error:
@@ -565,7 +564,7 @@ class SmtpTransport(MailTransport):
             smtp.close()
             # A refusal (STARTTLS answered 454...) in the server's words, not smtplib's tuple.
             reason = (
-                f"{error.smtp_code} {_text(error.smtp_error)}"
+                f"{error.smtp_code} {reply_text(error.smtp_error)}"
                 if isinstance(error, smtplib.SMTPResponseException)
                 else str(error)
             )
@@ -584,7 +583,7 @@ class SmtpTransport(MailTransport):
         if not 200 <= code <= 299:
             smtp.close()
             raise _ConnectionProblem(
-                f"{self._where} refused both EHLO and HELO ({code} {_text(reply)})"
+                f"{self._where} refused both EHLO and HELO ({code} {reply_text(reply)})"
             )
 
     def _context(self) -> ssl.SSLContext:
@@ -593,47 +592,47 @@ class SmtpTransport(MailTransport):
         return self._ssl_context
 
 
-def _send_ready(smtp: smtplib.SMTP, message: OutgoingMessage) -> None:
+def send_ready(smtp: smtplib.SMTP, message: OutgoingMessage) -> None:
     """One message, its commands pipelined when the server allows (RFC 2920). An SMTP-ready
     message (``digest.mail.message`` makes every personal copy so) goes as it is: smtplib's
     sendmail would rewrite line ends and double dots with two regular expression passes over
     every message; another is made ready here, as sendmail would.
 
     Raises the exceptions ``smtplib.SMTP.sendmail`` raises, so errors are read the same way, and
-    ``_NoReplyToEnd`` when the connection is lost after the message's end went out: sendmail
+    ``NoReplyToEnd`` when the connection is lost after the message's end went out: sendmail
     cannot tell that from a loss before, which must be told apart (the server may have it).
     """
     sender, recipient = message.sender, message.recipient
     if smtp.does_esmtp and smtp.has_extn("pipelining"):
         smtp.send(f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n")
-        mail, rcpt, data = _reply(smtp), _reply(smtp), _reply(smtp)
+        mail, rcpt, data = read_reply(smtp), read_reply(smtp), read_reply(smtp)
     else:
-        mail = _command(smtp, "MAIL", f"FROM:<{sender}>")
-        rcpt = _command(smtp, "RCPT", f"TO:<{recipient}>") if mail[0] == 250 else (503, b"")
-        data = _command(smtp, "DATA") if rcpt[0] in (250, 251) else (503, b"")
+        mail = command(smtp, "MAIL", f"FROM:<{sender}>")
+        rcpt = command(smtp, "RCPT", f"TO:<{recipient}>") if mail[0] == 250 else (503, b"")
+        data = command(smtp, "DATA") if rcpt[0] in (250, 251) else (503, b"")
     if data[0] == 354 and (mail[0] != 250 or rcpt[0] not in (250, 251)):
         smtp.send(b".\r\n")  # a server that said go ahead anyway gets an empty message
-        _reply(smtp)
+        read_reply(smtp)
     if mail[0] != 250:
-        _reset(smtp, mail[0])
+        reset(smtp, mail[0])
         raise smtplib.SMTPSenderRefused(mail[0], mail[1], sender)
     if rcpt[0] not in (250, 251):
-        _reset(smtp, rcpt[0])
+        reset(smtp, rcpt[0])
         raise smtplib.SMTPRecipientsRefused({recipient: rcpt})
     if data[0] != 354:
-        _reset(smtp, data[0])
+        reset(smtp, data[0])
         raise smtplib.SMTPDataError(data[0], data[1])
     smtp.send((message.data if message.smtp_ready else _made_ready(message.data)) + b".\r\n")
     try:
-        code, reply = _reply(smtp)
+        code, reply = read_reply(smtp)
     except smtplib.SMTPServerDisconnected as error:
-        raise _NoReplyToEnd(str(error)) from error
+        raise NoReplyToEnd(str(error)) from error
     if code != 250:
-        _reset(smtp, code)
+        reset(smtp, code)
         raise smtplib.SMTPDataError(code, reply)
 
 
-def _reply(smtp: smtplib.SMTP) -> tuple[int, bytes]:
+def read_reply(smtp: smtplib.SMTP) -> tuple[int, bytes]:
     """The server's next reply. One smtplib cannot read (a line over its 8 KB limit, or one
     that does not start with a code) raises SMTPServerDisconnected with the connection
     closed: smtplib would give them as a reply of code 500 or -1, which would read as the
@@ -647,18 +646,20 @@ def _reply(smtp: smtplib.SMTP) -> tuple[int, bytes]:
     except smtplib.SMTPResponseException as error:  # "Line too long": smtplib closed it
         smtp.close()
         raise smtplib.SMTPServerDisconnected(
-            f"a reply line too long to be SMTP ({error.smtp_code} {_text(error.smtp_error)})"
+            f"a reply line too long to be SMTP ({error.smtp_code} {reply_text(error.smtp_error)})"
         ) from error
     if code == -1:
         smtp.close()
-        raise smtplib.SMTPServerDisconnected(f"a reply that is not SMTP: {_text(text)[:200]!r}")
+        raise smtplib.SMTPServerDisconnected(
+            f"a reply that is not SMTP: {reply_text(text)[:200]!r}"
+        )
     return code, text
 
 
-def _command(smtp: smtplib.SMTP, name: str, argument: str = "") -> tuple[int, bytes]:
-    """``smtp.docmd``, its reply read by ``_reply``."""
+def command(smtp: smtplib.SMTP, name: str, argument: str = "") -> tuple[int, bytes]:
+    """``smtp.docmd``, its reply read by ``read_reply``."""
     smtp.putcmd(name, argument)
-    return _reply(smtp)
+    return read_reply(smtp)
 
 
 _LINE_END = re.compile(rb"\r\n|\n|\r(?!\n)")
@@ -672,7 +673,7 @@ def _made_ready(data: bytes) -> bytes:
     return ready if ready.endswith(b"\r\n") else ready + b"\r\n"
 
 
-class _Pipeline:
+class Pipeline:
     """Messages sent on one connection with their commands pipelined (RFC 2920).
 
     Each write is the content of the message whose DATA the server accepted, its end-of-data
@@ -690,7 +691,7 @@ class _Pipeline:
         self.ended: OutgoingMessage | None = None
 
     def run(self, first: OutgoingMessage, source: Iterator[OutgoingMessage]) -> Iterator[Sent]:
-        """Send ``first`` and what follows it in ``source``; raises _Dropped when the
+        """Send ``first`` and what follows it in ``source``; raises Dropped when the
         connection is lost, with the messages it leaves unconfirmed in ``in_flight``."""
         smtp, in_flight = self._smtp, self.in_flight
         try:
@@ -706,7 +707,7 @@ class _Pipeline:
                     yield in_flight.pop(0), outcome
                 message = in_flight[0]
                 payload, error = self._envelope_outcome(
-                    message, _reply(smtp), _reply(smtp), _reply(smtp)
+                    message, read_reply(smtp), read_reply(smtp), read_reply(smtp)
                 )
                 if error is not None:
                     in_flight.pop(0)
@@ -725,12 +726,12 @@ class _Pipeline:
                     yield in_flight.pop(0), outcome
         except (smtplib.SMTPException, OSError) as error:
             # Lost, or out of step with the server: either way the connection is done for.
-            raise _Dropped(f"sending through {self._where} failed: {error}") from error
+            raise Dropped(f"sending through {self._where} failed: {error}") from error
 
     def _reply_to_end(self) -> tuple[int, bytes]:
         """The reply to the end of the message sent last; once it came, the fate of that
         message is known (a 421 included: the server says it did not take it)."""
-        reply = _reply(self._smtp)
+        reply = read_reply(self._smtp)
         self.ended = None
         return reply
 
@@ -747,26 +748,24 @@ class _Pipeline:
         smtp = self._smtp
         for code, reply in (mail, rcpt, data):
             if code == CLOSING:
-                raise _Dropped(f"{code} {_text(reply)}")
+                raise Dropped(f"{code} {reply_text(reply)}")
         if data[0] == 354:
             smtp.send(b".\r\n")  # a server that said go ahead anyway gets an empty message
-            _reply(smtp)
+            read_reply(smtp)
         recipient = message.recipient
         if mail[0] != 250:
-            _reset(smtp, mail[0])
+            reset(smtp, mail[0])
             return b"", DeliveryTemporaryError(
                 recipient,
                 f"{self._where} refused the sender {message.sender!r} "
-                f"({mail[0]} {_text(mail[1])}): check service.sender_address "
+                f"({mail[0]} {reply_text(mail[1])}): check service.sender_address "
                 "(or [bounces], when it is a return path) and that the server relays mail for it",
             )
         if rcpt[0] not in (250, 251):
-            _reset(smtp, rcpt[0])
-            return b"", _refusal(
-                recipient, f"{self._where} refused the recipient", rcpt[0], rcpt[1]
-            )
-        _reset(smtp, data[0])
-        return b"", _refusal(recipient, f"{self._where} refused the message", data[0], data[1])
+            reset(smtp, rcpt[0])
+            return b"", refusal(recipient, f"{self._where} refused the recipient", rcpt[0], rcpt[1])
+        reset(smtp, data[0])
+        return b"", refusal(recipient, f"{self._where} refused the message", data[0], data[1])
 
     def _data_outcome(
         self, message: OutgoingMessage, reply: tuple[int, bytes]
@@ -775,9 +774,9 @@ class _Pipeline:
         if code == 250:
             return None
         if code == CLOSING:
-            raise _Dropped(f"{code} {_text(text)}")
+            raise Dropped(f"{code} {reply_text(text)}")
         # The transaction is over whatever the reply: no RSET, which would reset the next one.
-        return _refusal(message.recipient, f"{self._where} refused the message", code, text)
+        return refusal(message.recipient, f"{self._where} refused the message", code, text)
 
 
 def _envelope(message: OutgoingMessage) -> bytes:
@@ -789,7 +788,7 @@ def _prepend(first: OutgoingMessage, rest: Iterator[OutgoingMessage]) -> Iterato
     yield from rest
 
 
-def _reset(smtp: smtplib.SMTP, code: int) -> None:
+def reset(smtp: smtplib.SMTP, code: int) -> None:
     # As sendmail does: a refusal leaves the session usable for the next message, unless the
     # server is closing it (421), which the caller handles by reconnecting.
     if code != CLOSING:
@@ -797,12 +796,12 @@ def _reset(smtp: smtplib.SMTP, code: int) -> None:
             smtp.rset()
 
 
-def _refusal(recipient: str, what: str, code: int, reply: bytes | str) -> DeliveryError:
-    reason = f"{what}: {code} {_text(reply)}"
+def refusal(recipient: str, what: str, code: int, reply: bytes | str) -> DeliveryError:
+    reason = f"{what}: {code} {reply_text(reply)}"
     if 500 <= code <= 599:
         return DeliveryPermanentError(recipient, reason)
     return DeliveryTemporaryError(recipient, reason)
 
 
-def _text(reply: bytes | str) -> str:
+def reply_text(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
