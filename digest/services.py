@@ -17,8 +17,9 @@ from digest.errors import SecretKeyMismatchError
 from digest.ingest import build_client
 from digest.mail.dkim import DkimSigner, dkim_signer
 from digest.mail.personalize import Personalizer
+from digest.mail.smtp import SmtpTransport
 from digest.mail.tokens import TokenSigner, load_or_create_secret, secret_check
-from digest.mail.transport import MailTransport, OutboxTransport, SmtpTransport
+from digest.mail.transport import MailTransport, OutboxTransport
 from digest.render import Renderer
 from digest.send_rate import SendRate, Unlimited, send_rate_for
 from digest.store import Store, open_store

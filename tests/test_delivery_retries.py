@@ -25,7 +25,7 @@ from digest.cli import app
 from digest.clock import FixedClock
 from digest.config import Settings, SmtpSettings, load_settings
 from digest.errors import DeliveryTemporaryError, DeliveryUnknownError
-from digest.mail.transport import SILENT_IN_A_ROW, SmtpTransport
+from digest.mail.smtp import SILENT_IN_A_ROW, SmtpTransport
 from digest.sample_server import serve_folder
 from digest.services import build_services
 from digest.store.schema import DeliveryRow, SubscriberRow

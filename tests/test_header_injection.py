@@ -31,9 +31,10 @@ from digest.clock import FixedClock
 from digest.config import ListSettings, Settings, SmtpSettings, settings_from_mapping
 from digest.errors import DeliveryPermanentError
 from digest.mail.personalize import Personalizer
+from digest.mail.smtp import SmtpTransport
 from digest.mail.subscribers import clean_name
 from digest.mail.tokens import TokenSigner
-from digest.mail.transport import MemoryTransport, SmtpTransport
+from digest.mail.transport import MemoryTransport
 from digest.records import Article, Edition, EditionItem, RenderedEdition, Section, Subscriber
 from digest.render import Renderer
 from digest.sample_server import serve_folder

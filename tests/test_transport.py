@@ -26,13 +26,8 @@ from digest.errors import (
     DeliveryTemporaryError,
     DeliveryUnknownError,
 )
-from digest.mail.transport import (
-    SILENT_IN_A_ROW,
-    MemoryTransport,
-    OutboxTransport,
-    SmtpTransport,
-    outbox_file_name,
-)
+from digest.mail.smtp import SILENT_IN_A_ROW, SmtpTransport
+from digest.mail.transport import MemoryTransport, OutboxTransport, outbox_file_name
 from digest.records import OutgoingMessage
 from tests.certificates import key_pem, pem, self_signed
 from tests.servers import free_port

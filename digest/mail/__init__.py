@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from digest.mail.personalize import Personalizer, fill_for_preview, personalize
+from digest.mail.smtp import SmtpTransport
 from digest.mail.subscribers import (
     SubscriberRow,
     clean_name,
@@ -14,7 +15,6 @@ from digest.mail.transport import (
     MailTransport,
     MemoryTransport,
     OutboxTransport,
-    SmtpTransport,
     outbox_file_name,
 )
 
