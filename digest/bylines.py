@@ -69,7 +69,7 @@ AGENCY_BYLINES = frozenset(
         "Gulf News", "Khaleej Times", "Arab News", "Middle East Eye", "Middle East Monitor",
         "MEMO", "Times of Israel", "Jerusalem Post", "Haaretz", "Tehran Times",
         # Outlets a syndicated or aggregated byline names after its writer ("Jane Doe, The
-        # Guardian"); the ones that start with "The" are no person in any case (_is_person)
+        # Guardian"); the ones that start with "The" are no person in any case (bylines._is_person)
         "Washington Post", "Guardian", "Economist", "Independent", "Telegraph", "Atlantic",
         "New Yorker", "Conversation", "Foreign Policy", "Foreign Affairs", "Politico",
         "Politico Europe", "Le Monde", "Le Figaro", "Der Spiegel", "El País", "El Pais",
@@ -202,8 +202,6 @@ _WRITING_ROLES = frozenset({"reporting", "reported", "writing", "written"})
 _JOINER_AT_END = re.compile(r"(?:[\s,;|/&]|\b(?:with|and)\b)*$", re.IGNORECASE)
 _NAME_IN_CAPITALS = re.compile(r"\b[A-Z][A-Z'’.-]+(?:\s+[A-Z][A-Z'’.-]+)+\b")
 _CONJUNCTIONS = ("و", "ו")  # written onto the next word in Arabic and Hebrew
-# Names that start with the letter of that "and": no conjunction there ("أحمد علي، وليد حسن" is
-# Walid Hassan, not "and Lid Hassan"). Given names and family names, Arabic, Persian, Hebrew.
 # Written or left out at will, the same name either way: Arabic vowel marks and Quranic signs,
 # the tatweel that stretches a word, Hebrew vowel points and cantillation marks.
 _OPTIONAL_MARKS = re.compile(
@@ -217,8 +215,8 @@ _LETTER_VARIANTS = str.maketrans(
         "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ی": "ي", "ک": "ك", "ة": "ه",
     }
 )  # fmt: skip
-# Titles written before a name, as person_key compares them (see _folded).
-_TITLE_WORDS = (
+# Titles written before a name, as person_key compares them (digest.person_keys).
+TITLE_WORDS = (
     "dr", "dr.", "doctor", "prof", "prof.", "professor", "mr", "mr.", "mrs", "mrs.", "ms",
     "ms.", "mx", "mx.", "miss", "sir", "dame", "rev", "rev.", "reverend", "sheikh", "shaikh",
     "sheikha", "rabbi", "imam", "eng.",
@@ -226,7 +224,10 @@ _TITLE_WORDS = (
     "المهندس", "المهندسة", "م.", "دکتر", "مهندس", "استاد",
     'ד"ר', "ד״ר", "דר'", "פרופ'", "פרופ׳", "פרופסור", "הרב", "עו\"ד", "עו״ד",
 )  # fmt: skip
-_NAMES_OPENING_LIKE_AND = frozenset(
+# Names that start with the letter of an "and" written onto a name (و, ו): no conjunction there
+# ("أحمد علي، وليد حسن" is Walid Hassan, not "and Lid Hassan"). Given names and family names,
+# Arabic, Persian, Hebrew.
+NAMES_OPENING_LIKE_AND = frozenset(
     {
         "وليد", "وائل", "وسام", "وسيم", "وسيمة", "وفاء", "وعد", "وداد", "وضاح", "وحيد", "وحيدة",
         "وديع", "وديعة", "وجدي", "وجدان", "ولاء", "وهيب", "وهيبة", "وهبة", "وهبي", "وصفي",
@@ -238,7 +239,7 @@ _NAMES_OPENING_LIKE_AND = frozenset(
         "וקסלר", "וילנר", "ויזל", "ויינשטיין", "וולפסון", "ורון",
     }
 )  # fmt: skip
-_DOTS = re.compile(r"[.\u200c\u200f\u200e]")
+DOTS = re.compile(r"[.\u200c\u200f\u200e]")
 # What shows as nothing (Unicode's Default_Ignorable_Code_Point): zero-width spaces, joiners
 # and non-joiners, direction marks, embeddings and isolates, soft hyphens, word joiners, byte
 # order marks, variation selectors, Hangul fillers, tags. Pasted or left by an editor, one
@@ -276,13 +277,13 @@ def person_key(name: str) -> str:
 
 
 def _folded(text: str) -> str:
-    key = unicodedata.normalize("NFKC", _visible(text)).casefold()
+    key = unicodedata.normalize("NFKC", visible(text)).casefold()
     if not key.isascii():
         key = _OPTIONAL_MARKS.sub("", key).translate(_LETTER_VARIANTS)
     return key
 
 
-def _visible(text: str, *, keep_joiners: bool = False) -> str:
+def visible(text: str, *, keep_joiners: bool = False) -> str:
     """``text`` as it shows, the characters that show as nothing left out (see _INVISIBLE),
     but for a zero-width space before a capital ("Jane\u200bDoe"): there it stands for the
     space between two words. Anywhere else it is taken as nothing: "Reu\u200bters" is one word,
@@ -305,15 +306,15 @@ def _kept_joiner(found: re.Match[str]) -> str:
     return found[0] if found[0] in "\u200c\u200d" else _space_or_nothing(found)
 
 
-_TITLES = frozenset(_folded(title) for title in _TITLE_WORDS)
+_TITLES = frozenset(_folded(title) for title in TITLE_WORDS)
 
 
-def _credit_key(text: str) -> str:
-    key = person_key(_DOTS.sub("", text))
+def credit_key(text: str) -> str:
+    key = person_key(DOTS.sub("", text))
     return key.removeprefix("the ").strip(" -–—:")
 
 
-_AGENCY_KEYS = frozenset(_credit_key(name) for name in AGENCY_BYLINES)
+AGENCY_KEYS = frozenset(credit_key(name) for name in AGENCY_BYLINES)
 
 
 def read_byline(
@@ -323,12 +324,12 @@ def read_byline(
     ``outlet`` the feed's name (its own name in a byline is no person either)."""
     # Longer is no byline; the bound keeps every pattern below cheap on any input.
     text = (author or "")[:MAX_BYLINE_CHARS]
-    return _read(text, frozenset(_credit_key(name) for name in agencies), outlet or "")
+    return _read(text, frozenset(credit_key(name) for name in agencies), outlet or "")
 
 
 def is_agency(name: str) -> bool:
     """Whether ``name`` is one of ``AGENCY_BYLINES`` (case, dots and a leading "The" aside)."""
-    return _credit_key(name) in _AGENCY_KEYS
+    return credit_key(name) in AGENCY_KEYS
 
 
 def written_author(author: str | None) -> str | None:
@@ -356,7 +357,7 @@ def without_outlet(author: str | None, outlet: str) -> str | None:
     """``author`` (as ``written_author`` gives it) without the parts that name the outlet
     itself: printed beside the outlet's name, "The Week UK · The Week" or "Justin Klawans, The
     Week US · The Week" say it twice. None when nothing else is left; agencies stay."""
-    key = _credit_key(outlet)
+    key = credit_key(outlet)
     if not author or not key:
         return author
     # The outlet in brackets after the name: "Jane Doe (Gulf Wire)".
@@ -380,7 +381,7 @@ def without_outlet(author: str | None, outlet: str) -> str | None:
 
 def _names_outlet(part: str, outlet_key: str) -> bool:
     """Whether a byline's part is the outlet, alone or with an edition ("The Week UK")."""
-    key = _credit_key(part.strip(" .:-–—"))
+    key = credit_key(part.strip(" .:-–—"))
     return bool(key) and (
         key == outlet_key or key.startswith(outlet_key + " ") or outlet_key.startswith(key + " ")
     )
@@ -415,7 +416,7 @@ def _without_addresses(author: str) -> str:
 
 @lru_cache(maxsize=4096)
 def _read(author: str, agencies: frozenset[str], outlet: str) -> Byline:
-    text = _without_addresses(_visible(author, keep_joiners=True))
+    text = _without_addresses(visible(author, keep_joiners=True))
     credits: list[str] = []
 
     def credit(part: str) -> None:
@@ -426,7 +427,7 @@ def _read(author: str, agencies: frozenset[str], outlet: str) -> Byline:
         credit(inner.strip())
     text = " ".join(_PARENTHESES.sub(" ", text).split())
     people: list[str] = []
-    outlet_key = _credit_key(outlet)
+    outlet_key = credit_key(outlet)
     for wrote, segment in _by_role(text):
         for index, raw_part in enumerate(_SEPARATORS.split(_LEADING_BY.sub("", segment))):
             raw_part = _LEADING_BY.sub("", raw_part.strip(" .:-–—"))
@@ -438,7 +439,7 @@ def _read(author: str, agencies: frozenset[str], outlet: str) -> Byline:
                 name = _PLACE_SUFFIX.sub("", part)
                 # The title is read before the place: "Editor in Chief Jane Doe" is no
                 # "Editor" in "Chief Jane Doe".
-                named = _named_after_role(part, agencies, outlet_key)
+                named = named_after_role(part, agencies, outlet_key)
                 if named is not None and wrote:
                     title = part[: -len(named)].strip()
                     named = _PLACE_SUFFIX.sub("", named)
@@ -519,7 +520,7 @@ _TITLES_NOT_ALONE = frozenset(
 _MAX_OUTLET_WORDS = 4
 
 
-def _named_after_role(part: str, agencies: frozenset[str], outlet_key: str) -> str | None:
+def named_after_role(part: str, agencies: frozenset[str], outlet_key: str) -> str | None:
     """The name after a reporter's role that opens ``part`` ("مراسل الجزيرة أحمد علي" ─►
     "أحمد علي"), or None. Read as a whole, the role's desk word made the reporter no person,
     and "More from" never named them. Only an outlet the reader knows (an agency, the feed's
@@ -541,7 +542,7 @@ def _named_after_role(part: str, agencies: frozenset[str], outlet_key: str) -> s
         return None
     after = words[role + 1 :]
     # Arabic and Hebrew write a title's rank or beat after it: "הפרשן הצבאי דני כהן".
-    while after and _is_rtl(after[0]) and after[0].casefold() in _ROLE_QUALIFIERS:
+    while after and is_rtl(after[0]) and after[0].casefold() in _ROLE_QUALIFIERS:
         del after[0]
     # The outlet after the role, its longest reading first ("مراسل الجزيرة نت أحمد علي").
     for outlet_words in range(min(_MAX_OUTLET_WORDS, len(after) - 2), -1, -1):
@@ -573,8 +574,8 @@ def _is_outlet(words: Sequence[str], agencies: frozenset[str], outlet_key: str) 
     """Whether ``words`` are an agency's or the outlet's name, a possessive "'s" aside."""
     if not words:
         return False
-    key = _credit_key(" ".join(words).removesuffix("'s").removesuffix("’s"))
-    return key in _AGENCY_KEYS or key in agencies or (bool(outlet_key) and key == outlet_key)
+    key = credit_key(" ".join(words).removesuffix("'s").removesuffix("’s"))
+    return key in AGENCY_KEYS or key in agencies or (bool(outlet_key) and key == outlet_key)
 
 
 def _by_role(text: str) -> list[tuple[bool, str]]:
@@ -607,8 +608,8 @@ def _split_attached_conjunction(part: str, *, after_separator: bool = False) -> 
             joined
             and word[:1] in _CONJUNCTIONS
             and len(word) > 2
-            and word not in _NAMES_OPENING_LIKE_AND
-            and _is_rtl(word)
+            and word not in NAMES_OPENING_LIKE_AND
+            and is_rtl(word)
         ):
             names.append(" ".join(words[start:index]))
             words[index] = word[1:]
@@ -617,7 +618,7 @@ def _split_attached_conjunction(part: str, *, after_separator: bool = False) -> 
     return [name for name in names if name]
 
 
-def _is_rtl(word: str) -> bool:
+def is_rtl(word: str) -> bool:
     return any(unicodedata.bidirectional(char) in ("R", "AL") for char in word)
 
 
@@ -630,14 +631,14 @@ def _is_person(name: str, agencies: frozenset[str], outlet_key: str) -> bool:
     # "Not Available": a content system's stand-in, which "More from" would group by.
     if _NO_AUTHOR.fullmatch(name):
         return False
-    key = _credit_key(name)
-    if key in _AGENCY_KEYS or key in agencies:
+    key = credit_key(name)
+    if key in AGENCY_KEYS or key in agencies:
         return False
     # "The Washington Post", "The Conversation": an English name opens with no article.
     if words[0] in ("The", "THE", "the"):
         return False
     # A wire's or a broadcaster's service: "AP Photo", "CNN Business", "Reuters Graphics".
-    if _DOTS.sub("", words[0]).casefold() in WIRE_SERVICES:
+    if DOTS.sub("", words[0]).casefold() in WIRE_SERVICES:
         return False
     folded = {
         word.strip(".,'’:").casefold().removesuffix("'s").removesuffix("’s") for word in words
