@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from digest.bylines import (
-    DEFAULT,
-    Bylines,
-    person_key,
-    read_byline,
-    without_outlet,
-    written_author,
-)
+from digest.bylines import DEFAULT, Bylines, read_byline, without_outlet, written_author
 from digest.config import FeedSettings
+from digest.person_keys import person_key
 
 # (author field, the feed's name, the people read). Shapes seen in real feeds.
 PEOPLE_CASES = [

@@ -28,8 +28,9 @@ from __future__ import annotations
 import re
 from html import escape, unescape
 
-from digest.bylines import is_agency, person_key, written_author
+from digest.bylines import written_author
 from digest.ingest.markup import says_anything
+from digest.person_keys import is_agency, person_key
 
 MAX_PARAGRAPHS = 3  # shown per summary: a feed's many short lines must not swell the mail
 

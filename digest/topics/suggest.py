@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
-from digest.bylines import WIRE_SERVICES
+from digest.byline_words import WIRE_SERVICES
 from digest.config import TopicSettings
 from digest.records import Article
 from digest.topics.classify import TopicClassifier
