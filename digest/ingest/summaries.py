@@ -246,11 +246,16 @@ def without_author_paragraph(paragraphs: list[str], author: str | None) -> list[
     return paragraphs
 
 
+def _without(paragraphs: list[str], pattern: re.Pattern[str]) -> list[str]:
+    """``paragraphs`` without those that ``pattern`` matches whole."""
+    return [paragraph for paragraph in paragraphs if not pattern.fullmatch(paragraph)]
+
+
 def without_bare_source_tags(paragraphs: list[str]) -> list[str]:
     """``paragraphs`` without those that are only an aggregator's source tag ("[allAfrica]",
     sent as a whole description): shown, the summary said nothing but the outlet's name. The
     stored summary keeps it, where it tells the outlet from a person (``Bylines.of``)."""
-    return [paragraph for paragraph in paragraphs if not _SOURCE_TAG_ALONE.fullmatch(paragraph)]
+    return _without(paragraphs, _SOURCE_TAG_ALONE)
 
 
 def without_bare_addresses(paragraphs: list[str]) -> list[str]:
@@ -276,7 +281,7 @@ def without_stamps(paragraphs: list[str]) -> list[str]:
     """``paragraphs`` without those that only date the story ("Updated: 17 November 2026 09:14
     GST", "Posted on November 17, 2026 by admin") or time its reading ("3 min read"): shown, the
     summary opened with a date in no reader's timezone beside the byline's own time."""
-    return [paragraph for paragraph in paragraphs if not _STAMP.fullmatch(paragraph)]
+    return _without(paragraphs, _STAMP)
 
 
 def without_picture_credits(paragraphs: list[str]) -> list[str]:
@@ -284,7 +289,7 @@ def without_picture_credits(paragraphs: list[str]) -> list[str]:
     AFP", "Image: Jane Doe/Reuters", "صورة: رويترز"), and without such a credit closing one
     after its last sentence ("... the budget. (AFP Photo)", "... REUTERS/Jane Doe"): the
     picture is not in the summary, and shown, the credit read as the story's words."""
-    kept = [paragraph for paragraph in paragraphs if not _PICTURE_CREDIT.fullmatch(paragraph)]
+    kept = _without(paragraphs, _PICTURE_CREDIT)
     return [
         # Either form of the credit holds a slash or ends in a bracket: others pay nothing.
         _PICTURE_CREDIT_AT_END.sub("", paragraph)
@@ -312,7 +317,7 @@ def without_wire_credits(paragraphs: list[str]) -> list[str]:
     """``paragraphs`` without a wire service's credit line ("(Reporting by Jane Doe; Editing by
     John Roe)"), a paragraph of its own or closing the last one: shown, the summary's last
     words were the newsroom's."""
-    kept = [paragraph for paragraph in paragraphs if not _WIRE_CREDITS_ALONE.fullmatch(paragraph)]
+    kept = _without(paragraphs, _WIRE_CREDITS_ALONE)
     if kept and "by" in kept[-1]:
         kept[-1] = _WIRE_CREDITS_AT_END.sub("", kept[-1])
     return kept
@@ -344,7 +349,7 @@ def without_page_furniture(paragraphs: list[str]) -> list[str]:
     """``paragraphs`` without those that are only a label or a button of the page the content
     was cut from ("Advertisement", "Share", "Loading...", "Listen to this article", "AFP via
     Getty Images"): shown, such a word stood between two paragraphs of the story."""
-    return [paragraph for paragraph in paragraphs if not _PAGE_FURNITURE.fullmatch(paragraph)]
+    return _without(paragraphs, _PAGE_FURNITURE)
 
 
 def without_related_links(paragraphs: list[str]) -> list[str]:
