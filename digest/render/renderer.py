@@ -49,7 +49,7 @@ from digest.render.text import (
 )
 from digest.render.views import SectionView, Story
 from digest.tracking import utm_parameters
-from digest.wording import direction_of, format_date, format_long_date, wording_for
+from digest.wording import Wording, direction_of, format_date, format_long_date, wording_for
 
 _log = logging.getLogger(__name__)
 
@@ -189,45 +189,9 @@ class Renderer:
         words = wording_for(digest_list.language)
         article_count = len({article.id for article in edition.articles()})
         subject = self.subject(edition, digest_list, article_count)
-        titles = [item.article.title for item in edition.items()]
-        if titles and "lead_title" in digest_list.subject and _shows_title(subject, titles[0]):
-            # An inbox prints the preheader right after the subject: the lead's headline twice
-            # in a row says nothing the first did not, so the teaser starts at the next one.
-            titles = titles[1:]
-        preheader = neutralize_text(
-            build_preheader(titles, fallback=digest_list.description or digest_list.name)
-        )
-
-        context: dict[str, Any] = {
-            "list_name": digest_list.name,
-            "list_slug": digest_list.slug,
-            "list_description": digest_list.description,
-            "language": language_tag(digest_list.language) or "en",
-            "direction": direction_of(digest_list.language),
-            "words": words,
-            "edition_date": format_long_date(edition.slot, zone, words),
-            "edition_short_date": format_date(edition.slot, zone, words),
-            "edition_url": edition_url(
-                self._settings.service.base_url, edition.list_slug, edition.slot, variant
-            ),
-            "subject": subject,
-            "preheader": preheader,
-            "preheader_filler": _PREHEADER_FILLER,
-            "compact": digest_list.layout == "compact",
-            "more_online": False,  # stories left out of the mail, shown on the web (below)
-            "article_count": article_count,
-            "sender_name": self._settings.service.sender_name,
-            "postal_address": self._settings.service.postal_address,
-            "base_url": self._settings.service.base_url,
-            "placeholders": {
-                # Markup, so that finalize lets them through whole (they hold no HTML).
-                "GREETING": escape(placeholders.GREETING),
-                "UNSUBSCRIBE_URL": escape(placeholders.UNSUBSCRIBE_URL),
-                "SUBSCRIBER_EMAIL": escape(placeholders.SUBSCRIBER_EMAIL),
-                "PREFERENCES_URL": escape(placeholders.PREFERENCES_URL),
-            },
-        }
-        # The plain text has no size limit: it shows all that the first bounds allow.
+        preheader = _preheader(edition, digest_list, subject)
+        context = self._context(edition, digest_list, variant, zone, words)
+        context.update(subject=subject, preheader=preheader, article_count=article_count)
         # Per-list tracking parameters on article links, once per edition (digest.tracking).
         tracking = utm_parameters(digest_list, edition.slot)
         summaries = summaries_shown(digest_list)
@@ -235,6 +199,7 @@ class Renderer:
             edition, zone, words, FALLBACK_BOUNDS[0], tracking, summaries, pictures
         )
         context.update(first)
+        # The plain text has no size limit: it shows all that the first bounds allow.
         text = tidy_text(self._render_template(TEXT_TEMPLATE, context, digest_list))
         html = fullest = ""
         web_html = None
@@ -269,6 +234,42 @@ class Renderer:
             web_html=web_html,
         )
         return LaidOut(rendered, stories["lead"], stories["sections"], stories["recommended"])
+
+    def _context(
+        self,
+        edition: Edition,
+        digest_list: ListSettings,
+        variant: str,
+        zone: ZoneInfo,
+        words: Wording,
+    ) -> dict[str, Any]:
+        """What both templates see of the list and the edition, before its stories."""
+        return {
+            "list_name": digest_list.name,
+            "list_slug": digest_list.slug,
+            "list_description": digest_list.description,
+            "language": language_tag(digest_list.language) or "en",
+            "direction": direction_of(digest_list.language),
+            "words": words,
+            "edition_date": format_long_date(edition.slot, zone, words),
+            "edition_short_date": format_date(edition.slot, zone, words),
+            "edition_url": edition_url(
+                self._settings.service.base_url, edition.list_slug, edition.slot, variant
+            ),
+            "preheader_filler": _PREHEADER_FILLER,
+            "compact": digest_list.layout == "compact",
+            "more_online": False,  # stories left out of the mail, shown on the web (below)
+            "sender_name": self._settings.service.sender_name,
+            "postal_address": self._settings.service.postal_address,
+            "base_url": self._settings.service.base_url,
+            "placeholders": {
+                # Markup, so that finalize lets them through whole (they hold no HTML).
+                "GREETING": escape(placeholders.GREETING),
+                "UNSUBSCRIBE_URL": escape(placeholders.UNSUBSCRIBE_URL),
+                "SUBSCRIBER_EMAIL": escape(placeholders.SUBSCRIBER_EMAIL),
+                "PREFERENCES_URL": escape(placeholders.PREFERENCES_URL),
+            },
+        }
 
     def _html(self, context: dict[str, Any], digest_list: ListSettings) -> str:
         return self._inline(self._render_template(HTML_TEMPLATE, context, digest_list), digest_list)
@@ -407,6 +408,18 @@ def _tight_styles(html: str) -> str:
     )
     return _STYLE_ATTRIBUTE.sub(
         lambda found: "style=" + _SPACE_AFTER_SEPARATOR.sub(r"\1", found[1]), html
+    )
+
+
+def _preheader(edition: Edition, digest_list: ListSettings, subject: str) -> str:
+    """The inbox teaser: the edition's headlines after the subject, or the list's description."""
+    titles = [item.article.title for item in edition.items()]
+    if titles and "lead_title" in digest_list.subject and _shows_title(subject, titles[0]):
+        # An inbox prints the preheader right after the subject: the lead's headline twice
+        # in a row says nothing the first did not, so the teaser starts at the next one.
+        titles = titles[1:]
+    return neutralize_text(
+        build_preheader(titles, fallback=digest_list.description or digest_list.name)
     )
 
 
