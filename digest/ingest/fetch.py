@@ -47,7 +47,7 @@ ACCEPT = (
 )
 ACCEPT_ENCODING = "gzip, deflate"  # the encodings Inflater can bound; never br or zstd
 CHUNK_BYTES = 64 * 1024
-# The longest redirect body read to keep its connection for the next request (see _drain).
+# The longest redirect body read to keep its connection for the next request (see drain).
 DRAIN_BYTES = 16 * 1024
 # The longest validators kept for the next conditional GET (an HTTP date is 29 characters; an
 # ETag is a quoted token, rarely over a hundred).
@@ -166,18 +166,18 @@ def _fetch(
                     raise FetchError(url, f"redirect loop: {chain}", status=status)
                 visited.append(target)
                 current = target
-                _drain(response)
+                drain(response)
                 if before_redirect is not None:
                     before_redirect(target)
                 continue
             if status == 304:
-                _drain(response)
+                drain(response)
                 if not headers:
                     # Taken as "unchanged", it would leave a feed never fetched looking healthy
                     # and empty for good.
                     raise FetchError(
                         url,
-                        f"the server answered HTTP 304 Not Modified{_at(url, current)} to a "
+                        f"the server answered HTTP 304 Not Modified{at_url(url, current)} to a "
                         "request that was not conditional (we sent no ETag or Last-Modified to "
                         "compare with): it never sends the feed itself",
                         status=status,
@@ -193,13 +193,13 @@ def _fetch(
                     permanent_redirect=permanent_redirect,
                 )
             if status >= 400:
-                raise _status_error(url, current, response, now)
+                raise status_error(url, current, response, now)
             if not 200 <= status < 300:
-                raise FetchError(url, f"unexpected answer {_status_label(response)}", status=status)
+                raise FetchError(url, f"unexpected answer {status_label(response)}", status=status)
             if status == 204:
                 raise FetchError(
                     url,
-                    f"the server answered HTTP 204 No Content{_at(url, current)}: "
+                    f"the server answered HTTP 204 No Content{at_url(url, current)}: "
                     "it has no feed to send at this address",
                     status=status,
                 )
@@ -209,11 +209,11 @@ def _fetch(
                 raise FetchError(
                     url,
                     f"the server sent only part of the feed (HTTP 206 Partial Content, "
-                    f"Content-Range: {content_range}){_at(url, current)}, though we asked for "
+                    f"Content-Range: {content_range}){at_url(url, current)}, though we asked for "
                     "all of it",
                     status=status,
                 )
-            content = _read_body(url, response, settings, deadline)
+            content = read_body(url, response, settings, deadline)
             return FetchResult(
                 requested_url=url,
                 url=current,
@@ -231,7 +231,7 @@ def _fetch(
     )
 
 
-def _at(url: str, current: str) -> str:
+def at_url(url: str, current: str) -> str:
     """Where an answer came from, when a redirect took the fetch elsewhere: " at URL"."""
     return "" if current == url else f" at {shown_address(current)}"
 
@@ -242,7 +242,7 @@ def _whole_range(content_range: str | None) -> bool:
     return found is not None and int(found[1]) + 1 == int(found[2])
 
 
-def _whole_number(text: str, digits: int = 18) -> int | None:
+def whole_number(text: str, digits: int = 18) -> int | None:
     """``text`` as a number of ASCII digits (str.isdigit also takes "²", which int refuses), of
     its first ``digits`` only: more is noise past any byte count or wait, and int() refuses a
     number of more than 4,300 digits, which a header can hold."""
@@ -306,7 +306,7 @@ def _request(
         pass  # said where the request is sent, below
     remaining = deadline - time.monotonic()
     if remaining <= 0:
-        _deadline_passed(url, settings, where)
+        deadline_passed(url, settings, where)
     try:
         with ExitStack() as stack:
             try:
@@ -332,14 +332,14 @@ def _request(
         ) from None
     except httpx.TimeoutException as error:
         if time.monotonic() >= deadline:
-            _deadline_passed(url, settings, where, error)
+            deadline_passed(url, settings, where, error)
         kind = "connecting" if isinstance(error, httpx.ConnectTimeout) else "waiting for the server"
         raise FetchError(url, f"timed out {kind}{where}") from error
     except httpx.ConnectError as error:
         host = shown_address(urlsplit(current).hostname or "")
         raise FetchError(url, f"cannot connect to {host}{where}: {brief(str(error))}") from error
     except httpx.RemoteProtocolError as error:
-        problem = _protocol_problem(error)
+        problem = protocol_problem(error)
         raise FetchError(url, f"the server broke the HTTP protocol{where}: {problem}") from error
     except httpx.HTTPError as error:
         raise FetchError(url, f"network error{where}: {brief(str(error))}") from error
@@ -362,7 +362,7 @@ _PROTOCOL_PROBLEMS = {
 }
 
 
-def _protocol_problem(error: Exception) -> str:
+def protocol_problem(error: Exception) -> str:
     text = str(error)
     for said, meant in _PROTOCOL_PROBLEMS.items():
         text = text.replace(said, meant)
@@ -395,7 +395,7 @@ def _send(
         return attempt()
 
 
-def _deadline_passed(
+def deadline_passed(
     url: str,
     settings: IngestSettings,
     where: str,
@@ -458,11 +458,11 @@ def _with_credentials(current: str, target: str) -> str:
     return there._replace(netloc=f"{user_info}@{there.netloc}").geturl()
 
 
-def _status_error(
+def status_error(
     url: str, current: str, response: httpx.Response, now: datetime | None
 ) -> FetchError:
     status = response.status_code
-    label = _status_label(response)
+    label = status_label(response)
     asked = _first_value(response.headers, "retry-after")
     wait = None
     if status in (429, 503):
@@ -470,7 +470,7 @@ def _status_error(
     # Only a wait still ahead is the server's wish (``retry_after``); the poll holds back the
     # other feeds of the server that said it (``answered_at``), whatever the words here.
     retry_after = _retry_after(asked) if wait else _no_wait(asked)
-    where = _at(url, current)
+    where = at_url(url, current)
     if status == 410:
         reason = (
             f"the feed is gone ({label}){where}: the publisher removed it for good; "
@@ -491,7 +491,7 @@ def _status_error(
     return FetchError(url, reason, status=status, retry_after=wait, answered_at=current)
 
 
-def _status_label(response: httpx.Response) -> str:
+def status_label(response: httpx.Response) -> str:
     """The status and the server's reason phrase ("HTTP 503 Service Unavailable"), which a
     server may make as long as its headers (100 KB), cut as any detail of an error is."""
     return f"HTTP {response.status_code} {brief(response.reason_phrase)}".rstrip()
@@ -517,7 +517,7 @@ def retry_after_seconds(
     text = (value or "").strip()
     if not text:
         return None
-    seconds = _whole_number(text, digits=12)  # twelve digits are 30,000 years
+    seconds = whole_number(text, digits=12)  # twelve digits are 30,000 years
     if seconds is not None:
         return float(seconds)
     when = _http_date(text)
@@ -548,7 +548,7 @@ def _retry_after(value: str | None) -> str:
     if not value:
         return ""
     text = " ".join(value.split())[:64]  # it goes into logs: no line breaks, no essays
-    if _whole_number(text) is not None:
+    if whole_number(text) is not None:
         # Its digits as sent (up to 64): a number read from its first few would be another.
         return f"; the server asks to retry after {text} seconds (Retry-After: {text})"
     return f"; the server asks to retry after {text} (Retry-After)"
@@ -558,11 +558,11 @@ def _retry_after(value: str | None) -> str:
 # The body: bounded in size and time, inflated by us so a compression bomb is bounded too.
 
 
-def _read_body(
+def read_body(
     url: str, response: httpx.Response, settings: IngestSettings, deadline: float
 ) -> bytes:
     limit = settings.max_body_bytes
-    declared = _whole_number(response.headers.get("content-length", ""))
+    declared = whole_number(response.headers.get("content-length", ""))
     if declared is not None and declared > limit:
         _too_large(url, settings, f"the server announces {declared} bytes")
     inflater = Inflater(
@@ -592,7 +592,7 @@ def _read_body(
         if len(body) > limit:
             _too_large(url, settings, f"more than {limit} bytes once decompressed")
         if time.monotonic() >= deadline:
-            _deadline_passed(url, settings, "", progress=progress())
+            deadline_passed(url, settings, "", progress=progress())
     body += inflater.finish(limit - len(body) + 1)
     if len(body) > limit:
         _too_large(url, settings, f"more than {limit} bytes once decompressed")
@@ -616,10 +616,10 @@ def _iter_raw(
         yield response.content
     except httpx.TimeoutException as error:
         if time.monotonic() >= deadline:
-            _deadline_passed(url, settings, "", error, progress=progress())
+            deadline_passed(url, settings, "", error, progress=progress())
         raise FetchError(url, f"timed out while reading the feed ({progress()})") from error
     except httpx.RemoteProtocolError as error:
-        problem = _protocol_problem(error)
+        problem = protocol_problem(error)
         raise FetchError(
             url, f"the server broke the HTTP protocol while sending the feed: {problem}"
         ) from error
@@ -628,14 +628,14 @@ def _iter_raw(
         raise FetchError(url, f"the connection failed while reading the feed: {problem}") from error
 
 
-def _drain(response: httpx.Response) -> None:
+def drain(response: httpx.Response) -> None:
     """Read a response we need nothing more of to its end, when it is short, so that its
     connection goes back to the pool: re-polling a host's feeds, or following a redirect on the
     same host, then costs no new connection. A 304 has no body; a redirect's body is read when
     it announces ``DRAIN_BYTES`` or fewer (servers put a line or two of HTML there), else its
     connection is closed. Failing to read it is no failure of the fetch, whose answer is known.
     """
-    declared = _whole_number(response.headers.get("content-length", ""))
+    declared = whole_number(response.headers.get("content-length", ""))
     if response.status_code != 304 and not (declared is not None and declared <= DRAIN_BYTES):
         return
     try:
