@@ -10,7 +10,7 @@ import pytest
 
 from digest import polling
 from digest.config import FeedSettings, IngestSettings
-from digest.ingest.fetch import retry_after_seconds
+from digest.ingest.fetch_errors import retry_after_seconds
 from digest.store import FeedState
 
 NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)

@@ -3,7 +3,10 @@
     fetch_feed(client, url) ─► FetchResult ─► parse_feed(content) ─► ParsedFeed(entries: Entry…)
       over network (address      │  safety.guard_document first   └─ clean.clean_entry each
       checks, deadline),         │  (jsonfeed for JSON Feed)          (quirks, dates)
-      content_coding (inflate)   │
+      content_coding (inflate),  │
+      feed_body (the body within │
+      its limits), fetch_errors  │
+      (what went wrong, said)    │
     a large document, or one the poller did not read by its deadline: isolation.parse_apart runs
     parse_feed in a kept parser process, bounded in time and memory; nesting bounds how deeply
     the HTML html5ever reads nests, so every step of a parse is linear in what it reads

@@ -21,11 +21,9 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from http.client import HTTPResponse
 from http.cookiejar import Cookie, CookieJar
-from typing import NoReturn
 from urllib.parse import urljoin, urlsplit
 from urllib.request import Request
 
@@ -35,7 +33,14 @@ import digest
 from digest.config import IngestSettings
 from digest.errors import FetchError, brief, shown_address
 from digest.ingest import network
-from digest.ingest.content_coding import Inflater
+from digest.ingest.feed_body import drain, read_body
+from digest.ingest.fetch_errors import (
+    at_url,
+    deadline_passed,
+    protocol_problem,
+    status_error,
+    status_label,
+)
 from digest.ingest.network import AddressRefusedError, GuardedTransport, Resolver, resolve_host
 from digest.records import URL_LIMIT, FetchResult
 
@@ -46,9 +51,6 @@ ACCEPT = (
     "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1"
 )
 ACCEPT_ENCODING = "gzip, deflate"  # the encodings Inflater can bound; never br or zstd
-CHUNK_BYTES = 64 * 1024
-# The longest redirect body read to keep its connection for the next request (see drain).
-DRAIN_BYTES = 16 * 1024
 # The longest validators kept for the next conditional GET (an HTTP date is 29 characters; an
 # ETag is a quoted token, rarely over a hundred).
 ETAG_LIMIT = 500
@@ -231,22 +233,10 @@ def _fetch(
     )
 
 
-def at_url(url: str, current: str) -> str:
-    """Where an answer came from, when a redirect took the fetch elsewhere: " at URL"."""
-    return "" if current == url else f" at {shown_address(current)}"
-
-
 def _whole_range(content_range: str | None) -> bool:
     """Whether a Content-Range ("bytes 0-2041/2042") covers the whole representation."""
     found = re.fullmatch(r"\s*bytes\s+0-([0-9]{1,15})/([0-9]{1,15})\s*", content_range or "")
     return found is not None and int(found[1]) + 1 == int(found[2])
-
-
-def whole_number(text: str, digits: int = 18) -> int | None:
-    """``text`` as a number of ASCII digits (str.isdigit also takes "²", which int refuses), of
-    its first ``digits`` only: more is noise past any byte count or wait, and int() refuses a
-    number of more than 4,300 digits, which a header can hold."""
-    return int(text[:digits]) if text.isascii() and text.isdigit() else None
 
 
 def _response_validator(response: httpx.Response, name: str) -> str | None:
@@ -347,28 +337,6 @@ def _request(
         raise FetchError(url, f"invalid URL{where}: {brief(str(error))}") from error
 
 
-# What h11 and httpcore say about a broken answer, in the words an operator needs; other messages
-# are passed on as they are.
-_PROTOCOL_PROBLEMS = {
-    "Receive buffer too long": "it sent more than 100 KB of headers, more than any real server",
-    "Server disconnected without sending a response.": "it closed the connection without answering",
-    "Received server _SWITCH_UPGRADE event without a pending proposal": (
-        "it answered HTTP 101 Switching Protocols, an upgrade we never asked for"
-    ),
-    "Invalid URL in location header": "its redirect points to an invalid address",
-    "peer closed connection without sending complete message body": (
-        "it closed the connection before the end of the feed"
-    ),
-}
-
-
-def protocol_problem(error: Exception) -> str:
-    text = str(error)
-    for said, meant in _PROTOCOL_PROBLEMS.items():
-        text = text.replace(said, meant)
-    return brief(text)
-
-
 def _send(
     client: httpx.Client,
     stack: ExitStack,
@@ -393,22 +361,6 @@ def _send(
         return attempt()
     except httpx.RemoteProtocolError:
         return attempt()
-
-
-def deadline_passed(
-    url: str,
-    settings: IngestSettings,
-    where: str,
-    cause: BaseException | None = None,
-    *,
-    progress: str = "",
-) -> NoReturn:
-    """``progress``: how much of the body had arrived, when the deadline passed while reading it."""
-    raise FetchError(
-        url,
-        f"gave up after {settings.timeout_seconds:g} seconds{where}: fetching the feed took too "
-        f"long (the limit is ingest.timeout_seconds){progress and '; '}{progress}",
-    ) from cause
 
 
 def _redirect_target(url: str, current: str, response: httpx.Response) -> str:
@@ -456,198 +408,3 @@ def _with_credentials(current: str, target: str) -> str:
         return target
     user_info = here.netloc.rpartition("@")[0]
     return there._replace(netloc=f"{user_info}@{there.netloc}").geturl()
-
-
-def status_error(
-    url: str, current: str, response: httpx.Response, now: datetime | None
-) -> FetchError:
-    status = response.status_code
-    label = status_label(response)
-    asked = _first_value(response.headers, "retry-after")
-    wait = None
-    if status in (429, 503):
-        wait = retry_after_seconds(asked, _first_value(response.headers, "date"), now)
-    # Only a wait still ahead is the server's wish (``retry_after``); the poll holds back the
-    # other feeds of the server that said it (``answered_at``), whatever the words here.
-    retry_after = _retry_after(asked) if wait else _no_wait(asked)
-    where = at_url(url, current)
-    if status == 410:
-        reason = (
-            f"the feed is gone ({label}){where}: the publisher removed it for good; "
-            "remove it from the config or replace its URL"
-        )
-    elif status == 404:
-        reason = f"not found ({label}){where}: check the feed URL"
-    elif status in (401, 403):
-        reason = f"access denied ({label}){where}: the server will not serve this feed to us"
-    elif status == 429:
-        reason = f"rate limited ({label}){where}{retry_after}"
-    elif status == 503:
-        reason = f"the server is unavailable ({label}){where}{retry_after}"
-    elif status >= 500:
-        reason = f"server error ({label}){where}; it may recover by the next poll"
-    else:
-        reason = f"the server refused the request ({label}){where}"
-    return FetchError(url, reason, status=status, retry_after=wait, answered_at=current)
-
-
-def status_label(response: httpx.Response) -> str:
-    """The status and the server's reason phrase ("HTTP 503 Service Unavailable"), which a
-    server may make as long as its headers (100 KB), cut as any detail of an error is."""
-    return f"HTTP {response.status_code} {brief(response.reason_phrase)}".rstrip()
-
-
-def _first_value(headers: httpx.Headers, name: str) -> str | None:
-    """The first of a header's values. A proxy or CDN may repeat a header its origin sent;
-    httpx joins the copies ("7200, 7200"), which no longer reads as a number or a date."""
-    values = headers.get_list(name)
-    return values[0] if values else None
-
-
-def retry_after_seconds(
-    value: str | None, date: str | None = None, now: datetime | None = None
-) -> float | None:
-    """Seconds to wait from a Retry-After header: a number of seconds, or an HTTP date.
-
-    A date is measured against the response's own Date header when there is one, so a server whose
-    clock is off still gets the wait it meant; without one, against ``now``, the caller's clock
-    (the poll's, so the wait is the same whichever clock the poll runs on), or this machine's
-    when none is given. A value that cannot be read gives None.
-    """
-    text = (value or "").strip()
-    if not text:
-        return None
-    seconds = whole_number(text, digits=12)  # twelve digits are 30,000 years
-    if seconds is not None:
-        return float(seconds)
-    when = _http_date(text)
-    if when is None:
-        return None
-    sent = _http_date(date) if date else None
-    reference = (sent or now or datetime.now(UTC)).timestamp()
-    return max(0.0, when.timestamp() - reference)
-
-
-def _http_date(text: str) -> datetime | None:
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
-
-
-def _no_wait(value: str | None) -> str:
-    """A Retry-After that gives no wait (unreadable, or a time already past), said as such."""
-    if not value:
-        return ""
-    text = " ".join(value.split())[:64]
-    return f"; its Retry-After gives no wait ahead ({text}): the feed backs off as after any error"
-
-
-def _retry_after(value: str | None) -> str:
-    if not value:
-        return ""
-    text = " ".join(value.split())[:64]  # it goes into logs: no line breaks, no essays
-    if whole_number(text) is not None:
-        # Its digits as sent (up to 64): a number read from its first few would be another.
-        return f"; the server asks to retry after {text} seconds (Retry-After: {text})"
-    return f"; the server asks to retry after {text} (Retry-After)"
-
-
-# ----------------------------------------------------------------------------------------------
-# The body: bounded in size and time, inflated by us so a compression bomb is bounded too.
-
-
-def read_body(
-    url: str, response: httpx.Response, settings: IngestSettings, deadline: float
-) -> bytes:
-    limit = settings.max_body_bytes
-    declared = whole_number(response.headers.get("content-length", ""))
-    if declared is not None and declared > limit:
-        _too_large(url, settings, f"the server announces {declared} bytes")
-    inflater = Inflater(
-        url,
-        response.headers.get("content-encoding"),
-        lambda: _too_large(url, settings, f"more than {limit} bytes once decompressed"),
-    )
-    body = bytearray()
-    received = 0
-
-    def progress() -> str:
-        # A server that sends all but the end of what it announced, then keeps the connection
-        # open, looks slow; said so, its lie shows (a longer limit would not help).
-        if declared is not None:
-            return (
-                f"{received:,} of the {declared:,} bytes the server announced (Content-Length) "
-                "had arrived"
-            )
-        return f"{received:,} bytes of the feed had arrived"
-
-    for chunk in _iter_raw(url, response, settings, deadline, progress):
-        received += len(chunk)
-        if received > limit:
-            _too_large(url, settings, f"more than {limit} bytes received")
-        # Ask for one byte more than the room left: getting it means the limit is exceeded.
-        body += inflater.inflate(chunk, limit - len(body) + 1)
-        if len(body) > limit:
-            _too_large(url, settings, f"more than {limit} bytes once decompressed")
-        if time.monotonic() >= deadline:
-            deadline_passed(url, settings, "", progress=progress())
-    body += inflater.finish(limit - len(body) + 1)
-    if len(body) > limit:
-        _too_large(url, settings, f"more than {limit} bytes once decompressed")
-    return bytes(body)
-
-
-def _iter_raw(
-    url: str,
-    response: httpx.Response,
-    settings: IngestSettings,
-    deadline: float,
-    progress: Callable[[], str],
-) -> Iterator[bytes]:
-    try:
-        # Each piece as the network hands it over (at most 64 KB), not gathered into chunks of
-        # a fixed size: what has arrived counts at once, for the limits and for the error.
-        yield from response.iter_raw()
-    except httpx.StreamConsumed:
-        # A transport that hands back a response already read (httpx.MockTransport given
-        # content=...) has no stream left; its content is all there is.
-        yield response.content
-    except httpx.TimeoutException as error:
-        if time.monotonic() >= deadline:
-            deadline_passed(url, settings, "", error, progress=progress())
-        raise FetchError(url, f"timed out while reading the feed ({progress()})") from error
-    except httpx.RemoteProtocolError as error:
-        problem = protocol_problem(error)
-        raise FetchError(
-            url, f"the server broke the HTTP protocol while sending the feed: {problem}"
-        ) from error
-    except httpx.HTTPError as error:
-        problem = brief(str(error))
-        raise FetchError(url, f"the connection failed while reading the feed: {problem}") from error
-
-
-def drain(response: httpx.Response) -> None:
-    """Read a response we need nothing more of to its end, when it is short, so that its
-    connection goes back to the pool: re-polling a host's feeds, or following a redirect on the
-    same host, then costs no new connection. A 304 has no body; a redirect's body is read when
-    it announces ``DRAIN_BYTES`` or fewer (servers put a line or two of HTML there), else its
-    connection is closed. Failing to read it is no failure of the fetch, whose answer is known.
-    """
-    declared = whole_number(response.headers.get("content-length", ""))
-    if response.status_code != 304 and not (declared is not None and declared <= DRAIN_BYTES):
-        return
-    try:
-        for _ in response.iter_raw(CHUNK_BYTES):
-            pass
-    except (httpx.HTTPError, httpx.StreamError):
-        return
-
-
-def _too_large(url: str, settings: IngestSettings, detail: str) -> NoReturn:
-    raise FetchError(
-        url,
-        f"the feed is larger than ingest.max_body_bytes = {settings.max_body_bytes} ({detail}); "
-        "raise the limit if the feed is genuine",
-    )
