@@ -30,15 +30,15 @@ from digest.topics.classify import (
     _INCLUDE_KINDS,
     UNSUPPORTED_CATEGORY,
     Veto,
-    _CompiledTopic,
-    _Hit,
     _note,
-    _Own,
-    _tallies,
-    _Tally,
     _terms,
-    _Text,
 )
+from digest.topics.classify import ArticleText as _Text
+from digest.topics.classify import CompiledTopic as _CompiledTopic
+from digest.topics.classify import Findings as _Own
+from digest.topics.classify import Hit as _Hit
+from digest.topics.classify import Tally as _Tally
+from digest.topics.classify import tallied as _tallies
 from digest.topics.rules import MASK, Term, TermPattern
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -88,7 +88,7 @@ class Explanation:
 
 
 @dataclass(frozen=True, slots=True)
-class _CompiledTopic:
+class CompiledTopic:
     settings: TopicSettings
     slug: str  # settings.slug, read for every article
     root: str  # the slug at the top of its tree: ambiguous terms look for context there
@@ -101,7 +101,7 @@ class _CompiledTopic:
 
 
 @dataclass(slots=True)  # not frozen: built for every article, and a frozen __init__ costs more
-class _Text:
+class ArticleText:
     """The normalized text of an article, computed once and shared by every topic.
 
     Each topic's patterns scan the fields as one string, ``joined``: one call per pattern rather
@@ -121,7 +121,9 @@ class _Text:
     masks: dict[TermPattern, tuple[str, list[TermHit]]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, separator: str, title: str, summary: str, categories: tuple[str, ...]) -> _Text:
+    def of(
+        cls, separator: str, title: str, summary: str, categories: tuple[str, ...]
+    ) -> ArticleText:
         fields = (title, summary, *categories)
         starts, start = [], 0
         for value in fields:
@@ -149,12 +151,12 @@ class _Text:
 
 @cache
 def _places(categories: int) -> tuple[tuple[str, int], ...]:
-    """``_Text.places`` for an article with that many categories: the same for most articles."""
+    """``ArticleText.places`` for an article with that many categories: the same for most."""
     return (("title", 0), ("summary", 0), *(("category", i) for i in range(categories)))
 
 
 @dataclass(slots=True)  # not frozen: built for every hit, and a frozen __init__ costs twice as much
-class _Hit:
+class Hit:
     key: tuple[object, ...]  # where it is: one place in the text counts once, whatever topic
     topic: str
     rule: str
@@ -170,7 +172,7 @@ class _Hit:
 # One rule's hits under a topic, summed: (topic, rule, term, field, note, count, points, counted).
 # Only ``explain`` groups the hits so (``classify`` wants only the score), and only it pays for
 # ``Evidence`` records.
-_Tally = tuple[str, str, str, str, str, int, float, bool]
+Tally = tuple[str, str, str, str, str, int, float, bool]
 UNSUPPORTED_CATEGORY = (
     "a publisher's category; nothing in the title or text supports it, and the feed's "
     "categories are not trusted (feeds[].trust_categories)"
@@ -178,12 +180,12 @@ UNSUPPORTED_CATEGORY = (
 
 
 @dataclass(slots=True)
-class _Own:
+class Findings:
     """What one topic's own rules found."""
 
     # Each at its own place in the text: a topic's terms are found without overlaps, and its
     # feed and each of the article's (distinct) categories count once.
-    hits: list[_Hit] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)
     vetoes: list[Veto] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     implied: bool = False  # a feed of the topic matched, or a category with support
@@ -199,7 +201,7 @@ class _Own:
 
 # A topic's rolled-up evidence: its score, the hits it counts (its own and its descendants', one
 # per place in the text) and whether its tree gives ambiguous terms their context.
-_Scored = tuple[float, list[_Hit], bool]
+Scored = tuple[float, list[Hit], bool]
 
 
 def _terms(settings: TopicSettings, kinds: Sequence[str]) -> list[Term]:
@@ -238,7 +240,7 @@ class TopicClassifier:
             slug: tuple(by_slug[other] for other in chain) for slug, chain in chains.items()
         }
         # A sub-topic with no ignore phrases of its own has its parent's: one pattern for both,
-        # so that an article is masked once for the two (see ``_Text.masked``).
+        # so that an article is masked once for the two (see ``ArticleText.masked``).
         ignores: dict[tuple[tuple[Term, ...], bool], TermPattern] = {}
 
         def shared(terms: list[Term], clitic_prefixes: bool) -> TermPattern:
@@ -248,7 +250,7 @@ class TopicClassifier:
             return ignores[key]
 
         self._topics = tuple(
-            _CompiledTopic(
+            CompiledTopic(
                 settings=topic,
                 slug=topic.slug,
                 root=(chains[topic.slug] or (topic.slug,))[-1],
@@ -329,11 +331,11 @@ class TopicClassifier:
             passes = {}
             for member in tree:
                 mine = own[member.slug]
-                rolled, _ = _rolled_up(member, own, has_context)
+                rolled, _ = rolled_up(member, own, has_context)
                 passes[member.slug] = not mine.vetoes and (
                     mine.implied or rolled >= member.settings.rules.threshold
                 )
-            score = _rolled_up(topic, own, has_context)[0]
+            score = rolled_up(topic, own, has_context)[0]
         return passes[slug] or any(passes[other] for other in topic.descendants), score
 
     def classify(self, article: Article) -> tuple[TopicMatch, ...]:
@@ -379,7 +381,7 @@ class TopicClassifier:
             via = tuple(slug for slug in topic.descendants if passes[slug])
             if not (hits or mine.ignored or via):
                 continue
-            tallies = _tallies(hits, has_context)
+            tallies = tallied(hits, has_context)
             evidence = [
                 Evidence(
                     topic=slug,
@@ -410,7 +412,7 @@ class TopicClassifier:
 
     def _judge(
         self, article: Article
-    ) -> tuple[dict[str, _Own], dict[str, _Scored], dict[str, bool]]:
+    ) -> tuple[dict[str, Findings], dict[str, Scored], dict[str, bool]]:
         """What each topic's own rules found, each topic's rolled-up score and hits (vetoed
         topics have none), and whether each passes on its own."""
         text = self._text(article)
@@ -423,20 +425,20 @@ class TopicClassifier:
             self._unsupported_categories(own)
         context = {topic.root for topic in self._topics if own[topic.slug].gives_context()}
         passes: dict[str, bool] = {}
-        scored: dict[str, _Scored] = {}
+        scored: dict[str, Scored] = {}
         for topic in self._topics:
             mine = own[topic.slug]
             if mine.vetoes:
                 passes[topic.slug] = False
                 continue
             has_context = topic.root in context
-            score, hits = _rolled_up(topic, own, has_context)
+            score, hits = rolled_up(topic, own, has_context)
             scored[topic.slug] = (score, hits, has_context)
             passes[topic.slug] = mine.implied or score >= topic.settings.rules.threshold
         return own, scored, passes
 
-    def _text(self, article: Article) -> _Text:
-        return _Text.of(
+    def _text(self, article: Article) -> ArticleText:
+        return ArticleText.of(
             self._separator,
             title=normalize_text(article.title),
             summary=normalize_text(article.summary_text),
@@ -444,18 +446,18 @@ class TopicClassifier:
             categories=tuple(sorted({normalize_text(name) for name in article.categories} - {""})),
         )
 
-    def _own(self, topic: _CompiledTopic, feed_name: str, text: _Text) -> _Own:
-        found = _Own()
+    def _own(self, topic: CompiledTopic, feed_name: str, text: ArticleText) -> Findings:
+        found = Findings()
         self._scan(topic, text, found)
         if feed_name in topic.feeds:
             found.implied = True
-            found.hits.append(_Hit(("feed",), topic.slug, "feed", feed_name, "feed", FEED_WEIGHT))
+            found.hits.append(Hit(("feed",), topic.slug, "feed", feed_name, "feed", FEED_WEIGHT))
         if topic.categories:
             for name in text.categories:
                 if name in topic.categories:
                     found.implied_by_category = True
                     found.hits.append(
-                        _Hit(
+                        Hit(
                             ("category-match", name),
                             topic.slug,
                             "category",
@@ -467,7 +469,7 @@ class TopicClassifier:
         return found
 
     def _unsupported_categories(
-        self, own: dict[str, _Own], topics: Sequence[_CompiledTopic] | None = None
+        self, own: dict[str, Findings], topics: Sequence[CompiledTopic] | None = None
     ) -> None:
         """A publisher's categories count beside evidence from the article's title, text or
         feed for the topic or a topic under it, never alone (an arts piece is tagged with a
@@ -486,7 +488,7 @@ class TopicClassifier:
                     hit.points, hit.unsupported = 0.0, True
 
     @staticmethod
-    def _scan(topic: _CompiledTopic, text: _Text, found: _Own) -> None:
+    def _scan(topic: CompiledTopic, text: ArticleText, found: Findings) -> None:
         """The topic's exclude, ignore and include terms in the article's title, summary and
         categories (exclude terms in the title and summary only)."""
         if topic.exclude:  # most topics have no exclude or ignore terms: no need to look
@@ -506,7 +508,7 @@ class TopicClassifier:
             slot = bisect_right(starts, start) - 1  # text.slot(start), without the call
             field_name, index = places[slot]
             hits.append(
-                _Hit(
+                Hit(
                     (field_name, index, start - starts[slot]),
                     topic.slug,
                     term.kind,
@@ -518,12 +520,12 @@ class TopicClassifier:
             )
 
 
-def _rolled_up(
-    topic: _CompiledTopic, own: dict[str, _Own], has_context: bool
-) -> tuple[float, list[_Hit]]:
+def rolled_up(
+    topic: CompiledTopic, own: dict[str, Findings], has_context: bool
+) -> tuple[float, list[Hit]]:
     """The topic's score, and the hits it counts: its own and those of its descendants that were
     not vetoed, one per place in the text (the first found, own hits first). The list may be a
-    topic's own ``_Own.hits``: not to be changed."""
+    topic's own ``Findings.hits``: not to be changed."""
     found = [
         own[slug].hits
         for slug in (topic.slug, *topic.descendants)
@@ -539,16 +541,16 @@ def _rolled_up(
                 if hit.key not in seen:
                     seen.add(hit.key)
                     hits.append(hit)
-    score = 0.0  # hit by hit: the same sum as ``_tallies`` rule by rule (whole-number weights)
+    score = 0.0  # hit by hit: the same sum as ``tallied`` rule by rule (whole-number weights)
     for hit in hits:
         if has_context or not hit.needs_context:
             score += hit.points
     return score, hits
 
 
-def _tallies(hits: list[_Hit], has_context: bool) -> list[_Tally]:
+def tallied(hits: list[Hit], has_context: bool) -> list[Tally]:
     """The hits summed rule by rule, in the order each rule was first found."""
-    grouped: dict[tuple[str, str, str, str, bool, bool], list[_Hit]] = {}
+    grouped: dict[tuple[str, str, str, str, bool, bool], list[Hit]] = {}
     for hit in hits:
         key = (hit.topic, hit.rule, hit.term, hit.field, hit.needs_context, hit.unsupported)
         grouped.setdefault(key, []).append(hit)
@@ -596,8 +598,8 @@ def _ancestors(slug: str, parents: dict[str, str | None]) -> tuple[str, ...]:
 
 
 def _reason(
-    topic: _CompiledTopic,
-    mine: _Own,
+    topic: CompiledTopic,
+    mine: Findings,
     score: float,
     evidence: list[Evidence],
     via: tuple[str, ...],
