@@ -25,21 +25,16 @@ from digest.config import TopicRules, TopicSettings, load_settings
 from digest.ingest import markup
 from digest.records import Article
 from digest.topics import TopicClassifier, normalize_text
-from digest.topics.classify import (
-    _FIELD_WEIGHTS,
-    _INCLUDE_KINDS,
-    UNSUPPORTED_CATEGORY,
-    Veto,
-    _note,
-    _terms,
-)
-from digest.topics.classify import ArticleText as _Text
-from digest.topics.classify import CompiledTopic as _CompiledTopic
-from digest.topics.classify import Findings as _Own
-from digest.topics.classify import Hit as _Hit
-from digest.topics.classify import Tally as _Tally
-from digest.topics.classify import tallied as _tallies
+from digest.topics.article_text import ArticleText as _Text
+from digest.topics.classify import _FIELD_WEIGHTS, _INCLUDE_KINDS, _terms
+from digest.topics.findings import UNSUPPORTED_CATEGORY, _note
+from digest.topics.findings import CompiledTopic as _CompiledTopic
+from digest.topics.findings import Findings as _Own
+from digest.topics.findings import Hit as _Hit
+from digest.topics.findings import Tally as _Tally
+from digest.topics.findings import tallied as _tallies
 from digest.topics.rules import MASK, Term, TermPattern
+from digest.topics.verdicts import Veto
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = [

@@ -1,6 +1,8 @@
 """Topic classification: file an article under the configured topics, with a score and the reasons.
 
     normalize ─► rules (compiled once per config) ─► classify: evidence per topic ─► verdicts
+                                                     (article_text scanned once, findings of
+                                                     each topic's rules rolled up and tallied)
 
 The rules of a topic (``TopicRules``) read like an editor's brief:
 
@@ -35,16 +37,18 @@ from digest.topics.classify import (
     FEED_WEIGHT,
     SUMMARY_WEIGHT,
     TITLE_WEIGHT,
+    TopicClassifier,
+    classifier_for,
+)
+from digest.topics.normalize import normalize_text
+from digest.topics.verdicts import (
     UNSURE_MARGIN,
     Evidence,
     Explanation,
-    TopicClassifier,
     TopicVerdict,
     Veto,
-    classifier_for,
     is_unsure,
 )
-from digest.topics.normalize import normalize_text
 
 __all__ = [
     "CATEGORY_TEXT_WEIGHT",

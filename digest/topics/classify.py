@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
-from functools import cache
 
 from digest.config import Settings, TopicSettings
 from digest.records import Article, TopicMatch
+from digest.topics.article_text import ArticleText
+from digest.topics.findings import (
+    UNSUPPORTED_CATEGORY,
+    CompiledTopic,
+    Findings,
+    Hit,
+    Scored,
+    rolled_up,
+    tallied,
+)
 from digest.topics.normalize import normalize_text
-from digest.topics.rules import MASK, Term, TermHit, TermPattern
+from digest.topics.rules import MASK, Term, TermPattern
+from digest.topics.verdicts import Evidence, Explanation, TopicVerdict, Veto
 
 # The weights are whole numbers, so a score, their sum, is exact in whatever order the points
 # are added: ``classify`` adds them hit by hit, ``explain`` shows them summed rule by rule.
@@ -19,9 +28,6 @@ SUMMARY_WEIGHT = 1.0
 CATEGORY_TEXT_WEIGHT = 1.0  # a term inside one of the article's category names
 FEED_WEIGHT = 1.0
 CATEGORY_WEIGHT = 2.0  # an article category equal to one of the topic's categories
-# A filed article is "unsure" under a topic when its score is below this multiple of the topic's
-# threshold: one title hit clears a threshold of 2, two passing mentions in the summary do not.
-UNSURE_MARGIN = 1.5
 
 _FIELD_WEIGHTS = {
     "title": TITLE_WEIGHT,
@@ -29,179 +35,6 @@ _FIELD_WEIGHTS = {
     "category": CATEGORY_TEXT_WEIGHT,
 }
 _INCLUDE_KINDS = ("include", "place", "person", "group", "ambiguous")
-
-
-def is_unsure(score: float, threshold: float) -> bool:
-    """Whether a score is near its topic's threshold (see ``UNSURE_MARGIN``)."""
-    return score < threshold * UNSURE_MARGIN
-
-
-@dataclass(frozen=True, slots=True)
-class Evidence:
-    """One rule that fired for a topic: a term (its occurrences in one field), feed or category."""
-
-    topic: str  # the topic whose rule this is: the verdict's own, or a descendant's
-    rule: str  # feed, category, include, place, person, group or ambiguous
-    term: str  # the term, feed name or category, as configured
-    field: str  # title, summary, category or feed
-    count: int
-    points: float  # what it adds to the score; 0 when it does not count
-    counted: bool = True
-    note: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Veto:
-    term: str  # the exclude term, as configured
-    field: str  # title or summary
-
-
-@dataclass(frozen=True, slots=True)
-class TopicVerdict:
-    """What the rules of one topic made of one article, and why."""
-
-    topic: str
-    filed: bool
-    score: float
-    threshold: float
-    reason: str
-    evidence: tuple[Evidence, ...] = ()  # own rules first, then the descendants'
-    vetoed_by: tuple[Veto, ...] = ()
-    ignored: tuple[str, ...] = ()  # ignore phrases found (their words counted for nothing)
-    via: tuple[str, ...] = ()  # descendants filed on their own rules, which file this one too
-
-    @property
-    def unsure(self) -> bool:
-        return self.filed and is_unsure(self.score, self.threshold)
-
-
-@dataclass(frozen=True, slots=True)
-class Explanation:
-    """Every topic with something to say about an article, in config order."""
-
-    article: Article
-    verdicts: tuple[TopicVerdict, ...]
-
-    @property
-    def matches(self) -> tuple[TopicMatch, ...]:
-        return tuple(TopicMatch(v.topic, v.score) for v in self.verdicts if v.filed)
-
-
-@dataclass(frozen=True, slots=True)
-class CompiledTopic:
-    settings: TopicSettings
-    slug: str  # settings.slug, read for every article
-    root: str  # the slug at the top of its tree: ambiguous terms look for context there
-    descendants: tuple[str, ...]
-    feeds: frozenset[str]
-    categories: dict[str, str]  # normalized -> as configured
-    terms: TermPattern
-    exclude: TermPattern
-    ignore: TermPattern
-
-
-@dataclass(slots=True)  # not frozen: built for every article, and a frozen __init__ costs more
-class ArticleText:
-    """The normalized text of an article, computed once and shared by every topic.
-
-    Each topic's patterns scan the fields as one string, ``joined``: one call per pattern rather
-    than one per field, for a call costs more than the few characters of a field. The separator
-    is a character no term contains (``_separator``), so no match runs across it, and it is
-    neither a word character nor a space, so a term at the edge of a field meets a word boundary
-    as at the end of a string: each field has the hits it would have alone, at the same offsets.
-    """
-
-    title: str
-    summary: str
-    categories: tuple[str, ...]
-    joined: str  # title, summary, then each category, separated
-    starts: tuple[int, ...]  # where each field begins in ``joined``, in that order
-    places: tuple[tuple[str, int], ...]  # each field's name and index, as a hit's key has them
-    # Ignore patterns, some shared by several topics, and what each makes of ``joined``.
-    masks: dict[TermPattern, tuple[str, list[TermHit]]] = field(default_factory=dict)
-
-    @classmethod
-    def of(
-        cls, separator: str, title: str, summary: str, categories: tuple[str, ...]
-    ) -> ArticleText:
-        fields = (title, summary, *categories)
-        starts, start = [], 0
-        for value in fields:
-            starts.append(start)
-            start += len(value) + len(separator)
-        joined = separator.join(fields)
-        return cls(title, summary, categories, joined, tuple(starts), _places(len(categories)), {})
-
-    @property
-    def head(self) -> str:
-        """The title and summary, separated: what exclude terms look at."""
-        return self.joined[: self.starts[1] + len(self.summary)]
-
-    def masked(self, pattern: TermPattern) -> tuple[str, list[TermHit]]:
-        """``joined`` with the hits of an ignore pattern masked, and the hits; once per pattern."""
-        found = self.masks.get(pattern)
-        if found is None:
-            found = self.masks[pattern] = pattern.mask(self.joined)
-        return found
-
-    def slot(self, start: int) -> int:
-        """Which field a position in ``joined`` falls in: an index into ``starts``."""
-        return bisect_right(self.starts, start) - 1
-
-
-@cache
-def _places(categories: int) -> tuple[tuple[str, int], ...]:
-    """``ArticleText.places`` for an article with that many categories: the same for most."""
-    return (("title", 0), ("summary", 0), *(("category", i) for i in range(categories)))
-
-
-@dataclass(slots=True)  # not frozen: built for every hit, and a frozen __init__ costs twice as much
-class Hit:
-    key: tuple[object, ...]  # where it is: one place in the text counts once, whatever topic
-    topic: str
-    rule: str
-    term: str
-    field: str
-    points: float
-    needs_context: bool = False  # an ambiguous term, or a one-word term behind a clitic prefix
-    # A publisher's category, of a feed whose categories are not trusted, with nothing in the
-    # article's title or text for the topic: it counts for nothing.
-    unsupported: bool = False
-
-
-# One rule's hits under a topic, summed: (topic, rule, term, field, note, count, points, counted).
-# Only ``explain`` groups the hits so (``classify`` wants only the score), and only it pays for
-# ``Evidence`` records.
-Tally = tuple[str, str, str, str, str, int, float, bool]
-UNSUPPORTED_CATEGORY = (
-    "a publisher's category; nothing in the title or text supports it, and the feed's "
-    "categories are not trusted (feeds[].trust_categories)"
-)
-
-
-@dataclass(slots=True)
-class Findings:
-    """What one topic's own rules found."""
-
-    # Each at its own place in the text: a topic's terms are found without overlaps, and its
-    # feed and each of the article's (distinct) categories count once.
-    hits: list[Hit] = field(default_factory=list)
-    vetoes: list[Veto] = field(default_factory=list)
-    ignored: list[str] = field(default_factory=list)
-    implied: bool = False  # a feed of the topic matched, or a category with support
-    implied_by_category: bool = False  # a category of the topic matched
-
-    def gives_context(self) -> bool:
-        if self.vetoes or not self.hits:  # no hits: not implied either
-            return False
-        return self.implied or any(
-            not hit.needs_context and not hit.unsupported for hit in self.hits
-        )
-
-
-# A topic's rolled-up evidence: its score, the hits it counts (its own and its descendants', one
-# per place in the text) and whether its tree gives ambiguous terms their context.
-Scored = tuple[float, list[Hit], bool]
 
 
 def _terms(settings: TopicSettings, kinds: Sequence[str]) -> list[Term]:
@@ -520,49 +353,6 @@ class TopicClassifier:
             )
 
 
-def rolled_up(
-    topic: CompiledTopic, own: dict[str, Findings], has_context: bool
-) -> tuple[float, list[Hit]]:
-    """The topic's score, and the hits it counts: its own and those of its descendants that were
-    not vetoed, one per place in the text (the first found, own hits first). The list may be a
-    topic's own ``Findings.hits``: not to be changed."""
-    found = [
-        own[slug].hits
-        for slug in (topic.slug, *topic.descendants)
-        if own[slug].hits and not own[slug].vetoes
-    ]
-    if len(found) == 1:  # the usual case: one topic's hits are each at a place of their own
-        hits = found[0]
-    else:
-        seen: set[tuple[object, ...]] = set()
-        hits = []
-        for topic_hits in found:
-            for hit in topic_hits:
-                if hit.key not in seen:
-                    seen.add(hit.key)
-                    hits.append(hit)
-    score = 0.0  # hit by hit: the same sum as ``tallied`` rule by rule (whole-number weights)
-    for hit in hits:
-        if has_context or not hit.needs_context:
-            score += hit.points
-    return score, hits
-
-
-def tallied(hits: list[Hit], has_context: bool) -> list[Tally]:
-    """The hits summed rule by rule, in the order each rule was first found."""
-    grouped: dict[tuple[str, str, str, str, bool, bool], list[Hit]] = {}
-    for hit in hits:
-        key = (hit.topic, hit.rule, hit.term, hit.field, hit.needs_context, hit.unsupported)
-        grouped.setdefault(key, []).append(hit)
-    tallies = []
-    for (slug, rule, term, field_name, needs_context, unsupported), found in grouped.items():
-        counted = (not needs_context or has_context) and not unsupported
-        points = sum(hit.points for hit in found) if counted else 0.0
-        note = UNSUPPORTED_CATEGORY if unsupported else _note(rule, needs_context, counted)
-        tallies.append((slug, rule, term, field_name, note, len(found), points, counted))
-    return tallies
-
-
 def _separator(topics: Sequence[TopicSettings]) -> str:
     """A character to join an article's fields with that no term of ``topics`` contains.
 
@@ -577,13 +367,6 @@ def _separator(topics: Sequence[TopicSettings]) -> str:
         for char in normalize_text(term.text)
     }
     return next(char for char in (MASK, *map(chr, range(0xE000, 0xF900))) if char not in used)
-
-
-def _note(rule: str, needs_context: bool, counted: bool) -> str:
-    if not needs_context:
-        return ""
-    why = "ambiguous" if rule == "ambiguous" else "matched behind a prefix"
-    return f"{why}; supported by other evidence" if counted else f"{why}; nothing supports it"
 
 
 def _ancestors(slug: str, parents: dict[str, str | None]) -> tuple[str, ...]:

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from digest.records import Article
-from digest.topics.classify import Explanation, TopicClassifier
+from digest.topics.classify import TopicClassifier
+from digest.topics.verdicts import Explanation
 
 
 def explanation_record(explanation: Explanation) -> dict[str, Any]:
