@@ -114,6 +114,9 @@ def test_retry_after_is_read_as_seconds_or_an_http_date() -> None:
     assert retry_after_seconds("soon") is None
     assert retry_after_seconds("-5") is None
     assert retry_after_seconds(None) is None
+    # A date and no Date header: measured by the caller's clock, or not at all.
+    assert retry_after_seconds(date, None, datetime(2025, 6, 11, 6, 0, tzinfo=UTC)) == 3600.0
+    assert retry_after_seconds(date) is None
 
 
 def test_only_410_disables_a_feed_and_the_message_says_how_to_undo_it() -> None:

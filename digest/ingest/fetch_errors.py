@@ -115,8 +115,9 @@ def retry_after_seconds(
 
     A date is measured against the response's own Date header when there is one, so a server whose
     clock is off still gets the wait it meant; without one, against ``now``, the caller's clock
-    (the poll's, so the wait is the same whichever clock the poll runs on), or this machine's
-    when none is given. A value that cannot be read gives None.
+    (the poll's, so the wait is the same whichever clock the poll runs on). A value that cannot
+    be read gives None, and so does a date with neither to measure it against (only the
+    injected clock tells the time).
     """
     text = (value or "").strip()
     if not text:
@@ -127,9 +128,10 @@ def retry_after_seconds(
     when = _http_date(text)
     if when is None:
         return None
-    sent = _http_date(date) if date else None
-    reference = (sent or now or datetime.now(UTC)).timestamp()
-    return max(0.0, when.timestamp() - reference)
+    reference = (_http_date(date) if date else None) or now
+    if reference is None:
+        return None
+    return max(0.0, when.timestamp() - reference.timestamp())
 
 
 def _http_date(text: str) -> datetime | None:
