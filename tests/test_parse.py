@@ -392,6 +392,26 @@ def test_parser_processes_are_kept_for_the_next_document_and_replaced_when_stopp
     isolation._parsers.close()
 
 
+def test_a_parser_process_imports_this_digest_not_a_digest_folder_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An operator's folder may hold a `digest/` of its own (a checkout of another release).
+    for name in ("digest/__init__.py", "digest/ingest/__init__.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text('raise SystemExit("the working directory\'s digest")\n')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(isolation, "_parsers", isolation._Parsers())
+    content = (FEEDS / "atom.xml").read_bytes()
+    try:
+        parsed = parse_apart(
+            content, url="https://feeds.example/a", content_type=None, now=NOW, timeout=60,
+            memory_bytes=256 << 20,
+        )  # fmt: skip
+    finally:
+        isolation._parsers.close()
+    assert len(parsed.entries) == 2
+
+
 def _entries_parsed_apart(answers: Queue[int]) -> None:
     content = (FEEDS / "atom.xml").read_bytes()
     parsed = parse_apart(

@@ -102,9 +102,11 @@ class _Parser:
         environment["PYTHONPATH"] = os.pathsep.join(
             [_PACKAGE_ROOT, *filter(None, [environment.get("PYTHONPATH")])]
         )
-        # This very interpreter and module: nothing from a feed reaches the command line.
+        # This very interpreter and module: nothing from a feed reaches the command line. -P:
+        # the working directory is not put first on the path, where a `digest/` folder of its
+        # own (a checkout of another release) would be imported in place of this one.
         self.process = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "digest.ingest.isolation", str(memory_bytes)],
+            [sys.executable, "-P", "-m", "digest.ingest.isolation", str(memory_bytes)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             # Read only once the process has ended, to say why; a traceback fits the pipe.
