@@ -31,7 +31,9 @@ from digest.store import Store, open_store
 from digest.store.db import database_errors
 
 app = DigestTyper(help="Topic newsletter digests from RSS and Atom feeds.", no_args_is_help=True)
-config_app = DigestTyper(help="Check the configuration.", no_args_is_help=True)
+config_app = DigestTyper(
+    help="Check the configuration; write the example one.", no_args_is_help=True
+)
 db_app = DigestTyper(
     help="Create or upgrade the database schema; adopt a new secret key.", no_args_is_help=True
 )
@@ -90,7 +92,8 @@ def load_config() -> Settings:
         errors.print(f"[bold red]Invalid configuration[/]\n{escape(str(error))}", highlight=False)
         if not state.config_path.exists() or state.config_path.is_dir():
             errors.print(
-                "Give the config file with --config FILE or the DIGEST_CONFIG variable.",
+                "Give the config file with --config FILE or the DIGEST_CONFIG variable; to begin "
+                "with the example, digest config example FOLDER writes it.",
                 highlight=False,
             )
         raise typer.Exit(2) from None

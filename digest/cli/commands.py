@@ -318,6 +318,21 @@ def config_check() -> None:
     console.print(table)
 
 
+@config_app.command("example")
+def config_example(
+    folder: Annotated[
+        Path, typer.Argument(help="Folder to write into (made if missing).", show_default=False)
+    ],
+) -> None:
+    """Write the example's config file, sample feeds and subscribers into FOLDER: a first
+    edition, offline, where digest was installed without its source."""
+    from digest.example import write_example
+
+    written = write_example(folder)
+    console.print(f"Wrote {shown(str(written))} and its samples/ and subscribers/", highlight=False)
+    console.print(f"Next: digest --config {shown(str(written))} run --once", highlight=False)
+
+
 @app.command()
 def preview(
     list_slug: Annotated[str, typer.Argument(metavar="LIST", help="The list's slug.")],
