@@ -36,8 +36,9 @@ def write_example(folder: Path) -> Path:
         target = folder / part
         if target.exists() or target.is_symlink():
             raise DigestError(
-                f"{target}: already exists; the example is written only where none of "
-                f"{', '.join(EXAMPLE_PARTS)} is: give another folder, or move it away"
+                f"{target}: already exists; the example is written only where none of its "
+                "parts is (example.toml, samples/, subscribers/): give another folder, or "
+                "move it away"
             )
     folder.mkdir(parents=True, exist_ok=True)
     for part in EXAMPLE_PARTS:

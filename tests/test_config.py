@@ -513,6 +513,31 @@ def test_base_url_may_be_plain_http_on_a_loopback_host(tmp_path: Path, url: str)
     assert f"service.base_url is {url}" in warning and "set an https URL" in warning
 
 
+def test_relative_data_paths_from_the_filesystem_root_are_said_where_they_go(
+    tmp_path: Path,
+) -> None:
+    # A service manager starts digest in /: the defaults ("var", "var/outbox") and the example's
+    # SQLite file put the service's data, and its secret key, in the system's own /var.
+    text = MINIMAL.replace("[service]\n", '[service]\ndatabase_url = "sqlite:///var/digest.db"\n')
+    settings = load_settings(write_config(tmp_path, text), {})
+    [warning] = preflight(settings, None, working_directory=Path("/")).warnings
+    assert warning == (
+        f"{tmp_path / 'digest.toml'}: service.database_url, service.data_dir, service.outbox "
+        "are relative to the working directory, which is /: the service's data goes to "
+        "/var/digest.db, /var, /var/outbox; give absolute paths, or start digest in the "
+        "folder its data belongs in (systemd: WorkingDirectory=)"
+    )
+    assert preflight(settings, None, working_directory=tmp_path).warnings == []
+    absolute = text.replace("sqlite:///var/", f"sqlite:///{tmp_path}/").replace(
+        "[service]\n", f'[service]\ndata_dir = "{tmp_path}"\noutbox = "{tmp_path}/out"\n'
+    )
+    settings = load_settings(write_config(tmp_path, absolute), {})
+    assert preflight(settings, None, working_directory=Path("/")).warnings == []
+    settings = load_settings(write_config(tmp_path, absolute.replace("data_dir", "# ")), {})
+    [warning] = preflight(settings, None, working_directory=Path("/")).warnings
+    assert ": service.data_dir is relative to the working directory" in warning
+
+
 @pytest.mark.parametrize(
     "url",
     ["http://10.0.0.5", "http://news.example.org", "http://127.0.0.1.example.org", "ftp://[::1]"],
