@@ -151,6 +151,17 @@ def test_empty_secret_file_is_a_config_error(tmp_path: Path) -> None:
     assert "DIGEST_SECRET_KEY" in str(caught.value)
 
 
+def test_a_secret_file_that_cannot_be_made_is_named_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # data_dir is relative to the working directory: "var/secret_key" did not say which.
+    monkeypatch.chdir(tmp_path)
+    Path("blocked").write_text("a file where the data folder should be\n")
+    with pytest.raises(ConfigError) as raised:
+        load_or_create_secret(Path("blocked/var/secret_key"))
+    assert str(raised.value).startswith(f"{tmp_path}/blocked/var/secret_key: cannot ")
+
+
 def test_a_confirmation_token_opens_its_sign_up_until_it_expires() -> None:
     from datetime import UTC, datetime, timedelta
 

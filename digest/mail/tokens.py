@@ -226,10 +226,11 @@ def load_or_create_secret(path: Path) -> str:
             f"cannot create the secret key file: {error.strerror}; "
             "make its folder writable or set DIGEST_SECRET_KEY"
         )
-        raise ConfigError(str(path), [("", why)]) from error
+        raise ConfigError(str(path.absolute()), [("", why)]) from error
     key = read_secret(path)
     if key is None:
-        raise ConfigError(str(path), [("", "the secret key file vanished while being created")])
+        vanished = "the secret key file vanished while being created"
+        raise ConfigError(str(path.absolute()), [("", vanished)])
     return key
 
 
@@ -243,7 +244,7 @@ def read_secret(path: Path) -> str | None:
     except (OSError, UnicodeDecodeError) as error:
         why = error.strerror if isinstance(error, OSError) else "not ASCII text"
         raise ConfigError(
-            str(path),
+            str(path.absolute()),
             [("", f"cannot read the secret key file: {why}; fix it or set DIGEST_SECRET_KEY")],
         ) from error
     if not key:
@@ -251,5 +252,5 @@ def read_secret(path: Path) -> str | None:
             "the secret key file is empty: delete it to have a new key made "
             "(links in mails already sent stop working), or set DIGEST_SECRET_KEY"
         )
-        raise ConfigError(str(path), [("", why)])
+        raise ConfigError(str(path.absolute()), [("", why)])
     return key
