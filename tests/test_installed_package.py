@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import sysconfig
+import time
 import zipfile
 from pathlib import Path
 
@@ -22,7 +24,7 @@ import pytest
 import digest
 from digest.errors import DigestError
 from digest.example import write_example
-from tests.servers import free_port
+from tests.servers import free_port, redis_server
 
 ROOT = Path(__file__).resolve().parents[1]
 SHADOW = 'raise SystemExit("imported the working directory\'s {name}, not the installed one")\n'
@@ -199,6 +201,45 @@ def test_the_installed_copy_serves_its_pages_and_stylesheet(
     finally:
         server.terminate()
         server.wait(30)
+
+
+def test_the_installed_worker_runs_the_ticks_of_the_installed_beat(
+    installed: Installed, example: Path, here: Path
+) -> None:
+    # Celery finds the app and beat's scheduler by their import paths (worker.app,
+    # worker.app:TickScheduler): the installed ones, not the working directory's worker/.
+    installed.ok("--config", str(example), "db", "upgrade", cwd=here)
+    logs = {name: here / f"{name}.log" for name in ("worker", "beat")}
+
+    def said() -> str:
+        return "".join(log.read_text() for log in logs.values())
+
+    with redis_server() as broker:
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+        started = []
+        try:
+            for command in (["worker", "--concurrency", "1"], ["beat", "--interval", "1"]):
+                with logs[command[0]].open("w") as log:
+                    started.append(
+                        subprocess.Popen(
+                            [str(installed.bin / "digest"), "--config", str(example), *command],
+                            cwd=here, stdout=subprocess.DEVNULL, stderr=log,
+                            env={**environment, "DIGEST_BROKER_URL": broker},
+                            start_new_session=True,
+                        )
+                    )  # fmt: skip
+            deadline = time.monotonic() + 60
+            while "tick: " not in logs["worker"].read_text() and time.monotonic() < deadline:
+                assert all(process.poll() is None for process in started), said()
+                time.sleep(0.2)
+            assert "Task digest.tick" in logs["worker"].read_text(), said()
+            assert "succeeded" in logs["worker"].read_text(), said()
+        finally:
+            # Killed, pool and all: how they stop is the service tests' matter, and a worker's
+            # warm shutdown takes half a minute.
+            for process in started:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(30)
 
 
 def test_with_no_config_the_installed_copy_says_how_to_write_the_example(
