@@ -3,15 +3,14 @@
     .venv/bin/python fuzz/feed_path.py [libFuzzer flags] WORK_CORPUS fuzz/corpus fuzz/crashes
     .venv/bin/python fuzz/feed_path.py CRASH_FILE          replay one input (a reproducer)
 
-The target and its invariants are ``fuzz.target.check_feed_path``; README.md, "Second command",
-has the flags for a bounded run (as ``scripts/test`` does), a run of hours, and how to minimise
-and replay a crash. The digest package and feedparser are instrumented for coverage, so the
-fuzzer steers by the branches of our own code and of the parser beneath it.
+The target and its invariants are ``fuzz.target.check_feed_path``; docs/development.md,
+"Fuzzing", has the flags for a bounded run (as ``scripts/test`` does), a run of hours, and how
+to minimise and replay a crash. The digest package and feedparser are instrumented for
+coverage, so the fuzzer steers by the branches of our own code and of the parser beneath it.
 """
 
 from __future__ import annotations
 
-import shlex
 import sys
 from pathlib import Path
 
@@ -23,14 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 with atheris.instrument_imports(include=["digest", "feedparser", "fuzz"]):
     from fuzz.target import check_feed_path, world
 
+from fuzz.runner import fuzz
+
 
 def main() -> None:
-    world()  # the example's settings and templates, loaded once before the first input
-    # libFuzzer starts itself again for -jobs, -fork and -minimize_crash, through the shell, with
-    # argv[0] as the command: it must be this interpreter (the project's venv) and this file.
-    command = shlex.join([sys.executable, str(Path(__file__).resolve())])
-    atheris.Setup([command, *sys.argv[1:]], check_feed_path)
-    atheris.Fuzz()
+    # The example's settings and templates are loaded once, before the first input.
+    fuzz(__file__, check_feed_path, world)
 
 
 if __name__ == "__main__":

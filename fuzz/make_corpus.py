@@ -1,6 +1,7 @@
-"""Write the fuzz target's seed corpus (fuzz/corpus/).
+"""Write the fuzz targets' seed corpora (fuzz/corpus/ for the feed path, fuzz/corpus-TARGET/ for
+each other target, whose seeds its own module writes: ``TARGET_SEEDS``).
 
-    .venv/bin/python fuzz/make_corpus.py           rewrite fuzz/corpus/
+    .venv/bin/python fuzz/make_corpus.py           rewrite fuzz/corpus/ and fuzz/corpus-*/
 
 Seeds are the project's own documents: the bundled sample feeds (config/samples/), the parse
 tests' feeds (tests/data/feeds/, tests/data/real_world/), and small documents written here in
@@ -21,9 +22,11 @@ import base64
 import hashlib
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from html import escape
 from pathlib import Path
+
+from fuzz import inbound_target, operator_target, picture_target
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "fuzz" / "corpus"
@@ -34,6 +37,12 @@ TYPES = {
     ".rdf": "application/rdf+xml",
     ".json": "application/feed+json",
     ".html": "text/html; charset=utf-8",
+}
+# The other targets (scripts/fuzz names them), each with the seeds its module writes.
+TARGET_SEEDS: dict[str, Callable[[], Iterator[tuple[str, bytes]]]] = {
+    "inbound_mail": inbound_target.seeds,
+    "pictures": picture_target.seeds,
+    "operator_files": operator_target.seeds,
 }
 PROJECT_DOCUMENTS = ("config/samples", "tests/data/feeds", "tests/data/real_world")
 
@@ -480,12 +489,21 @@ def seeds() -> Iterator[tuple[str, bytes]]:
     yield from attack_seeds()
 
 
+def corpus_of(target: str) -> Path:
+    """The seed corpus of a target of ``TARGET_SEEDS``."""
+    return ROOT / "fuzz" / f"corpus-{target}"
+
+
 def main() -> None:
-    if CORPUS.exists():
-        shutil.rmtree(CORPUS)
-    size = write(CORPUS, seeds())
-    count = sum(1 for _ in CORPUS.iterdir())
-    print(f"{count} seeds, {size:,} bytes, in {CORPUS.relative_to(ROOT)}")
+    corpora = [(CORPUS, seeds)] + [
+        (corpus_of(target), made) for target, made in TARGET_SEEDS.items()
+    ]
+    for folder, made in corpora:
+        if folder.exists():
+            shutil.rmtree(folder)
+        size = write(folder, made())
+        count = sum(1 for _ in folder.iterdir())
+        print(f"{count} seeds, {size:,} bytes, in {folder.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
