@@ -458,8 +458,12 @@ def user_info_ends_early(url: str) -> bool:
     """Whether a "/", "?" or "#" in the password of ``url`` ("http://desk:pa/ss@host") ends its
     address before the "@": what follows, the rest of the password included, is read as the
     path, and the start of the password as a port. An "@" in the path alone
-    ("https://host:8443/@team.rss") is no such thing: the ":" there starts a port."""
-    netloc = urlsplit(url).netloc
+    ("https://host:8443/@team.rss") is no such thing: the ":" there starts a port. A URL
+    urlsplit cannot read ("https://[oops]/") is none either: its own check says why."""
+    try:
+        netloc = urlsplit(url).netloc
+    except ValueError:
+        return False
     if "@" in netloc or "@" not in url.partition("://")[2] or netloc.endswith("]"):
         return False
     _, colon, after = netloc.rpartition(":")

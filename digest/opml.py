@@ -19,6 +19,7 @@ from xml.parsers.expat import ExpatError, ParserCreate
 
 from digest.config import FeedSettings, feed_url_key, http_url_problem
 from digest.config.editorial import FEED_NAME_LIMIT
+from digest.config.values import unreadable_url_problem
 from digest.errors import ConfigError
 from digest.terminal_escapes import escape_obeyed
 
@@ -134,6 +135,9 @@ def plan_import(feeds: Sequence[OpmlFeed], configured: Sequence[FeedSettings]) -
     left_out: list[tuple[str, str]] = []
     for feed in feeds:
         url = _web_address(feed.url)
+        if (problem := unreadable_url_problem(url)) is not None:
+            left_out.append((feed.url, problem))
+            continue
         parts = urlsplit(url)
         if not parts.scheme:
             left_out.append((feed.url, _RELATIVE))

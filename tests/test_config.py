@@ -243,6 +243,12 @@ def test_a_database_url_the_driver_cannot_read_is_refused_by_the_check(
         ),
         ("redis://:hunter#2@redis.example.org:6379/0", "its password or user name holds"),
         (
+            # A host in brackets that is no IP address: Python's words alone, the URL unnamed.
+            "redis://:hunter2@[redis]:6379/0",
+            "'redis://:***@[redis]:6379/0' is not a URL that can be read: 'redis' does not "
+            "appear to be an IPv4 or IPv6 address; only an IPv6 address goes between [ ]",
+        ),
+        (
             "rediss://redis.example.org:6380/0",
             "'rediss://redis.example.org:6380/0': a rediss:// URL must say how to check the "
             "server's certificate: end it with ?ssl_cert_reqs=required",
@@ -277,6 +283,13 @@ def test_a_broker_url_the_distributed_mode_cannot_use_is_refused(
         (
             " http://desk:hunter2@wire.example.org/feed.xml",
             "' http://desk:***@wire.example.org/feed.xml' has a blank at an end",
+        ),
+        (
+            # Masking the password raised urlsplit's ValueError on such a host: the message
+            # was Python's alone, and `feeds import` of one ended in a traceback.
+            "http://desk:hunter2@[wire.example.org/feed.xml",
+            "'http://desk:***@[wire.example.org/feed.xml' is not a URL that can be read: "
+            "Invalid IPv6 URL",
         ),
     ],
 )

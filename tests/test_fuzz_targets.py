@@ -31,7 +31,9 @@ def _inputs() -> list[tuple[str, Path]]:
     for target in CHECKS:
         for folder in (make_corpus.corpus_of(target), ROOT / "fuzz" / f"crashes-{target}"):
             if folder.is_dir():
-                found += [(target, path) for path in sorted(folder.iterdir())]
+                found += [
+                    (target, path) for path in sorted(folder.iterdir()) if path.name != "README.md"
+                ]
     return found
 
 

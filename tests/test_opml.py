@@ -246,3 +246,21 @@ def test_a_feed_url_in_the_feed_scheme_is_read_as_the_web_address_it_wraps() -> 
         ),
         ("feed:/rss.xml", "not an http(s) URL"),
     )
+
+
+@pytest.mark.parametrize("url", ["https://[oops::1]/feed", "https://[::1/feed", "http://[x]:80/"])
+def test_an_address_with_a_broken_bracketed_host_is_left_out_not_a_crash(url: str) -> None:
+    # urlsplit raises on a host in brackets that is no IP address: `feeds import` ended in a
+    # ValueError traceback, and the config named the key with Python's words alone.
+    document = (
+        f'<opml version="2.0"><body><outline text="Odd" xmlUrl="{url}"/>'
+        '<outline text="Fine" xmlUrl="https://fine.example.org/feed"/></body></opml>'
+    ).encode()
+    plan = plan_import(read_opml(document, "mine.opml"), ())
+    assert [feed.url for feed in plan.new] == ["https://fine.example.org/feed"]
+    [(left_out, why)] = plan.left_out
+    assert left_out == url
+    assert why.startswith("is not a URL that can be read: ")
+    assert "[ ]" in why
+    with pytest.raises(ValueError, match="is not a URL that can be read"):
+        FeedSettings(url=url, name="Odd")

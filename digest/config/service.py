@@ -18,6 +18,7 @@ from digest.config.values import (
     HttpUrl,
     SettingsModel,
     ShownText,
+    unreadable_url_problem,
 )
 from digest.errors import without_password
 
@@ -102,6 +103,8 @@ def _check_broker_url(url: str) -> str:
     traceback from redis-py (an ``amqp://`` broker, a blank pasted before the address, a "/" after
     the database number), and ``digest worker`` on a rediss:// URL in one from Celery, exit 0."""
     shown = without_password(url)
+    if (problem := unreadable_url_problem(url)) is not None:
+        raise ValueError(f"{shown!r} {problem}")
     if "@" in url.partition("://")[2] and "@" not in urlsplit(url).netloc:
         # "redis://:pa/ss@host": the address ends at the "/", and the rest, password included,
         # was read as the database number (and shown as such). A Redis URL has no other "@".

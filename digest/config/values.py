@@ -113,6 +113,16 @@ USER_INFO_ENDS_EARLY = (
 )
 
 
+def unreadable_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot even be split into its parts, or None. urlsplit raises ValueError on
+    a host in brackets that is no IP address ("https://[oops]/") or a bracket left open."""
+    try:
+        urlsplit(url)
+    except ValueError as error:
+        return f"is not a URL that can be read: {error}; only an IPv6 address goes between [ ]"
+    return None
+
+
 def http_url_problem(url: str) -> str | None:
     """Why ``url`` is no http or https URL that can be requested as written, or None.
 
@@ -126,6 +136,8 @@ def http_url_problem(url: str) -> str | None:
             "has a blank at an end or a control character in it: write the address alone, "
             "between the quotes"
         )
+    if (problem := unreadable_url_problem(url)) is not None:
+        return problem
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "is not an http(s) URL"
@@ -193,6 +205,8 @@ def _check_https_url(url: str) -> str:
             f"{BASE_URL_LIMIT}, as every copy's List-Unsubscribe header carries it on one line "
             "with a token after it; shorten it"
         )
+    if (problem := unreadable_url_problem(url)) is not None:
+        raise ValueError(f"{url!r} {problem}")
     parts = urlsplit(url)
     # Plain http only where no mailbox provider will ever follow it: a local trial, the tests.
     loopback_http = parts.scheme == "http" and is_loopback_host(parts.hostname)
