@@ -131,6 +131,7 @@ def plan_import(feeds: Sequence[OpmlFeed], configured: Sequence[FeedSettings]) -
     urls = {feed_url_key(feed.url): feed.name for feed in configured}
     names = {feed.name for feed in configured}
     planned: set[str] = set()
+    numbered: dict[str, int] = {}  # a name taken -> the number its next copy tries first
     new: list[FeedSettings] = []
     left_out: list[tuple[str, str]] = []
     for feed in feeds:
@@ -155,7 +156,7 @@ def plan_import(feeds: Sequence[OpmlFeed], configured: Sequence[FeedSettings]) -
         if key in planned:
             left_out.append((feed.url, "listed twice in the file"))
             continue
-        name = _unique(feed.title or parts.hostname, names)
+        name = _unique(feed.title or parts.hostname, names, numbered)
         names.add(name)
         planned.add(key)
         new.append(FeedSettings(url=url, name=name))
@@ -227,15 +228,18 @@ def _text(value: str | None) -> str | None:
     return unicodedata.normalize("NFC", text) or None
 
 
-def _unique(name: str, taken: set[str]) -> str:
+def _unique(name: str, taken: set[str], numbered: dict[str, int]) -> str:
     """``name``, numbered when taken, and within the length the config allows a feed's name: an
-    outline's title is anyone's text, and one too long was refused by FeedSettings here."""
+    outline's title is anyone's text, and one too long was refused by FeedSettings here.
+    ``numbered`` keeps where each name's numbers are at, so that the thousandth feed of one
+    title does not try the 999 numbers before its own."""
     name = name[:FEED_NAME_LIMIT].rstrip()
     if name not in taken:
         return name
-    number = 2
+    number = numbered.get(name, 2)
     while _numbered(name, number) in taken:
         number += 1
+    numbered[name] = number + 1
     return _numbered(name, number)
 
 
