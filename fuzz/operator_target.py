@@ -32,7 +32,7 @@ import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from digest.config import FeedSettings, load_settings
+from digest.config import FeedSettings, ListSettings, Settings, load_settings
 from digest.errors import ConfigError
 from digest.imports import read_list_file
 from digest.opml import plan_import, read_opml, toml_blocks
@@ -59,6 +59,13 @@ def config_folder() -> Path:
 
     atexit.register(shutil.rmtree, folder, True)
     return folder
+
+
+@functools.cache
+def example_list() -> tuple[Settings, ListSettings]:
+    """The example's config and its first list, the one a subscriber file is read for."""
+    settings = load_settings(config_folder() / "example.toml", {})
+    return settings, settings.lists[0]
 
 
 def split_input(data: bytes) -> tuple[str | None, bytes]:
@@ -95,7 +102,7 @@ def _refused(error: ConfigError, source: str) -> None:
 
 def check_subscriber_file(document: bytes) -> None:
     try:
-        read = read_list_file(SUBSCRIBERS, "daily", (), document)
+        read = read_list_file(SUBSCRIBERS, *example_list(), document)
     except ConfigError as error:
         _refused(error, str(SUBSCRIBERS))
         return
