@@ -54,6 +54,7 @@ from digest.store import Store
 from digest.store.db import (
     create_database_engine,
     current_revision,
+    dispose_engine,
     head_revision,
     known_revisions,
     refuse_another_applications,
@@ -331,10 +332,10 @@ def existing_store(settings: Settings) -> tuple[Store | None, str]:
             try:
                 refuse_another_applications(engine, revision)
             except StoreUnavailableError as error:
-                engine.dispose()
+                dispose_engine(engine)
                 # As `digest run` and every other command, which refuse it.
                 return None, f"the database is another application's: {error.reason}"
-            engine.dispose()
+            dispose_engine(engine)
             if revision is None:
                 return None, "the database has no schema yet"
             if revision not in known_revisions():
@@ -345,7 +346,7 @@ def existing_store(settings: Settings) -> tuple[Store | None, str]:
                 )
             return None, "the database's schema is older than this version (digest db upgrade)"
     except SQLAlchemyError as error:
-        engine.dispose()
+        dispose_engine(engine)
         reason = str(getattr(error, "orig", None) or error).splitlines()[0]
         return None, f"the database could not be reached ({reason})"
     return Store(engine), ""

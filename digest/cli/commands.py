@@ -42,6 +42,7 @@ from digest.records import CycleSummary, Edition
 from digest.schedule import next_slot
 from digest.screenshot import screenshot_edition
 from digest.services import Services
+from digest.store.db import dispose_engine
 from digest.topic_choices import variant_readers
 
 
@@ -283,7 +284,7 @@ def _preflight_on_disk(settings: Settings) -> tuple[Preflight, str]:
         return preflight(settings, store), unchecked
     finally:
         if store is not None:
-            store.engine.dispose()
+            dispose_engine(store.engine)
 
 
 @config_app.command("check")
@@ -511,7 +512,12 @@ def _layout_json(services: Services, list_slug: str) -> dict[str, Any]:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or upgrade the database schema to the latest version."""
-    from digest.store.db import create_database_engine, current_revision, database_errors, upgrade
+    from digest.store.db import (
+        create_database_engine,
+        current_revision,
+        database_errors,
+        upgrade,
+    )
 
     settings = load_config()
     with database_errors(settings.service.database_url):
@@ -523,7 +529,7 @@ def db_upgrade() -> None:
             upgrade(engine, say=console.print)
             console.print(f"Database at revision {current_revision(engine)}")
         finally:
-            engine.dispose()
+            dispose_engine(engine)
 
 
 @db_app.command("adopt-secret-key")
@@ -549,7 +555,7 @@ def db_adopt_secret_key() -> None:
             forgotten = store.forgotten_count()
             store.adopt_secret_key(secret_check(signing_secret(settings)), SystemClock().now())
         finally:
-            store.engine.dispose()
+            dispose_engine(store.engine)
     console.print(
         "The database now takes this secret key. Links mailed before stop working"
         + (

@@ -101,7 +101,12 @@ def _warn_of_an_evicting_broker(broker: str) -> None:
 def _require_schema(settings: Settings) -> None:
     """Refuse to start on a database whose schema is not this code's (SchemaMismatchError,
     saying to run `digest db upgrade`): checked here, before anything is consumed."""
-    from digest.store.db import check_schema, create_database_engine, database_errors
+    from digest.store.db import (
+        check_schema,
+        create_database_engine,
+        database_errors,
+        dispose_engine,
+    )
 
     url = settings.service.database_url
     with database_errors(url):
@@ -111,7 +116,7 @@ def _require_schema(settings: Settings) -> None:
         try:
             check_schema(engine, url)
         finally:
-            engine.dispose()
+            dispose_engine(engine)
 
 
 @app.command()

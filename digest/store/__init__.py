@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from digest.store.archive import ArchivedEdition, ArchiveStore
-from digest.store.db import STATEMENT_SECONDS, check_schema, create_database_engine, upgrade
+from digest.store.db import (
+    STATEMENT_SECONDS,
+    check_schema,
+    create_database_engine,
+    dispose_engine,
+    upgrade,
+)
 from digest.store.deliveries import DeliveryCounts, DeliveryStore, ReaderPosition
 from digest.store.editions import EditionState, EditionStore
 from digest.store.feeds import FeedState, FeedStore, UnchangedFetch
@@ -65,7 +71,7 @@ def open_store(
         elif migrate:
             upgrade(engine)
     except BaseException:
-        engine.dispose()
+        dispose_engine(engine)
         raise
     return Store(engine)
 
