@@ -35,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +135,19 @@ def next_stories(config: Path, feeds: Path) -> None:
 _numbers = itertools.count(1000, 1000)
 
 
+def processes() -> Iterator[tuple[int, list[str]]]:
+    """Each process of the machine now, with the fields of its /proc/PID/stat after its name
+    (the state first, then the parent's pid)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        yield int(entry.name), fields
+
+
 class GrandchildrenCpu:
     """CPU-seconds of this process's descendants below its children: digest's sending
     processes are forked from a server process that nobody waits for, so their CPU never
@@ -162,14 +176,7 @@ class GrandchildrenCpu:
         me = os.getpid()
         while not self._stop.wait(0.2):
             parents, cpu = {}, {}
-            for entry in Path("/proc").iterdir():
-                if not entry.name.isdigit():
-                    continue
-                try:
-                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                except OSError:
-                    continue
-                pid = int(entry.name)
+            for pid, fields in processes():
                 parents[pid] = int(fields[1])
                 cpu[pid] = (int(fields[11]) + int(fields[12])) / self._tick
             for pid, seconds in cpu.items():
