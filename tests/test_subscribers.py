@@ -188,6 +188,20 @@ def test_unknown_column_is_an_error(tmp_path: Path) -> None:
     assert found == [("line 1", "unknown column 'city': the columns are email, name, timezone")]
 
 
+def test_a_file_of_thousands_of_unknown_columns_is_one_problem(tmp_path: Path) -> None:
+    # Each unknown column was a problem of its own: a wide file of another program gave the
+    # operator a line for each of its 20,000 columns.
+    header = ",".join(["email", *(f"field{n}" for n in range(20_000))])
+    found = problems(write(tmp_path, header + "\nsam@example.org\n"))
+    assert found == [
+        (
+            "line 1",
+            "20000 unknown columns ('field0', 'field1', 'field2', 'field3', 'field4'…): "
+            "the columns are email, name, timezone",
+        )
+    ]
+
+
 def test_the_empty_column_a_spreadsheet_adds_at_the_end_is_left_out(tmp_path: Path) -> None:
     # A spreadsheet saves a column that was once formatted as an empty one, with no name: the
     # file was refused whole ("unknown column ''"), and rows with a trailing comma too.

@@ -470,12 +470,19 @@ def _trimmed(value: str) -> str:
     return value[start:end]
 
 
+_UNKNOWN_NAMED = 5  # unknown columns named one by one; past it, counted
+
+
 def _check_header(source: str, columns: list[str], where: str) -> None:
-    problems = [
-        (where, f"unknown column {column!r}: the columns are {', '.join(COLUMNS)}")
-        for column in columns
-        if column and column not in COLUMNS + EXPORT_COLUMNS
-    ]
+    unknown = [column for column in columns if column and column not in COLUMNS + EXPORT_COLUMNS]
+    known = f"the columns are {', '.join(COLUMNS)}"
+    if len(unknown) > _UNKNOWN_NAMED:
+        # A file of another kind (a wide export of another program) named each of its
+        # thousands of columns in a line of its own.
+        named = ", ".join(repr(column[:40]) for column in unknown[:_UNKNOWN_NAMED])
+        problems = [(where, f"{len(unknown)} unknown columns ({named}…): {known}")]
+    else:
+        problems = [(where, f"unknown column {column!r}: {known}") for column in unknown]
     problems += [
         (where, f"column {column!r} appears twice")
         for column in COLUMNS + EXPORT_COLUMNS
