@@ -23,10 +23,11 @@ from typing import Any
 import pytest
 import typer
 from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from typer.testing import CliRunner
 
 from digest.cli import app, boundary
+from digest.cli.boundary import Terminated
 from digest.errors import StoreUnavailableError
 from digest.store.db import database_errors
 from tests.feedserver import answer, feed_server
@@ -1077,6 +1078,33 @@ def test_a_database_error_that_reaches_the_boundary_names_the_database(
         "error: cannot open the database postgresql+psycopg://desk:***@db.example.org/digest: "
         "server closed the connection unexpectedly; check that the database server is running"
     )
+
+
+@pytest.mark.parametrize(
+    ("interrupt", "code", "said"),
+    [(KeyboardInterrupt, 130, "Interrupted."), (Terminated, 143, "Terminated.")],
+)
+def test_a_database_error_in_a_cleanup_after_ctrl_c_ends_the_command_as_interrupted(
+    capsys: pytest.CaptureFixture[str],
+    interrupt: type[KeyboardInterrupt],
+    code: int,
+    said: str,
+) -> None:
+    # Ctrl-C broke off a database call; a cleanup on the way out failed on the connection it
+    # left, and `digest send` ended "cannot open the database …: can't change 'autocommit'
+    # now", exit 1 (seen in tests/test_send_command.py's Ctrl-C test under load).
+    broken = ProgrammingError("SELECT 1", {}, Exception("can't change 'autocommit' now"))
+    with pytest.raises(typer.Exit) as exited, boundary.expected_failures():
+        try:
+            raise interrupt
+        finally:
+            raise OperationalError("SELECT 1", {}, Exception("cleanup")) from broken
+    assert exited.value.exit_code == code
+    assert capsys.readouterr().err.strip() == said
+    # Another error, with no interrupt behind it, is still itself.
+    with pytest.raises(typer.Exit) as exited, boundary.expected_failures():
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+    assert exited.value.exit_code == 1
 
 
 def test_an_error_that_is_a_bug_keeps_its_traceback() -> None:

@@ -162,7 +162,8 @@ def report(error: BaseException | str, *, title: str = "error:") -> None:
 def expected_failures() -> Iterator[None]:
     """Run a command; turn its expected failures into a message and an exit code."""
     try:
-        yield
+        with _interrupts_first():
+            yield
     except ConfigError as error:
         errors.print(f"[bold red]Invalid configuration[/]\n{escape(str(error))}", highlight=False)
         raise typer.Exit(EXIT_INVALID_CONFIG) from None
@@ -189,6 +190,38 @@ def expected_failures() -> Iterator[None]:
     except KeyboardInterrupt:
         errors.print("Interrupted.", highlight=False)
         raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+@contextmanager
+def _interrupts_first() -> Iterator[None]:
+    """An error raised while Ctrl-C or SIGTERM unwinds the command is the interrupt's doing, and
+    the command ends as interrupted (130, 143). Ctrl-C can break off a database call between a
+    statement and its answer; a cleanup on the way out (a result left open, a connection the
+    pool pings) then failed on that connection, and `digest send` ended "cannot open the
+    database …: can't change 'autocommit' now", exit 1, for a Ctrl-C."""
+    try:
+        yield
+    except Exception as error:
+        interrupt = _interrupt_behind(error)
+        if interrupt is None:
+            raise
+        raise interrupt from error
+
+
+def _interrupt_behind(error: BaseException) -> KeyboardInterrupt | None:
+    """The KeyboardInterrupt (or Terminated) being handled when ``error``, or an error it was
+    raised from, was raised; None when there is none."""
+    seen: set[int] = set()
+    waiting: list[BaseException] = [error]
+    while waiting:
+        cause = waiting.pop()
+        if id(cause) in seen:
+            continue
+        seen.add(id(cause))
+        if isinstance(cause, KeyboardInterrupt):
+            return cause
+        waiting += [link for link in (cause.__cause__, cause.__context__) if link is not None]
+    return None
 
 
 # Typer's own click is private (typer._click): contexts and parameters are typed Any here.
