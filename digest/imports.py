@@ -36,6 +36,7 @@ from digest.mail.subscribers import (
     read_subscriber_file,
 )
 from digest.store import ImportReport, Store, SubscriberInput
+from digest.topic_renames import current_slugs
 
 _log = logging.getLogger(__name__)
 
@@ -101,7 +102,6 @@ def read_list_file(
     config check`` counts and warns of, so that the two say the same."""
     read = read_subscriber_file(path, data)
     named = set(slugs_and_previous(digest_list))
-    topics = topic_slugs_now(settings, digest_list)
     rows: list[SubscriberRow] = []
     refused = list(read.refused)
     for row in read.rows:
@@ -110,26 +110,22 @@ def read_list_file(
             refused.append((f"line {row.line}", why))
             continue
         if row.topics is not None:
-            if unknown := [slug for slug in row.topics if slug not in topics]:
+            chosen = current_slugs(row.topics, settings)  # a former slug names its topic
+            unknown = [
+                written
+                for written, now in zip(row.topics, chosen, strict=True)
+                if now not in digest_list.topics
+            ]
+            if unknown:
                 why = (
                     f"topic {unknown[0]!r} is not one of list {digest_list.slug!r}'s topics "
                     f"({', '.join(digest_list.topics)})"
                 )
                 refused.append((f"line {row.line}", why))
                 continue
-            row = replace(row, topics=tuple(dict.fromkeys(topics[slug] for slug in row.topics)))
+            row = replace(row, topics=tuple(dict.fromkeys(chosen)))
         rows.append(row)
     return SubscriberFile(rows, sorted(refused, key=lambda problem: _line_number(problem[0])))
-
-
-def topic_slugs_now(settings: Settings, digest_list: ListSettings) -> dict[str, str]:
-    """Each slug a topic of the list has, or had before (its previous_slugs), to its slug now."""
-    previous = {topic.slug: topic.previous_slugs for topic in settings.topics}
-    now = {slug: slug for slug in digest_list.topics}
-    for slug in digest_list.topics:
-        for old in previous.get(slug, ()):
-            now.setdefault(old, slug)
-    return now
 
 
 def _line_number(line: str) -> int:
