@@ -52,11 +52,11 @@ from digest.render import Renderer
 from digest.services import secret_file, secret_source
 from digest.store import Store
 from digest.store.db import (
-    create_database_engine,
+    close_engine,
     current_revision,
-    dispose_engine,
     head_revision,
     known_revisions,
+    open_engine,
     refuse_another_applications,
     sqlite_file,
 )
@@ -323,19 +323,17 @@ def existing_store(settings: Settings) -> tuple[Store | None, str]:
             return None, f"{parsed.database} is a folder, not a database file"
         if not Path(parsed.database).is_file():
             return None, f"no database yet at {parsed.database}"
-    engine = create_database_engine(
-        url, statement_seconds=settings.service.database_timeout_seconds
-    )
+    engine = open_engine(url, statement_seconds=settings.service.database_timeout_seconds)
     try:
         revision = current_revision(engine)
         if revision != head_revision():
             try:
                 refuse_another_applications(engine, revision)
             except StoreUnavailableError as error:
-                dispose_engine(engine)
+                close_engine(engine)
                 # As `digest run` and every other command, which refuse it.
                 return None, f"the database is another application's: {error.reason}"
-            dispose_engine(engine)
+            close_engine(engine)
             if revision is None:
                 return None, "the database has no schema yet"
             if revision not in known_revisions():
@@ -346,7 +344,7 @@ def existing_store(settings: Settings) -> tuple[Store | None, str]:
                 )
             return None, "the database's schema is older than this version (digest db upgrade)"
     except SQLAlchemyError as error:
-        dispose_engine(engine)
+        close_engine(engine)
         reason = str(getattr(error, "orig", None) or error).splitlines()[0]
         return None, f"the database could not be reached ({reason})"
     return Store(engine), ""

@@ -23,7 +23,7 @@ from digest.mail.transport import MailTransport, OutboxTransport
 from digest.render import Renderer
 from digest.send_rate import SendRate, Unlimited, send_rate_for
 from digest.store import Store, open_store
-from digest.store.db import dispose_engine
+from digest.store.db import close_engine
 from digest.topics import TopicClassifier, classifier_for
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ class Services:
         self.http.close()
         if self.pictures_http is not None:
             self.pictures_http.close()
-        dispose_engine(self.store.engine)
+        close_engine(self.store.engine)
 
 
 def default_transport(settings: Settings) -> MailTransport:
@@ -156,7 +156,7 @@ def build_services(
     try:
         require_secret_key(store, settings, secret, clock)
     except BaseException:
-        dispose_engine(store.engine)
+        close_engine(store.engine)
         raise
     return Services(
         settings=settings,

@@ -28,7 +28,7 @@ from digest.gc_tuning import tune_garbage_collection
 from digest.sample_server import serve_folder
 from digest.services import Services, build_services, shares_database
 from digest.store import Store, open_store
-from digest.store.db import database_errors, dispose_engine
+from digest.store.db import close_engine, database_errors
 
 app = DigestTyper(help="Topic newsletter digests from RSS and Atom feeds.", no_args_is_help=True)
 config_app = DigestTyper(
@@ -147,7 +147,7 @@ def configured_store(settings: Settings) -> Iterator[Store]:
         try:
             yield store
         finally:
-            dispose_engine(store.engine)
+            close_engine(store.engine)
 
 
 def require_workers(settings: Settings) -> None:

@@ -42,7 +42,7 @@ from digest.records import CycleSummary, Edition
 from digest.schedule import next_slot
 from digest.screenshot import screenshot_edition
 from digest.services import Services
-from digest.store.db import dispose_engine
+from digest.store.db import close_engine
 from digest.topic_choices import variant_readers
 
 
@@ -284,7 +284,7 @@ def _preflight_on_disk(settings: Settings) -> tuple[Preflight, str]:
         return preflight(settings, store), unchecked
     finally:
         if store is not None:
-            dispose_engine(store.engine)
+            close_engine(store.engine)
 
 
 @config_app.command("check")
@@ -513,15 +513,15 @@ def _layout_json(services: Services, list_slug: str) -> dict[str, Any]:
 def db_upgrade() -> None:
     """Create or upgrade the database schema to the latest version."""
     from digest.store.db import (
-        create_database_engine,
         current_revision,
         database_errors,
+        open_engine,
         upgrade,
     )
 
     settings = load_config()
     with database_errors(settings.service.database_url):
-        engine = create_database_engine(
+        engine = open_engine(
             settings.service.database_url,
             statement_seconds=settings.service.database_timeout_seconds,
         )
@@ -529,7 +529,7 @@ def db_upgrade() -> None:
             upgrade(engine, say=console.print)
             console.print(f"Database at revision {current_revision(engine)}")
         finally:
-            dispose_engine(engine)
+            close_engine(engine)
 
 
 @db_app.command("adopt-secret-key")
@@ -555,7 +555,7 @@ def db_adopt_secret_key() -> None:
             forgotten = store.forgotten_count()
             store.adopt_secret_key(secret_check(signing_secret(settings)), SystemClock().now())
         finally:
-            dispose_engine(store.engine)
+            close_engine(store.engine)
     console.print(
         "The database now takes this secret key. Links mailed before stop working"
         + (

@@ -103,20 +103,18 @@ def _require_schema(settings: Settings) -> None:
     saying to run `digest db upgrade`): checked here, before anything is consumed."""
     from digest.store.db import (
         check_schema,
-        create_database_engine,
+        close_engine,
         database_errors,
-        dispose_engine,
+        open_engine,
     )
 
     url = settings.service.database_url
     with database_errors(url):
-        engine = create_database_engine(
-            url, statement_seconds=settings.service.database_timeout_seconds
-        )
+        engine = open_engine(url, statement_seconds=settings.service.database_timeout_seconds)
         try:
             check_schema(engine, url)
         finally:
-            dispose_engine(engine)
+            close_engine(engine)
 
 
 @app.command()

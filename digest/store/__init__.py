@@ -6,8 +6,8 @@ from digest.store.archive import ArchivedEdition, ArchiveStore
 from digest.store.db import (
     STATEMENT_SECONDS,
     check_schema,
-    create_database_engine,
-    dispose_engine,
+    close_engine,
+    open_engine,
     upgrade,
 )
 from digest.store.deliveries import DeliveryCounts, DeliveryStore, ReaderPosition
@@ -64,14 +64,14 @@ def open_store(
     PostgreSQL cancels a statement that takes more than ``statement_seconds``
     (service.database_timeout_seconds).
     """
-    engine = create_database_engine(database_url, statement_seconds=statement_seconds)
+    engine = open_engine(database_url, statement_seconds=statement_seconds)
     try:
         if migrate and shared:
             check_schema(engine, database_url)
         elif migrate:
             upgrade(engine)
     except BaseException:
-        dispose_engine(engine)
+        close_engine(engine)
         raise
     return Store(engine)
 

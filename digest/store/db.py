@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +26,6 @@ from sqlalchemy.exc import (
 )
 
 from digest.errors import NOT_A_DATABASE, SchemaMismatchError, StoreUnavailableError
-from digest.store.schema import Base
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -106,28 +108,61 @@ def create_database_engine(url: str, *, statement_seconds: float = STATEMENT_SEC
     return engine
 
 
-def dispose_engine(engine: Engine) -> None:
-    """Close ``engine``'s connections, and drop what the ORM compiled for it.
+# The engines open_engine handed out, by (URL, statement seconds), each with its number of
+# users. Held weakly: a store never closed (a test's, a script's) lets its engine go with it.
+_in_use: dict[tuple[str, float], tuple[weakref.ref[Engine], int]] = {}
+# The engines no one uses now, their connections closed, the most recently used last.
+_idle: OrderedDict[tuple[str, float], Engine] = OrderedDict()
+_engines_lock = threading.Lock()
+# A config edit that moves the database away and back finds its engine; edits to ever new URLs
+# keep no more than these.
+KEPT_IDLE_ENGINES = 4
 
-    The ORM keeps the statements it writes rows with in a cache of each mapped table, keyed by
-    the engine's dialect, for the life of the process. `digest run` and each worker build a new
-    engine at every edit of the config: each old engine's dialect, with every statement and type
-    compiled for it, stayed in those caches once the engine was disposed (up to some 150 per
-    table), and a run that took an edit every minute grew by about 100 KB an edit."""
-    engine.dispose()
-    dialect = engine.dialect
-    for mapper in Base.registry.mappers:
-        compiled = mapper._compiled_cache  # SQLAlchemy's own: no public way to empty it
-        for key in [key for key in list(compiled) if key[0] is dialect]:
-            compiled.pop(key, None)
-    # PostgreSQL's dialect keeps the queries it reads the schema with (the upgrade's check) in
-    # functools caches on its class, keyed by the dialect too (up to 128 each): emptied, and
-    # the engines in use build theirs again.
-    for dialect_class in type(dialect).__mro__:
-        for member in vars(dialect_class).values():
-            clear = getattr(member, "cache_clear", None)
-            if callable(clear):
-                clear()
+
+def open_engine(url: str, *, statement_seconds: float = STATEMENT_SECONDS) -> Engine:
+    """The engine of ``url`` this process uses, made by ``create_database_engine`` at its first
+    use; give it back with ``close_engine``.
+
+    `digest run`, the readers' pages and each worker build their services anew at every edit of
+    the config, and check the edit on the database before they take it. Each engine has its own
+    dialect, and the ORM keeps the statements it compiled for each dialect in its caches for the
+    life of the process: an engine made at each edit grew a process that took an edit a minute
+    by some 100 KB an edit. One engine for a URL, whatever the edits, compiles each statement
+    once. A database only in this process's memory ("sqlite://") is never shared: two stores
+    opened on it are two databases."""
+    if sqlite_file(url) is None and make_url(url).get_backend_name() == "sqlite":
+        return create_database_engine(url, statement_seconds=statement_seconds)
+    key = (url, statement_seconds)
+    with _engines_lock:
+        held, users = _in_use.get(key, (None, 0))
+        engine = held() if held is not None else None
+        if engine is None:
+            engine = _idle.pop(key, None) or create_database_engine(
+                url, statement_seconds=statement_seconds
+            )
+            users = 0
+        _in_use[key] = (weakref.ref(engine), users + 1)
+        return engine
+
+
+def close_engine(engine: Engine) -> None:
+    """Give back an engine of ``open_engine``: once no one uses it, its connections are closed
+    (a test may drop its database, an operator move the file) and the engine is kept, empty,
+    for the next to open its URL. Any other engine is disposed of."""
+    with _engines_lock:
+        key = next((key for key, (held, _) in _in_use.items() if held() is engine), None)
+        if key is not None:
+            users = _in_use[key][1] - 1
+            if users > 0:
+                _in_use[key] = (_in_use[key][0], users)
+                return
+            del _in_use[key]
+            _idle[key] = engine
+            while len(_idle) > KEPT_IDLE_ENGINES:
+                _idle.popitem(last=False)
+        for gone in [key for key, (held, _) in _in_use.items() if held() is None]:
+            del _in_use[gone]
+    engine.dispose()  # outside the lock: closing connections to a server away may take long
 
 
 def _bound_statements(engine: Engine, seconds: float) -> None:
