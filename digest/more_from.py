@@ -2,19 +2,20 @@
 
 When one person has several articles in the edition (``digest.bylines``: an agency, a desk, the
 outlet or no author is never grouped; names are compared as ``bylines.person_key`` spells them:
-case, spacing, Unicode forms and invisible characters aside; a byline of several people counts
-for each), the most prominent one (the lead, else the best-ranked in the sections,
-else in recommended) stays an item, and up to ``MORE_FROM_LIMIT`` others, best-ranked first, move
-under it. An item heads one person's "More from" at most. A piece of a story shown elsewhere in
-the edition (its cluster, link or title, the lead and "also covered by" included), or one with
-"also covered by" reports of its own, never moves: it stays an item. Moving never changes the
-number of articles shown, so the edition's cap still holds; any further pieces by the person
-stay items of their own.
+case, spacing, Unicode forms and invisible characters aside; a byline of several people counts for
+each) at one outlet (the site its links are on), the most prominent one (the lead, else the
+best-ranked in the sections, else in recommended) stays an item, and up to ``MORE_FROM_LIMIT``
+others, best-ranked first, move under it. An item heads one person's "More from" at most. A piece
+of a story shown elsewhere in the edition (its cluster, link or title, the lead and "also covered
+by" included), or one with "also covered by" reports of its own, never moves: it stays an item.
+Moving never changes the number of articles shown, so the edition's cap still holds; any further
+pieces by the person stay items of their own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from urllib.parse import urlsplit
 
 from digest.bylines import Bylines
 from digest.records import Article
@@ -40,10 +41,13 @@ def group_by_person(
         for article, _ in shown
     }
 
-    by_person: dict[str, list[Article]] = {}  # in the order each person first appears
+    # In the order each person first appears. A name is one person at one outlet: "Ahmed Ali"
+    # of one outlet and "Ahmed Ali" of another are more often two reporters than one, and a
+    # "More from" under the wrong one misleads, where one missed costs little.
+    by_person: dict[tuple[str, str], list[Article]] = {}
     for article, _ in shown:
         for key in bylines.of(article).keys:
-            by_person.setdefault(key, []).append(article)
+            by_person.setdefault((key, _outlet(article)), []).append(article)
 
     more_from: dict[int, tuple[Article, ...]] = {}
     moved: set[int] = set()
@@ -67,6 +71,16 @@ def group_by_person(
             more_from[head.id] = tuple(movable)
             moved.update(article.id for article in movable)
     return more_from
+
+
+def _outlet(article: Article) -> str:
+    """The site of the article's link (``www.`` aside: an outlet's feeds link to both), or its
+    feed when the link names no host."""
+    try:
+        host = (urlsplit(article.link).hostname or "").removeprefix("www.")
+    except ValueError:  # "http://[oops]/": an address no host can be read from
+        host = ""
+    return host or f"feed {article.feed_id}"
 
 
 def _story_keys(article: Article) -> set[str]:

@@ -524,6 +524,24 @@ def test_more_from_sees_one_person_in_either_unicode_form() -> None:
     assert items[3].more_from == ()
 
 
+def test_more_from_is_one_person_at_one_outlet() -> None:
+    def at(article_id: int, topics: dict[str, float], link: str, **fields: object) -> Candidate:
+        made = by(article_id, topics, "Ahmed Ali", **fields)
+        return Candidate(article=replace(made.article, link=link), topics=made.topics)
+
+    edition = compose(
+        [
+            at(1, {"middle-east": 9.0}, "https://www.gulfwire.example/a", image=True),
+            at(2, {"gulf": 5.0}, "https://gulfwire.example/b"),  # the same site, without www.
+            at(3, {"syria": 4.0}, "https://levant.example/c"),  # a namesake at another outlet
+            at(4, {"gulf": 3.0}, "http://[oops]/d"),  # an address naming no site: its feed's
+        ]
+    )
+    assert edition.lead is not None
+    assert [a.id for a in edition.lead.more_from] == [2]
+    assert section_ids(edition) == {"gulf": [4], "syria": [3]}
+
+
 def test_more_from_is_never_the_editor_a_wire_names_after_its_reporters() -> None:
     # Every Reuters story ends its byline with "Editing by ...": one editor's name grouped
     # the pieces of different reporters under "More from Editing by John Roe".
