@@ -20,6 +20,8 @@ import re
 import unicodedata
 from collections.abc import Iterator
 
+from digest.letter_variants import LETTER_VARIANTS
+
 # key: forms in English, Arabic, Hebrew, Persian (several words allowed, split by spaces).
 _TABLE: dict[str, tuple[str, ...]] = {
     "gaza": ("Gaza", "Gazan", "Gazans", "غزة", "غزه", "עזה"),
@@ -109,11 +111,11 @@ _ARABIC_PREFIXES: tuple[str, ...] = (
 _HEBREW_PREFIXES: tuple[str, ...] = tuple("ובלמהשכ")
 _MIN_STEM = 3
 _LONGEST_NAME = 6  # words in the longest form of _TABLE
-# Folded letters that differ only by spelling habit: alif forms, ta marbuta, alif maqsura,
-# Persian yeh and kaf, Arabic-Indic and Persian digits, the Hebrew geresh and gershayim.
+# Folded letters that differ only by spelling habit (LETTER_VARIANTS), and what only figures
+# and words compared need: Arabic-Indic and Persian digits and separators, the joiners and the
+# tatweel.
 _UNIFY = str.maketrans(
-    {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ة": "ه", "ى": "ي", "ی": "ي", "ک": "ك", "ۀ": "ه",
-     "׳": "'", "״": '"', "\u200c": "", "\u200d": "", "ـ": "",
+    {**LETTER_VARIANTS, "\u200c": "", "\u200d": "", "ـ": "",
      **{chr(0x0660 + d): str(d) for d in range(10)}, **{chr(0x06F0 + d): str(d) for d in range(10)},
      "٬": ",", "٫": "."}
 )  # fmt: skip

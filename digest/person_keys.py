@@ -6,6 +6,7 @@ import re
 import unicodedata
 
 from digest.byline_words import AGENCY_BYLINES, TITLE_WORDS
+from digest.letter_variants import LETTER_VARIANTS
 
 # Written or left out at will, the same name either way: Arabic vowel marks and Quranic signs,
 # the tatweel that stretches a word, Hebrew vowel points and cantillation marks.
@@ -13,13 +14,7 @@ _OPTIONAL_MARKS = re.compile(
     "[\u0610-\u061a\u0640\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e4\u06e7\u06e8"
     "\u06ea-\u06ed\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u05c5\u05c7]"
 )
-# Letters written one for the other in names: alef with or without its hamza or madda, final
-# yeh dotted or not, teh marbuta or heh, and the Persian yeh and kaf typed on Arabic keyboards.
-_LETTER_VARIANTS = str.maketrans(
-    {
-        "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ی": "ي", "ک": "ك", "ة": "ه",
-    }
-)  # fmt: skip
+_LETTER_VARIANTS = str.maketrans(LETTER_VARIANTS)
 DOTS = re.compile(r"[.\u200c\u200f\u200e]")
 # What shows as nothing (Unicode's Default_Ignorable_Code_Point): zero-width spaces, joiners
 # and non-joiners, direction marks, embeddings and isolates, soft hyphens, word joiners, byte

@@ -4,30 +4,21 @@ from __future__ import annotations
 
 import unicodedata
 
+from digest.letter_variants import LETTER_VARIANTS
+
 _TATWEEL = "\u0640"  # Arabic kashida: stretches a word for layout, never changes it
 _FOLDS = str.maketrans(
     {
+        **LETTER_VARIANTS,
         # Typographic apostrophes, so "Jordan’s" in a feed matches the term "Jordan's".
         "\u2019": "'",
         "\u2018": "'",
         "\u02bc": "'",
         "\u2032": "'",
-        # Hebrew geresh and gershayim, which writers type as the apostrophe and the double quote
-        # as often as not ("ג׳נין" and "ג'נין" are Jenin, "צה״ל" and "צה"ל" the army), and the
-        # typographic double quotes a word processor puts in their place ("צה”ל").
-        "\u05f3": "'",
-        "\u05f4": '"',
+        # The typographic double quotes a word processor puts in place of a Hebrew gershayim
+        # ("צה”ל").
         "\u201c": '"',
         "\u201d": '"',
-        # Arabic letter variants writers use interchangeably: alef wasla, taa marbuta / haa,
-        # alef maqsura / yaa. (The hamza and madda forms of alef fold by losing their marks.)
-        "\u0671": "\u0627",  # ٱ -> ا
-        "\u0629": "\u0647",  # ة -> ه
-        "\u0649": "\u064a",  # ى -> ي
-        # Persian letters that Arabic text writes with their Arabic twins.
-        "\u06cc": "\u064a",  # ی -> ي
-        "\u06a9": "\u0643",  # ک -> ك
-        "\u06d5": "\u0647",  # ە -> ه
         # Turkish dotless i: "Diyarbakır" and "Diyarbakir" are one word here. (Dotted capital İ
         # folds to i by losing its combining dot.)
         "\u0131": "i",
