@@ -1000,6 +1000,31 @@ def test_a_summary_of_only_a_source_tag_is_not_shown(settings: Settings) -> None
         assert "[Gulf Digest] Oman lifted it." in part
 
 
+def test_a_summary_is_shown_as_ingest_would_clean_it_now(settings: Settings) -> None:
+    # Stored before ingest cleaned it: a credit line and a promotion closing it, behind a bare
+    # source tag; and a summary kept only as text, with its dateline.
+    lead = article(
+        1,
+        "Port strike ends in Salalah",
+        summary="Dockers went back to work.</p><p>Officials said more. (Reporting by Jane Doe;"
+        " Editing by John Roe)</p><p>Follow us on Twitter.</p><p>[Gulf Digest]",
+    )
+    plain = replace(
+        article(2, "Oman lifts fuel subsidy"),
+        summary_html="",
+        summary_text="MUSCAT (Reuters) - Oman lifted the subsidy.",
+    )
+    result = Renderer(settings).render(
+        gulf_edition(lead, plain), settings.list("middle-east-daily")
+    )
+    for part in (result.text, body_of(result.html)):
+        assert "Officials said more." in part
+        assert (
+            "Reporting by" not in part and "Follow us" not in part and "[Gulf Digest]" not in part
+        )
+        assert "Oman lifted the subsidy." in part and "(Reuters)" not in part
+
+
 def test_a_summary_of_only_a_web_address_is_not_shown(settings: Settings) -> None:
     # A description that is only a link, written as its address, printed the address as the
     # story's summary, with a full stop after it that is no part of it.

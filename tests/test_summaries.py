@@ -176,6 +176,21 @@ def test_a_wire_services_credit_line_goes(credit: str) -> None:
     assert clean_paragraphs([credit]) == []
 
 
+def test_the_closing_lines_go_in_any_order_and_number() -> None:
+    # Each filter reads the last paragraph only: run once, a promotion after a credit line hid
+    # the credit, and a second promotion stayed once the first went.
+    credited = "Officials said more. (Reporting by Jane Doe; Editing by John Roe)"
+    assert clean_paragraphs(
+        ["Talks resumed in Doha.", credited, "Sign up for our newsletter."]
+    ) == [
+        "Talks resumed in Doha.",
+        "Officials said more.",
+    ]
+    assert clean_paragraphs(
+        ["Talks resumed in Doha.", "Sign up for our newsletter.", "Follow us on Twitter."]
+    ) == ["Talks resumed in Doha."]
+
+
 @pytest.mark.parametrize(
     "paragraph",
     ["Reporting by local outlets said the port was closed.",

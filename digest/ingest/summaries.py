@@ -3,9 +3,10 @@
     "<p>Strikes despite truce</p><p>JERUSALEM (Reuters) - Israel said...</p>"
         ─► paragraphs ("Strikes despite truce", "Israel said...")
 
-Read at ingest (``digest.ingest.clean`` stores the summary without the dateline) and again when
-an edition is rendered (``digest.render`` shows each paragraph apart, so "...despite truce" and
-"JERUSALEM: ..." never run together).
+Read at ingest (``digest.ingest.clean`` stores the summary without the dateline) and again, by
+the same ``clean_paragraphs``, when an edition is rendered (``digest.render`` shows each
+paragraph apart, so "...despite truce" and "JERUSALEM: ..." never run together, and a summary
+stored before a filter was written is shown as a new one would be).
 
 What leaves the opening of a paragraph, each a pattern below:
 - a place and a known agency in parentheses, with a date or not: "JERUSALEM (Reuters) -",
@@ -442,13 +443,28 @@ def _headline_fold(text: str) -> str:
     )
 
 
-def clean_paragraphs(paragraphs: list[str]) -> list[str]:
+def clean_paragraphs(paragraphs: list[str], *, keep_source_tags: bool = True) -> list[str]:
     """Each paragraph without its opening dateline or byline; a byline paragraph, a paragraph
-    of a bare web address, a picture's credit, a wire's credit line, links to related stories,
-    a closing promotion, a date or reading time alone, the page's furniture and one that shows
-    nothing left out."""
+    of a bare web address, a picture's credit, links to related stories, a date or reading time
+    alone, the page's furniture, one that shows nothing, and the closing lines (a promotion, a
+    wire's credit line) left out. Without ``keep_source_tags``, for print, a paragraph that is
+    only a source tag goes too (``without_bare_source_tags``)."""
     shown = without_byline_paragraph(without_empty_paragraphs(paragraphs))
-    shown = without_wire_credits(without_picture_credits(without_bare_addresses(shown)))
-    shown = without_stamps(without_page_furniture(shown))
-    shown = without_promotion(without_related_links(shown))
+    shown = without_picture_credits(without_bare_addresses(shown))
+    shown = without_related_links(without_stamps(without_page_furniture(shown)))
+    shown = _without_closing_lines(shown)
+    if not keep_source_tags:
+        # And the closing lines again: a tag after them hid them from the filters of the last.
+        shown = _without_closing_lines(without_bare_source_tags(shown))
     return [without_dateline(paragraph) for paragraph in shown]
+
+
+def _without_closing_lines(paragraphs: list[str]) -> list[str]:
+    """``paragraphs`` without the promotions and wire credit lines that close them, in any order
+    and number. Each filter reads the last paragraph, so each goes again once the other took
+    one away: "... said. (Reporting by Jane Doe)" then "Sign up for our newsletter."."""
+    while True:
+        kept = without_wire_credits(without_promotion(paragraphs))
+        if kept == paragraphs:
+            return kept
+        paragraphs = kept

@@ -275,17 +275,13 @@ def _own_outlet(article: Article, item: EditionItem) -> list[Article]:
 
 def _summary_paragraphs(article: Article, limit: int, *, overrun: bool) -> tuple[str, ...]:
     """The summary's first paragraphs, at most ``summaries.MAX_PARAGRAPHS`` (the rest joins the
-    last) and ``limit`` characters in all, without an opening dateline (one stored before
-    ingest knew it too)."""
-    paragraphs = summaries.clean_paragraphs(summaries.paragraphs_of(article.summary_html))
+    last) and ``limit`` characters in all, cleaned as ingest cleans them (a summary stored
+    before ingest knew a dateline, a credit or a promotion is shown as a new one would be),
+    without a bare source tag and without the headline again."""
+    paragraphs = summaries.paragraphs_of(article.summary_html)
     if not paragraphs:
         paragraphs = [one_line(article.summary_text)] if article.summary_text.strip() else []
-    # A summary stored as a bare address, or as "…", before ingest left it out.
-    paragraphs = summaries.without_bare_addresses(summaries.without_bare_source_tags(paragraphs))
-    paragraphs = summaries.without_picture_credits(summaries.without_empty_paragraphs(paragraphs))
-    paragraphs = summaries.without_related_links(summaries.without_wire_credits(paragraphs))
-    paragraphs = summaries.without_stamps(summaries.without_promotion(paragraphs))
-    paragraphs = summaries.without_page_furniture(paragraphs)
+    paragraphs = summaries.clean_paragraphs(paragraphs, keep_source_tags=False)
     paragraphs = summaries.without_headline(paragraphs, one_line(article.title))
     if len(paragraphs) > summaries.MAX_PARAGRAPHS:
         last = summaries.MAX_PARAGRAPHS - 1
