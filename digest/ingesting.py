@@ -5,10 +5,8 @@
     poll_feeds(feeds)  poll_feed on a thread pool, a few at a time per host; the fetches
                        overlap, the work between them takes turns (concurrency.cpu_turn)
 
-A host that answers one feed with a 429 or 503 and a Retry-After pauses every feed it serves:
-their next polls are put off to the end of the pause, and a poll of one of them that was
-already handed out (the cycle's next ones, a worker's queued task) is dropped before its
-request.
+A host that answers one feed with a 429 or 503 and a Retry-After pauses every feed it serves
+(``digest.host_pauses``).
 
 ``poll_feed`` is what the poll task of ``worker/`` calls.
 """
@@ -35,6 +33,7 @@ from digest.errors import (
     shown_address,
     without_password,
 )
+from digest.host_pauses import HostPauses, host_paused, pause_host, put_off_host
 from digest.ingest import fetch_feed, parse_feed, quirks
 from digest.ingest.isolation import parse_apart
 from digest.ingest.parse import OutOfTime
@@ -97,14 +96,14 @@ def _poll_feed(
     unchanged = unchanged or UnchangedFetches(services.store, batch=1)
     if feed is None:
         feed = services.store.feed(feed_id)
-    if _host_paused(services, feed, feed.fetch_url, now, pauses):
+    if host_paused(services, feed, feed.fetch_url, now, pauses):
         return PollOutcome(feed.id, feed.url, paused=True)
     bounds = polling.bounds_for(settings.ingest, services.feed_settings(feed.url))
 
     def before_redirect(target: str) -> None:
         # A feed whose address sends it on to a host that asked to wait (a CDN, its https
         # address on a 302) stops there: that host gets no request from this feed either.
-        if _host_paused(services, feed, target, now, pauses):
+        if host_paused(services, feed, target, now, pauses):
             raise _HeldBack
 
     try:
@@ -151,48 +150,6 @@ def _poll_feed(
 
 class _HeldBack(Exception):
     """A redirect led a poll to a host that asked to wait: the poll ends before asking it."""
-
-
-def _host_paused(
-    services: Services, feed: FeedState, url: str, now: datetime, pauses: HostPauses | None
-) -> bool:
-    """Whether the host of ``url`` (``feed``'s address, or where a redirect sends it) asked to
-    wait until after ``now``: as the cycle's ``pauses`` say (read from the store at its start,
-    and kept up to date during it), else as the store says now (a worker's poll task). A feed
-    held back is put off to the end of the pause, so that it is not handed out again before: a
-    poll of the host under way when it answered may have recorded an earlier next poll."""
-    host = polling.host_of(url)
-    if pauses is not None:
-        until = pauses.until(host, now)
-    else:
-        until = polling.pause_end(host, services.store.waiting_on_servers(now), now)
-    if until is None:
-        return False
-    if feed.next_poll_at is None or feed.next_poll_at < until:
-        services.store.put_off_polls([feed.id], until)
-    _log.info(
-        "%s: not polled, its host asked to wait until %s",
-        without_password(feed.url),
-        until.isoformat(timespec="seconds"),
-    )
-    return True
-
-
-def _pause_host(services: Services, host: str, until: datetime, pauses: HostPauses | None) -> None:
-    """Put off the polls of the feeds of ``host`` to ``until``: its server asked to be left
-    alone, and a newsroom often follows several sections of one publisher."""
-    if pauses is not None:
-        pauses.pause(host, until)
-    _put_off_host(services, host, until)
-
-
-def _put_off_host(services: Services, host: str, until: datetime) -> None:
-    """Put off the next poll of every feed of ``host`` to ``until`` at the earliest."""
-    feeds = services.store.feed_states().values()
-    services.store.put_off_polls(
-        [feed.id for feed in feeds if feed.pollable and polling.host_of(feed.fetch_url) == host],
-        until,
-    )
 
 
 def _content_hash(result: FetchResult) -> str | None:
@@ -413,7 +370,7 @@ def _record_poll_failure(
         wait_asked_until=until,
     )
     if until is not None and asker is not None:
-        _pause_host(services, asker, until, pauses)
+        pause_host(services, asker, until, pauses)
     if disabled_reason is not None:
         # It says what the fetch's error says, where, and what to do: printed after that error,
         # the two said "for good" twice, each with its own advice.
@@ -463,41 +420,7 @@ def poll_feeds(
         # A poll of the host that was under way when it asked to wait recorded its own next
         # poll after the pause put it off: put off again, now that every poll has been recorded.
         for host, until in pauses.hosts():
-            _put_off_host(services, host, until)
-
-
-class HostPauses:
-    """The hosts that asked to wait, each until when, for one poll cycle: the cycle's feeds
-    were read at its start, so the store's put-off polls do not show in their state."""
-
-    def __init__(self) -> None:
-        self._until: dict[str, datetime] = {}
-        self._lock = threading.Lock()
-
-    def pause(self, host: str, until: datetime) -> None:
-        with self._lock:
-            self._until[host] = max(until, self._until.get(host, until))
-
-    def hosts(self) -> list[tuple[str, datetime]]:
-        with self._lock:
-            return list(self._until.items())
-
-    def until(self, host: str, now: datetime) -> datetime | None:
-        """The end of ``host``'s pause, when it is after ``now``."""
-        with self._lock:
-            until = self._until.get(host)
-        return until if until is not None and now < until else None
-
-    @classmethod
-    def from_store(cls, store: Store, now: datetime) -> HostPauses:
-        """The hosts still waiting from before the cycle, each until its waiting feed's next
-        poll: the cycle's feeds were read as due, perhaps by a poll that raced the pause."""
-        pauses = cls()
-        for feed in store.waiting_on_servers(now):
-            if feed.wait_asked_by is not None and polling.waits_on(feed, feed.wait_asked_by, now):
-                assert feed.wait_asked_until is not None  # waits_on says so
-                pauses.pause(feed.wait_asked_by, feed.wait_asked_until)
-        return pauses
+            put_off_host(services, host, until)
 
 
 class UnchangedFetches:
