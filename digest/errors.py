@@ -179,89 +179,107 @@ class StoreUnavailableError(DigestError):
     ) -> None:
         self.url = url
         self.reason = reason
-        shown = database_shown(url)
-        if timed_out:
-            # The server answers, and gave up on a statement past its bound: the advice of an
-            # unreachable database would mislead.
-            what_to_do = (
-                "another session holds a lock this command waits for (a transaction left open, "
-                "in psql or in a process that is stuck: see pg_stat_activity), or the server is "
-                "overloaded; end that session, or raise service.database_timeout_seconds"
-            )
-        elif not_permitted:
-            # PostgreSQL refused the URL's user (SQLSTATE 42501): the server is up and the
-            # address right, so the advice of an unreachable database would mislead. Since
-            # PostgreSQL 15 only a database's owner may create tables in its schema public, and
-            # tables made by `digest db upgrade` run as another user are that user's.
-            what_to_do = (
-                "the user of the URL may not make or use digest's tables there: make it the "
-                "owner of the database (ALTER DATABASE ... OWNER TO ...) and of the tables in "
-                "it, or put the user that owns them in service.database_url (or "
-                "DIGEST_DATABASE_URL)"
-            )
-        elif read_only:
-            # The server answers but takes no writes: a standby (a replica, or the old primary
-            # after a failover), or a database set read-only (default_transaction_read_only).
-            what_to_do = (
-                "the server takes no writes there (a standby, or a database set read-only): "
-                "point service.database_url (or DIGEST_DATABASE_URL) at the primary server, or "
-                "make the database writable again"
-            )
-        elif not_digest:
-            what_to_do = (
-                "it is another application's database (or a digest one that lost its "
-                "alembic_version table), and nothing was written to it: point "
-                "service.database_url (or DIGEST_DATABASE_URL) at digest's, or at a new file or "
-                "an empty database to start one"
-            )
-        elif missing_driver:
-            what_to_do = (
-                "install the driver the URL names (PostgreSQL's, psycopg, comes with "
-                '`pip install -e ".[postgres]"`), or name one that is installed in '
-                "service.database_url (or DIGEST_DATABASE_URL), e.g. "
-                "postgresql+psycopg://user@host/database"
-            )
-        elif "database or disk is full" in reason or "No space left on device" in reason:
-            # SQLite's words, and PostgreSQL's ("could not extend file ..."): the address is
-            # right and the server up, so the advice of an unreachable database would mislead.
-            what_to_do = (
-                "the disk that holds it is full: free space there, or move the database to a "
-                "larger disk and correct service.database_url (or DIGEST_DATABASE_URL), then run "
-                "this again"
-            )
-        elif url.startswith("sqlite") and "database is locked" in reason:
-            # SQLite waited its busy timeout for another process's write: the file is fine.
-            what_to_do = (
-                "another process is writing to it (a digest command still running, such as "
-                "digest run or an import) and held it too long: wait for it to finish and run "
-                "this again"
-            )
-        elif url.startswith("sqlite") and "readonly database" in reason:
-            # The file opened, so its folder is there: this user may not write the file, or
-            # its -wal and -shm files beside it (often left by a command run as root).
-            what_to_do = (
-                "this user may not write the file, or its -wal and -shm files beside it: check "
-                "their owner and permissions (a command run as another user, such as root, may "
-                "have made them), then run this again"
-            )
-        elif url.startswith("sqlite") and reason in NOT_A_DATABASE:
-            what_to_do = (
-                "the file is not a digest database (another file, or a damaged one): point "
-                "service.database_url (or DIGEST_DATABASE_URL) at the right file, or restore it "
-                "from a backup"
-            )
-        elif url.startswith("sqlite"):
-            what_to_do = (
-                "check that its folder exists (or can be made) and is writable, or point "
-                "service.database_url (or DIGEST_DATABASE_URL) at another file"
-            )
-        else:
-            what_to_do = (
-                "check that the database server is running and accepts connections at that "
-                "address and that the database and its user exist, or correct "
-                "service.database_url (or DIGEST_DATABASE_URL)"
-            )
-        super().__init__(f"cannot open the database {shown}: {brief(reason)}; {what_to_do}")
+        flagged = {
+            "timed_out": timed_out,
+            "not_permitted": not_permitted,
+            "read_only": read_only,
+            "not_digest": not_digest,
+            "missing_driver": missing_driver,
+        }
+        kind = next((name for name, on in flagged.items() if on), None) or _told_by(url, reason)
+        super().__init__(
+            f"cannot open the database {database_shown(url)}: {brief(reason)}; "
+            f"{_DATABASE_ADVICE[kind]}"
+        )
+
+
+def _told_by(url: str, reason: str) -> str:
+    """What kind of failure the database's own words (``reason``) tell, for the advice."""
+    if "database or disk is full" in reason or "No space left on device" in reason:
+        return "disk_full"
+    if not url.startswith("sqlite"):
+        return "unreachable"
+    if "database is locked" in reason:
+        return "locked"
+    if "readonly database" in reason:
+        return "file_not_writable"
+    if reason in NOT_A_DATABASE:
+        return "not_a_database"
+    return "no_file"
+
+
+# What to do about a database that cannot be opened, by the kind of failure. Each but the last
+# two is told apart because the advice of an unreachable database would mislead there.
+_DATABASE_ADVICE = {
+    # The server answers, and gave up on a statement past its bound.
+    "timed_out": (
+        "another session holds a lock this command waits for (a transaction left open, "
+        "in psql or in a process that is stuck: see pg_stat_activity), or the server is "
+        "overloaded; end that session, or raise service.database_timeout_seconds"
+    ),
+    # PostgreSQL refused the URL's user (SQLSTATE 42501): the server is up and the address
+    # right. Since PostgreSQL 15 only a database's owner may create tables in its schema public,
+    # and tables made by `digest db upgrade` run as another user are that user's.
+    "not_permitted": (
+        "the user of the URL may not make or use digest's tables there: make it the "
+        "owner of the database (ALTER DATABASE ... OWNER TO ...) and of the tables in "
+        "it, or put the user that owns them in service.database_url (or "
+        "DIGEST_DATABASE_URL)"
+    ),
+    # The server answers but takes no writes: a standby (a replica, or the old primary after a
+    # failover), or a database set read-only (default_transaction_read_only).
+    "read_only": (
+        "the server takes no writes there (a standby, or a database set read-only): "
+        "point service.database_url (or DIGEST_DATABASE_URL) at the primary server, or "
+        "make the database writable again"
+    ),
+    "not_digest": (
+        "it is another application's database (or a digest one that lost its "
+        "alembic_version table), and nothing was written to it: point "
+        "service.database_url (or DIGEST_DATABASE_URL) at digest's, or at a new file or "
+        "an empty database to start one"
+    ),
+    "missing_driver": (
+        "install the driver the URL names (PostgreSQL's, psycopg, comes with "
+        '`pip install -e ".[postgres]"`), or name one that is installed in '
+        "service.database_url (or DIGEST_DATABASE_URL), e.g. "
+        "postgresql+psycopg://user@host/database"
+    ),
+    # SQLite's words, and PostgreSQL's ("could not extend file ..."): the address is right and
+    # the server up.
+    "disk_full": (
+        "the disk that holds it is full: free space there, or move the database to a "
+        "larger disk and correct service.database_url (or DIGEST_DATABASE_URL), then run "
+        "this again"
+    ),
+    # SQLite waited its busy timeout for another process's write: the file is fine.
+    "locked": (
+        "another process is writing to it (a digest command still running, such as "
+        "digest run or an import) and held it too long: wait for it to finish and run "
+        "this again"
+    ),
+    # The file opened, so its folder is there: this user may not write the file, or its -wal
+    # and -shm files beside it (often left by a command run as root).
+    "file_not_writable": (
+        "this user may not write the file, or its -wal and -shm files beside it: check "
+        "their owner and permissions (a command run as another user, such as root, may "
+        "have made them), then run this again"
+    ),
+    "not_a_database": (
+        "the file is not a digest database (another file, or a damaged one): point "
+        "service.database_url (or DIGEST_DATABASE_URL) at the right file, or restore it "
+        "from a backup"
+    ),
+    "no_file": (
+        "check that its folder exists (or can be made) and is writable, or point "
+        "service.database_url (or DIGEST_DATABASE_URL) at another file"
+    ),
+    "unreachable": (
+        "check that the database server is running and accepts connections at that "
+        "address and that the database and its user exist, or correct "
+        "service.database_url (or DIGEST_DATABASE_URL)"
+    ),
+}
 
 
 class SchemaMismatchError(DigestError):
