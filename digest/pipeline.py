@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -262,18 +262,42 @@ def run_cycle(
     ``force_poll``, every enabled feed is polled, due or not.
     """
     observer = observer or _Silent()
-    store, settings = services.store, services.settings
     # Before anything is sent: an undeclared rename is refused (ConfigError), declared ones
     # carry their history over, and lists that left the config are named, held, every cycle.
-    held = carry_over(settings, store, services.clock.now())
-    carry_over_topics(settings, store)
+    held = carry_over(services.settings, services.store, services.clock.now())
+    carry_over_topics(services.settings, services.store)
     held += members_in_step(services, services.clock.now())[0]
     polls = poll_cycle(services, dispatcher, force=force_poll, observer=observer)
-    polled, failed_feeds, new_articles = polls.feeds_polled, polls.feeds_failed, polls.new_articles
     problems: list[str] = [*held, *polls.problems]
+    built, skipped = _build_due(services, dispatcher, observer, problems, only_list=only_list)
+    sent = _deliver_pending(services, dispatcher, observer, problems)
+    return CycleSummary(
+        feeds_polled=polls.feeds_polled,
+        feeds_paused=polls.feeds_paused,
+        feeds_failed=polls.feeds_failed,
+        new_articles=polls.new_articles,
+        editions_built=built,
+        editions_skipped=skipped,
+        messages_delivered=sent.delivered,
+        messages_failed=sent.failed,
+        messages_retrying=sent.retrying,
+        messages_parked=sent.parked,
+        problems=tuple(problems),
+    )
 
+
+def _build_due(
+    services: Services,
+    dispatcher: Dispatcher,
+    observer: CycleObserver,
+    problems: list[str],
+    *,
+    only_list: str | None,
+) -> tuple[int, int]:
+    """Build every edition due (``only_list``'s now, due or not), adding each problem met to
+    ``problems``: how many were built, and how many skipped as empty."""
+    store, settings = services.store, services.settings
     now = services.clock.now()
-    batch_size = settings.worker.batch_size
     configured = {digest_list.slug for digest_list in settings.lists}
     # Editions stored but never queued (a build that stopped in between) go first, in order:
     # building a stored slot again only queues it.
@@ -290,7 +314,7 @@ def run_cycle(
         due += due_editions(services, now)  # slots with no edition: never one of the above
     # Several variants of one slot stored and not queued are one (list, slot) to build.
     due = list(dict.fromkeys(due))
-    if due and _copies_ahead(services, [slug for slug, _ in due]) > batch_size:
+    if due and _copies_ahead(services, [slug for slug, _ in due]) > settings.worker.batch_size:
         # More than one batch to send: the sending processes start while editions are built.
         dispatcher.prepare_delivery()
     observer.stage("Building editions", len(due))
@@ -310,16 +334,35 @@ def run_cycle(
         elif outcome.built:
             built += 1
         observer.advance("Building editions", list_slug)
+    return built, skipped
 
-    # The editions just built, and any a crash left pending, of the lists in the config (the
-    # others' are held: carry_over named them). The ledger is read a batch at a time, so a list
-    # of any size costs one batch of memory here.
+
+@dataclass(slots=True)
+class _Sent:
+    """The copies of a cycle's deliveries, by what became of them."""
+
+    delivered: int = 0
+    failed: int = 0
+    retrying: int = 0
+    parked: int = 0
+
+
+def _deliver_pending(
+    services: Services, dispatcher: Dispatcher, observer: CycleObserver, problems: list[str]
+) -> _Sent:
+    """Deliver the editions just built, and any a crash left pending, of the lists in the
+    config (the others' are held: carry_over named them), adding the problems met to
+    ``problems``, at most ``SHOWN_DELIVERY_PROBLEMS`` an edition."""
+    store = services.store
+    configured = {digest_list.slug for digest_list in services.settings.lists}
+    # The ledger is read a batch at a time, so a list of any size costs one batch of memory here.
     pending = {
         edition_id: store.delivery_counts(edition_id).pending
         for edition_id in store.editions_with_pending_deliveries(configured)
     }
     observer.stage("Delivering", sum(pending.values()))
-    delivered = failed_messages = retrying = parked = tried = 0
+    sent = _Sent()
+    tried = 0
     due_at = services.clock.now()  # a delivery waiting to retry goes in a later cycle
     bar = _Bar(observer, "Delivering", sum(pending.values()))
 
@@ -331,14 +374,16 @@ def run_cycle(
     following = (lambda counts: bar.reach(settled(counts) - settled_before)) if bar.shown else None
     with following_the_ledger(ledger_counts, following):
         for edition_id in pending:
-            ledger = store.pending_delivery_batches(edition_id, batch_size, due_at)
+            ledger = store.pending_delivery_batches(
+                edition_id, services.settings.worker.batch_size, due_at
+            )
             told = untold = 0  # the edition's problems reported, and those past the bound
             try:
                 for delivery in dispatcher.deliver(edition_id, ledger):
-                    delivered += delivery.sent
-                    failed_messages += delivery.failed
-                    retrying += delivery.retrying
-                    parked += delivery.parked
+                    sent.delivered += delivery.sent
+                    sent.failed += delivery.failed
+                    sent.retrying += delivery.retrying
+                    sent.parked += delivery.parked
                     shown = delivery.errors[: SHOWN_DELIVERY_PROBLEMS - told]
                     problems.extend(shown)
                     told += len(shown)
@@ -355,17 +400,4 @@ def run_cycle(
                     "for reasons like those above; each one's is on its ledger row (digest "
                     "status)"
                 )
-
-    return CycleSummary(
-        feeds_polled=polled,
-        feeds_paused=polls.feeds_paused,
-        feeds_failed=failed_feeds,
-        new_articles=new_articles,
-        editions_built=built,
-        editions_skipped=skipped,
-        messages_delivered=delivered,
-        messages_failed=failed_messages,
-        messages_retrying=retrying,
-        messages_parked=parked,
-        problems=tuple(problems),
-    )
+    return sent
