@@ -16,16 +16,15 @@ from datetime import datetime
 from html import escape, unescape
 from html.entities import html5
 from typing import Any
-from urllib.parse import urlsplit
 
 from digest.bylines import written_author
-from digest.ingest import pictures, quirks, summaries
+from digest.ingest import quirks, summaries
 from digest.ingest.dates import entry_date
+from digest.ingest.lead_image import lead_image_url
 from digest.ingest.markup import (
     collapse_whitespace,
     holds_markup,
     html_to_text,
-    image_sources,
     sanitize_html,
     says_anything,
     truncate_text,
@@ -43,10 +42,6 @@ LANGUAGE_LIMIT = 35  # characters; BCP 47 tags in use are far shorter
 # A guid longer than this (in UTF-8 bytes) is stored as its SHA-256: it still identifies the entry,
 # and a database index can hold it (PostgreSQL's refuses keys over about 2,700 bytes).
 GUID_LIMIT = URL_LIMIT
-ICON_WIDTH = 100  # pixels; a picture declared narrower is an icon or a thumbnail crop
-# The width a lead picture needs: twice the 528 pixels it is shown at (the image service scales
-# it to this, digest.images.checking.LEAD_WIDTH). A wider rendition only costs bytes.
-RENDITION_WIDTH = 1056
 # a@b.c (Name), also <a@b.c> (Name): html_to_text would take "<a@b.c>" for a tag and drop it
 _EMAIL_THEN_NAME = re.compile(r"^<?[^\s@()<>]+@[^\s@()<>]+>?\s*\((?P<name>[^()]+)\)$")
 _NAME_THEN_EMAIL = re.compile(r"^(?P<name>[^<>@]+?)\s*<[^\s@<>]+@[^\s@<>]+>$")  # Name <a@b.c>
@@ -70,9 +65,6 @@ _LINE_BREAK_IN_TEXT = re.compile(
 )
 _CDATA_OPENING = "<![CDATA["
 _CDATA_MARKERS = re.compile(r"<!\[CDATA\[|\]\]>")
-_NOT_IMAGE_SUFFIXES = (
-    ".mp3", ".m4a", ".ogg", ".oga", ".mp4", ".m4v", ".webm", ".mov", ".m3u8", ".pdf",
-)  # fmt: skip
 
 
 # One of feedparser's entry dicts (or a JSON Feed item in the same shape). clean_entry reads a
@@ -148,7 +140,7 @@ def clean_entry(
         published_at=published or updated,  # an Atom entry often carries only <updated>
         updated_at=updated,
         categories=_categories(raw.get("tags") or ()),
-        image_url=_image_url(raw, source_html, page, html_base),
+        image_url=lead_image_url(raw, source_html, page, html_base),
         language=language,
         dated_by_update=published is None and updated is not None,
     )
@@ -366,78 +358,6 @@ def _categories(tags: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
             if len(categories) == CATEGORIES_LIMIT:
                 break
     return tuple(categories)
-
-
-def _image_url(raw: RawEntry, source_html: str, link: str, html_base: str) -> str | None:
-    for candidate, base in _image_candidates(raw, source_html, link, html_base):
-        url = absolute_http_url(candidate, base)
-        if url is not None and pictures.picture_url(url) is not None:
-            return url
-    return None
-
-
-def _image_candidates(
-    raw: RawEntry, source_html: str, link: str, html_base: str
-) -> Iterable[tuple[str | None, str]]:
-    """Lead image candidates, best first, each with the URL it is relative to."""
-    media = [item for item in raw.get("media_content") or () if _looks_like_image(item)]
-    media.sort(key=_rendition_rank)
-    yield from ((item.get("url"), link) for item in media)
-    thumbnails = raw.get("media_thumbnail") or ()
-    # An icon-sized thumbnail (Blogger's 72px crops) is the last resort, after the HTML's images.
-    yield from ((item.get("url"), link) for item in thumbnails if not _is_icon_sized(item))
-    for enclosure in raw.get("links") or ():
-        if enclosure.get("rel") == "enclosure" and str(enclosure.get("type", "")).startswith(
-            "image/"
-        ):
-            yield enclosure.get("href"), link
-    yield (raw.get("image") or {}).get("href"), link
-    yield from ((source, html_base) for source in image_sources(source_html))
-    for content in raw.get("content") or ():
-        base = absolute_http_url(str(content.get("base") or ""), link) or link
-        yield from ((source, base) for source in image_sources(str(content.get("value") or "")))
-    yield from ((item.get("url"), link) for item in thumbnails if _is_icon_sized(item))
-
-
-def _rendition_rank(item: Mapping[str, Any]) -> tuple[int, int]:
-    """Publishers list several renditions: the narrowest at least RENDITION_WIDTH wide comes
-    first, then the others from the widest down, then those of no declared width. The widest
-    of all is often the camera's original (8,000 pixels, tens of megabytes), which the image
-    service refuses and which every reader would load without it."""
-    width = _as_int(item.get("width"))
-    if width >= RENDITION_WIDTH:
-        return 0, width
-    return (1, -width) if width > 0 else (2, 0)
-
-
-def _is_icon_sized(item: Mapping[str, Any]) -> bool:
-    return 0 < _as_int(item.get("width")) < ICON_WIDTH
-
-
-def _looks_like_image(item: Mapping[str, Any]) -> bool:
-    medium = str(item.get("medium") or "").strip().lower()
-    kind = str(item.get("type") or "").strip().lower()
-    # The type names the file itself, where CMSs write medium="image" on every media:content,
-    # their clips included: a declared MIME type must be an image's, else a declared medium
-    # decides (a type that is no MIME type, such as "image" or "jpeg", leaves it to the medium).
-    if "/" in kind:
-        if kind.partition("/")[0] != "image":
-            return False
-    elif medium and medium != "image":
-        return False
-    # Whatever is declared, a sound or video file says so by its name.
-    try:
-        path = urlsplit(str(item.get("url") or "")).path
-    except ValueError:  # no address at all; absolute_http_url refuses it too
-        return False
-    return not path.lower().endswith(_NOT_IMAGE_SUFFIXES)
-
-
-def _as_int(value: object) -> int:
-    try:
-        return int(str(value))
-    except ValueError:
-        return 0
 
 
 def _language(raw: RawEntry) -> str | None:
