@@ -152,6 +152,34 @@ def _clean_entries(
     what could not be read in them (each such entry or value was left out, the rest kept)."""
     dropped = max(0, len(raw_entries) - MAX_ENTRIES)
     read, left_out = _entries_to_read(raw_entries, now)
+    problems = [left_out] if left_out else []
+    cleaned = _read_entries(
+        raw_entries,
+        read,
+        problems,
+        url=url,
+        link=link,
+        language=language,
+        now=now,
+        deadline=deadline,
+    )
+    problems.extend(_sharing_a_link(cleaned))
+    return _one_per_guid(cleaned), dropped, problems
+
+
+def _read_entries(
+    raw_entries: Sequence[RawEntry],
+    read: Sequence[int],
+    problems: list[str],
+    *,
+    url: str,
+    link: str | None,
+    language: str | None,
+    now: datetime,
+    deadline: float | None,
+) -> list[Entry]:
+    """The entries at the indexes ``read`` cleaned, in order; what could not be read in them is
+    added to ``problems``, and those entries or values left out."""
     cleaned: list[Entry] = []
     failures: list[str] = []
     linkless = 0
@@ -177,7 +205,6 @@ def _clean_entries(
                 cleaned.append(entry)
             elif len(unreadable) == unreadable_before:  # else told with the addresses
                 linkless += 1
-    problems = [left_out] if left_out else []
     if unreadable:
         # One address may be met twice (an entry's <link> is also among its links).
         problems.append(
@@ -198,8 +225,33 @@ def _clean_entries(
             f"{len(failures)} entr{'y' if len(failures) == 1 else 'ies'} could not be read and "
             f"{'was' if len(failures) == 1 else 'were'} skipped (the first: {failures[0][:200]})"
         )
-    # A guid the document gives to several different links is no identifier (some systems stamp
-    # every item with the same one): those entries are known by their link instead.
+    return cleaned
+
+
+def _sharing_a_link(cleaned: Sequence[Entry]) -> list[str]:
+    """What is said of entries under the address of an earlier one with another title: an
+    article is known by its link, so of items under one address (a feed that links each one to
+    its home page) only the first is stored, and the others are lost. Counted before the
+    repeats go: an item without a guid is known by its link, and such items all looked like one
+    item repeated."""
+    titles_by_link: dict[str, str] = {}
+    sharing = sum(
+        titles_by_link.setdefault(entry.link, entry.title) != entry.title for entry in cleaned
+    )
+    if not sharing:
+        return []
+    one = sharing == 1
+    return [
+        f"{sharing} {'entry was' if one else 'entries were'} left out for linking to the "
+        "address of an earlier entry with another title (an article is known by its link: "
+        "the feed gives its items no address of their own)"
+    ]
+
+
+def _one_per_guid(cleaned: Sequence[Entry]) -> tuple[Entry, ...]:
+    """``cleaned`` with each article once: a repeated item once, and the entries of a guid the
+    document gives to several different links known by their link instead (some systems stamp
+    every item with the same guid: it is no identifier)."""
     links_by_guid: defaultdict[str, set[str]] = defaultdict(set)
     for entry in cleaned:
         links_by_guid[entry.guid].add(entry.link)
@@ -208,26 +260,10 @@ def _clean_entries(
     for entry in cleaned:
         if len(links_by_guid[entry.guid]) > 1:
             entry = replace(entry, guid=entry.link)
-        # Some feeds repeat an item; it is still one article.
         if entry.guid not in seen:
             seen.add(entry.guid)
             entries.append(entry)
-    # An article is known by its link, so of items under one address (a feed that links each
-    # one to its home page) only the first is stored: said, as the others are lost. Counted
-    # before the repeats go: an item without a guid is known by its link, and such items all
-    # looked like one item repeated.
-    titles_by_link: dict[str, str] = {}
-    sharing = sum(
-        titles_by_link.setdefault(entry.link, entry.title) != entry.title for entry in cleaned
-    )
-    if sharing:
-        one = sharing == 1
-        problems.append(
-            f"{sharing} {'entry was' if one else 'entries were'} left out for linking to the "
-            "address of an earlier entry with another title (an article is known by its link: "
-            "the feed gives its items no address of their own)"
-        )
-    return tuple(entries), dropped, problems
+    return tuple(entries)
 
 
 def _entries_to_read(
