@@ -17,7 +17,6 @@ transport) gets the HTTP logic but not the network guards.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -38,8 +37,7 @@ from digest.ingest.fetch_errors import (
     at_url,
     deadline_passed,
     protocol_problem,
-    status_error,
-    status_label,
+    refuse_unusable,
 )
 from digest.ingest.network import AddressRefusedError, GuardedTransport, Resolver, resolve_host
 from digest.records import URL_LIMIT, FetchResult
@@ -174,47 +172,8 @@ def _fetch(
                 continue
             if status == 304:
                 drain(response)
-                if not headers:
-                    # Taken as "unchanged", it would leave a feed never fetched looking healthy
-                    # and empty for good.
-                    raise FetchError(
-                        url,
-                        f"the server answered HTTP 304 Not Modified{at_url(url, current)} to a "
-                        "request that was not conditional (we sent no ETag or Last-Modified to "
-                        "compare with): it never sends the feed itself",
-                        status=status,
-                    )
-                return FetchResult(
-                    requested_url=url,
-                    url=current,
-                    status=304,
-                    content=None,
-                    etag=_response_validator(response, "etag") or etag,
-                    last_modified=_response_validator(response, "last-modified") or last_modified,
-                    content_type=response.headers.get("content-type"),
-                    permanent_redirect=permanent_redirect,
-                )
-            if status >= 400:
-                raise status_error(url, current, response, now)
-            if not 200 <= status < 300:
-                raise FetchError(url, f"unexpected answer {status_label(response)}", status=status)
-            if status == 204:
-                raise FetchError(
-                    url,
-                    f"the server answered HTTP 204 No Content{at_url(url, current)}: "
-                    "it has no feed to send at this address",
-                    status=status,
-                )
-            if status == 206 and not _whole_range(response.headers.get("content-range")):
-                # We never ask for a range; a part of a feed would be parsed as a short feed.
-                content_range = brief(response.headers.get("content-range") or "none")
-                raise FetchError(
-                    url,
-                    f"the server sent only part of the feed (HTTP 206 Partial Content, "
-                    f"Content-Range: {content_range}){at_url(url, current)}, though we asked for "
-                    "all of it",
-                    status=status,
-                )
+                return _not_modified(url, current, response, headers, permanent_redirect)
+            refuse_unusable(url, current, response, now)
             content = read_body(url, response, settings, deadline)
             return FetchResult(
                 requested_url=url,
@@ -233,10 +192,37 @@ def _fetch(
     )
 
 
-def _whole_range(content_range: str | None) -> bool:
-    """Whether a Content-Range ("bytes 0-2041/2042") covers the whole representation."""
-    found = re.fullmatch(r"\s*bytes\s+0-([0-9]{1,15})/([0-9]{1,15})\s*", content_range or "")
-    return found is not None and int(found[1]) + 1 == int(found[2])
+def _not_modified(
+    url: str,
+    current: str,
+    response: httpx.Response,
+    headers: dict[str, str],
+    permanent_redirect: str | None,
+) -> FetchResult:
+    """The result of a 304 answer to the conditional request of ``headers``, keeping the
+    validators sent where the server sends none again."""
+    if not headers:
+        # Taken as "unchanged", it would leave a feed never fetched looking healthy and empty
+        # for good.
+        raise FetchError(
+            url,
+            f"the server answered HTTP 304 Not Modified{at_url(url, current)} to a request "
+            "that was not conditional (we sent no ETag or Last-Modified to compare with): it "
+            "never sends the feed itself",
+            status=304,
+        )
+    return FetchResult(
+        requested_url=url,
+        url=current,
+        status=304,
+        content=None,
+        etag=_response_validator(response, "etag") or headers.get("If-None-Match"),
+        last_modified=(
+            _response_validator(response, "last-modified") or headers.get("If-Modified-Since")
+        ),
+        content_type=response.headers.get("content-type"),
+        permanent_redirect=permanent_redirect,
+    )
 
 
 def _response_validator(response: httpx.Response, name: str) -> str | None:

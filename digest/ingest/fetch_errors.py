@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import NoReturn
@@ -93,6 +94,38 @@ def status_error(
     else:
         reason = f"the server refused the request ({label}){where}"
     return FetchError(url, reason, status=status, retry_after=wait, answered_at=current)
+
+
+def refuse_unusable(url: str, current: str, response: httpx.Response, now: datetime | None) -> None:
+    """Raise FetchError unless ``response`` (no redirect, no 304) carries the whole feed."""
+    status = response.status_code
+    if status >= 400:
+        raise status_error(url, current, response, now)
+    if not 200 <= status < 300:
+        raise FetchError(url, f"unexpected answer {status_label(response)}", status=status)
+    if status == 204:
+        raise FetchError(
+            url,
+            f"the server answered HTTP 204 No Content{at_url(url, current)}: "
+            "it has no feed to send at this address",
+            status=status,
+        )
+    if status == 206 and not _whole_range(response.headers.get("content-range")):
+        # We never ask for a range; a part of a feed would be parsed as a short feed.
+        content_range = brief(response.headers.get("content-range") or "none")
+        raise FetchError(
+            url,
+            f"the server sent only part of the feed (HTTP 206 Partial Content, "
+            f"Content-Range: {content_range}){at_url(url, current)}, though we asked for "
+            "all of it",
+            status=status,
+        )
+
+
+def _whole_range(content_range: str | None) -> bool:
+    """Whether a Content-Range ("bytes 0-2041/2042") covers the whole representation."""
+    found = re.fullmatch(r"\s*bytes\s+0-([0-9]{1,15})/([0-9]{1,15})\s*", content_range or "")
+    return found is not None and int(found[1]) + 1 == int(found[2])
 
 
 def status_label(response: httpx.Response) -> str:
