@@ -64,11 +64,6 @@ class PeopleStore(StoreBase):
             subscriber = session.execute(
                 select(SubscriberRow).where(func.lower(SubscriberRow.email) == lowered).limit(1)
             ).scalar_one_or_none()
-            suppression = session.execute(
-                select(SuppressionRow.reason, SuppressionRow.channel, SuppressionRow.at).where(
-                    SuppressionRow.address_key == key
-                )
-            ).first()
             held: dict[str, Any] = {
                 "email": lowered,
                 "subscriber": None,
@@ -76,13 +71,7 @@ class PeopleStore(StoreBase):
                 "history": [],
                 "deliveries": [],
                 "bounces_and_complaints": _inbound_events(session, lowered, None),
-                "suppression": None
-                if suppression is None
-                else {
-                    "reason": suppression[0],
-                    "channel": suppression[1],
-                    "at": _when(suppression[2]),
-                },
+                "suppression": _suppression(session, key),
             }
             if subscriber is None:
                 return held
@@ -95,62 +84,9 @@ class PeopleStore(StoreBase):
                 "name_and_timezone_set_by": subscriber.set_by,
             }
             held["bounces_and_complaints"] = _inbound_events(session, lowered, subscriber.id)
-            held["memberships"] = [
-                {"list": slug, "status": status, "channel": channel, "changed_at": _when(at)}
-                for slug, status, channel, at in session.execute(
-                    select(
-                        SubscriptionRow.list_slug,
-                        SubscriptionRow.status,
-                        SubscriptionRow.channel,
-                        SubscriptionRow.changed_at,
-                    )
-                    .where(SubscriptionRow.subscriber_id == subscriber.id)
-                    .order_by(SubscriptionRow.list_slug)
-                )
-            ]
-            held["history"] = [
-                {"list": slug, "from": before, "to": after, "channel": channel, "at": _when(at)}
-                for slug, before, after, channel, at in session.execute(
-                    select(
-                        SubscriptionChangeRow.list_slug,
-                        SubscriptionChangeRow.from_status,
-                        SubscriptionChangeRow.to_status,
-                        SubscriptionChangeRow.channel,
-                        SubscriptionChangeRow.at,
-                    )
-                    .where(SubscriptionChangeRow.subscriber_id == subscriber.id)
-                    .order_by(SubscriptionChangeRow.id)
-                )
-            ]
-            held["deliveries"] = [
-                {
-                    "edition": edition_id,
-                    "list": slug,
-                    "slot": _when(slot),
-                    "status": status,
-                    "attempts": attempts,
-                    "message_id": message_id,
-                    "sent_at": _when(sent_at),
-                    "last_error": last_error,
-                }
-                for edition_id, slug, slot, status, attempts, message_id, sent_at, last_error in (
-                    session.execute(
-                        select(
-                            DeliveryRow.edition_id,
-                            EditionRow.list_slug,
-                            EditionRow.slot,
-                            DeliveryRow.status,
-                            DeliveryRow.attempts,
-                            DeliveryRow.message_id,
-                            DeliveryRow.sent_at,
-                            DeliveryRow.last_error,
-                        )
-                        .join(EditionRow, EditionRow.id == DeliveryRow.edition_id)
-                        .where(DeliveryRow.subscriber_id == subscriber.id)
-                        .order_by(DeliveryRow.id)
-                    )
-                )
-            ]
+            held["memberships"] = _memberships(session, subscriber.id)
+            held["history"] = _history(session, subscriber.id)
+            held["deliveries"] = _deliveries(session, subscriber.id)
         return held
 
     def drop_unconfirmed(self, before: datetime) -> int:
@@ -275,6 +211,86 @@ class PeopleStore(StoreBase):
                     ],
                 )
         return Forgotten(bool(ids), memberships, deliveries)
+
+
+def _suppression(session: Session, key: str) -> dict[str, Any] | None:
+    """The suppression of the address of ``key``, if any."""
+    found = session.execute(
+        select(SuppressionRow.reason, SuppressionRow.channel, SuppressionRow.at).where(
+            SuppressionRow.address_key == key
+        )
+    ).first()
+    if found is None:
+        return None
+    return {"reason": found[0], "channel": found[1], "at": _when(found[2])}
+
+
+def _memberships(session: Session, subscriber_id: int) -> list[dict[str, Any]]:
+    """The subscriber's memberships as they stand, by list."""
+    return [
+        {"list": slug, "status": status, "channel": channel, "changed_at": _when(at)}
+        for slug, status, channel, at in session.execute(
+            select(
+                SubscriptionRow.list_slug,
+                SubscriptionRow.status,
+                SubscriptionRow.channel,
+                SubscriptionRow.changed_at,
+            )
+            .where(SubscriptionRow.subscriber_id == subscriber_id)
+            .order_by(SubscriptionRow.list_slug)
+        )
+    ]
+
+
+def _history(session: Session, subscriber_id: int) -> list[dict[str, Any]]:
+    """Every change of the subscriber's memberships, in the order made."""
+    return [
+        {"list": slug, "from": before, "to": after, "channel": channel, "at": _when(at)}
+        for slug, before, after, channel, at in session.execute(
+            select(
+                SubscriptionChangeRow.list_slug,
+                SubscriptionChangeRow.from_status,
+                SubscriptionChangeRow.to_status,
+                SubscriptionChangeRow.channel,
+                SubscriptionChangeRow.at,
+            )
+            .where(SubscriptionChangeRow.subscriber_id == subscriber_id)
+            .order_by(SubscriptionChangeRow.id)
+        )
+    ]
+
+
+def _deliveries(session: Session, subscriber_id: int) -> list[dict[str, Any]]:
+    """The subscriber's rows of the delivery ledger, with their edition's list and slot."""
+    return [
+        {
+            "edition": edition_id,
+            "list": slug,
+            "slot": _when(slot),
+            "status": status,
+            "attempts": attempts,
+            "message_id": message_id,
+            "sent_at": _when(sent_at),
+            "last_error": last_error,
+        }
+        for edition_id, slug, slot, status, attempts, message_id, sent_at, last_error in (
+            session.execute(
+                select(
+                    DeliveryRow.edition_id,
+                    EditionRow.list_slug,
+                    EditionRow.slot,
+                    DeliveryRow.status,
+                    DeliveryRow.attempts,
+                    DeliveryRow.message_id,
+                    DeliveryRow.sent_at,
+                    DeliveryRow.last_error,
+                )
+                .join(EditionRow, EditionRow.id == DeliveryRow.edition_id)
+                .where(DeliveryRow.subscriber_id == subscriber_id)
+                .order_by(DeliveryRow.id)
+            )
+        )
+    ]
 
 
 def _inbound_events(session: Session, lowered: str, subscriber_id: int | None) -> list[Any]:
