@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from digest.ingest.datelines import without_dateline
 from digest.ingest.summaries import (
     clean_paragraphs,
     paragraphs_of,
     plain_text_paragraphs,
-    without_dateline,
 )
 
 DATELINES = [
