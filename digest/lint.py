@@ -232,58 +232,69 @@ def lint_edition(
     page = _Page()
     page.feed(rich)
     page.close()
+    findings.extend(_size_findings(rendered, rich, page))
+    findings.extend(_postal_address_findings(postal_address, page, text))
+    findings.extend(_unsubscribe_findings(message, page, text))
+    findings.extend(_link_findings(page, "HTML part"))
+    findings.extend(_placeholder_findings(message, text, rich))
+    return tuple(findings)
+
+
+def _size_findings(rendered: RenderedEdition, rich: str, page: _Page) -> Iterable[Finding]:
+    """The HTML over Gmail's clipping limit, or its <style> block over the size Gmail keeps."""
     size = len(rich.encode("utf-8"))
     if size > HTML_SIZE_LIMIT:
-        findings.append(
-            Finding(
-                "size",
-                f"the HTML is {size / 1000:.0f} KB, over Gmail's clipping limit of "
-                f"{HTML_SIZE_LIMIT / 1000:.0f} KB (Gmail would hide the rest, unsubscribe link "
-                f"included): lower max_articles of list {rendered.list_slug!r} or trim the "
-                "template",
-            )
+        yield Finding(
+            "size",
+            f"the HTML is {size / 1000:.0f} KB, over Gmail's clipping limit of "
+            f"{HTML_SIZE_LIMIT / 1000:.0f} KB (Gmail would hide the rest, unsubscribe link "
+            f"included): lower max_articles of list {rendered.list_slug!r} or trim the "
+            "template",
         )
     style_size = sum(len(style.encode("utf-8")) for style in page.styles)
     if style_size > STYLE_SIZE_LIMIT:
-        findings.append(
-            Finding(
-                "style",
-                f"the <style> block is {style_size / 1000:.1f} KB; Gmail drops one over "
-                f"{STYLE_SIZE_LIMIT / 1000:.0f} KB with its phone and dark-mode rules",
-                blocking=False,
-            )
+        yield Finding(
+            "style",
+            f"the <style> block is {style_size / 1000:.1f} KB; Gmail drops one over "
+            f"{STYLE_SIZE_LIMIT / 1000:.0f} KB with its phone and dark-mode rules",
+            blocking=False,
         )
 
+
+def _postal_address_findings(
+    postal_address: str, page: _Page, text: str | None
+) -> Iterable[Finding]:
+    """A part that does not show the sender's postal address."""
     address = _squash(postal_address)
     if address not in _squash(html.unescape("".join(page.text))):
-        findings.append(
-            Finding("postal-address", "the HTML part does not show service.postal_address")
-        )
+        yield Finding("postal-address", "the HTML part does not show service.postal_address")
     if text is not None and address not in _squash(text):
-        findings.append(
-            Finding("postal-address", "the plain-text part does not show service.postal_address")
+        yield Finding("postal-address", "the plain-text part does not show service.postal_address")
+
+
+def _unsubscribe_findings(
+    message: EmailMessage, page: _Page, text: str | None
+) -> Iterable[Finding]:
+    """A part that does not show the one-click unsubscribe URL the headers give."""
+    url = one_click_url(message)
+    if url is None:
+        return
+    if url not in page.links:
+        yield Finding(
+            "unsubscribe",
+            "the HTML part has no link to the unsubscribe URL: keep "
+            "placeholders.UNSUBSCRIBE_URL as an href in the template",
+        )
+    if text is not None and url not in text:
+        yield Finding(
+            "unsubscribe",
+            "the plain-text part does not show the unsubscribe URL: keep "
+            "placeholders.UNSUBSCRIBE_URL in digest.txt.j2",
         )
 
-    url = one_click_url(message)
-    if url is not None:
-        if url not in page.links:
-            findings.append(
-                Finding(
-                    "unsubscribe",
-                    "the HTML part has no link to the unsubscribe URL: keep "
-                    "placeholders.UNSUBSCRIBE_URL as an href in the template",
-                )
-            )
-        if text is not None and url not in text:
-            findings.append(
-                Finding(
-                    "unsubscribe",
-                    "the plain-text part does not show the unsubscribe URL: keep "
-                    "placeholders.UNSUBSCRIBE_URL in digest.txt.j2",
-                )
-            )
-    findings.extend(_link_findings(page, "HTML part"))
 
+def _placeholder_findings(message: EmailMessage, text: str | None, rich: str) -> Iterable[Finding]:
+    """A marker of a personal field left in a copy, which the mailer did not fill."""
     left = {
         marker
         for body in (text or "", rich, *(str(value) for value in message.values()))
@@ -291,14 +302,11 @@ def lint_edition(
     }
     if left:
         known = ", ".join(sorted(left & set(placeholders.ALL))) or "none"
-        findings.append(
-            Finding(
-                "placeholders",
-                f"personal copies still show {', '.join(sorted(left))} (known markers among "
-                f"them: {known}): a template prints a marker the mailer does not fill",
-            )
+        yield Finding(
+            "placeholders",
+            f"personal copies still show {', '.join(sorted(left))} (known markers among "
+            f"them: {known}): a template prints a marker the mailer does not fill",
         )
-    return tuple(findings)
 
 
 def blocking(findings: Sequence[Finding]) -> list[Finding]:
