@@ -11,9 +11,9 @@ Secrets never come from the file: ``DIGEST_SECRET_KEY`` signs unsubscribe links 
 ``DIGEST_SMTP_PASSWORD`` logs in to the mail server.
 
     values       what one key's value may be (cron, timezone, URL, address, single line)
-    service, mail, web, editorial
+    service, mail, web, editorial, retention
                  the tables' models: the service's own, mail out and back, the readers' pages,
-                 and what the newsroom edits (feeds, topics, lists)
+                 what the newsroom edits (feeds, topics, lists), and how long rows are kept
     loading      the file: its tables, the environment, secrets, one ConfigError for all
     naming       how errors name a key (``lists[daily].topics``)
     cross_check  problems spanning keys: references, duplicates, files that must exist

@@ -17,6 +17,7 @@ from digest.config.cross_check import cross_check
 from digest.config.editorial import FeedSettings, ListSettings, TopicSettings
 from digest.config.mail import BouncesSettings, DkimSettings, InboundSettings, SmtpSettings
 from digest.config.naming import describe
+from digest.config.retention import RetentionSettings
 from digest.config.service import (
     IngestSettings,
     MetricsSettings,
@@ -78,6 +79,8 @@ class ConfigFile(SettingsModel):
     """The readers' web pages: sign-up, unsubscribe, archive."""
     worker: WorkerSettings = WorkerSettings()
     """Delivery batches and the broker's hold on a task (the distributed mode)."""
+    retention: RetentionSettings = RetentionSettings()
+    """How long the delivery ledger and the articles are kept."""
     feeds: tuple[FeedSettings, ...] = ()
     """The feeds to poll."""
     topics: tuple[TopicSettings, ...] = ()

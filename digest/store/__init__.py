@@ -19,6 +19,7 @@ from digest.store.lists import ListRename, ListStore
 from digest.store.memberships import MembershipStore
 from digest.store.people import PeopleStore
 from digest.store.pictures import PictureBytes, PictureStore, StoredPicture
+from digest.store.retention import Prunable, RetentionStore
 from digest.store.subscriber_imports import ImportReport, SubscriberImportStore
 from digest.store.subscribers import Membership, SubscriberInput, SubscriberStore
 from digest.store.suppressions import SuppressionStore
@@ -40,10 +41,11 @@ class Store(
     InboundStore,
     ArchiveStore,
     PictureStore,
+    RetentionStore,
 ):
     """Feeds, articles and topics, subscribers and suppressions, editions and the delivery
     ledger, lists, the inbound events (bounces, complaints) taken in, and the archive's reading
-    of editions, and the pictures the service serves."""
+    of editions, the pictures the service serves, and the deleting of rows past their window."""
 
 
 def open_store(
@@ -88,6 +90,7 @@ __all__ = [
     "Membership",
     "ParkedDelivery",
     "PictureBytes",
+    "Prunable",
     "ReaderPosition",
     "Store",
     "StoredPicture",

@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 from digest import dedup
 from digest.records import Article, Candidate, Entry, TopicMatch
 from digest.store.base import StoreBase
+from digest.store.retention import guid_key, link_key, pruned_keys
 from digest.store.schema import ArticleRow, ArticleTopicRow, FeedRow
 from digest.store.sequence import committed, next_stamp
 
@@ -265,6 +266,10 @@ class ArticleStore(StoreBase):
                     updated.append(row)
                 else:
                     duplicates += 1
+            # An item whose article was deleted as old (digest.retention) is not new either.
+            kept_fresh = _not_pruned(session, feed_id, fresh, now)
+            duplicates += len(fresh) - len(kept_fresh)
+            fresh = kept_fresh
             inserted = self._insert_clustered(session, feed_id, fresh, now)
             duplicates += len(fresh) - len(inserted)
             if classify is not None and (inserted or updated):
@@ -474,6 +479,26 @@ def _unique(entries: Sequence[Entry]) -> list[Entry]:
         seen.update((entry.guid, entry.link))
         kept.append(entry)
     return kept
+
+
+def _not_pruned(
+    session: Session, feed_id: int, entries: Sequence[Entry], now: datetime
+) -> list[Entry]:
+    """The entries whose guid in this feed and whose link (under either scheme) are no key of
+    an article deleted as older than ``retention.articles_days``."""
+    if not entries:
+        return []
+    keys = {
+        id(entry): (
+            guid_key(feed_id, entry.guid),
+            link_key(entry.link),
+            link_key(_other_scheme(entry.link)),
+        )
+        for entry in entries
+    }
+    every = sorted({key for three in keys.values() for key in three})
+    known = set().union(*(pruned_keys(session, chunk, now) for chunk in _chunks(every)))
+    return [entry for entry in entries if known.isdisjoint(keys[id(entry)])]
 
 
 def _chunks(values: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:

@@ -249,6 +249,10 @@ class DeliveryStore(StoreBase):
                     DeliveryRow.subscriber_id == SubscriptionRow.subscriber_id,
                 )
             )
+        # An edition whose settled copies were deleted (digest.retention) is queued for no one
+        # again: a reader whose copy is gone would be taken for one it never went to.
+        pruned = select(EditionRow.ledger_pruned_at).where(EditionRow.id == edition_id)
+        members = members.where(pruned.scalar_subquery().is_(None))
         if readers is None:
             selections = [members]
         else:  # a bounded IN list at a time: SQLite caps bound parameters

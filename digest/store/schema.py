@@ -150,6 +150,18 @@ class ArticleTopicRow(Base):
     score: Mapped[float] = mapped_column(Float)
 
 
+class PrunedArticleRow(Base):
+    """A key of an article deleted as older than ``retention.articles_days``: its guid within
+    its feed, or its link, hashed. An entry a feed still serves (or serves again) under either
+    is known and not stored again; the key goes once no feed has served it for a window
+    (digest.retention)."""
+
+    __tablename__ = "pruned_articles"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class SubscriberRow(Base):
     __tablename__ = "subscribers"
     __table_args__ = (Index("ix_subscribers_email_lower", func.lower(Column("email"))),)
@@ -282,6 +294,9 @@ class EditionRow(Base):
     # When its deliveries were queued; a ready edition without it is queued at the next cycle,
     # so a failure between storing and queueing strands nothing (issue #9).
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When its settled copies began to be deleted (digest.retention): it is never queued again,
+    # so a reader whose copy is gone is not taken for one it never went to (migration 0018).
+    ledger_pruned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class EditionArticleRow(Base):
