@@ -54,6 +54,7 @@ from digest.previews import check_edition, preview_edition, render_preview, samp
 from digest.records import (
     CycleSummary,
 )
+from digest.retention import prune_cycle
 from digest.sending import deliver_in_processes, start_sending_processes
 from digest.services import Services
 from digest.signup import confirm_max_age
@@ -271,6 +272,9 @@ def run_cycle(
     problems: list[str] = [*held, *polls.problems]
     built, skipped = _build_due(services, dispatcher, observer, problems, only_list=only_list)
     sent = _deliver_pending(services, dispatcher, observer, problems)
+    # What is past the windows of [retention] goes, a bounded share at each cycle, once the
+    # cycle's mail is out (digest.retention).
+    prune_cycle(services.store, services.settings.retention, services.clock.now())
     return CycleSummary(
         feeds_polled=polls.feeds_polled,
         feeds_paused=polls.feeds_paused,

@@ -3,19 +3,23 @@ clock: what goes, what stays, and the promises that hold with old rows gone."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
+from typer.testing import CliRunner
 
 from digest import retention
+from digest.cli import app
 from digest.config.retention import RetentionSettings
 from digest.store import Store, SubscriberInput, open_store
 from digest.store.schema import ArticleRow, DeliveryRow, EditionRow, PrunedArticleRow
 from tests.members import add_members
+from tests.service_cluster import config_text, sqlite_database
 from tests.test_store import T0, entry, make_edition, two_feeds
 
 KEEP = RetentionSettings(deliveries_days=30, articles_days=30, batch_rows=100)
@@ -177,3 +181,129 @@ def test_config_check_refuses_a_window_shorter_than_two_weeks(tmp_path: Path) ->
         )
     said = str(refused.value)
     assert "digest.toml" in said and "retention.articles_days" in said and "14" in said, said
+
+
+def test_db_prune_says_what_it_deletes_and_what_it_keeps(tmp_path: Path) -> None:
+    config = tmp_path / "digest.toml"
+    (tmp_path / "members.csv").write_text("email\n")
+    feed = "https://wire.example.org/rss"
+    config.write_text(config_text(tmp_path, None, feed, service_extra=sqlite_database(tmp_path)))
+    store = open_store(f"sqlite:///{tmp_path}/digest.db")
+    # Half a year before any day the test runs on: past the default window of 90 days.
+    edition_id = an_edition_sent_to(store, 20, slot=datetime(2026, 6, 1, 7, tzinfo=UTC))
+
+    def prune(*options: str) -> str:
+        environment = {"COLUMNS": "250", "DIGEST_SECRET_KEY": "prune-secret-" * 3}
+        done = CliRunner().invoke(
+            app, ["--config", str(config), "db", "prune", *options], env=environment
+        )
+        assert done.exit_code == 0, done.output
+        return " ".join(done.output.split())
+
+    said = prune("--dry-run")
+    assert "Would delete 17 ledger rows of editions older than 90 days" in said, said
+    assert "(retention.deliveries_days)" in said
+    assert "Kept: 3 older ledger rows still pending or parked" in said, said
+    assert sum(statuses(store, edition_id).values()) == 20, "a dry run deletes nothing"
+    said = prune()
+    assert "Deleted 17 ledger rows" in said and "Kept: 3 older" in said, said
+    assert statuses(store, edition_id) == {"pending": 2, "parked": 1}
+    store.engine.dispose()
+
+
+def test_cycles_months_apart_mail_each_story_once_and_prune_behind(tmp_path: Path) -> None:
+    from digest import pipeline
+    from digest.clock import FixedClock
+    from digest.config import load_settings
+    from digest.sample_server import serve_folder
+    from digest.services import build_services
+    from tests.test_pipeline import DAY1, write_feed
+
+    folder, outbox = tmp_path / "feeds", tmp_path / "outbox"
+    folder.mkdir()
+    (tmp_path / "members.csv").write_text("email\nreader1@example.org\nreader2@example.org\n")
+    first = (1, "Iran story 1", DAY1 - timedelta(hours=1))
+    write_feed(folder, [first])
+
+    def cycle(days: int, stories: list[tuple[int, str, datetime]]) -> None:
+        write_feed(folder, stories)
+        settings = load_settings(config, {"DIGEST_SECRET_KEY": "prune-secret-" * 3})
+        services = build_services(settings, clock=FixedClock(DAY1 + timedelta(days=days)))
+        try:
+            summary = pipeline.run_cycle(services, pipeline.InlineDispatcher(services))
+            assert summary.messages_delivered == 2 and not summary.problems, summary
+        finally:
+            services.close()
+
+    with serve_folder(folder) as base_url:
+        config = tmp_path / "digest.toml"
+        service = f'{sqlite_database(tmp_path)}\noutbox = "{outbox}"'
+        text = config_text(
+            tmp_path, None, f"{base_url}/wire.xml", service_extra=service, schedule="0 7 * * *"
+        )
+        config.write_text(text)
+        cycle(0, [first])
+        # A quarter on, the feed still serves story 1 beside a new one: the cycle that mails
+        # story 2 deletes story 1's article and the first edition's copies.
+        second = (2, "Iran story 2", DAY1 + timedelta(days=100))
+        cycle(100, [first, second])
+        # The day after, story 1 is still there, and now a third: only the third is news.
+        cycle(101, [first, second, (3, "Iran story 3", DAY1 + timedelta(days=101))])
+
+    mails = [path.read_text() for path in sorted(outbox.glob("*.eml"))]
+    assert len(mails) == 6
+    for story in ("Iran story 1", "Iran story 2", "Iran story 3"):
+        assert sum(story in mail for mail in mails) == 2, f"{story} went to each reader once"
+    store = open_store(f"sqlite:///{tmp_path}/digest.db")
+    with store.transaction() as session:
+        titles = set(session.scalars(select(ArticleRow.title)))
+        deliveries = session.scalar(select(func.count()).select_from(DeliveryRow))
+    store.engine.dispose()
+    assert titles == {"Iran story 2", "Iran story 3"} and deliveries == 4
+    environment = {"DIGEST_SECRET_KEY": "prune-secret-" * 3}
+    shown = CliRunner().invoke(app, ["--config", str(config), "status", "--json"], env=environment)
+    said = {
+        edition["slot"][:10]: edition["status"] for edition in json.loads(shown.output)["editions"]
+    }
+    assert [said[slot] for slot in sorted(said)] == ["past retention", "sent", "sent"], said
+
+
+def test_the_guides_vacuum_gives_a_pruned_sqlite_files_room_back(tmp_path: Path) -> None:
+    from tests.test_backups import guide_command, run
+
+    database = tmp_path / "var/digest.db"
+    store = open_store(f"sqlite:///{database}")
+    an_edition_sent_to(store, 3000)
+    store.engine.dispose()
+    store = open_store(f"sqlite:///{database}")
+    retention.prune(store, KEEP, LATER)
+    with store.engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.engine.dispose()
+    before = database.stat().st_size
+    run(guide_command("give space back sqlite"), tmp_path)
+    assert database.stat().st_size < before * 0.8, (before, database.stat().st_size)
+
+
+def test_two_processes_pruning_at_once_delete_each_row_once(database_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    stores = [open_store(database_url), open_store(database_url)]
+    edition_id = an_edition_sent_to(stores[0], 1500)
+    wire, _ = two_feeds(stores[0])
+    stores[0].store_entries(wire, [entry(n) for n in range(10, 400)], T0)
+    small = KEEP.model_copy(update={"batch_rows": 100})
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(lambda store: retention.prune(store, small, LATER), stores))
+    assert sum(outcome.deliveries for outcome in outcomes) == 1497
+    assert sum(outcome.articles for outcome in outcomes) == 393
+    assert statuses(stores[0], edition_id) == {"pending": 2, "parked": 1}
+    for store in stores:
+        store.engine.dispose()
+
+
+def test_beat_sends_the_prune_task() -> None:
+    from worker import tasks
+    from worker.app import beat_schedule
+
+    assert beat_schedule(60)["digest-prune"]["task"] == tasks.prune.name == "digest.prune"

@@ -236,6 +236,16 @@ def _broker_refusal(error: BaseException) -> str | None:
     return f"{said}; the next tick tries again"
 
 
+# How often beat sends the prune task (digest.retention): each deletes a bounded share of what
+# is past the windows, so an old database is brought down over a few runs, not in one.
+PRUNE_SECONDS = 600
+
+
 def beat_schedule(interval_seconds: float) -> dict[str, Any]:
-    """Beat's whole schedule: one tick; lists' own schedules are read by the tick, from config."""
-    return {"digest-tick": {"task": "digest.tick", "schedule": TickInterval(interval_seconds)}}
+    """Beat's whole schedule: the tick, whose lists' own schedules are read from config, and
+    the prune. Two beats at once send each twice, which is harmless: a tick hands out nothing
+    twice, and two prunes delete each row once."""
+    return {
+        "digest-tick": {"task": "digest.tick", "schedule": TickInterval(interval_seconds)},
+        "digest-prune": {"task": "digest.prune", "schedule": TickInterval(PRUNE_SECONDS)},
+    }

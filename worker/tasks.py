@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from digest import metrics, pipeline, signup, ticking
+from digest import metrics, pipeline, retention, signup, ticking
 from worker import runtime
 from worker.app import app
 from worker.fanout import CeleryFanout
@@ -94,3 +94,12 @@ def sign_up(list_slug: str, email: str, name: str | None) -> None:
         signup.handle_sign_up(
             services, services.transport, signup.SignUpRequest(list_slug, email, name)
         )
+
+
+@app.task(name="digest.prune", soft_time_limit=300, time_limit=360, ignore_result=True)
+def prune() -> None:
+    """What is past the windows of [retention] deleted, a bounded number of batches; beat
+    sends it every PRUNE_SECONDS (worker.app.beat_schedule)."""
+    services = runtime.for_task()
+    with _timed("prune"):
+        retention.prune_cycle(services.store, services.settings.retention, services.clock.now())

@@ -6,6 +6,7 @@ from digest.cli import commands as _commands  # noqa: F401  (registers the comma
 from digest.cli import edition_preview as _edition_preview  # noqa: F401  (registers the command)
 from digest.cli import feeds as _feeds  # noqa: F401  (registers the commands)
 from digest.cli import inbound as _inbound  # noqa: F401  (registers the command)
+from digest.cli import prune as _prune  # noqa: F401  (registers the command)
 from digest.cli import schedule as _schedule  # noqa: F401  (registers the command)
 from digest.cli import send as _send  # noqa: F401  (registers the command)
 from digest.cli import service as _service  # noqa: F401  (registers the commands)

@@ -54,9 +54,12 @@ def edition_state(edition: EditionDeliveries, report: StatusReport) -> str:
     (none failed or parked), partly sent, or not sent (none went, some failed or parked); none
     to send when it had no copy to send at all (no reader, or every one skipped). "sent" for
     every settled edition told the operator that readers had an edition none of whose copies
-    went."""
+    went. Past retention when its settled copies were deleted (digest.retention): its counts
+    no longer say what went."""
     if edition.status == "ready":
         return "held" if edition.list_slug in report.held_lists else "in flight"
+    if edition.pruned_at is not None:
+        return "past retention"
     counts = edition.counts
     if not counts.sent and not counts.failed and not counts.parked:
         return "none to send"
@@ -153,6 +156,7 @@ _STATE_STYLE = {
     "partly sent": "[yellow]{}[/]",
     "not sent": "[red]{}[/]",
     "none to send": "[dim]{}[/]",
+    "past retention": "[dim]{}[/]",
 }
 
 

@@ -41,6 +41,9 @@ class EditionDeliveries:
     status: str  # the edition's: ready (deliveries in flight) or sent (all settled)
     counts: DeliveryCounts
     next_retry_at: datetime | None  # the soonest a pending delivery waiting to retry may go
+    # When its settled copies began to be deleted as past retention.deliveries_days: the counts
+    # are of the copies left (pending or parked ones), not of what went.
+    pruned_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +164,7 @@ class LedgerStore(StoreBase):
                     EditionRow.list_slug,
                     EditionRow.slot,
                     EditionRow.built_at,
+                    EditionRow.ledger_pruned_at,
                 )
                 .where(EditionRow.id.in_(ids))
                 .order_by(EditionRow.built_at.desc(), EditionRow.id.desc())
@@ -188,8 +192,9 @@ class LedgerStore(StoreBase):
                 status=READY if edition_id in in_flight else SENT,
                 counts=counts_by_status(counts.get(edition_id, {})),
                 next_retry_at=retries.get(edition_id),
+                pruned_at=pruned_at,
             )
-            for edition_id, list_slug, slot, built_at in editions
+            for edition_id, list_slug, slot, built_at, pruned_at in editions
         ]
 
     def settled_editions(self) -> int:
