@@ -301,6 +301,9 @@ class EditionRow(Base):
 
 class EditionArticleRow(Base):
     __tablename__ = "edition_articles"
+    # An article deleted past retention.articles_days takes its places in editions with it:
+    # found by the article, not by walking every edition's (migration 0018).
+    __table_args__ = (Index("ix_edition_articles_article_id", "article_id"),)
 
     edition_id: Mapped[int] = mapped_column(
         ForeignKey("editions.id", ondelete="CASCADE"), primary_key=True
