@@ -274,7 +274,7 @@ def run_cycle(
     sent = _deliver_pending(services, dispatcher, observer, problems)
     # What is past the windows of [retention] goes, a bounded share at each cycle, once the
     # cycle's mail is out (digest.retention).
-    prune_cycle(services.store, services.settings.retention, services.clock.now())
+    prune_cycle(services.store, services.settings, services.clock.now())
     return CycleSummary(
         feeds_polled=polls.feeds_polled,
         feeds_paused=polls.feeds_paused,

@@ -19,30 +19,71 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from functools import partial
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache, partial
+from itertools import pairwise
 
+from digest.config import ListSettings, Settings
 from digest.config.retention import RetentionSettings
+from digest.schedule import upcoming_slots
 from digest.store import Store
 from digest.store.retention import Prunable
 
 _log = logging.getLogger(__name__)
+DAY = timedelta(days=1)
+
+
+# Where a list's gaps between editions are measured from, and over how many: a fixed moment,
+# so that the windows are the same whatever the day.
+_GAPS_FROM = datetime(2026, 1, 1, tzinfo=UTC)
+_GAPS_COUNTED = 60
+
+
+@lru_cache(maxsize=256)
+def longest_gap(schedule: str, timezone: str) -> timedelta:
+    """The longest time between two editions of a schedule, over its next 60."""
+    slots = upcoming_slots(schedule, timezone, _GAPS_FROM, _GAPS_COUNTED)
+    return max(later - earlier for earlier, later in pairwise(slots))
 
 
 @dataclass(frozen=True, slots=True)
 class Windows:
-    """The moments before which each kind of row goes."""
+    """How long each kind of row is kept, and so the moments before which it goes.
 
-    deliveries_before: datetime
-    articles_before: datetime
-    keys_before: datetime
+    A window is never shorter than the longest gap between two editions of a list, and a day:
+    a list that goes out less often than the articles are kept (a monthly round-up) would
+    otherwise find the start of its window deleted, and one read in each reader's timezone its
+    readers' last copies, which say where each one's next window starts."""
+
+    deliveries: timedelta
+    articles: timedelta
+    now: datetime
 
     @classmethod
-    def at(cls, retention: RetentionSettings, now: datetime) -> Windows:
-        articles = now - timedelta(days=retention.articles_days)
-        return cls(now - timedelta(days=retention.deliveries_days), articles, articles)
+    def of(
+        cls, retention: RetentionSettings, lists: Sequence[ListSettings], now: datetime
+    ) -> Windows:
+        gaps = [(longest_gap(each.schedule, each.timezone), each.reader_local) for each in lists]
+        articles = max([timedelta(days=retention.articles_days)] + [gap + DAY for gap, _ in gaps])
+        deliveries = max(
+            [timedelta(days=retention.deliveries_days)]
+            + [gap + DAY for gap, local in gaps if local]
+        )
+        return cls(deliveries, articles, now)
+
+    @property
+    def deliveries_before(self) -> datetime:
+        return self.now - self.deliveries
+
+    @property
+    def articles_before(self) -> datetime:
+        return self.now - self.articles
+
+    @property
+    def keys_before(self) -> datetime:
+        return self.now - self.articles
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +102,8 @@ class PruneOutcome:
         return self.deliveries + self.articles + self.article_keys
 
 
-def prunable(store: Store, retention: RetentionSettings, now: datetime) -> Prunable:
-    """What a prune at ``now`` would delete, and the old copies it would keep (in flight)."""
-    windows = Windows.at(retention, now)
+def prunable(store: Store, windows: Windows) -> Prunable:
+    """What a prune in ``windows`` would delete, and the old copies it would keep (in flight)."""
     return store.prunable(windows.deliveries_before, windows.articles_before, windows.keys_before)
 
 
@@ -72,11 +112,13 @@ def prune(
     retention: RetentionSettings,
     now: datetime,
     *,
+    lists: Sequence[ListSettings] = (),
     max_batches: int | None = None,
 ) -> PruneOutcome:
-    """Delete what is past the windows at ``now``, ``retention.batch_rows`` rows a transaction,
-    at most ``max_batches`` transactions (None: until nothing is left)."""
-    windows = Windows.at(retention, now)
+    """Delete what is past the windows at ``now`` (kept longer for ``lists`` whose editions are
+    further apart), ``retention.batch_rows`` rows a transaction, at most ``max_batches``
+    transactions (None: until nothing is left)."""
+    windows = Windows.of(retention, lists, now)
     size = retention.batch_rows
     counts = {"deliveries": 0, "articles": 0, "article_keys": 0}
     steps: tuple[tuple[str, Callable[[], int]], ...] = (
@@ -112,9 +154,10 @@ def prune(
     return outcome
 
 
-def prune_cycle(store: Store, retention: RetentionSettings, now: datetime) -> PruneOutcome:
+def prune_cycle(store: Store, settings: Settings, now: datetime) -> PruneOutcome:
     """A cycle's or a beat task's prune: nothing when ``retention.prune`` is off, else at most
     ``retention.batches_a_cycle`` batches."""
+    retention = settings.retention
     if not retention.prune:
         return PruneOutcome()
-    return prune(store, retention, now, max_batches=retention.batches_a_cycle)
+    return prune(store, retention, now, lists=settings.lists, max_batches=retention.batches_a_cycle)

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from digest import retention
 from digest.cli import app
+from digest.config import Settings, load_settings
 from digest.config.retention import RetentionSettings
 from digest.store import Store, SubscriberInput, open_store
 from digest.store.schema import ArticleRow, DeliveryRow, EditionRow, PrunedArticleRow
@@ -72,7 +73,7 @@ def test_settled_copies_past_the_window_go_and_those_in_flight_stay(store: Store
     edition_id = an_edition_sent_to(store, 250)
     assert retention.prune(store, KEEP, T0 + timedelta(days=29)).deliveries == 0, "not yet"
 
-    expected = retention.prunable(store, KEEP, LATER)
+    expected = retention.prunable(store, retention.Windows.of(KEEP, (), LATER))
     assert (expected.deliveries, expected.deliveries_in_flight) == (247, 3)
     outcome = retention.prune(store, KEEP, LATER)
 
@@ -102,9 +103,38 @@ def test_a_bounded_prune_stops_and_the_next_goes_on(store: Store) -> None:
 
 def test_prune_cycle_does_nothing_when_turned_off(store: Store) -> None:
     an_edition_sent_to(store, 20)
-    off = KEEP.model_copy(update={"prune": False})
+    settings = example_settings()
+    off = settings.model_copy(update={"retention": KEEP.model_copy(update={"prune": False})})
     assert retention.prune_cycle(store, off, LATER).deleted == 0
-    assert retention.prune_cycle(store, KEEP, LATER).deliveries == 17
+    on = settings.model_copy(update={"retention": KEEP})
+    assert retention.prune_cycle(store, on, LATER).deliveries == 17
+
+
+def example_settings() -> Settings:
+    example = Path(__file__).resolve().parents[1] / "config/example.toml"
+    return load_settings(example, {})
+
+
+@pytest.mark.parametrize(
+    ("schedule", "reader_local", "articles", "deliveries"),
+    [
+        ("0 7 * * *", True, 30, 30),  # the windows as set
+        ("0 8 1 */2 *", False, 63, 30),  # every other month: 62 days apart at most, and a day
+        ("0 8 1 */2 *", True, 63, 63),  # its readers' last copies are kept as long
+    ],
+)
+def test_a_list_further_apart_than_a_window_keeps_what_its_next_edition_needs(
+    schedule: str, reader_local: bool, articles: int, deliveries: int
+) -> None:
+    settings = example_settings()
+    lists = [
+        settings.lists[0].model_copy(update={"schedule": schedule, "reader_local": reader_local})
+    ]
+    windows = retention.Windows.of(KEEP, lists, LATER)
+    assert (windows.articles, windows.deliveries) == (
+        timedelta(days=articles),
+        timedelta(days=deliveries),
+    )
 
 
 def test_an_old_article_a_feed_still_serves_is_not_stored_or_mailed_again(store: Store) -> None:

@@ -102,4 +102,4 @@ def prune() -> None:
     sends it every PRUNE_SECONDS (worker.app.beat_schedule)."""
     services = runtime.for_task()
     with _timed("prune"):
-        retention.prune_cycle(services.store, services.settings.retention, services.clock.now())
+        retention.prune_cycle(services.store, services.settings, services.clock.now())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -20,20 +21,21 @@ def db_prune(
     """Delete the settled ledger rows and the articles older than [retention]'s windows, all
     of them (a cycle deletes a bounded share), and say what went and what was kept."""
     settings = load_config()
-    kept = settings.retention
-    now = SystemClock().now()
+    kept, now = settings.retention, SystemClock().now()
+    windows = retention.Windows.of(kept, settings.lists, now)
     with configured_store(settings) as store:
-        found = retention.prunable(store, kept, now)
+        found = retention.prunable(store, windows)
         if dry_run:
             verb, gone = "Would delete", (found.deliveries, found.articles, found.article_keys)
         else:
-            done = retention.prune(store, kept, now)
+            done = retention.prune(store, kept, now, lists=settings.lists)
             verb, gone = "Deleted", (done.deliveries, done.articles, done.article_keys)
     console.print(
-        f"{verb} {gone[0]:,} ledger rows of editions older than {kept.deliveries_days} days "
+        f"{verb} {gone[0]:,} ledger rows of editions older than {_days(windows.deliveries)} "
         f"(retention.deliveries_days), {gone[1]:,} articles first seen over "
-        f"{kept.articles_days} days ago (retention.articles_days) and {gone[2]:,} keys of "
-        "deleted articles no feed served since.",
+        f"{_days(windows.articles)} ago (retention.articles_days, or a list's longest gap "
+        f"between editions and a day) and {gone[2]:,} keys of deleted articles no feed served "
+        "since.",
         highlight=False,
     )
     console.print(
@@ -42,3 +44,7 @@ def db_prune(
         "and every membership, suppression and unsubscribe.",
         highlight=False,
     )
+
+
+def _days(window: timedelta) -> str:
+    return f"{window.total_seconds() / 86400:g} days"
