@@ -1,6 +1,7 @@
 """What a database that lived a year holds, and how long the reads that walk it take.
 
     python bench/year_growth.py [--days 365] [--readers 20000] [--feeds 100] [--postgres]
+                                [--prune]
 
 The rows are written in bulk, in SQL, into a new database at the schema's head (a SQLite file
 in a temporary folder, or with ``--postgres`` one in a PostgreSQL cluster the script starts):
@@ -9,6 +10,12 @@ the feeds, ten articles a feed a day, one edition a day of 30 of them, its copy 
 who left, suppressed addresses, sign-ups never confirmed, bounces taken in, pictures. Then it
 times, at that size, what the service does at each cycle or on a reader's or operator's
 request, and prints the rows and bytes of each table.
+
+With ``--prune``, it then deletes what the default ``[retention]`` windows leave out, as the
+cycles would: the first cycle's bounded share of the backlog, the rest (as `digest db prune`),
+and a day later one more cycle's (the day that went past the windows: what each cycle deletes
+once the backlog is gone); it times each and prints the tables again, and on SQLite the file's
+size before and after VACUUM.
 """
 
 from __future__ import annotations
@@ -194,6 +201,49 @@ def measure(store: Store, days: int, readers: int, feeds: int) -> None:
     )
 
 
+def file_size(url: str) -> str:
+    database = sqlite_file(url)
+    if database is None:
+        return ""
+    files = (Path(database), Path(f"{database}-wal"))  # the latest pages are in the WAL
+    size = sum(path.stat().st_size for path in files if path.exists())
+    return f"{size / 2**20:.1f} MiB"
+
+
+def prune_as_cycles(store: Store, url: str, days: int) -> None:
+    """Delete what the default windows leave out, as the cycles and `digest db prune` would."""
+    from digest import retention
+    from digest.config.retention import RetentionSettings
+
+    kept = RetentionSettings()
+    now = T0 + timedelta(days=days, hours=1)
+    print(
+        f"pruning to the default windows ({kept.deliveries_days} days of ledger, "
+        f"{kept.articles_days} of articles; {kept.batch_rows} rows a batch):"
+    )
+    for what, moment, bound in (
+        ("a cycle's share of the backlog", now, kept.batches_a_cycle),
+        ("the rest of the backlog (digest db prune)", now, None),
+        ("a cycle a day later (one day past the windows)", now + timedelta(days=1), None),
+    ):
+        outcome = retention.prune(store, kept, moment, max_batches=bound)
+        print(
+            f"  {what:<50} {outcome.seconds * 1000:10.1f} ms: {outcome.deliveries:,} ledger"
+            f" rows, {outcome.articles:,} articles, {outcome.batches} batches"
+        )
+    table_sizes(store)
+    database = sqlite_file(url)
+    if database is not None:
+        print(f"  the SQLite file and its WAL before VACUUM: {file_size(url)}")
+        started = time.perf_counter()
+        with store.engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            connection.exec_driver_sql("VACUUM")
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        took = time.perf_counter() - started
+        print(f"  after VACUUM ({took:.1f} s): {file_size(url)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=365)
@@ -201,6 +251,11 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=100)
     parser.add_argument(
         "--postgres", action="store_true", help="in a PostgreSQL the script starts, not SQLite"
+    )
+    parser.add_argument(
+        "--prune",
+        action="store_true",
+        help="then delete what the default retention windows leave out, and time it",
     )
     arguments = parser.parse_args()
     with ExitStack() as stack:
@@ -220,12 +275,12 @@ def main() -> None:
                 connection.execute(text("ANALYZE"))
         print(f"filled in {time.perf_counter() - started:.1f} s")
         table_sizes(store)
-        database = sqlite_file(url)
-        if database is not None:
-            files = (Path(database), Path(f"{database}-wal"))  # the latest pages are in the WAL
-            size = sum(path.stat().st_size for path in files if path.exists())
-            print(f"  the SQLite file and its WAL: {size / 2**20:.1f} MiB")
+        if sqlite_file(url) is not None:
+            print(f"  the SQLite file and its WAL: {file_size(url)}")
         measure(store, arguments.days, arguments.readers, arguments.feeds)
+        if arguments.prune:
+            prune_as_cycles(store, url, arguments.days)
+            measure(store, arguments.days, arguments.readers, arguments.feeds)
         store.engine.dispose()
 
 
