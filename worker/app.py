@@ -154,8 +154,9 @@ def _fresh_services_in_child(**_: Any) -> None:
 
 # The sender's config, as ``runtime.fingerprint``: a worker whose own differs says so.
 CONFIG_HEADER = "digest_config"
-# Sent by beat, whose config is read at its start only; the tick reads the file afresh itself.
-_UNSTAMPED = frozenset({"digest.tick"})
+# Sent by beat, whose config is read at its start only; the tick and the prune read the file
+# afresh themselves.
+_UNSTAMPED = frozenset({"digest.tick", "digest.prune"})
 
 
 @before_task_publish.connect
