@@ -2,7 +2,8 @@
 batch at a time, by each cycle of `digest run`, by `digest beat`'s prune task, and by
 `digest db prune`.
 
-    now ─► windows: deliveries_days, articles_days before now
+    now ─► windows: deliveries_days, articles_days before now (longer for a list whose
+           editions are further apart: Windows)
         ─► settled copies of editions older than the window, an edition at a time
            (pending and parked copies stay; the edition is never queued again)
         ─► articles first seen before the window, their keys kept
