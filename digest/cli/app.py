@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import Progress, TaskID
 
 from digest import __version__
 from digest.cli.boundary import (
@@ -192,3 +193,17 @@ def running(settings: Settings) -> Iterator[Services]:
 
         runtime.configure(settings, services)
         yield services
+
+
+class ProgressObserver:
+    """A cycle's stages as rich progress bars, one a stage (a pipeline.CycleObserver)."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, TaskID] = {}
+
+    def stage(self, name: str, total: int) -> None:
+        self.tasks[name] = self.progress.add_task(name, total=total)
+
+    def advance(self, name: str, detail: str = "") -> None:
+        self.progress.update(self.tasks[name], advance=1)

@@ -11,12 +11,13 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from digest import pipeline
 from digest.cli.app import (
+    ProgressObserver,
     app,
     config_app,
     configured_store,
@@ -37,18 +38,6 @@ from digest.records import CycleSummary
 from digest.schedule import next_slot
 from digest.services import Services
 from digest.store.db import close_engine
-
-
-class _ProgressObserver:
-    def __init__(self, progress: Progress) -> None:
-        self.progress = progress
-        self.tasks: dict[str, TaskID] = {}
-
-    def stage(self, name: str, total: int) -> None:
-        self.tasks[name] = self.progress.add_task(name, total=total)
-
-    def advance(self, name: str, detail: str = "") -> None:
-        self.progress.update(self.tasks[name], advance=1)
 
 
 def _summary_table(summary: CycleSummary) -> Table:
@@ -86,7 +75,7 @@ def _one_cycle(services: Services, only_list: str | None) -> CycleSummary:
             services,
             CeleryDispatcher(celery_app),
             only_list=only_list,
-            observer=_ProgressObserver(progress),
+            observer=ProgressObserver(progress),
         )
 
 

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from digest import pipeline, polling
 from digest.cli.app import (
+    ProgressObserver,
     app,
     configured_store,
     console,
@@ -367,7 +368,6 @@ def poll(
     ] = False,
 ) -> None:
     """Poll the feeds that are due (conditional GETs: unchanged feeds cost a 304)."""
-    from digest.cli.commands import _ProgressObserver
     from worker.app import app as celery_app
     from worker.dispatch import CeleryDispatcher
 
@@ -388,7 +388,7 @@ def poll(
                 services,
                 CeleryDispatcher(celery_app),
                 force=force,
-                observer=_ProgressObserver(progress),
+                observer=ProgressObserver(progress),
             )
     except ConfigError:
         raise  # the boundary: "Invalid configuration", exit 2, as every command
