@@ -75,13 +75,9 @@ class Preflight:
     database: str = ""  # what became of the database checks, when they were not run
 
 
-def preflight(
-    settings: Settings, store: Store | None, *, working_directory: Path | None = None
-) -> Preflight:
-    """Check the files the config names and, with ``store``, the lists' history in it; the
-    service's data paths against ``working_directory`` (this process's by default)."""
+def preflight(settings: Settings, store: Store | None) -> Preflight:
+    """Check the files the config names and, with ``store``, the lists' history in it."""
     result = Preflight()
-    result.warnings.extend(_data_in_the_root(settings, working_directory or Path.cwd()))
     for digest_list in settings.lists:
         if digest_list.subscribers is None:
             result.subscribers[digest_list.slug] = (
@@ -215,29 +211,6 @@ def _tls_mismatch(settings: Settings) -> list[str]:
             "smtp.tls = 'starttls' (or port 465 with 'ssl')"
         ]
     return []
-
-
-def _data_in_the_root(settings: Settings, working_directory: Path) -> list[str]:
-    """A warning when the service's data paths are relative and the working directory is the
-    filesystem's root, as a service manager starts a command: the data (the secret key among
-    it) lands in the system's own /var, and another start elsewhere would not find it."""
-    if working_directory != Path(working_directory.anchor):
-        return []
-    service = settings.service
-    database = sqlite_file(service.database_url)
-    paths = {"service.database_url": Path(database) if database is not None else None}
-    paths["service.data_dir"] = service.data_dir
-    paths["service.outbox"] = service.outbox if settings.smtp is None else None
-    relative = {key: path for key, path in paths.items() if path and not path.is_absolute()}
-    if not relative:
-        return []
-    keys = f"{', '.join(relative)} {'is' if len(relative) == 1 else 'are'}"
-    written = ", ".join(str(working_directory / path) for path in relative.values())
-    return [
-        f"{settings.source}: {keys} relative to the working directory, which is /: the "
-        f"service's data goes to {written}; give absolute paths, or start digest in the folder "
-        "its data belongs in (systemd: WorkingDirectory=)"
-    ]
 
 
 def _private_feed_warnings(settings: Settings) -> list[str]:

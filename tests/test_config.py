@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -105,7 +106,7 @@ def test_example_config_is_valid() -> None:
     assert settings.list("middle-east-daily").timezone == "Asia/Dubai"
     assert settings.topic("iran").parent == "middle-east"
     assert settings.smtp is None
-    assert settings.service.outbox == Path("var/outbox")
+    assert settings.service.outbox == EXAMPLE.parent / "var/outbox"
     assert settings.secret_key is None
 
 
@@ -115,7 +116,7 @@ def test_minimal_config_gets_defaults(tmp_path: Path) -> None:
     assert daily.max_articles == 25
     assert daily.send_when_empty is False
     assert settings.config_path(daily.subscribers) == tmp_path / "members.csv"
-    assert settings.service.database_url == "sqlite:///var/digest.db"
+    assert settings.service.database_url == f"sqlite:///{tmp_path}/var/digest.db"
 
 
 def test_unknown_key_is_named(tmp_path: Path) -> None:
@@ -526,29 +527,76 @@ def test_base_url_may_be_plain_http_on_a_loopback_host(tmp_path: Path, url: str)
     assert f"service.base_url is {url}" in warning and "set an https URL" in warning
 
 
-def test_relative_data_paths_from_the_filesystem_root_are_said_where_they_go(
+def test_relative_data_paths_are_read_from_the_config_files_folder_wherever_digest_starts(
     tmp_path: Path,
 ) -> None:
-    # A service manager starts digest in /: the defaults ("var", "var/outbox") and the example's
-    # SQLite file put the service's data, and its secret key, in the system's own /var.
+    # Started by a service manager (in /) or by cron (in the user's home), the same config put
+    # the database, the outbox, the secret key and the suppression file in that folder: the
+    # system's own /var, or a new empty database for each place a command was run from.
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    text = MINIMAL.replace(
+        "[service]\n",
+        '[service]\ndatabase_url = "sqlite:///var/digest.db?timeout=30"\n'
+        'suppression_file = "../lists/suppressed.csv"\n',
+    )
+    path = write_config(folder, text)
+    for started_in in (Path("/"), tmp_path, folder):
+        service = load_settings(path, {}, working_directory=started_in).service
+        assert service.database_url == f"sqlite:///{folder}/var/digest.db?timeout=30"
+        assert service.data_dir == folder / "var"
+        assert service.outbox == folder / "var/outbox"
+        assert service.suppression_path == folder / "../lists/suppressed.csv"
+    # The variables' paths too, and absolute ones stay as they are.
+    environ = {"DIGEST_DATABASE_URL": "sqlite:///db/d.db", "DIGEST_OUTBOX": f"{tmp_path}/out"}
+    service = load_settings(path, environ, working_directory=Path("/")).service
+    assert service.database_url == f"sqlite:///{folder}/db/d.db"
+    assert service.outbox == tmp_path / "out"
+    assert preflight(load_settings(path, {}), None).warnings == []
+    # A relative --config is read from the working directory, and the paths from its folder.
+    relative = Path(os.path.relpath(path))
+    assert load_settings(relative, {}).service.data_dir == folder / "var"
+
+
+def test_data_a_relative_path_left_in_the_working_directory_is_named_not_started_anew(
+    tmp_path: Path,
+) -> None:
+    # Data written relative to the working directory (as relative paths were once read) is not
+    # left behind for a new, empty database and a new secret key: the config is refused, with
+    # both paths and the key.
+    folder, home = tmp_path / "etc", tmp_path / "srv"
+    folder.mkdir()
+    (home / "var/outbox").mkdir(parents=True)
+    (home / "var/digest.db").write_bytes(b"")
+    (home / "var/secret_key").write_text("k" * 40)
+    (home / "var/outbox/1.eml").write_text("")
     text = MINIMAL.replace("[service]\n", '[service]\ndatabase_url = "sqlite:///var/digest.db"\n')
-    settings = load_settings(write_config(tmp_path, text), {})
-    [warning] = preflight(settings, None, working_directory=Path("/")).warnings
-    assert warning == (
-        f"{tmp_path / 'digest.toml'}: service.database_url, service.data_dir, service.outbox "
-        "are relative to the working directory, which is /: the service's data goes to "
-        "/var/digest.db, /var, /var/outbox; give absolute paths, or start digest in the "
-        "folder its data belongs in (systemd: WorkingDirectory=)"
-    )
-    assert preflight(settings, None, working_directory=tmp_path).warnings == []
-    absolute = text.replace("sqlite:///var/", f"sqlite:///{tmp_path}/").replace(
-        "[service]\n", f'[service]\ndata_dir = "{tmp_path}"\noutbox = "{tmp_path}/out"\n'
-    )
-    settings = load_settings(write_config(tmp_path, absolute), {})
-    assert preflight(settings, None, working_directory=Path("/")).warnings == []
-    settings = load_settings(write_config(tmp_path, absolute.replace("data_dir", "# ")), {})
-    [warning] = preflight(settings, None, working_directory=Path("/")).warnings
-    assert ": service.data_dir is relative to the working directory" in warning
+    path = write_config(folder, text)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, {}, working_directory=home)
+    assert caught.value.problems == [
+        (
+            key,
+            f"{written} is read from the config file's folder, as {folder / written}, where "
+            f"there is nothing; the working directory holds {home / written}: give its whole "
+            "path in the config, or move it there",
+        )
+        for key, written in [
+            ("service.database_url", "var/digest.db"),
+            ("service.data_dir", "var"),
+            ("service.outbox", "var/outbox"),
+        ]
+    ]
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, {"DIGEST_OUTBOX": "var/outbox"}, working_directory=home)
+    assert "service.outbox (set by DIGEST_OUTBOX)" in str(caught.value)
+    # Moved beside the config, it is found there, whatever the working directory holds.
+    (home / "var").rename(folder / "var")
+    (home / "var/outbox").mkdir(parents=True)
+    (home / "var/outbox/2.eml").write_text("")
+    assert load_settings(path, {}, working_directory=home).service.outbox == folder / "var/outbox"
+    # The system's own /var is no data of the service's.
+    assert load_settings(path, {}, working_directory=Path("/")).service.data_dir == folder / "var"
 
 
 @pytest.mark.parametrize(

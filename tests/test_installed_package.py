@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +24,7 @@ import pytest
 
 import digest
 from digest.errors import DigestError
-from digest.example import write_example
+from digest.example import EXAMPLE_PARTS, write_example
 from tests.servers import free_port, redis_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,12 +107,22 @@ def here(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def example(installed: Installed, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The example written out by the installed command, its sample server on a free port."""
+def written_example(installed: Installed, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example written out by the installed command."""
     folder = tmp_path_factory.mktemp("etc")
     printed = installed.ok("config", "example", str(folder), cwd=shadowed(folder / "here"))
     config = folder / "example.toml"
     assert f"digest --config {config} run --once" in printed
+    return config
+
+
+@pytest.fixture
+def example(written_example: Path, tmp_path: Path) -> Path:
+    """A copy of the written example for one test (its data goes beside it), its sample server
+    on a free port."""
+    folder = tmp_path / "etc"
+    shutil.copytree(written_example.parent, folder, ignore=shutil.ignore_patterns("here"))
+    config = folder / "example.toml"
     config.write_text(config.read_text(encoding="utf-8").replace("8421", str(free_port())))
     return config
 
@@ -135,15 +146,20 @@ def test_the_wheel_carries_templates_migrations_the_example_and_its_type_marker(
 ) -> None:
     names = set(zipfile.ZipFile(installed.wheel).namelist())
     # Walked, not asked of git: a packager runs these tests from the sdist.
-    shipped = {"templates": "digest/templates", "config": "digest/example"}
-    shipped["digest/store/migrations"] = "digest/store/migrations"
+    shipped = {
+        "templates": "digest/templates",
+        "digest/store/migrations": "digest/store/migrations",
+    }
+    shipped |= {f"config/{part}": f"digest/example/{part}" for part in EXAMPLE_PARTS}
     wanted = {
-        f"{inside}/{path.relative_to(ROOT / folder).as_posix()}"
+        f"{inside}/{path.relative_to(ROOT / folder).as_posix()}".removesuffix("/.")
         for folder, inside in shipped.items()
-        for path in (ROOT / folder).rglob("*")
+        for path in [ROOT / folder, *(ROOT / folder).rglob("*")]
         if path.is_file() and "__pycache__" not in path.parts
     }
     assert len(wanted) > 40 and wanted <= names, sorted(wanted - names)
+    # Not the data the example writes beside itself when run from a checkout.
+    assert not any(name.startswith("digest/example/var/") for name in names)
     assert "digest/py.typed" in names
     assert f"digest-{digest.__version__}.dist-info/licenses/LICENSE" in names
 
@@ -158,10 +174,12 @@ def test_a_first_edition_from_the_installed_copy_in_a_folder_of_its_own(
     )
     summary = installed.ok("--config", str(example), "run", "--once", cwd=here)
     assert re.search(r"messages delivered\s*│\s*14\b", summary), summary
-    # Data the service writes is relative to the working directory, as the example says.
-    assert len(list((here / "var/outbox").glob("*.eml"))) == 14
+    # Data the service writes is relative to the config file's folder, as the example says,
+    # and nothing goes to the working directory.
+    assert len(list((example.parent / "var/outbox").glob("*.eml"))) == 14
     preview = installed.ok("--config", str(example), "preview", "gulf-weekly", cwd=here)
-    assert "var/preview/gulf-weekly.html" in preview
+    assert f"{example.parent}/var/preview/gulf-weekly.html" in preview
+    assert sorted(path.name for path in here.iterdir()) == sorted(["digest", "worker"])
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

@@ -3,9 +3,10 @@
 Every stage receives the frozen ``Settings`` (or the part of it it needs). Any problem is raised as
 one ``ConfigError`` that lists every problem found, each with the file, the key path and the reason.
 
-Paths that are part of the configuration (subscriber CSV files, the sample feed folder, a template
-folder) are resolved against the config file's folder; paths for data the service writes (the
-outbox, an SQLite database) are resolved against the working directory.
+Relative paths are resolved against the config file's folder, never the working directory: those
+of the configuration (subscriber CSV files, the sample feed folder, a template folder) and those
+of the data the service writes (the outbox, an SQLite database), made whole at load
+(``paths``).
 
 Secrets never come from the file: ``DIGEST_SECRET_KEY`` signs unsubscribe links and
 ``DIGEST_SMTP_PASSWORD`` logs in to the mail server.
@@ -17,6 +18,7 @@ Secrets never come from the file: ``DIGEST_SECRET_KEY`` signs unsubscribe links 
     loading      the file: its tables, the environment, secrets, one ConfigError for all
     naming       how errors name a key (``lists[daily].topics``)
     cross_check  problems spanning keys: references, duplicates, files that must exist
+    paths        the service's data paths made whole, and data left in the working directory
 """
 
 from digest.config.editorial import (

@@ -17,6 +17,7 @@ from digest.config.cross_check import cross_check
 from digest.config.editorial import FeedSettings, ListSettings, TopicSettings
 from digest.config.mail import BouncesSettings, DkimSettings, InboundSettings, SmtpSettings
 from digest.config.naming import describe
+from digest.config.paths import left_behind, resolved_service
 from digest.config.retention import RetentionSettings
 from digest.config.service import (
     IngestSettings,
@@ -132,11 +133,16 @@ class Settings(ConfigFile):
 
     @property
     def base_dir(self) -> Path:
-        """The folder that relative config paths are resolved against."""
-        return self.source.parent
+        """The folder that relative config paths are resolved against: the config file's."""
+        return config_folder(self.source)
 
     def config_path(self, path: Path) -> Path:
         return path if path.is_absolute() else self.base_dir / path
+
+
+def config_folder(source: Path) -> Path:
+    """The whole path of the folder of the config file ``source``."""
+    return source.parent.resolve()
 
 
 def config_path_from_env(explicit: Path | None, environ: Mapping[str, str] = os.environ) -> Path:
@@ -148,7 +154,9 @@ def config_path_from_env(explicit: Path | None, environ: Mapping[str, str] = os.
     return DEFAULT_CONFIG_PATH
 
 
-def load_settings(path: Path, environ: Mapping[str, str] = os.environ) -> Settings:
+def load_settings(
+    path: Path, environ: Mapping[str, str] = os.environ, *, working_directory: Path | None = None
+) -> Settings:
     """Read, validate and cross-check a config file. Raises ConfigError listing every problem."""
     source = str(path)
     try:
@@ -161,7 +169,9 @@ def load_settings(path: Path, environ: Mapping[str, str] = os.environ) -> Settin
         raise ConfigError(source, [("", "not UTF-8 text")]) from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(source, [("", f"not valid TOML: {error}")]) from None
-    return settings_from_mapping(raw, source=path, environ=environ)
+    return settings_from_mapping(
+        raw, source=path, environ=environ, working_directory=working_directory
+    )
 
 
 def file_stamp(path: Path) -> tuple[int, int, int] | None:
@@ -182,9 +192,16 @@ def read_config_text(path: Path) -> str:
 
 
 def settings_from_mapping(
-    raw: Mapping[str, Any], *, source: Path, environ: Mapping[str, str] = os.environ
+    raw: Mapping[str, Any],
+    *,
+    source: Path,
+    environ: Mapping[str, str] = os.environ,
+    working_directory: Path | None = None,
 ) -> Settings:
-    """Validate an already-parsed config (a TOML document's tables) into Settings."""
+    """Validate an already-parsed config (a TOML document's tables) into Settings, its relative
+    paths made whole against the config file's folder (digest.config.paths); data that
+    ``working_directory`` (this process's by default) holds at one of them, and the config
+    file's folder does not, is refused."""
     problems = list(_secret_keys_in_file(raw))
     if problems:
         raise ConfigError(str(source), problems)
@@ -194,6 +211,19 @@ def settings_from_mapping(
     except ValidationError as error:
         problems = _name_the_environment(describe(error, data, ConfigFile), environ)
         raise ConfigError(str(source), problems) from None
+    base = config_folder(source)
+    left = left_behind(
+        config_file.service,
+        base,
+        (working_directory or Path.cwd()).absolute(),
+        outbox=config_file.smtp is None,
+    )
+    problems = _name_the_environment(list(left), environ)
+    if problems:
+        raise ConfigError(str(source), problems)
+    config_file = config_file.model_copy(
+        update={"service": resolved_service(config_file.service, base)}
+    )
     secrets = {
         field_name: environ[variable]
         for field_name, variable in SECRET_ENV.items()

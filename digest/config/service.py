@@ -169,7 +169,7 @@ class ServiceSettings(SettingsModel):
 
     database_url: Annotated[str, AfterValidator(_check_database_url)] = "sqlite:///var/digest.db"
     """SQLite or PostgreSQL, as an SQLAlchemy URL; ``postgresql+psycopg://…`` in production
-    (``pip install -e ".[postgres]"``). An SQLite path is relative to the working directory."""
+    (``pip install -e ".[postgres]"``). An SQLite path is relative to the config file."""
     database_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
     """How long one statement may take on PostgreSQL, a wait for a lock another session holds
     included, before the server cancels it and the command (or task) gives up, saying so. The
@@ -181,9 +181,10 @@ class ServiceSettings(SettingsModel):
     mode)."""
     data_dir: Path = Path("var")
     """Files the service keeps for itself: a generated secret key, previews, the suppression
-    file by default. Relative to the working directory."""
+    file by default. Relative to the config file."""
     outbox: Path = Path("var/outbox")
-    """The folder mail is written to as ``.eml`` files when there is no ``[smtp]`` table."""
+    """The folder mail is written to as ``.eml`` files when there is no ``[smtp]`` table;
+    relative to the config file."""
     base_url: HttpsUrl
     """The public https address that links in mail point to (unsubscribe:
     ``base_url/unsubscribe/TOKEN``), at most 500 characters."""
@@ -209,7 +210,7 @@ class ServiceSettings(SettingsModel):
     suppression_file: Path | None = None
     """Addresses that must never get mail again (a list's or every list's), kept outside the
     database so that an unsubscribe survives a new one; none means ``data_dir/suppressed.csv``.
-    Relative to the working directory."""
+    Relative to the config file."""
 
     @property
     def suppression_path(self) -> Path:
