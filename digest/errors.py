@@ -13,6 +13,7 @@
     │   │   └── DeliveryUnknownError the message's end went out and no reply came back: the
     │   │                            server may have taken it (retried a bounded number of times)
     │   └── DeliveryPermanentError   never retry this recipient (5xx)
+    ├── OutboxUnavailableError the outbox folder cannot take any message (says folder, why)
     ├── StoreUnavailableError  the database cannot be reached or opened (says its URL, masked)
     ├── SchemaMismatchError    the database's schema is not this code's (distributed mode)
     ├── BrokerUnavailableError the broker (Redis) cannot be reached (says its URL, masked)
@@ -161,6 +162,23 @@ NOT_A_DATABASE = frozenset(
 class SendingProcessLost(DigestError):
     """A sending process of the embedded mode ended abruptly (killed, out of memory) in the
     middle of an edition: the deliveries it had not recorded stay pending."""
+
+
+class OutboxUnavailableError(DigestError):
+    """The outbox folder cannot take a message (read-only, full, not permitted, a file in its
+    place): every copy would meet it, so none is tried and the deliveries stay pending, with no
+    attempt counted against their readers."""
+
+    def __init__(self, folder: str, reason: str) -> None:
+        self.folder, self.reason = folder, reason
+        super().__init__(
+            f"service.outbox: cannot write to {folder}: {reason}; the deliveries stay pending "
+            "and go once it can be written (make it writable, free room on its disk, or point "
+            "service.outbox or DIGEST_OUTBOX elsewhere)"
+        )
+
+    def __reduce__(self) -> tuple[type[OutboxUnavailableError], tuple[str, str]]:
+        return (type(self), (self.folder, self.reason))  # raised in a sending process
 
 
 class StoreUnavailableError(DigestError):

@@ -42,6 +42,7 @@ from digest.delivering import (
 )
 from digest.due import due_editions, forced_slot
 from digest.errors import (
+    OutboxUnavailableError,
     RenderError,
     SendingProcessLost,
     without_password,
@@ -367,6 +368,7 @@ def _deliver_pending(
     observer.stage("Delivering", sum(pending.values()))
     sent = _Sent()
     tried = 0
+    outbox_problem: str | None = None
     due_at = services.clock.now()  # a delivery waiting to retry goes in a later cycle
     bar = _Bar(observer, "Delivering", sum(pending.values()))
 
@@ -378,6 +380,8 @@ def _deliver_pending(
     following = (lambda counts: bar.reach(settled(counts) - settled_before)) if bar.shown else None
     with following_the_ledger(ledger_counts, following):
         for edition_id in pending:
+            if outbox_problem is not None:
+                break  # every edition would meet it: said once, all left pending
             ledger = store.pending_delivery_batches(
                 edition_id, services.settings.worker.batch_size, due_at
             )
@@ -398,6 +402,9 @@ def _deliver_pending(
                     bar.reach(tried)
             except SendingProcessLost as error:  # the edition's rest waits on the ledger; the
                 problems.append(str(error))  # other editions go on, on new processes
+            except OutboxUnavailableError as error:
+                outbox_problem = str(error)
+                problems.append(outbox_problem)
             if untold:
                 problems.append(
                     f"edition {edition_id}: {untold} more copies failed or wait for a retry, "

@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from digest import building, imports, pipeline
 from digest.clock import Clock
 from digest.config import Settings, load_settings
-from digest.errors import ConfigError, DigestError
+from digest.errors import ConfigError, DigestError, OutboxUnavailableError
 from digest.lists import carry_over
 from digest.services import Services
 from digest.topic_renames import carry_over_topics
@@ -368,5 +368,9 @@ def deliver(
     leases.renew(key, DELIVERY_LEASE_SECONDS)
     try:
         return pipeline.deliver_batch(services, edition_id, delivery_ids)
+    except OutboxUnavailableError as error:
+        # The batch's rows stay pending, no attempt counted: a later tick hands them out again.
+        _log.error("edition %d: %s", edition_id, error)
+        return pipeline.DeliveryOutcome(edition_id, errors=[str(error)])
     finally:
         leases.release(key)

@@ -526,3 +526,36 @@ def parse_message(data: bytes) -> EmailMessage:
     parsed = email.message_from_bytes(data, policy=policy.default)
     assert isinstance(parsed, EmailMessage)
     return parsed
+
+
+def test_an_outbox_that_takes_no_message_is_said_once_and_leaves_every_copy_pending(
+    tmp_path: Path, feeds: tuple[Path, str]
+) -> None:
+    # Each copy failed on its own: one problem a reader, an attempt counted on every delivery
+    # (failed for good after smtp.max_retries cycles), for a folder that could take nothing.
+    folder, base_url = feeds
+    clock = FixedClock(DAY1)
+    (tmp_path / "blocked").write_text("a file where the outbox's folder goes", encoding="utf-8")
+    outbox = tmp_path / "blocked/outbox"
+    settings = make_settings(tmp_path, base_url)
+    write_feed(folder, [(1, "Iran story 1", DAY1 - timedelta(hours=1))])
+    services = build_services(settings, clock=clock, transport=OutboxTransport(outbox))
+    summary = run(services)
+    # The rest of the cycle went on: the feed polled, the edition built.
+    assert (summary.feeds_polled, summary.new_articles, summary.editions_built) == (1, 1, 1)
+    assert (summary.messages_delivered, summary.messages_failed) == (0, 0)
+    assert summary.messages_retrying == 0
+    assert summary.problems == (
+        f"service.outbox: cannot write to {outbox}: it is not a folder (Not a directory); move "
+        "the file in its place away; the deliveries stay pending and go once it can be written "
+        "(make it writable, free room on its disk, or point service.outbox or DIGEST_OUTBOX "
+        "elsewhere)",
+    )
+    with services.store.engine.connect() as connection:
+        rows = connection.execute(select(DeliveryRow.status, DeliveryRow.attempts)).all()
+    assert sorted(tuple(row) for row in rows) == [("pending", 0)] * 3
+    # The folder mended, the next cycle sends every copy.
+    (tmp_path / "blocked").unlink()
+    assert run(services).messages_delivered == 3
+    assert len(list(outbox.glob("*.eml"))) == 3
+    services.close()

@@ -11,14 +11,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from digest import imports, pipeline, ticking
 from digest.clock import FixedClock
 from digest.config import load_settings
-from digest.errors import DeliveryTemporaryError
+from digest.errors import DeliveryTemporaryError, OutboxUnavailableError
 from digest.mail.transport import MemoryTransport
 from digest.records import OutgoingMessage
 from digest.services import Services
+from digest.store.schema import DeliveryRow
 from tests.servers import redis_cluster, redis_server
 from tests.service_cluster import config_text, fresh_database, sqlite_database
 from tests.test_pipeline import DAY1, feeds, make_settings, services_for, write_feed
@@ -567,3 +569,50 @@ def test_a_batch_handed_out_twice_at_once_on_postgresql_sends_each_row_once(
     assert first.store.delivery_counts(edition_id).sent == 3
     first.close()
     second.close()
+
+
+class OutboxFull(MemoryTransport):
+    """An outbox folder whose disk is full until ``mended``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mended = False
+
+    def send(self, message: OutgoingMessage) -> None:
+        if not self.mended:
+            raise OutboxUnavailableError("/srv/outbox", "No space left on device")
+        super().send(message)
+
+
+def test_a_delivery_task_meeting_a_full_outbox_says_so_once_and_leaves_its_rows_pending(
+    tmp_path: Path, feeds: tuple[Path, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    # A worker writing to its outbox failed every copy of the batch on its own, an attempt
+    # counted on each reader's delivery.
+    folder, base_url = feeds
+    write_feed(folder, [(1, "Iran story 1", DAY1 - timedelta(hours=1))])
+    clock = FixedClock(DAY1)
+    transport = OutboxFull()
+    services = services_for(make_settings(tmp_path, base_url), clock, transport)
+    leases = ticking.LocalLeases(clock)
+    fanout = RecordingFanout()
+    ticking.tick(services, fanout, leases)
+    with caplog.at_level(logging.ERROR, logger="digest.ticking"):
+        work(services, fanout, leases)
+    state = services.store.edition_for_slot("daily", SLOT)
+    assert state is not None
+    counts = services.store.delivery_counts(state.id)
+    assert (counts.pending, counts.sent, counts.failed) == (3, 0, 0)
+    said = [record.getMessage() for record in caplog.records]
+    assert said == [
+        f"edition {state.id}: service.outbox: cannot write to /srv/outbox: No space left on "
+        "device; the deliveries stay pending and go once it can be written (make it writable, "
+        "free room on its disk, or point service.outbox or DIGEST_OUTBOX elsewhere)"
+    ]
+    assert all(record.exc_info is None for record in caplog.records)
+    with services.store.engine.connect() as connection:
+        attempts = connection.execute(select(DeliveryRow.attempts)).scalars().all()
+    assert attempts == [0, 0, 0]  # and due now: the next tick hands them out
+    transport.mended = True
+    the_next_tick_hands_out_every_copy(services, clock, leases, transport)
+    services.close()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import os
 import re
 import socket
 import ssl
@@ -25,6 +27,7 @@ from digest.errors import (
     DeliveryPermanentError,
     DeliveryTemporaryError,
     DeliveryUnknownError,
+    OutboxUnavailableError,
 )
 from digest.mail.smtp import SILENT_IN_A_ROW, SmtpTransport
 from digest.mail.transport import MemoryTransport, OutboxTransport, outbox_file_name
@@ -115,22 +118,58 @@ def test_an_outbox_folder_taken_away_is_made_again_for_the_next_message(tmp_path
     assert [path.read_bytes() for path in folder.iterdir()] == [second.data]
 
 
-def test_outbox_that_cannot_be_written_is_a_temporary_error(tmp_path: Path) -> None:
-    blocker = tmp_path / "outbox"
-    blocker.write_text("a file where the folder should be", encoding="utf-8")
-    with pytest.raises(DeliveryTemporaryError, match=r"service\.outbox") as caught:
-        OutboxTransport(blocker).send(message())
-    assert caught.value.recipient == "sam@example.org"
-
-
 @pytest.mark.parametrize("where", ["outbox", "outbox/inner"])
 def test_a_file_in_the_outboxs_place_is_named_as_such(tmp_path: Path, where: str) -> None:
     (tmp_path / "outbox").write_text("a file where the folder should be", encoding="utf-8")
     folder = tmp_path / where
-    with pytest.raises(DeliveryTemporaryError) as caught:
+    with pytest.raises(OutboxUnavailableError) as caught:
         OutboxTransport(folder).send(message())
-    assert f"the outbox {folder} is not a folder" in str(caught.value)
-    assert "disk has room" not in str(caught.value)
+    assert str(caught.value).startswith(f"service.outbox: cannot write to {folder}: it is not a")
+    assert "the deliveries stay pending" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("code", "said"),
+    [
+        (errno.EROFS, "Read-only file system"),
+        (errno.ENOSPC, "No space left on device"),
+        (errno.EDQUOT, "Disk quota exceeded"),
+        (errno.EACCES, "Permission denied"),
+    ],
+)
+def test_an_outbox_that_can_take_no_message_stops_the_batch_not_one_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, said: str
+) -> None:
+    # Each copy failed on its own, as if the reader's: every delivery counted an attempt, and
+    # after smtp.max_retries of them was failed, while the folder was the whole of the fault.
+    folder = tmp_path / "outbox"
+
+    def refused(descriptor: int) -> None:
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr("digest.mail.transport.os.fsync", refused)
+    outbox = OutboxTransport(folder)
+    sent = outbox.send_many([message(1, 1), message(2, 1)])
+    with pytest.raises(OutboxUnavailableError) as caught:
+        next(sent)
+    assert str(caught.value) == (
+        f"service.outbox: cannot write to {folder}: {said}; the deliveries stay pending and go "
+        "once it can be written (make it writable, free room on its disk, or point "
+        "service.outbox or DIGEST_OUTBOX elsewhere)"
+    )
+    assert list(folder.iterdir()) == []  # no half message, no temporary file left
+
+
+def test_an_outbox_error_of_one_file_is_that_copys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(descriptor: int) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr("digest.mail.transport.os.fsync", refused)
+    with pytest.raises(DeliveryTemporaryError, match=r"service\.outbox") as caught:
+        OutboxTransport(tmp_path / "outbox").send(message())
+    assert caught.value.recipient == "sam@example.org"
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ the others take them one at a time.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import tempfile
@@ -22,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol, Self
 
-from digest.errors import DeliveryError, DeliveryTemporaryError
+from digest.errors import DeliveryError, DeliveryTemporaryError, OutboxUnavailableError
 from digest.records import OutgoingMessage
 
 Sent = tuple[OutgoingMessage, DeliveryError | None]  # a message, and what stopped it if anything
@@ -74,6 +75,10 @@ class MailTransport(Protocol):
 _UNSAFE = re.compile(r"[^A-Za-z0-9@._+-]")
 _NUMBERED = re.compile(r"^(\d{1,12})\.(\d{1,12})\.(.+)$")
 _MAX_NAME = 200  # well under the 255 bytes most filesystems allow
+# What stops every copy, not one: the folder read-only, not permitted, or its disk full.
+_FOLDER_WIDE = frozenset(
+    {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR}
+)
 
 
 def outbox_file_name(message_id: str) -> str:
@@ -102,8 +107,11 @@ class OutboxTransport(MailTransport):
 
     A file is written under a temporary name in the same folder and then renamed into place, so a
     reader never sees half a message, and sending the same message again after a crash replaces
-    the file rather than adding a second one. Files are readable by their owner only: they hold
-    subscribers' addresses and personal unsubscribe links.
+    the file rather than adding a second one. A folder that can take no message (read-only, not
+    permitted, its disk full, a file in its place) raises OutboxUnavailableError, not a
+    delivery's failure: the batch stops, and its deliveries stay pending as they were. Files
+    are readable by their owner only: they hold subscribers' addresses and personal
+    unsubscribe links.
     """
 
     def __init__(self, folder: Path, *, fsync: bool = True) -> None:
@@ -127,13 +135,15 @@ class OutboxTransport(MailTransport):
             temporary = None
         except (FileExistsError, NotADirectoryError) as error:
             # mkdir's "File exists" would read as a clash of message files: say what is in the way.
-            raise DeliveryTemporaryError(
-                message.recipient,
-                f"cannot write {path}: the outbox {self.folder} is not a folder "
-                f"({error.strerror}); move the file in its place away or point service.outbox "
-                "elsewhere",
+            raise OutboxUnavailableError(
+                str(self.folder),
+                f"it is not a folder ({error.strerror}); move the file in its place away",
             ) from error
         except OSError as error:
+            if error.errno in _FOLDER_WIDE:
+                # Every copy would meet it: none is tried, and no reader's delivery counts an
+                # attempt that was the folder's doing.
+                raise OutboxUnavailableError(str(self.folder), str(error.strerror)) from error
             raise DeliveryTemporaryError(
                 message.recipient,
                 f"cannot write {path}: {error.strerror}; check that the outbox folder "
