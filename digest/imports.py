@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -46,6 +47,13 @@ _IMPORT_ATTEMPTS = 3
 def list_mark(list_slug: str) -> str:
     """The name of the mark a list's file from the config is remembered by."""
     return f"list:{list_slug}"
+
+
+def host_mark(list_slug: str, host: str) -> str:
+    """The name of the mark of the list's file as ``host`` last imported it: in the
+    distributed mode each machine reads the file on its own disk."""
+    key = hashlib.sha256(f"{list_slug}\n{host}".encode()).hexdigest()[:32]
+    return f"list-host:{key}"
 
 
 def file_digest(path: Path) -> str:
@@ -182,9 +190,17 @@ def import_list_file(
     now: datetime,
     *,
     inline_bytes: int | None = None,
+    host: str | None = None,
 ) -> tuple[ListImport | None, list[str]]:
     """``import_list_files`` for one list: None when it names no file or the file cannot be
-    read (a warning says so, and the list keeps its members)."""
+    read (a warning says so, and the list keeps its members).
+
+    ``host`` (this machine's name by default): a file unchanged on this machine since it
+    imported it, while another machine imported another one since, is not imported again,
+    and a warning names it. Each tick and task of the distributed mode runs on any machine:
+    files that differ between two machines were imported in turn, each tick undoing the
+    names, timezones and topics of the last, and a large one's editions waited on the import
+    tasks."""
     if digest_list.subscribers is None:
         store.record_list_start(digest_list.slug, now)
         return None, []
@@ -198,10 +214,22 @@ def import_list_file(
     except OSError as error:
         return None, [f"{path}: cannot read: {error.strerror or error} ({keep})"]
     mark = store.file_mark(list_mark(digest_list.slug))
+    machine = host or socket.gethostname()
+    here = host_mark(digest_list.slug, machine)
+    seen_here = store.file_mark(here)
     if mark is not None and mark.digest == digest:
+        if seen_here is None or seen_here.digest != digest:
+            store.set_file_mark(here, digest, now)  # this machine holds the file imported
         # Not read again; what its import said is said again, so a bad row is never silent.
         store.record_list_start(digest_list.slug, now)
         return ListImport(digest_list.slug, path, None), list(mark.notes)
+    if mark is not None and seen_here is not None and seen_here.digest == digest:
+        store.record_list_start(digest_list.slug, now)
+        return ListImport(digest_list.slug, path, None), [
+            f"{path}: lists[{digest_list.slug}].subscribers: this file on {machine} differs "
+            "from the one another machine imported since, and is not imported again; give "
+            "every machine the same file (the list's members are as that import left them)"
+        ]
     if inline_bytes is not None and size > inline_bytes:
         return ListImport(digest_list.slug, path, None, left_for_task=True), []
     try:
@@ -238,6 +266,7 @@ def import_list_file(
             f"(digest subscribers import {path} --list {digest_list.slug} lists them)"
         )
     store.set_file_mark(list_mark(digest_list.slug), digest, now, notes=tuple(warnings))
+    store.set_file_mark(here, digest, now)
     # The members it starts with are in (joined at ``now``): a list runs from here, and those
     # who join later wait for their hour (digest.local_time).
     store.record_list_start(digest_list.slug, now)

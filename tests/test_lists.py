@@ -258,6 +258,48 @@ def test_a_subscriber_file_rewritten_while_a_cycle_reads_it_is_imported_once_it_
     assert members == ["rana@example.org", "sam@example.org"]
 
 
+def test_subscriber_files_that_differ_between_machines_are_not_imported_in_turn(
+    tmp_path: Path,
+) -> None:
+    # Each tick and build runs on any machine, each reading the file on its own disk: two that
+    # differed were imported in turn, each undoing the other's names and timezones, every tick.
+    settings = settings_of(tmp_path, raw_config(tmp_path, "http://127.0.0.1:9"))
+    path = tmp_path / "members.csv"
+    on_a = "email,name,timezone\nsam@example.org,Sam,Asia/Dubai\n"
+    on_b = "email,name,timezone\nsam@example.org,Samir,Europe/London\n"
+    store = open_store(settings.service.database_url)
+
+    def tick_on(machine: str, text: str, day: int) -> list[str]:
+        path.write_text(text)  # the file as that machine's disk holds it
+        _, said = imports.import_list_file(
+            settings, store, KEY, settings.lists[0], DAY1 + timedelta(day), host=machine
+        )
+        return said
+
+    def sam() -> tuple[str | None, str | None]:
+        [member] = store.active_subscribers("daily")
+        return member.name, member.timezone
+
+    try:
+        assert tick_on("a", on_a, 0) == [] and sam() == ("Sam", "Asia/Dubai")
+        assert tick_on("b", on_b, 1) == [] and sam() == ("Samir", "Europe/London")
+        for day in range(2, 6, 2):
+            assert tick_on("a", on_a, day) == [
+                f"{path}: lists[daily].subscribers: this file on a differs from the one another "
+                "machine imported since, and is not imported again; give every machine the "
+                "same file (the list's members are as that import left them)"
+            ]
+            assert tick_on("b", on_b, day + 1) == []
+            assert sam() == ("Samir", "Europe/London")
+        # A file edited on one machine first is imported from it; the other, not yet edited,
+        # does not undo it.
+        tick_on("a", on_a.replace("Sam,", "Sam Q,"), 6)
+        assert sam() == ("Sam Q", "Asia/Dubai")
+        assert tick_on("b", on_b, 7) != [] and sam() == ("Sam Q", "Asia/Dubai")
+    finally:
+        store.engine.dispose()
+
+
 # Point 7: an unsubscribe survives a rename and a new database ---------------------------------
 
 
