@@ -15,6 +15,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from digest.config import FeedSettings
@@ -834,3 +835,30 @@ def test_an_interrupt_that_breaks_off_a_statement_stays_an_interrupt(postgres_ur
         assert store.latest_edition("daily") is None
     finally:
         store.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("role_sets", "configured", "in_force"),
+    [("300ms", 60.0, "300ms"), ("10min", 0.2, "200ms"), (None, 0.2, "200ms")],
+)
+def test_a_statement_timeout_the_dba_set_for_the_role_holds_when_it_is_the_shorter(
+    postgres_url: str, role_sets: str | None, configured: float, in_force: str
+) -> None:
+    # Each connection set service.database_timeout_seconds over the role's own bound: a DBA's
+    # `ALTER ROLE digest SET statement_timeout = '300ms'` let digest's statements run 60 s.
+    url = make_url(fresh_database(postgres_url))
+    role = f"desk_{time.monotonic_ns()}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE ROLE "{role}" LOGIN'))
+        if role_sets is not None:
+            connection.execute(text(f"ALTER ROLE \"{role}\" SET statement_timeout = '{role_sets}'"))
+    admin.dispose()
+    engine = create_database_engine(
+        url.set(username=role).render_as_string(hide_password=False), statement_seconds=configured
+    )
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SHOW statement_timeout").scalar() == in_force
+    finally:
+        engine.dispose()

@@ -174,7 +174,8 @@ class ServiceSettings(SettingsModel):
     """How long one statement may take on PostgreSQL, a wait for a lock another session holds
     included, before the server cancels it and the command (or task) gives up, saying so. The
     waits the service means (another build of the list, another ``digest db upgrade``) have no
-    bound, and neither has a migration's work."""
+    bound, and neither has a migration's work. A shorter ``statement_timeout`` the server gives
+    the session (``ALTER ROLE … SET`` or ``ALTER DATABASE … SET`` by a DBA) stays in force."""
     broker_url: Annotated[str, AfterValidator(_check_broker_url)] | None = None
     """The Celery broker, a Redis server (``redis://host:6379/0``; for TLS,
     ``rediss://host:6380/0?ssl_cert_reqs=required``); none runs tasks in-process (the embedded

@@ -166,7 +166,10 @@ def close_engine(engine: Engine) -> None:
 
 
 def _bound_statements(engine: Engine, seconds: float) -> None:
-    """Every connection of ``engine`` has PostgreSQL cancel a statement after ``seconds``.
+    """Every connection of ``engine`` has PostgreSQL cancel a statement after ``seconds``, or
+    after the statement_timeout the server gives the session when that one is shorter: one a
+    DBA set for the role or the database (``ALTER ROLE … SET statement_timeout``) stays in
+    force, and the service's bound (which its wait for an answer is measured on) holds past it.
 
     Set by a statement when the connection is made, not by the startup packet's options, which
     a connection pooler in front of the server (PgBouncer) may refuse; committed, so that the
@@ -176,7 +179,12 @@ def _bound_statements(engine: Engine, seconds: float) -> None:
     @event.listens_for(engine, "connect")
     def _statement_timeout(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"SET statement_timeout = {milliseconds}")
+        # In milliseconds, whatever unit it was set in; 0 is none.
+        cursor.execute("SELECT setting FROM pg_settings WHERE name = 'statement_timeout'")
+        row = cursor.fetchone()
+        given = int(row[0]) if row is not None and str(row[0]).isdigit() else 0
+        bound = min(milliseconds, given) if given > 0 else milliseconds
+        cursor.execute(f"SET statement_timeout = {bound}")
         cursor.close()
         dbapi_connection.commit()
 
