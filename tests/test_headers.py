@@ -228,3 +228,22 @@ def test_a_subscriber_address_holding_an_encoded_word_is_refused() -> None:
     with pytest.raises(ValueError, match="not an email address we can send to"):
         normalize_email("=?utf-8?q?=0D=0AX?=@example.org")
     assert normalize_email("a=b?c@example.org") == "a=b?c@example.org"  # "=" and "?" alone pass
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [
+        # A sender_name, a list's name in a subject: an override left open turned around what a
+        # mail program shows after it, the From's address or the rest of the subject.
+        ("The Desk \u202eksed", 100, "The Desk ksed"),
+        ("Daily \u2067Brief: 5 December", 100, "Daily Brief: 5 December"),
+        # Closed as Arabic and Hebrew publishers write them: kept.
+        ("\u202bالمكتب\u202c Desk", 100, "\u202bالمكتب\u202c Desk"),
+        # The cut took the closer: the opener goes with it.
+        ("\u202bword " + "x " * 40 + "\u202c", 20, "word x x x x x x x…"),
+    ],
+)
+def test_a_direction_control_left_open_in_a_header_value_is_left_out(
+    text: str, limit: int, expected: str
+) -> None:
+    assert header_text(text, limit) == expected

@@ -33,6 +33,8 @@ from collections.abc import Sequence
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
 
+from digest.directions import closed_directions
+
 # RFC 5322, section 2.1.1: a line is at most 998 characters, not counting its CRLF.
 MAX_LINE_OCTETS = 998
 # How many times encoded words are decoded in turn (a word may hold another): real text holds
@@ -49,7 +51,8 @@ _ELLIPSIS = "…"
 
 
 def header_text(text: str | None, limit: int) -> str:
-    """``text`` as a header value: one line, no encoded word, at most ``limit`` characters.
+    """``text`` as a header value: one line, no encoded word, at most ``limit`` characters, no
+    direction control left open.
 
     Encoded words are decoded first, so a reader sees the text they stood for, and the line
     breaks they hid become spaces like any other. "=?" left in the result becomes "= ?": no
@@ -72,7 +75,10 @@ def header_text(text: str | None, limit: int) -> str:
         text = decoded
     text = "".join(_safe_char(char) for char in text) if not text.isprintable() else text
     text = " ".join(text.split()).replace("=?", "= ?")
-    return cut(text, limit)
+    # After the cut, which may take a closer and leave its opener: a direction control left
+    # open turns around what a mail program shows after the value (the address after a From
+    # name, the rest of a subject).
+    return closed_directions(cut(text, limit))
 
 
 def _safe_char(char: str) -> str:
