@@ -171,7 +171,18 @@ QUEUE_IN_HAND = MetricSpec(
     "Tasks a worker has taken and not yet finished (they are acknowledged after they ran).",
     exposed_by="beat",
 )
-ALL = (POLLS, ARTICLES, EDITIONS, DELIVERIES, TASK_SECONDS, QUEUE_WAITING, QUEUE_IN_HAND)
+DROPPED = MetricSpec(
+    "digest_task_messages_dropped",
+    "counter",
+    "Task messages a worker dropped without running them, by reason: unknown_task (a task "
+    "another release has), unreadable (a body not shaped as a task's), undecodable (not JSON), "
+    "arguments (they do not fit the task). Each is also one line of the worker's log.",
+    ("reason",),
+)
+ALL = (
+    *(POLLS, ARTICLES, EDITIONS, DELIVERIES, TASK_SECONDS, DROPPED),
+    *(QUEUE_WAITING, QUEUE_IN_HAND),
+)
 
 _defined: dict[str, Any] = {}
 _defining = threading.Lock()  # polls run on threads: two may ask for a new metric at once
@@ -224,6 +235,11 @@ def observe_delivery(outcome: DeliveryOutcome) -> None:
     deliveries = _metric(DELIVERIES)
     for name in ("sent", "failed", "skipped", "retrying", "parked"):
         deliveries.labels(outcome=name).inc(getattr(outcome, name))
+
+
+def observe_dropped(reason: str) -> None:
+    """A task message dropped unread (``DROPPED``'s reasons)."""
+    _metric(DROPPED).labels(reason).inc()
 
 
 def observe_task_seconds(task: str, seconds: float) -> None:

@@ -4,6 +4,7 @@ server, ``digest worker`` and ``digest beat``. Each reader gets exactly one copy
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -21,7 +22,7 @@ from sqlalchemy import select
 from digest.delivering import DELIVERY_BATCH_SIZE
 from digest.store.schema import EditionRow
 from tests.feedserver import answer, feed_server
-from tests.servers import redis_server, smtp_server
+from tests.servers import free_port, redis_server, smtp_server
 from tests.service_cluster import (
     DIGEST,
     config_text,
@@ -35,6 +36,7 @@ from tests.service_cluster import (
     write_members,
 )
 from tests.smtp_faults import RefusingSink, on_free_port
+from tests.test_metrics import scrape
 
 READERS = 2 * DELIVERY_BATCH_SIZE + 50  # three delivery batches
 
@@ -157,15 +159,17 @@ def _service_command(folder: Path, config: Path, broker: str) -> tuple[list[str]
 
 
 @contextmanager
-def _a_ready_worker(folder: Path, broker: str) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
-    """A ``digest worker`` of one process on ``broker``, of a list of one reader whose feed is
-    nowhere, ready to take tasks; and the file of its log."""
+def _a_ready_worker(
+    folder: Path, broker: str, *options: str
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """A ``digest worker`` of one process on ``broker`` (with ``options``), of a list of one
+    reader whose feed is nowhere, ready to take tasks; and the file of its log."""
     config = folder / "digest.toml"
     config.write_text(config_text(folder, None, "http://127.0.0.1:9/wire.xml"))
     write_members(folder, 1)
     worker_log = folder / "worker.log"
     digest, env = _service_command(folder, config, broker)
-    with process([*digest, "worker", "-c", "1"], env, worker_log) as worker:
+    with process([*digest, "worker", "-c", "1", *options], env, worker_log) as worker:
         wait_for(lambda: "ready." in worker_log.read_text(errors="replace"), "the worker")
         yield worker, worker_log
 
@@ -231,3 +235,60 @@ def test_a_task_message_of_another_shape_is_dropped_and_the_worker_goes_on(
         "hand-made-1: its body is not a task's (ValueError))"
     ) in line
     assert left == 0
+
+
+def test_task_messages_of_another_release_are_one_line_each_and_counted(tmp_path: Path) -> None:
+    # After an upgrade, messages left in Redis by the old release: one whose arguments no
+    # longer fit its task ended in Celery's TypeError traceback, one whose body was not JSON in
+    # a traceback and a dump of the body (a sign-up's holds a reader's address), and neither
+    # was counted anywhere an operator looks.
+    port = free_port()
+    with (
+        redis_server() as broker,
+        _a_ready_worker(tmp_path, broker, "--metrics-port", str(port)) as (worker, worker_log),
+    ):
+        Celery("older", broker=broker).send_task(
+            "digest.deliver_batch", (7,), queue="digest", task_id="old-args-1"
+        )
+        with Connection(broker) as connection:
+            Producer(connection).publish(
+                b'{"email": "odd.reader@example.org", cut short',
+                routing_key="digest",
+                headers={"task": "digest.sign_up", "id": "cut-1", "lang": "py"},
+                content_type="application/json",
+                content_encoding="utf-8",
+            )
+        wait_for(
+            lambda: all(
+                word in worker_log.read_text(errors="replace") for word in ("old-args-1", "cut-1")
+            ),
+            "the worker's word on both messages",
+        )
+        counted = scrape(port)
+        digest, env = _service_command(tmp_path, tmp_path / "digest.toml", broker)
+        status = subprocess.run(
+            [*digest, "status", "--json"], env=env, capture_output=True, text=True, timeout=60
+        )
+        alive = worker.poll() is None
+        with redis.Redis.from_url(broker) as client:
+            left = client.llen("digest")
+    logged = worker_log.read_text(errors="replace")
+    assert alive and left == 0, logged[-3000:]
+    assert "odd.reader@example.org" not in logged and "Traceback" not in logged
+    [line] = [line for line in logged.splitlines() if "old-args-1: its" in line]
+    assert (
+        "task digest.deliver_batch, id old-args-1: its arguments do not fit this release's task "
+        "(missing a required argument: 'delivery_ids'): it was sent by a process running other "
+        "code; give every machine the same release"
+    ) in line
+    [line] = [line for line in logged.splitlines() if "cut-1" in line]
+    assert (
+        "a task message this worker cannot decode was dropped (task digest.sign_up, id cut-1, "
+        "content type application/json: "
+    ) in line
+    dropped = "digest_task_messages_dropped_total"
+    assert counted[(dropped, (("reason", "arguments"),))] == 1
+    assert counted[(dropped, (("reason", "undecodable"),))] == 1
+    # And in the broker, for `digest status`, whichever worker dropped them.
+    service = json.loads(status.stdout)["service"]
+    assert service["dropped_messages"] == {"arguments": 1, "undecodable": 1}, status.stderr

@@ -7,12 +7,13 @@ through the broker to any number of ``celery -A worker.app worker`` processes.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
 from datetime import datetime
 from typing import Any
 
-from celery import Celery
+from celery import Celery, Task
 from celery.beat import Scheduler, SchedulingError
 from celery.schedules import schedstate, schedule
 from celery.signals import before_task_publish, task_prerun, worker_init, worker_process_init
@@ -22,7 +23,38 @@ from digest.errors import brief, without_password
 from digest.gc_tuning import tune_garbage_collection
 from worker import runtime
 
-app = Celery("digest", include=["worker.tasks"])
+_log = logging.getLogger(__name__)
+
+
+class TaskOfThisRelease(Task):  # type: ignore[misc]  # celery is untyped
+    """A task whose message's arguments are checked against this release's before it runs.
+
+    A message left in Redis by another release (a task that took another argument since) ran
+    into a TypeError: Celery's traceback for each one, and nothing counted it. It is now one
+    line naming the task and how its arguments differ (never their values: a sign-up's hold a
+    reader's address), counted, and dropped."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            inspect.signature(self.run).bind(*args, **kwargs)
+        except TypeError as error:
+            from worker.dropped import count_dropped  # not at import: it reads the broker
+
+            count_dropped(self.app.conf.broker_url, "arguments")
+            _log.error(
+                "task %s, id %s: its arguments do not fit this release's task (%s): it was sent "
+                "by a process running other code; give every machine the same release. The "
+                "message is dropped: a poll, build or delivery is handed out again once its "
+                "lease lapses",
+                self.name,
+                self.request.id,
+                error,
+            )
+            return None
+        return super().__call__(*args, **kwargs)
+
+
+app = Celery("digest", include=["worker.tasks"], task_cls=TaskOfThisRelease)
 
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s\"'<>]+", re.IGNORECASE)
 

@@ -27,6 +27,7 @@ from digest.errors import (
 )
 from digest.metrics import QueueDepth, queue_depth
 from worker.app import app
+from worker.dropped import dropped_counts
 
 PING_SECONDS = 1.0
 WORKER_PATIENCE_SECONDS = 10.0  # how long a command waits for a worker that is starting
@@ -50,6 +51,7 @@ class ServiceState:
     queue: QueueDepth | None
     problem: str | None = None  # why the broker could not be read
     eviction_policy: str | None = None  # the broker's, when it drops keys once full
+    dropped: tuple[tuple[str, int], ...] = ()  # task messages the workers dropped, by reason
 
 
 def eviction_policy(client: redis.Redis) -> str | None:
@@ -114,6 +116,7 @@ def service_state(broker_url: str, queue: str, timeout: float = PING_SECONDS) ->
         with _broker_client(broker_url, timeout) as client:
             depth = queue_depth(client, queue)
             policy = eviction_policy(client)
+            dropped = tuple(dropped_counts(client).items())
     except RedisError as error:
         problem = broker_error(broker_url, error)
         if isinstance(problem, BrokerUnavailableError):  # the report says no more than this
@@ -122,7 +125,7 @@ def service_state(broker_url: str, queue: str, timeout: float = PING_SECONDS) ->
         return ServiceState((), None, str(problem))
     replies = app.control.ping(timeout=timeout) or []
     workers = sorted(name for reply in replies for name in reply)
-    return ServiceState(tuple(workers), depth, eviction_policy=policy)
+    return ServiceState(tuple(workers), depth, eviction_policy=policy, dropped=dropped)
 
 
 def require_broker(broker_url: str, timeout: float = PING_SECONDS) -> None:

@@ -131,6 +131,7 @@ def _service_record(state: ServiceState | None) -> dict[str, Any] | None:
         "queue_in_hand": state.queue.in_hand if state.queue else None,
         "problem": state.problem,
         "eviction_policy": state.eviction_policy,
+        "dropped_messages": dict(state.dropped),
     }
 
 
@@ -147,6 +148,11 @@ def _service_table(report: StatusReport) -> Table:
     table.add_row("workers", alive + "".join(f"\n{shown(name)}" for name in state.workers))
     if state.queue is not None:
         table.add_row("queue", f"{state.queue.waiting} waiting, {state.queue.in_hand} in hand")
+    if state.dropped:
+        reasons = ", ".join(f"{count} {reason}" for reason, count in state.dropped)
+        table.add_row(
+            "dropped", f"[red]{sum(c for _, c in state.dropped)} task messages[/] ({reasons})"
+        )
     return table
 
 
