@@ -57,16 +57,18 @@ def test_the_front_page_lists_each_list_in_its_own_language_and_direction(
 ) -> None:
     page = client.get("/")
     assert page.status_code == 200
-    assert '<h2 lang="en" dir="ltr"><a href="/editions/daily">Daily Brief</a></h2>' in page.text
-    assert '<h2 lang="ar" dir="rtl"><a href="/editions/arabic">النشرة اليومية</a></h2>' in page.text
+    assert '<h2 id="heading-daily" lang="en" dir="ltr">Daily Brief</h2>' in page.text
+    assert '<h2 id="heading-arabic" lang="ar" dir="rtl">النشرة اليومية</h2>' in page.text
     assert '<p class="description" lang="ar" dir="rtl">أخبار الخليج كل صباح</p>' in page.text
     # Its links to past editions and the feed in its words and direction too.
-    assert '<p class="meta" lang="ar" dir="rtl"><a href="/editions/arabic">الأعداد السابقة</a>' in (
-        page.text
-    )
-    assert '<p class="meta" lang="en" dir="ltr"><a href="/editions/daily">Past editions</a>' in (
-        page.text
-    )
+    assert (
+        '<p class="meta" lang="ar" dir="rtl"><a href="/editions/arabic" id="archive-arabic" '
+        'aria-labelledby="archive-arabic heading-arabic">الأعداد السابقة</a>'
+    ) in page.text
+    assert (
+        '<p class="meta" lang="en" dir="ltr"><a href="/editions/daily" id="archive-daily" '
+        'aria-labelledby="archive-daily heading-daily">Past editions</a>'
+    ) in page.text
     # The frame every page has: a skip link to the main landmark, header and footer.
     assert '<a class="skip-link" href="#content">' in page.text
     assert '<main id="content"' in page.text and "<header" in page.text and "<footer" in page.text
@@ -93,8 +95,8 @@ def test_a_list_whose_tag_names_its_script_is_laid_out_in_that_scripts_direction
             arabic = httpx.get(f"{address}/subscribe/arabic").text
     finally:
         services.close()
-    assert '<h2 lang="ku-Arab" dir="rtl"><a href="/editions/daily">Daily Brief</a></h2>' in front
-    assert '<h2 lang="ug-Latn" dir="ltr"><a href="/editions/arabic">' in front
+    assert '<h2 id="heading-daily" lang="ku-Arab" dir="rtl">Daily Brief</h2>' in front
+    assert '<h2 id="heading-arabic" lang="ug-Latn" dir="ltr">' in front
     assert 'lang="ku-Arab" dir="rtl">Daily Brief</span>' in daily
     assert 'lang="ug-Latn" dir="ltr">النشرة اليومية</span>' in arabic
 
