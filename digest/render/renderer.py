@@ -38,6 +38,7 @@ from digest.render.text import (
     edition_url,
     finalize,
     http_url_filter,
+    name_language,
     neutralize_text,
     one_line,
     script_direction,
@@ -135,6 +136,7 @@ class Renderer:
         self.environment.filters["wrap_block"] = wrap_block
         self.environment.filters["underline"] = underline
         self.environment.filters["script_direction"] = script_direction
+        self.environment.filters["name_language"] = name_language
         self._subject_environment = SandboxedEnvironment(
             autoescape=False, undefined=jinja2.StrictUndefined
         )

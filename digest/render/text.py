@@ -186,6 +186,23 @@ def script_language(text: str) -> str | None:
     return "ar" if arabic_script and not others else None
 
 
+_HEBREW_SCRIPT_LANGUAGES = frozenset({"he", "iw", "yi"})
+
+
+def name_language(name: str, around: str) -> str | None:
+    """The lang a name needs inside text in ``around``: the language its letters name, when the
+    text around it is written otherwise (an Arabic outlet under an English story, a Hebrew one
+    under an Arabic story). None when the letters name none, or share the text's script: a
+    Persian or Urdu name is often written in letters Arabic has too, and is no more Arabic."""
+    named = script_language(name)
+    if named is None:
+        return None
+    primary = around.replace("_", "-").split("-")[0].lower()
+    if direction_of(around) == "rtl" and (named == "he") == (primary in _HEBREW_SCRIPT_LANGUAGES):
+        return None
+    return named
+
+
 def script_direction(text: str) -> Literal["ltr", "rtl"]:
     """RTL when ``text`` is mostly in a right-to-left script, else LTR (a name of digits too)."""
     rtl = ltr = 0

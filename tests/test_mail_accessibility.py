@@ -1,0 +1,150 @@
+"""The edition as a screen reader takes it, in the system's Chromium: which voice reads each
+piece of text (the language the nearest ``lang`` gives it), and the accessibility tree it
+builds (tests/axtree.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+
+from digest.records import Edition
+from digest.render.text import name_language, script_language
+from digest.screenshot import Browser, open_browser
+from digest.wording import wording_for
+from tests.axtree import accessibility_tree, of_role
+from tests.test_mail_screens import rendered
+from tests.test_render import article, sample_edition
+
+pytestmark = pytest.mark.integration
+
+# Every text node with letters of its own, and the language its nearest lang attribute gives it.
+_VOICES_SCRIPT = """
+() => {
+  const found = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const text = node.textContent.trim();
+    if (!text || node.parentElement.closest('.preheader')) continue;
+    const marked = node.parentElement.closest('[lang]');
+    found.push([text, marked ? marked.getAttribute('lang') : '']);
+  }
+  return found;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with open_browser() as opened:
+        yield opened
+
+
+def names_in_other_scripts() -> Edition:
+    """``sample_edition`` with Arabic, Hebrew and Persian names on English stories: an author and
+    outlet of one story, the outlet of that author's other pieces, another story's outlet, and
+    outlets that also covered the lead."""
+    edition = sample_edition()
+    assert edition.lead is not None
+    gulf = edition.sections[0]
+    oil, qatar, *rest = gulf.items
+    oil = replace(
+        oil,
+        article=replace(oil.article, author="أحمد الخطيب", feed_name="المنارة"),
+        more_from=tuple(replace(other, feed_name="המערכת") for other in oil.more_from),
+    )
+    qatar = replace(qatar, article=replace(qatar.article, feed_name="ידיעות המפרץ"))
+    covered = (
+        article(21, "Riyadh and Tehran to reopen trade offices", feed="همشهری آنلاین"),
+        article(22, "Saudi-Iran trade offices to reopen by March", feed="الخليج اليوم"),
+    )
+    return replace(
+        edition,
+        lead=replace(edition.lead, also_covered_by=covered),
+        sections=(replace(gulf, items=(oil, qatar, *rest)), *edition.sections[1:]),
+    )
+
+
+@pytest.mark.parametrize("layout", ["full", "compact"])
+def test_a_name_in_another_script_is_read_in_its_own_language(
+    browser: Browser, tmp_path: Path, layout: str
+) -> None:
+    # An Arabic outlet's name under an English story sat inside lang="en": a screen reader read
+    # its letters with the English voice, which spells them out or says nothing.
+    html = rendered(tmp_path, names_in_other_scripts(), layout=layout)
+    page = browser._browser.new_page(viewport={"width": 600, "height": 800})
+    try:
+        page.route("**/*", lambda route: route.abort())
+        page.set_content(html, wait_until="load")
+        voices = page.evaluate(_VOICES_SCRIPT)
+    finally:
+        page.close()
+    misread = []
+    seen = set()
+    for text, marked in voices:
+        language = script_language(text)
+        if language is None:
+            continue
+        seen.add(text)
+        if marked.split("-")[0] != language:
+            misread.append((text, marked))
+    assert misread == []
+    expected = {"المنارة", "ידיעות המפרץ", "همشهری آنلاین", "الخليج اليوم"}
+    if layout == "full":
+        expected |= {"أحمد الخطيب", "המערכת"}
+    assert expected <= seen, expected - seen
+
+
+@pytest.mark.parametrize(
+    ("name", "around", "lang"),
+    [
+        ("المنارة", "en", "ar"),
+        ("ידיעות המפרץ", "en-GB", "he"),
+        ("همشهری آنلاین", "en", "fa"),
+        ("ידיעות המפרץ", "ar", "he"),  # Hebrew letters under an Arabic story
+        ("المنارة", "he", "ar"),
+        ("Gulf Wire", "ar", None),  # Latin letters name no language
+        # Letters Arabic shares with Persian and Urdu: under a Persian or Urdu story the name
+        # is read in the story's voice, not marked Arabic.
+        ("محمد رضا", "fa", None),
+        ("محمد رضا", "ur", None),
+        ("محمد رضا", "ar", None),
+    ],
+)
+def test_a_names_lang_is_the_one_its_letters_name_where_the_text_around_does_not(
+    name: str, around: str, lang: str | None
+) -> None:
+    assert name_language(name, around) == lang
+
+
+@pytest.mark.parametrize("language", ["en", "ar"])
+def test_a_screen_reader_walks_the_edition_by_its_headings(
+    browser: Browser, tmp_path: Path, language: str
+) -> None:
+    edition = sample_edition()
+    html = rendered(tmp_path, edition, language=language)
+    page = browser._browser.new_page(viewport={"width": 320, "height": 640})
+    try:
+        page.route("**/*", lambda route: route.abort())
+        page.set_content(html, wait_until="load")
+        tree = accessibility_tree(page)
+        width = page.evaluate("() => document.scrollingElement.scrollWidth")
+    finally:
+        page.close()
+    assert width <= 320  # a 1280 px window at 400%: nothing to scroll sideways
+    headings = [(node.level, node.name) for node in of_role(tree, "heading")]
+    assert [level for level, _ in headings].count(1) == 1
+    levels = [level or 0 for level, _ in headings]
+    assert all(after <= before + 1 for before, after in pairwise(levels)), headings
+    assert edition.lead is not None
+    assert (2, edition.lead.article.title) in headings  # the lead, reached by heading
+    titles = [name.casefold() for level, name in headings if level == 2]
+    assert all(section.title.casefold() in titles for section in edition.sections), titles
+    # The footer's way out, named in the list's words.
+    words = wording_for(language)
+    links = [node.name for node in of_role(tree, "link")]
+    assert links[-3:-1] == [words.unsubscribe, words.preferences], links[-3:]
