@@ -190,14 +190,18 @@ def _link_findings(page: _Page, part: str) -> Iterable[Finding]:
         f"link(s) in the {part} are not absolute http(s) URLs",
         ": fix the template's href",
     )
+    # alt="" is a picture a screen reader skips, as it should one its headline already says; no
+    # alt at all has it read the address, and alt=" " is read by some as "blank".
     no_alt = [
-        image.get("src") or "" for image in page.images if not (image.get("alt") or "").strip()
+        image.get("src") or ""
+        for image in page.images
+        if (alt := image.get("alt")) is None or (alt and not alt.strip())
     ]
     yield from _counted(
         "images",
         no_alt,
         "image(s) have no alt text",
-        ": give every <img> an alt attribute in the template",
+        ': give every <img> an alt attribute in the template (alt="" when it says nothing)',
     )
     sources = [image.get("src") or "" for image in page.images]
     bad_sources = [source for source in sources if not _absolute_http(source)]

@@ -58,6 +58,8 @@ class Entry:
     updated_at: datetime | None = None
     categories: tuple[str, ...] = ()
     image_url: str | None = None
+    # The publisher's description of the picture, plain text (digest.ingest.captions).
+    image_description: str | None = None
     language: str | None = None
     # published_at is the entry's updated date: it gave no publication date of its own (many
     # Atom entries), so the date moves on at every edit and tells no story from another.
@@ -92,6 +94,7 @@ class Article:
     first_seen_at: datetime
     categories: tuple[str, ...] = ()
     image_url: str | None = None
+    image_description: str | None = None
     language: str | None = None
     cluster_id: int | None = None  # articles of one cluster are reports of the same story
 
@@ -126,6 +129,7 @@ class Article:
             first_seen_at=first_seen_at,
             categories=tuple(entry.categories),
             image_url=entry.image_url,
+            image_description=entry.image_description,
             language=entry.language,
             cluster_id=cluster_id,
         )

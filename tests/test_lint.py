@@ -276,3 +276,12 @@ def test_a_bad_edition_is_not_sent_and_goes_out_once_fixed(
         assert all(b"Iran story 1" in sent.data for sent in transport.sent)
     finally:
         services.close()
+
+
+def test_an_empty_alt_is_a_picture_to_skip_and_no_alt_is_refused() -> None:
+    # A picture its publisher did not describe has alt="" (the headline beside it says what it
+    # is): a screen reader skips it. It was refused as "no alt text", as a missing alt is.
+    skipped = GOOD_HTML.replace('alt="Photo · Gulf Wire"', 'alt=""')
+    assert checks(message(html=skipped)) == []
+    missing = GOOD_HTML.replace(' alt="Photo · Gulf Wire"', "")
+    assert checks(message(html=missing)) == ["images"]

@@ -505,8 +505,11 @@ def test_a_lead_without_a_picture_shows_another_reports_picture_of_its_story_cre
     edition = sample_edition()
     assert edition.lead is not None
     lead = replace(edition.lead.article, image_url=None, feed_name="Wire Service")
-    photographed = article(
-        61, "Harbour reopens", feed="Levant Post", image="https://levant.example/harbour.jpg"
+    photographed = replace(
+        article(
+            61, "Harbour reopens", feed="Levant Post", image="https://levant.example/harbour.jpg"
+        ),
+        image_description="Ships at the harbour at dawn",
     )
     unpictured = article(62, "Harbour reopens to ships", feed="Gulf Wire")
     edition = replace(
@@ -517,17 +520,18 @@ def test_a_lead_without_a_picture_shows_another_reports_picture_of_its_story_cre
     tree = lxml_html.fromstring(result.html)
     (picture,) = tree.find_class("lead-image")
     assert picture.get("src") == "https://levant.example/harbour.jpg"
-    assert picture.get("alt") == "Photo · Levant Post"
+    # Described in its own outlet's words; a credit would have described nothing.
+    assert picture.get("alt") == "Ships at the harbour at dawn"
     thumbs = [
         (img.get("src"), img.get("alt")) for img in tree.find_class("thumb") if img.get("src")
     ]
     own = [
-        (item.article.image_url, f"Photo · {item.article.feed_name}")
+        (item.article.image_url, "")  # described by no publisher: the headline says it
         for section in edition.sections
         for item in section.items
         if item.article.image_url
     ]
-    assert own and set(own) <= set(thumbs)  # their own pictures, credited to their own outlets
+    assert own and set(own) <= set(thumbs)  # their own pictures
     # The service fetches that picture for the lead's place (web.images).
     assert ("lead", "https://levant.example/harbour.jpg") in set(shown_pictures(edition))
 
@@ -544,7 +548,10 @@ def test_a_story_whose_picture_the_check_refused_shows_the_next_reports_kept_one
     own = "https://wire.example/logo.png"
     lead = replace(edition.lead.article, image_url=own, feed_name="Wire Service")
     refused = article(63, "Harbour reopens", feed="Gulf Wire", image="https://gw.example/s.jpg")
-    kept = article(64, "Harbour reopens", feed="Levant Post", image="https://lp.example/h.jpg")
+    kept = replace(
+        article(64, "Harbour reopens", feed="Levant Post", image="https://lp.example/h.jpg"),
+        image_description="Ships at the harbour at dawn",
+    )
     edition = replace(
         edition, lead=replace(edition.lead, article=lead, also_covered_by=(refused, kept))
     )
@@ -568,13 +575,13 @@ def test_a_story_whose_picture_the_check_refused_shows_the_next_reports_kept_one
         render(edition, digest_list, {**others, ("lead", kept.image_url or ""): served}).html
     )
     (picture,) = tree.find_class("lead-image")
-    assert (picture.get("src"), picture.get("alt")) == (served.url, "Photo · Levant Post")
+    assert (picture.get("src"), picture.get("alt")) == (served.url, "Ships at the harbour at dawn")
     assert picture.get("height") == "297"  # the kept picture's shape, at 528 px wide
     # Its own picture, when kept, comes first.
     both = {**others, ("lead", kept.image_url or ""): served, ("lead", own): served}
     tree = lxml_html.fromstring(render(edition, digest_list, both).html)
     (picture,) = tree.find_class("lead-image")
-    assert picture.get("alt") == "Photo · Wire Service"
+    assert picture.get("alt") == ""  # its own, which its publisher did not describe
     # None of the story's pictures kept: no picture, not another story's.
     tree = lxml_html.fromstring(render(edition, digest_list, others).html)
     assert tree.find_class("lead-image") == []

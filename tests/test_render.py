@@ -381,19 +381,19 @@ def test_images_have_size_and_alt_text(rendered: RenderedEdition) -> None:
     lead = images[0]
     assert lead["src"] == f"{IMAGES}/lead.svg"
     assert lead["width"] == "528"
-    # A short credit rather than the headline again: when a mail app holds pictures back, the
-    # alt text is all that shows in the picture's box, right above or beside the headline.
-    assert lead["alt"] == "Photo · Diplomatic Notes"
+    # No publisher described them: alt="", which a screen reader skips, rather than a credit
+    # that describes nothing or the headline again, right above or beside the picture.
+    assert lead["alt"] == ""
     for thumbnail in images[1:]:
         assert (thumbnail["width"], thumbnail["height"]) == ("96", "96")
-        assert (thumbnail["alt"] or "").startswith("Photo · ")
+        assert thumbnail["alt"] == ""
         assert (thumbnail["src"] or "").startswith(IMAGES)
     # Alt text is styled as a quiet caption (size, colour) and the box has a tint, not a frame.
     for image in images:
         style = image["style"] or ""
         assert "font-size:11px" in style and "color:#5c6370" in style, style
         assert "background-color:#ebe6dc" in style, style
-        assert image["dir"] == "ltr"  # the credit is in the list's language, not the article's
+        assert "dir" not in image and "lang" not in image  # an empty alt has nothing to read
 
 
 def test_rtl_article_gets_dir_rtl(rendered: RenderedEdition) -> None:
@@ -828,7 +828,7 @@ def test_hebrew_and_unknown_languages() -> None:
 
 def worst_case_article(article_id: int, *, word: str, url_length: int) -> Article:
     """Everything as long as a feed could make it: far over every bound."""
-    return article(
+    written = article(
         article_id,
         (word + " ") * 100,
         feed="Feed " * 40,
@@ -838,6 +838,7 @@ def worst_case_article(article_id: int, *, word: str, url_length: int) -> Articl
         link=f"https://news.example.org/{'p' * url_length}{article_id}",
         language="ar" if not word.isascii() else "en",
     )
+    return replace(written, image_description=(word + " ") * 100)
 
 
 def worst_case_edition(
@@ -1100,7 +1101,10 @@ def _pictures_of_a_lead_with_another_report(tmp_path: Path, address: str) -> lis
     other report, from the Levant Ledger, has a picture of its own."""
     settings = make_settings(tmp_path)
     lead = article(1, "Talks resume in Muscat", image=address)
-    other = article(2, "Muscat talks resume", feed="Levant Ledger", image=f"{IMAGES}/other.jpg")
+    other = replace(
+        article(2, "Muscat talks resume", feed="Levant Ledger", image=f"{IMAGES}/other.jpg"),
+        image_description="Envoys at the Levant Ledger's table",
+    )
     edition = Edition(
         list_slug="middle-east-daily",
         slot=SLOT,
@@ -1146,7 +1150,7 @@ def test_a_picture_address_the_mail_cannot_show_gives_way_to_another_reports(
     # another report of it had a picture to show.
     images = _pictures_of_a_lead_with_another_report(tmp_path, address)
     assert [image["src"] for image in images] == [f"{IMAGES}/other.jpg"]
-    assert str(images[0]["alt"]).endswith("Levant Ledger")  # credited to the report it is from
+    assert str(images[0]["alt"]).endswith("Levant Ledger's table")  # the report's description
 
 
 def test_a_picture_on_a_private_network_is_shown_where_the_feeds_are_on_one(
@@ -1334,15 +1338,16 @@ _A_STORY_IN_THE_OTHER_LANGUAGE = pytest.mark.parametrize(
 def test_the_lists_words_in_a_story_of_another_language_are_read_in_the_lists(
     tmp_path: Path, list_language: str, story_language: str, title: str
 ) -> None:
-    # The time under a story and its picture's alt text are written in the list's words
-    # ("25 Nov, 09:14 GST", "Photo · Gulf Wire"); inside an Arabic story of an English list
+    # The time under a story is written in the list's words ("25 Nov, 09:14 GST"); inside an
+    # Arabic story of an English list
     # they inherited lang="ar", so a screen reader spoke the English words with an Arabic voice.
     from lxml import html as lxml_html
 
     def story(article_id: int, **fields: Any) -> Article:
-        return article(
+        written = article(
             article_id, title, language=story_language, image=f"{IMAGES}/{article_id}.jpg", **fields
         )
+        return replace(written, image_description=title)  # in the publisher's words
 
     lead = EditionItem(story(1), "gulf", more_from=(story(2, feed="Al-Manara"),))
     edition = Edition(
@@ -1364,8 +1369,12 @@ def test_the_lists_words_in_a_story_of_another_language_are_read_in_the_lists(
         times = [span for table in stories for span in table.find_class("nowrap")]
         pictures = [image for table in stories for image in table.iter("img")]
         assert len(times) == 3 and pictures, layout  # the lead, its "More from" piece, the item
-        for element in times + pictures:
+        for element in times:
             assert _language_of(element) == list_language, (layout, lxml_html.tostring(element))
+        # A picture's alt is its publisher's description, in the story's language.
+        for element in pictures:
+            assert element.get("alt") == title, layout
+            assert _language_of(element) == story_language, (layout, lxml_html.tostring(element))
 
 
 @_A_STORY_IN_THE_OTHER_LANGUAGE

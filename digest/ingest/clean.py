@@ -18,9 +18,9 @@ from html.entities import html5
 from typing import Any
 
 from digest.bylines import written_author
-from digest.ingest import quirks, summaries
+from digest.ingest import captions, quirks, summaries
 from digest.ingest.dates import entry_date
-from digest.ingest.lead_image import lead_image_url
+from digest.ingest.lead_image import html_with_bases, lead_image_url, resolved_picture
 from digest.ingest.markup import (
     collapse_whitespace,
     holds_markup,
@@ -130,6 +130,7 @@ def clean_entry(
     published = entry_date(raw, "published", now, language)
     updated = entry_date(raw, "updated", now, language)
 
+    image_url = lead_image_url(raw, source_html, page, html_base)
     return Entry(
         guid=guid,
         link=link,
@@ -140,7 +141,14 @@ def clean_entry(
         published_at=published or updated,  # an Atom entry often carries only <updated>
         updated_at=updated,
         categories=_categories(raw.get("tags") or ()),
-        image_url=lead_image_url(raw, source_html, page, html_base),
+        image_url=image_url,
+        image_description=captions.picture_description(
+            raw,
+            image_url,
+            title,
+            html_with_bases(raw, source_html, page, html_base),
+            resolved_picture,
+        ),
         language=language,
         dated_by_update=published is None and updated is not None,
     )
@@ -205,6 +213,10 @@ def _summary_source(raw: RawEntry) -> tuple[str, str]:
     details.extend(raw.get("content") or ())
     if not details and raw.get("summary"):
         details.append({"type": "text/html", "value": raw["summary"]})
+    if not details and raw.get("media_description"):
+        # An entry described only by its media (a YouTube video's <media:group>): that is the
+        # story's description, and no picture's (captions.picture_description).
+        details.append({"type": "text/plain", "value": raw["media_description"]})
     for detail in details:
         value = _without_cdata_markers(str(detail.get("value") or ""))
         if not value.strip():

@@ -9,7 +9,7 @@ address (``digest.ingest.pictures.picture_url``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,10 +31,28 @@ def lead_image_url(
 ) -> str | None:
     """The address of ``raw``'s lead picture, absolute; None when it names no usable one."""
     for candidate, base in _image_candidates(raw, source_html, link, html_base):
-        url = absolute_http_url(candidate, base)
-        if url is not None and pictures.picture_url(url) is not None:
+        url = resolved_picture(candidate, base)
+        if url is not None:
             return url
     return None
+
+
+def resolved_picture(candidate: str | None, base: str) -> str | None:
+    """``candidate``, read against ``base``, as the lead picture's address would be; None when
+    it is no usable picture's."""
+    url = absolute_http_url(candidate, base)
+    return url if url is not None and pictures.picture_url(url) is not None else None
+
+
+def html_with_bases(
+    raw: Mapping[str, Any], source_html: str, link: str, html_base: str
+) -> Iterator[tuple[str, str]]:
+    """The entry's HTML, its summary then each of its contents, with the address each one's
+    relative URLs are read against (as ``_image_candidates`` reads them)."""
+    yield source_html, html_base
+    for content in raw.get("content") or ():
+        base = absolute_http_url(str(content.get("base") or ""), link) or link
+        yield str(content.get("value") or ""), base
 
 
 def _image_candidates(
@@ -53,10 +71,8 @@ def _image_candidates(
         ):
             yield enclosure.get("href"), link
     yield (raw.get("image") or {}).get("href"), link
-    yield from ((source, html_base) for source in image_sources(source_html))
-    for content in raw.get("content") or ():
-        base = absolute_http_url(str(content.get("base") or ""), link) or link
-        yield from ((source, base) for source in image_sources(str(content.get("value") or "")))
+    for html, base in html_with_bases(raw, source_html, link, html_base):
+        yield from ((source, base) for source in image_sources(html))
     yield from ((item.get("url"), link) for item in thumbnails if _is_icon_sized(item))
 
 

@@ -377,18 +377,21 @@ _LAZY_SOURCES = ("data-lazy-src", "data-src", "data-original", "data-lazy")
 
 
 class _ImageSources(HTMLParser):
-    def __init__(self) -> None:
+    def __init__(self, alts: dict[str, str] | None = None) -> None:
         super().__init__(convert_charrefs=True)
         self.sources: list[str] = []
+        self.alts = alts
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "img":
-            _add_image(self.sources, dict(attrs))
+            _add_image(self.sources, dict(attrs), self.alts)
 
     handle_startendtag = handle_starttag
 
 
-def _add_image(sources: list[str], values: dict[str, str | None]) -> None:
+def _add_image(
+    sources: list[str], values: dict[str, str | None], alts: dict[str, str] | None = None
+) -> None:
     # Tracking pixels are declared 1x1 (or 0x0); they are not a picture of the story.
     if values.get("width") in ("0", "1") or values.get("height") in ("0", "1"):
         return
@@ -398,12 +401,16 @@ def _add_image(sources: list[str], values: dict[str, str | None]) -> None:
     # Lazy-loading plugins put the picture in a data attribute and a placeholder in src.
     for name in _LAZY_SOURCES:
         if source := values.get(name):
-            sources.append(source)
+            break
+    else:
+        source = values.get("src") or ""
+        if not source and (srcset := values.get("srcset")):
+            source = (srcset.split() or [""])[0].rstrip(",")  # its first candidate
+        elif not source:
             return
-    if source := values.get("src"):
-        sources.append(source)
-    elif srcset := values.get("srcset"):
-        sources.append((srcset.split() or [""])[0].rstrip(","))  # its first candidate
+    sources.append(source)
+    if alts is not None and (alt := values.get("alt")):
+        alts.setdefault(source, alt)
 
 
 # Every attribute _add_image reads; <noscript> is kept, where lazy-loading plugins put the real
@@ -411,30 +418,31 @@ def _add_image(sources: list[str], values: dict[str, str | None]) -> None:
 _IMAGE_MARKUP = nh3.Cleaner(
     tags={"img"},
     clean_content_tags={"script", "style", "template", "textarea"},
-    attributes={"img": {"src", "srcset", "width", "height", "class", *_LAZY_SOURCES}},
+    attributes={"img": {"src", "srcset", "width", "height", "class", "alt", *_LAZY_SOURCES}},
     strip_comments=True,
     link_rel=None,
 )
 
 
-def image_sources(html: str) -> list[str]:
+def image_sources(html: str, alts: dict[str, str] | None = None) -> list[str]:
     """The picture of each ``<img>`` in ``html`` (its lazy-loaded source over ``src``, else its
-    ``srcset``), in order, tracking pixels and emoji left out."""
+    ``srcset``), in order, tracking pixels and emoji left out. Each one's ``alt``, when it has
+    one, goes into ``alts`` under its source."""
     if _IMG_TAG.search(html) is None:  # the parser sees a tag only where "<img" is written
         return []
-    sources = _plain_markup_images(html)
+    sources = _plain_markup_images(html, alts)
     if sources is None:
         canonical = _IMAGE_MARKUP.clean(bound_nesting(html))  # see _TEXT_MARKUP
-        sources = _plain_markup_images(canonical)
+        sources = _plain_markup_images(canonical, alts)
         if sources is None:  # an attribute value with "<" or ">" in it
-            finder = _ImageSources()
+            finder = _ImageSources(alts)
             finder.feed(canonical)
             finder.close()
             sources = finder.sources
     return sources
 
 
-def _plain_markup_images(html: str) -> list[str] | None:
+def _plain_markup_images(html: str, alts: dict[str, str] | None = None) -> list[str] | None:
     """What ``_ImageSources`` would find in ``html``, read with regular expressions when every
     tag in it is plainly written (as feedparser writes the HTML it hands on); None for anything
     else (comments, declarations, raw-text elements such as ``<script>``, unquoted or oddly
@@ -457,7 +465,7 @@ def _plain_markup_images(html: str) -> list[str] | None:
                 )
                 for attribute in _PLAIN_ATTRIBUTE.finditer(tag.group(2))
             }
-            _add_image(sources, values)
+            _add_image(sources, values, alts)
     if html.count("<") != tags:  # a "<" that starts no plain tag
         return None
     return sources

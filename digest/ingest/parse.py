@@ -17,7 +17,7 @@ from typing import Any
 import feedparser
 
 from digest.errors import ParseError, brief, shown_address, without_password
-from digest.ingest import expat_driver, georss_guard
+from digest.ingest import expat_driver, georss_guard, media_guard
 from digest.ingest.clean import TITLE_LIMIT, RawEntry, clean_entry, normalize_language
 from digest.ingest.dates import entry_date
 from digest.ingest.discovery import feeds_named_by_page
@@ -36,6 +36,7 @@ _TEXT_XML_TYPES = frozenset({"text/xml", "text/rss+xml", "text/atom+xml", "text/
 
 expat_driver.install()
 georss_guard.install()
+media_guard.install()
 _log = logging.getLogger(__name__)
 
 

@@ -14,6 +14,9 @@ LEAD_SUMMARY_CHARS = 480
 SUMMARY_CHARS = 300
 TITLE_CHARS = 160
 NAME_CHARS = 60  # an author or a feed name
+# A picture's alt text: the publisher's description, cut to what a screen reader says in a breath
+# and what a mail app's box for a held-back picture shows in a few lines.
+PICTURE_DESCRIPTION_CHARS = 160
 # "Also covered by" names this many outlets and counts the rest: a story forty outlets covered
 # otherwise heads the mail with a wall of forty links (and its text part with forty addresses).
 ALSO_COVERED_OUTLETS = 5

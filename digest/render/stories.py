@@ -23,6 +23,7 @@ from digest.render.bounds import (
     MIN_PARAGRAPH_CHARS,
     MORE_ON_STORY_HEADLINES,
     NAME_CHARS,
+    PICTURE_DESCRIPTION_CHARS,
     TITLE_CHARS,
     Bounds,
     bounded_url,
@@ -190,7 +191,12 @@ class StoryViews:
             published=_time(_shown_time(article)),
             image_url=image_url,
             image_height=image_height,
-            image_credit=shorten((pictured or article).feed_name, NAME_CHARS),
+            # The publisher's words for the picture, or none: a credit describes nothing, and
+            # the headline beside it already says what the story is (digest.ingest.captions).
+            image_alt=shorten(pictured.image_description or "", PICTURE_DESCRIPTION_CHARS)
+            if pictured is not None
+            else "",
+            image_alt_language=_story_language(pictured) if pictured is not None else None,
             language=_story_language(article),
             direction=text_direction(article),
             more_from=()

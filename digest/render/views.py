@@ -38,7 +38,10 @@ class Story:
     published: str  # a time marker: "25 Nov 2026, 09:14" in each subscriber's timezone
     image_url: str | None
     image_height: int | None  # the lead's height at LEAD_IMAGE_WIDTH, when known
-    image_credit: str  # the outlet of the picture: the story's, or another report's of it
+    # The picture's alt text: its publisher's description, "" for none; in the language of the
+    # report it came from (the story's, or another outlet's report of it).
+    image_alt: str
+    image_alt_language: str | None
     language: str | None
     direction: Literal["ltr", "rtl"]
     more_from: tuple[StoryLink, ...] = ()

@@ -126,6 +126,7 @@ def to_article(row: ArticleRow, feed_name: str) -> Article:
         first_seen_at=row.first_seen_at,
         categories=tuple(row.categories or ()),
         image_url=row.image_url,
+        image_description=row.image_description,
         language=row.language,
         cluster_id=row.cluster_id,
     )
@@ -137,6 +138,7 @@ def _changed(row: ArticleRow, entry: Entry) -> bool:
         or row.summary_html != entry.summary_html
         or row.author != entry.author
         or row.image_url != entry.image_url
+        or row.image_description != entry.image_description
         or tuple(row.categories or ()) != entry.categories
     )
 
@@ -150,6 +152,7 @@ def _copy_entry(row: ArticleRow, entry: Entry) -> None:
     row.updated_at = entry.updated_at
     row.categories = list(entry.categories)
     row.image_url = entry.image_url
+    row.image_description = entry.image_description
     row.language = entry.language
 
 
@@ -542,6 +545,7 @@ def _row_values(
         "updated_at": entry.updated_at,
         "categories": list(entry.categories),
         "image_url": entry.image_url,
+        "image_description": entry.image_description,
         "language": entry.language,
         "fingerprint": list(sketch),
         "cluster_id": cluster_id,

@@ -134,6 +134,8 @@ class ArticleRow(Base):
     seq: Mapped[int] = mapped_column(Integer, nullable=True)  # nullable: see migration 0006
     categories: Mapped[list[str]] = mapped_column(JSON, default=list)
     image_url: Mapped[str | None] = mapped_column(String(2048))
+    # The publisher's description of the picture (digest.ingest.captions.DESCRIPTION_LIMIT).
+    image_description: Mapped[str | None] = mapped_column(Text)
     language: Mapped[str | None] = mapped_column(String(35))
     # Near-duplicate stories from different outlets share a cluster (issue #3).
     cluster_id: Mapped[int | None] = mapped_column(Integer, index=True)
