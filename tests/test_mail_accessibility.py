@@ -148,3 +148,34 @@ def test_a_screen_reader_walks_the_edition_by_its_headings(
     words = wording_for(language)
     links = [node.name for node in of_role(tree, "link")]
     assert links[-3:-1] == [words.unsubscribe, words.preferences], links[-3:]
+
+
+@pytest.mark.parametrize(
+    ("list_language", "topic", "lang"),
+    [
+        ("en", "الخليج", "ar"),  # an Arabic topic's name in an English list
+        ("ar", "המפרץ", "he"),  # a Hebrew one in an Arabic list
+        ("he", "الخليج", "ar"),
+        ("ar", "الخليج", None),  # its own script: the list's voice
+        ("en", "The Gulf", None),
+    ],
+)
+def test_a_topics_name_in_another_script_is_read_in_its_own_language(
+    tmp_path: Path, list_language: str, topic: str, lang: str | None
+) -> None:
+    # A section's title is the topic's name as the config gives it, with no language: an
+    # Arabic one in an English edition sat in lang="en" and was read with the English voice.
+    from lxml import html as lxml_html
+
+    edition = sample_edition()
+    edition = replace(
+        edition, sections=(replace(edition.sections[0], title=topic), *edition.sections[1:])
+    )
+    for layout in ("full", "compact"):
+        html = rendered(tmp_path, edition, language=list_language, layout=layout)
+        [title] = [
+            heading
+            for heading in lxml_html.fromstring(html).iter("h2")
+            if heading.text_content() == topic
+        ]
+        assert title.get("lang") == lang, layout

@@ -665,3 +665,31 @@ def test_a_list_renamed_before_the_next_cycle_keeps_its_reader_on_it_with_their_
         assert renamed.store.memberships_of(sam)["daily-brief"][0] == "unsubscribed"
     finally:
         renamed.close()
+
+
+def test_a_topics_name_in_another_script_than_the_page_is_read_in_its_own_language(
+    tmp_path: Path,
+) -> None:
+    # The config gives a topic one name and no language. On the Arabic list's page, a Hebrew
+    # topic's name sat in lang="ar" (read with the Arabic voice); on an English page, an Arabic
+    # one in lang="en", laid out left to right.
+    raw = config(tmp_path, "http://127.0.0.1:9")
+    names = {"iran": "המפרץ", "gulf": "الخليج"}
+    for entry in raw["topics"]:
+        entry["name"] = names.get(entry["slug"], entry["name"])
+    raw["lists"][1]["topics"] = ["iran", "gulf", "levant"]
+    services, _ = start(settings_of(tmp_path, raw), FixedClock(DAY1))
+    try:
+        run(services)
+        client = TestClient(create_app(services))
+        english = client.get(link(services, "Sam")).text
+        arabic = client.get(link(services, "Sam", "arabic")).text
+    finally:
+        services.close()
+    assert '<label for="topic-gulf" lang="ar" dir="rtl">الخليج</label>' in english
+    assert '<label for="topic-iran" lang="he" dir="rtl">המפרץ</label>' in english
+    assert '<label for="topic-levant">The Levant</label>' in english
+    assert '<label for="topic-iran" lang="he" dir="rtl">המפרץ</label>' in arabic
+    # Its own script, or Latin letters, which name no language: the page's.
+    assert '<label for="topic-gulf">الخليج</label>' in arabic
+    assert '<label for="topic-levant">The Levant</label>' in arabic

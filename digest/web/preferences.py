@@ -29,6 +29,7 @@ from digest.preferences import (
     preferences_of,
     save_preferences,
 )
+from digest.render.text import name_language, script_direction
 from digest.store.subscribers import CONFIRMED
 from digest.web.context import WebContext, web_context
 from digest.web.forms import FIELD, posted_form
@@ -165,7 +166,7 @@ def _page(
         "action": f"{web.pages.root}{request.url.path}",
         "form_token": web.forms.issue(request.url.path),
         "topics": [
-            {"slug": slug, "name": names.get(slug, slug), "chosen": slug in topics}
+            _topic(slug, names.get(slug, slug), slug in topics, words.language)
             for slug in digest_list.topics
         ],
         "lists": [
@@ -191,6 +192,20 @@ def _page(
         "problem_field": problem_field,
     }
     return web.pages.render("web/preferences.html.j2", context, status=status)
+
+
+def _topic(slug: str, name: str, chosen: bool, page_language: str) -> dict[str, Any]:
+    """A topic's box: the config gives its name and no language, so a name in another script
+    than the page's (an Arabic topic on an English page) carries the language its letters name
+    and their direction, or a screen reader reads it in the page's voice."""
+    language = name_language(name, page_language)
+    return {
+        "slug": slug,
+        "name": name,
+        "chosen": chosen,
+        "language": language,
+        "direction": script_direction(name) if language else None,
+    }
 
 
 def _fields_of_page(web: WebContext, digest_list: ListSettings) -> int:
