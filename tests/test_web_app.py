@@ -413,3 +413,21 @@ def test_an_origin_is_read_as_browsers_compare_them(
     url: str, origin: tuple[str, str, int] | None
 ) -> None:
     assert origin_of(url) == origin
+
+
+def test_an_archived_editions_footer_leads_a_reader_without_a_token_somewhere_useful(
+    room: Newsroom, client: TestClient
+) -> None:
+    # The archive's copy has no reader, so no token: its footer's "Unsubscribe" and
+    # "Preferences" both led to the front page, which does neither. They are now named for where
+    # they lead: the list's sign-up, and all the newsletters.
+    from lxml import html as lxml_html
+
+    [edition] = re.findall(r"/editions/daily/[0-9-]{15}", client.get("/editions/daily").text)[:1]
+    page = client.get(edition)
+    assert page.status_code == 200
+    footer = lxml_html.fromstring(page.text).find_class("footer")[-1]
+    links = {a.text_content(): a.get("href") for a in footer.iter("a")}
+    assert "Unsubscribe" not in links and "Preferences" not in links, links
+    assert str(links["Sign up"]).endswith("/subscribe/daily"), links
+    assert str(links["All newsletters"]).endswith("/"), links

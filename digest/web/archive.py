@@ -220,7 +220,23 @@ def neutral_copy(page: str, digest_list: ListSettings, words: PageWords, *, home
             return html.escape(format_datetime(moment, zone, wording))
         return values[match.group()]
 
+    signup = f"{home.rstrip('/')}/subscribe/{digest_list.slug}"
+    page = _footer_link(page, placeholders.UNSUBSCRIBE_URL, signup, words.signup_button)
+    page = _footer_link(page, placeholders.PREFERENCES_URL, home, words.all_lists)
     return placeholders.ANY.sub(value, page)
+
+
+def _footer_link(page: str, placeholder: str, href: str, name: str) -> str:
+    """The links to a reader's own page (``placeholder``: their unsubscribe or preferences
+    page) made links to ``href``, named ``name``. The archive's copy has no reader, so no
+    token: "Unsubscribe" and "Preferences" led to the front page, which does neither; "Sign up"
+    to the list's sign-up and "All newsletters" to the front page say where they lead (a
+    reader with a copy of their own unsubscribes from its link). A link of other markup than
+    a plain name (an operator's own template) keeps its name and leads to the front page."""
+    link = re.compile(r'(<a\b[^<>]*\bhref=")' + re.escape(placeholder) + r'("[^<>]*>)[^<>]*</a>')
+    return link.sub(
+        lambda found: f"{found[1]}{html.escape(href)}{found[2]}{html.escape(name)}</a>", page
+    )
 
 
 def _entry(base_url: str, list_slug: str, edition: ArchivedEdition) -> dict[str, Any]:
