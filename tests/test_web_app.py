@@ -431,3 +431,18 @@ def test_an_archived_editions_footer_leads_a_reader_without_a_token_somewhere_us
     assert "Unsubscribe" not in links and "Preferences" not in links, links
     assert str(links["Sign up"]).endswith("/subscribe/daily"), links
     assert str(links["All newsletters"]).endswith("/"), links
+
+
+def test_an_archived_edition_has_one_main_landmark_holding_the_edition_not_its_footer(
+    client: TestClient,
+) -> None:
+    # A screen reader's "skip to main" and landmark list found nothing on the archive's copy: it
+    # is the mail's HTML, a table layout with no <main>.
+    from lxml import html as lxml_html
+
+    [edition] = re.findall(r"/editions/daily/[0-9-]{15}", client.get("/editions/daily").text)[:1]
+    document = lxml_html.fromstring(client.get(edition).text)
+    [main] = document.iter("main")
+    assert [heading.tag for heading in main.iter("h1")] == ["h1"]
+    assert main.find_class("footer") == [] and document.find_class("footer")
+    assert main.find_class("container")

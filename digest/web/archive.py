@@ -223,7 +223,25 @@ def neutral_copy(page: str, digest_list: ListSettings, words: PageWords, *, home
     signup = f"{home.rstrip('/')}/subscribe/{digest_list.slug}"
     page = _footer_link(page, placeholders.UNSUBSCRIBE_URL, signup, words.signup_button)
     page = _footer_link(page, placeholders.PREFERENCES_URL, home, words.all_lists)
-    return placeholders.ANY.sub(value, page)
+    return placeholders.ANY.sub(value, _with_main(page))
+
+
+# Where the edition's own table starts and its footer's does, as the mail template writes them.
+_EDITION_START = re.compile(r'<table\b[^<>]*\bclass="container\b')
+_FOOTER_START = re.compile(r'<table\b[^<>]*\bclass="footer\b')
+
+
+def _with_main(page: str) -> str:
+    """The edition, between its top bar and its footer, in a ``<main>``: a web page's landmark,
+    which a mail has no use for (its app gives it one), and which a screen reader's "skip to
+    main" and list of landmarks look for. A page of another layout (an operator's template)
+    is left as it is."""
+    start = _EDITION_START.search(page)
+    end = _FOOTER_START.search(page, start.end()) if start else None
+    if start is None or end is None:
+        return page
+    edition = page[start.start() : end.start()]
+    return f"{page[: start.start()]}<main>{edition}</main>\n{page[end.start() :]}"
 
 
 def _footer_link(page: str, placeholder: str, href: str, name: str) -> str:
