@@ -179,3 +179,29 @@ def test_a_topics_name_in_another_script_is_read_in_its_own_language(
             if heading.text_content() == topic
         ]
         assert title.get("lang") == lang, layout
+
+
+@pytest.mark.parametrize("layout", ["full", "compact"])
+def test_words_set_in_capitals_are_read_as_written(
+    browser: Browser, tmp_path: Path, layout: str
+) -> None:
+    # Section titles, the "Top story" label and the masthead's kicker were set in capitals by
+    # text-transform, which Chromium passes on to screen readers: "THE GULF", read shouted or
+    # letter by letter.
+    edition = sample_edition()
+    html = rendered(tmp_path, edition, layout=layout)
+    page = browser._browser.new_page(viewport={"width": 600, "height": 800})
+    try:
+        page.route("**/*", lambda route: route.abort())
+        page.set_content(html, wait_until="load")
+        tree = accessibility_tree(page)
+    finally:
+        page.close()
+    headings = [node.name for node in of_role(tree, "heading")]
+    assert all(section.title in headings for section in edition.sections), headings
+    shouted = [
+        node.name
+        for node in tree
+        if node.role == "StaticText" and node.name.isupper() and len(node.name) > 4
+    ]
+    assert shouted == [], shouted
