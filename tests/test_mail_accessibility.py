@@ -16,7 +16,7 @@ from digest.records import Edition
 from digest.render.text import name_language, script_language
 from digest.screenshot import Browser, open_browser
 from digest.wording import wording_for
-from tests.axtree import accessibility_tree, of_role
+from tests.axtree import Node, accessibility_tree, of_role
 from tests.test_mail_screens import rendered
 from tests.test_render import article, sample_edition
 
@@ -121,20 +121,26 @@ def test_a_names_lang_is_the_one_its_letters_name_where_the_text_around_does_not
     assert name_language(name, around) == lang
 
 
+def read_at(browser: Browser, html: str, width: int) -> tuple[list[Node], int]:
+    """The edition's accessibility tree at ``width`` pixels, its pictures held back, and how
+    wide it lays out."""
+    page = browser._browser.new_page(viewport={"width": width, "height": 2 * width})
+    try:
+        page.route("**/*", lambda route: route.abort())
+        page.set_content(html, wait_until="load")
+        return accessibility_tree(page), page.evaluate(
+            "() => document.scrollingElement.scrollWidth"
+        )
+    finally:
+        page.close()
+
+
 @pytest.mark.parametrize("language", ["en", "ar"])
 def test_a_screen_reader_walks_the_edition_by_its_headings(
     browser: Browser, tmp_path: Path, language: str
 ) -> None:
     edition = sample_edition()
-    html = rendered(tmp_path, edition, language=language)
-    page = browser._browser.new_page(viewport={"width": 320, "height": 640})
-    try:
-        page.route("**/*", lambda route: route.abort())
-        page.set_content(html, wait_until="load")
-        tree = accessibility_tree(page)
-        width = page.evaluate("() => document.scrollingElement.scrollWidth")
-    finally:
-        page.close()
+    tree, width = read_at(browser, rendered(tmp_path, edition, language=language), 320)
     assert width <= 320  # a 1280 px window at 400%: nothing to scroll sideways
     headings = [(node.level, node.name) for node in of_role(tree, "heading")]
     assert [level for level, _ in headings].count(1) == 1
@@ -189,14 +195,7 @@ def test_words_set_in_capitals_are_read_as_written(
     # text-transform, which Chromium passes on to screen readers: "THE GULF", read shouted or
     # letter by letter.
     edition = sample_edition()
-    html = rendered(tmp_path, edition, layout=layout)
-    page = browser._browser.new_page(viewport={"width": 600, "height": 800})
-    try:
-        page.route("**/*", lambda route: route.abort())
-        page.set_content(html, wait_until="load")
-        tree = accessibility_tree(page)
-    finally:
-        page.close()
+    tree, _ = read_at(browser, rendered(tmp_path, edition, layout=layout), 600)
     headings = [node.name for node in of_role(tree, "heading")]
     assert all(section.title in headings for section in edition.sections), headings
     shouted = [
