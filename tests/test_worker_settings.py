@@ -94,3 +94,18 @@ def test_beat_ticks_at_once_after_the_machine_clock_is_stepped_back() -> None:
     assert not due and next_check == pytest.approx(30)
     now[0] = last_tick + timedelta(seconds=60)
     assert tick.is_due(last_tick)[0]
+
+
+def test_a_stop_asked_while_a_tick_is_handed_to_the_broker_waits_for_it() -> None:
+    # SIGHUP raised SystemExit wherever beat was: in the middle of kombu's exchange with Redis,
+    # beat's shutdown then logged the broken connection's traceback.
+    from worker.app import _TickSending
+
+    sending = _TickSending()
+    handed_over = False
+    with pytest.raises(SystemExit), sending.held():
+        sending.stop()  # the signal handler, during the hand-over: nothing raised yet
+        handed_over = True
+    assert handed_over
+    with pytest.raises(SystemExit):
+        sending.stop()  # between ticks: at once

@@ -10,6 +10,8 @@ from __future__ import annotations
 import inspect
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -223,6 +225,37 @@ class TickInterval(schedule):  # type: ignore[misc]  # celery is untyped
 _log = logging.getLogger(__name__)
 
 
+class _TickSending:
+    """Whether beat is handing a tick to the broker now; a stop asked meanwhile (SIGHUP, by
+    ``digest beat``) waits for the hand-over to end. Raised in the middle of it, the stop cut
+    kombu's exchange with Redis short, and beat's shutdown logged the broken connection's
+    traceback; the tick itself was sent again by the next beat either way."""
+
+    def __init__(self) -> None:
+        self.active = False
+        self.stop_asked = False
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        self.active = True
+        try:
+            yield
+        finally:
+            self.active = False
+            if self.stop_asked:
+                raise SystemExit(0)
+
+    def stop(self) -> None:
+        """End beat now (SystemExit, as its loop expects), or once the tick in hand is sent."""
+        if self.active:
+            self.stop_asked = True
+            return
+        raise SystemExit(0)
+
+
+tick_sending = _TickSending()
+
+
 class TickScheduler(Scheduler):  # type: ignore[misc]  # celery is untyped
     """Celery's scheduler, kept in memory, but a tick the broker refused (a Redis at its memory
     limit, one that refuses this user's writes) is told in one line, as an operator can act on
@@ -236,7 +269,8 @@ class TickScheduler(Scheduler):  # type: ignore[misc]  # celery is untyped
     def apply_entry(self, entry: Any, producer: Any = None) -> None:
         _log.info("Scheduler: Sending due task %s (%s)", entry.name, entry.task)
         try:
-            self.apply_async(entry, producer=producer, advance=False)
+            with tick_sending.held():
+                self.apply_async(entry, producer=producer, advance=False)
         except SchedulingError as error:
             refusal = _broker_refusal(error)
             if refusal is None:  # as Celery logs it

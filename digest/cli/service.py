@@ -224,9 +224,11 @@ class _Hangup:
             yield
             return
 
+        from worker.app import tick_sending
+
         def stop(signum: int, frame: FrameType | None) -> None:
             self.asked = True
-            raise SystemExit(0)
+            tick_sending.stop()  # now, or once a tick being handed to the broker is sent
 
         previous = signal.signal(signal.SIGHUP, stop)
         try:
