@@ -30,7 +30,6 @@ class Wording:
     recommended: str
     more_from: str  # followed by an author or feed name
     view_in_browser: str
-    photo: str  # the alt text of a picture: "Photo · Gulf Wire"
     untitled: str
     empty_edition: str
     subscribed_to: str  # "You are receiving this because you subscribed to" + list name
@@ -73,7 +72,6 @@ ENGLISH = Wording(
     recommended="Recommended",
     more_from="More from",
     view_in_browser="View in your browser",
-    photo="Photo",
     untitled="(untitled)",
     empty_edition="There are no new stories in this edition. We will be back with the next one.",
     subscribed_to="You are receiving this because you subscribed to",
@@ -100,7 +98,6 @@ ARABIC = Wording(
     recommended="مختارات",
     more_from="المزيد من",
     view_in_browser="اعرض في المتصفح",
-    photo="صورة",
     untitled="(بلا عنوان)",
     empty_edition="لا أخبار جديدة في هذا العدد. نلقاكم في العدد القادم.",
     subscribed_to="تصلك هذه الرسالة لأنك مشترك في",
@@ -135,7 +132,6 @@ HEBREW = Wording(
     recommended="מומלצות",
     more_from="עוד מאת",
     view_in_browser="לצפייה בדפדפן",
-    photo="תמונה",
     untitled="(ללא כותרת)",
     empty_edition="אין כתבות חדשות בגיליון הזה. נשוב בגיליון הבא.",
     subscribed_to="הודעה זו נשלחה אליך כי נרשמת אל",
@@ -169,7 +165,6 @@ PERSIAN = Wording(
     recommended="پیشنهادها",
     more_from="بیشتر از",
     view_in_browser="نمایش در مرورگر",
-    photo="عکس",
     untitled="(بدون عنوان)",
     empty_edition="در این شماره خبر تازه‌ای نیست. در شماره بعد با شما هستیم.",
     subscribed_to="این پیام را دریافت می‌کنید چون مشترک این خبرنامه هستید:",
