@@ -158,3 +158,19 @@ def test_every_page_reflows_at_320_pixels_and_keeps_its_contrast_light_and_dark(
                 assert poor == [], (scheme, name, poor)
         finally:
             context.close()
+
+
+@pytest.mark.parametrize("path", ["/editions/daily", "/editions/arabic"])
+def test_the_pages_words_set_in_capitals_are_read_as_written(
+    site: str, page: Page, path: str
+) -> None:
+    # The kicker above a page's title was set in capitals by text-transform, which Chromium
+    # passes on to screen readers: "PAST EDITIONS", read shouted or letter by letter.
+    page.goto(site + path)
+    tree = accessibility_tree(page)
+    shouted = [
+        node.name
+        for node in tree
+        if node.role == "StaticText" and node.name.isupper() and len(node.name) > 4
+    ]
+    assert shouted == [], shouted
