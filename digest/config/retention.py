@@ -27,7 +27,7 @@ class RetentionSettings(SettingsModel):
         ge=SHORTEST_DAYS,
         le=36500,
         description="Days a settled copy of an edition (sent, failed, skipped) stays in the "
-        "ledger after its edition's slot: who got which edition, for a reader's question or "
+        "ledger after its edition was built: who got which edition, for a reader's question or "
         "`digest subscribers export-person`. A copy still pending or parked is kept whatever "
         "its age. The ledger is most of a database's size (a row per reader per edition).",
     )

@@ -1,7 +1,7 @@
 """Deleting what is past its window, a bounded batch per call (digest.retention draws the
 flow), and the keys of the articles deleted, which ingest asks before it stores an entry.
 
-    deliveries  settled copies (sent, failed, skipped) of queued editions whose slot is older
+    deliveries  settled copies (sent, failed, skipped) of queued editions built earlier
                 than the window; pending and parked copies stay whatever their age, and the
                 edition is marked (``ledger_pruned_at``) so it is never queued again
     articles    first seen before the window; a key of its guid within its feed and of its
@@ -64,7 +64,7 @@ class RetentionStore(StoreBase):
             select(func.count())
             .select_from(DeliveryRow)
             .join(EditionRow, EditionRow.id == DeliveryRow.edition_id)
-            .where(EditionRow.slot < deliveries_before)
+            .where(EditionRow.built_at < deliveries_before)
         )
         queued = EditionRow.queued_at.is_not(None)
         with self.transaction() as session:
@@ -79,7 +79,7 @@ class RetentionStore(StoreBase):
         return Prunable(settled or 0, in_flight or 0, articles or 0, keys or 0)
 
     def prune_deliveries(self, before: datetime, now: datetime, limit: int) -> int:
-        """Delete up to ``limit`` settled copies of queued editions whose slot is before
+        """Delete up to ``limit`` settled copies of queued editions built before
         ``before``, one edition's at a time; how many were deleted."""
         with self.transaction() as session:
             # Marked before any copy goes: an edition whose copies are gone is never queued
@@ -87,7 +87,7 @@ class RetentionStore(StoreBase):
             session.execute(
                 update(EditionRow)
                 .where(
-                    EditionRow.slot < before,
+                    EditionRow.built_at < before,
                     EditionRow.queued_at.is_not(None),
                     EditionRow.ledger_pruned_at.is_(None),
                 )
@@ -96,9 +96,9 @@ class RetentionStore(StoreBase):
             settled = DeliveryRow.status.in_(SETTLED)
             edition_id = session.scalar(
                 select(EditionRow.id)
-                .where(EditionRow.slot < before, EditionRow.ledger_pruned_at.is_not(None))
+                .where(EditionRow.built_at < before, EditionRow.ledger_pruned_at.is_not(None))
                 .where(exists().where(DeliveryRow.edition_id == EditionRow.id, settled))
-                .order_by(EditionRow.slot, EditionRow.id)
+                .order_by(EditionRow.built_at, EditionRow.id)
                 .limit(1)
             )
             if edition_id is None:
