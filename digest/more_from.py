@@ -15,9 +15,9 @@ pieces by the person stay items of their own.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from urllib.parse import urlsplit
 
 from digest.bylines import Bylines
+from digest.ingest.urls import link_host
 from digest.records import Article
 
 MORE_FROM_LIMIT = 3  # an author's other pieces shown under their item
@@ -76,11 +76,7 @@ def group_by_person(
 def _outlet(article: Article) -> str:
     """The site of the article's link (``www.`` aside: an outlet's feeds link to both), or its
     feed when the link names no host."""
-    try:
-        host = (urlsplit(article.link).hostname or "").removeprefix("www.")
-    except ValueError:  # "http://[oops]/": an address no host can be read from
-        host = ""
-    return host or f"feed {article.feed_id}"
+    return link_host(article.link).removeprefix("www.") or f"feed {article.feed_id}"
 
 
 def _story_keys(article: Article) -> set[str]:

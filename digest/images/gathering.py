@@ -28,7 +28,6 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -38,6 +37,7 @@ from digest.images.checking import PictureRefused, prepare_picture
 from digest.images.records import Role, ServedPicture
 from digest.ingest.fetch import build_client, fetch_feed
 from digest.ingest.pictures import picture_url, story_pictures
+from digest.ingest.urls import link_host
 from digest.records import Edition
 from digest.store import Store, StoredPicture
 
@@ -262,7 +262,8 @@ def _fetched_within(
     per_host = settings.ingest.per_host_concurrency
     waiting: dict[str, deque[str]] = {}
     for url in urls:
-        waiting.setdefault(_host(url), deque()).append(url)
+        # A host that can't be read is "": the fetch refuses its address and says why.
+        waiting.setdefault(link_host(url), deque()).append(url)
     busy: Counter[str] = Counter()
     started: Counter[str] = Counter()
     running: dict[Future[bytes | FetchError], tuple[str, str]] = {}
@@ -306,13 +307,6 @@ def refused_pictures(urls: Iterable[str], *, store: Store, secret: str, now: dat
         and kept.failure is not None
         and _fresh(kept, now)
     }
-
-
-def _host(url: str) -> str:
-    try:
-        return (urlsplit(url).hostname or "").lower()
-    except ValueError:
-        return ""  # refused by the fetch, which says why
 
 
 def _fresh(kept: StoredPicture | None, now: datetime) -> bool:

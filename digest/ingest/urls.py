@@ -157,3 +157,12 @@ def absolute_http_url(url: str | None, base_url: str | None) -> str | None:
 
 def is_http_url(url: str | None) -> bool:
     return absolute_http_url(url, None) is not None
+
+
+def link_host(url: str) -> str:
+    """The host a link names, lower-cased; empty when it names none or cannot be read
+    ("http://[oops]/", a bracketed host that is no address)."""
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
