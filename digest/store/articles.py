@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 from sqlalchemy import (
     Engine,
@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 
 from digest import dedup
 from digest.records import Article, Candidate, Entry, TopicMatch
-from digest.store.base import StoreBase
+from digest.store.base import StoreBase, chunks
 from digest.store.retention import guid_key, link_key, pruned_keys
 from digest.store.schema import ArticleRow, ArticleTopicRow, FeedRow
 from digest.store.sequence import committed, next_stamp
@@ -53,7 +53,6 @@ CLUSTER_WINDOW = timedelta(days=3)
 INDEX_REBUILD = timedelta(hours=1)
 
 
-T = TypeVar("T")
 # What files an article under topics (TopicClassifier.classify).
 Classify = Callable[[Article], tuple[TopicMatch, ...]]
 # Tables, for the plain INSERTs and UPDATEs of many rows at once that polling does.
@@ -234,7 +233,7 @@ class ArticleStore(StoreBase):
             ]
             found = {
                 row.link: row
-                for chunk in _chunks(unknown)
+                for chunk in chunks(unknown)
                 for row in session.scalars(_BY_LINK, {"links": chunk})
             }
             by_link = {
@@ -320,7 +319,7 @@ class ArticleStore(StoreBase):
             ]
             # The others start a cluster of their own, known by their own id.
             alone = [new.id for new in inserted if new.cluster_id == new.id]
-            for chunk in _chunks(alone):
+            for chunk in chunks(alone):
                 session.execute(_OWN_CLUSTERS, {"ids": chunk})
             for new in inserted:
                 index.add(new.id, feed_id, new.cluster_id, new.fingerprint)
@@ -415,7 +414,7 @@ def _rows_by_guid(
     """The feed's stored articles under the guids of ``entries``."""
     return {
         row.guid: row
-        for chunk in _chunks([entry.guid for entry in entries])
+        for chunk in chunks([entry.guid for entry in entries])
         for row in session.scalars(_BY_GUID, {"feed_id": feed_id, "guids": chunk})
     }
 
@@ -465,7 +464,7 @@ def _same_items(
     """
     titles = sorted({entry.title for entry in entries if _item_key(entry) is not None})
     found: dict[tuple[str, datetime, str], ArticleRow] = {}
-    for chunk in _chunks(titles):
+    for chunk in chunks(titles):
         for row in session.scalars(_BY_TITLE, {"feed_id": feed_id, "titles": chunk}):
             if row.published_at is not None:
                 found.setdefault((row.title, row.published_at, row.summary_text), row)
@@ -500,14 +499,8 @@ def _not_pruned(
         for entry in entries
     }
     every = sorted({key for three in keys.values() for key in three})
-    known = set().union(*(pruned_keys(session, chunk, now) for chunk in _chunks(every)))
+    known = set().union(*(pruned_keys(session, chunk, now) for chunk in chunks(every)))
     return [entry for entry in entries if known.isdisjoint(keys[id(entry)])]
-
-
-def _chunks(values: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:
-    """``values`` in slices small enough for an IN list on every database."""
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 @dataclass(slots=True)
@@ -578,7 +571,7 @@ def _file(
     session: Session, articles: Sequence[Article], classify: Classify, *, replace: Sequence[int]
 ) -> None:
     """Store the topics ``classify`` gives each article; ``replace`` lists those that had some."""
-    for chunk in _chunks(replace):
+    for chunk in chunks(replace):
         session.execute(_CLEAR_TOPICS, {"ids": chunk})
     rows = [
         {"article_id": article.id, "topic": match.topic, "score": match.score}

@@ -1,12 +1,18 @@
-"""What every part of the store shares: the session factory and one transaction per call."""
+"""What every part of the store shares: the session factory, one transaction per call, and
+lookups a bounded slice at a time."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+CHUNK = 500  # addresses or ids per lookup: well under SQLite's bound-parameter cap
+
+T = TypeVar("T")
 
 
 class StoreBase:
@@ -30,6 +36,12 @@ class StoreBase:
                 for connection in _connections_of(session):
                     connection.invalidate()
                 raise
+
+
+def chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """``values`` in slices small enough for an IN list on every database."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def _connections_of(session: Session) -> list[Connection]:

@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from digest.records import Subscriber
-from digest.store.base import StoreBase
+from digest.store.base import StoreBase, chunks
 from digest.store.db import advisory_locks, sqlite_file
 from digest.store.editions import READY, SENT, EditionState, edition_state
 from digest.store.schema import (
@@ -99,8 +99,8 @@ def _readers_last_editions(
     ).all()
     last = dict(_last_editions(session, list_slug, DeliveryRow.edition_id.in_(recent)))
     rest = [reader for reader in reader_ids if reader not in last]
-    for at in range(0, len(rest), 500):
-        only = DeliveryRow.subscriber_id.in_(rest[at : at + 500])
+    for chunk in chunks(rest):
+        only = DeliveryRow.subscriber_id.in_(chunk)
         last.update(_last_editions(session, list_slug, only))
     return last
 
@@ -256,10 +256,9 @@ class DeliveryStore(StoreBase):
         if readers is None:
             selections = [members]
         else:  # a bounded IN list at a time: SQLite caps bound parameters
-            chosen = sorted(readers)
             selections = [
-                members.where(SubscriptionRow.subscriber_id.in_(chosen[start : start + 500]))
-                for start in range(0, len(chosen), 500)
+                members.where(SubscriptionRow.subscriber_id.in_(chunk))
+                for chunk in chunks(sorted(readers))
             ]
         rows = select(func.count()).where(DeliveryRow.edition_id == edition_id)
         with self.transaction() as session:

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, func, insert, select, update
 
-from digest.store.base import StoreBase
+from digest.store.base import StoreBase, chunks
 from digest.store.schema import (
     SubscriberRow,
     SubscriptionChangeRow,
@@ -27,7 +27,6 @@ from digest.store.subscribers import (
     UNSUBSCRIBED,
     SubscriberInput,
     check_channel,
-    chunks,
     history_row,
     insert_subscribers,
     memberships_in_list,

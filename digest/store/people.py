@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from digest.store.base import StoreBase
+from digest.store.base import StoreBase, chunks
 from digest.store.schema import (
     DeliveryRow,
     EditionRow,
@@ -125,7 +125,7 @@ class PeopleStore(StoreBase):
                     .distinct()
                 )
             )
-            for chunk in (ids[at : at + 500] for at in range(0, len(ids), 500)):
+            for chunk in chunks(ids):
                 for table in (SubscriptionChangeRow, SubscriptionRow):
                     session.execute(delete(table).where(table.subscriber_id.in_(chunk)))
                 session.execute(delete(SubscriberRow).where(SubscriberRow.id.in_(chunk)))

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, update
 
-from digest.store.base import StoreBase
+from digest.store.base import StoreBase, chunks
 from digest.store.schema import SubscriberRow, SubscriptionChangeRow, SubscriptionRow
 from digest.store.subscribers import (
     CONFIRMED,
@@ -20,7 +20,6 @@ from digest.store.subscribers import (
     SET_BY_IMPORT,
     UNSUBSCRIBED,
     SubscriberInput,
-    chunks,
     history_row,
     insert_subscribers,
     memberships_in_list,

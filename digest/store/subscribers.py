@@ -11,7 +11,7 @@ unsubscribe; only the reader (signing up again) leaves ``unsubscribed``. Only co
 whose address is not suppressed (digest.store.suppressions) are queued and sent (invariant 8).
 
 Imports work in batches of plain rows (Core executemany), never one ORM object per reader, and
-look addresses up ``CHUNK`` at a time: SQLite caps the bound parameters of one statement.
+look addresses up ``base.CHUNK`` at a time: SQLite caps the bound parameters of one statement.
 
 This module holds the vocabulary (statuses, channels), the row lookups the other two share and
 the reading of subscribers; the lifecycle's moves are in digest.store.memberships, imports in
@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, select
 
 from digest.records import Subscriber
-from digest.store.base import StoreBase
+from digest.store.base import StoreBase, chunks
 from digest.store.schema import (
     SubscriberRow,
     SubscriptionChangeRow,
@@ -64,8 +64,6 @@ SET_BY_IMPORT = "import"  # a later import may change them
 SET_BY_READER = "reader"  # the reader's own choice: no import overwrites it
 SET_BY_OPERATOR = "operator"
 FORGOTTEN = "forgotten"  # personal data erased (digest.privacy)
-
-CHUNK = 500  # addresses or ids per lookup: well under SQLite's bound-parameter cap
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,11 +109,6 @@ class Membership:
 
 
 _EMAIL = select(SubscriberRow.email).where(SubscriberRow.id == bindparam("member"))
-
-
-def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _suppressed_of(address: Any) -> Any:
