@@ -20,7 +20,7 @@ from digest.records import Article
 from digest.sample_server import serve_folder
 from digest.services import Services, build_services
 from digest.store import FeedState
-from digest.store.articles import _BY_TITLE
+from digest.store.entry_matching import _BY_TITLE
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 FEEDS = ("wire", "gazette", "courier", "broken")

@@ -1,14 +1,9 @@
 """Articles in the store: each stored once (invariant 1), clustered with the other outlets'
 reports of the same story, and filed under topics.
 
-    entry ─► same feed and guid?        ─► update in place (not new: never mailed again),
-                                           unless the stored article is another story (link
-                                           and title differ, not published at the same time):
-                                           the guid was reused, the entry is known by its link
-          ─► same feed and link?        ─► the feed moved its guid: adopt it, update in place
-          ─► same feed, title, date     ─► the feed moved its guid and its link: adopt the guid,
-             and summary?                  update in place
-          ─► same link from another feed ─► duplicate, dropped
+    entry ─► an article stored already?  ─► update in place (not new: never mailed again),
+             (digest.store.entry_matching)    or a duplicate, dropped
+          ─► the key of one pruned as old? ─► dropped: mailed before (digest.retention)
           ─► new article ─► fingerprint ─► cluster of the most similar recent article, or its own
     new and changed articles ─► classify (when given) ─► their topics, in the same transaction
 """
@@ -18,7 +13,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -41,6 +36,7 @@ from sqlalchemy.orm import Session
 from digest import dedup
 from digest.records import Article, Candidate, Entry, TopicMatch
 from digest.store.base import StoreBase, chunks
+from digest.store.entry_matching import match_entries, other_scheme
 from digest.store.retention import guid_key, link_key, pruned_keys
 from digest.store.schema import ArticleRow, ArticleTopicRow, FeedRow
 from digest.store.sequence import committed, next_stamp
@@ -61,15 +57,6 @@ _ARTICLE_TOPICS = cast(Table, ArticleTopicRow.__table__)
 
 # The statements every poll runs, built once: building one costs more than running it on a
 # small feed (SQLAlchemy caches the compiled form, not the construction).
-_BY_GUID = select(ArticleRow).where(
-    ArticleRow.feed_id == bindparam("feed_id"),
-    ArticleRow.guid.in_(bindparam("guids", expanding=True)),
-)
-_BY_LINK = select(ArticleRow).where(ArticleRow.link.in_(bindparam("links", expanding=True)))
-_BY_TITLE = select(ArticleRow).where(
-    ArticleRow.feed_id == bindparam("feed_id"),
-    ArticleRow.title.in_(bindparam("titles", expanding=True)),
-)
 _FEED_NAME = select(FeedRow.name).where(FeedRow.id == bindparam("feed_id"))
 _RECENT = (
     # The fingerprint as stored: most rows read here are this process's own, indexed already
@@ -131,30 +118,6 @@ def to_article(row: ArticleRow, feed_name: str) -> Article:
     )
 
 
-def _changed(row: ArticleRow, entry: Entry) -> bool:
-    return (
-        row.title != entry.title
-        or row.summary_html != entry.summary_html
-        or row.author != entry.author
-        or row.image_url != entry.image_url
-        or row.image_description != entry.image_description
-        or tuple(row.categories or ()) != entry.categories
-    )
-
-
-def _copy_entry(row: ArticleRow, entry: Entry) -> None:
-    row.title = entry.title
-    row.summary_html = entry.summary_html
-    row.summary_text = entry.summary_text
-    row.author = entry.author
-    row.published_at = row.published_at or entry.published_at
-    row.updated_at = entry.updated_at
-    row.categories = list(entry.categories)
-    row.image_url = entry.image_url
-    row.image_description = entry.image_description
-    row.language = entry.language
-
-
 class _RecentFingerprints:
     """This process's index of recent articles' fingerprints, kept in step with the database.
 
@@ -205,75 +168,13 @@ class ArticleStore(StoreBase):
         With ``classify``, the new and changed articles are filed under the topics it gives in
         the same transaction, so an article is never stored without its topics.
         """
-        updated: list[ArticleRow] = []
-        duplicates = 0
-        kept = _unique(entries)
         with self.transaction() as session:
-            # Two queries for the whole feed rather than two per entry.
-            by_guid = _rows_by_guid(session, feed_id, kept)
-            # A guid the feed gave before to another story (a CMS that hands out its ids again):
-            # the entry is known by its link instead, as when one document gives a guid to
-            # several links; updated in place, the new story was never stored or mailed.
-            reused = {
-                id(entry)
-                for entry in kept
-                if (row := by_guid.get(entry.guid)) is not None and _another_story(row, entry)
-            }
-            if reused:  # rare: looked up again, under the guids the entries now have
-                rekeyed = (replace(e, guid=e.link) if id(e) in reused else e for e in kept)
-                kept = _unique(list(rekeyed))
-                by_guid = _rows_by_guid(session, feed_id, kept)
-            # Looked up under either scheme: one feed's http link and another's https one (or
-            # a publisher's move to https, with new guids) are the same article.
-            unknown = [
-                link
-                for entry in kept
-                if entry.guid not in by_guid
-                for link in (entry.link, _other_scheme(entry.link))
-            ]
-            found = {
-                row.link: row
-                for chunk in chunks(unknown)
-                for row in session.scalars(_BY_LINK, {"links": chunk})
-            }
-            by_link = {
-                entry.link: row
-                for entry in kept
-                if (row := found.get(entry.link) or found.get(_other_scheme(entry.link)))
-            }
-            unmatched = [e for e in kept if e.guid not in by_guid and e.link not in by_link]
-            by_item = _same_items(session, feed_id, unmatched)
-            fresh: list[Entry] = []
-            for entry in kept:
-                row = by_guid.get(entry.guid)
-                if row is None:
-                    row = by_link.get(entry.link)
-                    if row is None and (key := _item_key(entry)) is not None:
-                        row = by_item.get(key)
-                    if row is None:
-                        fresh.append(entry)
-                        continue
-                    if row.feed_id != feed_id:
-                        duplicates += 1  # another feed brought this link first
-                        continue
-                    if row.guid in by_guid:  # this row's own guid is still in the feed
-                        duplicates += 1
-                        continue
-                    # The feed moved its guids; the link (or the item itself) is the story.
-                    row.guid = entry.guid
-                    if row.link == _other_scheme(entry.link) and entry.link.startswith("https:"):
-                        row.link = entry.link  # moved to https: readers follow that one
-                if _changed(row, entry):
-                    _copy_entry(row, entry)
-                    updated.append(row)
-                else:
-                    duplicates += 1
+            matched = match_entries(session, feed_id, entries)
+            updated = matched.updated
             # An item whose article was deleted as old (digest.retention) is not new either.
-            kept_fresh = _not_pruned(session, feed_id, fresh, now)
-            duplicates += len(fresh) - len(kept_fresh)
-            fresh = kept_fresh
+            fresh = _not_pruned(session, feed_id, matched.fresh, now)
             inserted = self._insert_clustered(session, feed_id, fresh, now)
-            duplicates += len(fresh) - len(inserted)
+            duplicates = matched.duplicates + len(matched.fresh) - len(inserted)
             if classify is not None and (inserted or updated):
                 session.flush()  # the changed rows, before they are read for filing
                 feed_name = session.scalar(_FEED_NAME, {"feed_id": feed_id})
@@ -408,81 +309,6 @@ class ArticleStore(StoreBase):
         return [Candidate(article=article, topics=scores[article.id]) for article in articles]
 
 
-def _rows_by_guid(
-    session: Session, feed_id: int, entries: Sequence[Entry]
-) -> dict[str, ArticleRow]:
-    """The feed's stored articles under the guids of ``entries``."""
-    return {
-        row.guid: row
-        for chunk in chunks([entry.guid for entry in entries])
-        for row in session.scalars(_BY_GUID, {"feed_id": feed_id, "guids": chunk})
-    }
-
-
-def _another_story(row: ArticleRow, entry: Entry) -> bool:
-    """Whether the article stored under an entry's guid is another story than the entry.
-
-    An article edited after publication keeps its guid and may change its title or its link
-    (a slug rewritten, http to https), rarely both, and keeps its publication date; a CMS that
-    reuses its ids gives the guid to a story with a new link and a later date, often under the
-    same title (a live page, a daily column: "Live: the day in the Gulf"). Without a publication
-    date on both sides, a new link and a new title tell it: an entry dated by its updates only
-    has a new date at every edit.
-    """
-    if row.link == entry.link:
-        return False
-    publication_dates = row.published_at is not None and entry.published_at is not None
-    if publication_dates and not entry.dated_by_update:
-        return row.published_at != entry.published_at
-    return row.title != entry.title
-
-
-def _item_key(entry: Entry) -> tuple[str, datetime, str] | None:
-    """What an entry is known by when its guid and link are new: its title, its date and its
-    summary; None for an entry without a date, whose title and summary may well recur."""
-    if entry.published_at is None:
-        return None
-    return entry.title, entry.published_at, entry.summary_text
-
-
-def _other_scheme(link: str) -> str:
-    """The canonical ``link`` under the other of http and https."""
-    if link.startswith("https://"):
-        return "http://" + link.removeprefix("https://")
-    return "https://" + link.removeprefix("http://")
-
-
-def _same_items(
-    session: Session, feed_id: int, entries: Sequence[Entry]
-) -> dict[tuple[str, datetime, str], ArticleRow]:
-    """The feed's stored articles with the title, date and summary of one of ``entries``.
-
-    Some feeds send each item under a new guid and a new link at every poll (a cache-busting
-    query, a session id in the address): the same title, summary and publication date in the
-    same feed are still the one item, and stored again it went out in every edition for as
-    long as the feed carried it.
-    """
-    titles = sorted({entry.title for entry in entries if _item_key(entry) is not None})
-    found: dict[tuple[str, datetime, str], ArticleRow] = {}
-    for chunk in chunks(titles):
-        for row in session.scalars(_BY_TITLE, {"feed_id": feed_id, "titles": chunk}):
-            if row.published_at is not None:
-                found.setdefault((row.title, row.published_at, row.summary_text), row)
-    return found
-
-
-def _unique(entries: Sequence[Entry]) -> list[Entry]:
-    """A feed may repeat an entry; keep its first occurrence by guid and by link."""
-    seen: set[str] = set()
-    kept = []
-    for entry in entries:
-        if entry.guid in seen or entry.link in seen:
-            continue
-        seen.update((entry.guid, entry.link))
-        kept.append(entry)
-    return kept
-
-
 def _not_pruned(
     session: Session, feed_id: int, entries: Sequence[Entry], now: datetime
 ) -> list[Entry]:
@@ -494,7 +320,7 @@ def _not_pruned(
         id(entry): (
             guid_key(feed_id, entry.guid),
             link_key(entry.link),
-            link_key(_other_scheme(entry.link)),
+            link_key(other_scheme(entry.link)),
         )
         for entry in entries
     }
@@ -521,9 +347,9 @@ def _row_values(
     sketch: dedup.Fingerprint,
     cluster_id: int | None,
 ) -> dict[str, Any]:
-    """The columns of a new article: what ``_copy_entry`` writes, where and when it was seen,
-    and its transaction's sequence stamp. A cluster id of None is filled in with the article's
-    own id once it has one."""
+    """The columns of a new article: the entry's fields, where and when it was seen, and its
+    transaction's sequence stamp. A cluster id of None is filled in with the article's own id
+    once it has one."""
     return {
         "feed_id": feed_id,
         "guid": entry.guid,

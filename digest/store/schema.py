@@ -114,7 +114,7 @@ class ArticleRow(Base):
         Index("ix_articles_first_seen_at", "first_seen_at"),
         Index("ix_articles_seq", "seq"),
         # An entry whose guid and link are both new is looked up by its title within its feed
-        # (digest.store.articles): an index lookup, however many articles the feed has stored.
+        # (digest.store.entry_matching): an index lookup, however many articles the feed has stored.
         Index("ix_articles_feed_title", "feed_id", "title"),
     )
 
