@@ -10,7 +10,7 @@ from digest.store.db import (
     open_engine,
     upgrade,
 )
-from digest.store.deliveries import DeliveryCounts, DeliveryStore, ReaderPosition
+from digest.store.deliveries import DeliveryCounts, DeliveryStore
 from digest.store.editions import EditionState, EditionStore
 from digest.store.feeds import FeedState, FeedStore, UnchangedFetch
 from digest.store.inbound import InboundStore
@@ -19,6 +19,7 @@ from digest.store.lists import ListRename, ListStore
 from digest.store.memberships import MembershipStore
 from digest.store.people import PeopleStore
 from digest.store.pictures import PictureBytes, PictureStore, StoredPicture
+from digest.store.queueing import QueueStore, ReaderPosition
 from digest.store.retention import Prunable, RetentionStore
 from digest.store.subscriber_imports import ImportReport, SubscriberImportStore
 from digest.store.subscribers import Membership, SubscriberInput, SubscriberStore
@@ -34,6 +35,7 @@ class Store(
     SuppressionStore,
     PeopleStore,
     EditionStore,
+    QueueStore,
     DeliveryStore,
     LedgerStore,
     ListStore,
