@@ -22,6 +22,17 @@ def _duplicates(values: Iterable[str]) -> set[str]:
 
 def cross_check(settings: Settings) -> Iterable[tuple[str, str]]:
     """Problems that span several keys: references, duplicates, files that must exist."""
+    yield from _duplicate_entries(settings)
+    yield from _feed_intervals(settings)
+    yield from _topic_references(settings)
+    yield from _parent_cycles(settings.topics)
+    yield from _previous_slugs(settings)
+    yield from _list_references(settings)
+    yield from _files_named(settings)
+
+
+def _duplicate_entries(settings: Settings) -> Iterable[tuple[str, str]]:
+    """Two feeds of one address or one name, two topics or two lists of one slug."""
     for what, values in (
         ("feeds", [feed_url_key(feed.url) for feed in settings.feeds]),
         ("feeds", [feed.name for feed in settings.feeds]),
@@ -38,6 +49,10 @@ def cross_check(settings: Settings) -> Iterable[tuple[str, str]]:
                 f"duplicate {attribute} {duplicate!r} (also {entry_key(what, entries, first)}):"
                 f" give each entry its own {attribute}",
             )
+
+
+def _feed_intervals(settings: Settings) -> Iterable[tuple[str, str]]:
+    """A feed whose shortest interval, its own or [ingest]'s, is longer than its longest."""
     for index, feed in enumerate(settings.feeds):
         low = feed.min_interval_minutes or settings.ingest.min_interval_minutes
         high = feed.max_interval_minutes or settings.ingest.max_interval_minutes
@@ -48,6 +63,9 @@ def cross_check(settings: Settings) -> Iterable[tuple[str, str]]:
                 f"({high:g} minutes; max_interval_minutes here or in [ingest])",
             )
 
+
+def _topic_references(settings: Settings) -> Iterable[tuple[str, str]]:
+    """A topic's parent that is no topic, a feed its rules name that is no feed."""
     topic_slugs = {topic.slug for topic in settings.topics}
     feed_names = {feed.name for feed in settings.feeds}
     for index, topic in enumerate(settings.topics):
@@ -62,7 +80,11 @@ def cross_check(settings: Settings) -> Iterable[tuple[str, str]]:
                     f"{entry_key('topics', settings.topics, index)}.rules.feeds",
                     f"no feed is named {feed_name!r}",
                 )
-    yield from _parent_cycles(settings.topics)
+
+
+def _previous_slugs(settings: Settings) -> Iterable[tuple[str, str]]:
+    """A topic's previous slug that a topic of the config has, or another topic names too."""
+    topic_slugs = {topic.slug for topic in settings.topics}
     claimed: dict[str, int] = {}  # a previous slug -> the topic that names it
     for index, topic in enumerate(settings.topics):
         key = f"{entry_key('topics', settings.topics, index)}.previous_slugs"
@@ -73,6 +95,10 @@ def cross_check(settings: Settings) -> Iterable[tuple[str, str]]:
                 other = entry_key("topics", settings.topics, claimed[old])
                 yield key, f"{old!r} is a previous slug of {other} too: one topic took its place"
 
+
+def _list_references(settings: Settings) -> Iterable[tuple[str, str]]:
+    """A list's topic that is no topic or is named twice, a subscribers file not found."""
+    topic_slugs = {topic.slug for topic in settings.topics}
     for index, digest_list in enumerate(settings.lists):
         for slug in digest_list.topics:
             if slug not in topic_slugs:
@@ -94,6 +120,9 @@ def cross_check(settings: Settings) -> Iterable[tuple[str, str]]:
                 _not_a_file(subscribers),
             )
 
+
+def _files_named(settings: Settings) -> Iterable[tuple[str, str]]:
+    """Folders and files the config names that are not there, and a DKIM key missing."""
     if settings.sample_server is not None:
         folder = settings.config_path(settings.sample_server.directory)
         if not folder.is_dir():
