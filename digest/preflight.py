@@ -78,6 +78,26 @@ class Preflight:
 def preflight(settings: Settings, store: Store | None) -> Preflight:
     """Check the files the config names and, with ``store``, the lists' history in it."""
     result = Preflight()
+    _check_subscriber_files(settings, store, result)
+    _check_suppression_file(settings, store, result)
+    _check_secret_key(settings, store, result)
+    _check_service(settings, result)
+    result.warnings.extend(subject_warnings(settings))
+    result.warnings.extend(_private_feed_warnings(settings))
+    if store is None:
+        problems = previous_slug_problems(settings)
+    else:
+        problems = history_problems(settings, store)
+        result.warnings.extend(held_warnings(settings, store))
+        result.warnings.extend(unknown_topic_warnings(settings, store, datetime.now(UTC)))
+    if problems:
+        result.errors.append(str(ConfigError(str(settings.source), problems)))
+    return result
+
+
+def _check_subscriber_files(settings: Settings, store: Store | None, result: Preflight) -> None:
+    """Each list's subscribers file, read as its import would (unless unchanged since it was),
+    or the members the store holds of a list without one."""
     for digest_list in settings.lists:
         if digest_list.subscribers is None:
             result.subscribers[digest_list.slug] = (
@@ -98,6 +118,10 @@ def preflight(settings: Settings, store: Store | None) -> Preflight:
             continue
         result.subscribers[digest_list.slug] = len(read.rows)
         result.warnings.extend(subscriber_file_warnings(path, read.refused, digest_list.slug))
+
+
+def _check_suppression_file(settings: Settings, store: Store | None, result: Preflight) -> None:
+    """The suppression file, read as the send would (unless unchanged since it was)."""
     suppression_path = settings.service.suppression_path
     try:
         mark = store.file_mark(suppression_mark(suppression_path)) if store is not None else None
@@ -113,6 +137,11 @@ def preflight(settings: Settings, store: Store | None) -> Preflight:
             f"{suppression_path}: {line}: {why} (the line is left out)"
             for line, why in suppressions.refused
         )
+
+
+def _check_secret_key(settings: Settings, store: Store | None, result: Preflight) -> None:
+    """The secret key, from the config or its file, and with ``store`` whether it is the one
+    the database's links were signed with."""
     secret: str | None = None
     if settings.secret_key is not None:
         secret = settings.secret_key.get_secret_value()
@@ -125,6 +154,11 @@ def preflight(settings: Settings, store: Store | None) -> Preflight:
             result.errors.append(str(error))
     if store is not None and secret is not None:
         result.errors.extend(_secret_key_mismatch(settings, store, secret))
+
+
+def _check_service(settings: Settings, result: Preflight) -> None:
+    """What digest run loads or needs at start: templates, DKIM key, a database kept, the
+    outbox or SMTP server, and links that open elsewhere than on this machine."""
     template_problems = _template_problems(settings)
     if template_problems:
         result.errors.append(str(ConfigError(str(settings.source), template_problems)))
@@ -158,17 +192,6 @@ def preflight(settings: Settings, store: Store | None) -> Preflight:
             "and archive links in mail open only on this machine; set an https URL before "
             "mailing readers"
         )
-    result.warnings.extend(subject_warnings(settings))
-    result.warnings.extend(_private_feed_warnings(settings))
-    if store is None:
-        problems = previous_slug_problems(settings)
-    else:
-        problems = history_problems(settings, store)
-        result.warnings.extend(held_warnings(settings, store))
-        result.warnings.extend(unknown_topic_warnings(settings, store, datetime.now(UTC)))
-    if problems:
-        result.errors.append(str(ConfigError(str(settings.source), problems)))
-    return result
 
 
 def _template_problems(settings: Settings) -> list[tuple[str, str]]:
