@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import datetime
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -64,69 +65,33 @@ class StoryViews:
         """The lead, sections and recommended stories of the context, within ``bounds``; with
         ``summaries``, only that many items after the lead keep their summary and picture, and
         the pieces under an item's "More from" follow it as headlines of their own."""
+        story = partial(self._story, zone=zone, words=words, tracking=tracking)
+        headline = partial(story, summary_chars=0, image=False, brief=True)
+        full = partial(story, image=bounds.thumbnails, overrun=bounds.overrun, pictures=pictures)
         shown = 0
 
-        def item_story(item: EditionItem) -> Story:
+        def item_stories(item: EditionItem) -> Iterator[Story]:
             nonlocal shown
             shown += 1
             if summaries is None:
-                return self._story(
-                    item,
-                    zone,
-                    words,
-                    bounds.summary,
-                    image=bounds.thumbnails,
-                    overrun=bounds.overrun,
-                    tracking=tracking,
-                    pictures=pictures,
-                )
+                yield full(item, summary_chars=bounds.summary)
+                return
             if shown > summaries:
-                return self._story(item, zone, words, 0, image=False, tracking=tracking, brief=True)
-            # A briefing's summaries are short, and its authors' other pieces wait for the web.
-            return self._story(
-                item,
-                zone,
-                words,
-                min(bounds.summary, COMPACT_SUMMARY_CHARS),
-                image=bounds.thumbnails,
-                overrun=bounds.overrun,
-                tracking=tracking,
-                pictures=pictures,
-                brief=False,
-                more_from=False,
-            )
-
-        def item_stories(item: EditionItem) -> Iterator[Story]:
-            yield item_story(item)
-            if summaries is not None:
-                # A compact item shows no "More from": the pieces compose moved under it would
-                # be in no part of the mail, nor on the web copy, which is the mail's HTML.
-                for piece in item.more_from:
-                    yield self._story(
-                        EditionItem(piece, item.topic),
-                        zone,
-                        words,
-                        0,
-                        image=False,
-                        tracking=tracking,
-                        brief=True,
-                    )
+                yield headline(item)
+            else:
+                # A briefing's summaries are short, and its authors' other pieces wait for the web.
+                compact = min(bounds.summary, COMPACT_SUMMARY_CHARS)
+                yield full(item, summary_chars=compact, more_from=False)
+            # A compact item shows no "More from": the pieces compose moved under it would be in
+            # no part of the mail, nor on the web copy, which is the mail's HTML.
+            for piece in item.more_from:
+                yield headline(EditionItem(piece, item.topic))
 
         lead_summary = bounds.lead_summary
         if summaries is not None:
             lead_summary = min(lead_summary, COMPACT_LEAD_SUMMARY_CHARS)
         lead = (
-            self._story(
-                edition.lead,
-                zone,
-                words,
-                lead_summary,
-                image=bounds.lead_image,
-                overrun=bounds.overrun,
-                tracking=tracking,
-                pictures=pictures,
-                role="lead",
-            )
+            full(edition.lead, summary_chars=lead_summary, image=bounds.lead_image, role="lead")
             if edition.lead
             else None
         )
