@@ -16,8 +16,8 @@ import threading
 from datetime import datetime
 
 from digest import polling
-from digest.errors import without_password
 from digest.services import Services
+from digest.shown import without_password
 from digest.store import FeedState, Store
 
 _log = logging.getLogger(__name__)

@@ -27,12 +27,7 @@ from sqlalchemy.exc import DataError, SQLAlchemyError
 from digest import jitter, polling
 from digest.concurrency import cpu_turn, run_per_host
 from digest.config import IngestSettings
-from digest.errors import (
-    FetchError,
-    ParseError,
-    shown_address,
-    without_password,
-)
+from digest.errors import FetchError, ParseError
 from digest.host_pauses import HostPauses, host_paused, pause_host, put_off_host
 from digest.ingest import fetch_feed, parse_feed, quirks
 from digest.ingest.isolation import parse_apart
@@ -43,6 +38,7 @@ from digest.records import (
     ParsedFeed,
 )
 from digest.services import Services
+from digest.shown import shown_address, without_password
 from digest.store import FeedState, Store, UnchangedFetch
 
 _log = logging.getLogger(__name__)

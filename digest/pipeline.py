@@ -41,12 +41,7 @@ from digest.delivering import (
     settled,
 )
 from digest.due import due_editions, forced_slot
-from digest.errors import (
-    OutboxUnavailableError,
-    RenderError,
-    SendingProcessLost,
-    without_password,
-)
+from digest.errors import OutboxUnavailableError, RenderError, SendingProcessLost
 from digest.imports import import_list_files
 from digest.ingesting import PollOutcome, UnchangedFetches, due_feeds, poll_feed, poll_feeds
 from digest.jitter import reseed as reseed_jitter
@@ -58,6 +53,7 @@ from digest.records import (
 from digest.retention import prune_cycle
 from digest.sending import deliver_in_processes, start_sending_processes
 from digest.services import Services
+from digest.shown import without_password
 from digest.signup import confirm_max_age
 from digest.store import FeedState
 from digest.store.deliveries import DeliveryCounts

@@ -36,12 +36,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from digest.config import Settings
 from digest.config.naming import entry_key
-from digest.errors import (
-    ConfigError,
-    SecretKeyMismatchError,
-    StoreUnavailableError,
-    without_password,
-)
+from digest.errors import ConfigError, SecretKeyMismatchError, StoreUnavailableError
 from digest.imports import file_digest, list_mark, read_list_file
 from digest.ingest.network import is_public_address
 from digest.lists import held_warnings, history_problems, previous_slug_problems
@@ -50,6 +45,7 @@ from digest.mail.subscribers import subscriber_file_warnings
 from digest.mail.tokens import read_secret, secret_check
 from digest.render import Renderer
 from digest.services import secret_file, secret_source
+from digest.shown import without_password
 from digest.store import Store
 from digest.store.db import (
     close_engine,

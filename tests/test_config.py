@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from digest.config import config_path_from_env, entry_key, load_settings
-from digest.errors import ConfigError, without_password
+from digest.errors import ConfigError
 from digest.preflight import preflight
+from digest.shown import without_password
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config" / "example.toml"

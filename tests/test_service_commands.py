@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from digest.errors import without_password
+from digest.shown import without_password
 from tests.servers import free_port, redis_cluster, redis_server
 from tests.service_cluster import (
     config_text,

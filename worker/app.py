@@ -21,8 +21,8 @@ from celery.schedules import schedstate, schedule
 from celery.signals import before_task_publish, task_prerun, worker_init, worker_process_init
 
 from digest.config import Settings
-from digest.errors import brief, without_password
 from digest.gc_tuning import tune_garbage_collection
+from digest.shown import brief, without_password
 from worker import runtime
 
 _log = logging.getLogger(__name__)

@@ -22,10 +22,9 @@ from digest.errors import (
     BrokerRefusedError,
     BrokerUnavailableError,
     NoWorkerError,
-    brief,
-    without_password,
 )
 from digest.metrics import QueueDepth, queue_depth
+from digest.shown import brief, without_password
 from worker.app import app
 from worker.dropped import dropped_counts
 

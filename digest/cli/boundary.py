@@ -38,7 +38,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from typer._click.exceptions import NoSuchOption  # typer's own click, as its commands raise
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
-from digest.errors import ConfigError, DigestError, StoreUnavailableError, brief
+from digest.errors import ConfigError, DigestError, StoreUnavailableError
+from digest.shown import brief
 from digest.terminal_escapes import escape_obeyed
 
 errors = Console(stderr=True, soft_wrap=True)  # error lines stay whole for grep

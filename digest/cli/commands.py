@@ -31,12 +31,13 @@ from digest.cli.app import (
 )
 from digest.cli.boundary import report, shown, sigterm_as_ctrl_c
 from digest.config import Settings, load_settings
-from digest.errors import ConfigError, DigestError, brief, database_shown
+from digest.errors import ConfigError, DigestError
 from digest.inbound.server import InboundServer
 from digest.preflight import Preflight, existing_store, preflight
 from digest.records import CycleSummary
 from digest.schedule import next_slot
 from digest.services import Services
+from digest.shown import brief, database_shown
 from digest.store.db import close_engine
 
 

@@ -30,8 +30,9 @@ from digest.cli.app import (
 from digest.cli.boundary import DigestTyper, json_text, report, shown
 from digest.clock import SystemClock
 from digest.config import Settings, entry_key, read_config_text, settings_from_mapping
-from digest.errors import ConfigError, DigestError, without_password
+from digest.errors import ConfigError, DigestError
 from digest.opml import plan_import, read_opml, toml_blocks, write_opml
+from digest.shown import without_password
 from digest.store import FeedState, Store
 
 feeds_app = DigestTyper(

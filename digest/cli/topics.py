@@ -16,9 +16,10 @@ from digest.cli.app import app, console, errors, load_config, running
 from digest.cli.boundary import DigestTyper, json_text, report, shown
 from digest.clock import SystemClock
 from digest.config import Settings, load_settings
-from digest.errors import ConfigError, DigestError, database_shown
+from digest.errors import ConfigError, DigestError
 from digest.ingest import fetch_feed, parse_feed
 from digest.records import Article, Entry
+from digest.shown import database_shown
 from digest.topics import Explanation, classifier_for
 from digest.topics.report import DryRun, dry_run, explanation_record
 from digest.topics.suggest import Suggestion, suggest

@@ -20,7 +20,7 @@ from digest.config.values import (
     ShownText,
     unreadable_url_problem,
 )
-from digest.errors import without_password
+from digest.shown import without_password
 
 
 def _check_database_url(url: str) -> str:

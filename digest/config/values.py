@@ -13,8 +13,8 @@ from urllib.parse import urlsplit, urlunsplit
 from croniter import CroniterError, croniter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from digest.errors import user_info_ends_early, without_password
 from digest.records import URL_LIMIT
+from digest.shown import user_info_ends_early, without_password
 from digest.zone_names import unknown_zone_why, zone_named
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"

@@ -13,7 +13,8 @@ import zlib
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from digest.errors import FetchError, brief
+from digest.errors import FetchError
+from digest.shown import brief
 
 # Two layers of compression ("gzip, gzip") is a misconfigured server compressing twice; more is
 # no real server's, and each layer costs a pass over up to max_body_bytes.

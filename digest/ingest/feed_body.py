@@ -9,9 +9,10 @@ from typing import NoReturn
 import httpx
 
 from digest.config import IngestSettings
-from digest.errors import FetchError, brief
+from digest.errors import FetchError
 from digest.ingest.content_coding import Inflater
 from digest.ingest.fetch_errors import deadline_passed, protocol_problem, whole_number
+from digest.shown import brief
 
 CHUNK_BYTES = 64 * 1024
 # The longest redirect body read to keep its connection for the next request (see drain).

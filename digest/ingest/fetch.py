@@ -30,7 +30,7 @@ import httpx
 
 import digest
 from digest.config import IngestSettings
-from digest.errors import FetchError, brief, shown_address
+from digest.errors import FetchError
 from digest.ingest import network
 from digest.ingest.feed_body import drain, read_body
 from digest.ingest.fetch_errors import (
@@ -41,6 +41,7 @@ from digest.ingest.fetch_errors import (
 )
 from digest.ingest.network import AddressRefusedError, GuardedTransport, Resolver, resolve_host
 from digest.records import URL_LIMIT, FetchResult
+from digest.shown import brief, shown_address
 
 USER_AGENT_TEMPLATE = "digest/{version} (+{contact_url})"
 MAX_REDIRECTS = 5

@@ -10,7 +10,8 @@ from typing import NoReturn
 import httpx
 
 from digest.config import IngestSettings
-from digest.errors import FetchError, brief, shown_address
+from digest.errors import FetchError
+from digest.shown import brief, shown_address
 
 
 def at_url(url: str, current: str) -> str:

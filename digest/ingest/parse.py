@@ -16,7 +16,7 @@ from typing import Any
 
 import feedparser
 
-from digest.errors import ParseError, brief, shown_address, without_password
+from digest.errors import ParseError
 from digest.ingest import expat_driver, georss_guard, media_guard
 from digest.ingest.clean import TITLE_LIMIT, RawEntry, clean_entry, normalize_language
 from digest.ingest.dates import entry_date
@@ -26,6 +26,7 @@ from digest.ingest.markup import collapse_whitespace, html_to_text, truncate_tex
 from digest.ingest.safety import guard_document
 from digest.ingest.urls import absolute_http_url, collecting_unreadable
 from digest.records import URL_LIMIT, Entry, ParsedFeed
+from digest.shown import brief, shown_address, without_password
 
 # The entries read from one document; real feeds carry tens, archives a few hundred. The newest
 # by date are kept (see _entries_to_read).
