@@ -131,15 +131,59 @@ def _deliver_claimed(
     store = services.store
     personalizer = personalizer_for(services, edition_id)  # compiled once per services
     ready = store.deliveries_to_send(edition_id, delivery_ids, services.clock.now())
-    failures: list[FailedAttempt] = []
+    failures = _Failures()
+    sent, steps = _send(services, edition_id, personalizer, ready, failures, keep_going)
+    readers = dict(ready)
+    refused = [
+        (readers[attempt.delivery_id], attempt.error)
+        for attempt in failures.attempts
+        if attempt.kind == "permanent" and attempt.delivery_id in readers
+    ]
+    if refused:  # counted on each reader, who is suppressed after smtp.suppress_after_refusals
+        count_refusals(services, edition_id, refused)
+    store.settle_edition(edition_id)
+    verdicts = [step.verdict for _, step in steps]
+    return DeliveryOutcome(
+        edition_id,
+        sent=sent,
+        failed=verdicts.count("failed"),
+        skipped=ready.skipped,
+        errors=[
+            _told_without_address(
+                delivery_id, readers[delivery_id], failures.recipients[delivery_id], step.reason
+            )
+            for delivery_id, step in steps
+        ],
+        retrying=verdicts.count("retry"),
+        parked=verdicts.count("parked"),
+        passed_over=len(set(delivery_ids)) - len(ready) - ready.skipped,
+    )
+
+
+@dataclass(slots=True)
+class _Failures:
+    """The failed attempts of a batch, and per failed row the address as sent (it may differ
+    from the one held, as an IDN domain)."""
+
+    attempts: list[FailedAttempt] = field(default_factory=list)
+    recipients: dict[int, str] = field(default_factory=dict)
+
+    def add(self, delivery_id: int, error: DeliveryError) -> None:
+        self.attempts.append(FailedAttempt(delivery_id, retries.kind_of(error), str(error)))
+        self.recipients[delivery_id] = error.recipient
+
+
+def _send(
+    services: Services,
+    edition_id: int,
+    personalizer: Personalizer,
+    ready: Sequence[tuple[int, Subscriber]],
+    failures: _Failures,
+    keep_going: Callable[[], bool],
+) -> tuple[int, list[tuple[int, retries.NextStep]]]:
+    """Hand a copy for each of the ``ready`` rows to the transport while ``keep_going``, and
+    record what came of each: the copies recorded sent, and the retry step of each failure."""
     delivery_of: dict[str, int] = {}  # Message-ID -> ledger row, for the copies in flight
-    # Per failed row, the address as sent (it may differ from the one held, as an IDN domain)
-    recipients: dict[int, str] = {}
-
-    def fail(delivery_id: int, error: DeliveryError) -> None:
-        failures.append(FailedAttempt(delivery_id, retries.kind_of(error), str(error)))
-        recipients[delivery_id] = error.recipient
-
     rows = iter(ready)
     stopped = False  # by keep_going: the rows left stay pending, untried
 
@@ -154,7 +198,7 @@ def _deliver_claimed(
             try:
                 message = personalizer.message_for(subscriber, services.clock.now())
             except DeliveryError as error:
-                fail(delivery_id, error)
+                failures.add(delivery_id, error)
                 continue
             delivery_of[message.message_id] = delivery_id
             services.send_rate.wait()  # smtp.send_rate, shared by every worker
@@ -168,13 +212,15 @@ def _deliver_claimed(
             if error is None:
                 recorder.add(delivery_id, message.message_id)
             else:
-                fail(delivery_id, error)
+                failures.add(delivery_id, error)
                 last_error = error
         if last_error is not None and not stopped:
             # The transport stopped drawing at a failure every copy would meet (the server
             # unreachable, the login refused): the rows it left are retried on the same terms.
             for delivery_id, subscriber in rows:
-                fail(delivery_id, DeliveryTemporaryError(subscriber.email, last_error.reason))
+                failures.add(
+                    delivery_id, DeliveryTemporaryError(subscriber.email, last_error.reason)
+                )
     finally:
         # The rest of the batch, also when a crash unwinds it. A process killed outright never
         # gets here: the copies the server took and the ledger does not have yet (at most
@@ -184,34 +230,12 @@ def _deliver_claimed(
         # Tried again too: should a commit's reply be what was lost, the retry counts one
         # attempt more, a lesser harm than a retry time never recorded.
         steps = outlasting_outages(
-            lambda: store.record_failed_attempts(failures, _retry_decider(services, now)),
-            f"recording {len(failures)} failed attempts of edition {edition_id}",
+            lambda: services.store.record_failed_attempts(
+                failures.attempts, _retry_decider(services, now)
+            ),
+            f"recording {len(failures.attempts)} failed attempts of edition {edition_id}",
         )
-    readers = dict(ready)
-    refused = [
-        (readers[attempt.delivery_id], attempt.error)
-        for attempt in failures
-        if attempt.kind == "permanent" and attempt.delivery_id in readers
-    ]
-    if refused:  # counted on each reader, who is suppressed after smtp.suppress_after_refusals
-        count_refusals(services, edition_id, refused)
-    store.settle_edition(edition_id)
-    verdicts = [step.verdict for _, step in steps]
-    return DeliveryOutcome(
-        edition_id,
-        sent=recorder.recorded,
-        failed=verdicts.count("failed"),
-        skipped=ready.skipped,
-        errors=[
-            _told_without_address(
-                delivery_id, readers[delivery_id], recipients[delivery_id], step.reason
-            )
-            for delivery_id, step in steps
-        ],
-        retrying=verdicts.count("retry"),
-        parked=verdicts.count("parked"),
-        passed_over=len(set(delivery_ids)) - len(ready) - ready.skipped,
-    )
+    return recorder.recorded, steps
 
 
 def _told_without_address(
