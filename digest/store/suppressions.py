@@ -7,11 +7,13 @@ the key is left, enough to refuse the address at any import, never enough to mai
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, insert, select
+from sqlalchemy import Row, and_, func, insert, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from digest.store.base import StoreBase
 from digest.store.schema import (
@@ -250,46 +252,8 @@ class SuppressionStore(StoreBase):
                     SuppressionRow.id > suppressions_after, SuppressionRow.at <= settled
                 )
             )
-            history = session.execute(
-                select(
-                    SubscriptionChangeRow.id,
-                    SubscriberRow.email,
-                    SubscriptionChangeRow.list_slug,
-                    SubscriptionChangeRow.channel,
-                    SubscriptionChangeRow.at,
-                    SubscriptionRow.status,
-                    SubscriptionRow.changed_at,
-                )
-                .join(SubscriberRow, SubscriberRow.id == SubscriptionChangeRow.subscriber_id)
-                .outerjoin(
-                    SubscriptionRow,
-                    and_(
-                        SubscriptionRow.subscriber_id == SubscriptionChangeRow.subscriber_id,
-                        SubscriptionRow.list_slug == SubscriptionChangeRow.list_slug,
-                    ),
-                )
-                .where(
-                    SubscriptionChangeRow.id > history_after,
-                    SubscriptionChangeRow.to_status == UNSUBSCRIBED,
-                    SubscriptionChangeRow.channel != IMPORT,
-                    SubscriberRow.set_by != FORGOTTEN,
-                )
-                .order_by(SubscriptionChangeRow.id)
-            ).all()
-            suppressions = session.execute(
-                select(
-                    SuppressionRow.id,
-                    SuppressionRow.email,
-                    SuppressionRow.reason,
-                    SuppressionRow.at,
-                )
-                .where(
-                    SuppressionRow.id > suppressions_after,
-                    SuppressionRow.email.is_not(None),
-                    SuppressionRow.channel != IMPORT,
-                )
-                .order_by(SuppressionRow.id)
-            ).all()
+            history = _unsubscribes_after(session, history_after)
+            suppressions = _suppressions_after(session, suppressions_after)
         history_upto = history_upto or history_after
         suppressions_upto = suppressions_upto or suppressions_after
         lines: list[tuple[str, str, str, datetime]] = []
@@ -309,3 +273,56 @@ class SuppressionStore(StoreBase):
             if row_id > suppressions_upto:
                 copied.append(f"s{row_id}")
         return ChangesToCopy(lines, history_upto, suppressions_upto, tuple(copied))
+
+
+def _unsubscribes_after(
+    session: Session, after: int
+) -> Sequence[Row[int, str, str, str, datetime, str, datetime]]:
+    """Each unsubscribe recorded after history row ``after`` that the file takes (none from a
+    file, none of an address forgotten), with the membership's state now."""
+    return session.execute(
+        select(
+            SubscriptionChangeRow.id,
+            SubscriberRow.email,
+            SubscriptionChangeRow.list_slug,
+            SubscriptionChangeRow.channel,
+            SubscriptionChangeRow.at,
+            SubscriptionRow.status,
+            SubscriptionRow.changed_at,
+        )
+        .join(SubscriberRow, SubscriberRow.id == SubscriptionChangeRow.subscriber_id)
+        .outerjoin(
+            SubscriptionRow,
+            and_(
+                SubscriptionRow.subscriber_id == SubscriptionChangeRow.subscriber_id,
+                SubscriptionRow.list_slug == SubscriptionChangeRow.list_slug,
+            ),
+        )
+        .where(
+            SubscriptionChangeRow.id > after,
+            SubscriptionChangeRow.to_status == UNSUBSCRIBED,
+            SubscriptionChangeRow.channel != IMPORT,
+            SubscriberRow.set_by != FORGOTTEN,
+        )
+        .order_by(SubscriptionChangeRow.id)
+    ).all()
+
+
+def _suppressions_after(
+    session: Session, after: int
+) -> Sequence[Row[int, str | None, str, datetime]]:
+    """Each suppression of an address recorded after row ``after``, but those from a file."""
+    return session.execute(
+        select(
+            SuppressionRow.id,
+            SuppressionRow.email,
+            SuppressionRow.reason,
+            SuppressionRow.at,
+        )
+        .where(
+            SuppressionRow.id > after,
+            SuppressionRow.email.is_not(None),
+            SuppressionRow.channel != IMPORT,
+        )
+        .order_by(SuppressionRow.id)
+    ).all()
