@@ -5,8 +5,9 @@
     poll_feeds(feeds)  poll_feed on a thread pool, a few at a time per host; the fetches
                        overlap, the work between them takes turns (concurrency.cpu_turn)
 
-A host that answers one feed with a 429 or 503 and a Retry-After pauses every feed it serves
-(``digest.host_pauses``).
+A failed poll is recorded by ``digest.poll_failures``: when the feed is asked again, or whether
+it is disabled. A host that answers one feed with a 429 or 503 and a Retry-After pauses every
+feed it serves (``digest.host_pauses``).
 
 ``poll_feed`` is what the poll task of ``worker/`` calls.
 """
@@ -28,10 +29,11 @@ from digest import jitter, polling
 from digest.concurrency import cpu_turn, run_per_host
 from digest.config import IngestSettings
 from digest.errors import FetchError, ParseError
-from digest.host_pauses import HostPauses, host_paused, pause_host, put_off_host
+from digest.host_pauses import HostPauses, host_paused, put_off_host
 from digest.ingest import fetch_feed, parse_feed, quirks
 from digest.ingest.isolation import parse_apart
 from digest.ingest.parse import OutOfTime
+from digest.poll_failures import record_poll_failure
 from digest.records import (
     Entry,
     FetchResult,
@@ -116,7 +118,7 @@ def _poll_feed(
         except _HeldBack:
             return PollOutcome(feed.id, feed.url, paused=True)
         except FetchError as error:
-            return _record_poll_failure(services, feed, error, bounds, now, pauses)
+            return _failed(feed, record_poll_failure(services, feed, error, bounds, now, pauses))
         content_hash = _content_hash(result)
         if content_hash is not None and content_hash == feed.content_hash:
             # The very bytes stored last time, from a server that sends no validators (or
@@ -138,10 +140,10 @@ def _poll_feed(
             f"the database refused a value from the feed ({error.orig}); nothing of this poll "
             "was stored, and the other feeds were polled",
         )
-        return _record_poll_failure(services, feed, refused, bounds, now)
+        return _failed(feed, record_poll_failure(services, feed, refused, bounds, now))
     except Exception as error:  # a bug met on one feed's content must not stop the others
         _log.exception("unexpected error while polling %s", without_password(feed.url))
-        return _record_poll_failure(services, feed, error, bounds, now)
+        return _failed(feed, record_poll_failure(services, feed, error, bounds, now))
 
 
 class _HeldBack(Exception):
@@ -249,7 +251,8 @@ def _take_in(
     except ParseError as error:
         # The server answered (200, or a whole 206): the feed's HTTP status says so.
         failure = _named_by_feed(error, feed)
-        return _record_poll_failure(services, feed, failure, bounds, now, status=result.status)
+        told = record_poll_failure(services, feed, failure, bounds, now, status=result.status)
+        return _failed(feed, told)
     stored = store.store_entries(
         feed.id,
         _without_outlet_in_titles(parsed.entries, (feed.name, parsed.title)),
@@ -278,6 +281,11 @@ def _take_in(
     )
 
 
+def _failed(feed: FeedState, told: str) -> PollOutcome:
+    """The outcome of a poll that failed, as ``record_poll_failure`` told it."""
+    return PollOutcome(feed.id, feed.url, error=told)
+
+
 def _named_by_feed(error: ParseError, feed: FeedState) -> ParseError:
     """``error``, about the document a temporary redirect led to, named by the feed's own
     address, as a fetch's error is, and saying where the redirect led: `digest poll` prints
@@ -285,93 +293,6 @@ def _named_by_feed(error: ParseError, feed: FeedState) -> ParseError:
     if error.url == feed.fetch_url:
         return error
     return ParseError(feed.fetch_url, f"redirected to {shown_address(error.url)}: {error.reason}")
-
-
-UNAUTHORIZED = 401
-
-
-def _credentials_advice(feed: FeedState, answered_at: str) -> str:
-    """What to do about a 401 from ``answered_at``: the feed's url is the one place the service
-    takes a user and password from (basic auth), and a redirect carries them to the same server
-    only."""
-    if urlsplit(answered_at).username:
-        return "the user and password in the feed's url were refused: check them"
-    if urlsplit(feed.fetch_url).username:
-        return (
-            "the feed's url redirects to another server, which is never given the user and "
-            "password written in it: write that server's address, with them, as the feed's url"
-        )
-    return (
-        "if it takes a user and password (basic auth), write them in the feed's url: "
-        "https://user:password@host/path"
-    )
-
-
-def _record_poll_failure(
-    services: Services,
-    feed: FeedState,
-    error: Exception,
-    bounds: polling.PollBounds,
-    now: datetime,
-    pauses: HostPauses | None = None,
-    *,
-    status: int | None = None,
-) -> PollOutcome:
-    """Record ``error`` as the feed's poll; ``status``: the HTTP status of an answer that came
-    whole but could not be read (a FetchError carries its own)."""
-    if isinstance(error, FetchError):
-        status = error.status
-    retry_after = error.retry_after if isinstance(error, FetchError) else None
-    if isinstance(error, FetchError | ParseError):
-        text = str(error)
-    else:
-        text = (
-            f"{without_password(feed.url)}: unexpected error while polling "
-            f"({type(error).__name__}: {error}); "
-            "the other feeds were polled; the service log has the details"
-        )
-    answered_at = error.answered_at if isinstance(error, FetchError) else None
-    if status == UNAUTHORIZED:
-        text = f"{text}; {_credentials_advice(feed, answered_at or feed.fetch_url)}"
-    disabled_reason = polling.disabled_reason_for(
-        status,
-        without_password(feed.url),
-        shown_address(answered_at) if answered_at is not None else None,
-    )
-    next_at = None
-    if disabled_reason is None:
-        next_at = polling.next_poll_after_failure(
-            now,
-            feed.consecutive_errors + 1,
-            bounds,
-            jitter.draw(),
-            retry_after=retry_after,
-        )
-    until = polling.retry_until(now, retry_after) if status in polling.HOST_WAITS else None
-    overlong = polling.overlong_wait(retry_after) if until is not None else None
-    if overlong is not None:
-        text = f"{text}; {overlong}"
-    asker = None
-    if until is not None and disabled_reason is None:
-        # The server that answered asked, which a redirect may have taken to another host.
-        asker = polling.host_of(answered_at or feed.fetch_url)
-    services.store.record_failure(
-        feed.id,
-        text,
-        now,
-        status,
-        next_poll_at=next_at,
-        disabled_reason=disabled_reason,
-        wait_asked_by=asker,
-        wait_asked_until=until,
-    )
-    if until is not None and asker is not None:
-        pause_host(services, asker, until, pauses)
-    if disabled_reason is not None:
-        # It says what the fetch's error says, where, and what to do: printed after that error,
-        # the two said "for good" twice, each with its own advice.
-        text = f"{without_password(feed.url)}: {disabled_reason}"
-    return PollOutcome(feed.id, feed.url, error=text)
 
 
 def due_feeds(services: Services, now: datetime, *, force: bool = False) -> list[FeedState]:
