@@ -16,7 +16,7 @@ from digest.config import ListSettings
 from digest.errors import DigestError
 from digest.lists import slugs_and_previous
 from digest.mail.headers import cut
-from digest.mail.subscribers import clean_name
+from digest.mail.reader_addresses import clean_name
 from digest.services import Services
 from digest.store.subscribers import CONFIRMED
 from digest.topic_choices import effective_choice

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from digest.config import Settings
-from digest.mail.subscribers import BRACKETED, normalize_email
+from digest.mail.reader_addresses import BRACKETED, normalize_email
 from digest.store import Store
 from digest.suppression import remove_address
 

@@ -31,13 +31,8 @@ from pathlib import Path
 from typing import TextIO
 
 from digest.errors import ConfigError
-from digest.mail.subscribers import (
-    decode_utf8,
-    from_spreadsheet_safe,
-    normalize_email,
-    read_utf8_file,
-    spreadsheet_safe,
-)
+from digest.mail.reader_addresses import from_spreadsheet_safe, normalize_email, spreadsheet_safe
+from digest.mail.subscribers import decode_utf8, read_utf8_file
 
 COLUMNS = ("email", "list", "reason", "at")
 EVERY_LIST = ""

@@ -31,8 +31,8 @@ from digest.clock import FixedClock
 from digest.config import ListSettings, Settings, SmtpSettings, settings_from_mapping
 from digest.errors import DeliveryPermanentError
 from digest.mail.personalize import Personalizer
+from digest.mail.reader_addresses import clean_name
 from digest.mail.smtp import SmtpTransport
-from digest.mail.subscribers import clean_name
 from digest.mail.tokens import TokenSigner
 from digest.mail.transport import MemoryTransport
 from digest.records import Article, Edition, EditionItem, RenderedEdition, Section, Subscriber

@@ -16,7 +16,7 @@ from digest.mail.headers import (
     decoded_problem,
     header_text,
 )
-from digest.mail.subscribers import normalize_email
+from digest.mail.reader_addresses import normalize_email
 from tests.test_config import MINIMAL, problems, write_config
 
 

@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 
 from digest.errors import ConfigError
+from digest.mail.reader_addresses import check_address, clean_name
 from digest.mail.subscribers import (
     SubscriberRow,
-    check_address,
-    clean_name,
     read_subscriber_csv,
     read_subscriber_file,
     subscriber_file_warnings,

@@ -28,7 +28,7 @@ from digest.config import Settings
 from digest.errors import ConfigError
 from digest.imports import import_file
 from digest.lists import slugs_and_previous
-from digest.mail.subscribers import check_address, spreadsheet_safe
+from digest.mail.reader_addresses import check_address, spreadsheet_safe
 from digest.services import signing_secret
 from digest.store import Membership, Store
 from digest.store.subscribers import CHANNELS, STATUSES, UNRECORDED

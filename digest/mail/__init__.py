@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 from digest.mail.personalize import Personalizer, fill_for_preview, personalize
+from digest.mail.reader_addresses import clean_name, normalize_email
 from digest.mail.smtp import SmtpTransport
-from digest.mail.subscribers import (
-    SubscriberRow,
-    clean_name,
-    normalize_email,
-    read_subscriber_csv,
-)
+from digest.mail.subscribers import SubscriberRow, read_subscriber_csv
 from digest.mail.tokens import InvalidToken, TokenSigner, load_or_create_secret
 from digest.mail.transport import (
     MailTransport,

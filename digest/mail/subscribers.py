@@ -1,4 +1,5 @@
-"""Subscriber CSV files (columns email, name, timezone) read into checked, normalized rows.
+"""Subscriber CSV files (columns email, name, timezone) read into checked, normalized rows (each
+address and name as ``digest.mail.reader_addresses`` takes them).
 
 The columns ``digest subscribers export`` adds (list, status, topics, channel, changed_at,
 suppressed) are read too, so that an export can be imported again: ``list``, ``status`` and
@@ -9,39 +10,26 @@ from __future__ import annotations
 
 import codecs
 import csv
-import functools
 import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import idna
-from email_validator import EmailNotValidError, validate_email
-
 from digest.config.values import SLUG_PATTERN
 from digest.errors import ConfigError
+from digest.mail.reader_addresses import check_address, clean_name, from_spreadsheet_safe
 from digest.zone_names import unknown_zone_why, zone_named, zone_spelled
 
 COLUMNS = ("email", "name", "timezone")
 EXPORT_COLUMNS = ("list", "status", "topics", "channel", "changed_at", "suppressed")
 STATUSES = ("pending", "confirmed", "unsubscribed")
-MAX_EMAIL = 254  # RFC 5321's limit on a path, less the angle brackets
 MAX_NAME = 300  # the store's column: a longer name is cut to it (headers fold or cut it anyway)
 MAX_TIMEZONE = 64
 MAX_FIELD = 10_000  # a field longer than this is no name or address: the row is refused
 # A field larger than the csv module's default (128 KiB) would stop the whole file; an oversize
 # field is refused on its own line instead.
 csv.field_size_limit(max(csv.field_size_limit(), 1 << 26))
-
-# An address as a mail program writes it: a name (or nothing) and the address in < >.
-BRACKETED = re.compile(r"[^<>]*<([^<>]*@[^<>]*)>\s*")
-# The local part: printable ASCII without spaces or the characters that delimit addresses.
-_LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
-_DOMAIN_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-# Characters that end a line in some reader or mail header parser: control characters (Cc) and
-# the Unicode line and paragraph separators (Zl, Zp).
-_LINE_BREAKING = frozenset(("Cc", "Zl", "Zp"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,136 +43,6 @@ class SubscriberRow:
     # An export's topics column: the topics of the list the reader chose, by slug; None for
     # every topic (the column blank or absent).
     topics: tuple[str, ...] | None = field(default=None, compare=False)
-
-
-# A cell a spreadsheet reads as a formula: a name like "=HYPERLINK(...)" from a sign-up form
-# would run in the operator's spreadsheet when an export is opened (CSV injection). The export
-# writes such a name behind a "'", which spreadsheets show as text, and an import takes it off.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _protected(text: str) -> bool:
-    """Whether ``text`` is written behind a "'": a formula's start, also after "'"s of its own
-    ("'=x@example.org" is a valid address, another than "=x@example.org": written as it is, it
-    would be read back as that other one)."""
-    return text.lstrip("'").startswith(_FORMULA_STARTS)
-
-
-def spreadsheet_safe(text: str) -> str:
-    """``text`` as a spreadsheet shows it but never runs it: a "'" before a formula's start."""
-    return "'" + text if _protected(text) else text
-
-
-def from_spreadsheet_safe(text: str) -> str:
-    """What ``spreadsheet_safe`` was given: an export read back is the same name."""
-    return text[1:] if text.startswith("'") and _protected(text[1:]) else text
-
-
-def clean_name(name: str | None) -> str | None:
-    """A subscriber's name on one line: control characters become spaces, runs of space shrink.
-
-    Names end up in mail headers and greetings; this is what keeps ``"Eve\\r\\nBcc: x"`` from
-    adding a header. Format characters (Cf) stay: Persian names need the zero-width non-joiner.
-    Composed (NFC): a file saved on a Mac spells "Zoë" as "Zoe" and a combining mark, which
-    compared as another name at each import of the other spelling.
-    """
-    if name is None:
-        return None
-    name = unicodedata.normalize("NFC", name)
-    if name.isprintable():
-        # The common case: nothing to replace, only the outer space to trim.
-        cleaned = " ".join(name.split())
-    else:
-        cleaned = " ".join(
-            "".join(
-                " " if unicodedata.category(char) in _LINE_BREAKING else char for char in name
-            ).split()
-        )
-    return cleaned or None
-
-
-def normalize_email(address: str) -> str:
-    """The address with its domain lowercased (and IDNA-encoded); raises ValueError if invalid."""
-    address = address.strip()
-    if not address:
-        raise ValueError("missing email")
-    bracketed = BRACKETED.fullmatch(address)
-    if bracketed:
-        # Pasted from a mail program ("Jane Doe <jane@x.org>"): refused all the same (the name
-        # is no part of the address), but saying what to write rather than what the part
-        # before the @ may hold.
-        raise ValueError(
-            f"{address!r} is written as a mail program shows it: write the address alone, "
-            f"{bracketed.group(1).strip()!r}"
-        )
-    local, at, domain = address.rpartition("@")
-    if not at or not local or not domain:
-        raise ValueError(f"{address!r} is not an email address (expected name@domain)")
-    dots_misplaced = local.startswith(".") or local.endswith(".") or ".." in local
-    # "=?" would start an RFC 2047 encoded word, which mail programs decode even here.
-    if not _LOCAL_PART.match(local) or dots_misplaced or "=?" in local:
-        raise ValueError(
-            f"{address!r} is not an email address we can send to "
-            "(the part before @ must be plain ASCII letters, digits or . _ + -)"
-        )
-    ascii_domain = _ascii_domain(domain)
-    if ascii_domain is None:
-        raise ValueError(f"{address!r} has an invalid domain {domain!r}")
-    labels = ascii_domain.split(".")
-    if len(labels) < 2 or not all(_DOMAIN_LABEL.match(label) for label in labels):
-        raise ValueError(f"{address!r} has an invalid domain {domain!r}")
-    return f"{local}@{ascii_domain}"
-
-
-def _ascii_domain(domain: str) -> str | None:
-    """The domain as DNS and mail servers know it (IDNA 2008 with the UTS 46 mapping, as
-    browsers and email-validator read it), or None when it is no domain name.
-
-    Not Python's "idna" codec: that is IDNA 2003, which maps "straße.de" to "strasse.de" and
-    drops a zero-width joiner, so a reader who typed one domain would be sent mail at another,
-    whoever owns it."""
-    if domain.isascii():
-        return domain.lower()  # the labels are checked by the caller
-    try:
-        return idna.encode(domain, uts46=True).decode("ascii")
-    except (idna.IDNAError, UnicodeError):
-        return None
-
-
-def check_address(text: str) -> str:
-    """An address to import, normalized; ValueError says why not.
-
-    The mailer's own rule first (``normalize_email``: a plain ASCII local part, through which
-    no header or encoded word can be smuggled, stricter than RFC 5322's), then email-validator
-    on the domain (``check_deliverability=False``: no DNS lookup, so an import never waits on
-    the network): special-use names, top-level domains, IDNA. The domain's verdict is kept per
-    domain: a file of 20,000 readers has a few hundred domains, and IDNA checks are most of the
-    cost of an import.
-    """
-    address = text.strip()
-    if len(address) > MAX_EMAIL:
-        raise ValueError(f"email of {len(address)} characters: at most {MAX_EMAIL}")
-    normalized = normalize_email(address)
-    problem = _domain_problem(normalized.rpartition("@")[2])
-    if problem:
-        raise ValueError(f"{address!r} is not an email address we can send to: {problem}")
-    return normalized
-
-
-@functools.lru_cache(maxsize=4096)
-def _domain_problem(domain: str) -> str:
-    """What email-validator finds wrong with an address at ``domain``, or ''."""
-    try:
-        validate_email(
-            f"postmaster@{domain}",
-            check_deliverability=False,
-            allow_smtputf8=False,
-            allow_quoted_local=False,
-            allow_domain_literal=False,
-        )
-    except EmailNotValidError as error:
-        return str(error)
-    return ""
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from digest.addresses import mailbox_of
 from digest.config import ListSettings
 from digest.lists import list_for_slug
 from digest.mail.headers import cut
-from digest.mail.subscribers import check_address, clean_name
+from digest.mail.reader_addresses import check_address, clean_name
 from digest.mail.tokens import ExpiredToken, InvalidToken
 from digest.signup import SignUpRequest, confirm_max_age, confirm_sign_up
 from digest.store.subscribers import CONFIRMED
