@@ -42,7 +42,7 @@ MAX_LINE_OCTETS = 998
 DECODE_ROUNDS = 4
 # Characters that end a line in some mail program, parser or terminal: control characters
 # (CR, LF, NEL, VT, FF, the file/group/record separators), the line and paragraph separators.
-_LINE_BREAKING = frozenset(("Cc", "Zl", "Zp"))
+LINE_BREAKING = frozenset(("Cc", "Zl", "Zp"))
 # An RFC 2047 encoded word: =?charset[*language]?B|Q?encoded-text?=. No "?" or white space
 # inside a part, so a scan never goes past the next "?" (linear at any length).
 _ENCODED_WORD = re.compile(r"=\?([^?\s*]*)(?:\*[^?\s]*)?\?([bBqQ])\?([^?\s]*)\?=")
@@ -83,7 +83,7 @@ def header_text(text: str | None, limit: int) -> str:
 
 def _safe_char(char: str) -> str:
     kind = unicodedata.category(char)
-    if kind in _LINE_BREAKING:
+    if kind in LINE_BREAKING:
         return " "
     if kind == "Cs":  # a lone surrogate cannot be encoded in any header
         return "\ufffd"
@@ -253,4 +253,4 @@ def line_breaking(char: str) -> bool:
     """Whether ``char``, found in a header's value, may end a line in some mail program or
     parser: a control character (a tab is white space a header may hold) or a line or
     paragraph separator."""
-    return char != "\t" and unicodedata.category(char) in _LINE_BREAKING
+    return char != "\t" and unicodedata.category(char) in LINE_BREAKING

@@ -11,15 +11,14 @@ import unicodedata
 import idna
 from email_validator import EmailNotValidError, validate_email
 
+from digest.mail.headers import LINE_BREAKING
+
 MAX_EMAIL = 254  # RFC 5321's limit on a path, less the angle brackets
 # An address as a mail program writes it: a name (or nothing) and the address in < >.
 BRACKETED = re.compile(r"[^<>]*<([^<>]*@[^<>]*)>\s*")
 # The local part: printable ASCII without spaces or the characters that delimit addresses.
 _LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
 _DOMAIN_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-# Characters that end a line in some reader or mail header parser: control characters (Cc) and
-# the Unicode line and paragraph separators (Zl, Zp).
-_LINE_BREAKING = frozenset(("Cc", "Zl", "Zp"))
 
 # A cell a spreadsheet reads as a formula: a name like "=HYPERLINK(...)" from a sign-up form
 # would run in the operator's spreadsheet when an export is opened (CSV injection). The export
@@ -61,7 +60,7 @@ def clean_name(name: str | None) -> str | None:
     else:
         cleaned = " ".join(
             "".join(
-                " " if unicodedata.category(char) in _LINE_BREAKING else char for char in name
+                " " if unicodedata.category(char) in LINE_BREAKING else char for char in name
             ).split()
         )
     return cleaned or None
