@@ -144,73 +144,90 @@ class PeopleStore(StoreBase):
             )
             memberships = deliveries = 0
             for subscriber_id in ids:
-                open_ones = connection.execute(
-                    select(
-                        SubscriptionRow.id, SubscriptionRow.list_slug, SubscriptionRow.status
-                    ).where(
-                        SubscriptionRow.subscriber_id == subscriber_id,
-                        SubscriptionRow.status != UNSUBSCRIBED,
-                    )
-                ).all()
-                for membership_id, slug, status in open_ones:
-                    connection.execute(
-                        update(SubscriptionRow)
-                        .where(SubscriptionRow.id == membership_id)
-                        .values(status=UNSUBSCRIBED, channel="operator", changed_at=now)
-                    )
-                    connection.execute(
-                        insert(SubscriptionChangeRow.__table__),  # type: ignore[arg-type]
-                        [
-                            {
-                                "subscriber_id": subscriber_id,
-                                "list_slug": slug,
-                                "from_status": status,
-                                "to_status": UNSUBSCRIBED,
-                                "channel": "operator",
-                                "at": now,
-                            }
-                        ],
-                    )
-                memberships += len(open_ones)
-                deliveries += (
-                    connection.execute(
-                        update(DeliveryRow)
-                        .where(DeliveryRow.subscriber_id == subscriber_id)
-                        .values(last_error=None)
-                    ).rowcount
-                    or 0
-                )
-                connection.execute(
-                    update(SubscriberRow)
-                    .where(SubscriberRow.id == subscriber_id)
-                    .values(
-                        email=f"forgotten-{subscriber_id}@forgotten.invalid",
-                        name=None,
-                        timezone=None,
-                        set_by=FORGOTTEN,
-                    )
-                )
+                memberships += _unsubscribe_from_every_list(connection, subscriber_id, now)
+                deliveries += _erase_subscriber(connection, subscriber_id)
             _forget_inbound_events(connection, lowered, ids)
             _forget_file_notes(connection, lowered)
-            done = connection.execute(
-                update(SuppressionRow)
-                .where(SuppressionRow.address_key == key)
-                .values(email=None, reason=FORGOTTEN, channel="operator", at=now)
-            )
-            if not done.rowcount:
-                connection.execute(
-                    insert(SuppressionRow.__table__),  # type: ignore[arg-type]
-                    [
-                        {
-                            "address_key": key,
-                            "email": None,
-                            "reason": FORGOTTEN,
-                            "channel": "operator",
-                            "at": now,
-                        }
-                    ],
-                )
+            _keep_forgotten_key(connection, key, now)
         return Forgotten(bool(ids), memberships, deliveries)
+
+
+def _unsubscribe_from_every_list(connection: Connection, subscriber_id: int, now: datetime) -> int:
+    """Unsubscribe the subscriber, by the operator, from each list they have not left, each
+    change recorded in the history; how many memberships that was."""
+    open_ones = connection.execute(
+        select(SubscriptionRow.id, SubscriptionRow.list_slug, SubscriptionRow.status).where(
+            SubscriptionRow.subscriber_id == subscriber_id,
+            SubscriptionRow.status != UNSUBSCRIBED,
+        )
+    ).all()
+    for membership_id, slug, status in open_ones:
+        connection.execute(
+            update(SubscriptionRow)
+            .where(SubscriptionRow.id == membership_id)
+            .values(status=UNSUBSCRIBED, channel="operator", changed_at=now)
+        )
+        connection.execute(
+            insert(SubscriptionChangeRow.__table__),  # type: ignore[arg-type]
+            [
+                {
+                    "subscriber_id": subscriber_id,
+                    "list_slug": slug,
+                    "from_status": status,
+                    "to_status": UNSUBSCRIBED,
+                    "channel": "operator",
+                    "at": now,
+                }
+            ],
+        )
+    return len(open_ones)
+
+
+def _erase_subscriber(connection: Connection, subscriber_id: int) -> int:
+    """Clear the errors of the subscriber's deliveries (a server's words may quote the address)
+    and their address, name and timezone; how many deliveries were cleared."""
+    cleared = (
+        connection.execute(
+            update(DeliveryRow)
+            .where(DeliveryRow.subscriber_id == subscriber_id)
+            .values(last_error=None)
+        ).rowcount
+        or 0
+    )
+    connection.execute(
+        update(SubscriberRow)
+        .where(SubscriberRow.id == subscriber_id)
+        .values(
+            email=f"forgotten-{subscriber_id}@forgotten.invalid",
+            name=None,
+            timezone=None,
+            set_by=FORGOTTEN,
+        )
+    )
+    return cleared
+
+
+def _keep_forgotten_key(connection: Connection, key: str, now: datetime) -> None:
+    """Keep the address's key as a suppression without its address: an import or a sign-up of
+    the same address is refused."""
+    done = connection.execute(
+        update(SuppressionRow)
+        .where(SuppressionRow.address_key == key)
+        .values(email=None, reason=FORGOTTEN, channel="operator", at=now)
+    )
+    if not done.rowcount:
+        connection.execute(
+            insert(SuppressionRow.__table__),  # type: ignore[arg-type]
+            [
+                {
+                    "address_key": key,
+                    "email": None,
+                    "reason": FORGOTTEN,
+                    "channel": "operator",
+                    "at": now,
+                }
+            ],
+        )
 
 
 def _suppression(session: Session, key: str) -> dict[str, Any] | None:
