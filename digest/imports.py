@@ -213,23 +213,10 @@ def import_list_file(
         return None, [f"{path}: subscriber file not found ({keep})"]
     except OSError as error:
         return None, [f"{path}: cannot read: {error.strerror or error} ({keep})"]
-    mark = store.file_mark(list_mark(digest_list.slug))
     machine = host or socket.gethostname()
-    here = host_mark(digest_list.slug, machine)
-    seen_here = store.file_mark(here)
-    if mark is not None and mark.digest == digest:
-        if seen_here is None or seen_here.digest != digest:
-            store.set_file_mark(here, digest, now)  # this machine holds the file imported
-        # Not read again; what its import said is said again, so a bad row is never silent.
-        store.record_list_start(digest_list.slug, now)
-        return ListImport(digest_list.slug, path, None), list(mark.notes)
-    if mark is not None and seen_here is not None and seen_here.digest == digest:
-        store.record_list_start(digest_list.slug, now)
-        return ListImport(digest_list.slug, path, None), [
-            f"{path}: lists[{digest_list.slug}].subscribers: this file on {machine} differs "
-            "from the one another machine imported since, and is not imported again; give "
-            "every machine the same file (the list's members are as that import left them)"
-        ]
+    unchanged = _not_imported_again(store, digest_list, path, digest, machine, now)
+    if unchanged is not None:
+        return unchanged
     if inline_bytes is not None and size > inline_bytes:
         return ListImport(digest_list.slug, path, None, left_for_task=True), []
     try:
@@ -253,21 +240,56 @@ def import_list_file(
         report.updated,
         len(report.refused) + len(report.kept_out),
     )
+    warnings = _import_warnings(path, digest_list.slug, report)
+    store.set_file_mark(list_mark(digest_list.slug), digest, now, notes=tuple(warnings))
+    store.set_file_mark(host_mark(digest_list.slug, machine), digest, now)
+    # The members it starts with are in (joined at ``now``): a list runs from here, and those
+    # who join later wait for their hour (digest.local_time).
+    store.record_list_start(digest_list.slug, now)
+    return ListImport(digest_list.slug, path, report), warnings
+
+
+def _not_imported_again(
+    store: Store,
+    digest_list: ListSettings,
+    path: Path,
+    digest: str,
+    machine: str,
+    now: datetime,
+) -> tuple[ListImport, list[str]] | None:
+    """What ``import_list_file`` answers for a file it does not read again: the one imported
+    last, or one this machine imported while another machine imported another since (see
+    ``import_list_file``); None for a file to import."""
+    mark = store.file_mark(list_mark(digest_list.slug))
+    here = host_mark(digest_list.slug, machine)
+    seen_here = store.file_mark(here)
+    if mark is not None and mark.digest == digest:
+        if seen_here is None or seen_here.digest != digest:
+            store.set_file_mark(here, digest, now)  # this machine holds the file imported
+        # Not read again; what its import said is said again, so a bad row is never silent.
+        store.record_list_start(digest_list.slug, now)
+        return ListImport(digest_list.slug, path, None), list(mark.notes)
+    if mark is not None and seen_here is not None and seen_here.digest == digest:
+        store.record_list_start(digest_list.slug, now)
+        return ListImport(digest_list.slug, path, None), [
+            f"{path}: lists[{digest_list.slug}].subscribers: this file on {machine} differs "
+            "from the one another machine imported since, and is not imported again; give "
+            "every machine the same file (the list's members are as that import left them)"
+        ]
+    return None
+
+
+def _import_warnings(path: Path, slug: str, report: ImportReport) -> list[str]:
+    """The rows an import refused, each on its own line, and how many it kept out."""
     warnings = [
-        f"{path}: line {line}: {why} (this row is left out; list {digest_list.slug!r} "
-        "goes to the others)"
+        f"{path}: line {line}: {why} (this row is left out; list {slug!r} goes to the others)"
         for line, why in report.refused
     ]
     if report.kept_out:
         # Expected: a file kept by hand still lists readers who left. Counted, not listed.
         warnings.append(
             f"{path}: {len(report.kept_out)} rows are readers who unsubscribed from list "
-            f"{digest_list.slug!r} or whose address is suppressed: they stay as they are "
-            f"(digest subscribers import {path} --list {digest_list.slug} lists them)"
+            f"{slug!r} or whose address is suppressed: they stay as they are "
+            f"(digest subscribers import {path} --list {slug} lists them)"
         )
-    store.set_file_mark(list_mark(digest_list.slug), digest, now, notes=tuple(warnings))
-    store.set_file_mark(here, digest, now)
-    # The members it starts with are in (joined at ``now``): a list runs from here, and those
-    # who join later wait for their hour (digest.local_time).
-    store.record_list_start(digest_list.slug, now)
-    return ListImport(digest_list.slug, path, report), warnings
+    return warnings
