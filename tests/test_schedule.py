@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+import digest
 from digest import schedule as schedule_module
 from digest.schedule import interval_before, latest_slot, next_slot
 from digest.schedule import upcoming_slots as firings
@@ -243,6 +244,7 @@ def test_the_schedule_command_shows_each_lists_next_editions_locally_and_in_utc(
     weekly = rows[2:]
     assert "gulf-weekly" in weekly[0]
     assert all(row.split("│")[3].strip().startswith("Mon") for row in weekly)
+    assert f"Timezone rules: tz database {digest.TZ_DATABASE}." in result.stdout
 
     only = runner.invoke(app, ["--config", str(config), "schedule", "--list", "gulf-weekly"])
     assert only.exit_code == 0 and "middle-east-daily" not in only.stdout

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
+from digest import TZ_DATABASE
 from digest.cli.app import app, configured_store, console, known_list, load_config
 from digest.clock import SystemClock
 from digest.config import ListSettings
@@ -49,6 +50,8 @@ def schedule(
                 slot.strftime("%a %d %b %Y %H:%M"),
             )
     console.print(table)
+    # Which rules the times above follow: a machine's older database may put a zone an hour off.
+    console.print(f"Timezone rules: tz database {TZ_DATABASE}.")
     local = [
         digest_list
         for digest_list in settings.lists
