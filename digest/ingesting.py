@@ -302,7 +302,7 @@ def due_feeds(services: Services, now: datetime, *, force: bool = False) -> list
     return [
         feed
         for feed in feeds
-        if feed.pollable and (force or polling.is_due(feed.next_poll_at, now))
+        if feed.pollable and (force or polling.is_due(feed.next_poll_at, now, feed.last_fetched_at))
     ]
 
 

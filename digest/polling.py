@@ -237,9 +237,15 @@ def disabled_reason_for(status: int | None, url: str, answered_at: str | None = 
     )
 
 
-def is_due(next_poll_at: datetime | None, now: datetime) -> bool:
-    """A feed never polled is due; otherwise it is due once its next poll time has come."""
-    return next_poll_at is None or next_poll_at <= now
+def is_due(
+    next_poll_at: datetime | None, now: datetime, last_polled_at: datetime | None = None
+) -> bool:
+    """A feed never polled is due; otherwise it is due once its next poll time has come, or
+    when its last poll is dated after ``now``: the clock stepped back past it, by how much is
+    not known, and a next poll time counted on a clock that ran a day fast was a day away."""
+    if next_poll_at is None or next_poll_at <= now:
+        return True
+    return last_polled_at is not None and last_polled_at > now
 
 
 def _unit(jitter: float) -> float:

@@ -89,18 +89,22 @@ class LocalLeases:
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
-        self._until: dict[str, datetime] = {}
+        self._held: dict[str, tuple[datetime, datetime]] = {}  # key: (since, until)
         self._pieces: dict[str, int] = {}
 
     def claim(self, key: str, seconds: int) -> bool:
         now = self._clock.now()
-        if self._until.get(key, now) > now:
+        since, until = self._held.get(key, (now, now))
+        # A lease taken after now was taken before the clock stepped back: how long ago is not
+        # known, and counted on this clock it would hold its work back for the whole step.
+        if since <= now < until:
             return False
-        self._until[key] = now + timedelta(seconds=seconds)
+        self.renew(key, seconds)
         return True
 
     def renew(self, key: str, seconds: int) -> None:
-        self._until[key] = self._clock.now() + timedelta(seconds=seconds)
+        now = self._clock.now()
+        self._held[key] = (now, now + timedelta(seconds=seconds))
 
     def hold(self, key: str, seconds: int) -> None:
         self._pieces[key] = self._pieces.get(key, 0) + 1
@@ -112,7 +116,7 @@ class LocalLeases:
             self._pieces[key] = left
         else:
             self._pieces.pop(key, None)
-            self._until.pop(key, None)
+            self._held.pop(key, None)
 
 
 @dataclass(frozen=True)

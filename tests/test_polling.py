@@ -169,6 +169,14 @@ def test_a_feed_never_polled_is_due() -> None:
     assert not polling.is_due(NOW + MINUTE, NOW)
 
 
+def test_a_feed_whose_last_poll_is_dated_after_now_is_due() -> None:
+    """The clock stepped back past the last poll (NTP correcting a clock that ran a day fast):
+    the next poll time, counted on the fast clock, was a day away, and no feed was polled."""
+    assert polling.is_due(NOW + 6 * 60 * MINUTE, NOW, last_polled_at=NOW + 5 * 60 * MINUTE)
+    assert not polling.is_due(NOW + 60 * MINUTE, NOW, last_polled_at=NOW)
+    assert not polling.is_due(NOW + 60 * MINUTE, NOW, last_polled_at=NOW - MINUTE)
+
+
 def test_a_host_is_its_scheme_host_and_port_whatever_the_case_or_default_port() -> None:
     same = [
         "https://News.Example.ORG/world.rss",

@@ -412,6 +412,46 @@ def test_the_tick_finds_slots_with_the_dst_safe_schedule_on_the_night_clocks_ski
     services.close()
 
 
+def test_a_clock_stepped_back_past_the_last_poll_polls_again_at_once(
+    setup: Setup, feeds: tuple[Path, str]
+) -> None:
+    """A clock that ran a day fast, then set right (NTP, a VM's clock corrected): the feed's
+    next poll time, counted on the fast clock, was a day away, and nothing was polled until
+    then. The next tick polls it; the news it brings goes out once, in the next edition."""
+    services, clock, transport, leases = setup
+    clock.set(DAY1 + timedelta(days=1))
+    fanout = RecordingFanout()
+    assert ticking.tick(services, fanout, leases).polls == 1
+    work(services, fanout, leases)
+    assert len(transport.sent) == 3
+
+    clock.set(DAY1 + timedelta(hours=1))
+    write_feed(feeds[0], [(n, f"Iran story {n}", DAY1 - timedelta(hours=n)) for n in (0, 1, 2)])
+    fanout = RecordingFanout()
+    assert ticking.tick(services, fanout, leases).polls == 1
+    work(services, fanout, leases)
+    assert len(transport.sent) == 3  # the edition built on the fast clock is not built again
+    clock.set(DAY1 + timedelta(days=2))  # the first slot after the fast clock's edition
+    ticking.tick(services, fanout, leases)
+    work(services, fanout, leases)
+    latest = [message for message in transport.sent if message.recipient == "li@example.org"]
+    assert len(latest) == 2
+    assert b"Iran story 0" in latest[-1].data and b"Iran story 1" not in latest[-1].data
+    services.close()
+
+
+def test_a_local_lease_taken_before_the_clock_stepped_back_has_lapsed() -> None:
+    """Counted on the clock, a lease taken an hour fast held its work back the whole hour."""
+    clock = FixedClock(DAY1)
+    leases = ticking.LocalLeases(clock)
+    assert leases.claim("poll:1", ticking.POLL_LEASE_SECONDS)
+    clock.advance(timedelta(seconds=ticking.POLL_LEASE_SECONDS - 1))
+    assert not leases.claim("poll:1", ticking.POLL_LEASE_SECONDS)
+    clock.set(DAY1 - timedelta(hours=1))
+    assert leases.claim("poll:1", ticking.POLL_LEASE_SECONDS)
+    assert not leases.claim("poll:1", ticking.POLL_LEASE_SECONDS)
+
+
 def test_a_poll_task_is_dropped_while_another_worker_polls_the_same_feed(setup: Setup) -> None:
     services, _, _, leases = setup
     fanout = RecordingFanout()
