@@ -440,6 +440,44 @@ def test_a_clock_stepped_back_past_the_last_poll_polls_again_at_once(
     services.close()
 
 
+def test_a_beat_down_over_several_slots_sends_one_edition_of_all_they_missed(
+    setup: Setup, feeds: tuple[Path, str]
+) -> None:
+    """Beat down (or the machine off) from the morning of one day to the fourth: the first tick
+    after builds the latest slot only, and its window runs from the last edition's end, so each
+    reader gets one copy with the news of the three days; the slots missed are never built."""
+    services, clock, transport, leases = setup
+    fanout = RecordingFanout()
+    ticking.tick(services, fanout, leases)
+    work(services, fanout, leases)
+    headlines = {  # one story each (a section shows two of one developing thread at most)
+        11: "Iran opens its oil fields to tenders",
+        12: "Iran court frees a reporter on bail",
+        21: "Iranian rial falls to a record low in Iran",
+        22: "Iran football team reaches the final",
+        31: "Bazaar in Iran reopens after the floods",
+        32: "Iran and Oman sign a shipping accord",
+    }
+    stories = [
+        (n, title, DAY1 + timedelta(days=n // 10, hours=n % 10)) for n, title in headlines.items()
+    ]
+    write_feed(feeds[0], stories)
+    clock.set(DAY1 + timedelta(days=3, hours=2))
+    fanout = RecordingFanout()
+    outcome = ticking.tick(services, fanout, leases)
+    assert outcome.publishes == (("daily", (SLOT + timedelta(days=3)).isoformat()),)
+    work(services, fanout, leases)
+    copies = [message for message in transport.sent if message.recipient == "li@example.org"]
+    assert len(copies) == 2
+    assert all(f"story/{n}".encode() in copies[-1].data for n in headlines)
+    for minutes in (1, 60):
+        clock.advance(timedelta(minutes=minutes))
+        assert ticking.tick(services, RecordingFanout(), leases).publishes == ()
+    for missed in (1, 2):  # the slots of the days missed are never built
+        assert services.store.editions_of_slot("daily", SLOT + timedelta(days=missed)) == []
+    services.close()
+
+
 def test_a_local_lease_taken_before_the_clock_stepped_back_has_lapsed() -> None:
     """Counted on the clock, a lease taken an hour fast held its work back the whole hour."""
     clock = FixedClock(DAY1)
