@@ -274,3 +274,17 @@ def test_the_interval_before_a_moment_is_the_gap_that_ends_at_its_latest_firing(
     schedule: str, timezone: str, moment: datetime, interval: timedelta
 ) -> None:
     assert interval_before(schedule, timezone, moment) == interval
+
+
+def test_a_day_of_the_month_and_a_day_of_the_week_fire_on_either_as_in_cron() -> None:
+    """What docs/configuration.md says of them: cron's rule, and how to write what is often
+    meant instead."""
+    after = utc(2026, 12, 7, 12)
+    assert [slot.day for slot in firings("0 7 1-7 * 1", "UTC", after, 5)] == [14, 21, 28, 1, 2]
+    assert [slot.date() for slot in firings("0 7 * * 1#1", "UTC", after, 2)] == [
+        utc(2027, 1, 4).date(),
+        utc(2027, 2, 1).date(),
+    ]
+    assert next_slot("0 7 L * *", "UTC", utc(2027, 2, 1)) == utc(2027, 2, 28, 7)
+    assert next_slot("0 0 29 2 *", "UTC", after) == utc(2028, 2, 29)
+    assert latest_slot("0 0 29 2 *", "UTC", after) == utc(2024, 2, 29)
