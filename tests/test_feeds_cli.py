@@ -6,6 +6,7 @@ import gc
 import json
 import os
 import re
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +139,29 @@ def test_poll_then_feeds_shows_each_feeds_health(setup: Setup) -> None:
     assert table.exit_code == 0, table.output
     for text in ("Wire", "ok", "200", "error", "404", "disabled", "410 Gone", "not found"):
         assert text in table.stdout
+
+
+def test_feeds_polled_on_a_clock_that_ran_a_day_fast_are_polled_again_once_it_is_set_right(
+    setup: Setup, tmp_path: Path
+) -> None:
+    """A clock a day fast, then set right: the polls it recorded are dated tomorrow, and so
+    their next ones. `digest poll` polled nothing until then, and `digest feeds` said "in 1 d"."""
+    assert digest(setup.config, "poll").exit_code == 0
+    with sqlite3.connect(tmp_path / "digest.db") as database:
+        for column in ("last_fetched_at", "next_poll_at"):
+            for feed_id, moment in database.execute(f"SELECT id, {column} FROM feeds").fetchall():
+                if moment is not None:
+                    later = datetime.fromisoformat(moment) + timedelta(days=1)
+                    database.execute(
+                        f"UPDATE feeds SET {column} = ? WHERE id = ?",
+                        (later.strftime("%Y-%m-%d %H:%M:%S.%f"), feed_id),
+                    )
+    table = digest(setup.config, "feeds")
+    wire = next(line for line in table.stdout.splitlines() if "Wire" in line)
+    assert "now: this clock is behind its last poll" in wire, table.stdout
+    again = digest(setup.config, "poll")
+    assert "2 feeds polled, 1 failed, 0 new articles" in again.stdout  # Wire and Missing
+    assert "now: this clock" not in digest(setup.config, "feeds").stdout
 
 
 def test_poll_polls_only_due_feeds_and_force_polls_every_enabled_one(setup: Setup) -> None:

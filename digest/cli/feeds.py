@@ -148,6 +148,16 @@ _STATUS_STYLE = {
 }
 
 
+def _next_poll(feed: FeedState, now: datetime) -> str:
+    if not feed.pollable:
+        return "—"
+    ahead = feed.next_poll_at is not None and feed.next_poll_at > now
+    if ahead and polling.is_due(feed.next_poll_at, now, feed.last_fetched_at):
+        # As the poller reads it: "in 23.5 h" after a clock set back a day said it would wait.
+        return "now: this clock is behind its last poll"
+    return _when(feed.next_poll_at, now)
+
+
 def _when(moment: datetime | None, now: datetime) -> str:
     if moment is None:
         return "—"
@@ -194,7 +204,7 @@ def _feeds_table(feeds: list[FeedState], now: datetime) -> Table:
             _when(feed.last_fetched_at, now),
             str(feed.last_status) if feed.last_status is not None else "—",
             rate,
-            _when(feed.next_poll_at, now) if feed.pollable else "—",
+            _next_poll(feed, now),
             str(feed.consecutive_errors),
             shown(_problem(feed, held_by) or ""),
         )
