@@ -195,12 +195,16 @@ def waits_on(feed: FeedState, host: str, now: datetime) -> bool:
     """Whether ``host``'s server answered ``feed``'s last poll with a wait that is not over at
     ``now``. The wait ends when the server said (``wait_asked_until``), not at the feed's own
     next poll, which its backoff after earlier errors may put much later. A feed taken out of
-    the config since still holds its server to the wait: the server asked, not the feed."""
+    the config since still holds its server to the wait: the server asked, not the feed. A wait
+    asked at a poll dated after ``now`` is over: the clock stepped back past it (``is_due``), the
+    wait's end was counted on a clock that ran ahead, and the server says again if it still
+    wants one."""
     return (
         asked_to_wait(feed)
         and feed.wait_asked_by == host
         and feed.wait_asked_until is not None
         and feed.wait_asked_until > now
+        and not (feed.last_fetched_at is not None and feed.last_fetched_at > now)
     )
 
 

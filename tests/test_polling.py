@@ -248,4 +248,10 @@ def test_a_feed_not_yet_due_is_paused_while_another_of_its_host_waits_on_a_retry
     # The pause ends when the server said, however much later the feed's own backoff is.
     backing_off = replace(waiting, next_poll_at=NOW + 8 * 60 * MINUTE)
     assert polling.paused_by(sibling, [backing_off, sibling], NOW + 59 * MINUTE) == backing_off
+    # Asked at a poll dated after now (a clock that ran a day fast, set right), the wait's end
+    # was counted on that clock: the host's feeds were held back the whole day.
+    ahead = replace(
+        waiting, last_fetched_at=NOW + 24 * 60 * MINUTE, wait_asked_until=NOW + 25 * 60 * MINUTE
+    )
+    assert polling.paused_by(sibling, [ahead, sibling], NOW) is None
     assert polling.paused_by(sibling, [backing_off, sibling], NOW + 61 * MINUTE) is None
