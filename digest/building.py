@@ -21,7 +21,7 @@ from datetime import datetime
 
 from digest import screening
 from digest.config import ListSettings
-from digest.due import due_groups
+from digest.due import due_groups, missed_slots
 from digest.images.gathering import one_window
 from digest.imports import import_list_file
 from digest.local_time import BY_HAND, of_a_readers_hour
@@ -122,6 +122,9 @@ def _store_edition(
                 services, digest_list, slot, window_seq, after_seq, window_start, now=now
             ),
         )
+        missed = None if by_hand or latest is None else missed_slots(digest_list, latest.slot, slot)
+        if missed is not None and built:
+            _log.warning("%s", missed)  # news is not lost: said in the log, not as a problem
     else:
         state, built = existing, False
     for choice in choice_groups(store.topic_choices(list_slug), digest_list.topics):

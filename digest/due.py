@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from digest import local_time
 from digest.config import ListSettings
-from digest.schedule import latest_slot
+from digest.schedule import latest_slot, next_slot
 from digest.services import Services
 from digest.store.editions import READY
 
@@ -88,3 +88,21 @@ def forced_slot(services: Services, list_slug: str, now: datetime) -> datetime:
     if latest is None or latest.slot < slot:  # as due_editions: never a slot behind the last
         return slot
     return now.replace(second=0, microsecond=0)
+
+
+def missed_slots(digest_list: ListSettings, previous: datetime, slot: datetime) -> str | None:
+    """What to tell the operator when the edition of ``slot`` follows its list's ``previous``
+    one over slots of the schedule never built (``due_editions`` does not replay them: the
+    edition's window carries their news); None when ``slot`` is the next one."""
+    first = next_slot(digest_list.schedule, digest_list.timezone, previous)
+    if first >= slot:
+        return None
+    return (
+        f"list {digest_list.slug!r}: its edition of {_utc(slot)} carries the news since its "
+        f"last one, of {_utc(previous)}; the slots of its schedule from {_utc(first)} were not "
+        "built, as nothing ran at their time (or the clock or the schedule changed)"
+    )
+
+
+def _utc(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")

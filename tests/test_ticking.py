@@ -441,11 +441,12 @@ def test_a_clock_stepped_back_past_the_last_poll_polls_again_at_once(
 
 
 def test_a_beat_down_over_several_slots_sends_one_edition_of_all_they_missed(
-    setup: Setup, feeds: tuple[Path, str]
+    setup: Setup, feeds: tuple[Path, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     """Beat down (or the machine off) from the morning of one day to the fourth: the first tick
     after builds the latest slot only, and its window runs from the last edition's end, so each
-    reader gets one copy with the news of the three days; the slots missed are never built."""
+    reader gets one copy with the news of the three days; the slots missed are never built, and
+    the log says so (it said nothing)."""
     services, clock, transport, leases = setup
     fanout = RecordingFanout()
     ticking.tick(services, fanout, leases)
@@ -466,10 +467,16 @@ def test_a_beat_down_over_several_slots_sends_one_edition_of_all_they_missed(
     fanout = RecordingFanout()
     outcome = ticking.tick(services, fanout, leases)
     assert outcome.publishes == (("daily", (SLOT + timedelta(days=3)).isoformat()),)
-    work(services, fanout, leases)
+    with caplog.at_level(logging.WARNING, logger="digest"):
+        work(services, fanout, leases)
     copies = [message for message in transport.sent if message.recipient == "li@example.org"]
     assert len(copies) == 2
     assert all(f"story/{n}".encode() in copies[-1].data for n in headlines)
+    assert (
+        "list 'daily': its edition of 2026-11-27 03:00 UTC carries the news since its last one, "
+        "of 2026-11-24 03:00 UTC; the slots of its schedule from 2026-11-25 03:00 UTC were not "
+        "built, as nothing ran at their time (or the clock or the schedule changed)"
+    ) in caplog.messages
     for minutes in (1, 60):
         clock.advance(timedelta(minutes=minutes))
         assert ticking.tick(services, RecordingFanout(), leases).publishes == ()
