@@ -88,7 +88,12 @@ def import_file(
     for attempt in range(_IMPORT_ATTEMPTS):
         try:
             report = store.import_members(
-                digest_list.slug, rows, now, confirmed=confirmed, address_key=address_key
+                digest_list.slug,
+                rows,
+                now,
+                confirmed=confirmed,
+                address_key=address_key,
+                former_slugs=slugs_and_previous(digest_list)[1:],
             )
             break
         except IntegrityError:

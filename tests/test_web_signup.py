@@ -404,6 +404,32 @@ def test_a_link_from_before_an_unsubscribe_does_not_bring_the_reader_back(
     assert answer.status_code == 200 and status_of(room, "nour@example.org") == CONFIRMED
 
 
+def test_a_readers_unsubscribe_is_not_undone_by_a_strangers_sign_up_and_an_import(
+    room: Newsroom, client: TestClient, queue: ThreadQueue, tmp_path: Path
+) -> None:
+    # Sam came from the operator's file and left by one-click. A stranger's form makes her
+    # pending again (a mail she ignores); then the operator adds someone to the file. The
+    # import confirmed every pending member of the file, Sam among them: she got editions again.
+    sam = room.subscriber("daily", "Sam")
+    unsubscribe = f"/unsubscribe/{room.services.signer.unsubscribe_token(sam.id, 'daily')}"
+    assert client.post(unsubscribe, content=b"List-Unsubscribe=One-Click").status_code == 200
+    assert sign_up(client, "sam@example.org").status_code == 200
+    queue.join()
+    assert status_of(room, "sam@example.org") == PENDING
+    members = tmp_path / "members.csv"
+    members.write_text(members.read_text() + "new@example.org,New\n")
+    build_editions(room, 1)
+    assert status_of(room, "new@example.org") == CONFIRMED  # the file was read
+    assert status_of(room, "sam@example.org") == PENDING
+    active = {s.email for s in room.services.store.active_subscribers("daily")}
+    assert "sam@example.org" not in active
+    # Her own press of the mail's button is what brings her back.
+    path = confirm_path(confirmations(room)[-1])
+    page = client.get(path)
+    answer = client.post(path, data={"form_token": form_token(page.text, path)})
+    assert answer.status_code == 200 and status_of(room, "sam@example.org") == CONFIRMED
+
+
 def test_only_confirmed_readers_get_the_next_edition(
     room: Newsroom, client: TestClient, queue: ThreadQueue
 ) -> None:

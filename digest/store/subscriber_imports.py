@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from digest.store.base import StoreBase, chunks
 from digest.store.schema import SubscriberRow, SubscriptionChangeRow, SubscriptionRow
@@ -77,6 +77,7 @@ class SubscriberImportStore(StoreBase):
         *,
         confirmed: bool,
         address_key: Callable[[str], str],
+        former_slugs: Sequence[str] = (),
     ) -> ImportReport:
         """Add ``rows`` to the list, in one transaction: new readers as confirmed (the operator
         vouches) or pending; pending ones confirmed when ``confirmed``, but for a row whose
@@ -87,7 +88,10 @@ class SubscriberImportStore(StoreBase):
 
         Refused, each with its line and why: an address suppressed for every list or forgotten
         (``address_key`` gives the key suppressions are kept under), a reader who unsubscribed
-        from this list (an import never resubscribes), the same address twice.
+        from this list (an import never resubscribes), the same address twice. A reader who
+        unsubscribed and is pending again (anyone's form can sign them up) is theirs to
+        confirm, not the file's: left alone as an unsubscribed one, their history read under
+        the list's slug and ``former_slugs``.
         """
         refused: list[tuple[int, str]] = []
         wanted: dict[str, SubscriberInput] = {}
@@ -111,6 +115,7 @@ class SubscriberImportStore(StoreBase):
                     confirmed=confirmed,
                     address_key=address_key,
                     tally=tally,
+                    history_slugs=(list_slug, *former_slugs),
                 )
         return ImportReport(
             tally.added,
@@ -144,6 +149,7 @@ def _import_slice(
     confirmed: bool,
     address_key: Callable[[str], str],
     tally: _Tally,
+    history_slugs: Sequence[str],
 ) -> None:
     """``import_members`` for some of the file's addresses (lowercased, each once)."""
     kept_out = tally.kept_out
@@ -155,6 +161,10 @@ def _import_slice(
     existing.update(insert_subscribers(connection, [wanted[e] for e in wanted if e in new], now))
     ids = {existing[email][0]: email for email in wanted}
     memberships = memberships_in_list(connection, list_slug, list(ids))
+    # The pending who left before: a stranger's form makes an unsubscribed reader pending, and
+    # confirming them here gave that stranger, with any edit of the file, the reader back.
+    waiting = [subscriber for subscriber, held in memberships.items() if held[1] == PENDING]
+    left = _last_unsubscribes(connection, history_slugs, waiting)
     plan = _Plan()
     added = updated = unchanged = kept = pending = 0
     status_new = CONFIRMED if confirmed else PENDING
@@ -164,6 +174,9 @@ def _import_slice(
         if membership is not None and membership[1] == UNSUBSCRIBED and row.status != UNSUBSCRIBED:
             # Left alone, name and all: the reader's word is final.
             kept_out.append((row.line, _unsubscribed_why(list_slug, *membership[2:])))
+            continue
+        if subscriber_id in left:
+            kept_out.append((row.line, _pending_again_why(list_slug, *left[subscriber_id])))
             continue
         renamed = email not in new and _renames(row, name, timezone)
         if renamed and set_by != SET_BY_IMPORT:
@@ -242,6 +255,38 @@ def _suppressed_why(reason: str, at: datetime) -> str:
     return (
         f"suppressed for every list ({reason}, {at:%Y-%m-%d}): not imported; "
         "see digest subscribers list"
+    )
+
+
+def _last_unsubscribes(
+    connection: Connection, list_slugs: Sequence[str], subscriber_ids: Sequence[int]
+) -> dict[int, tuple[str, datetime]]:
+    """subscriber id -> (channel, time) of their last unsubscribe from the list, under any of
+    ``list_slugs``, for those of ``subscriber_ids`` whose history holds one."""
+    found: dict[int, tuple[str, datetime]] = {}
+    for chunk in chunks(subscriber_ids):
+        for subscriber_id, channel, at in connection.execute(
+            select(
+                SubscriptionChangeRow.subscriber_id,
+                SubscriptionChangeRow.channel,
+                SubscriptionChangeRow.at,
+            )
+            .where(
+                SubscriptionChangeRow.subscriber_id.in_(chunk),
+                SubscriptionChangeRow.list_slug.in_(list_slugs),
+                SubscriptionChangeRow.to_status == UNSUBSCRIBED,
+            )
+            .order_by(SubscriptionChangeRow.id)
+        ):
+            found[subscriber_id] = (channel, at)
+    return found
+
+
+def _pending_again_why(list_slug: str, channel: str, at: datetime) -> str:
+    return (
+        f"unsubscribed from list {list_slug!r} on {at:%Y-%m-%d} ({channel}) and signed up again "
+        "since, not yet confirmed: an import never resubscribes a reader; only the link of "
+        "their confirmation mail does"
     )
 
 
