@@ -255,6 +255,27 @@ def test_a_wrong_method_gets_a_page_that_says_so(client: TestClient) -> None:
     assert "open it as a link" in answer.text
 
 
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/unsubscribe/TOKEN", "GET, HEAD, POST"),
+        ("/preferences/TOKEN", "GET, HEAD, POST"),
+        ("/confirm/TOKEN", "GET, HEAD, POST"),
+        ("/subscribe/daily", "GET, HEAD, POST"),
+        ("/embed/daily", "GET, HEAD, POST"),
+        ("/editions/daily", "GET, HEAD"),
+        ("/webhooks/mailgun", "POST"),
+    ],
+)
+def test_a_wrong_method_is_told_every_method_the_address_answers(
+    client: TestClient, path: str, allowed: str
+) -> None:
+    # RFC 9110 15.5.6: a 405 lists the methods the resource supports. An unsubscribe link's
+    # said GET and HEAD alone, though its POST is the one-click every mailbox provider sends.
+    answer = client.put(path, content=b"List-Unsubscribe=One-Click")
+    assert answer.status_code == 405 and answer.headers["allow"] == allowed
+
+
 def test_a_trailing_slash_redirects_within_base_url_whatever_host_the_request_names(
     tmp_path: Path,
 ) -> None:

@@ -198,7 +198,7 @@ async def _http_error(request: Request, error: Exception) -> Response:
             405,
             "Not a way to ask for this page",
             "This address answers to other requests: open it as a link.",
-            headers={**(error.headers or {}), **_framing(request)},
+            headers={**(error.headers or {}), "Allow": _allowed(request), **_framing(request)},
         )
     return pages.error(
         error.status_code,
@@ -206,6 +206,20 @@ async def _http_error(request: Request, error: Exception) -> Response:
         error.detail,
         headers=_framing(request),
     )
+
+
+def _allowed(request: Request) -> str:
+    """The methods of every route at the request's path: a path's GET and POST are two routes,
+    and Starlette's 405 named the first one's alone ("Allow: GET, HEAD" at an unsubscribe link,
+    whose POST is RFC 8058's one-click)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if route.matches(request.scope)[0] is not Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods, key=lambda method: (_METHOD_ORDER.get(method, 9), method)))
+
+
+_METHOD_ORDER = {"GET": 0, "HEAD": 1, "POST": 2}
 
 
 def _without_trailing_slash(request: Request) -> str | None:
