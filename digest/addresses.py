@@ -30,20 +30,34 @@ def key_function(secret: str) -> Callable[[str], str]:
     return key
 
 
-# Providers whose mailboxes ignore the dots of the local part (and the two names of Gmail).
-_DOTLESS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+# Domains that reach one account's mailbox, each by the name its family is counted under:
+# Gmail's two, iCloud's three, Proton's four and Yandex's (every account is reached at each).
+_SAME_MAILBOX = {
+    "googlemail.com": "gmail.com",
+    "me.com": "icloud.com",
+    "mac.com": "icloud.com",
+    "protonmail.com": "proton.me",
+    "protonmail.ch": "proton.me",
+    "pm.me": "proton.me",
+    **dict.fromkeys(("ya.ru", "yandex.com", "yandex.by", "yandex.kz", "yandex.ua"), "yandex.ru"),
+}
+# Providers whose mailboxes ignore the dots of the local part.
+_DOTLESS = frozenset({"gmail.com"})
 
 
 def mailbox_of(address: str) -> str:
     """The mailbox ``address`` reaches, as far as a sender can tell: lowercased, without a
-    "+tag" (subaddressing, which nearly every provider delivers to the same mailbox), and for
+    "+tag" (subaddressing, which nearly every provider delivers to the same mailbox), at the
+    domain its provider's family is counted under ("ann@me.com" is "ann@icloud.com"), and for
     Gmail without dots. Many spellings of one reader's address are one mailbox here, so that a
     limit counted per address cannot be stepped round by writing it another way
-    ("ann+1@", "a.nn@", "Ann@"). Only for counting: mail goes to the address as written."""
+    ("ann+1@", "a.nn@", "Ann@", "ann@pm.me"). Only for counting: mail goes to the address as
+    written."""
     local, _, domain = address.strip().lower().rpartition("@")
     local = local.partition("+")[0] or local
+    domain = _SAME_MAILBOX.get(domain, domain)
     if domain in _DOTLESS:
-        local, domain = local.replace(".", "") or local, _DOTLESS[domain]
+        local = local.replace(".", "") or local
     return f"{local}@{domain}"
 
 

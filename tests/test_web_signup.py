@@ -502,6 +502,29 @@ def test_one_mailbox_is_one_count_however_its_address_is_written_and_for_every_l
     ]
 
 
+@pytest.mark.parametrize(
+    "spellings",
+    [
+        ("ann@icloud.com", "ann@me.com", "ann@mac.com"),
+        ("ann@proton.me", "ann@protonmail.com", "ann@pm.me", "ann@protonmail.ch"),
+        ("ann@yandex.ru", "ann@ya.ru", "ann@yandex.com", "ann@yandex.kz"),
+    ],
+)
+def test_a_mailbox_that_several_domains_reach_is_one_count(
+    room: Newsroom, queue: ThreadQueue, spellings: tuple[str, ...]
+) -> None:
+    # iCloud, Proton and Yandex deliver one account's mail at each of their domains: a
+    # stranger who wrote the victim's name at each made that mailbox receive per_address
+    # mails per domain, three or four times the bound.
+    client = app_client(room, queue, per_address="2/hour")
+    first, second, *others = spellings
+    assert sign_up(client, first).status_code == 200
+    assert sign_up(client, second, list_slug="arabic").status_code == 200
+    for spelling in others:
+        assert sign_up(client, spelling).status_code == 429, spelling
+    assert sign_up(client, "ann@example.org").status_code == 200  # someone else
+
+
 def test_x_forwarded_for_counts_only_from_a_trusted_proxy(
     room: Newsroom, queue: ThreadQueue
 ) -> None:
