@@ -160,6 +160,30 @@ def test_a_reimport_never_undoes_an_unsubscribe_a_suppression_or_a_readers_choic
     assert status_of(store, "sam@example.org") == "unsubscribed"
 
 
+def test_a_reader_who_left_and_was_signed_up_again_is_theirs_to_confirm(store: Store) -> None:
+    # Sam left "morning", renamed "daily" since; then the form made her pending on "daily"
+    # (anyone can type her address). Ann, who never left, was signed up by the form too.
+    add_members(store, "morning", [SubscriberInput("sam@example.org", "Sam")], T0)
+    [sam] = store.confirmed_subscribers("morning")
+    assert store.unsubscribe(sam.id, "morning", T0, "one-click")
+    store.rename_list("morning", "daily", T0)
+    later = T0 + timedelta(hours=1)
+    for email in ("sam@example.org", "ann@example.org"):
+        assert store.sign_up(email, None, "daily", KEY(email), later).after == "pending"
+    rows = [
+        SubscriberInput("sam@example.org", "Sam", line=2),
+        SubscriberInput("ann@example.org", "Ann", line=3),
+    ]
+    report = store.import_members(
+        "daily", rows, later, confirmed=True, address_key=KEY, former_slugs=("morning",)
+    )
+    [(line, why)] = report.kept_out
+    assert line == 2 and why.startswith("unsubscribed from list 'daily' on ")
+    assert "(one-click) and signed up again since, not yet confirmed" in why
+    assert status_of(store, "sam@example.org") == "pending"
+    assert status_of(store, "ann@example.org") == "confirmed"  # the file vouches for her
+
+
 def test_every_change_is_in_the_history_with_its_channel(store: Store, tmp_path: Path) -> None:
     path = write(tmp_path, "email\nsam@example.org\n")
     import_file(store, KEY, path, SETTINGS, DAILY, T0, confirmed=False)
