@@ -156,6 +156,33 @@ def test_the_button_works_from_the_keyboard_right_to_left(
     assert not room.is_member("arabic", "Sam")
 
 
+def test_a_readers_token_is_in_no_referer_the_browser_sends(
+    room: Newsroom, site: str, page: Page
+) -> None:
+    # Each page a reader's link opens fetched the stylesheet, and led to the archive, with the
+    # link's whole address as Referer: a static file server, a CDN in front of /static/ or an
+    # access log that writes Referer got every reader's token to unsubscribe them.
+    services, li = room.services, room.subscriber("daily", None)
+    tokens = {
+        "unsubscribe": services.signer.unsubscribe_token(li.id, "daily"),
+        "preferences": services.signer.preferences_token(li.id, "daily"),
+        "confirm": services.signer.confirm_token(li.id, "daily", room.clock.now()),
+    }
+    referers: list[str] = []
+    page.on("request", lambda request: referers.append(request.headers.get("referer", "")))
+    for kind, token in tokens.items():
+        answer = page.goto(f"{site}/{kind}/{token}")
+        assert answer is not None and answer.status == 200, kind
+    page.goto(f"{site}/unsubscribe/{tokens['unsubscribe']}")
+    page.get_by_role("button", name="Unsubscribe").click()  # its form still posts its origin
+    page.get_by_role("heading", name="You are unsubscribed").wait_for()
+    assert not room.is_member("daily", None)
+    page.get_by_role("link", name="Past editions").click()
+    page.wait_for_url(f"{site}/editions/daily")
+    assert f"{site}/" in referers  # the origin alone is still said
+    assert [r for r in referers if any(token in r for token in tokens.values())] == []
+
+
 @contextmanager
 def archive_of(tmp_path: Path, headline: str) -> Iterator[str]:
     """The site, serving both lists' edition of FIRST_SLOT, led by a story of ``headline``."""

@@ -59,7 +59,7 @@ def test_opening_the_link_shows_one_button_and_changes_nothing(
     assert "Unsubscribe from" in page.text and "Daily Brief" in page.text
     assert page.text.count("<button") == 1 and 'method="post"' in page.text
     assert page.headers["cache-control"] == "no-store"
-    assert page.headers["referrer-policy"] == "same-origin"  # no other site learns the token
+    assert page.headers["referrer-policy"] == "strict-origin"  # no Referer holds the token
     assert room.is_member("daily", "Sam")
     assert suppression_lines(room) == []
 

@@ -59,6 +59,11 @@ _READERS_PAGE = re.compile(r"/(?:unsubscribe|preferences|confirm)/")
 # Asked of them: a mail forwarded to a list with a public archive hands its links to every
 # crawler, and the preferences page shows the reader's name, timezone and newsletters.
 _NOT_INDEXED = (b"x-robots-tag", b"noindex, nofollow")
+# And their address is never a Referer, not even ours: under same-origin the stylesheet's
+# request and a click to the archive carried the token, for a static file server, a CDN in
+# front of /static/ or an access log that writes Referer. Not no-referrer, for the reason the
+# default gives; strict-origin still names our origin on the forms' posts.
+_READERS_REFERRER = (b"referrer-policy", b"strict-origin")
 
 
 def path_for_log(path: str) -> str:
@@ -100,7 +105,8 @@ def _default_headers(https: bool) -> dict[bytes, bytes]:
 
 class SecurityHeaders:
     """Adds the security and cache headers to every response that does not set its own, and
-    to those of the pages a reader's token opens, a request not to index them."""
+    to those of the pages a reader's token opens, a request not to index them and a referrer
+    policy that names no more than our origin."""
 
     def __init__(self, app: ASGIApp, *, https: bool) -> None:
         self.app = app
@@ -117,6 +123,9 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {name.lower(): value for name, value in headers}
+                if readers_page and _READERS_REFERRER[0] not in present:
+                    headers.append(_READERS_REFERRER)
+                    present[_READERS_REFERRER[0]] = _READERS_REFERRER[1]
                 headers.extend(
                     (name, value)
                     for name, value in self.defaults.items()
