@@ -121,6 +121,17 @@ def deliver_batch(
     return replace(outcome, passed_over=outcome.passed_over + len(set(delivery_ids)) - len(mine))
 
 
+def due_batches(services: Services, edition_id: int, now: datetime | None) -> Iterator[list[int]]:
+    """The ids of the edition's pending deliveries due at ``now`` (every one when None), a
+    batch of ``worker.batch_size`` at a time; a retry set by a clock that ran fast is due."""
+    return services.store.pending_delivery_batches(
+        edition_id,
+        services.settings.worker.batch_size,
+        now,
+        retries.longest_wait(services.settings.smtp),
+    )
+
+
 def _deliver_claimed(
     services: Services,
     edition_id: int,
@@ -130,7 +141,9 @@ def _deliver_claimed(
     """``deliver_batch`` of rows no other batch is sending."""
     store = services.store
     personalizer = personalizer_for(services, edition_id)  # compiled once per services
-    ready = store.deliveries_to_send(edition_id, delivery_ids, services.clock.now())
+    ready = store.deliveries_to_send(
+        edition_id, delivery_ids, services.clock.now(), retries.longest_wait(services.settings.smtp)
+    )
     failures = _Failures()
     sent, steps = _send(services, edition_id, personalizer, ready, failures, keep_going)
     readers = dict(ready)

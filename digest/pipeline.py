@@ -36,6 +36,7 @@ from digest.delivering import (
     batches,
     connections,
     deliver_batch,
+    due_batches,
     following_the_ledger,
     personalizer_for,
     settled,
@@ -378,9 +379,7 @@ def _deliver_pending(
         for edition_id in pending:
             if outbox_problem is not None:
                 break  # every edition would meet it: said once, all left pending
-            ledger = store.pending_delivery_batches(
-                edition_id, services.settings.worker.batch_size, due_at
-            )
+            ledger = due_batches(services, edition_id, due_at)
             told = untold = 0  # the edition's problems reported, and those past the bound
             try:
                 for delivery in dispatcher.deliver(edition_id, ledger):

@@ -74,6 +74,12 @@ def retry_wait(policy: RetryPolicy, failures: int, jitter: float) -> timedelta:
     return timedelta(minutes=minutes * (1 + JITTER * jitter))
 
 
+def longest_wait(smtp: SmtpSettings | None) -> timedelta:
+    """The longest wait ``retry_wait`` sets under ``[smtp]``: a retry due further ahead than
+    this was set by a clock that ran fast and has been set right since."""
+    return timedelta(minutes=RetryPolicy.from_settings(smtp).max_retry_minutes * (1 + JITTER))
+
+
 def next_step(
     policy: RetryPolicy,
     kind: AttemptKind,

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from digest import pipeline, ticking
-from digest.delivering import added_counts, following_the_ledger, settled
+from digest.delivering import added_counts, due_batches, following_the_ledger, settled
 from digest.lists import carry_over
 from digest.services import Services
 from digest.store.deliveries import DeliveryCounts
@@ -49,9 +49,7 @@ def send_now(
         editions = [edition.id for edition in services.store.editions_of_slot(list_slug, slot)]
         with following_the_ledger(lambda: slot_counts(services, list_slug, slot), progress):
             for edition_id in editions:
-                ledger = services.store.pending_delivery_batches(
-                    edition_id, services.settings.worker.batch_size, services.clock.now()
-                )
+                ledger = due_batches(services, edition_id, services.clock.now())
                 for _ in dispatcher.deliver(edition_id, ledger):
                     pass  # what became of each copy is on the ledger, read by following_the_ledger
     return built

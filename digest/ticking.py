@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from digest import building, imports, pipeline
 from digest.clock import Clock
 from digest.config import Settings, load_settings
+from digest.delivering import due_batches
 from digest.errors import ConfigError, DigestError, OutboxUnavailableError
 from digest.lists import carry_over
 from digest.services import Services
@@ -345,9 +346,7 @@ def hand_out_deliveries(services: Services, fanout: Fanout, leases: Leases, edit
     try:
         # Held within the try: a hold broken off after it was counted is let go below.
         leases.hold(key, DELIVERY_LEASE_SECONDS)
-        ledger = services.store.pending_delivery_batches(
-            edition_id, services.settings.worker.batch_size, services.clock.now()
-        )
+        ledger = due_batches(services, edition_id, services.clock.now())
         for batch in ledger:
             # A batch not taken (the broker away, Ctrl-C) would never let its hold go.
             _handed_out(

@@ -331,6 +331,31 @@ def test_temporary_failures_wait_for_their_backoff_then_fail(
     assert {row[:3] for row in ledger(settings).values()} == {("failed", 3, 0)}
 
 
+def test_a_retry_set_by_a_clock_that_ran_fast_is_due_once_it_is_set_right(
+    setup: Setup, unanswered: tuple[UnansweredHandler, int]
+) -> None:
+    # A machine resumed with a clock a day fast, then set right by NTP: the retries set meanwhile
+    # are dated a day ahead, past any wait [smtp] sets (here at most 60 minutes and jitter).
+    handler, port = unanswered
+    handler.data_reply = "451 4.3.0 Try again later"
+    settings = setup.settings(port)
+    clock = FixedClock(DAY1 + timedelta(days=1))
+
+    def cycle() -> pipeline.CycleSummary:
+        services = build_services(settings, clock=clock)
+        try:
+            return pipeline.run_cycle(services, pipeline.InlineDispatcher(services))
+        finally:
+            services.close()
+
+    assert cycle().messages_retrying == 3
+    clock.advance(timedelta(minutes=1))
+    assert cycle().messages_retrying == 0, "within the longest wait, a retry waits its time"
+    clock.set(DAY1 + timedelta(hours=1))
+    assert cycle().messages_retrying == 3, "a day ahead: set by the fast clock, due now"
+    assert set(handler.ends.values()) == {2}
+
+
 def test_the_run_summary_tells_of_parked_deliveries(
     setup: Setup, unanswered: tuple[UnansweredHandler, int]
 ) -> None:

@@ -9,7 +9,7 @@ import os
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import (
@@ -53,16 +53,28 @@ def address_suppressed() -> ColumnElement[bool]:
     return exists().where(SuppressionRow.email == func.lower(SubscriberRow.email))
 
 
-def is_due(now: datetime | None) -> ColumnElement[bool]:
+def is_due(now: datetime | None, longest_wait: timedelta | None) -> ColumnElement[bool]:
     """A pending row that may be tried at ``now`` (a retry waits for its next_attempt_at);
-    every pending row when ``now`` is None."""
+    every pending row when ``now`` is None.
+
+    A retry due more than ``longest_wait`` (the policy's longest, ``retries.longest_wait``)
+    after ``now`` was set while the clock ran fast: it is due now, or it would wait out the
+    whole error of the clock (a day, for a machine resumed with yesterday's time fixed by NTP).
+    """
     if now is None:
         return true()
-    return or_(DeliveryRow.next_attempt_at.is_(None), DeliveryRow.next_attempt_at <= now)
+    due = or_(DeliveryRow.next_attempt_at.is_(None), DeliveryRow.next_attempt_at <= now)
+    if longest_wait is None:
+        return due
+    return or_(due, DeliveryRow.next_attempt_at > now + longest_wait)
 
 
 def pending_batch_query(
-    edition_id: int, after: int, size: int, now: datetime | None
+    edition_id: int,
+    after: int,
+    size: int,
+    now: datetime | None,
+    longest_wait: timedelta | None = None,
 ) -> Select[int]:
     """The ids of the edition's next ``size`` pending (and, with ``now``, due) deliveries after
     id ``after``: one page of ``DeliveryStore.pending_delivery_batches``."""
@@ -72,7 +84,7 @@ def pending_batch_query(
             DeliveryRow.edition_id == edition_id,
             DeliveryRow.status == PENDING,
             DeliveryRow.id > after,
-            is_due(now),
+            is_due(now, longest_wait),
         )
         .order_by(DeliveryRow.id)
         .limit(size)
@@ -107,10 +119,14 @@ class DeliveryStore(StoreBase):
             )
 
     def pending_delivery_batches(
-        self, edition_id: int, size: int, now: datetime | None = None
+        self,
+        edition_id: int,
+        size: int,
+        now: datetime | None = None,
+        longest_wait: timedelta | None = None,
     ) -> Iterator[list[int]]:
         """The ids of the edition's pending deliveries, ``size`` at a time, in id order; with
-        ``now``, only those due (a retry waits for its ``next_attempt_at``).
+        ``now``, only those due (a retry waits for its ``next_attempt_at``, ``is_due``).
 
         Read a batch at a time (keyset pagination), so a list of any size costs one batch of
         memory. A row that leaves "pending" meanwhile is not read again, nor is a row read
@@ -119,14 +135,20 @@ class DeliveryStore(StoreBase):
         after = 0
         while True:
             with self.transaction() as session:
-                ids = list(session.scalars(pending_batch_query(edition_id, after, size, now)))
+                ids = list(
+                    session.scalars(pending_batch_query(edition_id, after, size, now, longest_wait))
+                )
             if not ids:
                 return
             yield ids
             after = ids[-1]
 
     def deliveries_to_send(
-        self, edition_id: int, delivery_ids: Sequence[int], now: datetime | None = None
+        self,
+        edition_id: int,
+        delivery_ids: Sequence[int],
+        now: datetime | None = None,
+        longest_wait: timedelta | None = None,
     ) -> DeliveriesToSend:
         """The still-pending deliveries among ``delivery_ids``, with their subscribers; with
         ``now``, only those due (a batch read before a retry was set waits for its time).
@@ -161,7 +183,7 @@ class DeliveryStore(StoreBase):
                     DeliveryRow.id.in_(delivery_ids),
                     DeliveryRow.edition_id == edition_id,
                     DeliveryRow.status == PENDING,
-                    is_due(now),
+                    is_due(now, longest_wait),
                 )
                 .order_by(DeliveryRow.id)
             )
