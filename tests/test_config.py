@@ -780,3 +780,66 @@ def test_a_list_naming_a_renamed_topic_by_its_old_slug_is_told_the_new_one(
         ("topics[iran].parent", renamed_why),
         ("lists[daily].topics", renamed_why),
     ]
+
+
+def test_secrets_and_addresses_come_from_files_a_service_manager_hands_over(
+    tmp_path: Path,
+) -> None:
+    # A password in the environment is read by anyone who may read /proc/PID/environ or a
+    # unit file: each secret variable may name a file instead (DIGEST_X_FILE), and systemd's
+    # LoadCredential= hands the file over in $CREDENTIALS_DIRECTORY, named without DIGEST_.
+    path = write_config(tmp_path, MINIMAL)
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "secret_key").write_text("from-the-credential-key-0123456789\n")
+    (credentials / "database_url").write_text("postgresql+psycopg://desk:pw@db.internal/digest")
+    (tmp_path / "smtp-password").write_text("smtp pass word\r\n")
+    (tmp_path / "broker").write_text("redis://:redis-pw@redis.internal:6379/0\n")
+    settings = load_settings(
+        path,
+        {
+            "CREDENTIALS_DIRECTORY": str(credentials),
+            "DIGEST_SMTP_PASSWORD_FILE": str(tmp_path / "smtp-password"),
+            "DIGEST_BROKER_URL_FILE": "broker",  # relative: the config file's folder's
+        },
+        working_directory=Path("/"),
+    )
+    assert settings.secret_key is not None
+    assert settings.secret_key.get_secret_value() == "from-the-credential-key-0123456789"
+    assert settings.smtp_password is not None
+    assert settings.smtp_password.get_secret_value() == "smtp pass word"
+    assert settings.service.database_url == "postgresql+psycopg://desk:pw@db.internal/digest"
+    assert settings.service.broker_url == "redis://:redis-pw@redis.internal:6379/0"
+    # The variable itself wins over a credential: a credential is the unit's default.
+    settings = load_settings(
+        path, {"CREDENTIALS_DIRECTORY": str(credentials), "DIGEST_SECRET_KEY": "x" * 32}
+    )
+    assert settings.secret_key is not None and settings.secret_key.get_secret_value() == "x" * 32
+
+
+def test_a_secret_file_that_cannot_be_used_is_named_with_its_variable(tmp_path: Path) -> None:
+    path = write_config(tmp_path, MINIMAL)
+    (tmp_path / "empty").write_text("\n")
+    (tmp_path / "bad-url").write_text("mysql://desk:hunter2@db/digest\n")
+    missing = tmp_path / "missing"
+    found = problems(
+        path,
+        {
+            "DIGEST_SMTP_PASSWORD_FILE": str(missing),
+            "DIGEST_SECRET_KEY_FILE": str(tmp_path / "empty"),
+            "DIGEST_DKIM_KEY": "-----BEGIN PRIVATE KEY-----",
+            "DIGEST_DKIM_KEY_FILE": str(tmp_path / "empty"),
+        },
+    )
+    assert found == [
+        ("DIGEST_SECRET_KEY_FILE", f"{tmp_path / 'empty'} is empty: write the secret into it"),
+        (
+            "DIGEST_SMTP_PASSWORD_FILE",
+            f"cannot read {missing}: No such file or directory",
+        ),
+        ("DIGEST_DKIM_KEY_FILE", "DIGEST_DKIM_KEY is set too: set one of the two"),
+    ]
+    # A bad value read from a file names the file's variable, and its password stays unsaid.
+    [(key, why)] = problems(path, {"DIGEST_DATABASE_URL_FILE": str(tmp_path / "bad-url")})
+    assert key == "service.database_url (set by DIGEST_DATABASE_URL_FILE)"
+    assert "hunter2" not in why

@@ -19,6 +19,7 @@ from digest.config.mail import BouncesSettings, DkimSettings, InboundSettings, S
 from digest.config.naming import describe
 from digest.config.paths import left_behind, resolved_service
 from digest.config.retention import RetentionSettings
+from digest.config.secret_files import Environment, with_secret_files
 from digest.config.service import (
     IngestSettings,
     MetricsSettings,
@@ -203,22 +204,25 @@ def settings_from_mapping(
     ``working_directory`` (this process's by default) holds at one of them, and the config
     file's folder does not, is refused."""
     problems = list(_secret_keys_in_file(raw))
+    base = config_folder(source)
+    environment = with_secret_files(environ, base)
+    problems.extend(environment.problems)
     if problems:
         raise ConfigError(str(source), problems)
+    environ = environment.values
     data = _apply_environment(raw, environ)
     try:
         config_file = ConfigFile.model_validate(data)
     except ValidationError as error:
-        problems = _name_the_environment(describe(error, data, ConfigFile), environ)
+        problems = _name_the_environment(describe(error, data, ConfigFile), environment)
         raise ConfigError(str(source), problems) from None
-    base = config_folder(source)
     left = left_behind(
         config_file.service,
         base,
         (working_directory or Path.cwd()).absolute(),
         outbox=config_file.smtp is None,
     )
-    problems = _name_the_environment(list(left), environ)
+    problems = _name_the_environment(list(left), environment)
     if problems:
         raise ConfigError(str(source), problems)
     config_file = config_file.model_copy(
@@ -237,14 +241,15 @@ def settings_from_mapping(
 
 
 def _name_the_environment(
-    problems: list[tuple[str, str]], environ: Mapping[str, str]
+    problems: list[tuple[str, str]], environment: Environment
 ) -> list[tuple[str, str]]:
-    """Problems with a value an environment variable set name the variable: the file may hold
-    another value, or none, and the operator would look for the fault there."""
+    """Problems with a value an environment variable set name the variable (or the file that
+    gave its value): the config file may hold another value, or none, and the operator would
+    look for the fault there."""
     overridden = {
-        f"{table}.{key}": variable
+        f"{table}.{key}": environment.origins.get(variable, variable)
         for variable, (table, key) in ENV_OVERRIDES.items()
-        if environ.get(variable)
+        if environment.values.get(variable)
     }
     return [
         (f"{key} (set by {overridden[key]})" if key in overridden else key, why)
