@@ -12,6 +12,8 @@
              ─► a mail template of service.templates that does not compile: an error
              ─► the DKIM key that is no PEM RSA private key: an error
              ─► an outbox (no [smtp]) where a file stands: an error
+             ─► a file holding a secret (the config with a password, the DKIM or secret key, a
+                DIGEST_X_FILE) that every user may read: a warning
              ─► smtp.tls that does not fit smtp.port (465 and 'ssl', 587 and 'starttls'): a warning
              ─► a base_url on plain http (loopback only): a warning that no reader can use it
              ─► a subject whose headline starts past what a phone shows: a warning
@@ -25,6 +27,8 @@ nothing. ``run`` repeats the database part at each cycle (``digest.lists.carry_o
 from __future__ import annotations
 
 import ipaddress
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +39,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from digest.config import Settings
+from digest.config.exposure import exposed_secret_warnings
 from digest.config.naming import entry_key
 from digest.errors import ConfigError, SecretKeyMismatchError, StoreUnavailableError
 from digest.imports import file_digest, list_mark, read_list_file
@@ -71,12 +76,16 @@ class Preflight:
     database: str = ""  # what became of the database checks, when they were not run
 
 
-def preflight(settings: Settings, store: Store | None) -> Preflight:
+def preflight(
+    settings: Settings, store: Store | None, environ: Mapping[str, str] = os.environ
+) -> Preflight:
     """Check the files the config names and, with ``store``, the lists' history in it."""
     result = Preflight()
     _check_subscriber_files(settings, store, result)
     _check_suppression_file(settings, store, result)
     _check_secret_key(settings, store, result)
+    key_file = secret_file(settings) if settings.secret_key is None else None
+    result.warnings.extend(exposed_secret_warnings(settings, key_file, environ))
     _check_service(settings, result)
     result.warnings.extend(subject_warnings(settings))
     result.warnings.extend(_private_feed_warnings(settings))

@@ -6,11 +6,13 @@ import os
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from digest.config import config_path_from_env, entry_key, load_settings
 from digest.errors import ConfigError
 from digest.preflight import preflight
 from digest.shown import without_password
+from tests.certificates import key_pem
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config" / "example.toml"
@@ -843,3 +845,44 @@ def test_a_secret_file_that_cannot_be_used_is_named_with_its_variable(tmp_path: 
     [(key, why)] = problems(path, {"DIGEST_DATABASE_URL_FILE": str(tmp_path / "bad-url")})
     assert key == "service.database_url (set by DIGEST_DATABASE_URL_FILE)"
     assert "hunter2" not in why
+
+
+def test_a_password_in_a_file_every_user_may_read_is_warned_of(tmp_path: Path) -> None:
+    # Written with a umask of 022, the config file holding the database's password, a DKIM key
+    # or a secret's file is readable by every account of the machine.
+    key = tmp_path / "dkim.pem"
+    key.write_bytes(key_pem(rsa.generate_private_key(public_exponent=65537, key_size=1024)))
+    password_file = tmp_path / "smtp-password"
+    password_file.write_text("hunter3\n")
+    text = MINIMAL.replace(
+        'base_url = "https://news.example.org"',
+        'base_url = "https://news.example.org"\n'
+        'database_url = "postgresql+psycopg://desk:hunter2@db.internal/digest"',
+    ).replace(
+        'url = "https://wire.example.org/feed.xml"',
+        'url = "https://reader:hunter4@wire.example.org/feed.xml"',
+    )
+    text += '\n[dkim]\nselector = "s1"\nkey_file = "dkim.pem"\n'
+    path = write_config(tmp_path, text)
+    for file in (path, key, password_file):
+        file.chmod(0o644)
+    environ = {"DIGEST_SMTP_PASSWORD_FILE": str(password_file)}
+    settings = load_settings(path, environ)
+    warnings = [
+        warning
+        for warning in preflight(settings, None, environ).warnings
+        if "readable by every user" in warning
+    ]
+    assert warnings == [
+        f"{path} is readable by every user of this machine (mode 0644) and holds a password "
+        f"(service.database_url, feeds[Wire].url): chmod o-rwx {path}",
+        f"{key} is readable by every user of this machine (mode 0644) and holds the DKIM "
+        f"private key (dkim.key_file): chmod o-rwx {key}",
+        f"{password_file} is readable by every user of this machine (mode 0644) and holds "
+        f"DIGEST_SMTP_PASSWORD_FILE's secret: chmod o-rwx {password_file}",
+    ]
+    assert not any("hunter" in warning for warning in warnings)
+    for file in (path, key, password_file):
+        file.chmod(0o640)  # its group (the service's) may read it
+    warnings = preflight(settings, None, environ).warnings
+    assert not any("readable by every user" in warning for warning in warnings)

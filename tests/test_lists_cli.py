@@ -292,7 +292,7 @@ def test_a_feed_on_a_private_address_is_the_same_warning_in_check_and_run(
     check = digest(config, "config", "check")
     run = digest(config, "run", "--once")
     assert (check.exit_code, run.exit_code) == (0, 0), (check.output, run.output)
-    [warning] = [line for line in warnings(check.stderr) if "feeds[Desk]" in line]
+    [warning] = [line for line in warnings(check.stderr) if "feeds[Desk]: " in line]
     assert (
         f"feeds[Desk]: http://editor:***@{host}:9/desk.xml is on a private, loopback or "
         "link-local address: every poll of it is refused; set ingest.allow_private_addresses "

@@ -388,6 +388,7 @@ def test_a_command_waiting_on_a_lock_another_session_holds_gives_up_in_time(
         "[ingest]", "database_timeout_seconds = 1\n\n[ingest]", 1
     )
     config.write_text(text_with_bound, encoding="utf-8")
+    config.chmod(0o600)  # it holds a password: readable by others, it is warned of
     assert run_digest(config, "db", "upgrade").returncode == 0
     holder = create_engine(url).connect()
     try:

@@ -1,0 +1,76 @@
+"""Secrets in files every user of the machine may read: the config file when it holds a password,
+the DKIM private key, the generated secret key and the files ``DIGEST_X_FILE`` names.
+
+A warning each, naming the file, its mode and what it holds (never the secret), and the command
+that closes it; a file its group may read is left alone (a service's own group, say).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from digest.config.loading import Settings, read_config_text
+from digest.config.naming import entry_key
+from digest.config.secret_files import FILE_SUFFIX, FILE_VARIABLES
+
+
+def exposed_secret_warnings(
+    settings: Settings, secret_key_file: Path | None, environ: Mapping[str, str] = os.environ
+) -> list[str]:
+    """A warning for each file holding a secret that others than its owner and group may read."""
+    held: list[tuple[Path, str]] = []
+    passwords = list(_passwords_in_config(settings.source))
+    if passwords:
+        held.append((settings.source, f"a password ({', '.join(passwords)})"))
+    if settings.dkim is not None and settings.dkim.key_file is not None:
+        key_file = settings.config_path(settings.dkim.key_file)
+        held.append((key_file, "the DKIM private key (dkim.key_file)"))
+    if secret_key_file is not None:
+        held.append((secret_key_file, "the secret key that signs every link"))
+    for variable in FILE_VARIABLES:
+        named = environ.get(variable + FILE_SUFFIX)
+        if named:
+            held.append((settings.base_dir / named, f"{variable}{FILE_SUFFIX}'s secret"))
+    warnings = []
+    for path, what in held:
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except OSError:
+            continue  # missing or unreadable: the checks of that file say so
+        if mode & stat.S_IRWXO:
+            warnings.append(
+                f"{path} is readable by every user of this machine (mode {mode:04o}) and holds "
+                f"{what}: chmod o-rwx {path}"
+            )
+    return warnings
+
+
+def _passwords_in_config(source: Path) -> Iterator[str]:
+    """The keys of the config file whose address carries a password."""
+    try:
+        raw = tomllib.loads(read_config_text(source))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return
+    service = raw.get("service", {})
+    for key in ("database_url", "broker_url"):
+        if _has_password(service.get(key)):
+            yield f"service.{key}"
+    feeds = raw.get("feeds", [])
+    for index, feed in enumerate(feeds):
+        if _has_password(feed.get("url")):
+            yield f"{entry_key('feeds', feeds, index)}.url"
+
+
+def _has_password(url: Any) -> bool:
+    if not isinstance(url, str):
+        return False
+    try:
+        return bool(urlsplit(url).password)
+    except ValueError:
+        return False
