@@ -90,7 +90,10 @@ def default_transport(settings: Settings) -> MailTransport:
     """SMTP when ``[smtp]`` is configured, else .eml files in the outbox folder."""
     if settings.smtp is not None:
         password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
-        return SmtpTransport(settings.smtp, password=password)
+        smtp = settings.smtp
+        if smtp.ca_file is not None:
+            smtp = smtp.model_copy(update={"ca_file": settings.config_path(smtp.ca_file)})
+        return SmtpTransport(smtp, password=password)
     return OutboxTransport(settings.service.outbox)
 
 

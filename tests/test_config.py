@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from digest.config import config_path_from_env, entry_key, load_settings
 from digest.errors import ConfigError
+from digest.mail.smtp import SmtpTransport
 from digest.preflight import preflight
+from digest.services import default_transport
 from digest.shown import without_password
-from tests.certificates import key_pem
+from tests.certificates import key_pem, pem, self_signed
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config" / "example.toml"
@@ -886,3 +889,22 @@ def test_a_password_in_a_file_every_user_may_read_is_warned_of(tmp_path: Path) -
         file.chmod(0o640)  # its group (the service's) may read it
     warnings = preflight(settings, None, environ).warnings
     assert not any("readable by every user" in warning for warning in warnings)
+
+
+def test_an_smtp_ca_file_is_read_from_the_config_files_folder_and_checked(
+    tmp_path: Path,
+) -> None:
+    text = MINIMAL + '\n[smtp]\nhost = "relay.internal"\nca_file = "relay-ca.pem"\n'
+    path = write_config(tmp_path, text)
+    [(key, why)] = problems(path)
+    assert (key, why) == ("smtp.ca_file", f"file not found: {tmp_path / 'relay-ca.pem'}")
+    (tmp_path / "relay-ca.pem").write_text("not a certificate\n")
+    [(key, why)] = problems(path)
+    assert key == "smtp.ca_file"
+    assert why.startswith(f"{tmp_path / 'relay-ca.pem'} holds no PEM certificate: ")
+    _, certificate = self_signed("relay.internal", datetime.now(UTC))
+    (tmp_path / "relay-ca.pem").write_bytes(pem(certificate))
+    settings = load_settings(path, {}, working_directory=Path("/"))
+    transport = default_transport(settings)
+    assert isinstance(transport, SmtpTransport)
+    assert transport.ca_file == tmp_path / "relay-ca.pem"

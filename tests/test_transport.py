@@ -632,6 +632,61 @@ def test_a_refused_starttls_says_so_in_the_servers_words(tmp_path: Path) -> None
     )
 
 
+@pytest.mark.integration
+def test_a_server_offering_no_starttls_gets_no_message_and_no_password() -> None:
+    # smtp.tls = 'starttls' is a requirement: a server (or a man in the middle) that leaves
+    # STARTTLS out of its EHLO reply is refused before the login and the message.
+    logins: list[str] = []
+
+    def authenticator(*arguments: Any) -> AuthResult:
+        logins.append("login")
+        return AuthResult(success=True)
+
+    running, controller = start_server(authenticator=authenticator, auth_require_tls=False)
+    try:
+        settings = SmtpSettings(host="127.0.0.1", port=running.port, user="briefing")
+        with (
+            SmtpTransport(settings, "s3cret") as smtp,
+            pytest.raises(DeliveryTemporaryError) as caught,
+        ):
+            smtp.send(message(ready=True))
+    finally:
+        controller.stop()
+    assert "does not offer STARTTLS" in str(caught.value)
+    assert (running.handler.received, logins) == ([], [])
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("tls", ["starttls", "ssl"])
+def test_a_certificate_that_does_not_verify_is_refused_and_a_ca_file_trusts_it(
+    tmp_path: Path, tls: str
+) -> None:
+    # The certificate is checked against the system's authorities by default; a relay with a
+    # certificate of its own CA was refused with ssl's words alone, and nothing but
+    # SSL_CERT_FILE could make it trusted. smtp.ca_file names the CA to trust.
+    server_tls, _ = _tls_contexts(tmp_path)
+    options = {"tls_context": server_tls} if tls == "starttls" else {"ssl_context": server_tls}
+    running, controller = start_server(**options)
+    try:
+        settings = SmtpSettings(host="127.0.0.1", port=running.port, tls=tls)
+        with (
+            SmtpTransport(settings, None) as smtp,
+            pytest.raises(DeliveryTemporaryError) as caught,
+        ):
+            smtp.send(message(ready=True))
+        trusting = settings.model_copy(update={"ca_file": tmp_path / "cert.pem"})
+        with SmtpTransport(trusting, None) as smtp:
+            smtp.send(message(ready=True))
+    finally:
+        controller.stop()
+    assert str(caught.value).endswith(
+        f"the certificate of the mail server 127.0.0.1:{running.port} does not verify "
+        "(self-signed certificate): give the authority that signed it in smtp.ca_file (a PEM "
+        "file), or set smtp.host to a name the certificate holds"
+    )
+    assert len(running.handler.received) == 1
+
+
 def test_smtp_user_without_password_is_a_config_error() -> None:
     settings = SmtpSettings(host="127.0.0.1", port=25, tls="none", user="briefing")
     with pytest.raises(ConfigError, match="DIGEST_SMTP_PASSWORD"):

@@ -3,6 +3,7 @@ exist."""
 
 from __future__ import annotations
 
+import ssl
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -131,6 +132,16 @@ def _files_named(settings: Settings) -> Iterable[tuple[str, str]]:
         folder = settings.config_path(settings.service.templates)
         if not folder.is_dir():
             yield "service.templates", f"folder not found: {folder}"
+    if settings.smtp is not None and settings.smtp.ca_file is not None:
+        ca_file = settings.config_path(settings.smtp.ca_file)
+        if not ca_file.is_file():
+            yield "smtp.ca_file", _not_a_file(ca_file)
+        else:
+            try:
+                ssl.create_default_context(cafile=str(ca_file))
+            except (ssl.SSLError, OSError) as error:
+                reason = getattr(error, "reason", None) or error.strerror or str(error)
+                yield "smtp.ca_file", f"{ca_file} holds no PEM certificate: {reason}"
     if settings.dkim is not None:
         if settings.dkim.key_file is not None:
             key_file = settings.config_path(settings.dkim.key_file)

@@ -21,6 +21,10 @@ class SmtpSettings(SettingsModel):
     """The mail server's port."""
     tls: Literal["starttls", "ssl", "none"] = "starttls"
     """How the connection is encrypted: STARTTLS after connecting, TLS from the start, or not."""
+    ca_file: Path | None = None
+    """A PEM file of the authorities to trust for the server's certificate instead of the
+    system's (a relay's certificate of a private CA), relative to the config file. The
+    certificate and its host name are checked with or without it."""
     user: str | None = None
     """The login; its password comes from ``DIGEST_SMTP_PASSWORD``. None: no login."""
     # At most the longest wait RFC 5321 (4.5.3.2) asks of a client: ten minutes for the reply

@@ -7,6 +7,7 @@ import smtplib
 import socket
 import ssl
 from collections.abc import Generator, Iterable, Iterator
+from pathlib import Path
 
 from digest.config import SmtpSettings
 from digest.errors import ConfigError, DeliveryError, DeliveryTemporaryError, DeliveryUnknownError
@@ -71,6 +72,11 @@ class SmtpTransport(MailTransport):
         self._password = password
         self._ssl_context = ssl_context
         self._smtp: smtplib.SMTP | None = None
+
+    @property
+    def ca_file(self) -> Path | None:
+        """The authorities trusted for the server's certificate instead of the system's."""
+        return self._settings.ca_file
 
     @property
     def _where(self) -> str:
@@ -243,6 +249,8 @@ class SmtpTransport(MailTransport):
                 )
             else:
                 smtp = BoundedSmtp(settings.host, settings.port, timeout=settings.timeout_seconds)
+        except ssl.SSLCertVerificationError as error:
+            raise _ConnectionProblem(self._unverified(error)) from error
         except smtplib.SMTPConnectError as error:  # a greeting other than 220
             raise _ConnectionProblem(
                 f"{self._where} refused the connection: "
@@ -267,6 +275,9 @@ class SmtpTransport(MailTransport):
                 f"({error.smtp_code} {reply_text(error.smtp_error)}): "
                 "check smtp.user and DIGEST_SMTP_PASSWORD"
             ) from error
+        except ssl.SSLCertVerificationError as error:
+            smtp.close()
+            raise _ConnectionProblem(self._unverified(error)) from error
         except smtplib.SMTPNotSupportedError as error:
             smtp.close()
             wanted = "STARTTLS" if settings.tls == "starttls" else "AUTH"
@@ -301,8 +312,18 @@ class SmtpTransport(MailTransport):
 
     def _context(self) -> ssl.SSLContext:
         if self._ssl_context is None:
-            self._ssl_context = ssl.create_default_context()
+            ca_file = self._settings.ca_file
+            self._ssl_context = ssl.create_default_context(
+                cafile=str(ca_file) if ca_file is not None else None
+            )
         return self._ssl_context
+
+    def _unverified(self, error: ssl.SSLCertVerificationError) -> str:
+        return (
+            f"the certificate of {self._where} does not verify ({error.verify_message}): "
+            "give the authority that signed it in smtp.ca_file (a PEM file), or set smtp.host "
+            "to a name the certificate holds"
+        )
 
 
 def _prepend(first: OutgoingMessage, rest: Iterator[OutgoingMessage]) -> Iterator[OutgoingMessage]:
