@@ -480,6 +480,17 @@ def test_secrets_and_overrides_come_from_the_environment(tmp_path: Path) -> None
     assert settings.secret_key is not None and settings.secret_key.get_secret_value() == "s3cret"
     assert settings.smtp_password is not None
     assert "s3cret" not in repr(settings)
+    # An address's password is masked in a repr too (a log line, a traceback's locals).
+    with_passwords = load_settings(
+        path,
+        {
+            "DIGEST_DATABASE_URL": "postgresql+psycopg://desk:hunter2@127.0.0.1/digest",
+            "DIGEST_BROKER_URL": "redis://:hunter3@127.0.0.1:6379/0",
+        },
+    )
+    assert "hunter" not in repr(with_passwords) + str(with_passwords)
+    assert "postgresql+psycopg://desk:***@127.0.0.1/digest" in repr(with_passwords.service)
+    assert with_passwords.service.database_url.endswith("desk:hunter2@127.0.0.1/digest")
     assert settings.service.database_url.startswith("postgresql")
     assert settings.service.broker_url == "redis://127.0.0.1:6379/0"
 

@@ -3,8 +3,9 @@ and how work is cut into tasks."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from pydantic import AfterValidator, Field, model_validator
@@ -226,6 +227,12 @@ class ServiceSettings(SettingsModel):
         """The address of List-Unsubscribe's mailto: the configured one, else unsubscribe@ the
         sender's domain."""
         return self.unsubscribe_address or f"unsubscribe@{self.sender_domain}"
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # The addresses' passwords masked: a repr goes to logs and tracebacks.
+        for name, value in super().__repr_args__():
+            masked = name in {"database_url", "broker_url"} and isinstance(value, str)
+            yield name, without_password(value) if masked else value
 
 
 class IngestSettings(SettingsModel):
