@@ -13,7 +13,8 @@
              ─► the DKIM key that is no PEM RSA private key: an error
              ─► an outbox (no [smtp]) where a file stands: an error
              ─► a file holding a secret (the config with a password, the DKIM or secret key, a
-                DIGEST_X_FILE) that every user may read: a warning
+                DIGEST_X_FILE) that every user may read, a password sent to another machine
+                unencrypted (SMTP without TLS, redis://): a warning
              ─► smtp.tls that does not fit smtp.port (465 and 'ssl', 587 and 'starttls'): a warning
              ─► a base_url on plain http (loopback only): a warning that no reader can use it
              ─► a subject whose headline starts past what a phone shows: a warning
@@ -39,7 +40,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from digest.config import Settings
-from digest.config.exposure import exposed_secret_warnings
+from digest.config.exposure import cleartext_password_warnings, exposed_secret_warnings
 from digest.config.naming import entry_key
 from digest.errors import ConfigError, SecretKeyMismatchError, StoreUnavailableError
 from digest.imports import file_digest, list_mark, read_list_file
@@ -86,6 +87,7 @@ def preflight(
     _check_secret_key(settings, store, result)
     key_file = secret_file(settings) if settings.secret_key is None else None
     result.warnings.extend(exposed_secret_warnings(settings, key_file, environ))
+    result.warnings.extend(cleartext_password_warnings(settings, environ))
     _check_service(settings, result)
     result.warnings.extend(subject_warnings(settings))
     result.warnings.extend(_private_feed_warnings(settings))

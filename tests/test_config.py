@@ -919,3 +919,36 @@ def test_an_smtp_ca_file_is_read_from_the_config_files_folder_and_checked(
     transport = default_transport(settings)
     assert isinstance(transport, SmtpTransport)
     assert transport.ca_file == tmp_path / "relay-ca.pem"
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        (
+            '[smtp]\nhost = "relay.internal"\nport = 25\ntls = "none"\nuser = "desk"\n',
+            "smtp.tls = 'none' with smtp.user = 'desk': the password crosses the network to "
+            "relay.internal in the clear, for anyone on the way to read; set smtp.tls = "
+            "'starttls' (port 587) or 'ssl' (port 465)",
+        ),
+        (
+            "",
+            "service.broker_url (set by DIGEST_BROKER_URL) is redis://:***@redis.internal:6379/0:"
+            " the password crosses the network to redis.internal in the clear, for anyone on "
+            "the way to read; use rediss:// (Redis with TLS)",
+        ),
+    ],
+)
+def test_a_password_sent_in_the_clear_across_a_network_is_warned_of(
+    tmp_path: Path, table: str, expected: str
+) -> None:
+    environ = {"DIGEST_SMTP_PASSWORD": "hunter2"}
+    if not table:
+        environ = {"DIGEST_BROKER_URL": "redis://:hunter2@redis.internal:6379/0"}
+    path = write_config(tmp_path, MINIMAL + "\n" + table)
+    warnings = preflight(load_settings(path, environ), None, environ).warnings
+    assert [w for w in warnings if "in the clear" in w] == [f"{path}: {expected}"]
+    # On this machine's loopback, nothing crosses a network.
+    loopback = {key: value.replace("redis.internal", "127.0.0.1") for key, value in environ.items()}
+    path = write_config(tmp_path, MINIMAL + "\n" + table.replace("relay.internal", "localhost"))
+    warnings = preflight(load_settings(path, loopback), None, loopback).warnings
+    assert not any("in the clear" in warning for warning in warnings)

@@ -1,8 +1,10 @@
-"""Secrets in files every user of the machine may read: the config file when it holds a password,
-the DKIM private key, the generated secret key and the files ``DIGEST_X_FILE`` names.
+"""Secrets exposed: in files every user of the machine may read (the config file when it holds a
+password, the DKIM private key, the generated secret key, the files ``DIGEST_X_FILE`` names),
+or sent across a network in the clear (an SMTP login without TLS, a ``redis://`` password).
 
-A warning each, naming the file, its mode and what it holds (never the secret), and the command
-that closes it; a file its group may read is left alone (a service's own group, say).
+A warning each, naming the file or key and what it exposes (never the secret), and what closes
+it; a file its group may read is left alone (a service's own group, say), and so is a password
+sent to this machine's loopback.
 """
 
 from __future__ import annotations
@@ -17,7 +19,11 @@ from urllib.parse import urlsplit
 
 from digest.config.loading import Settings, read_config_text
 from digest.config.naming import entry_key
-from digest.config.secret_files import FILE_SUFFIX, FILE_VARIABLES
+from digest.config.secret_files import FILE_SUFFIX, FILE_VARIABLES, with_secret_files
+from digest.config.values import is_loopback_host
+from digest.errors import without_password
+
+_IN_THE_CLEAR = "in the clear, for anyone on the way to read"
 
 
 def exposed_secret_warnings(
@@ -47,6 +53,33 @@ def exposed_secret_warnings(
             warnings.append(
                 f"{path} is readable by every user of this machine (mode {mode:04o}) and holds "
                 f"{what}: chmod o-rwx {path}"
+            )
+    return warnings
+
+
+def cleartext_password_warnings(
+    settings: Settings, environ: Mapping[str, str] = os.environ
+) -> list[str]:
+    """A warning for each password the service sends to another machine unencrypted."""
+    warnings = []
+    smtp = settings.smtp
+    if smtp is not None and smtp.tls == "none" and smtp.user and not is_loopback_host(smtp.host):
+        warnings.append(
+            f"{settings.source}: smtp.tls = 'none' with smtp.user = {smtp.user!r}: the password "
+            f"crosses the network to {smtp.host} {_IN_THE_CLEAR}; set smtp.tls = 'starttls' "
+            "(port 587) or 'ssl' (port 465)"
+        )
+    broker = settings.service.broker_url
+    if broker:
+        parts = urlsplit(broker)
+        if parts.scheme == "redis" and parts.password and not is_loopback_host(parts.hostname):
+            variable = "DIGEST_BROKER_URL"
+            origins = with_secret_files(environ, settings.base_dir).origins
+            origin = origins.get(variable) or (variable if environ.get(variable) else None)
+            key = f"service.broker_url (set by {origin})" if origin else "service.broker_url"
+            warnings.append(
+                f"{settings.source}: {key} is {without_password(broker)}: the password crosses "
+                f"the network to {parts.hostname} {_IN_THE_CLEAR}; use rediss:// (Redis with TLS)"
             )
     return warnings
 
