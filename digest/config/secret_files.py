@@ -9,7 +9,8 @@
 
 An environment is readable by whoever may read the process's ``/proc/PID/environ``, a unit
 file or ``systemctl show``; a file of mode 0600 or a credential is readable by the service alone.
-The files are read at each load of the settings, so a rotated secret applies where an edit would.
+The files are read at each load of the settings: at start, and at each edit of the config file
+a running process takes.
 """
 
 from __future__ import annotations
