@@ -11,6 +11,7 @@ Nothing waits on a task result: whoever follows the delivery reads the edition's
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from digest import pipeline, ticking
@@ -47,11 +48,22 @@ def send_now(
         dispatcher.prepare_delivery()
         # Every edition of the slot: a list read in each reader's timezone may have several.
         editions = [edition.id for edition in services.store.editions_of_slot(list_slug, slot)]
+        problems: list[str] = []  # why copies failed or wait, as digest run tells them
+        untold = 0
         with following_the_ledger(lambda: slot_counts(services, list_slug, slot), progress):
             for edition_id in editions:
                 ledger = due_batches(services, edition_id, services.clock.now())
-                for _ in dispatcher.deliver(edition_id, ledger):
-                    pass  # what became of each copy is on the ledger, read by following_the_ledger
+                # What became of each copy is on the ledger, read by following_the_ledger.
+                for delivery in dispatcher.deliver(edition_id, ledger):
+                    shown = delivery.errors[: pipeline.SHOWN_DELIVERY_PROBLEMS - len(problems)]
+                    problems.extend(shown)
+                    untold += len(delivery.errors) - len(shown)
+        if untold:
+            problems.append(
+                f"{untold} more copies failed or wait for a retry, for reasons like those "
+                "above; each one's is on its ledger row (digest status)"
+            )
+        built = replace(built, warnings=(*built.warnings, *problems))
     return built
 
 

@@ -429,6 +429,43 @@ def test_a_refused_login_is_tried_once_a_batch_and_every_reader_waits_for_the_re
     assert not handler.taken
 
 
+def test_send_says_why_its_copies_wait_as_run_does(setup: Setup) -> None:
+    # digest send with a refused login printed "2 deliveries wait to be tried again" and
+    # nothing of why; digest run --once said "refused the login". Both say it now.
+    def authenticator(*arguments: Any) -> AuthResult:
+        return AuthResult(success=False, handled=False)  # the server replies 535
+
+    controller = Controller(
+        UnansweredHandler(),
+        hostname="127.0.0.1",
+        port=free_port(),
+        authenticator=authenticator,
+        auth_require_tls=False,
+    )
+    controller.start()
+    try:
+        setup.settings(controller.port, user="briefing")
+        result = CliRunner().invoke(
+            app,
+            ["--config", str(setup.config), "send", "daily"],
+            env={
+                "COLUMNS": "250",
+                "DIGEST_SECRET_KEY": "retries-secret",
+                "DIGEST_SMTP_PASSWORD": "wrong",
+            },
+        )
+    finally:
+        controller.stop()
+    assert result.exit_code == 0, result.output
+    assert f"{len(READERS)} deliveries wait to be tried again" in result.output
+    said = " ".join(result.output.split())
+    assert (
+        "refused the login of 'briefing' (535 5.7.8 Authentication credentials invalid): "
+        "check smtp.user and DIGEST_SMTP_PASSWORD"
+    ) in said
+    assert "wrong" not in said
+
+
 def test_status_shows_a_parked_delivery_whose_reason_holds_the_servers_odd_text(
     setup: Setup, unanswered: tuple[UnansweredHandler, int]
 ) -> None:
