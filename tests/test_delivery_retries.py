@@ -382,13 +382,11 @@ class GreetingCounter(UnansweredHandler):
         return await super().handle_EHLO(server, session, envelope, hostname, responses)
 
 
-def test_a_refused_login_is_tried_once_a_batch_and_every_reader_waits_for_the_retry(
-    setup: Setup,
-) -> None:
-    # Each copy used to open its own connection and try the login again, twice (once for the
-    # pipelined connection, once to say why it failed): hundreds of refused logins a batch,
-    # which gets a provider's account or address locked.
-    handler = GreetingCounter(pipelining=True)
+def _with_every_login_refused(
+    setup: Setup, handler: GreetingCounter, *command: str
+) -> tuple[Settings, Any]:
+    """``digest COMMAND`` against a server that refuses every login (535), counted in
+    ``handler.logins``: the settings it ran with, and what it did."""
 
     def authenticator(
         server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
@@ -408,7 +406,7 @@ def test_a_refused_login_is_tried_once_a_batch_and_every_reader_waits_for_the_re
         settings = setup.settings(controller.port, user="briefing")
         result = CliRunner().invoke(
             app,
-            ["--config", str(setup.config), "run", "--once"],
+            ["--config", str(setup.config), *command],
             env={
                 "COLUMNS": "250",
                 "DIGEST_SECRET_KEY": "retries-secret",
@@ -417,6 +415,17 @@ def test_a_refused_login_is_tried_once_a_batch_and_every_reader_waits_for_the_re
         )
     finally:
         controller.stop()
+    return settings, result
+
+
+def test_a_refused_login_is_tried_once_a_batch_and_every_reader_waits_for_the_retry(
+    setup: Setup,
+) -> None:
+    # Each copy used to open its own connection and try the login again, twice (once for the
+    # pipelined connection, once to say why it failed): hundreds of refused logins a batch,
+    # which gets a provider's account or address locked.
+    handler = GreetingCounter(pipelining=True)
+    settings, result = _with_every_login_refused(setup, handler, "run", "--once")
     assert result.exit_code == 0, result.output
     assert handler.sessions == 1, "one session for the batch, not one or two per reader"
     assert handler.logins <= 2  # smtplib tries each mechanism the server offers once
@@ -432,30 +441,7 @@ def test_a_refused_login_is_tried_once_a_batch_and_every_reader_waits_for_the_re
 def test_send_says_why_its_copies_wait_as_run_does(setup: Setup) -> None:
     # digest send with a refused login printed "2 deliveries wait to be tried again" and
     # nothing of why; digest run --once said "refused the login". Both say it now.
-    def authenticator(*arguments: Any) -> AuthResult:
-        return AuthResult(success=False, handled=False)  # the server replies 535
-
-    controller = Controller(
-        UnansweredHandler(),
-        hostname="127.0.0.1",
-        port=free_port(),
-        authenticator=authenticator,
-        auth_require_tls=False,
-    )
-    controller.start()
-    try:
-        setup.settings(controller.port, user="briefing")
-        result = CliRunner().invoke(
-            app,
-            ["--config", str(setup.config), "send", "daily"],
-            env={
-                "COLUMNS": "250",
-                "DIGEST_SECRET_KEY": "retries-secret",
-                "DIGEST_SMTP_PASSWORD": "wrong",
-            },
-        )
-    finally:
-        controller.stop()
+    _, result = _with_every_login_refused(setup, GreetingCounter(), "send", "daily")
     assert result.exit_code == 0, result.output
     assert f"{len(READERS)} deliveries wait to be tried again" in result.output
     said = " ".join(result.output.split())
