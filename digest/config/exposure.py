@@ -21,7 +21,7 @@ from digest.config.loading import Settings, read_config_text
 from digest.config.naming import entry_key
 from digest.config.secret_files import FILE_SUFFIX, FILE_VARIABLES, with_secret_files
 from digest.config.values import is_loopback_host
-from digest.errors import without_password
+from digest.shown import without_password
 
 _IN_THE_CLEAR = "in the clear, for anyone on the way to read"
 
