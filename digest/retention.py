@@ -24,11 +24,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache, partial
-from itertools import pairwise
 
 from digest.config import ListSettings, Settings
 from digest.config.retention import RetentionSettings
-from digest.schedule import upcoming_slots
+from digest.schedule import longest_gap as schedule_gap
 from digest.store import Store
 from digest.store.retention import Prunable
 
@@ -36,17 +35,17 @@ _log = logging.getLogger(__name__)
 DAY = timedelta(days=1)
 
 
-# Where a list's gaps between editions are measured from, and over how many: a fixed moment,
-# so that the windows are the same whatever the day.
+# Where a list's gaps between editions are measured from, and over how many days with
+# editions: a fixed moment, so that the windows are the same whatever the day.
 _GAPS_FROM = datetime(2026, 1, 1, tzinfo=UTC)
-_GAPS_COUNTED = 60
+_GAP_DAYS = 60
 
 
 @lru_cache(maxsize=256)
 def longest_gap(schedule: str, timezone: str) -> timedelta:
-    """The longest time between two editions of a schedule, over its next 60."""
-    slots = upcoming_slots(schedule, timezone, _GAPS_FROM, _GAPS_COUNTED)
-    return max(later - earlier for earlier, later in pairwise(slots))
+    """The longest time between two editions of a schedule, over its next 60 days with
+    editions."""
+    return schedule_gap(schedule, timezone, _GAPS_FROM, _GAP_DAYS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,8 @@ aware datetime in UTC. Nothing here reads the clock: callers pass ``now``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterError, croniter
@@ -21,6 +22,7 @@ from croniter import CroniterError, croniter
 # Wider than any daylight-saving shift in use (one hour, two at most): wall times closer than this
 # to a moment may map to instants on either side of it, so the search looks this far around.
 _DST_MARGIN = timedelta(hours=3)
+_DAY = timedelta(days=1)
 # The longest stretch _one_offset reads (a daily schedule's, with the margins): a longer one
 # costs more to read than the search it would spare.
 _ONE_OFFSET_SPAN = timedelta(days=2)
@@ -83,6 +85,36 @@ def upcoming_slots(schedule: str, timezone: str, after: datetime, count: int) ->
         after = next_slot(schedule, timezone, after)
         slots.append(after)
     return slots
+
+
+def longest_gap(schedule: str, timezone: str, start: datetime, days: int) -> timedelta:
+    """The longest time between two firings of ``schedule`` in ``timezone`` after ``start``,
+    over its next ``days`` days that have firings.
+
+    A cron expression fires at the same wall times (its hours and minutes) on every day it
+    fires: one day's gaps are every day's. The gaps between days are read day by day, from a
+    day's last firing to the next: a burst of firings on the first of each month
+    ("*/15 * 1 * *") is a month apart, which firings counted one by one would not show. Read
+    on the wall clock and told in real time: within the hour or two a change of the clocks
+    moves a firing that falls in it (see the module's rules), which callers' margins cover.
+    """
+    zone = _zone(timezone)
+    first = _wall(next_slot(schedule, timezone, start), zone)
+    day = datetime.combine(first.date(), time())
+    iterator = _iterator(schedule, day - timedelta(minutes=1))
+    walls = [_cron_step(iterator, schedule, backwards=False)]
+    while walls[-1] < day + _DAY:
+        walls.append(_cron_step(iterator, schedule, backwards=False))
+    longest = max(
+        _instant(later, zone) - _instant(earlier, zone) for earlier, later in pairwise(walls)
+    )
+    for _ in range(days):
+        iterator = _iterator(schedule, day + _DAY)
+        last = _cron_step(iterator, schedule, backwards=True)  # the day's last firing
+        later = _cron_step(iterator, schedule, backwards=False)  # the next day's first
+        longest = max(longest, _instant(later, zone) - _instant(last, zone))
+        day = datetime.combine(later.date(), time())
+    return longest
 
 
 def _one_offset(zone: ZoneInfo, start: datetime, end: datetime) -> bool:

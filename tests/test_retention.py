@@ -23,6 +23,7 @@ from tests.members import add_members
 from tests.service_cluster import config_text, sqlite_database
 from tests.test_store import T0, entry, make_edition, two_feeds
 
+DAY = timedelta(days=1)
 KEEP = RetentionSettings(deliveries_days=30, articles_days=30, batch_rows=100)
 LATER = T0 + timedelta(days=31)
 
@@ -131,23 +132,22 @@ def example_settings() -> Settings:
 @pytest.mark.parametrize(
     ("schedule", "reader_local", "articles", "deliveries"),
     [
-        ("0 7 * * *", True, 30, 30),  # the windows as set
-        ("0 8 1 */2 *", False, 63, 30),  # every other month: 62 days apart at most, and a day
-        ("0 8 1 */2 *", True, 63, 63),  # its readers' last copies are kept as long
+        ("0 7 * * *", True, 30 * DAY, 30 * DAY),  # the windows as set
+        ("0 8 1 */2 *", False, 63 * DAY, 30 * DAY),  # every other month: 62 days apart at most,
+        ("0 8 1 */2 *", True, 63 * DAY, 63 * DAY),  # and a day; its readers' last copies as long
+        # A burst on the 1st: from 23:45 on one 1st to midnight on the next, and a day.
+        ("*/15 * 1 * *", False, 31 * DAY + timedelta(minutes=15), 30 * DAY),
     ],
 )
 def test_a_list_further_apart_than_a_window_keeps_what_its_next_edition_needs(
-    schedule: str, reader_local: bool, articles: int, deliveries: int
+    schedule: str, reader_local: bool, articles: timedelta, deliveries: timedelta
 ) -> None:
     settings = example_settings()
     lists = [
         settings.lists[0].model_copy(update={"schedule": schedule, "reader_local": reader_local})
     ]
     windows = retention.Windows.of(KEEP, lists, LATER)
-    assert (windows.articles, windows.deliveries) == (
-        timedelta(days=articles),
-        timedelta(days=deliveries),
-    )
+    assert (windows.articles, windows.deliveries) == (articles, deliveries)
 
 
 def test_an_old_article_a_feed_still_serves_is_not_stored_or_mailed_again(store: Store) -> None:

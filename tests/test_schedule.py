@@ -12,7 +12,7 @@ import pytest
 
 import digest
 from digest import schedule as schedule_module
-from digest.schedule import interval_before, latest_slot, next_slot
+from digest.schedule import interval_before, latest_slot, longest_gap, next_slot
 from digest.schedule import upcoming_slots as firings
 
 
@@ -288,3 +288,22 @@ def test_a_day_of_the_month_and_a_day_of_the_week_fire_on_either_as_in_cron() ->
     assert next_slot("0 7 L * *", "UTC", utc(2027, 2, 1)) == utc(2027, 2, 28, 7)
     assert next_slot("0 0 29 2 *", "UTC", after) == utc(2028, 2, 29)
     assert latest_slot("0 0 29 2 *", "UTC", after) == utc(2024, 2, 29)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "timezone", "gap"),
+    [
+        ("0 7 * * *", "Asia/Dubai", timedelta(days=1)),
+        ("0 7 * * 1", "Europe/London", timedelta(days=7, hours=1)),  # over October's change
+        ("0 7,19 * * 1-5", "UTC", timedelta(days=2, hours=12)),  # Friday evening to Monday
+        ("*/15 6-9 1 * *", "UTC", timedelta(days=31) - timedelta(hours=3, minutes=45)),
+        ("*/5 0-1,23 * * *", "UTC", timedelta(hours=21, minutes=5)),  # within each day
+        ("0 0 29 2 *", "UTC", timedelta(days=8 * 365 + 1)),  # 2096 to 2104: 2100 is no leap year
+    ],
+)
+def test_the_longest_gap_sees_bursts_on_one_day_and_gaps_within_a_day(
+    schedule: str, timezone: str, gap: timedelta
+) -> None:
+    # Firings counted one by one saw the first 60 of a burst on the 1st of each month, 15 minutes
+    # apart, and so a list whose editions are a month apart was kept 15 minutes of articles.
+    assert longest_gap(schedule, timezone, utc(2026, 1, 1), 60) == gap
