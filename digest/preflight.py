@@ -53,16 +53,14 @@ from digest.render import Renderer
 from digest.services import secret_file, secret_source
 from digest.shown import without_password
 from digest.store import Store
-from digest.store.db import (
-    close_engine,
+from digest.store.db import close_engine, open_engine, sqlite_file
+from digest.store.suppressions import FileMark
+from digest.store.upgrades import (
     current_revision,
     head_revision,
     known_revisions,
-    open_engine,
     refuse_another_applications,
-    sqlite_file,
 )
-from digest.store.suppressions import FileMark
 from digest.subject_check import subject_warnings
 from digest.suppression import Suppressions, read_suppressions
 from digest.topic_renames import unknown_topic_warnings

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from digest.store import Store, SubscriberInput, open_store
-from digest.store.db import HEAD_REVISION, stored_revision
+from digest.store.upgrades import HEAD_REVISION, stored_revision
 from tests.members import add_members
 from tests.service_cluster import fresh_database
 from tests.test_store import make_edition

@@ -211,7 +211,8 @@ def test_the_upgrade_numbers_articles_so_that_windows_continue_exactly(
     from sqlalchemy import text
 
     from digest.store import Store
-    from digest.store.db import create_database_engine, upgrade
+    from digest.store.db import create_database_engine
+    from digest.store.upgrades import upgrade
 
     def at(hours: int) -> str:
         return (T0 + timedelta(hours=hours)).strftime("%Y-%m-%d %H:%M:%S.%f")

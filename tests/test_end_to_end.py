@@ -19,7 +19,7 @@ import pytest
 
 from digest.config import load_settings
 from digest.mail.tokens import TokenSigner
-from digest.store.db import head_revision
+from digest.store.upgrades import head_revision
 from tests.servers import SmtpSink, free_port, smtp_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -214,7 +214,8 @@ def test_db_upgrade_says_which_revisions_it_goes_through_before_it_starts(
 ) -> None:
     # A migration that indexes the ledger of a database a year old takes a quarter of a minute
     # and more, in which `digest db upgrade` said nothing: it looked hung.
-    from digest.store.db import create_database_engine, upgrade
+    from digest.store.db import create_database_engine
+    from digest.store.upgrades import upgrade
 
     config = example_config(tmp_path, smtp_port=None)
     engine = create_database_engine(f"sqlite:///{tmp_path / 'digest.db'}")
@@ -233,7 +234,8 @@ def test_db_upgrade_says_which_revisions_it_goes_through_before_it_starts(
 def test_run_says_it_upgrades_the_database_before_it_starts(tmp_path: Path) -> None:
     # The embedded mode upgrades its database when a command opens it; after an update,
     # `digest run` sat through a long migration without a word.
-    from digest.store.db import create_database_engine, stored_revision, upgrade
+    from digest.store.db import create_database_engine
+    from digest.store.upgrades import stored_revision, upgrade
 
     config = example_config(tmp_path, smtp_port=None)
     engine = create_database_engine(f"sqlite:///{tmp_path / 'digest.db'}")
@@ -318,7 +320,8 @@ def test_commands_started_together_on_an_older_database_upgrade_it_once_and_all_
     # `digest run`, `digest serve` and `digest inbound` started together after an upgrade of
     # the code: each read the old revision and ran the same migration, and all but the first
     # failed ("table ... already exists", or a traceback).
-    from digest.store.db import create_database_engine, upgrade
+    from digest.store.db import create_database_engine
+    from digest.store.upgrades import upgrade
 
     config = example_config(tmp_path, smtp_port=None)
     environment = {**os.environ, "DIGEST_SECRET_KEY": SECRET, "COLUMNS": "120"}

@@ -15,8 +15,9 @@ from sqlalchemy import func, select, text, update
 from digest import imports, unsubscribes
 from digest.clock import FixedClock
 from digest.store import Store, SubscriberInput, open_store
-from digest.store.db import create_database_engine, upgrade
+from digest.store.db import create_database_engine
 from digest.store.schema import SubscriberRow, SubscriptionChangeRow, SubscriptionRow
+from digest.store.upgrades import upgrade
 from digest.unsubscribes import unsubscribe
 from tests.members import add_members
 from tests.test_lists import (

@@ -390,7 +390,8 @@ def test_threads_asking_for_a_new_metric_at_once_get_one() -> None:
 
 
 def test_a_worker_refuses_a_database_whose_schema_is_behind_the_code(tmp_path: Path) -> None:
-    from digest.store.db import create_database_engine, head_revision, upgrade
+    from digest.store.db import create_database_engine
+    from digest.store.upgrades import head_revision, upgrade
 
     config = tmp_path / "digest.toml"
     config.write_text(config_text(tmp_path, free_port(), "http://127.0.0.1:9/x"))

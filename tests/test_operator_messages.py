@@ -418,7 +418,8 @@ def test_an_upgrade_waiting_on_a_table_another_session_reads_gives_up_in_time(
 ) -> None:
     # A reader's transaction left open on `editions` (psql, a stuck worker) held the migration
     # that alters the table for ever, and every session queued behind the lock it asked for.
-    from digest.store.db import HEAD_REVISION, create_database_engine, upgrade
+    from digest.store.db import create_database_engine
+    from digest.store.upgrades import HEAD_REVISION, upgrade
 
     url = fresh_database(postgres_url)
     engine = create_database_engine(url)

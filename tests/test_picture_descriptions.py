@@ -94,7 +94,8 @@ def test_the_description_is_stored_and_a_downgrade_drops_only_it(database_url: s
 
     from digest.config import FeedSettings
     from digest.store import Store
-    from digest.store.db import alembic_config, create_database_engine, upgrade
+    from digest.store.db import create_database_engine
+    from digest.store.upgrades import alembic_config, upgrade
 
     engine = create_database_engine(database_url)
     upgrade(engine)

@@ -213,7 +213,8 @@ def test_in_the_distributed_mode_only_db_upgrade_upgrades_an_older_database(
 ) -> None:
     # `digest status` from a freshly updated laptop migrated the shared database, under the
     # workers of the older release still running on it.
-    from digest.store.db import create_database_engine, head_revision, stored_revision, upgrade
+    from digest.store.db import create_database_engine
+    from digest.store.upgrades import head_revision, stored_revision, upgrade
 
     engine = create_database_engine(database_url)
     upgrade(engine, "0006")
@@ -239,7 +240,8 @@ def test_in_the_distributed_mode_only_db_upgrade_upgrades_an_older_database(
 
 
 def test_in_the_embedded_mode_a_command_still_upgrades_an_older_database(tmp_path: Path) -> None:
-    from digest.store.db import create_database_engine, head_revision, stored_revision, upgrade
+    from digest.store.db import create_database_engine
+    from digest.store.upgrades import head_revision, stored_revision, upgrade
 
     config, environ = _distributed(tmp_path, "")
     del environ["DIGEST_BROKER_URL"]

@@ -29,15 +29,15 @@ from digest.records import (
     TopicMatch,
 )
 from digest.store import Store, SubscriberInput, open_store
-from digest.store.db import (
+from digest.store.db import create_database_engine
+from digest.store.schema import Base
+from digest.store.upgrades import (
     HEAD_REVISION,
-    create_database_engine,
     current_revision,
     head_revision,
     stored_revision,
     upgrade,
 )
-from digest.store.schema import Base
 from tests.members import KEY, add_members
 from tests.service_cluster import fresh_database
 
@@ -117,7 +117,8 @@ def test_an_up_to_date_database_is_told_without_alembic(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/digest.db"
     upgrade(create_database_engine(url))
     check = (
-        "import sys; from digest.store.db import create_database_engine, upgrade; "
+        "import sys; from digest.store.db import create_database_engine; "
+        "from digest.store.upgrades import upgrade; "
         f"upgrade(create_database_engine({url!r})); "
         "print(sorted(name for name in sys.modules if name.split('.')[0] == 'alembic'))"
     )
@@ -430,7 +431,8 @@ def test_editions_stored_before_the_queued_mark_count_as_queued(database_url: st
     # Queueing them at the upgrade would mail readers who joined since an edition never theirs.
     from sqlalchemy import text
 
-    from digest.store.db import create_database_engine, upgrade
+    from digest.store.db import create_database_engine
+    from digest.store.upgrades import upgrade
 
     engine = create_database_engine(database_url)
     upgrade(engine, "0003")
@@ -571,7 +573,7 @@ def test_a_downgrade_to_0013_drops_the_wait_and_the_upgrade_fills_it_again(
     from alembic import command
     from sqlalchemy import inspect
 
-    from digest.store.db import alembic_config
+    from digest.store.upgrades import alembic_config
 
     engine = create_database_engine(database_url)
     upgrade(engine)

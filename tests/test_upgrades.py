@@ -18,7 +18,8 @@ from sqlalchemy import Engine, text
 
 from digest.records import Entry, TopicMatch
 from digest.store import Store
-from digest.store.db import HEAD_REVISION, create_database_engine, stored_revision, upgrade
+from digest.store.db import create_database_engine
+from digest.store.upgrades import HEAD_REVISION, stored_revision, upgrade
 from tests.service_cluster import fresh_database
 
 T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)

@@ -320,12 +320,8 @@ def config_example(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or upgrade the database schema to the latest version."""
-    from digest.store.db import (
-        current_revision,
-        database_errors,
-        open_engine,
-        upgrade,
-    )
+    from digest.store.db import database_errors, open_engine
+    from digest.store.upgrades import current_revision, upgrade
 
     settings = load_config()
     with database_errors(settings.service.database_url):

@@ -101,12 +101,8 @@ def _warn_of_an_evicting_broker(broker: str) -> None:
 def _require_schema(settings: Settings) -> None:
     """Refuse to start on a database whose schema is not this code's (SchemaMismatchError,
     saying to run `digest db upgrade`): checked here, before anything is consumed."""
-    from digest.store.db import (
-        check_schema,
-        close_engine,
-        database_errors,
-        open_engine,
-    )
+    from digest.store.db import close_engine, database_errors, open_engine
+    from digest.store.upgrades import check_schema
 
     url = settings.service.database_url
     with database_errors(url):

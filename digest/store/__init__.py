@@ -3,13 +3,7 @@
 from __future__ import annotations
 
 from digest.store.archive import ArchivedEdition, ArchiveStore
-from digest.store.db import (
-    STATEMENT_SECONDS,
-    check_schema,
-    close_engine,
-    open_engine,
-    upgrade,
-)
+from digest.store.db import STATEMENT_SECONDS, close_engine, open_engine
 from digest.store.deliveries import DeliveryCounts, DeliveryStore
 from digest.store.editions import EditionState, EditionStore
 from digest.store.feeds import FeedState, FeedStore, UnchangedFetch
@@ -25,6 +19,7 @@ from digest.store.subscriber_imports import ImportReport, SubscriberImportStore
 from digest.store.subscribers import Membership, SubscriberInput, SubscriberStore
 from digest.store.suppressions import SuppressionStore
 from digest.store.topic_slugs import TopicRename, TopicSlugStore
+from digest.store.upgrades import check_schema, upgrade
 
 
 class Store(

@@ -1,4 +1,4 @@
-"""Database engines and schema upgrades (Alembic, configured in code: no alembic.ini to find)."""
+"""Database engines and connections: one engine per URL, bounded statements, outages named."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, TextClause, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
@@ -25,12 +25,8 @@ from sqlalchemy.exc import (
     SQLAlchemyError,
 )
 
-from digest.errors import NOT_A_DATABASE, SchemaMismatchError, StoreUnavailableError
+from digest.errors import NOT_A_DATABASE, StoreUnavailableError
 
-if TYPE_CHECKING:
-    from alembic.config import Config
-
-MIGRATIONS = Path(__file__).parent / "migrations"
 _log = logging.getLogger(__name__)
 
 
@@ -285,17 +281,6 @@ def _refused(error: DatabaseError) -> str | None:
     return code if code in (_INSUFFICIENT_PRIVILEGE, _READ_ONLY_TRANSACTION) else None
 
 
-# Alembic is imported where a migration is run or read, not with the store: with Mako it is
-# a tenth of the import time of every command, and most commands never migrate.
-def alembic_config(engine: Engine) -> Config:
-    from alembic.config import Config
-
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["engine"] = engine
-    return config
-
-
 @contextmanager
 def advisory_locks(
     engine: Engine, take: TextClause, parameters: Mapping[str, Any]
@@ -328,128 +313,6 @@ def advisory_locks(
             connection.invalidate()
         finally:
             connection.close()
-
-
-# The newest migration this code ships, as migrations/versions has it (a test keeps the two in
-# step): a database already there is told by one SELECT, without Alembic's import and the
-# scripts it reads, which cost every command that opens the store 0.15-0.2 s at its start.
-HEAD_REVISION = "0019"
-
-
-def stored_revision(engine: Engine) -> str | None:
-    """The schema's revision as the database records it; None before the first migration (or
-    when it cannot be read: Alembic, which runs then, says why). A database that cannot be
-    reached raises, as Alembic would."""
-    with engine.connect() as connection:
-        try:
-            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        except DatabaseError:  # no such table yet, or no database at all (a file of another kind)
-            return None
-
-
-def upgrade(
-    engine: Engine, revision: str = "head", *, say: Callable[[str], object] = _log.warning
-) -> None:
-    """Bring the schema to ``revision``; safe to run at every start. A database a newer release
-    upgraded (the code rolled back) raises SchemaMismatchError: Alembic, not finding its
-    revision, ended every command that opens the store in a traceback. Another application's
-    database raises StoreUnavailableError, and is left as it was.
-
-    Before upgrading a schema of an earlier release, ``say`` is told from which revision to
-    which: a migration that indexes or copies the ledger of a database a year old takes 15 s
-    and more, in which a command that opens the store (`digest run` after an update) looked
-    hung."""
-    if revision == "head" and stored_revision(engine) == HEAD_REVISION:
-        return
-    from alembic import command
-
-    current = current_revision(engine)
-    refuse_another_applications(engine, current)
-    if current is not None and current not in known_revisions():
-        url = engine.url.render_as_string(hide_password=False)
-        raise SchemaMismatchError(url, current, head_revision(), newer=True)
-    if current is not None:  # a new schema is made at once: nothing to say
-        target = head_revision() if revision == "head" else revision
-        say(
-            f"Upgrading the database from revision {current} to {target}: on a large database "
-            "this takes a while; let it finish (stopped, it is left as it was and starts again "
-            "at the next upgrade)"
-        )
-    command.upgrade(alembic_config(engine), revision)
-
-
-_EXTENSION_TABLES = text(
-    "SELECT c.relname FROM pg_class c JOIN pg_depend d ON d.objid = c.oid "
-    "WHERE d.classid = 'pg_class'::regclass AND d.deptype = 'e'"
-)
-# Tables every digest schema has had since its first revision.
-DIGEST_TABLES = frozenset({"feeds", "articles", "editions", "deliveries", "subscribers"})
-
-
-def refuse_another_applications(engine: Engine, current: str | None) -> None:
-    """Raise StoreUnavailableError when the database is not digest's: tables but no digest
-    revision, or a revision digest never had in a database without digest's tables (another
-    application's Alembic). A URL pointed at another application's database had the schema
-    created among its tables, or failed on a name both use ("table feeds already exists") with
-    the advice of a folder that cannot be written, or was said to be from a newer digest."""
-    if current is not None and current in known_revisions():
-        return
-    from sqlalchemy import inspect
-
-    with engine.connect() as connection:
-        tables = set(inspect(connection).get_table_names()) - {"alembic_version"}
-        if tables and connection.dialect.name == "postgresql":
-            # An extension's own tables (PostGIS's spatial_ref_sys, in a database made from a
-            # template that has it) are no application's data.
-            tables -= set(connection.execute(_EXTENSION_TABLES).scalars())
-    if not tables or (current is not None and tables >= DIGEST_TABLES):
-        return  # a new database, or one a newer digest upgraded (SchemaMismatchError says so)
-    shown = sorted(tables)
-    names = ", ".join(shown[:5]) + (f" and {len(shown) - 5} more" if len(shown) > 5 else "")
-    url = engine.url.render_as_string(hide_password=False)
-    if current is None:
-        reason = f"it holds tables ({names}) and no digest schema"
-    else:
-        reason = f"it holds tables ({names}) and schema {current}, not digest's"
-    raise StoreUnavailableError(url, reason, not_digest=True)
-
-
-def head_revision() -> str | None:
-    """The newest migration this code ships."""
-    from alembic.script import ScriptDirectory
-
-    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
-
-
-def current_revision(engine: Engine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
-
-
-def check_schema(engine: Engine, url: str) -> None:
-    """Raise SchemaMismatchError unless the database's schema is the one this code ships.
-
-    The processes of the distributed mode check rather than upgrade: several workers starting
-    at once must not race one migration, and an operator upgrades on purpose, once
-    (``digest db upgrade``), before the new code runs.
-    """
-    if stored_revision(engine) == HEAD_REVISION:
-        return
-    head, current = head_revision(), current_revision(engine)
-    if current == head:
-        return
-    refuse_another_applications(engine, current)
-    newer = current is not None and current not in known_revisions()
-    raise SchemaMismatchError(url, current, head, newer=newer)
-
-
-def known_revisions() -> set[str]:
-    """Every migration this code ships."""
-    from alembic.script import ScriptDirectory
-
-    return {script.revision for script in ScriptDirectory(str(MIGRATIONS)).walk_revisions()}
 
 
 T = TypeVar("T")

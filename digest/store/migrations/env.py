@@ -1,4 +1,4 @@
-"""Alembic environment: runs migrations on the engine handed over by digest.store.db."""
+"""Alembic environment: runs migrations on the engine handed over by digest.store.upgrades."""
 
 from __future__ import annotations
 
