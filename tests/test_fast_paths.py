@@ -22,7 +22,7 @@ import nh3
 import pytest
 
 from digest.config import TopicRules, TopicSettings, load_settings
-from digest.ingest import markup
+from digest.ingest import image_tags, markup
 from digest.records import Article
 from digest.topics import TopicClassifier, normalize_text
 from digest.topics.article_text import ArticleText as _Text
@@ -64,7 +64,7 @@ def parser_text(html: str) -> str:
 
 
 def parser_images(html: str) -> list[str]:
-    finder = markup._ImageSources()
+    finder = image_tags._ImageSources()
     finder.feed(html)
     finder.close()
     return finder.sources
@@ -128,15 +128,15 @@ def test_text_without_tags_is_what_the_parser_reads() -> None:
 
 def test_image_sources_are_what_the_parser_finds() -> None:
     # As for text: the fast path on what it reads, the parser on html5ever's canonical form of
-    # everything else (markup._IMAGE_MARKUP).
+    # everything else (image_tags._IMAGE_MARKUP).
     reached = 0
     for html in generated_markup(3, 20000):
-        if markup._plain_markup_images(html) is not None:
+        if image_tags._plain_markup_images(html) is not None:
             reached += 1
-            assert markup.image_sources(html) == parser_images(html), html
+            assert image_tags.image_sources(html) == parser_images(html), html
         elif "<img" in html.lower():
-            canonical = markup._IMAGE_MARKUP.clean(html)
-            assert markup.image_sources(html) == parser_images(canonical), html
+            canonical = image_tags._IMAGE_MARKUP.clean(html)
+            assert image_tags.image_sources(html) == parser_images(canonical), html
     assert reached > 1000
 
 

@@ -14,7 +14,8 @@ import nh3
 import pytest
 
 from digest.ingest import parse_feed
-from digest.ingest.markup import html_to_text, image_sources, sanitize_html
+from digest.ingest.image_tags import image_sources
+from digest.ingest.markup import html_to_text, sanitize_html
 from digest.ingest.nesting import MAX_DEPTH, bound_nesting
 
 NOW = datetime(2025, 6, 10, 12, 0, tzinfo=UTC)

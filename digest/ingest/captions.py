@@ -22,7 +22,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from digest.ingest.markup import html_to_text, image_sources, says_anything, truncate_text
+from digest.ingest.image_tags import image_sources
+from digest.ingest.markup import html_to_text, says_anything, truncate_text
 
 # Characters of a description kept, ellipsis included: a caption, not an article (the longest
 # of the captured real feeds' run to about 250).

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from digest.ingest import pictures
-from digest.ingest.markup import image_sources
+from digest.ingest.image_tags import image_sources
 from digest.ingest.urls import absolute_http_url
 
 ICON_WIDTH = 100  # pixels; a picture declared narrower is an icon or a thumbnail crop
