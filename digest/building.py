@@ -22,7 +22,7 @@ from datetime import datetime
 from digest import screening
 from digest.config import ListSettings
 from digest.due import due_groups, missed_slots
-from digest.images.gathering import one_window
+from digest.images.fetching import one_window
 from digest.imports import import_list_file
 from digest.local_time import BY_HAND, of_a_readers_hour
 from digest.previews import check_edition, edition_pictures

@@ -68,9 +68,9 @@ class Services:
         return by_url.get(url)
 
     def picture_client(self) -> httpx.Client:
-        """The client of the pictures' fetches (digest.images.gathering), made on first use."""
+        """The client of the pictures' fetches (digest.images.fetching), made on first use."""
         if self.pictures_http is None:
-            from digest.images.gathering import build_picture_client  # only when web.images
+            from digest.images.fetching import build_picture_client  # only when web.images
 
             self.pictures_http = build_picture_client(self.settings)
         return self.pictures_http

@@ -18,14 +18,9 @@ import pytest
 from PIL import Image
 
 from digest.config import Settings
-from digest.images import gathering
-from digest.images.gathering import (
-    PICTURES_SECONDS,
-    build_picture_client,
-    keep_pictures,
-    picture_id,
-    start_window,
-)
+from digest.images import fetching
+from digest.images.fetching import PICTURES_SECONDS, build_picture_client, start_window
+from digest.images.gathering import keep_pictures, picture_id
 from digest.images.records import Role, ServedPicture
 from digest.ingest.fetch import fetch_feed
 from digest.records import FetchResult
@@ -147,8 +142,8 @@ def test_a_picture_failure_names_the_addresses_it_was_fetched_at_as_they_are(
     assert server.url("/feed/2024/feeds-photo.jpg") in failure, failure
     assert "check the picture URL" in failure, failure
     reason = "cannot connect to feeds.example.com (redirected to https://feed.example/feed)"
-    assert gathering.in_picture_words(reason) == reason
-    assert gathering.in_picture_words("the feed is larger than ingest.max_body_bytes = 5") == (
+    assert fetching.in_picture_words(reason) == reason
+    assert fetching.in_picture_words("the feed is larger than ingest.max_body_bytes = 5") == (
         "the picture is larger than web.image_max_bytes = 5"
     )
 
@@ -210,7 +205,7 @@ def test_an_error_the_fetch_does_not_expect_costs_that_picture_not_the_build(
             raise IndexError("tuple index out of range")
         return fetch_feed(client, url, **options)
 
-    monkeypatch.setattr(gathering, "fetch_feed", fetch_failing_on_one)
+    monkeypatch.setattr(fetching, "fetch_feed", fetch_failing_on_one)
     routes = {"/photo.jpg": answer(200, encoded(photo(900, 600), "JPEG"), JPEG)}
     with feed_server(routes) as server:
         good, strange = server.url("/photo.jpg"), server.url("/strange.jpg")
@@ -473,7 +468,7 @@ def test_a_builds_window_counts_the_time_spent_fetching_not_composing(
         f"/{name}.jpg": answer(200, encoded(photo(900, 600), "JPEG"), JPEG)
         for name in ("first", "later")
     }
-    with feed_server(routes) as server, gathering.one_window():
+    with feed_server(routes) as server, fetching.one_window():
         assert ("thumb", server.url("/first.jpg")) in keep(
             settings, store, [("thumb", server.url("/first.jpg"))]
         )

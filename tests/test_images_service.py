@@ -23,7 +23,8 @@ from digest import pipeline, windows
 from digest.clock import FixedClock
 from digest.config import Settings
 from digest.images.checking import prepare_picture
-from digest.images.gathering import picture_id, start_window
+from digest.images.fetching import start_window
+from digest.images.gathering import picture_id
 from digest.mail.transport import MemoryTransport
 from digest.records import Edition
 from digest.services import build_services, signing_secret
