@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from digest.ingest import parse_feed
+from digest.ingest.encodings import without_leading_blanks
 from digest.ingest.safety import (
     ADDRESS_RUN_LIMIT,
     AUTHOR_FIELD_LIMIT,
@@ -14,7 +15,6 @@ from digest.ingest.safety import (
     guard_document,
     html_entities_as_numbers,
     remove_entity_declarations,
-    without_leading_blanks,
 )
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
