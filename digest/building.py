@@ -15,7 +15,7 @@ a retried build never sends, and building a (list, slot) again yields the same e
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -29,7 +29,7 @@ from digest.previews import check_edition, edition_pictures
 from digest.records import Edition, RenderedEdition
 from digest.services import Services
 from digest.store.editions import EMPTY, READY, EditionState
-from digest.topic_choices import choice_groups, variant_name
+from digest.topic_choices import bounded_groups, variant_name
 from digest.windows import window_after_previous, window_composer
 
 _log = logging.getLogger(__name__)
@@ -127,7 +127,11 @@ def _store_edition(
             _log.warning("%s", missed)  # news is not lost: said in the log, not as a problem
     else:
         state, built = existing, False
-    for choice in choice_groups(store.topic_choices(list_slug), digest_list.topics):
+    groups, bound_warnings = _choice_groups(digest_list, store.topic_choices(list_slug))
+    for warning in bound_warnings:
+        _log.warning("%s", warning)
+    warnings = (*warnings, *bound_warnings)
+    for choice in groups:
         if choice is not None:
             _, made, found = _topic_variant(services, digest_list, slot, choice, state)
             built, warnings = built or made, (*warnings, *found)
@@ -175,7 +179,7 @@ def _queue_edition(services: Services, stored: BuildOutcome) -> BuildOutcome:
         return stored
     store, now = services.store, services.clock.now()
     file_warnings = list_members_in_step(services, digest_list)
-    groups = choice_groups(store.topic_choices(digest_list.slug), digest_list.topics)
+    groups, _ = _choice_groups(digest_list, store.topic_choices(digest_list.slug))
     if not groups:  # nobody chose: every member gets the one edition, as always
         store.queue_deliveries(stored.edition_id, stored.list_slug, now)
         pending = store.delivery_counts(stored.edition_id).pending
@@ -204,6 +208,15 @@ def _queue_edition(services: Services, stored: BuildOutcome) -> BuildOutcome:
             store.queue_deliveries(state.id, digest_list.slug, now, readers=[])
     pending = sum(store.delivery_counts(state.id).pending for state in states)
     return replace(stored, pending_deliveries=pending, warnings=tuple(warnings))
+
+
+def _choice_groups(
+    digest_list: ListSettings, choices: Mapping[int, Sequence[str]]
+) -> tuple[dict[tuple[str, ...] | None, list[int]], tuple[str, ...]]:
+    """The readers of ``choices`` by the variant they get, within the list's
+    ``max_topic_variants``, with the warning of that bound reached (digest.topic_choices)."""
+    most = digest_list.max_topic_variants
+    return bounded_groups(choices, digest_list.topics, most, digest_list.slug)
 
 
 def _topic_variant(
@@ -316,7 +329,10 @@ def _local_slot(
     for group in groups:
         # Within a window, one variant more per distinct choice of topics among its readers.
         in_group = {reader: choices[reader] for reader in group.readers if reader in choices}
-        by_choice = choice_groups(in_group, digest_list.topics)
+        by_choice, bound_warnings = _choice_groups(digest_list, in_group)
+        for warning in () if queue else bound_warnings:
+            _log.warning("%s", warning)
+        warnings += bound_warnings
         chosen = {reader for choice, readers in by_choice.items() if choice for reader in readers}
         plain_readers = [reader for reader in group.readers if reader not in chosen]
         subgroups = [(None, plain_readers)] + [

@@ -6,6 +6,13 @@ holds per variant) and then personalised per reader like every copy: a list of a
 with three distinct choices renders three editions, never a thousand. Every variant of a slot
 covers the same window of articles, so a reader who changes their choice between two editions
 gets each article of their topics once, as every reader does.
+
+The renders are bounded (a list's ``max_topic_variants``): past the bound, the choices held by
+the fewest readers (then those whose first reader joined last) are not rendered; each of their
+readers gets the rendered variant of the most of their topics and no other, or, when none is
+within their choice, the variant of their choice's first topic. Nobody gets a topic they did
+not choose, nobody goes without a copy, and an edition renders at most ``max_topic_variants``
+narrowed variants, plus one a topic of the list.
 """
 
 from __future__ import annotations
@@ -52,12 +59,45 @@ def choice_groups(
     return groups
 
 
+def bounded_groups(
+    choices: Mapping[int, Sequence[str]], list_topics: Sequence[str], most: int, list_slug: str
+) -> tuple[dict[tuple[str, ...] | None, list[int]], tuple[str, ...]]:
+    """``choice_groups`` within ``most`` narrowed variants (the module's docstring says which
+    are kept and what the readers past them get), with the warning of a bound reached."""
+    groups = choice_groups(choices, list_topics)
+    narrowed = sorted(
+        (choice for choice in groups if choice is not None),
+        key=lambda choice: (-len(groups[choice]), groups[choice][0]),
+    )
+    if len(narrowed) <= most:
+        return groups, ()
+    kept = narrowed[:most]
+    bounded = {choice: groups[choice] for choice in (*kept, None) if choice in groups}
+    past = 0
+    for choice in narrowed[most:]:
+        within = [kept_choice for kept_choice in kept if set(kept_choice) <= set(choice)]
+        served = max(within, key=len, default=choice[:1])
+        bounded[served] = sorted([*bounded.get(served, []), *groups[choice]])
+        past += len(groups[choice])
+    warning = (
+        f"list {list_slug!r}: its readers made {len(narrowed)} distinct choices of topics, more "
+        f"than its max_topic_variants ({most}); {past} readers get a variant of only some of "
+        "their topics: raise max_topic_variants in the list's table, or look for sign-ups of "
+        "many addresses of one domain"
+    )
+    return bounded, (warning,)
+
+
 def variant_readers(
-    choices: Mapping[int, Sequence[str]], list_topics: Sequence[str], members: int
+    choices: Mapping[int, Sequence[str]],
+    list_topics: Sequence[str],
+    members: int,
+    most: int = 4096,
 ) -> list[tuple[tuple[str, ...] | None, int]]:
     """The variants an edition of the list will have, each with how many of its ``members``
-    get it: every topic first (None), then each choice, the most read first."""
-    groups = choice_groups(choices, list_topics)
+    get it: every topic first (None), then each choice, the most read first, within ``most``
+    narrowed variants (the list's ``max_topic_variants``)."""
+    groups, _ = bounded_groups(choices, list_topics, most, "")
     chosen = sum(len(readers) for choice, readers in groups.items() if choice is not None)
     narrowed = sorted(
         ((choice, len(readers)) for choice, readers in groups.items() if choice is not None),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import email
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from email import policy
 from pathlib import Path
@@ -17,7 +17,13 @@ import pytest
 from digest.clock import FixedClock
 from digest.records import RenderedEdition
 from digest.services import Services
-from digest.topic_choices import choice_groups, effective_choice, variant_name, variant_readers
+from digest.topic_choices import (
+    bounded_groups,
+    choice_groups,
+    effective_choice,
+    variant_name,
+    variant_readers,
+)
 from tests.configs import service_table
 from tests.members import numbered_readers
 from tests.test_lists import recipients, run, settings_of, start
@@ -49,8 +55,10 @@ def test_a_variant_is_named_by_its_choice_within_a_window() -> None:
     assert groups == {("iran",): [1, 2], ("gulf",): [3], None: [4]}
 
 
-def daily_over_every_topic(tmp_path: Path, base_url: str, **daily: Any) -> dict[str, Any]:
-    """A config of one list, daily, over every topic of TOPICS, read from the feed at
+def daily_over_every_topic(
+    tmp_path: Path, base_url: str, topics: Sequence[str] = TOPICS, **daily: Any
+) -> dict[str, Any]:
+    """A config of one list, daily, over every topic of ``topics``, read from the feed at
     ``base_url``; ``daily`` adds to the list's table."""
     return {
         "service": service_table(tmp_path),
@@ -58,13 +66,13 @@ def daily_over_every_topic(tmp_path: Path, base_url: str, **daily: Any) -> dict[
         "feeds": [{"name": "Wire", "url": f"{base_url}/wire.xml"}],
         "topics": [
             {"slug": slug, "name": slug.title(), "rules": {"include": [slug.title()]}}
-            for slug in TOPICS
+            for slug in topics
         ],
         "lists": [
             {
                 "slug": "daily",
                 "name": "The Daily Brief",
-                "topics": TOPICS,
+                "topics": list(topics),
                 "schedule": "0 7 * * *",
                 "timezone": "Asia/Dubai",
                 **daily,
@@ -114,6 +122,19 @@ def copies(transport: Any) -> dict[str, list[str]]:
     return found
 
 
+def counted_renders(services: Services, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
+    """The topics of each edition ``services`` render from now on, one entry a render."""
+    renders: list[tuple[str, ...]] = []
+    render = services.renderer.render
+
+    def counted(edition: Any, digest_list: Any, *more: Any, **options: Any) -> RenderedEdition:
+        renders.append(tuple(digest_list.topics))
+        return render(edition, digest_list, *more, **options)
+
+    monkeypatch.setattr(services.renderer, "render", counted)
+    return renders
+
+
 def test_each_distinct_choice_is_rendered_once_and_each_reader_gets_theirs(
     newsroom: tuple[Services, Any, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -126,14 +147,7 @@ def test_each_distinct_choice_is_rendered_once_and_each_reader_gets_theirs(
         services.store.choose_topics(ids[f"reader{n}@example.org"], "daily", ["levant", "gulf"])
     services.store.choose_topics(ids["reader18@example.org"], "daily", TOPICS)  # all of them
 
-    renders: list[tuple[str, ...]] = []
-    render = services.renderer.render
-
-    def counted(edition: Any, digest_list: Any, *more: Any, **options: Any) -> RenderedEdition:
-        renders.append(tuple(digest_list.topics))
-        return render(edition, digest_list, *more, **options)
-
-    monkeypatch.setattr(services.renderer, "render", counted)
+    renders = counted_renders(services, monkeypatch)
     publish(folder, 1)
     services.clock.set(DAY1 + timedelta(days=1))  # type: ignore[attr-defined]
     transport.sent.clear()
@@ -330,3 +344,88 @@ def test_preview_why_and_json_say_which_variant_they_show(tmp_path: Path) -> Non
         assert line.startswith("2 variants (this preview is the first): every topic: "), line
         assert f"{name}: 1 reader" in line
     json.loads(digest(config, "preview", "middle-east-daily", "--json").stdout)
+
+
+def test_past_the_bound_a_reader_gets_only_topics_they_chose() -> None:
+    choices = {
+        1: ["iran"],
+        2: ["iran"],
+        3: ["gulf", "levant"],
+        4: ["iran", "levant"],
+        5: ["gulf"],
+        6: ["levant"],
+    }
+    # Within two: Iran (two readers), then the Gulf and the Levant (reader 3 came first).
+    groups, warnings = bounded_groups(choices, TOPICS, 2, "daily")
+    assert groups == {
+        ("iran",): [1, 2, 4],
+        ("gulf", "levant"): [3],
+        ("gulf",): [5],
+        ("levant",): [6],
+    }
+    [warning] = warnings
+    assert warning.startswith("list 'daily': its readers made 5 distinct choices of topics")
+    assert "max_topic_variants (2); 3 readers get a variant of only some" in warning
+    # Within one: a reader whose choice holds no kept one gets its first topic alone.
+    groups, _ = bounded_groups(choices, TOPICS, 1, "daily")
+    assert groups == {("iran",): [1, 2, 4], ("gulf",): [3, 5], ("levant",): [6]}
+    assert bounded_groups(choices, TOPICS, 5, "daily") == (choice_groups(choices, TOPICS), ())
+    assert variant_readers(choices, TOPICS, 10, most=1) == [
+        (None, 4),
+        (("iran",), 3),
+        (("gulf",), 2),
+        (("levant",), 1),
+    ]
+
+
+@pytest.mark.parametrize("reader_local", [False, True])
+def test_an_edition_renders_no_more_variants_than_its_bound_and_every_reader_gets_a_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader_local: bool
+) -> None:
+    from digest.sample_server import serve_folder
+
+    folder = tmp_path / "feeds"
+    folder.mkdir()
+    write_feed(folder, [])
+    (tmp_path / "members.csv").write_text(numbered_readers(8))
+    with serve_folder(folder) as base_url:
+        raw = daily_over_every_topic(
+            tmp_path,
+            base_url,
+            subscribers="members.csv",
+            max_topic_variants=1,
+            reader_local=reader_local,
+        )
+        services, transport = start(settings_of(tmp_path, raw), FixedClock(DAY1))
+        try:
+            run(services)
+            ids = member_ids(services)
+            for n, choice in enumerate(
+                [["iran"], ["iran"], ["iran", "levant"], ["gulf", "levant"], ["levant"]]
+            ):
+                services.store.choose_topics(ids[f"reader{n}@example.org"], "daily", choice)
+            renders = counted_renders(services, monkeypatch)
+            publish(folder, 1)
+            services.clock.set(DAY1 + timedelta(days=1))  # type: ignore[attr-defined]
+            transport.sent.clear()
+            summary = run(services)
+        finally:
+            services.close()
+    # The plain edition, Iran (the most held), then one a topic for the choices past the bound.
+    assert sorted(renders) == sorted([tuple(TOPICS), ("iran",), ("gulf",), ("levant",)])
+    got = copies(transport)
+    assert sorted(got) == sorted(ids) and all(len(c) == 1 for c in got.values())
+    [iran_and_levant] = got["reader2@example.org"]
+    assert "uranium" in iran_and_levant and "shipping lanes" not in iran_and_levant
+    [gulf_and_levant] = got["reader3@example.org"]
+    assert "shipping lanes" in gulf_and_levant
+    assert "uranium" not in gulf_and_levant and "grain corridor" not in gulf_and_levant
+    [levant] = got["reader4@example.org"]
+    assert "grain corridor" in levant and "uranium" not in levant
+    assert "shipping lanes" in got["reader7@example.org"][0]
+    assert [p for p in summary.problems if "max_topic_variants (1)" in p] == [
+        "list 'daily': its readers made 4 distinct choices of topics, more than its "
+        "max_topic_variants (1); 3 readers get a variant of only some of their topics: raise "
+        "max_topic_variants in the list's table, or look for sign-ups of many addresses of one "
+        "domain"
+    ]

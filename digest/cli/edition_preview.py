@@ -81,6 +81,7 @@ def preview(
                 services.store.topic_choices(list_slug),
                 digest_list.topics,
                 services.store.confirmed_count(list_slug),
+                digest_list.max_topic_variants,
             )
             if as_json:
                 document = _layout_json(services, list_slug)

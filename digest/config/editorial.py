@@ -293,6 +293,16 @@ class ListSettings(SettingsModel):
         description="With layout = 'compact', how many items after the lead keep their summary "
         "and picture, counted in the edition's order (sections, then recommended).",
     )
+    max_topic_variants: int = Field(
+        default=64,
+        ge=1,
+        le=4096,
+        description="The most variants of an edition narrowed to readers' choices of topics "
+        "(one composition and render each, 25 to 70 ms of a core): past it, the choices the "
+        "fewest readers hold are not rendered, and their readers get the variant of the most "
+        "of their topics and no other "
+        "(warned of, naming the list).",
+    )
     previous_slugs: tuple[Slug, ...] | None = None
     """The slugs this list had before: its editions, members and unsubscribes follow it to this
     slug. ``[]`` says it is a new list, where a list that left the config has history."""
