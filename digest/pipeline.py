@@ -55,7 +55,7 @@ from digest.retention import prune_cycle
 from digest.sending import deliver_in_processes, start_sending_processes
 from digest.services import Services
 from digest.shown import without_password
-from digest.signup import confirm_max_age
+from digest.signup import lapse_unconfirmed
 from digest.store import FeedState
 from digest.store.deliveries import DeliveryCounts
 from digest.topic_renames import carry_over_topics
@@ -102,13 +102,7 @@ def members_in_step(
         services.settings, services.store, services.address_key, now, inline_bytes=inline_bytes
     )
     warnings += reconcile_suppressions(services.settings, services.store, services.address_key, now)
-    dropped = services.store.drop_unconfirmed(now - confirm_max_age(services))
-    if dropped:
-        _log.info(
-            "%d sign-ups never confirmed within web.confirm_days were dropped, with what was "
-            "typed into the form",
-            dropped,
-        )
+    lapse_unconfirmed(services, now)
     return warnings, frozenset(item.list_slug for item in imported if item.left_for_task)
 
 

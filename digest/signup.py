@@ -55,6 +55,32 @@ def confirm_max_age(services: Services) -> timedelta:
     return timedelta(days=services.settings.web.confirm_days)
 
 
+def lapse_unconfirmed(services: Services, now: datetime) -> None:
+    """The sign-ups whose confirmation link no longer works stop counting: a person who only
+    ever asked is deleted with what was typed into the form; a membership of a person kept
+    (a reader who left, a member of another list) is as it was before its sign-up."""
+    before = now - confirm_max_age(services)
+    dropped = services.store.drop_unconfirmed(before)
+    if dropped:
+        _log.info(
+            "%d sign-ups never confirmed within web.confirm_days were dropped, with what was "
+            "typed into the form",
+            dropped,
+        )
+    slugs_of = {
+        slug: slugs_and_previous(each)
+        for each in services.settings.lists
+        for slug in slugs_and_previous(each)
+    }
+    lapsed = services.store.lapse_sign_ups(before, now, slugs_of)
+    if lapsed:
+        _log.info(
+            "%d sign-ups of readers kept for another reason were not confirmed within "
+            "web.confirm_days: each membership is as it was before its sign-up",
+            lapsed,
+        )
+
+
 def handle_sign_up(
     services: Services, transport: MailTransport, request: SignUpRequest
 ) -> SignUp | None:

@@ -372,12 +372,47 @@ def test_a_sign_up_never_confirmed_is_dropped_once_its_link_has_expired(room: Ne
         kept = store.subscriber_by_email("stranger@example.org") is not None
         assert kept == (moment < expiry)
     assert store.person("stranger@example.org", services.address_key("x"))["subscriber"] is None
-    # A reader with a membership of their own keeps it, and their pending one; an operator's
-    # import is the operator's to settle.
+    # A reader with a membership of their own keeps it, not the sign-up they never confirmed;
+    # an operator's import is the operator's to settle; a reader who had left is out again.
     assert membership(room, "reader@example.org") == CONFIRMED
-    assert membership(room, "reader@example.org", "arabic") == PENDING
+    assert membership(room, "reader@example.org", "arabic") is None
     assert membership(room, "imported@example.org") == PENDING
-    assert membership(room, "former@example.org") == PENDING  # a reader once: their history
+    assert membership(room, "former@example.org") == UNSUBSCRIBED  # a reader once: their history
     # Asked again, the form sends a mail whose link works.
     assert handle_sign_up(services, form, SignUpRequest("daily", "stranger@example.org"))
     assert membership(room, "stranger@example.org") == PENDING
+
+
+def test_a_reader_who_left_and_was_signed_up_again_is_out_once_the_link_expires(
+    room: Newsroom,
+) -> None:
+    # A stranger's form made a reader who had left pending again, and pending they stayed for
+    # good once the link expired: neither a member nor out, shown as waiting for ever.
+    services, store, start = room.services, room.services.store, room.clock.now()
+    former = signed_up_and_confirmed(services, "daily", "former@example.org", start)
+    store.unsubscribe(former.id, "daily", start, "one-click")
+    room.clock.set(start + timedelta(days=1))
+    form = MemoryTransport()
+    handle_sign_up(services, form, SignUpRequest("daily", "former@example.org"))  # a stranger
+    assert membership(room, "former@example.org") == PENDING
+    expired = start + timedelta(days=1) + confirm_max_age(services) + timedelta(minutes=1)
+    room.clock.set(expired)
+    pipeline.members_in_step(services, expired)
+    [shown] = [m for m in store.memberships("daily") if m.email == "former@example.org"]
+    # As they left it: by their own click, at its time; the lapse is in the history.
+    assert (shown.status, shown.channel, shown.changed_at) == (UNSUBSCRIBED, "one-click", start)
+    changes = store.person("former@example.org", services.address_key("x"))["history"]
+    assert [(c["from"], c["to"], c["channel"]) for c in changes][-2:] == [
+        ("unsubscribed", "pending", "sign-up"),
+        ("pending", "unsubscribed", "sign-up"),
+    ]
+    pipeline.members_in_step(services, expired)  # the next cycle changes nothing more
+    assert len(store.person("former@example.org", services.address_key("x"))["history"]) == len(
+        changes
+    )
+    # They may sign up again, and their own confirmation brings them back.
+    form.sent.clear()
+    handle_sign_up(services, form, SignUpRequest("daily", "former@example.org"))
+    assert len(form.sent) == 1 and membership(room, "former@example.org") == PENDING
+    confirm_sign_up(services, former.id, "daily", expired)
+    assert membership(room, "former@example.org") == CONFIRMED

@@ -67,7 +67,7 @@ class WebSettings(SettingsModel):
         le=60,
         description="How long the link of a sign-up's confirmation mail works, in days; after "
         "that the reader signs up again, and a sign-up still unconfirmed is deleted with the "
-        "name typed into the form.",
+        "name typed into the form (a reader who had left is unsubscribed again, as they left).",
     )
     signup_rate_per_client: RateText = Field(
         default="20/hour",

@@ -4,11 +4,11 @@ transaction (the lifecycle is drawn in digest.store.subscribers)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from digest.store.base import StoreBase, chunks
 from digest.store.schema import (
@@ -152,6 +152,65 @@ class MembershipStore(StoreBase):
                 ],
             )
             return SignUp(subscriber_id, before, PENDING)
+
+    def lapse_sign_ups(
+        self, before: datetime, now: datetime, slugs_of: Mapping[str, Sequence[str]]
+    ) -> int:
+        """Each membership pending from the form since before ``before`` (its confirmation
+        link no longer works) that ``drop_unconfirmed`` kept, as it was before that sign-up:
+        a reader who had left is unsubscribed again, with that change's channel and time (the
+        lapse appended to the history); a person never in the list (a member of another) is
+        taken out of it with the history of the sign-ups. ``slugs_of`` gives a list's slug and
+        its former ones (the history keeps the slug of its time). Returns how many."""
+        with self.transaction() as session:
+            connection = session.connection()
+            lapsed = connection.execute(
+                select(
+                    SubscriptionRow.id, SubscriptionRow.subscriber_id, SubscriptionRow.list_slug
+                ).where(
+                    SubscriptionRow.status == PENDING,
+                    SubscriptionRow.channel == SIGN_UP,
+                    SubscriptionRow.changed_at < before,
+                )
+            ).all()
+            for membership_id, subscriber_id, list_slug in lapsed:
+                slugs = slugs_of.get(list_slug, (list_slug,))
+                history = SubscriptionChangeRow.__table__.c
+                left = connection.execute(
+                    select(history.channel, history.at)
+                    .where(
+                        history.subscriber_id == subscriber_id,
+                        history.list_slug.in_(slugs),
+                        history.to_status != PENDING,
+                    )
+                    .order_by(history.at.desc(), history.id.desc())
+                    .limit(1)
+                ).first()
+                if left is None:  # never more than asked for: nothing of it is kept
+                    connection.execute(
+                        delete(SubscriptionRow).where(SubscriptionRow.id == membership_id)
+                    )
+                    connection.execute(
+                        delete(SubscriptionChangeRow).where(
+                            history.subscriber_id == subscriber_id, history.list_slug == list_slug
+                        )
+                    )
+                    continue
+                connection.execute(
+                    update(SubscriptionRow)
+                    .where(SubscriptionRow.id == membership_id)
+                    .values(status=UNSUBSCRIBED, channel=left.channel, changed_at=left.at)
+                )
+                connection.execute(
+                    insert(SubscriptionChangeRow.__table__),  # type: ignore[arg-type]
+                    [
+                        {
+                            **history_row(subscriber_id, list_slug, PENDING, UNSUBSCRIBED, now),
+                            "channel": SIGN_UP,
+                        }
+                    ],
+                )
+            return len(lapsed)
 
     def set_name_and_timezone(
         self,

@@ -7,8 +7,10 @@
 
 A membership records the channel and time of its last change; each change is also appended to
 ``subscription_history``. An import adds and confirms, never unsubscribes and never undoes an
-unsubscribe; only the reader (signing up again) leaves ``unsubscribed``. Only confirmed members
-whose address is not suppressed (digest.store.suppressions) are queued and sent (invariant 8).
+unsubscribe; only the reader (signing up again) leaves ``unsubscribed``. A sign-up from the form
+whose link expired goes back to what was before it (digest.signup.lapse_unconfirmed). Only
+confirmed members whose address is not suppressed (digest.store.suppressions) are queued and
+sent (invariant 8).
 
 Imports work in batches of plain rows (Core executemany), never one ORM object per reader, and
 look addresses up ``base.CHUNK`` at a time: SQLite caps the bound parameters of one statement.
