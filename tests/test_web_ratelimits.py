@@ -36,6 +36,20 @@ def test_each_window_counts_its_own_kind_and_key() -> None:
     assert limits.address("192.0.2.2") is None  # a key and a client never share a window
 
 
+def test_an_address_has_a_days_window_beside_its_hours() -> None:
+    limits = SignUpLimits("100/hour", "10/hour", MemoryStorage(), per_address_daily="4/day")
+    assert [limits.address("key-a") for _ in range(4)] == [None] * 4
+    wait = limits.address("key-a")  # within the hour's ten, past the day's four
+    assert wait is not None and 23 * 3600 < wait <= 24 * 3600
+    assert limits.address("key-b") is None
+
+
+def test_the_days_window_of_an_address_is_on_by_default(tmp_path: Path) -> None:
+    settings = settings_from_mapping({"service": SERVICE}, source=tmp_path / "d.toml", environ={})
+    assert settings.web.signup_rate_per_address == "3/hour"
+    assert settings.web.signup_rate_per_address_daily == "6/day"
+
+
 def test_web_processes_on_one_redis_share_the_counts() -> None:
     with redis_server() as url:
         first = SignUpLimits("2/hour", "2/hour", RedisStorage(url))

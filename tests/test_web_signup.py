@@ -50,7 +50,12 @@ def app_client(room: Newsroom, queue: ThreadQueue, **limits: str) -> TestClient:
         create_app(
             room.services,
             signups=queue,
-            limits=SignUpLimits(rates["per_client"], rates["per_address"], MemoryStorage()),
+            limits=SignUpLimits(
+                rates["per_client"],
+                rates["per_address"],
+                MemoryStorage(),
+                per_address_daily=limits.get("per_address_daily"),
+            ),
         )
     )
 
@@ -455,6 +460,23 @@ def test_only_confirmed_readers_get_the_next_edition(
     assert "pending@example.org" not in recipients
 
 
+def test_an_address_over_its_day_is_told_to_wait_hours(room: Newsroom, queue: ThreadQueue) -> None:
+    # Three an hour let a stranger's form send one mailbox 72 confirmations a day, and a page
+    # asked to wait a day would have said "in 1440 minutes".
+    client = app_client(room, queue, per_address="3/hour", per_address_daily="2/day")
+    for _ in range(2):
+        assert sign_up(client, "victim@example.org").status_code == 200
+    third = sign_up(client, "victim@example.org")
+    assert third.status_code == 429
+    assert 23 * 3600 < int(third.headers["retry-after"]) <= 24 * 3600
+    assert "Please try again in 24 hours." in third.text and "minutes" not in third.text
+    assert sign_up(client, "other@example.org").status_code == 200
+    arabic = sign_up(client, "victim@example.org", list_slug="arabic")  # any list: one mailbox
+    assert arabic.status_code == 429 and "حاول مرة أخرى بعد 24 ساعة." in arabic.text
+    queue.join()
+    assert len([m for m in confirmations(room) if str(m["To"]) == "victim@example.org"]) == 2
+
+
 def test_over_the_limits_a_429_page_with_retry_after(room: Newsroom, queue: ThreadQueue) -> None:
     client = app_client(room, queue, per_address="2/hour", per_client="4/hour")
     for _ in range(2):
@@ -791,6 +813,7 @@ def test_every_language_has_whole_sign_up_words(language: str) -> None:
         page.confirmed_body: {"list"},
         page.link_expired_body: {"days"},
         page.too_many_body: {"minutes"},
+        page.too_many_hours_body: {"hours"},
         mail.confirm_subject: {"list"},
         mail.confirm_intro: {"list"},
         mail.confirm_expires: {"days"},

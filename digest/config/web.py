@@ -80,6 +80,12 @@ class WebSettings(SettingsModel):
         description="The most sign-ups for one email address in a moving window, whoever asks; "
         "bounds the confirmation mails a stranger can make one mailbox receive.",
     )
+    signup_rate_per_address_daily: RateText = Field(
+        default="6/day",
+        description="A second, longer window for one email address, counted as "
+        "signup_rate_per_address is: 3 an hour alone lets 72 confirmation mails a day reach one "
+        "mailbox; this keeps them to a few, and a reader who lost the mail can still ask again.",
+    )
     trusted_proxies: tuple[Annotated[str, AfterValidator(_check_network)], ...] = Field(
         default=(),
         description="Addresses or networks (CIDR) of the reverse proxies in front of the web "

@@ -1,8 +1,12 @@
 """The sign-up form's rate limits: per client address and per email address, moving windows.
 
     a sign-up ─► SignUpLimits.client(address)        web.signup_rate_per_client
-               ─► SignUpLimits.address(email's key)   web.signup_rate_per_address
-               over either ─► the seconds until the window lets one more in (a 429 page)
+               ─► SignUpLimits.address(email's key)   web.signup_rate_per_address, and
+                                                      web.signup_rate_per_address_daily
+               over any ─► the seconds until the window lets one more in (a 429 page)
+
+The address's second, longer window bounds the confirmation mails a stranger's form can make
+one mailbox receive in a day: 3 an hour alone would let 72 through.
 
 Counted in the broker's Redis in the distributed mode, so every `digest serve` process shares
 the counts, and in the process's memory otherwise (`limits`, as digest.send_rate). An email
@@ -36,7 +40,8 @@ class LimitsUnavailable(DigestError):
 
 
 class SignUpLimits:
-    """Two moving windows in ``storage``: one per client address, one per email address."""
+    """Moving windows in ``storage``: one per client address, one or two per email address
+    (``per_address``, and ``per_address_daily`` when given)."""
 
     def __init__(
         self,
@@ -44,12 +49,15 @@ class SignUpLimits:
         per_address: str,
         storage: Storage,
         *,
+        per_address_daily: str | None = None,
         now: Callable[[], float] = time.time,
     ) -> None:
         from limits.strategies import MovingWindowRateLimiter
 
         self._per_client: RateLimitItem = parse_rate(per_client)
-        self._per_address: RateLimitItem = parse_rate(per_address)
+        self._per_address: tuple[RateLimitItem, ...] = tuple(
+            parse_rate(rate) for rate in (per_address, per_address_daily) if rate is not None
+        )
         self._limiter = MovingWindowRateLimiter(storage)
         self._now = now
 
@@ -59,8 +67,10 @@ class SignUpLimits:
         return self._hit(self._per_client, "client", address)
 
     def address(self, key: str) -> int | None:
-        """Count one sign-up for the email address whose key is ``key``; as ``client``."""
-        return self._hit(self._per_address, "address", key)
+        """Count one sign-up for the email address whose key is ``key``; as ``client``, the
+        longest wait of its windows."""
+        waits = [self._hit(item, "address", key) for item in self._per_address]
+        return max((wait for wait in waits if wait is not None), default=None)
 
     def _hit(self, item: RateLimitItem, kind: str, who: str) -> int | None:
         try:
@@ -84,6 +94,16 @@ def sign_up_limits(settings: Settings) -> SignUpLimits:
         # sign-up's request, and the thread it was counted on, with no end. Dated by Redis's
         # clock, as every `digest serve` machine counts in the same windows.
         storage, server_time = shared_window_storage(broker)
-        rates = (web.signup_rate_per_client, web.signup_rate_per_address)
-        return SignUpLimits(*rates, storage, now=server_time)
-    return SignUpLimits(web.signup_rate_per_client, web.signup_rate_per_address, MemoryStorage())
+        return SignUpLimits(
+            web.signup_rate_per_client,
+            web.signup_rate_per_address,
+            storage,
+            per_address_daily=web.signup_rate_per_address_daily,
+            now=server_time,
+        )
+    return SignUpLimits(
+        web.signup_rate_per_client,
+        web.signup_rate_per_address,
+        MemoryStorage(),
+        per_address_daily=web.signup_rate_per_address_daily,
+    )

@@ -6,7 +6,7 @@
         over web.signup_rate_per_client ─► 429 with Retry-After
         the honeypot filled ─► the answer below, and nothing else
         no address we can send to ─► the form again, 400, saying so
-        over web.signup_rate_per_address ─► 429 with Retry-After
+        over web.signup_rate_per_address or its _daily ─► 429 with Retry-After
         else ─► the answer below, and then the sign-up queued (digest.web.signups)
       the answer: one "check your inbox" page, the same bytes and headers whatever the address
       (new, pending, confirmed, unsubscribed, suppressed): the store is not even asked before
@@ -191,10 +191,15 @@ def _check_inbox(web: WebContext, digest_list: ListSettings, embed: bool) -> Res
 
 def _too_many(web: WebContext, words: PageWords, wait: int, embed: bool) -> Response:
     minutes = max(1, -(-wait // 60))
+    # A day's window may ask for many hours: "in 1,380 minutes" is read as hours.
+    if minutes > 90:
+        said = words.too_many_hours_body.format(hours=-(-minutes // 60))
+    else:
+        said = words.too_many_body.format(minutes=minutes)
     return web.pages.error(
         429,
         words.too_many_title,
-        words.too_many_body.format(minutes=minutes),
+        said,
         words=words,
         headers=_headers(web, embed, {"retry-after": str(wait)}),
     )

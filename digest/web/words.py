@@ -55,6 +55,7 @@ class PageWords:
     link_expired_body: str  # {days}
     too_many_title: str
     too_many_body: str  # {minutes}
+    too_many_hours_body: str  # {hours}: a wait of more than an hour and a half
     # The preferences page ({list}: the list's name).
     preferences_title: str  # followed by the list's name
     topics_legend: str
@@ -116,6 +117,7 @@ ENGLISH = PageWords(
     link_expired_body="Confirmation links work for {days} days. Sign up again for a new one.",
     too_many_title="Too many requests",
     too_many_body="Please try again in {minutes} minutes.",
+    too_many_hours_body="Please try again in {hours} hours.",
     preferences_title="Your preferences for",
     topics_legend="Topics in your edition",
     topics_hint="Untick a topic to leave it out of your next editions.",
@@ -169,6 +171,7 @@ ARABIC = PageWords(
     link_expired_body="تعمل روابط التأكيد لمدة {days} أيام. اشترك من جديد لتصلك رسالة جديدة.",
     too_many_title="طلبات كثيرة",
     too_many_body="حاول مرة أخرى بعد {minutes} دقيقة.",
+    too_many_hours_body="حاول مرة أخرى بعد {hours} ساعة.",
     preferences_title="إعداداتك في",
     topics_legend="موضوعات نشرتك",
     topics_hint="أزل علامة موضوع لتستبعده من أعدادك القادمة.",
@@ -223,6 +226,7 @@ HEBREW = PageWords(
     link_expired_body="קישורי אישור תקפים במשך {days} ימים. הירשמו שוב לקבלת קישור חדש.",
     too_many_title="יותר מדי בקשות",
     too_many_body="נסו שוב בעוד {minutes} דקות.",
+    too_many_hours_body="נסו שוב בעוד {hours} שעות.",
     preferences_title="ההעדפות שלך עבור",
     topics_legend="הנושאים בגיליון שלך",
     topics_hint="הסירו סימון מנושא כדי להשמיט אותו מהגיליונות הבאים.",
@@ -277,6 +281,7 @@ PERSIAN = PageWords(
     link_expired_body="پیوندهای تأیید {days} روز کار می‌کنند. برای پیوند تازه دوباره مشترک شوید.",
     too_many_title="درخواست‌های بیش از حد",
     too_many_body="لطفاً {minutes} دقیقه دیگر دوباره امتحان کنید.",
+    too_many_hours_body="لطفاً {hours} ساعت دیگر دوباره امتحان کنید.",
     preferences_title="تنظیمات شما برای",
     topics_legend="موضوع‌های شمارهٔ شما",
     topics_hint="علامت یک موضوع را بردارید تا در شماره‌های بعدی نیاید.",
