@@ -8,11 +8,12 @@ covers the same window of articles, so a reader who changes their choice between
 gets each article of their topics once, as every reader does.
 
 The renders are bounded (a list's ``max_topic_variants``): past the bound, the choices held by
-the fewest readers (then those whose first reader joined last) are not rendered; each of their
-readers gets the rendered variant of the most of their topics and no other, or, when none is
-within their choice, the variant of their choice's first topic. Nobody gets a topic they did
-not choose, nobody goes without a copy, and an edition renders at most ``max_topic_variants``
-narrowed variants, plus one a topic of the list.
+the fewest readers are not rendered (between choices held by as many, those whose earliest
+reader came to the service last, by subscriber id); each of their readers gets the rendered
+variant of the most of their topics and no other, or, when none is within their choice, the
+variant of their choice's first topic. Nobody gets a topic they did not choose, nobody goes
+without a copy, and an edition renders at most ``max_topic_variants`` narrowed variants, plus
+one a topic of the list.
 """
 
 from __future__ import annotations
