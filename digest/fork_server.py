@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.forkserver
+import signal
 from collections.abc import Mapping, Sequence
+from multiprocessing import resource_tracker
 from multiprocessing.context import ForkServerContext
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,7 +40,20 @@ def fork_context() -> ForkServerContext:
     library, which starts with the first process unless ``start_early`` started it."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)  # effective when the server starts
+    _start_resource_tracker()
     return context
+
+
+def _start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker, which the server starts first otherwise, with
+    SIGHUP blocked, as it keeps it: it ignores SIGINT and SIGTERM alone, so a closed terminal's
+    SIGHUP to the run's processes ended it, and the run, stopping, found it gone ("process died
+    unexpectedly") and printed the traceback of the one it started in its place."""
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def command_and_config(arguments: Sequence[str]) -> tuple[str, Path | None] | None:

@@ -73,10 +73,10 @@ def _end_after_batch() -> None:
 
 
 def _stop_asked(signum: int, frame: FrameType | None) -> None:
-    """SIGTERM or SIGINT sent to the whole process group (a service manager stopping the run,
-    Ctrl-C in its terminal): the run ends, and this process with it, as when its starter is
-    gone. Their default actions ended it mid-batch, and the copies the server had taken and
-    the ledger did not have yet went again at the next run."""
+    """SIGTERM, SIGINT or SIGHUP sent to the whole process group (a service manager stopping
+    the run, Ctrl-C in its terminal, the terminal closed): the run ends, and this process with
+    it, as when its starter is gone. Their default actions ended it mid-batch, and the copies
+    the server had taken and the ledger did not have yet went again at the next run."""
     threading.Thread(target=_end_after_batch, name="digest-stop-asked", daemon=True).start()
 
 
@@ -84,6 +84,7 @@ def _start_worker(settings: Settings, clock: Clock, starter: Connection) -> None
     global _worker_services
     signal.signal(signal.SIGTERM, _stop_asked)
     signal.signal(signal.SIGINT, _stop_asked)
+    signal.signal(signal.SIGHUP, _stop_asked)
     threading.Thread(
         target=_watch_starter, args=(starter,), name="digest-watch-starter", daemon=True
     ).start()

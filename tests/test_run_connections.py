@@ -305,15 +305,23 @@ def test_two_runs_at_once_send_each_reader_one_copy(tmp_path: Path, connections:
 
 
 @pytest.mark.parametrize(
-    ("stopped_command", "exit_code", "last_words"),
+    ("stopped_command", "stop", "exit_code", "last_words"),
     [
-        (["run", "--list", "daily"], 0, "Stopped."),
-        (["run", "--once", "--list", "daily"], 143, "Terminated."),
-        (["send", "daily"], 143, "Terminated."),
+        (["run", "--list", "daily"], signal.SIGTERM, 0, "Stopped."),
+        (["run", "--once", "--list", "daily"], signal.SIGTERM, 143, "Terminated."),
+        (["send", "daily"], signal.SIGTERM, 143, "Terminated."),
+        # A closed terminal (or `kill -HUP`) ended the run and its sending processes as
+        # SIGTERM once did: it stops as on SIGTERM.
+        (["run", "--list", "daily"], signal.SIGHUP, 0, "Stopped."),
+        (["run", "--once", "--list", "daily"], signal.SIGHUP, 129, "Hung up."),
     ],
 )
 def test_a_run_stopped_by_sigterm_records_every_copy_the_server_took(
-    tmp_path: Path, stopped_command: list[str], exit_code: int, last_words: str
+    tmp_path: Path,
+    stopped_command: list[str],
+    stop: signal.Signals,
+    exit_code: int,
+    last_words: str,
 ) -> None:
     # A service manager stops `digest run` with SIGTERM, sent to every process of the run
     # (systemd's default). It used to end the run and its sending processes there and then
@@ -335,7 +343,7 @@ def test_a_run_stopped_by_sigterm_records_every_copy_the_server_took(
             start_new_session=True,  # its own process group, as a service manager's
         )
         _wait_for_copies(sink, 100)
-        os.killpg(stopped.pid, signal.SIGTERM)
+        os.killpg(stopped.pid, stop)
         output, problems = stopped.communicate(timeout=120)
         assert stopped.returncode == exit_code, problems
         assert last_words in output + problems

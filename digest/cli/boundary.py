@@ -9,6 +9,7 @@ an exit code a script can test:
     1    the command failed (a database or port it needs, a feed, a file)
     130  interrupted by Ctrl-C (128 + SIGINT, as the shell reports it)
     143  stopped by SIGTERM (128 + SIGTERM), where the command takes it as it takes Ctrl-C
+    129  stopped by SIGHUP (a closed terminal, ``kill -HUP``), taken as SIGTERM is
 
 Anything else is a bug and keeps its traceback, without local variables (they hold settings).
 
@@ -61,31 +62,48 @@ EXIT_FAILED = 1
 EXIT_INVALID_CONFIG = 2
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
+EXIT_HUNG_UP = 129
 
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised in the main thread where the command is (``sigterm_as_ctrl_c``)."""
 
+    last_words, exit_code = "Terminated.", EXIT_TERMINATED
+
+
+class HungUp(Terminated):
+    """SIGHUP, taken as SIGTERM is (``sigterm_as_ctrl_c``)."""
+
+    last_words, exit_code = "Hung up.", EXIT_HUNG_UP
+
+
+# The stops a command takes as Ctrl-C: a service manager's, ``kill PID``, and a closed
+# terminal's (or ``kill -HUP``), which a run in a terminal left by ssh gets.
+_STOPS = {signal.SIGTERM: Terminated, signal.SIGHUP: HungUp}
+
 
 @contextmanager
 def sigterm_as_ctrl_c() -> Iterator[None]:
-    """For the block, SIGTERM (a service manager stopping the command, ``kill PID``) ends the
-    command as Ctrl-C does, by an exception that unwinds it: the copies a mail server took are
-    recorded on the ledger and the sending processes are told to stop. Its default action ended
-    the process there and then, so those copies went again at the next run.
+    """For the block, SIGTERM (a service manager stopping the command, ``kill PID``) and
+    SIGHUP (a closed terminal) end the command as Ctrl-C does, by an exception that unwinds
+    it: the copies a mail server took are recorded on the ledger and the sending processes are
+    told to stop. Their default actions ended the process there and then, so those copies went
+    again at the next run.
 
-    A second SIGTERM is ignored: the first one's unwinding is what records, and must finish.
+    A second stop is ignored: the first one's unwinding is what records, and must finish.
     """
 
     def terminate(signum: int, frame: FrameType | None) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise Terminated
+        for stop in _STOPS:
+            signal.signal(stop, signal.SIG_IGN)
+        raise _STOPS[signal.Signals(signum)]
 
-    previous = signal.signal(signal.SIGTERM, terminate)
+    previous = {stop: signal.signal(stop, terminate) for stop in _STOPS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for stop, handler in previous.items():
+            signal.signal(stop, handler)
 
 
 # What a terminal obeys rather than shows. C0 controls and DEL: ESC opens every sequence (a
@@ -185,9 +203,9 @@ def expected_failures() -> Iterator[None]:
         where = f"{error.filename}: " if error.filename else ""
         report(f"{where}{error.strerror or error}")
         raise typer.Exit(EXIT_FAILED) from None
-    except Terminated:
-        errors.print("Terminated.", highlight=False)
-        raise typer.Exit(EXIT_TERMINATED) from None
+    except Terminated as stop:
+        errors.print(stop.last_words, highlight=False)
+        raise typer.Exit(stop.exit_code) from None
     except KeyboardInterrupt:
         errors.print("Interrupted.", highlight=False)
         raise typer.Exit(EXIT_INTERRUPTED) from None

@@ -139,7 +139,11 @@ def run(
         int, typer.Option(help="Seconds between cycles when running continuously.", min=1)
     ] = 60,
 ) -> None:
-    """Poll every feed, build every edition that is due and deliver it; repeat unless --once."""
+    """Poll every feed, build every edition that is due and deliver it; repeat unless --once.
+
+    Ctrl-C, SIGTERM and SIGHUP (a closed terminal) stop it once the copies the mail server took
+    are recorded; config edits apply at the next cycle unasked.
+    """
     settings: Settings | None = load_config()
     assert settings is not None
     if list_slug is not None:

@@ -38,7 +38,8 @@ def serve(
 ) -> None:
     """Serve the readers' web pages until stopped: sign-up and its confirmation, preferences,
     unsubscribe (page and one-click), the archive and its Atom feed, the webhooks of the mail
-    providers the config enables, and a health check."""
+    providers the config enables, and a health check. Ctrl-C, SIGTERM and SIGHUP (a closed
+    terminal) stop it once the requests in hand are answered; config edits apply unasked."""
     from digest.web.reloading import ReloadingApp
     from digest.web.server import serve as run_server
 

@@ -223,8 +223,9 @@ def server_for(
 def serve(
     app: ASGIApp, host: str, port: int, *, announce: Callable[[str], None], key: str = KEY
 ) -> None:
-    """Serve ``app`` until interrupted: Ctrl-C or SIGTERM end it gracefully, the requests in
-    hand answered; after SIGTERM this returns, so that the caller's own cleanup runs."""
+    """Serve ``app`` until interrupted: Ctrl-C, SIGTERM or SIGHUP (a closed terminal) end it
+    gracefully, the requests in hand answered; after SIGTERM or SIGHUP this returns, so that
+    the caller's own cleanup runs."""
     sock = bind(host, port, key)
     announce(address(sock))
     server = server_for(app)
@@ -232,12 +233,15 @@ def serve(
     # stopped: the default one ended the process there and then, before the caller closed
     # what it holds (the sign-ups answered but not yet mailed were lost).
     previous = signal.signal(signal.SIGTERM, _stop_serving)
+    # uvicorn leaves SIGHUP alone, whose default ends the process at once: it is SIGTERM here.
+    previous_hangup = signal.signal(signal.SIGHUP, _as_sigterm)
     try:
         server.run(sockets=[sock])
     except _Terminated:
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGHUP, previous_hangup)
         sock.close()
 
 
@@ -247,6 +251,10 @@ class _Terminated(Exception):
 
 def _stop_serving(signum: int, frame: FrameType | None) -> None:
     raise _Terminated
+
+
+def _as_sigterm(signum: int, frame: FrameType | None) -> None:
+    signal.raise_signal(signal.SIGTERM)
 
 
 @contextmanager
