@@ -1,14 +1,16 @@
 """The config file followed by a long-running process that builds what it serves from it
 (DESIGN invariant 5): ``digest serve``'s pages and ``digest inbound``'s receiver.
 
-    take() ─► the file's stat changed? ─► read and checked ─► built ─► (settings, built)
+    take() ─► a file's stat changed? ─► read and checked ─► built ─► (settings, built)
                    │ no                       │ refused          │ cannot be built
                    ▼                          ▼                  ▼
                  None                 said once, None     said once per reason, None;
                                                           tried again at the next take()
 
 The caller decides how often to look (a stat costs microseconds, a read milliseconds) and how
-to swap what it serves; what is refused leaves the settings in force as they are.
+to swap what it serves; what is refused leaves the settings in force as they are. The files
+looked at are the config file and those its secrets were read from (``DIGEST_X_FILE``, a
+credential): a password file rotated in place is taken as an edit is.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Generic, TypeVar
 
-from digest.config import Settings, file_stamp, load_settings
+from digest.config import Settings, load_settings, settings_stamp
 from digest.errors import ConfigError, DigestError
 from digest.ticking import refuse_edit
 
@@ -42,7 +44,7 @@ class ConfigEdits(Generic[Built]):
         self._build = build
         self._log = log
         self._environ = environ
-        self._stamp = file_stamp(settings.source)  # the file as the settings in force read it
+        self._stamp = settings_stamp(settings)  # the files as the settings in force read them
         self._unbuilt: str | None = None  # why the latest edit could not be built
 
     def take(self) -> tuple[Settings, Built] | None:
@@ -50,7 +52,7 @@ class ConfigEdits(Generic[Built]):
         the last look, passes the checks and can be built; else None (module docstring)."""
         current = self.settings
         # Taken before the read: an edit made during it is seen at the next look.
-        stamp = file_stamp(current.source)
+        stamp = settings_stamp(current)
         if stamp == self._stamp and self._unbuilt is None:
             return None
         self._stamp = stamp

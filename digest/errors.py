@@ -325,13 +325,18 @@ class SecretKeyMismatchError(DigestError):
 
     def __init__(self, url: str, key_from: str) -> None:
         self.url, self.key_from = url, key_from
+        generated = not key_from.startswith(("DIGEST_", "credential "))
+        fix = (
+            "restore the key file from the backup, or set DIGEST_SECRET_KEY to it"
+            if generated
+            else "put it where this one was read from"
+        )
         super().__init__(
             f"the secret key ({key_from}) is not the one the database {database_shown(url)} was "
             "used with: every unsubscribe and preferences link already mailed would be refused, "
             "and forgotten addresses could be imported again. Give this machine the key the "
-            "database was used with (restore the key file from the backup, or set "
-            "DIGEST_SECRET_KEY to it, the same on every machine); to change the key on purpose, "
-            "run `digest db adopt-secret-key`"
+            f"database was used with ({fix}, the same on every machine); to change the key on "
+            "purpose, run `digest db adopt-secret-key`"
         )
 
 

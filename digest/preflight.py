@@ -150,7 +150,7 @@ def _check_secret_key(settings: Settings, store: Store | None, result: Preflight
     secret: str | None = None
     if settings.secret_key is not None:
         secret = settings.secret_key.get_secret_value()
-        result.warnings.extend(_short_secret(secret))
+        result.warnings.extend(_short_secret(secret, settings.origin("DIGEST_SECRET_KEY")))
     else:
         try:
             # What digest run reads at start, or makes: none yet is a new key.
@@ -274,15 +274,16 @@ def _is_ip_address(host: str) -> bool:
 MIN_SECRET_CHARACTERS = 16
 
 
-def _short_secret(secret: str) -> list[str]:
-    """A warning when DIGEST_SECRET_KEY is too short to be a random key: the links it signs
-    carry their HMAC, so one link a reader forwards lets anyone try keys offline, and the key
-    found forges every reader's unsubscribe, preferences and confirmation links."""
+def _short_secret(secret: str, origin: str) -> list[str]:
+    """A warning when DIGEST_SECRET_KEY (read from ``origin``) is too short to be a random key:
+    the links it signs carry their HMAC, so one link a reader forwards lets anyone try keys
+    offline, and the key found forges every reader's unsubscribe, preferences and confirmation
+    links."""
     length = len(secret.strip())
     if length >= MIN_SECRET_CHARACTERS:
         return []
     return [
-        f"DIGEST_SECRET_KEY is {length} characters: a key that short can be guessed from any "
+        f"{origin} is {length} characters: a key that short can be guessed from any "
         "link in a mail, and then forges every reader's unsubscribe and preferences links; set "
         "32 random characters or more (python3 -c 'import secrets; "
         "print(secrets.token_urlsafe(32))'), knowing that the links in mail already sent stop "

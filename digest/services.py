@@ -93,7 +93,8 @@ def default_transport(settings: Settings) -> MailTransport:
         smtp = settings.smtp
         if smtp.ca_file is not None:
             smtp = smtp.model_copy(update={"ca_file": settings.config_path(smtp.ca_file)})
-        return SmtpTransport(smtp, password=password)
+        password_from = settings.origin("DIGEST_SMTP_PASSWORD")
+        return SmtpTransport(smtp, password=password, password_from=password_from)
     return OutboxTransport(settings.service.outbox)
 
 
@@ -130,7 +131,9 @@ def require_secret_key(store: Store, settings: Settings, secret: str, clock: Clo
 
 def secret_source(settings: Settings) -> str:
     """Where the secret key comes from, for the operator."""
-    return "DIGEST_SECRET_KEY" if settings.secret_key is not None else str(secret_file(settings))
+    if settings.secret_key is not None:
+        return settings.origin("DIGEST_SECRET_KEY")  # the variable, its file or credential
+    return str(secret_file(settings))
 
 
 def shares_database(settings: Settings) -> bool:

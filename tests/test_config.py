@@ -857,7 +857,7 @@ def test_a_secret_file_that_cannot_be_used_is_named_with_its_variable(tmp_path: 
     ]
     # A bad value read from a file names the file's variable, and its password stays unsaid.
     [(key, why)] = problems(path, {"DIGEST_DATABASE_URL_FILE": str(tmp_path / "bad-url")})
-    assert key == "service.database_url (set by DIGEST_DATABASE_URL_FILE)"
+    assert key == f"service.database_url (set by DIGEST_DATABASE_URL_FILE={tmp_path / 'bad-url'})"
     assert "hunter2" not in why
 
 

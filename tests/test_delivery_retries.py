@@ -383,10 +383,14 @@ class GreetingCounter(UnansweredHandler):
 
 
 def _with_every_login_refused(
-    setup: Setup, handler: GreetingCounter, *command: str
+    setup: Setup,
+    handler: GreetingCounter,
+    *command: str,
+    password: dict[str, str] | None = None,
 ) -> tuple[Settings, Any]:
     """``digest COMMAND`` against a server that refuses every login (535), counted in
-    ``handler.logins``: the settings it ran with, and what it did."""
+    ``handler.logins``, with ``password``'s variables (DIGEST_SMTP_PASSWORD by default): the
+    settings it ran with, and what it did."""
 
     def authenticator(
         server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
@@ -410,7 +414,7 @@ def _with_every_login_refused(
             env={
                 "COLUMNS": "250",
                 "DIGEST_SECRET_KEY": "retries-secret",
-                "DIGEST_SMTP_PASSWORD": "wrong",
+                **(password or {"DIGEST_SMTP_PASSWORD": "wrong"}),
             },
         )
     finally:
@@ -450,6 +454,24 @@ def test_send_says_why_its_copies_wait_as_run_does(setup: Setup) -> None:
         "check smtp.user and DIGEST_SMTP_PASSWORD"
     ) in said
     assert "wrong" not in said
+
+
+def test_a_refused_login_names_the_file_the_password_was_read_from(
+    setup: Setup, tmp_path: Path
+) -> None:
+    # The password read from DIGEST_SMTP_PASSWORD_FILE: "check DIGEST_SMTP_PASSWORD" sent the
+    # operator to a variable that is not set.
+    password_file = tmp_path / "smtp-password"
+    password_file.write_text("wrong\n")
+    _, result = _with_every_login_refused(
+        setup,
+        GreetingCounter(),
+        "send",
+        "daily",
+        password={"DIGEST_SMTP_PASSWORD_FILE": str(password_file)},
+    )
+    said = " ".join(result.output.split())
+    assert f"check smtp.user and DIGEST_SMTP_PASSWORD_FILE={password_file}" in said
 
 
 def test_status_shows_a_parked_delivery_whose_reason_holds_the_servers_odd_text(

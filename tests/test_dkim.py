@@ -216,6 +216,28 @@ def _unsigned() -> bytes:
     ).data
 
 
+def test_a_key_that_cannot_sign_is_named_once_by_where_it_was_read_from(tmp_path: Path) -> None:
+    # It said "DIGEST_DKIM_KEY: DIGEST_DKIM_KEY: …", and named the variable when the key came
+    # from a file or a credential.
+    not_a_key = "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n"
+    key_file = tmp_path / "dkim-key"
+    key_file.write_text(not_a_key)
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "dkim_key").write_text(not_a_key)
+    for environ, origin in (
+        ({"DIGEST_DKIM_KEY": not_a_key}, "DIGEST_DKIM_KEY"),
+        ({"DIGEST_DKIM_KEY_FILE": str(key_file)}, f"DIGEST_DKIM_KEY_FILE={key_file}"),
+        ({"CREDENTIALS_DIRECTORY": str(credentials)}, f"credential dkim_key in {credentials}"),
+    ):
+        with pytest.raises(ConfigError) as caught:
+            dkim_signer(_settings(tmp_path, {"selector": "digest"}, environ))
+        said = str(caught.value)
+        assert said.startswith(f"{origin}: "), said
+        assert said.endswith("; give the PEM private key of the selector"), said
+        assert said.count("DIGEST_DKIM_KEY") == (0 if "credential" in origin else 1), said
+
+
 def test_a_key_never_goes_in_the_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         _settings(tmp_path, {"selector": "digest", "private_key": "-----BEGIN..."}, {})

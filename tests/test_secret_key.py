@@ -9,8 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from digest.config import load_settings
+from digest.errors import SecretKeyMismatchError
 from digest.mail.tokens import secret_check
+from digest.preflight import preflight
+from digest.services import secret_source
 from digest.store import open_store
+from tests.test_config import MINIMAL, write_config
 from tests.test_end_to_end import SECRET, digest, example_config
 
 pytestmark = pytest.mark.integration
@@ -100,3 +105,24 @@ def test_the_check_does_not_give_the_key_away() -> None:
     check = secret_check(SECRET)
     assert len(check) == 64 and SECRET not in check
     assert check != secret_check(OTHER) and check == secret_check(SECRET)
+
+
+def test_a_key_read_from_a_file_or_a_credential_is_named_by_it(tmp_path: Path) -> None:
+    # A key from DIGEST_SECRET_KEY_FILE or a credential was called "DIGEST_SECRET_KEY", and the
+    # operator told to set that variable, which is not set.
+    config = write_config(tmp_path, MINIMAL)
+    (tmp_path / "key").write_text("short\n")
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "secret_key").write_text("short\n")
+    for environ, origin in (
+        ({"DIGEST_SECRET_KEY": "short"}, "DIGEST_SECRET_KEY"),
+        ({"DIGEST_SECRET_KEY_FILE": "key"}, f"DIGEST_SECRET_KEY_FILE={tmp_path / 'key'}"),
+        ({"CREDENTIALS_DIRECTORY": str(credentials)}, f"credential secret_key in {credentials}"),
+    ):
+        settings = load_settings(config, environ, working_directory=Path("/"))
+        refused = str(SecretKeyMismatchError("sqlite:///digest.db", secret_source(settings)))
+        assert f"the secret key ({origin}) is not the one" in refused
+        assert refused.count("DIGEST_SECRET_KEY") == (0 if "credential" in origin else 1)
+        [short] = [w for w in preflight(settings, None, environ).warnings if "characters" in w]
+        assert short.startswith(f"{origin} is 5 characters: a key that short")

@@ -146,3 +146,20 @@ def test_an_edit_whose_services_cannot_be_built_leaves_the_previous_ones_in_forc
     shutil.copy(Path(__file__).parent / "data" / "dkim" / "private.pem", worker_config.parent)
     (worker_config.parent / "private.pem").replace(worker_config.parent / "dkim.pem")
     assert runtime.for_task().dkim is not None
+
+
+def test_a_task_reads_a_secret_file_rotated_in_place(
+    worker_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A password rotated in its DIGEST_SMTP_PASSWORD_FILE file reached the tasks only at a
+    # restart or the next edit of the config file: only the config file's stat was looked at.
+    secret = worker_config.parent / "smtp-password"
+    secret.write_text("the old password\n")
+    monkeypatch.setenv("DIGEST_SMTP_PASSWORD_FILE", str(secret))
+    runtime.configure(load_settings(worker_config))
+    smtp_password = runtime.for_task().settings.smtp_password
+    assert smtp_password is not None and smtp_password.get_secret_value() == "the old password"
+    secret.write_text("the new password, rotated\n")
+    smtp_password = runtime.for_task().settings.smtp_password
+    assert smtp_password is not None
+    assert smtp_password.get_secret_value() == "the new password, rotated"

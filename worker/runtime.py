@@ -6,7 +6,7 @@ import logging
 import os
 
 from digest import ticking
-from digest.config import Settings, config_path_from_env, file_stamp, load_settings
+from digest.config import Settings, config_path_from_env, load_settings, settings_stamp
 from digest.errors import ConfigError
 from digest.services import Services, build_services
 from digest.ticking import Leases, LocalLeases
@@ -17,7 +17,7 @@ _settings: Settings | None = None
 _services: Services | None = None
 _handed_in = False  # the services are a command's own (digest run): it reloads them itself
 _behind = False  # the file's settings were refused for what they name: a task tries them again
-_read_stamp: tuple[int, int, int] | None = None  # the config file's stat at the last task's read
+_read_stamp: tuple[tuple[int, int, int] | None, ...] | None = None  # at the last task's read
 _fingerprint: tuple[Settings, str] | None = None  # the settings in force, and their fingerprint
 _skews_said: set[tuple[str, str, str]] = set()  # (the sender's, this one's, task) logged
 
@@ -89,13 +89,15 @@ def for_task() -> Services:
     other tasks keep the previous settings quietly. In-process (``digest run``), the services
     handed in are the command's, which reloads them itself.
 
-    The file is read again only when its stat says it changed: reading and checking it costs
+    The file is read again only when its stat, or that of a file a secret was read from, says
+    it changed: reading and checking it costs
     milliseconds, a delivery batch's task runs several times a second, and a stat is cheap."""
     global _read_stamp
     if _handed_in:
         return services()
-    stamp = file_stamp(settings().source)  # taken before the read: an edit during it is seen next
-    if stamp is None or stamp != _read_stamp or _behind:
+    # Taken before the read: an edit during it is seen next. The secret files count too.
+    stamp = settings_stamp(settings())
+    if stamp[0] is None or stamp != _read_stamp or _behind:
         refreshed = refresh(quiet=True)
         # Not remembered while the file's settings are refused for a file they name: fixing
         # that file (the DKIM key) leaves the config's stat as it was.

@@ -40,6 +40,7 @@ from digest.config.loading import (
     load_settings,
     read_config_text,
     settings_from_mapping,
+    settings_stamp,
 )
 from digest.config.mail import BouncesSettings, DkimSettings, InboundSettings, SmtpSettings
 from digest.config.naming import entry_key
@@ -85,4 +86,5 @@ __all__ = [
     "load_settings",
     "read_config_text",
     "settings_from_mapping",
+    "settings_stamp",
 ]

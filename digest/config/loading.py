@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 
 from digest.config.cross_check import cross_check
 from digest.config.editorial import FeedSettings, ListSettings, TopicSettings
@@ -104,6 +104,17 @@ class Settings(ConfigFile):
     """The PEM private key that signs mail, when ``[dkim]`` has no ``key_file``."""
     mailgun_signing_key: SecretStr | None = None
     """``DIGEST_MAILGUN_SIGNING_KEY``: checks the signature of Mailgun's webhook calls."""
+    secret_origins: dict[str, str] = Field(default_factory=dict)
+    """Where a value read from a file came from, by its variable: ``DIGEST_X_FILE=PATH`` or
+    ``credential x in DIRECTORY`` (digest.config.secret_files)."""
+    secret_files: tuple[Path, ...] = ()
+    """The files those values were read from: a running process reads them again when one
+    changes, as when the config file does (``settings_stamp``)."""
+
+    def origin(self, variable: str) -> str:
+        """Where ``variable``'s value was read from, for the operator: the file or credential
+        that held it, else the variable itself."""
+        return self.secret_origins.get(variable, variable)
 
     @property
     def bounce_domain(self) -> str:
@@ -186,6 +197,13 @@ def file_stamp(path: Path) -> tuple[int, int, int] | None:
     return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
 
 
+def settings_stamp(settings: Settings) -> tuple[tuple[int, int, int] | None, ...]:
+    """What tells an edit of what ``settings`` were read from: the config file's stamp and
+    that of each file a secret or address was read from (``file_stamp``), so that a password
+    file rotated in place is read again as an edited config is."""
+    return tuple(file_stamp(path) for path in (settings.source, *settings.secret_files))
+
+
 def read_config_text(path: Path) -> str:
     """The text of a config file: UTF-8, with or without the byte order mark some Windows
     editors (Notepad) write at its start, which TOML parsers refuse as "Invalid statement"."""
@@ -233,7 +251,15 @@ def settings_from_mapping(
         for field_name, variable in SECRET_ENV.items()
         if environ.get(variable)
     }
-    settings = Settings.model_validate({**dict(config_file), "source": source, **secrets})
+    settings = Settings.model_validate(
+        {
+            **dict(config_file),
+            "source": source,
+            **secrets,
+            "secret_origins": environment.origins,
+            "secret_files": tuple(environment.files),
+        }
+    )
     problems = list(cross_check(settings))
     if problems:
         raise ConfigError(str(source), problems)

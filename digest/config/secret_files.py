@@ -45,7 +45,10 @@ class Environment:
 
     values: dict[str, str]
     origins: dict[str, str] = field(default_factory=dict)
-    """A variable set from a file → what set it (``DIGEST_X_FILE``, ``credential x``)."""
+    """A variable set from a file → what set it, for the operator: ``DIGEST_X_FILE=PATH`` or
+    ``credential x in DIRECTORY``."""
+    files: list[Path] = field(default_factory=list)
+    """The files read: a running process reads them again when one changes."""
     problems: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -63,10 +66,11 @@ def with_secret_files(environ: Mapping[str, str], base: Path) -> Environment:
             )
             continue
         if named:
-            path, origin = base / named, file_variable  # an absolute name stays whole
+            path = base / named  # an absolute name stays whole
+            origin = f"{file_variable}={path}"
         elif credentials and not environ.get(variable):
             path = Path(credentials) / credential_name(variable)
-            origin = f"credential {credential_name(variable)}"
+            origin = f"credential {credential_name(variable)} in {credentials}"
             if not path.is_file():
                 continue
         else:
@@ -77,6 +81,7 @@ def with_secret_files(environ: Mapping[str, str], base: Path) -> Environment:
             continue
         environment.values[variable] = value
         environment.origins[variable] = origin
+        environment.files.append(path)
     return environment
 
 

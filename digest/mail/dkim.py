@@ -73,7 +73,7 @@ def dkim_signer(settings: Settings) -> DkimSigner | None:
         path: Path | None = settings.config_path(config.key_file)
         where, key = "dkim.key_file", _read_key(settings.config_path(config.key_file))
     elif settings.dkim_key is not None:
-        path, where = None, "DIGEST_DKIM_KEY"
+        path, where = None, settings.origin("DIGEST_DKIM_KEY")
         key = settings.dkim_key.get_secret_value().encode("ascii", "replace")
     else:
         raise ConfigError(
@@ -83,9 +83,10 @@ def dkim_signer(settings: Settings) -> DkimSigner | None:
     try:
         return DkimSigner(selector=config.selector, domain=domain, private_key=key)
     except ValueError as error:
-        source = str(path) if path is not None else "DIGEST_DKIM_KEY"
         why = f"{error}; give the PEM private key of the selector"
-        raise ConfigError(source, [(where, why)]) from None
+        if path is None:  # the variable, its file or credential names itself once
+            raise ConfigError(where, [("", why)]) from None
+        raise ConfigError(str(path), [(where, why)]) from None
 
 
 def _read_key(path: Path) -> bytes:

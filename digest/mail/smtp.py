@@ -61,6 +61,7 @@ class SmtpTransport(MailTransport):
         password: str | None,
         *,
         ssl_context: ssl.SSLContext | None = None,
+        password_from: str = "DIGEST_SMTP_PASSWORD",  # noqa: S107 - a variable's name
     ) -> None:
         if settings.user and not password:
             why = (
@@ -70,6 +71,7 @@ class SmtpTransport(MailTransport):
             raise ConfigError("DIGEST_SMTP_PASSWORD", [("", why)])
         self._settings = settings
         self._password = password
+        self._password_from = password_from  # the variable, its file or credential
         self._ssl_context = ssl_context
         self._smtp: smtplib.SMTP | None = None
 
@@ -273,7 +275,7 @@ class SmtpTransport(MailTransport):
             raise _ConnectionProblem(
                 f"{self._where} refused the login of {settings.user!r} "
                 f"({error.smtp_code} {reply_text(error.smtp_error)}): "
-                "check smtp.user and DIGEST_SMTP_PASSWORD"
+                f"check smtp.user and {self._password_from}"
             ) from error
         except ssl.SSLCertVerificationError as error:
             smtp.close()
