@@ -35,7 +35,8 @@ def inbound(
         typer.Option("--lmtp/--smtp", help="Speak LMTP, for a Postfix transport (inbound.lmtp)."),
     ] = None,
 ) -> None:
-    """Receive bounces, complaints and mailto unsubscribes by SMTP or LMTP until stopped."""
+    """Receive bounces, complaints and mailto unsubscribes by SMTP or LMTP until stopped
+    (Ctrl-C, SIGTERM or SIGHUP); config edits apply unasked."""
     settings = load_config()
     # One line per message taken, ignored (with why) or refused: the operator's record of
     # what came back.
@@ -51,6 +52,7 @@ def inbound(
             stop.set()
 
         signal.signal(signal.SIGTERM, terminate)
+        signal.signal(signal.SIGHUP, terminate)  # a closed terminal: it follows edits by itself
         console.print(server.describe(), highlight=False)
         try:
             while not stop.wait(CHECK_EVERY):
