@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from digest.config.loading import Settings, read_config_text
 from digest.config.naming import entry_key
-from digest.config.secret_files import FILE_SUFFIX, FILE_VARIABLES, with_secret_files
+from digest.config.secret_files import FILE_SUFFIX, FILE_VARIABLES
 from digest.config.values import is_loopback_host
 from digest.shown import without_password
 
@@ -74,8 +74,9 @@ def cleartext_password_warnings(
         parts = urlsplit(broker)
         if parts.scheme == "redis" and parts.password and not is_loopback_host(parts.hostname):
             variable = "DIGEST_BROKER_URL"
-            origins = with_secret_files(environ, settings.base_dir).origins
-            origin = origins.get(variable) or (variable if environ.get(variable) else None)
+            origin = settings.secret_origins.get(variable) or (
+                variable if environ.get(variable) else None
+            )
             key = f"service.broker_url (set by {origin})" if origin else "service.broker_url"
             warnings.append(
                 f"{settings.source}: {key} is {without_password(broker)}: the password crosses "
