@@ -826,6 +826,8 @@ def test_secrets_and_addresses_come_from_files_a_service_manager_hands_over(
     assert settings.smtp_password.get_secret_value() == "smtp pass word"
     assert settings.service.database_url == "postgresql+psycopg://desk:pw@db.internal/digest"
     assert settings.service.broker_url == "redis://:redis-pw@redis.internal:6379/0"
+    assert settings.origin("DIGEST_BROKER_URL") == f"DIGEST_BROKER_URL_FILE={tmp_path / 'broker'}"
+    hash(settings)  # where each came from is kept, and the settings stay hashable
     # The variable itself wins over a credential: a credential is the unit's default.
     settings = load_settings(
         path, {"CREDENTIALS_DIRECTORY": str(credentials), "DIGEST_SECRET_KEY": "x" * 32}

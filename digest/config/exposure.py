@@ -74,9 +74,8 @@ def cleartext_password_warnings(
         parts = urlsplit(broker)
         if parts.scheme == "redis" and parts.password and not is_loopback_host(parts.hostname):
             variable = "DIGEST_BROKER_URL"
-            origin = settings.secret_origins.get(variable) or (
-                variable if environ.get(variable) else None
-            )
+            origins = dict(settings.secret_origins)  # a file's or a credential's
+            origin = origins.get(variable) or (variable if environ.get(variable) else None)
             key = f"service.broker_url (set by {origin})" if origin else "service.broker_url"
             warnings.append(
                 f"{settings.source}: {key} is {without_password(broker)}: the password crosses "

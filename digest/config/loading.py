@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import SecretStr, ValidationError
 
 from digest.config.cross_check import cross_check
 from digest.config.editorial import FeedSettings, ListSettings, TopicSettings
@@ -104,9 +104,10 @@ class Settings(ConfigFile):
     """The PEM private key that signs mail, when ``[dkim]`` has no ``key_file``."""
     mailgun_signing_key: SecretStr | None = None
     """``DIGEST_MAILGUN_SIGNING_KEY``: checks the signature of Mailgun's webhook calls."""
-    secret_origins: dict[str, str] = Field(default_factory=dict)
-    """Where a value read from a file came from, by its variable: ``DIGEST_X_FILE=PATH`` or
-    ``credential x in DIRECTORY`` (digest.config.secret_files)."""
+    secret_origins: tuple[tuple[str, str], ...] = ()
+    """Where each value read from a file came from, as (variable, origin): ``DIGEST_X_FILE=PATH``
+    or ``credential x in DIRECTORY`` (digest.config.secret_files). Pairs, not a dict: the
+    settings stay hashable."""
     secret_files: tuple[Path, ...] = ()
     """The files those values were read from: a running process reads them again when one
     changes, as when the config file does (``settings_stamp``)."""
@@ -114,7 +115,7 @@ class Settings(ConfigFile):
     def origin(self, variable: str) -> str:
         """Where ``variable``'s value was read from, for the operator: the file or credential
         that held it, else the variable itself."""
-        return self.secret_origins.get(variable, variable)
+        return dict(self.secret_origins).get(variable, variable)
 
     @property
     def bounce_domain(self) -> str:
@@ -256,7 +257,7 @@ def settings_from_mapping(
             **dict(config_file),
             "source": source,
             **secrets,
-            "secret_origins": environment.origins,
+            "secret_origins": tuple(environment.origins.items()),
             "secret_files": tuple(environment.files),
         }
     )
