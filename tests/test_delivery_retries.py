@@ -74,6 +74,15 @@ class UnansweredHandler:
         return "250 OK"
 
 
+def one_cycle(settings: Settings, clock: FixedClock) -> pipeline.CycleSummary:
+    """One cycle of `digest run` on services of its own, as each run builds them."""
+    services = build_services(settings, clock=clock)
+    try:
+        return pipeline.run_cycle(services, pipeline.InlineDispatcher(services))
+    finally:
+        services.close()
+
+
 @pytest.fixture
 def unanswered() -> Iterator[tuple[UnansweredHandler, int]]:
     handler = UnansweredHandler()
@@ -196,11 +205,7 @@ def test_copies_with_no_reply_are_bounded_across_cycles_then_parked_and_shown(
     clock = FixedClock(DAY1)
     summaries = []
     for _ in range(6):  # every cycle two hours on: past any backoff, within the same slot
-        services = build_services(settings, clock=clock)
-        try:
-            summaries.append(pipeline.run_cycle(services, pipeline.InlineDispatcher(services)))
-        finally:
-            services.close()
+        summaries.append(one_cycle(settings, clock))
         clock.advance(timedelta(hours=2))
 
     assert summaries[0].editions_built == 1 and sum(s.editions_built for s in summaries) == 1
@@ -236,14 +241,7 @@ def test_copies_with_no_reply_are_bounded_across_cycles_then_parked_and_shown(
     assert {row[:3] for row in ledger(settings).values()} == {("pending", 0, 0)}
     assert cli(setup.config, "deliveries", "retry", str(edition["edition"])).exit_code == 1
     handler.hang, handler.data_reply = False, "250 OK"
-    services = build_services(settings, clock=clock)
-    try:
-        assert (
-            pipeline.run_cycle(services, pipeline.InlineDispatcher(services)).messages_delivered
-            == 3
-        )
-    finally:
-        services.close()
+    assert one_cycle(settings, clock).messages_delivered == 3
     assert {row[0] for row in ledger(settings).values()} == {"sent"}
 
 
@@ -301,32 +299,26 @@ def test_temporary_failures_wait_for_their_backoff_then_fail(
     settings = setup.settings(port, max_retries=2)
     clock = FixedClock(DAY1)
 
-    def cycle() -> pipeline.CycleSummary:
-        services = build_services(settings, clock=clock)
-        try:
-            return pipeline.run_cycle(services, pipeline.InlineDispatcher(services))
-        finally:
-            services.close()
-
-    first = cycle()
+    first = one_cycle(settings, clock)
     assert (first.messages_retrying, first.messages_failed) == (3, 0)
     rows = ledger(settings)
     waits = {row[3] - DAY1 for row in rows.values()}  # type: ignore[operator]
     assert all(timedelta(minutes=5) <= wait <= timedelta(minutes=6.25) for wait in waits)
-    assert cycle().messages_retrying == 0, "not due yet: nothing is sent"
+    assert one_cycle(settings, clock).messages_retrying == 0, "not due yet: nothing is sent"
     assert sum(handler.ends.values()) == 3
 
     clock.advance(timedelta(minutes=6.5))
-    assert cycle().messages_retrying == 3
+    assert one_cycle(settings, clock).messages_retrying == 3
     assert sum(handler.ends.values()) == 6
     clock.advance(timedelta(minutes=6.5))
-    assert cycle().messages_retrying == 0, "the second wait is twice the first"
+    second = one_cycle(settings, clock)
+    assert second.messages_retrying == 0, "the second wait is twice the first"
     clock.advance(timedelta(minutes=6.5))
-    third = cycle()
+    third = one_cycle(settings, clock)
     assert (third.messages_retrying, third.messages_failed) == (0, 3)
     assert any("gave up after 3 temporary failures" in p for p in third.problems)
     clock.advance(timedelta(hours=3))
-    cycle()
+    one_cycle(settings, clock)
     assert set(handler.ends.values()) == {3}, "1 + max_retries attempts per reader"
     assert {row[:3] for row in ledger(settings).values()} == {("failed", 3, 0)}
 
@@ -341,18 +333,13 @@ def test_a_retry_set_by_a_clock_that_ran_fast_is_due_once_it_is_set_right(
     settings = setup.settings(port)
     clock = FixedClock(DAY1 + timedelta(days=1))
 
-    def cycle() -> pipeline.CycleSummary:
-        services = build_services(settings, clock=clock)
-        try:
-            return pipeline.run_cycle(services, pipeline.InlineDispatcher(services))
-        finally:
-            services.close()
-
-    assert cycle().messages_retrying == 3
+    assert one_cycle(settings, clock).messages_retrying == 3
     clock.advance(timedelta(minutes=1))
-    assert cycle().messages_retrying == 0, "within the longest wait, a retry waits its time"
+    within = one_cycle(settings, clock)
+    assert within.messages_retrying == 0, "within the longest wait, a retry waits its time"
     clock.set(DAY1 + timedelta(hours=1))
-    assert cycle().messages_retrying == 3, "a day ahead: set by the fast clock, due now"
+    stepped_back = one_cycle(settings, clock)
+    assert stepped_back.messages_retrying == 3, "a day ahead: set by the fast clock, due now"
     assert set(handler.ends.values()) == {2}
 
 
@@ -524,18 +511,15 @@ def test_a_server_refusing_every_copy_is_ten_problem_lines_and_a_count_not_one_p
     )
     handler, port = unanswered
     handler.data_reply = "451 4.3.0 Try again later"
-    services = build_services(setup.settings(port), clock=FixedClock(DAY1))
-    try:
-        summary = pipeline.run_cycle(services, pipeline.InlineDispatcher(services))
-    finally:
-        services.close()
+    settings = setup.settings(port)
+    summary = one_cycle(settings, FixedClock(DAY1))
     assert summary.messages_retrying == 25
     told = [problem for problem in summary.problems if "Try again later" in problem]
     assert len(told) == pipeline.SHOWN_DELIVERY_PROBLEMS
     [count] = [problem for problem in summary.problems if "more copies" in problem]
     assert "15 more copies failed or wait for a retry" in count
-    assert {row[0] for row in ledger(services.settings).values()} == {"pending"}
-    assert all("Try again later" in reason for reason in last_errors(services.settings))
+    assert {row[0] for row in ledger(settings).values()} == {"pending"}
+    assert all("Try again later" in reason for reason in last_errors(settings))
 
 
 def last_errors(settings: Settings) -> list[str]:
