@@ -61,6 +61,12 @@ def mailbox_of(address: str) -> str:
     return f"{local}@{domain}"
 
 
+def mailbox_key(address_key: Callable[[str], str], address: str) -> str:
+    """The key of the mailbox ``address`` reaches (``mailbox_of``) under ``address_key``: what a
+    suppression keeps beside its own key, and what a sign-up form is checked against."""
+    return address_key(mailbox_of(address))
+
+
 def without_addresses(text: str, addresses: Iterable[str], stand_in: str) -> str:
     """``text`` with each of ``addresses`` (in any case: a mail server may quote one lowered)
     replaced by ``stand_in``, for what a log or a task's result tells of one reader: a refusal's

@@ -102,6 +102,9 @@ def members_in_step(
         services.settings, services.store, services.address_key, now, inline_bytes=inline_bytes
     )
     warnings += reconcile_suppressions(services.settings, services.store, services.address_key, now)
+    # Suppressions kept before their mailbox's key was (or by a path without the secret key):
+    # one indexed lookup that finds none once they have it.
+    services.store.key_suppressions(services.address_key)
     lapse_unconfirmed(services, now)
     return warnings, frozenset(item.list_slug for item in imported if item.left_for_task)
 

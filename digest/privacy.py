@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from digest.addresses import mailbox_key
 from digest.config import Settings
 from digest.mail.reader_addresses import BRACKETED, normalize_email
 from digest.store import Store
@@ -65,6 +66,6 @@ def forget(
 ) -> ForgetOutcome:
     """Erase the person with ``email``; they are never imported or mailed again."""
     held = as_held(email)
-    done = store.forget(held, address_key(held), now)
+    done = store.forget(held, address_key(held), now, mailbox_key=mailbox_key(address_key, held))
     lines = remove_address(settings.service.suppression_path, held)
     return ForgetOutcome(done.found, done.memberships, done.deliveries, lines)

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from digest.addresses import mailbox_key
 from digest.config import Settings
 from digest.errors import ConfigError
 from digest.lists import list_for_slug, slugs_and_previous
@@ -241,6 +242,6 @@ def _import_lines(
         )
     for email in sorted(kept.by_list.get(EVERY_LIST, set())):
         reason = kept.reasons.get(email, "")
-        store.suppress(
-            email, address_key(email), reason if reason in REASONS else "operator", IMPORT, now
-        )
+        reason = reason if reason in REASONS else "operator"
+        mailbox = mailbox_key(address_key, email)
+        store.suppress(email, address_key(email), reason, IMPORT, now, mailbox_key=mailbox)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from digest.addresses import key_function
 from digest.config import load_settings
 from digest.errors import SecretKeyMismatchError
 from digest.mail.tokens import secret_check
@@ -56,9 +57,32 @@ def test_another_secret_key_is_refused_until_adopted_on_purpose(tmp_path: Path) 
     again = digest_with(config, SECRET, "run", "--once")
     assert again.returncode == 0, again.stderr
 
+    bounced = digest_with(config, SECRET, "subscribers", "suppress", "Gone+x@Example.org")
+    assert bounced.returncode == 0, bounced.stderr
+
     adopted = digest_with(config, OTHER, "db", "adopt-secret-key")
     assert adopted.returncode == 0, adopted.stderr
     assert "The database now takes this secret key" in adopted.stdout
+    # A suppression whose address is kept is recognised under the new key, and so is its
+    # mailbox (a sign-up form writing "gone@example.org" reaches no one).
+    store = open_store(load_settings(config).service.database_url)
+    try:
+        new_key = key_function(OTHER)
+        assert store.suppression(new_key("gone+x@example.org")) is not None
+        assert store.suppression(new_key("gone@example.org")) is None
+        assert (
+            store.sign_up(
+                "gone@example.org",
+                None,
+                "middle-east-daily",
+                new_key("gone@example.org"),
+                NOW,
+                mailbox_key=new_key("gone@example.org"),
+            ).subscriber_id
+            is None
+        )
+    finally:
+        store.engine.dispose()
     assert digest_with(config, OTHER, "run", "--once").returncode == 0
     refused = digest_with(config, SECRET, "run", "--once")
     assert refused.returncode == 1 and "is not the one the database" in refused.stderr

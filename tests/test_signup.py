@@ -222,6 +222,55 @@ def test_a_mailbox_that_complained_is_not_mailed_under_another_spelling(room: Ne
     assert [message.recipient for message in transport.sent] == ["a.nn@example.org"]
 
 
+def test_a_mailbox_suppressed_under_another_spelling_is_not_mailed_under_its_plain_one(
+    room: Newsroom,
+) -> None:
+    """The other way round: the reader complained, or asked to be forgotten, under a tagged or
+    dotted spelling; a stranger's form writing the mailbox plainly, or another way, reaches
+    nobody."""
+    from digest import privacy
+    from digest.inbound.apply import suppress
+
+    services, transport = room.services, MemoryTransport()
+    suppress(services, "Vic.Tim+news@gmail.com", "complaint")
+    privacy.forget(
+        services.settings,
+        services.store,
+        services.address_key,
+        "ann+x@example.org",
+        room.clock.now(),
+    )
+    for spelling in (
+        "victim@gmail.com",
+        "v.i.c.tim+other@googlemail.com",
+        "ann@example.org",
+        "ANN+y@example.org",
+    ):
+        outcome = handle_sign_up(services, transport, SignUpRequest("daily", spelling))
+        assert outcome is not None and outcome.subscriber_id is None, spelling
+        assert services.store.subscriber_by_email(spelling) is None
+    assert transport.sent == []
+    handle_sign_up(services, transport, SignUpRequest("daily", "a.nn@example.org"))
+    assert [message.recipient for message in transport.sent] == ["a.nn@example.org"]
+
+
+def test_a_suppression_kept_without_its_mailbox_key_gets_it_at_the_next_cycle(
+    room: Newsroom,
+) -> None:
+    """Rows kept before suppressions had a mailbox key (or by a path without the secret key)
+    are given theirs by the cycle's first step."""
+    services, transport = room.services, MemoryTransport()
+    email = "vic.tim+news@gmail.com"
+    services.store.suppress(
+        email, services.address_key(email), "complaint", "operator", room.clock.now()
+    )
+    pipeline.members_in_step(services, room.clock.now())
+    outcome = handle_sign_up(services, transport, SignUpRequest("daily", "victim@gmail.com"))
+    assert outcome is not None and outcome.subscriber_id is None
+    assert transport.sent == []
+    assert services.store.key_suppressions(services.address_key) == 0, "once is enough"
+
+
 def services_before_the_rename(room: Newsroom) -> Services:
     """Services on the config as it was before ``daily`` was renamed from ``morning``."""
     from digest.services import build_services

@@ -344,6 +344,7 @@ def db_upgrade() -> None:
 def db_adopt_secret_key() -> None:
     """Make this machine's secret key the database's, after changing it on purpose: links
     already mailed stop working, and forgotten addresses are no longer recognised."""
+    from digest.addresses import key_function
     from digest.clock import SystemClock
     from digest.mail.tokens import secret_check
     from digest.services import shares_database, signing_secret
@@ -361,7 +362,9 @@ def db_adopt_secret_key() -> None:
         )
         try:
             forgotten = store.forgotten_count()
-            store.adopt_secret_key(secret_check(signing_secret(settings)), SystemClock().now())
+            secret = signing_secret(settings)
+            now = SystemClock().now()
+            store.adopt_secret_key(secret_check(secret), now, key_function(secret))
         finally:
             close_engine(store.engine)
     console.print(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 
+from digest.addresses import mailbox_key
 from digest.lists import slugs_and_previous
 from digest.services import Services
 from digest.store.subscribers import FORGOTTEN
@@ -50,7 +51,8 @@ def suppress(services: Services, email: str, reason: str) -> int:
     reader said no to all of it). Returns how many memberships it ended."""
     settings, store, now = services.settings, services.store, services.clock.now()
     channel = COMPLAINT if reason == COMPLAINT else BOUNCE
-    store.suppress(email, services.address_key(email), reason, channel, now)
+    keys = services.address_key
+    store.suppress(email, keys(email), reason, channel, now, mailbox_key=mailbox_key(keys, email))
     if reason != COMPLAINT:
         return 0
     slugs = {slug for entry in settings.lists for slug in slugs_and_previous(entry)}

@@ -8,7 +8,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.sql.elements import ColumnElement
 
 from digest.store.base import StoreBase, chunks
 from digest.store.schema import (
@@ -93,15 +94,19 @@ class MembershipStore(StoreBase):
         anew), the change recorded with channel "sign-up". A pending or confirmed membership
         stays as it is. An address suppressed for every list (``key``, see digest.addresses)
         or forgotten changes nothing; so does one whose mailbox is (``mailbox_key``, the key
-        of its plain spelling: "ann+news@" when "ann@" complained). A membership still held
+        of its plain spelling: "ann+news@" when "ann@" complained, and "ann@" when
+        "a.nn+news@gmail.com" did). A membership still held
         under one of the list's ``former_slugs`` (a rename the next cycle carries over)
         counts as the list's when pending or confirmed; an unsubscribed one is left for the
         carry-over, which keeps this sign-up, the later word."""
         keys = [key] if mailbox_key is None else [key, mailbox_key]
+        matches: ColumnElement[bool] = SuppressionRow.address_key.in_(keys)
+        if mailbox_key is not None:
+            matches = or_(matches, SuppressionRow.mailbox_key == mailbox_key)
         with self.transaction() as session:
             connection = session.connection()
             suppressed = connection.execute(
-                select(SuppressionRow.id).where(SuppressionRow.address_key.in_(keys)).limit(1)
+                select(SuppressionRow.id).where(matches).limit(1)
             ).first()
             if suppressed is not None:
                 return SignUp(None, None, None)

@@ -131,9 +131,12 @@ class PeopleStore(StoreBase):
                 session.execute(delete(SubscriberRow).where(SubscriberRow.id.in_(chunk)))
         return len(ids)
 
-    def forget(self, email: str, key: str, now: datetime) -> Forgotten:
-        """Erase what is held on the person with ``email`` and keep their address's key as a
-        forgotten suppression; in one transaction. Forgetting again finds nothing more."""
+    def forget(
+        self, email: str, key: str, now: datetime, *, mailbox_key: str | None = None
+    ) -> Forgotten:
+        """Erase what is held on the person with ``email`` and keep their address's key (and
+        their mailbox's, which a sign-up form is checked against) as a forgotten suppression;
+        in one transaction. Forgetting again finds nothing more."""
         lowered = email.strip().lower()
         with self.transaction() as session:
             connection = session.connection()
@@ -148,7 +151,7 @@ class PeopleStore(StoreBase):
                 deliveries += _erase_subscriber(connection, subscriber_id)
             _forget_inbound_events(connection, lowered, ids)
             _forget_file_notes(connection, lowered)
-            _keep_forgotten_key(connection, key, now)
+            _keep_forgotten_key(connection, key, mailbox_key, now)
         return Forgotten(bool(ids), memberships, deliveries)
 
 
@@ -207,26 +210,21 @@ def _erase_subscriber(connection: Connection, subscriber_id: int) -> int:
     return cleared
 
 
-def _keep_forgotten_key(connection: Connection, key: str, now: datetime) -> None:
+def _keep_forgotten_key(
+    connection: Connection, key: str, mailbox_key: str | None, now: datetime
+) -> None:
     """Keep the address's key as a suppression without its address: an import or a sign-up of
-    the same address is refused."""
+    the same address is refused, and a sign-up of its mailbox (``mailbox_key``) too."""
+    forgotten = {"email": None, "reason": FORGOTTEN, "channel": "operator", "at": now}
+    if mailbox_key is not None:
+        forgotten["mailbox_key"] = mailbox_key
     done = connection.execute(
-        update(SuppressionRow)
-        .where(SuppressionRow.address_key == key)
-        .values(email=None, reason=FORGOTTEN, channel="operator", at=now)
+        update(SuppressionRow).where(SuppressionRow.address_key == key).values(forgotten)
     )
     if not done.rowcount:
         connection.execute(
             insert(SuppressionRow.__table__),  # type: ignore[arg-type]
-            [
-                {
-                    "address_key": key,
-                    "email": None,
-                    "reason": FORGOTTEN,
-                    "channel": "operator",
-                    "at": now,
-                }
-            ],
+            [{"address_key": key, "mailbox_key": mailbox_key, **forgotten}],
         )
 
 

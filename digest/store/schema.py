@@ -217,12 +217,15 @@ class SubscriptionChangeRow(Base):
 
 class SuppressionRow(Base):
     """An address that gets no mail from any list. ``address_key`` is the address's SHA-256
-    HMAC under the service's secret key; ``email`` is None once the address was forgotten."""
+    HMAC under the service's secret key, ``mailbox_key`` its mailbox's (digest.addresses.
+    mailbox_of: "ann@" for "a.nn+news@"), which a sign-up form is checked against; ``email`` is
+    None once the address was forgotten."""
 
     __tablename__ = "suppressions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     address_key: Mapped[str] = mapped_column(String(64), unique=True)
+    mailbox_key: Mapped[str | None] = mapped_column(String(64), index=True)
     email: Mapped[str | None] = mapped_column(String(320), index=True)  # lowercased
     reason: Mapped[str] = mapped_column(
         String(16)

@@ -7,14 +7,16 @@ the key is left, enough to refuse the address at any import, never enough to mai
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Row, and_, func, insert, select
+from sqlalchemy import Row, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from digest.addresses import mailbox_key
 from digest.store.base import StoreBase
 from digest.store.schema import (
     FileMarkRow,
@@ -70,10 +72,19 @@ def check_reason(reason: str) -> str:
 
 class SuppressionStore(StoreBase):
     def suppress(
-        self, email: str | None, key: str, reason: str, channel: str, now: datetime
+        self,
+        email: str | None,
+        key: str,
+        reason: str,
+        channel: str,
+        now: datetime,
+        *,
+        mailbox_key: str | None = None,
     ) -> bool:
         """Suppress an address for every list; False when it was suppressed already (a
-        forgotten one stays forgotten). ``email`` None keeps only the key."""
+        forgotten one stays forgotten). ``email`` None keeps only the key. ``mailbox_key``
+        (digest.addresses) refuses a sign-up form for any spelling of the same mailbox; one
+        not given is filled in by the next cycle (``key_suppressions``)."""
         check_reason(reason)
         check_channel(channel)
         with self.transaction() as session:
@@ -87,6 +98,7 @@ class SuppressionStore(StoreBase):
                 [
                     {
                         "address_key": key,
+                        "mailbox_key": mailbox_key,
                         "email": email.lower() if email is not None else None,
                         "reason": reason,
                         "channel": channel,
@@ -192,9 +204,27 @@ class SuppressionStore(StoreBase):
                 or 0
             )
 
-    def adopt_secret_key(self, check: str, now: datetime) -> None:
-        """Record ``check`` as the secret key's from now on: the operator changed it on purpose."""
-        self.set_file_mark(SECRET_KEY_MARK, check, now)
+    def adopt_secret_key(
+        self, check: str, now: datetime, address_key: Callable[[str], str] | None = None
+    ) -> int:
+        """Record ``check`` as the secret key's from now on: the operator changed it on purpose.
+        With the new key's ``address_key``, the suppressions whose address is kept are keyed
+        anew in the same transaction, so that an import or a sign-up form still finds them;
+        the forgotten ones cannot be (their address is gone). How many were keyed anew."""
+        with self.transaction() as session:
+            keyed = _key_suppressions(session, address_key, every=True) if address_key else 0
+            mark = session.get(FileMarkRow, SECRET_KEY_MARK)
+            if mark is None:
+                mark = FileMarkRow(name=SECRET_KEY_MARK, history_upto=0, suppressions_upto=0)
+                session.add(mark)
+            mark.digest, mark.size, mark.at = check, 0, now
+        return keyed
+
+    def key_suppressions(self, address_key: Callable[[str], str]) -> int:
+        """Give each suppression whose address is kept and has no mailbox key yet (kept before
+        there was one, or by a path that had no key function) its mailbox's key; how many."""
+        with self.transaction() as session:
+            return _key_suppressions(session, address_key, every=False)
 
     def unsubscribes_now(self) -> list[tuple[str, str, str, datetime]]:
         """Every unsubscribed membership and suppression, as lines of the suppression file
@@ -306,6 +336,35 @@ def _unsubscribes_after(
         )
         .order_by(SubscriptionChangeRow.id)
     ).all()
+
+
+def _key_suppressions(session: Session, address_key: Callable[[str], str], *, every: bool) -> int:
+    """``key_suppressions``, or with ``every`` both keys of every kept address made anew."""
+    kept = select(SuppressionRow.id, SuppressionRow.email).where(SuppressionRow.email.is_not(None))
+    if not every:
+        kept = kept.where(SuppressionRow.mailbox_key.is_(None))
+    rows = session.execute(kept.order_by(SuppressionRow.id)).all()
+    taken: set[str] = set()
+    changes: list[dict[str, Any]] = []
+    for row_id, email in rows:
+        assert email is not None  # the query keeps none without
+        change: dict[str, Any] = {"row_id": row_id, "mailbox": mailbox_key(address_key, email)}
+        key = address_key(email)
+        # One address suppressed twice (once under each key, before the keys were made anew)
+        # keeps its older row's key; the other row keeps its own, and both still suppress.
+        if every and key not in taken:
+            taken.add(key)
+            change["key"] = key
+        changes.append(change)
+    for keyed in (True, False):
+        values: dict[str, Any] = {"mailbox_key": bindparam("mailbox")}
+        if keyed:
+            values["address_key"] = bindparam("key")
+        chosen = [change for change in changes if ("key" in change) == keyed]
+        if chosen:
+            statement = update(SuppressionRow).where(SuppressionRow.id == bindparam("row_id"))
+            session.connection().execute(statement.values(values), chosen)
+    return len(changes)
 
 
 def _suppressions_after(
