@@ -271,6 +271,36 @@ def test_a_suppression_kept_without_its_mailbox_key_gets_it_at_the_next_cycle(
     assert services.store.key_suppressions(services.address_key) == 0, "once is enough"
 
 
+def test_asking_again_gives_the_new_link_its_whole_time(room: Newsroom) -> None:
+    """The mail sent again says its link works for web.confirm_days; the sign-up is kept that
+    long after the latest ask, not the first one's, for a new person and a reader who left."""
+    services, store, start = room.services, room.services.store, room.clock.now()
+    former = signed_up_and_confirmed(services, "daily", "former@example.org", start)
+    store.unsubscribe(former.id, "daily", start, "one-click")
+    form = MemoryTransport()
+    for email in ("new@example.org", "former@example.org"):
+        handle_sign_up(services, form, SignUpRequest("daily", email))
+    asked_again = start + confirm_max_age(services) - timedelta(hours=1)
+    room.clock.set(asked_again)
+    for email in ("new@example.org", "former@example.org"):
+        handle_sign_up(services, form, SignUpRequest("daily", email))
+    assert len(form.sent) == 4
+    first_link_gone = start + confirm_max_age(services) + timedelta(minutes=1)
+    room.clock.set(first_link_gone)
+    pipeline.members_in_step(services, first_link_gone)
+    for email in ("new@example.org", "former@example.org"):
+        assert membership(room, email) == PENDING, email
+        reader = store.subscriber_by_email(email)
+        assert reader is not None
+        change = confirm_sign_up(services, reader.id, "daily", asked_again)
+        assert change is not None and change.after == CONFIRMED, email
+    # Past the second link's time too, a sign-up still pending lapses as before.
+    handle_sign_up(services, form, SignUpRequest("daily", "late@example.org"))
+    gone = first_link_gone + confirm_max_age(services) + timedelta(minutes=1)
+    pipeline.members_in_step(services, gone)
+    assert store.subscriber_by_email("late@example.org") is None
+
+
 def services_before_the_rename(room: Newsroom) -> Services:
     """Services on the config as it was before ``daily`` was renamed from ``morning``."""
     from digest.services import build_services

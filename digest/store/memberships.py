@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from digest.store.base import StoreBase, chunks
@@ -30,6 +30,7 @@ from digest.store.subscribers import (
     check_channel,
     history_row,
     insert_subscribers,
+    last_asked,
     memberships_in_list,
     subscribers_by_email,
 )
@@ -119,6 +120,7 @@ class MembershipStore(StoreBase):
                 held = memberships_in_list(connection, former, [subscriber_id]).get(subscriber_id)
                 if held is not None and held[1] != UNSUBSCRIBED:
                     # A confirmed reader gets no mail from a form; a pending one gets it again.
+                    _asked_again(connection, held[0], held[1], now)
                     return SignUp(subscriber_id, held[1], held[1])
             if subscriber_id not in membership:
                 connection.execute(
@@ -137,13 +139,14 @@ class MembershipStore(StoreBase):
             else:
                 membership_id, before = membership[subscriber_id][:2]
                 if before != UNSUBSCRIBED:
+                    _asked_again(connection, membership_id, before, now)
                     return SignUp(subscriber_id, before, before)
                 done = connection.execute(
                     update(SubscriptionRow)
                     .where(
                         SubscriptionRow.id == membership_id, SubscriptionRow.status == UNSUBSCRIBED
                     )
-                    .values(status=PENDING, channel=SIGN_UP, changed_at=now)
+                    .values(status=PENDING, channel=SIGN_UP, changed_at=now, asked_at=None)
                 )
                 if done.rowcount != 1:  # another request changed it meanwhile: theirs stands
                     return SignUp(subscriber_id, before, before)
@@ -175,7 +178,7 @@ class MembershipStore(StoreBase):
                 ).where(
                     SubscriptionRow.status == PENDING,
                     SubscriptionRow.channel == SIGN_UP,
-                    SubscriptionRow.changed_at < before,
+                    last_asked(SubscriptionRow) < before,
                 )
             ).all()
             for membership_id, subscriber_id, list_slug in lapsed:
@@ -383,3 +386,14 @@ class MembershipStore(StoreBase):
                 )
                 changed += len(rows)
         return changed
+
+
+def _asked_again(connection: Connection, membership_id: int, status: str, now: datetime) -> None:
+    """A pending sign-up asked for again: its confirmation mail goes again, and its link works
+    as long as the mail says from now (``last_asked``)."""
+    if status == PENDING:
+        connection.execute(
+            update(SubscriptionRow)
+            .where(SubscriptionRow.id == membership_id, SubscriptionRow.status == PENDING)
+            .values(asked_at=now)
+        )

@@ -39,7 +39,7 @@ from digest.store.schema import (
     SubscriptionRow,
     SuppressionRow,
 )
-from digest.store.subscribers import FORGOTTEN, PENDING, SIGN_UP, UNSUBSCRIBED
+from digest.store.subscribers import FORGOTTEN, PENDING, SIGN_UP, UNSUBSCRIBED, last_asked
 
 # What stands for a forgotten address in a text kept about it.
 FORGOTTEN_ADDRESS = "(an address forgotten at its owner's request)"
@@ -99,7 +99,7 @@ class PeopleStore(StoreBase):
         stale = and_(
             SubscriptionRow.status == PENDING,
             SubscriptionRow.channel == SIGN_UP,
-            SubscriptionRow.changed_at < before,
+            last_asked(SubscriptionRow) < before,
         )
         other = aliased(SubscriptionRow)
         with self.transaction() as session:
@@ -114,7 +114,7 @@ class PeopleStore(StoreBase):
                             ~and_(
                                 other.status == PENDING,
                                 other.channel == SIGN_UP,
-                                other.changed_at < before,
+                                last_asked(other) < before,
                             ),
                         ),
                         ~exists().where(

@@ -192,6 +192,9 @@ class SubscriptionRow(Base):
     list_slug: Mapped[str] = mapped_column(String(64), index=True)
     status: Mapped[str] = mapped_column(String(16))  # pending | confirmed | unsubscribed
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A pending sign-up asked for again from the form: when the latest confirmation mail went,
+    # whose link works web.confirm_days from then (``changed_at`` stays the first ask's).
+    asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     channel: Mapped[str] = mapped_column(String(32), default="import", server_default="import")
     # The list's topics the reader chose (preferences), sorted; None: every topic of the list.
     topics: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))

@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from digest.records import Subscriber
 from digest.store.base import StoreBase, chunks
@@ -121,6 +122,12 @@ def _suppressed_of(address: Any) -> Any:
         .limit(1)
         .scalar_subquery()
     )
+
+
+def last_asked(subscription: type[SubscriptionRow]) -> ColumnElement[datetime]:
+    """When a pending sign-up was last asked for from the form, its latest confirmation mail's
+    time: the link of that mail works ``web.confirm_days`` from then."""
+    return func.coalesce(subscription.asked_at, subscription.changed_at)
 
 
 def check_channel(channel: str) -> str:
