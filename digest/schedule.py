@@ -158,10 +158,22 @@ def _instant(wall: datetime, zone: ZoneInfo) -> datetime:
     return wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
 
 
+def days_on_either(schedule: str) -> bool:
+    """Whether the expression fires on a day that either of its day fields names, as cron(5)
+    reads them: only when both are restricted, "i.e., don't start with *". So "*/2" beside a
+    weekday (0 7 */2 * 1) is the odd days that are Mondays, as crontab runs it, while croniter
+    alone fires on every odd day and every Monday. A nickname (@daily) names no days."""
+    fields = schedule.split()
+    if len(fields) != 5:
+        return True
+    day_of_month, day_of_week = fields[2], fields[4]
+    return not (day_of_month.startswith("*") or day_of_week.startswith("*"))
+
+
 def _iterator(schedule: str, start: datetime) -> croniter:
     # croniter walks wall-clock time; tagging it UTC keeps croniter from applying any DST itself.
     try:
-        return croniter(schedule, start.replace(tzinfo=UTC))
+        return croniter(schedule, start.replace(tzinfo=UTC), day_or=days_on_either(schedule))
     except (CroniterError, KeyError) as error:
         raise ValueError(f"invalid cron expression {schedule!r}: {error}") from error
 

@@ -290,6 +290,23 @@ def test_a_day_of_the_month_and_a_day_of_the_week_fire_on_either_as_in_cron() ->
     assert latest_slot("0 0 29 2 *", "UTC", after) == utc(2024, 2, 29)
 
 
+def test_a_day_field_that_starts_with_a_star_is_not_restricted_as_in_cron() -> None:
+    """cron(5): the days fire on either field only when both are restricted, "i.e., don't
+    start with *". So "*/2" beside a weekday is the odd days that are that weekday, as
+    crontab runs it, not every odd day and every such weekday."""
+    after = utc(2026, 12, 1)
+    odd_mondays = [slot.date() for slot in firings("0 7 */2 * 1", "UTC", after, 3)]
+    assert odd_mondays == [
+        utc(2026, 12, 7).date(),
+        utc(2026, 12, 21).date(),
+        utc(2027, 1, 11).date(),
+    ]
+    firsts = [slot.date() for slot in firings("0 7 1 * */2", "UTC", after, 2)]
+    assert firsts == [utc(2026, 12, 1).date(), utc(2027, 4, 1).date()]  # Tuesday, Thursday
+    assert [slot.day for slot in firings("0 7 1-31/2 * 1", "UTC", after, 4)] == [1, 3, 5, 7]
+    assert longest_gap("0 7 */2 * 1", "UTC", after, 30) >= timedelta(days=14)
+
+
 @pytest.mark.parametrize(
     ("schedule", "timezone", "gap"),
     [

@@ -14,6 +14,7 @@ from croniter import CroniterError, croniter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from digest.records import URL_LIMIT
+from digest.schedule import days_on_either
 from digest.shown import user_info_ends_early, without_password
 from digest.zone_names import unknown_zone_why, zone_named
 
@@ -45,7 +46,8 @@ def _check_cron(expression: str) -> str:
     if not five or random or not croniter.is_valid(expression):
         raise ValueError(f"invalid cron expression {expression!r}: {_cron_problem(expression)}")
     try:
-        croniter(expression, datetime(2026, 1, 1)).get_next(datetime)
+        start = datetime(2026, 1, 1)
+        croniter(expression, start, day_or=days_on_either(expression)).get_next(datetime)
     except CroniterError:
         raise ValueError(
             f"cron expression {expression!r} never fires: its day and month name no real date "
