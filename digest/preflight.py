@@ -28,8 +28,6 @@ nothing. ``run`` repeats the database part at each cycle (``digest.lists.carry_o
 from __future__ import annotations
 
 import ipaddress
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,17 +73,15 @@ class Preflight:
     database: str = ""  # what became of the database checks, when they were not run
 
 
-def preflight(
-    settings: Settings, store: Store | None, environ: Mapping[str, str] = os.environ
-) -> Preflight:
+def preflight(settings: Settings, store: Store | None) -> Preflight:
     """Check the files the config names and, with ``store``, the lists' history in it."""
     result = Preflight()
     _check_subscriber_files(settings, store, result)
     _check_suppression_file(settings, store, result)
     _check_secret_key(settings, store, result)
     key_file = secret_file(settings) if settings.secret_key is None else None
-    result.warnings.extend(exposed_secret_warnings(settings, key_file, environ))
-    result.warnings.extend(cleartext_password_warnings(settings, environ))
+    result.warnings.extend(exposed_secret_warnings(settings, key_file))
+    result.warnings.extend(cleartext_password_warnings(settings))
     _check_service(settings, result)
     result.warnings.extend(subject_warnings(settings))
     result.warnings.extend(_private_feed_warnings(settings))

@@ -886,7 +886,7 @@ def test_a_password_in_a_file_every_user_may_read_is_warned_of(tmp_path: Path) -
     settings = load_settings(path, environ)
     warnings = [
         warning
-        for warning in preflight(settings, None, environ).warnings
+        for warning in preflight(settings, None).warnings
         if "readable by every user" in warning
     ]
     assert warnings == [
@@ -900,7 +900,7 @@ def test_a_password_in_a_file_every_user_may_read_is_warned_of(tmp_path: Path) -
     assert not any("hunter" in warning for warning in warnings)
     for file in (path, key, password_file):
         file.chmod(0o640)  # its group (the service's) may read it
-    warnings = preflight(settings, None, environ).warnings
+    warnings = preflight(settings, None).warnings
     assert not any("readable by every user" in warning for warning in warnings)
 
 
@@ -947,10 +947,10 @@ def test_a_password_sent_in_the_clear_across_a_network_is_warned_of(
     if not table:
         environ = {"DIGEST_BROKER_URL": "redis://:hunter2@redis.internal:6379/0"}
     path = write_config(tmp_path, MINIMAL + "\n" + table)
-    warnings = preflight(load_settings(path, environ), None, environ).warnings
+    warnings = preflight(load_settings(path, environ), None).warnings
     assert [w for w in warnings if "in the clear" in w] == [f"{path}: {expected}"]
     # On this machine's loopback, nothing crosses a network.
     loopback = {key: value.replace("redis.internal", "127.0.0.1") for key, value in environ.items()}
     path = write_config(tmp_path, MINIMAL + "\n" + table.replace("relay.internal", "localhost"))
-    warnings = preflight(load_settings(path, loopback), None, loopback).warnings
+    warnings = preflight(load_settings(path, loopback), None).warnings
     assert not any("in the clear" in warning for warning in warnings)

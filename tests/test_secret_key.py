@@ -148,5 +148,5 @@ def test_a_key_read_from_a_file_or_a_credential_is_named_by_it(tmp_path: Path) -
         refused = str(SecretKeyMismatchError("sqlite:///digest.db", secret_source(settings)))
         assert f"the secret key ({origin}) is not the one" in refused
         assert refused.count("DIGEST_SECRET_KEY") == (0 if "credential" in origin else 1)
-        [short] = [w for w in preflight(settings, None, environ).warnings if "characters" in w]
+        [short] = [w for w in preflight(settings, None).warnings if "characters" in w]
         assert short.startswith(f"{origin} is 5 characters: a key that short")

@@ -9,26 +9,23 @@ sent to this machine's loopback.
 
 from __future__ import annotations
 
-import os
 import stat
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from digest.config.loading import Settings, read_config_text
 from digest.config.naming import entry_key
-from digest.config.secret_files import FILE_SUFFIX, FILE_VARIABLES
+from digest.config.secret_files import FILE_SUFFIX
 from digest.config.values import is_loopback_host
 from digest.shown import without_password
 
 _IN_THE_CLEAR = "in the clear, for anyone on the way to read"
 
 
-def exposed_secret_warnings(
-    settings: Settings, secret_key_file: Path | None, environ: Mapping[str, str] = os.environ
-) -> list[str]:
+def exposed_secret_warnings(settings: Settings, secret_key_file: Path | None) -> list[str]:
     """A warning for each file holding a secret that others than its owner and group may read."""
     held: list[tuple[Path, str]] = []
     passwords = list(_passwords_in_config(settings.source))
@@ -39,10 +36,9 @@ def exposed_secret_warnings(
         held.append((key_file, "the DKIM private key (dkim.key_file)"))
     if secret_key_file is not None:
         held.append((secret_key_file, "the secret key that signs every link"))
-    for variable in FILE_VARIABLES:
-        named = environ.get(variable + FILE_SUFFIX)
-        if named:
-            held.append((settings.base_dir / named, f"{variable}{FILE_SUFFIX}'s secret"))
+    for origin in settings.secret_origins:
+        if origin.by == "file" and origin.file is not None:
+            held.append((origin.file, f"{origin.variable}{FILE_SUFFIX}'s secret"))
     warnings = []
     for path, what in held:
         try:
@@ -57,9 +53,7 @@ def exposed_secret_warnings(
     return warnings
 
 
-def cleartext_password_warnings(
-    settings: Settings, environ: Mapping[str, str] = os.environ
-) -> list[str]:
+def cleartext_password_warnings(settings: Settings) -> list[str]:
     """A warning for each password the service sends to another machine unencrypted."""
     warnings = []
     smtp = settings.smtp
@@ -73,10 +67,8 @@ def cleartext_password_warnings(
     if broker:
         parts = urlsplit(broker)
         if parts.scheme == "redis" and parts.password and not is_loopback_host(parts.hostname):
-            variable = "DIGEST_BROKER_URL"
-            origins = dict(settings.secret_origins)  # a file's or a credential's
-            origin = origins.get(variable) or (variable if environ.get(variable) else None)
-            key = f"service.broker_url (set by {origin})" if origin else "service.broker_url"
+            origin = settings.origin_of("DIGEST_BROKER_URL")
+            key = f"service.broker_url (set by {origin.shown})" if origin else "service.broker_url"
             warnings.append(
                 f"{settings.source}: {key} is {without_password(broker)}: the password crosses "
                 f"the network to {parts.hostname} {_IN_THE_CLEAR}; use rediss:// (Redis with TLS)"

@@ -19,7 +19,7 @@ from digest.config.mail import BouncesSettings, DkimSettings, InboundSettings, S
 from digest.config.naming import describe
 from digest.config.paths import left_behind, resolved_service
 from digest.config.retention import RetentionSettings
-from digest.config.secret_files import Environment, with_secret_files
+from digest.config.secret_files import Environment, SecretOrigin, with_secret_files
 from digest.config.service import (
     IngestSettings,
     MetricsSettings,
@@ -104,18 +104,26 @@ class Settings(ConfigFile):
     """The PEM private key that signs mail, when ``[dkim]`` has no ``key_file``."""
     mailgun_signing_key: SecretStr | None = None
     """``DIGEST_MAILGUN_SIGNING_KEY``: checks the signature of Mailgun's webhook calls."""
-    secret_origins: tuple[tuple[str, str], ...] = ()
-    """Where each value read from a file came from, as (variable, origin): ``DIGEST_X_FILE=PATH``
-    or ``credential x in DIRECTORY`` (digest.config.secret_files). Pairs, not a dict: the
-    settings stay hashable."""
-    secret_files: tuple[Path, ...] = ()
-    """The files those values were read from: a running process reads them again when one
-    changes, as when the config file does (``settings_stamp``)."""
+    secret_origins: tuple[SecretOrigin, ...] = ()
+    """Where each secret or address the environment set came from: the variable itself, the
+    file ``DIGEST_X_FILE`` names or a credential (digest.config.secret_files). A tuple, not a
+    dict: the settings stay hashable."""
 
     def origin(self, variable: str) -> str:
         """Where ``variable``'s value was read from, for the operator: the file or credential
         that held it, else the variable itself."""
-        return dict(self.secret_origins).get(variable, variable)
+        found = self.origin_of(variable)
+        return found.shown if found is not None else variable
+
+    def origin_of(self, variable: str) -> SecretOrigin | None:
+        """Where the environment set ``variable`` from; None when it did not."""
+        return next((found for found in self.secret_origins if found.variable == variable), None)
+
+    @property
+    def secret_files(self) -> tuple[Path, ...]:
+        """The files secrets were read from: a running process reads them again when one
+        changes, as when the config file does (``settings_stamp``)."""
+        return tuple(found.file for found in self.secret_origins if found.file is not None)
 
     @property
     def bounce_domain(self) -> str:
@@ -257,8 +265,7 @@ def settings_from_mapping(
             **dict(config_file),
             "source": source,
             **secrets,
-            "secret_origins": tuple(environment.origins.items()),
-            "secret_files": tuple(environment.files),
+            "secret_origins": tuple(environment.origins.values()),
         }
     )
     problems = list(cross_check(settings))
@@ -274,7 +281,7 @@ def _name_the_environment(
     gave its value): the config file may hold another value, or none, and the operator would
     look for the fault there."""
     overridden = {
-        f"{table}.{key}": environment.origins.get(variable, variable)
+        f"{table}.{key}": environment.shown(variable)
         for variable, (table, key) in ENV_OVERRIDES.items()
         if environment.values.get(variable)
     }

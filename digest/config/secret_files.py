@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, NamedTuple
 
 CREDENTIALS_ENV = "CREDENTIALS_DIRECTORY"
 FILE_SUFFIX = "_FILE"
@@ -39,17 +40,32 @@ def credential_name(variable: str) -> str:
     return variable.removeprefix("DIGEST_").lower()
 
 
+class SecretOrigin(NamedTuple):
+    """Where the value of one of FILE_VARIABLES was read from."""
+
+    variable: str
+    shown: str
+    """For the operator: ``DIGEST_X``, ``DIGEST_X_FILE=PATH`` or ``credential x in DIRECTORY``."""
+    by: Literal["environment", "file", "credential"]
+    file: Path | None = None
+    """The file read (a running process reads it again when it changes); None for a value the
+    environment holds itself."""
+
+
 @dataclass
 class Environment:
     """The environment with the values read from files set under their variables."""
 
     values: dict[str, str]
-    origins: dict[str, str] = field(default_factory=dict)
-    """A variable set from a file → what set it, for the operator: ``DIGEST_X_FILE=PATH`` or
-    ``credential x in DIRECTORY``."""
-    files: list[Path] = field(default_factory=list)
-    """The files read: a running process reads them again when one changes."""
+    origins: dict[str, SecretOrigin] = field(default_factory=dict)
+    """Each variable of FILE_VARIABLES that is set → where its value came from."""
     problems: list[tuple[str, str]] = field(default_factory=list)
+
+    def shown(self, variable: str) -> str:
+        """Where ``variable``'s value came from, for the operator; the variable itself when
+        it is not one of FILE_VARIABLES."""
+        origin = self.origins.get(variable)
+        return origin.shown if origin is not None else variable
 
 
 def with_secret_files(environ: Mapping[str, str], base: Path) -> Environment:
@@ -67,21 +83,24 @@ def with_secret_files(environ: Mapping[str, str], base: Path) -> Environment:
             continue
         if named:
             path = base / named  # an absolute name stays whole
-            origin = f"{file_variable}={path}"
-        elif credentials and not environ.get(variable):
+            origin = SecretOrigin(variable, f"{file_variable}={path}", "file", path)
+        elif environ.get(variable):
+            environment.origins[variable] = SecretOrigin(variable, variable, "environment")
+            continue
+        elif credentials:
             path = Path(credentials) / credential_name(variable)
-            origin = f"credential {credential_name(variable)} in {credentials}"
+            shown = f"credential {credential_name(variable)} in {credentials}"
+            origin = SecretOrigin(variable, shown, "credential", path)
             if not path.is_file():
                 continue
         else:
             continue
         value, why = _read(path)
         if why:
-            environment.problems.append((file_variable if named else origin, why))
+            environment.problems.append((file_variable if named else origin.shown, why))
             continue
         environment.values[variable] = value
         environment.origins[variable] = origin
-        environment.files.append(path)
     return environment
 
 
