@@ -745,3 +745,25 @@ def test_no_format_stores_control_characters() -> None:
         assert all(re.search(CONTROLS, text) is None for text in stored), stored
         # What the controls' bytes stand for in Windows-1252 (feedparser reads RSS so): text.
         assert feed.entries[0].title.startswith("Talks ›2J8;;https://evil.example/œmore8;;œ end")
+
+
+def test_memory_running_out_while_dating_entries_stops_the_parse(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # In a parser process (digest.ingest.isolation) MemoryError is the memory bound reached:
+    # the process reports it as ingest.parse_memory_mb. Taken for "no date" while choosing the
+    # newest entries of a long document, it was lost, and the parse went on with entries
+    # chosen as if undated.
+    from digest.ingest import parse as parse_module
+    from digest.ingest.parse import MAX_ENTRIES
+
+    def out_of_memory(*args: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(parse_module, "entry_date", out_of_memory)
+    rows = "".join(
+        f"<item><link>https://x.example/{n}</link></item>" for n in range(MAX_ENTRIES + 5)
+    )
+    document = f'<rss version="2.0"><channel><title>t</title>{rows}</channel></rss>'.encode()
+    with pytest.raises(MemoryError):
+        parse_feed(document, url="https://feeds.example/x", content_type=None, now=NOW)

@@ -316,6 +316,8 @@ def _entry_time(raw: RawEntry, now: datetime) -> datetime | None:
     """When the entry was published, else updated, as clean_entry reads it; None when unread."""
     try:
         return entry_date(raw, "published", now) or entry_date(raw, "updated", now)
+    except MemoryError:
+        raise  # whoever bounded the memory says what happened
     except Exception:  # clean_entry says what is wrong with the entry; here it only has no date
         return None
 
