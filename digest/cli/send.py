@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from digest.building import BuildOutcome
 from digest.cli.app import app, console, errors, known_list, load_config, running
 from digest.cli.boundary import sigterm_as_ctrl_c
-from digest.config import entry_key
+from digest.config import Settings, entry_key
 from digest.errors import BrokerUnavailableError
 from digest.send_now import send_now, settled, slot_counts, slot_to_send, total
 from digest.services import Services
@@ -203,48 +203,18 @@ def send(
     settings = load_config()
     known_list(settings, list_slug)
     broker = settings.service.broker_url
-    distributed = broker is not None
     if broker is not None:
-        from worker.inspect import WORKER_PATIENCE_SECONDS, require_broker, require_workers
-
-        # Nothing is built for workers no one can reach; nor, to be followed, for none at all
-        # (without --wait, the batches wait in the queue for the workers to come).
-        if wait:
-            require_workers(broker, patience=give_up_after or WORKER_PATIENCE_SECONDS)
-        else:
-            require_broker(broker)
+        _require_the_workers(broker, wait, give_up_after)
     # SIGTERM ends it as Ctrl-C does: the copies sent here are recorded before it exits.
     with sigterm_as_ctrl_c(), running(settings) as services:
-        workers = None
-        if distributed:
-            from worker import runtime
-            from worker.fanout import CeleryFanout
-
-            workers = (CeleryFanout(), runtime.leases())
-        with _progress() as progress:
-            bar = progress.add_task("Delivering", total=None, detail="")
-
-            def advance(counts: DeliveryCounts) -> None:
-                progress.update(
-                    bar, completed=settled(counts), total=total(counts), detail=_detail(counts)
-                )
-
-            built = _send_now(services, list_slug, workers, advance)
+        built = _build_and_deliver(services, list_slug, distributed=broker is not None)
         for warning in built.warnings:
             errors.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
         if built.edition_id is None:  # nothing was due at the slot: not for being empty
             console.print(_nothing_due(services, list_slug, built.slot), highlight=False)
             return
         if built.empty:
-            # The key as the config reference and every other message spell it: lists[SLUG].
-            lists = settings.lists
-            slugs = [digest_list.slug for digest_list in lists]
-            key = entry_key("lists", lists, slugs.index(list_slug))
-            console.print(
-                f"Nothing to send: the edition of {escape(list_slug)} for {built.slot} is empty "
-                f"({escape(key)}.send_when_empty is false).",
-                highlight=False,
-            )
+            console.print(_empty(settings, list_slug, built.slot), highlight=False)
             return
         slot = datetime.fromisoformat(built.slot)
         # Every edition of the slot, as the counts are: readers who chose some of the list's
@@ -257,69 +227,134 @@ def send(
         named = editions.capitalize()  # at the head of a sentence: "Edition 7", "Editions 7, 8"
         counts = slot_counts(services, list_slug, slot)
         if not total(counts):
-            # No ledger row at all: "sent 0 / failed 0 / skipped 0" told of deliveries tried,
-            # and the operator was left to guess why nothing went.
-            console.print(
-                f"{named} of {escape(list_slug)} went to no reader: the list has no "
-                "confirmed member whose address is not suppressed "
-                f"(digest subscribers list --list {escape(list_slug)}).",
-                highlight=False,
-            )
-            return
-        if broker is None:  # sent already, here; a retry waits for digest run to send it
-            if not built.built:
-                # The minute's edition was found: its counts, printed bare, read as copies
-                # sent again by this send, which sent only what was pending of it, if any.
-                tried = built.pending_deliveries
-                console.print(
-                    f"{named} of {escape(list_slug)} was built already (digest send "
-                    "builds one edition a minute): "
-                    + (
-                        f"the {tried} deliveries still pending were tried now, "
-                        if tried
-                        else "no delivery was pending, so "
-                    )
-                    + "none went again. In all:",
-                    highlight=False,
-                )
-            _print_counts(counts)
-            if counts.pending:
-                console.print(
-                    f"{counts.pending} deliveries wait to be tried again: digest run sends them "
-                    "at their time (digest status shows when).",
-                    highlight=False,
-                )
-            return
-        if not wait and not built.built:
-            # Sent twice in a minute: the minute's edition was found, its delivery in hand
-            # already (the lease kept this run from handing out a batch again).
-            console.print(
-                f"{named} of {escape(list_slug)} was built already (digest send builds "
-                f"one edition a minute): {built.pending_deliveries} of its deliveries are still "
-                "pending, in the workers' hands; follow them with digest status "
-                f"(or digest send {escape(list_slug)} --wait).",
-                highlight=False,
-            )
-            return
-        if not wait:
-            console.print(
-                f"{named} of {escape(list_slug)}: {built.pending_deliveries} deliveries "
-                "handed to the workers; follow them with digest status "
-                f"(or digest send {escape(list_slug)} --wait next time).",
-                highlight=False,
-            )
-            return
-        from worker.inspect import BROKER_PATIENCE_SECONDS, BrokerWatch
+            console.print(_no_reader(named, list_slug), highlight=False)
+        elif broker is None:  # sent already, here; a retry waits for digest run to send it
+            _print_sent_here(named, list_slug, built, counts)
+        elif not wait:
+            console.print(_handed_out(named, list_slug, built), highlight=False)
+        else:
+            _follow_the_workers(services, broker, list_slug, slot, editions, give_up_after)
 
-        watch = BrokerWatch(
-            broker,
-            patience=give_up_after or BROKER_PATIENCE_SECONDS,
-            meanwhile=f"the delivery of {editions} waits on the ledger: the first tick "
-            "once the broker is back hands it out (digest status shows it)",
+
+def _require_the_workers(broker: str, wait: bool, give_up_after: float | None) -> None:
+    """Nothing is built for workers no one can reach; nor, to be followed, for none at all
+    (without --wait, the batches wait in the queue for the workers to come)."""
+    from worker.inspect import WORKER_PATIENCE_SECONDS, require_broker, require_workers
+
+    if wait:
+        require_workers(broker, patience=give_up_after or WORKER_PATIENCE_SECONDS)
+    else:
+        require_broker(broker)
+
+
+def _build_and_deliver(services: Services, list_slug: str, distributed: bool) -> BuildOutcome:
+    """``_send_now`` under a progress bar: the copies sent here, or the batches handed to the
+    workers in the distributed mode."""
+    workers = None
+    if distributed:
+        from worker import runtime
+        from worker.fanout import CeleryFanout
+
+        workers = (CeleryFanout(), runtime.leases())
+    with _progress() as progress:
+        bar = progress.add_task("Delivering", total=None, detail="")
+
+        def advance(counts: DeliveryCounts) -> None:
+            progress.update(
+                bar, completed=settled(counts), total=total(counts), detail=_detail(counts)
+            )
+
+        return _send_now(services, list_slug, workers, advance)
+
+
+def _empty(settings: Settings, list_slug: str, slot: str) -> str:
+    # The key as the config reference and every other message spell it: lists[SLUG].
+    lists = settings.lists
+    slugs = [digest_list.slug for digest_list in lists]
+    key = entry_key("lists", lists, slugs.index(list_slug))
+    return (
+        f"Nothing to send: the edition of {escape(list_slug)} for {slot} is empty "
+        f"({escape(key)}.send_when_empty is false)."
+    )
+
+
+def _no_reader(named: str, list_slug: str) -> str:
+    # No ledger row at all: "sent 0 / failed 0 / skipped 0" told of deliveries tried, and the
+    # operator was left to guess why nothing went.
+    return (
+        f"{named} of {escape(list_slug)} went to no reader: the list has no "
+        "confirmed member whose address is not suppressed "
+        f"(digest subscribers list --list {escape(list_slug)})."
+    )
+
+
+def _print_sent_here(
+    named: str, list_slug: str, built: BuildOutcome, counts: DeliveryCounts
+) -> None:
+    """The counts of a delivery this process made, and what waits for a retry."""
+    if not built.built:
+        # The minute's edition was found: its counts, printed bare, read as copies
+        # sent again by this send, which sent only what was pending of it, if any.
+        tried = built.pending_deliveries
+        console.print(
+            f"{named} of {escape(list_slug)} was built already (digest send "
+            "builds one edition a minute): "
+            + (
+                f"the {tried} deliveries still pending were tried now, "
+                if tried
+                else "no delivery was pending, so "
+            )
+            + "none went again. In all:",
+            highlight=False,
         )
-        try:
-            counts = _follow(services, list_slug, slot, watch.check)
-        except KeyboardInterrupt:
-            _stopped(services, list_slug, slot, "following", _the_workers_go_on)
-            raise  # "Interrupted." (130), or "Terminated." (143) under SIGTERM
-        _print_counts(counts)
+    _print_counts(counts)
+    if counts.pending:
+        console.print(
+            f"{counts.pending} deliveries wait to be tried again: digest run sends them "
+            "at their time (digest status shows when).",
+            highlight=False,
+        )
+
+
+def _handed_out(named: str, list_slug: str, built: BuildOutcome) -> str:
+    """What became of a delivery handed to the workers, when not followed (--wait)."""
+    if not built.built:
+        # Sent twice in a minute: the minute's edition was found, its delivery in hand
+        # already (the lease kept this run from handing out a batch again).
+        return (
+            f"{named} of {escape(list_slug)} was built already (digest send builds "
+            f"one edition a minute): {built.pending_deliveries} of its deliveries are still "
+            "pending, in the workers' hands; follow them with digest status "
+            f"(or digest send {escape(list_slug)} --wait)."
+        )
+    return (
+        f"{named} of {escape(list_slug)}: {built.pending_deliveries} deliveries "
+        "handed to the workers; follow them with digest status "
+        f"(or digest send {escape(list_slug)} --wait next time)."
+    )
+
+
+def _follow_the_workers(
+    services: Services,
+    broker: str,
+    list_slug: str,
+    slot: datetime,
+    editions: str,
+    give_up_after: float | None,
+) -> None:
+    """--wait in the distributed mode: follow the ledger until every copy is settled, then
+    print the counts."""
+    from worker.inspect import BROKER_PATIENCE_SECONDS, BrokerWatch
+
+    watch = BrokerWatch(
+        broker,
+        patience=give_up_after or BROKER_PATIENCE_SECONDS,
+        meanwhile=f"the delivery of {editions} waits on the ledger: the first tick "
+        "once the broker is back hands it out (digest status shows it)",
+    )
+    try:
+        counts = _follow(services, list_slug, slot, watch.check)
+    except KeyboardInterrupt:
+        _stopped(services, list_slug, slot, "following", _the_workers_go_on)
+        raise  # "Interrupted." (130), or "Terminated." (143) under SIGTERM
+    _print_counts(counts)
