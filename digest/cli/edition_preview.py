@@ -83,15 +83,8 @@ def preview(
                 services.store.confirmed_count(list_slug),
                 digest_list.max_topic_variants,
             )
-            if as_json:
-                document = _layout_json(services, list_slug)
-                typer.echo(json_text(document))
-                _print_variants(settings, variants)
-                return
-            if why:
-                names = {topic.slug: topic.name for topic in settings.topics}
-                lines = why_lines(_next_edition(services, list_slug), names)
-                typer.echo("\n".join(printable(line) for line in lines))
+            if as_json or why:
+                _print_layout(services, list_slug, as_json=as_json)
                 _print_variants(settings, variants)
                 return
             path = output or settings.service.data_dir / "preview" / f"{list_slug}.html"
@@ -101,21 +94,13 @@ def preview(
             findings = lint.lint_edition(
                 rendered, sample, postal_address=settings.service.postal_address
             )
-        text, html = lint.message_bodies(sample.data)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(html or "", encoding="utf-8")
-        path.with_suffix(".txt").write_text(text or "", encoding="utf-8")
-        _print_findings(settings, digest_list, rendered, findings, html or "")
+        html = _write_bodies(path, sample.data)
+        _print_findings(settings, digest_list, rendered, findings, html)
         _print_variants(settings, variants)
         if png:
             # The HTML is written whatever becomes of the screenshots: say where first.
             console.print(shown(str(path)), highlight=False, soft_wrap=True)
-            for layout in screenshot_edition(html or "", path.with_suffix(".png")):
-                verdict = "fits" if layout.fits else "OVERFLOWS: " + ", ".join(layout.overflowing)
-                errors.print(
-                    f"{shown(str(layout.png))} ({layout.viewport}px wide, {verdict})",
-                    highlight=False,
-                )
+            _print_screenshots(path, html)
     except ConfigError:
         raise  # the boundary: "Invalid configuration", exit 2, as every command
     except DigestError as error:
@@ -125,6 +110,34 @@ def preview(
         console.print(shown(str(path)), highlight=False, soft_wrap=True)  # a script reads it
     if lint.blocking(findings):
         raise typer.Exit(1)
+
+
+def _print_layout(services: Services, list_slug: str, as_json: bool) -> None:
+    """--json or --why: the layout of the next edition, or why each part is where it is."""
+    if as_json:
+        typer.echo(json_text(_layout_json(services, list_slug)))
+        return
+    names = {topic.slug: topic.name for topic in services.settings.topics}
+    lines = why_lines(_next_edition(services, list_slug), names)
+    typer.echo("\n".join(printable(line) for line in lines))
+
+
+def _write_bodies(path: Path, message: bytes) -> str:
+    """The sample copy's HTML written to ``path`` and its text beside it; the HTML."""
+    text, html = lint.message_bodies(message)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html or "", encoding="utf-8")
+    path.with_suffix(".txt").write_text(text or "", encoding="utf-8")
+    return html or ""
+
+
+def _print_screenshots(path: Path, html: str) -> None:
+    """--png: the edition in Chromium at each width, beside ``path``, and whether it fits."""
+    for layout in screenshot_edition(html, path.with_suffix(".png")):
+        verdict = "fits" if layout.fits else "OVERFLOWS: " + ", ".join(layout.overflowing)
+        errors.print(
+            f"{shown(str(layout.png))} ({layout.viewport}px wide, {verdict})", highlight=False
+        )
 
 
 def _print_findings(
