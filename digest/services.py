@@ -161,7 +161,7 @@ def build_services(
     )
     try:
         require_secret_key(store, settings, secret, clock)
-    except BaseException:
+    except BaseException:  # Ctrl-C too: the engine is the caller's only once this returns
         close_engine(store.engine)
         raise
     return Services(

@@ -262,7 +262,7 @@ def _handed_out(
         if hold_for is not None:
             leases.hold(key, hold_for)
         send()
-    except BaseException:
+    except BaseException:  # Ctrl-C too: a hold never let go keeps the lease half an hour
         leases.release(key)
         raise
 

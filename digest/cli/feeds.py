@@ -301,7 +301,7 @@ def _append_to_config(config: Path, addition: str) -> None:
         # mode and owner, so a service running as another user can still read it.
         _copy_mode_and_owner(target, Path(temporary))
         Path(temporary).replace(target)
-    except BaseException:
+    except BaseException:  # Ctrl-C too: no half-written copy left beside the config
         Path(temporary).unlink(missing_ok=True)
         raise
 

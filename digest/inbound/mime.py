@@ -88,7 +88,7 @@ def payload(part: Message) -> list[Message] | str:
     give it (a charset parameter with a NUL in it raises ValueError on 8-bit text)."""
     try:
         found = part.get_payload()
-    except Exception:
+    except Exception:  # ValueError, or what else a hostile part reaches: no payload to read
         return ""
     if isinstance(found, list):
         return [child for child in found if isinstance(child, Message)]
@@ -131,7 +131,7 @@ def text_of(part: Message) -> str:
     """A text part's body decoded (transfer encoding, then charset, with replacements)."""
     try:
         body = part.get_payload(decode=True)
-    except Exception:
+    except Exception:  # a hostile part's transfer encoding: no body to read, as for no part
         return ""
     if not isinstance(body, bytes):
         return ""

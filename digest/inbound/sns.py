@@ -137,7 +137,7 @@ class SesWebhook:
         _check_sns_url(url, "SubscribeURL", region)
         try:
             self._fetch(url)
-        except Exception as error:
+        except Exception as error:  # unreachable, refused: a 503 the provider retries
             raise WebhookRefused(
                 PROVIDER, f"the subscription could not be confirmed ({type(error).__name__})", 503
             ) from error

@@ -69,7 +69,7 @@ def open_store(
             check_schema(engine, database_url)
         elif migrate:
             upgrade(engine)
-    except BaseException:
+    except BaseException:  # Ctrl-C too: the engine is the caller's only once a Store holds it
         close_engine(engine)
         raise
     return Store(engine)

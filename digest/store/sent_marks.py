@@ -46,7 +46,7 @@ class SentMarks:
         try:
             self._store.mark_delivered_on(self._connection, sent, now)
             self._connection.commit()
-        except BaseException:
+        except BaseException:  # Ctrl-C too: a connection broken off mid-record is not reused
             self.close()
             raise
 
