@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 from digest.errors import ListenError
 
 if TYPE_CHECKING:
+    import redis
+    from prometheus_client.metrics_core import Metric
     from prometheus_client.registry import CollectorRegistry
 
     from digest.pipeline import BuildOutcome, DeliveryOutcome, PollOutcome
@@ -260,7 +262,7 @@ class QueueDepth:
     in_hand: int  # taken by a worker, not yet acknowledged (running, or reserved)
 
 
-def queue_depth(redis_client: Any, queue: str) -> QueueDepth:
+def queue_depth(redis_client: redis.Redis, queue: str) -> QueueDepth:
     """The queue's depth as kombu's Redis transport keeps it (``unacked`` holds the messages
     taken and not yet acknowledged, for every queue of the broker)."""
     pipe = redis_client.pipeline()
@@ -275,7 +277,7 @@ def queue_depth(redis_client: Any, queue: str) -> QueueDepth:
 QUEUE_READ_SECONDS = 2.0
 
 
-def broker_client(broker_url: str) -> Any:
+def broker_client(broker_url: str) -> redis.Redis:
     """A Redis client to read the queue's depth with, bounded in time: a broker that hangs (its
     machine paused, a network dropping packets) gives no sample, as one that refuses does. With
     redis-py's default of no timeout, each scrape of beat's endpoint hung until the TCP
@@ -291,10 +293,10 @@ class QueueCollector:
     """Reads the queue's depth from Redis at each scrape; a broker that does not answer gives
     no sample rather than a stale one (the scrape itself still succeeds)."""
 
-    def __init__(self, redis_client: Any, queue: str) -> None:
+    def __init__(self, redis_client: redis.Redis, queue: str) -> None:
         self._redis, self._queue = redis_client, queue
 
-    def collect(self) -> Iterator[Any]:
+    def collect(self) -> Iterator[Metric]:
         from prometheus_client.core import GaugeMetricFamily
         from redis.exceptions import RedisError
 
@@ -324,7 +326,7 @@ def worker_registry() -> CollectorRegistry:
     return registry
 
 
-def beat_registry(redis_client: Any, queue: str) -> CollectorRegistry:
+def beat_registry(redis_client: redis.Redis, queue: str) -> CollectorRegistry:
     from prometheus_client import CollectorRegistry
 
     registry = CollectorRegistry()
