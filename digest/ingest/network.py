@@ -30,6 +30,10 @@ from digest.concurrency import cpu_turn
 
 # host, port -> the IP addresses to try, in order
 Resolver = Callable[[str, int], list[str]]
+# A socket option as httpcore passes it on (its own alias is private): level, name, value.
+SocketOption = (
+    tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
+)
 
 # Host name lookups run here so that a slow DNS server cannot hold a fetch past its deadline.
 _lookups = ThreadPoolExecutor(max_workers=32, thread_name_prefix="digest-dns")
@@ -153,7 +157,7 @@ class _DeadlineStream(httpcore.NetworkStream):
 
     def start_tls(
         self,
-        ssl_context: Any,
+        ssl_context: ssl.SSLContext,
         server_hostname: str | None = None,
         timeout: float | None = None,
     ) -> httpcore.NetworkStream:
@@ -179,7 +183,7 @@ class _GuardedBackend(httpcore.NetworkBackend):
         port: int,
         timeout: float | None = None,
         local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
+        socket_options: Iterable[SocketOption] | None = None,
     ) -> httpcore.NetworkStream:
         with cpu_turn.waiting():  # on DNS, then on the connection
             return self._connect_tcp(host, port, timeout, local_address, socket_options)
@@ -190,7 +194,7 @@ class _GuardedBackend(httpcore.NetworkBackend):
         port: int,
         timeout: float | None,
         local_address: str | None,
-        socket_options: Iterable[Any] | None,
+        socket_options: Iterable[SocketOption] | None,
     ) -> httpcore.NetworkStream:
         addresses = self._resolve(host, port, _bounded(timeout, httpcore.ConnectTimeout))
         if not self._allow_private_addresses:
@@ -232,7 +236,7 @@ class _GuardedBackend(httpcore.NetworkBackend):
         self,
         path: str,
         timeout: float | None = None,
-        socket_options: Iterable[Any] | None = None,
+        socket_options: Iterable[SocketOption] | None = None,
     ) -> httpcore.NetworkStream:
         raise httpcore.ConnectError("feeds are not fetched over unix sockets")
 
