@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import ParamSpec, TypeVar
 
 import anyio.to_thread
 from anyio import CapacityLimiter
@@ -23,6 +23,7 @@ from digest.web.ratelimits import SignUpLimits
 from digest.web.signups import SignUpQueue
 
 T = TypeVar("T")
+P = ParamSpec("P")
 # The store's calls at once: the size of SQLAlchemy's connection pool (5). More threads than
 # connections make the pool open and close a connection per request past the fifth (PostgreSQL's
 # one-click rate fell from 600 to 350 a second with Starlette's default of 40 threads), and the
@@ -37,7 +38,7 @@ class StoreThreads:
         self._size = size
         self._limiter: CapacityLimiter | None = None  # made inside the event loop, on first use
 
-    async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    async def run(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         if self._limiter is None:
             self._limiter = CapacityLimiter(self._size)
         return await anyio.to_thread.run_sync(
