@@ -13,7 +13,6 @@ import stat
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from digest.config.loading import Settings, read_config_text
@@ -92,7 +91,7 @@ def _passwords_in_config(source: Path) -> Iterator[str]:
             yield f"{entry_key('feeds', feeds, index)}.url"
 
 
-def _has_password(url: Any) -> bool:
+def _has_password(url: object) -> bool:
     if not isinstance(url, str):
         return False
     try:

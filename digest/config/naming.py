@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 _ENTRY_NAME_KEYS = {"lists": "slug", "topics": "slug", "feeds": "name"}
 
 
-def entry_key(table: str, entries: Sequence[Any], index: int) -> str:
+def entry_key(table: str, entries: Sequence[object], index: int) -> str:
     """How errors name entry ``index`` of ``[[table]]``: ``lists[daily]``, by its slug (a feed
     by its name), or ``lists[2]``, by position, when it has none or shares it with another.
 
