@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import JustifyMethod
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
@@ -176,7 +177,7 @@ def _when(moment: datetime | None, now: datetime) -> str:
 
 def _feeds_table(feeds: list[FeedState], now: datetime) -> Table:
     table = Table(show_header=True, header_style="bold", title="Feeds")
-    for column, justify in (
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("feed", "left"),
         ("status", "left"),
         ("last fetch", "right"),
@@ -185,9 +186,10 @@ def _feeds_table(feeds: list[FeedState], now: datetime) -> Table:
         ("next poll", "right"),
         ("errors", "right"),
         ("last error", "left"),
-    ):
+    )
+    for column, justify in columns:
         # Long URLs and errors wrap rather than vanish behind an ellipsis.
-        table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
+        table.add_column(column, justify=justify, overflow="fold")
     pauses = _host_pauses(feeds, now)
     for feed in feeds:
         held_by = pauses.get(feed.id)

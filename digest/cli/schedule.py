@@ -7,6 +7,7 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
+from rich.console import JustifyMethod
 from rich.table import Table
 
 from digest import TZ_DATABASE
@@ -77,8 +78,13 @@ def _readers_table(store: Store, digest_list: ListSettings, now: datetime) -> Ta
         show_header=True,
         header_style="bold",
     )
-    for column, justify in (("UTC", "left"), ("readers", "right"), ("their timezones", "left")):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("UTC", "left"),
+        ("readers", "right"),
+        ("their timezones", "left"),
+    )
+    for column, justify in columns:
+        table.add_column(column, justify=justify)
     for slot, zones in by_slot.items():
         table.add_row(
             slot.strftime("%a %d %b %Y %H:%M"),

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.console import JustifyMethod
 from rich.table import Table
 
 from digest.cli.app import app, configured_store, console, errors, load_config
@@ -168,7 +169,7 @@ _STATE_STYLE = {
 
 def _editions_table(report: StatusReport) -> Table:
     table = Table(title="Editions", show_header=True, header_style="bold")
-    for column, justify in (
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("edition", "right"),
         ("list", "left"),
         ("slot (UTC)", "left"),
@@ -179,8 +180,9 @@ def _editions_table(report: StatusReport) -> Table:
         ("parked", "right"),
         ("skipped", "right"),
         ("next retry", "left"),
-    ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    )
+    for column, justify in columns:
+        table.add_column(column, justify=justify)
     for edition in report.editions:
         counts = edition.counts
         retry = edition.next_retry_at
