@@ -33,8 +33,9 @@ class Pages:
         folders = [template_folder(settings)]
         if bundled_template_folder() not in folders:
             folders.append(bundled_template_folder())
+        loader = jinja2.FileSystemLoader(folders)
         self.environment = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(folders),
+            loader=loader,
             autoescape=jinja2.select_autoescape(
                 enabled_extensions=("html.j2", "xml.j2"), default_for_string=True, default=True
             ),
@@ -52,9 +53,7 @@ class Pages:
             "postal_address": service.postal_address,
             "root": self.root,
         }
-        source, _, _ = self.environment.loader.get_source(  # type: ignore[union-attr]
-            self.environment, STYLESHEET
-        )
+        source, _, _ = loader.get_source(self.environment, STYLESHEET)
         self.stylesheet = source.encode("utf-8")
         self.stylesheet_etag = '"' + hashlib.sha256(self.stylesheet).hexdigest()[:20] + '"'
         self.common["stylesheet"] = f"{self.root}/static/site.css?v={self.stylesheet_etag[1:9]}"
