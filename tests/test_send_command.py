@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -459,24 +460,49 @@ def test_send_wait_gives_up_when_told_not_at_the_next_round_check(gone: str) -> 
                 watch.check()
 
 
+def _minute() -> datetime:
+    return datetime.now(UTC).replace(second=0, microsecond=0)
+
+
+def _early_in_a_minute() -> datetime:
+    """The minute, once at most 45 seconds of it are gone: `digest send` builds one edition a
+    minute, and two sends meant to share one must start early in it."""
+    if datetime.now(UTC).second > 45:
+        time.sleep(61 - datetime.now(UTC).second)
+    return _minute()
+
+
+def _tries(tmp_path: Path, most: int = 3) -> Iterator[Path]:
+    """A fresh folder for each try of sends meant to share a minute: a loaded machine may take
+    a minute over two of them, and then the second builds the next minute's edition, which
+    is right and not what the test asks. The caller stops at the first try within a minute."""
+    for number in range(most):
+        folder = tmp_path / f"try-{number}"
+        folder.mkdir()
+        yield folder
+    raise AssertionError(f"{most} tries of two sends each took into the next minute")
+
+
 def test_send_twice_in_a_minute_says_the_second_built_and_handed_out_nothing(
     tmp_path: Path,
 ) -> None:
     # The second said "Edition 1 of daily: 3 deliveries handed to the workers", as if it had
     # sent them a second time; it had found the minute's edition and handed out no batch.
-    with (
-        redis_server() as broker,
-        smtp_server() as sink,
-        deployment(
-            tmp_path, f"sqlite:///{tmp_path / 'digest.db'}", broker, sink, 3, schedule="* * * * *"
-        ) as service,
-    ):
-        if datetime.now(UTC).second > 45:  # both sends within one minute: one edition
-            time.sleep(61 - datetime.now(UTC).second)
-        first = service.run("send", "daily")
-        second = service.run("send", "daily")
-        with redis.Redis.from_url(broker) as client:
-            queued = client.llen("digest")
+    for folder in _tries(tmp_path):
+        with (
+            redis_server() as broker,
+            smtp_server() as sink,
+            deployment(
+                folder, f"sqlite:///{folder / 'digest.db'}", broker, sink, 3, schedule="* * * * *"
+            ) as service,
+        ):
+            began = _early_in_a_minute()
+            first = service.run("send", "daily")
+            second = service.run("send", "daily")
+            with redis.Redis.from_url(broker) as client:
+                queued = client.llen("digest")
+        if _minute() == began:
+            break
     assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
     assert "Edition 1 of daily: 3 deliveries handed to the workers" in first.stdout
     said = " ".join(second.stdout.split())
@@ -715,20 +741,22 @@ def test_send_twice_in_a_minute_in_this_process_does_not_count_the_copies_as_sen
     # Without a broker, the second send of the minute found the minute's edition, sent nothing
     # and printed "sent 3 / failed 0 / skipped 0" again, as if three more copies had gone; the
     # distributed mode said it was built already.
-    with (
-        smtp_server() as sink,
-        deployment(
-            tmp_path, f"sqlite:///{tmp_path}/digest.db", None, sink, 3, schedule="* * * * *"
-        ) as service,
-    ):
-        if datetime.now(UTC).second > 45:  # both sends within one minute: one edition
-            time.sleep(61 - datetime.now(UTC).second)
-        sends = [
-            CliRunner().invoke(
-                app, ["--config", str(service.config), "send", "daily"], env=service.env
-            )
-            for _ in range(2)
-        ]
+    for folder in _tries(tmp_path):
+        with (
+            smtp_server() as sink,
+            deployment(
+                folder, f"sqlite:///{folder}/digest.db", None, sink, 3, schedule="* * * * *"
+            ) as service,
+        ):
+            began = _early_in_a_minute()
+            sends = [
+                CliRunner().invoke(
+                    app, ["--config", str(service.config), "send", "daily"], env=service.env
+                )
+                for _ in range(2)
+            ]
+        if _minute() == began:
+            break
     first, second = (" ".join(done.stdout.split()) for done in sends)
     assert all(done.exit_code == 0 for done in sends), [done.output for done in sends]
     assert "sent 3 / failed 0 / skipped 0" in first and "built already" not in first
