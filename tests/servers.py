@@ -17,6 +17,7 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
+from sqlalchemy.engine import make_url
 
 
 def free_port() -> int:
@@ -120,6 +121,55 @@ def postgres_cluster(
         yield server
     finally:
         subprocess.run([*pg_ctl, "-m", "immediate", "-w", "stop"], check=False, capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def pgbouncer(postgres_url: str, pool_mode: str = "transaction") -> Iterator[str]:
+    """PgBouncer in ``pool_mode`` on a free loopback port in front of the PostgreSQL of
+    ``postgres_url`` (trusted, as the tests' clusters are), stopped by its process id at the
+    end; yields ``postgres_url`` with its host and port changed to PgBouncer's."""
+    binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+    if not Path(binary).exists():
+        raise RuntimeError("pgbouncer is not installed (apt-get install -y pgbouncer)")
+    target = make_url(postgres_url)
+    folder, port = Path(tempfile.mkdtemp(prefix="digest-pgbouncer-")), free_port()
+    (folder / "users.txt").write_text(f'"{target.username}" ""\n', encoding="utf-8")
+    (folder / "pgbouncer.ini").write_text(
+        "[databases]\n"
+        f"* = host={target.host} port={target.port}\n"
+        "[pgbouncer]\n"
+        f"listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
+        f"auth_type = trust\nauth_file = {folder / 'users.txt'}\n"
+        f"pool_mode = {pool_mode}\nlogfile = {folder / 'log'}\n",
+        encoding="utf-8",
+    )
+    as_postgres: list[str] = []
+    if os.geteuid() == 0:  # PgBouncer refuses to run as root
+        shutil.chown(folder, user="postgres")
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+    process = subprocess.Popen(
+        [*as_postgres, binary, str(folder / "pgbouncer.ini")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # ready once it accepts a connection
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log = folder / "log"
+                    said = log.read_text(errors="replace") if log.exists() else ""
+                    raise RuntimeError(f"pgbouncer did not start on {port}: {said}") from None
+                time.sleep(0.05)
+        yield target.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)  # runuser's group, PgBouncer in it
+        process.wait(timeout=10)
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -285,18 +285,27 @@ def _refused(error: DatabaseError) -> str | None:
 def advisory_locks(
     engine: Engine, take: TextClause, parameters: Mapping[str, Any]
 ) -> Iterator[list[Any]]:
-    """PostgreSQL: run ``take``, a statement that takes session advisory locks, on a connection
-    of the block's own, and hold them until the block ends; yields what the statement returned
-    (one value a row). A process killed outright lets go of them with its connection; a failed
-    statement takes its locks with the connection, thrown away."""
+    """PostgreSQL: run ``take``, a statement that takes advisory locks of the transaction
+    (``pg_advisory_xact_lock``…), on a connection of the block's own, and hold them until the
+    block ends; yields what the statement returned (one value a row). A process killed outright
+    lets go of them with its connection; a failed statement takes its locks with the
+    connection, thrown away.
+
+    The locks are the transaction's, which stays open for the block, not the session's: a
+    connection pooler in transaction pooling (PgBouncer's ``pool_mode = transaction``) gives
+    the server connection to another client between two transactions, and with it a session's
+    locks: the other client then took the same rows, or the same list's build, as its own, and
+    the locks were never let go of. A transaction keeps its server connection to itself."""
     connection = engine.connect()
     try:
         # A wait the service means (another build of the list holds the lock until its edition
-        # is stored, however long that takes): no statement bound for this transaction.
+        # is stored, however long that takes): no statement bound for this transaction, and
+        # no bound on its idle time (a DBA's idle_in_transaction_session_timeout on the role)
+        # while the block sends a batch or builds an edition.
         connection.execute(text("SET LOCAL statement_timeout = 0"))
+        connection.execute(text("SET LOCAL idle_in_transaction_session_timeout = 0"))
         with patient(connection.connection.dbapi_connection):
             rows = list(connection.execute(take, dict(parameters)).scalars())
-        connection.commit()
     except BaseException:
         connection.invalidate()  # a lock the failed statement took goes with the connection
         connection.close()
@@ -305,8 +314,7 @@ def advisory_locks(
         yield rows
     finally:
         try:
-            connection.execute(text("SELECT pg_advisory_unlock_all()"))
-            connection.commit()
+            connection.rollback()  # the locks go with the transaction: it wrote nothing
         except SQLAlchemyError:
             # Lost (the database restarted): its locks went with it. The connection must not go
             # back to the pool, where locks it still held would outlive the block.

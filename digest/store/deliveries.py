@@ -217,7 +217,8 @@ class DeliveryStore(StoreBase):
         Two batches may hold the same rows: one handed out again after a broker restart (the
         queue and the leases lost) while the first still runs, or one redelivered by the
         broker. Each would read the rows as pending and send them. On PostgreSQL each row is
-        held with a session advisory lock on a connection of the block's own: the other batch
+        held with an advisory lock of a transaction open on a connection of the block's own
+        (``advisory_locks``, which says why not the session's): the other batch
         skips the rows, and a process killed outright lets go of them with its connection, so
         the batch sent again at once (reject_on_worker_lost) finds them free.
 
@@ -367,12 +368,12 @@ def _claimed_in_file(path: Path, delivery_ids: Sequence[int]) -> Iterator[list[i
         os.close(descriptor)  # every lock of the block goes with it
 
 
-# The delivery ids among :ids whose advisory lock this session could take, another session's
+# The delivery ids among :ids whose advisory lock this transaction could take, another one's
 # not waited for. A lock's key is (1818584167, the row's id): the first number, "ledg" in
 # ASCII, keeps delivery rows apart from any other use of advisory locks.
 _CLAIM = text(
     "SELECT id FROM unnest(CAST(:ids AS integer[])) AS id "
-    "WHERE pg_try_advisory_lock(1818584167, id) ORDER BY id"
+    "WHERE pg_try_advisory_xact_lock(1818584167, id) ORDER BY id"
 )
 
 # Built once: a Core UPDATE by primary key, its Message-ID bound per row.

@@ -92,7 +92,7 @@ _building_here_guard = threading.Lock()
 
 # The key of a list's build lock on PostgreSQL is (1651861868, hashtext(list)): the first
 # number, "buil" in ASCII, keeps it apart from the ledger's advisory locks ("ledg").
-_BUILD_LOCK = text("SELECT pg_advisory_lock(1651861868, hashtext(:list_slug))")
+_BUILD_LOCK = text("SELECT pg_advisory_xact_lock(1651861868, hashtext(:list_slug))")
 
 
 class EditionStore(ArticleStore):
@@ -107,7 +107,8 @@ class EditionStore(ArticleStore):
         the same edition and mailed the same articles. One at a time, the second finds the
         first's edition and starts after it, or, for an older slot, is not built at all.
 
-        PostgreSQL: a session advisory lock on a connection of the block's own, which a worker
+        PostgreSQL: an advisory lock of a transaction open on a connection of the block's own
+        (``advisory_locks``), which a worker
         killed outright lets go of with its connection. SQLite: a POSIX record lock on one byte
         (the list's) of a file beside the database, let go of by a killed process too.
         """

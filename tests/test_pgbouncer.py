@@ -1,0 +1,92 @@
+"""The store behind PgBouncer in transaction pooling, as managed PostgreSQL services offer it.
+
+Between two transactions of one client connection, PgBouncer may hand the client's server
+connection to another client: locks taken for a session, prepared statements and SET stay with
+the server connection, not with the client that made them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from digest.store import Store, open_store
+from tests.servers import pgbouncer
+from tests.service_cluster import fresh_database
+
+
+@pytest.fixture
+def pooled(postgres_url: str) -> Iterator[str]:
+    """A fresh database, its schema made, reached through PgBouncer in transaction pooling."""
+    url = fresh_database(postgres_url)
+    open_store(url).engine.dispose()
+    with pgbouncer(url, pool_mode="transaction") as through:
+        yield through
+
+
+def _two_stores(url: str) -> tuple[Store, Store]:
+    # Two URLs, two engines: two processes' worth of connections, as two workers hold.
+    return open_store(url, shared=True), open_store(f"{url}?application_name=second", shared=True)
+
+
+def test_a_batch_handed_out_twice_sends_each_row_once_through_pgbouncer(pooled: str) -> None:
+    first, second = _two_stores(pooled)
+    try:
+        with first.claimed([1, 2, 3]) as held:
+            assert held == [1, 2, 3]
+            with second.claimed([2, 3, 4]) as also_held:
+                assert also_held == [4]  # 2 and 3 are the first batch's
+        with second.claimed([1, 2, 3]) as held_after:
+            assert held_after == [1, 2, 3]  # let go of at the end of the first block
+    finally:
+        first.engine.dispose()
+        second.engine.dispose()
+
+
+def test_a_lists_builds_wait_for_each_other_through_pgbouncer(pooled: str) -> None:
+    first, second = _two_stores(pooled)
+    entered = threading.Event()
+
+    def build() -> None:
+        with second.building("daily"):
+            entered.set()
+
+    try:
+        with first.building("daily"):
+            other = threading.Thread(target=build)
+            other.start()
+            assert not entered.wait(1.0), "a second build of the list ran beside the first"
+        other.join(10)
+        assert entered.is_set()  # and went on once the first ended
+    finally:
+        first.engine.dispose()
+        second.engine.dispose()
+
+
+def test_a_role_idle_in_transaction_timeout_does_not_end_a_batch_holding_its_rows(
+    postgres_url: str,
+) -> None:
+    # Managed PostgreSQL services set idle_in_transaction_session_timeout on the role; the
+    # transaction that holds a batch's rows is idle while the batch sends.
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text("CREATE ROLE hurried LOGIN"))
+        connection.execute(text("ALTER ROLE hurried SET idle_in_transaction_session_timeout = 300"))
+        connection.execute(text("CREATE DATABASE hurried OWNER hurried"))
+    admin.dispose()
+    url = make_url(postgres_url).set(username="hurried", database="hurried")
+    open_store(url.render_as_string(hide_password=False)).engine.dispose()
+    first, second = _two_stores(url.render_as_string(hide_password=False))
+    try:
+        with first.claimed([1, 2]) as held:
+            time.sleep(1.0)
+            with second.claimed([1, 2]) as also_held:
+                assert (held, also_held) == ([1, 2], [])
+    finally:
+        first.engine.dispose()
+        second.engine.dispose()
