@@ -68,6 +68,31 @@ def test_a_lists_builds_wait_for_each_other_through_pgbouncer(pooled: str) -> No
         second.engine.dispose()
 
 
+def test_statements_run_again_and_again_on_shared_server_connections(pooled: str) -> None:
+    # psycopg prepares a statement on the server at its fifth run on a connection; PgBouncer
+    # then runs the next on another server connection, where it is missing or already made.
+    store = open_store(pooled, shared=True)
+    try:
+        with store.engine.connect() as one, store.engine.connect() as other:
+            for n in range(12):
+                for connection in (one, other):
+                    assert connection.execute(text("SELECT :n"), {"n": n}).scalar() == n
+                    connection.commit()
+    finally:
+        store.engine.dispose()
+
+
+def test_a_connection_straight_to_postgresql_still_prepares_its_statements(
+    postgres_url: str,
+) -> None:
+    store = open_store(fresh_database(postgres_url))
+    try:
+        with store.engine.connect() as connection:
+            assert connection.connection.dbapi_connection.prepare_threshold == 5  # type: ignore[union-attr]
+    finally:
+        store.engine.dispose()
+
+
 def test_a_role_idle_in_transaction_timeout_does_not_end_a_batch_holding_its_rows(
     postgres_url: str,
 ) -> None:

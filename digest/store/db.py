@@ -82,6 +82,7 @@ def create_database_engine(url: str, *, statement_seconds: float = STATEMENT_SEC
         _bound_statements(engine, statement_seconds)
         if parsed.get_driver_name() == "psycopg":
             _bound_answers(engine, statement_seconds)
+            _prepared_only_on_a_server_of_its_own(engine)
         return engine
     database = sqlite_file(parsed)
     if database is not None:
@@ -183,6 +184,27 @@ def _bound_statements(engine: Engine, seconds: float) -> None:
         cursor.execute(f"SET statement_timeout = {bound}")
         cursor.close()
         dbapi_connection.commit()
+
+
+def _prepared_only_on_a_server_of_its_own(engine: Engine) -> None:
+    """psycopg prepares a statement on the server at its fifth run on a connection; through a
+    connection pooler in transaction pooling (PgBouncer before 1.21, or without
+    ``max_prepared_statements``) the next run goes to another server connection, where the
+    statement is missing ("prepared statement "_pg3_0" does not exist") or made already by
+    another client ("… already exists"), and the statement fails. A connection whose server
+    process is not the one the greeting named goes through a pooler (its own process key):
+    it prepares nothing."""
+
+    @event.listens_for(engine, "connect")
+    def _through_a_pooler(dbapi_connection: Any, _record: Any) -> None:
+        greeted = getattr(getattr(dbapi_connection, "info", None), "backend_pid", None)
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SELECT pg_backend_pid()")
+        row = cursor.fetchone()
+        cursor.close()
+        dbapi_connection.commit()
+        if row is not None and row[0] != greeted:
+            dbapi_connection.prepare_threshold = None
 
 
 def _bound_answers(engine: Engine, statement_seconds: float) -> None:
