@@ -10,14 +10,22 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from digest.store import Store, open_store
-from tests.servers import pgbouncer
-from tests.service_cluster import fresh_database
+from tests.servers import pgbouncer, redis_cluster, smtp_server
+from tests.service_cluster import (
+    check_repeats,
+    deployment,
+    fresh_database,
+    in_flight_now,
+    tally,
+    wait_for,
+)
 
 
 @pytest.fixture
@@ -115,3 +123,31 @@ def test_a_role_idle_in_transaction_timeout_does_not_end_a_batch_holding_its_row
     finally:
         first.engine.dispose()
         second.engine.dispose()
+
+
+def test_redis_restarted_mid_delivery_through_pgbouncer_sends_each_reader_once(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """Two workers and beat, their database reached through PgBouncer in transaction pooling:
+    Redis restarts empty during a delivery, the next tick hands the pending rows out again while
+    the first batches still send, and only the row locks keep those from going twice."""
+    readers = 1500
+    with (
+        redis_cluster() as broker,
+        smtp_server() as sink,
+        pgbouncer(fresh_database(postgres_url)) as through,
+        deployment(tmp_path, through, broker.url, sink, readers) as service,
+    ):
+        try:
+            with service.worker("worker-a"), service.worker("worker-b"), service.beat():
+                wait_for(lambda: service.sent() >= 200, "the delivery under way")
+                broker.restart()
+                in_flight = in_flight_now(sink, service)
+                wait_for(service.settled, f"every delivery of {readers} settled", 180)
+        except AssertionError:
+            service.print_logs()
+            raise
+        result = tally(sink, service)
+    result.show("redis restarted, through pgbouncer")
+    assert result.lost == 0
+    check_repeats(result, in_flight)
