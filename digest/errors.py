@@ -18,6 +18,7 @@
     ├── SchemaMismatchError    the database's schema is not this code's (distributed mode)
     ├── BrokerUnavailableError the broker (Redis) cannot be reached (says its URL, masked)
     ├── BrokerRefusedError     the broker answers and refuses the URL's password or database
+    │   └── BrokerForbiddenError     … or a command digest needs, to the URL's user (its ACL)
     ├── NoWorkerError          a command's tasks would wait on the broker for workers none runs
     ├── ListenError            a socket the service serves on cannot be bound (says port and key)
     └── WebhookRefused         a provider's webhook call failed its signature, age or replay check
@@ -367,6 +368,21 @@ class BrokerRefusedError(DigestError):
             f"the broker {without_password(url)} refuses this URL: {why}; correct the password "
             "(or user) or the database number in service.broker_url (or DIGEST_BROKER_URL)"
         )
+
+
+class BrokerForbiddenError(BrokerRefusedError):
+    """The broker lets the URL's user in and refuses it a command digest needs (Redis's ACL: a
+    user made without ``+publish``, which asking the workers whether they answer takes)."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        DigestError.__init__(
+            self,
+            f"the broker {without_password(url)} refuses a command digest needs: "
+            f"{brief(reason).rstrip('.')}; allow it to the URL's user in Redis's ACL "
+            "(ACL SETUSER NAME +COMMAND), or give the user +@all -@dangerous +info",
+        )
+        self.url = url
+        self.reason = reason
 
 
 class BrokerCertificateError(DigestError):

@@ -333,6 +333,19 @@ def test_beat_given_sighup_starts_again_and_goes_on_ticking(tmp_path: Path) -> N
     assert "Traceback" not in said
 
 
+def _run_on_an_upgraded_database(
+    tmp_path: Path, broker: str, command: list[str]
+) -> tuple[subprocess.CompletedProcess[str], str]:
+    """``digest COMMAND`` with ``broker``, its database upgraded first; with what it said on
+    one line (status's table too)."""
+    config, environ = _distributed(tmp_path, broker)
+    environ["COLUMNS"] = "300"
+    upgraded = _digest(config, environ, tmp_path, "db", "upgrade")
+    assert upgraded.returncode == 0, upgraded.stderr
+    done = _digest(config, environ, tmp_path, *command)
+    return done, " ".join((done.stdout + done.stderr).split())
+
+
 @pytest.mark.parametrize("command", [["status"], ["send", "daily"], ["poll"]])
 def test_a_broker_that_refuses_the_password_is_said_to_refuse_it_not_to_be_silent(
     command: list[str], tmp_path: Path
@@ -341,15 +354,28 @@ def test_a_broker_that_refuses_the_password_is_said_to_refuse_it_not_to_be_silen
     # operator was sent to check that Redis runs, where only a corrected password could help.
     with redis_server("--requirepass", "the-right-one") as broker:
         spoilt = broker.replace("redis://", "redis://:hunter2@")
-        config, environ = _distributed(tmp_path, spoilt)
-        environ["COLUMNS"] = "300"  # status's table on one line
-        upgraded = _digest(config, environ, tmp_path, "db", "upgrade")
-        assert upgraded.returncode == 0, upgraded.stderr
-        done = _digest(config, environ, tmp_path, *command)
-    said = " ".join((done.stdout + done.stderr).split())
+        done, said = _run_on_an_upgraded_database(tmp_path, spoilt, command)
     assert f"the broker {without_password(spoilt)} refuses this URL: " in said, said
     assert "invalid username-password pair" in said and "does not answer" not in said
     assert "hunter2" not in said and "Traceback" not in said
+    assert done.returncode == (0 if command == ["status"] else 1), said
+
+
+@pytest.mark.parametrize("command", [["status"], ["poll"], ["send", "daily", "--wait"]])
+def test_a_broker_user_refused_publish_is_told_what_to_allow_not_a_traceback(
+    command: list[str], tmp_path: Path
+) -> None:
+    # Asking the workers whether they answer publishes to them all: a Redis ACL user made
+    # without +publish ended status, poll, run and send --wait in kombu's traceback.
+    acl = ("--user", "newsroom", "on", ">the-pass", "~*", "&*", "+@all", "-publish")
+    with redis_cluster(*acl) as broker:
+        url = f"redis://newsroom:the-pass@127.0.0.1:{broker.port}/0"
+        done, said = _run_on_an_upgraded_database(tmp_path, url, command)
+    assert (
+        f"the broker {without_password(url)} refuses a command digest needs: this user has no "
+        "permissions to run the 'publish' command; allow it to the URL's user in Redis's ACL"
+    ) in said, said
+    assert "the-pass" not in said and "Traceback" not in said
     assert done.returncode == (0 if command == ["status"] else 1), said
 
 

@@ -15,10 +15,11 @@ from typing import Any
 
 import redis
 from kombu.exceptions import OperationalError
-from redis.exceptions import AuthenticationError, RedisError, ResponseError
+from redis.exceptions import AuthenticationError, NoPermissionError, RedisError, ResponseError
 
 from digest.errors import (
     BrokerCertificateError,
+    BrokerForbiddenError,
     BrokerRefusedError,
     BrokerUnavailableError,
     NoWorkerError,
@@ -103,6 +104,8 @@ def broker_error(
 ) -> BrokerRefusedError | BrokerCertificateError | BrokerUnavailableError:
     """What ``error`` of the broker is, to tell: the URL's password, user or database number
     refused, or its TLS certificate not trusted here (no wait mends either), or no answer."""
+    if isinstance(error, NoPermissionError):
+        return BrokerForbiddenError(broker_url, str(error))
     if isinstance(error, REFUSALS):
         return BrokerRefusedError(broker_url, str(error))
     return untrusted_certificate(broker_url, error) or BrokerUnavailableError(
@@ -122,9 +125,27 @@ def service_state(broker_url: str, queue: str, timeout: float = PING_SECONDS) ->
             said = f"the broker {without_password(broker_url)} does not answer: {brief(str(error))}"
             return ServiceState((), None, said)
         return ServiceState((), None, str(problem))
-    replies = app.control.ping(timeout=timeout) or []
-    workers = sorted(name for reply in replies for name in reply)
-    return ServiceState(tuple(workers), depth, eviction_policy=policy, dropped=dropped)
+    try:
+        workers = answering_workers(broker_url, timeout)
+    except BrokerForbiddenError as problem:
+        return ServiceState((), depth, str(problem), eviction_policy=policy, dropped=dropped)
+    return ServiceState(workers, depth, eviction_policy=policy, dropped=dropped)
+
+
+def answering_workers(broker_url: str, timeout: float = PING_SECONDS) -> tuple[str, ...]:
+    """The names of the workers that answer a ping within ``timeout``. The ping is published
+    to every worker: a broker whose ACL refuses the URL's user PUBLISH raises
+    BrokerForbiddenError (kombu's error wrapping it ended the command in a traceback)."""
+    try:
+        replies = app.control.ping(timeout=timeout) or []
+    except OperationalError as error:
+        cause: BaseException | None = error
+        while cause is not None and not isinstance(cause, NoPermissionError):
+            cause = cause.__cause__ or cause.__context__
+        if cause is None:
+            raise
+        raise BrokerForbiddenError(broker_url, str(cause)) from error
+    return tuple(sorted(name for reply in replies for name in reply))
 
 
 def require_broker(broker_url: str, timeout: float = PING_SECONDS) -> None:
@@ -173,7 +194,7 @@ def require_workers(
     ever, saying nothing."""
     require_broker(broker_url, timeout)
     deadline = time.monotonic() + patience
-    while not app.control.ping(timeout=timeout):
+    while not answering_workers(broker_url, timeout):
         if time.monotonic() >= deadline:
             raise NoWorkerError(broker_url)
 
@@ -206,7 +227,9 @@ class BrokerWatch:
         )
         self._patience, self._every, self._workers_every = patience, every, workers_every
         self._clock = clock
-        self._workers_answer = workers_answer or (lambda: bool(app.control.ping(timeout=1.0)))
+        self._workers_answer = workers_answer or (
+            lambda: bool(answering_workers(broker_url, timeout=1.0))
+        )
         self._next_look = clock() + every
         self._next_ping = clock() + workers_every
         self._silent_since: float | None = None

@@ -204,6 +204,9 @@ def send(
     known_list(settings, list_slug)
     broker = settings.service.broker_url
     if broker is not None:
+        from worker import runtime
+
+        runtime.configure(settings)  # the Celery app that asks the workers, from these settings
         _require_the_workers(broker, wait, give_up_after)
     # SIGTERM ends it as Ctrl-C does: the copies sent here are recorded before it exits.
     with sigterm_as_ctrl_c(), running(settings) as services:
