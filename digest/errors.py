@@ -217,6 +217,9 @@ def _told_by(url: str, reason: str) -> str:
     if "database or disk is full" in reason or "No space left on device" in reason:
         return "disk_full"
     if not url.startswith("sqlite"):
+        # libpq's words for sslmode=verify-ca or verify-full without the server's authority.
+        if "certificate verify failed" in reason or "root certificate file" in reason:
+            return "untrusted_certificate"
         return "unreachable"
     if "database is locked" in reason:
         return "locked"
@@ -292,6 +295,14 @@ _DATABASE_ADVICE = {
     "no_file": (
         "check that its folder exists (or can be made) and is writable, or point "
         "service.database_url (or DIGEST_DATABASE_URL) at another file"
+    ),
+    # The server answers over TLS with a certificate this machine does not trust: a managed
+    # service's own authority, or one the operator signed.
+    "untrusted_certificate": (
+        "the server's TLS certificate is not trusted here (signed by an authority this "
+        "machine does not know, such as a managed service's own or the server itself): "
+        "name that authority in the URL, as sslrootcert=PATH (its certificate, a PEM "
+        "file), in service.database_url (or DIGEST_DATABASE_URL)"
     ),
     "unreachable": (
         "check that the database server is running and accepts connections at that "

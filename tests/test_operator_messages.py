@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import sqlite3
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +32,9 @@ from digest.cli import app, boundary
 from digest.cli.boundary import Terminated
 from digest.errors import StoreUnavailableError
 from digest.store.db import database_errors
+from tests.certificates import key_pem, pem, self_signed
 from tests.feedserver import answer, feed_server
-from tests.servers import free_port
+from tests.servers import free_port, postgres_cluster
 from tests.service_cluster import fresh_database
 
 DIGEST = str(Path(sys.executable).parent / "digest")
@@ -1152,3 +1155,46 @@ def test_a_config_in_a_folder_with_brackets_is_named_as_it_is(tmp_path: Path) ->
         assert new_rules.exit_code == 0, new_rules.output
         said = " ".join(new_rules.stdout.split())  # a long path wraps the line
         assert f"rules of {config} → rules of {config}" in said, new_rules.stdout
+
+
+def test_a_postgresql_certificate_not_trusted_here_is_told_with_what_to_name(
+    tmp_path: Path,
+) -> None:
+    # A managed PostgreSQL signs its certificate with its own authority. With sslmode=verify-ca
+    # or verify-full and no sslrootcert, or the wrong one, every command said to check that the
+    # server runs and accepts connections, and libpq's own advice was cut short.
+    with postgres_cluster() as server:
+        data = server.socket_folder / "data"
+        key, certificate = self_signed(
+            "db.internal", datetime.now(UTC), days=3650, ip_address="127.0.0.1"
+        )
+        _, stranger = self_signed("another.internal", datetime.now(UTC), days=3650)
+        for name, content in (("server.crt", pem(certificate)), ("server.key", key_pem(key))):
+            (data / name).write_bytes(content)
+            os.chmod(data / name, 0o600)
+            if os.geteuid() == 0:
+                shutil.chown(data / name, user="postgres")
+        admin = create_engine(server.url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text("ALTER SYSTEM SET ssl = on"))
+            connection.execute(text("SELECT pg_reload_conf()"))
+        admin.dispose()
+        (tmp_path / "authority.pem").write_bytes(pem(certificate))
+        (tmp_path / "stranger.pem").write_bytes(pem(stranger))
+        url = fresh_database(server.url)
+        said = {}
+        for query in (
+            f"sslmode=verify-ca&sslrootcert={tmp_path / 'stranger.pem'}",
+            f"sslmode=verify-full&sslrootcert={tmp_path / 'nowhere.pem'}",
+            f"sslmode=verify-full&sslrootcert={tmp_path / 'authority.pem'}",
+        ):
+            config = write_config(tmp_path, database_url=f"{url}?{query}")
+            said[query.split("/")[-1]] = run_digest(config, "db", "upgrade")
+    trusted = said.pop("authority.pem")
+    assert trusted.returncode == 0, trusted.stderr
+    for result in said.values():
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        [line] = result.stderr.strip().splitlines()
+        assert "the server's TLS certificate is not trusted here" in line, line
+        assert "as sslrootcert=PATH (its certificate, a PEM file)" in line
+        assert "check that the database server is running" not in line
