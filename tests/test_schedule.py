@@ -172,6 +172,18 @@ def test_every_minute_schedule_around_a_change_of_the_clocks(tz: str, change: da
         assert latest_slot("* * * * *", tz, now) == firings_by_wall_minute(tz, now), now
 
 
+def test_firings_skipped_by_a_half_hour_change_go_out_in_the_order_of_their_instants() -> None:
+    # Lord Howe Island skips 02:00-02:30 on 4 October 2026 (15:30 UTC): 02:00 and 02:20 fire
+    # shifted by the gap, at 02:30 and 02:50, and 02:40 exists, so it fires between them. The
+    # first wall time found past a moment is not always its next firing, nor the last one
+    # before a moment its latest, that night or days later.
+    schedule, tz = "*/20 2 * * 0", "Australia/Lord_Howe"
+    that_night = [utc(2026, 10, 3, 15, 30), utc(2026, 10, 3, 15, 40), utc(2026, 10, 3, 15, 50)]
+    assert firings(schedule, tz, utc(2026, 10, 3, 15), 4) == [*that_night, utc(2026, 10, 10, 15)]
+    assert latest_slot(schedule, tz, utc(2026, 10, 3, 15, 55)) == that_night[-1]
+    assert latest_slot(schedule, tz, utc(2026, 10, 7)) == that_night[-1]
+
+
 def test_an_every_minute_schedule_far_from_a_change_of_the_clocks_reads_a_few_minutes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -199,8 +211,10 @@ def test_an_every_minute_schedule_far_from_a_change_of_the_clocks_reads_a_few_mi
 
 
 def test_naive_moment_is_refused() -> None:
-    with pytest.raises(ValueError, match="timezone-aware"):
+    with pytest.raises(ValueError, match=r"^now must be a timezone-aware"):
         latest_slot("0 7 * * *", "Asia/Dubai", datetime(2024, 5, 1, 9))
+    with pytest.raises(ValueError, match=r"^after must be a timezone-aware"):
+        next_slot("0 7 * * *", "Asia/Dubai", datetime(2024, 5, 1, 9))
 
 
 def test_unknown_timezone_is_refused() -> None:
@@ -209,8 +223,10 @@ def test_unknown_timezone_is_refused() -> None:
 
 
 def test_expression_that_never_fires_is_refused() -> None:
-    with pytest.raises(ValueError, match="never fires"):
+    with pytest.raises(ValueError, match=r"'0 0 30 2 \*' never fires"):
         next_slot("0 0 30 2 *", "UTC", utc(2024, 5, 1))
+    with pytest.raises(ValueError, match=r"'0 0 30 2 \*' never fires"):
+        latest_slot("0 0 30 2 *", "UTC", utc(2024, 5, 1))
 
 
 def test_invalid_expression_is_refused() -> None:
@@ -316,6 +332,8 @@ def test_a_day_field_that_starts_with_a_star_is_not_restricted_as_in_cron() -> N
         ("*/15 6-9 1 * *", "UTC", timedelta(days=31) - timedelta(hours=3, minutes=45)),
         ("*/5 0-1,23 * * *", "UTC", timedelta(hours=21, minutes=5)),  # within each day
         ("0 0 29 2 *", "UTC", timedelta(days=8 * 365 + 1)),  # 2096 to 2104: 2100 is no leap year
+        ("0 7 * * 1", "Asia/Tokyo", timedelta(days=7)),  # Monday 07:00 is Sunday in UTC
+        ("*/5 0-1,23 * * *", "America/New_York", timedelta(hours=21, minutes=5)),  # west of UTC
     ],
 )
 def test_the_longest_gap_sees_bursts_on_one_day_and_gaps_within_a_day(
