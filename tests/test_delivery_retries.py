@@ -498,6 +498,33 @@ def test_the_retry_decision() -> None:
     assert step("temporary", 3, 2).verdict == "retry", "unanswered copies are not retries"
     capped = retries.retry_wait(policy, 40, 0.0)
     assert capped == timedelta(minutes=policy.max_retry_minutes)
+    # The reason the ledger keeps, which `digest status` and `digest deliveries` show.
+    assert step("permanent", 1, 0).reason == step("temporary", 1, 0).reason == "boom"
+    assert step("temporary", 4, 1).reason == (
+        "boom; gave up after 3 temporary failures (smtp.max_retries = 2)"
+    )
+    assert step("unknown", 3, 3).reason == (
+        "boom; parked after 3 copies whose reply never came (smtp.max_attempts = 3): the "
+        "reader may have the message already, so it is not sent again unless you release it "
+        "(digest deliveries retry EDITION)"
+    )
+
+
+def test_the_wait_doubles_to_its_bound_and_the_jitter_adds_at_most_a_quarter() -> None:
+    # What docs/lists-and-delivery.md says of [smtp]: retry_minutes, doubled at each failure
+    # in a row up to max_retry_minutes, plus up to a quarter so a list's retries spread out.
+    policy = retries.RetryPolicy(retry_minutes=5, max_retry_minutes=60)
+    waits = [retries.retry_wait(policy, failures, 0.0) for failures in range(1, 7)]
+    assert waits == [timedelta(minutes=minutes) for minutes in (5, 10, 20, 40, 60, 60)]
+    jittered = retries.retry_wait(policy, 2, 0.999)
+    assert timedelta(minutes=12.4) < jittered < timedelta(minutes=12.5)
+    # A retry further ahead than the longest wait was dated by a clock that ran fast; one the
+    # policy set itself never is.
+    longest = retries.longest_wait(None)  # the outbox's defaults: 6 hours, and a quarter
+    assert longest == timedelta(hours=7, minutes=30)
+    assert max(retries.retry_wait(retries.RetryPolicy(), n, 0.999) for n in range(1, 40)) > (
+        longest - timedelta(minutes=1)
+    )
 
 
 def test_a_server_refusing_every_copy_is_ten_problem_lines_and_a_count_not_one_per_reader(
