@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 
 from digest.errors import ConfigError
-from digest.mail.reader_addresses import check_address, clean_name
+from digest.mail.reader_addresses import (
+    check_address,
+    clean_name,
+    from_spreadsheet_safe,
+    spreadsheet_safe,
+)
 from digest.mail.subscribers import (
     SubscriberRow,
     read_subscriber_csv,
@@ -143,6 +148,30 @@ def test_names_lose_control_characters(tmp_path: Path) -> None:
     assert read_subscriber_csv(path) == [
         SubscriberRow("eve@example.org", "Eve Bcc: x@example.net", None)
     ]
+
+
+def test_an_address_of_the_longest_length_mail_allows_is_taken_and_a_longer_one_refused() -> None:
+    domain = ".".join(["b" * 63, "c" * 63, "d" * 57, "org"])
+    longest = f"{'a' * 64}@{domain}"  # RFC 5321: 254 characters
+    assert len(longest) == 254 and check_address(longest) == longest
+    with pytest.raises(ValueError, match=r"^email of 255 characters: at most 254$"):
+        check_address("a" + longest)
+
+
+@pytest.mark.parametrize(
+    ("name", "written"),
+    [
+        ('=HYPERLINK("x")', '\'=HYPERLINK("x")'),
+        ("'=x", "''=x"),  # its own "'" kept: read back, it is still "'=x"
+        ("X-Ray Haddad", "X-Ray Haddad"),  # a formula's character after the start is text
+        ("Sam O'Neil", "Sam O'Neil"),
+    ],
+)
+def test_a_name_is_written_for_a_spreadsheet_as_text_and_read_back_as_itself(
+    name: str, written: str
+) -> None:
+    assert spreadsheet_safe(name) == written
+    assert from_spreadsheet_safe(written) == name
 
 
 def test_clean_name_keeps_persian_zero_width_non_joiner() -> None:
