@@ -24,7 +24,7 @@ from digest import pipeline, retries
 from digest.cli import app
 from digest.clock import FixedClock
 from digest.config import Settings, SmtpSettings, load_settings
-from digest.errors import DeliveryTemporaryError, DeliveryUnknownError
+from digest.errors import DeliveryPermanentError, DeliveryTemporaryError, DeliveryUnknownError
 from digest.mail.smtp import SILENT_IN_A_ROW, SmtpTransport
 from digest.sample_server import serve_folder
 from digest.services import build_services
@@ -522,9 +522,25 @@ def test_the_wait_doubles_to_its_bound_and_the_jitter_adds_at_most_a_quarter() -
     # policy set itself never is.
     longest = retries.longest_wait(None)  # the outbox's defaults: 6 hours, and a quarter
     assert longest == timedelta(hours=7, minutes=30)
-    assert max(retries.retry_wait(retries.RetryPolicy(), n, 0.999) for n in range(1, 40)) > (
-        longest - timedelta(minutes=1)
+    set_at_most = max(retries.retry_wait(retries.RetryPolicy(), n, 0.999) for n in range(1, 40))
+    assert longest - timedelta(minutes=1) < set_at_most <= longest
+    smtp = SmtpSettings(
+        host="mail.example.org",
+        max_attempts=2,
+        max_retries=4,
+        retry_minutes=2,
+        max_retry_minutes=60,
     )
+    assert retries.RetryPolicy.from_settings(smtp) == retries.RetryPolicy(2, 4, 2, 60)
+    assert retries.longest_wait(smtp) == timedelta(minutes=75)
+
+
+def test_a_failure_is_permanent_unknown_or_temporary_by_its_error() -> None:
+    kinds = [
+        retries.kind_of(error("reader@example.org", "550 no such user"))
+        for error in (DeliveryPermanentError, DeliveryUnknownError, DeliveryTemporaryError)
+    ]
+    assert kinds == ["permanent", "unknown", "temporary"]
 
 
 def test_a_server_refusing_every_copy_is_ten_problem_lines_and_a_count_not_one_per_reader(
