@@ -158,6 +158,36 @@ def test_an_address_of_the_longest_length_mail_allows_is_taken_and_a_longer_one_
         check_address("a" + longest)
 
 
+@pytest.mark.parametrize("address", [".sam@example.org", "sam.@example.org", "s..am@example.org"])
+def test_an_address_with_a_dot_at_an_end_or_two_in_a_row_before_the_at_is_refused(
+    address: str,
+) -> None:
+    # RFC 5322's dot-atom: mail servers refuse them, and so each send would fail for good.
+    with pytest.raises(ValueError) as refused:
+        check_address(address)
+    assert str(refused.value) == (
+        f"{address!r} is not an email address we can send to (the part before @ must be plain "
+        "ASCII letters, digits or . _ + -)"
+    )
+    assert check_address("s.am@example.org") == "s.am@example.org"
+
+
+@pytest.mark.parametrize(
+    ("address", "problem"),
+    [
+        ("sam@printer.local", "special-use or reserved name"),
+        ("sam@example.123", "not within a valid top-level domain"),
+    ],
+)
+def test_an_address_at_a_domain_mail_cannot_reach_is_refused_saying_why(
+    address: str, problem: str
+) -> None:
+    with pytest.raises(ValueError) as refused:
+        check_address(address)
+    assert str(refused.value).startswith(f"{address!r} is not an email address we can send to: ")
+    assert problem in str(refused.value)
+
+
 @pytest.mark.parametrize(
     ("name", "written"),
     [
