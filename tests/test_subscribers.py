@@ -158,11 +158,20 @@ def test_an_address_of_the_longest_length_mail_allows_is_taken_and_a_longer_one_
         check_address("a" + longest)
 
 
-@pytest.mark.parametrize("address", [".sam@example.org", "sam.@example.org", "s..am@example.org"])
-def test_an_address_with_a_dot_at_an_end_or_two_in_a_row_before_the_at_is_refused(
+@pytest.mark.parametrize("address", ["@example.org", "sam@", "sam"])
+def test_an_address_without_a_name_or_a_domain_is_refused_saying_what_one_looks_like(
     address: str,
 ) -> None:
-    # RFC 5322's dot-atom: mail servers refuse them, and so each send would fail for good.
+    with pytest.raises(ValueError) as refused:
+        check_address(address)
+    assert str(refused.value) == f"{address!r} is not an email address (expected name@domain)"
+
+
+@pytest.mark.parametrize(
+    "address", [".sam@example.org", "sam.@example.org", "s..am@example.org", "sam@home@example.org"]
+)
+def test_a_dot_at_an_end_two_in_a_row_or_an_at_before_the_last_at_is_refused(address: str) -> None:
+    # Outside RFC 5322's dot-atom: mail servers refuse them, and so each send would fail.
     with pytest.raises(ValueError) as refused:
         check_address(address)
     assert str(refused.value) == (
