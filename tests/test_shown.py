@@ -16,6 +16,12 @@ from digest.shown import brief, database_shown, passwords_masked, shown_address
         ),
         # A "/" in the password: a web address's reading would take the rest for the path.
         ("postgresql+psycopg://desk:pa/ss@db/digest", "postgresql+psycopg://desk:***@db/digest"),
+        # A port that is no number: SQLAlchemy cannot read it, and the password is masked all
+        # the same.
+        (
+            "postgresql+psycopg://desk:s3cret@db:five/digest",
+            "postgresql+psycopg://desk:***@db:five/digest",
+        ),
         # libpq takes a password from the query too.
         (
             "postgresql+psycopg://desk@db/digest?password=s3cret&sslmode=require",
