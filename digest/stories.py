@@ -64,12 +64,6 @@ class Stories:
     story: Mapping[int, str]
     thread: Mapping[int, str]
 
-    def members(self) -> dict[str, list[int]]:
-        grouped: dict[str, list[int]] = {}
-        for article_id, story in self.story.items():
-            grouped.setdefault(story, []).append(article_id)
-        return grouped
-
 
 def group(articles: Iterable[Article], *, encoder: Encoder | None = None) -> Stories:
     """The stories and threads of ``articles`` (module docstring). ``encoder`` embeds texts for
