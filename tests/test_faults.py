@@ -175,6 +175,46 @@ def test_redis_restarted_mid_delivery_loses_no_reader(tmp_path: Path, postgres_u
     check_repeats(result, in_flight)
 
 
+# Longer than a batch of the deployment's takes to send on this machine, so that one ends while
+# Redis is full.
+FULL_FOR_SECONDS = 6
+
+
+def test_redis_full_mid_delivery_stops_no_worker_and_loses_no_reader(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """redis-server at its memory limit (noeviction) for a few seconds during a delivery: a
+    worker's acknowledgement of a batch is refused ("OOM command not allowed"), which kombu
+    lets out as "Unrecoverable error" and the worker ended, leaving the rest of the delivery to
+    a worker no one started. It now goes on once Redis has room, as after a lost connection."""
+    readers = 1500
+    with (
+        redis_server() as broker,
+        smtp_server() as sink,
+        deployment(tmp_path, fresh_database(postgres_url), broker, sink, readers) as service,
+    ):
+        try:
+            with (
+                service.worker("worker") as worker,
+                service.beat(),
+                redis.Redis.from_url(broker) as client,
+            ):
+                wait_for(lambda: service.sent() >= 200, "the delivery under way")
+                client.config_set("maxmemory", 1)  # full: every write is refused
+                time.sleep(FULL_FOR_SECONDS)  # batches end, and their acknowledgements fail
+                client.config_set("maxmemory", 0)
+                _deliver_through(service, sink)
+                assert worker.poll() is None, "the worker ended"
+        except AssertionError:
+            service.print_logs()
+            raise
+        result = tally(sink, service)
+    result.show("redis full")
+    assert result.lost == 0
+    logged = (tmp_path / "worker.log").read_text(errors="replace")
+    assert "Unrecoverable error" not in logged, logged[-3000:]
+
+
 def test_postgresql_restarted_mid_delivery_loses_no_reader(tmp_path: Path) -> None:
     """PostgreSQL stops (as a crash: connections cut) and comes back during a delivery."""
     readers = 1500

@@ -153,6 +153,12 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
         "broker_connection_retry_on_startup": True,
+        # Redis refusing a command (at its memory limit: "OOM command not allowed", refused to
+        # a task's acknowledgement) is a channel error, which ended the worker ("Unrecoverable
+        # error") with the rest of the delivery left to none; retried like a lost connection,
+        # the consumer starts again, the unacknowledged batch comes back, and the ledger keeps
+        # every copy it sent from going twice.
+        "broker_channel_error_retry": True,
         "broker_transport_options": transport_options,
         # Celery's consumer ended the worker on a task message it could not read.
         "worker_consumer": "worker.consumer:TaskConsumer",
