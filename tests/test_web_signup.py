@@ -28,6 +28,8 @@ from digest.web import create_app
 from digest.web.ratelimits import SignUpLimits
 from digest.web.server import serving
 from digest.web.signups import JITTER_SECONDS, ThreadQueue, random_delay
+from tests.servers import postgres_cluster
+from tests.service_cluster import fresh_database, wait_for
 from tests.webtools import Newsroom, build_editions, newsroom
 
 BASE = "https://news.example.org"
@@ -1014,3 +1016,27 @@ def test_the_embedded_forms_503_is_shown_in_the_newsrooms_frame(room: Newsroom) 
     assert "x-frame-options" not in framed.headers
     assert page.status_code == 503 and page.headers["x-frame-options"] == "DENY"
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+
+
+def test_a_sign_up_met_by_the_database_down_is_handled_once_it_is_back(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The reader was told to check their inbox; the thread met PostgreSQL restarting, logged a
+    # traceback and dropped the sign-up: no mail ever came.
+    with (
+        postgres_cluster() as database,
+        newsroom(tmp_path, editions=0, database_url=fresh_database(database.url)) as room,
+    ):
+        queue = ThreadQueue(
+            room.services, lambda: room.services.transport, retry_delay=lambda attempt: 0.2
+        )
+        database.stop()
+        queue.submit(SignUpRequest("daily", "new@example.org"))
+        wait_for(lambda: "waits for the database" in caplog.text, "a sign-up waiting", 30)
+        database.start()
+        queue.join()
+        assert status_of(room, "new@example.org") == PENDING
+        assert [mail["To"] for mail in confirmations(room)] == ["new@example.org"]
+    assert "Traceback" not in caplog.text
+    said = " ".join(caplog.text.split())
+    assert "list 'daily': a sign-up waits for the database" in said

@@ -13,8 +13,10 @@ apart as the answer no longer did. The thread takes each sign-up at a random mom
 
 The thread's queue is bounded: a flood past ``MAX_WAITING`` is dropped (and logged) rather
 than held in memory; the readers among it are told to check their inbox, find nothing, and
-sign up again. Sign-ups still waiting when the process stops are handled first (``close``);
-those of a killed process are lost the same way.
+sign up again. A sign-up that finds the database unreachable (restarting, failing over) waits
+and is tried again, ``RETRIES`` times over some four minutes, before it is dropped (logged).
+Sign-ups still waiting when the process stops are handled first (``close``); those of a killed
+process are lost the same way.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from sqlalchemy.exc import InterfaceError, OperationalError
+
 from digest.errors import DigestError
 from digest.mail.transport import MailTransport
 from digest.services import Services, default_transport
@@ -36,6 +40,14 @@ _log = logging.getLogger(__name__)
 MAX_WAITING = 1000
 # The most a sign-up waits on the thread before it is handled (the mail goes out that much later).
 JITTER_SECONDS = 2.0
+# A sign-up met by the database down is tried again this many times, after these waits.
+RETRIES = 8
+
+
+def retry_wait(attempt: int) -> float:
+    """Seconds before the ``attempt``-th try again: 2, 4, 8… up to a minute (some four minutes
+    in all, a database's restart or failover)."""
+    return float(min(60, 2**attempt))
 
 
 def random_delay() -> float:
@@ -72,13 +84,15 @@ class ThreadQueue:
         *,
         max_waiting: int = MAX_WAITING,
         delay: Callable[[], float] = lambda: 0.0,
+        retry_delay: Callable[[int], float] = retry_wait,
     ) -> None:
         self._services = services
         self._transport_factory = transport_factory
         self._delay = delay
-        # (when it is due on time.monotonic(), the sign-up); None asks the thread to stop,
-        # once the sign-ups before it are handled (close).
-        self._queue: queue.Queue[tuple[float, SignUpRequest] | None] = queue.Queue(max_waiting)
+        self._retry_delay = retry_delay
+        # (when it is due on time.monotonic(), the sign-up, the tries it had); None asks the
+        # thread to stop, once the sign-ups before it are handled (close).
+        self._queue: queue.Queue[tuple[float, SignUpRequest, int] | None] = queue.Queue(max_waiting)
         self._closing = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -86,7 +100,7 @@ class ThreadQueue:
     def submit(self, request: SignUpRequest) -> None:
         self._start()
         try:
-            self._queue.put_nowait((time.monotonic() + self._delay(), request))
+            self._queue.put_nowait((time.monotonic() + self._delay(), request, 0))
         except queue.Full:
             _log.error("list %r: a sign-up was dropped, %d wait already", request.list_slug,
                        self._queue.maxsize)  # fmt: skip
@@ -105,6 +119,25 @@ class ThreadQueue:
             self._queue.put(None)
             thread.join()
 
+    def _try_again(self, request: SignUpRequest, tries: int, error: Exception) -> None:
+        """Put a sign-up that met the database down back on the queue, to be tried again after
+        its wait; dropped, said so, once its tries are spent or the queue is full."""
+        reason = str(error.orig if isinstance(error, OperationalError) else error).strip()
+        reason = reason.splitlines()[0] if reason else type(error).__name__
+        if tries < RETRIES and not self._closing.is_set():
+            wait = self._retry_delay(tries + 1)
+            try:
+                self._queue.put_nowait((time.monotonic() + wait, request, tries + 1))
+            except queue.Full:
+                pass
+            else:
+                _log.warning("list %r: a sign-up waits for the database (%s); tried again in "
+                             "%.0f s", request.list_slug, reason, wait)  # fmt: skip
+                return
+        _log.error("list %r: a sign-up was dropped, the database unreachable after %d tries "
+                   "(%s); the reader finds no mail and may sign up again",
+                   request.list_slug, tries + 1, reason)  # fmt: skip
+
     def _start(self) -> None:
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
@@ -122,13 +155,15 @@ class ThreadQueue:
                     transport.close()
                 self._queue.task_done()
                 return
-            due, request = item
+            due, request, tries = item
             self._closing.wait(due - time.monotonic())
             try:
                 if transport is None:
                     transport = self._transport_factory()
                 handle_sign_up(self._services, transport, request)
-            except Exception:  # one sign-up's failure (a store down, a bug) never stops the next
+            except (OperationalError, InterfaceError) as error:  # the database is unreachable
+                self._try_again(request, tries, error)
+            except Exception:  # one sign-up's failure (a bug) never stops the next
                 _log.exception("list %r: a sign-up failed", request.list_slug)
             finally:
                 if self._queue.empty() and transport is not None:
