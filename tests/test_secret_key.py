@@ -118,7 +118,7 @@ def test_the_first_key_is_the_database_s_and_a_second_store_reads_it(tmp_path: P
         assert first.secret_key_check() is None
         assert first.record_secret_key(secret_check(SECRET), NOW) == secret_check(SECRET)
         assert second.record_secret_key(secret_check(OTHER), NOW) == secret_check(SECRET)
-        second.adopt_secret_key(secret_check(OTHER), NOW)
+        second.adopt_secret_key(secret_check(OTHER), NOW, key_function(OTHER))
         assert first.secret_key_check() == secret_check(OTHER)
     finally:
         first.engine.dispose()

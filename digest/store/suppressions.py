@@ -161,10 +161,7 @@ class SuppressionStore(StoreBase):
         copied: tuple[str, ...] | None = None,
     ) -> None:
         with self.transaction() as session:
-            row = session.get(FileMarkRow, name)
-            if row is None:
-                row = FileMarkRow(name=name, history_upto=0, suppressions_upto=0)
-                session.add(row)
+            row = _file_mark_row(session, name)
             row.digest, row.size, row.at = digest, size, now
             row.notes = "\n".join(note.replace("\n", " ") for note in notes) or None
             if history_upto is not None:
@@ -204,19 +201,15 @@ class SuppressionStore(StoreBase):
                 or 0
             )
 
-    def adopt_secret_key(
-        self, check: str, now: datetime, address_key: Callable[[str], str] | None = None
-    ) -> int:
+    def adopt_secret_key(self, check: str, now: datetime, address_key: Callable[[str], str]) -> int:
         """Record ``check`` as the secret key's from now on: the operator changed it on purpose.
-        With the new key's ``address_key``, the suppressions whose address is kept are keyed
-        anew in the same transaction, so that an import or a sign-up form still finds them;
-        the forgotten ones cannot be (their address is gone). How many were keyed anew."""
+        The suppressions whose address is kept are keyed anew with the new key's
+        ``address_key`` in the same transaction, so that an import or a sign-up form still
+        finds them; the forgotten ones cannot be (their address is gone). How many were keyed
+        anew."""
         with self.transaction() as session:
-            keyed = _key_suppressions(session, address_key, every=True) if address_key else 0
-            mark = session.get(FileMarkRow, SECRET_KEY_MARK)
-            if mark is None:
-                mark = FileMarkRow(name=SECRET_KEY_MARK, history_upto=0, suppressions_upto=0)
-                session.add(mark)
+            keyed = _key_suppressions(session, address_key, every=True)
+            mark = _file_mark_row(session, SECRET_KEY_MARK)
             mark.digest, mark.size, mark.at = check, 0, now
         return keyed
 
@@ -338,32 +331,40 @@ def _unsubscribes_after(
     ).all()
 
 
+def _file_mark_row(session: Session, name: str) -> FileMarkRow:
+    """The mark named ``name``, made (and added to ``session``) when there is none yet."""
+    row = session.get(FileMarkRow, name)
+    if row is None:
+        row = FileMarkRow(name=name, history_upto=0, suppressions_upto=0)
+        session.add(row)
+    return row
+
+
 def _key_suppressions(session: Session, address_key: Callable[[str], str], *, every: bool) -> int:
     """``key_suppressions``, or with ``every`` both keys of every kept address made anew."""
-    kept = select(SuppressionRow.id, SuppressionRow.email).where(SuppressionRow.email.is_not(None))
+    kept = select(SuppressionRow.id, SuppressionRow.email, SuppressionRow.address_key).where(
+        SuppressionRow.email.is_not(None)
+    )
     if not every:
         kept = kept.where(SuppressionRow.mailbox_key.is_(None))
-    rows = session.execute(kept.order_by(SuppressionRow.id)).all()
     taken: set[str] = set()
     changes: list[dict[str, Any]] = []
-    for row_id, email in rows:
+    for row_id, email, key in session.execute(kept.order_by(SuppressionRow.id)):
         assert email is not None  # the query keeps none without
-        change: dict[str, Any] = {"row_id": row_id, "mailbox": mailbox_key(address_key, email)}
-        key = address_key(email)
+        new_key = address_key(email) if every else key
         # One address suppressed twice (once under each key, before the keys were made anew)
         # keeps its older row's key; the other row keeps its own, and both still suppress.
-        if every and key not in taken:
-            taken.add(key)
-            change["key"] = key
-        changes.append(change)
-    for keyed in (True, False):
-        values: dict[str, Any] = {"mailbox_key": bindparam("mailbox")}
-        if keyed:
-            values["address_key"] = bindparam("key")
-        chosen = [change for change in changes if ("key" in change) == keyed]
-        if chosen:
-            statement = update(SuppressionRow).where(SuppressionRow.id == bindparam("row_id"))
-            session.connection().execute(statement.values(values), chosen)
+        if new_key not in taken:
+            taken.add(new_key)
+            key = new_key
+        changes.append({"row_id": row_id, "key": key, "mailbox": mailbox_key(address_key, email)})
+    if changes:
+        statement = update(SuppressionRow).where(SuppressionRow.id == bindparam("row_id"))
+        values: dict[str, Any] = {
+            "address_key": bindparam("key"),
+            "mailbox_key": bindparam("mailbox"),
+        }
+        session.connection().execute(statement.values(values), changes)
     return len(changes)
 
 

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from digest.errors import DigestError
 from digest.mail.transport import MailTransport
@@ -119,10 +119,10 @@ class ThreadQueue:
             self._queue.put(None)
             thread.join()
 
-    def _try_again(self, request: SignUpRequest, tries: int, error: Exception) -> None:
+    def _try_again(self, request: SignUpRequest, tries: int, error: DBAPIError) -> None:
         """Put a sign-up that met the database down back on the queue, to be tried again after
         its wait; dropped, said so, once its tries are spent or the queue is full."""
-        reason = str(error.orig if isinstance(error, OperationalError) else error).strip()
+        reason = str(error.orig).strip()  # the driver's words, without the statement
         reason = reason.splitlines()[0] if reason else type(error).__name__
         if tries < RETRIES and not self._closing.is_set():
             wait = self._retry_delay(tries + 1)
