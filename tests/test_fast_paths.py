@@ -45,13 +45,19 @@ SAMPLES = [
 ]
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 # The letter folds of digest.topics.normalize, as first written, with the Hebrew geresh and
-# gershayim and the typographic double quotes added since.
+# gershayim, the typographic double quotes, the Basic Multilingual Plane's decimal digits and
+# the Arabic decimal and thousands separators added since.
 FOLDS = str.maketrans(
     {
         "\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u2032": "'", "\u0671": "\u0627",
         "\u0629": "\u0647", "\u0649": "\u064a", "\u06cc": "\u064a", "\u06a9": "\u0643",
         "\u06d5": "\u0647", "\u0131": "i", "\u05f3": "'", "\u05f4": '"', "\u201c": '"',
-        "\u201d": '"',
+        "\u201d": '"', "\u066b": ".", "\u066c": ",",
+        **{
+            chr(point): str(unicodedata.digit(chr(point)))
+            for point in range(0x10000)
+            if unicodedata.category(chr(point)) == "Nd"
+        },
     }
 )  # fmt: skip
 

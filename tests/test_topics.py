@@ -133,6 +133,17 @@ def test_normalize_meets_persian_and_arabic_spellings() -> None:
     assert normalize_text("خامنه\u200cای") == normalize_text("خامنهای")
 
 
+def test_arabic_and_persian_digits_match_the_digits_a_rule_is_written_in() -> None:
+    # Arabic outlets write numbers in Arabic-Indic digits as often as in 0-9, Persian ones in
+    # their own (۱۷۰۱): a rule on Resolution 1701 missed both, whichever way it was written.
+    assert normalize_text("القرار ١٧٠١") == normalize_text("القرار 1701") == "القرار 1701"
+    assert normalize_text("قطعنامه ۱۷۰۱") == "قطعنامه 1701"
+    assert normalize_text("٢٫٥ مليار") == "2.5 مليار"  # the Arabic decimal separator
+    classifier = TopicClassifier([topic("lebanon", include=("1701", "القرار ١٧٠١"))])
+    for title in ("القرار ١٧٠١ في لبنان", "القرار 1701 في لبنان", "قطعنامه ۱۷۰۱ در لبنان"):
+        assert slugs(classifier.classify(article(title))) == ["lebanon"], title
+
+
 def test_normalize_folds_turkish_letters() -> None:
     assert normalize_text("Diyarbakır") == normalize_text("Diyarbakir") == "diyarbakir"
     assert normalize_text("İSTANBUL") == "istanbul"

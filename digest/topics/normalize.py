@@ -7,9 +7,20 @@ import unicodedata
 from digest.letter_variants import LETTER_VARIANTS
 
 _TATWEEL = "\u0640"  # Arabic kashida: stretches a word for layout, never changes it
+# Every decimal digit as 0-9: Arabic outlets write "١٧٠١" as often as "1701", Persian ones "۱۷۰۱",
+# and a rule is written in one of them. (NFKC folds only the fullwidth and mathematical ones.)
+_DIGITS = {
+    chr(point): str(unicodedata.decimal(chr(point)))
+    for point in range(0x80, 0x10000)
+    if unicodedata.category(chr(point)) == "Nd"
+}
 _FOLDS = str.maketrans(
     {
         **LETTER_VARIANTS,
+        **_DIGITS,
+        # The Arabic decimal and thousands separators, as "2.5" and "1,000" are written.
+        "\u066b": ".",
+        "\u066c": ",",
         # Typographic apostrophes, so "Jordan’s" in a feed matches the term "Jordan's".
         "\u2019": "'",
         "\u2018": "'",
@@ -47,7 +58,8 @@ def normalize_text(text: str) -> str:
     "Erdoğan" -> "erdogan"), Arabic harakat and Hebrew niqqud, and the hamza or madda carried on
     an alef ("إيران" -> "ايران"), so a term matches whether or not the writer vocalized it.
     Format characters (zero-width non-joiner in Persian, bidi marks, soft hyphens) are dropped;
-    the letter variants above are folded to one form. Runs of whitespace become one space.
+    the letter variants above are folded to one form, and every decimal digit to 0-9. Runs of
+    whitespace become one space.
     """
     # Whitespace is collapsed by splitting, several times faster than ``re.sub(r"\s+", " ")``
     # and the same: ``str.split`` and ``\s`` both take the characters of ``str.isspace``.
