@@ -653,3 +653,27 @@ def test_article_links_carry_the_lists_tracking_and_our_own_links_do_not() -> No
     assert "utm_" not in str(parsed["List-Unsubscribe"])
     # Times are the subscriber's: Dubai (the list's) for Sam, who has no timezone of his own.
     assert "1 May, 05:14 GST" in text
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [
+        ("sam@xn--bcher-kva.de", "sam@bücher.de"),
+        ("ali@xn--mgbh0fb.xn--kgbechtv", "ali@مثال.إختبار"),
+        ("sam@example.org", "sam@example.org"),
+    ],
+)
+def test_an_international_domain_is_shown_to_its_reader_as_they_wrote_it(
+    stored: str, shown: str
+) -> None:
+    # Kept and sent as IDNA ("xn--..."), which is what SMTP and the To header need; the footer
+    # read "sent to sam@xn--bcher-kva.de", an address its reader never typed nor recognised.
+    name = "علي حسن"
+    message = make(Subscriber(id=7, email=stored, name=name))
+    assert message.recipient == stored
+    parsed = parse(message)
+    assert parsed["To"].addresses[0].addr_spec == stored
+    assert parsed["To"].addresses[0].display_name == name
+    text, html = bodies(parsed)
+    assert f"Sent to {shown}." in text
+    assert f"Sent to {shown}." in html

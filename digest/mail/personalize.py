@@ -43,6 +43,7 @@ from digest.errors import DeliveryPermanentError, HeaderCheckError, RenderError
 from digest.mail.dkim import DkimSigner
 from digest.mail.headers import block_problem, cut, decoded_problem, header_text
 from digest.mail.message import MessageTemplate, encode_value
+from digest.mail.reader_addresses import as_written
 from digest.mail.tokens import TokenSigner
 from digest.records import OutgoingMessage, RenderedEdition, Subscriber
 from digest.render.text import one_line
@@ -215,7 +216,7 @@ class Personalizer:
             placeholders.GREETING: encode_value(greeting),
             placeholders.UNSUBSCRIBE_URL: encode_value(unsubscribe_url),
             placeholders.PREFERENCES_URL: encode_value(preferences_url),
-            placeholders.SUBSCRIBER_EMAIL: encode_value(address),
+            placeholders.SUBSCRIBER_EMAIL: encode_value(as_written(address)),
             **times,
         }
         html_values = {

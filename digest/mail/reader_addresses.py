@@ -114,6 +114,19 @@ def _ascii_domain(domain: str) -> str | None:
         return None
 
 
+def as_written(address: str) -> str:
+    """A stored address as its reader wrote it: an international domain in its own letters
+    ("sam@bücher.de", not "sam@xn--bcher-kva.de"), for the text a reader reads; headers and the
+    SMTP envelope keep the stored, ASCII one."""
+    local, _, domain = address.rpartition("@")
+    if "xn--" not in domain:
+        return address
+    try:
+        return f"{local}@{idna.decode(domain)}"
+    except (idna.IDNAError, UnicodeError):
+        return address  # not one normalize_email made: shown as it is kept
+
+
 def check_address(text: str) -> str:
     """An address to import, normalized; ValueError says why not.
 
