@@ -181,6 +181,19 @@ def test_a_dot_at_an_end_two_in_a_row_or_an_at_before_the_last_at_is_refused(add
     assert check_address("s.am@example.org") == "s.am@example.org"
 
 
+@pytest.mark.parametrize("address", ["علي@example.com", "josé@example.org", "דני@מבחן.ישראל"])
+def test_an_address_with_other_letters_before_the_at_is_refused_saying_why(address: str) -> None:
+    # An address by RFC 6531, which only SMTPUTF8 carries: "the part before @ must be plain
+    # ASCII" read as if the operator had mistyped it.
+    with pytest.raises(ValueError) as refused:
+        check_address(address)
+    assert str(refused.value) == (
+        f"{address!r} has letters outside ASCII before the @: such an address needs SMTPUTF8 "
+        "from every mail server on its way, which this mailer does not use; ask its owner for "
+        "another address"
+    )
+
+
 @pytest.mark.parametrize(
     ("address", "problem"),
     [

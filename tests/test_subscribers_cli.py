@@ -299,6 +299,30 @@ def test_only_confirmed_readers_get_mail_and_a_removed_one_stays_out(
     assert "line 3: unsubscribed from list 'daily'" in done.stderr and "(operator)" in done.stderr
 
 
+def test_an_address_with_other_letters_before_the_at_is_refused_alike_by_import_and_commands(
+    tmp_path: Path, base_url: str
+) -> None:
+    # A spreadsheet saved as "CSV UTF-8" by Excel: a byte order mark, Arabic names, an IDN
+    # domain, and one address whose part before the @ is Arabic, which needs SMTPUTF8.
+    config, _ = config_without_file(tmp_path, base_url)
+    rows = "email,name\r\nrana@مثال.إختبار,رنا حداد\r\nعلي@example.com,علي\r\n"
+    (tmp_path / "readers.csv").write_bytes(codecs.BOM_UTF8 + rows.encode())
+    result = digest(
+        config, "subscribers", "import", str(tmp_path / "readers.csv"), "--list", "daily"
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 added, 0 updated, 0 unchanged, 1 refused" in result.stdout
+    why = "has letters outside ASCII before the @: such an address needs SMTPUTF8"
+    assert f"  line 3: 'علي@example.com' {why}" in result.stderr
+    listed = json.loads(digest(config, "subscribers", "list", "--json").stdout)
+    assert [member["email"] for member in listed] == ["rana@xn--mgbh0fb.xn--kgbechtv"]
+    for command in ("suppress", "remove"):
+        extra = ("--list", "daily") if command == "remove" else ()
+        refused = digest(config, "subscribers", command, "علي@example.com", *extra)
+        assert refused.exit_code == 2, (command, refused.output)
+        assert why in refused.stderr, command
+
+
 def test_suppress_stops_every_list_and_export_reads_back_as_an_import(
     tmp_path: Path, base_url: str
 ) -> None:

@@ -26,6 +26,18 @@ _DOMAIN_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+# What may stand in an address's part before the @ besides letters (RFC 6531's atext): an
+# address whose part is that, with letters outside ASCII, is one, but of the kind only SMTPUTF8
+# carries.
+_NOT_IN_A_LOCAL_PART = frozenset(' "(),:;<>@[\\]')
+
+
+class AddressNotAscii(ValueError):
+    """An address with letters outside ASCII before the @ ("علي@example.com"): valid by RFC 6531,
+    refused because it needs SMTPUTF8 from every mail server on its way, which this mailer does
+    not use (docs/subscribers.md says why)."""
+
+
 def _protected(text: str) -> bool:
     """Whether ``text`` is written behind a "'": a formula's start, also after "'"s of its own
     ("'=x@example.org" is a valid address, another than "=x@example.org": written as it is, it
@@ -84,6 +96,17 @@ def normalize_email(address: str) -> str:
     if not at or not local or not domain:
         raise ValueError(f"{address!r} is not an email address (expected name@domain)")
     dots_misplaced = local.startswith(".") or local.endswith(".") or ".." in local
+    if (
+        not local.isascii()
+        and local.isprintable()
+        and _NOT_IN_A_LOCAL_PART.isdisjoint(local)
+        and not dots_misplaced
+    ):
+        raise AddressNotAscii(
+            f"{address!r} has letters outside ASCII before the @: such an address needs SMTPUTF8 "
+            "from every mail server on its way, which this mailer does not use; ask its owner "
+            "for another address"
+        )
     # "=?" would start an RFC 2047 encoded word, which mail programs decode even here.
     if not _LOCAL_PART.match(local) or dots_misplaced or "=?" in local:
         raise ValueError(

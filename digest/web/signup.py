@@ -34,7 +34,7 @@ from digest.addresses import mailbox_of
 from digest.config import ListSettings
 from digest.lists import list_for_slug
 from digest.mail.headers import cut
-from digest.mail.reader_addresses import check_address, clean_name
+from digest.mail.reader_addresses import AddressNotAscii, check_address, clean_name
 from digest.mail.tokens import ExpiredToken, InvalidToken
 from digest.signup import SignUpRequest, confirm_max_age, confirm_sign_up
 from digest.store.subscribers import CONFIRMED
@@ -160,8 +160,11 @@ async def _sign_up(request: Request, *, embed: bool) -> Response:
         if len(typed) > EMAIL_CHARS:
             raise ValueError("too long")
         email = check_address(typed)
-    except ValueError:
-        values = {"problem": words.invalid_email, "email": typed[:EMAIL_CHARS], "name": name or ""}
+    except ValueError as error:
+        problem = (
+            words.address_not_ascii if isinstance(error, AddressNotAscii) else words.invalid_email
+        )
+        values = {"problem": problem, "email": typed[:EMAIL_CHARS], "name": name or ""}
         return _form_page(request, embed=embed, status=400, values=values)
     # Counted per mailbox, not per spelling: "ann+1@", "a.nn@gmail.com" all reach Ann.
     mailbox = web.services.address_key(mailbox_of(email))

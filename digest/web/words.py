@@ -42,6 +42,8 @@ class PageWords:
     signup_button: str
     honeypot_label: str  # the trap field, hidden from people, which bots fill in
     invalid_email: str
+    # An address with other letters than ASCII before the @: one, but one the mailer cannot use.
+    address_not_ascii: str
     check_inbox_title: str
     check_inbox_body: str
     confirm_title: str  # followed by the list's name
@@ -101,6 +103,8 @@ ENGLISH = PageWords(
     signup_button="Sign up",
     honeypot_label="Leave this field empty",
     invalid_email="Please enter an email address such as name@example.org.",
+    address_not_ascii="This newsletter can only be sent to an address whose part before the @ "
+    "is in Latin letters, digits or . _ + -. Please use another address.",
     check_inbox_title="Check your inbox",
     check_inbox_body="If this address can receive {list}, a mail is on its way with a link to "
     "confirm. Nothing is sent to you until you confirm; the link works for {days} days.",
@@ -157,6 +161,8 @@ ARABIC = PageWords(
     signup_button="اشترك",
     honeypot_label="اترك هذا الحقل فارغاً",
     invalid_email="أدخل عنوان بريد إلكتروني مثل name@example.org.",
+    address_not_ascii="لا تُرسل هذه النشرة إلا إلى عنوان يُكتب الجزء الذي قبل @ فيه بحروف "
+    "لاتينية أو أرقام أو . _ + -. يُرجى استخدام عنوان آخر.",
     check_inbox_title="تفقّد بريدك",
     check_inbox_body="إن كان هذا العنوان يستطيع استلام {list} فرسالة في طريقها إليه برابط للتأكيد. "
     "لن يصلك شيء قبل أن تؤكد؛ يعمل الرابط لمدة {days} أيام.",
@@ -211,6 +217,8 @@ HEBREW = PageWords(
     signup_button="הרשמה",
     honeypot_label="השאירו שדה זה ריק",
     invalid_email="הזינו כתובת דוא״ל כמו name@example.org.",
+    address_not_ascii="אפשר לשלוח את הידיעון רק לכתובת שהחלק שלפני ה־@ בה כתוב באותיות "
+    "לטיניות, בספרות או ב־. _ + -. נא להשתמש בכתובת אחרת.",
     check_inbox_title="בדקו את תיבת הדואר",
     check_inbox_body="אם הכתובת יכולה לקבל את {list}, נשלחה אליה הודעה עם קישור לאישור. דבר לא "
     "יישלח אליכם עד שתאשרו; הקישור תקף במשך {days} ימים.",
@@ -266,6 +274,8 @@ PERSIAN = PageWords(
     signup_button="اشتراک",
     honeypot_label="این خانه را خالی بگذارید",
     invalid_email="یک نشانی ایمیل مانند name@example.org وارد کنید.",
+    address_not_ascii="این خبرنامه را فقط می‌توان به نشانی‌ای فرستاد که بخش پیش از @ آن با "
+    "حروف لاتین، رقم یا . _ + - نوشته شده باشد. لطفاً نشانی دیگری به کار ببرید.",
     check_inbox_title="صندوق نامه‌تان را ببینید",
     check_inbox_body="اگر این نشانی بتواند {list} را دریافت کند، نامه‌ای با پیوند تأیید در راه "
     "است. تا تأیید نکنید چیزی برایتان فرستاده نمی‌شود؛ پیوند {days} روز کار می‌کند.",
