@@ -11,6 +11,8 @@ import re
 import struct
 import subprocess
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -18,6 +20,9 @@ from pathlib import Path
 import pytest
 
 from digest.lint import message_bodies
+from digest.mail.personalize import personalize
+from digest.mail.tokens import TokenSigner
+from digest.records import Subscriber
 from digest.render import Renderer
 from digest.screenshot import WIDTHS, Browser, open_browser
 from tests.test_end_to_end import digest, example_config
@@ -151,3 +156,75 @@ def png_size(path: Path) -> tuple[int, int]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = struct.unpack(">II", data[16:24])
     return width, height
+
+
+# Where each character of a line is drawn: [character, left, right] in CSS pixels.
+_DRAWN = """
+([text, direction]) => {
+  const line = document.createElement('div');
+  line.dir = direction;
+  line.style.cssText = 'white-space:nowrap;font:16px sans-serif;display:inline-block';
+  line.textContent = text;
+  document.body.replaceChildren(line);
+  const drawn = [];
+  for (let at = 0; at < text.length; at++) {
+    const range = document.createRange();
+    range.setStart(line.firstChild, at);
+    range.setEnd(line.firstChild, at + 1);
+    const box = range.getBoundingClientRect();
+    drawn.push([text[at], box.left, box.right]);
+  }
+  return drawn;
+}
+"""
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "قال وزير الخارجية إن بلاده «لن تتراجع»",
+        "هل تنجح المحادثات النووية في مسقط هذه المرة؟ " + "مصادر دبلوماسية تتحدث " * 8,
+    ],
+)
+def test_an_arabic_lead_in_a_subject_keeps_its_ends_where_an_inbox_shows_it(
+    browser: Browser, tmp_path: Path, title: str
+) -> None:
+    # An inbox sets a subject and its teaser in a line of its own direction. An Arabic lead
+    # ending in a closing quote, or cut with "…", drew that mark at the line's far end, after
+    # the list's name: "«لن تتراجع" with its "»" out on the right, the "…" before the headline.
+    settings = render_settings(
+        tmp_path, subject="{% if lead_title %}{{ lead_title }} | {% endif %}{{ list_name }}"
+    )
+    edition = sample_edition()
+    assert edition.lead is not None
+    lead = replace(edition.lead.article, title=title, language="ar")
+    edition = replace(edition, lead=replace(edition.lead, article=lead))
+    rendered = Renderer(settings).render(edition, settings.list("middle-east-daily"))
+    sent = personalize(
+        rendered,
+        Subscriber(id=1, email="sam@example.org"),
+        edition_id=1,
+        service=settings.service,
+        digest_list=settings.list("middle-east-daily"),
+        signer=TokenSigner("test-secret-0123456789"),
+        now=datetime(2026, 11, 25, 3, 0, tzinfo=UTC),
+    )
+    subject = str(email.message_from_bytes(sent.data, policy=policy.default)["Subject"])
+    # The long lead is cut by the subject's bound, and takes the list's name with it.
+    assert subject.endswith(" | The Middle East in your inbox") == (len(title) < 100)
+    page = browser._browser.new_page()
+    try:
+        for direction in ("ltr", "auto"):
+            drawn = page.evaluate(_DRAWN, [subject, direction])
+            arabic = [(left, right) for char, left, right in drawn if "\u0600" <= char <= "\u06ff"]
+            start, end = min(left for left, _ in arabic), max(right for _, right in arabic)
+            ends = [(char, left) for char, left, _ in drawn if char in "»…"]
+            assert ends, subject
+            # The headline's last mark is drawn at its left, where an Arabic reader ends it.
+            assert all(left < start for _, left in ends), (direction, ends, start)
+            name = [left for char, left, _ in drawn if char == "T"]  # "The Middle East…"
+            bars = [left for char, left, _ in drawn if char == "|"]
+            if direction == "ltr" and bars:  # the list's name after the headline, as written
+                assert end <= bars[0] < name[0], (direction, end, bars, name)
+    finally:
+        page.close()

@@ -652,6 +652,17 @@ def test_preheader_and_shorten_limits() -> None:
     assert shorten("line one\r\nline\ttwo", 100) == "line one line two"
 
 
+def test_a_right_to_left_headline_in_the_teaser_is_held_in_its_direction() -> None:
+    # The teaser follows the subject in an inbox's line: an Arabic headline's closing "»" went
+    # to the far end of that line, after the English headline beside it (Chromium shows it in
+    # test_mail_clients.py, for the subject).
+    rlm = "\u200f"
+    teaser = build_preheader(["قال الوزير «لن نتراجع»", "Talks resume", "שיחות בקהיר"], "")
+    assert teaser == f"{rlm}قال الوزير «لن نتراجع»{rlm} · Talks resume · {rlm}שיחות בקהיר{rlm}"
+    assert len(build_preheader(["ب" * 300], "")) == 140  # the marks within the bound
+    assert build_preheader(["Iran's Pezeshkian في الدوحة"], "") == "Iran's Pezeshkian في الدوحة"
+
+
 # ---------------------------------------------------------------------------------------------
 # Rendering once, edge cases, template folders
 

@@ -34,9 +34,11 @@ from digest.render.bounds import (
 )
 from digest.render.stories import StoryViews, language_tag, summaries_shown
 from digest.render.text import (
+    RIGHT_TO_LEFT_MARK,
     build_preheader,
     edition_url,
     finalize,
+    held_right_to_left,
     http_url_filter,
     name_language,
     neutralize_text,
@@ -329,6 +331,7 @@ class Renderer:
             # Nothing to show: "{% if lead_title %}" leaves it out of the subject, where
             # "(untitled)" would lead it.
             lead_title = ""
+        lead_title = held_right_to_left(lead_title)
         date = format_date(edition.slot, zone, words)
         variables = {
             "list_name": digest_list.name,
@@ -350,7 +353,14 @@ class Renderer:
             ) from error
         # Feed text reaches the subject (lead_title): encoded words are decoded and checked, and
         # whatever would break the header line is a space (invariant 6; digest.mail.headers).
-        subject = shorten(header_text(rendered, 4 * SUBJECT_MAX_CHARS), SUBJECT_MAX_CHARS)
+        marked = lead_title.startswith(RIGHT_TO_LEFT_MARK)
+        subject = shorten(
+            header_text(rendered, 4 * SUBJECT_MAX_CHARS),
+            SUBJECT_MAX_CHARS - 1 if marked else SUBJECT_MAX_CHARS,
+        )
+        if marked and subject.count(RIGHT_TO_LEFT_MARK) % 2:
+            # The cut took the mark that closes the lead: its "…" is the lead's end.
+            subject += RIGHT_TO_LEFT_MARK
         return subject or header_text(f"{digest_list.name}: {date}", SUBJECT_MAX_CHARS)
 
     def _render_template(

@@ -226,14 +226,30 @@ def edition_url(base_url: str, list_slug: str, slot: datetime, variant: str = ""
     return f"{url}?variant={quote(variant, safe='')}" if variant else url
 
 
+RIGHT_TO_LEFT_MARK = "\u200f"
+
+
+def held_right_to_left(text: str) -> str:
+    """``text`` between two right-to-left marks when it is mostly in a right-to-left script, as
+    a headline goes into a line an inbox sets in its own direction (a subject, the teaser after
+    it). Without them an Arabic headline's last mark ("»", "؟ )", the "…" of a cut) was drawn at
+    the far end of an English line, after the list's name, and its opening "«" at the start.
+    Marks, not isolates: mail clients have drawn them for decades, and they reorder nothing
+    else in the line."""
+    if text and script_direction(text) == "rtl":
+        return f"{RIGHT_TO_LEFT_MARK}{text}{RIGHT_TO_LEFT_MARK}"
+    return text
+
+
 def build_preheader(titles: Iterable[str], fallback: str, limit: int = PREHEADER_MAX_CHARS) -> str:
-    """The inbox teaser: the lead title, then as many whole next headlines as fit."""
+    """The inbox teaser: the lead title, then as many whole next headlines as fit, each of a
+    right-to-left script held in its direction (``held_right_to_left``)."""
     headlines = [title for title in (one_line(t) for t in titles) if title]
     if not headlines:
         return shorten(fallback, limit)
-    text = shorten(headlines[0], limit)
+    text = held_right_to_left(shorten(headlines[0], limit - 2))
     for headline in headlines[1:]:
-        candidate = f"{text} · {headline}"
+        candidate = f"{text} · {held_right_to_left(headline)}"
         if len(candidate) > limit:
             break
         text = candidate
