@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -382,6 +383,33 @@ def test_duplicate_slug(tmp_path: Path) -> None:
         "topics[1].slug",
         "duplicate slug 'middle-east' (also topics[0]): give each entry its own slug",
     ) in problems(path)
+
+
+@pytest.mark.parametrize(
+    ("line", "slug", "key"),
+    [
+        ('slug = "daily"', "الخليج", "lists[الخليج].slug"),
+        ('slug = "iran"', "إيران", "topics[إيران].slug"),
+        ('slug = "daily"', "Gulf Weekly", "lists[Gulf Weekly].slug"),
+        ('slug = "daily"', "gulf-wéekly", "lists[gulf-wéekly].slug"),
+        ('slug = "daily"', "daily\\n", "lists[0].slug"),  # "$" ends a line, not the text
+    ],
+)
+def test_a_slug_in_another_script_is_told_which_characters_a_slug_takes(
+    tmp_path: Path, line: str, slug: str, key: str
+) -> None:
+    # An Arabic newsroom names its lists in Arabic: "String should match pattern
+    # '^[a-z0-9][a-z0-9-]{0,62}$'" left the editor to read a regular expression, and did not
+    # say that the name, unlike the slug, may be written in any script.
+    path = write_config(tmp_path, MINIMAL.replace(line, f'slug = "{slug}"', 1))
+    found = problems(path)
+    value = tomllib.loads(f'slug = "{slug}"')["slug"]  # as the config reads it
+    assert (
+        key,
+        f"{value!r} is not a slug: write it with lowercase ASCII letters a-z, digits 0-9 and "
+        "'-', starting with a letter or digit, at most 63 characters (it goes into web "
+        "addresses and mail headers); the name may be in any script",
+    ) in found, found
 
 
 def test_missing_subscriber_file(tmp_path: Path) -> None:

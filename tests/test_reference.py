@@ -72,7 +72,8 @@ def test_the_config_reference_says_type_default_bounds_and_description() -> None
     row = next(line for line in page.splitlines() if '<a id="smtp.tls">' in line)
     assert 'one of `"starttls"`, `"ssl"`, `"none"` | `"starttls"`' in row
     row = next(line for line in page.splitlines() if '<a id="lists[].topics">' in line)
-    assert "list of string | required | not empty; matches `^[a-z0-9]" in row
+    assert "list of string | required | not empty; lowercase ASCII letters, digits and '-'" in row
+    assert "(`^[a-z0-9][a-z0-9-]{0,62}$`)" in row
     assert "## `[[lists]]` {#lists}" in page
     assert "## `[lists.utm]` {#lists.utm}" in page
     assert "## `[topics.rules]` {#topics.rules}" in page
