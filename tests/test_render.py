@@ -5,6 +5,7 @@ from __future__ import annotations
 import html as html_module
 import logging
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -661,6 +662,44 @@ def test_a_right_to_left_headline_in_the_teaser_is_held_in_its_direction() -> No
     assert teaser == f"{rlm}قال الوزير «لن نتراجع»{rlm} · Talks resume · {rlm}שיחות בקהיר{rlm}"
     assert len(build_preheader(["ب" * 300], "")) == 140  # the marks within the bound
     assert build_preheader(["Iran's Pezeshkian في الدوحة"], "") == "Iran's Pezeshkian في الدوحة"
+
+
+def first_strong(line: str) -> str | None:
+    """The direction a plain-text reader gives ``line`` (UAX #9, P2 and P3): its first letter's."""
+    for char in line:
+        kind = unicodedata.bidirectional(char)
+        if kind in ("L", "R", "AL"):
+            return "ltr" if kind == "L" else "rtl"
+    return None
+
+
+@pytest.mark.parametrize("language", ["en", "ar"])
+def test_each_line_of_a_story_in_the_text_part_reads_in_the_storys_direction(
+    tmp_path: Path, language: str
+) -> None:
+    # A plain-text reader sets each line by its first letter. An Arabic headline opening with a
+    # name in Latin letters, or a wrapped line of its summary that did, was laid out left to
+    # right: the name drawn at the left, where an Arabic reader's line ends.
+    title = "Pezeshkian يصل إلى الدوحة في زيارة رسمية لبحث التعاون الاقتصادي"
+    summary = (
+        "قال الرئيس الإيراني في مؤتمر صحفي مشترك إن بلاده مستعدة لتوسيع التعاون مع الدوحة، "
+        "وأضاف في حديث لشبكة CNN International أن المحادثات ستتناول ملفات الطاقة والتجارة "
+        "والاستثمار المشترك بين البلدين خلال الأشهر المقبلة."
+    )
+    lead = article(1, title, summary=summary, language="ar", author=None)
+    other = article(2, "Talks resume in Muscat", summary="Envoys met again.", feed="Gulf Wire")
+    settings = make_settings(tmp_path, language=language)
+    digest_list = settings.list("middle-east-daily")
+    text = Renderer(settings).render(gulf_edition(lead, other), digest_list).text
+    lines = text.splitlines()
+    start = next(at for at, line in enumerate(lines) if "Pezeshkian" in line)
+    story = lines[start : lines.index(lead.link, start)]
+    assert len([line for line in story if line.strip()]) >= 4, story  # headline, byline, 2+
+    for line in story:
+        if line.strip() and "%%DIGEST-" not in line:  # the byline holds an isolated time
+            assert first_strong(line) == "rtl", line
+            assert len(line) <= 72, line
+    assert "\nTalks resume in Muscat\n" in text  # the English story's line has no mark
 
 
 # ---------------------------------------------------------------------------------------------

@@ -257,16 +257,56 @@ def build_preheader(titles: Iterable[str], fallback: str, limit: int = PREHEADER
 
 
 def wrap_text(
-    text: str, width: int = TEXT_WIDTH, indent: str = "", subsequent_indent: str | None = None
+    text: str,
+    width: int = TEXT_WIDTH,
+    indent: str = "",
+    subsequent_indent: str | None = None,
+    direction: str | None = None,
 ) -> str:
     """Wrap feed text to ``width`` columns; words longer than a line (URLs) stay whole.
 
-    ``%%`` runs are broken first, so that the line lengths hold in the output.
+    ``%%`` runs are broken first, so that the line lengths hold in the output. With a
+    ``direction`` (a story's), each line that a plain-text reader would set otherwise opens with
+    that direction's mark (``_lines_in_direction``).
     """
     if not isinstance(text, Neutralized):
         text = neutralize_text(str(text))
+    wrapped = wrap_block(text, width, indent, subsequent_indent)
+    if direction in _DIRECTION_MARKS and any(
+        _first_strong(line) != direction for line in wrapped.splitlines()
+    ):
+        # One column for the mark: the lines still hold within ``width``.
+        wrapped = _lines_in_direction(
+            wrap_block(text, width - 1, indent, subsequent_indent), direction
+        )
     # Neutralized: finalize must not break the time markers a byline holds.
-    return Neutralized(wrap_block(text, width, indent, subsequent_indent))
+    return Neutralized(wrapped)
+
+
+# A plain-text reader sets each line by its first letter (UAX #9, rules P2 and P3), a line with
+# none left to right. An Arabic headline that opens with a name in Latin letters ("Pezeshkian يصل
+# إلى الدوحة"), or a summary's line that wrapped before one, was laid out left to right: the
+# name at the left, where an Arabic reader's line ends. A mark of the story's direction first
+# sets the line as the story is written.
+_DIRECTION_MARKS = {"rtl": "\u200f", "ltr": "\u200e"}
+
+
+def _first_strong(line: str) -> str:
+    for char in line:
+        kind = unicodedata.bidirectional(char)
+        if kind == "L":
+            return "ltr"
+        if kind in ("R", "AL"):
+            return "rtl"
+    return "ltr"
+
+
+def _lines_in_direction(wrapped: str, direction: str) -> str:
+    mark = _DIRECTION_MARKS[direction]
+    return "\n".join(
+        mark + line if line and _first_strong(line) != direction else line
+        for line in wrapped.split("\n")
+    )
 
 
 def wrap_block(
