@@ -33,6 +33,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain, filterfalse
 
+from digest.letter_variants import DECIMAL_DIGITS, LETTER_VARIANTS
+
 SKETCH_SIZE = 64
 STEM_LENGTH = 4
 THRESHOLD = 0.2
@@ -113,10 +115,19 @@ def _words(text: str) -> list[str]:
     ]
 
 
+# One spelling of the letters and digits that outlets write one for the other ("غزة" and "غزه",
+# "١٢" and "12", Persian "ایران" and Arabic "إيران"), and no tatweel, which only stretches a
+# word: else one headline from two outlets shared half its words.
+_SPELLINGS = str.maketrans({**LETTER_VARIANTS, **DECIMAL_DIGITS, "\u0640": None})
+
+
 def _fold(text: str) -> str:
-    """Case and compatibility folded, combining marks deleted."""
+    """Case and compatibility folded, combining marks deleted, letter variants and digits as
+    one spelling."""
     folded = unicodedata.normalize("NFKD", text.casefold())
-    return folded if folded.isascii() else _COMBINING_MARKS.sub("", folded)  # ASCII: no marks
+    if folded.isascii():
+        return folded  # no marks, variants or other digits
+    return _COMBINING_MARKS.sub("", folded).translate(_SPELLINGS)
 
 
 def _folded_words(text: str) -> list[bytes]:

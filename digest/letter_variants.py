@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 # One table for every comparison of words: topic terms (topics.normalize), story words and
 # names (names) and people's names (person_keys). Each adds what only its own comparison needs.
 LETTER_VARIANTS: dict[str, str] = {
@@ -24,4 +26,12 @@ LETTER_VARIANTS: dict[str, str] = {
     # as often as not ("ג׳נין" and "ג'נין" are Jenin, "צה״ל" and "צה"ל" the army).
     "\u05f3": "'",
     "\u05f4": '"',
+}
+
+# Every decimal digit as 0-9: Arabic outlets write "١٧٠١" as often as "1701", Persian ones "۱۷۰۱".
+# (NFKC and NFKD fold only the fullwidth and mathematical ones.) The Basic Multilingual Plane's.
+DECIMAL_DIGITS: dict[str, str] = {
+    chr(point): str(unicodedata.decimal(chr(point)))
+    for point in range(0x80, 0x10000)
+    if unicodedata.category(chr(point)) == "Nd"
 }

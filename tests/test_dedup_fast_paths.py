@@ -2,9 +2,9 @@
 
 Fingerprints are stored, so the ASCII path, the combining-mark expression and the cache of word
 hashes must give, for every text, the fingerprint of the definition: casefold, NFKD, the marks of
-the Basic Multilingual Plane deleted, \\w+ words, their features, CRC-32 of each, the smallest
-``SKETCH_SIZE``. The index's similarity, computed without building the union, must be the
-bottom-k estimate.
+the Basic Multilingual Plane deleted, the letter variants, the digits and the tatweel folded,
+\\w+ words, their features, CRC-32 of each, the smallest ``SKETCH_SIZE``. The index's
+similarity, computed without building the union, must be the bottom-k estimate.
 """
 
 from __future__ import annotations
@@ -17,13 +17,25 @@ import zlib
 import pytest
 
 from digest import dedup
+from digest.letter_variants import LETTER_VARIANTS
 
 _MARKS = {point: None for point in range(0x10000) if unicodedata.combining(chr(point))}
+_SPELLINGS = str.maketrans(
+    {
+        **LETTER_VARIANTS,
+        **{
+            chr(point): str(unicodedata.digit(chr(point)))
+            for point in range(0x80, 0x10000)
+            if unicodedata.category(chr(point)) == "Nd"
+        },
+        "\u0640": None,
+    }
+)
 _WORD = re.compile(r"\w+")
 
 
 def _reference_words(text: str) -> list[str]:
-    folded = unicodedata.normalize("NFKD", text.casefold()).translate(_MARKS)
+    folded = unicodedata.normalize("NFKD", text.casefold()).translate(_MARKS).translate(_SPELLINGS)
     return [
         word[: dedup.STEM_LENGTH]
         for word in _WORD.findall(folded)
@@ -69,9 +81,11 @@ def test_fingerprint_is_the_definition(title: str, summary: str) -> None:
 def test_a_stored_fingerprint_stays_the_same() -> None:
     title = "Talks in Zürich: ﬁnance ＩＲＡＮ 5G"
     summary = "مُحَمَّد يَذْهَبُ — שָׁלוֹם ٣ ² STRASSE straße ㎔ abc\U0001d167def 12 a_b"
+    # Changed once on purpose: the Arabic-Indic "٣" is read as "3" since outlets write either
+    # (1593614075, the feature "٣", became 1842515611, "3"); the rest stays.
     assert dedup.fingerprint(title, summary) == (
         214229345, 450215437, 478413393, 684407274, 747264600, 891568578, 1054781052,
-        1330857165, 1587279831, 1593614075, 1672375416, 2260112569, 2423656047, 2669991355,
+        1330857165, 1587279831, 1672375416, 1842515611, 2260112569, 2423656047, 2669991355,
         2694354765, 3116667019, 3649161504, 3874737426, 4284582928,
     )  # fmt: skip
 

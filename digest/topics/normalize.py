@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import unicodedata
 
-from digest.letter_variants import LETTER_VARIANTS
+from digest.letter_variants import DECIMAL_DIGITS, LETTER_VARIANTS
 
 _TATWEEL = "\u0640"  # Arabic kashida: stretches a word for layout, never changes it
-# Every decimal digit as 0-9: Arabic outlets write "١٧٠١" as often as "1701", Persian ones "۱۷۰۱",
-# and a rule is written in one of them. (NFKC folds only the fullwidth and mathematical ones.)
-_DIGITS = {
-    chr(point): str(unicodedata.decimal(chr(point)))
-    for point in range(0x80, 0x10000)
-    if unicodedata.category(chr(point)) == "Nd"
-}
 _FOLDS = str.maketrans(
     {
         **LETTER_VARIANTS,
-        **_DIGITS,
+        **DECIMAL_DIGITS,  # a rule is written in one of the digits, a text in another
         # The Arabic decimal and thousands separators, as "2.5" and "1,000" are written.
         "\u066b": ".",
         "\u066c": ",",
