@@ -372,3 +372,39 @@ def test_a_broken_config_is_refused_with_file_key_and_reason(tmp_path: Path) -> 
     key = "lists[middle-east-daily].schedule"
     assert f"{config}: {key}: invalid cron expression '7am'" in result.stderr
     assert not (tmp_path / "digest.db").exists()  # nothing ran
+
+
+def test_readers_written_in_other_scripts_are_mailed_as_they_signed_up(
+    tmp_path: Path, smtp: SmtpSink
+) -> None:
+    # The list's file as Excel saves "CSV UTF-8": a byte order mark, Arabic and Hebrew names, a
+    # domain in Arabic letters and one in German, and an address whose part before the @ is
+    # Arabic, which the mailer refuses (it needs SMTPUTF8) while it mails the others.
+    readers = (
+        "email,name,timezone\r\n"
+        "rana@مثال.إختبار,رنا حداد,Asia/Dubai\r\n"
+        "sam@bücher.de,שמואל כהן,Asia/Jerusalem\r\n"
+        "علي@example.com,علي,Asia/Baghdad\r\n"
+    )
+    (tmp_path / "readers.csv").write_bytes(b"\xef\xbb\xbf" + readers.encode())
+    config = example_config(tmp_path, smtp_port=smtp.port)
+    text = config.read_text()
+    config.write_text(
+        re.sub(r'subscribers = "[^"]*middle-east-daily\.csv"', 'subscribers = "readers.csv"', text)
+    )
+    result = digest(config, "run", "--once", "--list", "middle-east-daily")
+    assert result.returncode == 0, result.stderr
+    assert "'علي@example.com' has letters outside ASCII before the @" in result.stderr
+    sent = {mail.rcpt_tos[0]: parse(mail.data) for mail in smtp.received}
+    assert sorted(sent) == ["rana@xn--mgbh0fb.xn--kgbechtv", "sam@xn--bcher-kva.de"]
+    for address, name, written in (
+        ("rana@xn--mgbh0fb.xn--kgbechtv", "رنا حداد", "rana@مثال.إختبار"),
+        ("sam@xn--bcher-kva.de", "שמואל כהן", "sam@bücher.de"),
+    ):
+        message = sent[address]
+        [to] = message["To"].addresses
+        assert (to.display_name, to.addr_spec) == (name, address)
+        text_part = message.get_body(("plain",)).get_content()
+        html_part = message.get_body(("html",)).get_content()
+        assert written in " ".join(text_part.split()) and written in html_part
+        assert name in text_part  # the greeting
