@@ -671,6 +671,22 @@ def test_an_export_never_hands_a_spreadsheet_a_formula_and_reads_back_the_same_n
     assert sorted(member["name"] for member in listed) == sorted(names)
 
 
+def test_list_shows_an_international_domain_in_its_letters(tmp_path: Path, base_url: str) -> None:
+    # The table is read by an operator, who wrote "bücher.de" in the file: the "xn--" form the
+    # mail goes out to is kept for --json and the export, which are read back by programs.
+    config, _ = config_without_file(tmp_path, base_url)
+    (tmp_path / "readers.csv").write_text("email\nsam@bücher.de\n", encoding="utf-8")
+    added = digest(
+        config, "subscribers", "import", str(tmp_path / "readers.csv"), "--list", "daily"
+    )
+    assert added.exit_code == 0, added.output
+    listed = digest(config, "subscribers", "list")
+    assert listed.exit_code == 0, listed.output
+    assert "sam@bücher.de" in listed.stdout and "xn--" not in listed.stdout
+    as_json = digest(config, "subscribers", "list", "--json")
+    assert [member["email"] for member in json.loads(as_json.stdout)] == ["sam@xn--bcher-kva.de"]
+
+
 def test_list_keeps_its_table_whole_and_shows_names_as_text(tmp_path: Path, base_url: str) -> None:
     # Names as a sign-up form takes them: one long word, a direction override (U+202E shows
     # the rest of the row backwards) and mark, and markup; an address as long as one may be.

@@ -28,7 +28,7 @@ from digest.config import Settings
 from digest.errors import ConfigError
 from digest.imports import import_file
 from digest.lists import slugs_and_previous
-from digest.mail.reader_addresses import check_address, spreadsheet_safe
+from digest.mail.reader_addresses import as_written, check_address, spreadsheet_safe
 from digest.services import signing_secret
 from digest.store import Membership, Store
 from digest.store.subscribers import CHANNELS, STATUSES, UNRECORDED
@@ -257,7 +257,7 @@ def _page_widths(first: list[list[str]], list_slugs: list[str]) -> list[int]:
 
 def _cells(member: Membership) -> list[str]:
     return [
-        shown(member.email),
+        shown(as_written(member.email)),
         shown(member.name or ""),
         shown(member.list_slug),
         member.status,
