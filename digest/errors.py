@@ -29,7 +29,9 @@ Third-party errors are wrapped at the boundary with ``raise ... from``, so calle
 from __future__ import annotations
 
 import errno
+import re
 import socket
+from urllib.parse import unquote, urlsplit
 
 from digest.shown import brief, database_shown, passwords_masked, without_password
 
@@ -386,14 +388,35 @@ class BrokerForbiddenError(BrokerRefusedError):
     user made without ``+publish``, which asking the workers whether they answer takes)."""
 
     def __init__(self, url: str, reason: str) -> None:
+        grant = _grant(url, reason)
         DigestError.__init__(
             self,
             f"the broker {without_password(url)} refuses a command digest needs: "
             f"{brief(reason).rstrip('.')}; allow it to the URL's user in Redis's ACL "
-            "(ACL SETUSER NAME +COMMAND), or give the user +@all -@dangerous +info",
+            f"(ACL SETUSER {grant}), or give the user +@all -@dangerous +info",
         )
         self.url = url
         self.reason = reason
+
+
+def _grant(url: str, reason: str) -> str:
+    """What ``ACL SETUSER`` takes to allow what Redis refused, for the URL's user ("default"
+    when it names none): Redis names a refused command ("no permissions to run the 'brpop'
+    command"), and says a key or a channel without naming it."""
+    refused = re.search(r"run the '([\w|.-]+)' command", reason)
+    if refused:
+        allowed = f"+{refused.group(1)}"
+    elif "access a key" in reason:
+        allowed = "~*"
+    elif "access a channel" in reason:
+        allowed = "&*"
+    else:
+        return "NAME +COMMAND"
+    try:
+        user = unquote(urlsplit(url).username or "") or "default"
+    except ValueError:  # a URL urllib cannot split: said as the general form
+        user = "NAME"
+    return f"{user} {allowed}"
 
 
 class BrokerCertificateError(DigestError):

@@ -379,6 +379,35 @@ def test_a_broker_user_refused_publish_is_told_what_to_allow_not_a_traceback(
     assert done.returncode == (0 if command == ["status"] else 1), said
 
 
+@pytest.mark.parametrize("denied", ["brpop"])
+def test_a_worker_whose_broker_user_lacks_a_command_stops_saying_what_to_allow(
+    denied: str, tmp_path: Path
+) -> None:
+    # Its consumer met Redis's "no permissions" and started again, some five times a second
+    # for ever, each time "Connection to broker lost" and a page of warnings that named
+    # neither the command nor what to allow; no restart could mend it.
+    acl = ("--user", "newsroom", "on", ">the-pass", "~*", "&*", "+@all", f"-{denied}")
+    with redis_cluster(*acl) as broker:
+        url = f"redis://newsroom:the-pass@127.0.0.1:{broker.port}/0"
+        config, environ = _distributed(tmp_path, url)
+        upgraded = _digest(config, environ, tmp_path, "db", "upgrade")
+        assert upgraded.returncode == 0, upgraded.stderr
+        log = tmp_path / "worker.log"
+        command = [str(DIGEST), "--config", str(config), "worker", "--concurrency", "1"]
+        with process(command, environ, log) as worker:
+            wait_for(lambda: worker.poll() is not None, "the worker to stop", timeout=30)
+    logged = log.read_text(errors="replace")
+    said = " ".join(logged.split())
+    assert worker.returncode == 1, logged[-3000:]
+    assert (
+        f"the broker {without_password(url)} refuses a command digest needs: this user has no "
+        f"permissions to run the '{denied}' command; allow it to the URL's user in Redis's ACL "
+        f"(ACL SETUSER newsroom +{denied})"
+    ) in said, logged[-3000:]
+    assert said.count("refuses a command digest needs") == 1, logged[-3000:]
+    assert "Traceback" not in logged and "the-pass" not in logged, logged[-3000:]
+
+
 def test_beat_on_a_full_broker_says_so_in_one_line_a_tick(tmp_path: Path) -> None:
     # A Redis at its memory limit (noeviction) refuses every write: beat logged each tick it
     # could not send as some 150 lines of traceback and stack, every minute.

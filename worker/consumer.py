@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from celery.exceptions import InvalidTaskError
+from celery.exceptions import InvalidTaskError, WorkerShutdown
 from celery.worker.consumer import Consumer
 
 from worker.dropped import count_dropped
@@ -40,6 +40,28 @@ class TaskConsumer(Consumer):  # type: ignore[misc]  # celery is untyped
                 return self.on_invalid_task(None, message, said)
 
         return on_task_received
+
+    # Redis's ACL refusing the URL's user a command the consumer runs (BRPOP, PUBLISH) is a
+    # channel error, retried as one since a full Redis must not end the worker: the consumer
+    # started again five times a second for ever, saying "Connection to broker lost" and never
+    # what to allow. No wait mends it: it is said in one line and the worker stops (exit 1;
+    # a service manager starts it again, which works once the user is allowed the command).
+
+    def on_connection_error_before_connected(self, exc: Exception) -> None:
+        self._stop_if_forbidden(exc)
+        super().on_connection_error_before_connected(exc)
+
+    def on_connection_error_after_connected(self, exc: Exception) -> None:
+        self._stop_if_forbidden(exc)
+        super().on_connection_error_after_connected(exc)
+
+    def _stop_if_forbidden(self, exc: Exception) -> None:
+        from worker.inspect import forbidden  # it imports the app, which names this module
+
+        problem = forbidden(self.app.conf.broker_url, exc)
+        if problem is not None:
+            _log.critical("%s; the worker stops", problem)
+            raise WorkerShutdown(1) from exc
 
     # Each message dropped unread, counted: said in the log (worker.app) and nowhere else, a
     # stream of them after an upgrade went unseen.

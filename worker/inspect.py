@@ -139,13 +139,21 @@ def answering_workers(broker_url: str, timeout: float = PING_SECONDS) -> tuple[s
     try:
         replies = app.control.ping(timeout=timeout) or []
     except OperationalError as error:
-        cause: BaseException | None = error
-        while cause is not None and not isinstance(cause, NoPermissionError):
-            cause = cause.__cause__ or cause.__context__
-        if cause is None:
+        problem = forbidden(broker_url, error)
+        if problem is None:
             raise
-        raise BrokerForbiddenError(broker_url, str(cause)) from error
+        raise problem from error
     return tuple(sorted(name for reply in replies for name in reply))
+
+
+def forbidden(broker_url: str, error: BaseException) -> BrokerForbiddenError | None:
+    """BrokerForbiddenError when Redis's ACL refusing the URL's user a command is why
+    ``error`` was raised (redis-py's NoPermissionError, or kombu's error wrapping it); else
+    None."""
+    cause: BaseException | None = error
+    while cause is not None and not isinstance(cause, NoPermissionError):
+        cause = cause.__cause__ or cause.__context__
+    return None if cause is None else BrokerForbiddenError(broker_url, str(cause))
 
 
 def require_broker(broker_url: str, timeout: float = PING_SECONDS) -> None:

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -26,6 +26,9 @@ from digest.cli.app import app, console, errors, load_config
 from digest.cli.boundary import EXIT_INVALID_CONFIG
 from digest.config import Settings
 from digest.services import build_services
+
+if TYPE_CHECKING:
+    from celery import Celery
 
 TICK_SECONDS = 60.0
 # The longest --interval: one tick a day. Celery's scheduler adds the interval to the date of the
@@ -113,6 +116,21 @@ def _require_schema(settings: Settings) -> None:
             close_engine(engine)
 
 
+def _celery_command(celery: Celery, argv: list[str]) -> int:
+    """Run Celery's command line on ``celery`` as ``Celery.start`` does, and return its exit
+    code, which ``start`` drops: a worker that stopped on an error ("Unrecoverable error", a
+    broker user refused a command) exited 0, which a service manager takes for a clean stop
+    and does not restart."""
+    from celery.bin.celery import celery as command
+
+    command.params[0].default = celery
+    try:
+        code = command.main(args=argv, standalone_mode=False)
+    finally:
+        command.params[0].default = None
+    return code if isinstance(code, int) else 0
+
+
 @app.command()
 def worker(
     concurrency: Annotated[
@@ -150,7 +168,8 @@ def worker(
             port, key = serving
             host, bound = metrics.serve(metrics.worker_registry(), settings.metrics.host, port, key)
             console.print(f"metrics: http://{host}:{bound}/metrics", highlight=False)
-        celery.worker_main(
+        exit_code = _celery_command(
+            celery,
             [
                 "worker",
                 f"--concurrency={concurrency}",
@@ -159,8 +178,10 @@ def worker(
                 "--loglevel=INFO",
                 "--without-gossip",
                 "--without-mingle",
-            ]
+            ],
         )
+        if exit_code:
+            raise typer.Exit(exit_code)
     finally:
         if folder is not None:
             metrics.remove_multiprocess_directory(folder)
