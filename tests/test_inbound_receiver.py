@@ -25,8 +25,9 @@ from digest.mail.tokens import TokenSigner
 from digest.mail.transport import MemoryTransport
 from digest.privacy import export_person, forget
 from digest.services import Services, build_services
+from digest.shown import database_shown
 from tests import inbound_mail
-from tests.servers import free_port
+from tests.servers import free_port, postgres_cluster
 from tests.test_lists import a_list, raw_config, settings_of
 from tests.test_pipeline import DAY1, write_feed
 
@@ -78,11 +79,20 @@ def config(tmp_path: Path, base_url: str, **inbound: Any) -> dict[str, Any]:
 
 @contextmanager
 def built(
-    tmp_path: Path, base_url: str, *, first_editions: bool = False, **inbound: Any
+    tmp_path: Path,
+    base_url: str,
+    *,
+    first_editions: bool = False,
+    database_url: str | None = None,
+    **inbound: Any,
 ) -> Iterator[tuple[Services, MemoryTransport]]:
-    """The services of :func:`config` on the first day, mail kept in memory, closed after the
-    block; with ``first_editions``, the first cycle run (the editions sent, VERP on)."""
-    settings = settings_of(tmp_path, config(tmp_path, base_url, **inbound))
+    """The services of :func:`config` on the first day (on ``database_url``, else SQLite), mail
+    kept in memory, closed after the block; with ``first_editions``, the first cycle run (the
+    editions sent, VERP on)."""
+    raw = config(tmp_path, base_url, **inbound)
+    if database_url is not None:
+        raw["service"]["database_url"] = database_url
+    settings = settings_of(tmp_path, raw)
     transport = MemoryTransport()
     services = build_services(settings, clock=FixedClock(DAY1), transport=transport)
     try:
@@ -280,6 +290,41 @@ def test_a_store_that_fails_asks_the_sending_server_to_try_again(
         connection.exec_driver_sql("ALTER TABLE gone RENAME TO inbound_events")
     send(server, verp, inbound_mail.dsn(to=verp))  # the server's retry is taken
     assert [kind for _, kind, _, _ in services.store.inbound_events()] == ["hard-bounce"]
+
+
+def test_the_database_down_is_said_in_one_line_and_the_senders_retry_is_taken(
+    tmp_path: Path, feed: tuple[Path, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    # PostgreSQL stopped: the receiver rightly answered 451, and logged psycopg's and
+    # SQLAlchemy's whole traceback, as for a bug, for every message the sending servers tried.
+    with (
+        postgres_cluster() as database,
+        built(tmp_path, feed[1], first_editions=True, database_url=database.url) as (
+            services,
+            transport,
+        ),
+        listening(InboundServer.from_settings(services)) as server,
+    ):
+        verp = return_path(transport, "rana@example.org")
+        database.stop()
+        caplog.clear()
+        with (
+            caplog.at_level(logging.INFO, logger="digest.inbound"),
+            pytest.raises(smtplib.SMTPDataError) as later,
+        ):
+            send(server, verp, inbound_mail.dsn(to=verp))
+        database.start()
+        send(server, verp, inbound_mail.dsn(to=verp))  # the sending server's retry
+        reason = suppression_reason(services, "rana@example.org")
+    assert later.value.smtp_code == 451
+    [record] = [r for r in caplog.records if r.name.startswith("digest.inbound")]
+    said = record.getMessage()
+    assert record.levelno == logging.WARNING and record.exc_info is None, said
+    assert "\n" not in said and "Traceback" not in said, said
+    assert said.startswith("inbound: a message from <> could not be recorded: "), said
+    assert f"cannot open the database {database_shown(database.url)}: " in said, said
+    assert said.endswith("; answered 451: the sending server tries again later"), said
+    assert reason == "hard-bounce"
 
 
 def test_a_hundred_recipients_at_most(
@@ -601,32 +646,29 @@ def test_a_bounce_quoting_a_nul_is_taken_in_postgresql_too(
     # A remote server's reply may hold any byte, a NUL among them, and a DSN quotes it in its
     # Diagnostic-Code. PostgreSQL's text holds no NUL: the record failed, the receiver answered
     # 451, and the sending server tried again, for days, the reader never suppressed.
-    raw = config(tmp_path, feed[1])
-    raw["service"]["database_url"] = database_url
-    settings = settings_of(tmp_path, raw)
-    transport = MemoryTransport()
-    services = build_services(settings, clock=FixedClock(DAY1), transport=transport)
-    try:
-        pipeline.run_cycle(services, pipeline.InlineDispatcher(services))
-        with listening(InboundServer.from_settings(services)) as server:
-            verp = return_path(transport, "rana@example.org")
-            diagnostic = "smtp; 550 5.1.1 <rana@example.org>: no such user\x00here"
-            send(server, verp, inbound_mail.dsn(to=verp, diagnostic=diagnostic))
-            li = next(s for s in services.store.active_subscribers("daily") if s.name == "Li")
-            token = services.signer.unsubscribe_token(li.id, "daily")
-            # A mail program's Message-ID, an encoded word in it decoding to a NUL.
-            mailto = inbound_mail.mailto(
-                to="unsubscribe@example.org",
-                subject=f"unsubscribe-{token}",
-                message_id="<=?utf-8?q?a=00b?=@mail.example.net>",
-            )
-            send(server, "unsubscribe@example.org", mailto, mail_from="li@example.org")
+    with (
+        built(tmp_path, feed[1], first_editions=True, database_url=database_url) as (
+            services,
+            transport,
+        ),
+        listening(InboundServer.from_settings(services)) as server,
+    ):
+        verp = return_path(transport, "rana@example.org")
+        diagnostic = "smtp; 550 5.1.1 <rana@example.org>: no such user\x00here"
+        send(server, verp, inbound_mail.dsn(to=verp, diagnostic=diagnostic))
+        li = next(s for s in services.store.active_subscribers("daily") if s.name == "Li")
+        token = services.signer.unsubscribe_token(li.id, "daily")
+        # A mail program's Message-ID, an encoded word in it decoding to a NUL.
+        mailto = inbound_mail.mailto(
+            to="unsubscribe@example.org",
+            subject=f"unsubscribe-{token}",
+            message_id="<=?utf-8?q?a=00b?=@mail.example.net>",
+        )
+        send(server, "unsubscribe@example.org", mailto, mail_from="li@example.org")
         assert suppression_reason(services, "rana@example.org") == "hard-bounce"
         assert left(services, "li@example.org") == {"daily"}
         events = services.store.inbound_events()
         assert sorted(kind for _, kind, _, _ in events) == ["hard-bounce", "unsubscribe"]
-    finally:
-        services.close()
 
 
 def test_a_readers_mail_ignored_is_logged_by_its_senders_domain_not_address(

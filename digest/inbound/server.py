@@ -36,12 +36,13 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from digest.addresses import domain_only
 from digest.config import Settings
 from digest.config_edits import ConfigEdits
-from digest.errors import ListenError
+from digest.errors import ListenError, StoreUnavailableError
 from digest.inbound.events import short
 from digest.inbound.mailboxes import Mailboxes
 from digest.inbound.read import read_inbound
 from digest.inbound.take import Taken, take_events
 from digest.services import Services
+from digest.store.db import database_errors
 
 _log = logging.getLogger(__name__)
 
@@ -108,17 +109,21 @@ class InboundHandler:
         sender = str(envelope.mail_from or "")
         recipients = list(envelope.rcpt_tos)
         loop = asyncio.get_running_loop()
+        told = short(domain_only(sender), 200)
         try:
             await loop.run_in_executor(self._worker, self.receive, data, sender, recipients)
+        except StoreUnavailableError as problem:  # expected (a restart, a failover): one line
+            _log.warning("inbound: a message from %s could not be recorded: %s; answered 451: "
+                         "the sending server tries again later", told, problem)  # fmt: skip
+            return self._status(TRY_LATER, recipients)
         except Exception:
-            _log.exception(
-                "inbound: a message from %s could not be recorded", short(domain_only(sender), 200)
-            )
+            _log.exception("inbound: a message from %s could not be recorded", told)
             return self._status(TRY_LATER, recipients)
         return self._status("250 OK", recipients)
 
     def receive(self, data: bytes, sender: str, recipients: Sequence[str]) -> list[Taken]:
-        """Read and take one message; what became of its events."""
+        """Read and take one message; what became of its events. StoreUnavailableError when the
+        database cannot be reached."""
         reading = read_inbound(
             data,
             recipients=recipients,
@@ -129,7 +134,8 @@ class InboundHandler:
             # By its domain only: a reader writing to the unsubscribe address sends from theirs.
             sender_told = short(domain_only(sender), 200)
             _log.info("inbound: a message from %s ignored: %s", sender_told, reading.ignored)
-        return take_events(self.services, reading.events)
+        with database_errors(self.services.settings.service.database_url):
+            return take_events(self.services, reading.events)
 
     def _status(self, status: str, recipients: Sequence[str]) -> str:
         # LMTP answers DATA once per recipient (RFC 2033).
