@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text as sql
 
-from digest.addresses import key_function
+from digest.addresses import key_function, mailbox_key
 from digest.config import load_settings
 from digest.errors import SecretKeyMismatchError
 from digest.mail.tokens import secret_check
@@ -123,6 +124,49 @@ def test_the_first_key_is_the_database_s_and_a_second_store_reads_it(tmp_path: P
     finally:
         first.engine.dispose()
         second.engine.dispose()
+
+
+def test_a_key_flipped_back_merges_an_address_suppressed_under_both(database_url: str) -> None:
+    # A -> B -> A: an address suppressed under each key (forgotten under A and suppressed
+    # again under B, where it was not recognised; or written by a machine still on A while
+    # B was adopted) came to two rows under one key: the unique key refused the re-keying
+    # and the whole command rolled back, and the operator could adopt neither key.
+    a, b = key_function(SECRET), key_function(OTHER)
+    earlier, later = NOW, NOW.replace(hour=10)
+    store = open_store(database_url)
+    try:
+        store.record_secret_key(secret_check(SECRET), earlier)
+        # Forgotten under A, suppressed again under B.
+        store.suppress("ann@example.org", a("ann@example.org"), "complaint", "complaint", earlier)
+        store.forget("ann@example.org", a("ann@example.org"), earlier)
+        # Suppressed under A by a machine still on it, and under B.
+        store.suppress("bob@example.org", a("bob@example.org"), "complaint", "complaint", earlier)
+        store.adopt_secret_key(secret_check(OTHER), later, b)
+        store.suppress("ann@example.org", b("ann@example.org"), "hard-bounce", "bounce", later)
+        store.suppress("bob@example.org", a("bob@example.org"), "hard-bounce", "bounce", later)
+        store.suppress("cat@example.org", b("cat@example.org"), "operator", "operator", later)
+
+        store.adopt_secret_key(secret_check(SECRET), later, a)  # back to A
+        store.adopt_secret_key(secret_check(OTHER), later, b)  # and to B again
+        store.adopt_secret_key(secret_check(SECRET), later, a)
+
+        assert store.secret_key_check() == secret_check(SECRET)
+        kept = {s.email: s for s in store.suppressions()}
+        assert len(store.suppressions()) == 3, store.suppressions()
+        # One row each, under the key in force; the earliest date, the strongest reason, and
+        # the address kept, which sending is matched by.
+        ann, bob = kept["ann@example.org"], kept["bob@example.org"]
+        assert (ann.reason, ann.channel, ann.at) == ("hard-bounce", "bounce", earlier)
+        assert (bob.reason, bob.channel, bob.at) == ("complaint", "complaint", earlier)
+        for email in ("ann@example.org", "bob@example.org", "cat@example.org"):
+            assert store.suppression(a(email)) == kept[email]
+            assert store.suppression(b(email)) is None
+        with store.engine.connect() as connection:
+            rows = connection.execute(sql("SELECT email, mailbox_key FROM suppressions")).all()
+        mailboxes = {row.email: row.mailbox_key for row in rows}
+        assert mailboxes == {email: mailbox_key(a, email) for email in kept}
+    finally:
+        store.engine.dispose()
 
 
 def test_the_check_does_not_give_the_key_away() -> None:

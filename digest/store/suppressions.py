@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, func, insert, select, update
+from sqlalchemy import Row, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from digest.addresses import mailbox_key
-from digest.store.base import StoreBase
+from digest.store.base import StoreBase, chunks
 from digest.store.schema import (
     FileMarkRow,
     SubscriberRow,
@@ -347,17 +347,15 @@ def _key_suppressions(session: Session, address_key: Callable[[str], str], *, ev
     )
     if not every:
         kept = kept.where(SuppressionRow.mailbox_key.is_(None))
-    taken: set[str] = set()
     changes: list[dict[str, Any]] = []
     for row_id, email, key in session.execute(kept.order_by(SuppressionRow.id)):
         assert email is not None  # the query keeps none without
         new_key = address_key(email) if every else key
-        # One address suppressed twice (once under each key, before the keys were made anew)
-        # keeps its older row's key; the other row keeps its own, and both still suppress.
-        if new_key not in taken:
-            taken.add(new_key)
-            key = new_key
-        changes.append({"row_id": row_id, "key": key, "mailbox": mailbox_key(address_key, email)})
+        changes.append(
+            {"row_id": row_id, "key": new_key, "mailbox": mailbox_key(address_key, email)}
+        )
+    if every:
+        _merge_rows_of_one_key(session, changes)
     if changes:
         statement = update(SuppressionRow).where(SuppressionRow.id == bindparam("row_id"))
         values: dict[str, Any] = {
@@ -366,6 +364,65 @@ def _key_suppressions(session: Session, address_key: Callable[[str], str], *, ev
         }
         session.connection().execute(statement.values(values), changes)
     return len(changes)
+
+
+# Which of an address's suppressions says most, when two are merged: the reader's own word,
+# then their server's, then the operator's. "forgotten" only stands when no address is kept.
+_STRENGTH = {"complaint": 3, "hard-bounce": 2, "operator": 1, FORGOTTEN: 0}
+
+
+def _merge_rows_of_one_key(session: Session, changes: list[dict[str, Any]]) -> None:
+    """Make the rows that ``changes`` would give one key (an address suppressed under each of
+    two secret keys: A -> B -> A, or a machine still on the old key meanwhile) one row, so that
+    the unique key takes the re-keying: the earliest row is kept, with the earliest date and
+    the strongest reason and its channel, and its address; the others are deleted, and dropped
+    from ``changes``. A forgotten row (not re-keyed: its address is gone) that holds a new key
+    is merged too."""
+    by_key: dict[str, list[int]] = {}
+    for change in changes:
+        by_key.setdefault(change["key"], []).append(change["row_id"])
+    holders = [
+        (row_id, key)
+        for chunk in chunks(list(by_key))
+        for row_id, key in session.execute(
+            select(SuppressionRow.id, SuppressionRow.address_key).where(
+                SuppressionRow.address_key.in_(chunk)
+            )
+        )
+    ]
+    for row_id, key in holders:  # rows whose key is another's new one: forgotten ones
+        if row_id not in by_key[key]:
+            by_key[key].append(row_id)
+    merged = [ids for ids in by_key.values() if len(ids) > 1]
+    if not merged:
+        return
+    gone: set[int] = set()
+    for ids in merged:
+        rows = session.execute(
+            select(
+                SuppressionRow.id,
+                SuppressionRow.email,
+                SuppressionRow.reason,
+                SuppressionRow.channel,
+                SuppressionRow.at,
+            ).where(SuppressionRow.id.in_(ids))
+        ).all()
+        first = min(rows, key=lambda row: (row.at, row.id))
+        strongest = max(rows, key=lambda row: (_STRENGTH.get(row.reason, 0), -row.id))
+        email = next(row.email for row in rows if row.email is not None)
+        others = [row.id for row in rows if row.id != first.id]
+        session.execute(delete(SuppressionRow).where(SuppressionRow.id.in_(others)))
+        session.execute(
+            update(SuppressionRow)
+            .where(SuppressionRow.id == first.id)
+            .values(email=email, reason=strongest.reason, channel=strongest.channel)
+        )
+        gone.update(others)
+        # The kept row takes the key and mailbox key made anew (it may be a forgotten row,
+        # which had no change of its own).
+        made = next(change for change in changes if change["row_id"] in ids)
+        made["row_id"] = first.id
+    changes[:] = [change for change in changes if change["row_id"] not in gone]
 
 
 def _suppressions_after(
