@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from typer.testing import CliRunner
 
 from digest import pipeline
 from digest.cli import app
+from digest.cli.send import _stopped
 from digest.clock import FixedClock
 from digest.config import load_settings
 from digest.delivering import DELIVERY_BATCH_SIZE
@@ -31,6 +33,7 @@ from digest.errors import BrokerUnavailableError, NoWorkerError
 from digest.sample_server import serve_folder
 from digest.send_now import send_now, settled, total
 from digest.services import build_services
+from digest.store import open_store
 from digest.store.deliveries import DeliveryCounts
 from digest.store.schema import EditionRow
 from tests.members import numbered_readers
@@ -664,6 +667,30 @@ def test_ctrl_c_while_this_process_sends_says_where_it_stopped_and_who_sends_the
     # The copy in flight at the interrupt may go twice (same Message-ID); none is lost.
     assert result.lost == 0 and result.duplicates <= 1
     assert result.sent == readers + result.duplicates
+
+
+def test_ctrl_c_with_the_database_gone_says_no_more_and_a_bug_is_not_hidden(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # What ``_stopped`` may meet once Ctrl-C broke off a send (a database gone away, which is
+    # what the operator stopped it for): nothing more to say, and the interrupt goes on. It
+    # caught every Exception, so a bug in it ended the send as a bare "Interrupted." too.
+    slot = datetime(2026, 12, 7, 7, tzinfo=UTC)
+    with postgres_cluster() as database:
+        store = open_store(database.url)
+        try:
+            database.stop()
+            _stopped(SimpleNamespace(store=store), "daily", slot, "sending", lambda *_: "")  # type: ignore[arg-type]
+        finally:
+            store.engine.dispose()
+    assert capsys.readouterr().out == ""
+
+    class Broken:
+        def editions_of_slot(self, list_slug: str, slot: datetime) -> list[object]:
+            raise TypeError("a bug")
+
+    with pytest.raises(TypeError, match="a bug"):
+        _stopped(SimpleNamespace(store=Broken()), "daily", slot, "sending", lambda *_: "")  # type: ignore[arg-type]
 
 
 def test_send_and_status_call_the_copy_of_a_reader_suppressed_meanwhile_alike(

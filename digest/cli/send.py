@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy.exc import SQLAlchemyError
 
 from digest.building import BuildOutcome
 from digest.cli.app import app, console, errors, known_list, load_config, running
@@ -160,7 +161,9 @@ def _stopped(
     try:
         editions = [edition.id for edition in services.store.editions_of_slot(list_slug, slot)]
         counts = slot_counts(services, list_slug, slot)
-    except Exception:  # the interrupt may have broken off a database call: say no more
+    except SQLAlchemyError:
+        # The database gone away (what the operator may have stopped the send for), or a
+        # session the interrupt broke off mid-call: nothing more to say. A bug goes through.
         return
     if not editions:
         return
