@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from digest.store import Store, open_store
 from tests.servers import pgbouncer, redis_cluster, smtp_server
@@ -88,6 +89,34 @@ def test_statements_run_again_and_again_on_shared_server_connections(pooled: str
                     connection.commit()
     finally:
         store.engine.dispose()
+
+
+def test_the_statement_bound_holds_in_every_transaction_and_stays_with_the_service(
+    pooled: str,
+) -> None:
+    # The bound was SET on the session at connect: through transaction pooling it stayed with
+    # the one server connection it was set on. The service's later transactions, on other
+    # server connections, ran unbounded, and other clients of that server connection got the
+    # service's bound.
+    store = open_store(pooled, shared=True, statement_seconds=1.5)
+    other = create_engine(pooled, poolclass=NullPool)  # another program, a new client each time
+    show = text("SHOW statement_timeout")
+    try:
+        with other.connect() as busy:
+            busy.execute(show)  # holds a server connection in its transaction
+            with store.engine.connect() as connection:
+                first = connection.execute(show).scalar()
+        seen = []
+        for _ in range(4):
+            with store.engine.connect() as connection:  # the pool's one connection, again
+                seen.append(connection.execute(show).scalar())
+            with other.connect() as elsewhere:
+                leaked = elsewhere.execute(show).scalar()
+                assert leaked == "0", "the service's bound went to another client"
+    finally:
+        store.engine.dispose()
+        other.dispose()
+    assert [first, *seen] == ["1500ms"] * 5
 
 
 def test_a_connection_straight_to_postgresql_still_prepares_its_statements(

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, TextClause, create_engine, event, text
+from sqlalchemy import Connection, Engine, TextClause, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import (
     ArgumentError,
@@ -170,20 +170,57 @@ def _bound_statements(engine: Engine, seconds: float) -> None:
 
     Set by a statement when the connection is made, not by the startup packet's options, which
     a connection pooler in front of the server (PgBouncer) may refuse; committed, so that the
-    rollback of a connection given back to the pool keeps it."""
+    rollback of a connection given back to the pool keeps it. Through a pooler in transaction
+    pooling, a session's SET stays with the one server connection it was run on: the
+    service's later transactions, on others, ran unbounded, and the clients given that one
+    later ran under the service's bound. There the bound is set for each transaction
+    (``SET LOCAL``), and ends with it."""
     milliseconds = max(1, round(seconds * 1000))
 
     @event.listens_for(engine, "connect")
-    def _statement_timeout(dbapi_connection: Any, _record: Any) -> None:
+    def _statement_timeout(dbapi_connection: Any, record: Any) -> None:
         cursor = dbapi_connection.cursor()
         # In milliseconds, whatever unit it was set in; 0 is none.
         cursor.execute("SELECT setting FROM pg_settings WHERE name = 'statement_timeout'")
         row = cursor.fetchone()
         given = int(row[0]) if row is not None and str(row[0]).isdigit() else 0
         bound = min(milliseconds, given) if given > 0 else milliseconds
-        cursor.execute(f"SET statement_timeout = {bound}")
+        if _through_a_pooler(dbapi_connection, record):
+            record.info[_TRANSACTION_BOUND] = bound
+        else:
+            cursor.execute(f"SET statement_timeout = {bound}")
         cursor.close()
         dbapi_connection.commit()
+
+    @event.listens_for(engine, "begin")
+    def _transaction_bound(connection: Connection) -> None:
+        proxied = connection.connection
+        bound = proxied.info.get(_TRANSACTION_BOUND)
+        dbapi_connection = proxied.dbapi_connection
+        if bound is None or dbapi_connection is None or dbapi_connection.autocommit:
+            return
+        cursor = dbapi_connection.cursor()  # opens the transaction, which the bound is for
+        cursor.execute(f"SET LOCAL statement_timeout = {bound}")
+        cursor.close()
+
+
+# The connection record's note of the statement bound each of its transactions sets.
+_TRANSACTION_BOUND = "digest_statement_bound"
+_POOLED = "digest_through_a_pooler"
+
+
+def _through_a_pooler(dbapi_connection: Any, record: Any) -> bool:
+    """Whether ``dbapi_connection`` goes through a connection pooler: the server process that
+    answers is not the one the greeting named (its own process key). Asked once a connection."""
+    if _POOLED not in record.info:
+        greeted = getattr(getattr(dbapi_connection, "info", None), "backend_pid", None)
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SELECT pg_backend_pid()")
+        row = cursor.fetchone()
+        cursor.close()
+        dbapi_connection.commit()
+        record.info[_POOLED] = row is not None and greeted is not None and row[0] != greeted
+    return bool(record.info[_POOLED])
 
 
 def _prepared_only_on_a_server_of_its_own(engine: Engine) -> None:
@@ -196,14 +233,8 @@ def _prepared_only_on_a_server_of_its_own(engine: Engine) -> None:
     it prepares nothing."""
 
     @event.listens_for(engine, "connect")
-    def _through_a_pooler(dbapi_connection: Any, _record: Any) -> None:
-        greeted = getattr(getattr(dbapi_connection, "info", None), "backend_pid", None)
-        cursor = dbapi_connection.cursor()
-        cursor.execute("SELECT pg_backend_pid()")
-        row = cursor.fetchone()
-        cursor.close()
-        dbapi_connection.commit()
-        if row is not None and row[0] != greeted:
+    def _through_a_pooler_prepare_nothing(dbapi_connection: Any, record: Any) -> None:
+        if _through_a_pooler(dbapi_connection, record):
             dbapi_connection.prepare_threshold = None
 
 
