@@ -27,7 +27,6 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from digest.addresses import mailbox_key
 from digest.config import Settings
 from digest.errors import ConfigError
 from digest.lists import list_for_slug, slugs_and_previous
@@ -243,5 +242,4 @@ def _import_lines(
     for email in sorted(kept.by_list.get(EVERY_LIST, set())):
         reason = kept.reasons.get(email, "")
         reason = reason if reason in REASONS else "operator"
-        mailbox = mailbox_key(address_key, email)
-        store.suppress(email, address_key(email), reason, IMPORT, now, mailbox_key=mailbox)
+        store.suppress(email, address_key, reason, IMPORT, now)

@@ -96,7 +96,9 @@ def test_a_bounce_reaches_the_file_and_holds_in_a_new_database(
     clock = FixedClock(DAY1)
     services, _ = first_cycle(tmp_path, raw, clock)
     key = services.address_key("rana@example.org")
-    assert services.store.suppress("rana@example.org", key, "hard-bounce", "bounce", clock.now())
+    assert services.store.suppress(
+        "rana@example.org", services.address_key, "hard-bounce", "bounce", clock.now()
+    )
     run(services)  # copies it out
     services.close()
     lines = (tmp_path / "var" / "suppressed.csv").read_text().splitlines()
@@ -262,8 +264,9 @@ def test_a_suppression_file_set_to_a_new_path_starts_with_every_unsubscribe(
     services, _ = first_cycle(tmp_path, raw, clock)
     sam = active_member(services, "Sam")
     assert unsubscribe(services, sam.id, "daily", "unsubscribe-page")
-    key = services.address_key("li@example.org")
-    assert services.store.suppress("li@example.org", key, "complaint", "complaint", clock.now())
+    assert services.store.suppress(
+        "li@example.org", services.address_key, "complaint", "complaint", clock.now()
+    )
     # An unsubscribe from before migration 0007: in the membership, with no history row.
     with services.store.transaction() as session:
         session.execute(

@@ -137,14 +137,14 @@ def test_a_key_flipped_back_merges_an_address_suppressed_under_both(database_url
     try:
         store.record_secret_key(secret_check(SECRET), earlier)
         # Forgotten under A, suppressed again under B.
-        store.suppress("ann@example.org", a("ann@example.org"), "complaint", "complaint", earlier)
+        store.suppress("ann@example.org", a, "complaint", "complaint", earlier)
         store.forget("ann@example.org", a("ann@example.org"), earlier)
         # Suppressed under A by a machine still on it, and under B.
-        store.suppress("bob@example.org", a("bob@example.org"), "complaint", "complaint", earlier)
+        store.suppress("bob@example.org", a, "complaint", "complaint", earlier)
         store.adopt_secret_key(secret_check(OTHER), later, b)
-        store.suppress("ann@example.org", b("ann@example.org"), "hard-bounce", "bounce", later)
-        store.suppress("bob@example.org", a("bob@example.org"), "hard-bounce", "bounce", later)
-        store.suppress("cat@example.org", b("cat@example.org"), "operator", "operator", later)
+        store.suppress("ann@example.org", b, "hard-bounce", "bounce", later)
+        store.suppress("bob@example.org", a, "hard-bounce", "bounce", later)
+        store.suppress("cat@example.org", b, "operator", "operator", later)
 
         store.adopt_secret_key(secret_check(SECRET), later, a)  # back to A
         store.adopt_secret_key(secret_check(OTHER), later, b)  # and to B again

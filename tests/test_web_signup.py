@@ -187,9 +187,7 @@ def test_one_answer_whatever_the_address_and_mail_only_where_due(
     services, now = room.services, room.clock.now()
     sam = room.subscriber("daily", "Sam")
     services.store.unsubscribe(sam.id, "daily", now, "one-click")
-    services.store.suppress(
-        "gone@example.org", services.address_key("gone@example.org"), "hard-bounce", "bounce", now
-    )
+    services.store.suppress("gone@example.org", services.address_key, "hard-bounce", "bounce", now)
     sign_up(client, "waiting@example.org")
     queue.join()
     mails_before = len(confirmations(room))

@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from digest import privacy
-from digest.addresses import key_function, mailbox_key
+from digest.addresses import key_function
 from digest.audit import find_bursts
 from digest.cli.app import app, configured_store, console, errors, known_list, load_config
 from digest.cli.boundary import DigestTyper, json_text, shown
@@ -337,9 +337,8 @@ def suppress_address(
     settings = load_config()
     address = _address(email)
     with _store(settings) as (store, key):
-        mailbox = mailbox_key(key, address)
         now = SystemClock().now()
-        new = store.suppress(address, key(address), reason, "operator", now, mailbox_key=mailbox)
+        new = store.suppress(address, key, reason, "operator", now)
     said = "suppressed for every list" if new else "was suppressed already"
     console.print(f"{escape(address)} {said}.", highlight=False)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 
-from digest.addresses import mailbox_key
 from digest.lists import slugs_and_previous
 from digest.services import Services
 from digest.store.subscribers import FORGOTTEN
@@ -51,8 +50,7 @@ def suppress(services: Services, email: str, reason: str) -> int:
     reader said no to all of it). Returns how many memberships it ended."""
     settings, store, now = services.settings, services.store, services.clock.now()
     channel = COMPLAINT if reason == COMPLAINT else BOUNCE
-    keys = services.address_key
-    store.suppress(email, keys(email), reason, channel, now, mailbox_key=mailbox_key(keys, email))
+    store.suppress(email, services.address_key, reason, channel, now)
     if reason != COMPLAINT:
         return 0
     slugs = {slug for entry in settings.lists for slug in slugs_and_previous(entry)}

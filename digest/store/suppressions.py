@@ -73,20 +73,19 @@ def check_reason(reason: str) -> str:
 class SuppressionStore(StoreBase):
     def suppress(
         self,
-        email: str | None,
-        key: str,
+        email: str,
+        address_key: Callable[[str], str],
         reason: str,
         channel: str,
         now: datetime,
-        *,
-        mailbox_key: str | None = None,
     ) -> bool:
-        """Suppress an address for every list; False when it was suppressed already (a
-        forgotten one stays forgotten). ``email`` None keeps only the key. ``mailbox_key``
-        (digest.addresses) refuses a sign-up form for any spelling of the same mailbox; one
-        not given is filled in by the next cycle (``key_suppressions``)."""
+        """Suppress an address for every list, kept under its key and its mailbox's (both made
+        by ``address_key``, digest.addresses: a sign-up form is refused for any spelling of
+        the same mailbox); False when it was suppressed already (a forgotten one stays
+        forgotten)."""
         check_reason(reason)
         check_channel(channel)
+        key = address_key(email)
         with self.transaction() as session:
             found = session.scalar(
                 select(SuppressionRow.id).where(SuppressionRow.address_key == key)
@@ -98,8 +97,8 @@ class SuppressionStore(StoreBase):
                 [
                     {
                         "address_key": key,
-                        "mailbox_key": mailbox_key,
-                        "email": email.lower() if email is not None else None,
+                        "mailbox_key": mailbox_key(address_key, email),
+                        "email": email.lower(),
                         "reason": reason,
                         "channel": channel,
                         "at": now,
