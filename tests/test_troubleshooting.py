@@ -13,7 +13,7 @@ PAGE = ROOT / "docs/troubleshooting.md"
 # The parts of a quoted message that vary, written in capitals on the page.
 _PLACEHOLDERS = (
     "FILE|KEY|PATH|URL|SLUG|N|REASON|LINE|CODE|SLOT|HOST|PORT|NAME|FOLDER|VALUE|EDITION|LIST|"
-    "WHY|WHAT|COMMAND|TERM|KIND|ID|TYPE"
+    "WHY|WHAT|COMMAND|TERM|KIND|ID|TYPE|DOMAIN"
 )
 # Where a message is cut into the pieces that must each be found in the code: a placeholder, an
 # ellipsis, a quote or bracket (values are quoted by repr), a brace (the code writes "{list}" as
