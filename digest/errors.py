@@ -393,7 +393,7 @@ class BrokerForbiddenError(BrokerRefusedError):
             self,
             f"the broker {without_password(url)} refuses a command digest needs: "
             f"{brief(reason).rstrip('.')}; allow it to the URL's user in Redis's ACL "
-            f"(ACL SETUSER {grant}), or give the user +@all -@dangerous +info",
+            f"(ACL SETUSER {grant}), or give the user ~* &* +@all -@dangerous +info",
         )
         self.url = url
         self.reason = reason

@@ -81,6 +81,32 @@ def test_send_wait_hands_the_edition_to_the_workers_and_follows_it_on_the_ledger
     assert result.lost == 0 and result.duplicates == 0 and result.sent == READERS
 
 
+def test_a_broker_user_with_the_documented_grant_is_enough_for_workers_send_and_status(
+    tmp_path: Path,
+) -> None:
+    # docs/several-machines.md gives an operator whose Redis has users one grant to make:
+    # every key and channel, +@all -@dangerous +info. Nothing more may be needed, and nothing
+    # in @dangerous (KEYS, CONFIG…) may be taken for granted.
+    acl = ("--user", "newsroom", "on", ">the-pass", "~*", "&*", "+@all", "-@dangerous", "+info")
+    with redis_cluster(*acl) as redis, smtp_server() as sink:
+        broker = f"redis://newsroom:the-pass@127.0.0.1:{redis.port}/0"
+        database = f"sqlite:///{tmp_path / 'digest.db'}"
+        with deployment(tmp_path, database, broker, sink, READERS) as service:
+            with service.worker("worker"):
+                done = service.run("send", "daily", "--wait")
+                status = service.run("status")
+            if done.returncode != 0:
+                service.print_logs()
+            result = tally(sink, service)
+            logs = "".join(log.read_text(errors="replace") for log in service.logs)
+    said = " ".join((status.stdout + status.stderr).split())
+    assert status.returncode == 0 and "1 answering" in said, said
+    assert "refuses a command" not in said and "warn" not in said.lower(), said
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert result.lost == 0 and result.duplicates == 0 and result.sent == READERS
+    assert "NOPERM" not in logs and "no permissions" not in logs, logs[-3000:]
+
+
 def test_ctrl_c_while_the_batches_are_handed_out_says_the_delivery_goes_on(
     tmp_path: Path, postgres_url: str
 ) -> None:
