@@ -170,12 +170,21 @@ def _merge(
     group_of = {member: head for head, group in members.items() for member in group}
     # The first AVERAGE_MEMBERS members of each group by link, kept as groups merge.
     sample = {head: group[:AVERAGE_MEMBERS] for head, group in members.items()}
+    # Two groups found apart stay apart until the sample of one of them changes: the same
+    # samples give the same average. Each group's sample is numbered; a pair found apart is kept
+    # with its groups' numbers.
+    drawn = dict.fromkeys(members, 0)
+    apart: set[tuple[int, int, int, int]] = set()
     for a, b in edges:
         first, second = group_of[a], group_of[b]
         if first == second:
             continue
+        found = (first, drawn[first], second, drawn[second])
+        if found in apart:
+            continue
         average = _average(sample[first], sample[second], link)
         if average is None or average < threshold:
+            apart.add(found)
             continue
         # The smaller group moves (each article moves a logarithmic number of times at most).
         big, small = (
@@ -185,9 +194,10 @@ def _merge(
         for member in moved:
             group_of[member] = big
         members[big].extend(moved)
-        sample[big] = sorted((*sample[big], *sample.pop(small)), key=key.__getitem__)[
-            :AVERAGE_MEMBERS
-        ]
+        merged = sorted((*sample[big], *sample.pop(small)), key=key.__getitem__)[:AVERAGE_MEMBERS]
+        if merged != sample[big]:
+            sample[big] = merged
+            drawn[big] += 1
     # Each group named by its member with the least link.
     name = {head: min(group, key=key.__getitem__) for head, group in members.items()}
     return {article_id: name[head] for article_id, head in group_of.items()}

@@ -372,6 +372,26 @@ def test_pairs_compared_grow_with_the_articles_not_their_square() -> None:
     assert len(set(stories.group(same).story.values())) == 1
 
 
+def test_two_groups_found_apart_are_averaged_again_only_once_one_of_them_changes() -> None:
+    """The same two groups met again by another of their pairs give the same average: it is
+    worked out again only after a merge changed one of them."""
+    articles = as_articles(held_out_stories())[:5]
+    profiles = {article.id: story_links.profile_of(article) for article in articles}
+    strong = {(1, 5), (2, 5)}  # 5 joins the group of 1 and 2; 3 and 4 stay apart from both
+    looked_up: list[tuple[int, int]] = []
+
+    def link(a: int, b: int) -> float:
+        looked_up.append((a, b))
+        return 2.0 if (min(a, b), max(a, b)) in strong else 0.1
+
+    edges = [(1, 3), (2, 4), (1, 4), (2, 3), (1, 5), (2, 4), (1, 3)]
+    found = stories._merge(profiles, edges, link, 0.6, start={1: 1, 2: 1, 3: 3, 4: 3, 5: 5})
+    assert found[1] == found[2] == found[5] != found[3] == found[4]
+    # Groups {1, 2} and {3, 4} once (4 pairs), {1, 2} and {5} (2), then {1, 2, 5} and {3, 4}
+    # once more (6): not once an edge.
+    assert len(looked_up) == 4 + 2 + 6
+
+
 # ----------------------------------------------------------------------------------------------
 # In an edition
 
