@@ -32,7 +32,7 @@ from typing import TypeVar
 
 from digest import dedup
 from digest.records import Article
-from digest.story_links import Links, Profile, profile_of
+from digest.story_links import Known, Links, Profile
 
 AVERAGE_STRENGTH = 0.6  # two groups merge when their pairs' strengths average this much
 # Stories of one thread: this strong, time and figures set aside, and story_links.THREAD_GAP or
@@ -54,6 +54,7 @@ COMMON_FLOOR = 12
 COMMON_NEIGHBOURS = 8  # ...but the articles this near in time holding it still count
 
 T = TypeVar("T")
+_KNOWN = Known()  # what earlier groupings in this thread worked out (story_links.Known)
 Encoder = Callable[[Sequence[str]], Sequence[Sequence[float]]]
 
 
@@ -68,13 +69,13 @@ class Stories:
 def group(articles: Iterable[Article], *, encoder: Encoder | None = None) -> Stories:
     """The stories and threads of ``articles`` (module docstring). ``encoder`` embeds texts for
     the comparison across scripts (``digest.semantic``); without it names and numbers are used."""
-    profiles = {article.id: profile_of(article) for article in articles}
+    profiles = _KNOWN.profiles_of(articles)
     semantic: dict[int, Sequence[float]] = {}
     if encoder is not None and len({p.script for p in profiles.values()}) > 1:
         ids = sorted(profiles, key=lambda article_id: profiles[article_id].key)
         texts = [f"{profiles[i].article.title}. {profiles[i].article.summary_text}" for i in ids]
         semantic = dict(zip(ids, encoder(texts), strict=True))
-    links = Links(profiles, semantic)
+    links = Links(profiles, semantic, _KNOWN.strengths)
     pairs = _candidate_pairs(profiles)
     if semantic:
         pairs |= _nearest_across_languages(profiles)

@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import itertools
 import re
+import threading
 import zlib
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
@@ -141,13 +142,61 @@ def profile_of(article: Article) -> Profile:
     )
 
 
-class Links:
-    """Pair similarities, worked out once each, and whether a pair may be one story."""
+Strengths = dict[tuple[int, int], tuple[float, float]]  # (lower id, higher id) -> Links.pair
 
-    def __init__(self, profiles: Mapping[int, Profile], semantic: Mapping[int, Sequence[float]]):
+
+class Known(threading.local):
+    """Profiles and pair strengths worked out by earlier groupings in this thread, by article id.
+
+    An edition's variants group subsets of its articles, and the lists built in one process
+    group much the same day's articles: each article is profiled, and each pair compared, once
+    while it stays here. An article whose fields differ from those of its profile here (an
+    entry edited since) is profiled again, and the strengths kept are dropped, as some of them
+    were its own. Bounded: emptied when full. One per thread, as a grouping adds to it as it goes.
+    """
+
+    PROFILES = 20_000
+    PAIRS = 400_000
+
+    def __init__(self) -> None:
+        self.profiles: dict[int, Profile] = {}
+        self.strengths: Strengths = {}
+
+    def profiles_of(self, articles: Iterable[Article]) -> dict[int, Profile]:
+        """Each article's profile (``profile_of``), by article id."""
+        given = list(articles)
+        new = sum(1 for article in given if article.id not in self.profiles)
+        if len(self.profiles) + new > self.PROFILES:
+            self.profiles.clear()
+            self.strengths.clear()
+        elif len(self.strengths) > self.PAIRS:
+            self.strengths.clear()
+        found: dict[int, Profile] = {}
+        for article in given:
+            profile = self.profiles.get(article.id)
+            if profile is None or profile.article != article:
+                if profile is not None:  # strengths are by id: drop those of its old fields
+                    self.strengths.clear()
+                profile = self.profiles[article.id] = profile_of(article)
+            found[article.id] = profile
+        return found
+
+
+class Links:
+    """Pair similarities, worked out once each, and whether a pair may be one story.
+
+    ``known`` holds strengths already worked out from the same profiles (``Known``); without a
+    sentence model's vectors, a pair's strength depends on the two profiles alone."""
+
+    def __init__(
+        self,
+        profiles: Mapping[int, Profile],
+        semantic: Mapping[int, Sequence[float]],
+        known: Strengths | None = None,
+    ):
         self._profiles = profiles
         self._semantic = semantic
-        self._cache: dict[tuple[int, int], tuple[float, float]] = {}
+        self._cache: Strengths = {} if known is None or semantic else known
 
     def pair(self, a: int, b: int) -> tuple[float, float]:
         """(story link, thread link) of two articles: a similarity, or -1.0 for cannot-link."""

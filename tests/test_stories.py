@@ -392,6 +392,58 @@ def test_two_groups_found_apart_are_averaged_again_only_once_one_of_them_changes
     assert len(looked_up) == 4 + 2 + 6
 
 
+def test_articles_grouped_again_are_profiled_and_compared_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An edition's variants, and other lists of the day, group many of the same articles."""
+    monkeypatch.setattr(stories, "_KNOWN", story_links.Known())
+    profiled: list[int] = []
+    profile_of = story_links.profile_of
+    compared = 0
+    link = story_links.Links._link
+
+    def counted_profile(article: Article) -> story_links.Profile:
+        profiled.append(article.id)
+        return profile_of(article)
+
+    def counted_link(
+        self: story_links.Links, a: story_links.Profile, b: story_links.Profile
+    ) -> tuple[float, float]:
+        nonlocal compared
+        compared += 1
+        return link(self, a, b)
+
+    monkeypatch.setattr(story_links, "profile_of", counted_profile)
+    monkeypatch.setattr(story_links.Links, "_link", counted_link)
+    articles = as_articles(event_stories())
+    stories.group(articles)
+    assert sorted(profiled) == [article.id for article in articles]
+    first = compared
+    assert first > 0
+    variant = stories.group(articles[::2])  # a variant: some of the edition's articles
+    assert (len(profiled), compared) == (len(articles), first)
+    monkeypatch.setattr(stories, "_KNOWN", story_links.Known())
+    assert variant == stories.group(articles[::2])  # as a grouping that never saw them before
+
+
+def test_an_article_changed_since_an_earlier_grouping_is_grouped_as_it_is_now(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(stories, "_KNOWN", story_links.Known())
+    articles = as_articles(held_out_stories())
+    before = _groups(articles)
+    # Article 1, one story with article 2, re-dated by its feed: now days apart from it.
+    first = articles[0]
+    later = (first.published_at or first.first_seen_at) + timedelta(days=3)
+    edited = replace(first, published_at=later, first_seen_at=later)
+    changed = [edited]
+    changed += articles[1:]
+    after = _groups(changed)
+    assert after != before
+    monkeypatch.setattr(stories, "_KNOWN", story_links.Known())
+    assert _groups(changed) == after  # as a grouping that never saw it before
+
+
 # ----------------------------------------------------------------------------------------------
 # In an edition
 
