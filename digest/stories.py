@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import itertools
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -102,31 +103,35 @@ def _candidate_pairs(profiles: Mapping[int, Profile]) -> set[tuple[int, int]]:
     for article_id, profile in profiles.items():
         for feature in profile.features:
             postings.setdefault(feature, []).append(article_id)
+    key = {article_id: profile.key for article_id, profile in profiles.items()}
     common = max(COMMON_FLOOR, int(len(profiles) * COMMON_SHARE))
     # A common feature still suggests the articles nearest in time that hold it (a story told
     # by many outlets makes its own words common): each posting in order of time, then link.
     places: dict[int, dict[int, int]] = {}
+    when = {
+        article_id: (profile.article.sort_time, key[article_id])
+        for article_id, profile in profiles.items()
+    }
     for feature, posting in postings.items():
         if len(posting) > common:
-            posting.sort(key=lambda i: (profiles[i].article.sort_time, profiles[i].key))
+            posting.sort(key=when.__getitem__)
             places[feature] = {article_id: at for at, article_id in enumerate(posting)}
     pairs: set[tuple[int, int]] = set()
     for article_id, profile in profiles.items():
-        shared: Counter[int] = Counter()
+        near: list[list[int]] = []
         for feature in profile.features:
             posting = postings[feature]
             if feature in places:
                 at = places[feature][article_id]
-                shared.update(posting[max(0, at - COMMON_NEIGHBOURS) : at + COMMON_NEIGHBOURS + 1])
+                near.append(posting[max(0, at - COMMON_NEIGHBOURS) : at + COMMON_NEIGHBOURS + 1])
             else:
-                shared.update(posting)
+                near.append(posting)
+        shared = Counter(itertools.chain.from_iterable(near))  # counted in one call
         del shared[article_id]
         least = 2 if len(profile.features) > dedup.MIN_SHARED else 1
-        pool = [
-            (count, profiles[other].key, other) for other, count in shared.items() if count >= least
-        ]
+        pool = [(-count, key[other], other) for other, count in shared.items() if count >= least]
         # The most shared first, ties by link: the same pairs whatever order articles came in.
-        for _, _, other in heapq.nsmallest(CANDIDATES, pool, key=lambda e: (-e[0], e[1])):
+        for _, _, other in heapq.nsmallest(CANDIDATES, pool, key=lambda e: e[:2]):
             pairs.add((min(article_id, other), max(article_id, other)))
     return pairs
 
@@ -135,7 +140,7 @@ def _nearest_across_languages(profiles: Mapping[int, Profile]) -> set[tuple[int,
     """Each article with the ``COMMON_NEIGHBOURS`` nearest in time of each other language."""
     by_language: dict[str, list[int]] = {}
     for article_id, profile in profiles.items():
-        language = (profile.article.language or "").split("-")[0].casefold() or profile.script
+        language = profile.language or profile.script
         by_language.setdefault(language, []).append(article_id)
     for members in by_language.values():
         members.sort(key=lambda i: (profiles[i].article.sort_time, profiles[i].key))

@@ -76,6 +76,10 @@ HEADLINE_SAME_FEED_THRESHOLD = 0.2
 # A kicker opening a title ("Winter Olympics: ...", "South Africa: ...", "Media: ...") names a
 # series, a desk or a country that many stories share: its words are no evidence of one story.
 _KICKER = re.compile(r"^[^:]{1,40}:\s")
+# Two titles the same but for their numbers ("Day 10 of the siege", "Day 11 of the siege";
+# "Story 10", "Story 11") number things in a series, where a revised toll changes the sentence
+# around its figure too ("kills 31", then "toll rises to 38"): Profile.numbered, compared.
+_DIGITS = re.compile(r"\d+")
 # Stories this far apart may be one thread (digest.stories.THREAD_STRENGTH): a thread runs
 # across days.
 THREAD_GAP = timedelta(hours=12)
@@ -97,6 +101,11 @@ class Profile:
     phrases: frozenset[tuple[str, str]]  # ...and its pairs of them side by side
     script: str  # "latin", "arabic", "hebrew" or "other"
     features: frozenset[int]  # words and specifics, hashed: what candidate pairs are found by
+    # Worked out once an article rather than once a pair:
+    word_set: frozenset[int]  # words, as a set
+    language: str  # the declared language without its region, folded ("" when none)
+    counts: tuple[int, ...]  # the whole numbers of two to nine digits (see _revised)
+    numbered: str  # the title folded, its numbers as "#" (see _DIGITS)
 
     @property
     def key(self) -> str:
@@ -128,6 +137,8 @@ def profile_of(article: Article) -> Profile:
     specifics = names.names(text) | numbers
     hashed = frozenset(zlib.crc32(b"#" + value.encode()) for value in specifics)
     headline = dedup.title_words(_KICKER.sub("", names.without_dates(article.title), count=1))
+    # Counts of people and things: two to nine digits (int() refuses a string of thousands).
+    counts = tuple(int(n) for n in numbers if n.isdigit() and 1 < len(n) < 10)
     return Profile(
         article,
         words,
@@ -139,6 +150,10 @@ def profile_of(article: Article) -> Profile:
         frozenset(itertools.pairwise(headline)),
         _script(text[:300]),  # the title and the summary's start tell the script
         frozenset(words) | hashed,
+        frozenset(words),
+        (article.language or "").split("-")[0].casefold(),
+        counts,
+        _DIGITS.sub("#", article.title.casefold()),
     )
 
 
@@ -209,8 +224,8 @@ class Links:
     def _link(self, a: Profile, b: Profile) -> tuple[float, float]:
         same_feed = a.article.feed_id == b.article.feed_id
         if a.script == b.script and not _other_languages(a, b):
-            similar = dedup.similarity(a.words, b.words)
-            if len(set(a.words) & set(b.words)) < MIN_SHARED_WORDS or _only_headlines_shared(a, b):
+            similar = dedup.similarity(a.word_set, b.word_set)
+            if len(a.word_set & b.word_set) < MIN_SHARED_WORDS or _only_headlines_shared(a, b):
                 similar = 0.0
             bar = SAME_FEED_THRESHOLD if same_feed else THRESHOLD
             one_language = True
@@ -223,11 +238,12 @@ class Links:
             return -1.0, thread
         if apart > CLOSE_SPAN:
             bar *= LATE_FACTOR
-        earlier, later = sorted((a, b), key=lambda p: (p.article.sort_time, p.key))
+        in_order = (a.article.sort_time, a.key) <= (b.article.sort_time, b.key)
+        earlier, later = (a, b) if in_order else (b, a)
         figures = _conflict(a.numbers, b.numbers) and not (
             apart <= CLOSE_SPAN
-            and _revised(earlier.numbers, later.numbers)
-            and not _numbered_alike(a.article.title, b.article.title)
+            and _revised(earlier.counts, later.counts)
+            and a.numbered != b.numbered  # numbered alike: a series, not a revised toll
         )
         if figures or _conflict(a.weekdays, b.weekdays):
             bar *= CONFLICT_FACTOR
@@ -278,32 +294,13 @@ def _conflict(first: frozenset[T], second: frozenset[T]) -> bool:
     return bool(first) and bool(second) and not first & second
 
 
-def _revised(earlier: frozenset[str], later: frozenset[str]) -> bool:
-    """The later report raises a count of the earlier one: see ``REVISED_FIGURE``."""
-    # Counts of people and things: two to nine digits (int() refuses a string of thousands).
-    first = [int(n) for n in earlier if n.isdigit() and 1 < len(n) < 10]
-    return any(
-        old < int(new) <= old * REVISED_FIGURE
-        for new in later
-        if new.isdigit() and 1 < len(new) < 10
-        for old in first
-    )
-
-
-_DIGITS = re.compile(r"\d+")
-
-
-def _numbered_alike(first: str, second: str) -> bool:
-    """Two titles the same but for their numbers ("Day 10 of the siege", "Day 11 of the
-    siege"; "Story 10", "Story 11") number things in a series: a revised toll changes the
-    sentence around its figure too ("kills 31", then "toll rises to 38")."""
-    return _DIGITS.sub("#", first.casefold()) == _DIGITS.sub("#", second.casefold())
+def _revised(earlier: Sequence[int], later: Sequence[int]) -> bool:
+    """The later report raises a count of the earlier one (``Profile.counts``): see
+    ``REVISED_FIGURE``."""
+    return any(old < new <= old * REVISED_FIGURE for new in later for old in earlier)
 
 
 def _other_languages(a: Profile, b: Profile) -> bool:
     """Both feeds declare a language, and not the same one ("fa" and "ar"; "en" and "en-GB"
     are the same): one script, but words that are not shared."""
-    first, second = (
-        (profile.article.language or "").split("-")[0].casefold() for profile in (a, b)
-    )
-    return bool(first) and bool(second) and first != second
+    return bool(a.language) and bool(b.language) and a.language != b.language
