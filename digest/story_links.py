@@ -157,7 +157,10 @@ def profile_of(article: Article) -> Profile:
     )
 
 
-Strengths = dict[tuple[int, int], tuple[float, float]]  # (lower id, higher id) -> Links.pair
+# (lower id, higher id) -> Links.pair, or its story link alone when the thread link is 0.0 (as
+# it is for most pairs, those less than THREAD_GAP apart): two floats in a tuple take some 80
+# bytes more than one, and the strengths kept run to hundreds of thousands.
+Strengths = dict[tuple[int, int], float | tuple[float, float]]
 
 
 class Known(threading.local):
@@ -218,8 +221,10 @@ class Links:
         key = (a, b) if a < b else (b, a)
         found = self._cache.get(key)
         if found is None:
-            found = self._cache[key] = self._link(self._profiles[a], self._profiles[b])
-        return found
+            story, thread = self._link(self._profiles[a], self._profiles[b])
+            self._cache[key] = story if thread == 0.0 else (story, thread)
+            return story, thread
+        return found if isinstance(found, tuple) else (found, 0.0)
 
     def _link(self, a: Profile, b: Profile) -> tuple[float, float]:
         same_feed = a.article.feed_id == b.article.feed_id
