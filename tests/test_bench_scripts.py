@@ -53,3 +53,29 @@ def test_every_name_a_benchmark_imports_from_the_project_exists() -> None:
                 except ImportError:
                     missing.append(f"{script.name}:{node.lineno}: {node.module}.{alias.name}")
     assert missing == []
+
+
+def test_compose_cost_before_times_the_other_checkouts_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run from this checkout's root, as its docs show, ``--before`` timed this checkout twice:
+    ``python -c`` puts the working directory ahead of PYTHONPATH."""
+    other = tmp_path / "other"
+    (other / "digest").mkdir(parents=True)
+    marker = tmp_path / "composed-by-other"
+    modules = {
+        "__init__": "",
+        "stories": "",
+        # What the pool of candidates unpickles to:
+        "records": "class Record:\n    sort_time = 0\n    article = property(lambda self: self)\n\n"
+        "    def __setstate__(self, state): ...\n\n\nCandidate = Article = Record\n",
+        "config": "ListSettings = TopicSettings = lambda **settings: settings\n",
+        "compose": f"def build_edition(*args, **kwargs):\n    open({str(marker)!r}, 'a').close()\n",
+    }
+    for name, text in modules.items():
+        (other / "digest" / f"{name}.py").write_text(text)
+    monkeypatch.chdir(BENCH.parent)
+    monkeypatch.syspath_prepend(str(BENCH))
+    compose_cost = importlib.import_module("compose_cost")
+    compose_cost.timed(compose_cost.candidates(3), other)
+    assert marker.exists()
