@@ -1,7 +1,8 @@
 """Stories: an edition's articles grouped into reports of one event, and events into threads.
 
     articles ─► profiles and pair strengths (digest.story_links: 1.0 links a pair alone, a
-                cannot-link when the reports cannot be one story)
+                cannot-link when the reports cannot be one story; kept for the thread's next
+                grouping, story_links.Known: an edition's variants, the day's other lists)
              ─► candidate pairs (sharing less common features; bounded per article)
              ─► stories: pairs merged strongest first while no cross pair is a cannot-link and
                  the strengths average AVERAGE_STRENGTH (average linkage with cannot-links)
