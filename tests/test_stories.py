@@ -445,6 +445,158 @@ def test_an_article_changed_since_an_earlier_grouping_is_grouped_as_it_is_now(
 
 
 # ----------------------------------------------------------------------------------------------
+# Merging, with pair strengths chosen: each report in a language of its own, its headline a word
+# no other shares, compared by a sentence model whose meanings are chosen so that a pair's
+# strength is the one the test gives (the cosine over story_links.SEMANTIC_THRESHOLD; 1.0 links a
+# pair alone, and groups merge when their pairs average stories.AVERAGE_STRENGTH).
+
+CHOSEN_DAY = datetime(2026, 3, 3, 6, tzinfo=UTC)
+# Half the headlines in Greek letters: an edition of two scripts, which consults the model.
+HEADLINES = ("alpha", "βήτα", "charlie", "δέλτα", "echo", "ζήτα", "hotel", "θήτα")
+
+
+def _chosen(
+    strengths: dict[tuple[str, str], float], hours: dict[str, float] | None = None
+) -> tuple[list[Article], stories.Encoder]:
+    """Reports named by the letters in ``strengths``, published ``hours`` after CHOSEN_DAY (0
+    when not given), and an encoder that gives each pair that strength and every other 0."""
+    names = sorted({name for pair in strengths for name in pair} | set(hours or {}))
+    labelled = [
+        Story(name, f"Outlet {name}", name, None, HEADLINES[n], "",
+              CHOSEN_DAY + timedelta(hours=(hours or {}).get(name, 0)), f"x{n}")
+        for n, name in enumerate(names)
+    ]  # fmt: skip
+    vectors = {HEADLINES[n]: [0.0] * len(strengths) for n in range(len(names))}
+    for at, ((a, b), strength) in enumerate(strengths.items()):
+        # One dimension per pair, the product exact: strength x threshold, times 1.0.
+        vectors[HEADLINES[names.index(a)]][at] = strength * story_links.SEMANTIC_THRESHOLD
+        vectors[HEADLINES[names.index(b)]][at] = 1.0
+
+    def encoder(texts: Sequence[str]) -> list[list[float]]:
+        return [vectors[text.split(".")[0]] for text in texts]
+
+    return as_articles(labelled), encoder
+
+
+def _chosen_groups(
+    strengths: dict[tuple[str, str], float], hours: dict[str, float] | None = None
+) -> tuple[set[frozenset[str]], set[frozenset[str]]]:
+    """The stories and the threads of ``_chosen``'s reports, as sets of their names."""
+    articles, encoder = _chosen(strengths, hours)
+    found = stories.group(articles, encoder=encoder)
+    result = []
+    for grouping in (found.story, found.thread):
+        members: dict[str, set[str]] = {}
+        for article in articles:
+            members.setdefault(grouping[article.id], set()).add(article.guid)
+        result.append({frozenset(group) for group in members.values()})
+    return result[0], result[1]
+
+
+def _apart(*groups: str) -> set[frozenset[str]]:
+    return {frozenset(group) for group in groups}
+
+
+def test_a_report_joins_a_story_only_when_its_pairs_average_enough() -> None:
+    """c is linked to a alone (1.0 reaches the bar), but joins a's story only when its pairs
+    with the whole story average AVERAGE_STRENGTH; d's pair with c, weaker than c's with a, is
+    still taken once c stays apart."""
+    assert stories.AVERAGE_STRENGTH == 0.6
+    just_enough = {("a", "b"): 1.2, ("a", "c"): 1.0, ("b", "c"): 0.2}  # (1.0 + 0.2) / 2
+    assert _chosen_groups(just_enough)[0] == _apart("abc")
+    too_little = {("a", "b"): 1.2, ("a", "c"): 1.1, ("b", "c"): 0.05, ("c", "d"): 1.0}
+    assert _chosen_groups(too_little)[0] == _apart("ab", "cd")
+    assert _chosen_groups({("a", "b"): 0.99})[0] == _apart("a", "b")
+
+
+def test_two_stories_merge_on_the_average_of_all_their_pairs() -> None:
+    """Two stories of two reports each, one strong pair between them: they merge when the four
+    pairs across average AVERAGE_STRENGTH, not when one pair is strong."""
+    within = {("a", "b"): 1.5, ("c", "d"): 1.5}
+    apart = {**within, ("a", "c"): 1.1, ("a", "d"): 0.3, ("b", "c"): 0.3, ("b", "d"): 0.5}
+    assert _chosen_groups(apart)[0] == _apart("ab", "cd")  # 2.2 / 4
+    close = {**within, ("a", "c"): 1.1, ("a", "d"): 0.5, ("b", "c"): 0.5, ("b", "d"): 0.5}
+    assert _chosen_groups(close)[0] == _apart("abcd")  # 2.6 / 4
+
+
+def test_the_strongest_pair_is_joined_first() -> None:
+    """b is nearer c than a: b and c make the story, and a, whose pairs with it average 0.55,
+    stays apart. Taken weakest first, a and b would have been joined, and c after them."""
+    assert _chosen_groups({("a", "b"): 1.1, ("b", "c"): 1.5})[0] == _apart("a", "bc")
+
+
+def test_a_story_is_named_by_its_least_link_whatever_the_poll_order() -> None:
+    articles, encoder = _chosen({("a", "b"): 1.2, ("b", "c"): 0.0})
+    chooser = random.Random(5)
+    for _ in range(4):
+        renumbered = _renumbered(articles, chooser)
+        found = stories.group(renumbered, encoder=encoder)
+        by_guid = {article.guid: article for article in renumbered}
+        least = min(by_guid["a"].link, by_guid["b"].link)
+        assert found.story[by_guid["a"].id] == found.story[by_guid["b"].id] == least
+        assert found.story[by_guid["c"].id] == by_guid["c"].link
+
+
+def test_the_sentence_model_is_used_only_for_an_edition_in_two_scripts() -> None:
+    """Loading it costs seconds: an edition all in Latin script never asks for it."""
+    asked: list[int] = []
+
+    def encoder(texts: Sequence[str]) -> list[list[float]]:
+        asked.append(len(texts))
+        return [[0.0] for _ in texts]
+
+    english = _by_id(event_stories(), "kerman-flash", "kerman-full")
+    stories.group(as_articles(english), encoder=encoder)
+    assert asked == []
+    stories.group(
+        as_articles([*english, *_by_id(event_stories(), "gaza-day1-arabic")]), encoder=encoder
+    )
+    assert asked == [3]
+
+
+def test_with_the_sentence_model_reports_in_one_language_are_still_compared_by_words() -> None:
+    """An edition in two scripts: the model compares across languages, and the two English
+    reports of one quake, which it finds unlike, are still one story by their words."""
+    labelled = _by_id(event_stories(), "kerman-flash", "kerman-full", "gaza-day1-arabic")
+
+    def unlike(texts: Sequence[str]) -> list[list[float]]:
+        return [[1.0 if n == at else 0.0 for n in range(len(texts))] for at in range(len(texts))]
+
+    found = stories.group(as_articles(labelled), encoder=unlike)
+    assert found.story[1] == found.story[2] != found.story[3]
+
+
+def test_the_sentence_model_compares_languages_of_one_script() -> None:
+    """a and c are both in Latin letters, in two languages, with no word in common: the model
+    is what finds them one story."""
+    assert _chosen_groups({("a", "c"): 1.2, ("a", "b"): 0.0})[0] == _apart("ac", "b")
+
+
+def test_reports_without_a_language_are_compared_by_the_model_across_scripts() -> None:
+    articles, encoder = _chosen({("a", "b"): 1.2})
+    undeclared = [replace(article, language=None) for article in articles]
+    found = stories.group(undeclared, encoder=encoder)
+    assert found.story[1] == found.story[2]
+
+
+def test_a_story_over_its_threads_share_is_left_out_whole_and_later_stories_still_shown() -> None:
+    """Three stories of one developing thread, the third with a second report, then a story of
+    another thread, all in one section."""
+    articles = as_articles(
+        [Story(name, "Wire", name, None, name, "") for name in ("t1", "t2", "t3", "t3b", "o")]
+    )
+    ids = {article.guid: article.id for article in articles}
+    story = {"t1": "s1", "t2": "s2", "t3": "s3", "t3b": "s3", "o": "so"}
+    found = stories.Stories(
+        story={ids[name]: key for name, key in story.items()},
+        thread={ids[name]: "other" if name == "o" else "thread" for name in ids},
+    )
+    kept, others = stories.shown(articles, lambda article: article, lambda _: "section", found)
+    assert [article.guid for article in kept] == ["t1", "t2", "o"]
+    assert others == {}
+
+
+# ----------------------------------------------------------------------------------------------
 # In an edition
 
 SLOT = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
