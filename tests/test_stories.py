@@ -3,6 +3,7 @@ whatever order the feeds were polled in."""
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -452,7 +453,11 @@ def test_an_article_changed_since_an_earlier_grouping_is_grouped_as_it_is_now(
 
 CHOSEN_DAY = datetime(2026, 3, 3, 6, tzinfo=UTC)
 # Half the headlines in Greek letters: an edition of two scripts, which consults the model.
-HEADLINES = ("alpha", "βήτα", "charlie", "δέλτα", "echo", "ζήτα", "hotel", "θήτα")
+HEADLINES = (
+    "alpha", "βήτα", "bravo", "δέλτα", "charlie", "ζήτα", "echo", "θήτα", "golf", "ιώτα",
+    "hotel", "κάππα", "india", "λάμδα", "juliett", "όμικρον", "kilo", "σίγμα", "lima", "ύψιλον",
+    "mike", "ωμέγα", "oscar", "χαίρε",
+)  # fmt: skip
 
 
 def _chosen(
@@ -594,6 +599,31 @@ def test_a_story_over_its_threads_share_is_left_out_whole_and_later_stories_stil
     kept, others = stories.shown(articles, lambda article: article, lambda _: "section", found)
     assert [article.guid for article in kept] == ["t1", "t2", "o"]
     assert others == {}
+
+
+def test_a_large_story_is_judged_by_its_members_of_least_link_whatever_the_poll_order() -> None:
+    """A story of 17 reports is compared by its AVERAGE_MEMBERS of least link. x and y each
+    have one strong pair, with the member of greatest link, and weaker ones with the rest: x
+    (the same hour) falls short of the story's average, y (20 hours on) of its thread's, both
+    judged without that member, whatever the ids (the poll order) say."""
+    members = [f"m{n:02}" for n in range(stories.AVERAGE_MEMBERS + 1)]
+    hours = dict.fromkeys(members, 0.0) | {"x": 0.0, "y": 20.0}
+    link_of = {article.guid: article.link for article in _chosen({}, hours)[0]}
+    last = max(members, key=link_of.__getitem__)
+    strengths = dict.fromkeys(itertools.combinations(members, 2), 1.5)
+    strengths |= {(name, "x"): 0.58 for name in members}  # with ``last`` judged: 0.606
+    strengths |= {(name, "y"): 0.99 for name in members}  # a thread's: 1.009 with ``last``
+    strengths |= {(last, "x"): 1.0, (last, "y"): 1.3}
+    articles, encoder = _chosen(strengths, hours)
+    # ``last`` first by id: the order that would put it among the 16 were ids to decide.
+    ordered = sorted(articles, key=lambda article: article.guid != last)
+    for renumbered in (articles, [replace(a, id=n) for n, a in enumerate(ordered, start=1)]):
+        found = stories.group(renumbered, encoder=encoder)
+        story = {a.guid: found.story[a.id] for a in renumbered}
+        thread = {a.guid: found.thread[a.id] for a in renumbered}
+        assert len({story[name] for name in members}) == 1
+        assert story["x"] != story[last]
+        assert thread["y"] != thread[last]
 
 
 # ----------------------------------------------------------------------------------------------
