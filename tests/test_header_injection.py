@@ -98,6 +98,8 @@ PAYLOADS = {
     "U+2028": "Talks\u2028X-Injected: 1",
     "U+2029": "Talks\u2029X-Injected: 1",
     "NEL": "Talks\x85X-Injected: 1",
+    # A name the email package folds: its quotes must not go, or To reads as a group.
+    "a long name that reads as a group": "Bcc: x@evil.example" * 4,
     "bare CR": "Talks\rX-Injected: 1",
     "bare LF": "Talks\nX-Injected: 1",
     "CRLF": "Talks\r\nX-Injected: 1",
@@ -253,6 +255,23 @@ def test_a_payload_in_a_title_and_a_name_stays_inside_its_header(
     # The email package reads the space that folds two encoded words apart into the name.
     display_name = "".join(parsed["To"].addresses[0].display_name.split())
     assert len(display_name) <= 100
+
+
+def test_a_name_too_long_for_one_line_is_shown_whole_beside_the_readers_address(
+    mailer: Mailer,
+) -> None:
+    """A name with a colon, a comma or an @ is a quoted string; one too long for a line of
+    78 characters stays one, so mail programs show it as the name, not as more addresses."""
+    rendered = mailer.renderer.render(edition_led_by("Talks"), mailer.digest_list)
+    for name in (
+        "Ann and Bob, of the family of the late Mr Smith: friends@evil.example and more",
+        'Zoë "the reader", of the family of the late Mr Smith: friends@evil.example',
+    ):
+        parsed = mailer.send(rendered, Subscriber(id=5, email="zoe@example.org", name=name))
+        [address] = parsed["To"].addresses
+        assert address.addr_spec == "zoe@example.org"
+        # The email package reads the space that folds two encoded words apart into the name.
+        assert "".join(address.display_name.split()) == "".join(name.split())
 
 
 def test_decoded_text_is_shown_not_dropped(mailer: Mailer) -> None:

@@ -349,7 +349,13 @@ def _to_header(name: str | None, address: str) -> str:
         return f"To: {address}\r\n"
     if len(name) + len(address) < 64 and _PLAIN_NAME.fullmatch(name):
         return f"To: {name} <{address}>\r\n"
-    # Quotes, non-ASCII, great length: the email package quotes, encodes (RFC 2047) and folds.
+    if name.isascii():
+        # A quoted string, written here: the email package folds one too long for a line into
+        # bare words, its quotes lost, and a name holding "Bcc: x@evil.example" was then read
+        # as more addresses. The address goes on a line of its own when both do not fit 78.
+        line = f"To: {_phrase(name)} <{address}>\r\n"
+        return line if len(line) <= 80 else f"To: {_phrase(name)}\r\n <{address}>\r\n"
+    # Non-ASCII: the email package encodes the name (RFC 2047 words, never quoted) and folds.
     message = EmailMessage(policy=POLICY)
     try:
         message["To"] = Address(display_name=name, addr_spec=address)
