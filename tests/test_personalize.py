@@ -135,6 +135,15 @@ def bodies(parsed: EmailMessage) -> tuple[str, str]:
     return text.replace("\r\n", "\n"), html.replace("\r\n", "\n")
 
 
+def test_a_long_sender_name_with_a_colon_and_a_comma_stays_the_senders_name() -> None:
+    """Too long for one line with the address: still one quoted string, not a group "The
+    Middle East Desk:" of bare words and another address."""
+    name = "The Middle East Desk: news, analysis and comment from our correspondents in Gaza"
+    parsed = parse(make(service=SERVICE.model_copy(update={"sender_name": name})))
+    [sender] = parsed["From"].addresses
+    assert (sender.addr_spec, sender.display_name) == ("briefing@example.org", name)
+
+
 def test_headers() -> None:
     message = make()
     parsed = parse(message)

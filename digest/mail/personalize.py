@@ -30,7 +30,13 @@ from dataclasses import replace
 from datetime import datetime
 from email.errors import HeaderParseError
 from email.header import Header
-from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
+from email.headerregistry import (
+    Address,
+    BaseHeader,
+    HeaderRegistry,
+    UniqueAddressHeader,
+    UnstructuredHeader,
+)
 from email.message import EmailMessage
 from email.policy import SMTP, Policy
 from email.utils import format_datetime as rfc5322_date
@@ -86,7 +92,21 @@ class _ListIdHeader(UnstructuredHeader):
         return f"{self.name}: {words}{policy.linesep} <{list_id}{policy.linesep}"
 
 
+class _SenderHeader(UniqueAddressHeader):
+    """From, its ASCII display name written as one quoted string (``_named_address``); a
+    non-ASCII one is encoded whole by the email package."""
+
+    name: str  # set by BaseHeader.init, which the registry mixes in
+
+    def fold(self, *, policy: Policy) -> str:
+        [address] = self.addresses
+        if address.display_name and address.display_name.isascii():
+            return _named_address(self.name, address.display_name, address.addr_spec)
+        return str(BaseHeader.fold(cast(BaseHeader, self), policy=policy))
+
+
 _HEADERS = HeaderRegistry()
+_HEADERS.map_to_type("from", _SenderHeader)  # type: ignore[arg-type]
 _HEADERS.map_to_type("feedback-id", _VerbatimHeader)  # type: ignore[arg-type]
 _HEADERS.map_to_type("list-id", _ListIdHeader)  # type: ignore[arg-type]
 # SMTP: CRLF line endings, headers folded at 78 characters, non-ASCII header text RFC 2047 encoded.
@@ -347,14 +367,8 @@ def personalize(
 def _to_header(name: str | None, address: str) -> str:
     if not name:
         return f"To: {address}\r\n"
-    if len(name) + len(address) < 64 and _PLAIN_NAME.fullmatch(name):
-        return f"To: {name} <{address}>\r\n"
     if name.isascii():
-        # A quoted string, written here: the email package folds one too long for a line into
-        # bare words, its quotes lost, and a name holding "Bcc: x@evil.example" was then read
-        # as more addresses. The address goes on a line of its own when both do not fit 78.
-        line = f"To: {_phrase(name)} <{address}>\r\n"
-        return line if len(line) <= 80 else f"To: {_phrase(name)}\r\n <{address}>\r\n"
+        return _named_address("To", name, address)
     # Non-ASCII: the email package encodes the name (RFC 2047 words, never quoted) and folds.
     message = EmailMessage(policy=POLICY)
     try:
@@ -366,8 +380,18 @@ def _to_header(name: str | None, address: str) -> str:
     return message.as_bytes(policy=POLICY).partition(b"\r\n\r\n")[0].decode("ascii") + "\r\n"
 
 
+def _named_address(field: str, name: str, address: str) -> str:
+    """A header of one address with an ASCII display name, as it is when it holds only words,
+    else as one quoted string: the email package folds one too long for a line into bare words,
+    its quotes lost, and a name holding "Bcc: x@evil.example" was then read as more addresses.
+    The address goes on a line of its own when both do not fit 78 characters."""
+    phrase = name if _PLAIN_NAME.fullmatch(name) else _phrase(name)
+    line = f"{field}: {phrase} <{address}>\r\n"
+    return line if len(line) <= 80 else f"{field}: {phrase}\r\n <{address}>\r\n"
+
+
 def _phrase(name: str) -> str:
-    """A list name as the phrase of a List-Id header (RFC 2919).
+    """A name as the phrase of a header (List-Id, RFC 2919; From and To, ``_named_address``).
 
     An ASCII name becomes a quoted-string. A non-ASCII one is left bare: ``_ListIdHeader`` writes
     it as RFC 2047 encoded-words, which are not allowed inside quotes.
