@@ -123,3 +123,31 @@ def test_copies_taken_are_recorded_with_their_message_ids_and_the_edition_settle
     store.settle_edition(state.id)
     [overview] = store.edition_deliveries()
     assert (overview.status, overview.counts.sent, overview.counts.pending) == ("sent", 5, 0)
+
+
+def test_a_batch_is_its_own_rows_of_its_own_edition_read_a_page_at_a_time(store: Store) -> None:
+    """A batch sends the rows it was handed and no other: not the edition's other pending
+    rows (another batch's), nor another edition's rows under these ids; each with its reader's
+    name and timezone, for the greeting and the times."""
+    edition, rendered = make_edition(store, T0)
+    state, _ = store.save_edition(edition, rendered, T0)
+    readers = [
+        SubscriberInput(f"r{n}@example.org", f"Reader {n}", "Asia/Tokyo" if n % 2 else None)
+        for n in range(5)
+    ]
+    add_members(store, "daily", readers, T0)
+    store.queue_deliveries(state.id, "daily")
+    ids = store.pending_deliveries(state.id)
+    assert list(store.pending_delivery_batches(state.id, 2)) == [ids[:2], ids[2:4], ids[4:]]
+    ready = store.deliveries_to_send(state.id, ids[1:3])
+    assert [(row, reader.email, reader.name, reader.timezone) for row, reader in ready] == [
+        (ids[1], "r1@example.org", "Reader 1", "Asia/Tokyo"),
+        (ids[2], "r2@example.org", "Reader 2", None),
+    ]
+    next_day = T0 + timedelta(days=1)
+    later, _ = store.save_edition(
+        replace(edition, slot=next_day), replace(rendered, slot=next_day), next_day
+    )
+    store.queue_deliveries(later.id, "daily")
+    assert store.deliveries_to_send(later.id, ids[1:3]) == []
+    assert len(store.pending_deliveries(later.id)) == 5
