@@ -151,3 +151,26 @@ def test_a_batch_is_its_own_rows_of_its_own_edition_read_a_page_at_a_time(store:
     store.queue_deliveries(later.id, "daily")
     assert store.deliveries_to_send(later.id, ids[1:3]) == []
     assert len(store.pending_deliveries(later.id)) == 5
+
+
+def test_an_edition_all_sent_is_settled_whatever_the_next_one_has_pending(store: Store) -> None:
+    """Settled once its own rows are: an edition left "ready" is one a list read in its
+    readers' timezones takes for still being sent (digest.due)."""
+    edition, rendered = make_edition(store, T0)
+    first, _ = store.save_edition(edition, rendered, T0)
+    add_members(store, "daily", [SubscriberInput("r@example.org")], T0)
+    store.queue_deliveries(first.id, "daily")
+    next_day = T0 + timedelta(days=1)
+    second, _ = store.save_edition(
+        replace(edition, slot=next_day), replace(rendered, slot=next_day), next_day
+    )
+    store.queue_deliveries(second.id, "daily")
+    [sent] = store.pending_deliveries(first.id)
+    store.mark_delivered_many([(sent, "<1@example.org>")], T0)
+    store.settle_edition(first.id)
+    store.settle_edition(second.id)
+    status = [store.edition_for_slot("daily", slot) for slot in (T0, next_day)]
+    assert [(state.id, state.status) for state in status if state] == [
+        (first.id, "sent"),
+        (second.id, "ready"),
+    ]
