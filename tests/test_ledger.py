@@ -174,3 +174,17 @@ def test_an_edition_all_sent_is_settled_whatever_the_next_one_has_pending(store:
         (first.id, "sent"),
         (second.id, "ready"),
     ]
+
+
+def test_a_retry_set_with_the_longest_wait_waits_it_out(store: Store) -> None:
+    """Only a retry dated past the longest wait the policy sets came from a clock that ran fast
+    (and is due at once); one set with that very wait is not."""
+    edition, rendered = make_edition(store, T0)
+    state, _ = store.save_edition(edition, rendered, T0)
+    add_members(store, "daily", [SubscriberInput("r@example.org")], T0)
+    store.queue_deliveries(state.id, "daily")
+    [row] = store.pending_deliveries(state.id)
+    store.record_failed_attempts([FailedAttempt(row, "temporary", "451 later")], decide)
+    longest = timedelta(minutes=POLICY.retry_minutes)  # the wait just set, jitter 0
+    assert list(store.pending_delivery_batches(state.id, 10, T0, longest)) == []
+    assert list(store.pending_delivery_batches(state.id, 10, T0, longest / 2)) == [[row]]
