@@ -82,6 +82,28 @@ def test_a_long_value_is_cut_at_a_word_and_marked() -> None:
     assert one_safe_line(huge, 100)
 
 
+def test_a_cut_keeps_the_most_whole_words_that_fit_with_the_mark_at_every_limit() -> None:
+    """A subject or a name just over its room: the whole words that fit with the mark, when
+    they fill more than half of it; a value of exactly the limit is kept whole."""
+    title = "Talks resume in Muscat as envoys meet for a third day"
+    words = title.split()
+    assert header_text(title, len(title)) == title
+    shy = "Talks re\u00adsume in Muscat"  # a soft hyphen: not printable, kept
+    assert header_text(shy, len(shy)) == shy
+    assert header_text("I " + "x" * 40, 3) == "I…"  # no space left before the mark
+    for limit in range(len(words[0]) + 2, len(title)):
+        shown = header_text(title, limit)
+        fitting = max(
+            (" ".join(words[:n]) for n in range(1, len(words))),
+            key=lambda kept: len(kept) if len(kept) < limit else -1,
+        )
+        assert len(shown) <= limit and shown.endswith("…")
+        if len(fitting) > limit // 2:
+            assert shown == fitting + "…", limit
+        else:
+            assert shown == title[: limit - 1].rstrip() + "…", limit
+
+
 def test_decoding_is_bounded_in_rounds() -> None:
     deep = "\r\nX: 1"
     for _ in range(10):
