@@ -13,30 +13,35 @@ from __future__ import annotations
 
 import base64
 import email
+import re
 import sys
 import unicodedata
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import policy
+from email.header import decode_header, make_header
 from email.message import EmailMessage
+from email.utils import getaddresses
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from digest import pipeline, placeholders
 from digest.clock import FixedClock
 from digest.config import ListSettings, Settings, SmtpSettings, settings_from_mapping
 from digest.errors import DeliveryPermanentError
-from digest.mail.personalize import Personalizer
+from digest.mail.headers import cut, header_text
+from digest.mail.personalize import NAME_CHARS, Personalizer
 from digest.mail.reader_addresses import clean_name
 from digest.mail.smtp import SmtpTransport
 from digest.mail.tokens import TokenSigner
 from digest.mail.transport import MemoryTransport
 from digest.records import Article, Edition, EditionItem, RenderedEdition, Section, Subscriber
 from digest.render import Renderer
+from digest.render.text import one_line
 from digest.sample_server import serve_folder
 from digest.services import build_services
 from tests.servers import SmtpSink, smtp_server
@@ -358,6 +363,89 @@ def test_generated_titles_and_names_never_forge_a_header(
         article_count=2,
     )
     mailer.send(rendered, Subscriber(id=11, email="gen@example.org", name=name))
+
+
+# Display names as a hostile reader, publisher or operator writes them: the specials of an
+# address header, quotes, backslashes, encoded words, right-to-left text, at the lengths where
+# the email package folds (78) and where the name is cut (100).
+_SPECIALS = st.sampled_from(
+    ['"', "\\", ",", ":", ";", "<", ">", "(", ")", "@", ".", "[", "]", " ", "'", "_", "?", "="]
+)
+_NAME_PIECES = st.sampled_from(
+    ["é", "Zoë", "\u05d0\u05d1", "\u202e", "=?utf-8?q?x?=", "Bcc: x@evil.example", "a" * 40]
+)
+NAMES = st.one_of(HOSTILE, st.lists(st.one_of(_SPECIALS, _NAME_PIECES), max_size=40).map("".join))
+
+
+def _words_of(text: str) -> str:
+    """``text`` without its white space: the email package reads the space that folds two
+    encoded words apart into the name (the existing tests say so too)."""
+    return "".join(text.split())
+
+
+def _one_named(values: list[str], address: str) -> str:
+    """The display name of the one address ``values`` (a header's values, as compat32 and
+    reply-all read them) hold, decoded; fails when they hold another address, or none."""
+    [(name, found)] = getaddresses(values)
+    assert found == address, values
+    return str(make_header(decode_header(name)))
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(name=NAMES, sender_name=NAMES, list_name=NAMES)
+# A quoted word too long for a line: the email package encoded List-Id's quotes into the name.
+@example(name="", sender_name="", list_name="x" * 99)
+@example(name="Bcc: x@evil.example" * 5, sender_name="Desk, Inc.", list_name="Markets \\" * 20)
+@example(name="Zoë, Bcc: x@evil.example" * 4, sender_name="Désk (" * 20, list_name='é"' * 60)
+def test_every_name_in_a_header_reads_back_as_itself_in_both_policies(
+    mailer: Mailer, name: str, sender_name: str, list_name: str
+) -> None:
+    """To holds the reader's address alone, From the sender's, List-Id the list's id: read as
+    mail programs and reply-all read them (the default policy, the legacy compat32 one and
+    ``getaddresses``), each with its display name as the service wrote it."""
+    service = mailer.settings.service.model_copy(update={"sender_name": sender_name})
+    digest_list = mailer.digest_list.model_copy(update={"name": list_name})
+    rendered = RenderedEdition(
+        list_slug=digest_list.slug,
+        slot=SLOT,
+        subject=header_text(list_name, 150),
+        preheader="",
+        html=f"<html><body><p>{placeholders.GREETING}</p></body></html>\n",
+        text=f"{placeholders.GREETING}\n",
+        article_count=1,
+    )
+    personalizer = Personalizer(
+        rendered, edition_id=7, service=service, digest_list=digest_list, signer=SIGNER
+    )
+    reader = Subscriber(id=11, email="gen@example.org", name=name)
+    data = personalizer.message_for(reader, NOW).data
+    parsed = read_back(data, reader.email)  # the default policy
+    legacy = email.message_from_bytes(data, policy=policy.compat32)
+    assert sorted(key.lower() for key in legacy.keys()) == EXPECTED  # noqa: SIM118
+    expected = {
+        "To": (reader.email, cut(one_line(header_text(name, 500)), NAME_CHARS)),
+        "From": (service.sender_address, header_text(sender_name, NAME_CHARS)),
+        "List-Id": ("middle-east-daily.example.org", header_text(list_name, NAME_CHARS)),
+    }
+    for field, (address, shown) in expected.items():
+        assert len(parsed.get_all(field, [])) == 1, field
+        legacy_name = _one_named(legacy.get_all(field, []), address)
+        assert _words_of(legacy_name) == _words_of(shown), field
+        if field == "List-Id":  # unstructured: the phrase as written, decoded
+            phrase, _, rest = str(parsed[field]).rpartition(" <")
+            assert rest == f"{address}>"
+            if phrase.startswith('"'):
+                phrase = re.sub(r"\\(.)", r"\1", phrase[1:-1])
+        else:
+            [found] = parsed[field].addresses
+            assert found.addr_spec == address
+            phrase = found.display_name
+        assert _words_of(phrase) == _words_of(shown), field
 
 
 # ---------------------------------------------------------------------------------------------

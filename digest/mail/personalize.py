@@ -78,16 +78,18 @@ class _ListIdHeader(UnstructuredHeader):
     leaving "(", ")", ",", ";", ":", quotes and "<" bare beside them, where a phrase may not hold
     them: "Le Golfe (édition du matin)" gave ``Le Golfe =?utf-8?q?=28=C3=A9dition?= du matin)``,
     a phrase that ends before the id. Such a name is written as encoded words whole, whose
-    Q and B encodings leave no special bare.
+    Q and B encodings leave no special bare. An ASCII name is one quoted string on its line, as
+    in From and To (``_phrase_line``): folded by the email package, a quoted string with a word
+    too long for a line became encoded words, its quotes and backslashes encoded with the name,
+    and mail programs showed them as part of it.
     """
 
     name: str  # set by BaseHeader.init, which the registry mixes in
 
     def fold(self, *, policy: Policy) -> str:
         phrase, _, list_id = str(self).rpartition(" <")
-        if phrase.isascii():  # a quoted string (``_phrase``), folded as any header
-            # The registry mixes BaseHeader in at run time; typeshed's UnstructuredHeader lacks it.
-            return str(BaseHeader.fold(cast(BaseHeader, self), policy=policy))
+        if phrase.isascii():  # a quoted string (``_phrase``)
+            return _phrase_line(self.name, phrase, f"<{list_id}")
         words = Header(phrase, "utf-8", header_name=self.name).encode(linesep=policy.linesep)
         return f"{self.name}: {words}{policy.linesep} <{list_id}{policy.linesep}"
 
@@ -102,6 +104,7 @@ class _SenderHeader(UniqueAddressHeader):
         [address] = self.addresses
         if address.display_name and address.display_name.isascii():
             return _named_address(self.name, address.display_name, address.addr_spec)
+        # The registry mixes BaseHeader in at run time; typeshed's UniqueAddressHeader lacks it.
         return str(BaseHeader.fold(cast(BaseHeader, self), policy=policy))
 
 
@@ -386,8 +389,14 @@ def _named_address(field: str, name: str, address: str) -> str:
     its quotes lost, and a name holding "Bcc: x@evil.example" was then read as more addresses.
     The address goes on a line of its own when both do not fit 78 characters."""
     phrase = name if _PLAIN_NAME.fullmatch(name) else _phrase(name)
-    line = f"{field}: {phrase} <{address}>\r\n"
-    return line if len(line) <= 80 else f"{field}: {phrase}\r\n <{address}>\r\n"
+    return _phrase_line(field, phrase, f"<{address}>")
+
+
+def _phrase_line(field: str, phrase: str, bracketed: str) -> str:
+    """A header of an ASCII phrase and an address (or list id) in angle brackets, never folded
+    inside the phrase; the bracketed part on a line of its own when both do not fit 78."""
+    line = f"{field}: {phrase} {bracketed}\r\n"
+    return line if len(line) <= 80 else f"{field}: {phrase}\r\n {bracketed}\r\n"
 
 
 def _phrase(name: str) -> str:
