@@ -448,6 +448,33 @@ def test_every_name_in_a_header_reads_back_as_itself_in_both_policies(
         assert _words_of(phrase) == _words_of(shown), field
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Zoë Al-Hashimi de la Fuente y Martínez-Rodríguez",
+        "محمد عبد الرحمن بن عبد العزيز آل سعود",
+        "Zoë, of the family of the late Mr Smith: friends@evil.example and more",
+    ],
+)
+def test_a_long_non_ascii_name_keeps_its_words_whole_in_both_policies(
+    mailer: Mailer, name: str
+) -> None:
+    """Encoded words are cut at the name's spaces: the default policy keeps the space that
+    folds two words apart, and read "Rodrígue z" where the email package had cut them."""
+    service = mailer.settings.service.model_copy(update={"sender_name": name})
+    rendered = mailer.renderer.render(edition_led_by("Talks"), mailer.digest_list)
+    personalizer = Personalizer(
+        rendered, edition_id=7, service=service, digest_list=mailer.digest_list, signer=SIGNER
+    )
+    data = personalizer.message_for(Subscriber(id=5, email="zoe@example.org", name=name), NOW).data
+    parsed = read_back(data, "zoe@example.org")
+    legacy = email.message_from_bytes(data, policy=policy.compat32)
+    for field, address in (("To", "zoe@example.org"), ("From", service.sender_address)):
+        [found] = parsed[field].addresses
+        assert (found.addr_spec, " ".join(found.display_name.split())) == (address, name)
+        assert _one_named(legacy.get_all(field, []), address) == name
+
+
 # ---------------------------------------------------------------------------------------------
 # The whole pipeline: a feed served on loopback, a subscriber file, a real SMTP server
 

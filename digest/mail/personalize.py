@@ -28,11 +28,11 @@ import html
 import re
 from dataclasses import replace
 from datetime import datetime
+from email import base64mime, quoprimime
 from email.errors import HeaderParseError
 from email.header import Header
 from email.headerregistry import (
     Address,
-    BaseHeader,
     HeaderRegistry,
     UniqueAddressHeader,
     UnstructuredHeader,
@@ -40,7 +40,6 @@ from email.headerregistry import (
 from email.message import EmailMessage
 from email.policy import SMTP, Policy
 from email.utils import format_datetime as rfc5322_date
-from typing import cast
 from zoneinfo import ZoneInfo
 
 from digest import placeholders
@@ -95,17 +94,18 @@ class _ListIdHeader(UnstructuredHeader):
 
 
 class _SenderHeader(UniqueAddressHeader):
-    """From, its ASCII display name written as one quoted string (``_named_address``); a
-    non-ASCII one is encoded whole by the email package."""
+    """From, its ASCII display name written as one quoted string (``_named_address``), a
+    non-ASCII one as encoded words cut at its spaces (``_encoded_address``)."""
 
     name: str  # set by BaseHeader.init, which the registry mixes in
 
     def fold(self, *, policy: Policy) -> str:
         [address] = self.addresses
-        if address.display_name and address.display_name.isascii():
+        if not address.display_name:
+            return f"{self.name}: {address.addr_spec}{policy.linesep}"
+        if address.display_name.isascii():
             return _named_address(self.name, address.display_name, address.addr_spec)
-        # The registry mixes BaseHeader in at run time; typeshed's UniqueAddressHeader lacks it.
-        return str(BaseHeader.fold(cast(BaseHeader, self), policy=policy))
+        return _encoded_address(self.name, address.display_name, address.addr_spec)
 
 
 _HEADERS = HeaderRegistry()
@@ -144,6 +144,8 @@ AUTO_RESPONSE_MARKS = (
     ("Precedence", "bulk"),
     ("X-Auto-Response-Suppress", "OOF, AutoReply"),
 )
+# RFC 2047 allows 75; one on a folded line leaves room for the line's space and a field name.
+_ENCODED_WORD_CHARS = 70
 COPY_HEADERS = ("To", "Date", "Message-ID", "List-Unsubscribe")
 # A display name that needs neither quotes nor encoding: atext words and spaces (RFC 5322).
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?: [A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
@@ -372,15 +374,46 @@ def _to_header(name: str | None, address: str) -> str:
         return f"To: {address}\r\n"
     if name.isascii():
         return _named_address("To", name, address)
-    # Non-ASCII: the email package encodes the name (RFC 2047 words, never quoted) and folds.
-    message = EmailMessage(policy=POLICY)
-    try:
-        message["To"] = Address(display_name=name, addr_spec=address)
-    except (ValueError, IndexError, HeaderParseError) as error:
-        raise DeliveryPermanentError(
-            address, f"not an address a message can be sent to ({error})"
-        ) from error
-    return message.as_bytes(policy=POLICY).partition(b"\r\n\r\n")[0].decode("ascii") + "\r\n"
+    return _encoded_address("To", name, address)
+
+
+def _encoded_address(field: str, name: str, address: str) -> str:
+    """A header of one address with a non-ASCII display name, the name as RFC 2047 encoded
+    words (never quoted), one a line, each ending at a space of the name where one fits.
+
+    The email package cut the words anywhere ("Martínez-Rodrígue" | "z"), and readers built on
+    its default policy keep the folding space between two words of a name, against RFC 2047:
+    they showed "Rodrígue z". Cut after a space (the space encoded in the word before), they
+    show at most a space doubled, and RFC 2047 readers the name as it is."""
+    words: list[str] = []
+    chunk = ""
+    for piece in re.findall(r"\S+\s*", name):  # each word of the name with the space after it
+        if chunk and len(_encoded_word(chunk + piece)) > _ENCODED_WORD_CHARS:
+            words.append(_encoded_word(chunk))
+            chunk = ""
+        chunk += piece
+        while len(_encoded_word(chunk)) > _ENCODED_WORD_CHARS:  # a word too long for one
+            size = len(chunk) - 1
+            while len(_encoded_word(chunk[:size])) > _ENCODED_WORD_CHARS:
+                size -= 1
+            words.append(_encoded_word(chunk[:size]))
+            chunk = chunk[size:]
+    if chunk:
+        words.append(_encoded_word(chunk))
+    head = f"{field}: " + "\r\n ".join(words)
+    # The address on the last word's line when it fits 78 characters there, else on its own.
+    last_line = len(head) - head.rfind("\n") - 1
+    fits = last_line + len(address) + 3 <= 78
+    return head + (f" <{address}>\r\n" if fits else f"\r\n <{address}>\r\n")
+
+
+def _encoded_word(text: str) -> str:
+    """``text`` as one RFC 2047 encoded word in UTF-8, Q or B, whichever is shorter; the Q
+    encoding leaves bare only what a phrase may hold (RFC 2047, section 5)."""
+    data = text.encode("utf-8")
+    q_word = quoprimime.header_encode(data, "utf-8")
+    b_word = base64mime.header_encode(data, "utf-8")
+    return q_word if len(q_word) <= len(b_word) else b_word
 
 
 def _named_address(field: str, name: str, address: str) -> str:
