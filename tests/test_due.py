@@ -1,0 +1,49 @@
+"""Which editions are due, and what the operator is told of slots never built (digest.due)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from digest import pipeline
+from digest.clock import FixedClock
+from digest.due import forced_slot, missed_slots
+from tests.test_pipeline import SLOT1, make_settings, services_for
+
+
+def test_an_edition_at_the_next_slot_tells_the_operator_of_no_slot_missed(tmp_path: Path) -> None:
+    """A list sent every morning at 07:00 in Dubai: each edition follows the last at its next
+    slot, and the log says nothing of slots not built; a day skipped names that day's slot,
+    and a slot a minute past the next names the next one."""
+    daily = make_settings(tmp_path, "http://127.0.0.1:9").list("daily")
+    next_day = SLOT1 + timedelta(days=1)
+    assert missed_slots(daily, SLOT1, next_day) is None
+    assert missed_slots(daily, SLOT1, SLOT1 + timedelta(hours=12)) is None  # an extra, before
+    assert missed_slots(daily, SLOT1, next_day + timedelta(days=1)) == (
+        "list 'daily': its edition of 2026-11-26 03:00 UTC carries the news since its last "
+        "one, of 2026-11-24 03:00 UTC; the slots of its schedule from 2026-11-25 03:00 UTC "
+        "were not built, as nothing ran at their time (or the clock or the schedule changed)"
+    )
+    late = missed_slots(daily, SLOT1, next_day + timedelta(minutes=1))
+    assert late is not None and "from 2026-11-25 03:00 UTC were not built" in late
+
+
+def test_an_edition_asked_for_by_hand_is_of_the_missing_slot_else_of_this_minute(
+    tmp_path: Path,
+) -> None:
+    """`digest send` at 07:30:42.5 in Dubai: a list whose 07:00 edition was not built gets
+    that one; once it is built, an extra edition of 07:30 (never a second one of 07:00, nor
+    one dated to the second); a list read in each reader's hour gets one of 07:30 at once."""
+    now = SLOT1 + timedelta(minutes=30, seconds=42, microseconds=500)
+    minute = SLOT1 + timedelta(minutes=30)
+    services = services_for(make_settings(tmp_path, "http://127.0.0.1:9"), FixedClock(now))
+    assert forced_slot(services, "daily", now) == SLOT1
+    pipeline.build_edition(services, "daily", SLOT1)
+    assert forced_slot(services, "daily", now) == minute
+    services.close()
+
+    (tmp_path / "local").mkdir()
+    local = make_settings(tmp_path / "local", "http://127.0.0.1:9", reader_local=True)
+    services = services_for(local, FixedClock(now))
+    assert forced_slot(services, "daily", now) == minute
+    services.close()
