@@ -679,6 +679,24 @@ def test_readers_just_imported_cost_one_look_up_per_zone(
     assert len(asked) == 2  # one per zone
 
 
+def test_zones_a_day_apart_at_one_hour_hold_back_no_later_zone(embedded: Services) -> None:
+    """Readers just imported in Kiritimati, Honolulu and Dubai (the list's zone): 07:00 in the
+    first two is one instant, 17:00 UTC, on two dates, so two editions of one slot; Dubai's
+    07:00 came after, and its readers are due at the same tick, not only once those are out."""
+    members = embedded.settings.config_path(embedded.settings.list("daily").subscribers)
+    zones = ("Pacific/Kiritimati", "Pacific/Honolulu", "")
+    members.write_text(
+        "email,name,timezone\n"
+        + "".join(f"reader{n}@example.org,,{zone}\n" for n, zone in enumerate(zones))
+    )
+    at = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    pipeline.members_in_step(embedded, at)
+    assert pipeline.due_editions(embedded, at) == [
+        ("daily", datetime(2026, 5, 31, 17, tzinfo=UTC)),  # 07:00 in Kiritimati and Honolulu
+        ("daily", datetime(2026, 6, 1, 3, tzinfo=UTC)),  # 07:00 in Dubai
+    ]
+
+
 def _late_reader_joins(embedded: Services, at: datetime, simulation: Simulation) -> None:
     """late@example.org, in London, added to the members' file and read in at ``at``."""
     members = embedded.settings.config_path(embedded.settings.list("daily").subscribers)
