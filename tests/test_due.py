@@ -7,7 +7,9 @@ from pathlib import Path
 
 from digest import pipeline
 from digest.clock import FixedClock
+from digest.config import settings_from_mapping
 from digest.due import forced_slot, missed_slots
+from tests.configs import service_table
 from tests.test_pipeline import SLOT1, make_settings, services_for
 
 
@@ -46,4 +48,37 @@ def test_an_edition_asked_for_by_hand_is_of_the_missing_slot_else_of_this_minute
     local = make_settings(tmp_path / "local", "http://127.0.0.1:9", reader_local=True)
     services = services_for(local, FixedClock(now))
     assert forced_slot(services, "daily", now) == minute
+    services.close()
+
+
+def test_a_list_read_in_each_readers_hour_leaves_the_lists_around_it_due(tmp_path: Path) -> None:
+    """Three lists at 07:00, the middle one read in each reader's hour: at a tick when all are
+    due, each is handed out, whatever its place in the file (a list after, or before, the one
+    read in each reader's hour was dropped by no test)."""
+    (tmp_path / "members.csv").write_text("email,timezone\nsam@example.org,Asia/Dubai\n")
+    daily = {"topics": ["middle-east"], "schedule": "0 7 * * *", "timezone": "Asia/Dubai"}
+    raw = {
+        "service": service_table(tmp_path, database_url=f"sqlite:///{tmp_path / 'digest.db'}"),
+        "topics": [{"slug": "middle-east", "name": "Middle East", "rules": {"include": ["Gulf"]}}],
+        "lists": [
+            {"slug": "before", "name": "Before", **daily},
+            {
+                "slug": "local",
+                "name": "Local",
+                "reader_local": True,
+                "subscribers": "members.csv",
+                **daily,
+            },
+            {"slug": "after", "name": "After", **daily},
+        ],
+    }
+    settings = settings_from_mapping(raw, source=tmp_path / "digest.toml", environ={})
+    now = SLOT1 + timedelta(minutes=1)
+    services = services_for(settings, FixedClock(now))
+    pipeline.members_in_step(services, now)
+    assert pipeline.due_editions(services, now) == [
+        ("before", SLOT1),
+        ("local", SLOT1),
+        ("after", SLOT1),
+    ]
     services.close()
