@@ -75,7 +75,10 @@ def running(tmp_path: Path, config: Path) -> Iterator[Running]:
 @contextmanager
 def run_continuously(tmp_path: Path, config: Path) -> Iterator[Running]:
     """`digest run` on ``config``, a cycle every INTERVAL seconds, stopped by Ctrl-C at the end."""
-    environment = {**os.environ, "DIGEST_SECRET_KEY": SECRET, "COLUMNS": "120"}
+    # A terminal as wide as the config's path and a little more: a line a script greps for
+    # (the path, then what changed) stays whole however long the path.
+    columns = str(len(str(config)) + 20)
+    environment = {**os.environ, "DIGEST_SECRET_KEY": SECRET, "COLUMNS": columns}
     environment.pop("DIGEST_CONFIG", None)
     stdout, stderr = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
     with stdout.open("w") as out, stderr.open("w") as err:

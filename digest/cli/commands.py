@@ -251,6 +251,7 @@ def _edited_config(
             console.print(
                 f"{shown(str(current.source))} changed: the next cycles run on it.",
                 highlight=False,
+                soft_wrap=True,  # one line for grep, however long the path
             )
             return (fresh, checked), None
         problem = "\n".join(checked.errors)
