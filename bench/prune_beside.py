@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import resource
-import tempfile
 import threading
 import time
 from contextlib import ExitStack
@@ -22,7 +21,7 @@ from datetime import timedelta
 from functools import partial
 
 from sqlalchemy import text
-from year_growth import T0, fill
+from year_growth import T0, filled_database
 
 from digest import retention
 from digest.config.retention import RetentionSettings
@@ -54,18 +53,9 @@ def main() -> None:
     )
     arguments = parser.parse_args()
     with ExitStack() as stack:
-        if arguments.postgres:
-            from tests.servers import postgres_cluster
-
-            url = stack.enter_context(postgres_cluster()).url
-        else:
-            url = f"sqlite:///{stack.enter_context(tempfile.TemporaryDirectory())}/digest.db"
-        store = open_store(url, statement_seconds=3600)  # a bulk insert of millions of rows
-        with store.engine.begin() as connection:
-            fill(connection, arguments.days, arguments.readers, arguments.feeds)
-        if store.engine.dialect.name == "postgresql":
-            with store.engine.begin() as connection:
-                connection.execute(text("ANALYZE"))
+        url, store = filled_database(
+            stack, arguments.postgres, arguments.days, arguments.readers, arguments.feeds
+        )
         with store.engine.connect() as connection:
             pending = connection.execute(
                 text("SELECT min(id) FROM deliveries WHERE status = 'pending'")

@@ -244,6 +244,28 @@ def prune_as_cycles(store: Store, url: str, days: int) -> None:
         print(f"  after VACUUM ({took:.1f} s): {file_size(url)}")
 
 
+def filled_database(
+    stack: ExitStack, postgres: bool, days: int, readers: int, feeds: int
+) -> tuple[str, Store]:
+    """A new database (a SQLite file in a temporary folder, or one in a PostgreSQL cluster the
+    script starts, both ended with ``stack``) filled with ``days`` of the service's life: its URL
+    and a store on it."""
+    if postgres:
+        from tests.servers import postgres_cluster
+
+        url = stack.enter_context(postgres_cluster()).url
+    else:
+        url = f"sqlite:///{stack.enter_context(tempfile.TemporaryDirectory())}/digest.db"
+    store = open_store(url, statement_seconds=3600)  # a bulk insert of millions of rows
+    with store.engine.begin() as connection:
+        fill(connection, days, readers, feeds)
+    if store.engine.dialect.name == "postgresql":
+        # As autovacuum would have, over a year; the service never runs ANALYZE on SQLite.
+        with store.engine.begin() as connection:
+            connection.execute(text("ANALYZE"))
+    return url, store
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=365)
@@ -259,20 +281,10 @@ def main() -> None:
     )
     arguments = parser.parse_args()
     with ExitStack() as stack:
-        if arguments.postgres:
-            from tests.servers import postgres_cluster
-
-            url = stack.enter_context(postgres_cluster()).url
-        else:
-            url = f"sqlite:///{stack.enter_context(tempfile.TemporaryDirectory())}/digest.db"
-        store = open_store(url, statement_seconds=3600)  # a bulk insert of millions of rows
         started = time.perf_counter()
-        with store.engine.begin() as connection:
-            fill(connection, arguments.days, arguments.readers, arguments.feeds)
-        if store.engine.dialect.name == "postgresql":
-            # As autovacuum would have, over a year; the service never runs ANALYZE on SQLite.
-            with store.engine.begin() as connection:
-                connection.execute(text("ANALYZE"))
+        url, store = filled_database(
+            stack, arguments.postgres, arguments.days, arguments.readers, arguments.feeds
+        )
         print(f"filled in {time.perf_counter() - started:.1f} s")
         table_sizes(store)
         if sqlite_file(url) is not None:
