@@ -101,11 +101,7 @@ class _SenderHeader(UniqueAddressHeader):
 
     def fold(self, *, policy: Policy) -> str:
         [address] = self.addresses
-        if not address.display_name:
-            return f"{self.name}: {address.addr_spec}{policy.linesep}"
-        if address.display_name.isascii():
-            return _named_address(self.name, address.display_name, address.addr_spec)
-        return _encoded_address(self.name, address.display_name, address.addr_spec)
+        return _address_header(self.name, address.display_name, address.addr_spec)
 
 
 _HEADERS = HeaderRegistry()
@@ -222,7 +218,7 @@ class Personalizer:
         greeting = words.greeting_to.format(name=name) if name else words.greeting
 
         headers = (
-            _to_header(cut(name, NAME_CHARS), address) + f"Date: {self._date(now)}\r\n"
+            _address_header("To", cut(name, NAME_CHARS), address) + f"Date: {self._date(now)}\r\n"
             f"Message-ID: {message_id}\r\n"
             # RFC 2369 and 8058: the https URL takes the one-click POST; mailto is for clients
             # that only send mail. Folded between the two, each URL stays whole on its line.
@@ -369,12 +365,14 @@ def personalize(
     return personalizer.message_for(subscriber, now)
 
 
-def _to_header(name: str | None, address: str) -> str:
+def _address_header(field: str, name: str | None, address: str) -> str:
+    """A header of one address (To, From) and its display name, if any: an ASCII name as
+    ``_named_address`` writes it, another as ``_encoded_address`` does."""
     if not name:
-        return f"To: {address}\r\n"
+        return f"{field}: {address}\r\n"
     if name.isascii():
-        return _named_address("To", name, address)
-    return _encoded_address("To", name, address)
+        return _named_address(field, name, address)
+    return _encoded_address(field, name, address)
 
 
 def _encoded_address(field: str, name: str, address: str) -> str:
