@@ -130,13 +130,14 @@ def _script(text: str) -> str:
 def profile_of(article: Article) -> Profile:
     text = f"{article.title}\n{article.summary_text}"
     # The stored fingerprint is not used: dates are taken out first (names.without_dates).
-    words = dedup.fingerprint(
-        names.without_dates(article.title), names.without_dates(article.summary_text)
-    )
+    title = names.without_dates(article.title)
+    summary = names.without_dates(article.summary_text)
+    words = dedup.fingerprint(title, summary)
+    word_set = frozenset(words)
     numbers = names.numbers(text)
     specifics = names.names(text) | numbers
     hashed = frozenset(zlib.crc32(b"#" + value.encode()) for value in specifics)
-    headline = dedup.title_words(_KICKER.sub("", names.without_dates(article.title), count=1))
+    headline = dedup.title_words(_KICKER.sub("", title, count=1))
     # Counts of people and things: two to nine digits (int() refuses a string of thousands).
     counts = tuple(int(n) for n in numbers if n.isdigit() and 1 < len(n) < 10)
     return Profile(
@@ -146,11 +147,11 @@ def profile_of(article: Article) -> Profile:
         numbers,
         names.weekdays(text),
         frozenset(headline),
-        frozenset(dedup.features("", names.without_dates(article.summary_text))),
+        frozenset(dedup.features("", summary)),
         frozenset(itertools.pairwise(headline)),
         _script(text[:300]),  # the title and the summary's start tell the script
-        frozenset(words) | hashed,
-        frozenset(words),
+        word_set | hashed,
+        word_set,
         (article.language or "").split("-")[0].casefold(),
         counts,
         _DIGITS.sub("#", article.title.casefold()),
