@@ -227,6 +227,7 @@ def edition_url(base_url: str, list_slug: str, slot: datetime, variant: str = ""
 
 
 RIGHT_TO_LEFT_MARK = "\u200f"
+LEFT_TO_RIGHT_MARK = "\u200e"
 
 
 def held_right_to_left(text: str) -> str:
@@ -288,7 +289,7 @@ def wrap_text(
 # إلى الدوحة"), or a summary's line that wrapped before one, was laid out left to right: the
 # name at the left, where an Arabic reader's line ends. A mark of the story's direction first
 # sets the line as the story is written.
-_DIRECTION_MARKS = {"rtl": "\u200f", "ltr": "\u200e"}
+_DIRECTION_MARKS = {"rtl": RIGHT_TO_LEFT_MARK, "ltr": LEFT_TO_RIGHT_MARK}
 
 
 def _first_strong(line: str) -> str:
