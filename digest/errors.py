@@ -29,9 +29,14 @@ Third-party errors are wrapped at the boundary with ``raise ... from``, so calle
 from __future__ import annotations
 
 import errno
+import os
 import re
 import socket
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from digest.shown import brief, database_shown, passwords_masked, without_password
 
@@ -216,7 +221,7 @@ class StoreUnavailableError(DigestError):
 
 def _told_by(url: str, reason: str) -> str:
     """What kind of failure the database's own words (``reason``) tell, for the advice."""
-    if "database or disk is full" in reason or "No space left on device" in reason:
+    if disk_full(reason) or ("disk I/O error" in reason and _sqlite_disk_full(url)):
         return "disk_full"
     if not url.startswith("sqlite"):
         # libpq's words for sslmode=verify-ca or verify-full without the server's authority.
@@ -230,6 +235,31 @@ def _told_by(url: str, reason: str) -> str:
     if reason in NOT_A_DATABASE:
         return "not_a_database"
     return "no_file"
+
+
+def disk_full(reason: str) -> bool:
+    """Whether a database's own words (SQLite's, PostgreSQL's "could not extend file") say
+    that the disk holding it is full."""
+    return "database or disk is full" in reason or "No space left on device" in reason
+
+
+# Below this many free bytes, a disk I/O error of SQLite is said as a full disk: opening a
+# database takes room for its -shm file (32 KiB) and the first pages of its -wal.
+_SQLITE_ROOM_NEEDED = 1024 * 1024
+
+
+def _sqlite_disk_full(url: str) -> bool:
+    """Whether the disk of the SQLite file ``url`` names is full. SQLite says "disk I/O error",
+    not that its disk is full, when it cannot give its -shm file beside the database its
+    pages (it writes a byte in each): the advice for a missing folder misled there."""
+    try:
+        database = make_url(url).database if url.startswith("sqlite") else None
+        if not database or database == ":memory:":
+            return False
+        stats = os.statvfs(Path(database).absolute().parent)
+    except (ArgumentError, OSError):
+        return False
+    return stats.f_bavail * stats.f_frsize < _SQLITE_ROOM_NEEDED
 
 
 # What to do about a database that cannot be opened, by the kind of failure. Each but the last

@@ -25,7 +25,7 @@ from sqlalchemy.exc import (
     SQLAlchemyError,
 )
 
-from digest.errors import NOT_A_DATABASE, StoreUnavailableError
+from digest.errors import NOT_A_DATABASE, StoreUnavailableError, disk_full
 
 _log = logging.getLogger(__name__)
 
@@ -396,6 +396,19 @@ def outlasting_outages(
             return write()
         except (OperationalError, InterfaceError) as error:
             reason = str(error.orig) if error.orig is not None else str(error)
-            _log.warning("%s: the database is unreachable (%s); again in %g s", what, reason, wait)
+            if disk_full(reason):
+                # Not an outage that passes by itself: said so, the operator may free room
+                # before the last try, and what it records is then not sent twice.
+                _log.warning(
+                    "%s: the disk that holds the database is full (%s): free space there "
+                    "within a minute, or what this records goes again; again in %g s",
+                    what,
+                    reason,
+                    wait,
+                )
+            else:
+                _log.warning(
+                    "%s: the database is unreachable (%s); again in %g s", what, reason, wait
+                )
             time.sleep(wait)
     return write()

@@ -1,0 +1,88 @@
+"""The service on a disk that really fills: its SQLite database on a small tmpfs that a filler
+file takes to its last byte (tests.small_disk), through the real commands."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from pathlib import Path
+
+from aiosmtpd.smtp import Envelope
+
+from tests.servers import SmtpSink, free_port, smtp_server
+from tests.service_cluster import DIGEST, config_text, deployment, tally
+from tests.small_disk import SmallDisk, small_disk
+
+
+def test_a_database_on_a_full_disk_says_the_disk_is_full_not_to_check_its_folder(
+    tmp_path: Path,
+) -> None:
+    # SQLite says "disk I/O error" when it cannot give the -shm file beside the database its
+    # pages, as at the first command after the disk filled: the advice was that of a missing
+    # folder ("check that its folder exists ..."), and nothing said the disk was full.
+    with small_disk(tmp_path / "disk") as disk:
+        config = tmp_path / "digest.toml"
+        (tmp_path / "members.csv").write_text("email,name\nreader@example.org,Reader\n")
+        config.write_text(config_text(tmp_path, None, "http://127.0.0.1:9/wire.xml"))
+        database = f"sqlite:///{disk.folder}/digest.db"
+        command = [str(DIGEST), "--config", str(config)]
+        environment = {"DIGEST_DATABASE_URL": database, "PATH": "/usr/bin:/bin"}
+
+        def digest(*arguments: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [*command, *arguments], env=environment, capture_output=True, text=True
+            )
+
+        upgraded = digest("db", "upgrade")
+        assert upgraded.returncode == 0, upgraded.stderr
+        disk.fill()
+        done = digest("status")
+        disk.free()
+        again = digest("status")
+    said = " ".join(done.stderr.split())
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"error: cannot open the database {database}: disk I/O error; " in said, said
+    assert "the disk that holds it is full: free space there" in said, said
+    assert "check that its folder exists" not in said
+    assert again.returncode == 0, again.stderr  # nothing was harmed
+
+
+class FillingSink(SmtpSink):
+    """Fills ``disk`` once it has taken ``fill_at`` messages, and frees it ``free_after``
+    seconds later, as an operator who read the log would."""
+
+    disk: SmallDisk
+    fill_at: int = 50
+    free_after: float = 3.0
+
+    async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:
+        answer = await super().handle_DATA(server, session, envelope)
+        if len(self.received) == self.fill_at:
+            self.disk.fill()
+            threading.Timer(self.free_after, self.disk.free).start()
+        return answer
+
+
+def test_copies_sent_while_the_database_disk_is_full_are_recorded_once_it_has_room(
+    tmp_path: Path,
+) -> None:
+    # The disk of the SQLite database filled mid-edition, with copies taken by the mail server
+    # and not yet on the ledger: the log said "the database is unreachable (database or disk is
+    # full)" for a minute, and an operator went looking for a server that was not down. Freed
+    # within that minute, the copies are recorded and none goes twice.
+    readers = 300
+    sink = FillingSink("127.0.0.1", free_port())
+    with small_disk(tmp_path / "disk", "8m") as disk, smtp_server(sink):
+        sink.disk = disk
+        database = f"sqlite:///{disk.folder}/digest.db"
+        with deployment(tmp_path, database, None, sink, readers) as service:
+            done = service.run("send", "daily")
+            result = tally(sink, service)
+    said = " ".join(done.stderr.split())
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (
+        "as sent: the disk that holds the database is full (database or disk is full): free "
+        "space there within a minute, or what this records goes again; again in 0.25 s" in said
+    ), said
+    assert "the database is unreachable" not in said
+    assert result.sent == readers and result.duplicates == 0 and result.lost == 0, result
