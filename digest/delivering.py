@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from digest import jitter, retries
 from digest.addresses import without_addresses
-from digest.errors import DeliveryError, DeliveryTemporaryError
+from digest.errors import DeliveryError, DeliveryTemporaryError, OutboxUnavailableError
 from digest.mail.personalize import Personalizer
 from digest.records import OutgoingMessage, Subscriber
 from digest.refusals import count_refusals
@@ -218,6 +218,7 @@ def _send(
             yield message
 
     recorder = SentRecorder(services, edition_id)
+    unavailable: OutboxUnavailableError | None = None
     try:
         last_error: DeliveryError | None = None
         for message, error in services.transport.send_many(copies()):
@@ -234,11 +235,16 @@ def _send(
                 failures.add(
                     delivery_id, DeliveryTemporaryError(subscriber.email, last_error.reason)
                 )
+    except OutboxUnavailableError as error:
+        unavailable = error  # raised on, with the copies written before it once recorded
+        raise
     finally:
         # The rest of the batch, also when a crash unwinds it. A process killed outright never
         # gets here: the copies the server took and the ledger does not have yet (at most
         # UNRECORDED_AT_MOST) go again on resume, with the same Message-ID (invariant 3).
         recorder.finish()
+        if unavailable is not None:
+            unavailable.written = recorder.recorded
         now = services.clock.now()
         # Tried again too: should a commit's reply be what was lost, the retry counts one
         # attempt more, a lesser harm than a retry time never recorded.

@@ -177,16 +177,19 @@ class OutboxUnavailableError(DigestError):
     place): every copy would meet it, so none is tried and the deliveries stay pending, with no
     attempt counted against their readers."""
 
-    def __init__(self, folder: str, reason: str) -> None:
+    def __init__(self, folder: str, reason: str, written: int = 0) -> None:
         self.folder, self.reason = folder, reason
+        # The batch's copies written to the folder and recorded sent before it met this: said
+        # among the messages delivered, which counted none when the disk filled mid-batch.
+        self.written = written
         super().__init__(
             f"service.outbox: cannot write to {folder}: {reason}; the deliveries stay pending "
             "and go once it can be written (make it writable, free room on its disk, or point "
             "service.outbox or DIGEST_OUTBOX elsewhere)"
         )
 
-    def __reduce__(self) -> tuple[type[OutboxUnavailableError], tuple[str, str]]:
-        return (type(self), (self.folder, self.reason))  # raised in a sending process
+    def __reduce__(self) -> tuple[type[OutboxUnavailableError], tuple[str, str, int]]:
+        return (type(self), (self.folder, self.reason, self.written))  # raised in a sending process
 
 
 class StoreUnavailableError(DigestError):

@@ -395,6 +395,7 @@ def _deliver_pending(
             except SendingProcessLost as error:  # the edition's rest waits on the ledger; the
                 problems.append(str(error))  # other editions go on, on new processes
             except OutboxUnavailableError as error:
+                sent.delivered += error.written
                 outbox_problem = str(error)
                 problems.append(outbox_problem)
             if untold:

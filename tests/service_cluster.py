@@ -311,7 +311,7 @@ def deployment(
     folder: Path,
     database_url: str,
     broker_url: str | None,
-    sink: SmtpSink,
+    sink: SmtpSink | None,
     readers: int,
     *,
     smtp_extra: str = "",
@@ -321,7 +321,8 @@ def deployment(
     extra: str = "",
 ) -> Iterator[Deployment]:
     """The config, the subscribers, the schema and the feed's articles of one service whose
-    mail goes to ``sink``; its workers and beat are started by the test."""
+    mail goes to ``sink`` (to the outbox folder when None); its workers and beat are started by
+    the test."""
     addresses = write_members(folder, readers)
     routes = {
         "/wire.xml": answer(200, rss(datetime.now(UTC)), {"Content-Type": "application/rss+xml"})
@@ -331,7 +332,7 @@ def deployment(
         config.write_text(
             config_text(
                 folder,
-                sink.port,
+                None if sink is None else sink.port,
                 feeds.url("/wire.xml"),
                 smtp_extra=smtp_extra,
                 service_extra=service_extra,

@@ -3,8 +3,10 @@ file takes to its last byte (tests.small_disk), through the real commands."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import threading
+from collections import Counter
 from pathlib import Path
 
 from aiosmtpd.smtp import Envelope
@@ -86,3 +88,48 @@ def test_copies_sent_while_the_database_disk_is_full_are_recorded_once_it_has_ro
     ), said
     assert "the database is unreachable" not in said
     assert result.sent == readers and result.duplicates == 0 and result.lost == 0, result
+
+
+def _delivered(summary: str) -> int:
+    """The cycle summary's count of messages delivered."""
+    found = re.search(r"messages delivered\D+(\d+)", summary)
+    assert found, summary
+    return int(found.group(1))
+
+
+def test_an_outbox_whose_disk_fills_mid_edition_holds_each_copy_once_after_room_comes_back(
+    tmp_path: Path,
+) -> None:
+    # The copies written before the disk filled are on the ledger and in the folder, once; the
+    # rest stay pending with no attempt counted, and the next run with room writes exactly
+    # them. The cycle summary said "messages delivered 0" while the outbox held the first ones.
+    readers = 300
+    with small_disk(tmp_path / "disk", "8m") as disk:
+        outbox = disk.folder / "outbox"
+        database = f"sqlite:///{tmp_path}/digest.db"
+        extra = f'outbox = "{outbox}"'
+        with deployment(tmp_path, database, None, None, readers, service_extra=extra) as service:
+            disk.fill(leave=200_000)  # room for about a dozen copies
+            first = service.run("run", "--once")
+            written = sorted(outbox.iterdir())
+            rows = service.rows()
+            disk.free()
+            second = service.run("run", "--once")
+            finally_written = sorted(outbox.iterdir())
+            final_rows = service.rows()
+    said = " ".join(first.stderr.split())
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert f"service.outbox: cannot write to {outbox}: No space left on device; " in said, said
+    assert 0 < len(written) < readers
+    assert all(path.suffix == ".eml" for path in written)  # no half-written file left
+    assert Counter((status, attempts) for status, attempts, _ in rows.values()) == Counter(
+        {("sent", 1): len(written), ("pending", 0): readers - len(written)}
+    )
+    assert _delivered(first.stdout) == len(written), first.stdout
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "service.outbox" not in second.stderr
+    assert _delivered(second.stdout) == readers - len(written), second.stdout
+    assert len(finally_written) == readers and set(written) <= set(finally_written)
+    assert Counter((status, attempts) for status, attempts, _ in final_rows.values()) == Counter(
+        {("sent", 1): readers}
+    )
