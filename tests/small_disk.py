@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import os
+import pwd
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,11 +54,17 @@ class SmallDisk:
 
 
 @contextmanager
-def small_disk(folder: Path, size: str = "4m") -> Iterator[SmallDisk]:
-    """A tmpfs of ``size`` mounted at ``folder`` (made), unmounted at the end."""
+def small_disk(folder: Path, size: str = "4m", *, owner: str | None = None) -> Iterator[SmallDisk]:
+    """A tmpfs of ``size`` mounted at ``folder`` (made), its root the user ``owner``'s (this
+    process's when None: a PostgreSQL tablespace must be the server's user's), unmounted at
+    the end."""
     folder.mkdir(parents=True, exist_ok=True)
+    options = f"size={size},mode=0700" if owner else f"size={size},mode=0755"
+    if owner is not None:
+        user = pwd.getpwnam(owner)
+        options += f",uid={user.pw_uid},gid={user.pw_gid}"
     subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(folder)],
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
         check=True,
         capture_output=True,
     )

@@ -7,13 +7,35 @@ import re
 import subprocess
 import threading
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from aiosmtpd.smtp import Envelope
+from sqlalchemy import create_engine, func, select, text
 
-from tests.servers import SmtpSink, free_port, smtp_server
+from digest.store.schema import ArticleRow, FeedRow
+from tests.feedserver import answer, feed_server
+from tests.servers import SmtpSink, free_port, postgres_cluster, smtp_server
 from tests.service_cluster import DIGEST, config_text, deployment, tally
 from tests.small_disk import SmallDisk, small_disk
+
+Command = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def _service(folder: Path, database: str, feed_url: str = "http://127.0.0.1:9/wire.xml") -> Command:
+    """``digest`` run on a config in ``folder`` (mail to the outbox) and ``database``."""
+    config = folder / "digest.toml"
+    (folder / "members.csv").write_text("email,name\nreader@example.org,Reader\n")
+    config.write_text(config_text(folder, None, feed_url))
+    command = [str(DIGEST), "--config", str(config)]
+    environment = {"DIGEST_DATABASE_URL": database, "PATH": "/usr/bin:/bin"}
+
+    def digest(*arguments: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*command, *arguments], env=environment, capture_output=True, text=True, timeout=120
+        )
+
+    return digest
 
 
 def test_a_database_on_a_full_disk_says_the_disk_is_full_not_to_check_its_folder(
@@ -23,18 +45,8 @@ def test_a_database_on_a_full_disk_says_the_disk_is_full_not_to_check_its_folder
     # pages, as at the first command after the disk filled: the advice was that of a missing
     # folder ("check that its folder exists ..."), and nothing said the disk was full.
     with small_disk(tmp_path / "disk") as disk:
-        config = tmp_path / "digest.toml"
-        (tmp_path / "members.csv").write_text("email,name\nreader@example.org,Reader\n")
-        config.write_text(config_text(tmp_path, None, "http://127.0.0.1:9/wire.xml"))
         database = f"sqlite:///{disk.folder}/digest.db"
-        command = [str(DIGEST), "--config", str(config)]
-        environment = {"DIGEST_DATABASE_URL": database, "PATH": "/usr/bin:/bin"}
-
-        def digest(*arguments: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(
-                [*command, *arguments], env=environment, capture_output=True, text=True
-            )
-
+        digest = _service(tmp_path, database)
         upgraded = digest("db", "upgrade")
         assert upgraded.returncode == 0, upgraded.stderr
         disk.fill()
@@ -90,6 +102,36 @@ def test_copies_sent_while_the_database_disk_is_full_are_recorded_once_it_has_ro
     assert result.sent == readers and result.duplicates == 0 and result.lost == 0, result
 
 
+def test_copies_sent_while_the_postgresql_disk_is_full_are_recorded_once_it_has_room(
+    tmp_path: Path,
+) -> None:
+    # The database's tables on a disk of their own (a tablespace) that fills mid-edition:
+    # PostgreSQL refuses the ledger's UPDATE ("could not extend file ...: No space left on
+    # device"), and the log said the database was unreachable while it answered every query.
+    readers = 300
+    sink = FillingSink("127.0.0.1", free_port())
+    with (
+        postgres_cluster() as server,
+        small_disk(server.socket_folder / "small", "64m", owner="postgres") as disk,
+        smtp_server(sink),
+    ):
+        sink.disk = disk
+        engine = create_engine(server.url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            connection.execute(text(f"CREATE TABLESPACE small LOCATION '{disk.folder}'"))
+            connection.execute(text("CREATE DATABASE digest TABLESPACE small"))
+        engine.dispose()
+        database = server.url.rsplit("/", 1)[0] + "/digest"
+        with deployment(tmp_path, database, None, sink, readers) as service:
+            done = service.run("send", "daily")
+            result = tally(sink, service)
+    said = " ".join(done.stderr.split())
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "as sent: the disk that holds the database is full (could not extend file" in said, said
+    assert "the database is unreachable" not in said
+    assert result.sent == readers and result.duplicates == 0 and result.lost == 0, result
+
+
 def _delivered(summary: str) -> int:
     """The cycle summary's count of messages delivered."""
     found = re.search(r"messages delivered\D+(\d+)", summary)
@@ -133,3 +175,50 @@ def test_an_outbox_whose_disk_fills_mid_edition_holds_each_copy_once_after_room_
     assert Counter((status, attempts) for status, attempts, _ in final_rows.values()) == Counter(
         {("sent", 1): readers}
     )
+
+
+def _big_feed(stories: int) -> bytes:
+    """An RSS document of ``stories`` stories of a few kilobytes each."""
+    body = "The talks went on into the night, and Iran said it would answer. " * 40
+    items = "".join(
+        f"<item><title>Iran story {n}</title><link>https://wire.example.org/story/{n}</link>"
+        f"<guid>urn:wire:{n}</guid><description>{body}</description></item>"
+        for n in range(stories)
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Wire</title>'
+        f"<link>https://wire.example.org/</link>{items}</channel></rss>"
+    ).encode()
+
+
+def test_a_poll_that_fills_the_database_disk_stores_nothing_of_it_and_the_next_takes_it_all(
+    tmp_path: Path,
+) -> None:
+    # Half a feed's articles stored, or its ETag kept without them, would lose the rest for good:
+    # the server answers the next poll with 304 Not Modified.
+    stories = 200
+    feed = answer(200, _big_feed(stories), {"Content-Type": "application/rss+xml", "ETag": '"v1"'})
+    with small_disk(tmp_path / "disk") as disk, feed_server({"/wire.xml": feed}) as server:
+        database = f"sqlite:///{disk.folder}/digest.db"
+        digest = _service(tmp_path, database, server.url("/wire.xml"))
+        assert digest("db", "upgrade").returncode == 0
+        disk.fill(leave=150_000)  # room for a third of the articles
+        full = digest("poll")
+        engine = create_engine(database)
+        try:
+            with engine.connect() as connection:
+                stored_when_full = connection.scalar(select(func.count()).select_from(ArticleRow))
+                etag_when_full = connection.scalar(select(FeedRow.etag))
+            disk.free()
+            again = digest("poll")
+            with engine.connect() as connection:
+                stored = connection.scalar(select(func.count()).select_from(ArticleRow))
+        finally:
+            engine.dispose()
+    said = " ".join(full.stderr.split())
+    assert full.returncode == 1, full.stdout + full.stderr
+    assert "database or disk is full; the disk that holds it is full: free space there" in said
+    assert "Traceback" not in full.stderr
+    assert stored_when_full == 0 and etag_when_full is None
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert stored == stories
