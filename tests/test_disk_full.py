@@ -222,3 +222,34 @@ def test_a_poll_that_fills_the_database_disk_stores_nothing_of_it_and_the_next_t
     assert stored_when_full == 0 and etag_when_full is None
     assert again.returncode == 0, again.stdout + again.stderr
     assert stored == stories
+
+
+def test_send_stopped_by_a_full_outbox_says_how_far_it_went_and_who_sends_the_rest(
+    tmp_path: Path,
+) -> None:
+    # `digest send` ended on the outbox error alone: sent again, it builds a new edition, and
+    # nothing said that this one's pending readers wait for the next digest run.
+    readers = 300
+    with small_disk(tmp_path / "disk", "8m") as disk:
+        outbox = disk.folder / "outbox"
+        database = f"sqlite:///{tmp_path}/digest.db"
+        extra = f'outbox = "{outbox}"'
+        with deployment(tmp_path, database, None, None, readers, service_extra=extra) as service:
+            disk.fill(leave=200_000)
+            stopped = service.run("send", "daily")
+            written = len(list(outbox.iterdir()))
+            disk.free()
+            rest = service.run("run", "--once")
+            final_rows = service.rows()
+            finally_written = len(list(outbox.iterdir()))
+    said = " ".join(stopped.stdout.split())
+    assert stopped.returncode == 1, stopped.stdout + stopped.stderr
+    assert "service.outbox: cannot write to" in stopped.stderr
+    assert (
+        f"Stopped sending edition 1 of daily: sent {written}, pending {readers - written}; the "
+        "next digest run sends the pending ones (digest status)." in said
+    ), said
+    assert rest.returncode == 0, rest.stdout + rest.stderr
+    assert _delivered(rest.stdout) == readers - written
+    assert finally_written == readers
+    assert Counter(status for status, _, _ in final_rows.values()) == {"sent": readers}

@@ -11,13 +11,13 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from digest.building import BuildOutcome
 from digest.cli.app import app, console, errors, known_list, load_config, running
 from digest.cli.boundary import sigterm_as_ctrl_c
 from digest.config import Settings, entry_key
-from digest.errors import BrokerUnavailableError
+from digest.errors import BrokerUnavailableError, OutboxUnavailableError
 from digest.send_now import send_now, settled, slot_counts, slot_to_send, total
 from digest.services import Services
 from digest.store.deliveries import DeliveryCounts
@@ -112,6 +112,12 @@ def _send_now(
     except KeyboardInterrupt:
         _stopped(services, list_slug, slot, *stopped)
         raise  # the last words of every command stopped so: "Interrupted." or "Terminated."
+    except (OutboxUnavailableError, OperationalError):
+        # The outbox's disk or the database's filled mid-edition: its error alone said to run
+        # this again, and `digest send` again builds a new edition and leaves this one's
+        # pending readers to the next digest run, which nothing said.
+        _stopped(services, list_slug, slot, *stopped)
+        raise
     except broker_errors as error:
         broker = services.settings.service.broker_url or ""
         raise BrokerUnavailableError(
@@ -152,12 +158,13 @@ def _stopped(
     doing: str,
     what_follows: Callable[[DeliveryCounts, bool], str],
 ) -> None:
-    """Ctrl-C (or SIGTERM) while ``doing`` the slot's editions: name them, and say how far
-    their delivery went and what becomes of the rest (``what_follows``, told the slot's counts
-    and whether there are several editions). The caller then lets the interrupt go on, to end
-    as every command stopped so does ("Interrupted.", exit 130; "Terminated.", 143): what a
-    service manager's log and a script look for. Before anything was stored there is nothing
-    to say, and "Interrupted." alone is the truth."""
+    """Ctrl-C (or SIGTERM), or a full disk, while ``doing`` the slot's editions: name them,
+    and say how far their delivery went and what becomes of the rest (``what_follows``, told
+    the slot's counts and whether there are several editions). The caller then lets the
+    interrupt (or the disk's error) go on, to end as every command stopped so does
+    ("Interrupted.", exit 130; "Terminated.", 143): what a service manager's log and a script
+    look for. Before anything was stored there is nothing to say, and "Interrupted." alone is
+    the truth."""
     try:
         editions = [edition.id for edition in services.store.editions_of_slot(list_slug, slot)]
         counts = slot_counts(services, list_slug, slot)
