@@ -61,6 +61,39 @@ def test_a_database_on_a_full_disk_says_the_disk_is_full_not_to_check_its_folder
     assert again.returncode == 0, again.stderr  # nothing was harmed
 
 
+def test_a_first_start_on_a_full_disk_says_to_free_space_for_the_secret_key(
+    tmp_path: Path,
+) -> None:
+    # The key is made in data_dir at the first start: on a full disk the advice was to make a
+    # folder writable that was writable.
+    with small_disk(tmp_path / "disk") as disk:
+        config = tmp_path / "digest.toml"
+        (tmp_path / "members.csv").write_text("email,name\nreader@example.org,Reader\n")
+        config.write_text(
+            config_text(tmp_path, None, "http://127.0.0.1:9/wire.xml").replace(
+                f'data_dir = "{tmp_path}/var"', f'data_dir = "{disk.folder}/var"'
+            )
+        )
+        (disk.folder / "var").mkdir()
+        environment = {"DIGEST_DATABASE_URL": f"sqlite:///{tmp_path}/digest.db", "PATH": "/bin"}
+        disk.fill()
+        done = subprocess.run(
+            [str(DIGEST), "--config", str(config), "run", "--once"],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        left = sorted(path.name for path in (disk.folder / "var").iterdir())
+    said = " ".join(done.stderr.split())
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert (
+        f"{disk.folder}/var/secret_key: cannot create the secret key file: No space left on "
+        "device; free space on its disk or set DIGEST_SECRET_KEY" in said
+    ), said
+    assert left == []  # no half-written key, and no temporary file
+
+
 class FillingSink(SmtpSink):
     """Fills ``disk`` once it has taken ``fill_at`` messages, and frees it ``free_after``
     seconds later, as an operator who read the log would."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import hmac
 import os
@@ -222,9 +223,15 @@ def load_or_create_secret(path: Path) -> str:
             with contextlib.suppress(FileNotFoundError):
                 Path(temporary).unlink()
     except OSError as error:
+        # A full disk is not mended by making the folder writable, which it is.
+        remedy = (
+            "free space on its disk"
+            if error.errno in (errno.ENOSPC, errno.EDQUOT)
+            else "make its folder writable"
+        )
         why = (
             f"cannot create the secret key file: {error.strerror}; "
-            "make its folder writable or set DIGEST_SECRET_KEY"
+            f"{remedy} or set DIGEST_SECRET_KEY"
         )
         raise ConfigError(str(path.absolute()), [("", why)]) from error
     key = read_secret(path)
