@@ -10,6 +10,8 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
+import pytest
 from aiosmtpd.smtp import Envelope
 from sqlalchemy import create_engine, func, select, text
 
@@ -18,6 +20,9 @@ from tests.feedserver import answer, feed_server
 from tests.servers import SmtpSink, free_port, postgres_cluster, smtp_server
 from tests.service_cluster import DIGEST, config_text, deployment, tally
 from tests.small_disk import SmallDisk, small_disk
+from tests.test_end_to_end import digest as end_to_end_digest
+from tests.test_signup_serve import confirmation_mails, sign_up, statuses, urls_of
+from tests.test_web_serve import digest_process, served_config
 
 Command = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -286,3 +291,39 @@ def test_send_stopped_by_a_full_outbox_says_how_far_it_went_and_who_sends_the_re
     assert _delivered(rest.stdout) == readers - written
     assert finally_written == readers
     assert Counter(status for status, _, _ in final_rows.values()) == {"sent": readers}
+
+
+def test_a_sign_up_and_a_confirmation_on_a_full_database_disk_lose_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A sign-up is taken after its answer: on a full disk it waits and is tried again, and a
+    # confirmation (written while the reader waits) is a 503 that asks to come back, not a 500.
+    web_port = free_port()
+    with small_disk(tmp_path / "disk") as disk, smtp_server() as sink:
+        monkeypatch.setenv("DIGEST_DATABASE_URL", f"sqlite:///{disk.folder}/digest.db")
+        config = served_config(tmp_path, sink.port, web_port)
+        assert end_to_end_digest(config, "db", "upgrade").returncode == 0
+        with (
+            digest_process(config, "serve", "--port", str(web_port)) as (serving, address),
+            httpx.Client(timeout=10) as client,
+        ):
+            disk.fill()
+            answer = sign_up(client, address, "nour@example.org", "Nour")
+            threading.Timer(3.0, disk.free).start()  # past its first try (within 2 s)
+            mail = confirmation_mails(sink, 1)["nour@example.org"]
+            confirm = next(url for url in urls_of(mail) if "/confirm/" in url)
+            token = re.search(r'name="form_token" value="([^"]+)"', client.get(confirm).text)
+            assert token is not None
+            disk.fill()
+            refused = client.post(confirm, data={"form_token": token.group(1)})
+            disk.free()
+            confirmed = client.post(confirm, data={"form_token": token.group(1)})
+            serving.terminate()
+            log = serving.communicate(timeout=20)[1]
+        now = statuses(config)
+    assert answer.status_code == 200 and "Check your inbox" in answer.text
+    assert "a sign-up waits for the database (database or disk is full); tried again in" in log
+    assert refused.status_code == 503 and "Please try again in a few minutes" in refused.text
+    assert "Traceback" not in log
+    assert confirmed.status_code == 200 and "You are subscribed" in confirmed.text
+    assert now["nour@example.org"] == "confirmed"
