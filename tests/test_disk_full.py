@@ -4,6 +4,8 @@ file takes to its last byte (tests.small_disk), through the real commands."""
 from __future__ import annotations
 
 import re
+import signal
+import smtplib
 import subprocess
 import threading
 from collections import Counter
@@ -16,11 +18,14 @@ from aiosmtpd.smtp import Envelope
 from sqlalchemy import create_engine, func, select, text
 
 from digest.store.schema import ArticleRow, FeedRow
+from tests import inbound_mail
 from tests.feedserver import answer, feed_server
 from tests.servers import SmtpSink, free_port, postgres_cluster, smtp_server
 from tests.service_cluster import DIGEST, config_text, deployment, tally
 from tests.small_disk import SmallDisk, small_disk
 from tests.test_end_to_end import digest as end_to_end_digest
+from tests.test_end_to_end import example_config
+from tests.test_inbound_command import start_inbound
 from tests.test_signup_serve import confirmation_mails, sign_up, statuses, urls_of
 from tests.test_web_serve import digest_process, served_config
 
@@ -327,3 +332,42 @@ def test_a_sign_up_and_a_confirmation_on_a_full_database_disk_lose_nothing(
     assert "Traceback" not in log
     assert confirmed.status_code == 200 and "You are subscribed" in confirmed.text
     assert now["nour@example.org"] == "confirmed"
+
+
+def test_a_bounce_met_by_a_full_database_disk_is_answered_451_and_taken_once_it_has_room(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Answered 250 and lost, the bounce would never come again: the reader stays mailed.
+    with small_disk(tmp_path / "disk") as disk, smtp_server() as sink:
+        database = f"sqlite:///{disk.folder}/digest.db"
+        monkeypatch.setenv("DIGEST_DATABASE_URL", database)
+        config = example_config(tmp_path, smtp_port=sink.port)
+        config.write_text(config.read_text() + "\n[bounces]\nenabled = true\n")
+        first = end_to_end_digest(config, "run", "--once")
+        assert first.returncode == 0, first.stderr
+        verp = sink.received[0].mail_from
+        port = free_port()
+        process = start_inbound(config, port)
+        try:
+            disk.fill()
+            with (
+                smtplib.SMTP("127.0.0.1", port, timeout=30) as client,
+                pytest.raises(smtplib.SMTPDataError) as refused,
+            ):
+                client.sendmail("", [verp], inbound_mail.dsn(to=verp))
+            disk.free()
+            with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+                client.sendmail("", [verp], inbound_mail.dsn(to=verp))
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, log = process.communicate(timeout=60)
+        engine = create_engine(database)
+        try:
+            with engine.connect() as connection:
+                suppressed = connection.scalar(text("SELECT count(*) FROM suppressions"))
+        finally:
+            engine.dispose()
+    assert refused.value.smtp_code == 451, refused.value
+    assert "database or disk is full" in log and "answered 451" in log, log
+    assert "Traceback" not in log
+    assert suppressed == 1
