@@ -9,7 +9,8 @@ import smtplib
 import subprocess
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -21,13 +22,15 @@ from digest.store.schema import ArticleRow, FeedRow
 from tests import inbound_mail
 from tests.feedserver import answer, feed_server
 from tests.servers import SmtpSink, free_port, postgres_cluster, smtp_server
-from tests.service_cluster import DIGEST, config_text, deployment, tally
+from tests.service_cluster import DIGEST, Deployment, config_text, deployment, tally
 from tests.small_disk import SmallDisk, small_disk
 from tests.test_end_to_end import digest as end_to_end_digest
 from tests.test_end_to_end import example_config
 from tests.test_inbound_command import start_inbound
 from tests.test_signup_serve import confirmation_mails, sign_up, statuses, urls_of
 from tests.test_web_serve import digest_process, served_config
+
+pytestmark = pytest.mark.integration
 
 Command = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -182,6 +185,19 @@ def _delivered(summary: str) -> int:
     return int(found.group(1))
 
 
+@contextmanager
+def _outbox_filling(tmp_path: Path, readers: int) -> Iterator[tuple[SmallDisk, Path, Deployment]]:
+    """A service of ``readers`` whose outbox is on a small disk with room for about a dozen
+    copies; its database elsewhere."""
+    with small_disk(tmp_path / "disk", "8m") as disk:
+        outbox = disk.folder / "outbox"
+        database = f"sqlite:///{tmp_path}/digest.db"
+        extra = f'outbox = "{outbox}"'
+        with deployment(tmp_path, database, None, None, readers, service_extra=extra) as service:
+            disk.fill(leave=200_000)
+            yield disk, outbox, service
+
+
 def test_an_outbox_whose_disk_fills_mid_edition_holds_each_copy_once_after_room_comes_back(
     tmp_path: Path,
 ) -> None:
@@ -189,19 +205,14 @@ def test_an_outbox_whose_disk_fills_mid_edition_holds_each_copy_once_after_room_
     # rest stay pending with no attempt counted, and the next run with room writes exactly
     # them. The cycle summary said "messages delivered 0" while the outbox held the first ones.
     readers = 300
-    with small_disk(tmp_path / "disk", "8m") as disk:
-        outbox = disk.folder / "outbox"
-        database = f"sqlite:///{tmp_path}/digest.db"
-        extra = f'outbox = "{outbox}"'
-        with deployment(tmp_path, database, None, None, readers, service_extra=extra) as service:
-            disk.fill(leave=200_000)  # room for about a dozen copies
-            first = service.run("run", "--once")
-            written = sorted(outbox.iterdir())
-            rows = service.rows()
-            disk.free()
-            second = service.run("run", "--once")
-            finally_written = sorted(outbox.iterdir())
-            final_rows = service.rows()
+    with _outbox_filling(tmp_path, readers) as (disk, outbox, service):
+        first = service.run("run", "--once")
+        written = sorted(outbox.iterdir())
+        rows = service.rows()
+        disk.free()
+        second = service.run("run", "--once")
+        finally_written = sorted(outbox.iterdir())
+        final_rows = service.rows()
     said = " ".join(first.stderr.split())
     assert first.returncode == 0, first.stdout + first.stderr
     assert f"service.outbox: cannot write to {outbox}: No space left on device; " in said, said
@@ -273,18 +284,13 @@ def test_send_stopped_by_a_full_outbox_says_how_far_it_went_and_who_sends_the_re
     # `digest send` ended on the outbox error alone: sent again, it builds a new edition, and
     # nothing said that this one's pending readers wait for the next digest run.
     readers = 300
-    with small_disk(tmp_path / "disk", "8m") as disk:
-        outbox = disk.folder / "outbox"
-        database = f"sqlite:///{tmp_path}/digest.db"
-        extra = f'outbox = "{outbox}"'
-        with deployment(tmp_path, database, None, None, readers, service_extra=extra) as service:
-            disk.fill(leave=200_000)
-            stopped = service.run("send", "daily")
-            written = len(list(outbox.iterdir()))
-            disk.free()
-            rest = service.run("run", "--once")
-            final_rows = service.rows()
-            finally_written = len(list(outbox.iterdir()))
+    with _outbox_filling(tmp_path, readers) as (disk, outbox, service):
+        stopped = service.run("send", "daily")
+        written = len(list(outbox.iterdir()))
+        disk.free()
+        rest = service.run("run", "--once")
+        final_rows = service.rows()
+        finally_written = len(list(outbox.iterdir()))
     said = " ".join(stopped.stdout.split())
     assert stopped.returncode == 1, stopped.stdout + stopped.stderr
     assert "service.outbox: cannot write to" in stopped.stderr
