@@ -63,6 +63,9 @@ class DeliveryOutcome:
     errors: list[str] = field(default_factory=list)
     retrying: int = 0  # a temporary failure or no reply: tried again in a later cycle
     parked: int = 0  # no reply, smtp.max_attempts times: not sent again (digest status)
+    # The outbox folder's error that stopped the batch (full, read-only): every later batch
+    # would meet it, so whoever runs the batches stops there (said once, the rest pending).
+    outbox_unavailable: str | None = None
     # Rows of the batch that were not this one's to send: settled already (the batch handed
     # out again), another batch's at this moment, or waiting for their retry time. Not
     # skipped deliveries: counted so, each was counted again by every batch that saw it.

@@ -392,6 +392,12 @@ def _deliver_pending(
                     tried += delivery.sent + delivery.failed + delivery.retrying
                     tried += delivery.parked + delivery.skipped + delivery.passed_over
                     bar.reach(tried)
+                    if delivery.outbox_unavailable is not None:
+                        # Met by a batch run as the task (digest run's lone sending process):
+                        # every later batch met it again, each said so, and the cycle's
+                        # problems repeated it once per batch.
+                        outbox_problem = delivery.outbox_unavailable
+                        break
             except SendingProcessLost as error:  # the edition's rest waits on the ledger; the
                 problems.append(str(error))  # other editions go on, on new processes
             except OutboxUnavailableError as error:

@@ -374,6 +374,8 @@ def deliver(
     except OutboxUnavailableError as error:
         # The batch's rows stay pending, no attempt counted: a later tick hands them out again.
         _log.error("edition %d: %s", edition_id, error)
-        return pipeline.DeliveryOutcome(edition_id, sent=error.written, errors=[str(error)])
+        return pipeline.DeliveryOutcome(
+            edition_id, sent=error.written, errors=[str(error)], outbox_unavailable=str(error)
+        )
     finally:
         leases.release(key)

@@ -187,13 +187,20 @@ def _delivered(summary: str) -> int:
 
 @contextmanager
 def _outbox_filling(tmp_path: Path, readers: int) -> Iterator[tuple[SmallDisk, Path, Deployment]]:
-    """A service of ``readers`` whose outbox is on a small disk with room for about a dozen
-    copies; its database elsewhere."""
+    """A service of ``readers`` (in batches of 100) whose outbox is on a small disk with room
+    for about a dozen copies; its database elsewhere."""
     with small_disk(tmp_path / "disk", "8m") as disk:
         outbox = disk.folder / "outbox"
         database = f"sqlite:///{tmp_path}/digest.db"
-        extra = f'outbox = "{outbox}"'
-        with deployment(tmp_path, database, None, None, readers, service_extra=extra) as service:
+        with deployment(
+            tmp_path,
+            database,
+            None,
+            None,
+            readers,
+            service_extra=f'outbox = "{outbox}"',
+            extra="[worker]\nbatch_size = 100",
+        ) as service:
             disk.fill(leave=200_000)
             yield disk, outbox, service
 
@@ -203,7 +210,8 @@ def test_an_outbox_whose_disk_fills_mid_edition_holds_each_copy_once_after_room_
 ) -> None:
     # The copies written before the disk filled are on the ledger and in the folder, once; the
     # rest stay pending with no attempt counted, and the next run with room writes exactly
-    # them. The cycle summary said "messages delivered 0" while the outbox held the first ones.
+    # them. The cycle summary said "messages delivered 0" while the outbox held the first ones,
+    # and each later batch met the full disk again and said so, twice.
     readers = 300
     with _outbox_filling(tmp_path, readers) as (disk, outbox, service):
         first = service.run("run", "--once")
@@ -216,6 +224,9 @@ def test_an_outbox_whose_disk_fills_mid_edition_holds_each_copy_once_after_room_
     said = " ".join(first.stderr.split())
     assert first.returncode == 0, first.stdout + first.stderr
     assert f"service.outbox: cannot write to {outbox}: No space left on device; " in said, said
+    # Once among the cycle's problems, once in the log of the batch that met it.
+    assert said.count("problem: service.outbox") == 1, said
+    assert said.count("service.outbox: cannot write to") == 2, said
     assert 0 < len(written) < readers
     assert all(path.suffix == ".eml" for path in written)  # no half-written file left
     assert Counter((status, attempts) for status, attempts, _ in rows.values()) == Counter(
