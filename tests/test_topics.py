@@ -262,6 +262,94 @@ def test_clitic_prefixes_can_be_turned_off() -> None:
     assert scores(off.classify(article("בירושלים Israel")))["x"] == 3
 
 
+# --- Persian: one word written joined, with a ZWNJ or with a space --------------------------------
+
+ZWNJ = "\u200c"
+PERSIAN_DESK = (
+    topic("middle-east", include=("خاورمیانه",)),
+    topic("sanctions", include=("تحریم",)),
+    topic("iran", places=("ایران",)),
+    topic("israel", places=("اسرائیل",)),
+)
+
+
+@pytest.fixture(scope="module")
+def persian_desk() -> TopicClassifier:
+    return TopicClassifier(PERSIAN_DESK)
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        # One compound, three spellings: joined, ZWNJ, spaced.
+        ("نشست امنیتی خاورمیانه در ژنو", ["middle-east"]),
+        (f"نشست امنیتی خاور{ZWNJ}میانه در ژنو", ["middle-east"]),
+        ("نشست امنیتی خاور میانه در ژنو", ["middle-east"]),
+        # The plural, joined, ZWNJ'd or spaced, and with its ezafe.
+        (f"تحریم{ZWNJ}ها تمدید شد", ["sanctions"]),
+        ("تحریمها تمدید شد", ["sanctions"]),
+        ("تحریم ها تمدید شد", ["sanctions"]),
+        (f"تحریم{ZWNJ}های تازه اروپا", ["sanctions"]),
+        # Arabic yeh and kaf, a kashida, marks copied inside the word, Persian punctuation.
+        ("خاورميانه", ["middle-east"]),
+        ("خاورمیــانه", ["middle-east"]),
+        ("ای\u200fران و اسرا\u200eئیل", ["iran", "israel"]),
+        ("«ایران»، «اسرائیل»؛ چه کسی پیروز است؟", ["iran", "israel"]),
+        # Another word that starts with the name: "Iranian", "Iranians", a city, a carmaker.
+        ("هواداران ایرانی", []),
+        (f"ایرانی{ZWNJ}ها در خارج", []),
+        ("زلزله در ایرانشهر", []),
+        (f"سهام ایران{ZWNJ}خودرو", []),
+    ],
+)
+def test_a_persian_rule_matches_each_spelling_of_its_word(
+    persian_desk: TopicClassifier, title: str, expected: list[str]
+) -> None:
+    assert slugs(persian_desk.classify(article(title))) == expected
+
+
+@pytest.mark.parametrize("written", ["خاور میانه", f"خاور{ZWNJ}میانه", "خاورمیانه"])
+def test_a_persian_rule_written_any_way_matches_the_three(written: str) -> None:
+    # An operator types the rule as their keyboard and habit have it; each finds all three.
+    desk = TopicClassifier([topic("middle-east", include=(written,))])
+    for text in ("خاورمیانه", f"خاور{ZWNJ}میانه", "خاور میانه"):
+        assert slugs(desk.classify(article(f"تنش در {text}"))) == ["middle-east"], text
+
+
+@pytest.mark.parametrize("written", ["می‌گوید", "میگوید", "می گوید"])
+def test_a_persian_verb_rule_matches_with_its_prefix_joined_or_apart(written: str) -> None:
+    desk = TopicClassifier([topic("statements", include=(written,))])
+    for text in ("می‌گوید", "میگوید", "می گوید"):
+        assert slugs(desk.classify(article(f"وزیر {text}"))) == ["statements"], text
+
+
+def test_a_persian_rule_written_in_the_plural_matches_the_singular_too() -> None:
+    desk = TopicClassifier([topic("sanctions", include=(f"تحریم{ZWNJ}ها",))])
+    for text in ("تحریم نفتی", "تحریمها", f"تحریم{ZWNJ}های تازه", "تحریم ها"):
+        assert slugs(desk.classify(article(text))) == ["sanctions"], text
+
+
+def test_a_persian_name_takes_no_arabic_prefix() -> None:
+    # Persian writes "به ایران" apart; "وایران" and "بایران" are other words or typos.
+    desk = TopicClassifier([topic("iran", places=("ایران",))])
+    assert desk.classify(article("بایران")) == ()
+    assert slugs(desk.classify(article("سفر به ایران"))) == ["iran"]
+
+
+def test_a_persian_joined_rule_does_not_run_across_two_words() -> None:
+    # "وزیر" (minister) must not match "و زیر" ("and under"): no space after a first letter.
+    desk = TopicClassifier([topic("cabinet", include=("وزیر",))])
+    assert desk.classify(article("و زیر فشار")) == ()
+    assert slugs(desk.classify(article("وزیر خارجه"))) == ["cabinet"]
+
+
+def test_an_arabic_rule_keeps_its_prefixes_and_no_persian_plural() -> None:
+    # "قطرها" is "its diameter", not a plural of Qatar.
+    desk = TopicClassifier([topic("gulf", places=("قطر",), include=("Gulf",))])
+    assert desk.classify(article("قطرها Gulf")) == desk.classify(article("Gulf"))
+    assert scores(desk.classify(article("بقطر Gulf")))["gulf"] == 6
+
+
 # --- rules and scores ---------------------------------------------------------------------------
 
 

@@ -18,6 +18,9 @@ written in those scripts also matches behind the prefixes the grammar allows, an
 
 A term of fewer than three letters (after the article) never takes a prefix: a short word and a
 prefix letter too often spell another word.
+
+A Persian term takes none of these: it matches joined, with a ZWNJ or apart, and with its plural
+(``topics.persian``).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from digest.topics.normalize import normalize_text, script_of
+from digest.topics.persian import OPTIONAL_SPACE, PLURAL_PATTERN, is_persian, persian_spelling
 
 _ARABIC_ARTICLE = "ال"
 _HEBREW_ARTICLE = "ה"
@@ -67,13 +71,16 @@ class TermPattern:
     def __init__(self, terms: Iterable[Term], *, clitic_prefixes: bool) -> None:
         # (group, core) -> the term, as normalized, and whether it is one word
         self._by_core: dict[tuple[str, str], tuple[Term, str, bool]] = {}
-        groups: dict[str, set[str]] = {"ar": set(), "he": set(), "hea": set(), "plain": set()}
+        groups: dict[str, set[str]] = {group: set() for group in ("ar", "he", "hea", "fa", "plain")}
         for term in terms:
             normalized = normalize_text(term.text)
             if not normalized:
                 continue
-            group, core = _group_and_core(normalized, clitic_prefixes)
-            self._by_core.setdefault((group, core), (term, normalized, " " not in core))
+            if is_persian(term.text):
+                group, core = "fa", persian_spelling(term.text)
+            else:
+                group, core = _group_and_core(normalized, clitic_prefixes)
+            self._by_core.setdefault((group, _key(core)), (term, normalized, " " not in core))
             groups[group].add(core)
         alternatives = []
         prefixes, cores = "", set[str]()  # those of the terms that take a prefix
@@ -93,6 +100,8 @@ class TermPattern:
             # One look-ahead in front of theirs, which passes wherever one of theirs does: the
             # same matches, and a Latin word fails one look-ahead instead of two or three.
             alternatives = [_first_letters(prefixes, cores) + f"(?:{'|'.join(alternatives)})"]
+        if groups["fa"]:
+            alternatives.append(f"(?P<fa>{_alternation(groups['fa'])}){PLURAL_PATTERN}")
         if groups["plain"]:
             alternatives.append(f"(?P<plain>{_alternation(groups['plain'])})")
         self._pattern = (
@@ -116,7 +125,7 @@ class TermPattern:
         for match in self._pattern.finditer(text):
             group = match.lastgroup
             assert group is not None  # every alternative ends in a named group
-            found = by_core.get((group, " ".join(match.group(group).split())))
+            found = by_core.get((group, _key(match.group(group))))
             if found is not None:
                 term, written, one_word = found
                 start, end = match.span()
@@ -156,6 +165,12 @@ def _group_and_core(normalized: str, clitic_prefixes: bool) -> tuple[str, str]:
     return "plain", normalized
 
 
+def _key(spelling: str) -> str:
+    """A term's spelling, or the text a match of it found, with no space: what finds the term.
+    A phrase matches across any whitespace, and a Persian word with or without its spaces."""
+    return "".join(spelling.replace(OPTIONAL_SPACE, "").split())
+
+
 def _first_letters(prefix: str, cores: Iterable[str]) -> str:
     """A look-ahead for the characters a match of ``prefix`` and one of ``cores`` can begin with.
 
@@ -192,6 +207,7 @@ def _alternation(terms: Iterable[str]) -> str:
     return _trie_pattern(trie)
 
 
+_SPACES = {" ": r"\s+", OPTIONAL_SPACE: r"\s*"}
 _END = ""  # the key that marks a term ending at a trie node (no term character is "")
 
 
@@ -212,8 +228,9 @@ def _trie_pattern(root: dict[str, Any]) -> str:
         branches = []
         for char in keys:
             # A space in a phrase matches any run of whitespace in the (already collapsed) text.
-            token = r"\s+" if char == " " else re.escape(char)
-            branches.append(token + patterns.pop(id(node[char])))
+            # A Persian word's optional space (topics.persian) matches whitespace or none.
+            pattern = _SPACES.get(char) or re.escape(char)
+            branches.append(pattern + patterns.pop(id(node[char])))
         if not branches:
             patterns[id(node)] = ""
             continue
