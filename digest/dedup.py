@@ -33,7 +33,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain, filterfalse
 
-from digest.letter_variants import DECIMAL_DIGITS, LETTER_VARIANTS
+from digest import persian_words
+from digest.letter_variants import DECIMAL_DIGITS, INVISIBLE_IN_WORDS, LETTER_VARIANTS
 
 SKETCH_SIZE = 64
 STEM_LENGTH = 4
@@ -118,16 +119,20 @@ def _words(text: str) -> list[str]:
 # One spelling of the letters and digits that outlets write one for the other ("غزة" and "غزه",
 # "١٢" and "12", Persian "ایران" and Arabic "إيران"), and no tatweel, which only stretches a
 # word: else one headline from two outlets shared half its words.
-_SPELLINGS = str.maketrans({**LETTER_VARIANTS, **DECIMAL_DIGITS, "\u0640": None})
+# A ZWNJ or a direction mark inside a word ("تحریم‌ها", "ای\u200fران") leaves it one word.
+_SPELLINGS = str.maketrans(
+    {**LETTER_VARIANTS, **DECIMAL_DIGITS, **INVISIBLE_IN_WORDS, "\u0640": None}
+)
 
 
 def _fold(text: str) -> str:
     """Case and compatibility folded, combining marks deleted, letter variants and digits as
-    one spelling."""
+    one spelling, Persian words joined (``persian_words``)."""
     folded = unicodedata.normalize("NFKD", text.casefold())
     if folded.isascii():
         return folded  # no marks, variants or other digits
-    return _COMBINING_MARKS.sub("", folded).translate(_SPELLINGS)
+    folded = _COMBINING_MARKS.sub("", folded).translate(_SPELLINGS)
+    return persian_words.joined(folded) if persian_words.is_persian(text) else folded
 
 
 def _folded_words(text: str) -> list[bytes]:

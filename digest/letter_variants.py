@@ -35,3 +35,9 @@ DECIMAL_DIGITS: dict[str, str] = {
     for point in range(0x80, 0x10000)
     if unicodedata.category(chr(point)) == "Nd"
 }
+
+# Invisible marks that copy and paste leave inside words: ZERO WIDTH NON-JOINER and JOINER, which
+# Persian types between the parts of one word ("می‌گوید", "تحریم‌ها"), and the LEFT-TO-RIGHT,
+# RIGHT-TO-LEFT and ARABIC LETTER marks. Deleted wherever words are compared, so that the word
+# reads as one, joined: a word cut by one of them was two words, neither of them the word.
+INVISIBLE_IN_WORDS: dict[str, None] = dict.fromkeys("\u200c\u200d\u200e\u200f\u061c")

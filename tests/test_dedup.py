@@ -6,6 +6,8 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from digest import dedup
 from digest.compose import build_edition
 from digest.config import ListSettings, TopicSettings
@@ -33,6 +35,36 @@ def test_one_headline_in_two_outlets_spellings_is_one_set_of_words() -> None:
     assert dedup.similarity(dedup.fingerprint(one, ""), dedup.fingerprint(other, "")) == 1.0
     assert dedup.features("ایران کرمان", "") == dedup.features("إيران كرمان", "")
     assert dedup.features("مستشفى", "") == dedup.features("مستشفي", "")
+
+
+ZWNJ = "\u200c"
+
+
+@pytest.mark.parametrize(
+    ("zwnj", "spaced", "joined"),
+    [
+        (f"عراقچی می{ZWNJ}گوید", "عراقچی می گوید", "عراقچی میگوید"),
+        (f"نمی{ZWNJ}پذیرد", "نمی پذیرد", "نمیپذیرد"),
+        (f"تحریم{ZWNJ}های تازه", "تحریم های تازه", "تحریمهای تازه"),
+        (f"نفتکش{ZWNJ}ها", "نفتکش ها", "نفتکشها"),
+    ],
+)
+def test_a_persian_word_joined_with_a_zwnj_or_apart_is_one_word(
+    zwnj: str, spaced: str, joined: str
+) -> None:
+    # Persian desks write "می" and "ها" three ways; one outlet's headline and another's shared
+    # only the words beside them ("میگو" against "گوید", "های" as a word of its own).
+    assert dedup.features(zwnj, "") == dedup.features(spaced, "") == dedup.features(joined, "")
+
+
+def test_a_direction_mark_copied_inside_a_word_leaves_it_one_word() -> None:
+    marked = "ای\u200fران و اسرا\u200eئیل \u061cتوافق کردند"
+    assert dedup.features(marked, "") == dedup.features("ایران و اسرائیل توافق کردند", "")
+
+
+def test_an_arabic_ha_apart_stays_a_word_apart() -> None:
+    # "ها نحن" ("here we are") opens an Arabic phrase: no Persian plural is joined in Arabic.
+    assert dedup.features("", "قال ها نحن هنا") == {"قال", "نحن", "هنا"}
 
 
 def test_fingerprint_is_stable_sorted_and_bounded() -> None:

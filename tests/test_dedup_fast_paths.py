@@ -2,9 +2,10 @@
 
 Fingerprints are stored, so the ASCII path, the combining-mark expression and the cache of word
 hashes must give, for every text, the fingerprint of the definition: casefold, NFKD, the marks of
-the Basic Multilingual Plane deleted, the letter variants, the digits and the tatweel folded,
-\\w+ words, their features, CRC-32 of each, the smallest ``SKETCH_SIZE``. The index's
-similarity, computed without building the union, must be the bottom-k estimate.
+the Basic Multilingual Plane deleted, the letter variants, the digits, the tatweel and the
+marks left inside words folded, Persian words joined (``persian_words``), \\w+ words, their
+features, CRC-32 of each, the smallest ``SKETCH_SIZE``. The index's similarity, computed without
+building the union, must be the bottom-k estimate.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import zlib
 
 import pytest
 
-from digest import dedup
-from digest.letter_variants import LETTER_VARIANTS
+from digest import dedup, persian_words
+from digest.letter_variants import INVISIBLE_IN_WORDS, LETTER_VARIANTS
 
 _MARKS = {point: None for point in range(0x10000) if unicodedata.combining(chr(point))}
 _SPELLINGS = str.maketrans(
@@ -28,6 +29,7 @@ _SPELLINGS = str.maketrans(
             for point in range(0x80, 0x10000)
             if unicodedata.category(chr(point)) == "Nd"
         },
+        **INVISIBLE_IN_WORDS,
         "\u0640": None,
     }
 )
@@ -36,6 +38,8 @@ _WORD = re.compile(r"\w+")
 
 def _reference_words(text: str) -> list[str]:
     folded = unicodedata.normalize("NFKD", text.casefold()).translate(_MARKS).translate(_SPELLINGS)
+    if persian_words.is_persian(text):
+        folded = persian_words.joined(folded)
     return [
         word[: dedup.STEM_LENGTH]
         for word in _WORD.findall(folded)
@@ -69,6 +73,7 @@ TRICKY = [
     ("שָׁלוֹם", "בְּרֵאשִׁית בָּרָא ﬧ"),  # niqqud, presentation forms
     ("1 22 333 ² ①", "a_b __ x1 \0 null\0byte 5G"),  # short digits, underscores, NUL
     ("abc\U0001d167def", "\U00010a0dxyzw"),  # marks beyond the BMP are kept, as ever
+    ("می\u200cگوید تحریم ها", "ای\u200fران نمی پذیرد پرونده\u200cهای"),  # Persian, marks
     ("", ""),
 ]
 
@@ -95,6 +100,7 @@ def _random_text(rnd: random.Random) -> str:
         "abcXYZ019_ .,;'\n\t\0àéÎõüßẞİıſﬁﬂＡｂ１²½ΣσςЁё日本"
         "\u0301\u0308\u0323\u0651\u064e\u05b0\u05bc\u3099\u200d㎔℡"
         "ابتثمحدإأآةىي٣שלוםבר\U0001d167\U0001f600"
+        "یکگپ\u200c\u200e\u200fها می"
     )
     words = ["".join(rnd.choices(alphabet, k=rnd.randint(1, 8))) for _ in range(rnd.randint(0, 40))]
     return " ".join(words)

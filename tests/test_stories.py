@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from digest import pipeline, stories, story_links
+from digest import dedup, pipeline, stories, story_links
 from digest.clock import FixedClock
 from digest.compose import build_edition
 from digest.config import ListSettings, Settings, TopicSettings, settings_from_mapping
@@ -144,6 +144,37 @@ def test_bare_headlines_sharing_one_word_are_two_stories() -> None:
     ]  # fmt: skip
     found = stories.group(as_articles(labelled))
     assert found.story[1] != found.story[2]
+
+
+def test_one_persian_headline_in_three_outlets_spellings_is_one_story() -> None:
+    """Radio Farda types the ZWNJ and the Persian yeh and kaf, a wire on an Arabic keyboard
+    spaces "می" and "ها" and types ي and ك, BBC Persian joins them; a copied RLM sits in a name.
+    One report, one story, and every report's words the same."""
+    zwnj = "\u200c"
+    day = datetime(2026, 11, 30, 9, tzinfo=UTC)
+    labelled = [
+        Story("farda", "Radio Farda", "sanctions", None,
+              f"اروپا تحریم{zwnj}های تازه علیه سپاه را تصویب کرد",
+              f"وزیران خارجه اروپا در بروکسل بسته تازه{zwnj}ای از تحریم{zwnj}ها را تصویب "
+              f"کردند. مسئول سیاست خارجی اروپا می{zwnj}گوید این تحریم{zwnj}ها به پهپادها "
+              "مربوط است.", day, "fa"),
+        Story("wire", "Pars Wire", "sanctions", None,
+              "اروپا تحريم هاي تازه عليه سپاه را تصويب كرد",
+              "وزيران خارجه اروپا در بروكسل بسته تازه اي از تحريم ها را تصويب كردند. مسئول "
+              "سياست خارجي اروپا مي گويد اين تحريم ها به پهپاد ها مربوط است.", day, "fa"),
+        Story("bbc", "BBC Persian", "sanctions", None,
+              "اروپا تحریمهای تازه علیه سپ\u200fاه را تصویب کرد",
+              "وزیران خارجه اروپا در بروکسل بسته تازهای از تحریمها را تصویب کردند. مسئول "
+              "سیاست خارجی اروپا میگوید این تحریمها به پهپادها مربوط است.", day, "fa"),
+        Story("quake", "BBC Persian", "quake", None, "زلزله ۵ ریشتری کرمان را لرزاند",
+              "زمین‌لرزه‌ای به بزرگی ۵ ریشتر بامداد امروز کرمان را لرزاند.", day, "fa"),
+    ]  # fmt: skip
+    articles = as_articles(labelled)
+    found = stories.group(articles)
+    assert found.story[1] == found.story[2] == found.story[3] != found.story[4]
+    words = {dedup.features(a.title, a.summary_text) == dedup.features(
+        articles[0].title, articles[0].summary_text) for a in articles[:3]}  # fmt: skip
+    assert words == {True}
 
 
 def test_a_column_headline_shared_by_outlets_is_no_story_when_the_summaries_differ() -> None:
