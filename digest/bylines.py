@@ -58,10 +58,14 @@ _WORK_BY = (
     r"(?:written|words|reporting|reported|story|text|analysis|opinion|commentary|interview"
     r"|photos?|photographs|photography|pictures|video)\s+by"
 )
-# What opens a byline before the names: "By", "Written by", "Reporting by", بقلم، كتب، מאת.
+# What opens a byline before the names: "By", "Written by", "Reporting by", بقلم، كتب، מאת،
+# گزارش.
 _LEADING_BY = re.compile(
     rf"^(?:{_WORK_BY}|by)\s*:?\s+"
-    r"|^(?:بقلم|كتب|كتبت|إعداد|اعداد|تقرير|מאת|צילום|نویسنده|نوشته|به\s+قلم|گزارش)\s*:?\s+",
+    r"|^(?:بقلم|كتب|كتبت|إعداد|اعداد|تقرير|מאת|צילום|نویسنده|گزارش(?:گر)?"
+    # Persian "written by" with its ezafe, as desks type it: "نوشته‌ی", "نوشتهٔ", "نوشتۀ", and
+    # "به قلم" with a space or a zero-width non-joiner.
+    r"|نوشت(?:ه(?:[\s\u200c]*ی|\u0654)?|\u06c0)|به[\s\u200c]+قلم)\s*:?\s+",
     re.IGNORECASE,
 )
 # What a script, a template or a content system wrote when the author was missing: "undefined",

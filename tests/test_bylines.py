@@ -135,6 +135,12 @@ PEOPLE_CASES = [
     ("نوشته علی رضایی", "Persia Review", ("علی رضایی",)),
     ("گزارش: علی رضایی", "Persia Review", ("علی رضایی",)),
     ("به قلم علی رضایی", "Persia Review", ("علی رضایی",)),
+    # ... as Persian desks write them, with a ZWNJ or the ezafe ("written by", "reporter:")
+    ("به\u200cقلم علی رضایی", "Persia Review", ("علی رضایی",)),
+    ("نوشته\u200cی علی رضایی", "Persia Review", ("علی رضایی",)),
+    ("نوشتهٔ علی رضایی", "Persia Review", ("علی رضایی",)),
+    ("نوشته ی علی رضایی", "Persia Review", ("علی رضایی",)),
+    ("گزارشگر: علی رضایی", "Persia Review", ("علی رضایی",)),
     ("העורך דני כהן", "HaMizrah", ("דני כהן",)),
     ("הפרשן הצבאי דני כהן", "HaMizrah", ("דני כהן",)),
     # ... the kind of piece before "by"
