@@ -38,6 +38,7 @@ from digest.render import (
     text_direction,
 )
 from digest.render.bounds import leaving_out_order
+from digest.render.text import script_language
 from digest.render.views import SectionView
 
 SLOT = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # 07:00 in Dubai
@@ -415,6 +416,20 @@ def test_rtl_is_detected_from_language_or_script() -> None:
     assert text_direction(article(1, "ישראל והמפרץ: IDF", language=None)) == "rtl"
     assert text_direction(article(1, "Beirut: لبنان", language=None)) == "ltr"
     assert text_direction(article(1, "An English title", language="en")) == "ltr"
+
+
+def test_a_direction_mark_copied_into_a_headline_does_not_turn_it() -> None:
+    # A Persian headline opening with a brand in Latin letters: six Latin letters, seven Persian.
+    # An LRM copied in front was counted as a seventh Latin letter and turned it left to right.
+    for title in ("\u200eiPhone ۱۷ در ایران", "\u200eiPhone\u200e ۱۷ در ایران\u200e"):
+        assert text_direction(article(1, title, language=None)) == "rtl", repr(title)
+        assert build_preheader([title], "").startswith("\u200f"), repr(title)
+        assert script_language(title) == "fa", repr(title)
+    # ... and no run of RLM or ALM marks turns an English one.
+    for mark in ("\u200f", "\u061c"):
+        english = f"{mark}Gaza{mark * 4}"
+        assert text_direction(article(1, english, language=None)) == "ltr"
+        assert build_preheader([english], "") == english
 
 
 # ---------------------------------------------------------------------------------------------
