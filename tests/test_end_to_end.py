@@ -9,8 +9,10 @@ import re
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
+from email.utils import format_datetime
 from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
@@ -20,7 +22,10 @@ import pytest
 from digest.config import load_settings
 from digest.mail.tokens import TokenSigner
 from digest.store.upgrades import head_revision
+from tests.configs import service_table
+from tests.feedserver import answer, feed_server
 from tests.servers import SmtpSink, free_port, smtp_server
+from tests.test_lists_cli import write_config
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config" / "example.toml"
@@ -408,3 +413,98 @@ def test_readers_written_in_other_scripts_are_mailed_as_they_signed_up(
         html_part = message.get_body(("html",)).get_content()
         assert written in " ".join(text_part.split()) and written in html_part
         assert name in text_part  # the greeting
+
+
+def _persian_feed(outlet: str, items: list[tuple[str, str, str, str, int]]) -> bytes:
+    """An RSS feed of a Persian outlet: (guid, title, author, summary, hours ago) per item."""
+    now = datetime.now(UTC)
+    entries = "".join(
+        f"<item><title>{title}</title><link>https://{outlet}.example.org/{guid}</link>"
+        f"<guid>{guid}</guid><dc:creator>{author}</dc:creator>"
+        f"<pubDate>{format_datetime(now - timedelta(hours=hours))}</pubDate>"
+        f"<description>{summary}</description></item>"
+        for guid, title, author, summary, hours in items
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>خبرها</title>'
+        f"<link>https://{outlet}.example.org/</link><language>fa</language>"
+        f"<description>خبرها</description>{entries}</channel></rss>"
+    ).encode()
+
+
+def test_a_persian_edition_reaches_its_reader_filed_grouped_and_signed_as_written(
+    tmp_path: Path, smtp: SmtpSink
+) -> None:
+    # Two Persian outlets: one types the ZWNJ and the Persian yeh and kaf, the other spaces "می"
+    # and "ها" and types the Arabic ي and ك. The operator's rules are typed either way too.
+    zwnj = "\u200c"
+    farda = _persian_feed("farda", [
+        ("f1", f"اتحادیه اروپا تحریم{zwnj}های تازه علیه ایران را تصویب کرد", "مریم احمدی",
+         f"وزیران خارجه اروپا بسته تازه{zwnj}ای از تحریم{zwnj}ها را تصویب کردند. مسئول سیاست "
+         f"خارجی اتحادیه می{zwnj}گوید این تحریم{zwnj}ها به برنامه پهپادی ایران مربوط است.", 3),
+        ("f2", "نشست امنیتی خاور میانه در ژنو", f"نوشته{zwnj}ی علی رضایی",
+         f"دیپلمات{zwnj}های منطقه در ژنو گفت{zwnj}وگو درباره امنیت کشتیرانی را ادامه دادند.", 4),
+    ])  # fmt: skip
+    iranwire = _persian_feed("iranwire", [
+        ("w1", "اتحاديه اروپا تحريم هاي تازه عليه ايران را تصويب كرد", "سارا کریمی",
+         "وزيران خارجه اروپا بسته تازه اي از تحريم ها را تصويب كردند. مسئول سياست خارجي "
+         "اتحاديه مي گويد اين تحريم ها به برنامه پهپادي ايران مربوط است.", 2),
+        ("w2", f"تحریم{zwnj}های نفتی ونزوئلا تمدید شد", f"به{zwnj}قلم سارا کریمی",
+         "واشنگتن محدودیت فروش نفت کاراکاس را شش ماه دیگر تمدید کرد.", 5),
+    ])  # fmt: skip
+    (tmp_path / "readers.csv").write_text(
+        "email,name,timezone\nmaryam@example.org,مریم,Asia/Tehran\n"
+    )
+    routes = {"/farda.xml": answer(200, farda), "/iranwire.xml": answer(200, iranwire)}
+    with feed_server(routes) as feeds:
+        config = write_config(tmp_path, {
+            "service": service_table(
+                tmp_path, sender_name="میز خبر", postal_address="تهران، خیابان نمونه، پلاک ۱"
+            ),
+            "ingest": {"allow_private_addresses": True},
+            "smtp": {"host": "127.0.0.1", "port": smtp.port, "tls": "none"},
+            "feeds": [
+                {"name": "رادیو فردا", "url": feeds.url("/farda.xml")},
+                {"name": f"ایران{zwnj}وایر", "url": feeds.url("/iranwire.xml")},
+            ],
+            "topics": [{
+                "slug": "region", "name": "منطقه",
+                "rules": {"places": ["ایران", "تهران"], "include": ["تحریم", f"خاور{zwnj}میانه"],
+                          "threshold": 2},
+            }],
+            "lists": [{
+                "slug": "farsi-daily", "name": "خبرنامه روزانه", "language": "fa",
+                "topics": ["region"], "schedule": "0 7 * * *", "timezone": "Asia/Tehran",
+                "subscribers": str(tmp_path / "readers.csv"),
+            }],
+        })  # fmt: skip
+        result = digest(config, "run", "--once", "--list", "farsi-daily")
+    assert result.returncode == 0, result.stderr
+    [mail] = smtp.received
+    message = parse(mail.data)
+    assert message["To"].addresses[0].display_name == "مریم"
+    assert "خبرنامه روزانه" in str(message["Subject"])
+    html = message.get_body(("html",)).get_content()
+    text = message.get_body(("plain",)).get_content()
+    assert '<html lang="fa" dir="rtl"' in html
+    for part in (html, text):
+        # Filed by the rules as the operator typed them: "تحریم" finds "تحریم‌های", and
+        # "خاور‌میانه" finds "خاور میانه".
+        assert f"تحریم{zwnj}های نفتی ونزوئلا تمدید شد" in part
+        assert "نشست امنیتی خاور میانه در ژنو" in part
+        # The two outlets' one report is one story, its second outlet under "Also covered by".
+        assert "همچنین در" in part
+        # Bylines name the author, not the Persian "written by" before the name.
+        assert "سارا کریمی" in part and "علی رضایی" in part
+        assert f"به{zwnj}قلم" not in part and f"نوشته{zwnj}ی" not in part
+        # The ZWNJ a word holds stays one, where a line is cut or not.
+        assert f"گفت{zwnj}وگو" in " ".join(part.split())
+        assert zwnj * 2 not in part
+        assert "لغو اشتراک" in part and "تهران، خیابان نمونه، پلاک ۱" in part
+    assert (
+        sorted(story_links(html)).count("https://farda.example.org/f1")
+        + sorted(story_links(html)).count("https://iranwire.example.org/w1")
+        == 1
+    )
+    assert "سلام مریم،" in text
