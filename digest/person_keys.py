@@ -30,13 +30,23 @@ _INVISIBLE = re.compile(
 def person_key(name: str) -> str:
     """A person's name as compared across articles: case, accents' forms (NFC or NFD), spacing
     and the characters that show as nothing ignored, and in Arabic, Persian and Hebrew the
-    marks and letter shapes a name is written with or without (see _OPTIONAL_MARKS)."""
+    marks and letter shapes a name is written with or without (see _OPTIONAL_MARKS). A name in
+    the Arabic script is compared without its spaces: Persian writes a compound name joined,
+    with a zero-width non-joiner or apart ("علیرضا", "علی‌رضا", "علی رضا"), Arabic "عبدالله"
+    or "عبد الله", and each spelling was another writer for "More from"."""
+    words = _words_of(name)
+    if words and "\u0600" <= words[0][0] <= "\u06ff":
+        return "".join(words)
+    return " ".join(words)
+
+
+def _words_of(name: str) -> list[str]:
     words = _folded(name).split()
     # A title before the name ("Dr. Jane Doe", "د. أحمد علي") is the same person, as long as
     # two words are left to compare.
     while len(words) > 2 and words[0] in _TITLES:
         del words[0]
-    return " ".join(words)
+    return words
 
 
 def _folded(text: str) -> str:
@@ -73,7 +83,8 @@ _TITLES = frozenset(_folded(title) for title in TITLE_WORDS)
 
 
 def credit_key(text: str) -> str:
-    key = person_key(DOTS.sub("", text))
+    # Word by word: a credit is compared by its first words too ("الجزيرة" in "الجزيرة نت").
+    key = " ".join(_words_of(DOTS.sub("", text)))
     return key.removeprefix("the ").strip(" -–—:")
 
 

@@ -305,6 +305,16 @@ def test_a_persian_name_keeps_its_zero_width_non_joiner_as_shown() -> None:
     assert DEFAULT.read("علیرضا رضایی", "Persia Review").keys == byline.keys[:1]
 
 
+@pytest.mark.parametrize(
+    "spelling", ["علی\u200cرضا رضایی", "علیرضا رضایی", "علی رضا رضایی", "عليرضا رضايي"]
+)
+def test_a_persian_compound_name_joined_or_apart_is_one_person(spelling: str) -> None:
+    # One writer's name, as three outlets type it: "More from" made three writers of her.
+    assert person_key(spelling) == person_key("علیرضا رضایی")
+    assert person_key("عبد الله الأحمد") == person_key("عبدالله الأحمد")
+    assert person_key("علی رضایی") != person_key("علیرضا رضایی")
+
+
 def test_a_title_is_not_all_a_name_may_be_compared_by() -> None:
     assert person_key("Dr. Jane Doe") != person_key("Dr. John Doe")
     assert person_key("Dr Who") != person_key("Who")  # two words: both kept
