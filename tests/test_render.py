@@ -668,6 +668,14 @@ def test_preheader_and_shorten_limits() -> None:
     assert shorten("line one\r\nline\ttwo", 100) == "line one line two"
 
 
+def test_a_persian_headline_cut_at_a_comma_ends_in_the_ellipsis_alone() -> None:
+    # "Iran, Saudi Arabia, Turkey…" as an English cut ends: "ایران،…" kept the comma.
+    headline = "نشست وزیران خارجه ایران، عربستان، ترکیه و قطر در دوحه؛ گفت\u200cوگو ادامه دارد"
+    assert shorten(headline, 30) == "نشست وزیران خارجه ایران…"
+    assert shorten(headline, 38) == "نشست وزیران خارجه ایران، عربستان…"
+    assert shorten(headline, 62) == "نشست وزیران خارجه ایران، عربستان، ترکیه و قطر در دوحه…"
+
+
 def test_a_right_to_left_headline_in_the_teaser_is_held_in_its_direction() -> None:
     # The teaser follows the subject in an inbox's line: an Arabic headline's closing "»" went
     # to the far end of that line, after the English headline beside it (Chromium shows it in

@@ -82,7 +82,8 @@ def shorten(text: str, limit: int, *, ellipsis: str = "…") -> str:
     space = cut.rfind(" ")
     # A single very long word is cut where it is rather than dropped whole.
     cut = cut[:space] if space > limit // 2 else cut[: limit - len(ellipsis)]
-    return closed_directions(cut.rstrip(" ,;:–—-·")) + ellipsis
+    # The Arabic comma and semicolon too, which Persian and Arabic headlines are written with.
+    return closed_directions(cut.rstrip(" ,;:–—-·،؛")) + ellipsis
 
 
 # A summary a little over its bound is shown whole: its last words ("…according to UN special
