@@ -40,10 +40,12 @@ from digest.render import (
 from digest.render.bounds import leaving_out_order
 from digest.render.text import script_language
 from digest.render.views import SectionView
+from digest.wording import PERSIAN
 
 SLOT = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # 07:00 in Dubai
 IMAGES = "https://images.example.org"
 LIST_NAME = "The Middle East in your inbox"
+LIST_SLUG = "middle-east-daily"
 
 
 def make_settings(tmp_path: Path, **list_overrides: Any) -> Settings:
@@ -723,6 +725,32 @@ def test_each_line_of_a_story_in_the_text_part_reads_in_the_storys_direction(
             assert first_strong(line) == "rtl", line
             assert len(line) <= 72, line
     assert "\nTalks resume in Muscat\n" in text  # the English story's line has no mark
+
+
+def test_the_footer_of_a_persian_list_reads_right_to_left_line_by_line(tmp_path: Path) -> None:
+    # The footer names the list and the reader's address; wrapped, a line opened with the list's
+    # English name ("Daily (ارسال به ...)") and was laid out left to right in a Persian mail.
+    lead = article(1, "اتحادیه اروپا تحریم\u200cهای تازه را تصویب کرد", language="fa")
+    other = article(2, "قیمت دلار در بازار تهران بالا رفت", language="fa", feed="Gulf Wire")
+    settings = make_settings(tmp_path, language="fa", name="Tehran Bureau Daily")
+    text = Renderer(settings).render(gulf_edition(lead, other), settings.list(LIST_SLUG))
+    lines = text.text.splitlines()
+    start = next(at for at, line in enumerate(lines) if PERSIAN.subscribed_to in line)
+    footer = lines[start : lines.index(f"{PERSIAN.unsubscribe}:", start)]
+    assert any(line.lstrip("\u200f").startswith("Daily") for line in footer), footer
+    for line in footer:
+        if line.strip():
+            assert first_strong(line) == "rtl", line
+            assert len(line) <= 72, line
+    assert placeholders.SUBSCRIBER_EMAIL in "".join(footer)
+    # And the mirror: an English list with a Persian name reads left to right; with an English
+    # name its footer is as it was, with no mark.
+    for name, marks in (("خبرنامه روزانه رادیو فردا برای خوانندگان انگلیسی", 1), (LIST_NAME, 0)):
+        english = make_settings(tmp_path, name=name)
+        edition = Renderer(english).render(gulf_edition(lead, other), english.list(LIST_SLUG))
+        footer = edition.text.split("-" * 72 + "\n")[-1].split("\n\n")[0].splitlines()
+        assert all(first_strong(line) == "ltr" for line in footer), footer
+        assert sum(line.count("\u200e") for line in footer) == marks, footer
 
 
 # ---------------------------------------------------------------------------------------------

@@ -281,16 +281,8 @@ def wrap_text(
     """
     if not isinstance(text, Neutralized):
         text = neutralize_text(str(text))
-    wrapped = wrap_block(text, width, indent, subsequent_indent)
-    if direction in _DIRECTION_MARKS and any(
-        _first_strong(line) != direction for line in wrapped.splitlines()
-    ):
-        # One column for the mark: the lines still hold within ``width``.
-        wrapped = _lines_in_direction(
-            wrap_block(text, width - 1, indent, subsequent_indent), direction
-        )
     # Neutralized: finalize must not break the time markers a byline holds.
-    return Neutralized(wrapped)
+    return Neutralized(wrap_block(text, width, indent, subsequent_indent, direction))
 
 
 # A plain-text reader sets each line by its first letter (UAX #9, rules P2 and P3), a line with
@@ -320,9 +312,26 @@ def _lines_in_direction(wrapped: str, direction: str) -> str:
 
 
 def wrap_block(
-    text: str, width: int = TEXT_WIDTH, indent: str = "", subsequent_indent: str | None = None
+    text: str,
+    width: int = TEXT_WIDTH,
+    indent: str = "",
+    subsequent_indent: str | None = None,
+    direction: str | None = None,
 ) -> str:
-    """Wrap template output whose feed text was already neutralized (it may hold placeholders)."""
+    """Wrap template output whose feed text was already neutralized (it may hold placeholders);
+    with a ``direction``, each line opens as ``wrap_text`` says."""
+    wrapped = _wrapped(text, width, indent, subsequent_indent)
+    if direction in _DIRECTION_MARKS and any(
+        _first_strong(line) != direction for line in wrapped.splitlines()
+    ):
+        # One column for the mark: the lines still hold within ``width``.
+        wrapped = _lines_in_direction(
+            _wrapped(text, width - 1, indent, subsequent_indent), direction
+        )
+    return wrapped
+
+
+def _wrapped(text: str, width: int, indent: str, subsequent_indent: str | None) -> str:
     text = one_line(str(text))
     if not text:
         return ""
