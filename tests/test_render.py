@@ -727,6 +727,23 @@ def test_each_line_of_a_story_in_the_text_part_reads_in_the_storys_direction(
     assert "\nTalks resume in Muscat\n" in text  # the English story's line has no mark
 
 
+@pytest.mark.parametrize("language", ["fa", "en"])
+def test_a_persian_storys_byline_names_its_author_first_from_the_right(
+    tmp_path: Path, language: str
+) -> None:
+    # A byline opening with a name in Latin letters under a Persian story was set left to
+    # right, the time first for a reader of the story; the HTML names the author first.
+    lead = article(1, "اتحادیه اروپا تحریم\u200cهای تازه را تصویب کرد", language="fa",
+                   author="Jane Doe", feed="رادیو فردا")  # fmt: skip
+    other = article(2, "Talks resume in Muscat", author="Layla Haddad")
+    settings = make_settings(tmp_path, language=language)
+    text = Renderer(settings).render(gulf_edition(lead, other), settings.list(LIST_SLUG)).text
+    [byline] = [line for line in text.splitlines() if "Jane Doe" in line]
+    assert byline.startswith("\u200fJane Doe · رادیو فردا · "), byline
+    [english] = [line for line in text.splitlines() if "Layla Haddad" in line]
+    assert english.startswith("Layla Haddad · Gulf Wire · "), english  # no mark
+
+
 def test_the_footer_of_a_persian_list_reads_right_to_left_line_by_line(tmp_path: Path) -> None:
     # The footer names the list and the reader's address; wrapped, a line opened with the list's
     # English name ("Daily (ارسال به ...)") and was laid out left to right in a Persian mail.
