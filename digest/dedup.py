@@ -12,7 +12,8 @@ per feature, in C, makes a fingerprint cost microseconds without numpy; a librar
 MinHash would cost k hashes per feature for no gain on texts this short.
 
 Features are the content words of the title and summary: Unicode-folded (case, accents, Arabic
-and Hebrew points), stop words and words under three letters left out, each cut to its first
+and Hebrew points), stop words (English ones, and in Persian text Persian ones:
+``persian_words``) and words under three letters left out, each cut to its first
 ``STEM_LENGTH`` letters so "talks"/"talk", "Iran"/"Iranian" and "sanctions"/"sanctioned" meet.
 Title words count once more, marked as title words: a headline says what the story is about.
 
@@ -111,9 +112,16 @@ def title_words(title: str) -> tuple[str, ...]:
 def _words(text: str) -> list[str]:
     return [
         word[:STEM_LENGTH]
-        for word in _WORD.findall(_fold(text))
+        for word in _word_list(_fold(text), text)
         if (len(word) >= 3 or word.isdigit()) and word not in STOP_WORDS
     ]
+
+
+def _word_list(folded: str, text: str) -> list[str]:
+    """The words of ``folded``, the folded ``text``; a Persian one's joined and without its stop
+    words (``persian_words``)."""
+    words = _WORD.findall(folded)
+    return persian_words.content_words(words) if persian_words.is_persian(text) else words
 
 
 # One spelling of the letters and digits that outlets write one for the other ("غزة" and "غزه",
@@ -127,22 +135,21 @@ _SPELLINGS = str.maketrans(
 
 def _fold(text: str) -> str:
     """Case and compatibility folded, combining marks deleted, letter variants and digits as
-    one spelling, Persian words joined (``persian_words``)."""
+    one spelling."""
     folded = unicodedata.normalize("NFKD", text.casefold())
     if folded.isascii():
         return folded  # no marks, variants or other digits
-    folded = _COMBINING_MARKS.sub("", folded).translate(_SPELLINGS)
-    return persian_words.joined(folded) if persian_words.is_persian(text) else folded
+    return _COMBINING_MARKS.sub("", folded).translate(_SPELLINGS)
 
 
 def _folded_words(text: str) -> list[bytes]:
-    """The words of the folded text (``_WORD.findall(_fold(text))``), UTF-8 encoded."""
+    """The words of the folded text (``_word_list``), UTF-8 encoded."""
     if text.isascii():  # most English text
         return text.encode().translate(_LOWERED_ASCII_WORDS).split()
     folded = _fold(text)
     if folded.isascii():
         return folded.encode().translate(_ASCII_WORDS).split()
-    words = _WORD.findall(folded)
+    words = _word_list(folded, text)
     # One join, encode and split instead of an encode per word: "\0" is not a word character.
     return "\0".join(words).encode().split(b"\0") if words else []
 

@@ -62,6 +62,12 @@ def test_a_direction_mark_copied_inside_a_word_leaves_it_one_word() -> None:
     assert dedup.features(marked, "") == dedup.features("ایران و اسرائیل توافق کردند", "")
 
 
+def test_the_words_every_persian_report_is_written_with_are_no_features() -> None:
+    # "is", "did", "Monday", "announced", "last month" in Persian; "کرد" is "Kurd" in Arabic.
+    assert dedup.features("", "وزیر نفت روز دوشنبه اعلام کرد که این است") == {"وزير", "نفت"}
+    assert dedup.features("", "مقاتلين كرد في سوريا") == {"مقات", "كرد", "سوري"}
+
+
 def test_an_arabic_ha_apart_stays_a_word_apart() -> None:
     # "ها نحن" ("here we are") opens an Arabic phrase: no Persian plural is joined in Arabic.
     assert dedup.features("", "قال ها نحن هنا") == {"قال", "نحن", "هنا"}

@@ -3,9 +3,9 @@
 Fingerprints are stored, so the ASCII path, the combining-mark expression and the cache of word
 hashes must give, for every text, the fingerprint of the definition: casefold, NFKD, the marks of
 the Basic Multilingual Plane deleted, the letter variants, the digits, the tatweel and the
-marks left inside words folded, Persian words joined (``persian_words``), \\w+ words, their
-features, CRC-32 of each, the smallest ``SKETCH_SIZE``. The index's similarity, computed without
-building the union, must be the bottom-k estimate.
+marks left inside words folded, Persian words joined and Persian stop words taken out
+(``persian_words``), \\w+ words, their features, CRC-32 of each, the smallest ``SKETCH_SIZE``.
+The index's similarity, computed without building the union, must be the bottom-k estimate.
 """
 
 from __future__ import annotations
@@ -38,11 +38,12 @@ _WORD = re.compile(r"\w+")
 
 def _reference_words(text: str) -> list[str]:
     folded = unicodedata.normalize("NFKD", text.casefold()).translate(_MARKS).translate(_SPELLINGS)
+    words = _WORD.findall(folded)
     if persian_words.is_persian(text):
-        folded = persian_words.joined(folded)
+        words = persian_words.content_words(words)
     return [
         word[: dedup.STEM_LENGTH]
-        for word in _WORD.findall(folded)
+        for word in words
         if (len(word) >= 3 or word.isdigit()) and word not in dedup.STOP_WORDS
     ]
 

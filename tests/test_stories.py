@@ -912,3 +912,19 @@ def test_polling_in_any_order_gives_the_same_layout_when_every_rank_term_ties(
     for titles, _ in layouts[1:]:
         assert titles == first_titles
     assert len({tuple(ids) for _, ids in layouts}) > 1  # the poll orders numbered them apart
+
+
+def test_two_persian_reports_of_other_events_written_alike_are_two_stories() -> None:
+    """Oil exports and a flu vaccine: the words every Persian report is written with ("است",
+    "کرد", "روز", "دوشنبه", "اعلام", "گذشته") made them one story."""
+    zwnj = "\u200c"
+    labelled = [
+        Story("oil", "Radio Farda", "oil", None, "صادرات نفت ایران به چین افزایش یافته است",
+              "وزیر نفت روز دوشنبه اعلام کرد که صادرات این کشور در ماه گذشته افزایش یافته "
+              "است.", language="fa"),
+        Story("flu", "IranWire", "flu", None, f"واکسن آنفلوآنزا در داروخانه{zwnj}ها توزیع شده است",
+              f"وزیر بهداشت روز دوشنبه اعلام کرد که واکسن در ماه گذشته در داروخانه{zwnj}ها "
+              "توزیع شده است.", language="fa"),
+    ]  # fmt: skip
+    found = stories.group(as_articles(labelled))
+    assert found.story[1] != found.story[2]
