@@ -631,6 +631,9 @@ def test_unsure_means_a_score_near_the_threshold() -> None:
         # The same term to matching, which reads text without diacritics or vowel signs.
         ({"people": ("Erdoğan",), "exclude": ("Erdogan",)}, "'Erdogan' is in both people and"),
         ({"places": ("غزة",), "ignore": ("غَزَّة",)}, "is in both places and ignore"),
+        # One Persian word to matching, however it is spaced or whatever its plural.
+        ({"include": ("خاورمیانه",), "exclude": ("خاور میانه",)}, "is in both include and exclude"),
+        ({"include": ("تحریم",), "ignore": ("تحریم\u200cها",)}, "is in both include and ignore"),
         ({"threshold": 0}, "greater than 0"),
     ],
 )

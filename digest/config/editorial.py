@@ -49,7 +49,11 @@ def _as_matched(term: str) -> str:
     # Imported here, not at the top: digest.topics reads the config's own types. Only a rule
     # with terms gets here, so the config's default (empty) rules import nothing.
     from digest.topics.normalize import normalize_text
+    from digest.topics.persian import OPTIONAL_SPACE, is_persian, persian_spelling
 
+    if is_persian(term):
+        # Joined, with a ZWNJ or apart, with its plural or without: one word to matching.
+        return persian_spelling(term).replace(OPTIONAL_SPACE, "")
     return normalize_text(term)
 
 
