@@ -148,9 +148,10 @@ _WEEKDAYS = {
                                               "friday", "saturday", "sunday"))},
     **{fold(day): n for n, day in enumerate(("الاثنين", "الثلاثاء", "الأربعاء", "الخميس",
                                               "الجمعة", "السبت", "الأحد"))},
-    **{fold(day): n for n, day in enumerate(("دوشنبه", "سه‌شنبه", "چهارشنبه", "پنجشنبه",
+    **{fold(day): n for n, day in enumerate(("دوشنبه", "سه‌شنبه", "چهارشنبه", "پنج‌شنبه",
                                               "جمعه", "شنبه", "یکشنبه"))},
 }  # fmt: skip
+_SHANBEH = fold("شنبه")
 # Hebrew day names are also ordinals ("שני" is "second"): read only after "יום" (day).
 _HEBREW_WEEKDAYS = {
     day: n for n, day in enumerate(("שני", "שלישי", "רביעי", "חמישי", "שישי", "שבת", "ראשון"))
@@ -224,6 +225,10 @@ def weekdays(text: str) -> frozenset[int]:
     words = _words(text)
     for at, word in enumerate(words):
         day = _WEEKDAYS.get(word)
+        # Persian writes "سه‌شنبه" (Tuesday) as often apart, "سه شنبه": that "شنبه" is no
+        # Saturday. ("شنبه" after "پنج", "یک", "دو", "چهار" likewise.)
+        if word == _SHANBEH and at > 0:
+            day = _WEEKDAYS.get(words[at - 1] + word, day)
         if day is None and word[:1] in "وب" and len(word) > 4:
             day = _WEEKDAYS.get(word[1:])
         if day is None and at > 0 and words[at - 1] in ("יום", "ביום", "ויום"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from digest import names
 
 
@@ -39,3 +41,17 @@ def test_days_of_the_week_in_four_languages() -> None:
     assert names.weekdays("روز دوشنبه") == {0}
     assert names.weekdays("ביום שישי") == {4}
     assert names.weekdays("הסיבוב השני") == set()  # "second", not Monday
+
+
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [
+        ("روز سه\u200cشنبه", 1), ("روز سه شنبه", 1), ("روز سهشنبه", 1),
+        ("پنج\u200cشنبه گذشته", 3), ("پنج شنبه گذشته", 3), ("پنجشنبه", 3),
+        ("یک شنبه", 6), ("دو شنبه", 0), ("چهار شنبه", 2), ("روز شنبه", 5),
+    ],
+)  # fmt: skip
+def test_a_persian_weekday_written_apart_is_that_day_not_saturday(text: str, day: int) -> None:
+    # "سه شنبه" (Tuesday, spaced as often as not) was read as "شنبه", Saturday: two outlets'
+    # reports of one event "on Tuesday" named two days, and were two stories.
+    assert names.weekdays(text) == {day}

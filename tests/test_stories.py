@@ -928,3 +928,19 @@ def test_two_persian_reports_of_other_events_written_alike_are_two_stories() -> 
     ]  # fmt: skip
     found = stories.group(as_articles(labelled))
     assert found.story[1] != found.story[2]
+
+
+def test_one_persian_report_on_tuesday_written_with_a_zwnj_or_apart_is_one_story() -> None:
+    """One outlet writes "سه‌شنبه" (Tuesday), the other "سه شنبه", read as "شنبه" (Saturday):
+    the two named different days and were two stories."""
+    zwnj = "\u200c"
+    labelled = [
+        Story("farda", "Radio Farda", "quake", None, "زلزله ۵٫۲ ریشتری کرمان را لرزاند",
+              f"زمین{zwnj}لرزه{zwnj}ای به بزرگی ۵٫۲ ریشتر بامداد سه{zwnj}شنبه کرمان را لرزاند "
+              "و به ۱۲ خانه آسیب زد.", language="fa"),
+        Story("iranwire", "IranWire", "quake", None, "آسیب به ۱۲ خانه در پی زمین‌لرزه کرمان",
+              "هلال احمر می گوید زلزله سه شنبه در کرمان به بزرگی ۵٫۲ ریشتر بود و ۱۲ خانه را "
+              "ویران کرد.", language="fa"),
+    ]  # fmt: skip
+    found = stories.group(as_articles(labelled))
+    assert found.story[1] == found.story[2]
