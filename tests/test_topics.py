@@ -329,6 +329,19 @@ def test_a_persian_rule_written_in_the_plural_matches_the_singular_too() -> None
         assert slugs(desk.classify(article(text))) == ["sanctions"], text
 
 
+def test_a_persian_word_ending_in_heh_matches_with_its_ezafe() -> None:
+    # "پرونده‌ی هسته‌ای" (the nuclear file): the text drops the ZWNJ, "پروندهی" was another word.
+    desk = TopicClassifier([topic("nuclear", include=("پرونده",)), topic("time", include=("گاه",))])
+    for text in (f"پرونده{ZWNJ}ی هسته{ZWNJ}ای", "پروندهٔ هسته\u200cای", f"پرونده{ZWNJ}ها"):
+        assert slugs(desk.classify(article(text))) == ["nuclear"], text
+    # No other ending: "پرونده‌ای" (a file), and a short word's yeh ("گاهی", sometimes).
+    assert desk.classify(article(f"پرونده{ZWNJ}ای تازه")) == ()
+    assert desk.classify(article("گاهی")) == ()
+    # A word of Arabic letters typed with its plural is Persian, and takes the ezafe too.
+    plural = TopicClassifier([topic("programme", include=(f"برنامه{ZWNJ}ها",))])
+    assert slugs(plural.classify(article(f"برنامه{ZWNJ}ی تازه"))) == ["programme"]
+
+
 def test_a_persian_name_takes_no_arabic_prefix() -> None:
     # Persian writes "به ایران" apart; "وایران" and "بایران" are other words or typos.
     desk = TopicClassifier([topic("iran", places=("ایران",))])

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from digest.topics.normalize import normalize_text, script_of
-from digest.topics.persian import OPTIONAL_SPACE, PLURAL_PATTERN, is_persian, persian_spelling
+from digest.topics.persian import OPTIONAL_SPACE, PLURAL_PATTERN, is_persian, persian_spellings
 
 _ARABIC_ARTICLE = "ال"
 _HEBREW_ARTICLE = "ה"
@@ -77,11 +77,13 @@ class TermPattern:
             if not normalized:
                 continue
             if is_persian(term.text):
-                group, core = "fa", persian_spelling(term.text)
+                group, spellings = "fa", persian_spellings(term.text)
             else:
                 group, core = _group_and_core(normalized, clitic_prefixes)
-            self._by_core.setdefault((group, _key(core)), (term, normalized, " " not in core))
-            groups[group].add(core)
+                spellings = (core,)
+            for core in spellings:
+                self._by_core.setdefault((group, _key(core)), (term, normalized, " " not in core))
+                groups[group].add(core)
         alternatives = []
         prefixes, cores = "", set[str]()  # those of the terms that take a prefix
         for group, prefix in (
