@@ -16,6 +16,7 @@
     ├── OutboxUnavailableError the outbox folder cannot take any message (says folder, why)
     ├── StoreUnavailableError  the database cannot be reached or opened (says its URL, masked)
     ├── SchemaMismatchError    the database's schema is not this code's (distributed mode)
+    ├── DatabaseCopyError      `digest db copy` refused its source or target, or stopped midway
     ├── BrokerUnavailableError the broker (Redis) cannot be reached (says its URL, masked)
     ├── BrokerRefusedError     the broker answers and refuses the URL's password or database
     │   └── BrokerForbiddenError     … or a command digest needs, to the URL's user (its ACL)
@@ -365,6 +366,11 @@ class SchemaMismatchError(DigestError):
                 "`digest db upgrade` once, then start the workers and beat again"
             )
         super().__init__(what)
+
+
+class DatabaseCopyError(DigestError):
+    """``digest db copy`` refused to start (the source not at the code's revision or in use, the
+    target holding data) or stopped midway, its target left empty; the message says which."""
 
 
 class SecretKeyMismatchError(DigestError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from digest.cli import commands as _commands  # noqa: F401  (registers the commands)
+from digest.cli import db_copy as _db_copy  # noqa: F401  (registers the command)
 from digest.cli import edition_preview as _edition_preview  # noqa: F401  (registers the command)
 from digest.cli import feeds as _feeds  # noqa: F401  (registers the commands)
 from digest.cli import inbound as _inbound  # noqa: F401  (registers the command)

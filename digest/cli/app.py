@@ -36,7 +36,8 @@ config_app = DigestTyper(
     help="Check the configuration; write the example one.", no_args_is_help=True
 )
 db_app = DigestTyper(
-    help="Create or upgrade the database schema; adopt a new secret key.", no_args_is_help=True
+    help="Create or upgrade the database schema; copy it into another; adopt a new secret key.",
+    no_args_is_help=True,
 )
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
