@@ -33,7 +33,8 @@ from digest.store.upgrades import HEAD_REVISION, stored_revision, upgrade
 from digest.web import create_app
 from tests.servers import SmtpSink, smtp_server
 from tests.service_cluster import fresh_database
-from tests.test_end_to_end import DIGEST, SECRET, example_config, parse
+from tests.test_end_to_end import SECRET, example_config, parse
+from tests.test_end_to_end import digest as run_digest
 
 pytestmark = pytest.mark.integration
 
@@ -46,20 +47,7 @@ KEY = key_function(SECRET)
 def digest(
     config: Path, *args: str, database_url: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """``digest --config CONFIG ARGS``, with DIGEST_DATABASE_URL set to ``database_url``."""
-    environment = {**os.environ, "COLUMNS": "200", "DIGEST_SECRET_KEY": SECRET}
-    environment.pop("DIGEST_CONFIG", None)
-    environment.pop("DIGEST_DATABASE_URL", None)
-    if database_url is not None:
-        environment["DIGEST_DATABASE_URL"] = database_url
-    return subprocess.run(
-        [DIGEST, "--config", str(config), *args],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=300,
-        check=False,
-    )
+    return run_digest(config, *args, columns=200, database_url=database_url)
 
 
 @pytest.fixture
@@ -197,12 +185,21 @@ def filled(tmp_path: Path) -> tuple[Path, str]:
     return filled_sqlite(tmp_path)
 
 
-def test_a_target_that_holds_data_is_refused_and_left_as_it_was(
-    filled: tuple[Path, str], postgres_url: str
-) -> None:
-    config, sqlite_url = filled
+@pytest.fixture
+def copied(filled: tuple[Path, str], postgres_url: str) -> tuple[Path, str]:
+    """The example's config after one cycle on SQLite, and the PostgreSQL database it was
+    copied into."""
+    config, _ = filled
     postgres = fresh_database(postgres_url)
-    assert digest(config, "db", "copy", "--to", postgres).returncode == 0
+    done = digest(config, "db", "copy", "--to", postgres)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return config, postgres
+
+
+def test_a_target_that_holds_data_is_refused_and_left_as_it_was(
+    copied: tuple[Path, str], filled: tuple[Path, str]
+) -> None:
+    (config, postgres), (_, sqlite_url) = copied, filled
     counts = row_counts(postgres)
 
     again = digest(config, "db", "copy", "--to", postgres)
@@ -296,11 +293,9 @@ def test_a_copy_refused_while_the_service_builds_or_sends_on_the_source(
 
 
 def test_a_postgresql_source_with_workers_connected_is_refused(
-    filled: tuple[Path, str], postgres_url: str, tmp_path: Path
+    copied: tuple[Path, str], tmp_path: Path
 ) -> None:
-    config, _ = filled
-    postgres = fresh_database(postgres_url)
-    assert digest(config, "db", "copy", "--to", postgres).returncode == 0
+    config, postgres = copied
     home = f"sqlite:///{tmp_path / 'home.db'}"
     worker = create_engine(postgres, connect_args={"application_name": "celery worker"})
     try:
@@ -345,12 +340,8 @@ def test_a_copy_that_fails_midway_leaves_the_target_empty_and_says_so(
     assert counts["feeds"] == 0 and counts["articles"] == 0
 
 
-def test_copied_ids_leave_room_for_new_rows_on_postgresql(
-    filled: tuple[Path, str], postgres_url: str
-) -> None:
-    config, _ = filled
-    postgres = fresh_database(postgres_url)
-    assert digest(config, "db", "copy", "--to", postgres).returncode == 0
+def test_copied_ids_leave_room_for_new_rows_on_postgresql(copied: tuple[Path, str]) -> None:
+    _, postgres = copied
     store = open_store(postgres, migrate=False)
     try:
         with store.engine.connect() as connection:

@@ -57,15 +57,22 @@ def example_config(tmp_path: Path, *, smtp_port: int | None) -> Path:
 
 
 def digest(
-    config: Path, *args: str, secret: str | None = SECRET, columns: int = 120
+    config: Path,
+    *args: str,
+    secret: str | None = SECRET,
+    columns: int = 120,
+    database_url: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """``digest --config CONFIG ARGS`` run to its end, with ``secret`` as DIGEST_SECRET_KEY (None:
-    unset, the key file of the data folder is used)."""
+    unset, the key file of the data folder is used), and ``database_url`` as DIGEST_DATABASE_URL
+    (None: the config's)."""
     environment = {**os.environ, "COLUMNS": str(columns)}
-    environment.pop("DIGEST_CONFIG", None)
-    environment.pop("DIGEST_SECRET_KEY", None)
+    for name in ("DIGEST_CONFIG", "DIGEST_SECRET_KEY", "DIGEST_DATABASE_URL"):
+        environment.pop(name, None)
     if secret is not None:
         environment["DIGEST_SECRET_KEY"] = secret
+    if database_url is not None:
+        environment["DIGEST_DATABASE_URL"] = database_url
     return subprocess.run(
         [DIGEST, "--config", str(config), *args],
         capture_output=True,

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import Progress, TaskID
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
 from digest import __version__
 from digest.cli.boundary import (
@@ -194,6 +194,18 @@ def running(settings: Settings) -> Iterator[Services]:
 
         runtime.configure(settings, services)
         yield services
+
+
+def progress_bars() -> Progress:
+    """The bars of long work (a cycle's stages, a copy's tables), gone from the terminal once
+    it ends."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=True,
+    )
 
 
 class ProgressObserver:

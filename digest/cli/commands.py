@@ -11,7 +11,6 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -26,6 +25,7 @@ from digest.cli.app import (
     errors,
     known_list,
     load_config,
+    progress_bars,
     require_workers,
     running,
 )
@@ -65,13 +65,7 @@ def _one_cycle(services: Services, only_list: str | None) -> CycleSummary:
     from worker.app import app as celery_app
     from worker.dispatch import CeleryDispatcher
 
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
+    with progress_bars() as progress:
         return pipeline.run_cycle(
             services,
             CeleryDispatcher(celery_app),

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.progress import Progress, TaskID
 from rich.table import Table
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from digest.cli.app import console, db_app, errors, load_config
+from digest.cli.app import console, db_app, errors, load_config, progress_bars
 from digest.cli.boundary import shown
 from digest.shown import database_shown
 from digest.store.copying import (
@@ -70,7 +70,7 @@ def db_copy(
     try:
         target = _reachable(to, seconds)
         try:
-            with database_errors(to), _bars() as progress:
+            with database_errors(to), progress_bars() as progress:
                 summary = copy_database(
                     source, target, observer=_TablesAsBars(progress), say=console.print
                 )
@@ -92,16 +92,6 @@ def _reachable(url: str, statement_seconds: float) -> Engine:
             engine.dispose()
             raise
     return engine
-
-
-def _bars() -> Progress:
-    return Progress(
-        TextColumn("{task.description:<22}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=console,
-        transient=True,
-    )
 
 
 def _print_summary(summary: CopySummary, source_url: str, target_url: str) -> None:

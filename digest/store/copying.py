@@ -23,10 +23,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, func, inspect, select, text
-from sqlalchemy.exc import DatabaseError
+from sqlalchemy import Connection, Engine, Row, Table, func, inspect, select, text
+from sqlalchemy.exc import DatabaseError, DBAPIError
 
 from digest.errors import DatabaseCopyError
 from digest.shown import brief, database_shown
@@ -262,11 +262,52 @@ def _copy_table(
     rows = source.execution_options(yield_per=batch).execute(
         select(table).order_by(*table.primary_key.columns)
     )
-    insert = table.insert()
+    write = _writer(table, target)
     for part in rows.partitions():
-        target.execute(insert, [row._asdict() for row in part])
+        write(part)
         seen.copied(table.name, len(part))
     return TableCopied(table.name, total)
+
+
+def _writer(table: Table, target: Connection) -> Callable[[Sequence[Row[Any]]], None]:
+    """What writes a batch of ``table``'s rows into ``target``'s transaction.
+
+    PostgreSQL: one COPY a batch (a statement a batch, within the statement bound), each value
+    as SQLAlchemy binds it (UTC datetimes without their zone, JSON serialised). An INSERT's
+    executemany ran one statement a row through psycopg: 3,000 rows a second. SQLite's
+    executemany runs in C, one prepared statement for the batch."""
+    if target.dialect.name != "postgresql":
+        insert = table.insert()
+        return lambda part: target.execute(insert, [row._asdict() for row in part]).close()
+    dialect = target.dialect
+    quote = dialect.identifier_preparer
+    columns = ", ".join(quote.quote(column.name) for column in table.columns)
+    statement = f"COPY {quote.format_table(table)} ({columns}) FROM STDIN"
+    driver_error = dialect.loaded_dbapi.Error
+    binders = [
+        column.type.dialect_impl(dialect).bind_processor(dialect) or _as_it_is
+        for column in table.columns
+    ]
+
+    def copy(part: Sequence[Row[Any]]) -> None:
+        cursor = target.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            with cursor.copy(statement) as copying:
+                for row in part:
+                    copying.write_row(
+                        [bind(value) for bind, value in zip(binders, row, strict=True)]
+                    )
+        except driver_error as error:
+            # As SQLAlchemy wraps the driver's errors of its own statements.
+            raise DBAPIError.instance(statement, None, error, driver_error) from error
+        finally:
+            cursor.close()
+
+    return copy
+
+
+def _as_it_is(value: Any) -> Any:
+    return value
 
 
 def _sequences_past_ids(target: Connection) -> None:
