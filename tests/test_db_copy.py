@@ -144,6 +144,14 @@ def test_a_service_moved_to_postgresql_sends_no_second_edition_and_keeps_its_rea
     finally:
         engine.dispose()
 
+    # The check of the secret key came along: a machine given another key is refused there,
+    # rather than sign links that no mail already sent carries.
+    other_key = run_digest(
+        config, "run", "--once", secret="another-key-of-32-characters-long", database_url=postgres
+    )
+    assert other_key.returncode == 1
+    assert "is not the one the database" in other_key.stderr
+
     # On PostgreSQL, at the same slot: nothing new, nothing sent twice.
     again = digest(config, "run", "--once", database_url=postgres)
     assert again.returncode == 0, again.stderr
