@@ -16,6 +16,7 @@ import re
 import sqlite3
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -64,11 +65,18 @@ def unsubscribe_link(message_bytes: bytes) -> tuple[str, str]:
     return found.group(1), message["To"].addresses[0].addr_spec.lower()
 
 
-def web(config: Path, database_url: str | None = None) -> TestClient:
+@contextmanager
+def web(config: Path, database_url: str | None = None) -> Iterator[TestClient]:
+    """The readers' pages on the config's database, or on ``database_url``; closed after."""
     environment = {"DIGEST_SECRET_KEY": SECRET}
     if database_url is not None:
         environment["DIGEST_DATABASE_URL"] = database_url
-    return TestClient(create_app(build_services(load_settings(config, environment))))
+    services = build_services(load_settings(config, environment))
+    try:
+        with TestClient(create_app(services)) as client:
+            yield client
+    finally:
+        services.close()
 
 
 def membership(database_url: str, email: str) -> dict[str, tuple[str, tuple[str, ...] | None]]:
@@ -299,6 +307,20 @@ def test_a_copy_refused_while_the_service_builds_or_sends_on_the_source(
         assert "stop digest run" in refused.stderr
         assert not _has_tables(postgres), "the target is not touched"
 
+    # A `digest run` waiting for its next cycle holds neither: it has the database open.
+    reader = sqlite3.connect(database)
+    try:
+        reader.execute("SELECT count(*) FROM editions").fetchall()
+        refused = digest(config, "db", "copy", "--to", postgres)
+    finally:
+        reader.close()
+    assert refused.returncode == 1
+    assert f"error: the source database {sqlite_url} is open in another process" in (
+        " ".join(refused.stderr.split())
+    )
+    assert not _has_tables(postgres), "the target is not touched"
+    assert digest(config, "db", "copy", "--to", postgres).returncode == 0, "once it is closed"
+
 
 def test_a_postgresql_source_with_workers_connected_is_refused(
     copied: tuple[Path, str], tmp_path: Path
@@ -331,8 +353,10 @@ def test_a_copy_that_fails_midway_leaves_the_target_empty_and_says_so(
     config, sqlite_url = filled
     # SQLite keeps a string longer than its column's length; PostgreSQL refuses it. The
     # membership history is copied after the feeds, articles and editions.
-    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as connection:
+    connection = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))
+    with connection:  # commits; it does not close, and an open file is refused
         connection.execute("UPDATE subscription_history SET channel = ? WHERE id = 1", ("x" * 40,))
+    connection.close()
     postgres = fresh_database(postgres_url)
     failed = digest(config, "db", "copy", "--to", postgres)
     assert failed.returncode == 1, failed.stdout

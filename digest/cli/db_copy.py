@@ -88,9 +88,10 @@ def _reachable(url: str, statement_seconds: float) -> Engine:
         engine = create_database_engine(url, statement_seconds=statement_seconds)
         try:
             engine.connect().close()
-        except BaseException:
+        finally:
+            # Closed: the copy asks whether another process has an SQLite source open, which
+            # it can tell only while it has it open nowhere itself.
             engine.dispose()
-            raise
     return engine
 
 

@@ -166,6 +166,12 @@ def _service_held_off(url: str) -> Iterator[None]:
     if database is None or database.startswith("file:") or not Path(database).exists():
         yield  # in memory, or no database at all (_refuse_unless_current says so)
         return
+    if _open_elsewhere(database):
+        raise DatabaseCopyError(
+            f"the source database {database_shown(url)} is open in another process (digest "
+            "run, digest serve, digest inbound, or an sqlite3 shell): stop it first, or what it "
+            "writes after the copy is lost with the move"
+        )
     with ExitStack() as held:
         for suffix, doing in (("building", "building an edition"), ("sending", "sending")):
             descriptor = os.open(f"{database}-{suffix}", os.O_RDWR | os.O_CREAT, 0o600)
@@ -179,6 +185,31 @@ def _service_held_off(url: str) -> Iterator[None]:
                     "first, or what it writes after the copy is lost with the move"
                 ) from None
         yield
+
+
+# SQLite's lock byte in DATABASE-shm that every connection to a WAL database holds shared for
+# as long as it is open ("DMS", https://www.sqlite.org/walformat.html#locks): an exclusive
+# lock on it cannot be had while another process has the database open.
+_DMS_LOCK_BYTE = 128
+
+
+def _open_elsewhere(database: str) -> bool:
+    """Whether another process has the SQLite ``database`` open: a `digest run` waiting for
+    its next cycle holds no other lock. Asked before this process opens it: closing the
+    descriptor would let go of this process's own locks on the file, SQLite's among them."""
+    try:
+        descriptor = os.open(f"{database}-shm", os.O_RDWR)
+    except FileNotFoundError:
+        return False  # made by the first connection, deleted by the last
+    except PermissionError:
+        return False  # not ours to lock: the other checks still hold
+    try:
+        fcntl.lockf(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, _DMS_LOCK_BYTE)
+    except OSError:
+        return True
+    finally:
+        os.close(descriptor)  # the lock, if taken, goes with it
+    return False
 
 
 def _snapshot(source: Connection) -> Connection:
