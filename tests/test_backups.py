@@ -65,7 +65,7 @@ from digest.store import open_store
 
 store = open_store(sys.argv[1])
 for line in sys.stdin:
-    store.mark_delivered(int(line), f"<{line.strip()}@example.org>", datetime.now(UTC))
+    store.mark_delivered_many([(int(line), f"<{line.strip()}@example.org>")], datetime.now(UTC))
     print("sent", flush=True)
 """
 
@@ -120,13 +120,13 @@ def test_a_postgresql_backup_restores_the_ledger_the_schema_and_the_ids(
     database_url = fresh_database(postgres_url)
     store = open_store(database_url)
     edition_id, (first, second) = edition_for_two(store)
-    store.mark_delivered(first, "<1@example.org>", T0)
+    store.mark_delivered_many([(first, "<1@example.org>")], T0)
     # The guide's URL names the test's database; its tools take it without the driver's name.
     url = make_url(database_url).set(drivername="postgresql")
     tools_url = url.render_as_string(hide_password=False)
     run(guide_command("back up postgresql").replace(GUIDE_URL, tools_url), tmp_path)
     # After the backup: the second copy sent, a reader more; then the backup is restored.
-    store.mark_delivered(second, "<2@example.org>", T0)
+    store.mark_delivered_many([(second, "<2@example.org>")], T0)
     add_members(store, "daily", [SubscriberInput("later@example.org")], T0)
     store.engine.dispose()
 

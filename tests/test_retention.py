@@ -58,8 +58,12 @@ def an_edition_sent_to(
     assert store.queue_deliveries(state.id, "daily", T0) == readers
     ids = store.pending_deliveries(state.id)
     store.mark_delivered_many([(sent, f"<{sent}@example.org>") for sent in ids[4:]], T0)
-    store.mark_failed(ids[3], "550 no such user", permanent=True)
     with store.transaction() as session:
+        session.execute(
+            update(DeliveryRow)
+            .where(DeliveryRow.id == ids[3])
+            .values(status="failed", attempts=1, last_error="550 no such user")
+        )
         session.execute(
             update(DeliveryRow)
             .where(DeliveryRow.id == ids[2])

@@ -274,24 +274,12 @@ def test_the_ledger_sends_each_member_once_and_skips_who_left(store: Store) -> N
     assert store.unsubscribe(subscribers[1].id, "daily", T0)
     ready = store.deliveries_to_send(state.id, pending)
     assert [subscriber.email for _, subscriber in ready] == ["a@example.org"]
-    store.mark_delivered(ready[0][0], "<1.1@example.org>", T0)
+    store.mark_delivered_many([(ready[0][0], "<1.1@example.org>")], T0)
     assert store.deliveries_to_send(state.id, pending) == []  # nothing pending is left
     counts = store.delivery_counts(state.id)
     assert (counts.sent, counts.skipped, counts.pending) == (1, 1, 0)
     store.settle_edition(state.id)
     assert store.edition_for_slot("daily", T0).status == "sent"  # type: ignore[union-attr]
-
-
-def test_a_temporary_failure_stays_pending(store: Store) -> None:
-    edition, rendered = make_edition(store, T0)
-    state, _ = store.save_edition(edition, rendered, T0)
-    add_members(store, "daily", [SubscriberInput("a@example.org")], T0)
-    store.queue_deliveries(state.id, "daily")
-    [delivery_id] = store.pending_deliveries(state.id)
-    store.mark_failed(delivery_id, "451 try later", permanent=False)
-    assert store.pending_deliveries(state.id) == [delivery_id]
-    store.mark_failed(delivery_id, "550 no such user", permanent=True)
-    assert store.pending_deliveries(state.id) == []
 
 
 def test_an_import_adds_and_updates_but_never_removes_nor_resubscribes(store: Store) -> None:

@@ -246,13 +246,6 @@ class DeliveryStore(StoreBase):
         with advisory_locks(self.engine, _CLAIM, {"ids": sorted(set(delivery_ids))}) as held:
             yield held
 
-    def mark_delivered(self, delivery_id: int, message_id: str, now: datetime) -> None:
-        with self.transaction() as session:
-            row = session.get_one(DeliveryRow, delivery_id)
-            row.status, row.message_id, row.sent_at = DELIVERED, message_id, now
-            row.attempts += 1
-            row.last_error = None
-
     def mark_delivered_many(self, sent: Sequence[tuple[int, str]], now: datetime) -> None:
         """Mark the (delivery id, Message-ID) pairs sent, in one transaction."""
         if sent:
@@ -280,15 +273,6 @@ class DeliveryStore(StoreBase):
             _MARK_SENT.values(sent_at=now),
             [{"delivery": delivery_id, "sent_id": message_id} for delivery_id, message_id in sent],
         )
-
-    def mark_failed(self, delivery_id: int, error: str, *, permanent: bool) -> None:
-        """Record a failed attempt; a temporary failure leaves the row pending for a retry."""
-        with self.transaction() as session:
-            row = session.get_one(DeliveryRow, delivery_id)
-            row.attempts += 1
-            row.last_error = error
-            if permanent:
-                row.status = FAILED
 
     def delivery_counts(self, edition_id: int) -> DeliveryCounts:
         with self.transaction() as session:
