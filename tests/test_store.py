@@ -367,6 +367,16 @@ def test_an_edition_is_unqueued_until_its_deliveries_are_queued(store: Store) ->
     assert empty.status == "empty" and store.unqueued_editions() == []
 
 
+def test_editions_left_unqueued_are_queued_oldest_slot_first(store: Store) -> None:
+    # A run that stopped after storing two editions left them for the next to queue and send:
+    # the one of the earlier slot goes first, whichever of them was stored first.
+    edition, rendered = make_edition(store, T0)
+    later, _ = store.save_edition(replace(edition, slot=T0 + timedelta(days=1)), rendered, T0)
+    earlier, _ = store.save_edition(edition, rendered, T0)
+    assert later.id < earlier.id
+    assert [e.id for e in store.unqueued_editions()] == [earlier.id, later.id]
+
+
 def test_renaming_a_list_carries_its_history_and_an_unsubscribe_wins(store: Store) -> None:
     edition, rendered = make_edition(store, T0)
     old, _ = store.save_edition(edition, rendered, T0)
