@@ -350,7 +350,6 @@ def personalize(
     signer: TokenSigner,
     now: datetime,
     dkim: DkimSigner | None = None,
-    bounces: BouncesSettings | None = None,
 ) -> OutgoingMessage:
     """One copy, compiling the edition for it; a send uses one ``Personalizer`` for all."""
     personalizer = Personalizer(
@@ -360,7 +359,6 @@ def personalize(
         digest_list=digest_list,
         signer=signer,
         dkim=dkim,
-        bounces=bounces,
     )
     return personalizer.message_for(subscriber, now)
 
