@@ -184,6 +184,11 @@ def test_the_longest_base_url_the_config_takes_fits_the_unsubscribe_header() -> 
     assert parse(message)["List-Unsubscribe"].startswith(f"<{base_url}/unsubscribe/")
 
 
+def test_an_edition_with_no_subject_goes_under_the_lists_name() -> None:
+    parsed = parse(make(rendered=rendered_with_subject("")))
+    assert parsed["Subject"] == "The Middle East in your inbox"
+
+
 def test_no_reply_to_unless_configured() -> None:
     service = SERVICE.model_copy(update={"reply_to": None})
     assert "Reply-To" not in parse(make(service=service))
@@ -344,6 +349,12 @@ def test_times_are_written_in_the_subscribers_timezone() -> None:
     assert "1 May, 05:14 GST" in bodies(parse(make(unknown)))[0]
 
 
+def test_times_are_written_in_the_lists_language() -> None:
+    # An Arabic list's copy gave its articles' times with English month names.
+    text, _ = bodies(parse(make(digest_list=DIGEST_LIST.model_copy(update={"language": "ar"}))))
+    assert "Gulf Wire · 1 مايو، 05:14 غرينتش+4\n" in text
+
+
 def test_a_time_of_another_year_than_the_editions_keeps_its_year() -> None:
     # New Year's Day's edition: last night's article is of last year where the reader is.
     slot = datetime(2025, 1, 1, 3, 0, tzinfo=UTC)  # 07:00 in Dubai
@@ -482,6 +493,84 @@ def test_arabic_name_is_encoded_in_to() -> None:
     assert text.startswith("Hello محمد عبد الله,\n")
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Zoë" + "x" * 50,  # one word, "=?utf-8?q?Zo=C3=AB" and 50 x: 70 characters encoded
+        "Zoë " + "y" * 49,  # two words, 70 characters as one encoded word
+    ],
+)
+def test_a_name_that_fits_one_encoded_word_is_read_back_as_written(name: str) -> None:
+    # 70 characters is the most an encoded word of the code's may hold: a name of exactly that
+    # cut in two came back from mail programs built on the email package's default policy
+    # with the folding space in it ("Zoëxx…x x", "Zoë  yy…y").
+    message = make(Subscriber(id=7, email="zoe@example.org", name=name))
+    assert parse(message)["To"].addresses[0].display_name == name
+    head = message.data.partition(b"\r\n\r\n")[0].decode("ascii")
+    assert re.search(rf"\r\nTo: {ENCODED_WORD}\r\n <zoe@example.org>\r\n", head), head
+
+
+def to_field(message: OutgoingMessage) -> str:
+    """The To header as written on the wire, its folds kept."""
+    head = message.data.partition(b"\r\n\r\n")[0].decode("ascii")
+    found = re.search(r"\r\nTo: (.*?)\r\n(?! )", head, re.DOTALL)
+    assert found is not None, head
+    return found.group(1)
+
+
+@pytest.mark.parametrize(
+    ("name", "cut"),
+    [
+        # Greek letters go as base64: 21 of them (42 bytes) in 70 characters.
+        ("Ωμέγα" * 19, [21, 21, 21, 21, 11]),
+        # Latin ones as Q: "Zoë" and 50 x are 70 characters, as in the test above.
+        ("Zoë" + "x" * 51, [53, 1]),
+        # Words of a name are cut at a space, which goes with the word before it.
+        ("Zoë Al-Hashimi de la Fuente y Martínez-Rodríguez", [30, 18]),
+    ],
+)
+def test_a_name_too_long_for_one_encoded_word_is_cut_into_as_few_as_fit(
+    name: str, cut: list[int]
+) -> None:
+    # A name longer than one encoded word holds: each word holds as much of it as its 70
+    # characters can, mail programs join them back into the name, and the address stays on
+    # the last one's line.
+    field = to_field(make(Subscriber(id=7, email="zoe@example.org", name=name)))
+    *lines, last = field.split("\r\n ")
+    assert last.endswith(" <zoe@example.org>"), field
+    words = [*lines, last.removesuffix(" <zoe@example.org>")]
+    assert all(re.fullmatch(ENCODED_WORD, word) and len(word) <= 70 for word in words), field
+    texts = [str(make_header(decode_header(word))) for word in words]
+    assert [len(text) for text in texts] == cut
+    assert "".join(texts) == name  # RFC 2047 readers join adjacent encoded words
+
+
+@pytest.mark.parametrize(("letters", "same_line"), [(35, True), (36, False)])
+def test_the_address_stays_on_the_names_line_while_the_line_fits_78(
+    letters: int, same_line: bool
+) -> None:
+    # "To: " and the name's encoded word of 21 + letters, " <zoe@example.org>": 78 at 35.
+    field = to_field(make(Subscriber(id=7, email="zoe@example.org", name="Zoë " + "y" * letters)))
+    word = "=?utf-8?q?Zo=C3=AB_" + "y" * letters + "?="
+    if same_line:
+        assert field == f"{word} <zoe@example.org>" and len(f"To: {field}") == 78
+    else:
+        assert field == f"{word}\r\n <zoe@example.org>"
+
+
+@pytest.mark.parametrize(("letters", "same_line"), [(52, True), (53, False)])
+def test_the_address_stays_on_an_ascii_names_line_while_the_line_fits_78(
+    letters: int, same_line: bool
+) -> None:
+    # "To: Sam " and the letters, then " <sam@example.org>": 78 characters at 52.
+    name = "Sam " + "H" * letters
+    field = to_field(make(Subscriber(id=7, email="sam@example.org", name=name)))
+    if same_line:
+        assert field == f"{name} <sam@example.org>" and len(f"To: {field}") == 78
+    else:
+        assert field == f"{name}\r\n <sam@example.org>"
+
+
 def test_non_ascii_subject_and_list_name_are_encoded() -> None:
     digest_list = DIGEST_LIST.model_copy(update={"name": "الشرق الأوسط في بريدك"})
     rendered = rendered_with_subject("الشرق الأوسط في بريدك: استؤنفت المحادثات في مسقط")
@@ -553,6 +642,40 @@ def test_unusable_address_is_a_permanent_delivery_error() -> None:
     with pytest.raises(DeliveryPermanentError) as caught:
         make(Subscriber(id=1, email="not an address"))
     assert caught.value.recipient == "not an address"
+
+
+def test_a_copy_of_another_list_or_slot_has_another_message_id() -> None:
+    # The edition and reader ids start again with a fresh database: the list and the slot keep
+    # the ids of two editions apart, or a reader's mail program dropped the second as a twin.
+    first = make()
+    other_list = make(rendered=replace(RENDERED, list_slug="gulf-weekly"))
+    other_slot = make(rendered=replace(RENDERED, slot=SLOT + timedelta(days=1)))
+    ids = {first.message_id, other_list.message_id, other_slot.message_id}
+    assert len(ids) == 3
+    for message_id in ids:
+        assert re.fullmatch(r"<12\.345\.[0-9a-f]{12}@example\.org>", message_id), message_id
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "sam..haddad@example.org",  # two dots in a row
+        ".sam@example.org",  # a dot first
+        "sam=?utf-8?q?x?=@example.org",  # an encoded word, which mail programs would decode
+        "s" * 64 + "@" + "d" * 186 + ".org",  # 255 characters, over RFC 5321's 254
+    ],
+)
+def test_an_address_mail_programs_would_misread_is_refused_for_good(address: str) -> None:
+    with pytest.raises(DeliveryPermanentError) as refused:
+        make(Subscriber(id=9, email=address))
+    assert refused.value.reason == "not an address a message can be sent to"
+    assert refused.value.recipient == address
+
+
+def test_an_address_of_254_characters_is_sent_to() -> None:
+    address = "s" * 64 + "@" + "d" * 185 + ".org"
+    assert len(address) == 254
+    assert make(Subscriber(id=9, email=address)).recipient == address
 
 
 def test_naive_now_is_refused() -> None:
