@@ -82,3 +82,19 @@ def test_a_list_read_in_each_readers_hour_leaves_the_lists_around_it_due(tmp_pat
         ("after", SLOT1),
     ]
     services.close()
+
+
+def test_a_readers_hour_whose_edition_came_out_empty_is_not_due_again(tmp_path: Path) -> None:
+    """A list read in each reader's hour, its feed down at 07:00 in Dubai: the edition of that
+    hour comes out empty, and the group waits for its next slot rather than be built again at
+    every tick until then."""
+    local = make_settings(tmp_path, "http://127.0.0.1:9", reader_local=True)
+    now = SLOT1 + timedelta(minutes=1)
+    services = services_for(local, FixedClock(now))
+    pipeline.members_in_step(services, now)
+    assert pipeline.due_editions(services, now) == [("daily", SLOT1)]
+    pipeline.build_edition(services, "daily", SLOT1)
+    [stored] = services.store.editions_of_slot("daily", SLOT1)
+    assert stored.status == "empty"
+    assert pipeline.due_editions(services, now) == []
+    services.close()
