@@ -385,3 +385,31 @@ def test_copied_ids_leave_room_for_new_rows_on_postgresql(copied: tuple[Path, st
         assert joined.subscriber_id == largest + 1
     finally:
         store.engine.dispose()
+
+
+def test_a_source_that_cannot_be_read_is_named_as_the_failing_side(
+    copied: tuple[Path, str], tmp_path: Path
+) -> None:
+    # A role that may read every table but one: the failure is the source's, and the message
+    # said "the copy into TARGET stopped", sending the operator to look at the wrong database.
+    config, postgres = copied
+    owner = create_engine(postgres, isolation_level="AUTOCOMMIT")
+    with owner.connect() as connection:
+        connection.execute(text("CREATE ROLE mover LOGIN"))
+        connection.execute(text("GRANT SELECT ON ALL TABLES IN SCHEMA public TO mover"))
+        connection.execute(text("REVOKE SELECT ON TABLE deliveries FROM mover"))
+    owner.dispose()
+    as_mover = postgres.replace("://digest@", "://mover@", 1)
+    assert as_mover != postgres
+    home = f"sqlite:///{tmp_path / 'home.db'}"
+    failed = digest(config, "db", "copy", "--to", home, database_url=as_mover)
+    assert failed.returncode == 1, failed.stdout
+    message = " ".join(failed.stderr.split())
+    assert (
+        f"error: reading deliveries from the source database {as_mover} failed: permission "
+        f"denied for table deliveries; nothing was written to {home} (the target is left "
+        "empty), and the source is as it was" in message
+    )
+    assert "Traceback" not in failed.stderr
+    counts = row_counts(home)
+    assert counts == dict.fromkeys(counts, 0) | {"article_sequence": 1}

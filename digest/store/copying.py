@@ -271,13 +271,32 @@ def _copy_in_one_transaction(
                 _refuse_unless_counts_match(copied, writing, url)
         except DatabaseCopyError:
             raise
-        except DatabaseError as error:
-            reason = brief(str(error.orig if error.orig is not None else error).splitlines()[0])
+        except _SourceReadFailed as failed:
+            source_url = source.engine.url.render_as_string(hide_password=False)
             raise DatabaseCopyError(
-                f"the copy into {database_shown(url)} stopped: {reason}; nothing was written "
-                "there (the target is left empty), and the source is as it was"
+                f"reading {failed.table} from the source database {database_shown(source_url)} "
+                f"failed: {_reason(failed.error)}; nothing was written to {database_shown(url)} "
+                "(the target is left empty), and the source is as it was"
+            ) from failed.error
+        except DatabaseError as error:
+            raise DatabaseCopyError(
+                f"the copy into {database_shown(url)} stopped: {_reason(error)}; nothing was "
+                "written there (the target is left empty), and the source is as it was"
             ) from error
     return copied
+
+
+class _SourceReadFailed(Exception):
+    """A read of the source failed: said of the source, not of the target being written."""
+
+    def __init__(self, table: str, error: DatabaseError) -> None:
+        super().__init__(table)
+        self.table = table
+        self.error = error
+
+
+def _reason(error: DatabaseError) -> str:
+    return brief(str(error.orig if error.orig is not None else error).splitlines()[0])
 
 
 def _tables() -> Sequence[Table]:
@@ -287,17 +306,27 @@ def _tables() -> Sequence[Table]:
 def _copy_table(
     table: Table, source: Connection, target: Connection, seen: CopyObserver
 ) -> TableCopied:
-    total = int(source.execute(select(func.count()).select_from(table)).scalar_one())
+    try:
+        total = int(source.execute(select(func.count()).select_from(table)).scalar_one())
+    except DatabaseError as error:
+        raise _SourceReadFailed(table.name, error) from error
     seen.table(table.name, total)
-    batch = _BATCH_ROWS_OF.get(table.name, BATCH_ROWS)
-    rows = source.execution_options(yield_per=batch).execute(
-        select(table).order_by(*table.primary_key.columns)
-    )
     write = _writer(table, target)
-    for part in rows.partitions():
+    for part in _batches_read(table, source):
         write(part)
         seen.copied(table.name, len(part))
     return TableCopied(table.name, total)
+
+
+def _batches_read(table: Table, source: Connection) -> Iterator[Sequence[Row[Any]]]:
+    batch = _BATCH_ROWS_OF.get(table.name, BATCH_ROWS)
+    try:
+        rows = source.execution_options(yield_per=batch).execute(
+            select(table).order_by(*table.primary_key.columns)
+        )
+        yield from rows.partitions()
+    except DatabaseError as error:
+        raise _SourceReadFailed(table.name, error) from error
 
 
 def _writer(table: Table, target: Connection) -> Callable[[Sequence[Row[Any]]], None]:
