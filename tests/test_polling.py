@@ -57,6 +57,15 @@ def test_the_interval_follows_the_publishing_rate_within_bounds(
     assert polling.interval_for(entries_per_day, BOUNDS) == interval
 
 
+def test_a_feed_publishing_every_other_day_and_allowed_a_week_is_polled_every_two_days() -> None:
+    # Under a day's ceiling every rate of a day or less comes out at the ceiling; above it, a
+    # slow publisher is asked once per entry it is expected to publish, not once a week.
+    weekly_ceiling = replace(BOUNDS, max_interval=timedelta(days=7))
+    assert polling.interval_for(0.5, weekly_ceiling) == timedelta(days=2)
+    assert polling.interval_for(1.0, weekly_ceiling) == timedelta(days=1)
+    assert polling.interval_for(0.0, weekly_ceiling) == timedelta(days=7)
+
+
 @pytest.mark.parametrize("jitter", [0.0, 0.25, 0.5, 0.999])
 def test_jitter_spreads_the_next_poll_by_at_most_a_tenth(jitter: float) -> None:
     when = polling.next_poll_after_success(NOW, 24.0, BOUNDS, jitter)
@@ -142,6 +151,15 @@ def test_old_entries_mean_a_quiet_feed_and_future_ones_are_ignored() -> None:
     assert polling.estimate_entries_per_day(future, NOW) == pytest.approx(0.5)
 
 
+def test_an_entry_stamped_at_the_poll_or_at_the_window_s_edge_counts_toward_the_rate() -> None:
+    # A story published the second the feed is polled is one of its entries, as is one exactly
+    # RATE_WINDOW old: two entries two days apart are one a day, and a month's two are 2 / 30,
+    # not one in the last day.
+    assert polling.estimate_entries_per_day([NOW, NOW - timedelta(days=2)], NOW) == 1.0
+    edge = [NOW - polling.RATE_WINDOW, NOW - timedelta(days=1)]
+    assert polling.estimate_entries_per_day(edge, NOW) == pytest.approx(2 / 30)
+
+
 def test_entries_stamped_all_at_once_do_not_look_like_thousands_a_day() -> None:
     stamped = [NOW - timedelta(seconds=1)] * 50
     rate = polling.estimate_entries_per_day(stamped, NOW)
@@ -161,6 +179,11 @@ def test_undated_feeds_are_judged_by_new_entries_over_time() -> None:
     )
     assert later is not None and 1.0 < later < 2.0
     assert polling.estimate_entries_per_day([None], NOW, previous=3.0) == 3.0
+    # Two polls at one instant (a forced poll beside a due one) tell nothing of time either.
+    same_instant = polling.estimate_entries_per_day(
+        [None], NOW, previous=3.0, new_entries=2, elapsed=timedelta(0)
+    )
+    assert same_instant == 3.0
 
 
 def test_a_feed_never_polled_is_due() -> None:
