@@ -115,6 +115,20 @@ def test_retry_after_is_honoured_when_longer_than_the_backoff() -> None:
     assert far == NOW + polling.RETRY_AFTER_LIMIT
 
 
+def test_only_a_retry_after_cut_to_the_limit_is_called_a_mistake() -> None:
+    # The operator reads this beside the feed's error: a wait of an hour, or of exactly the
+    # limit, is kept as the server asked and nothing about it is a mistake.
+    week = polling.RETRY_AFTER_LIMIT.total_seconds()
+    assert polling.overlong_wait(None) is None
+    assert polling.overlong_wait(3600) is None
+    assert polling.overlong_wait(week) is None
+    assert polling.next_poll_after_failure(NOW, 1, BOUNDS, 0.0, retry_after=week) == NOW + (
+        polling.RETRY_AFTER_LIMIT
+    )
+    told = polling.overlong_wait(week + 1)
+    assert told is not None and "asked again in 7 days" in told
+
+
 def test_retry_after_is_read_as_seconds_or_an_http_date() -> None:
     assert retry_after_seconds("120") == 120.0
     date = "Wed, 11 Jun 2025 07:00:00 GMT"
