@@ -830,6 +830,33 @@ def test_a_poll_handed_out_before_its_host_paused_is_dropped(
     assert business.next_poll_at == NOW + timedelta(hours=1)
 
 
+def test_a_workers_poll_answered_with_a_retry_after_puts_off_only_its_hosts_feeds(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    # A worker's poll task has no cycle around it to hold the host's other feeds back: the
+    # store must, or each tick hands them out again. A feed of another host keeps its time.
+    publisher = Publisher("world", ["business"])
+    with (
+        feed_server(publisher.routes) as server,
+        feed_server({"/other": conditional(FEED)}) as (elsewhere),
+    ):
+        feeds = {path.strip("/"): server.url(path) for path in publisher.routes}
+        settings = make_settings(tmp_path, {**feeds, "other": elsewhere.url("/other")})
+        services = services_for(settings, clock)
+        synced = services.store.sync_feeds(services.settings.feeds, clock.now())
+        [world] = [feed for feed in synced if feed.name == "world"]
+        pipeline.poll_feed(services, world.id)
+        clock.advance(MINUTE)
+        due = [feed.name for feed in pipeline.due_feeds(services, clock.now())]
+        by_name = {feed.name: feed for feed in services.store.feeds()}
+        services.close()
+    assert server.paths() == ["/world"]
+    assert elsewhere.paths() == []
+    assert due == ["other"]
+    assert by_name["business"].next_poll_at == NOW + timedelta(hours=1)
+    assert by_name["other"].next_poll_at is None
+
+
 def test_a_success_after_errors_resets_the_count(tmp_path: Path, clock: FixedClock) -> None:
     failing = {"on": True}
 
