@@ -297,12 +297,19 @@ def _named_by_feed(error: ParseError, feed: FeedState) -> ParseError:
 
 def due_feeds(services: Services, now: datetime, *, force: bool = False) -> list[FeedState]:
     """The configured feeds to poll now: enabled, not disabled by a 410, and due (every such feed
-    when ``force``). A feed never polled is due, so a fresh install polls everything."""
+    when ``force``). A feed never polled is due, so a fresh install polls everything; so is one
+    put off to the end of its host's wait counted on a clock that has been set back since."""
     feeds = services.store.sync_feeds(services.settings.feeds, now)
+    asked_ahead = polling.pauses_asked_ahead(feeds, now)
     return [
         feed
         for feed in feeds
-        if feed.pollable and (force or polling.is_due(feed.next_poll_at, now, feed.last_fetched_at))
+        if feed.pollable
+        and (
+            force
+            or polling.is_due(feed.next_poll_at, now, feed.last_fetched_at)
+            or polling.put_off_by_a_clock_ahead(feed, asked_ahead)
+        )
     ]
 
 

@@ -208,6 +208,27 @@ def waits_on(feed: FeedState, host: str, now: datetime) -> bool:
     )
 
 
+def pauses_asked_ahead(feeds: Iterable[FeedState], now: datetime) -> dict[str, datetime]:
+    """The end of each host's wait asked at a poll dated after ``now``, by host: the clock
+    stepped back past that poll, so the wait is over (``waits_on``), but the host's other feeds
+    were put off to its end, counted on the clock that ran ahead (``put_off_by_a_clock_ahead``)."""
+    ends: dict[str, datetime] = {}
+    for feed in feeds:
+        asked_by, until = feed.wait_asked_by, feed.wait_asked_until
+        stepped_back = feed.last_fetched_at is not None and feed.last_fetched_at > now
+        if asked_to_wait(feed) and stepped_back and asked_by is not None and until is not None:
+            ends[asked_by] = max(until, ends.get(asked_by, until))
+    return ends
+
+
+def put_off_by_a_clock_ahead(feed: FeedState, asked_ahead: dict[str, datetime]) -> bool:
+    """Whether ``feed``'s next poll is the end of a wait its host asked on a clock that ran
+    ahead (``pauses_asked_ahead``): the feed was put off to it, never polled since, and its own
+    last poll, dated before the clock stepped back, does not tell ``is_due`` so."""
+    end = asked_ahead.get(host_of(feed.fetch_url))
+    return end is not None and feed.next_poll_at == end
+
+
 def pause_end(host: str, feeds: Iterable[FeedState], now: datetime) -> datetime | None:
     """Until when ``host`` (``host_of``) asked to wait, by the latest of ``feeds`` it answered
     with a wait still ahead of ``now``; None when it did not ask."""

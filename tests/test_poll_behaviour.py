@@ -19,10 +19,12 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 import pytest
+from rich.console import Console
 from sqlalchemy import event
 from sqlalchemy.exc import DataError
 
 from digest import ingesting, pipeline, polling
+from digest.cli import feeds as feeds_cli
 from digest.clock import FixedClock
 from digest.config import Settings, settings_from_mapping
 from digest.mail.transport import MemoryTransport
@@ -855,6 +857,33 @@ def test_a_workers_poll_answered_with_a_retry_after_puts_off_only_its_hosts_feed
     assert due == ["other"]
     assert by_name["business"].next_poll_at == NOW + timedelta(hours=1)
     assert by_name["other"].next_poll_at is None
+
+
+def test_a_wait_asked_on_a_clock_a_day_fast_holds_no_feed_once_it_is_set_right(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    # The host answered 429 (an hour) to a poll dated a day ahead; the clock is then set right.
+    # The wait's end was counted on the fast clock: the next cycle polls the host's feeds, as
+    # `digest feeds` already shows them (``polling.waits_on``), rather than a day and an hour on.
+    publisher = Publisher("world", ["business"])
+    with feed_server(publisher.routes) as server:
+        feeds = {path.strip("/"): server.url(path) for path in publisher.routes}
+        services = services_for(make_settings(tmp_path, feeds), clock)
+        synced = services.store.sync_feeds(services.settings.feeds, clock.now())
+        [world] = [feed for feed in synced if feed.name == "world"]
+        clock.set(NOW + timedelta(days=1))
+        pipeline.poll_feed(services, world.id)
+        clock.set(NOW + MINUTE)
+        console = Console(record=True, width=250)
+        console.print(feeds_cli._feeds_table(services.store.feeds(), clock.now()))
+        publisher.limiting = False
+        cycle = pipeline.poll_cycle(services, pipeline.InlineDispatcher(services))
+        services.close()
+    table = console.export_text()
+    business_row = next(line for line in table.splitlines() if "business" in line)
+    assert "now: this clock is behind its host's wait" in business_row, table
+    assert sorted(server.paths()) == ["/business", "/world", "/world"]
+    assert (cycle.feeds_polled, cycle.feeds_failed, cycle.feeds_paused) == (2, 0, 0)
 
 
 def test_a_success_after_errors_resets_the_count(tmp_path: Path, clock: FixedClock) -> None:

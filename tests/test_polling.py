@@ -292,3 +292,41 @@ def test_a_feed_not_yet_due_is_paused_while_another_of_its_host_waits_on_a_retry
     )
     assert polling.paused_by(sibling, [ahead, sibling], NOW) is None
     assert polling.paused_by(sibling, [backing_off, sibling], NOW + 61 * MINUTE) is None
+
+
+def test_only_the_feeds_put_off_to_a_wait_asked_on_a_clock_since_set_back_are_due_by_it() -> None:
+    def feed(feed_id: int, url: str, **state: Any) -> FeedState:
+        defaults: dict[str, Any] = {
+            "name": url,
+            "enabled": True,
+            "etag": None,
+            "last_modified": None,
+            "last_fetched_at": None,
+            "last_status": None,
+            "last_error": None,
+            "consecutive_errors": 0,
+            "next_poll_at": None,
+        }
+        return FeedState(feed_id, url, **{**defaults, **state})
+
+    end = NOW + 25 * 60 * MINUTE  # an hour's wait, asked on a clock a day fast
+    asker = feed(
+        1,
+        "https://news.example.org/world",
+        last_status=503,
+        consecutive_errors=1,
+        last_fetched_at=NOW + 24 * 60 * MINUTE,
+        next_poll_at=end,
+        wait_asked_by="https://news.example.org:443",
+        wait_asked_until=end,
+    )
+    put_off = feed(2, "https://news.example.org/business", next_poll_at=end)
+    own_time = feed(3, "https://news.example.org/sport", next_poll_at=end + MINUTE)
+    stranger = feed(4, "https://other.example.org/world", next_poll_at=end)
+    on_time = replace(asker, last_fetched_at=NOW - MINUTE)  # asked on this clock: it holds
+    ahead = polling.pauses_asked_ahead([asker, put_off, own_time, stranger], NOW)
+    assert ahead == {"https://news.example.org:443": end}
+    assert polling.put_off_by_a_clock_ahead(put_off, ahead)
+    assert not polling.put_off_by_a_clock_ahead(own_time, ahead)
+    assert not polling.put_off_by_a_clock_ahead(stranger, ahead)
+    assert polling.pauses_asked_ahead([on_time, put_off], NOW) == {}

@@ -149,13 +149,16 @@ _STATUS_STYLE = {
 }
 
 
-def _next_poll(feed: FeedState, now: datetime) -> str:
+def _next_poll(feed: FeedState, now: datetime, asked_ahead: dict[str, datetime]) -> str:
+    """When the poller next polls ``feed``; ``asked_ahead``: ``polling.pauses_asked_ahead``."""
     if not feed.pollable:
         return "—"
     ahead = feed.next_poll_at is not None and feed.next_poll_at > now
     if ahead and polling.is_due(feed.next_poll_at, now, feed.last_fetched_at):
         # As the poller reads it: "in 23.5 h" after a clock set back a day said it would wait.
         return "now: this clock is behind its last poll"
+    if ahead and polling.put_off_by_a_clock_ahead(feed, asked_ahead):
+        return "now: this clock is behind its host's wait"
     return _when(feed.next_poll_at, now)
 
 
@@ -191,6 +194,7 @@ def _feeds_table(feeds: list[FeedState], now: datetime) -> Table:
         # Long URLs and errors wrap rather than vanish behind an ellipsis.
         table.add_column(column, justify=justify, overflow="fold")
     pauses = _host_pauses(feeds, now)
+    asked_ahead = polling.pauses_asked_ahead(feeds, now)
     for feed in feeds:
         held_by = pauses.get(feed.id)
         status = _status(feed, held_by)
@@ -206,7 +210,7 @@ def _feeds_table(feeds: list[FeedState], now: datetime) -> Table:
             _when(feed.last_fetched_at, now),
             str(feed.last_status) if feed.last_status is not None else "—",
             rate,
-            _next_poll(feed, now),
+            _next_poll(feed, now, asked_ahead),
             str(feed.consecutive_errors),
             shown(_problem(feed, held_by) or ""),
         )
