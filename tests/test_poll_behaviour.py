@@ -11,6 +11,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler
@@ -33,7 +34,16 @@ from digest.services import Services, build_services
 from digest.store import FeedState
 from tests.configs import service_table
 from tests.conftest import NOW
-from tests.feedserver import Route, answer, drip, feed_server, redirect, send, unsized
+from tests.feedserver import (
+    FeedServer,
+    Route,
+    answer,
+    drip,
+    feed_server,
+    redirect,
+    send,
+    unsized,
+)
 
 MINUTE = timedelta(minutes=1)
 pytestmark = pytest.mark.integration
@@ -145,6 +155,12 @@ def stored_after_a_poll(
         return services.store.articles(services.store.all_article_ids()), state(services, feed.id)
     finally:
         services.close()
+
+
+def synced(services: Services, name: str) -> FeedState:
+    """The feed called ``name`` in the config, stored as a poll's tick stores it first."""
+    feeds = services.store.sync_feeds(services.settings.feeds, services.clock.now())
+    return next(feed for feed in feeds if feed.name == name)
 
 
 def state(services: Services, feed_id: int) -> FeedState:
@@ -563,6 +579,22 @@ class Publisher:
         self.routes = {f"/{limited}": route, **self.routes}
 
 
+@contextmanager
+def world_and_business(
+    tmp_path: Path, clock: FixedClock
+) -> Iterator[tuple[Publisher, FeedServer, Services]]:
+    """A publisher whose "world" section answers 429 (Retry-After: 3600) and whose "business"
+    section its feed, and the services that poll the two."""
+    publisher = Publisher("world", ["business"])
+    with feed_server(publisher.routes) as server:
+        feeds = {path.strip("/"): server.url(path) for path in publisher.routes}
+        services = services_for(make_settings(tmp_path, feeds), clock)
+        try:
+            yield publisher, server, services
+        finally:
+            services.close()
+
+
 @pytest.mark.parametrize("status", [429, 503])
 def test_a_retry_after_pauses_every_feed_of_the_host(
     tmp_path: Path, clock: FixedClock, status: int
@@ -813,19 +845,15 @@ def test_a_poll_handed_out_before_its_host_paused_is_dropped(
     tmp_path: Path, clock: FixedClock
 ) -> None:
     # As a worker's queued poll tasks: each reads its feed when it runs, after the tick.
-    publisher = Publisher("world", ["business"])
-    with feed_server(publisher.routes) as server:
-        feeds = {path.strip("/"): server.url(path) for path in publisher.routes}
-        services = services_for(make_settings(tmp_path, feeds), clock)
+    with world_and_business(tmp_path, clock) as (_, server, services):
         handed_out = pipeline.due_feeds(services, clock.now())
         outcomes = [pipeline.poll_feed(services, feed.id) for feed in handed_out]
         services.store.put_off_polls([handed_out[1].id], NOW + MINUTE)  # never brought forward
         [business] = [feed for feed in services.store.feeds() if feed.name == "business"]
-        services.close()
     assert server.paths() == ["/world"]
     assert [(outcome.url, outcome.paused) for outcome in outcomes] == [
-        (feeds["world"], False),
-        (feeds["business"], True),
+        (server.url("/world"), False),
+        (server.url("/business"), True),
     ]
     assert outcomes[0].error is not None and "rate limited" in outcomes[0].error
     assert business.last_fetched_at is None
@@ -845,8 +873,7 @@ def test_a_workers_poll_answered_with_a_retry_after_puts_off_only_its_hosts_feed
         feeds = {path.strip("/"): server.url(path) for path in publisher.routes}
         settings = make_settings(tmp_path, {**feeds, "other": elsewhere.url("/other")})
         services = services_for(settings, clock)
-        synced = services.store.sync_feeds(services.settings.feeds, clock.now())
-        [world] = [feed for feed in synced if feed.name == "world"]
+        world = synced(services, "world")
         pipeline.poll_feed(services, world.id)
         clock.advance(MINUTE)
         due = [feed.name for feed in pipeline.due_feeds(services, clock.now())]
@@ -865,12 +892,8 @@ def test_a_wait_asked_on_a_clock_a_day_fast_holds_no_feed_once_it_is_set_right(
     # The host answered 429 (an hour) to a poll dated a day ahead; the clock is then set right.
     # The wait's end was counted on the fast clock: the next cycle polls the host's feeds, as
     # `digest feeds` already shows them (``polling.waits_on``), rather than a day and an hour on.
-    publisher = Publisher("world", ["business"])
-    with feed_server(publisher.routes) as server:
-        feeds = {path.strip("/"): server.url(path) for path in publisher.routes}
-        services = services_for(make_settings(tmp_path, feeds), clock)
-        synced = services.store.sync_feeds(services.settings.feeds, clock.now())
-        [world] = [feed for feed in synced if feed.name == "world"]
+    with world_and_business(tmp_path, clock) as (publisher, server, services):
+        world = synced(services, "world")
         clock.set(NOW + timedelta(days=1))
         pipeline.poll_feed(services, world.id)
         clock.set(NOW + MINUTE)
@@ -878,7 +901,6 @@ def test_a_wait_asked_on_a_clock_a_day_fast_holds_no_feed_once_it_is_set_right(
         console.print(feeds_cli._feeds_table(services.store.feeds(), clock.now()))
         publisher.limiting = False
         cycle = pipeline.poll_cycle(services, pipeline.InlineDispatcher(services))
-        services.close()
     table = console.export_text()
     business_row = next(line for line in table.splitlines() if "business" in line)
     assert "now: this clock is behind its host's wait" in business_row, table

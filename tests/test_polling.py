@@ -235,21 +235,23 @@ def test_a_host_is_its_scheme_host_and_port_whatever_the_case_or_default_port() 
     assert len({polling.host_of(url) for url in others}) == 3
 
 
-def test_a_feed_not_yet_due_is_paused_while_another_of_its_host_waits_on_a_retry_after() -> None:
-    def feed(feed_id: int, url: str, **state: Any) -> FeedState:
-        defaults: dict[str, Any] = {
-            "name": url,
-            "enabled": True,
-            "etag": None,
-            "last_modified": None,
-            "last_fetched_at": None,
-            "last_status": None,
-            "last_error": None,
-            "consecutive_errors": 0,
-            "next_poll_at": NOW + 60 * MINUTE,
-        }
-        return FeedState(feed_id, url, **{**defaults, **state})
+def feed(feed_id: int, url: str, **state: Any) -> FeedState:
+    """A stored feed at ``url``, healthy and due in an hour but for ``state``."""
+    defaults: dict[str, Any] = {
+        "name": url,
+        "enabled": True,
+        "etag": None,
+        "last_modified": None,
+        "last_fetched_at": None,
+        "last_status": None,
+        "last_error": None,
+        "consecutive_errors": 0,
+        "next_poll_at": NOW + 60 * MINUTE,
+    }
+    return FeedState(feed_id, url, **{**defaults, **state})
 
+
+def test_a_feed_not_yet_due_is_paused_while_another_of_its_host_waits_on_a_retry_after() -> None:
     waiting = feed(
         1,
         "https://news.example.org/world",
@@ -295,20 +297,6 @@ def test_a_feed_not_yet_due_is_paused_while_another_of_its_host_waits_on_a_retry
 
 
 def test_only_the_feeds_put_off_to_a_wait_asked_on_a_clock_since_set_back_are_due_by_it() -> None:
-    def feed(feed_id: int, url: str, **state: Any) -> FeedState:
-        defaults: dict[str, Any] = {
-            "name": url,
-            "enabled": True,
-            "etag": None,
-            "last_modified": None,
-            "last_fetched_at": None,
-            "last_status": None,
-            "last_error": None,
-            "consecutive_errors": 0,
-            "next_poll_at": None,
-        }
-        return FeedState(feed_id, url, **{**defaults, **state})
-
     end = NOW + 25 * 60 * MINUTE  # an hour's wait, asked on a clock a day fast
     asker = feed(
         1,
