@@ -1336,7 +1336,11 @@ def behind_basic_auth(body: bytes) -> Route:
 @pytest.mark.parametrize(
     ("user_info", "expected"),
     [
-        ("", "write them in the feed's url: https://user:password@host/path"),
+        (
+            "",
+            "if it takes a user and password (basic auth), write them in the feed's url: "
+            "https://user:password@host/path",
+        ),
         ("desk:wrong@", "the user and password in the feed's url were refused: check them"),
     ],
     ids=["none-given", "refused"],
@@ -1353,7 +1357,7 @@ def test_a_401_says_how_to_give_the_feed_a_user_and_password(
         feed = poll_once(tmp_path, clock, url)
     assert (feed.status, feed.last_status) == ("error", 401)
     assert feed.last_error is not None and "access denied (HTTP 401" in feed.last_error
-    assert expected in feed.last_error
+    assert feed.last_error.endswith(f"; {expected}")  # the one thing to do, said last
     assert "wrong" not in feed.last_error
 
 
@@ -1385,3 +1389,9 @@ def test_a_redirect_on_the_same_server_keeps_the_feeds_password(
     # Another host is never given them.
     assert [request.headers.get("Authorization") for request in elsewhere.requests] == [None]
     assert away.last_status == 401
+    # Told to check a user and password that were never sent, the operator would look for a
+    # typo in them; the advice says where they go.
+    assert away.last_error is not None and away.last_error.endswith(
+        "; the feed's url redirects to another server, which is never given the user and "
+        "password written in it: write that server's address, with them, as the feed's url"
+    )
