@@ -19,10 +19,10 @@ from __future__ import annotations
 from digest.letter_variants import INVISIBLE_IN_WORDS, LETTER_VARIANTS
 
 # Letters Persian writes and Arabic does not: پ چ ژ گ, the Persian kaf and yeh, heh with yeh.
-_PERSIAN_ONLY = frozenset("پچژگکیۀ")
+PERSIAN_ONLY_LETTERS = frozenset("پچژگکیۀ")
 # As folded (``letter_variants``): the Persian yeh is the Arabic one.
 _PREFIXES = frozenset(("مي", "نمي"))
-_PLURALS = frozenset(("ها", "هاي", "هايي"))
+PLURALS = frozenset(("ها", "هاي", "هايي"))
 # Words of three letters or more (shorter ones are no feature anyway): being and doing, saying
 # and announcing, pronouns and conjunctions, the days and the words that say when. Folded and
 # joined below, as the text they are taken out of.
@@ -39,7 +39,7 @@ _STOP_WORDS_FOLDED = frozenset(word.translate(_FOLDED) for word in _STOP_WORDS.s
 
 def is_persian(text: str) -> bool:
     """Whether ``text`` holds a letter only Persian writes (as written, before folding)."""
-    return not _PERSIAN_ONLY.isdisjoint(text)
+    return not PERSIAN_ONLY_LETTERS.isdisjoint(text)
 
 
 def content_words(words: list[str]) -> list[str]:
@@ -52,7 +52,7 @@ def content_words(words: list[str]) -> list[str]:
             prefix += word  # "نمی" and "می" before the verb they belong to
             continue
         word, prefix = prefix + word, ""
-        if word in _PLURALS and joined:
+        if word in PLURALS and joined:
             joined[-1] += word
         else:
             joined.append(word)

@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import itertools
 
+from digest.persian_words import PERSIAN_ONLY_LETTERS, PLURALS
 from digest.topics.normalize import normalize_text
 
 OPTIONAL_SPACE = "\x01"  # in a rule's spelling: any run of whitespace, or none
 PLURAL_PATTERN = "(?:ها(?:يي?)?)?"  # "ها", "های", "هایی", after the text's folding
-_PLURALS = frozenset(("ها", "هاي", "هايي"))  # as folded
-_PERSIAN_ONLY = frozenset("پچژگیکۀ\u200c")
 _ZWNJ = "\u200c"
+_PERSIAN_ONLY = PERSIAN_ONLY_LETTERS | {_ZWNJ}  # a Persian keyboard types the ZWNJ too
 _NON_JOINING = frozenset("ادذرزژو")  # as folded: alef with hamza or madda is alef
 _VERB_PREFIXES = ("نمي", "مي")  # "نمی", "می" as folded; the longer first
 _MIN_REST = 3  # letters after a verb prefix: "میز" (table) is no verb
@@ -67,7 +67,7 @@ def persian_spelling(text: str) -> str:
 
 def _rule_words(text: str) -> list[str]:
     words = normalize_text(text.replace(_ZWNJ, " ")).split(" ")
-    if len(words) > 1 and words[-1] in _PLURALS:
+    if len(words) > 1 and words[-1] in PLURALS:
         words.pop()  # the plural the pattern allows after every Persian word ("تحریم‌ها")
     return words
 
