@@ -70,7 +70,11 @@ def kind_of(error: DeliveryError) -> AttemptKind:
 def retry_wait(policy: RetryPolicy, failures: int, jitter: float) -> timedelta:
     """The wait after the ``failures``-th failed attempt in a row (1 for the first);
     ``jitter`` is a draw in [0, 1)."""
-    minutes = min(policy.retry_minutes * 2 ** min(failures - 1, 30), policy.max_retry_minutes)
+    # Doubled one failure at a time, each time within the bound: a cap on the number of
+    # doublings stops a first wait far enough below the bound short of it.
+    minutes = min(policy.retry_minutes, policy.max_retry_minutes)
+    for _ in range(failures - 1):
+        minutes = min(2 * minutes, policy.max_retry_minutes)
     return timedelta(minutes=minutes * (1 + JITTER * jitter))
 
 

@@ -535,6 +535,20 @@ def test_the_wait_doubles_to_its_bound_and_the_jitter_adds_at_most_a_quarter() -
     assert retries.longest_wait(smtp) == timedelta(minutes=75)
 
 
+def test_a_first_wait_of_a_microsecond_still_doubles_to_the_longest_wait() -> None:
+    # smtp.retry_minutes only has to be above zero: one of 0.000001 (a test server's) was
+    # doubled thirty times and no more, so a delivery failing on and on came back every 18
+    # hours, never waiting the 7 days smtp.max_retry_minutes allowed.
+    policy = retries.RetryPolicy(retry_minutes=0.000001, max_retry_minutes=7 * 24 * 60)
+    assert retries.retry_wait(policy, 40, 0.0) == timedelta(days=7)
+    assert retries.retry_wait(policy, 2, 0.0) == timedelta(minutes=0.000002)
+    # However long the run of failures, the wait stays the longest one.
+    assert retries.retry_wait(retries.RetryPolicy(), 5000, 0.0) == timedelta(hours=6)
+    # A first wait set longer than the longest is the longest already.
+    reversed_bounds = retries.RetryPolicy(retry_minutes=90, max_retry_minutes=60)
+    assert retries.retry_wait(reversed_bounds, 1, 0.0) == timedelta(minutes=60)
+
+
 def test_a_failure_is_permanent_unknown_or_temporary_by_its_error() -> None:
     kinds = [
         retries.kind_of(error("reader@example.org", "550 no such user"))
