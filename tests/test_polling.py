@@ -318,3 +318,43 @@ def test_only_the_feeds_put_off_to_a_wait_asked_on_a_clock_since_set_back_are_du
     assert not polling.put_off_by_a_clock_ahead(own_time, ahead)
     assert not polling.put_off_by_a_clock_ahead(stranger, ahead)
     assert polling.pauses_asked_ahead([on_time, put_off], NOW) == {}
+
+
+def test_a_host_that_asked_twice_on_a_clock_ahead_is_known_by_its_later_wait() -> None:
+    # Two feeds of one publisher answered 503 on a clock a day fast, the first with two hours'
+    # wait, the second with one: the host's other feeds were put off to the later end, so that
+    # is the end they are known by once the clock is set right, whichever feed comes first.
+    day_ahead = NOW + 24 * 60 * MINUTE
+    later, earlier = day_ahead + 120 * MINUTE, day_ahead + 60 * MINUTE
+    asked = {
+        "last_status": 503,
+        "consecutive_errors": 1,
+        "last_fetched_at": day_ahead,
+        "wait_asked_by": "https://news.example.org:443",
+    }
+    longer = feed(1, "https://news.example.org/world", next_poll_at=later, **asked)
+    shorter = feed(2, "https://news.example.org/sport", next_poll_at=earlier, **asked)
+    longer = replace(longer, wait_asked_until=later)
+    shorter = replace(shorter, wait_asked_until=earlier)
+    put_off = feed(3, "https://news.example.org/business", next_poll_at=later)
+    for order in ([longer, shorter, put_off], [shorter, longer, put_off]):
+        ahead = polling.pauses_asked_ahead(order, NOW)
+        assert ahead == {"https://news.example.org:443": later}
+        assert polling.put_off_by_a_clock_ahead(put_off, ahead)
+
+
+def test_a_wait_asked_at_this_very_instant_was_asked_on_this_clock_and_holds() -> None:
+    end = NOW + 60 * MINUTE
+    asker = feed(
+        1,
+        "https://news.example.org/world",
+        last_status=503,
+        consecutive_errors=1,
+        last_fetched_at=NOW,
+        next_poll_at=end,
+        wait_asked_by="https://news.example.org:443",
+        wait_asked_until=end,
+    )
+    put_off = feed(2, "https://news.example.org/business", next_poll_at=end)
+    assert polling.pauses_asked_ahead([asker, put_off], NOW) == {}
+    assert polling.paused_by(put_off, [asker, put_off], NOW) == asker
