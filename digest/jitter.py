@@ -3,17 +3,16 @@
 
 from __future__ import annotations
 
+import os
 import random
 
 _random = random.Random()
+# A process forked from this one (a `digest worker`'s pool, the sending pool) starts with a copy
+# of the generator: without a seed of its own, each would draw what its siblings draw, and the
+# polls and retries they set would come due in step.
+os.register_at_fork(after_in_child=_random.seed)
 
 
 def draw() -> float:
     """A number in [0, 1)."""
     return _random.random()
-
-
-def reseed() -> None:
-    """A new seed, in a process forked from another that drew from it: without one, every
-    forked process would draw the same jitter."""
-    _random.seed()

@@ -45,7 +45,6 @@ from digest.due import due_editions, forced_slot
 from digest.errors import OutboxUnavailableError, RenderError, SendingProcessLost
 from digest.imports import import_list_files
 from digest.ingesting import PollOutcome, UnchangedFetches, due_feeds, poll_feed, poll_feeds
-from digest.jitter import reseed as reseed_jitter
 from digest.lists import carry_over
 from digest.previews import check_edition, preview_edition, render_preview, sample_message
 from digest.records import (
@@ -82,7 +81,6 @@ __all__ = [
     "poll_feeds",
     "preview_edition",
     "render_preview",
-    "reseed_jitter",
     "sample_message",
 ]
 

@@ -32,7 +32,6 @@ from multiprocessing.util import Finalize
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from digest import jitter
 from digest.delivering import DeliveryOutcome, deliver_batch
 from digest.errors import SendingProcessLost
 from digest.fork_server import fork_context
@@ -92,9 +91,6 @@ def _start_worker(settings: Settings, clock: Clock, starter: Connection) -> None
     from digest.services import build_services
 
     tune_garbage_collection()
-    # Forked from one server: without a new seed, every process would draw the same jitter
-    # for its retries.
-    jitter.reseed()
     _worker_services = build_services(settings, clock=clock, migrate=False)
     # Say goodbye to the mail server and release the database when the pool shuts down.
     Finalize(None, _worker_services.close, exitpriority=10)

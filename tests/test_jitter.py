@@ -1,25 +1,28 @@
-"""The process's jitter: draws in [0, 1), and processes forked from one server draw apart."""
+"""The process's jitter: draws in [0, 1), and every process forked from another draws its own."""
 
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Callable
 from multiprocessing.connection import Connection
+from typing import Any
+
+import billiard
+import pytest
 
 from digest import jitter
+from digest.fork_server import fork_context
 
 
-def _draw_in_child(reseed: bool, sender: Connection) -> None:
-    if reseed:
-        jitter.reseed()
+def _draw_in_child(sender: Connection) -> None:
     sender.send(jitter.draw())
 
 
-def _draws_of_forked_processes(count: int, *, reseed: bool) -> list[float]:
-    context = multiprocessing.get_context("fork")
+def _draws_of_forked_processes(context: Any, count: int) -> list[float]:
     draws = []
     for _ in range(count):
         receiver, sender = context.Pipe(duplex=False)
-        child = context.Process(target=_draw_in_child, args=(reseed, sender))
+        child = context.Process(target=_draw_in_child, args=(sender,))
         child.start()
         draws.append(receiver.recv())
         child.join()
@@ -32,9 +35,20 @@ def test_draws_are_spread_over_zero_to_one() -> None:
     assert min(draws) < 0.1 and max(draws) > 0.9
 
 
-def test_sending_processes_forked_from_one_server_draw_their_own_jitter() -> None:
-    # Each process of the sending pool reseeds when it starts: without it, every process drew
-    # the same waits, and a list's retries came back in step, process after process.
+FORKERS: dict[str, Callable[[], Any]] = {
+    "os": lambda: multiprocessing.get_context("fork"),
+    "digest-worker": lambda: billiard.get_context("fork"),  # Celery's prefork pool
+    "sending": fork_context,
+}
+
+
+@pytest.mark.parametrize("forker", FORKERS)
+def test_processes_forked_from_one_draw_their_own_jitter(forker: str) -> None:
+    # The processes of a `digest worker` (Celery's prefork pool, billiard) are forked from one
+    # that holds the generator, as are the sending processes from their server: a process that
+    # did not reseed drew the same jitter as its siblings, and the polls and retries they set
+    # came due in step, which is what the jitter is there to prevent.
     jitter.draw()
-    assert len(set(_draws_of_forked_processes(3, reseed=False))) == 1
-    assert len(set(_draws_of_forked_processes(3, reseed=True))) == 3
+    draws = _draws_of_forked_processes(FORKERS[forker](), 3)
+    assert len(set(draws)) == 3
+    assert jitter.draw() not in draws, "a process forked draws apart from the one it left"
