@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from digest import retries
 from digest.store import FailedAttempt, Store, SubscriberInput, open_store
+from digest.store.deliveries import DeliveriesToSend, DeliveryCounts
 from digest.store.schema import DeliveryRow
 from tests.members import add_members
 from tests.test_store import T0, make_edition
@@ -122,7 +124,9 @@ def test_copies_taken_are_recorded_with_their_message_ids_and_the_edition_settle
     store.mark_delivered_many([(i, f"<{i}@x>") for i in (ids[4], ids[1], ids[2])], sent_at)
     store.settle_edition(state.id)
     [overview] = store.edition_deliveries()
-    assert (overview.status, overview.counts.sent, overview.counts.pending) == ("sent", 5, 0)
+    # Every copy sent: none is shown failed, skipped or parked besides.
+    assert (overview.status, overview.counts) == ("sent", DeliveryCounts(sent=5))
+    assert store.delivery_counts(state.id) == DeliveryCounts(sent=5)
 
 
 def test_a_batch_is_its_own_rows_of_its_own_edition_read_a_page_at_a_time(store: Store) -> None:
@@ -188,3 +192,39 @@ def test_a_retry_set_with_the_longest_wait_waits_it_out(store: Store) -> None:
     longest = timedelta(minutes=POLICY.retry_minutes)  # the wait just set, jitter 0
     assert list(store.pending_delivery_batches(state.id, 10, T0, longest)) == []
     assert list(store.pending_delivery_batches(state.id, 10, T0, longest / 2)) == [[row]]
+
+
+def test_a_reader_who_left_read_by_two_batches_at_once_is_skipped_once(
+    store: Store, database_url: str
+) -> None:
+    """A batch handed out again reads the same rows as the first while it runs: both find the
+    reader who left still pending, one marks the row skipped and counts it, the other counts
+    nothing, so a run's copies add up (sent, skipped and passed over make the batch)."""
+    edition, rendered = make_edition(store, T0)
+    state, _ = store.save_edition(edition, rendered, T0)
+    add_members(store, "daily", [SubscriberInput(f"r{n}@example.org") for n in range(2)], T0)
+    store.queue_deliveries(state.id, "daily")
+    ids = store.pending_deliveries(state.id)
+    left, stays = store.confirmed_subscribers("daily")
+    assert store.unsubscribe(left.id, "daily", T0)
+    other = open_store(database_url)
+    answers: list[DeliveriesToSend] = []
+    started: list[bool] = []
+
+    def other_batch_first(connection: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        if statement.startswith("UPDATE deliveries") and not started:
+            # The first batch's UPDATE waits until the whole second batch is done.
+            started.append(True)
+            answers.append(other.deliveries_to_send(state.id, ids))
+
+    event.listen(store.engine, "before_cursor_execute", other_batch_first)
+    try:
+        first = store.deliveries_to_send(state.id, ids)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", other_batch_first)
+        other.engine.dispose()
+    [second] = answers
+    assert [reader.email for _, reader in first] == [stays.email]
+    assert [reader.email for _, reader in second] == [stays.email]
+    assert (second.skipped, first.skipped) == (1, 0)
+    assert store.delivery_counts(state.id) == DeliveryCounts(pending=1, skipped=1)
