@@ -322,9 +322,10 @@ def test_a_sign_up_and_a_confirmation_on_a_full_database_disk_lose_nothing(
     # confirmation (written while the reader waits) is a 503 that asks to come back, not a 500.
     web_port = free_port()
     with small_disk(tmp_path / "disk") as disk, smtp_server() as sink:
-        monkeypatch.setenv("DIGEST_DATABASE_URL", f"sqlite:///{disk.folder}/digest.db")
+        database = f"sqlite:///{disk.folder}/digest.db"
+        monkeypatch.setenv("DIGEST_DATABASE_URL", database)  # for the processes started below
         config = served_config(tmp_path, sink.port, web_port)
-        assert end_to_end_digest(config, "db", "upgrade").returncode == 0
+        assert end_to_end_digest(config, "db", "upgrade", database_url=database).returncode == 0
         with (
             digest_process(config, "serve", "--port", str(web_port)) as (serving, address),
             httpx.Client(timeout=10) as client,
@@ -342,7 +343,7 @@ def test_a_sign_up_and_a_confirmation_on_a_full_database_disk_lose_nothing(
             confirmed = client.post(confirm, data={"form_token": token.group(1)})
             serving.terminate()
             log = serving.communicate(timeout=20)[1]
-        now = statuses(config)
+        now = statuses(config, database)
     assert answer.status_code == 200 and "Check your inbox" in answer.text
     assert "a sign-up waits for the database (database or disk is full); tried again in" in log
     assert refused.status_code == 503 and "Please try again in a few minutes" in refused.text
@@ -360,7 +361,7 @@ def test_a_bounce_met_by_a_full_database_disk_is_answered_451_and_taken_once_it_
         monkeypatch.setenv("DIGEST_DATABASE_URL", database)
         config = example_config(tmp_path, smtp_port=sink.port)
         config.write_text(config.read_text() + "\n[bounces]\nenabled = true\n")
-        first = end_to_end_digest(config, "run", "--once")
+        first = end_to_end_digest(config, "run", "--once", database_url=database)
         assert first.returncode == 0, first.stderr
         verp = sink.received[0].mail_from
         port = free_port()

@@ -32,8 +32,10 @@ def smtp() -> Iterator[SmtpSink]:
         yield sink
 
 
-def statuses(config: Path) -> dict[str, str]:
-    listed = digest(config, "subscribers", "list", "--list", LIST, "--json")
+def statuses(config: Path, database_url: str | None = None) -> dict[str, str]:
+    listed = digest(
+        config, "subscribers", "list", "--list", LIST, "--json", database_url=database_url
+    )
     assert listed.returncode == 0, listed.stderr
     return {row["email"]: row["status"] for row in json.loads(listed.stdout)}
 

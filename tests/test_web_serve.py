@@ -271,8 +271,8 @@ def test_the_log_of_serve_never_holds_a_readers_token(
     web_port = free_port()
     config = served_config(tmp_path, smtp.port, web_port)
     with postgres_cluster() as database:
-        monkeypatch.setenv("DIGEST_DATABASE_URL", database.url)
-        assert digest(config, "db", "upgrade").returncode == 0
+        monkeypatch.setenv("DIGEST_DATABASE_URL", database.url)  # for `digest serve`
+        assert digest(config, "db", "upgrade", database_url=database.url).returncode == 0
         with digest_process(config, "serve", "--port", str(web_port)) as (process, address):
             with httpx.Client(base_url=address, timeout=20) as client:
                 # A form posted from a page of another site: refused, and logged.
