@@ -33,6 +33,7 @@ from digest.topics.findings import Findings as _Own
 from digest.topics.findings import Hit as _Hit
 from digest.topics.findings import Tally as _Tally
 from digest.topics.findings import tallied as _tallies
+from digest.topics.persian import OPTIONAL_SPACE as OPTIONAL
 from digest.topics.rules import MASK, Term, TermPattern
 from digest.topics.verdicts import Veto
 
@@ -181,7 +182,12 @@ class FlatPattern(TermPattern):
 
         def flat(terms: Iterable[str]) -> str:
             ordered = sorted(terms, key=lambda term: (-len(term), term))
-            return "|".join(r"\s+".join(map(re.escape, term.split(" "))) for term in ordered)
+            return "|".join(map(spelled, ordered))
+
+        def spelled(term: str) -> str:
+            # A space is one or more; a Persian word's optional space (topics.persian) any or none.
+            words = (r"\s+".join(map(re.escape, part.split(" "))) for part in term.split(OPTIONAL))
+            return r"\s*".join(words)
 
         trie, rules._alternation = rules._alternation, flat
         try:
@@ -232,7 +238,8 @@ def test_the_term_trie_finds_what_a_flat_alternation_finds(kinds: tuple[str, ...
 
 def test_the_term_trie_prefers_the_longest_term_and_gives_way_to_a_shorter_one() -> None:
     rnd = random.Random(4)
-    letters = "ab سعودية בירושלים'-."
+    # Persian letters and the ZWNJ too: a Persian term's optional spaces are trie branches.
+    letters = "ab سعودية בירושלים'-. پگدر\u200cمیها"
     for _ in range(1500):
         terms = [
             Term("".join(rnd.choice(letters) for _ in range(rnd.randint(1, 7))), "include")
