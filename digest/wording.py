@@ -2,20 +2,36 @@
 
 A list declares ``language`` (a BCP 47 tag, "en" by default). Labels come in English, Arabic,
 Hebrew and Persian; any other language falls back to English words, but still gets its direction.
+
+A list's ``calendar`` says how its dates are counted: "gregorian", or "persian" (the Solar Hijri
+calendar of Iran and Afghanistan, the default of a Persian list). A Persian list in the Persian
+calendar writes its dates, times and counts in Persian digits ("۱۶ آذر ۱۴۰۵، ۰۹:۱۴"), with
+Iran's month names, or Afghanistan's for Dari ("fa-AF", "prs": "۱۶ قوس ۱۴۰۵"); in the Gregorian
+calendar it writes what it always did ("7 دسامبر 2026، 09:14"). Feed text keeps its own digits.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+import jdatetime
+
 from digest.zones import LONGEST_LABEL, zone_label
 
+Calendar = Literal["gregorian", "persian"]
+
 # Languages written right to left; a language tag is matched on its primary subtag, unless it
-# names its script.
-RTL_LANGUAGES = frozenset({"ar", "he", "iw", "fa", "ur", "ps", "sd", "ug", "yi", "ckb", "dv"})
+# names its script. "prs" is Dari, Afghanistan's Persian.
+RTL_LANGUAGES = frozenset(
+    {"ar", "he", "iw", "fa", "prs", "ur", "ps", "sd", "ug", "yi", "ckb", "dv"}
+)
+# The languages whose lists count their dates in the Persian calendar unless told otherwise.
+PERSIAN_CALENDAR_LANGUAGES = frozenset({"fa", "prs"})
+_LATIN_DIGITS = "0123456789"
+PERSIAN_DIGITS = "۰۱۲۳۴۵۶۷۸۹"  # U+06F0 to U+06F9, as Iranian and Afghan print writes them
 # ISO 15924 scripts written right to left: Arabic, Hebrew, Thaana, Syriac, N'Ko, Adlam, Hanifi
 # Rohingya, Mandaic, Samaritan. A tag's script subtag says the direction whatever its language:
 # "ku-Arab" (Kurdish in Arabic letters) is right to left, "ug-Latn" (Uyghur in Latin) is not.
@@ -65,6 +81,17 @@ class Wording:
     confirm_ignore: str = (
         "If you did not ask for it, ignore this mail: you will not hear from us again."
     )
+    # How dates are counted (``months`` are that calendar's), and the digits every date, time
+    # and count of these words is written in.
+    calendar: Calendar = "gregorian"
+    digits: str = _LATIN_DIGITS
+
+    def number(self, value: int | str) -> str:
+        """``value`` in these words' digits: "۱۲" for 12 in Persian."""
+        text = str(value)
+        if self.digits == _LATIN_DIGITS:
+            return text
+        return text.translate(str.maketrans(_LATIN_DIGITS, self.digits))
 
 
 ENGLISH = Wording(
@@ -188,13 +215,34 @@ PERSIAN = Wording(
     comma="،",
 )  # fmt: skip
 
-_BY_LANGUAGE = {"en": ENGLISH, "ar": ARABIC, "he": HEBREW, "iw": HEBREW, "fa": PERSIAN}
+# The Persian calendar (Solar Hijri): Iran's month names, Persian digits.
+PERSIAN_SOLAR = replace(
+    PERSIAN,
+    calendar="persian",
+    digits=PERSIAN_DIGITS,
+    months=(
+        "فروردین", "اردیبهشت", "خرداد", "تیر", "مرداد", "شهریور",
+        "مهر", "آبان", "آذر", "دی", "بهمن", "اسفند",
+    ),
+)  # fmt: skip
+# Afghanistan counts the same months by the signs of the zodiac (Dari, "fa-AF" or "prs").
+DARI_SOLAR = replace(
+    PERSIAN_SOLAR,
+    months=(
+        "حمل", "ثور", "جوزا", "سرطان", "اسد", "سنبله",
+        "میزان", "عقرب", "قوس", "جدی", "دلو", "حوت",
+    ),
+)  # fmt: skip
+_BY_LANGUAGE = {
+    "en": ENGLISH, "ar": ARABIC, "he": HEBREW, "iw": HEBREW, "fa": PERSIAN, "prs": PERSIAN
+}  # fmt: skip
+ALL_WORDINGS = (ENGLISH, ARABIC, HEBREW, PERSIAN, PERSIAN_SOLAR, DARI_SOLAR)
 
 
 def longest_datetime() -> int:
-    """The most characters ``format_datetime`` writes, in any language and zone."""
+    """The most characters ``format_datetime`` writes, in any language, calendar and zone."""
     longest = 0
-    for wording in (ENGLISH, ARABIC, HEBREW, PERSIAN):
+    for wording in ALL_WORDINGS:
         month = max(len(_month(wording, number)) for number in range(1, 13))
         # "25 September 2026, 09:14 " and the zone
         longest = max(longest, 2 + 1 + month + 1 + 4 + len(wording.comma) + 1 + 5 + 1)
@@ -217,8 +265,52 @@ def direction_of(language: str | None) -> Literal["ltr", "rtl"]:
     return "rtl" if subtags[0] in RTL_LANGUAGES else "ltr"
 
 
-def wording_for(language: str | None) -> Wording:
-    return _BY_LANGUAGE.get(primary_subtag(language), ENGLISH)
+def calendar_for(language: str | None, calendar: Calendar | None = None) -> Calendar:
+    """``calendar``, or when unset, the one the language's readers date by: Persian for
+    Persian and Dari, Gregorian otherwise."""
+    if calendar is not None:
+        return calendar
+    return "persian" if primary_subtag(language) in PERSIAN_CALENDAR_LANGUAGES else "gregorian"
+
+
+def wording_for(language: str | None, calendar: Calendar | None = None) -> Wording:
+    """The words of a list in ``language`` dating by ``calendar`` (unset: the language's own,
+    ``calendar_for``). Only Persian has the Persian calendar's month names here: any other
+    language keeps the Gregorian calendar (digest.config refuses it "persian")."""
+    primary = primary_subtag(language)
+    wording = _BY_LANGUAGE.get(primary, ENGLISH)
+    if calendar_for(language, calendar) != "persian":
+        return wording
+    if wording is PERSIAN:
+        return DARI_SOLAR if _is_dari(language) else PERSIAN_SOLAR
+    return wording
+
+
+def _is_dari(language: str | None) -> bool:
+    """Persian as Afghanistan writes it: "prs", "fa-AF", "fa-Arab-AF"."""
+    subtags = (language or "").replace("_", "-").lower().split("-")
+    return subtags[0] == "prs" or (subtags[0] == "fa" and "af" in subtags[1:3])
+
+
+def calendar_date(moment: datetime, zone: ZoneInfo, wording: Wording) -> tuple[int, int, int]:
+    """(year, month, day) of ``moment`` in ``zone``, counted in ``wording``'s calendar."""
+    local = moment.astimezone(zone).date()
+    if wording.calendar == "persian":
+        return _solar_hijri(local)
+    return local.year, local.month, local.day
+
+
+def _solar_hijri(day: date) -> tuple[int, int, int]:
+    # jdatetime's arithmetic agrees with Iran's calendar (whose year starts at the equinox seen
+    # from Tehran) in the years tests/test_wording.py checks; jdatetime carries no type hints.
+    solar = jdatetime.date.fromgregorian(date=day)
+    return int(solar.year), int(solar.month), int(solar.day)
+
+
+def year_of(moment: datetime, zone: ZoneInfo, wording: Wording) -> int:
+    """The year ``moment`` is in, in ``zone`` and ``wording``'s calendar: a time of this year
+    is written without it (``format_datetime``'s ``this_year``)."""
+    return calendar_date(moment, zone, wording)[0]
 
 
 def _month(wording: Wording, month: int) -> str:
@@ -230,22 +322,26 @@ def format_datetime(
     moment: datetime, zone: ZoneInfo, wording: Wording = ENGLISH, *, this_year: int | None = None
 ) -> str:
     """'25 Nov 2026, 09:14 GST' in ``zone``, named as readers know it (digest.zones); month names
-    from ``wording``, whatever the locale. A moment of ``this_year`` leaves the year out
-    ('25 Nov, 09:14 GST'): a mail is read the day it comes, and an item of last year keeps it."""
+    and digits from ``wording``, in its calendar, whatever the locale ('۱۶ آذر ۱۴۰۵، ۰۹:۱۴
+    گرینویچ+۳:۳۰'). A moment of ``this_year`` (``year_of``) leaves the year out ('25 Nov, 09:14
+    GST'): a mail is read the day it comes, and an item of last year keeps it."""
     local = moment.astimezone(zone)
-    month = _month(wording, local.month)
+    year, month, day = calendar_date(moment, zone, wording)
     label = zone_label(moment, zone, wording.language)
-    year = "" if local.year == this_year else f" {local.year}"
-    return f"{local.day} {month}{year}{wording.comma} {local:%H:%M} {label}"
+    shown_year = "" if year == this_year else f" {year}"
+    written = f"{day} {_month(wording, month)}{shown_year}{wording.comma} {local:%H:%M} {label}"
+    # Every digit here is ours (the zone's offset too): none comes from a feed.
+    return wording.number(written)
 
 
 def format_date(moment: datetime, zone: ZoneInfo, wording: Wording = ENGLISH) -> str:
-    """'25 November 2026' in ``zone``."""
-    local = moment.astimezone(zone)
-    return f"{local.day} {wording.months[local.month - 1]} {local.year}"
+    """'25 November 2026' in ``zone`` ('۱۶ آذر ۱۴۰۵' in the Persian calendar)."""
+    year, month, day = calendar_date(moment, zone, wording)
+    return wording.number(f"{day} {wording.months[month - 1]} {year}")
 
 
 def format_long_date(moment: datetime, zone: ZoneInfo, wording: Wording = ENGLISH) -> str:
-    """'Wednesday 25 November 2026' in ``zone``, for the masthead."""
+    """'Wednesday 25 November 2026' in ``zone``, for the masthead (a day of the week is the
+    same day in either calendar)."""
     local = moment.astimezone(zone)
     return f"{wording.weekdays[local.weekday()]} {format_date(local, zone, wording)}"
