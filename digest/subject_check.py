@@ -55,7 +55,7 @@ def _text_before_headline(
     """The subject's text before ``lead_title``, or None when it shows no headline."""
     if "lead_title" not in digest_list.subject:
         return None
-    words = wording_for(digest_list.language)
+    words = wording_for(digest_list.language, digest_list.calendar)
     try:
         rendered = environment.from_string(digest_list.subject).render(
             list_name=digest_list.name,

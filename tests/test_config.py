@@ -365,6 +365,48 @@ def test_a_folder_or_a_leap_second_zone_is_no_timezone(tmp_path: Path, name: str
     ]
 
 
+@pytest.mark.parametrize(
+    ("language", "calendar", "dated_by"),
+    [
+        ("fa", None, "persian"),
+        ("fa-AF", None, "persian"),
+        ("fa", "gregorian", "gregorian"),
+        ("en", None, "gregorian"),
+        ("ar", "gregorian", "gregorian"),
+    ],
+)
+def test_a_lists_calendar_follows_its_language_unless_set(
+    tmp_path: Path, language: str, calendar: str | None, dated_by: str
+) -> None:
+    from digest.wording import calendar_for
+
+    lines = f'language = "{language}"\n' + (f'calendar = "{calendar}"\n' if calendar else "")
+    settings = load_settings(write_config(tmp_path, MINIMAL + lines), {})
+    digest_list = settings.list("daily")
+    assert digest_list.calendar == calendar
+    assert calendar_for(digest_list.language, digest_list.calendar) == dated_by
+
+
+@pytest.mark.parametrize("language", ["en", "ar", "he", "ps"])
+def test_the_persian_calendar_is_refused_to_a_list_not_in_persian(
+    tmp_path: Path, language: str
+) -> None:
+    path = write_config(tmp_path, MINIMAL + f'language = "{language}"\ncalendar = "persian"\n')
+    assert problems(path) == [
+        (
+            "lists[daily].calendar",
+            "the Persian calendar's months are named in Persian (fa, fa-AF, prs) only, and the "
+            f'list\'s language is {language!r}: set calendar = "gregorian" or leave it out',
+        )
+    ]
+
+
+def test_a_calendar_the_service_does_not_know_is_named(tmp_path: Path) -> None:
+    [(key, why)] = problems(write_config(tmp_path, MINIMAL + 'calendar = "jalali"\n'))
+    assert key == "lists[daily].calendar"
+    assert "'gregorian'" in why and "'persian'" in why
+
+
 def test_list_naming_an_unknown_topic(tmp_path: Path) -> None:
     path = write_config(
         tmp_path, MINIMAL.replace('["middle-east", "iran"]', '["middle-east", "yemen"]')

@@ -20,7 +20,7 @@ from digest import placeholders
 from digest.config import ListSettings, ServiceSettings, Settings
 from digest.config.values import BASE_URL_LIMIT
 from digest.errors import DeliveryPermanentError
-from digest.mail.personalize import Personalizer, personalize
+from digest.mail.personalize import Personalizer, fill_for_preview, personalize
 from digest.mail.tokens import InvalidToken, TokenSigner
 from digest.records import (
     Article,
@@ -353,6 +353,53 @@ def test_times_are_written_in_the_lists_language() -> None:
     # An Arabic list's copy gave its articles' times with English month names.
     text, _ = bodies(parse(make(digest_list=DIGEST_LIST.model_copy(update={"language": "ar"}))))
     assert "Gulf Wire · 1 مايو، 05:14 غرينتش+4\n" in text
+
+
+NOWRUZ_SLOT = datetime(2026, 3, 21, 3, 30, tzinfo=UTC)  # 07:00 on 1 Farvardin 1405 in Tehran
+LAST_NIGHT = datetime(2026, 3, 20, 22, 0, tzinfo=UTC)  # Nowruz in Tehran, not yet in London
+
+
+def _nowruz_edition() -> RenderedEdition:
+    marker = placeholders.time_marker(LAST_NIGHT)
+    return replace(
+        RENDERED,
+        slot=NOWRUZ_SLOT,
+        text=TEXT + f"رادیو فردا · {marker}\n",
+        html=HTML.replace("</body>", f"<p>رادیو فردا &middot; {marker}</p></body>"),
+    )
+
+
+def test_a_persian_lists_times_are_solar_hijri_in_persian_digits_where_each_reader_is() -> None:
+    persian = DIGEST_LIST.model_copy(update={"language": "fa", "timezone": "Asia/Tehran"})
+    tehran = Subscriber(id=345, email="sam@example.org", timezone="Asia/Tehran")
+    london = Subscriber(id=346, email="sara@example.org", timezone="Europe/London")
+    rendered = _nowruz_edition()
+    text, html = bodies(parse(make(tehran, rendered=rendered, digest_list=persian)))
+    # Of the edition's year where the reader is: no year, as in any list.
+    assert "رادیو فردا · ۱ فروردین، ۰۱:۳۰ گرینویچ+۳:۳۰\n" in text
+    assert "<p>رادیو فردا &middot; ۱ فروردین، ۰۱:۳۰ گرینویچ+۳:۳۰</p>" in html
+    # In London it is still the last evening of 1404: a time of last year keeps its year.
+    text, html = bodies(parse(make(london, rendered=rendered, digest_list=persian)))
+    assert "رادیو فردا · ۲۹ اسفند ۱۴۰۴، ۲۲:۰۰ گرینویچ\n" in text
+    assert "<p>رادیو فردا &middot; ۲۹ اسفند ۱۴۰۴، ۲۲:۰۰ گرینویچ</p>" in html
+    # The feed's own words and the edition's other text keep their digits.
+    assert "Envoys met for a third day." in html
+    # A Dari list names the month as Afghanistan does; a Gregorian one writes what it did.
+    dari = persian.model_copy(update={"language": "fa-AF"})
+    assert "رادیو فردا · ۱ حمل، ۰۱:۳۰ گرینویچ+۳:۳۰\n" in bodies(
+        parse(make(tehran, rendered=rendered, digest_list=dari))
+    )[0]
+    gregorian = persian.model_copy(update={"calendar": "gregorian"})
+    assert "رادیو فردا · 21 مارس، 01:30 گرینویچ+3:30\n" in bodies(
+        parse(make(tehran, rendered=rendered, digest_list=gregorian))
+    )[0]
+
+
+def test_a_persian_preview_is_dated_as_its_readers_read_it() -> None:
+    persian = DIGEST_LIST.model_copy(update={"language": "fa", "timezone": "Asia/Tehran"})
+    preview = fill_for_preview(_nowruz_edition(), service=SERVICE, digest_list=persian)
+    assert "رادیو فردا · ۱ فروردین، ۰۱:۳۰ گرینویچ+۳:۳۰\n" in preview.text
+    assert "<p>رادیو فردا &middot; ۱ فروردین، ۰۱:۳۰ گرینویچ+۳:۳۰</p>" in preview.html
 
 
 def test_a_time_of_another_year_than_the_editions_keeps_its_year() -> None:

@@ -1550,3 +1550,45 @@ def test_a_story_with_no_declared_language_takes_the_one_its_script_names(
     links = _story_links(result.html)
     assert _language_of(links["1"]) == _language_of(links["2"]) == language
     assert _language_of(links["3"]) == "en"  # Latin letters name no language: the list's
+
+
+def _persian_edition_with_seven_outlets() -> Edition:
+    """A Persian lead whose story seven other outlets covered too: five are named, "and 2 more"."""
+    lead = article(1, "تورم ۴۰ درصدی و قیمت 120 هزار تومانی دلار", language="fa",
+                   feed="رادیو فردا")  # fmt: skip
+    others = tuple(
+        article(10 + number, f"گزارش {number}", language="fa", feed=f"خبرگزاری {number}")
+        for number in range(7)
+    )
+    item = article(2, "قیمت دلار در بازار تهران بالا رفت", language="fa", feed="ایران‌وایر")
+    edition = gulf_edition(lead, item)
+    return replace(edition, lead=EditionItem(lead, "gulf", also_covered_by=others))
+
+
+@pytest.mark.parametrize(
+    ("calendar", "masthead", "subject_date", "and_more"),
+    [
+        (None, "چهارشنبه ۴ آذر ۱۴۰۵", "۴ آذر ۱۴۰۵", "و ۲ مورد دیگر"),
+        ("gregorian", "چهارشنبه 25 نوامبر 2026", "25 نوامبر 2026", "و 2 مورد دیگر"),
+    ],
+)
+def test_a_persian_edition_is_dated_and_counted_in_its_calendar_and_digits(
+    tmp_path: Path, calendar: str | None, masthead: str, subject_date: str, and_more: str
+) -> None:
+    overrides: dict[str, Any] = {"language": "fa", "subject": "{{ list_name }} | {{ date }}"}
+    if calendar is not None:
+        overrides["calendar"] = calendar
+    settings = make_settings(tmp_path, **overrides)
+    rendered = Renderer(settings).render(
+        _persian_edition_with_seven_outlets(), settings.list(LIST_SLUG)
+    )
+    assert rendered.subject == f"{LIST_NAME} | {subject_date}"
+    for part in (rendered.html, " ".join(rendered.text.split())):
+        assert masthead in part
+        assert and_more in part
+        # The headline keeps the digits its publisher wrote, Latin and Persian alike.
+        assert "تورم ۴۰ درصدی و قیمت 120 هزار تومانی دلار" in part
+    # Times are filled per reader (digest.mail.personalize): the rendered edition holds markers.
+    assert "۰۹:" not in rendered.text and placeholders.time_marker(SLOT - timedelta(hours=2)) in (
+        rendered.text
+    )

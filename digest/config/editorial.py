@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from digest.config.values import (
     CronExpression,
@@ -22,6 +22,7 @@ from digest.config.values import (
     no_controls,
     no_line_breaks,
 )
+from digest.wording import PERSIAN_CALENDAR_LANGUAGES, primary_subtag
 
 
 def _check_subject_template(source: str) -> str:
@@ -248,6 +249,16 @@ class ListSettings(SettingsModel):
     others fall back to English words); ``ar``, ``he``, ``fa``, ``ur``… lay the edition out right
     to left, and so does a tag that names a right-to-left script (``ku-Arab``, but not
     ``ug-Latn``). Each article keeps its own direction, from its feed's language or script."""
+    calendar: Literal["gregorian", "persian"] | None = Field(
+        default=None,
+        description="How the edition's dates are counted, in the masthead, the subject, each "
+        "item's time and the archive. 'persian': the Solar Hijri calendar of Iran and "
+        "Afghanistan ('۱۶ آذر ۱۴۰۵، ۰۹:۱۴'), with Persian digits in dates, times and counts; "
+        "Iran's month names, or Afghanistan's for a Dari list (fa-AF, prs: '۱۶ قوس ۱۴۰۵'). "
+        "Only a Persian list can have it. 'gregorian': '7 دسامبر 2026، 09:14' in a Persian "
+        "list. Left out, it follows language: 'persian' for fa, fa-IR, fa-AF and prs, "
+        "'gregorian' otherwise.",
+    )
     subject: Annotated[str, AfterValidator(_check_subject_template)] = "{{ list_name }}: {{ date }}"
     """A Jinja2 template of the subject, with the variables ``list_name``, ``date``,
     ``lead_title`` and ``article_count``."""
@@ -310,3 +321,21 @@ class ListSettings(SettingsModel):
     previous_slugs: tuple[Slug, ...] | None = None
     """The slugs this list had before: its editions, members and unsubscribes follow it to this
     slug. ``[]`` says it is a new list, where a list that left the config has history."""
+
+    @field_validator("calendar")
+    @classmethod
+    def _calendar_has_words(cls, calendar: str | None, info: ValidationInfo) -> str | None:
+        """The Persian calendar's months are named in Persian alone: a list in another language
+        would be sent dates no reader of it can read."""
+        language = info.data.get("language")
+        if (
+            calendar == "persian"
+            and isinstance(language, str)
+            and primary_subtag(language) not in PERSIAN_CALENDAR_LANGUAGES
+        ):
+            raise ValueError(
+                "the Persian calendar's months are named in Persian (fa, fa-AF, prs) only, and "
+                f'the list\'s language is {language!r}: set calendar = "gregorian" or leave '
+                "it out"
+            )
+        return calendar

@@ -51,7 +51,7 @@ def confirmation_message(
     the headers would not read back as written (a config value no check caught).
     """
     service = settings.service
-    words = wording_for(digest_list.language)
+    words = wording_for(digest_list.language, digest_list.calendar)
     days = settings.web.confirm_days
     context = {
         "list_name": digest_list.name,
@@ -61,7 +61,7 @@ def confirmation_message(
         "postal_address": service.postal_address,
         "confirm_url": confirm_url,
         "words": words,
-        "days": f"{days:g}",
+        "days": words.number(f"{days:g}"),
     }
     environment = renderer.environment
     html = environment.get_template(HTML_TEMPLATE).render(context)

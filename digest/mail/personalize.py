@@ -52,7 +52,7 @@ from digest.mail.reader_addresses import as_written
 from digest.mail.tokens import TokenSigner
 from digest.records import OutgoingMessage, RenderedEdition, Subscriber
 from digest.render.text import one_line
-from digest.wording import format_datetime, wording_for
+from digest.wording import format_datetime, wording_for, year_of
 from digest.zone_names import zone_named
 
 
@@ -174,7 +174,7 @@ class Personalizer:
         if bounces is not None and bounces.enabled:
             self._verp = (f"{bounces.local_part}+", f"@{bounces.domain or self._domain}")
         self._list_zone = ZoneInfo(digest_list.timezone)
-        self._wording = wording_for(digest_list.language)
+        self._wording = wording_for(digest_list.language, digest_list.calendar)
         self._times: dict[str, dict[str, bytes]] = {}  # timezone name -> time hole -> value
         self._last_date: tuple[int, str] = (-1, "")
         key = f"{rendered.list_slug}|{rendered.slot.isoformat()}|{edition_id}"
@@ -285,7 +285,8 @@ class Personalizer:
             # IsADirectoryError, stopping the whole edition's delivery (digest.zone_names).
             zone = zone_named(name) or self._list_zone
             values = {}
-            this_year = self.rendered.slot.astimezone(zone).year  # the edition's, read there
+            # The edition's year, read there and in the list's calendar.
+            this_year = year_of(self.rendered.slot, zone, self._wording)
             for hole in self._time_holes:
                 moment = placeholders.time_of(hole)
                 assert moment is not None  # time_holes holds only time markers
@@ -444,7 +445,8 @@ def fill_for_preview(
 ) -> RenderedEdition:
     """``rendered`` with its markers filled for a made-up reader with no name, times in the
     list's timezone: what ``digest preview`` shows in a browser."""
-    zone, wording = ZoneInfo(digest_list.timezone), wording_for(digest_list.language)
+    zone = ZoneInfo(digest_list.timezone)
+    wording = wording_for(digest_list.language, digest_list.calendar)
     values = {
         placeholders.GREETING: wording.greeting,
         placeholders.UNSUBSCRIBE_URL: f"{service.base_url}/unsubscribe/preview",
@@ -452,7 +454,7 @@ def fill_for_preview(
         placeholders.SUBSCRIBER_EMAIL: "you@example.org",
     }
 
-    this_year = rendered.slot.astimezone(zone).year
+    this_year = year_of(rendered.slot, zone, wording)
 
     def value(match: re.Match[str]) -> str:
         moment = placeholders.time_of(match.group())

@@ -190,7 +190,7 @@ class Renderer:
                 f"list {digest_list.slug!r}"
             )
         zone = ZoneInfo(digest_list.timezone)
-        words = wording_for(digest_list.language)
+        words = wording_for(digest_list.language, digest_list.calendar)
         article_count = len({article.id for article in edition.articles()})
         subject = self.subject(edition, digest_list, article_count)
         preheader = _preheader(edition, digest_list, subject)
@@ -324,7 +324,7 @@ class Renderer:
         """The list's subject template rendered on one line of at most ~150 characters, fit for
         a mail header whatever the feed's text held."""
         zone = ZoneInfo(digest_list.timezone)
-        words = wording_for(digest_list.language)
+        words = wording_for(digest_list.language, digest_list.calendar)
         first = next(edition.items(), None)
         lead_title = shorten(first.article.title, TITLE_CHARS) if first else words.no_new_stories
         if not says_anything(lead_title):

@@ -86,7 +86,8 @@ async def _editions_page(request: Request) -> Response:
     if page > pages:
         return _not_found(web)
     base = f"{web.pages.root}/editions/{digest_list.slug}"
-    zone, wording = ZoneInfo(digest_list.timezone), wording_for(digest_list.language)
+    zone = ZoneInfo(digest_list.timezone)
+    wording = wording_for(digest_list.language, digest_list.calendar)
     context = {
         "words": words,
         "list_name": digest_list.name,
@@ -106,6 +107,8 @@ async def _editions_page(request: Request) -> Response:
         ],
         "page": page,
         "pages": pages,
+        # Counts and page numbers in the list's digits (Persian in the Persian calendar).
+        "number": wording.number,
         "newer": (base if page == 2 else f"{base}?page={page - 1}") if page > 1 else None,
         "older": f"{base}?page={page + 1}" if page < pages else None,
         "feed": f"{base}/feed.atom",
@@ -206,7 +209,8 @@ def _modified(web: WebContext, built: datetime) -> datetime:
 def neutral_copy(page: str, digest_list: ListSettings, words: PageWords, *, home: str) -> str:
     """The stored HTML with no one's greeting, address or token: the personal markers become
     neutral words and links, the time markers times in the list's timezone."""
-    zone, wording = ZoneInfo(digest_list.timezone), wording_for(digest_list.language)
+    zone = ZoneInfo(digest_list.timezone)
+    wording = wording_for(digest_list.language, digest_list.calendar)
     values = {
         placeholders.GREETING: "",
         placeholders.UNSUBSCRIBE_URL: html.escape(home),

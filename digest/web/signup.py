@@ -44,7 +44,7 @@ from digest.web.forms import FIELD, posted_form
 from digest.web.pages import about_list
 from digest.web.security import BODY_LIMIT, embed_csp
 from digest.web.words import PageWords, words_for
-from digest.wording import direction_of
+from digest.wording import direction_of, wording_for
 
 HONEYPOT = "website"  # a field people never see, which form-filling bots fill in
 EMBED_PREFIX = "/embed/"  # the embeddable form's pages, which the newsroom's site frames
@@ -183,10 +183,18 @@ async def _sign_up(request: Request, *, embed: bool) -> Response:
     return answer
 
 
+def _days(digest_list: ListSettings | None, days: float) -> str:
+    """How long a confirmation link works, in the list's digits (Persian in the Persian
+    calendar, as its mails write it)."""
+    if digest_list is None:
+        return f"{days:g}"
+    return wording_for(digest_list.language, digest_list.calendar).number(f"{days:g}")
+
+
 def _check_inbox(web: WebContext, digest_list: ListSettings, embed: bool) -> Response:
     context = {
         **about_list(digest_list),
-        "days": f"{web.services.settings.web.confirm_days:g}",
+        "days": _days(digest_list, web.services.settings.web.confirm_days),
         "embed": embed,
     }
     return web.pages.render("web/check_inbox.html.j2", context, headers=_headers(web, embed))
@@ -273,7 +281,7 @@ def _read_token(web: WebContext, token: str) -> tuple[int, ListSettings, datetim
         # Said in the list's language: the slug is the signed one, read before the age.
         gone_to = list_for_slug(services.settings, expired.list_slug or "")
         words = words_for(gone_to.language if gone_to is not None else None)
-        days = f"{services.settings.web.confirm_days:g}"
+        days = _days(gone_to, services.settings.web.confirm_days)
         return web.pages.error(
             410, words.link_expired_title, words.link_expired_body.format(days=days), words=words
         )
