@@ -386,13 +386,15 @@ def test_a_persian_lists_times_are_solar_hijri_in_persian_digits_where_each_read
     assert "Envoys met for a third day." in html
     # A Dari list names the month as Afghanistan does; a Gregorian one writes what it did.
     dari = persian.model_copy(update={"language": "fa-AF"})
-    assert "رادیو فردا · ۱ حمل، ۰۱:۳۰ گرینویچ+۳:۳۰\n" in bodies(
-        parse(make(tehran, rendered=rendered, digest_list=dari))
-    )[0]
+    assert (
+        "رادیو فردا · ۱ حمل، ۰۱:۳۰ گرینویچ+۳:۳۰\n"
+        in bodies(parse(make(tehran, rendered=rendered, digest_list=dari)))[0]
+    )
     gregorian = persian.model_copy(update={"calendar": "gregorian"})
-    assert "رادیو فردا · 21 مارس، 01:30 گرینویچ+3:30\n" in bodies(
-        parse(make(tehran, rendered=rendered, digest_list=gregorian))
-    )[0]
+    assert (
+        "رادیو فردا · 21 مارس، 01:30 گرینویچ+3:30\n"
+        in bodies(parse(make(tehran, rendered=rendered, digest_list=gregorian)))[0]
+    )
 
 
 def test_a_persian_preview_is_dated_as_its_readers_read_it() -> None:
