@@ -9,13 +9,14 @@ import re
 import sqlite3
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -422,15 +423,16 @@ def test_readers_written_in_other_scripts_are_mailed_as_they_signed_up(
         assert name in text_part  # the greeting
 
 
-def _persian_feed(outlet: str, items: list[tuple[str, str, str, str, int]]) -> bytes:
-    """An RSS feed of a Persian outlet: (guid, title, author, summary, hours ago) per item."""
+def _persian_feed(outlet: str, items: list[tuple[str, str, str, str, int | datetime]]) -> bytes:
+    """An RSS feed of a Persian outlet: (guid, title, author, summary, hours ago or the time it
+    was published) per item."""
     now = datetime.now(UTC)
     entries = "".join(
         f"<item><title>{title}</title><link>https://{outlet}.example.org/{guid}</link>"
         f"<guid>{guid}</guid><dc:creator>{author}</dc:creator>"
-        f"<pubDate>{format_datetime(now - timedelta(hours=hours))}</pubDate>"
+        f"<pubDate>{format_datetime(_published(now, when))}</pubDate>"
         f"<description>{summary}</description></item>"
-        for guid, title, author, summary, hours in items
+        for guid, title, author, summary, when in items
     )
     return (
         '<?xml version="1.0" encoding="utf-8"?><rss version="2.0" '
@@ -440,12 +442,41 @@ def _persian_feed(outlet: str, items: list[tuple[str, str, str, str, int]]) -> b
     ).encode()
 
 
+def _published(now: datetime, when: int | datetime) -> datetime:
+    return when if isinstance(when, datetime) else now - timedelta(hours=when)
+
+
+# Iran's month names: the Persian calendar's dates are checked against jdatetime alone here.
+_SOLAR_MONTHS = (
+    "فروردین", "اردیبهشت", "خرداد", "تیر", "مرداد", "شهریور",
+    "مهر", "آبان", "آذر", "دی", "بهمن", "اسفند",
+)  # fmt: skip
+
+
+def _solar(moment: datetime, zone: str) -> tuple[str, str]:
+    """The Solar Hijri day ("۱۶ آذر") and time ("۰۹:۱۴") of ``moment`` in ``zone``, in
+    Persian digits."""
+    import jdatetime
+
+    local = moment.astimezone(ZoneInfo(zone))
+    solar = jdatetime.date.fromgregorian(date=local.date())
+    persian = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+    day = f"{solar.day} {_SOLAR_MONTHS[solar.month - 1]}".translate(persian)
+    return day, f"{local:%H:%M}".translate(persian)
+
+
 def test_a_persian_edition_reaches_its_reader_filed_grouped_and_signed_as_written(
     tmp_path: Path, smtp: SmtpSink
 ) -> None:
     # Two Persian outlets: one types the ZWNJ and the Persian yeh and kaf, the other spaces "می"
     # and "ها" and types the Arabic ي and ك. The operator's rules are typed either way too.
     zwnj = "\u200c"
+    # The last 21:00 UTC before now (within the day the first edition reaches back): 00:30 of
+    # the next day in Tehran, 21:00 or 22:00 of the day before in London.
+    now = datetime.now(UTC)
+    evening = now.replace(hour=21, minute=0, second=0, microsecond=0)
+    if evening > now:
+        evening -= timedelta(days=1)
     farda = _persian_feed("farda", [
         ("f1", f"اتحادیه اروپا تحریم{zwnj}های تازه علیه ایران را تصویب کرد", "مریم احمدی",
          f"وزیران خارجه اروپا بسته تازه{zwnj}ای از تحریم{zwnj}ها را تصویب کردند. مسئول سیاست "
@@ -459,9 +490,14 @@ def test_a_persian_edition_reaches_its_reader_filed_grouped_and_signed_as_writte
          "اتحاديه مي گويد اين تحريم ها به برنامه پهپادي ايران مربوط است.", 2),
         ("w2", f"تحریم{zwnj}های نفتی ونزوئلا تمدید شد", f"به{zwnj}قلم سارا کریمی",
          "واشنگتن محدودیت فروش نفت کاراکاس را شش ماه دیگر تمدید کرد.", 5),
+        # Each reader's copy dates it where they are: the day before in London. The
+        # headline's figures are the publisher's, Latin digits kept.
+        ("w3", "بازار تهران با شاخص 2.5 میلیون واحدی بسته شد", "نگار موسوی",
+         "بورس تهران در پایان معاملات روز با رشد بسته شد.", evening),
     ])  # fmt: skip
     (tmp_path / "readers.csv").write_text(
         "email,name,timezone\nmaryam@example.org,مریم,Asia/Tehran\n"
+        "sara@example.org,سارا,Europe/London\n"
     )
     routes = {"/farda.xml": answer(200, farda), "/iranwire.xml": answer(200, iranwire)}
     with feed_server(routes) as feeds:
@@ -488,10 +524,37 @@ def test_a_persian_edition_reaches_its_reader_filed_grouped_and_signed_as_writte
         })  # fmt: skip
         result = digest(config, "run", "--once", "--list", "farsi-daily")
     assert result.returncode == 0, result.stderr
-    [mail] = smtp.received
-    message = parse(mail.data)
+    sent = {mail.rcpt_tos[0]: parse(mail.data) for mail in smtp.received}
+    assert sorted(sent) == ["maryam@example.org", "sara@example.org"]
+    # The edition of 07:00 in Tehran, dated in the Persian calendar (a Persian list's default)
+    # in its masthead and subject, the same for both readers; each item's time where the
+    # reader is.
+    tehran_now = datetime.now(ZoneInfo("Asia/Tehran"))
+    slot_day = tehran_now.date() - timedelta(days=1 if tehran_now.hour < 7 else 0)
+    edition_day = _solar(datetime.combine(slot_day, time(12), UTC), "UTC")[0]
+    dated = rf"{edition_day} ۱۴[۰-۹]{{2}}"
+    for address, zone in (
+        ("maryam@example.org", "Asia/Tehran"),
+        ("sara@example.org", "Europe/London"),
+    ):
+        message = sent[address]
+        assert re.fullmatch(f"خبرنامه روزانه: {dated}", str(message["Subject"]))
+        html = message.get_body(("html",)).get_content()
+        text = message.get_body(("plain",)).get_content()
+        evening_day, evening_time = _solar(evening, zone)
+        for part in (html, " ".join(text.split())):
+            assert re.search(f"(شنبه|جمعه) {dated}", part)  # the masthead: weekday and date
+            # With its year only on the eve of Nowruz, when it is last year's in London.
+            assert re.search(f"{evening_day}( ۱۴[۰-۹]{{2}})?، {evening_time} گرینویچ", part)
+            assert "بازار تهران با شاخص 2.5 میلیون واحدی بسته شد" in part
+        # No Gregorian year outside the links (the edition's address holds its UTC date).
+        assert not re.search(r"\b20[2-9][0-9]\b", re.sub(r"https?://\S+", "", text))
+        assert all(len(line) <= 72 for line in text.splitlines() if "://" not in line)
+    # The two copies give two days.
+    assert _solar(evening, "Asia/Tehran")[0] != _solar(evening, "Europe/London")[0]
+    assert _solar(evening, "Asia/Tehran")[1] == "۰۰:۳۰"
+    message = sent["maryam@example.org"]
     assert message["To"].addresses[0].display_name == "مریم"
-    assert "خبرنامه روزانه" in str(message["Subject"])
     html = message.get_body(("html",)).get_content()
     text = message.get_body(("plain",)).get_content()
     assert '<html lang="fa" dir="rtl"' in html

@@ -444,6 +444,26 @@ def test_a_list_in_a_language_without_page_words_has_its_own_text_marked(
         assert f'<p class="lede" lang="ur" dir="rtl">{description}</p>' in page
 
 
+def test_a_persian_lists_archive_is_dated_in_its_calendar_and_digits(room: Newsroom) -> None:
+    # The editions of 24 to 26 November 2026, 07:00 in Dubai: 3 to 5 Azar 1405.
+    with daily_edited(room, language="fa") as client:
+        page = client.get("/editions/daily").text
+        assert '<html lang="fa" dir="rtl">' in page
+        assert ">پنجشنبه ۵ آذر ۱۴۰۵</time>" in page and ">سه‌شنبه ۳ آذر ۱۴۰۵</time>" in page
+        assert "صفحه ۱ از ۱" in page
+        counts = re.findall("تعداد خبرها: ([^<]+)</p>", page)
+        assert len(counts) == 3 and all(re.fullmatch("[۱-۹][۰-۹]*", count) for count in counts)
+        # The archived copy's times are filled in the list's calendar (its masthead was
+        # written when it was built, in the language the list had then).
+        edition = client.get(slot_path("daily", room.slots[0])).text
+        assert "%%DIGEST" not in edition and re.search("[۰-۹]{2}:[۰-۹]{2} گرینویچ\\+۴", edition)
+    with daily_edited(room, language="fa-AF") as client:
+        assert ">پنجشنبه ۵ قوس ۱۴۰۵</time>" in client.get("/editions/daily").text
+    with daily_edited(room, language="fa", calendar="gregorian") as client:
+        page = client.get("/editions/daily").text
+        assert ">پنجشنبه 26 نوامبر 2026</time>" in page and "صفحه 1 از 1" in page
+
+
 def test_the_atom_feed_parses_and_lists_the_editions_newest_first(
     room: Newsroom, client: TestClient
 ) -> None:
