@@ -9,7 +9,8 @@ is China's and Chicago's). So the abbreviations readers know are kept here, per 
 an abbreviation is used only at the offset it stands for, so a zone that changes its rules (Iran
 gave up summer time in 2022, Jordan and Syria moved to +03) falls back to the plain offset
 rather than to a wrong name. Lists written in Arabic, Hebrew or Persian get the offset in their
-own words ("غرينتش+4"), as CLDR writes it, with the Latin digits the rest of the date uses.
+own words ("غرينتش+4"), as CLDR writes it, in the digits the rest of the date uses
+(digest.wording writes a Persian-calendar list's in Persian ones: "گرینویچ+۳:۳۰").
 """
 
 from __future__ import annotations

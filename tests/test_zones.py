@@ -10,10 +10,12 @@ import pytest
 from digest import placeholders
 from digest.render import Neutralized, wrap_text
 from digest.wording import (
+    ALL_WORDINGS,
     ARABIC,
     ENGLISH,
     HEBREW,
     PERSIAN,
+    PERSIAN_SOLAR,
     Wording,
     format_datetime,
     longest_datetime,
@@ -89,6 +91,18 @@ def test_arabic_hebrew_and_persian_lists_name_the_offset_in_their_words() -> Non
     assert zone_label(WINTER, ZoneInfo("Europe/London"), ARABIC.language) == "غرينتش"
 
 
+def test_a_persian_calendar_lists_offset_is_in_persian_digits() -> None:
+    # Persian digits are of the same bidirectional class as Latin ones (EN): "+۳:۳۰" stays in
+    # the order "+3:30" has after the zone's name in a right-to-left line.
+    moment = datetime(2026, 5, 10, 4, 0, tzinfo=UTC)  # 10 May: 20 Ordibehesht, the longest month
+    assert format_datetime(moment, ZoneInfo("Asia/Kathmandu"), PERSIAN_SOLAR) == (
+        "۲۰ اردیبهشت ۱۴۰۵، ۰۹:۴۵ گرینویچ+۵:۴۵"
+    )
+    assert format_datetime(WINTER, ZoneInfo("America/St_Johns"), PERSIAN_SOLAR) == (
+        "۲۵ دی ۱۴۰۴، ۰۰:۳۰ گرینویچ-۳:۳۰"
+    )
+
+
 def test_offsets_are_written_short() -> None:
     assert offset_text(timedelta(hours=4)) == "+4"
     assert offset_text(timedelta(hours=-9, minutes=-30)) == "-9:30"
@@ -114,12 +128,14 @@ def test_no_time_is_longer_than_the_plain_text_allows_for() -> None:
     for name in sorted(available_timezones()):
         zone = ZoneInfo(name)
         for moment in (WINTER, SUMMER, datetime(2026, 9, 25, 23, 59, tzinfo=UTC)):
-            for wording in (ENGLISH, ARABIC, HEBREW, PERSIAN):
+            for wording in ALL_WORDINGS:  # Persian calendar's "اردیبهشت" too
                 written = format_datetime(moment, zone, wording)
                 assert len(written) <= longest, (name, written)
 
 
-@pytest.mark.parametrize("wording", [ENGLISH, PERSIAN], ids=["en", "fa"])
+@pytest.mark.parametrize(
+    "wording", [ENGLISH, PERSIAN, PERSIAN_SOLAR], ids=["en", "fa-gregorian", "fa"]
+)
 def test_a_filled_byline_keeps_within_72_columns(wording: Wording) -> None:
     moment = datetime(2026, 9, 25, 5, 14, tzinfo=UTC)
     marker = placeholders.time_marker(moment)
