@@ -572,3 +572,48 @@ def test_a_compact_items_also_covered_by_names_the_outlets_after_the_label(
                 assert named[1] <= said[0] + 1, (said, named)
         finally:
             page.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_persian_date_reads_day_month_time_and_zone_from_the_right(
+    browser: Browser, tmp_path: Path, width: int
+) -> None:
+    # "۴ آذر، ۰۴:۳۰ گرینویچ+۳:۳۰": Persian digits are of the Latin digits' bidirectional class,
+    # turned Arabic numbers by the letters before them; the day, month, time and zone must
+    # still read in that order from the right, under a Persian story and an English one alike,
+    # and the time's hours stay left of its minutes.
+    edition = sample_edition()
+    section = edition.sections[0]
+    stories = (
+        ("قیمت دلار در بازار تهران بالا رفت", "ایران‌وایر", "fa"),
+        ("Talks resume in Muscat", "Gulf Wire", "en"),
+    )
+    items = tuple(
+        EditionItem(article(70 + index, title, feed=feed, language=language), section.topic)
+        for index, (title, feed, language) in enumerate(stories)
+    )
+    edition = replace(edition, sections=(replace(section, items=items),))
+    html = rendered(tmp_path, edition, language="fa", timezone="Asia/Tehran")
+    assert "۴ آذر، ۰۴:۳۰ گرینویچ+۳:۳۰" in html_module.unescape(html)  # SLOT less 2 hours
+    masthead_date = "چهارشنبه ۴ آذر ۱۴۰۵"
+    assert masthead_date in html_module.unescape(html)
+    page = look(browser, html, width, "light", f"persian-dates-{width}")
+    try:
+        bylines = page.query_selector_all(".section .byline")
+        assert len(bylines) == 2
+        for byline in bylines:
+            at = {
+                piece: page.evaluate(_WHERE_SCRIPT, [byline, piece])
+                for piece in ("آذر", "۰۴:۳۰", "گرینویچ", "۰۴", "۳۰")
+            }
+            assert all(box is not None for box in at.values()), at
+            assert at["آذر"][0] >= at["۰۴:۳۰"][1] - 1, at  # the month right of the time
+            assert at["۰۴:۳۰"][0] >= at["گرینویچ"][1] - 1, at  # the time right of the zone
+            assert at["۰۴"][1] <= at["۳۰"][0] + 1, at  # 04:30, not 30:04
+        body = page.query_selector("body")
+        weekday = page.evaluate(_WHERE_SCRIPT, [body, "چهارشنبه"])
+        year = page.evaluate(_WHERE_SCRIPT, [body, "۱۴۰۵"])
+        assert weekday is not None and year is not None
+        assert weekday[0] >= year[1] - 1, (weekday, year)  # the masthead from the right
+    finally:
+        page.close()
