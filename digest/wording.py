@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from functools import cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -91,7 +92,12 @@ class Wording:
         text = str(value)
         if self.digits == _LATIN_DIGITS:
             return text
-        return text.translate(str.maketrans(_LATIN_DIGITS, self.digits))
+        return text.translate(_digit_table(self.digits))
+
+
+@cache
+def _digit_table(digits: str) -> dict[int, int]:
+    return str.maketrans(_LATIN_DIGITS, digits)
 
 
 ENGLISH = Wording(

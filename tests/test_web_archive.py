@@ -457,8 +457,11 @@ def test_a_persian_lists_archive_is_dated_in_its_calendar_and_digits(room: Newsr
         # written when it was built, in the language the list had then).
         edition = client.get(slot_path("daily", room.slots[0])).text
         assert "%%DIGEST" not in edition and re.search("[۰-۹]{2}:[۰-۹]{2} گرینویچ\\+۴", edition)
-    with daily_edited(room, language="fa-AF") as client:
-        assert ">پنجشنبه ۵ قوس ۱۴۰۵</time>" in client.get("/editions/daily").text
+    for dari in ("fa-AF", "prs"):  # Afghanistan's month names, on a page in Persian words
+        with daily_edited(room, language=dari) as client:
+            page = client.get("/editions/daily").text
+            assert ">پنجشنبه ۵ قوس ۱۴۰۵</time>" in page and "شماره‌های پیشین" in page
+            assert 'dir="rtl"' in page
     with daily_edited(room, language="fa", calendar="gregorian") as client:
         page = client.get("/editions/daily").text
         assert ">پنجشنبه 26 نوامبر 2026</time>" in page and "صفحه 1 از 1" in page

@@ -306,7 +306,10 @@ PERSIAN = PageWords(
     preferences_gone_body="نشانی‌ای که این پیوند برایش ساخته شده دیگر در فهرست‌های ما نیست.",
 )
 
-_BY_LANGUAGE = {"en": ENGLISH, "ar": ARABIC, "he": HEBREW, "iw": HEBREW, "fa": PERSIAN}
+# "prs" is Dari, Afghanistan's Persian.
+_BY_LANGUAGE = {
+    "en": ENGLISH, "ar": ARABIC, "he": HEBREW, "iw": HEBREW, "fa": PERSIAN, "prs": PERSIAN
+}  # fmt: skip
 
 
 def words_for(language: str | None) -> PageWords:
