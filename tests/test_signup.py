@@ -497,3 +497,38 @@ def test_a_reader_who_left_and_was_signed_up_again_is_out_once_the_link_expires(
     assert len(form.sent) == 1 and membership(room, "former@example.org") == PENDING
     confirm_sign_up(services, former.id, "daily", expired)
     assert membership(room, "former@example.org") == CONFIRMED
+
+
+@pytest.mark.parametrize(
+    ("language", "calendar", "expires"),
+    [
+        ("fa", None, "این پیوند ۳ روز کار می‌کند."),
+        ("fa", "gregorian", "این پیوند 3 روز کار می‌کند."),
+        ("ar", None, "يعمل الرابط لمدة 3 أيام."),
+    ],
+)
+def test_the_confirmation_mail_counts_its_days_in_the_lists_digits(
+    tmp_path: Path, language: str, calendar: str | None, expires: str
+) -> None:
+    from email import message_from_bytes, policy
+    from email.message import EmailMessage
+
+    from digest.mail.confirmation import confirmation_message
+    from digest.render import Renderer
+    from tests.test_render import LIST_SLUG, make_settings
+
+    overrides = {"language": language} | ({"calendar": calendar} if calendar else {})
+    settings = make_settings(tmp_path, **overrides)
+    outgoing = confirmation_message(
+        settings,
+        Renderer(settings),
+        settings.list(LIST_SLUG),
+        Subscriber(id=1, email="maryam@example.org"),
+        "https://briefing.example.org/confirm/token",
+        datetime(2026, 12, 7, 5, 0).astimezone(),
+    )
+    message = message_from_bytes(outgoing.data, _class=EmailMessage, policy=policy.default)
+    for kind in ("plain", "html"):
+        body = message.get_body((kind,))
+        assert body is not None
+        assert expires in " ".join(body.get_content().split())
