@@ -97,7 +97,9 @@ class Wording:
 
 @cache
 def _digit_table(digits: str) -> dict[int, int]:
-    return str.maketrans(_LATIN_DIGITS, digits)
+    # Numbers in Persian digits take the Arabic decimal separator ("۱٫۵"): a full stop there
+    # reads as the end of a sentence, or as a zero. Dates and times hold no full stop.
+    return str.maketrans(_LATIN_DIGITS + ".", digits + "\u066b")
 
 
 ENGLISH = Wording(

@@ -1060,3 +1060,14 @@ def test_a_sign_up_met_by_the_database_down_is_handled_once_it_is_back(
     assert "Traceback" not in caplog.text
     said = " ".join(caplog.text.split())
     assert "list 'daily': a sign-up waits for the database" in said
+
+
+def test_the_pages_count_the_days_a_link_works_in_the_lists_digits(tmp_path: Path) -> None:
+    # "Check your inbox" and "link expired" say how long a link works, as the mail says it.
+    from digest.web.signup import _days
+    from tests.test_render import LIST_SLUG, make_settings
+
+    persian = make_settings(tmp_path, language="fa").list(LIST_SLUG)
+    gregorian = make_settings(tmp_path, language="fa", calendar="gregorian").list(LIST_SLUG)
+    assert _days(persian, 3) == "۳" and _days(persian, 1.5) == "۱٫۵"
+    assert _days(gregorian, 3) == "3" and _days(None, 3) == "3"

@@ -149,5 +149,6 @@ def test_a_gregorian_persian_list_writes_what_it_always_did() -> None:
 
 def test_counts_of_the_persian_calendar_are_in_persian_digits() -> None:
     assert PERSIAN_SOLAR.number(12) == "۱۲" and DARI_SOLAR.number(1405) == "۱۴۰۵"
+    assert PERSIAN_SOLAR.number("1.5") == "۱٫۵"  # the Arabic decimal separator
     assert PERSIAN_SOLAR.and_more.format(count=PERSIAN_SOLAR.number(3)) == "و ۳ مورد دیگر"
     assert ARABIC.number(12) == "12" and HEBREW.number(12) == "12" and ENGLISH.number(7) == "7"
