@@ -25,7 +25,7 @@ from PIL import Image
 from digest.config import ListSettings, Settings, load_settings
 from digest.mail.personalize import fill_for_preview, personalize
 from digest.mail.tokens import TokenSigner
-from digest.records import Edition, EditionItem, Section, Subscriber
+from digest.records import Article, Edition, EditionItem, Section, Subscriber
 from digest.render import Renderer
 from digest.screenshot import WIDTHS, Browser, open_browser
 from tests.test_mail_polish import with_also_covered
@@ -464,6 +464,14 @@ _WHERE_SCRIPT = """
 """
 
 
+def _in_first_section(*articles: Article) -> Edition:
+    """The sample edition with ``articles`` alone in its first section."""
+    edition = sample_edition()
+    section = edition.sections[0]
+    items = tuple(EditionItem(story, section.topic) for story in articles)
+    return replace(edition, sections=(replace(section, items=items),))
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 def test_a_byline_names_the_author_before_the_outlet_whatever_their_script(
     browser: Browser, tmp_path: Path, width: int
@@ -471,20 +479,16 @@ def test_a_byline_names_the_author_before_the_outlet_whatever_their_script(
     # Two names of one script side by side, in a story of the other direction, ran together as
     # one phrase of their own: the Arabic story's byline read "Gulf Wire · Layla Haddad" from
     # the right, the English story's "الجزيرة نت · أحمد الخطيب" from the left, the outlet first.
-    edition = sample_edition()
-    section = edition.sections[0]
     stories = (
         ("rtl", "مجلس التعاون يبحث التأشيرات", "Layla Haddad", "Gulf Wire", "ar"),
         ("ltr", "Talks resume in Muscat", "أحمد الخطيب", "الجزيرة نت", "en"),
     )
-    items = tuple(
-        EditionItem(
-            article(50 + index, title, author=author, feed=feed, language=language),
-            section.topic,
+    edition = _in_first_section(
+        *(
+            article(50 + index, title, author=author, feed=feed, language=language)
+            for index, (_, title, author, feed, language) in enumerate(stories)
         )
-        for index, (_, title, author, feed, language) in enumerate(stories)
     )
-    edition = replace(edition, sections=(replace(section, items=items),))
     html = rendered(tmp_path, edition)
     page = look(browser, html, width, "light", f"byline-order-{width}")
     try:
@@ -582,17 +586,10 @@ def test_a_persian_date_reads_day_month_time_and_zone_from_the_right(
     # turned Arabic numbers by the letters before them; the day, month, time and zone must
     # still read in that order from the right, under a Persian story and an English one alike,
     # and the time's hours stay left of its minutes.
-    edition = sample_edition()
-    section = edition.sections[0]
-    stories = (
-        ("قیمت دلار در بازار تهران بالا رفت", "ایران‌وایر", "fa"),
-        ("Talks resume in Muscat", "Gulf Wire", "en"),
+    edition = _in_first_section(
+        article(70, "قیمت دلار در بازار تهران بالا رفت", feed="ایران‌وایر", language="fa"),
+        article(71, "Talks resume in Muscat", feed="Gulf Wire", language="en"),
     )
-    items = tuple(
-        EditionItem(article(70 + index, title, feed=feed, language=language), section.topic)
-        for index, (title, feed, language) in enumerate(stories)
-    )
-    edition = replace(edition, sections=(replace(section, items=items),))
     html = rendered(tmp_path, edition, language="fa", timezone="Asia/Tehran")
     assert "۴ آذر، ۰۴:۳۰ گرینویچ+۳:۳۰" in html_module.unescape(html)  # SLOT less 2 hours
     masthead_date = "چهارشنبه ۴ آذر ۱۴۰۵"

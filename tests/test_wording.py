@@ -117,26 +117,22 @@ def test_the_day_changes_where_the_reader_is() -> None:
     )
 
 
-@pytest.mark.parametrize(
-    ("month", "iranian", "afghan"),
-    [
-        (date(2026, 4, 10), "فروردین", "حمل"),
-        (date(2026, 5, 10), "اردیبهشت", "ثور"),
-        (date(2026, 6, 10), "خرداد", "جوزا"),
-        (date(2026, 7, 10), "تیر", "سرطان"),
-        (date(2026, 8, 10), "مرداد", "اسد"),
-        (date(2026, 9, 10), "شهریور", "سنبله"),
-        (date(2026, 10, 10), "مهر", "میزان"),
-        (date(2026, 11, 10), "آبان", "عقرب"),
-        (date(2026, 12, 10), "آذر", "قوس"),
-        (date(2027, 1, 10), "دی", "جدی"),
-        (date(2027, 2, 10), "بهمن", "دلو"),
-        (date(2027, 3, 10), "اسفند", "حوت"),
-    ],
-)
-def test_afghanistan_names_the_months_by_the_zodiac(month: date, iranian: str, afghan: str) -> None:
-    assert format_date(_noon(month), UTC_ZONE, PERSIAN_SOLAR).split()[1] == iranian
-    assert format_date(_noon(month), UTC_ZONE, wording_for("fa-AF")).split()[1] == afghan
+IRANIAN_MONTHS = (
+    "فروردین", "اردیبهشت", "خرداد", "تیر", "مرداد", "شهریور",
+    "مهر", "آبان", "آذر", "دی", "بهمن", "اسفند",
+)  # fmt: skip
+AFGHAN_MONTHS = (
+    "حمل", "ثور", "جوزا", "سرطان", "اسد", "سنبله",
+    "میزان", "عقرب", "قوس", "جدی", "دلو", "حوت",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("month", range(12))
+def test_afghanistan_names_the_months_by_the_zodiac(month: int) -> None:
+    # The 10th of April 2026 is in Farvardin, the 10th of March 2027 in Esfand.
+    day = _noon(date(2026 if month < 9 else 2027, (month + 3) % 12 + 1, 10))
+    assert format_date(day, UTC_ZONE, PERSIAN_SOLAR).split()[1] == IRANIAN_MONTHS[month]
+    assert format_date(day, UTC_ZONE, wording_for("fa-AF")).split()[1] == AFGHAN_MONTHS[month]
 
 
 def test_a_gregorian_persian_list_writes_what_it_always_did() -> None:
