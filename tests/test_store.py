@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -10,11 +11,12 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -862,3 +864,56 @@ def test_a_statement_timeout_the_dba_set_for_the_role_holds_when_it_is_the_short
             assert connection.exec_driver_sql("SHOW statement_timeout").scalar() == in_force
     finally:
         engine.dispose()
+
+
+def test_an_unsubscribe_waits_for_another_process_s_write_and_is_not_refused(
+    tmp_path: Path,
+) -> None:
+    """In WAL mode, a transaction that has read and then writes is refused at once ("database is
+    locked", no wait of the busy timeout) when another connection committed since its read, or
+    holds the write lock: its snapshot is too old to write from. An unsubscribe reads the
+    membership, then writes it; the sending process records its copies meanwhile. The store's
+    SQLite transactions hold no snapshot before their first write (pysqlite opens the
+    transaction at the first INSERT, UPDATE or DELETE): the unsubscribe waits for the other
+    write, as the busy timeout says, and is not refused. Here the other process's write
+    commits between the read and the write, and holds the lock as the write comes."""
+    path = tmp_path / "digest.db"
+    store = open_store(f"sqlite:///{path}")
+    add_members(
+        store, "daily", [SubscriberInput("ann@example.org"), SubscriberInput("bob@x.org")], T0
+    )
+    ids = {member.email: member.id for member in store.confirmed_subscribers("daily")}
+    reader, other = ids["ann@example.org"], ids["bob@x.org"]
+    sender = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holding, release = threading.Event(), threading.Event()
+
+    def write_and_hold() -> None:
+        sender.execute("BEGIN IMMEDIATE")
+        sender.execute("UPDATE subscribers SET name = 'Bob' WHERE id = ?", (other,))
+        sender.execute("COMMIT")  # committed since the unsubscribe's read
+        sender.execute("BEGIN IMMEDIATE")  # and the write lock held as its write comes
+        sender.execute("UPDATE subscribers SET name = 'Robert' WHERE id = ?", (other,))
+        holding.set()
+        release.wait(10)
+        sender.execute("COMMIT")
+
+    def between_read_and_write(_c: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE SUBSCRIPTIONS") and not holding.is_set():
+            threading.Thread(target=write_and_hold).start()
+            assert holding.wait(10)
+            threading.Timer(0.3, release.set).start()
+
+    event.listen(store.engine, "before_cursor_execute", between_read_and_write)
+    try:
+        started = time.monotonic()
+        assert store.unsubscribe(reader, "daily", T0, channel="one-click")
+        waited = time.monotonic() - started
+    finally:
+        event.remove(store.engine, "before_cursor_execute", between_read_and_write)
+        release.set()
+        sender.close()
+    assert waited >= 0.25  # it waited for the other write, as the busy timeout says
+    assert [(m.email, m.name) for m in store.confirmed_subscribers("daily")] == [
+        ("bob@x.org", "Robert")
+    ]
+    store.engine.dispose()
