@@ -40,7 +40,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, suppress
@@ -56,18 +55,21 @@ from sqlalchemy import text
 
 from bench.run_cost import LIST, SECRET, toml_text
 from bench.send_cost import raw_settings, write_feed
+from bench.web_load import serving
 from digest.clock import SystemClock
 from digest.config import load_settings
 from digest.imports import import_list_files
 from digest.sample_server import serve_folder
 from digest.services import build_services
 from digest.store.db import create_database_engine
+from tests.morning import copies_after_leaving, read_outcome
 from tests.servers import free_port, postgres_server
 
 DIGEST = str(Path(sys.executable).parent / "digest")
 # A batch is read just before its first copy goes: a copy that came later than this after its
 # reader's unsubscribe was answered came from a batch read after the answer.
 SLACK = 1.0
+BATCH = 500  # worker.batch_size's default, which the config keeps
 MIX = (("one-click", 5), ("preferences", 3), ("sign-up", 2))
 _FORM_TOKEN = re.compile(r'name="form_token"\s+value="([^"]+)"')
 _CONFIRM_LINK = re.compile(r"/confirm/([A-Za-z0-9_.\-]+)")
@@ -181,32 +183,6 @@ def environment(database_url: str) -> dict[str, str]:
     return env
 
 
-@contextmanager
-def serving(config: Path, port: int, env: dict[str, str], log: Path) -> Iterator[None]:
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [DIGEST, "--config", str(config), "serve", "--port", str(port)],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("digest serve did not start:\n" + log.read_text())
-                time.sleep(0.1)
-            yield
-        finally:
-            process.terminate()
-            process.wait(timeout=60)
-
-
 # The load -------------------------------------------------------------------------------------
 
 
@@ -217,7 +193,6 @@ class Answer:
     started: float
     answered: float
     status: int
-    reader: int | None = None
     email: str | None = None
 
 
@@ -254,7 +229,6 @@ class Load:
         action: str,
         phase: str,
         send: Callable[[], httpx.Response],
-        reader: int | None = None,
         email: str | None = None,
     ) -> httpx.Response | None:
         started = time.time()
@@ -264,7 +238,7 @@ class Load:
         except httpx.HTTPError:
             response, status = None, 0
         with self.lock:
-            self.answers.append(Answer(action, phase, started, time.time(), status, reader, email))
+            self.answers.append(Answer(action, phase, started, time.time(), status, email))
         return response
 
     def one_click(self, phase: str) -> None:
@@ -277,7 +251,7 @@ class Load:
                 content=b"List-Unsubscribe=One-Click",
                 headers={"content-type": "application/x-www-form-urlencoded"},
             ),
-            reader=reader.id,
+            email=reader.email.lower(),
         )
 
     def preferences(self, phase: str) -> None:
@@ -296,7 +270,7 @@ class Load:
             "shown": LIST,
         }
         self.timed(
-            "preferences", phase, lambda: self.client().post(path, data=form), reader=reader.id
+            "preferences", phase, lambda: self.client().post(path, data=form), email=reader.email
         )
 
     def sign_up(self, phase: str) -> None:
@@ -361,28 +335,13 @@ def put_load(load: Load, phase: str, threads: int, until: Callable[[], bool]) ->
 
 
 def check(database_url: str, load: Load, logs: dict[str, str]) -> dict[str, Any]:
-    engine = create_database_engine(database_url)
-    with engine.connect() as connection:
-        status_of: dict[int, str] = dict(
-            connection.execute(
-                text("SELECT subscriber_id, status FROM subscriptions WHERE list_slug = :slug"),
-                {"slug": LIST},
-            ).all()
-        )
-        ids_of: dict[str, int] = dict(
-            connection.execute(text("SELECT lower(email), id FROM subscribers")).all()
-        )
-        ledger = connection.execute(
-            text("SELECT d.id, d.subscriber_id, d.status FROM deliveries d ORDER BY d.id")
-        ).all()
-    engine.dispose()
-    copies: dict[int, list[float]] = {}
-    for note in sink_notes(load.notes):
-        if note.get("confirm") is None and "confirm" not in note:
-            for address in note["to"]:
-                subscriber = ids_of.get(address.lower())
-                if subscriber is not None:
-                    copies.setdefault(subscriber, []).append(note["at"])
+    outcome = read_outcome(database_url, LIST)
+    status = outcome.status
+    notes = sink_notes(load.notes)
+    copies: dict[str, list[float]] = {}
+    for note in notes:
+        if "confirm" not in note:  # a copy of the edition
+            copies.setdefault(note["to"][0].lower(), []).append(note["at"])
     results: dict[str, Any] = {}
     results["5xx"] = len([a for a in load.answers if a.status >= 500])
     results["no answer"] = len([a for a in load.answers if a.status == 0])
@@ -391,46 +350,29 @@ def check(database_url: str, load: Load, logs: dict[str, str]) -> dict[str, Any]
         name: log.count("database is locked") + log.count("database table is locked")
         for name, log in logs.items()
     }
-    left = [a for a in load.answers if a.action == "one-click" and a.status == 200]
-    results["unsubscribes answered"] = len(left)
-    results["unsubscribes lost"] = len(
-        [a for a in left if status_of.get(a.reader or -1) != "unsubscribed"]
-    )
-    # The first copy of the reader's batch: the batch was read just before it.
-    batch_of = {subscriber: n // 500 for n, (_, subscriber, _) in enumerate(ledger)}
-    first_in_batch: dict[int, float] = {}
-    for subscriber, times in copies.items():
-        batch = batch_of.get(subscriber)
-        if batch is not None:
-            first_in_batch[batch] = min(first_in_batch.get(batch, times[0]), min(times))
-    # How long after the unsubscribe's answer each copy that reader got went out with its batch.
-    gaps = [
-        first_in_batch[batch_of[a.reader]] - a.answered
-        for a in left
-        if a.reader is not None and a.reader in copies
+    left = [
+        (a.email or "", a.answered)
+        for a in load.answers
+        if a.action == "one-click" and a.status == 200
     ]
+    results["unsubscribes answered"] = len(left)
+    results["unsubscribes lost"] = len([e for e, _ in left if status.get(e) != "unsubscribed"])
+    gaps = [gap for _, gap in copies_after_leaving(left, outcome.queued, copies, BATCH)]
     results["copies to readers who left"] = len(gaps)
-    results["their batch's first copy, s after the answer (max)"] = round(max(gaps, default=0), 3)
+    results["their batch's first copy, s after the answer (max)"] = max(gaps, default=0)
     results["copies after the unsubscribe"] = len([gap for gap in gaps if gap > SLACK])
-    results["copies twice"] = sum(1 for times in copies.values() if len(times) > 1)
-    statuses = Counter(status for _, _, status in ledger)
-    results["ledger"] = dict(statuses)
-    members = {s for s, status in status_of.items() if status == "confirmed"}
-    queued = {subscriber for _, subscriber, _ in ledger}
-    results["members queued with no copy"] = sum(1 for s in members & queued if s not in copies)
-    results["copies sent"] = sum(len(times) for times in copies.values())
-    confirmed = [a for a in load.answers if a.action == "confirm" and a.status == 200]
-    results["confirmations answered"] = len(confirmed)
-    results["confirmations lost"] = len(
-        [
-            a
-            for a in confirmed
-            if status_of.get(ids_of.get((a.email or "").lower(), -1)) != "confirmed"
-        ]
+    results["copies twice"] = len([times for times in copies.values() if len(times) > 1])
+    results["ledger"] = dict(outcome.ledger)
+    results["members queued with no copy"] = len(
+        [e for e in outcome.queued if status.get(e) == "confirmed" and e not in copies]
     )
+    results["copies sent"] = sum(len(times) for times in copies.values())
+    confirmed = [a.email or "" for a in load.answers if a.action == "confirm" and a.status == 200]
+    results["confirmations answered"] = len(confirmed)
+    results["confirmations lost"] = len([e for e in confirmed if status.get(e) != "confirmed"])
     results["sign-ups answered"] = len(load.signed_up)
     results["sign-ups with no mail"] = len(load.signed_up) - len(
-        {n["to"][0] for n in sink_notes(load.notes) if n.get("confirm")}
+        {note["to"][0] for note in notes if note.get("confirm")}
     )
     return results
 

@@ -134,28 +134,38 @@ def seed(folder: Path, database_url: str, port: int, subscribers: int, editions:
 
 
 @contextmanager
-def serving(config: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    environment = {**os.environ, "DIGEST_SECRET_KEY": SECRET}
-    process = subprocess.Popen(
-        [DIGEST, "--config", str(config), "serve", "--port", str(port)],
-        env=environment,
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("digest serve did not start")
-            time.sleep(0.1)
-        yield process
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+def serving(
+    config: Path,
+    port: int,
+    environment: dict[str, str] | None = None,
+    log: Path | None = None,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`digest serve` on ``port``, once it answers; ``environment`` is the process's (this
+    one's with the bench's secret when None), ``log`` the file its output goes to (none)."""
+    with ExitStack() as stack:
+        output = stack.enter_context(log.open("wb")) if log is not None else subprocess.DEVNULL
+        process = subprocess.Popen(
+            [DIGEST, "--config", str(config), "serve", "--port", str(port)],
+            env=environment or {**os.environ, "DIGEST_SECRET_KEY": SECRET},
+            stdout=output,
+            stderr=subprocess.STDOUT if log is not None else None,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    said = log.read_text() if log is not None else ""
+                    raise SystemExit(f"digest serve did not start\n{said}")
+                time.sleep(0.1)
+            yield process
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
 
 
 def cpu_seconds(pid: int) -> float:

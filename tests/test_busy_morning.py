@@ -6,16 +6,12 @@ and their confirmations, and `digest poll` runs beside them, three processes on 
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -26,12 +22,12 @@ from sqlalchemy import text
 from digest.clock import SystemClock
 from digest.config import load_settings
 from digest.imports import import_list_files
-from digest.sample_server import serve_folder
 from digest.services import build_services
 from digest.store.db import create_database_engine
+from tests.morning import copies_after_leaving, read_outcome
 from tests.servers import SmtpSink, free_port, smtp_server
-from tests.test_end_to_end import DIGEST, SECRET, parse
-from tests.webtools import write_feed
+from tests.service_cluster import deployment, process, wait_for
+from tests.test_end_to_end import parse
 
 pytestmark = pytest.mark.integration
 
@@ -43,48 +39,14 @@ SLACK = 1.0
 FORM_TOKEN = re.compile(r'name="form_token"\s+value="([^"]+)"')
 CONFIRM_LINK = re.compile(r"/confirm/([A-Za-z0-9_.\-]+)")
 
-CONFIG = """
-[service]
-database_url = "sqlite:///{folder}/digest.db"
-data_dir = "{folder}/var"
-base_url = "http://127.0.0.1:{web}"
-sender_name = "The Desk"
-sender_address = "desk@example.org"
-postal_address = "1 Example Street, Example City"
-
-[smtp]
-host = "127.0.0.1"
-port = {smtp}
-tls = "none"
-connections = 1
-
+# Many batches, so that the unsubscribes fall between the reading of two; no limit on sign-ups
+# from one client (the load's).
+EXTRA = f"""
 [worker]
-batch_size = {batch}
+batch_size = {BATCH}
 
 [web]
 signup_rate_per_client = "100000/hour"
-
-[ingest]
-allow_private_addresses = true
-
-[[feeds]]
-name = "Wire"
-url = "{feed_url}"
-
-[[topics]]
-slug = "gulf"
-name = "The Gulf"
-[topics.rules]
-include = ["Gulf"]
-
-[[lists]]
-slug = "daily"
-name = "Daily Brief"
-description = "The Gulf each morning."
-topics = ["gulf"]
-schedule = "0 7 * * *"
-timezone = "Asia/Dubai"
-subscribers = "members.csv"
 """
 
 
@@ -107,10 +69,10 @@ class Load:
     """Readers' requests on the pages, each answer noted with when it came."""
 
     base: str
-    # (reader, unsubscribe token), each used once, from the last: the readers of the last
+    # (address, unsubscribe token), each used once, from the last: the readers of the last
     # batches, whose copies go last
-    tokens: list[tuple[int, str]]
-    unsubscribed: list[tuple[int, float]] = field(default_factory=list)  # answered 200
+    tokens: list[tuple[str, str]]
+    unsubscribed: list[tuple[str, float]] = field(default_factory=list)  # answered 200
     signed_up: list[str] = field(default_factory=list)
     confirmed: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
@@ -119,7 +81,7 @@ class Load:
 
     def one_click(self, client: httpx.Client) -> None:
         with self.lock:
-            reader, token = self.tokens.pop() if self.tokens else (0, "")
+            reader, token = self.tokens.pop() if self.tokens else ("", "")
         if not token:
             time.sleep(0.05)  # every reader of the load has left
             return
@@ -183,33 +145,6 @@ def put_load(
             future.result()
 
 
-@contextmanager
-def process(config: Path, *args: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """``digest --config CONFIG ARGS`` running on the config's database, its output in
-    ``log``; stopped at the end."""
-    with log.open("wb") as output:
-        started = subprocess.Popen(
-            [DIGEST, "--config", str(config), *args],
-            env={**_environment(), "DIGEST_SECRET_KEY": SECRET},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            yield started
-        finally:
-            if started.poll() is None:
-                started.terminate()
-            started.wait(timeout=60)
-
-
-def _environment() -> dict[str, str]:
-    return {
-        name: value
-        for name, value in os.environ.items()
-        if name not in ("DIGEST_CONFIG", "DIGEST_BROKER_URL", "DIGEST_DATABASE_URL")
-    }
-
-
 def ledger_filled(database_url: str) -> Callable[[], bool]:
     """Whether the edition's deliveries are queued, asked of the database at most every 50 ms
     until they are."""
@@ -232,16 +167,11 @@ def ledger_filled(database_url: str) -> Callable[[], bool]:
     return ask
 
 
-def wait_for_pages(base: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        assert server.poll() is None and time.monotonic() < deadline, log.read_text()
-        time.sleep(0.1)
+def pages_answer(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def confirm_token(data: bytes) -> str:
@@ -253,14 +183,14 @@ def confirm_token(data: bytes) -> str:
     return found.group(1)
 
 
-def seed(config: Path) -> list[tuple[int, str]]:
+def seed(config: Path, environment: dict[str, str]) -> list[tuple[str, str]]:
     """The list's file imported, as `digest run` would; each reader's unsubscribe token."""
-    settings = load_settings(config, {"DIGEST_SECRET_KEY": SECRET})
+    settings = load_settings(config, environment)
     services = build_services(settings, clock=SystemClock())
     try:
         import_list_files(settings, services.store, services.address_key, SystemClock().now())
         return [
-            (member.id, services.signer.unsubscribe_token(member.id, "daily"))
+            (member.email.lower(), services.signer.unsubscribe_token(member.id, "daily"))
             for member in services.store.active_subscribers("daily")
         ]
     finally:
@@ -273,37 +203,26 @@ def test_an_edition_goes_out_while_the_pages_take_unsubscribes_and_sign_ups(
     """Every answer 2xx, no process says the database was locked; every unsubscribe answered
     200 holds, and no copy went to its reader from a batch read after the answer; every copy
     went once, to every reader still a member; every confirmation answered 200 holds."""
-    feeds = tmp_path / "feeds"
-    feeds.mkdir()
-    now = datetime.now(UTC)
-    write_feed(feeds, [(n, f"Gulf story {n}", now - timedelta(hours=n)) for n in range(1, 6)])
-    (tmp_path / "members.csv").write_text(
-        "email,name\n" + "".join(f"reader{n}@example.org,Reader {n}\n" for n in range(READERS))
-    )
     database_url = f"sqlite:///{tmp_path / 'digest.db'}"
-    web = free_port()
-    base = f"http://127.0.0.1:{web}"
+    base = f"http://127.0.0.1:{free_port()}"
     sink = TimedSink("127.0.0.1", free_port())
-    with serve_folder(feeds) as feed_base, smtp_server(sink):
-        config = tmp_path / "digest.toml"
-        config.write_text(
-            CONFIG.format(
-                folder=tmp_path,
-                web=web,
-                smtp=sink.port,
-                batch=BATCH,
-                feed_url=f"{feed_base}/wire.xml",
-            )
-        )
-        tokens = seed(config)
+    with (
+        smtp_server(sink),
+        deployment(tmp_path, database_url, None, sink, READERS, extra=EXTRA) as (service),
+    ):
+        tokens = seed(service.config, service.env)
         load = Load(base, tokens[-READERS // 3 :])
         logs = {name: tmp_path / f"{name}.log" for name in ("serve", "run", "poll")}
-        with process(config, "serve", "--port", str(web), log=logs["serve"]) as server:
-            wait_for_pages(base, server, logs["serve"])
+        port = base.rsplit(":", 1)[1]
+        with process([*service.digest, "serve", "--port", port], service.env, logs["serve"]) as (
+            server
+        ):
+            wait_for(lambda: pages_answer(base) or server.poll() is not None, "digest serve")
             with (
-                process(config, "run", "--once", "--list", "daily", log=logs["run"]) as run,
-                process(config, "poll", log=logs["poll"]) as poll,
-            ):
+                process([*service.digest, "run", "--once", "--list", "daily"], service.env,
+                        logs["run"]) as run,
+                process([*service.digest, "poll"], service.env, logs["poll"]) as poll,
+            ):  # fmt: skip
                 put_load(load, 8, ledger_filled(database_url), lambda: run.poll() is not None)
                 assert run.wait(timeout=120) == 0, logs["run"].read_text()
                 assert poll.wait(timeout=120) == 0, logs["poll"].read_text()
@@ -328,45 +247,17 @@ def test_an_edition_goes_out_while_the_pages_take_unsubscribes_and_sign_ups(
     assert sorted(confirming) == sorted(load.signed_up)
     assert sorted(load.confirmed) == sorted(load.signed_up)
 
-    engine = create_database_engine(database_url)
-    with engine.connect() as connection:
-        status: dict[str, str] = dict(
-            connection.execute(
-                text(
-                    "SELECT lower(s.email), m.status FROM subscriptions m "
-                    "JOIN subscribers s ON s.id = m.subscriber_id WHERE m.list_slug = 'daily'"
-                )
-            ).all()
-        )
-        email_of: dict[int, str] = dict(
-            connection.execute(text("SELECT id, lower(email) FROM subscribers")).all()
-        )
-        ledger = connection.execute(
-            text("SELECT subscriber_id, status FROM deliveries ORDER BY id")
-        ).all()
-    engine.dispose()
-
+    outcome = read_outcome(database_url, "daily")
+    status = outcome.status
     copies: dict[str, list[float]] = {}
     for mail, came in zip(sink.received, sink.times, strict=True):
         if mail.rcpt_tos[0] not in confirming:  # a copy of the edition
             copies.setdefault(mail.rcpt_tos[0].lower(), []).append(came)
-    assert all(status[email_of[reader]] == "unsubscribed" for reader, _ in load.unsubscribed)
+    assert all(status[email] == "unsubscribed" for email, _ in load.unsubscribed)
     assert all(status[email] == "confirmed" for email in load.confirmed)
     assert [email for email, times in copies.items() if len(times) > 1] == []
-    queued = [email_of[reader] for reader, _ in ledger]
-    still_members = [email for email in queued if status[email] == "confirmed"]
+    still_members = [email for email in outcome.queued if status[email] == "confirmed"]
     assert [email for email in still_members if email not in copies] == []
-    # The batch of each reader: the first copy of a batch went just after it was read.
-    batch_of = {email: n // BATCH for n, email in enumerate(queued)}
-    first_copy: dict[int, float] = {}
-    for email, times in copies.items():
-        if email in batch_of:
-            batch = batch_of[email]
-            first_copy[batch] = min([first_copy.get(batch, times[0]), *times])
-    late = [
-        (email_of[reader], round(first_copy[batch_of[email_of[reader]]] - answered, 2))
-        for reader, answered in load.unsubscribed
-        if email_of[reader] in copies and first_copy[batch_of[email_of[reader]]] - answered > SLACK
-    ]
-    assert late == []
-    assert {row_status for _, row_status in ledger} == {"sent", "skipped"}  # some left meanwhile
+    gaps = copies_after_leaving(load.unsubscribed, outcome.queued, copies, BATCH)
+    assert [(email, gap) for email, gap in gaps if gap > SLACK] == []
+    assert set(outcome.ledger) == {"sent", "skipped"}  # some left while it went
