@@ -38,7 +38,7 @@ from digest.render import (
     text_direction,
 )
 from digest.render.bounds import leaving_out_order
-from digest.render.text import script_language
+from digest.render.text import held_right_to_left, script_language
 from digest.render.views import SectionView
 from digest.wording import PERSIAN
 
@@ -687,6 +687,19 @@ def test_a_right_to_left_headline_in_the_teaser_is_held_in_its_direction() -> No
     assert teaser == f"{rlm}قال الوزير «لن نتراجع»{rlm} · Talks resume · {rlm}שיחות בקהיר{rlm}"
     assert len(build_preheader(["ب" * 300], "")) == 140  # the marks within the bound
     assert build_preheader(["Iran's Pezeshkian في الدوحة"], "") == "Iran's Pezeshkian في الدوحة"
+
+
+def test_a_headline_that_holds_its_own_right_to_left_marks_gets_none_doubled() -> None:
+    # Publishers copy a headline with its RLM in front (and some at its end): the teaser and the
+    # subject added one more at each end, two invisible characters of the teaser's 140 and a
+    # doubled mark a screen reader may announce.
+    rlm = "\u200f"
+    for title in (f"{rlm}قال الوزير «لن نتراجع»", f"{rlm}قال الوزير «لن نتراجع»{rlm}"):
+        assert held_right_to_left(title) == f"{rlm}قال الوزير «لن نتراجع»{rlm}", repr(title)
+        assert held_right_to_left(held_right_to_left(title)) == held_right_to_left(title)
+        teaser = build_preheader([title, "Talks resume"], "")
+        assert teaser == f"{rlm}قال الوزير «لن نتراجع»{rlm} · Talks resume", repr(teaser)
+    assert held_right_to_left(f"قال الوزير{rlm}") == f"{rlm}قال الوزير{rlm}"
 
 
 def first_strong(line: str) -> str | None:

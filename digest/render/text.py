@@ -245,10 +245,13 @@ def held_right_to_left(text: str) -> str:
     it). Without them an Arabic headline's last mark ("»", "؟ )", the "…" of a cut) was drawn at
     the far end of an English line, after the list's name, and its opening "«" at the start.
     Marks, not isolates: mail clients have drawn them for decades, and they reorder nothing
-    else in the line."""
-    if text and script_direction(text) == "rtl":
-        return f"{RIGHT_TO_LEFT_MARK}{text}{RIGHT_TO_LEFT_MARK}"
-    return text
+    else in the line. A mark the headline holds at either end already (publishers copy one in
+    front) stands for ours: none is doubled, and held twice the text is held once."""
+    if not text or script_direction(text) != "rtl":
+        return text
+    opening = "" if text.startswith(RIGHT_TO_LEFT_MARK) else RIGHT_TO_LEFT_MARK
+    closing = "" if text.endswith(RIGHT_TO_LEFT_MARK) else RIGHT_TO_LEFT_MARK
+    return f"{opening}{text}{closing}"
 
 
 def build_preheader(titles: Iterable[str], fallback: str, limit: int = PREHEADER_MAX_CHARS) -> str:
