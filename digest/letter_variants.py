@@ -36,6 +36,10 @@ DECIMAL_DIGITS: dict[str, str] = {
     if unicodedata.category(chr(point)) == "Nd"
 }
 
+# The Arabic decimal and thousands separators, as "2.5" and "1,000" are written ("٢٫٥", "١٬٠٠٠"):
+# for the comparisons that read figures (topic terms, story names).
+DECIMAL_SEPARATORS: dict[str, str] = {"\u066b": ".", "\u066c": ","}
+
 # Invisible marks that copy and paste leave inside words: ZERO WIDTH NON-JOINER and JOINER, which
 # Persian types between the parts of one word ("می‌گوید", "تحریم‌ها"), and the LEFT-TO-RIGHT,
 # RIGHT-TO-LEFT and ARABIC LETTER marks. Deleted wherever words are compared, so that the word

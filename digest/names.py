@@ -20,7 +20,12 @@ import re
 import unicodedata
 from collections.abc import Iterator
 
-from digest.letter_variants import INVISIBLE_IN_WORDS, LETTER_VARIANTS
+from digest.letter_variants import (
+    DECIMAL_DIGITS,
+    DECIMAL_SEPARATORS,
+    INVISIBLE_IN_WORDS,
+    LETTER_VARIANTS,
+)
 
 # key: forms in English, Arabic, Hebrew, Persian (several words allowed, split by spaces).
 _TABLE: dict[str, tuple[str, ...]] = {
@@ -112,13 +117,11 @@ _HEBREW_PREFIXES: tuple[str, ...] = tuple("ובלמהשכ")
 _MIN_STEM = 3
 _LONGEST_NAME = 6  # words in the longest form of _TABLE
 # Folded letters that differ only by spelling habit (LETTER_VARIANTS), and what only figures
-# and words compared need: Arabic-Indic and Persian digits and separators, the joiners and
-# direction marks left inside words, and the tatweel.
+# and words compared need: every decimal digit and the Arabic separators (one table with topics
+# and dedup), the joiners and direction marks left inside words, and the tatweel.
 _UNIFY = str.maketrans(
-    {**LETTER_VARIANTS, **INVISIBLE_IN_WORDS, "ـ": "",
-     **{chr(0x0660 + d): str(d) for d in range(10)}, **{chr(0x06F0 + d): str(d) for d in range(10)},
-     "٬": ",", "٫": "."}
-)  # fmt: skip
+    {**LETTER_VARIANTS, **DECIMAL_DIGITS, **DECIMAL_SEPARATORS, **INVISIBLE_IN_WORDS, "ـ": ""}
+)
 # Latin capitals that are names only as capitals ("US", not "us"): read before folding.
 _ACRONYMS = {"US": "united-states", "USA": "united-states", "UN": "united-nations",
              "UAE": "uae", "IAEA": "iaea", "UK": "britain", "EU": "europe"}  # fmt: skip

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import unicodedata
 
-from digest.letter_variants import DECIMAL_DIGITS, LETTER_VARIANTS
+from digest.letter_variants import DECIMAL_DIGITS, DECIMAL_SEPARATORS, LETTER_VARIANTS
 
 _TATWEEL = "\u0640"  # Arabic kashida: stretches a word for layout, never changes it
 _FOLDS = str.maketrans(
     {
         **LETTER_VARIANTS,
         **DECIMAL_DIGITS,  # a rule is written in one of the digits, a text in another
-        # The Arabic decimal and thousands separators, as "2.5" and "1,000" are written.
-        "\u066b": ".",
-        "\u066c": ",",
+        **DECIMAL_SEPARATORS,
         # Typographic apostrophes, so "Jordan’s" in a feed matches the term "Jordan's".
         "\u2019": "'",
         "\u2018": "'",
