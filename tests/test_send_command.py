@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,11 +21,13 @@ import pytest
 import redis
 from aiosmtpd.smtp import Envelope
 from celery import Celery
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
 from digest import pipeline
 from digest.cli import app
+from digest.cli import send as send_module
 from digest.cli.send import _stopped
 from digest.clock import FixedClock
 from digest.config import load_settings
@@ -34,6 +37,7 @@ from digest.sample_server import serve_folder
 from digest.send_now import send_now, settled, total
 from digest.services import build_services
 from digest.store import open_store
+from digest.store.db import database_gave_way
 from digest.store.deliveries import DeliveryCounts
 from digest.store.schema import EditionRow
 from tests.members import numbered_readers
@@ -717,6 +721,94 @@ def test_ctrl_c_with_the_database_gone_says_no_more_and_a_bug_is_not_hidden(
 
     with pytest.raises(TypeError, match="a bug"):
         _stopped(SimpleNamespace(store=Broken()), "daily", slot, "sending", lambda *_: "")  # type: ignore[arg-type]
+
+
+_DELIVERIES = "CREATE TABLE IF NOT EXISTS deliveries (id INTEGER PRIMARY KEY, body TEXT)"
+# SQLite's max_page_count set below the file's size holds it at its size: a disk full, for it.
+_NO_MORE_PAGES = "PRAGMA max_page_count = 1"
+_GROW = "INSERT INTO deliveries (body) VALUES (printf('%.*c', 20000, 'x'))"
+
+
+def _sqlite_error(tmp_path: Path, statement: str, *setup: str) -> OperationalError:
+    """The OperationalError SQLite raises for ``statement``, after ``setup``, on a file."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'errors.db'}", connect_args={"timeout": 0})
+    try:
+        with engine.connect() as connection:
+            for step in setup:
+                connection.exec_driver_sql(step)
+            with pytest.raises(OperationalError) as raised:
+                connection.exec_driver_sql(statement)
+    finally:
+        engine.dispose()
+    return raised.value
+
+
+def test_the_database_giving_way_is_told_from_a_statement_it_refused(tmp_path: Path) -> None:
+    # What stops `digest send` to say how far it went and that the next digest run sends the
+    # rest: a database that gave way, which the next run gets past once it passes. A statement
+    # refused (the schema not the code's) the next run meets again.
+    setup = (_DELIVERIES,)
+    refused = [
+        _sqlite_error(tmp_path, "SELECT status FROM deliveries", *setup),
+        _sqlite_error(tmp_path, "SELECT * FROM editions"),
+        _sqlite_error(tmp_path, "SELEC 1"),
+    ]
+    assert not any(database_gave_way(error) for error in refused), refused
+    full = _sqlite_error(tmp_path, _GROW, *setup, _NO_MORE_PAGES)
+    assert "database or disk is full" in str(full) and database_gave_way(full)
+    holder = sqlite3.connect(tmp_path / "errors.db", isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        locked = _sqlite_error(tmp_path, "SELECT 1 FROM deliveries")
+    finally:
+        holder.close()
+    assert "database is locked" in str(locked) and database_gave_way(locked)
+    with postgres_cluster() as server:
+        engine = create_engine(server.url)
+        try:
+            with engine.connect() as connection:
+                server.stop()  # as a crash: the connection cut
+                with pytest.raises(OperationalError) as lost:
+                    connection.exec_driver_sql("SELECT 1")
+        finally:
+            engine.dispose()
+    assert database_gave_way(lost.value), lost.value
+
+
+@pytest.mark.parametrize(
+    ("statement", "setup", "stops"),
+    [
+        (_GROW, (_DELIVERIES, _NO_MORE_PAGES), True),
+        ("SELECT status FROM deliveries", (_DELIVERIES,), False),
+    ],
+    ids=["a full database says where it stopped", "a refused statement goes on alone"],
+)
+def test_send_stopped_by_the_database_says_where_it_stopped_only_when_it_gave_way(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    statement: str,
+    setup: tuple[str, ...],
+    stops: bool,
+) -> None:
+    # Every OperationalError printed "Stopped sending edition N ...: the next digest run sends
+    # the pending ones", a schema the code does not expect (which the next run meets again)
+    # and a statement's syntax error included.
+    error = _sqlite_error(tmp_path, statement, *setup)
+    assert database_gave_way(error) is stops, error
+    said: list[str] = []
+
+    def failing_send(*args: object, **kwargs: object) -> None:
+        raise error
+
+    monkeypatch.setattr(
+        send_module, "slot_to_send", lambda *args: datetime(2026, 12, 7, tzinfo=UTC)
+    )
+    monkeypatch.setattr(send_module, "send_now", failing_send)
+    monkeypatch.setattr(send_module, "_stopped", lambda *args: said.append("stopped"))
+    services = SimpleNamespace(settings=None)
+    with pytest.raises(OperationalError):
+        send_module._send_now(services, "daily", None, lambda counts: None)  # type: ignore[arg-type]
+    assert said == (["stopped"] if stops else [])
 
 
 def test_send_and_status_call_the_copy_of_a_reader_suppressed_meanwhile_alike(

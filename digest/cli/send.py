@@ -20,6 +20,7 @@ from digest.config import Settings, entry_key
 from digest.errors import BrokerUnavailableError, OutboxUnavailableError
 from digest.send_now import send_now, settled, slot_counts, slot_to_send, total
 from digest.services import Services
+from digest.store.db import database_gave_way
 from digest.store.deliveries import DeliveryCounts
 from digest.ticking import Fanout, Leases
 
@@ -112,11 +113,14 @@ def _send_now(
     except KeyboardInterrupt:
         _stopped(services, list_slug, slot, *stopped)
         raise  # the last words of every command stopped so: "Interrupted." or "Terminated."
-    except (OutboxUnavailableError, OperationalError):
-        # The outbox's disk or the database's filled mid-edition: its error alone said to run
-        # this again, and `digest send` again builds a new edition and leaves this one's
-        # pending readers to the next digest run, which nothing said.
-        _stopped(services, list_slug, slot, *stopped)
+    except (OutboxUnavailableError, OperationalError) as error:
+        # The outbox's disk or the database's filled mid-edition, or the database was lost: its
+        # error alone said to run this again, and `digest send` again builds a new edition and
+        # leaves this one's pending readers to the next digest run, which nothing said. Not
+        # for a statement the database refused (its schema not the code's): the next digest
+        # run meets it too, and the error goes on alone, as in any command.
+        if not isinstance(error, OperationalError) or database_gave_way(error):
+            _stopped(services, list_slug, slot, *stopped)
         raise
     except broker_errors as error:
         broker = services.settings.service.broker_url or ""

@@ -328,6 +328,35 @@ def _sqlstate(error: DBAPIError) -> str | None:
     return code if isinstance(code, str) else None
 
 
+# SQLite's words for a database that gave way under a command, its statements as they were: the
+# file's disk gone or failing, the file made unreadable or taken away, another process's lock
+# held past the busy timeout, the file (or its -wal) made read-only.
+_SQLITE_GAVE_WAY = ("disk I/O error", "unable to open database file", "database is locked",
+                    "attempt to write a readonly database")  # fmt: skip
+# PostgreSQL's, by the class of its SQLSTATE: connection_exception (08), insufficient_resources
+# (53: a full disk, no memory, too many connections), operator_intervention (57: a shutdown, a
+# statement cancelled or timed out), system_error (58: an I/O error).
+_POSTGRESQL_GAVE_WAY = ("08", "53", "57", "58")
+
+
+def database_gave_way(error: DBAPIError) -> bool:
+    """Whether ``error`` is the database giving way under a command (its disk full, its
+    connection or file lost, a lock or a time bound given up on), which the next run gets past
+    once it passes; not a statement it refused (a table or column the code expects and the
+    schema lacks, a syntax error), which the next run meets again."""
+    if error.connection_invalidated:  # SQLAlchemy's word for a disconnect
+        return True
+    reason = str(error.orig) if error.orig is not None else str(error)
+    if disk_full(reason):
+        return True
+    if error.orig is not None and type(error.orig).__module__.startswith("sqlite3"):
+        return reason.startswith(_SQLITE_GAVE_WAY)
+    code = _sqlstate(error)
+    if code is None:  # libpq's own words, no server's: a connection refused, cut or timed out
+        return isinstance(error, OperationalError)
+    return code.startswith(_POSTGRESQL_GAVE_WAY) or code in _GAVE_UP_WAITING
+
+
 def _refused(error: DatabaseError) -> str | None:
     """The SQLSTATE of one of PostgreSQL's refusals above, else None."""
     code = _sqlstate(error)
