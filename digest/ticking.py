@@ -154,6 +154,27 @@ def delivery_key(edition_id: int) -> str:
     return f"deliver:{edition_id}"
 
 
+def work_in_hand(key: str, seconds_left: int) -> str | None:
+    """What the lease ``key`` says is being done now, for an operator (``digest db copy``
+    refuses while any is): a delivery's batches queued or running, a feed being fetched, a
+    list's file being imported; each lease is let go when its work ends. None for the leases
+    of a poll or a build handed out (``poll:``, ``build:``), which are kept until they lapse,
+    after the work too: they tell nothing of work still running."""
+    kind, _, what = key.partition(":")
+    lapses = (
+        f"its lease lapses in {seconds_left // 60 + 1} min"
+        if seconds_left >= 0
+        else "its lease has no time limit"
+    )
+    if kind == "deliver":
+        return f"the delivery of edition {what} (batches queued or running; {lapses})"
+    if kind == "polling":
+        return f"a poll of feed {what} ({lapses})"
+    if kind == "import":
+        return f"the import of list {what}'s subscriber file ({lapses})"
+    return None
+
+
 def tick(services: Services, fanout: Fanout, leases: Leases) -> TickOutcome:
     """Hand out the polls, builds and deliveries due now (``services.clock``), and nothing twice
     while it is in hand."""

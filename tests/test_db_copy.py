@@ -31,11 +31,18 @@ from digest.services import build_services
 from digest.store import open_store
 from digest.store.schema import Base, SubscriberRow
 from digest.store.upgrades import HEAD_REVISION, stored_revision, upgrade
+from digest.ticking import (
+    BUILD_LEASE_SECONDS,
+    DELIVERY_LEASE_SECONDS,
+    POLLING_SECONDS,
+    delivery_key,
+)
 from digest.web import create_app
-from tests.servers import SmtpSink, smtp_server
+from tests.servers import SmtpSink, free_port, redis_server, smtp_server
 from tests.service_cluster import fresh_database
 from tests.test_end_to_end import SECRET, example_config, parse
 from tests.test_end_to_end import digest as run_digest
+from worker.leases import RedisLeases
 
 pytestmark = pytest.mark.integration
 
@@ -320,6 +327,45 @@ def test_a_copy_refused_while_the_service_builds_or_sends_on_the_source(
     )
     assert not _has_tables(postgres), "the target is not touched"
     assert digest(config, "db", "copy", "--to", postgres).returncode == 0, "once it is closed"
+
+
+def test_a_copy_refused_while_the_workers_hold_work_on_the_broker(
+    filled: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # In the distributed mode a worker may have no session open on the source when the copy
+    # looks (between two statements of a batch, or its batches waiting in the queue): the copy
+    # went ahead, and what the batches wrote after it was lost with the move.
+    config, _ = filled
+    target = f"sqlite:///{tmp_path / 'moved.db'}"
+    with redis_server() as broker:
+        monkeypatch.setenv("DIGEST_BROKER_URL", broker)
+        leases = RedisLeases(broker)
+        # As hand_out_deliveries and one batch of edition 1 hold it, and a poll running.
+        assert leases.claim(delivery_key(1), DELIVERY_LEASE_SECONDS)
+        leases.hold(delivery_key(1), DELIVERY_LEASE_SECONDS)
+        assert leases.claim("polling:3", POLLING_SECONDS)
+        # A build handed out keeps its lease until it lapses, after the build too: no refusal.
+        assert leases.claim("build:daily:2026-12-07T07:00:00+00:00", BUILD_LEASE_SECONDS)
+        refused = digest(config, "db", "copy", "--to", target)
+        said = " ".join(refused.stderr.split())
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        assert f"the workers of the broker {broker} have work in hand on the source" in said
+        assert (
+            "a poll of feed 3 (its lease lapses in 3 min); the delivery of edition 1 (batches "
+            "queued or running; its lease lapses in 30 min): let it end (digest status)"
+        ) in said, said
+        assert "build" not in said
+        assert not Path(tmp_path / "moved.db").exists(), "the target is not touched"
+
+        leases.release("polling:3")  # the poll ended, and the batch
+        leases.release(delivery_key(1))
+        moved = digest(config, "db", "copy", "--to", target)
+        assert moved.returncode == 0, moved.stdout + moved.stderr
+
+        monkeypatch.setenv("DIGEST_BROKER_URL", f"redis://127.0.0.1:{free_port()}/0")
+        unasked = digest(config, "db", "copy", "--to", f"sqlite:///{tmp_path / 'other.db'}")
+    assert unasked.returncode == 1
+    assert "does not answer" in unasked.stderr and "Traceback" not in unasked.stderr
 
 
 def test_a_postgresql_source_with_workers_connected_is_refused(

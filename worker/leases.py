@@ -3,6 +3,8 @@ count of the pieces of work held under it beside it."""
 
 from __future__ import annotations
 
+from typing import cast
+
 import redis
 
 _PREFIX = "digest:lease:"
@@ -51,3 +53,15 @@ class RedisLeases:
 
     def release(self, key: str) -> None:
         self._release(keys=[_PREFIX + key, _PREFIX + key + ":held"])
+
+    def held(self) -> list[tuple[str, int]]:
+        """Every lease held now, as (key, seconds left), without the counts beside them."""
+        found = []
+        for name in self._redis.scan_iter(match=_PREFIX + "*", count=1000):
+            key = name.decode() if isinstance(name, bytes) else str(name)
+            if key.endswith(":held"):
+                continue
+            seconds = int(cast(int, self._redis.ttl(key)))  # -1: no time limit
+            if seconds != -2:  # -2: lapsed since the scan
+                found.append((key.removeprefix(_PREFIX), seconds))
+        return found

@@ -13,7 +13,8 @@ from sqlalchemy.exc import ArgumentError
 
 from digest.cli.app import console, db_app, errors, load_config, progress_bars
 from digest.cli.boundary import shown
-from digest.shown import database_shown
+from digest.errors import DatabaseCopyError
+from digest.shown import database_shown, without_password
 from digest.store.copying import (
     CopyObserver,
     CopySummary,
@@ -21,6 +22,7 @@ from digest.store.copying import (
     refuse_a_missing_source,
 )
 from digest.store.db import create_database_engine, database_errors
+from digest.ticking import work_in_hand
 
 
 class _TablesAsBars(CopyObserver):
@@ -66,6 +68,8 @@ def db_copy(
     seconds = settings.service.database_timeout_seconds
     source_url = settings.service.database_url
     refuse_a_missing_source(source_url)
+    if settings.service.broker_url is not None:
+        _refuse_while_workers_hold_work(settings.service.broker_url, source_url)
     source = _reachable(source_url, seconds)
     try:
         target = _reachable(to, seconds)
@@ -79,6 +83,32 @@ def db_copy(
     finally:
         source.dispose()
     _print_summary(summary, source_url, to)
+
+
+def _refuse_while_workers_hold_work(broker_url: str, source_url: str) -> None:
+    """The distributed mode: refuse while a lease on the broker says a worker has work in hand
+    (``ticking.work_in_hand``), naming it. A worker between two statements of a batch, or
+    whose batches wait in the queue, may have no session open on the source that the copy
+    could see, and what it writes after the copy is lost with the move."""
+    from redis.exceptions import RedisError
+
+    from worker.inspect import broker_error
+    from worker.leases import RedisLeases
+
+    try:
+        held = RedisLeases(broker_url).held()
+    except RedisError as error:
+        raise broker_error(broker_url, error) from error
+    in_hand = sorted(filter(None, (work_in_hand(key, seconds) for key, seconds in held)))
+    if in_hand:
+        raise DatabaseCopyError(
+            f"the workers of the broker {without_password(broker_url)} have work in hand on the "
+            f"source database {database_shown(source_url)}: {'; '.join(in_hand[:5])}"
+            f"{f' and {len(in_hand) - 5} more' if len(in_hand) > 5 else ''}: let it end "
+            "(digest status), stop digest beat and every digest worker, and copy then (stopped "
+            "already, wait for the lease to lapse): what they write after the copy would be "
+            "lost with the move"
+        )
 
 
 def _reachable(url: str, statement_seconds: float) -> Engine:
