@@ -7,6 +7,7 @@ checkout), one PNG per page, overwritten by each run.
 
 from __future__ import annotations
 
+import html
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,11 +19,15 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from digest import pipeline
+from digest import pipeline, placeholders
+from digest.render import Renderer
 from digest.screenshot import CHROMIUM_ARGS, chromium_path
 from digest.web import create_app
+from digest.web.pages import left_to_right_runs
 from digest.web.server import serving
+from digest.web.words import words_for
 from tests.servers import free_port
+from tests.test_render import LIST_SLUG, article, gulf_edition, make_settings
 from tests.webtools import FIRST_SLOT, Newsroom, newsroom, write_feed
 
 pytestmark = pytest.mark.integration
@@ -293,3 +298,98 @@ def test_the_preferences_fields_sit_one_under_the_other_without_gaps(
         )
         # The form's own gap (1rem) between them, and no more.
         assert gaps[0] <= gaps[2] * 1.5 and gaps[1] <= gaps[2] * 1.5, (width, gaps)
+
+
+# The characters of ``needle`` in the first text node under ``element`` that holds it, ordered
+# as drawn from left to right (spaces left out: a space between runs of two directions sits
+# where the algorithm puts it, and reads as nothing).
+_READ_LEFT_TO_RIGHT = """([element, needle]) => {
+  const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+  let node;
+  while ((node = walker.nextNode()) && !node.textContent.includes(needle)) {}
+  if (!node) return null;
+  const at = node.textContent.indexOf(needle), drawn = [];
+  for (let i = at; i < at + needle.length; i++) {
+    if (needle[i - at] === ' ') continue;
+    const range = document.createRange();
+    range.setStart(node, i);
+    range.setEnd(node, i + 1);
+    drawn.push([range.getBoundingClientRect().left, needle[i - at]]);
+  }
+  return drawn.sort((a, b) => a[0] - b[0]).map((pair) => pair[1]).join('');
+}"""
+
+
+def read_left_to_right(page: Page, selector: str, needle: str) -> str | None:
+    """``needle`` as drawn in the element ``selector`` names, read from left to right."""
+    element = page.query_selector(selector)
+    assert element is not None, selector
+    return page.evaluate(_READ_LEFT_TO_RIGHT, [element, needle])  # type: ignore[no-any-return]
+
+
+def test_a_sign_up_notice_in_an_arabic_page_shows_an_address_and_its_symbols_in_order(
+    site: str, page: Page
+) -> None:
+    # Set in the page's right-to-left direction, the symbols an address may hold (". _ + -")
+    # showed as "- + _ ." (in Hebrew, scrambled): read by someone about to type an address.
+    for typed, needle in (("سام@example.org", ". _ + -"), ("no address", "name@example.org")):
+        page.goto(f"{site}/subscribe/arabic")
+        # Past the browser's own check of the field, to the server's answer.
+        page.evaluate("() => { document.querySelector('input[name=email]').type = 'text'; }")
+        page.fill("input[name=email]", typed)
+        page.click("button[type=submit]")
+        page.wait_for_selector(".notice")
+        check(page, f"signup-notice-arabic-{needle[0]}")
+        assert read_left_to_right(page, ".notice", needle) == needle.replace(" ", "")
+
+
+@pytest.mark.parametrize("language", ["ar", "he", "fa"])
+def test_the_left_to_right_runs_of_every_right_to_left_notice_read_in_order(
+    browser: Browser, language: str
+) -> None:
+    words = words_for(language)
+    runs = {
+        "#symbols": (words.address_not_ascii, ". _ + -"),
+        "#address": (words.invalid_email, "name@example.org"),
+        "#zones": (words.unknown_timezone, "Europe/London"),
+        "#hint": (words.timezone_hint.format(zone="Etc/GMT+3"), "Etc/GMT+3"),
+    }
+    paragraphs = "".join(
+        f'<p id="{selector[1:]}">{left_to_right_runs(sentence)}</p>'
+        for selector, (sentence, _) in runs.items()
+    )
+    page = browser.new_page()
+    try:
+        page.set_content(f'<html lang="{language}" dir="rtl"><body>{paragraphs}</body></html>')
+        for selector, (_, needle) in runs.items():
+            drawn = read_left_to_right(page, selector, needle)
+            assert drawn == needle.replace(" ", ""), (language, selector, drawn)
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("address", ["sam.lee+news@example.org", "2024.sam@example.org"])
+def test_the_address_in_the_footer_of_a_right_to_left_edition_reads_in_order(
+    tmp_path: Path, browser: Browser, address: str
+) -> None:
+    # The plain-text footer "(ارسال به ADDRESS)." set an address opening with digits in the
+    # line's direction: "sam@example.org.2024". Each line as a plain-text reader sets it, by
+    # its first letter; the HTML footer as the HTML part is.
+    lead = article(1, "اتحادیه اروپا تحریم‌های تازه را تصویب کرد", language="fa")
+    other = article(2, "قیمت دلار در بازار تهران بالا رفت", language="fa")
+    settings = make_settings(tmp_path, language="fa")
+    rendered = Renderer(settings).render(gulf_edition(lead, other), settings.list(LIST_SLUG))
+    text = rendered.text.replace(placeholders.SUBSCRIBER_EMAIL, address)
+    lines = "".join(
+        f'<div dir="auto" style="white-space: pre">{html.escape(line)}</div>'
+        for line in text.splitlines()
+        if address in line
+    )
+    page = browser.new_page()
+    try:
+        page.set_content(f'<html><body><div id="text">{lines}</div></body></html>')
+        assert read_left_to_right(page, "#text", address) == address
+        page.set_content(rendered.html.replace(placeholders.SUBSCRIBER_EMAIL, address))
+        assert read_left_to_right(page, "body", address) == address
+    finally:
+        page.close()

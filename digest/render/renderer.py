@@ -40,6 +40,7 @@ from digest.render.text import (
     finalize,
     held_right_to_left,
     http_url_filter,
+    left_to_right_in,
     name_language,
     neutralize_text,
     one_line,
@@ -136,6 +137,7 @@ class Renderer:
         self.environment.filters["http_url"] = http_url_filter
         self.environment.filters["wrap"] = wrap_text
         self.environment.filters["wrap_block"] = wrap_block
+        self.environment.filters["left_to_right_in"] = left_to_right_in
         self.environment.filters["underline"] = underline
         self.environment.filters["script_direction"] = script_direction
         self.environment.filters["name_language"] = name_language

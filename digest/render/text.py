@@ -254,6 +254,23 @@ def held_right_to_left(text: str) -> str:
     return f"{opening}{text}{closing}"
 
 
+LEFT_TO_RIGHT_ISOLATE = "\u2066"
+POP_ISOLATE = "\u2069"
+
+
+def left_to_right_in(text: str, direction: str) -> str:
+    """``text`` (the reader's address) isolated left to right in a plain-text line of a
+    right-to-left edition (the template filter ``left_to_right_in``). Its neutrals took the
+    line's direction: "(أُرسلت إلى 2024.sam@example.org)." showed "sam@example.org.2024",
+    an address opening with digits turned around. A left-to-right line needs nothing."""
+    if direction != "rtl":
+        return text
+    # A placeholder (the address is one, as Markup) is printed as it is; other text as finalize
+    # prints it, its %% runs broken.
+    trusted = text if isinstance(text, Markup | Neutralized) else neutralize_text(text)
+    return Neutralized(f"{LEFT_TO_RIGHT_ISOLATE}{trusted}{POP_ISOLATE}")
+
+
 def build_preheader(titles: Iterable[str], fallback: str, limit: int = PREHEADER_MAX_CHARS) -> str:
     """The inbox teaser: the lead title, then as many whole next headlines as fit, each of a
     right-to-left script held in its direction (``held_right_to_left``)."""

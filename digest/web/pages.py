@@ -8,6 +8,8 @@ the mail's do, so a newsroom rebrands both in one place. Every page extends ``we
 from __future__ import annotations
 
 import hashlib
+import itertools
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -44,6 +46,7 @@ class Pages:
             lstrip_blocks=True,
         )
         self.environment.filters["naming_list"] = naming_list
+        self.environment.filters["left_to_right_runs"] = left_to_right_runs
         service = settings.service
         # Links are written from the root path of base_url, so that they hold on any host name
         # the pages are reached by and under a path prefix (https://example.org/news).
@@ -122,6 +125,22 @@ def naming_list(sentence: str, name: str, language: str, direction: str, **value
     ``values`` fill the sentence's other fields."""
     marked = Markup('<span lang="{}" dir="{}">{}</span>').format(language, direction, name)
     return escape(sentence).format(list=marked, **values)
+
+
+# A run the pages' words hold between LEFT-TO-RIGHT ISOLATE and POP DIRECTIONAL ISOLATE (digest.
+# web.words): an example address, the symbols an address may hold, a timezone's name.
+_LEFT_TO_RIGHT_RUN = re.compile("\u2066([^\u2066-\u2069]*)\u2069")
+
+
+def left_to_right_runs(sentence: str) -> Markup:
+    """``sentence`` of the pages' words, escaped, each left-to-right run it isolates as a
+    ``<bdi dir="ltr">`` (the template filter ``left_to_right_runs``): the markup HTML means
+    for it, which a browser draws as the characters and a reader copies without them."""
+    parts = _LEFT_TO_RIGHT_RUN.split(sentence)  # the runs at odd places
+    return Markup("").join(
+        Markup('<bdi dir="ltr">{}</bdi>').format(part) if odd else escape(part)
+        for odd, part in zip(itertools.cycle((False, True)), parts, strict=False)
+    )
 
 
 def etag_matches(etag: str, if_none_match: str) -> bool:

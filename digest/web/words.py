@@ -3,6 +3,12 @@
 A page about one list (its unsubscribe page, its archive) is written in the list's language when
 there are words for it here, and then laid out in that language's direction; other pages, and
 lists in other languages, get English words with the list's own text marked with its language.
+
+In the right-to-left words, a run written left to right that holds neutral characters (an example
+address, the symbols an address may hold, a timezone's name) stands between LEFT-TO-RIGHT ISOLATE
+and POP DIRECTIONAL ISOLATE (U+2066, U+2069): set in the sentence's direction, ". _ + -" showed
+as "- + _ ." in Arabic and scrambled in Hebrew. The pages write each as a ``<bdi dir="ltr">``
+(``pages.left_to_right_runs``).
 """
 
 from __future__ import annotations
@@ -160,9 +166,9 @@ ARABIC = PageWords(
     name_label="الاسم (اختياري)",
     signup_button="اشترك",
     honeypot_label="اترك هذا الحقل فارغاً",
-    invalid_email="أدخل عنوان بريد إلكتروني مثل name@example.org.",
+    invalid_email="أدخل عنوان بريد إلكتروني مثل \u2066name@example.org\u2069.",
     address_not_ascii="لا تُرسل هذه النشرة إلا إلى عنوان يُكتب الجزء الذي قبل @ فيه بحروف "
-    "لاتينية أو أرقام أو . _ + -. يُرجى استخدام عنوان آخر.",
+    "لاتينية أو أرقام أو \u2066. _ + -\u2069. يُرجى استخدام عنوان آخر.",
     check_inbox_title="تفقّد بريدك",
     check_inbox_body="إن كان هذا العنوان يستطيع استلام {list} فرسالة في طريقها إليه برابط للتأكيد. "
     "لن يصلك شيء قبل أن تؤكد؛ يعمل الرابط لمدة {days} أيام.",
@@ -183,11 +189,13 @@ ARABIC = PageWords(
     topics_hint="أزل علامة موضوع لتستبعده من أعدادك القادمة.",
     lists_legend="النشرات التي تصلك",
     timezone_label="منطقتك الزمنية",
-    timezone_hint="اسم من قاعدة IANA مثل Asia/Dubai؛ اتركه فارغاً لمنطقة النشرة ({zone}).",
+    timezone_hint="اسم من قاعدة IANA مثل \u2066Asia/Dubai\u2069؛ اتركه فارغاً لمنطقة النشرة "
+    "(\u2066{zone}\u2069).",
     save_button="حفظ",
     saved_notice="تم الحفظ. يتبع عددك القادم هذه الاختيارات.",
     choose_a_topic="اختر موضوعاً واحداً على الأقل، أو ألغِ اشتراكك في النشرة.",
-    unknown_timezone="اكتب منطقة زمنية مثل Asia/Dubai أو Europe/London، أو اتركها فارغة.",
+    unknown_timezone="اكتب منطقة زمنية مثل \u2066Asia/Dubai\u2069 أو \u2066Europe/London\u2069، "
+    "أو اتركها فارغة.",
     preferences_gone_title="لم تعد هذه الإعدادات موجودة",
     preferences_gone_body="العنوان الذي صُنع له هذا الرابط لم يعد في قوائمنا.",
 )
@@ -216,9 +224,9 @@ HEBREW = PageWords(
     name_label="שם (לא חובה)",
     signup_button="הרשמה",
     honeypot_label="השאירו שדה זה ריק",
-    invalid_email="הזינו כתובת דוא״ל כמו name@example.org.",
+    invalid_email="הזינו כתובת דוא״ל כמו \u2066name@example.org\u2069.",
     address_not_ascii="אפשר לשלוח את הידיעון רק לכתובת שהחלק שלפני ה־@ בה כתוב באותיות "
-    "לטיניות, בספרות או ב־. _ + -. נא להשתמש בכתובת אחרת.",
+    "לטיניות, בספרות או ב־\u2066. _ + -\u2069. נא להשתמש בכתובת אחרת.",
     check_inbox_title="בדקו את תיבת הדואר",
     check_inbox_body="אם הכתובת יכולה לקבל את {list}, נשלחה אליה הודעה עם קישור לאישור. דבר לא "
     "יישלח אליכם עד שתאשרו; הקישור תקף במשך {days} ימים.",
@@ -240,11 +248,13 @@ HEBREW = PageWords(
     topics_hint="הסירו סימון מנושא כדי להשמיט אותו מהגיליונות הבאים.",
     lists_legend="הידיעונים שמגיעים אליך",
     timezone_label="אזור הזמן שלך",
-    timezone_hint="שם IANA כמו Asia/Jerusalem; השאירו ריק לאזור הזמן של הידיעון ({zone}).",
+    timezone_hint="שם IANA כמו \u2066Asia/Jerusalem\u2069; השאירו ריק לאזור הזמן של הידיעון "
+    "(\u2066{zone}\u2069).",
     save_button="שמירה",
     saved_notice="נשמר. הגיליון הבא שלך יהיה לפי הבחירות האלה.",
     choose_a_topic="בחרו נושא אחד לפחות, או בטלו את המינוי לידיעון.",
-    unknown_timezone="כתבו אזור זמן כמו Asia/Jerusalem או Europe/London, או השאירו ריק.",
+    unknown_timezone="כתבו אזור זמן כמו \u2066Asia/Jerusalem\u2069 או "
+    "\u2066Europe/London\u2069, או השאירו ריק.",
     preferences_gone_title="ההעדפות האלה אינן עוד",
     preferences_gone_body="הכתובת שעבורה נוצר הקישור כבר אינה ברשימות שלנו.",
 )
@@ -273,9 +283,9 @@ PERSIAN = PageWords(
     name_label="نام (اختیاری)",
     signup_button="اشتراک",
     honeypot_label="این خانه را خالی بگذارید",
-    invalid_email="یک نشانی ایمیل مانند name@example.org وارد کنید.",
+    invalid_email="یک نشانی ایمیل مانند \u2066name@example.org\u2069 وارد کنید.",
     address_not_ascii="این خبرنامه را فقط می‌توان به نشانی‌ای فرستاد که بخش پیش از @ آن با "
-    "حروف لاتین، رقم یا . _ + - نوشته شده باشد. لطفاً نشانی دیگری به کار ببرید.",
+    "حروف لاتین، رقم یا \u2066. _ + -\u2069 نوشته شده باشد. لطفاً نشانی دیگری به کار ببرید.",
     check_inbox_title="صندوق نامه‌تان را ببینید",
     check_inbox_body="اگر این نشانی بتواند {list} را دریافت کند، نامه‌ای با پیوند تأیید در راه "
     "است. تا تأیید نکنید چیزی برایتان فرستاده نمی‌شود؛ پیوند {days} روز کار می‌کند.",
@@ -297,11 +307,13 @@ PERSIAN = PageWords(
     topics_hint="علامت یک موضوع را بردارید تا در شماره‌های بعدی نیاید.",
     lists_legend="خبرنامه‌هایی که دریافت می‌کنید",
     timezone_label="منطقهٔ زمانی شما",
-    timezone_hint="نامی از IANA مانند Asia/Tehran؛ برای منطقهٔ خبرنامه ({zone}) خالی بگذارید.",
+    timezone_hint="نامی از IANA مانند \u2066Asia/Tehran\u2069؛ برای منطقهٔ خبرنامه "
+    "(\u2066{zone}\u2069) خالی بگذارید.",
     save_button="ذخیره",
     saved_notice="ذخیره شد. شمارهٔ بعدی شما طبق همین انتخاب‌هاست.",
     choose_a_topic="دست‌کم یک موضوع انتخاب کنید، یا اشتراک خبرنامه را لغو کنید.",
-    unknown_timezone="منطقهٔ زمانی‌ای مانند Asia/Tehran یا Europe/London بنویسید، یا خالی بگذارید.",
+    unknown_timezone="منطقهٔ زمانی‌ای مانند \u2066Asia/Tehran\u2069 یا "
+    "\u2066Europe/London\u2069 بنویسید، یا خالی بگذارید.",
     preferences_gone_title="این تنظیمات دیگر وجود ندارد",
     preferences_gone_body="نشانی‌ای که این پیوند برایش ساخته شده دیگر در فهرست‌های ما نیست.",
 )
