@@ -944,3 +944,91 @@ def test_one_persian_report_on_tuesday_written_with_a_zwnj_or_apart_is_one_story
     ]  # fmt: skip
     found = stories.group(as_articles(labelled))
     assert found.story[1] == found.story[2]
+
+
+def _with_features(
+    articles: Sequence[Article], features: Sequence[Sequence[int]]
+) -> dict[int, story_links.Profile]:
+    """Profiles of ``articles`` whose features (what candidate pairs are found by) are given."""
+    given = sorted(zip(articles, features, strict=True), key=lambda pair: pair[0].id)
+    return {  # in the order of their ids, not of their times
+        article.id: replace(story_links.profile_of(article), features=frozenset(held))
+        for article, held in given
+    }
+
+
+def _published_apart(count: int, chooser: random.Random) -> list[Article]:
+    """``count`` reports an hour apart, numbered (and linked) in another order than their
+    times."""
+    base = as_articles(held_out_stories())[0]
+    when = datetime(2026, 12, 7, tzinfo=UTC)
+    ids = chooser.sample(range(1, count + 1), count)
+    return [
+        replace(
+            base,
+            id=ids[hour],
+            link=f"https://wire.example/{ids[hour]:03}",
+            published_at=when + timedelta(hours=hour),
+        )
+        for hour in range(count)
+    ]
+
+
+@pytest.mark.parametrize("holders", [stories.COMMON_FLOOR, stories.COMMON_FLOOR + 7])
+def test_a_common_feature_pairs_the_reports_nearest_in_time_and_a_rarer_one_all(
+    holders: int,
+) -> None:
+    # A feature held by more than COMMON_FLOOR reports (a story's own words, told by many
+    # outlets) pairs each report with the COMMON_NEIGHBOURS nearest in time that hold it, on
+    # either side, whatever their ids; one held by no more pairs every two of them.
+    articles = _published_apart(holders, random.Random(holders))
+    pairs = stories._candidate_pairs(_with_features(articles, [[7]] * holders))
+    common = holders > stories.COMMON_FLOOR
+    expected = {
+        (min(a.id, b.id), max(a.id, b.id))
+        for (hour_a, a), (hour_b, b) in itertools.combinations(enumerate(articles), 2)
+        if not common or abs(hour_a - hour_b) <= stories.COMMON_NEIGHBOURS
+    }
+    assert pairs == expected
+
+
+def test_a_long_profile_needs_two_shared_features_to_be_compared_and_a_short_one_one() -> None:
+    # Fingerprints of at most dedup.MIN_SHARED features may match on one shared feature; a
+    # longer one on a single shared word was a pair for every report that used the word.
+    articles = _published_apart(6, random.Random(6))
+    short = list(range(100, 100 + dedup.MIN_SHARED))
+    long = list(range(200, 201 + dedup.MIN_SHARED))
+    features = [
+        short,  # 0 and 1 share one feature, each at most MIN_SHARED long: a pair
+        [short[0], *range(300, 300 + dedup.MIN_SHARED - 1)],
+        long,  # 2 and 3 share one, both longer: no pair; 2 and 4 share two: a pair
+        [long[0], *range(400, 400 + dedup.MIN_SHARED + 1)],
+        [long[0], long[1], *range(500, 500 + dedup.MIN_SHARED)],
+        [900],  # shares nothing: in no pair, nor paired with itself
+    ]
+    pairs = stories._candidate_pairs(_with_features(articles, features))
+    named = {(articles[a].id, articles[b].id) for a, b in ((0, 1), (2, 4))}
+    assert pairs == {(min(pair), max(pair)) for pair in named}
+
+
+def test_reports_of_one_time_pair_alike_whatever_order_they_were_numbered_in() -> None:
+    # A feed without dates gives a whole poll's reports one time (first seen): ordered among
+    # themselves by id, a common feature's nearest reports were those polled next to them,
+    # and the pairs changed with the poll order. By link they are the same every time.
+    holders = stories.COMMON_FLOOR + 7
+    found = set()
+    for seed in range(3):
+        # The same reports (by link), numbered in another order each time.
+        articles = [
+            replace(
+                article,
+                link=f"https://wire.example/{n:03}",
+                published_at=None,
+                first_seen_at=datetime(2026, 12, 7, tzinfo=UTC),
+            )
+            for n, article in enumerate(_published_apart(holders, random.Random(seed)))
+        ]
+        link = {article.id: article.link for article in articles}
+        pairs = stories._candidate_pairs(_with_features(articles, [[7]] * holders))
+        found.add(frozenset(frozenset((link[a], link[b])) for a, b in pairs))
+    assert len(found) == 1
