@@ -1032,3 +1032,35 @@ def test_reports_of_one_time_pair_alike_whatever_order_they_were_numbered_in() -
         pairs = stories._candidate_pairs(_with_features(articles, [[7]] * holders))
         found.add(frozenset(frozenset((link[a], link[b])) for a, b in pairs))
     assert len(found) == 1
+
+
+def test_a_report_with_more_candidates_than_it_may_compare_keeps_those_sharing_most() -> None:
+    # Each report is compared with at most CANDIDATES others: the ones sharing the most of its
+    # features, ties by link (not by id: poll order). To see one report's choice alone, each of
+    # the others has more than CANDIDATES better partners of its own: 49 reports on the points
+    # of the affine plane of order 7, every two of them on one line, whose three features the
+    # line's seven points hold; the report chosen among is linked last ("zzz"), so that each of
+    # the 49 ranks it after its 48 partners sharing as much.
+    points = [(x, y) for x in range(7) for y in range(7)]
+    lines = [[(x, (m * x + b) % 7) for x in range(7)] for m in range(7) for b in range(7)]
+    lines += [[(b, y) for y in range(7)] for b in range(7)]
+    features: list[list[int]] = [
+        [3 * at + k for at, line in enumerate(lines) if point in line for k in range(3)]
+        for point in points
+    ]
+    sharing = {n: 3 if n < stories.CANDIDATES + 2 else 2 for n in range(stories.CANDIDATES + 6)}
+    features_of_it: list[int] = []  # the report's own: a few features with each of 30 others
+    for n, shared in sharing.items():
+        own = [1000 + 3 * n + k for k in range(shared)]
+        features[n] += own
+        features_of_it += own
+    articles = _published_apart(len(points) + 1, random.Random(49))
+    articles = [
+        replace(article, link=f"https://wire.example/{n:02}") for n, article in enumerate(articles)
+    ]
+    articles[-1] = replace(articles[-1], link="https://wire.example/zzz")
+    pairs = stories._candidate_pairs(_with_features(articles, [*features, features_of_it]))
+    it = articles[-1].id
+    chosen = {a if b == it else b for a, b in pairs if it in (a, b)}
+    # The 26 sharing three, the 24 of them with the least links; none of the 4 sharing two.
+    assert chosen == {articles[n].id for n in range(stories.CANDIDATES)}
