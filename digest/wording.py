@@ -331,7 +331,7 @@ def format_datetime(
 ) -> str:
     """'25 Nov 2026, 09:14 GST' in ``zone``, named as readers know it (digest.zones); month names
     and digits from ``wording``, in its calendar, whatever the locale ('۱۶ آذر ۱۴۰۵، ۰۹:۱۴
-    گرینویچ+۳:۳۰'). A moment of ``this_year`` (``year_of``) leaves the year out ('25 Nov, 09:14
+    به وقت تهران'). A moment of ``this_year`` (``year_of``) leaves the year out ('25 Nov, 09:14
     GST'): a mail is read the day it comes, and an item of last year keeps it."""
     local = moment.astimezone(zone)
     year, month, day = calendar_date(moment, zone, wording)

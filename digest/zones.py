@@ -10,7 +10,9 @@ an abbreviation is used only at the offset it stands for, so a zone that changes
 gave up summer time in 2022, Jordan and Syria moved to +03) falls back to the plain offset
 rather than to a wrong name. Lists written in Arabic, Hebrew or Persian get the offset in their
 own words ("غرينتش+4"), as CLDR writes it, in the digits the rest of the date uses
-(digest.wording writes a Persian-calendar list's in Persian ones: "گرینویچ+۳:۳۰").
+(digest.wording writes a Persian-calendar list's in Persian ones: "گرینویچ+۵:۴۵"), except
+where that language's outlets name a zone by its city's clock (ZONE_NAMES): a Persian list's
+Tehran time is "به وقت تهران", its Kabul time "به وقت کابل".
 """
 
 from __future__ import annotations
@@ -100,11 +102,23 @@ OFFSET_FORMATS: dict[str, tuple[str, str]] = {  # language -> (with an offset, a
     "he": ("GMT{offset}", "GMT"),
     "fa": ("گرینویچ{offset}", "گرینویچ"),
 }
+# Language -> {zone: the name its outlets give that zone's time}. Iranian outlets write "۰۹:۱۴
+# به وقت تهران" (Tehran time), Afghan ones "به وقت کابل"; no reader says "گرینویچ+۳:۳۰". A name
+# of the city's clock, unlike an abbreviation, holds at whatever offset the city keeps (Iran's
+# summer time until 2022), so it is not kept per offset. Dushanbe's is left out: "به وقت دوشنبه"
+# also reads "Monday time".
+_TEHRAN_TIME = "به وقت تهران"
+ZONE_NAMES: dict[str, dict[str, str]] = {
+    "fa": {"Asia/Tehran": _TEHRAN_TIME, "Iran": _TEHRAN_TIME, "Asia/Kabul": "به وقت کابل"},
+}
 # The longest label this module writes, in characters: the plain-text part wraps lines as if
 # every time were its longest (digest.render), so that filled lines keep within 72 columns.
 LONGEST_LABEL = max(
-    max(len(with_offset.format(offset="+12:45")), len(at_utc))
-    for with_offset, at_utc in OFFSET_FORMATS.values()
+    *(
+        max(len(with_offset.format(offset="+12:45")), len(at_utc))
+        for with_offset, at_utc in OFFSET_FORMATS.values()
+    ),
+    *(len(name) for names in ZONE_NAMES.values() for name in names.values()),
 )
 
 
@@ -118,7 +132,11 @@ def offset_text(offset: timedelta) -> str:
 
 def zone_label(moment: datetime, zone: ZoneInfo, language: str = "en") -> str:
     """How to name ``zone`` at ``moment``: its newsroom abbreviation in English ("GST", "IDT",
-    "ET"), else the offset ("UTC+4"); for Arabic, Hebrew and Persian, the offset in their words."""
+    "ET"), else the offset ("UTC+4"); for Arabic, Hebrew and Persian, the offset in their words,
+    or the name their outlets give the zone's time (ZONE_NAMES: "به وقت تهران")."""
+    named = ZONE_NAMES.get(language, {}).get(zone.key or "")
+    if named is not None:
+        return named
     local = moment.astimezone(zone)
     offset = local.utcoffset() or timedelta(0)
     minutes = round(offset.total_seconds() / 60)

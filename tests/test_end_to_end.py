@@ -533,9 +533,9 @@ def test_a_persian_edition_reaches_its_reader_filed_grouped_and_signed_as_writte
     slot_day = tehran_now.date() - timedelta(days=1 if tehran_now.hour < 7 else 0)
     edition_day = _solar(datetime.combine(slot_day, time(12), UTC), "UTC")[0]
     dated = rf"{edition_day} ۱۴[۰-۹]{{2}}"
-    for address, zone in (
-        ("maryam@example.org", "Asia/Tehran"),
-        ("sara@example.org", "Europe/London"),
+    for address, zone, clock in (
+        ("maryam@example.org", "Asia/Tehran", "به وقت تهران"),  # as Iranian outlets write it
+        ("sara@example.org", "Europe/London", "گرینویچ"),
     ):
         message = sent[address]
         assert re.fullmatch(f"خبرنامه روزانه: {dated}", str(message["Subject"]))
@@ -545,7 +545,7 @@ def test_a_persian_edition_reaches_its_reader_filed_grouped_and_signed_as_writte
         for part in (html, " ".join(text.split())):
             assert re.search(f"(شنبه|جمعه) {dated}", part)  # the masthead: weekday and date
             # With its year only on the eve of Nowruz, when it is last year's in London.
-            assert re.search(f"{evening_day}( ۱۴[۰-۹]{{2}})?، {evening_time} گرینویچ", part)
+            assert re.search(f"{evening_day}( ۱۴[۰-۹]{{2}})?، {evening_time} {clock}", part)
             assert "بازار تهران با شاخص 2.5 میلیون واحدی بسته شد" in part
         # No Gregorian year outside the links (the edition's address holds its UTC date).
         assert not re.search(r"\b20[2-9][0-9]\b", re.sub(r"https?://\S+", "", text))

@@ -376,8 +376,8 @@ def test_a_persian_lists_times_are_solar_hijri_in_persian_digits_where_each_read
     rendered = _nowruz_edition()
     text, html = bodies(parse(make(tehran, rendered=rendered, digest_list=persian)))
     # Of the edition's year where the reader is: no year, as in any list.
-    assert "رادیو فردا · ۱ فروردین، ۰۱:۳۰ گرینویچ+۳:۳۰\n" in text
-    assert "<p>رادیو فردا &middot; ۱ فروردین، ۰۱:۳۰ گرینویچ+۳:۳۰</p>" in html
+    assert "رادیو فردا · ۱ فروردین، ۰۱:۳۰ به وقت تهران\n" in text
+    assert "<p>رادیو فردا &middot; ۱ فروردین، ۰۱:۳۰ به وقت تهران</p>" in html
     # In London it is still the last evening of 1404: a time of last year keeps its year.
     text, html = bodies(parse(make(london, rendered=rendered, digest_list=persian)))
     assert "رادیو فردا · ۲۹ اسفند ۱۴۰۴، ۲۲:۰۰ گرینویچ\n" in text
@@ -387,12 +387,12 @@ def test_a_persian_lists_times_are_solar_hijri_in_persian_digits_where_each_read
     # A Dari list names the month as Afghanistan does; a Gregorian one writes what it did.
     dari = persian.model_copy(update={"language": "fa-AF"})
     assert (
-        "رادیو فردا · ۱ حمل، ۰۱:۳۰ گرینویچ+۳:۳۰\n"
+        "رادیو فردا · ۱ حمل، ۰۱:۳۰ به وقت تهران\n"
         in bodies(parse(make(tehran, rendered=rendered, digest_list=dari)))[0]
     )
     gregorian = persian.model_copy(update={"calendar": "gregorian"})
     assert (
-        "رادیو فردا · 21 مارس، 01:30 گرینویچ+3:30\n"
+        "رادیو فردا · 21 مارس، 01:30 به وقت تهران\n"
         in bodies(parse(make(tehran, rendered=rendered, digest_list=gregorian)))[0]
     )
 
@@ -400,8 +400,8 @@ def test_a_persian_lists_times_are_solar_hijri_in_persian_digits_where_each_read
 def test_a_persian_preview_is_dated_as_its_readers_read_it() -> None:
     persian = DIGEST_LIST.model_copy(update={"language": "fa", "timezone": "Asia/Tehran"})
     preview = fill_for_preview(_nowruz_edition(), service=SERVICE, digest_list=persian)
-    assert "رادیو فردا · ۱ فروردین، ۰۱:۳۰ گرینویچ+۳:۳۰\n" in preview.text
-    assert "<p>رادیو فردا &middot; ۱ فروردین، ۰۱:۳۰ گرینویچ+۳:۳۰</p>" in preview.html
+    assert "رادیو فردا · ۱ فروردین، ۰۱:۳۰ به وقت تهران\n" in preview.text
+    assert "<p>رادیو فردا &middot; ۱ فروردین، ۰۱:۳۰ به وقت تهران</p>" in preview.html
 
 
 def test_a_time_of_another_year_than_the_editions_keeps_its_year() -> None:

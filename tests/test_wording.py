@@ -95,11 +95,11 @@ def test_other_languages_keep_their_dates_whatever_the_calendar_asked() -> None:
 
 def test_a_time_in_tehran_reads_in_the_solar_calendar_and_persian_digits() -> None:
     moment = datetime(2026, 12, 7, 5, 44, tzinfo=UTC)
-    assert format_datetime(moment, TEHRAN, PERSIAN_SOLAR) == "۱۶ آذر ۱۴۰۵، ۰۹:۱۴ گرینویچ+۳:۳۰"
+    assert format_datetime(moment, TEHRAN, PERSIAN_SOLAR) == "۱۶ آذر ۱۴۰۵، ۰۹:۱۴ به وقت تهران"
     this_year = year_of(moment, TEHRAN, PERSIAN_SOLAR)
     assert this_year == 1405
     assert format_datetime(moment, TEHRAN, PERSIAN_SOLAR, this_year=this_year) == (
-        "۱۶ آذر، ۰۹:۱۴ گرینویچ+۳:۳۰"
+        "۱۶ آذر، ۰۹:۱۴ به وقت تهران"
     )
     assert format_date(moment, TEHRAN, PERSIAN_SOLAR) == "۱۶ آذر ۱۴۰۵"
     assert format_long_date(moment, TEHRAN, PERSIAN_SOLAR) == "دوشنبه ۱۶ آذر ۱۴۰۵"
@@ -138,7 +138,7 @@ def test_afghanistan_names_the_months_by_the_zodiac(month: int) -> None:
 def test_a_gregorian_persian_list_writes_what_it_always_did() -> None:
     moment = datetime(2026, 12, 7, 5, 44, tzinfo=UTC)
     wording = wording_for("fa", "gregorian")
-    assert format_datetime(moment, TEHRAN, wording) == "7 دسامبر 2026، 09:14 گرینویچ+3:30"
+    assert format_datetime(moment, TEHRAN, wording) == "7 دسامبر 2026، 09:14 به وقت تهران"
     assert format_long_date(moment, TEHRAN, wording) == "دوشنبه 7 دسامبر 2026"
     assert wording.number(12) == "12"
 

@@ -12,6 +12,7 @@ from digest.render import Neutralized, wrap_text
 from digest.wording import (
     ALL_WORDINGS,
     ARABIC,
+    DARI_SOLAR,
     ENGLISH,
     HEBREW,
     PERSIAN,
@@ -20,7 +21,7 @@ from digest.wording import (
     format_datetime,
     longest_datetime,
 )
-from digest.zones import ABBREVIATIONS, offset_text, zone_label
+from digest.zones import ABBREVIATIONS, LONGEST_LABEL, ZONE_NAMES, offset_text, zone_label
 
 WINTER = datetime(2026, 1, 15, 4, 0, tzinfo=UTC)
 SUMMER = datetime(2026, 7, 15, 3, 0, tzinfo=UTC)
@@ -87,7 +88,7 @@ def test_arabic_hebrew_and_persian_lists_name_the_offset_in_their_words() -> Non
     assert format_datetime(moment, dubai, ARABIC) == "25 نوفمبر 2026، 07:12 غرينتش+4"
     assert zone_label(SUMMER, ZoneInfo("Asia/Jerusalem"), HEBREW.language) == "GMT+3"
     assert zone_label(WINTER, ZoneInfo("Asia/Jerusalem"), HEBREW.language) == "GMT+2"
-    assert zone_label(WINTER, ZoneInfo("Asia/Tehran"), PERSIAN.language) == "گرینویچ+3:30"
+    assert zone_label(WINTER, ZoneInfo("Asia/Dubai"), PERSIAN.language) == "گرینویچ+4"
     assert zone_label(WINTER, ZoneInfo("Europe/London"), ARABIC.language) == "غرينتش"
 
 
@@ -101,6 +102,38 @@ def test_a_persian_calendar_lists_offset_is_in_persian_digits() -> None:
     assert format_datetime(WINTER, ZoneInfo("America/St_Johns"), PERSIAN_SOLAR) == (
         "۲۵ دی ۱۴۰۴، ۰۰:۳۰ گرینویچ-۳:۳۰"
     )
+
+
+@pytest.mark.parametrize("moment", [WINTER, SUMMER, datetime(2021, 7, 1, tzinfo=UTC)])
+def test_a_persian_list_names_tehran_and_kabul_time_as_their_outlets_write_it(
+    moment: datetime,
+) -> None:
+    # "گرینویچ+۳:۳۰" is an offset no Iranian reader says: Iranian outlets write "به وقت تهران",
+    # Afghan ones "به وقت کابل", whatever the offset the city's clock keeps (Iran's summer time,
+    # +4:30, until 2022).
+    for zone, name in (("Asia/Tehran", "به وقت تهران"), ("Iran", "به وقت تهران"),
+                       ("Asia/Kabul", "به وقت کابل")):  # fmt: skip
+        assert zone_label(moment, ZoneInfo(zone), PERSIAN.language) == name
+    # Other zones keep the offset; other languages their own names.
+    assert zone_label(moment, ZoneInfo("Asia/Dubai"), PERSIAN.language) == "گرینویچ+4"
+    assert zone_label(WINTER, ZoneInfo("Asia/Tehran"), ENGLISH.language) == "IRST"
+    assert zone_label(WINTER, ZoneInfo("Asia/Kabul"), ENGLISH.language) == "UTC+4:30"
+    assert zone_label(WINTER, ZoneInfo("Asia/Tehran"), ARABIC.language) == "غرينتش+3:30"
+
+
+def test_a_persian_calendar_time_in_tehran_or_kabul_reads_at_the_citys_time() -> None:
+    moment = datetime(2026, 12, 7, 5, 44, tzinfo=UTC)
+    assert format_datetime(moment, ZoneInfo("Asia/Tehran"), PERSIAN_SOLAR) == (
+        "۱۶ آذر ۱۴۰۵، ۰۹:۱۴ به وقت تهران"
+    )
+    assert format_datetime(moment, ZoneInfo("Asia/Kabul"), DARI_SOLAR) == (
+        "۱۶ قوس ۱۴۰۵، ۱۰:۱۴ به وقت کابل"
+    )
+
+
+def test_every_zone_name_is_counted_in_the_longest_label() -> None:
+    for names in ZONE_NAMES.values():
+        assert all(len(name) <= LONGEST_LABEL for name in names.values()), names
 
 
 def test_offsets_are_written_short() -> None:
