@@ -86,6 +86,9 @@ class Wording:
     # and count of these words is written in.
     calendar: Calendar = "gregorian"
     digits: str = _LATIN_DIGITS
+    # What sets a byline's author, outlet and time apart, and the edition's other runs of
+    # names and links: a dot, unless it reads as one of the digits (``PERSIAN_SOLAR``'s).
+    separator: str = "·"
 
     def number(self, value: int | str) -> str:
         """``value`` in these words' digits: "۱۲" for 12 in Persian."""
@@ -223,11 +226,15 @@ PERSIAN = Wording(
     comma="،",
 )  # fmt: skip
 
-# The Persian calendar (Solar Hijri): Iran's month names, Persian digits.
+# The Persian calendar (Solar Hijri): Iran's month names, Persian digits. Persian zero is a
+# dot: "رادیو فردا · ۴ آذر" read "۰ ۴ آذر". A bar reads as the one ("۱") or an alef. Persian
+# outlets set a date apart by a spaced dash ("۱۷ آذر ۱۴۰۳ - ۰۹:۱۴"); the en dash, longer than
+# a minus sign, so that "– ۴" does not read as minus four.
 PERSIAN_SOLAR = replace(
     PERSIAN,
     calendar="persian",
     digits=PERSIAN_DIGITS,
+    separator="–",
     months=(
         "فروردین", "اردیبهشت", "خرداد", "تیر", "مرداد", "شهریور",
         "مهر", "آبان", "آذر", "دی", "بهمن", "اسفند",

@@ -547,6 +547,8 @@ def test_a_persian_edition_reaches_its_reader_filed_grouped_and_signed_as_writte
             # With its year only on the eve of Nowruz, when it is last year's in London.
             assert re.search(f"{evening_day}( ۱۴[۰-۹]{{2}})?، {evening_time} {clock}", part)
             assert "بازار تهران با شاخص 2.5 میلیون واحدی بسته شد" in part
+        # The byline's date set apart by a dash: a dot before it read as a Persian zero.
+        assert f" – \u2068{evening_day}" in text and "·" not in text
         # No Gregorian year outside the links (the edition's address holds its UTC date).
         assert not re.search(r"\b20[2-9][0-9]\b", re.sub(r"https?://\S+", "", text))
         assert all(len(line) <= 72 for line in text.splitlines() if "://" not in line)

@@ -464,6 +464,11 @@ _WHERE_SCRIPT = """
 """
 
 
+# The dash between a byline's outlet and its date (the one between author and outlet has plain
+# spaces): a Persian-digit list's separator.
+DATE_DASH = "\u00a0–\u00a0"
+
+
 def _in_first_section(*articles: Article) -> Edition:
     """The sample edition with ``articles`` alone in its first section."""
     edition = sample_edition()
@@ -582,31 +587,39 @@ def test_a_compact_items_also_covered_by_names_the_outlets_after_the_label(
 def test_a_persian_date_reads_day_month_time_and_zone_from_the_right(
     browser: Browser, tmp_path: Path, width: int
 ) -> None:
-    # "۴ آذر، ۰۴:۳۰ گرینویچ+۳:۳۰": Persian digits are of the Latin digits' bidirectional class,
+    # "۴ آذر، ۰۴:۳۰ به وقت تهران": Persian digits are of the Latin digits' bidirectional class,
     # turned Arabic numbers by the letters before them; the day, month, time and zone must
     # still read in that order from the right, under a Persian story and an English one alike,
-    # and the time's hours stay left of its minutes.
+    # and the time's hours stay left of its minutes. The outlet is set apart from the date by a
+    # dash: a dot before "۴" read as a Persian zero ("۰ ۴").
     edition = _in_first_section(
         article(70, "قیمت دلار در بازار تهران بالا رفت", feed="ایران‌وایر", language="fa"),
         article(71, "Talks resume in Muscat", feed="Gulf Wire", language="en"),
     )
     html = rendered(tmp_path, edition, language="fa", timezone="Asia/Tehran")
-    assert "۴ آذر، ۰۴:۳۰ گرینویچ+۳:۳۰" in html_module.unescape(html)  # SLOT less 2 hours
+    assert "۴ آذر، ۰۴:۳۰ به وقت تهران" in html_module.unescape(html)  # SLOT less 2 hours
     masthead_date = "چهارشنبه ۴ آذر ۱۴۰۵"
     assert masthead_date in html_module.unescape(html)
     page = look(browser, html, width, "light", f"persian-dates-{width}")
     try:
         bylines = page.query_selector_all(".section .byline")
         assert len(bylines) == 2
-        for byline in bylines:
+        for byline, outlet in zip(bylines, ("ایران‌وایر", "Gulf Wire"), strict=True):
             at = {
                 piece: page.evaluate(_WHERE_SCRIPT, [byline, piece])
-                for piece in ("آذر", "۰۴:۳۰", "گرینویچ", "۰۴", "۳۰")
+                for piece in ("آذر", "۰۴:۳۰", "تهران", "۰۴", "۳۰", DATE_DASH, "۴ آذر", outlet)
             }
+            dash, day = at[DATE_DASH], at["۴ آذر"]
             assert all(box is not None for box in at.values()), at
+            assert "·" not in byline.inner_text(), byline.inner_text()
             assert at["آذر"][0] >= at["۰۴:۳۰"][1] - 1, at  # the month right of the time
-            assert at["۰۴:۳۰"][0] >= at["گرینویچ"][1] - 1, at  # the time right of the zone
+            assert at["۰۴:۳۰"][0] >= at["تهران"][1] - 1, at  # the time right of the zone
             assert at["۰۴"][1] <= at["۳۰"][0] + 1, at  # 04:30, not 30:04
+            # The dash between the outlet and the date, on the side each direction reads first.
+            if outlet == "Gulf Wire":
+                assert at[outlet][1] <= dash[0] + 1 and dash[1] <= day[0] + 1, at
+            else:
+                assert at[outlet][0] >= dash[1] - 1 and dash[0] >= day[1] - 1, at
         body = page.query_selector("body")
         weekday = page.evaluate(_WHERE_SCRIPT, [body, "چهارشنبه"])
         year = page.evaluate(_WHERE_SCRIPT, [body, "۱۴۰۵"])

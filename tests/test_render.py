@@ -38,7 +38,7 @@ from digest.render import (
     text_direction,
 )
 from digest.render.bounds import leaving_out_order
-from digest.render.text import held_right_to_left, script_language
+from digest.render.text import Neutralized, held_right_to_left, script_language, wrap_text
 from digest.render.views import SectionView
 from digest.wording import PERSIAN
 
@@ -752,9 +752,51 @@ def test_a_persian_storys_byline_names_its_author_first_from_the_right(
     settings = make_settings(tmp_path, language=language)
     text = Renderer(settings).render(gulf_edition(lead, other), settings.list(LIST_SLUG)).text
     [byline] = [line for line in text.splitlines() if "Jane Doe" in line]
-    assert byline.startswith("\u200fJane Doe · رادیو فردا · "), byline
+    dash = "–" if language == "fa" else "·"  # the list's separator (Persian digits: a dash)
+    assert byline.startswith(f"\u200fJane Doe {dash} رادیو فردا {dash} "), byline
     [english] = [line for line in text.splitlines() if "Layla Haddad" in line]
-    assert english.startswith("Layla Haddad · Gulf Wire · "), english  # no mark
+    assert english.startswith(f"Layla Haddad {dash} Gulf Wire {dash} "), english  # no mark
+
+
+@pytest.mark.parametrize(("calendar", "separator"), [(None, "–"), ("gregorian", "·")])
+def test_a_persian_digit_edition_sets_its_dates_apart_by_a_dash_not_a_dot(
+    tmp_path: Path, calendar: str | None, separator: str
+) -> None:
+    # Persian zero is a dot: "رادیو فردا · ۴ آذر" read "رادیو فردا ۰ ۴ آذر". In Persian digits
+    # every separator of the edition is the dash Persian print uses; in Latin ones the dot.
+    overrides: dict[str, Any] = {"language": "fa", "layout": "compact", "compact_summaries": 0}
+    if calendar is not None:
+        overrides["calendar"] = calendar
+    settings = make_settings(tmp_path, **overrides)
+    rendered = Renderer(settings).render(
+        _persian_edition_with_seven_outlets(), settings.list(LIST_SLUG)
+    )
+    html = html_module.unescape(rendered.html)
+    marker = placeholders.time_marker(SLOT - timedelta(hours=2))
+    other = "·" if separator == "–" else "–"
+    for part in (html, rendered.text):  # bylines, the compact line, the footer, the title
+        assert other not in part, part
+    assert f'رادیو فردا</span>\xa0{separator}\xa0<span class="nowrap"' in html  # the lead
+    assert f'ایران‌وایر\xa0{separator}\xa0<span class="nowrap"' in html  # the compact line
+    assert f"Layla Haddad {separator} رادیو فردا {separator} \u2068{marker}" in rendered.text
+
+
+def test_a_persian_digit_teaser_sets_its_headlines_apart_by_the_lists_separator() -> None:
+    # A Persian headline may open with a number: "· ۳ کشته" read "۰ ۳ کشته" in the inbox.
+    titles = ["زلزله در کرمان", "۳ کشته در تصادف جاده چالوس"]
+    assert build_preheader(titles, "", separator="–") == (
+        "\u200fزلزله در کرمان\u200f – \u200f۳ کشته در تصادف جاده چالوس\u200f"
+    )
+    assert build_preheader(["One", "Two"], "") == "One · Two"
+
+
+def test_a_persian_bylines_dash_goes_where_its_time_goes_to_the_next_line() -> None:
+    marker = "\u2068%%DIGEST-TIME-1771357740%%\u2069"  # isolated, as Story.byline writes it
+    outlet = "خبرگزاری " * 6
+    byline = Neutralized(f"لیلا حداد – {outlet.strip()} – {marker}")
+    lines = wrap_text(byline).splitlines()
+    assert lines[-1] == marker and not lines[0].rstrip().endswith("–"), lines
+    assert wrap_text(Neutralized(f"{'ب' * 71} – {marker}")).splitlines() == ["ب" * 71, marker]
 
 
 def test_the_footer_of_a_persian_list_reads_right_to_left_line_by_line(tmp_path: Path) -> None:

@@ -9,11 +9,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from digest.wording import (
+    ALL_WORDINGS,
     ARABIC,
     DARI_SOLAR,
     ENGLISH,
     HEBREW,
     PERSIAN,
+    PERSIAN_DIGITS,
     PERSIAN_SOLAR,
     calendar_date,
     calendar_for,
@@ -141,6 +143,17 @@ def test_a_gregorian_persian_list_writes_what_it_always_did() -> None:
     assert format_datetime(moment, TEHRAN, wording) == "7 دسامبر 2026، 09:14 به وقت تهران"
     assert format_long_date(moment, TEHRAN, wording) == "دوشنبه 7 دسامبر 2026"
     assert wording.number(12) == "12"
+
+
+def test_a_list_in_persian_digits_sets_its_dates_apart_by_a_dash_not_a_dot() -> None:
+    # Persian zero is a dot: "AUTHOR · ۴ آذر" read "۰ ۴". A bar reads as the one ("۱") or an
+    # alef; Persian print sets a date apart with a dash ("رادیو فردا – ۴ آذر").
+    assert PERSIAN_SOLAR.separator == DARI_SOLAR.separator == "–"
+    for wording in ALL_WORDINGS:
+        if wording.digits == PERSIAN_DIGITS:
+            assert wording.separator not in "·.•∙⋅|", wording.language
+        else:  # Latin digits: the dot reads as none of them
+            assert wording.separator == "·", wording.language
 
 
 def test_counts_of_the_persian_calendar_are_in_persian_digits() -> None:

@@ -195,7 +195,7 @@ class Renderer:
         words = wording_for(digest_list.language, digest_list.calendar)
         article_count = len({article.id for article in edition.articles()})
         subject = self.subject(edition, digest_list, article_count)
-        preheader = _preheader(edition, digest_list, subject)
+        preheader = _preheader(edition, digest_list, subject, words.separator)
         context = self._context(edition, digest_list, variant, zone, words)
         context.update(subject=subject, preheader=preheader, article_count=article_count)
         # Per-list tracking parameters on article links, once per edition (digest.tracking).
@@ -425,7 +425,7 @@ def _tight_styles(html: str) -> str:
     )
 
 
-def _preheader(edition: Edition, digest_list: ListSettings, subject: str) -> str:
+def _preheader(edition: Edition, digest_list: ListSettings, subject: str, separator: str) -> str:
     """The inbox teaser: the edition's headlines after the subject, or the list's description."""
     titles = [item.article.title for item in edition.items()]
     if titles and "lead_title" in digest_list.subject and _shows_title(subject, titles[0]):
@@ -433,7 +433,9 @@ def _preheader(edition: Edition, digest_list: ListSettings, subject: str) -> str
         # in a row says nothing the first did not, so the teaser starts at the next one.
         titles = titles[1:]
     return neutralize_text(
-        build_preheader(titles, fallback=digest_list.description or digest_list.name)
+        build_preheader(
+            titles, fallback=digest_list.description or digest_list.name, separator=separator
+        )
     )
 
 

@@ -185,6 +185,7 @@ class StoryViews:
                 for other in own_outlet[:MORE_ON_STORY_HEADLINES]
             ),
             more_on_story_more=max(0, len(own_outlet) - MORE_ON_STORY_HEADLINES),
+            separator=words.separator,
         )
 
 

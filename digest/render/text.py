@@ -18,7 +18,7 @@ from markupsafe import Markup
 from digest import placeholders
 from digest.directions import closed_directions
 from digest.records import Article
-from digest.wording import direction_of, longest_datetime
+from digest.wording import ALL_WORDINGS, direction_of, longest_datetime
 
 PREHEADER_MAX_CHARS = 140
 TEXT_WIDTH = 72
@@ -36,9 +36,13 @@ _URL_PERCENT_BREAK = "%25"  # a bare "%" in a URL is invalid anyway; %25 is the 
 _TIME_WIDTH = longest_datetime()
 _TIME_PAD = "\x00"
 # Where a byline's time goes to the next line, the " · " before it goes: a line ending in a lone
-# "·", or one opening with it, reads as a cut, and the line break separates them already.
+# "·", or one opening with it, reads as a cut, and the line break separates them already. So
+# does the separator of any wording ("–" in Persian digits, digest.wording.Wording.separator).
 # The time may be isolated (FSI, U+2068) as a byline writes it.
-_SEPARATOR_AT_BREAK = re.compile(r" ·\n(?=\u2068?%%DIGEST-TIME-)|\n· (?=\u2068?%%DIGEST-TIME-)")
+_SEPARATORS = re.escape("".join(sorted({wording.separator for wording in ALL_WORDINGS})))
+_SEPARATOR_AT_BREAK = re.compile(
+    rf" [{_SEPARATORS}]\n(?=\u2068?%%DIGEST-TIME-)|\n[{_SEPARATORS}] (?=\u2068?%%DIGEST-TIME-)"
+)
 
 
 # Marks a letter may carry in a row: as many as a real script stacks (Vietnamese two, pointed
@@ -271,15 +275,18 @@ def left_to_right_in(text: str, direction: str) -> str:
     return Neutralized(f"{LEFT_TO_RIGHT_ISOLATE}{trusted}{POP_ISOLATE}")
 
 
-def build_preheader(titles: Iterable[str], fallback: str, limit: int = PREHEADER_MAX_CHARS) -> str:
+def build_preheader(
+    titles: Iterable[str], fallback: str, limit: int = PREHEADER_MAX_CHARS, separator: str = "·"
+) -> str:
     """The inbox teaser: the lead title, then as many whole next headlines as fit, each of a
-    right-to-left script held in its direction (``held_right_to_left``)."""
+    right-to-left script held in its direction (``held_right_to_left``), set apart by the
+    list's ``separator`` (a headline may open with a digit)."""
     headlines = [title for title in (one_line(t) for t in titles) if title]
     if not headlines:
         return shorten(fallback, limit)
     text = held_right_to_left(shorten(headlines[0], limit - 2))
     for headline in headlines[1:]:
-        candidate = f"{text} · {held_right_to_left(headline)}"
+        candidate = f"{text} {separator} {held_right_to_left(headline)}"
         if len(candidate) > limit:
             break
         text = candidate

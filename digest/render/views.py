@@ -52,6 +52,7 @@ class Story:
     more_from_name: str | None = None  # the person "More from" is from (digest.bylines)
     paragraphs: tuple[str, ...] = ()  # the summary's paragraphs, shown apart
     headline_only: bool = False  # a compact edition's later items: headline, outlet and time
+    separator: str = "·"  # between the byline's parts: the list's (digest.wording.Wording)
 
     @property
     def byline(self) -> Neutralized:
@@ -61,7 +62,8 @@ class Story:
         end: "نوفمبر، 05:00 غرينتش+4 … 25"."""
         parts = (self.author, self.feed_name)
         time = f"{FIRST_STRONG_ISOLATE}{self.published}{POP_DIRECTIONAL_ISOLATE}"
-        return Neutralized(" · ".join([*(neutralize_text(part) for part in parts if part), time]))
+        parts_shown = [*(neutralize_text(part) for part in parts if part), time]
+        return Neutralized(f" {self.separator} ".join(parts_shown))
 
 
 @dataclass(frozen=True, slots=True)
