@@ -500,15 +500,15 @@ def test_a_reader_who_left_and_was_signed_up_again_is_out_once_the_link_expires(
 
 
 @pytest.mark.parametrize(
-    ("language", "calendar", "expires"),
+    ("language", "calendar", "expires", "separator"),
     [
-        ("fa", None, "این پیوند ۳ روز کار می‌کند."),
-        ("fa", "gregorian", "این پیوند 3 روز کار می‌کند."),
-        ("ar", None, "يعمل الرابط لمدة 3 أيام."),
+        ("fa", None, "این پیوند ۳ روز کار می‌کند.", "–"),  # a dot reads as a Persian zero
+        ("fa", "gregorian", "این پیوند 3 روز کار می‌کند.", "·"),
+        ("ar", None, "يعمل الرابط لمدة 3 أيام.", "·"),
     ],
 )
 def test_the_confirmation_mail_counts_its_days_in_the_lists_digits(
-    tmp_path: Path, language: str, calendar: str | None, expires: str
+    tmp_path: Path, language: str, calendar: str | None, expires: str, separator: str
 ) -> None:
     from email import message_from_bytes, policy
     from email.message import EmailMessage
@@ -532,3 +532,5 @@ def test_the_confirmation_mail_counts_its_days_in_the_lists_digits(
         body = message.get_body((kind,))
         assert body is not None
         assert expires in " ".join(body.get_content().split())
+        # Signed as the list's editions are: the sender and its address set apart alike.
+        assert f"The Middle East Desk {separator} Example Media" in body.get_content()
