@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from digest import imports, pipeline, ticking
+from digest import building, imports, pipeline, ticking
 from digest.clock import FixedClock
 from digest.config import load_settings
 from digest.errors import DeliveryTemporaryError, OutboxUnavailableError
@@ -52,8 +52,14 @@ class RecordingFanout:
         self.deliveries.append((edition_id, delivery_ids))
 
 
-def work(services: Services, fanout: RecordingFanout, leases: ticking.Leases) -> None:
-    """Run every task sent so far, and those they send, as the workers would."""
+def work(
+    services: Services,
+    fanout: RecordingFanout,
+    leases: ticking.Leases,
+    outcomes: list[pipeline.DeliveryOutcome] | None = None,
+) -> None:
+    """Run every task sent so far, and those they send, as the workers would (the delivery
+    tasks' results kept in ``outcomes``)."""
     while fanout.polls or fanout.publishes or fanout.deliveries or fanout.imports:
         lists, fanout.imports = fanout.imports, []
         for list_slug in lists:
@@ -66,7 +72,9 @@ def work(services: Services, fanout: RecordingFanout, leases: ticking.Leases) ->
             ticking.publish(services, fanout, leases, list_slug, slot)
         deliveries, fanout.deliveries = fanout.deliveries, []
         for edition_id, batch in deliveries:
-            ticking.deliver(services, leases, edition_id, batch)
+            outcome = ticking.deliver(services, leases, edition_id, batch)
+            if outcomes is not None:
+                outcomes.append(outcome)
 
 
 def poll_all(services: Services) -> None:
@@ -346,7 +354,18 @@ def test_an_invalid_config_edit_is_refused_in_the_log_and_the_previous_settings_
         kept = ticking.reload_settings(edited, {})
     assert kept is edited
     (refusal,) = [record.getMessage() for record in caplog.records]
+    assert refusal.startswith("config edit refused, the previous settings stay in force:\n")
     assert str(path) in refusal and "schedule" in refusal and "every morning" in refusal
+
+
+def test_a_config_reloaded_at_a_tick_takes_the_environment_given(tmp_path: Path) -> None:
+    # beat reads DIGEST_* afresh at each tick: an outbox moved by the environment is in force.
+    path = tmp_path / "digest.toml"
+    (tmp_path / "members.csv").write_text("email,name\nsam@example.org,Sam\n")
+    path.write_text(daily_config(tmp_path, "0 7 * * *"))
+    current = load_settings(path, {})
+    moved = ticking.reload_settings(current, {"DIGEST_OUTBOX": str(tmp_path / "elsewhere")})
+    assert moved.service.outbox == tmp_path / "elsewhere"
 
 
 def publish_at_once(
@@ -497,14 +516,22 @@ def test_a_local_lease_taken_before_the_clock_stepped_back_has_lapsed() -> None:
     assert not leases.claim("poll:1", ticking.POLL_LEASE_SECONDS)
 
 
-def test_a_poll_task_is_dropped_while_another_worker_polls_the_same_feed(setup: Setup) -> None:
+def test_a_poll_task_is_dropped_while_another_worker_polls_the_same_feed(
+    setup: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
     services, _, _, leases = setup
     fanout = RecordingFanout()
     ticking.tick(services, fanout, leases)
     (feed_id,) = fanout.polls
     # A copy of the task that waited in the queue runs while the first is fetching.
     assert leases.claim(f"polling:{feed_id}", ticking.POLLING_SECONDS)
-    assert ticking.poll_alone(services, leases, feed_id).elsewhere
+    with caplog.at_level(logging.INFO, logger="digest.ticking"):
+        dropped = ticking.poll_alone(services, leases, feed_id)
+    assert dropped.elsewhere and dropped.feed_id == feed_id
+    assert dropped.url == services.store.feed(feed_id).url  # what the task's result names
+    assert [record.getMessage() for record in caplog.records] == [
+        f"feed {feed_id} is being polled by another worker; this poll is dropped"
+    ]
     assert services.store.feed(feed_id).last_fetched_at is None  # no request made
     leases.release(f"polling:{feed_id}")
     outcome = ticking.poll_alone(services, leases, feed_id)
@@ -659,12 +686,13 @@ def test_a_batch_handed_out_twice_at_once_on_postgresql_sends_each_row_once(
 class OutboxFull(MemoryTransport):
     """An outbox folder whose disk is full until ``mended``."""
 
-    def __init__(self) -> None:
+    def __init__(self, room: int = 0) -> None:
         super().__init__()
         self.mended = False
+        self.room = room  # copies it takes before it is full
 
     def send(self, message: OutgoingMessage) -> None:
-        if not self.mended:
+        if not self.mended and len(self.sent) >= self.room:
             raise OutboxUnavailableError("/srv/outbox", "No space left on device")
         super().send(message)
 
@@ -700,4 +728,185 @@ def test_a_delivery_task_meeting_a_full_outbox_says_so_once_and_leaves_its_rows_
     assert attempts == [0, 0, 0]  # and due now: the next tick hands them out
     transport.mended = True
     the_next_tick_hands_out_every_copy(services, clock, leases, transport)
+    services.close()
+
+
+def test_a_lease_held_once_more_runs_from_the_hold() -> None:
+    """A batch handed out late in its edition's lease holds the edition for its own time: the
+    tick must not hand the edition out again while the batch may still be running."""
+    clock = FixedClock(DAY1)
+    leases = ticking.LocalLeases(clock)
+    assert leases.claim("deliver:1", 60)
+    clock.advance(timedelta(seconds=50))
+    leases.hold("deliver:1", 600)
+    clock.advance(timedelta(seconds=60))  # past the claim's minute, within the hold
+    assert not leases.claim("deliver:1", 60)
+
+
+def test_a_task_run_twice_lets_its_lease_go_twice_harmlessly() -> None:
+    # At-least-once delivery: an import task run a second time lets go a key already free.
+    leases = ticking.LocalLeases(FixedClock(DAY1))
+    assert leases.claim("import:daily", ticking.IMPORT_LEASE_SECONDS)
+    leases.release("import:daily")
+    leases.release("import:daily")
+    assert leases.claim("import:daily", ticking.IMPORT_LEASE_SECONDS)
+
+
+def test_every_feed_due_is_handed_out_once_at_one_tick(
+    tmp_path: Path, feeds: tuple[Path, str]
+) -> None:
+    folder, base_url = feeds
+    write_feed(folder, [(1, "Iran story 1", DAY1 - timedelta(hours=1))])
+    settings = make_settings(tmp_path, base_url)
+    second = settings.feeds[0].model_copy(
+        update={"name": "Wire again", "url": f"{base_url}/wire.xml?again"}
+    )
+    settings = settings.model_copy(update={"feeds": [*settings.feeds, second]})
+    clock = FixedClock(DAY1)
+    services = services_for(settings, clock)
+    fanout = RecordingFanout()
+    assert ticking.tick(services, fanout, ticking.LocalLeases(clock)).polls == 2
+    assert len(set(fanout.polls)) == 2
+    services.close()
+
+
+class RefusingPoll(RecordingFanout):
+    """The broker went away at the tick's first poll."""
+
+    def poll(self, feed_id: int) -> None:
+        raise ConnectionError("the broker does not answer")
+
+
+def test_a_poll_the_broker_did_not_take_is_handed_out_at_the_next_tick(setup: Setup) -> None:
+    services, clock, _, leases = setup
+    with pytest.raises(ConnectionError):
+        ticking.tick(services, RefusingPoll(), leases)
+    clock.advance(timedelta(minutes=1))  # not when its lease would lapse, five minutes on
+    assert ticking.tick(services, RecordingFanout(), leases).polls == 1
+    services.close()
+
+
+def test_an_edition_stored_but_never_queued_is_handed_out_again(setup: Setup) -> None:
+    # A build task that stopped between storing the edition and queueing its ledger rows: the
+    # slot is no longer due, and only the stored edition says its readers were never served.
+    services, clock, transport, leases = setup
+    poll_all(services)
+    building.store_edition(services, "daily", SLOT)
+    clock.advance(timedelta(minutes=1))
+    fanout = RecordingFanout()
+    assert ticking.tick(services, fanout, leases).publishes == (("daily", SLOT.isoformat()),)
+    work(services, fanout, leases)
+    assert recipients(transport) == ["li@example.org", "rana@example.org", "sam@example.org"]
+    services.close()
+
+
+def queued_not_handed_out(services: Services) -> None:
+    """The edition of SLOT built and its ledger rows queued, its batches lost with the broker."""
+    poll_all(services)
+    building.queue_edition(services, building.store_edition(services, "daily", SLOT))
+
+
+def renamed_daily(services: Services, previous: tuple[str, ...]) -> None:
+    """The config's one list renamed "weekly", ``previous`` its previous slugs."""
+    daily = services.settings.list("daily")
+    weekly = daily.model_copy(
+        update={"slug": "weekly", "schedule": "0 7 * * 1", "previous_slugs": previous}
+    )
+    services.settings = services.settings.model_copy(update={"lists": [weekly]})
+
+
+def test_the_pending_deliveries_of_a_list_taken_out_of_the_config_are_held_and_said(
+    setup: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    services, clock, _, leases = setup
+    queued_not_handed_out(services)
+    renamed_daily(services, ())  # "weekly" is a new list; "daily" has left the config
+    clock.advance(timedelta(minutes=1))
+    fanout = RecordingFanout()
+    with caplog.at_level(logging.WARNING, logger="digest.ticking"):
+        outcome = ticking.tick(services, fanout, leases)
+    assert outcome.batches == 0 and not fanout.deliveries
+    (held,) = outcome.problems
+    assert "'daily'" in held and "3 pending deliveries" in held
+    assert [record.getMessage() for record in caplog.records] == [held]
+    services.close()
+
+
+def test_a_tick_refused_for_an_undeclared_rename_hands_nothing_out_and_says_why(
+    setup: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    services, clock, _, leases = setup
+    queued_not_handed_out(services)
+    renamed_daily(services, None)  # renamed, or a new list? The config does not say.
+    clock.advance(timedelta(days=7))
+    fanout = RecordingFanout()
+    with caplog.at_level(logging.ERROR, logger="digest.ticking"):
+        outcome = ticking.tick(services, fanout, leases)
+    assert outcome.polls == outcome.batches == 0 and outcome.publishes == ()
+    assert not (fanout.polls or fanout.publishes or fanout.deliveries)
+    (problem,) = outcome.problems
+    assert [record.getMessage() for record in caplog.records] == [problem]
+    assert str(services.settings.source) in problem and "previous_slugs" in problem
+    services.close()
+
+
+def test_a_delivery_task_filling_the_outbox_says_what_it_wrote_in_its_result(
+    tmp_path: Path, feeds: tuple[Path, str]
+) -> None:
+    # The task's result is what the worker logs and the metrics count: the copy written
+    # before the disk filled is counted sent, and the outbox's error is named.
+    folder, base_url = feeds
+    write_feed(folder, [(1, "Iran story 1", DAY1 - timedelta(hours=1))])
+    clock = FixedClock(DAY1)
+    services = services_for(make_settings(tmp_path, base_url), clock, OutboxFull(room=1))
+    leases = ticking.LocalLeases(clock)
+    fanout = RecordingFanout()
+    ticking.tick(services, fanout, leases)
+    outcomes: list[pipeline.DeliveryOutcome] = []
+    work(services, fanout, leases, outcomes)
+    state = services.store.edition_for_slot("daily", SLOT)
+    assert state is not None
+    said = (
+        "service.outbox: cannot write to /srv/outbox: No space left on device; the deliveries "
+        "stay pending and go once it can be written (make it writable, free room on its disk, "
+        "or point service.outbox or DIGEST_OUTBOX elsewhere)"
+    )
+    (outcome,) = outcomes
+    assert (outcome.edition_id, outcome.sent, outcome.errors) == (state.id, 1, [said])
+    assert outcome.outbox_unavailable == said
+    services.close()
+
+
+def test_every_large_subscriber_file_is_imported_at_once_and_again_when_it_changes(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each list's import has a lease of its own: one list's file in hand does not keep
+    # another's waiting, and an import done lets its list's next change go at the next tick.
+    services, clock, _, leases = setup
+    monkeypatch.setattr(imports, "INLINE_IMPORT_BYTES", 0)  # every file counts as large
+    daily = services.settings.list("daily")
+    evening_file = services.settings.source.parent / "evening.csv"
+    evening_file.write_text("email,name\nsam@example.org,Sam\n")
+    evening = daily.model_copy(
+        update={"slug": "evening", "schedule": "0 19 * * *", "subscribers": Path("evening.csv")}
+    )
+    services.settings = services.settings.model_copy(update={"lists": [daily, evening]})
+    fanout = RecordingFanout()
+    ticking.tick(services, fanout, leases)
+    assert sorted(fanout.imports) == ["daily", "evening"]
+    for list_slug in fanout.imports:  # as a worker runs the task
+        ticking.import_members(services, leases, list_slug)
+    fanout.imports.clear()
+    evening_file.write_text("email,name\nsam@example.org,Sam\nli@example.org,Li\n")
+    clock.advance(timedelta(minutes=1))
+    ticking.tick(services, fanout, leases)
+    assert fanout.imports == ["evening"]
+    services.close()
+
+
+def test_an_import_task_for_a_list_gone_from_the_config_imports_nothing(setup: Setup) -> None:
+    services, _, _, leases = setup
+    assert leases.claim(ticking.import_key("gone"), ticking.IMPORT_LEASE_SECONDS)
+    assert ticking.import_members(services, leases, "gone") == []
+    assert leases.claim(ticking.import_key("gone"), ticking.IMPORT_LEASE_SECONDS)  # let go
     services.close()
