@@ -25,9 +25,11 @@ def dsn(
     diagnostic: str = "smtp; 550 5.1.1 <sam@example.net>: Recipient address rejected",
     original: str = "",
     recipients: int = 1,
+    groups: str = "",
 ) -> bytes:
-    """A delivery status notification as Postfix writes one (RFC 3464)."""
-    blocks = "".join(
+    """A delivery status notification as Postfix writes one (RFC 3464); ``groups``, when
+    given, are its per-recipient field groups as they are written."""
+    blocks = groups or "".join(
         f"Final-Recipient: rfc822; reader{n}@example.net\r\n"
         f"Original-Recipient: rfc822;reader{n}@example.net\r\n"
         f"Action: {action}\r\nStatus: {status}\r\n"

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from digest.inbound.bounces import DELAY_WARNING
 from digest.inbound.events import InboundEvent, Reading
 from digest.inbound.mailboxes import Mailboxes
 from digest.inbound.read import read_inbound
@@ -126,9 +127,44 @@ def test_a_dsn_of_success_changes_nothing(action: str) -> None:
     assert reading.events == () and "no failure" in (reading.ignored or "")
 
 
-def test_a_dsn_with_a_failure_among_delays_is_hard() -> None:
+def test_a_dsn_of_two_recipients_both_failed_is_hard() -> None:
     data = inbound_mail.dsn(to=VERP, recipients=2)  # both failed 5.1.1
     assert one(read(data, VERP)).kind == "hard-bounce"
+
+
+def _recipient(action: str, status: str) -> str:
+    return (
+        f"Final-Recipient: rfc822; sam@example.net\r\nAction: {action}\r\nStatus: {status}\r\n"
+        f"Diagnostic-Code: smtp; 550 {status} user unknown\r\n\r\n"
+    )
+
+
+@pytest.mark.parametrize("failed_first", [True, False], ids=["failed first", "delayed first"])
+def test_a_dsn_with_a_failure_among_delays_is_hard(failed_first: bool) -> None:
+    # Whatever the order of its recipients' groups, one failed for good is a hard bounce,
+    # with what it said; the delay beside it is no reason to wait.
+    groups = [_recipient("failed", "5.1.1"), _recipient("delayed", "4.4.1")]
+    data = inbound_mail.dsn(to=VERP, groups="".join(groups if failed_first else groups[::-1]))
+    event = one(read(data, VERP))
+    assert event.kind == "hard-bounce"
+    assert event.detail == "failed 5.1.1 smtp; 550 5.1.1 user unknown"
+
+
+@pytest.mark.parametrize(
+    ("diagnostic", "kind"),
+    [
+        ("smtp; 552 5.2.2 mailbox full", "soft-bounce"),
+        ("smtp; 550 5.7.1 blocked by policy", "soft-bounce"),
+        ("smtp; 550 5.1.1 no such user", "hard-bounce"),
+    ],
+)
+def test_a_status_of_5_0_0_is_read_by_the_enhanced_code_its_reply_quotes(
+    diagnostic: str, kind: str
+) -> None:
+    # Postfix writes 5.0.0 for a reply whose own enhanced code it did not carry over: a full
+    # mailbox or a blocklist then suppressed the reader as if the address were gone.
+    data = inbound_mail.dsn(to=VERP, status="5.0.0", diagnostic=diagnostic)
+    assert one(read(data, VERP)).kind == kind
 
 
 @pytest.mark.parametrize(
@@ -328,6 +364,72 @@ def test_the_copy_of_our_message_a_bounce_appends_to_its_text_is_not_read(
     assert [event.kind for event in reading.events] == ([kind] if kind else [])
 
 
+@pytest.mark.parametrize(
+    ("subject", "text", "kind"),
+    [
+        # A delay told by its text alone, under a subject any bounce may have.
+        (
+            "Undelivered Mail Returned to Sender",
+            "This is a warning message only. Host said: 451 4.4.1 try again later",
+            None,
+        ),
+        # A warning that also reports a failure for good: the failure counts.
+        (
+            "Warning: message delayed",
+            "Delivery attempts will continue. Host said: 550 5.1.1 user unknown",
+            "hard-bounce",
+        ),
+    ],
+)
+def test_a_plain_bounce_is_a_delay_by_its_subject_or_its_text_unless_it_failed_for_good(
+    subject: str, text: str, kind: str | None
+) -> None:
+    reading = read(inbound_mail.plain_bounce(to=VERP, subject=subject, text=text), VERP)
+    if kind is None:
+        assert reading.events == () and reading.ignored == DELAY_WARNING
+    else:
+        assert one(reading).kind == kind
+
+
+def test_an_out_of_office_reply_to_the_bounce_address_is_no_bounce() -> None:
+    # RFC 3834's mark on a person's answer: its dates read like status codes ("back on 5.1.24").
+    data = inbound_mail.plain_bounce(
+        to=VERP,
+        sender="Sam <sam@example.net>",
+        subject="Automatic reply: mail could not be delivered to my desk",
+        text="I am away; back on 5.1.24.",
+        headers="Auto-Submitted: Auto-Replied\r\n",
+    )
+    reading = read(data, VERP)
+    assert reading.events == () and "not a bounce" in (reading.ignored or "")
+
+
+def _returned_first(text: str, returned: str) -> bytes:
+    """A bounce whose copy of our message comes before its own text."""
+    return (
+        f"From: MAILER-DAEMON@mx.example.org\r\nTo: {VERP}\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="P"\r\n\r\n'
+        f"--P\r\nContent-Type: message/rfc822\r\n\r\n{returned}\r\n"
+        f"--P\r\nContent-Type: text/plain\r\n\r\n{text}\r\n--P--\r\n"
+    ).encode()
+
+
+def test_a_bounce_is_read_in_its_own_parts_wherever_its_copy_of_our_message_stands() -> None:
+    # The edition returned, a multipart of its own, says "5.1.1" and "error 550" in its stories:
+    # read as the bounce's, they suppressed a reader whose mailbox was only full.
+    edition = (
+        inbound_mail.returned_headers()
+        + 'MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary="E"\r\n\r\n'
+        "--E\r\nContent-Type: text/plain\r\n\r\nDjango 5.1.1 is out; error 550 fixed.\r\n"
+        "--E\r\nContent-Type: text/html\r\n\r\n<p>Django 5.1.1 is out</p>\r\n--E--"
+    )
+    data = _returned_first("Host mx.example.net said: 552 5.2.2 mailbox full", edition)
+    event = one(read(data, VERP))
+    assert event.kind == "soft-bounce"
+    assert event.detail == "no report part; codes 5.2.2, 552"
+
+
 def test_a_plain_bounce_with_a_forged_token_is_ignored() -> None:
     data = inbound_mail.plain_bounce(to=FORGED, text="host mx said: 550 5.1.1 User unknown")
     assert read(data, FORGED).events == ()
@@ -352,7 +454,35 @@ def test_an_abuse_report_is_a_complaint_about_the_reader_its_tokens_name(
 ) -> None:
     data = inbound_mail.arf(to="bounces@example.org", original=original, mail_from=mail_from)
     event = one(read(data, "bounces@example.org"))
-    assert (event.kind, event.subscriber_id) == ("complaint", 345)
+    assert (event.kind, event.subscriber_id, event.source) == ("complaint", 345, "smtp")
+    assert event.detail == "feedback type abuse; ExampleFBL/1.0"
+    # One complaint per copy however many reports come of it: by the delivery a return path
+    # names, else by the returned message's id and its reader.
+    by_verp = VERP in original or mail_from
+    about = "delivery 12.345" if by_verp else f"{inbound_mail.ORIGINAL_ID}:345"
+    assert event.event_id == f"complaint:{about}"
+
+
+def test_an_abuse_report_without_the_returned_message_names_its_reader_by_mail_from() -> None:
+    # Some feedback loops send the report part alone, the reader named by Original-Mail-From.
+    data = inbound_mail.arf(to="bounces@example.org", mail_from=VERP)
+    start = data.index(b"\r\n--F\r\nContent-Type: message/rfc822")
+    event = one(read(data[:start] + b"\r\n--F--\r\n", "bounces@example.org"))
+    assert (event.kind, event.subscriber_id, event.event_id) == (
+        "complaint",
+        345,
+        "complaint:delivery 12.345",
+    )
+
+
+def test_an_abuse_report_without_fields_is_ignored() -> None:
+    data = inbound_mail.arf(to="bounces@example.org").replace(
+        b"Feedback-Type: abuse\r\nUser-Agent: ExampleFBL/1.0\r\nVersion: 1\r\n"
+        b"Arrival-Date: Wed, 25 Nov 2026 09:00:00 +0000\r\n",
+        b"",
+    )
+    reading = read(data, "bounces@example.org")
+    assert reading.events == () and "of type 'none'" in (reading.ignored or "")
 
 
 def _encoded(text: str, encoding: str) -> str:
