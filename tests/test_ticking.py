@@ -910,3 +910,20 @@ def test_an_import_task_for_a_list_gone_from_the_config_imports_nothing(setup: S
     assert ticking.import_members(services, leases, "gone") == []
     assert leases.claim(ticking.import_key("gone"), ticking.IMPORT_LEASE_SECONDS)  # let go
     services.close()
+
+
+def test_a_tick_carries_a_renamed_topics_articles_over(setup: Setup) -> None:
+    services, clock, _, leases = setup
+    poll_all(services)  # the stories are filed under "iran"
+    topics = [
+        topic.model_copy(update={"slug": "persia", "previous_slugs": ("iran",)})
+        if topic.slug == "iran"
+        else topic
+        for topic in services.settings.topics
+    ]
+    daily = services.settings.list("daily").model_copy(update={"topics": ["middle-east", "persia"]})
+    services.settings = services.settings.model_copy(update={"topics": topics, "lists": [daily]})
+    clock.advance(timedelta(minutes=1))
+    assert ticking.tick(services, RecordingFanout(), leases).problems == ()
+    assert services.store.rename_topic("iran", "persia").articles == 0  # moved by the tick
+    services.close()
