@@ -173,8 +173,11 @@ def test_a_confirmation_token_opens_its_sign_up_until_it_expires() -> None:
     assert re.fullmatch(r"[A-Za-z0-9_.-]+", token) and len(token) < 100
     assert signer.read_confirm_token(token, issued, days) == (42, "middle-east-daily")
     assert signer.read_confirm_token(token, issued + days, days) == (42, "middle-east-daily")
-    with pytest.raises(ExpiredToken):
+    with pytest.raises(ExpiredToken) as expired:
         signer.read_confirm_token(token, issued + days + timedelta(seconds=1), days)
+    # Its signature held: the page says so in the language of the list it names.
+    assert expired.value.list_slug == "middle-east-daily"
+    assert str(expired.value) == "the confirmation link has expired"
     with pytest.raises(ExpiredToken):  # issued in the future: not by a clock we trust
         signer.read_confirm_token(token, issued - timedelta(hours=1), days)
     # Altered, another key, another action, another action's token: refused, and not as

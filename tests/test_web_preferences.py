@@ -28,6 +28,7 @@ from digest.store.schema import SubscriberRow, SubscriptionChangeRow
 from digest.unsubscribes import unsubscribe
 from digest.web import create_app
 from digest.web.server import serving
+from digest.web.words import ENGLISH
 from tests.configs import service_table
 from tests.test_lists import run, settings_of, start
 from tests.test_pipeline import DAY1, write_feed
@@ -282,6 +283,7 @@ def test_damaged_foreign_and_stale_links_are_refused(
     )
     answer = client.get(path)
     assert answer.status_code == 410 and "no longer on our lists" in answer.text
+    assert f"<h1>{ENGLISH.preferences_gone_title}</h1>" in answer.text
 
 
 def test_the_arabic_lists_page_is_in_its_words_and_right_to_left(
