@@ -373,6 +373,8 @@ def test_the_copy_of_our_message_a_bounce_appends_to_its_text_is_not_read(
             "This is a warning message only. Host said: 451 4.4.1 try again later",
             None,
         ),
+        # A delay told by its subject alone.
+        ("Warning: message 1abc delayed 24 hours", "Host said: 451 4.4.1 try again later", None),
         # A warning that also reports a failure for good: the failure counts.
         (
             "Warning: message delayed",
