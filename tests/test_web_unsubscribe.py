@@ -218,6 +218,19 @@ def test_a_link_naming_the_lists_former_slug_still_unsubscribes(
     assert not room.is_member("daily", "Sam")
 
 
+def test_the_link_of_a_list_no_longer_sent_names_it_and_still_unsubscribes(
+    room: Newsroom, client: TestClient
+) -> None:
+    # Its reader may still be held on it (a list taken out of the config): the page names the
+    # list the link was made for, so that the reader knows what the button leaves.
+    sam = room.subscriber("daily", "Sam")
+    token = room.services.signer.unsubscribe_token(sam.id, "evening-extra")
+    page = client.get(f"/unsubscribe/{token}")
+    assert page.status_code == 200 and "evening-extra" in page.text
+    pressed = client.post(f"/unsubscribe/{token}", data={"form_token": form_token(page.text)})
+    assert pressed.status_code == 200 and "evening-extra" in pressed.text
+
+
 def test_an_old_link_one_clicked_on_pages_not_restarted_since_a_rename_still_unsubscribes(
     room: Newsroom,
 ) -> None:
