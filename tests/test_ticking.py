@@ -697,19 +697,34 @@ class OutboxFull(MemoryTransport):
         super().send(message)
 
 
+OUTBOX_FULL_SAID = (
+    "service.outbox: cannot write to /srv/outbox: No space left on device; the deliveries "
+    "stay pending and go once it can be written (make it writable, free room on its disk, "
+    "or point service.outbox or DIGEST_OUTBOX elsewhere)"
+)
+
+
+def ticked_to(
+    transport: MemoryTransport, tmp_path: Path, feeds: tuple[Path, str]
+) -> tuple[Services, FixedClock, ticking.LocalLeases, RecordingFanout]:
+    """A list of one story mailing through ``transport``, its first tick done (nothing run)."""
+    folder, base_url = feeds
+    write_feed(folder, [(1, "Iran story 1", DAY1 - timedelta(hours=1))])
+    clock = FixedClock(DAY1)
+    services = services_for(make_settings(tmp_path, base_url), clock, transport)
+    leases = ticking.LocalLeases(clock)
+    fanout = RecordingFanout()
+    ticking.tick(services, fanout, leases)
+    return services, clock, leases, fanout
+
+
 def test_a_delivery_task_meeting_a_full_outbox_says_so_once_and_leaves_its_rows_pending(
     tmp_path: Path, feeds: tuple[Path, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     # A worker writing to its outbox failed every copy of the batch on its own, an attempt
     # counted on each reader's delivery.
-    folder, base_url = feeds
-    write_feed(folder, [(1, "Iran story 1", DAY1 - timedelta(hours=1))])
-    clock = FixedClock(DAY1)
     transport = OutboxFull()
-    services = services_for(make_settings(tmp_path, base_url), clock, transport)
-    leases = ticking.LocalLeases(clock)
-    fanout = RecordingFanout()
-    ticking.tick(services, fanout, leases)
+    services, clock, leases, fanout = ticked_to(transport, tmp_path, feeds)
     with caplog.at_level(logging.ERROR, logger="digest.ticking"):
         work(services, fanout, leases)
     state = services.store.edition_for_slot("daily", SLOT)
@@ -717,11 +732,7 @@ def test_a_delivery_task_meeting_a_full_outbox_says_so_once_and_leaves_its_rows_
     counts = services.store.delivery_counts(state.id)
     assert (counts.pending, counts.sent, counts.failed) == (3, 0, 0)
     said = [record.getMessage() for record in caplog.records]
-    assert said == [
-        f"edition {state.id}: service.outbox: cannot write to /srv/outbox: No space left on "
-        "device; the deliveries stay pending and go once it can be written (make it writable, "
-        "free room on its disk, or point service.outbox or DIGEST_OUTBOX elsewhere)"
-    ]
+    assert said == [f"edition {state.id}: {OUTBOX_FULL_SAID}"]
     assert all(record.exc_info is None for record in caplog.records)
     with services.store.engine.connect() as connection:
         attempts = connection.execute(select(DeliveryRow.attempts)).scalars().all()
@@ -855,25 +866,14 @@ def test_a_delivery_task_filling_the_outbox_says_what_it_wrote_in_its_result(
 ) -> None:
     # The task's result is what the worker logs and the metrics count: the copy written
     # before the disk filled is counted sent, and the outbox's error is named.
-    folder, base_url = feeds
-    write_feed(folder, [(1, "Iran story 1", DAY1 - timedelta(hours=1))])
-    clock = FixedClock(DAY1)
-    services = services_for(make_settings(tmp_path, base_url), clock, OutboxFull(room=1))
-    leases = ticking.LocalLeases(clock)
-    fanout = RecordingFanout()
-    ticking.tick(services, fanout, leases)
+    services, _, leases, fanout = ticked_to(OutboxFull(room=1), tmp_path, feeds)
     outcomes: list[pipeline.DeliveryOutcome] = []
     work(services, fanout, leases, outcomes)
     state = services.store.edition_for_slot("daily", SLOT)
     assert state is not None
-    said = (
-        "service.outbox: cannot write to /srv/outbox: No space left on device; the deliveries "
-        "stay pending and go once it can be written (make it writable, free room on its disk, "
-        "or point service.outbox or DIGEST_OUTBOX elsewhere)"
-    )
     (outcome,) = outcomes
-    assert (outcome.edition_id, outcome.sent, outcome.errors) == (state.id, 1, [said])
-    assert outcome.outbox_unavailable == said
+    assert (outcome.edition_id, outcome.sent, outcome.errors) == (state.id, 1, [OUTBOX_FULL_SAID])
+    assert outcome.outbox_unavailable == OUTBOX_FULL_SAID
     services.close()
 
 
