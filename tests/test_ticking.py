@@ -887,10 +887,8 @@ def test_every_large_subscriber_file_is_imported_at_once_and_again_when_it_chang
     daily = services.settings.list("daily")
     evening_file = services.settings.source.parent / "evening.csv"
     evening_file.write_text("email,name\nsam@example.org,Sam\n")
-    evening = daily.model_copy(
-        update={"slug": "evening", "schedule": "0 19 * * *", "subscribers": Path("evening.csv")}
-    )
-    services.settings = services.settings.model_copy(update={"lists": [daily, evening]})
+    evening = daily.model_copy(update={"slug": "evening", "subscribers": Path("evening.csv")})
+    services.settings = services.settings.model_copy(update={"lists": [evening, daily]})
     fanout = RecordingFanout()
     ticking.tick(services, fanout, leases)
     assert sorted(fanout.imports) == ["daily", "evening"]
@@ -899,8 +897,31 @@ def test_every_large_subscriber_file_is_imported_at_once_and_again_when_it_chang
     fanout.imports.clear()
     evening_file.write_text("email,name\nsam@example.org,Sam\nli@example.org,Li\n")
     clock.advance(timedelta(minutes=1))
-    ticking.tick(services, fanout, leases)
+    outcome = ticking.tick(services, fanout, leases)
     assert fanout.imports == ["evening"]
+    # The list whose file is in goes on; only the one importing waits.
+    assert outcome.publishes == (("daily", SLOT.isoformat()),)
+    services.close()
+
+
+class RefusingImport(RecordingFanout):
+    """The broker went away at the tick's first import."""
+
+    def import_members(self, list_slug: str) -> None:
+        raise ConnectionError("the broker does not answer")
+
+
+def test_an_import_the_broker_did_not_take_is_handed_out_at_the_next_tick(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services, clock, _, leases = setup
+    monkeypatch.setattr(imports, "INLINE_IMPORT_BYTES", 0)  # every file counts as large
+    with pytest.raises(ConnectionError):
+        ticking.tick(services, RefusingImport(), leases)
+    clock.advance(timedelta(minutes=1))  # not when its lease would lapse, half an hour on
+    fanout = RecordingFanout()
+    ticking.tick(services, fanout, leases)
+    assert fanout.imports == ["daily"]
     services.close()
 
 
