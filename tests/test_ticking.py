@@ -948,3 +948,16 @@ def test_a_tick_carries_a_renamed_topics_articles_over(setup: Setup) -> None:
     assert ticking.tick(services, RecordingFanout(), leases).problems == ()
     assert services.store.rename_topic("iran", "persia").articles == 0  # moved by the tick
     services.close()
+
+
+def test_an_import_tasks_warnings_are_in_the_workers_log(
+    setup: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The task's result is not read by anyone: its log is where the operator sees a bad row.
+    services, _, _, leases = setup
+    members = services.settings.source.parent / "members.csv"
+    members.write_text(members.read_text() + "not an address,Bad\n")
+    with caplog.at_level(logging.WARNING, logger="digest.ticking"):
+        warnings = ticking.import_members(services, leases, "daily")
+    assert warnings and [record.getMessage() for record in caplog.records] == warnings
+    services.close()
