@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from digest.inbound.bounces import DELAY_WARNING
+from digest.inbound.bounces import DELAY_WARNING, refusal_faults_the_address
 from digest.inbound.events import InboundEvent, Reading
 from digest.inbound.mailboxes import Mailboxes
 from digest.inbound.read import read_inbound
@@ -697,3 +697,22 @@ def test_a_content_type_of_many_parameters_is_read_in_linear_time(head: str, par
 
     small, large = seconds(20_000), seconds(200_000)
     assert large < 30 * small + 0.05, (small, large)
+
+
+@pytest.mark.parametrize(
+    ("reply", "faults_the_address"),
+    [
+        ("mx.example.net:25 refused the address: 550 Requested action not taken", True),
+        ("mx.example.net:25 refused the address: 550 5.1.1 no such user", True),
+        ("mx.example.net:25 refused the message: 552 Message size exceeds fixed limit", False),
+        ("mx.example.net:25 refused the message: 554 5.7.1 listed at a blocklist", False),
+        ("mx.example.net:25 refused the address: 451 try again later", False),
+        ("mx.example.net:25 refused the address", True),  # no code to say otherwise
+    ],
+)
+def test_a_refusal_at_the_send_counts_on_the_reader_only_when_it_faults_the_address(
+    reply: str, faults_the_address: bool
+) -> None:
+    # A refusal counted on a reader suppresses them after a few (digest.refusals): one that
+    # faults the message or the sender would suppress every reader at that server.
+    assert refusal_faults_the_address(reply) is faults_the_address
