@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import quopri
 import time
 
@@ -716,3 +717,14 @@ def test_a_refusal_at_the_send_counts_on_the_reader_only_when_it_faults_the_addr
     # A refusal counted on a reader suppresses them after a few (digest.refusals): one that
     # faults the message or the sender would suppress every reader at that server.
     assert refusal_faults_the_address(reply) is faults_the_address
+
+
+def test_a_complaint_about_a_copy_without_a_message_id_is_known_by_the_report() -> None:
+    # Some feedback loops strip the returned message's Message-ID: the same report, sent
+    # twice, is still one complaint.
+    original = inbound_mail.returned_headers(list_unsubscribe=LIST_UNSUBSCRIBE).replace(
+        f"Message-ID: {inbound_mail.ORIGINAL_ID}\r\n", ""
+    )
+    data = inbound_mail.arf(to="bounces@example.org", original=original)
+    event = one(read(data, "bounces@example.org"))
+    assert event.event_id == f"complaint:sha256 {hashlib.sha256(data).hexdigest()}:345"
