@@ -669,6 +669,30 @@ def test_a_list_renamed_before_the_next_cycle_keeps_its_reader_on_it_with_their_
         renamed.close()
 
 
+def test_a_list_renamed_before_the_next_cycle_is_left_by_unticking_it_at_once(
+    room: tuple[Services, Any, Path], tmp_path: Path
+) -> None:
+    """Sam unticks the daily list, renamed "daily-brief" a minute ago: his membership is still
+    held under "daily" until the next cycle, and it is that one he leaves, not a membership
+    the new slug does not have yet."""
+    services = room[0]
+    sam = member(services, "Sam")
+    raw = config(tmp_path, "http://127.0.0.1:9")
+    raw["lists"][0].update(slug="daily-brief", previous_slugs=["daily"])
+    renamed, _ = start(settings_of(tmp_path, raw), FixedClock(DAY1))  # no cycle has run
+    try:
+        path = link(renamed, "Sam")
+        with serving(create_app(renamed), "127.0.0.1", 0) as address:
+            page = httpx.get(address + path).text
+            fields = [f for f in _form_as_a_browser_posts_it(page) if f != ("lists", "daily-brief")]
+            assert httpx.post(address + path, content=urlencode(fields), headers=FORM).is_success
+        assert renamed.store.memberships_of(sam)["daily"][0] == "unsubscribed"
+        run(renamed)  # the next cycle carries the rename over: he stays off the list
+        assert renamed.store.memberships_of(sam)["daily-brief"][0] == "unsubscribed"
+    finally:
+        renamed.close()
+
+
 def test_a_topics_name_in_another_script_than_the_page_is_read_in_its_own_language(
     tmp_path: Path,
 ) -> None:
