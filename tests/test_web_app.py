@@ -7,6 +7,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -22,7 +23,7 @@ from digest.mail.transport import MemoryTransport
 from digest.services import build_services
 from digest.web import create_app
 from digest.web.context import STORE_THREADS, StoreThreads
-from digest.web.forms import origin_of
+from digest.web.forms import MAX_AGE, FormTokens, origin_of
 from digest.web.security import BODY_LIMIT, HEADER_LIMIT
 from digest.web.server import serving
 from tests.servers import free_port
@@ -474,3 +475,20 @@ def test_an_archived_edition_has_one_main_landmark_holding_the_edition_not_its_f
     assert [heading.tag for heading in main.iter("h1")] == ["h1"]
     assert main.find_class("footer") == [] and document.find_class("footer")
     assert main.find_class("container")
+
+
+def test_a_form_token_is_taken_for_twelve_hours_from_its_issue_and_never_from_the_future() -> None:
+    # A token dated ahead of the clock (another web process's clock far off, or one forged
+    # for later under a leaked key) would stay valid for as long as it is ahead.
+    start = datetime(2026, 11, 24, 8, tzinfo=UTC)
+    clock = FixedClock(start)
+    forms = FormTokens("form-secret-0123456789", clock, base_url="https://news.example.org")
+    token = forms.issue("/unsubscribe/abc")
+    clock.set(start + MAX_AGE)
+    assert forms.valid(token, "/unsubscribe/abc")
+    clock.set(start + MAX_AGE + timedelta(seconds=1))
+    assert not forms.valid(token, "/unsubscribe/abc")
+    clock.set(start - timedelta(minutes=5))  # within the clocks' allowed skew
+    assert forms.valid(token, "/unsubscribe/abc")
+    clock.set(start - timedelta(minutes=5, seconds=1))
+    assert not forms.valid(token, "/unsubscribe/abc")
