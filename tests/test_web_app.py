@@ -436,6 +436,9 @@ def test_no_more_store_calls_run_at_once_than_the_pool_has_connections() -> None
         ("http://[oops]", None),
         ("http://host:port", None),
         ("ftp://files.example.org", None),
+        # A name written whole, as a reader who typed it so is sent: the same origin.
+        ("https://news.example.org.", ("https", "news.example.org", 443)),
+        ("https:///no-host", None),
     ],
 )
 def test_an_origin_is_read_as_browsers_compare_them(
