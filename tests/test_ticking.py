@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from digest import building, imports, pipeline, ticking
 from digest.clock import FixedClock
@@ -961,3 +962,31 @@ def test_an_import_tasks_warnings_are_in_the_workers_log(
         warnings = ticking.import_members(services, leases, "daily")
     assert warnings and [record.getMessage() for record in caplog.records] == warnings
     services.close()
+
+
+def test_a_build_raced_by_another_worker_is_run_again_twice_at_most(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Another worker storing the same slot's rows at this moment: run again, the step finds
+    # them. Three races in a row are no race but a fault, raised.
+    tries: list[int] = []
+    outcome = pipeline.BuildOutcome(
+        "daily", SLOT.isoformat(), edition_id=1, built=True, empty=False, article_count=2
+    )
+
+    def step(races: int) -> pipeline.BuildOutcome:
+        tries.append(1)
+        if len(tries) <= races:
+            raise IntegrityError("INSERT", {}, Exception("duplicate key"))
+        return outcome
+
+    with caplog.at_level(logging.INFO, logger="digest.ticking"):
+        assert ticking._again_if_raced(lambda: step(2), "daily", SLOT) is outcome
+    assert len(tries) == 3
+    assert [record.getMessage() for record in caplog.records] == 2 * [
+        f"list 'daily', slot {SLOT}: built at the same time elsewhere; again"
+    ]
+    tries.clear()
+    with pytest.raises(IntegrityError):
+        ticking._again_if_raced(lambda: step(3), "daily", SLOT)
+    assert len(tries) == 3
