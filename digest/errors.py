@@ -16,6 +16,7 @@
     ├── OutboxUnavailableError the outbox folder cannot take any message (says folder, why)
     ├── StoreUnavailableError  the database cannot be reached or opened (says its URL, masked)
     ├── SchemaMismatchError    the database's schema is not this code's (distributed mode)
+    ├── SchemaDriftError       a statement refused for a table or column the schema lacks
     ├── DatabaseCopyError      `digest db copy` refused its source or target, or stopped midway
     ├── BrokerUnavailableError the broker (Redis) cannot be reached (says its URL, masked)
     ├── BrokerRefusedError     the broker answers and refuses the URL's password or database
@@ -354,18 +355,50 @@ class SchemaMismatchError(DigestError):
     def __init__(self, url: str, current: str | None, head: str | None, *, newer: bool) -> None:
         self.current, self.head = current, head
         shown = database_shown(url)
-        if newer:
-            what = (
-                f"the database {shown} has schema {current}, newer than this code knows "
-                f"(its newest is {head}): run the version of digest that upgraded it"
+        super().__init__(f"the database {shown} has {_revision_told(current, head, newer=newer)}")
+
+
+def _revision_told(current: str | None, head: str | None, *, newer: bool) -> str:
+    """A schema's revision other than the code's, and what to run for it."""
+    if newer:
+        return (
+            f"schema {current}, newer than this code knows (its newest is {head}): run the "
+            "version of digest that upgraded it"
+        )
+    found = f"schema {current}" if current else "no schema yet"
+    return (
+        f"{found}, this code needs {head}: run `digest db upgrade` once, then start the "
+        "workers and beat again"
+    )
+
+
+class SchemaDriftError(DigestError):
+    """The database refused a statement for a table or column this code expects and its schema
+    lacks: the database is at another release's revision, or was changed by hand. Every run
+    meets it again, so it is no outage to wait out."""
+
+    def __init__(
+        self, url: str, missing: str, reason: str, current: str | None, head: str, *, known: bool
+    ) -> None:
+        self.url, self.missing, self.current = url, missing, current
+        if current == head:
+            # `digest db upgrade` finds nothing to do there: the revision is the code's.
+            told = (
+                f"schema {current}, this code's, changed since by hand (a table or column "
+                "dropped or renamed): put back what was dropped or renamed, or restore the "
+                "database from a backup; `digest db upgrade` does not remake it"
+            )
+        elif current is None:
+            told = (
+                "a schema that is not this code's: run `digest db upgrade` once, or the "
+                "version of digest that upgraded it"
             )
         else:
-            found = f"schema {current}" if current else "no schema yet"
-            what = (
-                f"the database {shown} has {found}, this code needs {head}: run "
-                "`digest db upgrade` once, then start the workers and beat again"
-            )
-        super().__init__(what)
+            told = _revision_told(current, head, newer=not known)
+        super().__init__(
+            f"the database {database_shown(url)} lacks {missing} this code expects "
+            f"({brief(reason)}); it has {told}"
+        )
 
 
 class DatabaseCopyError(DigestError):

@@ -30,7 +30,7 @@ from typer.testing import CliRunner
 
 from digest.cli import app, boundary
 from digest.cli.boundary import Terminated
-from digest.errors import StoreUnavailableError
+from digest.errors import SchemaDriftError, StoreUnavailableError
 from digest.store.db import database_errors
 from tests.certificates import key_pem, pem, self_signed
 from tests.feedserver import answer, feed_server
@@ -1198,3 +1198,88 @@ def test_a_postgresql_certificate_not_trusted_here_is_told_with_what_to_name(
         assert "the server's TLS certificate is not trusted here" in line, line
         assert "as sslrootcert=PATH (its certificate, a PEM file)" in line
         assert "check that the database server is running" not in line
+
+
+# --- a schema other than the code's ------------------------------------------------------------
+
+
+def _example_on(folder: Path, database_url: str) -> Path:
+    """The example's config (its sample feeds served on a free port) on ``database_url``,
+    upgraded and its feeds polled: its editions hold news and go to its readers, offline."""
+    assert digest(None, "config", "example", str(folder)).exit_code == 0
+    config = folder / "example.toml"
+    port = free_port()
+    text = config.read_text(encoding="utf-8")
+    text = text.replace('"sqlite:///var/digest.db"', f'"{database_url}"')
+    config.write_text(text.replace("8421", str(port)), encoding="utf-8")
+    assert run_digest(config, "db", "upgrade").returncode == 0
+    assert run_digest(config, "poll").returncode == 0
+    return config
+
+
+def _by_hand(database_url: str, statement: str) -> None:
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(text(statement))
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("change", "missing", "commands"),
+    [
+        # A column the ledger's record of a sent copy writes, and nothing before it reads: the
+        # record was tried again for a minute as if the database were away, then said "cannot
+        # open the database …; check that its folder exists".
+        ("ALTER TABLE deliveries DROP COLUMN sent_at", "the column deliveries.sent_at",
+         [["send", "middle-east-daily"], ["run", "--once"]]),
+        ("ALTER TABLE editions RENAME TO editions_by_hand", "the table editions",
+         [["status"], ["run", "--once"]]),
+    ],
+)  # fmt: skip
+def test_a_schema_changed_by_hand_is_told_at_once_not_as_a_database_away(
+    tmp_path: Path, database_url: str, change: str, missing: str, commands: list[list[str]]
+) -> None:
+    config = _example_on(tmp_path, database_url)
+    _by_hand(database_url, change)
+    for command in commands:
+        started = time.monotonic()
+        result = run_digest(config, *command)
+        took = time.monotonic() - started
+        assert result.returncode == 1, (command, result.stderr)
+        assert "Traceback" not in result.stderr, command
+        line = result.stderr.strip().splitlines()[-1]
+        assert line.startswith(f"error: the database {database_url} lacks {missing} "), line
+        assert "this code expects" in line
+        assert "it has schema 0021, this code's, changed since by hand" in line, line
+        assert "put back what was dropped or renamed" in line
+        assert "unreachable" not in result.stderr and "folder exists" not in line
+        assert "Stopped sending" not in result.stderr  # the next run meets it again
+        assert took < 20, (command, took)  # a behaviour bound: the retries took a minute
+
+
+@pytest.mark.parametrize("recorded", ["0019", "0099"])
+def test_a_schema_of_another_release_is_told_with_what_to_run(
+    tmp_path: Path, database_url: str, recorded: str
+) -> None:
+    # A database another release upgraded (or one restored from before an upgrade) under a
+    # process of this one: its revision says which release to run.
+    assert (
+        run_digest(write_config(tmp_path, database_url=database_url), "db", "upgrade").returncode
+        == 0
+    )
+    _by_hand(database_url, "ALTER TABLE editions RENAME TO editions_by_hand")
+    _by_hand(database_url, f"UPDATE alembic_version SET version_num = '{recorded}'")
+    with pytest.raises(SchemaDriftError) as caught, database_errors(database_url):
+        engine = create_engine(database_url)
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT id FROM editions"))
+        finally:
+            engine.dispose()
+    message = str(caught.value)
+    assert message.startswith(f"the database {database_url} lacks the table editions "), message
+    if recorded == "0099":
+        said = "it has schema 0099, newer than this code knows (its newest is 0021): run the "
+        assert said + "version of digest that upgraded it" in message
+    else:
+        assert "it has schema 0019, this code needs 0021: run `digest db upgrade` once" in message

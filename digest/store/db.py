@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import weakref
@@ -25,7 +26,7 @@ from sqlalchemy.exc import (
     SQLAlchemyError,
 )
 
-from digest.errors import NOT_A_DATABASE, StoreUnavailableError, disk_full
+from digest.errors import NOT_A_DATABASE, SchemaDriftError, StoreUnavailableError, disk_full
 
 _log = logging.getLogger(__name__)
 
@@ -271,7 +272,29 @@ def patient(dbapi_connection: Any) -> Iterator[None]:
 @contextmanager
 def database_errors(url: str) -> Iterator[None]:
     """Turn the database driver's "cannot connect / cannot open" into a StoreUnavailableError that
-    names the database (password masked) and what to do; for the boundary of a command or task."""
+    names the database (password masked) and what to do, and a statement refused for a table or
+    column the schema lacks into a SchemaDriftError; for the boundary of a command or task."""
+    with _unavailable(url), _schema_lacking(url):
+        yield
+
+
+@contextmanager
+def _schema_lacking(url: str) -> Iterator[None]:
+    """A table or column the code expects and the schema lacks, said as that: SQLite's "no such
+    column" read "cannot open the database …; check that its folder exists"."""
+    try:
+        yield
+    except DatabaseError as error:
+        missing = missing_from_schema(error)
+        if missing is None:
+            raise
+        reason = str(error.orig) if error.orig is not None else str(error)
+        # Its first line: PostgreSQL's context lines name the statement.
+        raise schema_drift(url, missing, reason.splitlines()[0]) from error
+
+
+@contextmanager
+def _unavailable(url: str) -> Iterator[None]:
     try:
         yield
     except (OperationalError, InterfaceError) as error:
@@ -357,6 +380,62 @@ def database_gave_way(error: DBAPIError) -> bool:
     return code.startswith(_POSTGRESQL_GAVE_WAY) or code in _GAVE_UP_WAITING
 
 
+# PostgreSQL's undefined_table ('relation "feeds" does not exist') and undefined_column
+# ('column feeds.etag does not exist', 'column "etag" of relation "feeds" does not exist').
+_UNDEFINED = ("42P01", "42703")
+# The words naming what is missing, SQLite's and PostgreSQL's (in English; another lc_messages
+# keeps the SQLSTATE's kind, told without the name).
+_MISSING_TABLE = re.compile(r'^(?:no such table: (\S+)|relation "([^"]+)" does not exist)')
+_MISSING_COLUMN = re.compile(
+    r"no such column: (\S+)|table (\S+) has no column named (\S+)"
+    r'|column "([^"]+)" of relation "([^"]+)" does not exist|column (\S+) does not exist'
+)
+# The one table a statement writes, to name a column SQLite gives alone ("no such column:
+# sent_at" of an UPDATE deliveries).
+_WRITTEN_TABLE = re.compile(r'^\s*(?:UPDATE|INSERT INTO|DELETE FROM)\s+"?(\w+)', re.IGNORECASE)
+
+
+def missing_from_schema(error: DBAPIError) -> str | None:
+    """What ``error`` says the schema lacks ("the table editions", "the column
+    deliveries.sent_at"), for a statement refused so; None for any other error."""
+    reason = str(error.orig) if error.orig is not None else str(error)
+    code = _sqlstate(error)
+    sqlite = error.orig is not None and type(error.orig).__module__.startswith("sqlite3")
+    if not sqlite and code not in _UNDEFINED:
+        return None
+    table = _MISSING_TABLE.search(reason)
+    if table is not None:
+        return f"the table {table.group(1) or table.group(2)}"
+    column = _MISSING_COLUMN.search(reason)
+    if column is None:  # SQLite's other words; PostgreSQL's in another language
+        return None if sqlite else ("a table" if code == "42P01" else "a column")
+    name = (column.group(1) or column.group(6) or "").strip('"')
+    if column.group(2) or column.group(5):
+        name = f"{column.group(2) or column.group(5)}.{column.group(3) or column.group(4)}"
+    written = _WRITTEN_TABLE.match(error.statement or "")
+    if "." not in name and written is not None:
+        name = f"{written.group(1)}.{name}"
+    return f"the column {name}"
+
+
+def schema_drift(url: str, missing: str, reason: str) -> SchemaDriftError:
+    """The error for a statement refused for ``missing``, with the schema's revision as the
+    database records it (read anew: the database answers), which tells what to run."""
+    from digest.store.upgrades import HEAD_REVISION, known_revisions, stored_revision
+
+    current: str | None = None
+    try:
+        engine = create_database_engine(url)
+        try:
+            current = stored_revision(engine)
+        finally:
+            engine.dispose()
+    except (SQLAlchemyError, StoreUnavailableError):
+        pass  # told without it
+    known = current is None or current in known_revisions()
+    return SchemaDriftError(url, missing, reason, current, HEAD_REVISION, known=known)
+
+
 def _refused(error: DatabaseError) -> str | None:
     """The SQLSTATE of one of PostgreSQL's refusals above, else None."""
     code = _sqlstate(error)
@@ -415,7 +494,8 @@ def outlasting_outages(
     write: Callable[[], T], what: str, waits: Sequence[float] = OUTAGE_WAITS
 ) -> T:
     """``write()`` (one transaction, safe to run again), tried again while the database cannot be
-    reached, after each of ``waits``; its last failure is raised.
+    reached (``database_gave_way``), after each of ``waits``; its last failure is raised, and a
+    statement it refused at once.
 
     For what records a fact of the world, such as the copies a mail server took: lost, they
     would go again (invariant 3).
@@ -424,6 +504,11 @@ def outlasting_outages(
         try:
             return write()
         except (OperationalError, InterfaceError) as error:
+            # A statement the database refused (a column its schema lacks) is refused again:
+            # waited on, it held every command a minute before it said anything. An
+            # InterfaceError is the driver's word for a connection it lost.
+            if isinstance(error, OperationalError) and not database_gave_way(error):
+                raise
             reason = str(error.orig) if error.orig is not None else str(error)
             if disk_full(reason):
                 # Not an outage that passes by itself: said so, the operator may free room
