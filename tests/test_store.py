@@ -18,7 +18,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from digest.config import FeedSettings
 from digest.records import (
@@ -31,7 +31,7 @@ from digest.records import (
     TopicMatch,
 )
 from digest.store import Store, SubscriberInput, open_store
-from digest.store.db import create_database_engine
+from digest.store.db import create_database_engine, outlasting_outages
 from digest.store.schema import Base
 from digest.store.upgrades import (
     HEAD_REVISION,
@@ -917,3 +917,51 @@ def test_an_unsubscribe_waits_for_another_process_s_write_and_is_not_refused(
         ("bob@x.org", "Robert")
     ]
     store.engine.dispose()
+
+
+def test_a_write_the_database_refuses_is_not_waited_on_as_an_outage(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A column the schema lacks is refused at every try: waited on as a database away, it held
+    # `digest send` a minute ("the database is unreachable (no such column: sent_at)") before
+    # it said anything.
+    engine = create_database_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE marks (id INTEGER PRIMARY KEY)"))
+    tries: list[float] = []
+
+    def write() -> None:
+        tries.append(time.monotonic())
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE marks SET sent_at = 1"))
+
+    try:
+        with pytest.raises(DBAPIError, match="sent_at"):
+            outlasting_outages(write, "recording 1 copies of edition 1 as sent", waits=(30.0,))
+    finally:
+        engine.dispose()
+    assert len(tries) == 1
+    assert "unreachable" not in caplog.text
+
+
+def test_a_write_another_process_holds_back_is_tried_again_until_it_lets_go(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # What gave way (SQLite's lock held past the busy timeout) is still waited out.
+    database = tmp_path / "digest.db"
+    holder = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+    holder.execute("CREATE TABLE marks (id INTEGER PRIMARY KEY)")
+    holder.execute("BEGIN IMMEDIATE")
+    threading.Timer(0.5, holder.execute, ("COMMIT",)).start()
+    engine = create_engine(f"sqlite:///{database}", connect_args={"timeout": 0.05})
+
+    def write() -> None:
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO marks VALUES (1)"))
+
+    try:
+        outlasting_outages(write, "recording 1 copies of edition 1 as sent", waits=(0.2,) * 10)
+    finally:
+        engine.dispose()
+        holder.close()
+    assert "the database is unreachable (database is locked)" in caplog.text
