@@ -36,6 +36,7 @@ from tests.certificates import key_pem, pem, self_signed
 from tests.feedserver import answer, feed_server
 from tests.servers import free_port, postgres_cluster
 from tests.service_cluster import fresh_database
+from tests.test_end_to_end import example_config
 
 DIGEST = str(Path(sys.executable).parent / "digest")
 
@@ -1204,14 +1205,11 @@ def test_a_postgresql_certificate_not_trusted_here_is_told_with_what_to_name(
 
 
 def _example_on(folder: Path, database_url: str) -> Path:
-    """The example's config (its sample feeds served on a free port) on ``database_url``,
-    upgraded and its feeds polled: its editions hold news and go to its readers, offline."""
-    assert digest(None, "config", "example", str(folder)).exit_code == 0
-    config = folder / "example.toml"
-    port = free_port()
-    text = config.read_text(encoding="utf-8")
-    text = text.replace('"sqlite:///var/digest.db"', f'"{database_url}"')
-    config.write_text(text.replace("8421", str(port)), encoding="utf-8")
+    """The example's config on ``database_url``, upgraded and its feeds polled: its editions
+    hold news and go to its readers, offline."""
+    config = example_config(folder, smtp_port=None)
+    sqlite_url = f"sqlite:///{folder / 'digest.db'}"
+    config.write_text(config.read_text().replace(sqlite_url, database_url), encoding="utf-8")
     assert run_digest(config, "db", "upgrade").returncode == 0
     assert run_digest(config, "poll").returncode == 0
     return config
@@ -1283,3 +1281,30 @@ def test_a_schema_of_another_release_is_told_with_what_to_run(
         assert said + "version of digest that upgraded it" in message
     else:
         assert "it has schema 0019, this code needs 0021: run `digest db upgrade` once" in message
+
+
+def test_a_missing_column_that_reaches_the_boundary_is_told_as_the_schema(
+    tmp_path: Path,
+    database_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A command that opens the store some other way than database_errors: its refused statement
+    # read "cannot open the database …" (SQLite), or ended in a traceback (PostgreSQL).
+    from digest.store import open_store
+
+    open_store(database_url).engine.dispose()
+    _by_hand(database_url, "ALTER TABLE feeds DROP COLUMN etag")
+    monkeypatch.setattr(boundary._context, "database_url", None)
+    boundary.note_database(database_url)
+    engine = create_engine(database_url)
+    with pytest.raises(typer.Exit) as exited, boundary.expected_failures():
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT etag FROM feeds"))
+        finally:
+            engine.dispose()
+    assert exited.value.exit_code == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"error: the database {database_url} lacks the column etag "), line
+    assert "cannot open" not in line

@@ -200,3 +200,37 @@ def test_an_edit_made_while_the_database_is_away_waits_for_it_and_the_run_goes_o
         "postgresql+psycopg://digest@127.0.0.1:"
     ) in said
     assert said.count("Config edit refused") == 1  # said once while the database was away
+
+
+def test_a_table_renamed_by_hand_between_cycles_is_told_as_the_schema_and_the_run_goes_on(
+    tmp_path: Path, database_url: str
+) -> None:
+    # A refused statement stopped the cycle as "the database … failed: no such table: editions"
+    # (SQLite), or ended the run in a traceback (PostgreSQL's UndefinedTable).
+    from sqlalchemy import create_engine, text
+
+    config = example_config(tmp_path, smtp_port=None)
+    sqlite_url = f"sqlite:///{tmp_path / 'digest.db'}"
+    config.write_text(config.read_text().replace(sqlite_url, database_url))
+    engine = create_engine(database_url)
+    with run_continuously(tmp_path, config) as running:
+        running.wait_for("first cycle", lambda: "Cycle summary" in running.stdout())
+        with engine.begin() as connection:
+            connection.execute(text("ALTER TABLE editions RENAME TO editions_by_hand"))
+        running.wait_for("the failed cycle", lambda: "the cycle stopped" in running.stderr())
+        cycles = running.stdout().count("Cycle summary")
+        with engine.begin() as connection:
+            connection.execute(text("ALTER TABLE editions_by_hand RENAME TO editions"))
+        running.wait_for(
+            "a cycle once it is back", lambda: running.stdout().count("Cycle summary") > cycles
+        )
+        running.process.send_signal(signal.SIGINT)
+        assert running.process.wait(timeout=60) == 0
+    engine.dispose()
+    said = " ".join(running.stderr().split())
+    assert "Traceback" not in said
+    assert (
+        f"error: the cycle stopped: the database {database_url} lacks the table editions " in said
+    )
+    assert "it has schema 0021, this code's, changed since by hand" in said
+    assert f"and the next cycle, in {INTERVAL} s, tries again" in said

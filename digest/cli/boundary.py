@@ -35,7 +35,7 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, ProgrammingError
 from typer._click.exceptions import NoSuchOption  # typer's own click, as its commands raise
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
@@ -189,15 +189,11 @@ def expected_failures() -> Iterator[None]:
     except DigestError as error:
         report(error)
         raise typer.Exit(EXIT_FAILED) from None
-    except (OperationalError, InterfaceError) as error:
+    except (OperationalError, InterfaceError, ProgrammingError) as error:
         # Commands open the store inside digest.store.db.database_errors, which names the
         # database; this is the net under it, for a command that opens it some other way. Other
         # database errors are bugs: they keep their traceback.
-        reason = str(error.orig or error)
-        if _context.database_url is None:
-            report(f"the database failed: {brief(reason)}")
-        else:
-            report(StoreUnavailableError(_context.database_url, reason))
+        report(_database_failed(error))
         raise typer.Exit(EXIT_FAILED) from None
     except OSError as error:
         where = f"{error.filename}: " if error.filename else ""
@@ -209,6 +205,23 @@ def expected_failures() -> Iterator[None]:
     except KeyboardInterrupt:
         errors.print("Interrupted.", highlight=False)
         raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def _database_failed(error: DBAPIError) -> DigestError | str:
+    """What to say of a database error that reached the net: a table or column the schema
+    lacks as that (digest.store.db.schema_drift), the rest as a database that cannot be opened;
+    a ProgrammingError of another kind is a bug, raised on with its traceback."""
+    from digest.store.db import missing_from_schema, schema_drift
+
+    reason = str(error.orig or error)
+    missing = missing_from_schema(error)
+    if missing is not None and _context.database_url is not None:
+        return schema_drift(_context.database_url, missing, reason.splitlines()[0])
+    if isinstance(error, ProgrammingError) and missing is None:
+        raise error
+    if _context.database_url is None:
+        return f"the database failed: {brief(reason)}"
+    return StoreUnavailableError(_context.database_url, reason)
 
 
 @contextmanager

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
 
 from digest import pipeline
 from digest.cli.app import (
@@ -38,7 +38,7 @@ from digest.records import CycleSummary
 from digest.schedule import next_slot
 from digest.services import Services
 from digest.shown import brief, database_shown
-from digest.store.db import close_engine
+from digest.store.db import close_engine, missing_from_schema, schema_drift
 
 
 def _summary_table(summary: CycleSummary) -> Table:
@@ -202,14 +202,22 @@ def _cycle_outlasting_outages(
     past its busy timeout, a full disk) stops the cycle, not the run: said in one line, the next
     cycle tries again. It ended the run, and the readers' pages and the bounces it serves, until
     someone started it again; what the cycle had not recorded stays pending on the ledger."""
+    url = services.settings.service.database_url
     try:
         _report(_one_cycle(services, list_slug), services, said)
-    except (OperationalError, InterfaceError) as error:
+    except (OperationalError, InterfaceError, ProgrammingError) as error:
         reason = brief(str(error.orig if error.orig is not None else error))
-        shown_url = database_shown(services.settings.service.database_url)
+        missing = missing_from_schema(error)
+        if missing is not None:
+            # Not a database away: said as the schema it is, which the next cycles meet too.
+            failed = str(schema_drift(url, missing, reason.splitlines()[0]))
+        elif isinstance(error, ProgrammingError):
+            raise  # a bug: its traceback
+        else:
+            failed = f"the database {database_shown(url)} failed: {reason}"
         report(
-            f"the cycle stopped: the database {shown_url} failed: {reason}; what it had not "
-            f"done stays pending, and the next cycle, in {interval} s, tries again"
+            f"the cycle stopped: {failed}; what it had not done stays pending, and the next "
+            f"cycle, in {interval} s, tries again"
         )
         return False
     return True
