@@ -17,6 +17,7 @@
     ├── StoreUnavailableError  the database cannot be reached or opened (says its URL, masked)
     ├── SchemaMismatchError    the database's schema is not this code's (distributed mode)
     ├── SchemaDriftError       a statement refused for a table or column the schema lacks
+    ├── MigrationDriftError    a migration met a table or column an older schema lacks
     ├── DatabaseCopyError      `digest db copy` refused its source or target, or stopped midway
     ├── BrokerUnavailableError the broker (Redis) cannot be reached (says its URL, masked)
     ├── BrokerRefusedError     the broker answers and refuses the URL's password or database
@@ -398,6 +399,25 @@ class SchemaDriftError(DigestError):
         super().__init__(
             f"the database {database_shown(url)} lacks {missing} this code expects "
             f"({brief(reason)}); it has {told}"
+        )
+
+
+class MigrationDriftError(DigestError):
+    """A migration of ``digest db upgrade`` met a table, column or constraint the database's
+    older schema lacks: the schema was changed by hand. The upgrade is one transaction, so the
+    database is left at its revision; running the upgrade again meets the same."""
+
+    def __init__(
+        self, url: str, missing: str, reason: str, current: str, migration: str, title: str
+    ) -> None:
+        self.url, self.missing, self.current, self.migration = url, missing, current, migration
+        super().__init__(
+            f"the database {database_shown(url)} lacks {missing} that migration {migration} "
+            f"({title}) changes ({brief(reason)}): its schema {current} was changed by hand (a "
+            "table, column or constraint dropped or renamed). Nothing was changed: each upgrade "
+            f"is one transaction, and the database is still at {current}. Put back what was "
+            f"dropped or renamed as schema {current} had it, or restore the database from a "
+            "backup, then run `digest db upgrade` again"
         )
 
 

@@ -14,7 +14,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, text
+import pytest
+from sqlalchemy import Engine, inspect, text
 
 from digest.records import Entry, TopicMatch
 from digest.store import Store
@@ -186,13 +187,7 @@ def test_an_upgrade_killed_mid_migration_leaves_the_old_revision_and_runs_again(
     url = fresh_database(postgres_url)
     engine = create_database_engine(url)
     upgrade(engine, "0016")
-    config = tmp_path / "digest.toml"
-    config.write_text(
-        f'[service]\ndatabase_url = "{url}"\ndata_dir = "{tmp_path / "var"}"\n'
-        'base_url = "https://news.example.org"\nsender_name = "The Desk"\n'
-        'sender_address = "desk@example.org"\npostal_address = "1 Example Street"\n'
-    )
-    command = [str(Path(sys.executable).parent / "digest"), "--config", str(config)]
+    command = _digest_on(tmp_path, url)
     holder = engine.connect()
     holder.execute(text("LOCK TABLE deliveries IN ROW EXCLUSIVE MODE"))
     upgrading = subprocess.Popen([*command, "db", "upgrade"], stdout=subprocess.PIPE, text=True)
@@ -222,3 +217,85 @@ def test_an_upgrade_killed_mid_migration_leaves_the_old_revision_and_runs_again(
     assert f"Upgrading the database from revision 0016 to {HEAD_REVISION}" in said, said
     assert stored_revision(engine) == HEAD_REVISION
     engine.dispose()
+
+
+def _digest_on(folder: Path, url: str) -> list[str]:
+    """The `digest` command, with a config of no list on the database ``url``."""
+    config = folder / "digest.toml"
+    config.write_text(
+        f'[service]\ndatabase_url = "{url}"\ndata_dir = "{folder / "var"}"\n'
+        'base_url = "https://news.example.org"\nsender_name = "The Desk"\n'
+        'sender_address = "desk@example.org"\npostal_address = "1 Example Street"\n'
+    )
+    return [str(Path(sys.executable).parent / "digest"), "--config", str(config)]
+
+
+@pytest.mark.parametrize(
+    ("revision", "change", "missing", "migration"),
+    [
+        # 0018 makes a table, then meets the editions it adds a column to: the new table goes
+        # too. On SQLite the migration adds the column in place.
+        ("0017", "ALTER TABLE editions RENAME TO editions_by_hand", "the table editions", "0018"),
+        # On SQLite 0009 copies the table (batch mode): SQLAlchemy, reading it, finds none.
+        ("0008", "ALTER TABLE editions RENAME TO editions_by_hand", "the table editions", "0009"),
+        ("0012", "ALTER TABLE articles DROP COLUMN title", "the column title", "0013"),
+    ],
+)
+def test_an_older_schema_changed_by_hand_is_told_by_the_migration_that_meets_it(
+    tmp_path: Path, database_url: str, revision: str, change: str, missing: str, migration: str
+) -> None:
+    # The upgrade said "run `digest db upgrade` once": the command that had just failed.
+    engine = create_database_engine(database_url)
+    upgrade(engine, revision)
+    with engine.begin() as connection:
+        connection.execute(text(change))
+        tables = set(inspect(connection).get_table_names())
+    try:
+        result = subprocess.run(
+            [*_digest_on(tmp_path, database_url), "db", "upgrade"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 1, result.stderr
+        assert "Traceback" not in result.stderr
+        line = result.stderr.strip().splitlines()[-1]
+        assert line.startswith(f"error: the database {database_url} lacks {missing} "), line
+        assert f"that migration {migration} (" in line
+        assert f"its schema {revision} was changed by hand" in line
+        assert (
+            f"Nothing was changed: each upgrade is one transaction, and the database is still "
+            f"at {revision}. Put back what was dropped or renamed as schema {revision} had it, "
+            "or restore the database from a backup, then run `digest db upgrade` again"
+        ) in line
+        assert "run `digest db upgrade` once" not in line
+        # Nothing changed indeed: the revision, and no table a migration before it made.
+        assert stored_revision(engine) == revision
+        with engine.connect() as connection:
+            assert set(inspect(connection).get_table_names()) == tables
+    finally:
+        engine.dispose()
+
+
+def test_a_constraint_dropped_by_hand_from_an_older_schema_is_told_so(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    # 0009 replaces the editions' unique key; PostgreSQL's own word for one it lacks.
+    url = fresh_database(postgres_url)
+    engine = create_database_engine(url)
+    upgrade(engine, "0008")
+    with engine.begin() as connection:
+        connection.execute(text("ALTER TABLE editions DROP CONSTRAINT uq_editions_list_slot"))
+    try:
+        result = subprocess.run(
+            [*_digest_on(tmp_path, url), "db", "upgrade"], capture_output=True, text=True
+        )
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        line = result.stderr.strip().splitlines()[-1]
+        assert line.startswith(
+            f"error: the database {url} lacks the constraint uq_editions_list_slot that "
+            "migration 0009 ("
+        ), line
+        assert stored_revision(engine) == "0008"
+    finally:
+        engine.dispose()

@@ -388,7 +388,8 @@ _UNDEFINED = ("42P01", "42703")
 _MISSING_TABLE = re.compile(r'^(?:no such table: (\S+)|relation "([^"]+)" does not exist)')
 _MISSING_COLUMN = re.compile(
     r"no such column: (\S+)|table (\S+) has no column named (\S+)"
-    r'|column "([^"]+)" of relation "([^"]+)" does not exist|column (\S+) does not exist'
+    r'|column "([^"]+)" of relation "([^"]+)" does not exist'
+    r"|column (\S+)(?: named in key)? does not exist"  # the latter, of an index or a key made
 )
 # The one table a statement writes, to name a column SQLite gives alone ("no such column:
 # sent_at" of an UPDATE deliveries).

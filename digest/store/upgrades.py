@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import DatabaseError
+from sqlalchemy.exc import DatabaseError, DBAPIError, NoSuchTableError
 
-from digest.errors import SchemaMismatchError, StoreUnavailableError
+from digest.errors import MigrationDriftError, SchemaMismatchError, StoreUnavailableError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -75,7 +77,64 @@ def upgrade(
             "this takes a while; let it finish (stopped, it is left as it was and starts again "
             "at the next upgrade)"
         )
-    command.upgrade(alembic_config(engine), revision)
+    try:
+        command.upgrade(alembic_config(engine), revision)
+    except (DatabaseError, NoSuchTableError) as error:
+        drift = migration_drift(engine, error, current)
+        if drift is None:
+            raise
+        raise drift from error
+
+
+# PostgreSQL's undefined_object, for a constraint or index a migration drops or replaces
+# ('constraint "uq_editions_list_slot" of relation "editions" does not exist').
+_UNDEFINED_OBJECT = "42704"
+_MISSING_OBJECT = re.compile(r'^(constraint|index) "([^"]+)"(?: of relation "[^"]+")? does not')
+
+
+def migration_drift(
+    engine: Engine, error: DatabaseError | NoSuchTableError, current: str | None
+) -> MigrationDriftError | None:
+    """The error for a migration that met a table, column or constraint the database's schema
+    (at revision ``current``) lacks; None for any other failure. Each migration was written
+    for the schema the revision before it made, so a part it finds missing was dropped or
+    renamed by hand: the upgrade said "run `digest db upgrade` once", the command that had
+    just failed, and on SQLite, where batch mode copies a table, ended in a traceback."""
+    from digest.store.db import missing_from_schema
+
+    migration = _failed_migration(error.__traceback__)
+    if current is None or migration is None:
+        return None
+    missing: str | None
+    if isinstance(error, NoSuchTableError):
+        # SQLite's batch mode reads the table to copy it, and finds none.
+        missing, reason = f"the table {error}", f"no such table: {error}"
+    else:
+        reason = str(error.orig) if error.orig is not None else str(error)
+        reason = reason.splitlines()[0]  # PostgreSQL's context lines name the statement
+        missing = missing_from_schema(error) if isinstance(error, DBAPIError) else None
+        code = getattr(error.orig, "sqlstate", None)
+        part = _MISSING_OBJECT.match(reason)
+        if missing is None and code == _UNDEFINED_OBJECT and part is not None:
+            missing = f"the {part.group(1)} {part.group(2)}"
+    if missing is None:
+        return None
+    url = engine.url.render_as_string(hide_password=False)
+    return MigrationDriftError(url, missing, reason, current, *migration)
+
+
+def _failed_migration(trace: TracebackType | None) -> tuple[str, str] | None:
+    """The revision and title (its docstring's first line) of the innermost migration script
+    in ``trace``: the one that was running when it failed."""
+    versions = str(MIGRATIONS / "versions")
+    found = None
+    while trace is not None:
+        frame = trace.tb_frame
+        if frame.f_code.co_filename.startswith(versions) and "revision" in frame.f_globals:
+            title = (frame.f_globals.get("__doc__") or "").strip().splitlines() or [""]
+            found = (str(frame.f_globals["revision"]), title[0])
+        trace = trace.tb_next
+    return found
 
 
 _EXTENSION_TABLES = text(
