@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from digest import pipeline
@@ -97,4 +97,32 @@ def test_a_readers_hour_whose_edition_came_out_empty_is_not_due_again(tmp_path: 
     [stored] = services.store.editions_of_slot("daily", SLOT1)
     assert stored.status == "empty"
     assert pipeline.due_editions(services, now) == []
+    services.close()
+
+
+def test_readers_of_another_date_at_the_same_hour_are_due_once_the_first_dates_is_built(
+    tmp_path: Path,
+) -> None:
+    """07:00 on Tuesday in Kiritimati is 07:00 on Monday in Honolulu: one slot, an edition for
+    each date. Its Kiritimati edition built (empty: the feed is down), a reader who then joins
+    in Honolulu is still due at that slot: the lookup is of the Honolulu date's edition, not
+    of any edition of the slot, which would have made them wait for the next day's."""
+    members = tmp_path / "members.csv"
+    slot = datetime(2026, 11, 23, 17, tzinfo=UTC)
+    now = slot + timedelta(minutes=1)
+    local = make_settings(tmp_path, "http://127.0.0.1:9", reader_local=True)
+    members.write_text("email,timezone\nsam@example.org,Pacific/Kiritimati\n")  # theirs, not its
+    services = services_for(local, FixedClock(now))
+    pipeline.members_in_step(services, now)
+    assert pipeline.due_editions(services, now) == [("daily", slot)]
+    pipeline.build_edition(services, "daily", slot)
+    [stored] = services.store.editions_of_slot("daily", slot)
+    assert stored.status == "empty"
+    assert pipeline.due_editions(services, now) == []
+
+    members.write_text(
+        "email,timezone\nsam@example.org,Pacific/Kiritimati\nrana@example.org,Pacific/Honolulu\n"
+    )
+    pipeline.members_in_step(services, now)
+    assert pipeline.due_editions(services, now) == [("daily", slot)]
     services.close()
