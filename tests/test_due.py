@@ -126,3 +126,24 @@ def test_readers_of_another_date_at_the_same_hour_are_due_once_the_first_dates_i
     pipeline.members_in_step(services, now)
     assert pipeline.due_editions(services, now) == [("daily", slot)]
     services.close()
+
+
+def test_a_later_hour_after_two_dates_of_one_slot_is_due_too(tmp_path: Path) -> None:
+    """07:00 in Honolulu and in Kiritimati (one slot, two dates), then 07:00 in the Chatham
+    Islands a quarter of an hour later: each slot is due once, the later one too (a second
+    group of a slot already due ended the lookup, and the later readers waited)."""
+    members = tmp_path / "members.csv"
+    first = datetime(2026, 11, 23, 17, tzinfo=UTC)
+    now = first + timedelta(minutes=16)
+    local = make_settings(tmp_path, "http://127.0.0.1:9", reader_local=True)
+    members.write_text(
+        "email,timezone\nsam@example.org,Pacific/Honolulu\nrana@example.org,Pacific/Kiritimati\n"
+        "li@example.org,Pacific/Chatham\n"
+    )
+    services = services_for(local, FixedClock(now))
+    pipeline.members_in_step(services, now)
+    assert pipeline.due_editions(services, now) == [
+        ("daily", first),
+        ("daily", first + timedelta(minutes=15)),  # 07:00 at +13:45
+    ]
+    services.close()
