@@ -9,6 +9,7 @@ from digest import pipeline
 from digest.clock import FixedClock
 from digest.config import settings_from_mapping
 from digest.due import forced_slot, missed_slots
+from digest.services import Services
 from tests.configs import service_table
 from tests.test_pipeline import SLOT1, make_settings, services_for
 
@@ -91,13 +92,19 @@ def test_a_readers_hour_whose_edition_came_out_empty_is_not_due_again(tmp_path: 
     local = make_settings(tmp_path, "http://127.0.0.1:9", reader_local=True)
     now = SLOT1 + timedelta(minutes=1)
     services = services_for(local, FixedClock(now))
+    _built_empty_and_not_due_again(services, SLOT1, now)
+    services.close()
+
+
+def _built_empty_and_not_due_again(services: Services, slot: datetime, now: datetime) -> None:
+    """The list "daily" is due at ``slot``; its edition is built empty (the feed is down), and
+    no longer due."""
     pipeline.members_in_step(services, now)
-    assert pipeline.due_editions(services, now) == [("daily", SLOT1)]
-    pipeline.build_edition(services, "daily", SLOT1)
-    [stored] = services.store.editions_of_slot("daily", SLOT1)
+    assert pipeline.due_editions(services, now) == [("daily", slot)]
+    pipeline.build_edition(services, "daily", slot)
+    [stored] = services.store.editions_of_slot("daily", slot)
     assert stored.status == "empty"
     assert pipeline.due_editions(services, now) == []
-    services.close()
 
 
 def test_readers_of_another_date_at_the_same_hour_are_due_once_the_first_dates_is_built(
@@ -113,13 +120,7 @@ def test_readers_of_another_date_at_the_same_hour_are_due_once_the_first_dates_i
     local = make_settings(tmp_path, "http://127.0.0.1:9", reader_local=True)
     members.write_text("email,timezone\nsam@example.org,Pacific/Kiritimati\n")  # theirs, not its
     services = services_for(local, FixedClock(now))
-    pipeline.members_in_step(services, now)
-    assert pipeline.due_editions(services, now) == [("daily", slot)]
-    pipeline.build_edition(services, "daily", slot)
-    [stored] = services.store.editions_of_slot("daily", slot)
-    assert stored.status == "empty"
-    assert pipeline.due_editions(services, now) == []
-
+    _built_empty_and_not_due_again(services, slot, now)
     members.write_text(
         "email,timezone\nsam@example.org,Pacific/Kiritimati\nrana@example.org,Pacific/Honolulu\n"
     )
