@@ -321,3 +321,42 @@ def test_the_pages_button_posted_from_another_site_changes_nothing_but_one_click
     # the link is its authority (RFC 8058).
     one_click = client.post(f"/unsubscribe/{token}", headers={**FORM, **foreign}, **ONE_CLICK)
     assert one_click.status_code == 200 and not room.is_member("daily", "Sam")
+
+
+def test_a_one_click_body_ending_in_a_line_break_unsubscribes_and_is_recorded_as_one_click(
+    room: Newsroom, client: TestClient
+) -> None:
+    # Some senders end the body with a line break (a form field written to a file, a script's
+    # echo); it is still the one-click, and the suppression file says which way the reader left.
+    token = room.unsubscribe_token("daily", "Sam")
+    body = ONE_CLICK["content"] + b"\r\n"
+    answer = client.post(f"/unsubscribe/{token}", headers=FORM, content=body)
+    assert (answer.status_code, answer.text) == (200, "Unsubscribed.\n")
+    assert not room.is_member("daily", "Sam")
+    assert [line.split(",")[:3] for line in suppression_lines(room)] == [
+        ["sam@example.org", "daily", "one-click"]
+    ]
+
+
+def test_a_damaged_link_says_what_to_do_to_the_reader_and_to_the_one_click(
+    room: Newsroom, client: TestClient
+) -> None:
+    bad = tampered(room.unsubscribe_token("daily", "Sam"))[0]
+    page = client.get(f"/unsubscribe/{bad}")
+    assert "Open it again from the mail itself" in page.text
+    one_click = client.post(f"/unsubscribe/{bad}", headers=FORM, **ONE_CLICK)
+    assert (one_click.status_code, one_click.text) == (400, "This unsubscribe link is damaged.\n")
+
+
+def test_once_unsubscribed_the_page_links_to_the_lists_past_editions(
+    room: Newsroom, client: TestClient
+) -> None:
+    token = room.unsubscribe_token("daily", "Sam")
+    page = client.get(f"/unsubscribe/{token}")
+    done = client.post(f"/unsubscribe/{token}", data={"form_token": form_token(page.text)})
+    assert '<a href="/editions/daily">Past editions</a>' in done.text
+    # A list no longer sent has no archive to link to.
+    gone = room.services.signer.unsubscribe_token(room.subscriber("daily", "Rana").id, "gone")
+    page = client.get(f"/unsubscribe/{gone}")
+    done = client.post(f"/unsubscribe/{gone}", data={"form_token": form_token(page.text)})
+    assert done.status_code == 200 and "Past editions" not in done.text
