@@ -16,6 +16,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from starlette.requests import Request
 from starlette.testclient import TestClient
 
 from digest.clock import FixedClock
@@ -23,7 +24,7 @@ from digest.mail.transport import MemoryTransport
 from digest.services import build_services
 from digest.web import create_app
 from digest.web.context import STORE_THREADS, StoreThreads
-from digest.web.forms import MAX_AGE, FormTokens, origin_of
+from digest.web.forms import MAX_AGE, FormTokens, origin_of, posted_form
 from digest.web.security import BODY_LIMIT, HEADER_LIMIT
 from digest.web.server import serving
 from tests.servers import free_port
@@ -495,3 +496,38 @@ def test_a_form_token_is_taken_for_twelve_hours_from_its_issue_and_never_from_th
     assert forms.valid(token, "/unsubscribe/abc")
     clock.set(start - timedelta(minutes=5, seconds=1))
     assert not forms.valid(token, "/unsubscribe/abc")
+
+
+def _posted(body: bytes, content_type: str) -> Request:
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    headers = [(b"content-type", content_type.encode())]
+    # "app" in the scope, as in every request the app serves: Starlette then raises a form's
+    # faults as HTTPException.
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": headers, "app": None}
+    return Request(scope, receive)
+
+
+def test_a_posted_form_is_read_up_to_twenty_fields_and_4096_bytes_a_field_and_no_further() -> None:
+    # Past either limit the form is read as empty: it carries no form token, so it changes
+    # nothing, and a client cannot make a page hold an unbounded form in memory.
+    urlencoded = "application/x-www-form-urlencoded"
+
+    def fields(count: int) -> bytes:
+        return "&".join(f"f{number}=v" for number in range(count)).encode()
+
+    def part(size: int) -> bytes:
+        head = b'--b\r\nContent-Disposition: form-data; name="a"\r\n\r\n'
+        return head + b"x" * size + b"\r\n--b--\r\n"
+
+    async def sizes() -> list[int]:
+        forms = [
+            await posted_form(_posted(fields(20), urlencoded)),
+            await posted_form(_posted(fields(21), urlencoded)),
+            await posted_form(_posted(part(4096), "multipart/form-data; boundary=b")),
+            await posted_form(_posted(part(4097), "multipart/form-data; boundary=b")),
+        ]
+        return [len(form) for form in forms]
+
+    assert anyio.run(sizes) == [20, 0, 1, 0]
