@@ -193,3 +193,40 @@ def test_a_confirmation_token_opens_its_sign_up_until_it_expires() -> None:
         assert not isinstance(raised.value, ExpiredToken)
     with pytest.raises(InvalidToken):  # nor does a confirmation token unsubscribe anyone
         signer.read_unsubscribe_token(token)
+
+
+def test_a_confirmation_token_from_a_clock_five_minutes_ahead_still_confirms() -> None:
+    # A worker whose clock runs a little ahead of the web process's issues the link; beyond
+    # the allowed skew the link is not from a clock we trust.
+    from datetime import UTC, datetime, timedelta
+
+    from digest.mail.tokens import ExpiredToken
+
+    signer, now = TokenSigner(SECRET), datetime(2026, 11, 24, 8, tzinfo=UTC)
+    days = timedelta(days=3)
+    ahead = signer.confirm_token(42, "daily", now + timedelta(minutes=5))
+    assert signer.read_confirm_token(ahead, now, days) == (42, "daily")
+    too_far = signer.confirm_token(42, "daily", now + timedelta(minutes=5, seconds=1))
+    with pytest.raises(ExpiredToken):
+        signer.read_confirm_token(too_far, now, days)
+
+
+@pytest.mark.parametrize("year", [1970, 2026, 2038, 2110])
+def test_a_confirmation_token_carries_its_issue_time_whatever_its_size(year: int) -> None:
+    # The issue time is written in as few bytes as it takes: four now, five after 2106.
+    from datetime import UTC, datetime, timedelta
+
+    signer, issued = TokenSigner(SECRET), datetime(year, 2, 1, 8, 0, 1, tzinfo=UTC)
+    token = signer.confirm_token(42, "daily", issued)
+    assert signer.read_confirm_token_issued(token, issued, timedelta(days=3)) == (
+        42,
+        "daily",
+        issued,
+    )
+
+
+def test_a_signed_token_of_the_wrong_shape_says_what_it_lacks() -> None:
+    # Said in the inbound log for a mail to the unsubscribe address.
+    token = URLSafeSerializer(SECRET, salt="unsubscribe").dumps([42])
+    with pytest.raises(InvalidToken, match=r"^the unsubscribe link does not name a subscriber"):
+        TokenSigner(SECRET).read_unsubscribe_token(token)
