@@ -343,7 +343,13 @@ def test_a_damaged_link_says_what_to_do_to_the_reader_and_to_the_one_click(
 ) -> None:
     bad = tampered(room.unsubscribe_token("daily", "Sam"))[0]
     page = client.get(f"/unsubscribe/{bad}")
-    assert "Open it again from the mail itself" in page.text
+    assert "<h1>This link is damaged</h1>" in page.text
+    advice = (
+        "The unsubscribe link could not be read: part of it may have been lost when it was "
+        "copied. Open it again from the mail itself, or reply to the mail and ask to be "
+        "unsubscribed."
+    )
+    assert f'<p class="lede">{advice}</p>' in page.text
     one_click = client.post(f"/unsubscribe/{bad}", headers=FORM, **ONE_CLICK)
     assert (one_click.status_code, one_click.text) == (400, "This unsubscribe link is damaged.\n")
 
