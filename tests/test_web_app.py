@@ -3,6 +3,7 @@ what a request may hold, error pages, and no 500 whatever the path or body."""
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -16,6 +17,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.testclient import TestClient
 
@@ -531,3 +533,47 @@ def test_a_posted_form_is_read_up_to_twenty_fields_and_4096_bytes_a_field_and_no
         return [len(form) for form in forms]
 
     assert anyio.run(sizes) == [20, 0, 1, 0]
+
+
+def test_a_form_refused_for_its_origin_is_logged_with_where_it_was_posted_and_from_what(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # An operator trying the pages at another address than base_url's sees why: the path (its
+    # reader's token masked), the origin the browser named, and the base_url it was held to.
+    forms = FormTokens(
+        "form-secret-0123456789",
+        FixedClock(datetime(2026, 11, 24, 8, tzinfo=UTC)),
+        base_url="https://news.example.org",
+    )
+    path = "/unsubscribe/WzQyLCJkYWlseSJd.abcdef"
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": path,
+        "headers": [(b"origin", b"http://127.0.0.1:8000")],
+    }
+    form = FormData({"form_token": forms.issue(path)})
+    with caplog.at_level(logging.WARNING, logger="digest.web.forms"):
+        assert not forms.accepts(Request(scope), form)
+    assert caplog.messages == [
+        "a form posted to /unsubscribe/… from a page of http://127.0.0.1:8000 was refused: not "
+        "the origin of service.base_url (https://news.example.org)"
+    ]
+
+
+def test_the_form_parsers_complaints_are_kept_at_debug_not_dropped() -> None:
+    # A stranger's malformed body must not write warnings into the log, but an operator
+    # debugging a client's posts still finds them at debug.
+    seen: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = seen.append  # type: ignore[method-assign]
+    parser_log = logging.getLogger("python_multipart.multipart")
+    parser_log.addHandler(handler)
+    level = parser_log.level
+    parser_log.setLevel(logging.DEBUG)
+    try:
+        parser_log.warning("Expected boundary character %r, got %r", "-", "x")
+    finally:
+        parser_log.removeHandler(handler)
+        parser_log.setLevel(level)
+    assert [(record.levelno, record.levelname) for record in seen] == [(logging.DEBUG, "DEBUG")]
