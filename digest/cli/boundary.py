@@ -211,7 +211,8 @@ def _database_failed(error: DBAPIError) -> DigestError | str:
     """What to say of a database error that reached the net: a table or column the schema
     lacks as that (digest.store.db.schema_drift), the rest as a database that cannot be opened;
     a ProgrammingError of another kind is a bug, raised on with its traceback."""
-    from digest.store.db import missing_from_schema, schema_drift
+    from digest.store.db import schema_drift
+    from digest.store.schema_lacks import missing_from_schema
 
     reason = str(error.orig or error)
     missing = missing_from_schema(error)

@@ -38,7 +38,8 @@ from digest.records import CycleSummary
 from digest.schedule import next_slot
 from digest.services import Services
 from digest.shown import brief, database_shown
-from digest.store.db import close_engine, missing_from_schema, schema_drift
+from digest.store.db import close_engine, schema_drift
+from digest.store.schema_lacks import missing_from_schema
 
 
 def _summary_table(summary: CycleSummary) -> Table:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 import weakref
@@ -27,6 +26,7 @@ from sqlalchemy.exc import (
 )
 
 from digest.errors import NOT_A_DATABASE, SchemaDriftError, StoreUnavailableError, disk_full
+from digest.store.schema_lacks import missing_from_schema, sqlstate
 
 _log = logging.getLogger(__name__)
 
@@ -300,7 +300,7 @@ def _unavailable(url: str) -> Iterator[None]:
     except (OperationalError, InterfaceError) as error:
         # The driver's own words, without SQLAlchemy's statement and background link.
         reason = str(error.orig) if error.orig is not None else str(error)
-        if (_sqlstate(error) or "") in _GAVE_UP_WAITING:
+        if (sqlstate(error) or "") in _GAVE_UP_WAITING:
             reason = reason.splitlines()[0]  # its context lines name the statement
             raise StoreUnavailableError(url, reason, timed_out=True) from error
         raise StoreUnavailableError(url, reason) from error
@@ -345,12 +345,6 @@ _READ_ONLY_TRANSACTION = "25006"
 _GAVE_UP_WAITING = ("57014", "55P03")
 
 
-def _sqlstate(error: DBAPIError) -> str | None:
-    """The SQLSTATE of ``error`` (psycopg names the code ``sqlstate``, psycopg2 ``pgcode``)."""
-    code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
-    return code if isinstance(code, str) else None
-
-
 # SQLite's words for a database that gave way under a command, its statements as they were: the
 # file's disk gone or failing, the file made unreadable or taken away, another process's lock
 # held past the busy timeout, the file (or its -wal) made read-only.
@@ -374,49 +368,10 @@ def database_gave_way(error: DBAPIError) -> bool:
         return True
     if error.orig is not None and type(error.orig).__module__.startswith("sqlite3"):
         return reason.startswith(_SQLITE_GAVE_WAY)
-    code = _sqlstate(error)
+    code = sqlstate(error)
     if code is None:  # libpq's own words, no server's: a connection refused, cut or timed out
         return isinstance(error, OperationalError)
     return code.startswith(_POSTGRESQL_GAVE_WAY) or code in _GAVE_UP_WAITING
-
-
-# PostgreSQL's undefined_table ('relation "feeds" does not exist') and undefined_column
-# ('column feeds.etag does not exist', 'column "etag" of relation "feeds" does not exist').
-_UNDEFINED = ("42P01", "42703")
-# The words naming what is missing, SQLite's and PostgreSQL's (in English; another lc_messages
-# keeps the SQLSTATE's kind, told without the name).
-_MISSING_TABLE = re.compile(r'^(?:no such table: (\S+)|relation "([^"]+)" does not exist)')
-_MISSING_COLUMN = re.compile(
-    r"no such column: (\S+)|table (\S+) has no column named (\S+)"
-    r'|column "([^"]+)" of relation "([^"]+)" does not exist'
-    r"|column (\S+)(?: named in key)? does not exist"  # the latter, of an index or a key made
-)
-# The one table a statement writes, to name a column SQLite gives alone ("no such column:
-# sent_at" of an UPDATE deliveries).
-_WRITTEN_TABLE = re.compile(r'^\s*(?:UPDATE|INSERT INTO|DELETE FROM)\s+"?(\w+)', re.IGNORECASE)
-
-
-def missing_from_schema(error: DBAPIError) -> str | None:
-    """What ``error`` says the schema lacks ("the table editions", "the column
-    deliveries.sent_at"), for a statement refused so; None for any other error."""
-    reason = str(error.orig) if error.orig is not None else str(error)
-    code = _sqlstate(error)
-    sqlite = error.orig is not None and type(error.orig).__module__.startswith("sqlite3")
-    if not sqlite and code not in _UNDEFINED:
-        return None
-    table = _MISSING_TABLE.search(reason)
-    if table is not None:
-        return f"the table {table.group(1) or table.group(2)}"
-    column = _MISSING_COLUMN.search(reason)
-    if column is None:  # SQLite's other words; PostgreSQL's in another language
-        return None if sqlite else ("a table" if code == "42P01" else "a column")
-    name = (column.group(1) or column.group(6) or "").strip('"')
-    if column.group(2) or column.group(5):
-        name = f"{column.group(2) or column.group(5)}.{column.group(3) or column.group(4)}"
-    written = _WRITTEN_TABLE.match(error.statement or "")
-    if "." not in name and written is not None:
-        name = f"{written.group(1)}.{name}"
-    return f"the column {name}"
 
 
 def schema_drift(url: str, missing: str, reason: str) -> SchemaDriftError:
@@ -439,7 +394,7 @@ def schema_drift(url: str, missing: str, reason: str) -> SchemaDriftError:
 
 def _refused(error: DatabaseError) -> str | None:
     """The SQLSTATE of one of PostgreSQL's refusals above, else None."""
-    code = _sqlstate(error)
+    code = sqlstate(error)
     return code if code in (_INSUFFICIENT_PRIVILEGE, _READ_ONLY_TRANSACTION) else None
 
 

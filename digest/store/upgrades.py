@@ -13,6 +13,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DatabaseError, DBAPIError, NoSuchTableError
 
 from digest.errors import MigrationDriftError, SchemaMismatchError, StoreUnavailableError
+from digest.store.schema_lacks import missing_from_schema
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -100,8 +101,6 @@ def migration_drift(
     for the schema the revision before it made, so a part it finds missing was dropped or
     renamed by hand: the upgrade said "run `digest db upgrade` once", the command that had
     just failed, and on SQLite, where batch mode copies a table, ended in a traceback."""
-    from digest.store.db import missing_from_schema
-
     migration = _failed_migration(error.__traceback__)
     if current is None or migration is None:
         return None

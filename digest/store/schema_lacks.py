@@ -1,0 +1,57 @@
+"""What a statement the database refused says the schema lacks ("the column
+deliveries.sent_at"), read from SQLite's and PostgreSQL's own words.
+
+Apart from ``digest.store.db`` so that the upgrade (``digest.store.upgrades``), which
+``digest.store.db`` asks for the schema's revision, can read a migration's refusal too.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy.exc import DBAPIError
+
+
+def sqlstate(error: DBAPIError) -> str | None:
+    """The SQLSTATE of ``error`` (psycopg names the code ``sqlstate``, psycopg2 ``pgcode``)."""
+    code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    return code if isinstance(code, str) else None
+
+
+# PostgreSQL's undefined_table ('relation "feeds" does not exist') and undefined_column
+# ('column feeds.etag does not exist', 'column "etag" of relation "feeds" does not exist').
+_UNDEFINED = ("42P01", "42703")
+# The words naming what is missing, SQLite's and PostgreSQL's (in English; another lc_messages
+# keeps the SQLSTATE's kind, told without the name).
+_MISSING_TABLE = re.compile(r'^(?:no such table: (\S+)|relation "([^"]+)" does not exist)')
+_MISSING_COLUMN = re.compile(
+    r"no such column: (\S+)|table (\S+) has no column named (\S+)"
+    r'|column "([^"]+)" of relation "([^"]+)" does not exist'
+    r"|column (\S+)(?: named in key)? does not exist"  # the latter, of an index or a key made
+)
+# The one table a statement writes, to name a column SQLite gives alone ("no such column:
+# sent_at" of an UPDATE deliveries).
+_WRITTEN_TABLE = re.compile(r'^\s*(?:UPDATE|INSERT INTO|DELETE FROM)\s+"?(\w+)', re.IGNORECASE)
+
+
+def missing_from_schema(error: DBAPIError) -> str | None:
+    """What ``error`` says the schema lacks ("the table editions", "the column
+    deliveries.sent_at"), for a statement refused so; None for any other error."""
+    reason = str(error.orig) if error.orig is not None else str(error)
+    code = sqlstate(error)
+    sqlite = error.orig is not None and type(error.orig).__module__.startswith("sqlite3")
+    if not sqlite and code not in _UNDEFINED:
+        return None
+    table = _MISSING_TABLE.search(reason)
+    if table is not None:
+        return f"the table {table.group(1) or table.group(2)}"
+    column = _MISSING_COLUMN.search(reason)
+    if column is None:  # SQLite's other words; PostgreSQL's in another language
+        return None if sqlite else ("a table" if code == "42P01" else "a column")
+    name = (column.group(1) or column.group(6) or "").strip('"')
+    if column.group(2) or column.group(5):
+        name = f"{column.group(2) or column.group(5)}.{column.group(3) or column.group(4)}"
+    written = _WRITTEN_TABLE.match(error.statement or "")
+    if "." not in name and written is not None:
+        name = f"{written.group(1)}.{name}"
+    return f"the column {name}"
