@@ -211,14 +211,15 @@ def _database_failed(error: DBAPIError) -> DigestError | str:
     """What to say of a database error that reached the net: a table or column the schema
     lacks as that (digest.store.db.schema_drift), the rest as a database that cannot be opened;
     a ProgrammingError of another kind is a bug, raised on with its traceback."""
-    from digest.store.db import schema_drift
+    from digest.store.db import schema_drift_of
     from digest.store.schema_lacks import missing_from_schema
 
     reason = str(error.orig or error)
-    missing = missing_from_schema(error)
-    if missing is not None and _context.database_url is not None:
-        return schema_drift(_context.database_url, missing, reason.splitlines()[0])
-    if isinstance(error, ProgrammingError) and missing is None:
+    if _context.database_url is not None:
+        drift = schema_drift_of(_context.database_url, error)
+        if drift is not None:
+            return drift
+    if isinstance(error, ProgrammingError) and missing_from_schema(error) is None:
         raise error
     if _context.database_url is None:
         return f"the database failed: {brief(reason)}"

@@ -285,12 +285,21 @@ def _schema_lacking(url: str) -> Iterator[None]:
     try:
         yield
     except DatabaseError as error:
-        missing = missing_from_schema(error)
-        if missing is None:
+        drift = schema_drift_of(url, error)
+        if drift is None:
             raise
-        reason = str(error.orig) if error.orig is not None else str(error)
-        # Its first line: PostgreSQL's context lines name the statement.
-        raise schema_drift(url, missing, reason.splitlines()[0]) from error
+        raise drift from error
+
+
+def schema_drift_of(url: str, error: DBAPIError) -> SchemaDriftError | None:
+    """The SchemaDriftError of ``error`` when it refused a table or column the schema lacks,
+    else None."""
+    missing = missing_from_schema(error)
+    if missing is None:
+        return None
+    reason = str(error.orig) if error.orig is not None else str(error)
+    # Its first line: PostgreSQL's context lines name the statement.
+    return schema_drift(url, missing, reason.splitlines()[0])
 
 
 @contextmanager
