@@ -95,12 +95,14 @@ ABBREVIATIONS: dict[str, dict[int, str]] = {
     "GMT": {0: "GMT"},
 }
 
-# The offset in a list's own words: "{offset}" is "+4", "-3:30"; CLDR's localized GMT format.
+# The offset in a list's own words: "{offset}" is "+4", "-3:30"; CLDR's localized GMT format,
+# except for UTC itself in Arabic and Persian, which outlets write as "by Greenwich time"
+# ("12:00 بتوقيت غرينتش", "۱۲:۰۰ به وقت گرینویچ"), not as CLDR's bare "Greenwich".
 OFFSET_FORMATS: dict[str, tuple[str, str]] = {  # language -> (with an offset, at UTC itself)
     "en": ("UTC{offset}", "UTC"),
-    "ar": ("غرينتش{offset}", "غرينتش"),
+    "ar": ("غرينتش{offset}", "بتوقيت غرينتش"),
     "he": ("GMT{offset}", "GMT"),
-    "fa": ("گرینویچ{offset}", "گرینویچ"),
+    "fa": ("گرینویچ{offset}", "به وقت گرینویچ"),
 }
 # Language -> {zone: the name its outlets give that zone's time}. Iranian outlets write "۰۹:۱۴
 # به وقت تهران" (Tehran time), Afghan ones "به وقت کابل"; no reader says "گرینویچ+۳:۳۰". A name

@@ -535,7 +535,7 @@ def test_a_persian_edition_reaches_its_reader_filed_grouped_and_signed_as_writte
     dated = rf"{edition_day} ۱۴[۰-۹]{{2}}"
     for address, zone, clock in (
         ("maryam@example.org", "Asia/Tehran", "به وقت تهران"),  # as Iranian outlets write it
-        ("sara@example.org", "Europe/London", "گرینویچ"),
+        ("sara@example.org", "Europe/London", "به وقت گرینویچ"),
     ):
         message = sent[address]
         assert re.fullmatch(f"خبرنامه روزانه: {dated}", str(message["Subject"]))

@@ -105,7 +105,7 @@ def test_a_time_in_tehran_reads_in_the_solar_calendar_and_persian_digits() -> No
     )
     assert format_date(moment, TEHRAN, PERSIAN_SOLAR) == "۱۶ آذر ۱۴۰۵"
     assert format_long_date(moment, TEHRAN, PERSIAN_SOLAR) == "دوشنبه ۱۶ آذر ۱۴۰۵"
-    assert format_datetime(moment, LONDON, PERSIAN_SOLAR) == "۱۶ آذر ۱۴۰۵، ۰۵:۴۴ گرینویچ"
+    assert format_datetime(moment, LONDON, PERSIAN_SOLAR) == "۱۶ آذر ۱۴۰۵، ۰۵:۴۴ به وقت گرینویچ"
 
 
 def test_the_day_changes_where_the_reader_is() -> None:
@@ -115,7 +115,7 @@ def test_the_day_changes_where_the_reader_is() -> None:
     assert format_long_date(moment, TEHRAN, PERSIAN_SOLAR) == "شنبه ۱ فروردین ۱۴۰۵"
     # A time of last year, read in the new one, keeps its year.
     assert format_datetime(moment, LONDON, PERSIAN_SOLAR, this_year=1405) == (
-        "۲۹ اسفند ۱۴۰۴، ۲۲:۰۰ گرینویچ"
+        "۲۹ اسفند ۱۴۰۴، ۲۲:۰۰ به وقت گرینویچ"
     )
 
 

@@ -89,7 +89,15 @@ def test_arabic_hebrew_and_persian_lists_name_the_offset_in_their_words() -> Non
     assert zone_label(SUMMER, ZoneInfo("Asia/Jerusalem"), HEBREW.language) == "GMT+3"
     assert zone_label(WINTER, ZoneInfo("Asia/Jerusalem"), HEBREW.language) == "GMT+2"
     assert zone_label(WINTER, ZoneInfo("Asia/Dubai"), PERSIAN.language) == "گرینویچ+4"
-    assert zone_label(WINTER, ZoneInfo("Europe/London"), ARABIC.language) == "غرينتش"
+
+
+def test_utc_itself_reads_by_greenwich_time_in_arabic_and_persian() -> None:
+    # CLDR's bare "غرينتش" / "گرینویچ" after a time reads "12:00 Greenwich"; outlets write "by
+    # Greenwich time". Hebrew outlets write GMT as English does.
+    assert zone_label(WINTER, ZoneInfo("Europe/London"), ARABIC.language) == "بتوقيت غرينتش"
+    assert zone_label(WINTER, ZoneInfo("UTC"), PERSIAN.language) == "به وقت گرینویچ"
+    assert zone_label(WINTER, ZoneInfo("UTC"), HEBREW.language) == "GMT"
+    assert format_datetime(WINTER, ZoneInfo("UTC"), PERSIAN_SOLAR).endswith("به وقت گرینویچ")
 
 
 def test_a_persian_calendar_lists_offset_is_in_persian_digits() -> None:
