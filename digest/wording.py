@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import jdatetime
 
-from digest.zones import LONGEST_LABEL, zone_label
+from digest.zones import longest_label, zone_label
 
 Calendar = Literal["gregorian", "persian"]
 
@@ -254,14 +254,17 @@ _BY_LANGUAGE = {
 ALL_WORDINGS = (ENGLISH, ARABIC, HEBREW, PERSIAN, PERSIAN_SOLAR, DARI_SOLAR)
 
 
-def longest_datetime() -> int:
-    """The most characters ``format_datetime`` writes, in any language, calendar and zone."""
+@cache
+def longest_datetime(wording: Wording | None = None) -> int:
+    """The most characters ``format_datetime`` writes in ``wording``, in any zone; without
+    one, in any language and calendar."""
     longest = 0
-    for wording in ALL_WORDINGS:
-        month = max(len(_month(wording, number)) for number in range(1, 13))
+    for each in ALL_WORDINGS if wording is None else (wording,):
+        month = max(len(_month(each, number)) for number in range(1, 13))
         # "25 September 2026, 09:14 " and the zone
-        longest = max(longest, 2 + 1 + month + 1 + 4 + len(wording.comma) + 1 + 5 + 1)
-    return longest + LONGEST_LABEL
+        date = 2 + 1 + month + 1 + 4 + len(each.comma) + 1 + 5 + 1
+        longest = max(longest, date + longest_label(each.language))
+    return longest
 
 
 def primary_subtag(language: str | None) -> str:

@@ -12,7 +12,8 @@ rather than to a wrong name. Lists written in Arabic, Hebrew or Persian get the 
 own words ("غرينتش+4"), as CLDR writes it, in the digits the rest of the date uses
 (digest.wording writes a Persian-calendar list's in Persian ones: "گرینویچ+۵:۴۵"), except
 where that language's outlets name a zone by its city's clock (ZONE_NAMES): a Persian list's
-Tehran time is "به وقت تهران", its Kabul time "به وقت کابل".
+Tehran time is "به وقت تهران", its Kabul time "به وقت کابل", an Arabic list's Riyadh time
+"بتوقيت مكة المكرمة", a Hebrew list's Jerusalem time "שעון ישראל".
 """
 
 from __future__ import annotations
@@ -109,19 +110,49 @@ OFFSET_FORMATS: dict[str, tuple[str, str]] = {  # language -> (with an offset, a
 # of the city's clock, unlike an abbreviation, holds at whatever offset the city keeps (Iran's
 # summer time until 2022), so it is not kept per offset. Dushanbe's is left out: "به وقت دوشنبه"
 # also reads "Monday time".
+# Arab outlets write "بتوقيت مكة المكرمة" (Mecca time, Saudi Arabia's and Al Jazeera's),
+# "بتوقيت القاهرة", "بتوقيت الإمارات"; Israeli ones "שעון ישראל". Zones whose name is disputed
+# (Gaza, Hebron) keep the offset.
 _TEHRAN_TIME = "به وقت تهران"
+_ISRAEL_TIME = "שעון ישראל"
 ZONE_NAMES: dict[str, dict[str, str]] = {
     "fa": {"Asia/Tehran": _TEHRAN_TIME, "Iran": _TEHRAN_TIME, "Asia/Kabul": "به وقت کابل"},
+    "ar": {
+        "Asia/Riyadh": "بتوقيت مكة المكرمة",
+        "Asia/Qatar": "بتوقيت الدوحة",
+        "Asia/Dubai": "بتوقيت الإمارات",
+        "Asia/Muscat": "بتوقيت مسقط",
+        "Asia/Kuwait": "بتوقيت الكويت",
+        "Asia/Bahrain": "بتوقيت البحرين",
+        "Asia/Baghdad": "بتوقيت بغداد",
+        "Asia/Damascus": "بتوقيت دمشق",
+        "Asia/Beirut": "بتوقيت بيروت",
+        "Asia/Amman": "بتوقيت عمّان",
+        "Africa/Cairo": "بتوقيت القاهرة",
+        "Egypt": "بتوقيت القاهرة",
+    },
+    "he": {"Asia/Jerusalem": _ISRAEL_TIME, "Asia/Tel_Aviv": _ISRAEL_TIME, "Israel": _ISRAEL_TIME},
 }
-# The longest label this module writes, in characters: the plain-text part wraps lines as if
-# every time were its longest (digest.render), so that filled lines keep within 72 columns.
-LONGEST_LABEL = max(
-    *(
-        max(len(with_offset.format(offset="+12:45")), len(at_utc))
-        for with_offset, at_utc in OFFSET_FORMATS.values()
-    ),
-    *(len(name) for names in ZONE_NAMES.values() for name in names.values()),
-)
+
+
+def longest_label(language: str) -> int:
+    """The longest label this module writes in ``language``, in characters: the plain-text part
+    wraps lines as if every time were its longest (digest.render), so that filled lines keep
+    within 72 columns, and an English list's lines are not cut for an Arabic city's name."""
+    with_offset, at_utc = OFFSET_FORMATS.get(language, OFFSET_FORMATS["en"])
+    names = ZONE_NAMES.get(language, {}).values()
+    writes_english = language not in OFFSET_FORMATS or language == "en"
+    abbreviations = (
+        (name for by_offset in ABBREVIATIONS.values() for name in by_offset.values())
+        if writes_english
+        else ()
+    )
+    return max(
+        len(with_offset.format(offset="+12:45")),
+        len(at_utc),
+        *(len(name) for name in names),
+        *(len(abbreviation) for abbreviation in abbreviations),
+    )
 
 
 def offset_text(offset: timedelta) -> str:

@@ -40,7 +40,7 @@ from digest.render import (
 from digest.render.bounds import leaving_out_order
 from digest.render.text import Neutralized, held_right_to_left, script_language, wrap_text
 from digest.render.views import SectionView
-from digest.wording import PERSIAN
+from digest.wording import PERSIAN, longest_datetime, wording_for
 
 SLOT = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # 07:00 in Dubai
 IMAGES = "https://images.example.org"
@@ -1647,3 +1647,19 @@ def test_a_persian_edition_is_dated_and_counted_in_its_calendar_and_digits(
     assert "۰۹:" not in rendered.text and placeholders.time_marker(SLOT - timedelta(hours=2)) in (
         rendered.text
     )
+
+
+def test_an_english_byline_is_wrapped_for_english_times_not_an_arabic_zone_name(
+    tmp_path: Path,
+) -> None:
+    # The plain text wraps a byline's time as its longest possible value. Counted in any
+    # language, that was "بتوقيت مكة المكرمة", twice as long as "UTC+12:45": an English
+    # byline that fits on one line with any English time was cut before its time.
+    # "Margaret Ellington · Gulf Wire · " and "25 September 2026, 09:14 UTC+12:45": 33 + 34
+    lead = article(1, "Talks resume in Muscat", author="Margaret Ellington")
+    other = article(2, "Oil prices steady", author="Layla Haddad")
+    settings = make_settings(tmp_path)
+    text = Renderer(settings).render(gulf_edition(lead, other), settings.list(LIST_SLUG)).text
+    [byline] = [line for line in text.splitlines() if line.startswith(lead.author or "")]
+    assert "%%DIGEST-TIME-" in byline, text
+    assert len(f"{lead.author} · Gulf Wire · ") + longest_datetime(wording_for("en")) <= 72

@@ -21,7 +21,7 @@ from digest.wording import (
     format_datetime,
     longest_datetime,
 )
-from digest.zones import ABBREVIATIONS, LONGEST_LABEL, ZONE_NAMES, offset_text, zone_label
+from digest.zones import ABBREVIATIONS, ZONE_NAMES, longest_label, offset_text, zone_label
 
 WINTER = datetime(2026, 1, 15, 4, 0, tzinfo=UTC)
 SUMMER = datetime(2026, 7, 15, 3, 0, tzinfo=UTC)
@@ -84,10 +84,10 @@ def test_other_zones_fall_back_to_the_offset(zone: str, label: str) -> None:
 
 def test_arabic_hebrew_and_persian_lists_name_the_offset_in_their_words() -> None:
     moment = datetime(2026, 11, 25, 3, 12, tzinfo=UTC)
-    dubai = ZoneInfo("Asia/Dubai")
-    assert format_datetime(moment, dubai, ARABIC) == "25 نوفمبر 2026، 07:12 غرينتش+4"
-    assert zone_label(SUMMER, ZoneInfo("Asia/Jerusalem"), HEBREW.language) == "GMT+3"
-    assert zone_label(WINTER, ZoneInfo("Asia/Jerusalem"), HEBREW.language) == "GMT+2"
+    baku = ZoneInfo("Asia/Baku")
+    assert format_datetime(moment, baku, ARABIC) == "25 نوفمبر 2026، 07:12 غرينتش+4"
+    assert zone_label(SUMMER, ZoneInfo("Europe/Athens"), HEBREW.language) == "GMT+3"
+    assert zone_label(WINTER, ZoneInfo("Europe/Athens"), HEBREW.language) == "GMT+2"
     assert zone_label(WINTER, ZoneInfo("Asia/Dubai"), PERSIAN.language) == "گرینویچ+4"
 
 
@@ -129,6 +129,29 @@ def test_a_persian_list_names_tehran_and_kabul_time_as_their_outlets_write_it(
     assert zone_label(WINTER, ZoneInfo("Asia/Tehran"), ARABIC.language) == "غرينتش+3:30"
 
 
+@pytest.mark.parametrize("moment", [WINTER, SUMMER])
+def test_arabic_and_hebrew_lists_name_their_capitals_time_as_their_outlets_write_it(
+    moment: datetime,
+) -> None:
+    # "07:12 غرينتش+3" under a story is how no Saudi outlet writes a time: "بتوقيت مكة المكرمة".
+    for zone, name in (
+        ("Asia/Riyadh", "بتوقيت مكة المكرمة"),
+        ("Africa/Cairo", "بتوقيت القاهرة"),
+        ("Asia/Dubai", "بتوقيت الإمارات"),
+        ("Asia/Beirut", "بتوقيت بيروت"),
+    ):
+        assert zone_label(moment, ZoneInfo(zone), ARABIC.language) == name
+    assert zone_label(moment, ZoneInfo("Asia/Jerusalem"), HEBREW.language) == "שעון ישראל"
+    # A name belongs to its language: English keeps the abbreviation, Persian the offset, and
+    # a zone whose name is disputed keeps the offset.
+    assert zone_label(moment, ZoneInfo("Asia/Riyadh"), ENGLISH.language) == "AST"
+    assert zone_label(moment, ZoneInfo("Asia/Riyadh"), PERSIAN.language) == "گرینویچ+3"
+    assert zone_label(moment, ZoneInfo("Asia/Jerusalem"), ARABIC.language).startswith("غرينتش+")
+    assert format_datetime(WINTER, ZoneInfo("Asia/Riyadh"), ARABIC) == (
+        "15 يناير 2026، 07:00 بتوقيت مكة المكرمة"
+    )
+
+
 def test_a_persian_calendar_time_in_tehran_or_kabul_reads_at_the_citys_time() -> None:
     moment = datetime(2026, 12, 7, 5, 44, tzinfo=UTC)
     assert format_datetime(moment, ZoneInfo("Asia/Tehran"), PERSIAN_SOLAR) == (
@@ -139,9 +162,12 @@ def test_a_persian_calendar_time_in_tehran_or_kabul_reads_at_the_citys_time() ->
     )
 
 
-def test_every_zone_name_is_counted_in_the_longest_label() -> None:
-    for names in ZONE_NAMES.values():
-        assert all(len(name) <= LONGEST_LABEL for name in names.values()), names
+def test_every_zone_name_is_counted_in_its_languages_longest_label() -> None:
+    for language, names in ZONE_NAMES.items():
+        assert all(len(name) <= longest_label(language) for name in names.values()), names
+    # An Arabic city's name does not lengthen an English or a Hebrew list's times.
+    assert longest_label("en") == len("UTC+12:45") < longest_label("ar")
+    assert longest_label("he") == len("שעון ישראל") < longest_label("ar")
 
 
 def test_offsets_are_written_short() -> None:
@@ -171,7 +197,7 @@ def test_no_time_is_longer_than_the_plain_text_allows_for() -> None:
         for moment in (WINTER, SUMMER, datetime(2026, 9, 25, 23, 59, tzinfo=UTC)):
             for wording in ALL_WORDINGS:  # Persian calendar's "اردیبهشت" too
                 written = format_datetime(moment, zone, wording)
-                assert len(written) <= longest, (name, written)
+                assert len(written) <= longest_datetime(wording) <= longest, (name, written)
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,7 +53,14 @@ from digest.render.text import (
 )
 from digest.render.views import SectionView, Story
 from digest.tracking import utm_parameters
-from digest.wording import Wording, direction_of, format_date, format_long_date, wording_for
+from digest.wording import (
+    Wording,
+    direction_of,
+    format_date,
+    format_long_date,
+    longest_datetime,
+    wording_for,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -86,6 +93,20 @@ def bundled_template_folder() -> Path:
 
 # --------------------------------------------------------------------------------------------
 # The renderer
+
+
+def _in_the_lists_words(wrap: Callable[..., str]) -> Callable[..., str]:
+    """``wrap`` as a filter that counts a time as long as the template's ``words`` write one:
+    an English list's lines are not cut short for the longest Arabic zone name."""
+
+    @jinja2.pass_context
+    def wrapped(context: jinja2.runtime.Context, text: str, *args: Any, **kwargs: Any) -> str:
+        words = context.get("words")
+        if isinstance(words, Wording):
+            kwargs.setdefault("time_width", longest_datetime(words))
+        return wrap(text, *args, **kwargs)
+
+    return wrapped
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,8 +156,8 @@ class Renderer:
             keep_trailing_newline=True,
         )
         self.environment.filters["http_url"] = http_url_filter
-        self.environment.filters["wrap"] = wrap_text
-        self.environment.filters["wrap_block"] = wrap_block
+        self.environment.filters["wrap"] = _in_the_lists_words(wrap_text)
+        self.environment.filters["wrap_block"] = _in_the_lists_words(wrap_block)
         self.environment.filters["left_to_right_in"] = left_to_right_in
         self.environment.filters["underline"] = underline
         self.environment.filters["script_direction"] = script_direction

@@ -31,8 +31,9 @@ _HTML_PERCENT_BREAK = "%\u2060"
 _TEXT_PERCENT_BREAK = "% "
 _URL_PERCENT_BREAK = "%25"  # a bare "%" in a URL is invalid anyway; %25 is the literal percent
 # A time marker is wrapped as if it were the longest time it may become ("25 September 2026,
-# 09:14 UTC+12:45"), so that a line holding one keeps within 72 columns once it is filled. The
-# padding is a character no text holds (one_line drops control characters before it is added).
+# 09:14 UTC+12:45"), so that a line holding one keeps within 72 columns once it is filled: in
+# the list's words when the caller knows them (``time_width``), else in any. The padding is a
+# character no text holds (one_line drops control characters before it is added).
 _TIME_WIDTH = longest_datetime()
 _TIME_PAD = "\x00"
 # Where a byline's time goes to the next line, the " · " before it goes: a line ending in a lone
@@ -299,6 +300,8 @@ def wrap_text(
     indent: str = "",
     subsequent_indent: str | None = None,
     direction: str | None = None,
+    *,
+    time_width: int = _TIME_WIDTH,
 ) -> str:
     """Wrap feed text to ``width`` columns; words longer than a line (URLs) stay whole.
 
@@ -309,7 +312,9 @@ def wrap_text(
     if not isinstance(text, Neutralized):
         text = neutralize_text(str(text))
     # Neutralized: finalize must not break the time markers a byline holds.
-    return Neutralized(wrap_block(text, width, indent, subsequent_indent, direction))
+    return Neutralized(
+        wrap_block(text, width, indent, subsequent_indent, direction, time_width=time_width)
+    )
 
 
 # A plain-text reader sets each line by its first letter (UAX #9, rules P2 and P3), a line with
@@ -344,26 +349,30 @@ def wrap_block(
     indent: str = "",
     subsequent_indent: str | None = None,
     direction: str | None = None,
+    *,
+    time_width: int = _TIME_WIDTH,
 ) -> str:
     """Wrap template output whose feed text was already neutralized (it may hold placeholders);
     with a ``direction``, each line opens as ``wrap_text`` says."""
-    wrapped = _wrapped(text, width, indent, subsequent_indent)
+    wrapped = _wrapped(text, width, indent, subsequent_indent, time_width)
     if direction in _DIRECTION_MARKS and any(
         _first_strong(line) != direction for line in wrapped.splitlines()
     ):
         # One column for the mark: the lines still hold within ``width``.
         wrapped = _lines_in_direction(
-            _wrapped(text, width - 1, indent, subsequent_indent), direction
+            _wrapped(text, width - 1, indent, subsequent_indent, time_width), direction
         )
     return wrapped
 
 
-def _wrapped(text: str, width: int, indent: str, subsequent_indent: str | None) -> str:
+def _wrapped(
+    text: str, width: int, indent: str, subsequent_indent: str | None, time_width: int
+) -> str:
     text = one_line(str(text))
     if not text:
         return ""
     wrapped = textwrap.fill(
-        placeholders.pad_time_markers(text, _TIME_WIDTH, _TIME_PAD),
+        placeholders.pad_time_markers(text, time_width, _TIME_PAD),
         width=width,
         initial_indent=indent,
         subsequent_indent=indent if subsequent_indent is None else subsequent_indent,
