@@ -42,6 +42,7 @@ from digest.records import (
 from digest.services import Services
 from digest.shown import shown_address, without_password
 from digest.store import FeedState, Store, UnchangedFetch
+from digest.store.schema_lacks import driver_reason
 
 _log = logging.getLogger(__name__)
 
@@ -137,8 +138,8 @@ def _poll_feed(
         _log.exception("the database refused a value from %s", without_password(feed.url))
         refused = ParseError(
             feed.url,
-            f"the database refused a value from the feed ({error.orig}); nothing of this poll "
-            "was stored, and the other feeds were polled",
+            f"the database refused a value from the feed ({driver_reason(error)}); nothing of "
+            "this poll was stored, and the other feeds were polled",
         )
         return _failed(feed, record_poll_failure(services, feed, refused, bounds, now))
     except Exception as error:  # a bug met on one feed's content must not stop the others

@@ -33,6 +33,7 @@ from digest.records import (
 from digest.store import Store, SubscriberInput, open_store
 from digest.store.db import create_database_engine, outlasting_outages
 from digest.store.schema import Base
+from digest.store.schema_lacks import driver_reason
 from digest.store.upgrades import (
     HEAD_REVISION,
     current_revision,
@@ -965,3 +966,32 @@ def test_a_write_another_process_holds_back_is_tried_again_until_it_lets_go(
         engine.dispose()
         holder.close()
     assert "the database is unreachable (database is locked)" in caplog.text
+
+
+def test_the_driver_reason_is_the_databases_own_words_without_the_statement(
+    database_url: str,
+) -> None:
+    # One reader of a refused statement's words for every message that quotes them: SQLAlchemy's
+    # text of the error adds the statement and a link, and PostgreSQL's own adds "LINE 1:" and
+    # a caret, which quote the statement too.
+    engine = create_engine(database_url)
+    try:
+        with pytest.raises(DBAPIError) as refused, engine.connect() as connection:
+            connection.execute(text("SELECT id FROM editions_by_hand"))
+    finally:
+        engine.dispose()
+    error = refused.value
+    words = (
+        "no such table: editions_by_hand"
+        if database_url.startswith("sqlite")
+        else 'relation "editions_by_hand" does not exist'
+    )
+    assert driver_reason(error, first_line=True) == words
+    assert driver_reason(error).startswith(words)
+    assert "[SQL:" not in driver_reason(error) and "sqlalche.me" not in driver_reason(error)
+    if not database_url.startswith("sqlite"):
+        assert "LINE 1: SELECT id FROM editions_by_hand" in driver_reason(error)
+    # An error no driver raised (SQLAlchemy's own) is told by its text, and one without
+    # words by its kind.
+    assert driver_reason(DBAPIError("SELECT 1", None, Exception("gone"))) == "gone"
+    assert driver_reason(DBAPIError("SELECT 1", None, Exception()), first_line=True) == "Exception"

@@ -212,9 +212,9 @@ def _database_failed(error: DBAPIError) -> DigestError | str:
     lacks as that (digest.store.db.schema_drift), the rest as a database that cannot be opened;
     a ProgrammingError of another kind is a bug, raised on with its traceback."""
     from digest.store.db import schema_drift_of
-    from digest.store.schema_lacks import missing_from_schema
+    from digest.store.schema_lacks import driver_reason, missing_from_schema
 
-    reason = str(error.orig or error)
+    reason = driver_reason(error)
     if _context.database_url is not None:
         drift = schema_drift_of(_context.database_url, error)
         if drift is not None:

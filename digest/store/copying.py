@@ -32,6 +32,7 @@ from digest.errors import DatabaseCopyError
 from digest.shown import brief, database_shown
 from digest.store.db import sqlite_file
 from digest.store.schema import ArticleSequenceRow, Base
+from digest.store.schema_lacks import driver_reason
 from digest.store.upgrades import HEAD_REVISION, known_revisions, upgrade
 
 # Rows read and written at a time: memory stays flat whatever the database's size. Editions
@@ -296,7 +297,7 @@ class _SourceReadFailed(Exception):
 
 
 def _reason(error: DatabaseError) -> str:
-    return brief(str(error.orig if error.orig is not None else error).splitlines()[0])
+    return brief(driver_reason(error, first_line=True))
 
 
 def _tables() -> Sequence[Table]:

@@ -26,7 +26,12 @@ from sqlalchemy.exc import (
 )
 
 from digest.errors import NOT_A_DATABASE, SchemaDriftError, StoreUnavailableError, disk_full
-from digest.store.schema_lacks import missing_from_schema, sqlstate
+from digest.store.schema_lacks import (
+    driver_reason,
+    from_sqlite,
+    missing_from_schema,
+    sqlstate,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -297,9 +302,7 @@ def schema_drift_of(url: str, error: DBAPIError) -> SchemaDriftError | None:
     missing = missing_from_schema(error)
     if missing is None:
         return None
-    reason = str(error.orig) if error.orig is not None else str(error)
-    # Its first line: PostgreSQL's context lines name the statement.
-    return schema_drift(url, missing, reason.splitlines()[0])
+    return schema_drift(url, missing, driver_reason(error, first_line=True))
 
 
 @contextmanager
@@ -307,18 +310,16 @@ def _unavailable(url: str) -> Iterator[None]:
     try:
         yield
     except (OperationalError, InterfaceError) as error:
-        # The driver's own words, without SQLAlchemy's statement and background link.
-        reason = str(error.orig) if error.orig is not None else str(error)
         if (sqlstate(error) or "") in _GAVE_UP_WAITING:
-            reason = reason.splitlines()[0]  # its context lines name the statement
+            reason = driver_reason(error, first_line=True)  # its context lines name the statement
             raise StoreUnavailableError(url, reason, timed_out=True) from error
-        raise StoreUnavailableError(url, reason) from error
+        raise StoreUnavailableError(url, driver_reason(error)) from error
     except DatabaseError as error:
         # SQLite says a file that is no database (another file, or a damaged one) with a
         # DatabaseError, at the first statement of a connection, and PostgreSQL a user without
         # the rights on the schema or its tables, or a server that takes no writes, with one
         # too; other DatabaseErrors (an integrity error...) are bugs and keep their traceback.
-        reason = str(error.orig) if error.orig is not None else str(error)
+        reason = driver_reason(error)
         if isinstance(error, ProgrammingError) and error.statement is None:
             # Raised before any statement, by the driver making the connection: an option of
             # the URL it does not know ("?foo=bar": invalid connection option "foo").
@@ -326,10 +327,9 @@ def _unavailable(url: str) -> Iterator[None]:
         refused = _refused(error)
         if refused is not None:
             # Its first line: the statement's text and a caret follow.
-            reason = reason.splitlines()[0]
             raise StoreUnavailableError(
                 url,
-                reason,
+                driver_reason(error, first_line=True),
                 not_permitted=refused == _INSUFFICIENT_PRIVILEGE,
                 read_only=refused == _READ_ONLY_TRANSACTION,
             ) from error
@@ -372,10 +372,10 @@ def database_gave_way(error: DBAPIError) -> bool:
     schema lacks, a syntax error), which the next run meets again."""
     if error.connection_invalidated:  # SQLAlchemy's word for a disconnect
         return True
-    reason = str(error.orig) if error.orig is not None else str(error)
+    reason = driver_reason(error)
     if disk_full(reason):
         return True
-    if error.orig is not None and type(error.orig).__module__.startswith("sqlite3"):
+    if from_sqlite(error):
         return reason.startswith(_SQLITE_GAVE_WAY)
     code = sqlstate(error)
     if code is None:  # libpq's own words, no server's: a connection refused, cut or timed out
@@ -474,7 +474,7 @@ def outlasting_outages(
             # InterfaceError is the driver's word for a connection it lost.
             if isinstance(error, OperationalError) and not database_gave_way(error):
                 raise
-            reason = str(error.orig) if error.orig is not None else str(error)
+            reason = driver_reason(error)
             if disk_full(reason):
                 # Not an outage that passes by itself: said so, the operator may free room
                 # before the last try, and what it records is then not sent twice.

@@ -1,5 +1,6 @@
-"""What a statement the database refused says the schema lacks ("the column
-deliveries.sent_at"), read from SQLite's and PostgreSQL's own words.
+"""What the database said of a statement it refused: its own words (``driver_reason``), its
+SQLSTATE, and what it says the schema lacks ("the column deliveries.sent_at"), read from
+SQLite's and PostgreSQL's own words.
 
 Apart from ``digest.store.db`` so that the upgrade (``digest.store.upgrades``), which
 ``digest.store.db`` asks for the schema's revision, can read a migration's refusal too.
@@ -10,6 +11,22 @@ from __future__ import annotations
 import re
 
 from sqlalchemy.exc import DBAPIError
+
+
+def driver_reason(error: DBAPIError, *, first_line: bool = False) -> str:
+    """The driver's own words for ``error``, without the statement, parameters and background
+    link SQLAlchemy adds; with ``first_line``, without PostgreSQL's further lines too ("LINE 1:"
+    and a caret, "DETAIL:"), which quote the statement and the values it wrote. An error the
+    driver gave no words is named by its kind."""
+    reason = str(error.orig) if error.orig is not None else str(error)
+    if first_line:
+        reason = next(iter(reason.strip().splitlines()), "")
+    return reason or type(error.orig if error.orig is not None else error).__name__
+
+
+def from_sqlite(error: DBAPIError) -> bool:
+    """Whether SQLite's driver raised ``error``: it gives no SQLSTATE, only its words."""
+    return error.orig is not None and type(error.orig).__module__.startswith("sqlite3")
 
 
 def sqlstate(error: DBAPIError) -> str | None:
@@ -37,9 +54,9 @@ _WRITTEN_TABLE = re.compile(r'^\s*(?:UPDATE|INSERT INTO|DELETE FROM)\s+"?(\w+)',
 def missing_from_schema(error: DBAPIError) -> str | None:
     """What ``error`` says the schema lacks ("the table editions", "the column
     deliveries.sent_at"), for a statement refused so; None for any other error."""
-    reason = str(error.orig) if error.orig is not None else str(error)
+    reason = driver_reason(error)
     code = sqlstate(error)
-    sqlite = error.orig is not None and type(error.orig).__module__.startswith("sqlite3")
+    sqlite = from_sqlite(error)
     if not sqlite and code not in _UNDEFINED:
         return None
     table = _MISSING_TABLE.search(reason)

@@ -10,10 +10,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import DatabaseError, DBAPIError, NoSuchTableError
+from sqlalchemy.exc import DatabaseError, NoSuchTableError
 
 from digest.errors import MigrationDriftError, SchemaMismatchError, StoreUnavailableError
-from digest.store.schema_lacks import missing_from_schema
+from digest.store.schema_lacks import driver_reason, missing_from_schema, sqlstate
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -109,12 +109,10 @@ def migration_drift(
         # SQLite's batch mode reads the table to copy it, and finds none.
         missing, reason = f"the table {error}", f"no such table: {error}"
     else:
-        reason = str(error.orig) if error.orig is not None else str(error)
-        reason = reason.splitlines()[0]  # PostgreSQL's context lines name the statement
-        missing = missing_from_schema(error) if isinstance(error, DBAPIError) else None
-        code = getattr(error.orig, "sqlstate", None)
+        reason = driver_reason(error, first_line=True)  # its context lines name the statement
+        missing = missing_from_schema(error)
         part = _MISSING_OBJECT.match(reason)
-        if missing is None and code == _UNDEFINED_OBJECT and part is not None:
+        if missing is None and sqlstate(error) == _UNDEFINED_OBJECT and part is not None:
             missing = f"the {part.group(1)} {part.group(2)}"
     if missing is None:
         return None

@@ -35,6 +35,7 @@ from digest.errors import DigestError
 from digest.mail.transport import MailTransport
 from digest.services import Services, default_transport
 from digest.signup import SignUpRequest, handle_sign_up
+from digest.store.schema_lacks import driver_reason
 
 _log = logging.getLogger(__name__)
 MAX_WAITING = 1000
@@ -122,8 +123,7 @@ class ThreadQueue:
     def _try_again(self, request: SignUpRequest, tries: int, error: DBAPIError) -> None:
         """Put a sign-up that met the database down back on the queue, to be tried again after
         its wait; dropped, said so, once its tries are spent or the queue is full."""
-        reason = str(error.orig).strip()  # the driver's words, without the statement
-        reason = reason.splitlines()[0] if reason else type(error).__name__
+        reason = driver_reason(error, first_line=True)  # the driver's words, not the statement
         if tries < RETRIES and not self._closing.is_set():
             wait = self._retry_delay(tries + 1)
             try:
