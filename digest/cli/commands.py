@@ -38,8 +38,8 @@ from digest.records import CycleSummary
 from digest.schedule import next_slot
 from digest.services import Services
 from digest.shown import brief, database_shown
-from digest.store.db import close_engine, schema_drift
-from digest.store.schema_lacks import missing_from_schema
+from digest.store.db import close_engine, schema_drift_of
+from digest.store.schema_lacks import driver_reason
 
 
 def _summary_table(summary: CycleSummary) -> Table:
@@ -207,15 +207,15 @@ def _cycle_outlasting_outages(
     try:
         _report(_one_cycle(services, list_slug), services, said)
     except (OperationalError, InterfaceError, ProgrammingError) as error:
-        reason = brief(str(error.orig if error.orig is not None else error))
-        missing = missing_from_schema(error)
-        if missing is not None:
-            # Not a database away: said as the schema it is, which the next cycles meet too.
-            failed = str(schema_drift(url, missing, reason.splitlines()[0]))
+        # Read as the database boundary and the command net read it (schema_drift_of): a
+        # table or column the schema lacks is no database away, and the next cycles meet it too.
+        drift = schema_drift_of(url, error)
+        if drift is not None:
+            failed = str(drift)
         elif isinstance(error, ProgrammingError):
             raise  # a bug: its traceback
         else:
-            failed = f"the database {database_shown(url)} failed: {reason}"
+            failed = f"the database {database_shown(url)} failed: {brief(driver_reason(error))}"
         report(
             f"the cycle stopped: {failed}; what it had not done stays pending, and the next "
             f"cycle, in {interval} s, tries again"
