@@ -403,8 +403,8 @@ class SchemaDriftError(DigestError):
 
 
 class MigrationDriftError(DigestError):
-    """A migration of ``digest db upgrade`` met a table, column or constraint the database's
-    older schema lacks: the schema was changed by hand. The upgrade is one transaction, so the
+    """A migration of ``digest db upgrade`` met a table, column, constraint or index the
+    database's older schema lacks: the schema was changed by hand. The upgrade is one transaction, so the
     database is left at its revision; running the upgrade again meets the same."""
 
     def __init__(
@@ -414,9 +414,9 @@ class MigrationDriftError(DigestError):
         super().__init__(
             f"the database {database_shown(url)} lacks {missing} that migration {migration} "
             f"({title}) changes ({brief(reason)}): its schema {current} was changed by hand (a "
-            "table, column or constraint dropped or renamed). Nothing was changed: each upgrade "
-            f"is one transaction, and the database is still at {current}. Put back what was "
-            f"dropped or renamed as schema {current} had it, or restore the database from a "
+            "table, column, constraint or index dropped or renamed). Nothing was changed: each "
+            f"upgrade is one transaction, and the database is still at {current}. Put back what "
+            f"was dropped or renamed as schema {current} had it, or restore the database from a "
             "backup, then run `digest db upgrade` again"
         )
 

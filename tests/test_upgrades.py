@@ -11,8 +11,10 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, inspect, text
@@ -20,7 +22,7 @@ from sqlalchemy import Engine, inspect, text
 from digest.records import Entry, TopicMatch
 from digest.store import Store
 from digest.store.db import create_database_engine
-from digest.store.upgrades import HEAD_REVISION, stored_revision, upgrade
+from digest.store.upgrades import HEAD_REVISION, _batch_missing, stored_revision, upgrade
 from tests.service_cluster import fresh_database
 
 T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
@@ -239,8 +241,11 @@ def _digest_on(folder: Path, url: str) -> list[str]:
         # On SQLite 0009 copies the table (batch mode): SQLAlchemy, reading it, finds none.
         ("0008", "ALTER TABLE editions RENAME TO editions_by_hand", "the table editions", "0009"),
         ("0012", "ALTER TABLE articles DROP COLUMN title", "the column title", "0013"),
+        # 0012 drops the index it replaces: SQLite's "no such index" ended in a traceback.
+        ("0011", "DROP INDEX ix_deliveries_edition_status",
+         "the index ix_deliveries_edition_status", "0012"),
     ],
-)
+)  # fmt: skip
 def test_an_older_schema_changed_by_hand_is_told_by_the_migration_that_meets_it(
     tmp_path: Path, database_url: str, revision: str, change: str, missing: str, migration: str
 ) -> None:
@@ -267,40 +272,75 @@ def test_an_older_schema_changed_by_hand_is_told_by_the_migration_that_meets_it(
         engine.dispose()
 
 
+# The editions' key on (list, slot) dropped by hand: SQLite drops a key only by copying the
+# table without it, as its own procedure for schema changes says.
+_KEY_DROPPED = {
+    "postgresql": ["ALTER TABLE editions DROP CONSTRAINT uq_editions_list_slot"],
+    "sqlite": [
+        "CREATE TABLE editions_without_key (id INTEGER NOT NULL, list_slug VARCHAR(64) NOT NULL,"
+        " slot DATETIME NOT NULL, window_start DATETIME, window_end DATETIME NOT NULL,"
+        " status VARCHAR(16) NOT NULL, built_at DATETIME NOT NULL, layout JSON NOT NULL,"
+        " article_count INTEGER NOT NULL, subject TEXT, preheader TEXT, html TEXT, text TEXT,"
+        " queued_at DATETIME, window_seq INTEGER, CONSTRAINT pk_editions PRIMARY KEY (id))",
+        "INSERT INTO editions_without_key SELECT * FROM editions",
+        "DROP TABLE editions",
+        "ALTER TABLE editions_without_key RENAME TO editions",
+    ],
+}
+
+
 @pytest.mark.parametrize(
     ("change", "missing"),
     [
-        ("ALTER TABLE editions DROP CONSTRAINT uq_editions_list_slot",
-         "the constraint uq_editions_list_slot"),
-        # PostgreSQL's "column "slot" named in key does not exist" was told as "a column".
-        ("ALTER TABLE editions RENAME COLUMN slot TO slot_by_hand", "the column slot"),
+        (_KEY_DROPPED, "the constraint uq_editions_list_slot"),
+        # PostgreSQL's "column "slot" named in key does not exist" was told as "a column". On
+        # SQLite, the copy of the table (batch mode) left out the new key whose column it did
+        # not find: the upgrade went through, and the editions were left with no key at all.
+        ("ALTER TABLE editions RENAME COLUMN slot TO slot_by_hand", "the column editions.slot"),
     ],
-)  # fmt: skip
+    ids=["key dropped", "column of the key renamed"],
+)
 def test_a_key_of_an_older_schema_changed_by_hand_is_told_by_name(
-    tmp_path: Path, postgres_url: str, change: str, missing: str
+    tmp_path: Path, database_url: str, change: str | dict[str, list[str]], missing: str
 ) -> None:
-    # 0009 replaces the editions' unique key on (list, slot): PostgreSQL's own words for the
-    # key, or a column of it, that it lacks. (SQLite drops no key by hand, and its batch copy
-    # of the table takes a renamed column as it finds it: the upgrade goes through.)
-    url = fresh_database(postgres_url)
-    engine = _changed_by_hand_at(url, "0008", change)
+    # 0009 replaces the editions' unique key on (list, slot): the key, or a column of it, that
+    # the schema lacks, named, and nothing changed. On SQLite the copy of the table that
+    # changes the key said a key it lacks in a traceback ("ValueError: No such constraint").
+    dialect = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    changes = change[dialect] if isinstance(change, dict) else [change]
+    engine = _changed_by_hand_at(database_url, "0008", *changes)
+    before = _schema_of(engine, "editions")
     try:
-        line = _failed_upgrade(tmp_path, url)
+        line = _failed_upgrade(tmp_path, database_url)
         assert line.startswith(
-            f"error: the database {url} lacks {missing} that migration 0009 ("
+            f"error: the database {database_url} lacks {missing} that migration 0009 ("
         ), line
+        assert "(a table, column, constraint or index dropped or renamed)" in line
         assert stored_revision(engine) == "0008"
+        assert _schema_of(engine, "editions") == before
     finally:
         engine.dispose()
 
 
-def _changed_by_hand_at(url: str, revision: str, change: str) -> Engine:
-    """An engine on ``url``, its schema at ``revision`` then changed by the statement
-    ``change``."""
+def _schema_of(engine: Engine, table: str) -> tuple[object, ...]:
+    """The columns, keys and indexes of ``table``, as the database describes them."""
+    with engine.connect() as connection:
+        found = inspect(connection)
+        return (
+            [column["name"] for column in found.get_columns(table)],
+            found.get_unique_constraints(table),
+            found.get_indexes(table),
+        )
+
+
+def _changed_by_hand_at(url: str, revision: str, *changes: str) -> Engine:
+    """An engine on ``url``, its schema at ``revision`` then changed by the statements
+    ``changes``."""
     engine = create_database_engine(url)
     upgrade(engine, revision)
     with engine.begin() as connection:
-        connection.execute(text(change))
+        for change in changes:
+            connection.execute(text(change))
     return engine
 
 
@@ -311,3 +351,41 @@ def _failed_upgrade(folder: Path, url: str) -> str:
     )
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     return result.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("change", "missing", "reason"),
+    [
+        (lambda batch: batch.alter_column("slot", nullable=True),
+         "the column editions.slot", "the table editions has no column slot"),
+        (lambda batch: batch.drop_column("slot"),
+         "the column editions.slot", "the table editions has no column slot"),
+        (lambda batch: batch.create_index("ix_editions_slot", ["slot"]),
+         "the column editions.slot", "the table editions has no column slot"),
+        (lambda batch: batch.drop_index("ix_editions_slot"),
+         "the index ix_editions_slot", "No such index: 'ix_editions_slot' in the table editions"),
+    ],
+    ids=["alter a column", "drop a column", "index a column", "drop an index"],
+)  # fmt: skip
+def test_a_part_sqlites_table_copy_lacks_is_named(
+    tmp_path: Path, change: Callable[[Any], None], missing: str, reason: str
+) -> None:
+    # What a migration's batch (SQLite's copy of a table) would do to a column or index the
+    # table lacks, as Alembic says it: a KeyError of the column's name, or a ValueError.
+    from alembic.operations import Operations
+    from alembic.runtime.migration import MigrationContext
+
+    engine = create_database_engine(f"sqlite:///{tmp_path / 'digest.db'}")
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE editions (id INTEGER PRIMARY KEY, at TEXT)")
+            operations = Operations(MigrationContext.configure(connection))
+            with (
+                pytest.raises((KeyError, ValueError)) as refused,
+                operations.batch_alter_table("editions", recreate="always") as batch,
+            ):
+                change(batch)
+    finally:
+        engine.dispose()
+    assert _batch_missing(refused.value) == (missing, reason)
+    assert _batch_missing(KeyError("slot")) is None  # raised elsewhere: not the batch's

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DatabaseError, NoSuchTableError
 
 from digest.errors import MigrationDriftError, SchemaMismatchError, StoreUnavailableError
-from digest.store.schema_lacks import driver_reason, missing_from_schema, sqlstate
+from digest.store.schema_lacks import driver_reason, from_sqlite, missing_from_schema, sqlstate
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -80,44 +81,117 @@ def upgrade(
         )
     try:
         command.upgrade(alembic_config(engine), revision)
-    except (DatabaseError, NoSuchTableError) as error:
+    except (DatabaseError, NoSuchTableError, PartMissing, KeyError, ValueError) as error:
+        # KeyError and ValueError: Alembic's batch mode, which finds the parts it changes in
+        # the table it copies (SQLite), says one it lacks so.
         drift = migration_drift(engine, error, current)
         if drift is None:
             raise
         raise drift from error
 
 
+class PartMissing(LookupError):
+    """A column a migration is written for and finds missing (``require_columns``)."""
+
+    def __init__(self, table: str, column: str) -> None:
+        super().__init__(f"the table {table} has no column {column}")
+        self.missing = f"the column {table}.{column}"
+
+
+def require_columns(connection: Connection, table: str, *columns: str) -> None:
+    """Raise PartMissing for the first of ``columns`` that ``table`` lacks.
+
+    For a migration whose batch makes a key or an index of them: on SQLite, Alembic's batch
+    mode copies the table and leaves out of the copy a key whose columns it does not find, so
+    a column renamed by hand took 0009's key on (list, slot, variant) with it, the upgrade went
+    through, and the database kept no key on its editions (invariant 2)."""
+    from sqlalchemy import inspect
+
+    found = {column["name"] for column in inspect(connection).get_columns(table)}
+    lacking = next((column for column in columns if column not in found), None)
+    if lacking is not None:
+        raise PartMissing(table, lacking)
+
+
 # PostgreSQL's undefined_object, for a constraint or index a migration drops or replaces
 # ('constraint "uq_editions_list_slot" of relation "editions" does not exist').
 _UNDEFINED_OBJECT = "42704"
 _MISSING_OBJECT = re.compile(r'^(constraint|index) "([^"]+)"(?: of relation "[^"]+")? does not')
+# SQLite's, for an index a migration drops outside batch mode.
+_SQLITE_MISSING_INDEX = re.compile(r"^no such (index): (\S+)")
+# Alembic's batch mode, for a constraint or index it drops and the table it copies lacks.
+_BATCH_MISSING = re.compile(r"^No such (constraint|index): '([^']+)'$")
+_BATCH_MODULE = f"alembic{os.sep}operations{os.sep}batch.py"
 
 
 def migration_drift(
-    engine: Engine, error: DatabaseError | NoSuchTableError, current: str | None
+    engine: Engine,
+    error: DatabaseError | NoSuchTableError | LookupError | ValueError,
+    current: str | None,
 ) -> MigrationDriftError | None:
-    """The error for a migration that met a table, column or constraint the database's schema
-    (at revision ``current``) lacks; None for any other failure. Each migration was written
-    for the schema the revision before it made, so a part it finds missing was dropped or
-    renamed by hand: the upgrade said "run `digest db upgrade` once", the command that had
+    """The error for a migration that met a table, column, constraint or index the database's
+    schema (at revision ``current``) lacks; None for any other failure. Each migration was
+    written for the schema the revision before it made, so a part it finds missing was dropped
+    or renamed by hand: the upgrade said "run `digest db upgrade` once", the command that had
     just failed, and on SQLite, where batch mode copies a table, ended in a traceback."""
     migration = _failed_migration(error.__traceback__)
     if current is None or migration is None:
         return None
-    missing: str | None
-    if isinstance(error, NoSuchTableError):
-        # SQLite's batch mode reads the table to copy it, and finds none.
-        missing, reason = f"the table {error}", f"no such table: {error}"
-    else:
-        reason = driver_reason(error, first_line=True)  # its context lines name the statement
-        missing = missing_from_schema(error)
-        part = _MISSING_OBJECT.match(reason)
-        if missing is None and sqlstate(error) == _UNDEFINED_OBJECT and part is not None:
-            missing = f"the {part.group(1)} {part.group(2)}"
-    if missing is None:
+    found = _missing_part(error)
+    if found is None:
         return None
     url = engine.url.render_as_string(hide_password=False)
-    return MigrationDriftError(url, missing, reason, current, *migration)
+    return MigrationDriftError(url, *found, current, *migration)
+
+
+def _missing_part(
+    error: DatabaseError | NoSuchTableError | LookupError | ValueError,
+) -> tuple[str, str] | None:
+    """What ``error`` says the schema lacks ("the index ix_deliveries_edition_status"), and
+    the words that said it; None for any other error."""
+    if isinstance(error, NoSuchTableError):
+        # SQLite's batch mode reads the table to copy it, and finds none.
+        return f"the table {error}", f"no such table: {error}"
+    if isinstance(error, PartMissing):
+        return error.missing, str(error)
+    if not isinstance(error, DatabaseError):
+        return _batch_missing(error)
+    reason = driver_reason(error, first_line=True)  # its context lines name the statement
+    missing = missing_from_schema(error)
+    part = _MISSING_OBJECT.match(reason) if sqlstate(error) == _UNDEFINED_OBJECT else None
+    if from_sqlite(error):
+        part = _SQLITE_MISSING_INDEX.match(reason)
+    if missing is None and part is not None:
+        missing = f"the {part.group(1)} {part.group(2)}"
+    return None if missing is None else (missing, reason)
+
+
+def _batch_missing(error: LookupError | ValueError) -> tuple[str, str] | None:
+    """What Alembic's batch mode found missing in the table it copies: a column it alters,
+    drops or indexes (a KeyError of its name), a constraint or an index it drops (a ValueError
+    "No such constraint: 'NAME'"); None for an error raised elsewhere."""
+    table = _batch_table(error.__traceback__)
+    if table is None:
+        return None
+    if isinstance(error, KeyError) and error.args:
+        column = error.args[0]
+        return f"the column {table}.{column}", f"the table {table} has no column {column}"
+    words = _BATCH_MISSING.match(str(error))
+    if isinstance(error, ValueError) and words is not None:
+        return f"the {words.group(1)} {words.group(2)}", f"{words.group(0)} in the table {table}"
+    return None
+
+
+def _batch_table(trace: TracebackType | None) -> str | None:
+    """The table Alembic's batch mode was copying where ``trace`` failed, if it failed there."""
+    table = None
+    while trace is not None:
+        frame = trace.tb_frame
+        if frame.f_code.co_filename.endswith(_BATCH_MODULE):
+            copied = getattr(frame.f_locals.get("self"), "table", None)
+            table = getattr(copied, "name", table)
+        trace = trace.tb_next
+    return table
 
 
 def _failed_migration(trace: TracebackType | None) -> tuple[str, str] | None:

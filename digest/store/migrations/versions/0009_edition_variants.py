@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from digest.store.upgrades import require_columns
+
 revision = "0009"
 down_revision = "0008"
 branch_labels = None
@@ -17,6 +19,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # The new key's columns: SQLite's copy of the table leaves out a key it cannot make.
+    require_columns(op.get_bind(), "editions", "list_slug", "slot")
     with op.batch_alter_table("editions", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("variant", sa.String(length=64), nullable=False, server_default="")
