@@ -459,3 +459,73 @@ def test_a_source_that_cannot_be_read_is_named_as_the_failing_side(
     assert "Traceback" not in failed.stderr
     counts = row_counts(home)
     assert counts == dict.fromkeys(counts, 0) | {"article_sequence": 1}
+
+
+# Every key and index of digest's tables on PostgreSQL, as the server would make it again.
+_KEYS_AND_INDEXES = text(
+    "SELECT t.relname, c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c "
+    "JOIN pg_class t ON t.oid = c.conrelid WHERE t.relnamespace = 'public'::regnamespace "
+    "UNION ALL SELECT t.relname, i.relname, pg_get_indexdef(i.oid) FROM pg_index x "
+    "JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid "
+    "WHERE t.relnamespace = 'public'::regnamespace"
+)
+
+
+def keys_and_indexes(database_url: str) -> set[tuple[str, str, str]]:
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return {
+                (table, name, how) for table, name, how in connection.execute(_KEYS_AND_INDEXES)
+            }
+    finally:
+        engine.dispose()
+
+
+def test_the_copy_keeps_every_key_and_index_the_migrations_made(
+    copied: tuple[Path, str], postgres_url: str
+) -> None:
+    # The keys and indexes are made after the rows are in (as pg_restore does): each one made
+    # again as it was, none lost, none doubled.
+    _, postgres = copied
+    made = fresh_database(postgres_url)
+    engine = create_engine(made)
+    upgrade(engine)
+    engine.dispose()
+    kept = keys_and_indexes(postgres)
+    assert kept == keys_and_indexes(made)
+    assert (
+        "deliveries",
+        "uq_deliveries_edition_subscriber",
+        "UNIQUE (edition_id, subscriber_id)",
+    ) in kept
+
+
+def test_a_row_a_foreign_key_refuses_fails_the_copy_and_leaves_the_target_as_made(
+    filled: tuple[Path, str], postgres_url: str
+) -> None:
+    # SQLite keeps a delivery of no reader when its foreign keys were off (an sqlite3 shell):
+    # PostgreSQL's key refuses it, made after the load as it did row by row, and the target is
+    # left empty, its keys and indexes as the migrations made them.
+    config, sqlite_url = filled
+    connection = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))
+    with connection:
+        connection.execute("UPDATE deliveries SET subscriber_id = 999999 WHERE id = 1")
+    connection.close()
+    postgres = fresh_database(postgres_url)
+    failed = digest(config, "db", "copy", "--to", postgres)
+    assert failed.returncode == 1, failed.stdout
+    message = " ".join(failed.stderr.split())
+    assert (
+        f'error: the copy into {postgres} stopped: insert or update on table "deliveries" '
+        'violates foreign key constraint "fk_deliveries_subscriber_id_subscribers"'
+    ) in message, message
+    assert "nothing was written there (the target is left empty)" in message
+    assert "Traceback" not in failed.stderr
+    counts = row_counts(postgres)
+    assert counts == dict.fromkeys(counts, 0) | {"article_sequence": 1}
+    made = fresh_database(postgres_url)
+    engine = create_engine(made)
+    upgrade(engine)
+    engine.dispose()
+    assert keys_and_indexes(postgres) == keys_and_indexes(made)
