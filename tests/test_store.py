@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -33,7 +35,7 @@ from digest.records import (
 from digest.store import Store, SubscriberInput, open_store
 from digest.store.db import create_database_engine, outlasting_outages
 from digest.store.schema import Base
-from digest.store.schema_lacks import driver_reason
+from digest.store.schema_lacks import driver_reason, missing_from_schema
 from digest.store.upgrades import (
     HEAD_REVISION,
     current_revision,
@@ -42,6 +44,7 @@ from digest.store.upgrades import (
     upgrade,
 )
 from tests.members import KEY, add_members
+from tests.servers import postgres_cluster
 from tests.service_cluster import fresh_database
 
 T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
@@ -995,3 +998,63 @@ def test_the_driver_reason_is_the_databases_own_words_without_the_statement(
     # words by its kind.
     assert driver_reason(DBAPIError("SELECT 1", None, Exception("gone"))) == "gone"
     assert driver_reason(DBAPIError("SELECT 1", None, Exception()), first_line=True) == "Exception"
+
+
+@pytest.fixture
+def german_postgres(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A database whose owner set its messages to German (``ALTER DATABASE … SET
+    lc_messages``), on a cluster that has the locale: compiled here with localedef into a
+    folder the server can read (LOCPATH, which it inherits), as this machine has none but C."""
+    sources = Path("/usr/share/i18n/locales/de_DE")
+    localedef = shutil.which("localedef")
+    if localedef is None or not sources.exists():
+        pytest.skip("no localedef or no de_DE locale source to compile the locale from")
+    locales = Path(tempfile.mkdtemp(prefix="digest-locales-"))
+    try:
+        locales.chmod(0o755)  # the server runs as postgres
+        subprocess.run(
+            [localedef, "-i", "de_DE", "-f", "UTF-8", str(locales / "de_DE.UTF-8")],
+            check=True,
+            capture_output=True,
+        )
+        monkeypatch.setenv("LOCPATH", str(locales))
+        with postgres_cluster() as server:
+            admin = create_engine(server.url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as connection:
+                connection.execute(text("CREATE DATABASE newsroom"))
+                connection.execute(text("ALTER DATABASE newsroom SET lc_messages = 'de_DE.UTF-8'"))
+            admin.dispose()
+            yield server.url.rsplit("/", 1)[0] + "/newsroom"
+    finally:
+        shutil.rmtree(locales, ignore_errors=True)
+
+
+@pytest.mark.parametrize(
+    ("statement", "missing"),
+    [
+        ("SELECT id FROM editions_by_hand WHERE id = :id", "the table editions_by_hand"),
+        # After a parameter: the server counts "$1" where the statement has "%(url)s".
+        ("SELECT id FROM feeds WHERE url = :url AND etag = :etag", "the column etag"),
+        ("UPDATE deliveries SET sent_at = :at WHERE id = :id", "the column deliveries.sent_at"),
+    ],
+)
+def test_a_missing_table_or_column_is_named_in_a_database_that_speaks_another_language(
+    german_postgres: str, statement: str, missing: str
+) -> None:
+    # PostgreSQL's words follow the database's lc_messages, and the reader of their English
+    # told "a table" or "a column"; psycopg's error.diag names neither (its column_name and
+    # table_name are empty for these refusals), but the server points at the name in the
+    # statement in every language.
+    engine = create_engine(german_postgres)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE feeds (id integer PRIMARY KEY, url text)"))
+            connection.execute(text("CREATE TABLE deliveries (id integer PRIMARY KEY)"))
+        with pytest.raises(DBAPIError) as refused, engine.begin() as connection:
+            connection.execute(
+                text(statement), {"id": 1, "url": "https://wire.example.org", "etag": "x", "at": 1}
+            )
+    finally:
+        engine.dispose()
+    assert "existiert nicht" in driver_reason(refused.value)  # the server's German indeed
+    assert missing_from_schema(refused.value) == missing

@@ -38,8 +38,8 @@ def sqlstate(error: DBAPIError) -> str | None:
 # PostgreSQL's undefined_table ('relation "feeds" does not exist') and undefined_column
 # ('column feeds.etag does not exist', 'column "etag" of relation "feeds" does not exist').
 _UNDEFINED = ("42P01", "42703")
-# The words naming what is missing, SQLite's and PostgreSQL's (in English; another lc_messages
-# keeps the SQLSTATE's kind, told without the name).
+# The words naming what is missing, SQLite's and PostgreSQL's (in English; in another
+# lc_messages PostgreSQL's are read where it points in the statement: _named_where_pointed).
 _MISSING_TABLE = re.compile(r'^(?:no such table: (\S+)|relation "([^"]+)" does not exist)')
 _MISSING_COLUMN = re.compile(
     r"no such column: (\S+)|table (\S+) has no column named (\S+)"
@@ -49,6 +49,10 @@ _MISSING_COLUMN = re.compile(
 # The one table a statement writes, to name a column SQLite gives alone ("no such column:
 # sent_at" of an UPDATE deliveries).
 _WRITTEN_TABLE = re.compile(r'^\s*(?:UPDATE|INSERT INTO|DELETE FROM)\s+"?(\w+)', re.IGNORECASE)
+# A name in SQL, quoted or not, with what qualifies it ("feeds.etag", '"feeds"."etag"').
+_NAME = re.compile(r'"[^"]+"(?:\."[^"]+"|\.\w+)*|\w+(?:\.(?:"[^"]+"|\w+))*')
+# psycopg's placeholders, which the server reads as $1, $2...: its positions count those.
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s|%s|%%")
 
 
 def missing_from_schema(error: DBAPIError) -> str | None:
@@ -64,11 +68,45 @@ def missing_from_schema(error: DBAPIError) -> str | None:
         return f"the table {table.group(1) or table.group(2)}"
     column = _MISSING_COLUMN.search(reason)
     if column is None:  # SQLite's other words; PostgreSQL's in another language
-        return None if sqlite else ("a table" if code == "42P01" else "a column")
-    name = (column.group(1) or column.group(6) or "").strip('"')
-    if column.group(2) or column.group(5):
-        name = f"{column.group(2) or column.group(5)}.{column.group(3) or column.group(4)}"
+        if sqlite:
+            return None
+        pointed = _named_where_pointed(error)
+        if code == "42P01":
+            return "a table" if pointed is None else f"the table {pointed}"
+        if pointed is None:
+            return "a column"
+        name = pointed
+    else:
+        name = (column.group(1) or column.group(6) or "").strip('"')
+        if column.group(2) or column.group(5):
+            name = f"{column.group(2) or column.group(5)}.{column.group(3) or column.group(4)}"
     written = _WRITTEN_TABLE.match(error.statement or "")
     if "." not in name and written is not None:
         name = f"{written.group(1)}.{name}"
     return f"the column {name}"
+
+
+def _named_where_pointed(error: DBAPIError) -> str | None:
+    """The name PostgreSQL points at in the statement it refused (its error's position, which
+    it gives in every language): the table or column it lacks. psycopg's ``error.diag`` has
+    no column_name or table_name for these two refusals, and its message_primary is in the
+    server's lc_messages ("Spalte »etag« existiert nicht")."""
+    position = getattr(getattr(error.orig, "diag", None), "statement_position", None)
+    if not error.statement or not str(position or "").isdigit():
+        return None
+    found = _NAME.match(_as_the_server_read_it(error.statement), int(str(position)) - 1)
+    return None if found is None else found.group(0).replace('"', "")
+
+
+def _as_the_server_read_it(statement: str) -> str:
+    """``statement`` with psycopg's placeholders as the server reads them ($1, $2...; one
+    number a name), which the error's position counts in."""
+    numbers: dict[str, int] = {}
+
+    def numbered(placeholder: re.Match[str]) -> str:
+        if placeholder.group(0) == "%%":
+            return "%"
+        key = placeholder.group(1) or f"#{len(numbers)}"
+        return f"${numbers.setdefault(key, len(numbers) + 1)}"
+
+    return _PLACEHOLDER.sub(numbered, statement)
