@@ -31,7 +31,7 @@ from sqlalchemy.exc import DatabaseError, DBAPIError
 
 from digest.errors import DatabaseCopyError
 from digest.shown import brief, database_shown
-from digest.store.db import sqlite_file
+from digest.store.db import patient, sqlite_file
 from digest.store.load_keys import keys_dropped
 from digest.store.schema import ArticleSequenceRow, Base
 from digest.store.schema_lacks import driver_reason
@@ -381,12 +381,20 @@ KEYS_MADE = "keys and indexes"
 
 def _keys_made_again(target: Connection, making: Sequence[str], seen: CopyObserver) -> None:
     """The keys and indexes dropped before the load made again (``keys_dropped``), one step of
-    the progress each: on a year's ledger they take a while."""
-    if making:
-        seen.table(KEYS_MADE, len(making))
-    for statement in making:
-        target.exec_driver_sql(statement)  # the server's own text: no parameters to read in it
-        seen.copied(KEYS_MADE, 1)
+    the progress each. Each one reads a whole table (an index of a year's ledger, 7 million
+    rows, is one statement), so none has the statement bound, which a batch of the load is
+    measured on: the copy's transaction holds every table it makes them on, and waits on no
+    one's lock."""
+    if not making:
+        return
+    seen.table(KEYS_MADE, len(making))
+    bound = target.exec_driver_sql("SHOW statement_timeout").scalar()
+    target.exec_driver_sql("SET LOCAL statement_timeout = 0")
+    with patient(target.connection.dbapi_connection):
+        for statement in making:
+            target.exec_driver_sql(statement)  # the server's own text: no parameters in it
+            seen.copied(KEYS_MADE, 1)
+    target.execute(text("SELECT set_config('statement_timeout', :bound, true)"), {"bound": bound})
 
 
 def _sequences_past_ids(target: Connection) -> None:
