@@ -404,8 +404,9 @@ class SchemaDriftError(DigestError):
 
 class MigrationDriftError(DigestError):
     """A migration of ``digest db upgrade`` met a table, column, constraint or index the
-    database's older schema lacks: the schema was changed by hand. The upgrade is one transaction, so the
-    database is left at its revision; running the upgrade again meets the same."""
+    database's older schema lacks: the schema was changed by hand. The upgrade is one
+    transaction, so the database is left at its revision; running the upgrade again meets the
+    same."""
 
     def __init__(
         self, url: str, missing: str, reason: str, current: str, migration: str, title: str

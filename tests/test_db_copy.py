@@ -19,9 +19,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import TextClause, create_engine, func, select, text
 from starlette.testclient import TestClient
 
 from digest.addresses import key_function
@@ -283,14 +284,16 @@ def test_a_source_at_an_older_revision_is_refused_saying_to_upgrade_it(
 
 
 def _has_tables(url: str) -> bool:
+    [(count,)] = _read(url, text("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"))
+    return bool(count)
+
+
+def _read(url: str, statement: TextClause) -> list[tuple[Any, ...]]:
+    """The rows ``statement`` reads in the database ``url``."""
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
-            return bool(
-                connection.execute(
-                    text("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
-                ).scalar()
-            )
+            return [tuple(row) for row in connection.execute(statement)]
     finally:
         engine.dispose()
 
@@ -471,15 +474,17 @@ _KEYS_AND_INDEXES = text(
 )
 
 
-def keys_and_indexes(database_url: str) -> set[tuple[str, str, str]]:
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as connection:
-            return {
-                (table, name, how) for table, name, how in connection.execute(_KEYS_AND_INDEXES)
-            }
-    finally:
-        engine.dispose()
+def keys_and_indexes(database_url: str) -> set[tuple[Any, ...]]:
+    return set(_read(database_url, _KEYS_AND_INDEXES))
+
+
+def keys_and_indexes_made(postgres_url: str) -> set[tuple[Any, ...]]:
+    """The keys and indexes of a new database the migrations made."""
+    made = fresh_database(postgres_url)
+    engine = create_engine(made)
+    upgrade(engine)
+    engine.dispose()
+    return keys_and_indexes(made)
 
 
 def test_the_copy_keeps_every_key_and_index_the_migrations_made(
@@ -488,12 +493,8 @@ def test_the_copy_keeps_every_key_and_index_the_migrations_made(
     # The keys and indexes are made after the rows are in (as pg_restore does): each one made
     # again as it was, none lost, none doubled.
     _, postgres = copied
-    made = fresh_database(postgres_url)
-    engine = create_engine(made)
-    upgrade(engine)
-    engine.dispose()
     kept = keys_and_indexes(postgres)
-    assert kept == keys_and_indexes(made)
+    assert kept == keys_and_indexes_made(postgres_url)
     assert (
         "deliveries",
         "uq_deliveries_edition_subscriber",
@@ -524,8 +525,4 @@ def test_a_row_a_foreign_key_refuses_fails_the_copy_and_leaves_the_target_as_mad
     assert "Traceback" not in failed.stderr
     counts = row_counts(postgres)
     assert counts == dict.fromkeys(counts, 0) | {"article_sequence": 1}
-    made = fresh_database(postgres_url)
-    engine = create_engine(made)
-    upgrade(engine)
-    engine.dispose()
-    assert keys_and_indexes(postgres) == keys_and_indexes(made)
+    assert keys_and_indexes(postgres) == keys_and_indexes_made(postgres_url)

@@ -19,11 +19,15 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, inspect, text
 
+from digest.errors import MigrationDriftError
 from digest.records import Entry, TopicMatch
 from digest.store import Store
 from digest.store.db import create_database_engine
 from digest.store.upgrades import HEAD_REVISION, _batch_missing, stored_revision, upgrade
 from tests.service_cluster import fresh_database
+from tests.test_store import german_postgres
+
+__all__ = ["german_postgres"]  # the fixture, used by name
 
 T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
 
@@ -240,7 +244,7 @@ def _digest_on(folder: Path, url: str) -> list[str]:
         ("0017", "ALTER TABLE editions RENAME TO editions_by_hand", "the table editions", "0018"),
         # On SQLite 0009 copies the table (batch mode): SQLAlchemy, reading it, finds none.
         ("0008", "ALTER TABLE editions RENAME TO editions_by_hand", "the table editions", "0009"),
-        ("0012", "ALTER TABLE articles DROP COLUMN title", "the column title", "0013"),
+        ("0012", "ALTER TABLE articles DROP COLUMN title", "the column articles.title", "0013"),
         # 0012 drops the index it replaces: SQLite's "no such index" ended in a traceback.
         ("0011", "DROP INDEX ix_deliveries_edition_status",
          "the index ix_deliveries_edition_status", "0012"),
@@ -389,3 +393,31 @@ def test_a_part_sqlites_table_copy_lacks_is_named(
         engine.dispose()
     assert _batch_missing(refused.value) == (missing, reason)
     assert _batch_missing(KeyError("slot")) is None  # raised elsewhere: not the batch's
+
+
+@pytest.mark.parametrize(
+    ("revision", "change", "missing", "migration"),
+    [
+        ("0008", "ALTER TABLE editions DROP CONSTRAINT uq_editions_list_slot",
+         "the constraint uq_editions_list_slot", "0009"),
+        ("0011", "DROP INDEX ix_deliveries_edition_status",
+         "the index ix_deliveries_edition_status", "0012"),
+        ("0012", "ALTER TABLE articles DROP COLUMN title", "the column articles.title", "0013"),
+    ],
+)  # fmt: skip
+def test_a_part_a_migration_lacks_is_named_in_a_database_that_speaks_another_language(
+    german_postgres: str, revision: str, change: str, missing: str, migration: str
+) -> None:
+    # PostgreSQL's words follow the database's lc_messages ("Constraint »…« von Relation »…«
+    # existiert nicht"): the part is read from the statement, as the server points at it or
+    # as the migration's statement drops it; it ended the upgrade in a traceback.
+    engine = _changed_by_hand_at(german_postgres, revision, change)
+    try:
+        with pytest.raises(MigrationDriftError) as refused:
+            upgrade(engine)
+        assert refused.value.missing == missing
+        assert refused.value.migration == migration
+        assert "existiert nicht" in str(refused.value)  # the server's own words, in German
+        assert stored_revision(engine) == revision
+    finally:
+        engine.dispose()

@@ -46,9 +46,15 @@ _MISSING_COLUMN = re.compile(
     r'|column "([^"]+)" of relation "([^"]+)" does not exist'
     r"|column (\S+)(?: named in key)? does not exist"  # the latter, of an index or a key made
 )
-# The one table a statement writes, to name a column SQLite gives alone ("no such column:
-# sent_at" of an UPDATE deliveries).
-_WRITTEN_TABLE = re.compile(r'^\s*(?:UPDATE|INSERT INTO|DELETE FROM)\s+"?(\w+)', re.IGNORECASE)
+# The one table a statement writes, alters or indexes, to name a column given alone ("no such
+# column: sent_at" of an UPDATE deliveries, "column "title" does not exist" of a migration's
+# CREATE INDEX … ON articles).
+_WRITTEN_TABLE = re.compile(
+    r'^\s*(?:UPDATE|INSERT INTO|DELETE FROM|ALTER TABLE|CREATE (?:UNIQUE )?INDEX \S+ ON)\s+"?(\w+)',
+    re.IGNORECASE,
+)
+# A name the server's words quote, in any language's quotes ("etag", »etag«, « etag »).
+_QUOTED = re.compile(r"[^\w\s.]\s?([\w.]+)\s?[^\w\s.]")
 # A name in SQL, quoted or not, with what qualifies it ("feeds.etag", '"feeds"."etag"').
 _NAME = re.compile(r'"[^"]+"(?:\."[^"]+"|\.\w+)*|\w+(?:\.(?:"[^"]+"|\w+))*')
 # psycopg's placeholders, which the server reads as $1, $2...: its positions count those.
@@ -70,7 +76,7 @@ def missing_from_schema(error: DBAPIError) -> str | None:
     if column is None:  # SQLite's other words; PostgreSQL's in another language
         if sqlite:
             return None
-        pointed = _named_where_pointed(error)
+        pointed = _named_where_pointed(error) or _quoted_from_the_statement(error, reason)
         if code == "42P01":
             return "a table" if pointed is None else f"the table {pointed}"
         if pointed is None:
@@ -96,6 +102,15 @@ def _named_where_pointed(error: DBAPIError) -> str | None:
         return None
     found = _NAME.match(_as_the_server_read_it(error.statement), int(str(position)) - 1)
     return None if found is None else found.group(0).replace('"', "")
+
+
+def _quoted_from_the_statement(error: DBAPIError, reason: str) -> str | None:
+    """The one name the server's words quote that is a name in the statement too: for a
+    statement it points at no place in (a migration's CREATE INDEX or ALTER TABLE), in its
+    lc_messages' words and quotes ("Spalte »title« existiert nicht")."""
+    named = {found.group(0).replace('"', "") for found in _NAME.finditer(error.statement or "")}
+    quoted = {name for name in _QUOTED.findall(reason) if name in named}
+    return quoted.pop() if len(quoted) == 1 else None
 
 
 def _as_the_server_read_it(statement: str) -> str:

@@ -117,6 +117,9 @@ def require_columns(connection: Connection, table: str, *columns: str) -> None:
 # ('constraint "uq_editions_list_slot" of relation "editions" does not exist').
 _UNDEFINED_OBJECT = "42704"
 _MISSING_OBJECT = re.compile(r'^(constraint|index) "([^"]+)"(?: of relation "[^"]+")? does not')
+# The part a migration's statement drops, read from the statement when PostgreSQL's words are
+# in another language than English (its lc_messages): a utility statement has no position.
+_DROPPED = re.compile(r'\bDROP\s+(CONSTRAINT|INDEX)\s+(?:IF\s+EXISTS\s+)?"?(\w+)', re.I)
 # SQLite's, for an index a migration drops outside batch mode.
 _SQLITE_MISSING_INDEX = re.compile(r"^no such (index): (\S+)")
 # Alembic's batch mode, for a constraint or index it drops and the table it copies lacks.
@@ -158,11 +161,13 @@ def _missing_part(
         return _batch_missing(error)
     reason = driver_reason(error, first_line=True)  # its context lines name the statement
     missing = missing_from_schema(error)
-    part = _MISSING_OBJECT.match(reason) if sqlstate(error) == _UNDEFINED_OBJECT else None
+    part = None
+    if sqlstate(error) == _UNDEFINED_OBJECT:
+        part = _MISSING_OBJECT.match(reason) or _DROPPED.search(error.statement or "")
     if from_sqlite(error):
         part = _SQLITE_MISSING_INDEX.match(reason)
     if missing is None and part is not None:
-        missing = f"the {part.group(1)} {part.group(2)}"
+        missing = f"the {part.group(1).lower()} {part.group(2)}"
     return None if missing is None else (missing, reason)
 
 
