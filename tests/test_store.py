@@ -1007,8 +1007,10 @@ def german_postgres(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     folder the server can read (LOCPATH, which it inherits), as this machine has none but C."""
     sources = Path("/usr/share/i18n/locales/de_DE")
     localedef = shutil.which("localedef")
-    if localedef is None or not sources.exists():
-        pytest.skip("no localedef or no de_DE locale source to compile the locale from")
+    assert localedef is not None and sources.exists(), (
+        "no localedef or no de_DE locale source to compile the locale from: "
+        "apt-get install -y locales (scripts/test does)"
+    )
     locales = Path(tempfile.mkdtemp(prefix="digest-locales-"))
     try:
         locales.chmod(0o755)  # the server runs as postgres
