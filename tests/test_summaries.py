@@ -325,3 +325,25 @@ def test_a_pictures_credit_closing_a_paragraph_goes(credit: str) -> None:
 )  # fmt: skip
 def test_a_paragraph_ending_in_other_words_keeps_them(paragraph: str) -> None:
     assert clean_paragraphs([paragraph]) == [paragraph]
+
+
+@pytest.mark.parametrize(
+    ("written", "cleaned"),
+    [
+        (
+            "The theme, ''Pulses of the world,'' could not be more timely.",
+            'The theme, "Pulses of the world," could not be more timely.',
+        ),
+        ("He said ''no''.", 'He said "no".'),
+        ("דובר צה''ל אמר כי", 'דובר צה"ל אמר כי'),  # Hebrew's gershayim typed as two apostrophes
+    ],
+)
+def test_two_apostrophes_typed_for_a_quotation_mark_print_as_one(
+    written: str, cleaned: str
+) -> None:
+    assert clean_paragraphs([written]) == [cleaned]
+
+
+@pytest.mark.parametrize("paragraph", ["The boys' game.", "Rock 'n' roll.", "It's 5' 10\"."])
+def test_single_apostrophes_stay(paragraph: str) -> None:
+    assert clean_paragraphs([paragraph]) == [paragraph]

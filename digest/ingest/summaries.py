@@ -13,6 +13,7 @@ What leaves the opening of a paragraph, a wire's dateline or a byline, is read b
 (``without_bare_source_tags``), nor one that is only a web address (``without_bare_addresses``)
 or shows nothing ("…"), nor the furniture, credits and promotions around the story's own words
 (``clean_paragraphs``).
+Two apostrophes typed for a quotation mark ("''Pulses of the world,''") print as one.
 """
 
 from __future__ import annotations
@@ -70,6 +71,9 @@ _PICTURE_CREDIT_AT_END = re.compile(
 # A word of a paragraph that is a web address, the brackets or stops around it aside.
 _WEB_ADDRESS = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _AROUND_ADDRESS = "()<>[].,;:…"
+# Two apostrophes typed for a quotation mark, as typewriters and some desks write it
+# ("''Pulses of the world,''", Hebrew's "צה''ל"): one double quotation mark, as it reads.
+_TWO_APOSTROPHES = re.compile(r"(?<!')''(?!')")
 
 
 def paragraphs_of(summary_html: str) -> list[str]:
@@ -327,7 +331,7 @@ def clean_paragraphs(paragraphs: list[str], *, keep_source_tags: bool = True) ->
     if not keep_source_tags:
         # And the closing lines again: a tag after them hid them from the filters of the last.
         shown = _without_closing_lines(without_bare_source_tags(shown))
-    return [without_dateline(paragraph) for paragraph in shown]
+    return [without_dateline(_TWO_APOSTROPHES.sub('"', paragraph)) for paragraph in shown]
 
 
 def _without_closing_lines(paragraphs: list[str]) -> list[str]:
