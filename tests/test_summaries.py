@@ -347,3 +347,29 @@ def test_two_apostrophes_typed_for_a_quotation_mark_print_as_one(
 @pytest.mark.parametrize("paragraph", ["The boys' game.", "Rock 'n' roll.", "It's 5' 10\"."])
 def test_single_apostrophes_stay(paragraph: str) -> None:
     assert clean_paragraphs([paragraph]) == [paragraph]
+
+
+@pytest.mark.parametrize(
+    ("written", "cleaned"),
+    [
+        (
+            "Its Gala —the country’s biggest television event— featured robots.",
+            "Its Gala — the country’s biggest television event — featured robots.",
+        ),
+        ("A test –a hard one– passed.", "A test – a hard one – passed."),
+    ],
+)
+def test_a_dash_pair_spaced_on_one_side_is_spaced_on_both(written: str, cleaned: str) -> None:
+    assert clean_paragraphs([written]) == [cleaned]
+
+
+@pytest.mark.parametrize(
+    "paragraph",
+    [
+        "Its Gala—the country’s biggest event—featured robots.",
+        "Its Gala — the country’s biggest event — featured robots.",
+        "Scores 3–1 and 2–0 — a win.",
+    ],
+)
+def test_a_dash_pair_set_alike_on_both_sides_stays(paragraph: str) -> None:
+    assert clean_paragraphs([paragraph]) == [paragraph]

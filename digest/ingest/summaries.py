@@ -13,7 +13,8 @@ What leaves the opening of a paragraph, a wire's dateline or a byline, is read b
 (``without_bare_source_tags``), nor one that is only a web address (``without_bare_addresses``)
 or shows nothing ("…"), nor the furniture, credits and promotions around the story's own words
 (``clean_paragraphs``).
-Two apostrophes typed for a quotation mark ("''Pulses of the world,''") print as one.
+Two apostrophes typed for a quotation mark ("''Pulses of the world,''") print as one, and a
+pair of dashes spaced on one side only ("Gala —the event— featuring") is spaced on both.
 """
 
 from __future__ import annotations
@@ -74,6 +75,16 @@ _AROUND_ADDRESS = "()<>[].,;:…"
 # Two apostrophes typed for a quotation mark, as typewriters and some desks write it
 # ("''Pulses of the world,''", Hebrew's "צה''ל"): one double quotation mark, as it reads.
 _TWO_APOSTROPHES = re.compile(r"(?<!')''(?!')")
+# A pair of dashes around an aside, each spaced on its outer side only ("Gala —the biggest
+# event— featuring"): spaced on both, so that the aside reads apart and no wrapped line of the
+# plain text opens on "—the".
+_LOPSIDED_DASHES = re.compile(r"(?<=\s)([—–])(?=\S)([^—–\n]{1,200}?\S)\1(?=\s)")
+
+
+def _typeset(paragraph: str) -> str:
+    """``paragraph`` with its quotation marks and dashes set as an editor would."""
+    paragraph = _TWO_APOSTROPHES.sub('"', paragraph)
+    return _LOPSIDED_DASHES.sub(r"\1 \2 \1", paragraph)
 
 
 def paragraphs_of(summary_html: str) -> list[str]:
@@ -331,7 +342,7 @@ def clean_paragraphs(paragraphs: list[str], *, keep_source_tags: bool = True) ->
     if not keep_source_tags:
         # And the closing lines again: a tag after them hid them from the filters of the last.
         shown = _without_closing_lines(without_bare_source_tags(shown))
-    return [without_dateline(_TWO_APOSTROPHES.sub('"', paragraph)) for paragraph in shown]
+    return [without_dateline(_typeset(paragraph)) for paragraph in shown]
 
 
 def _without_closing_lines(paragraphs: list[str]) -> list[str]:
