@@ -1663,3 +1663,19 @@ def test_an_english_byline_is_wrapped_for_english_times_not_an_arabic_zone_name(
     [byline] = [line for line in text.splitlines() if line.startswith(lead.author or "")]
     assert "%%DIGEST-TIME-" in byline, text
     assert len(f"{lead.author} · Gulf Wire · ") + longest_datetime(wording_for("en")) <= 72
+
+
+def test_a_short_outlet_name_stays_on_one_line_of_the_byline(tmp_path: Path) -> None:
+    # At 375 px "Karen Kramer and Esfandiar Aban · Foreign Policy · 09:14" broke as "… · Foreign"
+    # and "Policy · 09:14": two names, to the reader. A name too long for a phone's column may
+    # still wrap, so that it and the time held to it never overflow it.
+    short = article(1, "Talks resume in Muscat", feed="Foreign Policy")
+    long_name = "The Christian Science Monitor | All stories"
+    other = article(2, "Oil prices steady", feed=long_name)
+    settings = make_settings(tmp_path)
+    html = Renderer(settings).render(gulf_edition(short, other), settings.list(LIST_SLUG)).html
+    outlet_span = r'<span class="byline-outlet"[^>]*white-space:nowrap[^>]*>([^<]*)</span>'
+    unbroken = re.findall(outlet_span, html)
+    assert "Foreign Policy" in unbroken
+    assert html_module.escape(long_name, quote=False) in html
+    assert html_module.escape(long_name, quote=False) not in unbroken

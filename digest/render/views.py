@@ -11,6 +11,10 @@ from digest.render.text import Neutralized, neutralize_text
 # A run that takes its direction from its first letter, set apart from the text around it.
 FIRST_STRONG_ISOLATE = "\u2068"
 POP_DIRECTIONAL_ISOLATE = "\u2069"
+# An outlet's name up to this long is kept on one line in the HTML byline: "Foreign Policy"
+# wrapped as "Foreign / Policy" under a phone's narrow column read as two names. A longer name
+# may wrap, so that it and the time after it (held to it) never run past that column.
+OUTLET_UNBROKEN_CHARS = 24
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +57,11 @@ class Story:
     paragraphs: tuple[str, ...] = ()  # the summary's paragraphs, shown apart
     headline_only: bool = False  # a compact edition's later items: headline, outlet and time
     separator: str = "·"  # between the byline's parts: the list's (digest.wording.Wording)
+
+    @property
+    def feed_name_unbroken(self) -> bool:
+        """Whether the HTML byline keeps the outlet's name on one line (see the constant)."""
+        return len(self.feed_name) <= OUTLET_UNBROKEN_CHARS
 
     @property
     def byline(self) -> Neutralized:
