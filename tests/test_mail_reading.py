@@ -430,6 +430,26 @@ def test_a_whole_summary_ends_with_a_full_stop_and_a_cut_one_with_an_ellipsis(
     assert with_full_stop("(AFP)") == "(AFP)" and with_full_stop("") == ""
 
 
+@pytest.mark.parametrize(
+    ("written", "ended"),
+    [
+        (
+            "has become a ‘geopolitical signature flourish’",
+            "has become a ‘geopolitical signature flourish’.",
+        ),
+        ('called it "a turning point"', 'called it "a turning point".'),
+        ("وصفها بأنها «نقطة تحول»", "وصفها بأنها «نقطة تحول»."),
+        ("He asked: ‘Why now?’", "He asked: ‘Why now?’"),  # the quote ends the sentence
+        ('"It is over."', '"It is over."'),
+        ("(AFP)", "(AFP)"),
+    ],
+)
+def test_a_summary_ending_on_a_quotation_gets_its_full_stop_after_it(
+    written: str, ended: str
+) -> None:
+    assert with_full_stop(written) == ended
+
+
 # For each "Also covered by" line and "More from" label: the side its story's headline is set
 # on, and how far its text sits from that side compared with the headline's.
 _LINES_BY_THEIR_STORY = """

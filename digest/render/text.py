@@ -126,10 +126,18 @@ def shorten_summary(text: str, limit: int, *, overrun: bool = True) -> str:
     return shorten(text, limit)
 
 
+# Closing quotation marks a summary may end on: "… has become a ‘signature flourish’" lacks its
+# full stop as much as a sentence ending in a word does; the stop goes after the mark, which
+# leaves the quoted words as they were written.
+_CLOSING_QUOTES = "\"'”’»"
+
+
 def with_full_stop(text: str) -> str:
-    """``text`` ended with a full stop when it ends in a letter or a digit: wire copy often
-    drops the last one ("…over its disputed nuclear program"), which an editor puts back."""
-    if text and unicodedata.category(text[-1])[0] in "LN":
+    """``text`` ended with a full stop when it ends in a letter or a digit, or in a closing
+    quotation mark after one: wire copy often drops the last one ("…over its disputed nuclear
+    program"), which an editor puts back. A closing bracket ("(AFP)") ends it as it is."""
+    words = text.rstrip(_CLOSING_QUOTES)
+    if words and unicodedata.category(words[-1])[0] in "LN":
         return text + "."
     return text
 
