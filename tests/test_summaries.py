@@ -208,7 +208,8 @@ def test_a_sentence_that_opens_like_a_credit_stays(paragraph: str) -> None:
      "Sign up for our newsletter to get the latest news every morning.",
      "Subscribe to Gulf Wire's daily briefing here.",
      "Follow us on Twitter @gulfwire and on Facebook.",
-     "Download our app for the latest news."],
+     "Download our app for the latest news.",
+     "This is a photo gallery curated by AP photo editors."],
 )  # fmt: skip
 def test_a_publishers_promotion_closing_the_summary_goes(promotion: str) -> None:
     # Shown, the story's last words asked the reader to sign up, or said where it came from.
@@ -219,7 +220,8 @@ def test_a_publishers_promotion_closing_the_summary_goes(promotion: str) -> None
     "paragraphs",
     [["Sign up for the draft opened on Monday, the ministry said."],
      ["Talks resumed in Doha.", "Subscribers to the plan said the talks went well."],
-     ["Follow us on Twitter, the minister told reporters, and you will see the plan."]],
+     ["Follow us on Twitter, the minister told reporters, and you will see the plan."],
+     ["Talks resumed in Doha.", "This is a gallery of her work, the curator said."]],
 )  # fmt: skip
 def test_words_of_promotion_in_the_story_stay(paragraphs: list[str]) -> None:
     assert clean_paragraphs(paragraphs) == paragraphs

@@ -250,11 +250,14 @@ def without_related_links(paragraphs: list[str]) -> list[str]:
 
 
 # A publisher's promotion or syndication note that closes a summary: "This article was originally
-# published on The Conversation.", "Sign up for our newsletter ...", "Follow us on Twitter ...".
+# published on The Conversation.", "Sign up for our newsletter ...", "Follow us on Twitter ...",
+# a note on the page's form the summary does not have ("This is a photo gallery curated by AP
+# photo editors.").
 _PROMOTION = re.compile(
     r"(?:this (?:article|story|post|piece|report) (?:was |is )?(?:originally |first )?"
     r"(?:published|appeared|posted)|(?:sign up|subscribe|register) (?:for|to|here|now)"
-    r"|follow us on|(?:like|join) us on|(?:download|get) (?:our|the) app)\b",
+    r"|follow us on|(?:like|join) us on|(?:download|get) (?:our|the) app"
+    r"|this is an? (?:photo |picture |video )?(?:gallery|slideshow) (?:curated|selected) by)\b",
     re.IGNORECASE,
 )
 MAX_PROMOTION_CHARS = 200  # a longer paragraph is more than a publisher's line
