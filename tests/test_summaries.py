@@ -329,49 +329,30 @@ def test_a_paragraph_ending_in_other_words_keeps_them(paragraph: str) -> None:
     assert clean_paragraphs([paragraph]) == [paragraph]
 
 
-@pytest.mark.parametrize(
-    ("written", "cleaned"),
-    [
-        (
-            "The theme, ''Pulses of the world,'' could not be more timely.",
-            'The theme, "Pulses of the world," could not be more timely.',
-        ),
-        ("He said ''no''.", 'He said "no".'),
-        ("דובר צה''ל אמר כי", 'דובר צה"ל אמר כי'),  # Hebrew's gershayim typed as two apostrophes
-    ],
-)
-def test_two_apostrophes_typed_for_a_quotation_mark_print_as_one(
-    written: str, cleaned: str
-) -> None:
+# Quotation marks and dashes set as an editor would: two apostrophes typed for a quotation mark
+# (Hebrew's gershayim too) print as one; a pair of dashes spaced on one side only, on both.
+TYPESET = [
+    ("The theme, ''Pulses of the world,'' could not be more timely.",
+     'The theme, "Pulses of the world," could not be more timely.'),
+    ("He said ''no''.", 'He said "no".'),
+    ("דובר צה''ל אמר כי", 'דובר צה"ל אמר כי'),
+    ("Its Gala —the country’s biggest television event— featured robots.",
+     "Its Gala — the country’s biggest television event — featured robots."),
+    ("A test –a hard one– passed.", "A test – a hard one – passed."),
+]  # fmt: skip
+SET_ALREADY = [
+    "The boys' game.", "Rock 'n' roll.", "It's 5' 10\".",
+    "Its Gala—the country’s biggest event—featured robots.",
+    "Its Gala — the country’s biggest event — featured robots.",
+    "Scores 3–1 and 2–0 — a win.",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("written", "cleaned"), TYPESET)
+def test_quotation_marks_and_dashes_are_set_as_an_editor_would(written: str, cleaned: str) -> None:
     assert clean_paragraphs([written]) == [cleaned]
 
 
-@pytest.mark.parametrize("paragraph", ["The boys' game.", "Rock 'n' roll.", "It's 5' 10\"."])
-def test_single_apostrophes_stay(paragraph: str) -> None:
-    assert clean_paragraphs([paragraph]) == [paragraph]
-
-
-@pytest.mark.parametrize(
-    ("written", "cleaned"),
-    [
-        (
-            "Its Gala —the country’s biggest television event— featured robots.",
-            "Its Gala — the country’s biggest television event — featured robots.",
-        ),
-        ("A test –a hard one– passed.", "A test – a hard one – passed."),
-    ],
-)
-def test_a_dash_pair_spaced_on_one_side_is_spaced_on_both(written: str, cleaned: str) -> None:
-    assert clean_paragraphs([written]) == [cleaned]
-
-
-@pytest.mark.parametrize(
-    "paragraph",
-    [
-        "Its Gala—the country’s biggest event—featured robots.",
-        "Its Gala — the country’s biggest event — featured robots.",
-        "Scores 3–1 and 2–0 — a win.",
-    ],
-)
-def test_a_dash_pair_set_alike_on_both_sides_stays(paragraph: str) -> None:
+@pytest.mark.parametrize("paragraph", SET_ALREADY)
+def test_single_apostrophes_and_dashes_set_alike_on_both_sides_stay(paragraph: str) -> None:
     assert clean_paragraphs([paragraph]) == [paragraph]
