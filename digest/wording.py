@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import jdatetime
 
+from digest.plurals import Forms, counted
 from digest.zones import longest_label, zone_label
 
 Calendar = Literal["gregorian", "persian"]
@@ -37,6 +38,8 @@ PERSIAN_DIGITS = "۰۱۲۳۴۵۶۷۸۹"  # U+06F0 to U+06F9, as Iranian and Afgh
 # Rohingya, Mandaic, Samaritan. A tag's script subtag says the direction whatever its language:
 # "ku-Arab" (Kurdish in Arabic letters) is right to left, "ug-Latn" (Uyghur in Latin) is not.
 RTL_SCRIPTS = frozenset({"arab", "hebr", "thaa", "syrc", "nkoo", "adlm", "rohg", "mand", "samr"})
+# How long a confirmation link works, in each language's plural forms (more below).
+ENGLISH_DAYS = Forms(one="{count} day", other="{count} days")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +81,8 @@ class Wording:
         "open the link below and press the button on the page it opens."
     )
     confirm_link: str = "Confirm my subscription"
-    confirm_expires: str = "The link works for {days} days."
+    confirm_expires: str = "The link works for {days}."  # {days}: ``days`` counted
+    days: Forms = ENGLISH_DAYS
     confirm_ignore: str = (
         "If you did not ask for it, ignore this mail: you will not hear from us again."
     )
@@ -97,6 +101,10 @@ class Wording:
             return text
         return text.translate(_digit_table(self.digits))
 
+    def counted(self, forms: Forms, count: float) -> str:
+        """``count`` in the plural form these words give it ("يومين"), in their digits."""
+        return counted(forms, self.language, count, self.number)
+
 
 @cache
 def _digit_table(digits: str) -> dict[int, int]:
@@ -104,6 +112,24 @@ def _digit_table(digits: str) -> dict[int, int]:
     # reads as the end of a sentence, or as a zero. Dates and times hold no full stop.
     return str.maketrans(_LATIN_DIGITS + ".", digits + "\u066b")
 
+
+# Arabic counts days as Al Jazeera writes them: "يوم واحد", "يومين" (two, after "لمدة"), "3 أيام"
+# (3 to 10), "11 يومًا" (11 to 99), "100 يوم" and "1.5 يوم" (other).
+ARABIC_DAYS = Forms(
+    zero="{count} يوم",
+    one="يوم واحد",
+    two="يومين",
+    few="{count} أيام",
+    many="{count} يومًا",
+    other="{count} يوم",
+)
+# Hebrew, as Haaretz does: "יום אחד", "יומיים", "3 ימים"; a fraction under one, which CLDR
+# files with one, is "0.5 יום".
+HEBREW_DAYS = Forms(
+    one="{count} יום", two="יומיים", other="{count} ימים", exact=(("1", "יום אחד"),)
+)
+# Persian counts with a singular noun whatever the number ("۱ روز", "۱۱ روز"), as BBC Persian.
+PERSIAN_DAYS = Forms(other="{count} روز")
 
 ENGLISH = Wording(
     top_story="Top story",
@@ -146,7 +172,8 @@ ARABIC = Wording(
     confirm_intro="طلب أحدٌ، على الأرجح أنت، إرسال {list} إلى هذا العنوان. للتأكيد افتح "
     "الرابط أدناه واضغط الزر في الصفحة التي يفتحها.",
     confirm_link="تأكيد اشتراكي",
-    confirm_expires="يعمل الرابط لمدة {days} أيام.",
+    confirm_expires="يعمل الرابط لمدة {days}.",
+    days=ARABIC_DAYS,
     confirm_ignore="إن لم تطلب ذلك فتجاهل هذه الرسالة: لن تصلك منا رسائل أخرى.",
     no_new_stories="لا أخبار جديدة",
     months=(
@@ -180,7 +207,8 @@ HEBREW = Wording(
     confirm_intro="מישהו, כנראה את או אתה, ביקש לקבל את {list} בכתובת הזו. כדי לאשר, פתחו את "
     "הקישור שלמטה ולחצו על הכפתור בדף שייפתח.",
     confirm_link="אישור ההרשמה שלי",
-    confirm_expires="הקישור תקף במשך {days} ימים.",
+    confirm_expires="הקישור תקף במשך {days}.",
+    days=HEBREW_DAYS,
     confirm_ignore="אם לא ביקשתם זאת, התעלמו מהודעה זו: לא תשמעו מאיתנו שוב.",
     no_new_stories="אין כתבות חדשות",
     months=(
@@ -213,7 +241,8 @@ PERSIAN = Wording(
     confirm_intro="کسی، به احتمال زیاد خود شما، خواسته است {list} به این نشانی فرستاده شود. برای "
     "تأیید، پیوند زیر را باز کنید و دکمه صفحه‌ای را که باز می‌شود بزنید.",
     confirm_link="تأیید اشتراک من",
-    confirm_expires="این پیوند {days} روز کار می‌کند.",
+    confirm_expires="این پیوند {days} کار می‌کند.",
+    days=PERSIAN_DAYS,
     confirm_ignore="اگر شما درخواست نکرده‌اید، این نامه را نادیده بگیرید: دیگر از ما نامه‌ای "
     "دریافت نمی‌کنید.",
     no_new_stories="خبر تازه‌ای نیست",

@@ -61,7 +61,7 @@ def confirmation_message(
         "postal_address": service.postal_address,
         "confirm_url": confirm_url,
         "words": words,
-        "days": words.number(f"{days:g}"),
+        "days": words.counted(words.days, days),
     }
     environment = renderer.environment
     html = environment.get_template(HTML_TEMPLATE).render(context)

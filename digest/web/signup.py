@@ -36,6 +36,7 @@ from digest.lists import list_for_slug
 from digest.mail.headers import cut
 from digest.mail.reader_addresses import AddressNotAscii, check_address, clean_name
 from digest.mail.tokens import ExpiredToken, InvalidToken
+from digest.plurals import counted
 from digest.signup import SignUpRequest, confirm_max_age, confirm_sign_up
 from digest.store.subscribers import CONFIRMED
 from digest.web.clients import client_address, counted_as
@@ -44,7 +45,8 @@ from digest.web.forms import FIELD, posted_form
 from digest.web.pages import about_list
 from digest.web.security import BODY_LIMIT, embed_csp
 from digest.web.words import PageWords, words_for
-from digest.wording import direction_of, wording_for
+from digest.wording import ENGLISH as ENGLISH_WORDING
+from digest.wording import direction_of, primary_subtag, wording_for
 
 HONEYPOT = "website"  # a field people never see, which form-filling bots fill in
 EMBED_PREFIX = "/embed/"  # the embeddable form's pages, which the newsroom's site frames
@@ -184,11 +186,12 @@ async def _sign_up(request: Request, *, embed: bool) -> Response:
 
 
 def _days(digest_list: ListSettings | None, days: float) -> str:
-    """How long a confirmation link works, in the list's digits (Persian in the Persian
-    calendar, as its mails write it)."""
+    """How long a confirmation link works ("1 day", "يومين"), in the list's words and digits
+    (Persian in the Persian calendar), as its mails write it."""
     if digest_list is None:
-        return f"{days:g}"
-    return wording_for(digest_list.language, digest_list.calendar).number(f"{days:g}")
+        return ENGLISH_WORDING.counted(ENGLISH_WORDING.days, days)
+    wording = wording_for(digest_list.language, digest_list.calendar)
+    return wording.counted(wording.days, days)
 
 
 def _check_inbox(web: WebContext, digest_list: ListSettings, embed: bool) -> Response:
@@ -204,9 +207,12 @@ def _too_many(web: WebContext, words: PageWords, wait: int, embed: bool) -> Resp
     minutes = max(1, -(-wait // 60))
     # A day's window may ask for many hours: "in 1,380 minutes" is read as hours.
     if minutes > 90:
-        said = words.too_many_hours_body.format(hours=-(-minutes // 60))
+        hours = counted(words.hours, primary_subtag(words.language), -(-minutes // 60))
+        said = words.too_many_hours_body.format(hours=hours)
     else:
-        said = words.too_many_body.format(minutes=minutes)
+        said = words.too_many_body.format(
+            minutes=counted(words.minutes, primary_subtag(words.language), minutes)
+        )
     return web.pages.error(
         429,
         words.too_many_title,

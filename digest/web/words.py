@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from digest.plurals import Forms
 from digest.wording import direction_of, primary_subtag
 
 
@@ -62,8 +63,10 @@ class PageWords:
     link_expired_title: str
     link_expired_body: str  # {days}
     too_many_title: str
-    too_many_body: str  # {minutes}
-    too_many_hours_body: str  # {hours}: a wait of more than an hour and a half
+    too_many_body: str  # {minutes}: ``minutes`` counted
+    too_many_hours_body: str  # {hours}: a wait of more than an hour and a half, ``hours`` counted
+    minutes: Forms
+    hours: Forms
     # The preferences page ({list}: the list's name).
     preferences_title: str  # followed by the list's name
     topics_legend: str
@@ -113,7 +116,7 @@ ENGLISH = PageWords(
     "is in Latin letters, digits or . _ + -. Please use another address.",
     check_inbox_title="Check your inbox",
     check_inbox_body="If this address can receive {list}, a mail is on its way with a link to "
-    "confirm. Nothing is sent to you until you confirm; the link works for {days} days.",
+    "confirm. Nothing is sent to you until you confirm; the link works for {days}.",
     confirm_title="Confirm your subscription to",
     confirm_explain="Press the button to start receiving {list}. Nothing changes until you do.",
     confirm_button="Confirm my subscription",
@@ -124,10 +127,12 @@ ENGLISH = PageWords(
     not_confirmed_body="The address left this list or was removed since the mail was sent. Sign "
     "up again to receive it.",
     link_expired_title="This link has expired",
-    link_expired_body="Confirmation links work for {days} days. Sign up again for a new one.",
+    link_expired_body="Confirmation links work for {days}. Sign up again for a new one.",
     too_many_title="Too many requests",
-    too_many_body="Please try again in {minutes} minutes.",
-    too_many_hours_body="Please try again in {hours} hours.",
+    too_many_body="Please try again in {minutes}.",
+    too_many_hours_body="Please try again in {hours}.",
+    minutes=Forms(one="{count} minute", other="{count} minutes"),
+    hours=Forms(one="{count} hour", other="{count} hours"),
     preferences_title="Your preferences for",
     topics_legend="Topics in your edition",
     topics_hint="Untick a topic to leave it out of your next editions.",
@@ -171,7 +176,7 @@ ARABIC = PageWords(
     "لاتينية أو أرقام أو \u2066. _ + -\u2069. يُرجى استخدام عنوان آخر.",
     check_inbox_title="تفقّد بريدك",
     check_inbox_body="إن كان هذا العنوان يستطيع استلام {list} فرسالة في طريقها إليه برابط للتأكيد. "
-    "لن يصلك شيء قبل أن تؤكد؛ يعمل الرابط لمدة {days} أيام.",
+    "لن يصلك شيء قبل أن تؤكد؛ يعمل الرابط لمدة {days}.",
     confirm_title="أكّد اشتراكك في",
     confirm_explain="اضغط الزر لتبدأ باستلام {list}. لن يتغير شيء قبل أن تضغطه.",
     confirm_button="تأكيد اشتراكي",
@@ -180,10 +185,24 @@ ARABIC = PageWords(
     not_confirmed_title="لا يمكن تأكيد هذا الاشتراك",
     not_confirmed_body="غادر هذا العنوان النشرة أو حُذف منذ إرسال الرسالة. اشترك من جديد لتصلك.",
     link_expired_title="انتهت صلاحية هذا الرابط",
-    link_expired_body="تعمل روابط التأكيد لمدة {days} أيام. اشترك من جديد لتصلك رسالة جديدة.",
+    link_expired_body="تعمل روابط التأكيد لمدة {days}. اشترك من جديد لتصلك رسالة جديدة.",
     too_many_title="طلبات كثيرة",
-    too_many_body="حاول مرة أخرى بعد {minutes} دقيقة.",
-    too_many_hours_body="حاول مرة أخرى بعد {hours} ساعة.",
+    too_many_body="حاول مرة أخرى بعد {minutes}.",
+    too_many_hours_body="حاول مرة أخرى بعد {hours}.",
+    minutes=Forms(
+        one="دقيقة واحدة",
+        two="دقيقتين",
+        few="{count} دقائق",
+        many="{count} دقيقة",
+        other="{count} دقيقة",
+    ),
+    hours=Forms(
+        one="ساعة واحدة",
+        two="ساعتين",
+        few="{count} ساعات",
+        many="{count} ساعة",
+        other="{count} ساعة",
+    ),
     preferences_title="إعداداتك في",
     topics_legend="موضوعات نشرتك",
     topics_hint="أزل علامة موضوع لتستبعده من أعدادك القادمة.",
@@ -229,7 +248,7 @@ HEBREW = PageWords(
     "לטיניות, בספרות או ב־\u2066. _ + -\u2069. נא להשתמש בכתובת אחרת.",
     check_inbox_title="בדקו את תיבת הדואר",
     check_inbox_body="אם הכתובת יכולה לקבל את {list}, נשלחה אליה הודעה עם קישור לאישור. דבר לא "
-    "יישלח אליכם עד שתאשרו; הקישור תקף במשך {days} ימים.",
+    "יישלח אליכם עד שתאשרו; הקישור תקף במשך {days}.",
     confirm_title="אישור ההרשמה אל",
     confirm_explain="לחצו על הכפתור כדי להתחיל לקבל את {list}. דבר לא ישתנה עד שתלחצו.",
     confirm_button="אישור ההרשמה שלי",
@@ -239,10 +258,12 @@ HEBREW = PageWords(
     not_confirmed_body="הכתובת עזבה את הרשימה או הוסרה מאז שההודעה נשלחה. הירשמו שוב כדי "
     "לקבל אותה.",
     link_expired_title="תוקף הקישור פג",
-    link_expired_body="קישורי אישור תקפים במשך {days} ימים. הירשמו שוב לקבלת קישור חדש.",
+    link_expired_body="קישורי אישור תקפים במשך {days}. הירשמו שוב לקבלת קישור חדש.",
     too_many_title="יותר מדי בקשות",
-    too_many_body="נסו שוב בעוד {minutes} דקות.",
-    too_many_hours_body="נסו שוב בעוד {hours} שעות.",
+    too_many_body="נסו שוב בעוד {minutes}.",
+    too_many_hours_body="נסו שוב בעוד {hours}.",
+    minutes=Forms(one="דקה אחת", other="{count} דקות"),
+    hours=Forms(one="שעה אחת", two="שעתיים", other="{count} שעות"),
     preferences_title="ההעדפות שלך עבור",
     topics_legend="הנושאים בגיליון שלך",
     topics_hint="הסירו סימון מנושא כדי להשמיט אותו מהגיליונות הבאים.",
@@ -288,7 +309,7 @@ PERSIAN = PageWords(
     "حروف لاتین، رقم یا \u2066. _ + -\u2069 نوشته شده باشد. لطفاً نشانی دیگری به کار ببرید.",
     check_inbox_title="صندوق نامه‌تان را ببینید",
     check_inbox_body="اگر این نشانی بتواند {list} را دریافت کند، نامه‌ای با پیوند تأیید در راه "
-    "است. تا تأیید نکنید چیزی برایتان فرستاده نمی‌شود؛ پیوند {days} روز کار می‌کند.",
+    "است. تا تأیید نکنید چیزی برایتان فرستاده نمی‌شود؛ پیوند {days} کار می‌کند.",
     confirm_title="تأیید اشتراک در",
     confirm_explain="برای آغاز دریافت {list} دکمه را بزنید. تا آن را نزنید چیزی تغییر نمی‌کند.",
     confirm_button="تأیید اشتراک من",
@@ -298,10 +319,12 @@ PERSIAN = PageWords(
     not_confirmed_body="این نشانی از زمان ارسال نامه از خبرنامه خارج یا حذف شده است. برای "
     "دریافت آن دوباره مشترک شوید.",
     link_expired_title="این پیوند منقضی شده است",
-    link_expired_body="پیوندهای تأیید {days} روز کار می‌کنند. برای پیوند تازه دوباره مشترک شوید.",
+    link_expired_body="پیوندهای تأیید {days} کار می‌کنند. برای پیوند تازه دوباره مشترک شوید.",
     too_many_title="درخواست‌های بیش از حد",
-    too_many_body="لطفاً {minutes} دقیقه دیگر دوباره امتحان کنید.",
-    too_many_hours_body="لطفاً {hours} ساعت دیگر دوباره امتحان کنید.",
+    too_many_body="لطفاً {minutes} دیگر دوباره امتحان کنید.",
+    too_many_hours_body="لطفاً {hours} دیگر دوباره امتحان کنید.",
+    minutes=Forms(other="{count} دقیقه"),  # a singular noun after any number
+    hours=Forms(other="{count} ساعت"),
     preferences_title="تنظیمات شما برای",
     topics_legend="موضوع‌های شمارهٔ شما",
     topics_hint="علامت یک موضوع را بردارید تا در شماره‌های بعدی نیاید.",
