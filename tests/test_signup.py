@@ -500,15 +500,32 @@ def test_a_reader_who_left_and_was_signed_up_again_is_out_once_the_link_expires(
 
 
 @pytest.mark.parametrize(
-    ("language", "calendar", "expires", "separator"),
+    ("language", "calendar", "days", "expires", "separator"),
     [
-        ("fa", None, "این پیوند ۳ روز کار می‌کند.", "–"),  # a dot reads as a Persian zero
-        ("fa", "gregorian", "این پیوند 3 روز کار می‌کند.", "·"),
-        ("ar", None, "يعمل الرابط لمدة 3 أيام.", "·"),
+        ("fa", None, 3, "این پیوند ۳ روز کار می‌کند.", "–"),  # a dot reads as a Persian zero
+        ("fa", "gregorian", 3, "این پیوند 3 روز کار می‌کند.", "·"),
+        ("fa", None, 1.5, "این پیوند ۱٫۵ روز کار می‌کند.", "–"),
+        # Each count in the form the language gives it (digest.plurals), not "1 days".
+        ("en", None, 1, "The link works for 1 day.", "·"),
+        ("en", None, 1.5, "The link works for 1.5 days.", "·"),
+        ("ar", None, 1, "يعمل الرابط لمدة يوم واحد.", "·"),
+        ("ar", None, 2, "يعمل الرابط لمدة يومين.", "·"),
+        ("ar", None, 3, "يعمل الرابط لمدة 3 أيام.", "·"),
+        ("ar", None, 11, "يعمل الرابط لمدة 11 يومًا.", "·"),
+        ("ar", None, 100, "يعمل الرابط لمدة 100 يوم.", "·"),
+        ("ar", None, 1.5, "يعمل الرابط لمدة 1.5 يوم.", "·"),
+        ("he", None, 1, "הקישור תקף במשך יום אחד.", "·"),
+        ("he", None, 2, "הקישור תקף במשך יומיים.", "·"),
+        ("he", None, 11, "הקישור תקף במשך 11 ימים.", "·"),
     ],
 )
-def test_the_confirmation_mail_counts_its_days_in_the_lists_digits(
-    tmp_path: Path, language: str, calendar: str | None, expires: str, separator: str
+def test_the_confirmation_mail_counts_its_days_in_the_lists_words_and_digits(
+    tmp_path: Path,
+    language: str,
+    calendar: str | None,
+    days: float,
+    expires: str,
+    separator: str,
 ) -> None:
     from email import message_from_bytes, policy
     from email.message import EmailMessage
@@ -519,6 +536,8 @@ def test_the_confirmation_mail_counts_its_days_in_the_lists_digits(
 
     overrides = {"language": language} | ({"calendar": calendar} if calendar else {})
     settings = make_settings(tmp_path, **overrides)
+    web = settings.web.model_copy(update={"confirm_days": days})
+    settings = settings.model_copy(update={"web": web})
     outgoing = confirmation_message(
         settings,
         Renderer(settings),

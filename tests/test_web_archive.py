@@ -451,7 +451,7 @@ def test_a_persian_lists_archive_is_dated_in_its_calendar_and_digits(room: Newsr
         assert '<html lang="fa" dir="rtl">' in page
         assert ">پنجشنبه ۵ آذر ۱۴۰۵</time>" in page and ">سه‌شنبه ۳ آذر ۱۴۰۵</time>" in page
         assert "صفحه ۱ از ۱" in page
-        counts = re.findall("تعداد خبرها: ([^<]+)</p>", page)
+        counts = re.findall('<p class="meta">([^<]+) خبر</p>', page)
         assert len(counts) == 3 and all(re.fullmatch("[۱-۹][۰-۹]*", count) for count in counts)
         # The archived copy's times are filled in the list's calendar (its masthead was
         # written when it was built, in the language the list had then).
@@ -624,3 +624,34 @@ def test_an_edition_that_fits_the_mail_says_nothing_of_more_stories(
     assert edition is not None
     assert "more-online" not in room.services.store.rendered_edition(edition.id).html
     assert "more-online" not in client.get(slot_path("daily", room.slots[-1])).text
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("en", ["11 stories", "2 stories", "1 story"]),
+        ("ar", ["11 خبرًا", "خبران", "خبر واحد"]),
+        ("he", ["11 כתבות", "שתי כתבות", "כתבה אחת"]),
+        ("fa", ["۱۱ خبر", "۲ خبر", "۱ خبر"]),  # a singular noun after any number
+    ],
+)
+def test_the_archive_counts_each_editions_stories_in_the_lists_plural_forms(
+    room: Newsroom, language: str, expected: list[str]
+) -> None:
+    # Not "1 stories", nor Arabic's "عدد الأخبار: 2": each edition's count in the form its
+    # language gives it (digest.plurals). The three editions, oldest first, held 1, 2 and 11.
+    from sqlalchemy import update
+
+    from digest.store.schema import EditionRow
+
+    editions, _ = room.services.store.archived_editions(("daily",), offset=0, limit=10)
+    with room.services.store.engine.begin() as connection:
+        for edition, count in zip(editions, (11, 2, 1), strict=True):  # newest first
+            connection.execute(
+                update(EditionRow)
+                .where(EditionRow.id == edition.edition_id)
+                .values(article_count=count)
+            )
+    with daily_edited(room, language=language) as client:
+        page = client.get("/editions/daily").text
+    assert re.findall('<p class="meta">([^<]+)</p>', page) == expected

@@ -1069,5 +1069,11 @@ def test_the_pages_count_the_days_a_link_works_in_the_lists_digits(tmp_path: Pat
 
     persian = make_settings(tmp_path, language="fa").list(LIST_SLUG)
     gregorian = make_settings(tmp_path, language="fa", calendar="gregorian").list(LIST_SLUG)
-    assert _days(persian, 3) == "۳" and _days(persian, 1.5) == "۱٫۵"
-    assert _days(gregorian, 3) == "3" and _days(None, 3) == "3"
+    assert _days(persian, 3) == "۳ روز" and _days(persian, 1.5) == "۱٫۵ روز"
+    assert _days(gregorian, 3) == "3 روز" and _days(None, 3) == "3 days"
+    # In the form the count takes in the list's language: not "1 days", nor Arabic's "2 أيام".
+    arabic = make_settings(tmp_path, language="ar").list(LIST_SLUG)
+    assert [_days(arabic, days) for days in (1, 2, 3, 11)] == [
+        "يوم واحد", "يومين", "3 أيام", "11 يومًا"
+    ]  # fmt: skip
+    assert _days(None, 1) == "1 day" and _days(None, 1.0) == "1 day"

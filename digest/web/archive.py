@@ -100,7 +100,7 @@ async def _editions_page(request: Request) -> Response:
                 "iso": edition.slot.astimezone(UTC).isoformat(),
                 "subject": edition.subject,
                 "preheader": edition.preheader,
-                "count": edition.article_count,
+                "stories": wording.counted(words.stories, edition.article_count),
                 "url": f"{base}/{edition.slot.astimezone(UTC):{SLOT_FORMAT}}",
             }
             for edition in editions

@@ -37,7 +37,7 @@ class PageWords:
     page_of: str  # {page}, {pages}
     newer: str
     older: str
-    stories: str  # {count}
+    stories: Forms  # how many stories an archived edition holds
     atom_feed: str
     all_lists: str
     pagination: str  # the label of the pagination landmark
@@ -101,7 +101,7 @@ ENGLISH = PageWords(
     page_of="Page {page} of {pages}",
     newer="Newer editions",
     older="Older editions",
-    stories="Stories: {count}",
+    stories=Forms(one="{count} story", other="{count} stories"),
     atom_feed="Atom feed of the editions",
     all_lists="All newsletters",
     pagination="Pages of editions",
@@ -161,7 +161,15 @@ ARABIC = PageWords(
     page_of="الصفحة {page} من {pages}",
     newer="أعداد أحدث",
     older="أعداد أقدم",
-    stories="عدد الأخبار: {count}",
+    # As Al Jazeera counts: "خبر واحد", "خبران", "3 أخبار", "11 خبرًا", "100 خبر".
+    stories=Forms(
+        zero="لا أخبار",
+        one="خبر واحد",
+        two="خبران",
+        few="{count} أخبار",
+        many="{count} خبرًا",
+        other="{count} خبر",
+    ),
     atom_feed="موجز Atom للأعداد",
     all_lists="كل النشرات",
     pagination="صفحات الأعداد",
@@ -233,7 +241,9 @@ HEBREW = PageWords(
     page_of="עמוד {page} מתוך {pages}",
     newer="גיליונות חדשים יותר",
     older="גיליונות ישנים יותר",
-    stories="כתבות: {count}",
+    stories=Forms(
+        one="כתבה אחת", two="שתי כתבות", other="{count} כתבות", exact=(("0", "אין כתבות"),)
+    ),
     atom_feed="הזנת Atom של הגיליונות",
     all_lists="כל הניוזלטרים",
     pagination="עמודי הגיליונות",
@@ -294,7 +304,7 @@ PERSIAN = PageWords(
     page_of="صفحه {page} از {pages}",
     newer="شماره‌های تازه‌تر",
     older="شماره‌های قدیمی‌تر",
-    stories="تعداد خبرها: {count}",
+    stories=Forms(other="{count} خبر"),
     atom_feed="خوراک Atom شماره‌ها",
     all_lists="همه خبرنامه‌ها",
     pagination="صفحه‌های شماره‌ها",
