@@ -469,7 +469,7 @@ def test_feeds_shows_the_feeds_a_hosts_retry_after_paused(tmp_path: Path) -> Non
         polled = digest(config, "poll")
         assert polled.exit_code == 0, polled.output
         summary = " ".join(polled.stdout.split())
-        assert "1 feeds polled, 1 failed, 0 new articles, 1 paused (their host asked to wait" in (
+        assert "1 feed polled, 1 failed, 0 new articles, 1 paused (their host asked to wait" in (
             summary
         )
         feeds = feeds_json(config)
@@ -623,3 +623,39 @@ def test_a_feed_address_longer_than_the_store_keeps_is_refused_by_the_config(
         assert "Invalid configuration" in said and "feeds[Wire].url" in said
         assert "characters long" in said and "at most 2,048" in said
         assert long_path not in said.replace(" ", "")  # not quoted whole
+
+
+def test_a_newsroom_of_one_is_counted_in_the_singular(tmp_path: Path) -> None:
+    # One feed, one topic, one list, one reader: the operator read "1 feeds, 1 topics, 1 lists"
+    # and "1 feeds polled, ... 1 new articles" (digest.plurals.english_count).
+    (tmp_path / "readers.csv").write_text("email,name\nreader@example.org,Reader\n")
+    one = (
+        SETTINGS
+        + """
+[[feeds]]
+name = "Wire"
+url = "{base}/wire"
+
+[[topics]]
+slug = "news"
+name = "News"
+
+[[lists]]
+slug = "daily"
+name = "Daily"
+topics = ["news"]
+schedule = "0 7 * * *"
+timezone = "UTC"
+subscribers = "{folder}/readers.csv"
+"""
+    )
+    with feed_server({"/wire": conditional(rss("wire", count=1))}) as server:
+        config = tmp_path / "digest.toml"
+        config.write_text(one.format(folder=tmp_path, base=server.base_url))
+        checked = digest(config, "config", "check")
+        assert checked.exit_code == 0, checked.output
+        assert "1 feed, 1 topic, 1 list" in checked.stdout
+        polled = digest(config, "poll")
+        assert polled.exit_code == 0, polled.output
+        assert "1 feed polled, 0 failed, 1 new article" in polled.stdout
+        assert "1 new articles" not in polled.stdout

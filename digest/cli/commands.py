@@ -33,6 +33,7 @@ from digest.cli.boundary import report, shown, sigterm_as_ctrl_c
 from digest.config import Settings, load_settings
 from digest.errors import ConfigError, DigestError
 from digest.inbound.server import InboundServer
+from digest.plurals import english_count
 from digest.preflight import Preflight, existing_store, preflight
 from digest.records import CycleSummary
 from digest.schedule import next_slot
@@ -85,7 +86,8 @@ def _report(summary: CycleSummary, services: Services, said: frozenset[str] = fr
     parked = services.store.parked_deliveries(limit=0)[1]
     if parked:
         errors.print(
-            f"[yellow]{parked} deliveries are parked[/]: the server may have taken each of them "
+            f"[yellow]{english_count(parked, 'delivery is', 'deliveries are')} parked[/]: "
+            "the server may have taken each of them "
             "(the reply never came, smtp.max_attempts times), so they are not sent again; "
             "see digest status",
             highlight=False,
@@ -291,7 +293,9 @@ def config_check() -> None:
     if unchecked:
         console.print(f"Lists' history not checked: {shown(unchecked)}", highlight=False)
     console.print(
-        f"{len(settings.feeds)} feeds, {len(settings.topics)} topics, {len(settings.lists)} lists"
+        f"{english_count(len(settings.feeds), 'feed', 'feeds')}, "
+        f"{english_count(len(settings.topics), 'topic', 'topics')}, "
+        f"{english_count(len(settings.lists), 'list', 'lists')}"
     )
     table = Table(show_header=True, header_style="bold")
     for column in ("list", "topics", "schedule", "next edition", "subscribers"):

@@ -24,6 +24,7 @@ from digest.config import ListSettings, Settings, entry_key
 from digest.edition_json import edition_json
 from digest.edition_why import why_lines
 from digest.errors import ConfigError, DigestError
+from digest.plurals import english_count
 from digest.previews import edition_pictures
 from digest.records import Edition, RenderedEdition
 from digest.screenshot import screenshot_edition
@@ -151,7 +152,8 @@ def _print_findings(
     with it, and whether it would go."""
     errors.print(
         # The subject may be the lead's headline: its brackets are text, not markup.
-        f"{rendered.article_count} articles · subject: {shown(rendered.subject)} · HTML "
+        f"{english_count(rendered.article_count, 'article', 'articles')} · "
+        f"subject: {shown(rendered.subject)} · HTML "
         f"{len(html.encode()) / 1000:.1f} KB",
         highlight=False,
     )
@@ -207,7 +209,10 @@ def _poll_every_feed(services: Services) -> None:
         # configured, shown again before it, gave the password away.
         errors.print(f"[yellow]feed[/] {shown(outcome.error or '')}", highlight=False)
     new = sum(outcome.new_articles for outcome in outcomes)
-    summary = f"polled {len(outcomes)} feeds: {new} new articles, {len(failed)} failed"
+    summary = (
+        f"polled {english_count(len(outcomes), 'feed', 'feeds')}: "
+        f"{english_count(new, 'new article', 'new articles')}, {len(failed)} failed"
+    )
     colour = "red" if outcomes and len(failed) == len(outcomes) else "dim"
     errors.print(f"[{colour}]{summary}[/]", highlight=False)
 

@@ -33,6 +33,7 @@ from digest.clock import SystemClock
 from digest.config import Settings, entry_key, read_config_text, settings_from_mapping
 from digest.errors import ConfigError, DigestError
 from digest.opml import plan_import, read_opml, toml_blocks, write_opml
+from digest.plurals import english_count
 from digest.shown import without_password
 from digest.store import FeedState, Store
 
@@ -270,7 +271,10 @@ def feeds_import(
         raise typer.Exit(1)
     blocks = toml_blocks(plan.new)
     if not write:
-        typer.echo(f"# {len(plan.new)} feeds from {path.name}; add these to {settings.source}\n")
+        typer.echo(
+            f"# {english_count(len(plan.new), 'feed', 'feeds')} from {path.name}; "
+            f"add these to {settings.source}\n"
+        )
         typer.echo(blocks, nl=False)
         return
     try:
@@ -281,7 +285,10 @@ def feeds_import(
             highlight=False,
         )
         raise typer.Exit(2) from None
-    console.print(f"Added {len(plan.new)} feeds to {shown(str(settings.source))}", highlight=False)
+    console.print(
+        f"Added {english_count(len(plan.new), 'feed', 'feeds')} to {shown(str(settings.source))}",
+        highlight=False,
+    )
 
 
 def _append_to_config(config: Path, addition: str) -> None:
@@ -338,7 +345,8 @@ def feeds_export(
     else:
         output.write_text(document, encoding="utf-8")
         errors.print(
-            f"{len(settings.feeds)} feeds written to {shown(str(output))}",
+            f"{english_count(len(settings.feeds), 'feed', 'feeds')} "
+            f"written to {shown(str(output))}",
             highlight=False,
             soft_wrap=True,
         )
@@ -418,8 +426,9 @@ def poll(
         else ""
     )
     console.print(
-        f"{summary.feeds_polled} feeds polled, {summary.feeds_failed} failed, "
-        f"{summary.new_articles} new articles{paused}"
+        f"{english_count(summary.feeds_polled, 'feed', 'feeds')} polled, "
+        f"{summary.feeds_failed} failed, "
+        f"{english_count(summary.new_articles, 'new article', 'new articles')}{paused}"
     )
     for problem in summary.problems:
         errors.print(f"[yellow]problem:[/] {shown(problem)}", highlight=False)

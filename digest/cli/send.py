@@ -18,6 +18,7 @@ from digest.cli.app import app, console, errors, known_list, load_config, runnin
 from digest.cli.boundary import sigterm_as_ctrl_c
 from digest.config import Settings, entry_key
 from digest.errors import BrokerUnavailableError, OutboxUnavailableError
+from digest.plurals import english_count
 from digest.send_now import send_now, settled, slot_counts, slot_to_send, total
 from digest.services import Services
 from digest.store.db import database_gave_way
@@ -317,7 +318,8 @@ def _print_sent_here(
             f"{named} of {escape(list_slug)} was built already (digest send "
             "builds one edition a minute): "
             + (
-                f"the {tried} deliveries still pending were tried now, "
+                f"the {english_count(tried, 'delivery', 'deliveries')} "
+                "still pending were tried now, "
                 if tried
                 else "no delivery was pending, so "
             )
@@ -327,7 +329,8 @@ def _print_sent_here(
     _print_counts(counts)
     if counts.pending:
         console.print(
-            f"{counts.pending} deliveries wait to be tried again: digest run sends them "
+            f"{english_count(counts.pending, 'delivery waits', 'deliveries wait')} "
+            "to be tried again: digest run sends them "
             "at their time (digest status shows when).",
             highlight=False,
         )
@@ -345,7 +348,8 @@ def _handed_out(named: str, list_slug: str, built: BuildOutcome) -> str:
             f"(or digest send {escape(list_slug)} --wait)."
         )
     return (
-        f"{named} of {escape(list_slug)}: {built.pending_deliveries} deliveries "
+        f"{named} of {escape(list_slug)}: "
+        f"{english_count(built.pending_deliveries, 'delivery', 'deliveries')} "
         "handed to the workers; follow them with digest status "
         f"(or digest send {escape(list_slug)} --wait next time)."
     )

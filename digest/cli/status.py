@@ -20,6 +20,7 @@ from digest.cli.boundary import DigestTyper, json_text, shown
 from digest.cli.service import QUEUE
 from digest.clock import SystemClock
 from digest.lists import list_for_slug
+from digest.plurals import english_count
 from digest.store import EditionDeliveries, ParkedDelivery, Store
 
 if TYPE_CHECKING:
@@ -151,8 +152,10 @@ def _service_table(report: StatusReport) -> Table:
         table.add_row("queue", f"{state.queue.waiting} waiting, {state.queue.in_hand} in hand")
     if state.dropped:
         reasons = ", ".join(f"{count} {reason}" for reason, count in state.dropped)
+        dropped = sum(count for _, count in state.dropped)
         table.add_row(
-            "dropped", f"[red]{sum(c for _, c in state.dropped)} task messages[/] ({reasons})"
+            "dropped",
+            f"[red]{english_count(dropped, 'task message', 'task messages')}[/] ({reasons})",
         )
     return table
 
@@ -334,7 +337,9 @@ def deliveries_retry(
         # A run sends no edition of a list outside the config: "the next digest run sends
         # them" was never kept, and the edition stayed in flight in every status since.
         errors.print(
-            f"[yellow]warning:[/] released {released} parked deliveries of edition {edition}, "
+            "[yellow]warning:[/] released "
+            f"{english_count(released, 'parked delivery', 'parked deliveries')} "
+            f"of edition {edition}, "
             f"but its list {shown(repr(list_slug))} is not in {shown(str(settings.source))}: "
             "they are held, not sent, until the list is back (or a list names it in its "
             "previous_slugs).",
@@ -342,6 +347,7 @@ def deliveries_retry(
         )
         return
     console.print(
-        f"Released {released} parked deliveries of edition {edition}: the next "
+        f"Released {english_count(released, 'parked delivery', 'parked deliveries')} "
+        f"of edition {edition}: the next "
         "[bold]digest run[/] sends them, again up to smtp.max_attempts times each."
     )
