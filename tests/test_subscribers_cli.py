@@ -386,7 +386,7 @@ def test_audit_flags_a_burst_of_unsubscribes_from_one_domain(tmp_path: Path, bas
     services.close()
     flagged = digest(config, "subscribers", "audit", "--minutes", "10", "--threshold", "5")
     assert flagged.exit_code == 1, flagged.output
-    assert "12 unsubscribes in the last 30 days; 1 bursts" in flagged.stdout
+    assert "12 unsubscribes in the last 30 days; 1 burst of" in flagged.stdout
     [row] = [line for line in flagged.stdout.splitlines() if "bigcorp" in line]
     assert "│ 6 " in row and "one-click 6" in row
     assert sum("example.org" in line for line in flagged.stdout.splitlines()) == 1

@@ -29,6 +29,7 @@ from digest.errors import ConfigError
 from digest.imports import import_file
 from digest.lists import slugs_and_previous
 from digest.mail.reader_addresses import as_written, check_address, spreadsheet_safe
+from digest.plurals import english_count
 from digest.services import signing_secret
 from digest.store import Membership, Store
 from digest.store.subscribers import CHANNELS, STATUSES, UNRECORDED
@@ -99,7 +100,8 @@ def import_subscribers(
         errors.print(f"  line {line}: {shown(why)}", highlight=False)
     if report.kept_choices:
         console.print(
-            f"{report.kept_choices} readers keep the name or timezone they chose themselves.",
+            f"{english_count(report.kept_choices, 'reader keeps', 'readers keep')} the name or "
+            "timezone they chose themselves.",
             highlight=False,
         )
     if report.pending and confirmed:
@@ -205,7 +207,8 @@ def list_subscribers(
         suppressions = store.suppressions()
         if suppressions:
             console.print(
-                f"{len(suppressions)} addresses suppressed for every list "
+                f"{english_count(len(suppressions), 'address', 'addresses')} suppressed for "
+                "every list "
                 f"({sum(s.email is None for s in suppressions)} of them forgotten).",
                 highlight=False,
             )
@@ -366,8 +369,10 @@ def audit(
         history = store.unsubscribe_history(since)
     bursts = find_bursts(history, minutes=minutes, threshold=threshold)
     console.print(
-        f"{len(history)} unsubscribes in the last {days} days; "
-        f"{len(bursts)} bursts of {threshold} or more from one domain within {minutes} minutes.",
+        f"{english_count(len(history), 'unsubscribe', 'unsubscribes')} in the last "
+        f"{english_count(days, 'day', 'days')}; {english_count(len(bursts), 'burst', 'bursts')} "
+        f"of {threshold} or more from one domain within "
+        f"{english_count(minutes, 'minute', 'minutes')}.",
         highlight=False,
     )
     if not bursts:

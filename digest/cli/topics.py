@@ -18,6 +18,7 @@ from digest.clock import SystemClock
 from digest.config import Settings, load_settings
 from digest.errors import ConfigError, DigestError
 from digest.ingest import fetch_feed, parse_feed
+from digest.plurals import english_count
 from digest.records import Article, Entry
 from digest.shown import database_shown
 from digest.topics import Explanation, classifier_for
@@ -152,8 +153,9 @@ def suggest_terms(
         articles = services.store.articles_seen_since(services.clock.now() - timedelta(days=days))
     if not articles:
         errors.print(
-            f"[bold red]error:[/] no article was stored in the last {days} days: poll the feeds "
-            "first (`digest poll`), or look further back with --days",
+            "[bold red]error:[/] no article was stored in the last "
+            f"{english_count(days, 'day', 'days')}: poll the feeds first (`digest poll`), or look "
+            "further back with --days",
             highlight=False,
         )
         raise typer.Exit(1)
@@ -168,20 +170,26 @@ def suggest_terms(
         ours = sum(1 for filed, score in standings if filed or score > 0)
         if not ours:
             console.print(
-                f"Nothing to suggest for {topic.slug}: none of the {len(articles)} articles of "
-                f"the last {days} days is filed under {topic.slug} or comes near it (some "
+                f"Nothing to suggest for {topic.slug}: none of the "
+                f"{english_count(len(articles), 'article', 'articles')} of "
+                f"the last {english_count(days, 'day', 'days')} is filed under {topic.slug} or "
+                "comes near it (some "
                 "evidence, under its threshold); look further back with --days",
                 highlight=False,
             )
             return
         console.print(
             f"Nothing to suggest for {topic.slug}: no phrase that its rules do not name recurs "
-            f"in its {ours} articles and near misses of the last {days} days "
+            f"in its {english_count(ours, 'article', 'articles')} and near misses of the last "
+            f"{english_count(days, 'day', 'days')} "
             f"(of {len(articles)} in all).",
             highlight=False,
         )
         return
-    table = Table(title=f"Phrases for {topic.slug}, from {len(articles)} articles of {days} days")
+    counted = english_count(len(articles), "article", "articles")
+    table = Table(
+        title=f"Phrases for {topic.slug}, from {counted} of {english_count(days, 'day', 'days')}"
+    )
     for column in ("phrase", "near misses", "filed", "elsewhere", "would file"):
         table.add_column(column)
     for item in found:
@@ -315,7 +323,8 @@ def _print_explanation(explanation: Explanation) -> None:
 
 def _print_dry_run(result: DryRun, current: Settings, proposed: Settings, days: int) -> None:
     console.print(
-        f"{result.articles} articles first seen in the last {days} days, from "
+        f"{english_count(result.articles, 'article', 'articles')} first seen in the last "
+        f"{english_count(days, 'day', 'days')}, from "
         f"{shown(database_shown(current.service.database_url))}: rules of "
         f"{shown(str(current.source))} → rules of {shown(str(proposed.source))}",
         highlight=False,
