@@ -499,7 +499,7 @@ def test_forget_finds_an_address_written_with_its_internationalized_domain(
     assert person["subscriber"]["name"] == "Sam"
     forgotten = digest(config, "subscribers", "forget", "sam@bücher.example", "--yes")
     assert forgotten.exit_code == 0, forgotten.output
-    assert "sam@bücher.example: erased; 1 memberships ended" in forgotten.stdout
+    assert "sam@bücher.example: erased; 1 membership ended" in forgotten.stdout
     assert json.loads(digest(config, "subscribers", "list", "--json").stdout) == []
     again = digest(
         config, "subscribers", "import", str(tmp_path / "idn.csv"), "--list", "daily", "--confirmed"
@@ -544,7 +544,7 @@ def test_forget_of_an_address_pasted_with_its_name_erases_that_person(
     assert person["subscriber"]["name"] == "Jane"
     forgotten = digest(config, "subscribers", "forget", pasted, "--yes")
     assert forgotten.exit_code == 0, forgotten.output
-    assert ": erased; 1 memberships ended" in forgotten.stdout
+    assert ": erased; 1 membership ended" in forgotten.stdout
     assert json.loads(digest(config, "subscribers", "list", "--json").stdout) == []
 
 
@@ -572,7 +572,7 @@ def test_forget_erases_a_person_and_refuses_them_at_every_later_import(
 
     forgotten = digest(config, "subscribers", "forget", "rana@example.org", "--yes")
     assert forgotten.exit_code == 0, forgotten.output
-    assert "erased" in forgotten.stdout and "1 deliveries anonymised" in forgotten.stdout
+    assert "erased" in forgotten.stdout and "1 delivery anonymised" in forgotten.stdout
     assert "rana" not in (tmp_path / "var" / "suppressed.csv").read_text().lower()
     services, _ = start(settings_of(tmp_path, raw), FixedClock(DAY1))
     with services.store.transaction() as session:

@@ -420,8 +420,10 @@ def forget_person(
         done = privacy.forget(settings, store, key, email, SystemClock().now())
     found = "erased" if done.found else "not found; its key is kept all the same"
     console.print(
-        f"{escape(email)}: {found}; {done.memberships} memberships ended, {done.deliveries} "
-        f"deliveries anonymised, {done.file_lines} lines taken out of "
+        f"{escape(email)}: {found}; "
+        f"{english_count(done.memberships, 'membership', 'memberships')} ended, "
+        f"{english_count(done.deliveries, 'delivery', 'deliveries')} anonymised, "
+        f"{english_count(done.file_lines, 'line', 'lines')} taken out of "
         f"{escape(str(settings.service.suppression_path))}.",
         highlight=False,
     )
