@@ -87,3 +87,12 @@ def test_operator_output_counts_in_english() -> None:
     assert english_count(1, "feed", "feeds") == "1 feed"
     assert english_count(0, "feed", "feeds") == "0 feeds"
     assert english_count(1200, "copy", "copies") == "1,200 copies"
+
+
+def test_a_complaint_from_a_reader_of_one_list_ends_one_membership() -> None:
+    # The log line of an inbound complaint said "suppressed (1 memberships ended)".
+    from digest.inbound.events import COMPLAINT
+    from digest.inbound.take import _suppressed
+
+    assert _suppressed(COMPLAINT, 1) == "suppressed (1 membership ended)"
+    assert _suppressed(COMPLAINT, 2) == "suppressed (2 memberships ended)"

@@ -26,6 +26,7 @@ from datetime import timedelta
 from digest.addresses import without_addresses
 from digest.inbound import apply
 from digest.inbound.events import COMPLAINT, HARD_BOUNCE, SOFT_BOUNCE, UNSUBSCRIBE, InboundEvent
+from digest.plurals import english_count
 from digest.services import Services
 
 _log = logging.getLogger(__name__)
@@ -124,7 +125,7 @@ def _suppressed(kind: str, ended: int) -> str:
     # not ask to leave); only a complaint ends them. "0 memberships ended" after a bounce read
     # as if nothing had been done.
     if kind == COMPLAINT:
-        return f"suppressed ({ended} memberships ended)"
+        return f"suppressed ({english_count(ended, 'membership', 'memberships')} ended)"
     return "suppressed for every list"
 
 
