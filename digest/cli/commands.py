@@ -87,9 +87,8 @@ def _report(summary: CycleSummary, services: Services, said: frozenset[str] = fr
     if parked:
         errors.print(
             f"[yellow]{english_count(parked, 'delivery is', 'deliveries are')} parked[/]: "
-            "the server may have taken each of them "
-            "(the reply never came, smtp.max_attempts times), so they are not sent again; "
-            "see digest status",
+            "the server's reply never came (smtp.max_attempts tries), though it may have "
+            "taken the copy, and a parked copy is not sent again; see digest status",
             highlight=False,
         )
     if services.settings.smtp is None and summary.messages_delivered:
