@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 import stat
 from pathlib import Path
@@ -255,3 +257,92 @@ def test_a_confirmation_token_signed_without_its_own_salt_is_refused() -> None:
             TokenSigner(SECRET).read_confirm_token(
                 foreign.dumps([42, "daily"]), now, timedelta(days=3)
             )
+
+
+def test_a_secret_file_that_is_not_text_says_why_and_is_not_replaced(tmp_path: Path) -> None:
+    # A key file damaged on disk is the operator's to restore: a new key would void every link.
+    path = tmp_path / "secret_key"
+    path.write_bytes(b"\xff\xfe key\n")
+    with pytest.raises(ConfigError) as raised:
+        load_or_create_secret(path)
+    assert str(raised.value) == (
+        f"{path}: cannot read the secret key file: not ASCII text; fix it or set DIGEST_SECRET_KEY"
+    )
+    assert path.read_bytes() == b"\xff\xfe key\n"
+
+
+def test_a_folder_where_the_secret_file_should_be_is_named_with_the_system_s_reason(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "secret_key"
+    path.mkdir()
+    with pytest.raises(ConfigError) as raised:
+        load_or_create_secret(path)
+    assert str(raised.value) == (
+        f"{path}: cannot read the secret key file: Is a directory; fix it or set DIGEST_SECRET_KEY"
+    )
+
+
+def test_an_empty_secret_file_says_the_links_already_sent_stop_working(tmp_path: Path) -> None:
+    path = tmp_path / "secret_key"
+    path.write_text("  \n", encoding="ascii")
+    with pytest.raises(ConfigError) as raised:
+        load_or_create_secret(path)
+    assert str(raised.value) == (
+        f"{path}: the secret key file is empty: delete it to have a new key made (links in "
+        "mails already sent stop working), or set DIGEST_SECRET_KEY"
+    )
+
+
+def test_a_secret_file_made_meanwhile_by_another_process_is_the_key_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two processes started together: the one that links second keeps the first one's key,
+    # or the links the first one already signed would be refused.
+    path = tmp_path / "secret_key"
+    real_link = os.link
+
+    def link_after_the_other(source: str, target: Path) -> None:
+        Path(target).write_text("the-other-process-key\n", encoding="ascii")
+        real_link(source, target)
+
+    monkeypatch.setattr(os, "link", link_after_the_other)
+    assert load_or_create_secret(path) == "the-other-process-key"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["secret_key"], "no temporary left"
+
+
+def test_a_secret_file_removed_while_being_made_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "secret_key"
+    monkeypatch.setattr(os, "link", lambda source, target: None)  # linked, then removed
+    with pytest.raises(ConfigError) as raised:
+        load_or_create_secret(path)
+    assert str(raised.value) == f"{path}: the secret key file vanished while being created"
+    assert list(tmp_path.iterdir()) == [], "no temporary left"
+
+
+@pytest.mark.parametrize(
+    ("number", "remedy"),
+    [
+        (errno.ENOSPC, "free space on its disk"),
+        (errno.EDQUOT, "free space on its disk"),
+        (errno.EACCES, "make its folder writable"),
+    ],
+)
+def test_a_secret_file_that_cannot_be_written_leaves_nothing_and_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, number: int, remedy: str
+) -> None:
+    path = tmp_path / "secret_key"
+
+    def fails(descriptor: int) -> None:
+        raise OSError(number, os.strerror(number))
+
+    monkeypatch.setattr(os, "fsync", fails)
+    with pytest.raises(ConfigError) as raised:
+        load_or_create_secret(path)
+    assert str(raised.value) == (
+        f"{path}: cannot create the secret key file: {os.strerror(number)}; {remedy} or set "
+        "DIGEST_SECRET_KEY"
+    )
+    assert list(tmp_path.iterdir()) == [], "no half-written key, and no temporary"
