@@ -500,6 +500,23 @@ def test_a_form_token_is_taken_for_twelve_hours_from_its_issue_and_never_from_th
     assert not forms.valid(token, "/unsubscribe/abc")
 
 
+def test_a_form_token_is_made_the_same_by_every_release_and_only_under_its_own_salt() -> None:
+    # A page opened before an upgrade (or served by a web process not yet upgraded) is posted
+    # to one that is: the token must read the same. One signed with the same key under another
+    # salt (a link's, or itsdangerous's default) is no form token of ours.
+    from itsdangerous import Signer
+
+    secret, start = "form-secret-0123456789", datetime(2026, 11, 24, 8, tzinfo=UTC)
+    forms = FormTokens(secret, FixedClock(start), base_url="https://news.example.org")
+    token = "39bdf3a20800ed267406afe6a5d3947e.1795507200.K9FjBSS6TPUBZYEBgBIIDtsUAo4"
+    assert forms.issue("/unsubscribe/abc") == token
+    assert forms.valid(token, "/unsubscribe/abc")
+    value = token.rpartition(".")[0]
+    for salt in ("unsubscribe", "itsdangerous.Signer"):
+        foreign = Signer(secret, salt=salt).sign(value).decode("ascii")
+        assert not forms.valid(foreign, "/unsubscribe/abc")
+
+
 def _posted(body: bytes, content_type: str) -> Request:
     async def receive() -> dict[str, object]:
         return {"type": "http.request", "body": body, "more_body": False}
@@ -533,6 +550,21 @@ def test_a_posted_form_is_read_up_to_twenty_fields_and_4096_bytes_a_field_and_no
         return [len(form) for form in forms]
 
     assert anyio.run(sizes) == [20, 0, 1, 0]
+
+
+def test_a_posted_form_with_a_file_in_it_is_read_as_empty() -> None:
+    # No page asks for a file: one sent is refused whole (its form token with it), never
+    # spooled to disk, however small.
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="form_token"\r\n\r\nt\r\n'
+        b'--b\r\nContent-Disposition: form-data; name="f"; filename="a.txt"\r\n'
+        b"Content-Type: text/plain\r\n\r\nx\r\n--b--\r\n"
+    )
+
+    async def read() -> int:
+        return len(await posted_form(_posted(body, "multipart/form-data; boundary=b")))
+
+    assert anyio.run(read) == 0
 
 
 def test_a_form_refused_for_its_origin_is_logged_with_where_it_was_posted_and_from_what(
