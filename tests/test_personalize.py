@@ -404,6 +404,48 @@ def test_a_persian_preview_is_dated_as_its_readers_read_it() -> None:
     assert "<p>رادیو فردا &middot; ۱ فروردین، ۰۱:۳۰ به وقت تهران</p>" in preview.html
 
 
+def test_a_preview_fills_every_marker_for_a_made_up_reader_in_the_lists_timezone() -> None:
+    # What `digest preview` shows the newsroom: the greeting of no name, links that lead
+    # nowhere of a reader's, a made-up address, and each time as the list's readers read it
+    # (the year written only for a year not the edition's, there).
+    old = placeholders.time_marker(datetime(2023, 12, 31, 18, 30, tzinfo=UTC))
+    rendered = replace(
+        RENDERED,
+        text=TEXT + f"Old · {old}\n",
+        html=HTML.replace("</body>", f"<p>Old &middot; {old}</p></body>"),
+    )
+    preview = fill_for_preview(rendered, service=SERVICE, digest_list=DIGEST_LIST)
+    assert preview.text == (
+        "Hello,\n\nTalks resume in Muscat\nGulf Wire · 1 May, 05:14 GST\n"
+        "...and a line that starts with dots\n.\nاستؤنفت المحادثات في مسقط\n\n"
+        "Sent to you@example.org.\n"
+        "Unsubscribe: https://briefing.example.org/unsubscribe/preview\n"
+        "Preferences: https://briefing.example.org/preferences/preview\n"
+        "Old · 31 Dec 2023, 22:30 GST\n"
+    )
+    assert preview.html.startswith(
+        '<!DOCTYPE html><html><body style="margin:0"><p style="font-size:16px">Hello,</p>'
+        "<h1>Talks resume in Muscat</h1><p>Gulf Wire &middot; 1 May, 05:14 GST</p>"
+    )
+    assert preview.html.endswith(
+        "<p>Sent to you@example.org. "
+        '<a href="https://briefing.example.org/unsubscribe/preview">Unsubscribe</a> '
+        '<a href="https://briefing.example.org/preferences/preview">Preferences</a></p>'
+        "<p>Old &middot; 31 Dec 2023, 22:30 GST</p></body></html>\n"
+    )
+    assert replace(preview, text=rendered.text, html=rendered.html) == rendered
+    # New Year's Day's edition at 03:00 UTC is still 31 December in New York: a story of
+    # that afternoon is of the edition's year there, and written without it.
+    new_york = DIGEST_LIST.model_copy(update={"timezone": "America/New_York"})
+    afternoon = placeholders.time_marker(datetime(2024, 12, 31, 18, 30, tzinfo=UTC))
+    eve = replace(
+        RENDERED, slot=datetime(2025, 1, 1, 3, 0, tzinfo=UTC), text=f"Late · {afternoon}\n"
+    )
+    assert fill_for_preview(eve, service=SERVICE, digest_list=new_york).text == (
+        "Late · 31 Dec, 13:30 ET\n"
+    )
+
+
 def test_a_time_of_another_year_than_the_editions_keeps_its_year() -> None:
     # New Year's Day's edition: last night's article is of last year where the reader is.
     slot = datetime(2025, 1, 1, 3, 0, tzinfo=UTC)  # 07:00 in Dubai
