@@ -21,6 +21,14 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from digest.clock import FixedClock
+from digest.preferences import (
+    ListMembership,
+    Preferences,
+    PreferencesGone,
+    PreferencesRefused,
+    preferences_of,
+    save_preferences,
+)
 from digest.privacy import forget
 from digest.sample_server import serve_folder
 from digest.services import Services
@@ -168,6 +176,9 @@ def test_saving_keeps_the_topics_name_and_timezone_as_the_readers_own(
     run(services)
     again = services.store.held_subscriber(sam)
     assert again is not None and again.timezone == "Europe/London"
+    # Their zone is in its field when they come back: a page saved again keeps it.
+    field = 'name="timezone" type="text" maxlength="64" dir="ltr" value="Europe/London"'
+    assert field in saved.text and field in client.get(path).text
     # Every topic ticked again: back to the plain edition, no choice kept.
     token = form_token(saved.text)
     every = [("form_token", token), *[("topics", slug) for slug in TOPICS], ("lists", "daily")]
@@ -232,6 +243,75 @@ def test_a_form_that_cannot_be_taken_changes_nothing_and_says_why(
     answer = client.post(path, content=urlencode([*fields, ("name", "Changed")]), headers=FORM)
     assert answer.status_code == status and says in answer.text
     assert state(services) == before and services.store.topic_choices("daily") == {}
+
+
+def test_a_refused_form_and_a_reader_gone_say_why_to_the_library_s_caller(
+    room: tuple[Services, Any, Path],
+) -> None:
+    services = room[0]
+    sam, daily = member(services, "Sam"), services.settings.list("daily")
+    kept = {"name": "Sam", "stay_on": ("daily", "arabic")}
+    for topics, zone, field, problem in (
+        ((), "", "topics", "choose at least one topic"),
+        (("iran",), "Mars/Olympus", "timezone", "unknown timezone 'Mars/Olympus'"),
+    ):
+        with pytest.raises(PreferencesRefused) as refused:
+            save_preferences(services, sam, daily, topics=topics, timezone=zone, **kept)
+        assert (refused.value.field, refused.value.problem) == (field, problem)
+        assert str(refused.value) == problem
+    forget(
+        services.settings,
+        services.store,
+        services.address_key,
+        "sam@example.org",
+        services.clock.now(),
+    )
+    with pytest.raises(PreferencesGone) as gone:
+        preferences_of(services, sam, daily)
+    assert str(gone.value) == f"subscriber {sam} is not held any more"
+
+
+def test_a_list_the_reader_never_joined_is_shown_named_in_its_language_to_sign_up_to(
+    tmp_path: Path,
+) -> None:
+    # Sam is on the daily list only: the page names the Arabic one in Arabic, right to left,
+    # with its sign-up link, and the Arabic list's own page opens with its every topic.
+    folder = tmp_path / "feeds"
+    folder.mkdir()
+    write_feed(folder, [])
+    (tmp_path / "rana.csv").write_text("email,name\nrana@example.org,Rana\n")
+    common = {"schedule": "0 7 * * *", "timezone": "Asia/Dubai"}
+    lists = [
+        {"slug": "daily", "name": "The Daily Brief", "topics": TOPICS, **common,
+         "subscribers": "members.csv"},
+        {"slug": "arabic", "name": "النشرة", "language": "ar", "topics": ["iran", "gulf"],
+         **common, "subscribers": "rana.csv"},
+    ]  # fmt: skip
+    with serve_folder(folder) as base_url:
+        settings = settings_of(tmp_path, config(tmp_path, base_url, lists))
+        services, _ = start(settings, FixedClock(DAY1))
+        try:
+            run(services)
+            client, sam = TestClient(create_app(services)), member(services, "Sam")
+            page = client.get(link(services, "Sam")).text
+            assert '<span id="list-name-arabic" lang="ar" dir="rtl">النشرة</span>' in page
+            assert 'href="/subscribe/arabic" id="signup-arabic"' in page
+            assert preferences_of(services, sam, settings.list("arabic")) == Preferences(
+                sam,
+                "sam@example.org",
+                "Sam",
+                None,
+                ("iran", "gulf"),
+                (
+                    ListMembership("daily", "The Daily Brief", "en", "confirmed", "daily"),
+                    ListMembership("arabic", "النشرة", "ar", None, None),
+                ),
+            )
+            arabic = client.get(link(services, "Sam", "arabic"))
+            assert arabic.status_code == 200
+            assert 'name="topics" value="gulf" checked' in arabic.text
+        finally:
+            services.close()
 
 
 def test_the_field_refused_is_the_one_marked_invalid_and_tied_to_the_reason(
