@@ -27,7 +27,7 @@ from digest.store.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
 from digest.web import create_app
 from digest.web.ratelimits import SignUpLimits
 from digest.web.server import serving
-from digest.web.signups import JITTER_SECONDS, ThreadQueue, random_delay
+from digest.web.signups import JITTER_SECONDS, RETRIES, ThreadQueue, random_delay, retry_wait
 from tests.servers import postgres_cluster
 from tests.service_cluster import fresh_database, wait_for
 from tests.webtools import Newsroom, build_editions, newsroom
@@ -857,6 +857,9 @@ def test_a_renamed_list_keeps_its_sign_up_addresses(
     for kind in ("subscribe", "embed"):
         moved = client.get(f"/{kind}/morning", follow_redirects=False)  # the daily's old slug
         assert moved.status_code == 301 and moved.headers["location"] == f"/{kind}/daily"
+        # A link checker asks with HEAD: told the same, so the newsroom's page is mended.
+        checked = client.head(f"/{kind}/morning", follow_redirects=False)
+        assert checked.status_code == 301 and checked.headers["location"] == f"/{kind}/daily"
     # A form loaded before the rename still signs up, to the list under its slug now.
     token = client.app.state.web.forms.issue("/subscribe/morning")  # type: ignore[attr-defined]
     answer = client.post("/subscribe/morning", data={"form_token": token, "email": "m@example.org"})
@@ -1077,3 +1080,18 @@ def test_the_pages_count_the_days_a_link_works_in_the_lists_digits(tmp_path: Pat
         "يوم واحد", "يومين", "3 أيام", "11 يومًا"
     ]  # fmt: skip
     assert _days(None, 1) == "1 day" and _days(None, 1.0) == "1 day"
+
+
+def test_a_sign_up_waits_for_the_database_some_four_minutes_in_all() -> None:
+    # A restart or a failover takes minutes: the waits double from 2 s to a minute at most,
+    # and the last try comes about four minutes after the first.
+    waits = [retry_wait(attempt) for attempt in range(1, RETRIES + 1)]
+    assert waits == [2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 60.0]
+    assert 210 <= sum(waits) <= 270
+
+
+def test_a_queue_that_never_had_a_sign_up_closes_at_once(room: Newsroom) -> None:
+    # The app a config edit replaced before anyone signed up: its queue has no thread.
+    unused = ThreadQueue(room.services, lambda: room.services.transport)
+    unused.close()
+    unused.close()
