@@ -6,6 +6,7 @@ import errno
 import os
 import re
 import stat
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -122,10 +123,24 @@ def test_empty_secret_is_refused() -> None:
     assert str(refused.value) == "the signing secret is empty: set DIGEST_SECRET_KEY"
 
 
-def test_secret_file_is_created_private_and_then_reused(tmp_path: Path) -> None:
+def test_secret_file_is_created_private_and_then_reused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "var" / "keys" / "secret_key"
+    linked: list[Path] = []
+    real_link = os.link
+
+    def link(source: str, target: Path) -> None:
+        linked.append(Path(source))
+        real_link(source, target)
+
+    monkeypatch.setattr(os, "link", link)
     key = load_or_create_secret(path)
     assert len(key) >= 40
+    # One line, as an operator copies it into DIGEST_SECRET_KEY.
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43,}\n", path.read_text(encoding="ascii"))
+    # Made beside the key: a link cannot cross file systems, and data_dir is often a mount.
+    assert [source.parent for source in linked] == [path.parent]
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert load_or_create_secret(path) == key
     assert sorted(p.name for p in path.parent.iterdir()) == ["secret_key"], "no temporary left"
@@ -135,9 +150,15 @@ def test_secret_file_is_created_private_and_then_reused(tmp_path: Path) -> None:
     assert reloaded.read_unsubscribe_token(token) == (7, "gulf-weekly")
 
 
-def test_existing_secret_file_is_read(tmp_path: Path) -> None:
+def test_existing_secret_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "secret_key"
     path.write_text("  operator-chosen-key\n", encoding="ascii")
+
+    def read_only(**_: object) -> None:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    # A key kept in a read-only folder (/etc/digest, a read-only mount) is read, not made.
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
     assert load_or_create_secret(path) == "operator-chosen-key"
 
 
@@ -259,16 +280,21 @@ def test_a_confirmation_token_signed_without_its_own_salt_is_refused() -> None:
             )
 
 
-def test_a_secret_file_that_is_not_text_says_why_and_is_not_replaced(tmp_path: Path) -> None:
+@pytest.mark.parametrize("damaged", [b"\xff\xfe key\n", "clé-secrète\n".encode()])
+def test_a_secret_file_that_is_not_ascii_says_why_and_is_not_replaced(
+    tmp_path: Path, damaged: bytes
+) -> None:
     # A key file damaged on disk is the operator's to restore: a new key would void every link.
+    # One in UTF-8 is refused too: read under each machine's locale, a web process and a
+    # worker would sign with different keys.
     path = tmp_path / "secret_key"
-    path.write_bytes(b"\xff\xfe key\n")
+    path.write_bytes(damaged)
     with pytest.raises(ConfigError) as raised:
         load_or_create_secret(path)
     assert str(raised.value) == (
         f"{path}: cannot read the secret key file: not ASCII text; fix it or set DIGEST_SECRET_KEY"
     )
-    assert path.read_bytes() == b"\xff\xfe key\n"
+    assert path.read_bytes() == damaged
 
 
 def test_a_folder_where_the_secret_file_should_be_is_named_with_the_system_s_reason(
