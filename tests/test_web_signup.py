@@ -28,6 +28,7 @@ from digest.web import create_app
 from digest.web.ratelimits import SignUpLimits
 from digest.web.server import serving
 from digest.web.signups import JITTER_SECONDS, RETRIES, ThreadQueue, random_delay, retry_wait
+from digest.web.words import ENGLISH, words_for
 from tests.servers import postgres_cluster
 from tests.service_cluster import fresh_database, wait_for
 from tests.webtools import Newsroom, build_editions, newsroom
@@ -1095,3 +1096,58 @@ def test_a_queue_that_never_had_a_sign_up_closes_at_once(room: Newsroom) -> None
     unused = ThreadQueue(room.services, lambda: room.services.transport)
     unused.close()
     unused.close()
+
+
+def test_a_damaged_link_and_one_of_a_list_no_longer_sent_say_what_to_do(
+    room: Newsroom, client: TestClient, queue: ThreadQueue
+) -> None:
+    services = room.services
+    sign_up(client, "nour@example.org")
+    queue.join()
+    token = confirm_path(confirmations(room)[0]).rsplit("/", 1)[1]
+    nour = services.store.subscriber_by_email("nour@example.org")
+    assert nour is not None
+    gone = f"/confirm/{services.signer.confirm_token(nour.id, 'gone-list', room.clock.now())}"
+    for path, status, title, body in (
+        (
+            f"/confirm/{token[:-2]}",
+            400,
+            "This link is damaged",
+            "The confirmation link could not be read: part of it may have been lost when it "
+            "was copied. Open it again from the mail itself, or sign up again.",
+        ),
+        (
+            gone,
+            410,
+            "This newsletter is no longer published",
+            "The list this link was for is not sent any more. The front page shows the "
+            "newsletters there are.",
+        ),
+    ):
+        page = client.get(path)
+        said = " ".join(page.text.split())
+        assert page.status_code == status and f"<h1>{title}</h1>" in said and body in said
+    # Expired as well: said in English, the list it named being gone.
+    room.clock.set(room.clock.now() + timedelta(days=3, minutes=1))  # web.confirm_days = 3
+    page = client.get(gone)
+    assert page.status_code == 410 and f"<h1>{ENGLISH.link_expired_title}</h1>" in page.text
+
+
+def test_a_confirmation_refused_is_said_in_its_lists_language(
+    room: Newsroom, client: TestClient, queue: ThreadQueue
+) -> None:
+    sign_up(client, "nour@example.org", list_slug="arabic")
+    queue.join()
+    path = confirm_path(confirmations(room)[0])
+    arabic = words_for("ar")
+    # The button pressed on a page open too long: the page again, of the same list.
+    again = client.post(path, data={})
+    assert again.status_code == 403 and "النشرة" in again.text and 'lang="ar"' in again.text
+    nour = room.services.store.subscriber_by_email("nour@example.org")
+    assert nour is not None
+    room.services.store.unsubscribe(nour.id, "arabic", room.clock.now(), "one-click")
+    page = client.get(path)
+    answer = client.post(path, data={"form_token": form_token(page.text, path)})
+    said = " ".join(answer.text.split())
+    assert answer.status_code == 409 and f"<h1>{arabic.not_confirmed_title}</h1>" in said
+    assert arabic.not_confirmed_body in said and 'lang="ar" dir="rtl"' in said
