@@ -434,7 +434,9 @@ def test_a_confirmation_refused_is_logged_by_subscriber_id_never_the_address(
     assert f"subscriber {reader.id} was not sent" in said and "550 5.1.1" in said, said
 
 
-def test_a_sign_up_never_confirmed_is_dropped_once_its_link_has_expired(room: Newsroom) -> None:
+def test_a_sign_up_never_confirmed_is_dropped_once_its_link_has_expired(
+    room: Newsroom, caplog: pytest.LogCaptureFixture
+) -> None:
     # Anyone's form kept an address, and the name typed with it, for ever, though its owner
     # never confirmed and the link of the mail stopped working after web.confirm_days.
     services, store, start = room.services, room.services.store, room.clock.now()
@@ -449,9 +451,18 @@ def test_a_sign_up_never_confirmed_is_dropped_once_its_link_has_expired(room: Ne
     expiry = start + confirm_max_age(services)
     for moment in (expiry - timedelta(minutes=1), expiry + timedelta(minutes=1)):
         room.clock.set(moment)
-        pipeline.members_in_step(services, moment)  # as each cycle and tick do first
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="digest.signup"):
+            pipeline.members_in_step(services, moment)  # as each cycle and tick do first
         kept = store.subscriber_by_email("stranger@example.org") is not None
         assert kept == (moment < expiry)
+    # The operator is told how many, and nothing of who.
+    assert [r.getMessage() for r in caplog.records if r.name == "digest.signup"] == [
+        "1 sign-ups never confirmed within web.confirm_days were dropped, with what was typed "
+        "into the form",
+        "2 sign-ups of readers kept for another reason were not confirmed within "
+        "web.confirm_days: each membership is as it was before its sign-up",
+    ]
     assert store.person("stranger@example.org", services.address_key("x"))["subscriber"] is None
     # A reader with a membership of their own keeps it, not the sign-up they never confirmed;
     # an operator's import is the operator's to settle; a reader who had left is out again.
