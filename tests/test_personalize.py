@@ -404,16 +404,21 @@ def test_a_persian_preview_is_dated_as_its_readers_read_it() -> None:
     assert "<p>رادیو فردا &middot; ۱ فروردین، ۰۱:۳۰ به وقت تهران</p>" in preview.html
 
 
+def with_line(label: str, marker: str) -> RenderedEdition:
+    """The edition with a last line of ``label`` and a time marker, in both its bodies."""
+    return replace(
+        RENDERED,
+        text=TEXT + f"{label} · {marker}\n",
+        html=HTML.replace("</body>", f"<p>{label} &middot; {marker}</p></body>"),
+    )
+
+
 def test_a_preview_fills_every_marker_for_a_made_up_reader_in_the_lists_timezone() -> None:
     # What `digest preview` shows the newsroom: the greeting of no name, links that lead
     # nowhere of a reader's, a made-up address, and each time as the list's readers read it
     # (the year written only for a year not the edition's, there).
     old = placeholders.time_marker(datetime(2023, 12, 31, 18, 30, tzinfo=UTC))
-    rendered = replace(
-        RENDERED,
-        text=TEXT + f"Old · {old}\n",
-        html=HTML.replace("</body>", f"<p>Old &middot; {old}</p></body>"),
-    )
+    rendered = with_line("Old", old)
     preview = fill_for_preview(rendered, service=SERVICE, digest_list=DIGEST_LIST)
     assert preview.text == (
         "Hello,\n\nTalks resume in Muscat\nGulf Wire · 1 May, 05:14 GST\n"
@@ -472,11 +477,7 @@ def test_a_time_of_another_year_than_the_editions_keeps_its_year() -> None:
 def test_times_before_1970_are_filled_like_any_other() -> None:
     # Their marker holds a minus sign; it was left in the copy as it was (fuzz/crashes/).
     marker = placeholders.time_marker(datetime(1969, 7, 20, 20, 17, tzinfo=UTC))
-    rendered = replace(
-        RENDERED,
-        text=TEXT + f"Archive · {marker}\n",
-        html=HTML.replace("</body>", f"<p>Archive &middot; {marker}</p></body>"),
-    )
+    rendered = with_line("Archive", marker)
     text, html = bodies(parse(make(rendered=rendered)))
     assert "%%DIGEST" not in text and "%%DIGEST" not in html
     assert "Archive · 21 Jul 1969, 00:17 GST\n" in text

@@ -106,6 +106,17 @@ def form_token(page: str) -> str:
     return match.group(1)
 
 
+def forget_sam(services: Services) -> None:
+    """Sam asks to be forgotten: erased, never imported or mailed again."""
+    forget(
+        services.settings,
+        services.store,
+        services.address_key,
+        "sam@example.org",
+        services.clock.now(),
+    )
+
+
 def state(services: Services) -> tuple[Any, ...]:
     """Everything a preferences form could change, to compare before and after."""
     with services.store.transaction() as session:
@@ -259,13 +270,7 @@ def test_a_refused_form_and_a_reader_gone_say_why_to_the_library_s_caller(
             save_preferences(services, sam, daily, topics=topics, timezone=zone, **kept)
         assert (refused.value.field, refused.value.problem) == (field, problem)
         assert str(refused.value) == problem
-    forget(
-        services.settings,
-        services.store,
-        services.address_key,
-        "sam@example.org",
-        services.clock.now(),
-    )
+    forget_sam(services)
     with pytest.raises(PreferencesGone) as gone:
         preferences_of(services, sam, daily)
     assert str(gone.value) == f"subscriber {sam} is not held any more"
@@ -354,13 +359,7 @@ def test_damaged_foreign_and_stale_links_are_refused(
     gone = services.signer.preferences_token(sam, "weekly")  # a list no longer configured
     answer = client.get(f"/preferences/{gone}")
     assert answer.status_code == 410 and "no longer sent" in answer.text
-    forget(
-        services.settings,
-        services.store,
-        services.address_key,
-        "sam@example.org",
-        services.clock.now(),
-    )
+    forget_sam(services)
     answer = client.get(path)
     assert answer.status_code == 410 and "no longer on our lists" in answer.text
     assert f"<h1>{ENGLISH.preferences_gone_title}</h1>" in answer.text

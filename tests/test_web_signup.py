@@ -22,6 +22,7 @@ from starlette.testclient import TestClient
 from digest.delivering import deliver_batch
 from digest.mail.headers import cut
 from digest.mail.transport import MemoryTransport
+from digest.records import Subscriber
 from digest.signup import SignUpRequest, handle_sign_up
 from digest.store.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
 from digest.web import create_app
@@ -339,16 +340,23 @@ def test_the_confirmation_link_shows_a_button_and_only_its_post_confirms(
     assert client.post(path, data={}).status_code == 403
 
 
+def nour_signed_up(
+    room: Newsroom, client: TestClient, queue: ThreadQueue
+) -> tuple[str, Subscriber]:
+    """Nour signs up to the daily list: the path of her confirmation link, and her record."""
+    sign_up(client, "nour@example.org")
+    queue.join()
+    nour = room.services.store.subscriber_by_email("nour@example.org")
+    assert nour is not None
+    return confirm_path(confirmations(room)[0]), nour
+
+
 def test_tampered_expired_and_foreign_tokens_change_nothing(
     room: Newsroom, client: TestClient, queue: ThreadQueue
 ) -> None:
     services = room.services
-    sign_up(client, "nour@example.org")
-    queue.join()
-    path = confirm_path(confirmations(room)[0])
+    path, nour = nour_signed_up(room, client, queue)
     token = path.rsplit("/", 1)[1]
-    nour = services.store.subscriber_by_email("nour@example.org")
-    assert nour is not None
     signer, now = services.signer, room.clock.now()
     unsubscribe = signer.unsubscribe_token(nour.id, "daily")
     cases = {
@@ -1102,11 +1110,8 @@ def test_a_damaged_link_and_one_of_a_list_no_longer_sent_say_what_to_do(
     room: Newsroom, client: TestClient, queue: ThreadQueue
 ) -> None:
     services = room.services
-    sign_up(client, "nour@example.org")
-    queue.join()
-    token = confirm_path(confirmations(room)[0]).rsplit("/", 1)[1]
-    nour = services.store.subscriber_by_email("nour@example.org")
-    assert nour is not None
+    path, nour = nour_signed_up(room, client, queue)
+    token = path.rsplit("/", 1)[1]
     gone = f"/confirm/{services.signer.confirm_token(nour.id, 'gone-list', room.clock.now())}"
     for path, status, title, body in (
         (
