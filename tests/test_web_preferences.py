@@ -456,7 +456,14 @@ def test_a_form_posted_from_another_site_changes_nothing(
     token = form_token(client.get(path).text)
     before = state(services)
     fields = [("form_token", token), ("topics", "iran"), ("lists", "daily"), ("name", "Evil")]
-    answer = client.post(path, data=fields, headers={"Origin": "https://evil.example"})
+    answer = client.post(
+        path,
+        content=urlencode(fields),
+        headers={
+            "Origin": "https://evil.example",
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    )
     assert answer.status_code == 403 and 'name="form_token"' in answer.text
     assert state(services) == before
 
