@@ -68,7 +68,7 @@ def test_a_worker_says_once_that_a_task_came_from_a_process_with_another_config(
                 timeout=120,
             )
             assert done.returncode == 0, done.stdout + done.stderr
-            assert "feeds polled" in done.stdout
+            assert "1 feed polled" in done.stdout
 
         with service.worker("worker", concurrency=1):
             poll(service.config)
