@@ -113,8 +113,8 @@ def _digit_table(digits: str) -> dict[int, int]:
     return str.maketrans(_LATIN_DIGITS + ".", digits + "\u066b")
 
 
-# Arabic counts days as Al Jazeera writes them: "يوم واحد", "يومين" (two, after "لمدة"), "3 أيام"
-# (3 to 10), "11 يومًا" (11 to 99), "100 يوم" and "1.5 يوم" (other).
+# Arabic counts days by its grammar's forms (CLDR's categories): "يوم واحد", "يومين" (two,
+# after "لمدة"), "3 أيام" (3 to 10), "11 يومًا" (11 to 99), "100 يوم" and "1.5 يوم" (other).
 ARABIC_DAYS = Forms(
     zero="{count} يوم",
     one="يوم واحد",
@@ -123,12 +123,12 @@ ARABIC_DAYS = Forms(
     many="{count} يومًا",
     other="{count} يوم",
 )
-# Hebrew, as Haaretz does: "יום אחד", "יומיים", "3 ימים"; a fraction under one, which CLDR
+# Hebrew: "יום אחד", "יומיים", "3 ימים"; a fraction under one, which CLDR
 # files with one, is "0.5 יום".
 HEBREW_DAYS = Forms(
     one="{count} יום", two="יומיים", other="{count} ימים", exact=(("1", "יום אחד"),)
 )
-# Persian counts with a singular noun whatever the number ("۱ روز", "۱۱ روز"), as BBC Persian.
+# Persian counts with a singular noun whatever the number ("۱ روز", "۱۱ روز").
 PERSIAN_DAYS = Forms(other="{count} روز")
 
 ENGLISH = Wording(

@@ -110,9 +110,9 @@ OFFSET_FORMATS: dict[str, tuple[str, str]] = {  # language -> (with an offset, a
 # of the city's clock, unlike an abbreviation, holds at whatever offset the city keeps (Iran's
 # summer time until 2022), so it is not kept per offset. Dushanbe's is left out: "به وقت دوشنبه"
 # also reads "Monday time".
-# Arab outlets write "بتوقيت مكة المكرمة" (Mecca time, Saudi Arabia's and Al Jazeera's),
-# "بتوقيت القاهرة", "بتوقيت الإمارات"; Israeli ones "שעון ישראל". Zones whose name is disputed
-# (Gaza, Hebron) keep the offset.
+# Arabic names a capital's clock "بتوقيت" and the city: "بتوقيت مكة المكرمة" (Mecca time,
+# Saudi Arabia's), "بتوقيت القاهرة", "بتوقيت الإمارات"; Hebrew says "שעון ישראל". Zones whose
+# name is disputed (Gaza, Hebron) keep the offset.
 _TEHRAN_TIME = "به وقت تهران"
 _ISRAEL_TIME = "שעון ישראל"
 ZONE_NAMES: dict[str, dict[str, str]] = {

@@ -161,7 +161,7 @@ ARABIC = PageWords(
     page_of="الصفحة {page} من {pages}",
     newer="أعداد أحدث",
     older="أعداد أقدم",
-    # As Al Jazeera counts: "خبر واحد", "خبران", "3 أخبار", "11 خبرًا", "100 خبر".
+    # By CLDR's categories: "خبر واحد", "خبران", "3 أخبار", "11 خبرًا", "100 خبر".
     stories=Forms(
         zero="لا أخبار",
         one="خبر واحد",
