@@ -184,7 +184,7 @@ def _print_variants(settings: Settings, variants: list[tuple[tuple[str, ...] | N
     names = {topic.slug: topic.name for topic in settings.topics}
     counted = [
         f"{'every topic' if choice is None else ', '.join(names[t] for t in choice)}: "
-        f"{readers} {'reader' if readers == 1 else 'readers'}"
+        f"{english_count(readers, 'reader', 'readers')}"
         for choice, readers in variants
     ]
     errors.print(

@@ -25,6 +25,7 @@ from digest.ingest.jsonfeed import NotAJsonFeed, looks_like_json, read_json_feed
 from digest.ingest.markup import collapse_whitespace, html_to_text, truncate_text
 from digest.ingest.safety import guard_document
 from digest.ingest.urls import absolute_http_url, collecting_unreadable
+from digest.plurals import english_count
 from digest.records import URL_LIMIT, Entry, ParsedFeed
 from digest.shown import brief, shown_address, without_password
 
@@ -217,16 +218,15 @@ def _read_entries(
         # An article is known and shown by its address, so an entry without one is left out
         # (RSS allows such items; a few among the others are no news). When they are all the
         # document holds, it is said: silently, such a feed looked healthy and empty for good.
-        entries_were = "entry was" if linkless == 1 else "entries were"
         problems.append(
-            f"{linkless} {entries_were} left out for want of a link to the article (an http or "
-            f"https address of at most {URL_LIMIT:,} characters)"
+            f"{english_count(linkless, 'entry was', 'entries were')} left out for want of a "
+            f"link to the article (an http or https address of at most {URL_LIMIT:,} characters)"
         )
     if failures:
-        problems.append(
-            f"{len(failures)} entr{'y' if len(failures) == 1 else 'ies'} could not be read and "
-            f"{'was' if len(failures) == 1 else 'were'} skipped (the first: {failures[0][:200]})"
+        could_not = english_count(
+            len(failures), "entry could not be read and was", "entries could not be read and were"
         )
+        problems.append(f"{could_not} skipped (the first: {failures[0][:200]})")
     return cleaned
 
 
